@@ -1,0 +1,34 @@
+// Runs the compiled tests with node's built-in runner: `node scripts/run-tests.mjs [unit|e2e|FILTER...]`.
+// Unit tests need no root; e2e tests use the real kernel and skip themselves when not root.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const testRoot = join(root, 'dist', 'test');
+if (!existsSync(testRoot)) {
+  console.error('run-tests: dist/test is missing: run `npm run build` first');
+  process.exit(1);
+}
+function walk(dir) {
+  const out = [];
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (e.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+const filters = process.argv.slice(2);
+let files = walk(testRoot).sort();
+if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+if (files.length === 0) {
+  console.error('run-tests: no test files matched');
+  process.exit(1);
+}
+const res = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, HAKO_TEST: '1' },
+});
+process.exit(res.status ?? 1);

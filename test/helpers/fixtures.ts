@@ -1,0 +1,129 @@
+// Shared fixtures for tests: temp dirs that clean themselves up, a busybox rootfs from Debian's
+// busybox-static, OCI bundles, and a cgroup parent beneath the test process's own cgroup.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BUSYBOX = '/bin/busybox';
+export const isRoot = process.getuid?.() === 0;
+
+/** A temp dir removed (recursively, mounts must already be gone) by the returned cleanup. */
+export function tempDir(prefix = 'hako-test-'): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+let cachedApplets: string[] | undefined;
+function applets(): string[] {
+  if (!cachedApplets) {
+    const out = execFileSync(BUSYBOX, ['--list-full'], { encoding: 'utf8' });
+    cachedApplets = out.split('\n').filter((l) => l.length > 0);
+  }
+  return cachedApplets;
+}
+
+/**
+ * Writes a minimal busybox rootfs into `dir`: /bin/busybox plus one symlink per applet,
+ * /etc/passwd and /etc/group with root and nobody, empty /proc /sys /dev /tmp.
+ */
+export function makeBusyboxRootfs(dir: string): string {
+  if (!existsSync(BUSYBOX)) throw new Error('busybox-static is not installed (apt-get install busybox-static)');
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'home', 'var']) {
+    mkdirSync(join(dir, d), { recursive: true });
+  }
+  copyFileSync(BUSYBOX, join(dir, 'bin/busybox'));
+  execFileSync('chmod', ['0755', join(dir, 'bin/busybox')]);
+  for (const applet of applets()) {
+    const dest = join(dir, applet);
+    if (applet === 'bin/busybox' || existsSync(dest)) continue;
+    mkdirSync(join(dest, '..'), { recursive: true });
+    symlinkSync('/bin/busybox', dest);
+  }
+  writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+  writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
+  execFileSync('chmod', ['1777', join(dir, 'tmp')]);
+  return dir;
+}
+
+/** A bundle dir with rootfs/ (busybox) and the given config.json object. */
+export function makeBundle(dir: string, config: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  makeBusyboxRootfs(join(dir, 'rootfs'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  return dir;
+}
+
+/**
+ * This process's cgroup path in a v1 controller hierarchy (or the v2 one with controller '').
+ * Tests create their cgroups beneath it, never elsewhere.
+ */
+export function ownCgroup(controller: string): string {
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const [, ctrls, path] = line.split(':');
+    if (ctrls === undefined || path === undefined) continue;
+    const list = ctrls.split(',');
+    if ((controller === '' && ctrls === '') || list.includes(controller)) return path;
+  }
+  throw new Error(`no cgroup for controller ${controller}`);
+}
+
+/**
+ * A unique *relative* cgroupsPath for a test. The runtime (like runc) places a relative
+ * cgroupsPath beneath the caller's own cgroup in each hierarchy, so containers made with it stay
+ * beneath the test process's own cgroup, as the house rules require.
+ */
+export function testCgroupName(name: string): string {
+  return `hako-test-${process.pid}-${name}`;
+}
+
+/** Every existing directory for relative cgroup path `rel` beneath this process's own cgroups. */
+export function cgroupDirs(rel: string): string[] {
+  const root = '/sys/fs/cgroup';
+  const dirs: string[] = [];
+  if (!existsSync(root)) return dirs;
+  const own = new Map<string, string>();
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const [, ctrls, path] = line.split(':');
+    if (ctrls === undefined || path === undefined) continue;
+    if (ctrls === '') own.set('unified', path);
+    for (const c of ctrls.split(',')) own.set(c.replace(/^name=/, ''), path);
+  }
+  for (const h of readdirSync(root)) {
+    const base = own.get(h) ?? own.get(h.split(',')[0] ?? h);
+    if (base === undefined) continue;
+    const dir = join(root, h, base, rel);
+    if (existsSync(dir)) dirs.push(dir);
+  }
+  if (existsSync(join(root, 'cgroup.controllers'))) {
+    const dir = join(root, own.get('unified') ?? '/', rel);
+    if (existsSync(dir)) dirs.push(dir);
+  }
+  return dirs;
+}
+
+/** Removes leftover cgroup dirs for relative path `rel` (depth-first). Returns what it found. */
+export function removeCgroupEverywhere(rel: string): string[] {
+  const found = cgroupDirs(rel);
+  for (const dir of found) removeCgroupTree(dir);
+  return found;
+}
+
+function removeCgroupTree(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
+  }
+  try {
+    rmdirSync(dir);
+  } catch {
+    /* busy: the leak check of the test reports it */
+  }
+}
+
+/** Mount points below `prefix` still present in this mount namespace (to assert nothing leaked). */
+export function mountsUnder(prefix: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && (m === prefix || m.startsWith(prefix + '/')));
+}
