@@ -39,3 +39,4 @@ const addonSources = readdirSync(join(root, 'native')).filter((f) => f.startsWit
 build('hako_native.node', addonSources, ['-shared', '-fPIC', '-fvisibility=hidden', `-I${include}`]);
 build('hako-monitor', ['monitor.c'], ['-static-pie', '-fPIE']);
 build('hako-init', ['init.c'], ['-static', '-Os', '-s']);
+build('hello', ['hello.c'], ['-static', '-Os', '-s']);

@@ -1,0 +1,265 @@
+// hako-runtime: a runc-compatible command line over the lifecycle verbs, so that other engines
+// (dockerd --add-runtime, podman --runtime, containerd) can use hako as their OCI runtime.
+// Each command imports only what it needs: Node start-up is most of a short command's cost.
+import { appendFileSync } from 'node:fs';
+import { parseArgs, type FlagSpec } from './cli-args.js';
+import { HakoError, invalid } from '../common/errors.js';
+
+const VERSION = '0.1.0';
+const SPEC_VERSION = '1.2.0';
+
+const GLOBAL_FLAGS: FlagSpec[] = [
+  { name: 'root', type: 'string' },
+  { name: 'log', type: 'string' },
+  { name: 'log-format', type: 'string' },
+  { name: 'debug', type: 'bool' },
+  { name: 'systemd-cgroup', type: 'bool' },
+  { name: 'rootless', type: 'string' },
+  { name: 'criu', type: 'string' },
+  { name: 'help', alias: 'h', type: 'bool' },
+  { name: 'version', alias: 'v', type: 'bool' },
+];
+
+const USAGE = `hako-runtime — an OCI container runtime (runc-compatible command line)
+
+Usage: hako-runtime [global options] COMMAND [options] [arguments]
+
+Commands:
+  create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] ID
+  start ID                 start a created container
+  run [--bundle DIR] [--detach] [--keep] [--pid-file F] ID   create, start and wait
+  state ID                 print the container's state as JSON
+  kill [--all] ID [SIGNAL] send a signal (default TERM)
+  delete [--force] ID      remove a stopped container (--force: kill it first)
+  exec [--tty] [--process F] [--env K=V] [--cwd D] [--user U[:G]] [--detach] ID [ARGS...]
+  pause ID / resume ID     freeze / thaw every process of the container
+  ps [--format table|json] ID
+  list [--format table|json] [--quiet]
+  spec [--bundle DIR] [--rootless]   write a default config.json
+  features                 print the features this runtime supports (JSON)
+  update [--memory N] [--pids-limit N] [--cpu-quota N] ... [--resources F] ID
+  events [--stats] [--interval 5s] ID
+
+Global options:
+  --root DIR               state directory (default /run/hako/runtime)
+  --log FILE, --log-format text|json   where errors are also written
+`;
+
+interface Globals {
+  root: string;
+  logFile?: string;
+  logFormat: 'text' | 'json';
+  debug: boolean;
+}
+
+function splitGlobals(argv: string[]): { globals: Globals; command: string | undefined; rest: string[] } {
+  // Global flags come before the command.
+  let i = 0;
+  const g: string[] = [];
+  while (i < argv.length && (argv[i] as string).startsWith('-')) {
+    const a = argv[i] as string;
+    g.push(a);
+    const name = a.replace(/^--?/, '').split('=')[0] as string;
+    const spec = GLOBAL_FLAGS.find((f) => f.name === name || f.alias === name);
+    if (spec && spec.type !== 'bool' && !a.includes('=')) g.push(argv[++i] as string);
+    i++;
+  }
+  const { flags } = parseArgs(g, GLOBAL_FLAGS, 'hako-runtime');
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  if (flags.version) {
+    process.stdout.write(`hako-runtime version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+    process.exit(0);
+  }
+  const logFormat = (flags['log-format'] as string | undefined) ?? 'text';
+  if (logFormat !== 'text' && logFormat !== 'json') throw invalid(`--log-format must be text or json, not "${logFormat}"`);
+  return {
+    globals: {
+      root: (flags.root as string | undefined) ?? process.env.HAKO_RUNTIME_ROOT ?? '/run/hako/runtime',
+      logFile: flags.log as string | undefined,
+      logFormat,
+      debug: Boolean(flags.debug),
+    },
+    command: argv[i],
+    rest: argv.slice(i + 1),
+  };
+}
+
+function logLine(g: Globals | undefined, level: 'error' | 'warning' | 'debug', msg: string): void {
+  if (!g?.logFile) return;
+  const line = g.logFormat === 'json' ? JSON.stringify({ level, msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=${level} msg="${msg.replace(/"/g, '\\"')}"`;
+  try {
+    appendFileSync(g.logFile, line + '\n');
+  } catch {
+    /* the log is best effort; stderr has the message */
+  }
+}
+
+function requireId(args: string[], command: string): string {
+  const id = args[0];
+  if (!id) throw invalid(`${command}: a container id is required`, `usage: hako-runtime ${command} ID`);
+  return id;
+}
+
+function expectArgs(args: string[], max: number, command: string): void {
+  if (args.length > max) throw invalid(`${command}: unexpected argument "${args[max]}"`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let globals: Globals | undefined;
+  try {
+    const split = splitGlobals(argv);
+    globals = split.globals;
+    const g = globals;
+    const { command, rest } = split;
+    if (!command) {
+      process.stderr.write(USAGE);
+      return 1;
+    }
+    const { makeContext } = await import('./lifecycle/context.js');
+    const ctx = makeContext(g.root, {
+      warn: (m) => {
+        process.stderr.write(`hako-runtime: warning: ${m}\n`);
+        logLine(g, 'warning', m);
+      },
+      debug: (m) => {
+        if (g.debug) process.stderr.write(`hako-runtime: ${m}\n`);
+        logLine(g, 'debug', m);
+      },
+    });
+    switch (command) {
+      case 'create':
+      case 'run': {
+        const { flags, args } = parseArgs(
+          rest,
+          [
+            { name: 'bundle', alias: 'b', type: 'string' },
+            { name: 'pid-file', type: 'string' },
+            { name: 'console-socket', type: 'string' },
+            { name: 'preserve-fds', type: 'int' },
+            { name: 'detach', alias: 'd', type: 'bool' },
+            { name: 'keep', type: 'bool' },
+            { name: 'no-pivot', type: 'bool' },
+            { name: 'no-new-keyring', type: 'bool' },
+            { name: 'no-subreaper', type: 'bool' },
+            { name: 'notify-socket', type: 'string' },
+          ],
+          command,
+        );
+        const id = requireId(args, command);
+        expectArgs(args, 1, command);
+        const common = {
+          id,
+          bundle: (flags.bundle as string | undefined) ?? process.cwd(),
+          stdio: [0, 1, 2] as [number, number, number],
+          preserveFds: (flags['preserve-fds'] as number | undefined) ?? 0,
+          ...(flags['console-socket'] ? { consoleSocket: flags['console-socket'] as string } : {}),
+          ...(flags['pid-file'] ? { pidFile: flags['pid-file'] as string } : {}),
+        };
+        if (command === 'create') {
+          const { launch } = await import('./lifecycle/launch.js');
+          await launch(ctx, { ...common, mode: 'create' });
+          return 0;
+        }
+        const { runContainer } = await import('./lifecycle/run.js');
+        return await runContainer(ctx, { ...common, detach: Boolean(flags.detach), keep: Boolean(flags.keep) });
+      }
+      case 'start': {
+        const { args } = parseArgs(rest, [], command);
+        const id = requireId(args, command);
+        expectArgs(args, 1, command);
+        const { startContainer } = await import('./lifecycle/start.js');
+        await startContainer(ctx, id);
+        return 0;
+      }
+      case 'state': {
+        const { args } = parseArgs(rest, [], command);
+        const id = requireId(args, command);
+        expectArgs(args, 1, command);
+        const { ociState } = await import('./lifecycle/status.js');
+        process.stdout.write(JSON.stringify(ociState(ctx, ctx.store.load(id)), null, 2) + '\n');
+        return 0;
+      }
+      case 'kill': {
+        const { flags, args } = parseArgs(rest, [{ name: 'all', alias: 'a', type: 'bool' }], command);
+        const id = requireId(args, command);
+        expectArgs(args, 2, command);
+        const { killContainer, parseSignal } = await import('./lifecycle/kill.js');
+        await killContainer(ctx, id, parseSignal(args[1]), { all: Boolean(flags.all) });
+        return 0;
+      }
+      case 'delete': {
+        const { flags, args } = parseArgs(rest, [{ name: 'force', alias: 'f', type: 'bool' }], command);
+        const id = requireId(args, command);
+        expectArgs(args, 1, command);
+        const { deleteContainer } = await import('./lifecycle/delete.js');
+        await deleteContainer(ctx, id, { force: Boolean(flags.force) });
+        return 0;
+      }
+      case 'pause':
+      case 'resume': {
+        const { args } = parseArgs(rest, [], command);
+        const id = requireId(args, command);
+        expectArgs(args, 1, command);
+        const { pauseContainer, resumeContainer } = await import('./lifecycle/pause.js');
+        await (command === 'pause' ? pauseContainer(ctx, id) : resumeContainer(ctx, id));
+        return 0;
+      }
+      case 'ps': {
+        const { flags, args } = parseArgs(rest, [{ name: 'format', alias: 'f', type: 'string' }], command);
+        const id = requireId(args, command);
+        const { psContainer } = await import('./lifecycle/ps.js');
+        process.stdout.write(await psContainer(ctx, id, (flags.format as string | undefined) ?? 'table', args.slice(1)));
+        return 0;
+      }
+      case 'list': {
+        const { flags, args } = parseArgs(rest, [{ name: 'format', alias: 'f', type: 'string' }, { name: 'quiet', alias: 'q', type: 'bool' }], command);
+        expectArgs(args, 0, command);
+        const { listContainers } = await import('./lifecycle/list.js');
+        process.stdout.write(listContainers(ctx, (flags.format as string | undefined) ?? 'table', Boolean(flags.quiet)));
+        return 0;
+      }
+      case 'spec': {
+        const { flags, args } = parseArgs(rest, [{ name: 'bundle', alias: 'b', type: 'string' }, { name: 'rootless', type: 'bool' }], command);
+        expectArgs(args, 0, command);
+        const { writeDefaultSpec } = await import('./lifecycle/spec-file.js');
+        writeDefaultSpec((flags.bundle as string | undefined) ?? process.cwd(), Boolean(flags.rootless));
+        return 0;
+      }
+      case 'features': {
+        const { features } = await import('./spec/features.js');
+        process.stdout.write(JSON.stringify(features(), null, 2) + '\n');
+        return 0;
+      }
+      case 'exec': {
+        const { execCommand } = await import('./lifecycle/exec-cli.js');
+        return await execCommand(ctx, rest);
+      }
+      case 'update': {
+        const { updateCommand } = await import('./lifecycle/update.js');
+        await updateCommand(ctx, rest);
+        return 0;
+      }
+      case 'events': {
+        const { eventsCommand } = await import('./lifecycle/events.js');
+        await eventsCommand(ctx, rest);
+        return 0;
+      }
+      case 'checkpoint':
+      case 'restore':
+        throw invalid(`${command} is not supported by hako-runtime`, 'CRIU checkpoint/restore is not implemented');
+      case 'help':
+        process.stdout.write(USAGE);
+        return 0;
+      default:
+        throw invalid(`unknown command "${command}"`, 'run hako-runtime --help');
+    }
+  } catch (err) {
+    const msg = err instanceof HakoError ? err.message : `internal error: ${(err as Error).stack ?? String(err)}`;
+    process.stderr.write(`hako-runtime: ${msg}\n`);
+    logLine(globals, 'error', msg);
+    return 1;
+  }
+}

@@ -1,0 +1,29 @@
+// What every lifecycle verb needs: the state store, a logger for warnings, and cgroup access.
+import { ContainerStore, type ContainerRecord } from '../state/container-store.js';
+import { cgroupManager, cgroupManagerFromPaths, type CgroupManager } from '../cgroups/index.js';
+
+export interface RuntimeLogger {
+  warn(msg: string): void;
+  debug(msg: string): void;
+}
+
+export interface RuntimeContext {
+  store: ContainerStore;
+  log: RuntimeLogger;
+}
+
+export function makeContext(root: string, log?: Partial<RuntimeLogger>): RuntimeContext {
+  return {
+    store: new ContainerStore(root),
+    log: {
+      warn: log?.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)),
+      debug: log?.debug ?? (() => {}),
+    },
+  };
+}
+
+/** The cgroup manager of a recorded container, from the paths recorded at create time. */
+export function cgroupsOf(rec: ContainerRecord): CgroupManager {
+  if (rec.cgroupPaths && Object.keys(rec.cgroupPaths).length > 0) return cgroupManagerFromPaths(rec.cgroupPaths);
+  return cgroupManager({ cgroupsPath: rec.cgroupsPath, containerId: rec.id });
+}

@@ -1,0 +1,58 @@
+// delete: a stopped (or still only created) container is removed with its cgroups and state;
+// a running one only with --force, which kills everything in its cgroup first.
+import { constants as osc } from 'node:os';
+import { conflict, HakoError } from '../../common/errors.js';
+import { isSameProcess } from '../state/process-info.js';
+import type { RuntimeContext } from './context.js';
+import { cgroupsOf } from './context.js';
+import { ociState, statusOf } from './status.js';
+import { runHooksWarn } from './hooks.js';
+import { signalPid } from './kill.js';
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { force?: boolean } = {}): Promise<void> {
+  let lock;
+  try {
+    lock = ctx.store.lock(id);
+  } catch (err) {
+    if (err instanceof HakoError && err.kind === 'not-found') throw new HakoError({ step: `container "${id}" does not exist`, kind: 'not-found' });
+    throw err;
+  }
+  try {
+    let rec;
+    try {
+      rec = ctx.store.load(id);
+    } catch (err) {
+      // A state dir without a readable state.json (a crash mid-create): --force removes it.
+      if (opts.force) {
+        ctx.store.remove(id);
+        return;
+      }
+      throw err;
+    }
+    const status = statusOf(ctx, rec);
+    if ((status === 'running' || status === 'paused' || status === 'creating') && !opts.force) {
+      throw conflict(`cannot delete container "${id}" that is not stopped: ${status}`, 'stop it first, or use delete --force');
+    }
+    const cgroups = cgroupsOf(rec);
+    if (status !== 'stopped') {
+      try {
+        if (cgroups.exists()) await cgroups.killAll(osc.signals.SIGKILL);
+        else signalPid(rec.pid, rec.pidStartTime, osc.signals.SIGKILL, id);
+      } catch (err) {
+        if (!(err instanceof HakoError && err.kind === 'conflict')) throw err;
+      }
+      const deadline = Date.now() + 10_000;
+      while (isSameProcess(rec.pid, rec.pidStartTime)) {
+        if (Date.now() > deadline) throw new HakoError({ step: `delete container "${id}"`, hint: `process ${rec.pid} did not die after SIGKILL`, kind: 'internal' });
+        Atomics.wait(sleeper, 0, 0, 2);
+      }
+    }
+    await cgroups.destroy();
+    ctx.store.remove(id);
+    await runHooksWarn('poststop', rec.config.hooks?.poststop, ociState(ctx, rec, 'stopped'), ctx.log.warn);
+  } finally {
+    lock.release();
+  }
+}

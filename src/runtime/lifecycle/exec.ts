@@ -1,0 +1,104 @@
+// exec: a new process inside a running container. The child joins every namespace of the
+// container's process through one pidfd (user first, as setns(pidfd, flags) does), then a clone
+// op makes the real process (a pid-ns join only applies to children) as our direct child, so we
+// get its exit status. It is put into the container's cgroups before it is released.
+import { closeSync } from 'node:fs';
+import { conflict, invalid } from '../../common/errors.js';
+import { native } from '../../native/addon.js';
+import type { Plan } from '../../native/plan.js';
+import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
+import { planExec } from '../plan/index.js';
+import type { SpecProcess } from '../spec/types.js';
+import { processStartTime } from '../state/process-info.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
+import type { RuntimeContext } from './context.js';
+import { cgroupsOf } from './context.js';
+import { statusOf } from './status.js';
+import { connectConsoleSocket } from './console.js';
+import { waitInForeground } from './foreground.js';
+
+export interface ExecOptions {
+  process: SpecProcess;
+  stdio: [number, number, number];
+  preserveFds?: number;
+  consoleSocket?: string;
+  detach?: boolean;
+  pidFile?: string;
+}
+
+export interface ExecStarted {
+  process: SpawnedProcess;
+  pid: number;
+  ptyMaster?: number;
+}
+
+export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<ExecStarted> {
+  const rec = ctx.store.load(id);
+  const status = statusOf(ctx, rec);
+  if (status !== 'running') throw conflict(`cannot exec in container "${id}": it is ${status}`, status === 'created' ? 'start it first' : undefined);
+  if (opts.process.terminal && opts.detach && !opts.consoleSocket) {
+    throw invalid('cannot allocate a terminal for a detached exec without --console-socket');
+  }
+  const toClose: number[] = [];
+  try {
+    const pidfd = native().pidfdOpen(rec.pid);
+    toClose.push(pidfd);
+    if (processStartTime(rec.pid) !== rec.pidStartTime) throw conflict(`cannot exec in container "${id}": it is not running`);
+    const internalFds = [pidfd];
+    let consoleSocket: number | undefined;
+    let ownPtyEnd: number | undefined;
+    if (opts.process.terminal) {
+      if (opts.consoleSocket) {
+        const sock = await connectConsoleSocket(opts.consoleSocket);
+        toClose.push(sock);
+        consoleSocket = internalFds.push(sock) - 1;
+      } else {
+        const [ours, theirs] = native().socketPair();
+        toClose.push(ours, theirs);
+        ownPtyEnd = ours;
+        consoleSocket = internalFds.push(theirs) - 1;
+      }
+    }
+    const planned = planExec({ spec: rec.config, process: opts.process, targetPidfd: 0, consoleSocket });
+    for (const w of planned.warnings) ctx.log.warn(w);
+    const fds: Plan['fds'] = [
+      { source: opts.stdio[0], target: 0 },
+      { source: opts.stdio[1], target: 1 },
+      { source: opts.stdio[2], target: 2 },
+    ];
+    for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
+    const proc = spawnPlan({ cloneFlags: planned.cloneFlags, cgroupFd: -1, fds, internalFds, pdeathsig: 0, ops: planned.ops });
+    try {
+      cgroupsOf(rec).addProcess(proc.pid);
+      proc.release();
+      for await (const ev of proc.events()) {
+        if (ev.type === 'exec') break;
+      }
+    } catch (err) {
+      proc.abort();
+      await proc.exited.catch(() => undefined);
+      throw err;
+    }
+    if (opts.pidFile) writeFileAtomic(opts.pidFile, String(proc.pid), { mode: 0o644 });
+    let ptyMaster: number | undefined;
+    if (ownPtyEnd !== undefined) ptyMaster = native().recvFd(ownPtyEnd).fd;
+    return { process: proc, pid: proc.pid, ...(ptyMaster === undefined ? {} : { ptyMaster }) };
+  } finally {
+    for (const fd of toClose) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* closed */
+      }
+    }
+  }
+}
+
+export async function execInContainer(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
+  const started = await startExec(ctx, id, opts);
+  if (opts.detach) {
+    started.process.closeErrPipe();
+    return 0;
+  }
+  return await waitInForeground(started.process, started.ptyMaster);
+}

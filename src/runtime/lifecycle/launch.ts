@@ -1,0 +1,274 @@
+// create and run share this: reserve the state dir, validate the bundle, make the cgroups,
+// plan the container, spawn it through the native executor, do the parent's half of the
+// handshake (id maps, cgroup join), run the hooks at the child's checkpoints, and record it.
+// Any failure undoes every step already taken: no process, cgroup, fifo or state dir remains.
+import { closeSync, openSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { userInfo } from 'node:os';
+import { HakoError, fromSystemError, invalid } from '../../common/errors.js';
+import type { Plan, PlanOp } from '../../native/plan.js';
+import { native } from '../../native/addon.js';
+import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
+import { validateSpec } from '../spec/validate.js';
+import type { Spec } from '../spec/types.js';
+import { planContainer, type PlannedContainer } from '../plan/index.js';
+import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
+import type { ContainerRecord } from '../state/container-store.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
+import { processStartTime } from '../state/process-info.js';
+import { runHooks, type HookState } from './hooks.js';
+import type { RuntimeContext } from './context.js';
+import { connectConsoleSocket } from './console.js';
+
+/** Checkpoint values the child reports with `notify` ops. */
+export const NOTIFY_BEFORE_PIVOT = 1;
+export const NOTIFY_CREATED = 2;
+
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+
+export interface LaunchOptions {
+  id: string;
+  bundle: string;
+  mode: 'create' | 'run';
+  /** The container's fds 0, 1, 2 (fds of this process). */
+  stdio: [number, number, number];
+  /** Pass fds 3 … 3+n-1 of this process on to the container (runc --preserve-fds). */
+  preserveFds?: number;
+  /** Unix socket path that receives the pty master (runc --console-socket). */
+  consoleSocket?: string;
+  /** run only: receive the pty master ourselves (run with a terminal and no console socket). */
+  ownTerminal?: boolean;
+  pidFile?: string;
+  /** Kill the container if this process dies (in-process API); 0 = outlive it. */
+  pdeathsig?: number;
+}
+
+export interface Launched {
+  record: ContainerRecord;
+  process: SpawnedProcess;
+  cgroups: CgroupManager;
+  /** The pty master when ownTerminal was asked for. */
+  ptyMaster?: number;
+}
+
+export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<Launched> {
+  const { store } = ctx;
+  const id = opts.id;
+  const bundle = resolve(opts.bundle);
+  const undo: Array<() => void | Promise<void>> = [];
+  const fdsToClose: number[] = [];
+  let proc: SpawnedProcess | undefined;
+  store.reserve(id);
+  undo.push(() => store.remove(id));
+  try {
+    const spec = loadBundleSpec(bundle);
+    const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
+    if (opts.mode === 'create' && spec.process?.terminal && !opts.consoleSocket) {
+      throw invalid('cannot allocate a terminal for a detached container without --console-socket', 'pass --console-socket, or set process.terminal to false');
+    }
+    const record: ContainerRecord = {
+      ociVersion: spec.ociVersion,
+      id,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      owner: ownerName(),
+      status: 'creating',
+      pid: 0,
+      annotations: spec.annotations ?? {},
+      cgroupsPath: spec.linux?.cgroupsPath,
+      config: spec,
+    };
+
+    // cgroups: made and limited before the process exists, so it never runs unlimited.
+    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id });
+    cgroups.create();
+    undo.push(() => cgroups.destroy());
+    cgroups.apply((spec.linux?.resources ?? {}) as never);
+    record.cgroupPaths = { ...cgroups.paths };
+    store.save(record);
+
+    // fds the child's ops refer to by index.
+    const internalFds: number[] = [];
+    const internal = (fd: number) => internalFds.push(fd) - 1;
+    let fifoIndex: number | undefined;
+    if (opts.mode === 'create') {
+      const fifo = store.fifoPath(id);
+      native().mkfifo(fifo, 0o622);
+      const fd = openSync(fifo, O_PATH | O_CLOEXEC);
+      fdsToClose.push(fd);
+      fifoIndex = internal(fd);
+    }
+    let consoleIndex: number | undefined;
+    let ownPtyEnd: number | undefined;
+    if (spec.process?.terminal) {
+      if (opts.consoleSocket) {
+        const sock = await connectConsoleSocket(opts.consoleSocket);
+        fdsToClose.push(sock);
+        consoleIndex = internal(sock);
+      } else if (opts.ownTerminal) {
+        const [ours, theirs] = native().socketPair();
+        fdsToClose.push(ours, theirs);
+        ownPtyEnd = ours;
+        consoleIndex = internal(theirs);
+      } else {
+        throw invalid('process.terminal is set but no console socket was given', 'pass --console-socket');
+      }
+    }
+    const joinNamespaces: Array<{ type: string; fd: number }> = [];
+    for (const ns of spec.linux?.namespaces ?? []) {
+      if (!ns.path) continue;
+      let fd: number;
+      try {
+        fd = openSync(ns.path, 'r');
+      } catch (err) {
+        throw fromSystemError(`open ${ns.type} namespace ${ns.path}`, err, ns.path);
+      }
+      fdsToClose.push(fd);
+      joinNamespaces.push({ type: ns.type, fd: internal(fd) });
+    }
+    const hooks = spec.hooks ?? {};
+    const hooksBeforePivot = [hooks.prestart, hooks.createRuntime, hooks.createContainer].some((h) => h && h.length > 0);
+    const planned: PlannedContainer = planContainer({
+      spec,
+      bundle,
+      mode: opts.mode,
+      fifo: fifoIndex,
+      consoleSocket: consoleIndex,
+      joinNamespaces: joinNamespaces as never,
+      hooksBeforePivot,
+    });
+    for (const w of planned.warnings) ctx.log.warn(w);
+    const ops: PlanOp[] = [...planned.ops];
+    if (opts.mode === 'create') {
+      // Tell the parent the container is fully set up, right before it blocks on the fifo.
+      const at = ops.findIndex((o) => o.op === 'waitFifo');
+      if (at < 0) throw new HakoError({ step: 'plan container', hint: 'the plan has no waitFifo op in create mode', kind: 'internal' });
+      ops.splice(at, 0, { op: 'notify', value: NOTIFY_CREATED });
+    }
+    const fds: Plan['fds'] = [
+      { source: opts.stdio[0], target: 0 },
+      { source: opts.stdio[1], target: 1 },
+      { source: opts.stdio[2], target: 2 },
+    ];
+    for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
+    const plan: Plan = {
+      cloneFlags: planned.cloneFlags,
+      cgroupFd: -1,
+      fds,
+      internalFds,
+      pdeathsig: opts.pdeathsig ?? 0,
+      ops,
+    };
+
+    proc = spawnPlan(plan);
+    const spawned = proc;
+    undo.push(async () => {
+      spawned.abort();
+      await spawned.exited.catch(() => undefined);
+    });
+
+    // The parent's half of the handshake.
+    writeIdMappings(spawned.pid, planned);
+    cgroups.addProcess(spawned.pid);
+    spawned.release();
+
+    const hookState = (status: string): HookState => ({ ociVersion: spec.ociVersion, id, status, pid: spawned.pid, bundle, annotations: spec.annotations ?? {} });
+    for await (const ev of spawned.events()) {
+      if (ev.type === 'notify' && ev.value === NOTIFY_BEFORE_PIVOT) {
+        await runHooks('prestart', hooks.prestart, hookState('creating'));
+        await runHooks('createRuntime', hooks.createRuntime, hookState('creating'));
+        await runHooks('createContainer', hooks.createContainer, hookState('creating'));
+        spawned.release();
+      } else if (ev.type === 'notify' && ev.value === NOTIFY_CREATED) {
+        break;
+      } else if (ev.type === 'exec') {
+        break;
+      }
+    }
+    record.pid = spawned.pid;
+    record.pidStartTime = processStartTime(spawned.pid) ?? undefined;
+    record.status = opts.mode === 'create' ? 'created' : 'running';
+    store.save(record);
+    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(spawned.pid), { mode: 0o644 });
+
+    let ptyMaster: number | undefined;
+    if (ownPtyEnd !== undefined) ptyMaster = native().recvFd(ownPtyEnd).fd;
+    for (const fd of fdsToClose) safeClose(fd);
+    if (opts.mode === 'create') spawned.closeErrPipe();
+    return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }) };
+  } catch (err) {
+    for (const fd of fdsToClose) safeClose(fd);
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (cleanupErr) {
+        ctx.log.warn(`cleanup after failed create of ${id}: ${(cleanupErr as Error).message}`);
+      }
+    }
+    throw err;
+  }
+}
+
+export function loadBundleSpec(bundle: string): Spec {
+  const file = resolve(bundle, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw fromSystemError(`read bundle config ${file}`, err, file);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw invalid(`${file} is not valid JSON`, (err as Error).message);
+  }
+  return validateSpec(raw, bundle);
+}
+
+/**
+ * uid_map/gid_map of a new user namespace. Root in the parent namespace may write several lines;
+ * the kernel accepts one write per file (a second gives EPERM).
+ */
+function writeIdMappings(pid: number, planned: PlannedContainer): void {
+  const fmt = (m: Array<{ containerID: number; hostID: number; size: number }>) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
+  if (planned.uidMappings && planned.uidMappings.length > 0) {
+    if (planned.needsSetgroupsDeny) writeProc(`/proc/${pid}/setgroups`, 'deny');
+    writeProc(`/proc/${pid}/uid_map`, fmt(planned.uidMappings));
+    writeProc(`/proc/${pid}/gid_map`, fmt(planned.gidMappings ?? []));
+  }
+}
+
+function writeProc(path: string, data: string): void {
+  try {
+    writeFileSync(path, data);
+  } catch (err) {
+    throw fromSystemError(`write ${path} (${data.trim().replace(/\n/g, ', ')})`, err, path);
+  }
+}
+
+function safeClose(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* already closed */
+  }
+}
+
+function ownerName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? '');
+  }
+}
+
+export function removeFifo(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* gone */
+  }
+}
