@@ -1,0 +1,147 @@
+// Small file helpers for cgroupfs: every failed write names what it was doing, the file and the
+// value, e.g. `set memory limit: write 1024 to /sys/fs/cgroup/memory/x/memory.limit_in_bytes:
+// device or resource busy (EBUSY)`.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromSystemError, HakoError } from '../../common/errors.js';
+
+export function writeCgroupFile(what: string, dir: string, file: string, value: string | number): void {
+  const path = join(dir, file);
+  const text = String(value);
+  try {
+    // cgroupfs wants the whole value in one write(2); writeFileSync does exactly one for short values.
+    writeFileSync(path, text, { flag: 'w' });
+  } catch (err) {
+    throw fromSystemError(`${what}: write ${JSON.stringify(text).slice(1, -1)} to ${path}`, err, path);
+  }
+}
+
+export function readCgroupFile(dir: string, file: string): string {
+  const path = join(dir, file);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw fromSystemError(`read ${path}`, err, path);
+  }
+}
+
+/** Reads a file or returns undefined when it does not exist (a controller that is not there). */
+export function readOptional(dir: string, file: string): string | undefined {
+  try {
+    return readFileSync(join(dir, file), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENODEV' || code === 'EOPNOTSUPP') return undefined;
+    throw fromSystemError(`read ${join(dir, file)}`, err, join(dir, file));
+  }
+}
+
+export function readNumber(dir: string, file: string): number | undefined {
+  const t = readOptional(dir, file);
+  if (t === undefined) return undefined;
+  return parseCgroupNumber(t.trim());
+}
+
+/** 'max' → Infinity-ish (MAX_SAFE_INTEGER); otherwise the number (big v1 values lose precision, fine). */
+export function parseCgroupNumber(s: string): number {
+  if (s === 'max') return Number.MAX_SAFE_INTEGER;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : 0;
+}
+
+/**
+ * mkdir -p of `dir`, returning the directories it made (outermost first) so that a failure later
+ * can remove exactly those.
+ */
+export function mkdirTracked(dir: string, made: string[]): void {
+  const missing: string[] = [];
+  let d = dir;
+  while (!existsSync(d)) {
+    missing.unshift(d);
+    const parent = join(d, '..');
+    if (parent === d) break;
+    d = parent;
+  }
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+      made.push(m);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw fromSystemError(`create cgroup ${m}`, err, m);
+    }
+  }
+}
+
+/** Pids in `dir`'s cgroup.procs and every descendant's. */
+export function procsRecursive(dir: string): number[] {
+  const out: number[] = [];
+  const walk = (d: string): void => {
+    const text = readOptional(d, 'cgroup.procs');
+    if (text === undefined) return;
+    for (const l of text.split('\n')) if (l) out.push(Number(l));
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory()) walk(join(d, e.name));
+  };
+  walk(dir);
+  return out;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * rmdir `dir` and its sub-cgroups, deepest first. A cgroup whose last task is still exiting
+ * gives EBUSY for a short while after the kill (the zombie is still charged), so retry for up to
+ * `timeoutMs`. ENOENT is fine: someone else removed it.
+ */
+export async function removeCgroupDir(dir: string, timeoutMs = 2000): Promise<void> {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw fromSystemError(`remove cgroup ${dir}`, err, dir);
+  }
+  for (const e of entries) if (e.isDirectory()) await removeCgroupDir(join(dir, e.name), timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || Date.now() > deadline) {
+        throw fromSystemError(`remove cgroup ${dir}`, err, dir);
+      }
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+  }
+}
+
+/** Synchronous best-effort removal of directories made by a failed create/apply (innermost first). */
+export function removeMadeDirs(made: string[]): void {
+  for (const d of [...made].reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      /* nothing more we can do; the caller reports the original error */
+    }
+  }
+}
+
+export function missingController(controller: string, dir: string, what: string): HakoError {
+  return new HakoError({
+    step: `${what}: the ${controller} controller is not available in ${dir}`,
+    path: dir,
+    hint: `enable it in the parent's cgroup.subtree_control or mount the ${controller} hierarchy`,
+    kind: 'invalid-argument',
+  });
+}

@@ -1,0 +1,166 @@
+// The shapes shared by both cgroup drivers: the OCI `linux.resources` object, the stats we report
+// (close to runc's `events --stats` "data"), and the manager interface.
+
+export interface LinuxWeightDevice {
+  major: number;
+  minor: number;
+  weight?: number;
+  leafWeight?: number;
+}
+
+export interface LinuxThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+export interface LinuxDeviceCgroup {
+  allow: boolean;
+  /** 'a' (all), 'c' (char), 'b' (block); absent means 'a'. */
+  type?: string;
+  /** -1 or absent: any. */
+  major?: number | null;
+  minor?: number | null;
+  /** Some of 'rwm'; absent means 'rwm'. */
+  access?: string;
+}
+
+export interface LinuxMemory {
+  limit?: number;
+  reservation?: number;
+  /** OCI: memory+swap (like memory.memsw.limit_in_bytes); -1 is unlimited. */
+  swap?: number;
+  kernel?: number;
+  kernelTCP?: number;
+  swappiness?: number;
+  disableOOMKiller?: boolean;
+  useHierarchy?: boolean;
+  checkBeforeUpdate?: boolean;
+}
+
+export interface LinuxCPU {
+  shares?: number;
+  quota?: number;
+  period?: number;
+  burst?: number;
+  realtimeRuntime?: number;
+  realtimePeriod?: number;
+  cpus?: string;
+  mems?: string;
+  idle?: number;
+}
+
+export interface LinuxPids {
+  /** <= 0 means unlimited ('max'). */
+  limit: number;
+}
+
+export interface LinuxBlockIO {
+  weight?: number;
+  leafWeight?: number;
+  weightDevice?: LinuxWeightDevice[];
+  throttleReadBpsDevice?: LinuxThrottleDevice[];
+  throttleWriteBpsDevice?: LinuxThrottleDevice[];
+  throttleReadIOPSDevice?: LinuxThrottleDevice[];
+  throttleWriteIOPSDevice?: LinuxThrottleDevice[];
+}
+
+export interface LinuxHugepageLimit {
+  /** e.g. '2MB', '1GB' */
+  pageSize: string;
+  limit: number;
+}
+
+export interface LinuxNetwork {
+  classID?: number;
+  priorities?: { name: string; priority: number }[];
+}
+
+export interface LinuxRdma {
+  hcaHandles?: number;
+  hcaObjects?: number;
+}
+
+/** The OCI runtime-spec `linux.resources` object. */
+export interface CgroupResources {
+  memory?: LinuxMemory;
+  cpu?: LinuxCPU;
+  pids?: LinuxPids;
+  blockIO?: LinuxBlockIO;
+  devices?: LinuxDeviceCgroup[];
+  hugepageLimits?: LinuxHugepageLimit[];
+  network?: LinuxNetwork;
+  rdma?: Record<string, LinuxRdma>;
+  /** cgroup v2 only: file name → value, written as-is. */
+  unified?: Record<string, string>;
+}
+
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+export interface CgroupStats {
+  cpu: {
+    usageTotalNs: number;
+    usageUserNs: number;
+    usageKernelNs: number;
+    /** v1 only (cpuacct.usage_percpu). */
+    percpuUsageNs?: number[];
+    periods: number;
+    throttledPeriods: number;
+    throttledTimeNs: number;
+  };
+  memory: {
+    usage: number;
+    /** Unlimited is reported as a very large number (v1) or Number.MAX_SAFE_INTEGER (v2 'max'). */
+    limit: number;
+    maxUsage?: number;
+    failcnt?: number;
+    cache: number;
+    rss?: number;
+    swapUsage?: number;
+    swapLimit?: number;
+    /** memory.stat as numbers. */
+    stats: Record<string, number>;
+    oomEvents?: number;
+    oomKills?: number;
+  };
+  pids: { current: number; limit?: number };
+  io: {
+    serviceBytes: BlkioEntry[];
+    serviceIOs: BlkioEntry[];
+  };
+  hugetlb?: Record<string, { usage: number; maxUsage?: number; failcnt: number }>;
+}
+
+export type FreezerState = 'frozen' | 'thawed' | 'freezing' | 'unknown';
+
+export interface CgroupManager {
+  readonly version: 1 | 2;
+  /** Human summary: controller → directory (v1), or { unified: dir } (v2). */
+  readonly paths: Record<string, string>;
+  /** mkdir -p in every hierarchy; idempotent. On failure removes what it made. */
+  create(): void;
+  /** Writes limits. An invalid value throws a HakoError naming the file and the value. */
+  apply(resources: CgroupResources): void;
+  /** Like runc update: only what is given changes. */
+  update(resources: CgroupResources): void;
+  /** Writes cgroup.procs in every hierarchy. */
+  addProcess(pid: number): void;
+  /** v2: an O_PATH|O_DIRECTORY fd of the leaf for clone3 CLONE_INTO_CGROUP (caller closes it). v1: -1. */
+  openForCloneInto(): number;
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  freezerState(): FreezerState;
+  /** All pids in the cgroup and its descendants. */
+  pids(): number[];
+  /** Sends `signal` to every process; with SIGKILL waits until the cgroup is empty. */
+  killAll(signal: number): Promise<void>;
+  stats(): CgroupStats;
+  /** rmdir leaf-first everywhere; retries briefly on EBUSY; ENOENT is fine. */
+  destroy(): Promise<void>;
+  exists(): boolean;
+}

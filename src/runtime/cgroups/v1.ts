@@ -1,0 +1,455 @@
+// The cgroup v1 driver (also used in hybrid mode). Each controller has its own hierarchy; we find
+// them in /proc/self/mountinfo and put the container's cgroup at the same relative place in each.
+//
+// Placement: the process joins every controller hierarchy, the named `name=systemd` hierarchy
+// (no limits there, but tools like systemd-cgls and `ps -o cgroup` then show the container where
+// it belongs, as runc does) and, in hybrid mode, the cgroup2 hierarchy at /sys/fs/cgroup/unified
+// (no controllers there, but it gives cgroup.events/cgroup.kill a view of the container).
+// Other named hierarchies are left alone.
+//
+// Attach cost, measured on this kernel (6.18, 2 cores) by writing a fresh `sleep`'s pid into
+// cgroup.procs of three v1 hierarchies: 4.6–15 ms (typically 6) when the previous attach was
+// 100 ms earlier, 0.08–0.18 ms when it was a few ms earlier. A single write to the cgroup2
+// (unified) cgroup.procs costs the same 4.4–7.4 ms after a gap: moving a task waits for an RCU
+// grace period when it takes cgroup_threadgroup_rwsem for writing, on v1 and v2 alike. The cures
+// are mounting with `favordynmods` (kernel >= 6.0; we never remount the host's hierarchies) or
+// not migrating at all: on v2, clone3(CLONE_INTO_CGROUP) with openForCloneInto()'s fd starts the
+// child in its cgroup. v1 users pay the grace period once per container start.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { HakoError, invalid } from '../../common/errors.js';
+import { hugepageSizeName } from './convert.js';
+import {
+  missingController,
+  mkdirTracked,
+  parseCgroupNumber,
+  procsRecursive,
+  readCgroupFile,
+  readNumber,
+  readOptional,
+  removeCgroupDir,
+  removeMadeDirs,
+  sleep,
+  writeCgroupFile,
+} from './fsutil.js';
+import { dirOnMount, resolveInHierarchy, type CgroupMount, type ProcCgroupEntry } from './paths.js';
+import { parseBlkio, parseFlatKeyed, parseOomControl, parsePercpu, ticksToNs } from './stats.js';
+import { killProcesses, waitUntil } from './signals.js';
+import type { CgroupManager, CgroupResources, CgroupStats, FreezerState, LinuxDeviceCgroup } from './types.js';
+
+export interface V1Hierarchy {
+  /** e.g. ['cpu'], ['cpu','cpuacct'], ['name=systemd'] */
+  controllers: string[];
+  /** The container's directory in this hierarchy. */
+  dir: string;
+}
+
+export function v1Hierarchies(
+  mounts: CgroupMount[],
+  own: ProcCgroupEntry[],
+  normalizedPath: string,
+  unifiedMountPoint?: string,
+): { hierarchies: V1Hierarchy[]; unifiedDir: string | undefined } {
+  const hierarchies: V1Hierarchy[] = [];
+  const seen = new Set<string>();
+  for (const m of mounts) {
+    if (m.fsType !== 'cgroup' || m.controllers.length === 0) continue;
+    const named = m.controllers.filter((c) => c.startsWith('name='));
+    if (named.length > 0 && !named.includes('name=systemd')) continue;
+    const key = [...m.controllers].sort().join(',');
+    if (seen.has(key)) continue; // the same hierarchy mounted twice
+    seen.add(key);
+    const entry = own.find((e) => e.controllers.some((c) => m.controllers.includes(c)));
+    const cgPath = resolveInHierarchy(normalizedPath, entry?.path ?? '/');
+    hierarchies.push({ controllers: m.controllers, dir: dirOnMount(m, cgPath) });
+  }
+  let unifiedDir: string | undefined;
+  if (unifiedMountPoint !== undefined) {
+    const m2 = mounts.find((m) => m.fsType === 'cgroup2' && m.mountPoint === unifiedMountPoint) ?? {
+      mountPoint: unifiedMountPoint,
+      root: '/',
+    };
+    const entry = own.find((e) => e.id === 0 && e.controllers.length === 0);
+    unifiedDir = dirOnMount(m2, resolveInHierarchy(normalizedPath, entry?.path ?? '/'));
+  }
+  return { hierarchies, unifiedDir };
+}
+
+function deviceRuleString(r: LinuxDeviceCgroup): string {
+  const type = r.type ?? 'a';
+  if (!['a', 'b', 'c'].includes(type)) throw invalid(`invalid device cgroup type "${type}"`, "use 'a', 'c' or 'b'");
+  const num = (n: number | null | undefined): string => (n === undefined || n === null || n === -1 ? '*' : String(n));
+  const access = r.access ?? 'rwm';
+  if (!/^[rwm]+$/.test(access)) throw invalid(`invalid device cgroup access "${access}"`, 'use a combination of r, w and m');
+  return `${type} ${num(r.major)}:${num(r.minor)} ${access}`;
+}
+
+export class CgroupV1Manager implements CgroupManager {
+  readonly version = 1 as const;
+  readonly paths: Record<string, string>;
+  private readonly made: string[] = [];
+
+  constructor(
+    private readonly hierarchies: V1Hierarchy[],
+    private readonly unifiedDir: string | undefined,
+  ) {
+    const paths: Record<string, string> = {};
+    for (const h of hierarchies) for (const c of h.controllers) paths[c] = h.dir;
+    if (unifiedDir !== undefined) paths.unified = unifiedDir;
+    this.paths = paths;
+  }
+
+  /** The directory for a controller, or undefined when that hierarchy is not mounted. */
+  dirOf(controller: string): string | undefined {
+    return this.hierarchies.find((h) => h.controllers.includes(controller))?.dir;
+  }
+
+  private need(controller: string, what: string): string {
+    const d = this.dirOf(controller);
+    if (d === undefined) throw missingController(controller, '/proc/self/mountinfo', what);
+    return d;
+  }
+
+  private allDirs(): string[] {
+    const dirs = this.hierarchies.map((h) => h.dir);
+    if (this.unifiedDir !== undefined) dirs.push(this.unifiedDir);
+    return dirs;
+  }
+
+  create(): void {
+    const before = this.made.length;
+    try {
+      for (const h of this.hierarchies) {
+        const made: string[] = [];
+        mkdirTracked(h.dir, made);
+        this.made.push(...made);
+        // A new cpuset cgroup starts with empty cpuset.cpus/mems, and no task can join it
+        // (ENOSPC on cgroup.procs) until they are set. Copy them down from the parent, outermost
+        // first, unless the hierarchy has cgroup.clone_children (then the kernel did it).
+        if (h.controllers.includes('cpuset')) for (const d of made) this.inheritCpuset(d);
+      }
+      if (this.unifiedDir !== undefined) {
+        const made: string[] = [];
+        mkdirTracked(this.unifiedDir, made);
+        this.made.push(...made);
+      }
+    } catch (err) {
+      removeMadeDirs(this.made.splice(before));
+      throw err;
+    }
+  }
+
+  private inheritCpuset(dir: string): void {
+    const parent = join(dir, '..');
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+      const cur = (readOptional(dir, f) ?? '').trim();
+      if (cur !== '') continue;
+      const value = readCgroupFile(parent, f).trim();
+      writeCgroupFile(`inherit ${f} from ${parent}`, dir, f, value);
+    }
+  }
+
+  apply(resources: CgroupResources): void {
+    try {
+      this.set(resources);
+    } catch (err) {
+      // A container that failed to start leaves nothing behind (only what we made; rmdir fails
+      // on a cgroup with tasks, which is then the caller's to destroy).
+      removeMadeDirs(this.made.splice(0));
+      throw err;
+    }
+  }
+
+  update(resources: CgroupResources): void {
+    this.set(resources);
+  }
+
+  private set(r: CgroupResources): void {
+    if (r.cpu) {
+      const c = r.cpu;
+      if (c.cpus !== undefined && c.cpus !== '') writeCgroupFile('set cpuset cpus', this.need('cpuset', 'set cpus'), 'cpuset.cpus', c.cpus);
+      if (c.mems !== undefined && c.mems !== '') writeCgroupFile('set cpuset mems', this.need('cpuset', 'set mems'), 'cpuset.mems', c.mems);
+    }
+    if (r.memory) this.setMemory(r.memory);
+    if (r.cpu) {
+      const c = r.cpu;
+      const needCpu = (): string => this.need('cpu', 'set cpu limits');
+      if (c.shares !== undefined && c.shares !== 0) {
+        const d = needCpu();
+        writeCgroupFile('set cpu shares', d, 'cpu.shares', c.shares);
+        // The kernel clamps silently to [2, 262144]; tell the user instead.
+        const got = readNumber(d, 'cpu.shares');
+        if (got !== c.shares) throw invalid(`set cpu shares: the kernel set ${got} instead of ${c.shares}`, 'shares must be between 2 and 262144');
+      }
+      // The rt period must be set before the runtime (runtime <= period).
+      if (c.realtimePeriod !== undefined && c.realtimePeriod !== 0) writeCgroupFile('set cpu rt period', needCpu(), 'cpu.rt_period_us', c.realtimePeriod);
+      if (c.realtimeRuntime !== undefined && c.realtimeRuntime !== 0) writeCgroupFile('set cpu rt runtime', needCpu(), 'cpu.rt_runtime_us', c.realtimeRuntime);
+      // Period first: the quota is checked against it.
+      if (c.period !== undefined && c.period !== 0) writeCgroupFile('set cpu period', needCpu(), 'cpu.cfs_period_us', c.period);
+      if (c.quota !== undefined && c.quota !== 0) writeCgroupFile('set cpu quota', needCpu(), 'cpu.cfs_quota_us', c.quota < 0 ? -1 : c.quota);
+      if (c.burst !== undefined) writeCgroupFile('set cpu burst', needCpu(), 'cpu.cfs_burst_us', c.burst);
+      if (c.idle !== undefined) writeCgroupFile('set cpu idle', needCpu(), 'cpu.idle', c.idle);
+    }
+    if (r.pids) {
+      writeCgroupFile('set pids limit', this.need('pids', 'set pids limit'), 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
+    }
+    if (r.blockIO) this.setBlkio(r.blockIO);
+    if (r.hugepageLimits) {
+      for (const h of r.hugepageLimits) {
+        const size = hugepageSizeName(h.pageSize);
+        writeCgroupFile(`set hugetlb ${size} limit`, this.need('hugetlb', 'set hugepage limits'), `hugetlb.${size}.limit_in_bytes`, h.limit);
+      }
+    }
+    if (r.network) {
+      if (r.network.classID !== undefined) writeCgroupFile('set net_cls classid', this.need('net_cls', 'set network class id'), 'net_cls.classid', r.network.classID);
+      for (const p of r.network.priorities ?? []) {
+        writeCgroupFile('set net_prio priority', this.need('net_prio', 'set network priorities'), 'net_prio.ifpriomap', `${p.name} ${p.priority}`);
+      }
+    }
+    if (r.rdma) {
+      for (const [dev, lim] of Object.entries(r.rdma)) {
+        const parts = [dev];
+        if (lim.hcaHandles !== undefined) parts.push(`hca_handle=${lim.hcaHandles}`);
+        if (lim.hcaObjects !== undefined) parts.push(`hca_object=${lim.hcaObjects}`);
+        writeCgroupFile('set rdma limit', this.need('rdma', 'set rdma limits'), 'rdma.max', parts.join(' '));
+      }
+    }
+    if (r.devices && r.devices.length > 0) {
+      const d = this.need('devices', 'set device rules');
+      // Start from deny-all, then apply the rules in order, so that (as on v2) later rules win and
+      // anything not allowed is denied. A running container may see a short deny-all window here.
+      const lines = r.devices.map(deviceRuleString);
+      writeCgroupFile('deny all devices', d, 'devices.deny', 'a');
+      r.devices.forEach((rule, i) => {
+        const file = rule.allow ? 'devices.allow' : 'devices.deny';
+        writeCgroupFile(`${rule.allow ? 'allow' : 'deny'} device`, d, file, lines[i]!);
+      });
+    }
+    if (r.unified && Object.keys(r.unified).length > 0) {
+      throw invalid('the "unified" cgroup resources need cgroup v2', 'this host runs cgroup v1');
+    }
+  }
+
+  private setMemory(m: NonNullable<CgroupResources['memory']>): void {
+    const needMem = (): string => this.need('memory', 'set memory limits');
+    const limit = m.limit !== undefined && m.limit !== 0 ? (m.limit < 0 ? -1 : m.limit) : undefined;
+    const swap = m.swap !== undefined && m.swap !== 0 ? (m.swap < 0 ? -1 : m.swap) : undefined;
+    if (limit !== undefined || swap !== undefined) {
+      const d = needMem();
+      if (swap !== undefined && !existsSync(join(d, 'memory.memsw.limit_in_bytes'))) {
+        if (swap !== -1) {
+          throw new HakoError({ step: `set memory+swap limit ${swap}: ${join(d, 'memory.memsw.limit_in_bytes')} does not exist`, hint: 'boot with swapaccount=1 or do not set memory.swap', kind: 'invalid-argument' });
+        }
+      }
+      const hasMemsw = swap !== undefined && existsSync(join(d, 'memory.memsw.limit_in_bytes'));
+      if (limit !== undefined && swap !== undefined && swap !== -1 && limit !== -1 && swap < limit) {
+        throw invalid(`memory+swap limit ${swap} is smaller than the memory limit ${limit}`, 'memory.swap is memory plus swap');
+      }
+      // The kernel keeps memory.limit <= memsw.limit and refuses (EINVAL) a write that breaks it,
+      // so the order matters: raising memsw goes first, lowering it goes after the limit.
+      const curLimit = parseCgroupNumber(readCgroupFile(d, 'memory.limit_in_bytes').trim());
+      const big = (n: number): number => (n === -1 ? Number.MAX_SAFE_INTEGER : n);
+      const swapFirst = hasMemsw && swap !== undefined && big(swap) >= big(limit ?? curLimit);
+      const writeSwap = (): void => {
+        if (hasMemsw && swap !== undefined) writeCgroupFile('set memory+swap limit', d, 'memory.memsw.limit_in_bytes', swap);
+      };
+      if (swapFirst) writeSwap();
+      if (limit !== undefined) writeCgroupFile('set memory limit', d, 'memory.limit_in_bytes', limit);
+      if (!swapFirst) writeSwap();
+    }
+    if (m.reservation !== undefined && m.reservation !== 0) {
+      writeCgroupFile('set memory reservation', needMem(), 'memory.soft_limit_in_bytes', m.reservation < 0 ? -1 : m.reservation);
+    }
+    if (m.swappiness !== undefined && m.swappiness !== null && m.swappiness >= 0) {
+      if (m.swappiness > 100) throw invalid(`invalid memory swappiness ${m.swappiness}`, 'use 0 to 100');
+      writeCgroupFile('set memory swappiness', needMem(), 'memory.swappiness', m.swappiness);
+    }
+    if (m.disableOOMKiller !== undefined) {
+      writeCgroupFile('set memory oom_control', needMem(), 'memory.oom_control', m.disableOOMKiller ? 1 : 0);
+    }
+    // memory.kernel / kernelTCP: kernel memory limits are deprecated (and a no-op or EOPNOTSUPP on
+    // current kernels); like runc we ignore them.
+  }
+
+  private setBlkio(b: NonNullable<CgroupResources['blockIO']>): void {
+    const d = this.need('blkio', 'set block IO limits');
+    // CFQ's blkio.weight is gone with the legacy block layer; BFQ offers blkio.bfq.weight.
+    const weightFile = existsSync(join(d, 'blkio.weight')) ? 'blkio.weight' : 'blkio.bfq.weight';
+    if (b.weight !== undefined && b.weight !== 0) writeCgroupFile('set blkio weight', d, weightFile, b.weight);
+    if (b.leafWeight !== undefined && b.leafWeight !== 0) writeCgroupFile('set blkio leaf weight', d, 'blkio.leaf_weight', b.leafWeight);
+    for (const w of b.weightDevice ?? []) {
+      if (w.weight !== undefined) writeCgroupFile('set blkio device weight', d, `${weightFile}_device`, `${w.major}:${w.minor} ${w.weight}`);
+      if (w.leafWeight !== undefined) writeCgroupFile('set blkio device leaf weight', d, 'blkio.leaf_weight_device', `${w.major}:${w.minor} ${w.leafWeight}`);
+    }
+    const throttles: [keyof typeof b, string][] = [
+      ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
+      ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device'],
+      ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device'],
+      ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device'],
+    ];
+    for (const [key, file] of throttles) {
+      for (const t of (b[key] as { major: number; minor: number; rate: number }[] | undefined) ?? []) {
+        writeCgroupFile('set blkio throttle', d, file, `${t.major}:${t.minor} ${t.rate}`);
+      }
+    }
+  }
+
+  addProcess(pid: number): void {
+    for (const d of this.allDirs()) writeCgroupFile(`add process ${pid} to cgroup`, d, 'cgroup.procs', pid);
+  }
+
+  openForCloneInto(): number {
+    return -1;
+  }
+
+  freezerState(): FreezerState {
+    const d = this.dirOf('freezer');
+    if (d === undefined) return 'unknown';
+    const s = readOptional(d, 'freezer.state')?.trim();
+    if (s === 'FROZEN') return 'frozen';
+    if (s === 'THAWED') return 'thawed';
+    if (s === 'FREEZING') return 'freezing';
+    return 'unknown';
+  }
+
+  async freeze(): Promise<void> {
+    const d = this.need('freezer', 'freeze');
+    // Writing FROZEN starts freezing; freezer.state reads FREEZING until every task is stopped.
+    // A task in an uninterruptible sleep can hold it there, so rewrite FROZEN while polling.
+    const ok = await waitUntil(() => {
+      writeCgroupFile('freeze cgroup', d, 'freezer.state', 'FROZEN');
+      return this.freezerState() === 'frozen';
+    }, 5000);
+    if (!ok) {
+      writeCgroupFile('thaw cgroup after a failed freeze', d, 'freezer.state', 'THAWED');
+      throw new HakoError({ step: `freeze ${d}: still FREEZING after 5 s`, path: d, hint: 'a task is stuck in an uninterruptible sleep', kind: 'internal' });
+    }
+  }
+
+  async thaw(): Promise<void> {
+    const d = this.need('freezer', 'thaw');
+    writeCgroupFile('thaw cgroup', d, 'freezer.state', 'THAWED');
+    await waitUntil(() => this.freezerState() === 'thawed', 5000);
+  }
+
+  pids(): number[] {
+    // Every hierarchy has the same tasks; the pids hierarchy (or any) will do.
+    const d = this.dirOf('pids') ?? this.dirOf('freezer') ?? this.hierarchies[0]?.dir;
+    return d === undefined ? [] : [...new Set(procsRecursive(d))];
+  }
+
+  async killAll(signal: number): Promise<void> {
+    const freezer = this.dirOf('freezer');
+    const canFreeze = freezer !== undefined && existsSync(freezer);
+    // Freezing first stops the tasks from forking new ones between our reading of the pid list
+    // and the kill; a frozen task still receives SIGKILL once thawed.
+    if (canFreeze) await this.freeze();
+    try {
+      killProcesses(this.pids(), signal);
+    } finally {
+      if (canFreeze) await this.thaw();
+    }
+    if (signal === 9) {
+      const empty = await waitUntil(() => {
+        const left = this.pids();
+        if (left.length > 0) killProcesses(left, 9);
+        return left.length === 0;
+      }, 5000);
+      if (!empty) throw new HakoError({ step: `kill every process in ${this.paths.pids ?? freezer}: some are still there after 5 s`, kind: 'internal' });
+    }
+  }
+
+  stats(): CgroupStats {
+    const cpuacct = this.dirOf('cpuacct');
+    const cpu = this.dirOf('cpu');
+    const mem = this.dirOf('memory');
+    const pidsDir = this.dirOf('pids');
+    const blkio = this.dirOf('blkio');
+    const s: CgroupStats = {
+      cpu: { usageTotalNs: 0, usageUserNs: 0, usageKernelNs: 0, periods: 0, throttledPeriods: 0, throttledTimeNs: 0 },
+      memory: { usage: 0, limit: 0, cache: 0, stats: {} },
+      pids: { current: 0 },
+      io: { serviceBytes: [], serviceIOs: [] },
+    };
+    if (cpuacct) {
+      s.cpu.usageTotalNs = readNumber(cpuacct, 'cpuacct.usage') ?? 0;
+      const user = readNumber(cpuacct, 'cpuacct.usage_user');
+      const sys = readNumber(cpuacct, 'cpuacct.usage_sys');
+      if (user !== undefined && sys !== undefined) {
+        s.cpu.usageUserNs = user;
+        s.cpu.usageKernelNs = sys;
+      } else {
+        const st = parseFlatKeyed(readOptional(cpuacct, 'cpuacct.stat') ?? '');
+        s.cpu.usageUserNs = ticksToNs(st.user ?? 0);
+        s.cpu.usageKernelNs = ticksToNs(st.system ?? 0);
+      }
+      const percpu = readOptional(cpuacct, 'cpuacct.usage_percpu');
+      if (percpu !== undefined) s.cpu.percpuUsageNs = parsePercpu(percpu);
+    }
+    if (cpu) {
+      const st = parseFlatKeyed(readOptional(cpu, 'cpu.stat') ?? '');
+      s.cpu.periods = st.nr_periods ?? 0;
+      s.cpu.throttledPeriods = st.nr_throttled ?? 0;
+      s.cpu.throttledTimeNs = st.throttled_time ?? 0;
+    }
+    if (mem) {
+      const st = parseFlatKeyed(readOptional(mem, 'memory.stat') ?? '');
+      s.memory.stats = st;
+      s.memory.usage = readNumber(mem, 'memory.usage_in_bytes') ?? 0;
+      s.memory.limit = readNumber(mem, 'memory.limit_in_bytes') ?? 0;
+      s.memory.maxUsage = readNumber(mem, 'memory.max_usage_in_bytes') ?? 0;
+      s.memory.failcnt = readNumber(mem, 'memory.failcnt') ?? 0;
+      s.memory.cache = st.total_cache ?? st.cache ?? 0;
+      s.memory.rss = st.total_rss ?? st.rss ?? 0;
+      const memsw = readNumber(mem, 'memory.memsw.usage_in_bytes');
+      if (memsw !== undefined) s.memory.swapUsage = Math.max(0, memsw - s.memory.usage);
+      const swLimit = readNumber(mem, 'memory.memsw.limit_in_bytes');
+      if (swLimit !== undefined) s.memory.swapLimit = swLimit;
+      const oom = readOptional(mem, 'memory.oom_control');
+      if (oom !== undefined) s.memory.oomKills = parseOomControl(oom).oomKill;
+    }
+    if (pidsDir) {
+      s.pids.current = readNumber(pidsDir, 'pids.current') ?? 0;
+      const max = readNumber(pidsDir, 'pids.max');
+      if (max !== undefined && max !== Number.MAX_SAFE_INTEGER) s.pids.limit = max;
+    }
+    if (blkio) {
+      // The throttle files count every IO on the legacy and blk-mq paths; the CFQ/BFQ ones only
+      // with that scheduler.
+      s.io.serviceBytes = parseBlkio(readOptional(blkio, 'blkio.throttle.io_service_bytes_recursive') ?? readOptional(blkio, 'blkio.throttle.io_service_bytes') ?? '');
+      s.io.serviceIOs = parseBlkio(readOptional(blkio, 'blkio.throttle.io_serviced_recursive') ?? readOptional(blkio, 'blkio.throttle.io_serviced') ?? '');
+    }
+    const hugetlb = this.dirOf('hugetlb');
+    if (hugetlb) {
+      s.hugetlb = {};
+      for (const size of ['2MB', '1GB', '64KB', '32MB', '16GB']) {
+        const usage = readNumber(hugetlb, `hugetlb.${size}.usage_in_bytes`);
+        if (usage === undefined) continue;
+        s.hugetlb[size] = {
+          usage,
+          maxUsage: readNumber(hugetlb, `hugetlb.${size}.max_usage_in_bytes`) ?? 0,
+          failcnt: readNumber(hugetlb, `hugetlb.${size}.failcnt`) ?? 0,
+        };
+      }
+    }
+    return s;
+  }
+
+  async destroy(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const d of this.allDirs()) {
+      try {
+        await removeCgroupDir(d);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    // Parents that this manager made (e.g. /hako for the default path) go too when empty.
+    removeMadeDirs(this.made.splice(0));
+    if (errors.length > 0) throw errors[0];
+  }
+
+  exists(): boolean {
+    return this.allDirs().some((d) => existsSync(d));
+  }
+}
