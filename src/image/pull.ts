@@ -1,0 +1,267 @@
+// Pull: resolve a reference in its registry, select the platform, verify and store manifest,
+// config and layers. Each layer's HTTP body is streamed once: into the verifying blob writer and,
+// when its snapshot is missing, at the same time into the unpacker (no temp copy of the tar).
+import { PassThrough, type Readable } from 'node:stream';
+import { HakoError } from '../common/errors.js';
+import { sha256, type Digest } from './digest.js';
+import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from './manifest.js';
+import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from './platform.js';
+import { familiarString, formatReference, parseReference, repositoryName, type Reference } from './reference.js';
+import type { ContentStore } from './store/content.js';
+import type { ImageRecord, MetadataStore } from './store/metadata.js';
+import type { RegistryClient } from './registry/client.js';
+
+/**
+ * What pull needs from the snapshotter (src/image/unpack). Until one is wired, pull stores and
+ * verifies blobs only.
+ */
+export interface LayerUnpacker {
+  /** Whether a committed snapshot exists for this chain ID. */
+  has(chainId: Digest): boolean;
+  /**
+   * Unpacks one layer (compressed as fetched) as the snapshot `chainId`; resolves with the
+   * sha256 of the uncompressed tar. On failure (or when `input` is destroyed) it leaves nothing.
+   */
+  unpack(chainId: Digest, input: Readable, layer: Descriptor, signal?: AbortSignal): Promise<{ diffId: Digest }>;
+  /** Removes a committed snapshot (when its diff ID does not match the config, or on GC). */
+  remove?(chainId: Digest): Promise<void>;
+}
+
+/** The OCI chain IDs: chain[0] = diff[0], chain[n] = sha256(chain[n-1] + " " + diff[n]). */
+export function chainIdsOf(diffIds: readonly Digest[]): Digest[] {
+  const out: Digest[] = [];
+  for (const d of diffIds) {
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? d : sha256(`${prev} ${d}`));
+  }
+  return out;
+}
+
+export interface PullContext {
+  content: ContentStore;
+  meta: MetadataStore;
+  client(domain: string): RegistryClient;
+  unpacker?: LayerUnpacker | undefined;
+  /** Unpacks in flight in this process, by chain ID (two pulls never unpack one layer twice). */
+  unpacking: Map<Digest, Promise<Digest>>;
+  log?: ((line: string) => void) | undefined;
+}
+
+export interface PullOptions {
+  platform?: Platform | string | undefined;
+  /** Layers downloaded at once (default 3). */
+  concurrency?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface PullResult {
+  reference: string;
+  /** The digest the reference resolved to (an index's digest when it was an index). */
+  digest: Digest;
+  /** The platform manifest's digest. */
+  manifestDigest: Digest;
+  /** Image ID (config digest). */
+  id: Digest;
+  platform: Platform;
+  /** Layers fetched from the registry by this pull. */
+  downloaded: number;
+  status: 'downloaded' | 'up-to-date';
+  /** What docker prints: `Status: Downloaded newer image for busybox:latest`. */
+  message: string;
+}
+
+function mismatch(what: string, d: Digest, got: Digest): HakoError {
+  return new HakoError({ step: `digest mismatch for ${what} ${d}: expected ${d}, got ${got}`, hint: 'nothing was stored', kind: 'internal' });
+}
+
+/** Runs `fn` over `items` with at most `limit` at once; rejects with the first failure after all settle. */
+export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length && !failure) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!, i);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  });
+  await Promise.all(workers);
+  if (failure) throw failure.err;
+  return results;
+}
+
+async function fetchManifest(ctx: PullContext, client: RegistryClient, ref: Reference, target: string, expected?: Descriptor, signal?: AbortSignal): Promise<{ bytes: Buffer; digest: Digest; mediaType: string | undefined }> {
+  const m = await client.getManifest(ref.path, target, signal);
+  const got = sha256(m.bytes);
+  if (expected) {
+    if (got !== expected.digest) throw mismatch('manifest', expected.digest, got);
+  } else if (ref.digest && got !== ref.digest) {
+    throw mismatch('manifest', ref.digest, got);
+  } else if (m.headerDigest && got !== m.headerDigest) {
+    throw mismatch('manifest', m.headerDigest, got);
+  }
+  void ctx;
+  return { bytes: m.bytes, digest: got, mediaType: m.mediaType };
+}
+
+async function ensureLayer(ctx: PullContext, client: RegistryClient, repo: string, layer: Descriptor, diffId: Digest, chainId: Digest, signal?: AbortSignal): Promise<boolean> {
+  const unpacker = ctx.unpacker;
+  const needUnpack = unpacker !== undefined && !unpacker.has(chainId) && !ctx.unpacking.has(chainId);
+  let unpackP: Promise<Digest> | undefined;
+  let tapStream: PassThrough | undefined;
+  const startUnpack = (input: Readable): Promise<Digest> => {
+    const p = unpacker!.unpack(chainId, input, layer, signal).then((r) => r.diffId);
+    const settled = p.finally(() => ctx.unpacking.delete(chainId));
+    ctx.unpacking.set(chainId, settled);
+    settled.catch(() => input.destroy());
+    return settled;
+  };
+  const res = await ctx.content.ingest({ digest: layer.digest, size: layer.size, what: 'layer' }, client.blobFetcher(repo, layer.digest), {
+    signal,
+    tap: needUnpack
+      ? () => {
+          tapStream = new PassThrough({ highWaterMark: 1 << 20 });
+          unpackP = startUnpack(tapStream);
+          return tapStream;
+        }
+      : undefined,
+  }).catch(async (err: unknown) => {
+    if (unpackP) await unpackP.catch(() => undefined);
+    throw err;
+  });
+  if (unpacker) {
+    let computed: Digest | undefined;
+    if (unpackP) computed = await unpackP;
+    else if (ctx.unpacking.has(chainId)) computed = await ctx.unpacking.get(chainId)!;
+    else if (!unpacker.has(chainId)) computed = await startUnpack(ctx.content.openBlob(layer.digest));
+    if (computed !== undefined && computed !== diffId) {
+      await unpacker.remove?.(chainId).catch(() => undefined);
+      throw new HakoError({ step: `diff ID mismatch for layer ${layer.digest}: the image config says ${diffId}, the layer unpacks to ${computed}`, hint: 'nothing was stored', kind: 'internal' });
+    }
+  }
+  return res.downloaded;
+}
+
+/** Pulls `refString` into the store (and snapshots when an unpacker is wired). */
+export async function pull(ctx: PullContext, refString: string, opts: PullOptions = {}): Promise<PullResult> {
+  const ref = parseReference(refString);
+  const shown = formatReference(ref);
+  try {
+    return await pullRef(ctx, ref, opts);
+  } catch (err) {
+    if (err instanceof HakoError) {
+      throw new HakoError({ step: `pull ${shown}: ${err.message}`, kind: err.kind, errno: undefined, cause: err });
+    }
+    throw new HakoError({ step: `pull ${shown}: ${(err as Error)?.message ?? String(err)}`, kind: 'internal', cause: err });
+  }
+}
+
+async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Promise<PullResult> {
+  const signal = opts.signal;
+  const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? (await import('./platform.js')).parsePlatform(opts.platform) : normalizePlatform(opts.platform);
+  const client = ctx.client(ref.domain);
+  const repo = ref.path;
+  await ctx.content.init();
+  await ctx.meta.init();
+
+  const top = await fetchManifest(ctx, client, ref, ref.digest ?? ref.tag!, undefined, signal);
+  const topParsed = parseManifest(top.bytes, top.mediaType);
+  let manifestBytes = top.bytes;
+  let manifestDigest = top.digest;
+  let manifest: ImageManifest;
+  let indexDigest: Digest | undefined;
+  if (topParsed.kind === 'index') {
+    indexDigest = top.digest;
+    const i = selectPlatform(want, topParsed.manifests.map((m) => m.platform));
+    const chosen = i >= 0 ? topParsed.manifests[i] : undefined;
+    if (!chosen) {
+      const have = topParsed.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ');
+      throw new HakoError({ step: `no matching manifest for ${formatPlatform(want)} in the manifest list`, hint: `the image has ${have || 'no platforms'}; choose one with --platform`, kind: 'not-found' });
+    }
+    const child = await fetchManifest(ctx, client, ref, chosen.digest, chosen, signal);
+    const parsed = parseManifest(child.bytes, child.mediaType ?? chosen.mediaType);
+    if (parsed.kind !== 'manifest') throw new HakoError({ step: `manifest ${chosen.digest} is a nested index, which is not supported`, kind: 'invalid-argument' });
+    manifest = parsed;
+    manifestBytes = child.bytes;
+    manifestDigest = child.digest;
+  } else {
+    manifest = topParsed;
+  }
+
+  // Config: small, verified in memory.
+  let configBytes: Buffer;
+  if (ctx.content.has(manifest.config.digest)) configBytes = await ctx.content.readBlob(manifest.config.digest);
+  else {
+    configBytes = await client.getBlob(repo, manifest.config, signal);
+    const got = sha256(configBytes);
+    if (got !== manifest.config.digest) throw mismatch('config', manifest.config.digest, got);
+  }
+  const config: ImageConfig = parseImageConfig(configBytes);
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length) {
+    throw new HakoError({ step: `image config ${manifest.config.digest} lists ${diffIds.length} diff IDs for ${manifest.layers.length} layers`, kind: 'invalid-argument' });
+  }
+  if (topParsed.kind === 'manifest' && opts.platform !== undefined) {
+    const have = normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
+    if (selectPlatform(want, [have]) < 0) {
+      throw new HakoError({ step: `image is for ${formatPlatform(have)}, not the requested ${formatPlatform(want)}`, kind: 'not-found' });
+    }
+  }
+  const chainIds = chainIdsOf(diffIds);
+  const id = manifest.config.digest;
+
+  const before = await ctx.meta.getImage(id);
+  const flags = await pool(manifest.layers, opts.concurrency ?? 3, (layer, i) => {
+    ctx.log?.(`${layer.digest.slice(7, 19)}: Pulling fs layer`);
+    return ensureLayer(ctx, client, repo, layer, diffIds[i]!, chainIds[i]!, signal);
+  });
+  const downloaded = flags.filter((x) => x).length;
+
+  // Only now, with every blob verified and stored, do the manifests and the record appear.
+  await ctx.content.putBlob(configBytes, { ...manifest.config, what: 'config' });
+  await ctx.content.putBlob(manifestBytes, { digest: manifestDigest, size: manifestBytes.length, what: 'manifest' });
+  if (indexDigest) await ctx.content.putBlob(top.bytes, { digest: indexDigest, size: top.bytes.length, what: 'index' });
+
+  const repoName = repositoryName(ref);
+  const platform = normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
+  const size = manifest.layers.reduce((n, l) => n + l.size, 0) + manifest.config.size;
+  let previous: Digest | undefined;
+  await ctx.meta.locked(async () => {
+    const existing = await ctx.meta.getImage(id);
+    const rec: ImageRecord = {
+      id,
+      manifestDigest,
+      manifestMediaType: manifest.mediaType,
+      indexDigest: indexDigest ?? existing?.indexDigest,
+      config: manifest.config,
+      layers: manifest.layers,
+      diffIds,
+      chainIds,
+      platform,
+      created: typeof config.created === 'string' ? config.created : undefined,
+      size,
+      sources: [...new Set([...(existing?.sources ?? []), repoName])],
+      addedAt: existing?.addedAt ?? new Date().toISOString(),
+    };
+    await ctx.meta.putImage(rec);
+    const refs = ctx.meta.readRefs();
+    const target = { image: id, manifest: top.digest };
+    if (ref.tag !== undefined) {
+      const key = `${repoName}:${ref.tag}`;
+      previous = refs.tags[key]?.image;
+      refs.tags[key] = target;
+    }
+    refs.digests[`${repoName}@${top.digest}`] = target;
+    await ctx.meta.writeRefs(refs);
+  });
+  const upToDate = before !== undefined && downloaded === 0 && previous === id;
+  const name = familiarString({ ...ref, digest: ref.tag ? undefined : ref.digest });
+  ctx.log?.(`Digest: ${top.digest}`);
+  const message = upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}`;
+  ctx.log?.(message);
+  return { reference: formatReference(ref), digest: top.digest, manifestDigest, id, platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message };
+}

@@ -1,0 +1,410 @@
+// A Docker Registry HTTP API v2 (OCI distribution) client: ping, manifests, blobs (with Range
+// resume and redirects), uploads (monolithic, chunked, cross-repository mount), with anonymous,
+// Basic and Bearer-token authentication.
+import type { Readable } from 'node:stream';
+import { HakoError, type HakoErrorKind } from '../../common/errors.js';
+import { isDigest, sha256, type Digest } from '../digest.js';
+import { manifestAccept } from '../media-types.js';
+import type { Descriptor } from '../manifest.js';
+import { markRetryable, isRetryable, sleep, type BlobFetcher } from '../store/content.js';
+import type { Credentials } from './credentials.js';
+import { createAgents, destroyAgents, drain, header, readBody, send, type HttpAgents, type HttpResponse } from './http.js';
+import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
+
+export interface RegistryClientOptions {
+  /** Registry domain as in references: `docker.io`, `127.0.0.1:5000`. */
+  domain: string;
+  /** Looked up lazily, when the registry asks for authentication. */
+  credentials?: (() => Credentials | undefined) | undefined;
+  /** Hosts (`host` or `host:port`) allowed over plain HTTP / unverified TLS. */
+  insecureRegistries?: readonly string[] | undefined;
+  agents?: HttpAgents | undefined;
+  /** Attempts for idempotent requests failing with network errors or 5xx; default 4. */
+  attempts?: number | undefined;
+}
+
+export interface FetchedManifest {
+  bytes: Buffer;
+  mediaType: string | undefined;
+  /** The registry's Docker-Content-Digest header, when sent. */
+  headerDigest: Digest | undefined;
+}
+
+function isLoopback(domain: string): boolean {
+  const host = domain.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+interface RequestOptions {
+  scopes: string[];
+  headers?: Record<string, string>;
+  body?: Buffer | Readable | undefined;
+  signal?: AbortSignal | undefined;
+  /** Follow redirects (blob downloads); credentials are not sent to another host. */
+  followRedirects?: boolean;
+}
+
+interface RegistryErrorBody {
+  errors?: { code?: string; message?: string; detail?: unknown }[];
+}
+
+export class RegistryClient {
+  readonly domain: string;
+  private base: URL | undefined;
+  private readonly insecure: boolean;
+  private readonly agents: HttpAgents;
+  private readonly ownAgents: boolean;
+  private readonly credentials: () => Credentials | undefined;
+  private readonly attempts: number;
+  private challenge: Challenge | undefined;
+  private readonly tokens = new Map<string, { token: string; expires: number }>();
+  private readonly tokenRequests = new Map<string, Promise<string>>();
+
+  constructor(opts: RegistryClientOptions) {
+    this.domain = opts.domain;
+    this.insecure = isLoopback(opts.domain) || (opts.insecureRegistries ?? []).some((h) => h === opts.domain || h === opts.domain.replace(/:\d+$/, ''));
+    this.agents = opts.agents ?? createAgents();
+    this.ownAgents = opts.agents === undefined;
+    this.credentials = opts.credentials ?? (() => undefined);
+    this.attempts = opts.attempts ?? 4;
+    if (opts.domain === 'docker.io') this.base = new URL('https://registry-1.docker.io');
+    else if (isLoopback(opts.domain)) this.base = new URL(`http://${opts.domain}`);
+    else if (!this.insecure) this.base = new URL(`https://${opts.domain}`);
+  }
+
+  close(): void {
+    if (this.ownAgents) destroyAgents(this.agents);
+  }
+
+  /** Picks https or http for an insecure non-loopback registry: TLS (unverified) first, like docker. */
+  private async endpoint(signal?: AbortSignal): Promise<URL> {
+    if (this.base) return this.base;
+    const tls = new URL(`https://${this.domain}`);
+    try {
+      const res = await send(this.agents, { method: 'GET', url: new URL('/v2/', tls), insecureTls: true, signal });
+      await drain(res);
+      this.base = tls;
+    } catch {
+      this.base = new URL(`http://${this.domain}`);
+    }
+    return this.base;
+  }
+
+  // ---- authentication -------------------------------------------------------------------
+
+  private basicHeader(): string | undefined {
+    const c = this.credentials();
+    return c ? 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64') : undefined;
+  }
+
+  private async authorization(scopes: string[], signal?: AbortSignal): Promise<string | undefined> {
+    const ch = this.challenge;
+    if (!ch) return undefined;
+    if (ch.scheme === 'basic') return this.basicHeader();
+    if (ch.scheme !== 'bearer') return undefined;
+    const key = [...scopes].sort().join(' ');
+    const cached = this.tokens.get(key);
+    if (cached && cached.expires > Date.now()) return `Bearer ${cached.token}`;
+    let p = this.tokenRequests.get(key);
+    if (!p) {
+      p = this.fetchToken(ch, scopes, signal).finally(() => this.tokenRequests.delete(key));
+      this.tokenRequests.set(key, p);
+    }
+    return `Bearer ${await p}`;
+  }
+
+  private async fetchToken(ch: Challenge, scopes: string[], signal?: AbortSignal): Promise<string> {
+    const realm = ch.params.realm;
+    if (!realm) throw new HakoError({ step: `authenticate to ${this.domain}: the registry's Bearer challenge has no realm`, kind: 'unauthorized' });
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new HakoError({ step: `authenticate to ${this.domain}: invalid token realm ${JSON.stringify(realm)}`, kind: 'unauthorized' });
+    }
+    if (ch.params.service) url.searchParams.set('service', ch.params.service);
+    for (const s of scopes) url.searchParams.append('scope', s);
+    const headers: Record<string, string> = {};
+    const basic = this.basicHeader();
+    if (basic) headers.Authorization = basic;
+    const res = await send(this.agents, { method: 'GET', url, headers, signal, insecureTls: this.insecure });
+    const body = await readBody(res, 1 << 20);
+    if (res.status === 401 || res.status === 403) {
+      throw this.authError(basic !== undefined, `token server ${url.origin} refused: ${errorText(body) || res.status}`);
+    }
+    if (res.status !== 200) {
+      throw new HakoError({ step: `get a token for ${this.domain} from ${url.origin}: HTTP ${res.status} ${errorText(body)}`.trim(), kind: 'unauthorized' });
+    }
+    let token: string | undefined;
+    let expiresIn = 60;
+    try {
+      const o = JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string; expires_in?: number };
+      token = o.token ?? o.access_token;
+      if (typeof o.expires_in === 'number' && o.expires_in > 0) expiresIn = o.expires_in;
+    } catch {
+      /* handled below */
+    }
+    if (!token) throw new HakoError({ step: `get a token for ${this.domain} from ${url.origin}: the answer has no token`, kind: 'unauthorized' });
+    // Renew a little early so that a token does not expire in the middle of a request.
+    this.tokens.set([...scopes].sort().join(' '), { token, expires: Date.now() + Math.max(expiresIn - 10, 5) * 1000 });
+    return token;
+  }
+
+  private authError(hadCredentials: boolean, detail?: string): HakoError {
+    if (!hadCredentials) {
+      return new HakoError({ step: `authentication required for ${this.domain}`, hint: 'run hako login', kind: 'unauthorized' });
+    }
+    return new HakoError({
+      step: `authentication failed for ${this.domain}${detail ? `: ${detail}` : ''}`,
+      hint: `check the username and password; run hako login ${this.domain}`,
+      kind: 'unauthorized',
+    });
+  }
+
+  // ---- requests ---------------------------------------------------------------------------
+
+  /** One request with authentication: on 401 it learns the challenge and retries once. */
+  private async request(method: string, pathOrUrl: string | URL, opts: RequestOptions): Promise<HttpResponse> {
+    const base = await this.endpoint(opts.signal);
+    let url = typeof pathOrUrl === 'string' ? new URL(pathOrUrl, base) : pathOrUrl;
+    let triedAuth: string | undefined;
+    for (let round = 0; ; round++) {
+      const auth = await this.authorization(opts.scopes, opts.signal);
+      const headers: Record<string, string> = { ...opts.headers };
+      if (auth) headers.Authorization = auth;
+      let res = await send(this.agents, { method, url, headers, body: opts.body, signal: opts.signal, insecureTls: this.insecure });
+      if (res.status === 401 && round === 0 && (opts.body === undefined || Buffer.isBuffer(opts.body))) {
+        const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
+        await drain(res);
+        const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
+        if (!ch) throw this.authError(this.credentials() !== undefined, 'unsupported authentication scheme');
+        if (ch.scheme === 'basic' && !this.credentials()) throw this.authError(false);
+        this.challenge = ch;
+        // A new challenge invalidates cached tokens for these scopes.
+        this.tokens.delete([...opts.scopes].sort().join(' '));
+        triedAuth = auth;
+        continue;
+      }
+      if (res.status === 401) {
+        const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
+        const hadCreds = this.credentials() !== undefined;
+        throw this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined);
+      }
+      void triedAuth;
+      let hops = 0;
+      while (opts.followRedirects && [301, 302, 303, 307, 308].includes(res.status) && hops < 5) {
+        const loc = header(res.headers, 'location');
+        await drain(res);
+        if (!loc) break;
+        const next = new URL(loc, url);
+        const h: Record<string, string> = { ...opts.headers };
+        if (next.origin === base.origin && auth) h.Authorization = auth;
+        url = next;
+        res = await send(this.agents, { method, url, headers: h, signal: opts.signal, insecureTls: this.insecure });
+        hops++;
+      }
+      return res;
+    }
+  }
+
+  /** `request` for idempotent methods, retried with backoff on network errors, 5xx and 429. */
+  private async requestRetry(method: string, path: string, opts: RequestOptions): Promise<HttpResponse> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.request(method, path, opts);
+        if ((res.status >= 500 || res.status === 429) && attempt < this.attempts) {
+          await drain(res);
+          await sleep(Math.min(200 * 2 ** (attempt - 1), 3000), opts.signal);
+          continue;
+        }
+        return res;
+      } catch (err) {
+        if (!isRetryable(err) || attempt >= this.attempts || opts.signal?.aborted) throw err;
+        await sleep(Math.min(200 * 2 ** (attempt - 1), 3000), opts.signal);
+      }
+    }
+  }
+
+  /** A HakoError for an unexpected answer: `manifest unknown`, `blob unknown to registry`. */
+  private async failure(res: HttpResponse, what: string): Promise<HakoError> {
+    const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
+    const text = errorText(body) || (res.status === 404 ? 'not found' : `HTTP ${res.status}`);
+    let kind: HakoErrorKind = 'internal';
+    if (res.status === 404) kind = 'not-found';
+    else if (res.status === 403) kind = 'forbidden';
+    else if (res.status === 400 || res.status === 405) kind = 'invalid-argument';
+    const err = new HakoError({ step: what ? `${what}: ${text}` : text, kind });
+    return res.status >= 500 || res.status === 429 ? markRetryable(err) : err;
+  }
+
+  // ---- API ---------------------------------------------------------------------------------
+
+  /** GET /v2/: resolves when the registry answers and we may talk to it (credentials checked). */
+  async ping(signal?: AbortSignal): Promise<void> {
+    const res = await this.requestRetry('GET', '/v2/', { scopes: [], signal });
+    if (res.status !== 200) throw await this.failure(res, `ping ${this.domain}`);
+    await drain(res);
+  }
+
+  /** Checks credentials: Basic against /v2/, Bearer by asking the token server with them. */
+  async checkLogin(signal?: AbortSignal): Promise<void> {
+    await this.ping(signal);
+    if (this.challenge?.scheme === 'bearer') {
+      await this.fetchToken(this.challenge, [], signal);
+    } else if (!this.challenge) {
+      // The registry let us in anonymously: nothing to check.
+    }
+  }
+
+  async getManifest(repo: string, ref: string, signal?: AbortSignal): Promise<FetchedManifest> {
+    const res = await this.requestRetry('GET', `/v2/${repo}/manifests/${ref}`, {
+      scopes: [`repository:${repo}:pull`],
+      headers: { Accept: manifestAccept },
+      signal,
+    });
+    if (res.status !== 200) throw await this.failure(res, '');
+    const bytes = await readBody(res, 4 << 20);
+    const hd = header(res.headers, 'docker-content-digest');
+    return { bytes, mediaType: header(res.headers, 'content-type'), headerDigest: isDigest(hd) ? hd : undefined };
+  }
+
+  /** HEAD a manifest: its digest and media type, or undefined when the registry does not have it. */
+  async headManifest(repo: string, ref: string, signal?: AbortSignal): Promise<{ digest: Digest | undefined; mediaType: string | undefined; size: number } | undefined> {
+    const res = await this.requestRetry('HEAD', `/v2/${repo}/manifests/${ref}`, {
+      scopes: [`repository:${repo}:pull`],
+      headers: { Accept: manifestAccept },
+      signal,
+    });
+    await drain(res);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw await this.failure(res, `HEAD manifest ${repo}:${ref}`);
+    const hd = header(res.headers, 'docker-content-digest');
+    return { digest: isDigest(hd) ? hd : undefined, mediaType: header(res.headers, 'content-type'), size: Number(header(res.headers, 'content-length') ?? 0) };
+  }
+
+  /** A fetcher for `ingest`: GET the blob from `offset` (Range), following redirects. */
+  blobFetcher(repo: string, digest: Digest): BlobFetcher {
+    return async (offset, signal) => {
+      const headers: Record<string, string> = {};
+      if (offset > 0) headers.Range = `bytes=${offset}-`;
+      const res = await this.request('GET', `/v2/${repo}/blobs/${digest}`, { scopes: [`repository:${repo}:pull`], headers, signal, followRedirects: true });
+      if (res.status === 200) return { body: res.body, start: 0 };
+      if (res.status === 206) {
+        const m = /^bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '');
+        return { body: res.body, start: m ? Number(m[1]) : offset };
+      }
+      throw await this.failure(res, `blob ${digest}`);
+    };
+  }
+
+  /** A small blob (config) in memory; the caller verifies its digest. */
+  async getBlob(repo: string, desc: Descriptor, signal?: AbortSignal): Promise<Buffer> {
+    const res = await this.requestRetry('GET', `/v2/${repo}/blobs/${desc.digest}`, { scopes: [`repository:${repo}:pull`], signal, followRedirects: true });
+    if (res.status !== 200) throw await this.failure(res, `blob ${desc.digest}`);
+    return readBody(res, Math.max(desc.size, 1) + 1);
+  }
+
+  /** HEAD a blob: its size, or undefined when the repository does not have it. */
+  async blobSize(repo: string, digest: Digest, signal?: AbortSignal, push = false): Promise<number | undefined> {
+    const res = await this.requestRetry('HEAD', `/v2/${repo}/blobs/${digest}`, { scopes: [`repository:${repo}:${push ? 'pull,push' : 'pull'}`], signal, followRedirects: true });
+    await drain(res);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw await this.failure(res, `HEAD blob ${digest}`);
+    return Number(header(res.headers, 'content-length') ?? 0);
+  }
+
+  /** Starts an upload session, or mounts `digest` from `mountFrom` (same registry). */
+  async startUpload(repo: string, opts: { mount?: Digest; from?: string; signal?: AbortSignal } = {}): Promise<{ mounted: true } | { mounted: false; location: URL }> {
+    const scopes = [`repository:${repo}:pull,push`];
+    let path = `/v2/${repo}/blobs/uploads/`;
+    if (opts.mount && opts.from) {
+      path += `?mount=${encodeURIComponent(opts.mount)}&from=${encodeURIComponent(opts.from)}`;
+      scopes.push(`repository:${opts.from}:pull`);
+    }
+    const res = await this.request('POST', path, { scopes, signal: opts.signal });
+    if (res.status === 201 && opts.mount) {
+      await drain(res);
+      return { mounted: true };
+    }
+    if (res.status !== 202) throw await this.failure(res, `start upload to ${repo}`);
+    await drain(res);
+    const loc = header(res.headers, 'location');
+    if (!loc) throw new HakoError({ step: `start upload to ${repo}: the registry sent no Location`, kind: 'internal' });
+    return { mounted: false, location: new URL(loc, await this.endpoint()) };
+  }
+
+  /**
+   * Uploads a blob: one PUT when `chunkSize` is 0 or the blob is no larger, else PATCH chunks
+   * (Content-Range) and a closing PUT. `open(start)` gives the bytes from `start`.
+   */
+  async uploadBlob(repo: string, desc: { digest: Digest; size: number }, open: (start: number, end: number) => Readable, opts: { location: URL; chunkSize?: number; signal?: AbortSignal }): Promise<void> {
+    const scopes = [`repository:${repo}:pull,push`];
+    let location = opts.location;
+    const chunk = opts.chunkSize ?? 0;
+    const what = `upload blob ${desc.digest} to ${repo}`;
+    if (chunk > 0 && desc.size > chunk) {
+      for (let start = 0; start < desc.size; start += chunk) {
+        const end = Math.min(start + chunk, desc.size) - 1;
+        const res = await this.request('PATCH', location, {
+          scopes,
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${start}-${end}`, 'Content-Length': String(end - start + 1) },
+          body: open(start, end),
+          signal: opts.signal,
+        });
+        if (res.status !== 202) throw await this.failure(res, what);
+        await drain(res);
+        const loc = header(res.headers, 'location');
+        if (loc) location = new URL(loc, location);
+      }
+      const url = new URL(location);
+      url.searchParams.set('digest', desc.digest);
+      const res = await this.request('PUT', url, { scopes, signal: opts.signal });
+      if (res.status !== 201) throw await this.failure(res, what);
+      await drain(res);
+      return;
+    }
+    const url = new URL(location);
+    url.searchParams.set('digest', desc.digest);
+    const res = await this.request('PUT', url, {
+      scopes,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
+      body: desc.size === 0 ? Buffer.alloc(0) : open(0, desc.size - 1),
+      signal: opts.signal,
+    });
+    if (res.status !== 201) throw await this.failure(res, what);
+    await drain(res);
+  }
+
+  /** PUT a manifest under a tag or digest; returns its digest (checked against the registry's). */
+  async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<Digest> {
+    const res = await this.request('PUT', `/v2/${repo}/manifests/${ref}`, {
+      scopes: [`repository:${repo}:pull,push`],
+      headers: { 'Content-Type': mediaType },
+      body: bytes,
+      signal,
+    });
+    if (res.status !== 201 && res.status !== 200) throw await this.failure(res, `push manifest ${repo}:${ref}`);
+    await drain(res);
+    const ours = sha256(bytes);
+    const theirs = header(res.headers, 'docker-content-digest');
+    if (theirs && theirs !== ours) {
+      throw new HakoError({ step: `push manifest ${repo}:${ref}: the registry stored digest ${theirs}, expected ${ours}`, kind: 'internal' });
+    }
+    return ours;
+  }
+}
+
+/** The registry's error text: `manifest unknown`, joined when there are several. */
+export function errorText(body: Buffer): string {
+  if (body.length === 0) return '';
+  try {
+    const o = JSON.parse(body.toString('utf8')) as RegistryErrorBody;
+    if (Array.isArray(o.errors) && o.errors.length > 0) {
+      return o.errors.map((e) => (e.message || e.code || '').toLowerCase()).filter((x) => x).join('; ');
+    }
+  } catch {
+    /* not JSON */
+  }
+  const t = body.toString('utf8').trim();
+  return t.length > 200 ? t.slice(0, 200) + '…' : t;
+}

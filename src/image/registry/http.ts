@@ -1,0 +1,117 @@
+// Minimal HTTP(S) for the registry client on node:http/https: streaming bodies, keep-alive,
+// system CA certificates, manual redirects (so we decide when credentials travel along).
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import type { Readable } from 'node:stream';
+import { HakoError } from '../../common/errors.js';
+import { markRetryable } from '../store/content.js';
+
+let systemCas: string[] | undefined;
+/** Node's bundled roots plus the system bundle (Debian: /etc/ssl/certs/ca-certificates.crt). */
+function caCertificates(): string[] {
+  if (!systemCas) {
+    systemCas = [...rootCertificates];
+    for (const f of ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt']) {
+      try {
+        systemCas.push(readFileSync(f, 'utf8'));
+        break;
+      } catch {
+        /* not on this system */
+      }
+    }
+  }
+  return systemCas;
+}
+
+export interface HttpAgents {
+  http: http.Agent;
+  https: https.Agent;
+  /** For --insecure-registry hosts served over TLS: no certificate verification. */
+  httpsInsecure: https.Agent;
+}
+
+export function createAgents(): HttpAgents {
+  return {
+    http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 16, ca: caCertificates() }),
+    httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
+  };
+}
+
+export function destroyAgents(a: HttpAgents): void {
+  a.http.destroy();
+  a.https.destroy();
+  a.httpsInsecure.destroy();
+}
+
+export interface HttpRequest {
+  method: string;
+  url: URL;
+  headers?: Record<string, string>;
+  body?: Buffer | Readable | undefined;
+  signal?: AbortSignal | undefined;
+  /** Skip TLS verification (insecure registries). */
+  insecureTls?: boolean;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
+  url: URL;
+}
+
+/** One request; the response body is left unread for the caller to stream or drain. */
+export function send(agents: HttpAgents, req: HttpRequest): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const isHttps = req.url.protocol === 'https:';
+    const mod = isHttps ? https : http;
+    const agent = isHttps ? (req.insecureTls ? agents.httpsInsecure : agents.https) : agents.http;
+    const headers: Record<string, string> = { 'User-Agent': 'hako/0.1', ...req.headers };
+    if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length);
+    else if (req.body === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH')) headers['Content-Length'] ??= '0';
+    const r = mod.request(req.url, { method: req.method, headers, agent, signal: req.signal }, (res) => {
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: req.url });
+    });
+    r.on('error', (err) => {
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.message;
+      const wrapped = new HakoError({ step: `${req.method} ${req.url.origin}${req.url.pathname}: ${why}`, kind: 'internal', cause: err });
+      reject(req.signal?.aborted ? err : markRetryable(wrapped));
+    });
+    if (req.body === undefined) r.end();
+    else if (Buffer.isBuffer(req.body)) r.end(req.body);
+    else {
+      req.body.on('error', (err) => r.destroy(err));
+      req.body.pipe(r);
+    }
+  });
+}
+
+export async function readBody(res: HttpResponse, limit = 16 << 20): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    n += (c as Buffer).length;
+    if (n > limit) {
+      res.body.destroy();
+      throw new HakoError({ step: `${res.url.href}: response larger than ${limit} bytes`, kind: 'internal' });
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function drain(res: HttpResponse): Promise<void> {
+  return new Promise((resolve) => {
+    res.body.on('end', resolve).on('error', () => resolve()).on('close', resolve);
+    res.body.resume();
+  });
+}
+
+export function header(h: IncomingHttpHeaders, name: string): string | undefined {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,318 @@
+// The content store: blobs addressed by sha256 under <root>/content/blobs/sha256/<hex>.
+// A blob becomes visible only complete and verified: it is written to ingest/<hex>.partial
+// while its digest is computed, fsynced, then renamed into blobs/. A partial file left by an
+// interrupted download is resumed (its bytes are re-hashed, the rest fetched with Range).
+// Concurrent ingests of one digest in this process share a single download.
+import { createReadStream, existsSync, statSync, type ReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { HakoError, fromSystemError } from '../../common/errors.js';
+import { digestHex, hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
+import { fsyncDir } from './atomic.js';
+
+export interface ExpectedBlob {
+  digest: Digest;
+  size: number;
+  /** What the blob is, for messages: `layer`, `config`, `manifest`. */
+  what?: string;
+}
+
+/** Opens the blob's bytes from `offset`; `start` says where the returned body really starts (a server may ignore Range). */
+export type BlobFetcher = (offset: number, signal?: AbortSignal) => Promise<{ body: Readable; start: number }>;
+
+export interface IngestOptions {
+  /**
+   * Called only if this ingest really downloads the blob; the returned stream then receives
+   * every byte of it, in order, from the first (for streaming unpack), and is ended at the end
+   * or destroyed with the error.
+   */
+  tap?: (() => Writable) | undefined;
+  signal?: AbortSignal | undefined;
+  /** Attempts for a body that breaks off (network errors); default 5. */
+  attempts?: number | undefined;
+  /** Called with the number of new bytes as they arrive. */
+  onProgress?: ((bytes: number) => void) | undefined;
+}
+
+export interface IngestResult {
+  /** False when the blob was already present or another ingest in this process fetched it. */
+  downloaded: boolean;
+  /** Whether `tap` got the bytes (false when the blob came from the store or another ingest). */
+  tapped: boolean;
+  /** Bytes taken from a partial file of an earlier, interrupted download. */
+  resumedFrom: number;
+}
+
+export interface ContentVerifyReport {
+  ok: boolean;
+  /** Partial downloads in ingest/ (resumable; fine while a pull runs, leftovers otherwise). */
+  partial: string[];
+  /** Blob files whose content does not hash to their name. */
+  corrupt: string[];
+  /** Files that do not belong: temp files in blobs/, bad names. */
+  stray: string[];
+}
+
+/** Marks an error (a 5xx answer, a dropped connection) as worth another attempt. */
+export function markRetryable<E extends Error>(err: E): E {
+  (err as E & { retryable?: boolean }).retryable = true;
+  return err;
+}
+
+export function isRetryable(err: unknown): boolean {
+  if ((err as { retryable?: boolean })?.retryable === true) return true;
+  if (err instanceof HakoError) return false;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return (
+    code === 'ECONNRESET' || code === 'ECONNREFUSED' || code === 'EPIPE' || code === 'ETIMEDOUT' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'UND_ERR_SOCKET' || code === 'ECONNABORTED' ||
+    (err as Error)?.message === 'aborted' || (err as Error)?.name === 'PrematureCloseError'
+  );
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+  });
+}
+
+async function writeTap(tap: Writable | undefined, chunk: Buffer): Promise<void> {
+  if (!tap || tap.destroyed) return;
+  if (!tap.write(chunk)) {
+    if (tap.destroyed) return;
+    await Promise.race([once(tap, 'drain'), once(tap, 'close')]);
+  }
+}
+
+export class ContentStore {
+  readonly root: string;
+  readonly blobsDir: string;
+  readonly ingestDir: string;
+  private readonly inflight = new Map<Digest, Promise<IngestResult>>();
+
+  constructor(root: string) {
+    this.root = join(root, 'content');
+    this.blobsDir = join(this.root, 'blobs', 'sha256');
+    this.ingestDir = join(this.root, 'ingest');
+  }
+
+  async init(): Promise<void> {
+    try {
+      await mkdir(this.blobsDir, { recursive: true });
+      await mkdir(this.ingestDir, { recursive: true });
+    } catch (err) {
+      throw fromSystemError(`create content store in ${this.root}`, err, this.root);
+    }
+  }
+
+  blobPath(d: Digest): string {
+    return join(this.blobsDir, digestHex(d));
+  }
+
+  has(d: Digest): boolean {
+    return existsSync(this.blobPath(d));
+  }
+
+  size(d: Digest): number | undefined {
+    try {
+      return statSync(this.blobPath(d)).size;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async readBlob(d: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.blobPath(d));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new HakoError({ step: `blob ${d} is not in the content store`, kind: 'not-found', cause: err });
+      }
+      throw fromSystemError(`read blob ${d}`, err, this.blobPath(d));
+    }
+  }
+
+  openBlob(d: Digest, start = 0): ReadStream {
+    return createReadStream(this.blobPath(d), { start, highWaterMark: 1 << 20 });
+  }
+
+  async list(): Promise<Digest[]> {
+    const names = await readdir(this.blobsDir).catch(() => [] as string[]);
+    return names.map((n) => `sha256:${n}`).filter(isDigest);
+  }
+
+  async delete(d: Digest): Promise<boolean> {
+    try {
+      await unlink(this.blobPath(d));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw fromSystemError(`remove blob ${d}`, err, this.blobPath(d));
+    }
+  }
+
+  /** Stores a small blob held in memory; verifies it against `expected` when given. */
+  async putBlob(data: Buffer, expected?: ExpectedBlob): Promise<Digest> {
+    const got = sha256(data);
+    if (expected) this.check(expected, got, data.length);
+    if (this.has(got)) return got;
+    await this.init();
+    const tmp = join(this.ingestDir, `${digestHex(got)}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      const fh = await open(tmp, 'wx', 0o644);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.blobPath(got));
+      await fsyncDir(this.blobsDir);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw fromSystemError(`store ${expected?.what ?? 'blob'} ${got}`, err);
+    }
+    return got;
+  }
+
+  private check(expected: ExpectedBlob, got: Digest, size: number): void {
+    const what = expected.what ?? 'blob';
+    if (got !== expected.digest) {
+      throw new HakoError({ step: `digest mismatch for ${what} ${expected.digest}: expected ${expected.digest}, got ${got}`, hint: 'nothing was stored', kind: 'internal' });
+    }
+    if (size !== expected.size) {
+      throw new HakoError({ step: `size mismatch for ${what} ${expected.digest}: expected ${expected.size} bytes, got ${size}`, hint: 'nothing was stored', kind: 'internal' });
+    }
+  }
+
+  /**
+   * Downloads a blob into the store with `fetch`, verifying size and digest while streaming.
+   * On a digest or size mismatch nothing is stored (the partial file is removed); on a broken
+   * connection it retries from where it stopped, with backoff.
+   */
+  ingest(expected: ExpectedBlob, fetch: BlobFetcher, opts: IngestOptions = {}): Promise<IngestResult> {
+    if (this.has(expected.digest)) return Promise.resolve({ downloaded: false, tapped: false, resumedFrom: 0 });
+    const running = this.inflight.get(expected.digest);
+    if (running) return running.then((r) => ({ ...r, downloaded: false, tapped: false }));
+    const p = this.doIngest(expected, fetch, opts).finally(() => this.inflight.delete(expected.digest));
+    this.inflight.set(expected.digest, p);
+    return p;
+  }
+
+  private async doIngest(expected: ExpectedBlob, fetch: BlobFetcher, opts: IngestOptions): Promise<IngestResult> {
+    await this.init();
+    const what = expected.what ?? 'blob';
+    const partial = join(this.ingestDir, `${digestHex(expected.digest)}.partial`);
+    const hasher = newHasher();
+    let fh: FileHandle | undefined;
+    let offset = 0;
+    let resumedFrom = 0;
+    const tap = opts.tap?.();
+    try {
+      try {
+        fh = await open(partial, 'a+', 0o644);
+        const existing = (await fh.stat()).size;
+        if (existing > expected.size) {
+          await fh.truncate(0);
+        } else if (existing > 0) {
+          // Re-hash what an earlier attempt left, and give it to the tap first.
+          for await (const chunk of createReadStream(partial, { end: existing - 1, highWaterMark: 1 << 20 })) {
+            hasher.update(chunk as Buffer);
+            await writeTap(tap, chunk as Buffer);
+          }
+          offset = resumedFrom = existing;
+        }
+      } catch (err) {
+        throw fromSystemError(`open ${partial}`, err, partial);
+      }
+      const attempts = opts.attempts ?? 5;
+      for (let attempt = 1; offset < expected.size || attempt === 1; attempt++) {
+        try {
+          const { body, start } = await fetch(offset, opts.signal);
+          let skip = offset - start;
+          if (skip < 0) throw new HakoError({ step: `fetch ${what} ${expected.digest}: server answered from byte ${start}, wanted ${offset}`, kind: 'internal' });
+          for await (const raw of body) {
+            let chunk = raw as Buffer;
+            if (skip > 0) {
+              if (chunk.length <= skip) { skip -= chunk.length; continue; }
+              chunk = chunk.subarray(skip);
+              skip = 0;
+            }
+            if (offset + chunk.length > expected.size) {
+              body.destroy();
+              throw new HakoError({ step: `size mismatch for ${what} ${expected.digest}: expected ${expected.size} bytes, got more`, hint: 'nothing was stored', kind: 'conflict' });
+            }
+            hasher.update(chunk);
+            try {
+              await fh.write(chunk, 0, chunk.length, null);
+            } catch (err) {
+              body.destroy();
+              throw fromSystemError(`write ${what} ${expected.digest} to ${this.ingestDir}`, err, partial);
+            }
+            offset += chunk.length;
+            opts.onProgress?.(chunk.length);
+            await writeTap(tap, chunk);
+          }
+          break;
+        } catch (err) {
+          if (opts.signal?.aborted || !isRetryable(err) || attempt >= attempts) throw err;
+          await sleep(Math.min(100 * 2 ** (attempt - 1), 2000), opts.signal);
+        }
+      }
+      const got = hasherDigest(hasher);
+      this.check(expected, got, offset);
+      try {
+        await fh.sync();
+        await fh.close();
+        fh = undefined;
+        await rename(partial, this.blobPath(expected.digest));
+        await fsyncDir(this.blobsDir);
+      } catch (err) {
+        throw fromSystemError(`store ${what} ${expected.digest}`, err, partial);
+      }
+      tap?.end();
+      return { downloaded: true, tapped: tap !== undefined, resumedFrom };
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      // Keep a partial download only when it can be resumed: a broken connection. A bad digest,
+      // a full disk or anything else removes it, so nothing is left behind.
+      if (!isRetryable(err) || offset === 0) {
+        await unlink(partial).catch(() => undefined);
+      }
+      tap?.destroy(err as Error);
+      throw err;
+    }
+  }
+
+  /**
+   * Checks the store: every blob hashes to its name (when `deep`), no temp or stray files in
+   * blobs/, and lists partial downloads left in ingest/.
+   */
+  async verify(opts: { deep?: boolean } = {}): Promise<ContentVerifyReport> {
+    const report: ContentVerifyReport = { ok: true, partial: [], corrupt: [], stray: [] };
+    for (const name of await readdir(this.blobsDir).catch(() => [] as string[])) {
+      const p = join(this.blobsDir, name);
+      if (!/^[a-f0-9]{64}$/.test(name) || !(await stat(p)).isFile()) {
+        report.stray.push(p);
+        continue;
+      }
+      if (opts.deep !== false) {
+        const h = newHasher();
+        for await (const chunk of createReadStream(p, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+        if (hasherDigest(h) !== `sha256:${name}`) report.corrupt.push(p);
+      }
+    }
+    for (const name of await readdir(this.ingestDir).catch(() => [] as string[])) {
+      const p = join(this.ingestDir, name);
+      if (name.endsWith('.partial')) report.partial.push(p);
+      else report.stray.push(p);
+    }
+    report.ok = report.partial.length === 0 && report.corrupt.length === 0 && report.stray.length === 0;
+    return report;
+  }
+}

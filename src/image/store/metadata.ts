@@ -1,0 +1,156 @@
+// Image metadata: one small JSON record per image (<root>/image/images/<id hex>.json), a
+// reference table (<root>/image/refs.json: `name:tag` and `name@digest` → image), and leases
+// (<root>/image/leases/<owner>.json) that containers hold on images. All written atomically.
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromSystemError } from '../../common/errors.js';
+import { digestHex, isDigest, type Digest } from '../digest.js';
+import type { Descriptor } from '../manifest.js';
+import type { Platform } from '../platform.js';
+import { writeFileAtomic } from './atomic.js';
+import { FileLock } from './lock.js';
+
+export interface ImageRecord {
+  /** The image ID: the config digest. */
+  id: Digest;
+  /** The platform manifest this image was built from. */
+  manifestDigest: Digest;
+  manifestMediaType: string;
+  /** The index (manifest list) the manifest was selected from, when there was one. */
+  indexDigest?: Digest | undefined;
+  config: Descriptor;
+  layers: Descriptor[];
+  diffIds: Digest[];
+  chainIds: Digest[];
+  platform: Platform;
+  /** From the config. */
+  created?: string | undefined;
+  /** Sum of compressed layer sizes plus config. */
+  size: number;
+  /** Repositories (`127.0.0.1:5000/busybox`) the image was pulled from or pushed to (for mounts). */
+  sources: string[];
+  /** When this record was first written. */
+  addedAt: string;
+}
+
+export interface RefTarget {
+  image: Digest;
+  /** The manifest (or index) digest this reference points at in its registry. */
+  manifest: Digest;
+}
+
+export interface RefTable {
+  /** `docker.io/library/busybox:latest` → target */
+  tags: Record<string, RefTarget>;
+  /** `docker.io/library/busybox@sha256:…` → target */
+  digests: Record<string, RefTarget>;
+}
+
+export interface Lease {
+  owner: string;
+  image: Digest;
+}
+
+export class MetadataStore {
+  readonly dir: string;
+  private readonly imagesDir: string;
+  private readonly leasesDir: string;
+  private readonly refsPath: string;
+  private readonly lock: FileLock;
+
+  constructor(root: string) {
+    this.dir = join(root, 'image');
+    this.imagesDir = join(this.dir, 'images');
+    this.leasesDir = join(this.dir, 'leases');
+    this.refsPath = join(this.dir, 'refs.json');
+    this.lock = new FileLock(join(this.dir, '.lock'));
+  }
+
+  async init(): Promise<void> {
+    try {
+      await mkdir(this.imagesDir, { recursive: true });
+      await mkdir(this.leasesDir, { recursive: true });
+    } catch (err) {
+      throw fromSystemError(`create image metadata in ${this.dir}`, err, this.dir);
+    }
+  }
+
+  /** Runs `fn` with the metadata lock (across processes): for read-modify-write of refs and records. */
+  locked<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(fn);
+  }
+
+  private imagePath(id: Digest): string {
+    return join(this.imagesDir, `${digestHex(id)}.json`);
+  }
+
+  async getImage(id: Digest): Promise<ImageRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(this.imagePath(id), 'utf8')) as ImageRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fromSystemError(`read image record ${id}`, err, this.imagePath(id));
+    }
+  }
+
+  async putImage(rec: ImageRecord): Promise<void> {
+    await writeFileAtomic(this.imagePath(rec.id), JSON.stringify(rec, null, 1));
+  }
+
+  async deleteImage(id: Digest): Promise<void> {
+    await unlink(this.imagePath(id)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw fromSystemError(`remove image record ${id}`, err);
+    });
+  }
+
+  async listImages(): Promise<ImageRecord[]> {
+    const out: ImageRecord[] = [];
+    for (const name of await readdir(this.imagesDir).catch(() => [] as string[])) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const id = `sha256:${name.slice(0, -5)}`;
+      if (!isDigest(id)) continue;
+      const rec = await this.getImage(id);
+      if (rec) out.push(rec);
+    }
+    return out;
+  }
+
+  readRefs(): RefTable {
+    try {
+      const t = JSON.parse(readFileSync(this.refsPath, 'utf8')) as Partial<RefTable>;
+      return { tags: t.tags ?? {}, digests: t.digests ?? {} };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { tags: {}, digests: {} };
+      throw fromSystemError(`read ${this.refsPath}`, err, this.refsPath);
+    }
+  }
+
+  async writeRefs(t: RefTable): Promise<void> {
+    await writeFileAtomic(this.refsPath, JSON.stringify(t, null, 1));
+  }
+
+  // ---- leases (containers using images) ----------------------------------------------------
+
+  async addLease(owner: string, image: Digest): Promise<void> {
+    await this.init();
+    await writeFileAtomic(join(this.leasesDir, `${encodeURIComponent(owner)}.json`), JSON.stringify({ owner, image }));
+  }
+
+  async removeLease(owner: string): Promise<void> {
+    await unlink(join(this.leasesDir, `${encodeURIComponent(owner)}.json`)).catch(() => undefined);
+  }
+
+  async listLeases(): Promise<Lease[]> {
+    const out: Lease[] = [];
+    for (const name of await readdir(this.leasesDir).catch(() => [] as string[])) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      try {
+        out.push(JSON.parse(await readFile(join(this.leasesDir, name), 'utf8')) as Lease);
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+    return out;
+  }
+}
