@@ -16,6 +16,7 @@ import { cgroupsOf } from './context.js';
 import { statusOf } from './status.js';
 import { connectConsoleSocket } from './console.js';
 import { waitInForeground } from './foreground.js';
+import { receivePty } from './launch.js';
 
 export interface ExecOptions {
   process: SpecProcess;
@@ -40,6 +41,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
     throw invalid('cannot allocate a terminal for a detached exec without --console-socket');
   }
   const toClose: number[] = [];
+  const closers: Array<() => void> = [];
   try {
     const pidfd = native().pidfdOpen(rec.pid);
     toClose.push(pidfd);
@@ -50,8 +52,8 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
     if (opts.process.terminal) {
       if (opts.consoleSocket) {
         const sock = await connectConsoleSocket(opts.consoleSocket);
-        toClose.push(sock);
-        consoleSocket = internalFds.push(sock) - 1;
+        closers.push(() => sock.close());
+        consoleSocket = internalFds.push(sock.fd) - 1;
       } else {
         const [ours, theirs] = native().socketPair();
         toClose.push(ours, theirs);
@@ -81,9 +83,10 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
     }
     if (opts.pidFile) writeFileAtomic(opts.pidFile, String(proc.pid), { mode: 0o644 });
     let ptyMaster: number | undefined;
-    if (ownPtyEnd !== undefined) ptyMaster = native().recvFd(ownPtyEnd).fd;
+    if (ownPtyEnd !== undefined) ptyMaster = receivePty(ownPtyEnd);
     return { process: proc, pid: proc.pid, ...(ptyMaster === undefined ? {} : { ptyMaster }) };
   } finally {
+    for (const close of closers) close();
     for (const fd of toClose) {
       try {
         closeSync(fd);

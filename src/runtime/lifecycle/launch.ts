@@ -58,6 +58,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   const bundle = resolve(opts.bundle);
   const undo: Array<() => void | Promise<void>> = [];
   const fdsToClose: number[] = [];
+  const closers: Array<() => void> = [];
   let proc: SpawnedProcess | undefined;
   store.reserve(id);
   undo.push(() => store.remove(id));
@@ -105,8 +106,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     if (spec.process?.terminal) {
       if (opts.consoleSocket) {
         const sock = await connectConsoleSocket(opts.consoleSocket);
-        fdsToClose.push(sock);
-        consoleIndex = internal(sock);
+        closers.push(() => sock.close());
+        consoleIndex = internal(sock.fd);
       } else if (opts.ownTerminal) {
         const [ours, theirs] = native().socketPair();
         fdsToClose.push(ours, theirs);
@@ -194,12 +195,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(spawned.pid), { mode: 0o644 });
 
     let ptyMaster: number | undefined;
-    if (ownPtyEnd !== undefined) ptyMaster = native().recvFd(ownPtyEnd).fd;
+    if (ownPtyEnd !== undefined) ptyMaster = receivePty(ownPtyEnd);
     for (const fd of fdsToClose) safeClose(fd);
+    for (const close of closers) close();
     if (opts.mode === 'create') spawned.closeErrPipe();
     return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }) };
   } catch (err) {
     for (const fd of fdsToClose) safeClose(fd);
+    for (const close of closers) close();
     for (const step of undo.reverse()) {
       try {
         await step();
@@ -209,6 +212,13 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     }
     throw err;
   }
+}
+
+/** The pty master the child's openPty op sent on our end of the socket pair. */
+export function receivePty(sock: number): number {
+  const got = native().recvFd(sock);
+  if (!got) throw new HakoError({ step: 'receive the pty master from the container', hint: 'the container closed the socket without sending it', kind: 'internal' });
+  return got.fd;
 }
 
 export function loadBundleSpec(bundle: string): Spec {

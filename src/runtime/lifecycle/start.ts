@@ -18,7 +18,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
     if (status !== 'created') throw conflict(`cannot start container "${id}": it is ${status}`, status === 'stopped' ? 'delete it and create it again' : undefined);
     const fifo = ctx.store.fifoPath(id);
     // O_NONBLOCK: never hang if the process died; poll for its byte instead.
-    const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_CLOEXEC);
+    const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK | 0o2000000 /* O_CLOEXEC */);
     try {
       const buf = Buffer.alloc(1);
       const deadline = Date.now() + 10_000;

@@ -1,0 +1,289 @@
+// The OCI runtime on the real kernel: namespaces isolate, limits are enforced, the lifecycle
+// states are real, security settings take effect, and failures leave nothing behind.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
+import { harness, type Harness } from '../helpers/runtime.js';
+import { HakoError } from '../../src/common/errors.js';
+
+const skip = !isRoot ? 'needs root' : !existsSync(BUSYBOX) ? 'needs busybox-static (apt-get install busybox-static)' : false;
+
+async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('runtime: isolation', { skip }, () => {
+  let h: Harness;
+  before(() => {
+    h = harness('iso');
+  });
+  after(async () => {
+    await h.cleanup();
+  });
+
+  test('pid 1, own hostname, only lo, own mounts, cgroup namespace root', async () => {
+    const r = await h.run(
+      'ns',
+      ['/bin/sh', '-c', 'echo pid=$$; echo host=$(hostname); echo links=$(ls /sys/class/net); echo cg=$(grep -c ":/$" /proc/self/cgroup); echo mounts=$(wc -l < /proc/self/mounts)'],
+      (s) => {
+        s.hostname = 'box1';
+        s.linux!.namespaces = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
+      },
+    );
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /^pid=1$/m);
+    assert.match(r.out, /^host=box1$/m);
+    assert.match(r.out, /^links=lo$/m);
+    const total = readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').length;
+    assert.match(r.out, new RegExp(`^cg=${total}$`, 'm'), 'every hierarchy shows / inside a cgroup namespace');
+    const inner = Number(/^mounts=(\d+)$/m.exec(r.out)?.[1]);
+    const outer = readFileSync('/proc/self/mounts', 'utf8').trim().split('\n').length;
+    assert.ok(inner > 0 && inner < outer, `container sees its own mount table (${inner} vs host ${outer})`);
+  });
+
+  test('the exit status is passed through', async () => {
+    const r = await h.run('exit3', ['/bin/sh', '-c', 'exit 3']);
+    assert.equal(r.code, 3);
+  });
+
+  test('default capabilities, no_new_privs, and no host fd leaks', async () => {
+    const r = await h.run('caps', ['/bin/sh', '-c', 'grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status; ls /proc/self/fd | tr "\\n" " "']);
+    assert.equal(r.code, 0, r.out);
+    // runc's default set: AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10)
+    assert.match(r.out, /CapEff:\s+0000000020000420/);
+    assert.match(r.out, /CapBnd:\s+0000000020000420/);
+    assert.match(r.out, /NoNewPrivs:\s+1/);
+    // ls lists 0 1 2 and the fd of the directory it reads; nothing inherited from us.
+    const fds = r.out.trim().split('\n').pop()!.trim().split(/\s+/).map(Number);
+    assert.deepEqual(fds.filter((fd) => fd > 3), [], `unexpected fds in the container: ${fds}`);
+  });
+
+  test('seccomp: a denied syscall returns the configured errno', async () => {
+    const r = await h.run('seccomp', ['/bin/sh', '-c', 'mkdir /tmp/x && echo made || echo denied'], (s) => {
+      s.linux!.seccomp = {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+      };
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Operation not permitted/);
+    assert.match(r.out, /denied/);
+  });
+
+  test('read-only root and masked paths', async () => {
+    const r = await h.run('ro', ['/bin/sh', '-c', 'touch /x 2>&1; echo kcore=$(wc -c < /proc/kcore); touch /proc/sys/x 2>&1; true'], (s) => {
+      s.root = { path: 'rootfs', readonly: true };
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /touch: \/x: Read-only file system/);
+    assert.match(r.out, /kcore=0/);
+  });
+
+  test('a user-namespace container maps root to an unprivileged host id', async () => {
+    const { path } = h.bundle('userns', (s) => {
+      s.process!.args = ['/bin/sh', '-c', 'cat /proc/self/uid_map; id -u; touch /tmp/file && stat -c %u /tmp/file'];
+      s.linux!.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'user' }, { type: 'network' }];
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    });
+    execFileSync('chown', ['-R', '100000:100000', join(path, 'rootfs')]);
+    const io = h.stdio('userns');
+    const launched = await h.runtime.launch({ id: 'userns', bundle: path, stdio: io.fds });
+    const { code } = await launched.process.exited;
+    await h.runtime.delete('userns', { force: true });
+    io.close();
+    const out = io.read();
+    assert.equal(code, 0, out);
+    assert.match(out, /^\s*0\s+100000\s+65536$/m);
+    assert.match(out, /^0$/m);
+    const owner = readFileSync(join(path, 'rootfs/tmp/file')) && execFileSync('stat', ['-c', '%u', join(path, 'rootfs/tmp/file')], { encoding: 'utf8' }).trim();
+    assert.equal(owner, '100000', 'files made by container root belong to the mapped host id');
+  });
+});
+
+describe('runtime: lifecycle and limits', { skip }, () => {
+  let h: Harness;
+  before(() => {
+    h = harness('life');
+  });
+  after(async () => {
+    await h.cleanup();
+  });
+
+  test('create → created → start → running → kill → stopped → delete', async () => {
+    const { path } = h.bundle('cycle', undefined, ['/bin/sleep', '30']);
+    const io = h.stdio('cycle');
+    const launched = await h.runtime.create({ id: 'cycle', bundle: path, stdio: io.fds });
+    assert.equal(h.runtime.status('cycle'), 'created');
+    const st = h.runtime.state('cycle');
+    assert.ok(st.pid > 0);
+    // Created for real: the process exists, in its own pid namespace, but has not exec'd sleep.
+    assert.notEqual(readFileSync(`/proc/${st.pid}/comm`, 'utf8').trim(), 'sleep');
+    await h.runtime.start('cycle');
+    assert.equal(h.runtime.status('cycle'), 'running');
+    await waitFor('sleep to exec', () => readFileSync(`/proc/${st.pid}/comm`, 'utf8').trim() === 'sleep');
+    await h.runtime.kill('cycle', 'KILL');
+    const ended = await launched.process.exited;
+    assert.equal(ended.signal, 'SIGKILL');
+    assert.equal(h.runtime.status('cycle'), 'stopped');
+    await h.runtime.delete('cycle');
+    assert.throws(() => h.runtime.state('cycle'), /does not exist/);
+    io.close();
+  });
+
+  test('a running container cannot be deleted without force', async () => {
+    const { path } = h.bundle('busy', undefined, ['/bin/sleep', '30']);
+    const io = h.stdio('busy');
+    const launched = await h.runtime.launch({ id: 'busy', bundle: path, stdio: io.fds });
+    await assert.rejects(h.runtime.delete('busy'), /not stopped: running/);
+    await h.runtime.delete('busy', { force: true });
+    assert.equal((await launched.process.exited).signal, 'SIGKILL');
+    io.close();
+  });
+
+  test('memory limit: the container is OOM-killed, nothing else', async () => {
+    const r = await h.run('oom', ['/bin/dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], (s) => {
+      s.linux!.resources = { memory: { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } };
+    });
+    assert.equal(r.code, 137, `expected SIGKILL by the OOM killer, got ${r.code}: ${r.out}`);
+  });
+
+  test('pids limit: fork fails inside the container', async () => {
+    const r = await h.run('pids', ['/bin/sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do sleep 2 & done 2>&1; wait; echo done'], (s) => {
+      s.linux!.resources = { pids: { limit: 4 } };
+    });
+    assert.match(r.out, /can't fork|Resource temporarily unavailable/i, r.out);
+  });
+
+  test('cpu quota: a busy loop is throttled and stats show it', async () => {
+    const { path } = h.bundle('cpu', (s) => {
+      s.linux!.resources = { cpu: { quota: 10000, period: 100000 } };
+    }, ['/bin/sh', '-c', 'while :; do :; done']);
+    const io = h.stdio('cpu');
+    const launched = await h.runtime.launch({ id: 'cpu', bundle: path, stdio: io.fds });
+    await new Promise((r) => setTimeout(r, 700));
+    const stats = h.runtime.stats('cpu');
+    assert.ok(stats.cpu.throttledPeriods > 0, `throttled periods: ${JSON.stringify(stats.cpu)}`);
+    assert.ok(stats.cpu.usageTotalNs > 0);
+    await h.runtime.delete('cpu', { force: true });
+    await launched.process.exited;
+    io.close();
+  });
+
+  test('pause freezes every process, resume thaws', async () => {
+    const { path } = h.bundle('frz', undefined, ['/bin/sh', '-c', 'while :; do sleep 0.05; done']);
+    const io = h.stdio('frz');
+    const launched = await h.runtime.launch({ id: 'frz', bundle: path, stdio: io.fds });
+    await h.runtime.pause('frz');
+    assert.equal(h.runtime.status('frz'), 'paused');
+    const pid = h.runtime.state('frz').pid;
+    const before = readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[13];
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[13], before, 'no cpu time while frozen');
+    await assert.rejects(h.runtime.exec('frz', { process: { args: ['/bin/true'], cwd: '/', user: { uid: 0, gid: 0 } } as never, stdio: io.fds }), /paused/);
+    await h.runtime.resume('frz');
+    assert.equal(h.runtime.status('frz'), 'running');
+    await h.runtime.delete('frz', { force: true });
+    await launched.process.exited;
+    io.close();
+  });
+
+  test('exec runs a process inside the running container', async () => {
+    const { path, spec } = h.bundle('ex', (s) => {
+      s.hostname = 'exhost';
+    }, ['/bin/sleep', '30']);
+    const io = h.stdio('ex');
+    const launched = await h.runtime.launch({ id: 'ex', bundle: path, stdio: io.fds });
+    const code = await h.runtime.exec('ex', { process: { ...spec.process!, args: ['/bin/sh', '-c', 'echo exec-host=$(hostname) exec-pid=$$; exit 7'] }, stdio: io.fds });
+    assert.equal(code, 7);
+    assert.match(io.read(), /exec-host=exhost exec-pid=\d+/);
+    assert.doesNotMatch(io.read(), /exec-pid=1\b/);
+    await h.runtime.delete('ex', { force: true });
+    await launched.process.exited;
+    io.close();
+  });
+});
+
+describe('runtime: hooks and failures', { skip }, () => {
+  let h: Harness;
+  before(() => {
+    h = harness('fail');
+  });
+  after(async () => {
+    await h.cleanup();
+  });
+
+  test('prestart hooks get the state on stdin; poststop runs on delete', async () => {
+    const log = join(h.dir, 'hook.log');
+    const hook = join(h.dir, 'hook.sh');
+    writeFileSync(hook, `#!/bin/sh\necho "$1 $(cat)" >> ${log}\n`);
+    chmodSync(hook, 0o755);
+    const r = await h.run('hooks', ['/bin/true'], (s) => {
+      s.hooks = { prestart: [{ path: hook, args: ['hook.sh', 'prestart'] }], poststop: [{ path: hook, args: ['hook.sh', 'poststop'] }] };
+    });
+    assert.equal(r.code, 0);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[0]!, /^prestart \{.*"id":"hooks".*"pid":\d+/);
+    assert.match(lines[1]!, /^poststop \{.*"status":"stopped"/);
+  });
+
+  test('a failing prestart hook aborts create and leaves nothing behind', async () => {
+    const { path } = h.bundle('badhook', (s) => {
+      s.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo nope >&2; exit 4'] }] };
+    });
+    const io = h.stdio('badhook');
+    await assert.rejects(h.runtime.create({ id: 'badhook', bundle: path, stdio: io.fds }), /prestart hook #0 \(\/bin\/sh\).*exit status 4: nope/);
+    assert.deepEqual(h.runtime.list(), []);
+    io.close();
+  });
+
+  test('exec of a missing binary names the step and errno, and cleans up', async () => {
+    const { path } = h.bundle('nope', undefined, ['/bin/nope']);
+    const io = h.stdio('nope');
+    await assert.rejects(h.runtime.launch({ id: 'nope', bundle: path, stdio: io.fds }), (err: unknown) => {
+      assert.ok(err instanceof HakoError, String(err));
+      assert.match(err.message, /exec \/bin\/nope: no such file or directory \(ENOENT\)/);
+      return true;
+    });
+    assert.deepEqual(h.runtime.list(), []);
+    io.close();
+  });
+
+  test('bad bundles get clear errors', async () => {
+    const io = h.stdio('bad');
+    const { path } = h.bundle('badjson');
+    writeFileSync(join(path, 'config.json'), '{ not json');
+    await assert.rejects(h.runtime.create({ id: 'badjson', bundle: path, stdio: io.fds }), /config\.json is not valid JSON/);
+    const b2 = h.bundle('nort', (s) => {
+      s.root = { path: 'missing-rootfs' };
+    });
+    await assert.rejects(h.runtime.create({ id: 'nort', bundle: b2.path, stdio: io.fds }), /missing-rootfs/);
+    const b3 = h.bundle('badns', (s) => {
+      s.linux!.namespaces = [{ type: 'bogus' as never }];
+    });
+    await assert.rejects(h.runtime.create({ id: 'badns', bundle: b3.path, stdio: io.fds }), /"bogus" is not a namespace type/);
+    await assert.rejects(h.runtime.create({ id: 'bad/id', bundle: b3.path, stdio: io.fds }), /invalid container id/);
+    assert.throws(() => h.runtime.state('ghost'), /container "ghost" does not exist/);
+    assert.deepEqual(h.runtime.list(), []);
+    io.close();
+  });
+
+  test('a second create with the same id is refused and keeps the first', async () => {
+    const { path } = h.bundle('dup', undefined, ['/bin/sleep', '30']);
+    const io = h.stdio('dup');
+    const first = await h.runtime.create({ id: 'dup', bundle: path, stdio: io.fds });
+    await assert.rejects(h.runtime.create({ id: 'dup', bundle: path, stdio: io.fds }), /already exists/);
+    assert.equal(h.runtime.status('dup'), 'created');
+    await h.runtime.delete('dup');
+    await first.process.exited;
+    io.close();
+  });
+});
