@@ -1,0 +1,479 @@
+// hako_native: the N-API surface of the executor plus the few host syscalls Node lacks
+// (pidfds, fd passing, winsize, bpf). Every failure throws an Error with .errno (positive),
+// .code ('EPERM') and .syscall.
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include "addon_exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
+
+static napi_value throw_errno(napi_env env, const char *syscall_name, int err) {
+  const char *code = strerrorname_np(err);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s (%s)", syscall_name, strerror(err), code ? code : "?");
+  napi_value m, e, v;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &e);
+  napi_create_int32(env, err, &v);
+  napi_set_named_property(env, e, "errno", v);
+  napi_create_string_utf8(env, code ? code : "EUNKNOWN", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, e, "code", v);
+  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, e, "syscall", v);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, "hako_native: missing arguments");
+    return -1;
+  }
+  return 0;
+}
+
+static int arg_int(napi_env env, napi_value v, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hako_native: expected a number");
+    return -1;
+  }
+  return 0;
+}
+
+static napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+static napi_value obj2(napi_env env, const char *k1, napi_value v1, const char *k2, napi_value v2) {
+  napi_value o;
+  napi_create_object(env, &o);
+  napi_set_named_property(env, o, k1, v1);
+  napi_set_named_property(env, o, k2, v2);
+  return o;
+}
+
+static napi_value null_value(napi_env env) {
+  napi_value v;
+  napi_get_null(env, &v);
+  return v;
+}
+
+/** Waits until fd is readable (after EAGAIN: uv_poll_init made it O_NONBLOCK). */
+static int wait_readable(int fd, short events) {
+  struct pollfd p = { fd, events, 0 };
+  int r;
+  do r = poll(&p, 1, -1); while (r < 0 && errno == EINTR);
+  return r < 0 ? errno : 0;
+}
+
+// spawn(plan: Buffer) → { pid, pidfd, syncFd, errFd }
+static napi_value js_spawn(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  void *data;
+  size_t len;
+  if (napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "spawn: expected a Buffer");
+    return NULL;
+  }
+  struct hk_plan plan;
+  int err = hk_plan_decode(data, len, &plan);
+  if (err) return throw_errno(env, "decode plan", err);
+  struct hk_spawned sp;
+  const char *what = "clone3";
+  err = hk_spawn(&plan, &sp, &what);
+  hk_plan_free(&plan);
+  if (err) return throw_errno(env, what, err);
+  napi_value o;
+  CHECK(napi_create_object(env, &o));
+  napi_set_named_property(env, o, "pid", num(env, sp.pid));
+  napi_set_named_property(env, o, "pidfd", num(env, sp.pidfd));
+  napi_set_named_property(env, o, "syncFd", num(env, sp.sync_fd));
+  napi_set_named_property(env, o, "errFd", num(env, sp.err_fd));
+  return o;
+}
+
+// readRecord(fd, nohang?) → { step, value } | null (EOF) | undefined (nohang: nothing yet)
+static napi_value js_read_record(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  int32_t fd;
+  bool nohang = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1) { napi_throw_type_error(env, NULL, "readRecord: missing fd"); return NULL; }
+  if (arg_int(env, argv[0], &fd)) return NULL;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &nohang);
+  if (nohang) {
+    // Records are 8-byte writes (atomic on a pipe), so "readable" means a whole record or EOF.
+    struct pollfd p = { fd, POLLIN, 0 };
+    int r;
+    do r = poll(&p, 1, 0); while (r < 0 && errno == EINTR);
+    if (r < 0) return throw_errno(env, "poll", errno);
+    if (r == 0) return NULL; // undefined
+  }
+  int32_t rec[2];
+  size_t got = 0;
+  while (got < sizeof rec) {
+    ssize_t n = read(fd, (char *)rec + got, sizeof rec - got);
+    if (n > 0) { got += (size_t)n; continue; }
+    if (n == 0) {
+      if (got == 0) return null_value(env);
+      return throw_errno(env, "read error pipe (short record)", EIO);
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      int err = wait_readable(fd, POLLIN);
+      if (err) return throw_errno(env, "poll", err);
+      continue;
+    }
+    return throw_errno(env, "read", errno);
+  }
+  return obj2(env, "step", num(env, rec[0]), "value", num(env, rec[1]));
+}
+
+// ---- watch(fd, cb) / unwatch(fd): a one-shot uv_poll_t on the main loop ----
+
+struct watcher {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context ctx;
+  int fd;
+  struct watcher *next;
+};
+
+// Per-process list: the addon is only ever used from the main thread (pdeathsig is per thread).
+static struct watcher *watchers;
+
+static void unlink_watcher(struct watcher *w) {
+  for (struct watcher **p = &watchers; *p; p = &(*p)->next)
+    if (*p == w) { *p = w->next; return; }
+}
+
+static void watcher_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void release_watcher(struct watcher *w) {
+  unlink_watcher(w);
+  uv_poll_stop(&w->poll);
+  napi_delete_reference(w->env, w->cb);
+  napi_async_destroy(w->env, w->ctx);
+  uv_close((uv_handle_t *)&w->poll, watcher_closed);
+}
+
+static void watcher_fired(uv_poll_t *handle, int status, int events) {
+  struct watcher *w = handle->data;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, global, result;
+  napi_get_reference_value(env, w->cb, &cb);
+  napi_async_context ctx = w->ctx;
+  w->ctx = NULL;
+  unlink_watcher(w);
+  uv_poll_stop(&w->poll);
+  napi_delete_reference(env, w->cb);
+  uv_close((uv_handle_t *)&w->poll, watcher_closed);
+  // make_callback (not call_function) so microtasks run afterwards; the receiver must be an
+  // object: with undefined it fails with napi_object_expected and the callback never runs.
+  napi_get_global(env, &global);
+  if (cb) napi_make_callback(env, ctx, global, cb, 0, NULL, &result);
+  napi_async_destroy(env, ctx);
+  napi_close_handle_scope(env, scope);
+}
+
+static napi_value js_watch(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  for (struct watcher *w = watchers; w; w = w->next)
+    if (w->fd == fd) return throw_errno(env, "watch (fd already watched)", EEXIST);
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  struct watcher *w = calloc(1, sizeof *w);
+  if (!w) return throw_errno(env, "watch", ENOMEM);
+  w->env = env;
+  w->fd = fd;
+  int r = uv_poll_init(loop, &w->poll, fd);
+  if (r < 0) {
+    free(w);
+    return throw_errno(env, "uv_poll_init", -r);
+  }
+  w->poll.data = w;
+  napi_value name;
+  napi_create_string_utf8(env, "hako.watch", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, argv[1], 1, &w->cb) != napi_ok ||
+      napi_async_init(env, NULL, name, &w->ctx) != napi_ok) {
+    uv_close((uv_handle_t *)&w->poll, watcher_closed);
+    return NULL;
+  }
+  r = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, watcher_fired);
+  if (r < 0) {
+    napi_delete_reference(env, w->cb);
+    napi_async_destroy(env, w->ctx);
+    uv_close((uv_handle_t *)&w->poll, watcher_closed);
+    return throw_errno(env, "uv_poll_start", -r);
+  }
+  w->next = watchers;
+  watchers = w;
+  return NULL;
+}
+
+// unwatch(fd) → boolean (whether a watch was pending)
+static napi_value js_unwatch(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  napi_value result;
+  for (struct watcher *w = watchers; w; w = w->next) {
+    if (w->fd == fd) {
+      release_watcher(w);
+      napi_get_boolean(env, true, &result);
+      return result;
+    }
+  }
+  napi_get_boolean(env, false, &result);
+  return result;
+}
+
+// waitPidfd(pidfd, nohang) → { code, signal } | null
+static napi_value js_wait_pidfd(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  bool nohang = false;
+  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  napi_get_value_bool(env, argv[1], &nohang);
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  long r;
+  do r = syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | __WALL | (nohang ? WNOHANG : 0), NULL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, "waitid", errno);
+  if (si.si_pid == 0) return null_value(env); // WNOHANG and still running
+  if (si.si_code == CLD_EXITED) return obj2(env, "code", num(env, si.si_status), "signal", null_value(env));
+  return obj2(env, "code", null_value(env), "signal", num(env, si.si_status));
+}
+
+static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t pid;
+  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &pid)) return NULL;
+  long fd = syscall(SYS_pidfd_open, pid, 0); // always O_CLOEXEC
+  if (fd < 0) return throw_errno(env, "pidfd_open", errno);
+  return num(env, (double)fd);
+}
+
+static napi_value js_pidfd_signal(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd, sig;
+  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd) || arg_int(env, argv[1], &sig)) return NULL;
+  if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0) return throw_errno(env, "pidfd_send_signal", errno);
+  return NULL;
+}
+
+static napi_value pair(napi_env env, int a, int b) {
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, num(env, a));
+  napi_set_element(env, arr, 1, num(env, b));
+  return arr;
+}
+
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return throw_errno(env, "pipe2", errno);
+  return pair(env, p[0], p[1]);
+}
+
+static napi_value js_socket_pair(napi_env env, napi_callback_info info) {
+  int p[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) return throw_errno(env, "socketpair", errno);
+  return pair(env, p[0], p[1]);
+}
+
+static char *arg_string(napi_env env, napi_value v, size_t *len_out) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hako_native: expected a string");
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (!s) { throw_errno(env, "malloc", ENOMEM); return NULL; }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (len_out) *len_out = len;
+  return s;
+}
+
+// sendFd(sock, fd, data): SCM_RIGHTS needs at least one data byte; an empty `data` sends one NUL.
+static napi_value js_send_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t sock, fd;
+  if (get_args(env, info, 3, argv) || arg_int(env, argv[0], &sock) || arg_int(env, argv[1], &fd)) return NULL;
+  size_t len;
+  char *data = arg_string(env, argv[2], &len);
+  if (!data) return NULL;
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+  memset(&u, 0, sizeof u);
+  struct iovec iov = { data, len ? len : 1 };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  ssize_t n;
+  for (;;) {
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n >= 0 || errno == EINTR) { if (n >= 0) break; continue; }
+    if (errno == EAGAIN && wait_readable(sock, POLLOUT) == 0) continue;
+    break;
+  }
+  int err = errno;
+  free(data);
+  if (n < 0) return throw_errno(env, "sendmsg", err);
+  return NULL;
+}
+
+// recvFd(sock) → { fd, data } | null (EOF); fd is -1 when the message carried none.
+static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t sock;
+  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &sock)) return NULL;
+  char data[4096];
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * 4)]; } u;
+  struct iovec iov = { data, sizeof data };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  ssize_t n;
+  for (;;) {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN && wait_readable(sock, POLLIN) == 0) continue;
+    return throw_errno(env, "recvmsg", errno);
+  }
+  int fd = -1;
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    int count = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int k = 0; k < count; k++) {
+      int got;
+      memcpy(&got, CMSG_DATA(cm) + k * sizeof(int), sizeof got);
+      if (fd < 0) fd = got; else close(got); // one fd per message; never leak extras
+    }
+  }
+  if (n == 0 && fd < 0) return null_value(env);
+  while (n > 0 && data[n - 1] == 0) n--;
+  napi_value s;
+  napi_create_string_utf8(env, data, (size_t)n, &s);
+  return obj2(env, "fd", num(env, fd), "data", s);
+}
+
+static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t mode;
+  if (get_args(env, info, 2, argv) || arg_int(env, argv[1], &mode)) return NULL;
+  char *path = arg_string(env, argv[0], NULL);
+  if (!path) return NULL;
+  int r = mkfifo(path, (mode_t)mode);
+  int err = errno;
+  free(path);
+  if (r < 0) return throw_errno(env, "mkfifo", err);
+  return NULL;
+}
+
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd, rows, cols;
+  if (get_args(env, info, 3, argv) || arg_int(env, argv[0], &fd) || arg_int(env, argv[1], &rows) ||
+      arg_int(env, argv[2], &cols)) return NULL;
+  struct winsize ws = { (unsigned short)rows, (unsigned short)cols, 0, 0 };
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, "ioctl(TIOCSWINSZ)", errno);
+  return NULL;
+}
+
+static napi_value js_get_winsize(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  struct winsize ws;
+  if (ioctl(fd, TIOCGWINSZ, &ws) < 0) return throw_errno(env, "ioctl(TIOCGWINSZ)", errno);
+  return obj2(env, "rows", num(env, ws.ws_row), "cols", num(env, ws.ws_col));
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  // No retry on EINTR: on Linux the fd is gone either way.
+  if (close(fd) < 0 && errno != EINTR) return throw_errno(env, "close", errno);
+  return NULL;
+}
+
+// bpf(cmd, attr: Buffer) → the syscall's return value (attr is read and written in place).
+static napi_value js_bpf(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t cmd;
+  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &cmd)) return NULL;
+  void *attr;
+  size_t len;
+  if (napi_get_buffer_info(env, argv[1], &attr, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "bpf: expected a Buffer");
+    return NULL;
+  }
+  long r = syscall(SYS_bpf, cmd, attr, (unsigned int)len);
+  if (r < 0) return throw_errno(env, "bpf", errno);
+  return num(env, (double)r);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+#define FN(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
+    FN("spawn", js_spawn),
+    FN("readRecord", js_read_record),
+    FN("watch", js_watch),
+    FN("unwatch", js_unwatch),
+    FN("waitPidfd", js_wait_pidfd),
+    FN("pidfdOpen", js_pidfd_open),
+    FN("pidfdSignal", js_pidfd_signal),
+    FN("pipe", js_pipe),
+    FN("socketPair", js_socket_pair),
+    FN("sendFd", js_send_fd),
+    FN("recvFd", js_recv_fd),
+    FN("mkfifo", js_mkfifo),
+    FN("setWinsize", js_set_winsize),
+    FN("getWinsize", js_get_winsize),
+    FN("close", js_close),
+    FN("bpf", js_bpf),
+#undef FN
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,93 @@
+// The typed loader of build/hako_native.node (native/addon*.c). Loaded lazily on first use, so
+// modules that merely import the runtime work without the addon (e.g. unit tests, --help).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HakoError } from '../common/errors.js';
+
+/** One record of the executor's error pipe: `{step, value}` (see docs/executor-plan.md). */
+export interface PipeRecord {
+  step: number;
+  value: number;
+}
+
+/** The exit status from waitid: `code` for a normal exit, else the number of the killing signal. */
+export interface RawExitStatus {
+  code: number | null;
+  signal: number | null;
+}
+
+/** The addon's functions. Failures throw an Error with `.errno` (positive), `.code` and `.syscall`. */
+export interface NativeAddon {
+  /** Decodes the plan, clones the child (which runs it) and returns its handles (all CLOEXEC). */
+  spawn(plan: Buffer): { pid: number; pidfd: number; syncFd: number; errFd: number };
+  /**
+   * Blocking read of one 8-byte record; null at EOF. Handles EAGAIN (O_NONBLOCK fds) by polling.
+   * With nohang, returns undefined instead of blocking when nothing is there yet.
+   */
+  readRecord(fd: number): PipeRecord | null;
+  readRecord(fd: number, nohang: boolean): PipeRecord | null | undefined;
+  /** Calls cb once when fd is readable or hung up (one-shot uv_poll; keeps the loop alive while pending). */
+  watch(fd: number, cb: () => void): void;
+  /** Cancels a pending watch; returns whether there was one. */
+  unwatch(fd: number): boolean;
+  /** waitid(P_PIDFD, WEXITED|__WALL[|WNOHANG]): reaps; null when nohang and still running. */
+  waitPidfd(pidfd: number, nohang: boolean): RawExitStatus | null;
+  pidfdOpen(pid: number): number;
+  pidfdSignal(pidfd: number, signal: number): void;
+  /** pipe2(O_CLOEXEC) → [read end, write end]. */
+  pipe(): [number, number];
+  /** socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC). */
+  socketPair(): [number, number];
+  sendFd(sock: number, fd: number, data: string): void;
+  /** Receives one fd (CLOEXEC) with its payload; null at EOF, fd -1 if the message had none. */
+  recvFd(sock: number): { fd: number; data: string } | null;
+  mkfifo(path: string, mode: number): void;
+  setWinsize(fd: number, rows: number, cols: number): void;
+  getWinsize(fd: number): { rows: number; cols: number };
+  close(fd: number): void;
+  /** The raw bpf(2) syscall on `attr` (read and written in place); returns its result. */
+  bpf(cmd: number, attr: Buffer): number;
+}
+
+/** The package root: the nearest ancestor of this file holding package.json (src/ or dist/src/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new HakoError({ step: 'find the hako package root', hint: `no package.json above ${fileURLToPath(import.meta.url)}` });
+    dir = up;
+  }
+}
+
+let loaded: NativeAddon | undefined;
+
+/** The addon, loaded on first call. Throws a HakoError telling how to build it when missing. */
+export function native(): NativeAddon {
+  if (loaded) return loaded;
+  const path = join(packageRoot(), 'build', 'hako_native.node');
+  if (!existsSync(path)) {
+    throw new HakoError({ step: 'native addon not built', path, hint: 'run npm install (or npm run build:native)', kind: 'internal' });
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    loaded = require(path) as NativeAddon;
+  } catch (err) {
+    throw new HakoError({
+      step: `load native addon ${path}`,
+      path,
+      hint: `${(err as Error).message}; rebuild it with npm run build:native`,
+      kind: 'internal',
+      cause: err,
+    });
+  }
+  return loaded;
+}
+
+/** The errno of an addon error (positive), or undefined for other errors. */
+export function addonErrno(err: unknown): number | undefined {
+  const e = err as { errno?: unknown };
+  return typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined;
+}
