@@ -11,6 +11,7 @@
 // BPF_F_REPLACE; this works from any process, including a later `hako update`, without state.
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
 import { HakoError } from '../../common/errors.js';
+import { native } from '../../native/addon.js';
 
 export type BpfSyscall = (cmd: number, attr: Buffer, pointers?: [number, Buffer][]) => number;
 
@@ -28,10 +29,8 @@ const ATTR_SIZE = 128;
 const O_PATH = 0o10000000;
 
 function errnoOf(err: unknown): number | undefined {
-  const e = err as { errno?: number; code?: string };
-  if (typeof e?.errno === 'number') return Math.abs(e.errno);
-  if (typeof e?.code === 'string' && e.code in fsConstants) return undefined;
-  return undefined;
+  const e = err as { errno?: number };
+  return typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined;
 }
 
 function fail(step: string, err: unknown, path?: string, hint?: string): HakoError {
@@ -60,7 +59,13 @@ export function loadDeviceProgram(bpf: BpfSyscall, program: Uint8Array): number 
     ]);
   } catch (err) {
     const verifier = log.toString('utf8', 0, Math.max(0, log.indexOf(0))).trim();
-    throw fail('load the device cgroup eBPF program', err, undefined, verifier ? `verifier: ${verifier.slice(-500)}` : undefined);
+    const hint =
+      errnoOf(err) === 14
+        ? 'the bpf() in use did not pass the instruction/license pointers (native addon without pointer support)'
+        : verifier
+          ? `verifier: ${verifier.slice(-500)}`
+          : undefined;
+    throw fail('load the device cgroup eBPF program', err, undefined, hint);
   }
 }
 
@@ -146,22 +151,17 @@ function detachProgram(bpf: BpfSyscall, dirFd: number, progFd: number): void {
 }
 
 /**
- * The addon's bpf(), looked up lazily so that this module builds and runs (with a clear error on
- * use) before the addon has it. Loaded by `await loadBpfSyscall()` once at startup by the driver.
+ * The addon's bpf(). NOTE: today's addon (native/addon.c js_bpf) takes only (cmd, attr) and
+ * ignores `pointers`, so the pointer fields stay 0 and BPF_PROG_LOAD fails with EFAULT; the
+ * loader then says so (see loadDeviceProgram). The addon needs to store each pointer Buffer's
+ * data address (u64) at its offset in attr before the syscall.
  */
-let cached: BpfSyscall | null | undefined;
-export async function loadBpfSyscall(): Promise<BpfSyscall | undefined> {
-  if (cached !== undefined) return cached ?? undefined;
-  try {
-    const spec = '../../native/addon.js';
-    const mod = (await import(spec)) as { native?: () => { bpf?: BpfSyscall } };
-    const n = mod.native?.();
-    cached = n && typeof n.bpf === 'function' ? n.bpf.bind(n) : null;
-  } catch {
-    cached = null;
-  }
-  return cached ?? undefined;
+export function addonBpf(): BpfSyscall {
+  const n = native();
+  return n.bpf.bind(n) as unknown as BpfSyscall;
 }
-export function bpfSyscallIfLoaded(): BpfSyscall | undefined {
-  return cached ?? undefined;
+
+/** True when `err` says that the bpf() in use cannot pass user pointers (see addonBpf). */
+export function isMissingPointerSupport(err: unknown): boolean {
+  return err instanceof HakoError && err.code === 'EFAULT' && err.step.startsWith('load the device cgroup eBPF program');
 }

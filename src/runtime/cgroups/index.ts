@@ -11,7 +11,7 @@ export * from './types.js';
 export { detectCgroupMode, expandSlice, systemdPathToCgroupfs, normalizeCgroupsPath, parseProcCgroup, parseCgroupMounts, type CgroupMode } from './paths.js';
 export { sharesToWeight, swapToV2, blkioWeightToIoWeight, cpuMax } from './convert.js';
 export { deviceProgram, deviceProgramInsns } from './devicefilter.js';
-export { loadBpfSyscall, type BpfSyscall } from './bpf.js';
+export { addonBpf, isMissingPointerSupport, type BpfSyscall } from './bpf.js';
 export { CgroupV1Manager } from './v1.js';
 export { CgroupV2Manager, v2Writes } from './v2.js';
 

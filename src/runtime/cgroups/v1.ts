@@ -246,10 +246,11 @@ export class CgroupV1Manager implements CgroupManager {
         throw invalid(`memory+swap limit ${swap} is smaller than the memory limit ${limit}`, 'memory.swap is memory plus swap');
       }
       // The kernel keeps memory.limit <= memsw.limit and refuses (EINVAL) a write that breaks it,
-      // so the order matters: raising memsw goes first, lowering it goes after the limit.
+      // so the order matters: memsw goes first when the new memsw is not below the *current*
+      // limit (raising both); otherwise the limit goes first (lowering, or from unlimited).
       const curLimit = parseCgroupNumber(readCgroupFile(d, 'memory.limit_in_bytes').trim());
-      const big = (n: number): number => (n === -1 ? Number.MAX_SAFE_INTEGER : n);
-      const swapFirst = hasMemsw && swap !== undefined && big(swap) >= big(limit ?? curLimit);
+      const big = (n: number): number => (n === -1 || n >= 2 ** 62 ? Number.MAX_SAFE_INTEGER : n);
+      const swapFirst = hasMemsw && swap !== undefined && big(swap) >= big(curLimit);
       const writeSwap = (): void => {
         if (hasMemsw && swap !== undefined) writeCgroupFile('set memory+swap limit', d, 'memory.memsw.limit_in_bytes', swap);
       };

@@ -5,7 +5,7 @@
 import { existsSync, openSync, constants as fsConstants } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fromSystemError, HakoError, invalid } from '../../common/errors.js';
-import { attachDeviceProgram, bpfSyscallIfLoaded, type BpfSyscall } from './bpf.js';
+import { addonBpf, attachDeviceProgram, type BpfSyscall } from './bpf.js';
 import { blkioWeightToIoWeight, cpuMax, hugepageSizeName, sharesToWeight, swapToV2, v2Limit } from './convert.js';
 import { deviceProgram } from './devicefilter.js';
 import {
@@ -228,15 +228,7 @@ export class CgroupV2Manager implements CgroupManager {
 
   private setDevices(rules: NonNullable<CgroupResources['devices']>): void {
     const program = deviceProgram(rules);
-    const bpf = this.bpf ?? bpfSyscallIfLoaded();
-    if (!bpf) {
-      throw new HakoError({
-        step: `set device rules on ${this.dir}: cgroup v2 needs a BPF program and bpf(2) is not available`,
-        hint: 'the native addon (native().bpf) is missing; call loadBpfSyscall() first',
-        kind: 'internal',
-      });
-    }
-    attachDeviceProgram(bpf, this.dir, program);
+    attachDeviceProgram(this.bpf ?? addonBpf(), this.dir, program);
   }
 
   addProcess(pid: number): void {
