@@ -1,0 +1,161 @@
+// Turns a layer blob stream into a stream of uncompressed tar bytes. The compression is taken
+// from the first bytes (gzip 1f 8b, zstd 28 b5 2f fd), which registries and `docker save` get
+// right even when a media type does not (docker accepts an uncompressed blob under a gzip type);
+// the media type only rules out what we cannot read (encrypted or unknown compressions).
+import { createGunzip } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+/** The compression a layer media type declares; undefined when it names none we know. */
+export function compressionOfMediaType(mediaType: string): Compression | 'unsupported' | undefined {
+  const mt = mediaType.trim().toLowerCase();
+  if (mt === '') return undefined;
+  if (mt.endsWith('+gzip') || mt.endsWith('.tar.gzip') || mt.endsWith('.tar.gz')) return 'gzip';
+  if (mt.endsWith('+zstd') || mt.endsWith('.tar.zstd')) return 'zstd';
+  if (mt.endsWith('.tar') || mt.endsWith('/x-tar') || mt.endsWith('.layer.v1.tar')) return 'none';
+  if (mt.includes('+encrypted') || mt.includes('+bzip2') || mt.includes('+xz') || mt.includes('+lz4')) return 'unsupported';
+  return undefined;
+}
+
+/** Compression detected from the first bytes. */
+export function sniffCompression(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+export interface DecompressedStream {
+  compression: Compression;
+  /** Uncompressed chunks, in order. */
+  chunks: AsyncIterable<Buffer>;
+  /** Compressed bytes read so far. */
+  compressedBytes(): number;
+}
+
+function toBuffer(c: unknown): Buffer {
+  if (Buffer.isBuffer(c)) return c;
+  if (typeof c === 'string') return Buffer.from(c);
+  if (c instanceof Uint8Array) return Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+  throw new TypeError('layer stream yielded a non-binary chunk');
+}
+
+/**
+ * Reads the first bytes to sniff the compression, then yields uncompressed chunks. Gzip is
+ * inflated by zlib on the libuv thread pool (so it overlaps with the extraction on the main
+ * thread); zstd by fzstd on the main thread (Node 20's zlib has no zstd).
+ */
+export async function decompress(input: NodeJS.ReadableStream, signal?: AbortSignal): Promise<DecompressedStream> {
+  const it = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  let compressed = 0;
+  const head: Buffer[] = [];
+  let headLen = 0;
+  let ended = false;
+  while (headLen < 4) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    const b = toBuffer(r.value);
+    compressed += b.length;
+    head.push(b);
+    headLen += b.length;
+  }
+  const first = Buffer.concat(head);
+  const compression = sniffCompression(first);
+
+  async function* raw(): AsyncGenerator<Buffer> {
+    if (first.length > 0) yield first;
+    if (ended) return;
+    for (;;) {
+      signal?.throwIfAborted();
+      const r = await it.next();
+      if (r.done) return;
+      const b = toBuffer(r.value);
+      compressed += b.length;
+      yield b;
+    }
+  }
+
+  let chunks: AsyncIterable<Buffer>;
+  if (compression === 'none') chunks = raw();
+  else if (compression === 'gzip') chunks = gunzip(raw());
+  else chunks = unzstd(raw());
+  return { compression, chunks, compressedBytes: () => compressed };
+}
+
+async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  // Hand-driven rather than pipeline(): the consumer pulls, we push one compressed chunk at a
+  // time and drain what zlib produced, so memory stays at a few chunks.
+  const gz = createGunzip({ chunkSize: 256 * 1024 });
+  const out: Buffer[] = [];
+  let error: Error | undefined;
+  let finished = false;
+  let wake: (() => void) | undefined;
+  const poke = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  gz.on('data', (b: Buffer) => {
+    out.push(b);
+    poke();
+  });
+  gz.on('error', (e: Error) => {
+    error = e;
+    poke();
+  });
+  gz.on('end', () => {
+    finished = true;
+    poke();
+  });
+  const feeder = (async () => {
+    try {
+      for await (const c of src) {
+        if (error) return;
+        if (!gz.write(c)) await new Promise<void>((resolve) => gz.once('drain', resolve));
+      }
+      gz.end();
+    } catch (e) {
+      error = e as Error;
+      poke();
+    }
+  })();
+  try {
+    for (;;) {
+      if (out.length > 0) {
+        // Pausing zlib while the consumer works keeps the buffered output bounded.
+        if (out.length > 8) gz.pause();
+        yield out.shift()!;
+        if (out.length <= 2) gz.resume();
+        continue;
+      }
+      if (error) throw error;
+      if (finished) break;
+      gz.resume();
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+    await feeder;
+    if (error) throw error;
+  } finally {
+    if (!finished) gz.destroy();
+  }
+}
+
+async function* unzstd(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let out: Buffer[] = [];
+  const z = new ZstdDecompress((data) => {
+    out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  });
+  for await (const c of src) {
+    z.push(c);
+    if (out.length > 0) {
+      const o = out;
+      out = [];
+      for (const b of o) yield b;
+    }
+  }
+  z.push(new Uint8Array(0), true);
+  for (const b of out) yield b;
+}

@@ -1,0 +1,417 @@
+// Writes tar entries into a directory, with overlayfs whiteouts and strict path safety.
+//
+// Safety rules (the layer is untrusted input):
+//  - names are cleaned like tar does (leading '/', '.' and empty components dropped, '..'
+//    resolved lexically); a name that climbs above the root is rejected;
+//  - every parent component must be a real directory inside the root: it is lstat'ed (never
+//    followed) the first time, then remembered; a symlink parent is rejected, so nothing is ever
+//    written through a symlink;
+//  - final components are created with O_CREAT|O_EXCL|O_NOFOLLOW / mkdir / symlink / link, which
+//    never follow a symlink: an existing entry is removed (not followed) and the creation retried;
+//  - hard link targets must name an existing non-directory inside the root through real
+//    directories (link(2) does not follow a symlink target);
+//  - symlinks may point anywhere: they are only followed at run time, inside the container root.
+//
+// All fs calls are synchronous on purpose: they run between two chunks of the decompressed
+// stream while zlib inflates the next ones on the thread pool, and for thousands of small files
+// the per-call cost of the async API (a thread-pool round trip per syscall) is several times the
+// cost of the syscall itself (see the report in unpack/index.ts).
+import {
+  closeSync,
+  constants as fsc,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  ftruncateSync,
+  chmodSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { HakoError, fromSystemError } from '../../common/errors.js';
+import type { TarEntry, TarHandlers, SparseSegment } from './tar-reader.js';
+import { XattrBatch, mknod } from './special.js';
+
+const O_FILE = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW; // libuv adds O_CLOEXEC
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+/** ext4 allows 65000 links per inode; start a new whiteout template well before. */
+const MAX_TEMPLATE_LINKS = 60000;
+
+interface DirMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: number;
+  mtime: number;
+}
+
+function errnoOf(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Splits a tar name into clean components; throws (via `escape`) when it climbs above the root. */
+export function cleanName(name: string, escape: () => never): string[] {
+  const out: string[] = [];
+  for (const p of name.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') {
+      if (out.length === 0) escape();
+      out.pop();
+    } else out.push(p);
+  }
+  return out;
+}
+
+export interface ExtractorOptions {
+  /** The root the layer is written into (an empty directory). */
+  root: string;
+  /** A scratch directory on the same filesystem, outside root (whiteout template). */
+  scratch: string;
+  /** `layer sha256:…`, used in every error message. */
+  label: string;
+  /** Apply uid/gid from the headers (needs root). */
+  chown: boolean;
+}
+
+export class Extractor implements TarHandlers {
+  private readonly root: string;
+  private readonly label: string;
+  private readonly chown: boolean;
+  /** Relative paths known to be real directories inside root (ancestors verified too). */
+  private readonly dirs = new Set<string>(['']);
+  private readonly dirMeta = new Map<string, DirMeta>();
+  private readonly xattrs = new XattrBatch();
+  private rootMeta: DirMeta | undefined;
+  private template: string | undefined;
+  private templateLinks = 0;
+  private templateCount = 0;
+  // The regular file being written.
+  private fd = -1;
+  private cur: TarEntry | undefined;
+  private curPath = '';
+  private sparse: { map: SparseSegment[]; idx: number; segOff: number } | undefined;
+  entries = 0;
+
+  constructor(private readonly opts: ExtractorOptions) {
+    this.root = opts.root;
+    this.label = opts.label;
+    this.chown = opts.chown;
+  }
+
+  // ---- errors
+
+  private escape(name: string): never {
+    throw new HakoError({ step: `${this.label}: entry "${name}" escapes the layer directory`, kind: 'invalid-argument', hint: 'refusing to unpack a malicious or broken layer' });
+  }
+
+  private sys(what: string, name: string, err: unknown, path?: string): HakoError {
+    if (err instanceof HakoError) return err;
+    const e = fromSystemError(`${this.label}: ${what} "${name}"`, err, path);
+    return e;
+  }
+
+  // ---- paths
+
+  /** Verifies (and creates, when `create`) the parents of `parts`; returns the parent's relative path. */
+  private parents(parts: string[], name: string, create: boolean): string {
+    const n = parts.length - 1;
+    if (n <= 0) return '';
+    const parentRel = n === 1 ? parts[0]! : parts.slice(0, n).join('/');
+    if (this.dirs.has(parentRel)) return parentRel;
+    let rel = '';
+    for (let i = 0; i < n; i++) {
+      rel = i === 0 ? parts[0]! : rel + '/' + parts[i]!;
+      if (this.dirs.has(rel)) continue;
+      const abs = this.root + '/' + rel;
+      let st;
+      try {
+        st = lstatSync(abs, { throwIfNoEntry: false });
+      } catch (e) {
+        throw this.sys('inspect parent of', name, e, abs);
+      }
+      if (st === undefined) {
+        if (!create) throw new HakoError({ step: `${this.label}: entry "${name}": parent directory "${rel}" does not exist in the layer`, kind: 'invalid-argument' });
+        try {
+          mkdirSync(abs, 0o755);
+        } catch (e) {
+          throw this.sys('create parent directory of', name, e, abs);
+        }
+      } else if (st.isSymbolicLink()) {
+        throw new HakoError({
+          step: `${this.label}: entry "${name}" escapes the layer directory through the symlink "${rel}"`,
+          kind: 'invalid-argument',
+          hint: 'refusing to write through a symlink',
+        });
+      } else if (!st.isDirectory()) {
+        throw new HakoError({ step: `${this.label}: entry "${name}": parent "${rel}" is not a directory`, kind: 'invalid-argument', errno: undefined });
+      }
+      this.dirs.add(rel);
+    }
+    return parentRel;
+  }
+
+  /** Removes whatever is at rel (not following symlinks) and forgets what we knew below it. */
+  private remove(rel: string, abs: string, name: string): void {
+    try {
+      const st = lstatSync(abs, { throwIfNoEntry: false });
+      if (st === undefined) return;
+      if (st.isDirectory()) {
+        rmSync(abs, { recursive: true, force: true });
+        this.forgetTree(rel);
+      } else {
+        unlinkSync(abs);
+        this.xattrs.forgetOne(rel);
+      }
+    } catch (e) {
+      throw this.sys('replace', name, e, abs);
+    }
+  }
+
+  private forgetTree(rel: string): void {
+    const prefix = rel + '/';
+    this.dirs.delete(rel);
+    for (const d of this.dirs) if (d.startsWith(prefix)) this.dirs.delete(d);
+    this.dirMeta.delete(rel);
+    for (const d of this.dirMeta.keys()) if (d.startsWith(prefix)) this.dirMeta.delete(d);
+    this.xattrs.forget(rel);
+  }
+
+  /** Runs `create`; on EEXIST removes what is there (unless `keepDir` and it is a directory) and retries. Returns false if an existing dir was kept. */
+  private createOrReplace(rel: string, abs: string, name: string, keepDir: boolean, what: string, create: () => void): boolean {
+    try {
+      create();
+      return true;
+    } catch (e) {
+      if (errnoOf(e) !== 'EEXIST') throw this.sys(what, name, e, abs);
+    }
+    if (keepDir) {
+      const st = lstatSync(abs, { throwIfNoEntry: false });
+      if (st?.isDirectory()) return false;
+    }
+    this.remove(rel, abs, name);
+    try {
+      create();
+      return true;
+    } catch (e) {
+      throw this.sys(what, name, e, abs);
+    }
+  }
+
+  // ---- TarHandlers
+
+  entry(e: TarEntry): void {
+    this.entries++;
+    const name = e.name;
+    if (name.includes('\0')) throw new HakoError({ step: `${this.label}: entry name contains a NUL byte`, kind: 'invalid-argument' });
+    const parts = cleanName(name, () => this.escape(name));
+    if (parts.length === 0) {
+      if (e.type === 'dir') this.rootMeta = { mode: e.mode, uid: e.uid, gid: e.gid, atime: e.atime ?? e.mtime, mtime: e.mtime };
+      return; // "./" or "/": the root itself; anything else named "." is meaningless
+    }
+    const base = parts[parts.length - 1]!;
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      this.whiteout(parts, base, name);
+      return;
+    }
+    const parentRel = this.parents(parts, name, true);
+    const rel = parentRel === '' ? base : parentRel + '/' + base;
+    const abs = this.root + '/' + rel;
+    const atime = e.atime === undefined || e.atime < e.mtime ? e.mtime : e.atime;
+    switch (e.type) {
+      case 'file': {
+        this.createOrReplace(rel, abs, name, false, 'create file', () => {
+          this.fd = openSync(abs, O_FILE, 0o600);
+        });
+        this.cur = e;
+        this.curPath = abs;
+        this.sparse = e.sparse ? { map: e.sparse.map, idx: 0, segOff: 0 } : undefined;
+        break;
+      }
+      case 'dir': {
+        this.createOrReplace(rel, abs, name, true, 'create directory', () => mkdirSync(abs, 0o755));
+        this.dirs.add(rel);
+        this.dirMeta.set(rel, { mode: e.mode, uid: e.uid, gid: e.gid, atime, mtime: e.mtime });
+        break;
+      }
+      case 'symlink': {
+        this.createOrReplace(rel, abs, name, false, 'create symlink', () => symlinkSync(e.linkname, abs));
+        try {
+          if (this.chown) lchownSync(abs, e.uid, e.gid);
+          lutimesSync(abs, atime, e.mtime);
+        } catch (err) {
+          throw this.sys('set attributes of', name, err, abs);
+        }
+        break;
+      }
+      case 'hardlink': {
+        const tparts = cleanName(e.linkname, () => this.escape(`${name}" (hard link to "${e.linkname}`));
+        if (tparts.length === 0) this.escape(`${name}" (hard link to "${e.linkname}`);
+        const tparent = this.parents(tparts, e.linkname, false);
+        const tbase = tparts[tparts.length - 1]!;
+        const trel = tparent === '' ? tbase : tparent + '/' + tbase;
+        if (trel === rel) break; // a link to itself: nothing to do
+        const tabs = this.root + '/' + trel;
+        const st = lstatSync(tabs, { throwIfNoEntry: false });
+        if (st === undefined) throw new HakoError({ step: `${this.label}: entry "${name}": hard link target "${e.linkname}" is not in the layer`, kind: 'invalid-argument' });
+        if (st.isDirectory()) throw new HakoError({ step: `${this.label}: entry "${name}": hard link target "${e.linkname}" is a directory`, kind: 'invalid-argument' });
+        this.createOrReplace(rel, abs, name, false, 'create hard link', () => linkSync(tabs, abs));
+        break;
+      }
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const t = e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p';
+        this.remove(rel, abs, name);
+        mknod(abs, t, e.devmajor, e.devminor, `${this.label}: "${name}"`);
+        try {
+          if (this.chown) lchownSync(abs, e.uid, e.gid);
+          chmodSync(abs, e.mode);
+          lutimesSync(abs, atime, e.mtime);
+        } catch (err) {
+          throw this.sys('set attributes of', name, err, abs);
+        }
+        break;
+      }
+    }
+    if (e.xattrs && e.type !== 'hardlink') for (const [k, v] of e.xattrs) this.xattrs.set(rel, k, v);
+  }
+
+  data(chunk: Buffer): void {
+    if (this.fd < 0) return;
+    try {
+      if (this.sparse) this.writeSparse(chunk);
+      else {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+      }
+    } catch (e) {
+      throw this.sys('write', this.cur!.name, e, this.curPath);
+    }
+  }
+
+  private writeSparse(chunk: Buffer): void {
+    const s = this.sparse!;
+    let off = 0;
+    while (off < chunk.length) {
+      const seg = s.map[s.idx];
+      if (!seg) throw new HakoError({ step: `${this.label}: entry "${this.cur!.name}": sparse data longer than its map`, kind: 'invalid-argument' });
+      const n = Math.min(seg.length - s.segOff, chunk.length - off);
+      let done = 0;
+      while (done < n) done += writeSync(this.fd, chunk, off + done, n - done, seg.offset + s.segOff + done);
+      off += n;
+      s.segOff += n;
+      if (s.segOff === seg.length) {
+        s.idx++;
+        s.segOff = 0;
+      }
+    }
+  }
+
+  end(): void {
+    if (this.fd < 0) return;
+    const e = this.cur!;
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      if (e.sparse) ftruncateSync(fd, e.sparse.realSize);
+      if (this.chown) fchownSync(fd, e.uid, e.gid);
+      // After chown, which clears setuid/setgid; also undoes the umask.
+      fchmodSync(fd, e.mode);
+      const atime = e.atime === undefined || e.atime < e.mtime ? e.mtime : e.atime;
+      futimesSync(fd, atime, e.mtime);
+    } catch (err) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already failing */
+      }
+      throw this.sys('set attributes of', e.name, err, this.curPath);
+    }
+    try {
+      closeSync(fd);
+    } catch (err) {
+      throw this.sys('write', e.name, err, this.curPath);
+    }
+  }
+
+  private whiteout(parts: string[], base: string, name: string): void {
+    const parentRel = this.parents(parts, name, true);
+    if (base === OPAQUE) {
+      this.xattrs.set(parentRel === '' ? '.' : parentRel, 'trusted.overlay.opaque', Buffer.from('y'));
+      return;
+    }
+    if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) return; // aufs metadata (.wh..wh.plnk etc.)
+    const target = base.slice(WHITEOUT_PREFIX.length);
+    if (target === '' || target === '.' || target === '..') this.escape(name);
+    const rel = parentRel === '' ? target : parentRel + '/' + target;
+    const abs = this.root + '/' + rel;
+    this.remove(rel, abs, name);
+    const template = this.whiteoutTemplate(name);
+    try {
+      linkSync(template, abs);
+    } catch (e) {
+      throw this.sys('create whiteout', name, e, abs);
+    }
+    this.templateLinks++;
+  }
+
+  /** A 0/0 character device in the scratch dir that whiteouts are hard links to. */
+  private whiteoutTemplate(name: string): string {
+    if (this.template === undefined || this.templateLinks >= MAX_TEMPLATE_LINKS) {
+      const p = `${this.opts.scratch}/whiteout-${this.templateCount++}`;
+      mknod(p, 'c', 0, 0, `${this.label}: whiteout for "${name}"`);
+      try {
+        chmodSync(p, 0);
+      } catch (e) {
+        throw this.sys('create whiteout', name, e, p);
+      }
+      this.template = p;
+      this.templateLinks = 0;
+    }
+    return this.template;
+  }
+
+  /** After the last entry: xattrs, then directory attributes (mtimes last, after their contents). */
+  finish(): void {
+    if (this.fd >= 0) throw new HakoError({ step: `${this.label}: tar ended inside entry "${this.cur?.name}"`, kind: 'invalid-argument' });
+    if (this.xattrs.size > 0) {
+      // setfattr resolves the dump's paths from its cwd; absolute paths keep it simple.
+      const abs = new XattrBatch();
+      for (const [rel, attrs] of this.xattrs.entriesForApply()) for (const [k, v] of attrs) abs.set(rel === '.' ? this.root : this.root + '/' + rel, k, v);
+      abs.apply(this.label);
+    }
+    for (const [rel, m] of this.dirMeta) this.applyDir(this.root + '/' + rel, rel, m);
+    this.applyDir(this.root, '.', this.rootMeta ?? { mode: 0o755, uid: 0, gid: 0, atime: -1, mtime: -1 }, this.rootMeta === undefined);
+  }
+
+  private applyDir(abs: string, rel: string, m: DirMeta, modeOnly = false): void {
+    try {
+      if (this.chown && !modeOnly) lchownSync(abs, m.uid, m.gid);
+      chmodSync(abs, m.mode);
+      if (!modeOnly) utimesSync(abs, m.atime, m.mtime);
+    } catch (e) {
+      throw this.sys('set attributes of directory', rel, e, abs);
+    }
+  }
+
+  /** On failure: close the open file. */
+  abort(): void {
+    if (this.fd >= 0) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* ignore */
+      }
+      this.fd = -1;
+    }
+  }
+}

@@ -1,0 +1,130 @@
+// Layer unpacking: blob stream → (gzip|zstd|plain) → tar → a directory in overlayfs format.
+//
+//   unpackLayer(stream, destDir, { mediaType, digest?, signal? }) → { diffId, size, compressedSize }
+//
+// The layer is extracted into a scratch directory beside destDir (same filesystem) and renamed
+// onto destDir only when every entry was written: a failure (malicious entry, corrupt data,
+// ENOSPC, abort) leaves nothing behind. destDir must not exist (or be an empty directory).
+// The diffID is the sha256 of the uncompressed tar, computed on the way.
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { HakoError, fromSystemError } from '../../common/errors.js';
+import { compressionOfMediaType, decompress } from './decompress.js';
+import { Extractor } from './extract.js';
+import { TarFormatError, TarReader } from './tar-reader.js';
+
+export { cleanName } from './extract.js';
+export { TarReader, TarFormatError } from './tar-reader.js';
+export type { TarEntry, EntryType } from './tar-reader.js';
+export { sniffCompression, compressionOfMediaType } from './decompress.js';
+export type { Compression } from './decompress.js';
+
+export interface UnpackOptions {
+  /** The layer's media type (OCI or Docker); the compression is sniffed from the bytes too. */
+  mediaType: string;
+  /** The blob digest (`sha256:…`), used in error messages. */
+  digest?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Apply the headers' uid/gid (default: when running as root). */
+  chown?: boolean | undefined;
+}
+
+export interface UnpackResult {
+  /** `sha256:` + hex of the uncompressed tar. */
+  diffId: string;
+  /** Bytes of the uncompressed tar. */
+  size: number;
+  /** Bytes read from the input. */
+  compressedSize: number;
+  /** Tar entries processed. */
+  entries: number;
+}
+
+/** Unpacks one layer into destDir (created by the final rename). See the file comment. */
+export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string, opts: UnpackOptions): Promise<UnpackResult> {
+  const dest = resolve(destDir);
+  const label = `layer ${opts.digest ?? basename(dest)}`;
+  const declared = compressionOfMediaType(opts.mediaType);
+  if (declared === 'unsupported') {
+    destroy(input);
+    throw new HakoError({ step: `${label}: unsupported layer media type "${opts.mediaType}"`, kind: 'invalid-argument', hint: 'only plain, gzip and zstd tar layers can be unpacked' });
+  }
+  let work: string;
+  try {
+    work = mkdtempSync(join(dirname(dest), `.${basename(dest)}.unpack-`));
+  } catch (e) {
+    destroy(input);
+    throw fromSystemError(`${label}: create scratch directory beside ${dest}`, e, dirname(dest));
+  }
+  const root = join(work, 'root');
+  const extractor = new Extractor({ root, scratch: work, label, chown: opts.chown ?? process.getuid?.() === 0 });
+  const reader = new TarReader(extractor);
+  const hash = createHash('sha256');
+  let size = 0;
+  let compressedSize = 0;
+  try {
+    mkdirSync(root, 0o755);
+    opts.signal?.throwIfAborted();
+    const d = await decompress(input, opts.signal);
+    for await (const chunk of d.chunks) {
+      hash.update(chunk);
+      size += chunk.length;
+      reader.write(chunk);
+      if (opts.signal?.aborted) opts.signal.throwIfAborted();
+    }
+    compressedSize = d.compressedBytes();
+    reader.finish();
+    extractor.finish();
+    try {
+      renameSync(root, dest);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') {
+        throw new HakoError({ step: `${label}: move into place at ${dest}`, path: dest, errno: code === 'ENOTDIR' ? 20 : 39, kind: 'conflict', hint: 'the destination already exists' });
+      }
+      throw e;
+    }
+    rmSync(work, { recursive: true, force: true });
+    return { diffId: 'sha256:' + hash.digest('hex'), size, compressedSize, entries: extractor.entries };
+  } catch (e) {
+    extractor.abort();
+    destroy(input);
+    try {
+      rmSync(work, { recursive: true, force: true });
+    } catch {
+      try {
+        rmdirSync(work);
+      } catch {
+        /* reported below as the original error */
+      }
+    }
+    throw toHakoError(e, label);
+  }
+}
+
+function destroy(input: NodeJS.ReadableStream): void {
+  const d = (input as { destroy?: () => void }).destroy;
+  if (typeof d === 'function') {
+    try {
+      d.call(input);
+    } catch {
+      /* ignore */
+    }
+  }
+}
+
+function toHakoError(e: unknown, label: string): HakoError {
+  if (e instanceof HakoError) return e;
+  if (e instanceof TarFormatError) return new HakoError({ step: `${label}: ${e.message}`, kind: 'invalid-argument', cause: e });
+  const err = e as NodeJS.ErrnoException & { name?: string };
+  if (err?.name === 'AbortError') return new HakoError({ step: `${label}: unpack aborted`, kind: 'internal', cause: e });
+  if (typeof err?.code === 'string' && err.code.startsWith('Z_')) {
+    return new HakoError({ step: `${label}: gzip data is corrupt (${err.message})`, kind: 'invalid-argument', cause: e });
+  }
+  if (err && typeof (err as { code?: unknown }).code === 'number') {
+    // fzstd errors carry a numeric code.
+    return new HakoError({ step: `${label}: zstd data is corrupt (${err.message})`, kind: 'invalid-argument', cause: e });
+  }
+  return fromSystemError(`${label}: unpack`, e);
+}

@@ -1,0 +1,296 @@
+// Layer unpacking without root: tar parsing, name cleaning, compression, path safety.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { HakoError } from '../../src/common/errors.js';
+import { unpackLayer, TarReader, cleanName, sniffCompression, compressionOfMediaType } from '../../src/image/unpack/index.js';
+import type { TarEntry } from '../../src/image/unpack/index.js';
+import { makeTar, type TarTestEntry } from '../helpers/tar.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+const GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
+const TAR = 'application/vnd.oci.image.layer.v1.tar';
+
+function parse(buf: Buffer, chunk = 7): Array<TarEntry & { body: Buffer }> {
+  const out: Array<TarEntry & { body: Buffer }> = [];
+  let cur: Buffer[] = [];
+  const r = new TarReader({
+    entry: (e) => {
+      cur = [];
+      out.push({ ...e, body: Buffer.alloc(0) });
+    },
+    data: (c) => cur.push(Buffer.from(c)),
+    end: () => {
+      out[out.length - 1]!.body = Buffer.concat(cur);
+    },
+  });
+  for (let i = 0; i < buf.length; i += chunk) r.write(buf.subarray(i, i + chunk));
+  r.finish();
+  return out;
+}
+
+/** Unpacks `entries` (as a tar, chunked to exercise the parser) into a fresh dir. */
+async function unpack(entries: TarTestEntry[] | Buffer, gz = false) {
+  const tar = Buffer.isBuffer(entries) ? entries : makeTar(entries);
+  const blob = gz ? gzipSync(tar) : tar;
+  const t = tempDir('hako-unpack-');
+  const dest = join(t.path, 'layer');
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < blob.length; i += 1000) chunks.push(blob.subarray(i, i + 1000));
+  try {
+    const res = await unpackLayer(Readable.from(chunks), dest, { mediaType: gz ? GZ : TAR, digest: 'sha256:abc', chown: false });
+    return { res, dest, tmp: t, tar };
+  } catch (e) {
+    // Nothing may be left beside dest.
+    const left = readdirSync(t.path);
+    t.cleanup();
+    assert.deepEqual(left, [], 'a failed unpack left files behind');
+    throw e;
+  }
+}
+
+test('tar reader: ustar, PAX long names and binary xattrs, GNU long names, chunked input', () => {
+  const long = 'a/'.repeat(80) + 'file.txt';
+  const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0xfe, 0x80, 0x00]);
+  const tar = makeTar([
+    { name: 'dir/', type: 'dir', mode: 0o1777, uid: 5, gid: 6, mtime: 1234 },
+    { name: 'dir/file', data: 'hello', mode: 0o4755 },
+    { name: long, data: 'x'.repeat(1000) },
+    { name: 'g/' + 'b'.repeat(150), data: 'gnu', gnuLongName: true },
+    { name: 'ping', data: 'p', xattrs: { 'security.capability': cap } },
+    { name: 'ln', type: 'symlink', linkname: 'l'.repeat(200) },
+    { name: 'big-ids', data: '', uid: 3000000, gid: 4000000 },
+  ]);
+  for (const chunk of [1, 7, 512, 100000]) {
+    const es = parse(tar, chunk);
+    assert.equal(es.length, 7);
+    assert.equal(es[0]!.type, 'dir');
+    assert.equal(es[0]!.mode, 0o1777);
+    assert.equal(es[0]!.uid, 5);
+    assert.equal(es[0]!.mtime, 1234);
+    assert.equal(es[1]!.body.toString(), 'hello');
+    assert.equal(es[1]!.mode, 0o4755);
+    assert.equal(es[2]!.name, long);
+    assert.equal(es[2]!.body.length, 1000);
+    assert.equal(es[3]!.name, 'g/' + 'b'.repeat(150));
+    assert.deepEqual(es[4]!.xattrs?.get('security.capability'), cap);
+    assert.equal(es[5]!.linkname, 'l'.repeat(200));
+    assert.equal(es[6]!.uid, 3000000);
+    assert.equal(es[6]!.gid, 4000000);
+  }
+});
+
+test('tar reader: rejects corrupt headers and truncated archives', () => {
+  const tar = makeTar([{ name: 'f', data: 'x'.repeat(600) }]);
+  const bad = Buffer.from(tar);
+  bad[10] = 0x41; // name byte changes, checksum no longer matches
+  assert.throws(() => parse(bad), /checksum/);
+  assert.throws(() => parse(tar.subarray(0, 700)), /truncated/);
+  assert.throws(() => parse(Buffer.from('this is not a tar archive at all'.repeat(20))), /not a tar/);
+});
+
+test('cleanName: normalises like tar and refuses to climb above the root', () => {
+  const esc = (): never => {
+    throw new Error('escape');
+  };
+  assert.deepEqual(cleanName('./a//b/./c/', esc), ['a', 'b', 'c']);
+  assert.deepEqual(cleanName('/etc/passwd', esc), ['etc', 'passwd']);
+  assert.deepEqual(cleanName('a/../b', esc), ['b']);
+  assert.deepEqual(cleanName('./', esc), []);
+  assert.throws(() => cleanName('../x', esc), /escape/);
+  assert.throws(() => cleanName('a/../../x', esc), /escape/);
+  assert.throws(() => cleanName('/../etc/passwd', esc), /escape/);
+});
+
+test('compression: sniffed from bytes, media types checked', () => {
+  assert.equal(sniffCompression(Buffer.from([0x1f, 0x8b, 8])), 'gzip');
+  assert.equal(sniffCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])), 'zstd');
+  assert.equal(sniffCompression(Buffer.from('abcd')), 'none');
+  assert.equal(compressionOfMediaType('application/vnd.docker.image.rootfs.diff.tar.gzip'), 'gzip');
+  assert.equal(compressionOfMediaType('application/vnd.oci.image.layer.v1.tar+zstd'), 'zstd');
+  assert.equal(compressionOfMediaType('application/vnd.oci.image.layer.v1.tar'), 'none');
+  assert.equal(compressionOfMediaType('application/vnd.oci.image.layer.v1.tar+encrypted'), 'unsupported');
+});
+
+test('unpack: files, dirs, symlinks, hardlinks, modes, mtimes, long names; diffID = sha256 of the tar', async () => {
+  const long = 'deep/' + 'n'.repeat(120) + '/file';
+  const { res, dest, tmp, tar } = await unpack(
+    [
+      { name: './', type: 'dir', mode: 0o755, mtime: 1000 },
+      { name: './etc/', type: 'dir', mode: 0o750, mtime: 2000 },
+      { name: './etc/passwd', data: 'root:x:0:0\n', mode: 0o644, mtime: 3000 },
+      { name: './etc/shadow', type: 'hardlink', linkname: './etc/passwd' },
+      { name: './bin/sh', data: '#!', mode: 0o755 },
+      { name: './bin/ls', type: 'symlink', linkname: '/bin/sh' },
+      { name: './abs-link', type: 'symlink', linkname: '../../../../etc/passwd' },
+      { name: long, data: 'L' },
+      { name: './empty', data: '' },
+    ],
+    true,
+  );
+  try {
+    assert.equal(res.diffId, 'sha256:' + createHash('sha256').update(tar).digest('hex'));
+    assert.equal(res.size, tar.length);
+    assert.equal(readFileSync(join(dest, 'etc/passwd'), 'utf8'), 'root:x:0:0\n');
+    assert.equal(statSync(join(dest, 'etc/passwd')).ino, statSync(join(dest, 'etc/shadow')).ino);
+    assert.equal(statSync(join(dest, 'etc')).mode & 0o7777, 0o750);
+    assert.equal(statSync(join(dest, 'etc')).mtimeMs, 2000_000);
+    assert.equal(statSync(join(dest, 'etc/passwd')).mtimeMs, 3000_000);
+    assert.equal(statSync(dest).mtimeMs, 1000_000);
+    assert.equal(statSync(join(dest, 'bin/sh')).mode & 0o7777, 0o755);
+    assert.equal(readlinkSync(join(dest, 'bin/ls')), '/bin/sh');
+    assert.equal(readlinkSync(join(dest, 'abs-link')), '../../../../etc/passwd');
+    assert.equal(readFileSync(join(dest, long), 'utf8'), 'L');
+    assert.equal(statSync(join(dest, 'empty')).size, 0);
+    assert.deepEqual(readdirSync(tmp.path), ['layer'], 'no scratch directory left');
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('unpack: later entries replace earlier ones without following them', async () => {
+  const t = tempDir('hako-unpack-victim-');
+  try {
+    const victim = join(t.path, 'victim');
+    mkdirSync(victim);
+    const { dest, tmp } = await unpack([
+      { name: 'a', type: 'symlink', linkname: victim },
+      { name: 'a', data: 'file replaces the link' },
+      { name: 'b', type: 'symlink', linkname: join(victim, 'x') },
+      { name: 'b', type: 'dir' },
+      { name: 'b/inner', data: 'in dir' },
+      { name: 'c/', type: 'dir' },
+      { name: 'c/old', data: 'old' },
+      { name: 'c', data: 'file replaces dir' },
+      { name: 'd', data: 'v1' },
+      { name: 'd', data: 'v2' },
+    ]);
+    try {
+      assert.equal(readFileSync(join(dest, 'a'), 'utf8'), 'file replaces the link');
+      assert.ok(lstatSync(join(dest, 'b')).isDirectory());
+      assert.equal(readFileSync(join(dest, 'b/inner'), 'utf8'), 'in dir');
+      assert.equal(readFileSync(join(dest, 'c'), 'utf8'), 'file replaces dir');
+      assert.equal(readFileSync(join(dest, 'd'), 'utf8'), 'v2');
+      assert.deepEqual(readdirSync(victim), []);
+    } finally {
+      tmp.cleanup();
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+const escapes: Array<[string, TarTestEntry[], RegExp]> = [
+  ['../ name', [{ name: '../../etc/passwd', data: 'x' }], /entry "\.\.\/\.\.\/etc\/passwd" escapes the layer directory/],
+  ['absolute name with ..', [{ name: '/../etc/passwd', data: 'x' }], /escapes the layer directory/],
+  ['.. in the middle', [{ name: 'a/b/../../../x', data: 'x' }], /escapes the layer directory/],
+  [
+    'symlink to / then a file under it',
+    [
+      { name: 'ok', data: 'fine' },
+      { name: 'link', type: 'symlink', linkname: '/' },
+      { name: 'link/etc/hako-escape-test', data: 'x' },
+    ],
+    /escapes the layer directory through the symlink "link"/,
+  ],
+  [
+    'symlink to .. then a file under it',
+    [
+      { name: 'up', type: 'symlink', linkname: '..' },
+      { name: 'up/hako-escape-test', data: 'x' },
+    ],
+    /through the symlink "up"/,
+  ],
+  ['hardlink to ../../etc/passwd', [{ name: 'h', type: 'hardlink', linkname: '../../etc/passwd' }], /escapes the layer directory/],
+  [
+    'hardlink through a symlink',
+    [
+      { name: 'l', type: 'symlink', linkname: '/etc' },
+      { name: 'h', type: 'hardlink', linkname: 'l/passwd' },
+    ],
+    /through the symlink "l"/,
+  ],
+  [
+    'dir replaced by a symlink, then a write through it',
+    [
+      { name: 'd/', type: 'dir' },
+      { name: 'd/ok', data: 'x' },
+      { name: 'd', type: 'symlink', linkname: '/tmp' },
+      { name: 'd/hako-escape-test', data: 'x' },
+    ],
+    /through the symlink "d"/,
+  ],
+  ['whiteout named ..', [{ name: 'a/.wh...', data: '' }], /escapes the layer directory/],
+];
+
+for (const [what, entries, re] of escapes) {
+  test(`unpack refuses a malicious layer: ${what}; nothing is left`, async () => {
+    await assert.rejects(unpack(entries), (e: unknown) => {
+      assert.ok(e instanceof HakoError, String(e));
+      assert.match(e.message, /^layer sha256:abc: /);
+      assert.match(e.message, re);
+      return true;
+    });
+    assert.equal(existsSync('/tmp/hako-escape-test'), false);
+    assert.equal(existsSync('/etc/hako-escape-test'), false);
+  });
+}
+
+test('unpack: corrupt gzip and truncated tar fail cleanly', async () => {
+  const tar = makeTar([{ name: 'f', data: 'x'.repeat(5000) }]);
+  const gz = gzipSync(tar);
+  const bad = Buffer.from(gz);
+  bad[40] = (bad[40]! ^ 0xff) & 0xff;
+  await assert.rejects(unpack(bad.subarray(0, bad.length), false), /gzip data is corrupt|checksum|corrupt/);
+  await assert.rejects(unpack(gz.subarray(0, gz.length - 30), false), /corrupt|truncated|unexpected end/);
+  await assert.rejects(unpack(tar.subarray(0, 2000)), /truncated/);
+});
+
+test('unpack: an empty blob and an empty tar give empty layers', async () => {
+  for (const blob of [Buffer.alloc(0), Buffer.alloc(1024)]) {
+    const { res, dest, tmp } = await unpack(blob);
+    try {
+      assert.deepEqual(readdirSync(dest), []);
+      assert.equal(res.diffId, 'sha256:' + createHash('sha256').update(blob).digest('hex'));
+      assert.equal(statSync(dest).mode & 0o777, 0o755);
+    } finally {
+      tmp.cleanup();
+    }
+  }
+});
+
+test('unpack: an existing non-empty destination is a conflict and is left alone', async () => {
+  const t = tempDir('hako-unpack-');
+  try {
+    const dest = join(t.path, 'layer');
+    mkdirSync(dest);
+    writeFileSync(join(dest, 'keep'), 'k');
+    await assert.rejects(unpackLayer(Readable.from([makeTar([{ name: 'f', data: 'x' }])]), dest, { mediaType: TAR, chown: false }), /already exists/);
+    assert.deepEqual(readdirSync(t.path), ['layer']);
+    assert.deepEqual(readdirSync(dest), ['keep']);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('unpack: abort signal stops and cleans up', async () => {
+  const t = tempDir('hako-unpack-');
+  try {
+    const ac = new AbortController();
+    const tar = makeTar(Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, data: 'x'.repeat(3000) })));
+    async function* slow() {
+      for (let i = 0; i < tar.length; i += 4096) {
+        if (i === 8192) ac.abort();
+        yield tar.subarray(i, i + 4096);
+      }
+    }
+    await assert.rejects(unpackLayer(Readable.from(slow()), join(t.path, 'layer'), { mediaType: TAR, signal: ac.signal, chown: false }), /aborted/);
+    assert.deepEqual(readdirSync(t.path), []);
+  } finally {
+    t.cleanup();
+  }
+});
