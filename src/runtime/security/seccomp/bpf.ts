@@ -44,14 +44,24 @@ export interface Insn {
 
 export type Label = number;
 
-type Item =
-  | { kind: 'insn'; code: number; k: number }
-  | { kind: 'jcc'; code: number; k: number; jt: Label; jf: Label }
-  | { kind: 'ja'; target: Label };
+/** Jump target meaning "the instruction that follows". */
+const NEXT = -1;
+const K_INSN = 0;
+const K_JCC = 1;
+const K_JA = 2;
 
-/** Builds a program with forward labels and resolves jump offsets (with trampolines) at the end. */
+/**
+ * Builds a program with forward labels and resolves jump offsets (with trampolines) at the end.
+ * Items are kept as parallel arrays of numbers: this runs on the container start path, often in a
+ * fresh process where V8 has not optimised anything yet, so it avoids per-instruction objects.
+ */
 export class Assembler {
-  private readonly items: Item[] = [];
+  private readonly kind: number[] = [];
+  private readonly code: number[] = [];
+  private readonly kv: number[] = [];
+  /** jcc: label or NEXT for true/false; ja: target label in jt. */
+  private readonly jt: number[] = [];
+  private readonly jf: number[] = [];
   /** Label → index of the item it precedes. */
   private readonly labelAt: number[] = [];
 
@@ -62,57 +72,53 @@ export class Assembler {
 
   bind(label: Label): void {
     if (this.labelAt[label] !== -1) throw new Error(`bpf assembler: label ${label} bound twice`);
-    this.labelAt[label] = this.items.length;
+    this.labelAt[label] = this.kind.length;
   }
 
-  /** A label bound at the current position. */
-  here(): Label {
-    const l = this.newLabel();
-    this.bind(l);
-    return l;
+  private push(kind: number, code: number, k: number, jt: number, jf: number): void {
+    this.kind.push(kind);
+    this.code.push(code);
+    this.kv.push(k >>> 0);
+    this.jt.push(jt);
+    this.jf.push(jf);
   }
 
   loadAbs(offset: number): void {
-    this.items.push({ kind: 'insn', code: BPF.LD | BPF.W | BPF.ABS, k: offset });
+    this.push(K_INSN, BPF.LD | BPF.W | BPF.ABS, offset, 0, 0);
   }
 
   aluAndK(k: number): void {
-    this.items.push({ kind: 'insn', code: BPF.ALU | BPF.AND | BPF.K, k: k >>> 0 });
+    this.push(K_INSN, BPF.ALU | BPF.AND | BPF.K, k, 0, 0);
   }
 
   ret(k: number): void {
-    this.items.push({ kind: 'insn', code: BPF.RET | BPF.K, k: k >>> 0 });
+    this.push(K_INSN, BPF.RET | BPF.K, k, 0, 0);
   }
 
-  /**
-   * Conditional jump on A against k. `'next'` means the instruction that follows.
-   * op: BPF.JEQ / JGT / JGE / JSET.
-   */
+  /** Conditional jump on A against k (op: BPF.JEQ / JGT / JGE / JSET); `'next'` = the following instruction. */
   jump(op: number, k: number, jt: Label | 'next', jf: Label | 'next'): void {
-    let next: Label | undefined;
-    const t = jt === 'next' ? (next = this.newLabel()) : jt;
-    const f = jf === 'next' ? (next ??= this.newLabel()) : jf;
-    this.items.push({ kind: 'jcc', code: BPF.JMP | op | BPF.K, k: k >>> 0, jt: t, jf: f });
-    if (next !== undefined) this.bind(next);
+    this.push(K_JCC, BPF.JMP | op | BPF.K, k, jt === 'next' ? NEXT : jt, jf === 'next' ? NEXT : jf);
   }
 
   ja(target: Label): void {
-    this.items.push({ kind: 'ja', target });
+    this.push(K_JA, BPF.JMP | BPF.JA, 0, target, 0);
   }
 
   get length(): number {
-    return this.items.length;
+    return this.kind.length;
   }
 
-  /** Resolves labels; returns the instructions. */
-  assemble(): Insn[] {
-    const n = this.items.length;
-    for (let i = 0; i < this.labelAt.length; i++) {
-      if (this.labelAt[i] === -1) throw new Error(`bpf assembler: label ${i} never bound`);
+  /** Resolves labels; returns the program as struct sock_filter bytes (host byte order). */
+  assemble(littleEndian = endianness() === 'LE'): Uint8Array {
+    const n = this.kind.length;
+    const { kind, code, kv, jt, jf, labelAt } = this;
+    for (let i = 0; i < labelAt.length; i++) {
+      if (labelAt[i] === -1) throw new Error(`bpf assembler: label ${i} never bound`);
     }
     // far[i]: bit 1 = jt needs a trampoline, bit 2 = jf needs one. Only ever grows, so this settles.
     const far = new Uint8Array(n);
     const pos = new Int32Array(n + 1);
+    const posOf = (target: number, i: number): number => (target === NEXT ? pos[i + 1]! : pos[labelAt[target]!]!);
     for (;;) {
       let p = 0;
       for (let i = 0; i < n; i++) {
@@ -123,46 +129,58 @@ export class Assembler {
       pos[n] = p;
       let changed = false;
       for (let i = 0; i < n; i++) {
-        const it = this.items[i]!;
-        if (it.kind !== 'jcc') continue;
+        if (kind[i] !== K_JCC) continue;
         const f = far[i]!;
-        if (!(f & 1) && pos[this.labelAt[it.jt]!]! - (pos[i]! + 1) > 255) { far[i] = far[i]! | 1; changed = true; }
-        if (!(f & 2) && pos[this.labelAt[it.jf]!]! - (pos[i]! + 1) > 255) { far[i] = far[i]! | 2; changed = true; }
+        const from = pos[i]! + 1;
+        if (!(f & 1) && posOf(jt[i]!, i) - from > 255) { far[i] = far[i]! | 1; changed = true; }
+        if (!(f & 2) && posOf(jf[i]!, i) - from > 255) { far[i] = far[i]! | 2; changed = true; }
       }
       if (!changed) break;
     }
-    const out: Insn[] = [];
-    const target = (l: Label): number => pos[this.labelAt[l]!]!;
-    const rel = (from: number, l: Label): number => {
-      const d = target(l) - (from + 1);
-      if (d < 0) throw new Error('bpf assembler: backward jump');
-      return d;
+    const total = pos[n]!;
+    if (total > BPF_MAXINSNS) {
+      throw new HakoError({
+        step: `compile seccomp filter: program has ${total} instructions, the kernel accepts at most ${BPF_MAXINSNS}`,
+        hint: 'list fewer architectures or fewer argument rules',
+        kind: 'invalid-argument',
+      });
+    }
+    const buf = new Uint8Array(total * 8);
+    const dv = new DataView(buf.buffer);
+    let o = 0;
+    const emit = (c: number, t: number, f: number, k: number): void => {
+      if (t < 0 || f < 0 || t > 255 || f > 255 || k < 0) throw new Error('bpf assembler: jump offset out of range');
+      dv.setUint16(o, c, littleEndian);
+      buf[o + 2] = t;
+      buf[o + 3] = f;
+      dv.setUint32(o + 4, k >>> 0, littleEndian);
+      o += 8;
     };
+    const JA = BPF.JMP | BPF.JA;
     for (let i = 0; i < n; i++) {
-      const it = this.items[i]!;
       const p = pos[i]!;
-      if (it.kind === 'insn') out.push({ code: it.code, jt: 0, jf: 0, k: it.k });
-      else if (it.kind === 'ja') out.push({ code: BPF.JMP | BPF.JA, jt: 0, jf: 0, k: rel(p, it.target) });
+      const k = kind[i]!;
+      if (k === K_INSN) emit(code[i]!, 0, 0, kv[i]!);
+      else if (k === K_JA) emit(JA, 0, 0, posOf(jt[i]!, i) - (p + 1));
       else {
         const f = far[i]!;
-        if (f === 0) out.push({ code: it.code, jt: rel(p, it.jt), jf: rel(p, it.jf), k: it.k });
+        const t = posOf(jt[i]!, i);
+        const e = posOf(jf[i]!, i);
+        if (f === 0) emit(code[i]!, t - (p + 1), e - (p + 1), kv[i]!);
         else if (f === 1) {
-          out.push({ code: it.code, jt: 0, jf: rel(p, it.jf), k: it.k });
-          out.push({ code: BPF.JMP | BPF.JA, jt: 0, jf: 0, k: rel(p + 1, it.jt) });
+          emit(code[i]!, 0, e - (p + 1), kv[i]!);
+          emit(JA, 0, 0, t - (p + 2));
         } else if (f === 2) {
-          out.push({ code: it.code, jt: rel(p, it.jt), jf: 0, k: it.k });
-          out.push({ code: BPF.JMP | BPF.JA, jt: 0, jf: 0, k: rel(p + 1, it.jf) });
+          emit(code[i]!, t - (p + 1), 0, kv[i]!);
+          emit(JA, 0, 0, e - (p + 2));
         } else {
-          out.push({ code: it.code, jt: 0, jf: 1, k: it.k });
-          out.push({ code: BPF.JMP | BPF.JA, jt: 0, jf: 0, k: rel(p + 1, it.jt) });
-          out.push({ code: BPF.JMP | BPF.JA, jt: 0, jf: 0, k: rel(p + 2, it.jf) });
+          emit(code[i]!, 0, 1, kv[i]!);
+          emit(JA, 0, 0, t - (p + 2));
+          emit(JA, 0, 0, e - (p + 3));
         }
       }
     }
-    for (const insn of out) {
-      if (insn.jt > 255 || insn.jf > 255) throw new Error('bpf assembler: jump offset out of range');
-    }
-    return out;
+    return buf;
   }
 }
 

@@ -17,7 +17,7 @@
 // unsigned as two 32-bit halves; on 32-bit architectures only the low half is compared.
 import { HakoError, invalid } from '../../../common/errors.js';
 import { ARCHES, SPEC_ARCHES, X32_SYSCALL_BIT, nativeScmpArch, type ArchInfo } from './arch.js';
-import { Assembler, BPF, SECCOMP_DATA, SECCOMP_RET, encodeProgram, type Label } from './bpf.js';
+import { Assembler, BPF, SECCOMP_DATA, SECCOMP_RET, type Label } from './bpf.js';
 import { SYSCALL_TABLES } from './syscall-tables.js';
 import type { LinuxSeccomp, SeccompValue } from './types.js';
 
@@ -385,5 +385,5 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
   }
   asm.bind(badArch);
   asm.ret(SECCOMP_RET.KILL_THREAD);
-  return { filter: encodeProgram(asm.assemble()), flags, warnings };
+  return { filter: asm.assemble(), flags, warnings };
 }
