@@ -153,3 +153,44 @@ test('invalid rules are refused', () => {
   assert.throws(() => deviceProgram([{ allow: true, access: 'rwx' }]), /invalid device cgroup access/);
   assert.throws(() => deviceProgram([{ allow: true, major: -5 }]), /invalid device number/);
 });
+
+test('the loader fills bpf_attr as the kernel expects and replaces the old program', async () => {
+  const { attachDeviceProgram, BPF_PROG_LOAD, BPF_PROG_ATTACH, BPF_PROG_QUERY, BPF_PROG_GET_FD_BY_ID } = await import('../../src/runtime/cgroups/bpf.js');
+  const { openSync } = await import('node:fs');
+  const { tempDir } = await import('../helpers/fixtures.js');
+  const t = tempDir();
+  const calls: { cmd: number; attr: Buffer; pointers: [number, Buffer][] }[] = [];
+  // Fake fds are real ones (of /dev/null) so that the loader can close them.
+  const fake = (attached: number[]) => (cmd: number, attr: Buffer, pointers: [number, Buffer][] = []): number => {
+    calls.push({ cmd, attr: Buffer.from(attr), pointers });
+    if (cmd === BPF_PROG_QUERY) {
+      attr.writeUInt32LE(attached.length, 24);
+      attached.forEach((id, i) => pointers[0]![1].writeUInt32LE(id, i * 4));
+      return 0;
+    }
+    if (cmd === BPF_PROG_LOAD || cmd === BPF_PROG_GET_FD_BY_ID) return openSync('/dev/null', 'r');
+    return 0;
+  };
+  try {
+    const prog = deviceProgram([{ allow: true, type: 'c', major: 1, minor: 3 }]);
+    attachDeviceProgram(fake([]), t.path, prog);
+    const load = calls.find((c) => c.cmd === BPF_PROG_LOAD)!;
+    assert.equal(load.attr.readUInt32LE(0), 15, 'BPF_PROG_TYPE_CGROUP_DEVICE');
+    assert.equal(load.attr.readUInt32LE(4), prog.length / 8);
+    assert.equal(load.attr.readUInt32LE(68), 6, 'expected_attach_type BPF_CGROUP_DEVICE');
+    assert.deepEqual(load.pointers.map(([off]) => off), [8, 16, 32]);
+    assert.deepEqual(new Uint8Array(load.pointers[0]![1]), prog);
+    assert.equal(load.pointers[1]![1].toString(), 'GPL\0');
+    const attach = calls.find((c) => c.cmd === BPF_PROG_ATTACH)!;
+    assert.equal(attach.attr.readUInt32LE(8), 6);
+    assert.equal(attach.attr.readUInt32LE(12), 2, 'BPF_F_ALLOW_MULTI, nothing to replace');
+    calls.length = 0;
+    attachDeviceProgram(fake([42]), t.path, prog);
+    assert.equal(calls.find((c) => c.cmd === BPF_PROG_GET_FD_BY_ID)!.attr.readUInt32LE(0), 42);
+    const replace = calls.find((c) => c.cmd === BPF_PROG_ATTACH)!;
+    assert.equal(replace.attr.readUInt32LE(12), 2 | 4, 'BPF_F_ALLOW_MULTI | BPF_F_REPLACE');
+    assert.ok(replace.attr.readUInt32LE(16) > 0, 'replace_bpf_fd is the old program');
+  } finally {
+    t.cleanup();
+  }
+});
