@@ -137,8 +137,9 @@ export class ContentStore {
     }
   }
 
-  openBlob(d: Digest, start = 0): ReadStream {
-    return createReadStream(this.blobPath(d), { start, highWaterMark: 1 << 20 });
+  /** Streams a blob, or bytes start..end (inclusive) of it. */
+  openBlob(d: Digest, start = 0, end?: number): ReadStream {
+    return createReadStream(this.blobPath(d), { start, end, highWaterMark: 1 << 20 });
   }
 
   async list(): Promise<Digest[]> {

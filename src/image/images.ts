@@ -1,0 +1,422 @@
+// The image verbs as a library: pull, push, list, inspect, tag, remove, prune, history, login,
+// logout, verify. One ImageService per storage root; it owns its registry clients and caches.
+import { join } from 'node:path';
+import { HakoError, conflict, notFound } from '../common/errors.js';
+import { isDigest, shortId, type Digest } from './digest.js';
+import { parseImageConfig, type HistoryEntry, type ImageConfig } from './manifest.js';
+import type { Platform } from './platform.js';
+import { pull, type LayerUnpacker, type PullOptions, type PullResult, type PullContext } from './pull.js';
+import { familiarString, formatReference, looksLikeId, parseReference, repositoryName, type Reference } from './reference.js';
+import { RegistryClient } from './registry/client.js';
+import { DockerConfig, type Credentials } from './registry/credentials.js';
+import { createAgents, destroyAgents, type HttpAgents } from './registry/http.js';
+import { pushImage, type PushOptions, type PushResult } from './registry/push.js';
+import { ContentStore, type ContentVerifyReport } from './store/content.js';
+import { MetadataStore, type ImageRecord } from './store/metadata.js';
+
+export const DEFAULT_ROOT = '/var/lib/hako';
+
+/** `--root`, else $HAKO_ROOT, else /var/lib/hako. */
+export function storageRoot(flag?: string): string {
+  return flag ?? process.env.HAKO_ROOT ?? DEFAULT_ROOT;
+}
+
+export interface ImageServiceOptions {
+  /** Storage root (images live in <root>/content and <root>/image). */
+  root: string;
+  /** Path of the Docker-compatible config.json with credentials (default ~/.docker/config.json). */
+  dockerConfigPath?: string | undefined;
+  /** Registries (`host` or `host:port`) to reach over plain HTTP or unverified TLS. */
+  insecureRegistries?: readonly string[] | undefined;
+  /** The snapshotter; without one, pull stores and verifies blobs only. */
+  unpacker?: LayerUnpacker | undefined;
+  /** Parallel layer downloads (default 3). */
+  concurrency?: number | undefined;
+  log?: ((line: string) => void) | undefined;
+}
+
+export interface ImageSummary {
+  id: Digest;
+  repoTags: string[];
+  repoDigests: string[];
+  created: string | undefined;
+  size: number;
+  platform: Platform;
+}
+
+export interface ImageInspect extends ImageSummary {
+  record: ImageRecord;
+  config: ImageConfig;
+  /** Owners of leases (containers) using the image. */
+  usedBy: string[];
+}
+
+export interface HistoryItem {
+  id: string;
+  created: string | undefined;
+  createdBy: string;
+  size: number;
+  comment: string;
+  emptyLayer: boolean;
+}
+
+export interface RemoveResult {
+  untagged: string[];
+  deleted: Digest[];
+}
+
+export interface PruneResult {
+  deleted: Digest[];
+  /** Bytes of blobs removed. */
+  reclaimed: number;
+}
+
+export interface StoreVerifyReport extends ContentVerifyReport {
+  /** Blobs records need but the store lacks: `image <id>: layer sha256:…`. */
+  missing: string[];
+  /** Blobs no image record references. */
+  unreferenced: string[];
+  /** References to images with no record. */
+  danglingRefs: string[];
+}
+
+export class ImageService {
+  readonly root: string;
+  readonly content: ContentStore;
+  readonly meta: MetadataStore;
+  private readonly dockerConfig: DockerConfig;
+  private readonly agents: HttpAgents;
+  private readonly clients = new Map<string, RegistryClient>();
+  private readonly ctx: PullContext;
+
+  constructor(private readonly opts: ImageServiceOptions) {
+    this.root = opts.root;
+    this.content = new ContentStore(opts.root);
+    this.meta = new MetadataStore(opts.root);
+    this.dockerConfig = new DockerConfig(opts.dockerConfigPath);
+    this.agents = createAgents();
+    this.ctx = {
+      content: this.content,
+      meta: this.meta,
+      client: (d) => this.client(d),
+      unpacker: opts.unpacker,
+      unpacking: new Map(),
+      log: opts.log,
+    };
+  }
+
+  /** Closes idle registry connections. */
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+    destroyAgents(this.agents);
+  }
+
+  /** The client for a registry domain (shared, caches tokens). */
+  client(domain: string): RegistryClient {
+    let c = this.clients.get(domain);
+    if (!c) {
+      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, credentials: () => this.dockerConfig.get(domain) });
+      this.clients.set(domain, c);
+    }
+    return c;
+  }
+
+  // ---- pull / push ----------------------------------------------------------------------------
+
+  pull(ref: string, opts: PullOptions = {}): Promise<PullResult> {
+    return pull(this.ctx, ref, { concurrency: this.opts.concurrency, ...opts });
+  }
+
+  /** Pushes a local image under `ref` (which must name it by tag, like docker push). */
+  async push(refString: string, opts: PushOptions = {}): Promise<PushResult> {
+    const ref = parseReference(refString);
+    const shown = formatReference(ref);
+    const rec = await this.resolve(refString);
+    try {
+      const res = await pushImage(this.client(ref.domain), this.content, rec, ref, { log: this.opts.log, concurrency: this.opts.concurrency, ...opts });
+      const repoName = repositoryName(ref);
+      await this.meta.locked(async () => {
+        const cur = await this.meta.getImage(rec.id);
+        if (cur && !cur.sources.includes(repoName)) await this.meta.putImage({ ...cur, sources: [...cur.sources, repoName] });
+        const refs = this.meta.readRefs();
+        refs.digests[`${repoName}@${res.digest}`] = { image: rec.id, manifest: res.digest };
+        await this.meta.writeRefs(refs);
+      });
+      return res;
+    } catch (err) {
+      const e = err as Error;
+      throw new HakoError({ step: `push ${shown}: ${e.message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
+    }
+  }
+
+  async login(domain: string, creds: Credentials): Promise<void> {
+    const probe = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, credentials: () => creds });
+    try {
+      await probe.checkLogin();
+    } catch (err) {
+      throw new HakoError({ step: `login to ${domain}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
+    }
+    await this.dockerConfig.set(domain, creds);
+    this.clients.get(domain)?.close();
+    this.clients.delete(domain);
+  }
+
+  async logout(domain: string): Promise<boolean> {
+    this.clients.delete(domain);
+    return this.dockerConfig.remove(domain);
+  }
+
+  // ---- local images -----------------------------------------------------------------------------
+
+  /** Finds a local image by reference (`busybox`, `x:1`, `x@sha256:…`), full ID or ID prefix. */
+  async resolve(nameOrId: string): Promise<ImageRecord> {
+    const rec = await this.tryResolve(nameOrId);
+    if (!rec) throw notFound(`no such image: ${nameOrId}`);
+    return rec;
+  }
+
+  private async tryResolve(nameOrId: string): Promise<ImageRecord | undefined> {
+    if (looksLikeId(nameOrId)) {
+      const hex = nameOrId.replace(/^sha256:/, '');
+      if (hex.length === 64) {
+        const rec = await this.meta.getImage(`sha256:${hex}`);
+        if (rec) return rec;
+      } else {
+        const matches = (await this.meta.listImages()).filter((r) => r.id.slice(7).startsWith(hex));
+        if (matches.length > 1) throw conflict(`image ID prefix ${nameOrId} is ambiguous`, 'give more digits');
+        if (matches[0]) return matches[0];
+      }
+      if (nameOrId.startsWith('sha256:')) return undefined;
+    }
+    let ref: Reference;
+    try {
+      ref = parseReference(nameOrId);
+    } catch (err) {
+      if (looksLikeId(nameOrId)) return undefined;
+      throw err;
+    }
+    const refs = this.meta.readRefs();
+    const name = repositoryName(ref);
+    const target = ref.digest ? refs.digests[`${name}@${ref.digest}`] : refs.tags[`${name}:${ref.tag}`];
+    if (!target) {
+      if (ref.digest) {
+        // Any local image whose manifest has that digest.
+        const rec = (await this.meta.listImages()).find((r) => r.manifestDigest === ref.digest || r.indexDigest === ref.digest);
+        if (rec && rec.sources.includes(name)) return rec;
+      }
+      return undefined;
+    }
+    return this.meta.getImage(target.image);
+  }
+
+  private tagsOf(id: Digest, refs = this.meta.readRefs()): { tags: string[]; digests: string[] } {
+    const tags = Object.entries(refs.tags).filter(([, t]) => t.image === id).map(([k]) => k);
+    const digests = Object.entries(refs.digests).filter(([, t]) => t.image === id).map(([k]) => k);
+    return { tags, digests };
+  }
+
+  private summary(rec: ImageRecord, refs = this.meta.readRefs()): ImageSummary {
+    const { tags, digests } = this.tagsOf(rec.id, refs);
+    return {
+      id: rec.id,
+      repoTags: tags.map((t) => familiarString(parseReference(t))).sort(),
+      repoDigests: digests.map((d) => familiarString(parseReference(d))).sort(),
+      created: rec.created,
+      size: rec.size,
+      platform: rec.platform,
+    };
+  }
+
+  async list(opts: { dangling?: boolean } = {}): Promise<ImageSummary[]> {
+    const refs = this.meta.readRefs();
+    const all = (await this.meta.listImages()).map((r) => this.summary(r, refs));
+    const filtered = opts.dangling === undefined ? all : all.filter((s) => (s.repoTags.length === 0) === opts.dangling);
+    return filtered.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
+  }
+
+  async inspect(nameOrId: string): Promise<ImageInspect> {
+    const rec = await this.resolve(nameOrId);
+    const config = parseImageConfig(await this.content.readBlob(rec.id));
+    const usedBy = (await this.meta.listLeases()).filter((l) => l.image === rec.id).map((l) => l.owner);
+    return { ...this.summary(rec), record: rec, config, usedBy };
+  }
+
+  async history(nameOrId: string): Promise<HistoryItem[]> {
+    const rec = await this.resolve(nameOrId);
+    const config = parseImageConfig(await this.content.readBlob(rec.id));
+    const hist: HistoryEntry[] = config.history ?? rec.layers.map(() => ({}));
+    let layer = 0;
+    const items = hist.map((h, i): HistoryItem => {
+      const empty = h.empty_layer === true;
+      const desc = empty ? undefined : rec.layers[layer++];
+      const isTop = i === hist.length - 1;
+      return { id: isTop ? rec.id : '<missing>', created: h.created, createdBy: h.created_by ?? '', size: desc?.size ?? 0, comment: h.comment ?? '', emptyLayer: empty };
+    });
+    return items.reverse();
+  }
+
+  /** Adds tag `target` to the image `source` names. */
+  async tag(source: string, target: string): Promise<void> {
+    const rec = await this.resolve(source);
+    const ref = parseReference(target);
+    if (ref.digest) throw new HakoError({ step: `tag ${target}: a tag cannot contain a digest`, kind: 'invalid-argument' });
+    await this.meta.locked(async () => {
+      const refs = this.meta.readRefs();
+      refs.tags[`${repositoryName(ref)}:${ref.tag}`] = { image: rec.id, manifest: rec.manifestDigest };
+      await this.meta.writeRefs(refs);
+    });
+  }
+
+  /** Containers (or anything else) that use an image hold a lease; leased images are not removed. */
+  addLease(owner: string, imageId: Digest): Promise<void> {
+    return this.meta.addLease(owner, imageId);
+  }
+
+  removeLease(owner: string): Promise<void> {
+    return this.meta.removeLease(owner);
+  }
+
+  /**
+   * Like `docker rmi`: a tag reference untags, and deletes the image when it was the last tag;
+   * an ID deletes the image (refused when several repositories tag it, unless forced). An image
+   * used by a container is refused unless `force`.
+   */
+  async remove(nameOrId: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
+    const result: RemoveResult = { untagged: [], deleted: [] };
+    const removedChains: Digest[] = [];
+    await this.meta.locked(async () => {
+      const rec = await this.tryResolve(nameOrId);
+      if (!rec) throw notFound(`no such image: ${nameOrId}`);
+      const refs = this.meta.readRefs();
+      const { tags, digests } = this.tagsOf(rec.id, refs);
+      const byId = looksLikeId(nameOrId) && (nameOrId.startsWith('sha256:') || rec.id.slice(7).startsWith(nameOrId));
+      const leases = (await this.meta.listLeases()).filter((l) => l.image === rec.id);
+      let deleteImage: boolean;
+      if (!byId) {
+        const ref = parseReference(nameOrId);
+        const key = ref.digest ? `${repositoryName(ref)}@${ref.digest}` : `${repositoryName(ref)}:${ref.tag}`;
+        const remainingTags = tags.filter((t) => t !== key);
+        deleteImage = remainingTags.length === 0;
+        if (deleteImage && leases.length > 0 && !opts.force) {
+          throw conflict(`unable to remove ${nameOrId}: image ${shortId(rec.id)} is used by container ${leases[0]!.owner}`, 'stop and remove the container first, or force');
+        }
+        if (ref.digest) delete refs.digests[key];
+        else delete refs.tags[key];
+        result.untagged.push(familiarString(parseReference(key)));
+      } else {
+        if (tags.length > 1 && !opts.force) {
+          throw conflict(`unable to delete ${shortId(rec.id)}: image is referenced in multiple repositories`, 'remove it by name, or force');
+        }
+        if (leases.length > 0 && !opts.force) {
+          throw conflict(`unable to delete ${shortId(rec.id)}: image is used by container ${leases[0]!.owner}`, 'stop and remove the container first, or force');
+        }
+        deleteImage = true;
+      }
+      if (deleteImage) {
+        for (const t of tags) {
+          if (refs.tags[t]) {
+            delete refs.tags[t];
+            result.untagged.push(familiarString(parseReference(t)));
+          }
+        }
+        for (const d of digests) {
+          delete refs.digests[d];
+          result.untagged.push(familiarString(parseReference(d)));
+        }
+        for (const l of leases) await this.meta.removeLease(l.owner);
+      }
+      await this.meta.writeRefs(refs);
+      if (deleteImage) {
+        await this.meta.deleteImage(rec.id);
+        result.deleted.push(rec.id);
+        removedChains.push(...rec.chainIds);
+      }
+    });
+    if (result.deleted.length > 0) await this.collect(removedChains);
+    return result;
+  }
+
+  /** Removes dangling (untagged) images, or with `all` every image no container uses. */
+  async prune(opts: { all?: boolean } = {}): Promise<PruneResult> {
+    const deleted: Digest[] = [];
+    const chains: Digest[] = [];
+    await this.meta.locked(async () => {
+      const refs = this.meta.readRefs();
+      const leased = new Set((await this.meta.listLeases()).map((l) => l.image));
+      for (const rec of await this.meta.listImages()) {
+        if (leased.has(rec.id)) continue;
+        const { tags, digests } = this.tagsOf(rec.id, refs);
+        if (tags.length > 0 && !opts.all) continue;
+        for (const t of tags) delete refs.tags[t];
+        for (const d of digests) delete refs.digests[d];
+        await this.meta.deleteImage(rec.id);
+        deleted.push(rec.id);
+        chains.push(...rec.chainIds);
+      }
+      await this.meta.writeRefs(refs);
+    });
+    const reclaimed = await this.collect(chains);
+    return { deleted, reclaimed };
+  }
+
+  /** Deletes blobs no image record needs, and snapshots (of `chains`) no image uses. */
+  private async collect(chains: Digest[]): Promise<number> {
+    return this.meta.locked(async () => {
+      const needed = new Set<string>();
+      const usedChains = new Set<string>();
+      for (const rec of await this.meta.listImages()) {
+        needed.add(rec.id);
+        needed.add(rec.manifestDigest);
+        if (rec.indexDigest) needed.add(rec.indexDigest);
+        for (const l of rec.layers) needed.add(l.digest);
+        for (const c of rec.chainIds) usedChains.add(c);
+      }
+      let reclaimed = 0;
+      for (const d of await this.content.list()) {
+        if (needed.has(d)) continue;
+        reclaimed += this.content.size(d) ?? 0;
+        await this.content.delete(d);
+      }
+      const remove = this.opts.unpacker?.remove;
+      if (remove) {
+        for (const c of new Set(chains)) if (!usedChains.has(c)) await remove.call(this.opts.unpacker, c).catch(() => undefined);
+      }
+      return reclaimed;
+    });
+  }
+
+  /** Checks the store for consistency (used by tests after failures). */
+  async verify(opts: { deep?: boolean } = {}): Promise<StoreVerifyReport> {
+    const base = await this.content.verify(opts);
+    const missing: string[] = [];
+    const needed = new Set<string>();
+    const records = await this.meta.listImages();
+    for (const rec of records) {
+      const parts: [string, Digest | undefined][] = [
+        ['config', rec.id],
+        ['manifest', rec.manifestDigest],
+        ['index', rec.indexDigest],
+        ...rec.layers.map((l): [string, Digest] => ['layer', l.digest]),
+      ];
+      for (const [what, d] of parts) {
+        if (!d) continue;
+        needed.add(d);
+        if (!this.content.has(d)) missing.push(`image ${rec.id}: ${what} ${d}`);
+      }
+    }
+    const unreferenced = (await this.content.list()).filter((d) => !needed.has(d));
+    const ids = new Set(records.map((r) => r.id));
+    const refs = this.meta.readRefs();
+    const danglingRefs = [...Object.entries(refs.tags), ...Object.entries(refs.digests)].filter(([, t]) => !ids.has(t.image)).map(([k]) => k);
+    const ok = base.ok && missing.length === 0 && unreferenced.length === 0 && danglingRefs.length === 0;
+    return { ...base, ok, missing, unreferenced, danglingRefs };
+  }
+
+  /** Where the store keeps its files (for diagnostics). */
+  paths(): { content: string; metadata: string } {
+    return { content: this.content.root, metadata: join(this.root, 'image') };
+  }
+}
+
+export { isDigest };

@@ -1,0 +1,84 @@
+// Push: upload what the registry lacks (HEAD first, cross-repository mount when the blob came
+// from another repository of the same registry, else a monolithic or chunked upload), then PUT
+// the manifest exactly as stored so that its digest does not change.
+import { HakoError } from '../../common/errors.js';
+import type { Digest } from '../digest.js';
+import type { Descriptor } from '../manifest.js';
+import { formatReference, repositoryName, type Reference } from '../reference.js';
+import type { ContentStore } from '../store/content.js';
+import type { ImageRecord } from '../store/metadata.js';
+import { pool } from '../pull.js';
+import type { RegistryClient } from './client.js';
+
+export interface PushOptions {
+  concurrency?: number | undefined;
+  /** Upload in PATCH chunks of this many bytes when a blob is larger (0: one PUT; default 0). */
+  chunkSize?: number | undefined;
+  signal?: AbortSignal | undefined;
+  log?: ((line: string) => void) | undefined;
+}
+
+export interface PushResult {
+  reference: string;
+  digest: Digest;
+  size: number;
+  /** Blobs: uploaded, already present, mounted from another repository. */
+  uploaded: number;
+  existed: number;
+  mounted: number;
+  /** `latest: digest: sha256:… size: 528`, as docker prints it. */
+  message: string;
+}
+
+export async function pushImage(client: RegistryClient, content: ContentStore, rec: ImageRecord, ref: Reference, opts: PushOptions = {}): Promise<PushResult> {
+  const repo = ref.path;
+  const signal = opts.signal;
+  const manifestBytes = await content.readBlob(rec.manifestDigest);
+  const counts = { uploaded: 0, existed: 0, mounted: 0 };
+  const mountSources = rec.sources
+    .filter((s) => s.startsWith(`${ref.domain}/`) && s !== repositoryName(ref))
+    .map((s) => s.slice(ref.domain.length + 1));
+
+  const pushBlob = async (desc: Descriptor): Promise<void> => {
+    const short = desc.digest.slice(7, 19);
+    if (!content.has(desc.digest)) {
+      throw new HakoError({ step: `blob ${desc.digest} is missing from the content store`, kind: 'not-found', hint: 'pull the image again' });
+    }
+    if ((await client.blobSize(repo, desc.digest, signal, true)) !== undefined) {
+      counts.existed++;
+      opts.log?.(`${short}: Layer already exists`);
+      return;
+    }
+    let location: URL | undefined;
+    for (const from of mountSources) {
+      const r = await client.startUpload(repo, { mount: desc.digest, from, signal });
+      if (r.mounted) {
+        counts.mounted++;
+        opts.log?.(`${short}: Mounted from ${from}`);
+        return;
+      }
+      location = r.location;
+      break;
+    }
+    if (!location) {
+      const r = await client.startUpload(repo, { signal });
+      if (r.mounted) return;
+      location = r.location;
+    }
+    await client.uploadBlob(repo, desc, (start, end) => content.openBlob(desc.digest, start, end), {
+      location,
+      chunkSize: opts.chunkSize,
+      signal,
+    });
+    counts.uploaded++;
+    opts.log?.(`${short}: Pushed`);
+  };
+
+  await pool(rec.layers, opts.concurrency ?? 3, pushBlob);
+  await pushBlob(rec.config);
+  const tagOrDigest = ref.tag ?? ref.digest ?? 'latest';
+  const digest = await client.putManifest(repo, tagOrDigest, manifestBytes, rec.manifestMediaType, signal);
+  const message = `${tagOrDigest}: digest: ${digest} size: ${manifestBytes.length}`;
+  opts.log?.(message);
+  return { reference: formatReference(ref), digest, size: manifestBytes.length, ...counts, message };
+}
