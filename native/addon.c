@@ -426,6 +426,19 @@ static napi_value js_get_winsize(napi_env env, napi_callback_info info) {
   return obj2(env, "rows", num(env, ws.ws_row), "cols", num(env, ws.ws_col));
 }
 
+// setCloexec(fd, on): the one fcntl Node cannot do (every fd Node opens is O_CLOEXEC).
+static napi_value js_set_cloexec(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  bool on = true;
+  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  napi_get_value_bool(env, argv[1], &on);
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC) < 0)
+    return throw_errno(env, "fcntl(F_SETFD)", errno);
+  return NULL;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
@@ -468,6 +481,7 @@ static napi_value init(napi_env env, napi_value exports) {
     FN("mkfifo", js_mkfifo),
     FN("setWinsize", js_set_winsize),
     FN("getWinsize", js_get_winsize),
+    FN("setCloexec", js_set_cloexec),
     FN("close", js_close),
     FN("bpf", js_bpf),
 #undef FN

@@ -46,6 +46,8 @@ export interface NativeAddon {
   mkfifo(path: string, mode: number): void;
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): { rows: number; cols: number };
+  /** Sets or clears FD_CLOEXEC (Node opens everything CLOEXEC; tests need a leaky fd). */
+  setCloexec(fd: number, on: boolean): void;
   close(fd: number): void;
   /** The raw bpf(2) syscall on `attr` (read and written in place); returns its result. */
   bpf(cmd: number, attr: Buffer): number;

@@ -1,0 +1,407 @@
+// The native executor against the real kernel: containers made from plans, their errors, the
+// clone op, ptys and fd hygiene. Root only; every test kills/reaps what it started and removes
+// its temp dirs (the mounts live in the children's mount namespaces and vanish with them).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ReadStream } from 'node:tty';
+import { HakoError } from '../../src/common/errors.js';
+import { native } from '../../src/native/addon.js';
+import { spawnPlan, waitUntilExecOrFailure, type ExitStatus, type SpawnedProcess } from '../../src/native/executor.js';
+import { CLONE, MS, type Plan, type PlanOp } from '../../src/native/plan.js';
+import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
+
+const skip = !isRoot ? 'needs root' : !existsSync('/bin/busybox') ? 'needs busybox-static' : false;
+const SIGKILL = 9;
+const S_IFCHR = 0o020000;
+const ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root'];
+
+/** Reads a pipe's read end to EOF (closes it). */
+function readAll(fd: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    createReadStream('', { fd })
+      .on('data', (c) => chunks.push(c as Buffer))
+      .on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+      .on('error', reject);
+  });
+}
+
+interface Run {
+  proc: SpawnedProcess;
+  output: Promise<string>;
+}
+
+/** Spawns `plan` with stdin=/dev/null and stdout+stderr into a pipe we read. */
+function start(plan: Omit<Plan, 'fds'> & { fds?: Plan['fds'] }): Run {
+  const [r, w] = native().pipe();
+  const nul = openSync('/dev/null', 'r');
+  let proc: SpawnedProcess;
+  try {
+    proc = spawnPlan({ ...plan, fds: [{ source: nul, target: 0 }, { source: w, target: 1 }, { source: w, target: 2 }, ...(plan.fds ?? [])] });
+  } finally {
+    native().close(w);
+    closeSync(nul);
+  }
+  return { proc, output: readAll(r) };
+}
+
+/** Runs to exec and exit: returns the output and status. Kills the process if anything throws. */
+async function run(plan: Omit<Plan, 'fds'> & { fds?: Plan['fds'] }, beforeRelease?: (proc: SpawnedProcess) => void): Promise<{ out: string; status: ExitStatus; proc: SpawnedProcess }> {
+  const { proc, output } = start(plan);
+  try {
+    beforeRelease?.(proc);
+    if (plan.ops.some((o) => o.op === 'syncWait')) proc.release();
+    await waitUntilExecOrFailure(proc);
+  } catch (err) {
+    proc.abort();
+    await proc.exited;
+    await output;
+    throw err;
+  }
+  const [out, status] = await Promise.all([output, proc.exited]);
+  return { out, status, proc };
+}
+
+function exec(file: string, argv: string[]): PlanOp {
+  return { op: 'exec', file, argv, env: ENV, searchPath: '/usr/sbin:/usr/bin:/sbin:/bin' };
+}
+
+/** The container ops: private propagation, bind rootfs, proc, /dev tmpfs + devices, pivot. */
+function containerOps(rootfs: string, opts: { mknod: boolean }): PlanOp[] {
+  const devices: PlanOp[] = [];
+  for (const [name, minor] of [['null', 3], ['zero', 5], ['urandom', 9]] as const) {
+    if (opts.mknod) devices.push({ op: 'mknod', path: `/dev/${name}`, mode: S_IFCHR | 0o666, major: 1, minor, uid: 0, gid: 0, inRoot: true });
+    else {
+      devices.push({ op: 'touch', path: `/dev/${name}`, mode: 0o666, inRoot: true });
+      devices.push({ op: 'mount', source: `/dev/${name}`, target: `/dev/${name}`, fstype: null, flags: MS.BIND, data: null, inRoot: true });
+    }
+  }
+  return [
+    { op: 'mount', source: null, target: '/', fstype: null, flags: MS.REC | MS.PRIVATE, data: null },
+    { op: 'mount', source: rootfs, target: rootfs, fstype: null, flags: MS.BIND | MS.REC, data: null },
+    { op: 'openRoot', path: rootfs },
+    { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, data: null, inRoot: true },
+    { op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: MS.NOSUID, data: 'mode=755,size=1m', inRoot: true },
+    { op: 'umask', mask: 0 },
+    ...devices,
+    { op: 'umask', mask: 0o022 },
+    { op: 'pivotRoot', path: rootfs },
+  ];
+}
+
+/** Classic BPF: chroot(2) fails with ENOMSG, everything else allowed (x86_64 syscall numbers). */
+function chrootEnomsgFilter(): Uint8Array {
+  const insn = (code: number, jt: number, jf: number, k: number) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt16LE(code, 0);
+    b[2] = jt;
+    b[3] = jf;
+    b.writeUInt32LE(k >>> 0, 4);
+    return b;
+  };
+  const AUDIT_ARCH_X86_64 = 0xc000003e;
+  return Buffer.concat([
+    insn(0x20, 0, 0, 4), // ld arch
+    insn(0x15, 1, 0, AUDIT_ARCH_X86_64), // jeq x86_64 → check nr
+    insn(0x06, 0, 0, 0x7fff0000), // other arch: allow (test only)
+    insn(0x20, 0, 0, 0), // ld nr
+    insn(0x15, 0, 1, 161), // jeq chroot
+    insn(0x06, 0, 0, 0x00050000 | 42), // SECCOMP_RET_ERRNO | ENOMSG
+    insn(0x06, 0, 0, 0x7fff0000), // SECCOMP_RET_ALLOW
+  ]);
+}
+
+// CAP_CHOWN, DAC_OVERRIDE, FOWNER, KILL, SETGID, SETUID, NET_BIND_SERVICE, SYS_CHROOT
+const REDUCED_CAPS = [0, 1, 3, 5, 6, 7, 10, 18].reduce((m, c) => m | (1n << BigInt(c)), 0n);
+
+function busybox(): { dir: string; rootfs: string; cleanup: () => void } {
+  const t = tempDir();
+  const rootfs = join(t.path, 'rootfs');
+  mkdirSync(rootfs);
+  makeBusyboxRootfs(rootfs);
+  return { dir: t.path, rootfs, cleanup: t.cleanup };
+}
+
+function fullContainerPlan(rootfs: string, script: string): Plan {
+  return {
+    cloneFlags: CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET,
+    cgroupFd: -1,
+    fds: [],
+    internalFds: [],
+    pdeathsig: SIGKILL,
+    ops: [
+      { op: 'syncWait' },
+      ...containerOps(rootfs, { mknod: true }),
+      { op: 'sethostname', name: 'hako-test' },
+      { op: 'capBounding', keep: REDUCED_CAPS },
+      { op: 'capset', effective: REDUCED_CAPS, permitted: REDUCED_CAPS, inheritable: 0n },
+      { op: 'noNewPrivs' },
+      { op: 'seccomp', filter: chrootEnomsgFilter(), flags: 0 },
+      exec('/bin/sh', ['sh', '-c', script]),
+    ],
+  };
+}
+
+test('a plan without namespaces runs /bin/true', { skip }, async () => {
+  const { out, status } = await run({
+    cloneFlags: 0,
+    cgroupFd: -1,
+    internalFds: [],
+    pdeathsig: SIGKILL,
+    ops: [{ op: 'syncWait' }, exec('true', ['true'])],
+  });
+  assert.equal(out, '');
+  assert.deepEqual(status, { code: 0, signal: null });
+});
+
+test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only lo', { skip }, async () => {
+  const fx = busybox();
+  try {
+    const script = [
+      'echo "pid=$$"',
+      'echo "host=$(hostname)"',
+      'echo "fds=$(ls /proc/self/fd | tr "\\n" " ")"',
+      "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status",
+      'echo "dev=$(ls /dev | tr "\\n" " ")"',
+      'chroot / true; echo "chroot=$?"',
+      'ip link',
+    ].join('; ');
+    const { out, status } = await run(fullContainerPlan(fx.rootfs, script));
+    assert.deepEqual(status, { code: 0, signal: null }, out);
+    assert.match(out, /^pid=1$/m);
+    assert.match(out, /^host=hako-test$/m);
+    // 0 1 2 and the directory ls itself is reading: nothing of Node's leaked in.
+    assert.match(out, /^fds=0 1 2 3 $/m);
+    assert.match(out, new RegExp(`^CapEff:\\s+${REDUCED_CAPS.toString(16).padStart(16, '0')}$`, 'm'));
+    assert.match(out, /^NoNewPrivs:\s+1$/m);
+    assert.match(out, /^Seccomp:\s+2$/m);
+    assert.match(out, /^dev=null urandom zero $/m);
+    assert.match(out, /No message of desired type/);
+    assert.match(out, /^chroot=1$/m);
+    const links = [...out.matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1]);
+    assert.deepEqual(links, ['lo']);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('a user-namespace container (0 100000 65536)', { skip }, async () => {
+  const fx = busybox();
+  try {
+    chmodSync(fx.dir, 0o755); // the mapped root must be able to walk to the rootfs
+    execFileSync('chown', ['-R', '100000:100000', fx.rootfs]);
+    const plan: Plan = {
+      cloneFlags: CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET,
+      cgroupFd: -1,
+      fds: [],
+      internalFds: [],
+      pdeathsig: SIGKILL,
+      ops: [
+        { op: 'syncWait' },
+        { op: 'setresid', uid: 0, gid: 0 },
+        ...containerOps(fx.rootfs, { mknod: false }),
+        { op: 'sethostname', name: 'userns' },
+        exec('/bin/sh', ['sh', '-c', 'cat /proc/self/uid_map; echo "id=$(id -u):$(id -g)"; hostname; touch /tmp/f && ls -ln /tmp/f; echo x > /dev/null && echo devnull-ok']),
+      ],
+    };
+    const { out, status } = await run(plan, (proc) => {
+      writeFileSync(`/proc/${proc.pid}/uid_map`, '0 100000 65536');
+      writeFileSync(`/proc/${proc.pid}/gid_map`, '0 100000 65536');
+    });
+    assert.deepEqual(status, { code: 0, signal: null }, out);
+    assert.match(out, /^\s*0\s+100000\s+65536$/m);
+    assert.match(out, /^id=0:0$/m);
+    assert.match(out, /^userns$/m);
+    assert.match(out, /^-rw-r--r--\s+1 0\s+0\s+0 .* \/tmp\/f$/m);
+    assert.match(out, /^devnull-ok$/m);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('errors: exec of a missing file names the step and errno', { skip }, async () => {
+  const plan: Plan = { cloneFlags: 0, cgroupFd: -1, fds: [], internalFds: [], pdeathsig: SIGKILL, ops: [exec('/bin/nope', ['nope'])] };
+  const proc = spawnPlan(plan);
+  await assert.rejects(waitUntilExecOrFailure(proc), (err: unknown) => {
+    assert.ok(err instanceof HakoError);
+    assert.equal(err.step, 'exec /bin/nope');
+    assert.equal(err.code, 'ENOENT');
+    assert.equal(err.path, '/bin/nope');
+    assert.match(err.message, /^exec \/bin\/nope: no such file or directory \(ENOENT\)/);
+    return true;
+  });
+  assert.deepEqual(await proc.exited, { code: 127, signal: null });
+});
+
+test('errors: an optional mount onto a missing target is a no-op; a required one fails', { skip }, async () => {
+  const fx = busybox();
+  try {
+    const ops = (optional: boolean): PlanOp[] => [
+      { op: 'mount', source: null, target: '/', fstype: null, flags: MS.REC | MS.PRIVATE, data: null },
+      { op: 'openRoot', path: fx.rootfs },
+      { op: 'mount', source: 'tmpfs', target: '/no/such/dir', fstype: 'tmpfs', flags: 0, data: null, inRoot: true, optional },
+      exec('/bin/true', ['true']),
+    ];
+    const ok = await run({ cloneFlags: CLONE.NEWNS, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: ops(true) });
+    assert.deepEqual(ok.status, { code: 0, signal: null });
+    await assert.rejects(
+      run({ cloneFlags: CLONE.NEWNS, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: ops(false) }),
+      (err: unknown) => err instanceof HakoError && err.step === 'mount tmpfs on /no/such/dir' && err.code === 'ENOENT',
+    );
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('errors: a symlink pointing out of the rootfs keeps the mount inside it', { skip }, async () => {
+  const fx = busybox();
+  const name = `hako-outside-${process.pid}`;
+  const outside = join('/tmp', name);
+  mkdirSync(outside, { recursive: true });
+  try {
+    mkdirSync(join(fx.rootfs, 'tmp', name));
+    symlinkSync(`/../../../../../../../tmp/${name}`, join(fx.rootfs, 'escape'));
+    const { out, status } = await run({
+      cloneFlags: CLONE.NEWNS,
+      cgroupFd: -1,
+      internalFds: [],
+      pdeathsig: SIGKILL,
+      ops: [
+        { op: 'mount', source: null, target: '/', fstype: null, flags: MS.REC | MS.PRIVATE, data: null },
+        { op: 'openRoot', path: fx.rootfs },
+        { op: 'mount', source: 'tmpfs', target: '/escape', fstype: 'tmpfs', flags: 0, data: 'size=64k', inRoot: true },
+        { op: 'exec', file: '/bin/cat', argv: ['cat', '/proc/self/mountinfo'], env: [], searchPath: null },
+      ],
+    });
+    assert.deepEqual(status, { code: 0, signal: null });
+    const mountpoints = out.split('\n').map((l) => l.split(' ')[4]);
+    assert.ok(mountpoints.includes(join(fx.rootfs, 'tmp', name)), `the tmpfs is on the rootfs' /tmp/${name}`);
+    assert.ok(!mountpoints.includes(outside), `nothing was mounted on the host's ${outside}`);
+  } finally {
+    rmSync(outside, { recursive: true, force: true });
+    fx.cleanup();
+  }
+});
+
+test('the clone op: join a container via its pidfd and exec inside; Node reaps the real process', { skip }, async () => {
+  const fx = busybox();
+  const plan = fullContainerPlan(fx.rootfs, 'exec sleep 30');
+  plan.ops[plan.ops.length - 1] = exec('/bin/sleep', ['sleep', '30']);
+  const { proc: container, output: containerOut } = start(plan);
+  try {
+    container.release();
+    await waitUntilExecOrFailure(container);
+    const joiner = start({
+      cloneFlags: 0,
+      cgroupFd: -1,
+      internalFds: [container.pidfd],
+      pdeathsig: SIGKILL,
+      ops: [
+        { op: 'setns', fd: 0, nstype: CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET },
+        { op: 'clone', flags: 0 },
+        { op: 'pdeathsig', signal: SIGKILL },
+        exec('/bin/sh', ['sh', '-c', 'echo "pid=$$ host=$(hostname)"']),
+      ],
+    });
+    const intermediate = joiner.proc.pid;
+    const events = [];
+    for await (const ev of joiner.proc.events()) events.push(ev);
+    assert.equal(events.length, 2);
+    assert.equal(events[0]?.type, 'pid');
+    assert.deepEqual(events[1], { type: 'exec' });
+    assert.notEqual(joiner.proc.pid, intermediate);
+    assert.equal(events[0]?.type === 'pid' && events[0].pid, joiner.proc.pid);
+    const [out, status] = await Promise.all([joiner.output, joiner.proc.exited]);
+    assert.deepEqual(status, { code: 0, signal: null });
+    assert.equal(out.trim(), 'pid=2 host=hako-test');
+    // Both the intermediate and the real process were reaped by us: neither is left as a zombie.
+    assert.ok(!existsSync(`/proc/${intermediate}`));
+    assert.ok(!existsSync(`/proc/${joiner.proc.pid}`));
+  } finally {
+    container.abort();
+    assert.deepEqual(await container.exited, { code: null, signal: 'SIGKILL' });
+    await containerOut;
+    fx.cleanup();
+  }
+});
+
+test('openPty: the master comes back over SCM_RIGHTS and reads the container output', { skip }, async () => {
+  const fx = busybox();
+  const [mine, theirs] = native().socketPair();
+  let master = -1;
+  try {
+    const { proc, output } = start({
+      cloneFlags: CLONE.NEWNS | CLONE.NEWPID,
+      cgroupFd: -1,
+      internalFds: [theirs],
+      pdeathsig: SIGKILL,
+      ops: [
+        { op: 'syncWait' },
+        { op: 'mount', source: null, target: '/', fstype: null, flags: MS.REC | MS.PRIVATE, data: null },
+        { op: 'mount', source: fx.rootfs, target: fx.rootfs, fstype: null, flags: MS.BIND | MS.REC, data: null },
+        { op: 'openRoot', path: fx.rootfs },
+        { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: 0, data: null, inRoot: true },
+        { op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: MS.NOSUID, data: 'mode=755', inRoot: true },
+        { op: 'mkdirs', path: '/dev/pts', mode: 0o755, inRoot: true },
+        { op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: MS.NOSUID | MS.NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620', inRoot: true },
+        { op: 'symlink', target: 'pts/ptmx', path: '/dev/ptmx', inRoot: true },
+        { op: 'pivotRoot', path: fx.rootfs },
+        { op: 'openPty', socket: 0, rows: 24, cols: 80 },
+        exec('/bin/sh', ['sh', '-c', 'tty; stty size; echo hello']),
+      ],
+    });
+    native().close(theirs);
+    proc.release();
+    const got = native().recvFd(mine);
+    assert.ok(got && got.fd >= 0, 'received the master');
+    master = got.fd;
+    assert.equal(got.data, '/dev/pts/0');
+    assert.deepEqual(native().getWinsize(master), { rows: 24, cols: 80 });
+    await waitUntilExecOrFailure(proc);
+    const text = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const stream = new ReadStream(master);
+      master = -1; // the stream owns it now
+      const done = () => { stream.destroy(); resolve(Buffer.concat(chunks).toString('utf8')); };
+      stream.on('data', (c) => chunks.push(c as Buffer));
+      stream.on('end', done);
+      // After the last slave fd closes, reading the master fails with EIO: that is EOF.
+      stream.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EIO' ? done() : reject(err)));
+    });
+    assert.deepEqual(await proc.exited, { code: 0, signal: null });
+    assert.equal(await output, '', 'stdio went to the pty, not the pipe');
+    assert.match(text, /^\/dev\/pts\/0\r?$/m);
+    assert.match(text, /^24 80\r?$/m);
+    assert.match(text, /^hello\r?$/m);
+  } finally {
+    if (master >= 0) native().close(master);
+    native().close(mine);
+    fx.cleanup();
+  }
+});
+
+test('no host fd leaks into the child, even one without CLOEXEC', { skip }, async () => {
+  const leaky = openSync('/etc/hostname', 'r');
+  try {
+    native().setCloexec(leaky, false); // Node opens everything CLOEXEC: make it a real leak candidate
+    const { out, status } = await run({
+      cloneFlags: 0,
+      cgroupFd: -1,
+      fds: [{ source: leaky, target: 7 }],
+      internalFds: [],
+      pdeathsig: SIGKILL,
+      ops: [exec('/bin/ls', ['ls', '/proc/self/fd'])],
+    });
+    assert.deepEqual(status, { code: 0, signal: null });
+    const fds = out.trim().split('\n').map(Number).sort((a, b) => a - b);
+    // 0-2 and 7 as the plan says, plus the directory fd ls is reading; the leaky original is gone.
+    assert.deepEqual(fds.filter((fd) => fd !== 3), [0, 1, 2, 7]);
+    assert.ok(!fds.includes(leaky) || leaky === 3 || leaky === 7);
+    assert.ok(leaky > 7, 'the leak candidate is above the plan targets');
+  } finally {
+    closeSync(leaky);
+  }
+});
