@@ -1,0 +1,361 @@
+// Snapshots: each layer extracted once into a directory keyed by its chain ID, and overlayfs
+// mounts of a container's rootfs over those directories.
+//
+// Layout under the store root:
+//   layers/<chain hex>/diff      a layer's files (overlayfs format: whiteouts are 0/0 char devices)
+//   l/<short id> → ../layers/<chain hex>/diff
+//                                 short names so that 100+ layers fit the overlay `lowerdir=`
+//                                 option, which the kernel copies into one page (4096 bytes);
+//                                 mounts are made from the store root with relative paths
+//   containers/<id>/{upper,work,lower}
+//   empty/                       the lower dir of an image with no layers (overlay needs one)
+//   tmp/                         layers being extracted; renamed into layers/ atomically
+import { createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { HakoError, fromSystemError, invalid, notFound } from '../../common/errors.js';
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+/** The kernel copies mount options into one page. */
+export const MOUNT_OPTIONS_LIMIT = 4096;
+
+/** OCI chain IDs: chain(0) = diffid(0), chain(n) = sha256(chain(n-1) + " " + diffid(n)). */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) {
+    if (!DIGEST.test(d)) throw invalid(`invalid diffID "${d}"`, 'expected sha256:<64 hex digits>');
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? d : 'sha256:' + createHash('sha256').update(`${prev} ${d}`).digest('hex'));
+  }
+  return out;
+}
+
+function hexOf(chainId: string): string {
+  if (!DIGEST.test(chainId)) throw invalid(`invalid chain ID "${chainId}"`, 'expected sha256:<64 hex digits>');
+  return chainId.slice(7);
+}
+
+/** A short, stable name for a layer's link: 16 base32 chars of sha256(chain hex) (80 bits). */
+function shortId(hex: string): string {
+  const h = createHash('sha256').update(hex).digest();
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  let out = '';
+  let bits = 0;
+  let acc = 0;
+  for (const b of h) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 5 && out.length < 16) {
+      out += alphabet[(acc >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    acc &= (1 << bits) - 1;
+    if (out.length >= 16) break;
+  }
+  return out;
+}
+
+function run(cmd: string, args: string[], cwd: string | undefined): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(cmd, args, { cwd, encoding: 'utf8' }, (err, _stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stderr: String(stderr).trim() }));
+      else resolvePromise();
+    });
+  });
+}
+
+export interface ContainerSnapshot {
+  id: string;
+  /** Absolute lower directories, top layer first (the empty dir for an image without layers). */
+  lowerdirs: string[];
+  upperdir: string;
+  workdir: string;
+  /**
+   * The overlay mount data: `lowerdir=l/…:l/…,upperdir=…,workdir=…`. The lower paths are
+   * relative to `mountCwd` (the store root): mount(2) must be called with that cwd.
+   */
+  mountOptions(): string;
+  mountCwd: string;
+}
+
+export class SnapshotStore {
+  readonly root: string;
+  private readonly inflight = new Map<string, Promise<boolean>>();
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  private layerPath(chainId: string): string {
+    return join(this.root, 'layers', hexOf(chainId));
+  }
+
+  /** The directory holding a committed layer's files. */
+  layerDir(chainId: string): string {
+    return join(this.layerPath(chainId), 'diff');
+  }
+
+  has(chainId: string): boolean {
+    return existsSync(this.layerDir(chainId));
+  }
+
+  /** Chain IDs of all committed layers. */
+  list(): string[] {
+    try {
+      return readdirSync(join(this.root, 'layers'))
+        .filter((h) => /^[a-f0-9]{64}$/.test(h))
+        .map((h) => 'sha256:' + h)
+        .sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw fromSystemError(`list snapshots in ${this.root}`, e);
+    }
+  }
+
+  /**
+   * A fresh path to extract a layer into (it does not exist yet; its parent, in tmp/, does).
+   * Give it to unpackLayer, then commitLayer(chainId, path), or abortLayer(path) on failure.
+   */
+  async prepareLayer(chainId: string): Promise<string> {
+    const hex = hexOf(chainId);
+    const dir = join(this.root, 'tmp', `${hex.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw fromSystemError(`prepare snapshot for ${chainId}`, e, dir);
+    }
+    return join(dir, 'diff');
+  }
+
+  /**
+   * Moves an extracted layer into place with one rename. Returns false when the layer was
+   * already there (another process won the race): the extracted copy is then removed.
+   */
+  async commitLayer(chainId: string, tmpDiff: string): Promise<boolean> {
+    const hex = hexOf(chainId);
+    const tmp = dirname(resolve(tmpDiff));
+    if (dirname(tmp) !== join(this.root, 'tmp') || !tmpDiff.endsWith('/diff')) {
+      throw invalid(`commit snapshot ${chainId}: ${tmpDiff} was not made by prepareLayer`);
+    }
+    if (!existsSync(tmpDiff)) throw notFound(`commit snapshot ${chainId}: ${tmpDiff} does not exist`);
+    const short = shortId(hex);
+    const dest = this.layerPath(chainId);
+    try {
+      await writeFile(join(tmp, 'link'), short + '\n');
+      await mkdir(join(this.root, 'layers'), { recursive: true });
+      await this.ensureLink(hex, short);
+    } catch (e) {
+      throw fromSystemError(`commit snapshot ${chainId}`, e, dest);
+    }
+    try {
+      await rename(tmp, dest);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+        await rm(tmp, { recursive: true, force: true });
+        return false;
+      }
+      throw fromSystemError(`commit snapshot ${chainId}`, e, dest);
+    }
+  }
+
+  async abortLayer(tmpDiff: string): Promise<void> {
+    const tmp = dirname(resolve(tmpDiff));
+    if (dirname(tmp) !== join(this.root, 'tmp')) return;
+    await rm(tmp, { recursive: true, force: true });
+  }
+
+  private async ensureLink(hex: string, short: string): Promise<void> {
+    await mkdir(join(this.root, 'l'), { recursive: true });
+    const link = join(this.root, 'l', short);
+    const target = `../layers/${hex}/diff`;
+    try {
+      await symlink(target, link);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (readlinkSync(link) !== target) {
+        throw new HakoError({ step: `snapshot link ${link} points to ${readlinkSync(link)}, not ${target}`, kind: 'internal', hint: 'short id collision or a damaged store' });
+      }
+    }
+  }
+
+  /**
+   * Extracts a layer once: concurrent callers for one chain ID (in this process) share one
+   * extraction; other processes are handled by commitLayer's rename. `extract` gets the path
+   * to create (e.g. `(dir) => unpackLayer(stream, dir, opts)`). `created` is false when the
+   * layer was already there or another caller made it.
+   */
+  async ensureLayer(chainId: string, extract: (dir: string) => Promise<unknown>): Promise<{ created: boolean }> {
+    for (;;) {
+      if (this.has(chainId)) return { created: false };
+      const running = this.inflight.get(chainId);
+      if (running) {
+        try {
+          await running;
+          return { created: false };
+        } catch {
+          continue; // that attempt failed: try ourselves
+        }
+      }
+      const attempt = (async () => {
+        const dir = await this.prepareLayer(chainId);
+        try {
+          await extract(dir);
+          return await this.commitLayer(chainId, dir);
+        } catch (e) {
+          await this.abortLayer(dir);
+          throw e;
+        }
+      })();
+      this.inflight.set(chainId, attempt);
+      try {
+        return { created: await attempt };
+      } finally {
+        this.inflight.delete(chainId);
+      }
+    }
+  }
+
+  /** Removes a layer (its directory disappears atomically, then is deleted). */
+  async removeLayer(chainId: string): Promise<void> {
+    const hex = hexOf(chainId);
+    const dest = this.layerPath(chainId);
+    if (!existsSync(dest)) throw notFound(`snapshot ${chainId} not found`);
+    const trash = join(this.root, 'tmp', `rm-${hex.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
+    try {
+      await mkdir(join(this.root, 'tmp'), { recursive: true });
+      await rename(dest, trash);
+      await unlink(join(this.root, 'l', shortId(hex))).catch(() => undefined);
+      await rm(trash, { recursive: true, force: true });
+    } catch (e) {
+      throw fromSystemError(`remove snapshot ${chainId}`, e, dest);
+    }
+  }
+
+  private containerDir(id: string): string {
+    if (!CONTAINER_ID.test(id)) throw invalid(`invalid container id "${id}"`);
+    return join(this.root, 'containers', id);
+  }
+
+  /**
+   * Creates (or reopens) a container's upper and work dirs over the image's layers
+   * (`chainIdsOfImage` bottom layer first, as in the image config).
+   */
+  async prepareContainer(id: string, chainIdsOfImage: string[]): Promise<ContainerSnapshot> {
+    const dir = this.containerDir(id);
+    const shorts: string[] = [];
+    const lowerdirs: string[] = [];
+    for (const c of [...chainIdsOfImage].reverse()) {
+      if (!this.has(c)) throw notFound(`prepare rootfs of ${id}: layer ${c} is not unpacked`, 'pull the image again');
+      const hex = hexOf(c);
+      const short = shortId(hex);
+      await this.ensureLink(hex, short);
+      shorts.push(`l/${short}`);
+      lowerdirs.push(this.layerDir(c));
+    }
+    if (shorts.length === 0) {
+      await mkdir(join(this.root, 'empty'), { recursive: true, mode: 0o755 });
+      shorts.push('empty');
+      lowerdirs.push(join(this.root, 'empty'));
+    }
+    const created = !existsSync(dir);
+    try {
+      await mkdir(join(dir, 'upper'), { recursive: true, mode: 0o755 });
+      await mkdir(join(dir, 'work'), { recursive: true, mode: 0o700 });
+      await writeFile(join(dir, 'lower'), shorts.join(':') + '\n');
+    } catch (e) {
+      if (created) await rm(dir, { recursive: true, force: true });
+      throw fromSystemError(`prepare rootfs of ${id}`, e, dir);
+    }
+    const snap = this.snapshotOf(id, shorts, lowerdirs);
+    const opts = snap.mountOptions();
+    if (opts.length >= MOUNT_OPTIONS_LIMIT) {
+      if (created) await rm(dir, { recursive: true, force: true });
+      throw invalid(`prepare rootfs of ${id}: ${chainIdsOfImage.length} layers do not fit the overlay mount options (${opts.length} bytes, the limit is ${MOUNT_OPTIONS_LIMIT - 1})`);
+    }
+    return snap;
+  }
+
+  private snapshotOf(id: string, shorts: string[], lowerdirs: string[]): ContainerSnapshot {
+    const dir = this.containerDir(id);
+    const upperdir = join(dir, 'upper');
+    const workdir = join(dir, 'work');
+    return {
+      id,
+      lowerdirs,
+      upperdir,
+      workdir,
+      mountCwd: this.root,
+      mountOptions: () => `lowerdir=${shorts.join(':')},upperdir=${upperdir},workdir=${workdir}`,
+    };
+  }
+
+  /** The snapshot of a prepared container (from its `lower` file). */
+  container(id: string): ContainerSnapshot {
+    const dir = this.containerDir(id);
+    let lower: string;
+    try {
+      lower = readFileSync(join(dir, 'lower'), 'utf8').trim();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`rootfs of container ${id} was not prepared`);
+      throw fromSystemError(`read rootfs of ${id}`, e, dir);
+    }
+    const shorts = lower.split(':');
+    const lowerdirs = shorts.map((s) => resolve(this.root, s === 'empty' ? 'empty' : join('l', readlinkSync(join(this.root, s)))));
+    return this.snapshotOf(id, shorts, lowerdirs);
+  }
+
+  /** Mounts the container's overlay rootfs on `target` (an existing directory). */
+  async mountRootfs(id: string, target: string): Promise<void> {
+    const snap = this.container(id);
+    const opts = snap.mountOptions();
+    try {
+      // Relative lower paths are resolved by the kernel from the caller's cwd: mount(8) runs
+      // in the store root.
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, resolve(target)], this.root);
+    } catch (e) {
+      const stderr = (e as { stderr?: string }).stderr ?? '';
+      const errno = /permission denied/i.test(stderr) ? 13 : /no such file/i.test(stderr) ? 2 : /unknown filesystem type/i.test(stderr) ? 19 : undefined;
+      throw new HakoError({
+        step: `mount overlay rootfs of ${id} on ${target}`,
+        path: target,
+        errno,
+        hint: errno === 19 ? 'modprobe overlay' : stderr || undefined,
+        kind: 'internal',
+        cause: e,
+      });
+    }
+  }
+
+  /** Unmounts a rootfs mounted by mountRootfs. A target that is not mounted is not an error. */
+  async unmountRootfs(target: string): Promise<void> {
+    const abs = resolve(target);
+    try {
+      await run('umount', [abs], undefined);
+    } catch (e) {
+      const stderr = (e as { stderr?: string }).stderr ?? '';
+      if (/not mounted|no mount point/i.test(stderr)) return;
+      if (/no such file/i.test(stderr) && !existsSync(abs)) return;
+      throw new HakoError({ step: `unmount rootfs ${abs}`, path: abs, errno: /busy/i.test(stderr) ? 16 : undefined, hint: stderr || undefined, kind: 'internal', cause: e });
+    }
+  }
+
+  /** Deletes a container's upper and work dirs (unmount its rootfs first). */
+  async removeContainer(id: string): Promise<void> {
+    const dir = this.containerDir(id);
+    try {
+      await rm(dir, { recursive: true, force: true });
+    } catch (e) {
+      throw fromSystemError(`remove rootfs of ${id}`, e, dir);
+    }
+  }
+
+  /** The layer's short link name (for tests and diagnostics). */
+  shortLink(chainId: string): string {
+    return join(this.root, 'l', shortId(hexOf(chainId)));
+  }
+}

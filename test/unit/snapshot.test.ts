@@ -1,0 +1,111 @@
+// Snapshot store without root: chain IDs, layer commit/remove, single extraction, mount options.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chainIds, SnapshotStore, MOUNT_OPTIONS_LIMIT } from '../../src/image/snapshot/index.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+const A = 'sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb'; // sha256("a")
+const B = 'sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d';
+const C = 'sha256:2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6';
+
+function fakeId(i: number): string {
+  return 'sha256:' + i.toString(16).padStart(64, '0');
+}
+
+test('chainIds: first is the diffID, then sha256(prev + " " + diffID) (values from sha256sum)', () => {
+  assert.deepEqual(chainIds([]), []);
+  assert.deepEqual(chainIds([A]), [A]);
+  assert.deepEqual(chainIds([A, B, C]), [
+    A,
+    'sha256:51c0c8ace48498d6f5fee6b0592cc06f2da0f3cbe09c5a34a97dce85c3889676',
+    'sha256:2fce7f8ce91bcf0a1428b36e1024639fdbd9469eea762dba98aa749631885106',
+  ]);
+  assert.throws(() => chainIds(['sha256:xyz']), /invalid diffID/);
+});
+
+test('store: prepare/commit/list/remove; a losing commit is discarded', async () => {
+  const t = tempDir('hako-snap-');
+  try {
+    const s = new SnapshotStore(join(t.path, 'snapshots'));
+    assert.deepEqual(s.list(), []);
+    assert.equal(s.has(A), false);
+    const d1 = await s.prepareLayer(A);
+    mkdirSync(d1);
+    writeFileSync(join(d1, 'f'), 'one');
+    assert.equal(await s.commitLayer(A, d1), true);
+    assert.ok(s.has(A));
+    assert.deepEqual(s.list(), [A]);
+    assert.equal(readlinkSync(s.shortLink(A)), `../layers/${A.slice(7)}/diff`);
+    // A second extraction (another process) loses the race and is removed.
+    const d2 = await s.prepareLayer(A);
+    mkdirSync(d2);
+    assert.equal(await s.commitLayer(A, d2), false);
+    assert.equal(existsSync(d2), false);
+    assert.deepEqual(readdirSync(join(t.path, 'snapshots', 'tmp')), []);
+    await s.removeLayer(A);
+    assert.equal(s.has(A), false);
+    assert.equal(existsSync(s.shortLink(A)), false);
+    await assert.rejects(s.removeLayer(A), /not found/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('store: concurrent ensureLayer of one chain ID extracts once; a failed extraction leaves nothing', async () => {
+  const t = tempDir('hako-snap-');
+  try {
+    const s = new SnapshotStore(t.path);
+    let runs = 0;
+    const extract = async (dir: string) => {
+      runs++;
+      await sleep(30);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'x'), 'x');
+    };
+    const results = await Promise.all([s.ensureLayer(B, extract), s.ensureLayer(B, extract), s.ensureLayer(B, extract)]);
+    assert.equal(runs, 1);
+    assert.deepEqual(results.map((r) => r.created).sort(), [false, false, true]);
+    assert.equal((await s.ensureLayer(B, extract)).created, false);
+    assert.equal(runs, 1);
+    await assert.rejects(
+      s.ensureLayer(C, async () => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    assert.equal(s.has(C), false);
+    assert.deepEqual(readdirSync(join(t.path, 'tmp')), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('store: container mount options list layers top first with short relative links; 120 layers fit', async () => {
+  const t = tempDir('hako-snap-');
+  try {
+    const s = new SnapshotStore(t.path);
+    const ids = Array.from({ length: 120 }, (_, i) => fakeId(i + 1));
+    for (const id of ids) await s.ensureLayer(id, async (dir) => mkdirSync(dir));
+    const snap = await s.prepareContainer('c1', ids);
+    assert.equal(snap.lowerdirs[0], s.layerDir(ids[119]!));
+    assert.equal(snap.lowerdirs[119], s.layerDir(ids[0]!));
+    const opts = snap.mountOptions();
+    assert.ok(opts.length < MOUNT_OPTIONS_LIMIT, `${opts.length} bytes`);
+    const lower = opts.split(',')[0]!.slice('lowerdir='.length).split(':');
+    assert.equal(lower.length, 120);
+    assert.equal(readlinkSync(join(snap.mountCwd, lower[0]!)), `../layers/${ids[119]!.slice(7)}/diff`);
+    assert.deepEqual(s.container('c1').lowerdirs, snap.lowerdirs);
+    // No layers: one empty lower dir.
+    const empty = await s.prepareContainer('c2', []);
+    assert.deepEqual(empty.lowerdirs, [join(t.path, 'empty')]);
+    await assert.rejects(s.prepareContainer('c3', [A]), /not unpacked/);
+    await assert.rejects(s.prepareContainer('../x', []), /invalid container id/);
+    await s.removeContainer('c1');
+    assert.equal(existsSync(join(t.path, 'containers', 'c1')), false);
+  } finally {
+    t.cleanup();
+  }
+});
