@@ -1,0 +1,486 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planContainer, planExec, parseMountOptions, detectCgroupLayout, NOTIFY, RLIM_INFINITY, type PlanRequest, type CgroupLayout } from '../../src/runtime/plan/index.js';
+import { defaultSpec } from '../../src/runtime/spec/defaults.js';
+import { CLONE, MS, type PlanOp } from '../../src/native/plan.js';
+import { capMask } from '../../src/runtime/security/capabilities.js';
+import type { Spec } from '../../src/runtime/spec/types.js';
+import { HakoError } from '../../src/common/errors.js';
+
+const BUNDLE = '/b';
+const ROOTFS = '/b/rootfs';
+const V1: CgroupLayout = {
+  version: 1,
+  hierarchies: [
+    { name: 'cpu,cpuacct', options: 'cpu,cpuacct', containerDir: '/sys/fs/cgroup/cpu,cpuacct/c1' },
+    { name: 'memory', options: 'memory', containerDir: '/sys/fs/cgroup/memory/c1' },
+    { name: 'systemd', options: 'none,name=systemd' },
+  ],
+};
+
+function spec(mut?: (s: any) => void): Spec {
+  const s: any = defaultSpec({ terminal: false, args: ['/bin/echo', 'hi'] });
+  mut?.(s);
+  return s as Spec;
+}
+
+function plan(s: Spec, over: Partial<PlanRequest> = {}) {
+  return planContainer({
+    spec: s,
+    bundle: BUNDLE,
+    mode: 'run',
+    joinNamespaces: [],
+    hooksBeforePivot: false,
+    statSource: (p) => (p.endsWith('.conf') ? 'file' : p.includes('missing') ? 'missing' : 'dir'),
+    cgroupLayout: { version: 2, containerDir: '/sys/fs/cgroup/c1' },
+    rootless: false,
+    ...over,
+  });
+}
+
+const names = (ops: PlanOp[]) => ops.map((o) => o.op);
+const idx = (ops: PlanOp[], pred: (o: PlanOp) => boolean) => ops.findIndex(pred);
+function opsAt(ops: PlanOp[], target: string): PlanOp[] {
+  return ops.filter((o) => 'target' in o && o.target === target);
+}
+function throwsMsg(fn: () => unknown, message: string | RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof HakoError);
+    if (typeof message === 'string') assert.equal(err.message, message);
+    else assert.match(err.message, message);
+    return true;
+  });
+}
+
+test('a runc-spec container: clone flags and the order of the ops', () => {
+  const p = plan(spec());
+  assert.equal(p.cloneFlags, CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
+  assert.equal(p.pidFromClone, false);
+  assert.deepEqual(p.uidMappings, []);
+  const o = p.ops;
+  assert.deepEqual(o.slice(0, 6), [
+    { op: 'syncWait' },
+    { op: 'unshare', flags: CLONE.NEWCGROUP },
+    { op: 'mount', source: null, target: '/', fstype: null, flags: MS.SLAVE | MS.REC, data: null },
+    { op: 'mount', source: ROOTFS, target: ROOTFS, fstype: null, flags: MS.BIND | MS.REC, data: null },
+    { op: 'openRoot', path: ROOTFS },
+    { op: 'mkdirs', path: '/proc', mode: 0o755, inRoot: true },
+  ]);
+  const order = ['openRoot', 'mknod', 'symlink', 'pivotRoot', 'sethostname', 'mask', 'setrlimit', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'exec'];
+  const positions = order.map((n) => names(o).lastIndexOf(n as PlanOp['op']));
+  positions.forEach((pos, i) => assert.ok(pos >= 0, `${order[i]} present`));
+  assert.deepEqual([...positions].sort((a, b) => a - b), positions, `order ${order.join(' < ')}`);
+  // Every op before pivot that touches the container uses inRoot; after pivot none does.
+  const pivot = names(o).indexOf('pivotRoot');
+  for (const op of o.slice(names(o).indexOf('openRoot') + 1, pivot)) {
+    if (op.op === 'umask' || op.op === 'notify' || op.op === 'syncWait') continue;
+    assert.equal((op as { inRoot?: boolean }).inRoot, true, `${JSON.stringify(op)} is inRoot`);
+  }
+  for (const op of o.slice(pivot)) assert.ok(!(op as { inRoot?: boolean }).inRoot, `${op.op} after pivot is not inRoot`);
+  assert.deepEqual(o.at(-1), { op: 'exec', file: '/bin/echo', argv: ['/bin/echo', 'hi'], env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'], searchPath: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' });
+  assert.ok(o.some((x) => x.op === 'sethostname' && x.name === 'hako'));
+  assert.ok(o.some((x) => x.op === 'remount' && x.target === '/' && x.flags === MS.RDONLY), 'read-only root');
+  assert.ok(!names(o).includes('waitFifo') && !names(o).includes('openPty') && !names(o).includes('notify'));
+  assert.deepEqual(o.find((x) => x.op === 'setrlimit'), { op: 'setrlimit', resource: 7, soft: 1024n, hard: 1024n });
+  const caps = capMask(['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE']);
+  assert.deepEqual(o.find((x) => x.op === 'capset'), { op: 'capset', effective: caps, permitted: caps, inheritable: 0n });
+  assert.deepEqual(o.find((x) => x.op === 'capBounding'), { op: 'capBounding', keep: caps });
+  assert.deepEqual(o.find((x) => x.op === 'umask'), { op: 'umask', mask: 0 }, 'umask 0 before mknod');
+  assert.deepEqual(o.filter((x) => x.op === 'umask').at(-1), { op: 'umask', mask: 0o022 });
+});
+
+test('default devices and /dev symlinks without a user ns', () => {
+  const o = plan(spec()).ops;
+  const nodes = o.filter((x) => x.op === 'mknod');
+  assert.deepEqual(nodes.map((n) => n.op === 'mknod' && n.path), ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']);
+  assert.deepEqual(nodes[0], { op: 'mknod', path: '/dev/null', mode: 0o020666, major: 1, minor: 3, uid: 0, gid: 0, inRoot: true });
+  const links = o.filter((x) => x.op === 'symlink').map((x) => x.op === 'symlink' && [x.path, x.target]);
+  assert.deepEqual(links, [
+    ['/dev/fd', '/proc/self/fd'],
+    ['/dev/stdin', '/proc/self/fd/0'],
+    ['/dev/stdout', '/proc/self/fd/1'],
+    ['/dev/stderr', '/proc/self/fd/2'],
+    ['/dev/ptmx', 'pts/ptmx'],
+    ['/dev/core', '/proc/kcore'],
+  ]);
+  const noPts = plan(spec((s) => (s.mounts = s.mounts.filter((m: any) => m.destination !== '/dev/pts' && m.destination !== '/proc')))).ops;
+  assert.ok(!noPts.some((x) => x.op === 'symlink' && (x.path === '/dev/ptmx' || x.path === '/dev/core')));
+  // A spec device replaces the default with the same path, extra ones get their parent dir.
+  const custom = plan(spec((s) => (s.linux.devices = [{ type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o600, uid: 5, gid: 6 }, { type: 'c', path: '/dev/net/tun', major: 10, minor: 200 }]))).ops;
+  assert.deepEqual(custom.find((x) => x.op === 'mknod' && x.path === '/dev/null'), { op: 'mknod', path: '/dev/null', mode: 0o020600, major: 1, minor: 3, uid: 5, gid: 6, inRoot: true });
+  const tun = idx(custom, (x) => x.op === 'mknod' && x.path === '/dev/net/tun');
+  assert.deepEqual(custom[tun - 1], { op: 'mkdirs', path: '/dev/net', mode: 0o755, inRoot: true });
+  // /dev bound from the host: no nodes, no links.
+  const hostDev = plan(spec((s) => (s.mounts = [{ destination: '/dev', type: 'bind', source: '/dev', options: ['rbind'] }]))).ops;
+  assert.ok(!hostDev.some((x) => x.op === 'mknod' || x.op === 'symlink'));
+});
+
+test('mount options → flags, propagation and data', () => {
+  const cases: Array<[string[], number, number[], string | null]> = [
+    [['nosuid', 'strictatime', 'mode=755', 'size=65536k'], MS.NOSUID | MS.STRICTATIME, [], 'mode=755,size=65536k'],
+    [['ro', 'rw'], 0, [], null],
+    [['rw', 'ro', 'nodev', 'noexec', 'sync', 'dirsync'], MS.RDONLY | MS.NODEV | MS.NOEXEC | MS.SYNCHRONOUS | MS.DIRSYNC, [], null],
+    [['nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'sync', 'async'], 0, [], null],
+    [['rbind', 'rprivate'], MS.BIND | MS.REC, [MS.PRIVATE | MS.REC], null],
+    [['bind', 'shared', 'rslave', 'unbindable', 'runbindable', 'private', 'slave', 'rshared'], MS.BIND, [MS.SHARED, MS.SLAVE | MS.REC, MS.UNBINDABLE, MS.UNBINDABLE | MS.REC, MS.PRIVATE, MS.SLAVE, MS.SHARED | MS.REC], null],
+    [['relatime', 'norelatime', 'noatime', 'nodiratime', 'mand', 'lazytime', 'nosymfollow', 'remount'], MS.NOATIME | MS.NODIRATIME | MS.MANDLOCK | MS.LAZYTIME | MS.NOSYMFOLLOW | MS.REMOUNT, [], null],
+    [['newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'], 0, [], 'newinstance,ptmxmode=0666,mode=0620,gid=5'],
+    [['defaults'], 0, [], null],
+  ];
+  for (const [opts, flags, prop, data] of cases) {
+    assert.deepEqual(parseMountOptions(opts, 'm'), { flags, propagation: prop, data }, opts.join(','));
+  }
+  throwsMsg(() => parseMountOptions(['idmap'], 'mounts[3] (/x)'), 'config.json: mounts[3] (/x): mount option "idmap": idmapped mounts are not supported yet');
+  throwsMsg(() => parseMountOptions(['ridmap'], 'm'), /idmapped mounts are not supported yet/);
+  throwsMsg(() => parseMountOptions(['tmpcopyup'], 'm'), /tmpcopyup is not supported yet/);
+  throwsMsg(() => parseMountOptions(['rro'], 'm'), /recursive mount attributes are not supported yet/);
+});
+
+test('bind mounts: dir vs file target, ro needs a remount, propagation is a separate call', () => {
+  const s = spec((s) => {
+    s.mounts.push({ destination: '/data/', type: 'bind', source: 'vol', options: ['rbind', 'ro', 'nosuid', 'rprivate'] });
+    s.mounts.push({ destination: '/etc/app.conf', type: 'none', source: '/host/app.conf', options: ['bind'] });
+  });
+  const o = plan(s).ops;
+  assert.deepEqual(opsAt(o, '/data').concat(o.filter((x) => x.op === 'mkdirs' && x.path === '/data')), [
+    { op: 'mount', source: '/b/vol', target: '/data', fstype: null, flags: MS.BIND | MS.REC, data: null, inRoot: true },
+    { op: 'remount', target: '/data', flags: MS.RDONLY | MS.NOSUID, inRoot: true },
+    { op: 'mount', source: null, target: '/data', fstype: null, flags: MS.PRIVATE | MS.REC, data: null, inRoot: true },
+    { op: 'mkdirs', path: '/data', mode: 0o755, inRoot: true },
+  ]);
+  const conf = idx(o, (x) => x.op === 'mount' && x.target === '/etc/app.conf');
+  assert.deepEqual(o[conf - 1], { op: 'touch', path: '/etc/app.conf', mode: 0o644, inRoot: true });
+  assert.deepEqual(o[conf], { op: 'mount', source: '/host/app.conf', target: '/etc/app.conf', fstype: null, flags: MS.BIND, data: null, inRoot: true });
+  assert.notEqual(o[conf + 1]?.op, 'remount', 'a plain bind needs no remount');
+  throwsMsg(() => plan(spec((s) => s.mounts.push({ destination: '/x', type: 'bind', source: '/missing' }))), 'config.json: mounts[7]: bind source /missing: no such file or directory');
+  throwsMsg(() => plan(spec((s) => s.mounts.push({ destination: '/x', source: 'foo' }))), 'config.json: mounts[7].type is required (except for bind mounts)');
+  throwsMsg(() => plan(spec((s) => s.mounts.push({ destination: '/x', type: 'bind', source: '/x', uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }))), /idmapped mounts .* not supported yet/);
+  // Spec mounts keep their order.
+  const dests = o.filter((x) => x.op === 'mount' && x.inRoot && x.source !== null && x.fstype !== null).map((x) => x.op === 'mount' && x.target);
+  assert.deepEqual(dests.slice(0, 5), ['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue']);
+});
+
+test('cgroup mounts: v2 with a cgroup ns, v1 tmpfs + hierarchies, binds without a cgroup ns', () => {
+  const v2 = plan(spec()).ops;
+  assert.deepEqual(opsAt(v2, '/sys/fs/cgroup'), [{ op: 'mount', source: 'cgroup2', target: '/sys/fs/cgroup', fstype: 'cgroup2', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME | MS.RDONLY, data: null, inRoot: true }]);
+  const v1 = plan(spec(), { cgroupLayout: V1 }).ops;
+  const base = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  assert.deepEqual(opsAt(v1, '/sys/fs/cgroup')[0], { op: 'mount', source: 'tmpfs', target: '/sys/fs/cgroup', fstype: 'tmpfs', flags: base | MS.RELATIME, data: 'mode=755', inRoot: true });
+  assert.deepEqual(opsAt(v1, '/sys/fs/cgroup/cpu,cpuacct'), [{ op: 'mount', source: 'cgroup', target: '/sys/fs/cgroup/cpu,cpuacct', fstype: 'cgroup', flags: base | MS.RELATIME | MS.RDONLY, data: 'cpu,cpuacct', inRoot: true }]);
+  assert.equal((opsAt(v1, '/sys/fs/cgroup/systemd')[0] as { data: string }).data, 'none,name=systemd');
+  assert.ok(v1.some((x) => x.op === 'symlink' && x.path === '/sys/fs/cgroup/cpu' && x.target === 'cpu,cpuacct'));
+  const last = opsAt(v1, '/sys/fs/cgroup').at(-1);
+  assert.deepEqual(last, { op: 'remount', target: '/sys/fs/cgroup', flags: base | MS.RELATIME | MS.RDONLY, inRoot: true }, 'tmpfs made read-only after its sub-mounts');
+  const noNs = (s: any) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'cgroup'));
+  const v1bind = plan(spec(noNs), { cgroupLayout: V1 });
+  assert.deepEqual(opsAt(v1bind.ops, '/sys/fs/cgroup/memory'), [
+    { op: 'mount', source: '/sys/fs/cgroup/memory/c1', target: '/sys/fs/cgroup/memory', fstype: null, flags: MS.BIND, data: null, inRoot: true },
+    { op: 'remount', target: '/sys/fs/cgroup/memory', flags: base | MS.RELATIME | MS.RDONLY, inRoot: true },
+  ]);
+  assert.equal(opsAt(v1bind.ops, '/sys/fs/cgroup/systemd').length, 0, 'hierarchies without a known dir are left out');
+  assert.ok(!v1bind.ops.some((x) => x.op === 'unshare'));
+  const v2bind = plan(spec(noNs)).ops;
+  assert.equal((opsAt(v2bind, '/sys/fs/cgroup')[0] as { source: string }).source, '/sys/fs/cgroup/c1');
+  const unknown = plan(spec(noNs), { cgroupLayout: { version: 2 } });
+  assert.equal(opsAt(unknown.ops, '/sys/fs/cgroup').length, 0);
+  assert.match(unknown.warnings.join('\n'), /cgroup mount on \/sys\/fs\/cgroup skipped/);
+});
+
+test('detectCgroupLayout reads v1 hierarchies and v2 from mountinfo', () => {
+  const hybrid = [
+    '25 30 0:23 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
+    '26 25 0:24 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw,nsdelegate',
+    '27 25 0:25 / /sys/fs/cgroup/systemd rw,nosuid shared:11 - cgroup cgroup rw,xattr,name=systemd',
+    '30 25 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:14 - cgroup cgroup rw,cpu,cpuacct',
+  ].join('\n');
+  assert.deepEqual(detectCgroupLayout(hybrid), {
+    version: 1,
+    hierarchies: [
+      { name: 'systemd', options: 'none,name=systemd' },
+      { name: 'cpu,cpuacct', options: 'cpu,cpuacct' },
+    ],
+  });
+  assert.deepEqual(detectCgroupLayout('25 30 0:23 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw'), { version: 2 });
+});
+
+function userNs(s: any): void {
+  s.linux.namespaces.push({ type: 'user' });
+  s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+}
+
+test('user namespace: mappings, setresid(0) first, devices bound, sysfs fallback without a net ns', () => {
+  const p = plan(spec(userNs));
+  assert.equal(p.cloneFlags & CLONE.NEWUSER, CLONE.NEWUSER);
+  assert.deepEqual(p.uidMappings, [{ containerID: 0, hostID: 100000, size: 65536 }]);
+  assert.equal(p.needsSetgroupsDeny, false);
+  assert.equal(p.idMapsAtNotify, undefined);
+  assert.deepEqual(p.ops.slice(0, 3), [{ op: 'syncWait' }, { op: 'setresid', uid: 0, gid: 0 }, { op: 'unshare', flags: CLONE.NEWCGROUP }]);
+  assert.ok(!p.ops.some((x) => x.op === 'mknod'));
+  const n = idx(p.ops, (x) => x.op === 'mount' && x.target === '/dev/null');
+  assert.deepEqual(p.ops[n - 1], { op: 'touch', path: '/dev/null', mode: 0o644, inRoot: true });
+  assert.deepEqual(p.ops[n], { op: 'mount', source: '/dev/null', target: '/dev/null', fstype: null, flags: MS.BIND, data: null, inRoot: true });
+  // With a net ns sysfs mounts normally.
+  assert.equal((opsAt(p.ops, '/sys')[0] as { fstype: string }).fstype, 'sysfs');
+  const noNet = plan(spec((s) => {
+    userNs(s);
+    s.linux.namespaces = s.linux.namespaces.filter((x: any) => x.type !== 'network');
+  }));
+  assert.deepEqual(opsAt(noNet.ops, '/sys'), [
+    { op: 'mount', source: '/sys', target: '/sys', fstype: null, flags: MS.BIND | MS.REC, data: null, inRoot: true },
+    { op: 'remount', target: '/sys', flags: MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, inRoot: true },
+  ]);
+  assert.match(noNet.warnings.join('\n'), /sysfs needs a network namespace/);
+  // gid=5 is mapped here; with a single-id mapping it is dropped with a warning.
+  const single = plan(spec((s) => {
+    userNs(s);
+    s.linux.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+  }), { rootless: true });
+  assert.equal(single.needsSetgroupsDeny, true);
+  assert.ok(!single.ops.some((x) => x.op === 'setgroups'), 'no setgroups when denied');
+  assert.equal((opsAt(single.ops, '/dev/pts')[0] as { data: string }).data, 'newinstance,ptmxmode=0666,mode=0620');
+  assert.match(single.warnings.join('\n'), /gid=5 dropped/);
+});
+
+test('rootless default spec plans with the /sys rbind', () => {
+  const s = defaultSpec({ rootless: true, uid: 1000, gid: 1000, terminal: false });
+  const p = plan(s, { rootless: true });
+  assert.equal(p.cloneFlags & CLONE.NEWNET, 0);
+  assert.equal(p.needsSetgroupsDeny, true);
+  assert.deepEqual(opsAt(p.ops, '/sys')[0], { op: 'mount', source: '/sys', target: '/sys', fstype: null, flags: MS.BIND | MS.REC, data: null, inRoot: true });
+});
+
+test('masked and read-only paths after pivot, sysctls before them', () => {
+  const s = spec((s) => {
+    s.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '65536', 'net/ipv4/conf/eth0.100/forwarding': '0' };
+    s.process.oomScoreAdj = -500;
+  });
+  const o = plan(s).ops;
+  const pivot = names(o).indexOf('pivotRoot');
+  const sys = o.filter((x) => x.op === 'writeFile');
+  assert.deepEqual(sys, [
+    { op: 'writeFile', path: '/proc/sys/net/ipv4/ip_forward', data: '1' },
+    { op: 'writeFile', path: '/proc/sys/kernel/shmmax', data: '65536' },
+    { op: 'writeFile', path: '/proc/sys/net/ipv4/conf/eth0.100/forwarding', data: '0' },
+    { op: 'writeFile', path: '/proc/self/oom_score_adj', data: '-500' },
+  ]);
+  const ro = idx(o, (x) => x.op === 'mount' && x.target === '/proc/sys');
+  assert.ok(ro > pivot && ro > idx(o, (x) => x.op === 'writeFile' && x.path === '/proc/self/oom_score_adj'));
+  assert.deepEqual(o.slice(ro, ro + 2), [
+    { op: 'mount', source: '/proc/sys', target: '/proc/sys', fstype: null, flags: MS.BIND | MS.REC, data: null, optional: true },
+    { op: 'remount', target: '/proc/sys', flags: MS.RDONLY, optional: true },
+  ]);
+  const masks = o.filter((x) => x.op === 'mask');
+  assert.equal(masks.length, 12);
+  assert.deepEqual(masks[0], { op: 'mask', path: '/proc/acpi' });
+  assert.ok(idx(o, (x) => x.op === 'mask') > ro);
+});
+
+test('sysctl validation: only namespaced keys, with their namespace', () => {
+  throwsMsg(() => plan(spec((s) => (s.linux.sysctl = { 'vm.swappiness': '10' }))), /^config.json: linux.sysctl "vm.swappiness" is not namespaced: setting it would change the host/);
+  throwsMsg(() => plan(spec((s) => (s.linux.sysctl = { 'kernel.panic': '1' }))), /"kernel.panic" is not namespaced/);
+  throwsMsg(() => plan(spec((s) => {
+    s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'network');
+    s.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+  })), /^config.json: linux.sysctl "net.ipv4.ip_forward" needs a network namespace/);
+  throwsMsg(() => plan(spec((s) => {
+    s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'ipc');
+    s.linux.sysctl = { 'fs.mqueue.msg_max': '10' };
+  })), /needs a ipc namespace/);
+  throwsMsg(() => plan(spec((s) => (s.linux.sysctl = { 'net/../../x': '1' }))), /is not a valid sysctl name/);
+  assert.doesNotThrow(() => plan(spec((s) => (s.linux.sysctl = { 'kernel.domainname': 'x', 'kernel.sem': '1 2 3 4' }))));
+});
+
+test('hostname without a uts namespace is an error', () => {
+  throwsMsg(() => plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'uts')))), /^config.json: hostname needs a UTS namespace/);
+  assert.ok(plan(spec((s) => (s.domainname = 'ex.org'))).ops.some((x) => x.op === 'setdomainname' && x.name === 'ex.org'));
+});
+
+test('rlimits: names → numbers, infinity, unknown names', () => {
+  const o = plan(spec((s) => (s.process.rlimits = [{ type: 'RLIMIT_CORE', soft: 0, hard: 18446744073709551615 }, { type: 'RLIMIT_NPROC', soft: 100, hard: 200 }]))).ops;
+  assert.deepEqual(o.filter((x) => x.op === 'setrlimit'), [
+    { op: 'setrlimit', resource: 4, soft: 0n, hard: RLIM_INFINITY },
+    { op: 'setrlimit', resource: 6, soft: 100n, hard: 200n },
+  ]);
+  throwsMsg(() => plan(spec((s) => (s.process.rlimits = [{ type: 'RLIMIT_FOO', soft: 1, hard: 1 }]))), /^config.json: process.rlimits\[0\].type "RLIMIT_FOO" is not a known rlimit/);
+});
+
+test('capabilities: masks per set, ambient needs permitted+inheritable, unknown names are errors', () => {
+  const o = plan(spec((s) => {
+    s.process.user = { uid: 1000, gid: 1000, additionalGids: [10, 10, 20], umask: 0o077 };
+    s.process.capabilities = { bounding: ['CAP_NET_RAW', 'CAP_KILL'], permitted: ['CAP_NET_RAW', 'CAP_KILL'], effective: ['CAP_NET_RAW'], inheritable: ['CAP_NET_RAW'], ambient: ['CAP_NET_RAW', 'CAP_KILL'] };
+  }));
+  const raw = capMask(['CAP_NET_RAW']);
+  const both = capMask(['CAP_NET_RAW', 'CAP_KILL']);
+  assert.deepEqual(o.ops.find((x) => x.op === 'capset'), { op: 'capset', effective: raw, permitted: both, inheritable: raw });
+  assert.deepEqual(o.ops.find((x) => x.op === 'ambient'), { op: 'ambient', raise: raw });
+  assert.match(o.warnings.join('\n'), /ambient: capabilities not in both permitted and inheritable are ignored/);
+  assert.deepEqual(o.ops.find((x) => x.op === 'setgroups'), { op: 'setgroups', gids: [10, 20] });
+  assert.deepEqual(o.ops.find((x) => x.op === 'setresid' && x.uid !== 0), { op: 'setresid', uid: 1000, gid: 1000 });
+  assert.deepEqual(o.ops.filter((x) => x.op === 'umask').at(-1), { op: 'umask', mask: 0o077 });
+  throwsMsg(() => plan(spec((s) => (s.process.capabilities.bounding = ['CAP_FLY']))), /CAP_FLY/);
+  const none = plan(spec((s) => delete s.process.capabilities)).ops;
+  assert.deepEqual(none.find((x) => x.op === 'capBounding'), { op: 'capBounding', keep: 0n });
+});
+
+const SECCOMP = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chroot'], action: 'SCMP_ACT_ERRNO' }] };
+
+test('seccomp: last before exec with no_new_privs, before dropping caps without it', () => {
+  const withNnp = plan(spec((s) => (s.linux.seccomp = SECCOMP))).ops;
+  const n = names(withNnp);
+  assert.equal(n.indexOf('seccomp'), n.length - 2);
+  assert.equal(n.indexOf('noNewPrivs'), n.length - 3);
+  const sc = withNnp.find((x) => x.op === 'seccomp');
+  assert.ok(sc && sc.op === 'seccomp' && sc.filter.length > 0 && sc.filter.length % 8 === 0);
+  const noNnp = plan(spec((s) => {
+    s.linux.seccomp = SECCOMP;
+    s.process.noNewPrivileges = false;
+  }), { mode: 'create', fifo: 0 }).ops;
+  const m = names(noNnp);
+  assert.ok(!m.includes('noNewPrivs'));
+  assert.equal(m.indexOf('seccomp'), m.indexOf('waitFifo') + 1);
+  assert.ok(m.indexOf('seccomp') < m.indexOf('capBounding'));
+});
+
+test('create waits on the fifo after all root setup; run does not; terminal opens a pty', () => {
+  const c = plan(spec(), { mode: 'create', fifo: 2 }).ops;
+  const n = names(c);
+  assert.deepEqual(c[n.indexOf('waitFifo')], { op: 'waitFifo', fd: 2 });
+  assert.ok(n.indexOf('waitFifo') > n.lastIndexOf('mask') && n.indexOf('waitFifo') > n.indexOf('setrlimit') && n.indexOf('waitFifo') < n.indexOf('capBounding'));
+  throwsMsg(() => plan(spec(), { mode: 'create' }), 'plan container: create mode needs the exec fifo');
+  const t = plan(spec((s) => {
+    s.process.terminal = true;
+    s.process.consoleSize = { height: 40, width: 120 };
+  }), { mode: 'create', fifo: 0, consoleSocket: 1 }).ops;
+  const tn = names(t);
+  assert.deepEqual(t[tn.indexOf('openPty')], { op: 'openPty', socket: 1, rows: 40, cols: 120 });
+  assert.equal(tn.indexOf('openPty') + 1, tn.indexOf('waitFifo'));
+  throwsMsg(() => plan(spec((s) => (s.process.terminal = true))), /^process.terminal is true but no console socket was given/);
+});
+
+test('hooksBeforePivot: notify(1) + syncWait right before pivot_root; noPivot uses moveRoot', () => {
+  const o = plan(spec(), { hooksBeforePivot: true }).ops;
+  const p = names(o).indexOf('pivotRoot');
+  assert.deepEqual(o.slice(p - 2, p + 1), [{ op: 'notify', value: NOTIFY.BEFORE_PIVOT }, { op: 'syncWait' }, { op: 'pivotRoot', path: ROOTFS }]);
+  const mv = plan(spec(), { noPivot: true }).ops;
+  assert.ok(!names(mv).includes('pivotRoot'));
+  assert.ok(mv.some((x) => x.op === 'moveRoot' && x.path === ROOTFS));
+});
+
+test('rootfs propagation', () => {
+  const first = (prop?: string) => plan(spec((s) => prop && (s.linux.rootfsPropagation = prop)), { mountPointOf: () => '/b' }).ops.slice(2);
+  assert.equal((first('private')[0] as { flags: number }).flags, MS.PRIVATE | MS.REC);
+  const shared = first('shared');
+  assert.deepEqual(shared.slice(0, 2), [
+    { op: 'mount', source: null, target: '/', fstype: null, flags: MS.SHARED | MS.REC, data: null },
+    { op: 'mount', source: null, target: '/b', fstype: null, flags: MS.PRIVATE, data: null },
+  ]);
+  const unb = first('unbindable');
+  assert.equal((unb[0] as { flags: number }).flags, MS.SLAVE | MS.REC);
+  const p = names(unb).indexOf('pivotRoot');
+  assert.deepEqual(unb[p + 1], { op: 'mount', source: null, target: '/', fstype: null, flags: MS.UNBINDABLE | MS.REC, data: null });
+});
+
+test('joined namespaces become setns ops (not clone flags); a pid join adds a clone op', () => {
+  const s = spec((s) => {
+    s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: '/proc/9/ns/net' } : n.type === 'pid' ? { type: 'pid', path: '/proc/9/ns/pid' } : n));
+  });
+  const p = plan(s, { joinNamespaces: [{ type: 'network', fd: 3 }, { type: 'pid', fd: 4 }] });
+  assert.equal(p.cloneFlags, CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
+  assert.equal(p.pidFromClone, true);
+  assert.deepEqual(p.ops.slice(0, 5), [
+    { op: 'syncWait' },
+    { op: 'setns', fd: 3, nstype: CLONE.NEWNET },
+    { op: 'setns', fd: 4, nstype: CLONE.NEWPID },
+    { op: 'clone', flags: 0 },
+    { op: 'unshare', flags: CLONE.NEWCGROUP },
+  ]);
+  throwsMsg(() => plan(s), 'plan container: no fd was given for the pid namespace at /proc/9/ns/pid');
+});
+
+test('a joined user ns comes first and every new namespace is unshared after it', () => {
+  const s = spec((s) => s.linux.namespaces.push({ type: 'user', path: '/proc/9/ns/user' }));
+  const p = plan(s, { joinNamespaces: [{ type: 'user', fd: 0 }] });
+  assert.equal(p.cloneFlags, 0);
+  assert.deepEqual(p.uidMappings, []);
+  assert.deepEqual(p.ops.slice(0, 6), [
+    { op: 'syncWait' },
+    { op: 'setns', fd: 0, nstype: CLONE.NEWUSER },
+    { op: 'setresid', uid: 0, gid: 0 },
+    { op: 'unshare', flags: CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS },
+    { op: 'clone', flags: 0 },
+    { op: 'unshare', flags: CLONE.NEWCGROUP },
+  ]);
+  assert.ok(!p.ops.some((x) => x.op === 'mknod'), 'devices are bound in a joined user ns');
+});
+
+test('a new user ns with joins is unshared after the joins; the maps are written on notify', () => {
+  const s = spec((s) => {
+    userNs(s);
+    s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: '/run/netns/x' } : n));
+  });
+  const p = plan(s, { joinNamespaces: [{ type: 'network', fd: 5 }] });
+  assert.equal(p.cloneFlags, 0);
+  assert.equal(p.idMapsAtNotify, NOTIFY.USERNS);
+  assert.equal(p.pidFromClone, true);
+  assert.deepEqual(p.ops.slice(0, 9), [
+    { op: 'syncWait' },
+    { op: 'setns', fd: 5, nstype: CLONE.NEWNET },
+    { op: 'unshare', flags: CLONE.NEWUSER },
+    { op: 'notify', value: NOTIFY.USERNS },
+    { op: 'syncWait' },
+    { op: 'setresid', uid: 0, gid: 0 },
+    { op: 'unshare', flags: CLONE.NEWPID | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS },
+    { op: 'clone', flags: 0 },
+    { op: 'unshare', flags: CLONE.NEWCGROUP },
+  ]);
+  assert.equal(opsAt(p.ops, '/sys')[0]?.op, 'mount');
+  assert.equal((opsAt(p.ops, '/sys')[0] as { source: string }).source, '/sys', 'sysfs falls back: the joined net ns is not ours');
+});
+
+test('time namespace: unshared with the pid ns, offsets written, then a clone op', () => {
+  const p = plan(spec((s) => {
+    s.linux.namespaces.push({ type: 'time' });
+    s.linux.timeOffsets = { monotonic: { secs: 86400 }, boottime: { secs: -10, nanosecs: 5 } };
+  }));
+  assert.equal(p.cloneFlags, CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
+  assert.equal(p.pidFromClone, true);
+  assert.deepEqual(p.ops.slice(0, 5), [
+    { op: 'syncWait' },
+    { op: 'unshare', flags: CLONE.NEWPID | CLONE.NEWTIME },
+    { op: 'writeFile', path: '/proc/self/timens_offsets', data: 'monotonic 86400 0\nboottime -10 5\n' },
+    { op: 'clone', flags: 0 },
+    { op: 'unshare', flags: CLONE.NEWCGROUP },
+  ]);
+});
+
+test('cgroupV2IntoClone puts CLONE_NEWCGROUP into the clone flags', () => {
+  const p = plan(spec(), { cgroupV2IntoClone: true });
+  assert.equal(p.cloneFlags & CLONE.NEWCGROUP, CLONE.NEWCGROUP);
+  assert.ok(!p.ops.some((x) => x.op === 'unshare'));
+});
+
+test('a mount namespace is required; unsupported features warn or fail clearly', () => {
+  throwsMsg(() => plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount')))), /^config.json: linux.namespaces must include a mount namespace/);
+  const w = plan(spec((s) => (s.process.apparmorProfile = 'docker-default'))).warnings;
+  assert.match(w.join('\n'), /apparmorProfile "docker-default" ignored/);
+  throwsMsg(() => plan(spec((s) => (s.linux.personality = { domain: 'LINUX32' }))), /LINUX32 is not supported yet/);
+});
+
+test('planExec: setns(pidfd, every ns) → clone → process part, container seccomp applies', () => {
+  const s = spec((s) => {
+    userNs(s);
+    s.linux.seccomp = SECCOMP;
+  });
+  const proc = { args: ['ls', '-l'], cwd: '/tmp', env: ['PATH=/bin', 'A=1'], user: { uid: 1, gid: 2, additionalGids: [3] }, terminal: true, noNewPrivileges: true, capabilities: { bounding: ['CAP_KILL'] } };
+  const p = planExec({ spec: s, process: proc, targetPidfd: 0, consoleSocket: 1, rootless: false });
+  assert.equal(p.cloneFlags, 0);
+  assert.equal(p.pidFromClone, true);
+  const all = CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWCGROUP | CLONE.NEWUSER;
+  assert.deepEqual(p.ops.slice(0, 4), [{ op: 'syncWait' }, { op: 'setns', fd: 0, nstype: all }, { op: 'clone', flags: 0 }, { op: 'openPty', socket: 1, rows: 0, cols: 0 }]);
+  assert.deepEqual(names(p.ops).slice(4), ['capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'seccomp', 'exec']);
+  assert.deepEqual(p.ops.at(-1), { op: 'exec', file: 'ls', argv: ['ls', '-l'], env: ['PATH=/bin', 'A=1'], searchPath: '/bin' });
+  assert.ok(!p.ops.some((x) => x.op === 'waitFifo' || x.op === 'mount' || x.op === 'pivotRoot'));
+  throwsMsg(() => planExec({ spec: s, process: { ...proc, cwd: 'tmp' }, targetPidfd: 0, consoleSocket: 1 }), /must be an absolute path/);
+  throwsMsg(() => planExec({ spec: s, process: { ...proc, consoleSize: undefined }, targetPidfd: 0 } as never), /no console socket/);
+});
