@@ -70,7 +70,7 @@ function exec(file: string, argv: string[]): PlanOp {
 }
 
 /** The container ops: private propagation, bind rootfs, proc, /dev tmpfs + devices, pivot. */
-function containerOps(rootfs: string, opts: { mknod: boolean }): PlanOp[] {
+function containerOps(rootfs: string, opts: { mknod: boolean; beforePivot?: PlanOp[] }): PlanOp[] {
   const devices: PlanOp[] = [];
   for (const [name, minor] of [['null', 3], ['zero', 5], ['urandom', 9]] as const) {
     if (opts.mknod) devices.push({ op: 'mknod', path: `/dev/${name}`, mode: S_IFCHR | 0o666, major: 1, minor, uid: 0, gid: 0, inRoot: true });
@@ -88,6 +88,7 @@ function containerOps(rootfs: string, opts: { mknod: boolean }): PlanOp[] {
     { op: 'umask', mask: 0 },
     ...devices,
     { op: 'umask', mask: 0o022 },
+    ...(opts.beforePivot ?? []),
     { op: 'pivotRoot', path: rootfs },
   ];
 }
@@ -220,6 +221,76 @@ test('a user-namespace container (0 100000 65536)', { skip }, async () => {
   } finally {
     fx.cleanup();
   }
+});
+
+test('user ns: remount keeps the flags the kernel locked; mask hides files and directories', { skip }, async (t) => {
+  const fx = busybox();
+  const locked = join(fx.dir, 'locked');
+  mkdirSync(locked);
+  // A host mount with nosuid,nodev,noexec,noatime: bound into a user ns these flags are locked.
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,noatime,size=64k', 'hako-locked', locked]);
+  try {
+    chmodSync(fx.dir, 0o755);
+    execFileSync('chown', ['-R', '100000:100000', fx.rootfs]);
+    writeFileSync(join(fx.rootfs, 'home', 'secret'), 'x');
+    mkdirSync(join(fx.rootfs, 'mnt'));
+    const plan = (remount: PlanOp): Plan => ({
+      cloneFlags: CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWPID,
+      cgroupFd: -1,
+      fds: [],
+      internalFds: [],
+      pdeathsig: SIGKILL,
+      ops: [
+        { op: 'syncWait' },
+        { op: 'setresid', uid: 0, gid: 0 },
+        ...containerOps(fx.rootfs, {
+          mknod: false,
+          beforePivot: [{ op: 'mount', source: locked, target: '/mnt', fstype: null, flags: MS.BIND, data: null, inRoot: true }, remount],
+        }),
+        { op: 'mask', path: '/home', inRoot: true },
+        { op: 'mask', path: '/etc/group', inRoot: true },
+        { op: 'mask', path: '/no/such/thing', inRoot: true },
+        exec('/bin/sh', ['sh', '-c', 'grep " /mnt " /proc/self/mounts; touch /mnt/x 2>&1; echo "home=$(ls -A /home)"; echo "group=$(wc -c < /etc/group)"; touch /home/y 2>&1; true']),
+      ],
+    });
+    const maps = (proc: SpawnedProcess) => {
+      writeFileSync(`/proc/${proc.pid}/uid_map`, '0 100000 65536');
+      writeFileSync(`/proc/${proc.pid}/gid_map`, '0 100000 65536');
+    };
+    const { out, status } = await run(plan({ op: 'remount', target: '/mnt', flags: MS.RDONLY, inRoot: true }), maps);
+    assert.deepEqual(status, { code: 0, signal: null }, out);
+    assert.match(out, /^hako-locked \/mnt tmpfs ro,nosuid,nodev,noexec,noatime/m);
+    assert.match(out, /touch: \/mnt\/x: Read-only file system/);
+    assert.match(out, /^home=$/m);
+    assert.match(out, /^group=0$/m);
+    assert.match(out, /touch: \/home\/y: Read-only file system/);
+    // The same remount as a plain mount op, without the locked flags, is refused: EPERM.
+    await assert.rejects(
+      run(plan({ op: 'mount', source: null, target: '/mnt', fstype: null, flags: MS.REMOUNT | MS.BIND | MS.RDONLY, data: null, inRoot: true }), maps),
+      (err: unknown) => err instanceof HakoError && err.step === 'remount /mnt' && err.code === 'EPERM',
+    );
+  } finally {
+    execFileSync('umount', [locked]);
+    fx.cleanup();
+  }
+});
+
+test('a failing child whose error pipe is closed reports on its fd 2', { skip }, async () => {
+  const { proc, output } = start({ cloneFlags: 0, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: [{ op: 'syncWait' }, exec('/bin/nope', ['nope'])] });
+  proc.closeErrPipe();
+  proc.release();
+  assert.deepEqual(await proc.exited, { code: 127, signal: null });
+  assert.equal(await output, 'hako-exec: op 1 failed: errno 2\n');
+});
+
+test('abort: a child waiting at syncWait is killed and reaped', { skip }, async () => {
+  const { proc, output } = start({ cloneFlags: CLONE.NEWPID, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: [{ op: 'syncWait' }, exec('/bin/true', ['true'])] });
+  proc.abort();
+  const status = await proc.exited;
+  // Either the SIGKILL or the sync pipe's EOF (exit 126) got there first.
+  assert.ok(status.signal === 'SIGKILL' || status.code === 126, JSON.stringify(status));
+  assert.equal(await output, '');
+  assert.equal(proc.kill('SIGTERM'), false);
 });
 
 test('errors: exec of a missing file names the step and errno', { skip }, async () => {
