@@ -1,0 +1,149 @@
+// The content store without a registry: verified ingest, resume, no partial leftovers, verify().
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { ContentStore, markRetryable } from '../../src/image/store/content.js';
+import { DockerConfig } from '../../src/image/registry/credentials.js';
+import { sha256 } from '../../src/image/digest.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+test('ingest verifies, renames into place, and refuses a wrong digest leaving nothing', async () => {
+  const t = tempDir();
+  try {
+    const store = new ContentStore(t.path);
+    const data = randomBytes(300_000);
+    const digest = sha256(data);
+    const res = await store.ingest({ digest, size: data.length, what: 'layer' }, async () => ({ body: Readable.from([data.subarray(0, 1000), data.subarray(1000)]), start: 0 }));
+    assert.equal(res.downloaded, true);
+    assert.ok(store.has(digest));
+    const bad = randomBytes(1000);
+    const want = sha256(randomBytes(10));
+    await assert.rejects(store.ingest({ digest: want, size: 1000, what: 'layer' }, async () => ({ body: Readable.from([bad]), start: 0 })), (err: Error) => {
+      assert.equal(err.message, `digest mismatch for layer ${want}: expected ${want}, got ${sha256(bad)} (nothing was stored)`);
+      return true;
+    });
+    await assert.rejects(store.ingest({ digest: want, size: 10 }, async () => ({ body: Readable.from([bad]), start: 0 })), /size mismatch.*got more/);
+    assert.ok(!store.has(want));
+    assert.deepEqual(readdirSync(store.ingestDir), []);
+    assert.ok((await store.verify()).ok);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a broken body is resumed from where it stopped, with the tap seeing every byte once', async () => {
+  const t = tempDir();
+  try {
+    const store = new ContentStore(t.path);
+    const data = randomBytes(200_000);
+    const digest = sha256(data);
+    const offsets: number[] = [];
+    const fetch = async (offset: number) => {
+      offsets.push(offset);
+      if (offsets.length === 1) {
+        const body = new Readable({ read() {} });
+        body.push(data.subarray(0, 70_000));
+        setImmediate(() => body.destroy(markRetryable(new Error('connection reset'))));
+        return { body, start: 0 };
+      }
+      // The second server ignores Range: the store skips what it has.
+      return { body: Readable.from([data]), start: 0 };
+    };
+    const tapped: Buffer[] = [];
+    const { PassThrough } = await import('node:stream');
+    const res = await store.ingest({ digest, size: data.length }, fetch, {
+      tap: () => {
+        const p = new PassThrough();
+        p.on('data', (c: Buffer) => tapped.push(c));
+        return p;
+      },
+    });
+    assert.equal(res.tapped, true);
+    assert.deepEqual(offsets, [0, 70_000]);
+    assert.ok(Buffer.concat(tapped).equals(data));
+    assert.ok(store.has(digest));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a partial file from an earlier run is re-hashed and continued', async () => {
+  const t = tempDir();
+  try {
+    const store = new ContentStore(t.path);
+    await store.init();
+    const data = randomBytes(50_000);
+    const digest = sha256(data);
+    writeFileSync(join(store.ingestDir, `${digest.slice(7)}.partial`), data.subarray(0, 12_345));
+    const res = await store.ingest({ digest, size: data.length }, async (offset) => ({ body: Readable.from([data.subarray(offset)]), start: offset }));
+    assert.equal(res.resumedFrom, 12_345);
+    assert.ok(store.has(digest));
+    assert.deepEqual(readdirSync(store.ingestDir), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('concurrent ingests of one digest fetch once', async () => {
+  const t = tempDir();
+  try {
+    const store = new ContentStore(t.path);
+    const data = randomBytes(100_000);
+    const digest = sha256(data);
+    let fetches = 0;
+    const fetch = async () => {
+      fetches++;
+      await new Promise((r) => setTimeout(r, 20));
+      return { body: Readable.from([data]), start: 0 };
+    };
+    const results = await Promise.all([1, 2, 3].map(() => store.ingest({ digest, size: data.length }, fetch)));
+    assert.equal(fetches, 1);
+    assert.equal(results.filter((r) => r.downloaded).length, 1);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('verify finds corrupt blobs, stray files and partial downloads', async () => {
+  const t = tempDir();
+  try {
+    const store = new ContentStore(t.path);
+    await store.init();
+    const good = await store.putBlob(Buffer.from('hello'));
+    assert.ok((await store.verify()).ok);
+    writeFileSync(join(store.blobsDir, 'f'.repeat(64)), 'not f');
+    writeFileSync(join(store.blobsDir, 'junk.tmp'), '');
+    writeFileSync(join(store.ingestDir, `${'1'.repeat(64)}.partial`), 'x');
+    const r = await store.verify();
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.corrupt, [join(store.blobsDir, 'f'.repeat(64))]);
+    assert.deepEqual(r.stray, [join(store.blobsDir, 'junk.tmp')]);
+    assert.equal(r.partial.length, 1);
+    assert.ok(existsSync(store.blobPath(good)));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('docker config.json: read auth in its forms, write with mode 0600, remove', async () => {
+  const t = tempDir();
+  try {
+    const p = join(t.path, 'd', 'config.json');
+    mkdirSync(join(t.path, 'd'));
+    writeFileSync(p, JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: Buffer.from('u:p:w').toString('base64') }, 'http://reg.example:5000/v2/': { username: 'a', password: 'b' } }, credsStore: 'x' }));
+    const cfg = new DockerConfig(p);
+    assert.deepEqual(cfg.get('docker.io'), { username: 'u', password: 'p:w', identityToken: undefined });
+    assert.equal(cfg.get('reg.example:5000')?.username, 'a');
+    assert.equal(cfg.get('other'), undefined);
+    await cfg.set('127.0.0.1:5000', { username: 'x', password: 'y' });
+    assert.equal(cfg.get('127.0.0.1:5000')?.password, 'y');
+    assert.equal(await cfg.remove('docker.io'), true);
+    assert.equal(await cfg.remove('docker.io'), false);
+    assert.equal(cfg.get('docker.io'), undefined);
+  } finally {
+    t.cleanup();
+  }
+});
