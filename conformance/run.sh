@@ -11,7 +11,7 @@
 #   subtest<TAB>NAME#N<TAB>pass|fail|skip<TAB>description
 # Like upstream's Makefile, each binary runs with RUNTIME set and rootfs-amd64.tar.gz and runtimetest
 # in its working directory. Environment: CONFORMANCE_TIMEOUT (seconds per test, default 60),
-# CONFORMANCE_RESULTS (results dir).
+# CONFORMANCE_RESULTS (results dir), CONFORMANCE_BIN (binaries dir, default conformance/bin).
 #
 # Cleanup, after every test, of what this run made and nothing else: containers in this run's state
 # root (kill + delete), bundles (the suite makes them in TMPDIR, a directory of this run's), and
@@ -25,7 +25,7 @@ wrapper=${1:?usage: run.sh RUNTIME_WRAPPER [FILTER]}
 filter=${2:-.}
 wrapper=$(cd "$(dirname "$wrapper")" && pwd)/$(basename "$wrapper")
 [ -x "$wrapper" ] || { echo "run.sh: $wrapper is not executable" >&2; exit 2; }
-bin="$here/bin"
+bin=${CONFORMANCE_BIN:-$here/bin}
 [ -x "$bin/runtimetest" ] || { echo "run.sh: $bin/runtimetest missing; run conformance/build.sh" >&2; exit 3; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: the suite needs root" >&2; exit 2; }
 name=$(basename "$wrapper" .sh)
