@@ -58,6 +58,14 @@ test('a busybox rootfs tarred by GNU tar (plain, gzip, zstd) unpacks identically
       assert.equal(listing(dest), want, kind);
       assert.equal(readFileSync(join(dest, 'bin/busybox')).equals(readFileSync(join(src, 'bin/busybox'))), true);
     }
+    // Truncated compressed blobs fail cleanly (zstd through the CLI here, gzip through zlib).
+    for (const [kind, file] of inputs.slice(1)) {
+      const whole = readFileSync(file);
+      const dest = join(tmp.path, 'trunc-' + kind);
+      await assert.rejects(unpackLayer(Readable.from([whole.subarray(0, whole.length >> 1)]), dest, { mediaType: '' }), /data is corrupt|truncated/);
+      assert.equal(existsSync(dest), false);
+    }
+    assert.deepEqual(readdirSync(tmp.path).filter((n) => n.startsWith('.')), []);
   } finally {
     tmp.cleanup();
   }

@@ -11,6 +11,11 @@ import { unpackLayer, TarReader, cleanName, sniffCompression, compressionOfMedia
 import type { TarEntry } from '../../src/image/unpack/index.js';
 import { makeTar, type TarTestEntry } from '../helpers/tar.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { spawnSync } from 'node:child_process';
+
+// This file exercises the pure-JS zstd decoder (fzstd); the e2e test uses the zstd CLI.
+process.env.HAKO_NO_ZSTD_BINARY = '1';
+const hasZstd = spawnSync('zstd', ['--version']).status === 0;
 
 const GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const TAR = 'application/vnd.oci.image.layer.v1.tar';
@@ -290,6 +295,27 @@ test('unpack: abort signal stops and cleans up', async () => {
     }
     await assert.rejects(unpackLayer(Readable.from(slow()), join(t.path, 'layer'), { mediaType: TAR, signal: ac.signal, chown: false }), /aborted/);
     assert.deepEqual(readdirSync(t.path), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('unpack: zstd through fzstd (no zstd CLI), and a truncated zstd blob fails', { skip: hasZstd ? false : 'zstd CLI not installed to make test data (apt-get install zstd)' }, async () => {
+  const files = Array.from({ length: 40 }, (_, i) => ({ name: `d/f${i}`, data: Buffer.alloc(70000 + i, i) }));
+  const tar = makeTar(files);
+  const zst = spawnSync('zstd', ['-c', '-q', '-3'], { input: tar }).stdout;
+  const t = tempDir('hako-unpack-');
+  try {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < zst.length; i += 777) chunks.push(zst.subarray(i, i + 777));
+    const res = await unpackLayer(Readable.from(chunks), join(t.path, 'l'), { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', chown: false });
+    assert.equal(res.diffId, 'sha256:' + createHash('sha256').update(tar).digest('hex'));
+    assert.ok(readFileSync(join(t.path, 'l/d/f39')).equals(Buffer.alloc(70039, 39)));
+    await assert.rejects(
+      unpackLayer(Readable.from([zst.subarray(0, zst.length >> 1)]), join(t.path, 'l2'), { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', chown: false }),
+      /zstd data is corrupt|truncated/,
+    );
+    assert.deepEqual(readdirSync(t.path), ['l']);
   } finally {
     t.cleanup();
   }

@@ -2,6 +2,8 @@
 // from the first bytes (gzip 1f 8b, zstd 28 b5 2f fd), which registries and `docker save` get
 // right even when a media type does not (docker accepts an uncompressed blob under a gzip type);
 // the media type only rules out what we cannot read (encrypted or unknown compressions).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 
@@ -81,7 +83,7 @@ export async function decompress(input: NodeJS.ReadableStream, signal?: AbortSig
   let chunks: AsyncIterable<Buffer>;
   if (compression === 'none') chunks = raw();
   else if (compression === 'gzip') chunks = gunzip(raw());
-  else chunks = unzstd(raw());
+  else chunks = zstdBinary() ? unzstdProcess(raw(), zstdBinary()!) : unzstd(raw());
   return { compression, chunks, compressedBytes: () => compressed };
 }
 
@@ -140,6 +142,55 @@ async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     if (error) throw error;
   } finally {
     if (!finished) gz.destroy();
+  }
+}
+
+let zstdPath: string | null | undefined;
+/** The zstd CLI, when installed: ~10x faster than fzstd and runs on the other core. */
+function zstdBinary(): string | null {
+  if (zstdPath === undefined) {
+    zstdPath = ['/usr/bin/zstd', '/bin/zstd', '/usr/local/bin/zstd'].find((p) => existsSync(p)) ?? null;
+    if (process.env.HAKO_NO_ZSTD_BINARY) zstdPath = null;
+  }
+  return zstdPath;
+}
+
+export class ZstdError extends Error {
+  readonly code = 'ZSTD';
+}
+
+async function* unzstdProcess(src: AsyncIterable<Buffer>, bin: string): AsyncGenerator<Buffer> {
+  const child = spawn(bin, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    if (stderr.length < 4096) stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let feedError: unknown;
+  child.stdin.on('error', () => undefined); // EPIPE when zstd gives up early: its exit status tells why
+  const feeder = (async () => {
+    try {
+      for await (const c of src) {
+        if (!child.stdin.write(c)) await new Promise<void>((r) => child.stdin.once('drain', r));
+      }
+    } catch (e) {
+      feedError = e;
+      child.kill();
+    } finally {
+      child.stdin.end();
+    }
+  })();
+  let ok = false;
+  try {
+    for await (const b of child.stdout as AsyncIterable<Buffer>) yield b;
+    await feeder;
+    if (feedError) throw feedError;
+    const code = await exited;
+    if (code !== 0) throw new ZstdError(stderr.trim().replace(/^.*stdin\S*\s*:\s*/, '') || `zstd exited with status ${code}`);
+    ok = true;
+  } finally {
+    if (!ok && child.exitCode === null) child.kill();
   }
 }
 

@@ -122,7 +122,7 @@ function toHakoError(e: unknown, label: string): HakoError {
   if (typeof err?.code === 'string' && err.code.startsWith('Z_')) {
     return new HakoError({ step: `${label}: gzip data is corrupt (${err.message})`, kind: 'invalid-argument', cause: e });
   }
-  if (err && typeof (err as { code?: unknown }).code === 'number') {
+  if (err && (typeof (err as { code?: unknown }).code === 'number' || (err as { code?: unknown }).code === 'ZSTD')) {
     // fzstd errors carry a numeric code.
     return new HakoError({ step: `${label}: zstd data is corrupt (${err.message})`, kind: 'invalid-argument', cause: e });
   }
