@@ -2,6 +2,8 @@
 // config and layers. Each layer's HTTP body is streamed once: into the verifying blob writer and,
 // when its snapshot is missing, at the same time into the unpacker (no temp copy of the tar).
 import { PassThrough, type Readable } from 'node:stream';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { HakoError } from '../common/errors.js';
 import { sha256, type Digest } from './digest.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from './manifest.js';
@@ -264,4 +266,24 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
   const message = upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}`;
   ctx.log?.(message);
   return { reference: formatReference(ref), digest: top.digest, manifestDigest, id, platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message };
+}
+
+/**
+ * A LayerUnpacker over the unpacker's `unpackLayer`, keeping each layer in `<dir>/<chain ID hex>`
+ * (overlayfs format). Until the SnapshotStore is wired by the engine, this is how pull unpacks.
+ */
+export function directoryUnpacker(dir: string): LayerUnpacker {
+  const path = (chainId: Digest): string => join(dir, chainId.slice('sha256:'.length));
+  return {
+    has: (chainId) => existsSync(path(chainId)),
+    async unpack(chainId, input, layer, signal) {
+      mkdirSync(dir, { recursive: true });
+      const { unpackLayer } = await import('./unpack/index.js');
+      const r = await unpackLayer(input, path(chainId), { mediaType: layer.mediaType, digest: layer.digest, signal });
+      return { diffId: r.diffId as Digest };
+    },
+    async remove(chainId) {
+      rmSync(path(chainId), { recursive: true, force: true });
+    },
+  };
 }
