@@ -39,7 +39,12 @@ echo "## runc passes, hako does not"
 regress=$(awk -F'\t' '
   FNR == NR { if ($3 == "pass") want[$1 "\t" $2] = $4; next }
   { got[$1 "\t" $2] = $3 }
-  END { for (k in want) if (got[k] != "pass") { split(k, a, "\t"); printf "%s\t%s\t%s\t%s\n", a[1], a[2], (k in got ? got[k] : "missing"), want[k] } }
+  END {
+    for (k in want) {
+      res = "missing"; if (k in got) res = got[k]
+      if (res != "pass") { split(k, a, "\t"); printf "%s\t%s\t%s\t%s\n", a[1], a[2], res, want[k] }
+    }
+  }
 ' "$r" "$h" | sort)
 if [ -z "$regress" ]; then echo "(none)"; else echo "$regress" | awk -F'\t' '{ printf "%-8s %-40s hako=%-8s %s\n", $1, $2, $3, $4 }'; fi
 echo
