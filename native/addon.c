@@ -272,9 +272,16 @@ static napi_value js_wait_pidfd(napi_env env, napi_callback_info info) {
   siginfo_t si;
   memset(&si, 0, sizeof si);
   long r;
-  do r = syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | __WALL | (nohang ? WNOHANG : 0), NULL);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return throw_errno(env, "waitid", errno);
+  for (;;) {
+    r = syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | __WALL | (nohang ? WNOHANG : 0), NULL);
+    if (r >= 0 || errno == EINTR) { if (r >= 0) break; continue; }
+    // A pidfd with O_NONBLOCK (uv_poll_init sets it) makes waitid fail with EAGAIN instead of
+    // blocking while the process runs: that is "not yet" for nohang, else wait for readability.
+    if (errno != EAGAIN) return throw_errno(env, "waitid", errno);
+    if (nohang) return null_value(env);
+    int err = wait_readable(fd, POLLIN);
+    if (err) return throw_errno(env, "poll", err);
+  }
   if (si.si_pid == 0) return null_value(env); // WNOHANG and still running
   if (si.si_code == CLD_EXITED) return obj2(env, "code", num(env, si.si_status), "signal", null_value(env));
   return obj2(env, "code", null_value(env), "signal", num(env, si.si_status));

@@ -268,7 +268,12 @@ export class SpawnedProcess {
     }
     // Whatever the process wrote before exiting is in the pipe now; a pid record among it means
     // this was a clone op's reporting process and switchTo() already moved on to the real one.
-    this.drain();
+    // (This runs as a loop callback: a throw here would be an uncaught exception.)
+    try {
+      this.drain();
+    } catch {
+      /* unreadable pipe or pidfd_open failure: report the exit of the process we know */
+    }
     if (this.pidfd !== fd) return;
     this.exitStatus = toExitStatus(raw);
     this.pidfd = -1;

@@ -3,7 +3,7 @@
 // its temp dirs (the mounts live in the children's mount namespaces and vanish with them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReadStream } from 'node:tty';
@@ -11,7 +11,7 @@ import { HakoError } from '../../src/common/errors.js';
 import { native } from '../../src/native/addon.js';
 import { spawnPlan, waitUntilExecOrFailure, type ExitStatus, type SpawnedProcess } from '../../src/native/executor.js';
 import { CLONE, MS, type Plan, type PlanOp } from '../../src/native/plan.js';
-import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
+import { isRoot, makeBusyboxRootfs, ownCgroup, tempDir, testCgroupName } from '../helpers/fixtures.js';
 
 const skip = !isRoot ? 'needs root' : !existsSync('/bin/busybox') ? 'needs busybox-static' : false;
 const SIGKILL = 9;
@@ -389,7 +389,7 @@ test('the clone op: join a container via its pidfd and exec inside; Node reaps t
     assert.deepEqual(status, { code: 0, signal: null });
     assert.equal(out.trim(), 'pid=2 host=hako-test');
     // Both the intermediate and the real process were reaped by us: neither is left as a zombie.
-    assert.ok(!existsSync(`/proc/${intermediate}`));
+    assert.ok(!existsSync(`/proc/${intermediate}`), existsSync(`/proc/${intermediate}`) ? execFileSync("cat", [`/proc/${intermediate}/status`], { encoding: "utf8" }) : "");
     assert.ok(!existsSync(`/proc/${joiner.proc.pid}`));
   } finally {
     container.abort();
@@ -474,5 +474,29 @@ test('no host fd leaks into the child, even one without CLOEXEC', { skip }, asyn
     assert.ok(leaky > 7, 'the leak candidate is above the plan targets');
   } finally {
     closeSync(leaky);
+  }
+});
+
+const UNIFIED = '/sys/fs/cgroup/unified';
+const v2 = existsSync(join(UNIFIED, 'cgroup.procs')) ? UNIFIED : existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : undefined;
+
+test('cgroupFd: the child starts inside the cgroup (CLONE_INTO_CGROUP)', { skip: skip || (!v2 && 'no cgroup v2 hierarchy') }, async () => {
+  const rel = join(ownCgroup(''), testCgroupName('into'));
+  const dir = join(v2 as string, rel);
+  mkdirSync(dir);
+  const fd = openSync(dir, 'r');
+  try {
+    const { out, status } = await run({
+      cloneFlags: 0,
+      cgroupFd: fd,
+      internalFds: [],
+      pdeathsig: SIGKILL,
+      ops: [{ op: 'exec', file: '/bin/cat', argv: ['cat', '/proc/self/cgroup'], env: [], searchPath: null }],
+    });
+    assert.deepEqual(status, { code: 0, signal: null });
+    assert.match(out, new RegExp(`^0::${rel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  } finally {
+    closeSync(fd);
+    rmdirSync(dir);
   }
 });
