@@ -276,6 +276,7 @@ function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {
       return w.i32('fd', op.fd);
     case 'dup2':
       checkInternal(plan, op.fd, step, op);
+      if (!Number.isInteger(op.target) || op.target < 0) throw invalid(`encode plan: op ${step} (${describeOp(op)})`, `target fd must be >= 0`);
       w.i32('fd', op.fd);
       return w.i32('target', op.target);
     case 'closeFrom':

@@ -10,6 +10,7 @@ import { ReadStream } from 'node:tty';
 import { HakoError } from '../../src/common/errors.js';
 import { native } from '../../src/native/addon.js';
 import { spawnPlan, waitUntilExecOrFailure, type ExitStatus, type SpawnedProcess } from '../../src/native/executor.js';
+import { encodePlan } from '../../src/native/plan-encoding.js';
 import { CLONE, MS, type Plan, type PlanOp } from '../../src/native/plan.js';
 import { isRoot, makeBusyboxRootfs, ownCgroup, tempDir, testCgroupName } from '../helpers/fixtures.js';
 
@@ -499,4 +500,27 @@ test('cgroupFd: the child starts inside the cgroup (CLONE_INTO_CGROUP)', { skip:
     closeSync(fd);
     rmdirSync(dir);
   }
+});
+
+test('spawn rejects malformed plans before cloning (every truncation, bad magic, trailing bytes)', { skip: !existsSync(new URL('../../../build/hako_native.node', import.meta.url)) && 'addon not built' }, () => {
+  const full = encodePlan({
+    cloneFlags: CLONE.NEWNS,
+    cgroupFd: -1,
+    fds: [{ source: 1, target: 1 }],
+    internalFds: [1],
+    pdeathsig: SIGKILL,
+    ops: [
+      { op: 'syncWait' },
+      { op: 'mount', source: null, target: '/', fstype: null, flags: MS.REC | MS.PRIVATE, data: null },
+      { op: 'seccomp', filter: new Uint8Array(8), flags: 0 },
+      { op: 'setgroups', gids: [1, 2] },
+      exec('/bin/true', ['true']),
+    ],
+  });
+  const isEinval = (err: unknown) => (err as { code?: string; syscall?: string }).code === 'EINVAL' && (err as { syscall?: string }).syscall === 'decode plan';
+  for (let n = 0; n < full.length; n++) assert.throws(() => native().spawn(full.subarray(0, n)), isEinval, `prefix of ${n} bytes`);
+  assert.throws(() => native().spawn(Buffer.concat([full, Buffer.from([0])])), isEinval);
+  const badMagic = Buffer.from(full);
+  badMagic[0] = 0;
+  assert.throws(() => native().spawn(badMagic), isEinval);
 });

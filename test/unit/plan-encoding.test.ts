@@ -128,6 +128,7 @@ test('validation: internal fd indexes must be in range', () => {
   assert.throws(() => encodePlan(plan([{ op: 'setns', fd: 0, nstype: 0 }])), /internal fd index 0 is out of range/);
   assert.throws(() => encodePlan(plan([{ op: 'openPty', socket: 2, rows: 0, cols: 0 }], { internalFds: [5, 6] })), /out of range/);
   assert.throws(() => encodePlan(plan([{ op: 'waitFifo', fd: -1 }], { internalFds: [5] })), /out of range/);
+  assert.throws(() => encodePlan(plan([{ op: 'dup2', fd: 0, target: -1 }], { internalFds: [5] })), /target fd must be >= 0/);
 });
 
 test('validation: out-of-range integers and bad seccomp filters', () => {
