@@ -203,7 +203,11 @@ static void watcher_fired(uv_poll_t *handle, int status, int events) {
   // make_callback (not call_function) so microtasks run afterwards; the receiver must be an
   // object: with undefined it fails with napi_object_expected and the callback never runs.
   napi_get_global(env, &global);
-  if (cb) napi_make_callback(env, ctx, global, cb, 0, NULL, &result);
+  if (cb && napi_make_callback(env, ctx, global, cb, 0, NULL, &result) == napi_pending_exception) {
+    // A throwing callback would otherwise be swallowed silently: make it an uncaught exception.
+    napi_value err;
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+  }
   napi_async_destroy(env, ctx);
   napi_close_handle_scope(env, scope);
 }
