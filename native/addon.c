@@ -459,16 +459,47 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// bpf(cmd, attr: Buffer) → the syscall's return value (attr is read and written in place).
+// bpf(cmd, attr: Buffer, pointers?: [offset, Uint8Array][]) → the syscall's return value.
+// Several bpf_attr fields are user pointers (instructions, license, log buffer, query arrays):
+// JS cannot know a Buffer's address, so each [offset, buffer] pair stores the buffer's address
+// as a u64 at `offset` in attr. attr (and the buffers) are read and written in place.
 static napi_value js_bpf(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[3];
+  size_t argc = 3;
   int32_t cmd;
-  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &cmd)) return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2) { napi_throw_type_error(env, NULL, "bpf: expected (cmd, attr[, pointers])"); return NULL; }
+  if (arg_int(env, argv[0], &cmd)) return NULL;
   void *attr;
   size_t len;
   if (napi_get_buffer_info(env, argv[1], &attr, &len) != napi_ok) {
     napi_throw_type_error(env, NULL, "bpf: expected a Buffer");
     return NULL;
+  }
+  napi_valuetype t = napi_undefined;
+  if (argc > 2) napi_typeof(env, argv[2], &t);
+  if (t != napi_undefined && t != napi_null) {
+    uint32_t n = 0;
+    if (napi_get_array_length(env, argv[2], &n) != napi_ok) {
+      napi_throw_type_error(env, NULL, "bpf: pointers must be an array of [offset, Uint8Array]");
+      return NULL;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+      napi_value pairv, offv, bufv, ab;
+      int32_t off;
+      napi_typedarray_type tt;
+      size_t blen, boff;
+      void *data;
+      if (napi_get_element(env, argv[2], k, &pairv) != napi_ok || napi_get_element(env, pairv, 0, &offv) != napi_ok ||
+          napi_get_element(env, pairv, 1, &bufv) != napi_ok || napi_get_value_int32(env, offv, &off) != napi_ok ||
+          napi_get_typedarray_info(env, bufv, &tt, &blen, &data, &ab, &boff) != napi_ok) {
+        napi_throw_type_error(env, NULL, "bpf: pointers must be an array of [offset, Uint8Array]");
+        return NULL;
+      }
+      if (off < 0 || (size_t)off + 8 > len) return throw_errno(env, "bpf (pointer offset outside attr)", EINVAL);
+      uint64_t addr = (uint64_t)(uintptr_t)data;
+      memcpy((char *)attr + off, &addr, sizeof addr);
+    }
   }
   long r = syscall(SYS_bpf, cmd, attr, (unsigned int)len);
   if (r < 0) return throw_errno(env, "bpf", errno);

@@ -49,8 +49,11 @@ export interface NativeAddon {
   /** Sets or clears FD_CLOEXEC (Node opens everything CLOEXEC; tests need a leaky fd). */
   setCloexec(fd: number, on: boolean): void;
   close(fd: number): void;
-  /** The raw bpf(2) syscall on `attr` (read and written in place); returns its result. */
-  bpf(cmd: number, attr: Buffer): number;
+  /**
+   * The raw bpf(2) syscall on `attr` (read and written in place); returns its result. Each
+   * `[offset, buffer]` of `pointers` first stores that buffer's address (u64) at `offset` in attr.
+   */
+  bpf(cmd: number, attr: Buffer, pointers?: Array<[number, Uint8Array]>): number;
 }
 
 /** The package root: the nearest ancestor of this file holding package.json (src/ or dist/src/). */

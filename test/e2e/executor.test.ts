@@ -524,3 +524,17 @@ test('spawn rejects malformed plans before cloning (every truncation, bad magic,
   badMagic[0] = 0;
   assert.throws(() => native().spawn(badMagic), isEinval);
 });
+
+test('bpf(): pointer fields are filled from [offset, buffer] pairs (BPF_PROG_LOAD of a trivial program)', { skip }, () => {
+  const insns = Buffer.from([0xb7, 0, 0, 0, 1, 0, 0, 0, /* r0 = 1 */ 0x95, 0, 0, 0, 0, 0, 0, 0 /* exit */]);
+  const license = Buffer.from('GPL\0');
+  const attr = Buffer.alloc(128);
+  attr.writeUInt32LE(15, 0); // BPF_PROG_TYPE_CGROUP_DEVICE
+  attr.writeUInt32LE(2, 4); // insn_cnt
+  // Without the pointers the kernel reads address 0: EFAULT.
+  assert.throws(() => native().bpf(5, Buffer.from(attr)), (err: unknown) => (err as { code?: string }).code === 'EFAULT');
+  const fd = native().bpf(5, attr, [[8, insns], [16, license]]);
+  assert.ok(fd > 2);
+  native().close(fd);
+  assert.throws(() => native().bpf(5, attr, [[124, insns]]), (err: unknown) => (err as { code?: string }).code === 'EINVAL');
+});
