@@ -71,8 +71,6 @@ export class SpawnedProcess {
   /** The process to track: the clone op's process once its pid record has been seen. */
   pid: number;
   pidfd: number;
-  /** Resolves once the tracked process exited and was reaped (never rejects). */
-  readonly exited: Promise<ExitStatus>;
 
   private syncFd: number;
   private errFd: number;
@@ -80,7 +78,8 @@ export class SpawnedProcess {
   private eof = false;
   private errWait: { promise: Promise<void>; resolve: () => void } | undefined;
   private exitStatus: ExitStatus | undefined;
-  private resolveExit!: (status: ExitStatus) => void;
+  private exitPromise: Promise<ExitStatus> | undefined;
+  private resolveExit: (status: ExitStatus) => void = () => undefined;
 
   constructor(
     readonly plan: Plan,
@@ -90,8 +89,21 @@ export class SpawnedProcess {
     this.pidfd = handles.pidfd;
     this.syncFd = handles.syncFd;
     this.errFd = handles.errFd;
-    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
-    this.watchExit();
+  }
+
+  /**
+   * Resolves once the tracked process exited and was reaped (never rejects). Tracking starts on
+   * first access: from then on a pidfd watch keeps the event loop alive until the exit, like a
+   * child_process. A caller that leaves the process running (a detached `create`) simply never
+   * asks, so nothing keeps it from exiting (or calls detach()).
+   */
+  get exited(): Promise<ExitStatus> {
+    if (!this.exitPromise) {
+      this.exitPromise = new Promise((resolve) => (this.resolveExit = resolve));
+      if (this.exitStatus) this.resolveExit(this.exitStatus);
+      else if (this.pidfd >= 0) this.watchExit();
+    }
+    return this.exitPromise;
   }
 
   /** The exit status once known. */
@@ -251,7 +263,7 @@ export class SpawnedProcess {
       }
       native().close(old);
     }
-    this.watchExit();
+    if (this.exitPromise) this.watchExit();
   }
 
   private watchExit(): void {
