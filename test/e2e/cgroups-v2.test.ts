@@ -111,7 +111,7 @@ test('v2: the device eBPF program denies /dev/null and allows /dev/zero', { skip
     }
     throw err;
   }
-  const child = spawn('sh', ['-c', 'read x; head -c1 /dev/zero >/dev/null && echo zero-ok; cat /dev/null && echo null-ok; true'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', 'read x; [ "$(head -c1 /dev/zero | wc -c)" = 1 ] && echo zero-ok; cat /dev/null && echo null-ok; true'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   let err = '';

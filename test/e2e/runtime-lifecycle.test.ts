@@ -2,7 +2,7 @@
 // states are real, security settings take effect, and failures leave nothing behind.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, chmodSync, readlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
@@ -28,10 +28,11 @@ describe('runtime: isolation', { skip }, () => {
     await h.cleanup();
   });
 
-  test('pid 1, own hostname, only lo, own mounts, cgroup namespace root', async () => {
+  test('pid 1, own hostname, only lo, and a namespace of its own of every kind', async () => {
+    const kinds = ['pid', 'net', 'ipc', 'uts', 'mnt', 'cgroup'];
     const r = await h.run(
       'ns',
-      ['/bin/sh', '-c', 'echo pid=$$; echo host=$(hostname); echo links=$(ls /sys/class/net); echo cg=$(grep -c ":/$" /proc/self/cgroup); echo mounts=$(wc -l < /proc/self/mounts)'],
+      ['/bin/sh', '-c', `echo pid=$$; echo host=$(hostname); echo links=$(ls /sys/class/net); echo cg=$(grep -c ":/$" /proc/self/cgroup); for k in ${kinds.join(' ')}; do echo ns-$k=$(readlink /proc/self/ns/$k); done`],
       (s) => {
         s.hostname = 'box1';
         s.linux!.namespaces = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
@@ -43,9 +44,11 @@ describe('runtime: isolation', { skip }, () => {
     assert.match(r.out, /^links=lo$/m);
     const total = readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').length;
     assert.match(r.out, new RegExp(`^cg=${total}$`, 'm'), 'every hierarchy shows / inside a cgroup namespace');
-    const inner = Number(/^mounts=(\d+)$/m.exec(r.out)?.[1]);
-    const outer = readFileSync('/proc/self/mounts', 'utf8').trim().split('\n').length;
-    assert.ok(inner > 0 && inner < outer, `container sees its own mount table (${inner} vs host ${outer})`);
+    for (const k of kinds) {
+      const inside = new RegExp(`^ns-${k}=(.*)$`, 'm').exec(r.out)?.[1];
+      assert.ok(inside, `no ${k} namespace seen: ${r.out}`);
+      assert.notEqual(inside, readlinkSync(`/proc/self/ns/${k}`), `${k} namespace is not the host's`);
+    }
   });
 
   test('the exit status is passed through', async () => {
@@ -78,12 +81,14 @@ describe('runtime: isolation', { skip }, () => {
   });
 
   test('read-only root and masked paths', async () => {
-    const r = await h.run('ro', ['/bin/sh', '-c', 'touch /x 2>&1; echo kcore=$(wc -c < /proc/kcore); touch /proc/sys/x 2>&1; true'], (s) => {
+    const r = await h.run('ro', ['/bin/sh', '-c', 'touch /x 2>&1; echo keys=$(wc -c < /proc/keys); echo 1 2>&1 > /proc/sys/vm/drop_caches; ls /sys/firmware | wc -l; true'], (s) => {
       s.root = { path: 'rootfs', readonly: true };
     });
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /touch: \/x: Read-only file system/);
-    assert.match(r.out, /kcore=0/);
+    assert.match(r.out, /keys=0/, 'masked /proc/keys reads as empty');
+    assert.match(r.out, /drop_caches: Read-only file system/, '/proc/sys is read-only');
+    assert.match(r.out, /^0$/m, 'masked /sys/firmware is an empty directory');
   });
 
   test('a user-namespace container maps root to an unprivileged host id', async () => {
@@ -94,6 +99,9 @@ describe('runtime: isolation', { skip }, () => {
       s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     });
     execFileSync('chown', ['-R', '100000:100000', join(path, 'rootfs')]);
+    // The mapped root (host uid 100000) must be able to reach the bundle through the temp dir.
+    chmodSync(h.dir, 0o711);
+    chmodSync(path, 0o711);
     const io = h.stdio('userns');
     const launched = await h.runtime.launch({ id: 'userns', bundle: path, stdio: io.fds });
     const { code } = await launched.process.exited;

@@ -58,8 +58,8 @@ test('systemd slices and cgroupsPath normalisation', () => {
   assert.equal(systemdPathToCgroupfs('system.slice:hako:abc'), '/system.slice/hako-abc.scope');
   assert.equal(systemdPathToCgroupfs('user-1000.slice:docker:x'), '/user.slice/user-1000.slice/docker-x.scope');
   assert.equal(systemdPathToCgroupfs(':hako:abc'), '/system.slice/hako-abc.scope');
-  assert.equal(normalizeCgroupsPath(undefined, 'c1'), '/hako/c1');
-  assert.equal(normalizeCgroupsPath('', 'c1'), '/hako/c1');
+  assert.equal(normalizeCgroupsPath(undefined, 'c1'), 'c1', 'like runc: beneath our own cgroup');
+  assert.equal(normalizeCgroupsPath('', 'c1'), 'c1');
   assert.equal(normalizeCgroupsPath('/a//b/', 'c1'), '/a/b');
   assert.equal(normalizeCgroupsPath('a/b', 'c1'), 'a/b');
   assert.equal(normalizeCgroupsPath('./a', 'c1'), 'a');
@@ -85,7 +85,8 @@ test('v1 paths: absolute from each root, relative from our own cgroup per contro
   const abs = mk('/x/y');
   assert.equal(abs.paths.memory, '/sys/fs/cgroup/memory/x/y');
   assert.equal(abs.paths.cpuacct, '/sys/fs/cgroup/cpuacct/x/y');
-  assert.equal(mk(undefined).paths.pids, '/sys/fs/cgroup/pids/hako/cid');
+  assert.equal(mk(undefined).paths.pids, '/sys/fs/cgroup/pids/cid');
+  assert.equal(mk(undefined).paths.memory, '/sys/fs/cgroup/memory/process_api/abc/cid');
   assert.equal(mk('system.slice:hako:cid').paths.freezer, '/sys/fs/cgroup/freezer/system.slice/hako-cid.scope');
 });
 

@@ -122,7 +122,8 @@ export function systemdPathToCgroupfs(spec: string): string {
  */
 export function normalizeCgroupsPath(cgroupsPath: string | undefined, containerId: string): string {
   let p = cgroupsPath;
-  if (p === undefined || p === '') p = `/hako/${containerId}`;
+  // Like runc: no cgroupsPath means a cgroup named after the container beneath our own.
+  if (p === undefined || p === '') p = containerId;
   else if (!p.startsWith('/') && p.split(':').length === 3) p = systemdPathToCgroupfs(p);
   if (p.split('/').includes('..')) throw invalid(`invalid cgroupsPath "${cgroupsPath}"`, 'it must not contain ".."');
   const absolute = p.startsWith('/');

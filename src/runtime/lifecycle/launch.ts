@@ -11,7 +11,7 @@ import { native } from '../../native/addon.js';
 import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
 import { validateSpec } from '../spec/validate.js';
 import type { Spec } from '../spec/types.js';
-import { planContainer, type PlannedContainer } from '../plan/index.js';
+import { planContainer, NOTIFY, type PlannedContainer } from '../plan/index.js';
 import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
 import type { ContainerRecord } from '../state/container-store.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
@@ -19,10 +19,11 @@ import { processStartTime } from '../state/process-info.js';
 import { runHooks, type HookState } from './hooks.js';
 import type { RuntimeContext } from './context.js';
 import { connectConsoleSocket } from './console.js';
+import { deviceCgroupRules } from './device-rules.js';
 
-/** Checkpoint values the child reports with `notify` ops. */
-export const NOTIFY_BEFORE_PIVOT = 1;
-export const NOTIFY_CREATED = 2;
+/** Checkpoint values the child reports with `notify` ops (shared with the planner). */
+const NOTIFY_BEFORE_PIVOT = NOTIFY.BEFORE_PIVOT;
+const NOTIFY_CREATED = NOTIFY.CREATED;
 
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
@@ -86,7 +87,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id });
     cgroups.create();
     undo.push(() => cgroups.destroy());
-    cgroups.apply((spec.linux?.resources ?? {}) as never);
+    cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
 
@@ -170,14 +171,18 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       await spawned.exited.catch(() => undefined);
     });
 
-    // The parent's half of the handshake.
-    writeIdMappings(spawned.pid, planned);
+    // The parent's half of the handshake: id maps (unless the child makes its user namespace
+    // later, after joining others: then at its USERNS checkpoint), cgroups, release.
+    if (planned.idMapsAtNotify === undefined) writeIdMappings(spawned.pid, planned);
     cgroups.addProcess(spawned.pid);
     spawned.release();
 
     const hookState = (status: string): HookState => ({ ociVersion: spec.ociVersion, id, status, pid: spawned.pid, bundle, annotations: spec.annotations ?? {} });
     for await (const ev of spawned.events()) {
-      if (ev.type === 'notify' && ev.value === NOTIFY_BEFORE_PIVOT) {
+      if (ev.type === 'notify' && planned.idMapsAtNotify !== undefined && ev.value === planned.idMapsAtNotify) {
+        writeIdMappings(spawned.pid, planned);
+        spawned.release();
+      } else if (ev.type === 'notify' && ev.value === NOTIFY_BEFORE_PIVOT) {
         await runHooks('prestart', hooks.prestart, hookState('creating'));
         await runHooks('createRuntime', hooks.createRuntime, hookState('creating'));
         await runHooks('createContainer', hooks.createContainer, hookState('creating'));
