@@ -243,6 +243,34 @@ describe('runtime: hooks and failures', { skip }, () => {
     assert.match(lines[1]!, /^poststop \{.*"status":"stopped"/);
   });
 
+  test('startContainer hooks run inside the container after start, before the program', async () => {
+    const { path } = h.bundle('starthook', (s) => {
+      s.hostname = 'inside';
+      s.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo "hook on $(hostname) pid-ns-init=$(cat /proc/1/comm) $(cat | grep -o \'"status":"created"\')" > /tmp/hook.out'] }] };
+    }, ['/bin/sh', '-c', 'cat /tmp/hook.out; echo program ran']);
+    const io = h.stdio('starthook');
+    const c = await h.runtime.create({ id: 'starthook', bundle: path, stdio: io.fds });
+    await h.runtime.start('starthook');
+    assert.equal((await c.process.exited).code, 0);
+    await h.runtime.delete('starthook');
+    io.close();
+    // The hook saw the container's hostname and the state on stdin, and ran before the program.
+    assert.match(io.read(), /^hook on inside pid-ns-init=\S+ "status":"created"\nprogram ran\n$/);
+  });
+
+  test('a failing startContainer hook stops the container before its program runs', async () => {
+    const { path } = h.bundle('badstart', (s) => {
+      s.hooks = { startContainer: [{ path: '/bin/false' }] };
+    }, ['/bin/sh', '-c', 'echo program ran']);
+    const io = h.stdio('badstart');
+    const c = await h.runtime.create({ id: 'badstart', bundle: path, stdio: io.fds });
+    await assert.rejects(h.runtime.start('badstart'), /startContainer hook #0 \(\/bin\/false\).*exit status 1/);
+    assert.equal((await c.process.exited).signal, 'SIGKILL');
+    await h.runtime.delete('badstart');
+    io.close();
+    assert.doesNotMatch(io.read(), /program ran/);
+  });
+
   test('a failing prestart hook aborts create and leaves nothing behind', async () => {
     const { path } = h.bundle('badhook', (s) => {
       s.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo nope >&2; exit 4'] }] };

@@ -25,6 +25,8 @@ export interface ExecOptions {
   consoleSocket?: string;
   detach?: boolean;
   pidFile?: string;
+  /** Internal: allow a container that is only created (startContainer hooks run then). */
+  allowCreated?: boolean;
 }
 
 export interface ExecStarted {
@@ -36,7 +38,7 @@ export interface ExecStarted {
 export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<ExecStarted> {
   const rec = ctx.store.load(id);
   const status = statusOf(ctx, rec);
-  if (status !== 'running') throw conflict(`cannot exec in container "${id}": it is ${status}`, status === 'created' ? 'start it first' : undefined);
+  if (status !== 'running' && !(opts.allowCreated && status === 'created')) throw conflict(`cannot exec in container "${id}": it is ${status}`, status === 'created' ? 'start it first' : undefined);
   if (opts.process.terminal && opts.detach && !opts.consoleSocket) {
     throw invalid('cannot allocate a terminal for a detached exec without --console-socket');
   }

@@ -16,6 +16,22 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
     const rec = ctx.store.load(id);
     const status = statusOf(ctx, rec);
     if (status !== 'created') throw conflict(`cannot start container "${id}": it is ${status}`, status === 'stopped' ? 'delete it and create it again' : undefined);
+    const startHooks = rec.config.hooks?.startContainer;
+    if (startHooks && startHooks.length > 0) {
+      const { runStartContainerHooks } = await import('./start-hooks.js');
+      try {
+        await runStartContainerHooks(ctx, rec, startHooks);
+      } catch (err) {
+        // The spec: a failing startContainer hook stops the container; the user's program never runs.
+        const { signalPid } = await import('./kill.js');
+        try {
+          signalPid(rec.pid, rec.pidStartTime, 9, id);
+        } catch {
+          /* already gone */
+        }
+        throw err;
+      }
+    }
     const fifo = ctx.store.fifoPath(id);
     // O_NONBLOCK: never hang if the process died; poll for its byte instead.
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK | 0o2000000 /* O_CLOEXEC */);
