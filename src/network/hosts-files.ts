@@ -1,0 +1,93 @@
+// The per-container /etc/hosts, /etc/resolv.conf and /etc/hostname contents (docker's rules):
+// on user-defined networks the resolver is the embedded DNS at 127.0.0.11 and the host's servers
+// become its upstreams; on the default bridge the host's resolv.conf is copied, minus loopback
+// servers (unreachable from a container), falling back to public servers only if none remain.
+import { invalid } from '../common/errors.js';
+import { isIp } from './ipv4.js';
+
+export const EMBEDDED_DNS = '127.0.0.11';
+
+export interface ResolvConf {
+  nameservers: string[];
+  search: string[];
+  options: string[];
+}
+
+export function parseResolvConf(text: string): ResolvConf {
+  const out: ResolvConf = { nameservers: [], search: [], options: [] };
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/[#;].*$/, '').trim();
+    const [key, ...rest] = line.split(/\s+/);
+    if (key === 'nameserver' && rest[0]) out.nameservers.push(rest[0]);
+    else if (key === 'search' || key === 'domain') out.search = rest;
+    else if (key === 'options') out.options.push(...rest);
+  }
+  return out;
+}
+
+export function renderResolvConf(c: ResolvConf): string {
+  let s = '';
+  for (const n of c.nameservers) s += `nameserver ${n}\n`;
+  if (c.search.length) s += `search ${c.search.join(' ')}\n`;
+  if (c.options.length) s += `options ${c.options.join(' ')}\n`;
+  return s;
+}
+
+export interface ContainerDnsOptions {
+  /** The host's resolv.conf, parsed. */
+  host: ResolvConf;
+  /** true when the container is on a user-defined network (embedded DNS). */
+  embedded: boolean;
+  dns?: string[] | undefined;
+  dnsSearch?: string[] | undefined;
+  dnsOptions?: string[] | undefined;
+}
+
+/**
+ * The container's resolv.conf and, for the embedded server, its upstream resolvers. Loopback
+ * upstreams are fine for the embedded server: it forwards from the daemon's network namespace.
+ */
+export function containerResolvConf(o: ContainerDnsOptions): { text: string; upstreams: string[] } {
+  for (const d of o.dns ?? []) if (!isIp(d) && !d.includes(':')) throw invalid(`invalid --dns "${d}"`, 'expected an IP address');
+  const servers = o.dns && o.dns.length ? o.dns : o.host.nameservers;
+  const search = o.dnsSearch && o.dnsSearch.length ? o.dnsSearch.filter((s) => s !== '.') : o.host.search;
+  const options = o.dnsOptions && o.dnsOptions.length ? o.dnsOptions : o.host.options;
+  if (o.embedded) {
+    return { text: renderResolvConf({ nameservers: [EMBEDDED_DNS], search, options: [...options.filter((x) => !x.startsWith('ndots')), 'ndots:0'] }), upstreams: servers };
+  }
+  let usable = servers.filter((s) => !s.startsWith('127.') && s !== '::1');
+  if (usable.length === 0) usable = ['8.8.8.8', '8.8.4.4'];
+  return { text: renderResolvConf({ nameservers: usable, search, options }), upstreams: [] };
+}
+
+export interface HostsEntry {
+  ip: string;
+  names: string[];
+}
+
+/** --add-host "name:ip" (docker also accepts name=ip); `host-gateway` becomes `gatewayIp`. */
+export function parseAddHost(spec: string, gatewayIp?: string): HostsEntry {
+  const m = /^([^:=]+)[:=](.+)$/.exec(spec);
+  if (!m) throw invalid(`invalid --add-host "${spec}"`, 'expected name:ip');
+  let ip = m[2]!.replace(/^\[(.*)\]$/, '$1');
+  if (ip === 'host-gateway') {
+    if (!gatewayIp) throw invalid(`--add-host "${spec}": no host gateway address is known`);
+    ip = gatewayIp;
+  }
+  if (!isIp(ip) && !ip.includes(':')) throw invalid(`invalid --add-host "${spec}"`, `"${ip}" is not an IP address`);
+  return { ip, names: [m[1]!] };
+}
+
+/** The container's /etc/hosts: localhost lines, its own addresses with hostname, then extra hosts. */
+export function renderHosts(own: HostsEntry[], extra: HostsEntry[]): string {
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+  ];
+  for (const e of [...extra, ...own]) lines.push(`${e.ip}\t${e.names.join(' ')}`);
+  return lines.join('\n') + '\n';
+}
