@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "addon_exec.h"
+#include "addon_hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -529,6 +530,7 @@ static napi_value init(napi_env env, napi_value exports) {
 #undef FN
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  if (hk_register_hooked(env, exports) != 0) return NULL; // functions of addon_*.c files (addon_hooks.h)
   return exports;
 }
 

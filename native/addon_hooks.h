@@ -1,0 +1,34 @@
+// Registration hook for addon_*.c files: a file adds functions to the module with
+//   HK_EXPORT("name", js_fn);
+// which places a descriptor into the `hk_napi_fns` linker section. init() in addon.c walks the
+// section (hk_register_hooked), so a new file needs no edit of addon.c and files never collide.
+#ifndef HAKO_ADDON_HOOKS_H
+#define HAKO_ADDON_HOOKS_H
+
+#include <node_api.h>
+
+struct hk_napi_fn {
+  const char *name;
+  napi_callback fn;
+};
+
+#define HK_EXPORT_CAT2(a, b) a##b
+#define HK_EXPORT_CAT(a, b) HK_EXPORT_CAT2(a, b)
+#define HK_EXPORT(jsname, cfn)                                                                    \
+  static const struct hk_napi_fn HK_EXPORT_CAT(hk_export_, __LINE__)                              \
+      __attribute__((used, section("hk_napi_fns"), aligned(sizeof(void *)))) = {jsname, cfn}
+
+// Defined by the linker for the section; weak so a module with no hooked file still links.
+extern const struct hk_napi_fn __start_hk_napi_fns[] __attribute__((weak, visibility("hidden")));
+extern const struct hk_napi_fn __stop_hk_napi_fns[] __attribute__((weak, visibility("hidden")));
+
+static inline int hk_register_hooked(napi_env env, napi_value exports) {
+  for (const struct hk_napi_fn *p = __start_hk_napi_fns; p && p < __stop_hk_napi_fns; p++) {
+    napi_value f;
+    if (napi_create_function(env, p->name, NAPI_AUTO_LENGTH, p->fn, NULL, &f) != napi_ok) return -1;
+    if (napi_set_named_property(env, exports, p->name, f) != napi_ok) return -1;
+  }
+  return 0;
+}
+
+#endif
