@@ -1,0 +1,42 @@
+// What the routes are given: the engine (containers, exec, volumes, system), the image service,
+// and daemon facts for /version and /info.
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import type { ContainerEngine } from '../engine/api-types.js';
+import type { ImageService } from '../image/images.js';
+import { HttpError, type Ctx } from './http.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ApiDeps {
+  /** Undefined until the engine is built in: container routes then answer 501. */
+  engine: ContainerEngine | undefined;
+  images: ImageService;
+  /**
+   * The progress sink of the request in flight: ImageService's `log` option should call
+   * `imageLog.getStore()?.(line)`, so pull/push progress reaches the right client.
+   */
+  imageLog: AsyncLocalStorage<(line: string) => void>;
+  log(level: LogLevel, msg: string): void;
+  daemon: { version: string; root: string; execRoot: string; startedAt: Date; debug: boolean; insecureRegistries: string[] };
+}
+
+export type Handler = (ctx: Ctx, deps: ApiDeps) => Promise<void>;
+
+export interface Route {
+  method: string;
+  path: RegExp;
+  handler: Handler;
+  /** Handles upgraded (hijacked) connections too. */
+  hijack?: boolean;
+}
+
+export function engineOf(deps: ApiDeps): ContainerEngine {
+  if (!deps.engine) throw new HttpError(501, 'containers are not available: this hakod runs without the container engine (images only)');
+  return deps.engine;
+}
+
+/** Route path pattern: `/containers/{id}/json` → /^\/containers\/([^/]+)\/json$/; `{name*}` matches slashes. */
+export function route(method: string, pattern: string, handler: Handler, opts: { hijack?: boolean } = {}): Route {
+  const re = '^' + pattern.replace(/[.+?^$()[\]\\|]/g, '\\$&').replace(/\{[a-zA-Z]+\*\}/g, '(.+)').replace(/\{[a-zA-Z]+\}/g, '([^/]+)') + '$';
+  return { method, path: new RegExp(re), handler, hijack: opts.hijack };
+}

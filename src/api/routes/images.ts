@@ -1,0 +1,246 @@
+// Image routes, backed by ImageService: pull (with progress), list, inspect, history, tag,
+// remove, push, prune, and save/load/import via src/image/archive.
+import { HakoError, invalid } from '../../common/errors.js';
+import type { ImageInspect } from '../../image/images.js';
+import { parseReference, familiarString } from '../../image/reference.js';
+import { route, type ApiDeps, type Route } from '../deps.js';
+import { decodeFilters, HttpError, qBool, qStr, sendJson, type Ctx } from '../http.js';
+import { JsonStream, progressMessage } from '../streams.js';
+import { compareVersions } from '../version.js';
+import { loadArchive, importImage, saveImages } from '../image-archive.js';
+
+const unix = (iso: string | undefined): number => (iso ? Math.floor(Date.parse(iso) / 1000) || 0 : 0);
+
+/** ImageService says `no such image: x`; clients match docker's `No such image: x`. */
+export function dockerImageError(err: unknown, name: string): unknown {
+  if (err instanceof HakoError && err.kind === 'not-found' && /^no such image/i.test(err.message)) {
+    return new HakoError({ step: `No such image: ${name}`, kind: 'not-found' });
+  }
+  return err;
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp('^' + glob.replace(/[.+^$()|[\]\\{}]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
+}
+
+async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const filters = decodeFilters(ctx.query.get('filters') ?? ctx.query.get('filter'));
+  for (const k of Object.keys(filters)) {
+    if (!['dangling', 'reference', 'label', 'before', 'since', 'until'].includes(k)) throw invalid(`invalid filter '${k}'`);
+  }
+  let dangling: boolean | undefined;
+  if (filters.dangling?.length) {
+    const v = filters.dangling[0]!.toLowerCase();
+    if (!['true', 'false', '1', '0'].includes(v)) throw invalid(`invalid filter 'dangling=${filters.dangling[0]}'`);
+    dangling = v === 'true' || v === '1';
+  }
+  let images = await deps.images.list({ dangling });
+  if (filters.reference?.length) {
+    const res = filters.reference.map((r) => globToRegExp(r.includes(':') ? r : `${r}`));
+    images = images
+      .map((i) => ({
+        ...i,
+        repoTags: i.repoTags.filter((t) => res.some((re) => re.test(t) || re.test(t.replace(/:[^:/]+$/, '')))),
+        repoDigests: i.repoDigests.filter((t) => res.some((re) => re.test(t) || re.test(t.replace(/@.*$/, '')))),
+      }))
+      .filter((i) => i.repoTags.length > 0);
+  }
+  const timeOf = async (ref: string): Promise<number> => unix((await deps.images.inspect(ref).catch((e) => { throw dockerImageError(e, ref); })).created);
+  if (filters.before?.length) {
+    const t = await timeOf(filters.before[0]!);
+    images = images.filter((i) => unix(i.created) < t);
+  }
+  if (filters.since?.length) {
+    const t = await timeOf(filters.since[0]!);
+    images = images.filter((i) => unix(i.created) > t);
+  }
+  const labelsOf = new Map<string, Record<string, string>>();
+  for (const i of images) {
+    const insp = await deps.images.inspect(i.id).catch(() => undefined);
+    labelsOf.set(i.id, ((insp?.config.config?.Labels as Record<string, string> | null | undefined) ?? {}) || {});
+  }
+  if (filters.label?.length) {
+    images = images.filter((i) => {
+      const labels = labelsOf.get(i.id) ?? {};
+      return filters.label!.every((l) => {
+        const eq = l.indexOf('=');
+        return eq < 0 ? l in labels : labels[l.slice(0, eq)] === l.slice(eq + 1);
+      });
+    });
+  }
+  const old = compareVersions(ctx.version, '1.44') < 0;
+  sendJson(
+    ctx,
+    200,
+    images.map((i) => ({
+      Id: i.id,
+      ParentId: '',
+      RepoTags: i.repoTags,
+      RepoDigests: i.repoDigests,
+      Created: unix(i.created),
+      Size: i.size,
+      SharedSize: -1,
+      ...(old ? { VirtualSize: i.size } : {}),
+      Labels: labelsOf.get(i.id) ?? {},
+      Containers: -1,
+    })),
+  );
+}
+
+const CONFIG_DEFAULTS = { Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null };
+
+export function inspectJson(i: ImageInspect, version: string): Record<string, unknown> {
+  const c = i.config;
+  return {
+    Id: i.id,
+    RepoTags: i.repoTags,
+    RepoDigests: i.repoDigests,
+    Parent: '',
+    Comment: c.history?.[c.history.length - 1]?.comment ?? '',
+    Created: i.created ?? '',
+    ...(compareVersions(version, '1.44') < 0 ? { Container: '', ContainerConfig: { ...CONFIG_DEFAULTS }, VirtualSize: i.size } : {}),
+    DockerVersion: typeof c.docker_version === 'string' ? c.docker_version : '',
+    Author: c.author ?? '',
+    Config: { ...CONFIG_DEFAULTS, ...(c.config ?? {}) },
+    Architecture: c.architecture,
+    ...(c.variant ? { Variant: c.variant } : {}),
+    Os: c.os,
+    Size: i.size,
+    GraphDriver: { Name: 'overlay2', Data: null },
+    RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
+    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  };
+}
+
+async function inspect(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const name = ctx.params[0]!;
+  const i = await deps.images.inspect(name).catch((e) => {
+    throw dockerImageError(e, name);
+  });
+  sendJson(ctx, 200, inspectJson(i, ctx.version));
+}
+
+async function history(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const name = ctx.params[0]!;
+  const [items, insp] = await Promise.all([deps.images.history(name), deps.images.inspect(name)]).catch((e) => {
+    throw dockerImageError(e, name);
+  });
+  sendJson(
+    ctx,
+    200,
+    items.map((h, n) => ({ Id: h.id, Created: unix(h.created), CreatedBy: h.createdBy, Tags: n === 0 && insp.repoTags.length ? insp.repoTags : null, Size: h.size, Comment: h.comment })),
+  );
+}
+
+async function tag(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const name = ctx.params[0]!;
+  const repo = qStr(ctx, 'repo');
+  if (!repo) throw invalid('repository name must have at least one component');
+  const t = qStr(ctx, 'tag') ?? 'latest';
+  await deps.images.tag(name, `${repo}:${t}`).catch((e) => {
+    throw dockerImageError(e, name);
+  });
+  sendJson(ctx, 201, undefined);
+}
+
+async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const name = ctx.params[0]!;
+  const r = await deps.images.remove(name, { force: qBool(ctx, 'force') }).catch((e) => {
+    throw dockerImageError(e, name);
+  });
+  sendJson(ctx, 200, [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))]);
+}
+
+async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const filters = decodeFilters(ctx.query.get('filters'));
+  for (const k of Object.keys(filters)) if (!['dangling', 'until', 'label'].includes(k)) throw invalid(`invalid filter '${k}'`);
+  if (filters.until?.length || filters.label?.length) throw new HttpError(501, 'image prune filters until and label are not implemented yet');
+  const all = filters.dangling?.[0] !== undefined && ['false', '0'].includes(filters.dangling[0].toLowerCase());
+  const r = await deps.images.prune({ all });
+  sendJson(ctx, 200, { ImagesDeleted: r.deleted.length ? r.deleted.map((d) => ({ Deleted: d })) : null, SpaceReclaimed: r.reclaimed });
+}
+
+/** Decodes X-Registry-Auth (base64url JSON); malformed → 400. */
+export function registryAuth(ctx: Ctx): Record<string, unknown> | undefined {
+  const h = ctx.req.headers['x-registry-auth'];
+  if (typeof h !== 'string' || h.trim() === '') return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(h.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    throw invalid('invalid X-Registry-Auth header: not base64-encoded JSON');
+  }
+}
+
+/** Runs `fn` with ImageService's log lines going to `out` as docker progress messages. */
+function withProgress<T>(deps: ApiDeps, out: JsonStream, fn: () => Promise<T>): Promise<T> {
+  return deps.imageLog.run((line) => out.push(progressMessage(line)), fn);
+}
+
+async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const fromImage = qStr(ctx, 'fromImage');
+  const fromSrc = qStr(ctx, 'fromSrc');
+  if (fromSrc !== undefined) {
+    await importImage(ctx, deps, fromSrc);
+    return;
+  }
+  if (!fromImage) throw invalid('bad parameter: fromImage or fromSrc is required');
+  registryAuth(ctx);
+  const tag = qStr(ctx, 'tag');
+  let refString = fromImage;
+  if (tag) refString = /^[a-z0-9]+:[a-f0-9]{32,}$/.test(tag) ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
+  const ref = parseReference(refString);
+  const platform = qStr(ctx, 'platform');
+  const out = new JsonStream(ctx);
+  try {
+    out.push({ status: `Pulling from ${familiarString({ domain: ref.domain, path: ref.path }).replace(/^docker\.io\//, '')}`, id: ref.tag ?? ref.digest ?? 'latest' });
+    await withProgress(deps, out, () => deps.images.pull(refString, { platform, signal: ctx.signal }));
+    out.end();
+  } catch (err) {
+    if (!ctx.signal.aborted) deps.log('info', `pull ${refString}: ${(err as Error).message}`);
+    out.fail(err);
+  }
+}
+
+async function push(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const name = ctx.params[0]!;
+  registryAuth(ctx);
+  const tag = qStr(ctx, 'tag');
+  const refString = tag ? `${name}:${tag}` : name;
+  const ref = parseReference(refString);
+  const out = new JsonStream(ctx);
+  try {
+    await deps.images.resolve(refString).catch((e) => {
+      throw new HakoError({ step: `An image does not exist locally with the tag: ${familiarString({ domain: ref.domain, path: ref.path })}`, kind: 'not-found', cause: e });
+    });
+    out.push({ status: `The push refers to repository [${ref.domain}/${ref.path}]` });
+    const r = await withProgress(deps, out, () => deps.images.push(refString, { signal: ctx.signal }));
+    out.push({ status: r.message });
+    out.push({ progressDetail: {}, aux: { Tag: ref.tag ?? 'latest', Digest: r.digest, Size: r.size } });
+    out.end();
+  } catch (err) {
+    out.fail(err);
+  }
+}
+
+async function save(ctx: Ctx, deps: ApiDeps, names: string[]): Promise<void> {
+  if (names.length === 0) throw invalid('bad parameter: no image names given');
+  await saveImages(ctx, deps, names);
+}
+
+export const imageRoutes: Route[] = [
+  route('GET', '/images/json', list),
+  route('POST', '/images/create', create),
+  route('POST', '/images/load', (ctx, deps) => loadArchive(ctx, deps)),
+  route('GET', '/images/get', (ctx, deps) => save(ctx, deps, ctx.query.getAll('names'))),
+  route('POST', '/images/prune', prune),
+  route('GET', '/images/search', async () => {
+    throw new HttpError(501, 'image search is not implemented yet');
+  }),
+  route('GET', '/images/{name*}/json', inspect),
+  route('GET', '/images/{name*}/history', history),
+  route('GET', '/images/{name*}/get', (ctx, deps) => save(ctx, deps, [ctx.params[0]!])),
+  route('POST', '/images/{name*}/tag', tag),
+  route('POST', '/images/{name*}/push', push),
+  route('DELETE', '/images/{name*}', remove),
+];

@@ -1,0 +1,199 @@
+// /_ping, /version, /info, /events, /system/df, /auth.
+import { arch, cpus, hostname, release, totalmem, type as osType } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { HakoError, invalid } from '../../common/errors.js';
+import { route, type ApiDeps, type Route } from '../deps.js';
+import { decodeFilters, qTime, readJsonObject, sendJson, type Ctx } from '../http.js';
+import { JsonStream } from '../streams.js';
+import { API_VERSION, MIN_API_VERSION } from '../version.js';
+
+const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+
+async function ping(ctx: Ctx): Promise<void> {
+  const res = ctx.res!;
+  res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Content-Length': 2 });
+  res.end(ctx.method === 'HEAD' ? undefined : 'OK');
+}
+
+export function baseVersion(deps: ApiDeps): Record<string, unknown> {
+  const v = deps.daemon.version;
+  return {
+    Platform: { Name: 'hako' },
+    Components: [{ Name: 'Engine', Version: v, Details: { ApiVersion: API_VERSION, Arch: GOARCH[arch()] ?? arch(), BuildTime: '', Experimental: 'false', GitCommit: '', GoVersion: `node${process.versions.node}`, KernelVersion: release(), MinAPIVersion: MIN_API_VERSION, Os: 'linux' } }],
+    Version: v,
+    ApiVersion: API_VERSION,
+    MinAPIVersion: MIN_API_VERSION,
+    GitCommit: '',
+    GoVersion: `node${process.versions.node}`,
+    Os: 'linux',
+    Arch: GOARCH[arch()] ?? arch(),
+    KernelVersion: release(),
+    BuildTime: '',
+  };
+}
+
+async function version(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const base = baseVersion(deps);
+  const fromEngine = deps.engine?.version() ?? {};
+  sendJson(ctx, 200, { ...base, ...fromEngine, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION });
+}
+
+function osName(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'));
+    if (m) return m[1]!;
+  } catch {
+    // no os-release
+  }
+  return osType();
+}
+
+async function info(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const images = await deps.images.list().catch(() => []);
+  const base: Record<string, unknown> = {
+    ID: '',
+    Containers: 0,
+    ContainersRunning: 0,
+    ContainersPaused: 0,
+    ContainersStopped: 0,
+    Images: images.length,
+    Driver: 'overlay2',
+    DriverStatus: [],
+    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
+    MemoryLimit: true,
+    SwapLimit: true,
+    CpuCfsPeriod: true,
+    CpuCfsQuota: true,
+    CPUShares: true,
+    CPUSet: true,
+    PidsLimit: true,
+    IPv4Forwarding: true,
+    Debug: deps.daemon.debug,
+    NFd: 0,
+    OomKillDisable: false,
+    NGoroutines: 0,
+    SystemTime: new Date().toISOString(),
+    LoggingDriver: 'json-file',
+    CgroupDriver: 'cgroupfs',
+    CgroupVersion: '2',
+    NEventsListener: 0,
+    KernelVersion: release(),
+    OperatingSystem: osName(),
+    OSVersion: '',
+    OSType: 'linux',
+    Architecture: arch() === 'x64' ? 'x86_64' : arch(),
+    IndexServerAddress: 'https://index.docker.io/v1/',
+    RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+    NCPU: cpus().length,
+    MemTotal: totalmem(),
+    DockerRootDir: deps.daemon.root,
+    HttpProxy: '',
+    HttpsProxy: '',
+    NoProxy: '',
+    Name: hostname(),
+    Labels: [],
+    ExperimentalBuild: false,
+    ServerVersion: deps.daemon.version,
+    Runtimes: { hako: { path: 'hako-runtime' } },
+    DefaultRuntime: 'hako',
+    Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+    LiveRestoreEnabled: true,
+    Isolation: '',
+    InitBinary: 'hako-init',
+    ContainerdCommit: { ID: '' },
+    RuncCommit: { ID: '' },
+    InitCommit: { ID: '' },
+    SecurityOptions: ['name=seccomp,profile=builtin'],
+    Warnings: deps.engine ? [] : ['WARNING: the container engine is not built in: only image routes work'],
+  };
+  const fromEngine = deps.engine ? await deps.engine.info() : {};
+  sendJson(ctx, 200, { ...base, ...fromEngine });
+}
+
+async function events(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const filters = decodeFilters(ctx.query.get('filters'));
+  const since = qTime(ctx, 'since');
+  const until = qTime(ctx, 'until');
+  if (!deps.engine) {
+    // No engine: no container events; honour `until` and otherwise stream nothing until the client leaves.
+    const out = new JsonStream(ctx);
+    out.start();
+    if (until !== undefined) {
+      const wait = Math.max(0, until * 1000 - Date.now());
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(wait, 2 ** 31 - 1));
+        ctx.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+      });
+      out.end();
+    }
+    return;
+  }
+  const out = new JsonStream(ctx);
+  out.start();
+  try {
+    for await (const ev of deps.engine.events({ since, until, filters, signal: ctx.signal })) {
+      if (ctx.signal.aborted) break;
+      await out.write(ev);
+    }
+    out.end();
+  } catch (err) {
+    if (!ctx.signal.aborted) out.fail(err);
+  }
+}
+
+async function df(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  if (deps.engine) {
+    sendJson(ctx, 200, await deps.engine.df());
+    return;
+  }
+  const images = await deps.images.list();
+  sendJson(ctx, 200, {
+    LayersSize: images.reduce((n, i) => n + i.size, 0),
+    Images: images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: -1, Labels: {}, Containers: 0 })),
+    Containers: [],
+    Volumes: [],
+    BuildCache: [],
+  });
+}
+
+/** `https://index.docker.io/v1/` → docker.io; `http://127.0.0.1:5000/v2/` → 127.0.0.1:5000. */
+export function registryDomain(serverAddress: string | undefined): string {
+  let s = (serverAddress ?? '').trim();
+  if (!s) return 'docker.io';
+  s = s.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  if (s === 'index.docker.io' || s === 'registry-1.docker.io' || s === 'docker.io') return 'docker.io';
+  return s;
+}
+
+async function auth(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const body = await readJsonObject(ctx, { required: true });
+  const username = body.username ?? body.Username;
+  const password = body.password ?? body.Password;
+  const serveraddress = body.serveraddress ?? body.ServerAddress;
+  const token = body.identitytoken ?? body.IdentityToken;
+  for (const [k, v] of Object.entries({ username, password, serveraddress, identitytoken: token })) {
+    if (v !== undefined && v !== null && typeof v !== 'string') throw invalid(`bad parameter: ${k} must be a string`);
+  }
+  const domain = registryDomain(serveraddress as string | undefined);
+  const creds: Record<string, string> = {};
+  if (username) creds.username = username as string;
+  if (password) creds.password = password as string;
+  if (token) creds.identityToken = token as string;
+  try {
+    await deps.images.login(domain, creds as never);
+  } catch (err) {
+    if (err instanceof HakoError && err.kind === 'unauthorized') throw err;
+    throw err;
+  }
+  sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: '' });
+}
+
+export const systemRoutes: Route[] = [
+  route('GET', '/_ping', ping),
+  route('HEAD', '/_ping', ping),
+  route('GET', '/version', version),
+  route('GET', '/info', info),
+  route('GET', '/events', events),
+  route('GET', '/system/df', df),
+  route('POST', '/auth', auth),
+];

@@ -1,0 +1,172 @@
+// The API server: node:http on unix sockets (and TLS-verified tcp), docker's version prefixes,
+// routing, hijacked upgrades, and errors as `{"message": …}` with docker's status codes. No
+// client input may crash it: every handler runs under one catch, bodies are size-limited and
+// sockets' errors are swallowed (a client that goes away mid-stream is normal).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { errorStatus, HttpError, MAX_JSON_BODY, sendError, type Ctx, type Upgraded } from './http.js';
+import type { ApiDeps, Route } from './deps.js';
+import { API_VERSION, splitVersion } from './version.js';
+import { systemRoutes } from './routes/system.js';
+import { imageRoutes } from './routes/images.js';
+import { containerRoutes } from './routes/containers.js';
+import { execRoutes } from './routes/exec.js';
+import { volumeRoutes } from './routes/volumes.js';
+import { unimplementedRoutes } from './routes/unimplemented.js';
+
+export const allRoutes: Route[] = [...systemRoutes, ...imageRoutes, ...containerRoutes, ...execRoutes, ...volumeRoutes, ...unimplementedRoutes];
+
+export interface Match {
+  route: Route;
+  params: string[];
+}
+
+/** Finds the route for method and (unversioned) path; undefined → 404 page not found. */
+export function matchRoute(routes: readonly Route[], method: string, path: string): Match | undefined {
+  for (const r of routes) {
+    if (r.method !== method) continue;
+    const m = r.path.exec(path);
+    if (!m) continue;
+    const params = m.slice(1).map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        throw new HttpError(400, `invalid escape in path: ${JSON.stringify(p)}`);
+      }
+    });
+    return { route: r, params };
+  }
+  return undefined;
+}
+
+export function commonHeaders(deps: ApiDeps): Record<string, string> {
+  return {
+    'Api-Version': API_VERSION,
+    'Docker-Experimental': 'false',
+    Ostype: 'linux',
+    Server: `Docker/${deps.daemon.version} (linux)`,
+    'Builder-Version': '1',
+    'Cache-Control': 'no-cache',
+  };
+}
+
+export interface ApiHandlers {
+  request(req: IncomingMessage, res: ServerResponse): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Handlers in flight (for tests and shutdown). */
+  readonly inFlight: number;
+}
+
+export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allRoutes): ApiHandlers {
+  const headers = commonHeaders(deps);
+  let inFlight = 0;
+
+  async function dispatch(ctx: Ctx, upgraded: boolean): Promise<void> {
+    inFlight++;
+    try {
+      const raw = ctx.req.url ?? '/';
+      let url: URL;
+      try {
+        url = new URL(raw.startsWith('/') ? raw : `/${raw}`, 'http://hako');
+      } catch {
+        throw new HttpError(400, 'malformed request URL');
+      }
+      const v = splitVersion(url.pathname.replace(/\/{2,}/g, '/'));
+      ctx.version = v.version;
+      ctx.path = v.path.length > 1 ? v.path.replace(/\/$/, '') : v.path;
+      ctx.query = url.searchParams;
+      const m = matchRoute(routes, ctx.method, ctx.path);
+      if (!m) throw new HttpError(404, 'page not found');
+      if (upgraded && !m.route.hijack) throw new HttpError(400, `${ctx.path} does not support connection upgrades`);
+      ctx.params = m.params;
+      deps.log('debug', `${ctx.method} ${raw}`);
+      await m.route.handler(ctx, deps);
+    } catch (err) {
+      const { status, message, unexpected } = errorStatus(err);
+      if (unexpected) deps.log('error', `${ctx.method} ${ctx.req.url}: ${(err as Error)?.stack ?? message}`);
+      else deps.log('debug', `${ctx.method} ${ctx.req.url}: ${status} ${message}`);
+      if (ctx.res && ctx.res.headersSent) {
+        // The answer was already streaming: all that is left is to end it.
+        ctx.res.end();
+      } else if (ctx.upgraded && ctx.upgraded.socket.destroyed) {
+        // gone
+      } else {
+        try {
+          sendError(ctx, err);
+        } catch (e) {
+          deps.log('error', `answering ${ctx.method} ${ctx.req.url}: ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      inFlight--;
+    }
+  }
+
+  function newCtx(req: IncomingMessage, res: ServerResponse | null, upgraded: Upgraded | null, ac: AbortController): Ctx {
+    return { req, res, upgraded, method: req.method ?? 'GET', path: '/', version: API_VERSION, params: [], query: new URLSearchParams(), signal: ac.signal };
+  }
+
+  return {
+    get inFlight() {
+      return inFlight;
+    },
+    request(req, res) {
+      const ac = new AbortController();
+      req.on('error', () => undefined);
+      res.on('error', () => undefined);
+      res.on('close', () => ac.abort());
+      for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      void dispatch(newCtx(req, res, null, ac), false);
+    },
+    upgrade(req, duplex, head) {
+      const socket = duplex as Socket;
+      const ac = new AbortController();
+      socket.on('error', () => undefined);
+      req.on('error', () => undefined);
+      socket.once('close', () => ac.abort());
+      // The request body (exec start's JSON) comes before the raw stream: read Content-Length bytes.
+      const want = Number(req.headers['content-length'] ?? 0);
+      const ctxFor = (body: Buffer): Ctx => newCtx(req, null, { socket, body }, ac);
+      if (!Number.isSafeInteger(want) || want < 0 || want > MAX_JSON_BODY) {
+        void dispatch(ctxFor(Buffer.alloc(0)), true).then(() => socket.destroy());
+        return;
+      }
+      let buf = head;
+      const proceed = (): void => {
+        const body = buf.subarray(0, want);
+        const rest = buf.subarray(want);
+        if (rest.length) socket.unshift(rest);
+        void dispatch(ctxFor(body), true);
+      };
+      if (buf.length >= want) {
+        proceed();
+        return;
+      }
+      const onData = (chunk: Buffer): void => {
+        buf = Buffer.concat([buf, chunk]);
+        if (buf.length >= want) {
+          socket.off('data', onData);
+          socket.pause();
+          proceed();
+        }
+      };
+      socket.on('data', onData);
+    },
+  };
+}
+
+/** An http.Server wired to the handlers, with timeouts suited to long streams. */
+export function createApiServer(handlers: ApiHandlers, server: Server = createServer()): Server {
+  server.on('request', handlers.request);
+  server.on('upgrade', handlers.upgrade);
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable && !(socket as Socket).destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"malformed HTTP request"}\n');
+    else socket.destroy();
+  });
+  // Pull/push/load bodies and logs/events streams may last for hours.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 60_000;
+  return server;
+}

@@ -1,0 +1,220 @@
+// Streaming answers: hijacked connections (attach, exec start), JSON-lines streams (pull/push
+// progress, events, stats) and the attach pump that frames container output with stdcopy.
+import { PassThrough, type Readable } from 'node:stream';
+import type { Attachment } from '../engine/api-types.js';
+import { encodeFrame, STDERR, STDOUT } from './stdcopy.js';
+import { errorStatus, sendError, type Ctx } from './http.js';
+
+export const RAW_STREAM = 'application/vnd.docker.raw-stream';
+export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
+
+/** A connection taken over for raw bytes both ways. */
+export interface Hijacked {
+  /** Client → daemon bytes (stdin). Ends when the client shuts down its write side. */
+  input: Readable;
+  write(data: Buffer): boolean;
+  /** Resolves when the peer can take more (or the connection is gone). */
+  drain(): Promise<void>;
+  /** Ends our side (output done). */
+  end(): void;
+  /** Whether the connection is gone. */
+  readonly closed: boolean;
+  onClose(cb: () => void): void;
+}
+
+/**
+ * Takes the connection over. With `Connection: Upgrade` / `Upgrade: tcp` the answer is
+ * `101 UPGRADED`; the old style (no Upgrade header) gets `200 OK` and a streamed body, with
+ * the request body as input.
+ */
+export function hijack(ctx: Ctx, contentType: string): Hijacked {
+  if (ctx.upgraded) {
+    const sock = ctx.upgraded.socket;
+    sock.setNoDelay(true);
+    sock.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    let closed = false;
+    const closers: Array<() => void> = [];
+    sock.once('close', () => {
+      closed = true;
+      for (const c of closers.splice(0)) c();
+    });
+    return {
+      input: sock,
+      write: (d) => (closed ? false : sock.write(d)),
+      drain: () => (closed || !sock.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
+        const done = (): void => { sock.off('drain', done); sock.off('close', done); r(); };
+        sock.on('drain', done);
+        sock.on('close', done);
+      })),
+      end: () => {
+        if (closed) return;
+        sock.end();
+        // The client normally closes when it sees EOF; do not hold the fd forever if it does not.
+        setTimeout(() => sock.destroy(), 30_000).unref();
+      },
+      get closed() {
+        return closed;
+      },
+      onClose: (cb) => (closed ? cb() : closers.push(cb)),
+    };
+  }
+  const res = ctx.res!;
+  res.writeHead(200, { 'Content-Type': contentType });
+  res.flushHeaders();
+  res.socket?.setNoDelay(true);
+  let closed = false;
+  const closers: Array<() => void> = [];
+  res.once('close', () => {
+    closed = true;
+    for (const c of closers.splice(0)) c();
+  });
+  return {
+    input: ctx.req,
+    write: (d) => (closed ? false : res.write(d)),
+    drain: () => (closed || !res.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
+      const done = (): void => { res.off('drain', done); res.off('close', done); r(); };
+      res.on('drain', done);
+      res.on('close', done);
+    })),
+    end: () => {
+      if (!closed) res.end();
+    },
+    get closed() {
+      return closed;
+    },
+    onClose: (cb) => (closed ? cb() : closers.push(cb)),
+  };
+}
+
+/**
+ * Relays an attachment over a hijacked connection until the container's output ends or the
+ * client goes away: output framed with stdcopy unless TTY; input (stdin) written to the
+ * container, the client's half-close becoming stdin EOF while output keeps flowing.
+ */
+export async function pumpAttachment(conn: Hijacked, att: Attachment, opts: { stdin: boolean }): Promise<void> {
+  conn.onClose(() => att.close());
+  if (opts.stdin && att.input) {
+    const input = att.input;
+    input.on('error', () => undefined);
+    conn.input.on('data', (chunk: Buffer) => {
+      if (!input.writable) return;
+      if (!input.write(chunk)) {
+        conn.input.pause();
+        input.once('drain', () => conn.input.resume());
+      }
+    });
+    conn.input.once('end', () => {
+      if (input.writable) input.end();
+    });
+  } else {
+    // Nobody reads stdin: still consume it so a client that writes does not block.
+    conn.input.on('data', () => undefined);
+  }
+  conn.input.on('error', () => undefined);
+  try {
+    for await (const item of att.output as AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>) {
+      if (conn.closed) break;
+      const data = Buffer.isBuffer(item.data) ? item.data : Buffer.from(item.data);
+      if (data.length === 0) continue;
+      const out = att.tty ? data : encodeFrame(item.stream === 'stderr' ? STDERR : STDOUT, data);
+      if (!conn.write(out)) await conn.drain();
+    }
+  } catch {
+    // The engine ended the output with an error (container gone): end the stream.
+  } finally {
+    conn.end();
+  }
+}
+
+/**
+ * A JSON-lines answer (200, application/json, one object per line, flushed as written). The
+ * headers go out on the first write; an error before that is a normal HTTP error, after it an
+ * `{"errorDetail":{"message":…},"error":…}` line, as docker does.
+ */
+export class JsonStream {
+  private started = false;
+  constructor(private readonly ctx: Ctx, private readonly contentType = 'application/json') {}
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const res = this.ctx.res!;
+    res.writeHead(200, { 'Content-Type': this.contentType });
+    res.flushHeaders();
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  get closed(): boolean {
+    const res = this.ctx.res!;
+    return res.destroyed || res.writableEnded;
+  }
+
+  /** Writes one object; resolves when the client can take more. */
+  async write(obj: unknown): Promise<void> {
+    this.start();
+    const res = this.ctx.res!;
+    if (this.closed) return;
+    if (!res.write(JSON.stringify(obj) + '\n')) {
+      await new Promise<void>((r) => {
+        const done = (): void => { res.off('drain', done); res.off('close', done); r(); };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  }
+
+  /** Writes synchronously, ignoring back-pressure (progress messages are small). */
+  push(obj: unknown): void {
+    this.start();
+    if (!this.closed) this.ctx.res!.write(JSON.stringify(obj) + '\n');
+  }
+
+  fail(err: unknown): void {
+    if (!this.started) {
+      sendError(this.ctx, err);
+      return;
+    }
+    const { message } = errorStatus(err);
+    this.push({ errorDetail: { message }, error: message });
+    this.end();
+  }
+
+  end(): void {
+    this.start();
+    if (!this.closed) this.ctx.res!.end();
+  }
+}
+
+/** A progress line from ImageService's log (`abcdef012345: Pulling fs layer`, `Digest: …`). */
+export function progressMessage(line: string): Record<string, unknown> {
+  const m = /^([0-9a-f]{12}): (.*)$/.exec(line);
+  if (m) return { status: m[2], progressDetail: {}, id: m[1] };
+  return { status: line };
+}
+
+/** A byte stream for a Readable answer body with the given content type. */
+export async function sendStream(ctx: Ctx, contentType: string, body: Readable, headers: Record<string, string> = {}): Promise<void> {
+  const res = ctx.res!;
+  res.writeHead(200, { 'Content-Type': contentType, ...headers });
+  if (ctx.method === 'HEAD') {
+    body.destroy();
+    res.end();
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    body.on('error', () => {
+      res.destroy();
+      resolve();
+    });
+    res.on('close', () => {
+      body.destroy();
+      resolve();
+    });
+    body.pipe(res);
+  });
+}
+
+export { PassThrough };

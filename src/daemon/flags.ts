@@ -1,0 +1,163 @@
+// hakod's command line, after dockerd's: -H/--host (repeatable), --data-root, --exec-root,
+// --pidfile, --log-level, --insecure-registry (repeatable), --cgroup-parent, --tlsverify,
+// --tlscacert, --tlscert, --tlskey, -D/--debug, --group.
+import { invalid } from '../common/errors.js';
+
+export interface DaemonFlags {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  pidfile: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  insecureRegistries: string[];
+  cgroupParent: string | undefined;
+  tlsverify: boolean;
+  tlscacert: string | undefined;
+  tlscert: string | undefined;
+  tlskey: string | undefined;
+  /** Group owning the unix socket (default `hako` when it exists, else root only). */
+  group: string | undefined;
+  help: boolean;
+  version: boolean;
+}
+
+export const DEFAULT_SOCKET = 'unix:///run/hako.sock';
+
+export const USAGE = `Usage: hakod [OPTIONS]
+
+A container engine serving the Docker Engine API (v1.44).
+
+Options:
+  -H, --host list               Daemon socket(s) to listen on (default unix:///run/hako.sock);
+                                tcp://HOST:PORT needs --tlsverify with --tlscacert/--tlscert/--tlskey
+      --data-root string        Root of persistent state (default /var/lib/hako)
+      --exec-root string        Root of runtime state (default /run/hako)
+  -p, --pidfile string          Path of the daemon's PID file (default /run/hako.pid)
+  -l, --log-level string        debug, info, warn, error (default info)
+  -D, --debug                   Same as --log-level debug
+      --insecure-registry list  Registries reached over plain HTTP / unverified TLS
+      --cgroup-parent string    Parent cgroup of containers
+  -G, --group string            Group of the unix socket (default hako, when it exists)
+      --tlsverify               Require TLS with client certificates verified by --tlscacert
+      --tlscacert, --tlscert, --tlskey string
+  -v, --version                 Print the version and exit
+  -h, --help                    Print this help
+`;
+
+export function parseFlags(argv: readonly string[]): DaemonFlags {
+  const f: DaemonFlags = {
+    hosts: [],
+    dataRoot: '/var/lib/hako',
+    execRoot: '/run/hako',
+    pidfile: '/run/hako.pid',
+    logLevel: 'info',
+    insecureRegistries: [],
+    cgroupParent: undefined,
+    tlsverify: false,
+    tlscacert: undefined,
+    tlscert: undefined,
+    tlskey: undefined,
+    group: undefined,
+    help: false,
+    version: false,
+  };
+  const aliases: Record<string, string> = { '-H': '--host', '-p': '--pidfile', '-l': '--log-level', '-D': '--debug', '-G': '--group', '-v': '--version', '-h': '--help' };
+  const bools = new Set(['--debug', '--tlsverify', '--version', '--help']);
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    } else if (/^-[A-Za-z]./.test(arg) && !arg.startsWith('--')) {
+      value = arg.slice(2).replace(/^=/, '');
+      arg = arg.slice(0, 2);
+    }
+    arg = aliases[arg] ?? arg;
+    if (bools.has(arg)) {
+      const on = value === undefined || !['false', '0'].includes(value);
+      if (arg === '--debug') f.logLevel = on ? 'debug' : f.logLevel;
+      else if (arg === '--tlsverify') f.tlsverify = on;
+      else if (arg === '--version') f.version = on;
+      else f.help = on;
+      continue;
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw invalid(`flag needs an argument: ${arg}`);
+      value = argv[++i]!;
+    }
+    switch (arg) {
+      case '--host':
+        f.hosts.push(value);
+        break;
+      case '--data-root':
+        f.dataRoot = value;
+        break;
+      case '--exec-root':
+        f.execRoot = value;
+        break;
+      case '--pidfile':
+        f.pidfile = value;
+        break;
+      case '--log-level':
+        if (!['debug', 'info', 'warn', 'error'].includes(value)) throw invalid(`invalid --log-level "${value}"`, 'use debug, info, warn or error');
+        f.logLevel = value as DaemonFlags['logLevel'];
+        break;
+      case '--insecure-registry':
+        f.insecureRegistries.push(value);
+        break;
+      case '--cgroup-parent':
+        f.cgroupParent = value;
+        break;
+      case '--group':
+        f.group = value;
+        break;
+      case '--tlscacert':
+        f.tlscacert = value;
+        break;
+      case '--tlscert':
+        f.tlscert = value;
+        break;
+      case '--tlskey':
+        f.tlskey = value;
+        break;
+      default:
+        throw invalid(`unknown flag: ${arg}`, 'see hakod --help');
+    }
+  }
+  if (f.hosts.length === 0) f.hosts.push(DEFAULT_SOCKET);
+  return f;
+}
+
+export type Listen = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+/** `unix:///run/x.sock`, `/run/x.sock`, `tcp://127.0.0.1:2376`, `fd://` (refused). */
+export function parseHost(h: string): Listen {
+  if (h.startsWith('unix://')) {
+    const path = h.slice('unix://'.length);
+    if (!path.startsWith('/')) throw invalid(`invalid host "${h}": the unix socket path must be absolute`);
+    return { kind: 'unix', path };
+  }
+  if (h.startsWith('/')) return { kind: 'unix', path: h };
+  if (h.startsWith('tcp://')) {
+    const m = /^tcp:\/\/(\[[0-9a-fA-F:]+\]|[^:/]*)(?::([0-9]+))?\/?$/.exec(h);
+    if (!m) throw invalid(`invalid host "${h}"`, 'use tcp://HOST:PORT');
+    const port = m[2] === undefined ? 2376 : Number(m[2]);
+    if (port < 1 || port > 65535) throw invalid(`invalid host "${h}": bad port`);
+    return { kind: 'tcp', host: (m[1] || '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+  }
+  throw invalid(`invalid host "${h}"`, 'use unix:///path or tcp://HOST:PORT (fd:// is not supported)');
+}
+
+/** tcp listeners need mutual TLS: a daemon API on a network port without it is root for anyone. */
+export function checkTls(f: DaemonFlags): void {
+  const tcp = f.hosts.map(parseHost).filter((l) => l.kind === 'tcp');
+  if (tcp.length === 0) return;
+  if (!f.tlsverify || !f.tlscacert || !f.tlscert || !f.tlskey) {
+    throw invalid(
+      `refusing to listen on ${f.hosts.filter((h) => h.startsWith('tcp://')).join(', ')} without TLS client verification`,
+      'pass --tlsverify --tlscacert CA.pem --tlscert server-cert.pem --tlskey server-key.pem (clients then need certificates signed by that CA)',
+    );
+  }
+}

@@ -1,0 +1,258 @@
+// hakod: the daemon. Serves the Docker Engine API on unix sockets (0660, group `hako` when it
+// exists, else root only) and, with mutual TLS, on tcp. SIGTERM/SIGINT: stop accepting, close
+// the engine (containers keep running), remove sockets and pidfile, exit 0.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { dirname } from 'node:path';
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { HakoError } from '../common/errors.js';
+import { checkTls, parseFlags, parseHost, USAGE, type DaemonFlags, type Listen } from './flags.js';
+import type { ApiDeps, LogLevel } from '../api/deps.js';
+import type { ContainerEngine } from '../engine/api-types.js';
+
+export const HAKO_VERSION = '0.1.0';
+
+const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export function makeLogger(min: LogLevel): (level: LogLevel, msg: string) => void {
+  const floor = LEVELS.indexOf(min);
+  return (level, msg) => {
+    if (LEVELS.indexOf(level) < floor) return;
+    process.stderr.write(`time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}\n`);
+  };
+}
+
+/** Whether something answers on the unix socket `path` (another daemon). */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    const t = setTimeout(() => {
+      c.destroy();
+      resolve(true); // accepted but silent: still someone's socket
+    }, 1000);
+    c.once('connect', () => {
+      clearTimeout(t);
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
+  });
+}
+
+function groupId(name: string): number | undefined {
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const [n, , gid] = line.split(':');
+      if (n === name && gid !== undefined) return Number(gid);
+    }
+  } catch {
+    // no /etc/group
+  }
+  if (/^[0-9]+$/.test(name)) return Number(name);
+  return undefined;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Promise<ContainerEngine | undefined> {
+  const path = fileURLToPath(new URL('../engine/engine.js', import.meta.url));
+  if (!existsSync(path)) {
+    deps.log('warn', 'the container engine (src/engine/engine.ts) is not built: serving image routes only');
+    return undefined;
+  }
+  const mod = (await import('../engine/engine.js' as string)) as { Engine: new (opts: Record<string, unknown>) => ContainerEngine & { init?(): Promise<void> } };
+  const engine = new mod.Engine({
+    root: flags.dataRoot,
+    execRoot: flags.execRoot,
+    images: deps.images,
+    cgroupParent: flags.cgroupParent,
+    insecureRegistries: flags.insecureRegistries,
+    log: (line: string) => deps.log('info', line),
+  });
+  await engine.init?.();
+  return engine;
+}
+
+export interface RunningDaemon {
+  servers: Server[];
+  stop(): Promise<void>;
+}
+
+export async function runDaemon(argv: readonly string[]): Promise<RunningDaemon | undefined> {
+  const flags = parseFlags(argv);
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return undefined;
+  }
+  if (flags.version) {
+    process.stdout.write(`hakod version ${HAKO_VERSION}, API 1.44\n`);
+    return undefined;
+  }
+  checkTls(flags);
+  const log = makeLogger(flags.logLevel);
+  const listens: Listen[] = flags.hosts.map(parseHost);
+
+  for (const l of listens) {
+    if (l.kind !== 'unix' || !existsSync(l.path)) continue;
+    if (await socketAnswers(l.path)) {
+      throw new HakoError({ step: `another daemon is already listening on ${l.path}`, kind: 'conflict', hint: 'stop it first, or pass another -H unix://PATH' });
+    }
+    if (!lstatSync(l.path).isSocket()) throw new HakoError({ step: `${l.path} exists and is not a socket`, kind: 'conflict', hint: 'remove it or choose another path' });
+    unlinkSync(l.path); // stale socket of a daemon that died
+  }
+  if (existsSync(flags.pidfile)) {
+    const old = Number(readFileSync(flags.pidfile, 'utf8').trim());
+    if (Number.isInteger(old) && old > 0 && old !== process.pid && pidAlive(old)) {
+      throw new HakoError({ step: `pid file ${flags.pidfile} names a running process (${old})`, kind: 'conflict', hint: 'is another hakod running? stop it or pass --pidfile' });
+    }
+  }
+  mkdirSync(flags.dataRoot, { recursive: true, mode: 0o711 });
+  mkdirSync(flags.execRoot, { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(flags.pidfile), { recursive: true });
+  writeFileSync(flags.pidfile, `${process.pid}`);
+
+  const imageLog = new AsyncLocalStorage<(line: string) => void>();
+  const { ImageService } = await import('../image/images.js');
+  const images = new ImageService({
+    root: flags.dataRoot,
+    insecureRegistries: flags.insecureRegistries,
+    log: (line) => imageLog.getStore()?.(line),
+  });
+  const base: Omit<ApiDeps, 'engine'> = {
+    images,
+    imageLog,
+    log,
+    daemon: { version: HAKO_VERSION, root: flags.dataRoot, execRoot: flags.execRoot, startedAt: new Date(), debug: flags.logLevel === 'debug', insecureRegistries: flags.insecureRegistries },
+  };
+  let engine: ContainerEngine | undefined;
+  try {
+    engine = await loadEngine(flags, base);
+  } catch (err) {
+    unlinkQuiet(flags.pidfile);
+    throw err;
+  }
+  const deps: ApiDeps = { ...base, engine };
+  const { createApiHandlers, createApiServer } = await import('../api/server.js');
+  const handlers = createApiHandlers(deps);
+  const servers: Server[] = [];
+  const sockets: string[] = [];
+  const conns = new Set<import('node:net').Socket>();
+  const cleanup = (): void => {
+    for (const s of sockets) unlinkQuiet(s);
+    unlinkQuiet(flags.pidfile);
+  };
+  try {
+    for (const l of listens) {
+      let server: Server;
+      if (l.kind === 'tcp') {
+        const { createServer } = await import('node:https');
+        server = createApiServer(handlers, createServer({ ca: readFileSync(flags.tlscacert!), cert: readFileSync(flags.tlscert!), key: readFileSync(flags.tlskey!), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }) as unknown as Server);
+      } else {
+        const { createServer } = await import('node:http');
+        server = createApiServer(handlers, createServer());
+      }
+      server.on('connection', (c) => {
+        conns.add(c);
+        c.once('close', () => conns.delete(c));
+      });
+      server.on('upgrade', (_req, c) => conns.add(c as import('node:net').Socket));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        if (l.kind === 'unix') {
+          const old = process.umask(0o177);
+          server.listen(l.path, () => {
+            process.umask(old);
+            resolve();
+          });
+        } else server.listen(l.port, l.host, () => resolve());
+      });
+      server.on('error', (err) => log('error', `server: ${err.message}`));
+      if (l.kind === 'unix') {
+        sockets.push(l.path);
+        const gid = groupId(flags.group ?? 'hako');
+        if (gid !== undefined) {
+          chownSync(l.path, 0, gid);
+          chmodSync(l.path, 0o660);
+        } else {
+          if (flags.group) log('warn', `group ${flags.group} does not exist: ${l.path} is root-only`);
+          chmodSync(l.path, 0o600);
+        }
+      }
+      servers.push(server);
+      log('info', `API listening on ${l.kind === 'unix' ? l.path : `${l.host}:${l.port}`}`);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    cleanup();
+    await engine?.close().catch(() => undefined);
+    images.close();
+    throw err;
+  }
+  log('info', `hakod ${HAKO_VERSION} started (pid ${process.pid}, data-root ${flags.dataRoot}, engine ${engine ? 'on' : 'off'})`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log('info', 'shutting down: no new connections; containers keep running');
+      const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+      for (const s of servers) s.closeIdleConnections?.();
+      // Streams (events, logs -f, attach) would hold the servers open: end them.
+      setTimeout(() => {
+        for (const c of conns) c.destroy();
+      }, 200).unref();
+      await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 5000).unref())]);
+      await engine?.close().catch((err: Error) => log('error', `closing the engine: ${err.message}`));
+      images.close();
+      cleanup();
+    })();
+    return stopping;
+  };
+  return { servers, stop };
+}
+
+function unlinkQuiet(p: string): void {
+  try {
+    unlinkSync(p);
+  } catch {
+    // already gone
+  }
+}
+
+/** The process entry point (bin/hakod.js). */
+export async function main(argv: readonly string[]): Promise<void> {
+  let d: RunningDaemon | undefined;
+  try {
+    d = await runDaemon(argv);
+  } catch (err) {
+    process.stderr.write(`hakod: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  if (!d) return;
+  const daemon = d;
+  const onSignal = (sig: string): void => {
+    process.stderr.write(`time="${new Date().toISOString()}" level=info msg="received ${sig}"\n`);
+    void daemon.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGPIPE', () => undefined);
+  // A bug in a handler must not take every container's API down with it: log loudly, keep serving.
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`time="${new Date().toISOString()}" level=error msg=${JSON.stringify(`BUG: uncaught exception: ${err.stack ?? err}`)}\n`);
+  });
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(`time="${new Date().toISOString()}" level=error msg=${JSON.stringify(`BUG: unhandled rejection: ${(err as Error)?.stack ?? err}`)}\n`);
+  });
+}

@@ -1,0 +1,153 @@
+// The real docker CLI (28.x) against a real hakod: version/info/images/pull/tag/inspect/rmi/
+// push/history, errors, and (once the engine is built in) container flows.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { isRoot } from '../helpers/fixtures.js';
+
+const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for this test)` : !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
+const skipContainers = skip || (!hasEngine ? 'the container engine (src/engine/engine.ts) is not built yet: container flows are skipped' : !isRoot ? 'container flows need root' : false);
+
+let d: TestDaemon;
+let reg: TestRegistry;
+let busybox: BuiltImage;
+let ref: string;
+
+function docker(args: string[], opts: { input?: string; ok?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = execFile(DOCKER, args, { env: d.env, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      if (opts.ok !== false && code !== 0) assert.fail(`docker ${args.join(' ')} → ${code}\nstdout: ${stdout}\nstderr: ${stderr}\ndaemon log:\n${d.log().slice(-3000)}`);
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+    if (opts.input !== undefined) p.stdin!.end(opts.input);
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  reg = await startRegistry();
+  busybox = busyboxImage();
+  await pushLayout(busybox, reg.host, 'test/busybox');
+  ref = `${reg.host}/test/busybox`;
+  d = await startDaemon();
+});
+
+after(async () => {
+  if (d) {
+    const code = await d.stop();
+    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
+    assert.doesNotMatch(d.log(), /BUG: /);
+  }
+  await reg?.stop();
+  busybox?.cleanup();
+});
+
+test('docker version and info talk to hakod', { skip }, async () => {
+  const v = await docker(['version', '--format', '{{json .Server}}']);
+  const server = JSON.parse(v.stdout);
+  assert.equal(server.ApiVersion, '1.44');
+  assert.equal(server.MinAPIVersion, '1.24');
+  assert.equal(server.Os, 'linux');
+  const i = await docker(['info', '--format', '{{.ServerVersion}} {{.OSType}} {{.Driver}}']);
+  assert.match(i.stdout.trim(), /^\S+ linux overlay2$/);
+});
+
+test('docker pull, images, inspect, tag, history, rmi', { skip }, async () => {
+  const p = await docker(['pull', ref]);
+  assert.match(p.stdout, /Downloaded newer image for/);
+  assert.match(p.stdout, new RegExp(`${ref.replace(/[.]/g, '\\.')}:latest`));
+  const again = await docker(['pull', ref]);
+  assert.match(again.stdout, /Image is up to date/);
+  const imgs = await docker(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+  const id = busybox.manifests[0]!.config.digest;
+  assert.equal(imgs.stdout.trim(), `${ref}:latest ${id.slice(7, 19)}`);
+  const insp = JSON.parse((await docker(['image', 'inspect', ref])).stdout);
+  assert.equal(insp[0].Id, id);
+  assert.deepEqual(insp[0].RepoTags, [`${ref}:latest`]);
+  assert.equal(insp[0].Os, 'linux');
+  assert.deepEqual(insp[0].RootFS.Layers, busybox.manifests[0]!.diffIds);
+  await docker(['tag', ref, 'mybox:1']);
+  const tagged = await docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+  assert.deepEqual(tagged.stdout.trim().split('\n').sort(), [`${ref}:latest`, 'mybox:1'].sort());
+  const filtered = await docker(['images', '--filter', 'reference=mybox', '--format', '{{.Repository}}:{{.Tag}}']);
+  assert.equal(filtered.stdout.trim(), 'mybox:1');
+  const hist = await docker(['history', '--no-trunc', '--format', '{{.ID}}', 'mybox:1']);
+  assert.equal(hist.stdout.trim().split('\n')[0], id);
+  const rmi1 = await docker(['rmi', 'mybox:1']);
+  assert.match(rmi1.stdout, /Untagged: mybox:1/);
+  assert.doesNotMatch(rmi1.stdout, /Deleted/);
+  const rmi2 = await docker(['rmi', ref]);
+  assert.match(rmi2.stdout, /Untagged: .*test\/busybox:latest/);
+  assert.match(rmi2.stdout, new RegExp(`Deleted: ${id}`));
+  assert.equal((await docker(['images', '-q'])).stdout.trim(), '');
+});
+
+test('docker errors come back with docker messages and exit codes', { skip }, async () => {
+  const r = await docker(['image', 'inspect', 'nosuch:image'], { ok: false });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /No such image: nosuch:image/);
+  const rm = await docker(['rmi', 'nosuch:image'], { ok: false });
+  assert.notEqual(rm.code, 0);
+  assert.match(rm.stderr, /No such image/);
+  const pull = await docker(['pull', `${reg.host}/test/absent`], { ok: false });
+  assert.notEqual(pull.code, 0);
+  assert.match(pull.stderr, /absent/);
+  const build = await docker(['build', '-q', '-'], { ok: false, input: 'FROM scratch\n' });
+  assert.notEqual(build.code, 0);
+  assert.match(build.stderr, /build is not implemented yet/);
+});
+
+test('docker push to the test registry', { skip }, async () => {
+  await docker(['pull', ref]);
+  const target = `${reg.host}/test/pushed:v1`;
+  await docker(['tag', ref, target]);
+  const r = await docker(['push', target]);
+  assert.match(r.stdout, /v1: digest: sha256:[0-9a-f]{64}/);
+  await docker(['rmi', target]);
+  await docker(['rmi', ref]);
+  const back = await docker(['pull', target]);
+  assert.match(back.stdout, /Downloaded newer image/);
+  await docker(['rmi', target]);
+});
+
+test('docker run --rm busybox echo hi', { skip: skipContainers }, async () => {
+  await docker(['pull', ref]);
+  const r = await docker(['run', '--rm', ref, 'echo', 'hi']);
+  assert.equal(r.stdout, 'hi\n');
+  const code = await docker(['run', '--rm', ref, 'sh', '-c', 'echo err >&2; exit 3'], { ok: false });
+  assert.equal(code.code, 3);
+  assert.equal(code.stderr, 'err\n');
+  const stdin = await docker(['run', '--rm', '-i', ref, 'cat'], { input: 'piped\n' });
+  assert.equal(stdin.stdout, 'piped\n');
+});
+
+test('docker run -d, ps, logs, exec, stop, rm', { skip: skipContainers }, async () => {
+  await docker(['pull', ref]);
+  const id = (await docker(['run', '-d', '--name', 'apitest', ref, 'sh', '-c', 'echo started; exec sleep 60'])).stdout.trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  try {
+    const ps = await docker(['ps', '--format', '{{.Names}} {{.Status}}']);
+    assert.match(ps.stdout, /^apitest Up/m);
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.includes('started'); i++) {
+      logs = (await docker(['logs', 'apitest'])).stdout;
+      if (!logs.includes('started')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(logs, 'started\n');
+    const ex = await docker(['exec', 'apitest', 'sh', '-c', 'echo in-exec; exit 0']);
+    assert.equal(ex.stdout, 'in-exec\n');
+    const exCode = await docker(['exec', 'apitest', 'sh', '-c', 'exit 5'], { ok: false });
+    assert.equal(exCode.code, 5);
+    await docker(['stop', '-t', '1', 'apitest']);
+    const psa = await docker(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
+    assert.match(psa.stdout, /^apitest Exited/m);
+  } finally {
+    await docker(['rm', '-f', 'apitest'], { ok: false });
+  }
+  const gone = await docker(['inspect', 'apitest'], { ok: false });
+  assert.notEqual(gone.code, 0);
+});

@@ -1,0 +1,103 @@
+// A real hakod for tests: started from bin/hakod.js on a temp unix socket with temp data/exec
+// roots and pidfile, containers' cgroups beneath the test's own cgroup. Stopped by pid (SIGTERM,
+// then SIGKILL), its temp dirs removed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir, testCgroupName } from './fixtures.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const HAKOD = join(repoRoot, 'bin', 'hakod.js');
+export const DOCKER = '/usr/local/bin/docker';
+export const hasDocker = existsSync(DOCKER);
+/** Whether the engine is built in (container flows are tested only then). */
+export const hasEngine = existsSync(join(repoRoot, 'dist', 'src', 'engine', 'engine.js'));
+
+export interface TestDaemon {
+  socket: string;
+  /** `unix:///…/hako.sock` for DOCKER_HOST. */
+  host: string;
+  root: string;
+  execRoot: string;
+  pidfile: string;
+  proc: ChildProcess;
+  /** stderr so far. */
+  log(): string;
+  /** env with DOCKER_HOST set and a temp DOCKER_CONFIG. */
+  env: NodeJS.ProcessEnv;
+  /** Sends one request over the socket. */
+  request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
+  stop(): Promise<number | null>;
+}
+
+export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
+  const dir = tempDir('hakod-');
+  const socket = join(dir.path, 'hako.sock');
+  const root = join(dir.path, 'root');
+  const execRoot = join(dir.path, 'run');
+  const pidfile = join(dir.path, 'hako.pid');
+  const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', testCgroupName('hakod'), ...extra];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const req: TestDaemon['request'] = (method, path, body, headers = {}) =>
+    new Promise((resolve, reject) => {
+      const r = request({ socketPath: socket, method, path, headers: { ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      r.on('error', reject);
+      r.end(body);
+    });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null) {
+      dir.cleanup();
+      throw new Error(`hakod exited with ${proc.exitCode}: ${log}`);
+    }
+    if (existsSync(socket)) {
+      const ok = await req('GET', '/_ping').then((r) => r.status === 200, () => false);
+      if (ok) break;
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      dir.cleanup();
+      throw new Error(`hakod did not come up: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  const cfg = join(dir.path, 'docker-config');
+  return {
+    socket,
+    host: `unix://${socket}`,
+    root,
+    execRoot,
+    pidfile,
+    proc,
+    log: () => log,
+    env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: cfg, DOCKER_CLI_HINTS: 'false' },
+    request: req,
+    async stop() {
+      let code: number | null = proc.exitCode;
+      if (code === null) {
+        const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        code = await exited;
+        clearTimeout(t);
+      }
+      dir.cleanup();
+      return code;
+    },
+  };
+}
+
+/** The daemon's pid from its pidfile. */
+export function daemonPid(d: TestDaemon): number {
+  return Number(readFileSync(d.pidfile, 'utf8'));
+}
