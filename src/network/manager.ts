@@ -1,0 +1,757 @@
+// NetworkManager: docker's bridge networking as a library for the engine. Everything it creates
+// is recorded in <root>/network-state.json (written atomically) BEFORE it is relied upon, so a
+// crash leaves state that reconcile() can finish or undo. Kernel objects: one bridge per network
+// (rtnetlink), one veth pair per endpoint (rtnetlink, the peer created directly in the container's
+// netns), one nftables table for every rule (one `nft -f -` transaction per change), two per-bridge
+// sysctls (forwarding, route_localnet). Attaching a container without published ports touches no
+// firewall rule: masquerade and forwarding rules are per subnet/bridge.
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HakoError, conflict, invalid, notFound } from '../common/errors.js';
+import { addonErrno } from '../native/addon.js';
+import { EmbeddedDns, type NameResolver } from './dns-server.js';
+import { allocate, newPool, pickFreeSubnet, release, type PoolState } from './ipam.js';
+import { parseCidr, formatIp, cidrLast } from './ipv4.js';
+import { macForIp, parseMac } from './mac.js';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM, netNative } from './native-net.js';
+import { isSafeName, renderTransaction, type RulesetNetwork } from './nftables.js';
+import { portOwner } from './port-owner.js';
+import type { PortMapping, PortSpec, Proto } from './ports.js';
+import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
+import { RtNetlink, addAddress, addDefaultRoute, deleteLink, newBridge, newVeth, setHairpin, setLinkUp } from './rtnetlink.js';
+
+export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+export const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  driver: 'bridge';
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  ipRange: string;
+  internal: boolean;
+  /** The default `bridge` network: no embedded DNS (docker's legacy behaviour). */
+  isDefault: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  created: string;
+  mtu: number;
+  pool: PoolState;
+}
+
+export interface EndpointRecord {
+  id: string;
+  networkId: string;
+  containerId: string;
+  containerName: string;
+  /** Path of the container's netns (/proc/<pid>/ns/net or a bind mount) and its inode at connect. */
+  nsPath: string;
+  nsIno: number;
+  ifName: string;
+  hostVeth: string;
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  aliases: string[];
+  ports: PortMapping[];
+}
+
+export interface Endpoint {
+  id: string;
+  network: string;
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  ifName: string;
+  hostVeth: string;
+}
+
+export interface CreateNetworkOptions {
+  name: string;
+  subnet?: string | undefined;
+  gateway?: string | undefined;
+  ipRange?: string | undefined;
+  internal?: boolean | undefined;
+  labels?: Record<string, string> | undefined;
+  /** -o options; com.docker.network.bridge.name picks the bridge device name. */
+  options?: Record<string, string> | undefined;
+  /** Internal: marks the default `bridge` network. */
+  isDefault?: boolean | undefined;
+}
+
+export interface ConnectOptions {
+  containerId: string;
+  containerName?: string | undefined;
+  /** The container's netns: a path, or the pid of a process inside it. */
+  netns: string | number;
+  network: string;
+  ip?: string | undefined;
+  mac?: string | undefined;
+  aliases?: string[] | undefined;
+}
+
+export interface NetworkManagerOptions {
+  /** State directory (network-state.json). */
+  root: string;
+  /** nftables table name (`table ip <name>`); default `hako`. */
+  nftTable?: string | undefined;
+  /** Prefix of user network bridges (`<prefix><id12>` unless -o bridge.name); default `hk-`. */
+  bridgePrefix?: string | undefined;
+  /** Prefix of host-side veth names (`<prefix><8 hex>`); default `hkv`. At most 6 characters. */
+  vethPrefix?: string | undefined;
+  /** Default network: name and bridge device; default `bridge` / `hako0`. null: none. */
+  defaultNetwork?: { name: string; bridge: string; subnet?: string } | null | undefined;
+  /** The host resolv.conf (upstreams, search domains); default /etc/resolv.conf. */
+  resolvConf?: string | undefined;
+  /** Upstreams for the embedded DNS instead of the host's resolv.conf (`ip` or `ip:port`). */
+  upstreamDns?: string[] | undefined;
+  /**
+   * 'global' sets net.ipv4.ip_forward=1 (as docker) and restores the old value when the last
+   * network goes; 'bridge' only sets forwarding on our own bridges (enough for container→
+   * container and outbound when the uplink already forwards). Default 'global'.
+   */
+  ipForward?: 'global' | 'bridge' | undefined;
+  /** Hold published host ports with a bound socket so no host process can take them; default true. */
+  holdPorts?: boolean | undefined;
+}
+
+interface State {
+  version: 1;
+  networks: Record<string, NetworkRecord>;
+  endpoints: Record<string, EndpointRecord>;
+  /** The value of net.ipv4.ip_forward before we set it, restored with the last network. */
+  savedIpForward?: string | undefined;
+}
+
+/** Timings of the last operations, in ms (benchmarks and the report). */
+export interface Timings {
+  [op: string]: number;
+}
+
+const PROC_CONF = '/proc/sys/net/ipv4/conf';
+
+export class NetworkManager {
+  readonly root: string;
+  readonly table: string;
+  readonly bridgePrefix: string;
+  readonly vethPrefix: string;
+  readonly timings: Timings = {};
+  private readonly statePath: string;
+  private state: State = { version: 1, networks: {}, endpoints: {} };
+  private nl: RtNetlink | undefined;
+  private readonly holders = new Map<string, number>(); // "ip:port/proto" → fd
+  readonly dns: EmbeddedDns;
+
+  constructor(private readonly opts: NetworkManagerOptions) {
+    this.root = opts.root;
+    this.table = opts.nftTable ?? 'hako';
+    this.bridgePrefix = opts.bridgePrefix ?? 'hk-';
+    this.vethPrefix = opts.vethPrefix ?? 'hkv';
+    if (!isSafeName(this.table)) throw invalid(`invalid nftables table name "${this.table}"`);
+    if (this.vethPrefix.length > 6 || !isSafeName(this.vethPrefix)) throw invalid(`invalid veth prefix "${this.vethPrefix}"`, 'at most 6 characters of [A-Za-z0-9_.-]');
+    this.statePath = join(this.root, 'network-state.json');
+    const self = this;
+    const resolver: NameResolver = {
+      lookup: (asker, name) => self.lookupName(asker, name),
+      reverse: (asker, ip) => self.reverseName(asker, ip),
+      upstreams: () => self.upstreams(),
+    };
+    this.dns = new EmbeddedDns(resolver);
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  /** Loads the state and reconciles it with the kernel (after a clean stop or a crash). */
+  async init(): Promise<ReconcileReport> {
+    mkdirSync(this.root, { recursive: true });
+    if (existsSync(this.statePath)) {
+      try {
+        this.state = JSON.parse(readFileSync(this.statePath, 'utf8')) as State;
+      } catch (err) {
+        throw new HakoError({ step: 'read the network state', path: this.statePath, hint: `${(err as Error).message}; move the file away to start from scratch`, kind: 'internal' });
+      }
+    }
+    const report = this.reconcile();
+    const d = this.opts.defaultNetwork === undefined ? { name: 'bridge', bridge: 'hako0' } : this.opts.defaultNetwork;
+    if (d && !this.find(d.name)) {
+      await this.createNetwork({ name: d.name, subnet: d.subnet, options: { [BRIDGE_NAME_OPTION]: d.bridge }, isDefault: true });
+    }
+    return report;
+  }
+
+  /** Stops the DNS servers and releases port holders and the netlink socket; kernel state stays. */
+  close(): void {
+    this.dns.stopAll();
+    for (const fd of this.holders.values()) netNative().close(fd);
+    this.holders.clear();
+    this.nl?.close();
+    this.nl = undefined;
+  }
+
+  private netlink(): RtNetlink {
+    this.nl ??= RtNetlink.open();
+    return this.nl;
+  }
+
+  private save(): void {
+    const tmp = `${this.statePath}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.state, null, 1));
+    renameSync(tmp, this.statePath);
+  }
+
+  // ---- networks -----------------------------------------------------------------------------
+
+  listNetworks(): NetworkRecord[] {
+    return Object.values(this.state.networks);
+  }
+
+  /** By exact id, exact name, or unique id prefix (docker's rules). */
+  find(ref: string): NetworkRecord | undefined {
+    const nets = this.listNetworks();
+    const exact = nets.find((n) => n.id === ref) ?? nets.find((n) => n.name === ref);
+    if (exact) return exact;
+    const byPrefix = nets.filter((n) => n.id.startsWith(ref));
+    return byPrefix.length === 1 ? byPrefix[0] : undefined;
+  }
+
+  get(ref: string): NetworkRecord {
+    const n = this.find(ref);
+    if (!n) throw notFound(`network ${ref} not found`);
+    return n;
+  }
+
+  /** docker network inspect, roughly: the record plus its containers. */
+  inspect(ref: string): NetworkRecord & { containers: Record<string, { name: string; ip: string; mac: string; endpointId: string }> } {
+    const n = this.get(ref);
+    const containers: Record<string, { name: string; ip: string; mac: string; endpointId: string }> = {};
+    for (const e of this.endpointsOf(n.id)) containers[e.containerId] = { name: e.containerName, ip: `${e.ip}/${e.prefixLen}`, mac: e.mac, endpointId: e.id };
+    return { ...n, containers };
+  }
+
+  /** Host routes, addresses and resolvers, plus our networks: what a new subnet must avoid. */
+  hostAddressSpace(): string[] {
+    const nl = this.netlink();
+    const used: string[] = [];
+    for (const r of nl.routes()) if (r.dstLen > 0) used.push(`${r.dst}/${r.dstLen}`);
+    for (const a of nl.addresses()) used.push(`${a.address}/${a.prefixLen}`);
+    for (const ns of this.hostResolv().nameservers) if (/^\d+\.\d+\.\d+\.\d+$/.test(ns)) used.push(ns);
+    for (const n of this.listNetworks()) used.push(n.subnet);
+    return used;
+  }
+
+  private uplinkMtu(): number {
+    const nl = this.netlink();
+    const def = nl.routes().find((r) => r.dstLen === 0 && r.table === 254 && r.oif > 0);
+    const link = def ? nl.links().find((l) => l.index === def.oif) : undefined;
+    return link?.mtu || 1500;
+  }
+
+  async createNetwork(o: CreateNetworkOptions): Promise<NetworkRecord> {
+    const t0 = performance.now();
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(o.name)) throw invalid(`invalid network name "${o.name}"`, 'use letters, digits, _ . -');
+    if (this.listNetworks().some((n) => n.name === o.name)) throw conflict(`network with name ${o.name} already exists`);
+    if (['none', 'host'].includes(o.name) || (o.name === 'bridge' && !o.isDefault)) throw conflict(`network name ${o.name} is reserved`);
+    const id = randomBytes(32).toString('hex');
+    const options = { ...(o.options ?? {}) };
+    const bridge = options[BRIDGE_NAME_OPTION] ?? `${this.bridgePrefix}${id.slice(0, 15 - this.bridgePrefix.length)}`;
+    if (!isSafeName(bridge)) throw invalid(`invalid bridge name "${bridge}"`, 'at most 15 characters of [A-Za-z0-9_.-]');
+    if (this.listNetworks().some((n) => n.bridge === bridge)) throw conflict(`bridge ${bridge} is already used by another network`);
+    const nl = this.netlink();
+    if (nl.link(bridge)) throw conflict(`a network interface named ${bridge} already exists on the host`, 'pick another -o com.docker.network.bridge.name');
+    const used = this.hostAddressSpace();
+    const subnet = o.subnet ?? pickFreeSubnet(used);
+    if (o.subnet) {
+      const c = parseCidr(o.subnet);
+      const clash = this.listNetworks().find((n) => {
+        const s = parseCidr(n.subnet);
+        return c.base <= cidrLast(s) && s.base <= cidrLast(c);
+      });
+      if (clash) throw conflict(`subnet ${o.subnet} overlaps network ${clash.name} (${clash.subnet})`);
+    }
+    const pool = newPool({ subnet, gateway: o.gateway, ipRange: o.ipRange });
+    const net: NetworkRecord = {
+      id,
+      name: o.name,
+      driver: 'bridge',
+      bridge,
+      subnet: pool.subnet,
+      gateway: pool.gateway,
+      ipRange: pool.ipRange,
+      internal: !!o.internal,
+      isDefault: !!o.isDefault,
+      labels: { ...(o.labels ?? {}) },
+      options,
+      created: new Date().toISOString(),
+      mtu: this.uplinkMtu(),
+      pool,
+    };
+    // Record first: a crash after this point leaves a network reconcile() re-creates or finishes.
+    this.state.networks[id] = net;
+    this.save();
+    try {
+      this.ensureBridge(net);
+      this.enableForwarding();
+      this.applyFirewall();
+    } catch (err) {
+      delete this.state.networks[id];
+      this.save();
+      this.deleteLinkQuietly(bridge);
+      try {
+        this.applyFirewall();
+      } catch {
+        // the original error matters more
+      }
+      throw err;
+    }
+    this.timings.createNetwork = performance.now() - t0;
+    return net;
+  }
+
+  private ensureBridge(net: NetworkRecord): void {
+    const nl = this.netlink();
+    let link = nl.link(net.bridge);
+    if (!link) {
+      nl.exec([newBridge(net.bridge, net.mtu)]);
+      link = nl.link(net.bridge);
+      if (!link) throw new HakoError({ step: `create bridge ${net.bridge}`, hint: 'the bridge vanished right after creation', kind: 'internal' });
+    } else if (link.kind !== 'bridge') {
+      throw conflict(`interface ${net.bridge} exists and is not a bridge (${link.kind || 'unknown kind'})`);
+    }
+    const prefix = parseCidr(net.subnet).prefix;
+    const broadcast = formatIp(cidrLast(parseCidr(net.subnet)));
+    nl.exec([addAddress(link.index, net.gateway, prefix, broadcast, `add address ${net.gateway}/${prefix} to ${net.bridge}`), setLinkUp(link.index)], [17 /* EEXIST */]);
+    // Per-bridge sysctls: forward what comes from the containers; accept 127.0.0.1-sourced
+    // packets routed out of the bridge (published ports reached through localhost: DNAT on output).
+    this.writeSysctl(`${PROC_CONF}/${net.bridge}/forwarding`, '1');
+    this.writeSysctl(`${PROC_CONF}/${net.bridge}/route_localnet`, '1');
+  }
+
+  private writeSysctl(path: string, value: string): void {
+    try {
+      writeFileSync(path, value);
+    } catch (err) {
+      throw new HakoError({ step: `write ${value} to ${path}`, path, errno: addonErrno(err) ?? Math.abs((err as NodeJS.ErrnoException).errno ?? 0), cause: err });
+    }
+  }
+
+  private enableForwarding(): void {
+    if ((this.opts.ipForward ?? 'global') !== 'global') return;
+    const path = '/proc/sys/net/ipv4/ip_forward';
+    const cur = readFileSync(path, 'utf8').trim();
+    if (cur === '1') return;
+    this.state.savedIpForward = cur;
+    this.save();
+    this.writeSysctl(path, '1');
+  }
+
+  private restoreForwarding(): void {
+    if (this.state.savedIpForward === undefined || this.listNetworks().length > 0) return;
+    this.writeSysctl('/proc/sys/net/ipv4/ip_forward', this.state.savedIpForward);
+    this.state.savedIpForward = undefined;
+    this.save();
+  }
+
+  async removeNetwork(ref: string): Promise<void> {
+    const net = this.get(ref);
+    const eps = this.endpointsOf(net.id);
+    if (eps.length) throw conflict(`network ${net.name} has active endpoints (${eps.map((e) => e.containerName).join(', ')})`, 'disconnect or remove those containers first');
+    delete this.state.networks[net.id];
+    this.save();
+    this.deleteLinkQuietly(net.bridge);
+    this.applyFirewall();
+    this.restoreForwarding();
+  }
+
+  /** Removes every network without endpoints except the default one; returns their names. */
+  async pruneNetworks(filter?: (n: NetworkRecord) => boolean): Promise<string[]> {
+    const removed: string[] = [];
+    for (const n of this.listNetworks()) {
+      if (n.isDefault || this.endpointsOf(n.id).length || (filter && !filter(n))) continue;
+      await this.removeNetwork(n.id);
+      removed.push(n.name);
+    }
+    return removed;
+  }
+
+  private deleteLinkQuietly(name: string): void {
+    try {
+      this.netlink().exec([deleteLink(name)], [19 /* ENODEV */]);
+    } catch {
+      // already gone
+    }
+  }
+
+  // ---- endpoints ----------------------------------------------------------------------------
+
+  endpointsOf(networkId: string): EndpointRecord[] {
+    return Object.values(this.state.endpoints).filter((e) => e.networkId === networkId);
+  }
+
+  endpointsOfContainer(containerId: string): EndpointRecord[] {
+    return Object.values(this.state.endpoints).filter((e) => e.containerId === containerId);
+  }
+
+  /** Attaches a running container's netns to a network: veth, address, MAC, MTU, route, DNS. */
+  async connect(o: ConnectOptions): Promise<Endpoint> {
+    const t0 = performance.now();
+    const net = this.get(o.network);
+    if (this.endpointsOfContainer(o.containerId).some((e) => e.networkId === net.id)) throw conflict(`container ${o.containerId} is already connected to network ${net.name}`);
+    const nsPath = typeof o.netns === 'number' ? `/proc/${o.netns}/ns/net` : o.netns;
+    const containerName = o.containerName ?? o.containerId.slice(0, 12);
+    const others = this.endpointsOfContainer(o.containerId);
+    const usedIf = new Set(others.map((e) => e.ifName));
+    let ifIndex = 0;
+    while (usedIf.has(`eth${ifIndex}`)) ifIndex++;
+    const epId = randomBytes(32).toString('hex');
+    const hostVeth = `${this.vethPrefix}${createHash('sha256').update(epId).digest('hex').slice(0, 8)}`;
+    if (o.mac) parseMac(o.mac);
+    const ip = allocate(net.pool, epId, o.ip);
+    const prefixLen = parseCidr(net.subnet).prefix;
+    const mac = o.mac ?? macForIp(ip);
+    let nsFd = -1;
+    try {
+      try {
+        nsFd = openSync(nsPath, 'r');
+      } catch (err) {
+        throw new HakoError({ step: `open the network namespace of ${containerName}`, path: nsPath, errno: Math.abs((err as NodeJS.ErrnoException).errno ?? 2), hint: 'is the container running?' });
+      }
+      const ep: EndpointRecord = {
+        id: epId, networkId: net.id, containerId: o.containerId, containerName, nsPath, nsIno: statSync(nsPath).ino,
+        ifName: `eth${ifIndex}`, hostVeth, ip, prefixLen, gateway: net.gateway, mac, aliases: [...(o.aliases ?? [])], ports: [],
+      };
+      // Recorded (with the IP) before the kernel work; reconcile() cleans up a half-made one.
+      this.state.endpoints[epId] = ep;
+      this.save();
+      const nl = this.netlink();
+      const br = nl.link(net.bridge);
+      if (!br) throw new HakoError({ step: `connect ${containerName} to ${net.name}`, hint: `bridge ${net.bridge} is missing; restart the daemon to reconcile`, kind: 'internal' });
+      nl.exec([newVeth({ hostName: hostVeth, peerName: ep.ifName, peerNsFd: nsFd, peerMac: parseMac(mac), mtu: net.mtu, bridgeIndex: br.index }), setHairpin(hostVeth)]);
+      const inner = RtNetlink.open({ nsFd });
+      try {
+        const eth = inner.link(ep.ifName);
+        if (!eth) throw new HakoError({ step: `find ${ep.ifName} in ${nsPath}`, kind: 'internal' });
+        const reqs = [setLinkUp(1, 'set lo up'), setLinkUp(eth.index, `set ${ep.ifName} up`), addAddress(eth.index, ip, prefixLen, formatIp(cidrLast(parseCidr(net.subnet))))];
+        // The first network gives the default route (docker: the first connected network that is
+        // not internal); later ones only their subnet route.
+        const hasDefault = inner.routes().some((r) => r.dstLen === 0 && r.table === 254);
+        if (!net.internal && !hasDefault) reqs.push(addDefaultRoute(net.gateway, eth.index));
+        inner.exec(reqs, [17 /* EEXIST */]);
+      } finally {
+        inner.close();
+      }
+      if (!net.isDefault) this.dns.start(o.containerId, nsPath);
+      this.timings.connect = performance.now() - t0;
+      return this.toEndpoint(ep, net);
+    } catch (err) {
+      delete this.state.endpoints[epId];
+      release(net.pool, ip, epId);
+      this.save();
+      this.deleteLinkQuietly(hostVeth);
+      if (!this.endpointsOfContainer(o.containerId).some((e) => !this.state.networks[e.networkId]?.isDefault)) this.dns.stop(o.containerId);
+      throw err;
+    } finally {
+      if (nsFd >= 0) closeSync(nsFd);
+    }
+  }
+
+  private toEndpoint(e: EndpointRecord, net: NetworkRecord): Endpoint {
+    return { id: e.id, network: net.name, ip: e.ip, prefixLen: e.prefixLen, gateway: e.gateway, mac: e.mac, ifName: e.ifName, hostVeth: e.hostVeth };
+  }
+
+  /** Detaches: deletes the veth (both ends), releases the IP, ports and DNS names. */
+  async disconnect(containerId: string, network: string): Promise<void> {
+    const net = this.get(network);
+    const ep = this.endpointsOfContainer(containerId).find((e) => e.networkId === net.id);
+    if (!ep) throw notFound(`container ${containerId} is not connected to network ${net.name}`);
+    this.dropEndpoint(ep);
+    if (ep.ports.length) this.applyFirewall();
+  }
+
+  /** Disconnects a container from everything (container removal / stop). */
+  async releaseContainer(containerId: string): Promise<void> {
+    const eps = this.endpointsOfContainer(containerId);
+    for (const ep of eps) this.dropEndpoint(ep);
+    if (eps.some((e) => e.ports.length)) this.applyFirewall();
+  }
+
+  private dropEndpoint(ep: EndpointRecord): void {
+    const net = this.state.networks[ep.networkId];
+    for (const p of ep.ports) this.releaseHolder(p);
+    delete this.state.endpoints[ep.id];
+    if (net) release(net.pool, ep.ip, ep.id);
+    this.save();
+    // Deleting the host end removes the pair; when the netns is already gone so is the pair.
+    this.deleteLinkQuietly(ep.hostVeth);
+    if (!this.endpointsOfContainer(ep.containerId).some((e) => !this.state.networks[e.networkId]?.isDefault)) this.dns.stop(ep.containerId);
+  }
+
+  // ---- published ports ----------------------------------------------------------------------
+
+  /**
+   * Publishes ports of a connected container (on `network`, or its first non-internal network).
+   * Host ports are chosen (random ones from ip_local_port_range), held with a bound socket, then
+   * the firewall is replaced in one transaction. All-or-nothing.
+   */
+  async publish(containerId: string, specs: PortSpec[], network?: string): Promise<PortMapping[]> {
+    const t0 = performance.now();
+    const eps = this.endpointsOfContainer(containerId);
+    const ep = network ? eps.find((e) => e.networkId === this.get(network).id) : eps.find((e) => !this.state.networks[e.networkId]?.internal);
+    if (!ep) throw notFound(`container ${containerId} has no network to publish ports on`, 'connect it to a non-internal network first');
+    if (this.state.networks[ep.networkId]?.internal) throw invalid(`cannot publish ports on internal network ${this.state.networks[ep.networkId]!.name}`);
+    const chosen: PortMapping[] = [];
+    try {
+      for (const s of specs) chosen.push(this.choosePort(s));
+    } catch (err) {
+      for (const m of chosen) this.releaseHolder(m);
+      throw err;
+    }
+    ep.ports.push(...chosen);
+    this.save();
+    try {
+      this.applyFirewall();
+    } catch (err) {
+      ep.ports.splice(ep.ports.length - chosen.length, chosen.length);
+      for (const m of chosen) this.releaseHolder(m);
+      this.save();
+      throw err;
+    }
+    this.timings.publish = performance.now() - t0;
+    return chosen;
+  }
+
+  async unpublish(containerId: string): Promise<void> {
+    let changed = false;
+    for (const ep of this.endpointsOfContainer(containerId)) {
+      for (const p of ep.ports) this.releaseHolder(p);
+      if (ep.ports.length) changed = true;
+      ep.ports = [];
+    }
+    if (!changed) return;
+    this.save();
+    this.applyFirewall();
+  }
+
+  private allMappings(): PortMapping[] {
+    return Object.values(this.state.endpoints).flatMap((e) => e.ports);
+  }
+
+  private mappedBy(port: number, proto: Proto, hostIp: string): EndpointRecord | undefined {
+    return Object.values(this.state.endpoints).find((e) =>
+      e.ports.some((p) => p.hostPort === port && p.proto === proto && (p.hostIp === hostIp || p.hostIp === '0.0.0.0' || hostIp === '0.0.0.0')),
+    );
+  }
+
+  private choosePort(s: PortSpec): PortMapping {
+    const candidates: number[] = [];
+    if (s.hostPort === 0) {
+      const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [number, number];
+      const start = lo + Math.floor(Math.random() * (hi - lo + 1));
+      for (let i = 0; i <= hi - lo && candidates.length < 64; i++) candidates.push(lo + ((start - lo + i) % (hi - lo + 1)));
+    } else {
+      for (let p = s.hostPort; p <= Math.max(s.hostPort, s.hostPortEnd); p++) candidates.push(p);
+    }
+    let lastErr: HakoError | undefined;
+    for (const port of candidates) {
+      const m: PortMapping = { hostIp: s.hostIp, hostPort: port, containerPort: s.containerPort, proto: s.proto };
+      const other = this.mappedBy(port, s.proto, s.hostIp);
+      if (other || this.allMappings().some((x) => x.hostPort === port && x.proto === s.proto && x.hostIp === s.hostIp)) {
+        lastErr = conflict(`host port ${port}/${s.proto} is already allocated`, other ? `published by container ${other.containerName}` : undefined);
+        continue;
+      }
+      try {
+        this.hold(m);
+        return m;
+      } catch (err) {
+        lastErr = err as HakoError;
+      }
+    }
+    throw lastErr ?? conflict(`no free host port for ${s.containerPort}/${s.proto}`);
+  }
+
+  private holderKey(m: PortMapping): string {
+    return `${m.hostIp}:${m.hostPort}/${m.proto}`;
+  }
+
+  /** Binds (never listens on) the host port so no host process can take it while published. */
+  private hold(m: PortMapping): void {
+    if (this.opts.holdPorts === false || m.proto === 'sctp' || this.holders.has(this.holderKey(m))) return;
+    const n = netNative();
+    const fd = n.netSocket(-1, AF_INET, m.proto === 'tcp' ? SOCK_STREAM : SOCK_DGRAM, 0);
+    try {
+      // SO_REUSEADDR for tcp so TIME_WAIT leftovers do not block; a listener still does.
+      n.bindInet(fd, m.hostIp, m.hostPort, m.proto === 'tcp');
+    } catch (err) {
+      n.close(fd);
+      const errno = addonErrno(err);
+      if (errno === 98 /* EADDRINUSE */) {
+        const owner = portOwner(m.hostPort, m.proto);
+        throw new HakoError({ step: `bind host port ${m.hostIp}:${m.hostPort}/${m.proto}`, errno, hint: owner ? `it is in use by ${owner}` : 'another socket holds it', kind: 'conflict' });
+      }
+      throw new HakoError({ step: `bind host port ${m.hostIp}:${m.hostPort}/${m.proto}`, errno, hint: errno === 99 ? `${m.hostIp} is not an address of this host` : undefined, cause: err });
+    }
+    this.holders.set(this.holderKey(m), fd);
+  }
+
+  private releaseHolder(m: PortMapping): void {
+    const fd = this.holders.get(this.holderKey(m));
+    if (fd === undefined) return;
+    this.holders.delete(this.holderKey(m));
+    netNative().close(fd);
+  }
+
+  // ---- firewall -----------------------------------------------------------------------------
+
+  rulesetNetworks(): RulesetNetwork[] {
+    return this.listNetworks().map((n) => ({
+      bridge: n.bridge,
+      subnet: n.subnet,
+      internal: n.internal,
+      masquerade: n.options[MASQUERADE_OPTION] !== 'false',
+      mappings: this.endpointsOf(n.id).flatMap((e) => e.ports.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, proto: p.proto, containerIp: e.ip, containerPort: p.containerPort }))),
+    }));
+  }
+
+  /** Replaces hako's table in one nft transaction (or deletes it when there are no networks). */
+  applyFirewall(): void {
+    const t0 = performance.now();
+    const text = renderTransaction(this.table, this.rulesetNetworks());
+    const r = spawnSync('nft', ['-f', '-'], { input: text, encoding: 'utf8' });
+    if (r.error) throw new HakoError({ step: 'run nft -f -', errno: addonErrno(r.error), hint: 'install nftables', cause: r.error });
+    if (r.status !== 0) throw new HakoError({ step: `apply nftables table ip ${this.table}`, hint: r.stderr.trim().split('\n').slice(0, 3).join(' / '), kind: 'internal' });
+    this.timings.applyFirewall = performance.now() - t0;
+  }
+
+  // ---- DNS, /etc/hosts, resolv.conf ---------------------------------------------------------
+
+  private hostResolv() {
+    try {
+      return parseResolvConf(readFileSync(this.opts.resolvConf ?? '/etc/resolv.conf', 'utf8'));
+    } catch {
+      return { nameservers: [], search: [], options: [] };
+    }
+  }
+
+  upstreams(): string[] {
+    return this.opts.upstreamDns ?? this.hostResolv().nameservers;
+  }
+
+  /** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */
+  lookupName(askerId: string, name: string): string[] | undefined {
+    const shared = new Set(this.endpointsOfContainer(askerId).map((e) => e.networkId));
+    const ips: string[] = [];
+    for (const e of Object.values(this.state.endpoints)) {
+      if (!shared.has(e.networkId) || this.state.networks[e.networkId]?.isDefault) continue;
+      const n = name.toLowerCase();
+      const net = this.state.networks[e.networkId]!;
+      const bare = n.endsWith(`.${net.name.toLowerCase()}`) ? n.slice(0, -net.name.length - 1) : n;
+      if (e.containerName.toLowerCase() === bare || e.aliases.some((a) => a.toLowerCase() === bare) || e.containerId === bare || (bare.length >= 12 && e.containerId.startsWith(bare))) ips.push(e.ip);
+    }
+    return ips.length ? [...new Set(ips)] : undefined;
+  }
+
+  reverseName(askerId: string, ip: string): string | undefined {
+    const shared = new Set(this.endpointsOfContainer(askerId).map((e) => e.networkId));
+    const e = Object.values(this.state.endpoints).find((x) => x.ip === ip && shared.has(x.networkId));
+    return e ? `${e.containerName}.${this.state.networks[e.networkId]!.name}` : undefined;
+  }
+
+  /** The texts of /etc/hosts, /etc/resolv.conf and /etc/hostname for a connected container. */
+  containerFiles(containerId: string, o: { hostname?: string; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[]; addHosts?: string[] } = {}): { hosts: string; resolvConf: string; hostname: string } {
+    const eps = this.endpointsOfContainer(containerId);
+    const hostname = o.hostname ?? containerId.slice(0, 12);
+    const embedded = eps.some((e) => !this.state.networks[e.networkId]?.isDefault);
+    const gw = eps[0]?.gateway;
+    const extra: HostsEntry[] = (o.addHosts ?? []).map((h) => parseAddHost(h, gw));
+    const own: HostsEntry[] = eps.map((e) => ({ ip: e.ip, names: [hostname] }));
+    const resolv = containerResolvConf({ host: this.hostResolv(), embedded, dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions });
+    return { hosts: renderHosts(own, extra), resolvConf: resolv.text, hostname: `${hostname}\n` };
+  }
+
+  // ---- reconcile ----------------------------------------------------------------------------
+
+  /**
+   * Makes the kernel match the state after a crash or restart: re-creates missing bridges, drops
+   * endpoints whose netns is gone (or was replaced), deletes our veths/bridges that the state does
+   * not know, re-holds published ports, restarts DNS servers, and rewrites the whole nft table
+   * (which removes any orphan rule).
+   */
+  reconcile(): ReconcileReport {
+    const report: ReconcileReport = { bridgesRecreated: [], endpointsDropped: [], linksDeleted: [], dnsRestarted: [] };
+    const nl = this.netlink();
+    for (const net of this.listNetworks()) {
+      if (!nl.link(net.bridge)) report.bridgesRecreated.push(net.bridge);
+      this.ensureBridge(net);
+    }
+    const links = nl.links();
+    for (const ep of Object.values(this.state.endpoints)) {
+      let alive = false;
+      try {
+        alive = statSync(ep.nsPath).ino === ep.nsIno && links.some((l) => l.name === ep.hostVeth);
+      } catch {
+        alive = false;
+      }
+      if (!alive || !this.state.networks[ep.networkId]) {
+        report.endpointsDropped.push(`${ep.containerName}@${this.state.networks[ep.networkId]?.name ?? ep.networkId}`);
+        this.dropEndpoint(ep);
+      }
+    }
+    const knownVeths = new Set(Object.values(this.state.endpoints).map((e) => e.hostVeth));
+    const knownBridges = new Set(this.listNetworks().map((n) => n.bridge));
+    for (const l of nl.links()) {
+      const ours = (l.kind === 'veth' && new RegExp(`^${this.vethPrefix.replace(/[.]/g, '\\.')}[0-9a-f]{8}$`).test(l.name) && !knownVeths.has(l.name)) ||
+        (l.kind === 'bridge' && l.name.startsWith(this.bridgePrefix) && l.name.length === 15 && !knownBridges.has(l.name));
+      if (ours) {
+        this.deleteLinkQuietly(l.name);
+        report.linksDeleted.push(l.name);
+      }
+    }
+    for (const ep of Object.values(this.state.endpoints)) {
+      for (const p of ep.ports) {
+        try {
+          this.hold(p);
+        } catch {
+          // Someone took the port while we were down: the DNAT still wins for new connections.
+        }
+      }
+      if (!this.state.networks[ep.networkId]?.isDefault && !this.dns.running().includes(ep.containerId)) {
+        try {
+          this.dns.start(ep.containerId, ep.nsPath);
+          report.dnsRestarted.push(ep.containerName);
+        } catch {
+          // reported by the container's own resolver failing; the endpoint itself is fine
+        }
+      }
+    }
+    this.applyFirewall();
+    this.save();
+    return report;
+  }
+}
+
+export interface ReconcileReport {
+  bridgesRecreated: string[];
+  endpointsDropped: string[];
+  linksDeleted: string[];
+  dnsRestarted: string[];
+}
+
+/** docker's --network values that are not networks. */
+export type NetworkMode = { kind: 'none' } | { kind: 'host' } | { kind: 'container'; ref: string } | { kind: 'network'; name: string };
+
+export function parseNetworkMode(value: string): NetworkMode {
+  if (value === 'none') return { kind: 'none' };
+  if (value === 'host') return { kind: 'host' };
+  if (value.startsWith('container:')) {
+    const ref = value.slice('container:'.length);
+    if (!ref) throw invalid(`invalid --network "${value}"`, 'expected container:<name|id>');
+    return { kind: 'container', ref };
+  }
+  if (value === 'default') return { kind: 'network', name: 'bridge' };
+  return { kind: 'network', name: value };
+}
