@@ -215,6 +215,11 @@ static int decode_op(struct rd *r, struct hk_plan *plan, struct hk_op *op) {
     if (!r->bad && (!check_internal(plan, op->i[0]) || op->i[1] < 0)) return EINVAL;
     if (op->i[1] + 1 > plan->reloc_base) plan->reloc_base = op->i[1] + 1;
     break;
+  case HK_FORK: // flags, parentContinuesAt, pidfd (checked against the whole plan in hk_plan_decode)
+    op->q[0] = rd_u64(r); op->u[0] = rd_u32(r); op->i[0] = rd_i32(r);
+    if (!r->bad && (op->i[0] < -1 || op->i[0] > 65535)) return EINVAL;
+    if (!r->bad && op->i[0] + 1 > plan->reloc_base) plan->reloc_base = op->i[0] + 1;
+    break;
   case HK_EXEC: // file, argv, env, searchPath?
     op->s[0] = rd_str(r, &op->slen[0], 0);
     op->argv = rd_strs(r);
@@ -280,8 +285,20 @@ int hk_plan_decode(const uint8_t *buf, size_t len, struct hk_plan *plan) {
   if (!plan->ops) { hk_plan_free(plan); return ENOMEM; }
   for (uint32_t k = 0; k < plan->nops; k++) {
     int err = decode_op(&r, plan, &plan->ops[k]);
-    if (!err && plan->ops[k].code == HK_EXEC && k != plan->nops - 1) err = EINVAL; // exec is last
     if (err) { hk_plan_free(plan); return err; }
+  }
+  // exec is the last op, or the last op of a fork's child part (the op before its continuation).
+  for (uint32_t k = 0; k < plan->nops; k++) {
+    const struct hk_op *op = &plan->ops[k];
+    int ok = 1;
+    if (op->code == HK_FORK) {
+      uint32_t at = op->u[0];
+      ok = at > k + 1 && at < plan->nops && plan->ops[at - 1].code == HK_EXEC;
+    } else if (op->code == HK_EXEC && k != plan->nops - 1) {
+      ok = 0;
+      for (uint32_t f = 0; f < k && !ok; f++) ok = plan->ops[f].code == HK_FORK && plan->ops[f].u[0] == k + 1;
+    }
+    if (!ok) { hk_plan_free(plan); return EINVAL; }
   }
   if (r.p != r.end) { hk_plan_free(plan); return EINVAL; } // trailing bytes: encoder/decoder mismatch
   return 0;
@@ -796,6 +813,36 @@ static int run_op(struct child *c, int32_t step, const struct hk_op *op) {
   return r < 0 ? errno : 0;
 }
 
+/**
+ * The fork op: clone3 without CLONE_PARENT, so the new process is our child (we are its reaper,
+ * e.g. a monitor). Returns 0 in the child, the child's pid in the parent (after the {-4, pid}
+ * record and the pidfd move), or -errno.
+ */
+static long run_fork(struct child *c, const struct hk_op *op) {
+  int pidfd = -1;
+  struct clone_args a;
+  memset(&a, 0, sizeof a);
+  a.flags = CLONE_PIDFD | op->q[0];
+  a.pidfd = (uint64_t)(uintptr_t)&pidfd;
+  a.exit_signal = SIGCHLD;
+  long pid = sys(SYS_clone3, &a, sizeof a);
+  if (pid < 0) return -errno;
+  if (pid == 0) return 0;
+  write_record(c, -4, (int32_t)pid);
+  if (op->i[0] >= 0) {
+    // pidfds are always O_CLOEXEC; dup3 onto another number clears it (same number: fcntl).
+    if (pidfd != op->i[0]) {
+      if (sys(SYS_dup3, pidfd, op->i[0], 0) < 0) return -errno;
+      sys(SYS_close, pidfd);
+    } else if (sys(SYS_fcntl, pidfd, F_SETFD, 0) < 0) {
+      return -errno;
+    }
+  } else {
+    sys(SYS_close, pidfd);
+  }
+  return pid;
+}
+
 /** The fixed prologue; returns 0 or an errno (reported as step -3). */
 static int prologue(struct child *c, int err_fd, int sync_fd, pid_t parent) {
   const struct hk_plan *plan = c->plan;
@@ -848,6 +895,12 @@ static _Noreturn void child_main(const struct hk_plan *plan, int err_w, int err_
   int err = prologue(&c, err_w, sync_r, parent);
   if (err) fail(&c, -3, err);
   for (uint32_t k = 0; k < plan->nops; k++) {
+    if (plan->ops[k].code == HK_FORK) {
+      long pid = run_fork(&c, &plan->ops[k]);
+      if (pid < 0) fail(&c, (int32_t)k, (int)-pid);
+      if (pid > 0) k = plan->ops[k].u[0] - 1; // the parent jumps to its continuation
+      continue;
+    }
     err = run_op(&c, (int32_t)k, &plan->ops[k]);
     if (err) fail(&c, (int32_t)k, err);
   }

@@ -56,6 +56,8 @@ export function describeOp(op: PlanOp): string {
       return op.nstype ? `join namespace (${namespaceNames(op.nstype)})` : 'join namespaces';
     case 'clone':
       return 'fork into the joined namespaces';
+    case 'fork':
+      return op.flags ? `fork the container process (new namespaces: ${namespaceNames(op.flags)})` : 'fork the container process';
     case 'openRoot':
       return `open root ${op.path}`;
     case 'mount': {

@@ -3,7 +3,7 @@
 // C decoder only re-checks bounds.
 import { HakoError, invalid } from '../common/errors.js';
 import { describeOp } from './describe-op.js';
-import type { Plan, PlanOp } from './plan.js';
+import { execEndsForkChild, type Plan, type PlanOp } from './plan.js';
 
 export const PLAN_MAGIC = 0x31504b48; // "HKP1"
 const NULL_STR = 0xffffffff;
@@ -49,6 +49,7 @@ export const OPCODES: Readonly<Record<PlanOp['op'], number>> = {
   dup2: 37,
   closeFrom: 38,
   exec: 39,
+  fork: 40,
 };
 
 /** Growable little-endian writer. `what` names the field being written for error messages. */
@@ -157,7 +158,7 @@ export function encodePlan(plan: Plan): Buffer {
   w.u32('ops count', plan.ops.length);
   plan.ops.forEach((op, step) => {
     where = `op ${step} (${describeOp(op)})`;
-    if (op.op === 'exec' && step !== plan.ops.length - 1) {
+    if (op.op === 'exec' && step !== plan.ops.length - 1 && !execEndsForkChild(plan.ops, step)) {
       throw invalid(`encode plan: ${where}`, 'exec must be the last op');
     }
     const code = OPCODES[op.op];
@@ -281,6 +282,20 @@ function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {
       return w.i32('target', op.target);
     case 'closeFrom':
       return w.u32('from', op.from);
+    case 'fork': {
+      const at = op.parentContinuesAt;
+      if (!Number.isInteger(at) || at <= step + 1 || at >= plan.ops.length || plan.ops[at - 1]?.op !== 'exec') {
+        throw invalid(
+          `encode plan: op ${step} (${describeOp(op)})`,
+          `parentContinuesAt is ${at}: it must name a later op (after at least one child op) whose previous op is the child's exec`,
+        );
+      }
+      const pidfd = op.pidfd ?? -1;
+      if (!Number.isInteger(pidfd) || pidfd < -1 || pidfd > 65535) throw invalid(`encode plan: op ${step} (${describeOp(op)})`, `pidfd must be -1 or an fd number (got ${pidfd})`);
+      w.u64('flags', op.flags);
+      w.u32('parentContinuesAt', at);
+      return w.i32('pidfd', pidfd);
+    }
     case 'exec':
       w.str('file', op.file);
       w.strs('argv', op.argv);

@@ -32,6 +32,16 @@ export type PlanOp =
    * Used after joining namespaces (a pid ns join takes effect only for children).
    */
   | { op: 'clone'; flags: number }
+  /**
+   * clone3(flags | CLONE_PIDFD) WITHOUT CLONE_PARENT: the new process is the caller's child.
+   * The caller (parent) writes the record {-4, childPid} and continues at op `parentContinuesAt`
+   * (typically the `exec` of a monitor that reaps the child); when `pidfd` >= 0 the child's pidfd
+   * is first moved onto that fd number without CLOEXEC, so it survives the parent's exec.
+   * The child carries on with the next op. `ops[parentContinuesAt - 1]` must be an `exec` (the
+   * child's last op), so the child can never run into the parent's ops.
+   * Used for supervised containers: the process Node spawned becomes the container's monitor.
+   */
+  | { op: 'fork'; flags: number; parentContinuesAt: number; pidfd?: number }
   /** open(path, O_PATH|O_DIRECTORY) becomes the root register. */
   | { op: 'openRoot'; path: string }
   | {
@@ -102,9 +112,15 @@ export type PlanOp =
   | { op: 'closeFrom'; from: number }
   /**
    * execve. If `file` has no '/', each directory of `searchPath` (colon-separated) is tried like
-   * execvpe (EACCES remembered, ENOENT skipped). This must be the last op.
+   * execvpe (EACCES remembered, ENOENT skipped). This must be the last op, or the last op of a
+   * fork's child part (the op before the fork's `parentContinuesAt`).
    */
   | { op: 'exec'; file: string; argv: string[]; env: string[]; searchPath: string | null };
+
+/** Whether an `exec` at `step` may be followed by more ops: it ends a fork's child part. */
+export function execEndsForkChild(ops: readonly PlanOp[], step: number): boolean {
+  return ops.some((o, k) => o.op === 'fork' && k < step && o.parentContinuesAt === step + 1);
+}
 
 export interface Plan {
   /** CLONE_NEW* flags for the first clone3 (CLONE_PIDFD is always added). */
@@ -125,6 +141,8 @@ export const RECORD_PID = -1;
 export const RECORD_NOTIFY = -2;
 /** A failure before the first op (fd setup, signal reset). */
 export const RECORD_SETUP = -3;
+/** A `fork` op made pid `value` (the caller's child; the caller goes on to its continuation). */
+export const RECORD_FORK = -4;
 
 /** Linux constants the planner needs. */
 export const CLONE = {

@@ -20,6 +20,7 @@ import { runHooks, type HookState } from './hooks.js';
 import type { RuntimeContext } from './context.js';
 import { connectConsoleSocket } from './console.js';
 import { deviceCgroupRules } from './device-rules.js';
+import { awaitFork, killContainerPidfd, supervisedPlan, type SupervisorOptions } from './supervised.js';
 
 /** Checkpoint values the child reports with `notify` ops (shared with the planner). */
 const NOTIFY_BEFORE_PIVOT = NOTIFY.BEFORE_PIVOT;
@@ -43,6 +44,12 @@ export interface LaunchOptions {
   pidFile?: string;
   /** Kill the container if this process dies (in-process API); 0 = outlive it. */
   pdeathsig?: number;
+  /**
+   * Supervised: the container runs under a monitor process (its parent, which holds its stdio,
+   * logs, serves attach and writes its exit file; see ./supervised.ts). `stdio`, `consoleSocket`,
+   * `ownTerminal` and `pdeathsig` are then ignored; the returned `process` tracks the monitor.
+   */
+  monitor?: SupervisorOptions;
 }
 
 export interface Launched {
@@ -51,6 +58,8 @@ export interface Launched {
   cgroups: CgroupManager;
   /** The pty master when ownTerminal was asked for. */
   ptyMaster?: number;
+  /** Supervised launches: the monitor (also written to <monitor dir>/monitor.json). */
+  monitor?: { pid: number; startTime: string | null; containerPid: number };
 }
 
 export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<Launched> {
@@ -66,7 +75,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   try {
     const spec = loadBundleSpec(bundle);
     const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
-    if (opts.mode === 'create' && spec.process?.terminal && !opts.consoleSocket) {
+    if (opts.mode === 'create' && spec.process?.terminal && !opts.consoleSocket && !opts.monitor) {
       throw invalid('cannot allocate a terminal for a detached container without --console-socket', 'pass --console-socket, or set process.terminal to false');
     }
     const record: ContainerRecord = {
@@ -104,8 +113,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     }
     let consoleIndex: number | undefined;
     let ownPtyEnd: number | undefined;
+    let monitorPtyEnd: number | undefined;
     if (spec.process?.terminal) {
-      if (opts.consoleSocket) {
+      if (opts.monitor) {
+        const [ours, theirs] = native().socketPair();
+        fdsToClose.push(ours, theirs);
+        monitorPtyEnd = ours;
+        consoleIndex = internal(theirs);
+      } else if (opts.consoleSocket) {
         const sock = await connectConsoleSocket(opts.consoleSocket);
         closers.push(() => sock.close());
         consoleIndex = internal(sock.fd);
@@ -155,7 +170,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       { source: opts.stdio[2], target: 2 },
     ];
     for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
-    const plan: Plan = {
+    let plan: Plan = {
       cloneFlags: planned.cloneFlags,
       cgroupFd: -1,
       fds,
@@ -163,6 +178,11 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       pdeathsig: opts.pdeathsig ?? 0,
       ops,
     };
+    if (opts.monitor) {
+      const supervised = supervisedPlan({ supervisor: opts.monitor, cloneFlags: planned.cloneFlags, ops, internalFds, ...(monitorPtyEnd === undefined ? {} : { pty: { monitorEnd: monitorPtyEnd } }) });
+      fdsToClose.push(...supervised.fdsToClose);
+      plan = supervised.plan;
+    }
 
     proc = spawnPlan(plan);
     const spawned = proc;
@@ -170,17 +190,26 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       spawned.abort();
       await spawned.exited.catch(() => undefined);
     });
+    // Supervised: the container is the monitor's child; its pid comes with the fork record.
+    let containerPid = spawned.pid;
+    if (opts.monitor) {
+      const forked = await awaitFork(spawned);
+      containerPid = forked.pid;
+      undo.push(() => killContainerPidfd(forked.pidfd));
+      closers.push(() => native().close(forked.pidfd));
+    }
+    const pid = () => (opts.monitor ? containerPid : spawned.pid);
 
     // The parent's half of the handshake: id maps (unless the child makes its user namespace
     // later, after joining others: then at its USERNS checkpoint), cgroups, release.
-    if (planned.idMapsAtNotify === undefined) writeIdMappings(spawned.pid, planned);
-    cgroups.addProcess(spawned.pid);
+    if (planned.idMapsAtNotify === undefined) writeIdMappings(pid(), planned);
+    cgroups.addProcess(pid());
     spawned.release();
 
-    const hookState = (status: string): HookState => ({ ociVersion: spec.ociVersion, id, status, pid: spawned.pid, bundle, annotations: spec.annotations ?? {} });
+    const hookState = (status: string): HookState => ({ ociVersion: spec.ociVersion, id, status, pid: pid(), bundle, annotations: spec.annotations ?? {} });
     for await (const ev of spawned.events()) {
       if (ev.type === 'notify' && planned.idMapsAtNotify !== undefined && ev.value === planned.idMapsAtNotify) {
-        writeIdMappings(spawned.pid, planned);
+        writeIdMappings(pid(), planned);
         spawned.release();
       } else if (ev.type === 'notify' && ev.value === NOTIFY_BEFORE_PIVOT) {
         await runHooks('prestart', hooks.prestart, hookState('creating'));
@@ -193,18 +222,23 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         break;
       }
     }
-    record.pid = spawned.pid;
-    record.pidStartTime = processStartTime(spawned.pid) ?? undefined;
+    record.pid = pid();
+    record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
     store.save(record);
-    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(spawned.pid), { mode: 0o644 });
+    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(record.pid), { mode: 0o644 });
+    let monitor: Launched['monitor'];
+    if (opts.monitor) {
+      monitor = { pid: spawned.pid, startTime: processStartTime(spawned.pid), containerPid: record.pid };
+      writeFileAtomic(resolve(opts.monitor.dir, 'monitor.json'), JSON.stringify(monitor), { mode: 0o644 });
+    }
 
     let ptyMaster: number | undefined;
     if (ownPtyEnd !== undefined) ptyMaster = receivePty(ownPtyEnd);
     for (const fd of fdsToClose) safeClose(fd);
     for (const close of closers) close();
     if (opts.mode === 'create') spawned.closeErrPipe();
-    return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }) };
+    return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }), ...(monitor ? { monitor } : {}) };
   } catch (err) {
     for (const fd of fdsToClose) safeClose(fd);
     for (const close of closers) close();

@@ -1,0 +1,291 @@
+// Supervised containers: hako-monitor is the container's parent, writes json-file logs and the
+// exit file, serves attach/resize/stdin, and keeps all of it working after the launching Node
+// process is SIGKILLed.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
+import { harness, type Harness } from '../helpers/runtime.js';
+import type { Spec } from '../../src/runtime/spec/types.js';
+import type { Launched } from '../../src/runtime/lifecycle/launch.js';
+import { MonitorClient, monitorBinary, monitorLaunch, readExit, readLogs, waitForExit, monitorAlive, readMonitorInfo, type MonitorOptions } from '../../src/engine/monitor/index.js';
+import { isSameProcess } from '../../src/runtime/state/process-info.js';
+
+const skip = !isRoot
+  ? 'needs root'
+  : !existsSync(BUSYBOX)
+    ? 'needs busybox-static (apt-get install busybox-static)'
+    : !existsSync(monitorBinary())
+      ? `needs ${monitorBinary()} (npm run build:native)`
+      : false;
+
+const RFC3339NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
+const startedPids: number[] = [];
+
+async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+interface Supervised {
+  launched: Launched;
+  dir: string;
+  logPath: string;
+}
+
+async function launchSupervised(h: Harness, name: string, args: string[], mutate?: (s: Spec) => void, extra: Partial<MonitorOptions> = {}): Promise<Supervised> {
+  const { path, spec } = h.bundle(name, mutate, args);
+  const dir = join(h.dir, `mon-${name}`);
+  mkdirSync(dir, { recursive: true });
+  const logPath = join(dir, `${name}-json.log`);
+  const launched = await h.runtime.launch({
+    id: name,
+    bundle: path,
+    stdio: [0, 1, 2],
+    monitor: monitorLaunch({
+      dir,
+      logPath,
+      logMaxSize: 10 * 1024 * 1024,
+      logMaxFiles: 3,
+      logDriver: 'json-file',
+      tty: Boolean(spec.process?.terminal),
+      openStdin: false,
+      stdinOnce: false,
+      ...extra,
+    }),
+  });
+  assert.ok(launched.monitor, 'launch reports the monitor');
+  startedPids.push(launched.monitor.pid, launched.record.pid);
+  return { launched, dir, logPath };
+}
+
+/** The exit record, and the monitor (our child) reaped. */
+async function finished(s: Supervised) {
+  const rec = await waitForExit(s.dir, s.launched.monitor!);
+  const mon = await s.launched.process.exited;
+  assert.deepEqual(mon, { code: 0, signal: null }, 'the monitor exits 0');
+  return rec;
+}
+
+function logLines(path: string): Array<{ log: string; stream: string; time: string }> {
+  return readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** Collects attachment output until `pattern` matches. */
+function collect(output: NodeJS.ReadableStream): { text: () => string; until: (re: RegExp, ms?: number) => Promise<string> } {
+  let text = '';
+  output.on('data', (c: { data: Buffer }) => (text += c.data.toString()));
+  return {
+    text: () => text,
+    until: (re, ms = 5000) => waitFor(`output matching ${re} (got ${JSON.stringify(text)})`, () => re.test(text), ms).then(() => text),
+  };
+}
+
+describe('monitor: supervised containers', { skip }, () => {
+  let h: Harness;
+  before(() => {
+    h = harness('mon');
+  });
+  after(async () => {
+    for (const pid of startedPids) {
+      try {
+        if (isSameProcess(pid, undefined)) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await h.cleanup();
+  });
+
+  test('stdout and stderr go to json-file logs with streams and RFC3339Nano times; exit 3 is recorded', async () => {
+    const before = Date.now();
+    const s = await launchSupervised(h, 'logs', ['/bin/sh', '-c', 'echo out1; echo err1 >&2; echo out2; printf partial; exit 3']);
+    const rec = await finished(s);
+    assert.equal(rec.exitCode, 3);
+    assert.equal(rec.signal, null);
+    assert.equal(rec.oomKilled, false);
+    assert.equal(rec.pid, s.launched.record.pid);
+    assert.match(rec.finishedAt, RFC3339NANO);
+    const lines = logLines(s.logPath);
+    const byStream = (st: string) => lines.filter((l) => l.stream === st).map((l) => l.log);
+    assert.deepEqual(byStream('stdout'), ['out1\n', 'out2\n', 'partial']);
+    assert.deepEqual(byStream('stderr'), ['err1\n']);
+    for (const l of lines) {
+      assert.match(l.time, RFC3339NANO);
+      const t = Date.parse(l.time);
+      assert.ok(t >= before - 1000 && t <= Date.now() + 1000, `time ${l.time} is now-ish`);
+    }
+    const entries = [];
+    for await (const e of readLogs(s.logPath, { follow: false, stdout: false, stderr: true, since: 0, until: 0, timestamps: false, tail: 'all' })) entries.push(e);
+    assert.deepEqual(entries.map((e) => e.data.toString()), ['err1\n']);
+    assert.ok(!existsSync(join(s.dir, 'control.sock')), 'the control socket is gone after exit');
+    await h.runtime.delete('logs', { force: true });
+  });
+
+  test('a container killed by SIGKILL: exit code 137, signal recorded', async () => {
+    const s = await launchSupervised(h, 'kill', ['/bin/sleep', '100']);
+    assert.equal(readExit(s.dir), null);
+    process.kill(s.launched.record.pid, 'SIGKILL');
+    const rec = await finished(s);
+    assert.equal(rec.exitCode, 137);
+    assert.equal(rec.signal, 'SIGKILL');
+    await h.runtime.delete('kill', { force: true });
+  });
+
+  test('attach: live output, stdin reaches cat, close stdin ends it', async () => {
+    const s = await launchSupervised(h, 'cat', ['/bin/cat'], undefined, { openStdin: true });
+    const c = await MonitorClient.connect(s.dir);
+    assert.equal(c.info.tty, false);
+    assert.equal(c.info.pid, s.launched.record.pid);
+    const a = c.attach({ stdin: true, stdout: true, stderr: true });
+    const out = collect(a.output);
+    a.input!.write('hello monitor\n');
+    await out.until(/hello monitor\n/);
+    a.input!.write(Buffer.alloc(100_000, 'x'));
+    a.input!.write('\n');
+    await out.until(/x{100000}\n/);
+    c.closeStdin();
+    const rec = await finished(s);
+    assert.equal(rec.exitCode, 0);
+    assert.deepEqual(await c.exit, rec, 'the attached client gets the exit record');
+    assert.ok(logLines(s.logPath).some((l) => l.log === 'hello monitor\n'));
+    await h.runtime.delete('cat', { force: true });
+  });
+
+  test('a TTY container: attach, resize (stty size), exit code through the pty', async () => {
+    const s = await launchSupervised(
+      h,
+      'tty',
+      ['/bin/sh'],
+      (spec) => {
+        spec.process!.terminal = true;
+      },
+      { tty: true, openStdin: true, consoleSize: [24, 80] },
+    );
+    const c = await MonitorClient.connect(s.dir);
+    assert.equal(c.info.tty, true);
+    const a = c.attach({ stdin: true, stdout: true, stderr: true });
+    assert.equal(a.tty, true);
+    const out = collect(a.output);
+    a.input!.write('stty size; tty\n');
+    await out.until(/24 80/);
+    await out.until(/\/dev\/pts\/0/);
+    c.resize(33, 101);
+    await new Promise((r) => setTimeout(r, 50));
+    a.input!.write('stty size\n');
+    await out.until(/33 101/);
+    a.input!.write('exit 5\n');
+    const rec = await finished(s);
+    assert.equal(rec.exitCode, 5);
+    assert.ok(logLines(s.logPath).every((l) => l.stream === 'stdout'), 'a tty has only stdout');
+    await h.runtime.delete('tty', { force: true });
+  });
+
+  test('the launching Node process is SIGKILLed: the container keeps running, logging, attachable; the exit file appears', async () => {
+    const name = 'orphan';
+    const { path } = h.bundle(name, undefined, ['/bin/sh', '-c', 'echo start; read x; echo "got $x"; echo after >&2; exit 7']);
+    const dir = join(h.dir, `mon-${name}`);
+    mkdirSync(dir, { recursive: true });
+    const logPath = join(dir, `${name}-json.log`);
+    const here = dirname(fileURLToPath(import.meta.url));
+    const script = join(h.dir, 'launcher.mjs');
+    writeFileSync(
+      script,
+      `import { Runtime } from ${JSON.stringify(join(here, '../../src/runtime/index.js'))};
+import { monitorLaunch } from ${JSON.stringify(join(here, '../../src/engine/monitor/index.js'))};
+const [root, id, bundle, dir, logPath] = process.argv.slice(2);
+const rt = new Runtime({ root });
+const l = await rt.launch({ id, bundle, stdio: [0, 1, 2], monitor: monitorLaunch({ dir, logPath, logMaxSize: 0, logMaxFiles: 1, logDriver: 'json-file', tty: false, openStdin: true, stdinOnce: false }) });
+process.stdout.write(JSON.stringify(l.monitor) + '\\n');
+setInterval(() => {}, 1000);
+`,
+    );
+    const child = spawn(process.execPath, [script, h.root, name, path, dir, logPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    startedPids.push(child.pid!);
+    const line = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        if (buf.includes('\n')) resolve(buf.split('\n')[0]!);
+      });
+      child.on('exit', (code) => reject(new Error(`launcher exited ${code}`)));
+    });
+    const mon = JSON.parse(line) as { pid: number; startTime: string; containerPid: number };
+    startedPids.push(mon.pid, mon.containerPid);
+    assert.deepEqual(readMonitorInfo(dir), mon);
+    await waitFor('"start" in the log', () => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('start'));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    assert.ok(monitorAlive(mon.pid, mon.startTime), 'the monitor survived its launcher');
+    assert.ok(isSameProcess(mon.containerPid, undefined), 'the container survived its launcher');
+    const c = await MonitorClient.connect(dir);
+    const a = c.attach({ stdin: true, stdout: true, stderr: true });
+    const out = collect(a.output);
+    a.input!.write('after-death\n');
+    await out.until(/got after-death\n/);
+    const rec = await waitForExit(dir, mon);
+    assert.equal(rec.exitCode, 7);
+    await out.until(/after\n/);
+    const logs = logLines(logPath).map((l) => `${l.stream}:${l.log}`);
+    assert.deepEqual(logs, ['stdout:start\n', 'stdout:got after-death\n', 'stderr:after\n']);
+    await waitFor('the monitor to be gone', () => !monitorAlive(mon.pid, mon.startTime));
+    await h.runtime.delete(name, { force: true });
+  });
+
+  test('log rotation: max-size keeps at most max-file files; follow survives rotation', async () => {
+    const s = await launchSupervised(h, 'rot', ['/bin/sh', '-c', 'sleep 0.3; i=0; while [ $i -lt 300 ]; do echo "line $i abcdefghijklmnopqrstuvwxyz"; i=$((i+1)); [ $((i % 10)) = 0 ] && sleep 0.02; done; exit 0'], undefined, {
+      logMaxSize: 2000,
+      logMaxFiles: 3,
+    });
+    const followed: string[] = [];
+    const follower = (async () => {
+      for await (const e of readLogs(s.logPath, { follow: true, stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: 'all', exitDir: s.dir, pollMs: 5 })) followed.push(e.data.toString());
+    })();
+    const rec = await finished(s);
+    assert.equal(rec.exitCode, 0);
+    await follower;
+    const files = readdirSync(s.dir).filter((f) => f.startsWith('rot-json.log')).sort();
+    assert.deepEqual(files, ['rot-json.log', 'rot-json.log.1', 'rot-json.log.2']);
+    for (const f of files) assert.ok(readFileSync(join(s.dir, f)).length < 2000 + 200, `${f} is near max-size`);
+    const kept = [];
+    for await (const e of readLogs(s.logPath, { follow: false, stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: 'all' })) kept.push(e.data.toString());
+    assert.equal(kept[kept.length - 1], 'line 299 abcdefghijklmnopqrstuvwxyz\n');
+    const first = Number(/line (\d+)/.exec(kept[0]!)![1]);
+    assert.deepEqual(kept, Array.from({ length: 300 - first }, (_, k) => `line ${first + k} abcdefghijklmnopqrstuvwxyz\n`), 'the kept files are contiguous');
+    const tail = [];
+    for await (const e of readLogs(s.logPath, { follow: false, stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: 2 })) tail.push(e.data.toString());
+    assert.deepEqual(tail, kept.slice(-2));
+    // The follower started before the first line, polled every 5 ms, and kept up across rotations
+    // (one rotation per ~40 lines, 10 lines per 20 ms: never two rotations between polls).
+    assert.equal(followed.length, 300, `followed ${followed.length} lines: ${followed.map((l) => l.split(" ")[1]).join(",")}`);
+    await h.runtime.delete('rot', { force: true });
+  });
+
+  test('no fd leaks into the container; the monitor holds only its own fds; RSS', async (t) => {
+    const s = await launchSupervised(h, 'fds', ['/bin/sh', '-c', 'ls /proc/self/fd; read x'], undefined, { openStdin: true });
+    await waitFor('ls output', () => existsSync(s.logPath) && readFileSync(s.logPath, 'utf8').split('\n').length > 4);
+    const seen = logLines(s.logPath).map((l) => l.log.trim());
+    assert.deepEqual(seen, ['0', '1', '2', '3'], 'stdio plus the fd ls opened for the directory');
+    const monPid = s.launched.monitor!.pid;
+    const fds = readdirSync(`/proc/${monPid}/fd`).map((fd) => `${fd}:${readlinkSync(`/proc/${monPid}/fd/${fd}`)}`);
+    t.diagnostic(`monitor fds: ${fds.join(' ')}`);
+    // 0-2 /dev/null, pidfd, stdout, stderr, stdin, the listening socket, the log file.
+    assert.equal(fds.length, 9, fds.join(' '));
+    const status = readFileSync(`/proc/${monPid}/status`, 'utf8');
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+    t.diagnostic(`hako-monitor VmRSS: ${rss} kB`);
+    assert.ok(rss <= 1536, `monitor RSS ${rss} kB exceeds 1.5 MB`);
+    const c = await MonitorClient.connect(s.dir);
+    c.attach({ stdin: true, stdout: false, stderr: false }).input!.end('bye\n');
+    const rec = await finished(s);
+    assert.equal(rec.exitCode, 0);
+    c.close();
+    await h.runtime.delete('fds', { force: true });
+  });
+});
