@@ -1,0 +1,281 @@
+// The Docker Engine API client: unix or tcp(+TLS) transport, version negotiation like the docker
+// CLI (`HEAD /_ping` → Api-Version → `/v1.xx/…`, min(1.44, server)), JSON requests, raw
+// streams, and hijacked connections (`Upgrade: tcp`) for attach and exec.
+import * as http from 'node:http';
+import type { IncomingMessage, ClientRequest } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const CLIENT_MAX_API = '1.44';
+export const DEFAULT_HOST = 'unix:///run/hako.sock';
+
+/** An error the daemon answered with: printed as `Error response from daemon: <message>`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The daemon could not be reached. */
+export class ConnectError extends Error {}
+
+export interface HostOptions {
+  host: string;
+  /** True when the host came from -H, HAKO_HOST or DOCKER_HOST (no auto-start then). */
+  explicit: boolean;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; verify: boolean } | undefined;
+}
+
+export interface GlobalOptions {
+  hosts: string[];
+  tls: boolean;
+  tlsverify: boolean;
+  tlscacert?: string | undefined;
+  tlscert?: string | undefined;
+  tlskey?: string | undefined;
+}
+
+/** -H, then HAKO_HOST, then DOCKER_HOST, then the default socket. */
+export function resolveHost(g: GlobalOptions, env: NodeJS.ProcessEnv = process.env): HostOptions {
+  let host: string | undefined;
+  let explicit = true;
+  if (g.hosts.length > 1) throw new Error('Specify only one -H');
+  if (g.hosts.length === 1) host = g.hosts[0];
+  else if (env.HAKO_HOST) host = env.HAKO_HOST;
+  else if (env.DOCKER_HOST) host = env.DOCKER_HOST;
+  else {
+    host = DEFAULT_HOST;
+    explicit = false;
+  }
+  host = normalizeHost(host!);
+  const verify = g.tlsverify || (!!env.DOCKER_TLS_VERIFY && env.DOCKER_TLS_VERIFY !== '');
+  let tls: HostOptions['tls'];
+  if (g.tls || verify) {
+    const certDir = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
+    const read = (p: string | undefined, def: string) => {
+      try {
+        return readFileSync(p ?? join(certDir, def));
+      } catch {
+        return undefined;
+      }
+    };
+    tls = { ca: read(g.tlscacert, 'ca.pem'), cert: read(g.tlscert, 'cert.pem'), key: read(g.tlskey, 'key.pem'), verify };
+  }
+  return { host, explicit, tls };
+}
+
+function normalizeHost(h: string): string {
+  if (h.startsWith('unix://') || h.startsWith('tcp://')) return h;
+  if (h.startsWith('/')) return `unix://${h}`;
+  if (h.startsWith('http://')) return `tcp://${h.slice(7)}`;
+  if (h.startsWith('https://')) return `tcp://${h.slice(8)}`;
+  if (/^[\w.-]*:\d+$/.test(h)) return `tcp://${h}`;
+  throw new Error(`unable to parse docker host \`${h}\``);
+}
+
+/** Go's url.QueryEscape. */
+export function queryEscape(s: string): string {
+  return encodeURIComponent(s)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
+}
+
+/** Escapes a path segment the way Go's url.URL.EscapedPath leaves `:` `/` `@` as they are. */
+export function pathEscape(s: string): string {
+  return encodeURIComponent(s).replace(/%3A/gi, ':').replace(/%2F/gi, '/').replace(/%40/g, '@');
+}
+
+export type Query = Record<string, string | number | boolean | undefined | null | string[]>;
+
+/** Encodes a query like Go's url.Values.Encode (sorted keys); booleans as 1/0 like the docker CLI. */
+export function encodeQuery(q: Query | undefined): string {
+  if (!q) return '';
+  const parts: string[] = [];
+  for (const k of Object.keys(q).sort()) {
+    const v = q[k];
+    if (v === undefined || v === null) continue;
+    const vals = Array.isArray(v) ? v : [v];
+    for (const x of vals) parts.push(`${queryEscape(k)}=${queryEscape(typeof x === 'boolean' ? (x ? '1' : '0') : String(x))}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  /** A raw body (tar, stdin): streamed as is. */
+  stream?: Readable;
+  headers?: Record<string, string>;
+  /** Don't prefix /v1.xx (for /_ping). */
+  unversioned?: boolean;
+  signal?: AbortSignal;
+}
+
+export class Client {
+  private apiVersion: string | null = null;
+  private readonly agent: http.Agent;
+  /** Called once when the daemon is unreachable and may be started (returns true when started). */
+  onUnreachable: (() => Promise<boolean>) | null = null;
+
+  constructor(readonly host: HostOptions) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  }
+
+  get version(): string {
+    return this.apiVersion ?? CLIENT_MAX_API;
+  }
+
+  private baseOptions(): http.RequestOptions {
+    const h = this.host.host;
+    if (h.startsWith('unix://')) return { socketPath: h.slice(7), agent: this.agent, host: 'api.moby.localhost' };
+    const u = new URL(`http://${h.slice(6)}`);
+    return { host: u.hostname, port: Number(u.port || (this.host.tls ? 2376 : 2375)), agent: this.host.tls ? undefined : this.agent };
+  }
+
+  /** Human form of the host for "Cannot connect" messages. */
+  get hostLabel(): string {
+    return this.host.host;
+  }
+
+  private async send(method: string, path: string, opts: RequestOptions, onUpgrade?: (req: ClientRequest) => void): Promise<IncomingMessage> {
+    const full = (opts.unversioned ? '' : `/v${this.version}`) + path + encodeQuery(opts.query);
+    const headers: Record<string, string> = { 'User-Agent': `hako-cli/0.1.0`, ...opts.headers };
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined) {
+      payload = Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(JSON.stringify(opts.body));
+      if (!headers['Content-Type']) headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    } else if (!opts.stream && (method === 'POST' || method === 'PUT')) {
+      headers['Content-Type'] ??= 'text/plain';
+    }
+    const base = this.baseOptions();
+    const mod: typeof http = this.host.tls ? ((await import('node:https')) as unknown as typeof http) : http;
+    const tlsOpts = this.host.tls
+      ? { ca: this.host.tls.ca, cert: this.host.tls.cert, key: this.host.tls.key, rejectUnauthorized: this.host.tls.verify }
+      : {};
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = mod.request({ ...base, ...tlsOpts, method, path: full, headers, signal: opts.signal });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES' || err.code === 'ECONNRESET' || err.code === 'EHOSTUNREACH') {
+          const e = new ConnectError(
+            err.code === 'EACCES'
+              ? `permission denied while trying to connect to the hako daemon socket at ${this.hostLabel}`
+              : `Cannot connect to the hako daemon at ${this.hostLabel}. Is the hako daemon running?`,
+          );
+          (e as { code?: string }).code = err.code;
+          reject(e);
+        } else reject(err);
+      });
+      req.on('response', resolve);
+      if (onUpgrade) onUpgrade(req);
+      if (payload) req.end(payload);
+      else if (opts.stream) opts.stream.pipe(req);
+      else req.end();
+    });
+  }
+
+  /** HEAD /_ping and pick the API version (once). Starts the daemon when allowed and needed. */
+  async negotiate(): Promise<void> {
+    if (this.apiVersion) return;
+    let res: IncomingMessage;
+    try {
+      res = await this.send('HEAD', '/_ping', { unversioned: true });
+    } catch (e) {
+      if (e instanceof ConnectError && this.onUnreachable && (e as { code?: string }).code !== 'EACCES') {
+        const hook = this.onUnreachable;
+        this.onUnreachable = null;
+        if (await hook()) return this.negotiate();
+      }
+      throw e;
+    }
+    res.resume();
+    const server = res.headers['api-version'];
+    this.apiVersion = typeof server === 'string' && server ? minVersion(CLIENT_MAX_API, server) : '1.24';
+  }
+
+  /** A request whose response is returned unread; throws ApiError on an error status. */
+  async raw(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
+    await this.negotiate();
+    const res = await this.send(method, path, opts);
+    if ((res.statusCode ?? 500) >= 400) throw await errorFrom(res);
+    return res;
+  }
+
+  /** A JSON request: returns the decoded body (or null when empty). */
+  async json<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.raw(method, path, opts);
+    const body = await readAll(res);
+    if (!body.length) return null as T;
+    const text = body.toString('utf8');
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      return text as T;
+    }
+  }
+
+  /**
+   * Hijacks the connection (Upgrade: tcp). Resolves with the raw socket and any bytes that came
+   * with the 101 response. A daemon that answers 200 without upgrading gets its body as the stream.
+   */
+  async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: Duplex; head: Buffer; res?: IncomingMessage }> {
+    await this.negotiate();
+    let upgraded: ((v: { socket: Duplex; head: Buffer }) => void) | null = null;
+    const up = new Promise<{ socket: Duplex; head: Buffer }>((r) => (upgraded = r));
+    const headers = { Connection: 'Upgrade', Upgrade: 'tcp', ...opts.headers };
+    const resP = this.send(method, path, { ...opts, headers }, (req) => {
+      req.on('upgrade', (_res, socket, head) => upgraded!({ socket, head }));
+    }).catch((e: unknown) => {
+      throw e;
+    });
+    const winner = await Promise.race([up.then((u) => ({ u })), resP.then((res) => ({ res }))]);
+    if ('u' in winner) return winner.u;
+    const res = winner.res;
+    if ((res.statusCode ?? 500) >= 400) throw await errorFrom(res);
+    return { socket: res as unknown as Duplex, head: Buffer.alloc(0), res };
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+export function minVersion(a: string, b: string): string {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0;
+    const y = pb[i] ?? 0;
+    if (x !== y) return x < y ? a : b;
+  }
+  return a;
+}
+
+/** Compares API versions: negative when a < b. */
+export function versionCompare(a: string, b: string): number {
+  return minVersion(a, b) === a && a !== b ? -1 : a === b ? 0 : 1;
+}
+
+export async function readAll(res: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function errorFrom(res: IncomingMessage): Promise<ApiError> {
+  const body = (await readAll(res)).toString('utf8');
+  let message = body.trim();
+  try {
+    const j = JSON.parse(body) as { message?: string };
+    if (j && typeof j.message === 'string') message = j.message;
+  } catch {
+    /* plain text */
+  }
+  if (!message) message = `${res.statusCode} ${res.statusMessage ?? ''}`.trim();
+  return new ApiError(res.statusCode ?? 500, message);
+}

@@ -1,0 +1,275 @@
+// Image commands: pull, push, images, rmi, tag, save, load, import, history, login, logout, image prune.
+import type { Ctx } from '../main.js';
+import { ExitError } from '../main.js';
+import { pathEscape } from '../client.js';
+import { renderList, shortId, ellipsis, goQuote } from '../format.js';
+import { ago, goTimeString, humanSize } from '../units.js';
+import { forEach, filtersQuery, pullImage, registryAuthHeader, splitReference, confirm, readStdin, type Json } from './common.js';
+
+export async function pull(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const ref = ctx.args[0]!;
+  const all = ctx.flags.bool('all-tags');
+  const quiet = ctx.flags.bool('quiet');
+  const { ProgressError } = await import('../progress.js');
+  try {
+    await pullImage(ctx, client, ref, { platform: ctx.flags.str('platform') || undefined, quiet, out: ctx.stdout, all });
+  } catch (e) {
+    if (e instanceof ProgressError) throw new ExitError(1, e.message);
+    throw e;
+  }
+  if (!all) {
+    const { withDefaultTag } = await import('./common.js');
+    const full = withDefaultTag(ref);
+    ctx.stdout.write(`${full.includes('/') && full.split('/')[0]!.match(/[.:]|localhost/) ? full : `docker.io/${full.includes('/') ? '' : 'library/'}${full}`}\n`);
+  }
+  return 0;
+}
+
+export async function push(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const ref = ctx.args[0]!;
+  const { name, tag } = splitReference(ref);
+  const hasTag = ref.slice(name.length).length > 0;
+  const res = await client.raw('POST', `/images/${pathEscape(name)}/push`, {
+    query: { tag: ctx.flags.bool('all-tags') ? undefined : hasTag ? tag : undefined, platform: ctx.flags.str('platform') || undefined },
+    headers: await registryAuthHeader(ctx, ref),
+  });
+  const { renderStream, ProgressError } = await import('../progress.js');
+  try {
+    await renderStream(res, ctx.stdout, { tty: !!ctx.stdout.isTTY, quiet: ctx.flags.bool('quiet'), width: ctx.stdout.columns ?? 80 });
+  } catch (e) {
+    if (e instanceof ProgressError) throw new ExitError(1, e.message);
+    throw e;
+  }
+  if (ctx.flags.bool('quiet')) ctx.stdout.write(`${ref}\n`);
+  return 0;
+}
+
+const imageHeader = { Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', Containers: 'CONTAINERS', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE' };
+
+/** One row per repo:tag (or `<none>`), like docker's image formatter. */
+export function imageRows(images: Json[], opts: { trunc: boolean; digests: boolean; all?: boolean }, now = Date.now()): Json[] {
+  const rows: Json[] = [];
+  for (const im of images) {
+    const tags = ((im.RepoTags as string[] | null) ?? []).filter((t) => t !== '<none>:<none>');
+    const digests = ((im.RepoDigests as string[] | null) ?? []).filter((d) => d !== '<none>@<none>');
+    const base = {
+      ID: opts.trunc ? shortId(String(im.Id)) : String(im.Id),
+      CreatedSince: ago(Number(im.Created ?? 0), now),
+      CreatedAt: goTimeString(Number(im.Created ?? 0)),
+      Size: humanSize(Number(im.Size ?? 0), 3),
+      VirtualSize: humanSize(Number(im.VirtualSize ?? im.Size ?? 0), 3),
+      SharedSize: Number(im.SharedSize ?? -1) >= 0 ? humanSize(Number(im.SharedSize), 3) : 'N/A',
+      UniqueSize: 'N/A',
+      Containers: Number(im.Containers ?? -1) >= 0 ? String(im.Containers) : 'N/A',
+    };
+    const digestFor = (repo: string) => digests.find((d) => d.startsWith(`${repo}@`))?.split('@')[1] ?? '<none>';
+    if (!tags.length) {
+      if (digests.length) {
+        for (const d of digests) {
+          const [repo, dg] = d.split('@') as [string, string];
+          rows.push({ ...base, Repository: repo, Tag: '<none>', Digest: dg });
+        }
+      } else rows.push({ ...base, Repository: '<none>', Tag: '<none>', Digest: '<none>' });
+      continue;
+    }
+    for (const t of tags) {
+      const i = t.lastIndexOf(':');
+      const repo = t.slice(0, i);
+      rows.push({ ...base, Repository: repo, Tag: t.slice(i + 1), Digest: digestFor(repo) });
+    }
+  }
+  return rows;
+}
+
+export async function images(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const f = ctx.flags;
+  const filters = f.list('filter');
+  if (ctx.args[0]) filters.push(`reference=${ctx.args[0]}`);
+  const list = await client.json<Json[]>('GET', '/images/json', { query: { all: f.bool('all') || undefined, filters: filtersQuery(filters) } });
+  const trunc = !f.bool('no-trunc');
+  if (f.bool('quiet') && !f.has('format')) {
+    const seen = new Set<string>();
+    for (const im of list) {
+      const id = trunc ? shortId(im.Id) : im.Id;
+      if (!seen.has(id)) ctx.stdout.write(`${id}\n`);
+      seen.add(id);
+    }
+    return 0;
+  }
+  const digests = f.bool('digests');
+  const def = `{{.Repository}}\t{{.Tag}}\t${digests ? '{{.Digest}}\t' : ''}{{.ID}}\t{{.CreatedSince}}\t{{.Size}}`;
+  ctx.stdout.write(renderList(f.str('format'), def, imageRows(list, { trunc, digests }), imageHeader));
+  return 0;
+}
+
+export async function rmi(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  return forEach(ctx, ctx.args, async (img) => {
+    const r = await client.json<Json[]>('DELETE', `/images/${pathEscape(img)}`, { query: { force: ctx.flags.bool('force') || undefined, noprune: ctx.flags.bool('no-prune') || undefined } });
+    const lines: string[] = [];
+    for (const e of r ?? []) {
+      if (e.Untagged) lines.push(`Untagged: ${e.Untagged}`);
+      if (e.Deleted) lines.push(`Deleted: ${e.Deleted}`);
+    }
+    return lines.length ? lines.join('\n') : undefined;
+  });
+}
+
+export async function tag(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const [src, target] = ctx.args as [string, string];
+  const { name, tag: t } = splitReference(target);
+  await client.json('POST', `/images/${pathEscape(src)}/tag`, { query: { repo: name, tag: t } });
+  return 0;
+}
+
+export async function save(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const output = ctx.flags.str('output');
+  if (!output && ctx.stdout.isTTY) throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+  const res = await client.raw('GET', '/images/get', { query: { names: ctx.args, platform: ctx.flags.str('platform') || undefined } });
+  const { pipeline } = await import('node:stream/promises');
+  if (output) await pipeline(res, (await import('node:fs')).createWriteStream(output));
+  else await pipeline(res, ctx.stdout, { end: false });
+  return 0;
+}
+
+export async function load(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const input = ctx.flags.str('input');
+  if (!input && ctx.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
+  const stream = input ? (await import('node:fs')).createReadStream(input) : ctx.stdin;
+  const quiet = ctx.flags.bool('quiet');
+  const res = await client.raw('POST', '/images/load', { query: { quiet: quiet || !ctx.stdout.isTTY || undefined }, stream, headers: { 'Content-Type': 'application/x-tar' } });
+  const { renderStream, ProgressError } = await import('../progress.js');
+  try {
+    await renderStream(res, ctx.stdout, { tty: !!ctx.stdout.isTTY, quiet: false, width: ctx.stdout.columns ?? 80 });
+  } catch (e) {
+    if (e instanceof ProgressError) throw new ExitError(1, e.message);
+    throw e;
+  }
+  return 0;
+}
+
+export async function import_(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const [source, ref] = ctx.args as [string, string | undefined];
+  const query: Json = { message: ctx.flags.str('message') || undefined, changes: ctx.flags.list('change').length ? ctx.flags.list('change') : undefined, platform: ctx.flags.str('platform') || undefined };
+  if (ref) {
+    const r = splitReference(ref);
+    query.repo = r.name;
+    query.tag = r.tag;
+  }
+  let stream: NodeJS.ReadableStream | undefined;
+  if (source === '-') {
+    query.fromSrc = '-';
+    stream = ctx.stdin;
+  } else if (/^https?:\/\//.test(source)) query.fromSrc = source;
+  else {
+    query.fromSrc = '-';
+    stream = (await import('node:fs')).createReadStream(source);
+  }
+  const res = await client.raw('POST', '/images/create', { query, stream: stream as never, headers: { 'Content-Type': 'application/x-tar' } });
+  const { ProgressRenderer, ProgressError } = await import('../progress.js');
+  const r = new ProgressRenderer({ write: () => true } as never, false);
+  let last = '';
+  res.setEncoding('utf8');
+  try {
+    for await (const chunk of res) {
+      r.feed(String(chunk));
+      last += String(chunk);
+    }
+    r.end();
+  } catch (e) {
+    if (e instanceof ProgressError) throw new ExitError(1, e.message);
+    throw e;
+  }
+  const statuses = last.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json);
+  const id = statuses.reverse().find((s) => typeof s.status === 'string' && s.status.startsWith('sha256:'));
+  if (id) ctx.stdout.write(`${id.status}\n`);
+  return 0;
+}
+export { import_ as import };
+
+export async function history(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const f = ctx.flags;
+  const list = await client.json<Json[]>('GET', `/images/${pathEscape(ctx.args[0]!)}/history`, { query: { platform: f.str('platform') || undefined } });
+  const trunc = !f.bool('no-trunc');
+  const human = f.str('human') !== 'false';
+  if (f.bool('quiet') && !f.has('format')) {
+    for (const h of list) ctx.stdout.write(`${trunc ? (h.Id === '<missing>' ? h.Id : shortId(h.Id)) : h.Id}\n`);
+    return 0;
+  }
+  const now = Date.now();
+  const rows = list.map((h) => {
+    const createdBy = String(h.CreatedBy ?? '').replace(/\s+/g, ' ');
+    return {
+      ID: h.Id === '<missing>' || !trunc ? h.Id : shortId(h.Id),
+      CreatedSince: human ? ago(Number(h.Created ?? 0), now) : new Date(Number(h.Created) * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      CreatedAt: new Date(Number(h.Created) * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      CreatedBy: trunc ? ellipsis(createdBy, 45) : createdBy,
+      Size: human ? humanSize(Number(h.Size ?? 0), 3) : String(h.Size ?? 0),
+      Comment: String(h.Comment ?? ''),
+    };
+  });
+  const header = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
+  void goQuote;
+  ctx.stdout.write(renderList(f.str('format'), '{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', rows, header));
+  return 0;
+}
+
+export async function login(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const f = ctx.flags;
+  const server = ctx.args[0] ?? 'https://index.docker.io/v1/';
+  let username = f.str('username') ?? '';
+  let password = f.str('password') ?? '';
+  if (f.bool('password-stdin')) {
+    if (f.has('password')) throw new ExitError(1, '--password and --password-stdin are mutually exclusive');
+    if (!username) throw new ExitError(1, 'Must provide --username with --password-stdin');
+    password = (await readStdin(ctx)).replace(/\r?\n$/, '');
+  } else if (f.has('password')) {
+    ctx.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+  }
+  if (!username || !password) throw new ExitError(1, 'Error: Cannot perform an interactive login from a non TTY device');
+  const r = await client.json<Json>('POST', '/auth', { body: { username, password, serveraddress: server } });
+  const { storeAuth, configPath } = await import('./auth.js');
+  storeAuth(ctx, server, username, password);
+  ctx.stderr.write(`WARNING! Your credentials are stored unencrypted in '${configPath(ctx)}'.\n`);
+  ctx.stdout.write(`${r?.Status ?? 'Login Succeeded'}\n`);
+  return 0;
+}
+
+export async function logout(ctx: Ctx): Promise<number> {
+  const server = ctx.args[0] ?? 'https://index.docker.io/v1/';
+  const { storeAuth, readAuth } = await import('./auth.js');
+  if (!readAuth(ctx, server)) {
+    ctx.stdout.write(`Not logged in to ${server}\n`);
+    return 0;
+  }
+  ctx.stdout.write(`Removing login credentials for ${server}\n`);
+  storeAuth(ctx, server, '', null);
+  return 0;
+}
+
+export async function imagePrune(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const all = ctx.flags.bool('all');
+  const warning = all ? 'WARNING! This will remove all images without at least one container associated to them.' : 'WARNING! This will remove all dangling images.';
+  if (!ctx.flags.bool('force') && !(await confirm(ctx, warning))) return 0;
+  const filters = ctx.flags.list('filter');
+  filters.push(`dangling=${all ? 'false' : 'true'}`);
+  const r = await client.json<Json>('POST', '/images/prune', { query: { filters: filtersQuery(filters) } });
+  const deleted = (r.ImagesDeleted as Json[] | null) ?? [];
+  if (deleted.length) {
+    ctx.stdout.write('Deleted Images:\n');
+    for (const d of deleted) ctx.stdout.write(d.Untagged ? `untagged: ${d.Untagged}\n` : `deleted: ${d.Deleted}\n`);
+    ctx.stdout.write('\n');
+  }
+  ctx.stdout.write(`Total reclaimed space: ${humanSize(Number(r.SpaceReclaimed ?? 0))}\n`);
+  return 0;
+}

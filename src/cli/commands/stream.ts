@@ -1,0 +1,333 @@
+// Commands that move a container's stdio: run, start -a, attach, exec, logs. Hijacked
+// connections carry stdcopy frames (or raw bytes with a TTY); the local terminal goes raw and
+// its size follows SIGWINCH through the resize endpoints.
+import type { Duplex } from 'node:stream';
+import type { Ctx } from '../main.js';
+import { ExitError } from '../main.js';
+import { ApiError, pathEscape, type Client } from '../client.js';
+import { Demuxer } from '../stdcopy.js';
+import { buildCreate, ConfigError } from '../run-config.js';
+import { inspectContainer, pullImage, withDefaultTag, forEach, type Json } from './common.js';
+import { timestampArg } from '../units.js';
+
+interface AttachSession {
+  /** Resolves when the output side ended (container exited or detached). */
+  done: Promise<void>;
+  close(): void;
+}
+
+/** Puts the local terminal in raw mode when asked; returns the restore function. */
+function rawMode(ctx: Ctx, on: boolean): () => void {
+  if (!on || !ctx.stdin.isTTY) return () => {};
+  ctx.stdin.setRawMode(true);
+  return () => {
+    try {
+      ctx.stdin.setRawMode(false);
+    } catch {
+      /* not a tty any more */
+    }
+  };
+}
+
+/** Wires a hijacked connection to the local stdio. */
+function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boolean; stdin: boolean }): AttachSession {
+  const { socket, head } = conn;
+  const out = opts.tty ? null : new Demuxer(ctx.stdout, ctx.stderr, (m) => ctx.stderr.write(m));
+  const write = (b: Buffer) => (out ? out.write(b) : ctx.stdout.write(b));
+  if (head.length) write(head);
+  const done = new Promise<void>((resolve) => {
+    socket.on('data', (b: Buffer) => write(b));
+    socket.on('end', () => resolve());
+    socket.on('close', () => resolve());
+    socket.on('error', () => resolve());
+  });
+  let onData: ((b: Buffer) => void) | null = null;
+  if (opts.stdin) {
+    onData = (b: Buffer) => socket.write(b);
+    ctx.stdin.on('data', onData);
+    ctx.stdin.once('end', () => {
+      // half-close: the container sees EOF on stdin, output keeps flowing
+      (socket as Duplex & { end(): void }).end();
+    });
+    ctx.stdin.resume();
+  }
+  return {
+    done,
+    close: () => {
+      if (onData) ctx.stdin.off('data', onData);
+      ctx.stdin.pause();
+      socket.destroy();
+    },
+  };
+}
+
+async function attachContainer(ctx: Ctx, client: Client, id: string, o: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean; detachKeys?: string | undefined; logs?: boolean }): Promise<AttachSession> {
+  const conn = await client.hijack('POST', `/containers/${pathEscape(id)}/attach`, {
+    query: { stream: true, stdin: o.stdin || undefined, stdout: o.stdout || undefined, stderr: o.stderr || undefined, detachKeys: o.detachKeys, logs: o.logs || undefined },
+  });
+  return pump(ctx, conn, { tty: o.tty, stdin: o.stdin });
+}
+
+/** Keeps the container's TTY the size of ours. */
+function followResize(ctx: Ctx, client: Client, path: string): () => void {
+  if (!ctx.stdout.isTTY) return () => {};
+  const resize = () => {
+    const h = ctx.stdout.rows;
+    const w = ctx.stdout.columns;
+    if (!h || !w) return;
+    client.json('POST', `${path}/resize`, { query: { h, w } }).catch(() => {});
+  };
+  resize();
+  process.on('SIGWINCH', resize);
+  return () => process.off('SIGWINCH', resize);
+}
+
+/** Forwards SIGINT/SIGTERM/… to the container (docker's --sig-proxy). */
+function proxySignals(client: Client, id: string): () => void {
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+  const handlers = sigs.map((s) => {
+    const h = () => {
+      client.json('POST', `/containers/${pathEscape(id)}/kill`, { query: { signal: s } }).catch(() => {});
+    };
+    process.on(s, h);
+    return [s, h] as const;
+  });
+  return () => handlers.forEach(([s, h]) => process.off(s, h));
+}
+
+/** docker's exit codes for start failures: 127 not found, 126 cannot execute, 125 otherwise. */
+function startFailureCode(message: string): number {
+  if (/executable file not found|no such file or directory|not found/i.test(message)) return 127;
+  if (/permission denied|cannot execute/i.test(message)) return 126;
+  return 125;
+}
+
+async function createContainer(ctx: Ctx, client: Client, detach: boolean): Promise<{ id: string; req: ReturnType<typeof buildCreate> }> {
+  let req;
+  try {
+    req = buildCreate(ctx.flags, ctx.args, detach, ctx.env);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ExitError(125, `hako: ${e.message}\n\nRun 'hako ${ctx.name} --help' for more information`);
+    throw e;
+  }
+  if (req.body.Tty && ctx.stdout.isTTY && ctx.stdout.rows) {
+    (req.body.HostConfig as Json).ConsoleSize = [ctx.stdout.rows, ctx.stdout.columns];
+  }
+  const image = ctx.args[0]!;
+  const quietPull = ctx.flags.bool('quiet');
+  if (req.pull === 'always') await pullImage(ctx, client, image, { platform: req.platform, quiet: quietPull, out: ctx.stderr });
+  const create = () => client.json<{ Id: string; Warnings?: string[] | null }>('POST', '/containers/create', { query: { name: req.name, platform: req.platform }, body: req.body });
+  let res;
+  try {
+    res = await create();
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404 || !/image/i.test(e.message) || req.pull !== 'missing') throw e;
+    ctx.stderr.write(`Unable to find image '${withDefaultTag(image)}' locally\n`);
+    await pullImage(ctx, client, image, { platform: req.platform, quiet: quietPull, out: ctx.stderr });
+    res = await create();
+  }
+  for (const w of res.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
+  const cidfile = ctx.flags.str('cidfile');
+  if (cidfile) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(cidfile, res.Id, { flag: 'wx' });
+  }
+  return { id: res.Id, req };
+}
+
+export async function create(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const { id } = await createContainer(ctx, client, true);
+  ctx.stdout.write(`${id}\n`);
+  return 0;
+}
+
+export async function run(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const detach = ctx.flags.bool('detach');
+  const { id, req } = await createContainer(ctx, client, detach);
+  const tty = !!req.body.Tty;
+  const autoRemove = ctx.flags.bool('rm');
+  const enc = pathEscape(id);
+  let session: AttachSession | null = null;
+  let restore = () => {};
+  if (!detach && (req.attach.stdin || req.attach.stdout || req.attach.stderr)) {
+    if (tty && req.attach.stdin && !ctx.stdin.isTTY) {
+      throw new ExitError(1, 'the input device is not a TTY');
+    }
+    session = await attachContainer(ctx, client, id, { ...req.attach, tty, detachKeys: ctx.flags.str('detach-keys') });
+  }
+  // Wait before start (so a fast exit is not missed): next-exit, or removed with --rm.
+  const waitAbort = new AbortController();
+  const waitP = client
+    .json<{ StatusCode: number; Error?: { Message?: string } | null }>('POST', `/containers/${enc}/wait`, {
+      query: { condition: autoRemove ? 'removed' : 'next-exit' },
+      signal: waitAbort.signal,
+    })
+    .catch((e: unknown) => e as Error);
+  try {
+    restore = rawMode(ctx, tty && req.attach.stdin);
+    await client.json('POST', `/containers/${enc}/start`);
+  } catch (e) {
+    restore();
+    session?.close();
+    waitAbort.abort();
+    if (e instanceof ApiError) {
+      if (autoRemove) await client.json('DELETE', `/containers/${enc}`, { query: { force: true } }).catch(() => {});
+      throw new ExitError(startFailureCode(e.message), `hako: Error response from daemon: ${e.message}\n\nRun 'hako run --help' for more information`);
+    }
+    throw e;
+  }
+  if (detach) {
+    waitAbort.abort();
+    ctx.stdout.write(`${id}\n`);
+    return 0;
+  }
+  const stopResize = tty ? followResize(ctx, client, `/containers/${enc}`) : () => {};
+  const stopSignals = !tty && ctx.flags.bool('sig-proxy') !== false && ctx.flags.str('sig-proxy') !== 'false' ? proxySignals(client, id) : () => {};
+  try {
+    if (session) await session.done;
+    const result = await waitP;
+    if (result instanceof Error) {
+      if (result instanceof ApiError && autoRemove && result.status === 404) return 0;
+      throw result;
+    }
+    if (result.Error?.Message) ctx.stderr.write(`hako: ${result.Error.Message}\n`);
+    return result.StatusCode;
+  } finally {
+    stopResize();
+    stopSignals();
+    restore();
+    session?.close();
+  }
+}
+
+export async function start(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const attach = ctx.flags.bool('attach');
+  const interactive = ctx.flags.bool('interactive');
+  if (!attach && !interactive) {
+    return forEach(ctx, ctx.args, async (c) => {
+      await client.json('POST', `/containers/${pathEscape(c)}/start`, { query: { checkpoint: ctx.flags.str('checkpoint') } });
+      return c;
+    });
+  }
+  if (ctx.args.length > 1) throw new ExitError(1, 'you cannot start and attach multiple containers at once');
+  const info = await inspectContainer(client, ctx.args[0]!);
+  const id = info.Id as string;
+  const tty = !!info.Config?.Tty;
+  const stdin = interactive && !!info.Config?.OpenStdin;
+  const session = await attachContainer(ctx, client, id, { stdin, stdout: true, stderr: true, tty, detachKeys: ctx.flags.str('detach-keys') });
+  const waitP = client.json<{ StatusCode: number }>('POST', `/containers/${pathEscape(id)}/wait`, { query: { condition: 'next-exit' } }).catch((e: unknown) => e as Error);
+  const restore = rawMode(ctx, tty && stdin);
+  try {
+    await client.json('POST', `/containers/${pathEscape(id)}/start`);
+    const stopResize = tty ? followResize(ctx, client, `/containers/${pathEscape(id)}`) : () => {};
+    await session.done;
+    stopResize();
+    const r = await waitP;
+    if (r instanceof Error) throw r;
+    return r.StatusCode;
+  } finally {
+    restore();
+    session.close();
+  }
+}
+
+export async function attach(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const info = await inspectContainer(client, ctx.args[0]!);
+  if (!info.State?.Running) throw new ExitError(1, 'You cannot attach to a stopped container, start it first');
+  if (info.State?.Paused) throw new ExitError(1, 'You cannot attach to a paused container, unpause it first');
+  const id = info.Id as string;
+  const tty = !!info.Config?.Tty;
+  const stdin = !ctx.flags.bool('no-stdin') && !!info.Config?.OpenStdin;
+  const restore = rawMode(ctx, tty && stdin);
+  const session = await attachContainer(ctx, client, id, { stdin, stdout: true, stderr: true, tty, detachKeys: ctx.flags.str('detach-keys') });
+  const stopResize = tty ? followResize(ctx, client, `/containers/${pathEscape(id)}`) : () => {};
+  const stopSignals = !tty && ctx.flags.str('sig-proxy') !== 'false' ? proxySignals(client, id) : () => {};
+  try {
+    await session.done;
+  } finally {
+    stopResize();
+    stopSignals();
+    restore();
+    session.close();
+  }
+  const after = await inspectContainer(client, id);
+  if (after.State?.Running) return 0; // detached
+  return Number(after.State?.ExitCode ?? 0);
+}
+
+export async function exec(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const f = ctx.flags;
+  const container = ctx.args[0]!;
+  await inspectContainer(client, container);
+  const detach = f.bool('detach');
+  const tty = f.bool('tty');
+  const interactive = f.bool('interactive');
+  const { parseEnvFile, expandEnv } = await import('../run-config.js');
+  const env: string[] = [];
+  for (const file of f.list('env-file')) env.push(...parseEnvFile((await import('node:fs')).readFileSync(file, 'utf8'), ctx.env, file));
+  env.push(...expandEnv(f.list('env'), ctx.env));
+  if (tty && interactive && !ctx.stdin.isTTY) throw new ExitError(1, 'the input device is not a TTY');
+  const consoleSize = tty && ctx.stdout.isTTY && ctx.stdout.rows ? ([ctx.stdout.rows, ctx.stdout.columns] as [number, number]) : null;
+  const body: Json = {
+    User: f.str('user') ?? '',
+    Privileged: f.bool('privileged'),
+    Tty: tty,
+    ConsoleSize: consoleSize,
+    AttachStdin: interactive && !detach,
+    AttachStderr: !detach,
+    AttachStdout: !detach,
+    DetachKeys: f.str('detach-keys') ?? '',
+    Env: env.length ? env : null,
+    WorkingDir: f.str('workdir') ?? '',
+    Cmd: ctx.args.slice(1),
+  };
+  const { Id } = await client.json<{ Id: string }>('POST', `/containers/${pathEscape(container)}/exec`, { body });
+  if (detach) {
+    await client.json('POST', `/exec/${Id}/start`, { body: { Detach: true, Tty: tty, ConsoleSize: consoleSize } });
+    return 0;
+  }
+  const conn = await client.hijack('POST', `/exec/${Id}/start`, { body: { Detach: false, Tty: tty, ConsoleSize: consoleSize } });
+  const restore = rawMode(ctx, tty && interactive);
+  const session = pump(ctx, conn, { tty, stdin: interactive });
+  const stopResize = tty ? followResize(ctx, client, `/exec/${Id}`) : () => {};
+  try {
+    await session.done;
+  } finally {
+    stopResize();
+    restore();
+    session.close();
+  }
+  const info = await client.json<Json>('GET', `/exec/${Id}/json`);
+  return Number(info.ExitCode ?? 0);
+}
+
+export async function logs(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const f = ctx.flags;
+  const info = await inspectContainer(client, ctx.args[0]!);
+  const tail = f.str('tail') ?? 'all';
+  const res = await client.raw('GET', `/containers/${pathEscape(info.Id as string)}/logs`, {
+    query: {
+      stdout: true,
+      stderr: true,
+      since: f.has('since') ? timestampArg(f.str('since')!) : undefined,
+      until: f.has('until') ? timestampArg(f.str('until')!) : undefined,
+      timestamps: f.bool('timestamps') || undefined,
+      follow: f.bool('follow') || undefined,
+      tail,
+      details: f.bool('details') || undefined,
+    },
+  });
+  const out = info.Config?.Tty ? ctx.stdout : new Demuxer(ctx.stdout, ctx.stderr);
+  await new Promise<void>((resolve, reject) => {
+    res.on('data', (b: Buffer) => out.write(b));
+    res.on('end', resolve);
+    res.on('error', reject);
+  });
+  return 0;
+}

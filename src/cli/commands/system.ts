@@ -1,0 +1,284 @@
+// System commands: version, info, events, system df, system prune, and inspect (any object).
+import type { Ctx } from '../main.js';
+import { ExitError } from '../main.js';
+import { ApiError, CLIENT_MAX_API, pathEscape, type Client } from '../client.js';
+import { parseTemplate, renderList } from '../format.js';
+import { TemplateError } from '../template.js';
+import { humanSize, timestampArg } from '../units.js';
+import { filtersQuery, confirm, type Json } from './common.js';
+
+/** docker inspect's output: a 4-space indented JSON array, or a template per object. */
+export async function inspectObjects(ctx: Ctx, names: string[], get: (c: Client, name: string) => Promise<Json>, kind: string): Promise<number> {
+  const client = await ctx.client();
+  const format = ctx.flags.str('format');
+  let tpl = null;
+  if (format && format !== 'json') {
+    try {
+      tpl = parseTemplate(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
+    } catch (e) {
+      throw new ExitError(64, `template parsing error: ${(e as Error).message.replace(/^failed to parse template: /, '')}`);
+    }
+  }
+  const found: Json[] = [];
+  let failed = false;
+  for (const n of names) {
+    try {
+      found.push(await get(client, n));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        ctx.stderr.write(kind === 'object' ? `Error: No such object: ${n}\n` : `Error response from daemon: ${e.message}\n`);
+        failed = true;
+      } else throw e;
+    }
+  }
+  if (tpl) {
+    for (const o of found) {
+      try {
+        ctx.stdout.write(`${tpl.execute(o)}\n`);
+      } catch (e) {
+        if (e instanceof TemplateError) throw new ExitError(1, `template: ${e.message.replace(/^template: /, '')}`);
+        throw e;
+      }
+    }
+  } else {
+    ctx.stdout.write(found.length ? `${JSON.stringify(found, null, 4)}\n` : '[]\n');
+  }
+  return failed ? 1 : 0;
+}
+
+export function inspect(ctx: Ctx): Promise<number> {
+  const type = ctx.flags.str('type') ?? '';
+  const size = ctx.flags.bool('size');
+  const getters: Record<string, (c: Client, n: string) => Promise<Json>> = {
+    container: (c, n) => c.json<Json>('GET', `/containers/${pathEscape(n)}/json`, { query: { size: size || undefined } }),
+    image: (c, n) => c.json<Json>('GET', `/images/${pathEscape(n)}/json`),
+    volume: (c, n) => c.json<Json>('GET', `/volumes/${pathEscape(n)}`),
+    network: (c, n) => c.json<Json>('GET', `/networks/${pathEscape(n)}`),
+  };
+  if (type && !getters[type]) throw new ExitError(1, `"${type}" is not a valid value for --type`);
+  const order = type ? [type] : ['container', 'image', 'volume', 'network'];
+  return inspectObjects(
+    ctx,
+    ctx.args,
+    async (c, n) => {
+      for (const t of order) {
+        try {
+          return await getters[t]!(c, n);
+        } catch (e) {
+          if (!(e instanceof ApiError) || (e.status !== 404 && e.status !== 400)) throw e;
+        }
+      }
+      throw new ApiError(404, `No such object: ${n}`);
+    },
+    type ? type : 'object',
+  );
+}
+
+export function containerInspect(ctx: Ctx): Promise<number> {
+  const size = ctx.flags.bool('size');
+  return inspectObjects(ctx, ctx.args, (c, n) => c.json<Json>('GET', `/containers/${pathEscape(n)}/json`, { query: { size: size || undefined } }), 'container');
+}
+
+export function imageInspect(ctx: Ctx): Promise<number> {
+  return inspectObjects(ctx, ctx.args, (c, n) => c.json<Json>('GET', `/images/${pathEscape(n)}/json`), 'image');
+}
+
+export async function version(ctx: Ctx): Promise<number> {
+  const clientInfo: Json = {
+    Version: '0.1.0',
+    ApiVersion: CLIENT_MAX_API,
+    DefaultAPIVersion: CLIENT_MAX_API,
+    GoVersion: `node${process.versions.node}`,
+    GitCommit: '',
+    Os: process.platform,
+    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+    BuildTime: '',
+    Context: 'default',
+  };
+  const client = await ctx.client();
+  let server: Json | null = null;
+  let err: Error | null = null;
+  try {
+    server = await client.json<Json>('GET', '/version');
+    clientInfo.ApiVersion = client.version;
+  } catch (e) {
+    err = e as Error;
+  }
+  const format = ctx.flags.str('format');
+  if (format) {
+    const tpl = parseTemplate(format);
+    ctx.stdout.write(`${tpl.execute({ Client: clientInfo, Server: server })}\n`);
+    if (err) throw err;
+    return 0;
+  }
+  const apiLine = clientInfo.ApiVersion === CLIENT_MAX_API ? CLIENT_MAX_API : `${clientInfo.ApiVersion} (downgraded from ${CLIENT_MAX_API})`;
+  let out = `Client:\n Version:           ${clientInfo.Version}\n API version:       ${apiLine}\n Node version:      ${process.versions.node}\n OS/Arch:           ${clientInfo.Os}/${clientInfo.Arch}\n Context:           default\n`;
+  if (server) {
+    out += `\nServer:\n Engine:\n  Version:          ${server.Version}\n  API version:      ${server.ApiVersion} (minimum version ${server.MinAPIVersion})\n`;
+    if (server.GoVersion) out += `  Go version:       ${server.GoVersion}\n`;
+    if (server.GitCommit) out += `  Git commit:       ${server.GitCommit}\n`;
+    if (server.BuildTime) out += `  Built:            ${server.BuildTime}\n`;
+    out += `  OS/Arch:          ${server.Os}/${server.Arch}\n  Experimental:     ${server.Experimental ?? false}\n`;
+    for (const c of (server.Components as Json[] | null) ?? []) {
+      if (c.Name === 'Engine') continue;
+      out += ` ${c.Name}:\n  Version:          ${c.Version}\n`;
+      for (const [k, v] of Object.entries((c.Details as Json | null) ?? {})) out += `  ${`${k}:`.padEnd(18)}${v}\n`;
+    }
+  }
+  ctx.stdout.write(out);
+  if (err) throw err;
+  return 0;
+}
+
+export async function info(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const i = await client.json<Json>('GET', '/info');
+  const format = ctx.flags.str('format');
+  if (format) {
+    ctx.stdout.write(`${parseTemplate(format === 'json' ? '{{json .}}' : format).execute(i)}\n`);
+    return 0;
+  }
+  const lines = [
+    'Client:',
+    ' Version:    0.1.0',
+    ' Context:    default',
+    ' Debug Mode: false',
+    '',
+    'Server:',
+    ` Containers: ${i.Containers ?? 0}`,
+    `  Running: ${i.ContainersRunning ?? 0}`,
+    `  Paused: ${i.ContainersPaused ?? 0}`,
+    `  Stopped: ${i.ContainersStopped ?? 0}`,
+    ` Images: ${i.Images ?? 0}`,
+    ` Server Version: ${i.ServerVersion ?? ''}`,
+    ` Storage Driver: ${i.Driver ?? ''}`,
+    ...((i.DriverStatus as string[][] | null) ?? []).map(([k, v]) => `  ${k}: ${v}`),
+    ` Logging Driver: ${i.LoggingDriver ?? ''}`,
+    ` Cgroup Driver: ${i.CgroupDriver ?? ''}`,
+    ` Cgroup Version: ${i.CgroupVersion ?? ''}`,
+    ` Runtimes: ${Object.keys((i.Runtimes as Json | null) ?? {}).join(' ')}`,
+    ` Default Runtime: ${i.DefaultRuntime ?? ''}`,
+    ` Init Binary: ${i.InitBinary ?? ''}`,
+    ` Security Options:`,
+    ...((i.SecurityOptions as string[] | null) ?? []).map((s) => `  ${s.replace(/^name=/, '')}`),
+    ` Kernel Version: ${i.KernelVersion ?? ''}`,
+    ` Operating System: ${i.OperatingSystem ?? ''}`,
+    ` OSType: ${i.OSType ?? ''}`,
+    ` Architecture: ${i.Architecture ?? ''}`,
+    ` CPUs: ${i.NCPU ?? ''}`,
+    ` Total Memory: ${(() => {
+      const { bytesSize } = { bytesSize: (n: number) => `${(n / 1024 ** 3).toFixed(2)}GiB` };
+      return bytesSize(Number(i.MemTotal ?? 0));
+    })()}`,
+    ` Name: ${i.Name ?? ''}`,
+    ` ID: ${i.ID ?? ''}`,
+    ` Docker Root Dir: ${i.DockerRootDir ?? ''}`,
+    ` Debug Mode: ${i.Debug ?? false}`,
+    ` Experimental: ${i.ExperimentalBuild ?? false}`,
+    ` Live Restore Enabled: ${i.LiveRestoreEnabled ?? false}`,
+    '',
+  ];
+  ctx.stdout.write(lines.join('\n'));
+  for (const w of (i.Warnings as string[] | null) ?? []) ctx.stderr.write(`${w}\n`);
+  return 0;
+}
+
+export async function events(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const f = ctx.flags;
+  const res = await client.raw('GET', '/events', {
+    query: {
+      since: f.has('since') ? timestampArg(f.str('since')!) : undefined,
+      until: f.has('until') ? timestampArg(f.str('until')!) : undefined,
+      filters: filtersQuery(f.list('filter')),
+    },
+  });
+  const format = f.str('format');
+  const tpl = format ? parseTemplate(format === 'json' ? '{{json .}}' : format) : null;
+  let partial = '';
+  res.setEncoding('utf8');
+  for await (const chunk of res) {
+    const parts = (partial + String(chunk)).split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) {
+      if (!p.trim()) continue;
+      const e = JSON.parse(p) as Json;
+      if (tpl) {
+        ctx.stdout.write(`${tpl.execute(e)}\n`);
+        continue;
+      }
+      const ns = BigInt(e.timeNano ?? Number(e.time ?? 0) * 1e9);
+      const d = new Date(Number(ns / 1000000n));
+      const frac = String(ns % 1000000000n).padStart(9, '0');
+      const ts = `${d.toISOString().slice(0, 19)}.${frac}Z`;
+      const attrs = (e.Actor?.Attributes ?? {}) as Record<string, string>;
+      const attrText = Object.keys(attrs)
+        .sort()
+        .map((k) => `${k}=${attrs[k]}`)
+        .join(', ');
+      ctx.stdout.write(`${ts} ${e.Type} ${e.Action} ${e.Actor?.ID ?? ''}${attrText ? ` (${attrText})` : ''}\n`);
+    }
+  }
+  return 0;
+}
+
+export async function systemDf(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const df = await client.json<Json>('GET', '/system/df');
+  const images = (df.Images as Json[] | null) ?? [];
+  const containers = (df.Containers as Json[] | null) ?? [];
+  const volumes = (df.Volumes as Json[] | null) ?? [];
+  const imgSize = images.reduce((a, i) => a + Number(i.Size ?? 0), 0);
+  const imgActive = images.filter((i) => Number(i.Containers ?? 0) > 0);
+  const imgReclaim = images.filter((i) => !Number(i.Containers ?? 0)).reduce((a, i) => a + Number(i.Size ?? 0) - Math.max(0, Number(i.SharedSize ?? 0)), 0);
+  const cSize = containers.reduce((a, c) => a + Number(c.SizeRw ?? 0), 0);
+  const cActive = containers.filter((c) => c.State === 'running');
+  const cReclaim = containers.filter((c) => c.State !== 'running').reduce((a, c) => a + Number(c.SizeRw ?? 0), 0);
+  const vSize = volumes.reduce((a, v) => a + Math.max(0, Number(v.UsageData?.Size ?? 0)), 0);
+  const vActive = volumes.filter((v) => Number(v.UsageData?.RefCount ?? 0) > 0);
+  const vReclaim = volumes.filter((v) => !Number(v.UsageData?.RefCount ?? 0)).reduce((a, v) => a + Math.max(0, Number(v.UsageData?.Size ?? 0)), 0);
+  const pct = (r: number, t: number) => (t > 0 ? ` (${Math.trunc((r / t) * 100)}%)` : '');
+  const rows = [
+    { Type: 'Images', TotalCount: String(images.length), Active: String(imgActive.length), Size: humanSize(imgSize, 3), Reclaimable: `${humanSize(imgReclaim, 3)}${pct(imgReclaim, imgSize)}` },
+    { Type: 'Containers', TotalCount: String(containers.length), Active: String(cActive.length), Size: humanSize(cSize, 3), Reclaimable: `${humanSize(cReclaim, 3)}${pct(cReclaim, cSize)}` },
+    { Type: 'Local Volumes', TotalCount: String(volumes.length), Active: String(vActive.length), Size: humanSize(vSize, 3), Reclaimable: `${humanSize(vReclaim, 3)}${pct(vReclaim, vSize)}` },
+    { Type: 'Build Cache', TotalCount: String(((df.BuildCache as Json[] | null) ?? []).length), Active: '0', Size: '0B', Reclaimable: '0B' },
+  ];
+  const header = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
+  ctx.stdout.write(renderList(ctx.flags.str('format'), '{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}', rows, header));
+  return 0;
+}
+
+export async function systemPrune(ctx: Ctx): Promise<number> {
+  const client = await ctx.client();
+  const f = ctx.flags;
+  const all = f.bool('all');
+  const vols = f.bool('volumes');
+  const warning = [
+    'WARNING! This will remove:',
+    '  - all stopped containers',
+    ...(vols ? ['  - all anonymous volumes not used by at least one container'] : []),
+    ...(all ? ['  - all images without at least one container associated to them'] : ['  - all dangling images']),
+  ].join('\n');
+  if (!f.bool('force') && !(await confirm(ctx, warning))) return 0;
+  const filters = f.list('filter');
+  let total = 0;
+  const c = await client.json<Json>('POST', '/containers/prune', { query: { filters: filtersQuery(filters) } });
+  total += Number(c.SpaceReclaimed ?? 0);
+  if ((c.ContainersDeleted as string[] | null)?.length) ctx.stdout.write(`Deleted Containers:\n${(c.ContainersDeleted as string[]).join('\n')}\n\n`);
+  if (vols) {
+    const v = await client.json<Json>('POST', '/volumes/prune', { query: { filters: filtersQuery(filters) } });
+    total += Number(v.SpaceReclaimed ?? 0);
+    if ((v.VolumesDeleted as string[] | null)?.length) ctx.stdout.write(`Deleted Volumes:\n${(v.VolumesDeleted as string[]).join('\n')}\n\n`);
+  }
+  const i = await client.json<Json>('POST', '/images/prune', { query: { filters: filtersQuery([...filters, `dangling=${all ? 'false' : 'true'}`]) } });
+  total += Number(i.SpaceReclaimed ?? 0);
+  const deleted = (i.ImagesDeleted as Json[] | null) ?? [];
+  if (deleted.length) {
+    ctx.stdout.write('Deleted Images:\n');
+    for (const d of deleted) ctx.stdout.write(d.Untagged ? `untagged: ${d.Untagged}\n` : `deleted: ${d.Deleted}\n`);
+    ctx.stdout.write('\n');
+  }
+  ctx.stdout.write(`Total reclaimed space: ${humanSize(total)}\n`);
+  return 0;
+}

@@ -1,0 +1,248 @@
+// `hako`: docker's command line over the Docker Engine API. Parses the global options, finds the
+// command (with docker's aliases: `container ls` = `ps`, `image rm` = `rmi`, …), parses its flags
+// and loads only that command's module.
+import { specs, type CommandSpec, type FlagRow } from './specs.js';
+import { parseFlags, checkArgs, Flags, UsageError } from './flags.js';
+import type { Client } from './client.js';
+
+export interface Ctx {
+  /** Canonical command name: `run`, `volume ls`, … */
+  name: string;
+  spec: CommandSpec;
+  flags: Flags;
+  args: string[];
+  client(): Promise<Client>;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  stdin: NodeJS.ReadStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export type Handler = (ctx: Ctx) => Promise<number>;
+
+/** Exit with a code and an optional message on stderr (the message is printed as is). */
+export class ExitError extends Error {
+  constructor(
+    readonly code: number,
+    message = '',
+  ) {
+    super(message);
+  }
+}
+
+const globalFlags: FlagRow[] = [
+  ['config', '', 'string', 'Location of client config files', '"/root/.docker"'],
+  ['context', 'c', 'string', 'Name of the context to use to connect to the daemon'],
+  ['debug', 'D', 'bool', 'Enable debug mode'],
+  ['host', 'H', 'list', 'Daemon socket to connect to'],
+  ['log-level', 'l', 'string', 'Set the logging level ("debug", "info", "warn", "error", "fatal")', '"info"'],
+  ['tls', '', 'bool', 'Use TLS; implied by --tlsverify'],
+  ['tlscacert', '', 'string', 'Trust certs signed only by this CA', '"/root/.docker/ca.pem"'],
+  ['tlscert', '', 'string', 'Path to TLS certificate file', '"/root/.docker/cert.pem"'],
+  ['tlskey', '', 'string', 'Path to TLS key file', '"/root/.docker/key.pem"'],
+  ['tlsverify', '', 'bool', 'Use TLS and verify the remote'],
+  ['version', 'v', 'bool', 'Print version information and quit'],
+];
+
+/** Which module implements each command. */
+const modules: Record<string, () => Promise<Record<string, Handler>>> = {
+  container: () => import('./commands/container.js') as Promise<unknown> as Promise<Record<string, Handler>>,
+  image: () => import('./commands/image.js') as Promise<unknown> as Promise<Record<string, Handler>>,
+  system: () => import('./commands/system.js') as Promise<unknown> as Promise<Record<string, Handler>>,
+  volume: () => import('./commands/volume.js') as Promise<unknown> as Promise<Record<string, Handler>>,
+  stream: () => import('./commands/stream.js') as Promise<unknown> as Promise<Record<string, Handler>>,
+};
+const commandModule: Record<string, string> = {
+  run: 'stream', create: 'stream', start: 'stream', stop: 'container', restart: 'container', kill: 'container', pause: 'container',
+  unpause: 'container', rm: 'container', wait: 'container', ps: 'container', logs: 'stream', exec: 'stream', attach: 'stream',
+  top: 'container', stats: 'container', cp: 'container', export: 'container', rename: 'container', update: 'container',
+  port: 'container', diff: 'container', commit: 'container', 'container prune': 'container', 'container inspect': 'system',
+  pull: 'image', push: 'image', images: 'image', rmi: 'image', tag: 'image', save: 'image', load: 'image', import: 'image',
+  history: 'image', login: 'image', logout: 'image', 'image prune': 'image', 'image inspect': 'system',
+  info: 'system', version: 'system', events: 'system', 'system df': 'system', 'system prune': 'system', inspect: 'system',
+  'volume create': 'volume', 'volume ls': 'volume', 'volume inspect': 'volume', 'volume rm': 'volume', 'volume prune': 'volume',
+};
+/** Commands whose flags stop at the first argument (the rest is the container's command). */
+const notInterspersed = new Set(['run', 'create', 'exec']);
+const management = new Set(['container', 'image', 'volume', 'system', 'network', 'builder', 'plugin', 'context', 'manifest', 'trust']);
+
+function aliasMap(): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [name, spec] of Object.entries(specs)) {
+    for (const a of spec.aliases ?? []) if (a !== name) m.set(a, name);
+  }
+  return m;
+}
+
+function formatFlags(rows: FlagRow[]): string {
+  const left = rows.map((r) => `${r[1] ? `-${r[1]}, ` : '    '}--${r[0]}${r[2] === 'bool' ? '' : ` ${r[2]}`}`);
+  const w = Math.max(...left.map((l) => l.length)) + 3;
+  return rows
+    .map((r, i) => {
+      const desc = (r[3] + (r[4] !== undefined ? ` (default ${r[4]})` : '')).split('\n');
+      return `  ${left[i]!.padEnd(w)}${desc.join(`\n  ${' '.repeat(w)}`)}`;
+    })
+    .join('\n');
+}
+
+export function helpText(name: string, spec: CommandSpec): string {
+  let s = `\nUsage:  hako ${spec.usage}\n\n${spec.desc}\n`;
+  if (spec.aliases?.length) s += `\nAliases:\n  ${spec.aliases.map((a) => `hako ${a}`).join(', ')}\n`;
+  if (spec.sub?.length) {
+    const subs = spec.sub.filter(([n]) => commandModule[`${name} ${n}`] || aliasMap().has(`${name} ${n}`));
+    const w = Math.max(...subs.map(([n]) => n.length)) + 2;
+    s += `\nCommands:\n${subs.map(([n, d]) => `  ${n.padEnd(w)}${d}`).join('\n')}\n`;
+  }
+  if (spec.flags.length) s += `\nOptions:\n${formatFlags(spec.flags)}\n`;
+  if (spec.sub?.length) s += `\nRun 'hako ${name} COMMAND --help' for more information on a command.\n`;
+  return s;
+}
+
+function topHelp(): string {
+  const list = (names: string[]) => names.map((n) => `  ${n.padEnd(12)}${specs[n]?.desc ?? ''}`).join('\n');
+  return (
+    `\nUsage:  hako [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommon Commands:\n` +
+    list(['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info']) +
+    `\n\nManagement Commands:\n` +
+    list(['container', 'image', 'system', 'volume']) +
+    `\n\nCommands:\n` +
+    list(['attach', 'commit', 'cp', 'create', 'diff', 'events', 'export', 'history', 'import', 'inspect', 'kill', 'load', 'logs', 'pause', 'port', 'rename', 'restart', 'rm', 'rmi', 'save', 'start', 'stats', 'stop', 'tag', 'top', 'unpause', 'update', 'wait']) +
+    `\n\nGlobal Options:\n${formatFlags(globalFlags)}\n\nRun 'hako COMMAND --help' for more information on a command.\n`
+  );
+}
+
+function usageFooter(name: string, spec: CommandSpec, hint: 'See' | 'Run'): string {
+  return `\n\nUsage:  hako ${spec.usage}\n\n${hint} 'hako ${name} --help' for more information\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { stdout, stderr } = process;
+  // Global options stop at the first non-flag word (the command).
+  let global;
+  try {
+    global = parseFlags({ flags: globalFlags }, argv, false);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      stderr.write(`${e.message}\nSee 'hako --help'.\n`);
+      return 125;
+    }
+    throw e;
+  }
+  const g = new Flags(global, globalFlags);
+  if (g.bool('version')) {
+    stdout.write('hako version 0.1.0\n');
+    return 0;
+  }
+  let rest = global.args;
+  if (rest.length === 0) {
+    stdout.write(topHelp());
+    return global.help ? 0 : 0;
+  }
+  const aliases = aliasMap();
+  let name = rest[0]!;
+  rest = rest.slice(1);
+  if (management.has(name)) {
+    const sub = rest[0];
+    if (sub === undefined || sub.startsWith('-')) {
+      const spec = specs[name];
+      if (!spec) {
+        stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
+        return 1;
+      }
+      stdout.write(helpText(name, spec));
+      return 0;
+    }
+    name = `${name} ${sub}`;
+    rest = rest.slice(1);
+  }
+  const canonical = commandModule[name] ? name : aliases.get(name);
+  const spec = canonical ? specs[canonical] : undefined;
+  if (!canonical || !spec || !commandModule[canonical]) {
+    stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
+    return 1;
+  }
+  let parsed;
+  try {
+    parsed = parseFlags(spec, rest, !notInterspersed.has(canonical));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      stderr.write(e.message + usageFooter(name, spec, 'Run'));
+      return e.exitCode;
+    }
+    throw e;
+  }
+  if (parsed.help) {
+    stdout.write(helpText(name, spec));
+    return 0;
+  }
+  const argErr = checkArgs(name, spec.args, parsed.args.length);
+  if (argErr) {
+    stderr.write(`hako: ${argErr.message}${usageFooter(name, spec, argErr.hint)}`);
+    return argErr.exitCode;
+  }
+
+  let client: Client | undefined;
+  const ctx: Ctx = {
+    name: canonical,
+    spec,
+    flags: new Flags(parsed, spec.flags),
+    args: parsed.args,
+    stdout,
+    stderr,
+    stdin: process.stdin,
+    env: process.env,
+    client: async () => {
+      if (client) return client;
+      const { Client: C, resolveHost } = await import('./client.js');
+      const host = resolveHost({
+        hosts: g.list('host'),
+        tls: g.bool('tls'),
+        tlsverify: g.bool('tlsverify'),
+        tlscacert: global.values.get('tlscacert') as string | undefined,
+        tlscert: global.values.get('tlscert') as string | undefined,
+        tlskey: global.values.get('tlskey') as string | undefined,
+      });
+      client = new C(host);
+      if (!host.explicit) {
+        client.onUnreachable = async () => (await import('./autostart.js')).startDaemon(host.host, stderr);
+      }
+      return client;
+    },
+  };
+  const runLike = canonical === 'run' || canonical === 'create';
+  try {
+    const mod = await modules[commandModule[canonical]!]!();
+    const key = canonical.replace(/ (\w)/g, (_m, c: string) => c.toUpperCase());
+    const handler = mod[key];
+    if (!handler) throw new Error(`hako: ${canonical} is not implemented yet`);
+    return await handler(ctx);
+  } catch (e) {
+    return reportError(e, ctx, runLike);
+  } finally {
+    client?.close();
+  }
+}
+
+async function reportError(e: unknown, ctx: Ctx, runLike: boolean): Promise<number> {
+  const { ApiError, ConnectError } = await import('./client.js');
+  const { FormatError } = await import('./format.js');
+  let msg: string;
+  let code = runLike ? 125 : 1;
+  if (e instanceof ExitError) {
+    if (e.message) ctx.stderr.write(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
+    return e.code;
+  } else if (e instanceof UsageError) {
+    ctx.stderr.write(e.message + usageFooter(ctx.name, ctx.spec, e.hint));
+    return e.exitCode;
+  } else if (e instanceof ApiError) msg = `Error response from daemon: ${e.message}`;
+  else if (e instanceof ConnectError || e instanceof FormatError) msg = e.message;
+  else if (e instanceof Error) {
+    msg = e.message;
+    if (ctx.env.HAKO_DEBUG) msg = e.stack ?? msg;
+  } else msg = String(e);
+  if (runLike) {
+    ctx.stderr.write(`hako: ${msg}\n\nRun 'hako ${ctx.name} --help' for more information\n`);
+    code = 125;
+  } else ctx.stderr.write(`${msg}\n`);
+  return code;
+}

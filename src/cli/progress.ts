@@ -1,0 +1,119 @@
+// Renders docker's JSON-lines progress stream (pull, push, load, import, build) like the docker
+// CLI's jsonmessage: on a terminal one line per layer id, redrawn in place with a bar and sizes;
+// otherwise plain status lines without the progress updates.
+import { humanSize } from './units.js';
+
+export interface JsonMessage {
+  status?: string;
+  id?: string;
+  stream?: string;
+  progress?: string;
+  progressDetail?: { current?: number; total?: number; units?: string; hidecounts?: boolean };
+  error?: string;
+  errorDetail?: { message?: string; code?: number };
+  aux?: unknown;
+  from?: string;
+  time?: number;
+  timeNano?: number;
+}
+
+export class ProgressError extends Error {}
+
+/** docker's JSONProgress.String(): `[=====>      ]  1.2MB/3.4MB`; the bar only when wider than 110 columns. */
+export function progressBar(d: NonNullable<JsonMessage['progressDetail']>, width: number): string {
+  const current = d.current ?? 0;
+  const total = d.total ?? 0;
+  if (current <= 0 && total <= 0) return '';
+  if (total <= 0) return humanSize(current).padStart(8);
+  let pct = Math.trunc(Math.trunc((current / total) * 100) / 2);
+  if (pct > 50) pct = 50;
+  let bar = '';
+  if (width > 110) bar = `[${'='.repeat(pct)}>${' '.repeat(Math.max(0, 50 - pct))}] `;
+  let numbers = '';
+  if (!d.hidecounts) {
+    numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  }
+  return bar + numbers;
+}
+
+/** Renders messages to `out`; on a TTY redraws per-id lines. Throws ProgressError on an error message. */
+export class ProgressRenderer {
+  private ids = new Map<string, number>();
+  private lines = 0;
+  /** Auxiliary payloads (e.g. the pushed digest, the loaded image id). */
+  readonly aux: unknown[] = [];
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly tty: boolean,
+    private readonly width = 80,
+  ) {}
+
+  private line(m: JsonMessage): string {
+    let s = '';
+    if (m.id) s += `${m.id}: `;
+    if (m.from) s += `(from ${m.from}) `;
+    if (m.progressDetail && this.tty && (m.progressDetail.current || m.progressDetail.total)) {
+      s += `${m.status ?? ''} ${progressBar(m.progressDetail, this.width)}`;
+    } else if (m.stream !== undefined) s += m.stream;
+    else s += m.status ?? '';
+    return s;
+  }
+
+  write(m: JsonMessage): void {
+    if (m.error || m.errorDetail) throw new ProgressError(m.errorDetail?.message ?? m.error ?? 'unknown error');
+    if (m.aux !== undefined) {
+      this.aux.push(m.aux);
+      return;
+    }
+    const hasProgress = !!m.progressDetail && !!(m.progressDetail.current || m.progressDetail.total);
+    if (!this.tty) {
+      if (hasProgress) return; // no progress bars when not a terminal
+      if (m.stream !== undefined && !m.id) this.out.write(m.stream);
+      else if (m.stream !== undefined || m.status !== undefined) this.out.write(this.line(m) + (m.stream !== undefined ? '' : '\n'));
+      return;
+    }
+    if (!m.id) {
+      if (m.stream !== undefined) this.out.write(m.stream);
+      else if (m.status !== undefined) {
+        this.out.write(`${m.status}\n`);
+        this.lines++;
+      }
+      return;
+    }
+    let index = this.ids.get(m.id);
+    if (index === undefined) {
+      index = this.lines;
+      this.ids.set(m.id, index);
+      this.out.write(`${this.line(m)}\n`);
+      this.lines++;
+      return;
+    }
+    const up = this.lines - index;
+    // Cursor up `up` lines, clear it, write, go back down.
+    this.out.write(`\x1b[${up}A\x1b[2K\r${this.line(m)}\r\x1b[${up}B`);
+  }
+
+  /** Feeds raw JSON-lines text; keeps a partial trailing line between calls. */
+  private partial = '';
+  feed(chunk: string): void {
+    const text = this.partial + chunk;
+    const parts = text.split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const p of parts) if (p.trim()) this.write(JSON.parse(p) as JsonMessage);
+  }
+  end(): void {
+    if (this.partial.trim()) this.write(JSON.parse(this.partial) as JsonMessage);
+    this.partial = '';
+  }
+}
+
+/** Reads a JSON-lines progress response to the end, rendering it (or nothing when quiet). */
+export async function renderStream(res: NodeJS.ReadableStream, out: NodeJS.WritableStream, opts: { tty: boolean; quiet?: boolean; width?: number }): Promise<ProgressRenderer> {
+  const sink = opts.quiet ? { write: () => true } : out;
+  const r = new ProgressRenderer(sink as NodeJS.WritableStream, opts.tty, opts.width);
+  res.setEncoding?.('utf8');
+  for await (const chunk of res) r.feed(String(chunk));
+  r.end();
+  return r;
+}
