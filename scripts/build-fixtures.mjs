@@ -22,3 +22,38 @@ spec.hostname = 'hello';
 spec.root = { path: 'rootfs', readonly: true };
 writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
 console.log(`build-fixtures: hello-world bundle in ${bundle}`);
+
+// The same program as an image archive in `docker save` format (build/hello-world.tar), so that
+// `hako load -i build/hello-world.tar && hako run hello-world` works offline (and so would
+// `docker load`). Deterministic: sorted entries, fixed mtimes, numeric root ownership.
+{
+  const { execFileSync } = await import('node:child_process');
+  const { createHash } = await import('node:crypto');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const sha = (b) => createHash('sha256').update(b).digest('hex');
+  const tarOpts = ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=gnu'];
+  const layer = execFileSync('tar', [...tarOpts, '-C', rootfs, '-cf', '-', 'hello'], { maxBuffer: 1 << 26 });
+  const diffId = sha(layer);
+  const config = JSON.stringify({
+    architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
+    os: 'linux',
+    created: '1970-01-01T00:00:00Z',
+    config: { Cmd: ['/hello'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
+    history: [{ created: '1970-01-01T00:00:00Z', created_by: 'COPY hello / # built by hako from native/hello.c' }, { created: '1970-01-01T00:00:00Z', created_by: 'CMD ["/hello"]', empty_layer: true }],
+  });
+  const configId = sha(config);
+  const stage = mkdtempSync(join(tmpdir(), 'hako-hello-image-'));
+  try {
+    mkdirSync(join(stage, diffId));
+    writeFileSync(join(stage, diffId, 'layer.tar'), layer);
+    writeFileSync(join(stage, `${configId}.json`), config);
+    writeFileSync(join(stage, 'manifest.json'), JSON.stringify([{ Config: `${configId}.json`, RepoTags: ['hello-world:latest'], Layers: [`${diffId}/layer.tar`] }]));
+    writeFileSync(join(stage, 'repositories'), JSON.stringify({ 'hello-world': { latest: diffId } }));
+    execFileSync('tar', [...tarOpts, '-C', stage, '-cf', join(root, 'build', 'hello-world.tar'), '.']);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+  console.log(`build-fixtures: hello-world image archive in ${join(root, 'build', 'hello-world.tar')} (sha256:${configId.slice(0, 12)})`);
+}
