@@ -1,12 +1,5 @@
 #!/usr/bin/env node
-// The OCI runtime command (runc-compatible). Compiled code lives in dist/.
-import { main } from '../dist/src/runtime/cli.js';
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    process.stderr.write(`hako-runtime: ${err?.stack ?? err}\n`);
-    process.exitCode = 1;
-  },
-);
+// The OCI runtime command, for those who call it by this name: bin/hako-runtime.cjs (what the
+// package installs as `hako-runtime`) is the command; it is CommonJS because that starts ~5 ms
+// faster than an ES module entry point like this one.
+import './hako-runtime.cjs';
