@@ -1,0 +1,176 @@
+// commit: a container's upper dir becomes a new layer on top of its image. Overlay whiteouts
+// (0/0 char devices) become `.wh.<name>` files and opaque directories `.wh..wh..opq`, as in
+// any OCI layer; the layer is stored uncompressed in the content store and unpacked as a snapshot.
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { Readable } from 'node:stream';
+import { invalid } from '../common/errors.js';
+import { sha256, type Digest } from '../image/digest.js';
+import type { ImageService } from '../image/images.js';
+import type { SnapshotStore } from '../image/snapshot/index.js';
+import { parseImageConfig } from '../image/manifest.js';
+import { MediaType } from '../image/media-types.js';
+import { unpackLayer } from '../image/unpack/index.js';
+import type { ImageRecord } from '../image/store/metadata.js';
+import type { Json } from './api-types.js';
+
+const run = promisify(execFile);
+
+export interface CommitOptions {
+  images: ImageService;
+  snapshots: SnapshotStore;
+  baseImage: string;
+  upperDir: string;
+  containerConfig: Json;
+  containerId: string;
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  changes?: string[];
+  config?: Json;
+}
+
+function opaque(dir: string): boolean {
+  try {
+    return execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'trusted.overlay.opaque', dir], { stdio: ['ignore', 'pipe', 'ignore'] }).toString() === 'y';
+  } catch {
+    return false;
+  }
+}
+
+function convertWhiteouts(dir: string): void {
+  for (const n of readdirSync(dir)) {
+    const p = join(dir, n);
+    const st = lstatSync(p);
+    if (st.isCharacterDevice() && st.rdev === 0) {
+      rmSync(p);
+      writeFileSync(join(dir, `.wh.${n}`), '');
+    } else if (st.isDirectory()) {
+      if (opaque(p)) writeFileSync(join(p, '.wh..wh..opq'), '');
+      convertWhiteouts(p);
+    }
+  }
+}
+
+const CONFIG_KEYS = ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'Labels', 'ExposedPorts', 'Volumes', 'StopSignal', 'Healthcheck', 'OnBuild', 'Shell'];
+
+/** Dockerfile-style --change instructions: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL. */
+export function applyChanges(cfg: Record<string, unknown>, changes: string[]): void {
+  for (const line of changes) {
+    const m = /^\s*(\w+)\s+(.*)$/s.exec(line);
+    if (!m) throw invalid(`invalid change: ${line}`);
+    const instr = m[1]!.toUpperCase();
+    const arg = m[2]!.trim();
+    const list = (): string[] => (arg.startsWith('[') ? (JSON.parse(arg) as string[]) : ['/bin/sh', '-c', arg]);
+    switch (instr) {
+      case 'CMD':
+        cfg.Cmd = list();
+        break;
+      case 'ENTRYPOINT':
+        cfg.Entrypoint = list();
+        break;
+      case 'ENV': {
+        const env = [...((cfg.Env as string[] | undefined) ?? [])];
+        const pairs = arg.includes('=') ? arg.split(/\s+(?=[^=\s]+=)/) : [arg.replace(/\s+/, '=')];
+        for (const p of pairs) {
+          const k = p.split('=')[0];
+          const i = env.findIndex((e) => e.split('=')[0] === k);
+          if (i >= 0) env[i] = p;
+          else env.push(p);
+        }
+        cfg.Env = env;
+        break;
+      }
+      case 'EXPOSE':
+        cfg.ExposedPorts = { ...((cfg.ExposedPorts as Json | undefined) ?? {}), ...Object.fromEntries(arg.split(/\s+/).map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])) };
+        break;
+      case 'LABEL': {
+        const labels = { ...((cfg.Labels as Record<string, string> | undefined) ?? {}) };
+        for (const p of arg.split(/\s+(?=[^=\s]+=)/)) {
+          const i = p.indexOf('=');
+          if (i > 0) labels[p.slice(0, i)] = p.slice(i + 1).replace(/^"(.*)"$/, '$1');
+        }
+        cfg.Labels = labels;
+        break;
+      }
+      case 'USER':
+        cfg.User = arg;
+        break;
+      case 'WORKDIR':
+        cfg.WorkingDir = arg;
+        break;
+      case 'STOPSIGNAL':
+        cfg.StopSignal = arg;
+        break;
+      case 'VOLUME': {
+        const vols = arg.startsWith('[') ? (JSON.parse(arg) as string[]) : arg.split(/\s+/);
+        cfg.Volumes = { ...((cfg.Volumes as Json | undefined) ?? {}), ...Object.fromEntries(vols.map((v) => [v, {}])) };
+        break;
+      }
+      default:
+        throw invalid(`${instr} is not a valid change command`);
+    }
+  }
+}
+
+export async function commitImage(o: CommitOptions): Promise<Digest> {
+  const base = await o.images.inspect(o.baseImage);
+  const staging = mkdtempSync(join(dirname(o.upperDir), '.commit-'));
+  let tar: Buffer;
+  try {
+    await run('cp', ['-a', '--', `${o.upperDir}/.`, staging]);
+    convertWhiteouts(staging);
+    tar = (await run('tar', ['--sort=name', '--numeric-owner', '--xattrs', '--format=gnu', '-C', staging, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 1 << 31 })).stdout;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  const diffId = sha256(tar);
+  const chainId: Digest = base.record.chainIds.length === 0 ? diffId : sha256(`${base.record.chainIds[base.record.chainIds.length - 1]} ${diffId}`);
+  const content = o.images.content;
+  await content.init();
+  await o.images.meta.init();
+  await content.putBlob(tar);
+  await o.snapshots.ensureLayer(chainId, (dir) => unpackLayer(Readable.from([tar]), dir, { mediaType: MediaType.OciLayer }));
+
+  const baseCfg = parseImageConfig(await content.readBlob(base.id));
+  const cfg: Record<string, unknown> = { ...((baseCfg.config as Record<string, unknown> | undefined) ?? {}) };
+  for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
+  if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
+  applyChanges(cfg, o.changes ?? []);
+  const created = new Date().toISOString();
+  const config = {
+    ...baseCfg,
+    created,
+    ...(o.author ? { author: o.author } : {}),
+    config: cfg,
+    container: o.containerId,
+    rootfs: { type: 'layers', diff_ids: [...baseCfg.rootfs.diff_ids, diffId] },
+    history: [...(baseCfg.history ?? []), { created, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), created_by: 'hako commit' }],
+  };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDigest = await content.putBlob(configBytes);
+  const layers = [...base.record.layers, { mediaType: MediaType.OciLayer, digest: diffId, size: tar.length }];
+  const manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length }, layers };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const manifestDigest = await content.putBlob(manifestBytes);
+  const rec: ImageRecord = {
+    id: configDigest,
+    manifestDigest,
+    manifestMediaType: MediaType.OciManifest,
+    config: manifest.config,
+    layers,
+    diffIds: [...base.record.diffIds, diffId],
+    chainIds: [...base.record.chainIds, chainId],
+    platform: base.record.platform,
+    created,
+    size: layers.reduce((n, l) => n + l.size, 0) + configBytes.length,
+    sources: [],
+    addedAt: created,
+  };
+  await o.images.meta.locked(() => o.images.meta.putImage(rec));
+  if (o.repo) await o.images.tag(configDigest, `${o.repo}:${o.tag || 'latest'}`);
+  return configDigest;
+}

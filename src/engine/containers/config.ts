@@ -1,0 +1,263 @@
+// docker's create-time rules: the image config merged into the container's Config (Env by key,
+// Entrypoint/Cmd, WorkingDir, User, Labels, ExposedPorts, Volumes, StopSignal, Healthcheck) and a
+// HostConfig with docker's defaults filled in. Pure functions: unit-tested without a kernel.
+import { posix } from 'node:path';
+import { invalid } from '../../common/errors.js';
+import type { Json } from '../api-types.js';
+import type { MountPoint } from './record.js';
+
+type Obj = Record<string, unknown>;
+
+const CONFIG_KEYS = [
+  'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin', 'StdinOnce',
+  'Env', 'Cmd', 'Healthcheck', 'ArgsEscaped', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'NetworkDisabled', 'MacAddress',
+  'OnBuild', 'Labels', 'StopSignal', 'StopTimeout', 'Shell',
+];
+
+function strArray(v: unknown, what: string): string[] | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw invalid(`invalid ${what}: must be an array of strings`);
+  return v as string[];
+}
+
+function envKey(e: string): string {
+  const i = e.indexOf('=');
+  return i < 0 ? e : e.slice(0, i);
+}
+
+/** Image env, then container env overriding by key (a bare `KEY` in the container's list is kept as given). */
+export function mergeEnv(image: string[], container: string[]): string[] {
+  const out: string[] = [];
+  const index = new Map<string, number>();
+  for (const e of [...image, ...container]) {
+    const k = envKey(e);
+    const at = index.get(k);
+    if (at === undefined) {
+      index.set(k, out.length);
+      out.push(e);
+    } else out[at] = e;
+  }
+  return out;
+}
+
+export interface MergedConfig {
+  Config: Json;
+  HostConfig: Json;
+  Path: string;
+  Args: string[];
+  Warnings: string[];
+}
+
+/**
+ * Merges the image's config (`image.config` of the OCI config) into the create body like docker:
+ * a user Entrypoint replaces the image's and drops the image's Cmd; `Entrypoint: [""]` clears it.
+ */
+export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig {
+  const warnings: string[] = [];
+  const cfg: Obj = {};
+  for (const k of CONFIG_KEYS) if (body[k] !== undefined) cfg[k] = body[k];
+  if (typeof cfg.Image !== 'string' || cfg.Image === '') throw invalid('Config.Image is required', 'name the image to create the container from');
+
+  const imgEnv = strArray(imageCfg.Env, 'image Env') ?? [];
+  const env = strArray(body.Env, 'Env') ?? [];
+  cfg.Env = mergeEnv(imgEnv, env);
+
+  let entrypoint = strArray(body.Entrypoint, 'Entrypoint');
+  let cmd = strArray(body.Cmd, 'Cmd');
+  if (entrypoint !== null) {
+    if (entrypoint.length === 1 && entrypoint[0] === '') entrypoint = [];
+    if (cmd === null) cmd = [];
+  } else {
+    entrypoint = strArray(imageCfg.Entrypoint, 'image Entrypoint');
+    if (cmd === null || cmd.length === 0) cmd = strArray(imageCfg.Cmd, 'image Cmd');
+  }
+  cfg.Entrypoint = entrypoint && entrypoint.length > 0 ? entrypoint : null;
+  cfg.Cmd = cmd && cmd.length > 0 ? cmd : null;
+  const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
+  if (argv.length === 0) throw invalid('No command specified');
+
+  const wd = (body.WorkingDir as string | undefined) || (imageCfg.WorkingDir as string | undefined) || '';
+  if (wd !== '' && !wd.startsWith('/')) throw invalid(`the working directory '${wd}' is invalid, it needs to be an absolute path`);
+  cfg.WorkingDir = wd === '' ? '' : posix.normalize(wd);
+  cfg.User = (body.User as string | undefined) || (imageCfg.User as string | undefined) || '';
+  cfg.Labels = { ...((imageCfg.Labels as Obj | null) ?? {}), ...((body.Labels as Obj | null) ?? {}) };
+  const ports = { ...((imageCfg.ExposedPorts as Obj | null) ?? {}), ...((body.ExposedPorts as Obj | null) ?? {}) };
+  if (Object.keys(ports).length > 0) cfg.ExposedPorts = Object.fromEntries(Object.keys(ports).map((p) => [p.includes('/') ? p : `${p}/tcp`, {}]));
+  const vols = { ...((imageCfg.Volumes as Obj | null) ?? {}), ...((body.Volumes as Obj | null) ?? {}) };
+  cfg.Volumes = Object.keys(vols).length > 0 ? Object.fromEntries(Object.keys(vols).map((v) => [v, {}])) : null;
+  const stopSignal = (body.StopSignal as string | undefined) || (imageCfg.StopSignal as string | undefined);
+  if (stopSignal) cfg.StopSignal = stopSignal;
+  const hc = body.Healthcheck ?? imageCfg.Healthcheck;
+  if (hc) cfg.Healthcheck = hc;
+  if (imageCfg.OnBuild !== undefined) cfg.OnBuild = imageCfg.OnBuild;
+  else cfg.OnBuild = null;
+  cfg.Hostname = (body.Hostname as string | undefined) || id.slice(0, 12);
+  cfg.Domainname = (body.Domainname as string | undefined) ?? '';
+  for (const k of ['AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'OpenStdin', 'StdinOnce'] as const) cfg[k] = body[k] === true;
+
+  const HostConfig = normalizeHostConfig((body.HostConfig as Obj | undefined) ?? {}, warnings);
+  return { Config: cfg, HostConfig, Path: argv[0]!, Args: argv.slice(1), Warnings: warnings };
+}
+
+const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
+
+/** HostConfig with docker's defaults for the fields clients read back. */
+export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
+  const out: Obj = { ...hc };
+  const rp = (hc.RestartPolicy as Obj | undefined) ?? {};
+  const rpName = (rp.Name as string | undefined) ?? '';
+  if (!RESTART_POLICIES.includes(rpName)) throw invalid(`invalid restart policy: unknown policy '${rpName}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  const retries = Number(rp.MaximumRetryCount ?? 0);
+  if (retries < 0) throw invalid('invalid restart policy: maximum retry count cannot be negative');
+  if (retries > 0 && rpName !== 'on-failure') throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  out.RestartPolicy = { Name: rpName === '' ? 'no' : rpName, MaximumRetryCount: retries };
+  if (hc.AutoRemove === true && rpName !== '' && rpName !== 'no') throw invalid('conflicting options: cannot specify both --restart and --rm');
+  const nm = (hc.NetworkMode as string | undefined) ?? '';
+  out.NetworkMode = nm === '' || nm === 'default' ? 'bridge' : nm;
+  const lc = (hc.LogConfig as Obj | undefined) ?? {};
+  const logType = (lc.Type as string | undefined) || 'json-file';
+  if (logType !== 'json-file' && logType !== 'none' && logType !== 'local') throw invalid(`logging driver "${logType}" is not supported`, 'use json-file or none');
+  out.LogConfig = { Type: logType, Config: (lc.Config as Obj | undefined) ?? {} };
+  out.Binds = hc.Binds ?? null;
+  out.Mounts = hc.Mounts ?? undefined;
+  if (out.Mounts === undefined) delete out.Mounts;
+  out.Privileged = hc.Privileged === true;
+  out.ReadonlyRootfs = hc.ReadonlyRootfs === true;
+  out.AutoRemove = hc.AutoRemove === true;
+  out.CapAdd = hc.CapAdd ?? null;
+  out.CapDrop = hc.CapDrop ?? null;
+  out.Dns = hc.Dns ?? [];
+  out.DnsOptions = hc.DnsOptions ?? [];
+  out.DnsSearch = hc.DnsSearch ?? [];
+  out.ExtraHosts = hc.ExtraHosts ?? null;
+  out.SecurityOpt = hc.SecurityOpt ?? null;
+  out.Tmpfs = hc.Tmpfs ?? undefined;
+  if (out.Tmpfs === undefined) delete out.Tmpfs;
+  out.ShmSize = Number(hc.ShmSize ?? 0) > 0 ? Number(hc.ShmSize) : 64 * 1024 * 1024;
+  out.Memory = Number(hc.Memory ?? 0);
+  out.MemorySwap = Number(hc.MemorySwap ?? 0);
+  out.MemoryReservation = Number(hc.MemoryReservation ?? 0);
+  if ((out.Memory as number) > 0 && (out.Memory as number) < 6 * 1024 * 1024) throw invalid('Minimum memory limit allowed is 6MB');
+  if ((out.MemorySwap as number) > 0 && (out.Memory as number) > 0 && (out.MemorySwap as number) < (out.Memory as number)) {
+    throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
+  }
+  out.NanoCpus = Number(hc.NanoCpus ?? 0);
+  out.CpuShares = Number(hc.CpuShares ?? 0);
+  out.CpuQuota = Number(hc.CpuQuota ?? 0);
+  out.CpuPeriod = Number(hc.CpuPeriod ?? 0);
+  if ((out.NanoCpus as number) > 0 && ((out.CpuQuota as number) > 0 || (out.CpuPeriod as number) > 0)) {
+    throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  }
+  out.CpusetCpus = hc.CpusetCpus ?? '';
+  out.CpusetMems = hc.CpusetMems ?? '';
+  out.PidsLimit = hc.PidsLimit ?? null;
+  out.Ulimits = hc.Ulimits ?? null;
+  out.Devices = hc.Devices ?? [];
+  out.Sysctls = hc.Sysctls ?? undefined;
+  if (out.Sysctls === undefined) delete out.Sysctls;
+  out.OomScoreAdj = Number(hc.OomScoreAdj ?? 0);
+  out.OomKillDisable = hc.OomKillDisable ?? false;
+  out.Init = hc.Init ?? null;
+  out.PortBindings = hc.PortBindings ?? {};
+  out.VolumesFrom = hc.VolumesFrom ?? null;
+  out.GroupAdd = hc.GroupAdd ?? null;
+  out.IpcMode = (hc.IpcMode as string | undefined) || 'private';
+  out.PidMode = hc.PidMode ?? '';
+  out.UTSMode = hc.UTSMode ?? '';
+  out.UsernsMode = hc.UsernsMode ?? '';
+  out.CgroupnsMode = (hc.CgroupnsMode as string | undefined) || 'host';
+  out.Cgroup = hc.Cgroup ?? '';
+  out.CgroupParent = hc.CgroupParent ?? '';
+  out.ConsoleSize = hc.ConsoleSize ?? [0, 0];
+  out.Isolation = hc.Isolation ?? '';
+  out.BlkioWeight = hc.BlkioWeight ?? 0;
+  out.KernelMemory = undefined;
+  delete out.KernelMemory;
+  out.MaskedPaths = hc.MaskedPaths ?? undefined;
+  out.ReadonlyPaths = hc.ReadonlyPaths ?? undefined;
+  if (out.MaskedPaths === undefined) delete out.MaskedPaths;
+  if (out.ReadonlyPaths === undefined) delete out.ReadonlyPaths;
+  out.Links = hc.Links ?? null;
+  out.PublishAllPorts = hc.PublishAllPorts === true;
+  out.ContainerIDFile = hc.ContainerIDFile ?? '';
+  if (hc.PortBindings && Object.keys(hc.PortBindings as Obj).length > 0) warnings.push('Published ports are not supported yet: port bindings are recorded but not applied.');
+  return out;
+}
+
+/** Splits `src:dst[:opts]` of a -v/Binds entry. A first part that is not absolute names a volume. */
+export function parseBind(spec: string): MountPoint {
+  const parts = spec.split(':');
+  if (parts.length < 1 || parts.length > 3 || parts.some((p) => p === '')) throw invalid(`invalid volume specification: '${spec}'`);
+  let src = '';
+  let dst: string;
+  let mode = '';
+  if (parts.length === 1) dst = parts[0]!;
+  else if (parts.length === 2 && !parts[1]!.startsWith('/')) {
+    dst = parts[0]!;
+    mode = parts[1]!;
+  } else {
+    src = parts[0]!;
+    dst = parts[1]!;
+    mode = parts[2] ?? '';
+  }
+  if (!dst.startsWith('/')) throw invalid(`invalid volume specification: '${spec}': invalid mount config: destination must be an absolute path`);
+  if (dst === '/') throw invalid(`invalid volume specification: '${spec}': invalid mount config: destination can't be '/'`);
+  const opts = mode === '' ? [] : mode.split(',');
+  for (const o of opts) {
+    if (!['ro', 'rw', 'z', 'Z', 'nocopy', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'].includes(o)) throw invalid(`invalid mode: ${o}`);
+  }
+  const rw = !opts.includes('ro');
+  const propagation = opts.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate';
+  if (src === '') return { Type: 'volume', Name: '', Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode, RW: rw, Propagation: '', Anonymous: true };
+  if (src.startsWith('/')) return { Type: 'bind', Source: posix.normalize(src), Destination: posix.normalize(dst), Mode: mode, RW: rw, Propagation: propagation };
+  return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
+}
+
+/** HostConfig.Mounts entry (`--mount`) → MountPoint. */
+export function parseMount(m: Obj): MountPoint {
+  const type = m.Type as string;
+  const target = m.Target as string;
+  if (typeof target !== 'string' || !target.startsWith('/')) throw invalid('invalid mount config: Target must be an absolute path');
+  const rw = m.ReadOnly !== true;
+  if (type === 'bind') {
+    const src = m.Source as string;
+    if (typeof src !== 'string' || !src.startsWith('/')) throw invalid(`invalid mount config for type "bind": invalid mount path: '${String(src)}' mount path must be absolute`);
+    const prop = ((m.BindOptions as Obj | undefined)?.Propagation as string | undefined) ?? 'rprivate';
+    return { Type: 'bind', Source: posix.normalize(src), Destination: posix.normalize(target), Mode: '', RW: rw, Propagation: prop };
+  }
+  if (type === 'volume') {
+    const name = (m.Source as string | undefined) ?? '';
+    const noCopy = ((m.VolumeOptions as Obj | undefined)?.NoCopy as boolean | undefined) === true;
+    return { Type: 'volume', Name: name, Source: '', Destination: posix.normalize(target), Driver: 'local', Mode: 'z', RW: rw, Propagation: '', Anonymous: name === '', NoCopy: noCopy };
+  }
+  if (type === 'tmpfs') {
+    const t = (m.TmpfsOptions as Obj | undefined) ?? {};
+    const opts: string[] = [];
+    if (t.SizeBytes) opts.push(`size=${Number(t.SizeBytes)}`);
+    if (t.Mode) opts.push(`mode=${Number(t.Mode).toString(8)}`);
+    return { Type: 'tmpfs', Source: '', Destination: posix.normalize(target), Mode: '', RW: rw, Propagation: '', TmpfsOptions: opts };
+  }
+  throw invalid(`invalid mount config: mount type unknown: "${type}"`);
+}
+
+/** All the container's mounts from Binds, Mounts, Tmpfs and the image's Volumes (later ones win per destination). */
+export function collectMounts(cfg: Obj, hc: Obj): MountPoint[] {
+  const byDest = new Map<string, MountPoint>();
+  for (const v of Object.keys((cfg.Volumes as Obj | null) ?? {})) {
+    const dest = posix.normalize(v);
+    byDest.set(dest, { Type: 'volume', Name: '', Source: '', Destination: dest, Driver: 'local', Mode: '', RW: true, Propagation: '', Anonymous: true });
+  }
+  const seen = new Set<string>();
+  const add = (m: MountPoint) => {
+    if (seen.has(m.Destination)) throw invalid(`Duplicate mount point: ${m.Destination}`);
+    seen.add(m.Destination);
+    byDest.set(m.Destination, m);
+  };
+  for (const b of (hc.Binds as string[] | null) ?? []) add(parseBind(b));
+  for (const m of (hc.Mounts as Obj[] | undefined) ?? []) add(parseMount(m));
+  for (const [dest, opts] of Object.entries((hc.Tmpfs as Record<string, string> | undefined) ?? {})) {
+    add({ Type: 'tmpfs', Source: '', Destination: posix.normalize(dest), Mode: opts, RW: !opts.split(',').includes('ro'), Propagation: '', TmpfsOptions: opts === '' ? [] : opts.split(',') });
+  }
+  return [...byDest.values()];
+}

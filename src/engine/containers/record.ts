@@ -1,0 +1,135 @@
+// The container record: what the engine knows about one container, persisted as
+// <root>/containers/<id>/config.v2.json (written atomically: temp file + fsync + rename, so a
+// crash leaves the old or the new record, never a torn one).
+import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromSystemError } from '../../common/errors.js';
+import { writeFileAtomic } from '../../runtime/state/atomic-file.js';
+import type { Json } from '../api-types.js';
+
+export type DockerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export interface ContainerState {
+  Status: DockerStatus;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: { Status: string; FailingStreak: number; Log: Json[] };
+}
+
+/** A mount as the engine keeps it (docker's MountPoint plus what is needed to set it up). */
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** Volume name (volumes only). */
+  Name?: string;
+  /** Host path ('' for tmpfs). */
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+  /** Created for an image VOLUME or an unnamed -v /path: removed with `rm -v`. */
+  Anonymous?: boolean;
+  /** tmpfs options (size=…, mode=…). */
+  TmpfsOptions?: string[];
+  /** volume: do not copy the image's content into it. */
+  NoCopy?: boolean;
+}
+
+export interface ContainerRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  /** docker's Config (image config merged in). */
+  Config: Json;
+  HostConfig: Json;
+  /** The image ID (config digest). */
+  Image: string;
+  State: ContainerState;
+  RestartCount: number;
+  MountPoints: MountPoint[];
+  Platform: string;
+  LogPath: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  /** The process's /proc start time, to tell a reused pid from ours. */
+  PidStartTime?: string;
+  /** Stopped by the user (stop/kill): unless-stopped and always do not restart it on daemon start. */
+  HasBeenManuallyStopped: boolean;
+  HasBeenStartedBefore: boolean;
+  /** The image's chain IDs (bottom first) the rootfs was prepared from. */
+  ChainIds: string[];
+}
+
+/** Records of all containers, one directory each. */
+export class RecordStore {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o710 });
+  }
+
+  containerDir(id: string): string {
+    return join(this.dir, id);
+  }
+
+  save(rec: ContainerRecord): void {
+    const dir = this.containerDir(rec.Id);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o710 });
+      writeFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, durable: true });
+    } catch (err) {
+      throw fromSystemError(`save container ${rec.Id}`, err, dir);
+    }
+  }
+
+  /** All readable records; a directory without one (a crash mid-create) is removed. */
+  loadAll(warn: (m: string) => void): ContainerRecord[] {
+    const out: ContainerRecord[] = [];
+    for (const id of readdirSync(this.dir)) {
+      const file = join(this.dir, id, 'config.v2.json');
+      if (!existsSync(file)) {
+        warn(`removing incomplete container directory ${join(this.dir, id)}`);
+        rmSync(join(this.dir, id), { recursive: true, force: true });
+        continue;
+      }
+      try {
+        out.push(JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord);
+      } catch (err) {
+        warn(`skipping container ${id}: unreadable record (${(err as Error).message})`);
+      }
+    }
+    return out;
+  }
+
+  remove(id: string): void {
+    rmSync(this.containerDir(id), { recursive: true, force: true });
+  }
+}
+
+export function initialState(): ContainerState {
+  return {
+    Status: 'created',
+    Running: false,
+    Paused: false,
+    Restarting: false,
+    OOMKilled: false,
+    Dead: false,
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: ZERO_TIME,
+    FinishedAt: ZERO_TIME,
+  };
+}

@@ -1,0 +1,263 @@
+// A container record → the OCI spec handed to the runtime, with docker's defaults: its mounts
+// (/proc, /dev, /dev/shm of ShmSize, …), the 14 default capabilities changed by CapAdd/CapDrop,
+// the default seccomp profile for those capabilities, masked and read-only paths, resources
+// from HostConfig, namespaces from the modes, and the user's mounts.
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { invalid } from '../../common/errors.js';
+import { OCI_VERSION, type Mount, type Spec, type Namespace } from '../../runtime/spec/types.js';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
+import { applyCapChanges, capNames } from '../../runtime/security/capabilities.js';
+import { defaultSeccompProfile, profileForCapabilities } from '../../runtime/security/seccomp/index.js';
+import type { ContainerRecord, MountPoint } from './record.js';
+import type { ResolvedUser } from './user.js';
+
+type Obj = Record<string, unknown>;
+
+export const INIT_PATH = '/sbin/docker-init';
+
+export interface SpecInputs {
+  rec: ContainerRecord;
+  /** The mounted rootfs (absolute). */
+  rootfs: string;
+  user: ResolvedUser;
+  /** Host path of hako-init when HostConfig.Init is set. */
+  initBinary?: string;
+  cgroupsPath: string;
+  /** A network namespace to join (container:<id> mode). */
+  netnsPath?: string;
+  /** Resolved host paths for each MountPoint (volumes) by destination. */
+  cgroupV2: boolean;
+}
+
+function dockerMounts(shmSize: number, privileged: boolean, cgroupV2: boolean): Mount[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro', ...(cgroupV2 ? [] : [])] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSize}`] },
+  ];
+}
+
+const RLIMITS: Record<string, string> = {
+  core: 'RLIMIT_CORE', cpu: 'RLIMIT_CPU', data: 'RLIMIT_DATA', fsize: 'RLIMIT_FSIZE', locks: 'RLIMIT_LOCKS', memlock: 'RLIMIT_MEMLOCK',
+  msgqueue: 'RLIMIT_MSGQUEUE', nice: 'RLIMIT_NICE', nofile: 'RLIMIT_NOFILE', nproc: 'RLIMIT_NPROC', rss: 'RLIMIT_RSS', rtprio: 'RLIMIT_RTPRIO',
+  rttime: 'RLIMIT_RTTIME', sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK', as: 'RLIMIT_AS',
+};
+
+function mountOf(m: MountPoint): Mount {
+  if (m.Type === 'tmpfs') {
+    const opts = (m.TmpfsOptions ?? []).filter((o) => o !== 'ro' && o !== 'rw');
+    return { destination: m.Destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...opts, m.RW ? 'rw' : 'ro'] };
+  }
+  const prop = m.Type === 'bind' ? m.Propagation || 'rprivate' : 'rprivate';
+  return { destination: m.Destination, type: 'bind', source: m.Source, options: ['rbind', prop, m.RW ? 'rw' : 'ro'] };
+}
+
+/** Host devices for --privileged: every char/block device in /dev (not in subdirectories but pts/shm). */
+function hostDevices(): NonNullable<NonNullable<Spec['linux']>['devices']> {
+  const out: NonNullable<NonNullable<Spec['linux']>['devices']> = [];
+  const walk = (dir: string, depth: number) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      if (['/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/dev/ptmx'].includes(p)) continue;
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory() && depth < 2) walk(p, depth + 1);
+      else if (st.isCharacterDevice() || st.isBlockDevice()) {
+        const rdev = st.rdev;
+        out.push({ type: st.isCharacterDevice() ? 'c' : 'b', path: p, major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00), fileMode: st.mode & 0o777, uid: 0, gid: 0 });
+      }
+    }
+  };
+  walk('/dev', 0);
+  return out;
+}
+
+function userDevice(d: Obj): { dev: NonNullable<NonNullable<Spec['linux']>['devices']>[number]; access: string } {
+  const host = d.PathOnHost as string;
+  const inCt = (d.PathInContainer as string | undefined) || host;
+  let st;
+  try {
+    st = statSync(host);
+  } catch {
+    throw invalid(`error gathering device information while adding custom device "${host}": no such file or directory`);
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalid(`error gathering device information while adding custom device "${host}": not a device node`);
+  const rdev = st.rdev;
+  return {
+    dev: { type: st.isCharacterDevice() ? 'c' : 'b', path: inCt, major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00), fileMode: st.mode & 0o777, uid: 0, gid: 0 },
+    access: (d.CgroupPermissions as string | undefined) || 'rwm',
+  };
+}
+
+function seccompFor(hc: Obj, caps: bigint): unknown {
+  if (hc.Privileged === true) return undefined;
+  for (const o of (hc.SecurityOpt as string[] | null) ?? []) {
+    const [k, v] = o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] : o.split(':');
+    if (k !== 'seccomp' || v === undefined) continue;
+    if (v === 'unconfined') return undefined;
+    let profile: unknown;
+    try {
+      profile = JSON.parse(v.trimStart().startsWith('{') ? v : readFileSync(v, 'utf8'));
+    } catch (err) {
+      throw invalid(`invalid seccomp profile: ${(err as Error).message}`);
+    }
+    return profileForCapabilities(profile as never, caps);
+  }
+  return profileForCapabilities(defaultSeccompProfile(), caps);
+}
+
+export function securityOpts(hc: Obj): { noNewPrivileges: boolean } {
+  let nnp = false;
+  for (const o of (hc.SecurityOpt as string[] | null) ?? []) {
+    const [k, v] = o.split(/[=:]/, 2);
+    if (k === 'no-new-privileges') nnp = v === undefined || v === 'true';
+    else if (k === 'seccomp' || k === 'apparmor' || k === 'label') continue;
+    else throw invalid(`Invalid --security-opt: ${JSON.stringify(o)}`);
+  }
+  return { noNewPrivileges: nnp };
+}
+
+/** Our own bounding set: a container cannot get a capability the engine itself lacks (capset: EPERM). */
+export function ownBoundingSet(): bigint {
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt('0x' + m[1]) : ~0n;
+  } catch {
+    return ~0n;
+  }
+}
+
+/** docker's capability set for a HostConfig (CapAdd/CapDrop/Privileged), within our own bounding set. */
+export function containerCaps(hc: Obj, privileged = hc.Privileged === true): bigint {
+  return applyCapChanges({ add: (hc.CapAdd as string[] | null) ?? [], drop: (hc.CapDrop as string[] | null) ?? [], privileged }) & ownBoundingSet();
+}
+
+export function buildSpec(inp: SpecInputs): Spec {
+  const { rec } = inp;
+  const cfg = rec.Config as Obj;
+  const hc = rec.HostConfig as Obj;
+  const privileged = hc.Privileged === true;
+  const caps = containerCaps(hc);
+  const capList = capNames(caps);
+  const env = [...((cfg.Env as string[]) ?? [])];
+  if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${cfg.Hostname as string}`);
+  if (cfg.Tty === true && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${inp.user.home || '/'}`);
+  let args = [rec.Path, ...rec.Args];
+  const mounts = dockerMounts(Number(hc.ShmSize), privileged, inp.cgroupV2);
+  if (hc.Init === true) {
+    if (!inp.initBinary || !existsSync(inp.initBinary)) throw invalid('--init: the init binary (build/hako-init) is missing', 'run npm run build:native');
+    mounts.push({ destination: INIT_PATH, type: 'bind', source: inp.initBinary, options: ['bind', 'ro'] });
+    args = [INIT_PATH, '--', ...args];
+  }
+  const netMode = hc.NetworkMode as string;
+  // /etc files: host network mode shares the host's hosts/hostname view like docker.
+  mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: rec.ResolvConfPath, options: ['rbind', 'rprivate'] });
+  if (netMode !== 'host') mounts.push({ destination: '/etc/hostname', type: 'bind', source: rec.HostnamePath, options: ['rbind', 'rprivate'] });
+  mounts.push({ destination: '/etc/hosts', type: 'bind', source: rec.HostsPath, options: ['rbind', 'rprivate'] });
+  const userMounts = [...rec.MountPoints].sort((a, b) => a.Destination.split('/').length - b.Destination.split('/').length);
+  for (const m of userMounts) {
+    const existing = mounts.findIndex((x) => x.destination === m.Destination);
+    if (existing >= 0) mounts.splice(existing, 1);
+    mounts.push(mountOf(m));
+  }
+  const namespaces: Namespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (netMode.startsWith('container:')) {
+    if (!inp.netnsPath) throw invalid(`network mode ${netMode}: the container is not running`);
+    namespaces.push({ type: 'network', path: inp.netnsPath });
+  } else if (netMode !== 'host') {
+    // 'bridge' (the default): until the networking issue lands this is a private network
+    // namespace with only lo — no veth, no address (NetworkSettings shows empty addresses).
+    namespaces.push({ type: 'network' });
+  }
+  if (hc.PidMode === 'host') namespaces.splice(namespaces.findIndex((n) => n.type === 'pid'), 1);
+  if (hc.IpcMode === 'host') namespaces.splice(namespaces.findIndex((n) => n.type === 'ipc'), 1);
+  if (hc.UTSMode === 'host') namespaces.splice(namespaces.findIndex((n) => n.type === 'uts'), 1);
+  if (hc.CgroupnsMode === 'private') namespaces.push({ type: 'cgroup' });
+
+  const resources: NonNullable<NonNullable<Spec['linux']>['resources']> = { devices: [{ allow: false, access: 'rwm' }] };
+  const memory: Obj = {};
+  if (Number(hc.Memory) > 0) memory.limit = Number(hc.Memory);
+  if (Number(hc.MemorySwap) !== 0) memory.swap = Number(hc.MemorySwap);
+  else if (Number(hc.Memory) > 0) memory.swap = Number(hc.Memory) * 2; // docker: swap defaults to twice the memory
+  if (Number(hc.MemoryReservation) > 0) memory.reservation = Number(hc.MemoryReservation);
+  if (hc.OomKillDisable === true) memory.disableOOMKiller = true;
+  if (Object.keys(memory).length > 0) resources.memory = memory as never;
+  const cpu: Obj = {};
+  if (Number(hc.CpuShares) > 0) cpu.shares = Number(hc.CpuShares);
+  if (Number(hc.NanoCpus) > 0) {
+    cpu.period = 100000;
+    cpu.quota = Math.round((Number(hc.NanoCpus) * 100000) / 1e9);
+  }
+  if (Number(hc.CpuQuota) > 0) cpu.quota = Number(hc.CpuQuota);
+  if (Number(hc.CpuPeriod) > 0) cpu.period = Number(hc.CpuPeriod);
+  if (hc.CpusetCpus) cpu.cpus = hc.CpusetCpus;
+  if (hc.CpusetMems) cpu.mems = hc.CpusetMems;
+  if (Object.keys(cpu).length > 0) resources.cpu = cpu as never;
+  if (hc.PidsLimit !== null && hc.PidsLimit !== undefined && Number(hc.PidsLimit) !== 0) resources.pids = { limit: Number(hc.PidsLimit) > 0 ? Number(hc.PidsLimit) : -1 };
+  if (Number(hc.BlkioWeight) > 0) resources.blockIO = { weight: Number(hc.BlkioWeight) };
+
+  const devices: NonNullable<NonNullable<Spec['linux']>['devices']> = [];
+  if (privileged) {
+    devices.push(...hostDevices());
+    resources.devices = [{ allow: true, access: 'rwm' }];
+  }
+  for (const d of (hc.Devices as Obj[] | null) ?? []) {
+    const { dev, access } = userDevice(d);
+    devices.push(dev);
+    resources.devices!.push({ allow: true, type: dev.type as 'c' | 'b', major: dev.major, minor: dev.minor, access });
+  }
+
+  const rlimits = ((hc.Ulimits as Obj[] | null) ?? []).map((u) => {
+    const type = RLIMITS[String(u.Name)];
+    if (!type) throw invalid(`invalid ulimit type: ${String(u.Name)}`);
+    return { type, soft: Number(u.Soft), hard: Number(u.Hard) };
+  });
+  const sec = securityOpts(hc);
+  const spec: Spec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: cfg.Tty === true,
+      user: { uid: inp.user.uid, gid: inp.user.gid, ...(inp.user.additionalGids.length > 0 ? { additionalGids: inp.user.additionalGids } : {}) },
+      args,
+      env,
+      cwd: (cfg.WorkingDir as string) || '/',
+      capabilities: { bounding: [...capList], effective: [...capList], permitted: [...capList] },
+      ...(rlimits.length > 0 ? { rlimits } : {}),
+      noNewPrivileges: sec.noNewPrivileges,
+      ...(Number(hc.OomScoreAdj) !== 0 ? { oomScoreAdj: Number(hc.OomScoreAdj) } : {}),
+    },
+    root: { path: inp.rootfs, readonly: hc.ReadonlyRootfs === true },
+    hostname: cfg.Hostname as string,
+    ...(cfg.Domainname ? { domainname: cfg.Domainname as string } : {}),
+    mounts,
+    linux: {
+      namespaces,
+      cgroupsPath: inp.cgroupsPath,
+      resources,
+      ...(devices.length > 0 ? { devices } : {}),
+      ...(hc.Sysctls ? { sysctl: { ...(hc.Sysctls as Record<string, string>) } } : {}),
+      ...(privileged ? {} : { maskedPaths: (hc.MaskedPaths as string[] | undefined) ?? [...DEFAULT_MASKED_PATHS], readonlyPaths: (hc.ReadonlyPaths as string[] | undefined) ?? [...DEFAULT_READONLY_PATHS] }),
+    },
+  };
+  const seccomp = seccompFor(hc, caps);
+  if (seccomp) spec.linux!.seccomp = seccomp as never;
+  if (netMode === 'host' && spec.hostname !== undefined) delete spec.hostname;
+  return spec;
+}

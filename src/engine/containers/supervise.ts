@@ -1,0 +1,245 @@
+// Supervision of a container's main process: every call that depends on who the process's
+// parent is lives here, so the per-container monitor (src/engine/monitor) can replace it.
+//
+// Until the monitor lands, the engine itself is the parent: the runtime launches the container
+// (mode 'run', the process is our child), its stdout/stderr are pipes (or a pty we hold) that we
+// copy into the json-file log and to attached clients, and the exit status comes from the pidfd.
+// Limitation of this mode: a container outlives an engine restart but its output and exit status
+// are lost (reconcile then only sees that the pid is gone).
+import { Socket } from 'node:net';
+import { ReadStream as TtyReadStream } from 'node:tty';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { constants as osc } from 'node:os';
+import { Writable } from 'node:stream';
+import { native } from '../../native/addon.js';
+import type { Runtime } from '../../runtime/index.js';
+import { processStartTime } from '../../runtime/state/process-info.js';
+import { JsonFileWriter } from '../logs/json-file.js';
+
+export interface OutputChunk {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+export interface ExitInfo {
+  exitCode: number;
+  oomKilled: boolean;
+}
+
+/** The live I/O of one running process: output fan-out, stdin, pty size. */
+export class ProcessIO {
+  private readonly subscribers = new Set<(c: OutputChunk | null) => void>();
+  ended = false;
+  stdin: Writable | null = null;
+  ptyMaster: number | undefined;
+
+  subscribe(fn: (c: OutputChunk | null) => void): () => void {
+    if (this.ended) {
+      queueMicrotask(() => fn(null));
+      return () => undefined;
+    }
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  publish(c: OutputChunk): void {
+    for (const s of this.subscribers) s(c);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const s of this.subscribers) s(null);
+    this.subscribers.clear();
+  }
+
+  resize(height: number, width: number): void {
+    if (this.ptyMaster === undefined) return;
+    try {
+      native().setWinsize(this.ptyMaster, height, width);
+    } catch {
+      /* closing */
+    }
+  }
+}
+
+export interface Supervised {
+  pid: number;
+  startTime: string | undefined;
+  io: ProcessIO;
+  /** Resolves when the process exited and its output is drained. */
+  exited: Promise<ExitInfo>;
+}
+
+export interface SuperviseOptions {
+  runtime: Runtime;
+  id: string;
+  bundle: string;
+  tty: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  log: { driver: 'json-file' | 'none'; path: string; maxSize: number; maxFiles: number };
+  consoleSize?: [number, number];
+}
+
+function pipe(): [number, number] {
+  const [r, w] = native().pipe();
+  return [r, w];
+}
+
+function safeClose(fd: number | undefined): void {
+  if (fd === undefined) return;
+  try {
+    closeSync(fd);
+  } catch {
+    /* closed */
+  }
+}
+
+function exitCodeOf(code: number | null, signal: string | null): number {
+  if (signal) return 128 + ((osc.signals as Record<string, number>)[signal] ?? 0);
+  return code ?? 0;
+}
+
+/** Pipes (or a pty) around a process started by `start(stdio)`; shared by containers and execs. */
+export async function superviseProcess(
+  opts: { tty: boolean; openStdin: boolean; stdinOnce: boolean; onOutput?: (c: OutputChunk) => void; consoleSize?: [number, number] },
+  start: (stdio: [number, number, number]) => Promise<{ pid: number; ptyMaster?: number; exited: Promise<{ code: number | null; signal: string | null }> }>,
+): Promise<{ pid: number; io: ProcessIO; exited: Promise<number> }> {
+  const io = new ProcessIO();
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  let stdio: [number, number, number];
+  let outR: number | undefined;
+  let errR: number | undefined;
+  let inW: number | undefined;
+  try {
+    if (opts.tty) {
+      const nul = openSync('/dev/null', 'r+');
+      theirs.push(nul);
+      stdio = [nul, nul, nul];
+    } else {
+      let inFd: number;
+      if (opts.openStdin) {
+        const [r, w] = pipe();
+        theirs.push(r);
+        ours.push(w);
+        inW = w;
+        inFd = r;
+      } else {
+        inFd = openSync('/dev/null', 'r');
+        theirs.push(inFd);
+      }
+      const [or, ow] = pipe();
+      const [er, ew] = pipe();
+      theirs.push(ow, ew);
+      ours.push(or, er);
+      outR = or;
+      errR = er;
+      stdio = [inFd, ow, ew];
+    }
+  } catch (err) {
+    for (const fd of [...ours, ...theirs]) safeClose(fd);
+    throw err;
+  }
+  let started;
+  try {
+    started = await start(stdio);
+  } catch (err) {
+    for (const fd of [...ours, ...theirs]) safeClose(fd);
+    throw err;
+  } finally {
+    for (const fd of theirs) safeClose(fd);
+  }
+  const emit = (c: OutputChunk) => {
+    opts.onOutput?.(c);
+    io.publish(c);
+  };
+  const drains: Promise<void>[] = [];
+  const readers: Array<{ destroy(): void }> = [];
+  const follow = (stream: NodeJS.ReadableStream & { destroy(): void }, name: 'stdout' | 'stderr') => {
+    readers.push(stream);
+    drains.push(
+      new Promise<void>((resolve) => {
+        stream.on('data', (d: Buffer) => emit({ stream: name, data: d }));
+        stream.on('end', () => resolve());
+        stream.on('close', () => resolve());
+        // A pty master reads EIO once the last slave fd is closed: the end of output.
+        stream.on('error', () => resolve());
+      }),
+    );
+  };
+  if (opts.tty && started.ptyMaster !== undefined) {
+    const master = started.ptyMaster;
+    io.ptyMaster = master;
+    if (opts.consoleSize && opts.consoleSize[0] > 0) io.resize(opts.consoleSize[0], opts.consoleSize[1]);
+    follow(new TtyReadStream(master), 'stdout');
+    if (opts.openStdin) {
+      io.stdin = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          try {
+            writeSync(master, chunk);
+            cb();
+          } catch (err) {
+            cb(err as Error);
+          }
+        },
+      });
+    }
+  } else {
+    follow(new Socket({ fd: outR!, readable: true, writable: false }), 'stdout');
+    follow(new Socket({ fd: errR!, readable: true, writable: false }), 'stderr');
+    if (inW !== undefined) {
+      const s = new Socket({ fd: inW, readable: false, writable: true });
+      s.on('error', () => undefined);
+      io.stdin = s;
+    }
+  }
+  const exited = (async () => {
+    const st = await started.exited;
+    // Grandchildren may keep the pipes open: wait a little for the output, then stop reading.
+    await Promise.race([Promise.all(drains), new Promise((r) => setTimeout(r, 300))]);
+    for (const r of readers) r.destroy();
+    if (io.stdin) io.stdin.destroy();
+    io.end();
+    return exitCodeOf(st.code, st.signal);
+  })();
+  return { pid: started.pid, io, exited };
+}
+
+/** Starts the container's main process (runtime create+start in one) under our supervision. */
+export async function superviseContainer(opts: SuperviseOptions): Promise<Supervised> {
+  const writer = opts.log.driver === 'json-file' ? new JsonFileWriter(opts.log.path, opts.log.maxSize, opts.log.maxFiles) : undefined;
+  let oomBaseline = 0;
+  try {
+    const res = await superviseProcess(
+      { tty: opts.tty, openStdin: opts.openStdin, stdinOnce: opts.stdinOnce, onOutput: (c) => writer?.write(c.stream, c.data), consoleSize: opts.consoleSize },
+      async (stdio) => {
+        const launched = await opts.runtime.launch({ id: opts.id, bundle: opts.bundle, stdio, ownTerminal: opts.tty, pdeathsig: 0 });
+        launched.process.closeErrPipe();
+        try {
+          oomBaseline = launched.cgroups.stats().memory.oomKills ?? 0;
+        } catch {
+          /* no memory stats */
+        }
+        return { pid: launched.process.pid, ...(launched.ptyMaster === undefined ? {} : { ptyMaster: launched.ptyMaster }), exited: launched.process.exited };
+      },
+    );
+    const exited = (async (): Promise<ExitInfo> => {
+      const exitCode = await res.exited;
+      writer?.close();
+      let oomKilled = false;
+      try {
+        const st = opts.runtime.stats(opts.id);
+        oomKilled = (st.memory.oomKills ?? 0) > oomBaseline || (exitCode === 137 && (st.memory.failcnt ?? 0) > 0 && Boolean(st.memory.limit));
+      } catch {
+        /* cgroup gone */
+      }
+      return { exitCode, oomKilled };
+    })();
+    return { pid: res.pid, startTime: processStartTime(res.pid) ?? undefined, io: res.io, exited };
+  } catch (err) {
+    writer?.close();
+    throw err;
+  }
+}

@@ -1,0 +1,186 @@
+// docker's JSON views of a container: inspect (ContainerInspectResponse), list summaries
+// (ContainerSummary) with the human Status text, and list filters.
+import { invalid } from '../../common/errors.js';
+import type { Filters, Json } from '../api-types.js';
+import type { ContainerRecord, MountPoint } from './record.js';
+
+export function humanDuration(seconds: number): string {
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${Math.floor(seconds)} seconds`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(seconds / 3600);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+/** `Up 5 seconds`, `Up 2 minutes (Paused)`, `Exited (0) 3 seconds ago`, `Created`, … */
+export function statusText(rec: ContainerRecord, now = Date.now()): string {
+  const s = rec.State;
+  const since = (t: string) => humanDuration(Math.max(0, (now - Date.parse(t)) / 1000));
+  switch (s.Status) {
+    case 'running':
+      return `Up ${since(s.StartedAt)}${s.Health ? ` (${s.Health.Status === 'starting' ? 'health: starting' : s.Health.Status})` : ''}`;
+    case 'paused':
+      return `Up ${since(s.StartedAt)} (Paused)`;
+    case 'restarting':
+      return `Restarting (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    case 'exited':
+      return s.FinishedAt.startsWith('0001') ? 'Created' : `Exited (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
+    default:
+      return 'Created';
+  }
+}
+
+export function mountView(m: MountPoint): Json {
+  const out: Json = { Type: m.Type };
+  if (m.Type === 'volume') out.Name = m.Name;
+  out.Source = m.Source;
+  out.Destination = m.Destination;
+  if (m.Type === 'volume') out.Driver = m.Driver ?? 'local';
+  out.Mode = m.Mode;
+  out.RW = m.RW;
+  out.Propagation = m.Propagation;
+  return out;
+}
+
+function endpoint(): Json {
+  return {
+    IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
+    IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
+  };
+}
+
+/**
+ * Networking is not implemented yet: 'bridge' is a private namespace with only lo, so every
+ * address is empty (never a made-up IP).
+ */
+export function networkSettings(rec: ContainerRecord): Json {
+  const mode = rec.HostConfig.NetworkMode as string;
+  const name = mode.startsWith('container:') ? undefined : mode;
+  return {
+    Bridge: '', SandboxID: '', SandboxKey: rec.State.Pid > 0 && mode !== 'host' ? `/proc/${rec.State.Pid}/ns/net` : '',
+    HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {}, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+    EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
+    Networks: name ? { [name]: endpoint() } : {},
+  };
+}
+
+export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds: string[]; sizeRw?: number; sizeRootFs?: number }): Json {
+  const { Health, ...state } = rec.State;
+  return {
+    Id: rec.Id,
+    Created: rec.Created,
+    Path: rec.Path,
+    Args: rec.Args,
+    State: Health ? { ...state, Health } : state,
+    Image: rec.Image,
+    ResolvConfPath: rec.ResolvConfPath,
+    HostnamePath: rec.HostnamePath,
+    HostsPath: rec.HostsPath,
+    LogPath: rec.LogPath,
+    Name: rec.Name,
+    RestartCount: rec.RestartCount,
+    Driver: 'overlay2',
+    Platform: rec.Platform,
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: extra.execIds.length > 0 ? extra.execIds : null,
+    HostConfig: rec.HostConfig,
+    GraphDriver: extra.graph,
+    ...(extra.sizeRw !== undefined ? { SizeRw: extra.sizeRw, SizeRootFs: extra.sizeRootFs ?? 0 } : {}),
+    Mounts: rec.MountPoints.map(mountView),
+    Config: rec.Config,
+    NetworkSettings: networkSettings(rec),
+  };
+}
+
+export function summaryView(rec: ContainerRecord, size?: { rw: number; rootfs: number }): Json {
+  const ns = networkSettings(rec);
+  return {
+    Id: rec.Id,
+    Names: [rec.Name],
+    Image: rec.Config.Image,
+    ImageID: rec.Image,
+    Command: [rec.Path, ...rec.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' '),
+    Created: Math.floor(Date.parse(rec.Created) / 1000),
+    Ports: [],
+    ...(size ? { SizeRw: size.rw, SizeRootFs: size.rootfs } : {}),
+    Labels: (rec.Config.Labels as Json | null) ?? {},
+    State: rec.State.Status,
+    Status: statusText(rec),
+    HostConfig: { NetworkMode: rec.HostConfig.NetworkMode },
+    NetworkSettings: { Networks: ns.Networks },
+    Mounts: rec.MountPoints.map(mountView),
+  };
+}
+
+const LIST_FILTERS = ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'health', 'isolation', 'is-task', 'publish', 'expose'];
+const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+
+/** docker's container list filters. `resolveAncestor` maps an image reference to image IDs. */
+export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { ancestorIds: Map<string, Set<string>>; createdOf: (nameOrId: string) => number | undefined }): boolean {
+  for (const [key, values] of Object.entries(filters)) {
+    if (!LIST_FILTERS.includes(key)) throw invalid(`invalid filter '${key}'`);
+    if (values.length === 0) continue;
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'status':
+          if (!STATUSES.includes(v)) throw invalid(`invalid filter 'status=${v}'`);
+          return rec.State.Status === v;
+        case 'name':
+          try {
+            return new RegExp(v).test(rec.Name);
+          } catch {
+            return rec.Name.includes(v);
+          }
+        case 'id':
+          return rec.Id.startsWith(v);
+        case 'label': {
+          const labels = (rec.Config.Labels as Record<string, string> | null) ?? {};
+          const i = v.indexOf('=');
+          return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
+        }
+        case 'ancestor':
+          return ctx.ancestorIds.get(v)?.has(rec.Image) ?? false;
+        case 'exited':
+          return rec.State.Status === 'exited' && rec.State.ExitCode === Number(v) && !rec.State.FinishedAt.startsWith('0001');
+        case 'before': {
+          const t = ctx.createdOf(v);
+          if (t === undefined) throw invalid(`No such container: ${v}`);
+          return Date.parse(rec.Created) < t;
+        }
+        case 'since': {
+          const t = ctx.createdOf(v);
+          if (t === undefined) throw invalid(`No such container: ${v}`);
+          return Date.parse(rec.Created) > t;
+        }
+        case 'volume':
+          return rec.MountPoints.some((m) => m.Name === v || m.Destination === v || m.Source === v);
+        case 'network':
+          return rec.HostConfig.NetworkMode === v;
+        case 'health':
+          return (rec.State.Health?.Status ?? 'none') === v;
+        case 'isolation':
+          return v === 'default';
+        case 'is-task':
+          return v === 'false';
+        default:
+          return false;
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}

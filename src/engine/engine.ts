@@ -1,0 +1,1415 @@
+// The engine: containers, volumes, exec and events over the image service, the snapshot store
+// and the OCI runtime. Everything lives under two roots (no global state):
+//   <root>/containers/<id>/   record (config.v2.json), hosts, hostname, resolv.conf, <id>-json.log
+//   <root>/snapshots/         layers and container upper dirs (SnapshotStore)
+//   <root>/volumes/<name>/    local volumes
+//   <root>/content, <root>/image   the ImageService's stores
+//   <execRoot>/runtime/       the runtime's state
+//   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve, dirname } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Readable } from 'node:stream';
+import { constants as osc, hostname as hostHostname, cpus, totalmem, release as osRelease } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { HakoError, conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
+import { ImageService } from '../image/images.js';
+import { SnapshotStore } from '../image/snapshot/index.js';
+import { Runtime } from '../runtime/index.js';
+import { parseSignal } from '../runtime/lifecycle/kill.js';
+import { cgroupsOf } from '../runtime/lifecycle/context.js';
+import { psContainer } from '../runtime/lifecycle/ps.js';
+import { detectCgroupMode } from '../runtime/cgroups/index.js';
+import { applyCapChanges, capNames } from '../runtime/security/capabilities.js';
+import { isSameProcess } from '../runtime/state/process-info.js';
+import type { Spec } from '../runtime/spec/types.js';
+import type {
+  Attachment, AttachOptions, ContainerCreateBody, ContainerEngine, EngineEvent, ExecCreateBody, Filters, Json, LogEntry, LogsOptions,
+} from './api-types.js';
+import { EventBus } from './events.js';
+import { NameRegistry, normalizeName } from './names.js';
+import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
+import { collectMounts, mergeConfig, normalizeHostConfig } from './containers/config.js';
+import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
+import { resolveUser } from './containers/user.js';
+import { writeEtcFiles } from './containers/etc-files.js';
+import { superviseContainer, superviseProcess, type ProcessIO, type Supervised } from './containers/supervise.js';
+import { containerMatches, inspectView, summaryView } from './containers/view.js';
+import { parseLogSize, readJsonLog } from './logs/json-file.js';
+import { VolumeStore, volumeMatches } from './volumes.js';
+import { dockerStats } from './stats.js';
+import { snapshotUnpacker } from './snapshot-unpacker.js';
+import { resolveInRoot } from './fs/paths.js';
+import * as fsops from './fs/ops.js';
+
+const run = promisify(execFile);
+const API_VERSION = '1.44';
+const ENGINE_VERSION = '0.1.0';
+
+export interface EngineLogger {
+  warn(msg: string): void;
+  info?(msg: string): void;
+}
+
+export interface EngineOptions {
+  /** Persistent state, e.g. /var/lib/hako. */
+  root: string;
+  /** Runtime state and mounted rootfs bundles, e.g. /run/hako. */
+  execRoot: string;
+  /** Defaults to an ImageService on `root` whose pulls unpack into <root>/snapshots. */
+  images?: ImageService;
+  log?: EngineLogger;
+  /**
+   * Parent of every container's cgroup (default `/hako`, absolute). A relative parent lands beneath
+   * this process's own cgroup (tests use testCgroupName()). HostConfig.CgroupParent overrides it.
+   */
+  cgroupParent?: string;
+  /** hako-init for HostConfig.Init (default build/hako-init of this checkout). */
+  initBinary?: string;
+}
+
+interface Live {
+  rec: ContainerRecord;
+  sup?: Supervised;
+  /** Serializes lifecycle operations on this container. */
+  chain: Promise<unknown>;
+  restartTimer?: NodeJS.Timeout;
+  exitWaiters: Array<(r: { StatusCode: number; Error?: { Message: string } | null }) => void>;
+  removeWaiters: Array<(r: { StatusCode: number; Error?: { Message: string } | null }) => void>;
+  execs: Set<string>;
+  /** Set while a stop/kill/rm is in progress: the exit is not a restart-policy failure. */
+  stopping: boolean;
+  lastStats?: Json;
+}
+
+interface ExecRecord {
+  ID: string;
+  ContainerID: string;
+  body: ExecCreateBody;
+  Running: boolean;
+  ExitCode: number | null;
+  Pid: number;
+  io?: ProcessIO;
+  started: boolean;
+  exited?: Promise<number>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function defaultInitBinary(): string {
+  // dist/src/engine/engine.js or src/engine/engine.ts → <checkout>/build/hako-init
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../../..', '../..']) {
+    const p = resolve(here, up, 'build/hako-init');
+    if (existsSync(p)) return p;
+  }
+  return resolve(here, '../../../build/hako-init');
+}
+
+function isoNow(): string {
+  return new Date().toISOString().replace(/Z$/, '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
+}
+
+export class Engine implements ContainerEngine {
+  readonly root: string;
+  readonly execRoot: string;
+  readonly images: ImageService;
+  readonly snapshots: SnapshotStore;
+  readonly runtime: Runtime;
+  readonly bus = new EventBus();
+  readonly volumes: VolumeStore;
+  private readonly records: RecordStore;
+  private readonly names = new NameRegistry();
+  private readonly containers = new Map<string, Live>();
+  private readonly execs = new Map<string, ExecRecord>();
+  private readonly log: EngineLogger;
+  private readonly ownsImages: boolean;
+  private readonly cgroupParent: string;
+  private readonly initBinary: string;
+  private readonly ready: Promise<void>;
+  private closed = false;
+
+  constructor(opts: EngineOptions) {
+    this.root = resolve(opts.root);
+    this.execRoot = resolve(opts.execRoot);
+    this.log = opts.log ?? { warn: (m) => process.stderr.write(`hako: warning: ${m}\n`) };
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    mkdirSync(this.execRoot, { recursive: true, mode: 0o711 });
+    this.snapshots = new SnapshotStore(join(this.root, 'snapshots'));
+    this.ownsImages = opts.images === undefined;
+    this.images = opts.images ?? new ImageService({ root: this.root, unpacker: snapshotUnpacker(this.snapshots) });
+    this.runtime = new Runtime({ root: join(this.execRoot, 'runtime'), log: { warn: (m) => this.log.warn(m) } });
+    this.records = new RecordStore(join(this.root, 'containers'));
+    this.volumes = new VolumeStore(this.root);
+    this.cgroupParent = opts.cgroupParent ?? '/hako';
+    this.initBinary = opts.initBinary ?? defaultInitBinary();
+    this.ready = this.reconcile();
+    this.ready.catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ reconcile (daemon restart)
+
+  private async reconcile(): Promise<void> {
+    const toRestart: Live[] = [];
+    for (const rec of this.records.loadAll((m) => this.log.warn(m))) {
+      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false };
+      this.containers.set(rec.Id, live);
+      try {
+        this.names.reserve(rec.Name, rec.Id);
+      } catch {
+        this.log.warn(`container ${rec.Id}: name ${rec.Name} is taken; renaming to /${rec.Id.slice(0, 12)}`);
+        rec.Name = `/${rec.Id.slice(0, 12)}`;
+        this.names.reserve(rec.Name, rec.Id);
+      }
+      const st = rec.State;
+      if (st.Status === 'removing') {
+        await this.finishRemove(live, { volumes: false }).catch((e) => this.log.warn(`finish removing ${rec.Id}: ${(e as Error).message}`));
+        continue;
+      }
+      if (st.Running || st.Status === 'restarting') {
+        if (st.Running && st.Pid > 0 && isSameProcess(st.Pid, rec.PidStartTime)) {
+          // Still running, but its parent (we, before the restart) is gone: without the monitor
+          // we cannot collect its output or exit status; watch the pid so the state follows.
+          this.watchOrphan(live);
+          continue;
+        }
+        // It died while we were away; its exit status is lost without the monitor.
+        await this.cleanupAfterExit(live).catch(() => undefined);
+        Object.assign(st, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: st.Status === 'restarting' ? st.ExitCode : 255, FinishedAt: st.FinishedAt.startsWith('0001') || st.Running ? isoNow() : st.FinishedAt });
+        this.records.save(rec);
+        const policy = (rec.HostConfig.RestartPolicy as { Name: string }).Name;
+        if (policy === 'always' || (policy === 'unless-stopped' && !rec.HasBeenManuallyStopped) || (policy === 'on-failure' && rec.State.ExitCode !== 0)) toRestart.push(live);
+      } else if (st.Status !== 'created' && st.Status !== 'dead') {
+        const policy = (rec.HostConfig.RestartPolicy as { Name: string }).Name;
+        if (policy === 'always' && !rec.HasBeenManuallyStopped && rec.HasBeenStartedBefore) toRestart.push(live);
+        // Stale mounts/cgroups of a stopped container.
+        await this.cleanupAfterExit(live).catch(() => undefined);
+      }
+    }
+    // Stale runtime state and bundles of containers we do not know.
+    for (const id of this.runtime.list()) if (!this.containers.has(id)) await this.runtime.delete(id, { force: true }).catch(() => undefined);
+    for (const l of toRestart) {
+      void this.locked(l, () => this.startLocked(l)).catch((e) => this.log.warn(`restart ${l.rec.Id} after daemon start: ${(e as Error).message}`));
+    }
+  }
+
+  private watchOrphan(live: Live): void {
+    const poll = setInterval(() => {
+      if (this.closed) return clearInterval(poll);
+      if (isSameProcess(live.rec.State.Pid, live.rec.PidStartTime)) return;
+      clearInterval(poll);
+      void this.onExit(live, { exitCode: 255, oomKilled: false }, 'exit status unknown: the engine restarted while the container ran');
+    }, 500);
+    poll.unref();
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private async locked<T>(live: Live, fn: () => Promise<T>): Promise<T> {
+    const next = live.chain.then(fn, fn);
+    live.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private lookup(idOrName: string): Live {
+    if (!idOrName) throw notFound('No such container: ');
+    const byId = this.containers.get(idOrName);
+    if (byId) return byId;
+    const named = this.names.get(idOrName);
+    if (named) {
+      const l = this.containers.get(named);
+      if (l) return l;
+    }
+    if (/^[a-f0-9]+$/.test(idOrName)) {
+      const matches = [...this.containers.keys()].filter((id) => id.startsWith(idOrName));
+      if (matches.length > 1) throw invalid(`multiple IDs found with provided prefix: ${idOrName}`);
+      if (matches.length === 1) return this.containers.get(matches[0]!)!;
+    }
+    throw notFound(`No such container: ${idOrName}`);
+  }
+
+  private async get(idOrName: string): Promise<Live> {
+    await this.ready;
+    return this.lookup(idOrName);
+  }
+
+  private emit(live: Live, action: string, extra: Record<string, string> = {}): void {
+    const labels = (live.rec.Config.Labels as Record<string, string> | null) ?? {};
+    this.bus.emit('container', action, live.rec.Id, { ...labels, image: String(live.rec.Config.Image), name: live.rec.Name.slice(1), ...extra });
+  }
+
+  private save(live: Live): void {
+    this.records.save(live.rec);
+  }
+
+  private bundleDir(id: string): string {
+    return join(this.execRoot, 'containers', id);
+  }
+
+  private rootfsDir(id: string): string {
+    return join(this.bundleDir(id), 'rootfs');
+  }
+
+  private isMounted(path: string): boolean {
+    try {
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+      const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+      return mounts.split('\n').some((l) => l.split(' ')[4] === esc);
+    } catch {
+      return false;
+    }
+  }
+
+  private async mountRootfs(id: string): Promise<string> {
+    const target = this.rootfsDir(id);
+    mkdirSync(target, { recursive: true, mode: 0o755 });
+    if (!this.isMounted(target)) await this.snapshots.mountRootfs(id, target);
+    return target;
+  }
+
+  private async unmountRootfs(id: string): Promise<void> {
+    const target = this.rootfsDir(id);
+    for (let i = 0; i < 5 && this.isMounted(target); i++) {
+      try {
+        await this.snapshots.unmountRootfs(target);
+      } catch (err) {
+        if (i === 4) throw err;
+        await sleep(50 * (i + 1));
+      }
+    }
+    rmSync(this.bundleDir(id), { recursive: true, force: true });
+  }
+
+  private cgroupsPathOf(rec: ContainerRecord): string {
+    const parent = (rec.HostConfig.CgroupParent as string) || this.cgroupParent;
+    return `${parent.replace(/\/+$/, '')}/${rec.Id}`;
+  }
+
+  private isRunning(live: Live): boolean {
+    return live.rec.State.Running;
+  }
+
+  // ------------------------------------------------------------------ system
+
+  version(): Json {
+    return {
+      Platform: { Name: 'hako' },
+      Components: [{ Name: 'Engine', Version: ENGINE_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: '1.24', Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, KernelVersion: osRelease() } }],
+      Version: ENGINE_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: '1.24',
+      GitCommit: '',
+      GoVersion: `node${process.versions.node}`,
+      Os: 'linux',
+      Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+      KernelVersion: osRelease(),
+      BuildTime: '',
+    };
+  }
+
+  async info(): Promise<Json> {
+    await this.ready;
+    const all = [...this.containers.values()].map((l) => l.rec.State.Status);
+    const images = await this.images.list().catch(() => []);
+    const cgv = (() => {
+      try {
+        return detectCgroupMode() === 'v2' ? '2' : '1';
+      } catch {
+        return '1';
+      }
+    })();
+    return {
+      ID: '',
+      Containers: all.length,
+      ContainersRunning: all.filter((s) => s === 'running').length,
+      ContainersPaused: all.filter((s) => s === 'paused').length,
+      ContainersStopped: all.filter((s) => s !== 'running' && s !== 'paused').length,
+      Images: images.length,
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs']],
+      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['json-file', 'none'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: false,
+      Debug: false,
+      NFd: 0,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: cgv,
+      NEventsListener: 0,
+      KernelVersion: osRelease(),
+      OperatingSystem: 'Linux',
+      OSType: 'linux',
+      Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
+      NCPU: cpus().length,
+      MemTotal: totalmem(),
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: [], Mirrors: [] },
+      GenericResources: null,
+      DockerRootDir: this.root,
+      HttpProxy: '',
+      HttpsProxy: '',
+      NoProxy: '',
+      Name: hostHostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: ENGINE_VERSION,
+      Runtimes: { hako: { path: 'hako-runtime' } },
+      DefaultRuntime: 'hako',
+      LiveRestoreEnabled: false,
+      Isolation: '',
+      InitBinary: 'hako-init',
+      SecurityOptions: ['name=seccomp,profile=builtin'],
+      Warnings: ['networking is not implemented yet: bridge containers get a private network namespace with only lo'],
+    };
+  }
+
+  async df(): Promise<Json> {
+    await this.ready;
+    const containers = await this.listContainers({ all: true, size: true });
+    const images = await this.images.list().catch(() => []);
+    const volumes = [];
+    for (const name of this.volumes.names()) {
+      const meta = this.volumes.get(name);
+      volumes.push(this.volumes.view(meta, { size: await fsops.diskUsage(this.volumes.dataPath(name)), refs: this.volumeUsers(name).length }));
+    }
+    return {
+      LayersSize: images.reduce((n, i) => n + i.size, 0),
+      Images: images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: -1, VirtualSize: i.size, Labels: {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })),
+      Containers: containers,
+      Volumes: volumes,
+      BuildCache: [],
+    };
+  }
+
+  events(opts: { since?: number; until?: number; filters?: Filters; signal?: AbortSignal }): AsyncIterable<EngineEvent> {
+    return this.bus.stream(opts);
+  }
+
+  // ------------------------------------------------------------------ create
+
+  async createContainer(name: string | undefined, body: ContainerCreateBody, opts: { platform?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
+    await this.ready;
+    if (this.closed) throw new HakoError({ step: 'create container: the engine is shutting down', kind: 'conflict' });
+    const imageRef = body.Image as string | undefined;
+    if (!imageRef) throw invalid('Config.Image is required', 'name the image to create the container from');
+    let image;
+    try {
+      image = await this.images.inspect(imageRef);
+    } catch (err) {
+      if (err instanceof HakoError && err.kind === 'not-found') throw notFound(`No such image: ${imageRef}`);
+      throw err;
+    }
+    if (opts.platform) {
+      const [os, arch] = opts.platform.split('/');
+      if ((os && os !== image.platform.os) || (arch && arch !== image.platform.architecture)) {
+        throw notFound(`image with reference ${imageRef} was found but does not match the specified platform: wanted ${opts.platform}, actual: ${image.platform.os}/${image.platform.architecture}`);
+      }
+    }
+    const id = randomBytes(32).toString('hex');
+    const merged = mergeConfig(body, (image.config.config ?? {}) as Record<string, unknown>, id);
+    // Validate what would otherwise only fail at start.
+    applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
+    securityOpts(merged.HostConfig);
+    const nm = merged.HostConfig.NetworkMode as string;
+    if (!['bridge', 'host', 'none'].includes(nm) && !nm.startsWith('container:')) throw notFound(`network ${nm} not found`);
+    if (nm.startsWith('container:')) this.lookup(nm.slice('container:'.length));
+    const mounts = collectMounts(merged.Config, merged.HostConfig);
+    const logCfg = merged.HostConfig.LogConfig as { Type: string; Config: Record<string, string> };
+    if (logCfg.Config['max-size']) parseLogSize(logCfg.Config['max-size']);
+
+    const finalName = name === undefined || name === '' ? undefined : normalizeName(name);
+    if (finalName) this.names.reserve(finalName, id);
+    const chosen = finalName ?? this.names.generate(id);
+    const dir = this.records.containerDir(id);
+    const undo: Array<() => Promise<void> | void> = [() => this.names.release(chosen, id)];
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o710 });
+      undo.push(() => rmSync(dir, { recursive: true, force: true }));
+      // Volumes: named ones are created if missing, anonymous ones get a fresh name.
+      const created: string[] = [];
+      for (const m of mounts) {
+        if (m.Type !== 'volume') {
+          if (m.Type === 'bind' && !existsSync(m.Source)) {
+            if ((merged.HostConfig.Binds as string[] | null)?.some((b) => b.startsWith(`${m.Source}:`))) mkdirSync(m.Source, { recursive: true });
+            else throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+          }
+          continue;
+        }
+        const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name });
+        if (res.created) {
+          created.push(res.meta.Name);
+          undo.push(() => this.volumes.remove(res.meta.Name, []));
+        }
+        m.Name = res.meta.Name;
+        m.Source = this.volumes.dataPath(res.meta.Name);
+        if (m.Anonymous === undefined) m.Anonymous = false;
+      }
+      await this.snapshots.prepareContainer(id, image.record.chainIds);
+      undo.push(() => this.snapshots.removeContainer(id));
+      await this.images.addLease(id, image.id);
+      undo.push(() => this.images.removeLease(id));
+      const rec: ContainerRecord = {
+        Id: id,
+        Name: chosen,
+        Created: isoNow(),
+        Path: merged.Path,
+        Args: merged.Args,
+        Config: merged.Config,
+        HostConfig: merged.HostConfig,
+        Image: image.id,
+        State: initialState(),
+        RestartCount: 0,
+        MountPoints: mounts,
+        Platform: image.platform.os,
+        LogPath: logCfg.Type === 'none' ? '' : join(dir, `${id}-json.log`),
+        ResolvConfPath: join(dir, 'resolv.conf'),
+        HostnamePath: join(dir, 'hostname'),
+        HostsPath: join(dir, 'hosts'),
+        HasBeenManuallyStopped: false,
+        HasBeenStartedBefore: false,
+        ChainIds: image.record.chainIds,
+      };
+      writeEtcFiles({ hosts: rec.HostsPath, hostname: rec.HostnamePath, resolv: rec.ResolvConfPath }, rec.Config, rec.HostConfig);
+      this.records.save(rec);
+      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false };
+      this.containers.set(id, live);
+      for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
+      this.emit(live, 'create');
+      return { Id: id, Warnings: merged.Warnings };
+    } catch (err) {
+      for (const u of undo.reverse()) {
+        try {
+          await u();
+        } catch {
+          /* best effort */
+        }
+      }
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------ start / exit
+
+  async startContainer(idOrName: string): Promise<void> {
+    const live = await this.get(idOrName);
+    await this.locked(live, async () => {
+      const st = live.rec.State;
+      if (st.Paused) throw conflict('cannot start a paused container, try unpause instead');
+      if (st.Running) return; // docker answers 304 Not Modified
+      if (st.Status === 'removing' || st.Status === 'dead') throw conflict(`cannot start container ${live.rec.Id}: container is marked for removal`);
+      if (live.restartTimer) {
+        clearTimeout(live.restartTimer);
+        live.restartTimer = undefined;
+      }
+      live.rec.HasBeenManuallyStopped = false;
+      live.rec.RestartCount = 0;
+      await this.startLocked(live);
+    });
+  }
+
+  private async copyUp(rootfs: string, m: MountPoint): Promise<void> {
+    if (m.Type !== 'volume' || m.NoCopy || !m.Source) return;
+    const marker = join(dirname(m.Source), '.copied-up');
+    if (existsSync(marker)) return;
+    writeFileSync(marker, '');
+    const src = resolveInRoot(rootfs, m.Destination);
+    if (!existsSync(src) || !statSync(src).isDirectory()) return;
+    if (readdirSync(m.Source).length > 0) return;
+    // docker copies the image's content at the mount point into an empty volume, owner and mode included.
+    await run('cp', ['-a', '--', `${src}/.`, m.Source]);
+    const st = statSync(src);
+    await run('chown', [`${st.uid}:${st.gid}`, m.Source]);
+    await run('chmod', [(st.mode & 0o7777).toString(8), m.Source]);
+  }
+
+  private async startLocked(live: Live): Promise<void> {
+    const rec = live.rec;
+    const id = rec.Id;
+    const hc = rec.HostConfig;
+    try {
+      await this.runtime.delete(id, { force: true }).catch(() => undefined);
+      const rootfs = await this.mountRootfs(id);
+      for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
+      for (const m of rec.MountPoints) if (m.Type === 'bind' && !existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+      const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
+      const wd = rec.Config.WorkingDir as string;
+      if (wd) {
+        const host = resolveInRoot(rootfs, wd);
+        if (!existsSync(host)) {
+          mkdirSync(host, { recursive: true, mode: 0o755 });
+          await run('chown', [`${user.uid}:${user.gid}`, host]).catch(() => undefined);
+        }
+      }
+      writeEtcFiles({ hosts: rec.HostsPath, hostname: rec.HostnamePath, resolv: rec.ResolvConfPath }, rec.Config, hc);
+      let netnsPath: string | undefined;
+      const nm = hc.NetworkMode as string;
+      if (nm.startsWith('container:')) {
+        const other = this.lookup(nm.slice('container:'.length));
+        if (!other.rec.State.Running) throw conflict(`cannot join network of a non running container: ${other.rec.Id}`);
+        netnsPath = `/proc/${other.rec.State.Pid}/ns/net`;
+      }
+      const cgroupV2 = (() => {
+        try {
+          return detectCgroupMode() === 'v2';
+        } catch {
+          return false;
+        }
+      })();
+      const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
+      writeFileSync(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
+      const lc = hc.LogConfig as { Type: string; Config: Record<string, string> };
+      const sup = await superviseContainer({
+        runtime: this.runtime,
+        id,
+        bundle: this.bundleDir(id),
+        tty: rec.Config.Tty === true,
+        openStdin: rec.Config.OpenStdin === true,
+        stdinOnce: rec.Config.StdinOnce === true,
+        log: {
+          driver: lc.Type === 'none' ? 'none' : 'json-file',
+          path: rec.LogPath,
+          maxSize: lc.Config['max-size'] ? parseLogSize(lc.Config['max-size']) : 0,
+          maxFiles: lc.Config['max-file'] ? Math.max(1, Number(lc.Config['max-file'])) : 1,
+        },
+        consoleSize: hc.ConsoleSize as [number, number] | undefined,
+      });
+      live.sup = sup;
+      Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
+      rec.PidStartTime = sup.startTime;
+      rec.HasBeenStartedBefore = true;
+      this.save(live);
+      this.emit(live, 'start');
+      void sup.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: rec.HasBeenStartedBefore ? 128 : 0 });
+      if (rec.HasBeenStartedBefore) rec.State.FinishedAt = isoNow();
+      this.save(live);
+      await this.cleanupAfterExit(live).catch(() => undefined);
+      if (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg)) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
+      throw err;
+    }
+  }
+
+  /** Runtime state, cgroups and the rootfs mount of a container whose process is gone. */
+  private async cleanupAfterExit(live: Live): Promise<void> {
+    await this.runtime.delete(live.rec.Id, { force: true }).catch(() => undefined);
+    await this.unmountRootfs(live.rec.Id);
+  }
+
+  private async onExit(live: Live, info: { exitCode: number; oomKilled: boolean }, error = ''): Promise<void> {
+    const rec = live.rec;
+    live.sup = undefined;
+    await this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
+    for (const eid of live.execs) {
+      const ex = this.execs.get(eid);
+      if (ex && ex.Running) ex.Running = false;
+    }
+    Object.assign(rec.State, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: info.oomKilled, Error: error, FinishedAt: isoNow() });
+    rec.PidStartTime = undefined;
+    if (info.oomKilled) this.emit(live, 'oom');
+    this.emit(live, 'die', { exitCode: String(info.exitCode) });
+    const policy = rec.HostConfig.RestartPolicy as { Name: string; MaximumRetryCount: number };
+    const startedAt = Date.parse(rec.State.StartedAt);
+    const upFor = Date.now() - startedAt;
+    let restart = false;
+    if (!live.stopping && !this.closed && !rec.HasBeenManuallyStopped) {
+      if (policy.Name === 'always' || policy.Name === 'unless-stopped') restart = true;
+      else if (policy.Name === 'on-failure' && info.exitCode !== 0) restart = policy.MaximumRetryCount === 0 || rec.RestartCount < policy.MaximumRetryCount;
+    }
+    for (const w of live.exitWaiters.splice(0)) w({ StatusCode: info.exitCode, Error: error ? { Message: error } : null });
+    if (restart) {
+      // docker's backoff: 100 ms doubling per restart, reset once a run lasted 10 s.
+      if (upFor >= 10_000) (live as { backoff?: number }).backoff = 0;
+      const prev = (live as { backoff?: number }).backoff ?? 0;
+      const delay = prev === 0 ? 100 : Math.min(prev * 2, 60_000);
+      (live as { backoff?: number }).backoff = delay;
+      Object.assign(rec.State, { Status: 'restarting', Restarting: true });
+      this.save(live);
+      live.restartTimer = setTimeout(() => {
+        live.restartTimer = undefined;
+        void this.locked(live, async () => {
+          if (!rec.State.Restarting || this.closed) return;
+          rec.RestartCount++;
+          try {
+            await this.startLocked(live);
+          } catch (err) {
+            this.log.warn(`restart ${rec.Id}: ${(err as Error).message}`);
+          }
+        });
+      }, delay);
+      return;
+    }
+    this.save(live);
+    if (rec.HostConfig.AutoRemove === true && !live.stopping) {
+      await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
+    }
+  }
+
+  // ------------------------------------------------------------------ wait / stop / kill
+
+  async waitContainer(idOrName: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal): Promise<{ StatusCode: number; Error?: { Message: string } | null }> {
+    const live = await this.get(idOrName);
+    const st = live.rec.State;
+    if (condition === 'not-running' && !st.Running && !st.Restarting) return { StatusCode: st.ExitCode, Error: st.Error ? { Message: st.Error } : null };
+    return new Promise((resolvePromise, reject) => {
+      const list = condition === 'removed' ? live.removeWaiters : live.exitWaiters;
+      const w = (r: { StatusCode: number; Error?: { Message: string } | null }) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolvePromise(r);
+      };
+      const onAbort = () => {
+        const i = list.indexOf(w);
+        if (i >= 0) list.splice(i, 1);
+        reject(new HakoError({ step: 'wait aborted', kind: 'internal' }));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      list.push(w);
+    });
+  }
+
+  private waitExit(live: Live, ms: number): Promise<boolean> {
+    if (!live.rec.State.Running) return Promise.resolve(true);
+    return new Promise((r) => {
+      const t = setTimeout(() => {
+        const i = live.exitWaiters.indexOf(w);
+        if (i >= 0) live.exitWaiters.splice(i, 1);
+        r(false);
+      }, ms);
+      const w = () => {
+        clearTimeout(t);
+        r(true);
+      };
+      live.exitWaiters.push(w);
+    });
+  }
+
+  private signal(live: Live, sig: number): void {
+    const rec = live.rec;
+    try {
+      process.kill(rec.State.Pid, 0);
+    } catch {
+      return;
+    }
+    if (!isSameProcess(rec.State.Pid, rec.PidStartTime)) return;
+    try {
+      process.kill(rec.State.Pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw fromSystemError(`send signal ${sig} to container ${rec.Id}`, err);
+    }
+  }
+
+  /** Stops without taking the lock (callers hold it or deliberately run alongside the exit handler). */
+  private async stopInner(live: Live, opts: { timeoutSeconds?: number; signal?: string }): Promise<'stopped' | 'already-stopped'> {
+    const rec = live.rec;
+    if (live.restartTimer) {
+      clearTimeout(live.restartTimer);
+      live.restartTimer = undefined;
+    }
+    rec.HasBeenManuallyStopped = true;
+    if (rec.State.Restarting) {
+      Object.assign(rec.State, { Status: 'exited', Restarting: false });
+      this.save(live);
+      return 'stopped';
+    }
+    if (!rec.State.Running) {
+      this.save(live);
+      return 'already-stopped';
+    }
+    live.stopping = true;
+    try {
+      const sig = parseSignal(opts.signal || (rec.Config.StopSignal as string | undefined) || 'SIGTERM');
+      const timeout = opts.timeoutSeconds ?? (rec.Config.StopTimeout as number | undefined) ?? 10;
+      this.emit(live, 'kill', { signal: String(sig) });
+      this.signal(live, sig);
+      if (rec.State.Paused) await this.thaw(live);
+      let done = timeout < 0 ? await this.waitExit(live, 2 ** 31 - 1) : await this.waitExit(live, timeout * 1000);
+      if (!done) {
+        this.emit(live, 'kill', { signal: String(osc.signals.SIGKILL) });
+        this.signal(live, osc.signals.SIGKILL);
+        done = await this.waitExit(live, 30_000);
+        if (!done) throw new HakoError({ step: `stop container ${rec.Id}`, hint: 'the process did not exit after SIGKILL', kind: 'internal' });
+      }
+      // Let the exit handler (queued on the lock or already run) finish its bookkeeping.
+      while (rec.State.Running) await sleep(10);
+      this.emit(live, 'stop');
+      return 'stopped';
+    } finally {
+      live.stopping = false;
+    }
+  }
+
+  async stopContainer(idOrName: string, opts: { timeoutSeconds?: number; signal?: string } = {}): Promise<'stopped' | 'already-stopped'> {
+    const live = await this.get(idOrName);
+    // Not under the lock: the exit handler needs it to record the exit.
+    return this.stopInner(live, opts);
+  }
+
+  async restartContainer(idOrName: string, opts: { timeoutSeconds?: number; signal?: string } = {}): Promise<void> {
+    const live = await this.get(idOrName);
+    await this.stopInner(live, opts);
+    await this.locked(live, async () => {
+      live.rec.HasBeenManuallyStopped = false;
+      if (live.rec.State.Running) return;
+      await this.startLocked(live);
+    });
+    this.emit(live, 'restart');
+  }
+
+  async killContainer(idOrName: string, signal?: string): Promise<void> {
+    const live = await this.get(idOrName);
+    const rec = live.rec;
+    if (!rec.State.Running) throw conflict(`Cannot kill container: ${idOrName}: Container ${rec.Id} is not running`);
+    const sig = parseSignal(signal || 'SIGKILL');
+    const stopSig = parseSignal((rec.Config.StopSignal as string | undefined) || 'SIGTERM');
+    if (sig === osc.signals.SIGKILL || sig === stopSig) {
+      rec.HasBeenManuallyStopped = true;
+      this.save(live);
+    }
+    this.emit(live, 'kill', { signal: String(sig) });
+    this.signal(live, sig);
+    if (rec.State.Paused && sig === osc.signals.SIGKILL) await this.thaw(live);
+  }
+
+  private async thaw(live: Live): Promise<void> {
+    await this.runtime.resume(live.rec.Id).catch(() => undefined);
+    Object.assign(live.rec.State, { Paused: false, Status: live.rec.State.Running ? 'running' : live.rec.State.Status });
+    this.save(live);
+  }
+
+  async pauseContainer(idOrName: string): Promise<void> {
+    const live = await this.get(idOrName);
+    await this.locked(live, async () => {
+      const st = live.rec.State;
+      if (!st.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+      if (st.Paused) throw conflict(`Container ${live.rec.Id} is already paused`);
+      await this.runtime.pause(live.rec.Id);
+      Object.assign(st, { Paused: true, Status: 'paused' });
+      this.save(live);
+      this.emit(live, 'pause');
+    });
+  }
+
+  async unpauseContainer(idOrName: string): Promise<void> {
+    const live = await this.get(idOrName);
+    await this.locked(live, async () => {
+      const st = live.rec.State;
+      if (!st.Paused) throw conflict(`Container ${live.rec.Id} is not paused`);
+      await this.runtime.resume(live.rec.Id);
+      Object.assign(st, { Paused: false, Status: 'running' });
+      this.save(live);
+      this.emit(live, 'unpause');
+    });
+  }
+
+  // ------------------------------------------------------------------ remove / rename / update
+
+  private volumeUsers(name: string): string[] {
+    return [...this.containers.values()].filter((l) => l.rec.MountPoints.some((m) => m.Type === 'volume' && m.Name === name)).map((l) => l.rec.Id);
+  }
+
+  async removeContainer(idOrName: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const live = await this.get(idOrName);
+    const rec = live.rec;
+    if ((rec.State.Running || rec.State.Restarting) && !opts.force) {
+      if (rec.State.Paused) throw conflict(`cannot remove container "${rec.Name}": container is paused and must be unpaused first`);
+      throw conflict(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`);
+    }
+    if (rec.State.Status === 'removing') throw conflict(`removal of container ${rec.Id} is already in progress`);
+    if (rec.State.Running || rec.State.Restarting) {
+      live.stopping = true;
+      if (live.restartTimer) clearTimeout(live.restartTimer);
+      live.restartTimer = undefined;
+      rec.State.Restarting = false;
+      if (rec.State.Running) {
+        this.emit(live, 'kill', { signal: String(osc.signals.SIGKILL) });
+        this.signal(live, osc.signals.SIGKILL);
+        if (rec.State.Paused) await this.thaw(live);
+        await this.waitExit(live, 30_000);
+        while (rec.State.Running) await sleep(10);
+      }
+    }
+    await this.locked(live, () => this.removeLocked(live, opts));
+  }
+
+  private async removeLocked(live: Live, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
+    const rec = live.rec;
+    if (!this.containers.has(rec.Id)) return;
+    rec.State.Status = 'removing';
+    this.save(live);
+    await this.finishRemove(live, opts);
+  }
+
+  private async finishRemove(live: Live, opts: { volumes?: boolean }): Promise<void> {
+    const rec = live.rec;
+    await this.cleanupAfterExit(live);
+    await this.snapshots.removeContainer(rec.Id);
+    await this.images.removeLease(rec.Id).catch(() => undefined);
+    for (const eid of live.execs) this.execs.delete(eid);
+    this.records.remove(rec.Id);
+    this.containers.delete(rec.Id);
+    this.names.release(rec.Name, rec.Id);
+    if (opts.volumes) {
+      for (const m of rec.MountPoints) {
+        if (m.Type !== 'volume' || !m.Anonymous || !m.Name) continue;
+        if (this.volumeUsers(m.Name).length > 0) continue;
+        try {
+          this.volumes.remove(m.Name, []);
+          this.bus.emit('volume', 'destroy', m.Name, { driver: 'local' });
+        } catch (err) {
+          this.log.warn(`remove anonymous volume ${m.Name}: ${(err as Error).message}`);
+        }
+      }
+    }
+    this.emit(live, 'destroy');
+    for (const w of live.exitWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
+    for (const w of live.removeWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
+  }
+
+  async renameContainer(idOrName: string, newName: string): Promise<void> {
+    const live = await this.get(idOrName);
+    const name = normalizeName(newName);
+    const old = live.rec.Name;
+    if (name === old) throw conflict(`Renaming a container with the same name as its current name`);
+    this.names.reserve(name, live.rec.Id);
+    this.names.release(old, live.rec.Id);
+    live.rec.Name = name;
+    this.save(live);
+    this.emit(live, 'rename', { oldName: old });
+  }
+
+  async updateContainer(idOrName: string, body: Json): Promise<{ Warnings: string[] }> {
+    const live = await this.get(idOrName);
+    return this.locked(live, async () => {
+      const hc = live.rec.HostConfig;
+      const keys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy'];
+      const next: Record<string, unknown> = { ...hc };
+      for (const k of keys) if (body[k] !== undefined && body[k] !== null && !(typeof body[k] === 'number' && body[k] === 0 && k !== 'PidsLimit')) next[k] = body[k];
+      const normalized = normalizeHostConfig(next, []);
+      if (normalized.AutoRemove === true && (normalized.RestartPolicy as { Name: string }).Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
+      if (live.rec.State.Running) {
+        const probe = buildSpec({ rec: { ...live.rec, HostConfig: normalized }, rootfs: this.rootfsDir(live.rec.Id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, cgroupsPath: this.cgroupsPathOf(live.rec), cgroupV2: false, initBinary: this.initBinary });
+        const resources = { ...(probe.linux?.resources ?? {}) };
+        delete resources.devices;
+        const rt = this.runtime.ctx.store.load(live.rec.Id);
+        cgroupsOf(rt).update(resources);
+      }
+      live.rec.HostConfig = normalized;
+      this.save(live);
+      this.emit(live, 'update');
+      return { Warnings: [] };
+    });
+  }
+
+  // ------------------------------------------------------------------ attach / logs / resize
+
+  async attachContainer(idOrName: string, opts: AttachOptions): Promise<Attachment> {
+    const live = await this.get(idOrName);
+    const rec = live.rec;
+    const tty = rec.Config.Tty === true;
+    const output = new Readable({ objectMode: true, read() {} });
+    let unsubscribe: (() => void) | undefined;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      unsubscribe?.();
+      output.push(null);
+    };
+    if (opts.logs && rec.LogPath) {
+      for await (const e of readJsonLog(rec.LogPath, { follow: false, stdout: opts.stdout, stderr: opts.stderr, since: 0, until: 0, timestamps: false, tail: 'all' }, () => false)) {
+        output.push({ stream: tty ? 'stdout' : e.stream, data: e.data });
+      }
+    }
+    const io = live.sup?.io;
+    if (opts.stream && io) {
+      unsubscribe = io.subscribe((c) => {
+        if (c === null) return close();
+        if ((c.stream === 'stdout' && opts.stdout) || (c.stream === 'stderr' && opts.stderr)) output.push({ stream: c.stream, data: c.data });
+      });
+    } else close();
+    let input: Attachment['input'] = null;
+    if (opts.stdin && rec.Config.OpenStdin === true && io?.stdin) {
+      const target = io.stdin;
+      const { Writable } = await import('node:stream');
+      input = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          if (target.destroyed) return cb();
+          target.write(chunk, () => cb());
+        },
+        final(cb) {
+          if (rec.Config.StdinOnce === true) target.end();
+          cb();
+        },
+      });
+    }
+    this.emit(live, 'attach');
+    return { tty, output, input, close };
+  }
+
+  async resizeContainer(idOrName: string, height: number, width: number): Promise<void> {
+    const live = await this.get(idOrName);
+    if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+    live.sup?.io.resize(height, width);
+    this.emit(live, 'resize', { height: String(height), width: String(width) });
+  }
+
+  async containerLogs(idOrName: string, opts: LogsOptions, signal?: AbortSignal): Promise<{ tty: boolean; entries: AsyncIterable<LogEntry> }> {
+    const live = await this.get(idOrName);
+    const lc = live.rec.HostConfig.LogConfig as { Type: string };
+    if (lc.Type === 'none') throw invalid('configured logging driver does not support reading');
+    const path = live.rec.LogPath;
+    return { tty: live.rec.Config.Tty === true, entries: readJsonLog(path, opts, () => live.rec.State.Running || live.rec.State.Restarting, signal) };
+  }
+
+  // ------------------------------------------------------------------ list / inspect
+
+  private graphDriver(id: string): Json {
+    const snapDir = join(this.snapshots.root, 'containers', id);
+    let lower = '';
+    try {
+      lower = this.snapshots.container(id).lowerdirs.join(':');
+    } catch {
+      /* removed */
+    }
+    return { Name: 'overlay2', Data: { LowerDir: lower, MergedDir: this.rootfsDir(id), UpperDir: join(snapDir, 'upper'), WorkDir: join(snapDir, 'work') } };
+  }
+
+  private async sizes(rec: ContainerRecord): Promise<{ rw: number; rootfs: number }> {
+    const rw = await fsops.diskUsage(join(this.snapshots.root, 'containers', rec.Id, 'upper'));
+    let base = 0;
+    for (const c of rec.ChainIds) base += await fsops.diskUsage(this.snapshots.layerDir(c));
+    return { rw, rootfs: rw + base };
+  }
+
+  async inspectContainer(idOrName: string, opts: { size?: boolean } = {}): Promise<Json> {
+    const live = await this.get(idOrName);
+    const size = opts.size ? await this.sizes(live.rec) : undefined;
+    return inspectView(live.rec, { graph: this.graphDriver(live.rec.Id), execIds: [...live.execs], ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
+  }
+
+  async listContainers(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<Json[]> {
+    await this.ready;
+    const filters = opts.filters ?? {};
+    const ancestorIds = new Map<string, Set<string>>();
+    for (const a of filters.ancestor ?? []) {
+      const ids = new Set<string>();
+      try {
+        ids.add((await this.images.resolve(a)).id);
+      } catch {
+        /* unknown image matches nothing */
+      }
+      ancestorIds.set(a, ids);
+    }
+    const createdOf = (n: string) => {
+      try {
+        return Date.parse(this.lookup(n).rec.Created);
+      } catch {
+        return undefined;
+      }
+    };
+    let recs = [...this.containers.values()].map((l) => l.rec);
+    recs.sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    const showAll = opts.all === true || (opts.limit !== undefined && opts.limit > 0) || filters.status !== undefined || filters.exited !== undefined;
+    if (!showAll) recs = recs.filter((r) => r.State.Running || r.State.Restarting);
+    recs = recs.filter((r) => containerMatches(r, filters, { ancestorIds, createdOf }));
+    if (opts.limit !== undefined && opts.limit > 0) recs = recs.slice(0, opts.limit);
+    const out: Json[] = [];
+    for (const r of recs) out.push(summaryView(r, opts.size ? await this.sizes(r) : undefined));
+    return out;
+  }
+
+  // ------------------------------------------------------------------ top / stats
+
+  async topContainer(idOrName: string, psArgs?: string): Promise<Json> {
+    const live = await this.get(idOrName);
+    if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+    const args = psArgs ? psArgs.split(/\s+/).filter((a) => a) : ['-ef'];
+    const text = await psContainer(this.runtime.ctx, live.rec.Id, 'table', args);
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    const Titles = (lines[0] ?? '').trim().split(/\s+/);
+    const Processes = lines.slice(1).map((l) => {
+      const f = l.trim().split(/\s+/);
+      return [...f.slice(0, Titles.length - 1), f.slice(Titles.length - 1).join(' ')];
+    });
+    return { Titles, Processes };
+  }
+
+  async *containerStats(idOrName: string, opts: { stream: boolean; oneShot?: boolean; signal?: AbortSignal }): AsyncIterable<Json> {
+    const live = await this.get(idOrName);
+    const who = { id: live.rec.Id, name: live.rec.Name };
+    let prev: Json | undefined = live.lastStats;
+    const sample = (): Json => {
+      let s;
+      if (live.rec.State.Running) {
+        try {
+          s = this.runtime.stats(live.rec.Id);
+        } catch {
+          s = undefined;
+        }
+      }
+      const j = dockerStats(s, prev, who);
+      prev = j;
+      live.lastStats = j;
+      return j;
+    };
+    if (!opts.stream) {
+      if (!opts.oneShot && live.rec.State.Running && prev === undefined) {
+        prev = dockerStats(this.runtime.stats(live.rec.Id), undefined, who);
+        await sleep(1000);
+      }
+      yield sample();
+      return;
+    }
+    for (;;) {
+      if (opts.signal?.aborted) return;
+      yield sample();
+      if (!live.rec.State.Running && !live.rec.State.Restarting) return;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 1000);
+        opts.signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          r();
+        }, { once: true });
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ filesystem
+
+  private async withRootfs<T>(live: Live, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    const id = live.rec.Id;
+    if (live.rec.State.Running) return fn(this.rootfsDir(id));
+    return this.locked(live, async () => {
+      const rootfs = await this.mountRootfs(id);
+      try {
+        return await fn(rootfs);
+      } finally {
+        if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
+      }
+    });
+  }
+
+  async containerChanges(idOrName: string): Promise<Json[]> {
+    const live = await this.get(idOrName);
+    return fsops.changes(join(this.snapshots.root, 'containers', live.rec.Id, 'upper'), this.snapshots.container(live.rec.Id).lowerdirs);
+  }
+
+  async exportContainer(idOrName: string): Promise<Readable> {
+    const live = await this.get(idOrName);
+    const id = live.rec.Id;
+    const running = live.rec.State.Running;
+    const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
+    const tar = fsops.tarStream(rootfs, '.', { excludeMounts: live.rec.MountPoints.map((m) => m.Destination) });
+    this.emit(live, 'export');
+    if (!running) tar.on('close', () => void this.locked(live, async () => {
+      if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
+    }));
+    return tar;
+  }
+
+  async statPath(idOrName: string, path: string): Promise<Json> {
+    const live = await this.get(idOrName);
+    return this.withRootfs(live, async (rootfs) => fsops.statInRoot(rootfs, path, live.rec.MountPoints));
+  }
+
+  async getArchive(idOrName: string, path: string): Promise<{ stat: Json; tar: Readable }> {
+    const live = await this.get(idOrName);
+    const id = live.rec.Id;
+    const running = live.rec.State.Running;
+    const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
+    try {
+      const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints);
+      const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints);
+      if (!running) tar.on('close', () => void this.locked(live, async () => {
+        if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
+      }));
+      return { stat, tar };
+    } catch (err) {
+      if (!running) await this.unmountRootfs(id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async putArchive(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
+    const live = await this.get(idOrName);
+    if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
+    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, opts));
+  }
+
+  async commitContainer(idOrName: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; config?: Json }): Promise<{ Id: string }> {
+    const live = await this.get(idOrName);
+    const rec = live.rec;
+    const pause = opts.pause !== false && rec.State.Running && !rec.State.Paused;
+    if (pause) await this.runtime.pause(rec.Id).catch(() => undefined);
+    try {
+      const { commitImage } = await import('./commit.js');
+      const id = await commitImage({
+        images: this.images,
+        snapshots: this.snapshots,
+        baseImage: rec.Image,
+        upperDir: join(this.snapshots.root, 'containers', rec.Id, 'upper'),
+        containerConfig: rec.Config,
+        containerId: rec.Id,
+        ...opts,
+      });
+      this.emit(live, 'commit', { comment: opts.comment ?? '' });
+      return { Id: id };
+    } finally {
+      if (pause) await this.runtime.resume(rec.Id).catch(() => undefined);
+    }
+  }
+
+  async pruneContainers(filters: Filters = {}): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    await this.ready;
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const live of [...this.containers.values()]) {
+      const r = live.rec;
+      if (r.State.Running || r.State.Restarting || r.State.Paused) continue;
+      if (!pruneMatches(r, filters)) continue;
+      try {
+        reclaimed += await fsops.diskUsage(join(this.snapshots.root, 'containers', r.Id, 'upper'));
+        await this.removeContainer(r.Id, {});
+        deleted.push(r.Id);
+      } catch (err) {
+        this.log.warn(`prune ${r.Id}: ${(err as Error).message}`);
+      }
+    }
+    this.bus.emit('container', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
+  // ------------------------------------------------------------------ exec
+
+  async createExec(idOrName: string, body: ExecCreateBody): Promise<{ Id: string }> {
+    const live = await this.get(idOrName);
+    if (!Array.isArray(body.Cmd) || body.Cmd.length === 0) throw invalid('No exec command specified');
+    if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+    if (live.rec.State.Paused) throw conflict(`Container ${live.rec.Id} is paused, unpause the container before exec`);
+    if (live.rec.State.Restarting) throw conflict(`Container ${live.rec.Id} is restarting, wait until the container is running`);
+    const id = randomBytes(32).toString('hex');
+    this.execs.set(id, { ID: id, ContainerID: live.rec.Id, body, Running: false, ExitCode: null, Pid: 0, started: false });
+    live.execs.add(id);
+    this.emit(live, `exec_create: ${body.Cmd.join(' ')}`, { execID: id });
+    return { Id: id };
+  }
+
+  private getExec(execId: string): ExecRecord {
+    const ex = this.execs.get(execId);
+    if (!ex) throw notFound(`No such exec instance: ${execId}`);
+    return ex;
+  }
+
+  async startExec(execId: string, opts: { detach: boolean; tty: boolean; consoleSize?: [number, number] | null }): Promise<Attachment | null> {
+    await this.ready;
+    const ex = this.getExec(execId);
+    if (ex.started) throw conflict(`Error: Exec command ${execId} has already run`);
+    const live = this.lookup(ex.ContainerID);
+    const rec = live.rec;
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (rec.State.Paused) throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
+    ex.started = true;
+    const b = ex.body;
+    const tty = b.Tty === true || opts.tty;
+    const rootfs = this.rootfsDir(rec.Id);
+    const user = resolveUser(rootfs, b.User || (rec.Config.User as string) || '', []);
+    const hc = rec.HostConfig;
+    const privileged = b.Privileged === true || hc.Privileged === true;
+    const caps = capNames(containerCaps(hc, privileged));
+    const env = [...((rec.Config.Env as string[]) ?? [])];
+    for (const e of b.Env ?? []) {
+      const k = e.split('=')[0];
+      const i = env.findIndex((x) => x.split('=')[0] === k);
+      if (i >= 0) env[i] = e;
+      else env.push(e);
+    }
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    if (tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const process_ = {
+      terminal: tty,
+      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+      args: b.Cmd,
+      env,
+      cwd: b.WorkingDir || (rec.Config.WorkingDir as string) || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: securityOpts(hc).noNewPrivileges,
+    };
+    const size = opts.consoleSize ?? b.ConsoleSize ?? undefined;
+    const sup = await superviseProcess(
+      { tty, openStdin: b.AttachStdin === true, stdinOnce: true, ...(size ? { consoleSize: size } : {}) },
+      async (stdio) => {
+        const started = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
+        started.process.closeErrPipe();
+        return { pid: started.pid, ...(started.ptyMaster === undefined ? {} : { ptyMaster: started.ptyMaster }), exited: started.process.exited };
+      },
+    );
+    ex.Running = true;
+    ex.Pid = sup.pid;
+    ex.io = sup.io;
+    this.emit(live, `exec_start: ${b.Cmd.join(' ')}`, { execID: ex.ID });
+    ex.exited = sup.exited.then((code) => {
+      ex.Running = false;
+      ex.ExitCode = code;
+      this.emit(live, 'exec_die', { execID: ex.ID, exitCode: String(code) });
+      return code;
+    });
+    if (opts.detach) return null;
+    const output = new Readable({ objectMode: true, read() {} });
+    const unsubscribe = sup.io.subscribe((c) => {
+      if (c === null) output.push(null);
+      else if ((c.stream === 'stdout' && b.AttachStdout !== false) || (c.stream === 'stderr' && b.AttachStderr !== false)) output.push(c);
+    });
+    let input: Attachment['input'] = null;
+    if (b.AttachStdin === true && sup.io.stdin) {
+      const target = sup.io.stdin;
+      const { Writable } = await import('node:stream');
+      input = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          if (target.destroyed) return cb();
+          target.write(chunk, () => cb());
+        },
+        final(cb) {
+          target.end();
+          cb();
+        },
+      });
+    }
+    return {
+      tty,
+      output,
+      input,
+      close: () => {
+        unsubscribe();
+        output.push(null);
+      },
+    };
+  }
+
+  async inspectExec(execId: string): Promise<Json> {
+    await this.ready;
+    const ex = this.getExec(execId);
+    const b = ex.body;
+    return {
+      CanRemove: false,
+      ContainerID: ex.ContainerID,
+      DetachKeys: b.DetachKeys ?? '',
+      ExitCode: ex.ExitCode,
+      ID: ex.ID,
+      OpenStderr: b.AttachStderr === true,
+      OpenStdin: b.AttachStdin === true,
+      OpenStdout: b.AttachStdout === true,
+      ProcessConfig: { arguments: b.Cmd.slice(1), entrypoint: b.Cmd[0], privileged: b.Privileged === true, tty: b.Tty === true, user: b.User ?? '' },
+      Running: ex.Running,
+      Pid: ex.Pid,
+    };
+  }
+
+  async resizeExec(execId: string, height: number, width: number): Promise<void> {
+    await this.ready;
+    const ex = this.getExec(execId);
+    if (!ex.io) throw conflict(`exec ${execId} is not running`);
+    ex.io.resize(height, width);
+  }
+
+  // ------------------------------------------------------------------ volumes
+
+  async createVolume(body: Json): Promise<Json> {
+    await this.ready;
+    const { meta, created } = this.volumes.create({
+      name: (body.Name as string | undefined) || undefined,
+      labels: (body.Labels as Record<string, string> | undefined) ?? {},
+      options: (body.DriverOpts as Record<string, string> | undefined) ?? {},
+      driver: (body.Driver as string | undefined) || 'local',
+    });
+    if (created) this.bus.emit('volume', 'create', meta.Name, { driver: 'local' });
+    return this.volumes.view(meta);
+  }
+
+  async listVolumes(filters: Filters = {}): Promise<{ Volumes: Json[]; Warnings: string[] | null }> {
+    await this.ready;
+    const out: Json[] = [];
+    for (const name of this.volumes.names()) {
+      const meta = this.volumes.get(name);
+      if (volumeMatches(meta, filters, this.volumeUsers(name).length > 0)) out.push(this.volumes.view(meta));
+    }
+    return { Volumes: out, Warnings: null };
+  }
+
+  async inspectVolume(name: string): Promise<Json> {
+    await this.ready;
+    return this.volumes.view(this.volumes.get(name));
+  }
+
+  async removeVolume(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.ready;
+    if (!this.volumes.exists(name)) {
+      if (opts.force) return;
+      throw notFound(`get ${name}: no such volume`);
+    }
+    this.volumes.remove(name, this.volumeUsers(name));
+    this.bus.emit('volume', 'destroy', name, { driver: 'local' });
+  }
+
+  async pruneVolumes(filters: Filters = {}): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
+    await this.ready;
+    const all = filters.all?.some((v) => v === 'true' || v === '1') ?? false;
+    const f = { ...filters };
+    delete f.all;
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const name of this.volumes.names()) {
+      const meta = this.volumes.get(name);
+      if (this.volumeUsers(name).length > 0) continue;
+      if (!all && !meta.Anonymous) continue; // docker ≥ 23 prunes only anonymous volumes unless all=true
+      if (!volumeMatches(meta, f, false)) continue;
+      reclaimed += await fsops.diskUsage(this.volumes.dataPath(name));
+      this.volumes.remove(name, []);
+      this.bus.emit('volume', 'destroy', name, { driver: 'local' });
+      deleted.push(name);
+    }
+    this.bus.emit('volume', 'prune', '', { reclaimed: String(reclaimed) });
+    return { VolumesDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
+  // ------------------------------------------------------------------ close
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.ready.catch(() => undefined);
+    for (const live of this.containers.values()) {
+      if (live.restartTimer) clearTimeout(live.restartTimer);
+      live.restartTimer = undefined;
+    }
+    if (this.ownsImages) this.images.close();
+  }
+}
+
+function pruneMatches(rec: ContainerRecord, filters: Filters): boolean {
+  for (const [key, values] of Object.entries(filters)) {
+    for (const v of values) {
+      if (key === 'until') {
+        const t = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+        if (!(Date.parse(rec.Created) < t)) return false;
+      } else if (key === 'label' || key === 'label!') {
+        const labels = (rec.Config.Labels as Record<string, string> | null) ?? {};
+        const i = v.indexOf('=');
+        const has = i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
+        if (has !== (key === 'label')) return false;
+      } else throw invalid(`invalid filter '${key}'`);
+    }
+  }
+  return true;
+}
+
+export { ZERO_TIME };

@@ -1,0 +1,115 @@
+// The engine's event bus: docker's event objects, a bounded history for `since` replay, and live
+// subscribers with filters (type, event/action, container, image, volume, label, …).
+import type { EngineEvent, Filters } from './api-types.js';
+
+const HISTORY = 1024;
+
+export class EventBus {
+  private readonly history: EngineEvent[] = [];
+  private readonly subscribers = new Set<(e: EngineEvent) => void>();
+
+  emit(type: EngineEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
+    const ms = Date.now();
+    const ev: EngineEvent = {
+      Type: type,
+      Action: action,
+      Actor: { ID: id, Attributes: attributes },
+      scope: 'local',
+      time: Math.floor(ms / 1000),
+      timeNano: ms * 1_000_000,
+    };
+    if (type === 'container' || type === 'image') {
+      // The legacy fields docker still sends (status/id/from); not for exec_* actions with a ':'.
+      ev.status = action;
+      ev.id = id;
+      if (type === 'container' && attributes.image !== undefined) ev.from = attributes.image;
+    }
+    this.history.push(ev);
+    if (this.history.length > HISTORY) this.history.shift();
+    for (const s of this.subscribers) s(ev);
+    return ev;
+  }
+
+  /** Replays history from `since` (unix seconds, fractional ok) and then live events until `until` or abort. */
+  async *stream(opts: { since?: number; until?: number; filters?: Filters; signal?: AbortSignal }): AsyncIterable<EngineEvent> {
+    const match = eventMatcher(opts.filters ?? {});
+    const queue: EngineEvent[] = [];
+    let wake: (() => void) | undefined;
+    const sub = (e: EngineEvent) => {
+      queue.push(e);
+      wake?.();
+    };
+    const untilNs = opts.until !== undefined ? opts.until * 1e9 : undefined;
+    const nowSec = Date.now() / 1000;
+    if (opts.since !== undefined) {
+      const sinceNs = opts.since * 1e9;
+      for (const e of this.history) if (e.timeNano >= sinceNs && (untilNs === undefined || e.timeNano <= untilNs)) queue.push(e);
+    }
+    if (opts.until !== undefined && opts.until <= nowSec) {
+      for (const e of queue) if (match(e)) yield e;
+      return;
+    }
+    this.subscribers.add(sub);
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = () => {
+      done = true;
+      wake?.();
+    };
+    if (opts.until !== undefined) timer = setTimeout(finish, Math.max(0, opts.until * 1000 - Date.now()));
+    opts.signal?.addEventListener('abort', finish, { once: true });
+    try {
+      for (;;) {
+        while (queue.length > 0) {
+          const e = queue.shift()!;
+          if (untilNs !== undefined && e.timeNano > untilNs) return;
+          if (match(e)) yield e;
+        }
+        if (done || opts.signal?.aborted) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      this.subscribers.delete(sub);
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', finish);
+    }
+  }
+}
+
+/** docker's event filters: type, event (action), container, image, volume, network, label, scope. */
+export function eventMatcher(filters: Filters): (e: EngineEvent) => boolean {
+  return (e) => {
+    for (const [key, values] of Object.entries(filters)) {
+      if (values.length === 0) continue;
+      const attrs = e.Actor.Attributes;
+      const ok = values.some((v) => {
+        switch (key) {
+          case 'type':
+            return e.Type === v;
+          case 'event':
+          case 'action':
+            return e.Action === v || e.Action.split(':')[0] === v;
+          case 'container':
+            return e.Type === 'container' && (e.Actor.ID === v || e.Actor.ID.startsWith(v) || attrs.name === v);
+          case 'image':
+            return attrs.image === v || (e.Type === 'image' && (e.Actor.ID === v || attrs.name === v));
+          case 'volume':
+            return e.Type === 'volume' && e.Actor.ID === v;
+          case 'network':
+            return e.Type === 'network' && (e.Actor.ID === v || attrs.name === v);
+          case 'scope':
+            return v === 'local';
+          case 'label': {
+            const eq = v.indexOf('=');
+            return eq < 0 ? v in attrs : attrs[v.slice(0, eq)] === v.slice(eq + 1);
+          }
+          default:
+            return true;
+        }
+      });
+      if (!ok) return false;
+    }
+    return true;
+  };
+}

@@ -1,0 +1,207 @@
+// Container filesystem operations: disk usage, changes (the upper dir against the image's
+// layers), tar streams for export and `cp`, path stat, and extracting a tar into a container
+// without letting any symlink in the container lead outside its root.
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, mkdtempSync, type Stats } from 'node:fs';
+import { join, posix, dirname, basename } from 'node:path';
+import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
+import { HakoError, invalid, notFound } from '../../common/errors.js';
+import type { Json } from '../api-types.js';
+import type { MountPoint } from '../containers/record.js';
+import { resolveInRoot } from './paths.js';
+
+const run = promisify(execFile);
+
+export async function diskUsage(path: string): Promise<number> {
+  if (!existsSync(path)) return 0;
+  try {
+    const { stdout } = await run('du', ['-sb', '--', path]);
+    return Number(stdout.split(/\s/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function isWhiteout(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+/** docker's container changes: [{Path, Kind}] with 0 modified, 1 added, 2 deleted. */
+export function changes(upper: string, lowerdirs: string[]): Json[] {
+  const out: Json[] = [];
+  const inLower = (rel: string) => lowerdirs.some((l) => {
+    try {
+      lstatSync(join(l, rel));
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const walk = (rel: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(join(upper, rel));
+    } catch {
+      return;
+    }
+    for (const n of names.sort()) {
+      const r = posix.join(rel, n);
+      const st = lstatSync(join(upper, r));
+      if (isWhiteout(st)) {
+        out.push({ Path: r, Kind: 2 });
+        continue;
+      }
+      out.push({ Path: r, Kind: inLower(r) ? 0 : 1 });
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('/');
+  return out;
+}
+
+/** A tar (GNU format, numeric owners) of `rel` inside `dir`. */
+export function tarStream(dir: string, rel: string, _opts: { excludeMounts?: string[] } = {}): Readable {
+  const child = spawn('tar', ['--numeric-owner', '--xattrs', '-C', dir, '-cf', '-', '--', rel], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const out = child.stdout;
+  child.on('exit', (code) => {
+    // 1 = "file changed as we read it": fine for a live container.
+    if (code !== 0 && code !== 1) out.destroy(new HakoError({ step: `tar ${rel} in ${dir}`, hint: stderr.trim(), kind: 'internal' }));
+  });
+  out.on('close', () => {
+    if (child.exitCode === null) child.kill();
+  });
+  return out;
+}
+
+/** The host directory and relative path for a container path, honouring bind and volume mounts. */
+export function hostPathFor(rootfs: string, path: string, mounts: MountPoint[], followLast = true): string {
+  const clean = posix.normalize('/' + path);
+  const sorted = [...mounts].filter((m) => m.Type !== 'tmpfs' && m.Source).sort((a, b) => b.Destination.length - a.Destination.length);
+  for (const m of sorted) {
+    if (clean === m.Destination || clean.startsWith(m.Destination + '/')) {
+      return resolveInRoot(m.Source, clean.slice(m.Destination.length) || '/', { followLast });
+    }
+  }
+  return resolveInRoot(rootfs, clean, { followLast });
+}
+
+/** Go's os.FileMode bits, as docker's container path stat carries them. */
+function goFileMode(st: Stats): number {
+  let m = st.mode & 0o777;
+  if (st.isDirectory()) m |= 2 ** 31;
+  if (st.isSymbolicLink()) m |= 2 ** 27;
+  if (st.isFIFO()) m |= 2 ** 25;
+  if (st.isSocket()) m |= 2 ** 24;
+  if (st.isBlockDevice()) m |= 2 ** 26;
+  if (st.isCharacterDevice()) m |= 2 ** 26 + 2 ** 21;
+  if (st.mode & 0o4000) m |= 2 ** 23;
+  if (st.mode & 0o2000) m |= 2 ** 22;
+  if (st.mode & 0o1000) m |= 2 ** 20;
+  return m;
+}
+
+export function statInRoot(rootfs: string, path: string, mounts: MountPoint[]): Json {
+  const host = hostPathFor(rootfs, path, mounts, false);
+  let st: Stats;
+  try {
+    st = lstatSync(host);
+  } catch {
+    throw notFound(`Could not find the file ${path} in container`);
+  }
+  let linkTarget = '';
+  if (st.isSymbolicLink()) {
+    linkTarget = readlinkSync(host);
+    const resolved = hostPathFor(rootfs, path, mounts, true);
+    linkTarget = '/' + posix.relative(rootfs, resolved);
+  }
+  return { name: basename(posix.normalize('/' + path)) || '/', size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget };
+}
+
+export function archivePath(rootfs: string, path: string, mounts: MountPoint[]): Readable {
+  const followLast = path.endsWith('/.') || path.endsWith('/');
+  const host = hostPathFor(rootfs, path, mounts, followLast);
+  if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container`);
+  if (path.endsWith('/.')) return tarStream(host, '.');
+  return tarStream(dirname(host), basename(host));
+}
+
+function lstatSafe(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Extracts `tar` into the container directory `path`. The tar goes to a private staging dir
+ * first; then each entry is placed with its parent resolved inside the container root, so a
+ * symlink in the container (even `/etc -> /`) never redirects a write to the host.
+ */
+export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }): Promise<void> {
+  const destHost = hostPathFor(rootfs, path, mounts, true);
+  const st = lstatSafe(destHost);
+  if (!st) throw notFound(`Could not find the file ${path} in container`);
+  if (!st.isDirectory()) throw invalid(`extraction point is not a directory: ${path}`);
+  const staging = mkdtempSync(join(tmpdir(), 'hako-cp-'));
+  try {
+    await new Promise<void>((resolvePromise, reject) => {
+      const args = ['-x', '-f', '-', '-C', staging, '--numeric-owner'];
+      if (!opts.copyUIDGID) args.push('--no-same-owner');
+      const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      tar.on('error', (e) => {
+        child.kill();
+        reject(e);
+      });
+      child.stdin.on('error', () => undefined);
+      tar.pipe(child.stdin);
+      child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(invalid(`extract archive into ${path}`, stderr.trim() || `tar exited with ${code}`))));
+    });
+    const containerDest = posix.normalize('/' + path);
+    const place = async (rel: string) => {
+      for (const n of readdirSync(join(staging, rel))) {
+        const r = posix.join(rel, n);
+        const src = join(staging, r);
+        const sst = lstatSync(src);
+        const parent = hostPathFor(rootfs, posix.join(containerDest, rel), mounts, true);
+        const target = join(parent, n);
+        const tst = lstatSafe(target);
+        if (sst.isDirectory()) {
+          if (tst && !tst.isDirectory()) {
+            if (tst.isSymbolicLink()) {
+              // follow it inside the container: place the contents where it points
+              const resolved = hostPathFor(rootfs, posix.join(containerDest, r), mounts, true);
+              if (lstatSafe(resolved)?.isDirectory()) {
+                await place(r);
+                continue;
+              }
+            }
+            if (opts.noOverwriteDirNonDir) throw invalid(`cannot overwrite non-directory "${posix.join(containerDest, r)}" with directory "${r}"`);
+            rmSync(target, { force: true });
+          }
+          if (!lstatSafe(target)) {
+            mkdirSync(target);
+            await run('chown', ['--reference', src, target]).catch(() => undefined);
+            await run('chmod', ['--reference', src, target]).catch(() => undefined);
+          }
+          await place(r);
+        } else {
+          if (tst?.isDirectory()) {
+            if (opts.noOverwriteDirNonDir) throw invalid(`cannot overwrite directory "${posix.join(containerDest, r)}" with non-directory "${r}"`);
+            rmSync(target, { recursive: true, force: true });
+          }
+          await run('cp', ['-a', '--no-dereference', '--remove-destination', '--', src, target]);
+        }
+      }
+    };
+    await place('');
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,32 @@
+// The LayerUnpacker the engine gives its ImageService: pulled layers are unpacked once, straight
+// into the SnapshotStore (<root>/snapshots/layers/<chain id>), where container rootfs mounts find them.
+import { unpackLayer } from '../image/unpack/index.js';
+import type { LayerUnpacker } from '../image/pull.js';
+import type { SnapshotStore } from '../image/snapshot/index.js';
+import type { Digest } from '../image/digest.js';
+
+export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
+  return {
+    has: (chainId) => snaps.has(chainId),
+    async unpack(chainId, input, layer, signal) {
+      let diffId: string | undefined;
+      await snaps.ensureLayer(chainId, async (dir) => {
+        const r = await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal });
+        diffId = r.diffId;
+      });
+      if (diffId === undefined) {
+        // Another caller made the snapshot meanwhile: unpack into scratch only to learn the diff ID.
+        const dir = await snaps.prepareLayer(chainId);
+        try {
+          diffId = (await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal })).diffId;
+        } finally {
+          await snaps.abortLayer(dir);
+        }
+      }
+      return { diffId: diffId as Digest };
+    },
+    async remove(chainId) {
+      if (snaps.has(chainId)) await snaps.removeLayer(chainId);
+    },
+  };
+}

@@ -1,0 +1,55 @@
+// cgroup statistics → docker's stats JSON (cpu_stats/precpu_stats/memory_stats/pids_stats/
+// blkio_stats/read/preread/name/id; num_procs 0 and storage_stats {} as docker on Linux).
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import type { CgroupStats } from '../runtime/cgroups/types.js';
+import type { Json } from './api-types.js';
+
+/** Host CPU time in nanoseconds (the sum of /proc/stat's first line, in USER_HZ ticks). */
+export function systemCpuUsageNs(): number {
+  try {
+    const first = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const ticks = first.trim().split(/\s+/).slice(1, 8).reduce((n, x) => n + Number(x), 0);
+    return ticks * (1e9 / 100);
+  } catch {
+    return 0;
+  }
+}
+
+export function emptyCpuStats(): Json {
+  return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+}
+
+export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, who: { id: string; name: string }, now = new Date()): Json {
+  const cpu: Json = s
+    ? {
+        cpu_usage: {
+          total_usage: s.cpu.usageTotalNs,
+          ...(s.cpu.percpuUsageNs ? { percpu_usage: s.cpu.percpuUsageNs } : {}),
+          usage_in_kernelmode: s.cpu.usageKernelNs,
+          usage_in_usermode: s.cpu.usageUserNs,
+        },
+        system_cpu_usage: systemCpuUsageNs(),
+        online_cpus: cpus().length,
+        throttling_data: { periods: s.cpu.periods, throttled_periods: s.cpu.throttledPeriods, throttled_time: s.cpu.throttledTimeNs },
+      }
+    : emptyCpuStats();
+  const blk = (e: CgroupStats['io']['serviceBytes']) => e.map((x) => ({ major: x.major, minor: x.minor, op: x.op, value: x.value }));
+  return {
+    name: who.name,
+    id: who.id,
+    read: now.toISOString(),
+    preread: (prev?.read as string | undefined) ?? '0001-01-01T00:00:00Z',
+    pids_stats: s ? { current: s.pids.current, ...(s.pids.limit !== undefined ? { limit: s.pids.limit } : {}) } : {},
+    blkio_stats: s
+      ? { io_service_bytes_recursive: blk(s.io.serviceBytes), io_serviced_recursive: blk(s.io.serviceIOs), io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null }
+      : { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
+    num_procs: 0,
+    storage_stats: {},
+    cpu_stats: cpu,
+    precpu_stats: (prev?.cpu_stats as Json | undefined) ?? emptyCpuStats(),
+    memory_stats: s
+      ? { usage: s.memory.usage, ...(s.memory.maxUsage !== undefined ? { max_usage: s.memory.maxUsage } : {}), stats: s.memory.stats, ...(s.memory.failcnt !== undefined ? { failcnt: s.memory.failcnt } : {}), limit: s.memory.limit }
+      : {},
+  };
+}

@@ -1,0 +1,128 @@
+// The local volume driver: <root>/volumes/<name>/_data plus <root>/volumes/<name>/volume.json
+// (labels, options, created time, anonymous flag). Anonymous volumes get 64-hex names.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
+import { writeFileAtomic } from '../runtime/state/atomic-file.js';
+import type { Filters, Json } from './api-types.js';
+
+export interface VolumeMeta {
+  Name: string;
+  CreatedAt: string;
+  Labels: Record<string, string>;
+  Options: Record<string, string>;
+  Anonymous: boolean;
+}
+
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+export class VolumeStore {
+  readonly dir: string;
+
+  constructor(root: string) {
+    this.dir = join(root, 'volumes');
+    mkdirSync(this.dir, { recursive: true, mode: 0o701 });
+  }
+
+  dataPath(name: string): string {
+    return join(this.dir, name, '_data');
+  }
+
+  private metaPath(name: string): string {
+    return join(this.dir, name, 'volume.json');
+  }
+
+  exists(name: string): boolean {
+    return existsSync(this.metaPath(name));
+  }
+
+  get(name: string): VolumeMeta {
+    try {
+      return JSON.parse(readFileSync(this.metaPath(name), 'utf8')) as VolumeMeta;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`get ${name}: no such volume`);
+      throw fromSystemError(`read volume ${name}`, err);
+    }
+  }
+
+  /** Creates the volume, or returns the existing one of that name (docker: create is idempotent). */
+  create(opts: { name?: string; labels?: Record<string, string>; options?: Record<string, string>; driver?: string; anonymous?: boolean }): { meta: VolumeMeta; created: boolean } {
+    if (opts.driver && opts.driver !== 'local') throw notFound(`error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`);
+    const name = opts.name || randomBytes(32).toString('hex');
+    if (!VOLUME_NAME.test(name)) throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    if (this.exists(name)) return { meta: this.get(name), created: false };
+    for (const k of Object.keys(opts.options ?? {})) {
+      if (!['type', 'device', 'o', 'size'].includes(k)) throw invalid(`invalid option key: "${k}"`);
+    }
+    const meta: VolumeMeta = { Name: name, CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), Labels: opts.labels ?? {}, Options: opts.options ?? {}, Anonymous: opts.anonymous === true };
+    if (meta.Anonymous) meta.Labels = { 'com.docker.volume.anonymous': '', ...meta.Labels };
+    const tmp = join(this.dir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
+    try {
+      mkdirSync(join(tmp, '_data'), { recursive: true, mode: 0o755 });
+      writeFileAtomic(join(tmp, 'volume.json'), JSON.stringify(meta));
+      renameSync(tmp, join(this.dir, name));
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (err as NodeJS.ErrnoException).code === 'EEXIST') return { meta: this.get(name), created: false };
+      throw fromSystemError(`create volume ${name}`, err);
+    }
+    return { meta, created: true };
+  }
+
+  names(): string[] {
+    return readdirSync(this.dir).filter((n) => !n.startsWith('.') && existsSync(this.metaPath(n)));
+  }
+
+  remove(name: string, usedBy: string[]): void {
+    if (!this.exists(name)) throw notFound(`get ${name}: no such volume`);
+    if (usedBy.length > 0) throw conflict(`remove ${name}: volume is in use - [${usedBy.join(', ')}]`);
+    const trash = join(this.dir, `.rm-${name}-${randomBytes(4).toString('hex')}`);
+    renameSync(join(this.dir, name), trash);
+    rmSync(trash, { recursive: true, force: true });
+  }
+
+  /** docker's Volume object. */
+  view(meta: VolumeMeta, usage?: { size: number; refs: number }): Json {
+    return {
+      CreatedAt: meta.CreatedAt,
+      Driver: 'local',
+      Labels: meta.Labels,
+      Mountpoint: this.dataPath(meta.Name),
+      Name: meta.Name,
+      Options: meta.Options,
+      Scope: 'local',
+      ...(usage ? { UsageData: { Size: usage.size, RefCount: usage.refs } } : {}),
+    };
+  }
+}
+
+export function volumeMatches(meta: VolumeMeta, filters: Filters, inUse: boolean): boolean {
+  for (const [key, values] of Object.entries(filters)) {
+    if (values.length === 0) continue;
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'name':
+          return meta.Name.includes(v);
+        case 'dangling':
+          return (v === 'true' || v === '1') === !inUse;
+        case 'driver':
+          return v === 'local';
+        case 'label': {
+          const i = v.indexOf('=');
+          return i < 0 ? v in meta.Labels : meta.Labels[v.slice(0, i)] === v.slice(i + 1);
+        }
+        case 'label!': {
+          const i = v.indexOf('=');
+          return !(i < 0 ? v in meta.Labels : meta.Labels[v.slice(0, i)] === v.slice(i + 1));
+        }
+        case 'all':
+          return true;
+        default:
+          throw invalid(`invalid filter '${key}'`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}

@@ -1,0 +1,289 @@
+// The engine end to end on the real kernel: containers from a busybox image pulled from a local
+// test registry (unpacked once into the engine's snapshot store), their lifecycle, inspect shape,
+// names, logs, volumes, users, capabilities, restart policies and exec.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine } from '../../src/engine/engine.js';
+import type { Json } from '../../src/engine/api-types.js';
+import { isRoot, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs } from '../helpers/fixtures.js';
+import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+
+const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : false;
+let reg: TestRegistry;
+let img: BuiltImage;
+let dir: { path: string; cleanup: () => void };
+let engine: Engine;
+let IMAGE: string;
+const cgroupParent = testCgroupName('engine');
+
+before(async () => {
+  if (skip) return;
+  reg = await startRegistry();
+  img = busyboxImage();
+  await pushLayout(img, reg.host, 'test/busybox');
+  dir = tempDir('hako-engine-');
+  engine = new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, log: { warn: () => undefined } });
+  IMAGE = `${reg.host}/test/busybox:latest`;
+  await engine.images.pull(IMAGE);
+});
+
+after(async () => {
+  if (engine) {
+    for (const c of await engine.listContainers({ all: true })) await engine.removeContainer(c.Id as string, { force: true, volumes: true }).catch(() => undefined);
+    await engine.close();
+  }
+  await reg?.stop();
+  img?.cleanup();
+  if (!skip) removeCgroupEverywhere(cgroupParent);
+  dir?.cleanup();
+});
+
+async function runToExit(body: Json, name?: string): Promise<{ id: string; code: number; out: string; err: string }> {
+  const { Id } = await engine.createContainer(name, { Image: IMAGE, ...body });
+  await engine.startContainer(Id);
+  const { StatusCode } = await engine.waitContainer(Id);
+  const { entries } = await engine.containerLogs(Id, { follow: false, stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: 'all' });
+  let out = '';
+  let err = '';
+  for await (const e of entries) {
+    if (e.stream === 'stdout') out += e.data.toString();
+    else err += e.data.toString();
+  }
+  return { id: Id, code: StatusCode, out, err };
+}
+
+test('create: inspect has docker’s shape, names and id prefixes resolve, conflicts are 409', { skip }, async () => {
+  const { Id, Warnings } = await engine.createContainer('web', { Image: IMAGE, Cmd: ['true'], Labels: { a: 'b' } });
+  assert.match(Id, /^[a-f0-9]{64}$/);
+  assert.deepEqual(Warnings, []);
+  const j = await engine.inspectContainer('web');
+  for (const k of ['Id', 'Created', 'Path', 'Args', 'State', 'Image', 'ResolvConfPath', 'HostnamePath', 'HostsPath', 'LogPath', 'Name', 'RestartCount', 'Driver', 'Platform', 'MountLabel', 'ProcessLabel', 'AppArmorProfile', 'ExecIDs', 'HostConfig', 'GraphDriver', 'Mounts', 'Config', 'NetworkSettings']) {
+    assert.ok(k in j, `inspect lacks ${k}`);
+  }
+  assert.equal(j.Name, '/web');
+  assert.equal(j.Driver, 'overlay2');
+  assert.equal(j.Path, 'true');
+  assert.deepEqual(j.Args, []);
+  assert.match(j.Image as string, /^sha256:[a-f0-9]{64}$/);
+  const st = j.State as Json;
+  assert.equal(st.Status, 'created');
+  assert.equal(st.Running, false);
+  assert.equal(st.Pid, 0);
+  assert.equal(st.StartedAt, '0001-01-01T00:00:00Z');
+  assert.equal(typeof st.ExitCode, 'number');
+  assert.equal(typeof st.OOMKilled, 'boolean');
+  const cfg = j.Config as Json;
+  assert.equal(cfg.Hostname, Id.slice(0, 12));
+  assert.deepEqual(cfg.Labels, { a: 'b' });
+  assert.equal(cfg.Image, IMAGE);
+  assert.ok(Array.isArray(cfg.Env));
+  const hc = j.HostConfig as Json;
+  assert.deepEqual(hc.RestartPolicy, { Name: 'no', MaximumRetryCount: 0 });
+  assert.equal(hc.NetworkMode, 'bridge');
+  assert.deepEqual(hc.LogConfig, { Type: 'json-file', Config: {} });
+  assert.equal((j.GraphDriver as Json).Name, 'overlay2');
+  const ns = j.NetworkSettings as Json;
+  assert.equal(ns.IPAddress, '');
+  assert.ok((ns.Networks as Json).bridge);
+  assert.deepEqual(j.Mounts, []);
+
+  // resolution: full id, name with and without '/', unique prefix
+  assert.equal((await engine.inspectContainer('/web')).Id, Id);
+  assert.equal((await engine.inspectContainer(Id.slice(0, 6))).Id, Id);
+  await assert.rejects(engine.inspectContainer('nope'), (e: Error & { kind?: string }) => e.kind === 'not-found' && e.message === 'No such container: nope');
+
+  await assert.rejects(engine.createContainer('web', { Image: IMAGE, Cmd: ['true'] }), (e: Error & { kind?: string }) => {
+    assert.equal(e.kind, 'conflict');
+    assert.equal(e.message, `Conflict. The container name "/web" is already in use by container "${Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    return true;
+  });
+  await assert.rejects(engine.createContainer('bad name', { Image: IMAGE }), (e: Error & { kind?: string }) => e.kind === 'invalid-argument');
+  await assert.rejects(engine.createContainer(undefined, { Image: 'no/such:image' }), (e: Error & { kind?: string }) => e.kind === 'not-found' && /No such image/.test(e.message));
+
+  // generated names
+  const anon = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['true'] });
+  const aj = await engine.inspectContainer(anon.Id);
+  assert.match(aj.Name as string, /^\/[a-z]+_[a-z]+\d?$/);
+
+  // list summaries and filters
+  const list = await engine.listContainers({ all: true, filters: { label: ['a=b'] } });
+  assert.equal(list.length, 1);
+  const s = list[0]!;
+  assert.deepEqual(s.Names, ['/web']);
+  assert.equal(s.State, 'created');
+  assert.equal(s.Status, 'Created');
+  assert.equal(s.Command, 'true');
+  assert.equal(typeof s.Created, 'number');
+  assert.equal((await engine.listContainers({})).length, 0, 'without all only running ones');
+  assert.equal((await engine.listContainers({ all: true, filters: { status: ['created'], name: ['web'] } })).length, 1);
+  assert.equal((await engine.listContainers({ all: true, filters: { ancestor: [IMAGE] } })).length, 2);
+
+  await engine.renameContainer('web', 'web2');
+  assert.equal((await engine.inspectContainer(Id)).Name, '/web2');
+  await engine.removeContainer('web2');
+  await engine.removeContainer(anon.Id);
+  await assert.rejects(engine.inspectContainer(Id), /No such container/);
+});
+
+test('start/wait: exit codes, logs, stdout and stderr apart, die event with exitCode', { skip }, async () => {
+  const since = Date.now() / 1000 - 1;
+  const r = await runToExit({ Cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+  assert.equal(r.code, 3);
+  assert.equal(r.out, 'out\n');
+  assert.equal(r.err, 'err\n');
+  const j = await engine.inspectContainer(r.id);
+  const st = j.State as Json;
+  assert.equal(st.Status, 'exited');
+  assert.equal(st.ExitCode, 3);
+  assert.notEqual(st.FinishedAt, '0001-01-01T00:00:00Z');
+  assert.ok(existsSync(j.LogPath as string));
+  const events: string[] = [];
+  for await (const e of engine.events({ since, until: Date.now() / 1000, filters: { container: [r.id] } })) events.push(e.Action === 'die' ? `die:${e.Actor.Attributes.exitCode}` : e.Action);
+  assert.deepEqual(events, ['create', 'start', 'die:3']);
+  await engine.removeContainer(r.id);
+  assert.equal(cgroupDirs(`${cgroupParent}/${r.id}`).length, 0, 'container cgroup removed');
+});
+
+test('config: Env merge, Entrypoint/Cmd rules, WorkingDir created, User by name and uid:gid', { skip }, async () => {
+  let r = await runToExit({ Env: ['FOO=bar', 'PATH=/bin:/usr/bin'], Cmd: ['sh', '-c', 'echo $FOO $PATH $HOME; pwd; id -u; id -g'], WorkingDir: '/work/dir', User: 'nobody' });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, 'bar /bin:/usr/bin /nonexistent\n/work/dir\n65534\n65534\n');
+  await engine.removeContainer(r.id);
+  r = await runToExit({ Entrypoint: ['echo', 'ep'], User: '123:456', Cmd: null });
+  assert.equal(r.out, 'ep\n');
+  await engine.removeContainer(r.id);
+  r = await runToExit({ Entrypoint: ['sh', '-c'], Cmd: ['id -u; id -g'], User: '123:456' });
+  assert.equal(r.out, '123\n456\n');
+  await engine.removeContainer(r.id);
+  await assert.rejects(async () => {
+    const c = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['true'], User: 'ghost' });
+    try {
+      await engine.startContainer(c.Id);
+    } finally {
+      await engine.removeContainer(c.Id, { force: true });
+    }
+  }, /unable to find user ghost/);
+  // /etc files
+  r = await runToExit({ Hostname: 'box', Cmd: ['sh', '-c', 'hostname; cat /etc/hostname; grep -c box /etc/hosts; grep -c nameserver /etc/resolv.conf'] });
+  assert.equal(r.out.split('\n').slice(0, 2).join(','), 'box,box');
+  assert.ok(Number(r.out.split('\n')[3]) >= 1);
+  await engine.removeContainer(r.id);
+});
+
+test('volumes: anonymous, named with copy-up of image content, bind; rm -v and in-use refusal', { skip }, async () => {
+  const host = join(dir.path, 'bind');
+  mkdirSync(host);
+  writeFileSync(join(host, 'f'), 'from host\n');
+  const { Id } = await engine.createContainer(undefined, {
+    Image: IMAGE,
+    Cmd: ['sh', '-c', 'ls /etc/passwd >/dev/null && echo x > /anon/x && cat /bindme/f && echo y > /bindme/g'],
+    Volumes: { '/anon': {} },
+    HostConfig: { Binds: [`${host}:/bindme`, 'etcvol:/etc'] },
+  });
+  const j = await engine.inspectContainer(Id);
+  const mounts = j.Mounts as Json[];
+  assert.equal(mounts.length, 3);
+  const anon = mounts.find((m) => m.Destination === '/anon')!;
+  assert.equal(anon.Type, 'volume');
+  assert.match(anon.Name as string, /^[a-f0-9]{64}$/);
+  assert.equal(anon.Driver, 'local');
+  const bind = mounts.find((m) => m.Destination === '/bindme')!;
+  assert.deepEqual(bind, { Type: 'bind', Source: host, Destination: '/bindme', Mode: '', RW: true, Propagation: 'rprivate' });
+  await engine.startContainer(Id);
+  assert.equal((await engine.waitContainer(Id)).StatusCode, 0);
+  assert.equal(readFileSync(join(host, 'g'), 'utf8'), 'y\n');
+  const etc = await engine.inspectVolume('etcvol');
+  assert.ok(existsSync(join(etc.Mountpoint as string, 'passwd')), 'copy-up filled the new volume');
+  assert.equal(readFileSync(join((await engine.inspectVolume(anon.Name as string)).Mountpoint as string, 'x'), 'utf8'), 'x\n');
+  await assert.rejects(engine.removeVolume('etcvol'), (e: Error & { kind?: string }) => e.kind === 'conflict' && /volume is in use/.test(e.message));
+  assert.equal((await engine.listVolumes({ dangling: ['true'] })).Volumes.length, 0);
+  await engine.removeContainer(Id, { volumes: true });
+  await assert.rejects(engine.inspectVolume(anon.Name as string), /no such volume/);
+  assert.ok(await engine.inspectVolume('etcvol'), 'named volumes survive rm -v');
+  const v = await engine.createVolume({ Name: 'lab', Labels: { x: '1' } });
+  assert.equal(v.Name, 'lab');
+  assert.equal(v.Scope, 'local');
+  assert.deepEqual((await engine.listVolumes({ label: ['x=1'] })).Volumes.map((x) => x.Name), ['lab']);
+  const pruned = await engine.pruneVolumes({ all: ['true'] });
+  assert.deepEqual(pruned.VolumesDeleted.sort(), ['etcvol', 'lab']);
+});
+
+test('security: default caps, CapDrop/CapAdd, Privileged, ReadonlyRootfs, Init', { skip }, async () => {
+  const capEff = async (hc: Json) => {
+    const r = await runToExit({ Cmd: ['sh', '-c', 'grep CapEff /proc/self/status'], HostConfig: hc });
+    await engine.removeContainer(r.id);
+    return BigInt('0x' + r.out.trim().split(/\s+/)[1]);
+  };
+  assert.equal(await capEff({}), 0xa80425fbn, 'docker default set');
+  assert.equal(await capEff({ CapDrop: ['ALL'], CapAdd: ['CHOWN'] }), 1n);
+  assert.ok((await capEff({ Privileged: true })) > 0xffffffffn);
+  const ro = await runToExit({ Cmd: ['sh', '-c', 'touch /x; echo $?; touch /tmp/x 2>&1; echo $?'], HostConfig: { ReadonlyRootfs: true, Tmpfs: { '/tmp': '' } } });
+  assert.equal(ro.out.trim().split('\n').pop(), '0', 'tmpfs is writable');
+  assert.match(ro.out + ro.err, /Read-only file system/);
+  await engine.removeContainer(ro.id);
+  if (existsSync(join(process.cwd(), 'build/hako-init'))) {
+    const init = await runToExit({ Cmd: ['sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "'], HostConfig: { Init: true } });
+    assert.match(init.out, /^\/sbin\/docker-init -- sh/);
+    await engine.removeContainer(init.id);
+  }
+});
+
+test('restart policy on-failure:2 restarts twice, then stays exited', { skip }, async () => {
+  const { Id } = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['sh', '-c', 'exit 7'], HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } } });
+  await engine.startContainer(Id);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const j = await engine.inspectContainer(Id);
+    const st = j.State as Json;
+    if (j.RestartCount === 2 && st.Status === 'exited') break;
+    assert.ok(Date.now() < deadline, `still ${st.Status} after ${j.RestartCount} restarts`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const j = await engine.inspectContainer(Id);
+  assert.equal(j.RestartCount, 2);
+  assert.equal((j.State as Json).ExitCode, 7);
+  await engine.removeContainer(Id);
+});
+
+test('stop, kill, pause, exec, top, stats, rm refusal', { skip }, async () => {
+  const { Id } = await engine.createContainer('sleeper', { Image: IMAGE, Cmd: ['sleep', '1000'] });
+  await engine.startContainer(Id);
+  let j = await engine.inspectContainer(Id);
+  assert.equal((j.State as Json).Status, 'running');
+  assert.ok(((j.State as Json).Pid as number) > 0);
+  await assert.rejects(engine.removeContainer(Id), (e: Error & { kind?: string }) => e.kind === 'conflict');
+  const top = await engine.topContainer(Id);
+  assert.ok((top.Titles as string[]).includes('PID'));
+  assert.equal((top.Processes as string[][]).length, 1);
+  const ex = await engine.createExec(Id, { Cmd: ['sh', '-c', 'echo hi; exit 4'], AttachStdout: true, AttachStderr: true });
+  const att = await engine.startExec(ex.Id, { detach: false, tty: false });
+  let out = '';
+  for await (const c of att!.output) out += (c as { data: Buffer }).data.toString();
+  assert.equal(out, 'hi\n');
+  await new Promise((r) => setTimeout(r, 100));
+  const ei = await engine.inspectExec(ex.Id);
+  assert.equal(ei.ExitCode, 4);
+  assert.equal(ei.Running, false);
+  for await (const s of engine.containerStats(Id, { stream: false, oneShot: true })) {
+    assert.ok(s.cpu_stats && s.memory_stats && s.pids_stats && s.blkio_stats);
+    assert.equal(s.id, Id);
+    assert.equal((s.pids_stats as Json).current, 1);
+  }
+  await engine.pauseContainer(Id);
+  assert.equal(((await engine.inspectContainer(Id)).State as Json).Status, 'paused');
+  await engine.unpauseContainer(Id);
+  // sleep as pid 1 ignores SIGTERM: stop escalates to SIGKILL after the timeout
+  const t0 = Date.now();
+  assert.equal(await engine.stopContainer(Id, { timeoutSeconds: 1 }), 'stopped');
+  assert.ok(Date.now() - t0 >= 900);
+  j = await engine.inspectContainer(Id);
+  assert.equal((j.State as Json).ExitCode, 137);
+  assert.equal(await engine.stopContainer(Id), 'already-stopped');
+  await engine.removeContainer(Id);
+});
+
+test('engine restart keeps a running container and sees an exited one’s code', { skip: skip || 'needs the per-container monitor (src/engine/monitor), not landed yet' }, async () => {});
