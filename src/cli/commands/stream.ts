@@ -33,6 +33,10 @@ function rawMode(ctx: Ctx, on: boolean): () => void {
 function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boolean; stdin: boolean }): AttachSession {
   const { socket, head } = conn;
   const out = opts.tty ? null : new Demuxer(ctx.stdout, ctx.stderr, (m) => ctx.stderr.write(m));
+  out?.on('error', (e) => {
+    ctx.stderr.write(`${e.message}\n`);
+    socket.destroy();
+  });
   const write = (b: Buffer) => (out ? out.write(b) : ctx.stdout.write(b));
   if (head.length) write(head);
   const done = new Promise<void>((resolve) => {
@@ -325,6 +329,7 @@ export async function logs(ctx: Ctx): Promise<number> {
   });
   const out = info.Config?.Tty ? ctx.stdout : new Demuxer(ctx.stdout, ctx.stderr);
   await new Promise<void>((resolve, reject) => {
+    out.on('error', reject);
     res.on('data', (b: Buffer) => out.write(b));
     res.on('end', resolve);
     res.on('error', reject);
