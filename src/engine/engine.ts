@@ -35,7 +35,7 @@ import { collectMounts, mergeConfig, normalizeHostConfig } from './containers/co
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { writeEtcFiles } from './containers/etc-files.js';
-import { superviseContainer, superviseProcess, type ProcessIO, type Supervised } from './containers/supervise.js';
+import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, readJsonLog } from './logs/json-file.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
@@ -68,11 +68,18 @@ export interface EngineOptions {
   cgroupParent?: string;
   /** hako-init for HostConfig.Init (default build/hako-init of this checkout). */
   initBinary?: string;
+  /**
+   * Run containers under hako-monitor (default: when build/hako-monitor exists). Without it the
+   * engine itself is the parent and containers lose their output and exit status on an engine restart.
+   */
+  monitor?: boolean;
 }
 
 interface Live {
   rec: ContainerRecord;
   sup?: Supervised;
+  /** The monitor's dir while a monitor supervises the container. */
+  monitorDir?: string;
   /** Serializes lifecycle operations on this container. */
   chain: Promise<unknown>;
   restartTimer?: NodeJS.Timeout;
@@ -128,6 +135,7 @@ export class Engine implements ContainerEngine {
   private readonly ownsImages: boolean;
   private readonly cgroupParent: string;
   private readonly initBinary: string;
+  private readonly useMonitor: boolean;
   private readonly ready: Promise<void>;
   private closed = false;
 
@@ -145,6 +153,7 @@ export class Engine implements ContainerEngine {
     this.volumes = new VolumeStore(this.root);
     this.cgroupParent = opts.cgroupParent ?? '/hako';
     this.initBinary = opts.initBinary ?? defaultInitBinary();
+    this.useMonitor = opts.monitor ?? monitorAvailable();
     this.ready = this.reconcile();
     this.ready.catch(() => undefined);
   }
@@ -153,6 +162,7 @@ export class Engine implements ContainerEngine {
 
   private async reconcile(): Promise<void> {
     const toRestart: Live[] = [];
+    const toFinish: Array<[Live, ExitInfo & { finishedAt: string }]> = [];
     for (const rec of this.records.loadAll((m) => this.log.warn(m))) {
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false };
       this.containers.set(rec.Id, live);
@@ -169,6 +179,17 @@ export class Engine implements ContainerEngine {
         continue;
       }
       if (st.Running || st.Status === 'restarting') {
+        const mdir = this.monitorDirOf(rec.Id);
+        const m = existsSync(mdir) ? reattachMonitor(mdir) : ({ state: 'lost' } as const);
+        if (m.state === 'running') {
+          live.monitorDir = mdir;
+          void m.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
+          continue;
+        }
+        if (m.state === 'exited') {
+          toFinish.push([live, m.exit]);
+          continue;
+        }
         if (st.Running && st.Pid > 0 && isSameProcess(st.Pid, rec.PidStartTime)) {
           // Still running, but its parent (we, before the restart) is gone: without the monitor
           // we cannot collect its output or exit status; watch the pid so the state follows.
@@ -190,6 +211,8 @@ export class Engine implements ContainerEngine {
     }
     // Stale runtime state and bundles of containers we do not know.
     for (const id of this.runtime.list()) if (!this.containers.has(id)) await this.runtime.delete(id, { force: true }).catch(() => undefined);
+    // Exited while we were away: record the monitor's exit status (restart policies apply).
+    for (const [l, exit] of toFinish) await this.locked(l, () => this.onExit(l, exit, '', exit.finishedAt));
     for (const l of toRestart) {
       void this.locked(l, () => this.startLocked(l)).catch((e) => this.log.warn(`restart ${l.rec.Id} after daemon start: ${(e as Error).message}`));
     }
@@ -242,6 +265,10 @@ export class Engine implements ContainerEngine {
 
   private save(live: Live): void {
     this.records.save(live.rec);
+  }
+
+  private monitorDirOf(id: string): string {
+    return join(this.execRoot, 'monitors', id);
   }
 
   private bundleDir(id: string): string {
@@ -568,7 +595,7 @@ export class Engine implements ContainerEngine {
       const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
       writeFileSync(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
       const lc = hc.LogConfig as { Type: string; Config: Record<string, string> };
-      const sup = await superviseContainer({
+      const supOpts = {
         runtime: this.runtime,
         id,
         bundle: this.bundleDir(id),
@@ -582,8 +609,18 @@ export class Engine implements ContainerEngine {
           maxFiles: lc.Config['max-file'] ? Math.max(1, Number(lc.Config['max-file'])) : 1,
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
-      });
-      live.sup = sup;
+      };
+      let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
+      if (this.useMonitor) {
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec) });
+        live.monitorDir = m.monitorDir;
+        live.sup = undefined;
+        sup = m;
+      } else {
+        const s = await superviseContainer({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' } });
+        live.sup = s;
+        sup = s;
+      }
       Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
@@ -607,15 +644,16 @@ export class Engine implements ContainerEngine {
     await this.unmountRootfs(live.rec.Id);
   }
 
-  private async onExit(live: Live, info: { exitCode: number; oomKilled: boolean }, error = ''): Promise<void> {
+  private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
     const rec = live.rec;
     live.sup = undefined;
+    live.monitorDir = undefined;
     await this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
     for (const eid of live.execs) {
       const ex = this.execs.get(eid);
       if (ex && ex.Running) ex.Running = false;
     }
-    Object.assign(rec.State, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: info.oomKilled, Error: error, FinishedAt: isoNow() });
+    Object.assign(rec.State, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: info.oomKilled, Error: error, FinishedAt: finishedAt ?? isoNow() });
     rec.PidStartTime = undefined;
     if (info.oomKilled) this.emit(live, 'oom');
     this.emit(live, 'die', { exitCode: String(info.exitCode) });
@@ -857,6 +895,7 @@ export class Engine implements ContainerEngine {
     await this.images.removeLease(rec.Id).catch(() => undefined);
     for (const eid of live.execs) this.execs.delete(eid);
     this.records.remove(rec.Id);
+    rmSync(this.monitorDirOf(rec.Id), { recursive: true, force: true });
     this.containers.delete(rec.Id);
     this.names.release(rec.Name, rec.Id);
     if (opts.volumes) {
@@ -932,7 +971,23 @@ export class Engine implements ContainerEngine {
       }
     }
     const io = live.sup?.io;
-    if (opts.stream && io) {
+    if (opts.stream && live.monitorDir && rec.State.Running) {
+      let att: Attachment | undefined;
+      try {
+        att = await monitorAttach(live.monitorDir, { stdin: opts.stdin && rec.Config.OpenStdin === true, stdout: opts.stdout, stderr: opts.stderr, closeStdinOnEnd: rec.Config.StdinOnce === true });
+      } catch (err) {
+        if (!(err instanceof HakoError && err.kind === 'not-found')) throw err;
+      }
+      if (att) {
+        const a = att;
+        a.output.on('data', (c: unknown) => output.push(c));
+        a.output.on('end', () => close());
+        unsubscribe = () => a.close();
+        this.emit(live, 'attach');
+        return { tty, output, input: a.input, close };
+      }
+      close();
+    } else if (opts.stream && io) {
       unsubscribe = io.subscribe((c) => {
         if (c === null) return close();
         if ((c.stream === 'stdout' && opts.stdout) || (c.stream === 'stderr' && opts.stderr)) output.push({ stream: c.stream, data: c.data });
@@ -960,7 +1015,8 @@ export class Engine implements ContainerEngine {
   async resizeContainer(idOrName: string, height: number, width: number): Promise<void> {
     const live = await this.get(idOrName);
     if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
-    live.sup?.io.resize(height, width);
+    if (live.monitorDir) await monitorResize(live.monitorDir, height, width);
+    else live.sup?.io.resize(height, width);
     this.emit(live, 'resize', { height: String(height), width: String(width) });
   }
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
+import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 import type { Json } from '../../src/engine/api-types.js';
 import { isRoot, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -286,4 +287,42 @@ test('stop, kill, pause, exec, top, stats, rm refusal', { skip }, async () => {
   await engine.removeContainer(Id);
 });
 
-test('engine restart keeps a running container and sees an exited one’s code', { skip: skip || 'needs the per-container monitor (src/engine/monitor), not landed yet' }, async () => {});
+test('engine restart keeps a running container (attachable, logging) and sees an exited one’s code', { skip: skip || (!monitorAvailable() && 'build/hako-monitor is not built') }, async () => {
+  const root = join(dir.path, 'root');
+  const execRoot = join(dir.path, 'run');
+  const live = await engine.createContainer('survivor', { Image: IMAGE, Cmd: ['sh', '-c', 'echo up; read line; echo got $line; sleep 1000'], OpenStdin: true });
+  await engine.startContainer(live.Id);
+  const dies = await engine.createContainer('dies', { Image: IMAGE, Cmd: ['sh', '-c', 'sleep 0.5; exit 42'] });
+  await engine.startContainer(dies.Id);
+  const pid = ((await engine.inspectContainer(live.Id)).State as Json).Pid;
+  await engine.close();
+  await new Promise((r) => setTimeout(r, 1500)); // "dies" exits while no engine runs
+  engine = new Engine({ root, execRoot, cgroupParent, log: { warn: () => undefined } });
+  const j = await engine.inspectContainer('survivor');
+  assert.equal((j.State as Json).Status, 'running');
+  assert.equal((j.State as Json).Pid, pid);
+  const d = await engine.inspectContainer('dies');
+  assert.equal((d.State as Json).Status, 'exited');
+  assert.equal((d.State as Json).ExitCode, 42);
+  assert.equal((await engine.waitContainer('dies')).StatusCode, 42);
+  // attach again through the monitor and talk to it
+  const att = await engine.attachContainer('survivor', { stdin: true, stdout: true, stderr: true, stream: true, logs: false });
+  const got = new Promise<string>((resolve) => {
+    let text = '';
+    att.output.on('data', (c: { data: Buffer }) => {
+      text += c.data.toString();
+      if (text.includes('got hello')) resolve(text);
+    });
+  });
+  att.input!.write('hello\n');
+  assert.match(await got, /got hello/);
+  att.close();
+  const { entries } = await engine.containerLogs('survivor', { follow: false, stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: 'all' });
+  let logs = '';
+  for await (const e of entries) logs += e.data.toString();
+  assert.equal(logs, 'up\ngot hello\n');
+  assert.equal(await engine.stopContainer('survivor', { timeoutSeconds: 1 }), 'stopped');
+  assert.equal(((await engine.inspectContainer('survivor')).State as Json).ExitCode, 137);
+  await engine.removeContainer('survivor');
+  await engine.removeContainer('dies');
+});

@@ -24,6 +24,8 @@ export interface OutputChunk {
 export interface ExitInfo {
   exitCode: number;
   oomKilled: boolean;
+  /** Why the exit status is not known (a monitor killed without writing its record). */
+  error?: string;
 }
 
 /** The live I/O of one running process: output fan-out, stdin, pty size. */
@@ -241,5 +243,100 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
   } catch (err) {
     writer?.close();
     throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supervision through hako-monitor (src/engine/monitor): the monitor is the container's parent,
+// writes the json-file log and dir/exit.json, and serves attach/resize on dir/control.sock, so
+// the container (and its output and exit status) survives an engine restart.
+
+import { existsSync as monitorBinaryExists, mkdirSync, rmSync } from 'node:fs';
+import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, readExit, monitorAlive, readMonitorInfo } from '../monitor/index.js';
+import { cgroupManager } from '../../runtime/cgroups/index.js';
+
+export function monitorAvailable(binary = monitorBinary()): boolean {
+  return monitorBinaryExists(binary);
+}
+
+export interface MonitoredStart {
+  pid: number;
+  startTime: string | undefined;
+  monitorDir: string;
+  exited: Promise<ExitInfo>;
+}
+
+export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string }): Promise<MonitoredStart> {
+  rmSync(opts.monitorDir, { recursive: true, force: true });
+  mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
+  let memDir: string | undefined;
+  try {
+    const paths = cgroupManager({ cgroupsPath: opts.cgroupsPath, containerId: opts.id }).paths;
+    memDir = paths.memory ?? paths.unified;
+  } catch {
+    memDir = undefined;
+  }
+  const launched = await opts.runtime.launch({
+    id: opts.id,
+    bundle: opts.bundle,
+    stdio: [0, 1, 2],
+    monitor: monitorLaunch({
+      dir: opts.monitorDir,
+      logPath: opts.log.path || '/dev/null',
+      logMaxSize: opts.log.maxSize,
+      logMaxFiles: opts.log.maxFiles,
+      logDriver: opts.log.driver,
+      tty: opts.tty,
+      openStdin: opts.openStdin,
+      stdinOnce: opts.stdinOnce,
+      ...(memDir ? { cgroupMemoryDir: memDir } : {}),
+      ...(opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
+    }),
+  });
+  launched.process.closeErrPipe();
+  const monitor = launched.monitor!;
+  // The monitor is our child: reap it when it exits.
+  const reaped = launched.process.exited;
+  const exited = waitForExit(opts.monitorDir, monitor).then(
+    async (r) => {
+      await reaped.catch(() => undefined);
+      return { exitCode: r.exitCode, oomKilled: r.oomKilled };
+    },
+    async (err: Error) => {
+      await reaped.catch(() => undefined);
+      return { exitCode: 255, oomKilled: false, error: err.message } as ExitInfo;
+    },
+  );
+  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited };
+}
+
+/**
+ * After an engine restart: the state of a container whose monitor dir is `dir`. 'exited' with the
+ * record the monitor left, 'running' with a promise of its exit, or 'lost' (no monitor, no record).
+ */
+export function reattachMonitor(dir: string): { state: 'exited'; exit: ExitInfo & { finishedAt: string } } | { state: 'running'; exited: Promise<ExitInfo> } | { state: 'lost' } {
+  const done = readExit(dir);
+  if (done) return { state: 'exited', exit: { exitCode: done.exitCode, oomKilled: done.oomKilled, finishedAt: done.finishedAt } };
+  const info = readMonitorInfo(dir);
+  if (!info || !monitorAlive(info.pid, info.startTime)) return { state: 'lost' };
+  const exited = waitForExit(dir, info).then(
+    (r) => ({ exitCode: r.exitCode, oomKilled: r.oomKilled }),
+    (err: Error) => ({ exitCode: 255, oomKilled: false, error: err.message }) as ExitInfo,
+  );
+  return { state: 'running', exited };
+}
+
+export async function monitorAttach(dir: string, req: { stdin: boolean; stdout: boolean; stderr: boolean; closeStdinOnEnd: boolean }) {
+  const client = await MonitorClient.connect(dir);
+  return client.attach(req);
+}
+
+export async function monitorResize(dir: string, height: number, width: number): Promise<void> {
+  const client = await MonitorClient.connect(dir);
+  try {
+    client.resize(height, width);
+    await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    client.close();
   }
 }
