@@ -84,7 +84,8 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
       await m.route.handler(ctx, deps);
     } catch (err) {
       const { status, message, unexpected } = errorStatus(err);
-      if (unexpected) deps.log('error', `${ctx.method} ${ctx.req.url}: ${(err as Error)?.stack ?? message}`);
+      if (ctx.signal.aborted) deps.log('debug', `${ctx.method} ${ctx.req.url}: client went away (${message})`);
+      else if (unexpected) deps.log('error', `${ctx.method} ${ctx.req.url}: ${(err as Error)?.stack ?? message}`);
       else deps.log('debug', `${ctx.method} ${ctx.req.url}: ${status} ${message}`);
       if (ctx.res && ctx.res.headersSent) {
         // The answer was already streaming: all that is left is to end it.

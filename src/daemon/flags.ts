@@ -83,6 +83,8 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
       else f.help = on;
       continue;
     }
+    const known = ['--host', '--data-root', '--exec-root', '--pidfile', '--log-level', '--insecure-registry', '--cgroup-parent', '--group', '--tlscacert', '--tlscert', '--tlskey'];
+    if (!known.includes(arg)) throw invalid(`unknown flag: ${arg}`, 'see hakod --help');
     if (value === undefined) {
       if (i + 1 >= argv.length) throw invalid(`flag needs an argument: ${arg}`);
       value = argv[++i]!;

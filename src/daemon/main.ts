@@ -130,6 +130,8 @@ export async function runDaemon(argv: readonly string[]): Promise<RunningDaemon 
     insecureRegistries: flags.insecureRegistries,
     log: (line) => imageLog.getStore()?.(line),
   });
+  await images.content.init();
+  await images.meta.init();
   const base: Omit<ApiDeps, 'engine'> = {
     images,
     imageLog,

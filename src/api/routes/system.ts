@@ -1,7 +1,7 @@
 // /_ping, /version, /info, /events, /system/df, /auth.
 import { arch, cpus, hostname, release, totalmem, type as osType } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { HakoError, invalid } from '../../common/errors.js';
+import { invalid } from '../../common/errors.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qTime, readJsonObject, sendJson, type Ctx } from '../http.js';
 import { JsonStream } from '../streams.js';
@@ -175,16 +175,7 @@ async function auth(ctx: Ctx, deps: ApiDeps): Promise<void> {
     if (v !== undefined && v !== null && typeof v !== 'string') throw invalid(`bad parameter: ${k} must be a string`);
   }
   const domain = registryDomain(serveraddress as string | undefined);
-  const creds: Record<string, string> = {};
-  if (username) creds.username = username as string;
-  if (password) creds.password = password as string;
-  if (token) creds.identityToken = token as string;
-  try {
-    await deps.images.login(domain, creds as never);
-  } catch (err) {
-    if (err instanceof HakoError && err.kind === 'unauthorized') throw err;
-    throw err;
-  }
+  await deps.images.login(domain, { username: (username as string | undefined) ?? '', password: (password as string | undefined) ?? '', ...(token ? { identityToken: token as string } : {}) });
   sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: '' });
 }
 
