@@ -123,7 +123,7 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   try {
     await run('cp', ['-a', '--', `${o.upperDir}/.`, staging]);
     convertWhiteouts(staging);
-    tar = (await run('tar', ['--sort=name', '--numeric-owner', '--xattrs', '--format=gnu', '-C', staging, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 1 << 31 })).stdout;
+    tar = (await run('tar', ['--sort=name', '--numeric-owner', '--format=gnu', '-C', staging, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 2 ** 31 })).stdout;
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
