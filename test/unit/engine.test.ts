@@ -1,0 +1,177 @@
+// Pure parts of the engine: names, create-time config merging, bind/mount parsing, /etc files,
+// status texts and list filters, the json-file log, path resolution in a root, events.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NameRegistry, normalizeName, randomName } from '../../src/engine/names.js';
+import { mergeConfig, mergeEnv, parseBind, collectMounts } from '../../src/engine/containers/config.js';
+import { resolvConf, hostsFile } from '../../src/engine/containers/etc-files.js';
+import { humanDuration, statusText, containerMatches } from '../../src/engine/containers/view.js';
+import { initialState, type ContainerRecord } from '../../src/engine/containers/record.js';
+import { JsonFileWriter, readJsonLog, parseLogSize } from '../../src/engine/logs/json-file.js';
+import { resolveInRoot } from '../../src/engine/fs/paths.js';
+import { parsePasswd, resolveUser } from '../../src/engine/containers/user.js';
+import { EventBus } from '../../src/engine/events.js';
+import { applyChanges } from '../../src/engine/commit.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+const ID = 'a'.repeat(64);
+
+test('names: docker validation, slash prefix, conflicts with docker’s text, generated names', () => {
+  assert.equal(normalizeName('web'), '/web');
+  assert.equal(normalizeName('/web.1_x-y'), '/web.1_x-y');
+  for (const bad of ['a', '-x', 'a b', 'ü', '/']) assert.throws(() => normalizeName(bad), /Invalid container name/);
+  const r = new NameRegistry();
+  r.reserve('/web', ID);
+  assert.throws(() => r.reserve('/web', 'b'.repeat(64)), (e: Error & { kind?: string }) => e.kind === 'conflict' && e.message === `Conflict. The container name "/web" is already in use by container "${ID}". You have to remove (or rename) that container to be able to reuse that name.`);
+  assert.equal(r.get('web'), ID);
+  r.release('/web', ID);
+  assert.equal(r.get('web'), undefined);
+  assert.match(randomName(), /^[a-z]+_[a-z]+$/);
+  assert.match(r.generate(ID), /^\/[a-z]+_[a-z]+\d?$/);
+});
+
+test('config: Env by key, Entrypoint/Cmd rules, defaults, errors', () => {
+  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B']), ['PATH=/bin', 'A=2', 'B']);
+  const img = { Env: ['PATH=/bin'], Entrypoint: ['/ep'], Cmd: ['def'], WorkingDir: '/w', User: 'u', Labels: { l: '1' }, Volumes: { '/v': {} }, ExposedPorts: { '80/tcp': {} }, StopSignal: 'SIGQUIT' };
+  let m = mergeConfig({ Image: 'x' }, img, ID);
+  assert.equal(m.Path, '/ep');
+  assert.deepEqual(m.Args, ['def']);
+  assert.equal(m.Config.Hostname, ID.slice(0, 12));
+  assert.equal(m.Config.WorkingDir, '/w');
+  assert.equal(m.Config.User, 'u');
+  assert.equal(m.Config.StopSignal, 'SIGQUIT');
+  assert.deepEqual(m.Config.Volumes, { '/v': {} });
+  m = mergeConfig({ Image: 'x', Cmd: ['c'] }, img, ID);
+  assert.deepEqual([m.Path, ...m.Args], ['/ep', 'c']);
+  m = mergeConfig({ Image: 'x', Entrypoint: ['e2'] }, img, ID);
+  assert.deepEqual([m.Path, ...m.Args], ['e2'], 'a user entrypoint drops the image Cmd');
+  m = mergeConfig({ Image: 'x', Entrypoint: [''], Cmd: ['sh'] }, img, ID);
+  assert.deepEqual([m.Path, ...m.Args], ['sh']);
+  assert.equal(m.Config.Entrypoint, null);
+  assert.throws(() => mergeConfig({ Image: 'x' }, {}, ID), /No command specified/);
+  assert.throws(() => mergeConfig({ Image: 'x', Cmd: ['a'], WorkingDir: 'rel' }, {}, ID), /absolute path/);
+  assert.throws(() => mergeConfig({ Image: 'x', Cmd: ['a'], HostConfig: { RestartPolicy: { Name: 'sometimes' } } }, {}, ID), /invalid restart policy/);
+  assert.throws(() => mergeConfig({ Image: 'x', Cmd: ['a'], HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } }, {}, ID), /both --restart and --rm/);
+  const hc = mergeConfig({ Image: 'x', Cmd: ['a'] }, {}, ID).HostConfig;
+  assert.equal(hc.NetworkMode, 'bridge');
+  assert.equal(hc.ShmSize, 64 * 1024 * 1024);
+  assert.deepEqual(hc.RestartPolicy, { Name: 'no', MaximumRetryCount: 0 });
+});
+
+test('mounts: -v forms, --mount, tmpfs, image volumes, duplicates', () => {
+  assert.deepEqual(parseBind('/h:/c:ro'), { Type: 'bind', Source: '/h', Destination: '/c', Mode: 'ro', RW: false, Propagation: 'rprivate' });
+  assert.equal(parseBind('vol:/c').Name, 'vol');
+  assert.equal(parseBind('/c').Anonymous, true);
+  assert.throws(() => parseBind('/h:rel:ro'), /invalid volume specification/);
+  assert.throws(() => parseBind('/h:rel'), /invalid mode: rel/);
+  assert.throws(() => parseBind('/h:/c:bogus'), /invalid mode/);
+  const ms = collectMounts({ Volumes: { '/data': {}, '/x': {} } }, { Binds: ['/h:/data'], Tmpfs: { '/t': 'size=1m' }, Mounts: [{ Type: 'volume', Source: 'n', Target: '/n' }] });
+  assert.deepEqual(ms.map((m) => `${m.Type}:${m.Destination}`).sort(), ['bind:/data', 'tmpfs:/t', 'volume:/n', 'volume:/x']);
+  assert.throws(() => collectMounts({}, { Binds: ['/a:/d', '/b:/d'] }), /Duplicate mount point/);
+});
+
+test('/etc files: loopback nameservers filtered, Dns overrides, hosts entries', () => {
+  assert.equal(resolvConf('nameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch a b\noptions ndots:2\n', [], [], []), 'nameserver 10.0.0.1\nsearch a b\noptions ndots:2\n');
+  assert.equal(resolvConf('nameserver 127.0.0.1\n', [], [], []), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+  assert.equal(resolvConf('nameserver 10.0.0.1\n', ['1.1.1.1'], ['x'], []), 'nameserver 1.1.1.1\nsearch x\n');
+  assert.match(hostsFile('h', '', ['db:10.1.1.1']), /10\.1\.1\.1\tdb\n/);
+});
+
+test('status texts and list filters', () => {
+  assert.equal(humanDuration(0.5), 'Less than a second');
+  assert.equal(humanDuration(5), '5 seconds');
+  assert.equal(humanDuration(90), 'About a minute');
+  assert.equal(humanDuration(3 * 3600), '3 hours');
+  const rec = { Id: ID, Name: '/web', Created: new Date().toISOString(), Config: { Labels: { a: 'b' } }, HostConfig: { NetworkMode: 'bridge' }, State: initialState(), MountPoints: [], Image: 'sha256:x' } as unknown as ContainerRecord;
+  assert.equal(statusText(rec), 'Created');
+  Object.assign(rec.State, { Status: 'exited', ExitCode: 3, FinishedAt: new Date(Date.now() - 5000).toISOString() });
+  assert.equal(statusText(rec), 'Exited (3) 5 seconds ago');
+  const ctx = { ancestorIds: new Map<string, Set<string>>(), createdOf: () => undefined };
+  assert.equal(containerMatches(rec, { label: ['a=b'], status: ['exited'], exited: ['3'], name: ['we'] }, ctx), true);
+  assert.equal(containerMatches(rec, { label: ['a=c'] }, ctx), false);
+  assert.equal(containerMatches(rec, { id: [ID.slice(0, 5)] }, ctx), true);
+  assert.throws(() => containerMatches(rec, { bogus: ['x'] }, ctx), /invalid filter/);
+  assert.throws(() => containerMatches(rec, { status: ['sleeping'] }, ctx), /invalid filter/);
+});
+
+test('json-file log: lines split, rotation by max-size, tail, stream filter', async () => {
+  const t = tempDir('hako-engine-log-');
+  try {
+    assert.equal(parseLogSize('10k'), 10240);
+    assert.equal(parseLogSize('1m'), 1048576);
+    const path = join(t.path, 'c-json.log');
+    const w = new JsonFileWriter(path, 300, 3);
+    for (let i = 0; i < 20; i++) w.write(i % 2 ? 'stderr' : 'stdout', Buffer.from(`line ${i}\n`));
+    w.write('stdout', Buffer.from('a\nb'));
+    w.close();
+    const all: string[] = [];
+    for await (const e of readJsonLog(path, { follow: false, stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: 'all' }, () => false)) all.push(e.data.toString());
+    assert.ok(all.length < 22, 'older entries were rotated away');
+    assert.deepEqual(all.slice(-2), ['a\n', 'b']);
+    const tail: string[] = [];
+    for await (const e of readJsonLog(path, { follow: false, stdout: false, stderr: true, since: 0, until: 0, timestamps: false, tail: 2 }, () => false)) tail.push(e.data.toString());
+    assert.deepEqual(tail, ['line 17\n', 'line 19\n']);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('paths in a root: absolute and relative symlinks and .. never leave it; users from /etc/passwd', () => {
+  const t = tempDir('hako-engine-root-');
+  try {
+    const r = t.path;
+    mkdirSync(join(r, 'etc'));
+    symlinkSync('/', join(r, 'up'));
+    symlinkSync('../../../..', join(r, 'etc/rel'));
+    symlinkSync('/etc', join(r, 'e'));
+    assert.equal(resolveInRoot(r, '/up/etc/passwd'), join(r, 'etc/passwd'));
+    assert.equal(resolveInRoot(r, '/etc/rel/etc'), join(r, 'etc'));
+    assert.equal(resolveInRoot(r, '/../../x'), join(r, 'x'));
+    assert.equal(resolveInRoot(r, '/e', { followLast: false }), join(r, 'e'));
+    writeFileSync(join(r, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
+    writeFileSync(join(r, 'etc/group'), 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n');
+    assert.equal(parsePasswd(['a:x:1:2::/h:/s'])[0]!.home, '/h');
+    assert.deepEqual(resolveUser(r, 'app'), { uid: 1000, gid: 1000, additionalGids: [2000], home: '/home/app' });
+    assert.deepEqual(resolveUser(r, '5:extra'), { uid: 5, gid: 2000, additionalGids: [], home: '/' });
+    assert.deepEqual(resolveUser(r, ''), { uid: 0, gid: 0, additionalGids: [], home: '/root' });
+    assert.throws(() => resolveUser(r, 'ghost'), /unable to find user ghost/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('events: history replay with since/until and filters', async () => {
+  const bus = new EventBus();
+  const t0 = Date.now() / 1000 - 1;
+  bus.emit('container', 'create', ID, { name: 'web', image: 'busybox' });
+  bus.emit('container', 'die', ID, { name: 'web', image: 'busybox', exitCode: '3' });
+  bus.emit('volume', 'create', 'v', {});
+  const got: string[] = [];
+  for await (const e of bus.stream({ since: t0, until: Date.now() / 1000 + 0.001, filters: { type: ['container'], event: ['die'] } })) got.push(`${e.Action}:${e.Actor.Attributes.exitCode}:${e.status}:${e.from}`);
+  assert.deepEqual(got, ['die:3:die:busybox']);
+  const ac = new AbortController();
+  const live: string[] = [];
+  const done = (async () => {
+    for await (const e of bus.stream({ signal: ac.signal, filters: { container: ['web'] } })) live.push(e.Action);
+  })();
+  await new Promise((r) => setTimeout(r, 5));
+  bus.emit('container', 'start', ID, { name: 'web' });
+  await new Promise((r) => setTimeout(r, 5));
+  ac.abort();
+  await done;
+  assert.deepEqual(live, ['start']);
+});
+
+test('commit --change instructions', () => {
+  const cfg: Record<string, unknown> = { Env: ['A=1'] };
+  applyChanges(cfg, ['CMD ["a", "b"]', 'ENV A=2 B=3', 'EXPOSE 80', 'LABEL x=y', 'WORKDIR /w', 'ENTRYPOINT run it']);
+  assert.deepEqual(cfg.Cmd, ['a', 'b']);
+  assert.deepEqual(cfg.Env, ['A=2', 'B=3']);
+  assert.deepEqual(cfg.ExposedPorts, { '80/tcp': {} });
+  assert.deepEqual(cfg.Labels, { x: 'y' });
+  assert.equal(cfg.WorkingDir, '/w');
+  assert.deepEqual(cfg.Entrypoint, ['/bin/sh', '-c', 'run it']);
+  assert.throws(() => applyChanges(cfg, ['FROM x']), /not a valid change command/);
+});
