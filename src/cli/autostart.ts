@@ -50,6 +50,7 @@ export async function startDaemon(host: string, stderr: NodeJS.WritableStream, t
     /* another hako is starting it */
   }
   try {
+    let exited = false;
     if (lockFd >= 0 && !(await ping(socketPath))) {
       const logPath = join(execRoot, 'hakod.log');
       const log = openSync(logPath, 'a');
@@ -57,6 +58,7 @@ export async function startDaemon(host: string, stderr: NodeJS.WritableStream, t
         detached: true,
         stdio: ['ignore', log, log],
       });
+      child.on('exit', () => (exited = true));
       child.unref();
       closeSync(log);
       stderr.write(`hako: the hako daemon was not running; started hakod (pid ${child.pid}, log ${logPath})\n`);
@@ -64,6 +66,10 @@ export async function startDaemon(host: string, stderr: NodeJS.WritableStream, t
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (await ping(socketPath)) return true;
+      if (exited) {
+        stderr.write(`hako: hakod exited during start-up; see ${join(execRoot, 'hakod.log')}\n`);
+        return false;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     return false;

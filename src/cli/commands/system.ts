@@ -65,7 +65,7 @@ export function inspect(ctx: Ctx): Promise<number> {
         try {
           return await getters[t]!(c, n);
         } catch (e) {
-          if (!(e instanceof ApiError) || (e.status !== 404 && e.status !== 400)) throw e;
+          if (!(e instanceof ApiError) || ![400, 404, 501].includes(e.status)) throw e;
         }
       }
       throw new ApiError(404, `No such object: ${n}`);

@@ -1,0 +1,154 @@
+// The hako CLI against a real hakod: image flows now (pull/images/inspect/tag/history/rmi/save/
+// load, version/info), compared with the docker CLI's output against the same daemon; container
+// flows once the engine is built in.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync, statSync } from 'node:fs';
+import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { isRoot, tempDir } from '../helpers/fixtures.js';
+
+const HAKO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hako.js');
+const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
+const skipContainers = skip || (!hasEngine ? 'the container engine (src/engine/engine.ts) is not built yet: container flows are skipped' : !isRoot ? 'container flows need root' : false);
+
+let d: TestDaemon;
+let reg: TestRegistry;
+let busybox: BuiltImage;
+let ref: string;
+
+type Result = { code: number; stdout: string; stderr: string };
+function run(bin: string, args: string[], opts: { input?: string; ok?: boolean } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const file = bin === HAKO ? process.execPath : bin;
+    const argv = bin === HAKO ? [HAKO, ...args] : args;
+    const p = execFile(file, argv, { env: { ...d.env, HAKO_HOST: d.host }, timeout: 60_000, maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      if (opts.ok !== false && code !== 0) assert.fail(`${bin} ${args.join(' ')} → ${code}\nstdout: ${stdout}\nstderr: ${stderr}\ndaemon log:\n${d.log().slice(-3000)}`);
+      resolve({ code, stdout, stderr });
+    });
+    if (opts.input !== undefined) p.stdin!.end(opts.input);
+  });
+}
+const hako = (args: string[], opts?: { input?: string; ok?: boolean }) => run(HAKO, args, opts);
+const docker = (args: string[], opts?: { input?: string; ok?: boolean }) => run(DOCKER, args, opts);
+
+before(async () => {
+  if (skip) return;
+  reg = await startRegistry();
+  busybox = busyboxImage();
+  await pushLayout(busybox, reg.host, 'test/busybox');
+  ref = `${reg.host}/test/busybox`;
+  d = await startDaemon();
+});
+
+after(async () => {
+  if (d) {
+    const code = await d.stop();
+    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
+  }
+  await reg?.stop();
+  busybox?.cleanup();
+});
+
+test('hako version and info', { skip }, async () => {
+  const v = await hako(['version', '--format', '{{.Server.ApiVersion}} {{.Client.ApiVersion}}']);
+  assert.equal(v.stdout.trim(), '1.44 1.44');
+  const plain = await hako(['version']);
+  assert.match(plain.stdout, /^Client:\n Version: +0\.1\.0\n API version: +1\.44\n/);
+  assert.match(plain.stdout, /\nServer:\n Engine:\n  Version: /);
+  const i = await hako(['info', '--format', '{{.OSType}} {{.Driver}}']);
+  assert.equal(i.stdout.trim(), 'linux overlay2');
+});
+
+test('hako pull, images, inspect, tag, history, rmi match docker against the same daemon', { skip }, async () => {
+  const p = await hako(['pull', ref]);
+  assert.match(p.stdout, /Downloaded newer image for/);
+  assert.match(p.stdout.trim().split('\n').pop()!, new RegExp(`^${ref.replace(/[.]/g, '\\.')}:latest$`));
+  const q = await hako(['pull', '-q', ref]);
+  assert.equal(q.stdout.trim(), `${ref}:latest`);
+  const id = busybox.manifests[0]!.config.digest;
+  const imgs = await hako(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+  assert.equal(imgs.stdout.trim(), `${ref}:latest ${id.slice(7, 19)}`);
+  if (hasDocker) {
+    // the same table as docker's, byte for byte
+    for (const args of [['images'], ['images', '--digests'], ['images', '-q'], ['images', '--no-trunc'], ['history', ref], ['image', 'inspect', ref], ['inspect', '-f', '{{.Os}} {{json .RootFS}}', ref]]) {
+      const [h, dk] = await Promise.all([hako(args), docker(args)]);
+      assert.equal(h.stdout, dk.stdout, `hako ${args.join(' ')}`);
+    }
+  }
+  const insp = JSON.parse((await hako(['image', 'inspect', ref])).stdout);
+  assert.equal(insp[0].Id, id);
+  await hako(['tag', ref, 'mybox:1']);
+  const tagged = await hako(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+  assert.deepEqual(tagged.stdout.trim().split('\n').sort(), [`${ref}:latest`, 'mybox:1'].sort());
+  const filtered = await hako(['image', 'ls', '--filter', 'reference=mybox', '--format', 'table {{.Repository}}\t{{.Tag}}']);
+  assert.equal(filtered.stdout, 'REPOSITORY   TAG\nmybox        1\n');
+  const hist = await hako(['history', '--no-trunc', '--format', '{{.ID}}', 'mybox:1']);
+  assert.equal(hist.stdout.trim().split('\n')[0], id);
+  const rmi = await hako(['rmi', 'mybox:1']);
+  assert.equal(rmi.stdout, 'Untagged: mybox:1\n');
+});
+
+test('hako save and load round trip', { skip }, async (t) => {
+  await hako(['pull', '-q', ref]);
+  const dir = tempDir('hako-cli-save-');
+  try {
+    const tar = join(dir.path, 'img.tar');
+    const s = await hako(['save', '-o', tar, ref], { ok: false });
+    if (s.code !== 0 && /not implemented/.test(s.stderr)) {
+      t.skip(`hakod does not serve GET /images/get yet: ${s.stderr.trim()}`);
+      return;
+    }
+    assert.equal(s.code, 0, s.stderr);
+    assert.ok(statSync(tar).size > 1000);
+    await hako(['rmi', ref]);
+    const l = await hako(['load', '-i', tar]);
+    assert.match(l.stdout, /Loaded image: /);
+    const imgs = await hako(['images', '-q']);
+    assert.equal(imgs.stdout.trim(), busybox.manifests[0]!.config.digest.slice(7, 19));
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('hako errors look like docker: no such image, unknown flag, missing args', { skip }, async () => {
+  const r = await hako(['rmi', 'nope:1'], { ok: false });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^Error response from daemon: .*nope/);
+  const i = await hako(['inspect', 'nope'], { ok: false });
+  assert.equal(i.code, 1);
+  assert.equal(i.stdout, '[]\n');
+  assert.equal(i.stderr, 'Error: No such object: nope\n');
+  const u = await hako(['images', '--foo'], { ok: false });
+  assert.equal(u.code, 125);
+  assert.match(u.stderr, /^unknown flag: --foo\n\nUsage:  hako images/);
+  const m = await hako(['tag', 'a'], { ok: false });
+  assert.equal(m.code, 1);
+  assert.match(m.stderr, /^hako: 'hako tag' requires 2 arguments\n/);
+  const t = await hako(['images', '--format', '{{nope .}}'], { ok: false });
+  assert.equal(t.code, 1);
+  assert.equal(t.stderr, 'failed to parse template: template: :1: function "nope" not defined\n');
+});
+
+// todo until the engine unpacks images pulled through the API (create fails with "layer … is not unpacked").
+test('hako run, ps, logs, exec, stop, rm with the engine', { skip: skipContainers, todo: 'engine: prepare rootfs says the pulled layer is not unpacked' }, async () => {
+  const r = await hako(['run', '--rm', ref, 'sh', '-c', 'echo out; echo err >&2; exit 3'], { ok: false });
+  assert.equal(r.code, 3, r.stderr);
+  assert.equal(r.stdout, 'out\n');
+  assert.equal(r.stderr, 'err\n');
+  const dId = (await hako(['run', '-d', '--name', 'clitest', ref, 'sh', '-c', 'echo hello; sleep 30'])).stdout.trim();
+  assert.match(dId, /^[0-9a-f]{64}$/);
+  const ps = await hako(['ps', '--format', '{{.Names}} {{.State}}']);
+  assert.match(ps.stdout, /clitest running/);
+  const e = await hako(['exec', 'clitest', 'sh', '-c', 'exit 7'], { ok: false });
+  assert.equal(e.code, 7);
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal((await hako(['logs', 'clitest'])).stdout, 'hello\n');
+  await hako(['rm', '-f', 'clitest']);
+  assert.ok(!existsSync('/nonexistent'));
+});
