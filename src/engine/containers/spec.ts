@@ -188,7 +188,8 @@ export function buildSpec(inp: SpecInputs): Spec {
   }
   if (hc.PidMode === 'host') namespaces.splice(namespaces.findIndex((n) => n.type === 'pid'), 1);
   if (hc.IpcMode === 'host') namespaces.splice(namespaces.findIndex((n) => n.type === 'ipc'), 1);
-  if (hc.UTSMode === 'host') namespaces.splice(namespaces.findIndex((n) => n.type === 'uts'), 1);
+  // docker: host networking shares the host's UTS namespace too (the host's hostname).
+  if (hc.UTSMode === 'host' || (netMode === 'host' && hc.UTSMode !== 'private')) namespaces.splice(namespaces.findIndex((n) => n.type === 'uts'), 1);
   if (hc.CgroupnsMode === 'private') namespaces.push({ type: 'cgroup' });
 
   const resources: NonNullable<NonNullable<Spec['linux']>['resources']> = { devices: [{ allow: false, access: 'rwm' }] };
