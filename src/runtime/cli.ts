@@ -120,13 +120,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { makeContext } = await import('./lifecycle/context.js');
     const ctx = makeContext(g.root, {
+      // With --log (how containerd's shim and podman's conmon call us) warnings go only to the
+      // log, like runc's: our stderr is then often the container's own stderr (create inherits
+      // the container's stdio), and a warning there would show up as the container's output.
       warn: (m) => {
-        process.stderr.write(`hako-runtime: warning: ${m}\n`);
+        if (!g.logFile) process.stderr.write(`hako-runtime: warning: ${m}\n`);
         logLine(g, 'warning', m);
       },
       debug: (m) => {
-        if (g.debug) process.stderr.write(`hako-runtime: ${m}\n`);
-        logLine(g, 'debug', m);
+        if (g.debug && !g.logFile) process.stderr.write(`hako-runtime: ${m}\n`);
+        if (g.debug) logLine(g, 'debug', m);
       },
     });
     switch (command) {

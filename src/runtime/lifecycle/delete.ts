@@ -16,7 +16,12 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
   try {
     lock = ctx.store.lock(id);
   } catch (err) {
-    if (err instanceof HakoError && err.kind === 'not-found') throw new HakoError({ step: `container "${id}" does not exist`, kind: 'not-found' });
+    if (err instanceof HakoError && err.kind === 'not-found') {
+      // Like runc: `delete --force` of a container that is already gone succeeds. containerd's
+      // shim calls it again during cleanup after a normal delete, and logs the failure otherwise.
+      if (opts.force) return;
+      throw new HakoError({ step: `container "${id}" does not exist`, kind: 'not-found' });
+    }
     throw err;
   }
   try {
