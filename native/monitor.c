@@ -17,7 +17,9 @@
 //                     0x00 STDIN data, 0x12 RESIZE {u16 rows, u16 cols, big-endian}, 0x13 CLOSE_STDIN
 //   monitor → client: 0x11 INFO (JSON, reply to HELLO), 0x01 STDOUT, 0x02 STDERR (docker's stdcopy
 //                     header), 0x03 EXIT (exit.json's JSON) and then the monitor closes the socket.
-// A client that cannot keep up (more than CLIENT_OUT_MAX bytes queued) is disconnected.
+// Slow clients: while a client has more than 4 MiB queued the monitor stops reading the
+// container's output (a short burst of backpressure), but a client that stays above that for 2 s
+// is disconnected, so a stalled or gone client holds the container up for at most 2 s, once.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -41,7 +43,9 @@
 #endif
 
 #define MAX_CLIENTS 32
-#define CLIENT_OUT_MAX (1u << 20)
+#define CLIENT_OUT_MAX (8u << 20)  // hard cap of one client's queue
+#define CLIENT_OUT_SOFT (4u << 20) // above this, output reading pauses for at most STALL_MS
+#define STALL_MS 2000
 #define CLIENT_IN_MAX (32u * 1024 + 8)
 #define MAX_FRAME (32u * 1024)
 #define PARTIAL_MAX (16u * 1024) // docker flushes a line without '\n' at 16 KiB
@@ -59,6 +63,7 @@ struct client {
   size_t outlen, outoff;
   char *in;          // partial incoming frames
   size_t inlen;
+  long long stalled; // mono ms since the queue went above CLIENT_OUT_SOFT, 0 when below
 };
 
 struct stream {
@@ -340,6 +345,7 @@ static void drop_client(struct client *c) {
   c->want = 0;
   c->hello = 0;
   c->outlen = c->outoff = c->inlen = 0;
+  c->stalled = 0;
   if (had_stdin && m.stdin_once) {
     // docker's StdinOnce: stdin closes when the (first) attached client detaches
     close_stdin();
@@ -602,6 +608,13 @@ static size_t exit_json(char *dst) {
   if (m.status.si_code == CLD_EXITED) code = m.status.si_status;
   else { sig = m.status.si_status; code = 128 + sig; }
   long long kills = oom_kills();
+  // The OOM killer bumps the memcg's oom_kill counter after sending SIGKILL: the victim can be
+  // dead and reaped a moment before the counter moves. Look again briefly for a SIGKILLed container.
+  for (int k = 0; k < 10 && sig == SIGKILL && kills >= 0 && kills <= m.oom_base; k++) {
+    struct timespec ts = { 0, 10 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    kills = oom_kills();
+  }
   int oom = kills >= 0 && m.oom_base >= 0 && kills > m.oom_base;
   size_t at = cat(dst, 0, "{\"exitCode\":");
   at = cat_num(dst, at, code);
@@ -748,6 +761,23 @@ int main(int argc, char **argv) {
       i_out[s] = n;
       pfd[n++] = (struct pollfd){ m.out[s].fd, ev, 0 };
     }
+    // Backpressure: a client over the soft cap pauses output reading; over it for STALL_MS: dropped.
+    long long tnow = mono_ms();
+    int backlogged = 0, timeout = -1;
+    for (int k = 0; k < MAX_CLIENTS; k++) {
+      struct client *c = &m.clients[k];
+      if (c->fd < 0) continue;
+      if (c->outlen - c->outoff <= CLIENT_OUT_SOFT) { c->stalled = 0; continue; }
+      if (!c->stalled) c->stalled = tnow;
+      if (tnow - c->stalled >= STALL_MS) { drop_client(c); continue; }
+      backlogged = 1;
+      int left = (int)(STALL_MS - (tnow - c->stalled));
+      if (timeout < 0 || left < timeout) timeout = left;
+    }
+    if (backlogged) {
+      last_data = tnow; // the drain deadline does not run while we hold the output back
+      for (int s = 0; s < 2; s++) if (i_out[s] >= 0) pfd[i_out[s]].events &= (short)~POLLIN;
+    }
     int first_client = n;
     int stdin_full = STDIN_MAX - m.stdin_len < MAX_FRAME;
     for (int k = 0; k < MAX_CLIENTS; k++) {
@@ -766,7 +796,7 @@ int main(int argc, char **argv) {
       long long t = mono_ms();
       if (!outputs_open || t - last_data > 1000 || t - exited_at > 10000) break;
     }
-    int timeout = m.exited ? 100 : -1;
+    if (m.exited && (timeout < 0 || timeout > 100)) timeout = 100;
     int r = poll(pfd, (nfds_t)n, timeout);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) { diag("poll", errno); break; }

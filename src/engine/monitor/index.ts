@@ -22,8 +22,9 @@
 //   const c = await MonitorClient.connect(dir);       // HELLO → INFO {tty, pid, stdin}
 //   const a = c.attach({ stdin, stdout, stderr });    // an Attachment (src/engine/api-types.ts)
 //   c.resize(rows, cols); c.closeStdin(); c.close();
-// A client that reads too slowly (1 MiB queued) is disconnected by the monitor; the container
-// never waits for a client.
+// Slow clients: while one has more than 4 MiB queued the monitor stops reading the container's
+// output; a client that stays above that for 2 s is disconnected (so a stalled or gone client
+// holds the container's output up for at most 2 s, once). 32 clients at most per monitor.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';

@@ -1,0 +1,176 @@
+// hako-monitor under stress and the executor's fork op on the real kernel: the decoder's checks,
+// a slow attach client that is dropped instead of stalling the container, signals the monitor
+// ignores, OOM detection.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
+import { harness, type Harness } from '../helpers/runtime.js';
+import { native } from '../../src/native/addon.js';
+import { encodePlan } from '../../src/native/plan-encoding.js';
+import type { PlanOp } from '../../src/native/plan.js';
+import type { Spec } from '../../src/runtime/spec/types.js';
+import type { Launched } from '../../src/runtime/lifecycle/launch.js';
+import { FRAME, MonitorClient, STREAM, monitorBinary, monitorLaunch, waitForExit, type MonitorOptions } from '../../src/engine/monitor/index.js';
+import { frame } from '../../src/engine/monitor/protocol.js';
+import { isSameProcess } from '../../src/runtime/state/process-info.js';
+
+const skip = !isRoot ? 'needs root' : !existsSync(BUSYBOX) ? 'needs busybox-static' : !existsSync(monitorBinary()) ? 'needs build/hako-monitor (npm run build:native)' : false;
+const started: number[] = [];
+
+async function launchSupervised(h: Harness, name: string, args: string[], mutate?: (s: Spec) => void, extra: Partial<MonitorOptions> = {}): Promise<{ launched: Launched; dir: string; logPath: string }> {
+  const { path } = h.bundle(name, mutate, args);
+  const dir = join(h.dir, `mon-${name}`);
+  mkdirSync(dir, { recursive: true });
+  const logPath = join(dir, `${name}-json.log`);
+  const launched = await h.runtime.launch({
+    id: name,
+    bundle: path,
+    stdio: [0, 1, 2],
+    monitor: monitorLaunch({ dir, logPath, logMaxSize: 0, logMaxFiles: 1, logDriver: 'json-file', tty: false, openStdin: false, stdinOnce: false, ...extra }),
+  });
+  started.push(launched.monitor!.pid, launched.record.pid);
+  return { launched, dir, logPath };
+}
+
+describe('executor fork op', { skip: !isRoot ? 'needs root' : false }, () => {
+  test('the decoder rejects a continuation that does not follow an exec, and a stray exec', () => {
+    const exec = (f: string): PlanOp => ({ op: 'exec', file: f, argv: [f], env: [], searchPath: null });
+    const good = encodePlan({ cloneFlags: 0, cgroupFd: -1, fds: [], internalFds: [], pdeathsig: 0, ops: [{ op: 'fork', flags: 0, parentContinuesAt: 2 }, exec('/c'), exec('/m')] });
+    // patch parentContinuesAt (u32 after the opcode and the u64 flags of op 0)
+    const opStart = good.length - (good.length - 32);
+    const patched = Buffer.from(good);
+    patched.writeUInt32LE(1, opStart + 12); // continuation right after the fork: no child part
+    assert.throws(() => native().spawn(patched), (e: unknown) => (e as { code?: string }).code === 'EINVAL');
+    patched.writeUInt32LE(3, opStart + 12); // past the end
+    assert.throws(() => native().spawn(patched), (e: unknown) => (e as { code?: string }).code === 'EINVAL');
+  });
+
+  test('the parent continues at its op with the child pidfd on the named fd; the child runs its part', async () => {
+    // child: exec /bin/true (exits 0); parent: exec sh that waits on its child through the pidfd's fdinfo
+    const [r, w] = native().pipe();
+    const ops: PlanOp[] = [
+      { op: 'fork', flags: 0, parentContinuesAt: 2, pidfd: 7 },
+      { op: 'exec', file: BUSYBOX, argv: ['sh', '-c', 'sleep 0.1'], env: [], searchPath: null },
+      { op: 'exec', file: BUSYBOX, argv: ['sh', '-c', 'readlink /proc/self/fd/7; grep Pid: /proc/self/fdinfo/7; sleep 0.2; grep Pid: /proc/self/fdinfo/7'], env: [], searchPath: null },
+    ];
+    const proc = (await import('../../src/native/executor.js')).spawnPlan({ cloneFlags: 0, cgroupFd: -1, fds: [{ source: w, target: 1 }], internalFds: [], pdeathsig: 0, ops });
+    native().close(w);
+    const rec = await proc.nextRecord();
+    assert.equal(rec?.step, -4, 'the fork record');
+    const childPid = rec!.value;
+    assert.equal(await proc.nextRecord(), null, 'both execs happened');
+    const st = await proc.exited;
+    assert.deepEqual(st, { code: 0, signal: null });
+    let out = '';
+    const buf = Buffer.alloc(4096);
+    for (;;) {
+      const n = (await import('node:fs')).readSync(r, buf);
+      if (n <= 0) break;
+      out += buf.toString('utf8', 0, n);
+    }
+    native().close(r);
+    assert.match(out, /^anon_inode:\[pidfd\]$/m);
+    assert.match(out, new RegExp(`^Pid:\\s+${childPid}$`, 'm'), 'the pidfd is the forked child');
+    assert.match(out, /^Pid:\s+-1$/m, 'the child exited and was reaped by the parent shell');
+  });
+});
+
+describe('monitor: robustness', { skip }, () => {
+  let h: Harness;
+  before(() => {
+    h = harness('monr');
+  });
+  after(async () => {
+    for (const pid of started) {
+      try {
+        if (isSameProcess(pid, undefined)) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await h.cleanup();
+  });
+
+  test('a client that never reads is dropped (after at most 2 s of backpressure); a reading client gets everything', async () => {
+    // 20 MB of output; the silent client would need to buffer all of it.
+    const s = await launchSupervised(h, 'flood', ['/bin/sh', '-c', 'sleep 0.2; dd if=/dev/zero bs=65536 count=320 2>/dev/null | tr "\\0" "a" | fold -w 1000; echo done'], undefined, { logDriver: 'none' });
+    const sock = connect(join(s.dir, 'control.sock'));
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(frame(FRAME.HELLO, Buffer.from([STREAM.STDOUT | STREAM.STDERR])));
+    sock.pause(); // never read
+    let silentBytes = 0;
+    const silentClosed = new Promise((r) => sock.once('close', r));
+    sock.on('error', () => undefined);
+    const good = await MonitorClient.connect(s.dir);
+    const a = good.attach({ stdin: false, stdout: true, stderr: true });
+    let bytes = 0;
+    let last: Buffer = Buffer.alloc(0);
+    a.output.on('data', (c: { data: Buffer }) => {
+      bytes += c.data.length;
+      last = c.data;
+    });
+    const rec = await waitForExit(s.dir, s.launched.monitor!);
+    await s.launched.process.exited;
+    assert.equal(rec.exitCode, 0);
+    sock.on('data', (d: Buffer) => (silentBytes += d.length));
+    sock.resume(); // read what the kernel buffered, then the monitor's close
+    await silentClosed;
+    assert.ok(silentBytes < 5_000_000, `the monitor dropped the silent client (it got ${silentBytes} bytes)`);
+    assert.ok(bytes > 20_000_000, `the reading client got everything (${bytes} bytes)`);
+    assert.match(last.toString(), /done\n$/);
+    await h.runtime.delete('flood', { force: true });
+  });
+
+  test('the monitor has its own session and ignores SIGTERM/SIGINT/SIGHUP/SIGPIPE', async () => {
+    const s = await launchSupervised(h, 'sig', ['/bin/sleep', '1']);
+    const mon = s.launched.monitor!.pid;
+    const stat = readFileSync(`/proc/${mon}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    assert.equal(Number(fields[3]), mon, 'session leader (setsid)');
+    assert.equal(Number(fields[2]), mon, 'own process group');
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGPIPE'] as const) process.kill(mon, sig);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(isSameProcess(mon, undefined), 'still alive');
+    // pid 1 of a pid namespace ignores signals it has no handler for (except SIGKILL): let it end.
+    const rec = await waitForExit(s.dir, s.launched.monitor!);
+    await s.launched.process.exited;
+    assert.equal(rec.exitCode, 0);
+    await h.runtime.delete('sig', { force: true });
+  });
+
+  test('an OOM kill in the memory cgroup is recorded as oomKilled', async (t) => {
+    const s = await launchSupervised(
+      h,
+      'oom',
+      ['/bin/sh', '-c', 'x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while true; do x="$x$x"; done'],
+      (spec) => {
+        spec.linux!.resources = { ...(spec.linux!.resources ?? {}), memory: { limit: 16 * 1024 * 1024 } };
+      },
+    );
+    // The monitor's options are fixed before the cgroup exists: a first run tells its path (the
+    // same cgroupsPath gives the same dir again), the second run passes it.
+    await waitForExit(s.dir, s.launched.monitor!);
+    await s.launched.process.exited;
+    const memDir = s.launched.record.cgroupPaths?.memory;
+    await h.runtime.delete('oom', { force: true });
+    rmSync(s.dir, { recursive: true, force: true });
+    if (!memDir) return t.skip('no memory cgroup');
+    const s2 = await launchSupervised(
+      h,
+      'oom',
+      ['/bin/sh', '-c', 'x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while true; do x="$x$x"; done'],
+      (spec) => {
+        spec.linux!.resources = { ...(spec.linux!.resources ?? {}), memory: { limit: 16 * 1024 * 1024 } };
+      },
+      { cgroupMemoryDir: memDir },
+    );
+    const rec = await waitForExit(s2.dir, s2.launched.monitor!);
+    await s2.launched.process.exited;
+    assert.equal(rec.exitCode, 137);
+    assert.equal(rec.oomKilled, true, `${memDir}: ${JSON.stringify(rec)}`);
+    await h.runtime.delete('oom', { force: true });
+  });
+});
