@@ -12,7 +12,10 @@ import { CLASS_IN, RCODE, TYPE, buildResponse, decodeMessage, ipFromReverseName,
 import { EMBEDDED_DNS } from './hosts-files.js';
 import { AF_INET, SOCK_DGRAM, SOCK_NONBLOCK, netNative } from './native-net.js';
 
-/** Answers "which addresses does `name` have for a container asking from `askerId`". */
+/**
+ * Answers "which addresses does `name` have for the containers of the netns `askerKey`" (a netns
+ * may hold several containers: --network container:<id>).
+ */
 export interface NameResolver {
   lookup(askerId: string, name: string): string[] | undefined;
   reverse(askerId: string, ip: string): string | undefined;
@@ -34,7 +37,7 @@ export class EmbeddedDns {
 
   constructor(private readonly resolver: NameResolver) {}
 
-  /** Starts answering on 127.0.0.11:53 inside the netns at `nsPath` for `containerId`. */
+  /** Starts answering on 127.0.0.11:53 inside the netns at `nsPath`; `containerId` is the netns key. */
   start(containerId: string, nsPath: string): void {
     if (this.listeners.has(containerId)) return;
     const nsFd = openSync(nsPath, 'r');

@@ -238,7 +238,8 @@ export class NetworkManager {
   hostAddressSpace(): string[] {
     const nl = this.netlink();
     const used: string[] = [];
-    for (const r of nl.routes()) if (r.dstLen > 0) used.push(`${r.dst}/${r.dstLen}`);
+    // The local table (255) only repeats the addresses (plus broadcast entries).
+    for (const r of nl.routes()) if (r.dstLen > 0 && r.table !== 255) used.push(`${r.dst}/${r.dstLen}`);
     for (const a of nl.addresses()) used.push(`${a.address}/${a.prefixLen}`);
     for (const ns of this.hostResolv().nameservers) if (/^\d+\.\d+\.\d+\.\d+$/.test(ns)) used.push(ns);
     for (const n of this.listNetworks()) used.push(n.subnet);
@@ -404,10 +405,6 @@ export class NetworkManager {
     if (this.endpointsOfContainer(o.containerId).some((e) => e.networkId === net.id)) throw conflict(`container ${o.containerId} is already connected to network ${net.name}`);
     const nsPath = typeof o.netns === 'number' ? `/proc/${o.netns}/ns/net` : o.netns;
     const containerName = o.containerName ?? o.containerId.slice(0, 12);
-    const others = this.endpointsOfContainer(o.containerId);
-    const usedIf = new Set(others.map((e) => e.ifName));
-    let ifIndex = 0;
-    while (usedIf.has(`eth${ifIndex}`)) ifIndex++;
     const epId = randomBytes(32).toString('hex');
     const hostVeth = `${this.vethPrefix}${createHash('sha256').update(epId).digest('hex').slice(0, 8)}`;
     if (o.mac) parseMac(o.mac);
@@ -415,12 +412,19 @@ export class NetworkManager {
     const prefixLen = parseCidr(net.subnet).prefix;
     const mac = o.mac ?? macForIp(ip);
     let nsFd = -1;
+    let inner: RtNetlink | undefined;
+    let dnsKey = '';
     try {
       try {
         nsFd = openSync(nsPath, 'r');
       } catch (err) {
         throw new HakoError({ step: `open the network namespace of ${containerName}`, path: nsPath, errno: Math.abs((err as NodeJS.ErrnoException).errno ?? 2), hint: 'is the container running?' });
       }
+      inner = RtNetlink.open({ nsFd });
+      // The first free ethN inside the netns (a netns may be shared: --network container:<id>).
+      const usedIf = new Set(inner.links().map((l) => l.name));
+      let ifIndex = 0;
+      while (usedIf.has(`eth${ifIndex}`)) ifIndex++;
       const ep: EndpointRecord = {
         id: epId, networkId: net.id, containerId: o.containerId, containerName, nsPath, nsIno: statSync(nsPath).ino,
         ifName: `eth${ifIndex}`, hostVeth, ip, prefixLen, gateway: net.gateway, mac, aliases: [...(o.aliases ?? [])], ports: [],
@@ -432,8 +436,7 @@ export class NetworkManager {
       const br = nl.link(net.bridge);
       if (!br) throw new HakoError({ step: `connect ${containerName} to ${net.name}`, hint: `bridge ${net.bridge} is missing; restart the daemon to reconcile`, kind: 'internal' });
       nl.exec([newVeth({ hostName: hostVeth, peerName: ep.ifName, peerNsFd: nsFd, peerMac: parseMac(mac), mtu: net.mtu, bridgeIndex: br.index }), setHairpin(hostVeth)]);
-      const inner = RtNetlink.open({ nsFd });
-      try {
+      {
         const eth = inner.link(ep.ifName);
         if (!eth) throw new HakoError({ step: `find ${ep.ifName} in ${nsPath}`, kind: 'internal' });
         const reqs = [setLinkUp(1, 'set lo up'), setLinkUp(eth.index, `set ${ep.ifName} up`), addAddress(eth.index, ip, prefixLen, formatIp(cidrLast(parseCidr(net.subnet))))];
@@ -442,10 +445,9 @@ export class NetworkManager {
         const hasDefault = inner.routes().some((r) => r.dstLen === 0 && r.table === 254);
         if (!net.internal && !hasDefault) reqs.push(addDefaultRoute(net.gateway, eth.index));
         inner.exec(reqs, [17 /* EEXIST */]);
-      } finally {
-        inner.close();
       }
-      if (!net.isDefault) this.dns.start(o.containerId, nsPath);
+      dnsKey = String(this.state.endpoints[epId]!.nsIno);
+      if (!net.isDefault) this.dns.start(dnsKey, nsPath);
       this.timings.connect = performance.now() - t0;
       return this.toEndpoint(ep, net);
     } catch (err) {
@@ -453,9 +455,10 @@ export class NetworkManager {
       release(net.pool, ip, epId);
       this.save();
       this.deleteLinkQuietly(hostVeth);
-      if (!this.endpointsOfContainer(o.containerId).some((e) => !this.state.networks[e.networkId]?.isDefault)) this.dns.stop(o.containerId);
+      if (dnsKey) this.stopDnsIfUnused(dnsKey);
       throw err;
     } finally {
+      inner?.close();
       if (nsFd >= 0) closeSync(nsFd);
     }
   }
@@ -488,7 +491,17 @@ export class NetworkManager {
     this.save();
     // Deleting the host end removes the pair; when the netns is already gone so is the pair.
     this.deleteLinkQuietly(ep.hostVeth);
-    if (!this.endpointsOfContainer(ep.containerId).some((e) => !this.state.networks[e.networkId]?.isDefault)) this.dns.stop(ep.containerId);
+    this.stopDnsIfUnused(String(ep.nsIno));
+  }
+
+  /** The DNS listener of a netns (keyed by its inode) goes when no user-network endpoint uses it. */
+  private stopDnsIfUnused(key: string): void {
+    if (!this.askers(key).some((e) => !this.state.networks[e.networkId]?.isDefault)) this.dns.stop(key);
+  }
+
+  /** The endpoints answering for a DNS listener: every endpoint in that netns. */
+  private askers(key: string): EndpointRecord[] {
+    return Object.values(this.state.endpoints).filter((e) => String(e.nsIno) === key);
   }
 
   // ---- published ports ----------------------------------------------------------------------
@@ -584,8 +597,9 @@ export class NetworkManager {
     const n = netNative();
     const fd = n.netSocket(-1, AF_INET, m.proto === 'tcp' ? SOCK_STREAM : SOCK_DGRAM, 0);
     try {
-      // SO_REUSEADDR for tcp so TIME_WAIT leftovers do not block; a listener still does.
-      n.bindInet(fd, m.hostIp, m.hostPort, m.proto === 'tcp');
+      // No SO_REUSEADDR: with it on both sides Linux lets a listener (node sets it) bind next
+      // to a socket that is bound but not listening, and the hold would be void.
+      n.bindInet(fd, m.hostIp, m.hostPort, false);
     } catch (err) {
       n.close(fd);
       const errno = addonErrno(err);
@@ -642,8 +656,8 @@ export class NetworkManager {
   }
 
   /** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */
-  lookupName(askerId: string, name: string): string[] | undefined {
-    const shared = new Set(this.endpointsOfContainer(askerId).map((e) => e.networkId));
+  lookupName(askerKey: string, name: string): string[] | undefined {
+    const shared = new Set(this.askers(askerKey).map((e) => e.networkId));
     const ips: string[] = [];
     for (const e of Object.values(this.state.endpoints)) {
       if (!shared.has(e.networkId) || this.state.networks[e.networkId]?.isDefault) continue;
@@ -655,8 +669,8 @@ export class NetworkManager {
     return ips.length ? [...new Set(ips)] : undefined;
   }
 
-  reverseName(askerId: string, ip: string): string | undefined {
-    const shared = new Set(this.endpointsOfContainer(askerId).map((e) => e.networkId));
+  reverseName(askerKey: string, ip: string): string | undefined {
+    const shared = new Set(this.askers(askerKey).map((e) => e.networkId));
     const e = Object.values(this.state.endpoints).find((x) => x.ip === ip && shared.has(x.networkId));
     return e ? `${e.containerName}.${this.state.networks[e.networkId]!.name}` : undefined;
   }
@@ -719,9 +733,9 @@ export class NetworkManager {
           // Someone took the port while we were down: the DNAT still wins for new connections.
         }
       }
-      if (!this.state.networks[ep.networkId]?.isDefault && !this.dns.running().includes(ep.containerId)) {
+      if (!this.state.networks[ep.networkId]?.isDefault && !this.dns.running().includes(String(ep.nsIno))) {
         try {
-          this.dns.start(ep.containerId, ep.nsPath);
+          this.dns.start(String(ep.nsIno), ep.nsPath);
           report.dnsRestarted.push(ep.containerName);
         } catch {
           // reported by the container's own resolver failing; the endpoint itself is fine

@@ -66,7 +66,7 @@ export function renderTable(table: string, networks: RulesetNetwork[]): string {
   for (const r of dnat) lines.push(`    ${r}`);
   lines.push('  }');
   lines.push('  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', '    fib daddr type local jump ports', '  }');
-  lines.push('  chain output {', '    type nat hook output priority dstnat; policy accept;', '    fib daddr type local jump ports', '  }');
+  lines.push('  chain output {', '    type nat hook output priority -100; policy accept;', '    fib daddr type local jump ports', '  }');
   lines.push('  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
   for (const r of post) lines.push(`    ${r}`);
   lines.push('  }');
