@@ -4,7 +4,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { HakoError } from '../common/errors.js';
@@ -66,23 +66,36 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** The engine module, when it is built (dist/src/engine/engine.js). */
+function engineBuilt(): boolean {
+  return existsSync(fileURLToPath(new URL('../engine/engine.js', import.meta.url)));
+}
+
 async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Promise<ContainerEngine | undefined> {
-  const path = fileURLToPath(new URL('../engine/engine.js', import.meta.url));
-  if (!existsSync(path)) {
+  if (!engineBuilt()) {
     deps.log('warn', 'the container engine (src/engine/engine.ts) is not built: serving image routes only');
     return undefined;
   }
-  const mod = (await import('../engine/engine.js' as string)) as { Engine: new (opts: Record<string, unknown>) => ContainerEngine & { init?(): Promise<void> } };
-  const engine = new mod.Engine({
+  const { Engine } = await import('../engine/engine.js');
+  return new Engine({
     root: flags.dataRoot,
     execRoot: flags.execRoot,
     images: deps.images,
-    cgroupParent: flags.cgroupParent,
-    insecureRegistries: flags.insecureRegistries,
-    log: (line: string) => deps.log('info', line),
+    ...(flags.cgroupParent ? { cgroupParent: flags.cgroupParent } : {}),
+    log: { warn: (m: string) => deps.log('warn', m), info: (m: string) => deps.log('info', m) },
   });
-  await engine.init?.();
-  return engine;
+}
+
+/** Images with pulls unpacking into <root>/snapshots (where the engine's containers find them). */
+async function makeImages(flags: DaemonFlags, log: (line: string) => void): Promise<import('../image/images.js').ImageService> {
+  const { ImageService } = await import('../image/images.js');
+  let unpacker: import('../image/pull.js').LayerUnpacker | undefined;
+  if (engineBuilt()) {
+    const { SnapshotStore } = await import('../image/snapshot/index.js');
+    const { snapshotUnpacker } = await import('../engine/snapshot-unpacker.js');
+    unpacker = snapshotUnpacker(new SnapshotStore(join(flags.dataRoot, 'snapshots')));
+  }
+  return new ImageService({ root: flags.dataRoot, insecureRegistries: flags.insecureRegistries, unpacker, log });
 }
 
 export interface RunningDaemon {
@@ -124,12 +137,7 @@ export async function runDaemon(argv: readonly string[]): Promise<RunningDaemon 
   writeFileSync(flags.pidfile, `${process.pid}`);
 
   const imageLog = new AsyncLocalStorage<(line: string) => void>();
-  const { ImageService } = await import('../image/images.js');
-  const images = new ImageService({
-    root: flags.dataRoot,
-    insecureRegistries: flags.insecureRegistries,
-    log: (line) => imageLog.getStore()?.(line),
-  });
+  const images = await makeImages(flags, (line) => imageLog.getStore()?.(line));
   await images.content.init();
   await images.meta.init();
   const base: Omit<ApiDeps, 'engine'> = {
