@@ -1,0 +1,85 @@
+// docker-py (Debian's python3-docker) against a real hakod: a Python script drives the image
+// flows (and container flows once the engine is built) and prints a JSON verdict.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { isRoot } from '../helpers/fixtures.js';
+
+const hasDockerPy = (() => {
+  try {
+    execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const skip = !hasDockerPy ? 'docker-py is missing (apt-get install python3-docker)' : !hasRegistry ? 'docker-registry is not installed' : false;
+const containers = hasEngine && isRoot;
+
+let d: TestDaemon;
+let reg: TestRegistry;
+let busybox: BuiltImage;
+
+before(async () => {
+  if (skip) return;
+  reg = await startRegistry();
+  busybox = busyboxImage();
+  await pushLayout(busybox, reg.host, 'test/busybox');
+  d = await startDaemon();
+});
+
+after(async () => {
+  if (d) assert.equal(await d.stop(), 0);
+  await reg?.stop();
+  busybox?.cleanup();
+});
+
+const SCRIPT = String.raw`
+import json, sys, docker
+ref, containers = sys.argv[1], sys.argv[2] == '1'
+c = docker.DockerClient(base_url=sys.argv[3])
+out = {}
+out['ping'] = c.ping()
+out['api'] = c.version()['ApiVersion']
+img = c.images.pull(ref, tag='latest')
+out['id'] = img.id
+out['tags'] = img.tags
+img.tag('py/box', 'v1')
+out['listed'] = sorted(t for i in c.images.list() for t in i.tags)
+c.images.remove('py/box:v1')
+try:
+    c.images.get('nosuch:1')
+    out['notfound'] = 'no error'
+except docker.errors.ImageNotFound as e:
+    out['notfound'] = 'ImageNotFound'
+if containers:
+    out['run'] = c.containers.run(ref + ':latest', ['sh', '-c', 'echo hi-from-py'], remove=True).decode()
+    ct = c.containers.run(ref + ':latest', ['sleep', '30'], detach=True, name='pytest')
+    out['status'] = c.containers.get('pytest').status
+    r = ct.exec_run(['echo', 'exec-py'])
+    out['exec'] = [r.exit_code, r.output.decode()]
+    ct.stop(timeout=1)
+    ct.remove()
+print(json.dumps(out))
+`;
+
+test('docker-py: ping, version, pull, tag, list, remove (and containers with the engine)', { skip }, () => {
+  const ref = `${reg.host}/test/busybox`;
+  const r = spawnSync('python3', ['-c', SCRIPT, ref, containers ? '1' : '0', d.host], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `${r.stderr}\n${d.log().slice(-2000)}`);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.ping, true);
+  assert.equal(out.api, '1.44');
+  assert.equal(out.id, busybox.manifests[0]!.config.digest);
+  assert.deepEqual(out.tags, [`${ref}:latest`]);
+  assert.deepEqual(out.listed, [`${ref}:latest`, 'py/box:v1']);
+  assert.equal(out.notfound, 'ImageNotFound');
+  if (containers) {
+    assert.equal(out.run, 'hi-from-py\n');
+    assert.equal(out.status, 'running');
+    assert.deepEqual(out.exec, [0, 'exec-py\n']);
+  }
+});
