@@ -1,0 +1,108 @@
+// hakod as a process: socket permissions, refusing a second daemon, removing a stale socket,
+// refusing tcp without mutual TLS, clean SIGTERM (socket and pidfile gone, exit 0), idle RSS.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { daemonPid, HAKOD, startDaemon } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+test('socket mode, pidfile, SIGTERM removes socket and pidfile and exits 0', async () => {
+  const d = await startDaemon();
+  const st = statSync(d.socket);
+  assert.ok(st.isSocket());
+  const hasHakoGroup = readFileSync('/etc/group', 'utf8').split('\n').some((l) => l.startsWith('hako:'));
+  assert.equal(st.mode & 0o777, hasHakoGroup ? 0o660 : 0o600);
+  assert.equal(daemonPid(d), d.proc.pid);
+  const r = await d.request('GET', '/v1.41/version');
+  assert.equal(r.status, 200);
+  const socket = d.socket;
+  const pidfile = d.pidfile;
+  // An open event stream must not hold shutdown up.
+  void d.request('GET', '/events').catch(() => undefined);
+  await new Promise((res) => setTimeout(res, 100));
+  const code = await d.stop();
+  assert.equal(code, 0, d.log());
+  assert.equal(existsSync(socket), false);
+  assert.equal(existsSync(pidfile), false);
+  assert.match(d.log(), /received SIGTERM/);
+  assert.doesNotMatch(d.log(), /BUG: /);
+});
+
+test('a second daemon on the same socket is refused; a stale socket is replaced', async () => {
+  const d = await startDaemon();
+  try {
+    const t = tempDir('hakod2-');
+    const r = spawnSync(process.execPath, [HAKOD, '-H', `unix://${d.socket}`, '--data-root', join(t.path, 'root'), '--exec-root', join(t.path, 'run'), '--pidfile', join(t.path, 'pid')], { encoding: 'utf8', timeout: 20_000 });
+    t.cleanup();
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /another daemon is already listening on/);
+    assert.equal((await d.request('GET', '/_ping')).status, 200);
+  } finally {
+    await d.stop();
+  }
+  // Stale: a socket file nobody listens on.
+  const t = tempDir('hakod3-');
+  const path = join(t.path, 'stale.sock');
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(path, r));
+  // Closing a node server unlinks its socket; leave a stale one by copying the inode name first.
+  const { linkSync } = await import('node:fs');
+  linkSync(path, path + '.keep');
+  await new Promise<void>((r) => s.close(() => r()));
+  const { renameSync } = await import('node:fs');
+  renameSync(path + '.keep', path);
+  assert.ok(statSync(path).isSocket());
+  const d2 = await startDaemon(['-H', `unix://${path}`]);
+  try {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      request({ socketPath: path, path: '/_ping' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject).end();
+    });
+    assert.equal(status, 200);
+  } finally {
+    await d2.stop();
+    t.cleanup();
+  }
+});
+
+test('tcp without --tlsverify and certificates is refused with a clear message; bad flags exit 1', () => {
+  const t = tempDir('hakod4-');
+  try {
+    const base = ['--data-root', join(t.path, 'root'), '--exec-root', join(t.path, 'run'), '--pidfile', join(t.path, 'pid')];
+    const r = spawnSync(process.execPath, [HAKOD, '-H', 'tcp://127.0.0.1:23750', ...base], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /refusing to listen on tcp:\/\/127.0.0.1:23750 without TLS client verification/);
+    assert.match(r.stderr, /--tlsverify --tlscacert/);
+    const bad = spawnSync(process.execPath, [HAKOD, '--frobnicate'], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /unknown flag: --frobnicate/);
+    const help = spawnSync(process.execPath, [HAKOD, '--help'], { encoding: 'utf8' });
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /--data-root/);
+    writeFileSync(join(t.path, 'pid'), `${process.pid}`);
+    const live = spawnSync(process.execPath, [HAKOD, '-H', `unix://${join(t.path, 's.sock')}`, ...base], { encoding: 'utf8' });
+    assert.equal(live.status, 1);
+    assert.match(live.stderr, /names a running process/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('idle RSS of hakod (reported; target ≤ 50 MB without NODE_EXTRA_CA_CERTS)', async () => {
+  const d = await startDaemon();
+  try {
+    for (const p of ['/_ping', '/version', '/info', '/images/json']) await d.request('GET', p);
+    await new Promise((r) => setTimeout(r, 300));
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, 'utf8'))![1]);
+    console.log(`hakod idle RSS: ${(kb / 1024).toFixed(1)} MB (NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'})`);
+    assert.ok(kb < 120 * 1024, `RSS ${kb} kB`);
+  } finally {
+    await d.stop();
+  }
+});
