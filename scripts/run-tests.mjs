@@ -27,7 +27,9 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
+// A test that hangs fails after 5 minutes; a file whose tests are done exits even if a failed
+// test left a handle open (the failure itself is reported), so CI can never stall on one file.
+const res = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=300000', '--test-force-exit', ...files], {
   stdio: 'inherit',
   env: { ...process.env, HAKO_TEST: '1' },
 });

@@ -135,8 +135,7 @@ test('hako errors look like docker: no such image, unknown flag, missing args', 
   assert.equal(t.stderr, 'failed to parse template: template: :1: function "nope" not defined\n');
 });
 
-// todo until the engine unpacks images pulled through the API (create fails with "layer … is not unpacked").
-test('hako run, ps, logs, exec, stop, rm with the engine', { skip: skipContainers, todo: 'engine: prepare rootfs says the pulled layer is not unpacked' }, async () => {
+test('hako run, ps, logs, exec, stop, rm with the engine', { skip: skipContainers }, async () => {
   const r = await hako(['run', '--rm', ref, 'sh', '-c', 'echo out; echo err >&2; exit 3'], { ok: false });
   assert.equal(r.code, 3, r.stderr);
   assert.equal(r.stdout, 'out\n');
