@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tempDir, testCgroupName } from './fixtures.js';
+import { tempDir, testCgroupName, removeCgroupEverywhere } from './fixtures.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const HAKOD = join(repoRoot, 'bin', 'hakod.js');
@@ -32,13 +32,18 @@ export interface TestDaemon {
   stop(): Promise<number | null>;
 }
 
+let daemons = 0;
+
 export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
   const dir = tempDir('hakod-');
+  // Each daemon's containers get a cgroup parent of their own beneath this process's cgroups,
+  // removed (with anything a failed test left in it) when the daemon is stopped.
+  const cgroupParent = testCgroupName(`hakod-${++daemons}`);
   const socket = join(dir.path, 'hako.sock');
   const root = join(dir.path, 'root');
   const execRoot = join(dir.path, 'run');
   const pidfile = join(dir.path, 'hako.pid');
-  const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', testCgroupName('hakod'), ...extra];
+  const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', cgroupParent, ...extra];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -92,6 +97,7 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
         clearTimeout(t);
       }
       dir.cleanup();
+      removeCgroupEverywhere(cgroupParent);
       return code;
     },
   };
