@@ -65,6 +65,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
     }
     const planned = planExec({ spec: rec.config, process: opts.process, targetPidfd: 0, consoleSocket });
     for (const w of planned.warnings) ctx.log.warn(w);
+    for (const n of planned.notices ?? []) ctx.log.debug(n);
     const fds: Plan['fds'] = [
       { source: opts.stdio[0], target: 0 },
       { source: opts.stdio[1], target: 1 },

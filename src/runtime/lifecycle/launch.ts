@@ -157,6 +157,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       hooksBeforePivot,
     });
     for (const w of planned.warnings) ctx.log.warn(w);
+    for (const n of planned.notices ?? []) ctx.log.debug(n);
     const ops: PlanOp[] = [...planned.ops];
     if (opts.mode === 'create') {
       // Tell the parent the container is fully set up, right before it blocks on the fifo.

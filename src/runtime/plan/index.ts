@@ -119,6 +119,7 @@ function unsupportedWarnings(spec: Spec, warnings: string[]): void {
 export function planContainer(req: PlanRequest): PlannedContainer {
   const { spec, bundle } = req;
   const warnings: string[] = [];
+  const notices: string[] = [];
   const proc = spec.process;
   if (!proc) throw invalid('config.json: process is required');
   unsupportedWarnings(spec, warnings);
@@ -248,10 +249,11 @@ export function planContainer(req: PlanRequest): PlannedContainer {
       seccomp: spec.linux?.seccomp,
       setgroupsDenied: needsSetgroupsDeny,
       warnings,
+      notices,
       where: 'process',
     }),
   );
-  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, warnings };
+  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, warnings, notices };
   if (userByUnshare) planned.idMapsAtNotify = NOTIFY.USERNS;
   return planned;
 }
@@ -270,6 +272,7 @@ function requireFifo(fifo: number | undefined): number {
 export function planExec(req: ExecRequest): PlannedContainer {
   const { spec, process: proc } = req;
   const warnings: string[] = [];
+  const notices: string[] = [];
   if (proc.apparmorProfile) warnings.push(`process.apparmorProfile ${JSON.stringify(proc.apparmorProfile)} ignored: AppArmor is not supported`);
   if (proc.selinuxLabel) warnings.push('process.selinuxLabel ignored: SELinux is not supported');
   if (!proc.cwd || !proc.cwd.startsWith('/')) throw invalid(`exec: process.cwd ${JSON.stringify(proc.cwd ?? '')} must be an absolute path`);
@@ -287,8 +290,9 @@ export function planExec(req: ExecRequest): PlannedContainer {
       seccomp: spec.linux?.seccomp,
       setgroupsDenied: userNew && rootless,
       warnings,
+      notices,
       where: 'process',
     }),
   );
-  return { cloneFlags: 0, ops, uidMappings: [], gidMappings: [], needsSetgroupsDeny: false, pidFromClone: true, warnings };
+  return { cloneFlags: 0, ops, uidMappings: [], gidMappings: [], needsSetgroupsDeny: false, pidFromClone: true, warnings, notices };
 }

@@ -56,6 +56,8 @@ export interface ProcessTailOptions {
   /** The user namespace denies setgroups(2): no setgroups op. */
   setgroupsDenied: boolean;
   warnings: string[];
+  /** Debug-level findings (e.g. seccomp names unknown on an architecture). */
+  notices?: string[];
   /** Prefix for field names in errors: `process` (config.json) or `process` of an exec. */
   where: string;
 }
@@ -86,6 +88,7 @@ export function processTailOps(proc: Process, opts: ProcessTailOptions): PlanOp[
   if (opts.seccomp) {
     const compiled = compileSeccomp(opts.seccomp as never);
     opts.warnings.push(...compiled.warnings);
+    opts.notices?.push(...compiled.notices);
     seccompOp = { op: 'seccomp', filter: compiled.filter, flags: compiled.flags };
   }
   const nnp = proc.noNewPrivileges === true;

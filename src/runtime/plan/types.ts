@@ -82,6 +82,8 @@ export interface PlannedContainer {
    */
   pidFromClone: boolean;
   warnings: string[];
+  /** Debug-level findings, for a debug log only (never for the container's stderr). */
+  notices?: string[];
 }
 
 export interface ExecRequest {

@@ -32,6 +32,12 @@ export interface CompiledSeccomp {
   /** SECCOMP_FILTER_FLAG_* bits for seccomp(SECCOMP_SET_MODE_FILTER, flags, …). */
   flags: number;
   warnings: string[];
+  /**
+   * Expected, informational findings: syscall names a profile lists that do not exist on one of
+   * its architectures (docker's and podman's profiles have dozens). runc logs these at debug
+   * level; callers should too, or they end up in container logs under engines that read stderr.
+   */
+  notices: string[];
 }
 
 /** linux/seccomp.h SECCOMP_FILTER_FLAG_*. */
@@ -272,7 +278,7 @@ function emitSection(
   arch: ArchInfo,
   parsed: ReadonlyArray<{ names: string[]; rule: Rule }>,
   defaultRet: number,
-  warnings: string[],
+  notices: string[],
 ): void {
   const table = SYSCALL_TABLES[arch.table]!;
   const byNr = new Map<number, Rule[]>();
@@ -288,7 +294,7 @@ function emitSection(
   }
   if (unknown.size > 0) {
     const list = [...unknown].sort();
-    warnings.push(`seccomp: ${list.length} syscall name(s) unknown on ${arch.name}, skipped: ${list.join(', ')}`);
+    notices.push(`seccomp: ${list.length} syscall name(s) unknown on ${arch.name}, skipped: ${list.join(', ')}`);
   }
   // Unconditional first rule → that action, whatever follows. Group those by return value.
   const simple = new Map<number, number[]>();
@@ -343,6 +349,7 @@ function emitSection(
 export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOptions = {}): CompiledSeccomp {
   if (typeof seccomp !== 'object' || seccomp === null) throw invalid(`invalid linux.seccomp: must be an object`);
   const warnings: string[] = [];
+  const notices: string[] = [];
   const defaultRet = actionValue(seccomp.defaultAction, seccomp.defaultErrnoRet, 'defaultAction', 'defaultErrnoRet');
   const flags = parseFlags(seccomp.flags);
   const parsed = parseRules(seccomp);
@@ -372,18 +379,18 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
       asm.jump(BPF.JGE, X32_SYSCALL_BIT, x32Label, nativeLabel);
       if (native) {
         asm.bind(nativeLabel);
-        emitSection(asm, native, parsed, defaultRet, warnings);
+        emitSection(asm, native, parsed, defaultRet, notices);
       }
       if (x32) {
         asm.bind(x32Label);
-        emitSection(asm, x32, parsed, defaultRet, warnings);
+        emitSection(asm, x32, parsed, defaultRet, notices);
       }
     } else {
-      emitSection(asm, members[0]!, parsed, defaultRet, warnings);
+      emitSection(asm, members[0]!, parsed, defaultRet, notices);
     }
     asm.bind(nextArch);
   }
   asm.bind(badArch);
   asm.ret(SECCOMP_RET.KILL_THREAD);
-  return { filter: asm.assemble(), flags, warnings };
+  return { filter: asm.assemble(), flags, warnings, notices };
 }
