@@ -16,6 +16,14 @@ const bin = join(repo, 'bin', 'hako-runtime.js');
 describe('hako-runtime command line', { skip }, () => {
   let h: Harness;
   const cli = (...args: string[]) => {
+    // A created container inherits the command's stdio (as with runc): give `create` files, or
+    // spawnSync would wait for the container to close our pipes.
+    if (args[0] === 'create') {
+      const io = h.stdio(`cli-${args[args.length - 1]}`);
+      const r = spawnSync(process.execPath, [bin, '--root', h.root, ...args], { stdio: [io.fds[0], io.fds[1], io.fds[2]], timeout: 30_000 });
+      io.close();
+      return { code: r.status, out: '', err: io.read() };
+    }
     const r = spawnSync(process.execPath, [bin, '--root', h.root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
