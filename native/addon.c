@@ -29,7 +29,7 @@
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
 
-static napi_value throw_errno(napi_env env, const char *syscall_name, int err) {
+napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err) {
   const char *code = strerrorname_np(err);
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s (%s)", syscall_name, strerror(err), code ? code : "?");
@@ -104,12 +104,12 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   }
   struct hk_plan plan;
   int err = hk_plan_decode(data, len, &plan);
-  if (err) return throw_errno(env, "decode plan", err);
+  if (err) return hk_throw_errno(env, "decode plan", err);
   struct hk_spawned sp;
   const char *what = "clone3";
   err = hk_spawn(&plan, &sp, &what);
   hk_plan_free(&plan);
-  if (err) return throw_errno(env, what, err);
+  if (err) return hk_throw_errno(env, what, err);
   napi_value o;
   CHECK(napi_create_object(env, &o));
   napi_set_named_property(env, o, "pid", num(env, sp.pid));
@@ -134,7 +134,7 @@ static napi_value js_read_record(napi_env env, napi_callback_info info) {
     struct pollfd p = { fd, POLLIN, 0 };
     int r;
     do r = poll(&p, 1, 0); while (r < 0 && errno == EINTR);
-    if (r < 0) return throw_errno(env, "poll", errno);
+    if (r < 0) return hk_throw_errno(env, "poll", errno);
     if (r == 0) return NULL; // undefined
   }
   int32_t rec[2];
@@ -144,15 +144,15 @@ static napi_value js_read_record(napi_env env, napi_callback_info info) {
     if (n > 0) { got += (size_t)n; continue; }
     if (n == 0) {
       if (got == 0) return null_value(env);
-      return throw_errno(env, "read error pipe (short record)", EIO);
+      return hk_throw_errno(env, "read error pipe (short record)", EIO);
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
       int err = wait_readable(fd, POLLIN);
-      if (err) return throw_errno(env, "poll", err);
+      if (err) return hk_throw_errno(env, "poll", err);
       continue;
     }
-    return throw_errno(env, "read", errno);
+    return hk_throw_errno(env, "read", errno);
   }
   return obj2(env, "step", num(env, rec[0]), "value", num(env, rec[1]));
 }
@@ -218,17 +218,17 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd)) return NULL;
   for (struct watcher *w = watchers; w; w = w->next)
-    if (w->fd == fd) return throw_errno(env, "watch (fd already watched)", EEXIST);
+    if (w->fd == fd) return hk_throw_errno(env, "watch (fd already watched)", EEXIST);
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
   struct watcher *w = calloc(1, sizeof *w);
-  if (!w) return throw_errno(env, "watch", ENOMEM);
+  if (!w) return hk_throw_errno(env, "watch", ENOMEM);
   w->env = env;
   w->fd = fd;
   int r = uv_poll_init(loop, &w->poll, fd);
   if (r < 0) {
     free(w);
-    return throw_errno(env, "uv_poll_init", -r);
+    return hk_throw_errno(env, "uv_poll_init", -r);
   }
   w->poll.data = w;
   napi_value name;
@@ -243,7 +243,7 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
     napi_delete_reference(env, w->cb);
     napi_async_destroy(env, w->ctx);
     uv_close((uv_handle_t *)&w->poll, watcher_closed);
-    return throw_errno(env, "uv_poll_start", -r);
+    return hk_throw_errno(env, "uv_poll_start", -r);
   }
   w->next = watchers;
   watchers = w;
@@ -282,10 +282,10 @@ static napi_value js_wait_pidfd(napi_env env, napi_callback_info info) {
     if (r >= 0 || errno == EINTR) { if (r >= 0) break; continue; }
     // A pidfd with O_NONBLOCK (uv_poll_init sets it) makes waitid fail with EAGAIN instead of
     // blocking while the process runs: that is "not yet" for nohang, else wait for readability.
-    if (errno != EAGAIN) return throw_errno(env, "waitid", errno);
+    if (errno != EAGAIN) return hk_throw_errno(env, "waitid", errno);
     if (nohang) return null_value(env);
     int err = wait_readable(fd, POLLIN);
-    if (err) return throw_errno(env, "poll", err);
+    if (err) return hk_throw_errno(env, "poll", err);
   }
   if (si.si_pid == 0) return null_value(env); // WNOHANG and still running
   if (si.si_code == CLD_EXITED) return obj2(env, "code", num(env, si.si_status), "signal", null_value(env));
@@ -297,7 +297,7 @@ static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
   int32_t pid;
   if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &pid)) return NULL;
   long fd = syscall(SYS_pidfd_open, pid, 0); // always O_CLOEXEC
-  if (fd < 0) return throw_errno(env, "pidfd_open", errno);
+  if (fd < 0) return hk_throw_errno(env, "pidfd_open", errno);
   return num(env, (double)fd);
 }
 
@@ -305,7 +305,7 @@ static napi_value js_pidfd_signal(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd, sig;
   if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd) || arg_int(env, argv[1], &sig)) return NULL;
-  if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0) return throw_errno(env, "pidfd_send_signal", errno);
+  if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0) return hk_throw_errno(env, "pidfd_send_signal", errno);
   return NULL;
 }
 
@@ -319,13 +319,13 @@ static napi_value pair(napi_env env, int a, int b) {
 
 static napi_value js_pipe(napi_env env, napi_callback_info info) {
   int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) return throw_errno(env, "pipe2", errno);
+  if (pipe2(p, O_CLOEXEC) < 0) return hk_throw_errno(env, "pipe2", errno);
   return pair(env, p[0], p[1]);
 }
 
 static napi_value js_socket_pair(napi_env env, napi_callback_info info) {
   int p[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) return throw_errno(env, "socketpair", errno);
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) return hk_throw_errno(env, "socketpair", errno);
   return pair(env, p[0], p[1]);
 }
 
@@ -336,7 +336,7 @@ static char *arg_string(napi_env env, napi_value v, size_t *len_out) {
     return NULL;
   }
   char *s = malloc(len + 1);
-  if (!s) { throw_errno(env, "malloc", ENOMEM); return NULL; }
+  if (!s) { hk_throw_errno(env, "malloc", ENOMEM); return NULL; }
   napi_get_value_string_utf8(env, v, s, len + 1, &len);
   if (len_out) *len_out = len;
   return s;
@@ -368,7 +368,7 @@ static napi_value js_send_fd(napi_env env, napi_callback_info info) {
   }
   int err = errno;
   free(data);
-  if (n < 0) return throw_errno(env, "sendmsg", err);
+  if (n < 0) return hk_throw_errno(env, "sendmsg", err);
   return NULL;
 }
 
@@ -387,7 +387,7 @@ static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
     if (n >= 0) break;
     if (errno == EINTR) continue;
     if (errno == EAGAIN && wait_readable(sock, POLLIN) == 0) continue;
-    return throw_errno(env, "recvmsg", errno);
+    return hk_throw_errno(env, "recvmsg", errno);
   }
   int fd = -1;
   for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
@@ -415,7 +415,7 @@ static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
   int r = mkfifo(path, (mode_t)mode);
   int err = errno;
   free(path);
-  if (r < 0) return throw_errno(env, "mkfifo", err);
+  if (r < 0) return hk_throw_errno(env, "mkfifo", err);
   return NULL;
 }
 
@@ -425,7 +425,7 @@ static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
   if (get_args(env, info, 3, argv) || arg_int(env, argv[0], &fd) || arg_int(env, argv[1], &rows) ||
       arg_int(env, argv[2], &cols)) return NULL;
   struct winsize ws = { (unsigned short)rows, (unsigned short)cols, 0, 0 };
-  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, "ioctl(TIOCSWINSZ)", errno);
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return hk_throw_errno(env, "ioctl(TIOCSWINSZ)", errno);
   return NULL;
 }
 
@@ -434,7 +434,7 @@ static napi_value js_get_winsize(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &fd)) return NULL;
   struct winsize ws;
-  if (ioctl(fd, TIOCGWINSZ, &ws) < 0) return throw_errno(env, "ioctl(TIOCGWINSZ)", errno);
+  if (ioctl(fd, TIOCGWINSZ, &ws) < 0) return hk_throw_errno(env, "ioctl(TIOCGWINSZ)", errno);
   return obj2(env, "rows", num(env, ws.ws_row), "cols", num(env, ws.ws_col));
 }
 
@@ -447,7 +447,7 @@ static napi_value js_set_cloexec(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[1], &on);
   int flags = fcntl(fd, F_GETFD);
   if (flags < 0 || fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC) < 0)
-    return throw_errno(env, "fcntl(F_SETFD)", errno);
+    return hk_throw_errno(env, "fcntl(F_SETFD)", errno);
   return NULL;
 }
 
@@ -456,7 +456,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &fd)) return NULL;
   // No retry on EINTR: on Linux the fd is gone either way.
-  if (close(fd) < 0 && errno != EINTR) return throw_errno(env, "close", errno);
+  if (close(fd) < 0 && errno != EINTR) return hk_throw_errno(env, "close", errno);
   return NULL;
 }
 
@@ -497,13 +497,13 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
         napi_throw_type_error(env, NULL, "bpf: pointers must be an array of [offset, Uint8Array]");
         return NULL;
       }
-      if (off < 0 || (size_t)off + 8 > len) return throw_errno(env, "bpf (pointer offset outside attr)", EINVAL);
+      if (off < 0 || (size_t)off + 8 > len) return hk_throw_errno(env, "bpf (pointer offset outside attr)", EINVAL);
       uint64_t addr = (uint64_t)(uintptr_t)data;
       memcpy((char *)attr + off, &addr, sizeof addr);
     }
   }
   long r = syscall(SYS_bpf, cmd, attr, (unsigned int)len);
-  if (r < 0) return throw_errno(env, "bpf", errno);
+  if (r < 0) return hk_throw_errno(env, "bpf", errno);
   return num(env, (double)r);
 }
 

@@ -22,6 +22,10 @@ struct hk_napi_fn {
 extern const struct hk_napi_fn __start_hk_napi_fns[] __attribute__((weak, visibility("hidden")));
 extern const struct hk_napi_fn __stop_hk_napi_fns[] __attribute__((weak, visibility("hidden")));
 
+// Throws a JS Error with .errno (positive), .code ('EPERM'…) and .syscall; returns NULL so a
+// callback can `return hk_throw_errno(...)`. Defined once, in addon.c.
+napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err);
+
 static inline int hk_register_hooked(napi_env env, napi_value exports) {
   for (const struct hk_napi_fn *p = __start_hk_napi_fns; p && p < __stop_hk_napi_fns; p++) {
     napi_value f;

@@ -21,22 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static napi_value net_throw(napi_env env, const char *syscall_name, int err) {
-  const char *code = strerrorname_np(err);
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s (%s)", syscall_name, strerror(err), code ? code : "?");
-  napi_value m, e, v;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &v);
-  napi_set_named_property(env, e, "errno", v);
-  napi_create_string_utf8(env, code ? code : "EUNKNOWN", NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, e, "code", v);
-  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, e, "syscall", v);
-  napi_throw(env, e);
-  return NULL;
-}
 
 static int net_args(napi_env env, napi_callback_info info, size_t want, size_t need, napi_value *argv, size_t *got) {
   size_t argc = want;
@@ -108,13 +92,13 @@ static napi_value js_net_socket(napi_env env, napi_callback_info info) {
   struct sock_job j = {ns_fd, domain, type, protocol, -1, 0, NULL};
   if (ns_fd < 0) {
     j.fd = socket(domain, type | SOCK_CLOEXEC, protocol);
-    if (j.fd < 0) return net_throw(env, "socket", errno);
+    if (j.fd < 0) return hk_throw_errno(env, "socket", errno);
   } else {
     pthread_t t;
     int rc = pthread_create(&t, NULL, sock_thread, &j);
-    if (rc != 0) return net_throw(env, "pthread_create", rc);
+    if (rc != 0) return hk_throw_errno(env, "pthread_create", rc);
     pthread_join(t, NULL);
-    if (j.err) return net_throw(env, j.failed, j.err);
+    if (j.err) return hk_throw_errno(env, j.failed, j.err);
   }
   napi_value r;
   napi_create_int32(env, j.fd, &r);
@@ -132,12 +116,12 @@ static napi_value js_bind_inet(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[3], &reuse);
   if (reuse) {
     int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return net_throw(env, "setsockopt(SO_REUSEADDR)", errno);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return hk_throw_errno(env, "setsockopt(SO_REUSEADDR)", errno);
   }
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = ip};
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) return net_throw(env, "bind", errno);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) return hk_throw_errno(env, "bind", errno);
   socklen_t len = sizeof sa;
-  if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0) return net_throw(env, "getsockname", errno);
+  if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0) return hk_throw_errno(env, "getsockname", errno);
   napi_value r;
   napi_create_int32(env, ntohs(sa.sin_port), &r);
   return r;
@@ -152,7 +136,7 @@ static napi_value js_sock_send(napi_env env, napi_callback_info info) {
   if (net_args(env, info, 2, 2, argv, NULL) || net_int(env, argv[0], &fd) || net_buffer(env, argv[1], &data, &len)) return NULL;
   ssize_t n;
   do n = send(fd, data, len, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-  if (n < 0) return net_throw(env, "send", errno);
+  if (n < 0) return hk_throw_errno(env, "send", errno);
   napi_value r;
   napi_create_double(env, (double)n, &r);
   return r;
@@ -171,8 +155,8 @@ static napi_value js_sock_recv(napi_env env, napi_callback_info info) {
   ssize_t n;
   do n = recv(fd, data, len, MSG_TRUNC | (dontwait ? MSG_DONTWAIT : 0)); while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) n = -1;
-  else if (n < 0) return net_throw(env, "recv", errno);
-  else if ((size_t)n > len) return net_throw(env, "recv (message larger than the buffer)", EMSGSIZE);
+  else if (n < 0) return hk_throw_errno(env, "recv", errno);
+  else if ((size_t)n > len) return hk_throw_errno(env, "recv (message larger than the buffer)", EMSGSIZE);
   napi_value r;
   napi_create_double(env, (double)n, &r);
   return r;
@@ -195,7 +179,7 @@ static napi_value js_udp_recv_from(napi_env env, napi_callback_info info) {
       napi_get_null(env, &r);
       return r;
     }
-    return net_throw(env, "recvfrom", errno);
+    return hk_throw_errno(env, "recvfrom", errno);
   }
   char text[INET_ADDRSTRLEN] = "";
   if (sa.sin_family == AF_INET) inet_ntop(AF_INET, &sa.sin_addr, text, sizeof text);
@@ -222,7 +206,7 @@ static napi_value js_udp_send_to(napi_env env, napi_callback_info info) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = ip};
   ssize_t n;
   do n = sendto(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof sa); while (n < 0 && errno == EINTR);
-  if (n < 0) return net_throw(env, "sendto", errno);
+  if (n < 0) return hk_throw_errno(env, "sendto", errno);
   napi_value r;
   napi_create_double(env, (double)n, &r);
   return r;
@@ -233,7 +217,7 @@ static napi_value js_sock_listen(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd, backlog;
   if (net_args(env, info, 2, 2, argv, NULL) || net_int(env, argv[0], &fd) || net_int(env, argv[1], &backlog)) return NULL;
-  if (listen(fd, backlog) != 0) return net_throw(env, "listen", errno);
+  if (listen(fd, backlog) != 0) return hk_throw_errno(env, "listen", errno);
   return NULL;
 }
 

@@ -5,7 +5,6 @@
  * Why it is needed: the kernel gives pid 1 of a pid namespace no default signal actions (a
  * SIGTERM without a handler is ignored), and orphans are reparented to pid 1, which must
  * wait() for them or they stay zombies forever. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

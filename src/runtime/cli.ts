@@ -4,9 +4,9 @@
 import { appendFileSync } from 'node:fs';
 import { parseArgs, type FlagSpec } from './cli-args.js';
 import { HakoError, invalid } from '../common/errors.js';
+import { OCI_VERSION } from './spec/types.js';
 
 const VERSION = '0.1.0';
-const SPEC_VERSION = '1.2.0';
 
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'root', type: 'string' },
@@ -70,7 +70,7 @@ function splitGlobals(argv: string[]): { globals: Globals; command: string | und
     process.exit(0);
   }
   if (flags.version) {
-    process.stdout.write(`hako-runtime version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+    process.stdout.write(`hako-runtime version ${VERSION}\nspec: ${OCI_VERSION}\n`);
     process.exit(0);
   }
   const logFormat = (flags['log-format'] as string | undefined) ?? 'text';
