@@ -37,7 +37,8 @@ import { resolveUser } from './containers/user.js';
 import { writeEtcFiles } from './containers/etc-files.js';
 import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
-import { parseLogSize, readJsonLog } from './logs/json-file.js';
+import { parseLogSize, logMaxFiles } from './logs/json-file.js';
+import { readLogs } from './monitor/logs.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
 import { dockerStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
@@ -606,7 +607,7 @@ export class Engine implements ContainerEngine {
           driver: lc.Type === 'none' ? 'none' : 'json-file',
           path: rec.LogPath,
           maxSize: lc.Config['max-size'] ? parseLogSize(lc.Config['max-size']) : 0,
-          maxFiles: lc.Config['max-file'] ? Math.max(1, Number(lc.Config['max-file'])) : 1,
+          maxFiles: logMaxFiles(rec),
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
       };
@@ -966,7 +967,7 @@ export class Engine implements ContainerEngine {
       output.push(null);
     };
     if (opts.logs && rec.LogPath) {
-      for await (const e of readJsonLog(rec.LogPath, { follow: false, stdout: opts.stdout, stderr: opts.stderr, since: 0, until: 0, timestamps: false, tail: 'all' }, () => false)) {
+      for await (const e of readLogs(rec.LogPath, { follow: false, stdout: opts.stdout, stderr: opts.stderr, since: 0, until: 0, timestamps: false, tail: 'all', maxFiles: logMaxFiles(rec) })) {
         output.push({ stream: tty ? 'stdout' : e.stream, data: e.data });
       }
     }
@@ -1025,7 +1026,8 @@ export class Engine implements ContainerEngine {
     const lc = live.rec.HostConfig.LogConfig as { Type: string };
     if (lc.Type === 'none') throw invalid('configured logging driver does not support reading');
     const path = live.rec.LogPath;
-    return { tty: live.rec.Config.Tty === true, entries: readJsonLog(path, opts, () => live.rec.State.Running || live.rec.State.Restarting, signal) };
+    const running = () => live.rec.State.Running || live.rec.State.Restarting;
+    return { tty: live.rec.Config.Tty === true, entries: readLogs(path, { ...opts, maxFiles: logMaxFiles(live.rec), running }, signal) };
   }
 
   // ------------------------------------------------------------------ list / inspect

@@ -9,7 +9,8 @@ import { mergeConfig, mergeEnv, parseBind, collectMounts } from '../../src/engin
 import { resolvConf, hostsFile } from '../../src/engine/containers/etc-files.js';
 import { humanDuration, statusText, containerMatches } from '../../src/engine/containers/view.js';
 import { initialState, type ContainerRecord } from '../../src/engine/containers/record.js';
-import { JsonFileWriter, readJsonLog, parseLogSize } from '../../src/engine/logs/json-file.js';
+import { JsonFileWriter, parseLogSize } from '../../src/engine/logs/json-file.js';
+import { readLogs } from '../../src/engine/monitor/logs.js';
 import { resolveInRoot } from '../../src/engine/fs/paths.js';
 import { parsePasswd, resolveUser } from '../../src/engine/containers/user.js';
 import { EventBus } from '../../src/engine/events.js';
@@ -107,11 +108,11 @@ test('json-file log: lines split, rotation by max-size, tail, stream filter', as
     w.write('stdout', Buffer.from('a\nb'));
     w.close();
     const all: string[] = [];
-    for await (const e of readJsonLog(path, { follow: false, stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: 'all' }, () => false)) all.push(e.data.toString());
+    for await (const e of readLogs(path, { follow: false, stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: 'all', maxFiles: 3 })) all.push(e.data.toString());
     assert.ok(all.length < 22, 'older entries were rotated away');
     assert.deepEqual(all.slice(-2), ['a\n', 'b']);
     const tail: string[] = [];
-    for await (const e of readJsonLog(path, { follow: false, stdout: false, stderr: true, since: 0, until: 0, timestamps: false, tail: 2 }, () => false)) tail.push(e.data.toString());
+    for await (const e of readLogs(path, { follow: false, stdout: false, stderr: true, since: 0, until: 0, timestamps: false, tail: 2, maxFiles: 3 })) tail.push(e.data.toString());
     assert.deepEqual(tail, ['line 17\n', 'line 19\n']);
   } finally {
     t.cleanup();

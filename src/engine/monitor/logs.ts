@@ -9,6 +9,11 @@ export interface ReadLogsOptions extends LogsOptions {
   maxFiles?: number;
   /** follow: the monitor's dir; following ends once dir/exit.json exists and the log is drained. */
   exitDir?: string;
+  /**
+   * follow: ends (once the log is drained) when this returns false — for containers whose end is
+   * not marked by an exit.json (no monitor), or that are restarting.
+   */
+  running?: () => boolean;
   /** follow: how often to look for new data (ms); default 100. */
   pollMs?: number;
 }
@@ -107,7 +112,7 @@ export async function* readLogs(logPath: string, opts: ReadLogsOptions, signal?:
     if (!opts.follow) return;
     const exitFile = opts.exitDir ? join(opts.exitDir, 'exit.json') : undefined;
     while (!stopped && !signal?.aborted) {
-      const exited = exitFile !== undefined && existsSync(exitFile);
+      const exited = (exitFile !== undefined && existsSync(exitFile)) || (opts.running !== undefined && !opts.running());
       if (!current) current = openLine(logPath);
       if (current) {
         for (const line of current.lines()) {
