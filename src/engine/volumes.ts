@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync } 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
-import { writeFileAtomic } from '../runtime/state/atomic-file.js';
+import { writeFileAtomicSync } from '../common/atomic-file.js';
 import type { Filters, Json } from './api-types.js';
 
 export interface VolumeMeta {
@@ -60,7 +60,7 @@ export class VolumeStore {
     const tmp = join(this.dir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
     try {
       mkdirSync(join(tmp, '_data'), { recursive: true, mode: 0o755 });
-      writeFileAtomic(join(tmp, 'volume.json'), JSON.stringify(meta));
+      writeFileAtomicSync(join(tmp, 'volume.json'), JSON.stringify(meta));
       renameSync(tmp, join(this.dir, name));
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromSystemError } from '../../common/errors.js';
-import { writeFileAtomic } from '../../runtime/state/atomic-file.js';
+import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
 
 export type DockerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -88,7 +88,7 @@ export class RecordStore {
     const dir = this.containerDir(rec.Id);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o710 });
-      writeFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, durable: true });
+      writeFileAtomicSync(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, durable: true });
     } catch (err) {
       throw fromSystemError(`save container ${rec.Id}`, err, dir);
     }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { HakoError, fromSystemError } from '../../common/errors.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 
 export interface Credentials {
   username: string;
@@ -98,6 +98,6 @@ export class DockerConfig {
   }
 
   private async write(cfg: ConfigFile): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(cfg, null, '\t') + '\n', 0o600);
+    await writeFileAtomic(this.path, JSON.stringify(cfg, null, '\t') + '\n', { mode: 0o600 });
   }
 }

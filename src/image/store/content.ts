@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { digestHex, hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
-import { fsyncDir } from './atomic.js';
+import { fsyncDir } from '../../common/atomic-file.js';
 
 export interface ExpectedBlob {
   digest: Digest;

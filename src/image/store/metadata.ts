@@ -8,7 +8,7 @@ import { fromSystemError } from '../../common/errors.js';
 import { digestHex, isDigest, type Digest } from '../digest.js';
 import type { Descriptor } from '../manifest.js';
 import type { Platform } from '../platform.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { FileLock } from './lock.js';
 
 export interface ImageRecord {
@@ -95,7 +95,7 @@ export class MetadataStore {
   }
 
   async putImage(rec: ImageRecord): Promise<void> {
-    await writeFileAtomic(this.imagePath(rec.id), JSON.stringify(rec, null, 1));
+    await writeFileAtomic(this.imagePath(rec.id), JSON.stringify(rec, null, 1), { mode: 0o644 });
   }
 
   async deleteImage(id: Digest): Promise<void> {
@@ -127,14 +127,14 @@ export class MetadataStore {
   }
 
   async writeRefs(t: RefTable): Promise<void> {
-    await writeFileAtomic(this.refsPath, JSON.stringify(t, null, 1));
+    await writeFileAtomic(this.refsPath, JSON.stringify(t, null, 1), { mode: 0o644 });
   }
 
   // ---- leases (containers using images) ----------------------------------------------------
 
   async addLease(owner: string, image: Digest): Promise<void> {
     await this.init();
-    await writeFileAtomic(join(this.leasesDir, `${encodeURIComponent(owner)}.json`), JSON.stringify({ owner, image }));
+    await writeFileAtomic(join(this.leasesDir, `${encodeURIComponent(owner)}.json`), JSON.stringify({ owner, image }), { mode: 0o644 });
   }
 
   async removeLease(owner: string): Promise<void> {

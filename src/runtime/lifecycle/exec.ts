@@ -10,7 +10,7 @@ import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
 import { planExec } from '../plan/index.js';
 import type { SpecProcess } from '../spec/types.js';
 import { processStartTime } from '../state/process-info.js';
-import { writeFileAtomic } from '../state/atomic-file.js';
+import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import type { RuntimeContext } from './context.js';
 import { cgroupsOf } from './context.js';
 import { statusOf } from './status.js';
@@ -84,7 +84,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
       await proc.exited.catch(() => undefined);
       throw err;
     }
-    if (opts.pidFile) writeFileAtomic(opts.pidFile, String(proc.pid), { mode: 0o644 });
+    if (opts.pidFile) writeFileAtomicSync(opts.pidFile, String(proc.pid), { mode: 0o644 });
     let ptyMaster: number | undefined;
     if (ownPtyEnd !== undefined) ptyMaster = receivePty(ownPtyEnd);
     return { process: proc, pid: proc.pid, ...(ptyMaster === undefined ? {} : { ptyMaster }) };

@@ -14,7 +14,7 @@ import type { Spec } from '../spec/types.js';
 import { planContainer, NOTIFY, type PlannedContainer } from '../plan/index.js';
 import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
 import type { ContainerRecord } from '../state/container-store.js';
-import { writeFileAtomic } from '../state/atomic-file.js';
+import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import { processStartTime } from '../state/process-info.js';
 import { runHooks, type HookState } from './hooks.js';
 import type { RuntimeContext } from './context.js';
@@ -227,11 +227,11 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
     store.save(record);
-    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(record.pid), { mode: 0o644 });
+    if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(record.pid), { mode: 0o644 });
     let monitor: Launched['monitor'];
     if (opts.monitor) {
       monitor = { pid: spawned.pid, startTime: processStartTime(spawned.pid), containerPid: record.pid };
-      writeFileAtomic(resolve(opts.monitor.dir, 'monitor.json'), JSON.stringify(monitor), { mode: 0o644 });
+      writeFileAtomicSync(resolve(opts.monitor.dir, 'monitor.json'), JSON.stringify(monitor), { mode: 0o644 });
     }
 
     let ptyMaster: number | undefined;

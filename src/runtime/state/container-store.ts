@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError, invalid, notFound, conflict } from '../../common/errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import { acquireLock, type Lock } from './file-lock.js';
 import type { Spec } from '../spec/types.js';
 
@@ -86,7 +86,7 @@ export class ContainerStore {
   }
 
   save(rec: ContainerRecord): void {
-    writeFileAtomic(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
+    writeFileAtomicSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
   }
 
   remove(id: string): void {

@@ -1,0 +1,81 @@
+// Crash-safe small files: write a uniquely named temp file beside the target (exclusive create),
+// fsync it, rename it over the target, fsync the directory. A reader sees the old content or the
+// new one, never a torn file, and two writers of one file never share a temp name.
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename, unlink, mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { fromSystemError } from './errors.js';
+
+function tempName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+export interface AtomicWriteOptions {
+  /** File mode of a new file (default 0o600). */
+  mode?: number;
+  /** fsync the file and its directory (default true); false only for files a crash may lose. */
+  durable?: boolean;
+}
+
+function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Synchronous atomic write (used on the container start path, where it is cheaper). */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+  const tmp = tempName(path);
+  let fd = -1;
+  try {
+    fd = openSync(tmp, 'wx', opts.mode ?? 0o600);
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    if (opts.durable !== false) fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+    if (opts.durable !== false) fsyncDirSync(dirname(path));
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* not created, or already renamed */
+    }
+    throw fromSystemError(`write ${path}`, err, path);
+  }
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Asynchronous atomic write; creates the directory when missing. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const dir = dirname(path);
+  const tmp = tempName(path);
+  try {
+    await mkdir(dir, { recursive: true });
+    const fh = await open(tmp, 'wx', opts.mode ?? 0o600);
+    try {
+      await fh.writeFile(data);
+      if (opts.durable !== false) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    if (opts.durable !== false) await fsyncDir(dir);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw fromSystemError(`write ${path}`, err, path);
+  }
+}
