@@ -9,12 +9,12 @@ import { ociState, statusOf } from './status.js';
 import { runHooksWarn } from './hooks.js';
 import { signalPid } from './kill.js';
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { force?: boolean } = {}): Promise<void> {
   let lock;
   try {
-    lock = ctx.store.lock(id);
+    lock = await ctx.store.lock(id);
   } catch (err) {
     if (err instanceof HakoError && err.kind === 'not-found') {
       // Like runc: `delete --force` of a container that is already gone succeeds. containerd's
@@ -51,7 +51,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
       const deadline = Date.now() + 10_000;
       while (isSameProcess(rec.pid, rec.pidStartTime)) {
         if (Date.now() > deadline) throw new HakoError({ step: `delete container "${id}"`, hint: `process ${rec.pid} did not die after SIGKILL`, kind: 'internal' });
-        Atomics.wait(sleeper, 0, 0, 2);
+        await sleep(2);
       }
     }
     await cgroups.destroy();

@@ -5,7 +5,7 @@ import { cgroupsOf } from './context.js';
 import { statusOf } from './status.js';
 
 export async function pauseContainer(ctx: RuntimeContext, id: string): Promise<void> {
-  const lock = ctx.store.lock(id);
+  const lock = await ctx.store.lock(id);
   try {
     const rec = ctx.store.load(id);
     const status = statusOf(ctx, rec);
@@ -17,7 +17,7 @@ export async function pauseContainer(ctx: RuntimeContext, id: string): Promise<v
 }
 
 export async function resumeContainer(ctx: RuntimeContext, id: string): Promise<void> {
-  const lock = ctx.store.lock(id);
+  const lock = await ctx.store.lock(id);
   try {
     const rec = ctx.store.load(id);
     const status = statusOf(ctx, rec);

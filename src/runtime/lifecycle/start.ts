@@ -8,10 +8,10 @@ import { ociState, statusOf } from './status.js';
 import { removeFifo } from './launch.js';
 import { runHooksWarn } from './hooks.js';
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
-  const lock = ctx.store.lock(id);
+  const lock = await ctx.store.lock(id);
   try {
     const rec = ctx.store.load(id);
     const status = statusOf(ctx, rec);
@@ -48,7 +48,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
         if (n === 1) break;
         if (!isSameProcess(rec.pid, rec.pidStartTime)) throw new HakoError({ step: `start container "${id}"`, hint: 'its process exited before it could be started', kind: 'conflict' });
         if (Date.now() > deadline) throw new HakoError({ step: `start container "${id}"`, hint: 'the container process did not answer within 10s', kind: 'internal' });
-        Atomics.wait(sleeper, 0, 0, 1);
+        await sleep(1);
       }
     } finally {
       closeSync(fd);

@@ -67,7 +67,7 @@ export async function updateCommand(ctx: RuntimeContext, argv: string[]): Promis
   }
   if (flags['cpuset-cpus']) (res.cpu ??= {}).cpus = flags['cpuset-cpus'];
   if (flags['cpuset-mems']) (res.cpu ??= {}).mems = flags['cpuset-mems'];
-  const lock = ctx.store.lock(id);
+  const lock = await ctx.store.lock(id);
   try {
     const rec = ctx.store.load(id);
     if (statusOf(ctx, rec) === 'stopped') throw conflict(`cannot update container "${id}": it is stopped`);

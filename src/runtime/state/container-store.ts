@@ -93,7 +93,7 @@ export class ContainerStore {
     rmSync(this.dir(id), { recursive: true, force: true });
   }
 
-  lock(id: string): Lock {
+  lock(id: string): Promise<Lock> {
     return acquireLock(join(this.dir(id), 'lock'), `container ${id}`);
   }
 

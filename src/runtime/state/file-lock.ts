@@ -5,16 +5,14 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync, renameSync } 
 import { HakoError } from '../../common/errors.js';
 import { isProcessAlive } from './process-info.js';
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-function sleepMs(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
-}
+// Waiting is asynchronous: in the daemon a blocked wait would stall every other request.
+const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface Lock {
   release(): void;
 }
 
-export function acquireLock(path: string, what: string, timeoutMs = 30_000): Lock {
+export async function acquireLock(path: string, what: string, timeoutMs = 30_000): Promise<Lock> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -59,6 +57,6 @@ export function acquireLock(path: string, what: string, timeoutMs = 30_000): Loc
     if (Date.now() > deadline) {
       throw new HakoError({ step: `lock ${what}`, path, hint: `held by pid ${owner} for more than ${timeoutMs / 1000}s`, kind: 'conflict' });
     }
-    sleepMs(Math.min(1 + attempt, 20));
+    await sleepMs(Math.min(1 + attempt, 20));
   }
 }
