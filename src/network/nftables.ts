@@ -7,7 +7,7 @@
 // Base chains of our own table only ever ACCEPT or DNAT/masquerade our own traffic; an accept here
 // cannot override a DROP in another table at the same hook (every base chain runs), so a host
 // whose iptables FORWARD policy is DROP still needs a forward exception there (we never edit it).
-import { replaceTable, tableText, type ChainSpec, type TableSpec } from './nft/messages.js';
+import { RuleCache, replaceTable, tableText, type ChainSpec, type TableSpec } from './nft/messages.js';
 import type { Rule } from './nft/rule.js';
 import { NftSocket } from './nft/socket.js';
 import type { Proto } from './ports.js';
@@ -97,8 +97,8 @@ export function renderTransaction(table: string, networks: RulesetNetwork[]): st
 }
 
 /** The netlink messages of that transaction (one batch). */
-export function transactionMessages(table: string, networks: RulesetNetwork[]) {
-  return replaceTable('ip', table, networks.length > 0 ? rulesetTable(table, networks) : null);
+export function transactionMessages(table: string, networks: RulesetNetwork[], cache?: RuleCache) {
+  return replaceTable('ip', table, networks.length > 0 ? rulesetTable(table, networks) : null, cache);
 }
 
 /**
@@ -110,6 +110,7 @@ export function transactionMessages(table: string, networks: RulesetNetwork[]) {
  */
 export class NftFirewall {
   private sock: NftSocket | undefined;
+  private readonly cache = new RuleCache();
 
   /** `nsFd`: the netns to work in (default: ours); only read when the socket is first opened. */
   constructor(
@@ -124,8 +125,9 @@ export class NftFirewall {
   apply(networks: RulesetNetwork[]): void {
     this.sock ??= NftSocket.open(this.nsFd);
     try {
-      this.sock.commit(transactionMessages(this.table, networks), `replace table ip ${this.table}`);
+      this.sock.commit(transactionMessages(this.table, networks, this.cache), `replace table ip ${this.table}`);
     } finally {
+      this.cache.rotate();
       // A kernel refusal leaves the socket usable; a failed send or receive does not.
       if (this.sock.broken) this.close();
     }

@@ -2,7 +2,7 @@
 // nft 1.0.6 uses, so our batches are byte-identical to nft's (test/unit/nft-golden.ts). Integer
 // attributes are big-endian (NLA_BE32); register *contents* (ct state bits, fib results) are in
 // host order, which is why those compare values are written little-endian here.
-import { encodeAttrs, type Attr } from '../rtnetlink.js';
+import { encodeAttrs, type Attr } from './attrs.js';
 import {
   NFTA_BITWISE, NFTA_CMP, NFTA_CT, NFTA_DATA, NFTA_EXPR, NFTA_FIB, NFTA_IMMEDIATE, NFTA_LIST_ELEM, NFTA_META, NFTA_NAT, NFTA_PAYLOAD,
   NFTA_VERDICT, NFT_REG_VERDICT,
@@ -11,27 +11,39 @@ import {
 export type { Attr };
 export { encodeAttrs };
 
-export const be32 = (v: number): Buffer => {
+// Buffers here are never written after creation (the encoder only copies them), so the small
+// constants every rule repeats (registers, keys, operators, names) are made once.
+const small32 = Array.from({ length: 256 }, (_, v) => {
   const b = Buffer.alloc(4);
+  b.writeInt32BE(v, 0);
+  return b;
+});
+export const be32 = (v: number): Buffer => {
+  if (v >= 0 && v < 256 && Number.isInteger(v)) return small32[v]!;
+  const b = Buffer.allocUnsafe(4);
   b.writeInt32BE(v | 0, 0);
   return b;
 };
 export const be16 = (v: number): Buffer => {
-  const b = Buffer.alloc(2);
+  const b = Buffer.allocUnsafe(2); // every byte is written
   b.writeUInt16BE(v, 0);
   return b;
 };
 /** A 32-bit register value in host order (x86_64 and arm64: little-endian). */
 export const host32 = (v: number): Buffer => {
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4); // every byte is written
   b.writeUInt32LE(v >>> 0, 0);
   return b;
 };
 export const strz = (s: string): Buffer => Buffer.from(`${s}\0`);
 
+const names = new Map<string, Buffer>();
+
 /** One expression: NFTA_LIST_ELEM { NFTA_EXPR_NAME, NFTA_EXPR_DATA { ... } }. */
 export function expr(name: string, data: Attr[]): Attr {
-  return [NFTA_LIST_ELEM, [[NFTA_EXPR.NAME, strz(name)], [NFTA_EXPR.DATA, data]]];
+  let n = names.get(name);
+  if (!n) names.set(name, (n = strz(name)));
+  return [NFTA_LIST_ELEM, [[NFTA_EXPR.NAME, n], [NFTA_EXPR.DATA, data]]];
 }
 
 /** `meta load <key> => reg` */

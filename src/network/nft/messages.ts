@@ -1,4 +1,5 @@
 // nf_tables objects (table, chains, rules) as netlink messages, plus their nft syntax for errors.
+import { NLA_F_NESTED, encodeAttrs } from './attrs.js';
 import { be32, strz, type Attr } from './expr.js';
 import { ruleExprs, ruleModules, ruleText, type Rule } from './rule.js';
 import { NFPROTO_IPV4, NFTA_CHAIN, NFTA_HOOK, NFTA_RULE, NFTA_TABLE, NFT_MSG, NF_ACCEPT, NF_DROP, NF_INET_HOOK, NLM_F, type HookName } from './uapi.js';
@@ -74,23 +75,49 @@ export function newChain(family: 'ip', table: string, c: ChainSpec): NftMessage 
   return { type: NFT_MSG.NEWCHAIN, flags: NLM_F.CREATE, family: FAMILY[family], attrs, what, modules: c.base?.type === 'nat' ? ['nft_chain_nat'] : undefined };
 }
 
-export function newRule(family: 'ip', table: string, chain: string, r: Rule): NftMessage {
+/**
+ * Encoded expression lists by rule text (nft syntax determines the expressions), kept from one
+ * batch to the next: a change re-encodes only the rules that are new. Without it, building a
+ * rule costs ~20 µs of JS, about what the kernel spends on it.
+ */
+export class RuleCache {
+  private last = new Map<string, Buffer>();
+  private current = new Map<string, Buffer>();
+
+  expressions(text: string, r: Rule): Buffer {
+    let b = this.current.get(text) ?? this.last.get(text);
+    if (!b) b = encodeAttrs(ruleExprs(r));
+    this.current.set(text, b);
+    return b;
+  }
+
+  /** Ends a batch: entries not used by it are dropped at the end of the next one. */
+  rotate(): void {
+    this.last = this.current;
+    this.current = new Map();
+  }
+}
+
+export function newRule(family: 'ip', table: string, chain: string, r: Rule, cache?: RuleCache): NftMessage {
+  const text = ruleText(r);
+  // A pre-encoded list keeps its NLA_F_NESTED flag in the type.
+  const exprs: Attr = cache ? [NFTA_RULE.EXPRESSIONS | NLA_F_NESTED, cache.expressions(text, r)] : [NFTA_RULE.EXPRESSIONS, ruleExprs(r)];
   return {
     type: NFT_MSG.NEWRULE,
     flags: NLM_F.CREATE | NLM_F.APPEND,
     family: FAMILY[family],
-    attrs: [[NFTA_RULE.TABLE, strz(table)], [NFTA_RULE.CHAIN, strz(chain)], [NFTA_RULE.EXPRESSIONS, ruleExprs(r)]],
-    what: `add rule ${family} ${table} ${chain} ${ruleText(r)}`,
+    attrs: [[NFTA_RULE.TABLE, strz(table)], [NFTA_RULE.CHAIN, strz(chain)], exprs],
+    what: `add rule ${family} ${table} ${chain} ${text}`,
     modules: ruleModules(r),
   };
 }
 
 /** The table with its chains and rules, in nft's order: the table, every chain, then the rules. */
-export function createTable(t: TableSpec): NftMessage[] {
+export function createTable(t: TableSpec, cache?: RuleCache): NftMessage[] {
   return [
     newTable(t.family, t.name),
     ...t.chains.map((c) => newChain(t.family, t.name, c)),
-    ...t.chains.flatMap((c) => c.rules.map((r) => newRule(t.family, t.name, c.name, r))),
+    ...t.chains.flatMap((c) => c.rules.map((r) => newRule(t.family, t.name, c.name, r, cache))),
   ];
 }
 
@@ -99,8 +126,8 @@ export function createTable(t: TableSpec): NftMessage[] {
  * the `delete table` valid when the table does not exist yet; deleting a table deletes its chains
  * and rules. The kernel applies the batch all or nothing.
  */
-export function replaceTable(family: 'ip', name: string, t: TableSpec | null): NftMessage[] {
-  return [newTable(family, name), delTable(family, name), ...(t ? createTable(t) : [])];
+export function replaceTable(family: 'ip', name: string, t: TableSpec | null, cache?: RuleCache): NftMessage[] {
+  return [newTable(family, name), delTable(family, name), ...(t ? createTable(t, cache) : [])];
 }
 
 /** The table in nft syntax (`nft -f` input; `nft list table` prints the same rules). */

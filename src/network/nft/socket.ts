@@ -34,7 +34,7 @@ export function parseErrors(buf: Buffer): NlError[] {
     if (buf.readUInt16LE(off + 4) === NLMSG_ERROR && len >= 20) {
       const flags = buf.readUInt16LE(off + 6);
       const body = buf.subarray(off + 16, off + len);
-      const e: NlError = { seq: buf.readUInt32LE(off + 8), errno: -body.readInt32LE(0) };
+      const e: NlError = { seq: buf.readUInt32LE(off + 8), errno: -body.readInt32LE(0) | 0 };
       if (flags & NLM_F_ACK_TLVS && body.length >= 20) {
         // struct nlmsgerr { int error; struct nlmsghdr msg; } then the original payload unless
         // capped, then the extended-ack attributes.
