@@ -85,14 +85,15 @@ export class NftSocket {
       const errno = addonErrno(err);
       throw new HakoError({ step: 'open a netfilter netlink socket', errno, hint: errno === EPROTONOSUPPORT ? 'the kernel has no nfnetlink; try: modprobe nf_tables' : undefined, cause: err });
     }
-    try {
-      // Errors come back with the failing message's header only (not the whole rule) and with
-      // the kernel's explanation when it has one.
-      n.sockSetInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
-      n.sockSetInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
-    } catch (err) {
-      n.close(fd);
-      throw new HakoError({ step: 'set options of the netfilter netlink socket', errno: addonErrno(err), cause: err });
+    // Errors come back with the failing message's header only (not the whole rule) and with the
+    // kernel's explanation when it has one. Both are niceties: kernels before 4.3 / 4.12 answer
+    // ENOPROTOOPT and plain errors work the same.
+    for (const opt of [NETLINK_CAP_ACK, NETLINK_EXT_ACK]) {
+      try {
+        n.sockSetInt(fd, SOL_NETLINK, opt, 1);
+      } catch {
+        // see above
+      }
     }
     return new NftSocket(fd);
   }
