@@ -34,7 +34,7 @@ const align4 = (n: number) => (n + 3) & ~3;
 
 export type Attr = [type: number, payload: Buffer | Attr[]];
 
-export function encodeAttrs(attrs: Attr[]): Buffer {
+function encodeAttrs(attrs: Attr[]): Buffer {
   const parts: Buffer[] = [];
   for (const [type, payload] of attrs) {
     const nested = Array.isArray(payload);
