@@ -54,7 +54,7 @@ try {
     mgr.applyFirewall();
     nft.push(mgr.timings.applyFirewall);
   }
-  console.log(`nft -f - transaction (whole table):                 p50 ${pct(nft, 0.5)} ms p90 ${pct(nft, 0.9)} ms`);
+  console.log(`firewall change (whole table, netlink):              p50 ${pct(nft, 0.5)} ms p90 ${pct(nft, 0.9)} ms`);
 
   // 2. throughput: a node HTTP server inside a netns, fetched directly and via the published port
   const ns = `hkb${tag}s`;

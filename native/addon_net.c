@@ -221,7 +221,19 @@ static napi_value js_sock_listen(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// sockSetInt(fd, level, name, value): setsockopt with an int value (e.g. SO_SNDBUFFORCE, NETLINK_EXT_ACK).
+static napi_value js_sock_set_int(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int32_t fd, level, name, value;
+  if (net_args(env, info, 4, 4, argv, NULL) || net_int(env, argv[0], &fd) || net_int(env, argv[1], &level) || net_int(env, argv[2], &name) ||
+      net_int(env, argv[3], &value))
+    return NULL;
+  if (setsockopt(fd, level, name, &value, sizeof value) != 0) return hk_throw_errno(env, "setsockopt", errno);
+  return NULL;
+}
+
 HK_EXPORT("netSocket", js_net_socket);
+HK_EXPORT("sockSetInt", js_sock_set_int);
 HK_EXPORT("bindInet", js_bind_inet);
 HK_EXPORT("sockSend", js_sock_send);
 HK_EXPORT("sockRecv", js_sock_recv);

@@ -6,6 +6,8 @@ const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(osConstants.errno)) {
   if (!errnoNames.has(value)) errnoNames.set(value, name);
 }
+// Linux has one errno (95) for both; the kernel and its tools call it EOPNOTSUPP.
+errnoNames.set(osConstants.errno.EOPNOTSUPP, 'EOPNOTSUPP');
 
 /** errno number → symbolic name (`1` → `EPERM`). */
 export function errnoName(errno: number): string {

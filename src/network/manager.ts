@@ -2,10 +2,9 @@
 // is recorded in <root>/network-state.json (written atomically) BEFORE it is relied upon, so a
 // crash leaves state that reconcile() can finish or undo. Kernel objects: one bridge per network
 // (rtnetlink), one veth pair per endpoint (rtnetlink, the peer created directly in the container's
-// netns), one nftables table for every rule (one `nft -f -` transaction per change), two per-bridge
+// netns), one nftables table for every rule (one netlink transaction per change), two per-bridge
 // sysctls (forwarding, route_localnet). Attaching a container without published ports touches no
 // firewall rule: masquerade and forwarding rules are per subnet/bridge.
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { allocate, newPool, pickFreeSubnet, release, type PoolState } from './ip
 import { parseCidr, formatIp, cidrLast } from './ipv4.js';
 import { macForIp, parseMac } from './mac.js';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM, netNative } from './native-net.js';
-import { isSafeName, renderTransaction, type RulesetNetwork } from './nftables.js';
+import { NftFirewall, isSafeName, type RulesetNetwork } from './nftables.js';
 import { portOwner } from './port-owner.js';
 import type { PortMapping, PortSpec, Proto } from './ports.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
@@ -145,6 +144,7 @@ export class NetworkManager {
   private readonly statePath: string;
   private state: State = { version: 1, networks: {}, endpoints: {} };
   private nl: RtNetlink | undefined;
+  private readonly firewall: NftFirewall;
   private readonly holders = new Map<string, number>(); // "ip:port/proto" → fd
   readonly dns: EmbeddedDns;
 
@@ -154,6 +154,7 @@ export class NetworkManager {
     this.bridgePrefix = opts.bridgePrefix ?? 'hk-';
     this.vethPrefix = opts.vethPrefix ?? 'hkv';
     if (!isSafeName(this.table)) throw invalid(`invalid nftables table name "${this.table}"`);
+    this.firewall = new NftFirewall(this.table);
     if (this.vethPrefix.length > 6 || !isSafeName(this.vethPrefix)) throw invalid(`invalid veth prefix "${this.vethPrefix}"`, 'at most 6 characters of [A-Za-z0-9_.-]');
     this.statePath = join(this.root, 'network-state.json');
     const self = this;
@@ -192,6 +193,7 @@ export class NetworkManager {
     this.holders.clear();
     this.nl?.close();
     this.nl = undefined;
+    this.firewall.close();
   }
 
   private netlink(): RtNetlink {
@@ -631,13 +633,10 @@ export class NetworkManager {
     }));
   }
 
-  /** Replaces hako's table in one nft transaction (or deletes it when there are no networks). */
+  /** Replaces hako's table in one nftables transaction (or deletes it when there are no networks). */
   applyFirewall(): void {
     const t0 = performance.now();
-    const text = renderTransaction(this.table, this.rulesetNetworks());
-    const r = spawnSync('nft', ['-f', '-'], { input: text, encoding: 'utf8' });
-    if (r.error) throw new HakoError({ step: 'run nft -f -', errno: addonErrno(r.error), hint: 'install nftables', cause: r.error });
-    if (r.status !== 0) throw new HakoError({ step: `apply nftables table ip ${this.table}`, hint: r.stderr.trim().split('\n').slice(0, 3).join(' / '), kind: 'internal' });
+    this.firewall.apply(this.rulesetNetworks());
     this.timings.applyFirewall = performance.now() - t0;
   }
 

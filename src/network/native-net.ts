@@ -13,6 +13,8 @@ export interface NetAddon {
   udpRecvFrom(fd: number, buf: Buffer): { length: number; address: string; port: number } | null;
   udpSendTo(fd: number, data: Buffer, ip: string, port: number): number;
   sockListen(fd: number, backlog: number): void;
+  /** setsockopt(fd, level, name, &int, sizeof int). */
+  sockSetInt(fd: number, level: number, name: number, value: number): void;
 }
 
 export function netNative(): NativeAddon & NetAddon {

@@ -1,10 +1,15 @@
 // hako's firewall: one nftables table (`table ip <name>`, default `hako`) regenerated as a whole
-// and applied as ONE transaction (`nft -f -`: add table + delete table + the new table), so a
-// reader never sees half a ruleset and removing the last network leaves no table behind.
+// and applied as ONE transaction (an nfnetlink batch: add table + delete table + the new table),
+// so a reader never sees half a ruleset, a failing change leaves the old ruleset in place, and
+// removing the last network leaves no table behind. The messages are encoded in TypeScript
+// (src/network/nft/) and sent on a netlink socket: no nft process per change.
 //
 // Base chains of our own table only ever ACCEPT or DNAT/masquerade our own traffic; an accept here
 // cannot override a DROP in another table at the same hook (every base chain runs), so a host
 // whose iptables FORWARD policy is DROP still needs a forward exception there (we never edit it).
+import { RuleCache, replaceTable, tableText, type ChainSpec, type TableSpec } from './nft/messages.js';
+import type { Rule } from './nft/rule.js';
+import { NftSocket } from './nft/socket.js';
 import type { Proto } from './ports.js';
 
 export interface RulesetMapping {
@@ -24,67 +29,115 @@ export interface RulesetNetwork {
   mappings: RulesetMapping[];
 }
 
-function q(name: string): string {
-  // Interface names are validated on network creation (no quotes, no spaces), so quoting is safe.
-  return `"${name}"`;
-}
+const oif = (name: string, op: 'eq' | 'neq' = 'eq') => ({ kind: 'ifname', dir: 'oif', op, name }) as const;
+const iif = (name: string, op: 'eq' | 'neq' = 'eq') => ({ kind: 'ifname', dir: 'iif', op, name }) as const;
+const saddr = (addr: string) => ({ kind: 'ip', field: 'saddr', addr }) as const;
+const ACCEPT = { kind: 'accept' } as const;
+const DROP = { kind: 'drop' } as const;
+const MASQ = { kind: 'masquerade' } as const;
 
-/** The rules of `table ip <table>` for these networks (the table body, no transaction wrapper). */
-export function renderTable(table: string, networks: RulesetNetwork[]): string {
-  const lines: string[] = [];
-  const dnat: string[] = [];
-  const post: string[] = [];
-  const fwd: string[] = [];
+/** hako's table for these networks. */
+export function rulesetTable(table: string, networks: RulesetNetwork[]): TableSpec {
+  const dnat: Rule[] = [];
+  const post: Rule[] = [];
+  const fwd: Rule[] = [];
   for (const n of networks) {
-    const br = q(n.bridge);
+    const br = n.bridge;
     if (n.internal) {
       // --internal: nothing leaves or enters the bridge except between its own ports.
-      fwd.push(`iifname ${br} oifname != ${br} drop`, `oifname ${br} iifname != ${br} drop`);
+      fwd.push({ matches: [iif(br), oif(br, 'neq')], action: DROP }, { matches: [oif(br), iif(br, 'neq')], action: DROP });
       continue;
     }
     for (const m of n.mappings) {
-      const match = `${m.hostIp === '0.0.0.0' ? '' : `ip daddr ${m.hostIp} `}${m.proto} dport ${m.hostPort}`;
       // Traffic a container sends to its own network's published port is hairpinned back onto
       // the bridge; skipping the DNAT for it would bypass the mapping, so DNAT from everywhere.
-      dnat.push(`${match} dnat to ${m.containerIp}:${m.containerPort}`);
+      dnat.push({
+        matches: [...(m.hostIp === '0.0.0.0' ? [] : [{ kind: 'ip', field: 'daddr', addr: m.hostIp } as const]), { kind: 'dport', proto: m.proto, port: m.hostPort }],
+        action: { kind: 'dnat', ip: m.containerIp, port: m.containerPort },
+      });
     }
-    if (n.masquerade) post.push(`ip saddr ${n.subnet} oifname != ${br} masquerade`);
+    if (n.masquerade) post.push({ matches: [saddr(n.subnet), oif(br, 'neq')], action: MASQ });
     // Published ports reached through 127.0.0.1 (DNAT on output, route_localnet on the bridge):
     // the container cannot answer 127.0.0.1, so the source becomes the gateway address.
-    post.push(`oifname ${br} ip saddr 127.0.0.0/8 masquerade`);
+    post.push({ matches: [oif(br), saddr('127.0.0.0/8')], action: MASQ });
     // Hairpin: a container reaching a published port of its own network via a host address.
-    post.push(`oifname ${br} ip saddr ${n.subnet} ct status dnat masquerade`);
+    post.push({ matches: [oif(br), saddr(n.subnet), { kind: 'ctStatusDnat' }], action: MASQ });
     fwd.push(
-      `oifname ${br} ct state established,related accept`,
-      `oifname ${br} ct status dnat accept`,
-      `oifname ${br} iifname != ${br} drop`,
-      `iifname ${br} accept`,
+      { matches: [oif(br), { kind: 'ctState', states: ['established', 'related'] }], action: ACCEPT },
+      { matches: [oif(br), { kind: 'ctStatusDnat' }], action: ACCEPT },
+      { matches: [oif(br), iif(br, 'neq')], action: DROP },
+      { matches: [iif(br)], action: ACCEPT },
     );
   }
-  lines.push(`table ip ${table} {`);
-  lines.push('  chain ports {');
-  for (const r of dnat) lines.push(`    ${r}`);
-  lines.push('  }');
-  lines.push('  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', '    fib daddr type local jump ports', '  }');
-  lines.push('  chain output {', '    type nat hook output priority -100; policy accept;', '    fib daddr type local jump ports', '  }');
-  lines.push('  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
-  for (const r of post) lines.push(`    ${r}`);
-  lines.push('  }');
-  lines.push('  chain forward {', '    type filter hook forward priority filter; policy accept;');
-  for (const r of fwd) lines.push(`    ${r}`);
-  lines.push('  }');
-  lines.push('}');
-  return lines.join('\n') + '\n';
+  const toPorts: Rule[] = [{ matches: [{ kind: 'fibDaddrLocal' }], action: { kind: 'jump', chain: 'ports' } }];
+  const chains: ChainSpec[] = [
+    { name: 'ports', rules: dnat },
+    { name: 'prerouting', base: { type: 'nat', hook: 'prerouting', priority: -100, policy: 'accept' }, rules: toPorts },
+    { name: 'output', base: { type: 'nat', hook: 'output', priority: -100, policy: 'accept' }, rules: toPorts },
+    { name: 'postrouting', base: { type: 'nat', hook: 'postrouting', priority: 100, policy: 'accept' }, rules: post },
+    { name: 'forward', base: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' }, rules: fwd },
+  ];
+  return { family: 'ip', name: table, chains };
+}
+
+/** The rules of `table ip <table>` in nft syntax (the table body, no transaction wrapper). */
+export function renderTable(table: string, networks: RulesetNetwork[]): string {
+  return tableText(rulesetTable(table, networks));
 }
 
 /**
- * The whole transaction for `nft -f -`: replaces the table atomically, or removes it when there
- * are no networks. `add table` first makes `delete table` valid when the table does not exist yet.
+ * The same transaction as `nft -f` input (what hako ran before it spoke netlink; kept for tests
+ * that compare both paths, and for reading). `add table` first makes `delete table` valid when
+ * the table does not exist yet.
  */
 export function renderTransaction(table: string, networks: RulesetNetwork[]): string {
   let out = `add table ip ${table}\ndelete table ip ${table}\n`;
   if (networks.length > 0) out += renderTable(table, networks);
   return out;
+}
+
+/** The netlink messages of that transaction (one batch). */
+export function transactionMessages(table: string, networks: RulesetNetwork[], cache?: RuleCache) {
+  return replaceTable('ip', table, networks.length > 0 ? rulesetTable(table, networks) : null, cache);
+}
+
+/**
+ * hako's table in one network namespace, changed through one long-lived netfilter netlink socket.
+ *
+ * The socket stays open on purpose: closing a NETLINK_NETFILTER socket makes the kernel wait for
+ * the release of objects deleted by earlier transactions (nft_rcv_nl_event → flush_work →
+ * synchronize_rcu), 5-25 ms here. That wait, not parsing, is most of what one `nft -f` costs.
+ */
+export class NftFirewall {
+  private sock: NftSocket | undefined;
+  private readonly cache = new RuleCache();
+
+  /** `nsFd`: the netns to work in (default: ours); only read when the socket is first opened. */
+  constructor(
+    readonly table: string,
+    private readonly nsFd = -1,
+  ) {}
+
+  /**
+   * Replaces the table with the ruleset for these networks in one kernel transaction (or removes
+   * it when there are none). All or nothing: on error the previous table stays as it was.
+   */
+  apply(networks: RulesetNetwork[]): void {
+    this.sock ??= NftSocket.open(this.nsFd);
+    try {
+      this.sock.commit(transactionMessages(this.table, networks, this.cache), `replace table ip ${this.table}`);
+    } finally {
+      this.cache.rotate();
+      // A kernel refusal leaves the socket usable; a failed send or receive does not.
+      if (this.sock.broken) this.close();
+    }
+  }
+
+  /** Closes the socket (may wait for the kernel, see above); apply() opens a new one. */
+  close(): void {
+    this.sock?.close();
+    this.sock = undefined;
+  }
 }
 
 /** Valid nft table / interface name characters (what we generate names from). */
