@@ -59,6 +59,8 @@ export interface EndpointRecord {
   mac: string;
   aliases: string[];
   ports: PortMapping[];
+  /** The container's own upstream resolvers for the embedded DNS (--dns); default: the daemon's. */
+  dns?: string[] | undefined;
 }
 
 export interface Endpoint {
@@ -94,6 +96,8 @@ export interface ConnectOptions {
   ip?: string | undefined;
   mac?: string | undefined;
   aliases?: string[] | undefined;
+  /** Upstream resolvers the embedded DNS uses for this container (docker's --dns on a user network). */
+  dns?: string[] | undefined;
 }
 
 export interface NetworkManagerOptions {
@@ -106,7 +110,7 @@ export interface NetworkManagerOptions {
   /** Prefix of host-side veth names (`<prefix><8 hex>`); default `hkv`. At most 6 characters. */
   vethPrefix?: string | undefined;
   /** Default network: name and bridge device; default `bridge` / `hako0`. null: none. */
-  defaultNetwork?: { name: string; bridge: string; subnet?: string } | null | undefined;
+  defaultNetwork?: { name: string; bridge: string; subnet?: string | undefined; gateway?: string | undefined } | null | undefined;
   /** The host resolv.conf (upstreams, search domains); default /etc/resolv.conf. */
   resolvConf?: string | undefined;
   /** Upstreams for the embedded DNS instead of the host's resolv.conf (`ip` or `ip:port`). */
@@ -160,7 +164,7 @@ export class NetworkManager {
     const resolver: NameResolver = {
       lookup: (asker, name) => self.lookupName(asker, name),
       reverse: (asker, ip) => self.reverseName(asker, ip),
-      upstreams: () => self.upstreams(),
+      upstreams: (asker) => self.upstreams(asker),
     };
     this.dns = new EmbeddedDns(resolver);
   }
@@ -180,7 +184,7 @@ export class NetworkManager {
     const report = this.reconcile();
     const d = this.opts.defaultNetwork === undefined ? { name: 'bridge', bridge: 'hako0' } : this.opts.defaultNetwork;
     if (d && !this.find(d.name)) {
-      await this.createNetwork({ name: d.name, subnet: d.subnet, options: { [BRIDGE_NAME_OPTION]: d.bridge }, isDefault: true });
+      await this.createNetwork({ name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [BRIDGE_NAME_OPTION]: d.bridge }, isDefault: true });
     }
     return report;
   }
@@ -428,6 +432,7 @@ export class NetworkManager {
       const ep: EndpointRecord = {
         id: epId, networkId: net.id, containerId: o.containerId, containerName, nsPath, nsIno: statSync(nsPath).ino,
         ifName: `eth${ifIndex}`, hostVeth, ip, prefixLen, gateway: net.gateway, mac, aliases: [...(o.aliases ?? [])], ports: [],
+        ...(o.dns && o.dns.length ? { dns: [...o.dns] } : {}),
       };
       // Recorded (with the IP) before the kernel work; reconcile() cleans up a half-made one.
       this.state.endpoints[epId] = ep;
@@ -651,8 +656,18 @@ export class NetworkManager {
     }
   }
 
-  upstreams(): string[] {
-    return this.opts.upstreamDns ?? this.hostResolv().nameservers;
+  /** The resolvers names are forwarded to: the asking netns's own (--dns), else the daemon's. */
+  upstreams(askerKey?: string): string[] {
+    const own = askerKey === undefined ? undefined : this.askers(askerKey).find((e) => e.dns?.length)?.dns;
+    return own ?? this.opts.upstreamDns ?? this.hostResolv().nameservers;
+  }
+
+  /** A renamed container answers to its new name (DNS, reverse lookups, inspect). */
+  renameContainer(containerId: string, name: string): void {
+    const eps = this.endpointsOfContainer(containerId);
+    if (!eps.length) return;
+    for (const e of eps) e.containerName = name;
+    this.save();
   }
 
   /** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */
