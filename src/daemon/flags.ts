@@ -162,7 +162,10 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
         f.ifacePrefix = value;
         break;
       case '--dns':
-        f.dns.push(...value.split(',').filter((x) => x));
+        for (const x of value.split(',').filter((v) => v)) {
+          if (!/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(x)) throw invalid(`invalid --dns "${x}"`, 'an IPv4 address (or address:port, for the embedded DNS server\'s forwarding)');
+          f.dns.push(x);
+        }
         break;
       default:
         throw invalid(`unknown flag: ${arg}`, 'see hakod --help');

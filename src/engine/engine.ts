@@ -36,7 +36,6 @@ import { collectMounts, mergeConfig, normalizeHostConfig } from './containers/co
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, type NetworkingOptions } from './networking.js';
-import { ownsEndpoints } from './containers/network-config.js';
 import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
@@ -631,7 +630,7 @@ export class Engine implements ContainerEngine {
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
         // Networks are connected once the container's netns exists, before its program runs.
-        ...(ownsEndpoints(nm) ? { prestart: (pid: number) => this.net.attach(rec, pid) } : {}),
+        ...(nm !== 'host' && !nm.startsWith('container:') ? { prestart: (pid: number) => this.net.attach(rec, pid) } : {}),
       };
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
       if (this.useMonitor) {

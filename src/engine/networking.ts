@@ -172,7 +172,9 @@ export class EngineNetworking {
       hostname: cfg.Hostname as string,
       domainname: (cfg.Domainname as string | undefined) ?? '',
       extraHosts: (hc.ExtraHosts as string[] | null) ?? [],
-      dns: ownDns.length ? ownDns : embedded ? [] : (this.opts.dns ?? []),
+      // The daemon's --dns are the embedded server's upstreams; a container without it gets the
+      // plain IP ones (a loopback resolver or an ip:port one means nothing in its netns).
+      dns: ownDns.length ? ownDns : embedded ? [] : (this.opts.dns ?? []).filter((x) => /^\d+\.\d+\.\d+\.\d+$/.test(x) && !x.startsWith('127.')),
       dnsSearch: (hc.DnsSearch as string[] | undefined) ?? [],
       dnsOptions: (hc.DnsOptions as string[] | undefined) ?? [],
       hostResolv: readText(this.opts.resolvConf ?? '/etc/resolv.conf'),
@@ -203,6 +205,8 @@ export class EngineNetworking {
     const mode = rec.HostConfig.NetworkMode as string;
     const networks = this.networksOf(rec);
     if (!ownsEndpoints(mode) || Object.keys(networks).length === 0) {
+      // `none` (or bridge mode without a default network): loopback only, but up.
+      if (mode !== 'host' && !mode.startsWith('container:')) this.mgr.loopbackUp(pid);
       this.writeFiles(rec);
       return;
     }

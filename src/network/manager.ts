@@ -468,6 +468,25 @@ export class NetworkManager {
     }
   }
 
+  /** Sets lo up inside a netns (docker's `--network none`: loopback only, but working). */
+  loopbackUp(netns: string | number): void {
+    const nsPath = typeof netns === 'number' ? `/proc/${netns}/ns/net` : netns;
+    let nsFd = -1;
+    let inner: RtNetlink | undefined;
+    try {
+      try {
+        nsFd = openSync(nsPath, 'r');
+      } catch (err) {
+        throw new HakoError({ step: 'open the network namespace', path: nsPath, errno: Math.abs((err as NodeJS.ErrnoException).errno ?? 2), hint: 'is the container running?' });
+      }
+      inner = RtNetlink.open({ nsFd });
+      inner.exec([setLinkUp(1, 'set lo up')]);
+    } finally {
+      inner?.close();
+      if (nsFd >= 0) closeSync(nsFd);
+    }
+  }
+
   private toEndpoint(e: EndpointRecord, net: NetworkRecord): Endpoint {
     return { id: e.id, network: net.name, ip: e.ip, prefixLen: e.prefixLen, gateway: e.gateway, mac: e.mac, ifName: e.ifName, hostVeth: e.hostVeth };
   }
