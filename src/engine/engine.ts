@@ -604,7 +604,8 @@ export class Engine implements ContainerEngine {
         if (!other.rec.State.Running) throw conflict(`cannot join network of a non running container: ${other.rec.Id}`);
         netnsPath = `/proc/${other.rec.State.Pid}/ns/net`;
         this.net.writeFiles(rec, other.rec);
-      } else this.net.writeFiles(rec);
+      } else if (nm === 'host') this.net.writeFiles(rec);
+      // Otherwise the prestart hook (networking attach) writes them, addresses included.
       const cgroupV2 = (() => {
         try {
           return detectCgroupMode() === 'v2';

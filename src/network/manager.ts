@@ -205,7 +205,7 @@ export class NetworkManager {
 
   private save(): void {
     const tmp = `${this.statePath}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.state, null, 1));
+    writeFileSync(tmp, JSON.stringify(this.state));
     renameSync(tmp, this.statePath);
   }
 
@@ -500,22 +500,53 @@ export class NetworkManager {
     if (ep.ports.length) this.applyFirewall();
   }
 
-  /** Disconnects a container from everything (container removal / stop). */
+  /**
+   * Disconnects a container from everything (container removal / stop). When its netns is gone
+   * (the container exited) the kernel removes the veth pair itself, asynchronously, once the netns
+   * is destroyed; that is awaited instead of an RTM_DELLINK, which would block the event loop for
+   * an RCU grace period (10–20 ms here) per veth. A pair still there after 1 s is deleted.
+   */
   async releaseContainer(containerId: string): Promise<void> {
     const eps = this.endpointsOfContainer(containerId);
-    for (const ep of eps) this.dropEndpoint(ep);
+    const vanishing: string[] = [];
+    for (const ep of eps) {
+      const gone = !this.nsAlive(ep);
+      this.dropEndpoint(ep, gone);
+      if (gone) vanishing.push(ep.hostVeth);
+    }
     if (eps.some((e) => e.ports.length)) this.applyFirewall();
+    if (vanishing.length) await this.awaitLinksGone(vanishing);
   }
 
-  private dropEndpoint(ep: EndpointRecord): void {
+  private nsAlive(ep: EndpointRecord): boolean {
+    try {
+      return statSync(ep.nsPath).ino === ep.nsIno;
+    } catch {
+      return false;
+    }
+  }
+
+  private async awaitLinksGone(names: string[]): Promise<void> {
+    const deadline = Date.now() + 1000;
+    let left = names;
+    while (left.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+      left = left.filter((n) => existsSync(`/sys/class/net/${n}`));
+    }
+    for (const n of left) this.deleteLinkQuietly(n);
+  }
+
+  /** `keepLink`: the netns is gone and the kernel removes the pair (see releaseContainer). */
+  private dropEndpoint(ep: EndpointRecord, keepLink = false): void {
     const net = this.state.networks[ep.networkId];
     for (const p of ep.ports) this.releaseHolder(p);
     delete this.state.endpoints[ep.id];
     if (net) release(net.pool, ep.ip, ep.id);
     this.save();
-    // Deleting the host end removes the pair; when the netns is already gone so is the pair.
-    this.deleteLinkQuietly(ep.hostVeth);
+    // The DNS listener's socket holds a reference on the netns: close it first.
     this.stopDnsIfUnused(String(ep.nsIno));
+    // Deleting the host end removes the pair.
+    if (!keepLink) this.deleteLinkQuietly(ep.hostVeth);
   }
 
   /** The DNS listener of a netns (keyed by its inode) goes when no user-network endpoint uses it. */

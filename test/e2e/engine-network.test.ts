@@ -497,6 +497,32 @@ test('daemon kill -9 and restart: published ports and names keep working, exited
   await hako(['network', 'rm', 'keepnet']);
 });
 
+test('restart policy restarts reconnect; --network container:<id> shares the netns and its files; -P', { skip }, async () => {
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'rpnet']);
+  const flaky = (await hako(['run', '-d', '--name', 'flaky', '--network', 'rpnet', '--restart', 'on-failure:1', ref, 'sh', '-c', 'ip -o -4 addr show eth0; ip route | grep default; exit 1'])).stdout.trim();
+  await waitFor(async () => {
+    const j = await inspect(flaky);
+    if (j.RestartCount !== 1 || j.State.Running || j.State.Restarting) throw new Error(`restart count ${j.RestartCount}, ${j.State.Status}`);
+  }, 'the restart', 15_000);
+  const logs = (await hako(['logs', 'flaky'])).stdout;
+  assert.equal(logs.match(/inet 10\.\d+\.\d+\.\d+\/24/g)?.length, 2, `connected on both runs:
+${logs}`);
+  assert.equal(logs.match(/default via/g)?.length, 2);
+  assert.equal((await api('GET', '/networks/rpnet')).json.Containers[flaky], undefined, 'released after the last exit');
+  await hako(['run', '-d', '--name', 'owner', '--network', 'rpnet', '-P', '--expose', '7000', ...httpd()]);
+  const owner = await inspect('owner');
+  assert.ok(Number(owner.NetworkSettings.Ports['7000/tcp'][0].HostPort) > 0, '-P publishes every exposed port');
+  await hako(['run', '-d', '--name', 'sidecar', '--network', 'container:owner', ref, 'sleep', '300']);
+  const side = await inspect('sidecar');
+  assert.deepEqual(side.NetworkSettings.Networks, {});
+  assert.match((await hako(['exec', 'sidecar', 'ip', '-o', '-4', 'addr', 'show', 'eth0'])).stdout, new RegExp(`inet ${owner.NetworkSettings.Networks.rpnet.IPAddress.replace(/\./g, '\\.')}/`));
+  assert.equal((await hako(['exec', 'sidecar', 'cat', '/etc/hosts'])).stdout, (await hako(['exec', 'owner', 'cat', '/etc/hosts'])).stdout);
+  assert.match(await getFrom('sidecar', '127.0.0.1'), /^hello from /, 'the owner’s httpd on the shared loopback');
+  await hako(['rm', '-f', 'sidecar', 'owner', 'flaky']);
+  await hako(['network', 'rm', 'rpnet']);
+  assert.deepEqual(ourVeths(), []);
+});
+
 test('docker CLI: network create/ls/inspect/rm, run -d -p, port', { skip: skip || (!hasDocker && `${DOCKER} is missing`) }, async () => {
   const subnet = freeSubnet();
   const id = (await docker(['network', 'create', '--subnet', subnet, '--label', 'k=v', 'dnet'])).stdout.trim();

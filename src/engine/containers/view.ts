@@ -149,6 +149,13 @@ export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { 
           return rec.MountPoints.some((m) => m.Name === v || m.Destination === v || m.Source === v);
         case 'network':
           return rec.HostConfig.NetworkMode === v || Object.entries(rec.Networks ?? {}).some(([name, c]) => name === v || (v.length > 0 && c.NetworkID.startsWith(v)));
+        case 'expose':
+          return portFilterMatches(v, Object.keys((rec.Config.ExposedPorts ?? {}) as Json));
+        case 'publish': {
+          const keys = Object.keys((rec.HostConfig.PortBindings ?? {}) as Json);
+          if (rec.HostConfig.PublishAllPorts === true) keys.push(...Object.keys((rec.Config.ExposedPorts ?? {}) as Json));
+          return portFilterMatches(v, keys);
+        }
         case 'health':
           return (rec.State.Health?.Status ?? 'none') === v;
         case 'isolation':
@@ -162,4 +169,17 @@ export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { 
     if (!ok) return false;
   }
   return true;
+}
+
+/** docker's publish/expose filter values: `80`, `80/udp`, `8000-8080`, `8000-8080/tcp` (tcp by default). */
+export function portFilterMatches(value: string, keys: string[]): boolean {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(value.trim());
+  if (!m) throw invalid(`invalid filter value "${value}"`, 'expected port[-port][/protocol]');
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  const proto = m[3] ?? 'tcp';
+  return keys.some((k) => {
+    const [port = '', p = 'tcp'] = k.split('/');
+    return p === proto && Number(port) >= lo && Number(port) <= hi;
+  });
 }
