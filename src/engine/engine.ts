@@ -598,6 +598,7 @@ export class Engine implements ContainerEngine {
         }
       }
       let netnsPath: string | undefined;
+      let connected: Array<{ id: string; name: string }> = [];
       const nm = hc.NetworkMode as string;
       if (nm.startsWith('container:')) {
         const other = this.lookup(nm.slice('container:'.length));
@@ -631,7 +632,7 @@ export class Engine implements ContainerEngine {
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
         // Networks are connected once the container's netns exists, before its program runs.
-        ...(nm !== 'host' && !nm.startsWith('container:') ? { prestart: (pid: number) => this.net.attach(rec, pid) } : {}),
+        ...(nm !== 'host' && !nm.startsWith('container:') ? { prestart: async (pid: number) => void (connected = await this.net.attach(rec, pid)) } : {}),
       };
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
       if (this.useMonitor) {
@@ -648,6 +649,7 @@ export class Engine implements ContainerEngine {
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
       this.save(live);
+      for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: 'bridge' });
       this.emit(live, 'start');
       void sup.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
     } catch (err) {
@@ -663,7 +665,7 @@ export class Engine implements ContainerEngine {
 
   /** Runtime state, cgroups and the rootfs mount of a container whose process is gone. */
   private async cleanupAfterExit(live: Live): Promise<void> {
-    await this.net.release(live.rec.Id);
+    for (const n of await this.net.release(live.rec.Id)) this.bus.emit('network', 'disconnect', n.id, { container: live.rec.Id, name: n.name, type: 'bridge' });
     await this.runtime.delete(live.rec.Id, { force: true }).catch(() => undefined);
     await this.unmountRootfs(live.rec.Id);
   }
@@ -1509,7 +1511,8 @@ export class Engine implements ContainerEngine {
       if (st.Status === 'removing' || st.Status === 'dead') throw conflict(`container ${live.rec.Id} is marked for removal`);
       const net = await this.net.connect(live.rec, ref, body, st.Running ? st.Pid : undefined);
       this.save(live);
-      this.bus.emit('network', 'connect', net.id, { container: live.rec.Id, name: net.name, type: 'bridge' });
+      // A stopped container gets its endpoint (and the event) when it starts.
+      if (st.Running) this.bus.emit('network', 'connect', net.id, { container: live.rec.Id, name: net.name, type: 'bridge' });
     });
   }
 
@@ -1519,7 +1522,7 @@ export class Engine implements ContainerEngine {
     await this.locked(live, async () => {
       const r = await this.net.disconnect(live.rec, ref, live.rec.State.Running, body.Force === true);
       this.save(live);
-      this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });
+      if (live.rec.State.Running) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });
     });
   }
 

@@ -201,14 +201,14 @@ export class EngineNetworking {
    * Connects a starting container (its namespaces exist, its program has not run) to its
    * networks, publishes its ports and writes its /etc files. All or nothing.
    */
-  async attach(rec: ContainerRecord, pid: number): Promise<void> {
+  async attach(rec: ContainerRecord, pid: number): Promise<Array<{ id: string; name: string }>> {
     const mode = rec.HostConfig.NetworkMode as string;
     const networks = this.networksOf(rec);
     if (!ownsEndpoints(mode) || Object.keys(networks).length === 0) {
       // `none` (or bridge mode without a default network): loopback only, but up.
       if (mode !== 'host' && !mode.startsWith('container:')) this.mgr.loopbackUp(pid);
       this.writeFiles(rec);
-      return;
+      return [];
     }
     this.ready();
     const hc = rec.HostConfig;
@@ -236,20 +236,23 @@ export class EngineNetworking {
         else this.log.warn(`container ${rec.Id.slice(0, 12)}: ports are not published: it is only on internal networks`);
       }
       this.writeFiles(rec);
+      return this.mgr.endpointsOfContainer(rec.Id).map((e) => ({ id: e.networkId, name: this.mgr.find(e.networkId)?.name ?? e.networkId }));
     } catch (err) {
       await this.mgr.releaseContainer(rec.Id).catch(() => undefined);
       throw err;
     }
   }
 
-  /** Drops the container's endpoints (veths, addresses, rules, DNS names, held ports). Never throws. */
-  async release(containerId: string): Promise<void> {
-    if (this.initError) return;
+  /** Drops the container's endpoints (veths, addresses, rules, DNS names, held ports); returns their networks. Never throws. */
+  async release(containerId: string): Promise<Array<{ id: string; name: string }>> {
+    if (this.initError) return [];
+    const nets = this.mgr.endpointsOfContainer(containerId).map((e) => ({ id: e.networkId, name: this.mgr.find(e.networkId)?.name ?? e.networkId }));
     try {
       await this.mgr.releaseContainer(containerId);
     } catch (err) {
       this.log.warn(`release the network endpoints of ${containerId}: ${(err as Error).message}`);
     }
+    return nets;
   }
 
   /** After a daemon restart: endpoints of containers that are not running (or unknown) go. */

@@ -137,6 +137,9 @@ function freeSubnet(): string {
   }
 }
 
+// An HTTP client for namespaces the test made (node: busybox-static's wget crashes here).
+const CLIENT = "http.get(process.argv[1],{timeout:3000},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(b)})}).on('error',e=>{console.error(e.message);process.exit(1)}).on('timeout',()=>process.exit(2))";
+
 /** The host's own non-loopback address (not one of ours). */
 function hostAddress(): string {
   for (const line of execFileSync('ip', ['-4', '-o', 'addr', 'show', 'scope', 'global'], { encoding: 'utf8' }).split('\n')) {
@@ -345,7 +348,7 @@ test('user network: containers reach each other by name, alias and short id; oth
   assert.deepEqual(netLeftovers(d.net).sort(), [d.net.bridge, `nft table ip ${d.net.table}`].sort(), 'the user bridge went with its network');
 });
 
-test('--internal: no way out; a normal user network reaches the "outside" namespace through masquerade', { skip }, async () => {
+test('--internal: no way out; a normal user network reaches the "outside" namespace through masquerade; published ports from there', { skip }, async () => {
   // The outside: a namespace behind a veth of ours, with an httpd.
   const outNs = `${d.net.prefix}o`;
   const outVeth = `${d.net.prefix}o`;
@@ -376,7 +379,13 @@ test('--internal: no way out; a normal user network reaches the "outside" namesp
   await hako(['exec', '--privileged', 'closed', 'ip', 'route', 'add', 'default', 'via', (await inspect('closed')).NetworkSettings.Networks.closednet.Gateway]);
   await assert.rejects(getFrom('closed', `${outNet}.2`), /exit/);
   assert.equal((await api('GET', '/networks/closednet')).json.Internal, true);
-  await hako(['rm', '-f', 'opener', 'closed']);
+  // Published ports from "another host" (the outside namespace): DNAT in prerouting.
+  await hako(['run', '-d', '--name', 'pubweb', '--network', 'opennet', '-p', '80', ...httpd()]);
+  const pub = await inspect('pubweb');
+  const port = pub.NetworkSettings.Ports['80/tcp'][0].HostPort;
+  const fromOutside = await waitFor(async () => (await pexec('ip', ['netns', 'exec', outNs, process.execPath, '-e', CLIENT, `http://${outNet}.1:${port}/`], { timeout: 5000, encoding: 'utf8' })).stdout, 'the published port from outside');
+  assert.equal(fromOutside, `hello from ${pub.Config.Hostname}\n`);
+  await hako(['rm', '-f', 'opener', 'closed', 'pubweb']);
   await hako(['network', 'rm', 'opennet', 'closednet']);
   srv.kill('SIGKILL');
   await new Promise((r) => srv.once('exit', r));
@@ -413,7 +422,8 @@ test('UDP publish', { skip }, async () => {
   await hako(['rm', '-f', 'udp1']);
 });
 
-test('connect/disconnect while running, and connecting a stopped container', { skip }, async () => {
+test('connect/disconnect while running, and connecting a stopped container; network events', { skip }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
   await hako(['network', 'create', '--subnet', freeSubnet(), 'joinnet']);
   await hako(['run', '-d', '--name', 'mover', ...httpd()]);
   await hako(['run', '-d', '--name', 'peer', '--network', 'joinnet', ref, 'sleep', '300']);
@@ -444,6 +454,12 @@ test('connect/disconnect while running, and connecting a stopped container', { s
   await hako(['rm', '-f', 'mover', 'peer']);
   await hako(['network', 'rm', 'joinnet']);
   assert.deepEqual(ourVeths(), []);
+  const until = Math.floor(Date.now() / 1000) + 1;
+  const ev = await d.request('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ type: ['network'], network: ['joinnet'] }))}`);
+  const actions = ev.body.toString().split('\n').filter((l) => l).map((l) => JSON.parse(l) as { Action: string; Actor: { Attributes: Record<string, string> } });
+  const seen = actions.map((e) => `${e.Action}${e.Actor.Attributes.container === j.Id ? ':mover' : ''}`);
+  // live connect, live disconnect, (connect while stopped: no endpoint yet), start, rm
+  assert.deepEqual(seen.filter((x) => x.endsWith(':mover') || x === 'create' || x === 'destroy'), ['create', 'connect:mover', 'disconnect:mover', 'connect:mover', 'disconnect:mover', 'destroy'], seen.join(' '));
 });
 
 test('daemon kill -9 and restart: published ports and names keep working, exited containers are released, no double allocation', { skip }, async () => {
