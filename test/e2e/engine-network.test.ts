@@ -240,6 +240,15 @@ test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route,
   const none = await runOnce(['--network', 'none', ref, 'ip', '-o', 'link']);
   assert.deepEqual(none.trim().split('\n').map((l) => l.split(':')[1]!.trim()), ['lo']);
   assert.match(none, /lo: <LOOPBACK,UP/);
+  // --network host: the host's interfaces, hostname and /etc/hosts
+  const hostLink = uplink ?? 'lo';
+  const host = await runOnce(['--network', 'host', '--add-host', 'extra:10.8.8.8', ref, 'sh', '-c', `hostname; ip -o link | grep -c ": lo:"; ip -o link show ${hostLink} | wc -l; tail -1 /etc/hosts`]);
+  const [hn, loCount, uplinkSeen, lastHost] = host.trim().split('\n');
+  assert.equal(hn, execFileSync('hostname', { encoding: 'utf8' }).trim());
+  assert.equal(loCount, '1');
+  assert.equal(uplinkSeen, '1', `the host’s ${hostLink}`);
+  assert.equal(lastHost, '10.8.8.8\textra');
+  assert.deepEqual(Object.keys((await api('GET', '/networks/host')).json.Containers), []);
 });
 
 test('published ports: httpd via 127.0.0.1 and the host address, 127.0.0.1-only binding, hairpin, ps/port/list, busy ports named', { skip }, async () => {
