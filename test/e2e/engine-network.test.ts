@@ -471,6 +471,29 @@ test('connect/disconnect while running, and connecting a stopped container; netw
   assert.deepEqual(seen.filter((x) => x.endsWith(':mover') || x === 'create' || x === 'destroy'), ['create', 'connect:mover', 'disconnect:mover', 'connect:mover', 'disconnect:mover', 'destroy'], seen.join(' '));
 });
 
+// docker isolates networks from each other. Today hako's forward chain (src/network/nftables.ts,
+// renderTable) lists per network "oifname X … drop" then "iifname X accept", so the first
+// network's accept lets its containers reach every later network (and the answers come back as
+// established). Fix: all the oifname rules of every network before any iifname accept.
+test('networks are isolated from each other', { skip, todo: 'the forward chain order in src/network/nftables.ts (see the comment above)' }, async () => {
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'isoa']);
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'isob']);
+  try {
+    await hako(['run', '-d', '--name', 'isoweb', '--network', 'isob', ...httpd()]);
+    await hako(['run', '-d', '--name', 'isobr', ...httpd()]);
+    await hako(['run', '-d', '--name', 'isocli', '--network', 'isoa', ref, 'sleep', '300']);
+    const webIp = (await inspect('isoweb')).NetworkSettings.Networks.isob.IPAddress;
+    const brIp = (await inspect('isobr')).NetworkSettings.Networks.bridge.IPAddress;
+    await waitFor(() => getFrom('isoweb', webIp), 'isoweb up');
+    await assert.rejects(getFrom('isocli', webIp), 'isoa → isob must be blocked');
+    await assert.rejects(getFrom('isocli', brIp), 'isoa → the default bridge must be blocked');
+    await assert.rejects(getFrom('isobr', (await inspect('isocli')).NetworkSettings.Networks.isoa.IPAddress), 'bridge → isoa must be blocked');
+  } finally {
+    await hako(['rm', '-f', 'isoweb', 'isobr', 'isocli'], { ok: false });
+    await hako(['network', 'rm', 'isoa', 'isob'], { ok: false });
+  }
+});
+
 test('daemon kill -9 and restart: published ports and names keep working, exited containers are released, no double allocation', { skip }, async () => {
   await hako(['network', 'create', '--subnet', freeSubnet(), 'keepnet']);
   await hako(['run', '-d', '--name', 'keeper', '--network', 'keepnet', '-p', '80', ...httpd()]);
