@@ -150,6 +150,7 @@ export class NetworkManager {
   private state: State = { version: 1, networks: {}, endpoints: {} };
   private nl: RtNetlink | undefined;
   private readonly holders = new Map<string, number>(); // "ip:port/proto" → fd
+  private closed = false;
   readonly dns: EmbeddedDns;
 
   constructor(private readonly opts: NetworkManagerOptions) {
@@ -191,6 +192,7 @@ export class NetworkManager {
 
   /** Stops the DNS servers and releases port holders and the netlink socket; kernel state stays. */
   close(): void {
+    this.closed = true;
     this.dns.stopAll();
     for (const fd of this.holders.values()) netNative().close(fd);
     this.holders.clear();
@@ -533,7 +535,8 @@ export class NetworkManager {
       await new Promise((r) => setTimeout(r, 5));
       left = left.filter((n) => existsSync(`/sys/class/net/${n}`));
     }
-    for (const n of left) this.deleteLinkQuietly(n);
+    // Closed meanwhile (daemon shutdown): reconcile at the next start deletes any that remain.
+    if (!this.closed) for (const n of left) this.deleteLinkQuietly(n);
   }
 
   /** `keepLink`: the netns is gone and the kernel removes the pair (see releaseContainer). */

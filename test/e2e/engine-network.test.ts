@@ -236,6 +236,12 @@ test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route,
   assert.equal(veth.length, 1, `one veth for one container: ${veth.join(' ')}`);
   await hako(['rm', '-f', 'plain']);
   assert.deepEqual(ourVeths(), [], 'rm removes the veth');
+  // A start that fails after the networks were connected (no such program) leaves no endpoint.
+  const bad = await hako(['run', '-d', '--name', 'badcmd', '-p', '80', ref, '/no/such/program'], { ok: false });
+  assert.notEqual(bad.code, 0);
+  assert.deepEqual(ourVeths(), []);
+  assert.deepEqual((await api('GET', '/networks/bridge')).json.Containers, {});
+  await hako(['rm', '-f', 'badcmd']);
   // --network none: loopback only, and up
   const none = await runOnce(['--network', 'none', ref, 'ip', '-o', 'link']);
   assert.deepEqual(none.trim().split('\n').map((l) => l.split(':')[1]!.trim()), ['lo']);
