@@ -48,9 +48,6 @@ export interface EndpointFacts {
   ports: PortMapping[];
 }
 
-/** The pseudo networks docker lists next to the bridges: `--network host` and `--network none`. */
-export const PSEUDO_NETWORKS = ['host', 'none'] as const;
-
 /** Whether a network mode gives the container endpoints of its own (bridge or a named network). */
 export function ownsEndpoints(mode: string): boolean {
   return mode !== 'host' && mode !== 'none' && !mode.startsWith('container:');
