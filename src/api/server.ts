@@ -13,9 +13,10 @@ import { imageRoutes } from './routes/images.js';
 import { containerRoutes } from './routes/containers.js';
 import { execRoutes } from './routes/exec.js';
 import { volumeRoutes } from './routes/volumes.js';
+import { networkRoutes } from './routes/networks.js';
 import { unimplementedRoutes } from './routes/unimplemented.js';
 
-export const allRoutes: Route[] = [...systemRoutes, ...imageRoutes, ...containerRoutes, ...execRoutes, ...volumeRoutes, ...unimplementedRoutes];
+export const allRoutes: Route[] = [...systemRoutes, ...imageRoutes, ...containerRoutes, ...execRoutes, ...volumeRoutes, ...networkRoutes, ...unimplementedRoutes];
 
 export interface Match {
   route: Route;

@@ -50,6 +50,7 @@ const modules: Record<string, () => Promise<Record<string, Handler>>> = {
   image: () => import('./commands/image.js') as Promise<unknown> as Promise<Record<string, Handler>>,
   system: () => import('./commands/system.js') as Promise<unknown> as Promise<Record<string, Handler>>,
   volume: () => import('./commands/volume.js') as Promise<unknown> as Promise<Record<string, Handler>>,
+  network: () => import('./commands/network.js') as Promise<unknown> as Promise<Record<string, Handler>>,
   stream: () => import('./commands/stream.js') as Promise<unknown> as Promise<Record<string, Handler>>,
 };
 const commandModule: Record<string, string> = {
@@ -61,6 +62,8 @@ const commandModule: Record<string, string> = {
   history: 'image', login: 'image', logout: 'image', 'image prune': 'image', 'image inspect': 'system',
   info: 'system', version: 'system', events: 'system', 'system df': 'system', 'system prune': 'system', inspect: 'system',
   'volume create': 'volume', 'volume ls': 'volume', 'volume inspect': 'volume', 'volume rm': 'volume', 'volume prune': 'volume',
+  'network create': 'network', 'network ls': 'network', 'network inspect': 'network', 'network rm': 'network', 'network connect': 'network',
+  'network disconnect': 'network', 'network prune': 'network',
 };
 /** Commands whose flags stop at the first argument (the rest is the container's command). */
 const notInterspersed = new Set(['run', 'create', 'exec']);
@@ -104,7 +107,7 @@ function topHelp(): string {
     `\nUsage:  hako [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommon Commands:\n` +
     list(['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info']) +
     `\n\nManagement Commands:\n` +
-    list(['container', 'image', 'system', 'volume']) +
+    list(['container', 'image', 'network', 'system', 'volume']) +
     `\n\nCommands:\n` +
     list(['attach', 'commit', 'cp', 'create', 'diff', 'events', 'export', 'history', 'import', 'inspect', 'kill', 'load', 'logs', 'pause', 'port', 'rename', 'restart', 'rm', 'rmi', 'save', 'start', 'stats', 'stop', 'tag', 'top', 'unpause', 'update', 'wait']) +
     `\n\nGlobal Options:\n${formatFlags(globalFlags)}\n\nRun 'hako COMMAND --help' for more information on a command.\n`

@@ -475,12 +475,18 @@ export function buildCreate(f: Flags, args: string[], detach: boolean, env: Node
   }
 
   const body: Record<string, unknown> = { ...config, HostConfig: host, NetworkingConfig: { EndpointsConfig: {} as Record<string, unknown> } };
-  const net = f.str('network');
-  if (net && !['default', 'bridge', 'host', 'none'].includes(net) && !net.startsWith('container:')) {
+  const net = f.str('network') ?? 'default';
+  if (!['host', 'none'].includes(net) && !net.startsWith('container:')) {
     const ep: Record<string, unknown> = {};
     if (f.list('network-alias').length) ep.Aliases = f.list('network-alias');
-    if (f.has('ip')) ep.IPAMConfig = { IPv4Address: f.str('ip') };
-    (body.NetworkingConfig as { EndpointsConfig: Record<string, unknown> }).EndpointsConfig[net] = ep;
+    const ipam: Record<string, unknown> = {};
+    if (f.has('ip')) ipam.IPv4Address = f.str('ip');
+    if (f.has('ip6')) ipam.IPv6Address = f.str('ip6');
+    if (Object.keys(ipam).length) ep.IPAMConfig = ipam;
+    // On the default bridge these are errors the daemon words (docker's behaviour), not dropped.
+    if (Object.keys(ep).length || !['default', 'bridge'].includes(net)) (body.NetworkingConfig as { EndpointsConfig: Record<string, unknown> }).EndpointsConfig[net] = ep;
+  } else if (f.list('network-alias').length || f.has('ip')) {
+    throw new ConfigError(`conflicting options: --network-alias/--ip and the network mode ${net}`);
   }
   if (f.has('mac-address')) body.MacAddress = f.str('mac-address');
   const pull = (f.str('pull') ?? 'missing') as CreateRequest['pull'];

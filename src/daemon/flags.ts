@@ -1,6 +1,7 @@
 // hakod's command line, after dockerd's: -H/--host (repeatable), --data-root, --exec-root,
 // --pidfile, --log-level, --insecure-registry (repeatable), --cgroup-parent, --tlsverify,
-// --tlscacert, --tlscert, --tlskey, -D/--debug, --group.
+// --tlscacert, --tlscert, --tlskey, -D/--debug, --group; networking: -b/--bridge, --bip,
+// --ip-forward, --dns, and hako's --nft-table / --iface-prefix (several daemons on one host).
 import { invalid } from '../common/errors.js';
 
 export interface DaemonFlags {
@@ -17,6 +18,14 @@ export interface DaemonFlags {
   tlskey: string | undefined;
   /** Group owning the unix socket (default `hako` when it exists, else root only). */
   group: string | undefined;
+  /** Device of the default bridge network ('none': no default network). */
+  bridge: string | undefined;
+  /** Gateway/prefix of the default bridge, e.g. 172.18.0.1/16. */
+  bip: string | undefined;
+  nftTable: string | undefined;
+  ifacePrefix: string | undefined;
+  ipForward: boolean;
+  dns: string[];
   help: boolean;
   version: boolean;
 }
@@ -38,6 +47,14 @@ Options:
       --insecure-registry list  Registries reached over plain HTTP / unverified TLS
       --cgroup-parent string    Parent cgroup of containers
   -G, --group string            Group of the unix socket (default hako, when it exists)
+  -b, --bridge string           Device of the default bridge network, or none (default hako0)
+      --bip string              The default bridge's address and prefix, e.g. 172.18.0.1/16
+                                (default: the first free /16 of 172.17-31.0.0, 10.x.0.0)
+      --ip-forward              Set net.ipv4.ip_forward=1 (default true); false: forwarding only
+                                on hako's bridges
+      --dns list                Default DNS servers of containers
+      --nft-table string        hako's nftables table (default hako)
+      --iface-prefix string     Prefix of hako's bridges and veths, ≤ 5 characters (default hk)
       --tlsverify               Require TLS with client certificates verified by --tlscacert
       --tlscacert, --tlscert, --tlskey string
   -v, --version                 Print the version and exit
@@ -58,11 +75,17 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
     tlscert: undefined,
     tlskey: undefined,
     group: undefined,
+    bridge: undefined,
+    bip: undefined,
+    nftTable: undefined,
+    ifacePrefix: undefined,
+    ipForward: true,
+    dns: [],
     help: false,
     version: false,
   };
-  const aliases: Record<string, string> = { '-H': '--host', '-p': '--pidfile', '-l': '--log-level', '-D': '--debug', '-G': '--group', '-v': '--version', '-h': '--help' };
-  const bools = new Set(['--debug', '--tlsverify', '--version', '--help']);
+  const aliases: Record<string, string> = { '-H': '--host', '-p': '--pidfile', '-l': '--log-level', '-D': '--debug', '-G': '--group', '-v': '--version', '-h': '--help', '-b': '--bridge' };
+  const bools = new Set(['--debug', '--tlsverify', '--version', '--help', '--ip-forward']);
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
     let value: string | undefined;
@@ -80,10 +103,11 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
       if (arg === '--debug') f.logLevel = on ? 'debug' : f.logLevel;
       else if (arg === '--tlsverify') f.tlsverify = on;
       else if (arg === '--version') f.version = on;
+      else if (arg === '--ip-forward') f.ipForward = on;
       else f.help = on;
       continue;
     }
-    const known = ['--host', '--data-root', '--exec-root', '--pidfile', '--log-level', '--insecure-registry', '--cgroup-parent', '--group', '--tlscacert', '--tlscert', '--tlskey'];
+    const known = ['--host', '--data-root', '--exec-root', '--pidfile', '--log-level', '--insecure-registry', '--cgroup-parent', '--group', '--tlscacert', '--tlscert', '--tlskey', '--bridge', '--bip', '--nft-table', '--iface-prefix', '--dns'];
     if (!known.includes(arg)) throw invalid(`unknown flag: ${arg}`, 'see hakod --help');
     if (value === undefined) {
       if (i + 1 >= argv.length) throw invalid(`flag needs an argument: ${arg}`);
@@ -123,6 +147,25 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
         break;
       case '--tlskey':
         f.tlskey = value;
+        break;
+      case '--bridge':
+        if (!/^[A-Za-z0-9_.-]{1,15}$/.test(value)) throw invalid(`invalid --bridge "${value}"`, 'an interface name: at most 15 characters of [A-Za-z0-9_.-], or none');
+        f.bridge = value;
+        break;
+      case '--bip':
+        f.bip = value;
+        break;
+      case '--nft-table':
+        f.nftTable = value;
+        break;
+      case '--iface-prefix':
+        f.ifacePrefix = value;
+        break;
+      case '--dns':
+        for (const x of value.split(',').filter((v) => v)) {
+          if (!/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(x)) throw invalid(`invalid --dns "${x}"`, 'an IPv4 address (or address:port, for the embedded DNS server\'s forwarding)');
+          f.dns.push(x);
+        }
         break;
       default:
         throw invalid(`unknown flag: ${arg}`, 'see hakod --help');

@@ -154,6 +154,18 @@ export interface ContainerEngine {
   removeVolume(name: string, opts?: { force?: boolean }): Promise<void>;
   pruneVolumes(filters?: Filters): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }>;
 
+  // ---- networks (docker's NetworkResource objects; `ref` is a name, id or unique id prefix)
+  listNetworks(filters?: Filters): Promise<Json[]>;
+  inspectNetwork(ref: string): Promise<Json>;
+  /** POST /networks/create body → {Id, Warning}. */
+  createNetwork(body: Json): Promise<{ Id: string; Warning: string }>;
+  removeNetwork(ref: string): Promise<void>;
+  pruneNetworks(filters?: Filters): Promise<{ NetworksDeleted: string[] }>;
+  /** body: {Container, EndpointConfig?}. */
+  connectNetwork(ref: string, body: Json): Promise<void>;
+  /** body: {Container, Force?}. */
+  disconnectNetwork(ref: string, body: Json): Promise<void>;
+
   /** Stop serving: stop health checks/restart timers, close monitors' connections (containers keep running). */
   close(): Promise<void>;
 }

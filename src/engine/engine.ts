@@ -3,6 +3,7 @@
 //   <root>/containers/<id>/   record (config.v2.json), hosts, hostname, resolv.conf, <id>-json.log
 //   <root>/snapshots/         layers and container upper dirs (SnapshotStore)
 //   <root>/volumes/<name>/    local volumes
+//   <root>/network/           network state (networks, endpoints, IPAM, published ports)
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
@@ -34,7 +35,7 @@ import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountP
 import { collectMounts, mergeConfig, normalizeHostConfig } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
-import { writeEtcFiles } from './containers/etc-files.js';
+import { EngineNetworking, type NetworkingOptions } from './networking.js';
 import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
@@ -74,6 +75,11 @@ export interface EngineOptions {
    * engine itself is the parent and containers lose their output and exit status on an engine restart.
    */
   monitor?: boolean;
+  /**
+   * Networking: the default bridge, nft table and interface names, forwarding and resolvers
+   * (default: docker's, i.e. bridge `hako0`, table `hako`). Tests pass unique names.
+   */
+  network?: NetworkingOptions;
 }
 
 interface Live {
@@ -128,6 +134,7 @@ export class Engine implements ContainerEngine {
   readonly runtime: Runtime;
   readonly bus = new EventBus();
   readonly volumes: VolumeStore;
+  readonly net: EngineNetworking;
   private readonly records: RecordStore;
   private readonly names = new NameRegistry();
   private readonly containers = new Map<string, Live>();
@@ -155,6 +162,7 @@ export class Engine implements ContainerEngine {
     this.cgroupParent = opts.cgroupParent ?? '/hako';
     this.initBinary = opts.initBinary ?? defaultInitBinary();
     this.useMonitor = opts.monitor ?? monitorAvailable();
+    this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
     this.ready = this.reconcile();
     this.ready.catch(() => undefined);
   }
@@ -162,6 +170,9 @@ export class Engine implements ContainerEngine {
   // ------------------------------------------------------------------ reconcile (daemon restart)
 
   private async reconcile(): Promise<void> {
+    // Networks first: reconcile re-holds the published ports of containers that kept running
+    // and drops endpoints whose netns is gone; containers that exited meanwhile are released below.
+    await this.net.init();
     const toRestart: Live[] = [];
     const toFinish: Array<[Live, ExitInfo & { finishedAt: string }]> = [];
     for (const rec of this.records.loadAll((m) => this.log.warn(m))) {
@@ -214,6 +225,8 @@ export class Engine implements ContainerEngine {
     for (const id of this.runtime.list()) if (!this.containers.has(id)) await this.runtime.delete(id, { force: true }).catch(() => undefined);
     // Exited while we were away: record the monitor's exit status (restart policies apply).
     for (const [l, exit] of toFinish) await this.locked(l, () => this.onExit(l, exit, '', exit.finishedAt));
+    // Endpoints of containers that are not running any more (or that we do not know) go.
+    await this.net.sweep(new Set([...this.containers.values()].filter((l) => l.rec.State.Running).map((l) => l.rec.Id)));
     for (const l of toRestart) {
       void this.locked(l, () => this.startLocked(l)).catch((e) => this.log.warn(`restart ${l.rec.Id} after daemon start: ${(e as Error).message}`));
     }
@@ -357,7 +370,7 @@ export class Engine implements ContainerEngine {
       Images: images.length,
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs']],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['json-file', 'none'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'none'] },
       MemoryLimit: true,
       SwapLimit: true,
       CpuCfsPeriod: true,
@@ -365,7 +378,7 @@ export class Engine implements ContainerEngine {
       CPUShares: true,
       CPUSet: true,
       PidsLimit: true,
-      IPv4Forwarding: false,
+      IPv4Forwarding: this.net.ipForwarding(),
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
@@ -397,7 +410,7 @@ export class Engine implements ContainerEngine {
       Isolation: '',
       InitBinary: 'hako-init',
       SecurityOptions: ['name=seccomp,profile=builtin'],
-      Warnings: ['networking is not implemented yet: bridge containers get a private network namespace with only lo'],
+      Warnings: this.net.warnings(),
     };
   }
 
@@ -449,8 +462,13 @@ export class Engine implements ContainerEngine {
     applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
     securityOpts(merged.HostConfig);
     const nm = merged.HostConfig.NetworkMode as string;
-    if (!['bridge', 'host', 'none'].includes(nm) && !nm.startsWith('container:')) throw notFound(`network ${nm} not found`);
     if (nm.startsWith('container:')) this.lookup(nm.slice('container:'.length));
+    const netPlan = this.net.plan(
+      merged.HostConfig,
+      merged.Config,
+      ((body.NetworkingConfig as Json | undefined)?.EndpointsConfig ?? null) as Record<string, unknown> | null,
+      typeof body.MacAddress === 'string' && body.MacAddress ? body.MacAddress : undefined,
+    );
     const mounts = collectMounts(merged.Config, merged.HostConfig);
     const logCfg = merged.HostConfig.LogConfig as { Type: string; Config: Record<string, string> };
     if (logCfg.Config['max-size']) parseLogSize(logCfg.Config['max-size']);
@@ -506,14 +524,15 @@ export class Engine implements ContainerEngine {
         HasBeenManuallyStopped: false,
         HasBeenStartedBefore: false,
         ChainIds: image.record.chainIds,
+        Networks: netPlan.networks,
       };
-      writeEtcFiles({ hosts: rec.HostsPath, hostname: rec.HostnamePath, resolv: rec.ResolvConfPath }, rec.Config, rec.HostConfig);
+      this.net.writeFiles(rec);
       this.records.save(rec);
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false };
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
       this.emit(live, 'create');
-      return { Id: id, Warnings: merged.Warnings };
+      return { Id: id, Warnings: [...merged.Warnings, ...netPlan.warnings] };
     } catch (err) {
       for (const u of undo.reverse()) {
         try {
@@ -578,14 +597,16 @@ export class Engine implements ContainerEngine {
           await run('chown', [`${user.uid}:${user.gid}`, host]).catch(() => undefined);
         }
       }
-      writeEtcFiles({ hosts: rec.HostsPath, hostname: rec.HostnamePath, resolv: rec.ResolvConfPath }, rec.Config, hc);
       let netnsPath: string | undefined;
+      let connected: Array<{ id: string; name: string }> = [];
       const nm = hc.NetworkMode as string;
       if (nm.startsWith('container:')) {
         const other = this.lookup(nm.slice('container:'.length));
         if (!other.rec.State.Running) throw conflict(`cannot join network of a non running container: ${other.rec.Id}`);
         netnsPath = `/proc/${other.rec.State.Pid}/ns/net`;
-      }
+        this.net.writeFiles(rec, other.rec);
+      } else if (nm === 'host') this.net.writeFiles(rec);
+      // Otherwise the prestart hook (networking attach) writes them, addresses included.
       const cgroupV2 = (() => {
         try {
           return detectCgroupMode() === 'v2';
@@ -610,6 +631,8 @@ export class Engine implements ContainerEngine {
           maxFiles: logMaxFiles(rec),
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
+        // Networks are connected once the container's netns exists, before its program runs.
+        ...(nm !== 'host' && !nm.startsWith('container:') ? { prestart: async (pid: number) => void (connected = await this.net.attach(rec, pid)) } : {}),
       };
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
       if (this.useMonitor) {
@@ -626,6 +649,7 @@ export class Engine implements ContainerEngine {
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
       this.save(live);
+      for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: 'bridge' });
       this.emit(live, 'start');
       void sup.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
     } catch (err) {
@@ -641,6 +665,7 @@ export class Engine implements ContainerEngine {
 
   /** Runtime state, cgroups and the rootfs mount of a container whose process is gone. */
   private async cleanupAfterExit(live: Live): Promise<void> {
+    for (const n of await this.net.release(live.rec.Id)) this.bus.emit('network', 'disconnect', n.id, { container: live.rec.Id, name: n.name, type: 'bridge' });
     await this.runtime.delete(live.rec.Id, { force: true }).catch(() => undefined);
     await this.unmountRootfs(live.rec.Id);
   }
@@ -924,6 +949,7 @@ export class Engine implements ContainerEngine {
     this.names.reserve(name, live.rec.Id);
     this.names.release(old, live.rec.Id);
     live.rec.Name = name;
+    this.net.rename(live.rec.Id, name);
     this.save(live);
     this.emit(live, 'rename', { oldName: old });
   }
@@ -1053,7 +1079,7 @@ export class Engine implements ContainerEngine {
   async inspectContainer(idOrName: string, opts: { size?: boolean } = {}): Promise<Json> {
     const live = await this.get(idOrName);
     const size = opts.size ? await this.sizes(live.rec) : undefined;
-    return inspectView(live.rec, { graph: this.graphDriver(live.rec.Id), execIds: [...live.execs], ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
+    return inspectView(live.rec, { graph: this.graphDriver(live.rec.Id), execIds: [...live.execs], network: this.net.settings(live.rec), ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
   }
 
   async listContainers(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<Json[]> {
@@ -1083,7 +1109,7 @@ export class Engine implements ContainerEngine {
     recs = recs.filter((r) => containerMatches(r, filters, { ancestorIds, createdOf }));
     if (opts.limit !== undefined && opts.limit > 0) recs = recs.slice(0, opts.limit);
     const out: Json[] = [];
-    for (const r of recs) out.push(summaryView(r, opts.size ? await this.sizes(r) : undefined));
+    for (const r of recs) out.push(summaryView(r, { settings: this.net.settings(r), ports: this.net.ports(r) }, opts.size ? await this.sizes(r) : undefined));
     return out;
   }
 
@@ -1440,6 +1466,66 @@ export class Engine implements ContainerEngine {
     return { VolumesDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 
+  // ------------------------------------------------------------------ networks
+
+  /** Running containers in `host` / `none` mode (members of those pseudo networks). */
+  private pseudoMembers = (mode: 'host' | 'none'): Array<{ id: string; name: string }> =>
+    [...this.containers.values()].filter((l) => l.rec.State.Running && l.rec.HostConfig.NetworkMode === mode).map((l) => ({ id: l.rec.Id, name: l.rec.Name.slice(1) }));
+
+  async listNetworks(filters: Filters = {}): Promise<Json[]> {
+    await this.ready;
+    return this.net.list(filters, this.pseudoMembers);
+  }
+
+  async inspectNetwork(ref: string): Promise<Json> {
+    await this.ready;
+    return this.net.inspect(ref, this.pseudoMembers);
+  }
+
+  async createNetwork(body: Json): Promise<{ Id: string; Warning: string }> {
+    await this.ready;
+    const r = await this.net.create(body);
+    this.bus.emit('network', 'create', r.Id, { name: r.name, type: 'bridge' });
+    return { Id: r.Id, Warning: r.Warning };
+  }
+
+  async removeNetwork(ref: string): Promise<void> {
+    await this.ready;
+    const r = await this.net.remove(ref);
+    this.bus.emit('network', 'destroy', r.id, { name: r.name, type: 'bridge' });
+  }
+
+  async pruneNetworks(filters: Filters = {}): Promise<{ NetworksDeleted: string[] }> {
+    await this.ready;
+    const removed = await this.net.prune(filters);
+    for (const r of removed) this.bus.emit('network', 'destroy', r.id, { name: r.name, type: 'bridge' });
+    this.bus.emit('network', 'prune', '', {});
+    return { NetworksDeleted: removed.map((r) => r.name) };
+  }
+
+  async connectNetwork(ref: string, body: Json): Promise<void> {
+    if (typeof body.Container !== 'string' || !body.Container) throw invalid('bad parameter: Container is required');
+    const live = await this.get(body.Container);
+    await this.locked(live, async () => {
+      const st = live.rec.State;
+      if (st.Status === 'removing' || st.Status === 'dead') throw conflict(`container ${live.rec.Id} is marked for removal`);
+      const net = await this.net.connect(live.rec, ref, body, st.Running ? st.Pid : undefined);
+      this.save(live);
+      // A stopped container gets its endpoint (and the event) when it starts.
+      if (st.Running) this.bus.emit('network', 'connect', net.id, { container: live.rec.Id, name: net.name, type: 'bridge' });
+    });
+  }
+
+  async disconnectNetwork(ref: string, body: Json): Promise<void> {
+    if (typeof body.Container !== 'string' || !body.Container) throw invalid('bad parameter: Container is required');
+    const live = await this.get(body.Container);
+    await this.locked(live, async () => {
+      const r = await this.net.disconnect(live.rec, ref, live.rec.State.Running, body.Force === true);
+      this.save(live);
+      if (live.rec.State.Running) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });
+    });
+  }
+
   // ------------------------------------------------------------------ close
 
   async close(): Promise<void> {
@@ -1449,6 +1535,7 @@ export class Engine implements ContainerEngine {
       if (live.restartTimer) clearTimeout(live.restartTimer);
       live.restartTimer = undefined;
     }
+    this.net.close();
     if (this.ownsImages) this.images.close();
   }
 }

@@ -58,6 +58,8 @@ export interface EndpointRecord {
   mac: string;
   aliases: string[];
   ports: PortMapping[];
+  /** The container's own upstream resolvers for the embedded DNS (--dns); default: the daemon's. */
+  dns?: string[] | undefined;
 }
 
 export interface Endpoint {
@@ -93,6 +95,8 @@ export interface ConnectOptions {
   ip?: string | undefined;
   mac?: string | undefined;
   aliases?: string[] | undefined;
+  /** Upstream resolvers the embedded DNS uses for this container (docker's --dns on a user network). */
+  dns?: string[] | undefined;
 }
 
 export interface NetworkManagerOptions {
@@ -105,7 +109,7 @@ export interface NetworkManagerOptions {
   /** Prefix of host-side veth names (`<prefix><8 hex>`); default `hkv`. At most 6 characters. */
   vethPrefix?: string | undefined;
   /** Default network: name and bridge device; default `bridge` / `hako0`. null: none. */
-  defaultNetwork?: { name: string; bridge: string; subnet?: string } | null | undefined;
+  defaultNetwork?: { name: string; bridge: string; subnet?: string | undefined; gateway?: string | undefined } | null | undefined;
   /** The host resolv.conf (upstreams, search domains); default /etc/resolv.conf. */
   resolvConf?: string | undefined;
   /** Upstreams for the embedded DNS instead of the host's resolv.conf (`ip` or `ip:port`). */
@@ -146,6 +150,7 @@ export class NetworkManager {
   private nl: RtNetlink | undefined;
   private readonly firewall: NftFirewall;
   private readonly holders = new Map<string, number>(); // "ip:port/proto" → fd
+  private closed = false;
   readonly dns: EmbeddedDns;
 
   constructor(private readonly opts: NetworkManagerOptions) {
@@ -161,7 +166,7 @@ export class NetworkManager {
     const resolver: NameResolver = {
       lookup: (asker, name) => self.lookupName(asker, name),
       reverse: (asker, ip) => self.reverseName(asker, ip),
-      upstreams: () => self.upstreams(),
+      upstreams: (asker) => self.upstreams(asker),
     };
     this.dns = new EmbeddedDns(resolver);
   }
@@ -181,13 +186,14 @@ export class NetworkManager {
     const report = this.reconcile();
     const d = this.opts.defaultNetwork === undefined ? { name: 'bridge', bridge: 'hako0' } : this.opts.defaultNetwork;
     if (d && !this.find(d.name)) {
-      await this.createNetwork({ name: d.name, subnet: d.subnet, options: { [BRIDGE_NAME_OPTION]: d.bridge }, isDefault: true });
+      await this.createNetwork({ name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [BRIDGE_NAME_OPTION]: d.bridge }, isDefault: true });
     }
     return report;
   }
 
   /** Stops the DNS servers and releases port holders and the netlink socket; kernel state stays. */
   close(): void {
+    this.closed = true;
     this.dns.stopAll();
     for (const fd of this.holders.values()) netNative().close(fd);
     this.holders.clear();
@@ -203,7 +209,7 @@ export class NetworkManager {
 
   private save(): void {
     const tmp = `${this.statePath}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.state, null, 1));
+    writeFileSync(tmp, JSON.stringify(this.state));
     renameSync(tmp, this.statePath);
   }
 
@@ -430,6 +436,7 @@ export class NetworkManager {
       const ep: EndpointRecord = {
         id: epId, networkId: net.id, containerId: o.containerId, containerName, nsPath, nsIno: statSync(nsPath).ino,
         ifName: `eth${ifIndex}`, hostVeth, ip, prefixLen, gateway: net.gateway, mac, aliases: [...(o.aliases ?? [])], ports: [],
+        ...(o.dns && o.dns.length ? { dns: [...o.dns] } : {}),
       };
       // Recorded (with the IP) before the kernel work; reconcile() cleans up a half-made one.
       this.state.endpoints[epId] = ep;
@@ -465,6 +472,25 @@ export class NetworkManager {
     }
   }
 
+  /** Sets lo up inside a netns (docker's `--network none`: loopback only, but working). */
+  loopbackUp(netns: string | number): void {
+    const nsPath = typeof netns === 'number' ? `/proc/${netns}/ns/net` : netns;
+    let nsFd = -1;
+    let inner: RtNetlink | undefined;
+    try {
+      try {
+        nsFd = openSync(nsPath, 'r');
+      } catch (err) {
+        throw new HakoError({ step: 'open the network namespace', path: nsPath, errno: Math.abs((err as NodeJS.ErrnoException).errno ?? 2), hint: 'is the container running?' });
+      }
+      inner = RtNetlink.open({ nsFd });
+      inner.exec([setLinkUp(1, 'set lo up')]);
+    } finally {
+      inner?.close();
+      if (nsFd >= 0) closeSync(nsFd);
+    }
+  }
+
   private toEndpoint(e: EndpointRecord, net: NetworkRecord): Endpoint {
     return { id: e.id, network: net.name, ip: e.ip, prefixLen: e.prefixLen, gateway: e.gateway, mac: e.mac, ifName: e.ifName, hostVeth: e.hostVeth };
   }
@@ -478,22 +504,54 @@ export class NetworkManager {
     if (ep.ports.length) this.applyFirewall();
   }
 
-  /** Disconnects a container from everything (container removal / stop). */
+  /**
+   * Disconnects a container from everything (container removal / stop). When its netns is gone
+   * (the container exited) the kernel removes the veth pair itself, asynchronously, once the netns
+   * is destroyed; that is awaited instead of an RTM_DELLINK, which would block the event loop for
+   * an RCU grace period (10–20 ms here) per veth. A pair still there after 1 s is deleted.
+   */
   async releaseContainer(containerId: string): Promise<void> {
     const eps = this.endpointsOfContainer(containerId);
-    for (const ep of eps) this.dropEndpoint(ep);
+    const vanishing: string[] = [];
+    for (const ep of eps) {
+      const gone = !this.nsAlive(ep);
+      this.dropEndpoint(ep, gone);
+      if (gone) vanishing.push(ep.hostVeth);
+    }
     if (eps.some((e) => e.ports.length)) this.applyFirewall();
+    if (vanishing.length) await this.awaitLinksGone(vanishing);
   }
 
-  private dropEndpoint(ep: EndpointRecord): void {
+  private nsAlive(ep: EndpointRecord): boolean {
+    try {
+      return statSync(ep.nsPath).ino === ep.nsIno;
+    } catch {
+      return false;
+    }
+  }
+
+  private async awaitLinksGone(names: string[]): Promise<void> {
+    const deadline = Date.now() + 1000;
+    let left = names;
+    while (left.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+      left = left.filter((n) => existsSync(`/sys/class/net/${n}`));
+    }
+    // Closed meanwhile (daemon shutdown): reconcile at the next start deletes any that remain.
+    if (!this.closed) for (const n of left) this.deleteLinkQuietly(n);
+  }
+
+  /** `keepLink`: the netns is gone and the kernel removes the pair (see releaseContainer). */
+  private dropEndpoint(ep: EndpointRecord, keepLink = false): void {
     const net = this.state.networks[ep.networkId];
     for (const p of ep.ports) this.releaseHolder(p);
     delete this.state.endpoints[ep.id];
     if (net) release(net.pool, ep.ip, ep.id);
     this.save();
-    // Deleting the host end removes the pair; when the netns is already gone so is the pair.
-    this.deleteLinkQuietly(ep.hostVeth);
+    // The DNS listener's socket holds a reference on the netns: close it first.
     this.stopDnsIfUnused(String(ep.nsIno));
+    // Deleting the host end removes the pair.
+    if (!keepLink) this.deleteLinkQuietly(ep.hostVeth);
   }
 
   /** The DNS listener of a netns (keyed by its inode) goes when no user-network endpoint uses it. */
@@ -650,8 +708,18 @@ export class NetworkManager {
     }
   }
 
-  upstreams(): string[] {
-    return this.opts.upstreamDns ?? this.hostResolv().nameservers;
+  /** The resolvers names are forwarded to: the asking netns's own (--dns), else the daemon's. */
+  upstreams(askerKey?: string): string[] {
+    const own = askerKey === undefined ? undefined : this.askers(askerKey).find((e) => e.dns?.length)?.dns;
+    return own ?? this.opts.upstreamDns ?? this.hostResolv().nameservers;
+  }
+
+  /** A renamed container answers to its new name (DNS, reverse lookups, inspect). */
+  renameContainer(containerId: string, name: string): void {
+    const eps = this.endpointsOfContainer(containerId);
+    if (!eps.length) return;
+    for (const e of eps) e.containerName = name;
+    this.save();
   }
 
   /** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */

@@ -249,22 +249,26 @@ export class RtNetlink {
   // ---- queries ------------------------------------------------------------------------------
 
   links(): LinkInfo[] {
-    return this.dump(RTM.GETLINK, ifinfomsg(), 'list network links').map((m) => {
-      const a = parseAttrs(m.body, 16);
-      const linkinfo = a.get(IFLA.LINKINFO);
-      return {
-        index: m.body.readInt32LE(4),
-        flags: m.body.readUInt32LE(8),
-        name: cstr(a.get(IFLA.IFNAME)),
-        mtu: a.get(IFLA.MTU)?.readUInt32LE(0) ?? 0,
-        master: a.get(IFLA.MASTER)?.readUInt32LE(0) ?? 0,
-        kind: linkinfo ? cstr(parseAttrs(linkinfo).get(IFLA_INFO_KIND)) : '',
-      };
-    });
+    return this.dump(RTM.GETLINK, ifinfomsg(), 'list network links').map(linkInfo);
   }
 
+  /** One link by name (a GETLINK for it, not a dump: the cost does not grow with the host's links). */
   link(name: string): LinkInfo | undefined {
-    return this.links().find((l) => l.name === name);
+    const seq = this.seq++;
+    const what = `look up link ${name}`;
+    this.send(this.encode({ type: RTM.GETLINK, flags: 0, header: ifinfomsg(), attrs: [[IFLA.IFNAME, str(name)]], what }, seq), what);
+    for (;;) {
+      for (const m of this.receive()) {
+        if (m.seq !== seq) continue;
+        if (m.type === NLMSG_ERROR) {
+          const errno = -m.body.readInt32LE(0);
+          if (errno === 19 /* ENODEV */) return undefined;
+          if (errno !== 0) throw new HakoError({ step: what, errno });
+          continue;
+        }
+        if (m.type === RTM.NEWLINK) return linkInfo(m);
+      }
+    }
   }
 
   addresses(): AddrInfo[] {
@@ -281,6 +285,19 @@ export class RtNetlink {
       return { dst: a.has(RTA_DST) ? ipOf(a.get(RTA_DST)) : '0.0.0.0', dstLen: m.body.readUInt8(1), gateway: ipOf(a.get(RTA_GATEWAY)), oif: a.get(RTA_OIF)?.readUInt32LE(0) ?? 0, table, type: m.body.readUInt8(7) };
     });
   }
+}
+
+function linkInfo(m: Reply): LinkInfo {
+  const a = parseAttrs(m.body, 16);
+  const linkinfo = a.get(IFLA.LINKINFO);
+  return {
+    index: m.body.readInt32LE(4),
+    flags: m.body.readUInt32LE(8),
+    name: cstr(a.get(IFLA.IFNAME)),
+    mtu: a.get(IFLA.MTU)?.readUInt32LE(0) ?? 0,
+    master: a.get(IFLA.MASTER)?.readUInt32LE(0) ?? 0,
+    kind: linkinfo ? cstr(parseAttrs(linkinfo).get(IFLA_INFO_KIND)) : '',
+  };
 }
 
 export interface LinkInfo {

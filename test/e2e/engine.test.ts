@@ -11,6 +11,7 @@ import type { Json } from '../../src/engine/api-types.js';
 import { isRoot, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { cleanupNet, engineNetOptions, testNet } from '../helpers/network.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : false;
 let reg: TestRegistry;
@@ -19,6 +20,7 @@ let dir: { path: string; cleanup: () => void };
 let engine: Engine;
 let IMAGE: string;
 const cgroupParent = testCgroupName('engine');
+const net = testNet();
 
 before(async () => {
   if (skip) return;
@@ -26,7 +28,7 @@ before(async () => {
   img = busyboxImage();
   await pushLayout(img, reg.host, 'test/busybox');
   dir = tempDir('hako-engine-');
-  engine = new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, log: { warn: () => undefined } });
+  engine = new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, network: engineNetOptions(net), log: { warn: () => undefined } });
   IMAGE = `${reg.host}/test/busybox:latest`;
   await engine.images.pull(IMAGE);
 });
@@ -38,7 +40,10 @@ after(async () => {
   }
   await reg?.stop();
   img?.cleanup();
-  if (!skip) removeCgroupEverywhere(cgroupParent);
+  if (!skip) {
+    removeCgroupEverywhere(cgroupParent);
+    cleanupNet(net);
+  }
   dir?.cleanup();
 });
 
@@ -297,7 +302,7 @@ test('engine restart keeps a running container (attachable, logging) and sees an
   const pid = ((await engine.inspectContainer(live.Id)).State as Json).Pid;
   await engine.close();
   await new Promise((r) => setTimeout(r, 1500)); // "dies" exits while no engine runs
-  engine = new Engine({ root, execRoot, cgroupParent, log: { warn: () => undefined } });
+  engine = new Engine({ root, execRoot, cgroupParent, network: engineNetOptions(net), log: { warn: () => undefined } });
   const j = await engine.inspectContainer('survivor');
   assert.equal((j.State as Json).Status, 'running');
   assert.equal((j.State as Json).Pid, pid);

@@ -1,12 +1,14 @@
 // A real hakod for tests: started from bin/hakod.js on a temp unix socket with temp data/exec
 // roots and pidfile, containers' cgroups beneath the test's own cgroup. Stopped by pid (SIGTERM,
-// then SIGKILL), its temp dirs removed.
+// then SIGKILL), its temp dirs removed. Networking gets unique names (test/helpers/network.ts):
+// never hako0 or the `hako` table; what the daemon leaves by design (bridges, table) is removed on stop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, testCgroupName, removeCgroupEverywhere } from './fixtures.js';
+import { cleanupNet, daemonNetFlags, testNet, type TestNet } from './network.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const HAKOD = join(repoRoot, 'bin', 'hakod.js');
@@ -22,6 +24,8 @@ export interface TestDaemon {
   root: string;
   execRoot: string;
   pidfile: string;
+  /** Its networking names (bridge, table, interface prefix, default subnet). */
+  net: TestNet;
   proc: ChildProcess;
   /** stderr so far. */
   log(): string;
@@ -30,20 +34,26 @@ export interface TestDaemon {
   /** Sends one request over the socket. */
   request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
   stop(): Promise<number | null>;
+  /** SIGKILLs the daemon and leaves everything (dirs, containers, network) for `startDaemon(…, { after })`. */
+  crash(): Promise<void>;
+  /** Internal: what a successor takes over. */
+  state: { dir: { path: string; cleanup: () => void }; cgroupParent: string };
 }
 
 let daemons = 0;
 
-export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
-  const dir = tempDir('hakod-');
+/** `after`: a crashed daemon whose socket, roots, cgroup parent and network names this one takes over. */
+export async function startDaemon(extra: string[] = [], opts: { after?: TestDaemon } = {}): Promise<TestDaemon> {
+  const dir = opts.after?.state.dir ?? tempDir('hakod-');
+  const net = opts.after?.net ?? testNet();
   // Each daemon's containers get a cgroup parent of their own beneath this process's cgroups,
   // removed (with anything a failed test left in it) when the daemon is stopped.
-  const cgroupParent = testCgroupName(`hakod-${++daemons}`);
+  const cgroupParent = opts.after?.state.cgroupParent ?? testCgroupName(`hakod-${++daemons}`);
   const socket = join(dir.path, 'hako.sock');
   const root = join(dir.path, 'root');
   const execRoot = join(dir.path, 'run');
   const pidfile = join(dir.path, 'hako.pid');
-  const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', cgroupParent, ...extra];
+  const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', cgroupParent, ...daemonNetFlags(net), ...extra];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -63,6 +73,7 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
   for (;;) {
     if (proc.exitCode !== null) {
       dir.cleanup();
+      cleanupNet(net);
       throw new Error(`hakod exited with ${proc.exitCode}: ${log}`);
     }
     if (existsSync(socket)) {
@@ -72,6 +83,7 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
       dir.cleanup();
+      cleanupNet(net);
       throw new Error(`hakod did not come up: ${log}`);
     }
     await new Promise((r) => setTimeout(r, 30));
@@ -83,10 +95,18 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
     root,
     execRoot,
     pidfile,
+    net,
     proc,
     log: () => log,
     env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: cfg, DOCKER_CLI_HINTS: 'false' },
     request: req,
+    state: { dir, cgroupParent },
+    async crash() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+      proc.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       let code: number | null = proc.exitCode;
       if (code === null) {
@@ -98,6 +118,7 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
       }
       dir.cleanup();
       removeCgroupEverywhere(cgroupParent);
+      cleanupNet(net);
       return code;
     },
   };

@@ -255,5 +255,42 @@ export class FakeEngine implements ContainerEngine {
   async pruneVolumes(): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
     return { VolumesDeleted: [], SpaceReclaimed: 0 };
   }
+  /** Networks by name: a record of what the routes passed (connect/disconnect bodies included). */
+  readonly networks = new Map<string, Json>();
+  async listNetworks(): Promise<Json[]> {
+    return [...this.networks.values()];
+  }
+  async inspectNetwork(ref: string): Promise<Json> {
+    const n = this.networks.get(ref);
+    if (!n) throw notFound(`network ${ref} not found`);
+    return n;
+  }
+  async createNetwork(body: Json): Promise<{ Id: string; Warning: string }> {
+    if (this.networks.has(body.Name as string)) throw conflict(`network with name ${body.Name as string} already exists`);
+    const Id = randomBytes(32).toString('hex');
+    this.networks.set(body.Name as string, { Name: body.Name, Id, Driver: 'bridge', Containers: {} });
+    return { Id, Warning: '' };
+  }
+  async removeNetwork(ref: string): Promise<void> {
+    const n = await this.inspectNetwork(ref);
+    if (Object.keys(n.Containers as Json).length) throw conflict(`error while removing network: network ${ref} id ${n.Id as string} has active endpoints`);
+    this.networks.delete(ref);
+  }
+  async pruneNetworks(): Promise<{ NetworksDeleted: string[] }> {
+    const gone = [...this.networks.values()].filter((n) => !Object.keys(n.Containers as Json).length).map((n) => n.Name as string);
+    for (const g of gone) this.networks.delete(g);
+    return { NetworksDeleted: gone };
+  }
+  async connectNetwork(ref: string, body: Json): Promise<void> {
+    const n = await this.inspectNetwork(ref);
+    const c = this.find(body.Container as string);
+    (n.Containers as Json)[c.id] = { Name: c.name, EndpointConfig: body.EndpointConfig ?? null };
+  }
+  async disconnectNetwork(ref: string, body: Json): Promise<void> {
+    const n = await this.inspectNetwork(ref);
+    const c = this.find(body.Container as string);
+    if (!(c.id in (n.Containers as Json))) throw notFound(`container ${c.id} is not connected to network ${ref}`);
+    delete (n.Containers as Json)[c.id];
+  }
   async close(): Promise<void> {}
 }

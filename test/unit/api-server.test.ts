@@ -325,3 +325,30 @@ test('fuzz: random and malformed requests, then the server still answers _ping',
   // Internal (500) errors would mean a handler lacks input validation.
   assert.deepEqual(logged.filter((l) => !/not in the fake/.test(l)), []);
 });
+
+test('network routes: create 201, list, inspect 404/200, connect/disconnect 200, remove 409 while in use then 204, prune', async () => {
+  const c = await req('POST', '/networks/create', JSON.stringify({ Name: 'apinet', Driver: 'bridge' }));
+  assert.equal(c.status, 201);
+  assert.match(c.json().Id, /^[0-9a-f]{64}$/);
+  assert.equal((await req('POST', '/networks/create', JSON.stringify({ Name: 'apinet' }))).status, 409);
+  assert.equal((await req('POST', '/networks/create', JSON.stringify({ Name: 'x', IPAM: [] }))).status, 400, 'IPAM must be an object');
+  assert.equal((await req('POST', '/networks/create', '')).status, 400, 'a body is required');
+  assert.deepEqual((await req('GET', '/networks')).json().map((n: { Name: string }) => n.Name), ['apinet']);
+  assert.equal((await req('GET', '/networks/nope')).status, 404);
+  assert.equal((await req('GET', '/v1.44/networks/apinet')).json().Name, 'apinet');
+  const ct = await req('POST', '/containers/create?name=netc', JSON.stringify({ Image: 'busybox' }));
+  assert.equal(ct.status, 201);
+  const con = await req('POST', '/networks/apinet/connect', JSON.stringify({ Container: 'netc', EndpointConfig: { Aliases: ['a'] } }));
+  assert.equal(con.status, 200);
+  assert.equal(con.body.length, 0);
+  assert.deepEqual((await req('GET', '/networks/apinet')).json().Containers[ct.json().Id].EndpointConfig, { Aliases: ['a'] });
+  assert.equal((await req('POST', '/networks/apinet/connect', JSON.stringify({ Container: 'netc', EndpointConfig: 'x' }))).status, 400);
+  const busy = await req('DELETE', '/networks/apinet');
+  assert.equal(busy.status, 409);
+  assert.match(busy.json().message, /has active endpoints/);
+  assert.equal((await req('POST', '/networks/apinet/disconnect', JSON.stringify({ Container: 'netc' }))).status, 200);
+  assert.equal((await req('DELETE', '/networks/apinet')).status, 204);
+  await req('POST', '/networks/create', JSON.stringify({ Name: 'spare' }));
+  assert.deepEqual((await req('POST', '/networks/prune')).json(), { NetworksDeleted: ['spare'] });
+  assert.deepEqual((await req('POST', '/networks/prune')).json(), { NetworksDeleted: null });
+});

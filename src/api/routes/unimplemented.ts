@@ -19,13 +19,6 @@ function noDrain(what: string): (ctx: Ctx) => Promise<void> {
 export const unimplementedRoutes: Route[] = [
   route('POST', '/build', noDrain('build')),
   route('POST', '/build/prune', no('build cache prune')),
-  route('GET', '/networks', no('networks')),
-  route('POST', '/networks/create', no('networks')),
-  route('POST', '/networks/prune', no('networks')),
-  route('GET', '/networks/{id}', no('networks')),
-  route('DELETE', '/networks/{id}', no('networks')),
-  route('POST', '/networks/{id}/connect', no('networks')),
-  route('POST', '/networks/{id}/disconnect', no('networks')),
   route('GET', '/containers/{id}/attach/ws', no('attach over websocket')),
   route('GET', '/plugins', no('plugins')),
   route('GET', '/swarm', no('swarm')),

@@ -11,12 +11,12 @@ const enc = pathEscape;
 
 export function stop(ctx: Ctx): Promise<number> {
   return simple(ctx, (c, id) =>
-    c.json('POST', `/containers/${enc(id)}/stop`, { query: { signal: ctx.flags.str('signal') || undefined, t: ctx.flags.has('time') ? ctx.flags.num('time') : undefined } }),
+    c.json('POST', `/containers/${enc(id)}/stop`, { query: { signal: ctx.flags.str('signal') || undefined, t: ctx.flags.has('timeout') ? ctx.flags.num('timeout') : undefined } }),
   );
 }
 export function restart(ctx: Ctx): Promise<number> {
   return simple(ctx, (c, id) =>
-    c.json('POST', `/containers/${enc(id)}/restart`, { query: { signal: ctx.flags.str('signal') || undefined, t: ctx.flags.has('time') ? ctx.flags.num('time') : undefined } }),
+    c.json('POST', `/containers/${enc(id)}/restart`, { query: { signal: ctx.flags.str('signal') || undefined, t: ctx.flags.has('timeout') ? ctx.flags.num('timeout') : undefined } }),
   );
 }
 export function kill(ctx: Ctx): Promise<number> {

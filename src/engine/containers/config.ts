@@ -181,7 +181,6 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.Links = hc.Links ?? null;
   out.PublishAllPorts = hc.PublishAllPorts === true;
   out.ContainerIDFile = hc.ContainerIDFile ?? '';
-  if (hc.PortBindings && Object.keys(hc.PortBindings as Obj).length > 0) warnings.push('Published ports are not supported yet: port bindings are recorded but not applied.');
   return out;
 }
 

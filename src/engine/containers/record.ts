@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fromSystemError } from '../../common/errors.js';
 import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
+import type { EndpointConfig } from './network-config.js';
 
 export type DockerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -72,6 +73,8 @@ export interface ContainerRecord {
   HasBeenStartedBefore: boolean;
   /** The image's chain IDs (bottom first) the rootfs was prepared from. */
   ChainIds: string[];
+  /** The networks it is attached to (by name): its NetworkMode's, then `network connect`ed ones. */
+  Networks?: Record<string, EndpointConfig>;
 }
 
 /** Records of all containers, one directory each. */

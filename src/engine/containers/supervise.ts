@@ -82,6 +82,8 @@ export interface SuperviseOptions {
   stdinOnce: boolean;
   log: { driver: 'json-file' | 'none'; path: string; maxSize: number; maxFiles: number };
   consoleSize?: [number, number];
+  /** Runs with the container's pid once its namespaces exist, before its program starts (networking). */
+  prestart?: (pid: number) => Promise<void>;
 }
 
 function pipe(): [number, number] {
@@ -217,7 +219,7 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
     const res = await superviseProcess(
       { tty: opts.tty, openStdin: opts.openStdin, stdinOnce: opts.stdinOnce, onOutput: (c) => writer?.write(c.stream, c.data), consoleSize: opts.consoleSize },
       async (stdio) => {
-        const launched = await opts.runtime.launch({ id: opts.id, bundle: opts.bundle, stdio, ownTerminal: opts.tty, pdeathsig: 0 });
+        const launched = await opts.runtime.launch({ id: opts.id, bundle: opts.bundle, stdio, ownTerminal: opts.tty, pdeathsig: 0, ...(opts.prestart ? { prestart: opts.prestart } : {}) });
         launched.process.closeErrPipe();
         try {
           oomBaseline = launched.cgroups.stats().memory.oomKills ?? 0;
@@ -280,6 +282,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     id: opts.id,
     bundle: opts.bundle,
     stdio: [0, 1, 2],
+    ...(opts.prestart ? { prestart: opts.prestart } : {}),
     monitor: monitorLaunch({
       dir: opts.monitorDir,
       logPath: opts.log.path || '/dev/null',

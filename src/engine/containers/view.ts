@@ -54,29 +54,8 @@ export function mountView(m: MountPoint): Json {
   return out;
 }
 
-function endpoint(): Json {
-  return {
-    IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
-    IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
-  };
-}
-
-/**
- * Networking is not implemented yet: 'bridge' is a private namespace with only lo, so every
- * address is empty (never a made-up IP).
- */
-export function networkSettings(rec: ContainerRecord): Json {
-  const mode = rec.HostConfig.NetworkMode as string;
-  const name = mode.startsWith('container:') ? undefined : mode;
-  return {
-    Bridge: '', SandboxID: '', SandboxKey: rec.State.Pid > 0 && mode !== 'host' ? `/proc/${rec.State.Pid}/ns/net` : '',
-    HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {}, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-    EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
-    Networks: name ? { [name]: endpoint() } : {},
-  };
-}
-
-export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds: string[]; sizeRw?: number; sizeRootFs?: number }): Json {
+/** `network`: the NetworkSettings the engine's networking computed (networking.ts settings()). */
+export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds: string[]; network: Json; sizeRw?: number; sizeRootFs?: number }): Json {
   const { Health, ...state } = rec.State;
   return {
     Id: rec.Id,
@@ -102,12 +81,12 @@ export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds:
     ...(extra.sizeRw !== undefined ? { SizeRw: extra.sizeRw, SizeRootFs: extra.sizeRootFs ?? 0 } : {}),
     Mounts: rec.MountPoints.map(mountView),
     Config: rec.Config,
-    NetworkSettings: networkSettings(rec),
+    NetworkSettings: extra.network,
   };
 }
 
-export function summaryView(rec: ContainerRecord, size?: { rw: number; rootfs: number }): Json {
-  const ns = networkSettings(rec);
+/** `net`: the container's NetworkSettings and list Ports (networking.ts settings() / ports()). */
+export function summaryView(rec: ContainerRecord, net: { settings: Json; ports: Json[] }, size?: { rw: number; rootfs: number }): Json {
   return {
     Id: rec.Id,
     Names: [rec.Name],
@@ -115,13 +94,13 @@ export function summaryView(rec: ContainerRecord, size?: { rw: number; rootfs: n
     ImageID: rec.Image,
     Command: [rec.Path, ...rec.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' '),
     Created: Math.floor(Date.parse(rec.Created) / 1000),
-    Ports: [],
+    Ports: net.ports,
     ...(size ? { SizeRw: size.rw, SizeRootFs: size.rootfs } : {}),
     Labels: (rec.Config.Labels as Json | null) ?? {},
     State: rec.State.Status,
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.HostConfig.NetworkMode },
-    NetworkSettings: { Networks: ns.Networks },
+    NetworkSettings: { Networks: net.settings.Networks },
     Mounts: rec.MountPoints.map(mountView),
   };
 }
@@ -169,7 +148,14 @@ export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { 
         case 'volume':
           return rec.MountPoints.some((m) => m.Name === v || m.Destination === v || m.Source === v);
         case 'network':
-          return rec.HostConfig.NetworkMode === v;
+          return rec.HostConfig.NetworkMode === v || Object.entries(rec.Networks ?? {}).some(([name, c]) => name === v || (v.length > 0 && c.NetworkID.startsWith(v)));
+        case 'expose':
+          return portFilterMatches(v, Object.keys((rec.Config.ExposedPorts ?? {}) as Json));
+        case 'publish': {
+          const keys = Object.keys((rec.HostConfig.PortBindings ?? {}) as Json);
+          if (rec.HostConfig.PublishAllPorts === true) keys.push(...Object.keys((rec.Config.ExposedPorts ?? {}) as Json));
+          return portFilterMatches(v, keys);
+        }
         case 'health':
           return (rec.State.Health?.Status ?? 'none') === v;
         case 'isolation':
@@ -183,4 +169,17 @@ export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { 
     if (!ok) return false;
   }
   return true;
+}
+
+/** docker's publish/expose filter values: `80`, `80/udp`, `8000-8080`, `8000-8080/tcp` (tcp by default). */
+export function portFilterMatches(value: string, keys: string[]): boolean {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(value.trim());
+  if (!m) throw invalid(`invalid filter value "${value}"`, 'expected port[-port][/protocol]');
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  const proto = m[3] ?? 'tcp';
+  return keys.some((k) => {
+    const [port = '', p = 'tcp'] = k.split('/');
+    return p === proto && Number(port) >= lo && Number(port) <= hi;
+  });
 }

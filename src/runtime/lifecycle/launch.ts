@@ -50,6 +50,12 @@ export interface LaunchOptions {
    * `ownTerminal` and `pdeathsig` are then ignored; the returned `process` tracks the monitor.
    */
   monitor?: SupervisorOptions;
+  /**
+   * In-process prestart hook (the embedding engine's networking): called with the container's pid
+   * once its namespaces exist and before its program runs, at the checkpoint of the spec's
+   * prestart hooks. A throw fails the launch (and undoes it like any other failure).
+   */
+  prestart?: (pid: number) => Promise<void>;
 }
 
 export interface Launched {
@@ -146,7 +152,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       joinNamespaces.push({ type: ns.type, fd: internal(fd) });
     }
     const hooks = spec.hooks ?? {};
-    const hooksBeforePivot = [hooks.prestart, hooks.createRuntime, hooks.createContainer].some((h) => h && h.length > 0);
+    const hooksBeforePivot = opts.prestart !== undefined || [hooks.prestart, hooks.createRuntime, hooks.createContainer].some((h) => h && h.length > 0);
     const planned: PlannedContainer = planContainer({
       spec,
       bundle,
@@ -213,6 +219,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         writeIdMappings(pid(), planned);
         spawned.release();
       } else if (ev.type === 'notify' && ev.value === NOTIFY_BEFORE_PIVOT) {
+        if (opts.prestart) await opts.prestart(pid());
         await runHooks('prestart', hooks.prestart, hookState('creating'));
         await runHooks('createRuntime', hooks.createRuntime, hookState('creating'));
         await runHooks('createContainer', hooks.createContainer, hookState('creating'));

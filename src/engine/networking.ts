@@ -1,0 +1,452 @@
+// The engine's networking: one NetworkManager (src/network, state in <root>/network) and the glue
+// between it and the container lifecycle:
+//   create   → planEndpoints: which networks (by id), --ip/--mac/aliases validated, ports parsed
+//   start    → attach (the runtime's in-process prestart: namespaces exist, the program has not
+//              run yet): connect each network via /proc/<pid>/ns/net, publish ports, write /etc files
+//   exit/rm  → release: veths, addresses, rules, DNS names and held ports go
+//   restart of the daemon → NetworkManager.init() reconciles the kernel with the state; the engine
+//              then releases the endpoints of containers that are no longer running.
+// Plus the network objects of the API (create/list/inspect/remove/prune, connect/disconnect).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname as hostHostname } from 'node:os';
+import { HakoError, conflict, invalid, notFound } from '../common/errors.js';
+import { NetworkManager, BRIDGE_NAME_OPTION, MASQUERADE_OPTION, type NetworkRecord } from '../network/manager.js';
+import { formatCidr, parseCidr } from '../network/ipv4.js';
+import type { Filters, Json } from './api-types.js';
+import type { ContainerRecord } from './containers/record.js';
+import { etcFiles, writeEtcFiles, type EtcTexts } from './containers/etc-files.js';
+import {
+  networkMatches, networkSettingsView, networkView, ownsEndpoints, planEndpoints, portSpecsOf, portSummary, pseudoNetworkView, endpointConfig,
+  type EndpointConfig,
+} from './containers/network-config.js';
+
+export interface NetworkingOptions {
+  /** Device of the default `bridge` network (dockerd -b/--bridge); 'none' runs without one. Default hako0. */
+  bridge?: string | undefined;
+  /** The default bridge's gateway address and prefix (dockerd --bip), e.g. 172.18.0.1/16. Default: a free /16. */
+  bip?: string | undefined;
+  /** hako's nftables table (`table ip <name>`). Default hako. */
+  nftTable?: string | undefined;
+  /** Prefix of hako's interfaces: user bridges <p>-<id>, veths <p>v<hash>; ≤ 5 characters. Default hk. */
+  ifacePrefix?: string | undefined;
+  /** Set net.ipv4.ip_forward=1 like dockerd (default); false only enables forwarding on hako's bridges. */
+  ipForward?: boolean | undefined;
+  /** The containers' default resolvers (dockerd --dns). */
+  dns?: string[] | undefined;
+  /** The host's resolv.conf. Default /etc/resolv.conf. */
+  resolvConf?: string | undefined;
+}
+
+interface Logger {
+  warn(msg: string): void;
+  info?(msg: string): void;
+}
+
+const PSEUDO = ['host', 'none'] as const;
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export class EngineNetworking {
+  readonly mgr: NetworkManager;
+  private initError: Error | undefined;
+  private readonly created = new Date().toISOString();
+
+  constructor(
+    private readonly root: string,
+    private readonly opts: NetworkingOptions,
+    private readonly log: Logger,
+  ) {
+    const p = opts.ifacePrefix;
+    if (p !== undefined && !/^[A-Za-z][A-Za-z0-9]{0,4}$/.test(p)) throw invalid(`invalid interface prefix "${p}"`, 'at most 5 letters and digits, starting with a letter');
+    const bridge = opts.bridge ?? 'hako0';
+    let defaultNetwork: { name: string; bridge: string; subnet?: string; gateway?: string } | null = null;
+    if (bridge !== 'none') {
+      defaultNetwork = { name: 'bridge', bridge };
+      if (opts.bip) {
+        const c = parseCidr(opts.bip, '--bip', false);
+        const gateway = opts.bip.slice(0, opts.bip.indexOf('/'));
+        defaultNetwork.subnet = formatCidr(c);
+        defaultNetwork.gateway = gateway;
+      }
+    }
+    this.mgr = new NetworkManager({
+      root,
+      nftTable: opts.nftTable,
+      ...(p ? { bridgePrefix: `${p}-`, vethPrefix: `${p}v` } : {}),
+      defaultNetwork,
+      resolvConf: opts.resolvConf,
+      upstreamDns: opts.dns && opts.dns.length ? opts.dns : undefined,
+      ipForward: opts.ipForward === false ? 'bridge' : 'global',
+    });
+  }
+
+  /** Loads the network state and reconciles it with the kernel; a failure leaves networking off (and says why). */
+  async init(): Promise<void> {
+    try {
+      const r = await this.mgr.init();
+      const parts = [
+        r.bridgesRecreated.length ? `bridges re-created: ${r.bridgesRecreated.join(', ')}` : '',
+        r.endpointsDropped.length ? `endpoints of gone containers dropped: ${r.endpointsDropped.join(', ')}` : '',
+        r.linksDeleted.length ? `orphan interfaces deleted: ${r.linksDeleted.join(', ')}` : '',
+      ].filter((x) => x);
+      if (parts.length) this.log.info?.(`network reconcile: ${parts.join('; ')}`);
+      const d = this.defaultNetwork();
+      if (d && this.opts.bip) {
+        const want = formatCidr(parseCidr(this.opts.bip, '--bip', false));
+        if (d.subnet !== want) this.log.warn(`the default bridge network keeps its subnet ${d.subnet}: --bip ${this.opts.bip} applies when it is created (remove ${this.root}/network-state.json with no containers running to re-create it)`);
+      }
+    } catch (err) {
+      this.initError = err as Error;
+      this.log.warn(`networking is unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  close(): void {
+    this.mgr.close();
+  }
+
+  warnings(): string[] {
+    return this.initError ? [`networking is unavailable: ${this.initError.message}`] : [];
+  }
+
+  private ready(): void {
+    if (this.initError) throw new HakoError({ step: 'networking is unavailable', hint: this.initError.message, kind: 'internal' });
+  }
+
+  defaultNetwork(): NetworkRecord | undefined {
+    return this.initError ? undefined : this.mgr.listNetworks().find((n) => n.isDefault);
+  }
+
+  pseudoId(name: string): string {
+    return createHash('sha256').update(`hako-${name}-network:${this.root}`).digest('hex');
+  }
+
+  // ---- containers --------------------------------------------------------------------------
+
+  /** Validates a create request's networking; returns the endpoints to keep in the record. */
+  plan(hc: Json, cfg: Json, endpointsConfig: Record<string, unknown> | null | undefined, macAddress: string | undefined): { networks: Record<string, EndpointConfig>; warnings: string[] } {
+    const mode = hc.NetworkMode as string;
+    const warnings: string[] = [];
+    portSpecsOf(hc, cfg); // parse errors are the create's 400
+    if (ownsEndpoints(mode)) this.ready();
+    if (mode === 'host' && Object.keys((hc.PortBindings ?? {}) as Json).length) warnings.push('Published ports are discarded when using host network mode');
+    const networks = planEndpoints(mode, endpointsConfig, { find: (r) => this.mgr.find(r), defaultNetwork: this.defaultNetwork(), macAddress });
+    if (mode === 'bridge' && !this.defaultNetwork()) warnings.push('the default bridge network is disabled (hakod --bridge none): the container gets no network but loopback');
+    return { networks, warnings };
+  }
+
+  /** Records made before networking existed get their mode's network. */
+  networksOf(rec: ContainerRecord): Record<string, EndpointConfig> {
+    if (rec.Networks) return rec.Networks;
+    const mode = rec.HostConfig.NetworkMode as string;
+    if (!ownsEndpoints(mode) || this.initError) return {};
+    try {
+      rec.Networks = planEndpoints(mode, {}, { find: (r) => this.mgr.find(r), defaultNetwork: this.defaultNetwork() });
+    } catch {
+      rec.Networks = {};
+    }
+    return rec.Networks;
+  }
+
+  /** The texts of the container's /etc files for its current endpoints. */
+  etcTexts(rec: ContainerRecord): EtcTexts {
+    const hc = rec.HostConfig;
+    const cfg = rec.Config;
+    const mode = hc.NetworkMode as string;
+    const eps = this.mgr.endpointsOfContainer(rec.Id);
+    const configured = Object.values(this.networksOf(rec));
+    const embedded = configured.some((c) => {
+      const n = this.mgr.find(c.NetworkID);
+      return n !== undefined && !n.isDefault;
+    });
+    const ownDns = (hc.Dns as string[] | undefined) ?? [];
+    return etcFiles({
+      mode,
+      hostname: cfg.Hostname as string,
+      domainname: (cfg.Domainname as string | undefined) ?? '',
+      extraHosts: (hc.ExtraHosts as string[] | null) ?? [],
+      // The daemon's --dns are the embedded server's upstreams; a container without it gets the
+      // plain IP ones (a loopback resolver or an ip:port one means nothing in its netns).
+      dns: ownDns.length ? ownDns : embedded ? [] : (this.opts.dns ?? []).filter((x) => /^\d+\.\d+\.\d+\.\d+$/.test(x) && !x.startsWith('127.')),
+      dnsSearch: (hc.DnsSearch as string[] | undefined) ?? [],
+      dnsOptions: (hc.DnsOptions as string[] | undefined) ?? [],
+      hostResolv: readText(this.opts.resolvConf ?? '/etc/resolv.conf'),
+      hostHosts: mode === 'host' ? readText('/etc/hosts') : '',
+      hostHostname: hostHostname(),
+      ips: eps.map((e) => e.ip),
+      embeddedDns: embedded,
+      hostGateway: this.defaultNetwork()?.gateway ?? eps[0]?.gateway,
+    });
+  }
+
+  /** (Re)writes /etc/hosts, /etc/hostname, /etc/resolv.conf; `shared`: the container whose netns it joins. */
+  writeFiles(rec: ContainerRecord, shared?: ContainerRecord): void {
+    const paths = { hosts: rec.HostsPath, hostname: rec.HostnamePath, resolv: rec.ResolvConfPath };
+    if (shared) {
+      const t = this.etcTexts(shared);
+      writeEtcFiles(paths, { hosts: readText(shared.HostsPath) || t.hosts, resolv: readText(shared.ResolvConfPath) || t.resolv, hostname: `${rec.Config.Hostname as string}\n` });
+      return;
+    }
+    writeEtcFiles(paths, this.etcTexts(rec));
+  }
+
+  /**
+   * Connects a starting container (its namespaces exist, its program has not run) to its
+   * networks, publishes its ports and writes its /etc files. All or nothing.
+   */
+  async attach(rec: ContainerRecord, pid: number): Promise<Array<{ id: string; name: string }>> {
+    const mode = rec.HostConfig.NetworkMode as string;
+    const networks = this.networksOf(rec);
+    if (!ownsEndpoints(mode) || Object.keys(networks).length === 0) {
+      // `none` (or bridge mode without a default network): loopback only, but up.
+      if (mode !== 'host' && !mode.startsWith('container:')) this.mgr.loopbackUp(pid);
+      this.writeFiles(rec);
+      return [];
+    }
+    this.ready();
+    const hc = rec.HostConfig;
+    try {
+      // A container restarted by its policy while the daemon was busy may still hold endpoints.
+      await this.mgr.releaseContainer(rec.Id);
+      for (const [name, c] of Object.entries(networks)) {
+        const net = this.mgr.find(c.NetworkID);
+        if (!net) throw notFound(`network ${name} not found`, `it was removed; docker network disconnect the container from it, or create it again`);
+        await this.mgr.connect({
+          containerId: rec.Id,
+          containerName: rec.Name.replace(/^\//, ''),
+          netns: pid,
+          network: net.id,
+          ip: c.IPv4Address || undefined,
+          mac: c.MacAddress || undefined,
+          aliases: c.Aliases,
+          dns: ((hc.Dns as string[] | undefined) ?? []).length ? (hc.Dns as string[]) : undefined,
+        });
+      }
+      const specs = portSpecsOf(hc, rec.Config);
+      if (specs.length) {
+        const open = this.mgr.endpointsOfContainer(rec.Id).some((e) => !this.mgr.find(e.networkId)?.internal);
+        if (open) await this.mgr.publish(rec.Id, specs);
+        else this.log.warn(`container ${rec.Id.slice(0, 12)}: ports are not published: it is only on internal networks`);
+      }
+      this.writeFiles(rec);
+      return this.mgr.endpointsOfContainer(rec.Id).map((e) => ({ id: e.networkId, name: this.mgr.find(e.networkId)?.name ?? e.networkId }));
+    } catch (err) {
+      await this.mgr.releaseContainer(rec.Id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Drops the container's endpoints (veths, addresses, rules, DNS names, held ports); returns their networks. Never throws. */
+  async release(containerId: string): Promise<Array<{ id: string; name: string }>> {
+    if (this.initError) return [];
+    const nets = this.mgr.endpointsOfContainer(containerId).map((e) => ({ id: e.networkId, name: this.mgr.find(e.networkId)?.name ?? e.networkId }));
+    try {
+      await this.mgr.releaseContainer(containerId);
+    } catch (err) {
+      this.log.warn(`release the network endpoints of ${containerId}: ${(err as Error).message}`);
+    }
+    return nets;
+  }
+
+  /** After a daemon restart: endpoints of containers that are not running (or unknown) go. */
+  async sweep(running: Set<string>): Promise<void> {
+    if (this.initError) return;
+    const owners = new Set(this.mgr.listNetworks().flatMap((n) => this.mgr.endpointsOf(n.id).map((e) => e.containerId)));
+    for (const id of owners) if (!running.has(id)) await this.release(id);
+  }
+
+  rename(containerId: string, name: string): void {
+    if (!this.initError) this.mgr.renameContainer(containerId, name.replace(/^\//, ''));
+  }
+
+  /** docker network connect: live when `pid` is given, else only recorded for the next start. */
+  async connect(rec: ContainerRecord, ref: string, body: Json, pid: number | undefined): Promise<NetworkRecord> {
+    this.ready();
+    const mode = rec.HostConfig.NetworkMode as string;
+    if (PSEUDO.includes(ref as 'host') || ref === this.pseudoId('host') || ref === this.pseudoId('none')) throw new HakoError({ step: `container cannot be disconnected from host network or connected to host network`, kind: 'forbidden' });
+    const net = this.mgr.find(ref);
+    if (!net) throw notFound(`network ${ref} not found`);
+    if (!ownsEndpoints(mode)) throw new HakoError({ step: 'container sharing network namespace with another container or host cannot be connected to any other network', kind: 'forbidden' });
+    const networks = this.networksOf(rec);
+    if (Object.values(networks).some((c) => c.NetworkID === net.id)) throw new HakoError({ step: `endpoint with name ${rec.Name.replace(/^\//, '')} already exists in network ${net.name}`, kind: 'forbidden' });
+    const cfg = endpointConfig(net, ((body.EndpointConfig ?? {}) as Json));
+    if (pid !== undefined) {
+      await this.mgr.connect({
+        containerId: rec.Id, containerName: rec.Name.replace(/^\//, ''), netns: pid, network: net.id,
+        ip: cfg.IPv4Address || undefined, mac: cfg.MacAddress || undefined, aliases: cfg.Aliases,
+        dns: ((rec.HostConfig.Dns as string[] | undefined) ?? []).length ? (rec.HostConfig.Dns as string[]) : undefined,
+      });
+    }
+    networks[net.name] = cfg;
+    rec.Networks = networks;
+    if (pid !== undefined) this.writeFiles(rec);
+    return net;
+  }
+
+  /** docker network disconnect (live when running). `force`: also when the network is gone. */
+  async disconnect(rec: ContainerRecord, ref: string, running: boolean, force: boolean): Promise<{ id: string; name: string }> {
+    const networks = this.networksOf(rec);
+    const net = this.initError ? undefined : this.mgr.find(ref);
+    const entry = Object.entries(networks).find(([name, c]) => (net ? c.NetworkID === net.id : name === ref || c.NetworkID === ref));
+    if (!net && !(force && entry)) {
+      if (PSEUDO.includes(ref as 'host')) throw new HakoError({ step: `container cannot be disconnected from host network or connected to host network`, kind: 'forbidden' });
+      throw notFound(`network ${ref} not found`);
+    }
+    if (!entry) throw new HakoError({ step: `container ${rec.Id} is not connected to network ${net?.name ?? ref}`, kind: 'forbidden' });
+    if (net && running && this.mgr.endpointsOfContainer(rec.Id).some((e) => e.networkId === net.id)) await this.mgr.disconnect(rec.Id, net.id);
+    delete networks[entry[0]];
+    rec.Networks = networks;
+    if (running) this.writeFiles(rec);
+    return { id: net?.id ?? entry[1].NetworkID, name: net?.name ?? entry[0] };
+  }
+
+  // ---- views -------------------------------------------------------------------------------
+
+  settings(rec: ContainerRecord): Json {
+    const running = rec.State.Running || rec.State.Paused;
+    return networkSettingsView({
+      id: rec.Id,
+      mode: rec.HostConfig.NetworkMode as string,
+      pid: rec.State.Pid,
+      running,
+      exposed: Object.keys((rec.Config.ExposedPorts ?? {}) as Json),
+      configured: this.networksOf(rec),
+      endpoints: running && !this.initError ? this.mgr.endpointsOfContainer(rec.Id) : [],
+      networkOf: (id) => (this.initError ? undefined : this.mgr.find(id)),
+      pseudoId: (n) => this.pseudoId(n),
+    });
+  }
+
+  ports(rec: ContainerRecord): Json[] {
+    if (!(rec.State.Running || rec.State.Paused)) return [];
+    return portSummary(Object.keys((rec.Config.ExposedPorts ?? {}) as Json), this.initError ? [] : this.mgr.endpointsOfContainer(rec.Id));
+  }
+
+  /** Networks (for GET /networks and inspect); `members(mode)`: running containers of a pseudo network. */
+  private views(withContainers: boolean, members: (mode: 'host' | 'none') => Array<{ id: string; name: string }>): Array<{ view: Json; builtin: boolean; inUse: boolean }> {
+    const out: Array<{ view: Json; builtin: boolean; inUse: boolean }> = [];
+    if (!this.initError) {
+      for (const n of this.mgr.listNetworks()) {
+        const eps = this.mgr.endpointsOf(n.id);
+        const containers: Json = {};
+        for (const e of eps) containers[e.containerId] = { Name: e.containerName, EndpointID: e.id, MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLen}`, IPv6Address: '' };
+        out.push({ view: networkView(n, withContainers ? containers : undefined), builtin: n.isDefault, inUse: eps.length > 0 });
+      }
+    }
+    for (const p of PSEUDO) {
+      const m = members(p);
+      const containers: Json = {};
+      for (const c of m) containers[c.id] = { Name: c.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
+      out.push({ view: pseudoNetworkView(p, this.pseudoId(p), this.created, withContainers ? containers : undefined), builtin: true, inUse: m.length > 0 });
+    }
+    return out;
+  }
+
+  list(filters: Filters, members: (mode: 'host' | 'none') => Array<{ id: string; name: string }>): Json[] {
+    return this.views(false, members).filter((v) => networkMatches(v.view, filters, v.inUse, v.builtin)).map((v) => v.view);
+  }
+
+  inspect(ref: string, members: (mode: 'host' | 'none') => Array<{ id: string; name: string }>): Json {
+    const all = this.views(true, members);
+    const exact = all.find((v) => v.view.Id === ref) ?? all.find((v) => v.view.Name === ref);
+    if (exact) return exact.view;
+    const byPrefix = all.filter((v) => String(v.view.Id).startsWith(ref));
+    if (byPrefix.length === 1) return byPrefix[0]!.view;
+    if (byPrefix.length > 1) throw invalid(`network ${ref} is ambiguous (${byPrefix.length} matches found on id)`);
+    throw notFound(`network ${ref} not found`);
+  }
+
+  /** POST /networks/create. */
+  async create(body: Json): Promise<{ Id: string; Warning: string; name: string }> {
+    this.ready();
+    const name = body.Name;
+    if (typeof name !== 'string' || name === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
+    const driver = (body.Driver as string | undefined) || 'bridge';
+    if (driver === 'host' || driver === 'null') throw new HakoError({ step: `only one instance of "${driver}" network is allowed`, kind: 'forbidden' });
+    if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`, 'hako has the bridge driver only');
+    if (PSEUDO.includes(name as 'host') || name === 'bridge') throw new HakoError({ step: `${name} is a pre-defined network and cannot be created`, kind: 'forbidden' });
+    if (body.EnableIPv6 === true) throw invalid('IPv6 networks are not supported by hako yet');
+    if (body.Ingress === true) throw invalid('ingress networks need swarm mode, which hako does not have');
+    if (body.ConfigOnly === true || ((body.ConfigFrom as Json | undefined)?.Network ?? '') !== '') throw invalid('config-only networks (--config-only/--config-from) are not supported by hako');
+    const scope = (body.Scope as string | undefined) ?? '';
+    if (scope !== '' && scope !== 'local') throw invalid(`scope "${scope}" is not supported: hako networks are local`);
+    const ipam = (body.IPAM ?? {}) as Json;
+    const ipamDriver = (ipam.Driver as string | undefined) || 'default';
+    if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`, 'hako has the default IPAM driver only');
+    const configs = ((ipam.Config as Json[] | null | undefined) ?? []).filter((c) => c && Object.keys(c).length);
+    if (configs.some((c) => String(c.Subnet ?? '').includes(':') || String(c.Gateway ?? '').includes(':'))) throw invalid('IPv6 subnets are not supported by hako yet');
+    if (configs.length > 1) throw invalid('hako supports one IPv4 subnet per network', 'pass a single --subnet');
+    const c = configs[0] ?? {};
+    const subnet = (c.Subnet as string | undefined) || undefined;
+    const gateway = (c.Gateway as string | undefined) || undefined;
+    const ipRange = (c.IPRange as string | undefined) || undefined;
+    if ((gateway || ipRange) && !subnet) throw invalid(`${gateway ? '--gateway' : '--ip-range'} needs --subnet`, 'give the network a --subnet too');
+    if (c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses as Json).length) throw invalid('--aux-address is not supported by hako');
+    const options = { ...((body.Options ?? {}) as Record<string, string>) };
+    const known = [BRIDGE_NAME_OPTION, MASQUERADE_OPTION];
+    const ignored = Object.keys(options).filter((k) => !known.includes(k));
+    if (options[MASQUERADE_OPTION] !== undefined && !['true', 'false'].includes(options[MASQUERADE_OPTION]!)) throw invalid(`invalid value "${options[MASQUERADE_OPTION]}" for ${MASQUERADE_OPTION}`, 'use true or false');
+    for (const k of ignored) delete options[k];
+    const net = await this.mgr.createNetwork({
+      name, subnet, gateway, ipRange, internal: body.Internal === true, labels: (body.Labels ?? {}) as Record<string, string>, options,
+    });
+    return { Id: net.id, Warning: ignored.length ? `driver options ignored (not supported by hako): ${ignored.join(', ')}` : '', name: net.name };
+  }
+
+  /** DELETE /networks/{id}. */
+  async remove(ref: string): Promise<{ id: string; name: string }> {
+    if (PSEUDO.includes(ref as 'host') || ref === this.pseudoId('host') || ref === this.pseudoId('none')) throw new HakoError({ step: `${PSEUDO.find((p) => p === ref || this.pseudoId(p) === ref)} is a pre-defined network and cannot be removed`, kind: 'forbidden' });
+    this.ready();
+    const net = this.mgr.find(ref);
+    if (!net) throw notFound(`network ${ref} not found`);
+    if (net.isDefault) throw new HakoError({ step: `${net.name} is a pre-defined network and cannot be removed`, kind: 'forbidden' });
+    const eps = this.mgr.endpointsOf(net.id);
+    if (eps.length) throw conflict(`error while removing network: network ${net.name} id ${net.id} has active endpoints`, `in use by ${eps.map((e) => e.containerName).join(', ')}`);
+    await this.mgr.removeNetwork(net.id);
+    return { id: net.id, name: net.name };
+  }
+
+  /** POST /networks/prune: user networks without endpoints, filtered by until/label. */
+  async prune(filters: Filters): Promise<Array<{ id: string; name: string }>> {
+    if (this.initError) return [];
+    for (const k of Object.keys(filters)) if (!['until', 'label', 'label!'].includes(k)) throw invalid(`invalid filter '${k}'`);
+    const removed: Array<{ id: string; name: string }> = [];
+    for (const n of this.mgr.listNetworks()) {
+      if (n.isDefault || this.mgr.endpointsOf(n.id).length) continue;
+      if (!pruneMatches(n, filters)) continue;
+      await this.mgr.removeNetwork(n.id);
+      removed.push({ id: n.id, name: n.name });
+    }
+    return removed;
+  }
+
+  /** For `info`. */
+  ipForwarding(): boolean {
+    return readText('/proc/sys/net/ipv4/ip_forward').trim() === '1';
+  }
+}
+
+function pruneMatches(n: NetworkRecord, filters: Filters): boolean {
+  for (const [key, values] of Object.entries(filters)) {
+    for (const v of values) {
+      if (key === 'until') {
+        const t = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+        if (Number.isNaN(t)) throw invalid(`invalid filter 'until=${v}'`);
+        if (!(Date.parse(n.created) < t)) return false;
+      } else {
+        const i = v.indexOf('=');
+        const has = i < 0 ? v in n.labels : n.labels[v.slice(0, i)] === v.slice(i + 1);
+        if (has !== (key === 'label')) return false;
+      }
+    }
+  }
+  return true;
+}
+

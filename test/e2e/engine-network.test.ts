@@ -1,0 +1,619 @@
+// Networking through a real hakod (bin/hakod.js with unique bridge/table/interface names, see
+// test/helpers/network.ts) and the hako CLI: the default bridge, published TCP/UDP ports from the
+// host (127.0.0.1 and its own address) and hairpin, DNS between containers on a user network,
+// --internal (against an "outside" namespace this test makes, never a real outside address),
+// connect/disconnect while running, a kill -9 of the daemon keeping every mapping, and the docker
+// CLI's network commands. Everything it makes is removed; the last test checks nothing is left.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { randomInt } from 'node:crypto';
+import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { BUSYBOX, isRoot, tempDir } from '../helpers/fixtures.js';
+import { netLeftovers } from '../helpers/network.js';
+import { buildResponse, decodeMessage, TYPE, CLASS_IN, RCODE } from '../../src/network/dns-message.js';
+
+const pexec = promisify(execFile);
+const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
+const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : !hasEngine ? 'the engine is not built' : !tool('nft') ? 'nft missing' : !tool('ip') ? 'iproute2 missing' : !tool('nsenter') ? 'nsenter missing' : false;
+const HAKO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hako.js');
+
+let d: TestDaemon;
+let reg: TestRegistry;
+let img: BuiltImage;
+let ref: string;
+let upstream: ReturnType<typeof createSocket>;
+let work: { path: string; cleanup: () => void };
+const procs: ChildProcess[] = [];
+const netnsMade: string[] = [];
+const etcNetnsExisted = existsSync('/etc/netns');
+
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The hako CLI against the test daemon; fails the test on a non-zero exit unless ok: false. */
+async function hako(args: string[], opts: { ok?: boolean; timeout?: number } = {}): Promise<Out> {
+  try {
+    const r = await pexec(process.execPath, [HAKO, '-H', d.host, ...args], { env: d.env, timeout: opts.timeout ?? 60_000, encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    const out = { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    if (opts.ok !== false) assert.fail(`hako ${args.join(' ')} → ${out.code}\n${out.stdout}${out.stderr}\ndaemon log:\n${d.log().slice(-3000)}`);
+    return out;
+  }
+}
+
+async function docker(args: string[], opts: { ok?: boolean } = {}): Promise<Out> {
+  try {
+    const r = await pexec(DOCKER, args, { env: d.env, timeout: 60_000, encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    const out = { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    if (opts.ok !== false) assert.fail(`docker ${args.join(' ')} → ${out.code}\n${out.stdout}${out.stderr}\ndaemon log:\n${d.log().slice(-3000)}`);
+    return out;
+  }
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = await d.request(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'Content-Type': 'application/json' });
+  const text = r.body.toString();
+  return { status: r.status, json: text ? JSON.parse(text) : undefined };
+}
+
+async function inspect(name: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = await api('GET', `/containers/${name}/json`);
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json;
+}
+
+async function waitFor<T>(fn: () => Promise<T>, what: string, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > end) throw new Error(`${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function httpGet(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+  return res.text();
+}
+
+/** An HTTP GET from inside a container (busybox nc: its wget crashes here). */
+async function getFrom(container: string, host: string, port = 80): Promise<string> {
+  const r = await hako(['exec', container, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port}`], { ok: false });
+  if (r.code !== 0 || !r.stdout.includes('200 OK')) throw new Error(`GET ${host}:${port} from ${container}: exit ${r.code} ${r.stdout}${r.stderr}`);
+  return r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4);
+}
+
+/**
+ * Runs a short-lived container to its end and returns its output from the log. (Not `run --rm`:
+ * attach replays the log, then follows live output, and what a container writes between the two
+ * is lost — the embedded DNS answers fast enough to land there.)
+ */
+async function runOnce(args: string[]): Promise<string> {
+  const id = (await hako(['run', '-d', ...args])).stdout.trim();
+  try {
+    await hako(['wait', id]);
+    return (await hako(['logs', id])).stdout;
+  } finally {
+    await hako(['rm', '-f', id], { ok: false });
+  }
+}
+
+/** A busybox httpd container serving "hello from <hostname>". */
+function httpd(): string[] {
+  return [ref, 'sh', '-c', 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www'];
+}
+
+function usedAddresses(): string {
+  return execFileSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }) + execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8' });
+}
+
+/** A /24 no route or address of this host overlaps. */
+function freeSubnet(): string {
+  const used = usedAddresses();
+  for (;;) {
+    const a = randomInt(200, 250);
+    const b = randomInt(0, 256);
+    if (!used.includes(`10.${a}.${b}.`)) return `10.${a}.${b}.0/24`;
+  }
+}
+
+// An HTTP client for namespaces the test made (node: busybox-static's wget crashes here).
+const CLIENT = "http.get(process.argv[1],{timeout:3000},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(b)})}).on('error',e=>{console.error(e.message);process.exit(1)}).on('timeout',()=>process.exit(2))";
+
+/** The host's own non-loopback address (not one of ours). */
+function hostAddress(): string {
+  for (const line of execFileSync('ip', ['-4', '-o', 'addr', 'show', 'scope', 'global'], { encoding: 'utf8' }).split('\n')) {
+    const m = /^\d+:\s+(\S+)\s+inet\s+([\d.]+)\//.exec(line);
+    if (m && !m[1]!.startsWith(d.net.prefix)) return m[2]!;
+  }
+  return '';
+}
+
+function ourVeths(): string[] {
+  return netLeftovers(d.net).filter((n) => n.startsWith(`${d.net.prefix}v`));
+}
+
+before(async () => {
+  if (skip) return;
+  work = tempDir('hako-engnet-');
+  reg = await startRegistry();
+  img = busyboxImage();
+  await pushLayout(img, reg.host, 'test/busybox');
+  ref = `${reg.host}/test/busybox`;
+  // A stand-in upstream resolver on loopback: outside.test → 198.51.100.7, the rest NXDOMAIN.
+  upstream = createSocket('udp4');
+  upstream.on('message', (msg, rinfo) => {
+    const q = decodeMessage(msg);
+    const known = q.questions[0]?.name.toLowerCase() === 'outside.test';
+    upstream.send(buildResponse(q, known ? [{ name: q.questions[0]!.name, type: TYPE.A, class: CLASS_IN, ttl: 5, data: '198.51.100.7' }] : [], known ? RCODE.NOERROR : RCODE.NXDOMAIN), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+  d = await startDaemon(['--dns', `127.0.0.1:${upstream.address().port}`]);
+  await hako(['pull', '-q', ref]);
+});
+
+after(async () => {
+  if (skip) return;
+  for (const p of procs) if (p.pid && p.exitCode === null) p.kill('SIGKILL');
+  try {
+    if (d) {
+      const ids = (await hako(['ps', '-aq'], { ok: false })).stdout.split('\n').filter((x) => x);
+      if (ids.length) await hako(['rm', '-f', ...ids], { ok: false });
+      const code = await d.stop();
+      assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
+      assert.doesNotMatch(d.log(), /BUG: /);
+      assert.deepEqual(netLeftovers(d.net), [], 'the daemon helper removes the bridge and table a stopped daemon keeps');
+    }
+  } finally {
+    for (const n of netnsMade) {
+      try {
+        execFileSync('ip', ['netns', 'del', n]);
+      } catch {
+        // gone
+      }
+      rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
+    }
+    if (!etcNetnsExisted) rmSync('/etc/netns', { recursive: true, force: true });
+    upstream?.close();
+    await reg?.stop();
+    img?.cleanup();
+    work?.cleanup();
+  }
+});
+
+test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route, stable MAC, docker-like /etc files', { skip }, async () => {
+  const br = await api('GET', '/networks/bridge');
+  assert.equal(br.status, 200);
+  const [gw, bits] = d.net.bip.split('/') as [string, string];
+  assert.deepEqual(br.json.IPAM.Config, [{ Subnet: `${gw.replace(/\.1$/, '.0')}/${bits}`, Gateway: gw }]);
+  assert.equal(br.json.Options['com.docker.network.bridge.name'], d.net.bridge);
+  assert.equal(br.json.Options['com.docker.network.bridge.default_bridge'], 'true');
+  await hako(['run', '-d', '--name', 'plain', '--hostname', 'plainhost', '--add-host', 'db:10.9.9.9', ref, 'sleep', '300']);
+  const j = await inspect('plain');
+  const ns = j.NetworkSettings;
+  assert.match(ns.IPAddress, new RegExp(`^${gw.replace(/\.1$/, '').replace(/\./g, '\\.')}\\.\\d+$`));
+  assert.equal(ns.Gateway, gw);
+  assert.equal(ns.IPPrefixLen, Number(bits));
+  const bytes = ns.IPAddress.split('.').map((x: string) => Number(x).toString(16).padStart(2, '0'));
+  assert.equal(ns.MacAddress, `02:42:${bytes.join(':')}`);
+  assert.equal(ns.Networks.bridge.IPAddress, ns.IPAddress);
+  assert.equal(ns.Networks.bridge.NetworkID, br.json.Id);
+  assert.match(ns.Networks.bridge.EndpointID, /^[0-9a-f]{64}$/);
+  assert.equal(ns.SandboxKey, `/proc/${j.State.Pid}/ns/net`);
+  const inside = (await hako(['exec', 'plain', 'sh', '-c', 'ip -o link show eth0; ip route; cat /etc/hosts; echo ---; cat /etc/resolv.conf'])).stdout;
+  const uplink = /dev (\S+)/.exec(execFileSync('ip', ['route', 'show', 'default'], { encoding: 'utf8' }))?.[1];
+  const mtu = uplink ? Number(readFileSync(`/sys/class/net/${uplink}/mtu`, 'utf8')) : 1500;
+  assert.match(inside, new RegExp(`eth0@\\S+ <[^>]*UP[^>]*> mtu ${mtu} `));
+  assert.match(inside, new RegExp(`link/ether ${ns.MacAddress}`));
+  assert.match(inside, new RegExp(`default via ${gw.replace(/\./g, '\\.')} dev eth0`));
+  assert.match(inside, /10\.9\.9\.9\tdb\n/);
+  assert.match(inside, new RegExp(`${ns.IPAddress.replace(/\./g, '\\.')}\\tplainhost\\n`));
+  // No embedded DNS on the default bridge: the host's resolvers minus loopback ones.
+  const resolv = inside.split('---\n')[1]!;
+  assert.doesNotMatch(resolv, /127\.0\.0\.11/);
+  assert.doesNotMatch(resolv, /nameserver 127\./);
+  const veth = ourVeths();
+  assert.equal(veth.length, 1, `one veth for one container: ${veth.join(' ')}`);
+  await hako(['rm', '-f', 'plain']);
+  assert.deepEqual(ourVeths(), [], 'rm removes the veth');
+  // A start that fails after the networks were connected (no such program) leaves no endpoint.
+  const bad = await hako(['run', '-d', '--name', 'badcmd', '-p', '80', ref, '/no/such/program'], { ok: false });
+  assert.notEqual(bad.code, 0);
+  assert.deepEqual(ourVeths(), []);
+  assert.deepEqual((await api('GET', '/networks/bridge')).json.Containers, {});
+  await hako(['rm', '-f', 'badcmd']);
+  // --network none: loopback only, and up
+  const none = await runOnce(['--network', 'none', ref, 'ip', '-o', 'link']);
+  assert.deepEqual(none.trim().split('\n').map((l) => l.split(':')[1]!.trim()), ['lo']);
+  assert.match(none, /lo: <LOOPBACK,UP/);
+  // --network host: the host's interfaces, hostname and /etc/hosts
+  const hostLink = uplink ?? 'lo';
+  const host = await runOnce(['--network', 'host', '--add-host', 'extra:10.8.8.8', ref, 'sh', '-c', `hostname; ip -o link | grep -c ": lo:"; ip -o link show ${hostLink} | wc -l; tail -1 /etc/hosts`]);
+  const [hn, loCount, uplinkSeen, lastHost] = host.trim().split('\n');
+  assert.equal(hn, execFileSync('hostname', { encoding: 'utf8' }).trim());
+  assert.equal(loCount, '1');
+  assert.equal(uplinkSeen, '1', `the host’s ${hostLink}`);
+  assert.equal(lastHost, '10.8.8.8\textra');
+  assert.deepEqual(Object.keys((await api('GET', '/networks/host')).json.Containers), []);
+});
+
+test('published ports: httpd via 127.0.0.1 and the host address, 127.0.0.1-only binding, hairpin, ps/port/list, busy ports named', { skip }, async () => {
+  await hako(['run', '-d', '--name', 'web1', '-p', '80', '-p', '127.0.0.1::80', ...httpd()]);
+  const ports = (await inspect('web1')).NetworkSettings.Ports['80/tcp'] as Array<{ HostIp: string; HostPort: string }>;
+  const all = ports.find((p) => p.HostIp === '0.0.0.0')!;
+  const lo = ports.find((p) => p.HostIp === '127.0.0.1')!;
+  assert.ok(all && lo, JSON.stringify(ports));
+  const hostname = (await inspect('web1')).Config.Hostname;
+  const body = await waitFor(() => httpGet(`http://127.0.0.1:${all.HostPort}/`), 'httpd via 127.0.0.1');
+  assert.equal(body, `hello from ${hostname}\n`);
+  assert.equal(await httpGet(`http://127.0.0.1:${lo.HostPort}/`), `hello from ${hostname}\n`);
+  const addr = hostAddress();
+  assert.ok(addr, 'the host has a non-loopback address');
+  assert.equal(await httpGet(`http://${addr}:${all.HostPort}/`), `hello from ${hostname}\n`);
+  await assert.rejects(httpGet(`http://${addr}:${lo.HostPort}/`), 'a 127.0.0.1 binding is not reachable on other addresses');
+  // hairpin: the container reaches its own published port through the host's address
+  assert.equal(await getFrom('web1', addr, Number(all.HostPort)), `hello from ${hostname}\n`);
+  // docker's displays
+  const ps = (await hako(['ps', '--filter', 'name=web1', '--format', '{{.Ports}}'])).stdout.trim();
+  assert.equal(ps, `0.0.0.0:${all.HostPort}->80/tcp, 127.0.0.1:${lo.HostPort}->80/tcp`);
+  const port = (await hako(['port', 'web1'])).stdout;
+  assert.match(port, new RegExp(`^80/tcp -> 0\\.0\\.0\\.0:${all.HostPort}$`, 'm'));
+  assert.match(port, new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${lo.HostPort}$`, 'm'));
+  assert.equal((await hako(['port', 'web1', '80/tcp'])).stdout.split('\n')[0], `0.0.0.0:${all.HostPort}`);
+  const list = await api('GET', '/containers/json?filters=' + encodeURIComponent(JSON.stringify({ name: ['web1'] })));
+  assert.deepEqual(list.json[0].Ports.sort((a: { IP: string }, b: { IP: string }) => a.IP.localeCompare(b.IP)), [
+    { IP: '0.0.0.0', PrivatePort: 80, PublicPort: Number(all.HostPort), Type: 'tcp' },
+    { IP: '127.0.0.1', PrivatePort: 80, PublicPort: Number(lo.HostPort), Type: 'tcp' },
+  ]);
+  assert.ok(list.json[0].NetworkSettings.Networks.bridge.IPAddress);
+  // A host port another container publishes, and one a host process listens on.
+  const taken = await hako(['run', '-d', '--name', 'web1b', '-p', `${all.HostPort}:80`, ...httpd()], { ok: false });
+  assert.equal(taken.code, 125);
+  assert.match(taken.stderr, new RegExp(`host port ${all.HostPort}/tcp is already allocated.*published by container web1`));
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '0.0.0.0', () => r()));
+  const busyPort = (busy.address() as { port: number }).port;
+  try {
+    const r = await hako(['run', '-d', '--name', 'web1c', '-p', `${busyPort}:80`, ...httpd()], { ok: false });
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, new RegExp(`${busyPort}/tcp: address already in use \\(EADDRINUSE\\) \\(it is in use by node \\(pid ${process.pid}\\)\\)`));
+  } finally {
+    busy.close();
+  }
+  // The failed starts left no endpoint behind (web1 keeps its one veth) and the containers exist, created.
+  assert.equal(ourVeths().length, 1);
+  assert.equal((await inspect('web1c')).State.Status, 'created');
+  await hako(['rm', '-f', 'web1', 'web1b', 'web1c']);
+  assert.deepEqual(ourVeths(), []);
+  const thief = createServer();
+  await new Promise<void>((res, rej) => {
+    thief.once('error', rej);
+    thief.listen(Number(all.HostPort), '0.0.0.0', () => res());
+  });
+  thief.close();
+});
+
+test('user network: containers reach each other by name, alias and short id; other names are forwarded; not from the default bridge', { skip }, async () => {
+  const subnet = freeSubnet();
+  const created = await api('POST', '/networks/create', { Name: 'appnet', IPAM: { Config: [{ Subnet: subnet }] }, Labels: { role: 'test' } });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  assert.match(created.json.Id, /^[0-9a-f]{64}$/);
+  assert.equal((await api('POST', '/networks/create', { Name: 'appnet' })).status, 409);
+  await hako(['run', '-d', '--name', 'web2', '--network', 'appnet', '--network-alias', 'www', ...httpd()]);
+  const j = await inspect('web2');
+  const ep = j.NetworkSettings.Networks.appnet;
+  assert.equal(ep.NetworkID, created.json.Id);
+  assert.deepEqual(ep.Aliases, ['www']);
+  assert.deepEqual(ep.DNSNames, ['web2', j.Id.slice(0, 12), 'www']);
+  assert.equal(j.NetworkSettings.IPAddress, '', 'top-level addresses are the default bridge’s');
+  const shortId = j.Id.slice(0, 12);
+  const script = [
+    'cat /etc/resolv.conf',
+    `nslookup web2 127.0.0.11 | tail -n +3`,
+    `for h in web2 www ${shortId}; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $h 80 | tail -1; done`,
+    'nslookup outside.test 127.0.0.11 | tail -n +3',
+  ].join('; echo ---; ');
+  const out = await waitFor(async () => {
+    const r = await runOnce(['--network', 'appnet', ref, 'sh', '-c', script]);
+    if (!r.includes('hello from')) throw new Error(r);
+    return r;
+  }, 'client on appnet');
+  const [resolv, lookup, gets, outside] = out.split('---\n') as [string, string, string, string];
+  assert.match(resolv, /^nameserver 127\.0\.0\.11\n/);
+  assert.match(lookup, new RegExp(`Address: ${ep.IPAddress.replace(/\./g, '\\.')}`));
+  assert.equal(gets, `hello from ${j.Config.Hostname}\n`.repeat(3));
+  assert.match(outside, /Address: 198\.51\.100\.7/);
+  // The default bridge has no embedded DNS: web2's name means nothing there.
+  const fromBridge = await runOnce([ref, 'sh', '-c', 'timeout 3 nslookup web2 127.0.0.11 >/dev/null 2>&1 && echo resolved || echo no']);
+  assert.equal(fromBridge.trim(), 'no');
+  // Network views and removal rules.
+  const ins = await api('GET', '/networks/appnet');
+  assert.equal(ins.json.Containers[j.Id].Name, 'web2');
+  assert.equal(ins.json.Containers[j.Id].IPv4Address, `${ep.IPAddress}/24`);
+  assert.deepEqual(ins.json.Labels, { role: 'test' });
+  const custom = await api('GET', '/networks?filters=' + encodeURIComponent(JSON.stringify({ type: ['custom'] })));
+  assert.deepEqual(custom.json.map((n: { Name: string }) => n.Name), ['appnet']);
+  const rm = await api('DELETE', '/networks/appnet');
+  assert.equal(rm.status, 409);
+  assert.match(rm.json.message, /^error while removing network: network appnet id [0-9a-f]{64} has active endpoints/);
+  assert.equal((await api('DELETE', '/networks/bridge')).status, 403);
+  assert.equal((await api('DELETE', '/networks/nosuchnet')).status, 404);
+  await hako(['rm', '-f', 'web2']);
+  assert.equal((await api('DELETE', '/networks/appnet')).status, 204);
+  assert.deepEqual(netLeftovers(d.net).sort(), [d.net.bridge, `nft table ip ${d.net.table}`].sort(), 'the user bridge went with its network');
+});
+
+test('--internal: no way out; a normal user network reaches the "outside" namespace through masquerade; published ports from there', { skip }, async () => {
+  // The outside: a namespace behind a veth of ours, with an httpd.
+  const outNs = `${d.net.prefix}o`;
+  const outVeth = `${d.net.prefix}o`;
+  const outNet = freeSubnet().replace(/\.0\/24$/, '');
+  execFileSync('ip', ['netns', 'add', outNs]);
+  netnsMade.push(outNs);
+  mkdirSync(join(work.path, 'www'), { recursive: true });
+  writeFileSync(join(work.path, 'www', 'index.html'), 'hello from outside\n');
+  execFileSync('ip', ['link', 'add', outVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outNs]);
+  execFileSync('ip', ['addr', 'add', `${outNet}.1/24`, 'dev', outVeth]);
+  execFileSync('ip', ['link', 'set', outVeth, 'up']);
+  writeFileSync(`/proc/sys/net/ipv4/conf/${outVeth}/forwarding`, '1'); // our own interface only
+  execFileSync('ip', ['-n', outNs, 'addr', 'add', `${outNet}.2/24`, 'dev', 'eth0']);
+  execFileSync('ip', ['-n', outNs, 'link', 'set', 'eth0', 'up']);
+  execFileSync('ip', ['-n', outNs, 'link', 'set', 'lo', 'up']);
+  const srv = spawn('ip', ['netns', 'exec', outNs, BUSYBOX, 'httpd', '-f', '-p', '80', '-h', join(work.path, 'www')], { stdio: 'ignore' });
+  procs.push(srv);
+  await waitFor(() => httpGet(`http://${outNet}.2/`), 'httpd outside');
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'opennet']);
+  await hako(['network', 'create', '--internal', '--subnet', freeSubnet(), 'closednet']);
+  await hako(['run', '-d', '--name', 'opener', '--network', 'opennet', ref, 'sleep', '300']);
+  await hako(['run', '-d', '--name', 'closed', '--network', 'closednet', ref, 'sleep', '300']);
+  assert.equal(await getFrom('opener', `${outNet}.2`), 'hello from outside\n');
+  await assert.rejects(getFrom('closed', `${outNet}.2`), /exit/);
+  const routes = (await hako(['exec', 'closed', 'ip', 'route'])).stdout;
+  assert.doesNotMatch(routes, /default/, 'an internal network gives no default route');
+  // even with a route added by hand (as root in the container), the firewall drops it
+  await hako(['exec', '--privileged', 'closed', 'ip', 'route', 'add', 'default', 'via', (await inspect('closed')).NetworkSettings.Networks.closednet.Gateway]);
+  await assert.rejects(getFrom('closed', `${outNet}.2`), /exit/);
+  assert.equal((await api('GET', '/networks/closednet')).json.Internal, true);
+  // Published ports from "another host" (the outside namespace): DNAT in prerouting.
+  await hako(['run', '-d', '--name', 'pubweb', '--network', 'opennet', '-p', '80', ...httpd()]);
+  const pub = await inspect('pubweb');
+  const port = pub.NetworkSettings.Ports['80/tcp'][0].HostPort;
+  const fromOutside = await waitFor(async () => (await pexec('ip', ['netns', 'exec', outNs, process.execPath, '-e', CLIENT, `http://${outNet}.1:${port}/`], { timeout: 5000, encoding: 'utf8' })).stdout, 'the published port from outside');
+  assert.equal(fromOutside, `hello from ${pub.Config.Hostname}\n`);
+  await hako(['rm', '-f', 'opener', 'closed', 'pubweb']);
+  await hako(['network', 'rm', 'opennet', 'closednet']);
+  srv.kill('SIGKILL');
+  await new Promise((r) => srv.once('exit', r));
+  execFileSync('ip', ['netns', 'del', outNs]); // takes the veth pair with it
+  netnsMade.splice(netnsMade.indexOf(outNs), 1);
+  rmSync(`/etc/netns/${outNs}`, { recursive: true, force: true });
+});
+
+test('UDP publish', { skip }, async () => {
+  await hako(['run', '-d', '--name', 'udp1', '-p', '5353/udp', ref, 'sleep', '300']);
+  const j = await inspect('udp1');
+  const hostPort = Number(j.NetworkSettings.Ports['5353/udp'][0].HostPort);
+  // The echo server runs in the container's netns (busybox here has no UDP server applet).
+  const echo = spawn('nsenter', [`--net=/proc/${j.State.Pid}/ns/net`, process.execPath, '-e', "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(Buffer.concat([Buffer.from('echo:'),m]),r.port,r.address));s.bind(5353)"], { stdio: 'ignore' });
+  procs.push(echo);
+  const client = createSocket('udp4');
+  try {
+    const reply = await waitFor(async () => {
+      const got = new Promise<string>((res, rej) => {
+        const t = setTimeout(() => rej(new Error('no UDP reply')), 300);
+        client.once('message', (msg) => {
+          clearTimeout(t);
+          res(msg.toString());
+        });
+      });
+      client.send('ping', hostPort, '127.0.0.1');
+      return got;
+    }, 'udp echo through the published port');
+    assert.equal(reply, 'echo:ping');
+  } finally {
+    client.close();
+    echo.kill('SIGKILL');
+  }
+  await hako(['rm', '-f', 'udp1']);
+});
+
+test('connect/disconnect while running, and connecting a stopped container; network events', { skip }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'joinnet']);
+  await hako(['run', '-d', '--name', 'mover', ...httpd()]);
+  await hako(['run', '-d', '--name', 'peer', '--network', 'joinnet', ref, 'sleep', '300']);
+  await assert.rejects(getFrom('peer', 'mover'));
+  await hako(['network', 'connect', '--alias', 'mv', 'joinnet', 'mover']);
+  const j = await inspect('mover');
+  const ip = j.NetworkSettings.Networks.joinnet.IPAddress;
+  assert.ok(ip);
+  assert.ok(j.NetworkSettings.Networks.bridge.IPAddress, 'still on the default bridge');
+  assert.match((await hako(['exec', 'mover', 'ip', '-o', '-4', 'addr', 'show', 'eth1'])).stdout, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
+  assert.match((await hako(['exec', 'mover', 'cat', '/etc/hosts'])).stdout, new RegExp(`${ip.replace(/\./g, '\\.')}\\t`));
+  assert.equal(await waitFor(() => getFrom('peer', 'mover'), 'peer → mover'), `hello from ${j.Config.Hostname}\n`);
+  assert.equal(await getFrom('peer', 'mv'), `hello from ${j.Config.Hostname}\n`);
+  const again = await api('POST', '/networks/joinnet/connect', { Container: 'mover' });
+  assert.equal(again.status, 403);
+  await hako(['network', 'disconnect', 'joinnet', 'mover']);
+  assert.equal((await hako(['exec', 'mover', 'ip', 'link', 'show', 'eth1'], { ok: false })).code !== 0, true, 'eth1 is gone');
+  await assert.rejects(getFrom('peer', 'mover'));
+  assert.equal((await inspect('mover')).NetworkSettings.Networks.joinnet, undefined);
+  assert.equal((await api('GET', '/networks/joinnet')).json.Containers[j.Id], undefined);
+  // a stopped container: recorded now, connected at its next start
+  await hako(['stop', '-t', '0', 'mover']);
+  await hako(['network', 'connect', 'joinnet', 'mover']);
+  assert.equal((await inspect('mover')).NetworkSettings.Networks.joinnet.IPAddress, '');
+  await hako(['start', 'mover']);
+  assert.ok((await inspect('mover')).NetworkSettings.Networks.joinnet.IPAddress);
+  assert.equal(await waitFor(() => getFrom('peer', 'mover'), 'peer → restarted mover'), `hello from ${j.Config.Hostname}\n`);
+  await hako(['rm', '-f', 'mover', 'peer']);
+  await hako(['network', 'rm', 'joinnet']);
+  assert.deepEqual(ourVeths(), []);
+  const until = Math.floor(Date.now() / 1000) + 1;
+  const ev = await d.request('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ type: ['network'], network: ['joinnet'] }))}`);
+  const actions = ev.body.toString().split('\n').filter((l) => l).map((l) => JSON.parse(l) as { Action: string; Actor: { Attributes: Record<string, string> } });
+  const seen = actions.map((e) => `${e.Action}${e.Actor.Attributes.container === j.Id ? ':mover' : ''}`);
+  // live connect, live disconnect, (connect while stopped: no endpoint yet), start, rm
+  assert.deepEqual(seen.filter((x) => x.endsWith(':mover') || x === 'create' || x === 'destroy'), ['create', 'connect:mover', 'disconnect:mover', 'connect:mover', 'disconnect:mover', 'destroy'], seen.join(' '));
+});
+
+// docker isolates networks from each other. Today hako's forward chain (src/network/nftables.ts,
+// renderTable) lists per network "oifname X … drop" then "iifname X accept", so the first
+// network's accept lets its containers reach every later network (and the answers come back as
+// established). Fix: all the oifname rules of every network before any iifname accept.
+test('networks are isolated from each other', { skip, todo: 'the forward chain order in src/network/nftables.ts (see the comment above)' }, async () => {
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'isoa']);
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'isob']);
+  try {
+    await hako(['run', '-d', '--name', 'isoweb', '--network', 'isob', ...httpd()]);
+    await hako(['run', '-d', '--name', 'isobr', ...httpd()]);
+    await hako(['run', '-d', '--name', 'isocli', '--network', 'isoa', ref, 'sleep', '300']);
+    const webIp = (await inspect('isoweb')).NetworkSettings.Networks.isob.IPAddress;
+    const brIp = (await inspect('isobr')).NetworkSettings.Networks.bridge.IPAddress;
+    await waitFor(() => getFrom('isoweb', webIp), 'isoweb up');
+    await assert.rejects(getFrom('isocli', webIp), 'isoa → isob must be blocked');
+    await assert.rejects(getFrom('isocli', brIp), 'isoa → the default bridge must be blocked');
+    await assert.rejects(getFrom('isobr', (await inspect('isocli')).NetworkSettings.Networks.isoa.IPAddress), 'bridge → isoa must be blocked');
+  } finally {
+    await hako(['rm', '-f', 'isoweb', 'isobr', 'isocli'], { ok: false });
+    await hako(['network', 'rm', 'isoa', 'isob'], { ok: false });
+  }
+});
+
+test('daemon kill -9 and restart: published ports and names keep working, exited containers are released, no double allocation', { skip }, async () => {
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'keepnet']);
+  await hako(['run', '-d', '--name', 'keeper', '--network', 'keepnet', '-p', '80', ...httpd()]);
+  await hako(['run', '-d', '--name', 'client', '--network', 'keepnet', ref, 'sleep', '300']);
+  await hako(['run', '-d', '--name', 'brief', '--network', 'keepnet', ref, 'sleep', '2']);
+  const keeper = await inspect('keeper');
+  const port = Number(keeper.NetworkSettings.Ports['80/tcp'][0].HostPort);
+  const keeperIp = keeper.NetworkSettings.Networks.keepnet.IPAddress;
+  const briefIp = (await inspect('brief')).NetworkSettings.Networks.keepnet.IPAddress;
+  const hello = `hello from ${keeper.Config.Hostname}\n`;
+  assert.equal(await waitFor(() => httpGet(`http://127.0.0.1:${port}/`), 'keeper'), hello);
+  const vethsBefore = ourVeths().length;
+  assert.equal(vethsBefore, 3);
+  await d.crash();
+  // While no daemon runs the kernel keeps forwarding.
+  assert.equal(await httpGet(`http://127.0.0.1:${port}/`), hello);
+  await new Promise((r) => setTimeout(r, 2500)); // "brief" exits meanwhile
+  d = await startDaemon(['--dns', `127.0.0.1:${upstream.address().port}`], { after: d });
+  const k2 = await inspect('keeper');
+  assert.equal(k2.State.Status, 'running');
+  assert.equal(k2.NetworkSettings.Networks.keepnet.IPAddress, keeperIp);
+  assert.equal(await httpGet(`http://127.0.0.1:${port}/`), hello);
+  assert.equal(await httpGet(`http://${hostAddress()}:${port}/`), hello);
+  assert.equal(await waitFor(() => getFrom('client', 'keeper'), 'DNS after the restart'), hello);
+  // The port is held again: a host process cannot take it.
+  const thief = createServer();
+  await assert.rejects(new Promise<void>((res, rej) => {
+    thief.once('error', rej);
+    thief.listen(port, '0.0.0.0', () => res());
+  }), /EADDRINUSE/);
+  thief.close();
+  // "brief" exited while the daemon was down: its endpoint, veth and address are gone.
+  assert.equal((await inspect('brief')).State.Status, 'exited');
+  assert.equal(ourVeths().length, 2);
+  const net = (await api('GET', '/networks/keepnet')).json;
+  assert.deepEqual(Object.values(net.Containers).map((c) => (c as { Name: string }).Name).sort(), ['client', 'keeper']);
+  // Its address is free again; the ones in use are not handed out twice.
+  await hako(['run', '-d', '--name', 'reuse', '--network', 'keepnet', '--ip', briefIp, ref, 'sleep', '300']);
+  const dup = await hako(['run', '-d', '--name', 'dup', '--network', 'keepnet', '--ip', keeperIp, ref, 'sleep', '300'], { ok: false });
+  assert.equal(dup.code, 125);
+  assert.match(dup.stderr, new RegExp(`address ${keeperIp.replace(/\./g, '\\.')} is already in use`));
+  await hako(['run', '-d', '--name', 'fresh', '--network', 'keepnet', ref, 'sleep', '300']);
+  const freshIp = (await inspect('fresh')).NetworkSettings.Networks.keepnet.IPAddress;
+  assert.ok(![keeperIp, briefIp].includes(freshIp));
+  const rules = execFileSync('nft', ['list', 'table', 'ip', d.net.table], { encoding: 'utf8' });
+  assert.match(rules, new RegExp(`dport ${port} dnat to ${keeperIp.replace(/\./g, '\\.')}:80`));
+  await hako(['rm', '-f', 'keeper', 'client', 'brief', 'reuse', 'dup', 'fresh']);
+  assert.doesNotMatch(execFileSync('nft', ['list', 'table', 'ip', d.net.table], { encoding: 'utf8' }), /dnat to/, 'no rule outlives its container');
+  await hako(['network', 'rm', 'keepnet']);
+});
+
+test('restart policy restarts reconnect; --network container:<id> shares the netns and its files; -P', { skip }, async () => {
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'rpnet']);
+  const flaky = (await hako(['run', '-d', '--name', 'flaky', '--network', 'rpnet', '--restart', 'on-failure:1', ref, 'sh', '-c', 'ip -o -4 addr show eth0; ip route | grep default; exit 1'])).stdout.trim();
+  await waitFor(async () => {
+    const j = await inspect(flaky);
+    if (j.RestartCount !== 1 || j.State.Running || j.State.Restarting) throw new Error(`restart count ${j.RestartCount}, ${j.State.Status}`);
+  }, 'the restart', 15_000);
+  const logs = (await hako(['logs', 'flaky'])).stdout;
+  assert.equal(logs.match(/inet 10\.\d+\.\d+\.\d+\/24/g)?.length, 2, `connected on both runs:
+${logs}`);
+  assert.equal(logs.match(/default via/g)?.length, 2);
+  assert.equal((await api('GET', '/networks/rpnet')).json.Containers[flaky], undefined, 'released after the last exit');
+  await hako(['run', '-d', '--name', 'owner', '--network', 'rpnet', '-P', '--expose', '7000', ...httpd()]);
+  const owner = await inspect('owner');
+  assert.ok(Number(owner.NetworkSettings.Ports['7000/tcp'][0].HostPort) > 0, '-P publishes every exposed port');
+  await hako(['run', '-d', '--name', 'sidecar', '--network', 'container:owner', ref, 'sleep', '300']);
+  const side = await inspect('sidecar');
+  assert.deepEqual(side.NetworkSettings.Networks, {});
+  assert.match((await hako(['exec', 'sidecar', 'ip', '-o', '-4', 'addr', 'show', 'eth0'])).stdout, new RegExp(`inet ${owner.NetworkSettings.Networks.rpnet.IPAddress.replace(/\./g, '\\.')}/`));
+  assert.equal((await hako(['exec', 'sidecar', 'cat', '/etc/hosts'])).stdout, (await hako(['exec', 'owner', 'cat', '/etc/hosts'])).stdout);
+  assert.match(await getFrom('sidecar', '127.0.0.1'), /^hello from /, 'the owner’s httpd on the shared loopback');
+  await hako(['rm', '-f', 'sidecar', 'owner', 'flaky']);
+  await hako(['network', 'rm', 'rpnet']);
+  assert.deepEqual(ourVeths(), []);
+});
+
+test('docker CLI: network create/ls/inspect/rm, run -d -p, port', { skip: skip || (!hasDocker && `${DOCKER} is missing`) }, async () => {
+  const subnet = freeSubnet();
+  const id = (await docker(['network', 'create', '--subnet', subnet, '--label', 'k=v', 'dnet'])).stdout.trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  const ls = (await docker(['network', 'ls'])).stdout;
+  assert.match(ls, /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/m);
+  assert.match(ls, new RegExp(`^${id.slice(0, 12)}\\s+dnet\\s+bridge\\s+local$`, 'm'));
+  assert.match(ls, /\sbridge\s+bridge\s+local$/m);
+  assert.match(ls, /\shost\s+host\s+local$/m);
+  assert.match(ls, /\snone\s+null\s+local$/m);
+  const ins = JSON.parse((await docker(['network', 'inspect', 'dnet'])).stdout);
+  assert.equal(ins[0].IPAM.Config[0].Subnet, subnet);
+  assert.equal(ins[0].Labels.k, 'v');
+  assert.equal((await docker(['network', 'inspect', '-f', '{{.Driver}} {{.Internal}}', 'dnet'])).stdout.trim(), 'bridge false');
+  const cid = (await docker(['run', '-d', '--name', 'dweb', '--network', 'dnet', '-p', '127.0.0.1::80', ...httpd()])).stdout.trim();
+  const port = (await docker(['port', 'dweb', '80'])).stdout.trim();
+  assert.match(port, /^127\.0\.0\.1:\d+$/);
+  assert.equal(await waitFor(() => httpGet(`http://${port}/`), 'dweb'), `hello from ${cid.slice(0, 12)}\n`);
+  assert.match((await docker(['ps', '--format', '{{.Ports}}', '--filter', 'name=dweb'])).stdout, new RegExp(`^${port.replace(/\./g, '\\.')}->80/tcp$`, 'm'));
+  const busy = await docker(['network', 'rm', 'dnet'], { ok: false });
+  assert.equal(busy.code, 1);
+  assert.match(busy.stderr, /has active endpoints/);
+  await docker(['rm', '-f', 'dweb']);
+  assert.equal((await docker(['network', 'rm', 'dnet'])).stdout.trim(), 'dnet');
+  const gone = await docker(['network', 'inspect', 'dnet'], { ok: false });
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /network dnet not found/);
+});
+
+test('network prune, and nothing is left behind but the running daemon’s bridge and table', { skip }, async () => {
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'unused1']);
+  await hako(['network', 'create', '--subnet', freeSubnet(), '--label', 'keep=yes', 'unused2']);
+  const pruned = (await hako(['network', 'prune', '-f', '--filter', 'label!=keep=yes'])).stdout;
+  assert.match(pruned, /^Deleted Networks:\nunused1\n/);
+  await hako(['network', 'rm', 'unused2']);
+  assert.deepEqual((await api('GET', '/networks')).json.map((n: { Name: string }) => n.Name).sort(), ['bridge', 'host', 'none']);
+  assert.deepEqual(netLeftovers(d.net).sort(), [d.net.bridge, `nft table ip ${d.net.table}`].sort());
+  const table = execFileSync('nft', ['list', 'table', 'ip', d.net.table], { encoding: 'utf8' });
+  assert.doesNotMatch(table, /dnat to/);
+});

@@ -1,0 +1,173 @@
+// Pure parts of the engine's networking: endpoint planning from NetworkMode/EndpointsConfig,
+// PortBindings/-P → port specs, the NetworkSettings/Ports/network views and filters, the /etc
+// files per network mode, the CLI's IPAM flags and hakod's network flags.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  planEndpoints, portSpecsOf, networkSettingsView, portsView, portSummary, networkView, pseudoNetworkView, networkMatches, type NetworkFacts, type EndpointFacts,
+} from '../../src/engine/containers/network-config.js';
+import { etcFiles, hostsFile, resolvConf } from '../../src/engine/containers/etc-files.js';
+import { portFilterMatches } from '../../src/engine/containers/view.js';
+import { ipamConfig } from '../../src/cli/commands/network.js';
+import { parseFlags } from '../../src/daemon/flags.js';
+
+const ID = 'c'.repeat(64);
+const net = (name: string, extra: Partial<NetworkFacts> = {}): NetworkFacts => ({
+  id: `${name[0]}`.repeat(64), name, bridge: `br-${name}`, subnet: '10.1.0.0/24', gateway: '10.1.0.1', ipRange: '10.1.0.0/24', internal: false, isDefault: false,
+  labels: {}, options: {}, created: '2026-01-01T00:00:00.000Z', mtu: 1500, ...extra,
+});
+const bridge = net('bridge', { isDefault: true, subnet: '172.17.0.0/16', gateway: '172.17.0.1', ipRange: '172.17.0.0/16', bridge: 'hako0' });
+const app = net('app');
+const db = net('db', { subnet: '10.2.0.0/24', gateway: '10.2.0.1' });
+const find = (r: string) => [bridge, app, db].find((n) => n.name === r || n.id === r || (r.length >= 3 && n.id.startsWith(r)));
+const opts = { find, defaultNetwork: bridge };
+
+test('planEndpoints: the mode’s network first, docker’s `default` key, extra networks, validation', () => {
+  assert.deepEqual(planEndpoints('bridge', { default: { MacAddress: '' } }, opts), { bridge: { NetworkID: bridge.id, Aliases: [], IPv4Address: '', MacAddress: '' } });
+  assert.deepEqual(Object.keys(planEndpoints('app', { app: { Aliases: ['web'] }, db: {} }, opts)), ['app', 'db']);
+  const p = planEndpoints('app', { app: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.1.0.9' } } }, { ...opts, macAddress: '02:42:00:00:00:09' });
+  assert.deepEqual(p.app, { NetworkID: app.id, Aliases: ['web'], IPv4Address: '10.1.0.9', MacAddress: '02:42:00:00:00:09' });
+  // by id or prefix
+  assert.deepEqual(Object.keys(planEndpoints(app.id.slice(0, 5), {}, opts)), ['app']);
+  assert.deepEqual(planEndpoints('none', { none: {} }, opts), {});
+  assert.deepEqual(planEndpoints('host', {}, opts), {});
+  assert.deepEqual(planEndpoints('bridge', {}, { find, defaultNetwork: undefined }), {}, 'no default network: no endpoint');
+  assert.throws(() => planEndpoints('nope', {}, opts), (e: Error & { kind?: string }) => e.kind === 'not-found' && e.message === 'network nope not found');
+  assert.throws(() => planEndpoints('app', { ghost: {} }, opts), /network ghost not found/);
+  assert.throws(() => planEndpoints('host', { app: {} }, opts), /cannot be connected to any other network/);
+  assert.throws(() => planEndpoints('bridge', { bridge: { IPAMConfig: { IPv4Address: '172.17.0.9' } } }, opts), (e: Error) => e.message === 'user specified IP address is supported on user defined networks only');
+  assert.throws(() => planEndpoints('bridge', { bridge: { Aliases: ['x'] } }, opts), (e: Error) => e.message === 'network-scoped alias is supported only for containers in user defined networks');
+  assert.throws(() => planEndpoints('app', { app: { IPAMConfig: { IPv4Address: '10.1.0' } } }, opts), /invalid IPv4 address/);
+  assert.throws(() => planEndpoints('app', {}, { ...opts, macAddress: '01:00:5e:00:00:01' }), /multicast/);
+  assert.throws(() => planEndpoints('app', { app: { IPAMConfig: { IPv6Address: 'fd00::2' } } }, opts), /IPv6 is not supported/);
+});
+
+test('portSpecsOf: bindings, ranges, host IPs, -P for the other exposed ports, IPv6 refused', () => {
+  const specs = portSpecsOf(
+    { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }, { HostIp: '127.0.0.1', HostPort: '' }], '53/udp': [{ HostIp: '', HostPort: '5300-5310' }], '443/tcp': null }, PublishAllPorts: true },
+    { ExposedPorts: { '80/tcp': {}, '9000/tcp': {}, '53/udp': {} } },
+  );
+  assert.deepEqual(specs, [
+    { hostIp: '0.0.0.0', hostPort: 8080, hostPortEnd: 8080, containerPort: 80, proto: 'tcp' },
+    { hostIp: '127.0.0.1', hostPort: 0, hostPortEnd: 0, containerPort: 80, proto: 'tcp' },
+    { hostIp: '0.0.0.0', hostPort: 5300, hostPortEnd: 5310, containerPort: 53, proto: 'udp' },
+    { hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, containerPort: 443, proto: 'tcp' },
+    { hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, containerPort: 9000, proto: 'tcp' },
+  ]);
+  assert.deepEqual(portSpecsOf({ PortBindings: { '80/tcp': [{ HostIp: '::', HostPort: '80' }] } }, {}), [], '[::] is IPv6-only: nothing here');
+  assert.throws(() => portSpecsOf({ PortBindings: { '80/tcp': [{ HostIp: '::1', HostPort: '80' }] } }, {}), /IPv6 port publishing is not supported/);
+  assert.throws(() => portSpecsOf({ PortBindings: { 'x/tcp': [] } }, {}), /invalid port "x\/tcp"/);
+  assert.throws(() => portSpecsOf({ PortBindings: { '80/icmp': [] } }, {}), /invalid protocol/);
+  assert.throws(() => portSpecsOf({ PortBindings: { '80/tcp': [{ HostPort: 'abc' }] } }, {}), /invalid host port "abc"/);
+  assert.throws(() => portSpecsOf({ PortBindings: { '80/tcp': [{ HostIp: 'localhost', HostPort: '1' }] } }, {}), /invalid host IP/);
+});
+
+test('NetworkSettings, Ports and the list summary look like docker’s', () => {
+  const ep: EndpointFacts = { id: 'e'.repeat(64), networkId: bridge.id, containerId: ID, containerName: 'web', ip: '172.17.0.2', prefixLen: 16, gateway: '172.17.0.1', mac: '02:42:ac:11:00:02', aliases: [], ports: [{ hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, proto: 'tcp' }] };
+  const ep2: EndpointFacts = { ...ep, id: 'f'.repeat(64), networkId: app.id, ip: '10.1.0.5', prefixLen: 24, gateway: '10.1.0.1', mac: '02:42:0a:01:00:05', aliases: ['www'], ports: [] };
+  const base = { id: ID, mode: 'bridge', pid: 42, running: true, exposed: ['80/tcp', '443/tcp'], networkOf: find, pseudoId: (n: string) => `${n}-id` };
+  const configured = { bridge: { NetworkID: bridge.id, Aliases: [], IPv4Address: '', MacAddress: '' }, app: { NetworkID: app.id, Aliases: ['www'], IPv4Address: '', MacAddress: '' } };
+  const s = networkSettingsView({ ...base, configured, endpoints: [ep, ep2] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.equal(s.IPAddress, '172.17.0.2');
+  assert.equal(s.Gateway, '172.17.0.1');
+  assert.equal(s.MacAddress, '02:42:ac:11:00:02');
+  assert.equal(s.SandboxKey, '/proc/42/ns/net');
+  assert.deepEqual(s.Ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '443/tcp': null });
+  assert.equal(s.Networks.bridge.DNSNames, null, 'no embedded DNS on the default bridge');
+  assert.deepEqual(s.Networks.app.DNSNames, ['web', ID.slice(0, 12), 'www']);
+  assert.deepEqual(s.Networks.app.Aliases, ['www']);
+  assert.equal(s.Networks.app.IPPrefixLen, 24);
+  const stopped = networkSettingsView({ ...base, running: false, configured, endpoints: [] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.equal(stopped.Networks.app.IPAddress, '');
+  assert.equal(stopped.Networks.app.NetworkID, app.id);
+  assert.deepEqual(stopped.Ports, {});
+  assert.equal(stopped.SandboxKey, '');
+  const host = networkSettingsView({ ...base, mode: 'host', configured: {}, endpoints: [] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.deepEqual(Object.keys(host.Networks), ['host']);
+  assert.equal(host.Networks.host.NetworkID, 'host-id');
+  assert.deepEqual(networkSettingsView({ ...base, mode: 'container:x', configured: {}, endpoints: [] }).Networks, {});
+  assert.deepEqual(portsView([], [ep, { ...ep, ports: [{ hostIp: '127.0.0.1', hostPort: 9090, containerPort: 80, proto: 'tcp' }] }])['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: '8080' }, { HostIp: '127.0.0.1', HostPort: '9090' }]);
+  assert.deepEqual(portSummary(['80/tcp', '53/udp'], [ep]), [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }, { PrivatePort: 53, Type: 'udp' }]);
+});
+
+test('network views and list filters', () => {
+  const v = networkView({ ...app, ipRange: '10.1.0.128/25', labels: { a: 'b' } }, undefined) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.deepEqual(v.IPAM, { Driver: 'default', Options: null, Config: [{ Subnet: '10.1.0.0/24', Gateway: '10.1.0.1', IPRange: '10.1.0.128/25' }] });
+  assert.deepEqual(v.Containers, {});
+  assert.equal(v.Scope, 'local');
+  const b = networkView(bridge, { x: {} }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.equal(b.Options['com.docker.network.bridge.default_bridge'], 'true');
+  assert.equal(b.Options['com.docker.network.bridge.name'], 'hako0');
+  assert.deepEqual(b.IPAM.Config, [{ Subnet: '172.17.0.0/16', Gateway: '172.17.0.1' }]);
+  assert.equal(pseudoNetworkView('none', 'n-id', 'now', undefined).Driver, 'null');
+  assert.ok(networkMatches(v, { name: ['ap'], driver: ['bridge'], label: ['a=b'], type: ['custom'], scope: ['local'] }, false, false));
+  assert.ok(!networkMatches(v, { label: ['a=c'] }, false, false));
+  assert.ok(networkMatches(v, { dangling: ['true'] }, false, false));
+  assert.ok(!networkMatches(v, { dangling: ['true'] }, true, false));
+  assert.ok(!networkMatches(b, { dangling: ['true'] }, false, true), 'predefined networks are never dangling');
+  assert.ok(networkMatches(b, { type: ['builtin'], id: [bridge.id.slice(0, 6)] }, false, true));
+  assert.throws(() => networkMatches(v, { type: ['odd'] }, false, false), /invalid filter/);
+  assert.throws(() => networkMatches(v, { bogus: ['x'] }, false, false), /invalid filter 'bogus'/);
+});
+
+test('/etc files per network mode', () => {
+  const base = {
+    mode: 'bridge', hostname: 'box', domainname: '', extraHosts: ['db:10.9.9.9', 'gw:host-gateway'], dns: [], dnsSearch: [], dnsOptions: [],
+    hostResolv: 'nameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch corp\n', hostHosts: '127.0.0.1 localhost\n10.0.0.5 hostbox\n', hostHostname: 'hostbox',
+    ips: ['172.17.0.2'], embeddedDns: false, hostGateway: '172.17.0.1',
+  };
+  const b = etcFiles(base);
+  assert.match(b.hosts, /^127\.0\.0\.1\tlocalhost\n/);
+  assert.match(b.hosts, /10\.9\.9\.9\tdb\n172\.17\.0\.1\tgw\n172\.17\.0\.2\tbox\n$/);
+  assert.equal(b.resolv, 'nameserver 10.0.0.1\nsearch corp\n');
+  assert.equal(b.hostname, 'box\n');
+  const u = etcFiles({ ...base, embeddedDns: true, ips: ['10.1.0.2', '10.2.0.2'], domainname: 'example.test', dns: ['9.9.9.9'] });
+  assert.equal(u.resolv, 'nameserver 127.0.0.11\nsearch corp\noptions ndots:0\n');
+  assert.match(u.hosts, /10\.1\.0\.2\tbox\.example\.test box\n10\.2\.0\.2\tbox\.example\.test box\n$/);
+  const h = etcFiles({ ...base, mode: 'host' });
+  assert.equal(h.hosts, '127.0.0.1 localhost\n10.0.0.5 hostbox\n10.9.9.9\tdb\n172.17.0.1\tgw\n');
+  assert.equal(h.resolv, base.hostResolv, 'host mode keeps loopback resolvers: same netns');
+  assert.equal(h.hostname, 'hostbox\n');
+  assert.equal(etcFiles({ ...base, mode: 'host', dns: ['1.1.1.1'] }).resolv, 'nameserver 1.1.1.1\nsearch corp\n');
+  const n = etcFiles({ ...base, mode: 'none', ips: [], extraHosts: [] });
+  assert.doesNotMatch(n.hosts, /box/);
+  assert.throws(() => etcFiles({ ...base, hostGateway: undefined }), /no host gateway address is known/);
+  assert.throws(() => etcFiles({ ...base, extraHosts: ['bad'] }), /invalid --add-host "bad"/);
+  // the older helpers still behave
+  assert.equal(resolvConf('nameserver 127.0.0.1\n', [], [], []), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+  assert.match(hostsFile('h', 'd.test', [], '10.0.0.2'), /10\.0\.0\.2\th\.d\.test h\n$/);
+});
+
+test('publish/expose list filter values', () => {
+  assert.ok(portFilterMatches('80', ['80/tcp']));
+  assert.ok(!portFilterMatches('80', ['80/udp']));
+  assert.ok(portFilterMatches('53/udp', ['53/udp']));
+  assert.ok(portFilterMatches('8000-8080', ['8042/tcp']));
+  assert.throws(() => portFilterMatches('http', ['80/tcp']), /invalid filter value/);
+});
+
+test('CLI: --subnet/--gateway/--ip-range/--aux-address pair up by subnet', () => {
+  assert.deepEqual(ipamConfig([], [], [], {}), []);
+  assert.deepEqual(ipamConfig(['10.1.0.0/16'], ['10.1.0.254'], ['10.1.5.0/24'], { host1: '10.1.0.5' }), [
+    { Subnet: '10.1.0.0/16', IPRange: '10.1.5.0/24', Gateway: '10.1.0.254', AuxiliaryAddresses: { host1: '10.1.0.5' } },
+  ]);
+  assert.deepEqual(ipamConfig(['10.1.0.0/24', '10.2.0.0/24'], ['10.2.0.1'], [], {}), [{ Subnet: '10.1.0.0/24' }, { Subnet: '10.2.0.0/24', Gateway: '10.2.0.1' }]);
+  assert.throws(() => ipamConfig([], ['10.1.0.1'], [], {}), /every ip-range or gateway must have a corresponding subnet/);
+  assert.throws(() => ipamConfig(['10.1.0.0/24', '10.2.0.0/24'], ['10.3.0.1'], [], {}), /no matching subnet for gateway 10\.3\.0\.1/);
+  assert.throws(() => ipamConfig(['10.1.0.0/24'], ['10.1.0.1', '10.1.0.2'], [], {}), /cannot configure multiple gateways/);
+});
+
+test('hakod network flags', () => {
+  const f = parseFlags(['-b', 'br0', '--bip=172.30.0.1/16', '--nft-table', 't1', '--iface-prefix', 'hx', '--ip-forward=false', '--dns', '10.0.0.1', '--dns=127.0.0.1:5353,1.1.1.1']);
+  assert.equal(f.bridge, 'br0');
+  assert.equal(f.bip, '172.30.0.1/16');
+  assert.equal(f.nftTable, 't1');
+  assert.equal(f.ifacePrefix, 'hx');
+  assert.equal(f.ipForward, false);
+  assert.deepEqual(f.dns, ['10.0.0.1', '127.0.0.1:5353', '1.1.1.1']);
+  const d = parseFlags([]);
+  assert.equal(d.ipForward, true);
+  assert.equal(d.bridge, undefined);
+  assert.throws(() => parseFlags(['--bridge', 'a-name-far-too-long']), /invalid --bridge/);
+  assert.throws(() => parseFlags(['--dns', 'dns.example']), /invalid --dns "dns\.example"/);
+});
