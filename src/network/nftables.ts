@@ -40,12 +40,16 @@ const MASQ = { kind: 'masquerade' } as const;
 export function rulesetTable(table: string, networks: RulesetNetwork[]): TableSpec {
   const dnat: Rule[] = [];
   const post: Rule[] = [];
-  const fwd: Rule[] = [];
+  // Forward rules in two passes: every network's rules for traffic INTO its bridge (drops
+  // included) come before any network's `iifname <bridge> accept`. Interleaved per network, the
+  // first network's accept would let its containers reach every later network's bridge.
+  const fwdIn: Rule[] = [];
+  const fwdOut: Rule[] = [];
   for (const n of networks) {
     const br = n.bridge;
     if (n.internal) {
       // --internal: nothing leaves or enters the bridge except between its own ports.
-      fwd.push({ matches: [iif(br), oif(br, 'neq')], action: DROP }, { matches: [oif(br), iif(br, 'neq')], action: DROP });
+      fwdIn.push({ matches: [iif(br), oif(br, 'neq')], action: DROP }, { matches: [oif(br), iif(br, 'neq')], action: DROP });
       continue;
     }
     for (const m of n.mappings) {
@@ -62,12 +66,12 @@ export function rulesetTable(table: string, networks: RulesetNetwork[]): TableSp
     post.push({ matches: [oif(br), saddr('127.0.0.0/8')], action: MASQ });
     // Hairpin: a container reaching a published port of its own network via a host address.
     post.push({ matches: [oif(br), saddr(n.subnet), { kind: 'ctStatusDnat' }], action: MASQ });
-    fwd.push(
+    fwdIn.push(
       { matches: [oif(br), { kind: 'ctState', states: ['established', 'related'] }], action: ACCEPT },
       { matches: [oif(br), { kind: 'ctStatusDnat' }], action: ACCEPT },
       { matches: [oif(br), iif(br, 'neq')], action: DROP },
-      { matches: [iif(br)], action: ACCEPT },
     );
+    fwdOut.push({ matches: [iif(br)], action: ACCEPT });
   }
   const toPorts: Rule[] = [{ matches: [{ kind: 'fibDaddrLocal' }], action: { kind: 'jump', chain: 'ports' } }];
   const chains: ChainSpec[] = [
@@ -75,7 +79,7 @@ export function rulesetTable(table: string, networks: RulesetNetwork[]): TableSp
     { name: 'prerouting', base: { type: 'nat', hook: 'prerouting', priority: -100, policy: 'accept' }, rules: toPorts },
     { name: 'output', base: { type: 'nat', hook: 'output', priority: -100, policy: 'accept' }, rules: toPorts },
     { name: 'postrouting', base: { type: 'nat', hook: 'postrouting', priority: 100, policy: 'accept' }, rules: post },
-    { name: 'forward', base: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' }, rules: fwd },
+    { name: 'forward', base: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' }, rules: [...fwdIn, ...fwdOut] },
   ];
   return { family: 'ip', name: table, chains };
 }
