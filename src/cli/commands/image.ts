@@ -132,8 +132,22 @@ export async function save(ctx: Ctx): Promise<number> {
   if (!output && ctx.stdout.isTTY) throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
   const res = await client.raw('GET', '/images/get', { query: { names: ctx.args, platform: ctx.flags.str('platform') || undefined } });
   const { pipeline } = await import('node:stream/promises');
-  if (output) await pipeline(res, (await import('node:fs')).createWriteStream(output));
-  else await pipeline(res, ctx.stdout, { end: false });
+  if (!output) {
+    await pipeline(res, ctx.stdout, { end: false });
+    return 0;
+  }
+  // Like docker: into a temp file beside the target, renamed when complete, so a failed save
+  // leaves no partial archive (and does not clobber an existing file).
+  const fs = await import('node:fs');
+  const { dirname, join, basename } = await import('node:path');
+  const tmp = join(dirname(output), `.${basename(output)}.hako-save-${process.pid}-${Date.now()}`);
+  try {
+    await pipeline(res, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+    fs.renameSync(tmp, output);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
   return 0;
 }
 
@@ -143,7 +157,8 @@ export async function load(ctx: Ctx): Promise<number> {
   if (!input && ctx.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
   const stream = input ? (await import('node:fs')).createReadStream(input) : ctx.stdin;
   const quiet = ctx.flags.bool('quiet');
-  const res = await client.raw('POST', '/images/load', { query: { quiet: quiet || !ctx.stdout.isTTY || undefined }, stream, headers: { 'Content-Type': 'application/x-tar' } });
+  // Progress bars only on a terminal (docker asks the daemon for quiet output otherwise).
+  const res = await client.raw('POST', '/images/load', { query: { quiet: quiet || !ctx.stdout.isTTY ? '1' : '0' }, stream, headers: { 'Content-Type': 'application/x-tar' } });
   const { renderStream, ProgressError } = await import('../progress.js');
   try {
     await renderStream(res, ctx.stdout, { tty: !!ctx.stdout.isTTY, quiet: false, width: ctx.stdout.columns ?? 80 });
