@@ -121,7 +121,7 @@ export class ImageService {
   client(domain: string): RegistryClient {
     let c = this.clients.get(domain);
     if (!c) {
-      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, credentials: () => this.dockerConfig.get(domain) });
+      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, credentials: () => this.dockerConfig.lookup(domain) });
       this.clients.set(domain, c);
     }
     return c;

@@ -137,7 +137,7 @@ function b64url(b: Buffer | string): string {
  * Issues tokens like Docker Hub's auth server: anonymous callers get pull on `public/*`,
  * `user`/`password` get everything; wrong credentials get 401.
  */
-export async function startTokenServer(opts: { user: string; password: string }): Promise<TokenServer> {
+export async function startTokenServer(opts: { user: string; password: string; /** Accepted as an OAuth2 refresh token (POST grant_type=refresh_token) for `user`. */ identityToken?: string }): Promise<TokenServer> {
   const tmp = tempDir('hako-token-');
   const keyPath = join(tmp.path, 'key.pem');
   const certPath = join(tmp.path, 'cert.pem');
@@ -147,12 +147,23 @@ export async function startTokenServer(opts: { user: string; password: string })
   const service = 'hako-test-registry';
   const issuer = 'hako-test-issuer';
   const requests: TokenServer['requests'] = [];
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+  const handler = (req: IncomingMessage, res: ServerResponse, body: string): void => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const scopes = url.searchParams.getAll('scope');
+    let scopes = url.searchParams.getAll('scope');
     let user: string | undefined;
     const authz = req.headers.authorization;
-    if (authz?.startsWith('Basic ')) {
+    if (req.method === 'POST') {
+      // OAuth2 (docker's identity tokens): form-encoded refresh_token grant.
+      const form = new URLSearchParams(body);
+      scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+      if (form.get('grant_type') !== 'refresh_token' || !opts.identityToken || form.get('refresh_token') !== opts.identityToken) {
+        requests.push({ scopes, user: undefined });
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid refresh token' }] }));
+        return;
+      }
+      user = opts.user;
+    } else if (authz?.startsWith('Basic ')) {
       const [u, ...p] = Buffer.from(authz.slice(6), 'base64').toString().split(':');
       if (u !== opts.user || p.join(':') !== opts.password) {
         requests.push({ scopes, user: undefined });
@@ -178,7 +189,12 @@ export async function startTokenServer(opts: { user: string; password: string })
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
   };
-  const server: Server = createServer(handler);
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => handler(req, res, body));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;

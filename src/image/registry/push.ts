@@ -5,12 +5,15 @@ import { HakoError } from '../../common/errors.js';
 import type { Digest } from '../digest.js';
 import type { Descriptor } from '../manifest.js';
 import { formatReference, repositoryName, type Reference } from '../reference.js';
-import type { ContentStore } from '../store/content.js';
+import { isRetryable, sleep, type ContentStore } from '../store/content.js';
 import type { ImageRecord } from '../store/metadata.js';
 import { pool } from '../pull.js';
 import type { RegistryClient } from './client.js';
 import { Readable } from 'node:stream';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from '../progress.js';
+
+/** Attempts per blob when the registry fails with 5xx/429 or the connection breaks. */
+const PUSH_ATTEMPTS = 4;
 
 export interface PushOptions {
   concurrency?: number | undefined;
@@ -52,7 +55,22 @@ export async function pushImage(client: RegistryClient, content: ContentStore, r
   for (const l of rec.layers) report({ id: shortDigest(l.digest), status: 'Preparing' });
   for (const l of rec.layers.slice(concurrency)) report({ id: shortDigest(l.digest), status: 'Waiting' });
 
+  // A blob push (HEAD, mount or upload) is repeated as a whole when the registry answers 5xx or
+  // 429 or the connection breaks, with backoff (docker retries layer pushes the same way).
   const pushBlob = async (desc: Descriptor, layer = true): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await pushBlobOnce(desc, layer);
+      } catch (err) {
+        if (signal?.aborted || !isRetryable(err) || attempt >= PUSH_ATTEMPTS) throw err;
+        const delay = Math.min(500 * 2 ** (attempt - 1), 4000);
+        if (layer) report({ id: shortDigest(desc.digest), status: `Retrying in ${delay / 1000} second${delay === 1000 ? '' : 's'}` });
+        await sleep(delay, signal);
+      }
+    }
+  };
+
+  const pushBlobOnce = async (desc: Descriptor, layer: boolean): Promise<void> => {
     const short = shortDigest(desc.digest);
     const say = (status: string): void => {
       if (layer) report({ id: short, status });
