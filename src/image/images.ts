@@ -9,7 +9,7 @@ import { pull, type LayerUnpacker, type PullOptions, type PullResult, type PullC
 import { familiarString, formatReference, looksLikeId, parseReference, repositoryName, type Reference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
 import { DockerConfig, type Credentials } from './registry/credentials.js';
-import { createAgents, destroyAgents, type HttpAgents } from './registry/http.js';
+import { createAgents, destroyAgents, registryTlsFrom, type HttpAgents, type RegistryTls } from './registry/http.js';
 import { pushImage, type PushOptions, type PushResult } from './registry/push.js';
 import { ContentStore, type ContentVerifyReport } from './store/content.js';
 import type { Readable } from 'node:stream';
@@ -33,6 +33,11 @@ export interface ImageServiceOptions {
   dockerConfigPath?: string | undefined;
   /** Registries (`host` or `host:port`) to reach over plain HTTP or unverified TLS. */
   insecureRegistries?: readonly string[] | undefined;
+  /**
+   * Per-registry TLS material, docker's layout: `<certsDir>/<host[:port]>/*.crt` (CAs trusted
+   * besides the system's), `client.cert` + `client.key`. Default /etc/docker/certs.d.
+   */
+  certsDir?: string | undefined;
   /** The snapshotter; without one, pull stores and verifies blobs only. */
   unpacker?: LayerUnpacker | undefined;
   /** Parallel layer downloads (default 3). */
@@ -121,10 +126,14 @@ export class ImageService {
   client(domain: string): RegistryClient {
     let c = this.clients.get(domain);
     if (!c) {
-      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, credentials: () => this.dockerConfig.lookup(domain) });
+      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), credentials: () => this.dockerConfig.lookup(domain) });
       this.clients.set(domain, c);
     }
     return c;
+  }
+
+  private tlsFor(domain: string): RegistryTls | undefined {
+    return registryTlsFrom(this.opts.certsDir ?? '/etc/docker/certs.d', domain);
   }
 
   // ---- pull / push ----------------------------------------------------------------------------
@@ -156,11 +165,13 @@ export class ImageService {
   }
 
   async login(domain: string, creds: Credentials): Promise<void> {
-    const probe = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, credentials: () => creds });
+    const probe = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), credentials: () => creds });
     try {
       await probe.checkLogin();
     } catch (err) {
       throw new HakoError({ step: `login to ${domain}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
+    } finally {
+      probe.close();
     }
     await this.dockerConfig.set(domain, creds);
     this.clients.get(domain)?.close();
@@ -168,6 +179,7 @@ export class ImageService {
   }
 
   async logout(domain: string): Promise<boolean> {
+    this.clients.get(domain)?.close();
     this.clients.delete(domain);
     return this.dockerConfig.remove(domain);
   }

@@ -3,6 +3,7 @@
 // token server (ES256 JWTs carrying an x5c certificate the registry trusts). Stopped by pid.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { existsSync, readFileSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { createPrivateKey, sign, X509Certificate, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -49,13 +50,24 @@ export interface RegistryOptions {
   basic?: { user: string; password: string };
   /** Bearer tokens from `token.realm`, signed with the key of `token.certPath`. */
   token?: { realm: string; service: string; issuer: string; certPath: string };
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { certPath: string; keyPath: string };
 }
 
-async function waitUp(port: number, proc: ChildProcess, logPath: string): Promise<void> {
+async function waitUp(port: number, proc: ChildProcess, logPath: string, tls: boolean): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${readFileSync(logPath, 'utf8')}`);
     const ok = await new Promise<boolean>((resolve) => {
+      if (tls) {
+        const r = httpsRequest({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200 || res.statusCode === 401);
+        });
+        r.on('error', () => resolve(false));
+        r.end();
+        return;
+      }
       fetch(`http://127.0.0.1:${port}/v2/`).then((r) => resolve(r.status === 200 || r.status === 401)).catch(() => resolve(false));
     });
     if (ok) return;
@@ -80,6 +92,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n` +
     `storage:\n  filesystem:\n    rootdirectory: ${join(tmp.path, 'data')}\n  delete:\n    enabled: true\n` +
     `http:\n  addr: 127.0.0.1:${port}\n` +
+    (opts.tls ? `  tls:\n    certificate: ${opts.tls.certPath}\n    key: ${opts.tls.keyPath}\n` : '') +
     auth;
   writeFileSync(join(tmp.path, 'config.yml'), config);
   const logPath = join(tmp.path, 'registry.log');
@@ -88,7 +101,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   closeSync(fd);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   try {
-    await waitUp(port, proc, logPath);
+    await waitUp(port, proc, logPath, opts.tls !== undefined);
   } catch (err) {
     if (proc.pid && proc.exitCode === null) process.kill(proc.pid, 'SIGKILL');
     await exited;

@@ -8,7 +8,7 @@ import { manifestAccept } from '../media-types.js';
 import type { Descriptor } from '../manifest.js';
 import { markRetryable, isRetryable, sleep, type BlobFetcher } from '../store/content.js';
 import type { Credentials } from './credentials.js';
-import { createAgents, destroyAgents, drain, header, readBody, send, type HttpAgents, type HttpResponse } from './http.js';
+import { agentsWithTls, createAgents, destroyAgents, drain, header, readBody, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 
 export interface RegistryClientOptions {
@@ -22,6 +22,8 @@ export interface RegistryClientOptions {
   /** Hosts (`host` or `host:port`) allowed over plain HTTP / unverified TLS. */
   insecureRegistries?: readonly string[] | undefined;
   agents?: HttpAgents | undefined;
+  /** Extra CA certificates and a client certificate for this registry. */
+  tls?: RegistryTls | undefined;
   /** Attempts for idempotent requests failing with network errors or 5xx; default 4. */
   attempts?: number | undefined;
 }
@@ -57,6 +59,8 @@ export class RegistryClient {
   private readonly insecure: boolean;
   private readonly agents: HttpAgents;
   private readonly ownAgents: boolean;
+  private readonly tlsAgents: HttpAgents | undefined;
+  private probing: Promise<URL> | undefined;
   private readonly credentials: () => Credentials | undefined | Promise<Credentials | undefined>;
   private credsCache: { value: Promise<Credentials | undefined>; until: number } | undefined;
   private readonly attempts: number;
@@ -66,32 +70,47 @@ export class RegistryClient {
 
   constructor(opts: RegistryClientOptions) {
     this.domain = opts.domain;
+    // Like docker, loopback registries (127.0.0.0/8, ::1, localhost) are insecure by default.
     this.insecure = isLoopback(opts.domain) || (opts.insecureRegistries ?? []).some((h) => h === opts.domain || h === opts.domain.replace(/:\d+$/, ''));
-    this.agents = opts.agents ?? createAgents();
+    const shared = opts.agents ?? createAgents();
     this.ownAgents = opts.agents === undefined;
+    this.tlsAgents = opts.tls && (opts.tls.ca?.length || opts.tls.cert) ? agentsWithTls(shared, opts.tls) : undefined;
+    this.agents = this.tlsAgents ?? shared;
     this.credentials = opts.credentials ?? (() => undefined);
     this.attempts = opts.attempts ?? 4;
     if (opts.domain === 'docker.io') this.base = new URL('https://registry-1.docker.io');
-    else if (isLoopback(opts.domain)) this.base = new URL(`http://${opts.domain}`);
     else if (!this.insecure) this.base = new URL(`https://${opts.domain}`);
   }
 
   close(): void {
+    if (this.tlsAgents) {
+      this.tlsAgents.https.destroy();
+      this.tlsAgents.httpsInsecure.destroy();
+    }
     if (this.ownAgents) destroyAgents(this.agents);
   }
 
-  /** Picks https or http for an insecure non-loopback registry: TLS (unverified) first, like docker. */
-  private async endpoint(signal?: AbortSignal): Promise<URL> {
-    if (this.base) return this.base;
-    const tls = new URL(`https://${this.domain}`);
-    try {
-      const res = await send(this.agents, { method: 'GET', url: new URL('/v2/', tls), insecureTls: true, signal });
-      await drain(res);
-      this.base = tls;
-    } catch {
-      this.base = new URL(`http://${this.domain}`);
-    }
-    return this.base;
+  /**
+   * Picks https or http for an insecure registry, like docker: TLS without verification first;
+   * when the TLS connection cannot be made (a plain-HTTP server, nothing on the port), HTTP.
+   */
+  private endpoint(signal?: AbortSignal): Promise<URL> {
+    if (this.base) return Promise.resolve(this.base);
+    this.probing ??= (async () => {
+      const tls = new URL(`https://${this.domain}`);
+      try {
+        const res = await send(this.agents, { method: 'GET', url: new URL('/v2/', tls), insecureTls: true, signal });
+        await drain(res);
+        this.base = tls;
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        this.base = new URL(`http://${this.domain}`);
+      }
+      return this.base;
+    })().finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
   }
 
   // ---- authentication -------------------------------------------------------------------
