@@ -16,9 +16,10 @@ import { ImageService } from '../../src/image/images.js';
 import { directoryUnpacker } from '../../src/image/pull.js';
 import { readImageArchive } from '../../src/image/archive/index.js';
 import type { ProgressEvent } from '../../src/image/progress.js';
+import { formatPlatform, hostPlatform } from '../../src/image/platform.js';
 import { tempDir, makeBusyboxRootfs } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, layeredImage, pushLayout, hasSkopeo, tarDir, type BuiltImage } from '../helpers/images.js';
+import { busyboxImage, layeredImage, multiPlatformImage, pushLayout, hasSkopeo, tarDir, type BuiltImage } from '../helpers/images.js';
 import { makeTar } from '../helpers/tar.js';
 
 const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
@@ -348,4 +349,35 @@ test('import: a rootfs tar becomes a one-layer image with --change and --message
   await assert.rejects(e.svc.importImage(Readable.from([makeTar([])]), { changes: ['RUN x'] }), /RUN is not a valid change command/);
   await assert.rejects(e.svc.importImage(Readable.from([makeTar([])]), { reference: 'x@sha256:' + 'a'.repeat(64) }), /has a digest/);
   await assertEmpty(e);
+});
+
+const hostArch = hostPlatform().architecture;
+test('an index.json whose entry is a multi-platform index (docker 28 with the containerd store, OCI tools): the host platform among those in the archive', { skip: skip || (!['amd64', 'arm64'].includes(hostArch) && `the test image has amd64 and arm64, not ${hostArch}`) }, async () => {
+  const multi = multiPlatformImage();
+  try {
+    // `amd` is this host's platform, `arm` the other one.
+    const [amd, arm] = (hostArch === 'amd64' ? multi.manifests : [...multi.manifests].reverse()) as [typeof multi.manifests[0], typeof multi.manifests[0]];
+    const blob = (d: string): Buffer => readFileSync(join(multi.dir, 'blobs', 'sha256', d.slice(7)));
+    const entries = (m: typeof amd) => [m.manifest, m.config, ...m.layers].map((b) => ({ name: `blobs/sha256/${b.digest.slice(7)}`, data: blob(b.digest) }));
+    const index = { schemaVersion: 2, manifests: [{ mediaType: multi.top.mediaType, digest: multi.top.digest, size: multi.top.size, annotations: { 'io.containerd.image.name': 'docker.io/library/multi:1', 'org.opencontainers.image.ref.name': '1' } }] };
+    const top = { name: `blobs/sha256/${multi.top.digest.slice(7)}`, data: blob(multi.top.digest) };
+    const dockerManifest = [{ Config: `blobs/sha256/${amd.config.digest.slice(7)}`, RepoTags: ['multi:1'], Layers: amd.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`) }];
+    // With manifest.json (docker's archive): only this platform's blobs are there.
+    const withManifest = makeTar([top, ...entries(amd), { name: 'index.json', data: JSON.stringify(index) }, { name: 'manifest.json', data: JSON.stringify(dockerManifest) }, { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' }]);
+    const s1 = service();
+    assert.deepEqual((await s1.svc.load(Readable.from([withManifest]))).messages, ['Loaded image: multi:1']);
+    assert.equal((await s1.svc.inspect('multi:1')).record.manifestDigest, amd.manifest.digest, 'the platform manifest is kept');
+    // A pure OCI layout with both platforms: the host's is chosen.
+    const both = makeTar([top, ...entries(amd), ...entries(arm), { name: 'index.json', data: JSON.stringify(index) }, { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' }]);
+    const s2 = service();
+    await s2.svc.load(Readable.from([both]));
+    assert.equal((await s2.svc.inspect('multi:1')).id, amd.config.digest);
+    // Only another platform: a clear error, nothing left.
+    const armOnly = makeTar([top, ...entries(arm), { name: 'index.json', data: JSON.stringify(index) }]);
+    const s3 = service();
+    await assert.rejects(s3.svc.load(Readable.from([armOnly])), new RegExp(`has no manifest for ${formatPlatform(hostPlatform())} in the archive \\(it has: ${formatPlatform(arm.platform)}\\)`));
+    await assertEmpty(s3);
+  } finally {
+    multi.cleanup();
+  }
 });

@@ -3,7 +3,7 @@ import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
 import { pathEscape } from '../client.js';
 import { renderList, shortId, ellipsis, goQuote } from '../format.js';
-import { ago, goTimeString, humanSize } from '../units.js';
+import { ago, goTimeString, humanDuration, humanSize } from '../units.js';
 import { forEach, filtersQuery, pullImage, registryAuthHeader, splitReference, confirm, readStdin, type Json } from './common.js';
 
 export async function pull(ctx: Ctx): Promise<number> {
@@ -56,7 +56,8 @@ export function imageRows(images: Json[], opts: { trunc: boolean; digests: boole
     const digests = ((im.RepoDigests as string[] | null) ?? []).filter((d) => d !== '<none>@<none>');
     const base = {
       ID: opts.trunc ? shortId(String(im.Id)) : String(im.Id),
-      CreatedSince: ago(Number(im.Created ?? 0), now),
+      // docker's image table: always `… ago`, even for the epoch (`56 years ago`), unlike containers.
+      CreatedSince: `${humanDuration(now - Number(im.Created ?? 0) * 1000)} ago`,
       CreatedAt: goTimeString(Number(im.Created ?? 0)),
       Size: humanSize(Number(im.Size ?? 0), 3),
       VirtualSize: humanSize(Number(im.VirtualSize ?? im.Size ?? 0), 3),

@@ -189,7 +189,8 @@ function checkConfig(bytes: Buffer, layers: number, where: string): ImageConfig 
 
 /** docker save: manifest.json entries; the OCI manifest from index.json when it matches (docker ≥ 25), so digests are kept. */
 async function fromDockerManifest(contents: ArchiveContents, blobs: ArchiveBlobs): Promise<Planned[]> {
-  const candidates = contents.ociIndex ? await manifestsOfIndex(contents, blobs) : [];
+  // index.json only helps keep the manifests' digests here: entries it cannot resolve are skipped.
+  const candidates = contents.ociIndex ? await manifestsOfIndex(contents, blobs, true) : [];
   const out = new Map<Digest, Planned>();
   for (const [n, e] of contents.dockerManifest!.entries()) {
     const where = `manifest.json entry ${n}`;
@@ -263,7 +264,15 @@ interface Candidate {
  * platform among those whose manifests are in the archive), with the annotations of the
  * top-level entry (which carry the image name).
  */
-async function manifestsOfIndex(contents: ArchiveContents, blobs: ArchiveBlobs): Promise<Candidate[]> {
+async function manifestsOfIndex(contents: ArchiveContents, blobs: ArchiveBlobs, lenient = false): Promise<Candidate[]> {
+  if (lenient) {
+    const out: Candidate[] = [];
+    for (const d of contents.ociIndex!.manifests) {
+      const one = await manifestsOfIndex({ ...contents, ociIndex: { ...contents.ociIndex!, manifests: [d] } }, blobs).catch(() => []);
+      out.push(...one);
+    }
+    return out;
+  }
   const out: Candidate[] = [];
   const want = hostPlatform();
   for (const [n, d] of contents.ociIndex!.manifests.entries()) {
