@@ -144,6 +144,16 @@ test('save → load round trip: same IDs, manifests, tags and snapshots; archive
   assert.deepEqual(byId.messages, [`Loaded image ID: ${layId}`]);
   assert.deepEqual((await c.svc.list()).map((i) => [i.id, i.repoTags]), [[layId, []]]);
   await assert.rejects(a.svc.save(['nosuch:1']), /no such image: nosuch:1/);
+
+  // Removing the image while its archive streams does not break the archive (blobs were opened
+  // when the save began), and the removal still frees the space.
+  const stream = await a.svc.save([bb]);
+  await a.svc.remove(bb);
+  assert.ok(!a.svc.content.has(bbId));
+  const late = join(work.path, 'removed-meanwhile.tar');
+  await pipeline(stream, createWriteStream(late));
+  const d = service();
+  assert.deepEqual((await d.svc.load(createReadStream(late))).messages, [`Loaded image: ${bb}:latest`]);
 });
 
 test("hako's archive is valid to skopeo's docker-archive reader and keeps the image ID", { skip: skipSkopeo }, async () => {
@@ -179,6 +189,15 @@ test('load archives skopeo wrote from the registry: docker-archive (legacy layou
   assert.deepEqual(rec.diffIds, layered.manifests[0]!.diffIds);
   assert.ok(rec.chainIds.every((c) => existsSync(join(s1.snaps, c.slice(7)))));
   assert.ok((await s1.svc.verify()).ok);
+
+  // Into a store that pulled the same image (gzip layers): the pulled record and blobs stay,
+  // the archive's uncompressed copies are not kept.
+  const pulled = service();
+  await pulled.svc.pull(`${reg.host}/test/layered`);
+  assert.deepEqual((await pulled.svc.load(createReadStream(da))).messages, ['Loaded image: layered:v1']);
+  assert.equal((await pulled.svc.inspect('layered:v1')).record.manifestDigest, layered.manifests[0]!.manifest.digest);
+  const pv = await pulled.svc.verify();
+  assert.ok(pv.ok, JSON.stringify(pv));
 
   // The same archive gzipped as a whole (docker load accepts that).
   const gz = join(work.path, 'sk-docker.tar.gz');

@@ -41,18 +41,20 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
     const refs = meta.readRefs();
     for (const img of images) {
       const id = img.configDesc.digest;
-      const existing = await meta.getImage(id);
-      await staging.commit([...img.layers.map((l) => l.digest), id, img.manifestDigest]);
-      await content.putBlob(img.configBytes, { digest: id, size: img.configBytes.length, what: 'config' });
-      await content.putBlob(img.manifestBytes, { digest: img.manifestDigest, size: img.manifestBytes.length, what: 'manifest' });
-      for (const l of img.layers) {
-        if (!content.has(l.digest)) throw new HakoError({ step: `register image ${id}: layer ${l.digest} is not in the content store`, kind: 'internal' });
-      }
+      const found = await meta.getImage(id);
+      const existing = found && content.has(found.manifestDigest) && found.layers.every((l) => content.has(l.digest)) ? found : undefined;
       // An image already here (same ID: same config, same diff IDs) keeps its record, with the
-      // blobs it was pulled with; only tags are added.
+      // blobs it was pulled with (the archive's may be compressed differently); only tags are
+      // added, and none of the archive's blobs are kept.
       let manifest = img.manifestDigest;
       if (existing) manifest = existing.manifestDigest;
       else {
+        await staging.commit([...img.layers.map((l) => l.digest), id, img.manifestDigest]);
+        await content.putBlob(img.configBytes, { digest: id, size: img.configBytes.length, what: 'config' });
+        await content.putBlob(img.manifestBytes, { digest: img.manifestDigest, size: img.manifestBytes.length, what: 'manifest' });
+        for (const l of img.layers) {
+          if (!content.has(l.digest)) throw new HakoError({ step: `register image ${id}: layer ${l.digest} is not in the content store`, kind: 'internal' });
+        }
         const c = img.config;
         const rec: ImageRecord = {
           id,
@@ -65,8 +67,8 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
           platform: normalizePlatform({ os: c.os, architecture: c.architecture, variant: c.variant }),
           created: typeof c.created === 'string' ? c.created : undefined,
           size: img.layers.reduce((n, l) => n + l.size, 0) + img.configDesc.size,
-          sources: [],
-          addedAt: new Date().toISOString(),
+          sources: found?.sources ?? [],
+          addedAt: found?.addedAt ?? new Date().toISOString(),
         };
         await meta.putImage(rec);
       }

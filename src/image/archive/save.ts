@@ -14,6 +14,7 @@
 // an error answer, not a truncated archive. Entries have mtime 0: the same images always give
 // the same bytes.
 import type { Readable } from 'node:stream';
+import { open, type FileHandle } from 'node:fs/promises';
 import { HakoError } from '../../common/errors.js';
 import { digestHex, type Digest } from '../digest.js';
 import { parseManifest } from '../manifest.js';
@@ -30,28 +31,37 @@ export interface SaveImage {
 
 const blobPath = (d: Digest): string => `blobs/sha256/${digestHex(d)}`;
 
-/** The archive's entries (blob sizes checked now, data opened as the tar is written). */
-export async function saveEntries(content: ContentStore, images: readonly SaveImage[]): Promise<TarFile[]> {
-  const blobs = new Map<Digest, number>();
-  const need = (d: Digest, what: string, id: Digest): void => {
+/**
+ * The archive's entries. Every blob is opened now: the archive is what the store held when the
+ * save began, even if the image is removed while it streams (an open file outlives its unlink,
+ * as docker's layer references do). `handles` gets the open files, for the caller to close.
+ */
+export async function saveEntries(content: ContentStore, images: readonly SaveImage[], handles: FileHandle[] = []): Promise<TarFile[]> {
+  const blobs = new Map<Digest, { size: number; fh: FileHandle }>();
+  const need = async (d: Digest, what: string, id: Digest): Promise<void> => {
     if (blobs.has(d)) return;
-    const size = content.size(d);
-    if (size === undefined) throw new HakoError({ step: `save image ${id}: its ${what} ${d} is missing from the content store`, kind: 'not-found', hint: 'pull the image again' });
-    blobs.set(d, size);
+    let fh: FileHandle;
+    try {
+      fh = await open(content.blobPath(d), 'r');
+    } catch {
+      throw new HakoError({ step: `save image ${id}: its ${what} ${d} is missing from the content store`, kind: 'not-found', hint: 'pull the image again' });
+    }
+    handles.push(fh);
+    blobs.set(d, { size: (await fh.stat()).size, fh });
   };
   const manifestJson: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
   const index: Array<Record<string, unknown>> = [];
   const repositories: Record<string, Record<string, string>> = {};
   for (const { record: rec, tags } of images) {
-    need(rec.manifestDigest, 'manifest', rec.id);
-    need(rec.id, 'config', rec.id);
-    for (const l of rec.layers) need(l.digest, 'layer', rec.id);
+    await need(rec.manifestDigest, 'manifest', rec.id);
+    await need(rec.id, 'config', rec.id);
+    for (const l of rec.layers) await need(l.digest, 'layer', rec.id);
     // The stored manifest is what index.json points at; make sure it describes this record.
     const m = parseManifest(await content.readBlob(rec.manifestDigest), rec.manifestMediaType);
     if (m.kind !== 'manifest' || m.config.digest !== rec.id) {
       throw new HakoError({ step: `save image ${rec.id}: stored manifest ${rec.manifestDigest} does not describe it`, kind: 'internal', hint: 'pull the image again' });
     }
-    const desc = { mediaType: rec.manifestMediaType, digest: rec.manifestDigest, size: blobs.get(rec.manifestDigest)!, platform: rec.platform };
+    const desc = { mediaType: rec.manifestMediaType, digest: rec.manifestDigest, size: blobs.get(rec.manifestDigest)!.size, platform: rec.platform };
     const repoTags: string[] = [];
     for (const t of tags) {
       const tag = t.tag ?? 'latest';
@@ -66,8 +76,8 @@ export async function saveEntries(content: ContentStore, images: readonly SaveIm
     { name: 'blobs/', type: 'dir' },
     { name: 'blobs/sha256/', type: 'dir' },
   ];
-  for (const [d, size] of [...blobs].sort(([a], [b]) => a.localeCompare(b))) {
-    files.push({ name: blobPath(d), type: 'file', size, data: () => content.openBlob(d) });
+  for (const [d, { size, fh }] of [...blobs].sort(([a], [b]) => a.localeCompare(b))) {
+    files.push({ name: blobPath(d), type: 'file', size, data: () => fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 }) });
   }
   const json = (v: unknown, newline: boolean): Buffer => Buffer.from(JSON.stringify(v) + (newline ? '\n' : ''));
   const meta: Array<[string, Buffer]> = [
@@ -80,7 +90,20 @@ export async function saveEntries(content: ContentStore, images: readonly SaveIm
   return files;
 }
 
-/** The archive of `images` as a stream (see the file comment). */
+/** The archive of `images` as a stream (see the file comment); its blobs' files close with it. */
 export async function saveImageArchive(content: ContentStore, images: readonly SaveImage[], opts: { signal?: AbortSignal } = {}): Promise<Readable> {
-  return tarStream(await saveEntries(content, images), opts);
+  const handles: FileHandle[] = [];
+  const closeAll = (): void => {
+    for (const fh of handles.splice(0)) void fh.close().catch(() => undefined);
+  };
+  let files: TarFile[];
+  try {
+    files = await saveEntries(content, images, handles);
+  } catch (err) {
+    closeAll();
+    throw err;
+  }
+  const stream = tarStream(files, opts);
+  stream.once('close', closeAll);
+  return stream;
 }
