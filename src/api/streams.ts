@@ -218,3 +218,34 @@ export async function sendStream(ctx: Ctx, contentType: string, body: Readable, 
 }
 
 export { PassThrough };
+
+/** go-units HumanSize (decimal, 4 significant digits): `12.3MB`, as docker prints progress. */
+function humanSize(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(4))}${units[i]}`;
+}
+
+/** docker's `JSONProgress.String()` as the daemon renders it (no terminal: width 200, bar and counts). */
+function progressText(current: number, total: number | undefined): string {
+  if (!total || total <= 0) return humanSize(current).padStart(8);
+  const pct = Math.min(50, Math.trunc(Math.trunc((current / total) * 100) / 2));
+  const bar = `[${'='.repeat(pct)}>${' '.repeat(Math.max(0, 50 - pct))}] `;
+  return current > total ? bar + humanSize(current).padStart(8) : `${bar}${humanSize(current).padStart(8)}/${humanSize(total)}`;
+}
+
+/** A structured progress event (src/image/progress.ts) as dockerd's JSON message. */
+export function progressEventMessage(ev: { id?: string | undefined; status: string; current?: number | undefined; total?: number | undefined; start?: number | undefined }): Record<string, unknown> {
+  const msg: Record<string, unknown> = { status: ev.status };
+  if (ev.current !== undefined) {
+    msg.progressDetail = { current: ev.current, ...(ev.total !== undefined ? { total: ev.total } : {}), ...(ev.start !== undefined ? { start: ev.start } : {}) };
+    msg.progress = progressText(ev.current, ev.total);
+  } else msg.progressDetail = {};
+  if (ev.id !== undefined) msg.id = ev.id;
+  return msg;
+}

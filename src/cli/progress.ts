@@ -36,9 +36,37 @@ export function progressBar(d: NonNullable<JsonMessage['progressDetail']>, width
   return bar + numbers;
 }
 
+const RATE_WIDTH = 11; // `  999.9MB/s`
+
+/**
+ * hako's progress text for one layer on a terminal: a bar fitted to `room` columns (at most 50,
+ * left out below 10), the byte counts and, once `speed` (bytes/s) is known, the transfer rate:
+ * `[=====>      ]  12.3MB/49.1MB  3.1MB/s`.
+ */
+export function progressLine(d: NonNullable<JsonMessage['progressDetail']>, room: number, speed?: number): string {
+  const current = d.current ?? 0;
+  const total = d.total ?? 0;
+  if (current <= 0 && total <= 0) return '';
+  const counts = d.hidecounts ? '' : total > 0 && current <= total ? `${humanSize(current).padStart(8)}/${humanSize(total)}` : humanSize(current).padStart(8);
+  const rate = speed !== undefined && speed > 0 && total > 0 && current < total ? `  ${humanSize(speed)}/s` : '';
+  let bar = '';
+  if (total > 0) {
+    // Room for the rate is kept even before it is known, so the bar does not jump.
+    const width = Math.min(50, room - counts.length - Math.max(rate.length, RATE_WIDTH) - 3);
+    if (width >= 10) {
+      const fill = Math.min(width, Math.floor((current / total) * width));
+      bar = `[${'='.repeat(fill)}${fill < width ? '>' : ''}${' '.repeat(Math.max(0, width - fill - 1))}] `;
+    }
+  }
+  return bar + counts + rate;
+}
+
 /** Renders messages to `out`; on a TTY redraws per-id lines. Throws ProgressError on an error message. */
 export class ProgressRenderer {
   private ids = new Map<string, number>();
+  /** Per id: when and at what count its byte progress was first seen (for the speed). */
+  private firstSeen = new Map<string, { at: number; bytes: number; status: string }>();
+  private readonly now: () => number;
   private lines = 0;
   /** Auxiliary payloads (e.g. the pushed digest, the loaded image id). */
   readonly aux: unknown[] = [];
@@ -47,14 +75,32 @@ export class ProgressRenderer {
     private readonly out: NodeJS.WritableStream,
     private readonly tty: boolean,
     private readonly width = 80,
-  ) {}
+    now?: () => number,
+  ) {
+    this.now = now ?? (() => Date.now());
+  }
+
+  /** Bytes per second since this id's transfer was first seen (after half a second). */
+  private speed(m: JsonMessage): number | undefined {
+    if (!m.id || !m.progressDetail) return undefined;
+    const current = m.progressDetail.current ?? 0;
+    const t = this.now();
+    const first = this.firstSeen.get(m.id);
+    if (!first || first.status !== m.status) {
+      this.firstSeen.set(m.id, { at: t, bytes: current, status: m.status ?? '' });
+      return undefined;
+    }
+    const secs = (t - first.at) / 1000;
+    return secs >= 0.5 ? (current - first.bytes) / secs : undefined;
+  }
 
   private line(m: JsonMessage): string {
     let s = '';
     if (m.id) s += `${m.id}: `;
     if (m.from) s += `(from ${m.from}) `;
     if (m.progressDetail && this.tty && (m.progressDetail.current || m.progressDetail.total)) {
-      s += `${m.status ?? ''} ${progressBar(m.progressDetail, this.width)}`;
+      const head = `${s}${m.status ?? ''} `;
+      s = head + progressLine(m.progressDetail, this.width - head.length - 1, this.speed(m));
     } else if (m.stream !== undefined) s += m.stream;
     else s += m.status ?? '';
     return s;

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { Readable } from 'node:stream';
-import { invalid } from '../common/errors.js';
+import { applyChanges } from '../image/changes.js';
 import { sha256, type Digest } from '../image/digest.js';
 import type { ImageService } from '../image/images.js';
 import type { SnapshotStore } from '../image/snapshot/index.js';
@@ -57,64 +57,8 @@ function convertWhiteouts(dir: string): void {
 
 const CONFIG_KEYS = ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'Labels', 'ExposedPorts', 'Volumes', 'StopSignal', 'Healthcheck', 'OnBuild', 'Shell'];
 
-/** Dockerfile-style --change instructions: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL. */
-export function applyChanges(cfg: Record<string, unknown>, changes: string[]): void {
-  for (const line of changes) {
-    const m = /^\s*(\w+)\s+(.*)$/s.exec(line);
-    if (!m) throw invalid(`invalid change: ${line}`);
-    const instr = m[1]!.toUpperCase();
-    const arg = m[2]!.trim();
-    const list = (): string[] => (arg.startsWith('[') ? (JSON.parse(arg) as string[]) : ['/bin/sh', '-c', arg]);
-    switch (instr) {
-      case 'CMD':
-        cfg.Cmd = list();
-        break;
-      case 'ENTRYPOINT':
-        cfg.Entrypoint = list();
-        break;
-      case 'ENV': {
-        const env = [...((cfg.Env as string[] | undefined) ?? [])];
-        const pairs = arg.includes('=') ? arg.split(/\s+(?=[^=\s]+=)/) : [arg.replace(/\s+/, '=')];
-        for (const p of pairs) {
-          const k = p.split('=')[0];
-          const i = env.findIndex((e) => e.split('=')[0] === k);
-          if (i >= 0) env[i] = p;
-          else env.push(p);
-        }
-        cfg.Env = env;
-        break;
-      }
-      case 'EXPOSE':
-        cfg.ExposedPorts = { ...((cfg.ExposedPorts as Json | undefined) ?? {}), ...Object.fromEntries(arg.split(/\s+/).map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])) };
-        break;
-      case 'LABEL': {
-        const labels = { ...((cfg.Labels as Record<string, string> | undefined) ?? {}) };
-        for (const p of arg.split(/\s+(?=[^=\s]+=)/)) {
-          const i = p.indexOf('=');
-          if (i > 0) labels[p.slice(0, i)] = p.slice(i + 1).replace(/^"(.*)"$/, '$1');
-        }
-        cfg.Labels = labels;
-        break;
-      }
-      case 'USER':
-        cfg.User = arg;
-        break;
-      case 'WORKDIR':
-        cfg.WorkingDir = arg;
-        break;
-      case 'STOPSIGNAL':
-        cfg.StopSignal = arg;
-        break;
-      case 'VOLUME': {
-        const vols = arg.startsWith('[') ? (JSON.parse(arg) as string[]) : arg.split(/\s+/);
-        cfg.Volumes = { ...((cfg.Volumes as Json | undefined) ?? {}), ...Object.fromEntries(vols.map((v) => [v, {}])) };
-        break;
-      }
-      default:
-        throw invalid(`${instr} is not a valid change command`);
-    }
-  }
-}
+/** Dockerfile-style --change instructions (CMD, ENV, …): shared with `import`, in src/image/changes.ts. */
+export { applyChanges };
 
 export async function commitImage(o: CommitOptions): Promise<Digest> {
   const base = await o.images.inspect(o.baseImage);

@@ -9,9 +9,14 @@ import { pull, type LayerUnpacker, type PullOptions, type PullResult, type PullC
 import { familiarString, formatReference, looksLikeId, parseReference, repositoryName, type Reference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
 import { DockerConfig, type Credentials } from './registry/credentials.js';
-import { createAgents, destroyAgents, type HttpAgents } from './registry/http.js';
+import { createAgents, destroyAgents, registryTlsFrom, type HttpAgents, type RegistryTls } from './registry/http.js';
 import { pushImage, type PushOptions, type PushResult } from './registry/push.js';
 import { ContentStore, type ContentVerifyReport } from './store/content.js';
+import type { Readable } from 'node:stream';
+import type { LoadOptions, LoadResult } from './archive/load.js';
+import type { ImportImageOptions } from './archive/import-image.js';
+import type { RegisteredImage } from './archive/register.js';
+import type { SaveImage } from './archive/save.js';
 import { MetadataStore, type ImageRecord } from './store/metadata.js';
 
 export const DEFAULT_ROOT = '/var/lib/hako';
@@ -28,6 +33,11 @@ export interface ImageServiceOptions {
   dockerConfigPath?: string | undefined;
   /** Registries (`host` or `host:port`) to reach over plain HTTP or unverified TLS. */
   insecureRegistries?: readonly string[] | undefined;
+  /**
+   * Per-registry TLS material, docker's layout: `<certsDir>/<host[:port]>/*.crt` (CAs trusted
+   * besides the system's), `client.cert` + `client.key`. Default /etc/docker/certs.d.
+   */
+  certsDir?: string | undefined;
   /** The snapshotter; without one, pull stores and verifies blobs only. */
   unpacker?: LayerUnpacker | undefined;
   /** Parallel layer downloads (default 3). */
@@ -116,10 +126,14 @@ export class ImageService {
   client(domain: string): RegistryClient {
     let c = this.clients.get(domain);
     if (!c) {
-      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, credentials: () => this.dockerConfig.get(domain) });
+      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), credentials: () => this.dockerConfig.lookup(domain) });
       this.clients.set(domain, c);
     }
     return c;
+  }
+
+  private tlsFor(domain: string): RegistryTls | undefined {
+    return registryTlsFrom(this.opts.certsDir ?? '/etc/docker/certs.d', domain);
   }
 
   // ---- pull / push ----------------------------------------------------------------------------
@@ -151,11 +165,13 @@ export class ImageService {
   }
 
   async login(domain: string, creds: Credentials): Promise<void> {
-    const probe = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, credentials: () => creds });
+    const probe = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), credentials: () => creds });
     try {
       await probe.checkLogin();
     } catch (err) {
       throw new HakoError({ step: `login to ${domain}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
+    } finally {
+      probe.close();
     }
     await this.dockerConfig.set(domain, creds);
     this.clients.get(domain)?.close();
@@ -163,8 +179,78 @@ export class ImageService {
   }
 
   async logout(domain: string): Promise<boolean> {
+    this.clients.get(domain)?.close();
     this.clients.delete(domain);
     return this.dockerConfig.remove(domain);
+  }
+
+  // ---- archives: save / load / import ------------------------------------------------------
+
+  /**
+   * `docker save`: the images `names` name, as a tar stream (docker ≥ 25 layout, also an OCI
+   * layout). A name without tag saves every tag of that repository; an ID or digest saves the
+   * image untagged. Unknown names fail before anything is streamed.
+   */
+  async save(names: readonly string[], opts: { signal?: AbortSignal } = {}): Promise<Readable> {
+    const images = await this.imagesToSave(names);
+    const { saveImageArchive } = await import('./archive/save.js');
+    return saveImageArchive(this.content, images, opts);
+  }
+
+  private async imagesToSave(names: readonly string[]): Promise<SaveImage[]> {
+    if (names.length === 0) throw new HakoError({ step: 'save: no images given', kind: 'invalid-argument' });
+    const byId = new Map<Digest, SaveImage>();
+    const add = (rec: ImageRecord, tag: Reference | undefined): void => {
+      let e = byId.get(rec.id);
+      if (!e) byId.set(rec.id, (e = { record: rec, tags: [] }));
+      if (tag && !e.tags.some((t) => formatReference(t) === formatReference(tag))) e.tags.push(tag);
+    };
+    const refs = this.meta.readRefs();
+    // docker's rules: a full ID names the image; a name without tag or digest every tag of
+    // that repository (or, when it has none, an ID prefix); name:tag one tag; name@digest the
+    // image without a tag.
+    for (const name of names) {
+      if (/^(sha256:)?[a-f0-9]{64}$/.test(name)) {
+        add(await this.resolve(name.startsWith('sha256:') ? name : `sha256:${name}`), undefined);
+        continue;
+      }
+      let ref: Reference | undefined;
+      try {
+        ref = parseReference(name, { defaultTag: false });
+      } catch (err) {
+        if (!looksLikeId(name)) throw err;
+      }
+      if (ref && ref.tag === undefined && ref.digest === undefined) {
+        const repo = repositoryName(ref);
+        const tagged = Object.entries(refs.tags).filter(([k]) => k.slice(0, k.lastIndexOf(':')) === repo);
+        for (const [k, t] of tagged) {
+          const rec = await this.meta.getImage(t.image);
+          if (rec) add(rec, parseReference(k));
+        }
+        if (tagged.length > 0) continue;
+        const rec = await this.resolve(name);
+        add(rec, looksLikeId(name) && rec.id.slice(7).startsWith(name) ? undefined : parseReference(name));
+        continue;
+      }
+      add(await this.resolve(name), ref?.tag !== undefined && ref.digest === undefined ? ref : undefined);
+    }
+    return [...byId.values()];
+  }
+
+  /** `docker load`: registers the images of an archive (docker save or OCI layout; see archive/load.ts). */
+  async load(input: NodeJS.ReadableStream, opts: LoadOptions = {}): Promise<LoadResult> {
+    const { loadImageArchive } = await import('./archive/load.js');
+    await this.content.init();
+    await this.meta.init();
+    return loadImageArchive(this.ctx, input, opts);
+  }
+
+  /** `docker import`: a rootfs tar becomes a one-layer image (see archive/import-image.ts). */
+  async importImage(input: NodeJS.ReadableStream, opts: ImportImageOptions = {}): Promise<RegisteredImage> {
+    const { importImage } = await import('./archive/import-image.js');
+    await this.content.init();
+    await this.meta.init();
+    return importImage(this.ctx, input, opts);
   }
 
   // ---- local images -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import { familiarString, formatReference, parseReference, repositoryName, type R
 import type { ContentStore } from './store/content.js';
 import type { ImageRecord, MetadataStore } from './store/metadata.js';
 import type { RegistryClient } from './registry/client.js';
+import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
 
 /**
  * What pull needs from the snapshotter (src/image/unpack). Until one is wired, pull stores and
@@ -54,6 +55,21 @@ export interface PullOptions {
   /** Layers downloaded at once (default 3). */
   concurrency?: number | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Per-layer progress (`Pulling fs layer`, `Waiting`, `Downloading` with bytes, `Download
+   * complete`, `Extracting`, `Pull complete`, `Already exists`) and the closing `Digest:` and
+   * `Status:` lines. Without it, the status lines go to the service's log.
+   */
+  progress?: ProgressSink | undefined;
+}
+
+/** Where pull's messages go: the caller's progress sink, else plain lines to the log. */
+function reporter(ctx: PullContext, opts: PullOptions): ProgressSink {
+  if (opts.progress) return opts.progress;
+  return (ev: ProgressEvent) => {
+    if (ev.current !== undefined) return; // byte counts only make sense with a progress display
+    ctx.log?.(ev.id ? `${ev.id}: ${ev.status}` : ev.status);
+  };
 }
 
 export interface PullResult {
@@ -110,9 +126,15 @@ async function fetchManifest(ctx: PullContext, client: RegistryClient, ref: Refe
   return { bytes: m.bytes, digest: got, mediaType: m.mediaType };
 }
 
-async function ensureLayer(ctx: PullContext, client: RegistryClient, repo: string, layer: Descriptor, diffId: Digest, chainId: Digest, signal?: AbortSignal): Promise<boolean> {
+async function ensureLayer(ctx: PullContext, client: RegistryClient, repo: string, layer: Descriptor, diffId: Digest, chainId: Digest, report: ProgressSink, signal?: AbortSignal): Promise<boolean> {
   const unpacker = ctx.unpacker;
+  const id = shortDigest(layer.digest);
   const needUnpack = unpacker !== undefined && !unpacker.has(chainId) && !ctx.unpacking.has(chainId);
+  if (ctx.content.has(layer.digest) && (!unpacker || unpacker.has(chainId))) {
+    report({ id, status: 'Already exists' });
+    return false;
+  }
+  const bytes = new ByteProgress(report, id, 'Downloading', layer.size);
   let unpackP: Promise<Digest> | undefined;
   let tapStream: PassThrough | undefined;
   const startUnpack = (input: Readable): Promise<Digest> => {
@@ -124,6 +146,7 @@ async function ensureLayer(ctx: PullContext, client: RegistryClient, repo: strin
   };
   const res = await ctx.content.ingest({ digest: layer.digest, size: layer.size, what: 'layer' }, client.blobFetcher(repo, layer.digest), {
     signal,
+    onProgress: (n) => bytes.add(n),
     tap: needUnpack
       ? () => {
           tapStream = new PassThrough({ highWaterMark: 1 << 20 });
@@ -135,7 +158,13 @@ async function ensureLayer(ctx: PullContext, client: RegistryClient, repo: strin
     if (unpackP) await unpackP.catch(() => undefined);
     throw err;
   });
+  bytes.done();
+  if (res.downloaded) {
+    report({ id, status: 'Verifying Checksum' });
+    report({ id, status: 'Download complete' });
+  }
   if (unpacker) {
+    report({ id, status: 'Extracting' });
     let computed: Digest | undefined;
     if (unpackP) computed = await unpackP;
     else if (ctx.unpacking.has(chainId)) computed = await ctx.unpacking.get(chainId)!;
@@ -145,6 +174,7 @@ async function ensureLayer(ctx: PullContext, client: RegistryClient, repo: strin
       throw new HakoError({ step: `diff ID mismatch for layer ${layer.digest}: the image config says ${diffId}, the layer unpacks to ${computed}`, hint: 'nothing was stored', kind: 'internal' });
     }
   }
+  report({ id, status: 'Pull complete' });
   return res.downloaded;
 }
 
@@ -217,10 +247,17 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
   const id = manifest.config.digest;
 
   const before = await ctx.meta.getImage(id);
-  const flags = await pool(manifest.layers, opts.concurrency ?? 3, (layer, i) => {
-    ctx.log?.(`${layer.digest.slice(7, 19)}: Pulling fs layer`);
-    return ensureLayer(ctx, client, repo, layer, diffIds[i]!, chainIds[i]!, signal);
-  });
+  const report = reporter(ctx, opts);
+  const concurrency = opts.concurrency ?? 3;
+  // docker's order: every layer `Pulling fs layer`, those beyond the concurrency `Waiting`.
+  const waiting = new Set<number>();
+  for (const [i, layer] of manifest.layers.entries()) {
+    if (ctx.content.has(layer.digest) && (!ctx.unpacker || ctx.unpacker.has(chainIds[i]!))) continue;
+    report({ id: shortDigest(layer.digest), status: 'Pulling fs layer' });
+    if (i >= concurrency) waiting.add(i);
+  }
+  for (const i of waiting) report({ id: shortDigest(manifest.layers[i]!.digest), status: 'Waiting' });
+  const flags = await pool(manifest.layers, concurrency, (layer, i) => ensureLayer(ctx, client, repo, layer, diffIds[i]!, chainIds[i]!, report, signal));
   const downloaded = flags.filter((x) => x).length;
 
   // Only now, with every blob verified and stored, do the manifests and the record appear.
@@ -262,9 +299,9 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
   });
   const upToDate = before !== undefined && downloaded === 0 && previous === id;
   const name = familiarString({ ...ref, digest: ref.tag ? undefined : ref.digest });
-  ctx.log?.(`Digest: ${top.digest}`);
+  report({ status: `Digest: ${top.digest}` });
   const message = upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}`;
-  ctx.log?.(message);
+  report({ status: message });
   return { reference: formatReference(ref), digest: top.digest, manifestDigest, id, platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message };
 }
 

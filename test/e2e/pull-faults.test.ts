@@ -13,7 +13,12 @@ import { busyboxImage, pushLayout, randomImage, type BuiltImage } from '../helpe
 
 const skip = hasRegistry ? false : 'docker-registry is not installed';
 
-type Mode = { kind: 'pass' } | { kind: 'corrupt' } | { kind: 'cut'; after: number; times: number };
+type Mode =
+  | { kind: 'pass' }
+  | { kind: 'corrupt' }
+  | { kind: 'cut'; after: number; times: number }
+  /** Answer `status` to the first `times` requests whose path matches (all when times is Infinity). */
+  | { kind: 'fail'; status: number; times: number; path: RegExp; served: string[] };
 
 interface Proxy {
   host: string;
@@ -27,6 +32,15 @@ interface Proxy {
 async function startProxy(target: number): Promise<Proxy> {
   const p: Proxy = { host: '', mode: { kind: 'pass' }, ranges: [], stop: async () => undefined };
   const server: Server = createServer((req, res) => {
+    const m = p.mode;
+    if (m.kind === 'fail' && m.times > 0 && m.path.test(req.url ?? '')) {
+      m.times--;
+      m.served.push(`${req.method} ${req.url}`);
+      req.resume();
+      res.writeHead(m.status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: `injected ${m.status}` }] }));
+      return;
+    }
     const isBlob = req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '');
     if (isBlob) p.ranges.push(req.headers.range);
     const up = request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${target}` } }, (ur) => {
@@ -131,6 +145,63 @@ test('a download cut off in the middle resumes with Range and verifies', { skip 
     assert.ok(start > 0 && start <= Math.floor(layer.size / 2), `resumed from ${start}`);
     const v = await svc.verify();
     assert.ok(v.ok, JSON.stringify(v));
+  } finally {
+    proxy.mode = { kind: 'pass' };
+    svc.close();
+  }
+});
+
+test('5xx and 429 answers are retried with backoff: manifests, configs and layers; a registry that keeps failing gives a clear error', { skip }, async () => {
+  const svc = service();
+  const layer = busybox.manifests[0]!.layers[0]!;
+  try {
+    // The first three requests for each kind fail (503, then 502, 429 for the layer).
+    const served: string[] = [];
+    proxy.mode = { kind: 'fail', status: 503, times: 2, path: /\/manifests\//, served };
+    const started = Date.now();
+    const pulling = svc.pull(`${proxy.host}/test/busybox`);
+    // Switch the fault to the config and the layer once the manifest got through.
+    const until = Date.now() + 10_000;
+    while ((proxy.mode as { times: number }).times > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    proxy.mode = { kind: 'fail', status: 429, times: 2, path: new RegExp(`/blobs/${layer.digest}`), served };
+    const res = await pulling;
+    assert.equal(res.id, busybox.manifests[0]!.config.digest);
+    assert.equal(served.filter((x) => x.includes('/manifests/')).length, 2, served.join('\n'));
+    assert.equal(served.filter((x) => x.includes(layer.digest)).length, 2, served.join('\n'));
+    assert.ok(Date.now() - started >= 200 + 400, 'backoff between attempts');
+    assert.ok((await svc.verify()).ok);
+
+    // Always failing: bounded attempts, the registry's message, nothing stored.
+    const fresh = service();
+    proxy.mode = { kind: 'fail', status: 500, times: Infinity, path: /\/v2\/test\//, served: [] };
+    const t0 = Date.now();
+    await assert.rejects(fresh.pull(`${proxy.host}/test/busybox`), (e: Error) => /^pull 127\.0\.0\.1:\d+\/test\/busybox:latest: injected 500 \(HTTP 500\)$/.test(e.message));
+    assert.equal((proxy.mode as { served: string[] }).served.length, 4, 'four attempts');
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.deepEqual(await fresh.list(), []);
+    assert.ok((await fresh.verify()).ok);
+    fresh.close();
+  } finally {
+    proxy.mode = { kind: 'pass' };
+    svc.close();
+  }
+});
+
+test('push: a 503 when starting an upload is retried, the push completes and pulls back', { skip }, async () => {
+  const svc = service();
+  try {
+    await svc.pull(`${reg.host}/test/busybox`);
+    await svc.tag(`${reg.host}/test/busybox`, `${proxy.host}/test/pushed-retry:1`);
+    const served: string[] = [];
+    proxy.mode = { kind: 'fail', status: 503, times: 2, path: /\/v2\/test\/pushed-retry\/blobs\/uploads\//, served };
+    const lines: string[] = [];
+    const r = await svc.push(`${proxy.host}/test/pushed-retry:1`, { progress: (e) => lines.push(`${e.id ?? ''} ${e.status}`) });
+    assert.equal(served.length, 2, served.join('\n'));
+    assert.equal(r.uploaded, 2);
+    assert.ok(lines.some((l) => /Retrying in 0\.5 seconds$/.test(l)), lines.join('\n'));
+    const back = service();
+    assert.equal((await back.pull(`${reg.host}/test/pushed-retry:1`)).id, busybox.manifests[0]!.config.digest);
+    back.close();
   } finally {
     proxy.mode = { kind: 'pass' };
     svc.close();

@@ -3,6 +3,7 @@
 // token server (ES256 JWTs carrying an x5c certificate the registry trusts). Stopped by pid.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { existsSync, readFileSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { createPrivateKey, sign, X509Certificate, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -49,13 +50,24 @@ export interface RegistryOptions {
   basic?: { user: string; password: string };
   /** Bearer tokens from `token.realm`, signed with the key of `token.certPath`. */
   token?: { realm: string; service: string; issuer: string; certPath: string };
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { certPath: string; keyPath: string };
 }
 
-async function waitUp(port: number, proc: ChildProcess, logPath: string): Promise<void> {
+async function waitUp(port: number, proc: ChildProcess, logPath: string, tls: boolean): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${readFileSync(logPath, 'utf8')}`);
     const ok = await new Promise<boolean>((resolve) => {
+      if (tls) {
+        const r = httpsRequest({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200 || res.statusCode === 401);
+        });
+        r.on('error', () => resolve(false));
+        r.end();
+        return;
+      }
       fetch(`http://127.0.0.1:${port}/v2/`).then((r) => resolve(r.status === 200 || r.status === 401)).catch(() => resolve(false));
     });
     if (ok) return;
@@ -80,6 +92,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n` +
     `storage:\n  filesystem:\n    rootdirectory: ${join(tmp.path, 'data')}\n  delete:\n    enabled: true\n` +
     `http:\n  addr: 127.0.0.1:${port}\n` +
+    (opts.tls ? `  tls:\n    certificate: ${opts.tls.certPath}\n    key: ${opts.tls.keyPath}\n` : '') +
     auth;
   writeFileSync(join(tmp.path, 'config.yml'), config);
   const logPath = join(tmp.path, 'registry.log');
@@ -88,7 +101,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   closeSync(fd);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   try {
-    await waitUp(port, proc, logPath);
+    await waitUp(port, proc, logPath, opts.tls !== undefined);
   } catch (err) {
     if (proc.pid && proc.exitCode === null) process.kill(proc.pid, 'SIGKILL');
     await exited;
@@ -137,7 +150,7 @@ function b64url(b: Buffer | string): string {
  * Issues tokens like Docker Hub's auth server: anonymous callers get pull on `public/*`,
  * `user`/`password` get everything; wrong credentials get 401.
  */
-export async function startTokenServer(opts: { user: string; password: string }): Promise<TokenServer> {
+export async function startTokenServer(opts: { user: string; password: string; /** Accepted as an OAuth2 refresh token (POST grant_type=refresh_token) for `user`. */ identityToken?: string }): Promise<TokenServer> {
   const tmp = tempDir('hako-token-');
   const keyPath = join(tmp.path, 'key.pem');
   const certPath = join(tmp.path, 'cert.pem');
@@ -147,12 +160,23 @@ export async function startTokenServer(opts: { user: string; password: string })
   const service = 'hako-test-registry';
   const issuer = 'hako-test-issuer';
   const requests: TokenServer['requests'] = [];
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+  const handler = (req: IncomingMessage, res: ServerResponse, body: string): void => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const scopes = url.searchParams.getAll('scope');
+    let scopes = url.searchParams.getAll('scope');
     let user: string | undefined;
     const authz = req.headers.authorization;
-    if (authz?.startsWith('Basic ')) {
+    if (req.method === 'POST') {
+      // OAuth2 (docker's identity tokens): form-encoded refresh_token grant.
+      const form = new URLSearchParams(body);
+      scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+      if (form.get('grant_type') !== 'refresh_token' || !opts.identityToken || form.get('refresh_token') !== opts.identityToken) {
+        requests.push({ scopes, user: undefined });
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid refresh token' }] }));
+        return;
+      }
+      user = opts.user;
+    } else if (authz?.startsWith('Basic ')) {
       const [u, ...p] = Buffer.from(authz.slice(6), 'base64').toString().split(':');
       if (u !== opts.user || p.join(':') !== opts.password) {
         requests.push({ scopes, user: undefined });
@@ -178,7 +202,12 @@ export async function startTokenServer(opts: { user: string; password: string })
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
   };
-  const server: Server = createServer(handler);
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => handler(req, res, body));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;

@@ -50,9 +50,11 @@ before(async () => {
 
 after(async () => {
   server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  // The temp dir goes first: a close that waits on a lingering connection must not leak it
+  // (the runner's --test-force-exit ends the process when the tests are done).
   images.close();
   dir.cleanup();
+  await new Promise<void>((r) => server.close(() => r()));
   process.off('uncaughtException', onProblem);
   process.off('unhandledRejection', onProblem);
 });
@@ -351,4 +353,54 @@ test('network routes: create 201, list, inspect 404/200, connect/disconnect 200,
   await req('POST', '/networks/create', JSON.stringify({ Name: 'spare' }));
   assert.deepEqual((await req('POST', '/networks/prune')).json(), { NetworksDeleted: ['spare'] });
   assert.deepEqual((await req('POST', '/networks/prune')).json(), { NetworksDeleted: null });
+});
+
+test('image archives: import (fromSrc=-), save (GET /images/get, /images/{name}/get), load with and without progress, errors', async () => {
+  const { makeTar } = await import('../helpers/tar.js');
+  const { gzipSync } = await import('node:zlib');
+  const rootfs = makeTar([{ name: 'bin/', type: 'dir' }, { name: 'bin/hello', data: 'x'.repeat(300_000), mode: 0o755 }]);
+  let r = await req('POST', '/v1.44/images/create?fromSrc=-&repo=imp/one&tag=v1&message=hi&changes=CMD%20%5B%22%2Fbin%2Fhello%22%5D&changes=ENV%20A%3D1', gzipSync(rootfs), { 'Content-Type': 'application/x-tar' });
+  assert.equal(r.status, 200);
+  const id = (JSON.parse(r.body.toString().trim()) as { status: string }).status;
+  assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  const insp = (await req('GET', '/v1.44/images/imp/one:v1/json')).json();
+  assert.deepEqual([insp.Id, insp.Config.Cmd, insp.Config.Env, insp.Comment], [id, ['/bin/hello'], ['A=1'], 'hi']);
+  r = await req('POST', '/v1.44/images/create?fromSrc=http://example.invalid/x.tar', '');
+  assert.equal(r.status, 501);
+  r = await req('POST', '/v1.44/images/create?fromSrc=-&changes=RUN%20x', rootfs);
+  assert.equal(r.status, 400);
+  assert.match(r.json().message, /RUN is not a valid change command/);
+
+  const tar = await req('GET', '/v1.44/images/get?names=imp%2Fone%3Av1');
+  assert.equal(tar.status, 200);
+  assert.equal(tar.headers['content-type'], 'application/x-tar');
+  const one = await req('GET', `/v1.44/images/${id.slice(7, 19)}/get`);
+  assert.equal(one.status, 200);
+  assert.ok(one.body.length > 300_000);
+  r = await req('GET', '/v1.44/images/get?names=nosuch%3A1');
+  assert.equal(r.status, 404);
+  assert.equal(r.json().message, 'No such image: nosuch:1');
+
+  await req('DELETE', '/v1.44/images/imp/one:v1');
+  assert.equal((await req('GET', '/v1.44/images/json')).json().length, 0);
+  // quiet (the default): just the result lines; quiet=0: `Loading layer` progress first.
+  r = await req('POST', '/v1.44/images/load', tar.body, { 'Content-Type': 'application/x-tar' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.toString(), '{"stream":"Loaded image: imp/one:v1\\n"}\n');
+  await req('DELETE', '/v1.44/images/imp/one:v1');
+  r = await req('POST', '/v1.44/images/load?quiet=0', gzipSync(tar.body), { 'Content-Type': 'application/x-tar' });
+  const lines = r.body.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  assert.deepEqual(lines.at(-1), { stream: 'Loaded image: imp/one:v1\n' });
+  const progress = lines.filter((l) => l.status === 'Loading layer');
+  assert.ok(progress.length >= 1);
+  assert.equal(progress.at(-1)!.progressDetail.current, progress.at(-1)!.progressDetail.total);
+  assert.match(progress.at(-1)!.progress, /^\[=+>?\s*\] /);
+  r = await req('POST', '/v1.44/images/load', Buffer.alloc(4096, 1), { 'Content-Type': 'application/x-tar' });
+  assert.equal(r.status, 400);
+  assert.match(r.json().message, /read image archive: not a tar archive/);
+  r = await req('POST', '/v1.44/images/load', tar.body.subarray(0, tar.body.length - 2000), { 'Content-Type': 'application/x-tar' });
+  assert.equal(r.status, 400);
+  const v = await images.verify();
+  assert.ok(v.ok, JSON.stringify(v));
+  await req('DELETE', `/v1.44/images/${id}`);
 });

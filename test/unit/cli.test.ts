@@ -13,7 +13,7 @@ import { Template, TemplateError } from '../../src/cli/template.js';
 import { renderList, tabwrite, ellipsis, FormatError } from '../../src/cli/format.js';
 import { buildCreate, parsePortSpec, parseMount, parseUlimit, parseEnvFile, parseVolume, parseDevice, parseRestart, ConfigError } from '../../src/cli/run-config.js';
 import { Demuxer, frame, demuxAll } from '../../src/cli/stdcopy.js';
-import { ProgressRenderer, progressBar, ProgressError } from '../../src/cli/progress.js';
+import { ProgressRenderer, progressBar, progressLine, ProgressError } from '../../src/cli/progress.js';
 import { encodeQuery, minVersion, resolveHost } from '../../src/cli/client.js';
 import { formatPorts, containerContext } from '../../src/cli/commands/container.js';
 import { imageRows } from '../../src/cli/commands/image.js';
@@ -341,8 +341,21 @@ test('progress: plain lines off a TTY, redrawn per-layer lines with bars on a TT
   t.write({ status: 'Pulling fs layer', id: 'abc' });
   t.write({ status: 'Pulling fs layer', id: 'def' });
   t.write({ status: 'Downloading', id: 'abc', progressDetail: { current: 500000, total: 1000000 } });
-  assert.ok(tty.includes('\x1b[2A\x1b[2K\rabc: Downloading [=========================>                         ]    500kB/1MB\r\x1b[2B'), JSON.stringify(tty));
+  assert.ok(tty.includes('\x1b[2A\x1b[2K\rabc: Downloading [=========================>                        ]    500kB/1MB\r\x1b[2B'), JSON.stringify(tty));
   assert.equal(progressBar({ current: 1, total: 2 }, 80), '      1B/2B');
+  // The speed appears once the same transfer was seen for half a second or more.
+  let clock = 0;
+  let fast = '';
+  const f = new ProgressRenderer({ write: (s: string) => ((fast += s), true) } as never, true, 80, () => clock);
+  f.write({ status: 'Downloading', id: 'l1', progressDetail: { current: 1_000_000, total: 49_100_000 } });
+  clock = 2000;
+  f.write({ status: 'Downloading', id: 'l1', progressDetail: { current: 12_300_000, total: 49_100_000 } });
+  assert.equal(fast, 'l1: Downloading [>                                 ]      1MB/49.1MB\n\x1b[1A\x1b[2K\rl1: Downloading [========>                         ]   12.3MB/49.1MB  5.65MB/s\r\x1b[1B');
+  assert.ok(fast.split('\n').every((l) => l.replace(/\x1b\[[0-9]*[A-Z]|\r/g, '').length < 80), 'fits the terminal');
+  // Narrow terminals drop the bar, never the counts; a finished transfer shows no speed.
+  assert.equal(progressLine({ current: 5, total: 10 }, 20), '      5B/10B');
+  assert.equal(progressLine({ current: 10, total: 10 }, 40, 1000), '[==============]      10B/10B');
+  assert.equal(progressLine({ current: 0, total: 0 }, 80), '');
   assert.throws(() => t.write({ error: 'x', errorDetail: { message: 'manifest unknown' } }), (e: ProgressError) => e.message === 'manifest unknown');
 });
 

@@ -133,8 +133,12 @@ test('docker config.json: read auth in its forms, write with mode 0600, remove',
   try {
     const p = join(t.path, 'd', 'config.json');
     mkdirSync(join(t.path, 'd'));
-    writeFileSync(p, JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: Buffer.from('u:p:w').toString('base64') }, 'http://reg.example:5000/v2/': { username: 'a', password: 'b' } }, credsStore: 'x' }));
+    writeFileSync(p, JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: Buffer.from('u:p:w').toString('base64') }, 'http://reg.example:5000/v2/': { username: 'a', password: 'b' } }, credHelpers: { 'elsewhere.example': 'x' } }));
     const cfg = new DockerConfig(p);
+    // Helpers apply only where configured (they are run in test/e2e/registry-auth.test.ts).
+    assert.equal(cfg.helperFor('elsewhere.example'), 'x');
+    assert.equal(cfg.helperFor('reg.example:5000'), undefined);
+    assert.deepEqual(await cfg.lookup('reg.example:5000'), { username: 'a', password: 'b', identityToken: undefined });
     assert.deepEqual(cfg.get('docker.io'), { username: 'u', password: 'p:w', identityToken: undefined });
     assert.equal(cfg.get('reg.example:5000')?.username, 'a');
     assert.equal(cfg.get('other'), undefined);

@@ -5,7 +5,7 @@ import type { ImageInspect } from '../../image/images.js';
 import { parseReference, familiarString } from '../../image/reference.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, HttpError, qBool, qStr, sendJson, type Ctx } from '../http.js';
-import { JsonStream, progressMessage } from '../streams.js';
+import { JsonStream, progressEventMessage } from '../streams.js';
 import { compareVersions } from '../version.js';
 import { loadArchive, importImage, saveImages } from '../image-archive.js';
 
@@ -172,11 +172,6 @@ export function registryAuth(ctx: Ctx): Record<string, unknown> | undefined {
   }
 }
 
-/** Runs `fn` with ImageService's log lines going to `out` as docker progress messages. */
-function withProgress<T>(deps: ApiDeps, out: JsonStream, fn: () => Promise<T>): Promise<T> {
-  return deps.imageLog.run((line) => out.push(progressMessage(line)), fn);
-}
-
 async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const fromImage = qStr(ctx, 'fromImage');
   const fromSrc = qStr(ctx, 'fromSrc');
@@ -194,7 +189,7 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const out = new JsonStream(ctx);
   try {
     out.push({ status: `Pulling from ${familiarString({ domain: ref.domain, path: ref.path }).replace(/^docker\.io\//, '')}`, id: ref.tag ?? ref.digest ?? 'latest' });
-    await withProgress(deps, out, () => deps.images.pull(refString, { platform, signal: ctx.signal }));
+    await deps.images.pull(refString, { platform, signal: ctx.signal, progress: (ev) => out.push(progressEventMessage(ev)) });
     out.end();
   } catch (err) {
     if (!ctx.signal.aborted) deps.log('info', `pull ${refString}: ${(err as Error).message}`);
@@ -214,7 +209,7 @@ async function push(ctx: Ctx, deps: ApiDeps): Promise<void> {
       throw new HakoError({ step: `An image does not exist locally with the tag: ${familiarString({ domain: ref.domain, path: ref.path })}`, kind: 'not-found', cause: e });
     });
     out.push({ status: `The push refers to repository [${ref.domain}/${ref.path}]` });
-    const r = await withProgress(deps, out, () => deps.images.push(refString, { signal: ctx.signal }));
+    const r = await deps.images.push(refString, { signal: ctx.signal, progress: (ev) => out.push(progressEventMessage(ev)) });
     out.push({ status: r.message });
     out.push({ progressDetail: {}, aux: { Tag: ref.tag ?? 'latest', Digest: r.digest, Size: r.size } });
     out.end();

@@ -3,7 +3,7 @@ import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
 import { pathEscape } from '../client.js';
 import { renderList, shortId, ellipsis, goQuote } from '../format.js';
-import { ago, goTimeString, humanSize } from '../units.js';
+import { ago, goTimeString, humanDuration, humanSize } from '../units.js';
 import { forEach, filtersQuery, pullImage, registryAuthHeader, splitReference, confirm, readStdin, type Json } from './common.js';
 
 export async function pull(ctx: Ctx): Promise<number> {
@@ -56,7 +56,8 @@ export function imageRows(images: Json[], opts: { trunc: boolean; digests: boole
     const digests = ((im.RepoDigests as string[] | null) ?? []).filter((d) => d !== '<none>@<none>');
     const base = {
       ID: opts.trunc ? shortId(String(im.Id)) : String(im.Id),
-      CreatedSince: ago(Number(im.Created ?? 0), now),
+      // docker's image table: always `… ago`, even for the epoch (`56 years ago`), unlike containers.
+      CreatedSince: `${humanDuration(now - Number(im.Created ?? 0) * 1000)} ago`,
       CreatedAt: goTimeString(Number(im.Created ?? 0)),
       Size: humanSize(Number(im.Size ?? 0), 3),
       VirtualSize: humanSize(Number(im.VirtualSize ?? im.Size ?? 0), 3),
@@ -132,8 +133,22 @@ export async function save(ctx: Ctx): Promise<number> {
   if (!output && ctx.stdout.isTTY) throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
   const res = await client.raw('GET', '/images/get', { query: { names: ctx.args, platform: ctx.flags.str('platform') || undefined } });
   const { pipeline } = await import('node:stream/promises');
-  if (output) await pipeline(res, (await import('node:fs')).createWriteStream(output));
-  else await pipeline(res, ctx.stdout, { end: false });
+  if (!output) {
+    await pipeline(res, ctx.stdout, { end: false });
+    return 0;
+  }
+  // Like docker: into a temp file beside the target, renamed when complete, so a failed save
+  // leaves no partial archive (and does not clobber an existing file).
+  const fs = await import('node:fs');
+  const { dirname, join, basename } = await import('node:path');
+  const tmp = join(dirname(output), `.${basename(output)}.hako-save-${process.pid}-${Date.now()}`);
+  try {
+    await pipeline(res, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+    fs.renameSync(tmp, output);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
   return 0;
 }
 
@@ -143,7 +158,8 @@ export async function load(ctx: Ctx): Promise<number> {
   if (!input && ctx.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
   const stream = input ? (await import('node:fs')).createReadStream(input) : ctx.stdin;
   const quiet = ctx.flags.bool('quiet');
-  const res = await client.raw('POST', '/images/load', { query: { quiet: quiet || !ctx.stdout.isTTY || undefined }, stream, headers: { 'Content-Type': 'application/x-tar' } });
+  // Progress bars only on a terminal (docker asks the daemon for quiet output otherwise).
+  const res = await client.raw('POST', '/images/load', { query: { quiet: quiet || !ctx.stdout.isTTY ? '1' : '0' }, stream, headers: { 'Content-Type': 'application/x-tar' } });
   const { renderStream, ProgressError } = await import('../progress.js');
   try {
     await renderStream(res, ctx.stdout, { tty: !!ctx.stdout.isTTY, quiet: false, width: ctx.stdout.columns ?? 80 });

@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { HakoError } from '../../common/errors.js';
+import type { Digest } from '../digest.js';
 import { decompress } from '../unpack/decompress.js';
 import { TarReader, TarFormatError, type TarEntry } from '../unpack/tar-reader.js';
 import { cleanName } from '../unpack/extract.js';
@@ -28,7 +29,7 @@ export interface ArchiveBlob {
   path: string;
   size: number;
   /** `sha256:…` when the path says so (blobs/sha256/<hex>); unverified. */
-  digest: string | undefined;
+  digest: Digest | undefined;
 }
 
 export interface DockerSaveManifestEntry {
@@ -48,6 +49,13 @@ export interface ArchiveContents {
   ociIndex: { schemaVersion: number; manifests: Array<{ mediaType?: string; digest: string; size: number; annotations?: Record<string, string> }> } | undefined;
   /** Other small JSON metadata by path (legacy <id>/json, <config>.json of old docker). */
   json: Map<string, unknown>;
+  /** The exact bytes of every metadata file (an image config's digest is over its bytes). */
+  raw: Map<string, Buffer>;
+  /**
+   * Symbolic and hard links by clean path → the clean path they point at (older `docker save`
+   * links a layer shared by two images: `<id2>/layer.tar` → `../<id1>/layer.tar`).
+   */
+  links: Map<string, string>;
   blobs: ArchiveBlob[];
 }
 
@@ -70,6 +78,8 @@ function isMetadata(path: string): boolean {
 /** Reads an image archive (see the file comment). */
 export async function readImageArchive(input: NodeJS.ReadableStream, opts: ReadArchiveOptions): Promise<ArchiveContents> {
   const json = new Map<string, unknown>();
+  const raw = new Map<string, Buffer>();
+  const links = new Map<string, string>();
   const blobs: ArchiveBlob[] = [];
   const pending: Array<Promise<void>> = [];
   let meta: { path: string; chunks: Buffer[]; size: number } | undefined;
@@ -81,7 +91,15 @@ export async function readImageArchive(input: NodeJS.ReadableStream, opts: ReadA
   };
   const reader = new TarReader({
     entry(e: TarEntry) {
-      if (e.type !== 'file') return; // directories, and links docker save uses for shared layers are resolved by the caller through paths
+      if (e.type === 'symlink' || e.type === 'hardlink') {
+        const parts = cleanName(e.name, () => fail(`entry "${e.name}" escapes the archive`));
+        // A symlink's target is relative to its directory, a hard link's to the archive root.
+        const base = e.type === 'symlink' && !e.linkname.startsWith('/') ? parts.slice(0, -1).join('/') + '/' : '';
+        const target = cleanName(base + e.linkname, () => fail(`link "${e.name}" → "${e.linkname}" points outside the archive`)).join('/');
+        links.set(parts.join('/'), target);
+        return;
+      }
+      if (e.type !== 'file') return; // directories
       const path = cleanName(e.name, () => fail(`entry "${e.name}" escapes the archive`)).join('/');
       if (isMetadata(path)) {
         if (e.size > MAX_METADATA) fail(`${path} is too large (${e.size} bytes)`);
@@ -89,9 +107,12 @@ export async function readImageArchive(input: NodeJS.ReadableStream, opts: ReadA
         return;
       }
       const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(path);
-      const blob: ArchiveBlob = { path, size: e.size, digest: m ? 'sha256:' + m[1] : undefined };
+      const blob: ArchiveBlob = { path, size: e.size, digest: m ? (`sha256:${m[1]}` as Digest) : undefined };
       blobs.push(blob);
       out = new PassThrough({ highWaterMark: 1 << 20 });
+      // The handler may not be reading yet when a later error destroys the stream; it sees the
+      // error when it does. Without a listener the 'error' event would be an uncaught exception.
+      out.on('error', () => undefined);
       pending.push(
         opts.blob(blob, out).catch((err) => {
           handlerError ??= err;
@@ -114,7 +135,9 @@ export async function readImageArchive(input: NodeJS.ReadableStream, opts: ReadA
     },
     end() {
       if (meta) {
-        const text = Buffer.concat(meta.chunks).toString('utf8');
+        const bytes = Buffer.concat(meta.chunks);
+        raw.set(meta.path, bytes);
+        const text = bytes.toString('utf8');
         if (meta.path === 'oci-layout' || meta.path.endsWith('VERSION')) json.set(meta.path, meta.path === 'oci-layout' ? parseJson(meta.path, text) : text);
         else json.set(meta.path, parseJson(meta.path, text));
         meta = undefined;
@@ -146,7 +169,9 @@ export async function readImageArchive(input: NodeJS.ReadableStream, opts: ReadA
   } catch (e) {
     out?.destroy(e as Error);
     await Promise.allSettled(pending);
-    if (e instanceof TarFormatError) throw new HakoError({ step: `read image archive: ${e.message}`, kind: 'invalid-argument', cause: e });
+    if (e instanceof TarFormatError) {
+      throw new HakoError({ step: `read image archive: ${e.message.replace(' (truncated layer?)', ': the archive is truncated')}`, kind: 'invalid-argument', cause: e });
+    }
     throw e;
   }
   await Promise.all(pending);
@@ -158,19 +183,20 @@ export async function readImageArchive(input: NodeJS.ReadableStream, opts: ReadA
   if (ociIndex !== undefined && !Array.isArray(ociIndex.manifests)) fail('index.json has no manifests');
   const repositories = json.get('repositories') as ArchiveContents['repositories'];
   for (const k of ['manifest.json', 'index.json', 'repositories']) json.delete(k);
-  return { format: dockerManifest ? 'docker-save' : 'oci-layout', dockerManifest, repositories, ociIndex, json, blobs };
+  return { format: dockerManifest ? 'docker-save' : 'oci-layout', dockerManifest, repositories, ociIndex, json, raw, links, blobs };
 }
 
 export interface ImportOptions {
   /** Stores the uncompressed layer tar; resolves when it is stored. */
   store(tar: Readable): Promise<void>;
-  architecture?: string;
-  os?: string;
+  architecture?: string | undefined;
+  variant?: string | undefined;
+  os?: string | undefined;
   /** Image config fields (Env, Cmd, WorkingDir, …) — `docker import --change` results. */
   config?: Record<string, unknown>;
-  created?: string;
-  comment?: string;
-  signal?: AbortSignal;
+  created?: string | undefined;
+  comment?: string | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ImportResult {
@@ -189,6 +215,7 @@ export async function importRootfs(input: NodeJS.ReadableStream, opts: ImportOpt
   const hash = createHash('sha256');
   let size = 0;
   const out = new PassThrough({ highWaterMark: 1 << 20 });
+  out.on('error', () => undefined); // the store sees a destroy error when it reads
   let storeError: unknown;
   const stored = opts.store(out).catch((e) => {
     storeError = e;
@@ -201,7 +228,12 @@ export async function importRootfs(input: NodeJS.ReadableStream, opts: ImportOpt
       hash.update(chunk);
       size += chunk.length;
       check.write(chunk);
-      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', r));
+      if (!out.write(chunk)) {
+        await new Promise<void>((r) => {
+          out.once('drain', r);
+          out.once('close', r);
+        });
+      }
       if (storeError) throw storeError;
       opts.signal?.throwIfAborted();
     }
@@ -210,20 +242,24 @@ export async function importRootfs(input: NodeJS.ReadableStream, opts: ImportOpt
   } catch (e) {
     out.destroy(e as Error);
     await stored;
-    if (e instanceof TarFormatError) throw new HakoError({ step: `import rootfs: ${e.message}`, kind: 'invalid-argument', cause: e });
+    if (e instanceof TarFormatError) throw new HakoError({ step: `import rootfs: ${e.message.replace(' (truncated layer?)', ': the tar is truncated')}`, kind: 'invalid-argument', cause: e });
     throw e;
   }
   await stored;
   if (storeError) throw storeError;
   const diffId = 'sha256:' + hash.digest('hex');
   const created = opts.created ?? new Date().toISOString();
+  // Like docker: the message (default `Imported from <source>`) is both the image comment and
+  // the one history entry's comment; there is no created_by.
   const config: Record<string, unknown> = {
-    created,
     architecture: opts.architecture ?? ARCH[process.arch] ?? process.arch,
-    os: opts.os ?? 'linux',
+    ...(opts.variant ? { variant: opts.variant } : {}),
+    ...(opts.comment ? { comment: opts.comment } : {}),
     config: opts.config ?? {},
+    created,
+    history: [{ created, ...(opts.comment ? { comment: opts.comment } : {}) }],
+    os: opts.os ?? 'linux',
     rootfs: { type: 'layers', diff_ids: [diffId] },
-    history: [{ created, created_by: 'hako import', ...(opts.comment ? { comment: opts.comment } : {}) }],
   };
   return { diffId, size, layerMediaType: 'application/vnd.oci.image.layer.v1.tar', config };
 }

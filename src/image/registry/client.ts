@@ -8,17 +8,22 @@ import { manifestAccept } from '../media-types.js';
 import type { Descriptor } from '../manifest.js';
 import { markRetryable, isRetryable, sleep, type BlobFetcher } from '../store/content.js';
 import type { Credentials } from './credentials.js';
-import { createAgents, destroyAgents, drain, header, readBody, send, type HttpAgents, type HttpResponse } from './http.js';
+import { agentsWithTls, createAgents, destroyAgents, drain, header, readBody, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 
 export interface RegistryClientOptions {
   /** Registry domain as in references: `docker.io`, `127.0.0.1:5000`. */
   domain: string;
-  /** Looked up lazily, when the registry asks for authentication. */
-  credentials?: (() => Credentials | undefined) | undefined;
+  /**
+   * Looked up lazily, when the registry asks for authentication (possibly by running a
+   * credential helper); the answer is kept for a minute.
+   */
+  credentials?: (() => Credentials | undefined | Promise<Credentials | undefined>) | undefined;
   /** Hosts (`host` or `host:port`) allowed over plain HTTP / unverified TLS. */
   insecureRegistries?: readonly string[] | undefined;
   agents?: HttpAgents | undefined;
+  /** Extra CA certificates and a client certificate for this registry. */
+  tls?: RegistryTls | undefined;
   /** Attempts for idempotent requests failing with network errors or 5xx; default 4. */
   attempts?: number | undefined;
 }
@@ -54,7 +59,10 @@ export class RegistryClient {
   private readonly insecure: boolean;
   private readonly agents: HttpAgents;
   private readonly ownAgents: boolean;
-  private readonly credentials: () => Credentials | undefined;
+  private readonly tlsAgents: HttpAgents | undefined;
+  private probing: Promise<URL> | undefined;
+  private readonly credentials: () => Credentials | undefined | Promise<Credentials | undefined>;
+  private credsCache: { value: Promise<Credentials | undefined>; until: number } | undefined;
   private readonly attempts: number;
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
@@ -62,45 +70,73 @@ export class RegistryClient {
 
   constructor(opts: RegistryClientOptions) {
     this.domain = opts.domain;
+    // Like docker, loopback registries (127.0.0.0/8, ::1, localhost) are insecure by default.
     this.insecure = isLoopback(opts.domain) || (opts.insecureRegistries ?? []).some((h) => h === opts.domain || h === opts.domain.replace(/:\d+$/, ''));
-    this.agents = opts.agents ?? createAgents();
+    const shared = opts.agents ?? createAgents();
     this.ownAgents = opts.agents === undefined;
+    this.tlsAgents = opts.tls && (opts.tls.ca?.length || opts.tls.cert) ? agentsWithTls(shared, opts.tls) : undefined;
+    this.agents = this.tlsAgents ?? shared;
     this.credentials = opts.credentials ?? (() => undefined);
     this.attempts = opts.attempts ?? 4;
     if (opts.domain === 'docker.io') this.base = new URL('https://registry-1.docker.io');
-    else if (isLoopback(opts.domain)) this.base = new URL(`http://${opts.domain}`);
     else if (!this.insecure) this.base = new URL(`https://${opts.domain}`);
   }
 
   close(): void {
+    if (this.tlsAgents) {
+      this.tlsAgents.https.destroy();
+      this.tlsAgents.httpsInsecure.destroy();
+    }
     if (this.ownAgents) destroyAgents(this.agents);
   }
 
-  /** Picks https or http for an insecure non-loopback registry: TLS (unverified) first, like docker. */
-  private async endpoint(signal?: AbortSignal): Promise<URL> {
-    if (this.base) return this.base;
-    const tls = new URL(`https://${this.domain}`);
-    try {
-      const res = await send(this.agents, { method: 'GET', url: new URL('/v2/', tls), insecureTls: true, signal });
-      await drain(res);
-      this.base = tls;
-    } catch {
-      this.base = new URL(`http://${this.domain}`);
-    }
-    return this.base;
+  /**
+   * Picks https or http for an insecure registry, like docker: TLS without verification first;
+   * when the TLS connection cannot be made (a plain-HTTP server, nothing on the port), HTTP.
+   */
+  private endpoint(signal?: AbortSignal): Promise<URL> {
+    if (this.base) return Promise.resolve(this.base);
+    this.probing ??= (async () => {
+      const tls = new URL(`https://${this.domain}`);
+      try {
+        const res = await send(this.agents, { method: 'GET', url: new URL('/v2/', tls), insecureTls: true, signal });
+        await drain(res);
+        this.base = tls;
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        this.base = new URL(`http://${this.domain}`);
+      }
+      return this.base;
+    })().finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
   }
 
   // ---- authentication -------------------------------------------------------------------
 
-  private basicHeader(): string | undefined {
-    const c = this.credentials();
+  /** The credentials for this registry (cached for a minute; a failed lookup is not cached). */
+  private creds(): Promise<Credentials | undefined> {
+    const now = Date.now();
+    if (!this.credsCache || this.credsCache.until < now) {
+      const value = Promise.resolve().then(() => this.credentials());
+      this.credsCache = { value, until: now + 60_000 };
+      value.catch(() => {
+        if (this.credsCache?.value === value) this.credsCache = undefined;
+      });
+    }
+    return this.credsCache.value;
+  }
+
+  private async basicHeader(): Promise<string | undefined> {
+    const c = await this.creds();
     return c ? 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64') : undefined;
   }
 
   private async authorization(scopes: string[], signal?: AbortSignal): Promise<string | undefined> {
     const ch = this.challenge;
     if (!ch) return undefined;
-    if (ch.scheme === 'basic') return this.basicHeader();
+    if (ch.scheme === 'basic') return await this.basicHeader();
     if (ch.scheme !== 'bearer') return undefined;
     const key = [...scopes].sort().join(' ');
     const cached = this.tokens.get(key);
@@ -122,10 +158,12 @@ export class RegistryClient {
     } catch {
       throw new HakoError({ step: `authenticate to ${this.domain}: invalid token realm ${JSON.stringify(realm)}`, kind: 'unauthorized' });
     }
+    const creds = await this.creds();
+    if (creds?.identityToken) return this.fetchOAuthToken(url, ch, scopes, creds.identityToken, signal);
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
     for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = {};
-    const basic = this.basicHeader();
+    const basic = await this.basicHeader();
     if (basic) headers.Authorization = basic;
     const res = await send(this.agents, { method: 'GET', url, headers, signal, insecureTls: this.insecure });
     const body = await readBody(res, 1 << 20);
@@ -135,6 +173,29 @@ export class RegistryClient {
     if (res.status !== 200) {
       throw new HakoError({ step: `get a token for ${this.domain} from ${url.origin}: HTTP ${res.status} ${errorText(body)}`.trim(), kind: 'unauthorized' });
     }
+    return this.keepToken(body, scopes, url);
+  }
+
+  /**
+   * OAuth2 with an identity token (what `docker login` stores when the registry gives one, or a
+   * credential helper returns for the user `<token>`): POST grant_type=refresh_token to the realm.
+   */
+  private async fetchOAuthToken(url: URL, ch: Challenge, scopes: string[], refreshToken: string, signal?: AbortSignal): Promise<string> {
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'hako' });
+    if (ch.params.service) form.set('service', ch.params.service);
+    if (scopes.length) form.set('scope', scopes.join(' '));
+    const body = Buffer.from(form.toString());
+    const res = await send(this.agents, { method: 'POST', url, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body, signal, insecureTls: this.insecure });
+    const answer = await readBody(res, 1 << 20);
+    if (res.status === 401 || res.status === 403 || res.status === 400) {
+      throw this.authError(true, `token server ${url.origin} refused the identity token: ${errorText(answer) || res.status}`);
+    }
+    if (res.status !== 200) throw new HakoError({ step: `get a token for ${this.domain} from ${url.origin}: HTTP ${res.status} ${errorText(answer)}`.trim(), kind: 'unauthorized' });
+    return this.keepToken(answer, scopes, url);
+  }
+
+  /** Parses a token answer and caches the token for its scopes. */
+  private keepToken(body: Buffer, scopes: string[], url: URL): string {
     let token: string | undefined;
     let expiresIn = 60;
     try {
@@ -177,8 +238,8 @@ export class RegistryClient {
         const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
         await drain(res);
         const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
-        if (!ch) throw this.authError(this.credentials() !== undefined, 'unsupported authentication scheme');
-        if (ch.scheme === 'basic' && !this.credentials()) throw this.authError(false);
+        if (!ch) throw this.authError((await this.creds()) !== undefined, 'unsupported authentication scheme');
+        if (ch.scheme === 'basic' && !(await this.creds())) throw this.authError(false);
         this.challenge = ch;
         // A new challenge invalidates cached tokens for these scopes.
         this.tokens.delete([...opts.scopes].sort().join(' '));
@@ -187,7 +248,7 @@ export class RegistryClient {
       }
       if (res.status === 401) {
         const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
-        const hadCreds = this.credentials() !== undefined;
+        const hadCreds = (await this.creds()) !== undefined;
         throw this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined);
       }
       void triedAuth;
@@ -228,7 +289,8 @@ export class RegistryClient {
   /** A HakoError for an unexpected answer: `manifest unknown`, `blob unknown to registry`. */
   private async failure(res: HttpResponse, what: string): Promise<HakoError> {
     const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
-    const text = errorText(body) || (res.status === 404 ? 'not found' : `HTTP ${res.status}`);
+    const said = errorText(body);
+    const text = said ? (res.status >= 500 || res.status === 429 ? `${said} (HTTP ${res.status})` : said) : res.status === 404 ? 'not found' : `HTTP ${res.status}`;
     let kind: HakoErrorKind = 'internal';
     if (res.status === 404) kind = 'not-found';
     else if (res.status === 403) kind = 'forbidden';

@@ -1,6 +1,11 @@
-// Registry credentials in a Docker-compatible config.json (`auths`), as `docker login` writes it:
-// { "auths": { "127.0.0.1:5000": { "auth": base64("user:password") } } }.
-// Credential helpers (credsStore/credHelpers) are not supported: such entries are ignored.
+// Registry credentials in a Docker-compatible config.json, as `docker login` writes it:
+//   { "auths": { "127.0.0.1:5000": { "auth": base64("user:password") } },
+//     "credHelpers": { "registry.example": "pass" },   per registry: docker-credential-pass
+//     "credsStore": "secretservice" }                   every other registry: docker-credential-secretservice
+// A helper is run as `docker-credential-<name> get|store|erase` with the server URL (or the
+// credentials as JSON) on stdin, the credential-helper protocol docker uses. A helper's user
+// `<token>` means the secret is an identity token (OAuth2 refresh token).
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +40,31 @@ function normalizeKey(key: string): string {
 
 interface ConfigFile {
   auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+  credHelpers?: Record<string, string>;
+  credsStore?: string;
   [key: string]: unknown;
+}
+
+const NOT_FOUND = 'credentials not found in native keychain';
+
+/** Runs `docker-credential-<helper> <action>` with `input` on stdin; resolves with its stdout. */
+function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): Promise<{ ok: boolean; out: string }> {
+  const bin = `docker-credential-${helper}`;
+  return new Promise((resolve, reject) => {
+    const child = execFile(bin, [action], { timeout: 30_000, maxBuffer: 1 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new HakoError({ step: `credential helper ${bin} is not installed (not found in PATH)`, kind: 'unauthorized', hint: `install it, or remove "${helper}" from credsStore/credHelpers in the docker config` }));
+        return;
+      }
+      if (err && (err as { killed?: boolean }).killed) {
+        reject(new HakoError({ step: `credential helper ${bin} ${action} did not answer within 30 s`, kind: 'unauthorized' }));
+        return;
+      }
+      resolve({ ok: !err, out: (stdout || stderr || '').trim() });
+    });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input);
+  });
 }
 
 export class DockerConfig {
@@ -57,7 +86,43 @@ export class DockerConfig {
     }
   }
 
-  /** Credentials stored for `domain`, if any. */
+  /** The helper that holds `domain`'s credentials: its credHelpers entry, else credsStore. */
+  helperFor(domain: string, cfg: ConfigFile = this.read()): string | undefined {
+    const want = normalizeKey(domain);
+    for (const [key, helper] of Object.entries(cfg.credHelpers ?? {})) {
+      if (normalizeKey(key) === want && typeof helper === 'string' && helper !== '') return helper;
+    }
+    return typeof cfg.credsStore === 'string' && cfg.credsStore !== '' ? cfg.credsStore : undefined;
+  }
+
+  /**
+   * Credentials for `domain`: from its credential helper when one is configured (none found →
+   * anonymous, as docker does), else from `auths`.
+   */
+  async lookup(domain: string): Promise<Credentials | undefined> {
+    const cfg = this.read();
+    const helper = this.helperFor(domain, cfg);
+    if (!helper) return this.get(domain);
+    const server = configKey(domain);
+    const r = await runHelper(helper, 'get', server);
+    if (!r.ok) {
+      if (r.out.includes(NOT_FOUND)) return undefined;
+      throw new HakoError({ step: `credential helper docker-credential-${helper} get ${server}: ${r.out || 'failed'}`, kind: 'unauthorized' });
+    }
+    let o: { Username?: unknown; Secret?: unknown };
+    try {
+      o = JSON.parse(r.out) as typeof o;
+    } catch {
+      throw new HakoError({ step: `credential helper docker-credential-${helper} get ${server}: the answer is not JSON`, kind: 'unauthorized' });
+    }
+    const username = typeof o.Username === 'string' ? o.Username : '';
+    const secret = typeof o.Secret === 'string' ? o.Secret : '';
+    if (secret === '') return undefined;
+    if (username === '<token>') return { username: '', password: '', identityToken: secret };
+    return { username, password: secret };
+  }
+
+  /** Credentials stored for `domain` in `auths` (helpers are not consulted: see lookup). */
   get(domain: string): Credentials | undefined {
     const auths = this.read().auths ?? {};
     const want = normalizeKey(domain);
@@ -73,18 +138,36 @@ export class DockerConfig {
     return undefined;
   }
 
-  /** Saves credentials for `domain` (file mode 0600, other keys kept). */
+  /**
+   * Saves credentials for `domain`: in its credential helper when one is configured (the
+   * config then keeps only an empty `auths` entry, as docker does), else in `auths` (file mode
+   * 0600, other keys kept).
+   */
   async set(domain: string, creds: Credentials): Promise<void> {
     const cfg = this.read();
     const auths = (cfg.auths ??= {});
     for (const key of Object.keys(auths)) if (normalizeKey(key) === normalizeKey(domain)) delete auths[key];
-    auths[configKey(domain)] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
+    const helper = this.helperFor(domain, cfg);
+    if (helper) {
+      const r = await runHelper(helper, 'store', JSON.stringify({ ServerURL: configKey(domain), Username: creds.username, Secret: creds.password }));
+      if (!r.ok) throw new HakoError({ step: `credential helper docker-credential-${helper} store ${configKey(domain)}: ${r.out || 'failed'}`, kind: 'unauthorized' });
+      auths[configKey(domain)] = {};
+    } else {
+      auths[configKey(domain)] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
+    }
     await this.write(cfg);
   }
 
-  /** Removes credentials for `domain`; false when there were none. */
+  /** Removes credentials for `domain` (from its helper too); false when there were none. */
   async remove(domain: string): Promise<boolean> {
     const cfg = this.read();
+    const helper = this.helperFor(domain, cfg);
+    let erased = false;
+    if (helper) {
+      const r = await runHelper(helper, 'erase', configKey(domain));
+      if (!r.ok && !r.out.includes(NOT_FOUND)) throw new HakoError({ step: `credential helper docker-credential-${helper} erase ${configKey(domain)}: ${r.out || 'failed'}`, kind: 'unauthorized' });
+      erased = r.ok;
+    }
     const auths = cfg.auths ?? {};
     let found = false;
     for (const key of Object.keys(auths)) {
@@ -94,7 +177,7 @@ export class DockerConfig {
       }
     }
     if (found) await this.write(cfg);
-    return found;
+    return found || erased;
   }
 
   private async write(cfg: ConfigFile): Promise<void> {

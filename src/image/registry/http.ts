@@ -2,7 +2,8 @@
 // system CA certificates, manual redirects (so we decide when credentials travel along).
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { HakoError } from '../../common/errors.js';
@@ -38,6 +39,66 @@ export function createAgents(): HttpAgents {
     https: new https.Agent({ keepAlive: true, maxSockets: 16, ca: caCertificates() }),
     httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
   };
+}
+
+/** Extra trust and a client certificate for one registry (docker's certs.d/<host>/). */
+export interface RegistryTls {
+  /** PEM CA certificates trusted in addition to the system's. */
+  ca?: string[] | undefined;
+  /** PEM client certificate and key (mutual TLS). */
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
+/**
+ * docker's per-registry TLS directory, `<certsDir>/<host[:port]>/`: every `*.crt` is a CA to
+ * trust, a `*.cert` with its `*.key` is the client certificate. Undefined when there is none.
+ */
+export function registryTlsFrom(certsDir: string, domain: string): RegistryTls | undefined {
+  const dir = join(certsDir, domain);
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return undefined;
+  }
+  const read = (n: string): string => {
+    try {
+      return readFileSync(join(dir, n), 'utf8');
+    } catch (err) {
+      throw new HakoError({ step: `read ${join(dir, n)}: ${(err as Error).message}`, kind: 'internal', path: join(dir, n) });
+    }
+  };
+  const tls: RegistryTls = { ca: names.filter((n) => n.endsWith('.crt')).map(read) };
+  const cert = names.find((n) => n.endsWith('.cert'));
+  if (cert) {
+    const key = cert.replace(/\.cert$/, '.key');
+    if (!names.includes(key)) throw new HakoError({ step: `${join(dir, cert)} has no matching ${key}`, kind: 'invalid-argument', hint: 'a client certificate needs its key beside it' });
+    tls.cert = read(cert);
+    tls.key = read(key);
+  }
+  return tls.ca!.length || tls.cert ? tls : undefined;
+}
+
+/** `base` with an https agent of its own that also trusts `tls.ca` and presents `tls.cert`. */
+export function agentsWithTls(base: HttpAgents, tls: RegistryTls): HttpAgents {
+  return {
+    ...base,
+    https: new https.Agent({ keepAlive: true, maxSockets: 16, ca: [...caCertificates(), ...(tls.ca ?? [])], cert: tls.cert, key: tls.key }),
+    httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false, cert: tls.cert, key: tls.key }),
+  };
+}
+
+/** TLS failures that another attempt cannot fix (certificate trust, protocol mismatch). */
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER',
+]);
+
+export function isTlsError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return typeof code === 'string' && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'));
 }
 
 export function destroyAgents(a: HttpAgents): void {
@@ -77,6 +138,24 @@ export function send(agents: HttpAgents, req: HttpRequest): Promise<HttpResponse
     });
     r.on('error', (err) => {
       const e = err as NodeJS.ErrnoException;
+      if (isTlsError(e)) {
+        // Not worth another attempt: say what to change instead.
+        const host = req.url.host;
+        const trust = /CERT|SIGNATURE|ISSUER|ALTNAME/.test(e.code ?? '');
+        // OpenSSL's text is `write EPROTO 80…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:…`.
+        const reason = /SSL routines:[^:]*:([^:]+)/.exec(e.message)?.[1] ?? e.message;
+        reject(
+          new HakoError({
+            step: `${req.method} ${req.url.origin}${req.url.pathname}: ${trust ? 'TLS certificate not trusted: ' : 'TLS handshake failed: '}${reason.trim()}`,
+            kind: 'internal',
+            hint: trust
+              ? `put the registry's CA certificate in /etc/docker/certs.d/${host}/ca.crt, or mark ${host} as an insecure registry`
+              : `does ${host} speak HTTPS? a plain-HTTP registry must be an insecure registry (--insecure-registry ${host})`,
+            cause: err,
+          }),
+        );
+        return;
+      }
       const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.message;
       const wrapped = new HakoError({ step: `${req.method} ${req.url.origin}${req.url.pathname}: ${why}`, kind: 'internal', cause: err });
       reject(req.signal?.aborted ? err : markRetryable(wrapped));

@@ -5,10 +5,15 @@ import { HakoError } from '../../common/errors.js';
 import type { Digest } from '../digest.js';
 import type { Descriptor } from '../manifest.js';
 import { formatReference, repositoryName, type Reference } from '../reference.js';
-import type { ContentStore } from '../store/content.js';
+import { isRetryable, sleep, type ContentStore } from '../store/content.js';
 import type { ImageRecord } from '../store/metadata.js';
 import { pool } from '../pull.js';
 import type { RegistryClient } from './client.js';
+import { Readable } from 'node:stream';
+import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from '../progress.js';
+
+/** Attempts per blob when the registry fails with 5xx/429 or the connection breaks. */
+const PUSH_ATTEMPTS = 4;
 
 export interface PushOptions {
   concurrency?: number | undefined;
@@ -16,6 +21,8 @@ export interface PushOptions {
   chunkSize?: number | undefined;
   signal?: AbortSignal | undefined;
   log?: ((line: string) => void) | undefined;
+  /** Per-layer progress (`Preparing`, `Waiting`, `Pushing` with bytes, `Pushed`, `Layer already exists`, `Mounted from …`); else status lines to `log`. */
+  progress?: ProgressSink | undefined;
 }
 
 export interface PushResult {
@@ -39,14 +46,41 @@ export async function pushImage(client: RegistryClient, content: ContentStore, r
     .filter((s) => s.startsWith(`${ref.domain}/`) && s !== repositoryName(ref))
     .map((s) => s.slice(ref.domain.length + 1));
 
-  const pushBlob = async (desc: Descriptor): Promise<void> => {
-    const short = desc.digest.slice(7, 19);
+  const report: ProgressSink =
+    opts.progress ??
+    ((ev: ProgressEvent) => {
+      if (ev.current === undefined && ev.status !== 'Preparing' && ev.status !== 'Waiting') opts.log?.(ev.id ? `${ev.id}: ${ev.status}` : ev.status);
+    });
+  const concurrency = opts.concurrency ?? 3;
+  for (const l of rec.layers) report({ id: shortDigest(l.digest), status: 'Preparing' });
+  for (const l of rec.layers.slice(concurrency)) report({ id: shortDigest(l.digest), status: 'Waiting' });
+
+  // A blob push (HEAD, mount or upload) is repeated as a whole when the registry answers 5xx or
+  // 429 or the connection breaks, with backoff (docker retries layer pushes the same way).
+  const pushBlob = async (desc: Descriptor, layer = true): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await pushBlobOnce(desc, layer);
+      } catch (err) {
+        if (signal?.aborted || !isRetryable(err) || attempt >= PUSH_ATTEMPTS) throw err;
+        const delay = Math.min(500 * 2 ** (attempt - 1), 4000);
+        if (layer) report({ id: shortDigest(desc.digest), status: `Retrying in ${delay / 1000} second${delay === 1000 ? '' : 's'}` });
+        await sleep(delay, signal);
+      }
+    }
+  };
+
+  const pushBlobOnce = async (desc: Descriptor, layer: boolean): Promise<void> => {
+    const short = shortDigest(desc.digest);
+    const say = (status: string): void => {
+      if (layer) report({ id: short, status });
+    };
     if (!content.has(desc.digest)) {
       throw new HakoError({ step: `blob ${desc.digest} is missing from the content store`, kind: 'not-found', hint: 'pull the image again' });
     }
     if ((await client.blobSize(repo, desc.digest, signal, true)) !== undefined) {
       counts.existed++;
-      opts.log?.(`${short}: Layer already exists`);
+      say('Layer already exists');
       return;
     }
     let location: URL | undefined;
@@ -54,7 +88,7 @@ export async function pushImage(client: RegistryClient, content: ContentStore, r
       const r = await client.startUpload(repo, { mount: desc.digest, from, signal });
       if (r.mounted) {
         counts.mounted++;
-        opts.log?.(`${short}: Mounted from ${from}`);
+        say(`Mounted from ${from}`);
         return;
       }
       location = r.location;
@@ -65,20 +99,34 @@ export async function pushImage(client: RegistryClient, content: ContentStore, r
       if (r.mounted) return;
       location = r.location;
     }
-    await client.uploadBlob(repo, desc, (start, end) => content.openBlob(desc.digest, start, end), {
+    const bytes = new ByteProgress(layer ? report : undefined, short, 'Pushing', desc.size);
+    const counted = (start: number, end: number): Readable => {
+      const src = content.openBlob(desc.digest, start, end);
+      async function* gen(): AsyncGenerator<Buffer> {
+        for await (const c of src as AsyncIterable<Buffer>) {
+          bytes.add(c.length);
+          yield c;
+        }
+      }
+      const r = Readable.from(gen(), { objectMode: false });
+      r.once('close', () => src.destroy());
+      return r;
+    };
+    await client.uploadBlob(repo, desc, counted, {
       location,
       chunkSize: opts.chunkSize,
       signal,
     });
+    bytes.done();
     counts.uploaded++;
-    opts.log?.(`${short}: Pushed`);
+    say('Pushed');
   };
 
-  await pool(rec.layers, opts.concurrency ?? 3, pushBlob);
-  await pushBlob(rec.config);
+  await pool(rec.layers, concurrency, (l) => pushBlob(l));
+  await pushBlob(rec.config, false);
   const tagOrDigest = ref.tag ?? ref.digest ?? 'latest';
   const digest = await client.putManifest(repo, tagOrDigest, manifestBytes, rec.manifestMediaType, signal);
   const message = `${tagOrDigest}: digest: ${digest} size: ${manifestBytes.length}`;
-  opts.log?.(message);
+  if (!opts.progress) opts.log?.(message);
   return { reference: formatReference(ref), digest, size: manifestBytes.length, ...counts, message };
 }

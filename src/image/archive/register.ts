@@ -1,0 +1,89 @@
+// The last step of load and import: with every layer verified (and unpacked), move the staged
+// blobs into the content store, store config and manifest, write the image records and point
+// the tags at them — all under the metadata lock, so a concurrent prune cannot collect blobs
+// that are about to be referenced.
+import { HakoError } from '../../common/errors.js';
+import type { Digest } from '../digest.js';
+import type { Descriptor, ImageConfig } from '../manifest.js';
+import { normalizePlatform } from '../platform.js';
+import { familiarString, parseReference, repositoryName, type Reference } from '../reference.js';
+import type { ContentStore } from '../store/content.js';
+import type { ImageRecord, MetadataStore } from '../store/metadata.js';
+import type { BlobStaging } from '../store/staging.js';
+
+export interface NewImage {
+  configBytes: Buffer;
+  config: ImageConfig;
+  /** The config's descriptor in the manifest (its digest is the image ID). */
+  configDesc: Descriptor;
+  manifestBytes: Buffer;
+  manifestDigest: Digest;
+  manifestMediaType: string;
+  layers: Descriptor[];
+  diffIds: Digest[];
+  chainIds: Digest[];
+  /** Tags to point at the image (`name:tag`, normalized). */
+  tags: Reference[];
+}
+
+export interface RegisteredImage {
+  id: Digest;
+  /** Familiar tags (`busybox:latest`) now pointing at the image. */
+  tags: string[];
+  /** Tags that pointed at another image before (docker: "renaming the old one … to empty string"). */
+  replaced: Array<{ tag: string; old: Digest }>;
+}
+
+export async function registerImages(content: ContentStore, meta: MetadataStore, staging: BlobStaging, images: readonly NewImage[]): Promise<RegisteredImage[]> {
+  await meta.init();
+  return meta.locked(async () => {
+    const out: RegisteredImage[] = [];
+    const refs = meta.readRefs();
+    for (const img of images) {
+      const id = img.configDesc.digest;
+      const found = await meta.getImage(id);
+      const existing = found && content.has(found.manifestDigest) && found.layers.every((l) => content.has(l.digest)) ? found : undefined;
+      // An image already here (same ID: same config, same diff IDs) keeps its record, with the
+      // blobs it was pulled with (the archive's may be compressed differently); only tags are
+      // added, and none of the archive's blobs are kept.
+      let manifest = img.manifestDigest;
+      if (existing) manifest = existing.manifestDigest;
+      else {
+        await staging.commit([...img.layers.map((l) => l.digest), id, img.manifestDigest]);
+        await content.putBlob(img.configBytes, { digest: id, size: img.configBytes.length, what: 'config' });
+        await content.putBlob(img.manifestBytes, { digest: img.manifestDigest, size: img.manifestBytes.length, what: 'manifest' });
+        for (const l of img.layers) {
+          if (!content.has(l.digest)) throw new HakoError({ step: `register image ${id}: layer ${l.digest} is not in the content store`, kind: 'internal' });
+        }
+        const c = img.config;
+        const rec: ImageRecord = {
+          id,
+          manifestDigest: img.manifestDigest,
+          manifestMediaType: img.manifestMediaType,
+          config: img.configDesc,
+          layers: img.layers,
+          diffIds: img.diffIds,
+          chainIds: img.chainIds,
+          platform: normalizePlatform({ os: c.os, architecture: c.architecture, variant: c.variant }),
+          created: typeof c.created === 'string' ? c.created : undefined,
+          size: img.layers.reduce((n, l) => n + l.size, 0) + img.configDesc.size,
+          sources: found?.sources ?? [],
+          addedAt: found?.addedAt ?? new Date().toISOString(),
+        };
+        await meta.putImage(rec);
+      }
+      const r: RegisteredImage = { id, tags: [], replaced: [] };
+      for (const ref of img.tags) {
+        const key = `${repositoryName(ref)}:${ref.tag}`;
+        const old = refs.tags[key]?.image;
+        const shown = familiarString(parseReference(key));
+        if (old !== undefined && old !== id) r.replaced.push({ tag: shown, old });
+        refs.tags[key] = { image: id, manifest };
+        if (!r.tags.includes(shown)) r.tags.push(shown);
+      }
+      out.push(r);
+    }
+    await meta.writeRefs(refs);
+    return out;
+  });
+}

@@ -1,0 +1,136 @@
+// Archives exchanged with the real docker engine (Debian's dockerd, 20.10): what `docker save`
+// writes (the legacy per-layer layout of docker < 25) loads into hako with the same image ID,
+// and what hako saves (the docker ≥ 25 layout) loads into dockerd with the same ID. The dockerd
+// is private to the test: its own data-root, exec-root, socket and containerd namespace, no
+// bridge, no iptables; it runs no container. Skipped, saying why, without root or dockerd.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { ImageService } from '../../src/image/images.js';
+import { directoryUnpacker } from '../../src/image/pull.js';
+import { isRoot, tempDir, mountsUnder } from '../helpers/fixtures.js';
+import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxImage, layeredImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+
+function onPath(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+const skip = !isRoot
+  ? 'needs root (dockerd)'
+  : !onPath('dockerd') || !onPath('containerd')
+    ? 'needs dockerd and containerd (Debian: apt-get install docker.io)'
+    : !onPath('docker')
+      ? 'needs the docker CLI'
+      : !hasRegistry
+        ? 'needs docker-registry'
+        : false;
+
+let tmp: { path: string; cleanup(): void };
+let daemon: ChildProcess | undefined;
+let sock = '';
+let reg: TestRegistry;
+let busybox: BuiltImage;
+let layered: BuiltImage;
+let svc: ImageService;
+
+function docker(args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(tmp.path, 'cli') }, timeout: 60_000 });
+  return { code: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
+}
+function ok(args: string[]): string {
+  const r = docker(args);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.err}`);
+  return r.out;
+}
+
+before(async () => {
+  if (skip) return;
+  tmp = tempDir('hako-archive-dockerd-');
+  reg = await startRegistry();
+  busybox = busyboxImage();
+  layered = layeredImage();
+  await pushLayout(busybox, reg.host, 'test/busybox');
+  await pushLayout(layered, reg.host, 'test/layered');
+  sock = join(tmp.path, 'docker.sock');
+  daemon = spawn(
+    'dockerd',
+    [
+      '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none',
+      '--data-root', join(tmp.path, 'data'), '--exec-root', join(tmp.path, 'exec'), '--pidfile', join(tmp.path, 'dockerd.pid'),
+      '-H', `unix://${sock}`, '--containerd-namespace', 'hako-archive-test', '--containerd-plugins-namespace', 'hako-archive-test-plugins',
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
+  const deadline = Date.now() + 30_000;
+  while (docker(['version']).code !== 0) {
+    if (daemon.exitCode !== null || Date.now() > deadline) throw new Error('dockerd did not come up');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const root = join(tmp.path, 'hako');
+  svc = new ImageService({ root, unpacker: directoryUnpacker(join(root, 'snapshots')), dockerConfigPath: join(root, 'config.json') });
+});
+
+after(async () => {
+  svc?.close();
+  if (daemon && daemon.exitCode === null) {
+    const containerdPid = Number((() => {
+      try {
+        return readFileSync(join(tmp.path, 'exec', 'containerd', 'containerd.pid'), 'utf8').trim();
+      } catch {
+        return '';
+      }
+    })());
+    const exited = new Promise((r) => daemon!.once('exit', r));
+    process.kill(daemon.pid!, 'SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    if (daemon.exitCode === null && daemon.signalCode === null) process.kill(daemon.pid!, 'SIGKILL');
+    if (containerdPid > 0) {
+      try {
+        process.kill(containerdPid, 'SIGKILL'); // dockerd stops the containerd it started; make sure
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  if (tmp) {
+    // dockerd bind-mounts its data-root on itself and unmounts it on a clean shutdown.
+    for (const m of mountsUnder(tmp.path).reverse()) spawnSync('umount', ['-l', m]);
+    tmp.cleanup();
+  }
+  await reg?.stop();
+  busybox?.cleanup();
+  layered?.cleanup();
+});
+
+test('what the real `docker save` writes loads into hako with the same image ID and diff IDs', { skip, timeout: 120_000 }, async () => {
+  const ref = `${reg.host}/test/layered:latest`;
+  ok(['pull', ref]);
+  ok(['tag', ref, 'from-docker:1']);
+  const file = join(tmp.path, 'docker-saved.tar');
+  ok(['save', '-o', file, ref, 'from-docker:1']);
+  const r = await svc.load(createReadStream(file));
+  assert.deepEqual(r.messages.sort(), [`Loaded image: ${ref}`, 'Loaded image: from-docker:1'].sort());
+  const i = await svc.inspect('from-docker:1');
+  assert.equal(i.id, layered.manifests[0]!.config.digest);
+  assert.deepEqual(i.config.rootfs.diff_ids, layered.manifests[0]!.diffIds);
+  assert.equal(ok(['image', 'inspect', '-f', '{{.Id}}', 'from-docker:1']).trim(), i.id);
+  assert.ok((await svc.verify()).ok);
+});
+
+test('what hako saves loads into the real dockerd with the same image ID', { skip, timeout: 120_000 }, async () => {
+  await svc.pull(`${reg.host}/test/busybox`);
+  await svc.tag(`${reg.host}/test/busybox`, 'from-hako:1');
+  const file = join(tmp.path, 'hako-saved.tar');
+  await pipeline(await svc.save(['from-hako:1']), createWriteStream(file));
+  const out = ok(['load', '-i', file]);
+  assert.match(out, /Loaded image: from-hako:1/);
+  const insp = JSON.parse(ok(['image', 'inspect', 'from-hako:1']))[0] as { Id: string; RootFS: { Layers: string[] }; Config: { Cmd: string[] } };
+  assert.equal(insp.Id, busybox.manifests[0]!.config.digest);
+  assert.deepEqual(insp.RootFS.Layers, busybox.manifests[0]!.diffIds);
+  assert.deepEqual(insp.Config.Cmd, ['sh']);
+  assert.ok(existsSync(file));
+});
