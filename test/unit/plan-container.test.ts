@@ -375,6 +375,11 @@ test('rootfs propagation', () => {
     { op: 'mount', source: null, target: '/', fstype: null, flags: MS.SHARED | MS.REC, data: null },
     { op: 'mount', source: null, target: '/b', fstype: null, flags: MS.PRIVATE, data: null },
   ]);
+  // The root bind was made under a private parent: shared again once it is "/" (runtime-tools
+  // linux_rootfs_propagation: a mount made under "/" must show in an rbind copy of "/").
+  const sp = names(shared).indexOf('pivotRoot');
+  assert.deepEqual(shared[sp + 1], { op: 'mount', source: null, target: '/', fstype: null, flags: MS.SHARED | MS.REC, data: null });
+  assert.ok(!first('private').slice(names(first('private')).indexOf('pivotRoot') + 1).some((x) => x.op === 'mount' && x.target === '/'));
   const unb = first('unbindable');
   assert.equal((unb[0] as { flags: number }).flags, MS.SLAVE | MS.REC);
   const p = names(unb).indexOf('pivotRoot');

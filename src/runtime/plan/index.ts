@@ -221,6 +221,10 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   if (req.hooksBeforePivot) ops.push({ op: 'notify', value: NOTIFY.BEFORE_PIVOT }, { op: 'syncWait' });
   ops.push(req.noPivot ? { op: 'moveRoot', path: rootfs } : { op: 'pivotRoot', path: rootfs });
   if (propName === 'unbindable') ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.UNBINDABLE | MS.REC, data: null });
+  // The new root is a bind of the rootfs made after its parent mount went private (pivot_root's
+  // EINVAL above), so it came out private: "shared" is applied again to the root it became. It
+  // makes a peer group of the container's own (the old root is gone), so nothing reaches the host.
+  if (propName === 'shared') ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.SHARED | MS.REC, data: null });
 
   // ---- after pivot: plain container paths
   if (spec.hostname !== undefined && spec.hostname !== '') {
