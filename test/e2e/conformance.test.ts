@@ -101,7 +101,7 @@ test('OCI runtime-tools validation suite: hako passes what runc passes', { skip,
     if (process.env.CONFORMANCE_BIN !== undefined) assert.fail(`${binDir}/runtimetest is missing`);
     const build = spawnSync('bash', [join(dir, 'build.sh')], { encoding: 'utf8', timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
     if (build.status === NO_SOURCE) {
-      t.skip(`the validation suite's source is not on this machine (see conformance/README.md): ${build.stderr.trim().split('\n').slice(-3).join(' ')}`);
+      t.skip("the OCI validation suite's source is not on this machine: conformance/build.sh exits 3 (Debian ships only runtime-tools' library; see conformance/README.md)");
       return;
     }
     assert.equal(build.status, 0, `conformance/build.sh failed (exit ${build.status}):\n${build.stderr}`);
