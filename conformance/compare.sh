@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# compare.sh [--update-baseline] [FILTER] — run the validation suite against runc and hako, print a
+# compare.sh [--update-baseline] [--reuse] [FILTER] — run the validation suite against runc and hako, print a
 # table (test, runc, hako) and the tests and subtests runc passes that hako does not.
 # --update-baseline: also store runc's results as conformance/runc-baseline.txt.
 #
@@ -11,25 +11,40 @@
 set -uo pipefail
 export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
-update=0
-if [ "${1:-}" = --update-baseline ]; then update=1; shift; fi
+update=0 reuse=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --update-baseline) update=1; shift ;;
+    --reuse) reuse=1; shift ;; # compare the results of the last runs again, without running the suite
+    *) break ;;
+  esac
+done
 filter=${1:-.}
 runc_runs=${CONFORMANCE_RUNC_RUNS:-3}
 hako_runs=${CONFORMANCE_HAKO_RUNS:-1}
 
-# merge OUT FILE... — one verdict per key over several results.tsv: the common result when all runs
-# agree, "flaky" when a key passed in some runs only, else the first run's result. A subtest whose
-# description differs between runs (digits and UUIDs aside) is not the same check: "flaky".
+# Subtests are matched by what they check, not by position: runtimetest walks Go maps (default
+# symlinks, default filesystems), so the order of its checks changes from run to run. KEY is the
+# test, the description without digits and UUIDs (temp names), and its occurrence in that test.
+KEY_AWK='
+  function norm(s) { gsub(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, "U", s); gsub(/[0-9]+/, "N", s); return s }
+  function rowkey(   t, d) {
+    if ($1 == "test") return "test\t" $2
+    t = $2; sub(/#[0-9]+$/, "", t); d = norm($4)
+    return "subtest\t" t "\t" d "\t" (++occ[FILENAME, t, d])
+  }'
+
+# merge OUT FILE... — one verdict per test/subtest over several results.tsv: the common result
+# when all runs agree, "flaky" when it passed in some runs only, else the first run's result.
 merge() {
   local out=$1; shift
-  awk -F'\t' -v runs="$#" '
-    function norm(s) { gsub(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, "U", s); gsub(/[0-9]+/, "N", s); return s }
+  awk -F'\t' -v runs="$#" "$KEY_AWK"'
     {
-      k = $1 "\t" $2
-      if (!(k in first)) { first[k] = $3; desc[k] = $4; order[++n] = k; seen[k] = 0; passes[k] = 0; same[k] = 1 }
+      k = rowkey()
+      if (!(k in first)) { first[k] = $3; row[k] = $1 "\t" $2; desc[k] = $4; order[++n] = k; seen[k] = 0; passes[k] = 0; same[k] = 1 }
       seen[k]++
       if ($3 == "pass") passes[k]++
-      if ($3 != first[k] || norm($4) != norm(desc[k])) same[k] = 0
+      if ($3 != first[k]) same[k] = 0
     }
     END {
       for (i = 1; i <= n; i++) {
@@ -37,9 +52,8 @@ merge() {
         if (same[k] && seen[k] == runs) r = first[k]
         else if (passes[k] > 0) r = "flaky"
         else r = first[k]
-        split(k, a, "\t")
-        if (a[1] == "test") printf "test\t%s\t%s\n", a[2], r
-        else printf "subtest\t%s\t%s\t%s\n", a[2], r, desc[k]
+        if (row[k] ~ /^test/) printf "%s\t%s\n", row[k], r
+        else printf "%s\t%s\t%s\n", row[k], r, desc[k]
       }
     }' "$@" >"$out"
 }
@@ -48,8 +62,10 @@ merge() {
 runs() {
   local name=$1 wrapper=$2 count=$3 i files=()
   for i in $(seq 1 "$count"); do
-    echo "## $name, run $i of $count"
-    CONFORMANCE_RESULTS="$here/results/$name-$i" "$here/run.sh" "$wrapper" "$filter"
+    if [ "$reuse" = 0 ]; then
+      echo "## $name, run $i of $count"
+      CONFORMANCE_RESULTS="$here/results/$name-$i" "$here/run.sh" "$wrapper" "$filter"
+    fi
     files+=("$here/results/$name-$i/results.tsv")
   done
   mkdir -p "$here/results/$name"
@@ -84,13 +100,13 @@ done
 
 echo
 echo "## runc passes (in every run), hako does not"
-regress=$(awk -F'\t' '
-  FNR == NR { if ($3 == "pass" && !($1 == "subtest" && $2 ~ /_fail#/)) want[$1 "\t" $2] = $4; next }
-  { got[$1 "\t" $2] = $3 }
+regress=$(awk -F'\t' "$KEY_AWK"'
+  FNR == NR { k = rowkey(); if ($3 == "pass" && !($1 == "subtest" && $2 ~ /_fail#/)) { want[k] = $4; label[k] = $1 "\t" $2 }; next }
+  { k = rowkey(); got[k] = $3 }
   END {
     for (k in want) {
       res = "missing"; if (k in got) res = got[k]
-      if (res != "pass") { split(k, a, "\t"); printf "%s\t%s\t%s\t%s\n", a[1], a[2], res, want[k] }
+      if (res != "pass") printf "%s\t%s\t%s\n", label[k], res, want[k]
     }
   }
 ' "$r" "$h" | sort -t'	' -k1,1r -k2,2V)
