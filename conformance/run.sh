@@ -63,6 +63,15 @@ cleanup_test() { # $1 = cgroup snapshot taken before the test, $2 = the test's T
     while read -r d; do rmdir "$d" 2>/dev/null || echo "run.sh: could not remove cgroup $d" >&2; done
 }
 
+# Interrupted (or failing) mid-run: clean up after the test in progress, then remove the work dir.
+in_test=""
+on_exit() {
+  [ -n "$in_test" ] && cleanup_test "$work/cgroups.before" "$work/tmp-$in_test"
+  rm -rf --one-file-system "$work"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
 tests=()
 for t in "$bin"/*.t; do
   n=$(basename "$t" .t)
@@ -76,12 +85,14 @@ for n in "${tests[@]}"; do
   cgroup_dirs >"$snap"
   tdir="$work/tmp-$n"
   mkdir -p "$tdir"
+  in_test=$n
   t0=$(date +%s.%N)
   (cd "$work" && TMPDIR="$tdir" RUNTIME="$wrapper" timeout --kill-after=5 "$timeout_s" "$bin/$n.t") \
     >"$results/$n.tap" 2>"$results/$n.stderr" </dev/null
   rc=$?
   t1=$(date +%s.%N)
   cleanup_test "$snap" "$tdir"
+  in_test=""
   # Judge the TAP (see "Verdicts" in README.md). Test points are numbered by their order in the
   # output (a few tests print one TAP stream per case, each restarting at 1), so NAME#N is unique.
   verdict=$(awk -v rc="$rc" -v name="$n" -v out="$results/results.tsv" '
@@ -119,7 +130,6 @@ for n in "${tests[@]}"; do
        grep -E '^not ok' "$results/$n.tap" | sed 's/^/    /' | head -20 ;;
   esac
 done
-rm -rf --one-file-system "$work"
 echo "# $name: $(($(date +%s) - start))s, results in $results"
 echo "conformance: $npass passed, $nfail failed, $nskip skipped"
 [ "$nfail" = 0 ]
