@@ -22,20 +22,6 @@ cache=${CONFORMANCE_SRC_CACHE:-/var/lib/hako-conformance/runtime-tools}
 debian_src=/usr/share/gocode/src/github.com/opencontainers/runtime-tools
 log() { echo "conformance/build: $*" >&2; }
 
-# --- packages ---------------------------------------------------------------------------------
-pkgs=(golang-go golang-github-opencontainers-runtime-tools-dev golang-github-opencontainers-specs-dev
-  golang-github-google-uuid-dev golang-github-mrunalp-fileutils-dev golang-github-hashicorp-go-multierror-dev
-  golang-gocapability-dev golang-github-urfave-cli-dev golang-github-sirupsen-logrus-dev
-  golang-github-moby-sys-dev golang-github-opencontainers-selinux-dev golang-golang-x-sys-dev
-  golang-github-blang-semver-dev golang-github-xeipuuv-gojsonschema-dev busybox-static)
-missing=()
-for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-
 # --- the suite's source -------------------------------------------------------------------------
 has_suite() { [ -d "$1/validation" ] && [ -d "$1/cmd/runtimetest" ]; }
 
@@ -75,6 +61,20 @@ if [ -z "$src" ]; then
   exit 3
 fi
 log "suite source: $src"
+
+# --- packages (once the source is here: a machine without it exits 3 quickly) -------------------
+pkgs=(golang-go golang-github-opencontainers-runtime-tools-dev golang-github-opencontainers-specs-dev
+  golang-github-google-uuid-dev golang-github-mrunalp-fileutils-dev golang-github-hashicorp-go-multierror-dev
+  golang-gocapability-dev golang-github-urfave-cli-dev golang-github-sirupsen-logrus-dev
+  golang-github-moby-sys-dev golang-github-opencontainers-selinux-dev golang-golang-x-sys-dev
+  golang-github-blang-semver-dev golang-github-xeipuuv-gojsonschema-dev busybox-static)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
 # --- build (GOPATH mode, offline) ---------------------------------------------------------------
 work=$(mktemp -d)

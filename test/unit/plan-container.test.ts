@@ -375,6 +375,11 @@ test('rootfs propagation', () => {
     { op: 'mount', source: null, target: '/', fstype: null, flags: MS.SHARED | MS.REC, data: null },
     { op: 'mount', source: null, target: '/b', fstype: null, flags: MS.PRIVATE, data: null },
   ]);
+  // The root bind was made under a private parent: shared again once it is "/" (runtime-tools
+  // linux_rootfs_propagation: a mount made under "/" must show in an rbind copy of "/").
+  const sp = names(shared).indexOf('pivotRoot');
+  assert.deepEqual(shared[sp + 1], { op: 'mount', source: null, target: '/', fstype: null, flags: MS.SHARED | MS.REC, data: null });
+  assert.ok(!first('private').slice(names(first('private')).indexOf('pivotRoot') + 1).some((x) => x.op === 'mount' && x.target === '/'));
   const unb = first('unbindable');
   assert.equal((unb[0] as { flags: number }).flags, MS.SLAVE | MS.REC);
   const p = names(unb).indexOf('pivotRoot');
@@ -460,8 +465,40 @@ test('cgroupV2IntoClone puts CLONE_NEWCGROUP into the clone flags', () => {
   assert.ok(!p.ops.some((x) => x.op === 'unshare'));
 });
 
-test('a mount namespace is required; unsupported features warn or fail clearly', () => {
-  throwsMsg(() => plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount')))), /^config.json: linux.namespaces must include a mount namespace/);
+test('no mount namespace: a private self-bind of the rootfs in ours, no propagation change, chroot; no exec into it', () => {
+  const noMnt = (s: any) => {
+    s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount');
+    delete s.linux.maskedPaths;
+    delete s.linux.readonlyPaths;
+  };
+  const p = plan(spec((s) => {
+    noMnt(s);
+    s.linux.rootfsPropagation = 'shared';
+  }));
+  assert.equal(p.cloneFlags & CLONE.NEWNS, 0);
+  assert.equal(p.hostRootfsMount, ROOTFS);
+  assert.match(p.warnings.join('\n'), /rootfsPropagation ignored: the container has no mount namespace/);
+  const o = p.ops;
+  assert.deepEqual(opsAt(o, '/').filter((x) => x.op === 'mount'), [], 'the propagation of our / is left alone (the read-only remount after the chroot is of the self-bind)');
+  const first = idx(o, (x) => x.op === 'mount');
+  assert.deepEqual(o.slice(first, first + 3), [
+    { op: 'mount', source: ROOTFS, target: ROOTFS, fstype: null, flags: MS.BIND | MS.REC, data: null },
+    { op: 'mount', source: null, target: ROOTFS, fstype: null, flags: MS.PRIVATE | MS.REC, data: null },
+    { op: 'openRoot', path: ROOTFS },
+  ]);
+  assert.ok(!names(o).includes('pivotRoot') && !names(o).includes('moveRoot'));
+  const ch = idx(o, (x) => x.op === 'chroot');
+  assert.deepEqual(o[ch], { op: 'chroot', path: ROOTFS });
+  assert.ok(idx(o, (x) => x.op === 'mount' && x.target === '/proc') < ch, 'the spec mounts are made before the chroot');
+  assert.equal(plan(spec()).hostRootfsMount, undefined);
+  throwsMsg(() => plan(spec((s) => {
+    noMnt(s);
+    s.linux.maskedPaths = ['/proc/kcore'];
+  })), /^config.json: linux.maskedPaths and linux.readonlyPaths need a mount namespace/);
+  throwsMsg(() => planExec({ spec: spec(noMnt), process: { args: ['/bin/true'], cwd: '/', user: { uid: 0, gid: 0 } } as never, targetPidfd: 0 }), /^exec: the container has no mount namespace/);
+});
+
+test('unsupported features warn or fail clearly', () => {
   const w = plan(spec((s) => (s.process.apparmorProfile = 'docker-default'))).warnings;
   assert.match(w.join('\n'), /apparmorProfile "docker-default" ignored/);
   throwsMsg(() => plan(spec((s) => (s.linux.personality = { domain: 'LINUX32' }))), /LINUX32 is not supported yet/);

@@ -8,6 +8,7 @@ import { cgroupsOf } from './context.js';
 import { ociState, statusOf } from './status.js';
 import { runHooksWarn } from './hooks.js';
 import { signalPid } from './kill.js';
+import { detachHostMount } from './host-mounts.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -54,6 +55,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
         await sleep(2);
       }
     }
+    if (rec.hostRootfsMount) await detachHostMount(rec.hostRootfsMount.path, rec.hostRootfsMount.mountId);
     await cgroups.destroy();
     ctx.store.remove(id);
     await runHooksWarn('poststop', rec.config.hooks?.poststop, ociState(ctx, rec, 'stopped'), ctx.log.warn);

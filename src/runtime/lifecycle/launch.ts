@@ -21,6 +21,7 @@ import type { RuntimeContext } from './context.js';
 import { connectConsoleSocket } from './console.js';
 import { deviceCgroupRules } from './device-rules.js';
 import { awaitFork, killContainerPidfd, supervisedPlan, type SupervisorOptions } from './supervised.js';
+import { detachHostMount, topMountId } from './host-mounts.js';
 
 /** Checkpoint values the child reports with `notify` ops (shared with the planner). */
 const NOTIFY_BEFORE_PIVOT = NOTIFY.BEFORE_PIVOT;
@@ -191,6 +192,17 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       plan = supervised.plan;
     }
 
+    // No mount namespace: the child's mounts land in ours, beneath a self-bind of the rootfs
+    // (see ./host-mounts.ts). A failed create detaches whatever it got to mount.
+    const hostMount = planned.hostRootfsMount;
+    const mountBefore = hostMount === undefined ? undefined : topMountId(hostMount);
+    if (hostMount !== undefined) {
+      undo.push(async () => {
+        const now = topMountId(hostMount);
+        if (now !== undefined && now !== mountBefore) await detachHostMount(hostMount, now);
+      });
+    }
+
     proc = spawnPlan(plan);
     const spawned = proc;
     undo.push(async () => {
@@ -229,6 +241,13 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       } else if (ev.type === 'exec') {
         break;
       }
+    }
+    if (hostMount !== undefined) {
+      const mountId = topMountId(hostMount);
+      if (mountId === undefined || mountId === mountBefore) {
+        throw new HakoError({ step: 'create container', path: hostMount, hint: 'the self-bind of the rootfs is missing from the mount table', kind: 'internal' });
+      }
+      record.hostRootfsMount = { path: hostMount, mountId };
     }
     record.pid = pid();
     record.pidStartTime = processStartTime(record.pid) ?? undefined;

@@ -19,7 +19,8 @@
 //   [unshare CGROUP]                  after the cgroup move, so the ns root is the container's cgroup
 //   mount / propagation, self-bind of the rootfs, openRoot, spec mounts, cwd, devices, symlinks
 //   [notify 1 → syncWait]             hooksBeforePivot
-//   pivotRoot | moveRoot, [runbindable /]
+//   pivotRoot | moveRoot, [runbindable /]   (no mount namespace: a private self-bind of the rootfs
+//                                     in the caller's, no propagation change, then chroot)
 //   sethostname, setdomainname, sysctls, oom_score_adj, readonlyPaths, maskedPaths, [ro /]
 //   rlimits, [openPty], [waitFifo], process tail (caps, ids, nnp, seccomp, exec)
 import { invalid } from '../../common/errors.js';
@@ -135,7 +136,13 @@ export function planContainer(req: PlanRequest): PlannedContainer {
     if (!j) throw invalid(`plan container: no fd was given for the ${n.type} namespace at ${n.path}`);
     joins.set(n.type, j.fd);
   }
-  if (!all.has('mount')) throw invalid('config.json: linux.namespaces must include a mount namespace', 'hako does not set up containers in the host mount namespace');
+  // No mount namespace (neither new nor joined): the container shares the caller's, as runc
+  // allows. Its rootfs is set up there all the same, beneath a self-bind of the rootfs that
+  // delete detaches (PlannedContainer.hostRootfsMount), and entered with chroot.
+  const hostMountNs = !all.has('mount');
+  if (hostMountNs && ((spec.linux?.maskedPaths ?? []).length > 0 || (spec.linux?.readonlyPaths ?? []).length > 0)) {
+    throw invalid('config.json: linux.maskedPaths and linux.readonlyPaths need a mount namespace', 'add {"type": "mount"} to linux.namespaces, or drop the masked and read-only paths');
+  }
 
   const newUser = created.has('user');
   const joinUser = joins.has('user');
@@ -191,14 +198,22 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   // ---- root filesystem
   const rootfs = rootfsPath(spec, bundle);
   const propName = spec.linux?.rootfsPropagation ?? 'slave';
-  ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: PROPAGATION[propName] ?? MS.SLAVE | MS.REC, data: null });
-  if (propName === 'shared') {
-    // pivot_root refuses (EINVAL) a new root whose parent mount is shared.
-    const parent = (req.mountPointOf ?? defaultMountPointOf)(rootfs);
-    ops.push({ op: 'mount', source: null, target: parent, fstype: null, flags: MS.PRIVATE, data: null });
+  if (hostMountNs) {
+    // The caller's mounts keep their propagation. The self-bind gathers the container's mounts
+    // under one mount that delete detaches; private, so they do not propagate to its peers.
+    if (spec.linux?.rootfsPropagation !== undefined) warnings.push('linux.rootfsPropagation ignored: the container has no mount namespace');
+    ops.push({ op: 'mount', source: rootfs, target: rootfs, fstype: null, flags: MS.BIND | MS.REC, data: null });
+    ops.push({ op: 'mount', source: null, target: rootfs, fstype: null, flags: MS.PRIVATE | MS.REC, data: null });
+  } else {
+    ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: PROPAGATION[propName] ?? MS.SLAVE | MS.REC, data: null });
+    if (propName === 'shared') {
+      // pivot_root refuses (EINVAL) a new root whose parent mount is shared.
+      const parent = (req.mountPointOf ?? defaultMountPointOf)(rootfs);
+      ops.push({ op: 'mount', source: null, target: parent, fstype: null, flags: MS.PRIVATE, data: null });
+    }
+    // pivot_root needs the new root to be a mount point.
+    ops.push({ op: 'mount', source: rootfs, target: rootfs, fstype: null, flags: MS.BIND | MS.REC, data: null });
   }
-  // pivot_root needs the new root to be a mount point.
-  ops.push({ op: 'mount', source: rootfs, target: rootfs, fstype: null, flags: MS.BIND | MS.REC, data: null });
   ops.push({ op: 'openRoot', path: rootfs });
 
   let layout: CgroupLayout | undefined;
@@ -219,8 +234,17 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   ops.push(...deviceOps(spec, inUserNs));
 
   if (req.hooksBeforePivot) ops.push({ op: 'notify', value: NOTIFY.BEFORE_PIVOT }, { op: 'syncWait' });
-  ops.push(req.noPivot ? { op: 'moveRoot', path: rootfs } : { op: 'pivotRoot', path: rootfs });
-  if (propName === 'unbindable') ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.UNBINDABLE | MS.REC, data: null });
+  if (hostMountNs) {
+    // Neither pivot_root nor MS_MOVE: both would change the caller's mount namespace.
+    ops.push({ op: 'chroot', path: rootfs });
+  } else {
+    ops.push(req.noPivot ? { op: 'moveRoot', path: rootfs } : { op: 'pivotRoot', path: rootfs });
+    if (propName === 'unbindable') ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.UNBINDABLE | MS.REC, data: null });
+    // The new root is a bind of the rootfs made after its parent mount went private (pivot_root's
+    // EINVAL above), so it came out private: "shared" is applied again to the root it became. It
+    // makes a peer group of the container's own (the old root is gone), so nothing reaches the host.
+    if (propName === 'shared') ops.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.SHARED | MS.REC, data: null });
+  }
 
   // ---- after pivot: plain container paths
   if (spec.hostname !== undefined && spec.hostname !== '') {
@@ -255,6 +279,7 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   );
   const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, warnings, notices };
   if (userByUnshare) planned.idMapsAtNotify = NOTIFY.USERNS;
+  if (hostMountNs) planned.hostRootfsMount = rootfs;
   return planned;
 }
 
@@ -277,6 +302,10 @@ export function planExec(req: ExecRequest): PlannedContainer {
   if (proc.selinuxLabel) warnings.push('process.selinuxLabel ignored: SELinux is not supported');
   if (!proc.cwd || !proc.cwd.startsWith('/')) throw invalid(`exec: process.cwd ${JSON.stringify(proc.cwd ?? '')} must be an absolute path`);
   const nsList = spec.linux?.namespaces ?? [];
+  if (!nsList.some((n) => n.type === 'mount')) {
+    // setns cannot enter a chroot: the process would see the host's root.
+    throw invalid('exec: the container has no mount namespace, so hako cannot enter its root filesystem', 'give the container a mount namespace to exec into it');
+  }
   let nstype = 0;
   for (const n of nsList) nstype |= NS_FLAGS[n.type];
   const ops: PlanOp[] = [{ op: 'syncWait' }];

@@ -81,6 +81,11 @@ export interface PlannedContainer {
    * a new pid ns owned by a joined/unshared user ns.
    */
   pidFromClone: boolean;
+  /**
+   * The container has no mount namespace: its mounts are made in the caller's, beneath a
+   * self-bind of this rootfs path, which stays until delete detaches it.
+   */
+  hostRootfsMount?: string;
   warnings: string[];
   /** Debug-level findings, for a debug log only (never for the container's stderr). */
   notices?: string[];

@@ -28,6 +28,8 @@ export interface ContainerRecord {
   cgroupPaths?: Record<string, string>;
   /** The validated config, needed by kill/delete/exec/hooks later. */
   config: Spec;
+  /** No mount namespace: the self-bind of the rootfs in the caller's mount namespace, holding the container's mounts until delete detaches it. */
+  hostRootfsMount?: { path: string; mountId: number };
 }
 
 const ID_PATTERN = /^[\w+\-.]+$/;
