@@ -44,6 +44,10 @@ import { dockerStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
 import { resolveInRoot } from './fs/paths.js';
 import * as fsops from './fs/ops.js';
+import { HealthChecker, LimitedOutput, goDuration, probeSettings, type HealthStatus, type ProbeOutcome } from './health.js';
+import { execProcessSpec } from './exec-process.js';
+import { AttachSession } from './attach.js';
+import { parseDetachKeys } from './detach-keys.js';
 
 const run = promisify(execFile);
 const API_VERSION = '1.44';
@@ -90,6 +94,10 @@ interface Live {
   /** Set while a stop/kill/rm is in progress: the exit is not a restart-policy failure. */
   stopping: boolean;
   lastStats?: Json;
+  /** The health-check loop while the container runs (and has a Healthcheck). */
+  health?: HealthChecker;
+  /** Attachments made while the container was not running: connected at its next start. */
+  pending: AttachSession[];
 }
 
 interface ExecRecord {
@@ -165,7 +173,7 @@ export class Engine implements ContainerEngine {
     const toRestart: Live[] = [];
     const toFinish: Array<[Live, ExitInfo & { finishedAt: string }]> = [];
     for (const rec of this.records.loadAll((m) => this.log.warn(m))) {
-      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false };
+      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(rec.Id, live);
       try {
         this.names.reserve(rec.Name, rec.Id);
@@ -185,6 +193,7 @@ export class Engine implements ContainerEngine {
         if (m.state === 'running') {
           live.monitorDir = mdir;
           void m.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
+          if (!st.Paused) this.startHealth(live, false);
           continue;
         }
         if (m.state === 'exited') {
@@ -509,7 +518,7 @@ export class Engine implements ContainerEngine {
       };
       writeEtcFiles({ hosts: rec.HostsPath, hostname: rec.HostnamePath, resolv: rec.ResolvConfPath }, rec.Config, rec.HostConfig);
       this.records.save(rec);
-      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false };
+      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
       this.emit(live, 'create');
@@ -612,8 +621,12 @@ export class Engine implements ContainerEngine {
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
       };
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
+      // Clients that attached before this start get the output from its first byte: the monitor
+      // holds it until they are connected (below).
+      const pending = live.pending.filter((p) => !p.isClosed);
+      const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec) });
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput });
         live.monitorDir = m.monitorDir;
         live.sup = undefined;
         sup = m;
@@ -626,8 +639,11 @@ export class Engine implements ContainerEngine {
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
       this.save(live);
+      live.pending = live.pending.filter((p) => !pending.includes(p));
+      for (const p of pending) void this.connectSession(live, p);
       this.emit(live, 'start');
       void sup.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
+      this.startHealth(live, true);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: rec.HasBeenStartedBefore ? 128 : 0 });
@@ -647,6 +663,7 @@ export class Engine implements ContainerEngine {
 
   private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
     const rec = live.rec;
+    this.stopHealth(live);
     live.sup = undefined;
     live.monitorDir = undefined;
     await this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
@@ -826,6 +843,81 @@ export class Engine implements ContainerEngine {
     this.save(live);
   }
 
+  // ------------------------------------------------------------------ health checks
+
+  /** Starts probing a running container that has a Healthcheck; `reset`: a (re)start (Status starting, streak 0). */
+  private startHealth(live: Live, reset: boolean): void {
+    this.stopHealth(live);
+    const rec = live.rec;
+    const settings = probeSettings(rec.Config);
+    if (!settings || this.closed) return;
+    const st = rec.State;
+    if (reset || !st.Health) {
+      st.Health = { Status: 'starting', FailingStreak: 0, Log: st.Health?.Log ?? [] };
+      this.save(live);
+    }
+    live.health = new HealthChecker(settings, {
+      state: () => rec.State,
+      probe: (argv, timeoutMs) => this.probe(live, argv, timeoutMs),
+      recorded: (status?: HealthStatus) => {
+        if (!status) return;
+        this.save(live);
+        this.emit(live, `health_status: ${status}`);
+      },
+      warn: (m) => this.log.warn(`container ${rec.Id}: ${m}`),
+    });
+    live.health.start();
+  }
+
+  private stopHealth(live: Live): void {
+    live.health?.stop();
+    live.health = undefined;
+  }
+
+  /** One health probe: an exec in the container (output kept up to 4 KiB), killed after timeoutMs. */
+  private async probe(live: Live, argv: string[], timeoutMs: number): Promise<ProbeOutcome> {
+    const rec = live.rec;
+    if (!rec.State.Running || rec.State.Paused) throw conflict(`container ${rec.Id} is not running`);
+    const execId = randomBytes(32).toString('hex');
+    const attrs = { execID: execId };
+    this.emit(live, `exec_create: ${argv.join(' ')}`, attrs);
+    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), { Cmd: argv }, false);
+    const started = superviseProcess({ tty: false, openStdin: false, stdinOnce: false }, async (stdio) => {
+      const s = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
+      s.process.closeErrPipe();
+      return { pid: s.pid, exited: s.process.exited };
+    });
+    // Starting can hang only if the runtime does; do not let it count against the probe's timeout.
+    let startTimer: NodeJS.Timeout | undefined;
+    const sup = await Promise.race([
+      started,
+      new Promise<never>((_, reject) => {
+        startTimer = setTimeout(() => reject(new HakoError({ step: `timed out starting health check for container ${rec.Id}`, kind: 'internal' })), 30_000);
+      }),
+    ]).finally(() => clearTimeout(startTimer));
+    this.emit(live, `exec_start: ${argv.join(' ')}`, attrs);
+    const out = new LimitedOutput();
+    sup.io.subscribe((c) => {
+      if (c) out.write(c.data);
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(sup.pid, osc.signals.SIGKILL); // our unreaped child: the pid cannot be reused yet
+      } catch {
+        /* exited meanwhile */
+      }
+    }, timeoutMs);
+    const code = await sup.exited.finally(() => clearTimeout(timer));
+    this.emit(live, 'exec_die', { execID: execId, exitCode: String(code) });
+    if (timedOut) {
+      const o = out.toString();
+      return { exitCode: -1, output: `Health check exceeded timeout (${goDuration(timeoutMs)})${o ? `: ${o}` : ''}` };
+    }
+    return { exitCode: code, output: out.toString() };
+  }
+
   async pauseContainer(idOrName: string): Promise<void> {
     const live = await this.get(idOrName);
     await this.locked(live, async () => {
@@ -833,6 +925,7 @@ export class Engine implements ContainerEngine {
       if (!st.Running) throw conflict(`Container ${live.rec.Id} is not running`);
       if (st.Paused) throw conflict(`Container ${live.rec.Id} is already paused`);
       await this.runtime.pause(live.rec.Id);
+      this.stopHealth(live);
       Object.assign(st, { Paused: true, Status: 'paused' });
       this.save(live);
       this.emit(live, 'pause');
@@ -848,6 +941,7 @@ export class Engine implements ContainerEngine {
       Object.assign(st, { Paused: false, Status: 'running' });
       this.save(live);
       this.emit(live, 'unpause');
+      this.startHealth(live, false);
     });
   }
 
@@ -891,6 +985,7 @@ export class Engine implements ContainerEngine {
 
   private async finishRemove(live: Live, opts: { volumes?: boolean }): Promise<void> {
     const rec = live.rec;
+    this.stopHealth(live);
     await this.cleanupAfterExit(live);
     await this.snapshots.removeContainer(rec.Id);
     await this.images.removeLease(rec.Id).catch(() => undefined);
@@ -912,6 +1007,7 @@ export class Engine implements ContainerEngine {
       }
     }
     this.emit(live, 'destroy');
+    for (const p of live.pending.splice(0)) p.close();
     for (const w of live.exitWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     for (const w of live.removeWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
   }
@@ -957,60 +1053,50 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     const rec = live.rec;
     const tty = rec.Config.Tty === true;
-    const output = new Readable({ objectMode: true, read() {} });
-    let unsubscribe: (() => void) | undefined;
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      unsubscribe?.();
-      output.push(null);
-    };
+    const stdin = opts.stdin && rec.Config.OpenStdin === true;
+    const detachKeys = tty && stdin ? parseDetachKeys(opts.detachKeys) : null;
+    const session = new AttachSession({
+      tty,
+      stdin,
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      detachKeys,
+      onDetach: () => this.emit(live, 'detach'),
+      onClose: () => {
+        const i = live.pending.indexOf(session);
+        if (i >= 0) live.pending.splice(i, 1);
+      },
+    });
+    // Not running: docker attaches the streams and they carry the output of the next start. The
+    // session waits in `pending` (registered before anything asynchronous, so a start that
+    // follows our answer cannot miss it) and the start connects it with the output held for it.
+    const waitForStart = opts.stream && !rec.State.Running;
+    if (waitForStart) live.pending.push(session);
     if (opts.logs && rec.LogPath) {
       for await (const e of readLogs(rec.LogPath, { follow: false, stdout: opts.stdout, stderr: opts.stderr, since: 0, until: 0, timestamps: false, tail: 'all', maxFiles: logMaxFiles(rec) })) {
-        output.push({ stream: tty ? 'stdout' : e.stream, data: e.data });
+        session.pushReplay({ stream: tty ? 'stdout' : e.stream, data: e.data });
       }
     }
-    const io = live.sup?.io;
-    if (opts.stream && live.monitorDir && rec.State.Running) {
-      let att: Attachment | undefined;
-      try {
-        att = await monitorAttach(live.monitorDir, { stdin: opts.stdin && rec.Config.OpenStdin === true, stdout: opts.stdout, stderr: opts.stderr, closeStdinOnEnd: rec.Config.StdinOnce === true });
-      } catch (err) {
-        if (!(err instanceof HakoError && err.kind === 'not-found')) throw err;
-      }
-      if (att) {
-        const a = att;
-        a.output.on('data', (c: unknown) => output.push(c));
-        a.output.on('end', () => close());
-        unsubscribe = () => a.close();
-        this.emit(live, 'attach');
-        return { tty, output, input: a.input, close };
-      }
-      close();
-    } else if (opts.stream && io) {
-      unsubscribe = io.subscribe((c) => {
-        if (c === null) return close();
-        if ((c.stream === 'stdout' && opts.stdout) || (c.stream === 'stderr' && opts.stderr)) output.push({ stream: c.stream, data: c.data });
-      });
-    } else close();
-    let input: Attachment['input'] = null;
-    if (opts.stdin && rec.Config.OpenStdin === true && io?.stdin) {
-      const target = io.stdin;
-      const { Writable } = await import('node:stream');
-      input = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          if (target.destroyed) return cb();
-          target.write(chunk, () => cb());
-        },
-        final(cb) {
-          if (rec.Config.StdinOnce === true) target.end();
-          cb();
-        },
-      });
-    }
+    if (!opts.stream) session.close();
+    else if (!waitForStart) await this.connectSession(live, session);
     this.emit(live, 'attach');
-    return { tty, output, input, close };
+    return session.attachment();
+  }
+
+  /** Connects a session to the running container's stdio (ends it when there is nothing to attach to). */
+  private async connectSession(live: Live, session: AttachSession): Promise<void> {
+    const rec = live.rec;
+    try {
+      if (live.monitorDir && rec.State.Running) {
+        const att = await monitorAttach(live.monitorDir, { stdin: session.input !== null, stdout: session.wantsStdout, stderr: session.wantsStderr, closeStdinOnEnd: rec.Config.StdinOnce === true && rec.Config.Tty !== true });
+        session.connectMonitor(att);
+      } else if (live.sup && rec.State.Running) {
+        session.connectIO(live.sup.io, rec.Config.StdinOnce === true);
+      } else session.close();
+    } catch (err) {
+      if (!(err instanceof HakoError && err.kind === 'not-found')) this.log.warn(`attach to ${rec.Id}: ${(err as Error).message}`);
+      session.close();
+    }
   }
 
   async resizeContainer(idOrName: string, height: number, width: number): Promise<void> {
@@ -1277,32 +1363,11 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
     if (rec.State.Paused) throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
-    ex.started = true;
     const b = ex.body;
     const tty = b.Tty === true || opts.tty;
-    const rootfs = this.rootfsDir(rec.Id);
-    const user = resolveUser(rootfs, b.User || (rec.Config.User as string) || '', []);
-    const hc = rec.HostConfig;
-    const privileged = b.Privileged === true || hc.Privileged === true;
-    const caps = capNames(containerCaps(hc, privileged));
-    const env = [...((rec.Config.Env as string[]) ?? [])];
-    for (const e of b.Env ?? []) {
-      const k = e.split('=')[0];
-      const i = env.findIndex((x) => x.split('=')[0] === k);
-      if (i >= 0) env[i] = e;
-      else env.push(e);
-    }
-    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-    if (tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-    const process_ = {
-      terminal: tty,
-      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
-      args: b.Cmd,
-      env,
-      cwd: b.WorkingDir || (rec.Config.WorkingDir as string) || '/',
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: securityOpts(hc).noNewPrivileges,
-    };
+    const detachKeys = tty && b.AttachStdin === true ? parseDetachKeys(b.DetachKeys) : null;
+    ex.started = true;
+    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty);
     const size = opts.consoleSize ?? b.ConsoleSize ?? undefined;
     const sup = await superviseProcess(
       { tty, openStdin: b.AttachStdin === true, stdinOnce: true, ...(size ? { consoleSize: size } : {}) },
@@ -1323,35 +1388,16 @@ export class Engine implements ContainerEngine {
       return code;
     });
     if (opts.detach) return null;
-    const output = new Readable({ objectMode: true, read() {} });
-    const unsubscribe = sup.io.subscribe((c) => {
-      if (c === null) output.push(null);
-      else if ((c.stream === 'stdout' && b.AttachStdout !== false) || (c.stream === 'stderr' && b.AttachStderr !== false)) output.push(c);
-    });
-    let input: Attachment['input'] = null;
-    if (b.AttachStdin === true && sup.io.stdin) {
-      const target = sup.io.stdin;
-      const { Writable } = await import('node:stream');
-      input = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          if (target.destroyed) return cb();
-          target.write(chunk, () => cb());
-        },
-        final(cb) {
-          target.end();
-          cb();
-        },
-      });
-    }
-    return {
+    const session = new AttachSession({
       tty,
-      output,
-      input,
-      close: () => {
-        unsubscribe();
-        output.push(null);
-      },
-    };
+      stdin: b.AttachStdin === true,
+      stdout: b.AttachStdout !== false,
+      stderr: b.AttachStderr !== false,
+      detachKeys,
+      onDetach: () => this.emit(live, 'exec_detach', { execID: ex.ID }),
+    });
+    session.connectIO(sup.io, true);
+    return session.attachment();
   }
 
   async inspectExec(execId: string): Promise<Json> {
@@ -1448,6 +1494,7 @@ export class Engine implements ContainerEngine {
     for (const live of this.containers.values()) {
       if (live.restartTimer) clearTimeout(live.restartTimer);
       live.restartTimer = undefined;
+      this.stopHealth(live);
     }
     if (this.ownsImages) this.images.close();
   }
