@@ -23,7 +23,7 @@ import { cgroupsOf } from '../runtime/lifecycle/context.js';
 import { psContainer } from '../runtime/lifecycle/ps.js';
 import { detectCgroupMode } from '../runtime/cgroups/index.js';
 import { applyCapChanges, capNames } from '../runtime/security/capabilities.js';
-import { isSameProcess } from '../runtime/state/process-info.js';
+import { isSameProcess, processStartTime } from '../runtime/state/process-info.js';
 import type { Spec } from '../runtime/spec/types.js';
 import type {
   Attachment, AttachOptions, ContainerCreateBody, ContainerEngine, EngineEvent, ExecCreateBody, Filters, Json, LogEntry, LogsOptions,
@@ -39,11 +39,13 @@ import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMon
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
+import { readMonitorInfo } from './monitor/index.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
 import { dockerStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
 import { resolveInRoot } from './fs/paths.js';
 import * as fsops from './fs/ops.js';
+import { isMountPoint, mountOverlay, unmount } from './fs/mount.js';
 import { HealthChecker, LimitedOutput, goDuration, probeSettings, type HealthStatus, type ProbeOutcome } from './health.js';
 import { execProcessSpec } from './exec-process.js';
 import { AttachSession } from './attach.js';
@@ -187,9 +189,23 @@ export class Engine implements ContainerEngine {
         await this.finishRemove(live, { volumes: false }).catch((e) => this.log.warn(`finish removing ${rec.Id}: ${(e as Error).message}`));
         continue;
       }
+      // State saves are not fsync'd (the monitor's files are the truth for a running container):
+      // after a crash the record may be one transition behind. A live monitor means running; an
+      // exit record newer than the recorded finish is an exit still to record.
+      const mdir = this.monitorDirOf(rec.Id);
+      const m = existsSync(mdir) ? reattachMonitor(mdir) : ({ state: 'lost' } as const);
+      if (!st.Running && st.Status !== 'restarting') {
+        const info = m.state === 'running' ? readMonitorInfo(mdir) : null;
+        if (info) {
+          Object.assign(st, { Status: 'running', Running: true, Paused: false, Restarting: false, Pid: info.containerPid, ExitCode: 0, Error: '' });
+          if (st.StartedAt.startsWith('0001')) st.StartedAt = isoNow();
+          rec.PidStartTime = processStartTime(info.containerPid) ?? undefined;
+          rec.HasBeenStartedBefore = true;
+        } else if (m.state === 'exited' && Date.parse(m.exit.finishedAt) > Date.parse(st.FinishedAt) && Date.parse(m.exit.finishedAt) > Date.parse(st.StartedAt)) {
+          Object.assign(st, { Status: 'running', Running: true });
+        }
+      }
       if (st.Running || st.Status === 'restarting') {
-        const mdir = this.monitorDirOf(rec.Id);
-        const m = existsSync(mdir) ? reattachMonitor(mdir) : ({ state: 'lost' } as const);
         if (m.state === 'running') {
           live.monitorDir = mdir;
           void m.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
@@ -273,8 +289,9 @@ export class Engine implements ContainerEngine {
     this.bus.emit('container', action, live.rec.Id, { ...labels, image: String(live.rec.Config.Image), name: live.rec.Name.slice(1), ...extra });
   }
 
+  /** State transitions: atomic (rename) but not fsync'd, see reconcile(). */
   private save(live: Live): void {
-    this.records.save(live.rec);
+    this.records.save(live.rec, { durable: false });
   }
 
   private monitorDirOf(id: string): string {
@@ -289,31 +306,22 @@ export class Engine implements ContainerEngine {
     return join(this.bundleDir(id), 'rootfs');
   }
 
-  private isMounted(path: string): boolean {
-    try {
-      const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
-      const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-      return mounts.split('\n').some((l) => l.split(' ')[4] === esc);
-    } catch {
-      return false;
-    }
-  }
-
   private async mountRootfs(id: string): Promise<string> {
     const target = this.rootfsDir(id);
     mkdirSync(target, { recursive: true, mode: 0o755 });
-    if (!this.isMounted(target)) await this.snapshots.mountRootfs(id, target);
+    if (isMountPoint(target)) return target;
+    if (!(await mountOverlay(target, this.snapshots.container(id)))) await this.snapshots.mountRootfs(id, target);
     return target;
   }
 
   private async unmountRootfs(id: string): Promise<void> {
     const target = this.rootfsDir(id);
-    for (let i = 0; i < 5 && this.isMounted(target); i++) {
+    for (let i = 0; i < 5 && isMountPoint(target); i++) {
       try {
-        await this.snapshots.unmountRootfs(target);
+        if ((await unmount(target)) === 'unavailable') await this.snapshots.unmountRootfs(target);
       } catch (err) {
         if (i === 4) throw err;
-        await sleep(50 * (i + 1));
+        await sleep(50 * (i + 1)); // EBUSY: a process of ours (cp, tar) may still be in there
       }
     }
     rmSync(this.bundleDir(id), { recursive: true, force: true });
@@ -666,7 +674,9 @@ export class Engine implements ContainerEngine {
     this.stopHealth(live);
     live.sup = undefined;
     live.monitorDir = undefined;
-    await this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
+    // Unmount and runtime cleanup run after the waiters heard of the exit (we still hold the
+    // lock, so a start or remove that follows waits for them): wait → rm is not slowed by them.
+    const cleanup = () => this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
     for (const eid of live.execs) {
       const ex = this.execs.get(eid);
       if (ex && ex.Running) ex.Running = false;
@@ -683,8 +693,12 @@ export class Engine implements ContainerEngine {
       if (policy.Name === 'always' || policy.Name === 'unless-stopped') restart = true;
       else if (policy.Name === 'on-failure' && info.exitCode !== 0) restart = policy.MaximumRetryCount === 0 || rec.RestartCount < policy.MaximumRetryCount;
     }
-    for (const w of live.exitWaiters.splice(0)) w({ StatusCode: info.exitCode, Error: error ? { Message: error } : null });
+    const notify = () => {
+      for (const w of live.exitWaiters.splice(0)) w({ StatusCode: info.exitCode, Error: error ? { Message: error } : null });
+    };
     if (restart) {
+      await cleanup();
+      notify();
       // docker's backoff: 100 ms doubling per restart, reset once a run lasted 10 s.
       if (upFor >= 10_000) (live as { backoff?: number }).backoff = 0;
       const prev = (live as { backoff?: number }).backoff ?? 0;
@@ -707,6 +721,8 @@ export class Engine implements ContainerEngine {
       return;
     }
     this.save(live);
+    notify();
+    await cleanup();
     if (rec.HostConfig.AutoRemove === true && !live.stopping) {
       await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
     }

@@ -273,3 +273,28 @@ test('detach keys end a TTY attachment and leave the container running; bad keys
   att.close();
   await engine.removeContainer(Id);
 });
+
+test('a state save lost in a crash: a new engine trusts the monitor (running) and its exit record', { skip: skip || (!monitorAvailable() && 'build/hako-monitor is not built') }, async () => {
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const recPath = (id: string) => join(dir.path, 'root', 'containers', id, 'config.v2.json');
+  const runs = await engine.createContainer('lost-start', { Image: IMAGE, Cmd: ['sleep', '60'] });
+  const created = readFileSync(recPath(runs.Id), 'utf8');
+  await engine.startContainer(runs.Id);
+  const exits = await engine.createContainer('lost-exit', { Image: IMAGE, Cmd: ['sh', '-c', 'exit 9'] });
+  const createdToo = readFileSync(recPath(exits.Id), 'utf8');
+  await engine.startContainer(exits.Id);
+  await engine.waitContainer(exits.Id);
+  await engine.close();
+  // As if the start's saves never reached the disk: both still "created" on disk.
+  writeFileSync(recPath(runs.Id), created);
+  writeFileSync(recPath(exits.Id), createdToo);
+  engine = newEngine();
+  const a = (await engine.inspectContainer(runs.Id)).State as Json;
+  assert.equal(a.Status, 'running');
+  assert.ok((a.Pid as number) > 0);
+  const b = (await engine.inspectContainer(exits.Id)).State as Json;
+  assert.equal(b.Status, 'exited');
+  assert.equal(b.ExitCode, 9);
+  await engine.removeContainer(runs.Id, { force: true });
+  await engine.removeContainer(exits.Id);
+});
