@@ -117,13 +117,15 @@ interface ExecRecord {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function defaultInitBinary(): string {
-  // dist/src/engine/engine.js or src/engine/engine.ts → <checkout>/build/hako-init
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../../..', '../..']) {
-    const p = resolve(here, up, 'build/hako-init');
-    if (existsSync(p)) return p;
+  // build/hako-init of this package: the nearest ancestor with package.json (src/, dist/src/ or
+  // a dist/bundle/ file all work).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'build', 'hako-init');
+    const up = dirname(dir);
+    if (up === dir) return resolve('build/hako-init');
+    dir = up;
   }
-  return resolve(here, '../../../build/hako-init');
 }
 
 function isoNow(): string {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { tempDir, testCgroupName, removeCgroupEverywhere } from './fixtures.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const HAKOD = join(repoRoot, 'bin', 'hakod.js');
+export const HAKOD = join(repoRoot, 'bin', 'hakod.cjs');
 export const DOCKER = '/usr/local/bin/docker';
 export const hasDocker = existsSync(DOCKER);
 /** Whether the engine is built in (container flows are tested only then). */

@@ -32,18 +32,40 @@ export interface HttpAgents {
   httpsInsecure: https.Agent;
 }
 
+/** HTTPS agents createAgents() made so far (destroyAgents must not make the others just to destroy them). */
+const madeHttps = new WeakMap<HttpAgents, https.Agent[]>();
+
+/** The HTTPS agents are made on first use: the CA list (~150 certificates) is ~0.7 MB of a daemon's heap. */
 export function createAgents(): HttpAgents {
-  return {
-    http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-    https: new https.Agent({ keepAlive: true, maxSockets: 16, ca: caCertificates() }),
-    httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
+  const made: https.Agent[] = [];
+  let secure: https.Agent | undefined;
+  let insecure: https.Agent | undefined;
+  const make = (opts: https.AgentOptions) => {
+    const a = new https.Agent(opts);
+    made.push(a);
+    return a;
   };
+  const agents: HttpAgents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+    get https() {
+      return (secure ??= make({ keepAlive: true, maxSockets: 16, ca: caCertificates() }));
+    },
+    get httpsInsecure() {
+      return (insecure ??= make({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }));
+    },
+  };
+  madeHttps.set(agents, made);
+  return agents;
 }
 
 export function destroyAgents(a: HttpAgents): void {
   a.http.destroy();
-  a.https.destroy();
-  a.httpsInsecure.destroy();
+  const made = madeHttps.get(a);
+  if (made) for (const x of made) x.destroy();
+  else {
+    a.https.destroy();
+    a.httpsInsecure.destroy();
+  }
 }
 
 export interface HttpRequest {
