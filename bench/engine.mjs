@@ -77,7 +77,9 @@ function apiClient(socketPath) {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString();
           if (res.statusCode >= 400) reject(new Error(`${method} ${path} → ${res.statusCode} ${text}`));
-          else resolve(text ? JSON.parse(text) : undefined);
+          else if (!text) resolve(undefined);
+          else if (/json/.test(res.headers['content-type'] ?? '')) resolve(JSON.parse(text));
+          else resolve(text);
         });
       });
       r.on('error', reject);
@@ -125,10 +127,26 @@ function apiClient(socketPath) {
 
 // ---------------------------------------------------------------- daemons
 
+/**
+ * Exec-roots on a tmpfs of our own, as /run is on a normal host (here /run is on the disk):
+ * runtime state, bundles and monitor dirs live there, and their fsyncs are free on tmpfs. Both
+ * engines get one. --exec-root-on-disk keeps them on the disk.
+ */
+const onDisk = args.includes('--exec-root-on-disk');
+function execRootDir(path) {
+  mkdirSync(path, { recursive: true, mode: 0o711 });
+  if (!onDisk) {
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=0711,size=1g', 'tmpfs', path]);
+    if (r.status !== 0) throw new Error(`mount tmpfs on ${path}: ${r.stderr}`);
+  }
+  return path;
+}
+
 async function startHakod(work) {
   const sock = join(work, 'hako.sock');
+  execRootDir(join(work, 'run'));
   const cgroupParent = testCgroupName('bench-engine');
-  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.js'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => (log += d));
   const deadline = Date.now() + 20_000;
@@ -174,6 +192,7 @@ async function startDockerd(work) {
   mkdirSync(root, { recursive: true });
   const sock = join(root, 'docker.sock');
   const cgroupParent = `hako-bench-dockerd-${process.pid}`;
+  execRootDir(join(root, 'exec'));
   const proc = spawn('dockerd', ['--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'dockerd.pid'), '-H', `unix://${sock}`, '--containerd-namespace', 'hako-bench', '--containerd-plugins-namespace', 'hako-bench-plugins', '--cgroup-parent', `/${cgroupParent}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => (log += d));
@@ -243,7 +262,7 @@ function monitorsUnder(execRoot) {
 
 function leftovers(h, client) {
   const found = [];
-  const mounts = mountsUnder(h.root).concat(mountsUnder(h.execRoot));
+  const mounts = mountsUnder(h.root).concat(mountsUnder(h.execRoot)).filter((m) => m !== h.execRoot); // the exec-root's own tmpfs is ours
   if (mounts.length) found.push(`mounts: ${mounts.join(', ')}`);
   const mons = monitorsUnder(h.execRoot);
   if (mons.length) found.push(`monitors: ${mons.join(', ')}`);
@@ -277,6 +296,14 @@ try {
   await pushLayout(img, reg.host, 'bench/busybox');
   progress('starting hakod');
   hakod = await startHakod(work.path);
+  // Idle: started, answered a few requests, nothing pulled or run yet.
+  {
+    const c = apiClient(hakod.sock);
+    for (const p of ['/_ping', '/version', '/info', '/images/json', '/containers/json']) await c.call('GET', p).catch(() => undefined);
+    c.close();
+    await sleep(1000);
+  }
+  const idleRss = rssKb(hakod.proc.pid);
   const henv = { ...env, DOCKER_HOST: `unix://${hakod.sock}`, HAKO_HOST: `unix://${hakod.sock}`, DOCKER_CONFIG: join(work.path, 'cli') };
   const ok = (argv, e = henv) => {
     const r = spawnSync(argv[0], argv.slice(1), { env: e, encoding: 'utf8' });
@@ -285,8 +312,8 @@ try {
   };
   ok([DOCKER, 'pull', '-q', `${reg.host}/bench/busybox`]);
   ok([DOCKER, 'tag', `${reg.host}/bench/busybox`, 'busybox:latest']);
-  await sleep(1500);
-  const idleRss = rssKb(hakod.proc.pid);
+  await sleep(500);
+  const pulledRss = rssKb(hakod.proc.pid);
 
   progress('docker CLI → hakod');
   // 1. docker CLI against hakod
@@ -296,7 +323,7 @@ try {
 
   progress('hako CLI → hakod');
   // 2. hako CLI against hakod
-  const hakoCli = timeCommand([process.execPath, join(repo, 'bin/hako.js'), ...runArgs], henv, N);
+  const hakoCli = timeCommand([process.execPath, join(repo, 'bin/hako.cjs'), ...runArgs], henv, N);
   row('hako run --rm busybox true → hakod', hakoCli);
 
   progress('API sequence');
@@ -368,7 +395,8 @@ try {
   results.push({ what: '100 containers (10 clients × 10): create+start all', total: started, extra: `${running} running, ${errors.length} errors` });
   results.push({ what: '100 containers: remove -f all', total: removed, extra: left.length ? `LEFTOVERS: ${left.join('; ')}` : 'nothing left behind' });
   if (errors.length) notes.push(`errors: ${[...new Set(errors)].slice(0, 5).join(' | ')}`);
-  results.push({ what: 'hakod idle RSS', kb: idleRss });
+  results.push({ what: 'hakod idle RSS (started, a few requests)', kb: idleRss });
+  results.push({ what: 'hakod RSS after the image pull', kb: pulledRss });
   results.push({ what: 'hakod RSS after the 100-container run', kb: busyRss });
   if (monRss.length) results.push({ what: `hako-monitor RSS per running container (${monRss.length})`, kb: median(monRss), extra: `max ${(Math.max(...monRss) / 1024).toFixed(2)} MB` });
 
@@ -402,7 +430,7 @@ try {
   work.cleanup();
 }
 
-console.log(`engine benchmark, ${N} iterations each; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako)`);
+console.log(`engine benchmark, ${N} iterations each; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots on the disk`);
 for (const r of results) {
   const w = r.what.padEnd(58);
   if (r.ratio !== undefined) console.log(`  ${w} ${r.ratio.toFixed(2)}×  ${r.target(r.ratio) ? 'met' : 'NOT met'}`);

@@ -584,7 +584,8 @@ export class Engine implements ContainerEngine {
     const id = rec.Id;
     const hc = rec.HostConfig;
     try {
-      await this.runtime.delete(id, { force: true }).catch(() => undefined);
+      // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
+      if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       const rootfs = await this.mountRootfs(id);
       for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
       for (const m of rec.MountPoints) if (m.Type === 'bind' && !existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
