@@ -22,6 +22,8 @@ export interface TestDaemon {
   root: string;
   execRoot: string;
   pidfile: string;
+  /** The daemon's --cgroup-parent (relative: beneath this process's cgroup in each hierarchy). */
+  cgroupParent: string;
   proc: ChildProcess;
   /** stderr so far. */
   log(): string;
@@ -83,6 +85,7 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
     root,
     execRoot,
     pidfile,
+    cgroupParent,
     proc,
     log: () => log,
     env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: cfg, DOCKER_CLI_HINTS: 'false' },
