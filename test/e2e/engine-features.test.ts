@@ -298,3 +298,22 @@ test('a state save lost in a crash: a new engine trusts the monitor (running) an
   await engine.removeContainer(runs.Id, { force: true });
   await engine.removeContainer(exits.Id);
 });
+
+test('detach keys end a TTY exec attachment; the exec keeps running', { skip }, async () => {
+  const { Id } = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['sleep', '60'] });
+  await engine.startContainer(Id);
+  const ex = await engine.createExec(Id, { Cmd: ['sh'], Tty: true, AttachStdin: true, AttachStdout: true, AttachStderr: true, DetachKeys: 'ctrl-x' });
+  const att = (await engine.startExec(ex.Id, { detach: false, tty: true }))!;
+  let out = '';
+  const ended = new Promise<void>((resolve) => {
+    att.output.on('data', (c: { data: Buffer }) => (out += c.data.toString()));
+    att.output.on('end', () => resolve());
+  });
+  att.input!.write('echo ex""ec\r');
+  await waitFor('the exec shell', async () => out.includes('exec'));
+  att.input!.write('\x18');
+  await ended;
+  const info = await engine.inspectExec(ex.Id);
+  assert.equal(info.Running, true, 'the exec still runs after the detach');
+  await engine.removeContainer(Id, { force: true });
+});

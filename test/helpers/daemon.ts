@@ -25,8 +25,10 @@ export interface TestDaemon {
   /** The daemon's --cgroup-parent (relative: beneath this process's cgroup in each hierarchy). */
   cgroupParent: string;
   proc: ChildProcess;
-  /** stderr so far. */
+  /** stderr so far (of every daemon process started on these roots). */
   log(): string;
+  /** Stops the daemon with `signal` (SIGKILL: a crash) and starts a new one on the same roots and socket. */
+  restart(signal?: NodeJS.Signals): Promise<void>;
   /** env with DOCKER_HOST set and a temp DOCKER_CONFIG. */
   env: NodeJS.ProcessEnv;
   /** Sends one request over the socket. */
@@ -46,10 +48,14 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
   const execRoot = join(dir.path, 'run');
   const pidfile = join(dir.path, 'hako.pid');
   const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', cgroupParent, ...extra];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const launch = (): ChildProcess => {
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    return p;
+  };
+  let proc = launch();
   const req: TestDaemon['request'] = (method, path, body, headers = {}) =>
     new Promise((resolve, reject) => {
       const r = request({ socketPath: socket, method, path, headers: { ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
@@ -61,25 +67,29 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
       r.on('error', reject);
       r.end(body);
     });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (proc.exitCode !== null) {
-      dir.cleanup();
-      throw new Error(`hakod exited with ${proc.exitCode}: ${log}`);
+  const waitUp = async (): Promise<void> => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`hakod exited with ${proc.exitCode}: ${log}`);
+      if (existsSync(socket)) {
+        const ok = await req('GET', '/_ping').then((r) => r.status === 200, () => false);
+        if (ok) return;
+      }
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`hakod did not come up: ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 30));
     }
-    if (existsSync(socket)) {
-      const ok = await req('GET', '/_ping').then((r) => r.status === 200, () => false);
-      if (ok) break;
-    }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      dir.cleanup();
-      throw new Error(`hakod did not come up: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 30));
+  };
+  try {
+    await waitUp();
+  } catch (err) {
+    dir.cleanup();
+    throw err;
   }
   const cfg = join(dir.path, 'docker-config');
-  return {
+  const td: TestDaemon = {
     socket,
     host: `unix://${socket}`,
     root,
@@ -88,6 +98,16 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
     cgroupParent,
     proc,
     log: () => log,
+    restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+        proc.kill(signal);
+        await exited;
+      }
+      proc = launch();
+      td.proc = proc;
+      await waitUp();
+    },
     env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: cfg, DOCKER_CLI_HINTS: 'false' },
     request: req,
     async stop() {
@@ -104,6 +124,7 @@ export async function startDaemon(extra: string[] = []): Promise<TestDaemon> {
       return code;
     },
   };
+  return td;
 }
 
 /** The daemon's pid from its pidfile. */
