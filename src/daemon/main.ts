@@ -245,6 +245,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGPIPE', () => undefined);
+  // Whoever reads our log may go away (a pipe to a process that died): writes then fail with
+  // EPIPE, which a stream may report as an 'error' event; unhandled, that would reach the
+  // uncaughtException handler, whose own log line can fail the same way. Logging is best
+  // effort; serving is not.
+  for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
   // A bug in a handler must not take every container's API down with it: log loudly, keep serving.
   process.on('uncaughtException', (err) => {
     process.stderr.write(`time="${new Date().toISOString()}" level=error msg=${JSON.stringify(`BUG: uncaught exception: ${err.stack ?? err}`)}\n`);
