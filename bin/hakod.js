@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// hakod: the hako daemon (Docker Engine API on /run/hako.sock). See `hakod --help`.
-import { main } from '../dist/src/daemon/main.js';
+// hakod: the hako daemon. The ESM path, kept for callers that run bin/hakod.js: it runs
+// bin/hakod.cjs (one script; see there).
+import { createRequire } from 'node:module';
 
-await main(process.argv.slice(2));
+createRequire(import.meta.url)('./hakod.cjs');

@@ -10,6 +10,12 @@
 // Usage: hako-monitor --dir DIR --pidfd N [--stdout N --stderr N] [--stdin N] [--pty-socket N]
 //                     [--log PATH] [--log-max-size BYTES] [--log-max-files N]
 //                     [--cgroup-memory DIR] [--stdin-once] [--console-size ROWS,COLS]
+//                     [--hold-output N]
+//
+// --hold-output N: leave the container's output unread (in its pipe or pty, so the container
+// blocks once that is full) until N clients have said HELLO asking for stdout or stderr, or
+// HOLD_MS passed. The engine passes it when clients attached before the start (docker run,
+// start -a): they connect right after the launch and must not miss the first bytes.
 //
 // Control protocol (src/engine/monitor/protocol.ts is the other side): frames of an 8-byte header
 // {u8 type, 3 zero bytes, u32 big-endian payload length} + payload, in both directions.
@@ -51,6 +57,7 @@
 #define PARTIAL_MAX (16u * 1024) // docker flushes a line without '\n' at 16 KiB
 #define STDIN_MAX (64u * 1024)
 #define READ_CHUNK (32u * 1024)
+#define HOLD_MS 5000
 
 enum { F_STDIN = 0x00, F_STDOUT = 0x01, F_STDERR = 0x02, F_EXIT = 0x03, F_HELLO = 0x10, F_INFO = 0x11, F_RESIZE = 0x12, F_CLOSE_STDIN = 0x13 };
 enum { WANT_STDIN = 1, WANT_STDOUT = 2, WANT_STDERR = 4 };
@@ -64,6 +71,7 @@ struct client {
   char *in;          // partial incoming frames
   size_t inlen;
   long long stalled; // mono ms since the queue went above CLIENT_OUT_SOFT, 0 when below
+  int counted;       // counted against --hold-output
 };
 
 struct stream {
@@ -88,6 +96,8 @@ static struct {
   size_t stdin_len;
   int pending_rows, pending_cols;
   long long oom_base;
+  int hold_clients;     // --hold-output: clients still awaited before output is read
+  long long hold_until; // mono ms: give up waiting for them
   int exited;
   siginfo_t status;
 } m;
@@ -346,8 +356,9 @@ static void drop_client(struct client *c) {
   c->hello = 0;
   c->outlen = c->outoff = c->inlen = 0;
   c->stalled = 0;
-  if (had_stdin && m.stdin_once) {
-    // docker's StdinOnce: stdin closes when the (first) attached client detaches
+  if (had_stdin && m.stdin_once && !m.tty) {
+    // docker's StdinOnce: stdin closes when the (first) attached client detaches; not with a
+    // terminal (docker leaves a TTY's stdin open: detaching from `run -it` keeps the shell alive)
     close_stdin();
   }
 }
@@ -500,6 +511,10 @@ static void client_input(struct client *c) {
     if (type == F_HELLO) {
       c->hello = 1;
       c->want = len >= 1 ? (unsigned char)p[0] & 7u : 0;
+      if (!c->counted && (c->want & (WANT_STDOUT | WANT_STDERR)) && m.hold_clients > 0) {
+        c->counted = 1;
+        m.hold_clients--;
+      }
       send_info(c);
     } else if (type == F_STDIN) {
       if (!(c->want & WANT_STDIN) || m.stdin_closed) { /* ignored */ }
@@ -643,7 +658,8 @@ static void write_exit_file(const char *json, size_t n) {
   if (fd < 0) { diag("write exit.json.tmp", errno); return; }
   write_all(fd, json, n);
   write_all(fd, "\n", 1);
-  fsync(fd);
+  // No fsync: the rename is atomic, and after a host crash the container is gone whatever the
+  // record says; the daemon waits on this file for every exit (fsync was ~2–10 ms of it).
   close(fd);
   if (rename("exit.json.tmp", "exit.json") < 0) diag("rename exit.json", errno);
 }
@@ -703,6 +719,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--log-max-size")) m.log_max_size = strtoll(v, NULL, 10);
     else if (!strcmp(a, "--log-max-files")) m.log_max_files = (int)strtol(v, NULL, 10);
     else if (!strcmp(a, "--cgroup-memory")) m.cgroup_mem = v;
+    else if (!strcmp(a, "--hold-output")) m.hold_clients = (int)strtol(v, NULL, 10);
     else if (!strcmp(a, "--console-size")) { // ROWS,COLS: applied once the pty master arrives
       char *end;
       m.pending_rows = (int)strtol(v, &end, 10);
@@ -713,6 +730,8 @@ int main(int argc, char **argv) {
   if (!m.dir || m.pidfd < 0 || chdir(m.dir) < 0) return 2;
   m.tty = m.pty_sock >= 0;
   if (m.log_max_files < 1) m.log_max_files = 1;
+  if (m.hold_clients < 0) m.hold_clients = 0;
+  m.hold_until = mono_ms() + HOLD_MS;
 
   // The container's pid, for the exit file and INFO (pidfd fdinfo "Pid:").
   {
@@ -754,13 +773,6 @@ int main(int argc, char **argv) {
     if (m.pty_sock >= 0) { i_ptysock = n; pfd[n++] = (struct pollfd){ m.pty_sock, POLLIN, 0 }; }
     int sfd = stdin_target();
     if (m.stdin_len > 0 && sfd >= 0 && !(m.tty && sfd == m.out[0].fd)) { i_stdin = n; pfd[n++] = (struct pollfd){ sfd, POLLOUT, 0 }; }
-    for (int s = 0; s < 2; s++) {
-      if (m.out[s].fd < 0) continue;
-      short ev = POLLIN;
-      if (m.tty && m.stdin_len > 0) ev |= POLLOUT; // the pty master is both
-      i_out[s] = n;
-      pfd[n++] = (struct pollfd){ m.out[s].fd, ev, 0 };
-    }
     // Backpressure: a client over the soft cap pauses output reading; over it for STALL_MS: dropped.
     long long tnow = mono_ms();
     int backlogged = 0, timeout = -1;
@@ -774,9 +786,23 @@ int main(int argc, char **argv) {
       int left = (int)(STALL_MS - (tnow - c->stalled));
       if (timeout < 0 || left < timeout) timeout = left;
     }
-    if (backlogged) {
-      last_data = tnow; // the drain deadline does not run while we hold the output back
-      for (int s = 0; s < 2; s++) if (i_out[s] >= 0) pfd[i_out[s]].events &= (short)~POLLIN;
+    // --hold-output: nothing is read until the awaited clients said HELLO (or HOLD_MS passed).
+    if (m.hold_clients > 0 && tnow >= m.hold_until) m.hold_clients = 0;
+    if (m.hold_clients > 0) {
+      backlogged = 1;
+      if (m.exited) exited_at = tnow; // nor the drain's overall cap
+      int left = (int)(m.hold_until - tnow);
+      if (timeout < 0 || left < timeout) timeout = left;
+    }
+    if (backlogged) last_data = tnow; // the drain deadline does not run while we hold the output back
+    // Held back: the outputs are not polled at all (poll reports POLLHUP whatever the events, and
+    // reading then would hand the output to nobody).
+    for (int s = 0; s < 2 && !backlogged; s++) {
+      if (m.out[s].fd < 0) continue;
+      short ev = POLLIN;
+      if (m.tty && m.stdin_len > 0) ev |= POLLOUT; // the pty master is both
+      i_out[s] = n;
+      pfd[n++] = (struct pollfd){ m.out[s].fd, ev, 0 };
     }
     int first_client = n;
     int stdin_full = STDIN_MAX - m.stdin_len < MAX_FRAME;

@@ -25,10 +25,15 @@ function ping(socketPath: string): Promise<boolean> {
   });
 }
 
-/** Locates bin/hakod.js next to this package's bin/hako.js. */
+/** Locates bin/hakod.cjs of this package (from dist/src/cli/ or a dist/bundle/ file). */
 export function hakodPath(): string {
-  // dist/src/cli/autostart.js → <root>/bin/hakod.js
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hakod.js');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'bin', 'hakod.cjs');
+    const up = dirname(dir);
+    if (up === dir) return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hakod.cjs');
+    dir = up;
+  }
 }
 
 export async function startDaemon(host: string, stderr: NodeJS.WritableStream, timeoutMs = 15000): Promise<boolean> {

@@ -344,9 +344,10 @@ export function buildCreate(f: Flags, args: string[], detach: boolean, env: Node
   envList = [...envList, ...expandEnv(f.list('env'), env)];
   config.Env = envList;
   if (cmd.length) config.Cmd = cmd;
-  if (f.has('health-cmd') || f.bool('no-healthcheck') || f.has('health-interval') || f.has('health-timeout') || f.has('health-retries') || f.has('health-start-period')) {
+  const healthFlags = ['health-cmd', 'health-interval', 'health-timeout', 'health-retries', 'health-start-period', 'health-start-interval'];
+  if (f.bool('no-healthcheck') || healthFlags.some((h) => f.has(h))) {
     if (f.bool('no-healthcheck')) {
-      if (f.has('health-cmd') || f.has('health-interval') || f.has('health-retries') || f.has('health-timeout') || f.has('health-start-period')) {
+      if (healthFlags.some((h) => f.has(h))) {
         throw new ConfigError('--no-healthcheck conflicts with --health-* options');
       }
       config.Healthcheck = { Test: ['NONE'] };

@@ -6,7 +6,6 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, unlinkSync, 
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { HakoError } from '../common/errors.js';
 import { checkTls, parseFlags, parseHost, USAGE, type DaemonFlags, type Listen } from './flags.js';
 import type { ApiDeps, LogLevel } from '../api/deps.js';
@@ -66,16 +65,7 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** The engine module, when it is built (dist/src/engine/engine.js). */
-function engineBuilt(): boolean {
-  return existsSync(fileURLToPath(new URL('../engine/engine.js', import.meta.url)));
-}
-
-async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Promise<ContainerEngine | undefined> {
-  if (!engineBuilt()) {
-    deps.log('warn', 'the container engine (src/engine/engine.ts) is not built: serving image routes only');
-    return undefined;
-  }
+async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Promise<ContainerEngine> {
   const { Engine } = await import('../engine/engine.js');
   return new Engine({
     root: flags.dataRoot,
@@ -90,12 +80,9 @@ async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Pr
 /** Images with pulls unpacking into <root>/snapshots (where the engine's containers find them). */
 async function makeImages(flags: DaemonFlags, log: (line: string) => void): Promise<import('../image/images.js').ImageService> {
   const { ImageService } = await import('../image/images.js');
-  let unpacker: import('../image/pull.js').LayerUnpacker | undefined;
-  if (engineBuilt()) {
-    const { SnapshotStore } = await import('../image/snapshot/index.js');
-    const { snapshotUnpacker } = await import('../engine/snapshot-unpacker.js');
-    unpacker = snapshotUnpacker(new SnapshotStore(join(flags.dataRoot, 'snapshots')));
-  }
+  const { SnapshotStore } = await import('../image/snapshot/index.js');
+  const { snapshotUnpacker } = await import('../engine/snapshot-unpacker.js');
+  const unpacker = snapshotUnpacker(new SnapshotStore(join(flags.dataRoot, 'snapshots')));
   return new ImageService({ root: flags.dataRoot, insecureRegistries: flags.insecureRegistries, unpacker, log });
 }
 
@@ -259,6 +246,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGPIPE', () => undefined);
+  // Whoever reads our log may go away (a pipe to a process that died): writes then fail with
+  // EPIPE, which a stream may report as an 'error' event; unhandled, that would reach the
+  // uncaughtException handler, whose own log line can fail the same way. Logging is best
+  // effort; serving is not.
+  for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
   // A bug in a handler must not take every container's API down with it: log loudly, keep serving.
   process.on('uncaughtException', (err) => {
     process.stderr.write(`time="${new Date().toISOString()}" level=error msg=${JSON.stringify(`BUG: uncaught exception: ${err.stack ?? err}`)}\n`);

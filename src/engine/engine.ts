@@ -24,7 +24,7 @@ import { cgroupsOf } from '../runtime/lifecycle/context.js';
 import { psContainer } from '../runtime/lifecycle/ps.js';
 import { detectCgroupMode } from '../runtime/cgroups/index.js';
 import { applyCapChanges, capNames } from '../runtime/security/capabilities.js';
-import { isSameProcess } from '../runtime/state/process-info.js';
+import { isSameProcess, processStartTime } from '../runtime/state/process-info.js';
 import type { Spec } from '../runtime/spec/types.js';
 import type {
   Attachment, AttachOptions, ContainerCreateBody, ContainerEngine, EngineEvent, ExecCreateBody, Filters, Json, LogEntry, LogsOptions,
@@ -40,11 +40,17 @@ import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMon
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
+import { readMonitorInfo } from './monitor/index.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
 import { dockerStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
 import { resolveInRoot } from './fs/paths.js';
 import * as fsops from './fs/ops.js';
+import { isMountPoint, mountOverlay, unmount } from './fs/mount.js';
+import { HealthChecker, LimitedOutput, goDuration, probeSettings, type HealthStatus, type ProbeOutcome } from './health.js';
+import { execProcessSpec } from './exec-process.js';
+import { AttachSession } from './attach.js';
+import { parseDetachKeys } from './detach-keys.js';
 
 const run = promisify(execFile);
 const API_VERSION = '1.44';
@@ -96,6 +102,10 @@ interface Live {
   /** Set while a stop/kill/rm is in progress: the exit is not a restart-policy failure. */
   stopping: boolean;
   lastStats?: Json;
+  /** The health-check loop while the container runs (and has a Healthcheck). */
+  health?: HealthChecker;
+  /** Attachments made while the container was not running: connected at its next start. */
+  pending: AttachSession[];
 }
 
 interface ExecRecord {
@@ -113,13 +123,15 @@ interface ExecRecord {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function defaultInitBinary(): string {
-  // dist/src/engine/engine.js or src/engine/engine.ts → <checkout>/build/hako-init
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../../..', '../..']) {
-    const p = resolve(here, up, 'build/hako-init');
-    if (existsSync(p)) return p;
+  // build/hako-init of this package: the nearest ancestor with package.json (src/, dist/src/ or
+  // a dist/bundle/ file all work).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'build', 'hako-init');
+    const up = dirname(dir);
+    if (up === dir) return resolve('build/hako-init');
+    dir = up;
   }
-  return resolve(here, '../../../build/hako-init');
 }
 
 function isoNow(): string {
@@ -176,7 +188,7 @@ export class Engine implements ContainerEngine {
     const toRestart: Live[] = [];
     const toFinish: Array<[Live, ExitInfo & { finishedAt: string }]> = [];
     for (const rec of this.records.loadAll((m) => this.log.warn(m))) {
-      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false };
+      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(rec.Id, live);
       try {
         this.names.reserve(rec.Name, rec.Id);
@@ -190,12 +202,27 @@ export class Engine implements ContainerEngine {
         await this.finishRemove(live, { volumes: false }).catch((e) => this.log.warn(`finish removing ${rec.Id}: ${(e as Error).message}`));
         continue;
       }
+      // State saves are not fsync'd (the monitor's files are the truth for a running container):
+      // after a crash the record may be one transition behind. A live monitor means running; an
+      // exit record newer than the recorded finish is an exit still to record.
+      const mdir = this.monitorDirOf(rec.Id);
+      const m = existsSync(mdir) ? reattachMonitor(mdir) : ({ state: 'lost' } as const);
+      if (!st.Running && st.Status !== 'restarting') {
+        const info = m.state === 'running' ? readMonitorInfo(mdir) : null;
+        if (info) {
+          Object.assign(st, { Status: 'running', Running: true, Paused: false, Restarting: false, Pid: info.containerPid, ExitCode: 0, Error: '' });
+          if (st.StartedAt.startsWith('0001')) st.StartedAt = isoNow();
+          rec.PidStartTime = processStartTime(info.containerPid) ?? undefined;
+          rec.HasBeenStartedBefore = true;
+        } else if (m.state === 'exited' && Date.parse(m.exit.finishedAt) > Date.parse(st.FinishedAt) && Date.parse(m.exit.finishedAt) > Date.parse(st.StartedAt)) {
+          Object.assign(st, { Status: 'running', Running: true });
+        }
+      }
       if (st.Running || st.Status === 'restarting') {
-        const mdir = this.monitorDirOf(rec.Id);
-        const m = existsSync(mdir) ? reattachMonitor(mdir) : ({ state: 'lost' } as const);
         if (m.state === 'running') {
           live.monitorDir = mdir;
           void m.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
+          if (!st.Paused) this.startHealth(live, false);
           continue;
         }
         if (m.state === 'exited') {
@@ -277,8 +304,9 @@ export class Engine implements ContainerEngine {
     this.bus.emit('container', action, live.rec.Id, { ...labels, image: String(live.rec.Config.Image), name: live.rec.Name.slice(1), ...extra });
   }
 
+  /** State transitions: atomic (rename) but not fsync'd, see reconcile(). */
   private save(live: Live): void {
-    this.records.save(live.rec);
+    this.records.save(live.rec, { durable: false });
   }
 
   private monitorDirOf(id: string): string {
@@ -293,31 +321,22 @@ export class Engine implements ContainerEngine {
     return join(this.bundleDir(id), 'rootfs');
   }
 
-  private isMounted(path: string): boolean {
-    try {
-      const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
-      const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-      return mounts.split('\n').some((l) => l.split(' ')[4] === esc);
-    } catch {
-      return false;
-    }
-  }
-
   private async mountRootfs(id: string): Promise<string> {
     const target = this.rootfsDir(id);
     mkdirSync(target, { recursive: true, mode: 0o755 });
-    if (!this.isMounted(target)) await this.snapshots.mountRootfs(id, target);
+    if (isMountPoint(target)) return target;
+    if (!(await mountOverlay(target, this.snapshots.container(id)))) await this.snapshots.mountRootfs(id, target);
     return target;
   }
 
   private async unmountRootfs(id: string): Promise<void> {
     const target = this.rootfsDir(id);
-    for (let i = 0; i < 5 && this.isMounted(target); i++) {
+    for (let i = 0; i < 5 && isMountPoint(target); i++) {
       try {
-        await this.snapshots.unmountRootfs(target);
+        if ((await unmount(target)) === 'unavailable') await this.snapshots.unmountRootfs(target);
       } catch (err) {
         if (i === 4) throw err;
-        await sleep(50 * (i + 1));
+        await sleep(50 * (i + 1)); // EBUSY: a process of ours (cp, tar) may still be in there
       }
     }
     rmSync(this.bundleDir(id), { recursive: true, force: true });
@@ -528,7 +547,7 @@ export class Engine implements ContainerEngine {
       };
       this.net.writeFiles(rec);
       this.records.save(rec);
-      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false };
+      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
       this.emit(live, 'create');
@@ -584,7 +603,8 @@ export class Engine implements ContainerEngine {
     const id = rec.Id;
     const hc = rec.HostConfig;
     try {
-      await this.runtime.delete(id, { force: true }).catch(() => undefined);
+      // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
+      if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       const rootfs = await this.mountRootfs(id);
       for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
       for (const m of rec.MountPoints) if (m.Type === 'bind' && !existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
@@ -635,8 +655,12 @@ export class Engine implements ContainerEngine {
         ...(nm !== 'host' && !nm.startsWith('container:') ? { prestart: async (pid: number) => void (connected = await this.net.attach(rec, pid)) } : {}),
       };
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
+      // Clients that attached before this start get the output from its first byte: the monitor
+      // holds it until they are connected (below).
+      const pending = live.pending.filter((p) => !p.isClosed);
+      const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec) });
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput });
         live.monitorDir = m.monitorDir;
         live.sup = undefined;
         sup = m;
@@ -650,8 +674,11 @@ export class Engine implements ContainerEngine {
       rec.HasBeenStartedBefore = true;
       this.save(live);
       for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: 'bridge' });
+      live.pending = live.pending.filter((p) => !pending.includes(p));
+      for (const p of pending) void this.connectSession(live, p);
       this.emit(live, 'start');
       void sup.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
+      this.startHealth(live, true);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: rec.HasBeenStartedBefore ? 128 : 0 });
@@ -672,9 +699,12 @@ export class Engine implements ContainerEngine {
 
   private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
     const rec = live.rec;
+    this.stopHealth(live);
     live.sup = undefined;
     live.monitorDir = undefined;
-    await this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
+    // Unmount and runtime cleanup run after the waiters heard of the exit (we still hold the
+    // lock, so a start or remove that follows waits for them): wait → rm is not slowed by them.
+    const cleanup = () => this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
     for (const eid of live.execs) {
       const ex = this.execs.get(eid);
       if (ex && ex.Running) ex.Running = false;
@@ -691,8 +721,12 @@ export class Engine implements ContainerEngine {
       if (policy.Name === 'always' || policy.Name === 'unless-stopped') restart = true;
       else if (policy.Name === 'on-failure' && info.exitCode !== 0) restart = policy.MaximumRetryCount === 0 || rec.RestartCount < policy.MaximumRetryCount;
     }
-    for (const w of live.exitWaiters.splice(0)) w({ StatusCode: info.exitCode, Error: error ? { Message: error } : null });
+    const notify = () => {
+      for (const w of live.exitWaiters.splice(0)) w({ StatusCode: info.exitCode, Error: error ? { Message: error } : null });
+    };
     if (restart) {
+      await cleanup();
+      notify();
       // docker's backoff: 100 ms doubling per restart, reset once a run lasted 10 s.
       if (upFor >= 10_000) (live as { backoff?: number }).backoff = 0;
       const prev = (live as { backoff?: number }).backoff ?? 0;
@@ -715,6 +749,8 @@ export class Engine implements ContainerEngine {
       return;
     }
     this.save(live);
+    notify();
+    await cleanup();
     if (rec.HostConfig.AutoRemove === true && !live.stopping) {
       await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
     }
@@ -851,6 +887,81 @@ export class Engine implements ContainerEngine {
     this.save(live);
   }
 
+  // ------------------------------------------------------------------ health checks
+
+  /** Starts probing a running container that has a Healthcheck; `reset`: a (re)start (Status starting, streak 0). */
+  private startHealth(live: Live, reset: boolean): void {
+    this.stopHealth(live);
+    const rec = live.rec;
+    const settings = probeSettings(rec.Config);
+    if (!settings || this.closed) return;
+    const st = rec.State;
+    if (reset || !st.Health) {
+      st.Health = { Status: 'starting', FailingStreak: 0, Log: st.Health?.Log ?? [] };
+      this.save(live);
+    }
+    live.health = new HealthChecker(settings, {
+      state: () => rec.State,
+      probe: (argv, timeoutMs) => this.probe(live, argv, timeoutMs),
+      recorded: (status?: HealthStatus) => {
+        if (!status) return;
+        this.save(live);
+        this.emit(live, `health_status: ${status}`);
+      },
+      warn: (m) => this.log.warn(`container ${rec.Id}: ${m}`),
+    });
+    live.health.start();
+  }
+
+  private stopHealth(live: Live): void {
+    live.health?.stop();
+    live.health = undefined;
+  }
+
+  /** One health probe: an exec in the container (output kept up to 4 KiB), killed after timeoutMs. */
+  private async probe(live: Live, argv: string[], timeoutMs: number): Promise<ProbeOutcome> {
+    const rec = live.rec;
+    if (!rec.State.Running || rec.State.Paused) throw conflict(`container ${rec.Id} is not running`);
+    const execId = randomBytes(32).toString('hex');
+    const attrs = { execID: execId };
+    this.emit(live, `exec_create: ${argv.join(' ')}`, attrs);
+    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), { Cmd: argv }, false);
+    const started = superviseProcess({ tty: false, openStdin: false, stdinOnce: false }, async (stdio) => {
+      const s = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
+      s.process.closeErrPipe();
+      return { pid: s.pid, exited: s.process.exited };
+    });
+    // Starting can hang only if the runtime does; do not let it count against the probe's timeout.
+    let startTimer: NodeJS.Timeout | undefined;
+    const sup = await Promise.race([
+      started,
+      new Promise<never>((_, reject) => {
+        startTimer = setTimeout(() => reject(new HakoError({ step: `timed out starting health check for container ${rec.Id}`, kind: 'internal' })), 30_000);
+      }),
+    ]).finally(() => clearTimeout(startTimer));
+    this.emit(live, `exec_start: ${argv.join(' ')}`, attrs);
+    const out = new LimitedOutput();
+    sup.io.subscribe((c) => {
+      if (c) out.write(c.data);
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(sup.pid, osc.signals.SIGKILL); // our unreaped child: the pid cannot be reused yet
+      } catch {
+        /* exited meanwhile */
+      }
+    }, timeoutMs);
+    const code = await sup.exited.finally(() => clearTimeout(timer));
+    this.emit(live, 'exec_die', { execID: execId, exitCode: String(code) });
+    if (timedOut) {
+      const o = out.toString();
+      return { exitCode: -1, output: `Health check exceeded timeout (${goDuration(timeoutMs)})${o ? `: ${o}` : ''}` };
+    }
+    return { exitCode: code, output: out.toString() };
+  }
+
   async pauseContainer(idOrName: string): Promise<void> {
     const live = await this.get(idOrName);
     await this.locked(live, async () => {
@@ -858,6 +969,7 @@ export class Engine implements ContainerEngine {
       if (!st.Running) throw conflict(`Container ${live.rec.Id} is not running`);
       if (st.Paused) throw conflict(`Container ${live.rec.Id} is already paused`);
       await this.runtime.pause(live.rec.Id);
+      this.stopHealth(live);
       Object.assign(st, { Paused: true, Status: 'paused' });
       this.save(live);
       this.emit(live, 'pause');
@@ -873,6 +985,7 @@ export class Engine implements ContainerEngine {
       Object.assign(st, { Paused: false, Status: 'running' });
       this.save(live);
       this.emit(live, 'unpause');
+      this.startHealth(live, false);
     });
   }
 
@@ -916,6 +1029,7 @@ export class Engine implements ContainerEngine {
 
   private async finishRemove(live: Live, opts: { volumes?: boolean }): Promise<void> {
     const rec = live.rec;
+    this.stopHealth(live);
     await this.cleanupAfterExit(live);
     await this.snapshots.removeContainer(rec.Id);
     await this.images.removeLease(rec.Id).catch(() => undefined);
@@ -937,6 +1051,7 @@ export class Engine implements ContainerEngine {
       }
     }
     this.emit(live, 'destroy');
+    for (const p of live.pending.splice(0)) p.close();
     for (const w of live.exitWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     for (const w of live.removeWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
   }
@@ -983,60 +1098,50 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     const rec = live.rec;
     const tty = rec.Config.Tty === true;
-    const output = new Readable({ objectMode: true, read() {} });
-    let unsubscribe: (() => void) | undefined;
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      unsubscribe?.();
-      output.push(null);
-    };
+    const stdin = opts.stdin && rec.Config.OpenStdin === true;
+    const detachKeys = tty && stdin ? parseDetachKeys(opts.detachKeys) : null;
+    const session = new AttachSession({
+      tty,
+      stdin,
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      detachKeys,
+      onDetach: () => this.emit(live, 'detach'),
+      onClose: () => {
+        const i = live.pending.indexOf(session);
+        if (i >= 0) live.pending.splice(i, 1);
+      },
+    });
+    // Not running: docker attaches the streams and they carry the output of the next start. The
+    // session waits in `pending` (registered before anything asynchronous, so a start that
+    // follows our answer cannot miss it) and the start connects it with the output held for it.
+    const waitForStart = opts.stream && !rec.State.Running;
+    if (waitForStart) live.pending.push(session);
     if (opts.logs && rec.LogPath) {
       for await (const e of readLogs(rec.LogPath, { follow: false, stdout: opts.stdout, stderr: opts.stderr, since: 0, until: 0, timestamps: false, tail: 'all', maxFiles: logMaxFiles(rec) })) {
-        output.push({ stream: tty ? 'stdout' : e.stream, data: e.data });
+        session.pushReplay({ stream: tty ? 'stdout' : e.stream, data: e.data });
       }
     }
-    const io = live.sup?.io;
-    if (opts.stream && live.monitorDir && rec.State.Running) {
-      let att: Attachment | undefined;
-      try {
-        att = await monitorAttach(live.monitorDir, { stdin: opts.stdin && rec.Config.OpenStdin === true, stdout: opts.stdout, stderr: opts.stderr, closeStdinOnEnd: rec.Config.StdinOnce === true });
-      } catch (err) {
-        if (!(err instanceof HakoError && err.kind === 'not-found')) throw err;
-      }
-      if (att) {
-        const a = att;
-        a.output.on('data', (c: unknown) => output.push(c));
-        a.output.on('end', () => close());
-        unsubscribe = () => a.close();
-        this.emit(live, 'attach');
-        return { tty, output, input: a.input, close };
-      }
-      close();
-    } else if (opts.stream && io) {
-      unsubscribe = io.subscribe((c) => {
-        if (c === null) return close();
-        if ((c.stream === 'stdout' && opts.stdout) || (c.stream === 'stderr' && opts.stderr)) output.push({ stream: c.stream, data: c.data });
-      });
-    } else close();
-    let input: Attachment['input'] = null;
-    if (opts.stdin && rec.Config.OpenStdin === true && io?.stdin) {
-      const target = io.stdin;
-      const { Writable } = await import('node:stream');
-      input = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          if (target.destroyed) return cb();
-          target.write(chunk, () => cb());
-        },
-        final(cb) {
-          if (rec.Config.StdinOnce === true) target.end();
-          cb();
-        },
-      });
-    }
+    if (!opts.stream) session.close();
+    else if (!waitForStart) await this.connectSession(live, session);
     this.emit(live, 'attach');
-    return { tty, output, input, close };
+    return session.attachment();
+  }
+
+  /** Connects a session to the running container's stdio (ends it when there is nothing to attach to). */
+  private async connectSession(live: Live, session: AttachSession): Promise<void> {
+    const rec = live.rec;
+    try {
+      if (live.monitorDir && rec.State.Running) {
+        const att = await monitorAttach(live.monitorDir, { stdin: session.input !== null, stdout: session.wantsStdout, stderr: session.wantsStderr, closeStdinOnEnd: rec.Config.StdinOnce === true && rec.Config.Tty !== true });
+        session.connectMonitor(att);
+      } else if (live.sup && rec.State.Running) {
+        session.connectIO(live.sup.io, rec.Config.StdinOnce === true);
+      } else session.close();
+    } catch (err) {
+      if (!(err instanceof HakoError && err.kind === 'not-found')) this.log.warn(`attach to ${rec.Id}: ${(err as Error).message}`);
+      session.close();
+    }
   }
 
   async resizeContainer(idOrName: string, height: number, width: number): Promise<void> {
@@ -1303,32 +1408,11 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
     if (rec.State.Paused) throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
-    ex.started = true;
     const b = ex.body;
     const tty = b.Tty === true || opts.tty;
-    const rootfs = this.rootfsDir(rec.Id);
-    const user = resolveUser(rootfs, b.User || (rec.Config.User as string) || '', []);
-    const hc = rec.HostConfig;
-    const privileged = b.Privileged === true || hc.Privileged === true;
-    const caps = capNames(containerCaps(hc, privileged));
-    const env = [...((rec.Config.Env as string[]) ?? [])];
-    for (const e of b.Env ?? []) {
-      const k = e.split('=')[0];
-      const i = env.findIndex((x) => x.split('=')[0] === k);
-      if (i >= 0) env[i] = e;
-      else env.push(e);
-    }
-    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-    if (tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-    const process_ = {
-      terminal: tty,
-      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
-      args: b.Cmd,
-      env,
-      cwd: b.WorkingDir || (rec.Config.WorkingDir as string) || '/',
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: securityOpts(hc).noNewPrivileges,
-    };
+    const detachKeys = tty && b.AttachStdin === true ? parseDetachKeys(b.DetachKeys) : null;
+    ex.started = true;
+    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty);
     const size = opts.consoleSize ?? b.ConsoleSize ?? undefined;
     const sup = await superviseProcess(
       { tty, openStdin: b.AttachStdin === true, stdinOnce: true, ...(size ? { consoleSize: size } : {}) },
@@ -1349,35 +1433,16 @@ export class Engine implements ContainerEngine {
       return code;
     });
     if (opts.detach) return null;
-    const output = new Readable({ objectMode: true, read() {} });
-    const unsubscribe = sup.io.subscribe((c) => {
-      if (c === null) output.push(null);
-      else if ((c.stream === 'stdout' && b.AttachStdout !== false) || (c.stream === 'stderr' && b.AttachStderr !== false)) output.push(c);
-    });
-    let input: Attachment['input'] = null;
-    if (b.AttachStdin === true && sup.io.stdin) {
-      const target = sup.io.stdin;
-      const { Writable } = await import('node:stream');
-      input = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          if (target.destroyed) return cb();
-          target.write(chunk, () => cb());
-        },
-        final(cb) {
-          target.end();
-          cb();
-        },
-      });
-    }
-    return {
+    const session = new AttachSession({
       tty,
-      output,
-      input,
-      close: () => {
-        unsubscribe();
-        output.push(null);
-      },
-    };
+      stdin: b.AttachStdin === true,
+      stdout: b.AttachStdout !== false,
+      stderr: b.AttachStderr !== false,
+      detachKeys,
+      onDetach: () => this.emit(live, 'exec_detach', { execID: ex.ID }),
+    });
+    session.connectIO(sup.io, true);
+    return session.attachment();
   }
 
   async inspectExec(execId: string): Promise<Json> {
@@ -1534,6 +1599,7 @@ export class Engine implements ContainerEngine {
     for (const live of this.containers.values()) {
       if (live.restartTimer) clearTimeout(live.restartTimer);
       live.restartTimer = undefined;
+      this.stopHealth(live);
     }
     this.net.close();
     if (this.ownsImages) this.images.close();

@@ -106,3 +106,24 @@ test('idle RSS of hakod (reported; target ≤ 50 MB without NODE_EXTRA_CA_CERTS)
     await d.stop();
   }
 });
+
+test('a daemon whose log reader went away keeps serving (no EPIPE loop) and stops cleanly', async () => {
+  const d = await startDaemon();
+  try {
+    const cpu = (): number => {
+      const f = readFileSync(`/proc/${d.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(f[11]) + Number(f[12]); // utime + stime, clock ticks
+    };
+    // Close the read ends of its stdout/stderr pipes: every log line now fails with EPIPE.
+    d.proc.stdout!.destroy();
+    d.proc.stderr!.destroy();
+    for (let i = 0; i < 20; i++) assert.equal((await d.request('GET', '/_ping')).status, 200); // --log-level debug logs each
+    const before = cpu();
+    await new Promise((r) => setTimeout(r, 1000));
+    const used = cpu() - before;
+    assert.ok(used < 30, `the idle daemon used ${used} ticks in 1 s`);
+    assert.equal((await d.request('GET', '/version')).status, 200);
+  } finally {
+    assert.equal(await d.stop(), 0);
+  }
+});

@@ -173,3 +173,39 @@ test('hako run, ps, logs, exec, stop, rm with the engine', { skip: skipContainer
   await hako(['rm', '-f', 'clitest']);
   assert.ok(!existsSync('/nonexistent'));
 });
+
+test('hako start -a prints each start’s output; run -it detaches on the detach keys (under script(1) for a terminal)', { skip: skipContainers || (!existsSync('/usr/bin/script') && 'script(1) is missing (bsdutils)') }, async () => {
+  await hako(['pull', ref]);
+  const id = (await hako(['create', ref, 'echo', 'hi'])).stdout.trim();
+  for (let i = 0; i < 5; i++) assert.equal((await hako(['start', '-a', id])).stdout, 'hi\n', `start -a #${i + 1}`);
+  await hako(['rm', id]);
+  const { spawn } = await import('node:child_process');
+  const cmd = `${process.execPath} ${HAKO} run -it --name detachme --detach-keys ctrl-x,x ${ref} sh`;
+  const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env: { ...d.env, HAKO_HOST: d.host }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  p.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+  try {
+    const deadline = Date.now() + 15_000;
+    const waitOut = async (s: string) => {
+      while (!out.includes(s)) {
+        if (Date.now() > deadline) assert.fail(`no "${s}" in: ${JSON.stringify(out)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    // script(1) passes what it reads to the terminal: keep typing until the shell is there.
+    for (let i = 0; !out.includes('alive') && i < 100; i++) {
+      p.stdin.write('echo al""ive\r');
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await waitOut('alive');
+    p.stdin.write('\x18x');
+    assert.equal(await exited, 0, out);
+    const st = (await hako(['inspect', '--format', '{{.State.Running}}', 'detachme'])).stdout.trim();
+    assert.equal(st, 'true', 'the container keeps running after the detach');
+  } finally {
+    p.kill('SIGKILL');
+    await hako(['rm', '-f', 'detachme'], { ok: false });
+  }
+});

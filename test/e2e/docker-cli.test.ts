@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
@@ -242,4 +243,109 @@ test('docker load -i build/hello-world.tar && docker run --rm hello-world', { sk
   const r = await docker(['run', '--rm', 'hello-world']);
   assert.match(r.stdout, /Hello from hako!/);
   await docker(['rmi', 'hello-world']);
+});
+
+async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}\ndaemon log:\n${d.log().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('docker health checks: --health-* flags, inspect .State.Health.Status, ps status and filter, timeouts', { skip: skipContainers }, async () => {
+  await docker(['pull', ref]);
+  const names = ['hc-ok', 'hc-bad', 'hc-slow', 'hc-off'];
+  try {
+    await docker(['run', '-d', '--name', 'hc-ok', '--health-cmd', 'echo fine', '--health-interval', '200ms', '--health-timeout', '5s', '--health-retries', '2', ref, 'sleep', '60']);
+    await docker(['run', '-d', '--name', 'hc-bad', '--health-cmd', 'exit 1', '--health-interval', '200ms', '--health-retries', '1', ref, 'sleep', '60']);
+    await docker(['run', '-d', '--name', 'hc-slow', '--health-cmd', 'sleep 10', '--health-interval', '200ms', '--health-timeout', '300ms', '--health-retries', '1', ref, 'sleep', '60']);
+    await docker(['run', '-d', '--name', 'hc-off', '--no-healthcheck', ref, 'sleep', '60']);
+    const status = async (n: string) => (await docker(['inspect', '--format', '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}', n])).stdout.trim();
+    await waitFor('hc-ok healthy', async () => (await status('hc-ok')) === 'healthy');
+    await waitFor('hc-bad unhealthy', async () => (await status('hc-bad')) === 'unhealthy');
+    await waitFor('hc-slow unhealthy', async () => (await status('hc-slow')) === 'unhealthy');
+    assert.equal(await status('hc-off'), 'none');
+    const ok = JSON.parse((await docker(['inspect', '--format', '{{json .State.Health}}', 'hc-ok'])).stdout);
+    assert.equal(ok.FailingStreak, 0);
+    assert.equal(ok.Log[0].ExitCode, 0);
+    assert.equal(ok.Log[0].Output, 'fine\n');
+    const slow = JSON.parse((await docker(['inspect', '--format', '{{json .State.Health}}', 'hc-slow'])).stdout);
+    assert.equal(slow.Log[0].ExitCode, -1);
+    assert.equal(slow.Log[0].Output, 'Health check exceeded timeout (300ms)');
+    const cfg = JSON.parse((await docker(['inspect', '--format', '{{json .Config.Healthcheck}}', 'hc-ok'])).stdout);
+    assert.deepEqual(cfg, { Test: ['CMD-SHELL', 'echo fine'], Interval: 200_000_000, Timeout: 5_000_000_000, Retries: 2 });
+    const ps = (await docker(['ps', '--format', '{{.Names}} {{.Status}}'])).stdout;
+    assert.match(ps, /^hc-ok Up .* \(healthy\)$/m);
+    assert.match(ps, /^hc-bad Up .* \(unhealthy\)$/m);
+    assert.match(ps, /^hc-off Up [^(]*$/m);
+    assert.equal((await docker(['ps', '--filter', 'health=healthy', '--format', '{{.Names}}'])).stdout.trim(), 'hc-ok');
+    assert.deepEqual((await docker(['ps', '--filter', 'health=unhealthy', '--format', '{{.Names}}'])).stdout.trim().split('\n').sort(), ['hc-bad', 'hc-slow']);
+    assert.equal((await docker(['ps', '--filter', 'health=none', '--format', '{{.Names}}'])).stdout.trim(), 'hc-off');
+    const badFilter = await docker(['ps', '--filter', 'health=great'], { ok: false });
+    assert.match(badFilter.stderr, /Unrecognised filter value for health: great/);
+    const bad = await docker(['run', '-d', '--health-cmd', 'true', '--health-interval', '1us', ref, 'true'], { ok: false });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /Interval in Healthcheck cannot be less than 1ms/);
+  } finally {
+    await docker(['rm', '-f', ...names], { ok: false });
+  }
+});
+
+test('docker start -a prints the output of that start every time', { skip: skipContainers }, async () => {
+  await docker(['pull', ref]);
+  const id = (await docker(['create', ref, 'echo', 'hi'])).stdout.trim();
+  try {
+    for (let i = 0; i < 10; i++) {
+      const r = await docker(['start', '-a', id]);
+      assert.equal(r.stdout, 'hi\n', `start -a #${i + 1}`);
+    }
+    assert.equal((await docker(['logs', id])).stdout, 'hi\n'.repeat(10));
+  } finally {
+    await docker(['rm', '-f', id], { ok: false });
+  }
+});
+
+/** POST …/attach with Upgrade: tcp on the daemon's socket; resolves once the 101 is read. */
+function rawAttach(path: string): Promise<{ sock: import('node:net').Socket; output: () => string; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(d.socket);
+    let buf = '';
+    let headersDone = false;
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    sock.on('error', reject);
+    sock.on('data', (b: Buffer) => {
+      buf += b.toString('latin1');
+      if (!headersDone && buf.includes('\r\n\r\n')) {
+        headersDone = true;
+        const head = buf.slice(0, buf.indexOf('\r\n\r\n'));
+        if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(head));
+        buf = buf.slice(head.length + 4);
+        resolve({ sock, output: () => buf, closed });
+      }
+    });
+    sock.write(`POST ${path} HTTP/1.1\r\nHost: hako\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`);
+  });
+}
+
+test('detachKeys: the API hijack of a TTY container detaches on the sequence; the container keeps running', { skip: skipContainers }, async () => {
+  await docker(['pull', ref]);
+  const id = (await docker(['run', '-d', '-i', '-t', ref, 'sh'])).stdout.trim();
+  try {
+    for (const [query, seq] of [['', '\x10\x11'], ['&detachKeys=ctrl-x,ctrl-y', '\x18\x19']] as const) {
+      const a = await rawAttach(`/v1.44/containers/${id}/attach?stream=1&stdin=1&stdout=1&stderr=1${query}`);
+      a.sock.write('echo al""ive\r');
+      await waitFor('echo through the attach', async () => a.output().includes('alive'));
+      a.sock.write(seq);
+      await a.closed; // the daemon ends the connection
+      assert.equal((await docker(['inspect', '--format', '{{.State.Running}}', id])).stdout.trim(), 'true');
+    }
+    const bad = await d.request('POST', `/v1.44/containers/${id}/attach?stream=1&stdin=1&detachKeys=ctrl-%E2%82%AC`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.toString(), /Invalid detach keys/);
+    const events = (await docker(['events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000)), '--filter', `container=${id}`, '--filter', 'event=detach', '--format', '{{.Action}}'])).stdout.trim().split('\n');
+    assert.deepEqual(events, ['detach', 'detach']);
+  } finally {
+    await docker(['rm', '-f', id], { ok: false });
+  }
 });

@@ -11,7 +11,7 @@ import { tempDir, testCgroupName, removeCgroupEverywhere } from './fixtures.js';
 import { cleanupNet, daemonNetFlags, testNet, type TestNet } from './network.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const HAKOD = join(repoRoot, 'bin', 'hakod.js');
+export const HAKOD = join(repoRoot, 'bin', 'hakod.cjs');
 export const DOCKER = '/usr/local/bin/docker';
 export const hasDocker = existsSync(DOCKER);
 /** Whether the engine is built in (container flows are tested only then). */
@@ -24,40 +24,48 @@ export interface TestDaemon {
   root: string;
   execRoot: string;
   pidfile: string;
+  /** The daemon's --cgroup-parent (relative: beneath this process's cgroup in each hierarchy). */
+  cgroupParent: string;
   /** Its networking names (bridge, table, interface prefix, default subnet). */
   net: TestNet;
   proc: ChildProcess;
-  /** stderr so far. */
+  /** stderr so far (of every daemon process started on these roots). */
   log(): string;
+  /** Stops the daemon with `signal` (SIGKILL: a crash) and starts a new one on the same roots and socket. */
+  restart(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGKILLs the daemon and leaves everything (dirs, containers, network) for `startDaemon(…, { after })`. */
+  crash(): Promise<void>;
+  /** Internal: the temp dir a successor takes over. */
+  dir: { path: string; cleanup: () => void };
   /** env with DOCKER_HOST set and a temp DOCKER_CONFIG. */
   env: NodeJS.ProcessEnv;
   /** Sends one request over the socket. */
   request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
   stop(): Promise<number | null>;
-  /** SIGKILLs the daemon and leaves everything (dirs, containers, network) for `startDaemon(…, { after })`. */
-  crash(): Promise<void>;
-  /** Internal: what a successor takes over. */
-  state: { dir: { path: string; cleanup: () => void }; cgroupParent: string };
 }
 
 let daemons = 0;
 
-/** `after`: a crashed daemon whose socket, roots, cgroup parent and network names this one takes over. */
+/** `after`: a crashed daemon whose socket, roots, cgroup parent and network names this one takes over (with other flags). */
 export async function startDaemon(extra: string[] = [], opts: { after?: TestDaemon } = {}): Promise<TestDaemon> {
-  const dir = opts.after?.state.dir ?? tempDir('hakod-');
+  const dir = opts.after?.dir ?? tempDir('hakod-');
   const net = opts.after?.net ?? testNet();
   // Each daemon's containers get a cgroup parent of their own beneath this process's cgroups,
   // removed (with anything a failed test left in it) when the daemon is stopped.
-  const cgroupParent = opts.after?.state.cgroupParent ?? testCgroupName(`hakod-${++daemons}`);
+  const cgroupParent = opts.after?.cgroupParent ?? testCgroupName(`hakod-${++daemons}`);
   const socket = join(dir.path, 'hako.sock');
   const root = join(dir.path, 'root');
   const execRoot = join(dir.path, 'run');
   const pidfile = join(dir.path, 'hako.pid');
   const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', cgroupParent, ...daemonNetFlags(net), ...extra];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const launch = (): ChildProcess => {
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    return p;
+  };
+  let proc = launch();
   const req: TestDaemon['request'] = (method, path, body, headers = {}) =>
     new Promise((resolve, reject) => {
       const r = request({ socketPath: socket, method, path, headers: { ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
@@ -69,40 +77,54 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
       r.on('error', reject);
       r.end(body);
     });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (proc.exitCode !== null) {
-      dir.cleanup();
-      cleanupNet(net);
-      throw new Error(`hakod exited with ${proc.exitCode}: ${log}`);
+  const waitUp = async (): Promise<void> => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`hakod exited with ${proc.exitCode}: ${log}`);
+      if (existsSync(socket)) {
+        const ok = await req('GET', '/_ping').then((r) => r.status === 200, () => false);
+        if (ok) return;
+      }
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`hakod did not come up: ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 30));
     }
-    if (existsSync(socket)) {
-      const ok = await req('GET', '/_ping').then((r) => r.status === 200, () => false);
-      if (ok) break;
-    }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      dir.cleanup();
-      cleanupNet(net);
-      throw new Error(`hakod did not come up: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 30));
+  };
+  try {
+    await waitUp();
+  } catch (err) {
+    dir.cleanup();
+    cleanupNet(net);
+    throw err;
   }
   const cfg = join(dir.path, 'docker-config');
-  return {
+  const td: TestDaemon = {
     socket,
     host: `unix://${socket}`,
     root,
     execRoot,
     pidfile,
+    cgroupParent,
     net,
+    dir,
     proc,
     log: () => log,
+    restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+        proc.kill(signal);
+        await exited;
+      }
+      proc = launch();
+      td.proc = proc;
+      await waitUp();
+    },
     env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: cfg, DOCKER_CLI_HINTS: 'false' },
     request: req,
-    state: { dir, cgroupParent },
     async crash() {
-      if (proc.exitCode !== null) return;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise<void>((r) => proc.once('exit', () => r()));
       proc.kill('SIGKILL');
       await exited;
@@ -122,6 +144,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
       return code;
     },
   };
+  return td;
 }
 
 /** The daemon's pid from its pidfile. */

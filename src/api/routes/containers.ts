@@ -1,6 +1,6 @@
 // Container routes: a translation of HTTP onto ContainerEngine (src/engine/api-types.ts).
 import { invalid } from '../../common/errors.js';
-import type { Attachment, LogsOptions } from '../../engine/api-types.js';
+import type { LogsOptions } from '../../engine/api-types.js';
 import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qBool, qInt, qStr, qTime, readJsonObject, sendJson, sendNoContent, type Ctx } from '../http.js';
 import { encodeFrame, STDERR, STDOUT } from '../stdcopy.js';
@@ -51,9 +51,6 @@ async function start(ctx: Ctx, deps: ApiDeps): Promise<void> {
     return;
   }
   await engine.startContainer(ctx.params[0]!);
-  const fullId = typeof before.Id === 'string' ? before.Id : ctx.params[0]!;
-  const waiting = startWaiters(deps).get(fullId);
-  if (waiting) await Promise.all(waiting.map((w) => w.attach()));
   sendNoContent(ctx);
 }
 
@@ -100,101 +97,21 @@ async function wait(ctx: Ctx, deps: ApiDeps): Promise<void> {
 
 async function attach(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const engine = engineOf(deps);
+  const detachKeys = qStr(ctx, 'detachKeys');
   const opts = {
     stdin: qBool(ctx, 'stdin'),
     stdout: qBool(ctx, 'stdout'),
     stderr: qBool(ctx, 'stderr'),
     stream: qBool(ctx, 'stream'),
     logs: qBool(ctx, 'logs'),
-    ...(qStr(ctx, 'detachKeys') ? { detachKeys: qStr(ctx, 'detachKeys') } : {}),
+    ...(detachKeys ? { detachKeys } : {}),
   };
   if (!opts.stream && !opts.logs) throw invalid('Bad parameters: you must choose at least one stream');
-  const id = ctx.params[0]!;
-  const info = await engine.inspectContainer(id);
-  const state = (info.State ?? {}) as { Running?: boolean; StartedAt?: string };
-  const tty = ((info.Config ?? {}) as { Tty?: boolean }).Tty === true;
-  if (!opts.stream || state.Running) {
-    const att = await engine.attachContainer(id, opts);
-    await pumpAttachment(hijack(ctx, att.tty ? RAW_STREAM : MULTIPLEXED_STREAM), att, { stdin: opts.stdin });
-    return;
-  }
-  // `docker run` attaches before it starts the container: answer the upgrade now (the CLI
-  // waits for it before calling start), then attach once the container has started. Output
-  // written before that moment comes from the log; a container that never ran before has only
-  // this run's output there, so the replay is exact; on a restart only live output is relayed.
-  const conn = hijack(ctx, tty ? RAW_STREAM : MULTIPLEXED_STREAM);
-  const neverStarted = !state.StartedAt || state.StartedAt.startsWith('0001-');
-  const fullId = typeof info.Id === 'string' ? info.Id : id;
-  const attachOpts = { ...opts, logs: opts.logs || neverStarted };
-  // The start route attaches for us right after the container starts (the closest we get to
-  // "from its first byte"); the poll covers starts by other means (restart policy, another client).
-  const att = await new Promise<Attachment | undefined>((resolve) => {
-    let done = false;
-    const waiter: StartWaiter = {
-      attach: async () => {
-        if (done) return;
-        done = true;
-        try {
-          resolve(await engine.attachContainer(fullId, attachOpts));
-        } catch (err) {
-          deps.log('warn', `attach ${id}: ${(err as Error).message}`);
-          resolve(undefined);
-        }
-      },
-    };
-    const list = startWaiters(deps);
-    const mine = list.get(fullId) ?? [];
-    mine.push(waiter);
-    list.set(fullId, mine);
-    const forget = (): void => {
-      const l = list.get(fullId)?.filter((w) => w !== waiter) ?? [];
-      if (l.length) list.set(fullId, l);
-      else list.delete(fullId);
-    };
-    conn.onClose(() => {
-      forget();
-      if (!done) {
-        done = true;
-        resolve(undefined);
-      }
-    });
-    const poll = async (): Promise<void> => {
-      while (!done) {
-        await new Promise((r) => setTimeout(r, 100));
-        if (done) break;
-        let st: { Running?: boolean; StartedAt?: string };
-        try {
-          st = ((await engine.inspectContainer(fullId)).State ?? {}) as typeof st;
-        } catch {
-          done = true; // removed meanwhile
-          resolve(undefined);
-          break;
-        }
-        if (st.Running || st.StartedAt !== state.StartedAt) void waiter.attach();
-      }
-      forget();
-    };
-    void poll();
-  });
-  if (!att) {
-    conn.end();
-    return;
-  }
-  await pumpAttachment(conn, att, { stdin: opts.stdin });
-}
-
-interface StartWaiter {
-  attach(): Promise<void>;
-}
-
-const waitersByDeps = new WeakMap<ApiDeps, Map<string, StartWaiter[]>>();
-function startWaiters(deps: ApiDeps): Map<string, StartWaiter[]> {
-  let m = waitersByDeps.get(deps);
-  if (!m) {
-    m = new Map();
-    waitersByDeps.set(deps, m);
-  }
-  return m;
+  // The engine attaches first (errors are normal HTTP answers; a container that is not running
+  // yet gets this attachment connected at its next start, from the first byte: `docker run` and
+  // `start -a` attach, wait for our upgrade answer, then start).
+  const att = await engine.attachContainer(ctx.params[0]!, opts);
+  await pumpAttachment(hijack(ctx, att.tty ? RAW_STREAM : MULTIPLEXED_STREAM), att, { stdin: opts.stdin });
 }
 
 async function logs(ctx: Ctx, deps: ApiDeps): Promise<void> {

@@ -9,11 +9,24 @@ import { Demuxer } from '../stdcopy.js';
 import { buildCreate, ConfigError } from '../run-config.js';
 import { inspectContainer, pullImage, withDefaultTag, forEach, type Json } from './common.js';
 import { timestampArg } from '../units.js';
+import { DetachScanner, parseDetachKeys } from '../../engine/detach-keys.js';
 
 interface AttachSession {
   /** Resolves when the output side ended (container exited or detached). */
   done: Promise<void>;
+  /** The user typed the detach keys (the container keeps running). */
+  readonly detached: boolean;
   close(): void;
+}
+
+/** The detach keys for a TTY session with stdin (docker's --detach-keys, default ctrl-p,ctrl-q). */
+function detachKeysOf(spec: string | undefined, tty: boolean, stdin: boolean): Buffer | null {
+  if (!tty || !stdin) return null;
+  try {
+    return parseDetachKeys(spec);
+  } catch (e) {
+    throw new ExitError(1, `hako: ${(e as Error).message}`);
+  }
 }
 
 /** Puts the local terminal in raw mode when asked; returns the restore function. */
@@ -30,7 +43,7 @@ function rawMode(ctx: Ctx, on: boolean): () => void {
 }
 
 /** Wires a hijacked connection to the local stdio. */
-function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boolean; stdin: boolean }): AttachSession {
+function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boolean; stdin: boolean; detachKeys?: Buffer | null }): AttachSession {
   const { socket, head } = conn;
   const out = opts.tty ? null : new Demuxer(ctx.stdout, ctx.stderr, (m) => ctx.stderr.write(m));
   out?.on('error', (e) => {
@@ -39,15 +52,31 @@ function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boo
   });
   const write = (b: Buffer) => (out ? out.write(b) : ctx.stdout.write(b));
   if (head.length) write(head);
+  let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => {
+    finish = resolve;
     socket.on('data', (b: Buffer) => write(b));
     socket.on('end', () => resolve());
     socket.on('close', () => resolve());
     socket.on('error', () => resolve());
   });
   let onData: ((b: Buffer) => void) | null = null;
+  let detached = false;
+  // Like docker's CLI, the detach keys are looked for here too (the daemon does the same), so
+  // we stop at once whatever the daemon does with the bytes after them.
+  const scanner = opts.detachKeys ? new DetachScanner(opts.detachKeys) : null;
   if (opts.stdin) {
-    onData = (b: Buffer) => socket.write(b);
+    onData = (b: Buffer) => {
+      if (detached) return;
+      if (!scanner) return void socket.write(b);
+      const r = scanner.push(b);
+      if (r.pass.length) socket.write(r.pass);
+      if (r.detach) {
+        detached = true;
+        socket.destroy();
+        finish();
+      }
+    };
     ctx.stdin.on('data', onData);
     ctx.stdin.once('end', () => {
       // half-close: the container sees EOF on stdin, output keeps flowing
@@ -57,6 +86,9 @@ function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boo
   }
   return {
     done,
+    get detached() {
+      return detached;
+    },
     close: () => {
       if (onData) ctx.stdin.off('data', onData);
       ctx.stdin.pause();
@@ -69,7 +101,7 @@ async function attachContainer(ctx: Ctx, client: Client, id: string, o: { stdin:
   const conn = await client.hijack('POST', `/containers/${pathEscape(id)}/attach`, {
     query: { stream: true, stdin: o.stdin || undefined, stdout: o.stdout || undefined, stderr: o.stderr || undefined, detachKeys: o.detachKeys, logs: o.logs || undefined },
   });
-  return pump(ctx, conn, { tty: o.tty, stdin: o.stdin });
+  return pump(ctx, conn, { tty: o.tty, stdin: o.stdin, detachKeys: detachKeysOf(o.detachKeys, o.tty, o.stdin) });
 }
 
 /** Keeps the container's TTY the size of ours. */
@@ -191,6 +223,10 @@ export async function run(ctx: Ctx): Promise<number> {
   const stopSignals = !tty && ctx.flags.bool('sig-proxy') !== false && ctx.flags.str('sig-proxy') !== 'false' ? proxySignals(client, id) : () => {};
   try {
     if (session) await session.done;
+    if (session?.detached) {
+      waitAbort.abort();
+      return 0;
+    }
     const result = await waitP;
     if (result instanceof Error) {
       if (result instanceof ApiError && autoRemove && result.status === 404) return 0;
@@ -229,6 +265,7 @@ export async function start(ctx: Ctx): Promise<number> {
     const stopResize = tty ? followResize(ctx, client, `/containers/${pathEscape(id)}`) : () => {};
     await session.done;
     stopResize();
+    if (session.detached) return 0;
     const r = await waitP;
     if (r instanceof Error) throw r;
     return r.StatusCode;
@@ -258,6 +295,7 @@ export async function attach(ctx: Ctx): Promise<number> {
     restore();
     session.close();
   }
+  if (session.detached) return 0;
   const after = await inspectContainer(client, id);
   if (after.State?.Running) return 0; // detached
   return Number(after.State?.ExitCode ?? 0);
@@ -297,7 +335,7 @@ export async function exec(ctx: Ctx): Promise<number> {
   }
   const conn = await client.hijack('POST', `/exec/${Id}/start`, { body: { Detach: false, Tty: tty, ConsoleSize: consoleSize } });
   const restore = rawMode(ctx, tty && interactive);
-  const session = pump(ctx, conn, { tty, stdin: interactive });
+  const session = pump(ctx, conn, { tty, stdin: interactive, detachKeys: detachKeysOf(f.str('detach-keys'), tty, interactive) });
   const stopResize = tty ? followResize(ctx, client, `/exec/${Id}`) : () => {};
   try {
     await session.done;
@@ -306,6 +344,7 @@ export async function exec(ctx: Ctx): Promise<number> {
     restore();
     session.close();
   }
+  if (session.detached) return 0;
   const info = await client.json<Json>('GET', `/exec/${Id}/json`);
   return Number(info.ExitCode ?? 0);
 }

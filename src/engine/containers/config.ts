@@ -1,6 +1,7 @@
 // docker's create-time rules: the image config merged into the container's Config (Env by key,
 // Entrypoint/Cmd, WorkingDir, User, Labels, ExposedPorts, Volumes, StopSignal, Healthcheck) and a
 // HostConfig with docker's defaults filled in. Pure functions: unit-tested without a kernel.
+import { mergeHealthcheck, validateHealthcheck } from '../health.js';
 import { posix } from 'node:path';
 import { invalid } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
@@ -88,7 +89,11 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
   cfg.Volumes = Object.keys(vols).length > 0 ? Object.fromEntries(Object.keys(vols).map((v) => [v, {}])) : null;
   const stopSignal = (body.StopSignal as string | undefined) || (imageCfg.StopSignal as string | undefined);
   if (stopSignal) cfg.StopSignal = stopSignal;
-  const hc = body.Healthcheck ?? imageCfg.Healthcheck;
+  const shell = strArray(body.Shell, 'Shell') ?? strArray(imageCfg.Shell, 'image Shell');
+  if (shell && shell.length > 0) cfg.Shell = shell;
+  else delete cfg.Shell;
+  validateHealthcheck(body.Healthcheck);
+  const hc = mergeHealthcheck(body.Healthcheck, imageCfg.Healthcheck);
   if (hc) cfg.Healthcheck = hc;
   if (imageCfg.OnBuild !== undefined) cfg.OnBuild = imageCfg.OnBuild;
   else cfg.OnBuild = null;

@@ -87,11 +87,12 @@ export class RecordStore {
     return join(this.dir, id);
   }
 
-  save(rec: ContainerRecord): void {
+  /** durable (default): fsync'd, for the record's creation; state updates may skip the fsync. */
+  save(rec: ContainerRecord, opts: { durable?: boolean } = {}): void {
     const dir = this.containerDir(rec.Id);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o710 });
-      writeFileAtomicSync(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, durable: true });
+      writeFileAtomicSync(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, durable: opts.durable !== false });
     } catch (err) {
       throw fromSystemError(`save container ${rec.Id}`, err, dir);
     }

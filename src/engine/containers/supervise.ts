@@ -268,7 +268,7 @@ export interface MonitoredStart {
   exited: Promise<ExitInfo>;
 }
 
-export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string }): Promise<MonitoredStart> {
+export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number }): Promise<MonitoredStart> {
   rmSync(opts.monitorDir, { recursive: true, force: true });
   mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
   let memDir: string | undefined;
@@ -294,6 +294,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
       stdinOnce: opts.stdinOnce,
       ...(memDir ? { cgroupMemoryDir: memDir } : {}),
       ...(opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
+      ...(opts.holdOutput ? { holdOutput: opts.holdOutput } : {}),
     }),
   });
   launched.process.closeErrPipe();

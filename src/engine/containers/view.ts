@@ -1,5 +1,6 @@
 // docker's JSON views of a container: inspect (ContainerInspectResponse), list summaries
 // (ContainerSummary) with the human Status text, and list filters.
+import { HEALTH_FILTER_VALUES } from '../health.js';
 import { invalid } from '../../common/errors.js';
 import type { Filters, Json } from '../api-types.js';
 import type { ContainerRecord, MountPoint } from './record.js';
@@ -157,6 +158,7 @@ export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { 
           return portFilterMatches(v, keys);
         }
         case 'health':
+          if (!HEALTH_FILTER_VALUES.includes(v)) throw invalid(`Unrecognised filter value for health: ${v}`);
           return (rec.State.Health?.Status ?? 'none') === v;
         case 'isolation':
           return v === 'default';

@@ -54,6 +54,11 @@ export interface MonitorOptions {
   cgroupMemoryDir?: string;
   /** [rows, cols] for the pty, applied when it is opened. */
   consoleSize?: [number, number];
+  /**
+   * Clients that attached before the start: the monitor reads no output until this many have
+   * said HELLO asking for stdout/stderr (at most 5 s), so they get it from the first byte.
+   */
+  holdOutput?: number;
   /** The hako-monitor binary; default: build/hako-monitor of this package. */
   binary?: string;
 }
@@ -77,6 +82,7 @@ export function monitorLaunch(opts: MonitorOptions): SupervisorOptions {
   }
   if (opts.cgroupMemoryDir) args.push('--cgroup-memory', opts.cgroupMemoryDir);
   if (opts.stdinOnce) args.push('--stdin-once');
+  if (opts.holdOutput && opts.holdOutput > 0) args.push('--hold-output', String(Math.floor(opts.holdOutput)));
   if (opts.tty && opts.consoleSize && opts.consoleSize[0] > 0 && opts.consoleSize[1] > 0) args.push('--console-size', `${opts.consoleSize[0]},${opts.consoleSize[1]}`);
   return { path: opts.binary ?? monitorBinary(), dir: opts.dir, args, openStdin: opts.openStdin };
 }

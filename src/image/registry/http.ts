@@ -33,12 +33,30 @@ export interface HttpAgents {
   httpsInsecure: https.Agent;
 }
 
+/** HTTPS agents createAgents() made so far (destroyAgents must not make the others just to destroy them). */
+const madeHttps = new WeakMap<HttpAgents, https.Agent[]>();
+
+/** The HTTPS agents are made on first use: the CA list (~150 certificates) is ~0.7 MB of a daemon's heap. */
 export function createAgents(): HttpAgents {
-  return {
-    http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-    https: new https.Agent({ keepAlive: true, maxSockets: 16, ca: caCertificates() }),
-    httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
+  const made: https.Agent[] = [];
+  let secure: https.Agent | undefined;
+  let insecure: https.Agent | undefined;
+  const make = (opts: https.AgentOptions) => {
+    const a = new https.Agent(opts);
+    made.push(a);
+    return a;
   };
+  const agents: HttpAgents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+    get https() {
+      return (secure ??= make({ keepAlive: true, maxSockets: 16, ca: caCertificates() }));
+    },
+    get httpsInsecure() {
+      return (insecure ??= make({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }));
+    },
+  };
+  madeHttps.set(agents, made);
+  return agents;
 }
 
 /** Extra trust and a client certificate for one registry (docker's certs.d/<host>/). */
@@ -103,8 +121,12 @@ export function isTlsError(err: unknown): boolean {
 
 export function destroyAgents(a: HttpAgents): void {
   a.http.destroy();
-  a.https.destroy();
-  a.httpsInsecure.destroy();
+  const made = madeHttps.get(a);
+  if (made) for (const x of made) x.destroy();
+  else {
+    a.https.destroy();
+    a.httpsInsecure.destroy();
+  }
 }
 
 export interface HttpRequest {

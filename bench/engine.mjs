@@ -1,0 +1,472 @@
+// Engine benchmark, in one run (root; docker CLI at /usr/local/bin/docker, docker-registry; dockerd
+// from Debian's docker.io for the comparison):
+//   1. `docker run --rm --network none busybox true` with the docker CLI against hakod and against
+//      a private dockerd 20.10 (its own --data-root/--exec-root/-H/--pidfile, --bridge=none
+//      --iptables=false: it touches nothing on the host; busybox loaded with `docker load` of an
+//      archive made here). Target: against hakod ≥ 12× faster than against dockerd.
+//   2. `hako run --rm --network none busybox true` (target: within 1.3× of the docker CLI against hakod).
+//   3. create → attach → wait → start → (output, exit) → remove through the API from an in-process
+//      client on a keep-alive connection (target ≤ 15 ms median).
+//   4. 100 containers started concurrently by 10 clients, all running at once, then removed: no
+//      error, nothing left (containers, monitors, mounts, cgroups, state dirs).
+//   5. hakod idle RSS (target ≤ 50 MB) and hako-monitor RSS per running container (target ≤ 1.5 MB).
+// The three `run` commands are timed in turns (docker → hakod, hako → hakod, docker → dockerd),
+// so load from other work on the machine weighs on each alike. Exec-roots are tmpfs mounts of the
+// bench's own (as /run is on a normal host; --exec-root-on-disk keeps them on the disk).
+// Node commands run with NODE_EXTRA_CA_CERTS unset (this machine sets it globally: it adds ~70 ms
+// to every Node start, and a user's machine normally has it unset). Ctrl-C cleans up too.
+// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { request, Agent } from 'node:http';
+import { createConnection } from 'node:net';
+import { createHash } from 'node:crypto';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 20);
+const withDockerd = !args.includes('--no-dockerd');
+const DOCKER = '/usr/local/bin/docker';
+if (process.getuid() !== 0) {
+  console.error('bench/engine: needs root');
+  process.exit(1);
+}
+for (const [what, path] of [['the docker CLI', DOCKER], ['docker-registry', '/usr/bin/docker-registry']]) {
+  if (!existsSync(path)) {
+    console.error(`bench/engine: needs ${what} (${path})`);
+    process.exit(1);
+  }
+}
+const { makeBusyboxRootfs, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs, mountsUnder } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
+const { startRegistry } = await import(join(repo, 'dist/test/helpers/registry.js'));
+const { busyboxImage, pushLayout, tarDir } = await import(join(repo, 'dist/test/helpers/images.js'));
+
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const sleep = (n) => new Promise((r) => setTimeout(r, n));
+const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const results = [];
+const notes = [];
+const progress = (m) => process.stderr.write(`bench/engine: ${m}\n`);
+const row = (what, times) => results.push({ what, median: median(times), p90: pct(times, 0.9) });
+
+function timeCommand(argv, cmdEnv, n, warm = 2) {
+  const times = [];
+  for (let i = 0; i < n + warm; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(argv[0], argv.slice(1), { env: cmdEnv, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    const t = ms(t0);
+    if (r.status !== 0) throw new Error(`${argv.join(' ')} → ${r.status}: ${r.stderr}`);
+    if (i >= warm) times.push(t);
+  }
+  return times;
+}
+
+// ---------------------------------------------------------------- a small API client
+
+function apiClient(socketPath) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const call = (method, path, body) =>
+    new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const r = request({ socketPath, agent, method, path: `/v1.44${path}`, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {} }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          if (res.statusCode >= 400) reject(new Error(`${method} ${path} → ${res.statusCode} ${text}`));
+          else if (!text) resolve(undefined);
+          else if (/json/.test(res.headers['content-type'] ?? '')) resolve(JSON.parse(text));
+          else resolve(text);
+        });
+      });
+      r.on('error', reject);
+      r.end(data);
+    });
+  /** A request whose answer headers come first and body later (wait). */
+  const pending = (method, path) =>
+    new Promise((resolveHead, reject) => {
+      const r = request({ socketPath, method, path: `/v1.44${path}`, agent: false }, (res) => {
+        const chunks = [];
+        const body = new Promise((resolve) => {
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+        });
+        resolveHead({ body }); // not the promise itself: resolve() would adopt it
+      });
+      r.on('error', reject);
+      r.end();
+    });
+  /** Hijacked attach: resolves after the 101; `done` resolves with the output when the stream ends. */
+  const attach = (id) =>
+    new Promise((resolve, reject) => {
+      const sock = createConnection(socketPath);
+      let buf = Buffer.alloc(0);
+      let head = false;
+      let resolveDone;
+      const done = new Promise((r) => (resolveDone = r));
+      sock.on('error', reject);
+      sock.on('data', (b) => {
+        buf = Buffer.concat([buf, b]);
+        if (!head) {
+          const i = buf.indexOf('\r\n\r\n');
+          if (i < 0) return;
+          head = true;
+          if (!buf.subarray(0, 12).toString().includes('101')) return reject(new Error(buf.toString()));
+          buf = buf.subarray(i + 4);
+          resolve({ done });
+        }
+      });
+      sock.on('close', () => resolveDone(buf));
+      sock.write(`POST /v1.44/containers/${id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: hako\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    });
+  return { call, pending, attach, close: () => agent.destroy() };
+}
+
+// ---------------------------------------------------------------- daemons
+
+/**
+ * Exec-roots on a tmpfs of our own, as /run is on a normal host (here /run is on the disk):
+ * runtime state, bundles and monitor dirs live there, and their fsyncs are free on tmpfs. Both
+ * engines get one. --exec-root-on-disk keeps them on the disk.
+ */
+const onDisk = args.includes('--exec-root-on-disk');
+function execRootDir(path) {
+  mkdirSync(path, { recursive: true, mode: 0o711 });
+  if (!onDisk) {
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=0711,size=1g', 'tmpfs', path]);
+    if (r.status !== 0) throw new Error(`mount tmpfs on ${path}: ${r.stderr}`);
+  }
+  return path;
+}
+
+async function startHakod(work) {
+  const sock = join(work, 'hako.sock');
+  execRootDir(join(work, 'run'));
+  const cgroupParent = testCgroupName('bench-engine');
+  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr.on('data', (d) => (log += d));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`hakod exited: ${log}`);
+    if (existsSync(sock) && spawnSync(DOCKER, ['version'], { env: { ...env, DOCKER_HOST: `unix://${sock}` } }).status === 0) break;
+    if (Date.now() > deadline) throw new Error(`hakod did not come up: ${log}`);
+    await sleep(50);
+  }
+  const stop = async () => {
+    if (proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(t);
+    removeCgroupEverywhere(cgroupParent);
+  };
+  return { sock, proc, log: () => log, stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
+}
+
+/** A docker-save archive of a one-layer busybox image (what `docker load` reads). */
+function dockerSaveArchive(work) {
+  const rootfs = join(work, 'bb-rootfs');
+  makeBusyboxRootfs(rootfs);
+  const layer = tarDir(rootfs);
+  const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+  const config = Buffer.from(JSON.stringify({ architecture: process.arch === 'x64' ? 'amd64' : process.arch, os: 'linux', created: '2026-01-01T00:00:00Z', config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] }, history: [{ created: '2026-01-01T00:00:00Z', created_by: 'bench/engine.mjs' }] }));
+  const cfgName = `${createHash('sha256').update(config).digest('hex')}.json`;
+  const dir = join(work, 'save');
+  mkdirSync(join(dir, diffId.slice(7)), { recursive: true });
+  writeFileSync(join(dir, diffId.slice(7), 'layer.tar'), layer);
+  writeFileSync(join(dir, cfgName), config);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: cfgName, RepoTags: ['busybox:latest'], Layers: [`${diffId.slice(7)}/layer.tar`] }]));
+  const archive = join(work, 'busybox-save.tar');
+  const r = spawnSync('tar', ['-C', dir, '-cf', archive, '.']);
+  if (r.status !== 0) throw new Error('tar failed');
+  return archive;
+}
+
+async function startDockerd(work) {
+  const root = join(work, 'dockerd');
+  mkdirSync(root, { recursive: true });
+  const sock = join(root, 'docker.sock');
+  const cgroupParent = `hako-bench-dockerd-${process.pid}`;
+  execRootDir(join(root, 'exec'));
+  const proc = spawn('dockerd', ['--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'dockerd.pid'), '-H', `unix://${sock}`, '--containerd-namespace', 'hako-bench', '--containerd-plugins-namespace', 'hako-bench-plugins', '--cgroup-parent', `/${cgroupParent}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr.on('data', (d) => (log += d));
+  const denv = { ...env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(root, 'cli') };
+  const deadline = Date.now() + 60_000;
+  while (spawnSync(DOCKER, ['version'], { env: denv, timeout: 5000 }).status !== 0) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      throw new Error(`dockerd did not come up: ${log.slice(-1500)}`);
+    }
+    await sleep(200);
+  }
+  const stop = async () => {
+    const containerdPid = Number(readIf(join(root, 'exec', 'containerd', 'containerd.pid')));
+    if (proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, sleep(20_000)]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    }
+    if (containerdPid > 0 && alive(containerdPid)) process.kill(containerdPid, 'SIGKILL');
+    for (const m of mountsUnder(root).reverse()) spawnSync('umount', ['-l', m]);
+    for (const d of cgroupDirsAbs(cgroupParent)) spawnSync('rmdir', [d]);
+  };
+  return { env: denv, stop };
+}
+
+function readIf(p) {
+  try {
+    return readFileSync(p, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+/** /<name> in every cgroup hierarchy (dockerd's --cgroup-parent is absolute). */
+function cgroupDirsAbs(name) {
+  const out = [];
+  const base = '/sys/fs/cgroup';
+  const walk = (d, depth) => {
+    if (existsSync(join(d, name))) out.push(join(d, name));
+    if (depth === 0) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && !existsSync(join(d, 'cgroup.procs'))) walk(join(d, e.name), depth - 1);
+  };
+  if (existsSync(base)) walk(base, 1);
+  return out;
+}
+
+// ---------------------------------------------------------------- leftovers
+
+function monitorsUnder(execRoot) {
+  const out = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmd = readIf(`/proc/${p}/cmdline`).split('\0');
+    if (cmd[0]?.endsWith('hako-monitor') && cmd.includes('--dir') && cmd[cmd.indexOf('--dir') + 1]?.startsWith(execRoot)) out.push(Number(p));
+  }
+  return out;
+}
+
+function leftovers(h, client) {
+  const found = [];
+  const mounts = mountsUnder(h.root).concat(mountsUnder(h.execRoot)).filter((m) => m !== h.execRoot); // the exec-root's own tmpfs is ours
+  if (mounts.length) found.push(`mounts: ${mounts.join(', ')}`);
+  const mons = monitorsUnder(h.execRoot);
+  if (mons.length) found.push(`monitors: ${mons.join(', ')}`);
+  for (const d of ['containers', 'monitors']) {
+    const p = join(h.execRoot, d);
+    if (existsSync(p) && readdirSync(p).length) found.push(`${p}: ${readdirSync(p).length} entries`);
+  }
+  const rt = join(h.execRoot, 'runtime');
+  if (existsSync(rt) && readdirSync(rt).filter((e) => !e.startsWith('.')).length) found.push(`${rt}: ${readdirSync(rt).join(', ')}`);
+  const recs = join(h.root, 'containers');
+  if (existsSync(recs) && readdirSync(recs).length) found.push(`${recs}: ${readdirSync(recs).length} records`);
+  for (const d of cgroupDirs(h.cgroupParent)) {
+    const kids = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory());
+    if (kids.length) found.push(`cgroups under ${d}: ${kids.length}`);
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------- the run
+
+const work = tempDir('hako-bench-engine-');
+let hakod;
+let dockerd;
+let reg;
+let img;
+let cleanedUp = false;
+const bail = (why) => {
+  console.error(`bench/engine: ${why}: cleaning up`);
+  void cleanup().finally(() => process.exit(1));
+};
+process.on('SIGINT', () => bail('interrupted'));
+process.on('SIGTERM', () => bail('terminated'));
+process.on('uncaughtException', (e) => bail(e.stack ?? String(e)));
+try {
+  // The image: the test busybox, pushed to a local registry, pulled into hakod as busybox:latest.
+  progress('registry + image');
+  reg = await startRegistry();
+  img = busyboxImage();
+  await pushLayout(img, reg.host, 'bench/busybox');
+  progress('starting hakod');
+  hakod = await startHakod(work.path);
+  // Idle: started, answered a few requests, nothing pulled or run yet.
+  {
+    const c = apiClient(hakod.sock);
+    for (const p of ['/_ping', '/version', '/info', '/images/json', '/containers/json']) await c.call('GET', p).catch(() => undefined);
+    c.close();
+    await sleep(1000);
+  }
+  const idleRss = rssKb(hakod.proc.pid);
+  const henv = { ...env, DOCKER_HOST: `unix://${hakod.sock}`, HAKO_HOST: `unix://${hakod.sock}`, DOCKER_CONFIG: join(work.path, 'cli') };
+  const ok = (argv, e = henv) => {
+    const r = spawnSync(argv[0], argv.slice(1), { env: e, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  ok([DOCKER, 'pull', '-q', `${reg.host}/bench/busybox`]);
+  ok([DOCKER, 'tag', `${reg.host}/bench/busybox`, 'busybox:latest']);
+  await sleep(500);
+  const pulledRss = rssKb(hakod.proc.pid);
+
+  // dockerd next, so the three commands can be timed in turns: whatever else loads the machine
+  // then weighs on each of them alike (this machine kind is shared; medians drift by 2× over minutes).
+  progress('dockerd');
+  const denvOk = async () => {
+    if (!withDockerd) {
+      notes.push('dockerd skipped (--no-dockerd)');
+      return undefined;
+    }
+    try {
+      dockerd = await startDockerd(work.path);
+      ok([DOCKER, 'load', '-q', '-i', dockerSaveArchive(work.path)], dockerd.env);
+      return dockerd.env;
+    } catch (err) {
+      notes.push(`dockerd skipped: ${err.message.split('\n')[0]}`);
+      return undefined;
+    }
+  };
+  const denv = await denvOk();
+  progress('docker CLI → hakod, hako CLI → hakod, docker CLI → dockerd, in turns');
+  const runArgs = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
+  const dockerHako = [];
+  const hakoCli = [];
+  const dockerdTimes = [];
+  for (let i = 0; i < N + 2; i++) {
+    const keep = i >= 2; // two warm-up rounds
+    const a = timeCommand([DOCKER, ...runArgs], henv, 1, 0)[0];
+    const b = timeCommand([process.execPath, join(repo, 'bin/hako.cjs'), ...runArgs], henv, 1, 0)[0];
+    const c = denv ? timeCommand([DOCKER, ...runArgs], denv, 1, 0)[0] : undefined;
+    if (!keep) continue;
+    dockerHako.push(a);
+    hakoCli.push(b);
+    if (c !== undefined) dockerdTimes.push(c);
+  }
+  row('docker run --rm busybox true → hakod', dockerHako);
+  row('hako run --rm busybox true → hakod', hakoCli);
+  if (dockerdTimes.length) row('docker run --rm busybox true → dockerd 20.10', dockerdTimes);
+
+  progress('API sequence');
+  // 3. API sequence from an in-process client
+  const api = apiClient(hakod.sock);
+  const apiTimes = [];
+  const phases = { create: [], attach: [], wait: [], start: [], exit: [], remove: [] };
+  for (let i = 0; i < N + 3; i++) {
+    let t = process.hrtime.bigint();
+    const lap = (k) => {
+      const now = process.hrtime.bigint();
+      if (i >= 3) phases[k].push(Number(now - t) / 1e6);
+      t = now;
+    };
+    const t0 = process.hrtime.bigint();
+    const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none' } });
+    lap('create');
+    const att = await api.attach(Id);
+    lap('attach');
+    const { body: waited } = await api.pending('POST', `/containers/${Id}/wait?condition=next-exit`);
+    lap('wait');
+    await api.call('POST', `/containers/${Id}/start`);
+    lap('start');
+    const [out, w] = await Promise.all([att.done, waited]);
+    lap('exit');
+    if (w.StatusCode !== 0 || !out.toString().includes('hi')) throw new Error(`API run: ${JSON.stringify(w)} ${out}`);
+    await api.call('DELETE', `/containers/${Id}`);
+    lap('remove');
+    if (i >= 3) apiTimes.push(ms(t0));
+  }
+  api.close();
+  row('API create→attach→wait→start→exit→remove', apiTimes);
+  for (const [k, v] of Object.entries(phases)) row(`  ${k}`, v);
+
+  progress('100 containers');
+  // 4. 100 containers by 10 clients, all running at once, then removed.
+  const clients = Array.from({ length: 10 }, () => apiClient(hakod.sock));
+  const errors = [];
+  const ids = [];
+  const t100 = process.hrtime.bigint();
+  await Promise.all(
+    clients.map(async (c, k) => {
+      for (let i = 0; i < 10; i++) {
+        try {
+          const { Id } = await c.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '600'], HostConfig: { NetworkMode: 'none' }, Labels: { bench: `${k}` } });
+          ids.push(Id);
+          await c.call('POST', `/containers/${Id}/start`);
+        } catch (err) {
+          errors.push(err.message);
+        }
+      }
+    }),
+  );
+  const started = ms(t100);
+  const running = (await clients[0].call('GET', '/containers/json?filters=' + encodeURIComponent(JSON.stringify({ label: ['bench'] })))).length;
+  const mons = monitorsUnder(hakod.execRoot);
+  const monRss = mons.map(rssKb);
+  const t100r = process.hrtime.bigint();
+  await Promise.all(
+    clients.map(async (c, k) => {
+      for (const id of ids.filter((_, i) => i % 10 === k)) await c.call('DELETE', `/containers/${id}?force=1`).catch((e) => errors.push(e.message));
+    }),
+  );
+  const removed = ms(t100r);
+  for (const c of clients) c.close();
+  await sleep(300);
+  const left = leftovers(hakod, null);
+  const busyRss = rssKb(hakod.proc.pid);
+  results.push({ what: '100 containers (10 clients × 10): create+start all', total: started, extra: `${running} running, ${errors.length} errors` });
+  results.push({ what: '100 containers: remove -f all', total: removed, extra: left.length ? `LEFTOVERS: ${left.join('; ')}` : 'nothing left behind' });
+  if (errors.length) notes.push(`errors: ${[...new Set(errors)].slice(0, 5).join(' | ')}`);
+  results.push({ what: 'hakod idle RSS (started, a few requests)', kb: idleRss });
+  results.push({ what: 'hakod RSS after the image pull', kb: pulledRss });
+  results.push({ what: 'hakod RSS after the 100-container run', kb: busyRss });
+  if (monRss.length) results.push({ what: `hako-monitor RSS per running container (${monRss.length})`, kb: median(monRss), extra: `max ${(Math.max(...monRss) / 1024).toFixed(2)} MB` });
+
+  const ratio = (what, r, target) => results.push({ what, ratio: r, target });
+  if (dockerdTimes.length) ratio('docker CLI: dockerd / hakod (target ≥ 12×)', median(dockerdTimes) / median(dockerHako), (r) => r >= 12);
+  ratio('hako CLI / docker CLI, both → hakod (target ≤ 1.3×)', median(hakoCli) / median(dockerHako), (r) => r <= 1.3);
+  results.push({ what: 'API sequence median (target ≤ 15 ms)', check: median(apiTimes) <= 15 });
+  results.push({ what: 'hakod idle RSS (target ≤ 50 MB)', check: idleRss <= 50 * 1024 });
+  if (monRss.length) results.push({ what: 'monitor RSS (target ≤ 1.5 MB)', check: median(monRss) <= 1.5 * 1024 });
+  results.push({ what: '100 concurrent: no error, nothing left', check: errors.length === 0 && left.length === 0 && running === 100 });
+} finally {
+  await cleanup();
+}
+
+/** Stops what we started and removes what we made (also on SIGINT/SIGTERM and uncaught errors). */
+async function cleanup() {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  await dockerd?.stop().catch((e) => console.error(`stopping dockerd: ${e.message}`));
+  await hakod?.stop().catch((e) => console.error(`stopping hakod: ${e.message}`));
+  await reg?.stop().catch(() => undefined);
+  img?.cleanup();
+  for (const m of mountsUnder(work.path).reverse()) spawnSync('umount', ['-l', m]);
+  work.cleanup();
+}
+
+console.log(`engine benchmark, ${N} iterations each; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots on the disk`);
+for (const r of results) {
+  const w = r.what.padEnd(58);
+  if (r.ratio !== undefined) console.log(`  ${w} ${r.ratio.toFixed(2)}×  ${r.target(r.ratio) ? 'met' : 'NOT met'}`);
+  else if (r.check !== undefined) console.log(`  ${w} ${r.check ? 'met' : 'NOT met'}`);
+  else if (r.kb !== undefined) console.log(`  ${w} ${(r.kb / 1024).toFixed(2)} MB${r.extra ? `  (${r.extra})` : ''}`);
+  else if (r.total !== undefined) console.log(`  ${w} ${r.total.toFixed(0)} ms  (${r.extra})`);
+  else console.log(`  ${w} median ${r.median.toFixed(1)} ms   p90 ${r.p90.toFixed(1)} ms`);
+}
+for (const n of notes) console.log(`  note: ${n}`);

@@ -1,0 +1,40 @@
+// The OCI process of an exec in a running container (docker exec, and health probes): the
+// container's env with the exec's on top, its user resolved in the rootfs, its capabilities.
+import type { Json } from './api-types.js';
+import type { ContainerRecord } from './containers/record.js';
+import { capNames } from '../runtime/security/capabilities.js';
+import { containerCaps, securityOpts } from './containers/spec.js';
+import { resolveUser } from './containers/user.js';
+
+export interface ExecProcessInput {
+  Cmd: string[];
+  Env?: string[] | null | undefined;
+  User?: string | undefined;
+  WorkingDir?: string | undefined;
+  Privileged?: boolean | undefined;
+}
+
+export function execProcessSpec(rec: ContainerRecord, rootfs: string, b: ExecProcessInput, tty: boolean): Json {
+  const user = resolveUser(rootfs, b.User || (rec.Config.User as string) || '', []);
+  const hc = rec.HostConfig;
+  const privileged = b.Privileged === true || hc.Privileged === true;
+  const caps = capNames(containerCaps(hc, privileged));
+  const env = [...((rec.Config.Env as string[]) ?? [])];
+  for (const e of b.Env ?? []) {
+    const k = e.split('=')[0];
+    const i = env.findIndex((x) => x.split('=')[0] === k);
+    if (i >= 0) env[i] = e;
+    else env.push(e);
+  }
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+  if (tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  return {
+    terminal: tty,
+    user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+    args: b.Cmd,
+    env,
+    cwd: b.WorkingDir || (rec.Config.WorkingDir as string) || '/',
+    capabilities: { bounding: caps, effective: caps, permitted: caps },
+    noNewPrivileges: securityOpts(hc).noNewPrivileges,
+  };
+}
