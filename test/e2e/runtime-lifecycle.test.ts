@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
 import { harness, type Harness } from '../helpers/runtime.js';
 import { HakoError } from '../../src/common/errors.js';
+import { detectCgroupLayout } from '../../src/runtime/plan/index.js';
 
 const skip = !isRoot ? 'needs root' : !existsSync(BUSYBOX) ? 'needs busybox-static (apt-get install busybox-static)' : false;
 
@@ -184,6 +185,49 @@ describe('runtime: lifecycle and limits', { skip }, () => {
     await launched.process.exited;
     io.close();
   });
+
+  // /sys/fs/cgroup in the container: with a cgroup namespace a cgroup fs per v1 hierarchy (or
+  // cgroup2) rooted at the container's cgroup; without one, binds of the container's own dirs.
+  for (const cgroupNs of [true, false]) {
+    test(`/sys/fs/cgroup shows the container's own cgroup ${cgroupNs ? 'with a cgroup namespace (cgroup fs mounts)' : 'without a cgroup namespace (read-only binds)'}`, async () => {
+      const name = cgroupNs ? 'cgns' : 'nocgns';
+      const v1 = detectCgroupLayout().version === 1;
+      const script = [
+        'echo dirs=$(ls /sys/fs/cgroup)',
+        v1 ? 'echo limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)' : 'echo procs=$(cat /sys/fs/cgroup/cgroup.procs)',
+        `echo 1 2>&1 > /sys/fs/cgroup/${v1 ? 'memory/' : ''}cgroup.procs`,
+        'grep " /sys/fs/cgroup" /proc/self/mountinfo',
+        'cat /proc/self/cgroup',
+      ].join('; ');
+      let cgPath = '';
+      const r = await h.run(name, ['/bin/sh', '-c', script], (s) => {
+        cgPath = s.linux!.cgroupsPath!;
+        s.linux!.resources = { memory: { limit: 48 * 1024 * 1024 } };
+        if (!cgroupNs) s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+      });
+      assert.equal(r.code, 0, r.out);
+      assert.deepEqual(h.warnings.filter((w) => /cgroup/.test(w)), []);
+      assert.match(r.out, /cgroup\.procs: Read-only file system/, 'read-only as the spec mount asks');
+      const mounts = r.out.split('\n').filter((l) => / \/sys\/fs\/cgroup/.test(l)).map((l) => ({ root: l.split(' ')[3], point: l.split(' ')[4], fstype: l.split(' - ')[1]?.split(' ')[0] }));
+      if (!v1) {
+        assert.match(r.out, /^procs=1\b/m, "only the container's processes");
+        return;
+      }
+      assert.match(r.out, /^limit=50331648$/m, "the memory hierarchy shows the container's limit");
+      const dirs = /^dirs=(.*)$/m.exec(r.out)![1]!.split(' ');
+      for (const d of ['memory', 'pids', 'devices', 'freezer']) assert.ok(dirs.includes(d), `${d} in /sys/fs/cgroup: ${dirs}`);
+      assert.equal(mounts.find((m) => m.point === '/sys/fs/cgroup')?.fstype, 'tmpfs');
+      const mem = mounts.find((m) => m.point === '/sys/fs/cgroup/memory');
+      assert.equal(mem?.fstype, 'cgroup', r.out);
+      if (cgroupNs) {
+        assert.equal(mem.root, '/', "the cgroup namespace's root is the container's cgroup");
+        assert.match(r.out, /^\d+:memory:\/$/m);
+      } else {
+        assert.ok(mem.root!.endsWith(`/${cgPath}`), `the bind shows the container's own dir: ${mem.root}`);
+        assert.ok(r.out.split('\n').some((l) => /^\d+:memory:/.test(l) && l.endsWith(`/${cgPath}`)), r.out);
+      }
+    });
+  }
 
   test('pause freezes every process, resume thaws', async () => {
     const { path } = h.bundle('frz', undefined, ['/bin/sh', '-c', 'while :; do sleep 0.05; done']);

@@ -155,6 +155,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       consoleSocket: consoleIndex,
       joinNamespaces: joinNamespaces as never,
       hooksBeforePivot,
+      cgroupPaths: record.cgroupPaths,
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);

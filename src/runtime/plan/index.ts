@@ -26,14 +26,14 @@ import { invalid } from '../../common/errors.js';
 import { CLONE, MS, type PlanOp } from '../../native/plan.js';
 import type { IdMapping, NamespaceType, Spec } from '../spec/types.js';
 import { rootfsPath } from '../spec/validate.js';
-import { cleanPath, defaultMountPointOf, defaultStatSource, detectCgroupLayout, deviceOps, mountOps, type MountContext } from './mounts.js';
+import { cleanPath, defaultMountPointOf, defaultStatSource, detectCgroupLayout, deviceOps, mountOps, withContainerDirs, type MountContext } from './mounts.js';
 import { processTailOps } from './process.js';
 import { NOTIFY, type CgroupLayout, type ExecRequest, type PlannedContainer, type PlanRequest } from './types.js';
 
 export * from './types.js';
 export { parseMountOptions, MOUNT_OPTIONS } from './mount-options.js';
 export { RLIMITS, RLIM_INFINITY } from './process.js';
-export { detectCgroupLayout } from './mounts.js';
+export { detectCgroupLayout, withContainerDirs } from './mounts.js';
 
 export const NS_FLAGS: Readonly<Record<NamespaceType, number>> = {
   mount: CLONE.NEWNS,
@@ -211,7 +211,7 @@ export function planContainer(req: PlanRequest): PlannedContainer {
     ownNetNs: created.has('network') || (joins.has('network') && joinUser),
     cgroupNs: all.has('cgroup'),
     statSource: req.statSource ?? defaultStatSource,
-    cgroupLayout: () => (layout ??= req.cgroupLayout ?? detectCgroupLayout()),
+    cgroupLayout: () => (layout ??= withContainerDirs(req.cgroupLayout ?? detectCgroupLayout(), req.cgroupPaths)),
     warnings,
   };
   (spec.mounts ?? []).forEach((m, i) => ops.push(...mountOps(m, i, ctx)));

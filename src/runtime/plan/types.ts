@@ -50,6 +50,12 @@ export interface PlanRequest {
   cgroupV2IntoClone?: boolean;
   /** The host's cgroup layout and the container's cgroup dirs, for `cgroup` mounts (default: read from /proc/self/mountinfo, without container dirs). */
   cgroupLayout?: CgroupLayout;
+  /**
+   * The container's cgroup directories as recorded at create (CgroupManager.paths: controller →
+   * host dir, `name=systemd`, `unified`). They fill in the layout's container dirs, which a
+   * `cgroup` mount binds when the container has no cgroup namespace.
+   */
+  cgroupPaths?: Record<string, string>;
   /** What a bind source is (default: stat on the host). Injectable for tests. */
   statSource?: (path: string) => SourceKind;
   /** The mount point containing `path` on the host (default: /proc/self/mountinfo); only for rootfsPropagation "shared". */
