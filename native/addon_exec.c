@@ -26,6 +26,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
@@ -294,6 +295,9 @@ int hk_plan_decode(const uint8_t *buf, size_t len, struct hk_plan *plan) {
     if (op->code == HK_FORK) {
       uint32_t at = op->u[0];
       ok = at > k + 1 && at < plan->nops && plan->ops[at - 1].code == HK_EXEC;
+      // A clone op in the child part makes the real process; the caller waits for its pid.
+      for (uint32_t f = k + 1; ok && f < at; f++)
+        if (plan->ops[f].code == HK_CLONE) plan->ops[k].u[1] = 1;
     } else if (op->code == HK_EXEC && k != plan->nops - 1) {
       ok = 0;
       for (uint32_t f = 0; f < k && !ok; f++) ok = plan->ops[f].code == HK_FORK && plan->ops[f].u[0] == k + 1;
@@ -314,6 +318,7 @@ struct child {
   int sync_fd;  // read end of the sync pipe (CLOEXEC, relocated)
   int *internal; // relocated internal fds
   int root_fd;  // the root register, -1 until openRoot/pivotRoot
+  int clone_report; // a fork's child whose part has a clone op: the clone's pid goes here too (-1: none)
 };
 
 #define sys(...) syscall(__VA_ARGS__)
@@ -754,7 +759,17 @@ static int run_op(struct child *c, int32_t step, const struct hk_op *op) {
     if (pid < 0) return errno;
     if (pid > 0) {
       write_record(c, -1, (int32_t)pid);
+      if (c->clone_report >= 0) {
+        // Our parent (a fork's caller) adopts the new process, its child by CLONE_PARENT.
+        int32_t v = (int32_t)pid;
+        long n;
+        do n = sys(SYS_write, c->clone_report, &v, sizeof v); while (n < 0 && errno == EINTR);
+      }
       child_exit(0);
+    }
+    if (c->clone_report >= 0) {
+      sys(SYS_close, c->clone_report);
+      c->clone_report = -1;
     }
     return 0;
   }
@@ -818,17 +833,54 @@ static int run_op(struct child *c, int32_t step, const struct hk_op *op) {
  * e.g. a monitor). Returns 0 in the child, the child's pid in the parent (after the {-4, pid}
  * record and the pidfd move), or -errno.
  */
-static long run_fork(struct child *c, const struct hk_op *op) {
-  int pidfd = -1;
+static long run_fork(struct child *c, int32_t step, const struct hk_op *op) {
+  int pidfd = -1, report[2] = { -1, -1 };
+  // With a clone op in the child part, the clone's process is the one to hand on (its pidfd at
+  // op->i[0]): the child reports its pid on a pipe of our own. CLOEXEC, so EOF comes when the
+  // child execs or dies without cloning.
+  if (op->u[1] && sys(SYS_pipe2, report, O_CLOEXEC) < 0) return -errno;
   struct clone_args a;
   memset(&a, 0, sizeof a);
   a.flags = CLONE_PIDFD | op->q[0];
   a.pidfd = (uint64_t)(uintptr_t)&pidfd;
   a.exit_signal = SIGCHLD;
   long pid = sys(SYS_clone3, &a, sizeof a);
-  if (pid < 0) return -errno;
-  if (pid == 0) return 0;
+  if (pid < 0) {
+    int err = errno;
+    if (report[0] >= 0) { sys(SYS_close, report[0]); sys(SYS_close, report[1]); }
+    return -err;
+  }
+  if (pid == 0) {
+    if (report[0] >= 0) {
+      sys(SYS_close, report[0]);
+      c->clone_report = high_fd(c, report[1]);
+      if (c->clone_report < 0) fail(c, step, errno);
+    }
+    return 0;
+  }
   write_record(c, -4, (int32_t)pid);
+  if (report[0] >= 0) {
+    sys(SYS_close, report[1]);
+    int32_t cpid = 0;
+    long n;
+    do n = sys(SYS_read, report[0], &cpid, sizeof cpid); while (n < 0 && errno == EINTR);
+    sys(SYS_close, report[0]);
+    if (n == (long)sizeof cpid && cpid > 0) {
+      // The clone's process is our child (CLONE_PARENT from our child) and we have not reaped
+      // it, so its pid cannot have been reused. Reap the forked child, which exits right after
+      // reporting; from here on the pidfd is the clone's.
+      long cfd = sys(SYS_pidfd_open, cpid, 0);
+      if (cfd < 0) return -errno;
+      siginfo_t si;
+      long w;
+      do w = sys(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, NULL); while (w < 0 && errno == EINTR);
+      sys(SYS_close, pidfd);
+      pidfd = (int)cfd;
+      pid = cpid;
+    }
+    // EOF without a pid: the child failed before its clone (it reported that to the parent);
+    // hand on its own pidfd, so whoever reaps it sees the failure's exit status.
+  }
   if (op->i[0] >= 0) {
     // pidfds are always O_CLOEXEC; dup3 onto another number clears it (same number: fcntl).
     if (pidfd != op->i[0]) {
@@ -887,7 +939,7 @@ static int prologue(struct child *c, int err_fd, int sync_fd, pid_t parent) {
 }
 
 static _Noreturn void child_main(const struct hk_plan *plan, int err_w, int err_r, int sync_r, int sync_w, pid_t parent) {
-  struct child c = { plan, err_w, sync_r, NULL, -1 };
+  struct child c = { plan, err_w, sync_r, NULL, -1, -1 };
   // Our copies of the parent's ends: without closing them the sync pipe would never give EOF
   // and writes to the error pipe would never fail with EPIPE.
   sys(SYS_close, err_r);
@@ -896,7 +948,7 @@ static _Noreturn void child_main(const struct hk_plan *plan, int err_w, int err_
   if (err) fail(&c, -3, err);
   for (uint32_t k = 0; k < plan->nops; k++) {
     if (plan->ops[k].code == HK_FORK) {
-      long pid = run_fork(&c, &plan->ops[k]);
+      long pid = run_fork(&c, (int32_t)k, &plan->ops[k]);
       if (pid < 0) fail(&c, (int32_t)k, (int)-pid);
       if (pid > 0) k = plan->ops[k].u[0] - 1; // the parent jumps to its continuation
       continue;

@@ -229,6 +229,40 @@ describe('runtime: lifecycle and limits', { skip }, () => {
     });
   }
 
+  test("joining another container's pid namespace (a clone op): the joiner is pid 2 there and its exit status comes through", async () => {
+    const { path } = h.bundle('pidhost', undefined, ['/bin/sleep', '30']);
+    const io = h.stdio('pidhost');
+    const host = await h.runtime.launch({ id: 'pidhost', bundle: path, stdio: io.fds });
+    try {
+      const hostPid = host.record.pid;
+      const r = await h.run('pidjoin', ['/bin/sh', '-c', 'echo me=$$; echo ns=$(readlink /proc/self/ns/pid); ls /proc | grep -c "^[0-9]"; exit 4'], (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${hostPid}/ns/pid` } : n));
+      });
+      assert.equal(r.code, 4, r.out);
+      assert.match(r.out, /^me=[2-9]\d*$/m, 'not pid 1: the sleeper is');
+      assert.match(r.out, new RegExp(`^ns=${readlinkSync(`/proc/${hostPid}/ns/pid`).replace(/[[\]]/g, '\\$&')}$`, 'm'));
+    } finally {
+      await h.runtime.delete('pidhost', { force: true });
+      await host.process.exited;
+      io.close();
+    }
+  });
+
+  test('a new time namespace: the boottime offset shows in /proc/uptime, the clock is unchanged', async () => {
+    const offset = 10 * 365 * 86400;
+    const r = await h.run('timens', ['/bin/sh', '-c', 'cat /proc/uptime; echo ns=$(readlink /proc/self/ns/time); date +%s'], (s) => {
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { boottime: { secs: offset, nanosecs: 0 }, monotonic: { secs: 7, nanosecs: 0 } };
+    });
+    assert.equal(r.code, 0, r.out);
+    const uptime = Number(r.out.split(' ')[0]);
+    const hostUptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    assert.ok(uptime >= offset && uptime - offset <= hostUptime + 5, `uptime ${uptime} = host ${hostUptime} + ${offset}`);
+    assert.doesNotMatch(r.out, new RegExp(`ns=${readlinkSync('/proc/self/ns/time').replace(/[[\]]/g, '\\$&')}`));
+    const wall = Number(r.out.trim().split('\n').pop());
+    assert.ok(Math.abs(wall - Date.now() / 1000) < 60, 'CLOCK_REALTIME has no offset');
+  });
+
   test('pause freezes every process, resume thaws', async () => {
     const { path } = h.bundle('frz', undefined, ['/bin/sh', '-c', 'while :; do sleep 0.05; done']);
     const io = h.stdio('frz');

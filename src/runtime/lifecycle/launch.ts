@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { HakoError, fromSystemError, invalid } from '../../common/errors.js';
 import type { Plan, PlanOp } from '../../native/plan.js';
-import { native } from '../../native/addon.js';
+import { addonErrno, native } from '../../native/addon.js';
 import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
 import { validateSpec } from '../spec/validate.js';
 import type { Spec } from '../spec/types.js';
@@ -194,11 +194,16 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     });
     // Supervised: the container is the monitor's child; its pid comes with the fork record.
     let containerPid = spawned.pid;
+    const containerPidfds: number[] = [];
     if (opts.monitor) {
       const forked = await awaitFork(spawned);
       containerPid = forked.pid;
-      undo.push(() => killContainerPidfd(forked.pidfd));
-      closers.push(() => native().close(forked.pidfd));
+      containerPidfds.push(forked.pidfd);
+      // The forked process, and the clone op's process that replaces it (if any).
+      // (Closed on success below; on failure the undo kills through them and closes them.)
+      undo.push(async () => {
+        for (const fd of containerPidfds.splice(0).reverse()) await killContainerPidfd(fd);
+      });
     }
     const pid = () => (opts.monitor ? containerPid : spawned.pid);
 
@@ -220,6 +225,11 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         spawned.release();
       } else if (ev.type === 'notify' && ev.value === NOTIFY_CREATED) {
         break;
+      } else if (ev.type === 'pid' && opts.monitor) {
+        // The container's clone op made the real process (the monitor's child, like the forked
+        // one it replaces); without a monitor the SpawnedProcess already follows it.
+        containerPid = ev.pid;
+        containerPidfds.push(openPidfd(ev.pid));
       } else if (ev.type === 'exec') {
         break;
       }
@@ -239,6 +249,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     if (ownPtyEnd !== undefined) ptyMaster = receivePty(ownPtyEnd);
     for (const fd of fdsToClose) safeClose(fd);
     for (const close of closers) close();
+    for (const fd of containerPidfds) safeClose(fd);
     if (opts.mode === 'create') spawned.closeErrPipe();
     return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }), ...(monitor ? { monitor } : {}) };
   } catch (err) {
@@ -252,6 +263,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       }
     }
     throw err;
+  }
+}
+
+function openPidfd(pid: number): number {
+  try {
+    return native().pidfdOpen(pid);
+  } catch (err) {
+    throw new HakoError({ step: `open a pidfd on container process ${pid}`, errno: addonErrno(err), cause: err });
   }
 }
 
