@@ -84,7 +84,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
       await proc.exited.catch(() => undefined);
       throw err;
     }
-    if (opts.pidFile) writeFileAtomicSync(opts.pidFile, String(proc.pid), { mode: 0o644 });
+    if (opts.pidFile) writeFileAtomicSync(opts.pidFile, String(proc.pid), { mode: 0o644, durable: false });
     let ptyMaster: number | undefined;
     if (ownPtyEnd !== undefined) ptyMaster = receivePty(ownPtyEnd);
     return { process: proc, pid: proc.pid, ...(ptyMaster === undefined ? {} : { ptyMaster }) };

@@ -238,11 +238,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
     store.save(record);
-    if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(record.pid), { mode: 0o644 });
+    // Pid files and monitor.json name live processes: atomic, not fsync'ed (a crash ends them).
+    if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(record.pid), { mode: 0o644, durable: false });
     let monitor: Launched['monitor'];
     if (opts.monitor) {
       monitor = { pid: spawned.pid, startTime: processStartTime(spawned.pid), containerPid: record.pid };
-      writeFileAtomicSync(resolve(opts.monitor.dir, 'monitor.json'), JSON.stringify(monitor), { mode: 0o644 });
+      writeFileAtomicSync(resolve(opts.monitor.dir, 'monitor.json'), JSON.stringify(monitor), { mode: 0o644, durable: false });
     }
 
     let ptyMaster: number | undefined;
