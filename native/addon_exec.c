@@ -409,6 +409,11 @@ static int mkdirs_fd(struct child *c, const char *path, size_t len, mode_t mode,
   if (len >= sizeof buf) return -ENAMETOOLONG;
   memcpy(buf, path, len);
   buf[len] = 0;
+  // Usually the directory exists (/proc, /dev in an image): one open instead of the walk.
+  if (len > 0) {
+    int fd = open_path(c, buf, in_root, O_PATH | O_DIRECTORY);
+    if (fd >= 0) return fd;
+  }
   int dfd = open_path(c, (in_root || path[0] == '/') ? "/" : ".", in_root, O_PATH | O_DIRECTORY);
   size_t pos = 0;
   while (dfd >= 0 && pos < len) {
@@ -598,11 +603,14 @@ static int op_write_file(struct child *c, const struct hk_op *op) {
 }
 
 static int op_cap_bounding(const struct hk_op *op) {
+  // Dropping a capability that is not in the set is a no-op; EINVAL means past the last one
+  // the kernel knows (it says the same to PR_CAPBSET_READ).
   for (unsigned long cap = 0; cap < 64; cap++) {
-    long has = sys(SYS_prctl, PR_CAPBSET_READ, cap, 0, 0, 0);
-    if (has < 0) return errno == EINVAL ? 0 : errno; // EINVAL: past the last capability
-    if (!has || (op->q[0] & (1ULL << cap))) continue;
-    if (sys(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return errno;
+    if (op->q[0] & (1ULL << cap)) {
+      if (sys(SYS_prctl, PR_CAPBSET_READ, cap, 0, 0, 0) < 0) return errno == EINVAL ? 0 : errno;
+      continue;
+    }
+    if (sys(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return errno == EINVAL ? 0 : errno;
   }
   return 0;
 }

@@ -14,7 +14,6 @@ import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import type { RuntimeContext } from './context.js';
 import { cgroupsOf } from './context.js';
 import { statusOf } from './status.js';
-import { connectConsoleSocket } from './console.js';
 import { waitInForeground } from './foreground.js';
 import { receivePty } from './launch.js';
 
@@ -53,6 +52,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
     let ownPtyEnd: number | undefined;
     if (opts.process.terminal) {
       if (opts.consoleSocket) {
+        const { connectConsoleSocket } = await import('./console.js'); // node:net, only when needed
         const sock = await connectConsoleSocket(opts.consoleSocket);
         closers.push(() => sock.close());
         consoleSocket = internalFds.push(sock.fd) - 1;

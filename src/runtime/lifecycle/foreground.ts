@@ -2,7 +2,6 @@
 // relay a pty we own to our own terminal, and turn its end into an exit status like a shell
 // does (128 + signal number when killed).
 import { writeSync, closeSync } from 'node:fs';
-import { ReadStream } from 'node:tty';
 import { constants as osc } from 'node:os';
 import { native } from '../../native/addon.js';
 import type { SpawnedProcess } from '../../native/executor.js';
@@ -22,7 +21,8 @@ export async function waitInForeground(proc: SpawnedProcess, ptyMaster?: number)
     handlers.set(sig, h);
     process.on(sig, h);
   }
-  const stopRelay = ptyMaster === undefined ? undefined : relayPty(ptyMaster);
+  // node:tty (and with it node:net and streams) only with a pty: ~2 ms of a short command's start-up.
+  const stopRelay = ptyMaster === undefined ? undefined : relayPty(ptyMaster, (await import('node:tty')).ReadStream);
   try {
     const { code, signal } = await proc.exited;
     if (signal) return 128 + ((osc.signals as Record<string, number>)[signal] ?? 0);
@@ -34,7 +34,7 @@ export async function waitInForeground(proc: SpawnedProcess, ptyMaster?: number)
 }
 
 /** Copies the pty's output to stdout and stdin to the pty; raw mode on our terminal meanwhile. */
-function relayPty(master: number): () => Promise<void> {
+function relayPty(master: number, ReadStream: typeof import('node:tty').ReadStream): () => Promise<void> {
   const stdin = process.stdin;
   const wasRaw = stdin.isTTY ? stdin.isRaw : false;
   const resize = () => {

@@ -18,7 +18,6 @@ import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import { processStartTime } from '../state/process-info.js';
 import { runHooks, type HookState } from './hooks.js';
 import type { RuntimeContext } from './context.js';
-import { connectConsoleSocket } from './console.js';
 import { deviceCgroupRules } from './device-rules.js';
 import { awaitFork, killContainerPidfd, supervisedPlan, type SupervisorOptions } from './supervised.js';
 
@@ -121,6 +120,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         monitorPtyEnd = ours;
         consoleIndex = internal(theirs);
       } else if (opts.consoleSocket) {
+        const { connectConsoleSocket } = await import('./console.js'); // node:net, only when needed
         const sock = await connectConsoleSocket(opts.consoleSocket);
         closers.push(() => sock.close());
         consoleIndex = internal(sock.fd);
