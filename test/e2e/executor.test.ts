@@ -3,7 +3,7 @@
 // its temp dirs (the mounts live in the children's mount namespaces and vanish with them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReadStream } from 'node:tty';
@@ -537,4 +537,29 @@ test('bpf(): pointer fields are filled from [offset, buffer] pairs (BPF_PROG_LOA
   assert.ok(fd > 2);
   native().close(fd);
   assert.throws(() => native().bpf(5, attr, [[124, insns]]), (err: unknown) => (err as { code?: string }).code === 'EINVAL');
+});
+
+test('writeDetached writes from a background thread and returns at once; a failing write is ignored', { skip }, async () => {
+  const t = tempDir('hako-wd-');
+  try {
+    const file = join(t.path, 'f');
+    writeFileSync(file, '');
+    native().writeDetached(file, 'hello');
+    native().writeDetached(join(t.path, 'missing-dir', 'x'), 'lost'); // ENOENT in the thread: ignored
+    const end = Date.now() + 5000;
+    while (readFileSync(file, 'utf8') !== 'hello') {
+      assert.ok(Date.now() < end, 'the detached write never happened');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('the cgroup attach prewarm leaves this process in its own cgroups', { skip }, async () => {
+  const { startAttachPrewarm } = await import('../../src/runtime/cgroups/prewarm.js');
+  const before = readFileSync('/proc/self/cgroup', 'utf8');
+  startAttachPrewarm((p, d) => native().writeDetached(p, d));
+  await new Promise((r) => setTimeout(r, 100)); // longer than a grace period
+  assert.equal(readFileSync('/proc/self/cgroup', 'utf8'), before);
 });

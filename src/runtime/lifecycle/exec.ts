@@ -14,6 +14,7 @@ import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import type { RuntimeContext } from './context.js';
 import { cgroupsOf } from './context.js';
 import { statusOf } from './status.js';
+import { startAttachPrewarm } from '../cgroups/prewarm.js';
 import { waitInForeground } from './foreground.js';
 import { receivePty } from './launch.js';
 
@@ -43,6 +44,8 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
   }
   const toClose: number[] = [];
   const closers: Array<() => void> = [];
+  // The exec'd process joins the container's cgroups: start that grace period now (../cgroups/prewarm.ts).
+  startAttachPrewarm((path, data) => native().writeDetached(path, data));
   try {
     const pidfd = native().pidfdOpen(rec.pid);
     toClose.push(pidfd);

@@ -11,8 +11,9 @@ import { addonErrno, native } from '../../native/addon.js';
 import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
 import { validateSpec } from '../spec/validate.js';
 import type { Spec } from '../spec/types.js';
-import { planContainer, NOTIFY, type PlannedContainer } from '../plan/index.js';
+import { detectCgroupLayout, planContainer, NOTIFY, type PlannedContainer } from '../plan/index.js';
 import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
+import { startAttachPrewarm } from '../cgroups/prewarm.js';
 import type { ContainerRecord } from '../state/container-store.js';
 import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import { processStartTime } from '../state/process-info.js';
@@ -69,6 +70,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   const fdsToClose: number[] = [];
   const closers: Array<() => void> = [];
   let proc: SpawnedProcess | undefined;
+  const procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
   store.reserve(id);
   undo.push(() => store.remove(id));
   try {
@@ -92,9 +95,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     };
 
     // cgroups: made and limited before the process exists, so it never runs unlimited.
-    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id });
+    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo });
     cgroups.create();
     undo.push(() => cgroups.destroy());
+    // Start the grace period the cgroup join will wait for, so that it runs while we prepare
+    // (../cgroups/prewarm.ts). After the mkdirs: the prewarm holds cgroup_mutex until it ends.
+    startAttachPrewarm((path, data) => native().writeDetached(path, data), { procSelfCgroup, mountinfo });
     cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
@@ -156,6 +162,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       joinNamespaces: joinNamespaces as never,
       hooksBeforePivot,
       cgroupPaths: record.cgroupPaths,
+      cgroupLayout: detectCgroupLayout(mountinfo),
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
