@@ -103,13 +103,9 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "spawn: expected a Buffer");
     return NULL;
   }
-  struct hk_plan plan;
-  int err = hk_plan_decode(data, len, &plan);
-  if (err) return hk_throw_errno(env, "decode plan", err);
   struct hk_spawned sp;
   const char *what = "clone3";
-  err = hk_spawn(&plan, &sp, &what);
-  hk_plan_free(&plan);
+  int err = hk_spawn_buffer(data, len, &sp, &what);
   if (err) return hk_throw_errno(env, what, err);
   napi_value o;
   CHECK(napi_create_object(env, &o));
