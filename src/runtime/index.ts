@@ -13,8 +13,8 @@ import { cgroupsOf } from './lifecycle/context.js';
 export class Runtime {
   readonly ctx: RuntimeContext;
 
-  constructor(opts: { root: string; log?: Partial<RuntimeLogger> }) {
-    this.ctx = makeContext(opts.root, opts.log);
+  constructor(opts: { root: string; log?: Partial<RuntimeLogger>; cgroupDriver?: 'v1' | 'v2' }) {
+    this.ctx = makeContext(opts.root, opts.log, opts.cgroupDriver ? { cgroupDriver: opts.cgroupDriver } : {});
   }
 
   /** Creates the container; its process waits (exec fifo) until start(). */

@@ -297,6 +297,46 @@ describe('runtime: lifecycle and limits', { skip }, () => {
   });
 });
 
+// The v2 driver: on a pure v2 host the default, on a hybrid one the controller-less cgroup2 mount
+// at /sys/fs/cgroup/unified. The process is cloned into its cgroup (CLONE_INTO_CGROUP, no
+// migration) together with its cgroup namespace, whose root must then be that cgroup.
+const v2Mount = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : existsSync('/sys/fs/cgroup/unified/cgroup.controllers') ? '/sys/fs/cgroup/unified' : undefined;
+describe('runtime: cgroup v2 driver', { skip: skip || (!v2Mount && 'no cgroup2 mount') }, () => {
+  let h: Harness;
+  before(() => {
+    h = harness('v2', { cgroupDriver: 'v2' });
+  });
+  after(async () => {
+    await h.cleanup();
+  });
+
+  test('the process starts in its cgroup with its cgroup namespace rooted there; exec joins it too', async () => {
+    let cgPath = '';
+    const { path } = h.bundle('intocg', (s) => {
+      cgPath = s.linux!.cgroupsPath!;
+    }, ['/bin/sh', '-c', 'cat /proc/self/cgroup; sleep 30']);
+    const io = h.stdio('intocg');
+    const launched = await h.runtime.launch({ id: 'intocg', bundle: path, stdio: io.fds });
+    try {
+      const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+      const expected = `${own === '/' ? '' : own}/${cgPath}`;
+      const v2Line = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+      assert.equal(v2Line(launched.record.pid), `0::${expected}`);
+      assert.deepEqual(h.runtime.state('intocg').pid, launched.record.pid);
+      assert.ok(readFileSync(join(v2Mount!, expected, 'cgroup.procs'), 'utf8').split('\n').includes(String(launched.record.pid)));
+      await waitFor('the output', () => /^0::/m.test(io.read()));
+      assert.match(io.read(), /^0::\/$/m, 'inside, the cgroup namespace root is the container\'s cgroup');
+      const code = await h.runtime.exec('intocg', { process: { args: ['/bin/sh', '-c', 'grep "^0::" /proc/self/cgroup; exit 4'], cwd: '/', user: { uid: 0, gid: 0 } } as never, stdio: io.fds });
+      assert.equal(code, 4);
+      assert.equal(io.read().split('\n').filter((l) => l === '0::/').length, 2, 'the exec\'d process is in the container\'s cgroup (and namespace)');
+    } finally {
+      await h.runtime.delete('intocg', { force: true });
+      await launched.process.exited;
+      io.close();
+    }
+  });
+});
+
 describe('runtime: hooks and failures', { skip }, () => {
   let h: Harness;
   before(() => {

@@ -10,10 +10,16 @@ export interface RuntimeLogger {
 export interface RuntimeContext {
   store: ContainerStore;
   log: RuntimeLogger;
+  /**
+   * The cgroup driver for new containers (default: v2 on a pure v2 host, else v1). 'v2' on a
+   * hybrid host uses the controller-less cgroup2 mount at /sys/fs/cgroup/unified (tests).
+   */
+  cgroupDriver?: 'v1' | 'v2';
 }
 
-export function makeContext(root: string, log?: Partial<RuntimeLogger>): RuntimeContext {
+export function makeContext(root: string, log?: Partial<RuntimeLogger>, opts: { cgroupDriver?: 'v1' | 'v2' } = {}): RuntimeContext {
   return {
+    ...(opts.cgroupDriver ? { cgroupDriver: opts.cgroupDriver } : {}),
     store: new ContainerStore(root),
     log: {
       warn: log?.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)),

@@ -44,8 +44,10 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
   }
   const toClose: number[] = [];
   const closers: Array<() => void> = [];
-  // The exec'd process joins the container's cgroups: start that grace period now (../cgroups/prewarm.ts).
-  startAttachPrewarm((path, data) => native().writeDetached(path, data));
+  // The exec'd process joins the container's cgroups: on v2 by being cloned into them
+  // (CLONE_INTO_CGROUP), else by a move whose grace period we start now (../cgroups/prewarm.ts).
+  const cgroups = cgroupsOf(rec);
+  if (cgroups.version !== 2) startAttachPrewarm((path, data) => native().writeDetached(path, data));
   try {
     const pidfd = native().pidfdOpen(rec.pid);
     toClose.push(pidfd);
@@ -75,9 +77,14 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
       { source: opts.stdio[2], target: 2 },
     ];
     for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
-    const proc = spawnPlan({ cloneFlags: planned.cloneFlags, cgroupFd: -1, fds, internalFds, pdeathsig: 0, ops: planned.ops });
+    let cgroupFd = -1;
+    if (cgroups.version === 2) {
+      cgroupFd = cgroups.openForCloneInto();
+      toClose.push(cgroupFd);
+    }
+    const proc = spawnPlan({ cloneFlags: planned.cloneFlags, cgroupFd, fds, internalFds, pdeathsig: 0, ops: planned.ops });
     try {
-      cgroupsOf(rec).addProcess(proc.pid);
+      if (cgroupFd < 0) cgroups.addProcess(proc.pid);
       proc.release();
       for await (const ev of proc.events()) {
         if (ev.type === 'exec') break;

@@ -95,12 +95,16 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     };
 
     // cgroups: made and limited before the process exists, so it never runs unlimited.
-    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo });
+    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
+    // On cgroup v2 the process is cloned straight into its cgroup (CLONE_INTO_CGROUP): no
+    // migration, so no grace period to wait for. Not under a monitor: that would put the monitor
+    // (the process we spawn) into the container's cgroup.
     cgroups.create();
     undo.push(() => cgroups.destroy());
-    // Start the grace period the cgroup join will wait for, so that it runs while we prepare
-    // (../cgroups/prewarm.ts). After the mkdirs: the prewarm holds cgroup_mutex until it ends.
-    startAttachPrewarm((path, data) => native().writeDetached(path, data), { procSelfCgroup, mountinfo });
+    const intoCgroup = cgroups.version === 2 && !opts.monitor;
+    // Otherwise start the grace period the cgroup join will wait for, so that it runs while we
+    // prepare (../cgroups/prewarm.ts). After the mkdirs: the prewarm holds cgroup_mutex until it ends.
+    if (!intoCgroup) startAttachPrewarm((path, data) => native().writeDetached(path, data), { procSelfCgroup, mountinfo });
     cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
@@ -163,6 +167,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       hooksBeforePivot,
       cgroupPaths: record.cgroupPaths,
       cgroupLayout: detectCgroupLayout(mountinfo),
+      cgroupV2IntoClone: intoCgroup,
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
@@ -179,9 +184,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       { source: opts.stdio[2], target: 2 },
     ];
     for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
+    let cgroupFd = -1;
+    if (intoCgroup) {
+      cgroupFd = cgroups.openForCloneInto();
+      fdsToClose.push(cgroupFd);
+    }
     let plan: Plan = {
       cloneFlags: planned.cloneFlags,
-      cgroupFd: -1,
+      cgroupFd,
       fds,
       internalFds,
       pdeathsig: opts.pdeathsig ?? 0,
@@ -217,7 +227,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     // The parent's half of the handshake: id maps (unless the child makes its user namespace
     // later, after joining others: then at its USERNS checkpoint), cgroups, release.
     if (planned.idMapsAtNotify === undefined) writeIdMappings(pid(), planned);
-    cgroups.addProcess(pid());
+    if (!intoCgroup) cgroups.addProcess(pid());
     spawned.release();
 
     const hookState = (status: string): HookState => ({ ociVersion: spec.ociVersion, id, status, pid: pid(), bundle, annotations: spec.annotations ?? {} });
