@@ -186,6 +186,17 @@ export class SpawnedProcess {
     }
   }
 
+  /** The failure the child already reported, if any (reads what is in the pipe, never blocks). */
+  pendingFailure(): HakoError | undefined {
+    try {
+      this.drain();
+    } catch {
+      return undefined;
+    }
+    const rec = this.queue.find((r) => r.step >= 0 || r.step === RECORD_SETUP);
+    return rec ? failureError(this.plan, rec) : undefined;
+  }
+
   /** Closes the read end of the error pipe (a later failing child then writes to its fd 2). */
   closeErrPipe(): void {
     if (this.errFd < 0) return;

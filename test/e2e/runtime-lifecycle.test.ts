@@ -399,6 +399,20 @@ describe('runtime: hooks and failures', { skip }, () => {
     io.close();
   });
 
+  test('a mount that fails while the parent moves the process into its cgroups names the mount (not the move)', async () => {
+    const { path } = h.bundle('badmount', (s) => {
+      s.mounts!.unshift({ destination: '/x', type: 'nosuchfs', source: 'none' });
+    });
+    const io = h.stdio('badmount');
+    await assert.rejects(h.runtime.launch({ id: 'badmount', bundle: path, stdio: io.fds }), (err: unknown) => {
+      assert.ok(err instanceof HakoError, String(err));
+      assert.match(err.message, /nosuchfs.*\/x.*\(ENODEV\)/);
+      return true;
+    });
+    io.close();
+    assert.deepEqual(h.runtime.list(), []);
+  });
+
   test('exec of a missing binary names the step and errno, and cleans up', async () => {
     const { path } = h.bundle('nope', undefined, ['/bin/nope']);
     const io = h.stdio('nope');

@@ -168,6 +168,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       cgroupPaths: record.cgroupPaths,
       cgroupLayout: detectCgroupLayout(mountinfo),
       cgroupV2IntoClone: intoCgroup,
+      cgroupJoinLate: !intoCgroup,
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
@@ -227,8 +228,17 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     // The parent's half of the handshake: id maps (unless the child makes its user namespace
     // later, after joining others: then at its USERNS checkpoint), cgroups, release.
     if (planned.idMapsAtNotify === undefined) writeIdMappings(pid(), planned);
-    if (!intoCgroup) cgroups.addProcess(pid());
-    spawned.release();
+    // With the late join the child makes its first mounts while we move it (a move can wait for
+    // a grace period, ../cgroups/prewarm.ts), then waits for the second release.
+    if (planned.lateCgroupJoin) spawned.release();
+    try {
+      if (!intoCgroup) cgroups.addProcess(pid());
+      spawned.release();
+    } catch (err) {
+      // A child that failed meanwhile is gone (ESRCH on the move, EPIPE on the release): its own
+      // failure says more.
+      throw spawned.pendingFailure() ?? err;
+    }
 
     const hookState = (status: string): HookState => ({ ociVersion: spec.ociVersion, id, status, pid: pid(), bundle, annotations: spec.annotations ?? {} });
     for await (const ev of spawned.events()) {

@@ -48,6 +48,12 @@ export interface PlanRequest {
   hooksBeforePivot: boolean;
   /** The process is cloned straight into its v2 cgroup (CLONE_INTO_CGROUP): CLONE_NEWCGROUP may go in cloneFlags. */
   cgroupV2IntoClone?: boolean;
+  /**
+   * The parent moves the process into its cgroups while it already sets up its first mounts: a
+   * second syncWait (then the cgroup namespace) comes before the first cgroup mount, or before
+   * the device nodes. Ignored where it cannot apply (see PlannedContainer.lateCgroupJoin).
+   */
+  cgroupJoinLate?: boolean;
   /** The host's cgroup layout and the container's cgroup dirs, for `cgroup` mounts (default: read from /proc/self/mountinfo, without container dirs). */
   cgroupLayout?: CgroupLayout;
   /**
@@ -87,6 +93,11 @@ export interface PlannedContainer {
    * a new pid ns owned by a joined/unshared user ns.
    */
   pidFromClone: boolean;
+  /**
+   * The plan has the late cgroup join: release the child, move it into its cgroups, release it
+   * again (the second syncWait). False: move it, then release once.
+   */
+  lateCgroupJoin?: boolean;
   warnings: string[];
   /** Debug-level findings, for a debug log only (never for the container's stderr). */
   notices?: string[];
