@@ -3,8 +3,8 @@
 // process is SIGKILLed.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
@@ -314,6 +314,42 @@ setInterval(() => {}, 1000);
     const uptime = Number(logLines(s.logPath)[0]!.log.split(' ')[0]);
     assert.ok(uptime >= 1_000_000, `uptime ${uptime} includes the offset`);
     await h.runtime.delete('timens', { force: true });
+  });
+
+  test('a supervised container with its own user ns that joins another network ns (user ns unshared after the join, pid ns by a clone)', async () => {
+    const { path: hostPath } = h.bundle('netholder', undefined, ['/bin/sleep', '30']);
+    const io = h.stdio('netholder');
+    const holder = await h.runtime.launch({ id: 'netholder', bundle: hostPath, stdio: io.fds });
+    startedPids.push(holder.record.pid);
+    try {
+      const netns = `/proc/${holder.record.pid}/ns/net`;
+      const { path } = h.bundle('usernet', (spec) => {
+        spec.process!.args = ['/bin/sh', '-c', 'echo pid=$$ uid=$(id -u); cat /proc/self/uid_map'];
+        spec.linux!.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'user' }, { type: 'network', path: netns }];
+        spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        // sysfs needs a network ns owned by the user ns: this one is not (the runtime warns and binds /sys).
+      });
+      execFileSync('chown', ['-R', '100000:100000', join(path, 'rootfs')]);
+      chmodSync(h.dir, 0o711);
+      chmodSync(path, 0o711);
+      const dir = join(h.dir, 'mon-usernet');
+      mkdirSync(dir, { recursive: true });
+      const logPath = join(dir, 'usernet-json.log');
+      const launched = await h.runtime.launch({ id: 'usernet', bundle: path, stdio: [0, 1, 2], monitor: monitorLaunch({ dir, logPath, logMaxSize: 0, logMaxFiles: 1, logDriver: 'json-file', tty: false, openStdin: false, stdinOnce: false }) });
+      startedPids.push(launched.monitor!.pid, launched.record.pid);
+      const rec = await finished({ launched, dir, logPath });
+      const out = logLines(logPath).map((l) => l.log).join('');
+      assert.equal(rec.exitCode, 0, out);
+      assert.match(out, /^pid=1 uid=0$/m, 'pid 1 of its new pid ns, root of its user ns');
+      assert.match(out, /^\s*0\s+100000\s+65536$/m);
+      assert.equal(rec.pid, launched.record.pid);
+      await h.runtime.delete('usernet', { force: true });
+    } finally {
+      await h.runtime.delete('netholder', { force: true });
+      await holder.process.exited;
+      io.close();
+    }
   });
 
   test('a supervised container whose clone op is never reached (failure before it): the failure is reported, nothing is left', async () => {
