@@ -96,11 +96,11 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
 
     // cgroups: made and limited before the process exists, so it never runs unlimited.
     const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
+    cgroups.create();
+    undo.push(() => cgroups.destroy());
     // On cgroup v2 the process is cloned straight into its cgroup (CLONE_INTO_CGROUP): no
     // migration, so no grace period to wait for. Not under a monitor: that would put the monitor
     // (the process we spawn) into the container's cgroup.
-    cgroups.create();
-    undo.push(() => cgroups.destroy());
     const intoCgroup = cgroups.version === 2 && !opts.monitor;
     // Otherwise start the grace period the cgroup join will wait for, so that it runs while we
     // prepare (../cgroups/prewarm.ts). After the mkdirs: the prewarm holds cgroup_mutex until it ends.
