@@ -94,6 +94,19 @@ describe('hako-runtime command line', { skip }, () => {
     assert.match(d.err, /hako-runtime: seccomp: 2 syscall name\(s\) unknown on SCMP_ARCH_X86_64, skipped: chown32, no_such_call/);
   });
 
+  test('run with hooks and a terminal: the parts of the command loaded on demand (hook processes, pty relay)', () => {
+    const log = join(h.dir, 'hooks.log');
+    const hook = (what: string) => ({ path: '/bin/sh', args: ['sh', '-c', `echo ${what} >> ${log}`] });
+    const { path } = h.bundle('lazy1', (s) => {
+      s.process!.terminal = true;
+      s.hooks = { prestart: [hook('prestart')], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+    }, ['/bin/sh', '-c', 'echo tty=$(tty); exit 3']);
+    const r = cli('run', '--bundle', path, 'lazy1');
+    assert.equal(r.code, 3, r.err);
+    assert.match(r.out, /tty=\/dev\/pts\/0/);
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['prestart', 'poststart', 'poststop']);
+  });
+
   test('spec writes a default config once; features is JSON', () => {
     const dir = join(h.dir, 'specdir');
     mkdirSync(dir);
