@@ -855,10 +855,18 @@ static long new_process(const struct hk_plan *plan, struct clone_args *a, uint32
 #if HK_VM_CLONE
   if (plan->use_vm) {
     char *base = plan->stacks + (size_t)slot * HK_STACK_SLOT + HK_STACK_GUARD;
-    a->flags |= CLONE_VM;
+    a->flags |= CLONE_VM | CLONE_CHILD_CLEARTID;
     a->stack = (uint64_t)(uintptr_t)base;
     a->stack_size = (uint64_t)(((uintptr_t)arg & ~(uintptr_t)63) - (uintptr_t)base);
-    return hk_clone3_call(a, sizeof *a, fn, arg);
+    // The kernel zeroes this word (in our memory) when the process execs or exits: then it no
+    // longer runs on its stack or reads our plan. Set before the clone, and before the process
+    // making it can exec or exit (the fence), so "all words zero" means all of them are done.
+    a->child_tid = (uint64_t)(uintptr_t)&plan->tids[slot];
+    __atomic_store_n(&plan->tids[slot], 1, __ATOMIC_SEQ_CST);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    long pid = hk_clone3_call(a, sizeof *a, fn, arg);
+    if (pid < 0) __atomic_store_n(&plan->tids[slot], 0, __ATOMIC_SEQ_CST);
+    return pid;
   }
 #else
   (void)slot;
@@ -1077,7 +1085,7 @@ static int run_ops(void *arg) {
 /** What the spawned process gets from hk_spawn (at the top of stack slot 0 with CLONE_VM). */
 struct spawn_args {
   struct child c;
-  int err_r, sync_w, done_r, done_w; // our ends of the pipes to close, and the done pipe's (-1: none)
+  int err_r, sync_w; // our ends of the pipes, to close
   pid_t parent;
 };
 
@@ -1106,12 +1114,6 @@ static int prologue(struct spawn_args *s) {
   if ((r = sys(SYS_fcntl, c->sync_fd, F_DUPFD_CLOEXEC, base)) < 0) return E(r);
   sys(SYS_close, c->sync_fd);
   c->sync_fd = (int)r;
-  if (s->done_w >= 0) {
-    // Held (CLOEXEC) until our exec or exit: the parent frees our stack and plan at its EOF.
-    if ((r = sys(SYS_fcntl, s->done_w, F_DUPFD_CLOEXEC, base)) < 0) return E(r);
-    sys(SYS_close, s->done_w);
-    s->done_w = (int)r;
-  }
   int *src = plan->scratch;        // relocated fds sources (so swaps like 1↔2 work)
   c->internal = plan->scratch + plan->nfds;
   for (uint32_t k = 0; k < plan->ninternal; k++) {
@@ -1143,7 +1145,6 @@ static int spawn_main(void *arg) {
   // and writes to the error pipe would never fail with EPIPE.
   sys(SYS_close, s->err_r);
   sys(SYS_close, s->sync_w);
-  if (s->done_r >= 0) sys(SYS_close, s->done_r);
   int err = prologue(s);
   if (err) fail(&s->c, -3, err);
   return run_ops(&s->c);
@@ -1152,12 +1153,11 @@ static int spawn_main(void *arg) {
 // ---------------------------------------------------------------------------------------------
 // Parent side
 
-/** A spawn whose processes share our memory (CLONE_VM): its plan and stacks live until done_r is at EOF. */
+/** A spawn whose processes share our memory (CLONE_VM): its plan and stacks live until they are done. */
 struct spawn_res {
   struct spawn_res *next;
   uint8_t *buf; // the plan bytes (the decoded plan's strings point into them)
   struct hk_plan plan;
-  int done_r;
 };
 
 // Spawns still running in our memory (main thread only, like every spawn).
@@ -1166,23 +1166,25 @@ static struct spawn_res *outstanding;
 static void res_free(struct spawn_res *res) {
   if (res->plan.stacks) munmap(res->plan.stacks, (size_t)res->plan.nslots * HK_STACK_SLOT);
   res->plan.stacks = NULL;
+  free((void *)res->plan.tids);
+  res->plan.tids = NULL;
   hk_plan_free(&res->plan);
   free(res->buf);
-  if (res->done_r >= 0) close(res->done_r);
   free(res);
 }
 
 /**
- * Frees the spawns whose processes have all exec'd or exited: each holds the write end of the
- * done pipe (CLOEXEC) until then, so EOF there means nobody runs on our copy of the plan or on
- * the stacks any more. Done lazily, at the next spawn.
+ * Frees the spawns whose processes have all exec'd or exited (each one's CLONE_CHILD_CLEARTID
+ * word is zero): nobody runs on those stacks or reads that plan any more. Done lazily, at the
+ * next spawn. (A word, not an fd: an fd of ours could be closed, and its number reused, by code
+ * that closes a stale fd number.)
  */
 static void sweep_outstanding(void) {
   for (struct spawn_res **p = &outstanding; *p;) {
     struct spawn_res *res = *p;
-    struct pollfd pfd = { res->done_r, POLLIN, 0 };
-    char b;
-    if (poll(&pfd, 1, 0) == 1 && read(res->done_r, &b, 1) == 0) {
+    int busy = 0;
+    for (uint32_t k = 0; k < res->plan.nslots && !busy; k++) busy = __atomic_load_n(&res->plan.tids[k], __ATOMIC_SEQ_CST) != 0;
+    if (!busy) {
       *p = res->next;
       res_free(res);
       continue;
@@ -1193,17 +1195,18 @@ static void sweep_outstanding(void) {
 
 static int spawn_plan(struct spawn_res *res, struct hk_spawned *out, const char **failed_syscall) {
   struct hk_plan *plan = &res->plan;
-  int ep[2] = { -1, -1 }, sp[2] = { -1, -1 }, dp[2] = { -1, -1 };
+  int ep[2] = { -1, -1 }, sp[2] = { -1, -1 };
   int err = 0;
   if (plan->use_vm) {
-    // One stack per process the plan makes, each above a guard page. Not touched until used.
+    // One stack per process the plan makes, each above a guard page (not touched until used),
+    // and one CLONE_CHILD_CLEARTID word each.
+    plan->tids = calloc(plan->nslots, sizeof *plan->tids);
+    if (!plan->tids) { *failed_syscall = "malloc"; return ENOMEM; }
     size_t len = (size_t)plan->nslots * HK_STACK_SLOT;
     void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) { *failed_syscall = "mmap"; return errno; }
     plan->stacks = m;
     for (uint32_t k = 0; k < plan->nslots; k++) mprotect(plan->stacks + (size_t)k * HK_STACK_SLOT, HK_STACK_GUARD, PROT_NONE);
-    if (pipe2(dp, O_CLOEXEC) < 0) { *failed_syscall = "pipe2"; return errno; }
-    res->done_r = dp[0];
   }
   if (pipe2(ep, O_CLOEXEC) < 0 || pipe2(sp, O_CLOEXEC) < 0) {
     err = errno;
@@ -1224,8 +1227,6 @@ static int spawn_plan(struct spawn_res *res, struct hk_spawned *out, const char 
   s->c.report_w = -1;
   s->err_r = ep[0];
   s->sync_w = sp[1];
-  s->done_r = dp[0];
-  s->done_w = dp[1];
   s->parent = getpid();
   int pidfd = -1;
   struct clone_args a;
@@ -1250,7 +1251,6 @@ static int spawn_plan(struct spawn_res *res, struct hk_spawned *out, const char 
   }
   close(ep[1]);
   close(sp[0]);
-  if (dp[1] >= 0) close(dp[1]);
   out->pid = (pid_t)pid;
   out->pidfd = pidfd;
   out->sync_fd = sp[1];
@@ -1260,9 +1260,7 @@ fail:
   for (int k = 0; k < 2; k++) {
     if (ep[k] >= 0) close(ep[k]);
     if (sp[k] >= 0) close(sp[k]);
-    if (dp[k] >= 0) close(dp[k]);
   }
-  res->done_r = -1;
   return err;
 }
 
@@ -1278,7 +1276,6 @@ int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const 
   }
   memcpy(buf, data, len);
   res->buf = buf;
-  res->done_r = -1;
   int err = hk_plan_decode(buf, len, &res->plan);
   if (err) {
     free(buf);

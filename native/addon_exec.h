@@ -58,6 +58,7 @@ struct hk_plan {
   uint32_t nslots;
   int use_vm;
   char *stacks;
+  int32_t *tids; // per slot: nonzero while that process may still use our memory (CLONE_CHILD_CLEARTID)
 };
 
 /** Decodes `buf` into `plan`; returns 0 or a positive errno (EINVAL for a malformed plan). */
