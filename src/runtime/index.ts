@@ -9,12 +9,15 @@ import { ociState, statusOf } from './lifecycle/status.js';
 import { runContainer, type RunOptions } from './lifecycle/run.js';
 import { startExec, execInContainer, type ExecOptions } from './lifecycle/exec.js';
 import { cgroupsOf } from './lifecycle/context.js';
+import { SeccompCache } from './plan/process.js';
 
 export class Runtime {
   readonly ctx: RuntimeContext;
 
   constructor(opts: { root: string; log?: Partial<RuntimeLogger>; cgroupDriver?: 'v1' | 'v2' }) {
     this.ctx = makeContext(opts.root, opts.log, opts.cgroupDriver ? { cgroupDriver: opts.cgroupDriver } : {});
+    // Containers and execs of one Runtime mostly share a seccomp profile (docker's default).
+    this.ctx.seccompCache = new SeccompCache();
   }
 
   /** Creates the container; its process waits (exec fifo) until start(). */

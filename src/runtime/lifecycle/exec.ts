@@ -68,7 +68,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
         consoleSocket = internalFds.push(theirs) - 1;
       }
     }
-    const planned = planExec({ spec: rec.config, process: opts.process, targetPidfd: 0, consoleSocket });
+    const planned = planExec({ spec: rec.config, process: opts.process, targetPidfd: 0, consoleSocket, ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}) });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
     const fds: Plan['fds'] = [

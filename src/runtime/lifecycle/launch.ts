@@ -169,6 +169,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       cgroupLayout: detectCgroupLayout(mountinfo),
       cgroupV2IntoClone: intoCgroup,
       cgroupJoinLate: !intoCgroup,
+      ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);

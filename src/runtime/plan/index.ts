@@ -32,7 +32,7 @@ import { NOTIFY, type CgroupLayout, type ExecRequest, type PlannedContainer, typ
 
 export * from './types.js';
 export { parseMountOptions, MOUNT_OPTIONS } from './mount-options.js';
-export { RLIMITS, RLIM_INFINITY } from './process.js';
+export { RLIMITS, RLIM_INFINITY, SeccompCache } from './process.js';
 export { detectCgroupLayout, withContainerDirs } from './mounts.js';
 
 export const NS_FLAGS: Readonly<Record<NamespaceType, number>> = {
@@ -263,6 +263,7 @@ export function planContainer(req: PlanRequest): PlannedContainer {
       consoleSocket: req.consoleSocket,
       fifo: req.mode === 'create' ? requireFifo(req.fifo) : undefined,
       seccomp: spec.linux?.seccomp,
+      ...(req.seccompCache ? { seccompCache: req.seccompCache } : {}),
       setgroupsDenied: needsSetgroupsDeny,
       warnings,
       notices,
@@ -304,6 +305,7 @@ export function planExec(req: ExecRequest): PlannedContainer {
     ...processTailOps(proc, {
       consoleSocket: req.consoleSocket,
       seccomp: spec.linux?.seccomp,
+      ...(req.seccompCache ? { seccompCache: req.seccompCache } : {}),
       setgroupsDenied: userNew && rootless,
       warnings,
       notices,

@@ -1,6 +1,7 @@
 // The planner's request and answer shapes.
 import type { PlanOp } from '../../native/plan.js';
 import type { IdMapping, NamespaceType, Process, Spec } from '../spec/types.js';
+import type { SeccompCache } from './process.js';
 
 /** Checkpoint values the child reports with `notify` ops (the lifecycle reacts to them). */
 export const NOTIFY = {
@@ -70,6 +71,8 @@ export interface PlanRequest {
   noPivot?: boolean;
   /** The caller has no privilege over the host ids (default: euid != 0): setgroups is denied in a new user ns. */
   rootless?: boolean;
+  /** Reuse compiled seccomp filters (the Runtime's). */
+  seccompCache?: SeccompCache;
 }
 
 export interface PlannedContainer {
@@ -113,4 +116,6 @@ export interface ExecRequest {
   consoleSocket?: number;
   /** See PlanRequest.rootless. */
   rootless?: boolean;
+  /** See PlanRequest.seccompCache. */
+  seccompCache?: SeccompCache;
 }
