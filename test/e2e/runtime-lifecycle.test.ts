@@ -335,6 +335,26 @@ describe('runtime: cgroup v2 driver', { skip: skip || (!v2Mount && 'no cgroup2 m
       io.close();
     }
   });
+
+  for (const cgroupNs of [true, false]) {
+    test(`/sys/fs/cgroup is the container's cgroup2 ${cgroupNs ? '(cgroup2 mounted in its cgroup namespace)' : '(a read-only bind of its cgroup dir)'}`, async () => {
+      const name = cgroupNs ? 'v2ns' : 'v2bind';
+      let cgPath = '';
+      const r = await h.run(name, ['/bin/sh', '-c', 'grep " /sys/fs/cgroup " /proc/self/mountinfo; echo procs=$(cat /sys/fs/cgroup/cgroup.procs); echo x 2>&1 > /sys/fs/cgroup/cgroup.procs; true'], (s) => {
+        cgPath = s.linux!.cgroupsPath!;
+        if (!cgroupNs) s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+      });
+      assert.equal(r.code, 0, r.out);
+      assert.deepEqual(h.warnings.filter((w) => /cgroup/.test(w)), []);
+      const line = r.out.split('\n').find((l) => l.split(' ')[4] === '/sys/fs/cgroup');
+      assert.ok(line, r.out);
+      assert.equal(line.split(' - ')[1]!.split(' ')[0], 'cgroup2');
+      if (cgroupNs) assert.equal(line.split(' ')[3], '/', "the namespace's root is the container's cgroup");
+      else assert.ok(line.split(' ')[3]!.endsWith(`/${cgPath}`), line);
+      assert.match(r.out, /^procs=1( \d+)*$/m, "only the container's processes");
+      assert.match(r.out, /Read-only file system/);
+    });
+  }
 });
 
 describe('runtime: hooks and failures', { skip }, () => {

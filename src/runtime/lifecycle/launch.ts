@@ -166,7 +166,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       joinNamespaces: joinNamespaces as never,
       hooksBeforePivot,
       cgroupPaths: record.cgroupPaths,
-      cgroupLayout: detectCgroupLayout(mountinfo),
+      // The container's view follows the driver placing it (v2 on a hybrid host: the unified one).
+      cgroupLayout: cgroups.version === 2 ? { version: 2 } : detectCgroupLayout(mountinfo),
       cgroupV2IntoClone: intoCgroup,
       cgroupJoinLate: !intoCgroup,
       ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
