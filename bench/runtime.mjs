@@ -13,7 +13,7 @@
 //   node_modules linked, `npm run build`), measured in the same run, interleaved with this one:
 //   before/after numbers under the same load.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,17 @@ const N = Number(args[0] ?? 50);
 if (process.getuid() !== 0) {
   console.error('bench/runtime: needs root');
   process.exit(1);
+}
+// The command runs its bundle only while that is newer than the last tsc build (else it falls
+// back to dist/, ~40 ms slower): measure what is installed, not a stale fallback.
+for (const tree of [repo, ...(baseline ? [baseline] : [])]) {
+  const mtime = (p) => statSync(p, { throwIfNoEntry: false })?.mtimeMs;
+  const bundled = mtime(join(tree, 'dist/bundle/hako-runtime.cjs'));
+  const built = mtime(join(tree, 'dist/.tsbuildinfo'));
+  if (bundled === undefined || (built !== undefined && built > bundled)) {
+    console.error(`bench/runtime: ${tree}: the hako-runtime bundle is missing or older than the last tsc build: run \`npm run build:ts\` there first`);
+    process.exit(1);
+  }
 }
 const { makeBusyboxRootfs, testCgroupName, removeCgroupEverywhere } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
 const { Runtime } = await import(join(repo, 'dist/src/runtime/index.js'));
