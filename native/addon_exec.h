@@ -34,6 +34,7 @@ struct hk_op {
   uint32_t ngids;
   void *filter;      // seccomp: aligned copy of the sock_filter array
   uint32_t nfilter;  // number of 8-byte instructions
+  uint32_t slot;     // fork/clone: the stack slot of the process it makes (CLONE_VM spawns)
 };
 
 struct hk_plan {
@@ -52,6 +53,12 @@ struct hk_plan {
   int max_target;
   int reloc_base;
   int *scratch; // nfds + ninternal ints the child fills with relocated fds
+  // Computed too: how many processes the plan makes (stack slots) and whether they may share our
+  // memory (CLONE_VM); `stacks` is set by the spawn.
+  uint32_t nslots;
+  int use_vm;
+  char *stacks;
+  int32_t *tids; // per slot: nonzero while that process may still use our memory (CLONE_CHILD_CLEARTID)
 };
 
 /** Decodes `buf` into `plan`; returns 0 or a positive errno (EINVAL for a malformed plan). */
@@ -67,9 +74,10 @@ struct hk_spawned {
 };
 
 /**
- * Clones the child, which runs the prologue and the ops and never returns. Returns 0 or a
- * positive errno; *failed_syscall names the failing call.
+ * Decodes the plan bytes (copied: with CLONE_VM the child reads them after we return) and clones
+ * the child, which runs the prologue and the ops and never returns. Returns 0 or a positive
+ * errno; *failed_syscall names the failing call ("decode plan" for a malformed plan).
  */
-int hk_spawn(const struct hk_plan *plan, struct hk_spawned *out, const char **failed_syscall);
+int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const char **failed_syscall);
 
 #endif

@@ -80,6 +80,7 @@ export class SpawnedProcess {
   private exitStatus: ExitStatus | undefined;
   private exitPromise: Promise<ExitStatus> | undefined;
   private resolveExit: (status: ExitStatus) => void = () => undefined;
+  private readonly forks: boolean;
 
   constructor(
     readonly plan: Plan,
@@ -89,6 +90,7 @@ export class SpawnedProcess {
     this.pidfd = handles.pidfd;
     this.syncFd = handles.syncFd;
     this.errFd = handles.errFd;
+    this.forks = plan.ops.some((o) => o.op === 'fork');
   }
 
   /**
@@ -184,6 +186,17 @@ export class SpawnedProcess {
     }
   }
 
+  /** The failure the child already reported, if any (reads what is in the pipe, never blocks). */
+  pendingFailure(): HakoError | undefined {
+    try {
+      this.drain();
+    } catch {
+      return undefined;
+    }
+    const rec = this.queue.find((r) => r.step >= 0 || r.step === RECORD_SETUP);
+    return rec ? failureError(this.plan, rec) : undefined;
+  }
+
   /** Closes the read end of the error pipe (a later failing child then writes to its fd 2). */
   closeErrPipe(): void {
     if (this.errFd < 0) return;
@@ -240,7 +253,9 @@ export class SpawnedProcess {
   }
 
   private ingest(rec: PipeRecord): void {
-    if (rec.step === RECORD_PID) this.switchTo(rec.value);
+    // In a plan with a fork op, a clone op runs in the forked child and its process becomes the
+    // fork caller's child (see docs/executor-plan.md): the tracked process stays the caller.
+    if (rec.step === RECORD_PID && !this.forks) this.switchTo(rec.value);
     this.queue.push(rec);
   }
 

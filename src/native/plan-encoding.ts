@@ -85,8 +85,16 @@ class Writer {
   }
 
   u64(what: string, v: number | bigint): void {
-    if (typeof v === 'number' && (!Number.isSafeInteger(v) || v < 0)) this.fail(what, v, 'a non-negative safe integer');
-    const b = BigInt(v);
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v) || v < 0) this.fail(what, v, 'a non-negative safe integer');
+      // Two u32 halves: no BigInt for the common case (flags).
+      this.room(8);
+      this.buf.writeUInt32LE(v % 0x100000000, this.len);
+      this.buf.writeUInt32LE(Math.floor(v / 0x100000000), this.len + 4);
+      this.len += 8;
+      return;
+    }
+    const b = v;
     if (b < 0n || b > U64_MAX) this.fail(what, v, 'a value in 0..2^64-1');
     this.room(8);
     this.buf.writeBigUInt64LE(b, this.len);
@@ -142,8 +150,11 @@ function checkInternal(plan: Plan, index: number, step: number, op: PlanOp): voi
 
 /** Encodes `plan` per docs/executor-plan.md. Throws an invalid-argument HakoError naming the bad op. */
 export function encodePlan(plan: Plan): Buffer {
-  let where = 'header';
-  const w = new Writer(() => where);
+  // Where we are, for error messages only (describing every op up front would cost more than
+  // encoding the plan).
+  let current: { step: number; op: PlanOp } | undefined;
+  const where = (): string => (current ? `op ${current.step} (${describeOp(current.op)})` : 'header');
+  const w = new Writer(where);
   w.u32('magic', PLAN_MAGIC);
   w.u64('cloneFlags', plan.cloneFlags);
   w.i32('cgroupFd', plan.cgroupFd);
@@ -157,9 +168,9 @@ export function encodePlan(plan: Plan): Buffer {
   w.i32s('internalFds', plan.internalFds);
   w.u32('ops count', plan.ops.length);
   plan.ops.forEach((op, step) => {
-    where = `op ${step} (${describeOp(op)})`;
+    current = { step, op };
     if (op.op === 'exec' && step !== plan.ops.length - 1 && !execEndsForkChild(plan.ops, step)) {
-      throw invalid(`encode plan: ${where}`, 'exec must be the last op');
+      throw invalid(`encode plan: ${where()}`, 'exec must be the last op');
     }
     const code = OPCODES[op.op];
     if (code === undefined) throw invalid(`encode plan: op ${step}`, `unknown op ${JSON.stringify((op as { op: unknown }).op)}`);

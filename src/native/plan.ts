@@ -40,6 +40,11 @@ export type PlanOp =
    * The child carries on with the next op. `ops[parentContinuesAt - 1]` must be an `exec` (the
    * child's last op), so the child can never run into the parent's ops.
    * Used for supervised containers: the process Node spawned becomes the container's monitor.
+   * When the child part has a `clone` op, the caller waits (before its continuation) for the
+   * clone's pid on a pipe of its own, reaps the forked child (which exits after cloning) and
+   * moves the clone's pidfd to `pidfd` instead: the clone's process is its child (CLONE_PARENT
+   * from its child). The parent sees the clone as a {-1, pid} record but keeps tracking the
+   * spawned process.
    */
   | { op: 'fork'; flags: number; parentContinuesAt: number; pidfd?: number }
   /** open(path, O_PATH|O_DIRECTORY) becomes the root register. */

@@ -1,7 +1,7 @@
 // hako-runtime: a runc-compatible command line over the lifecycle verbs, so that other engines
 // (dockerd --add-runtime, podman --runtime, containerd) can use hako as their OCI runtime.
 // Each command imports only what it needs: Node start-up is most of a short command's cost.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeSync } from 'node:fs';
 import { parseArgs, type FlagSpec } from './cli-args.js';
 import { HakoError, invalid } from '../common/errors.js';
 import { OCI_VERSION } from './spec/types.js';
@@ -66,11 +66,11 @@ function splitGlobals(argv: string[]): { globals: Globals; command: string | und
   }
   const { flags } = parseArgs(g, GLOBAL_FLAGS, 'hako-runtime');
   if (flags.help) {
-    process.stdout.write(USAGE);
+    writeOut(1, USAGE);
     process.exit(0);
   }
   if (flags.version) {
-    process.stdout.write(`hako-runtime version ${VERSION}\nspec: ${OCI_VERSION}\n`);
+    writeOut(1, `hako-runtime version ${VERSION}\nspec: ${OCI_VERSION}\n`);
     process.exit(0);
   }
   const logFormat = (flags['log-format'] as string | undefined) ?? 'text';
@@ -85,6 +85,21 @@ function splitGlobals(argv: string[]): { globals: Globals; command: string | und
     command: argv[i],
     rest: argv.slice(i + 1),
   };
+}
+
+/**
+ * Writes to our stdout/stderr with write(2) rather than through process.stdout/stderr, whose
+ * first use loads Node's stream machinery (~2 ms of a short command's start-up). A non-blocking
+ * fd that is full (EAGAIN) gets the rest through the stream; EPIPE and the like are ignored.
+ */
+function writeOut(fd: 1 | 2, text: string): void {
+  const buf = Buffer.from(text);
+  let off = 0;
+  try {
+    while (off < buf.length) off += writeSync(fd, buf, off);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off));
+  }
 }
 
 function logLine(g: Globals | undefined, level: 'error' | 'warning' | 'debug', msg: string): void {
@@ -115,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     const g = globals;
     const { command, rest } = split;
     if (!command) {
-      process.stderr.write(USAGE);
+      writeOut(2, USAGE);
       return 1;
     }
     const { makeContext } = await import('./lifecycle/context.js');
@@ -124,11 +139,11 @@ export async function main(argv: string[]): Promise<number> {
       // log, like runc's: our stderr is then often the container's own stderr (create inherits
       // the container's stdio), and a warning there would show up as the container's output.
       warn: (m) => {
-        if (!g.logFile) process.stderr.write(`hako-runtime: warning: ${m}\n`);
+        if (!g.logFile) writeOut(2, `hako-runtime: warning: ${m}\n`);
         logLine(g, 'warning', m);
       },
       debug: (m) => {
-        if (g.debug && !g.logFile) process.stderr.write(`hako-runtime: ${m}\n`);
+        if (g.debug && !g.logFile) writeOut(2, `hako-runtime: ${m}\n`);
         if (g.debug) logLine(g, 'debug', m);
       },
     });
@@ -182,7 +197,7 @@ export async function main(argv: string[]): Promise<number> {
         const id = requireId(args, command);
         expectArgs(args, 1, command);
         const { ociState } = await import('./lifecycle/status.js');
-        process.stdout.write(JSON.stringify(ociState(ctx, ctx.store.load(id)), null, 2) + '\n');
+        writeOut(1, JSON.stringify(ociState(ctx, ctx.store.load(id)), null, 2) + '\n');
         return 0;
       }
       case 'kill': {
@@ -214,14 +229,14 @@ export async function main(argv: string[]): Promise<number> {
         const { flags, args } = parseArgs(rest, [{ name: 'format', alias: 'f', type: 'string' }], command);
         const id = requireId(args, command);
         const { psContainer } = await import('./lifecycle/ps.js');
-        process.stdout.write(await psContainer(ctx, id, (flags.format as string | undefined) ?? 'table', args.slice(1)));
+        writeOut(1, await psContainer(ctx, id, (flags.format as string | undefined) ?? 'table', args.slice(1)));
         return 0;
       }
       case 'list': {
         const { flags, args } = parseArgs(rest, [{ name: 'format', alias: 'f', type: 'string' }, { name: 'quiet', alias: 'q', type: 'bool' }], command);
         expectArgs(args, 0, command);
         const { listContainers } = await import('./lifecycle/list.js');
-        process.stdout.write(listContainers(ctx, (flags.format as string | undefined) ?? 'table', Boolean(flags.quiet)));
+        writeOut(1, listContainers(ctx, (flags.format as string | undefined) ?? 'table', Boolean(flags.quiet)));
         return 0;
       }
       case 'spec': {
@@ -233,7 +248,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'features': {
         const { features } = await import('./spec/features.js');
-        process.stdout.write(JSON.stringify(features(), null, 2) + '\n');
+        writeOut(1, JSON.stringify(features(), null, 2) + '\n');
         return 0;
       }
       case 'exec': {
@@ -254,14 +269,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'restore':
         throw invalid(`${command} is not supported by hako-runtime`, 'CRIU checkpoint/restore is not implemented');
       case 'help':
-        process.stdout.write(USAGE);
+        writeOut(1, USAGE);
         return 0;
       default:
         throw invalid(`unknown command "${command}"`, 'run hako-runtime --help');
     }
   } catch (err) {
     const msg = err instanceof HakoError ? err.message : `internal error: ${(err as Error).stack ?? String(err)}`;
-    process.stderr.write(`hako-runtime: ${msg}\n`);
+    writeOut(2, `hako-runtime: ${msg}\n`);
     logLine(globals, 'error', msg);
     return 1;
   }

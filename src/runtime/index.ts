@@ -9,12 +9,17 @@ import { ociState, statusOf } from './lifecycle/status.js';
 import { runContainer, type RunOptions } from './lifecycle/run.js';
 import { startExec, execInContainer, type ExecOptions } from './lifecycle/exec.js';
 import { cgroupsOf } from './lifecycle/context.js';
+import { SeccompCache } from './plan/process.js';
+import { startAttachPrewarm } from './cgroups/prewarm.js';
+import { native } from '../native/addon.js';
 
 export class Runtime {
   readonly ctx: RuntimeContext;
 
-  constructor(opts: { root: string; log?: Partial<RuntimeLogger> }) {
-    this.ctx = makeContext(opts.root, opts.log);
+  constructor(opts: { root: string; log?: Partial<RuntimeLogger>; cgroupDriver?: 'v1' | 'v2' }) {
+    this.ctx = makeContext(opts.root, opts.log, opts.cgroupDriver ? { cgroupDriver: opts.cgroupDriver } : {});
+    // Containers and execs of one Runtime mostly share a seccomp profile (docker's default).
+    this.ctx.seccompCache = new SeccompCache();
   }
 
   /** Creates the container; its process waits (exec fifo) until start(). */
@@ -77,5 +82,15 @@ export class Runtime {
 
   list(): string[] {
     return this.ctx.store.ids();
+  }
+
+  /**
+   * Starts the RCU grace period a cgroup v1 join waits for (5–17 ms after an idle gap), for a
+   * caller that knows a container start is coming and has other work to do first (e.g. the
+   * engine preparing the rootfs): launch does it too, but only once its cgroups exist. See
+   * cgroups/prewarm.ts. (Until the grace period ends, other cgroup mkdirs on the host wait.)
+   */
+  prewarmCgroupAttach(): void {
+    startAttachPrewarm((path, data) => native().writeDetached(path, data));
   }
 }

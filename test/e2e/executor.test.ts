@@ -3,7 +3,7 @@
 // its temp dirs (the mounts live in the children's mount namespaces and vanish with them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReadStream } from 'node:tty';
@@ -537,4 +537,80 @@ test('bpf(): pointer fields are filled from [offset, buffer] pairs (BPF_PROG_LOA
   assert.ok(fd > 2);
   native().close(fd);
   assert.throws(() => native().bpf(5, attr, [[124, insns]]), (err: unknown) => (err as { code?: string }).code === 'EINVAL');
+});
+
+test('writeDetached writes from a background thread and returns at once; a failing write is ignored', { skip }, async () => {
+  const t = tempDir('hako-wd-');
+  try {
+    const file = join(t.path, 'f');
+    writeFileSync(file, '');
+    native().writeDetached(file, 'hello');
+    native().writeDetached(join(t.path, 'missing-dir', 'x'), 'lost'); // ENOENT in the thread: ignored
+    const end = Date.now() + 5000;
+    while (readFileSync(file, 'utf8') !== 'hello') {
+      assert.ok(Date.now() < end, 'the detached write never happened');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('the cgroup attach prewarm leaves this process in its own cgroups', { skip }, async () => {
+  const { startAttachPrewarm } = await import('../../src/runtime/cgroups/prewarm.js');
+  const { Runtime } = await import('../../src/runtime/index.js');
+  const before = readFileSync('/proc/self/cgroup', 'utf8');
+  startAttachPrewarm((p, d) => native().writeDetached(p, d));
+  new Runtime({ root: '/nonexistent-hako-root' }).prewarmCgroupAttach();
+  await new Promise((r) => setTimeout(r, 100)); // longer than a grace period
+  assert.equal(readFileSync('/proc/self/cgroup', 'utf8'), before);
+});
+
+/** The child's /proc/PID/maps equals ours read right after it (a few tries: our maps move too). */
+function sharesOurMaps(pid: number): boolean {
+  for (let i = 0; i < 20; i++) {
+    const theirs = readFileSync(`/proc/${pid}/maps`, 'utf8');
+    if (theirs === readFileSync('/proc/self/maps', 'utf8')) return true;
+  }
+  return false;
+}
+
+test('the child shares our memory until its exec (CLONE_VM), except with a time namespace (fork-like copy)', { skip }, async () => {
+  const devnull = openSync('/dev/null', 'r+');
+  const plan = (ops: PlanOp[]): Plan => ({ cloneFlags: 0, cgroupFd: -1, fds: [{ source: devnull, target: 0 }, { source: devnull, target: 1 }, { source: devnull, target: 2 }], internalFds: [], pdeathsig: SIGKILL, ops });
+  try {
+    for (const [what, ops, shared] of [
+      ['plain', [{ op: 'syncWait' }, exec('/bin/true', ['true'])], true],
+      ['time ns', [{ op: 'syncWait' }, { op: 'unshare', flags: CLONE.NEWTIME }, { op: 'clone', flags: 0 }, exec('/bin/true', ['true'])], false],
+    ] as Array<[string, PlanOp[], boolean]>) {
+      const proc = spawnPlan(plan(ops));
+      // A new mapping of ours after the clone: in a shared address space the child sees it too.
+      const big = Buffer.alloc(32 * 1024 * 1024, 1);
+      assert.equal(sharesOurMaps(proc.pid), shared, `${what}: address space ${shared ? 'shared' : 'copied'}`);
+      big.fill(2);
+      proc.release();
+      await waitUntilExecOrFailure(proc);
+      assert.deepEqual(await proc.exited, { code: 0, signal: null }, what);
+    }
+  } finally {
+    closeSync(devnull);
+  }
+});
+
+test("a spawn's stacks and plan copy are released once its processes exec", { skip }, async () => {
+  const devnull = openSync('/dev/null', 'r+');
+  const stackMaps = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => /^\S+ ---p 00000000 00:00 0 *$/.test(l)).length;
+  try {
+    const before = stackMaps();
+    for (let i = 0; i < 40; i++) {
+      const proc = spawnPlan({ cloneFlags: 0, cgroupFd: -1, fds: [{ source: devnull, target: 0 }, { source: devnull, target: 1 }, { source: devnull, target: 2 }], internalFds: [], pdeathsig: SIGKILL, ops: [{ op: 'syncWait' }, exec('/bin/true', ['true'])] });
+      proc.release();
+      await proc.exited;
+    }
+    // Each outstanding spawn has one guard page (---p) per stack; the next spawn frees the done ones
+    // (not freed: +40; Node itself may add a few of its own meanwhile).
+    assert.ok(stackMaps() - before <= 10, `guard pages grew from ${before} to ${stackMaps()} (40 spawns)`);
+  } finally {
+    closeSync(devnull);
+  }
 });

@@ -3,8 +3,8 @@
 // process is SIGKILLed.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
@@ -265,6 +265,106 @@ setInterval(() => {}, 1000);
     // (one rotation per ~40 lines, 10 lines per 20 ms: never two rotations between polls).
     assert.equal(followed.length, 300, `followed ${followed.length} lines: ${followed.map((l) => l.split(" ")[1]).join(",")}`);
     await h.runtime.delete('rot', { force: true });
+  });
+
+  // A pid namespace join and a new time namespace need a clone op in the container's part: the
+  // monitor must get the clone's process (its child), and the forked one must not linger.
+  test("a supervised container joining another's pid namespace: the monitor is the joiner's parent and records its exit", async () => {
+    const { path } = h.bundle('pidhost', undefined, ['/bin/sleep', '30']);
+    const io = h.stdio('pidhost');
+    const host = await h.runtime.launch({ id: 'pidhost', bundle: path, stdio: io.fds });
+    startedPids.push(host.record.pid);
+    try {
+      const hostPid = host.record.pid;
+      const s = await launchSupervised(h, 'pidjoin', ['/bin/sh', '-c', 'echo me=$$; read x; exit 6'], (spec) => {
+        spec.linux!.namespaces = spec.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${hostPid}/ns/pid` } : n));
+      }, { openStdin: true });
+      const monPid = s.launched.monitor!.pid;
+      const pid = s.launched.record.pid;
+      assert.equal(s.launched.monitor!.containerPid, pid);
+      assert.equal(readlinkSync(`/proc/${pid}/ns/pid`), readlinkSync(`/proc/${hostPid}/ns/pid`));
+      assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^PPid:\\s+${monPid}$`, 'm'), 'the monitor is its parent');
+      const children = readFileSync(`/proc/${monPid}/task/${monPid}/children`, 'utf8').trim();
+      assert.equal(children, String(pid), 'the forked process that cloned it was reaped');
+      await waitFor('the output', () => existsSync(s.logPath) && /me=\d+/.test(readFileSync(s.logPath, 'utf8')));
+      assert.doesNotMatch(readFileSync(s.logPath, 'utf8'), /me=1\\n/);
+      const c = await MonitorClient.connect(s.dir);
+      assert.equal(c.info.pid, pid);
+      c.attach({ stdin: true, stdout: false, stderr: false }).input!.end('go\n');
+      const rec = await finished(s);
+      assert.equal(rec.exitCode, 6);
+      assert.equal(rec.pid, pid);
+      c.close();
+      await h.runtime.delete('pidjoin', { force: true });
+    } finally {
+      await h.runtime.delete('pidhost', { force: true });
+      await host.process.exited;
+      io.close();
+    }
+  });
+
+  test('a supervised container with a new time namespace (offsets written before the clone)', async () => {
+    const s = await launchSupervised(h, 'timens', ['/bin/sh', '-c', 'cat /proc/uptime; exit 2'], (spec) => {
+      spec.linux!.namespaces!.push({ type: 'time' });
+      spec.linux!.timeOffsets = { boottime: { secs: 1_000_000, nanosecs: 0 } };
+    });
+    const rec = await finished(s);
+    assert.equal(rec.exitCode, 2);
+    assert.equal(rec.pid, s.launched.record.pid);
+    const uptime = Number(logLines(s.logPath)[0]!.log.split(' ')[0]);
+    assert.ok(uptime >= 1_000_000, `uptime ${uptime} includes the offset`);
+    await h.runtime.delete('timens', { force: true });
+  });
+
+  test('a supervised container with its own user ns that joins another network ns (user ns unshared after the join, pid ns by a clone)', async () => {
+    const { path: hostPath } = h.bundle('netholder', undefined, ['/bin/sleep', '30']);
+    const io = h.stdio('netholder');
+    const holder = await h.runtime.launch({ id: 'netholder', bundle: hostPath, stdio: io.fds });
+    startedPids.push(holder.record.pid);
+    try {
+      const netns = `/proc/${holder.record.pid}/ns/net`;
+      const { path } = h.bundle('usernet', (spec) => {
+        spec.process!.args = ['/bin/sh', '-c', 'echo pid=$$ uid=$(id -u); cat /proc/self/uid_map'];
+        spec.linux!.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'user' }, { type: 'network', path: netns }];
+        spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        // sysfs needs a network ns owned by the user ns: this one is not (the runtime warns and binds /sys).
+      });
+      execFileSync('chown', ['-R', '100000:100000', join(path, 'rootfs')]);
+      chmodSync(h.dir, 0o711);
+      chmodSync(path, 0o711);
+      const dir = join(h.dir, 'mon-usernet');
+      mkdirSync(dir, { recursive: true });
+      const logPath = join(dir, 'usernet-json.log');
+      const launched = await h.runtime.launch({ id: 'usernet', bundle: path, stdio: [0, 1, 2], monitor: monitorLaunch({ dir, logPath, logMaxSize: 0, logMaxFiles: 1, logDriver: 'json-file', tty: false, openStdin: false, stdinOnce: false }) });
+      startedPids.push(launched.monitor!.pid, launched.record.pid);
+      const rec = await finished({ launched, dir, logPath });
+      const out = logLines(logPath).map((l) => l.log).join('');
+      assert.equal(rec.exitCode, 0, out);
+      assert.match(out, /^pid=1 uid=0$/m, 'pid 1 of its new pid ns, root of its user ns');
+      assert.match(out, /^\s*0\s+100000\s+65536$/m);
+      assert.equal(rec.pid, launched.record.pid);
+      await h.runtime.delete('usernet', { force: true });
+    } finally {
+      await h.runtime.delete('netholder', { force: true });
+      await holder.process.exited;
+      io.close();
+    }
+  });
+
+  test('a supervised container whose clone op is never reached (failure before it): the failure is reported, nothing is left', async () => {
+    const { path } = h.bundle('clonefail', (spec) => {
+      // A "pid namespace" that is a network namespace: setns(fd, CLONE_NEWPID) fails with
+      // EINVAL in the forked child, before its clone op.
+      spec.linux!.namespaces = spec.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: '/proc/self/ns/net' } : n));
+    });
+    const dir = join(h.dir, 'mon-clonefail');
+    mkdirSync(dir, { recursive: true });
+    await assert.rejects(
+      h.runtime.launch({ id: 'clonefail', bundle: path, stdio: [0, 1, 2], monitor: monitorLaunch({ dir, logPath: join(dir, 'l.log'), logMaxSize: 0, logMaxFiles: 1, logDriver: 'json-file', tty: false, openStdin: false, stdinOnce: false }) }),
+      /join namespace \(pid\).*\(EINVAL\)/,
+    );
+    assert.throws(() => h.runtime.state('clonefail'), /does not exist/);
   });
 
   test('no fd leaks into the container; the monitor holds only its own fds; RSS', async (t) => {

@@ -77,6 +77,36 @@ describe('hako-runtime command line', { skip }, () => {
     assert.equal(r.out, 'hi\n');
   });
 
+  test('seccomp syscall names unknown on an architecture are debug-level: silent by default, shown with --debug', () => {
+    const { path } = h.bundle('sc1', (s) => {
+      s.linux!.seccomp = {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+        syscalls: [{ names: ['chown32', 'no_such_call', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+      };
+    }, ['/bin/sh', '-c', 'echo out']);
+    const r = cli('run', '--bundle', path, 'sc1');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'out\n');
+    assert.equal(r.err, '', 'nothing on stderr, which is the container\'s own stderr under podman');
+    const d = cli('--debug', 'run', '--bundle', path, 'sc1');
+    assert.equal(d.code, 0, d.err);
+    assert.match(d.err, /hako-runtime: seccomp: 2 syscall name\(s\) unknown on SCMP_ARCH_X86_64, skipped: chown32, no_such_call/);
+  });
+
+  test('run with hooks and a terminal: the parts of the command loaded on demand (hook processes, pty relay)', () => {
+    const log = join(h.dir, 'hooks.log');
+    const hook = (what: string) => ({ path: '/bin/sh', args: ['sh', '-c', `echo ${what} >> ${log}`] });
+    const { path } = h.bundle('lazy1', (s) => {
+      s.process!.terminal = true;
+      s.hooks = { prestart: [hook('prestart')], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+    }, ['/bin/sh', '-c', 'echo tty=$(tty); exit 3']);
+    const r = cli('run', '--bundle', path, 'lazy1');
+    assert.equal(r.code, 3, r.err);
+    assert.match(r.out, /tty=\/dev\/pts\/0/);
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['prestart', 'poststart', 'poststop']);
+  });
+
   test('spec writes a default config once; features is JSON', () => {
     const dir = join(h.dir, 'specdir');
     mkdirSync(dir);

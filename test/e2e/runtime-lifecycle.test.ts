@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
 import { harness, type Harness } from '../helpers/runtime.js';
 import { HakoError } from '../../src/common/errors.js';
+import { detectCgroupLayout } from '../../src/runtime/plan/index.js';
 
 const skip = !isRoot ? 'needs root' : !existsSync(BUSYBOX) ? 'needs busybox-static (apt-get install busybox-static)' : false;
 
@@ -185,6 +186,83 @@ describe('runtime: lifecycle and limits', { skip }, () => {
     io.close();
   });
 
+  // /sys/fs/cgroup in the container: with a cgroup namespace a cgroup fs per v1 hierarchy (or
+  // cgroup2) rooted at the container's cgroup; without one, binds of the container's own dirs.
+  for (const cgroupNs of [true, false]) {
+    test(`/sys/fs/cgroup shows the container's own cgroup ${cgroupNs ? 'with a cgroup namespace (cgroup fs mounts)' : 'without a cgroup namespace (read-only binds)'}`, async () => {
+      const name = cgroupNs ? 'cgns' : 'nocgns';
+      const v1 = detectCgroupLayout().version === 1;
+      const script = [
+        'echo dirs=$(ls /sys/fs/cgroup)',
+        v1 ? 'echo limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)' : 'echo procs=$(cat /sys/fs/cgroup/cgroup.procs)',
+        `echo 1 2>&1 > /sys/fs/cgroup/${v1 ? 'memory/' : ''}cgroup.procs`,
+        'grep " /sys/fs/cgroup" /proc/self/mountinfo',
+        'cat /proc/self/cgroup',
+      ].join('; ');
+      let cgPath = '';
+      const r = await h.run(name, ['/bin/sh', '-c', script], (s) => {
+        cgPath = s.linux!.cgroupsPath!;
+        s.linux!.resources = { memory: { limit: 48 * 1024 * 1024 } };
+        if (!cgroupNs) s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+      });
+      assert.equal(r.code, 0, r.out);
+      assert.deepEqual(h.warnings.filter((w) => /cgroup/.test(w)), []);
+      assert.match(r.out, /cgroup\.procs: Read-only file system/, 'read-only as the spec mount asks');
+      const mounts = r.out.split('\n').filter((l) => / \/sys\/fs\/cgroup/.test(l)).map((l) => ({ root: l.split(' ')[3], point: l.split(' ')[4], fstype: l.split(' - ')[1]?.split(' ')[0] }));
+      if (!v1) {
+        assert.match(r.out, /^procs=1\b/m, "only the container's processes");
+        return;
+      }
+      assert.match(r.out, /^limit=50331648$/m, "the memory hierarchy shows the container's limit");
+      const dirs = /^dirs=(.*)$/m.exec(r.out)![1]!.split(' ');
+      for (const d of ['memory', 'pids', 'devices', 'freezer']) assert.ok(dirs.includes(d), `${d} in /sys/fs/cgroup: ${dirs}`);
+      assert.equal(mounts.find((m) => m.point === '/sys/fs/cgroup')?.fstype, 'tmpfs');
+      const mem = mounts.find((m) => m.point === '/sys/fs/cgroup/memory');
+      assert.equal(mem?.fstype, 'cgroup', r.out);
+      if (cgroupNs) {
+        assert.equal(mem.root, '/', "the cgroup namespace's root is the container's cgroup");
+        assert.match(r.out, /^\d+:memory:\/$/m);
+      } else {
+        assert.ok(mem.root!.endsWith(`/${cgPath}`), `the bind shows the container's own dir: ${mem.root}`);
+        assert.ok(r.out.split('\n').some((l) => /^\d+:memory:/.test(l) && l.endsWith(`/${cgPath}`)), r.out);
+      }
+    });
+  }
+
+  test("joining another container's pid namespace (a clone op): the joiner is pid 2 there and its exit status comes through", async () => {
+    const { path } = h.bundle('pidhost', undefined, ['/bin/sleep', '30']);
+    const io = h.stdio('pidhost');
+    const host = await h.runtime.launch({ id: 'pidhost', bundle: path, stdio: io.fds });
+    try {
+      const hostPid = host.record.pid;
+      const r = await h.run('pidjoin', ['/bin/sh', '-c', 'echo me=$$; echo ns=$(readlink /proc/self/ns/pid); ls /proc | grep -c "^[0-9]"; exit 4'], (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${hostPid}/ns/pid` } : n));
+      });
+      assert.equal(r.code, 4, r.out);
+      assert.match(r.out, /^me=[2-9]\d*$/m, 'not pid 1: the sleeper is');
+      assert.match(r.out, new RegExp(`^ns=${readlinkSync(`/proc/${hostPid}/ns/pid`).replace(/[[\]]/g, '\\$&')}$`, 'm'));
+    } finally {
+      await h.runtime.delete('pidhost', { force: true });
+      await host.process.exited;
+      io.close();
+    }
+  });
+
+  test('a new time namespace: the boottime offset shows in /proc/uptime, the clock is unchanged', async () => {
+    const offset = 10 * 365 * 86400;
+    const r = await h.run('timens', ['/bin/sh', '-c', 'cat /proc/uptime; echo ns=$(readlink /proc/self/ns/time); date +%s'], (s) => {
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { boottime: { secs: offset, nanosecs: 0 }, monotonic: { secs: 7, nanosecs: 0 } };
+    });
+    assert.equal(r.code, 0, r.out);
+    const uptime = Number(r.out.split(' ')[0]);
+    const hostUptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    assert.ok(uptime >= offset && uptime - offset <= hostUptime + 5, `uptime ${uptime} = host ${hostUptime} + ${offset}`);
+    assert.doesNotMatch(r.out, new RegExp(`ns=${readlinkSync('/proc/self/ns/time').replace(/[[\]]/g, '\\$&')}`));
+    const wall = Number(r.out.trim().split('\n').pop());
+    assert.ok(Math.abs(wall - Date.now() / 1000) < 60, 'CLOCK_REALTIME has no offset');
+  });
+
   test('pause freezes every process, resume thaws', async () => {
     const { path } = h.bundle('frz', undefined, ['/bin/sh', '-c', 'while :; do sleep 0.05; done']);
     const io = h.stdio('frz');
@@ -217,6 +295,66 @@ describe('runtime: lifecycle and limits', { skip }, () => {
     await launched.process.exited;
     io.close();
   });
+});
+
+// The v2 driver: on a pure v2 host the default, on a hybrid one the controller-less cgroup2 mount
+// at /sys/fs/cgroup/unified. The process is cloned into its cgroup (CLONE_INTO_CGROUP, no
+// migration) together with its cgroup namespace, whose root must then be that cgroup.
+const v2Mount = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : existsSync('/sys/fs/cgroup/unified/cgroup.controllers') ? '/sys/fs/cgroup/unified' : undefined;
+describe('runtime: cgroup v2 driver', { skip: skip || (!v2Mount && 'no cgroup2 mount') }, () => {
+  let h: Harness;
+  before(() => {
+    h = harness('v2', { cgroupDriver: 'v2' });
+  });
+  after(async () => {
+    await h.cleanup();
+  });
+
+  test('the process starts in its cgroup with its cgroup namespace rooted there; exec joins it too', async () => {
+    let cgPath = '';
+    const { path } = h.bundle('intocg', (s) => {
+      cgPath = s.linux!.cgroupsPath!;
+    }, ['/bin/sh', '-c', 'cat /proc/self/cgroup; sleep 30']);
+    const io = h.stdio('intocg');
+    const launched = await h.runtime.launch({ id: 'intocg', bundle: path, stdio: io.fds });
+    try {
+      const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+      const expected = `${own === '/' ? '' : own}/${cgPath}`;
+      const v2Line = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+      assert.equal(v2Line(launched.record.pid), `0::${expected}`);
+      assert.deepEqual(h.runtime.state('intocg').pid, launched.record.pid);
+      assert.ok(readFileSync(join(v2Mount!, expected, 'cgroup.procs'), 'utf8').split('\n').includes(String(launched.record.pid)));
+      await waitFor('the output', () => /^0::/m.test(io.read()));
+      assert.match(io.read(), /^0::\/$/m, 'inside, the cgroup namespace root is the container\'s cgroup');
+      const code = await h.runtime.exec('intocg', { process: { args: ['/bin/sh', '-c', 'grep "^0::" /proc/self/cgroup; exit 4'], cwd: '/', user: { uid: 0, gid: 0 } } as never, stdio: io.fds });
+      assert.equal(code, 4);
+      assert.equal(io.read().split('\n').filter((l) => l === '0::/').length, 2, 'the exec\'d process is in the container\'s cgroup (and namespace)');
+    } finally {
+      await h.runtime.delete('intocg', { force: true });
+      await launched.process.exited;
+      io.close();
+    }
+  });
+
+  for (const cgroupNs of [true, false]) {
+    test(`/sys/fs/cgroup is the container's cgroup2 ${cgroupNs ? '(cgroup2 mounted in its cgroup namespace)' : '(a read-only bind of its cgroup dir)'}`, async () => {
+      const name = cgroupNs ? 'v2ns' : 'v2bind';
+      let cgPath = '';
+      const r = await h.run(name, ['/bin/sh', '-c', 'grep " /sys/fs/cgroup " /proc/self/mountinfo; echo procs=$(cat /sys/fs/cgroup/cgroup.procs); echo x 2>&1 > /sys/fs/cgroup/cgroup.procs; true'], (s) => {
+        cgPath = s.linux!.cgroupsPath!;
+        if (!cgroupNs) s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+      });
+      assert.equal(r.code, 0, r.out);
+      assert.deepEqual(h.warnings.filter((w) => /cgroup/.test(w)), []);
+      const line = r.out.split('\n').find((l) => l.split(' ')[4] === '/sys/fs/cgroup');
+      assert.ok(line, r.out);
+      assert.equal(line.split(' - ')[1]!.split(' ')[0], 'cgroup2');
+      if (cgroupNs) assert.equal(line.split(' ')[3], '/', "the namespace's root is the container's cgroup");
+      else assert.ok(line.split(' ')[3]!.endsWith(`/${cgPath}`), line);
+      assert.match(r.out, /^procs=1( \d+)*$/m, "only the container's processes");
+      assert.match(r.out, /Read-only file system/);
+    });
+  }
 });
 
 describe('runtime: hooks and failures', { skip }, () => {
@@ -279,6 +417,20 @@ describe('runtime: hooks and failures', { skip }, () => {
     await assert.rejects(h.runtime.create({ id: 'badhook', bundle: path, stdio: io.fds }), /prestart hook #0 \(\/bin\/sh\).*exit status 4: nope/);
     assert.deepEqual(h.runtime.list(), []);
     io.close();
+  });
+
+  test('a mount that fails while the parent moves the process into its cgroups names the mount (not the move)', async () => {
+    const { path } = h.bundle('badmount', (s) => {
+      s.mounts!.unshift({ destination: '/x', type: 'nosuchfs', source: 'none' });
+    });
+    const io = h.stdio('badmount');
+    await assert.rejects(h.runtime.launch({ id: 'badmount', bundle: path, stdio: io.fds }), (err: unknown) => {
+      assert.ok(err instanceof HakoError, String(err));
+      assert.match(err.message, /nosuchfs.*\/x.*\(ENODEV\)/);
+      return true;
+    });
+    io.close();
+    assert.deepEqual(h.runtime.list(), []);
   });
 
   test('exec of a missing binary names the step and errno, and cleans up', async () => {

@@ -23,11 +23,11 @@ export interface Harness {
 
 let rootfsCache: string | undefined;
 
-export function harness(label: string): Harness {
+export function harness(label: string, opts: { cgroupDriver?: 'v1' | 'v2' } = {}): Harness {
   const tmp = tempDir(`hako-rt-${label}-`);
   const root = join(tmp.path, 'state');
   const warnings: string[] = [];
-  const runtime = new Runtime({ root, log: { warn: (m) => warnings.push(m) } });
+  const runtime = new Runtime({ root, log: { warn: (m) => warnings.push(m) }, ...opts });
   const cgroupNames: string[] = [];
   const openFds: number[] = [];
   const h: Harness = {

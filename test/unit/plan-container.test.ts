@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planContainer, planExec, parseMountOptions, detectCgroupLayout, NOTIFY, RLIM_INFINITY, type PlanRequest, type CgroupLayout } from '../../src/runtime/plan/index.js';
+import { planContainer, planExec, parseMountOptions, detectCgroupLayout, withContainerDirs, NOTIFY, RLIM_INFINITY, type PlanRequest, type CgroupLayout } from '../../src/runtime/plan/index.js';
 import { defaultSpec } from '../../src/runtime/spec/defaults.js';
 import { CLONE, MS, type PlanOp } from '../../src/native/plan.js';
 import { capMask } from '../../src/runtime/security/capabilities.js';
@@ -184,6 +184,104 @@ test('cgroup mounts: v2 with a cgroup ns, v1 tmpfs + hierarchies, binds without 
   const unknown = plan(spec(noNs), { cgroupLayout: { version: 2 } });
   assert.equal(opsAt(unknown.ops, '/sys/fs/cgroup').length, 0);
   assert.match(unknown.warnings.join('\n'), /cgroup mount on \/sys\/fs\/cgroup skipped/);
+});
+
+test('recorded cgroup paths fill in the container dirs the cgroup mount binds (v1 and pure v2)', () => {
+  const noNs = (s: any) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'cgroup'));
+  const base = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  // A hybrid host as recorded by the v1 manager: a combined cpu,cpuacct hierarchy, systemd, unified.
+  const v1Paths = {
+    cpu: '/sys/fs/cgroup/cpu,cpuacct/user/c1',
+    cpuacct: '/sys/fs/cgroup/cpu,cpuacct/user/c1',
+    memory: '/sys/fs/cgroup/memory/user/c1',
+    'name=systemd': '/sys/fs/cgroup/systemd/user/c1',
+    unified: '/sys/fs/cgroup/unified/user/c1',
+  };
+  const hostV1: CgroupLayout = {
+    version: 1,
+    hierarchies: [
+      { name: 'cpu,cpuacct', options: 'cpu,cpuacct' },
+      { name: 'memory', options: 'memory' },
+      { name: 'systemd', options: 'none,name=systemd' },
+      { name: 'net_cls', options: 'net_cls' },
+    ],
+  };
+  assert.deepEqual(withContainerDirs(hostV1, v1Paths).hierarchies, [
+    { name: 'cpu,cpuacct', options: 'cpu,cpuacct', containerDir: '/sys/fs/cgroup/cpu,cpuacct/user/c1' },
+    { name: 'memory', options: 'memory', containerDir: '/sys/fs/cgroup/memory/user/c1' },
+    { name: 'systemd', options: 'none,name=systemd', containerDir: '/sys/fs/cgroup/systemd/user/c1' },
+    { name: 'net_cls', options: 'net_cls' },
+  ]);
+  const p = plan(spec(noNs), { cgroupLayout: hostV1, cgroupPaths: v1Paths });
+  assert.deepEqual(p.warnings, []);
+  assert.deepEqual(opsAt(p.ops, '/sys/fs/cgroup')[0], { op: 'mount', source: 'tmpfs', target: '/sys/fs/cgroup', fstype: 'tmpfs', flags: base | MS.RELATIME, data: 'mode=755', inRoot: true });
+  for (const [name, dir] of [['cpu,cpuacct', v1Paths.cpu], ['memory', v1Paths.memory], ['systemd', v1Paths['name=systemd']]]) {
+    assert.deepEqual(opsAt(p.ops, `/sys/fs/cgroup/${name}`), [
+      { op: 'mount', source: dir, target: `/sys/fs/cgroup/${name}`, fstype: null, flags: MS.BIND, data: null, inRoot: true },
+      { op: 'remount', target: `/sys/fs/cgroup/${name}`, flags: base | MS.RELATIME | MS.RDONLY, inRoot: true },
+    ]);
+  }
+  assert.equal(opsAt(p.ops, '/sys/fs/cgroup/net_cls').length, 0, 'a hierarchy the container is not in is left out');
+  for (const part of ['cpu', 'cpuacct']) assert.ok(p.ops.some((x) => x.op === 'symlink' && x.path === `/sys/fs/cgroup/${part}` && x.target === 'cpu,cpuacct'), `${part} -> cpu,cpuacct`);
+  assert.deepEqual(opsAt(p.ops, '/sys/fs/cgroup').at(-1), { op: 'remount', target: '/sys/fs/cgroup', flags: base | MS.RELATIME | MS.RDONLY, inRoot: true });
+  // A "rw" cgroup mount binds read-write.
+  const rw = plan(spec((s) => {
+    noNs(s);
+    s.mounts.find((m: any) => m.type === 'cgroup').options = ['nosuid', 'noexec', 'nodev', 'relatime', 'rw'];
+  }), { cgroupLayout: hostV1, cgroupPaths: v1Paths });
+  assert.deepEqual(opsAt(rw.ops, '/sys/fs/cgroup/memory').at(-1), { op: 'remount', target: '/sys/fs/cgroup/memory', flags: base | MS.RELATIME, inRoot: true });
+  assert.ok(!opsAt(rw.ops, '/sys/fs/cgroup').some((o) => o.op === 'remount'), 'the tmpfs stays writable');
+  // The same paths with a cgroup namespace: per-hierarchy cgroup mounts, no binds.
+  const ns = plan(spec(), { cgroupLayout: hostV1, cgroupPaths: v1Paths }).ops;
+  assert.deepEqual(opsAt(ns, '/sys/fs/cgroup/memory'), [{ op: 'mount', source: 'cgroup', target: '/sys/fs/cgroup/memory', fstype: 'cgroup', flags: base | MS.RELATIME | MS.RDONLY, data: 'memory', inRoot: true }]);
+  assert.equal((opsAt(ns, '/sys/fs/cgroup/net_cls')[0] as { data: string }).data, 'net_cls', 'inside a cgroup ns every hierarchy is mounted');
+
+  // A pure v2 host: the manager records only `unified`.
+  const v2Paths = { unified: '/sys/fs/cgroup/user.slice/c1' };
+  assert.deepEqual(withContainerDirs({ version: 2 }, v2Paths), { version: 2, containerDir: '/sys/fs/cgroup/user.slice/c1' });
+  const v2bind = plan(spec(noNs), { cgroupLayout: { version: 2 }, cgroupPaths: v2Paths });
+  assert.deepEqual(v2bind.warnings, []);
+  assert.deepEqual(opsAt(v2bind.ops, '/sys/fs/cgroup'), [
+    { op: 'mount', source: '/sys/fs/cgroup/user.slice/c1', target: '/sys/fs/cgroup', fstype: null, flags: MS.BIND, data: null, inRoot: true },
+    { op: 'remount', target: '/sys/fs/cgroup', flags: base | MS.RELATIME | MS.RDONLY, inRoot: true },
+  ]);
+  const v2ns = plan(spec(), { cgroupLayout: { version: 2 }, cgroupPaths: v2Paths });
+  assert.deepEqual(opsAt(v2ns.ops, '/sys/fs/cgroup'), [{ op: 'mount', source: 'cgroup2', target: '/sys/fs/cgroup', fstype: 'cgroup2', flags: base | MS.RELATIME | MS.RDONLY, data: null, inRoot: true }]);
+  const unshareAt = idx(v2ns.ops, (o) => o.op === 'unshare' && o.flags === CLONE.NEWCGROUP);
+  assert.ok(unshareAt > 0 && unshareAt < idx(v2ns.ops, (o) => o.op === 'mount' && o.target === '/sys/fs/cgroup'), 'the cgroup ns exists before cgroup2 is mounted');
+  assert.ok(unshareAt > idx(v2ns.ops, (o) => o.op === 'syncWait'), 'and is made after the parent placed the process in its cgroup');
+  // Without recorded paths nothing changes.
+  assert.equal(withContainerDirs(hostV1, undefined), hostV1);
+});
+
+test('late cgroup join: a second syncWait, then the cgroup ns, right before the first cgroup mount', () => {
+  const p = plan(spec(), { cgroupJoinLate: true });
+  assert.equal(p.lateCgroupJoin, true);
+  const waits = p.ops.flatMap((o, i) => (o.op === 'syncWait' ? [i] : []));
+  assert.equal(waits.length, 2);
+  assert.equal(waits[0], 0);
+  const cgMount = idx(p.ops, (o) => o.op === 'mount' && o.target === '/sys/fs/cgroup');
+  assert.deepEqual(p.ops.slice(waits[1]!, waits[1]! + 2), [{ op: 'syncWait' }, { op: 'unshare', flags: CLONE.NEWCGROUP }]);
+  assert.ok(waits[1]! < cgMount && cgMount - waits[1]! <= 3, 'just before the cgroup mount (after its mkdirs)');
+  const proc = idx(p.ops, (o) => o.op === 'mount' && o.target === '/proc');
+  assert.ok(proc < waits[1]!, 'the mounts before it overlap the join');
+  // No cgroup mount: before the device nodes (made inside the devices cgroup).
+  const noCg = plan(spec((s) => (s.mounts = s.mounts.filter((m: any) => m.type !== 'cgroup'))), { cgroupJoinLate: true });
+  const w2 = noCg.ops.flatMap((o, i) => (o.op === 'syncWait' ? [i] : []))[1]!;
+  assert.ok(w2 < idx(noCg.ops, (o) => o.op === 'mknod'));
+  assert.equal(noCg.ops[w2 + 1]!.op, 'unshare');
+  // Not where it cannot apply: a clone op (the process to move comes later), a user ns made after
+  // joins (the parent waits on the child), or a clone straight into the cgroup.
+  const pidJoin = plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'pid' ? { type: 'pid', path: '/proc/1/ns/pid' } : n)))), { cgroupJoinLate: true, joinNamespaces: [{ type: 'pid', fd: 0 }] });
+  assert.equal(pidJoin.lateCgroupJoin, false);
+  assert.equal(pidJoin.ops.filter((o) => o.op === 'syncWait').length, 1);
+  const into = plan(spec(), { cgroupJoinLate: true, cgroupV2IntoClone: true });
+  assert.equal(into.lateCgroupJoin, false);
+  assert.ok(!into.ops.some((o) => o.op === 'unshare'));
+  // Default: one syncWait, the cgroup ns right after it.
+  const plain = plan(spec());
+  assert.equal(plain.lateCgroupJoin, false);
+  assert.deepEqual(plain.ops.slice(0, 2), [{ op: 'syncWait' }, { op: 'unshare', flags: CLONE.NEWCGROUP }]);
 });
 
 test('detectCgroupLayout reads v1 hierarchies and v2 from mountinfo', () => {

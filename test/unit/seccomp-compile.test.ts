@@ -388,3 +388,19 @@ test('output is deterministic', () => {
   assert.deepEqual(Buffer.from(a), Buffer.from(b));
   assert.equal(runBpf(a, { nr: X64.read!, arch: AUDIT_ARCH.X86_64 }), SECCOMP_RET.ALLOW);
 });
+
+test('SeccompCache: one compile per profile, the same filter back, least recently used evicted', async () => {
+  const { SeccompCache } = await import('../../src/runtime/plan/process.js');
+  const cache = new SeccompCache(2);
+  const a = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] } as never;
+  const b = { defaultAction: 'SCMP_ACT_ERRNO' } as never;
+  const c = { defaultAction: 'SCMP_ACT_KILL' } as never;
+  const first = cache.compile(a);
+  assert.equal(cache.compile(JSON.parse(JSON.stringify(a))), first, 'an equal profile hits');
+  assert.deepEqual(first.filter, compileSeccomp(a).filter);
+  const bFirst = cache.compile(b);
+  cache.compile(a); // a is now the most recently used
+  cache.compile(c); // evicts b
+  assert.equal(cache.compile(a), first, 'a stayed');
+  assert.notEqual(cache.compile(b), bFirst, 'b was evicted and compiled again');
+});

@@ -23,12 +23,30 @@ async function start(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const cs = body.ConsoleSize;
   if (cs !== undefined && cs !== null && !(Array.isArray(cs) && cs.length === 2 && cs.every((x) => Number.isInteger(x) && x >= 0 && x < 65536))) throw invalid('bad parameter: ConsoleSize must be [height, width]');
   const info = await engine.inspectExec(ctx.params[0]!);
-  const att = await engine.startExec(ctx.params[0]!, { detach, tty, consoleSize: (cs as [number, number] | null | undefined) ?? null });
-  if (detach || !att) {
+  const consoleSize = (cs as [number, number] | null | undefined) ?? null;
+  if (detach) {
+    await engine.startExec(ctx.params[0]!, { detach, tty, consoleSize });
     sendJson(ctx, 200, undefined);
     return;
   }
-  const conn = hijack(ctx, att.tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+  // Like dockerd: the upgrade answer goes out before the process starts, and a failure to start
+  // it is then written into the stream. A client that reads the answer with a buffered HTTP
+  // parser and then reads the raw socket (docker-py) loses whatever arrives together with the
+  // answer: the output of an exec that had already run when the answer was sent.
+  const procTty = (info.ProcessConfig as { tty?: boolean } | undefined)?.tty === true;
+  const conn = hijack(ctx, tty || procTty ? RAW_STREAM : MULTIPLEXED_STREAM);
+  let att;
+  try {
+    att = await engine.startExec(ctx.params[0]!, { detach, tty, consoleSize });
+  } catch (err) {
+    conn.write(Buffer.from(`${(err as Error).message}\r\n`));
+    conn.end();
+    return;
+  }
+  if (!att) {
+    conn.end();
+    return;
+  }
   const stdin = (info.OpenStdin as boolean | undefined) ?? ((info.ProcessConfig as Record<string, unknown> | undefined) !== undefined);
   await pumpAttachment(conn, att, { stdin: stdin !== false });
 }

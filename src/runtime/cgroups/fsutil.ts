@@ -1,7 +1,7 @@
 // Small file helpers for cgroupfs: every failed write names what it was doing, the file and the
 // value, e.g. `set memory limit: write 1024 to /sys/fs/cgroup/memory/x/memory.limit_in_bytes:
 // device or resource busy (EBUSY)`.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromSystemError, HakoError } from '../../common/errors.js';
 
@@ -54,22 +54,23 @@ export function parseCgroupNumber(s: string): number {
  * can remove exactly those.
  */
 export function mkdirTracked(dir: string, made: string[]): void {
-  const missing: string[] = [];
-  let d = dir;
-  while (!existsSync(d)) {
-    missing.unshift(d);
-    const parent = join(d, '..');
-    if (parent === d) break;
-    d = parent;
+  // One mkdir in the usual case (the parent exists); the missing parents only on ENOENT.
+  try {
+    mkdirSync(dir);
+    made.push(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = join(dir, '..');
+    if (code !== 'ENOENT' || parent === dir) throw fromSystemError(`create cgroup ${dir}`, err, dir);
+    mkdirTracked(parent, made);
   }
-  for (const m of missing) {
-    try {
-      mkdirSync(m);
-      made.push(m);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw fromSystemError(`create cgroup ${m}`, err, m);
-    }
+  try {
+    mkdirSync(dir);
+    made.push(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(`create cgroup ${dir}`, err, dir);
   }
 }
 
@@ -100,26 +101,29 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * `timeoutMs`. ENOENT is fine: someone else removed it.
  */
 export async function removeCgroupDir(dir: string, timeoutMs = 2000): Promise<void> {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw fromSystemError(`remove cgroup ${dir}`, err, dir);
-  }
-  for (const e of entries) if (e.isDirectory()) await removeCgroupDir(join(dir, e.name), timeoutMs);
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     try {
       rmdirSync(dir);
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return;
-      if (code !== 'EBUSY' || Date.now() > deadline) {
+      if (code !== 'EBUSY' || Date.now() > deadline) throw fromSystemError(`remove cgroup ${dir}`, err, dir);
+    }
+    // EBUSY: sub-cgroups (removed first, once), or tasks still exiting (retried).
+    if (attempt === 0) {
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw fromSystemError(`remove cgroup ${dir}`, err, dir);
       }
+      const subs = entries.filter((e) => e.isDirectory());
+      for (const e of subs) await removeCgroupDir(join(dir, e.name), Math.max(0, deadline - Date.now()));
+      if (subs.length > 0) continue;
     }
     await sleep(delay);
     delay = Math.min(delay * 2, 50);

@@ -13,8 +13,9 @@
 // (unified) cgroup.procs costs the same 4.4–7.4 ms after a gap: moving a task waits for an RCU
 // grace period when it takes cgroup_threadgroup_rwsem for writing, on v1 and v2 alike. The cures
 // are mounting with `favordynmods` (kernel >= 6.0; we never remount the host's hierarchies) or
-// not migrating at all: on v2, clone3(CLONE_INTO_CGROUP) with openForCloneInto()'s fd starts the
-// child in its cgroup. v1 users pay the grace period once per container start.
+// not migrating at all: on v2, launch and exec clone the child into its cgroup
+// (CLONE_INTO_CGROUP with openForCloneInto()'s fd). On v1, launch starts the grace period early
+// (prewarm.ts) and lets the child make its first mounts while it is moved.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError, invalid } from '../../common/errors.js';

@@ -1,6 +1,7 @@
 // What every lifecycle verb needs: the state store, a logger for warnings, and cgroup access.
 import { ContainerStore, type ContainerRecord } from '../state/container-store.js';
 import { cgroupManager, cgroupManagerFromPaths, type CgroupManager } from '../cgroups/index.js';
+import type { SeccompCache } from '../plan/process.js';
 
 export interface RuntimeLogger {
   warn(msg: string): void;
@@ -10,10 +11,18 @@ export interface RuntimeLogger {
 export interface RuntimeContext {
   store: ContainerStore;
   log: RuntimeLogger;
+  /**
+   * The cgroup driver for new containers (default: v2 on a pure v2 host, else v1). 'v2' on a
+   * hybrid host uses the controller-less cgroup2 mount at /sys/fs/cgroup/unified (tests).
+   */
+  cgroupDriver?: 'v1' | 'v2';
+  /** Compiled seccomp filters, reused by the containers and execs of a long-lived Runtime. */
+  seccompCache?: SeccompCache;
 }
 
-export function makeContext(root: string, log?: Partial<RuntimeLogger>): RuntimeContext {
+export function makeContext(root: string, log?: Partial<RuntimeLogger>, opts: { cgroupDriver?: 'v1' | 'v2' } = {}): RuntimeContext {
   return {
+    ...(opts.cgroupDriver ? { cgroupDriver: opts.cgroupDriver } : {}),
     store: new ContainerStore(root),
     log: {
       warn: log?.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)),

@@ -14,7 +14,7 @@ import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import type { RuntimeContext } from './context.js';
 import { cgroupsOf } from './context.js';
 import { statusOf } from './status.js';
-import { connectConsoleSocket } from './console.js';
+import { startAttachPrewarm } from '../cgroups/prewarm.js';
 import { waitInForeground } from './foreground.js';
 import { receivePty } from './launch.js';
 
@@ -44,6 +44,10 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
   }
   const toClose: number[] = [];
   const closers: Array<() => void> = [];
+  // The exec'd process joins the container's cgroups: on v2 by being cloned into them
+  // (CLONE_INTO_CGROUP), else by a move whose grace period we start now (../cgroups/prewarm.ts).
+  const cgroups = cgroupsOf(rec);
+  if (cgroups.version !== 2) startAttachPrewarm((path, data) => native().writeDetached(path, data));
   try {
     const pidfd = native().pidfdOpen(rec.pid);
     toClose.push(pidfd);
@@ -53,6 +57,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
     let ownPtyEnd: number | undefined;
     if (opts.process.terminal) {
       if (opts.consoleSocket) {
+        const { connectConsoleSocket } = await import('./console.js'); // node:net, only when needed
         const sock = await connectConsoleSocket(opts.consoleSocket);
         closers.push(() => sock.close());
         consoleSocket = internalFds.push(sock.fd) - 1;
@@ -63,7 +68,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
         consoleSocket = internalFds.push(theirs) - 1;
       }
     }
-    const planned = planExec({ spec: rec.config, process: opts.process, targetPidfd: 0, consoleSocket });
+    const planned = planExec({ spec: rec.config, process: opts.process, targetPidfd: 0, consoleSocket, ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}) });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
     const fds: Plan['fds'] = [
@@ -72,9 +77,14 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
       { source: opts.stdio[2], target: 2 },
     ];
     for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
-    const proc = spawnPlan({ cloneFlags: planned.cloneFlags, cgroupFd: -1, fds, internalFds, pdeathsig: 0, ops: planned.ops });
+    let cgroupFd = -1;
+    if (cgroups.version === 2) {
+      cgroupFd = cgroups.openForCloneInto();
+      toClose.push(cgroupFd);
+    }
+    const proc = spawnPlan({ cloneFlags: planned.cloneFlags, cgroupFd, fds, internalFds, pdeathsig: 0, ops: planned.ops });
     try {
-      cgroupsOf(rec).addProcess(proc.pid);
+      if (cgroupFd < 0) cgroups.addProcess(proc.pid);
       proc.release();
       for await (const ev of proc.events()) {
         if (ev.type === 'exec') break;
@@ -84,7 +94,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
       await proc.exited.catch(() => undefined);
       throw err;
     }
-    if (opts.pidFile) writeFileAtomicSync(opts.pidFile, String(proc.pid), { mode: 0o644 });
+    if (opts.pidFile) writeFileAtomicSync(opts.pidFile, String(proc.pid), { mode: 0o644, durable: false });
     let ptyMaster: number | undefined;
     if (ownPtyEnd !== undefined) ptyMaster = receivePty(ownPtyEnd);
     return { process: proc, pid: proc.pid, ...(ptyMaster === undefined ? {} : { ptyMaster }) };

@@ -2,8 +2,12 @@
 // optional timeout in seconds. Whether a failure aborts the lifecycle is the caller's decision
 // (prestart/createRuntime/createContainer/startContainer fail the operation; poststart and
 // poststop only warn), as the runtime spec says.
-import { spawn } from 'node:child_process';
-import { HakoError } from '../../common/errors.js';
+//
+// The hook processes are started by ./hook-process.ts, loaded on the first hook only: it brings
+// node:child_process, which costs a short command ~3 ms of start-up. (A static import there, not
+// `import('node:child_process')` here: the CLI's bundle runs in a vm.Script, where import() of
+// a builtin fails with ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING; esbuild turns the import of a
+// bundled module into a lazy initialiser instead.)
 
 export interface Hook {
   path: string;
@@ -23,50 +27,10 @@ export interface HookState {
   annotations?: Record<string, string>;
 }
 
-export async function runHook(kind: HookKind, index: number, hook: Hook, state: HookState): Promise<void> {
-  const name = `${kind} hook #${index} (${hook.path})`;
-  const env: Record<string, string> = {};
-  for (const kv of hook.env ?? []) {
-    const eq = kv.indexOf('=');
-    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  const argv = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    const child = spawn(hook.path, argv.slice(1), { argv0: argv[0], env, stdio: ['pipe', 'ignore', 'pipe'] });
-    let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    if (hook.timeout !== undefined && hook.timeout > 0) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, hook.timeout * 1000);
-    }
-    child.stderr?.on('data', (d: Buffer) => {
-      if (stderr.length < 4096) stderr += d.toString();
-    });
-    child.stdin?.on('error', () => {
-      /* the hook may not read its stdin */
-    });
-    child.stdin?.end(JSON.stringify(state));
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      if (timer) clearTimeout(timer);
-      reject(new HakoError({ step: `run ${name}`, path: hook.path, errno: Math.abs(err.errno ?? 2) }));
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (timedOut) return reject(new HakoError({ step: `run ${name}`, hint: `timed out after ${hook.timeout}s`, kind: 'internal' }));
-      if (code === 0) return resolve();
-      const why = signal ? `killed by ${signal}` : `exit status ${code}`;
-      const detail = stderr.trim() ? `: ${stderr.trim()}` : '';
-      reject(new HakoError({ step: `run ${name}`, hint: `${why}${detail}`, kind: 'internal' }));
-    });
-  });
-}
-
 /** Runs every hook of a kind in order; the first failure is thrown. */
 export async function runHooks(kind: HookKind, hooks: Hook[] | undefined, state: HookState): Promise<void> {
-  if (!hooks) return;
+  if (!hooks || hooks.length === 0) return;
+  const { runHook } = await import('./hook-process.js');
   for (let i = 0; i < hooks.length; i++) {
     const hook = hooks[i];
     if (hook) await runHook(kind, i, hook, state);
@@ -75,7 +39,8 @@ export async function runHooks(kind: HookKind, hooks: Hook[] | undefined, state:
 
 /** Runs every hook of a kind; failures become warnings (poststart, poststop). */
 export async function runHooksWarn(kind: HookKind, hooks: Hook[] | undefined, state: HookState, warn: (msg: string) => void): Promise<void> {
-  if (!hooks) return;
+  if (!hooks || hooks.length === 0) return;
+  const { runHook } = await import('./hook-process.js');
   for (let i = 0; i < hooks.length; i++) {
     const hook = hooks[i];
     if (!hook) continue;

@@ -7,18 +7,18 @@ import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { HakoError, fromSystemError, invalid } from '../../common/errors.js';
 import type { Plan, PlanOp } from '../../native/plan.js';
-import { native } from '../../native/addon.js';
+import { addonErrno, native } from '../../native/addon.js';
 import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
 import { validateSpec } from '../spec/validate.js';
 import type { Spec } from '../spec/types.js';
-import { planContainer, NOTIFY, type PlannedContainer } from '../plan/index.js';
+import { detectCgroupLayout, planContainer, NOTIFY, type PlannedContainer } from '../plan/index.js';
 import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
+import { startAttachPrewarm } from '../cgroups/prewarm.js';
 import type { ContainerRecord } from '../state/container-store.js';
 import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import { processStartTime } from '../state/process-info.js';
 import { runHooks, type HookState } from './hooks.js';
 import type { RuntimeContext } from './context.js';
-import { connectConsoleSocket } from './console.js';
 import { deviceCgroupRules } from './device-rules.js';
 import { awaitFork, killContainerPidfd, supervisedPlan, type SupervisorOptions } from './supervised.js';
 import { detachHostMount, topMountId } from './host-mounts.js';
@@ -77,6 +77,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   const fdsToClose: number[] = [];
   const closers: Array<() => void> = [];
   let proc: SpawnedProcess | undefined;
+  const procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
   store.reserve(id);
   undo.push(() => store.remove(id));
   try {
@@ -100,9 +102,16 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     };
 
     // cgroups: made and limited before the process exists, so it never runs unlimited.
-    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id });
+    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
     cgroups.create();
     undo.push(() => cgroups.destroy());
+    // On cgroup v2 the process is cloned straight into its cgroup (CLONE_INTO_CGROUP): no
+    // migration, so no grace period to wait for. Not under a monitor: that would put the monitor
+    // (the process we spawn) into the container's cgroup.
+    const intoCgroup = cgroups.version === 2 && !opts.monitor;
+    // Otherwise start the grace period the cgroup join will wait for, so that it runs while we
+    // prepare (../cgroups/prewarm.ts). After the mkdirs: the prewarm holds cgroup_mutex until it ends.
+    if (!intoCgroup) startAttachPrewarm((path, data) => native().writeDetached(path, data), { procSelfCgroup, mountinfo });
     cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
@@ -128,6 +137,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         monitorPtyEnd = ours;
         consoleIndex = internal(theirs);
       } else if (opts.consoleSocket) {
+        const { connectConsoleSocket } = await import('./console.js'); // node:net, only when needed
         const sock = await connectConsoleSocket(opts.consoleSocket);
         closers.push(() => sock.close());
         consoleIndex = internal(sock.fd);
@@ -162,6 +172,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       consoleSocket: consoleIndex,
       joinNamespaces: joinNamespaces as never,
       hooksBeforePivot,
+      cgroupPaths: record.cgroupPaths,
+      // The container's view follows the driver placing it (v2 on a hybrid host: the unified one).
+      cgroupLayout: cgroups.version === 2 ? { version: 2 } : detectCgroupLayout(mountinfo),
+      cgroupV2IntoClone: intoCgroup,
+      cgroupJoinLate: !intoCgroup,
+      ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
@@ -178,9 +194,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       { source: opts.stdio[2], target: 2 },
     ];
     for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
+    let cgroupFd = -1;
+    if (intoCgroup) {
+      cgroupFd = cgroups.openForCloneInto();
+      fdsToClose.push(cgroupFd);
+    }
     let plan: Plan = {
       cloneFlags: planned.cloneFlags,
-      cgroupFd: -1,
+      cgroupFd,
       fds,
       internalFds,
       pdeathsig: opts.pdeathsig ?? 0,
@@ -211,19 +232,33 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     });
     // Supervised: the container is the monitor's child; its pid comes with the fork record.
     let containerPid = spawned.pid;
+    const containerPidfds: number[] = [];
     if (opts.monitor) {
       const forked = await awaitFork(spawned);
       containerPid = forked.pid;
-      undo.push(() => killContainerPidfd(forked.pidfd));
-      closers.push(() => native().close(forked.pidfd));
+      containerPidfds.push(forked.pidfd);
+      // The forked process, and the clone op's process that replaces it (if any).
+      // (Closed on success below; on failure the undo kills through them and closes them.)
+      undo.push(async () => {
+        for (const fd of containerPidfds.splice(0).reverse()) await killContainerPidfd(fd);
+      });
     }
     const pid = () => (opts.monitor ? containerPid : spawned.pid);
 
     // The parent's half of the handshake: id maps (unless the child makes its user namespace
     // later, after joining others: then at its USERNS checkpoint), cgroups, release.
     if (planned.idMapsAtNotify === undefined) writeIdMappings(pid(), planned);
-    cgroups.addProcess(pid());
-    spawned.release();
+    // With the late join the child makes its first mounts while we move it (a move can wait for
+    // a grace period, ../cgroups/prewarm.ts), then waits for the second release.
+    if (planned.lateCgroupJoin) spawned.release();
+    try {
+      if (!intoCgroup) cgroups.addProcess(pid());
+      spawned.release();
+    } catch (err) {
+      // A child that failed meanwhile is gone (ESRCH on the move, EPIPE on the release): its own
+      // failure says more.
+      throw spawned.pendingFailure() ?? err;
+    }
 
     const hookState = (status: string): HookState => ({ ociVersion: spec.ociVersion, id, status, pid: pid(), bundle, annotations: spec.annotations ?? {} });
     for await (const ev of spawned.events()) {
@@ -238,6 +273,11 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         spawned.release();
       } else if (ev.type === 'notify' && ev.value === NOTIFY_CREATED) {
         break;
+      } else if (ev.type === 'pid' && opts.monitor) {
+        // The container's clone op made the real process (the monitor's child, like the forked
+        // one it replaces); without a monitor the SpawnedProcess already follows it.
+        containerPid = ev.pid;
+        containerPidfds.push(openPidfd(ev.pid));
       } else if (ev.type === 'exec') {
         break;
       }
@@ -253,17 +293,19 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
     store.save(record);
-    if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(record.pid), { mode: 0o644 });
+    // Pid files and monitor.json name live processes: atomic, not fsync'ed (a crash ends them).
+    if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(record.pid), { mode: 0o644, durable: false });
     let monitor: Launched['monitor'];
     if (opts.monitor) {
       monitor = { pid: spawned.pid, startTime: processStartTime(spawned.pid), containerPid: record.pid };
-      writeFileAtomicSync(resolve(opts.monitor.dir, 'monitor.json'), JSON.stringify(monitor), { mode: 0o644 });
+      writeFileAtomicSync(resolve(opts.monitor.dir, 'monitor.json'), JSON.stringify(monitor), { mode: 0o644, durable: false });
     }
 
     let ptyMaster: number | undefined;
     if (ownPtyEnd !== undefined) ptyMaster = receivePty(ownPtyEnd);
     for (const fd of fdsToClose) safeClose(fd);
     for (const close of closers) close();
+    for (const fd of containerPidfds) safeClose(fd);
     if (opts.mode === 'create') spawned.closeErrPipe();
     return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }), ...(monitor ? { monitor } : {}) };
   } catch (err) {
@@ -277,6 +319,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       }
     }
     throw err;
+  }
+}
+
+function openPidfd(pid: number): number {
+  try {
+    return native().pidfdOpen(pid);
+  } catch (err) {
+    throw new HakoError({ step: `open a pidfd on container process ${pid}`, errno: addonErrno(err), cause: err });
   }
 }
 

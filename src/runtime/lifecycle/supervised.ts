@@ -8,9 +8,12 @@
 // The container is the monitor's child (not Node's), so it keeps running, logging and attachable
 // when the daemon dies. Node learns the container pid from the fork's {-4, pid} record and does
 // the usual handshake on it (id maps, cgroups, release); the SpawnedProcess keeps tracking P,
-// i.e. the monitor (Node's child: awaiting `exited` reaps it).
+// i.e. the monitor (Node's child: awaiting `exited` reaps it). When the container's ops have a
+// clone op (a pid ns join, a new time ns), the clone's process is the container: P waits for it,
+// reaps the forked one and gives the monitor the clone's pidfd; Node sees its {-1, pid} record
+// as a `pid` event and follows it (see launch.ts).
 import { closeSync, openSync } from 'node:fs';
-import { HakoError, invalid } from '../../common/errors.js';
+import { HakoError } from '../../common/errors.js';
 import { addonErrno, native } from '../../native/addon.js';
 import { failureError, type SpawnedProcess } from '../../native/executor.js';
 import { RECORD_FORK, type Plan, type PlanOp } from '../../native/plan.js';
@@ -55,11 +58,9 @@ export interface SupervisedPlan {
  */
 export function supervisedPlan(input: SupervisedPlanInput): SupervisedPlan {
   const { supervisor } = input;
-  if (input.ops.some((o) => o.op === 'clone' || o.op === 'fork')) {
-    // A clone op (pid namespace join, new time ns…) would make the real process a sibling the
-    // monitor does not track, and the executor would switch its tracking away from the monitor.
-    throw invalid('a supervised container cannot join an existing pid namespace or create a time namespace', 'run it without a monitor, or without that namespace setting');
-  }
+  // A clone op (pid namespace join, new time ns…) stays in the container's part: the fork op
+  // hands the monitor the clone's process instead of the forked one (docs/executor-plan.md).
+  if (input.ops.some((o) => o.op === 'fork')) throw new HakoError({ step: 'plan a supervised container', hint: 'the container ops already have a fork op', kind: 'internal' });
   const fdsToClose: number[] = [];
   const internalFds = [...input.internalFds];
   const internal = (fd: number) => internalFds.push(fd) - 1;

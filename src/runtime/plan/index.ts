@@ -27,14 +27,14 @@ import { invalid } from '../../common/errors.js';
 import { CLONE, MS, type PlanOp } from '../../native/plan.js';
 import type { IdMapping, NamespaceType, Spec } from '../spec/types.js';
 import { rootfsPath } from '../spec/validate.js';
-import { cleanPath, defaultMountPointOf, defaultStatSource, detectCgroupLayout, deviceOps, mountOps, type MountContext } from './mounts.js';
+import { cleanPath, defaultMountPointOf, defaultStatSource, detectCgroupLayout, deviceOps, mountOps, withContainerDirs, type MountContext } from './mounts.js';
 import { processTailOps } from './process.js';
 import { NOTIFY, type CgroupLayout, type ExecRequest, type PlannedContainer, type PlanRequest } from './types.js';
 
 export * from './types.js';
 export { parseMountOptions, MOUNT_OPTIONS } from './mount-options.js';
-export { RLIMITS, RLIM_INFINITY } from './process.js';
-export { detectCgroupLayout } from './mounts.js';
+export { RLIMITS, RLIM_INFINITY, SeccompCache } from './process.js';
+export { detectCgroupLayout, withContainerDirs } from './mounts.js';
 
 export const NS_FLAGS: Readonly<Record<NamespaceType, number>> = {
   mount: CLONE.NEWNS,
@@ -193,7 +193,14 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   const offsets = timeOffsetsData(spec);
   if (offsets && created.has('time')) ops.push({ op: 'writeFile', path: '/proc/self/timens_offsets', data: offsets });
   if (needClone) ops.push({ op: 'clone', flags: 0 });
-  if (created.has('cgroup') && !cgroupInClone) ops.push({ op: 'unshare', flags: CLONE.NEWCGROUP });
+  // The cgroup join can overlap the first mounts (the parent releases the child, then moves it,
+  // then releases it again): not when the process to move is made later (clone op) or the
+  // parent waits on the child for the id maps, and not when the clone itself went into the cgroup.
+  const lateJoin = req.cgroupJoinLate === true && !needClone && !userByUnshare && !cgroupInClone;
+  // The cgroup namespace only once the process is in its cgroup: that cgroup is the ns root.
+  const cgroupJoined = (): PlanOp[] => [...(lateJoin ? [{ op: 'syncWait' } as PlanOp] : []), ...(created.has('cgroup') && !cgroupInClone ? [{ op: 'unshare', flags: CLONE.NEWCGROUP } as PlanOp] : [])];
+  let joinEmitted = !lateJoin;
+  if (!lateJoin) ops.push(...cgroupJoined());
 
   // ---- root filesystem
   const rootfs = rootfsPath(spec, bundle);
@@ -226,11 +233,20 @@ export function planContainer(req: PlanRequest): PlannedContainer {
     ownNetNs: created.has('network') || (joins.has('network') && joinUser),
     cgroupNs: all.has('cgroup'),
     statSource: req.statSource ?? defaultStatSource,
-    cgroupLayout: () => (layout ??= req.cgroupLayout ?? detectCgroupLayout()),
+    cgroupLayout: () => (layout ??= withContainerDirs(req.cgroupLayout ?? detectCgroupLayout(), req.cgroupPaths)),
     warnings,
   };
-  (spec.mounts ?? []).forEach((m, i) => ops.push(...mountOps(m, i, ctx)));
+  (spec.mounts ?? []).forEach((m, i) => {
+    // Late join: before the first cgroup mount (it is mounted in the new cgroup namespace).
+    if (!joinEmitted && (m.type === 'cgroup' || m.type === 'cgroup2')) {
+      ops.push(...cgroupJoined());
+      joinEmitted = true;
+    }
+    ops.push(...mountOps(m, i, ctx));
+  });
   if (proc.cwd !== '/') ops.push({ op: 'mkdirs', path: cleanPath(proc.cwd), mode: 0o755, inRoot: true });
+  // Device nodes are made inside the devices cgroup, as the rules there allow.
+  if (!joinEmitted) ops.push(...cgroupJoined());
   ops.push(...deviceOps(spec, inUserNs));
 
   if (req.hooksBeforePivot) ops.push({ op: 'notify', value: NOTIFY.BEFORE_PIVOT }, { op: 'syncWait' });
@@ -271,13 +287,14 @@ export function planContainer(req: PlanRequest): PlannedContainer {
       consoleSocket: req.consoleSocket,
       fifo: req.mode === 'create' ? requireFifo(req.fifo) : undefined,
       seccomp: spec.linux?.seccomp,
+      ...(req.seccompCache ? { seccompCache: req.seccompCache } : {}),
       setgroupsDenied: needsSetgroupsDeny,
       warnings,
       notices,
       where: 'process',
     }),
   );
-  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, warnings, notices };
+  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, lateCgroupJoin: lateJoin, warnings, notices };
   if (userByUnshare) planned.idMapsAtNotify = NOTIFY.USERNS;
   if (hostMountNs) planned.hostRootfsMount = rootfs;
   return planned;
@@ -317,6 +334,7 @@ export function planExec(req: ExecRequest): PlannedContainer {
     ...processTailOps(proc, {
       consoleSocket: req.consoleSocket,
       seccomp: spec.linux?.seccomp,
+      ...(req.seccompCache ? { seccompCache: req.seccompCache } : {}),
       setgroupsDenied: userNew && rootless,
       warnings,
       notices,

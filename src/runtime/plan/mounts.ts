@@ -234,6 +234,24 @@ export function detectCgroupLayout(mountinfo?: string): CgroupLayout {
   return hierarchies.length > 0 ? { version: 1, hierarchies } : { version: 2 };
 }
 
+/**
+ * `layout` with the container's own cgroup directories filled in from `paths` (the cgroup
+ * manager's controller → host dir map recorded at create): a v1 hierarchy takes the dir of the
+ * first controller or `name=` it selects; v2 takes `paths.unified`. Dirs already in the layout
+ * stay; a hierarchy the container was not placed in keeps none (its mount is then left out
+ * without a cgroup namespace, as runc does for hierarchies it did not join).
+ */
+export function withContainerDirs(layout: CgroupLayout, paths: Record<string, string> | undefined): CgroupLayout {
+  if (!paths) return layout;
+  if (layout.version === 2) return layout.containerDir !== undefined || paths.unified === undefined ? layout : { ...layout, containerDir: paths.unified };
+  const hierarchies = (layout.hierarchies ?? []).map((h) => {
+    if (h.containerDir !== undefined) return h;
+    const selector = h.options.split(',').find((o) => o !== 'none' && paths[o] !== undefined);
+    return selector === undefined ? h : { ...h, containerDir: paths[selector] };
+  });
+  return { ...layout, hierarchies };
+}
+
 /** The mount point containing `path`, from /proc/self/mountinfo (longest prefix). */
 export function defaultMountPointOf(path: string): string {
   let best = '/';

@@ -1,6 +1,7 @@
 // The planner's request and answer shapes.
 import type { PlanOp } from '../../native/plan.js';
 import type { IdMapping, NamespaceType, Process, Spec } from '../spec/types.js';
+import type { SeccompCache } from './process.js';
 
 /** Checkpoint values the child reports with `notify` ops (the lifecycle reacts to them). */
 export const NOTIFY = {
@@ -48,8 +49,20 @@ export interface PlanRequest {
   hooksBeforePivot: boolean;
   /** The process is cloned straight into its v2 cgroup (CLONE_INTO_CGROUP): CLONE_NEWCGROUP may go in cloneFlags. */
   cgroupV2IntoClone?: boolean;
+  /**
+   * The parent moves the process into its cgroups while it already sets up its first mounts: a
+   * second syncWait (then the cgroup namespace) comes before the first cgroup mount, or before
+   * the device nodes. Ignored where it cannot apply (see PlannedContainer.lateCgroupJoin).
+   */
+  cgroupJoinLate?: boolean;
   /** The host's cgroup layout and the container's cgroup dirs, for `cgroup` mounts (default: read from /proc/self/mountinfo, without container dirs). */
   cgroupLayout?: CgroupLayout;
+  /**
+   * The container's cgroup directories as recorded at create (CgroupManager.paths: controller →
+   * host dir, `name=systemd`, `unified`). They fill in the layout's container dirs, which a
+   * `cgroup` mount binds when the container has no cgroup namespace.
+   */
+  cgroupPaths?: Record<string, string>;
   /** What a bind source is (default: stat on the host). Injectable for tests. */
   statSource?: (path: string) => SourceKind;
   /** The mount point containing `path` on the host (default: /proc/self/mountinfo); only for rootfsPropagation "shared". */
@@ -58,6 +71,8 @@ export interface PlanRequest {
   noPivot?: boolean;
   /** The caller has no privilege over the host ids (default: euid != 0): setgroups is denied in a new user ns. */
   rootless?: boolean;
+  /** Reuse compiled seccomp filters (the Runtime's). */
+  seccompCache?: SeccompCache;
 }
 
 export interface PlannedContainer {
@@ -86,6 +101,11 @@ export interface PlannedContainer {
    * self-bind of this rootfs path, which stays until delete detaches it.
    */
   hostRootfsMount?: string;
+  /**
+   * The plan has the late cgroup join: release the child, move it into its cgroups, release it
+   * again (the second syncWait). False: move it, then release once.
+   */
+  lateCgroupJoin?: boolean;
   warnings: string[];
   /** Debug-level findings, for a debug log only (never for the container's stderr). */
   notices?: string[];
@@ -101,4 +121,6 @@ export interface ExecRequest {
   consoleSocket?: number;
   /** See PlanRequest.rootless. */
   rootless?: boolean;
+  /** See PlanRequest.seccompCache. */
+  seccompCache?: SeccompCache;
 }

@@ -1,7 +1,7 @@
 // The runtime's state directory: <root>/<id>/{state.json, exec.fifo, lock}.
 // state.json is what the runtime recorded; the status shown to users is derived from it and
 // from the live process (see ../lifecycle/status.ts).
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError, invalid, notFound, conflict } from '../../common/errors.js';
 import { writeFileAtomicSync } from '../../common/atomic-file.js';
@@ -87,12 +87,32 @@ export class ContainerStore {
     }
   }
 
+  /**
+   * Atomic (rename) but not fsync'ed, like runc's state: it describes live processes, which a
+   * power loss ends anyway, and the root is normally on tmpfs (/run). Two fsyncs per save cost
+   * 1–8 ms on ext4, three saves per container lifecycle.
+   */
   save(rec: ContainerRecord): void {
-    writeFileAtomicSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
+    writeFileAtomicSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), { durable: false });
   }
 
+  /** Removes the state dir: its few files, then the dir (rmSync's recursive walk costs ~1 ms more). */
   remove(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
+    const dir = this.dir(id);
+    try {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        try {
+          unlinkSync(path);
+        } catch {
+          rmSync(path, { recursive: true, force: true }); // not a plain file
+        }
+      }
+      rmdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   lock(id: string): Promise<Lock> {
