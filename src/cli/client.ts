@@ -156,7 +156,7 @@ export class Client {
       headers['Content-Type'] ??= 'text/plain';
     }
     const base = this.baseOptions();
-    const mod: typeof http = this.host.tls ? ((await import('node:https')) as unknown as typeof http) : http;
+    const mod: Pick<typeof http, 'request'> = this.host.tls ? ((await import('./lazy/https.js')) as unknown as typeof http) : http;
     const tlsOpts = this.host.tls
       ? { ca: this.host.tls.ca, cert: this.host.tls.cert, key: this.host.tls.key, rejectUnauthorized: this.host.tls.verify }
       : {};

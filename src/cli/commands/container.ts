@@ -6,6 +6,9 @@ import { pathEscape, type Client } from '../client.js';
 import { renderList, ellipsis, goQuote, shortId, tabwrite } from '../format.js';
 import { ago, goTimeString, humanSize, bytesSize } from '../units.js';
 import { forEach, filtersQuery, inspectContainer, confirm, type Json } from './common.js';
+import { createWriteStream, existsSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 
 const enc = pathEscape;
 
@@ -230,9 +233,7 @@ function refuseTerminal(ctx: Ctx): void {
 }
 
 async function toOutput(ctx: Ctx, res: NodeJS.ReadableStream, output: string | undefined): Promise<void> {
-  const { pipeline } = await import('node:stream/promises');
   if (output) {
-    const { createWriteStream } = await import('node:fs');
     await pipeline(res, createWriteStream(output));
   } else {
     refuseTerminal(ctx);
@@ -265,9 +266,7 @@ export async function cp(ctx: Ctx): Promise<number> {
   const d = splitCpArg(dst);
   if (s && d) throw new ExitError(1, 'copying between containers is not supported');
   if (!s && !d) throw new ExitError(1, 'must specify at least one container source');
-  const { spawn } = await import('node:child_process');
-  const { existsSync, statSync } = await import('node:fs');
-  const path = await import('node:path');
+  const { spawn } = await import('../lazy/child-process.js');
   if (s) {
     const [container, cpath] = s;
     const res = await client.raw('GET', `/containers/${enc(container)}/archive`, { query: { path: cpath } });

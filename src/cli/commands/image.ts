@@ -5,6 +5,9 @@ import { pathEscape } from '../client.js';
 import { renderList, shortId, ellipsis, goQuote } from '../format.js';
 import { ago, goTimeString, humanDuration, humanSize } from '../units.js';
 import { forEach, filtersQuery, pullImage, registryAuthHeader, splitReference, confirm, readStdin, type Json } from './common.js';
+import * as fs from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 
 export async function pull(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
@@ -132,15 +135,12 @@ export async function save(ctx: Ctx): Promise<number> {
   const output = ctx.flags.str('output');
   if (!output && ctx.stdout.isTTY) throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
   const res = await client.raw('GET', '/images/get', { query: { names: ctx.args, platform: ctx.flags.str('platform') || undefined } });
-  const { pipeline } = await import('node:stream/promises');
   if (!output) {
     await pipeline(res, ctx.stdout, { end: false });
     return 0;
   }
   // Like docker: into a temp file beside the target, renamed when complete, so a failed save
   // leaves no partial archive (and does not clobber an existing file).
-  const fs = await import('node:fs');
-  const { dirname, join, basename } = await import('node:path');
   const tmp = join(dirname(output), `.${basename(output)}.hako-save-${process.pid}-${Date.now()}`);
   try {
     await pipeline(res, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
@@ -156,7 +156,7 @@ export async function load(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const input = ctx.flags.str('input');
   if (!input && ctx.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
-  const stream = input ? (await import('node:fs')).createReadStream(input) : ctx.stdin;
+  const stream = input ? fs.createReadStream(input) : ctx.stdin;
   const quiet = ctx.flags.bool('quiet');
   // Progress bars only on a terminal (docker asks the daemon for quiet output otherwise).
   const res = await client.raw('POST', '/images/load', { query: { quiet: quiet || !ctx.stdout.isTTY ? '1' : '0' }, stream, headers: { 'Content-Type': 'application/x-tar' } });
@@ -186,7 +186,7 @@ export async function import_(ctx: Ctx): Promise<number> {
   } else if (/^https?:\/\//.test(source)) query.fromSrc = source;
   else {
     query.fromSrc = '-';
-    stream = (await import('node:fs')).createReadStream(source);
+    stream = fs.createReadStream(source);
   }
   const res = await client.raw('POST', '/images/create', { query, stream: stream as never, headers: { 'Content-Type': 'application/x-tar' } });
   const { ProgressRenderer, ProgressError } = await import('../progress.js');

@@ -10,6 +10,7 @@ import { buildCreate, ConfigError } from '../run-config.js';
 import { inspectContainer, pullImage, withDefaultTag, forEach, type Json } from './common.js';
 import { timestampArg } from '../units.js';
 import { DetachScanner, parseDetachKeys } from '../../engine/detach-keys.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 interface AttachSession {
   /** Resolves when the output side ended (container exited or detached). */
@@ -165,7 +166,6 @@ async function createContainer(ctx: Ctx, client: Client, detach: boolean): Promi
   for (const w of res.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
   const cidfile = ctx.flags.str('cidfile');
   if (cidfile) {
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(cidfile, res.Id, { flag: 'wx' });
   }
   return { id: res.Id, req };
@@ -311,7 +311,7 @@ export async function exec(ctx: Ctx): Promise<number> {
   const interactive = f.bool('interactive');
   const { parseEnvFile, expandEnv } = await import('../run-config.js');
   const env: string[] = [];
-  for (const file of f.list('env-file')) env.push(...parseEnvFile((await import('node:fs')).readFileSync(file, 'utf8'), ctx.env, file));
+  for (const file of f.list('env-file')) env.push(...parseEnvFile(readFileSync(file, 'utf8'), ctx.env, file));
   env.push(...expandEnv(f.list('env'), ctx.env));
   if (tty && interactive && !ctx.stdin.isTTY) throw new ExitError(1, 'the input device is not a TTY');
   const consoleSize = tty && ctx.stdout.isTTY && ctx.stdout.rows ? ([ctx.stdout.rows, ctx.stdout.columns] as [number, number]) : null;
