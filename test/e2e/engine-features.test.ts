@@ -12,6 +12,7 @@ import { HakoError } from '../../src/common/errors.js';
 import { isRoot, tempDir, testCgroupName, removeCgroupEverywhere } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { cleanupNet, engineNetOptions, testNet } from '../helpers/network.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : false;
 let reg: TestRegistry;
@@ -20,10 +21,12 @@ let dir: { path: string; cleanup: () => void };
 let engine: Engine;
 let IMAGE: string;
 const cgroupParent = testCgroupName('engine-health');
+// Unique bridge/table names: never the host's hako0 or `hako` table.
+const net = testNet();
 const ms = (n: number) => n * 1_000_000;
 
 function newEngine(): Engine {
-  return new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, log: { warn: () => undefined } });
+  return new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, network: engineNetOptions(net), log: { warn: () => undefined } });
 }
 
 before(async () => {
@@ -45,6 +48,7 @@ after(async () => {
   await reg?.stop();
   img?.cleanup();
   if (!skip) removeCgroupEverywhere(cgroupParent);
+  if (!skip) cleanupNet(net);
   dir?.cleanup();
 });
 
