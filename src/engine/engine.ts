@@ -624,6 +624,9 @@ export class Engine implements ContainerEngine {
         const other = this.lookup(nm.slice('container:'.length));
         if (!other.rec.State.Running) throw conflict(`cannot join network of a non running container: ${other.rec.Id}`);
         netnsPath = `/proc/${other.rec.State.Pid}/ns/net`;
+        // docker: a container on another's network takes its hostname and domain name too.
+        rec.Config.Hostname = other.rec.Config.Hostname;
+        rec.Config.Domainname = other.rec.Config.Domainname;
         this.net.writeFiles(rec, other.rec);
       } else if (nm === 'host') this.net.writeFiles(rec);
       // Otherwise the prestart hook (networking attach) writes them, addresses included.

@@ -1,6 +1,7 @@
 // The engine's event bus: docker's event objects, a bounded history for `since` replay, and live
 // subscribers with filters (type, event/action, container, image, volume, label, …).
 import type { EngineEvent, Filters } from './api-types.js';
+import { labelsMatchAll } from './label-filter.js';
 
 const HISTORY = 1024;
 
@@ -83,6 +84,10 @@ export function eventMatcher(filters: Filters): (e: EngineEvent) => boolean {
     for (const [key, values] of Object.entries(filters)) {
       if (values.length === 0) continue;
       const attrs = e.Actor.Attributes;
+      if (key === 'label') {
+        if (!labelsMatchAll(attrs, values)) return false;
+        continue;
+      }
       const ok = values.some((v) => {
         switch (key) {
           case 'type':
@@ -100,10 +105,6 @@ export function eventMatcher(filters: Filters): (e: EngineEvent) => boolean {
             return e.Type === 'network' && (e.Actor.ID === v || attrs.name === v);
           case 'scope':
             return v === 'local';
-          case 'label': {
-            const eq = v.indexOf('=');
-            return eq < 0 ? v in attrs : attrs[v.slice(0, eq)] === v.slice(eq + 1);
-          }
           default:
             return true;
         }

@@ -1,9 +1,11 @@
 // The OCI process of an exec in a running container (docker exec, and health probes): the
-// container's env with the exec's on top, its user resolved in the rootfs, its capabilities.
+// container's env with the exec's on top, its user resolved in the rootfs (with HostConfig.GroupAdd),
+// its capabilities and rlimits (HostConfig.Ulimits): docker execs start from the container's own
+// OCI process.
 import type { Json } from './api-types.js';
 import type { ContainerRecord } from './containers/record.js';
 import { capNames } from '../runtime/security/capabilities.js';
-import { containerCaps, securityOpts } from './containers/spec.js';
+import { containerCaps, rlimitsOf, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 
 export interface ExecProcessInput {
@@ -15,8 +17,9 @@ export interface ExecProcessInput {
 }
 
 export function execProcessSpec(rec: ContainerRecord, rootfs: string, b: ExecProcessInput, tty: boolean): Json {
-  const user = resolveUser(rootfs, b.User || (rec.Config.User as string) || '', []);
   const hc = rec.HostConfig;
+  const user = resolveUser(rootfs, b.User || (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null | undefined) ?? []).map(String));
+  const rlimits = rlimitsOf(hc);
   const privileged = b.Privileged === true || hc.Privileged === true;
   const caps = capNames(containerCaps(hc, privileged));
   const env = [...((rec.Config.Env as string[]) ?? [])];
@@ -35,6 +38,7 @@ export function execProcessSpec(rec: ContainerRecord, rootfs: string, b: ExecPro
     env,
     cwd: b.WorkingDir || (rec.Config.WorkingDir as string) || '/',
     capabilities: { bounding: caps, effective: caps, permitted: caps },
+    ...(rlimits.length > 0 ? { rlimits } : {}),
     noNewPrivileges: securityOpts(hc).noNewPrivileges,
   };
 }

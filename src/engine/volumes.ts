@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic-file.js';
+import { labelMatches, labelsMatchAll } from './label-filter.js';
 import type { Filters, Json } from './api-types.js';
 
 export interface VolumeMeta {
@@ -100,6 +101,10 @@ export class VolumeStore {
 export function volumeMatches(meta: VolumeMeta, filters: Filters, inUse: boolean): boolean {
   for (const [key, values] of Object.entries(filters)) {
     if (values.length === 0) continue;
+    if (key === 'label') {
+      if (!labelsMatchAll(meta.Labels, values)) return false;
+      continue;
+    }
     const ok = values.some((v) => {
       switch (key) {
         case 'name':
@@ -108,14 +113,8 @@ export function volumeMatches(meta: VolumeMeta, filters: Filters, inUse: boolean
           return (v === 'true' || v === '1') === !inUse;
         case 'driver':
           return v === 'local';
-        case 'label': {
-          const i = v.indexOf('=');
-          return i < 0 ? v in meta.Labels : meta.Labels[v.slice(0, i)] === v.slice(i + 1);
-        }
-        case 'label!': {
-          const i = v.indexOf('=');
-          return !(i < 0 ? v in meta.Labels : meta.Labels[v.slice(0, i)] === v.slice(i + 1));
-        }
+        case 'label!':
+          return !labelMatches(meta.Labels, v);
         case 'all':
           return true;
         default:

@@ -570,6 +570,8 @@ ${logs}`);
   assert.match((await hako(['exec', 'sidecar', 'ip', '-o', '-4', 'addr', 'show', 'eth0'])).stdout, new RegExp(`inet ${owner.NetworkSettings.Networks.rpnet.IPAddress.replace(/\./g, '\\.')}/`));
   assert.equal((await hako(['exec', 'sidecar', 'cat', '/etc/hosts'])).stdout, (await hako(['exec', 'owner', 'cat', '/etc/hosts'])).stdout);
   assert.match(await getFrom('sidecar', '127.0.0.1'), /^hello from /, 'the owner’s httpd on the shared loopback');
+  assert.equal((await hako(['exec', 'sidecar', 'hostname'])).stdout, `${owner.Config.Hostname}\n`, "docker: the owner's hostname too");
+  assert.equal((await inspect('sidecar')).Config.Hostname, owner.Config.Hostname);
   await hako(['rm', '-f', 'sidecar', 'owner', 'flaky']);
   await hako(['network', 'rm', 'rpnet']);
   assert.deepEqual(ourVeths(), []);

@@ -136,3 +136,17 @@ test('daemon flags: dockerd spellings, repeatable hosts, tcp refused without mut
   assert.throws(() => checkTls(parseFlags(['-H', 'tcp://127.0.0.1:2376', '--tlsverify', '--tlscacert', 'ca'])), /refusing/);
   checkTls(parseFlags(['-H', 'tcp://127.0.0.1:2376', '--tlsverify', '--tlscacert', 'a', '--tlscert', 'b', '--tlskey', 'c']));
 });
+
+test('image inspect: Container/ContainerConfig up to API 1.44 (docker-compose 1.29 reads them), VirtualSize below 1.44', async () => {
+  const { inspectJson } = await import('../../src/api/routes/images.js');
+  const base = { id: 'sha256:' + 'a'.repeat(64), repoTags: ['x:1'], repoDigests: [], created: '2024-01-01T00:00:00Z', size: 5, record: {}, usedBy: [] };
+  const bare = inspectJson({ ...base, config: { architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [] } } } as never, '1.44');
+  assert.equal(bare.Container, '');
+  assert.deepEqual((bare.ContainerConfig as Record<string, unknown>).Volumes, null);
+  assert.equal((bare.ContainerConfig as Record<string, unknown>).Hostname, '');
+  assert.equal('VirtualSize' in bare, false);
+  const built = inspectJson({ ...base, config: { architecture: 'amd64', os: 'linux', container: 'c0ffee', container_config: { Volumes: { '/data': {} }, Cmd: ['/bin/sh', '-c', '#(nop) VOLUME /data'] }, rootfs: { type: 'layers', diff_ids: [] } } } as never, '1.44');
+  assert.equal(built.Container, 'c0ffee');
+  assert.deepEqual((built.ContainerConfig as Record<string, unknown>).Volumes, { '/data': {} });
+  assert.equal(inspectJson({ ...base, config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } } } as never, '1.43').VirtualSize, 5);
+});

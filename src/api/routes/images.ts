@@ -89,6 +89,10 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
 
 const CONFIG_DEFAULTS = { Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null };
 
+function objectOr(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
 export function inspectJson(i: ImageInspect, version: string): Record<string, unknown> {
   const c = i.config;
   return {
@@ -98,7 +102,10 @@ export function inspectJson(i: ImageInspect, version: string): Record<string, un
     Parent: '',
     Comment: c.history?.[c.history.length - 1]?.comment ?? '',
     Created: i.created ?? '',
-    ...(compareVersions(version, '1.44') < 0 ? { Container: '', ContainerConfig: { ...CONFIG_DEFAULTS }, VirtualSize: i.size } : {}),
+    // Container and ContainerConfig are deprecated but still sent up to API 1.44 (removed in 1.45):
+    // docker-compose 1.29 reads ContainerConfig.Volumes when it recreates a container (KeyError without it).
+    ...(compareVersions(version, '1.45') < 0 ? { Container: typeof c.container === 'string' ? c.container : '', ContainerConfig: { ...CONFIG_DEFAULTS, ...objectOr(c.container_config) } } : {}),
+    ...(compareVersions(version, '1.44') < 0 ? { VirtualSize: i.size } : {}),
     DockerVersion: typeof c.docker_version === 'string' ? c.docker_version : '',
     Author: c.author ?? '',
     Config: { ...CONFIG_DEFAULTS, ...(c.config ?? {}) },

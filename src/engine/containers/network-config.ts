@@ -3,6 +3,7 @@
 // specs its HostConfig.PortBindings / PublishAllPorts ask for, and the views docker clients read:
 // NetworkSettings (inspect), Ports (container list) and network resources (GET /networks).
 import { invalid, notFound } from '../../common/errors.js';
+import { labelsMatchAll } from '../label-filter.js';
 import { isIp } from '../../network/ipv4.js';
 import { parseMac } from '../../network/mac.js';
 import { parsePortSpec, type PortMapping, type PortSpec } from '../../network/ports.js';
@@ -283,6 +284,10 @@ export function networkMatches(view: Json, filters: Record<string, string[]>, in
   for (const [key, values] of Object.entries(filters)) {
     if (!NETWORK_FILTERS.includes(key)) throw invalid(`invalid filter '${key}'`);
     if (values.length === 0) continue;
+    if (key === 'label') {
+      if (!labelsMatchAll(view.Labels as Record<string, string> | null, values)) return false;
+      continue;
+    }
     const ok = values.some((v) => {
       switch (key) {
         case 'driver':
@@ -300,11 +305,6 @@ export function networkMatches(view: Json, filters: Record<string, string[]>, in
           const want = ['true', '1'].includes(v.toLowerCase());
           if (!want && !['false', '0'].includes(v.toLowerCase())) throw invalid(`invalid filter 'dangling=${v}'`);
           return want ? !inUse && !builtin : inUse || builtin;
-        }
-        case 'label': {
-          const labels = (view.Labels ?? {}) as Record<string, string>;
-          const i = v.indexOf('=');
-          return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
         }
         default:
           return false;

@@ -48,6 +48,15 @@ const RLIMITS: Record<string, string> = {
   rttime: 'RLIMIT_RTTIME', sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK', as: 'RLIMIT_AS',
 };
 
+/** The OCI rlimits of HostConfig.Ulimits (the container's process and its execs alike). */
+export function rlimitsOf(hc: Obj): Array<{ type: string; soft: number; hard: number }> {
+  return ((hc.Ulimits as Obj[] | null) ?? []).map((u) => {
+    const type = RLIMITS[String(u.Name)];
+    if (!type) throw invalid(`invalid ulimit type: ${String(u.Name)}`);
+    return { type, soft: Number(u.Soft), hard: Number(u.Hard) };
+  });
+}
+
 function mountOf(m: MountPoint): Mount {
   if (m.Type === 'tmpfs') {
     const opts = (m.TmpfsOptions ?? []).filter((o) => o !== 'ro' && o !== 'rw');
@@ -225,11 +234,7 @@ export function buildSpec(inp: SpecInputs): Spec {
     resources.devices!.push({ allow: true, type: dev.type as 'c' | 'b', major: dev.major, minor: dev.minor, access });
   }
 
-  const rlimits = ((hc.Ulimits as Obj[] | null) ?? []).map((u) => {
-    const type = RLIMITS[String(u.Name)];
-    if (!type) throw invalid(`invalid ulimit type: ${String(u.Name)}`);
-    return { type, soft: Number(u.Soft), hard: Number(u.Hard) };
-  });
+  const rlimits = rlimitsOf(hc);
   const sec = securityOpts(hc);
   const spec: Spec = {
     ociVersion: OCI_VERSION,

@@ -1,6 +1,7 @@
 // docker's JSON views of a container: inspect (ContainerInspectResponse), list summaries
 // (ContainerSummary) with the human Status text, and list filters.
 import { HEALTH_FILTER_VALUES } from '../health.js';
+import { labelsMatchAll } from '../label-filter.js';
 import { invalid } from '../../common/errors.js';
 import type { Filters, Json } from '../api-types.js';
 import type { ContainerRecord, MountPoint } from './record.js';
@@ -114,6 +115,10 @@ export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { 
   for (const [key, values] of Object.entries(filters)) {
     if (!LIST_FILTERS.includes(key)) throw invalid(`invalid filter '${key}'`);
     if (values.length === 0) continue;
+    if (key === 'label') {
+      if (!labelsMatchAll(rec.Config.Labels as Record<string, string> | null, values)) return false;
+      continue;
+    }
     const ok = values.some((v) => {
       switch (key) {
         case 'status':
@@ -127,11 +132,6 @@ export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { 
           }
         case 'id':
           return rec.Id.startsWith(v);
-        case 'label': {
-          const labels = (rec.Config.Labels as Record<string, string> | null) ?? {};
-          const i = v.indexOf('=');
-          return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
-        }
         case 'ancestor':
           return ctx.ancestorIds.get(v)?.has(rec.Image) ?? false;
         case 'exited':

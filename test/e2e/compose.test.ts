@@ -1,0 +1,268 @@
+// docker-compose 1.29 (Debian's, Python on docker-py) against a real hakod: a two-service project
+// on a user network (web: busybox httpd with a published port and a health check; client: waits
+// for web to be healthy, then reaches it by service name through the embedded DNS), a named
+// volume, a bind mount, environment, restart policies, labels, entrypoint/command overrides;
+// up -d, ps, logs, exec -T, run --rm, stop, start, restart, down (the volume stays), up
+// --force-recreate, down -v
+// (nothing of the project stays: containers, network, volume, veths, nft rules).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { freePort, hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { isRoot, tempDir } from '../helpers/fixtures.js';
+
+const COMPOSE = '/usr/bin/docker-compose';
+const skip = !existsSync(COMPOSE)
+  ? `${COMPOSE} is missing (apt-get install docker-compose: compose 1.29 is what this test drives)`
+  : !hasRegistry
+    ? 'docker-registry is not installed (apt-get install docker-registry)'
+    : !hasEngine
+      ? 'the container engine is not built'
+      : !isRoot
+        ? 'compose flows run containers: they need root'
+        : false;
+
+const PROJECT = 'hakocompose';
+let d: TestDaemon;
+let reg: TestRegistry;
+let busybox: BuiltImage;
+let dir: { path: string; cleanup: () => void };
+let port: number;
+
+function composeFile(ref: string): string {
+  // JSON is YAML: no YAML library needed to write it.
+  const healthcheck = { test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/index.html'], interval: '1s', timeout: '2s', retries: 20 };
+  return JSON.stringify(
+    {
+      services: {
+        web: {
+          image: ref,
+          entrypoint: ['httpd'],
+          command: ['-f', '-v', '-p', '80', '-h', '/www'],
+          ports: [`127.0.0.1:${port}:80`],
+          volumes: ['./site:/www:ro', 'data:/data'],
+          environment: { GREETING: 'hi-web' },
+          labels: { 'org.example.role': 'web' },
+          restart: 'unless-stopped',
+          stop_grace_period: '1s',
+          healthcheck,
+          networks: ['appnet'],
+        },
+        client: {
+          image: ref,
+          command: ['sh', '-c', 'echo $$GREETING > /data/greeting; wget -q -O- http://web/index.html; exec sleep 3600'],
+          environment: ['GREETING=hello-env'],
+          volumes: ['data:/data'],
+          depends_on: { web: { condition: 'service_healthy' } },
+          restart: 'always',
+          stop_grace_period: '1s',
+          labels: { 'org.example.role': 'client' },
+          networks: ['appnet'],
+        },
+      },
+      volumes: { data: {} },
+      networks: { appnet: {} },
+    },
+    null,
+    2,
+  );
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function compose(args: string[], opts: { ok?: boolean } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(COMPOSE, ['-p', PROJECT, '--ansi', 'never', ...args], { cwd: dir.path, env: { ...d.env, COMPOSE_HTTP_TIMEOUT: '120' }, timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      if (opts.ok !== false && code !== 0) assert.fail(`docker-compose ${args.join(' ')} → ${code}\nstdout: ${stdout}\nstderr: ${stderr}\ndaemon log:\n${d.log().slice(-4000)}`);
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+async function api(path: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = await d.request('GET', path);
+  assert.equal(r.status, 200, `GET ${path}: ${r.body.toString()}`);
+  return JSON.parse(r.body.toString());
+}
+
+async function waitFor<T>(what: string, f: () => Promise<T>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await f();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const r = get(url, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
+    });
+    r.on('error', reject);
+    r.setTimeout(5000, () => r.destroy(new Error('timeout')));
+  });
+}
+
+/** `docker-compose ps` rows: name → state column. */
+function psStates(out: string): Record<string, string> {
+  const rows: Record<string, string> = {};
+  for (const line of out.split('\n').slice(2)) {
+    const m = /^(\S+)\s+.*?\s{2,}(Up(?: \([^)]*\))?|Exit -?\d+|Paused|Restarting)(?:\s|$)/.exec(line);
+    if (m) rows[m[1]!] = m[2]!;
+  }
+  return rows;
+}
+
+/** The daemon's interfaces (its prefix) and the lines of its nft table. */
+function netState(): { links: string[]; nft: string } {
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
+    .filter((n) => n.startsWith(d.net.prefix));
+  const nft = execFileSync('nft', ['list', 'table', 'ip', d.net.table], { encoding: 'utf8' });
+  return { links: links.sort(), nft };
+}
+
+before(async () => {
+  if (skip) return;
+  reg = await startRegistry();
+  busybox = busyboxImage();
+  await pushLayout(busybox, reg.host, 'test/busybox');
+  d = await startDaemon();
+  dir = tempDir('hako-compose-');
+  port = await freePort();
+  mkdirSync(join(dir.path, 'site'));
+  writeFileSync(join(dir.path, 'site', 'index.html'), 'hello from compose\n');
+  writeFileSync(join(dir.path, 'docker-compose.yml'), composeFile(`${reg.host}/test/busybox`));
+});
+
+after(async () => {
+  if (d) {
+    // A failed test may leave the project up: down -v takes it away before the daemon stops.
+    if (dir) await compose(['down', '-v', '-t', '1'], { ok: false });
+    const code = await d.stop();
+    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
+    assert.doesNotMatch(d.log(), /BUG: /);
+  }
+  await reg?.stop();
+  busybox?.cleanup();
+  dir?.cleanup();
+});
+
+test('docker-compose: up -d, ps, HTTP through the published port, DNS by service name, env, labels, logs, exec, run --rm', { skip }, async () => {
+  const before = netState();
+  await compose(['up', '-d']);
+  const ps = psStates((await compose(['ps'])).stdout);
+  assert.deepEqual(Object.keys(ps).sort(), [`${PROJECT}_client_1`, `${PROJECT}_web_1`], 'one container per service (the label filters are ANDed)');
+  assert.equal(ps[`${PROJECT}_web_1`], 'Up (healthy)', 'client depends on web being healthy: up waited for it');
+  assert.match(ps[`${PROJECT}_client_1`]!, /^Up/);
+
+  assert.equal(await waitFor('the published port', () => httpGet(`http://127.0.0.1:${port}/index.html`)), 'hello from compose\n');
+
+  const web = (await api(`/containers/${PROJECT}_web_1/json`));
+  const webIp = web.NetworkSettings.Networks[`${PROJECT}_appnet`].IPAddress as string;
+  assert.match(webIp, /^\d+\.\d+\.\d+\.\d+$/);
+  const ns = await compose(['exec', '-T', 'client', 'nslookup', 'web']);
+  assert.match(ns.stdout, new RegExp(`Address:\\s+${webIp.replace(/\./g, '\\.')}\\b`), `web resolves to its address on ${PROJECT}_appnet: ${ns.stdout}`);
+  // The client fetched web by name once web was healthy (its command, in its log).
+  const clientLog = await waitFor('the client log', async () => {
+    const l = (await compose(['logs', '--no-color', 'client'])).stdout;
+    if (!l.includes('hello from compose')) throw new Error(l);
+    return l;
+  });
+  assert.match(clientLog, /client_1\s+\| hello from compose/);
+  assert.match((await compose(['logs', '--no-color', 'web'])).stdout, /web_1\s+\| .*response:200/);
+
+  assert.equal((await compose(['exec', '-T', 'client', 'cat', '/data/greeting'])).stdout, 'hello-env\n', 'the environment (list form), through the named volume');
+  assert.equal((await compose(['exec', '-T', 'web', 'sh', '-c', 'echo $GREETING; cat /data/greeting'])).stdout, 'hi-web\nhello-env\n', 'the environment (map form); the volume is shared');
+  const ro = await compose(['exec', '-T', 'web', 'sh', '-c', 'touch /www/x'], { ok: false });
+  assert.notEqual(ro.code, 0, 'the bind mount is read-only');
+  assert.equal((await compose(['exec', '-T', 'web', 'sh', '-c', 'exit 7'], { ok: false })).code, 7, 'exec passes the exit code through');
+
+  assert.deepEqual(web.Config.Entrypoint, ['httpd']);
+  assert.deepEqual(web.Config.Cmd, ['-f', '-v', '-p', '80', '-h', '/www']);
+  assert.equal(web.Config.Labels['org.example.role'], 'web');
+  assert.equal(web.Config.Labels['com.docker.compose.project'], PROJECT);
+  assert.equal(web.Config.Labels['com.docker.compose.service'], 'web');
+  assert.deepEqual(web.HostConfig.RestartPolicy, { Name: 'unless-stopped', MaximumRetryCount: 0 });
+  assert.deepEqual(web.Config.Healthcheck.Test, ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/index.html']);
+  assert.deepEqual(
+    web.Mounts.map((m: { Type: string; Destination: string; RW: boolean }) => `${m.Type} ${m.Destination} ${m.RW}`).sort(),
+    ['bind /www false', 'volume /data true'],
+  );
+  const client = await api(`/containers/${PROJECT}_client_1/json`);
+  assert.equal(client.HostConfig.RestartPolicy.Name, 'always');
+  assert.equal(client.Config.Labels['org.example.role'], 'client');
+
+  const run = await compose(['run', '--rm', '-T', 'client', 'sh', '-c', 'wget -q -O- http://web/index.html; echo run-ok']);
+  assert.equal(run.stdout, 'hello from compose\nrun-ok\n');
+  const oneoff = await api(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [`com.docker.compose.project=${PROJECT}`, 'com.docker.compose.oneoff=True'] }))}`);
+  assert.deepEqual(oneoff, [], 'run --rm removed its container');
+
+  const now = netState();
+  assert.ok(now.links.length > before.links.length, `the project's bridge and veths exist: ${now.links.join(' ')}`);
+  assert.match(now.nft, new RegExp(`\\b${port}\\b`), 'the published port has its nft rule');
+});
+
+test('docker-compose: stop, start, restart', { skip }, async () => {
+  await compose(['stop']);
+  let ps = psStates((await compose(['ps'])).stdout);
+  assert.match(ps[`${PROJECT}_web_1`]!, /^Exit /);
+  assert.match(ps[`${PROJECT}_client_1`]!, /^Exit /);
+  await assert.rejects(httpGet(`http://127.0.0.1:${port}/index.html`), 'nothing answers on the published port of a stopped service');
+  await compose(['start']);
+  ps = psStates((await compose(['ps'])).stdout);
+  assert.equal(ps[`${PROJECT}_web_1`], 'Up (healthy)', 'start waits for web to be healthy before starting client');
+  assert.match(ps[`${PROJECT}_client_1`]!, /^Up/);
+  const started = (await api(`/containers/${PROJECT}_web_1/json`)).State.StartedAt as string;
+  await compose(['restart', '-t', '1']);
+  const after = await api(`/containers/${PROJECT}_web_1/json`);
+  assert.equal(after.State.Running, true);
+  assert.notEqual(after.State.StartedAt, started, 'restarted');
+  assert.equal(await waitFor('web after restart', () => httpGet(`http://127.0.0.1:${port}/index.html`)), 'hello from compose\n');
+  assert.match((await compose(['exec', '-T', 'client', 'nslookup', 'web'])).stdout, /Name:\s+web/);
+});
+
+test('docker-compose: down keeps the named volume, up finds its data; down -v leaves nothing', { skip }, async () => {
+  await compose(['exec', '-T', 'client', 'sh', '-c', 'echo persisted > /data/keep']);
+  await compose(['down', '-t', '1']);
+  assert.deepEqual(await api('/containers/json?all=1'), []);
+  assert.deepEqual((await api('/networks')).map((n: { Name: string }) => n.Name).sort(), ['bridge', 'host', 'none']);
+  assert.deepEqual((await api('/volumes')).Volumes.map((v: { Name: string }) => v.Name), [`${PROJECT}_data`]);
+
+  await compose(['up', '-d']);
+  assert.equal((await compose(['exec', '-T', 'client', 'cat', '/data/keep'])).stdout, 'persisted\n');
+  // Recreating reads the image's ContainerConfig (API 1.44 still has it) and renames the old container.
+  const oldId = (await api(`/containers/${PROJECT}_web_1/json`)).Id as string;
+  await compose(['up', '-d', '--force-recreate', '-t', '1']);
+  const ps = psStates((await compose(['ps'])).stdout);
+  assert.deepEqual(Object.keys(ps).sort(), [`${PROJECT}_client_1`, `${PROJECT}_web_1`]);
+  assert.notEqual((await api(`/containers/${PROJECT}_web_1/json`)).Id, oldId, 'web was recreated');
+  assert.equal(await waitFor('the recreated web', () => httpGet(`http://127.0.0.1:${port}/index.html`)), 'hello from compose\n');
+  assert.equal((await compose(['exec', '-T', 'client', 'cat', '/data/keep'])).stdout, 'persisted\n');
+
+  await compose(['down', '-v', '-t', '1']);
+  assert.deepEqual(await api('/containers/json?all=1'), [], 'no containers');
+  assert.deepEqual((await api('/networks')).map((n: { Name: string }) => n.Name).sort(), ['bridge', 'host', 'none'], 'no project network');
+  assert.deepEqual((await api('/volumes')).Volumes ?? [], [], 'no volumes');
+  const { links, nft } = netState();
+  assert.deepEqual(links, [d.net.bridge], 'only the default bridge: no project bridge, no veth');
+  assert.doesNotMatch(nft, new RegExp(`\\b${port}\\b`), 'no rule for the published port');
+  assert.doesNotMatch(nft, new RegExp(`${d.net.prefix}-`), 'no rule for the project bridge');
+});
