@@ -51,6 +51,7 @@ import { HealthChecker, LimitedOutput, goDuration, probeSettings, type HealthSta
 import { execProcessSpec } from './exec-process.js';
 import { AttachSession } from './attach.js';
 import { parseDetachKeys } from './detach-keys.js';
+import { PhaseTrace } from './phase-trace.js';
 
 const run = promisify(execFile);
 const API_VERSION = '1.44';
@@ -158,6 +159,8 @@ export class Engine implements ContainerEngine {
   private readonly useMonitor: boolean;
   private readonly ready: Promise<void>;
   private closed = false;
+  /** Phase timestamps for profiling (HAKO_PHASE_TRACE, see ./phase-trace.ts). */
+  private readonly trace = PhaseTrace.fromEnv();
 
   constructor(opts: EngineOptions) {
     this.root = resolve(opts.root);
@@ -460,6 +463,9 @@ export class Engine implements ContainerEngine {
   async createContainer(name: string | undefined, body: ContainerCreateBody, opts: { platform?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
     await this.ready;
     if (this.closed) throw new HakoError({ step: 'create container: the engine is shutting down', kind: 'conflict' });
+    // A start usually follows within milliseconds (docker run): its cgroup join then finds the
+    // lock's grace period over (see Runtime.prewarmCgroupAttach).
+    this.runtime.prewarmCgroupAttach();
     const imageRef = body.Image as string | undefined;
     if (!imageRef) throw invalid('Config.Image is required', 'name the image to create the container from');
     let image;
@@ -476,6 +482,7 @@ export class Engine implements ContainerEngine {
       }
     }
     const id = randomBytes(32).toString('hex');
+    this.trace.mark(id, 'create.image');
     const merged = mergeConfig(body, (image.config.config ?? {}) as Record<string, unknown>, id);
     // Validate what would otherwise only fail at start.
     applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
@@ -496,6 +503,7 @@ export class Engine implements ContainerEngine {
     if (finalName) this.names.reserve(finalName, id);
     const chosen = finalName ?? this.names.generate(id);
     const dir = this.records.containerDir(id);
+    this.trace.mark(id, 'create.validated');
     const undo: Array<() => Promise<void> | void> = [() => this.names.release(chosen, id)];
     try {
       mkdirSync(dir, { recursive: true, mode: 0o710 });
@@ -521,8 +529,10 @@ export class Engine implements ContainerEngine {
       }
       await this.snapshots.prepareContainer(id, image.record.chainIds);
       undo.push(() => this.snapshots.removeContainer(id));
+      this.trace.mark(id, 'create.snapshot');
       await this.images.addLease(id, image.id);
       undo.push(() => this.images.removeLease(id));
+      this.trace.mark(id, 'create.lease');
       const rec: ContainerRecord = {
         Id: id,
         Name: chosen,
@@ -546,7 +556,9 @@ export class Engine implements ContainerEngine {
         Networks: netPlan.networks,
       };
       this.net.writeFiles(rec);
+      this.trace.mark(id, 'create.files');
       this.records.save(rec);
+      this.trace.mark(id, 'create.saved');
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
@@ -568,7 +580,10 @@ export class Engine implements ContainerEngine {
 
   async startContainer(idOrName: string): Promise<void> {
     const live = await this.get(idOrName);
+    this.trace.mark(live.rec.Id, 'start.begin');
+    this.runtime.prewarmCgroupAttach();
     await this.locked(live, async () => {
+      this.trace.mark(live.rec.Id, 'start.locked');
       const st = live.rec.State;
       if (st.Paused) throw conflict('cannot start a paused container, try unpause instead');
       if (st.Running) return; // docker answers 304 Not Modified
@@ -606,6 +621,7 @@ export class Engine implements ContainerEngine {
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       const rootfs = await this.mountRootfs(id);
+      this.trace.mark(id, 'start.rootfs');
       for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
       for (const m of rec.MountPoints) if (m.Type === 'bind' && !existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
@@ -636,6 +652,7 @@ export class Engine implements ContainerEngine {
       })();
       const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
       writeFileSync(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
+      this.trace.mark(id, 'start.spec');
       const lc = hc.LogConfig as { Type: string; Config: Record<string, string> };
       const supOpts = {
         runtime: this.runtime,
@@ -652,7 +669,13 @@ export class Engine implements ContainerEngine {
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
         // Networks are connected once the container's netns exists, before its program runs.
-        ...(nm !== 'host' && !nm.startsWith('container:') ? { prestart: async (pid: number) => void (connected = await this.net.attach(rec, pid)) } : {}),
+        ...(nm !== 'host' && !nm.startsWith('container:') ? {
+              prestart: async (pid: number) => {
+                this.trace.mark(id, 'start.prestart');
+                connected = await this.net.attach(rec, pid);
+                this.trace.mark(id, 'start.net-attached');
+              },
+            } : {}),
       };
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
       // Clients that attached before this start get the output from its first byte: the monitor
@@ -660,7 +683,7 @@ export class Engine implements ContainerEngine {
       const pending = live.pending.filter((p) => !p.isClosed);
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput });
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, ...(this.trace.enabled ? { mark: (p: string) => this.trace.mark(id, p) } : {}) });
         live.monitorDir = m.monitorDir;
         live.sup = undefined;
         sup = m;
@@ -669,6 +692,7 @@ export class Engine implements ContainerEngine {
         live.sup = s;
         sup = s;
       }
+      this.trace.mark(id, 'start.launched');
       Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
@@ -677,8 +701,12 @@ export class Engine implements ContainerEngine {
       live.pending = live.pending.filter((p) => !pending.includes(p));
       for (const p of pending) void this.connectSession(live, p);
       this.emit(live, 'start');
-      void sup.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
+      void sup.exited.then((info) => {
+        this.trace.mark(id, 'exit.seen');
+        return this.locked(live, () => this.onExit(live, info));
+      });
       this.startHealth(live, true);
+      this.trace.mark(id, 'start.done');
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: rec.HasBeenStartedBefore ? 128 : 0 });
@@ -692,9 +720,13 @@ export class Engine implements ContainerEngine {
 
   /** Runtime state, cgroups and the rootfs mount of a container whose process is gone. */
   private async cleanupAfterExit(live: Live): Promise<void> {
-    for (const n of await this.net.release(live.rec.Id)) this.bus.emit('network', 'disconnect', n.id, { container: live.rec.Id, name: n.name, type: 'bridge' });
-    await this.runtime.delete(live.rec.Id, { force: true }).catch(() => undefined);
-    await this.unmountRootfs(live.rec.Id);
+    const id = live.rec.Id;
+    for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
+    this.trace.mark(id, 'cleanup.net');
+    await this.runtime.delete(id, { force: true }).catch(() => undefined);
+    this.trace.mark(id, 'cleanup.runtime');
+    await this.unmountRootfs(id);
+    this.trace.mark(id, 'cleanup.unmount');
   }
 
   private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
@@ -750,6 +782,7 @@ export class Engine implements ContainerEngine {
     }
     this.save(live);
     notify();
+    this.trace.mark(rec.Id, 'exit.notified');
     await cleanup();
     if (rec.HostConfig.AutoRemove === true && !live.stopping) {
       await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
@@ -998,6 +1031,7 @@ export class Engine implements ContainerEngine {
   async removeContainer(idOrName: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const live = await this.get(idOrName);
     const rec = live.rec;
+    this.trace.mark(rec.Id, 'remove.begin');
     if ((rec.State.Running || rec.State.Restarting) && !opts.force) {
       if (rec.State.Paused) throw conflict(`cannot remove container "${rec.Name}": container is paused and must be unpaused first`);
       throw conflict(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`);
@@ -1022,9 +1056,11 @@ export class Engine implements ContainerEngine {
   private async removeLocked(live: Live, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
     const rec = live.rec;
     if (!this.containers.has(rec.Id)) return;
+    this.trace.mark(rec.Id, 'remove.locked');
     rec.State.Status = 'removing';
     this.save(live);
     await this.finishRemove(live, opts);
+    this.trace.mark(rec.Id, 'remove.done');
   }
 
   private async finishRemove(live: Live, opts: { volumes?: boolean }): Promise<void> {
@@ -1032,10 +1068,14 @@ export class Engine implements ContainerEngine {
     this.stopHealth(live);
     await this.cleanupAfterExit(live);
     await this.snapshots.removeContainer(rec.Id);
+    this.trace.mark(rec.Id, 'remove.snapshot');
     await this.images.removeLease(rec.Id).catch(() => undefined);
+    this.trace.mark(rec.Id, 'remove.lease');
     for (const eid of live.execs) this.execs.delete(eid);
     this.records.remove(rec.Id);
+    this.trace.mark(rec.Id, 'remove.record');
     rmSync(this.monitorDirOf(rec.Id), { recursive: true, force: true });
+    this.trace.mark(rec.Id, 'remove.monitor-dir');
     this.containers.delete(rec.Id);
     this.names.release(rec.Name, rec.Id);
     if (opts.volumes) {
