@@ -154,7 +154,7 @@ async function startHakod(work) {
   const sock = join(work, 'hako.sock');
   execRootDir(join(work, 'run'));
   const cgroupParent = testCgroupName('bench-engine');
-  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent], { env: phases ? { ...env, HAKO_PHASE_TRACE: '1' } : env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => (log += d));
   const deadline = Date.now() + 20_000;
@@ -173,7 +173,7 @@ async function startHakod(work) {
     clearTimeout(t);
     removeCgroupEverywhere(cgroupParent);
   };
-  return { sock, proc, log: () => log, stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
+  return { sock, proc, log: () => log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
 }
 
 /** A docker-save archive of a one-layer busybox image (what `docker load` reads). */
@@ -289,6 +289,54 @@ function leftovers(h, client) {
   return found;
 }
 
+// ---------------------------------------------------------------- --phases
+
+function traceSize() {
+  try {
+    return readFileSync(hakod.phaseLog).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** hakod's phase marks by container id, and the offset of each id's first mark in the file. */
+function readTrace() {
+  const byId = new Map();
+  const firstAt = new Map();
+  const text = readIf(hakod.phaseLog);
+  let off = 0;
+  for (const line of text.split('\n')) {
+    const m = /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(line);
+    if (m) {
+      if (!byId.has(m[1])) {
+        byId.set(m[1], []);
+        firstAt.set(m[1], off);
+      }
+      byId.get(m[1]).push([m[2], Number(m[3])]);
+    }
+    off += Buffer.byteLength(line) + 1;
+  }
+  return { byId, firstAt };
+}
+
+/**
+ * The engine's marks and the client's, per container, in time order; the median of each step
+ * (from the mark before it), in the order of the first container's steps.
+ */
+function breakdown(title, runs, byId) {
+  const steps = new Map();
+  for (const { id, marks } of runs) {
+    const all = [...marks, ...(byId.get(id) ?? [])].sort((a, b) => a[1] - b[1]);
+    for (let k = 1; k < all.length; k++) {
+      const key = `${all[k - 1][0]} → ${all[k][0]}`;
+      if (!steps.has(key)) steps.set(key, []);
+      steps.get(key).push(all[k][1] - all[k - 1][1]);
+    }
+  }
+  results.push({ what: title, heading: true });
+  for (const [key, v] of steps) if (v.length >= runs.length / 2) row(`    ${key}`, v);
+}
+
 // ---------------------------------------------------------------- the run
 
 const work = tempDir('hako-bench-engine-');
@@ -354,12 +402,24 @@ try {
   const dockerHako = [];
   const hakoCli = [];
   const dockerdTimes = [];
+  const cliRuns = { docker: [], hako: [] }; // --phases: each run's span in the trace file and its client marks
+  const traced = (kind, argv, e) => {
+    const from = phases ? traceSize() : 0;
+    const t0 = Number(process.hrtime.bigint()) / 1e6;
+    const t = timeCommand(argv, e, 1, 0)[0];
+    if (phases) cliRuns[kind].push({ from, to: traceSize(), marks: [['cli.spawned', t0], ['cli.exited', t0 + t]] });
+    return t;
+  };
   for (let i = 0; i < (apiOnly ? 0 : N + 2); i++) {
     const keep = i >= 2; // two warm-up rounds
-    const a = timeCommand([DOCKER, ...runArgs], henv, 1, 0)[0];
-    const b = timeCommand([process.execPath, join(repo, 'bin/hako.cjs'), ...runArgs], henv, 1, 0)[0];
+    const a = traced('docker', [DOCKER, ...runArgs], henv);
+    const b = traced('hako', [process.execPath, join(repo, 'bin/hako.cjs'), ...runArgs], henv);
     const c = denv ? timeCommand([DOCKER, ...runArgs], denv, 1, 0)[0] : undefined;
-    if (!keep) continue;
+    if (!keep) {
+      cliRuns.docker.pop();
+      cliRuns.hako.pop();
+      continue;
+    }
     dockerHako.push(a);
     hakoCli.push(b);
     if (c !== undefined) dockerdTimes.push(c);
@@ -404,26 +464,16 @@ try {
   row('API create→attach→wait→start→exit→remove', apiTimes);
   for (const [k, v] of Object.entries(laps)) row(`  ${k}`, v);
   if (phases) {
-    // The engine's marks (hakod's stderr) and the client's, per container, in time order; the
-    // median of each step (from the mark before it), in the order of the first container.
     await sleep(200);
-    const engineMarks = new Map();
-    for (const line of hakod.log().split('\n')) {
-      const m = /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(line);
-      if (!m) continue;
-      if (!engineMarks.has(m[1])) engineMarks.set(m[1], []);
-      engineMarks.get(m[1]).push([m[2], Number(m[3])]);
-    }
-    const steps = new Map();
-    for (const { id, marks } of clientMarks) {
-      const all = [...marks, ...(engineMarks.get(id) ?? [])].sort((a, b) => a[1] - b[1]);
-      for (let k = 1; k < all.length; k++) {
-        const key = `${all[k - 1][0]} → ${all[k][0]}`;
-        if (!steps.has(key)) steps.set(key, []);
-        steps.get(key).push(all[k][1] - all[k - 1][1]);
+    const { byId, firstAt } = readTrace();
+    if (!apiOnly) {
+      // The CLI runs: the container whose first mark falls in a run's span of the trace file.
+      for (const [kind, runs] of Object.entries(cliRuns)) {
+        const withIds = runs.map((r) => ({ ...r, id: [...firstAt].find(([, off]) => off >= r.from && off < r.to)?.[0] })).filter((r) => r.id);
+        breakdown(`${kind} run --rm, by phase`, withIds, byId);
       }
     }
-    for (const [key, v] of steps) if (v.length >= clientMarks.length / 2) row(`    ${key}`, v);
+    breakdown('API sequence, by phase', clientMarks, byId);
   }
 
   if (apiOnly) throw Object.assign(new Error('api-only'), { apiOnly: true });
@@ -497,7 +547,8 @@ async function cleanup() {
 console.log(`engine benchmark, ${N} iterations each; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots on the disk`);
 for (const r of results) {
   const w = r.what.padEnd(58);
-  if (r.ratio !== undefined) console.log(`  ${w} ${r.ratio.toFixed(2)}×  ${r.target(r.ratio) ? 'met' : 'NOT met'}`);
+  if (r.heading) console.log(`  ${r.what}`);
+  else if (r.ratio !== undefined) console.log(`  ${w} ${r.ratio.toFixed(2)}×  ${r.target(r.ratio) ? 'met' : 'NOT met'}`);
   else if (r.check !== undefined) console.log(`  ${w} ${r.check ? 'met' : 'NOT met'}`);
   else if (r.kb !== undefined) console.log(`  ${w} ${(r.kb / 1024).toFixed(2)} MB${r.extra ? `  (${r.extra})` : ''}`);
   else if (r.total !== undefined) console.log(`  ${w} ${r.total.toFixed(0)} ms  (${r.extra})`);

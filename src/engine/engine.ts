@@ -8,6 +8,7 @@
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -52,6 +53,8 @@ import { execProcessSpec } from './exec-process.js';
 import { AttachSession } from './attach.js';
 import { parseDetachKeys } from './detach-keys.js';
 import { PhaseTrace } from './phase-trace.js';
+import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
+import type { ImageRecord } from '../image/store/metadata.js';
 
 const run = promisify(execFile);
 const API_VERSION = '1.44';
@@ -107,6 +110,8 @@ interface Live {
   health?: HealthChecker;
   /** Attachments made while the container was not running: connected at its next start. */
   pending: AttachSession[];
+  /** Its networks and runtime state were released since its last start (cleanupAfterExit ran). */
+  cleaned?: boolean;
 }
 
 interface ExecRecord {
@@ -161,6 +166,8 @@ export class Engine implements ContainerEngine {
   private closed = false;
   /** Phase timestamps for profiling (HAKO_PHASE_TRACE, see ./phase-trace.ts). */
   private readonly trace = PhaseTrace.fromEnv();
+  /** Parsed image configs by image ID (content-addressed, so never stale), see imageForCreate. */
+  private readonly imageConfigs = new Map<string, ImageConfig>();
 
   constructor(opts: EngineOptions) {
     this.root = resolve(opts.root);
@@ -470,7 +477,7 @@ export class Engine implements ContainerEngine {
     if (!imageRef) throw invalid('Config.Image is required', 'name the image to create the container from');
     let image;
     try {
-      image = await this.images.inspect(imageRef);
+      image = await this.imageForCreate(imageRef);
     } catch (err) {
       if (err instanceof HakoError && err.kind === 'not-found') throw notFound(`No such image: ${imageRef}`);
       throw err;
@@ -527,12 +534,12 @@ export class Engine implements ContainerEngine {
         m.Source = this.volumes.dataPath(res.meta.Name);
         if (m.Anonymous === undefined) m.Anonymous = false;
       }
-      await this.snapshots.prepareContainer(id, image.record.chainIds);
-      undo.push(() => this.snapshots.removeContainer(id));
-      this.trace.mark(id, 'create.snapshot');
-      await this.images.addLease(id, image.id);
-      undo.push(() => this.images.removeLease(id));
-      this.trace.mark(id, 'create.lease');
+      // The rootfs snapshot, the image lease and (below) the /etc files are independent: made
+      // at once. The record, saved last and fsync'd, is what makes the container exist.
+      const prepared = this.snapshots.prepareContainer(id, image.record.chainIds).then(() => this.trace.mark(id, 'create.snapshot'));
+      undo.push(() => prepared.then(() => this.snapshots.removeContainer(id), () => this.snapshots.removeContainer(id)));
+      const leased = this.images.addLease(id, image.id).then(() => this.trace.mark(id, 'create.lease'));
+      undo.push(() => leased.then(() => this.images.removeLease(id), () => this.images.removeLease(id)));
       const rec: ContainerRecord = {
         Id: id,
         Name: chosen,
@@ -557,7 +564,9 @@ export class Engine implements ContainerEngine {
       };
       this.net.writeFiles(rec);
       this.trace.mark(id, 'create.files');
-      this.records.save(rec);
+      const settled = await Promise.allSettled([prepared, leased]);
+      for (const r of settled) if (r.status === 'rejected') throw r.reason;
+      await this.records.saveDurable(rec);
       this.trace.mark(id, 'create.saved');
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(id, live);
@@ -574,6 +583,22 @@ export class Engine implements ContainerEngine {
       }
       throw err;
     }
+  }
+
+  /**
+   * What create needs of an image: its record and config. Not ImageService.inspect, which also
+   * lists every lease (a file per container) for `usedBy`. Configs are content-addressed: the
+   * parsed ones are kept (a few; the image's existence is still checked on disk every time).
+   */
+  private async imageForCreate(ref: string): Promise<{ id: ImageRecord['id']; record: ImageRecord; config: ImageConfig; platform: ImageRecord['platform'] }> {
+    const record = await this.images.resolve(ref);
+    let config = this.imageConfigs.get(record.id);
+    if (!config) {
+      config = parseImageConfig(await this.images.content.readBlob(record.id));
+      if (this.imageConfigs.size >= 32) this.imageConfigs.delete(this.imageConfigs.keys().next().value!);
+      this.imageConfigs.set(record.id, config);
+    }
+    return { id: record.id, record, config, platform: record.platform };
   }
 
   // ------------------------------------------------------------------ start / exit
@@ -617,6 +642,7 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     const id = rec.Id;
     const hc = rec.HostConfig;
+    live.cleaned = false;
     try {
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
@@ -727,6 +753,7 @@ export class Engine implements ContainerEngine {
     this.trace.mark(id, 'cleanup.runtime');
     await this.unmountRootfs(id);
     this.trace.mark(id, 'cleanup.unmount');
+    live.cleaned = true;
   }
 
   private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
@@ -780,11 +807,15 @@ export class Engine implements ContainerEngine {
       }, delay);
       return;
     }
-    this.save(live);
+    // Waiters first: the exit is in memory, and a crash before the save below is caught up by
+    // reconcile() from the monitor's exit record. An auto-removed container's next save is its
+    // removal's.
     notify();
     this.trace.mark(rec.Id, 'exit.notified');
+    const autoRemove = rec.HostConfig.AutoRemove === true && !live.stopping;
+    if (!autoRemove) this.save(live);
     await cleanup();
-    if (rec.HostConfig.AutoRemove === true && !live.stopping) {
+    if (autoRemove) {
       await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
     }
   }
@@ -1066,16 +1097,20 @@ export class Engine implements ContainerEngine {
   private async finishRemove(live: Live, opts: { volumes?: boolean }): Promise<void> {
     const rec = live.rec;
     this.stopHealth(live);
-    await this.cleanupAfterExit(live);
-    await this.snapshots.removeContainer(rec.Id);
-    this.trace.mark(rec.Id, 'remove.snapshot');
-    await this.images.removeLease(rec.Id).catch(() => undefined);
-    this.trace.mark(rec.Id, 'remove.lease');
+    // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
+    if (live.cleaned) await this.unmountRootfs(rec.Id);
+    else await this.cleanupAfterExit(live);
+    // Snapshot, lease and monitor dir at once; the record goes last (until then a crash leaves a
+    // 'removing' record, and reconcile() finishes the removal).
+    const settled = await Promise.allSettled([
+      this.snapshots.removeContainer(rec.Id).then(() => this.trace.mark(rec.Id, 'remove.snapshot')),
+      this.images.removeLease(rec.Id).catch(() => undefined),
+      rm(this.monitorDirOf(rec.Id), { recursive: true, force: true }),
+    ]);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     for (const eid of live.execs) this.execs.delete(eid);
     this.records.remove(rec.Id);
     this.trace.mark(rec.Id, 'remove.record');
-    rmSync(this.monitorDirOf(rec.Id), { recursive: true, force: true });
-    this.trace.mark(rec.Id, 'remove.monitor-dir');
     this.containers.delete(rec.Id);
     this.names.release(rec.Name, rec.Id);
     if (opts.volumes) {

@@ -91,8 +91,11 @@ function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boo
       return detached;
     },
     close: () => {
-      if (onData) ctx.stdin.off('data', onData);
-      ctx.stdin.pause();
+      // Only a stdin we read (process.stdin is made on first use: ~2 ms for nothing otherwise).
+      if (onData) {
+        ctx.stdin.off('data', onData);
+        ctx.stdin.pause();
+      }
       socket.destroy();
     },
   };
