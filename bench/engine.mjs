@@ -15,7 +15,10 @@
 // bench's own (as /run is on a normal host; --exec-root-on-disk keeps them on the disk).
 // Node commands run with NODE_EXTRA_CA_CERTS unset (this machine sets it globally: it adds ~70 ms
 // to every Node start, and a user's machine normally has it unset). Ctrl-C cleans up too.
-// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd]
+// --phases: hakod runs with HAKO_PHASE_TRACE (src/engine/phase-trace.ts) and the API sequence is
+// broken down by the engine's phase marks and the client's own timestamps (one clock: CLOCK_MONOTONIC).
+// --api-only: only the API sequence (no CLI runs, no 100 containers), for iterating on the engine.
+// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--exec-root-on-disk]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
@@ -27,7 +30,9 @@ import { fileURLToPath } from 'node:url';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 20);
-const withDockerd = !args.includes('--no-dockerd');
+const phases = args.includes('--phases');
+const apiOnly = args.includes('--api-only');
+const withDockerd = !args.includes('--no-dockerd') && !apiOnly;
 const DOCKER = '/usr/local/bin/docker';
 if (process.getuid() !== 0) {
   console.error('bench/engine: needs root');
@@ -149,7 +154,7 @@ async function startHakod(work) {
   const sock = join(work, 'hako.sock');
   execRootDir(join(work, 'run'));
   const cgroupParent = testCgroupName('bench-engine');
-  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => (log += d));
   const deadline = Date.now() + 20_000;
@@ -168,7 +173,7 @@ async function startHakod(work) {
     clearTimeout(t);
     removeCgroupEverywhere(cgroupParent);
   };
-  return { sock, proc, log: () => log, stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
+  return { sock, proc, log: () => log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
 }
 
 /** A docker-save archive of a one-layer busybox image (what `docker load` reads). */
@@ -284,6 +289,54 @@ function leftovers(h, client) {
   return found;
 }
 
+// ---------------------------------------------------------------- --phases
+
+function traceSize() {
+  try {
+    return readFileSync(hakod.phaseLog).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** hakod's phase marks by container id, and the offset of each id's first mark in the file. */
+function readTrace() {
+  const byId = new Map();
+  const firstAt = new Map();
+  const text = readIf(hakod.phaseLog);
+  let off = 0;
+  for (const line of text.split('\n')) {
+    const m = /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(line);
+    if (m) {
+      if (!byId.has(m[1])) {
+        byId.set(m[1], []);
+        firstAt.set(m[1], off);
+      }
+      byId.get(m[1]).push([m[2], Number(m[3])]);
+    }
+    off += Buffer.byteLength(line) + 1;
+  }
+  return { byId, firstAt };
+}
+
+/**
+ * The engine's marks and the client's, per container, in time order; the median of each step
+ * (from the mark before it), in the order of the first container's steps.
+ */
+function breakdown(title, runs, byId) {
+  const steps = new Map();
+  for (const { id, marks } of runs) {
+    const all = [...marks, ...(byId.get(id) ?? [])].sort((a, b) => a[1] - b[1]);
+    for (let k = 1; k < all.length; k++) {
+      const key = `${all[k - 1][0]} → ${all[k][0]}`;
+      if (!steps.has(key)) steps.set(key, []);
+      steps.get(key).push(all[k][1] - all[k - 1][1]);
+    }
+  }
+  results.push({ what: title, heading: true });
+  for (const [key, v] of steps) if (v.length >= runs.length / 2) row(`    ${key}`, v);
+}
+
 // ---------------------------------------------------------------- the run
 
 const work = tempDir('hako-bench-engine-');
@@ -349,30 +402,45 @@ try {
   const dockerHako = [];
   const hakoCli = [];
   const dockerdTimes = [];
-  for (let i = 0; i < N + 2; i++) {
+  const cliRuns = { docker: [], hako: [] }; // --phases: each run's span in the trace file and its client marks
+  const traced = (kind, argv, e) => {
+    const from = phases ? traceSize() : 0;
+    const t0 = Number(process.hrtime.bigint()) / 1e6;
+    const t = timeCommand(argv, e, 1, 0)[0];
+    if (phases) cliRuns[kind].push({ from, to: traceSize(), marks: [['cli.spawned', t0], ['cli.exited', t0 + t]] });
+    return t;
+  };
+  for (let i = 0; i < (apiOnly ? 0 : N + 2); i++) {
     const keep = i >= 2; // two warm-up rounds
-    const a = timeCommand([DOCKER, ...runArgs], henv, 1, 0)[0];
-    const b = timeCommand([process.execPath, join(repo, 'bin/hako.cjs'), ...runArgs], henv, 1, 0)[0];
+    const a = traced('docker', [DOCKER, ...runArgs], henv);
+    const b = traced('hako', [process.execPath, join(repo, 'bin/hako.cjs'), ...runArgs], henv);
     const c = denv ? timeCommand([DOCKER, ...runArgs], denv, 1, 0)[0] : undefined;
-    if (!keep) continue;
+    if (!keep) {
+      cliRuns.docker.pop();
+      cliRuns.hako.pop();
+      continue;
+    }
     dockerHako.push(a);
     hakoCli.push(b);
     if (c !== undefined) dockerdTimes.push(c);
   }
-  row('docker run --rm busybox true → hakod', dockerHako);
-  row('hako run --rm busybox true → hakod', hakoCli);
+  if (!apiOnly) row('docker run --rm busybox true → hakod', dockerHako);
+  if (!apiOnly) row('hako run --rm busybox true → hakod', hakoCli);
   if (dockerdTimes.length) row('docker run --rm busybox true → dockerd 20.10', dockerdTimes);
 
   progress('API sequence');
   // 3. API sequence from an in-process client
   const api = apiClient(hakod.sock);
   const apiTimes = [];
-  const phases = { create: [], attach: [], wait: [], start: [], exit: [], remove: [] };
+  const laps = { create: [], attach: [], wait: [], start: [], exit: [], remove: [] };
+  const clientMarks = []; // per kept iteration: [[phase, ms]] on CLOCK_MONOTONIC
   for (let i = 0; i < N + 3; i++) {
     let t = process.hrtime.bigint();
+    const marks = [['client.create-sent', Number(t) / 1e6]];
     const lap = (k) => {
       const now = process.hrtime.bigint();
-      if (i >= 3) phases[k].push(Number(now - t) / 1e6);
+      if (i >= 3) laps[k].push(Number(now - t) / 1e6);
+      marks.push([`client.${k}-answered`, Number(now) / 1e6]);
       t = now;
     };
     const t0 = process.hrtime.bigint();
@@ -390,11 +458,25 @@ try {
     await api.call('DELETE', `/containers/${Id}`);
     lap('remove');
     if (i >= 3) apiTimes.push(ms(t0));
+    if (i >= 3) clientMarks.push({ id: Id, marks });
   }
   api.close();
   row('API create→attach→wait→start→exit→remove', apiTimes);
-  for (const [k, v] of Object.entries(phases)) row(`  ${k}`, v);
+  for (const [k, v] of Object.entries(laps)) row(`  ${k}`, v);
+  if (phases) {
+    await sleep(200);
+    const { byId, firstAt } = readTrace();
+    if (!apiOnly) {
+      // The CLI runs: the container whose first mark falls in a run's span of the trace file.
+      for (const [kind, runs] of Object.entries(cliRuns)) {
+        const withIds = runs.map((r) => ({ ...r, id: [...firstAt].find(([, off]) => off >= r.from && off < r.to)?.[0] })).filter((r) => r.id);
+        breakdown(`${kind} run --rm, by phase`, withIds, byId);
+      }
+    }
+    breakdown('API sequence, by phase', clientMarks, byId);
+  }
 
+  if (apiOnly) throw Object.assign(new Error('api-only'), { apiOnly: true });
   progress('100 containers');
   // 4. 100 containers by 10 clients, all running at once, then removed.
   const clients = Array.from({ length: 10 }, () => apiClient(hakod.sock));
@@ -444,6 +526,8 @@ try {
   results.push({ what: 'hakod idle RSS (target ≤ 50 MB)', check: idleRss <= 50 * 1024 });
   if (monRss.length) results.push({ what: 'monitor RSS (target ≤ 1.5 MB)', check: median(monRss) <= 1.5 * 1024 });
   results.push({ what: '100 concurrent: no error, nothing left', check: errors.length === 0 && left.length === 0 && running === 100 });
+} catch (err) {
+  if (!err.apiOnly) throw err;
 } finally {
   await cleanup();
 }
@@ -463,7 +547,8 @@ async function cleanup() {
 console.log(`engine benchmark, ${N} iterations each; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots on the disk`);
 for (const r of results) {
   const w = r.what.padEnd(58);
-  if (r.ratio !== undefined) console.log(`  ${w} ${r.ratio.toFixed(2)}×  ${r.target(r.ratio) ? 'met' : 'NOT met'}`);
+  if (r.heading) console.log(`  ${r.what}`);
+  else if (r.ratio !== undefined) console.log(`  ${w} ${r.ratio.toFixed(2)}×  ${r.target(r.ratio) ? 'met' : 'NOT met'}`);
   else if (r.check !== undefined) console.log(`  ${w} ${r.check ? 'met' : 'NOT met'}`);
   else if (r.kb !== undefined) console.log(`  ${w} ${(r.kb / 1024).toFixed(2)} MB${r.extra ? `  (${r.extra})` : ''}`);
   else if (r.total !== undefined) console.log(`  ${w} ${r.total.toFixed(0)} ms  (${r.extra})`);

@@ -15,6 +15,7 @@ import { execRoutes } from './routes/exec.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { networkRoutes } from './routes/networks.js';
 import { unimplementedRoutes } from './routes/unimplemented.js';
+import { PhaseTrace } from '../engine/phase-trace.js';
 
 export const allRoutes: Route[] = [...systemRoutes, ...imageRoutes, ...containerRoutes, ...execRoutes, ...volumeRoutes, ...networkRoutes, ...unimplementedRoutes];
 
@@ -62,6 +63,15 @@ export interface ApiHandlers {
 export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allRoutes): ApiHandlers {
   const headers = commonHeaders(deps);
   let inFlight = 0;
+  // Profiling (HAKO_PHASE_TRACE): container requests' arrival and answer, on the engine's axis.
+  const trace = PhaseTrace.fromEnv();
+  const traceRequest = (ctx: Ctx): void => {
+    const m = /^\/containers\/([^/]+)(?:\/([^/]+))?$/.exec(ctx.path);
+    if (!m || m[1] === 'create' || m[1] === 'json') return;
+    const what = `http.${m[2] ?? ctx.method.toLowerCase()}`;
+    trace.mark(m[1]!, what);
+    ctx.res?.once('finish', () => trace.mark(m[1]!, `${what}-answered`));
+  };
 
   async function dispatch(ctx: Ctx, upgraded: boolean): Promise<void> {
     inFlight++;
@@ -81,6 +91,7 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
       if (!m) throw new HttpError(404, 'page not found');
       if (upgraded && !m.route.hijack) throw new HttpError(400, `${ctx.path} does not support connection upgrades`);
       ctx.params = m.params;
+      if (trace.enabled) traceRequest(ctx);
       deps.log('debug', `${ctx.method} ${raw}`);
       await m.route.handler(ctx, deps);
     } catch (err) {

@@ -202,9 +202,34 @@ export class Client {
 
   /** A request whose response is returned unread; throws ApiError on an error status. */
   async raw(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
-    await this.negotiate();
-    const res = await this.send(method, path, opts);
+    const res = this.apiVersion === null && !opts.stream && !opts.unversioned ? await this.optimistic(method, path, opts) : (await this.negotiate(), await this.send(method, path, opts));
     if ((res.statusCode ?? 500) >= 400) throw await errorFrom(res);
+    return res;
+  }
+
+  /**
+   * The first request without the `HEAD /_ping` before it (a round trip of every short command):
+   * sent as our newest version, it learns the daemon's from the answer's Api-Version header. A
+   * daemon that finds the version too new (400, nothing done) and an unreachable one (the ping
+   * starts it when allowed) get the ping, then the request again.
+   */
+  private async optimistic(method: string, path: string, opts: RequestOptions): Promise<IncomingMessage> {
+    let res: IncomingMessage;
+    try {
+      res = await this.send(method, path, opts);
+    } catch (e) {
+      if (!(e instanceof ConnectError)) throw e;
+      await this.negotiate();
+      return this.send(method, path, opts);
+    }
+    if (res.statusCode === 400) {
+      const err = await errorFrom(res);
+      if (!/client version .* is too new/i.test(err.message)) throw err;
+      await this.negotiate();
+      return this.send(method, path, opts);
+    }
+    const server = res.headers['api-version'];
+    if (this.apiVersion === null && typeof server === 'string' && server) this.apiVersion = minVersion(CLIENT_MAX_API, server);
     return res;
   }
 
@@ -263,10 +288,18 @@ export function versionCompare(a: string, b: string): number {
   return minVersion(a, b) === a && a !== b ? -1 : a === b ? 0 : 1;
 }
 
-export async function readAll(res: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+/** The whole body. Events, not `for await`: a stream's first async iterator costs ~2 ms to set up. */
+export function readAll(res: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.once('end', () => resolve(Buffer.concat(chunks)));
+    res.once('error', reject);
+    // An IncomingMessage whose connection closed before its end (the daemon went away).
+    res.once('close', () => {
+      if (!res.readableEnded) reject(new Error('the daemon closed the connection before the end of the answer'));
+    });
+  });
 }
 
 async function errorFrom(res: IncomingMessage): Promise<ApiError> {

@@ -119,26 +119,35 @@ function usageFooter(name: string, spec: CommandSpec, hint: 'See' | 'Run'): stri
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { stdout, stderr } = process;
+  // process.stdout/stderr/stdin are made on first use (a tty or pipe stream each, ~1–4 ms of a
+  // short command's start-up): only what a command uses is made.
+  const out = {
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+  };
   // Global options stop at the first non-flag word (the command).
   let global;
   try {
     global = parseFlags({ flags: globalFlags }, argv, false);
   } catch (e) {
     if (e instanceof UsageError) {
-      stderr.write(`${e.message}\nSee 'hako --help'.\n`);
+      out.stderr.write(`${e.message}\nSee 'hako --help'.\n`);
       return 125;
     }
     throw e;
   }
   const g = new Flags(global, globalFlags);
   if (g.bool('version')) {
-    stdout.write('hako version 0.1.0\n');
+    out.stdout.write('hako version 0.1.0\n');
     return 0;
   }
   let rest = global.args;
   if (rest.length === 0) {
-    stdout.write(topHelp());
+    out.stdout.write(topHelp());
     return global.help ? 0 : 0;
   }
   const aliases = aliasMap();
@@ -149,10 +158,10 @@ export async function main(argv: string[]): Promise<number> {
     if (sub === undefined || sub.startsWith('-')) {
       const spec = specs[name];
       if (!spec) {
-        stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
+        out.stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
         return 1;
       }
-      stdout.write(helpText(name, spec));
+      out.stdout.write(helpText(name, spec));
       return 0;
     }
     name = `${name} ${sub}`;
@@ -161,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
   const canonical = commandModule[name] ? name : aliases.get(name);
   const spec = canonical ? specs[canonical] : undefined;
   if (!canonical || !spec || !commandModule[canonical]) {
-    stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
+    out.stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
     return 1;
   }
   let parsed;
@@ -169,18 +178,18 @@ export async function main(argv: string[]): Promise<number> {
     parsed = parseFlags(spec, rest, !notInterspersed.has(canonical));
   } catch (e) {
     if (e instanceof UsageError) {
-      stderr.write(e.message + usageFooter(name, spec, 'Run'));
+      out.stderr.write(e.message + usageFooter(name, spec, 'Run'));
       return e.exitCode;
     }
     throw e;
   }
   if (parsed.help) {
-    stdout.write(helpText(name, spec));
+    out.stdout.write(helpText(name, spec));
     return 0;
   }
   const argErr = checkArgs(name, spec.args, parsed.args.length);
   if (argErr) {
-    stderr.write(`hako: ${argErr.message}${usageFooter(name, spec, argErr.hint)}`);
+    out.stderr.write(`hako: ${argErr.message}${usageFooter(name, spec, argErr.hint)}`);
     return argErr.exitCode;
   }
 
@@ -190,9 +199,15 @@ export async function main(argv: string[]): Promise<number> {
     spec,
     flags: new Flags(parsed, spec.flags),
     args: parsed.args,
-    stdout,
-    stderr,
-    stdin: process.stdin,
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     client: async () => {
       if (client) return client;
@@ -207,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
       });
       client = new C(host);
       if (!host.explicit) {
-        client.onUnreachable = async () => (await import('./autostart.js')).startDaemon(host.host, stderr);
+        client.onUnreachable = async () => (await import('./autostart.js')).startDaemon(host.host, process.stderr);
       }
       return client;
     },

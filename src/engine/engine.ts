@@ -8,6 +8,7 @@
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -51,6 +52,9 @@ import { HealthChecker, LimitedOutput, goDuration, probeSettings, type HealthSta
 import { execProcessSpec } from './exec-process.js';
 import { AttachSession } from './attach.js';
 import { parseDetachKeys } from './detach-keys.js';
+import { PhaseTrace } from './phase-trace.js';
+import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
+import type { ImageRecord } from '../image/store/metadata.js';
 
 const run = promisify(execFile);
 const API_VERSION = '1.44';
@@ -106,6 +110,8 @@ interface Live {
   health?: HealthChecker;
   /** Attachments made while the container was not running: connected at its next start. */
   pending: AttachSession[];
+  /** Its networks and runtime state were released since its last start (cleanupAfterExit ran). */
+  cleaned?: boolean;
 }
 
 interface ExecRecord {
@@ -158,6 +164,10 @@ export class Engine implements ContainerEngine {
   private readonly useMonitor: boolean;
   private readonly ready: Promise<void>;
   private closed = false;
+  /** Phase timestamps for profiling (HAKO_PHASE_TRACE, see ./phase-trace.ts). */
+  private readonly trace = PhaseTrace.fromEnv();
+  /** Parsed image configs by image ID (content-addressed, so never stale), see imageForCreate. */
+  private readonly imageConfigs = new Map<string, ImageConfig>();
 
   constructor(opts: EngineOptions) {
     this.root = resolve(opts.root);
@@ -460,11 +470,14 @@ export class Engine implements ContainerEngine {
   async createContainer(name: string | undefined, body: ContainerCreateBody, opts: { platform?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
     await this.ready;
     if (this.closed) throw new HakoError({ step: 'create container: the engine is shutting down', kind: 'conflict' });
+    // A start usually follows within milliseconds (docker run): its cgroup join then finds the
+    // lock's grace period over (see Runtime.prewarmCgroupAttach).
+    this.runtime.prewarmCgroupAttach();
     const imageRef = body.Image as string | undefined;
     if (!imageRef) throw invalid('Config.Image is required', 'name the image to create the container from');
     let image;
     try {
-      image = await this.images.inspect(imageRef);
+      image = await this.imageForCreate(imageRef);
     } catch (err) {
       if (err instanceof HakoError && err.kind === 'not-found') throw notFound(`No such image: ${imageRef}`);
       throw err;
@@ -476,6 +489,7 @@ export class Engine implements ContainerEngine {
       }
     }
     const id = randomBytes(32).toString('hex');
+    this.trace.mark(id, 'create.image');
     const merged = mergeConfig(body, (image.config.config ?? {}) as Record<string, unknown>, id);
     // Validate what would otherwise only fail at start.
     applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
@@ -496,6 +510,7 @@ export class Engine implements ContainerEngine {
     if (finalName) this.names.reserve(finalName, id);
     const chosen = finalName ?? this.names.generate(id);
     const dir = this.records.containerDir(id);
+    this.trace.mark(id, 'create.validated');
     const undo: Array<() => Promise<void> | void> = [() => this.names.release(chosen, id)];
     try {
       mkdirSync(dir, { recursive: true, mode: 0o710 });
@@ -519,10 +534,12 @@ export class Engine implements ContainerEngine {
         m.Source = this.volumes.dataPath(res.meta.Name);
         if (m.Anonymous === undefined) m.Anonymous = false;
       }
-      await this.snapshots.prepareContainer(id, image.record.chainIds);
-      undo.push(() => this.snapshots.removeContainer(id));
-      await this.images.addLease(id, image.id);
-      undo.push(() => this.images.removeLease(id));
+      // The rootfs snapshot, the image lease and (below) the /etc files are independent: made
+      // at once. The record, saved last and fsync'd, is what makes the container exist.
+      const prepared = this.snapshots.prepareContainer(id, image.record.chainIds).then(() => this.trace.mark(id, 'create.snapshot'));
+      undo.push(() => prepared.then(() => this.snapshots.removeContainer(id), () => this.snapshots.removeContainer(id)));
+      const leased = this.images.addLease(id, image.id).then(() => this.trace.mark(id, 'create.lease'));
+      undo.push(() => leased.then(() => this.images.removeLease(id), () => this.images.removeLease(id)));
       const rec: ContainerRecord = {
         Id: id,
         Name: chosen,
@@ -546,7 +563,11 @@ export class Engine implements ContainerEngine {
         Networks: netPlan.networks,
       };
       this.net.writeFiles(rec);
-      this.records.save(rec);
+      this.trace.mark(id, 'create.files');
+      const settled = await Promise.allSettled([prepared, leased]);
+      for (const r of settled) if (r.status === 'rejected') throw r.reason;
+      await this.records.saveDurable(rec);
+      this.trace.mark(id, 'create.saved');
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
@@ -564,11 +585,30 @@ export class Engine implements ContainerEngine {
     }
   }
 
+  /**
+   * What create needs of an image: its record and config. Not ImageService.inspect, which also
+   * lists every lease (a file per container) for `usedBy`. Configs are content-addressed: the
+   * parsed ones are kept (a few; the image's existence is still checked on disk every time).
+   */
+  private async imageForCreate(ref: string): Promise<{ id: ImageRecord['id']; record: ImageRecord; config: ImageConfig; platform: ImageRecord['platform'] }> {
+    const record = await this.images.resolve(ref);
+    let config = this.imageConfigs.get(record.id);
+    if (!config) {
+      config = parseImageConfig(await this.images.content.readBlob(record.id));
+      if (this.imageConfigs.size >= 32) this.imageConfigs.delete(this.imageConfigs.keys().next().value!);
+      this.imageConfigs.set(record.id, config);
+    }
+    return { id: record.id, record, config, platform: record.platform };
+  }
+
   // ------------------------------------------------------------------ start / exit
 
   async startContainer(idOrName: string): Promise<void> {
     const live = await this.get(idOrName);
+    this.trace.mark(live.rec.Id, 'start.begin');
+    this.runtime.prewarmCgroupAttach();
     await this.locked(live, async () => {
+      this.trace.mark(live.rec.Id, 'start.locked');
       const st = live.rec.State;
       if (st.Paused) throw conflict('cannot start a paused container, try unpause instead');
       if (st.Running) return; // docker answers 304 Not Modified
@@ -602,10 +642,12 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     const id = rec.Id;
     const hc = rec.HostConfig;
+    live.cleaned = false;
     try {
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       const rootfs = await this.mountRootfs(id);
+      this.trace.mark(id, 'start.rootfs');
       for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
       for (const m of rec.MountPoints) if (m.Type === 'bind' && !existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
@@ -639,6 +681,7 @@ export class Engine implements ContainerEngine {
       })();
       const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
       writeFileSync(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
+      this.trace.mark(id, 'start.spec');
       const lc = hc.LogConfig as { Type: string; Config: Record<string, string> };
       const supOpts = {
         runtime: this.runtime,
@@ -655,7 +698,13 @@ export class Engine implements ContainerEngine {
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
         // Networks are connected once the container's netns exists, before its program runs.
-        ...(nm !== 'host' && !nm.startsWith('container:') ? { prestart: async (pid: number) => void (connected = await this.net.attach(rec, pid)) } : {}),
+        ...(nm !== 'host' && !nm.startsWith('container:') ? {
+              prestart: async (pid: number) => {
+                this.trace.mark(id, 'start.prestart');
+                connected = await this.net.attach(rec, pid);
+                this.trace.mark(id, 'start.net-attached');
+              },
+            } : {}),
       };
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
       // Clients that attached before this start get the output from its first byte: the monitor
@@ -663,7 +712,7 @@ export class Engine implements ContainerEngine {
       const pending = live.pending.filter((p) => !p.isClosed);
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput });
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, ...(this.trace.enabled ? { mark: (p: string) => this.trace.mark(id, p) } : {}) });
         live.monitorDir = m.monitorDir;
         live.sup = undefined;
         sup = m;
@@ -672,6 +721,7 @@ export class Engine implements ContainerEngine {
         live.sup = s;
         sup = s;
       }
+      this.trace.mark(id, 'start.launched');
       Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
@@ -680,8 +730,12 @@ export class Engine implements ContainerEngine {
       live.pending = live.pending.filter((p) => !pending.includes(p));
       for (const p of pending) void this.connectSession(live, p);
       this.emit(live, 'start');
-      void sup.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
+      void sup.exited.then((info) => {
+        this.trace.mark(id, 'exit.seen');
+        return this.locked(live, () => this.onExit(live, info));
+      });
       this.startHealth(live, true);
+      this.trace.mark(id, 'start.done');
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: rec.HasBeenStartedBefore ? 128 : 0 });
@@ -695,9 +749,14 @@ export class Engine implements ContainerEngine {
 
   /** Runtime state, cgroups and the rootfs mount of a container whose process is gone. */
   private async cleanupAfterExit(live: Live): Promise<void> {
-    for (const n of await this.net.release(live.rec.Id)) this.bus.emit('network', 'disconnect', n.id, { container: live.rec.Id, name: n.name, type: 'bridge' });
-    await this.runtime.delete(live.rec.Id, { force: true }).catch(() => undefined);
-    await this.unmountRootfs(live.rec.Id);
+    const id = live.rec.Id;
+    for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
+    this.trace.mark(id, 'cleanup.net');
+    await this.runtime.delete(id, { force: true }).catch(() => undefined);
+    this.trace.mark(id, 'cleanup.runtime');
+    await this.unmountRootfs(id);
+    this.trace.mark(id, 'cleanup.unmount');
+    live.cleaned = true;
   }
 
   private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
@@ -751,10 +810,15 @@ export class Engine implements ContainerEngine {
       }, delay);
       return;
     }
-    this.save(live);
+    // Waiters first: the exit is in memory, and a crash before the save below is caught up by
+    // reconcile() from the monitor's exit record. An auto-removed container's next save is its
+    // removal's.
     notify();
+    this.trace.mark(rec.Id, 'exit.notified');
+    const autoRemove = rec.HostConfig.AutoRemove === true && !live.stopping;
+    if (!autoRemove) this.save(live);
     await cleanup();
-    if (rec.HostConfig.AutoRemove === true && !live.stopping) {
+    if (autoRemove) {
       await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
     }
   }
@@ -1001,6 +1065,7 @@ export class Engine implements ContainerEngine {
   async removeContainer(idOrName: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const live = await this.get(idOrName);
     const rec = live.rec;
+    this.trace.mark(rec.Id, 'remove.begin');
     if ((rec.State.Running || rec.State.Restarting) && !opts.force) {
       if (rec.State.Paused) throw conflict(`cannot remove container "${rec.Name}": container is paused and must be unpaused first`);
       throw conflict(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`);
@@ -1025,20 +1090,30 @@ export class Engine implements ContainerEngine {
   private async removeLocked(live: Live, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
     const rec = live.rec;
     if (!this.containers.has(rec.Id)) return;
+    this.trace.mark(rec.Id, 'remove.locked');
     rec.State.Status = 'removing';
     this.save(live);
     await this.finishRemove(live, opts);
+    this.trace.mark(rec.Id, 'remove.done');
   }
 
   private async finishRemove(live: Live, opts: { volumes?: boolean }): Promise<void> {
     const rec = live.rec;
     this.stopHealth(live);
-    await this.cleanupAfterExit(live);
-    await this.snapshots.removeContainer(rec.Id);
-    await this.images.removeLease(rec.Id).catch(() => undefined);
+    // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
+    if (live.cleaned) await this.unmountRootfs(rec.Id);
+    else await this.cleanupAfterExit(live);
+    // Snapshot, lease and monitor dir at once; the record goes last (until then a crash leaves a
+    // 'removing' record, and reconcile() finishes the removal).
+    const settled = await Promise.allSettled([
+      this.snapshots.removeContainer(rec.Id).then(() => this.trace.mark(rec.Id, 'remove.snapshot')),
+      this.images.removeLease(rec.Id).catch(() => undefined),
+      rm(this.monitorDirOf(rec.Id), { recursive: true, force: true }),
+    ]);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     for (const eid of live.execs) this.execs.delete(eid);
     this.records.remove(rec.Id);
-    rmSync(this.monitorDirOf(rec.Id), { recursive: true, force: true });
+    this.trace.mark(rec.Id, 'remove.record');
     this.containers.delete(rec.Id);
     this.names.release(rec.Name, rec.Id);
     if (opts.volumes) {

@@ -4,7 +4,7 @@
 import type { Duplex } from 'node:stream';
 import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
-import { ApiError, pathEscape, type Client } from '../client.js';
+import { ApiError, pathEscape, readAll, type Client } from '../client.js';
 import { Demuxer } from '../stdcopy.js';
 import { buildCreate, ConfigError } from '../run-config.js';
 import { inspectContainer, pullImage, withDefaultTag, forEach, type Json } from './common.js';
@@ -91,8 +91,11 @@ function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boo
       return detached;
     },
     close: () => {
-      if (onData) ctx.stdin.off('data', onData);
-      ctx.stdin.pause();
+      // Only a stdin we read (process.stdin is made on first use: ~2 ms for nothing otherwise).
+      if (onData) {
+        ctx.stdin.off('data', onData);
+        ctx.stdin.pause();
+      }
       socket.destroy();
     },
   };
@@ -187,20 +190,26 @@ export async function run(ctx: Ctx): Promise<number> {
   const enc = pathEscape(id);
   let session: AttachSession | null = null;
   let restore = () => {};
-  if (!detach && (req.attach.stdin || req.attach.stdout || req.attach.stderr)) {
-    if (tty && req.attach.stdin && !ctx.stdin.isTTY) {
-      throw new ExitError(1, 'the input device is not a TTY');
-    }
-    session = await attachContainer(ctx, client, id, { ...req.attach, tty, detachKeys: ctx.flags.str('detach-keys') });
+  const attaching = !detach && (req.attach.stdin || req.attach.stdout || req.attach.stderr);
+  if (attaching && tty && req.attach.stdin && !ctx.stdin.isTTY) {
+    throw new ExitError(1, 'the input device is not a TTY');
   }
-  // Wait before start (so a fast exit is not missed): next-exit, or removed with --rm.
+  // The wait goes out with the attach (each on a connection of its own), and the start only once
+  // the daemon answered both (so a fast exit is not missed): next-exit, or removed with --rm.
   const waitAbort = new AbortController();
-  const waitP = client
-    .json<{ StatusCode: number; Error?: { Message?: string } | null }>('POST', `/containers/${enc}/wait`, {
-      query: { condition: autoRemove ? 'removed' : 'next-exit' },
-      signal: waitAbort.signal,
-    })
+  const waitHead = client.raw('POST', `/containers/${enc}/wait`, { query: { condition: autoRemove ? 'removed' : 'next-exit' }, signal: waitAbort.signal });
+  const waitP = waitHead
+    .then(async (res) => JSON.parse((await readAll(res)).toString('utf8')) as { StatusCode: number; Error?: { Message?: string } | null })
     .catch((e: unknown) => e as Error);
+  if (attaching) {
+    try {
+      session = await attachContainer(ctx, client, id, { ...req.attach, tty, detachKeys: ctx.flags.str('detach-keys') });
+    } catch (e) {
+      waitAbort.abort();
+      throw e;
+    }
+  }
+  await waitHead.catch(() => undefined);
   try {
     restore = rawMode(ctx, tty && req.attach.stdin);
     await client.json('POST', `/containers/${enc}/start`);

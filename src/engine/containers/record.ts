@@ -4,7 +4,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromSystemError } from '../../common/errors.js';
-import { writeFileAtomicSync } from '../../common/atomic-file.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
 import type { EndpointConfig } from './network-config.js';
 
@@ -93,6 +93,16 @@ export class RecordStore {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o710 });
       writeFileAtomicSync(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, durable: opts.durable !== false });
+    } catch (err) {
+      throw fromSystemError(`save container ${rec.Id}`, err, dir);
+    }
+  }
+
+  /** save(), fsync'd, without blocking the event loop (a new container's record). */
+  async saveDurable(rec: ContainerRecord): Promise<void> {
+    const dir = this.containerDir(rec.Id);
+    try {
+      await writeFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600 });
     } catch (err) {
       throw fromSystemError(`save container ${rec.Id}`, err, dir);
     }

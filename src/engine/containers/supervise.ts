@@ -268,9 +268,10 @@ export interface MonitoredStart {
   exited: Promise<ExitInfo>;
 }
 
-export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number }): Promise<MonitoredStart> {
+export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string) => void }): Promise<MonitoredStart> {
   rmSync(opts.monitorDir, { recursive: true, force: true });
   mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
+  opts.mark?.('start.monitor-dir');
   let memDir: string | undefined;
   try {
     const paths = cgroupManager({ cgroupsPath: opts.cgroupsPath, containerId: opts.id }).paths;
@@ -298,6 +299,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     }),
   });
   launched.process.closeErrPipe();
+  opts.mark?.('start.runtime-launch');
   const monitor = launched.monitor!;
   // The monitor is our child: reap it when it exits.
   const reaped = launched.process.exited;

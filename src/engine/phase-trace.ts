@@ -1,0 +1,33 @@
+// Phase timestamps on the container path, for profiling (bench/engine.mjs --phases): with
+// HAKO_PHASE_TRACE=<file> in the daemon's environment, each mark appends one line
+// `hako-phase <container id> <phase> <CLOCK_MONOTONIC ms>` to that file. process.hrtime is
+// CLOCK_MONOTONIC, so a client on the same host can put its own timestamps on the same axis.
+// Off (the default), a mark is one branch.
+import { openSync, writeSync } from 'node:fs';
+
+export class PhaseTrace {
+  constructor(private readonly fd: number | undefined) {}
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): PhaseTrace {
+    const path = env.HAKO_PHASE_TRACE;
+    if (!path) return new PhaseTrace(undefined);
+    try {
+      return new PhaseTrace(openSync(path, 'a', 0o600));
+    } catch {
+      return new PhaseTrace(undefined);
+    }
+  }
+
+  get enabled(): boolean {
+    return this.fd !== undefined;
+  }
+
+  mark(id: string, phase: string): void {
+    if (this.fd === undefined) return;
+    try {
+      writeSync(this.fd, `hako-phase ${id} ${phase} ${(Number(process.hrtime.bigint()) / 1e6).toFixed(3)}\n`);
+    } catch {
+      /* profiling only */
+    }
+  }
+}
