@@ -236,8 +236,13 @@ static int decode_op(struct rd *r, struct hk_plan *plan, struct hk_op *op) {
     if (!r->bad && !check_internal(plan, op->i[0])) return EINVAL;
     break;
   case HK_OPEN_ROOT: case HK_PIVOT_ROOT: case HK_MOVE_ROOT: case HK_CHROOT:
-  case HK_SETHOSTNAME: case HK_SETDOMAINNAME: case HK_CHDIR:
+  case HK_SETHOSTNAME: case HK_SETDOMAINNAME:
     op->s[0] = rd_str(r, &op->slen[0], 0);
+    break;
+  case HK_CHDIR: // path, attempt
+    op->s[0] = rd_str(r, &op->slen[0], 0);
+    op->u[0] = rd_u32(r);
+    if (!r->bad && op->u[0] > 2) return EINVAL;
     break;
   case HK_MOUNT: // source?, target, fstype?, flags, data?, inRoot, optional
     op->s[0] = rd_str(r, &op->slen[0], 1);
@@ -315,6 +320,10 @@ static int decode_op(struct rd *r, struct hk_plan *plan, struct hk_op *op) {
     op->q[0] = rd_u64(r); op->u[0] = rd_u32(r); op->i[0] = rd_i32(r);
     if (!r->bad && (op->i[0] < -1 || op->i[0] > 65535)) return EINVAL;
     if (!r->bad && op->i[0] + 1 > plan->reloc_base) plan->reloc_base = op->i[0] + 1;
+    break;
+  case HK_LOOK_PATH: // file, searchPath?
+    op->s[0] = rd_str(r, &op->slen[0], 0);
+    op->s[1] = rd_str(r, &op->slen[1], 1);
     break;
   case HK_EXEC: // file, argv, env, searchPath?
     op->s[0] = rd_str(r, &op->slen[0], 0);
@@ -434,6 +443,7 @@ struct child {
   uint32_t resume;   // the op it starts at
   int close_first;   // an fd of its creator's it must close (-1: none)
   int report_w;      // a fork child: the report pipe's write end, kept (relocated) as clone_report
+  int cwd_denied;    // the first-try chdir op was denied (EACCES/EPERM): the retry op does it
 };
 
 static inline int E(long r) { return r < 0 ? (int)-r : 0; }
@@ -804,6 +814,43 @@ static int op_wait_fifo(struct child *c, const struct hk_op *op) {
   return E(n);
 }
 
+/** Whether execve could run `path` now: a regular file we may execute (errno, 0 = yes). */
+static int can_exec(const char *path) {
+  struct statx stx;
+  long r = sys(SYS_statx, AT_FDCWD, path, 0, STATX_TYPE, &stx);
+  if (r < 0) return E(r);
+  if (!S_ISREG(stx.stx_mode)) return EACCES; // what execve says of a directory or a device
+  // AT_EACCESS: the effective ids and capabilities, as execve checks them (a noexec mount: EACCES).
+  r = sys(SYS_faccessat2, AT_FDCWD, path, X_OK, AT_EACCESS);
+  if (r == -ENOSYS) r = sys(SYS_faccessat, AT_FDCWD, path, X_OK); // before Linux 5.8: real ids (= effective after setresid)
+  return E(r);
+}
+
+/** Walks `search` like op_exec would, calling can_exec on each candidate instead of execve. */
+static int op_look_path(const struct hk_op *op) {
+  const char *file = op->s[0], *search = op->s[1];
+  if (strchr(file, '/') || search == NULL) return can_exec(file);
+  char buf[PATH_MAX];
+  size_t flen = op->slen[0];
+  int eacces = 0;
+  for (const char *p = search;; ) {
+    const char *e = p;
+    while (*e && *e != ':') e++;
+    size_t dlen = (size_t)(e - p);
+    if (dlen + flen + 2 <= sizeof buf) {
+      char *q = buf;
+      if (dlen) { memcpy(q, p, dlen); q += dlen; *q++ = '/'; } // empty entry = cwd
+      memcpy(q, file, flen + 1);
+      int err = can_exec(buf);
+      if (err == 0) return 0;
+      if (err == EACCES) eacces = 1;
+      else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV && err != ETIMEDOUT) return err;
+    }
+    if (!*e) return eacces ? EACCES : ENOENT;
+    p = e + 1;
+  }
+}
+
 static int op_exec(const struct hk_op *op) {
   uint64_t none = 0, all = ~0ULL;
   const char *file = op->s[0], *search = op->s[1];
@@ -968,7 +1015,13 @@ static int run_op(struct child *c, int32_t step, const struct hk_op *op) {
     r = sys(SYS_prlimit64, 0, op->u[0], lim, NULL);
     break;
   }
-  case HK_CHDIR: r = sys(SYS_chdir, op->s[0]); break;
+  case HK_CHDIR:
+    if (op->u[0] == 2 && !c->cwd_denied) return 0; // the first try got there
+    r = sys(SYS_chdir, op->s[0]);
+    // First try, as root: a cwd only the container user may enter (root squashed on NFS) is
+    // left to the retry after the user switch.
+    if (op->u[0] == 1) { c->cwd_denied = r == -EACCES || r == -EPERM; if (c->cwd_denied) r = 0; }
+    break;
   case HK_UMASK: sys(SYS_umask, op->u[0]); return 0;
   case HK_CAP_BOUNDING: return op_cap_bounding(op);
   case HK_KEEP_CAPS: r = sys(SYS_prctl, PR_SET_KEEPCAPS, op->u[0] ? 1 : 0, 0, 0, 0); break;
@@ -985,6 +1038,7 @@ static int run_op(struct child *c, int32_t step, const struct hk_op *op) {
     // CLOEXEC rather than close: the error pipe must stay open until the exec (it is CLOEXEC).
     r = sys(SYS_close_range, op->u[0], ~0U, CLOSE_RANGE_CLOEXEC);
     break;
+  case HK_LOOK_PATH: return op_look_path(op);
   case HK_EXEC: return op_exec(op);
   default: return EINVAL;
   }

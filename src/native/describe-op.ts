@@ -128,6 +128,8 @@ export function describeOp(op: PlanOp): string {
       return `dup2 onto fd ${op.target}`;
     case 'closeFrom':
       return `close fds from ${op.from}`;
+    case 'lookPath':
+      return `look up the executable ${JSON.stringify(op.file)}${op.file.includes('/') || op.searchPath === null ? '' : ' in $PATH'}`;
     case 'exec':
       return `exec ${op.file}`;
   }
@@ -154,6 +156,7 @@ export function opPath(op: PlanOp): string | undefined {
     case 'chdir':
       return op.path;
     case 'exec':
+    case 'lookPath':
       return op.file;
     default:
       return undefined;

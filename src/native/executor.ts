@@ -48,6 +48,10 @@ function hintFor(op: PlanOp, errno: number): string | undefined {
   const name = osConstants.errno;
   if (op.op === 'exec' && errno === name.ENOENT) return 'check that the executable exists in the container and is on PATH';
   if (op.op === 'exec' && errno === name.EACCES) return 'the file is not executable, or is on a noexec mount';
+  if (op.op === 'lookPath' && errno === name.ENOENT) {
+    return op.file.includes('/') || op.searchPath === null ? 'check process.args[0]: no such program in the container' : `PATH is ${op.searchPath}; check process.args[0] and that the program exists in the container`;
+  }
+  if (op.op === 'lookPath' && errno === name.EACCES) return 'not a regular file the container user may execute (permissions, or a noexec mount)';
   if (op.op === 'pivotRoot' && errno === name.EINVAL) return 'the new root must be a mount point on a private mount';
   if (op.op === 'chdir' && errno === name.ENOENT) return 'the working directory does not exist in the container';
   return undefined;
@@ -63,7 +67,15 @@ export function failureError(plan: Plan, record: PipeRecord): HakoError {
   if (!op) {
     return new HakoError({ step: `executor step ${record.step} (not in the plan)`, errno, kind: 'internal' });
   }
-  return new HakoError({ step: describeOp(op), path: opPath(op), errno, hint: hintFor(op, errno) });
+  return new HakoError({ step: stepOf(op, errno), path: opPath(op), errno, hint: hintFor(op, errno) });
+}
+
+/** The failed op's step; a program not found reads like runc's (Go's exec.LookPath) error. */
+function stepOf(op: PlanOp, errno: number): string {
+  if (op.op !== 'lookPath') return describeOp(op);
+  const name = JSON.stringify(op.file);
+  if (errno === osConstants.errno.ENOENT && !op.file.includes('/') && op.searchPath !== null) return `exec: ${name}: executable file not found in $PATH`;
+  return `exec: ${name}`;
 }
 
 /** A process running (or having run) a plan. Exactly one owner should consume its events. */

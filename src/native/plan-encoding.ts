@@ -50,6 +50,7 @@ export const OPCODES: Readonly<Record<PlanOp['op'], number>> = {
   closeFrom: 38,
   exec: 39,
   fork: 40,
+  lookPath: 41,
 };
 
 /** Growable little-endian writer. `what` names the field being written for error messages. */
@@ -205,8 +206,10 @@ function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {
     case 'pivotRoot':
     case 'moveRoot':
     case 'chroot':
-    case 'chdir':
       return w.str('path', op.path);
+    case 'chdir':
+      w.str('path', op.path);
+      return w.u32('attempt', op.attempt === 'first' ? 1 : op.attempt === 'retry' ? 2 : 0);
     case 'mount':
       w.str('source', op.source);
       w.str('target', op.target);
@@ -307,6 +310,9 @@ function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {
       w.u32('parentContinuesAt', at);
       return w.i32('pidfd', pidfd);
     }
+    case 'lookPath':
+      w.str('file', op.file);
+      return w.str('searchPath', op.searchPath);
     case 'exec':
       w.str('file', op.file);
       w.strs('argv', op.argv);

@@ -87,7 +87,12 @@ export type PlanOp =
   /** open(path, O_WRONLY|O_TRUNC) and write data (sysctls, oom_score_adj, ...). */
   | { op: 'writeFile'; path: string; data: string; inRoot?: boolean }
   | { op: 'setrlimit'; resource: number; soft: bigint; hard: bigint }
-  | { op: 'chdir'; path: string }
+  /**
+   * chdir(path). `attempt` (runc's two tries, so that a cwd only the container user may enter, or
+   * only root, works): 'first' = before the user switch, and EACCES/EPERM is no failure but
+   * leaves the cwd to the 'retry' op; 'retry' = after the switch, only if the first try was denied.
+   */
+  | { op: 'chdir'; path: string; attempt?: 'first' | 'retry' }
   | { op: 'umask'; mask: number }
   /** PR_CAPBSET_DROP every capability not in `keep` (bit n = capability n). */
   | { op: 'capBounding'; keep: bigint }
@@ -115,6 +120,14 @@ export type PlanOp =
   | { op: 'dup2'; fd: InternalFd; target: number }
   /** close_range(from, ~0, CLOSE_RANGE_CLOEXEC) except the error pipe. */
   | { op: 'closeFrom'; from: number }
+  /**
+   * Checks that `exec` of the same `file` and `searchPath` would find a program it may run, without
+   * running it: the same search as `exec` (EACCES remembered, ENOENT skipped), each candidate a
+   * regular file (statx) that the process may execute with its current credentials (faccessat2
+   * X_OK, AT_EACCESS; noexec mounts give EACCES). Fails with ENOENT (not found) or EACCES. For
+   * create, so that a missing program fails the create, not the start.
+   */
+  | { op: 'lookPath'; file: string; searchPath: string | null }
   /**
    * execve. If `file` has no '/', each directory of `searchPath` (colon-separated) is tried like
    * execvpe (EACCES remembered, ENOENT skipped). This must be the last op, or the last op of a

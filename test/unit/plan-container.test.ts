@@ -423,28 +423,40 @@ test('capabilities: masks per set, ambient needs permitted+inheritable, unknown 
 
 const SECCOMP = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chroot'], action: 'SCMP_ACT_ERRNO' }] };
 
-test('seccomp: last before exec with no_new_privs, before dropping caps without it', () => {
+/** The process tail of a plan: from its first rlimit (the default spec has one). */
+function tail(ops: PlanOp[]): string[] {
+  const n = names(ops);
+  assert.ok(n.includes('setrlimit'));
+  return n.slice(n.indexOf('setrlimit'));
+}
+
+test('run: the process tail, seccomp last with no_new_privs; no look-up, no fifo', () => {
   const withNnp = plan(spec((s) => (s.linux.seccomp = SECCOMP))).ops;
-  const n = names(withNnp);
-  assert.equal(n.indexOf('seccomp'), n.length - 2);
-  assert.equal(n.indexOf('noNewPrivs'), n.length - 3);
+  assert.deepEqual(tail(withNnp), ['setrlimit', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'seccomp', 'exec']);
   const sc = withNnp.find((x) => x.op === 'seccomp');
   assert.ok(sc && sc.op === 'seccomp' && sc.filter.length > 0 && sc.filter.length % 8 === 0);
   const noNnp = plan(spec((s) => {
     s.linux.seccomp = SECCOMP;
     s.process.noNewPrivileges = false;
-  }), { mode: 'create', fifo: 0 }).ops;
+  })).ops;
   const m = names(noNnp);
-  assert.ok(!m.includes('noNewPrivs'));
-  assert.equal(m.indexOf('seccomp'), m.indexOf('waitFifo') + 1);
+  assert.ok(!m.includes('noNewPrivs') && !m.includes('lookPath') && !m.includes('waitFifo'));
+  assert.equal(m.indexOf('seccomp') + 1, m.indexOf('chdir'));
   assert.ok(m.indexOf('seccomp') < m.indexOf('capBounding'));
 });
 
-test('create waits on the fifo after all root setup; run does not; terminal opens a pty', () => {
-  const c = plan(spec(), { mode: 'create', fifo: 2 }).ops;
+test('create: everything but the execve comes before the fifo wait (caps, ids, cwd, look-up, seccomp)', () => {
+  const c = plan(spec((s) => {
+    s.process.args = ['sh', '-c', 'true'];
+    s.process.env = ['PATH=/usr/bin:/bin', 'A=1'];
+    s.process.cwd = '/work';
+  }), { mode: 'create', fifo: 2 }).ops;
   const n = names(c);
-  assert.deepEqual(c[n.indexOf('waitFifo')], { op: 'waitFifo', fd: 2 });
-  assert.ok(n.indexOf('waitFifo') > n.lastIndexOf('mask') && n.indexOf('waitFifo') > n.indexOf('setrlimit') && n.indexOf('waitFifo') < n.indexOf('capBounding'));
+  assert.deepEqual(c.slice(-2), [{ op: 'waitFifo', fd: 2 }, { op: 'exec', file: 'sh', argv: ['sh', '-c', 'true'], env: ['PATH=/usr/bin:/bin', 'A=1'], searchPath: '/usr/bin:/bin' }]);
+  assert.deepEqual(c.filter((o) => o.op === 'chdir'), [{ op: 'chdir', path: '/work', attempt: 'first' }, { op: 'chdir', path: '/work', attempt: 'retry' }]);
+  assert.deepEqual(c[n.indexOf('lookPath')], { op: 'lookPath', file: 'sh', searchPath: '/usr/bin:/bin' });
+  assert.deepEqual(tail(c), ['setrlimit', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'lookPath', 'waitFifo', 'exec']);
+  assert.ok(n.indexOf('waitFifo') > n.lastIndexOf('mask') && n.indexOf('waitFifo') > n.indexOf('setrlimit'));
   throwsMsg(() => plan(spec(), { mode: 'create' }), 'plan container: create mode needs the exec fifo');
   const t = plan(spec((s) => {
     s.process.terminal = true;
@@ -452,8 +464,39 @@ test('create waits on the fifo after all root setup; run does not; terminal open
   }), { mode: 'create', fifo: 0, consoleSocket: 1 }).ops;
   const tn = names(t);
   assert.deepEqual(t[tn.indexOf('openPty')], { op: 'openPty', socket: 1, rows: 40, cols: 120 });
-  assert.equal(tn.indexOf('openPty') + 1, tn.indexOf('waitFifo'));
+  assert.ok(tn.indexOf('openPty') < tn.indexOf('capBounding') && tn.indexOf('waitFifo') === tn.length - 2);
   throwsMsg(() => plan(spec((s) => (s.process.terminal = true))), /^process.terminal is true but no console socket was given/);
+});
+
+test('create with seccomp: the filter before the wait (after the look-up with no_new_privs, before the caps without)', () => {
+  const nnp = tail(plan(spec((s) => (s.linux.seccomp = SECCOMP)), { mode: 'create', fifo: 0 }).ops);
+  assert.deepEqual(nnp.slice(-5), ['noNewPrivs', 'lookPath', 'seccomp', 'waitFifo', 'exec']);
+  const noNnp = tail(plan(spec((s) => {
+    s.linux.seccomp = SECCOMP;
+    s.process.noNewPrivileges = false;
+  }), { mode: 'create', fifo: 0 }).ops);
+  assert.deepEqual(noNnp, ['setrlimit', 'seccomp', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'lookPath', 'waitFifo', 'exec']);
+});
+
+test('create with a seccomp profile that blocks what the wait needs: the filter after the wait', () => {
+  const blocksOpenat = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['openat'], action: 'SCMP_ACT_ERRNO' }] };
+  const nnp = plan(spec((s) => (s.linux.seccomp = blocksOpenat)), { mode: 'create', fifo: 0 });
+  // With no_new_privs only the filter moves: the caps, ids, cwd and look-up still fail the create.
+  assert.deepEqual(tail(nnp.ops).slice(-5), ['noNewPrivs', 'lookPath', 'waitFifo', 'seccomp', 'exec']);
+  assert.ok(nnp.notices?.some((m) => /linux\.seccomp blocks openat, which the wait for start needs: the filter are set up after the wait/.test(m)), String(nnp.notices));
+  // Without it the filter needs CAP_SYS_ADMIN, so it and everything after it wait (as before).
+  const noNnp = plan(spec((s) => {
+    s.linux.seccomp = blocksOpenat;
+    s.process.noNewPrivileges = false;
+  }), { mode: 'create', fifo: 0 });
+  assert.deepEqual(tail(noNnp.ops), ['setrlimit', 'waitFifo', 'seccomp', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'exec']);
+  // The look-up runs under the filter without no_new_privs: statx blocked moves it too.
+  const blocksStatx = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['statx'], action: 'SCMP_ACT_ERRNO' }] };
+  assert.ok(tail(plan(spec((s) => (s.linux.seccomp = blocksStatx)), { mode: 'create', fifo: 0 }).ops).join() .endsWith('lookPath,seccomp,waitFifo,exec'));
+  assert.ok(tail(plan(spec((s) => {
+    s.linux.seccomp = blocksStatx;
+    s.process.noNewPrivileges = false;
+  }), { mode: 'create', fifo: 0 }).ops).join().startsWith('setrlimit,waitFifo,seccomp'));
 });
 
 test('hooksBeforePivot: notify(1) + syncWait right before pivot_root; noPivot uses moveRoot', () => {
@@ -613,7 +656,7 @@ test('planExec: setns(pidfd, every ns) → clone → process part, container sec
   assert.equal(p.pidFromClone, true);
   const all = CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWCGROUP | CLONE.NEWUSER;
   assert.deepEqual(p.ops.slice(0, 4), [{ op: 'syncWait' }, { op: 'setns', fd: 0, nstype: all }, { op: 'clone', flags: 0 }, { op: 'openPty', socket: 1, rows: 0, cols: 0 }]);
-  assert.deepEqual(names(p.ops).slice(4), ['capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'seccomp', 'exec']);
+  assert.deepEqual(names(p.ops).slice(4), ['chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'seccomp', 'exec']);
   assert.deepEqual(p.ops.at(-1), { op: 'exec', file: 'ls', argv: ['ls', '-l'], env: ['PATH=/bin', 'A=1'], searchPath: '/bin' });
   assert.ok(!p.ops.some((x) => x.op === 'waitFifo' || x.op === 'mount' || x.op === 'pivotRoot'));
   throwsMsg(() => planExec({ spec: s, process: { ...proc, cwd: 'tmp' }, targetPidfd: 0, consoleSocket: 1 }), /must be an absolute path/);

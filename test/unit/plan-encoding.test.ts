@@ -106,6 +106,29 @@ test('exec: strs, env and a null searchPath; seccomp bytes', () => {
   );
 });
 
+test('lookPath (file, searchPath?) and chdir (path, attempt)', () => {
+  const p = plan([
+    { op: 'chdir', path: '/w', attempt: 'first' },
+    { op: 'chdir', path: '/w' },
+    { op: 'chdir', path: '/w', attempt: 'retry' },
+    { op: 'lookPath', file: 'sh', searchPath: '/bin:/usr/bin' },
+    { op: 'lookPath', file: '/bin/sh', searchPath: null },
+  ]);
+  const body = encodePlan(p).subarray(header(p).length);
+  assert.deepEqual(
+    body,
+    Buffer.concat([
+      u32(25), str('/w'), u32(1),
+      u32(25), str('/w'), u32(0),
+      u32(25), str('/w'), u32(2),
+      u32(41), str('sh'), str('/bin:/usr/bin'),
+      u32(41), str('/bin/sh'), str(null),
+    ]),
+  );
+  assert.equal(describeOp({ op: 'lookPath', file: 'sh', searchPath: '/bin' }), 'look up the executable "sh" in $PATH');
+  assert.equal(describeOp({ op: 'lookPath', file: '/bin/sh', searchPath: '/bin' }), 'look up the executable "/bin/sh"');
+});
+
 test('internal fd ops encode the index, not the fd', () => {
   const p = plan([{ op: 'setns', fd: 1, nstype: 0 }, { op: 'dup2', fd: 0, target: 3 }], { internalFds: [40, 41] });
   const body = encodePlan(p).subarray(header(p).length);

@@ -2,7 +2,7 @@
 // plan the container, spawn it through the native executor, do the parent's half of the
 // handshake (id maps, cgroup join), run the hooks at the child's checkpoints, and record it.
 // Any failure undoes every step already taken: no process, cgroup, fifo or state dir remains.
-import { closeSync, openSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { HakoError, fromSystemError, invalid } from '../../common/errors.js';
@@ -123,6 +123,9 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     if (opts.mode === 'create') {
       const fifo = store.fifoPath(id);
       native().mkfifo(fifo, 0o622);
+      // Past the umask: the container process opens it for writing after its switch to the
+      // container user and its capability drop (no CAP_DAC_OVERRIDE), so others need write.
+      chmodSync(fifo, 0o622);
       const fd = openSync(fifo, O_PATH | O_CLOEXEC);
       fdsToClose.push(fd);
       fifoIndex = internal(fd);
@@ -182,6 +185,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
     const ops: PlanOp[] = [...planned.ops];
+    if (opts.pdeathsig && !opts.monitor) {
+      // The kernel clears the parent-death signal when the process changes its euid/egid (a
+      // non-root container user): set it again right after the switch, as runc does.
+      const at = ops.map((o) => o.op).lastIndexOf('setresid');
+      if (at >= 0) ops.splice(at + 1, 0, { op: 'pdeathsig', signal: opts.pdeathsig });
+    }
     if (opts.mode === 'create') {
       // Tell the parent the container is fully set up, right before it blocks on the fifo.
       const at = ops.findIndex((o) => o.op === 'waitFifo');

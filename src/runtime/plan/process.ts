@@ -6,6 +6,7 @@ import { capMask } from '../security/capabilities.js';
 import { compileSeccomp, type CompiledSeccomp } from '../security/seccomp/index.js';
 import type { LinuxSeccomp, Process } from '../spec/types.js';
 import { DEFAULT_PATH } from '../spec/defaults.js';
+import { blockedRuntimeSyscalls } from './seccomp-order.js';
 
 /** linux/resource.h RLIMIT_* numbers (the same on every architecture Linux containers run on). */
 export const RLIMITS: Readonly<Record<string, number>> = {
@@ -67,7 +68,20 @@ export interface ProcessTailOptions {
 /** A small cache of compiled seccomp filters: compiling docker's default profile takes ~0.7 ms. */
 export class SeccompCache {
   private readonly entries = new Map<string, CompiledSeccomp>();
+  private readonly blocked = new Map<string, string[]>();
   constructor(private readonly capacity = 16) {}
+
+  /** blockedRuntimeSyscalls (./seccomp-order.ts) of the profile's filter, cached with it. */
+  blockedRuntimeSyscalls(seccomp: LinuxSeccomp, lookupAfterFilter: boolean): string[] {
+    const key = `${lookupAfterFilter ? 'L' : 'W'}${JSON.stringify(seccomp)}`;
+    let hit = this.blocked.get(key);
+    if (!hit) {
+      hit = blockedRuntimeSyscalls(this.compile(seccomp).filter, lookupAfterFilter);
+      this.blocked.set(key, hit);
+      if (this.blocked.size > this.capacity) this.blocked.delete(this.blocked.keys().next().value as string);
+    }
+    return hit;
+  }
 
   compile(seccomp: LinuxSeccomp): CompiledSeccomp {
     const key = JSON.stringify(seccomp);
@@ -90,9 +104,18 @@ function caps(proc: Process, set: 'bounding' | 'effective' | 'inheritable' | 'pe
 }
 
 /**
- * rlimits → [openPty] → [waitFifo] → [seccomp, when no_new_privs is off: loading a filter then
- * needs CAP_SYS_ADMIN, which is about to be dropped] → bounding set → keepcaps → setgroups →
- * setresid → capset → ambient → chdir → umask → [no_new_privs → seccomp] → exec.
+ * rlimits → [openPty] → [seccomp, when no_new_privs is off: loading a filter then needs
+ * CAP_SYS_ADMIN, which is about to be dropped] → chdir (first try) → bounding set → keepcaps →
+ * setgroups → setresid → capset → ambient → chdir (retry, if the first was denied) → umask → [no_new_privs] → [lookPath] → [seccomp, with no_new_privs:
+ * as late as possible] → [waitFifo] → exec.
+ *
+ * With the exec fifo (create), everything but the execve happens before the wait, as in runc: a
+ * capability the host lacks, a user or cwd the kernel refuses, a missing program (lookPath) or a
+ * filter the kernel rejects fails the create, and `start` only execs. The fifo stays openable
+ * with no capability left: the runtime makes it 0622 and the wait reopens it via /proc/self/fd.
+ * Exception: a seccomp profile that blocks the syscalls of the wait itself (./seccomp-order.ts)
+ * gets the order the wait needs: the filter (and, without no_new_privs, everything after it)
+ * comes after the wait, and such failures show at `start`.
  */
 export function processTailOps(proc: Process, opts: ProcessTailOptions): PlanOp[] {
   const ops: PlanOp[] = [];
@@ -105,16 +128,31 @@ export function processTailOps(proc: Process, opts: ProcessTailOptions): PlanOp[
     }
     ops.push({ op: 'openPty', socket: opts.consoleSocket, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 });
   }
-  if (opts.fifo !== undefined) ops.push({ op: 'waitFifo', fd: opts.fifo });
+  const args = proc.args ?? [];
+  if (args.length === 0 || !args[0]) throw invalid(`config.json: ${where}.args must be a non-empty array of strings`);
+  const env = proc.env ?? [];
+  const pathVar = env.filter((e) => e.startsWith('PATH=')).pop();
+  const searchPath = pathVar !== undefined ? pathVar.slice(5) : DEFAULT_PATH;
+  const wait: PlanOp | undefined = opts.fifo !== undefined ? { op: 'waitFifo', fd: opts.fifo } : undefined;
 
   let seccompOp: PlanOp | undefined;
+  const nnp = proc.noNewPrivileges === true;
+  // Whether the filter can come before the wait (always, without a wait).
+  let filterBeforeWait = true;
   if (opts.seccomp) {
     const compiled = opts.seccompCache ? opts.seccompCache.compile(opts.seccomp) : compileSeccomp(opts.seccomp as never);
     opts.warnings.push(...compiled.warnings);
     opts.notices?.push(...compiled.notices);
     seccompOp = { op: 'seccomp', filter: compiled.filter, flags: compiled.flags };
+    if (wait) {
+      const blocked = opts.seccompCache ? opts.seccompCache.blockedRuntimeSyscalls(opts.seccomp, !nnp) : blockedRuntimeSyscalls(compiled.filter, !nnp);
+      if (blocked.length > 0) {
+        filterBeforeWait = false;
+        opts.notices?.push(`linux.seccomp blocks ${blocked.join(', ')}, which the wait for start needs: the filter${nnp ? '' : ', the capabilities, user and cwd'} are set up after the wait, and their errors show at start`);
+      }
+    }
   }
-  const nnp = proc.noNewPrivileges === true;
+  if (wait && !filterBeforeWait && !nnp) ops.push(wait);
   if (seccompOp && !nnp) ops.push(seccompOp);
 
   const bounding = caps(proc, 'bounding', where);
@@ -133,6 +171,9 @@ export function processTailOps(proc: Process, opts: ProcessTailOptions): PlanOp[
     throw invalid(`config.json: ${where}.capabilities.effective has capabilities that are not in permitted`, 'an effective capability must also be permitted');
   }
 
+  // runc's two tries: as root first (a cwd only root may enter), then, if that was denied, as
+  // the container user (a cwd root may not enter, e.g. root-squashed NFS).
+  ops.push({ op: 'chdir', path: proc.cwd, attempt: 'first' });
   ops.push({ op: 'capBounding', keep: bounding });
   ops.push({ op: 'keepCaps', on: true });
   const user = proc.user ?? { uid: 0, gid: 0 };
@@ -145,15 +186,14 @@ export function processTailOps(proc: Process, opts: ProcessTailOptions): PlanOp[
   ops.push({ op: 'setresid', uid: user.uid, gid: user.gid });
   ops.push({ op: 'capset', effective, permitted, inheritable });
   ops.push({ op: 'ambient', raise: ambient });
-  ops.push({ op: 'chdir', path: proc.cwd });
+  ops.push({ op: 'chdir', path: proc.cwd, attempt: 'retry' });
   ops.push({ op: 'umask', mask: user.umask ?? 0o022 });
   if (nnp) ops.push({ op: 'noNewPrivs' });
-  if (seccompOp && nnp) ops.push(seccompOp);
-
-  const args = proc.args ?? [];
-  if (args.length === 0 || !args[0]) throw invalid(`config.json: ${where}.args must be a non-empty array of strings`);
-  const env = proc.env ?? [];
-  const pathVar = env.filter((e) => e.startsWith('PATH=')).pop();
-  ops.push({ op: 'exec', file: args[0], argv: [...args], env: [...env], searchPath: pathVar !== undefined ? pathVar.slice(5) : DEFAULT_PATH });
+  // Only when exec comes later (start): otherwise exec's own search reports the same errors.
+  if (wait && (filterBeforeWait || nnp)) ops.push({ op: 'lookPath', file: args[0], searchPath });
+  if (seccompOp && nnp && filterBeforeWait) ops.push(seccompOp);
+  if (wait && (filterBeforeWait || nnp)) ops.push(wait);
+  if (seccompOp && nnp && !filterBeforeWait) ops.push(seccompOp);
+  ops.push({ op: 'exec', file: args[0], argv: [...args], env: [...env], searchPath });
   return ops;
 }
