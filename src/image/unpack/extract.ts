@@ -125,8 +125,12 @@ export class Extractor implements TarHandlers {
   private pooled = false;
   private pool: FileWriterPool | undefined;
   private files = 0;
-  /** Every non-directory path this layer created (the root started empty): a new file elsewhere cannot collide. */
+  /**
+   * With writer threads: every non-directory path this layer created (the root started empty), so
+   * a file at any other path is new and the pool may create it.
+   */
   private readonly created = new Set<string>();
+  private readonly track: Set<string> | undefined;
   /** Paths handed to the pool since it last drained. */
   private readonly inflight = new Set<string>();
   /** What creation already gives an entry (so chown/chmod are skipped when they would change nothing). */
@@ -137,6 +141,7 @@ export class Extractor implements TarHandlers {
     this.root = opts.root;
     this.label = opts.label;
     this.chown = opts.chown;
+    this.track = (opts.writerThreads ?? 0) > 0 ? this.created : undefined;
   }
 
   // ---- errors
@@ -223,7 +228,7 @@ export class Extractor implements TarHandlers {
   /** Runs `create`; on EEXIST removes what is there (unless `keepDir` and it is a directory) and retries. Returns false if an existing dir was kept. */
   private createOrReplace(rel: string, abs: string, name: string, keepDir: boolean, what: string, create: () => void): boolean {
     if (this.inflight.has(rel)) this.settle();
-    this.created.add(rel);
+    this.track?.add(rel);
     try {
       create();
       return true;
@@ -303,7 +308,7 @@ export class Extractor implements TarHandlers {
         }
         if (this.pool && !e.sparse && !this.created.has(rel) && !this.dirs.has(rel)) {
           // Nothing is at `rel` and its parents are verified: the pool may create it.
-          this.created.add(rel);
+          this.track?.add(rel);
           this.inflight.add(rel);
           this.pool.openFile(abs, name, e.mode & 0o777);
           this.pooled = true;
@@ -352,7 +357,7 @@ export class Extractor implements TarHandlers {
       case 'fifo': {
         const t = e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p';
         this.remove(rel, abs, name);
-        this.created.add(rel);
+        this.track?.add(rel);
         mknod(abs, t, e.devmajor, e.devminor, `${this.label}: "${name}"`);
         try {
           if (this.chown) lchownSync(abs, e.uid, e.gid);
@@ -448,7 +453,7 @@ export class Extractor implements TarHandlers {
     const rel = parentRel === '' ? target : parentRel + '/' + target;
     const abs = this.root + '/' + rel;
     this.remove(rel, abs, name);
-    this.created.add(rel);
+    this.track?.add(rel);
     const template = this.whiteoutTemplate(name);
     try {
       linkSync(template, abs);

@@ -34,6 +34,8 @@ export interface UnpackOptions {
    * with 4 or more CPUs, else none; 0 writes everything on the calling thread).
    */
   writerThreads?: number | undefined;
+  /** Regular files written on the calling thread before the writer threads take over (default 64). */
+  writersAfterFiles?: number | undefined;
 }
 
 export interface UnpackResult {
@@ -64,7 +66,7 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
     throw fromSystemError(`${label}: create scratch directory beside ${dest}`, e, dirname(dest));
   }
   const root = join(work, 'root');
-  const extractor = new Extractor({ root, scratch: work, label, chown: opts.chown ?? process.getuid?.() === 0, writerThreads: opts.writerThreads ?? defaultWriterThreads() });
+  const extractor = new Extractor({ root, scratch: work, label, chown: opts.chown ?? process.getuid?.() === 0, writerThreads: opts.writerThreads ?? defaultWriterThreads(), poolAfter: opts.writersAfterFiles });
   const reader = new TarReader(extractor);
   const hash = createHash('sha256');
   let size = 0;
