@@ -147,13 +147,20 @@ export class FileWriterPool {
 
   /** Starts a new file at `path` (its parent verified, nothing there yet); `name` is the tar name. */
   openFile(path: string, name: string, mode: number): void {
-    let best = this.threads[0]!;
+    // Files of one directory go to one thread while it is not far behind: two threads creating
+    // in one directory contend for its lock (the kernel spins on it, burning CPU).
+    const dir = path.slice(0, path.lastIndexOf('/'));
+    let h = 0;
+    for (let i = 0; i < dir.length; i++) h = (h * 31 + dir.charCodeAt(i)) | 0;
+    let best = this.threads[(h >>> 0) % this.threads.length]!;
     let bestLoad = best.load();
-    for (let i = 1; i < this.threads.length; i++) {
-      const l = this.threads[i]!.load();
-      if (l < bestLoad) {
-        best = this.threads[i]!;
-        bestLoad = l;
+    if (bestLoad > 4 * BATCH_BYTES) {
+      for (const t of this.threads) {
+        const l = t.load();
+        if (l < bestLoad) {
+          best = t;
+          bestLoad = l;
+        }
       }
     }
     this.cur = best;
