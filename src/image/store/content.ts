@@ -98,6 +98,9 @@ async function writeTap(tap: Writable | undefined, chunk: Buffer): Promise<void>
   }
 }
 
+/** Bytes of a download collected before they are written to the partial file with one writev. */
+const WRITE_BATCH = 1 << 20;
+
 export class ContentStore {
   readonly root: string;
   readonly blobsDir: string;
@@ -266,6 +269,21 @@ export class ContentStore {
         throw fromSystemError(`open ${partial}`, err, partial);
       }
       const attempts = opts.attempts ?? 5;
+      // Bytes received (hashed, counted in `offset`, given to the tap) but not yet in the partial
+      // file: written in batches with one writev, without holding up the tap meanwhile.
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = async (): Promise<void> => {
+        if (pendingBytes === 0) return;
+        const bufs = pending;
+        pending = [];
+        pendingBytes = 0;
+        try {
+          await fh!.writev(bufs);
+        } catch (err) {
+          throw fromSystemError(`write ${what} ${expected.digest} to ${this.ingestDir}`, err, partial);
+        }
+      };
       for (let attempt = 1; offset < expected.size || attempt === 1; attempt++) {
         try {
           const { body, start } = await fetch(offset, opts.signal);
@@ -283,18 +301,27 @@ export class ContentStore {
               throw new HakoError({ step: `size mismatch for ${what} ${expected.digest}: expected ${expected.size} bytes, got more`, hint: 'nothing was stored', kind: 'conflict' });
             }
             hasher.update(chunk);
-            try {
-              await fh.write(chunk, 0, chunk.length, null);
-            } catch (err) {
-              body.destroy();
-              throw fromSystemError(`write ${what} ${expected.digest} to ${this.ingestDir}`, err, partial);
-            }
+            pending.push(chunk);
+            pendingBytes += chunk.length;
             offset += chunk.length;
             opts.onProgress?.(chunk.length);
+            const written = pendingBytes >= WRITE_BATCH ? flush() : undefined;
+            written?.catch(() => undefined); // awaited below; not unhandled while the tap waits
             await writeTap(tap, chunk);
+            if (written) {
+              try {
+                await written;
+              } catch (err) {
+                body.destroy();
+                throw err;
+              }
+            }
           }
+          await flush();
           break;
         } catch (err) {
+          // What was received is kept (for a resume) only when all of it reached the file.
+          await flush();
           if (opts.signal?.aborted || !isRetryable(err) || attempt >= attempts) throw err;
           await sleep(Math.min(100 * 2 ** (attempt - 1), 2000), opts.signal);
         }
