@@ -18,7 +18,7 @@
 // under the --dir, removed at the end.
 import { spawnSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,7 +43,7 @@ let base = baseDir;
 let freshFs;
 if (freshExt4) {
   const img = join(baseDir, `hako-pull-bench-${process.pid}.ext4`);
-  const mnt = join(baseDir, `hako-pull-bench-${process.pid}.mnt`);
+  const mnt = join(baseDir, `hpb${process.pid}`); // short: dockerd's sockets live below it (sun_path ≤ 107)
   spawnSync('truncate', ['-s', '8G', img]);
   const mk = spawnSync('mkfs.ext4', ['-q', '-F', img], { encoding: 'utf8' });
   mkdirSync(mnt);
@@ -130,15 +130,23 @@ function cpuOf(pid) {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-/** A dockerd with its own roots under `dir`, no networking changes on the host. */
+/** A dockerd with its data root under `dir` (its sockets in a short /tmp dir), no networking changes on the host. */
 async function startDockerd(dir, registryHost) {
   mkdirSync(dir, { recursive: true });
-  const sock = join(dir, 'docker.sock');
-  const proc = spawn('dockerd', ['-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'pid'), '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--insecure-registry', registryHost], { stdio: 'ignore' });
+  const run = mkdtempSync('/tmp/hpb-docker-'); // containerd's sockets must fit sun_path
+  const sock = join(run, 'docker.sock');
+  const log = join(dir, 'dockerd.log');
+  const fd = openSync(log, 'w');
+  const proc = spawn('dockerd', ['-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(run, 'exec'), '--pidfile', join(run, 'pid'), '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--insecure-registry', registryHost], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
   const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 200 && proc.exitCode === null; i++) {
     if (existsSync(sock) && spawnSync('docker', ['version'], { env: env2, stdio: 'ignore' }).status === 0) break;
     await new Promise((r) => setTimeout(r, 100));
+  }
+  if (proc.exitCode !== null) {
+    rmSync(run, { recursive: true, force: true });
+    throw new Error(`dockerd exited (${proc.exitCode}): ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
   }
   return {
     proc,
@@ -146,8 +154,9 @@ async function startDockerd(dir, registryHost) {
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
-      spawnSync('umount', ['-R', join(dir, 'exec')], { stdio: 'ignore' });
+      spawnSync('umount', ['-R', join(run, 'exec')], { stdio: 'ignore' });
       spawnSync('umount', ['-R', join(dir, 'data')], { stdio: 'ignore' });
+      rmSync(run, { recursive: true, force: true });
     },
   };
 }
