@@ -15,7 +15,7 @@
 // All fs calls are synchronous on purpose: they run between two chunks of the decompressed
 // stream while zlib inflates the next ones on the thread pool, and for thousands of small files
 // the per-call cost of the async API (a thread-pool round trip per syscall) is several times the
-// cost of the syscall itself. Once a layer has more than a few regular files, new regular files
+// cost of the syscall itself (see the notes in unpack/index.ts). Once a layer has more than a few regular files, new regular files
 // are created by a FileWriterPool (worker threads, file-writers.ts) instead: every decision stays
 // here, and anything that could depend on a file still in flight first drains the pool (settle).
 import {
@@ -51,8 +51,8 @@ const OPAQUE = '.wh..wh..opq';
 /** ext4 allows 65000 links per inode; start a new whiteout template well before. */
 const MAX_TEMPLATE_LINKS = 60000;
 /** Bytes queued on the writer threads above which the parser waits for them, and until when. */
-const PACE_HIGH = 16 << 20;
-const PACE_LOW = 8 << 20;
+const PACE_HIGH = 8 << 20;
+const PACE_LOW = 4 << 20;
 
 interface DirMeta {
   mode: number;
