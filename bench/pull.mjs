@@ -3,12 +3,22 @@
 // installed, and by the floor: `skopeo copy` (download + verify) followed by `tar -xzf` of the
 // layers, all on the same filesystem, in one run. Targets: hako ≤ 0.5× docker and ≤ 1.2× the
 // floor; peak RSS of the pulling process ≤ 150 MB for debian.
-// Usage: node bench/pull.mjs [runs] [--dir /path/on/fs/to/test]   (root; skopeo, docker-registry,
-// debootstrap installed; the debian rootfs is made once with debootstrap from Debian's mirror
-// and cached in .tmp/bench-cache). Node commands run with NODE_EXTRA_CA_CERTS unset.
+// Usage: node bench/pull.mjs [runs] [--dir /path/on/fs/to/test] [--fresh-ext4] [--delete-between-runs]
+// (root; skopeo, docker-registry, debootstrap installed; the debian rootfs is made once with
+// debootstrap from Debian's mirror and cached in .tmp/bench-cache). Node commands run with
+// NODE_EXTRA_CA_CERTS unset.
+//
+// Nothing that was extracted is deleted until every run is done (each docker run gets a dockerd
+// with a fresh data root instead of `docker rmi`): on an ext4 without a journal (this machine
+// kind's root filesystem) every inode freed in the last ~30 s is skipped, one inode-table lookup
+// at a time, by the next inode allocations in its group (ext4's recently_deleted() check), so a
+// run right after deleting the previous run's 6.6k files spends most of its time there — 60–70%
+// of `tar -xf` in perf — whichever tool it is. --delete-between-runs measures that case.
+// --fresh-ext4 runs everything on a new loop-mounted ext4 (with a journal, as mkfs.ext4 makes it)
+// under the --dir, removed at the end.
 import { spawnSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +26,9 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
 const dirFlag = args.indexOf('--dir');
-const base = dirFlag >= 0 ? args[dirFlag + 1] : '/var/tmp';
+const baseDir = dirFlag >= 0 ? args[dirFlag + 1] : '/var/tmp';
+const deleteBetween = args.includes('--delete-between-runs');
+const freshExt4 = args.includes('--fresh-ext4');
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 if (process.getuid() !== 0) {
@@ -27,6 +39,24 @@ const { startRegistry } = await import(join(repo, 'dist/test/helpers/registry.js
 const { makeBusyboxRootfs } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
 const { RegistryClient } = await import(join(repo, 'dist/src/image/registry/client.js')).catch(() => ({}));
 
+let base = baseDir;
+let freshFs;
+if (freshExt4) {
+  const img = join(baseDir, `hako-pull-bench-${process.pid}.ext4`);
+  const mnt = join(baseDir, `hpb${process.pid}`); // short: dockerd's sockets live below it (sun_path ≤ 107)
+  spawnSync('truncate', ['-s', '8G', img]);
+  const mk = spawnSync('mkfs.ext4', ['-q', '-F', img], { encoding: 'utf8' });
+  mkdirSync(mnt);
+  const mo = spawnSync('mount', ['-o', 'loop', img, mnt], { encoding: 'utf8' });
+  if (mk.status !== 0 || mo.status !== 0) {
+    rmSync(img, { force: true });
+    rmSync(mnt, { recursive: true, force: true });
+    console.error(`bench/pull: cannot make a loop ext4: ${mk.stderr}${mo.stderr}`);
+    process.exit(1);
+  }
+  freshFs = { img, mnt };
+  base = mnt;
+}
 const work = mkdtempSync(join(base, 'hako-pull-bench-'));
 const cache = join(repo, '.tmp', 'bench-cache');
 mkdirSync(cache, { recursive: true });
@@ -94,41 +124,70 @@ function timeIt(fn) {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+/** User+system CPU seconds of a process so far (/proc/PID/stat utime+stime). */
+function cpuOf(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** A dockerd with its data root under `dir` (its sockets in a short /tmp dir), no networking changes on the host. */
+async function startDockerd(dir, registryHost) {
+  mkdirSync(dir, { recursive: true });
+  const run = mkdtempSync('/tmp/hpb-docker-'); // containerd's sockets must fit sun_path
+  const sock = join(run, 'docker.sock');
+  const log = join(dir, 'dockerd.log');
+  const fd = openSync(log, 'w');
+  const proc = spawn('dockerd', ['-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(run, 'exec'), '--pidfile', join(run, 'pid'), '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--insecure-registry', registryHost], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
+  for (let i = 0; i < 200 && proc.exitCode === null; i++) {
+    if (existsSync(sock) && spawnSync('docker', ['version'], { env: env2, stdio: 'ignore' }).status === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (proc.exitCode !== null) {
+    rmSync(run, { recursive: true, force: true });
+    throw new Error(`dockerd exited (${proc.exitCode}): ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
+  }
+  return {
+    proc,
+    env: env2,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+      spawnSync('umount', ['-R', join(run, 'exec')], { stdio: 'ignore' });
+      spawnSync('umount', ['-R', join(dir, 'data')], { stdio: 'ignore' });
+      rmSync(run, { recursive: true, force: true });
+    },
+  };
+}
+
 const results = [];
 let registry;
 let dockerd;
+const hasDocker = existsSync('/usr/bin/dockerd') || existsSync('/usr/sbin/dockerd');
 try {
   registry = await startRegistry();
   const images = { busybox: layout('busybox', busyboxTar()), debian: layout('debian', debianTar()) };
   for (const [name, img] of Object.entries(images)) {
     sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${img.dir}:latest`, `docker://${registry.host}/bench/${name}:latest`]);
   }
-  // dockerd, when installed: isolated roots, no networking changes on the host.
-  let dockerSock;
-  if (existsSync('/usr/bin/dockerd') || existsSync('/usr/sbin/dockerd')) {
-    const droot = join(work, 'dockerd');
-    mkdirSync(droot);
-    dockerSock = join(droot, 'docker.sock');
-    dockerd = spawn('dockerd', ['-H', `unix://${dockerSock}`, '--data-root', join(droot, 'data'), '--exec-root', join(droot, 'exec'), '--pidfile', join(droot, 'pid'), '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--insecure-registry', registry.host], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && !existsSync(dockerSock); i++) await new Promise((r) => setTimeout(r, 100));
-  }
-  for (const [name, img] of Object.entries(images)) {
-    const ref = `${registry.host}/bench/${name}:latest`;
-    const hako = [];
-    const rss = [];
-    const floor = [];
-    const docker = [];
-    for (let i = 0; i < runs; i++) {
+  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
+  for (let i = 0; i < runs; i++) {
+    if (hasDocker) dockerd = await startDockerd(join(work, `dockerd-${i}`), registry.host);
+    for (const name of Object.keys(images)) {
+      const ref = `${registry.host}/bench/${name}:latest`;
+      const r0 = m[name];
       const root = join(work, `hako-${name}-${i}`);
       const r = spawnSync(process.execPath, [join(repo, 'bench/pull-worker.mjs'), root, ref], { env, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`hako pull failed: ${r.stderr}`);
       const out = JSON.parse(r.stdout.trim().split('\n').pop());
-      hako.push(out.ms);
-      rss.push(out.maxRssMB);
-      rmSync(root, { recursive: true, force: true });
+      r0.hako.push(out.ms);
+      r0.hakoCpu.push(out.cpuS);
+      r0.rss.push(out.maxRssMB);
+      if (deleteBetween) rmSync(root, { recursive: true, force: true });
       const oci = join(work, `floor-${name}-${i}`);
       const dest = join(work, `floor-x-${name}-${i}`);
-      floor.push(
+      r0.floor.push(
         timeIt(() => {
           sh('skopeo', ['copy', '--src-tls-verify=false', `docker://${ref}`, `oci:${oci}:latest`]);
           mkdirSync(dest);
@@ -137,31 +196,44 @@ try {
           for (const l of man.layers) sh('tar', ['-xzf', join(oci, 'blobs/sha256', l.digest.slice(7)), '-C', dest]);
         }),
       );
-      rmSync(oci, { recursive: true, force: true });
-      rmSync(dest, { recursive: true, force: true });
-      if (dockerSock && existsSync(dockerSock)) {
-        const denv = { ...env, DOCKER_HOST: `unix://${dockerSock}` };
-        docker.push(timeIt(() => sh('docker', ['pull', '-q', ref], { env: denv })));
-        sh('docker', ['rmi', '-f', ref], { env: denv });
+      if (deleteBetween) {
+        rmSync(oci, { recursive: true, force: true });
+        rmSync(dest, { recursive: true, force: true });
+      }
+      if (dockerd) {
+        const c0 = cpuOf(dockerd.proc.pid);
+        r0.docker.push(timeIt(() => sh('docker', ['pull', '-q', ref], { env: dockerd.env })));
+        r0.dockerCpu.push(cpuOf(dockerd.proc.pid) - c0);
+        if (deleteBetween) sh('docker', ['rmi', '-f', ref], { env: dockerd.env });
       }
     }
-    results.push({ name, img, hako: median(hako), rss: Math.max(...rss), floor: median(floor), docker: docker.length ? median(docker) : undefined });
+    if (dockerd) {
+      await dockerd.stop();
+      dockerd = undefined;
+    }
+  }
+  for (const [name, img] of Object.entries(images)) {
+    const r0 = m[name];
+    results.push({ name, img, hako: median(r0.hako), hakoCpu: median(r0.hakoCpu), rss: Math.max(...r0.rss), floor: median(r0.floor), docker: r0.docker.length ? median(r0.docker) : undefined, dockerCpu: r0.dockerCpu.length ? median(r0.dockerCpu) : undefined, all: r0 });
   }
 } finally {
-  if (dockerd) {
-    dockerd.kill('SIGTERM');
-    await new Promise((r) => dockerd.once('exit', r));
-    spawnSync('umount', ['-R', join(work, 'dockerd')], { stdio: 'ignore' });
-  }
+  if (dockerd) await dockerd.stop();
   await registry?.stop();
+  for (const d of existsSync(work) ? readdirSync(work) : []) if (d.startsWith('dockerd-')) spawnSync('umount', ['-R', join(work, d, 'data')], { stdio: 'ignore' });
   rmSync(work, { recursive: true, force: true });
+  if (freshFs) {
+    spawnSync('umount', [freshFs.mnt], { stdio: 'ignore' });
+    rmSync(freshFs.mnt, { recursive: true, force: true });
+    rmSync(freshFs.img, { force: true });
+  }
 }
-console.log(`pull benchmark on ${base} (${runs} runs each, medians; NODE_EXTRA_CA_CERTS unset)`);
+const fsName = freshExt4 ? `a fresh loop-mounted ext4 under ${baseDir}` : baseDir;
+console.log(`pull benchmark on ${fsName} (${runs} runs each, medians; ${deleteBetween ? 'each run deletes its output at once' : 'outputs deleted after the last run'}; NODE_EXTRA_CA_CERTS unset)`);
 for (const r of results) {
   const mb = (n) => (n / 1e6).toFixed(1) + ' MB';
   console.log(`  ${r.name} (${mb(r.img.gzBytes)} gz / ${mb(r.img.tarBytes)} tar)`);
-  console.log(`    hako pull                 ${r.hako.toFixed(0)} ms   peak RSS ${r.rss.toFixed(0)} MB`);
-  console.log(`    skopeo copy + tar -xzf    ${r.floor.toFixed(0)} ms   → hako/floor ${(r.hako / r.floor).toFixed(2)}× (target ≤ 1.2×)`);
-  if (r.docker !== undefined) console.log(`    docker pull               ${r.docker.toFixed(0)} ms   → hako/docker ${(r.hako / r.docker).toFixed(2)}× (target ≤ 0.5×)`);
+  console.log(`    hako pull                 ${r.hako.toFixed(0)} ms   peak RSS ${r.rss.toFixed(0)} MB   CPU ${r.hakoCpu.toFixed(2)} s   [${r.all.hako.map((x) => x.toFixed(0)).join(' ')}]`);
+  console.log(`    skopeo copy + tar -xzf    ${r.floor.toFixed(0)} ms   → hako/floor ${(r.hako / r.floor).toFixed(2)}× (target ≤ 1.2×)   [${r.all.floor.map((x) => x.toFixed(0)).join(' ')}]`);
+  if (r.docker !== undefined) console.log(`    docker pull               ${r.docker.toFixed(0)} ms   → hako/docker ${(r.hako / r.docker).toFixed(2)}× (target ≤ 0.5×)   dockerd CPU ${r.dockerCpu.toFixed(2)} s   [${r.all.docker.map((x) => x.toFixed(0)).join(' ')}]`);
   else console.log('    docker pull               (dockerd not installed: apt-get install docker.io to compare)');
 }

@@ -155,7 +155,12 @@ async function ensureLayer(ctx: PullContext, client: RegistryClient, repo: strin
         }
       : undefined,
   }).catch(async (err: unknown) => {
-    if (unpackP) await unpackP.catch(() => undefined);
+    if (unpackP) {
+      // The tap ends once the digest verifies, before the blob is durable: when storing it fails
+      // after that, the unpack may have finished, and its snapshot must go too.
+      const unpacked = await unpackP.then(() => true, () => false);
+      if (unpacked) await unpacker!.remove?.(chainId).catch(() => undefined);
+    }
     throw err;
   });
   bytes.done();
@@ -261,9 +266,11 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
   const downloaded = flags.filter((x) => x).length;
 
   // Only now, with every blob verified and stored, do the manifests and the record appear.
-  await ctx.content.putBlob(configBytes, { ...manifest.config, what: 'config' });
-  await ctx.content.putBlob(manifestBytes, { digest: manifestDigest, size: manifestBytes.length, what: 'manifest' });
-  if (indexDigest) await ctx.content.putBlob(top.bytes, { digest: indexDigest, size: top.bytes.length, what: 'index' });
+  await ctx.content.putBlobs([
+    { data: configBytes, expected: { ...manifest.config, what: 'config' } },
+    { data: manifestBytes, expected: { digest: manifestDigest, size: manifestBytes.length, what: 'manifest' } },
+    ...(indexDigest ? [{ data: top.bytes, expected: { digest: indexDigest, size: top.bytes.length, what: 'index' } }] : []),
+  ]);
 
   const repoName = repositoryName(ref);
   const platform = normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant });

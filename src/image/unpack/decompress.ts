@@ -90,7 +90,7 @@ export async function decompress(input: NodeJS.ReadableStream, signal?: AbortSig
 async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   // Hand-driven rather than pipeline(): the consumer pulls, we push one compressed chunk at a
   // time and drain what zlib produced, so memory stays at a few chunks.
-  const gz = createGunzip({ chunkSize: 256 * 1024 });
+  const gz = createGunzip({ chunkSize: 1 << 20 });
   const out: Buffer[] = [];
   let error: Error | undefined;
   let finished = false;
@@ -128,7 +128,7 @@ async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for (;;) {
       if (out.length > 0) {
         // Pausing zlib while the consumer works keeps the buffered output bounded.
-        if (out.length > 8) gz.pause();
+        if (out.length > 4) gz.pause();
         yield out.shift()!;
         if (out.length <= 2) gz.resume();
         continue;

@@ -15,7 +15,9 @@
 // All fs calls are synchronous on purpose: they run between two chunks of the decompressed
 // stream while zlib inflates the next ones on the thread pool, and for thousands of small files
 // the per-call cost of the async API (a thread-pool round trip per syscall) is several times the
-// cost of the syscall itself (see the report in unpack/index.ts).
+// cost of the syscall itself (see the notes in unpack/index.ts). Once a layer has more than a few regular files, new regular files
+// are created by a FileWriterPool (worker threads, file-writers.ts) instead: every decision stays
+// here, and anything that could depend on a file still in flight first drains the pool (settle).
 import {
   closeSync,
   constants as fsc,
@@ -30,6 +32,8 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
+  readFileSync,
+  statSync,
   rmSync,
   symlinkSync,
   unlinkSync,
@@ -39,12 +43,16 @@ import {
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import type { TarEntry, TarHandlers, SparseSegment } from './tar-reader.js';
 import { XattrBatch, mknod } from './special.js';
+import { FileWriterPool } from './file-writers.js';
 
 const O_FILE = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW; // libuv adds O_CLOEXEC
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 /** ext4 allows 65000 links per inode; start a new whiteout template well before. */
 const MAX_TEMPLATE_LINKS = 60000;
+/** Bytes queued on the writer threads above which the parser waits for them, and until when. */
+const PACE_HIGH = 8 << 20;
+const PACE_LOW = 4 << 20;
 
 interface DirMeta {
   mode: number;
@@ -52,6 +60,16 @@ interface DirMeta {
   gid: number;
   atime: number;
   mtime: number;
+}
+
+/** The process umask from /proc/self/status (process.umask() without an argument is deprecated); -1 when unknown. */
+function currentUmask(): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? parseInt(m[1]!, 8) : -1;
+  } catch {
+    return -1;
+  }
 }
 
 function errnoOf(e: unknown): string | undefined {
@@ -80,6 +98,10 @@ export interface ExtractorOptions {
   label: string;
   /** Apply uid/gid from the headers (needs root). */
   chown: boolean;
+  /** Worker threads that create regular files once the layer has more than `poolAfter` (0: none). */
+  writerThreads?: number | undefined;
+  /** Regular files written on this thread before the writer threads start (default 64). */
+  poolAfter?: number | undefined;
 }
 
 export class Extractor implements TarHandlers {
@@ -99,12 +121,27 @@ export class Extractor implements TarHandlers {
   private cur: TarEntry | undefined;
   private curPath = '';
   private sparse: { map: SparseSegment[]; idx: number; segOff: number } | undefined;
+  /** The regular file being written is in the pool's hands. */
+  private pooled = false;
+  private pool: FileWriterPool | undefined;
+  private files = 0;
+  /**
+   * With writer threads: every non-directory path this layer created (the root started empty), so
+   * a file at any other path is new and the pool may create it.
+   */
+  private readonly created = new Set<string>();
+  private readonly track: Set<string> | undefined;
+  /** Paths handed to the pool since it last drained. */
+  private readonly inflight = new Set<string>();
+  /** What creation already gives an entry (so chown/chmod are skipped when they would change nothing). */
+  private creation: { umask: number; owner00: boolean } | undefined;
   entries = 0;
 
   constructor(private readonly opts: ExtractorOptions) {
     this.root = opts.root;
     this.label = opts.label;
     this.chown = opts.chown;
+    this.track = (opts.writerThreads ?? 0) > 0 ? this.created : undefined;
   }
 
   // ---- errors
@@ -131,6 +168,7 @@ export class Extractor implements TarHandlers {
     for (let i = 0; i < n; i++) {
       rel = i === 0 ? parts[0]! : rel + '/' + parts[i]!;
       if (this.dirs.has(rel)) continue;
+      if (this.inflight.has(rel)) this.settle();
       const abs = this.root + '/' + rel;
       let st;
       try {
@@ -161,10 +199,12 @@ export class Extractor implements TarHandlers {
 
   /** Removes whatever is at rel (not following symlinks) and forgets what we knew below it. */
   private remove(rel: string, abs: string, name: string): void {
+    if (this.inflight.has(rel)) this.settle();
     try {
       const st = lstatSync(abs, { throwIfNoEntry: false });
       if (st === undefined) return;
       if (st.isDirectory()) {
+        this.settle(); // files may be in flight below it
         rmSync(abs, { recursive: true, force: true });
         this.forgetTree(rel);
       } else {
@@ -187,6 +227,8 @@ export class Extractor implements TarHandlers {
 
   /** Runs `create`; on EEXIST removes what is there (unless `keepDir` and it is a directory) and retries. Returns false if an existing dir was kept. */
   private createOrReplace(rel: string, abs: string, name: string, keepDir: boolean, what: string, create: () => void): boolean {
+    if (this.inflight.has(rel)) this.settle();
+    this.track?.add(rel);
     try {
       create();
       return true;
@@ -204,6 +246,38 @@ export class Extractor implements TarHandlers {
     } catch (e) {
       throw this.sys(what, name, e, abs);
     }
+  }
+
+  // ---- attributes
+
+  private created0(): { umask: number; owner00: boolean } {
+    if (this.creation === undefined) {
+      const umask = currentUmask();
+      // New inodes are owned by our fsuid and, below a directory without setgid (all of ours are
+      // 0755 until finish), our fsgid: root's 0:0 needs no chown.
+      let owner00 = false;
+      if (process.geteuid?.() === 0 && process.getegid?.() === 0) {
+        try {
+          const st = statSync(this.root);
+          owner00 = st.uid === 0 && st.gid === 0 && (st.mode & 0o2000) === 0;
+        } catch {
+          owner00 = false;
+        }
+      }
+      this.creation = { umask, owner00 };
+    }
+    return this.creation;
+  }
+
+  /** Whether an inode we created needs chown to get uid:gid. */
+  private needsChown(uid: number, gid: number): boolean {
+    return this.chown && !(uid === 0 && gid === 0 && this.created0().owner00);
+  }
+
+  /** Whether an inode created with `createdWith` needs chmod to get `mode` (setuid & co always do: chown clears them). */
+  private needsChmod(mode: number, createdWith: number): boolean {
+    const umask = this.created0().umask;
+    return umask < 0 || (createdWith & ~umask) !== mode;
   }
 
   // ---- TarHandlers
@@ -228,10 +302,21 @@ export class Extractor implements TarHandlers {
     const atime = e.atime === undefined || e.atime < e.mtime ? e.mtime : e.atime;
     switch (e.type) {
       case 'file': {
-        this.createOrReplace(rel, abs, name, false, 'create file', () => {
-          this.fd = openSync(abs, O_FILE, 0o600);
-        });
         this.cur = e;
+        if (this.pool === undefined && ++this.files > (this.opts.poolAfter ?? 64) && (this.opts.writerThreads ?? 0) > 0) {
+          this.pool = new FileWriterPool({ threads: this.opts.writerThreads!, label: this.label });
+        }
+        if (this.pool && !e.sparse && !this.created.has(rel) && !this.dirs.has(rel)) {
+          // Nothing is at `rel` and its parents are verified: the pool may create it.
+          this.track?.add(rel);
+          this.inflight.add(rel);
+          this.pool.openFile(abs, name, e.mode & 0o777);
+          this.pooled = true;
+          break;
+        }
+        this.createOrReplace(rel, abs, name, false, 'create file', () => {
+          this.fd = openSync(abs, O_FILE, e.mode & 0o777);
+        });
         this.curPath = abs;
         this.sparse = e.sparse ? { map: e.sparse.map, idx: 0, segOff: 0 } : undefined;
         break;
@@ -245,7 +330,7 @@ export class Extractor implements TarHandlers {
       case 'symlink': {
         this.createOrReplace(rel, abs, name, false, 'create symlink', () => symlinkSync(e.linkname, abs));
         try {
-          if (this.chown) lchownSync(abs, e.uid, e.gid);
+          if (this.needsChown(e.uid, e.gid)) lchownSync(abs, e.uid, e.gid);
           lutimesSync(abs, atime, e.mtime);
         } catch (err) {
           throw this.sys('set attributes of', name, err, abs);
@@ -259,6 +344,7 @@ export class Extractor implements TarHandlers {
         const tbase = tparts[tparts.length - 1]!;
         const trel = tparent === '' ? tbase : tparent + '/' + tbase;
         if (trel === rel) break; // a link to itself: nothing to do
+        if (this.inflight.has(trel)) this.settle();
         const tabs = this.root + '/' + trel;
         const st = lstatSync(tabs, { throwIfNoEntry: false });
         if (st === undefined) throw new HakoError({ step: `${this.label}: entry "${name}": hard link target "${e.linkname}" is not in the layer`, kind: 'invalid-argument' });
@@ -271,6 +357,7 @@ export class Extractor implements TarHandlers {
       case 'fifo': {
         const t = e.type === 'char' ? 'c' : e.type === 'block' ? 'b' : 'p';
         this.remove(rel, abs, name);
+        this.track?.add(rel);
         mknod(abs, t, e.devmajor, e.devminor, `${this.label}: "${name}"`);
         try {
           if (this.chown) lchownSync(abs, e.uid, e.gid);
@@ -286,6 +373,10 @@ export class Extractor implements TarHandlers {
   }
 
   data(chunk: Buffer): void {
+    if (this.pooled) {
+      this.pool!.writeData(chunk);
+      return;
+    }
     if (this.fd < 0) return;
     try {
       if (this.sparse) this.writeSparse(chunk);
@@ -317,15 +408,22 @@ export class Extractor implements TarHandlers {
   }
 
   end(): void {
+    if (this.pooled) {
+      const e = this.cur!;
+      this.pooled = false;
+      const chown = this.needsChown(e.uid, e.gid);
+      this.pool!.closeFile(this.needsChmod(e.mode, e.mode & 0o777) ? e.mode : -1, chown ? e.uid : -1, chown ? e.gid : -1, e.atime === undefined || e.atime < e.mtime ? e.mtime : e.atime, e.mtime);
+      return;
+    }
     if (this.fd < 0) return;
     const e = this.cur!;
     const fd = this.fd;
     this.fd = -1;
     try {
       if (e.sparse) ftruncateSync(fd, e.sparse.realSize);
-      if (this.chown) fchownSync(fd, e.uid, e.gid);
+      if (this.needsChown(e.uid, e.gid)) fchownSync(fd, e.uid, e.gid);
       // After chown, which clears setuid/setgid; also undoes the umask.
-      fchmodSync(fd, e.mode);
+      if (this.needsChmod(e.mode, e.mode & 0o777)) fchmodSync(fd, e.mode);
       const atime = e.atime === undefined || e.atime < e.mtime ? e.mtime : e.atime;
       futimesSync(fd, atime, e.mtime);
     } catch (err) {
@@ -355,6 +453,7 @@ export class Extractor implements TarHandlers {
     const rel = parentRel === '' ? target : parentRel + '/' + target;
     const abs = this.root + '/' + rel;
     this.remove(rel, abs, name);
+    this.track?.add(rel);
     const template = this.whiteoutTemplate(name);
     try {
       linkSync(template, abs);
@@ -382,25 +481,46 @@ export class Extractor implements TarHandlers {
 
   /** After the last entry: xattrs, then directory attributes (mtimes last, after their contents). */
   finish(): void {
-    if (this.fd >= 0) throw new HakoError({ step: `${this.label}: tar ended inside entry "${this.cur?.name}"`, kind: 'invalid-argument' });
-    if (this.xattrs.size > 0) {
-      // setfattr resolves the dump's paths from its cwd; absolute paths keep it simple.
-      const abs = new XattrBatch();
-      for (const [rel, attrs] of this.xattrs.entriesForApply()) for (const [k, v] of attrs) abs.set(rel === '.' ? this.root : this.root + '/' + rel, k, v);
-      abs.apply(this.label);
-    }
+    if (this.fd >= 0 || this.pooled) throw new HakoError({ step: `${this.label}: tar ended inside entry "${this.cur?.name}"`, kind: 'invalid-argument' });
+    this.settle();
+    this.xattrs.apply(this.label, (rel) => (rel === '.' ? this.root : this.root + '/' + rel));
     for (const [rel, m] of this.dirMeta) this.applyDir(this.root + '/' + rel, rel, m);
     this.applyDir(this.root, '.', this.rootMeta ?? { mode: 0o755, uid: 0, gid: 0, atime: -1, mtime: -1 }, this.rootMeta === undefined);
   }
 
   private applyDir(abs: string, rel: string, m: DirMeta, modeOnly = false): void {
     try {
-      if (this.chown && !modeOnly) lchownSync(abs, m.uid, m.gid);
-      chmodSync(abs, m.mode);
+      if (!modeOnly && this.needsChown(m.uid, m.gid)) lchownSync(abs, m.uid, m.gid);
+      if (this.needsChmod(m.mode, 0o755)) chmodSync(abs, m.mode);
       if (!modeOnly) utimesSync(abs, m.atime, m.mtime);
     } catch (e) {
       throw this.sys('set attributes of directory', rel, e, abs);
     }
+  }
+
+  /** Between two input chunks: hands the pool what was collected, throws its failures, waits when it is behind. */
+  async pace(): Promise<void> {
+    const pool = this.pool;
+    if (!pool) return;
+    pool.flush();
+    pool.check();
+    if (pool.load() > PACE_HIGH) await pool.below(PACE_LOW);
+  }
+
+  /** Blocks until every file handed to the pool is written; throws the pool's first failure. */
+  private settle(): void {
+    if (this.pool === undefined || this.inflight.size === 0) return;
+    this.pool.drainSync();
+    this.inflight.clear();
+  }
+
+  /** Ends the writer threads (after finish, or after a failure: they stop first). */
+  async close(failed: boolean): Promise<void> {
+    const pool = this.pool;
+    if (!pool) return;
+    this.pool = undefined;
+    if (failed) await pool.destroy();
+    else await pool.shutdown();
   }
 
   /** On failure: close the open file. */

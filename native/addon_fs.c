@@ -1,0 +1,200 @@
+// File-system calls Node's fs lacks, for the image unpacker (src/image/unpack): mknod(2) for
+// devices, fifos and overlay whiteouts, and the l*xattr(2) family for SCHILY.xattr.* and
+// trusted.overlay.opaque. None of them follows a final symlink. Failures throw an Error with
+// .errno (positive), .code and .syscall (hk_throw_errno).
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include "addon_hooks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+static int fs_args(napi_env env, napi_callback_info info, size_t want, size_t need, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
+  if (argc < need) {
+    napi_throw_type_error(env, NULL, "hako_native: missing arguments");
+    return -1;
+  }
+  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+  return 0;
+}
+
+// A path or name argument as a NUL-terminated string; *out is malloc'd (free it). A string
+// holding a NUL byte would be cut short by the kernel, so it is refused.
+static int fs_string(napi_env env, napi_value v, char **out) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hako_native: expected a string");
+    return -1;
+  }
+  char *s = malloc(len + 1);
+  if (!s) {
+    napi_throw_error(env, "ENOMEM", "hako_native: out of memory");
+    return -1;
+  }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) {
+    free(s);
+    napi_throw_type_error(env, NULL, "hako_native: string contains a NUL byte");
+    return -1;
+  }
+  *out = s;
+  return 0;
+}
+
+static int fs_u32(napi_env env, napi_value v, uint32_t *out) {
+  if (napi_get_value_uint32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hako_native: expected a non-negative number");
+    return -1;
+  }
+  return 0;
+}
+
+// mknod(path, mode, major, minor): mode carries the type (S_IFCHR/S_IFBLK/S_IFIFO) and the
+// permission bits (the umask applies, as for mknod(2)).
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (fs_args(env, info, 4, 2, argv)) return NULL;
+  char *path;
+  uint32_t mode, major = 0, minor = 0;
+  napi_valuetype t;
+  if (fs_u32(env, argv[1], &mode)) return NULL;
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_undefined && fs_u32(env, argv[2], &major)) return NULL;
+  napi_typeof(env, argv[3], &t);
+  if (t != napi_undefined && fs_u32(env, argv[3], &minor)) return NULL;
+  if (fs_string(env, argv[0], &path)) return NULL;
+  int rc = mknod(path, (mode_t)mode, makedev(major, minor));
+  int err = errno;
+  free(path);
+  if (rc != 0) return hk_throw_errno(env, "mknod", err);
+  return NULL;
+}
+
+// lsetxattr(path, name, value: Buffer, flags = 0).
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (fs_args(env, info, 4, 3, argv)) return NULL;
+  void *data;
+  size_t len;
+  bool is;
+  if (napi_is_buffer(env, argv[2], &is) != napi_ok || !is || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hako_native: expected a Buffer");
+    return NULL;
+  }
+  uint32_t flags = 0;
+  napi_valuetype t;
+  napi_typeof(env, argv[3], &t);
+  if (t != napi_undefined && fs_u32(env, argv[3], &flags)) return NULL;
+  char *path, *name;
+  if (fs_string(env, argv[0], &path)) return NULL;
+  if (fs_string(env, argv[1], &name)) {
+    free(path);
+    return NULL;
+  }
+  int rc = lsetxattr(path, name, data, len, (int)flags);
+  int err = errno;
+  free(path);
+  free(name);
+  if (rc != 0) return hk_throw_errno(env, "lsetxattr", err);
+  return NULL;
+}
+
+// lgetxattr(path, name) → Buffer, or null when the attribute is not set (ENODATA).
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (fs_args(env, info, 2, 2, argv)) return NULL;
+  char *path, *name;
+  if (fs_string(env, argv[0], &path)) return NULL;
+  if (fs_string(env, argv[1], &name)) {
+    free(path);
+    return NULL;
+  }
+  napi_value out = NULL;
+  for (;;) {
+    ssize_t n = lgetxattr(path, name, NULL, 0);
+    if (n < 0) {
+      int err = errno;
+      if (err == ENODATA) napi_get_null(env, &out);
+      else hk_throw_errno(env, "lgetxattr", err);
+      break;
+    }
+    void *buf;
+    napi_value b;
+    if (napi_create_buffer(env, (size_t)n, &buf, &b) != napi_ok) break;
+    ssize_t m = n == 0 ? 0 : lgetxattr(path, name, buf, (size_t)n);
+    if (m < 0 && errno == ERANGE) continue; // it grew in between
+    if (m < 0) {
+      int err = errno;
+      if (err == ENODATA) napi_get_null(env, &out);
+      else hk_throw_errno(env, "lgetxattr", err);
+      break;
+    }
+    if (m == n) {
+      out = b;
+      break;
+    }
+    // It shrank in between: copy the shorter value.
+    void *buf2;
+    if (napi_create_buffer_copy(env, (size_t)m, buf, &buf2, &out) != napi_ok) out = NULL;
+    break;
+  }
+  free(path);
+  free(name);
+  return out;
+}
+
+// llistxattr(path) → the attribute names.
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (fs_args(env, info, 1, 1, argv)) return NULL;
+  char *path;
+  if (fs_string(env, argv[0], &path)) return NULL;
+  napi_value out = NULL;
+  char *buf = NULL;
+  for (;;) {
+    ssize_t n = llistxattr(path, NULL, 0);
+    if (n < 0) {
+      hk_throw_errno(env, "llistxattr", errno);
+      break;
+    }
+    free(buf);
+    buf = malloc((size_t)n + 1);
+    if (!buf) {
+      napi_throw_error(env, "ENOMEM", "hako_native: out of memory");
+      break;
+    }
+    ssize_t m = n == 0 ? 0 : llistxattr(path, buf, (size_t)n);
+    if (m < 0 && errno == ERANGE) continue;
+    if (m < 0) {
+      hk_throw_errno(env, "llistxattr", errno);
+      break;
+    }
+    napi_create_array(env, &out);
+    uint32_t i = 0;
+    for (ssize_t off = 0; off < m;) {
+      size_t l = strnlen(buf + off, (size_t)(m - off));
+      napi_value s;
+      napi_create_string_utf8(env, buf + off, l, &s);
+      napi_set_element(env, out, i++, s);
+      off += (ssize_t)l + 1;
+    }
+    break;
+  }
+  free(buf);
+  free(path);
+  return out;
+}
+
+HK_EXPORT("fsMknod", js_mknod);
+HK_EXPORT("fsLsetxattr", js_lsetxattr);
+HK_EXPORT("fsLgetxattr", js_lgetxattr);
+HK_EXPORT("fsLlistxattr", js_llistxattr);

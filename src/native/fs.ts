@@ -1,0 +1,39 @@
+// The file-system functions of the addon (native/addon_fs.c), typed: the calls Node's fs lacks.
+// None follows a final symlink. Failures throw an Error with .errno (positive), .code and .syscall,
+// which fromSystemError (src/common/errors.ts) turns into a HakoError.
+import { native, type NativeAddon } from './addon.js';
+
+interface FsAddon {
+  fsMknod(path: string, mode: number, major?: number, minor?: number): void;
+  fsLsetxattr(path: string, name: string, value: Buffer, flags?: number): void;
+  fsLgetxattr(path: string, name: string): Buffer | null;
+  fsLlistxattr(path: string): string[];
+}
+
+function fsNative(): NativeAddon & FsAddon {
+  return native() as NativeAddon & FsAddon;
+}
+
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+
+/** mknod(2): `mode` is the type (S_IFCHR, S_IFBLK, S_IFIFO) | the permission bits (umask applies). */
+export function mknod(path: string, mode: number, major = 0, minor = 0): void {
+  fsNative().fsMknod(path, mode, major, minor);
+}
+
+/** lsetxattr(2): sets `name` on `path` itself (a symlink's own attributes, not its target's). */
+export function lsetxattr(path: string, name: string, value: Buffer): void {
+  fsNative().fsLsetxattr(path, name, value, 0);
+}
+
+/** lgetxattr(2): the value, or null when the attribute is not set. */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  return fsNative().fsLgetxattr(path, name);
+}
+
+/** llistxattr(2): the names of the attributes set on `path` itself. */
+export function llistxattr(path: string): string[] {
+  return fsNative().fsLlistxattr(path);
+}
