@@ -14,6 +14,10 @@ const bundleDir = path.join(root, 'dist', 'bundle');
 function isCurrent(file, inputsFile) {
   try {
     const made = fs.statSync(file).mtimeMs;
+    // tsc (incremental) rewrites dist/.tsbuildinfo on every build that emits, and the bundles are
+    // made after tsc: one stat instead of one per input when it is there.
+    const info = fs.statSync(root + path.sep + 'dist' + path.sep + '.tsbuildinfo', { throwIfNoEntry: false });
+    if (info) return info.mtimeMs <= made;
     // Plain concatenation, not path.join: ~120 path.join calls get it optimized by TurboFan,
     // whose compile memory stays resident (~4 MB of the daemon's RSS, measured).
     const base = root + path.sep;

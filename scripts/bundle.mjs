@@ -23,11 +23,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'bundle');
-// Each command: its entry (tsc's output) and the bundle's name. hako-runtime's inputs list keeps
-// its old name (inputs.txt, read by bin/hako-runtime.cjs); the others use <name>.inputs.txt,
-// read by bin/bundle-loader.cjs. codeCache: run in a vm.Script with a V8 code cache.
+// Each command: its entry (tsc's output) and the bundle's name; its inputs list <name>.inputs.txt
+// is read by bin/bundle-loader.cjs. codeCache: run in a vm.Script with a V8 code cache.
 const targets = [
-  { name: 'hako-runtime', entry: 'dist/src/runtime/cli.js', inputs: 'inputs.txt', codeCache: true },
+  { name: 'hako-runtime', entry: 'dist/src/runtime/cli.js', inputs: 'hako-runtime.inputs.txt', codeCache: true },
   { name: 'hako', entry: 'dist/src/cli/main.js', inputs: 'hako.inputs.txt', codeCache: true },
   { name: 'hakod', entry: 'dist/src/daemon/main.js', inputs: 'hakod.inputs.txt' },
 ];
