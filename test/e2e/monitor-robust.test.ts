@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
 import { harness, type Harness } from '../helpers/runtime.js';
@@ -33,6 +33,25 @@ async function launchSupervised(h: Harness, name: string, args: string[], mutate
   });
   started.push(launched.monitor!.pid, launched.record.pid);
   return { launched, dir, logPath };
+}
+
+/** A raw connection to a monitor's socket, retried while it is not yet bound or listening. */
+async function connectRaw(path: string): Promise<Socket> {
+  for (let attempt = 0; ; attempt++) {
+    const sock = connect(path);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('connect', resolve);
+        sock.once('error', reject);
+      });
+      return sock;
+    } catch (err) {
+      sock.destroy();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (attempt >= 400 || (code !== 'ENOENT' && code !== 'ECONNREFUSED')) throw err;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
 }
 
 describe('executor fork op', { skip: !isRoot ? 'needs root' : false }, () => {
@@ -97,8 +116,9 @@ describe('monitor: robustness', { skip }, () => {
   test('a client that never reads is dropped (after at most 2 s of backpressure); a reading client gets everything', async () => {
     // 20 MB of output; the silent client would need to buffer all of it.
     const s = await launchSupervised(h, 'flood', ['/bin/sh', '-c', 'sleep 0.2; dd if=/dev/zero bs=65536 count=320 2>/dev/null | tr "\\0" "a" | fold -w 1000; echo done'], undefined, { logDriver: 'none' });
-    const sock = connect(join(s.dir, 'control.sock'));
-    await new Promise((r) => sock.once('connect', r));
+    // launch() returns once the monitor is exec'd, not once it listens: MonitorClient.connect
+    // retries for that window; this raw client waits for the socket file the same way.
+    const sock = await connectRaw(join(s.dir, 'control.sock'));
     sock.write(frame(FRAME.HELLO, Buffer.from([STREAM.STDOUT | STREAM.STDERR])));
     sock.pause(); // never read
     let silentBytes = 0;
