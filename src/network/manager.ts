@@ -370,10 +370,15 @@ export class NetworkManager {
     this.state.networks[id] = net;
     this.save();
     try {
+      // iptables first, while no nft transaction of ours is settling: with the nft backend an
+      // iptables process's exit (closing its netlink socket) waits for the release of what an
+      // earlier transaction deleted (an RCU grace period, see NftFirewall); our table replace
+      // right before it made a network create 4 ms → 33 ms here. A failure anywhere undoes the
+      // network (the re-sync below removes the rules again).
+      if (how.forward !== false) await this.syncForward();
       this.ensureBridge(net);
       this.enableForwarding();
       this.applyFirewall();
-      if (how.forward !== false) await this.syncForward();
     } catch (err) {
       delete this.state.networks[id];
       this.save();
@@ -442,12 +447,14 @@ export class NetworkManager {
     if (eps.length) throw conflict(`network ${net.name} has active endpoints (${eps.map((e) => e.containerName).join(', ')})`, 'disconnect or remove those containers first');
     delete this.state.networks[net.id];
     this.save();
+    // Started first: the iptables processes run while the bridge's deletion waits for the kernel.
+    // The network is gone either way; a rule left behind (it names a bridge that no longer
+    // exists) goes with the next sync or at the next daemon start.
+    const forward = this.syncForward().catch((err: Error) => this.opts.warn?.(`network ${net.name} removed, but its iptables forward rules stay until the next change: ${err.message}`));
     this.deleteLinkQuietly(net.bridge);
     this.applyFirewall();
     this.restoreForwarding();
-    // The network is gone either way; a rule left behind (it names a bridge that no longer
-    // exists) goes with the next sync or at the next daemon start.
-    await this.syncForward().catch((err: Error) => this.opts.warn?.(`network ${net.name} removed, but its iptables forward rules stay until the next change: ${err.message}`));
+    await forward;
   }
 
   /** Removes every network without endpoints except the default one; returns their names. */
