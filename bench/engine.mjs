@@ -47,6 +47,9 @@ for (const [what, path] of [['the docker CLI', DOCKER], ['docker-registry', '/us
 const { makeBusyboxRootfs, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs, mountsUnder } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
 const { startRegistry } = await import(join(repo, 'dist/test/helpers/registry.js'));
 const { busyboxImage, pushLayout, tarDir } = await import(join(repo, 'dist/test/helpers/images.js'));
+// Unique bridge/table/interface names and --iptables=false: never hako0 or the host's FORWARD chain.
+const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
+const hakodNet = testNet();
 
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
@@ -154,7 +157,7 @@ async function startHakod(work) {
   const sock = join(work, 'hako.sock');
   execRootDir(join(work, 'run'));
   const cgroupParent = testCgroupName('bench-engine');
-  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(hakodNet)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => (log += d));
   const deadline = Date.now() + 20_000;
@@ -538,6 +541,7 @@ async function cleanup() {
   cleanedUp = true;
   await dockerd?.stop().catch((e) => console.error(`stopping dockerd: ${e.message}`));
   await hakod?.stop().catch((e) => console.error(`stopping hakod: ${e.message}`));
+  cleanupNet(hakodNet);
   await reg?.stop().catch(() => undefined);
   img?.cleanup();
   for (const m of mountsUnder(work.path).reverse()) spawnSync('umount', ['-l', m]);

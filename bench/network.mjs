@@ -22,7 +22,7 @@ const tag = Math.random().toString(16).slice(2, 6);
 const root = mkdtempSync(join(tmpdir(), 'hako-netbench-'));
 const sh = (...a) => execFileSync(a[0], a.slice(1), { stdio: 'pipe' });
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)].toFixed(2);
-const mgr = new NetworkManager({ root, nftTable: `hkb${tag}`, bridgePrefix: `hb${tag}`, vethPrefix: `hv${tag}`, defaultNetwork: null, ipForward: 'bridge', upstreamDns: [] });
+const mgr = new NetworkManager({ root, nftTable: `hkb${tag}`, bridgePrefix: `hb${tag}`, vethPrefix: `hv${tag}`, defaultNetwork: null, ipForward: 'bridge', iptables: false, upstreamDns: [] });
 const nets = [];
 let server;
 if (!engineOnly) try {

@@ -1,7 +1,7 @@
 // hakod's command line, after dockerd's: -H/--host (repeatable), --data-root, --exec-root,
 // --pidfile, --log-level, --insecure-registry (repeatable), --cgroup-parent, --tlsverify,
 // --tlscacert, --tlscert, --tlskey, -D/--debug, --group; networking: -b/--bridge, --bip,
-// --ip-forward, --dns, and hako's --nft-table / --iface-prefix (several daemons on one host).
+// --ip-forward, --iptables, --dns, and hako's --nft-table / --iface-prefix (several daemons on one host).
 import { invalid } from '../common/errors.js';
 
 export interface DaemonFlags {
@@ -25,6 +25,8 @@ export interface DaemonFlags {
   nftTable: string | undefined;
   ifacePrefix: string | undefined;
   ipForward: boolean;
+  /** Accept rules for hako's bridges in the host's iptables FORWARD chain (dockerd --iptables). */
+  iptables: boolean;
   dns: string[];
   help: boolean;
   version: boolean;
@@ -52,6 +54,9 @@ Options:
                                 (default: the first free /16 of 172.17-31.0.0, 10.x.0.0)
       --ip-forward              Set net.ipv4.ip_forward=1 (default true); false: forwarding only
                                 on hako's bridges
+      --iptables                Let hako's bridges' traffic through the host's iptables FORWARD
+                                chain (chain HAKO-FWD-<nft-table>, default true); false: add
+                                nothing to iptables (hako's own nft table is unaffected)
       --dns list                Default DNS servers of containers
       --nft-table string        hako's nftables table (default hako)
       --iface-prefix string     Prefix of hako's bridges and veths, ≤ 5 characters (default hk)
@@ -80,12 +85,13 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
     nftTable: undefined,
     ifacePrefix: undefined,
     ipForward: true,
+    iptables: true,
     dns: [],
     help: false,
     version: false,
   };
   const aliases: Record<string, string> = { '-H': '--host', '-p': '--pidfile', '-l': '--log-level', '-D': '--debug', '-G': '--group', '-v': '--version', '-h': '--help', '-b': '--bridge' };
-  const bools = new Set(['--debug', '--tlsverify', '--version', '--help', '--ip-forward']);
+  const bools = new Set(['--debug', '--tlsverify', '--version', '--help', '--ip-forward', '--iptables']);
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
     let value: string | undefined;
@@ -104,6 +110,7 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
       else if (arg === '--tlsverify') f.tlsverify = on;
       else if (arg === '--version') f.version = on;
       else if (arg === '--ip-forward') f.ipForward = on;
+      else if (arg === '--iptables') f.iptables = on;
       else f.help = on;
       continue;
     }

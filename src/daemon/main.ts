@@ -72,7 +72,7 @@ async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Pr
     execRoot: flags.execRoot,
     images: deps.images,
     ...(flags.cgroupParent ? { cgroupParent: flags.cgroupParent } : {}),
-    network: { bridge: flags.bridge, bip: flags.bip, nftTable: flags.nftTable, ifacePrefix: flags.ifacePrefix, ipForward: flags.ipForward, dns: flags.dns },
+    network: { bridge: flags.bridge, bip: flags.bip, nftTable: flags.nftTable, ifacePrefix: flags.ifacePrefix, ipForward: flags.ipForward, iptables: flags.iptables, dns: flags.dns },
     log: { warn: (m: string) => deps.log('warn', m), info: (m: string) => deps.log('info', m) },
   });
 }

@@ -1679,7 +1679,7 @@ export class Engine implements ContainerEngine {
       live.restartTimer = undefined;
       this.stopHealth(live);
     }
-    this.net.close();
+    await this.net.close();
     if (this.ownsImages) this.images.close();
   }
 }

@@ -36,6 +36,11 @@ export interface NetworkingOptions {
   dns?: string[] | undefined;
   /** The host's resolv.conf. Default /etc/resolv.conf. */
   resolvConf?: string | undefined;
+  /**
+   * Accept rules for hako's bridges in the host's iptables FORWARD chain (dockerd --iptables),
+   * default true; false: nothing is added to iptables (hako's own nft table is unaffected).
+   */
+  iptables?: boolean | undefined;
 }
 
 interface Logger {
@@ -56,6 +61,8 @@ function readText(path: string): string {
 export class EngineNetworking {
   readonly mgr: NetworkManager;
   private initError: Error | undefined;
+  /** Why forwarded container traffic may be dropped by someone else's chain (info().Warnings). */
+  private forwardWarning: string | undefined;
   private readonly created = new Date().toISOString();
 
   constructor(
@@ -84,6 +91,8 @@ export class EngineNetworking {
       resolvConf: opts.resolvConf,
       upstreamDns: opts.dns && opts.dns.length ? opts.dns : undefined,
       ipForward: opts.ipForward === false ? 'bridge' : 'global',
+      iptables: opts.iptables,
+      warn: (m) => this.log.warn(m),
     });
   }
 
@@ -97,6 +106,7 @@ export class EngineNetworking {
         r.linksDeleted.length ? `orphan interfaces deleted: ${r.linksDeleted.join(', ')}` : '',
       ].filter((x) => x);
       if (parts.length) this.log.info?.(`network reconcile: ${parts.join('; ')}`);
+      this.watchForwardStartup();
       const d = this.defaultNetwork();
       if (d && this.opts.bip) {
         const want = formatCidr(parseCidr(this.opts.bip, '--bip', false));
@@ -108,12 +118,44 @@ export class EngineNetworking {
     }
   }
 
-  close(): void {
+  /**
+   * Reports the start-up's iptables sync when it ends (it runs beside the rest of the start-up),
+   * or, when hako adds no iptables rule, which chain of someone else drops forwarded traffic.
+   */
+  private watchForwardStartup(): void {
+    const off = this.mgr.forwardOff;
+    if (off) {
+      const blockers = this.mgr.forwardBlockers();
+      if (blockers.length) {
+        const fix = off === 'disabled'
+          ? 'containers get no outbound traffic and published ports are unreachable from other hosts; add accept rules for hako\'s bridges there yourself, or run hakod without --iptables=false'
+          : 'the iptables binary is missing, so hako cannot add its forward exceptions: install iptables (then restart hakod), or add accept rules for hako\'s bridges (iifname/oifname) to that chain';
+        this.forwardWarning = `forwarded container traffic is dropped by ${blockers.join(', ')}: ${fix}`;
+        this.log.warn(this.forwardWarning);
+      } else if (off === 'missing') {
+        this.log.info?.('no iptables binary: hako adds no iptables FORWARD exceptions (nothing drops forwarded traffic now)');
+      }
+      return;
+    }
+    this.mgr.forwardStartup.then(
+      (r) => {
+        if (r) this.log.info?.(`iptables (${r.backend}) forward rules in chain ${this.mgr.forward!.chain}: ${r.changed ? `+${r.rulesAdded} -${r.rulesRemoved}, jump ${r.jump}` : 'up to date'} (${r.ms.toFixed(1)} ms)`);
+      },
+      (err: Error) => {
+        this.forwardWarning = `hako's iptables forward rules could not be set up: ${err.message}`;
+        this.log.warn(this.forwardWarning);
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.mgr.drain().catch(() => undefined);
     this.mgr.close();
   }
 
   warnings(): string[] {
-    return this.initError ? [`networking is unavailable: ${this.initError.message}`] : [];
+    if (this.initError) return [`networking is unavailable: ${this.initError.message}`];
+    return this.forwardWarning ? [this.forwardWarning] : [];
   }
 
   private ready(): void {

@@ -16,6 +16,8 @@ import { parseCidr, formatIp, cidrLast } from './ipv4.js';
 import { macForIp, parseMac } from './mac.js';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM, netNative } from './native-net.js';
 import { NftFirewall, isSafeName, type RulesetNetwork } from './nftables.js';
+import { IptablesForward, type ForwardNetwork, type ForwardSyncResult } from './iptables-forward.js';
+import { forwardDropChains } from './nft/list-chains.js';
 import { portOwner } from './port-owner.js';
 import type { PortMapping, PortSpec, Proto } from './ports.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
@@ -122,6 +124,14 @@ export interface NetworkManagerOptions {
   ipForward?: 'global' | 'bridge' | undefined;
   /** Hold published host ports with a bound socket so no host process can take them; default true. */
   holdPorts?: boolean | undefined;
+  /**
+   * Keep accept rules for hako's bridges in the host's iptables FORWARD chain (a chain of hako's
+   * own and a jump to it; see iptables-forward.ts), like dockerd's --iptables. Default true.
+   * false: hako adds nothing to iptables; its own nft table is unaffected.
+   */
+  iptables?: boolean | undefined;
+  /** Where problems that do not fail an operation go (a stale iptables rule left behind). */
+  warn?: ((msg: string) => void) | undefined;
 }
 
 interface State {
@@ -150,6 +160,14 @@ export class NetworkManager {
   private nl: RtNetlink | undefined;
   private readonly firewall: NftFirewall;
   private readonly holders = new Map<string, number>(); // "ip:port/proto" → fd
+  /** hako's FORWARD exceptions; undefined with iptables: false or without an iptables binary. */
+  readonly forward: IptablesForward | undefined;
+  /** Why there are no FORWARD exceptions: 'disabled' (iptables: false) or 'missing' (no binary). */
+  readonly forwardOff: 'disabled' | 'missing' | undefined;
+  /** iptables syncs run one at a time, each from the state of its own moment. */
+  private forwardQueue: Promise<unknown> = Promise.resolve();
+  /** The sync started by init() (daemon start), running while the rest of the start-up goes on. */
+  forwardStartup: Promise<ForwardSyncResult | undefined> = Promise.resolve(undefined);
   private closed = false;
   readonly dns: EmbeddedDns;
 
@@ -160,6 +178,9 @@ export class NetworkManager {
     this.vethPrefix = opts.vethPrefix ?? 'hkv';
     if (!isSafeName(this.table)) throw invalid(`invalid nftables table name "${this.table}"`);
     this.firewall = new NftFirewall(this.table);
+    const iptables = opts.iptables === false ? undefined : IptablesForward.find();
+    this.forward = iptables ? new IptablesForward(this.table, iptables) : undefined;
+    this.forwardOff = opts.iptables === false ? 'disabled' : iptables ? undefined : 'missing';
     if (this.vethPrefix.length > 6 || !isSafeName(this.vethPrefix)) throw invalid(`invalid veth prefix "${this.vethPrefix}"`, 'at most 6 characters of [A-Za-z0-9_.-]');
     this.statePath = join(this.root, 'network-state.json');
     const self = this;
@@ -186,9 +207,53 @@ export class NetworkManager {
     const report = this.reconcile();
     const d = this.opts.defaultNetwork === undefined ? { name: 'bridge', bridge: 'hako0' } : this.opts.defaultNetwork;
     if (d && !this.find(d.name)) {
-      await this.createNetwork({ name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [BRIDGE_NAME_OPTION]: d.bridge }, isDefault: true });
+      await this.createNetwork({ name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [BRIDGE_NAME_OPTION]: d.bridge }, isDefault: true }, { forward: false });
     }
+    // The iptables exceptions are reconciled (stale rules out, missing ones in, the jump back on
+    // top) by child processes while the caller goes on with its start-up; forwardStartup says
+    // when they are done. Network changes queue behind it.
+    this.forwardStartup = this.syncForward(true);
+    this.forwardStartup.catch(() => undefined);
     return report;
+  }
+
+  /** The networks as hako's FORWARD exceptions see them. */
+  private forwardNetworks(): ForwardNetwork[] {
+    return this.listNetworks().map((n) => ({ name: n.name, bridge: n.bridge, internal: n.internal }));
+  }
+
+  /** Makes hako's iptables chain match the networks of now (queued behind earlier syncs). */
+  syncForward(top = false): Promise<ForwardSyncResult | undefined> {
+    const fwd = this.forward;
+    if (!fwd) return Promise.resolve(undefined);
+    const next = this.forwardQueue.then(
+      () => fwd.sync(this.forwardNetworks(), { top }),
+      () => fwd.sync(this.forwardNetworks(), { top }),
+    );
+    this.forwardQueue = next.catch(() => undefined);
+    return next.then((r) => {
+      this.timings.iptablesSync = r.ms;
+      return r;
+    });
+  }
+
+  /**
+   * Base chains of other tables that drop forwarded traffic while hako adds no exception there
+   * (iptables: false, or no iptables binary): what the daemon warns about. iptables-legacy
+   * chains are not visible here.
+   */
+  forwardBlockers(): string[] {
+    if (this.forward) return [];
+    try {
+      return forwardDropChains(this.table).map((c) => `table ${c.family} ${c.table} chain ${c.chain} (hook forward, priority ${c.priority}, policy drop)`);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Waits for queued iptables syncs (daemon stop: no iptables process left behind). */
+  async drain(): Promise<void> {
+    await this.forwardQueue;
   }
 
   /** Stops the DNS servers and releases port holders and the netlink socket; kernel state stays. */
@@ -261,7 +326,8 @@ export class NetworkManager {
     return link?.mtu || 1500;
   }
 
-  async createNetwork(o: CreateNetworkOptions): Promise<NetworkRecord> {
+  /** `how.forward: false`: leave the iptables exceptions to the caller (init's one sync). */
+  async createNetwork(o: CreateNetworkOptions, how: { forward?: boolean } = {}): Promise<NetworkRecord> {
     const t0 = performance.now();
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(o.name)) throw invalid(`invalid network name "${o.name}"`, 'use letters, digits, _ . -');
     if (this.listNetworks().some((n) => n.name === o.name)) throw conflict(`network with name ${o.name} already exists`);
@@ -304,6 +370,12 @@ export class NetworkManager {
     this.state.networks[id] = net;
     this.save();
     try {
+      // iptables first, while no nft transaction of ours is settling: with the nft backend an
+      // iptables process's exit (closing its netlink socket) waits for the release of what an
+      // earlier transaction deleted (an RCU grace period, see NftFirewall); our table replace
+      // right before it made a network create 4 ms → 33 ms here. A failure anywhere undoes the
+      // network (the re-sync below removes the rules again).
+      if (how.forward !== false) await this.syncForward();
       this.ensureBridge(net);
       this.enableForwarding();
       this.applyFirewall();
@@ -316,6 +388,9 @@ export class NetworkManager {
       } catch {
         // the original error matters more
       }
+      // A failed iptables change applied nothing; one that failed later than that is undone here.
+      await this.syncForward().catch(() => undefined);
+      this.restoreForwarding();
       throw err;
     }
     this.timings.createNetwork = performance.now() - t0;
@@ -372,9 +447,14 @@ export class NetworkManager {
     if (eps.length) throw conflict(`network ${net.name} has active endpoints (${eps.map((e) => e.containerName).join(', ')})`, 'disconnect or remove those containers first');
     delete this.state.networks[net.id];
     this.save();
+    // Started first: the iptables processes run while the bridge's deletion waits for the kernel.
+    // The network is gone either way; a rule left behind (it names a bridge that no longer
+    // exists) goes with the next sync or at the next daemon start.
+    const forward = this.syncForward().catch((err: Error) => this.opts.warn?.(`network ${net.name} removed, but its iptables forward rules stay until the next change: ${err.message}`));
     this.deleteLinkQuietly(net.bridge);
     this.applyFirewall();
     this.restoreForwarding();
+    await forward;
   }
 
   /** Removes every network without endpoints except the default one; returns their names. */

@@ -6,7 +6,8 @@
 //
 // Base chains of our own table only ever ACCEPT or DNAT/masquerade our own traffic; an accept here
 // cannot override a DROP in another table at the same hook (every base chain runs), so a host
-// whose iptables FORWARD policy is DROP still needs a forward exception there (we never edit it).
+// whose iptables FORWARD policy is DROP needs a forward exception there: iptables-forward.ts adds
+// hako's own (per-bridge accepts); the policy itself stays here.
 import { RuleCache, replaceTable, tableText, type ChainSpec, type TableSpec } from './nft/messages.js';
 import type { Rule } from './nft/rule.js';
 import { NftSocket } from './nft/socket.js';

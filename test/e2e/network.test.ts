@@ -95,7 +95,7 @@ function hostAddress(): string {
 function newManager(): NetworkManager {
   return new NetworkManager({
     root: root.path + '/state', nftTable: names.table, bridgePrefix: names.bridgePrefix, vethPrefix: names.vethPrefix,
-    defaultNetwork: { name: 'bridge', bridge: names.defaultBridge }, ipForward: 'bridge', upstreamDns: [`127.0.0.1:${upstreamPort}`],
+    defaultNetwork: { name: 'bridge', bridge: names.defaultBridge }, ipForward: 'bridge', iptables: false, upstreamDns: [`127.0.0.1:${upstreamPort}`],
   });
 }
 

@@ -35,6 +35,8 @@ export interface TestDaemon {
   restart(signal?: NodeJS.Signals): Promise<void>;
   /** SIGKILLs the daemon and leaves everything (dirs, containers, network) for `startDaemon(…, { after })`. */
   crash(): Promise<void>;
+  /** The command it runs under (startDaemon's `wrap`). */
+  wrap: string[];
   /** Internal: the temp dir a successor takes over. */
   dir: { path: string; cleanup: () => void };
   /** env with DOCKER_HOST set and a temp DOCKER_CONFIG. */
@@ -46,10 +48,15 @@ export interface TestDaemon {
 
 let daemons = 0;
 
-/** `after`: a crashed daemon whose socket, roots, cgroup parent and network names this one takes over (with other flags). */
-export async function startDaemon(extra: string[] = [], opts: { after?: TestDaemon } = {}): Promise<TestDaemon> {
+/**
+ * `after`: a crashed daemon whose socket, roots, cgroup parent and network names this one takes over (with other flags).
+ * `net`: these network names instead of fresh ones. `wrap`: a command the daemon runs under, e.g.
+ * ['nsenter', '--net=/run/netns/X'] (it must exec hakod in place, so the pid stays the daemon's).
+ */
+export async function startDaemon(extra: string[] = [], opts: { after?: TestDaemon; net?: TestNet; wrap?: string[] } = {}): Promise<TestDaemon> {
   const dir = opts.after?.dir ?? tempDir('hakod-');
-  const net = opts.after?.net ?? testNet();
+  const net = opts.after?.net ?? opts.net ?? testNet();
+  const wrap = opts.wrap ?? opts.after?.wrap ?? [];
   // Each daemon's containers get a cgroup parent of their own beneath this process's cgroups,
   // removed (with anything a failed test left in it) when the daemon is stopped.
   const cgroupParent = opts.after?.cgroupParent ?? testCgroupName(`hakod-${++daemons}`);
@@ -60,7 +67,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', cgroupParent, ...daemonNetFlags(net), ...extra];
   let log = '';
   const launch = (): ChildProcess => {
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = wrap.length ? spawn(wrap[0]!, [...wrap.slice(1), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     p.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     return p;
@@ -108,6 +115,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
     pidfile,
     cgroupParent,
     net,
+    wrap,
     dir,
     proc,
     log: () => log,

@@ -1,6 +1,8 @@
 // Unique networking names for a test engine/daemon, so tests never touch hako0, the `hako` table
 // or each other: a 5-character interface prefix (bridges <p>-<id>, veths <p>v<hash>), a default
 // bridge <p>b0, a table <p>t, a random /24 for the default bridge, forwarding only on our bridges.
+// Never the host's iptables: every test daemon/engine runs with --iptables=false (only
+// test/e2e/iptables-forward.test.ts turns it on, inside network namespaces of its own).
 // cleanupNet() removes what a stopped daemon leaves by design (its bridges and nft table).
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -34,12 +36,12 @@ export function testNet(): TestNet {
 
 /** hakod flags for `n`. */
 export function daemonNetFlags(n: TestNet): string[] {
-  return ['--bridge', n.bridge, '--bip', n.bip, '--nft-table', n.table, '--iface-prefix', n.prefix, '--ip-forward=false'];
+  return ['--bridge', n.bridge, '--bip', n.bip, '--nft-table', n.table, '--iface-prefix', n.prefix, '--ip-forward=false', '--iptables=false'];
 }
 
 /** Engine `network` options for `n`. */
-export function engineNetOptions(n: TestNet): { bridge: string; bip: string; nftTable: string; ifacePrefix: string; ipForward: boolean; dns: string[] } {
-  return { bridge: n.bridge, bip: n.bip, nftTable: n.table, ifacePrefix: n.prefix, ipForward: false, dns: [] };
+export function engineNetOptions(n: TestNet): { bridge: string; bip: string; nftTable: string; ifacePrefix: string; ipForward: boolean; iptables: boolean; dns: string[] } {
+  return { bridge: n.bridge, bip: n.bip, nftTable: n.table, ifacePrefix: n.prefix, ipForward: false, iptables: false, dns: [] };
 }
 
 /** Interfaces and the nft table of `n` that still exist. */

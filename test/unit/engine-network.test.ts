@@ -167,6 +167,9 @@ test('hakod network flags', () => {
   assert.deepEqual(f.dns, ['10.0.0.1', '127.0.0.1:5353', '1.1.1.1']);
   const d = parseFlags([]);
   assert.equal(d.ipForward, true);
+  assert.equal(d.iptables, true, 'dockerd --iptables defaults to true');
+  assert.equal(parseFlags(['--iptables=false']).iptables, false);
+  assert.equal(parseFlags(['--iptables']).iptables, true);
   assert.equal(d.bridge, undefined);
   assert.throws(() => parseFlags(['--bridge', 'a-name-far-too-long']), /invalid --bridge/);
   assert.throws(() => parseFlags(['--dns', 'dns.example']), /invalid --dns "dns\.example"/);
