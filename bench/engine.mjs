@@ -46,6 +46,7 @@ for (const [what, path] of [['the docker CLI', DOCKER], ['docker-registry', '/us
 }
 const { makeBusyboxRootfs, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs, mountsUnder } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
 const { startRegistry } = await import(join(repo, 'dist/test/helpers/registry.js'));
+const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
 const { busyboxImage, pushLayout, tarDir } = await import(join(repo, 'dist/test/helpers/images.js'));
 
 const env = { ...process.env };
@@ -154,7 +155,9 @@ async function startHakod(work) {
   const sock = join(work, 'hako.sock');
   execRootDir(join(work, 'run'));
   const cgroupParent = testCgroupName('bench-engine');
-  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Unique bridge/table names (never hako0 or the `hako` table, no global ip_forward).
+  const net = testNet();
+  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(net)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => (log += d));
   const deadline = Date.now() + 20_000;
@@ -165,13 +168,17 @@ async function startHakod(work) {
     await sleep(50);
   }
   const stop = async () => {
-    if (proc.exitCode !== null) return;
+    if (proc.exitCode !== null) {
+      cleanupNet(net);
+      return;
+    }
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
     const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(t);
     removeCgroupEverywhere(cgroupParent);
+    cleanupNet(net);
   };
   return { sock, proc, log: () => log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
 }

@@ -10,6 +10,7 @@ import { HakoError } from '../common/errors.js';
 import { checkTls, parseFlags, parseHost, USAGE, type DaemonFlags, type Listen } from './flags.js';
 import type { ApiDeps, LogLevel } from '../api/deps.js';
 import type { ContainerEngine } from '../engine/api-types.js';
+import { applyDaemonV8Flags } from './memory.js';
 
 export const HAKO_VERSION = '0.1.0';
 
@@ -230,6 +231,7 @@ function unlinkQuiet(p: string): void {
 
 /** The process entry point (bin/hakod.js). */
 export async function main(argv: readonly string[]): Promise<void> {
+  applyDaemonV8Flags();
   let d: RunningDaemon | undefined;
   try {
     d = await runDaemon(argv);
