@@ -18,16 +18,17 @@ import { setFlagsFromString } from 'node:v8';
 
 export const DAEMON_V8_FLAGS = ['--no-opt', '--optimize-for-size', '--semi-space-growth-factor=1'];
 
-/** Applies the daemon's V8 flags (see above); returns the ones it set. */
-export function applyDaemonV8Flags(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): string[] {
+/** The V8 flags to set: the defaults (or HAKOD_V8_FLAGS) minus those node was started with. */
+export function daemonV8Flags(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string[] {
   const wanted = env.HAKOD_V8_FLAGS !== undefined ? env.HAKOD_V8_FLAGS.split(/\s+/).filter((f) => f) : DAEMON_V8_FLAGS;
-  const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const given = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].filter((g) => g.startsWith('--'));
   const name = (f: string): string => f.replace(/^--(no-)?/, '').replace(/=.*$/, '').replace(/_/g, '-');
-  const set: string[] = [];
-  for (const f of wanted) {
-    if (given.some((g) => g.startsWith('--') && name(g) === name(f))) continue;
-    setFlagsFromString(f);
-    set.push(f);
-  }
-  return set;
+  return wanted.filter((f) => !given.some((g) => name(g) === name(f)));
+}
+
+/** Applies the daemon's V8 flags (see above) to this process; returns the ones it set. */
+export function applyDaemonV8Flags(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): string[] {
+  const flags = daemonV8Flags(env, execArgv);
+  for (const f of flags) setFlagsFromString(f);
+  return flags;
 }
