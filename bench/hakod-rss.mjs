@@ -20,7 +20,9 @@ const args = process.argv.slice(2);
 const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
 const breakdown = args.includes('--breakdown');
 const esm = args.includes('--esm'); // dist/ modules instead of the bundle (comparison)
-// --node=FLAG (repeatable): extra node/V8 flags for hakod, to compare.
+// --node=FLAG (repeatable): extra node/V8 flags for hakod, to compare. --entry=PATH: another
+// build's bin/hakod.cjs (e.g. a copy of main's bin/, dist/ and build/), to compare.
+const entryFlag = args.find((a) => a.startsWith('--entry='))?.slice(8);
 const nodeFlags = args.filter((a) => a.startsWith('--node=')).map((a) => a.slice(7));
 const DOCKER = '/usr/local/bin/docker';
 if (process.getuid() !== 0) {
@@ -65,7 +67,7 @@ async function round() {
   const net = testNet();
   const cgroupParent = testCgroupName(`rss-${Math.random().toString(16).slice(2, 8)}`);
   const probeOut = join(work.path, 'probe.json');
-  const entry = esm ? esmEntry : join(repo, 'bin/hakod.cjs');
+  const entry = esm ? esmEntry : (entryFlag ?? join(repo, 'bin/hakod.cjs'));
   const nodeArgs = [...nodeFlags, ...(breakdown ? ['--require', probe] : [])];
   const hakodEnv = { ...env, HAKO_MEMPROBE_OUT: probeOut };
   const proc = spawn(process.execPath, [...nodeArgs, entry, '-H', `unix://${sock}`, '--data-root', join(work.path, 'root'), '--exec-root', join(work.path, 'run'), '--pidfile', join(work.path, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(net)], { env: hakodEnv, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -121,7 +123,7 @@ const results = [];
 for (let i = 0; i < rounds; i++) results.push(await round());
 const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const mb = (kb) => `${(kb / 1024).toFixed(1)} MB`;
-console.log(`hakod RSS, ${rounds} fresh daemons (${esm ? 'ESM dist/' : 'bundle'}${breakdown ? ', with the memory probe' : ''}${nodeFlags.length ? `, node ${nodeFlags.join(' ')}` : ''}); NODE_EXTRA_CA_CERTS unset; load ${load0} → ${load1}`);
+console.log(`hakod RSS, ${rounds} fresh daemons (${esm ? 'ESM dist/' : 'bundle'}${breakdown ? ', with the memory probe' : ''}${nodeFlags.length ? `, node ${nodeFlags.join(' ')}` : ''}${entryFlag ? `, ${entryFlag}` : ''}); NODE_EXTRA_CA_CERTS unset; load ${load0} → ${load1}`);
 for (const when of ['idle', 'served']) {
   const xs = results.map((r) => r[when]);
   const m = (k) => median(xs.map((x) => x[k]));
