@@ -45,7 +45,9 @@ function sample(pid) {
   return { rss: kbOf(status, 'VmRSS'), anon: kbOf(status, 'RssAnon'), file: kbOf(status, 'RssFile'), privateDirty: kbOf(roll, 'Private_Dirty') };
 }
 
-const probe = join(tempDir('hakod-rss-probe-').path, 'probe.cjs');
+const probeDir = tempDir('hakod-rss-probe-');
+process.on('exit', () => probeDir.cleanup());
+const probe = join(probeDir.path, 'probe.cjs');
 writeFileSync(
   probe,
   `'use strict';
