@@ -19,3 +19,20 @@ test('daemon V8 flags: a flag given on the command line or in NODE_OPTIONS wins,
   assert.deepEqual(daemonV8Flags({ NODE_OPTIONS: '--semi_space_growth_factor=2 --no-warnings' }, ['--require', 'x.cjs']), ['--no-opt', '--optimize-for-size']);
   assert.deepEqual(daemonV8Flags({}, ['--no-optimize-for-size']), ['--no-opt', '--semi-space-growth-factor=1']);
 });
+
+test('idle trimmer: trims once, delayMs after the last activity; nothing after close', async () => {
+  const { IdleTrimmer } = await import('../../src/daemon/memory.js');
+  let trims = 0;
+  const t = new IdleTrimmer(() => trims++, 40);
+  t.activity();
+  await new Promise((r) => setTimeout(r, 25));
+  t.activity(); // restarts the quiet period
+  await new Promise((r) => setTimeout(r, 25));
+  assert.equal(trims, 0);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(trims, 1);
+  t.activity();
+  t.close();
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(trims, 1);
+});
