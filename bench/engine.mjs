@@ -168,13 +168,17 @@ async function startHakod(work) {
     await sleep(50);
   }
   const stop = async () => {
-    if (proc.exitCode !== null) return;
+    if (proc.exitCode !== null) {
+      cleanupNet(hakodNet);
+      return;
+    }
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
     const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(t);
     removeCgroupEverywhere(cgroupParent);
+    cleanupNet(hakodNet);
   };
   return { sock, proc, log: () => log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
 }

@@ -113,7 +113,29 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Don't prefix /v1.xx (for /_ping). */
   unversioned?: boolean;
-  signal?: AbortSignal;
+  /** Cancels the request (its promise rejects, its connection is closed). */
+  cancel?: Cancel;
+}
+
+/**
+ * Cancels requests: a light stand-in for AbortController, whose EventTarget machinery costs a
+ * short command ~2 ms of first-use compilation (measured with --cpu-prof on `hako run`).
+ */
+export class Cancel {
+  private readonly fns: Array<() => void> = [];
+  cancelled = false;
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    for (const f of this.fns.splice(0)) f();
+  }
+
+  /** Runs `f` on cancel (at once when already cancelled). */
+  onCancel(f: () => void): void {
+    if (this.cancelled) f();
+    else this.fns.push(f);
+  }
 }
 
 export class Client {
@@ -161,7 +183,8 @@ export class Client {
       ? { ca: this.host.tls.ca, cert: this.host.tls.cert, key: this.host.tls.key, rejectUnauthorized: this.host.tls.verify }
       : {};
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = mod.request({ ...base, ...tlsOpts, method, path: full, headers, signal: opts.signal });
+      const req = mod.request({ ...base, ...tlsOpts, method, path: full, headers });
+      opts.cancel?.onCancel(() => req.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' })));
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES' || err.code === 'ECONNRESET' || err.code === 'EHOSTUNREACH') {
           const e = new ConnectError(

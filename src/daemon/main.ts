@@ -10,6 +10,8 @@ import { HakoError } from '../common/errors.js';
 import { checkTls, parseFlags, parseHost, USAGE, type DaemonFlags, type Listen } from './flags.js';
 import type { ApiDeps, LogLevel } from '../api/deps.js';
 import type { ContainerEngine } from '../engine/api-types.js';
+import { applyDaemonV8Flags, IdleTrimmer } from './memory.js';
+import { native } from '../native/addon.js';
 
 export const HAKO_VERSION = '0.1.0';
 
@@ -147,6 +149,13 @@ export async function runDaemon(argv: readonly string[]): Promise<RunningDaemon 
   const servers: Server[] = [];
   const sockets: string[] = [];
   const conns = new Set<import('node:net').Socket>();
+  const trimmer = new IdleTrimmer(() => {
+    try {
+      native().mallocTrim();
+    } catch {
+      // no addon (the engine is off): nothing to trim for
+    }
+  });
   const cleanup = (): void => {
     for (const s of sockets) unlinkQuiet(s);
     unlinkQuiet(flags.pidfile);
@@ -165,7 +174,14 @@ export async function runDaemon(argv: readonly string[]): Promise<RunningDaemon 
         conns.add(c);
         c.once('close', () => conns.delete(c));
       });
-      server.on('upgrade', (_req, c) => conns.add(c as import('node:net').Socket));
+      server.on('upgrade', (_req, c) => {
+        conns.add(c as import('node:net').Socket);
+        trimmer.activity();
+      });
+      server.on('request', (_req, res: import('node:http').ServerResponse) => {
+        trimmer.activity();
+        res.once('close', () => trimmer.activity());
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         if (l.kind === 'unix') {
@@ -199,11 +215,13 @@ export async function runDaemon(argv: readonly string[]): Promise<RunningDaemon 
     throw err;
   }
   log('info', `hakod ${HAKO_VERSION} started (pid ${process.pid}, data-root ${flags.dataRoot}, engine ${engine ? 'on' : 'off'})`);
+  trimmer.activity(); // start-up's parser and compiler memory
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       log('info', 'shutting down: no new connections; containers keep running');
+      trimmer.close();
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       for (const s of servers) s.closeIdleConnections?.();
       // Streams (events, logs -f, attach) would hold the servers open: end them.
@@ -230,6 +248,7 @@ function unlinkQuiet(p: string): void {
 
 /** The process entry point (bin/hakod.js). */
 export async function main(argv: readonly string[]): Promise<void> {
+  applyDaemonV8Flags();
   let d: RunningDaemon | undefined;
   try {
     d = await runDaemon(argv);

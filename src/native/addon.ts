@@ -51,6 +51,8 @@ export interface NativeAddon {
   /** Sets or clears FD_CLOEXEC (Node opens everything CLOEXEC; tests need a leaky fd). */
   setCloexec(fd: number, on: boolean): void;
   close(fd: number): void;
+  /** malloc_trim(0): returns malloc's free pages to the kernel; whether any were released. */
+  mallocTrim(): boolean;
   /**
    * The raw bpf(2) syscall on `attr` (read and written in place); returns its result. Each
    * `[offset, buffer]` of `pointers` first stores that buffer's address (u64) at `offset` in attr.

@@ -4,7 +4,7 @@
 import type { Duplex } from 'node:stream';
 import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
-import { ApiError, pathEscape, readAll, type Client } from '../client.js';
+import { ApiError, Cancel, pathEscape, readAll, type Client } from '../client.js';
 import { Demuxer } from '../stdcopy.js';
 import { buildCreate, ConfigError } from '../run-config.js';
 import { inspectContainer, pullImage, withDefaultTag, forEach, type Json } from './common.js';
@@ -196,8 +196,8 @@ export async function run(ctx: Ctx): Promise<number> {
   }
   // The wait goes out with the attach (each on a connection of its own), and the start only once
   // the daemon answered both (so a fast exit is not missed): next-exit, or removed with --rm.
-  const waitAbort = new AbortController();
-  const waitHead = client.raw('POST', `/containers/${enc}/wait`, { query: { condition: autoRemove ? 'removed' : 'next-exit' }, signal: waitAbort.signal });
+  const waitAbort = new Cancel();
+  const waitHead = client.raw('POST', `/containers/${enc}/wait`, { query: { condition: autoRemove ? 'removed' : 'next-exit' }, cancel: waitAbort });
   const waitP = waitHead
     .then(async (res) => JSON.parse((await readAll(res)).toString('utf8')) as { StatusCode: number; Error?: { Message?: string } | null })
     .catch((e: unknown) => e as Error);
@@ -205,7 +205,7 @@ export async function run(ctx: Ctx): Promise<number> {
     try {
       session = await attachContainer(ctx, client, id, { ...req.attach, tty, detachKeys: ctx.flags.str('detach-keys') });
     } catch (e) {
-      waitAbort.abort();
+      waitAbort.cancel();
       throw e;
     }
   }
@@ -216,7 +216,7 @@ export async function run(ctx: Ctx): Promise<number> {
   } catch (e) {
     restore();
     session?.close();
-    waitAbort.abort();
+    waitAbort.cancel();
     if (e instanceof ApiError) {
       if (autoRemove) await client.json('DELETE', `/containers/${enc}`, { query: { force: true } }).catch(() => {});
       throw new ExitError(startFailureCode(e.message), `hako: Error response from daemon: ${e.message}\n\nRun 'hako run --help' for more information`);
@@ -224,7 +224,7 @@ export async function run(ctx: Ctx): Promise<number> {
     throw e;
   }
   if (detach) {
-    waitAbort.abort();
+    waitAbort.cancel();
     ctx.stdout.write(`${id}\n`);
     return 0;
   }
@@ -233,7 +233,7 @@ export async function run(ctx: Ctx): Promise<number> {
   try {
     if (session) await session.done;
     if (session?.detached) {
-      waitAbort.abort();
+      waitAbort.cancel();
       return 0;
     }
     const result = await waitP;
