@@ -3,6 +3,7 @@
 // client input may crash it: every handler runs under one catch, bodies are size-limited and
 // sockets' errors are swallowed (a client that goes away mid-stream is normal).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { httpDate } from '../common/time.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { errorStatus, HttpError, MAX_JSON_BODY, sendError, type Ctx, type Upgraded } from './http.js';
@@ -171,6 +172,20 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
 
 /** An http.Server wired to the handlers, with timeouts suited to long streams. */
 export function createApiServer(handlers: ApiHandlers, server: Server = createServer()): Server {
+  // Node's own Date header goes through Date#toUTCString, which loads ~0.8 MB of ICU time-zone
+  // data into the daemon for good (src/common/time.ts); the same header, built without it, once
+  // a second like Node's cache.
+  let dateSecond = -1;
+  let dateValue = '';
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    const now = Date.now();
+    if (Math.floor(now / 1000) !== dateSecond) {
+      dateSecond = Math.floor(now / 1000);
+      dateValue = httpDate(now);
+    }
+    res.sendDate = false;
+    res.setHeader('Date', dateValue);
+  });
   server.on('request', handlers.request);
   server.on('upgrade', handlers.upgrade);
   server.on('clientError', (_err, socket) => {

@@ -12,6 +12,7 @@ import type { ApiDeps, LogLevel } from '../api/deps.js';
 import type { ContainerEngine } from '../engine/api-types.js';
 import { applyDaemonV8Flags, IdleTrimmer } from './memory.js';
 import { native } from '../native/addon.js';
+import { isoTime } from '../common/time.js';
 
 export const HAKO_VERSION = '0.1.0';
 
@@ -21,7 +22,7 @@ export function makeLogger(min: LogLevel): (level: LogLevel, msg: string) => voi
   const floor = LEVELS.indexOf(min);
   return (level, msg) => {
     if (LEVELS.indexOf(level) < floor) return;
-    process.stderr.write(`time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}\n`);
+    process.stderr.write(`time="${isoTime()}" level=${level} msg=${JSON.stringify(msg)}\n`);
   };
 }
 
@@ -259,7 +260,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (!d) return;
   const daemon = d;
   const onSignal = (sig: string): void => {
-    process.stderr.write(`time="${new Date().toISOString()}" level=info msg="received ${sig}"\n`);
+    process.stderr.write(`time="${isoTime()}" level=info msg="received ${sig}"\n`);
     void daemon.stop().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -272,9 +273,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
   // A bug in a handler must not take every container's API down with it: log loudly, keep serving.
   process.on('uncaughtException', (err) => {
-    process.stderr.write(`time="${new Date().toISOString()}" level=error msg=${JSON.stringify(`BUG: uncaught exception: ${err.stack ?? err}`)}\n`);
+    process.stderr.write(`time="${isoTime()}" level=error msg=${JSON.stringify(`BUG: uncaught exception: ${err.stack ?? err}`)}\n`);
   });
   process.on('unhandledRejection', (err) => {
-    process.stderr.write(`time="${new Date().toISOString()}" level=error msg=${JSON.stringify(`BUG: unhandled rejection: ${(err as Error)?.stack ?? err}`)}\n`);
+    process.stderr.write(`time="${isoTime()}" level=error msg=${JSON.stringify(`BUG: unhandled rejection: ${(err as Error)?.stack ?? err}`)}\n`);
   });
 }

@@ -15,6 +15,7 @@ import { MediaType } from '../image/media-types.js';
 import { unpackLayer } from '../image/unpack/index.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import type { Json } from './api-types.js';
+import { isoTime } from '../common/time.js';
 
 const run = promisify(execFile);
 
@@ -84,7 +85,7 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
   if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
   applyChanges(cfg, o.changes ?? []);
-  const created = new Date().toISOString();
+  const created = isoTime();
   const config = {
     ...baseCfg,
     created,

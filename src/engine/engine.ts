@@ -55,6 +55,7 @@ import { parseDetachKeys } from './detach-keys.js';
 import { PhaseTrace } from './phase-trace.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import type { ImageRecord } from '../image/store/metadata.js';
+import { isoTime } from '../common/time.js';
 
 const run = promisify(execFile);
 const API_VERSION = '1.44';
@@ -141,7 +142,7 @@ function defaultInitBinary(): string {
 }
 
 function isoNow(): string {
-  return new Date().toISOString().replace(/Z$/, '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
+  return isoTime().replace(/Z$/, '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
 }
 
 export class Engine implements ContainerEngine {
@@ -411,7 +412,7 @@ export class Engine implements ContainerEngine {
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
-      SystemTime: new Date().toISOString(),
+      SystemTime: isoTime(),
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgv,

@@ -13,6 +13,7 @@
 // (the Log stays), an exit stops probing and leaves the last status as it was.
 import { invalid } from '../common/errors.js';
 import type { Json } from './api-types.js';
+import { isoTime } from '../common/time.js';
 
 export const MAX_OUTPUT = 4096;
 export const MAX_LOG_ENTRIES = 5;
@@ -256,7 +257,7 @@ export class HealthChecker {
     if (gen !== this.generation || !this.running) return; // stopped while probing: drop the result
     const now = this.hooks.state();
     if (!now.Running || !now.Health) return void this.stop();
-    const status = applyProbeResult(now.Health, { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: outcome.exitCode, Output: outcome.output }, this.settings, now.StartedAt);
+    const status = applyProbeResult(now.Health, { Start: isoTime(start.getTime()), End: isoTime(), ExitCode: outcome.exitCode, Output: outcome.output }, this.settings, now.StartedAt);
     this.hooks.recorded(status);
     this.schedule();
   }

@@ -20,6 +20,7 @@ import {
   networkMatches, networkSettingsView, networkView, ownsEndpoints, planEndpoints, portSpecsOf, portSummary, pseudoNetworkView, endpointConfig,
   type EndpointConfig,
 } from './containers/network-config.js';
+import { isoTime } from '../common/time.js';
 
 export interface NetworkingOptions {
   /** Device of the default `bridge` network (dockerd -b/--bridge); 'none' runs without one. Default hako0. */
@@ -63,7 +64,7 @@ export class EngineNetworking {
   private initError: Error | undefined;
   /** Why forwarded container traffic may be dropped by someone else's chain (info().Warnings). */
   private forwardWarning: string | undefined;
-  private readonly created = new Date().toISOString();
+  private readonly created = isoTime();
 
   constructor(
     private readonly root: string,

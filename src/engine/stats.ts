@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { CgroupStats } from '../runtime/cgroups/types.js';
 import type { Json } from './api-types.js';
+import { isoTime } from '../common/time.js';
 
 /** Host CPU time in nanoseconds (the sum of /proc/stat's first line, in USER_HZ ticks). */
 export function systemCpuUsageNs(): number {
@@ -38,7 +39,7 @@ export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, 
   return {
     name: who.name,
     id: who.id,
-    read: now.toISOString(),
+    read: isoTime(now.getTime()),
     preread: (prev?.read as string | undefined) ?? '0001-01-01T00:00:00Z',
     pids_stats: s ? { current: s.pids.current, ...(s.pids.limit !== undefined ? { limit: s.pids.limit } : {}) } : {},
     blkio_stats: s

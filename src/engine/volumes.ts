@@ -7,6 +7,7 @@ import { conflict, invalid, notFound, fromSystemError } from '../common/errors.j
 import { writeFileAtomicSync } from '../common/atomic-file.js';
 import { labelMatches, labelsMatchAll } from './label-filter.js';
 import type { Filters, Json } from './api-types.js';
+import { isoTime } from '../common/time.js';
 
 export interface VolumeMeta {
   Name: string;
@@ -56,7 +57,7 @@ export class VolumeStore {
     for (const k of Object.keys(opts.options ?? {})) {
       if (!['type', 'device', 'o', 'size'].includes(k)) throw invalid(`invalid option key: "${k}"`);
     }
-    const meta: VolumeMeta = { Name: name, CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), Labels: opts.labels ?? {}, Options: opts.options ?? {}, Anonymous: opts.anonymous === true };
+    const meta: VolumeMeta = { Name: name, CreatedAt: isoTime().replace(/\.\d+Z$/, 'Z'), Labels: opts.labels ?? {}, Options: opts.options ?? {}, Anonymous: opts.anonymous === true };
     if (meta.Anonymous) meta.Labels = { 'com.docker.volume.anonymous': '', ...meta.Labels };
     const tmp = join(this.dir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
     try {

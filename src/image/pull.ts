@@ -13,6 +13,7 @@ import type { ContentStore } from './store/content.js';
 import type { ImageRecord, MetadataStore } from './store/metadata.js';
 import type { RegistryClient } from './registry/client.js';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
+import { isoTime } from '../common/time.js';
 
 /**
  * What pull needs from the snapshotter (src/image/unpack). Until one is wired, pull stores and
@@ -291,7 +292,7 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
       created: typeof config.created === 'string' ? config.created : undefined,
       size,
       sources: [...new Set([...(existing?.sources ?? []), repoName])],
-      addedAt: existing?.addedAt ?? new Date().toISOString(),
+      addedAt: existing?.addedAt ?? isoTime(),
     };
     await ctx.meta.putImage(rec);
     const refs = ctx.meta.readRefs();

@@ -22,6 +22,7 @@ import { portOwner } from './port-owner.js';
 import type { PortMapping, PortSpec, Proto } from './ports.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
 import { RtNetlink, addAddress, addDefaultRoute, deleteLink, newBridge, newVeth, setHairpin, setLinkUp } from './rtnetlink.js';
+import { isoTime } from '../common/time.js';
 
 export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 export const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
@@ -362,7 +363,7 @@ export class NetworkManager {
       isDefault: !!o.isDefault,
       labels: { ...(o.labels ?? {}) },
       options,
-      created: new Date().toISOString(),
+      created: isoTime(),
       mtu: this.uplinkMtu(),
       pool,
     };

@@ -5,6 +5,7 @@ import { appendFileSync, writeSync } from 'node:fs';
 import { parseArgs, type FlagSpec } from './cli-args.js';
 import { HakoError, invalid } from '../common/errors.js';
 import { OCI_VERSION } from './spec/types.js';
+import { isoTime } from '../common/time.js';
 
 const VERSION = '0.1.0';
 
@@ -104,7 +105,7 @@ function writeOut(fd: 1 | 2, text: string): void {
 
 function logLine(g: Globals | undefined, level: 'error' | 'warning' | 'debug', msg: string): void {
   if (!g?.logFile) return;
-  const line = g.logFormat === 'json' ? JSON.stringify({ level, msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=${level} msg="${msg.replace(/"/g, '\\"')}"`;
+  const line = g.logFormat === 'json' ? JSON.stringify({ level, msg, time: isoTime() }) : `time="${isoTime()}" level=${level} msg="${msg.replace(/"/g, '\\"')}"`;
   try {
     appendFileSync(g.logFile, line + '\n');
   } catch {

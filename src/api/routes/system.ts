@@ -6,6 +6,7 @@ import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qTime, readJsonObject, sendJson, type Ctx } from '../http.js';
 import { JsonStream } from '../streams.js';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
+import { isoTime } from '../../common/time.js';
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
@@ -72,7 +73,7 @@ async function info(ctx: Ctx, deps: ApiDeps): Promise<void> {
     NFd: 0,
     OomKillDisable: false,
     NGoroutines: 0,
-    SystemTime: new Date().toISOString(),
+    SystemTime: isoTime(),
     LoggingDriver: 'json-file',
     CgroupDriver: 'cgroupfs',
     CgroupVersion: '2',

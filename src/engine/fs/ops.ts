@@ -11,6 +11,7 @@ import { HakoError, invalid, notFound } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
 import { resolveInRoot } from './paths.js';
+import { isoTime } from '../../common/time.js';
 
 const run = promisify(execFile);
 
@@ -118,7 +119,7 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[]): 
     const resolved = hostPathFor(rootfs, path, mounts, true);
     linkTarget = '/' + posix.relative(rootfs, resolved);
   }
-  return { name: basename(posix.normalize('/' + path)) || '/', size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget };
+  return { name: basename(posix.normalize('/' + path)) || '/', size: st.size, mode: goFileMode(st), mtime: isoTime(st.mtimeMs), linkTarget };
 }
 
 export function archivePath(rootfs: string, path: string, mounts: MountPoint[]): Readable {

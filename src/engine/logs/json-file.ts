@@ -3,6 +3,7 @@
 // is for containers supervised in-process (no hako-monitor); reading is ../monitor/logs.ts.
 import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { invalid } from '../../common/errors.js';
+import { isoTime } from '../../common/time.js';
 
 /** docker's size syntax: 10k, 10m, 1g (binary units), plain bytes. */
 export function parseLogSize(text: string): number {
@@ -14,7 +15,7 @@ export function parseLogSize(text: string): number {
 
 /** RFC3339Nano with nanosecond digits, as docker writes them. */
 export function rfc3339Nano(ms = Date.now(), extraNs = 0): string {
-  const iso = new Date(ms).toISOString(); // 2024-01-01T00:00:00.123Z
+  const iso = isoTime(ms); // 2024-01-01T00:00:00.123Z
   const frac = String((ms % 1000) * 1_000_000 + extraNs).padStart(9, '0');
   return `${iso.slice(0, 19)}.${frac}Z`;
 }

@@ -10,6 +10,7 @@ import { familiarString, parseReference, repositoryName, type Reference } from '
 import type { ContentStore } from '../store/content.js';
 import type { ImageRecord, MetadataStore } from '../store/metadata.js';
 import type { BlobStaging } from '../store/staging.js';
+import { isoTime } from '../../common/time.js';
 
 export interface NewImage {
   configBytes: Buffer;
@@ -68,7 +69,7 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
           created: typeof c.created === 'string' ? c.created : undefined,
           size: img.layers.reduce((n, l) => n + l.size, 0) + img.configDesc.size,
           sources: found?.sources ?? [],
-          addedAt: found?.addedAt ?? new Date().toISOString(),
+          addedAt: found?.addedAt ?? isoTime(),
         };
         await meta.putImage(rec);
       }

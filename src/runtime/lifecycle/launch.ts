@@ -22,6 +22,7 @@ import type { RuntimeContext } from './context.js';
 import { deviceCgroupRules } from './device-rules.js';
 import { awaitFork, killContainerPidfd, supervisedPlan, type SupervisorOptions } from './supervised.js';
 import { detachHostMount, topMountId } from './host-mounts.js';
+import { isoTime } from '../../common/time.js';
 
 /** Checkpoint values the child reports with `notify` ops (shared with the planner). */
 const NOTIFY_BEFORE_PIVOT = NOTIFY.BEFORE_PIVOT;
@@ -92,7 +93,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       id,
       bundle,
       rootfs,
-      created: new Date().toISOString(),
+      created: isoTime(),
       owner: ownerName(),
       status: 'creating',
       pid: 0,
