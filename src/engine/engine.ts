@@ -358,9 +358,12 @@ export class Engine implements ContainerEngine {
     this.bus.emit('container', action, live.rec.Id, { ...labels, image: String(live.rec.Config.Image), name: live.rec.Name.slice(1), ...extra });
   }
 
-  /** State transitions: atomic (rename) but not fsync'd, see reconcile(). */
+  /**
+   * State transitions: atomic (rename) but not fsync'd, see reconcile(); written off the event
+   * loop, in order, after the caller's answer (RecordStore.saveSoon).
+   */
   private save(live: Live): void {
-    this.records.save(live.rec, { durable: false });
+    this.records.saveSoon(live.rec, (e) => this.log.warn(e.message));
   }
 
   private monitorDirOf(id: string): string {
@@ -1152,6 +1155,7 @@ export class Engine implements ContainerEngine {
     // exist, after a crash too (reconcile() then sweeps the snapshot, monitor dir and retired
     // directories no record owns). The snapshot follows the same way; the renamed directories
     // are deleted after the answer (deleting files on the data-root's fs costs ms each here).
+    await this.records.flush(rec.Id); // a state save still being written would land in the retired dir
     const retiredRecord = this.records.retire(rec.Id);
     this.trace.mark(rec.Id, 'remove.record');
     const settled = await Promise.allSettled([
@@ -1731,6 +1735,7 @@ export class Engine implements ContainerEngine {
     this.closed = true;
     await this.ready.catch(() => undefined);
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    await this.records.flush();
     for (const live of this.containers.values()) {
       if (live.restartTimer) clearTimeout(live.restartTimer);
       live.restartTimer = undefined;

@@ -83,6 +83,9 @@ export interface ContainerRecord {
 
 /** Records of all containers, one directory each. */
 export class RecordStore {
+  /** saveSoon() writes in progress, by container id. */
+  private readonly writing = new Map<string, { again: boolean; done: Promise<void> }>();
+
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o710 });
   }
@@ -99,6 +102,44 @@ export class RecordStore {
       writeFileAtomicSync(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, durable: opts.durable !== false });
     } catch (err) {
       throw fromSystemError(`save container ${rec.Id}`, err, dir);
+    }
+  }
+
+  /**
+   * A state update: atomic, not fsync'd (see Engine.reconcile), written off the event loop.
+   * Updates of one container are written one at a time; one asked for while another is being
+   * written is folded into the next write, which takes the record as it is then (the latest
+   * state wins). A directory that is gone (the container was removed) is not recreated.
+   */
+  saveSoon(rec: ContainerRecord, onError: (err: Error) => void): void {
+    const busy = this.writing.get(rec.Id);
+    if (busy) {
+      busy.again = true;
+      return;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    const file = join(this.containerDir(rec.Id), 'config.v2.json');
+    entry.done = (async () => {
+      do {
+        entry.again = false;
+        try {
+          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+        } catch (err) {
+          if (!existsSync(this.containerDir(rec.Id))) break; // removed meanwhile
+          onError(fromSystemError(`save container ${rec.Id}`, err, file));
+        }
+      } while (entry.again);
+      this.writing.delete(rec.Id);
+    })();
+    this.writing.set(rec.Id, entry);
+  }
+
+  /** Waits until the container's updates (all containers' without an id) are written. */
+  async flush(id?: string): Promise<void> {
+    for (;;) {
+      const pending = id !== undefined ? [this.writing.get(id)].filter((e) => e !== undefined) : [...this.writing.values()];
+      if (pending.length === 0) return;
+      await Promise.all(pending.map((e) => e.done));
     }
   }
 
