@@ -18,7 +18,8 @@
 // --phases: hakod runs with HAKO_PHASE_TRACE (src/engine/phase-trace.ts) and the API sequence is
 // broken down by the engine's phase marks and the client's own timestamps (one clock: CLOCK_MONOTONIC).
 // --api-only: only the API sequence (no CLI runs, no 100 containers), for iterating on the engine.
-// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--exec-root-on-disk]
+// --cpu-prof=<dir>: hakod runs with node's --cpu-prof, the profile lands in <dir> when it stops.
+// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--exec-root-on-disk] [--cpu-prof=<dir>]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
@@ -33,6 +34,7 @@ const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 20);
 const phases = args.includes('--phases');
 const apiOnly = args.includes('--api-only');
 const withDockerd = !args.includes('--no-dockerd') && !apiOnly;
+const cpuProfDir = args.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
 const DOCKER = '/usr/local/bin/docker';
 if (process.getuid() !== 0) {
   console.error('bench/engine: needs root');
@@ -157,7 +159,8 @@ async function startHakod(work) {
   const sock = join(work, 'hako.sock');
   execRootDir(join(work, 'run'));
   const cgroupParent = testCgroupName('bench-engine');
-  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(hakodNet)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(hakodNet)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => (log += d));
   const deadline = Date.now() + 20_000;

@@ -22,6 +22,8 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** fsync the file and its directory (default true); false only for files a crash may lose. */
   durable?: boolean;
+  /** Create the directory when missing (writeFileAtomic only; default true). */
+  createDir?: boolean;
 }
 
 function fsyncDirSync(dir: string): void {
@@ -65,12 +67,12 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Asynchronous atomic write; creates the directory when missing. */
+/** Asynchronous atomic write; creates the directory when missing (unless createDir is false). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   const tmp = tempName(path);
   try {
-    await mkdir(dir, { recursive: true });
+    if (opts.createDir !== false) await mkdir(dir, { recursive: true });
     const fh = await open(tmp, 'wx', opts.mode ?? 0o600);
     try {
       await fh.writeFile(data);

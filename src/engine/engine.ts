@@ -41,7 +41,7 @@ import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMon
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
-import { readMonitorInfo } from './monitor/index.js';
+import { readMonitorInfo, monitorAlive } from './monitor/index.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
 import { dockerStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
@@ -167,6 +167,8 @@ export class Engine implements ContainerEngine {
   private closed = false;
   /** Phase timestamps for profiling (HAKO_PHASE_TRACE, see ./phase-trace.ts). */
   private readonly trace = PhaseTrace.fromEnv();
+  /** Work that follows an answer (deleting a removed container's files); close() waits for it. */
+  private readonly background = new Set<Promise<void>>();
   /** Parsed image configs by image ID (content-addressed, so never stale), see imageForCreate. */
   private readonly imageConfigs = new Map<string, ImageConfig>();
 
@@ -261,6 +263,7 @@ export class Engine implements ContainerEngine {
     }
     // Stale runtime state and bundles of containers we do not know.
     for (const id of this.runtime.list()) if (!this.containers.has(id)) await this.runtime.delete(id, { force: true }).catch(() => undefined);
+    await this.sweepOrphans();
     // Exited while we were away: record the monitor's exit status (restart policies apply).
     for (const [l, exit] of toFinish) await this.locked(l, () => this.onExit(l, exit, '', exit.finishedAt));
     // Endpoints of containers that are not running any more (or that we do not know) go.
@@ -268,6 +271,38 @@ export class Engine implements ContainerEngine {
     for (const l of toRestart) {
       void this.locked(l, () => this.startLocked(l)).catch((e) => this.log.warn(`restart ${l.rec.Id} after daemon start: ${(e as Error).message}`));
     }
+  }
+
+  /**
+   * What a crash in the middle of a create or a remove leaves (the record is written last by a
+   * create and renamed away first by a remove): rootfs mounts, snapshots and monitor dirs of
+   * containers without a record, and the retired directories of removed ones.
+   */
+  private async sweepOrphans(): Promise<void> {
+    const warn = (what: string) => (e: unknown) => this.log.warn(`${what}: ${(e as Error).message}`);
+    const entries = (dir: string) => {
+      try {
+        return readdirSync(dir).filter((n) => !n.startsWith('.'));
+      } catch {
+        return [];
+      }
+    };
+    for (const id of entries(join(this.execRoot, 'containers'))) {
+      if (!this.containers.has(id)) await this.unmountRootfs(id).catch(warn(`remove the rootfs mount of unknown container ${id}`));
+    }
+    for (const id of this.snapshots.containerIds()) {
+      if (!this.containers.has(id)) await this.snapshots.removeContainer(id).catch(warn(`remove the rootfs of unknown container ${id}`));
+    }
+    for (const id of entries(join(this.execRoot, 'monitors'))) {
+      if (this.containers.has(id)) continue;
+      const info = readMonitorInfo(this.monitorDirOf(id));
+      if (info && monitorAlive(info.pid, info.startTime)) continue; // still running: not ours to judge
+      await rm(this.monitorDirOf(id), { recursive: true, force: true }).catch(warn(`remove the monitor dir of unknown container ${id}`));
+    }
+    this.inBackground('delete the files of removed containers', async () => {
+      await this.records.removeRetired();
+      await this.snapshots.removeRetired();
+    });
   }
 
   private watchOrphan(live: Live): void {
@@ -281,6 +316,15 @@ export class Engine implements ContainerEngine {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** Runs `fn` after the current answer; a failure is logged (what it leaves, reconcile() sweeps). */
+  private inBackground(what: string, fn: () => Promise<void>): void {
+    const p: Promise<void> = new Promise<void>((r) => setImmediate(r))
+      .then(fn)
+      .catch((e: unknown) => this.log.warn(`${what}: ${(e as Error).message}`))
+      .finally(() => this.background.delete(p));
+    this.background.add(p);
+  }
 
   private async locked<T>(live: Live, fn: () => Promise<T>): Promise<T> {
     const next = live.chain.then(fn, fn);
@@ -315,9 +359,12 @@ export class Engine implements ContainerEngine {
     this.bus.emit('container', action, live.rec.Id, { ...labels, image: String(live.rec.Config.Image), name: live.rec.Name.slice(1), ...extra });
   }
 
-  /** State transitions: atomic (rename) but not fsync'd, see reconcile(). */
+  /**
+   * State transitions: atomic (rename) but not fsync'd, see reconcile(); written off the event
+   * loop, in order, after the caller's answer (RecordStore.saveSoon).
+   */
   private save(live: Live): void {
-    this.records.save(live.rec, { durable: false });
+    this.records.saveSoon(live.rec, (e) => this.log.warn(e.message));
   }
 
   private monitorDirOf(id: string): string {
@@ -1092,8 +1139,9 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     if (!this.containers.has(rec.Id)) return;
     this.trace.mark(rec.Id, 'remove.locked');
+    // In memory only: the removal's commit point is the rename of the record's directory
+    // (finishRemove), and a crash before it leaves the container as it was.
     rec.State.Status = 'removing';
-    this.save(live);
     await this.finishRemove(live, opts);
     this.trace.mark(rec.Id, 'remove.done');
   }
@@ -1104,17 +1152,29 @@ export class Engine implements ContainerEngine {
     // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
     if (live.cleaned) await this.unmountRootfs(rec.Id);
     else await this.cleanupAfterExit(live);
-    // Snapshot, lease and monitor dir at once; the record goes last (until then a crash leaves a
-    // 'removing' record, and reconcile() finishes the removal).
+    // The record's directory goes first, in one rename: from here on the container does not
+    // exist, after a crash too (reconcile() then sweeps the snapshot, monitor dir and retired
+    // directories no record owns). The snapshot follows the same way; the renamed directories
+    // are deleted after the answer (deleting files on the data-root's fs costs ms each here).
+    await this.records.flush(rec.Id); // a state save still being written would land in the retired dir
+    const retiredRecord = this.records.retire(rec.Id);
+    this.trace.mark(rec.Id, 'remove.record');
     const settled = await Promise.allSettled([
-      this.snapshots.removeContainer(rec.Id).then(() => this.trace.mark(rec.Id, 'remove.snapshot')),
+      this.snapshots.retireContainer(rec.Id).then((d) => {
+        this.trace.mark(rec.Id, 'remove.snapshot');
+        return d;
+      }),
       this.images.removeLease(rec.Id).catch(() => undefined),
       rm(this.monitorDirOf(rec.Id), { recursive: true, force: true }),
     ]);
-    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    const retiredSnapshot = settled[0].status === 'fulfilled' ? settled[0].value : undefined;
+    this.inBackground(`delete the files of removed container ${rec.Id}`, async () => {
+      if (retiredRecord) await this.records.removeRetired(retiredRecord);
+      if (retiredSnapshot) await this.snapshots.removeRetired(retiredSnapshot);
+      this.trace.mark(rec.Id, 'remove.files-deleted');
+    });
+    for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${rec.Id}: ${(r.reason as Error).message}`);
     for (const eid of live.execs) this.execs.delete(eid);
-    this.records.remove(rec.Id);
-    this.trace.mark(rec.Id, 'remove.record');
     this.containers.delete(rec.Id);
     this.names.release(rec.Name, rec.Id);
     if (opts.volumes) {
@@ -1675,6 +1735,8 @@ export class Engine implements ContainerEngine {
   async close(): Promise<void> {
     this.closed = true;
     await this.ready.catch(() => undefined);
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    await this.records.flush();
     for (const live of this.containers.values()) {
       if (live.restartTimer) clearTimeout(live.restartTimer);
       live.restartTimer = undefined;

@@ -6,7 +6,7 @@
 //     loopback nameservers (unreachable from the container's netns).
 //   host: the host's /etc/hosts and resolv.conf (same netns: loopback resolvers work).
 //   none: localhost lines and --add-host entries only.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from '../../network/hosts-files.js';
 
 export interface EtcInput {
@@ -65,9 +65,22 @@ export function hostsFile(hostname: string, domainname: string, extraHosts: stri
   return renderHosts(ip ? [{ ip, names }] : [], extraHosts.map((h) => parseAddHost(h)));
 }
 
-/** Writes the three files in place (truncate + write keeps the inode a bind mount refers to). */
+/**
+ * Writes the three files in place (truncate + write keeps the inode a bind mount refers to),
+ * each only when its text changed: a start rewrites what create wrote, and on the data-root's
+ * fs a truncate + write costs far more than the read that tells it is the same.
+ */
 export function writeEtcFiles(paths: { hosts: string; hostname: string; resolv: string }, t: EtcTexts): void {
-  writeFileSync(paths.hostname, t.hostname, { mode: 0o644 });
-  writeFileSync(paths.resolv, t.resolv, { mode: 0o644 });
-  writeFileSync(paths.hosts, t.hosts, { mode: 0o644 });
+  writeIfChanged(paths.hostname, t.hostname);
+  writeIfChanged(paths.resolv, t.resolv);
+  writeIfChanged(paths.hosts, t.hosts);
+}
+
+function writeIfChanged(path: string, text: string): void {
+  try {
+    if (readFileSync(path, 'utf8') === text) return;
+  } catch {
+    /* not there yet */
+  }
+  writeFileSync(path, text, { mode: 0o644 });
 }

@@ -1,9 +1,13 @@
 // The container record: what the engine knows about one container, persisted as
 // <root>/containers/<id>/config.v2.json (written atomically: temp file + fsync + rename, so a
 // crash leaves the old or the new record, never a torn one).
-import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fromSystemError } from '../../common/errors.js';
+// Removal renames the directory to a hidden .removed-<id>-<random> beside it (the container is
+// gone at once, also after a crash) and deletes it later; loadAll() skips such directories and
+// removeRetired() deletes them.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { HakoError, fromSystemError } from '../../common/errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
 import type { EndpointConfig } from './network-config.js';
@@ -79,6 +83,9 @@ export interface ContainerRecord {
 
 /** Records of all containers, one directory each. */
 export class RecordStore {
+  /** saveSoon() writes in progress, by container id. */
+  private readonly writing = new Map<string, { again: boolean; done: Promise<void> }>();
+
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o710 });
   }
@@ -98,6 +105,44 @@ export class RecordStore {
     }
   }
 
+  /**
+   * A state update: atomic, not fsync'd (see Engine.reconcile), written off the event loop.
+   * Updates of one container are written one at a time; one asked for while another is being
+   * written is folded into the next write, which takes the record as it is then (the latest
+   * state wins). A directory that is gone (the container was removed) is not recreated.
+   */
+  saveSoon(rec: ContainerRecord, onError: (err: Error) => void): void {
+    const busy = this.writing.get(rec.Id);
+    if (busy) {
+      busy.again = true;
+      return;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    const file = join(this.containerDir(rec.Id), 'config.v2.json');
+    entry.done = (async () => {
+      do {
+        entry.again = false;
+        try {
+          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+        } catch (err) {
+          if (!existsSync(this.containerDir(rec.Id))) break; // removed meanwhile
+          onError(fromSystemError(`save container ${rec.Id}`, err, file));
+        }
+      } while (entry.again);
+      this.writing.delete(rec.Id);
+    })();
+    this.writing.set(rec.Id, entry);
+  }
+
+  /** Waits until the container's updates (all containers' without an id) are written. */
+  async flush(id?: string): Promise<void> {
+    for (;;) {
+      const pending = id !== undefined ? [this.writing.get(id)].filter((e) => e !== undefined) : [...this.writing.values()];
+      if (pending.length === 0) return;
+      await Promise.all(pending.map((e) => e.done));
+    }
+  }
+
   /** save(), fsync'd, without blocking the event loop (a new container's record). */
   async saveDurable(rec: ContainerRecord): Promise<void> {
     const dir = this.containerDir(rec.Id);
@@ -112,6 +157,7 @@ export class RecordStore {
   loadAll(warn: (m: string) => void): ContainerRecord[] {
     const out: ContainerRecord[] = [];
     for (const id of readdirSync(this.dir)) {
+      if (id.startsWith('.')) continue; // retired (see remove), or a temp file
       const file = join(this.dir, id, 'config.v2.json');
       if (!existsSync(file)) {
         warn(`removing incomplete container directory ${join(this.dir, id)}`);
@@ -129,6 +175,35 @@ export class RecordStore {
 
   remove(id: string): void {
     rmSync(this.containerDir(id), { recursive: true, force: true });
+  }
+
+  /**
+   * Moves the container's directory (record, log, /etc files) out of the way in one rename:
+   * the container no longer exists, here or after a crash. Returns the directory to delete with
+   * removeRetired() (undefined when there was none).
+   */
+  retire(id: string): string | undefined {
+    const retired = join(this.dir, `.removed-${id}-${Math.floor(Math.random() * 0x100000000).toString(16)}`);
+    try {
+      renameSync(this.containerDir(id), retired);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fromSystemError(`remove container ${id}`, err, this.containerDir(id));
+    }
+    return retired;
+  }
+
+  /** Deletes directories retire() left: the one given, or all of them (after a crash). */
+  async removeRetired(dir?: string): Promise<void> {
+    const dirs = dir !== undefined ? [dir] : readdirSync(this.dir).filter((n) => n.startsWith('.removed-')).map((n) => join(this.dir, n));
+    for (const d of dirs) {
+      if (dirname(d) !== this.dir || !basename(d).startsWith('.removed-')) throw new HakoError({ step: 'remove a retired container directory', path: d, hint: 'not a directory retire() made', kind: 'internal' });
+      try {
+        await rm(d, { recursive: true, force: true });
+      } catch (err) {
+        throw fromSystemError('remove a retired container directory', err, d);
+      }
+    }
   }
 }
 

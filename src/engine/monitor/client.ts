@@ -84,7 +84,9 @@ export class MonitorClient {
    */
   static async connect(dir: string, opts: { timeoutMs?: number } = {}): Promise<MonitorClient> {
     const deadline = Date.now() + (opts.timeoutMs ?? 5000);
-    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    // A monitor that is still starting listens within a millisecond or so of its exec (which is
+    // where launch() returns): retry soon, then back off.
+    for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
       try {
         const sock = await connectUnix(dir);
         const client = new MonitorClient(dir, sock);

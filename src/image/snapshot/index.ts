@@ -13,8 +13,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { HakoError, fromSystemError, invalid, notFound } from '../../common/errors.js';
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -341,6 +341,46 @@ export class SnapshotStore {
       if (/not mounted|no mount point/i.test(stderr)) return;
       if (/no such file/i.test(stderr) && !existsSync(abs)) return;
       throw new HakoError({ step: `unmount rootfs ${abs}`, path: abs, errno: /busy/i.test(stderr) ? 16 : undefined, hint: stderr || undefined, kind: 'internal', cause: e });
+    }
+  }
+
+  /**
+   * Moves a container's upper and work dirs out of the way in one rename (unmount its rootfs
+   * first), to containers/.removed-<id>-<random>: the container's snapshot is gone at once, and
+   * the returned directory can be deleted later (removeRetired() deletes every such directory,
+   * e.g. the ones a crash left). undefined when there was no snapshot.
+   */
+  async retireContainer(id: string): Promise<string | undefined> {
+    const dir = this.containerDir(id);
+    const retired = join(this.root, 'containers', `.removed-${id}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(dir, retired);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fromSystemError(`remove rootfs of ${id}`, e, dir);
+    }
+    return retired;
+  }
+
+  /** Deletes the directories retireContainer() left (all of them, or the one given). */
+  async removeRetired(dir?: string): Promise<void> {
+    const base = join(this.root, 'containers');
+    const dirs = dir !== undefined ? [dir] : (await readdir(base).catch(() => [] as string[])).filter((n) => n.startsWith('.removed-')).map((n) => join(base, n));
+    for (const d of dirs) {
+      if (dirname(d) !== base || !basename(d).startsWith('.removed-')) throw invalid(`not a retired container snapshot: ${d}`);
+      await rm(d, { recursive: true, force: true }).catch((e) => {
+        throw fromSystemError('remove a retired container rootfs', e, d);
+      });
+    }
+  }
+
+  /** IDs of the containers that have a snapshot (prepared, not removed). */
+  containerIds(): string[] {
+    try {
+      return readdirSync(join(this.root, 'containers')).filter((n) => CONTAINER_ID.test(n));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw fromSystemError(`list container snapshots in ${this.root}`, e);
     }
   }
 
