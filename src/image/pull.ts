@@ -236,6 +236,15 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
     manifest = topParsed;
   }
 
+  // Config: small, verified in memory. Asked for first, on the connection the manifest came by.
+  const configP = ctx.content.has(manifest.config.digest)
+    ? ctx.content.readBlob(manifest.config.digest)
+    : client.getBlob(repo, manifest.config, signal).then((bytes) => {
+        const got = sha256(bytes);
+        if (got !== manifest.config.digest) throw mismatch('config', manifest.config.digest, got);
+        return bytes;
+      });
+  configP.catch(() => undefined); // awaited in pullManifest
   const concurrency = opts.concurrency ?? 3;
   // The first missing layers are requested together with the config, not after it: their answers
   // wait unread (the config names their snapshots) and the config's round trip is not added.
@@ -259,7 +268,7 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
     };
   };
   try {
-    return await pullManifest(ctx, client, ref, opts, { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, concurrency, fetcherOf });
+    return await pullManifest(ctx, ref, opts, { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, configP, concurrency, fetcherOf });
   } finally {
     // Answers nobody read (the pull failed, or the blob came from elsewhere meanwhile).
     for (const [d, p] of mine) {
@@ -278,23 +287,17 @@ interface Resolved {
   manifestBytes: Buffer;
   manifestDigest: Digest;
   indexDigest: Digest | undefined;
+  /** The config's bytes, verified. */
+  configP: Promise<Buffer>;
   concurrency: number;
   fetcherOf: (d: Digest) => BlobFetcher;
 }
 
 /** The rest of a pull once the platform manifest is known: config, layers, record, references. */
-async function pullManifest(ctx: PullContext, client: RegistryClient, ref: Reference, opts: PullOptions, r: Resolved): Promise<PullResult> {
+async function pullManifest(ctx: PullContext, ref: Reference, opts: PullOptions, r: Resolved): Promise<PullResult> {
   const { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, concurrency, fetcherOf } = r;
   const signal = opts.signal;
-  const repo = ref.path;
-  // Config: small, verified in memory.
-  let configBytes: Buffer;
-  if (ctx.content.has(manifest.config.digest)) configBytes = await ctx.content.readBlob(manifest.config.digest);
-  else {
-    configBytes = await client.getBlob(repo, manifest.config, signal);
-    const got = sha256(configBytes);
-    if (got !== manifest.config.digest) throw mismatch('config', manifest.config.digest, got);
-  }
+  const configBytes = await r.configP;
   const config: ImageConfig = parseImageConfig(configBytes);
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {
@@ -309,7 +312,8 @@ async function pullManifest(ctx: PullContext, client: RegistryClient, ref: Refer
   const chainIds = chainIdsOf(diffIds);
   const id = manifest.config.digest;
 
-  const before = await ctx.meta.getImage(id);
+  const before = ctx.meta.getImage(id); // read while the layers come
+  before.catch(() => undefined);
   const report = reporter(ctx, opts);
   // docker's order: every layer `Pulling fs layer`, those beyond the concurrency `Waiting`.
   const waiting = new Set<number>();
@@ -322,6 +326,7 @@ async function pullManifest(ctx: PullContext, client: RegistryClient, ref: Refer
   const flags = await pool(manifest.layers, concurrency, (layer, i) => ensureLayer(ctx, fetcherOf(layer.digest), layer, diffIds[i]!, chainIds[i]!, report, signal));
   const downloaded = flags.filter((x) => x).length;
 
+  const hadRecord = (await before) !== undefined; // read before this pull writes it
   // Only now, with every layer verified and stored, do the manifests, the record and the
   // references appear, in that order, each durable before the next: the blobs, the record and
   // the reference table are written and fsynced side by side, then renamed one after the other.
@@ -374,7 +379,7 @@ async function pullManifest(ctx: PullContext, client: RegistryClient, ref: Refer
     }
   });
   await blobs;
-  const upToDate = before !== undefined && downloaded === 0 && previous === id;
+  const upToDate = hadRecord && downloaded === 0 && previous === id;
   const name = familiarString({ ...ref, digest: ref.tag ? undefined : ref.digest });
   report({ status: `Digest: ${top.digest}` });
   const message = upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}`;
