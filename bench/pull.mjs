@@ -7,7 +7,7 @@
 // loaded before the clock starts, a fresh process so JIT and connections are cold); the floor's and
 // docker's include their processes' start (skopeo, tar; the docker CLI, with dockerd running). The
 // whole hako process (Node's start-up ~25 ms + module loading ~30 ms + pull) is printed beside it.
-// Usage: node bench/pull.mjs [runs] [--dir /path/on/fs/to/test] [--fresh-ext4] [--delete-between-runs]
+// Usage: node bench/pull.mjs [runs] [--dir /path/on/fs/to/test] [--fresh-ext4] [--delete-between-runs] [--phases]
 // (root; skopeo, docker-registry, debootstrap installed; the debian rootfs is made once with
 // debootstrap from Debian's mirror and cached in .tmp/bench-cache). Node commands run with
 // NODE_EXTRA_CA_CERTS unset.
@@ -18,6 +18,7 @@
 // at a time, by the next inode allocations in its group (ext4's recently_deleted() check), so a
 // run right after deleting the previous run's 6.6k files spends most of its time there — 60–70%
 // of `tar -xf` in perf — whichever tool it is. --delete-between-runs measures that case.
+// --phases adds the median time of each step of hako's pull (requests, progress) at the end.
 // Within a run the three tools take turns at going first, after a fresh dockerd has settled.
 // --fresh-ext4 runs everything on a new loop-mounted ext4 (with a journal, as mkfs.ext4 makes it)
 // under the --dir, removed at the end.
@@ -34,6 +35,7 @@ const dirFlag = args.indexOf('--dir');
 const baseDir = dirFlag >= 0 ? args[dirFlag + 1] : '/var/tmp';
 const deleteBetween = args.includes('--delete-between-runs');
 const freshExt4 = args.includes('--fresh-ext4');
+const withPhases = args.includes('--phases');
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 if (process.getuid() !== 0) {
@@ -187,7 +189,7 @@ try {
   for (const [name, img] of Object.entries(images)) {
     sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${img.dir}:latest`, `docker://${registry.host}/bench/${name}:latest`]);
   }
-  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
+  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
   for (let i = 0; i < runs; i++) {
     if (hasDocker) {
       dockerd = await startDockerd(join(work, `dockerd-${i}`), registry.host);
@@ -199,13 +201,14 @@ try {
       const hako = () => {
         const root = join(work, `hako-${name}-${i}`);
         let r;
-        const wall = timeIt(() => (r = spawnSync(process.execPath, [join(repo, 'bench/pull-worker.mjs'), root, ref], { env, encoding: 'utf8' })));
+        const wall = timeIt(() => (r = spawnSync(process.execPath, [join(repo, 'bench/pull-worker.mjs'), root, ref, ...(withPhases ? ['--phases'] : [])], { env, encoding: 'utf8' })));
         if (r.status !== 0) throw new Error(`hako pull failed: ${r.stderr}`);
         const out = JSON.parse(r.stdout.trim().split('\n').pop());
         r0.hako.push(out.ms);
         r0.hakoProc.push(wall);
         r0.hakoCpu.push(out.cpuS);
         r0.rss.push(out.maxRssMB);
+        if (out.phases) r0.phases.push(out.phases);
         if (deleteBetween) rmSync(root, { recursive: true, force: true });
       };
       const floor = () => {
@@ -268,4 +271,14 @@ for (const r of results) {
   console.log(`    skopeo copy + tar -xzf    ${r.floor.toFixed(0)} ms   → hako/floor ${(r.hako / r.floor).toFixed(2)}× (target ≤ 1.2×; median of the runs' own ratios ${paired(r.all.floor)}×)   [${r.all.floor.map((x) => x.toFixed(0)).join(' ')}]`);
   if (r.docker !== undefined) console.log(`    docker pull               ${r.docker.toFixed(0)} ms   → hako/docker ${(r.hako / r.docker).toFixed(2)}× (target ≤ 0.5×; runs' own ${paired(r.all.docker)}×)   dockerd CPU ${r.dockerCpu.toFixed(2)} s   [${r.all.docker.map((x) => x.toFixed(0)).join(' ')}]`);
   else console.log('    docker pull               (dockerd not installed: apt-get install docker.io to compare)');
+}
+if (withPhases) {
+  console.log('hako pull phases (ms since the pull started, medians; each request: sent, answered, body received):');
+  for (const r of results) {
+    const keys = [...new Set(r.all.phases.flatMap((p) => Object.keys(p)))];
+    const at = (k) => median(r.all.phases.map((p) => p[k]).filter((x) => x !== undefined));
+    console.log(`  ${r.name}`);
+    for (const k of keys.sort((a, b) => at(a) - at(b))) console.log(`    ${at(k).toFixed(1).padStart(8)}  ${k}`);
+    console.log(`    ${r.hako.toFixed(1).padStart(8)}  done (record and references written)`);
+  }
 }
