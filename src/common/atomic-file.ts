@@ -69,10 +69,33 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /** Asynchronous atomic write; creates the directory when missing (unless createDir is false). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  if (opts.createDir !== false) {
+    await mkdir(dirname(path), { recursive: true }).catch((err: unknown) => {
+      throw fromSystemError(`write ${path}`, err, path);
+    });
+  }
+  const staged = await stageFileAtomic(path, data, opts);
+  await staged.commit();
+}
+
+/** A file written (and fsynced) under a temp name: `commit` renames it over the target. */
+export interface StagedFile {
+  /** Renames the temp file over the target and (durable) fsyncs the directory. */
+  commit(): Promise<void>;
+  /** Removes the temp file (after a failed or skipped commit). */
+  abort(): Promise<void>;
+}
+
+/**
+ * The first half of writeFileAtomic, for callers that write several files side by side and
+ * must make them appear in a given order: the slow part (write, fsync) of all of them at once,
+ * then each commit (rename, fsync of the directory) in that order. The directory must exist.
+ */
+export async function stageFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<StagedFile> {
   const dir = dirname(path);
   const tmp = tempName(path);
+  const abort = (): Promise<void> => unlink(tmp).catch(() => undefined);
   try {
-    if (opts.createDir !== false) await mkdir(dir, { recursive: true });
     const fh = await open(tmp, 'wx', opts.mode ?? 0o600);
     try {
       await fh.writeFile(data);
@@ -80,10 +103,20 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
-    if (opts.durable !== false) await fsyncDir(dir);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    await abort();
     throw fromSystemError(`write ${path}`, err, path);
   }
+  return {
+    abort,
+    async commit() {
+      try {
+        await rename(tmp, path);
+        if (opts.durable !== false) await fsyncDir(dir);
+      } catch (err) {
+        await abort();
+        throw fromSystemError(`write ${path}`, err, path);
+      }
+    },
+  };
 }

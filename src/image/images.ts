@@ -111,6 +111,7 @@ export class ImageService {
       client: (d) => this.client(d),
       unpacker: opts.unpacker,
       unpacking: new Map(),
+      early: new Map(),
       log: opts.log,
     };
   }

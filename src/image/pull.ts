@@ -9,7 +9,7 @@ import { sha256, type Digest } from './digest.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from './manifest.js';
 import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from './platform.js';
 import { familiarString, formatReference, parseReference, repositoryName, type Reference } from './reference.js';
-import type { ContentStore } from './store/content.js';
+import type { BlobFetcher, ContentStore } from './store/content.js';
 import type { ImageRecord, MetadataStore } from './store/metadata.js';
 import type { RegistryClient } from './registry/client.js';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
@@ -48,6 +48,11 @@ export interface PullContext {
   unpacker?: LayerUnpacker | undefined;
   /** Unpacks in flight in this process, by chain ID (two pulls never unpack one layer twice). */
   unpacking: Map<Digest, Promise<Digest>>;
+  /**
+   * Layer requests sent before their ingest starts (with the config's), by blob digest, shared
+   * so that concurrent pulls of one image send one; without it, each pull keeps its own.
+   */
+  early?: Map<Digest, Promise<{ body: Readable; start: number }>> | undefined;
   log?: ((line: string) => void) | undefined;
 }
 
@@ -127,7 +132,7 @@ async function fetchManifest(ctx: PullContext, client: RegistryClient, ref: Refe
   return { bytes: m.bytes, digest: got, mediaType: m.mediaType };
 }
 
-async function ensureLayer(ctx: PullContext, client: RegistryClient, repo: string, layer: Descriptor, diffId: Digest, chainId: Digest, report: ProgressSink, signal?: AbortSignal): Promise<boolean> {
+async function ensureLayer(ctx: PullContext, fetcher: BlobFetcher, layer: Descriptor, diffId: Digest, chainId: Digest, report: ProgressSink, signal?: AbortSignal): Promise<boolean> {
   const unpacker = ctx.unpacker;
   const id = shortDigest(layer.digest);
   const needUnpack = unpacker !== undefined && !unpacker.has(chainId) && !ctx.unpacking.has(chainId);
@@ -145,7 +150,7 @@ async function ensureLayer(ctx: PullContext, client: RegistryClient, repo: strin
     settled.catch(() => input.destroy());
     return settled;
   };
-  const res = await ctx.content.ingest({ digest: layer.digest, size: layer.size, what: 'layer' }, client.blobFetcher(repo, layer.digest), {
+  const res = await ctx.content.ingest({ digest: layer.digest, size: layer.size, what: 'layer' }, fetcher, {
     signal,
     onProgress: (n) => bytes.add(n),
     tap: needUnpack
@@ -203,10 +208,12 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
   const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? (await import('./platform.js')).parsePlatform(opts.platform) : normalizePlatform(opts.platform);
   const client = ctx.client(ref.domain);
   const repo = ref.path;
+  // The stores' directories are made while the first request is on its way.
+  const topP = fetchManifest(ctx, client, ref, ref.digest ?? ref.tag!, undefined, signal);
+  topP.catch(() => undefined); // awaited below
   await ctx.content.init();
   await ctx.meta.init();
-
-  const top = await fetchManifest(ctx, client, ref, ref.digest ?? ref.tag!, undefined, signal);
+  const top = await topP;
   const topParsed = parseManifest(top.bytes, top.mediaType);
   let manifestBytes = top.bytes;
   let manifestDigest = top.digest;
@@ -230,14 +237,68 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
     manifest = topParsed;
   }
 
-  // Config: small, verified in memory.
-  let configBytes: Buffer;
-  if (ctx.content.has(manifest.config.digest)) configBytes = await ctx.content.readBlob(manifest.config.digest);
-  else {
-    configBytes = await client.getBlob(repo, manifest.config, signal);
-    const got = sha256(configBytes);
-    if (got !== manifest.config.digest) throw mismatch('config', manifest.config.digest, got);
+  // Config: small, verified in memory. Asked for first, on the connection the manifest came by.
+  const configP = ctx.content.has(manifest.config.digest)
+    ? ctx.content.readBlob(manifest.config.digest)
+    : client.getBlob(repo, manifest.config, signal).then((bytes) => {
+        const got = sha256(bytes);
+        if (got !== manifest.config.digest) throw mismatch('config', manifest.config.digest, got);
+        return bytes;
+      });
+  configP.catch(() => undefined); // awaited in pullManifest
+  const concurrency = opts.concurrency ?? 3;
+  // The first missing layers are requested together with the config, not after it: their answers
+  // wait unread (the config names their snapshots) and the config's round trip is not added.
+  const early = ctx.early ?? new Map<Digest, Promise<{ body: Readable; start: number }>>();
+  const mine = new Map<Digest, Promise<{ body: Readable; start: number }>>();
+  for (const layer of manifest.layers) {
+    if (mine.size >= concurrency) break;
+    if (early.has(layer.digest) || ctx.content.has(layer.digest) || ctx.content.ingesting(layer.digest)) continue;
+    const p = client.blobFetcher(repo, layer.digest)(0, signal);
+    p.catch(() => undefined); // handed to the layer's ingest, which reports a failure
+    early.set(layer.digest, p);
+    mine.set(layer.digest, p);
   }
+  const fetcherOf = (d: Digest): BlobFetcher => {
+    const fetch = client.blobFetcher(repo, d);
+    return (offset, sig) => {
+      const p = offset === 0 ? early.get(d) : undefined;
+      if (p === undefined) return fetch(offset, sig);
+      early.delete(d);
+      return p;
+    };
+  };
+  try {
+    return await pullManifest(ctx, ref, opts, { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, configP, concurrency, fetcherOf });
+  } finally {
+    // Answers nobody read (the pull failed, or the blob came from elsewhere meanwhile).
+    for (const [d, p] of mine) {
+      if (early.get(d) !== p) continue;
+      early.delete(d);
+      p.then((r) => r.body.destroy(), () => undefined);
+    }
+  }
+}
+
+interface Resolved {
+  want: Platform;
+  top: { bytes: Buffer; digest: Digest };
+  topParsed: ReturnType<typeof parseManifest>;
+  manifest: ImageManifest;
+  manifestBytes: Buffer;
+  manifestDigest: Digest;
+  indexDigest: Digest | undefined;
+  /** The config's bytes, verified. */
+  configP: Promise<Buffer>;
+  concurrency: number;
+  fetcherOf: (d: Digest) => BlobFetcher;
+}
+
+/** The rest of a pull once the platform manifest is known: config, layers, record, references. */
+async function pullManifest(ctx: PullContext, ref: Reference, opts: PullOptions, r: Resolved): Promise<PullResult> {
+  const { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, concurrency, fetcherOf } = r;
+  const signal = opts.signal;
+  const configBytes = await r.configP;
   const config: ImageConfig = parseImageConfig(configBytes);
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {
@@ -252,9 +313,9 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
   const chainIds = chainIdsOf(diffIds);
   const id = manifest.config.digest;
 
-  const before = await ctx.meta.getImage(id);
+  const before = ctx.meta.getImage(id); // read while the layers come
+  before.catch(() => undefined);
   const report = reporter(ctx, opts);
-  const concurrency = opts.concurrency ?? 3;
   // docker's order: every layer `Pulling fs layer`, those beyond the concurrency `Waiting`.
   const waiting = new Set<number>();
   for (const [i, layer] of manifest.layers.entries()) {
@@ -263,15 +324,19 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
     if (i >= concurrency) waiting.add(i);
   }
   for (const i of waiting) report({ id: shortDigest(manifest.layers[i]!.digest), status: 'Waiting' });
-  const flags = await pool(manifest.layers, concurrency, (layer, i) => ensureLayer(ctx, client, repo, layer, diffIds[i]!, chainIds[i]!, report, signal));
+  const flags = await pool(manifest.layers, concurrency, (layer, i) => ensureLayer(ctx, fetcherOf(layer.digest), layer, diffIds[i]!, chainIds[i]!, report, signal));
   const downloaded = flags.filter((x) => x).length;
 
-  // Only now, with every blob verified and stored, do the manifests and the record appear.
-  await ctx.content.putBlobs([
+  const hadRecord = (await before) !== undefined; // read before this pull writes it
+  // Only now, with every layer verified and stored, do the manifests, the record and the
+  // references appear, in that order, each durable before the next: the blobs, the record and
+  // the reference table are written and fsynced side by side, then renamed one after the other.
+  const blobs = ctx.content.putBlobs([
     { data: configBytes, expected: { ...manifest.config, what: 'config' } },
     { data: manifestBytes, expected: { digest: manifestDigest, size: manifestBytes.length, what: 'manifest' } },
     ...(indexDigest ? [{ data: top.bytes, expected: { digest: indexDigest, size: top.bytes.length, what: 'index' } }] : []),
   ]);
+  blobs.catch(() => undefined); // awaited below
 
   const repoName = repositoryName(ref);
   const platform = normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
@@ -294,7 +359,6 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
       sources: [...new Set([...(existing?.sources ?? []), repoName])],
       addedAt: existing?.addedAt ?? isoTime(),
     };
-    await ctx.meta.putImage(rec);
     const refs = ctx.meta.readRefs();
     const target = { image: id, manifest: top.digest };
     if (ref.tag !== undefined) {
@@ -303,9 +367,20 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
       refs.tags[key] = target;
     }
     refs.digests[`${repoName}@${top.digest}`] = target;
-    await ctx.meta.writeRefs(refs);
+    const staged = await Promise.allSettled([ctx.meta.stageImage(rec), ctx.meta.stageRefs(refs)]);
+    const [recFile, refsFile] = staged.map((x) => (x.status === 'fulfilled' ? x.value : undefined));
+    try {
+      for (const x of staged) if (x.status === 'rejected') throw x.reason;
+      await blobs;
+      await recFile!.commit();
+      await refsFile!.commit();
+    } catch (err) {
+      await Promise.all([recFile?.abort(), refsFile?.abort()]);
+      throw err;
+    }
   });
-  const upToDate = before !== undefined && downloaded === 0 && previous === id;
+  await blobs;
+  const upToDate = hadRecord && downloaded === 0 && previous === id;
   const name = familiarString({ ...ref, digest: ref.tag ? undefined : ref.digest });
   report({ status: `Digest: ${top.digest}` });
   const message = upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}`;

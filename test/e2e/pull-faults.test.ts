@@ -187,6 +187,32 @@ test('5xx and 429 answers are retried with backoff: manifests, configs and layer
   }
 });
 
+test('a config the registry does not have: the layer requested with it is dropped unread, nothing stored, and the next pull fetches it again', { skip }, async () => {
+  const svc = service();
+  const { config, layers } = busybox.manifests[0]!;
+  const served: string[] = [];
+  try {
+    proxy.mode = { kind: 'fail', status: 404, times: Infinity, path: new RegExp(`/blobs/${config.digest}`), served };
+    const rangesBefore = proxy.ranges.length;
+    await assert.rejects(svc.pull(`${proxy.host}/test/busybox`), (e: Error) => e.message.includes(`blob ${config.digest}: injected 404`));
+    // The layer's request went out with the config's (it may reach the proxy after the 404).
+    for (const until = Date.now() + 2000; proxy.ranges.length === rangesBefore && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(proxy.ranges.length - rangesBefore, 1, 'the layer was requested with the config');
+    assert.deepEqual(await svc.list(), []);
+    assert.ok(!svc.content.has(layers[0]!.digest));
+    assert.deepEqual(readdirSync(join(svc.root, 'content', 'ingest')), []);
+    proxy.mode = { kind: 'pass' };
+    const res = await svc.pull(`${proxy.host}/test/busybox`);
+    assert.equal(res.id, config.digest);
+    assert.equal(res.downloaded, 1);
+    assert.equal(proxy.ranges.length - rangesBefore, 3, 'then the config and the layer once each');
+    assert.ok((await svc.verify()).ok);
+  } finally {
+    proxy.mode = { kind: 'pass' };
+    svc.close();
+  }
+});
+
 test('push: a 503 when starting an upload is retried, the push completes and pulls back', { skip }, async () => {
   const svc = service();
   try {

@@ -151,3 +151,25 @@ test('docker config.json: read auth in its forms, write with mode 0600, remove',
     t.cleanup();
   }
 });
+
+test('stageFileAtomic: the target appears only at commit (replacing the old content at once); abort leaves nothing', async () => {
+  const { stageFileAtomic } = await import('../../src/common/atomic-file.js');
+  const { readFileSync } = await import('node:fs');
+  const t = tempDir();
+  try {
+    const target = join(t.path, 'refs.json');
+    writeFileSync(target, 'old');
+    const a = await stageFileAtomic(target, 'new', { mode: 0o644 });
+    const b = await stageFileAtomic(join(t.path, 'other.json'), 'x');
+    assert.equal(readFileSync(target, 'utf8'), 'old', 'staged, not yet visible');
+    assert.equal(readdirSync(t.path).filter((n) => n.endsWith('.tmp')).length, 2);
+    await a.commit();
+    assert.equal(readFileSync(target, 'utf8'), 'new');
+    await b.abort();
+    assert.deepEqual(readdirSync(t.path).sort(), ['refs.json']);
+    await assert.rejects(stageFileAtomic(join(t.path, 'missing-dir', 'f'), 'x'), /write .*missing-dir\/f/);
+    assert.deepEqual(readdirSync(t.path).sort(), ['refs.json']);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -10,6 +10,7 @@ import { markRetryable, isRetryable, sleep, type BlobFetcher } from '../store/co
 import type { Credentials } from './credentials.js';
 import { agentsWithTls, createAgents, destroyAgents, drain, header, readBody, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
+import { speaksTls } from './tls-probe.js';
 
 export interface RegistryClientOptions {
   /** Registry domain as in references: `docker.io`, `127.0.0.1:5000`. */
@@ -91,21 +92,15 @@ export class RegistryClient {
   }
 
   /**
-   * Picks https or http for an insecure registry, like docker: TLS without verification first;
-   * when the TLS connection cannot be made (a plain-HTTP server, nothing on the port), HTTP.
+   * Picks https or http for an insecure registry, like docker: TLS without verification when
+   * the port speaks TLS; when it does not (a plain-HTTP server, nothing on the port), HTTP.
    */
   private endpoint(signal?: AbortSignal): Promise<URL> {
     if (this.base) return Promise.resolve(this.base);
     this.probing ??= (async () => {
       const tls = new URL(`https://${this.domain}`);
-      try {
-        const res = await send(this.agents, { method: 'GET', url: new URL('/v2/', tls), insecureTls: true, signal });
-        await drain(res);
-        this.base = tls;
-      } catch (err) {
-        if (signal?.aborted) throw err;
-        this.base = new URL(`http://${this.domain}`);
-      }
+      const tlsOk = await speaksTls(tls.hostname.replace(/^\[|\]$/g, ''), Number(tls.port || 443), signal);
+      this.base = tlsOk ? tls : new URL(`http://${this.domain}`);
       return this.base;
     })().finally(() => {
       this.probing = undefined;

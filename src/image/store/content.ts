@@ -130,6 +130,11 @@ export class ContentStore {
     return existsSync(this.blobPath(d));
   }
 
+  /** Whether an ingest of `d` is running in this process. */
+  ingesting(d: Digest): boolean {
+    return this.inflight.has(d);
+  }
+
   size(d: Digest): number | undefined {
     try {
       return statSync(this.blobPath(d)).size;

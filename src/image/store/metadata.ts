@@ -8,7 +8,7 @@ import { fromSystemError } from '../../common/errors.js';
 import { digestHex, isDigest, type Digest } from '../digest.js';
 import type { Descriptor } from '../manifest.js';
 import type { Platform } from '../platform.js';
-import { writeFileAtomic } from '../../common/atomic-file.js';
+import { stageFileAtomic, writeFileAtomic, type StagedFile } from '../../common/atomic-file.js';
 import { FileLock } from './lock.js';
 
 export interface ImageRecord {
@@ -98,6 +98,11 @@ export class MetadataStore {
     await writeFileAtomic(this.imagePath(rec.id), JSON.stringify(rec, null, 1), { mode: 0o644 });
   }
 
+  /** putImage in two steps (see stageFileAtomic); after init(). */
+  stageImage(rec: ImageRecord): Promise<StagedFile> {
+    return stageFileAtomic(this.imagePath(rec.id), JSON.stringify(rec, null, 1), { mode: 0o644 });
+  }
+
   async deleteImage(id: Digest): Promise<void> {
     await unlink(this.imagePath(id)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw fromSystemError(`remove image record ${id}`, err);
@@ -128,6 +133,11 @@ export class MetadataStore {
 
   async writeRefs(t: RefTable): Promise<void> {
     await writeFileAtomic(this.refsPath, JSON.stringify(t, null, 1), { mode: 0o644 });
+  }
+
+  /** writeRefs in two steps (see stageFileAtomic); after init(), holding the lock until the commit. */
+  stageRefs(t: RefTable): Promise<StagedFile> {
+    return stageFileAtomic(this.refsPath, JSON.stringify(t, null, 1), { mode: 0o644 });
   }
 
   // ---- leases (containers using images) ----------------------------------------------------
