@@ -43,7 +43,8 @@ if (process.getuid() !== 0) {
   process.exit(1);
 }
 const { startRegistry } = await import(join(repo, 'dist/test/helpers/registry.js'));
-const { makeBusyboxRootfs } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
+const { makeBusyboxRootfs, testCgroupName, removeCgroupEverywhere } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
+const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
 const { RegistryClient } = await import(join(repo, 'dist/src/image/registry/client.js')).catch(() => ({}));
 
 let base = baseDir;
@@ -168,6 +169,40 @@ async function startDockerd(dir, registryHost) {
   };
 }
 
+/**
+ * A hakod with its data root under `dir`, as a user runs it (test network names, no iptables, a
+ * cgroup beneath ours): `hako pull` through it is the like-for-like figure to `docker pull`
+ * (a CLI process, a warm daemon that unpacks).
+ */
+async function startHakod(dir, registryHost) {
+  mkdirSync(dir, { recursive: true });
+  const sock = join(dir, 'hako.sock');
+  const net = testNet();
+  const cgroup = testCgroupName('bench-pull');
+  const log = join(dir, 'hakod.log');
+  const fd = openSync(log, 'w');
+  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registryHost, ...daemonNetFlags(net)], { env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
+  for (let i = 0; i < 200 && proc.exitCode === null; i++) {
+    if (existsSync(sock) && spawnSync('docker', ['version'], { env: env2, stdio: 'ignore' }).status === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const stop = async () => {
+    if (proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+    }
+    removeCgroupEverywhere(cgroup);
+    cleanupNet(net);
+  };
+  if (proc.exitCode !== null) {
+    await stop();
+    throw new Error(`hakod exited (${proc.exitCode}): ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
+  }
+  return { proc, env: env2, stop };
+}
+
 /** Waits (at most 5 s) until a fresh dockerd has stopped working on its start-up (< 2% CPU over 250 ms). */
 async function settle(pid) {
   const until = Date.now() + 5000;
@@ -182,6 +217,7 @@ async function settle(pid) {
 const results = [];
 let registry;
 let dockerd;
+let hakod;
 const hasDocker = existsSync('/usr/bin/dockerd') || existsSync('/usr/sbin/dockerd');
 try {
   registry = await startRegistry();
@@ -189,12 +225,14 @@ try {
   for (const [name, img] of Object.entries(images)) {
     sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${img.dir}:latest`, `docker://${registry.host}/bench/${name}:latest`]);
   }
-  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
+  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCli: [], hakodCpu: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
   for (let i = 0; i < runs; i++) {
     if (hasDocker) {
       dockerd = await startDockerd(join(work, `dockerd-${i}`), registry.host);
       await settle(dockerd.proc.pid);
     }
+    hakod = await startHakod(join(work, `hakod-${i}`), registry.host);
+    await settle(hakod.proc.pid);
     for (const name of Object.keys(images)) {
       const ref = `${registry.host}/bench/${name}:latest`;
       const r0 = m[name];
@@ -228,6 +266,11 @@ try {
           rmSync(dest, { recursive: true, force: true });
         }
       };
+      const hakoCli = () => {
+        const c0 = cpuOf(hakod.proc.pid);
+        r0.hakoCli.push(timeIt(() => sh(process.execPath, [join(repo, 'bin/hako.js'), 'pull', '-q', ref], { env: hakod.env })));
+        r0.hakodCpu.push(cpuOf(hakod.proc.pid) - c0);
+      };
       const docker = () => {
         if (!dockerd) return;
         const c0 = cpuOf(dockerd.proc.pid);
@@ -237,20 +280,23 @@ try {
       };
       // Each run starts with another tool, so that none always goes first (or right after
       // dockerd's start-up, or always runs into the previous tool's writeback).
-      const order = [hako, floor, docker];
+      const order = [hako, hakoCli, floor, docker];
       for (let k = 0; k < order.length; k++) order[(k + i) % order.length]();
     }
     if (dockerd) {
       await dockerd.stop();
       dockerd = undefined;
     }
+    await hakod.stop();
+    hakod = undefined;
   }
   for (const [name, img] of Object.entries(images)) {
     const r0 = m[name];
-    results.push({ name, img, hako: median(r0.hako), hakoProc: median(r0.hakoProc), hakoCpu: median(r0.hakoCpu), rss: Math.max(...r0.rss), floor: median(r0.floor), docker: r0.docker.length ? median(r0.docker) : undefined, dockerCpu: r0.dockerCpu.length ? median(r0.dockerCpu) : undefined, all: r0 });
+    results.push({ name, img, hakoCli: median(r0.hakoCli), hakodCpu: median(r0.hakodCpu), hako: median(r0.hako), hakoProc: median(r0.hakoProc), hakoCpu: median(r0.hakoCpu), rss: Math.max(...r0.rss), floor: median(r0.floor), docker: r0.docker.length ? median(r0.docker) : undefined, dockerCpu: r0.dockerCpu.length ? median(r0.dockerCpu) : undefined, all: r0 });
   }
 } finally {
   if (dockerd) await dockerd.stop();
+  if (hakod) await hakod.stop();
   await registry?.stop();
   for (const d of existsSync(work) ? readdirSync(work) : []) if (d.startsWith('dockerd-')) spawnSync('umount', ['-R', join(work, d, 'data')], { stdio: 'ignore' });
   rmSync(work, { recursive: true, force: true });
@@ -268,6 +314,8 @@ for (const r of results) {
   console.log(`    hako pull                 ${r.hako.toFixed(0)} ms   peak RSS ${r.rss.toFixed(0)} MB   CPU ${r.hakoCpu.toFixed(2)} s   [${r.all.hako.map((x) => x.toFixed(0)).join(' ')}]`);
   console.log(`      (whole process: node start-up + module loading + pull ${r.hakoProc.toFixed(0)} ms = ${(r.hakoProc / r.floor).toFixed(2)}× the floor${r.docker !== undefined ? `, ${(r.hakoProc / r.docker).toFixed(2)}× docker` : ''})   [${r.all.hakoProc.map((x) => x.toFixed(0)).join(' ')}]`);
   const paired = (xs) => median(xs.map((x, i) => r.all.hako[i] / x)).toFixed(2);
+  const pairedCli = (xs) => median(xs.map((x, i) => r.all.hakoCli[i] / x)).toFixed(2);
+  console.log(`    hako pull (CLI → hakod)   ${r.hakoCli.toFixed(0)} ms   = ${(r.hakoCli / r.floor).toFixed(2)}× the floor (runs' own ${pairedCli(r.all.floor)}×)${r.docker !== undefined ? `, ${(r.hakoCli / r.docker).toFixed(2)}× docker (runs' own ${pairedCli(r.all.docker)}×)` : ''}   hakod CPU ${r.hakodCpu.toFixed(2)} s   [${r.all.hakoCli.map((x) => x.toFixed(0)).join(' ')}]`);
   console.log(`    skopeo copy + tar -xzf    ${r.floor.toFixed(0)} ms   → hako/floor ${(r.hako / r.floor).toFixed(2)}× (target ≤ 1.2×; median of the runs' own ratios ${paired(r.all.floor)}×)   [${r.all.floor.map((x) => x.toFixed(0)).join(' ')}]`);
   if (r.docker !== undefined) console.log(`    docker pull               ${r.docker.toFixed(0)} ms   → hako/docker ${(r.hako / r.docker).toFixed(2)}× (target ≤ 0.5×; runs' own ${paired(r.all.docker)}×)   dockerd CPU ${r.dockerCpu.toFixed(2)} s   [${r.all.docker.map((x) => x.toFixed(0)).join(' ')}]`);
   else console.log('    docker pull               (dockerd not installed: apt-get install docker.io to compare)');
