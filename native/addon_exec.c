@@ -325,6 +325,11 @@ static int decode_op(struct rd *r, struct hk_plan *plan, struct hk_op *op) {
     op->s[0] = rd_str(r, &op->slen[0], 0);
     op->s[1] = rd_str(r, &op->slen[1], 1);
     break;
+  case HK_WRITE_FD: // fd idx, data
+    op->i[0] = rd_i32(r);
+    op->s[0] = rd_str(r, &op->slen[0], 0);
+    if (!r->bad && !check_internal(plan, op->i[0])) return EINVAL;
+    break;
   case HK_EXEC: // file, argv, env, searchPath?
     op->s[0] = rd_str(r, &op->slen[0], 0);
     op->argv = rd_strs(r);
@@ -701,19 +706,21 @@ static int op_move_root(struct child *c, const struct hk_op *op) {
   return reset_root(c);
 }
 
-static int op_write_file(struct child *c, const struct hk_op *op) {
-  int fd = open_path(c, op->s[0], op->u[0], O_WRONLY | O_TRUNC);
-  if (fd < 0) return -fd;
-  const char *p = op->s[1];
-  size_t left = op->slen[1];
-  int err = 0;
+static int write_all(int fd, const char *p, size_t left) {
   while (left > 0) {
     long n = sys(SYS_write, fd, p, left);
     if (n == -EINTR) continue;
-    if (n <= 0) { err = n < 0 ? E(n) : EIO; break; }
+    if (n <= 0) return n < 0 ? E(n) : EIO;
     p += n;
     left -= (size_t)n;
   }
+  return 0;
+}
+
+static int op_write_file(struct child *c, const struct hk_op *op) {
+  int fd = open_path(c, op->s[0], op->u[0], O_WRONLY | O_TRUNC);
+  if (fd < 0) return -fd;
+  int err = write_all(fd, op->s[1], op->slen[1]);
   sys(SYS_close, fd);
   return err;
 }
@@ -1010,6 +1017,7 @@ static int run_op(struct child *c, int32_t step, const struct hk_op *op) {
   case HK_SETHOSTNAME: r = sys(SYS_sethostname, op->s[0], (size_t)op->slen[0]); break;
   case HK_SETDOMAINNAME: r = sys(SYS_setdomainname, op->s[0], (size_t)op->slen[0]); break;
   case HK_WRITE_FILE: return op_write_file(c, op);
+  case HK_WRITE_FD: return write_all(c->internal[op->i[0]], op->s[0], op->slen[0]);
   case HK_SETRLIMIT: {
     uint64_t lim[2] = { op->q[0], op->q[1] };
     r = sys(SYS_prlimit64, 0, op->u[0], lim, NULL);

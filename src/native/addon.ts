@@ -46,6 +46,8 @@ export interface NativeAddon {
   /** Receives one fd (CLOEXEC) with its payload; null at EOF, fd -1 if the message had none. */
   recvFd(sock: number): { fd: number; data: string } | null;
   mkfifo(path: string, mode: number): void;
+  /** umount2(target, flags) on the libuv pool (native/addon_mount.c); rejects with the errno. */
+  umountAsync(target: string, flags: number): Promise<void>;
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): { rows: number; cols: number };
   /** Sets or clears FD_CLOEXEC (Node opens everything CLOEXEC; tests need a leaky fd). */

@@ -51,6 +51,7 @@ export const OPCODES: Readonly<Record<PlanOp['op'], number>> = {
   exec: 39,
   fork: 40,
   lookPath: 41,
+  writeFd: 42,
 };
 
 /** Growable little-endian writer. `what` names the field being written for error messages. */
@@ -253,6 +254,10 @@ function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {
     case 'sethostname':
     case 'setdomainname':
       return w.str('name', op.name);
+    case 'writeFd':
+      checkInternal(plan, op.fd, step, op);
+      w.i32('fd', op.fd);
+      return w.str('data', op.data);
     case 'writeFile':
       w.str('path', op.path);
       w.str('data', op.data);

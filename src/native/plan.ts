@@ -86,6 +86,11 @@ export type PlanOp =
   | { op: 'setdomainname'; name: string }
   /** open(path, O_WRONLY|O_TRUNC) and write data (sysctls, oom_score_adj, ...). */
   | { op: 'writeFile'; path: string; data: string; inRoot?: boolean }
+  /**
+   * write(2) `data` to an fd the parent opened (its credentials are the file's, e.g. a cgroup v1
+   * `tasks` file that "0" moves the child into). `path` only names the file in error messages.
+   */
+  | { op: 'writeFd'; fd: InternalFd; data: string; path?: string }
   | { op: 'setrlimit'; resource: number; soft: bigint; hard: bigint }
   /**
    * chdir(path). `attempt` (runc's two tries, so that a cwd only the container user may enter, or

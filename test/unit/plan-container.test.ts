@@ -284,6 +284,26 @@ test('late cgroup join: a second syncWait, then the cgroup ns, right before the 
   assert.deepEqual(plain.ops.slice(0, 2), [{ op: 'syncWait' }, { op: 'unshare', flags: CLONE.NEWCGROUP }]);
 });
 
+test('cgroup self-join (v1): "0" to each tasks fd first thing after the release, then the cgroup ns; no late join', () => {
+  const join = [
+    { fd: 3, path: '/sys/fs/cgroup/memory/c/tasks' },
+    { fd: 4, path: '/sys/fs/cgroup/pids/c/tasks' },
+  ];
+  const p = plan(spec(), { cgroupJoinLate: true, cgroupSelfJoin: join });
+  assert.equal(p.lateCgroupJoin, false);
+  assert.deepEqual(p.ops.slice(0, 4), [
+    { op: 'syncWait' },
+    { op: 'writeFd', fd: 3, data: '0', path: '/sys/fs/cgroup/memory/c/tasks' },
+    { op: 'writeFd', fd: 4, data: '0', path: '/sys/fs/cgroup/pids/c/tasks' },
+    { op: 'unshare', flags: CLONE.NEWCGROUP },
+  ]);
+  assert.equal(p.ops.filter((o) => o.op === 'syncWait').length, 1);
+  // Before a setns and a clone op: the process the clone makes inherits the cgroups.
+  const pidJoin = plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'pid' ? { type: 'pid', path: '/proc/1/ns/pid' } : n)))), { cgroupSelfJoin: join, joinNamespaces: [{ type: 'pid', fd: 0 }] });
+  assert.deepEqual(pidJoin.ops.slice(1, 3).map((o) => o.op), ['writeFd', 'writeFd']);
+  assert.ok(idx(pidJoin.ops, (o) => o.op === 'clone') > 2);
+});
+
 test('detectCgroupLayout reads v1 hierarchies and v2 from mountinfo', () => {
   const hybrid = [
     '25 30 0:23 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',

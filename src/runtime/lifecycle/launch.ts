@@ -109,9 +109,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     // migration, so no grace period to wait for. Not under a monitor: that would put the monitor
     // (the process we spawn) into the container's cgroup.
     const intoCgroup = cgroups.version === 2 && !opts.monitor;
-    // Otherwise start the grace period the cgroup join will wait for, so that it runs while we
-    // prepare (../cgroups/prewarm.ts). After the mkdirs: the prewarm holds cgroup_mutex until it ends.
-    if (!intoCgroup) startAttachPrewarm((path, data) => native().writeDetached(path, data), { procSelfCgroup, mountinfo });
+    // On v1 the child joins its cgroups itself, which skips that wait too (../cgroups/v1.ts).
+    const selfJoin = intoCgroup || opts.monitor ? undefined : cgroups.openSelfJoin();
+    if (selfJoin) fdsToClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
+    // Otherwise (under a monitor) we move it, and start the grace period that move will wait
+    // for now, so that it runs while we prepare (../cgroups/prewarm.ts). After the mkdirs: the
+    // prewarm holds cgroup_mutex until it ends.
+    const parentMoves = !intoCgroup && !selfJoin;
+    if (parentMoves) startAttachPrewarm((path, data) => native().writeDetached(path, data), { procSelfCgroup, mountinfo });
     cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
@@ -179,7 +184,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       // The container's view follows the driver placing it (v2 on a hybrid host: the unified one).
       cgroupLayout: cgroups.version === 2 ? { version: 2 } : detectCgroupLayout(mountinfo),
       cgroupV2IntoClone: intoCgroup,
-      cgroupJoinLate: !intoCgroup,
+      cgroupJoinLate: parentMoves,
+      ...(selfJoin ? { cgroupSelfJoin: selfJoin.tasks.map((t) => ({ fd: internal(t.fd), path: t.path })) } : {}),
       ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
     });
     for (const w of planned.warnings) ctx.log.warn(w);
@@ -203,7 +209,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       { source: opts.stdio[2], target: 2 },
     ];
     for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
-    let cgroupFd = -1;
+    let cgroupFd = selfJoin?.cloneInto ?? -1;
     if (intoCgroup) {
       cgroupFd = cgroups.openForCloneInto();
       fdsToClose.push(cgroupFd);
@@ -261,7 +267,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     // a grace period, ../cgroups/prewarm.ts), then waits for the second release.
     if (planned.lateCgroupJoin) spawned.release();
     try {
-      if (!intoCgroup) cgroups.addProcess(pid());
+      if (parentMoves) cgroups.addProcess(pid());
       spawned.release();
     } catch (err) {
       // A child that failed meanwhile is gone (ESRCH on the move, EPIPE on the release): its own

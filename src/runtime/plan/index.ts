@@ -177,6 +177,9 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   const needsSetgroupsDeny = newUser && rootless;
 
   const ops: PlanOp[] = [{ op: 'syncWait' }];
+  // Before anything else: a process made by a clone op below inherits the cgroups, and the
+  // device nodes are made inside the devices cgroup.
+  for (const t of req.cgroupSelfJoin ?? []) ops.push({ op: 'writeFd', fd: t.fd, data: '0', path: t.path });
   if (newUser && !userByUnshare) ops.push({ op: 'setresid', uid: 0, gid: 0 });
   if (joinUser) {
     ops.push({ op: 'setns', fd: joins.get('user')!, nstype: CLONE.NEWUSER });
@@ -196,7 +199,7 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   // The cgroup join can overlap the first mounts (the parent releases the child, then moves it,
   // then releases it again): not when the process to move is made later (clone op) or the
   // parent waits on the child for the id maps, and not when the clone itself went into the cgroup.
-  const lateJoin = req.cgroupJoinLate === true && !needClone && !userByUnshare && !cgroupInClone;
+  const lateJoin = req.cgroupJoinLate === true && !needClone && !userByUnshare && !cgroupInClone && req.cgroupSelfJoin === undefined;
   // The cgroup namespace only once the process is in its cgroup: that cgroup is the ns root.
   const cgroupJoined = (): PlanOp[] => [...(lateJoin ? [{ op: 'syncWait' } as PlanOp] : []), ...(created.has('cgroup') && !cgroupInClone ? [{ op: 'unshare', flags: CLONE.NEWCGROUP } as PlanOp] : [])];
   let joinEmitted = !lateJoin;

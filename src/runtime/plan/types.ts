@@ -55,6 +55,12 @@ export interface PlanRequest {
    * the device nodes. Ignored where it cannot apply (see PlannedContainer.lateCgroupJoin).
    */
   cgroupJoinLate?: boolean;
+  /**
+   * The process joins its v1 cgroups itself, first thing after its release: "0" written to each
+   * internal fd (a hierarchy's `tasks` file; `path` names it in errors). See ../cgroups/v1.ts.
+   * Replaces the parent's move (cgroupJoinLate is then ignored).
+   */
+  cgroupSelfJoin?: Array<{ fd: number; path: string }>;
   /** The host's cgroup layout and the container's cgroup dirs, for `cgroup` mounts (default: read from /proc/self/mountinfo, without container dirs). */
   cgroupLayout?: CgroupLayout;
   /**
