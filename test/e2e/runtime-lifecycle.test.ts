@@ -338,9 +338,12 @@ describe('runtime: lifecycle and limits', { skip }, () => {
     }, ['/bin/sleep', '30']);
     const io = h.stdio('ex');
     const launched = await h.runtime.launch({ id: 'ex', bundle: path, stdio: io.fds });
-    const code = await h.runtime.exec('ex', { process: { ...spec.process!, args: ['/bin/sh', '-c', 'echo exec-host=$(hostname) exec-pid=$$; exit 7'] }, stdio: io.fds });
+    const code = await h.runtime.exec('ex', { process: { ...spec.process!, args: ['/bin/sh', '-c', 'echo exec-host=$(hostname) exec-pid=$$; cat /proc/self/cgroup; exit 7'] }, stdio: io.fds });
     assert.equal(code, 7);
     assert.match(io.read(), /exec-host=exhost exec-pid=\d+/);
+    // In the container's cgroup in every hierarchy: the root of its cgroup namespace.
+    const cgLines = io.read().split('\n').filter((l) => /^\d+:[^:]*:/.test(l));
+    assert.ok(cgLines.length > 0 && cgLines.every((l) => l.endsWith(':/')), io.read());
     assert.doesNotMatch(io.read(), /exec-pid=1\b/);
     await h.runtime.delete('ex', { force: true });
     await launched.process.exited;

@@ -309,7 +309,8 @@ function requireFifo(fifo: number | undefined): number {
 }
 
 /**
- * exec into a running container: syncWait (the parent puts us in the container's cgroups) →
+ * exec into a running container: syncWait (then the parent puts us in the container's cgroups, or
+ * we join them ourselves: cgroupSelfJoin) →
  * setns(pidfd, every namespace flag of the container; the kernel joins the user ns first and the
  * mount ns join lands on the container's pivoted root) → clone (a pid ns join only applies to
  * children; the new process is what the parent waits for) → the process part.
@@ -329,6 +330,7 @@ export function planExec(req: ExecRequest): PlannedContainer {
   let nstype = 0;
   for (const n of nsList) nstype |= NS_FLAGS[n.type];
   const ops: PlanOp[] = [{ op: 'syncWait' }];
+  for (const t of req.cgroupSelfJoin ?? []) ops.push({ op: 'writeFd', fd: t.fd, data: '0', path: t.path });
   if (nstype !== 0) ops.push({ op: 'setns', fd: req.targetPidfd, nstype });
   ops.push({ op: 'clone', flags: 0 });
   const userNew = nsList.some((n) => n.type === 'user' && !n.path);

@@ -129,4 +129,6 @@ export interface ExecRequest {
   rootless?: boolean;
   /** See PlanRequest.seccompCache. */
   seccompCache?: SeccompCache;
+  /** See PlanRequest.cgroupSelfJoin (before the setns: the clone op's process inherits the cgroups). */
+  cgroupSelfJoin?: Array<{ fd: number; path: string }>;
 }
