@@ -6,6 +6,8 @@ import { CLONE, MS, type PlanOp } from '../../src/native/plan.js';
 import { capMask } from '../../src/runtime/security/capabilities.js';
 import type { Spec } from '../../src/runtime/spec/types.js';
 import { HakoError } from '../../src/common/errors.js';
+import { cleanPath } from '../../src/runtime/plan/mounts.js';
+import { posix } from 'node:path';
 
 const BUNDLE = '/b';
 const ROOTFS = '/b/rootfs';
@@ -681,4 +683,14 @@ test('planExec: setns(pidfd, every ns) → clone → process part, container sec
   assert.ok(!p.ops.some((x) => x.op === 'waitFifo' || x.op === 'mount' || x.op === 'pivotRoot'));
   throwsMsg(() => planExec({ spec: s, process: { ...proc, cwd: 'tmp' }, targetPidfd: 0, consoleSocket: 1 }), /must be an absolute path/);
   throwsMsg(() => planExec({ spec: s, process: { ...proc, consoleSize: undefined }, targetPidfd: 0 } as never), /no console socket/);
+});
+
+test('cleanPath: the fast path for clean paths agrees with path.normalize', () => {
+  const slow = (p: string) => {
+    const n = posix.normalize(posix.join('/', p));
+    return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+  };
+  for (const p of ['/', '', '/a', 'a', '/a/b', '/a/b/', '//a', '/a//b', '/./a', '/a/.', '/a/..', '/../a', '/a/../b', '/.a', '/..a', '/a.', '/a..', '/...', '/a/.b/..c/...', 'a/./b', '/a/b/../../..']) {
+    assert.equal(cleanPath(p), slow(p), JSON.stringify(p));
+  }
 });

@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { fromSystemError, HakoError, invalid } from '../../common/errors.js';
 import { hugepageSizeName } from './convert.js';
 import {
+  cgroupFile,
   missingController,
   mkdirTracked,
   parseCgroupNumber,
@@ -329,7 +330,7 @@ export class CgroupV1Manager implements CgroupManager {
     let cloneInto = -1;
     try {
       for (const h of this.hierarchies) {
-        const path = join(h.dir, 'tasks');
+        const path = cgroupFile(h.dir, 'tasks');
         // (Node opens every fd O_CLOEXEC.)
         tasks.push({ fd: openCgroupFile(path, fsConstants.O_WRONLY, 'for the container to join'), path });
       }
