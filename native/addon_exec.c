@@ -316,9 +316,10 @@ static int decode_op(struct rd *r, struct hk_plan *plan, struct hk_op *op) {
     if (!r->bad && (!check_internal(plan, op->i[0]) || op->i[1] < 0)) return EINVAL;
     if (op->i[1] + 1 > plan->reloc_base) plan->reloc_base = op->i[1] + 1;
     break;
-  case HK_FORK: // flags, parentContinuesAt, pidfd (checked against the whole plan in hk_plan_decode)
-    op->q[0] = rd_u64(r); op->u[0] = rd_u32(r); op->i[0] = rd_i32(r);
+  case HK_FORK: // flags, parentContinuesAt, pidfd, cgroup idx (checked against the whole plan in hk_plan_decode)
+    op->q[0] = rd_u64(r); op->u[0] = rd_u32(r); op->i[0] = rd_i32(r); op->i[1] = rd_i32(r);
     if (!r->bad && (op->i[0] < -1 || op->i[0] > 65535)) return EINVAL;
+    if (!r->bad && op->i[1] != -1 && !check_internal(plan, op->i[1])) return EINVAL;
     if (!r->bad && op->i[0] + 1 > plan->reloc_base) plan->reloc_base = op->i[0] + 1;
     break;
   case HK_LOOK_PATH: // file, searchPath?
@@ -1075,6 +1076,10 @@ static long run_fork(struct child *c, uint32_t k, const struct hk_op *op) {
   a.flags = CLONE_PIDFD | op->q[0];
   a.pidfd = (uint64_t)(uintptr_t)&pidfd;
   a.exit_signal = SIGCHLD;
+  if (op->i[1] >= 0) {
+    a.flags |= CLONE_INTO_CGROUP;
+    a.cgroup = (uint64_t)c->internal[op->i[1]];
+  }
   long pid = new_process(c->plan, &a, op->slot, run_ops, nc);
   if (pid < 0) {
     if (report[0] >= 0) { sys(SYS_close, report[0]); sys(SYS_close, report[1]); }

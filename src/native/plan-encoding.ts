@@ -320,9 +320,11 @@ function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {
       }
       const pidfd = op.pidfd ?? -1;
       if (!Number.isInteger(pidfd) || pidfd < -1 || pidfd > 65535) throw invalid(`encode plan: op ${step} (${describeOp(op)})`, `pidfd must be -1 or an fd number (got ${pidfd})`);
+      if (op.cgroupFd !== undefined) checkInternal(plan, op.cgroupFd, step, op);
       w.u64('flags', op.flags);
       w.u32('parentContinuesAt', at);
-      return w.i32('pidfd', pidfd);
+      w.i32('pidfd', pidfd);
+      return w.i32('cgroupFd', op.cgroupFd ?? -1);
     }
     case 'lookPath':
       w.str('file', op.file);

@@ -44,9 +44,10 @@ export type PlanOp =
    * clone's pid on a pipe of its own, reaps the forked child (which exits after cloning) and
    * moves the clone's pidfd to `pidfd` instead: the clone's process is its child (CLONE_PARENT
    * from its child). The parent sees the clone as a {-1, pid} record but keeps tracking the
-   * spawned process.
+   * spawned process. With `cgroupFd` (an internal fd of a cgroup2 directory) the child is made
+   * in that cgroup (CLONE_INTO_CGROUP), the caller stays where it is.
    */
-  | { op: 'fork'; flags: number; parentContinuesAt: number; pidfd?: number }
+  | { op: 'fork'; flags: number; parentContinuesAt: number; pidfd?: number; cgroupFd?: InternalFd }
   /** open(path, O_PATH|O_DIRECTORY) becomes the root register. */
   | { op: 'openRoot'; path: string }
   | {

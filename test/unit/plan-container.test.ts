@@ -256,43 +256,21 @@ test('recorded cgroup paths fill in the container dirs the cgroup mount binds (v
   assert.equal(withContainerDirs(hostV1, undefined), hostV1);
 });
 
-test('late cgroup join: a second syncWait, then the cgroup ns, right before the first cgroup mount', () => {
-  const p = plan(spec(), { cgroupJoinLate: true });
-  assert.equal(p.lateCgroupJoin, true);
-  const waits = p.ops.flatMap((o, i) => (o.op === 'syncWait' ? [i] : []));
-  assert.equal(waits.length, 2);
-  assert.equal(waits[0], 0);
-  const cgMount = idx(p.ops, (o) => o.op === 'mount' && o.target === '/sys/fs/cgroup');
-  assert.deepEqual(p.ops.slice(waits[1]!, waits[1]! + 2), [{ op: 'syncWait' }, { op: 'unshare', flags: CLONE.NEWCGROUP }]);
-  assert.ok(waits[1]! < cgMount && cgMount - waits[1]! <= 3, 'just before the cgroup mount (after its mkdirs)');
-  const proc = idx(p.ops, (o) => o.op === 'mount' && o.target === '/proc');
-  assert.ok(proc < waits[1]!, 'the mounts before it overlap the join');
-  // No cgroup mount: before the device nodes (made inside the devices cgroup).
-  const noCg = plan(spec((s) => (s.mounts = s.mounts.filter((m: any) => m.type !== 'cgroup'))), { cgroupJoinLate: true });
-  const w2 = noCg.ops.flatMap((o, i) => (o.op === 'syncWait' ? [i] : []))[1]!;
-  assert.ok(w2 < idx(noCg.ops, (o) => o.op === 'mknod'));
-  assert.equal(noCg.ops[w2 + 1]!.op, 'unshare');
-  // Not where it cannot apply: a clone op (the process to move comes later), a user ns made after
-  // joins (the parent waits on the child), or a clone straight into the cgroup.
-  const pidJoin = plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'pid' ? { type: 'pid', path: '/proc/1/ns/pid' } : n)))), { cgroupJoinLate: true, joinNamespaces: [{ type: 'pid', fd: 0 }] });
-  assert.equal(pidJoin.lateCgroupJoin, false);
-  assert.equal(pidJoin.ops.filter((o) => o.op === 'syncWait').length, 1);
-  const into = plan(spec(), { cgroupJoinLate: true, cgroupV2IntoClone: true });
-  assert.equal(into.lateCgroupJoin, false);
-  assert.ok(!into.ops.some((o) => o.op === 'unshare'));
-  // Default: one syncWait, the cgroup ns right after it.
+test('the cgroup namespace comes right after the release (the process is in its cgroups by then); not after a clone into the cgroup', () => {
   const plain = plan(spec());
-  assert.equal(plain.lateCgroupJoin, false);
   assert.deepEqual(plain.ops.slice(0, 2), [{ op: 'syncWait' }, { op: 'unshare', flags: CLONE.NEWCGROUP }]);
+  assert.equal(plain.ops.filter((o) => o.op === 'syncWait').length, 1);
+  const into = plan(spec(), { cgroupV2IntoClone: true });
+  assert.ok(!into.ops.some((o) => o.op === 'unshare'));
+  assert.ok((into.cloneFlags & CLONE.NEWCGROUP) !== 0);
 });
 
-test('cgroup self-join (v1): "0" to each tasks fd first thing after the release, then the cgroup ns; no late join', () => {
+test('cgroup self-join (v1): "0" to each tasks fd first thing after the release, then the cgroup ns', () => {
   const join = [
     { fd: 3, path: '/sys/fs/cgroup/memory/c/tasks' },
     { fd: 4, path: '/sys/fs/cgroup/pids/c/tasks' },
   ];
-  const p = plan(spec(), { cgroupJoinLate: true, cgroupSelfJoin: join });
-  assert.equal(p.lateCgroupJoin, false);
+  const p = plan(spec(), { cgroupSelfJoin: join });
   assert.deepEqual(p.ops.slice(0, 4), [
     { op: 'syncWait' },
     { op: 'writeFd', fd: 3, data: '0', path: '/sys/fs/cgroup/memory/c/tasks' },

@@ -20,12 +20,11 @@
 // that lock (the kernel's cgroup_procs_write_start: a single thread that is `current` cannot exit
 // or exec under it). Measured here after an idle gap: "0" to tasks 0.17–0.22 ms, our pid to
 // cgroup.procs or to tasks 5–16 ms. The container's process is single-threaded until its exec, so
-// moving its one thread moves the process: launch has it write "0" to each hierarchy's `tasks`
-// through fds we open (openSelfJoin(); the kernel checks the opener's credentials, so this works
-// from inside a new user namespace too) and clones it into the unified hierarchy of a hybrid host
-// (cgroup2 does not move single threads across domain cgroups: EOPNOTSUPP). Where the child cannot
-// do it (under a monitor), launch starts the grace period early (prewarm.ts) and lets the child
-// make its first mounts while we move it.
+// moving its one thread moves the process: launch and exec have it write "0" to each hierarchy's
+// `tasks` through fds we open (openSelfJoin(); the kernel checks the opener's credentials, so this
+// works from inside a new user namespace too) and clone it into the unified hierarchy of a hybrid
+// host (cgroup2 does not move single threads across domain cgroups: EOPNOTSUPP). Under a monitor
+// the same goes for the monitor's fork of the container. addProcess() remains for other callers.
 import { closeSync, existsSync, openSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import { fromSystemError, HakoError, invalid } from '../../common/errors.js';

@@ -196,14 +196,9 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   const offsets = timeOffsetsData(spec);
   if (offsets && created.has('time')) ops.push({ op: 'writeFile', path: '/proc/self/timens_offsets', data: offsets });
   if (needClone) ops.push({ op: 'clone', flags: 0 });
-  // The cgroup join can overlap the first mounts (the parent releases the child, then moves it,
-  // then releases it again): not when the process to move is made later (clone op) or the
-  // parent waits on the child for the id maps, and not when the clone itself went into the cgroup.
-  const lateJoin = req.cgroupJoinLate === true && !needClone && !userByUnshare && !cgroupInClone && req.cgroupSelfJoin === undefined;
-  // The cgroup namespace only once the process is in its cgroup: that cgroup is the ns root.
-  const cgroupJoined = (): PlanOp[] => [...(lateJoin ? [{ op: 'syncWait' } as PlanOp] : []), ...(created.has('cgroup') && !cgroupInClone ? [{ op: 'unshare', flags: CLONE.NEWCGROUP } as PlanOp] : [])];
-  let joinEmitted = !lateJoin;
-  if (!lateJoin) ops.push(...cgroupJoined());
+  // The cgroup namespace once the process is in its cgroups (released after the parent's move,
+  // or after its own join above): that cgroup is the ns root.
+  if (created.has('cgroup') && !cgroupInClone) ops.push({ op: 'unshare', flags: CLONE.NEWCGROUP });
 
   // ---- root filesystem
   const rootfs = rootfsPath(spec, bundle);
@@ -240,16 +235,9 @@ export function planContainer(req: PlanRequest): PlannedContainer {
     warnings,
   };
   (spec.mounts ?? []).forEach((m, i) => {
-    // Late join: before the first cgroup mount (it is mounted in the new cgroup namespace).
-    if (!joinEmitted && (m.type === 'cgroup' || m.type === 'cgroup2')) {
-      ops.push(...cgroupJoined());
-      joinEmitted = true;
-    }
     ops.push(...mountOps(m, i, ctx));
   });
   if (proc.cwd !== '/') ops.push({ op: 'mkdirs', path: cleanPath(proc.cwd), mode: 0o755, inRoot: true });
-  // Device nodes are made inside the devices cgroup, as the rules there allow.
-  if (!joinEmitted) ops.push(...cgroupJoined());
   ops.push(...deviceOps(spec, inUserNs));
 
   if (req.hooksBeforePivot) ops.push({ op: 'notify', value: NOTIFY.BEFORE_PIVOT }, { op: 'syncWait' });
@@ -297,7 +285,7 @@ export function planContainer(req: PlanRequest): PlannedContainer {
       where: 'process',
     }),
   );
-  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, lateCgroupJoin: lateJoin, warnings, notices };
+  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, warnings, notices };
   if (userByUnshare) planned.idMapsAtNotify = NOTIFY.USERNS;
   if (hostMountNs) planned.hostRootfsMount = rootfs;
   return planned;

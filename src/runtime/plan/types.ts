@@ -50,15 +50,9 @@ export interface PlanRequest {
   /** The process is cloned straight into its v2 cgroup (CLONE_INTO_CGROUP): CLONE_NEWCGROUP may go in cloneFlags. */
   cgroupV2IntoClone?: boolean;
   /**
-   * The parent moves the process into its cgroups while it already sets up its first mounts: a
-   * second syncWait (then the cgroup namespace) comes before the first cgroup mount, or before
-   * the device nodes. Ignored where it cannot apply (see PlannedContainer.lateCgroupJoin).
-   */
-  cgroupJoinLate?: boolean;
-  /**
    * The process joins its v1 cgroups itself, first thing after its release: "0" written to each
    * internal fd (a hierarchy's `tasks` file; `path` names it in errors). See ../cgroups/v1.ts.
-   * Replaces the parent's move (cgroupJoinLate is then ignored).
+   * Replaces the parent's move.
    */
   cgroupSelfJoin?: Array<{ fd: number; path: string }>;
   /** The host's cgroup layout and the container's cgroup dirs, for `cgroup` mounts (default: read from /proc/self/mountinfo, without container dirs). */
@@ -107,11 +101,6 @@ export interface PlannedContainer {
    * self-bind of this rootfs path, which stays until delete detaches it.
    */
   hostRootfsMount?: string;
-  /**
-   * The plan has the late cgroup join: release the child, move it into its cgroups, release it
-   * again (the second syncWait). False: move it, then release once.
-   */
-  lateCgroupJoin?: boolean;
   warnings: string[];
   /** Debug-level findings, for a debug log only (never for the container's stderr). */
   notices?: string[];
