@@ -1,6 +1,7 @@
 // create and run share this: reserve the state dir, validate the bundle, make the cgroups,
 // plan the container, spawn it through the native executor, do the parent's half of the
-// handshake (id maps, cgroup join), run the hooks at the child's checkpoints, and record it.
+// handshake (id maps, release; the child joins its cgroups itself or is cloned into them), run the
+// hooks at the child's checkpoints, and record it.
 // Any failure undoes every step already taken: no process, cgroup, fifo or state dir remains.
 import { chmodSync, closeSync, openSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
