@@ -89,6 +89,8 @@ function timeInterleaved(commands, env, n) {
   return times;
 }
 
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loadBefore = loadavg();
 const results = [];
 const row = (what, xs) => results.push({ what, median: median(xs), p90: pct(xs, 0.9), min: sorted(xs)[0] });
 try {
@@ -139,7 +141,7 @@ try {
   rmSync(work, { recursive: true, force: true });
   rmSync(stateRoot, { recursive: true, force: true });
 }
-console.log(`runtime benchmark, ${N} iterations each, NODE_EXTRA_CA_CERTS unset for Node commands, state in ${stateBase ?? tmpdir()} (${stateBase ? 'tmpfs' : 'not tmpfs'})`);
+console.log(`runtime benchmark, ${N} iterations each, NODE_EXTRA_CA_CERTS unset for Node commands, state in ${stateBase ?? tmpdir()} (${stateBase ? 'tmpfs' : 'not tmpfs'}); load average ${loadBefore} before, ${loadavg()} after`);
 for (const r of results) {
   if (r.ratio !== undefined) console.log(`  ${r.what.padEnd(56)} ${r.ratio.toFixed(2)}×`);
   else console.log(`  ${r.what.padEnd(56)} median ${r.median.toFixed(1).padStart(5)} ms   p90 ${r.p90.toFixed(1).padStart(5)} ms   min ${r.min.toFixed(1).padStart(5)} ms`);

@@ -30,8 +30,12 @@ async function start() {
 
 start()
   .then(async ({ main, saveCache }) => {
-    process.exitCode = await main(argv);
+    const code = await main(argv);
     saveCache();
+    // Done: exit now instead of letting Node free its environment and heap first (~1.5 ms of a
+    // short command). Nothing is pending: the container is deleted (or left to run on its own),
+    // and on Linux writes to stdout/stderr (files, pipes, terminals) are synchronous.
+    process.exit(code);
   })
   .catch((err) => {
     process.stderr.write(`hako-runtime: ${err?.stack ?? err}\n`);

@@ -316,14 +316,20 @@ static int decode_op(struct rd *r, struct hk_plan *plan, struct hk_op *op) {
     if (!r->bad && (!check_internal(plan, op->i[0]) || op->i[1] < 0)) return EINVAL;
     if (op->i[1] + 1 > plan->reloc_base) plan->reloc_base = op->i[1] + 1;
     break;
-  case HK_FORK: // flags, parentContinuesAt, pidfd (checked against the whole plan in hk_plan_decode)
-    op->q[0] = rd_u64(r); op->u[0] = rd_u32(r); op->i[0] = rd_i32(r);
+  case HK_FORK: // flags, parentContinuesAt, pidfd, cgroup idx (checked against the whole plan in hk_plan_decode)
+    op->q[0] = rd_u64(r); op->u[0] = rd_u32(r); op->i[0] = rd_i32(r); op->i[1] = rd_i32(r);
     if (!r->bad && (op->i[0] < -1 || op->i[0] > 65535)) return EINVAL;
+    if (!r->bad && op->i[1] != -1 && !check_internal(plan, op->i[1])) return EINVAL;
     if (!r->bad && op->i[0] + 1 > plan->reloc_base) plan->reloc_base = op->i[0] + 1;
     break;
   case HK_LOOK_PATH: // file, searchPath?
     op->s[0] = rd_str(r, &op->slen[0], 0);
     op->s[1] = rd_str(r, &op->slen[1], 1);
+    break;
+  case HK_WRITE_FD: // fd idx, data
+    op->i[0] = rd_i32(r);
+    op->s[0] = rd_str(r, &op->slen[0], 0);
+    if (!r->bad && !check_internal(plan, op->i[0])) return EINVAL;
     break;
   case HK_EXEC: // file, argv, env, searchPath?
     op->s[0] = rd_str(r, &op->slen[0], 0);
@@ -701,19 +707,21 @@ static int op_move_root(struct child *c, const struct hk_op *op) {
   return reset_root(c);
 }
 
-static int op_write_file(struct child *c, const struct hk_op *op) {
-  int fd = open_path(c, op->s[0], op->u[0], O_WRONLY | O_TRUNC);
-  if (fd < 0) return -fd;
-  const char *p = op->s[1];
-  size_t left = op->slen[1];
-  int err = 0;
+static int write_all(int fd, const char *p, size_t left) {
   while (left > 0) {
     long n = sys(SYS_write, fd, p, left);
     if (n == -EINTR) continue;
-    if (n <= 0) { err = n < 0 ? E(n) : EIO; break; }
+    if (n <= 0) return n < 0 ? E(n) : EIO;
     p += n;
     left -= (size_t)n;
   }
+  return 0;
+}
+
+static int op_write_file(struct child *c, const struct hk_op *op) {
+  int fd = open_path(c, op->s[0], op->u[0], O_WRONLY | O_TRUNC);
+  if (fd < 0) return -fd;
+  int err = write_all(fd, op->s[1], op->slen[1]);
   sys(SYS_close, fd);
   return err;
 }
@@ -1010,6 +1018,7 @@ static int run_op(struct child *c, int32_t step, const struct hk_op *op) {
   case HK_SETHOSTNAME: r = sys(SYS_sethostname, op->s[0], (size_t)op->slen[0]); break;
   case HK_SETDOMAINNAME: r = sys(SYS_setdomainname, op->s[0], (size_t)op->slen[0]); break;
   case HK_WRITE_FILE: return op_write_file(c, op);
+  case HK_WRITE_FD: return write_all(c->internal[op->i[0]], op->s[0], op->slen[0]);
   case HK_SETRLIMIT: {
     uint64_t lim[2] = { op->q[0], op->q[1] };
     r = sys(SYS_prlimit64, 0, op->u[0], lim, NULL);
@@ -1067,6 +1076,10 @@ static long run_fork(struct child *c, uint32_t k, const struct hk_op *op) {
   a.flags = CLONE_PIDFD | op->q[0];
   a.pidfd = (uint64_t)(uintptr_t)&pidfd;
   a.exit_signal = SIGCHLD;
+  if (op->i[1] >= 0) {
+    a.flags |= CLONE_INTO_CGROUP;
+    a.cgroup = (uint64_t)c->internal[op->i[1]];
+  }
   long pid = new_process(c->plan, &a, op->slot, run_ops, nc);
   if (pid < 0) {
     if (report[0] >= 0) { sys(SYS_close, report[0]); sys(SYS_close, report[1]); }

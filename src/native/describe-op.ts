@@ -98,6 +98,8 @@ export function describeOp(op: PlanOp): string {
       return 'set domainname';
     case 'writeFile':
       return `write ${op.path}`;
+    case 'writeFd':
+      return `write ${JSON.stringify(op.data)} to ${op.path ?? 'an fd of the runtime'}`;
     case 'setrlimit':
       return `set rlimit ${RLIMITS[op.resource] ?? String(op.resource)}`;
     case 'chdir':
@@ -154,6 +156,8 @@ export function opPath(op: PlanOp): string | undefined {
     case 'chroot':
     case 'writeFile':
     case 'chdir':
+      return op.path;
+    case 'writeFd':
       return op.path;
     case 'exec':
     case 'lookPath':

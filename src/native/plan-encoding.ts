@@ -51,19 +51,26 @@ export const OPCODES: Readonly<Record<PlanOp['op'], number>> = {
   exec: 39,
   fork: 40,
   lookPath: 41,
+  writeFd: 42,
 };
 
-/** Growable little-endian writer. `what` names the field being written for error messages. */
+/**
+ * Growable little-endian writer. `what` names the field being written for error messages.
+ * A DataView and TextEncoder rather than Buffer's write methods: those are JavaScript in Node,
+ * compiled on first use in every process, and the CLI encodes one plan per process.
+ */
 class Writer {
-  private buf = Buffer.allocUnsafe(4096);
+  private buf = new Uint8Array(4096);
+  private view = new DataView(this.buf.buffer);
   private len = 0;
   constructor(private context: () => string) {}
 
   private room(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
-    this.buf.copy(next, 0, 0, this.len);
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
     this.buf = next;
+    this.view = new DataView(next.buffer);
   }
 
   private fail(what: string, value: unknown, expected: string): never {
@@ -74,14 +81,14 @@ class Writer {
     const n = typeof v === 'boolean' ? (v ? 1 : 0) : v;
     if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) this.fail(what, v, 'an integer in 0..2^32-1');
     this.room(4);
-    this.buf.writeUInt32LE(n, this.len);
+    this.view.setUint32(this.len, n, true);
     this.len += 4;
   }
 
   i32(what: string, v: number): void {
     if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) this.fail(what, v, 'a 32-bit signed integer');
     this.room(4);
-    this.buf.writeInt32LE(v, this.len);
+    this.view.setInt32(this.len, v, true);
     this.len += 4;
   }
 
@@ -90,15 +97,15 @@ class Writer {
       if (!Number.isSafeInteger(v) || v < 0) this.fail(what, v, 'a non-negative safe integer');
       // Two u32 halves: no BigInt for the common case (flags).
       this.room(8);
-      this.buf.writeUInt32LE(v % 0x100000000, this.len);
-      this.buf.writeUInt32LE(Math.floor(v / 0x100000000), this.len + 4);
+      this.view.setUint32(this.len, v % 0x100000000, true);
+      this.view.setUint32(this.len + 4, Math.floor(v / 0x100000000), true);
       this.len += 8;
       return;
     }
     const b = v;
     if (b < 0n || b > U64_MAX) this.fail(what, v, 'a value in 0..2^64-1');
     this.room(8);
-    this.buf.writeBigUInt64LE(b, this.len);
+    this.view.setBigUint64(this.len, b, true);
     this.len += 8;
   }
 
@@ -109,12 +116,13 @@ class Writer {
     }
     if (typeof s !== 'string') this.fail(what, s, 'a string');
     if (s.includes('\0')) this.fail(what, JSON.stringify(s), 'a string without NUL bytes');
-    const n = Buffer.byteLength(s);
-    this.u32(what, n);
-    this.room(n + 1);
-    this.buf.write(s, this.len, 'utf8');
-    this.buf[this.len + n] = 0;
-    this.len += n + 1;
+    // At most 3 bytes per UTF-16 unit; encode after the length slot, then fill it in.
+    this.room(4 + s.length * 3 + 1);
+    const at = this.len;
+    const { written } = utf8.encodeInto(s, this.buf.subarray(at + 4));
+    this.u32(what, written);
+    this.buf[this.len + written] = 0;
+    this.len += written + 1;
   }
 
   bytes(what: string, b: Uint8Array): void {
@@ -135,9 +143,11 @@ class Writer {
   }
 
   result(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.len));
+    return Buffer.from(this.buf.buffer, 0, this.len);
   }
 }
+
+const utf8 = new TextEncoder();
 
 function checkInternal(plan: Plan, index: number, step: number, op: PlanOp): void {
   if (!Number.isInteger(index) || index < 0 || index >= plan.internalFds.length) {
@@ -253,6 +263,10 @@ function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {
     case 'sethostname':
     case 'setdomainname':
       return w.str('name', op.name);
+    case 'writeFd':
+      checkInternal(plan, op.fd, step, op);
+      w.i32('fd', op.fd);
+      return w.str('data', op.data);
     case 'writeFile':
       w.str('path', op.path);
       w.str('data', op.data);
@@ -306,9 +320,11 @@ function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {
       }
       const pidfd = op.pidfd ?? -1;
       if (!Number.isInteger(pidfd) || pidfd < -1 || pidfd > 65535) throw invalid(`encode plan: op ${step} (${describeOp(op)})`, `pidfd must be -1 or an fd number (got ${pidfd})`);
+      if (op.cgroupFd !== undefined) checkInternal(plan, op.cgroupFd, step, op);
       w.u64('flags', op.flags);
       w.u32('parentContinuesAt', at);
-      return w.i32('pidfd', pidfd);
+      w.i32('pidfd', pidfd);
+      return w.i32('cgroupFd', op.cgroupFd ?? -1);
     }
     case 'lookPath':
       w.str('file', op.file);

@@ -44,9 +44,10 @@ export type PlanOp =
    * clone's pid on a pipe of its own, reaps the forked child (which exits after cloning) and
    * moves the clone's pidfd to `pidfd` instead: the clone's process is its child (CLONE_PARENT
    * from its child). The parent sees the clone as a {-1, pid} record but keeps tracking the
-   * spawned process.
+   * spawned process. With `cgroupFd` (an internal fd of a cgroup2 directory) the child is made
+   * in that cgroup (CLONE_INTO_CGROUP), the caller stays where it is.
    */
-  | { op: 'fork'; flags: number; parentContinuesAt: number; pidfd?: number }
+  | { op: 'fork'; flags: number; parentContinuesAt: number; pidfd?: number; cgroupFd?: InternalFd }
   /** open(path, O_PATH|O_DIRECTORY) becomes the root register. */
   | { op: 'openRoot'; path: string }
   | {
@@ -86,6 +87,11 @@ export type PlanOp =
   | { op: 'setdomainname'; name: string }
   /** open(path, O_WRONLY|O_TRUNC) and write data (sysctls, oom_score_adj, ...). */
   | { op: 'writeFile'; path: string; data: string; inRoot?: boolean }
+  /**
+   * write(2) `data` to an fd the parent opened (its credentials are the file's, e.g. a cgroup v1
+   * `tasks` file that "0" moves the child into). `path` only names the file in error messages.
+   */
+  | { op: 'writeFd'; fd: InternalFd; data: string; path?: string }
   | { op: 'setrlimit'; resource: number; soft: bigint; hard: bigint }
   /**
    * chdir(path). `attempt` (runc's two tries, so that a cwd only the container user may enter, or

@@ -10,8 +10,6 @@ import { runContainer, type RunOptions } from './lifecycle/run.js';
 import { startExec, execInContainer, type ExecOptions } from './lifecycle/exec.js';
 import { cgroupsOf } from './lifecycle/context.js';
 import { SeccompCache } from './plan/process.js';
-import { startAttachPrewarm } from './cgroups/prewarm.js';
-import { native } from '../native/addon.js';
 
 export class Runtime {
   readonly ctx: RuntimeContext;
@@ -85,12 +83,10 @@ export class Runtime {
   }
 
   /**
-   * Starts the RCU grace period a cgroup v1 join waits for (5–17 ms after an idle gap), for a
-   * caller that knows a container start is coming and has other work to do first (e.g. the
-   * engine preparing the rootfs): launch does it too, but only once its cgroups exist. See
-   * cgroups/prewarm.ts. (Until the grace period ends, other cgroup mkdirs on the host wait.)
+   * @deprecated Nothing to prewarm any more: no container start or exec moves a process between
+   * cgroups (whose lock waited for an RCU grace period after an idle gap); they are cloned into
+   * their cgroup (v2) or join it themselves (v1, see cgroups/v1.ts). Kept so that callers still
+   * build; it does nothing and is to be removed with them.
    */
-  prewarmCgroupAttach(): void {
-    startAttachPrewarm((path, data) => native().writeDetached(path, data));
-  }
+  prewarmCgroupAttach(): void {}
 }

@@ -308,6 +308,33 @@ test('errors: exec of a missing file names the step and errno', { skip }, async 
   assert.deepEqual(await proc.exited, { code: 127, signal: null });
 });
 
+test('writeFd writes to an fd the parent opened; a failing write names the file', { skip }, async () => {
+  const [r, w] = native().pipe();
+  try {
+    const { status } = await run({ cloneFlags: 0, cgroupFd: -1, internalFds: [w], pdeathsig: SIGKILL, ops: [{ op: 'syncWait' }, { op: 'writeFd', fd: 0, data: 'hello' }, exec('true', ['true'])] });
+    assert.deepEqual(status, { code: 0, signal: null });
+    native().close(w);
+    assert.equal(readFileSync(`/proc/self/fd/${r}`, 'utf8'), 'hello');
+  } finally {
+    native().close(r);
+  }
+  const [r2, w2] = native().pipe();
+  try {
+    // The read end: write(2) fails with EBADF.
+    const proc = spawnPlan({ cloneFlags: 0, cgroupFd: -1, fds: [], internalFds: [r2], pdeathsig: SIGKILL, ops: [{ op: 'writeFd', fd: 0, data: '0', path: '/sys/fs/cgroup/x/tasks' }, exec('true', ['true'])] });
+    await assert.rejects(waitUntilExecOrFailure(proc), (err: unknown) => {
+      assert.ok(err instanceof HakoError);
+      assert.equal(err.path, '/sys/fs/cgroup/x/tasks');
+      assert.match(err.message, /^write "0" to \/sys\/fs\/cgroup\/x\/tasks: .*\(EBADF\)/);
+      return true;
+    });
+    await proc.exited;
+  } finally {
+    native().close(r2);
+    native().close(w2);
+  }
+});
+
 test('errors: an optional mount onto a missing target is a no-op; a required one fails', { skip }, async () => {
   const fx = busybox();
   try {
@@ -554,16 +581,6 @@ test('writeDetached writes from a background thread and returns at once; a faili
   } finally {
     t.cleanup();
   }
-});
-
-test('the cgroup attach prewarm leaves this process in its own cgroups', { skip }, async () => {
-  const { startAttachPrewarm } = await import('../../src/runtime/cgroups/prewarm.js');
-  const { Runtime } = await import('../../src/runtime/index.js');
-  const before = readFileSync('/proc/self/cgroup', 'utf8');
-  startAttachPrewarm((p, d) => native().writeDetached(p, d));
-  new Runtime({ root: '/nonexistent-hako-root' }).prewarmCgroupAttach();
-  await new Promise((r) => setTimeout(r, 100)); // longer than a grace period
-  assert.equal(readFileSync('/proc/self/cgroup', 'utf8'), before);
 });
 
 /** The child's /proc/PID/maps equals ours read right after it (a few tries: our maps move too). */

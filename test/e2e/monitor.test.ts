@@ -128,6 +128,33 @@ describe('monitor: supervised containers', { skip }, () => {
     await h.runtime.delete('logs', { force: true });
   });
 
+  // The container is forked into its cgroups (v2: CLONE_INTO_CGROUP on the fork; v1: it joins
+  // each hierarchy itself, cloned into the unified one): no move by us, and the monitor stays out.
+  for (const driver of ['default', 'v2'] as const) {
+    const v2Mount = existsSync('/sys/fs/cgroup/cgroup.controllers') || existsSync('/sys/fs/cgroup/unified/cgroup.controllers');
+    test(`the container is in its cgroup in every hierarchy, the monitor is not (${driver} driver)`, { skip: driver === 'v2' && !v2Mount && 'no cgroup2 mount' }, async () => {
+      const hd = driver === 'v2' ? harness('monv2', { cgroupDriver: 'v2' }) : h;
+      try {
+        let cgPath = '';
+        const s = await launchSupervised(hd, `cg${driver}`, ['/bin/sleep', '30'], (sp) => {
+          cgPath = sp.linux!.cgroupsPath!;
+        });
+        try {
+          const lines = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+          const mine = lines(s.launched.record.pid).filter((l) => driver === 'default' || l.startsWith('0::'));
+          assert.ok(mine.length > 0);
+          for (const l of mine) assert.ok(l.endsWith(`/${cgPath}`), `container: ${l} is not ${cgPath}`);
+          for (const l of lines(s.launched.monitor!.pid)) assert.ok(!l.includes(cgPath), `monitor: ${l}`);
+        } finally {
+          await hd.runtime.delete(`cg${driver}`, { force: true });
+          await finished(s).catch(() => undefined);
+        }
+      } finally {
+        if (hd !== h) await hd.cleanup();
+      }
+    });
+  }
+
   test('a container killed by SIGKILL: exit code 137, signal recorded', async () => {
     const s = await launchSupervised(h, 'kill', ['/bin/sleep', '100']);
     assert.equal(readExit(s.dir), null);

@@ -9,6 +9,7 @@ import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
 import { harness, type Harness } from '../helpers/runtime.js';
 import { HakoError } from '../../src/common/errors.js';
 import { detectCgroupLayout } from '../../src/runtime/plan/index.js';
+import type { Spec } from '../../src/runtime/spec/types.js';
 
 const skip = !isRoot ? 'needs root' : !existsSync(BUSYBOX) ? 'needs busybox-static (apt-get install busybox-static)' : false;
 
@@ -145,6 +146,56 @@ describe('runtime: lifecycle and limits', { skip }, () => {
     await h.runtime.delete('cycle');
     assert.throws(() => h.runtime.state('cycle'), /does not exist/);
     io.close();
+  });
+
+  // On v1 the process joins its cgroups itself ("0" to each `tasks` file, then cloned into the
+  // unified hierarchy): it must be in the container's cgroup in every hierarchy, also when it runs
+  // as a user namespace's root, and when a clone op makes the real process (a pid ns join).
+  test('v1: the process is in its cgroup in every hierarchy (plain, user namespace, clone op)', { skip: detectCgroupLayout().version !== 1 && 'not a cgroup v1 host' }, async () => {
+    const { path: hostBundle } = h.bundle('cghost', undefined, ['/bin/sleep', '30']);
+    const hostIo = h.stdio('cghost');
+    const host = await h.runtime.launch({ id: 'cghost', bundle: hostBundle, stdio: hostIo.fds });
+    try {
+      const variants: Array<[string, (s: Spec) => void]> = [
+        ['cgplain', () => {}],
+        [
+          'cguserns',
+          (s) => {
+            s.linux!.namespaces!.push({ type: 'user' });
+            s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+            s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+          },
+        ],
+        ['cgclone', (s) => s.linux!.namespaces!.forEach((n) => n.type === 'pid' && (n.path = `/proc/${host.record.pid}/ns/pid`))],
+      ];
+      for (const [name, mutate] of variants) {
+        let cgPath = '';
+        const { path } = h.bundle(name, (s) => {
+          cgPath = s.linux!.cgroupsPath!;
+          // Without a cgroup namespace /proc/self/cgroup shows the paths from the host's root.
+          s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+          mutate(s);
+        }, ['/bin/cat', '/proc/self/cgroup']);
+        if (name === 'cguserns') {
+          execFileSync('chown', ['-R', '100000:100000', join(path, 'rootfs')]);
+          chmodSync(h.dir, 0o711);
+          chmodSync(path, 0o711);
+        }
+        const io = h.stdio(name);
+        const launched = await h.runtime.launch({ id: name, bundle: path, stdio: io.fds });
+        const { code } = await launched.process.exited;
+        await h.runtime.delete(name, { force: true });
+        io.close();
+        const lines = io.read().trim().split('\n');
+        assert.equal(code, 0, io.read());
+        assert.ok(lines.length >= 2, io.read());
+        for (const l of lines) assert.ok(l.endsWith(`/${cgPath}`), `${name}: ${l} is not the container's cgroup ${cgPath}`);
+      }
+    } finally {
+      await h.runtime.delete('cghost', { force: true });
+      await host.process.exited;
+      hostIo.close();
+    }
   });
 
   test('a running container cannot be deleted without force', async () => {
@@ -287,9 +338,12 @@ describe('runtime: lifecycle and limits', { skip }, () => {
     }, ['/bin/sleep', '30']);
     const io = h.stdio('ex');
     const launched = await h.runtime.launch({ id: 'ex', bundle: path, stdio: io.fds });
-    const code = await h.runtime.exec('ex', { process: { ...spec.process!, args: ['/bin/sh', '-c', 'echo exec-host=$(hostname) exec-pid=$$; exit 7'] }, stdio: io.fds });
+    const code = await h.runtime.exec('ex', { process: { ...spec.process!, args: ['/bin/sh', '-c', 'echo exec-host=$(hostname) exec-pid=$$; cat /proc/self/cgroup; exit 7'] }, stdio: io.fds });
     assert.equal(code, 7);
     assert.match(io.read(), /exec-host=exhost exec-pid=\d+/);
+    // In the container's cgroup in every hierarchy: the root of its cgroup namespace.
+    const cgLines = io.read().split('\n').filter((l) => /^\d+:[^:]*:/.test(l));
+    assert.ok(cgLines.length > 0 && cgLines.every((l) => l.endsWith(':/')), io.read());
     assert.doesNotMatch(io.read(), /exec-pid=1\b/);
     await h.runtime.delete('ex', { force: true });
     await launched.process.exited;

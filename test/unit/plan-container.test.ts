@@ -6,6 +6,8 @@ import { CLONE, MS, type PlanOp } from '../../src/native/plan.js';
 import { capMask } from '../../src/runtime/security/capabilities.js';
 import type { Spec } from '../../src/runtime/spec/types.js';
 import { HakoError } from '../../src/common/errors.js';
+import { cleanPath } from '../../src/runtime/plan/mounts.js';
+import { posix } from 'node:path';
 
 const BUNDLE = '/b';
 const ROOTFS = '/b/rootfs';
@@ -254,34 +256,32 @@ test('recorded cgroup paths fill in the container dirs the cgroup mount binds (v
   assert.equal(withContainerDirs(hostV1, undefined), hostV1);
 });
 
-test('late cgroup join: a second syncWait, then the cgroup ns, right before the first cgroup mount', () => {
-  const p = plan(spec(), { cgroupJoinLate: true });
-  assert.equal(p.lateCgroupJoin, true);
-  const waits = p.ops.flatMap((o, i) => (o.op === 'syncWait' ? [i] : []));
-  assert.equal(waits.length, 2);
-  assert.equal(waits[0], 0);
-  const cgMount = idx(p.ops, (o) => o.op === 'mount' && o.target === '/sys/fs/cgroup');
-  assert.deepEqual(p.ops.slice(waits[1]!, waits[1]! + 2), [{ op: 'syncWait' }, { op: 'unshare', flags: CLONE.NEWCGROUP }]);
-  assert.ok(waits[1]! < cgMount && cgMount - waits[1]! <= 3, 'just before the cgroup mount (after its mkdirs)');
-  const proc = idx(p.ops, (o) => o.op === 'mount' && o.target === '/proc');
-  assert.ok(proc < waits[1]!, 'the mounts before it overlap the join');
-  // No cgroup mount: before the device nodes (made inside the devices cgroup).
-  const noCg = plan(spec((s) => (s.mounts = s.mounts.filter((m: any) => m.type !== 'cgroup'))), { cgroupJoinLate: true });
-  const w2 = noCg.ops.flatMap((o, i) => (o.op === 'syncWait' ? [i] : []))[1]!;
-  assert.ok(w2 < idx(noCg.ops, (o) => o.op === 'mknod'));
-  assert.equal(noCg.ops[w2 + 1]!.op, 'unshare');
-  // Not where it cannot apply: a clone op (the process to move comes later), a user ns made after
-  // joins (the parent waits on the child), or a clone straight into the cgroup.
-  const pidJoin = plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'pid' ? { type: 'pid', path: '/proc/1/ns/pid' } : n)))), { cgroupJoinLate: true, joinNamespaces: [{ type: 'pid', fd: 0 }] });
-  assert.equal(pidJoin.lateCgroupJoin, false);
-  assert.equal(pidJoin.ops.filter((o) => o.op === 'syncWait').length, 1);
-  const into = plan(spec(), { cgroupJoinLate: true, cgroupV2IntoClone: true });
-  assert.equal(into.lateCgroupJoin, false);
-  assert.ok(!into.ops.some((o) => o.op === 'unshare'));
-  // Default: one syncWait, the cgroup ns right after it.
+test('the cgroup namespace comes right after the release (the process is in its cgroups by then); not after a clone into the cgroup', () => {
   const plain = plan(spec());
-  assert.equal(plain.lateCgroupJoin, false);
   assert.deepEqual(plain.ops.slice(0, 2), [{ op: 'syncWait' }, { op: 'unshare', flags: CLONE.NEWCGROUP }]);
+  assert.equal(plain.ops.filter((o) => o.op === 'syncWait').length, 1);
+  const into = plan(spec(), { cgroupV2IntoClone: true });
+  assert.ok(!into.ops.some((o) => o.op === 'unshare'));
+  assert.ok((into.cloneFlags & CLONE.NEWCGROUP) !== 0);
+});
+
+test('cgroup self-join (v1): "0" to each tasks fd first thing after the release, then the cgroup ns', () => {
+  const join = [
+    { fd: 3, path: '/sys/fs/cgroup/memory/c/tasks' },
+    { fd: 4, path: '/sys/fs/cgroup/pids/c/tasks' },
+  ];
+  const p = plan(spec(), { cgroupSelfJoin: join });
+  assert.deepEqual(p.ops.slice(0, 4), [
+    { op: 'syncWait' },
+    { op: 'writeFd', fd: 3, data: '0', path: '/sys/fs/cgroup/memory/c/tasks' },
+    { op: 'writeFd', fd: 4, data: '0', path: '/sys/fs/cgroup/pids/c/tasks' },
+    { op: 'unshare', flags: CLONE.NEWCGROUP },
+  ]);
+  assert.equal(p.ops.filter((o) => o.op === 'syncWait').length, 1);
+  // Before a setns and a clone op: the process the clone makes inherits the cgroups.
+  const pidJoin = plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'pid' ? { type: 'pid', path: '/proc/1/ns/pid' } : n)))), { cgroupSelfJoin: join, joinNamespaces: [{ type: 'pid', fd: 0 }] });
+  assert.deepEqual(pidJoin.ops.slice(1, 3).map((o) => o.op), ['writeFd', 'writeFd']);
+  assert.ok(idx(pidJoin.ops, (o) => o.op === 'clone') > 2);
 });
 
 test('detectCgroupLayout reads v1 hierarchies and v2 from mountinfo', () => {
@@ -661,4 +661,14 @@ test('planExec: setns(pidfd, every ns) → clone → process part, container sec
   assert.ok(!p.ops.some((x) => x.op === 'waitFifo' || x.op === 'mount' || x.op === 'pivotRoot'));
   throwsMsg(() => planExec({ spec: s, process: { ...proc, cwd: 'tmp' }, targetPidfd: 0, consoleSocket: 1 }), /must be an absolute path/);
   throwsMsg(() => planExec({ spec: s, process: { ...proc, consoleSize: undefined }, targetPidfd: 0 } as never), /no console socket/);
+});
+
+test('cleanPath: the fast path for clean paths agrees with path.normalize', () => {
+  const slow = (p: string) => {
+    const n = posix.normalize(posix.join('/', p));
+    return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+  };
+  for (const p of ['/', '', '/a', 'a', '/a/b', '/a/b/', '//a', '/a//b', '/./a', '/a/.', '/a/..', '/../a', '/a/../b', '/.a', '/..a', '/a.', '/a..', '/...', '/a/.b/..c/...', 'a/./b', '/a/b/../../..']) {
+    assert.equal(cleanPath(p), slow(p), JSON.stringify(p));
+  }
 });

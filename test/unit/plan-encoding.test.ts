@@ -130,9 +130,11 @@ test('lookPath (file, searchPath?) and chdir (path, attempt)', () => {
 });
 
 test('internal fd ops encode the index, not the fd', () => {
-  const p = plan([{ op: 'setns', fd: 1, nstype: 0 }, { op: 'dup2', fd: 0, target: 3 }], { internalFds: [40, 41] });
+  const p = plan([{ op: 'setns', fd: 1, nstype: 0 }, { op: 'dup2', fd: 0, target: 3 }, { op: 'writeFd', fd: 1, data: '0', path: '/sys/fs/cgroup/pids/c/tasks' }], { internalFds: [40, 41] });
   const body = encodePlan(p).subarray(header(p).length);
-  assert.deepEqual(body, Buffer.concat([u32(6), i32(1), u32(0), u32(37), i32(0), i32(3)]));
+  assert.deepEqual(body, Buffer.concat([u32(6), i32(1), u32(0), u32(37), i32(0), i32(3), u32(42), i32(1), str('0')]));
+  assert.equal(describeOp(p.ops[2]!), 'write "0" to /sys/fs/cgroup/pids/c/tasks');
+  assert.throws(() => encodePlan(plan([{ op: 'writeFd', fd: 2, data: '0' }], { internalFds: [40, 41] })), /internal fd index 2 is out of range/);
 });
 
 test('validation: NUL inside a string names the op', () => {

@@ -9,7 +9,7 @@ import { CLONE, execEndsForkChild, type Plan, type PlanOp } from '../../src/nati
 const plan = (ops: PlanOp[]): Plan => ({ cloneFlags: 0, cgroupFd: -1, fds: [], internalFds: [], pdeathsig: 0, ops });
 const exec = (file: string): PlanOp => ({ op: 'exec', file, argv: [file], env: [], searchPath: null });
 
-test('fork encodes opcode 40, u64 flags, u32 parentContinuesAt, i32 pidfd', () => {
+test('fork encodes opcode 40, u64 flags, u32 parentContinuesAt, i32 pidfd, i32 cgroupFd', () => {
   const ops: PlanOp[] = [{ op: 'fork', flags: CLONE.NEWPID + CLONE.NEWNS, parentContinuesAt: 3, pidfd: 3 }, { op: 'closeFrom', from: 3 }, exec('/c'), exec('/m')];
   const full = encodePlan(plan(ops));
   const body = full.subarray(4 + 8 + 4 + 4 + 4 + 4 + 4);
@@ -18,9 +18,14 @@ test('fork encodes opcode 40, u64 flags, u32 parentContinuesAt, i32 pidfd', () =
   assert.equal(body.readBigUInt64LE(4), BigInt(CLONE.NEWPID + CLONE.NEWNS));
   assert.equal(body.readUInt32LE(12), 3);
   assert.equal(body.readInt32LE(16), 3);
+  assert.equal(body.readInt32LE(20), -1);
   // without pidfd: -1
   const noPidfd = encodePlan(plan([{ op: 'fork', flags: 0, parentContinuesAt: 2 }, exec('/c'), exec('/m')]));
   assert.equal(noPidfd.subarray(32).readInt32LE(16), -1);
+  // cgroupFd: an internal fd index (the header then has one internal fd: 4 bytes more)
+  const intoCg = encodePlan({ ...plan([{ op: 'fork', flags: 0, parentContinuesAt: 2, cgroupFd: 0 }, exec('/c'), exec('/m')]), internalFds: [9] });
+  assert.equal(intoCg.subarray(36).readInt32LE(20), 0);
+  assert.throws(() => encodePlan(plan([{ op: 'fork', flags: 0, parentContinuesAt: 2, cgroupFd: 0 }, exec('/c'), exec('/m')])), /internal fd index 0 is out of range/);
 });
 
 test('an exec may end a fork child part; anywhere else it must be last', () => {

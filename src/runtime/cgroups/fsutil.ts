@@ -5,8 +5,17 @@ import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from '
 import { join } from 'node:path';
 import { fromSystemError, HakoError } from '../../common/errors.js';
 
+/**
+ * `dir`/`file` for a cgroup dir (an absolute path without "." or "..") and a file name: plain
+ * concatenation, not path.join, which normalizes character by character (hot enough, with the
+ * planner's paths, to be optimized by TurboFan on every container start).
+ */
+export function cgroupFile(dir: string, file: string): string {
+  return dir.endsWith('/') ? dir + file : `${dir}/${file}`;
+}
+
 export function writeCgroupFile(what: string, dir: string, file: string, value: string | number): void {
-  const path = join(dir, file);
+  const path = cgroupFile(dir, file);
   const text = String(value);
   try {
     // cgroupfs wants the whole value in one write(2); writeFileSync does exactly one for short values.
@@ -17,7 +26,7 @@ export function writeCgroupFile(what: string, dir: string, file: string, value: 
 }
 
 export function readCgroupFile(dir: string, file: string): string {
-  const path = join(dir, file);
+  const path = cgroupFile(dir, file);
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -28,11 +37,11 @@ export function readCgroupFile(dir: string, file: string): string {
 /** Reads a file or returns undefined when it does not exist (a controller that is not there). */
 export function readOptional(dir: string, file: string): string | undefined {
   try {
-    return readFileSync(join(dir, file), 'utf8');
+    return readFileSync(cgroupFile(dir, file), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENODEV' || code === 'EOPNOTSUPP') return undefined;
-    throw fromSystemError(`read ${join(dir, file)}`, err, join(dir, file));
+    throw fromSystemError(`read ${cgroupFile(dir, file)}`, err, cgroupFile(dir, file));
   }
 }
 

@@ -138,6 +138,13 @@ export interface CgroupStats {
 
 export type FreezerState = 'frozen' | 'thawed' | 'freezing' | 'unknown';
 
+export interface SelfJoinFds {
+  /** O_WRONLY fds of each v1 hierarchy's `tasks` file, where writing "0" moves the writing thread. */
+  tasks: Array<{ fd: number; path: string }>;
+  /** The unified (v2) hierarchy of a hybrid host: an O_PATH directory fd for CLONE_INTO_CGROUP, or -1. */
+  cloneInto: number;
+}
+
 export interface CgroupManager {
   readonly version: 1 | 2;
   /** Human summary: controller → directory (v1), or { unified: dir } (v2). */
@@ -152,6 +159,11 @@ export interface CgroupManager {
   addProcess(pid: number): void;
   /** v2: an O_PATH|O_DIRECTORY fd of the leaf for clone3 CLONE_INTO_CGROUP (caller closes it). v1: -1. */
   openForCloneInto(): number;
+  /**
+   * v1: the fds a single-threaded child needs to join its cgroups itself (see v1.ts); v2:
+   * undefined (the child is cloned into its cgroup instead). The caller closes them.
+   */
+  openSelfJoin(): SelfJoinFds | undefined;
   freeze(): Promise<void>;
   thaw(): Promise<void>;
   freezerState(): FreezerState;

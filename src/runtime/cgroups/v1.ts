@@ -14,13 +14,23 @@
 // grace period when it takes cgroup_threadgroup_rwsem for writing, on v1 and v2 alike. The cures
 // are mounting with `favordynmods` (kernel >= 6.0; we never remount the host's hierarchies) or
 // not migrating at all: on v2, launch and exec clone the child into its cgroup
-// (CLONE_INTO_CGROUP with openForCloneInto()'s fd). On v1, launch starts the grace period early
-// (prewarm.ts) and lets the child make its first mounts while it is moved.
-import { existsSync } from 'node:fs';
+// (CLONE_INTO_CGROUP with openForCloneInto()'s fd).
+//
+// On v1 there is a third: a thread that moves *itself* by writing "0" to a v1 `tasks` file skips
+// that lock (the kernel's cgroup_procs_write_start: a single thread that is `current` cannot exit
+// or exec under it). Measured here after an idle gap: "0" to tasks 0.17–0.22 ms, our pid to
+// cgroup.procs or to tasks 5–16 ms. The container's process is single-threaded until its exec, so
+// moving its one thread moves the process: launch and exec have it write "0" to each hierarchy's
+// `tasks` through fds we open (openSelfJoin(); the kernel checks the opener's credentials, so this
+// works from inside a new user namespace too) and clone it into the unified hierarchy of a hybrid
+// host (cgroup2 does not move single threads across domain cgroups: EOPNOTSUPP). Under a monitor
+// the same goes for the monitor's fork of the container. addProcess() remains for other callers.
+import { closeSync, existsSync, openSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
-import { HakoError, invalid } from '../../common/errors.js';
+import { fromSystemError, HakoError, invalid } from '../../common/errors.js';
 import { hugepageSizeName } from './convert.js';
 import {
+  cgroupFile,
   missingController,
   mkdirTracked,
   parseCgroupNumber,
@@ -36,7 +46,17 @@ import {
 import { dirOnMount, resolveInHierarchy, type CgroupMount, type ProcCgroupEntry } from './paths.js';
 import { parseBlkio, parseFlatKeyed, parseOomControl, parsePercpu, ticksToNs } from './stats.js';
 import { killProcesses, waitUntil } from './signals.js';
-import type { CgroupManager, CgroupResources, CgroupStats, FreezerState, LinuxDeviceCgroup } from './types.js';
+import type { CgroupManager, CgroupResources, CgroupStats, FreezerState, LinuxDeviceCgroup, SelfJoinFds } from './types.js';
+
+const O_PATH = 0o10000000;
+
+function openCgroupFile(path: string, flags: number, what: string): number {
+  try {
+    return openSync(path, flags);
+  } catch (err) {
+    throw fromSystemError(`open ${path} ${what}`, err, path);
+  }
+}
 
 export interface V1Hierarchy {
   /** e.g. ['cpu'], ['cpu','cpuacct'], ['name=systemd'] */
@@ -302,6 +322,25 @@ export class CgroupV1Manager implements CgroupManager {
 
   openForCloneInto(): number {
     return -1;
+  }
+
+  openSelfJoin(): SelfJoinFds {
+    const tasks: SelfJoinFds['tasks'] = [];
+    let cloneInto = -1;
+    try {
+      for (const h of this.hierarchies) {
+        const path = cgroupFile(h.dir, 'tasks');
+        // (Node opens every fd O_CLOEXEC.)
+        tasks.push({ fd: openCgroupFile(path, fsConstants.O_WRONLY, 'for the container to join'), path });
+      }
+      if (this.unifiedDir !== undefined) {
+        cloneInto = openCgroupFile(this.unifiedDir, O_PATH | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW, 'for CLONE_INTO_CGROUP');
+      }
+    } catch (err) {
+      for (const t of tasks) closeSync(t.fd);
+      throw err;
+    }
+    return { tasks, cloneInto };
   }
 
   freezerState(): FreezerState {

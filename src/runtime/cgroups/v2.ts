@@ -235,6 +235,10 @@ export class CgroupV2Manager implements CgroupManager {
     writeCgroupFile(`add process ${pid} to cgroup`, this.dir, 'cgroup.procs', pid);
   }
 
+  openSelfJoin(): undefined {
+    return undefined;
+  }
+
   openForCloneInto(): number {
     try {
       return openSync(this.dir, O_PATH | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);

@@ -14,7 +14,6 @@ import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import type { RuntimeContext } from './context.js';
 import { cgroupsOf } from './context.js';
 import { statusOf } from './status.js';
-import { startAttachPrewarm } from '../cgroups/prewarm.js';
 import { waitInForeground } from './foreground.js';
 import { receivePty } from './launch.js';
 
@@ -44,15 +43,18 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
   }
   const toClose: number[] = [];
   const closers: Array<() => void> = [];
-  // The exec'd process joins the container's cgroups: on v2 by being cloned into them
-  // (CLONE_INTO_CGROUP), else by a move whose grace period we start now (../cgroups/prewarm.ts).
+  // The exec'd process joins the container's cgroups without a move by us (whose lock waits for
+  // an RCU grace period, ../cgroups/v1.ts): on v2 it is cloned into them (CLONE_INTO_CGROUP); on
+  // v1 it moves itself ("0" to each tasks file), cloned into the unified hierarchy of a hybrid host.
   const cgroups = cgroupsOf(rec);
-  if (cgroups.version !== 2) startAttachPrewarm((path, data) => native().writeDetached(path, data));
   try {
+    const selfJoin = cgroups.openSelfJoin();
+    if (selfJoin) toClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
     const pidfd = native().pidfdOpen(rec.pid);
     toClose.push(pidfd);
     if (processStartTime(rec.pid) !== rec.pidStartTime) throw conflict(`cannot exec in container "${id}": it is not running`);
     const internalFds = [pidfd];
+    const cgroupSelfJoin = selfJoin?.tasks.map((t) => ({ fd: internalFds.push(t.fd) - 1, path: t.path }));
     let consoleSocket: number | undefined;
     let ownPtyEnd: number | undefined;
     if (opts.process.terminal) {
@@ -68,7 +70,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
         consoleSocket = internalFds.push(theirs) - 1;
       }
     }
-    const planned = planExec({ spec: rec.config, process: opts.process, targetPidfd: 0, consoleSocket, ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}) });
+    const planned = planExec({ spec: rec.config, process: opts.process, targetPidfd: 0, consoleSocket, ...(cgroupSelfJoin ? { cgroupSelfJoin } : {}), ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}) });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
     const fds: Plan['fds'] = [
@@ -77,14 +79,13 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
       { source: opts.stdio[2], target: 2 },
     ];
     for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
-    let cgroupFd = -1;
+    let cgroupFd = selfJoin?.cloneInto ?? -1;
     if (cgroups.version === 2) {
       cgroupFd = cgroups.openForCloneInto();
       toClose.push(cgroupFd);
     }
     const proc = spawnPlan({ cloneFlags: planned.cloneFlags, cgroupFd, fds, internalFds, pdeathsig: 0, ops: planned.ops });
     try {
-      if (cgroupFd < 0) cgroups.addProcess(proc.pid);
       proc.release();
       for await (const ev of proc.events()) {
         if (ev.type === 'exec') break;

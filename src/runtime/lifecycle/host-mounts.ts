@@ -2,12 +2,13 @@
 // caller's mount namespace, all beneath a self-bind of its rootfs. That bind is known by its mount
 // id in /proc/self/mountinfo; delete (or a failed create) detaches it, and with it everything the
 // container mounted, so nothing is left in the host's mount table.
-import { execFile } from 'node:child_process';
+// umount2(2) through the addon rather than umount(8): no process to spawn, and no node:child_process
+// (with node:net and the streams, ~5 ms) in the import graph of every create/run/delete.
 import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { HakoError } from '../../common/errors.js';
+import { addonErrno, native } from '../../native/addon.js';
 
-const run = promisify(execFile);
+const MNT_DETACH = 2;
 
 /** A mountinfo path field: space, tab, newline and backslash are octal escapes (\040 …). */
 function unescapeMountPath(field: string): string {
@@ -38,10 +39,9 @@ export async function detachHostMount(path: string, mountId: number): Promise<bo
     return false;
   }
   try {
-    await run('umount', ['--lazy', '--', path]);
+    await native().umountAsync(path, MNT_DETACH);
   } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-    throw new HakoError({ step: `detach the container's mounts at ${path}`, path, hint: stderr || undefined, kind: 'internal', cause: err });
+    throw new HakoError({ step: `detach the container's mounts at ${path} (umount2 MNT_DETACH)`, path, errno: addonErrno(err), cause: err });
   }
   return true;
 }

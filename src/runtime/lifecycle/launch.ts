@@ -1,6 +1,7 @@
 // create and run share this: reserve the state dir, validate the bundle, make the cgroups,
 // plan the container, spawn it through the native executor, do the parent's half of the
-// handshake (id maps, cgroup join), run the hooks at the child's checkpoints, and record it.
+// handshake (id maps, release; the child joins its cgroups itself or is cloned into them), run the
+// hooks at the child's checkpoints, and record it.
 // Any failure undoes every step already taken: no process, cgroup, fifo or state dir remains.
 import { chmodSync, closeSync, openSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,7 +14,6 @@ import { validateSpec } from '../spec/validate.js';
 import type { Spec } from '../spec/types.js';
 import { detectCgroupLayout, planContainer, NOTIFY, type PlannedContainer } from '../plan/index.js';
 import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
-import { startAttachPrewarm } from '../cgroups/prewarm.js';
 import type { ContainerRecord } from '../state/container-store.js';
 import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import { processStartTime } from '../state/process-info.js';
@@ -106,13 +106,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
     cgroups.create();
     undo.push(() => cgroups.destroy());
-    // On cgroup v2 the process is cloned straight into its cgroup (CLONE_INTO_CGROUP): no
-    // migration, so no grace period to wait for. Not under a monitor: that would put the monitor
-    // (the process we spawn) into the container's cgroup.
-    const intoCgroup = cgroups.version === 2 && !opts.monitor;
-    // Otherwise start the grace period the cgroup join will wait for, so that it runs while we
-    // prepare (../cgroups/prewarm.ts). After the mkdirs: the prewarm holds cgroup_mutex until it ends.
-    if (!intoCgroup) startAttachPrewarm((path, data) => native().writeDetached(path, data), { procSelfCgroup, mountinfo });
+    // No move of the process by us, whose lock waits for an RCU grace period (5–16 ms after an
+    // idle gap, ../cgroups/v1.ts): on cgroup v2 the container is cloned straight into its cgroup
+    // (CLONE_INTO_CGROUP); on v1 it joins each hierarchy itself, and is cloned into the unified
+    // one of a hybrid host. Under a monitor the clone is the fork of the container, so the monitor
+    // (the process we spawn) stays outside.
+    const intoCgroup = cgroups.version === 2;
+    const selfJoin = intoCgroup ? undefined : cgroups.openSelfJoin();
+    if (selfJoin) fdsToClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
     cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
@@ -180,7 +181,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       // The container's view follows the driver placing it (v2 on a hybrid host: the unified one).
       cgroupLayout: cgroups.version === 2 ? { version: 2 } : detectCgroupLayout(mountinfo),
       cgroupV2IntoClone: intoCgroup,
-      cgroupJoinLate: !intoCgroup,
+      ...(selfJoin ? { cgroupSelfJoin: selfJoin.tasks.map((t) => ({ fd: internal(t.fd), path: t.path })) } : {}),
       ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
     });
     for (const w of planned.warnings) ctx.log.warn(w);
@@ -204,11 +205,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       { source: opts.stdio[2], target: 2 },
     ];
     for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push({ source: 3 + i, target: 3 + i });
-    let cgroupFd = -1;
+    let cgroupFd = selfJoin?.cloneInto ?? -1;
     if (intoCgroup) {
       cgroupFd = cgroups.openForCloneInto();
       fdsToClose.push(cgroupFd);
     }
+    // Under a monitor the fork of the container gets it (as an internal fd), not the spawn.
+    const forkCgroupFd = opts.monitor && cgroupFd >= 0 ? internal(cgroupFd) : undefined;
+    if (opts.monitor) cgroupFd = -1;
     let plan: Plan = {
       cloneFlags: planned.cloneFlags,
       cgroupFd,
@@ -218,7 +222,14 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       ops,
     };
     if (opts.monitor) {
-      const supervised = supervisedPlan({ supervisor: opts.monitor, cloneFlags: planned.cloneFlags, ops, internalFds, ...(monitorPtyEnd === undefined ? {} : { pty: { monitorEnd: monitorPtyEnd } }) });
+      const supervised = supervisedPlan({
+        supervisor: opts.monitor,
+        cloneFlags: planned.cloneFlags,
+        ops,
+        internalFds,
+        ...(monitorPtyEnd === undefined ? {} : { pty: { monitorEnd: monitorPtyEnd } }),
+        ...(forkCgroupFd === undefined ? {} : { cgroupFd: forkCgroupFd }),
+      });
       fdsToClose.push(...supervised.fdsToClose);
       plan = supervised.plan;
     }
@@ -256,17 +267,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const pid = () => (opts.monitor ? containerPid : spawned.pid);
 
     // The parent's half of the handshake: id maps (unless the child makes its user namespace
-    // later, after joining others: then at its USERNS checkpoint), cgroups, release.
+    // later, after joining others: then at its USERNS checkpoint), release.
     if (planned.idMapsAtNotify === undefined) writeIdMappings(pid(), planned);
-    // With the late join the child makes its first mounts while we move it (a move can wait for
-    // a grace period, ../cgroups/prewarm.ts), then waits for the second release.
-    if (planned.lateCgroupJoin) spawned.release();
     try {
-      if (!intoCgroup) cgroups.addProcess(pid());
       spawned.release();
     } catch (err) {
-      // A child that failed meanwhile is gone (ESRCH on the move, EPIPE on the release): its own
-      // failure says more.
+      // A child that failed meanwhile is gone (EPIPE on the release): its own failure says more.
       throw spawned.pendingFailure() ?? err;
     }
 

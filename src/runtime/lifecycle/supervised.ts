@@ -43,6 +43,8 @@ export interface SupervisedPlanInput {
   internalFds: number[];
   /** terminal: the index of the internal fd the openPty op sends the master on, and the monitor's end. */
   pty?: { monitorEnd: number };
+  /** Internal fd index of the cgroup2 directory the container is forked into (CLONE_INTO_CGROUP). */
+  cgroupFd?: number;
 }
 
 export interface SupervisedPlan {
@@ -108,7 +110,7 @@ export function supervisedPlan(input: SupervisedPlanInput): SupervisedPlan {
       searchPath: null,
     };
     const ops: PlanOp[] = [
-      { op: 'fork', flags: input.cloneFlags, parentContinuesAt: 1 + containerOps.length, pidfd: MONITOR_FD.pidfd },
+      { op: 'fork', flags: input.cloneFlags, parentContinuesAt: 1 + containerOps.length, pidfd: MONITOR_FD.pidfd, ...(input.cgroupFd === undefined ? {} : { cgroupFd: input.cgroupFd }) },
       ...containerOps,
       monitorExec,
     ];

@@ -177,6 +177,9 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   const needsSetgroupsDeny = newUser && rootless;
 
   const ops: PlanOp[] = [{ op: 'syncWait' }];
+  // Before anything else: a process made by a clone op below inherits the cgroups, and the
+  // device nodes are made inside the devices cgroup.
+  for (const t of req.cgroupSelfJoin ?? []) ops.push({ op: 'writeFd', fd: t.fd, data: '0', path: t.path });
   if (newUser && !userByUnshare) ops.push({ op: 'setresid', uid: 0, gid: 0 });
   if (joinUser) {
     ops.push({ op: 'setns', fd: joins.get('user')!, nstype: CLONE.NEWUSER });
@@ -193,14 +196,9 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   const offsets = timeOffsetsData(spec);
   if (offsets && created.has('time')) ops.push({ op: 'writeFile', path: '/proc/self/timens_offsets', data: offsets });
   if (needClone) ops.push({ op: 'clone', flags: 0 });
-  // The cgroup join can overlap the first mounts (the parent releases the child, then moves it,
-  // then releases it again): not when the process to move is made later (clone op) or the
-  // parent waits on the child for the id maps, and not when the clone itself went into the cgroup.
-  const lateJoin = req.cgroupJoinLate === true && !needClone && !userByUnshare && !cgroupInClone;
-  // The cgroup namespace only once the process is in its cgroup: that cgroup is the ns root.
-  const cgroupJoined = (): PlanOp[] => [...(lateJoin ? [{ op: 'syncWait' } as PlanOp] : []), ...(created.has('cgroup') && !cgroupInClone ? [{ op: 'unshare', flags: CLONE.NEWCGROUP } as PlanOp] : [])];
-  let joinEmitted = !lateJoin;
-  if (!lateJoin) ops.push(...cgroupJoined());
+  // The cgroup namespace once the process is in its cgroups (released after the parent's move,
+  // or after its own join above): that cgroup is the ns root.
+  if (created.has('cgroup') && !cgroupInClone) ops.push({ op: 'unshare', flags: CLONE.NEWCGROUP });
 
   // ---- root filesystem
   const rootfs = rootfsPath(spec, bundle);
@@ -237,16 +235,9 @@ export function planContainer(req: PlanRequest): PlannedContainer {
     warnings,
   };
   (spec.mounts ?? []).forEach((m, i) => {
-    // Late join: before the first cgroup mount (it is mounted in the new cgroup namespace).
-    if (!joinEmitted && (m.type === 'cgroup' || m.type === 'cgroup2')) {
-      ops.push(...cgroupJoined());
-      joinEmitted = true;
-    }
     ops.push(...mountOps(m, i, ctx));
   });
   if (proc.cwd !== '/') ops.push({ op: 'mkdirs', path: cleanPath(proc.cwd), mode: 0o755, inRoot: true });
-  // Device nodes are made inside the devices cgroup, as the rules there allow.
-  if (!joinEmitted) ops.push(...cgroupJoined());
   ops.push(...deviceOps(spec, inUserNs));
 
   if (req.hooksBeforePivot) ops.push({ op: 'notify', value: NOTIFY.BEFORE_PIVOT }, { op: 'syncWait' });
@@ -294,7 +285,7 @@ export function planContainer(req: PlanRequest): PlannedContainer {
       where: 'process',
     }),
   );
-  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, lateCgroupJoin: lateJoin, warnings, notices };
+  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, warnings, notices };
   if (userByUnshare) planned.idMapsAtNotify = NOTIFY.USERNS;
   if (hostMountNs) planned.hostRootfsMount = rootfs;
   return planned;
@@ -306,7 +297,8 @@ function requireFifo(fifo: number | undefined): number {
 }
 
 /**
- * exec into a running container: syncWait (the parent puts us in the container's cgroups) →
+ * exec into a running container: syncWait (then the parent puts us in the container's cgroups, or
+ * we join them ourselves: cgroupSelfJoin) →
  * setns(pidfd, every namespace flag of the container; the kernel joins the user ns first and the
  * mount ns join lands on the container's pivoted root) → clone (a pid ns join only applies to
  * children; the new process is what the parent waits for) → the process part.
@@ -326,6 +318,7 @@ export function planExec(req: ExecRequest): PlannedContainer {
   let nstype = 0;
   for (const n of nsList) nstype |= NS_FLAGS[n.type];
   const ops: PlanOp[] = [{ op: 'syncWait' }];
+  for (const t of req.cgroupSelfJoin ?? []) ops.push({ op: 'writeFd', fd: t.fd, data: '0', path: t.path });
   if (nstype !== 0) ops.push({ op: 'setns', fd: req.targetPidfd, nstype });
   ops.push({ op: 'clone', flags: 0 });
   const userNew = nsList.some((n) => n.type === 'user' && !n.path);

@@ -40,7 +40,14 @@ export function defaultStatSource(path: string): SourceKind {
 }
 
 /** Normalized absolute container path (no trailing slash, no `..` escaping `/`). */
+/** Absolute, without empty, "." or ".." segments and without a trailing slash. */
+const CLEAN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
+
 export function cleanPath(p: string): string {
+  // Most paths in a spec are clean already: a regex test instead of path.normalize's loop over
+  // every character (a run plans ~30 of them; with the cgroup paths it got that loop optimized
+  // by TurboFan on every start, ~3 ms of CPU for a compile that never finished before the exit).
+  if (CLEAN_PATH.test(p)) return p;
   const n = posix.normalize(posix.join('/', p));
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }

@@ -50,11 +50,11 @@ export interface PlanRequest {
   /** The process is cloned straight into its v2 cgroup (CLONE_INTO_CGROUP): CLONE_NEWCGROUP may go in cloneFlags. */
   cgroupV2IntoClone?: boolean;
   /**
-   * The parent moves the process into its cgroups while it already sets up its first mounts: a
-   * second syncWait (then the cgroup namespace) comes before the first cgroup mount, or before
-   * the device nodes. Ignored where it cannot apply (see PlannedContainer.lateCgroupJoin).
+   * The process joins its v1 cgroups itself, first thing after its release: "0" written to each
+   * internal fd (a hierarchy's `tasks` file; `path` names it in errors). See ../cgroups/v1.ts.
+   * Replaces the parent's move.
    */
-  cgroupJoinLate?: boolean;
+  cgroupSelfJoin?: Array<{ fd: number; path: string }>;
   /** The host's cgroup layout and the container's cgroup dirs, for `cgroup` mounts (default: read from /proc/self/mountinfo, without container dirs). */
   cgroupLayout?: CgroupLayout;
   /**
@@ -101,11 +101,6 @@ export interface PlannedContainer {
    * self-bind of this rootfs path, which stays until delete detaches it.
    */
   hostRootfsMount?: string;
-  /**
-   * The plan has the late cgroup join: release the child, move it into its cgroups, release it
-   * again (the second syncWait). False: move it, then release once.
-   */
-  lateCgroupJoin?: boolean;
   warnings: string[];
   /** Debug-level findings, for a debug log only (never for the container's stderr). */
   notices?: string[];
@@ -123,4 +118,6 @@ export interface ExecRequest {
   rootless?: boolean;
   /** See PlanRequest.seccompCache. */
   seccompCache?: SeccompCache;
+  /** See PlanRequest.cgroupSelfJoin (before the setns: the clone op's process inherits the cgroups). */
+  cgroupSelfJoin?: Array<{ fd: number; path: string }>;
 }
