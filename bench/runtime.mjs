@@ -8,7 +8,8 @@
 // Usage: node bench/runtime.mjs [iterations] [--gap MS] [--baseline DIR]
 //   (root; busybox-static and runc installed)
 //   --gap MS: sleep MS between API iterations (an idle gap: the first cgroup attach after one
-//   waits for an RCU grace period, see src/runtime/cgroups/prewarm.ts)
+//   waits for an RCU grace period when a process is moved; hako's containers join v1 cgroups
+//   themselves, see src/runtime/cgroups/v1.ts)
 //   --baseline DIR: another built checkout of hako (e.g. `git archive <rev> | tar -x -C DIR`,
 //   node_modules linked, `npm run build`), measured in the same run, interleaved with this one:
 //   before/after numbers under the same load.

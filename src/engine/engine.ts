@@ -518,9 +518,6 @@ export class Engine implements ContainerEngine {
   async createContainer(name: string | undefined, body: ContainerCreateBody, opts: { platform?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
     await this.ready;
     if (this.closed) throw new HakoError({ step: 'create container: the engine is shutting down', kind: 'conflict' });
-    // A start usually follows within milliseconds (docker run): its cgroup join then finds the
-    // lock's grace period over (see Runtime.prewarmCgroupAttach).
-    this.runtime.prewarmCgroupAttach();
     const imageRef = body.Image as string | undefined;
     if (!imageRef) throw invalid('Config.Image is required', 'name the image to create the container from');
     let image;
@@ -654,7 +651,6 @@ export class Engine implements ContainerEngine {
   async startContainer(idOrName: string): Promise<void> {
     const live = await this.get(idOrName);
     this.trace.mark(live.rec.Id, 'start.begin');
-    this.runtime.prewarmCgroupAttach();
     await this.locked(live, async () => {
       this.trace.mark(live.rec.Id, 'start.locked');
       const st = live.rec.State;

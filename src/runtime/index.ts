@@ -81,12 +81,4 @@ export class Runtime {
   list(): string[] {
     return this.ctx.store.ids();
   }
-
-  /**
-   * @deprecated Nothing to prewarm any more: no container start or exec moves a process between
-   * cgroups (whose lock waited for an RCU grace period after an idle gap); they are cloned into
-   * their cgroup (v2) or join it themselves (v1, see cgroups/v1.ts). Kept so that callers still
-   * build; it does nothing and is to be removed with them.
-   */
-  prewarmCgroupAttach(): void {}
 }
