@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -416,62 +415,6 @@ static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// writeDetached(path, data): writes data to path from a short-lived detached thread and returns
-// at once; errors are ignored. For writes whose only purpose is their side effect in the kernel
-// and which may block (the cgroup attach prewarm, see src/runtime/cgroups/prewarm.ts).
-struct detached_write {
-  char *path;
-  char *data;
-  size_t len;
-};
-
-static void *detached_write_main(void *p) {
-  struct detached_write *w = p;
-  int fd = open(w->path, O_WRONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = write(fd, w->data, w->len);
-    (void)n;
-    close(fd);
-  }
-  free(w->path);
-  free(w->data);
-  free(w);
-  return NULL;
-}
-
-static napi_value js_write_detached(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (get_args(env, info, 2, argv)) return NULL;
-  struct detached_write *w = calloc(1, sizeof *w);
-  if (!w) return hk_throw_errno(env, "writeDetached", ENOMEM);
-  w->path = arg_string(env, argv[0], NULL);
-  w->data = w->path ? arg_string(env, argv[1], &w->len) : NULL;
-  if (!w->path || !w->data) {
-    free(w->path);
-    free(w);
-    return NULL;
-  }
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  // The thread starts with every signal blocked: Node's handlers stay on Node's threads.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t t;
-  int rc = pthread_create(&t, &attr, detached_write_main, w);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) {
-    free(w->path);
-    free(w->data);
-    free(w);
-    return hk_throw_errno(env, "pthread_create", rc);
-  }
-  return NULL;
-}
-
 static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int32_t fd, rows, cols;
@@ -575,7 +518,6 @@ static napi_value init(napi_env env, napi_value exports) {
     FN("sendFd", js_send_fd),
     FN("recvFd", js_recv_fd),
     FN("mkfifo", js_mkfifo),
-    FN("writeDetached", js_write_detached),
     FN("setWinsize", js_set_winsize),
     FN("getWinsize", js_get_winsize),
     FN("setCloexec", js_set_cloexec),

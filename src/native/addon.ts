@@ -34,8 +34,6 @@ export interface NativeAddon {
   /** waitid(P_PIDFD, WEXITED|__WALL[|WNOHANG]): reaps; null when nohang and still running. */
   waitPidfd(pidfd: number, nohang: boolean): RawExitStatus | null;
   pidfdOpen(pid: number): number;
-  /** Writes `data` to `path` from a detached thread and returns at once; errors are ignored. */
-  writeDetached(path: string, data: string): void;
   pidfdSignal(pidfd: number, signal: number): void;
   /** pipe2(O_CLOEXEC) → [read end, write end]. */
   pipe(): [number, number];

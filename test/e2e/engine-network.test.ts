@@ -20,6 +20,7 @@ import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js'
 import { BUSYBOX, isRoot, tempDir } from '../helpers/fixtures.js';
 import { netLeftovers } from '../helpers/network.js';
 import { buildResponse, decodeMessage, TYPE, CLASS_IN, RCODE } from '../../src/network/dns-message.js';
+import { retryUntil } from '../helpers/retry.js';
 
 const pexec = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
@@ -77,18 +78,6 @@ async function inspect(name: string): Promise<any> { // eslint-disable-line @typ
   const r = await api('GET', `/containers/${name}/json`);
   assert.equal(r.status, 200, JSON.stringify(r.json));
   return r.json;
-}
-
-async function waitFor<T>(fn: () => Promise<T>, what: string, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw new Error(`${what}: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 async function httpGet(url: string): Promise<string> {
@@ -264,7 +253,7 @@ test('published ports: httpd via 127.0.0.1 and the host address, 127.0.0.1-only 
   const lo = ports.find((p) => p.HostIp === '127.0.0.1')!;
   assert.ok(all && lo, JSON.stringify(ports));
   const hostname = (await inspect('web1')).Config.Hostname;
-  const body = await waitFor(() => httpGet(`http://127.0.0.1:${all.HostPort}/`), 'httpd via 127.0.0.1');
+  const body = await retryUntil(() => httpGet(`http://127.0.0.1:${all.HostPort}/`), 'httpd via 127.0.0.1');
   assert.equal(body, `hello from ${hostname}\n`);
   assert.equal(await httpGet(`http://127.0.0.1:${lo.HostPort}/`), `hello from ${hostname}\n`);
   const addr = hostAddress();
@@ -333,7 +322,7 @@ test('user network: containers reach each other by name, alias and short id; oth
     `for h in web2 www ${shortId}; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $h 80 | tail -1; done`,
     'nslookup outside.test 127.0.0.11 | tail -n +3',
   ].join('; echo ---; ');
-  const out = await waitFor(async () => {
+  const out = await retryUntil(async () => {
     const r = await runOnce(['--network', 'appnet', ref, 'sh', '-c', script]);
     if (!r.includes('hello from')) throw new Error(r);
     return r;
@@ -381,7 +370,7 @@ test('--internal: no way out; a normal user network reaches the "outside" namesp
   execFileSync('ip', ['-n', outNs, 'link', 'set', 'lo', 'up']);
   const srv = spawn('ip', ['netns', 'exec', outNs, BUSYBOX, 'httpd', '-f', '-p', '80', '-h', join(work.path, 'www')], { stdio: 'ignore' });
   procs.push(srv);
-  await waitFor(() => httpGet(`http://${outNet}.2/`), 'httpd outside');
+  await retryUntil(() => httpGet(`http://${outNet}.2/`), 'httpd outside');
   await hako(['network', 'create', '--subnet', freeSubnet(), 'opennet']);
   await hako(['network', 'create', '--internal', '--subnet', freeSubnet(), 'closednet']);
   await hako(['run', '-d', '--name', 'opener', '--network', 'opennet', ref, 'sleep', '300']);
@@ -398,7 +387,7 @@ test('--internal: no way out; a normal user network reaches the "outside" namesp
   await hako(['run', '-d', '--name', 'pubweb', '--network', 'opennet', '-p', '80', ...httpd()]);
   const pub = await inspect('pubweb');
   const port = pub.NetworkSettings.Ports['80/tcp'][0].HostPort;
-  const fromOutside = await waitFor(async () => (await pexec('ip', ['netns', 'exec', outNs, process.execPath, '-e', CLIENT, `http://${outNet}.1:${port}/`], { timeout: 5000, encoding: 'utf8' })).stdout, 'the published port from outside');
+  const fromOutside = await retryUntil(async () => (await pexec('ip', ['netns', 'exec', outNs, process.execPath, '-e', CLIENT, `http://${outNet}.1:${port}/`], { timeout: 5000, encoding: 'utf8' })).stdout, 'the published port from outside');
   assert.equal(fromOutside, `hello from ${pub.Config.Hostname}\n`);
   await hako(['rm', '-f', 'opener', 'closed', 'pubweb']);
   await hako(['network', 'rm', 'opennet', 'closednet']);
@@ -418,7 +407,7 @@ test('UDP publish', { skip }, async () => {
   procs.push(echo);
   const client = createSocket('udp4');
   try {
-    const reply = await waitFor(async () => {
+    const reply = await retryUntil(async () => {
       const got = new Promise<string>((res, rej) => {
         const t = setTimeout(() => rej(new Error('no UDP reply')), 300);
         client.once('message', (msg) => {
@@ -450,7 +439,7 @@ test('connect/disconnect while running, and connecting a stopped container; netw
   assert.ok(j.NetworkSettings.Networks.bridge.IPAddress, 'still on the default bridge');
   assert.match((await hako(['exec', 'mover', 'ip', '-o', '-4', 'addr', 'show', 'eth1'])).stdout, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
   assert.match((await hako(['exec', 'mover', 'cat', '/etc/hosts'])).stdout, new RegExp(`${ip.replace(/\./g, '\\.')}\\t`));
-  assert.equal(await waitFor(() => getFrom('peer', 'mover'), 'peer → mover'), `hello from ${j.Config.Hostname}\n`);
+  assert.equal(await retryUntil(() => getFrom('peer', 'mover'), 'peer → mover'), `hello from ${j.Config.Hostname}\n`);
   assert.equal(await getFrom('peer', 'mv'), `hello from ${j.Config.Hostname}\n`);
   const again = await api('POST', '/networks/joinnet/connect', { Container: 'mover' });
   assert.equal(again.status, 403);
@@ -465,7 +454,7 @@ test('connect/disconnect while running, and connecting a stopped container; netw
   assert.equal((await inspect('mover')).NetworkSettings.Networks.joinnet.IPAddress, '');
   await hako(['start', 'mover']);
   assert.ok((await inspect('mover')).NetworkSettings.Networks.joinnet.IPAddress);
-  assert.equal(await waitFor(() => getFrom('peer', 'mover'), 'peer → restarted mover'), `hello from ${j.Config.Hostname}\n`);
+  assert.equal(await retryUntil(() => getFrom('peer', 'mover'), 'peer → restarted mover'), `hello from ${j.Config.Hostname}\n`);
   await hako(['rm', '-f', 'mover', 'peer']);
   await hako(['network', 'rm', 'joinnet']);
   assert.deepEqual(ourVeths(), []);
@@ -488,7 +477,7 @@ test('networks are isolated from each other', { skip }, async () => {
     await hako(['run', '-d', '--name', 'isocli', '--network', 'isoa', ref, 'sleep', '300']);
     const webIp = (await inspect('isoweb')).NetworkSettings.Networks.isob.IPAddress;
     const brIp = (await inspect('isobr')).NetworkSettings.Networks.bridge.IPAddress;
-    await waitFor(() => getFrom('isoweb', webIp), 'isoweb up');
+    await retryUntil(() => getFrom('isoweb', webIp), 'isoweb up');
     await assert.rejects(getFrom('isocli', webIp), 'isoa → isob must be blocked');
     await assert.rejects(getFrom('isocli', brIp), 'isoa → the default bridge must be blocked');
     await assert.rejects(getFrom('isobr', (await inspect('isocli')).NetworkSettings.Networks.isoa.IPAddress), 'bridge → isoa must be blocked');
@@ -508,7 +497,7 @@ test('daemon kill -9 and restart: published ports and names keep working, exited
   const keeperIp = keeper.NetworkSettings.Networks.keepnet.IPAddress;
   const briefIp = (await inspect('brief')).NetworkSettings.Networks.keepnet.IPAddress;
   const hello = `hello from ${keeper.Config.Hostname}\n`;
-  assert.equal(await waitFor(() => httpGet(`http://127.0.0.1:${port}/`), 'keeper'), hello);
+  assert.equal(await retryUntil(() => httpGet(`http://127.0.0.1:${port}/`), 'keeper'), hello);
   const vethsBefore = ourVeths().length;
   assert.equal(vethsBefore, 3);
   await d.crash();
@@ -521,7 +510,7 @@ test('daemon kill -9 and restart: published ports and names keep working, exited
   assert.equal(k2.NetworkSettings.Networks.keepnet.IPAddress, keeperIp);
   assert.equal(await httpGet(`http://127.0.0.1:${port}/`), hello);
   assert.equal(await httpGet(`http://${hostAddress()}:${port}/`), hello);
-  assert.equal(await waitFor(() => getFrom('client', 'keeper'), 'DNS after the restart'), hello);
+  assert.equal(await retryUntil(() => getFrom('client', 'keeper'), 'DNS after the restart'), hello);
   // The port is held again: a host process cannot take it.
   const thief = createServer();
   await assert.rejects(new Promise<void>((res, rej) => {
@@ -552,7 +541,7 @@ test('daemon kill -9 and restart: published ports and names keep working, exited
 test('restart policy restarts reconnect; --network container:<id> shares the netns and its files; -P', { skip }, async () => {
   await hako(['network', 'create', '--subnet', freeSubnet(), 'rpnet']);
   const flaky = (await hako(['run', '-d', '--name', 'flaky', '--network', 'rpnet', '--restart', 'on-failure:1', ref, 'sh', '-c', 'ip -o -4 addr show eth0; ip route | grep default; exit 1'])).stdout.trim();
-  await waitFor(async () => {
+  await retryUntil(async () => {
     const j = await inspect(flaky);
     if (j.RestartCount !== 1 || j.State.Running || j.State.Restarting) throw new Error(`restart count ${j.RestartCount}, ${j.State.Status}`);
   }, 'the restart', 15_000);
@@ -594,7 +583,7 @@ test('docker CLI: network create/ls/inspect/rm, run -d -p, port', { skip: skip |
   const cid = (await docker(['run', '-d', '--name', 'dweb', '--network', 'dnet', '-p', '127.0.0.1::80', ...httpd()])).stdout.trim();
   const port = (await docker(['port', 'dweb', '80'])).stdout.trim();
   assert.match(port, /^127\.0\.0\.1:\d+$/);
-  assert.equal(await waitFor(() => httpGet(`http://${port}/`), 'dweb'), `hello from ${cid.slice(0, 12)}\n`);
+  assert.equal(await retryUntil(() => httpGet(`http://${port}/`), 'dweb'), `hello from ${cid.slice(0, 12)}\n`);
   assert.match((await docker(['ps', '--format', '{{.Ports}}', '--filter', 'name=dweb'])).stdout, new RegExp(`^${port.replace(/\./g, '\\.')}->80/tcp$`, 'm'));
   const busy = await docker(['network', 'rm', 'dnet'], { ok: false });
   assert.equal(busy.code, 1);

@@ -566,23 +566,6 @@ test('bpf(): pointer fields are filled from [offset, buffer] pairs (BPF_PROG_LOA
   assert.throws(() => native().bpf(5, attr, [[124, insns]]), (err: unknown) => (err as { code?: string }).code === 'EINVAL');
 });
 
-test('writeDetached writes from a background thread and returns at once; a failing write is ignored', { skip }, async () => {
-  const t = tempDir('hako-wd-');
-  try {
-    const file = join(t.path, 'f');
-    writeFileSync(file, '');
-    native().writeDetached(file, 'hello');
-    native().writeDetached(join(t.path, 'missing-dir', 'x'), 'lost'); // ENOENT in the thread: ignored
-    const end = Date.now() + 5000;
-    while (readFileSync(file, 'utf8') !== 'hello') {
-      assert.ok(Date.now() < end, 'the detached write never happened');
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  } finally {
-    t.cleanup();
-  }
-});
-
 /** The child's /proc/PID/maps equals ours read right after it (a few tries: our maps move too). */
 function sharesOurMaps(pid: number): boolean {
   for (let i = 0; i < 20; i++) {

@@ -23,6 +23,7 @@ import { busyboxImage, tarDir, type BuiltImage } from '../helpers/images.js';
 import { BUSYBOX, isRoot, tempDir } from '../helpers/fixtures.js';
 import { netLeftovers, testNet, type TestNet } from '../helpers/network.js';
 import { forwardChainName } from '../../src/network/iptables-forward.js';
+import { retryUntil } from '../helpers/retry.js';
 
 const pexec = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
@@ -99,18 +100,6 @@ async function getFromB(url: string): Promise<string> {
   return (await pexec('ip', ['netns', 'exec', nsB, process.execPath, '-e', CLIENT, url], { timeout: 8000, encoding: 'utf8' })).stdout;
 }
 
-async function waitFor<T>(fn: () => Promise<T>, what: string, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw new Error(`${what}: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 async function inspect(name: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   return JSON.parse((await hako(['inspect', name])).stdout)[0];
 }
@@ -134,7 +123,7 @@ function httpd(): string[] {
 
 /** Waits until the daemon's log says the start-up's iptables sync is over. */
 async function forwardSynced(dd: TestDaemon): Promise<void> {
-  await waitFor(async () => {
+  await retryUntil(async () => {
     if (!/iptables \((nf_tables|legacy)\) forward rules|iptables forward rules could not/.test(dd.log())) throw new Error('not yet');
   }, `the start-up iptables sync (log: ${dd.log().slice(-3000)})`, 10_000);
 }
@@ -203,7 +192,7 @@ after(async () => {
 });
 
 test('FORWARD DROP: no way out with --iptables=false (and a warning naming the chain); hako\'s exceptions let bridges and published ports through, the policy stays hako\'s', { skip }, async () => {
-  await waitFor(() => getFromB(`http://${bIp}/`), 'httpd in B');
+  await retryUntil(() => getFromB(`http://${bIp}/`), 'httpd in B');
   // 1. --iptables=false: nothing in A's iptables, containers cannot reach B.
   d = await daemonInA(net, ['--iptables=false']);
   await loadImage(d);
@@ -243,7 +232,7 @@ test('FORWARD DROP: no way out with --iptables=false (and a warning naming the c
   // B → a published port through A's address: DNAT, then forward (accepted by both chains).
   const pub = await inspect('pubweb');
   const port = pub.NetworkSettings.Ports['80/tcp'][0].HostPort;
-  assert.equal(await waitFor(() => getFromB(`http://${aIp}:${port}/`), 'the published port from B'), `hello from ${pub.Config.Hostname}\n`);
+  assert.equal(await retryUntil(() => getFromB(`http://${aIp}:${port}/`), 'the published port from B'), `hello from ${pub.Config.Hostname}\n`);
   // B → the container's own address (routed, not DNAT'd): dropped by hako's nft forward chain,
   // the iptables accept for `-o bridge` notwithstanding.
   execFileSync('ip', ['-n', nsB, 'route', 'add', '10.199.7.0/24', 'via', aIp]);
@@ -276,7 +265,7 @@ test('FORWARD DROP: no way out with --iptables=false (and a warning naming the c
   assert.ok(after4.includes(`-A ${chain} -o ${net.bridge} -m comment --comment hako:${net.table}:bridge -j ACCEPT`), 'the deleted rule is back');
   assert.equal(await getFrom('plain', bIp), 'hello from outside\n');
   assert.equal(await getFrom('opener', bIp), 'hello from outside\n');
-  assert.equal(await waitFor(() => getFromB(`http://${aIp}:${port}/`), 'the published port from B after the restart'), `hello from ${pub.Config.Hostname}\n`);
+  assert.equal(await retryUntil(() => getFromB(`http://${aIp}:${port}/`), 'the published port from B after the restart'), `hello from ${pub.Config.Hostname}\n`);
   iptA(['-D', 'FORWARD', '-i', 'up0', '-p', 'icmp', '-j', 'ACCEPT']);
 
   // 5. A second daemon in A (its own table, no default network): its own chain beside ours; its
