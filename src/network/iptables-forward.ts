@@ -211,7 +211,7 @@ export class IptablesForward {
 
   async view(): Promise<FilterView> {
     const r = await run(this.save, ['-t', 'filter']).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
-    if (r.code !== 0) throw new HakoError({ step: `read the iptables filter table (${this.save} -t filter)`, hint: r.stderr.trim() || `exit ${r.code}`, kind: 'internal' });
+    if (r.code !== 0) throw new HakoError({ step: `read the iptables filter table (${this.save} -t filter)`, hint: `${r.stderr.trim() || `exit ${r.code}`}; check that iptables works on this host, or start hakod with --iptables=false (hako then adds no iptables rules)`, kind: 'internal' });
     return parseFilter(r.stdout, this.chain);
   }
 
@@ -226,7 +226,7 @@ export class IptablesForward {
       if (r.code !== 0) {
         throw new HakoError({
           step: `update hako's iptables forward rules (${this.restore} --noflush)`,
-          hint: `${r.stderr.trim() || `exit ${r.code}`}; nothing was changed (the transaction is atomic). Input was:\n${plan.input}`,
+          hint: `${r.stderr.trim() || `exit ${r.code}`}; nothing was changed (the transaction is atomic); hakod --iptables=false turns these rules off. Input was:\n${plan.input}`,
           kind: 'internal',
         });
       }
