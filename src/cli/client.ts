@@ -330,6 +330,11 @@ export class Client {
     return { socket: res as unknown as Duplex, head: Buffer.alloc(0), res };
   }
 
+  /** Unix sockets: opens `n` connections ahead of the requests that will need them (wire.ts). */
+  prewarm(n: number): void {
+    this.pool?.prewarm(n);
+  }
+
   close(): void {
     this.pool?.close();
     this.agent?.destroy();

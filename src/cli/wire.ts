@@ -169,6 +169,22 @@ export class UnixPool {
     return this.exchange(this.open(), r, onSocket, false);
   }
 
+  /**
+   * Opens connections ahead of need (up to `n` idle ones), so that the daemon accepts them while
+   * it works on an earlier request instead of on the command's critical path. They keep no
+   * process alive, and one that fails is dropped (the request that needs it opens another).
+   */
+  prewarm(n: number): void {
+    while (this.idle.length < n) {
+      const s = this.open();
+      const idleError = () => s.destroy();
+      this.idleError.set(s, idleError);
+      s.on('error', idleError);
+      s.unref();
+      this.idle.unshift(s);
+    }
+  }
+
   private open(): Socket {
     const s = connect({ path: this.socketPath });
     this.live.add(s);
