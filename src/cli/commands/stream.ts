@@ -317,8 +317,11 @@ export async function exec(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const f = ctx.flags;
   const container = ctx.args[0]!;
-  await inspectContainer(client, container);
   const detach = f.bool('detach');
+  // inspect, exec create and start (hijacked) share one connection; the exit code's look-up gets
+  // one opened while the exec runs.
+  if (!detach) client.prewarm(2);
+  await inspectContainer(client, container);
   const tty = f.bool('tty');
   const interactive = f.bool('interactive');
   const { parseEnvFile, expandEnv } = await import('../run-config.js');
