@@ -253,3 +253,39 @@ test('wire: no socket, a refused socket, a malformed answer and an answer cut sh
     await s.done();
   }
 });
+
+test('TCP hosts keep node:http: JSON answers and the hijack', opts, async () => {
+  const { createServer: createHttpServer } = await import('node:http');
+  const server = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      res.setHeader('Api-Version', '1.44');
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ url: req.url, body }));
+    });
+  });
+  server.on('upgrade', (_req, sock: Socket, head: Buffer) => {
+    sock.write('HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nhello');
+    sock.on('data', (d: Buffer) => sock.end(d));
+    if (head.length) sock.end(head);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const c = new Client({ host: `tcp://127.0.0.1:${port}`, explicit: true });
+  try {
+    assert.deepEqual(await c.json('POST', '/containers/create', { body: { Image: 'x' } }), { url: '/v1.44/containers/create', body: '{"Image":"x"}' });
+    const { socket, head } = await c.hijack('POST', '/containers/x/attach');
+    const got: Buffer[] = [head];
+    socket.on('data', (d: Buffer) => got.push(d));
+    const ended = new Promise((r) => socket.on('end', r));
+    socket.write('echo');
+    await ended;
+    assert.equal(Buffer.concat(got).toString(), 'helloecho');
+    socket.destroy();
+  } finally {
+    c.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
