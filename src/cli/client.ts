@@ -1,9 +1,12 @@
 // The Docker Engine API client: unix or tcp(+TLS) transport, version negotiation like the docker
 // CLI (`HEAD /_ping` → Api-Version → `/v1.xx/…`, min(1.44, server)), JSON requests, raw
 // streams, and hijacked connections (`Upgrade: tcp`) for attach and exec.
-import * as http from 'node:http';
-import type { IncomingMessage, ClientRequest } from 'node:http';
+// Unix sockets go through wire.ts (a small HTTP/1.1 client over node:net, a few ms less per
+// command than node:http); TCP and TLS hosts through node:http / node:https, loaded on first use.
+import type * as Http from 'node:http';
+import type { IncomingHttpHeaders, ClientRequest } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
+import { UnixPool, type WireResult } from './wire.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +23,9 @@ export class ApiError extends Error {
     super(message);
   }
 }
+
+/** An answer: its status, headers and body stream (node's IncomingMessage or wire.ts's). */
+export type Response = Readable & { statusCode?: number | undefined; statusMessage?: string | undefined; headers: IncomingHttpHeaders };
 
 /** The daemon could not be reached. */
 export class ConnectError extends Error {}
@@ -140,24 +146,23 @@ export class Cancel {
 
 export class Client {
   private apiVersion: string | null = null;
-  private readonly agent: http.Agent;
+  private agent: Http.Agent | null = null;
+  private readonly pool: UnixPool | null;
   /** Called once when the daemon is unreachable and may be started (returns true when started). */
   onUnreachable: (() => Promise<boolean>) | null = null;
 
   constructor(readonly host: HostOptions) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    this.pool = host.host.startsWith('unix://') ? new UnixPool(host.host.slice(7)) : null;
   }
 
   get version(): string {
     return this.apiVersion ?? CLIENT_MAX_API;
   }
 
-  private baseOptions(): http.RequestOptions {
+  private baseOptions(http: typeof Http): Http.RequestOptions {
     const h = this.host.host;
-    // servername '': node's Agent otherwise works out a TLS server name even for plain HTTP, with
-    // net.isIP, whose IPv6 regex takes ~10 ms to compile on first use (a third of a short command).
-    if (h.startsWith('unix://')) return { socketPath: h.slice(7), agent: this.agent, host: 'api.moby.localhost', servername: '' } as http.RequestOptions;
     const u = new URL(`http://${h.slice(6)}`);
+    this.agent ??= new http.Agent({ keepAlive: true, maxSockets: 8 });
     return { host: u.hostname, port: Number(u.port || (this.host.tls ? 2376 : 2375)), agent: this.host.tls ? undefined : this.agent };
   }
 
@@ -166,36 +171,65 @@ export class Client {
     return this.host.host;
   }
 
-  private async send(method: string, path: string, opts: RequestOptions, onUpgrade?: (req: ClientRequest) => void): Promise<IncomingMessage> {
+  private connectError(err: NodeJS.ErrnoException): Error {
+    if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES' || err.code === 'ECONNRESET' || err.code === 'EHOSTUNREACH') {
+      const e = new ConnectError(
+        err.code === 'EACCES'
+          ? `permission denied while trying to connect to the hako daemon socket at ${this.hostLabel}`
+          : `Cannot connect to the hako daemon at ${this.hostLabel}. Is the hako daemon running?`,
+      );
+      (e as { code?: string }).code = err.code;
+      return e;
+    }
+    if ((err as { code?: string }).code === 'EMALFORMED') return new Error(`the daemon at ${this.hostLabel} sent a malformed answer: ${err.message}`);
+    return err;
+  }
+
+  private prepare(method: string, path: string, opts: RequestOptions): { full: string; headers: Record<string, string>; payload: Buffer | undefined } {
     const full = (opts.unversioned ? '' : `/v${this.version}`) + path + encodeQuery(opts.query);
     const headers: Record<string, string> = { 'User-Agent': `hako-cli/0.1.0`, ...opts.headers };
     let payload: Buffer | undefined;
     if (opts.body !== undefined) {
       payload = Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(JSON.stringify(opts.body));
       if (!headers['Content-Type']) headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = String(payload.length);
     } else if (!opts.stream && (method === 'POST' || method === 'PUT')) {
       headers['Content-Type'] ??= 'text/plain';
     }
-    const base = this.baseOptions();
-    const mod: Pick<typeof http, 'request'> = this.host.tls ? ((await import('./lazy/https.js')) as unknown as typeof http) : http;
+    return { full, headers, payload };
+  }
+
+  /** Over the unix socket: the answer, or the upgraded connection when `upgrade` and the daemon agreed. */
+  private sendWire(method: string, path: string, opts: RequestOptions, upgrade = false): Promise<WireResult> {
+    const { full, headers, payload } = this.prepare(method, path, opts);
+    let sock: { destroy(e?: Error): void } | null = null;
+    let aborted = false;
+    opts.cancel?.onCancel(() => {
+      aborted = true;
+      sock?.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    });
+    if (aborted) return Promise.reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    return this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade }, (s) => (sock = s)).catch((err: NodeJS.ErrnoException) => {
+      throw this.connectError(err);
+    });
+  }
+
+  private async send(method: string, path: string, opts: RequestOptions, onUpgrade?: (req: ClientRequest) => void): Promise<Response> {
+    if (this.pool) {
+      const r = await this.sendWire(method, path, opts);
+      return (r as { res: Response }).res;
+    }
+    const { full, headers, payload } = this.prepare(method, path, opts);
+    if (payload) headers['Content-Length'] = String(payload.length);
+    const { http } = await import('./lazy/http.js');
+    const base = this.baseOptions(http);
+    const mod: Pick<typeof Http, 'request'> = this.host.tls ? ((await import('./lazy/https.js')) as unknown as typeof Http) : http;
     const tlsOpts = this.host.tls
       ? { ca: this.host.tls.ca, cert: this.host.tls.cert, key: this.host.tls.key, rejectUnauthorized: this.host.tls.verify }
       : {};
-    return new Promise<IncomingMessage>((resolve, reject) => {
+    return new Promise<Response>((resolve, reject) => {
       const req = mod.request({ ...base, ...tlsOpts, method, path: full, headers });
       opts.cancel?.onCancel(() => req.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' })));
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES' || err.code === 'ECONNRESET' || err.code === 'EHOSTUNREACH') {
-          const e = new ConnectError(
-            err.code === 'EACCES'
-              ? `permission denied while trying to connect to the hako daemon socket at ${this.hostLabel}`
-              : `Cannot connect to the hako daemon at ${this.hostLabel}. Is the hako daemon running?`,
-          );
-          (e as { code?: string }).code = err.code;
-          reject(e);
-        } else reject(err);
-      });
+      req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectError(err)));
       req.on('response', resolve);
       if (onUpgrade) onUpgrade(req);
       if (payload) req.end(payload);
@@ -207,7 +241,7 @@ export class Client {
   /** HEAD /_ping and pick the API version (once). Starts the daemon when allowed and needed. */
   async negotiate(): Promise<void> {
     if (this.apiVersion) return;
-    let res: IncomingMessage;
+    let res: Response;
     try {
       res = await this.send('HEAD', '/_ping', { unversioned: true });
     } catch (e) {
@@ -224,7 +258,7 @@ export class Client {
   }
 
   /** A request whose response is returned unread; throws ApiError on an error status. */
-  async raw(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
+  async raw(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const res = this.apiVersion === null && !opts.stream && !opts.unversioned ? await this.optimistic(method, path, opts) : (await this.negotiate(), await this.send(method, path, opts));
     if ((res.statusCode ?? 500) >= 400) throw await errorFrom(res);
     return res;
@@ -236,8 +270,8 @@ export class Client {
    * daemon that finds the version too new (400, nothing done) and an unreachable one (the ping
    * starts it when allowed) get the ping, then the request again.
    */
-  private async optimistic(method: string, path: string, opts: RequestOptions): Promise<IncomingMessage> {
-    let res: IncomingMessage;
+  private async optimistic(method: string, path: string, opts: RequestOptions): Promise<Response> {
+    let res: Response;
     try {
       res = await this.send(method, path, opts);
     } catch (e) {
@@ -273,8 +307,14 @@ export class Client {
    * Hijacks the connection (Upgrade: tcp). Resolves with the raw socket and any bytes that came
    * with the 101 response. A daemon that answers 200 without upgrading gets its body as the stream.
    */
-  async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: Duplex; head: Buffer; res?: IncomingMessage }> {
+  async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: Duplex; head: Buffer; res?: Response }> {
     await this.negotiate();
+    if (this.pool) {
+      const r = await this.sendWire(method, path, opts, true);
+      if ('upgraded' in r) return r.upgraded;
+      if ((r.res.statusCode ?? 500) >= 400) throw await errorFrom(r.res);
+      return { socket: r.res as unknown as Duplex, head: Buffer.alloc(0), res: r.res };
+    }
     let upgraded: ((v: { socket: Duplex; head: Buffer }) => void) | null = null;
     const up = new Promise<{ socket: Duplex; head: Buffer }>((r) => (upgraded = r));
     const headers = { Connection: 'Upgrade', Upgrade: 'tcp', ...opts.headers };
@@ -290,8 +330,14 @@ export class Client {
     return { socket: res as unknown as Duplex, head: Buffer.alloc(0), res };
   }
 
+  /** Unix sockets: opens `n` connections ahead of the requests that will need them (wire.ts). */
+  prewarm(n: number): void {
+    this.pool?.prewarm(n);
+  }
+
   close(): void {
-    this.agent.destroy();
+    this.pool?.close();
+    this.agent?.destroy();
   }
 }
 
@@ -318,14 +364,14 @@ export function readAll(res: Readable): Promise<Buffer> {
     res.on('data', (c: Buffer) => chunks.push(c));
     res.once('end', () => resolve(Buffer.concat(chunks)));
     res.once('error', reject);
-    // An IncomingMessage whose connection closed before its end (the daemon went away).
+    // An Response whose connection closed before its end (the daemon went away).
     res.once('close', () => {
       if (!res.readableEnded) reject(new Error('the daemon closed the connection before the end of the answer'));
     });
   });
 }
 
-async function errorFrom(res: IncomingMessage): Promise<ApiError> {
+async function errorFrom(res: Response): Promise<ApiError> {
   const body = (await readAll(res)).toString('utf8');
   let message = body.trim();
   try {

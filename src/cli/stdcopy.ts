@@ -4,16 +4,37 @@ import { Writable } from 'node:stream';
 
 export class StdcopyError extends Error {}
 
-/** A writable that splits framed bytes onto stdout/stderr; `onSystemError` gets stream-3 payloads. */
+/** An output, or a function that makes it on first use. */
+export type Output = NodeJS.WritableStream | (() => NodeJS.WritableStream);
+
+/**
+ * A writable that splits framed bytes onto stdout/stderr; `onSystemError` gets stream-3 payloads.
+ * Outputs given as functions are made on their first frame: process.stdout/stderr cost ~1 ms
+ * each to create, for nothing when the container writes nothing there (`run --rm busybox true`).
+ */
 export class Demuxer extends Writable {
   private buf: Buffer = Buffer.alloc(0);
+  private out: Output;
+  private err: Output;
 
   constructor(
-    private readonly stdout: NodeJS.WritableStream,
-    private readonly stderr: NodeJS.WritableStream,
+    stdout: Output,
+    stderr: Output,
     private readonly onSystemError?: (message: string) => void,
   ) {
     super();
+    this.out = stdout;
+    this.err = stderr;
+  }
+
+  private get stdout(): NodeJS.WritableStream {
+    if (typeof this.out === 'function') this.out = this.out();
+    return this.out;
+  }
+
+  private get stderr(): NodeJS.WritableStream {
+    if (typeof this.err === 'function') this.err = this.err();
+    return this.err;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {

@@ -170,6 +170,16 @@ test('hako run, ps, logs, exec, stop, rm with the engine', { skip: skipContainer
   assert.equal(e.code, 7);
   await new Promise((res) => setTimeout(res, 300));
   assert.equal((await hako(['logs', 'clitest'])).stdout, 'hello\n');
+  // cp out under another name (the name's dot once reached the file name as `\.`).
+  const out = tempDir('hako-cli-cp-');
+  try {
+    await hako(['exec', 'clitest', 'sh', '-c', 'echo copied > /tmp/a.txt']);
+    await hako(['cp', 'clitest:/tmp/a.txt', join(out.path, 'b.out')]);
+    assert.deepEqual(readdirSync(out.path), ['b.out']);
+    assert.equal(readFileSync(join(out.path, 'b.out'), 'utf8'), 'copied\n');
+  } finally {
+    out.cleanup();
+  }
   await hako(['rm', '-f', 'clitest']);
   assert.ok(!existsSync('/nonexistent'));
 });

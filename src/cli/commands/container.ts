@@ -283,8 +283,10 @@ export async function cp(ctx: Ctx): Promise<number> {
       if (dst.endsWith('/')) throw new ExitError(1, `destination directory "${dst}" must exist`);
       dir = path.dirname(dst);
       if (!existsSync(dir)) throw new ExitError(1, `lstat ${dir}: no such file or directory`);
-      const esc = (x: string) => x.replace(/[\\,&]/g, '\\$&').replace(/[.*[\]^$]/g, '\\$&');
-      tarArgs.push(`--transform=s,^${esc(srcBase)}\\(/\\|$\\),${esc(path.basename(dst))}\\1,`);
+      // The pattern escapes regex characters; the replacement only \ , & (tar would keep a `\.`).
+      const escRepl = (x: string) => x.replace(/[\\,&]/g, '\\$&');
+      const esc = (x: string) => escRepl(x).replace(/[.*[\]^$]/g, '\\$&');
+      tarArgs.push(`--transform=s,^${esc(srcBase)}\\(/\\|$\\),${escRepl(path.basename(dst))}\\1,`);
     }
     const child = spawn('tar', [...tarArgs, '-C', dir], { stdio: ['pipe', 'inherit', 'inherit'] });
     res.pipe(child.stdin);

@@ -46,7 +46,7 @@ function rawMode(ctx: Ctx, on: boolean): () => void {
 /** Wires a hijacked connection to the local stdio. */
 function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boolean; stdin: boolean; detachKeys?: Buffer | null }): AttachSession {
   const { socket, head } = conn;
-  const out = opts.tty ? null : new Demuxer(ctx.stdout, ctx.stderr, (m) => ctx.stderr.write(m));
+  const out = opts.tty ? null : new Demuxer(() => ctx.stdout, () => ctx.stderr, (m) => ctx.stderr.write(m));
   out?.on('error', (e) => {
     ctx.stderr.write(`${e.message}\n`);
     socket.destroy();
@@ -184,6 +184,9 @@ export async function create(ctx: Ctx): Promise<number> {
 export async function run(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const detach = ctx.flags.bool('detach');
+  // create, then wait (on create's connection), attach and start each on one of their own: the
+  // daemon accepts them while the request is built and the container created.
+  client.prewarm(detach ? 2 : 3);
   const { id, req } = await createContainer(ctx, client, detach);
   const tty = !!req.body.Tty;
   const autoRemove = ctx.flags.bool('rm');
@@ -314,8 +317,11 @@ export async function exec(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const f = ctx.flags;
   const container = ctx.args[0]!;
-  await inspectContainer(client, container);
   const detach = f.bool('detach');
+  // inspect, exec create and start (hijacked) share one connection; the exit code's look-up gets
+  // one opened while the exec runs.
+  if (!detach) client.prewarm(2);
+  await inspectContainer(client, container);
   const tty = f.bool('tty');
   const interactive = f.bool('interactive');
   const { parseEnvFile, expandEnv } = await import('../run-config.js');

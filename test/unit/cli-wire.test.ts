@@ -1,0 +1,291 @@
+// The CLI's HTTP/1.1 client over unix sockets (src/cli/wire.ts through Client): request framing,
+// Content-Length / chunked / until-close answers, keep-alive reuse, the Upgrade: tcp hijack with
+// half-close, and the errors (no socket, refused, malformed answers, answers cut short).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Client, ConnectError, ApiError, readAll } from '../../src/cli/client.js';
+import { ChunkedDecoder, parseHead, MalformedAnswerError } from '../../src/cli/wire.js';
+
+interface Req {
+  head: string;
+  body: Buffer;
+}
+
+/** A unix-socket server that hands each request (read by a simple parser of its own) to `answer`. */
+async function serve(answer: (req: Req, sock: Socket, n: number) => void): Promise<{ path: string; server: Server; connections: () => number; done: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-wire-'));
+  const path = join(dir, 's.sock');
+  let conns = 0;
+  let reqs = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((sock) => {
+    conns++;
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        let rest = buf.subarray(end + 4);
+        let body: Buffer;
+        const cl = /\r\ncontent-length: (\d+)/i.exec(head);
+        if (/\r\ntransfer-encoding: chunked/i.test(head)) {
+          const term = rest.indexOf('\r\n0\r\n\r\n');
+          const term0 = rest.indexOf('0\r\n\r\n') === 0 ? 0 : -1;
+          if (term < 0 && term0 < 0) return;
+          const raw = rest.subarray(0, term0 === 0 ? 0 : term + 2).toString('latin1');
+          const parts: Buffer[] = [];
+          let s = raw;
+          while (s.length) {
+            const eol = s.indexOf('\r\n');
+            const n = parseInt(s.slice(0, eol), 16);
+            parts.push(Buffer.from(s.slice(eol + 2, eol + 2 + n), 'latin1'));
+            s = s.slice(eol + 2 + n + 2);
+          }
+          body = Buffer.concat(parts);
+          rest = rest.subarray(term0 === 0 ? 5 : term + 7);
+        } else if (cl) {
+          const n = Number(cl[1]);
+          if (rest.length < n) return;
+          body = rest.subarray(0, n);
+          rest = rest.subarray(n);
+        } else body = Buffer.alloc(0);
+        buf = rest;
+        if (head.startsWith('HEAD /_ping ')) {
+          sock.write('HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Length: 2\r\n\r\n');
+          continue;
+        }
+        answer({ head, body }, sock, ++reqs);
+        if (/\r\nupgrade: tcp/i.test(head)) {
+          sock.off('data', onData);
+          return;
+        }
+      }
+    };
+    sock.on('data', onData);
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return {
+    path,
+    server,
+    connections: () => conns,
+    done: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const client = (path: string) => new Client({ host: `unix://${path}`, explicit: true });
+const json = (status: string, body: unknown) => {
+  const b = Buffer.from(JSON.stringify(body));
+  return Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nApi-Version: 1.44\r\nContent-Type: application/json\r\nContent-Length: ${b.length}\r\n\r\n`), b]);
+};
+/** A hung exchange fails its test instead of the whole file. */
+const opts = { timeout: 10_000 };
+
+test('wire: response heads parse; malformed ones are named', opts, () => {
+  const h = parseHead('HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nX-A: 1\r\nx-a: 2\r\nSet-Cookie: a\r\nSet-Cookie: b');
+  assert.equal(h.statusCode, 200);
+  assert.equal(h.statusMessage, 'OK');
+  assert.deepEqual(h.headers, { 'api-version': '1.44', 'x-a': '1, 2', 'set-cookie': ['a', 'b'] });
+  assert.equal(parseHead('HTTP/1.0 204').statusMessage, '');
+  assert.throws(() => parseHead('SSH-2.0-OpenSSH'), (e: Error) => e instanceof MalformedAnswerError && /status line "SSH-2.0-OpenSSH"/.test(e.message));
+  assert.throws(() => parseHead('HTTP/1.1 200 OK\r\nno colon here'), /malformed header line "no colon here"/);
+  assert.throws(() => parseHead('HTTP/1.1 200 OK\r\nBad : space'), /malformed header line/);
+});
+
+test('wire: chunked bodies decode across any split, with extensions, trailers and what follows', opts, () => {
+  const wire = Buffer.from('5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\nHTTP/1.1 200 OK');
+  for (let split = 1; split <= wire.length; split++) {
+    const d = new ChunkedDecoder();
+    const out: Buffer[] = [];
+    for (let i = 0; i < wire.length; i += split) out.push(...d.feed(wire.subarray(i, i + split)));
+    assert.equal(Buffer.concat(out).toString(), 'hello 0123456789', `split ${split}`);
+    assert.equal(d.done, true);
+    if (split === wire.length) assert.equal(d.rest.toString(), 'HTTP/1.1 200 OK');
+  }
+  assert.throws(() => new ChunkedDecoder().feed(Buffer.from('zz\r\n')), /malformed chunk size "zz"/);
+  assert.throws(() => new ChunkedDecoder().feed(Buffer.from('2\r\nabXY')), /no CRLF after a chunk/);
+});
+
+test('wire: JSON requests with Content-Length over one kept-alive connection; errors become ApiError', opts, async () => {
+  const seen: Req[] = [];
+  const s = await serve((req, sock, n) => {
+    seen.push(req);
+    if (n === 3) sock.write(json('404 Not Found', { message: 'No such container: x' }));
+    else sock.write(json(n === 1 ? '201 Created' : '200 OK', { Id: `c${n}`, got: JSON.parse(req.body.toString() || 'null') }));
+  });
+  const c = client(s.path);
+  try {
+    const a = await c.json<{ Id: string; got: unknown }>('POST', '/containers/create', { query: { name: 'w' }, body: { Image: 'busybox', Env: ['É=ü'] } });
+    assert.deepEqual(a, { Id: 'c1', got: { Image: 'busybox', Env: ['É=ü'] } });
+    assert.match(seen[0]!.head, /^POST \/v1\.44\/containers\/create\?name=w HTTP\/1\.1\r\n/);
+    assert.match(seen[0]!.head, /\r\nContent-Type: application\/json\r\n/);
+    assert.match(seen[0]!.head, new RegExp(`\\r\\nContent-Length: ${Buffer.byteLength(JSON.stringify({ Image: 'busybox', Env: ['É=ü'] }))}(\\r\\n|$)`));
+    const b = await c.json<{ Id: string }>('GET', '/containers/json');
+    assert.equal(b.Id, 'c2');
+    assert.doesNotMatch(seen[1]!.head, /content-length/i);
+    await assert.rejects(c.json('GET', '/containers/x/json'), (e: Error) => e instanceof ApiError && e.status === 404 && e.message === 'No such container: x');
+    assert.equal(s.connections(), 1, 'one connection for the three requests');
+  } finally {
+    c.close();
+    await s.done();
+  }
+});
+
+test('wire: chunked and until-close answers; a streamed request body goes chunked', opts, async () => {
+  const s = await serve((req, sock, n) => {
+    if (n === 1) {
+      // chunked, written in awkward pieces
+      const parts = ['HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nTransfer-Encoding: chunked\r\n\r\n', '4\r\n{"St', '\r\n', 'b\r\natusCode": \r\n', '3\r\n3}\n\r\n', '0\r\n\r\n'];
+      let i = 0;
+      const next = () => {
+        if (i < parts.length) sock.write(parts[i++]!, () => setTimeout(next, 2));
+      };
+      next();
+    } else if (n === 2) {
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuploaded ${req.body.length}: ${req.body.toString()}`);
+      sock.end();
+    } else sock.write(json('200 OK', { again: true }));
+  });
+  const c = client(s.path);
+  try {
+    assert.deepEqual(await c.json('POST', '/containers/x/wait'), { StatusCode: 3 });
+    const stream = new PassThrough();
+    const p = c.raw('POST', '/images/load', { stream, headers: { 'Content-Type': 'application/x-tar' } });
+    stream.write('abc');
+    setTimeout(() => stream.end('defg'), 5);
+    const res = await p;
+    assert.equal((await readAll(res)).toString(), 'uploaded 7: abcdefg');
+    // The until-close answer closed its connection: the next request opens another.
+    assert.deepEqual(await c.json('GET', '/info'), { again: true });
+    assert.equal(s.connections(), 2);
+  } finally {
+    c.close();
+    await s.done();
+  }
+});
+
+test('wire: a kept-alive connection the daemon closed while idle is replaced', opts, async () => {
+  const s = await serve((_req, sock) => {
+    sock.write(json('200 OK', { ok: 1 }));
+    setTimeout(() => sock.destroy(), 5);
+  });
+  const c = client(s.path);
+  try {
+    assert.deepEqual(await c.json('GET', '/a'), { ok: 1 });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(await c.json('GET', '/b'), { ok: 1 });
+    assert.equal(s.connections(), 2);
+  } finally {
+    c.close();
+    await s.done();
+  }
+});
+
+test('wire: Upgrade: tcp hijack hands over the socket with the bytes that came with the 101; half-close', opts, async () => {
+  const s = await serve((req, sock) => {
+    assert.match(req.head, /\r\nConnection: Upgrade\r\n/);
+    assert.match(req.head, /\r\nUpgrade: tcp(\r\n|$)/);
+    sock.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n\x01\x00\x00\x00\x00\x00\x00\x02hi');
+    let got = '';
+    sock.on('data', (d) => (got += d.toString()));
+    sock.on('end', () => sock.end(Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, got.length]), Buffer.from(got)])));
+  });
+  const c = client(s.path);
+  try {
+    const { socket, head } = await c.hijack('POST', '/containers/x/attach', { query: { stream: true, stdin: true } });
+    assert.deepEqual([...head], [1, 0, 0, 0, 0, 0, 0, 2, 104, 105]);
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    const ended = new Promise((r) => socket.on('end', r));
+    socket.write('input');
+    socket.end(); // stdin's EOF: the daemon still answers after it
+    await ended;
+    assert.match(Buffer.concat(chunks).toString('latin1'), /input$/);
+    socket.destroy();
+  } finally {
+    c.close();
+    await s.done();
+  }
+});
+
+test('wire: no socket, a refused socket, a malformed answer and an answer cut short are clear errors', opts, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-wire-'));
+  try {
+    const missing = join(dir, 'none.sock');
+    const c1 = client(missing);
+    await assert.rejects(c1.json('GET', '/info'), (e: Error) => e instanceof ConnectError && e.message === `Cannot connect to the hako daemon at unix://${missing}. Is the hako daemon running?`);
+    c1.close();
+    const notSocket = join(dir, 'file.sock');
+    writeFileSync(notSocket, '');
+    const c2 = client(notSocket);
+    await assert.rejects(c2.json('GET', '/info'), (e: Error & { code?: string }) => e instanceof ConnectError && e.code === 'ECONNREFUSED' && e.message.includes(notSocket));
+    c2.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const s = await serve((req, sock) => {
+    if (req.head.includes('/garbage')) sock.end('SSH-2.0-OpenSSH_9.2\r\n\r\n');
+    else if (req.head.includes('/badlen')) sock.end('HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n');
+    else if (req.head.includes('/short')) sock.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"a":');
+    else sock.end();
+  });
+  const c = client(s.path);
+  try {
+    await assert.rejects(c.json('GET', '/garbage'), (e: Error) => e.message === `the daemon at unix://${s.path} sent a malformed answer: malformed status line "SSH-2.0-OpenSSH_9.2"`);
+    await assert.rejects(c.json('GET', '/badlen'), /malformed Content-Length "lots"/);
+    await assert.rejects(c.json('GET', '/short'), /the daemon closed the connection before the end of the answer/);
+    await assert.rejects(c.json('GET', '/nothing'), /the daemon closed the connection without an answer/);
+  } finally {
+    c.close();
+    await s.done();
+  }
+});
+
+test('TCP hosts keep node:http: JSON answers and the hijack', opts, async () => {
+  const { createServer: createHttpServer } = await import('node:http');
+  const server = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      res.setHeader('Api-Version', '1.44');
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ url: req.url, body }));
+    });
+  });
+  server.on('upgrade', (_req, sock: Socket, head: Buffer) => {
+    sock.write('HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nhello');
+    sock.on('data', (d: Buffer) => sock.end(d));
+    if (head.length) sock.end(head);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const c = new Client({ host: `tcp://127.0.0.1:${port}`, explicit: true });
+  try {
+    assert.deepEqual(await c.json('POST', '/containers/create', { body: { Image: 'x' } }), { url: '/v1.44/containers/create', body: '{"Image":"x"}' });
+    const { socket, head } = await c.hijack('POST', '/containers/x/attach');
+    const got: Buffer[] = [head];
+    socket.on('data', (d: Buffer) => got.push(d));
+    const ended = new Promise((r) => socket.on('end', r));
+    socket.write('echo');
+    await ended;
+    assert.equal(Buffer.concat(got).toString(), 'helloecho');
+    socket.destroy();
+  } finally {
+    c.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
