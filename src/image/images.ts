@@ -15,6 +15,7 @@ import { ContentStore, type ContentVerifyReport } from './store/content.js';
 import type { Readable } from 'node:stream';
 import type { LoadOptions, LoadResult } from './archive/load.js';
 import type { ImportImageOptions } from './archive/import-image.js';
+import type { UrlSource } from './archive/fetch-url.js';
 import type { RegisteredImage } from './archive/register.js';
 import type { SaveImage } from './archive/save.js';
 import { MetadataStore, type ImageRecord } from './store/metadata.js';
@@ -252,6 +253,12 @@ export class ImageService {
     await this.content.init();
     await this.meta.init();
     return importImage(this.ctx, input, opts);
+  }
+
+  /** `docker import <URL>`: opens the URL (status checked, body not read yet); see archive/fetch-url.ts. */
+  async openUrl(src: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<UrlSource> {
+    const { openUrl } = await import('./archive/fetch-url.js');
+    return openUrl(src, opts);
   }
 
   // ---- local images -----------------------------------------------------------------------------

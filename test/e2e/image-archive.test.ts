@@ -365,7 +365,7 @@ test('import: a rootfs tar becomes a one-layer image with --change and --message
   const e = service();
   await assert.rejects(e.svc.importImage(Readable.from([Buffer.alloc(3000, 1)])), /import rootfs: not a tar archive|bad header/);
   await assert.rejects(e.svc.importImage(Readable.from([makeTar([{ name: 'a', data: 'x'.repeat(5000) }]).subarray(0, 2048)])), /unexpected end of tar archive: the tar is truncated/);
-  await assert.rejects(e.svc.importImage(Readable.from([makeTar([])]), { changes: ['RUN x'] }), /RUN is not a valid change command/);
+  await assert.rejects(e.svc.importImage(Readable.from([makeTar([])]), { changes: ['RUN x'] }), /run is not a valid change command/);
   await assert.rejects(e.svc.importImage(Readable.from([makeTar([])]), { reference: 'x@sha256:' + 'a'.repeat(64) }), /has a digest/);
   await assertEmpty(e);
 });
