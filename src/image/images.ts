@@ -18,7 +18,7 @@ import type { ImportImageOptions } from './archive/import-image.js';
 import type { UrlSource } from './archive/fetch-url.js';
 import type { RegisteredImage } from './archive/register.js';
 import type { SaveImage } from './archive/save.js';
-import { MetadataStore, type ImageRecord } from './store/metadata.js';
+import { MetadataStore, type ImageRecord, type Lease } from './store/metadata.js';
 
 export const DEFAULT_ROOT = '/var/lib/hako';
 
@@ -365,6 +365,11 @@ export class ImageService {
   /** Containers (or anything else) that use an image hold a lease; leased images are not removed. */
   addLease(owner: string, imageId: Digest): Promise<void> {
     return this.meta.addLease(owner, imageId);
+  }
+
+  /** Every lease: owner (a container ID) and image. */
+  leases(): Promise<Lease[]> {
+    return this.meta.listLeases();
   }
 
   removeLease(owner: string): Promise<void> {
