@@ -4,9 +4,14 @@
 //                                quiet, then `{"stream":"Loaded image: x:y\n"}`)
 //   POST /images/create?fromSrc=-&repo=&tag=&changes=&message=&platform=
 //                                body: a rootfs tar → `{"status":"sha256:…"}`
+//   POST /images/create?fromSrc=<http(s) URL>&…  the daemon downloads the tar: `Downloading from
+//                                <url>`, `Importing` progress, then the ID (dockerd's messages)
 // A failure before any output is an HTTP error (400 for a bad archive); after progress went
 // out, an error line (docker's way).
+import { Transform, type Readable } from 'node:stream';
 import { HakoError, invalid } from '../common/errors.js';
+import { applyChanges } from '../image/changes.js';
+import type { UrlSource } from '../image/archive/fetch-url.js';
 import { parseReference, formatReference, withTag } from '../image/reference.js';
 import type { ProgressEvent } from '../image/progress.js';
 import type { ApiDeps } from './deps.js';
@@ -42,10 +47,7 @@ export async function loadArchive(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 export async function importImage(ctx: Ctx, deps: ApiDeps, fromSrc: string): Promise<void> {
-  if (fromSrc !== '-') {
-    ctx.req.resume();
-    throw new HttpError(501, `import from ${fromSrc}: only fromSrc=- (the tar in the request body) is supported; download the file and import it from there`);
-  }
+  // Everything that can be checked is checked before the body is read or a URL fetched.
   let reference: string | undefined;
   const repo = qStr(ctx, 'repo');
   if (repo) {
@@ -55,21 +57,59 @@ export async function importImage(ctx: Ctx, deps: ApiDeps, fromSrc: string): Pro
     if (tag) ref = withTag(ref, tag);
     reference = formatReference(ref);
   }
+  const changes = ctx.query.getAll('changes').filter((c) => c.trim() !== '');
+  applyChanges({}, changes);
+  let input: NodeJS.ReadableStream = ctx.req;
+  let download: UrlSource | undefined;
+  if (fromSrc !== '-') {
+    // dockerd: the rootfs comes from the URL; a failed GET (404, refused) is the HTTP answer.
+    ctx.req.resume();
+    download = await deps.images.openUrl(fromSrc, { signal: ctx.signal });
+  }
   const out = new JsonStream(ctx);
   try {
-    const r = await deps.images.importImage(ctx.req, {
+    if (download) {
+      out.push({ status: `Downloading from ${download.url}` });
+      input = withProgress(download.body, download.size, (ev) => out.push(progressEventMessage(ev)));
+    }
+    const r = await deps.images.importImage(input, {
       reference,
-      changes: ctx.query.getAll('changes').filter((c) => c.trim() !== ''),
+      changes,
       message: qStr(ctx, 'message'),
       platform: qStr(ctx, 'platform'),
-      source: fromSrc,
+      source: download?.url ?? fromSrc,
       signal: ctx.signal,
     });
     out.push({ status: r.id });
     out.end();
   } catch (err) {
+    download?.body.destroy();
     ctx.req.resume();
     if (!ctx.signal.aborted) deps.log('info', `import: ${(err as Error).message}`);
     out.fail(err);
   }
+}
+
+/** The downloaded bytes, reported as docker's `Importing` progress (every 100 ms and at the end). */
+function withProgress(body: Readable, total: number | undefined, sink: (ev: ProgressEvent) => void): Readable {
+  let current = 0;
+  let last = 0;
+  const report = (): void => sink({ status: 'Importing', current, total });
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      current += chunk.length;
+      const now = Date.now();
+      if (now - last >= 100) {
+        last = now;
+        report();
+      }
+      cb(null, chunk);
+    },
+    flush(cb) {
+      report();
+      cb();
+    },
+  });
+  body.on('error', (e) => counter.destroy(e));
+  return body.pipe(counter);
 }

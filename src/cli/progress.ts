@@ -119,7 +119,7 @@ export class ProgressRenderer {
       else if (m.stream !== undefined || m.status !== undefined) this.out.write(this.line(m) + (m.stream !== undefined ? '' : '\n'));
       return;
     }
-    if (!m.id) {
+    if (!m.id && !hasProgress) {
       if (m.stream !== undefined) this.out.write(m.stream);
       else if (m.status !== undefined) {
         this.out.write(`${m.status}\n`);
@@ -127,10 +127,12 @@ export class ProgressRenderer {
       }
       return;
     }
-    let index = this.ids.get(m.id);
+    // A bar without an id (import's `Importing`) redraws its own line too.
+    const key = m.id ?? '';
+    let index = this.ids.get(key);
     if (index === undefined) {
       index = this.lines;
-      this.ids.set(m.id, index);
+      this.ids.set(key, index);
       this.out.write(`${this.line(m)}\n`);
       this.lines++;
       return;

@@ -63,6 +63,12 @@ export { applyChanges };
 
 export async function commitImage(o: CommitOptions): Promise<Digest> {
   const base = await o.images.inspect(o.baseImage);
+  // The config first: a bad --change fails before any blob or snapshot exists.
+  const baseCfg = parseImageConfig(await o.images.content.readBlob(base.id));
+  const cfg: Record<string, unknown> = { ...((baseCfg.config as Record<string, unknown> | undefined) ?? {}) };
+  for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
+  if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
+  applyChanges(cfg, o.changes ?? []);
   const staging = mkdtempSync(join(dirname(o.upperDir), '.commit-'));
   let tar: Buffer;
   try {
@@ -80,11 +86,6 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   await content.putBlob(tar);
   await o.snapshots.ensureLayer(chainId, (dir) => unpackLayer(Readable.from([tar]), dir, { mediaType: MediaType.OciLayer }));
 
-  const baseCfg = parseImageConfig(await content.readBlob(base.id));
-  const cfg: Record<string, unknown> = { ...((baseCfg.config as Record<string, unknown> | undefined) ?? {}) };
-  for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
-  if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
-  applyChanges(cfg, o.changes ?? []);
   const created = isoTime();
   const config = {
     ...baseCfg,

@@ -276,7 +276,7 @@ export class Engine implements ContainerEngine {
   /**
    * What a crash in the middle of a create or a remove leaves (the record is written last by a
    * create and renamed away first by a remove): rootfs mounts, snapshots and monitor dirs of
-   * containers without a record, and the retired directories of removed ones.
+   * containers without a record, their image leases, and the retired directories of removed ones.
    */
   private async sweepOrphans(): Promise<void> {
     const warn = (what: string) => (e: unknown) => this.log.warn(`${what}: ${(e as Error).message}`);
@@ -298,6 +298,15 @@ export class Engine implements ContainerEngine {
       const info = readMonitorInfo(this.monitorDirOf(id));
       if (info && monitorAlive(info.pid, info.startTime)) continue; // still running: not ours to judge
       await rm(this.monitorDirOf(id), { recursive: true, force: true }).catch(warn(`remove the monitor dir of unknown container ${id}`));
+    }
+    // A crash between the record's rename and the lease delete (finishRemove) leaves the image
+    // lease of a container that no longer exists, and the image would stay "in use" for ever.
+    // Only leases named like a container ID and only in an image store of this engine's own
+    // root (a store shared with other engines holds their containers' leases too).
+    if (this.images.root === this.root) {
+      for (const lease of await this.images.leases()) {
+        if (/^[0-9a-f]{64}$/.test(lease.owner) && !this.containers.has(lease.owner)) await this.images.removeLease(lease.owner).catch(warn(`remove the image lease of unknown container ${lease.owner}`));
+      }
     }
     this.inBackground('delete the files of removed containers', async () => {
       await this.records.removeRetired();

@@ -1,39 +1,197 @@
-// Dockerfile-style `--change` instructions for `import` and `commit`: CMD, ENTRYPOINT, ENV,
-// EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL, HEALTHCHECK NONE (docker's list),
-// applied to an image config's `config` object.
+// Dockerfile-style `--change` instructions for `import` and `commit`, applied to an image
+// config's `config` object the way dockerd's BuildFromConfig does. The changes are one small
+// Dockerfile (docker joins the list with newlines): `\` continues a line, `#` lines are comments.
+//
+// Allowed (docker's list): CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL,
+// USER, VOLUME, WORKDIR. Anything else fails with docker's text, `run is not a valid change
+// command` (the instruction lower-cased, as dockerd's parser keeps it). Checked against dockerd
+// 20.10 (texts) and moby's current parser (HEALTHCHECK --start-interval, `--retries=0` and
+// zero durations allowed, as in docker ≥ 25, the API version hako speaks).
+//
+//   ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR   $VAR / ${VAR} / ${VAR:-x} / ${VAR:+x}
+//                                   expanded from the config's Env, quotes removed
+//   CMD, ENTRYPOINT, HEALTHCHECK CMD  JSON array = exec form, else the text for `/bin/sh -c`
+//   ENTRYPOINT                      clears Cmd unless a CMD came earlier in the same changes
+//   EXPOSE 80-82/udp                one key per port, like docker (80/udp, 81/udp, 82/udp)
+//   WORKDIR rel                     relative to the current WorkingDir (default /)
+//   HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--start-interval=D]
+//               [--retries=N] CMD …|NONE     durations in Go syntax, stored in nanoseconds
+import { constants as osConstants } from 'node:os';
+import { posix } from 'node:path';
 import { invalid } from '../common/errors.js';
 
 type Json = Record<string, unknown>;
 
-/** Splits `a=1 b="two words" c='x'` into [key, value] pairs, unquoting like the Dockerfile parser. */
-export function parseKeyValues(arg: string, instr: string): Array<[string, string]> {
+const ALLOWED = new Set(['cmd', 'entrypoint', 'env', 'expose', 'healthcheck', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
+const MS = 1_000_000; // ns
+
+/** The instructions of a `--change` list: [name (upper case), rest of the line]. */
+export function changeLines(changes: readonly string[]): Array<[string, string]> {
+  const physical = changes.join('\n').split(/\r?\n/);
   const out: Array<[string, string]> = [];
-  let i = 0;
-  const n = arg.length;
-  while (i < n) {
-    while (i < n && /\s/.test(arg[i]!)) i++;
-    if (i >= n) break;
-    let word = '';
-    let quote: string | undefined;
-    for (; i < n; i++) {
-      const c = arg[i]!;
-      if (quote) {
-        if (c === quote) quote = undefined;
-        else if (c === '\\' && quote === '"' && i + 1 < n) word += arg[++i];
-        else word += c;
-      } else if (c === '"' || c === "'") quote = c;
-      else if (c === '\\' && i + 1 < n) word += arg[++i];
-      else if (/\s/.test(c)) break;
-      else word += c;
+  let cur = '';
+  for (const raw of physical) {
+    if (cur === '' && /^\s*#/.test(raw)) continue; // a comment line (not inside a continuation)
+    if (/\\\s*$/.test(raw)) {
+      cur += raw.replace(/\\\s*$/, '');
+      continue;
     }
-    if (quote) throw invalid(`${instr}: unterminated quote in ${JSON.stringify(arg)}`);
-    const eq = word.indexOf('=');
-    if (eq <= 0) throw invalid(`${instr} names must be followed by =: ${JSON.stringify(word)}`);
-    out.push([word.slice(0, eq), word.slice(eq + 1)]);
+    cur += raw;
+    if (cur.trim() !== '') out.push(splitInstruction(cur));
+    cur = '';
+  }
+  if (cur.trim() !== '') out.push(splitInstruction(cur));
+  if (out.length === 0) throw invalid('file with no instructions');
+  return out;
+}
+
+function splitInstruction(line: string): [string, string] {
+  const m = /^\s*(\S+)\s*(.*)$/s.exec(line)!;
+  return [m[1]!.toUpperCase(), m[2]!.trim()];
+}
+
+/** Leading `--name=value` words (docker's builder flags); returns them and the rest. */
+function extractFlags(arg: string): { flags: Map<string, string | undefined>; rest: string } {
+  const flags = new Map<string, string | undefined>();
+  let rest = arg;
+  for (;;) {
+    const m = /^--([^\s=]*)(=(\S*))?(\s+|$)/.exec(rest);
+    if (!m || m[1] === '') break;
+    if (flags.has(m[1]!)) throw invalid(`Duplicate flag specified: ${m[1]}`);
+    flags.set(m[1]!, m[2] === undefined ? undefined : m[3]!);
+    rest = rest.slice(m[0].length);
+  }
+  return { flags, rest: rest.trim() };
+}
+
+function takeFlags(flags: Map<string, string | undefined>, known: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of flags) {
+    if (!known.includes(k)) throw invalid(`Unknown flag: ${k}`);
+    if (v === undefined) throw invalid(`Missing a value on flag: ${k}`);
+    out.set(k, v);
   }
   return out;
 }
 
+/** Words split on unquoted whitespace; quotes and backslashes kept (expand() removes them). */
+function rawWords(s: string): string[] {
+  const out: string[] = [];
+  let word = '';
+  let quote: string | undefined;
+  let inWord = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (quote) {
+      word += c;
+      if (c === '\\' && quote === '"' && i + 1 < s.length) word += s[++i];
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (/\s/.test(c)) {
+      if (inWord) out.push(word);
+      word = '';
+      inWord = false;
+      continue;
+    }
+    inWord = true;
+    word += c;
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '\\' && i + 1 < s.length) word += s[++i];
+  }
+  if (quote) throw invalid(`unexpected end of statement while looking for matching ${quote}`);
+  if (inWord) out.push(word);
+  return out;
+}
+
+function envLookup(env: readonly string[], name: string): string | undefined {
+  for (let i = env.length - 1; i >= 0; i--) {
+    const e = env[i]!;
+    const eq = e.indexOf('=');
+    if ((eq < 0 ? e : e.slice(0, eq)) === name) return eq < 0 ? '' : e.slice(eq + 1);
+  }
+  return undefined;
+}
+
+/** Docker's shell-word processing: quotes removed, `\x` escapes, `$VAR` expansion from `env`. */
+export function expandWord(word: string, env: readonly string[]): string {
+  let out = '';
+  let i = 0;
+  const n = word.length;
+  const variable = (): string => {
+    // at word[i] === '$'
+    i++;
+    if (word[i] === '{') {
+      const close = word.indexOf('}', i);
+      if (close < 0) throw invalid(`missing '}' in ${JSON.stringify(word)}`);
+      const body = word.slice(i + 1, close);
+      i = close + 1;
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::([-+?])(.*))?$/s.exec(body);
+      if (!m) throw invalid(`bad substitution: \${${body}}`);
+      const v = envLookup(env, m[1]!);
+      if (m[2] === '-') return v === undefined || v === '' ? expandWord(m[3]!, env) : v;
+      if (m[2] === '+') return v === undefined || v === '' ? '' : expandWord(m[3]!, env);
+      if (m[2] === '?') {
+        if (v === undefined || v === '') throw invalid(`${m[1]}: ${m[3] || 'is not allowed to be unset'}`);
+        return v;
+      }
+      return v ?? '';
+    }
+    const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(word.slice(i));
+    if (!m) return '$';
+    i += m[0].length;
+    return envLookup(env, m[0]) ?? '';
+  };
+  while (i < n) {
+    const c = word[i]!;
+    if (c === "'") {
+      const close = word.indexOf("'", i + 1);
+      if (close < 0) throw invalid(`unexpected end of statement while looking for matching '`);
+      out += word.slice(i + 1, close);
+      i = close + 1;
+    } else if (c === '"') {
+      i++;
+      while (i < n && word[i] !== '"') {
+        if (word[i] === '\\' && i + 1 < n && /["\\$]/.test(word[i + 1]!)) {
+          out += word[i + 1];
+          i += 2;
+        } else if (word[i] === '$') out += variable();
+        else out += word[i++];
+      }
+      if (i >= n) throw invalid('unexpected end of statement while looking for matching "');
+      i++;
+    } else if (c === '\\' && i + 1 < n) {
+      out += word[i + 1];
+      i += 2;
+    } else if (c === '$') out += variable();
+    else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** ENV/LABEL `k=v k2="v 2"` or the legacy `k value`: pairs, expanded. */
+function nameValues(instr: string, arg: string, env: readonly string[]): Array<[string, string]> {
+  const words = rawWords(arg);
+  if (words.length === 0) throw invalid(`${instr} requires at least one argument`);
+  if (!words[0]!.includes('=')) {
+    // Legacy form: the first word is the name, the rest of the line the value.
+    const m = /^(\S+)\s+(.*)$/s.exec(arg);
+    if (!m) throw invalid(`${instr} must have two arguments`);
+    return [[expandWord(m[1]!, env), expandWord(m[2]!, env)]];
+  }
+  return words.map((w) => {
+    const eq = w.indexOf('=');
+    if (eq < 0) throw invalid(`Syntax error - can't find = in ${JSON.stringify(w)}. Must be of the form: name=value`);
+    const key = expandWord(w.slice(0, eq), env);
+    if (key === '') throw invalid(`${instr} names can not be blank`);
+    return [key, expandWord(w.slice(eq + 1), env)];
+  });
+}
+
+/** The exec form (a JSON array of strings) or undefined for the shell form. */
 function jsonList(arg: string): string[] | undefined {
   if (!arg.startsWith('[')) return undefined;
   try {
@@ -45,85 +203,204 @@ function jsonList(arg: string): string[] | undefined {
   return undefined;
 }
 
-/** Applies `changes` (e.g. `CMD ["/bin/sh"]`, `ENV A=1`) to `cfg` in place. */
-export function applyChanges(cfg: Json, changes: readonly string[]): void {
-  for (const line of changes) {
-    const m = /^\s*(\w+)\s*(.*)$/s.exec(line);
-    if (!m) throw invalid(`invalid change: ${JSON.stringify(line)}`);
-    const instr = m[1]!.toUpperCase();
-    const arg = m[2]!.trim();
+const GO_UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** Go's time.ParseDuration in nanoseconds, with Go's error texts. */
+export function parseGoDuration(s: string): number {
+  const bad = (): never => {
+    throw invalid(`time: invalid duration ${JSON.stringify(s)}`);
+  };
+  let rest = s;
+  let sign = 1;
+  if (rest[0] === '-' || rest[0] === '+') {
+    if (rest[0] === '-') sign = -1;
+    rest = rest.slice(1);
+  }
+  if (rest === '0') return 0;
+  if (rest === '') bad();
+  let total = 0;
+  while (rest !== '') {
+    const num = /^(\d*)(\.(\d*))?/.exec(rest)!;
+    if (num[1] === '' && (num[3] ?? '') === '') bad();
+    rest = rest.slice(num[0].length);
+    const unit = /^[^\d.]*/.exec(rest)![0];
+    if (unit === '') throw invalid(`time: missing unit in duration ${JSON.stringify(s)}`);
+    const mult = GO_UNITS[unit];
+    if (mult === undefined) throw invalid(`time: unknown unit ${JSON.stringify(unit)} in duration ${JSON.stringify(s)}`);
+    total += Number(`${num[1] || '0'}.${num[3] ?? ''}0`) * mult;
+    rest = rest.slice(unit.length);
+  }
+  return Math.round(sign * total);
+}
+
+/** moby's parseOptInterval: empty or 0 → 0 (the default), otherwise at least 1ms. */
+function interval(name: string, v: string | undefined): number {
+  if (v === undefined || v === '') return 0;
+  const d = parseGoDuration(v);
+  if (d === 0) return 0;
+  if (d < MS) throw invalid(`Interval ${JSON.stringify(name)} cannot be less than 1ms`);
+  return d;
+}
+
+/** HEALTHCHECK's config (docker's HealthConfig: Test plus the set durations and Retries). */
+export function parseHealthcheck(arg: string): Json {
+  const { flags, rest } = extractFlags(arg);
+  if (rest === '') throw invalid('HEALTHCHECK requires at least one argument');
+  const m = /^(\S+)\s*(.*)$/s.exec(rest)!;
+  const type = m[1]!.toUpperCase();
+  const cmd = m[2]!.trim();
+  if (type === 'NONE') {
+    if (cmd !== '') throw invalid('HEALTHCHECK NONE takes no arguments');
+    return { Test: ['NONE'] };
+  }
+  const f = takeFlags(flags, ['interval', 'timeout', 'start-period', 'start-interval', 'retries']);
+  if (type !== 'CMD') throw invalid(`Unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`);
+  const exec = jsonList(cmd);
+  if (exec ? exec.length === 0 : cmd === '') throw invalid('Missing command after HEALTHCHECK CMD');
+  const hc: Json = { Test: exec ? ['CMD', ...exec] : ['CMD-SHELL', cmd] };
+  const durations: Array<[string, string]> = [
+    ['Interval', 'interval'],
+    ['Timeout', 'timeout'],
+    ['StartPeriod', 'start-period'],
+    ['StartInterval', 'start-interval'],
+  ];
+  for (const [key, flag] of durations) {
+    const d = interval(flag, f.get(flag));
+    if (d !== 0) hc[key] = d;
+  }
+  const r = f.get('retries');
+  if (r !== undefined && r !== '') {
+    if (!/^[-+]?\d+$/.test(r)) throw invalid(`strconv.ParseInt: parsing ${JSON.stringify(r)}: invalid syntax`);
+    const n = Number(r);
+    if (n < -(2 ** 31) || n >= 2 ** 31) throw invalid(`strconv.ParseInt: parsing ${JSON.stringify(r)}: value out of range`);
+    if (n < 0) throw invalid(`--retries cannot be negative (${n})`);
+    if (n > 0) hc.Retries = n;
+  }
+  return hc;
+}
+
+/** EXPOSE's port specs → ExposedPorts keys (`80/tcp`), ranges expanded like docker's nat.ParsePortSpecs. */
+export function exposedPorts(specs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const spec of specs) {
+    const slash = spec.lastIndexOf('/');
+    const port = slash >= 0 ? spec.slice(0, slash) : spec;
+    const proto = (slash >= 0 ? spec.slice(slash + 1) : 'tcp').toLowerCase();
+    if (!['tcp', 'udp', 'sctp'].includes(proto)) throw invalid(`Invalid proto: ${spec.slice(slash + 1)}`);
+    const m = /^(\d+)(?:-(\d+))?$/.exec(port);
+    const start = m ? Number(m[1]) : NaN;
+    const end = m?.[2] !== undefined ? Number(m[2]) : start;
+    if (!m || start > 65535 || end > 65535 || end < start) throw invalid(`Invalid containerPort: ${port}`);
+    for (let p = start; p <= end; p++) out.push(`${p}/${proto}`);
+  }
+  return out;
+}
+
+/** docker's signal.ParseSignal: a number (not 0) or a name with or without SIG, RTMIN+n too. */
+function checkSignal(sig: string): void {
+  if (/^\d+$/.test(sig)) {
+    if (Number(sig) !== 0) return;
+  } else {
+    const name = sig.toUpperCase().replace(/^SIG/, '');
+    if (`SIG${name}` in osConstants.signals) return;
+    const rt = /^RTM(IN|AX)([+-](\d+))?$/.exec(name);
+    if (rt && Number(rt[3] ?? 0) <= 15) return;
+  }
+  throw invalid(`Invalid signal: ${sig}`);
+}
+
+/** Applies `changes` (e.g. `CMD ["/bin/sh"]`, `ENV A=1`) to `cfg` in place; throws, changing nothing, on any bad one. */
+export function applyChanges(target: Json, changes: readonly string[]): void {
+  if (changes.length === 0) return;
+  const cfg: Json = { ...target };
+  let cmdSet = false;
+  const env = (): string[] => (cfg.Env as string[] | null | undefined) ?? [];
+  for (const [instr, rawArg] of changeLines(changes)) {
+    const lower = instr.toLowerCase();
+    if (!ALLOWED.has(lower)) throw invalid(`${lower} is not a valid change command`);
+    if (instr === 'HEALTHCHECK') {
+      cfg.Healthcheck = parseHealthcheck(rawArg);
+      continue;
+    }
+    const { flags, rest: arg } = extractFlags(rawArg);
+    takeFlags(flags, []);
     const needArg = (): void => {
       if (arg === '') throw invalid(`${instr} requires at least one argument`);
     };
-    const shellOrExec = (): string[] => jsonList(arg) ?? ['/bin/sh', '-c', arg];
     switch (instr) {
       case 'CMD':
-        needArg();
-        cfg.Cmd = shellOrExec();
+        // dockerd: an empty CMD is the shell alone; CMD [] clears it.
+        cfg.Cmd = jsonList(arg) ?? ['/bin/sh', '-c', ...(arg === '' ? [] : [arg])];
+        cmdSet = true;
         break;
-      case 'ENTRYPOINT':
-        needArg();
-        cfg.Entrypoint = shellOrExec();
+      case 'ENTRYPOINT': {
+        const exec = jsonList(arg);
+        cfg.Entrypoint = exec ? (exec.length ? exec : null) : arg === '' ? null : ['/bin/sh', '-c', arg];
+        if (!cmdSet) cfg.Cmd = null;
         break;
+      }
       case 'ENV': {
-        needArg();
-        const env = [...((cfg.Env as string[] | null | undefined) ?? [])];
-        // `ENV key value` (legacy: the rest of the line is the value) or `ENV k=v k2="v 2"`.
-        const legacy = /^([^\s=]+)\s+(.*)$/s.exec(arg);
-        const pairs: Array<[string, string]> = !arg.split(/\s/)[0]!.includes('=') && legacy ? [[legacy[1]!, legacy[2]!]] : parseKeyValues(arg, 'ENV');
-        for (const [k, v] of pairs) {
-          const i = env.findIndex((e) => e.split('=')[0] === k);
-          if (i >= 0) env[i] = `${k}=${v}`;
-          else env.push(`${k}=${v}`);
+        const next = [...env()];
+        for (const [k, v] of nameValues('ENV', arg, env())) {
+          const i = next.findIndex((e) => e.split('=')[0] === k);
+          if (i >= 0) next[i] = `${k}=${v}`;
+          else next.push(`${k}=${v}`);
         }
-        cfg.Env = env;
+        cfg.Env = next;
+        break;
+      }
+      case 'LABEL': {
+        const labels = { ...((cfg.Labels as Record<string, string> | null | undefined) ?? {}) };
+        for (const [k, v] of nameValues('LABEL', arg, env())) labels[k] = v;
+        cfg.Labels = labels;
         break;
       }
       case 'EXPOSE': {
         needArg();
         const ports = { ...((cfg.ExposedPorts as Json | null | undefined) ?? {}) };
-        for (const p of arg.split(/\s+/)) {
-          if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(p)) throw invalid(`EXPOSE: invalid port ${JSON.stringify(p)}`);
-          ports[p.includes('/') ? p.toLowerCase() : `${p}/tcp`] = {};
-        }
+        for (const p of exposedPorts(rawWords(arg).map((w) => expandWord(w, env())))) ports[p] = {};
         cfg.ExposedPorts = ports;
-        break;
-      }
-      case 'LABEL': {
-        needArg();
-        const labels = { ...((cfg.Labels as Record<string, string> | null | undefined) ?? {}) };
-        for (const [k, v] of parseKeyValues(arg, 'LABEL')) labels[k] = v;
-        cfg.Labels = labels;
         break;
       }
       case 'USER':
         needArg();
-        cfg.User = arg;
+        cfg.User = expandWord(arg, env());
         break;
-      case 'WORKDIR':
+      case 'WORKDIR': {
         needArg();
-        cfg.WorkingDir = arg;
-        break;
-      case 'STOPSIGNAL':
-        needArg();
-        cfg.StopSignal = arg;
-        break;
-      case 'VOLUME': {
-        needArg();
-        const vols = jsonList(arg) ?? arg.split(/\s+/);
-        cfg.Volumes = { ...((cfg.Volumes as Json | null | undefined) ?? {}), ...Object.fromEntries(vols.map((v) => [v, {}])) };
+        const dir = expandWord(arg, env());
+        cfg.WorkingDir = posix.isAbsolute(dir) ? posix.normalize(dir) : posix.join('/', (cfg.WorkingDir as string | undefined) || '/', dir);
         break;
       }
-      case 'ONBUILD':
+      case 'STOPSIGNAL': {
         needArg();
+        const sig = expandWord(arg, env());
+        checkSignal(sig);
+        cfg.StopSignal = sig;
+        break;
+      }
+      case 'VOLUME': {
+        needArg();
+        const vols = jsonList(arg) ?? rawWords(arg).map((w) => expandWord(w, env()));
+        if (vols.length === 0) throw invalid('VOLUME requires at least one argument');
+        const next = { ...((cfg.Volumes as Json | null | undefined) ?? {}) };
+        for (const v of vols) {
+          if (v.trim() === '') throw invalid('VOLUME specified can not be an empty string');
+          next[v.trim()] = {};
+        }
+        cfg.Volumes = next;
+        break;
+      }
+      case 'ONBUILD': {
+        needArg();
+        const trigger = arg.split(/\s/)[0]!.toUpperCase();
+        if (trigger === 'ONBUILD') throw invalid('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+        if (trigger === 'FROM' || trigger === 'MAINTAINER') throw invalid(`${trigger} isn't allowed as an ONBUILD trigger`);
         cfg.OnBuild = [...((cfg.OnBuild as string[] | null | undefined) ?? []), arg];
         break;
-      case 'HEALTHCHECK':
-        if (arg.toUpperCase() !== 'NONE') throw invalid('HEALTHCHECK: only HEALTHCHECK NONE is supported in --change');
-        cfg.Healthcheck = { Test: ['NONE'] };
-        break;
-      default:
-        throw invalid(`${instr} is not a valid change command`);
+      }
     }
   }
+  for (const k of Object.keys(target)) delete target[k];
+  Object.assign(target, cfg);
 }

@@ -15,9 +15,10 @@ import { ContentStore, type ContentVerifyReport } from './store/content.js';
 import type { Readable } from 'node:stream';
 import type { LoadOptions, LoadResult } from './archive/load.js';
 import type { ImportImageOptions } from './archive/import-image.js';
+import type { UrlSource } from './archive/fetch-url.js';
 import type { RegisteredImage } from './archive/register.js';
 import type { SaveImage } from './archive/save.js';
-import { MetadataStore, type ImageRecord } from './store/metadata.js';
+import { MetadataStore, type ImageRecord, type Lease } from './store/metadata.js';
 
 export const DEFAULT_ROOT = '/var/lib/hako';
 
@@ -254,6 +255,12 @@ export class ImageService {
     return importImage(this.ctx, input, opts);
   }
 
+  /** `docker import <URL>`: opens the URL (status checked, body not read yet); see archive/fetch-url.ts. */
+  async openUrl(src: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<UrlSource> {
+    const { openUrl } = await import('./archive/fetch-url.js');
+    return openUrl(src, opts);
+  }
+
   // ---- local images -----------------------------------------------------------------------------
 
   /** Finds a local image by reference (`busybox`, `x:1`, `x@sha256:…`), full ID or ID prefix. */
@@ -358,6 +365,11 @@ export class ImageService {
   /** Containers (or anything else) that use an image hold a lease; leased images are not removed. */
   addLease(owner: string, imageId: Digest): Promise<void> {
     return this.meta.addLease(owner, imageId);
+  }
+
+  /** Every lease: owner (a container ID) and image. */
+  leases(): Promise<Lease[]> {
+    return this.meta.listLeases();
   }
 
   removeLease(owner: string): Promise<void> {

@@ -319,8 +319,14 @@ test('remove: the record dir leaves first; what a crash mid-remove or mid-create
   // A crash right after the record's rename (snapshot still there), and one mid-create (a
   // snapshot and a bundle dir without a record): a new engine removes both, and retired dirs.
   const mid = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['true'] });
+  const kept = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['true'] });
+  const imageId = (await engine.images.inspect(IMAGE)).id;
+  // A lease someone else holds (not named like a container) is none of the sweep's business.
+  await engine.images.addLease('build-cache', imageId);
   await engine.close();
+  // The crash point: the record is renamed away, the image lease not yet deleted.
   renameSync(join(root, 'containers', mid.Id), join(root, 'containers', `.removed-${mid.Id}-0`));
+  assert.ok((await engine.images.leases()).some((l) => l.owner === mid.Id), 'the lease outlived the record');
   const orphan = 'f'.repeat(64);
   mkdirSync(join(snapshotOf(orphan), 'upper'), { recursive: true });
   writeFileSync(join(snapshotOf(orphan), 'lower'), 'empty\n');
@@ -330,6 +336,12 @@ test('remove: the record dir leaves first; what a crash mid-remove or mid-create
   assert.equal(existsSync(snapshotOf(mid.Id)), false, 'snapshot of the retired record');
   assert.equal(existsSync(snapshotOf(orphan)), false, 'snapshot without a record');
   assert.equal(existsSync(join(dir.path, 'run', 'containers', orphan)), false, 'bundle without a record');
+  const owners = (await engine.images.leases()).map((l) => l.owner).sort();
+  assert.deepEqual(owners, [kept.Id, 'build-cache'].sort(), 'the removed container’s lease is swept; the living container’s and the foreign one stay');
+  assert.deepEqual((await engine.images.inspect(IMAGE)).usedBy.sort(), owners);
+  await engine.images.removeLease('build-cache');
+  await engine.removeContainer(kept.Id);
+  assert.deepEqual(await engine.images.leases(), []);
   for (let i = 0; i < 100 && hidden(join(root, 'containers')).length + hidden(join(root, 'snapshots', 'containers')).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(hidden(join(root, 'containers')), [], 'retired record dirs');
   assert.deepEqual(hidden(join(root, 'snapshots', 'containers')), [], 'retired snapshot dirs');

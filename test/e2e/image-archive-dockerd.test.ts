@@ -13,7 +13,8 @@ import { ImageService } from '../../src/image/images.js';
 import { directoryUnpacker } from '../../src/image/pull.js';
 import { isRoot, tempDir, mountsUnder } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, layeredImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { busyboxImage, layeredImage, multiPlatformImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { hostPlatform } from '../../src/image/platform.js';
 
 function onPath(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -133,4 +134,24 @@ test('what hako saves loads into the real dockerd with the same image ID', { ski
   assert.deepEqual(insp.RootFS.Layers, busybox.manifests[0]!.diffIds);
   assert.deepEqual(insp.Config.Cmd, ['sh']);
   assert.ok(existsSync(file));
+});
+
+test('an image hako pulled from a multi-platform index (this platform and another), saved under its index, loads into the real dockerd with the same image ID', { skip, timeout: 120_000 }, async () => {
+  const multi = multiPlatformImage();
+  try {
+    await pushLayout(multi, reg.host, 'test/multi');
+    const hostArch = hostPlatform().architecture;
+    for (const [i, platform] of [undefined, hostArch === 'amd64' ? 'linux/arm64/v8' : 'linux/amd64'].entries()) {
+      const pulled = await svc.pull(`${reg.host}/test/multi:latest`, { platform });
+      await svc.tag(`${reg.host}/test/multi:latest`, `multi-from-hako:${i}`);
+      const file = join(tmp.path, `hako-multi-${i}.tar`);
+      await pipeline(await svc.save([`multi-from-hako:${i}`]), createWriteStream(file));
+      assert.match(ok(['load', '-i', file]), new RegExp(`Loaded image: multi-from-hako:${i}`));
+      const insp = JSON.parse(ok(['image', 'inspect', `multi-from-hako:${i}`]))[0] as { Id: string; Architecture: string };
+      assert.equal(insp.Id, pulled.id);
+      assert.equal(insp.Architecture, pulled.platform.architecture);
+    }
+  } finally {
+    multi.cleanup();
+  }
 });

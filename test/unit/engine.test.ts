@@ -174,5 +174,6 @@ test('commit --change instructions', () => {
   assert.deepEqual(cfg.Labels, { x: 'y' });
   assert.equal(cfg.WorkingDir, '/w');
   assert.deepEqual(cfg.Entrypoint, ['/bin/sh', '-c', 'run it']);
+  assert.deepEqual(cfg.Cmd, ['a', 'b'], 'a CMD in the same changes survives ENTRYPOINT');
   assert.throws(() => applyChanges(cfg, ['FROM x']), /not a valid change command/);
 });

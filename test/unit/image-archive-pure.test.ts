@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tarStream, tarHeader } from '../../src/image/archive/tar-writer.js';
 import { readImageArchive } from '../../src/image/archive/index.js';
-import { applyChanges, parseKeyValues } from '../../src/image/changes.js';
+import { applyChanges } from '../../src/image/changes.js';
 import { ByteProgress, type ProgressEvent } from '../../src/image/progress.js';
 import { progressEventMessage } from '../../src/api/streams.js';
 import { TarReader, type TarEntry } from '../../src/image/unpack/tar-reader.js';
@@ -101,7 +101,7 @@ test('--change: Dockerfile instructions applied to a config, docker’s quoting,
     Env: ['PATH=/bin', 'A=1', 'B=two words', 'C=x y', 'D=a b', 'LEGACY=value with spaces'],
     Cmd: ['/bin/sh', '-c', 'echo hi'],
     Entrypoint: ['/init', '--'],
-    ExposedPorts: { '80/tcp': {}, '443/tcp': {}, '53/udp': {}, '8000-8001/tcp': {} },
+    ExposedPorts: { '80/tcp': {}, '443/tcp': {}, '53/udp': {}, '8000/tcp': {}, '8001/tcp': {} },
     Labels: { 'com.example.x': '1', y: '2' },
     User: '1000:1000',
     WorkingDir: '/srv',
@@ -110,11 +110,11 @@ test('--change: Dockerfile instructions applied to a config, docker’s quoting,
     OnBuild: ['RUN make'],
     Healthcheck: { Test: ['NONE'] },
   });
-  assert.throws(() => applyChanges({}, ['RUN make']), /RUN is not a valid change command/);
-  assert.throws(() => applyChanges({}, ['CMD']), /CMD requires at least one argument/);
-  assert.throws(() => applyChanges({}, ['EXPOSE http']), /EXPOSE: invalid port "http"/);
-  assert.throws(() => applyChanges({}, ['LABEL a="open']), /unterminated quote/);
-  assert.throws(() => parseKeyValues('novalue', 'LABEL'), /LABEL names must be followed by =/);
+  assert.throws(() => applyChanges({}, ['RUN make']), (e: Error) => e.message === 'run is not a valid change command');
+  assert.throws(() => applyChanges({}, ['ENV']), /ENV requires at least one argument/);
+  assert.throws(() => applyChanges({}, ['EXPOSE http']), /Invalid containerPort: http/);
+  assert.throws(() => applyChanges({}, ['LABEL a="open']), /unexpected end of statement while looking for matching "/);
+  assert.throws(() => applyChanges({}, ['LABEL novalue']), /LABEL must have two arguments/);
 });
 
 test('progress: byte counts are throttled, the last count always reported; docker JSON with progressDetail', () => {

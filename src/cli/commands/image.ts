@@ -189,23 +189,15 @@ export async function import_(ctx: Ctx): Promise<number> {
     stream = fs.createReadStream(source);
   }
   const res = await client.raw('POST', '/images/create', { query, stream: stream as never, headers: { 'Content-Type': 'application/x-tar' } });
-  const { ProgressRenderer, ProgressError } = await import('../progress.js');
-  const r = new ProgressRenderer({ write: () => true } as never, false);
-  let last = '';
-  res.setEncoding('utf8');
+  // Like docker: every message is shown (`Downloading from <url>`, the `Importing` bar on a
+  // terminal), the last one being the new image's ID.
+  const { renderStream, ProgressError } = await import('../progress.js');
   try {
-    for await (const chunk of res) {
-      r.feed(String(chunk));
-      last += String(chunk);
-    }
-    r.end();
+    await renderStream(res, ctx.stdout, { tty: !!ctx.stdout.isTTY, width: ctx.stdout.columns ?? 80 });
   } catch (e) {
     if (e instanceof ProgressError) throw new ExitError(1, e.message);
     throw e;
   }
-  const statuses = last.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json);
-  const id = statuses.reverse().find((s) => typeof s.status === 'string' && s.status.startsWith('sha256:'));
-  if (id) ctx.stdout.write(`${id.status}\n`);
   return 0;
 }
 export { import_ as import };

@@ -14,7 +14,7 @@
 //     path, and ArchiveContents.dockerManifest maps them to images.
 //
 //   importRootfs(input, { store(stream) }) → { diffId, size, config, layerMediaType }
-//     Decompresses a (plain|gzip|zstd) rootfs tar, hands the uncompressed tar to `store`
+//     Decompresses a (plain|gzip|zstd|xz|bzip2) rootfs tar, hands the uncompressed tar to `store`
 //     (to keep it as the single layer blob) and returns the OCI image config for it.
 import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
@@ -156,7 +156,7 @@ export async function readImageArchive(input: NodeJS.ReadableStream, opts: ReadA
     }
   }
   try {
-    const d = await decompress(input, opts.signal);
+    const d = await decompress(input, opts.signal, { archive: true });
     for await (const chunk of d.chunks) {
       reader.write(chunk);
       if (waitDrain) {
@@ -224,7 +224,7 @@ export async function importRootfs(input: NodeJS.ReadableStream, opts: ImportOpt
   // Checks it is a tar while streaming (the parser throws on garbage).
   const check = new TarReader({ entry: () => undefined, data: () => undefined, end: () => undefined });
   try {
-    const d = await decompress(input, opts.signal);
+    const d = await decompress(input, opts.signal, { archive: true });
     for await (const chunk of d.chunks) {
       hash.update(chunk);
       size += chunk.length;

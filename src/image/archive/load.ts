@@ -15,7 +15,7 @@ import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, typ
 import { MediaType } from '../media-types.js';
 import { formatPlatform, hostPlatform, selectPlatform } from '../platform.js';
 import { chainIdsOf, type PullContext } from '../pull.js';
-import { parseReference, type Reference } from '../reference.js';
+import { formatReference, parseReference, type Reference } from '../reference.js';
 import { ByteProgress, shortDigest, type ProgressSink } from '../progress.js';
 import { BlobStaging } from '../store/staging.js';
 import { decompress, sniffCompression } from '../unpack/decompress.js';
@@ -209,6 +209,8 @@ async function fromDockerManifest(contents: ArchiveContents, blobs: ArchiveBlobs
     let manifestBytes: Buffer;
     let manifestDigest: Digest;
     let manifest: ImageManifest;
+    // The index only when this image's own name came with it (index.json's entry for the tag).
+    const index = match?.index && (tags.length === 0 || tags.some((t) => match.annotations?.['io.containerd.image.name'] === formatReference({ ...t, tag: t.tag ?? 'latest' }))) ? match.index : undefined;
     if (match) {
       manifestBytes = match.bytes;
       manifestDigest = match.digest;
@@ -230,14 +232,15 @@ async function fromDockerManifest(contents: ArchiveContents, blobs: ArchiveBlobs
       manifestDigest = sha256(manifestBytes);
       manifest = { kind: 'manifest', ...m, schemaVersion: 2 };
     }
-    out.set(id, plan(configBytes, config, manifestBytes, manifestDigest, manifest, tags, where));
+    out.set(id, plan(configBytes, config, manifestBytes, manifestDigest, manifest, tags, where, index));
   }
   return [...out.values()];
 }
 
-function plan(configBytes: Buffer, config: ImageConfig, manifestBytes: Buffer, manifestDigest: Digest, manifest: ImageManifest, tags: Reference[], source: string): Planned {
+function plan(configBytes: Buffer, config: ImageConfig, manifestBytes: Buffer, manifestDigest: Digest, manifest: ImageManifest, tags: Reference[], source: string, index?: Candidate['index']): Planned {
   const diffIds = config.rootfs.diff_ids;
   return {
+    index,
     configBytes,
     config,
     configDesc: manifest.config,
@@ -257,6 +260,8 @@ interface Candidate {
   digest: Digest;
   manifest: ImageManifest;
   annotations: Record<string, string> | undefined;
+  /** The top-level index it was reached through (index.json → index → this manifest). */
+  index: { digest: Digest; bytes: Buffer } | undefined;
 }
 
 /**
@@ -266,10 +271,32 @@ interface Candidate {
  */
 async function manifestsOfIndex(contents: ArchiveContents, blobs: ArchiveBlobs, lenient = false): Promise<Candidate[]> {
   if (lenient) {
+    // Only to match manifest.json's images: every manifest of the archive an entry leads to,
+    // whatever its platform (an image pulled for another platform is saved under its index).
     const out: Candidate[] = [];
     for (const d of contents.ociIndex!.manifests) {
       const one = await manifestsOfIndex({ ...contents, ociIndex: { ...contents.ociIndex!, manifests: [d] } }, blobs).catch(() => []);
       out.push(...one);
+      if (!d || !isDigest(d.digest) || !blobs.has(d.digest)) continue;
+      const bytes = await blobs.read(d.digest, 'manifest').catch(() => undefined);
+      let parsed;
+      try {
+        parsed = bytes && parseManifest(bytes, d.mediaType || undefined);
+      } catch {
+        continue;
+      }
+      if (!bytes || !parsed || parsed.kind !== 'index') continue;
+      for (const m of parsed.manifests) {
+        if (out.some((c) => c.digest === m.digest) || !blobs.has(m.digest)) continue;
+        const mb = await blobs.read(m.digest, 'manifest').catch(() => undefined);
+        let pm;
+        try {
+          pm = mb && parseManifest(mb, m.mediaType || undefined);
+        } catch {
+          continue;
+        }
+        if (mb && pm && pm.kind === 'manifest') out.push({ bytes: mb, digest: m.digest, manifest: pm, annotations: d.annotations, index: { digest: d.digest, bytes } });
+      }
     }
     return out;
   }
@@ -278,6 +305,7 @@ async function manifestsOfIndex(contents: ArchiveContents, blobs: ArchiveBlobs, 
   for (const [n, d] of contents.ociIndex!.manifests.entries()) {
     if (!d || !isDigest(d.digest)) throw bad(`index.json entry ${n} has no valid digest`);
     let desc: Descriptor = { mediaType: d.mediaType ?? '', digest: d.digest, size: d.size };
+    let index: Candidate['index'];
     for (let depth = 0; ; depth++) {
       if (!blobs.has(desc.digest)) throw bad(`index.json entry ${n}: manifest ${desc.digest} is not in the archive`);
       const bytes = await blobs.read(desc.digest, 'manifest');
@@ -289,9 +317,10 @@ async function manifestsOfIndex(contents: ArchiveContents, blobs: ArchiveBlobs, 
         throw bad(`manifest ${desc.digest}: ${(err as Error).message}`);
       }
       if (parsed.kind === 'manifest') {
-        out.push({ bytes, digest: desc.digest, manifest: parsed, annotations: d.annotations });
+        out.push({ bytes, digest: desc.digest, manifest: parsed, annotations: d.annotations, index });
         break;
       }
+      if (depth === 0) index = { digest: desc.digest, bytes };
       if (depth >= 2) throw bad(`index.json entry ${n}: indexes nested too deep`);
       const present = parsed.manifests.filter((m) => blobs.has(m.digest));
       const i = selectPlatform(want, present.map((m) => m.platform));
@@ -335,7 +364,7 @@ async function fromOciIndex(contents: ArchiveContents, blobs: ArchiveBlobs): Pro
     if (sha256(configBytes) !== id) throw bad(`config ${id} does not hash to its digest`);
     const config = checkConfig(configBytes, c.manifest.layers.length, `${where} (config ${id})`);
     for (const l of c.manifest.layers) if (!blobs.has(l.digest)) throw bad(`${where}: layer ${l.digest} is not in the archive`);
-    out.set(id, plan(configBytes, config, c.bytes, c.digest, c.manifest, tags, where));
+    out.set(id, plan(configBytes, config, c.bytes, c.digest, c.manifest, tags, where, c.index));
   }
   return [...out.values()];
 }

@@ -25,6 +25,12 @@ export interface NewImage {
   chainIds: Digest[];
   /** Tags to point at the image (`name:tag`, normalized). */
   tags: Reference[];
+  /**
+   * The multi-platform index the image was saved under (its blob staged or stored): kept as
+   * the record's index, tags point at it and `name@<index digest>` names the image, as after
+   * a pull of the index.
+   */
+  index?: { digest: Digest; bytes: Buffer } | undefined;
 }
 
 export interface RegisteredImage {
@@ -48,11 +54,16 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
       // blobs it was pulled with (the archive's may be compressed differently); only tags are
       // added, and none of the archive's blobs are kept.
       let manifest = img.manifestDigest;
-      if (existing) manifest = existing.manifestDigest;
+      const index = img.index;
+      if (existing) manifest = existing.indexDigest && existing.indexDigest === index?.digest ? existing.indexDigest : existing.manifestDigest;
       else {
-        await staging.commit([...img.layers.map((l) => l.digest), id, img.manifestDigest]);
+        await staging.commit([...img.layers.map((l) => l.digest), id, img.manifestDigest, ...(index ? [index.digest] : [])]);
         await content.putBlob(img.configBytes, { digest: id, size: img.configBytes.length, what: 'config' });
         await content.putBlob(img.manifestBytes, { digest: img.manifestDigest, size: img.manifestBytes.length, what: 'manifest' });
+        if (index) {
+          await content.putBlob(index.bytes, { digest: index.digest, size: index.bytes.length, what: 'index' });
+          manifest = index.digest;
+        }
         for (const l of img.layers) {
           if (!content.has(l.digest)) throw new HakoError({ step: `register image ${id}: layer ${l.digest} is not in the content store`, kind: 'internal' });
         }
@@ -61,6 +72,7 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
           id,
           manifestDigest: img.manifestDigest,
           manifestMediaType: img.manifestMediaType,
+          ...(index ? { indexDigest: index.digest } : {}),
           config: img.configDesc,
           layers: img.layers,
           diffIds: img.diffIds,
@@ -68,7 +80,7 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
           platform: normalizePlatform({ os: c.os, architecture: c.architecture, variant: c.variant }),
           created: typeof c.created === 'string' ? c.created : undefined,
           size: img.layers.reduce((n, l) => n + l.size, 0) + img.configDesc.size,
-          sources: found?.sources ?? [],
+          sources: [...new Set([...(found?.sources ?? []), ...(index ? img.tags.map((t) => repositoryName(t)) : [])])],
           addedAt: found?.addedAt ?? isoTime(),
         };
         await meta.putImage(rec);
@@ -80,6 +92,7 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
         const shown = familiarString(parseReference(key));
         if (old !== undefined && old !== id) r.replaced.push({ tag: shown, old });
         refs.tags[key] = { image: id, manifest };
+        if (manifest === index?.digest) refs.digests[`${repositoryName(ref)}@${index.digest}`] = { image: id, manifest };
         if (!r.tags.includes(shown)) r.tags.push(shown);
       }
       out.push(r);

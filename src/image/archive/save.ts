@@ -4,7 +4,10 @@
 //   blobs/sha256/<hex>   every manifest, config and layer blob, as stored (layers compressed
 //                        as pulled: docker with the containerd image store does the same)
 //   index.json           one entry per tag: io.containerd.image.name = the full name,
-//                        org.opencontainers.image.ref.name = the tag (untagged: no annotations)
+//                        org.opencontainers.image.ref.name = the tag (untagged: no annotations);
+//                        for an image pulled from a multi-platform index the entry is that index
+//                        (as docker ≥ 25 writes it), with only the local platform's manifest,
+//                        config and layers in blobs/ — manifest.json names that platform's image
 //   manifest.json        [{Config, RepoTags, Layers}] with blobs/sha256/… paths (what every
 //                        `docker load`, old ones too, reads)
 //   oci-layout, repositories
@@ -61,7 +64,15 @@ export async function saveEntries(content: ContentStore, images: readonly SaveIm
     if (m.kind !== 'manifest' || m.config.digest !== rec.id) {
       throw new HakoError({ step: `save image ${rec.id}: stored manifest ${rec.manifestDigest} does not describe it`, kind: 'internal', hint: 'pull the image again' });
     }
-    const desc = { mediaType: rec.manifestMediaType, digest: rec.manifestDigest, size: blobs.get(rec.manifestDigest)!.size, platform: rec.platform };
+    let desc: Record<string, unknown> = { mediaType: rec.manifestMediaType, digest: rec.manifestDigest, size: blobs.get(rec.manifestDigest)!.size, platform: rec.platform };
+    // Pulled from a multi-platform index: index.json names the index (docker ≥ 25 with the
+    // containerd store does the same), whose manifests for other platforms are not in the
+    // archive (never pulled); the index digest, and so `name@<index digest>`, survives a load.
+    const fromIndex = rec.indexDigest ? await indexOf(content, rec.indexDigest, rec.manifestDigest) : undefined;
+    if (fromIndex) {
+      await need(rec.indexDigest!, 'index', rec.id);
+      desc = { mediaType: fromIndex.mediaType, digest: rec.indexDigest, size: blobs.get(rec.indexDigest!)!.size };
+    }
     const repoTags: string[] = [];
     for (const t of tags) {
       const tag = t.tag ?? 'latest';
@@ -88,6 +99,18 @@ export async function saveEntries(content: ContentStore, images: readonly SaveIm
   if (Object.keys(repositories).length > 0) meta.push(['repositories', json(repositories, true)]);
   for (const [name, data] of meta) files.push({ name, type: 'file', size: data.length, data });
   return files;
+}
+
+/** The stored index `d` when it lists `manifest` (else undefined: the image is saved without it). */
+async function indexOf(content: ContentStore, d: Digest, manifest: Digest): Promise<{ mediaType: string } | undefined> {
+  if (!content.has(d)) return undefined;
+  try {
+    const parsed = parseManifest(await content.readBlob(d));
+    if (parsed.kind === 'index' && parsed.manifests.some((m) => m.digest === manifest)) return { mediaType: parsed.mediaType };
+  } catch {
+    /* not an index we can read: save the platform manifest alone */
+  }
+  return undefined;
 }
 
 /** The archive of `images` as a stream (see the file comment); its blobs' files close with it. */

@@ -26,8 +26,23 @@ export function sniffCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
+/** What `docker import` and `docker load` accept on top of layer compressions (moby's DecompressStream). */
+export type ArchiveCompression = Compression | 'xz' | 'bzip2';
+
+/** xz (FD 37 7A 58 5A 00) and bzip2 (`BZh`) by their magic, else what sniffCompression says. */
+export function sniffArchiveCompression(head: Uint8Array): ArchiveCompression {
+  if (head.length >= 6 && head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a && head[3] === 0x58 && head[4] === 0x5a && head[5] === 0x00) return 'xz';
+  if (head.length >= 3 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) return 'bzip2';
+  return sniffCompression(head);
+}
+
+export interface DecompressOptions {
+  /** Also xz and bzip2 (through the xz/bzip2 programs, as dockerd runs xz): for import and load, never for layers. */
+  archive?: boolean | undefined;
+}
+
 export interface DecompressedStream {
-  compression: Compression;
+  compression: ArchiveCompression;
   /** Uncompressed chunks, in order. */
   chunks: AsyncIterable<Buffer>;
   /** Compressed bytes read so far. */
@@ -46,13 +61,13 @@ function toBuffer(c: unknown): Buffer {
  * inflated by zlib on the libuv thread pool (so it overlaps with the extraction on the main
  * thread); zstd by fzstd on the main thread (Node 20's zlib has no zstd).
  */
-export async function decompress(input: NodeJS.ReadableStream, signal?: AbortSignal): Promise<DecompressedStream> {
+export async function decompress(input: NodeJS.ReadableStream, signal?: AbortSignal, opts: DecompressOptions = {}): Promise<DecompressedStream> {
   const it = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let compressed = 0;
   const head: Buffer[] = [];
   let headLen = 0;
   let ended = false;
-  while (headLen < 4) {
+  while (headLen < 6) {
     const r = await it.next();
     if (r.done) {
       ended = true;
@@ -64,7 +79,7 @@ export async function decompress(input: NodeJS.ReadableStream, signal?: AbortSig
     headLen += b.length;
   }
   const first = Buffer.concat(head);
-  const compression = sniffCompression(first);
+  const compression = opts.archive ? sniffArchiveCompression(first) : sniffCompression(first);
 
   async function* raw(): AsyncGenerator<Buffer> {
     if (first.length > 0) yield first;
@@ -82,7 +97,8 @@ export async function decompress(input: NodeJS.ReadableStream, signal?: AbortSig
   let chunks: AsyncIterable<Buffer>;
   if (compression === 'none') chunks = raw();
   else if (compression === 'gzip') chunks = gunzip(raw());
-  else chunks = zstdBinary() ? unzstdProcess(raw(), zstdBinary()!) : unzstd(raw());
+  else if (compression === 'xz' || compression === 'bzip2') chunks = filterProcess(raw(), toolBinary(compression), compression);
+  else chunks = zstdBinary() ? filterProcess(raw(), zstdBinary()!, 'zstd') : unzstd(raw());
   return { compression, chunks, compressedBytes: () => compressed };
 }
 
@@ -154,11 +170,19 @@ function zstdBinary(): string | null {
   return zstdPath;
 }
 
+/** The xz or bzip2 program; a clear error when it is not installed. */
+function toolBinary(tool: 'xz' | 'bzip2'): string {
+  const bin = ['/usr/bin', '/bin', '/usr/local/bin'].map((d) => `${d}/${tool}`).find((p) => existsSync(p));
+  if (!bin) throw new ZstdError(`the input is ${tool}-compressed and the ${tool} program is not installed (Debian: apt-get install ${tool === 'xz' ? 'xz-utils' : 'bzip2'})`);
+  return bin;
+}
+
+/** A decompression program's failure (zstd, xz, bzip2), with what it printed. */
 export class ZstdError extends Error {
   readonly code = 'ZSTD';
 }
 
-async function* unzstdProcess(src: AsyncIterable<Buffer>, bin: string): AsyncGenerator<Buffer> {
+async function* filterProcess(src: AsyncIterable<Buffer>, bin: string, tool: string): AsyncGenerator<Buffer> {
   const child = spawn(bin, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
@@ -186,7 +210,7 @@ async function* unzstdProcess(src: AsyncIterable<Buffer>, bin: string): AsyncGen
     await feeder;
     if (feedError) throw feedError;
     const code = await exited;
-    if (code !== 0) throw new ZstdError(stderr.trim().replace(/^.*stdin\S*\s*:\s*/, '') || `zstd exited with status ${code}`);
+    if (code !== 0) throw new ZstdError(stderr.trim().replace(/^.*stdin\S*\s*:\s*/, '') || `${tool} exited with status ${code}`);
     ok = true;
   } finally {
     if (!ok && child.exitCode === null) child.kill();
