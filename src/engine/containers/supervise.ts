@@ -284,6 +284,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     bundle: opts.bundle,
     stdio: [0, 1, 2],
     ...(opts.prestart ? { prestart: opts.prestart } : {}),
+    ...(opts.mark ? { mark: opts.mark } : {}),
     monitor: monitorLaunch({
       dir: opts.monitorDir,
       logPath: opts.log.path || '/dev/null',

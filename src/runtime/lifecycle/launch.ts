@@ -58,6 +58,8 @@ export interface LaunchOptions {
    * prestart hooks. A throw fails the launch (and undoes it like any other failure).
    */
   prestart?: (pid: number) => Promise<void>;
+  /** Profiling: called with the name of each step as it completes (the engine's phase trace). */
+  mark?: (phase: string) => void;
 }
 
 export interface Launched {
@@ -74,6 +76,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   const { store } = ctx;
   const id = opts.id;
   const bundle = resolve(opts.bundle);
+  const mark = opts.mark ?? (() => undefined);
   const undo: Array<() => void | Promise<void>> = [];
   const fdsToClose: number[] = [];
   const closers: Array<() => void> = [];
@@ -117,6 +120,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
+    mark('launch.cgroups');
 
     // fds the child's ops refer to by index.
     const internalFds: number[] = [];
@@ -245,7 +249,9 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       });
     }
 
+    mark('launch.planned');
     proc = spawnPlan(plan);
+    mark('launch.spawned');
     const spawned = proc;
     undo.push(async () => {
       spawned.abort();
@@ -258,6 +264,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       const forked = await awaitFork(spawned);
       containerPid = forked.pid;
       containerPidfds.push(forked.pidfd);
+      mark('launch.forked');
       // The forked process, and the clone op's process that replaces it (if any).
       // (Closed on success below; on failure the undo kills through them and closes them.)
       undo.push(async () => {
@@ -282,6 +289,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         writeIdMappings(pid(), planned);
         spawned.release();
       } else if (ev.type === 'notify' && ev.value === NOTIFY_BEFORE_PIVOT) {
+        mark('launch.before-pivot');
         if (opts.prestart) await opts.prestart(pid());
         await runHooks('prestart', hooks.prestart, hookState('creating'));
         await runHooks('createRuntime', hooks.createRuntime, hookState('creating'));
@@ -305,6 +313,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       }
       record.hostRootfsMount = { path: hostMount, mountId };
     }
+    mark('launch.created');
     record.pid = pid();
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
