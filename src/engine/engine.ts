@@ -714,8 +714,9 @@ export class Engine implements ContainerEngine {
         rec.Config.Hostname = other.rec.Config.Hostname;
         rec.Config.Domainname = other.rec.Config.Domainname;
         this.net.writeFiles(rec, other.rec);
-      } else if (nm === 'host') this.net.writeFiles(rec);
+      } else if (nm === 'host' || nm === 'none') this.net.writeFiles(rec);
       // Otherwise the prestart hook (networking attach) writes them, addresses included.
+      // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
       const cgroupV2 = (() => {
         try {
           return detectCgroupMode() === 'v2';
@@ -742,7 +743,8 @@ export class Engine implements ContainerEngine {
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
         // Networks are connected once the container's netns exists, before its program runs.
-        ...(nm !== 'host' && !nm.startsWith('container:') ? {
+        ...(nm === 'none' ? { loopbackUp: true } : {}),
+        ...(nm !== 'host' && nm !== 'none' && !nm.startsWith('container:') ? {
               prestart: async (pid: number) => {
                 this.trace.mark(id, 'start.prestart');
                 connected = await this.net.attach(rec, pid);

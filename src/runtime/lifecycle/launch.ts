@@ -58,6 +58,8 @@ export interface LaunchOptions {
    * prestart hooks. A throw fails the launch (and undoes it like any other failure).
    */
   prestart?: (pid: number) => Promise<void>;
+  /** Set `lo` of the container's new network namespace up in the child (before its program runs). */
+  loopbackUp?: boolean;
   /** Profiling: called with the name of each step as it completes (the engine's phase trace). */
   mark?: (phase: string) => void;
 }
@@ -187,6 +189,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       cgroupV2IntoClone: intoCgroup,
       ...(selfJoin ? { cgroupSelfJoin: selfJoin.tasks.map((t) => ({ fd: internal(t.fd), path: t.path })) } : {}),
       ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
+      ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
