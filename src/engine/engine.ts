@@ -609,9 +609,17 @@ export class Engine implements ContainerEngine {
       };
       this.net.writeFiles(rec);
       this.trace.mark(id, 'create.files');
-      const settled = await Promise.allSettled([prepared, leased]);
+      // The record is written and fsync'd beside them too, under a temp name; its rename after
+      // both succeeded is the commit point (a crash before it leaves a dir without a record,
+      // which the start-up removes, and a snapshot and lease that reconcile() sweeps).
+      const staged = this.records.stageDurable(rec).then((s) => {
+        this.trace.mark(id, 'create.staged');
+        return s;
+      });
+      undo.push(() => staged.then((s) => s.abort(), () => undefined));
+      const settled = await Promise.allSettled([prepared, leased, staged]);
       for (const r of settled) if (r.status === 'rejected') throw r.reason;
-      await this.records.saveDurable(rec);
+      await (await staged).commit();
       this.trace.mark(id, 'create.saved');
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(id, live);

@@ -89,6 +89,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   undo.push(() => store.remove(id));
   try {
     const spec = loadBundleSpec(bundle);
+    mark('launch.spec');
     const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
     if (opts.mode === 'create' && spec.process?.terminal && !opts.consoleSocket && !opts.monitor) {
       throw invalid('cannot allocate a terminal for a detached container without --console-socket', 'pass --console-socket, or set process.terminal to false');
@@ -111,6 +112,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
     cgroups.create();
     undo.push(() => cgroups.destroy());
+    mark('launch.cgroups-made');
     // No move of the process by us, whose lock waits for an RCU grace period (5–16 ms after an
     // idle gap, ../cgroups/v1.ts): on cgroup v2 the container is cloned straight into its cgroup
     // (CLONE_INTO_CGROUP); on v1 it joins each hierarchy itself, and is cloned into the unified
@@ -120,6 +122,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const selfJoin = intoCgroup ? undefined : cgroups.openSelfJoin();
     if (selfJoin) fdsToClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
     cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
+    mark('launch.cgroups-applied');
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
     mark('launch.cgroups');
