@@ -29,7 +29,7 @@
 // times out is dropped from the rest of the run (noted) and the other rows still come out.
 // Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--exec-root-on-disk] [--cpu-prof=<dir>] [--cmd-timeout=<s>]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { createConnection } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -184,14 +184,15 @@ async function startHakod(work) {
   execRootDir(join(work, 'run'));
   const cgroupParent = testCgroupName('bench-engine');
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const proc = spawn(process.execPath, [...nodeArgs, join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(hakodNet)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr.on('data', (d) => (log += d));
+  const logFile = join(work, 'hakod.log');
+  const proc = spawn(process.execPath, [...nodeArgs, join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(hakodNet)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', logTo(logFile)] });
+  closeLogFds();
+  const log = () => readIf(logFile);
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`hakod exited: ${log}`);
+    if (proc.exitCode !== null) throw new Error(`hakod exited: ${log()}`);
     if (existsSync(sock) && spawnSync(DOCKER, ['version'], { env: { ...env, DOCKER_HOST: `unix://${sock}` }, timeout: 5000 }).status === 0) break;
-    if (Date.now() > deadline) throw new Error(`hakod did not come up: ${log}`);
+    if (Date.now() > deadline) throw new Error(`hakod did not come up: ${log()}`);
     await sleep(50);
   }
   const stop = async () => {
@@ -207,7 +208,7 @@ async function startHakod(work) {
     removeCgroupEverywhere(cgroupParent);
     cleanupNet(hakodNet);
   };
-  return { sock, proc, log: () => log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
+  return { sock, proc, log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
 }
 
 /** A docker-save archive of a one-layer busybox image (what `docker load` reads). */
@@ -238,15 +239,16 @@ async function startDockerd(work) {
   // dockerd's default network on a bridge of ours (dockerd would otherwise make docker0 and, with
   // iptables on, its chains): the bench deletes it at the end (cleanupNet).
   for (const a of [['link', 'add', dockerdNet.bridge, 'type', 'bridge'], ['addr', 'add', dockerdNet.bip, 'dev', dockerdNet.bridge], ['link', 'set', dockerdNet.bridge, 'up']]) runChecked(['ip', ...a], env, 10_000);
-  const proc = spawn('dockerd', ['--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge', dockerdNet.bridge, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'dockerd.pid'), '-H', `unix://${sock}`, '--containerd-namespace', 'hako-bench', '--containerd-plugins-namespace', 'hako-bench-plugins', '--cgroup-parent', `/${cgroupParent}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr.on('data', (d) => (log += d));
+  const logFile = join(root, 'dockerd.log');
+  const proc = spawn('dockerd', ['--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge', dockerdNet.bridge, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'dockerd.pid'), '-H', `unix://${sock}`, '--containerd-namespace', 'hako-bench', '--containerd-plugins-namespace', 'hako-bench-plugins', '--cgroup-parent', `/${cgroupParent}`], { stdio: ['ignore', 'ignore', logTo(logFile)] });
+  closeLogFds();
+  const log = () => readIf(logFile);
   const denv = { ...env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(root, 'cli') };
   const deadline = Date.now() + 60_000;
   while (spawnSync(DOCKER, ['version'], { env: denv, timeout: 5000 }).status !== 0) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       if (proc.exitCode === null) proc.kill('SIGKILL');
-      throw new Error(`dockerd did not come up: ${log.slice(-1500)}`);
+      throw new Error(`dockerd did not come up: ${log().slice(-1500)}`);
     }
     await sleep(200);
   }
@@ -269,7 +271,23 @@ async function startDockerd(work) {
     for (const m of mountsUnder(root).reverse()) spawnSync('umount', ['-l', m]);
     for (const d of cgroupDirsAbs(cgroupParent)) spawnSync('rmdir', [d]);
   };
-  return { env: denv, stop, log: () => log };
+  return { env: denv, stop, log };
+}
+
+/**
+ * A daemon's stderr goes to a file, never to a pipe of ours: the bench blocks its event loop in
+ * spawnSync for minutes, nobody would drain the pipe, and a daemon writing its log into a full
+ * pipe blocks (dockerd holds its log mutex there, and then answers nothing: that was the
+ * "docker run against dockerd hangs" of session 3; containerd's log goes through dockerd's).
+ */
+const logFds = [];
+function logTo(path) {
+  logFds.push(openSync(path, 'a', 0o600));
+  return logFds.at(-1);
+}
+/** Our copies, once the daemon has its own. */
+function closeLogFds() {
+  for (const fd of logFds.splice(0)) closeSync(fd);
 }
 
 function readIf(p) {
@@ -454,7 +472,9 @@ try {
       return timeCommand(argv, denv, 1, 0)[0];
     } catch (err) {
       notes.push(`dockerd dropped: ${err.message.split('\n')[0]}`);
-      notes.push(`dockerd log tail: ${dockerd.log().slice(-800)}`);
+      const saved = `/tmp/hako-bench-engine-dockerd-${process.pid}.log`;
+      writeFileSync(saved, dockerd.log());
+      notes.push(`dockerd's whole log: ${saved}; its tail: ${dockerd.log().slice(-600)}`);
       denv = undefined;
       return undefined;
     }
