@@ -648,6 +648,11 @@ try {
 async function cleanup() {
   if (cleanedUp) return;
   cleanedUp = true;
+  if (phases && hakod && existsSync(hakod.phaseLog)) {
+    const kept = `/tmp/hako-bench-engine-phases-${process.pid}.log`;
+    writeFileSync(kept, readFileSync(hakod.phaseLog));
+    notes.push(`phase trace kept in ${kept}`);
+  }
   await dockerd?.stop().catch((e) => console.error(`stopping dockerd: ${e.message}`));
   await hakod?.stop().catch((e) => console.error(`stopping hakod: ${e.message}`));
   cleanupNet(hakodNet);
