@@ -1,9 +1,14 @@
 // Engine benchmark, in one run (root; docker CLI at /usr/local/bin/docker, docker-registry; dockerd
 // from Debian's docker.io for the comparison):
-//   1. `docker run --rm --network none busybox true` with the docker CLI against hakod and against
-//      a private dockerd 20.10 (its own --data-root/--exec-root/-H/--pidfile, --bridge=none
-//      --iptables=false: it touches nothing on the host; busybox loaded with `docker load` of an
-//      archive made here). Target: against hakod ≥ 12× faster than against dockerd.
+//   1. `docker run --rm busybox true` with the docker CLI against hakod and against a private
+//      dockerd 20.10, twice: on each engine's default network (a bridge) and with --network none.
+//      dockerd gets its own --data-root/--exec-root/-H/--pidfile/--cgroup-parent/containerd
+//      namespace and, as its bridge, one the bench makes (-b <bench bridge>, with an address of a
+//      free test /24) with --iptables=false --ip-forward=false --ip-masq=false: it adds no iptables
+//      rule and no docker0, like hakod, which runs with its own test bridge and --iptables=false
+//      (hakod still writes its own nft table: that is part of its bridge mode). busybox is loaded
+//      with `docker load` of an archive made here (nothing is pulled from the internet).
+//      Target: against hakod ≥ 12× faster than against dockerd.
 //   2. `hako run --rm --network none busybox true` (target: within 1.3× of the docker CLI against hakod).
 //   3. create → attach → wait → start → (output, exit) → remove through the API from an in-process
 //      client on a keep-alive connection (target ≤ 15 ms median).
@@ -19,9 +24,12 @@
 // broken down by the engine's phase marks and the client's own timestamps (one clock: CLOCK_MONOTONIC).
 // --api-only: only the API sequence (no CLI runs, no 100 containers), for iterating on the engine.
 // --cpu-prof=<dir>: hakod runs with node's --cpu-prof, the profile lands in <dir> when it stops.
-// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--exec-root-on-disk] [--cpu-prof=<dir>]
+// Every command and request has a time limit (--cmd-timeout=<s>, default 60): a hang is reported
+// with the command, and the daemon's log tail, instead of stalling the bench. A dockerd that
+// times out is dropped from the rest of the run (noted) and the other rows still come out.
+// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--exec-root-on-disk] [--cpu-prof=<dir>] [--cmd-timeout=<s>]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { createConnection } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -35,6 +43,7 @@ const phases = args.includes('--phases');
 const apiOnly = args.includes('--api-only');
 const withDockerd = !args.includes('--no-dockerd') && !apiOnly;
 const cpuProfDir = args.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
+const cmdTimeoutMs = 1000 * Number(args.find((a) => a.startsWith('--cmd-timeout='))?.slice('--cmd-timeout='.length) ?? 60);
 const DOCKER = '/usr/local/bin/docker';
 if (process.getuid() !== 0) {
   console.error('bench/engine: needs root');
@@ -52,6 +61,7 @@ const { busyboxImage, pushLayout, tarDir } = await import(join(repo, 'dist/test/
 // Unique bridge/table/interface names and --iptables=false: never hako0 or the host's FORWARD chain.
 const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
 const hakodNet = testNet();
+const dockerdNet = testNet(); // only its bridge name and /24: dockerd's -b bridge, made by the bench
 
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
@@ -65,13 +75,24 @@ const notes = [];
 const progress = (m) => process.stderr.write(`bench/engine: ${m}\n`);
 const row = (what, times) => results.push({ what, median: median(times), p90: pct(times, 0.9) });
 
+/** A command that ran past its time limit (killed with SIGKILL). */
+class CommandTimeout extends Error {}
+
+/** spawnSync with the bench's time limit; a hang or a failure throws with the command named. */
+function runChecked(argv, cmdEnv, timeout = cmdTimeoutMs) {
+  const r = spawnSync(argv[0], argv.slice(1), { env: cmdEnv, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout, killSignal: 'SIGKILL' });
+  if (r.error?.code === 'ETIMEDOUT' || (r.signal === 'SIGKILL' && r.status === null)) throw new CommandTimeout(`${argv.join(' ')}: no answer within ${timeout / 1000} s (killed; --cmd-timeout=<s> changes the limit)`);
+  if (r.error) throw new Error(`${argv.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} → ${r.status ?? r.signal}: ${r.stderr}`);
+  return r;
+}
+
 function timeCommand(argv, cmdEnv, n, warm = 2) {
   const times = [];
   for (let i = 0; i < n + warm; i++) {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(argv[0], argv.slice(1), { env: cmdEnv, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    runChecked(argv, cmdEnv);
     const t = ms(t0);
-    if (r.status !== 0) throw new Error(`${argv.join(' ')} → ${r.status}: ${r.stderr}`);
     if (i >= warm) times.push(t);
   }
   return times;
@@ -95,6 +116,7 @@ function apiClient(socketPath) {
           else resolve(text);
         });
       });
+      r.setTimeout(cmdTimeoutMs, () => r.destroy(new Error(`${method} ${path}: no answer within ${cmdTimeoutMs / 1000} s`)));
       r.on('error', reject);
       r.end(data);
     });
@@ -109,6 +131,7 @@ function apiClient(socketPath) {
         });
         resolveHead({ body }); // not the promise itself: resolve() would adopt it
       });
+      r.setTimeout(cmdTimeoutMs, () => r.destroy(new Error(`${method} ${path}: no answer within ${cmdTimeoutMs / 1000} s`)));
       r.on('error', reject);
       r.end();
     });
@@ -116,6 +139,7 @@ function apiClient(socketPath) {
   const attach = (id) =>
     new Promise((resolve, reject) => {
       const sock = createConnection(socketPath);
+      sock.setTimeout(cmdTimeoutMs, () => sock.destroy(new Error(`attach ${id}: no end of stream within ${cmdTimeoutMs / 1000} s`)));
       let buf = Buffer.alloc(0);
       let head = false;
       let resolveDone;
@@ -160,14 +184,15 @@ async function startHakod(work) {
   execRootDir(join(work, 'run'));
   const cgroupParent = testCgroupName('bench-engine');
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const proc = spawn(process.execPath, [...nodeArgs, join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(hakodNet)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr.on('data', (d) => (log += d));
+  const logFile = join(work, 'hakod.log');
+  const proc = spawn(process.execPath, [...nodeArgs, join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(hakodNet)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', logTo(logFile)] });
+  closeLogFds();
+  const log = () => readIf(logFile);
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`hakod exited: ${log}`);
-    if (existsSync(sock) && spawnSync(DOCKER, ['version'], { env: { ...env, DOCKER_HOST: `unix://${sock}` } }).status === 0) break;
-    if (Date.now() > deadline) throw new Error(`hakod did not come up: ${log}`);
+    if (proc.exitCode !== null) throw new Error(`hakod exited: ${log()}`);
+    if (existsSync(sock) && spawnSync(DOCKER, ['version'], { env: { ...env, DOCKER_HOST: `unix://${sock}` }, timeout: 5000 }).status === 0) break;
+    if (Date.now() > deadline) throw new Error(`hakod did not come up: ${log()}`);
     await sleep(50);
   }
   const stop = async () => {
@@ -183,7 +208,7 @@ async function startHakod(work) {
     removeCgroupEverywhere(cgroupParent);
     cleanupNet(hakodNet);
   };
-  return { sock, proc, log: () => log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
+  return { sock, proc, log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
 }
 
 /** A docker-save archive of a one-layer busybox image (what `docker load` reads). */
@@ -211,19 +236,30 @@ async function startDockerd(work) {
   const sock = join(root, 'docker.sock');
   const cgroupParent = `hako-bench-dockerd-${process.pid}`;
   execRootDir(join(root, 'exec'));
-  const proc = spawn('dockerd', ['--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'dockerd.pid'), '-H', `unix://${sock}`, '--containerd-namespace', 'hako-bench', '--containerd-plugins-namespace', 'hako-bench-plugins', '--cgroup-parent', `/${cgroupParent}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr.on('data', (d) => (log += d));
+  // dockerd's default network on a bridge of ours (dockerd would otherwise make docker0 and, with
+  // iptables on, its chains): the bench deletes it at the end (cleanupNet).
+  for (const a of [['link', 'add', dockerdNet.bridge, 'type', 'bridge'], ['addr', 'add', dockerdNet.bip, 'dev', dockerdNet.bridge], ['link', 'set', dockerdNet.bridge, 'up']]) runChecked(['ip', ...a], env, 10_000);
+  const logFile = join(root, 'dockerd.log');
+  const proc = spawn('dockerd', ['--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge', dockerdNet.bridge, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'dockerd.pid'), '-H', `unix://${sock}`, '--containerd-namespace', 'hako-bench', '--containerd-plugins-namespace', 'hako-bench-plugins', '--cgroup-parent', `/${cgroupParent}`], { stdio: ['ignore', 'ignore', logTo(logFile)] });
+  closeLogFds();
+  const log = () => readIf(logFile);
   const denv = { ...env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(root, 'cli') };
   const deadline = Date.now() + 60_000;
   while (spawnSync(DOCKER, ['version'], { env: denv, timeout: 5000 }).status !== 0) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       if (proc.exitCode === null) proc.kill('SIGKILL');
-      throw new Error(`dockerd did not come up: ${log.slice(-1500)}`);
+      throw new Error(`dockerd did not come up: ${log().slice(-1500)}`);
     }
     await sleep(200);
   }
   const stop = async () => {
+    try {
+      await stopDaemon();
+    } finally {
+      cleanupNet(dockerdNet);
+    }
+  };
+  const stopDaemon = async () => {
     const containerdPid = Number(readIf(join(root, 'exec', 'containerd', 'containerd.pid')));
     if (proc.exitCode === null) {
       const exited = new Promise((r) => proc.once('exit', r));
@@ -235,7 +271,23 @@ async function startDockerd(work) {
     for (const m of mountsUnder(root).reverse()) spawnSync('umount', ['-l', m]);
     for (const d of cgroupDirsAbs(cgroupParent)) spawnSync('rmdir', [d]);
   };
-  return { env: denv, stop };
+  return { env: denv, stop, log };
+}
+
+/**
+ * A daemon's stderr goes to a file, never to a pipe of ours: the bench blocks its event loop in
+ * spawnSync for minutes, nobody would drain the pipe, and a daemon writing its log into a full
+ * pipe blocks (dockerd holds its log mutex there, and then answers nothing: that was the
+ * "docker run against dockerd hangs" of session 3; containerd's log goes through dockerd's).
+ */
+const logFds = [];
+function logTo(path) {
+  logFds.push(openSync(path, 'a', 0o600));
+  return logFds.at(-1);
+}
+/** Our copies, once the daemon has its own. */
+function closeLogFds() {
+  for (const fd of logFds.splice(0)) closeSync(fd);
 }
 
 function readIf(p) {
@@ -349,6 +401,7 @@ function breakdown(title, runs, byId) {
 
 // ---------------------------------------------------------------- the run
 
+const loadAtStart = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const work = tempDir('hako-bench-engine-');
 let hakod;
 let dockerd;
@@ -379,11 +432,7 @@ try {
   }
   const idleRss = rssKb(hakod.proc.pid);
   const henv = { ...env, DOCKER_HOST: `unix://${hakod.sock}`, HAKO_HOST: `unix://${hakod.sock}`, DOCKER_CONFIG: join(work.path, 'cli') };
-  const ok = (argv, e = henv) => {
-    const r = spawnSync(argv[0], argv.slice(1), { env: e, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (argv, e = henv) => runChecked(argv, e).stdout;
   ok([DOCKER, 'pull', '-q', `${reg.host}/bench/busybox`]);
   ok([DOCKER, 'tag', `${reg.host}/bench/busybox`, 'busybox:latest']);
   await sleep(500);
@@ -403,15 +452,33 @@ try {
       return dockerd.env;
     } catch (err) {
       notes.push(`dockerd skipped: ${err.message.split('\n')[0]}`);
+      if (dockerd) notes.push(`dockerd log tail: ${dockerd.log().slice(-800)}`);
       return undefined;
     }
   };
-  const denv = await denvOk();
-  progress('docker CLI → hakod, hako CLI → hakod, docker CLI → dockerd, in turns');
+  let denv = await denvOk();
+  progress('docker CLI → hakod (bridge, none), hako CLI → hakod, docker CLI → dockerd (bridge, none), in turns');
   const runArgs = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
+  const runArgsDefault = ['run', '--rm', 'busybox', 'true'];
   const dockerHako = [];
   const hakoCli = [];
   const dockerdTimes = [];
+  const dockerHakoDefault = [];
+  const dockerdDefault = [];
+  /** A dockerd run; a hang drops dockerd from the rest of the run with a note (the other rows go on). */
+  const dockerdRun = (argv) => {
+    if (!denv) return undefined;
+    try {
+      return timeCommand(argv, denv, 1, 0)[0];
+    } catch (err) {
+      notes.push(`dockerd dropped: ${err.message.split('\n')[0]}`);
+      const saved = `/tmp/hako-bench-engine-dockerd-${process.pid}.log`;
+      writeFileSync(saved, dockerd.log());
+      notes.push(`dockerd's whole log: ${saved}; its tail: ${dockerd.log().slice(-600)}`);
+      denv = undefined;
+      return undefined;
+    }
+  };
   const cliRuns = { docker: [], hako: [] }; // --phases: each run's span in the trace file and its client marks
   const traced = (kind, argv, e) => {
     const from = phases ? traceSize() : 0;
@@ -424,7 +491,9 @@ try {
     const keep = i >= 2; // two warm-up rounds
     const a = traced('docker', [DOCKER, ...runArgs], henv);
     const b = traced('hako', [process.execPath, join(repo, 'bin/hako.cjs'), ...runArgs], henv);
-    const c = denv ? timeCommand([DOCKER, ...runArgs], denv, 1, 0)[0] : undefined;
+    const c = dockerdRun([DOCKER, ...runArgs]);
+    const d = timeCommand([DOCKER, ...runArgsDefault], henv, 1, 0)[0];
+    const e = dockerdRun([DOCKER, ...runArgsDefault]);
     if (!keep) {
       cliRuns.docker.pop();
       cliRuns.hako.pop();
@@ -432,11 +501,15 @@ try {
     }
     dockerHako.push(a);
     hakoCli.push(b);
+    dockerHakoDefault.push(d);
     if (c !== undefined) dockerdTimes.push(c);
+    if (e !== undefined) dockerdDefault.push(e);
   }
-  if (!apiOnly) row('docker run --rm busybox true → hakod', dockerHako);
-  if (!apiOnly) row('hako run --rm busybox true → hakod', hakoCli);
-  if (dockerdTimes.length) row('docker run --rm busybox true → dockerd 20.10', dockerdTimes);
+  if (!apiOnly) row('docker run --rm busybox true (bridge) → hakod', dockerHakoDefault);
+  if (dockerdDefault.length) row('docker run --rm busybox true (bridge) → dockerd 20.10', dockerdDefault);
+  if (!apiOnly) row('docker run --rm --network none busybox true → hakod', dockerHako);
+  if (dockerdTimes.length) row('docker run --rm --network none … → dockerd 20.10', dockerdTimes);
+  if (!apiOnly) row('hako run --rm --network none busybox true → hakod', hakoCli);
 
   progress('API sequence');
   // 3. API sequence from an in-process client
@@ -470,9 +543,37 @@ try {
     if (i >= 3) apiTimes.push(ms(t0));
     if (i >= 3) clientMarks.push({ id: Id, marks });
   }
+  // The same with the docker CLI's own calls for `docker run --rm` (its API trace: create with
+  // HostConfig.AutoRemove, attach, wait?condition=removed, start; the engine removes the container
+  // and the wait answers once it is gone).
+  const autoTimes = [];
+  const autoLaps = { create: [], attach: [], wait: [], start: [], 'exit+removed': [] };
+  for (let i = 0; i < N + 3; i++) {
+    const t0 = process.hrtime.bigint();
+    let t = t0;
+    const lap = (k) => {
+      const now = process.hrtime.bigint();
+      if (i >= 3) autoLaps[k].push(Number(now - t) / 1e6);
+      t = now;
+    };
+    const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none', AutoRemove: true } });
+    lap('create');
+    const att = await api.attach(Id);
+    lap('attach');
+    const { body: waited } = await api.pending('POST', `/containers/${Id}/wait?condition=removed`);
+    lap('wait');
+    await api.call('POST', `/containers/${Id}/start`);
+    lap('start');
+    const [out, w] = await Promise.all([att.done, waited]);
+    lap('exit+removed');
+    if (w.StatusCode !== 0 || !out.toString().includes('hi')) throw new Error(`API run (AutoRemove): ${JSON.stringify(w)} ${out}`);
+    if (i >= 3) autoTimes.push(ms(t0));
+  }
   api.close();
   row('API create→attach→wait→start→exit→remove', apiTimes);
   for (const [k, v] of Object.entries(laps)) row(`  ${k}`, v);
+  row('API as docker run --rm (AutoRemove, wait=removed)', autoTimes);
+  for (const [k, v] of Object.entries(autoLaps)) row(`  ${k}`, v);
   if (phases) {
     await sleep(200);
     const { byId, firstAt } = readTrace();
@@ -530,7 +631,8 @@ try {
   if (monRss.length) results.push({ what: `hako-monitor RSS per running container (${monRss.length})`, kb: median(monRss), extra: `max ${(Math.max(...monRss) / 1024).toFixed(2)} MB` });
 
   const ratio = (what, r, target) => results.push({ what, ratio: r, target });
-  if (dockerdTimes.length) ratio('docker CLI: dockerd / hakod (target ≥ 12×)', median(dockerdTimes) / median(dockerHako), (r) => r >= 12);
+  if (dockerdDefault.length) ratio('docker CLI, bridge: dockerd / hakod (target ≥ 12×)', median(dockerdDefault) / median(dockerHakoDefault), (r) => r >= 12);
+  if (dockerdTimes.length) ratio('docker CLI, --network none: dockerd / hakod (target ≥ 12×)', median(dockerdTimes) / median(dockerHako), (r) => r >= 12);
   ratio('hako CLI / docker CLI, both → hakod (target ≤ 1.3×)', median(hakoCli) / median(dockerHako), (r) => r <= 1.3);
   results.push({ what: 'API sequence median (target ≤ 15 ms)', check: median(apiTimes) <= 15 });
   results.push({ what: 'hakod idle RSS (target ≤ 50 MB)', check: idleRss <= 50 * 1024 });
@@ -546,15 +648,22 @@ try {
 async function cleanup() {
   if (cleanedUp) return;
   cleanedUp = true;
+  if (phases && hakod && existsSync(hakod.phaseLog)) {
+    const kept = `/tmp/hako-bench-engine-phases-${process.pid}.log`;
+    writeFileSync(kept, readFileSync(hakod.phaseLog));
+    notes.push(`phase trace kept in ${kept}`);
+  }
   await dockerd?.stop().catch((e) => console.error(`stopping dockerd: ${e.message}`));
   await hakod?.stop().catch((e) => console.error(`stopping hakod: ${e.message}`));
   cleanupNet(hakodNet);
+  cleanupNet(dockerdNet);
   await reg?.stop().catch(() => undefined);
   img?.cleanup();
   for (const m of mountsUnder(work.path).reverse()) spawnSync('umount', ['-l', m]);
   work.cleanup();
 }
 
+console.log(`load average ${loadAtStart} at the start, ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} at the end`);
 console.log(`engine benchmark, ${N} iterations each; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots on the disk`);
 for (const r of results) {
   const w = r.what.padEnd(58);

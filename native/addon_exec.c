@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <net/if.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -211,7 +212,7 @@ static int check_internal(const struct hk_plan *plan, int32_t idx) {
 static int decode_op(struct rd *r, struct hk_plan *plan, struct hk_op *op) {
   op->code = rd_u32(r);
   switch (op->code) {
-  case HK_SYNC_WAIT: case HK_NO_NEW_PRIVS: case HK_SETSID:
+  case HK_SYNC_WAIT: case HK_NO_NEW_PRIVS: case HK_SETSID: case HK_LOOPBACK_UP:
     break;
   case HK_NOTIFY: case HK_PDEATHSIG:
     op->i[0] = rd_i32(r);
@@ -835,6 +836,25 @@ static int can_exec(const char *path) {
 }
 
 /** Walks `search` like op_exec would, calling can_exec on each candidate instead of execve. */
+// loopbackUp: `lo` of the process's network namespace up (docker's --network none: loopback
+// only, but working), by SIOCSIFFLAGS on a datagram socket of that namespace: two ioctls, no
+// netlink round trip by the parent. Needs CAP_NET_ADMIN over the netns, so it runs before the
+// capability drop.
+static int op_loopback_up(void) {
+  long s = sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return E(s);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  long r = sys(SYS_ioctl, s, SIOCGIFFLAGS, &ifr);
+  if (r >= 0 && !(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    r = sys(SYS_ioctl, s, SIOCSIFFLAGS, &ifr);
+  }
+  sys(SYS_close, s);
+  return r < 0 ? E(r) : 0;
+}
+
 static int op_look_path(const struct hk_op *op) {
   const char *file = op->s[0], *search = op->s[1];
   if (strchr(file, '/') || search == NULL) return can_exec(file);
@@ -1040,6 +1060,7 @@ static int run_op(struct child *c, int32_t step, const struct hk_op *op) {
   case HK_NO_NEW_PRIVS: r = sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); break;
   case HK_SECCOMP: return op_seccomp(op);
   case HK_SETSID: r = sys(SYS_setsid); break;
+  case HK_LOOPBACK_UP: return op_loopback_up();
   case HK_OPEN_PTY: return op_open_pty(c, op);
   case HK_WAIT_FIFO: return op_wait_fifo(c, op);
   case HK_DUP2: r = sys(SYS_dup3, c->internal[op->i[0]], op->i[1], 0); break;

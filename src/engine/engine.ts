@@ -618,9 +618,17 @@ export class Engine implements ContainerEngine {
       };
       this.net.writeFiles(rec);
       this.trace.mark(id, 'create.files');
-      const settled = await Promise.allSettled([prepared, leased]);
+      // The record is written and fsync'd beside them too, under a temp name; its rename after
+      // both succeeded is the commit point (a crash before it leaves a dir without a record,
+      // which the start-up removes, and a snapshot and lease that reconcile() sweeps).
+      const staged = this.records.stageDurable(rec).then((s) => {
+        this.trace.mark(id, 'create.staged');
+        return s;
+      });
+      undo.push(() => staged.then((s) => s.abort(), () => undefined));
+      const settled = await Promise.allSettled([prepared, leased, staged]);
       for (const r of settled) if (r.status === 'rejected') throw r.reason;
-      await this.records.saveDurable(rec);
+      await (await staged).commit();
       this.trace.mark(id, 'create.saved');
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(id, live);
@@ -723,8 +731,9 @@ export class Engine implements ContainerEngine {
         rec.Config.Hostname = other.rec.Config.Hostname;
         rec.Config.Domainname = other.rec.Config.Domainname;
         this.net.writeFiles(rec, other.rec);
-      } else if (nm === 'host') this.net.writeFiles(rec);
+      } else if (nm === 'host' || nm === 'none') this.net.writeFiles(rec);
       // Otherwise the prestart hook (networking attach) writes them, addresses included.
+      // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
       const cgroupV2 = (() => {
         try {
           return detectCgroupMode() === 'v2';
@@ -751,7 +760,8 @@ export class Engine implements ContainerEngine {
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
         // Networks are connected once the container's netns exists, before its program runs.
-        ...(nm !== 'host' && !nm.startsWith('container:') ? {
+        ...(nm === 'none' ? { loopbackUp: true } : {}),
+        ...(nm !== 'host' && nm !== 'none' && !nm.startsWith('container:') ? {
               prestart: async (pid: number) => {
                 this.trace.mark(id, 'start.prestart');
                 connected = await this.net.attach(rec, pid);

@@ -122,6 +122,8 @@ export function describeOp(op: PlanOp): string {
       return 'load seccomp filter';
     case 'setsid':
       return 'create a session (setsid)';
+    case 'loopbackUp':
+      return 'set the loopback interface up';
     case 'openPty':
       return 'open the container pty';
     case 'waitFifo':

@@ -52,6 +52,7 @@ export const OPCODES: Readonly<Record<PlanOp['op'], number>> = {
   fork: 40,
   lookPath: 41,
   writeFd: 42,
+  loopbackUp: 43,
 };
 
 /**
@@ -196,6 +197,7 @@ function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {
     case 'syncWait':
     case 'noNewPrivs':
     case 'setsid':
+    case 'loopbackUp':
       return;
     case 'notify':
       return w.i32('value', op.value);

@@ -113,6 +113,8 @@ export type PlanOp =
   /** seccomp(SECCOMP_SET_MODE_FILTER, flags, {filter}); filter is classic BPF, 8 bytes per insn. */
   | { op: 'seccomp'; filter: Uint8Array; flags: number }
   | { op: 'setsid' }
+  /** Sets `lo` of the process's network namespace up (SIOCSIFFLAGS; docker's --network none). */
+  | { op: 'loopbackUp' }
   /**
    * Open /dev/ptmx in the current root (after pivot it is the container's devpts), unlock it,
    * open the peer, setsid + TIOCSCTTY, dup2 the peer onto 0/1/2, send the master with SCM_RIGHTS

@@ -159,6 +159,16 @@ test('a plan without namespaces runs /bin/true', { skip }, async () => {
   assert.deepEqual(status, { code: 0, signal: null });
 });
 
+test('loopbackUp sets lo of a new network namespace up (and a plain new one has it down)', { skip }, async () => {
+  const show = exec('ip', ['ip', '-o', 'link', 'show', 'lo']);
+  const up = await run({ cloneFlags: CLONE.NEWNET, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: [{ op: 'syncWait' }, { op: 'loopbackUp' }, show] });
+  assert.deepEqual(up.status, { code: 0, signal: null }, up.out);
+  assert.match(up.out, /^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+  const down = await run({ cloneFlags: CLONE.NEWNET, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: [{ op: 'syncWait' }, show] });
+  assert.deepEqual(down.status, { code: 0, signal: null }, down.out);
+  assert.match(down.out, /^1: lo: <LOOPBACK>/);
+});
+
 test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only lo', { skip }, async () => {
   const fx = busybox();
   try {

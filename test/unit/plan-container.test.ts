@@ -672,3 +672,16 @@ test('cleanPath: the fast path for clean paths agrees with path.normalize', () =
     assert.equal(cleanPath(p), slow(p), JSON.stringify(p));
   }
 });
+
+test('loopbackUp: after pivot and sysctls, before the capability drop; needs a new network namespace', () => {
+  const o = plan(spec(), { loopbackUp: true }).ops;
+  const at = names(o).indexOf('loopbackUp');
+  assert.ok(at > names(o).indexOf('pivotRoot'), 'after pivot_root');
+  assert.ok(at < names(o).indexOf('capBounding') && at < names(o).indexOf('setresid'), 'while the process still has CAP_NET_ADMIN');
+  assert.equal(names(o).filter((n) => n === 'loopbackUp').length, 1);
+  assert.ok(!names(plan(spec()).ops).includes('loopbackUp'), 'only when asked');
+  const joined = spec((s) => {
+    s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: '/proc/1/ns/net' } : n));
+  });
+  throwsMsg(() => plan(joined, { joinNamespaces: [{ type: 'network', fd: 0 }], loopbackUp: true }), /loopback up needs a new network namespace/);
+});

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } 
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HakoError, fromSystemError } from '../../common/errors.js';
-import { writeFileAtomic, writeFileAtomicSync } from '../../common/atomic-file.js';
+import { stageFileAtomic, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
 import type { EndpointConfig } from './network-config.js';
 
@@ -148,6 +148,27 @@ export class RecordStore {
     const dir = this.containerDir(rec.Id);
     try {
       await writeFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600 });
+    } catch (err) {
+      throw fromSystemError(`save container ${rec.Id}`, err, dir);
+    }
+  }
+
+  /**
+   * saveDurable in two halves, so a create can write and fsync the record while its snapshot and
+   * lease are made: the record is staged under a temp name (which loadAll ignores: a crash
+   * before the commit leaves a directory without a record, removed at start), and `commit`
+   * renames it into place, which makes the container exist. The container dir must exist.
+   */
+  async stageDurable(rec: ContainerRecord): Promise<StagedFile> {
+    const dir = this.containerDir(rec.Id);
+    try {
+      const staged = await stageFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600 });
+      return {
+        commit: () => staged.commit().catch((err: unknown) => {
+          throw fromSystemError(`save container ${rec.Id}`, err, dir);
+        }),
+        abort: () => staged.abort(),
+      };
     } catch (err) {
       throw fromSystemError(`save container ${rec.Id}`, err, dir);
     }

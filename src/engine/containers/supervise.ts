@@ -84,6 +84,8 @@ export interface SuperviseOptions {
   consoleSize?: [number, number];
   /** Runs with the container's pid once its namespaces exist, before its program starts (networking). */
   prestart?: (pid: number) => Promise<void>;
+  /** The container's own `lo` goes up in its child, before its program starts (`--network none`). */
+  loopbackUp?: boolean;
 }
 
 function pipe(): [number, number] {
@@ -219,7 +221,7 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
     const res = await superviseProcess(
       { tty: opts.tty, openStdin: opts.openStdin, stdinOnce: opts.stdinOnce, onOutput: (c) => writer?.write(c.stream, c.data), consoleSize: opts.consoleSize },
       async (stdio) => {
-        const launched = await opts.runtime.launch({ id: opts.id, bundle: opts.bundle, stdio, ownTerminal: opts.tty, pdeathsig: 0, ...(opts.prestart ? { prestart: opts.prestart } : {}) });
+        const launched = await opts.runtime.launch({ id: opts.id, bundle: opts.bundle, stdio, ownTerminal: opts.tty, pdeathsig: 0, ...(opts.prestart ? { prestart: opts.prestart } : {}), ...(opts.loopbackUp ? { loopbackUp: true } : {}) });
         launched.process.closeErrPipe();
         try {
           oomBaseline = launched.cgroups.stats().memory.oomKills ?? 0;
@@ -284,6 +286,8 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     bundle: opts.bundle,
     stdio: [0, 1, 2],
     ...(opts.prestart ? { prestart: opts.prestart } : {}),
+    ...(opts.loopbackUp ? { loopbackUp: true } : {}),
+    ...(opts.mark ? { mark: opts.mark } : {}),
     monitor: monitorLaunch({
       dir: opts.monitorDir,
       logPath: opts.log.path || '/dev/null',

@@ -58,6 +58,10 @@ export interface LaunchOptions {
    * prestart hooks. A throw fails the launch (and undoes it like any other failure).
    */
   prestart?: (pid: number) => Promise<void>;
+  /** Set `lo` of the container's new network namespace up in the child (before its program runs). */
+  loopbackUp?: boolean;
+  /** Profiling: called with the name of each step as it completes (the engine's phase trace). */
+  mark?: (phase: string) => void;
 }
 
 export interface Launched {
@@ -74,6 +78,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   const { store } = ctx;
   const id = opts.id;
   const bundle = resolve(opts.bundle);
+  const mark = opts.mark ?? (() => undefined);
   const undo: Array<() => void | Promise<void>> = [];
   const fdsToClose: number[] = [];
   const closers: Array<() => void> = [];
@@ -84,6 +89,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   undo.push(() => store.remove(id));
   try {
     const spec = loadBundleSpec(bundle);
+    mark('launch.spec');
     const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
     if (opts.mode === 'create' && spec.process?.terminal && !opts.consoleSocket && !opts.monitor) {
       throw invalid('cannot allocate a terminal for a detached container without --console-socket', 'pass --console-socket, or set process.terminal to false');
@@ -106,6 +112,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
     cgroups.create();
     undo.push(() => cgroups.destroy());
+    mark('launch.cgroups-made');
     // No move of the process by us, whose lock waits for an RCU grace period (5–16 ms after an
     // idle gap, ../cgroups/v1.ts): on cgroup v2 the container is cloned straight into its cgroup
     // (CLONE_INTO_CGROUP); on v1 it joins each hierarchy itself, and is cloned into the unified
@@ -115,8 +122,10 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const selfJoin = intoCgroup ? undefined : cgroups.openSelfJoin();
     if (selfJoin) fdsToClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
     cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
+    mark('launch.cgroups-applied');
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
+    mark('launch.cgroups');
 
     // fds the child's ops refer to by index.
     const internalFds: number[] = [];
@@ -183,6 +192,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       cgroupV2IntoClone: intoCgroup,
       ...(selfJoin ? { cgroupSelfJoin: selfJoin.tasks.map((t) => ({ fd: internal(t.fd), path: t.path })) } : {}),
       ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
+      ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
@@ -245,7 +255,9 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       });
     }
 
+    mark('launch.planned');
     proc = spawnPlan(plan);
+    mark('launch.spawned');
     const spawned = proc;
     undo.push(async () => {
       spawned.abort();
@@ -258,6 +270,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       const forked = await awaitFork(spawned);
       containerPid = forked.pid;
       containerPidfds.push(forked.pidfd);
+      mark('launch.forked');
       // The forked process, and the clone op's process that replaces it (if any).
       // (Closed on success below; on failure the undo kills through them and closes them.)
       undo.push(async () => {
@@ -282,6 +295,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         writeIdMappings(pid(), planned);
         spawned.release();
       } else if (ev.type === 'notify' && ev.value === NOTIFY_BEFORE_PIVOT) {
+        mark('launch.before-pivot');
         if (opts.prestart) await opts.prestart(pid());
         await runHooks('prestart', hooks.prestart, hookState('creating'));
         await runHooks('createRuntime', hooks.createRuntime, hookState('creating'));
@@ -305,6 +319,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       }
       record.hostRootfsMount = { path: hostMount, mountId };
     }
+    mark('launch.created');
     record.pid = pid();
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';

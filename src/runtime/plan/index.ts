@@ -21,7 +21,7 @@
 //   [notify 1 → syncWait]             hooksBeforePivot
 //   pivotRoot | moveRoot, [runbindable /]   (no mount namespace: a private self-bind of the rootfs
 //                                     in the caller's, no propagation change, then chroot)
-//   sethostname, setdomainname, sysctls, oom_score_adj, readonlyPaths, maskedPaths, [ro /]
+//   sethostname, setdomainname, sysctls, [loopbackUp], oom_score_adj, readonlyPaths, maskedPaths, [ro /]
 //   rlimits, [openPty], [waitFifo], process tail (caps, ids, nnp, seccomp, exec)
 import { invalid } from '../../common/errors.js';
 import { CLONE, MS, type PlanOp } from '../../native/plan.js';
@@ -264,6 +264,10 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   }
   // Sysctls before readonlyPaths: the usual read-only /proc/sys would refuse them (EROFS).
   ops.push(...sysctlOps(spec.linux?.sysctl, all));
+  if (req.loopbackUp) {
+    if (!created.has('network')) throw invalid('loopback up needs a new network namespace', 'add {"type": "network"} without a path to linux.namespaces');
+    ops.push({ op: 'loopbackUp' });
+  }
   if (proc.oomScoreAdj !== undefined) ops.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', data: String(proc.oomScoreAdj) });
   for (const p of spec.linux?.readonlyPaths ?? []) {
     const path = cleanPath(p);

@@ -73,6 +73,8 @@ export interface PlanRequest {
   rootless?: boolean;
   /** Reuse compiled seccomp filters (the Runtime's). */
   seccompCache?: SeccompCache;
+  /** Set `lo` of the container's new network namespace up (an engine's `--network none`). */
+  loopbackUp?: boolean;
 }
 
 export interface PlannedContainer {
