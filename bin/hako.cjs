@@ -7,8 +7,9 @@
 //
 // --no-rehash-snapshot (shebang; see bin/hako-runtime.cjs): ~4 ms less per command, string hashes
 // then use the seed baked into the node binary. Fine for a short-lived client, not for the
-// daemon, which parses JSON from registries: `hako daemon` runs hakod in a child node without
-// the flag (Node 20 has no execve) and passes signals on to it.
+// daemon, which parses JSON from registries: `hako daemon` execs node again without the flag
+// (through the addon: Node 20 has no process.execve), or when the addon is not built, runs hakod
+// in a child node and passes signals on to it.
 'use strict';
 // (one module for both: each required file costs ~0.4 ms to resolve, read and compile)
 const { loadBundle, restoreRehashDefault } = require('./bundle-loader.cjs');
@@ -34,11 +35,29 @@ async function load(name, distPath, cacheKey) {
   return { main, saveCache() {} };
 }
 
-/** hakod in a child node with V8's default (random) hash seed; exits as it exits. */
-function daemonChild(args) {
-  const { spawn } = require('node:child_process');
+/** hakod under node with V8's default (random) hash seed, in place of this process if it can. */
+function daemonWithoutFlag(args) {
+  const path = require('node:path');
   const flags = process.execArgv.filter((f) => f !== '--no-rehash-snapshot');
-  const child = spawn(process.execPath, [...flags, require('node:path').join(__dirname, 'hakod.cjs'), ...args], { stdio: 'inherit' });
+  const nodeArgs = [...flags, path.join(__dirname, 'hakod.cjs'), ...args];
+  const addon = { exports: {} };
+  try {
+    process.dlopen(addon, path.join(__dirname, '..', 'build', 'hako_native.node'));
+  } catch {
+    /* not built */
+  }
+  if (typeof addon.exports.execve === 'function') {
+    const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+    try {
+      addon.exports.execve(process.execPath, [process.argv0, ...nodeArgs], env);
+    } catch (err) {
+      fail(err); // e.g. the node binary is gone: nothing was replaced
+    }
+    return;
+  }
+  // No addon (or an older build without execve): a child, as long-lived as this process, which
+  // passes signals on.
+  const child = require('node:child_process').spawn(process.execPath, nodeArgs, { stdio: 'inherit' });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']) {
     process.on(sig, () => {
       // A terminal's ^C already reached the child (same foreground process group): once is enough.
@@ -69,7 +88,7 @@ if (argv[0] === 'runtime') {
     })
     .catch(fail);
 } else if (argv[0] === 'daemon') {
-  if (process.execArgv.includes('--no-rehash-snapshot')) daemonChild(argv.slice(1));
+  if (process.execArgv.includes('--no-rehash-snapshot')) daemonWithoutFlag(argv.slice(1));
   else {
     load('hakod', '../dist/src/daemon/main.js')
       .then(({ main }) => main(argv.slice(1)))

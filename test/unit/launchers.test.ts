@@ -49,7 +49,8 @@ test('after restoreRehashDefault, built-ins load with Node’s code cache again'
   assert.ok(!restored.without.includes('http'), JSON.stringify(restored));
 });
 
-test('hako daemon runs hakod in a child node without the flag and exits with its status', () => {
+test('hako daemon execs node again without the flag: hakod keeps the stdio (help on stdout) and gives the status', () => {
+  // (Node marks fds 0-2 close-on-exec: without the addon clearing that, the help would vanish)
   const help = spawnSync(bin('hako.cjs'), ['daemon', '--help'], { env, encoding: 'utf8' });
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /^Usage: hakod /);
