@@ -86,12 +86,13 @@ function loadBundle(name, { cacheKey } = {}) {
 }
 
 // restoreRehashDefault: the commands' shebang passes V8 `--no-rehash-snapshot` (see
-// bin/hako-runtime.cjs for what it saves). Any V8 flag also changes V8's flag hash, and with it Node's own code cache of its
-// built-in modules is rejected: every built-in loaded after start-up would be compiled from
-// source. `hako` loads net and the streams (~26 modules) for its socket: require('net') takes
-// 2.5–4 ms with the cache and 10–30 ms without, more than the flag saves. The flag has done
-// its work once the isolate exists (it is read when the snapshot is deserialised), so its default
-// is restored first thing, before any other built-in is loaded, and the hash matches again.
+// bin/hako-runtime.cjs for what it saves). Any V8 flag also changes V8's flag hash, and with it
+// Node's own code cache of its built-in modules is rejected: every built-in loaded after
+// start-up would be compiled from source. `hako` loads net and the streams (~26 modules) for
+// its socket: require('net') takes ~2.2 ms with the cache and 10–30 ms without, more than the
+// flag saves. The flag has done its work once the isolate exists (it is read when the snapshot
+// is deserialised), so its default is restored first thing, before any other built-in is
+// loaded, and the hash matches again.
 function restoreRehashDefault() {
   if (!process.execArgv.includes('--no-rehash-snapshot')) return;
   // require('v8') would load the streams first (for its heap-snapshot streams), all compiled

@@ -10,10 +10,11 @@
 // --no-rehash-snapshot (in the shebang: env(1) is exec'd for `#!/usr/bin/env node` anyway, so the
 // flag costs no extra exec): V8 otherwise draws a random hash seed at every start, derives its
 // string-hash secret from it by a prime search (rapidhash_make_secret, 8 % of `node -e 0`'s CPU
-// here) and rehashes every string of the snapshot (another 3.6 %): ~3.5–4.5 ms of each run,
-// measured. The cost: string hashes use the seed baked into the node binary, which an attacker
-// who can make us parse crafted JSON could collide (hash flooding). This command's input is an
-// OCI bundle whose author already controls the container it defines, so that is no new power.
+// here) and rehashes every string of the snapshot (another 3.6 %): 3.5–4.5 ms of CPU for
+// `node -e 0`, 1–3 ms of a `run` (bench/startup.mjs, interleaved with the old launcher). The cost:
+// string hashes use the seed baked into the node binary, which an attacker who can make us parse
+// crafted JSON could collide (hash flooding). This command's input is an OCI bundle whose author
+// already controls the container it defines, so that is no new power.
 'use strict';
 // (one module for both: each required file costs ~0.4 ms to resolve, read and compile)
 const { loadBundle, restoreRehashDefault } = require('./bundle-loader.cjs');

@@ -5,11 +5,11 @@
 // CommonJS, running the single-file bundles (bin/bundle-loader.cjs) with a code cache per
 // command: a short command is mostly Node start-up. Without a current bundle, dist/ is imported.
 //
-// --no-rehash-snapshot (shebang; see bin/hako-runtime.cjs): ~4 ms less per command, string hashes
-// then use the seed baked into the node binary. Fine for a short-lived client, not for the
-// daemon, which parses JSON from registries: `hako daemon` execs node again without the flag
-// (through the addon: Node 20 has no process.execve), or when the addon is not built, runs hakod
-// in a child node and passes signals on to it.
+// --no-rehash-snapshot (shebang; see bin/hako-runtime.cjs): 3–4 ms less for `run --rm` (measured in
+// bench/startup.mjs), string hashes then use the seed baked into the node binary. Fine for a
+// short-lived client, not for the daemon, which parses JSON from registries: `hako daemon` execs
+// node again without the flag (through the addon: Node 20 has no process.execve), or when the addon
+// is not built, runs hakod in a child node and passes signals on to it.
 'use strict';
 // (one module for both: each required file costs ~0.4 ms to resolve, read and compile)
 const { loadBundle, restoreRehashDefault } = require('./bundle-loader.cjs');
