@@ -490,7 +490,7 @@ try {
   for (let i = 0; i < (apiOnly ? 0 : N + 2); i++) {
     const keep = i >= 2; // two warm-up rounds
     const a = traced('docker', [DOCKER, ...runArgs], henv);
-    const b = traced('hako', [process.execPath, join(repo, 'bin/hako.cjs'), ...runArgs], henv);
+    const b = traced('hako', [join(repo, 'bin/hako.cjs'), ...runArgs], henv); // exec'd as installed: its shebang's flags apply
     const c = dockerdRun([DOCKER, ...runArgs]);
     const d = timeCommand([DOCKER, ...runArgsDefault], henv, 1, 0)[0];
     const e = dockerdRun([DOCKER, ...runArgsDefault]);

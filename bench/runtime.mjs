@@ -119,13 +119,14 @@ try {
     }
     for (const r of runtimes) row(`${r.name === 'hako' ? '' : 'baseline: '}API create→start→exit→delete (${label}${gap ? `, ${gap} ms gaps` : ''})`, r.times);
     // 2. commands. bin/hako-runtime.cjs is the installed command (bundle + code cache, see
-    // scripts/bundle.mjs); the first run writes the code cache, so it is not timed.
+    // scripts/bundle.mjs), exec'd as a user runs it, so its shebang's node flags apply (see the
+    // file); the first run writes the code cache, so it is not timed.
     const hakoRoot = join(stateRoot, 'cli');
     const runcRoot = join(stateRoot, 'runc');
-    const hako = [process.execPath, join(repo, 'bin/hako-runtime.cjs'), '--root', hakoRoot, 'run', '--bundle', b, 'bench'];
+    const hako = [join(repo, 'bin/hako-runtime.cjs'), '--root', hakoRoot, 'run', '--bundle', b, 'bench'];
     const runc = ['runc', '--root', runcRoot, 'run', '--bundle', b, 'bench'];
     const commands = [hako, runc];
-    if (baseline) commands.push([process.execPath, join(baseline, 'bin/hako-runtime.cjs'), '--root', join(stateRoot, 'cli-base'), 'run', '--bundle', b, 'bench']);
+    if (baseline) commands.push([join(baseline, 'bin/hako-runtime.cjs'), '--root', join(stateRoot, 'cli-base'), 'run', '--bundle', b, 'bench']);
     for (const c of commands) timeOnce(c, env);
     const [h, r, base] = timeInterleaved(commands, env, N);
     row(`hako-runtime run (${label})`, h);

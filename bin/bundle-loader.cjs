@@ -9,6 +9,21 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
+
+/**
+ * '' without node flags, else '.' and a short hash of them. V8 accepts a code cache only under
+ * the flags it was made with (its flag hash is part of the check), so a command run both as
+ * installed (the shebang's flags) and as `node bin/…` (none, as the tests do) keeps one cache
+ * per set of flags instead of rejecting and rewriting a shared one on every switch (a rejected
+ * cache costs ~17 ms: the bundle is compiled again and the cache written again).
+ */
+function flagsTag() {
+  const flags = process.execArgv.join(' ');
+  if (!flags) return '';
+  let h = 0x811c9dc5; // FNV-1a: node:crypto would load OpenSSL's algorithms for one hash
+  for (let i = 0; i < flags.length; i++) h = Math.imul(h ^ flags.charCodeAt(i), 0x01000193);
+  return '.' + (h >>> 0).toString(16);
+}
 const bundleDir = path.join(root, 'dist', 'bundle');
 
 function isCurrent(file, inputsFile) {
@@ -40,7 +55,7 @@ function loadBundle(name, { cacheKey } = {}) {
   if (!cacheKey) return { exports: require(file), saveCache() {} };
   const vm = require('node:vm');
   const source = fs.readFileSync(file, 'utf8');
-  const cacheFile = path.join(bundleDir, `${name}.${cacheKey}.cache`);
+  const cacheFile = path.join(bundleDir, `${name}.${cacheKey}${flagsTag()}.cache`);
   let cachedData;
   try {
     cachedData = fs.readFileSync(cacheFile);
@@ -70,4 +85,30 @@ function loadBundle(name, { cacheKey } = {}) {
   };
 }
 
-module.exports = { loadBundle };
+// restoreRehashDefault: the commands' shebang passes V8 `--no-rehash-snapshot` (see
+// bin/hako-runtime.cjs for what it saves). Any V8 flag also changes V8's flag hash, and with it
+// Node's own code cache of its built-in modules is rejected: every built-in loaded after
+// start-up would be compiled from source. `hako` loads net and the streams (~26 modules) for
+// its socket: require('net') takes ~2.2 ms with the cache and 10–30 ms without, more than the
+// flag saves. The flag has done its work once the isolate exists (it is read when the snapshot
+// is deserialised), so its default is restored first thing, before any other built-in is
+// loaded, and the hash matches again.
+function restoreRehashDefault() {
+  if (!process.execArgv.includes('--no-rehash-snapshot')) return;
+  // require('v8') would load the streams first (for its heap-snapshot streams), all compiled
+  // without the cache; the binding under it loads nothing. Reading it through process.binding
+  // is runtime-deprecated (DEP0111), so the warning is held back for this one access.
+  let binding;
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    binding = process.binding('v8');
+  } catch {
+    /* a Node without it: the public module, slower but the same */
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  (typeof binding?.setFlagsFromString === 'function' ? binding : require('node:v8')).setFlagsFromString('--rehash-snapshot');
+}
+
+module.exports = { loadBundle, restoreRehashDefault };

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-rehash-snapshot
 // The OCI runtime command (runc-compatible): the `hako-runtime` the package installs.
 //
 // Start-up is most of a short command's cost, so this is CommonJS (Node's ESM loader costs ~5 ms
@@ -6,8 +6,20 @@
 // (scripts/bundle.mjs), compiled with a V8 code cache per command (bin/bundle-loader.cjs, shared
 // with hako and hakod). When the bundle is missing or older than the last tsc build, it would be
 // stale and the compiled modules in dist/ run directly.
+//
+// --no-rehash-snapshot (in the shebang: env(1) is exec'd for `#!/usr/bin/env node` anyway, so the
+// flag costs no extra exec): V8 otherwise draws a random hash seed at every start, derives its
+// string-hash secret from it by a prime search (rapidhash_make_secret, 8 % of `node -e 0`'s CPU
+// here) and rehashes every string of the snapshot (another 3.6 %): 3.5–4.5 ms of CPU for
+// `node -e 0`, 1–3 ms of a `run` (bench/startup.mjs, interleaved with the old launcher). The cost:
+// string hashes use the seed baked into the node binary, which an attacker who can make us parse
+// crafted JSON could collide (hash flooding). This command's input is an OCI bundle whose author
+// already controls the container it defines, so that is no new power.
 'use strict';
-const { loadBundle } = require('./bundle-loader.cjs');
+// (one module for both: each required file costs ~0.4 ms to resolve, read and compile)
+const { loadBundle, restoreRehashDefault } = require('./bundle-loader.cjs');
+
+restoreRehashDefault();
 
 const argv = process.argv.slice(2);
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -447,6 +448,75 @@ static napi_value js_set_cloexec(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// A string[] as a NULL-terminated char*[] (each string and the array malloc'd), or NULL after
+// throwing.
+static char **arg_string_array(napi_env env, napi_value v) {
+  uint32_t n;
+  if (napi_get_array_length(env, v, &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hako_native: expected an array of strings");
+    return NULL;
+  }
+  char **out = calloc((size_t)n + 1, sizeof *out);
+  if (!out) { hk_throw_errno(env, "malloc", ENOMEM); return NULL; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok || !(out[i] = arg_string(env, e, NULL))) {
+      for (uint32_t j = 0; j < i; j++) free(out[j]);
+      free(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+static void free_string_array(char **a) {
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+// execve(path, argv, env): replaces this process (the hako CLI's `daemon` command re-executing
+// node with other V8 flags; Node 20 has no process.execve). Returns only by throwing. Node
+// marks its stdio close-on-exec at start-up (strace: fcntl(0..2, F_SETFD, FD_CLOEXEC)), so the
+// new program would find fds 0-2 closed (and node puts /dev/null there); it ignores SIGPIPE and
+// SIGXFSZ, which an exec keeps, and the calling thread's signal mask survives it too. All three go
+// back to what a fresh process has first, and are put back if the exec fails.
+static napi_value js_execve(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv)) return NULL;
+  char *path = arg_string(env, argv[0], NULL);
+  if (!path) return NULL;
+  char **args = arg_string_array(env, argv[1]);
+  char **envp = args ? arg_string_array(env, argv[2]) : NULL;
+  if (!envp) {
+    if (args) free_string_array(args);
+    free(path);
+    return NULL;
+  }
+  struct sigaction dfl = { .sa_handler = SIG_DFL }, old_pipe, old_xfsz;
+  sigset_t none, old_mask;
+  sigemptyset(&none);
+  sigaction(SIGPIPE, &dfl, &old_pipe);
+  sigaction(SIGXFSZ, &dfl, &old_xfsz);
+  pthread_sigmask(SIG_SETMASK, &none, &old_mask);
+  int fd_flags[3];
+  for (int fd = 0; fd < 3; fd++) {
+    fd_flags[fd] = fcntl(fd, F_GETFD);
+    if (fd_flags[fd] >= 0 && (fd_flags[fd] & FD_CLOEXEC)) fcntl(fd, F_SETFD, fd_flags[fd] & ~FD_CLOEXEC);
+  }
+  execve(path, args, envp);
+  int err = errno;
+  for (int fd = 0; fd < 3; fd++) {
+    if (fd_flags[fd] >= 0) fcntl(fd, F_SETFD, fd_flags[fd]);
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+  sigaction(SIGPIPE, &old_pipe, NULL);
+  sigaction(SIGXFSZ, &old_xfsz, NULL);
+  free_string_array(envp);
+  free_string_array(args);
+  free(path);
+  return hk_throw_errno(env, "execve", err);
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
@@ -522,6 +592,7 @@ static napi_value init(napi_env env, napi_value exports) {
     FN("getWinsize", js_get_winsize),
     FN("setCloexec", js_set_cloexec),
     FN("close", js_close),
+    FN("execve", js_execve),
     FN("bpf", js_bpf),
 #undef FN
   };

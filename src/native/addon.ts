@@ -50,6 +50,8 @@ export interface NativeAddon {
   /** Sets or clears FD_CLOEXEC (Node opens everything CLOEXEC; tests need a leaky fd). */
   setCloexec(fd: number, on: boolean): void;
   close(fd: number): void;
+  /** Replaces this process (returns only by throwing an errno error). */
+  execve(path: string, argv: string[], env: string[]): never;
   /** malloc_trim(0): returns malloc's free pages to the kernel; whether any were released. */
   mallocTrim(): boolean;
   /**

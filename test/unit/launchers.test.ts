@@ -1,0 +1,60 @@
+// The installed commands (bin/*.cjs) run through their shebang, `#!/usr/bin/env -S node
+// --no-rehash-snapshot`: these tests exec them the same way (the other CLI tests run
+// `node bin/…`, which bypasses the shebang).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const bin = (name: string): string => join(repoRoot, 'bin', name);
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+
+test('hako-runtime and hako run through their shebang, flag included, with nothing on stderr', () => {
+  for (const [name, out] of [
+    ['hako-runtime.cjs', /^hako-runtime version \d/],
+    ['hako.cjs', /^hako version \d/],
+  ] as const) {
+    assert.match(readFileSync(bin(name), 'utf8').split('\n')[0]!, /^#!\/usr\/bin\/env -S node --no-rehash-snapshot$/);
+    const r = spawnSync(bin(name), ['--version'], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, out);
+    // no DEP0111 warning from reading the v8 binding (bin/bundle-loader.cjs)
+    assert.equal(r.stderr, '');
+  }
+});
+
+test('after restoreRehashDefault, built-ins load with Node’s code cache again', () => {
+  // (the probe itself, internal/test/binding, loads streams: only http is looked at)
+  // With a V8 flag set, V8's flag hash differs from the one Node's built-in code cache was made
+  // with and every built-in compiles from source; restoring the default makes it match again.
+  const probe = (restore: boolean): { withCache: string[]; without: string[] } => {
+    const script = [
+      restore ? `require(${JSON.stringify(bin('bundle-loader.cjs'))}).restoreRehashDefault();` : '',
+      "require('node:http');",
+      "const u = require('internal/test/binding').internalBinding('builtins').getCacheUsage();",
+      'console.log(JSON.stringify({ withCache: [...u.compiledWithCache], without: [...u.compiledWithoutCache] }));',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--no-rehash-snapshot', '--expose-internals', '-e', script], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { withCache: string[]; without: string[] };
+  };
+  const flagged = probe(false);
+  assert.ok(flagged.without.includes('http'), `the probe sees no rejection with the flag set: ${JSON.stringify(flagged)}`);
+  const restored = probe(true);
+  assert.ok(restored.withCache.includes('http'), JSON.stringify(restored));
+  assert.ok(!restored.without.includes('http'), JSON.stringify(restored));
+});
+
+test('hako daemon execs node again without the flag: hakod keeps the stdio (help on stdout) and gives the status', () => {
+  // (Node marks fds 0-2 close-on-exec: without the addon clearing that, the help would vanish)
+  const help = spawnSync(bin('hako.cjs'), ['daemon', '--help'], { env, encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: hakod /);
+  const bad = spawnSync(bin('hako.cjs'), ['daemon', '--no-such-flag'], { env, encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /unknown flag: --no-such-flag/);
+});
