@@ -3,7 +3,7 @@
 // process is SIGKILLed.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import type { Spec } from '../../src/runtime/spec/types.js';
 import type { Launched } from '../../src/runtime/lifecycle/launch.js';
 import { MonitorClient, monitorBinary, monitorLaunch, readExit, readLogs, waitForExit, monitorAlive, readMonitorInfo, type MonitorOptions } from '../../src/engine/monitor/index.js';
 import { isSameProcess } from '../../src/runtime/state/process-info.js';
+import { supervisedPlan } from '../../src/runtime/lifecycle/supervised.js';
 
 const skip = !isRoot
   ? 'needs root'
@@ -341,6 +342,30 @@ setInterval(() => {}, 1000);
     const uptime = Number(logLines(s.logPath)[0]!.log.split(' ')[0]);
     assert.ok(uptime >= 1_000_000, `uptime ${uptime} includes the offset`);
     await h.runtime.delete('timens', { force: true });
+  });
+
+  test('a supervised clone that exits at once: its pid is held until Node has a pidfd on it (no ESRCH race)', async () => {
+    // Before: the clone ran straight to its exec, and under load the monitor reaped a quick `true`
+    // before Node opened a pidfd on the reported pid (launch failed with ESRCH). The plan now
+    // holds the clone's process at a sync wait right after the clone op.
+    const plan = supervisedPlan({
+      supervisor: { path: '/bin/true', dir: h.dir, args: [], openStdin: false },
+      cloneFlags: 0,
+      ops: [{ op: 'syncWait' }, { op: 'clone', flags: 0 }, { op: 'exec', file: '/bin/true', argv: ['true'], env: [], searchPath: null }],
+      internalFds: [],
+    });
+    for (const fd of plan.fdsToClose) closeSync(fd);
+    const ops = plan.plan.ops.map((o) => o.op);
+    assert.equal(ops[ops.indexOf('clone') + 1], 'syncWait', ops.join(' '));
+    for (let i = 0; i < 8; i++) {
+      const s = await launchSupervised(h, `quick${i}`, ['/bin/true'], (spec) => {
+        spec.linux!.namespaces!.push({ type: 'time' });
+      });
+      const rec = await finished(s);
+      assert.equal(rec.exitCode, 0);
+      assert.equal(rec.pid, s.launched.record.pid);
+      await h.runtime.delete(`quick${i}`, { force: true });
+    }
   });
 
   test('a supervised container with its own user ns that joins another network ns (user ns unshared after the join, pid ns by a clone)', async () => {

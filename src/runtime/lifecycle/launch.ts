@@ -308,6 +308,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         // one it replaces); without a monitor the SpawnedProcess already follows it.
         containerPid = ev.pid;
         containerPidfds.push(openPidfd(ev.pid));
+        spawned.release(); // it waits after its clone op until this pidfd is open (supervisedPlan)
       } else if (ev.type === 'exec') {
         break;
       }

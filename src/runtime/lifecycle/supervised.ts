@@ -11,7 +11,8 @@
 // i.e. the monitor (Node's child: awaiting `exited` reaps it). When the container's ops have a
 // clone op (a pid ns join, a new time ns), the clone's process is the container: P waits for it,
 // reaps the forked one and gives the monitor the clone's pidfd; Node sees its {-1, pid} record
-// as a `pid` event and follows it (see launch.ts).
+// as a `pid` event, opens its own pidfd on it and releases it from the sync wait that follows
+// the clone op here (see launch.ts).
 import { closeSync, openSync } from 'node:fs';
 import { HakoError } from '../../common/errors.js';
 import { addonErrno, native } from '../../native/addon.js';
@@ -101,7 +102,10 @@ export function supervisedPlan(input: SupervisedPlanInput): SupervisedPlan {
     }
     // The fds targets (the monitor's ends) are inherited by the child too: not past its exec.
     childOps.push({ op: 'closeFrom', from: 3 });
-    const containerOps = [...childOps, ...input.ops];
+    // The clone's process waits right after the clone until Node has a pidfd on it: in run mode
+    // nothing else holds it, and the monitor (its parent by CLONE_PARENT) reaps it as soon as it
+    // exits, so a pidfd_open after a quick `true` could fail (ESRCH) or name a reused pid.
+    const containerOps = [...childOps, ...input.ops.flatMap((o): PlanOp[] => (o.op === 'clone' ? [o, { op: 'syncWait' }] : [o]))];
     const monitorExec: PlanOp = {
       op: 'exec',
       file: supervisor.path,
