@@ -52,10 +52,10 @@ let freshFs;
 if (freshExt4) {
   const img = join(baseDir, `hako-pull-bench-${process.pid}.ext4`);
   const mnt = join(baseDir, `hpb${process.pid}`); // short: dockerd's sockets live below it (sun_path ≤ 107)
-  spawnSync('truncate', ['-s', '8G', img]);
-  const mk = spawnSync('mkfs.ext4', ['-q', '-F', img], { encoding: 'utf8' });
+  spawnSync('truncate', ['-s', '8G', img], { timeout: 30_000 });
+  const mk = spawnSync('mkfs.ext4', ['-q', '-F', img], { encoding: 'utf8', timeout: 120_000 });
   mkdirSync(mnt);
-  const mo = spawnSync('mount', ['-o', 'loop', img, mnt], { encoding: 'utf8' });
+  const mo = spawnSync('mount', ['-o', 'loop', img, mnt], { encoding: 'utf8', timeout: 30_000 });
   if (mk.status !== 0 || mo.status !== 0) {
     rmSync(img, { force: true });
     rmSync(mnt, { recursive: true, force: true });
@@ -68,8 +68,11 @@ if (freshExt4) {
 const work = mkdtempSync(join(base, 'hako-pull-bench-'));
 const cache = join(repo, '.tmp', 'bench-cache');
 mkdirSync(cache, { recursive: true });
+// Every command has a time limit (SIGKILL after it): a hung dockerd or registry must not hang the bench.
+const LIMIT = 120_000;
 const sh = (cmd, a, opts = {}) => {
-  const r = spawnSync(cmd, a, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30, ...opts });
+  const r = spawnSync(cmd, a, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30, timeout: LIMIT, killSignal: 'SIGKILL', ...opts });
+  if (r.error?.code === 'ETIMEDOUT') throw new Error(`${cmd} ${a.join(' ')}: no answer within ${(opts.timeout ?? LIMIT) / 1000} s`);
   if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
@@ -107,7 +110,7 @@ function debianTar() {
   if (existsSync(out)) return out;
   const root = join(work, 'debootstrap');
   console.error('bench/pull: building debian bookworm minbase with debootstrap (once; cached)…');
-  sh('debootstrap', ['--variant=minbase', 'bookworm', root, 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  sh('debootstrap', ['--variant=minbase', 'bookworm', root, 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 1_800_000 });
   // debootstrap leaves the downloaded .debs and package lists behind; an image build would not.
   rmSync(join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
   mkdirSync(join(root, 'var/cache/apt/archives/partial'), { recursive: true });
@@ -138,6 +141,19 @@ function cpuOf(pid) {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** The daemon at env.DOCKER_HOST answers `docker version` (within 10 s). */
+const ready = (e) => spawnSync('docker', ['version'], { env: e, stdio: 'ignore', timeout: 10_000, killSignal: 'SIGKILL' }).status === 0;
+
+/** SIGTERM, then SIGKILL after 20 s; resolves when the process has exited. */
+async function stopProcess(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 /** A dockerd with its data root under `dir` (its sockets in a short /tmp dir), no networking changes on the host. */
 async function startDockerd(dir, registryHost) {
   mkdirSync(dir, { recursive: true });
@@ -145,25 +161,34 @@ async function startDockerd(dir, registryHost) {
   const sock = join(run, 'docker.sock');
   const log = join(dir, 'dockerd.log');
   const fd = openSync(log, 'w');
-  const proc = spawn('dockerd', ['-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(run, 'exec'), '--pidfile', join(run, 'pid'), '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--insecure-registry', registryHost], { stdio: ['ignore', fd, fd] });
+  // Everything of this dockerd lives in `dir` and `run`: its own config file instead of
+  // /etc/docker/daemon.json, its key instead of /etc/docker/key.json, its own containerd (started
+  // under the exec root, there is no system one at /run/containerd/containerd.sock), and no bridge,
+  // iptables, masquerading or ip_forward change on the host.
+  const config = join(dir, 'daemon.json');
+  // (20.10 takes the key's path only from the config file: the flag is not compiled in.)
+  writeFileSync(config, JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') }) + '\n');
+  const proc = spawn('dockerd', ['-H', `unix://${sock}`, '--config-file', config, '--data-root', join(dir, 'data'), '--exec-root', join(run, 'exec'), '--pidfile', join(run, 'pid'), '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--insecure-registry', registryHost], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
   for (let i = 0; i < 200 && proc.exitCode === null; i++) {
-    if (existsSync(sock) && spawnSync('docker', ['version'], { env: env2, stdio: 'ignore' }).status === 0) break;
+    if (existsSync(sock) && ready(env2)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  if (proc.exitCode !== null) {
+  if (proc.exitCode !== null || !ready(env2)) {
+    await stopProcess(proc);
+    spawnSync('umount', ['-R', join(run, 'exec')], { stdio: 'ignore', timeout: 30_000 });
+    spawnSync('umount', ['-R', join(dir, 'data')], { stdio: 'ignore', timeout: 30_000 });
     rmSync(run, { recursive: true, force: true });
-    throw new Error(`dockerd exited (${proc.exitCode}): ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
+    throw new Error(`dockerd ${proc.exitCode !== null ? `exited (${proc.exitCode})` : 'did not answer within 20 s'}: ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
   }
   return {
     proc,
     env: env2,
     async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
-      spawnSync('umount', ['-R', join(run, 'exec')], { stdio: 'ignore' });
-      spawnSync('umount', ['-R', join(dir, 'data')], { stdio: 'ignore' });
+      await stopProcess(proc);
+      spawnSync('umount', ['-R', join(run, 'exec')], { stdio: 'ignore', timeout: 30_000 });
+      spawnSync('umount', ['-R', join(dir, 'data')], { stdio: 'ignore', timeout: 30_000 });
       rmSync(run, { recursive: true, force: true });
     },
   };
@@ -185,20 +210,17 @@ async function startHakod(dir, registryHost) {
   closeSync(fd);
   const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
   for (let i = 0; i < 200 && proc.exitCode === null; i++) {
-    if (existsSync(sock) && spawnSync('docker', ['version'], { env: env2, stdio: 'ignore' }).status === 0) break;
+    if (existsSync(sock) && ready(env2)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const stop = async () => {
-    if (proc.exitCode === null) {
-      proc.kill('SIGTERM');
-      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
-    }
+    await stopProcess(proc);
     removeCgroupEverywhere(cgroup);
     cleanupNet(net);
   };
-  if (proc.exitCode !== null) {
+  if (proc.exitCode !== null || !ready(env2)) {
     await stop();
-    throw new Error(`hakod exited (${proc.exitCode}): ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
+    throw new Error(`hakod ${proc.exitCode !== null ? `exited (${proc.exitCode})` : 'did not answer within 10 s'}: ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
   }
   return { proc, env: env2, stop };
 }
@@ -214,6 +236,7 @@ async function settle(pid) {
   }
 }
 
+const loadStart = readFileSync('/proc/loadavg', 'utf8').trim();
 const results = [];
 let registry;
 let dockerd;
@@ -239,8 +262,8 @@ try {
       const hako = () => {
         const root = join(work, `hako-${name}-${i}`);
         let r;
-        const wall = timeIt(() => (r = spawnSync(process.execPath, [join(repo, 'bench/pull-worker.mjs'), root, ref, ...(withPhases ? ['--phases'] : [])], { env, encoding: 'utf8' })));
-        if (r.status !== 0) throw new Error(`hako pull failed: ${r.stderr}`);
+        const wall = timeIt(() => (r = spawnSync(process.execPath, [join(repo, 'bench/pull-worker.mjs'), root, ref, ...(withPhases ? ['--phases'] : [])], { env, encoding: 'utf8', timeout: LIMIT, killSignal: 'SIGKILL' })));
+        if (r.status !== 0) throw new Error(`hako pull failed${r.error ? ` (${r.error.code})` : ''}: ${r.stderr}`);
         const out = JSON.parse(r.stdout.trim().split('\n').pop());
         r0.hako.push(out.ms);
         r0.hakoProc.push(wall);
@@ -298,16 +321,17 @@ try {
   if (dockerd) await dockerd.stop();
   if (hakod) await hakod.stop();
   await registry?.stop();
-  for (const d of existsSync(work) ? readdirSync(work) : []) if (d.startsWith('dockerd-')) spawnSync('umount', ['-R', join(work, d, 'data')], { stdio: 'ignore' });
+  for (const d of existsSync(work) ? readdirSync(work) : []) if (d.startsWith('dockerd-')) spawnSync('umount', ['-R', join(work, d, 'data')], { stdio: 'ignore', timeout: 30_000 });
   rmSync(work, { recursive: true, force: true });
   if (freshFs) {
-    spawnSync('umount', [freshFs.mnt], { stdio: 'ignore' });
+    spawnSync('umount', [freshFs.mnt], { stdio: 'ignore', timeout: 30_000 });
     rmSync(freshFs.mnt, { recursive: true, force: true });
     rmSync(freshFs.img, { force: true });
   }
 }
+const loadEnd = readFileSync('/proc/loadavg', 'utf8').trim();
 const fsName = freshExt4 ? `a fresh loop-mounted ext4 under ${baseDir}` : baseDir;
-console.log(`pull benchmark on ${fsName} (${runs} runs each, medians; ${deleteBetween ? 'each run deletes its output at once' : 'outputs deleted after the last run'}; NODE_EXTRA_CA_CERTS unset)`);
+console.log(`pull benchmark on ${fsName} (${runs} runs each, medians; ${deleteBetween ? 'each run deletes its output at once' : 'outputs deleted after the last run'}; NODE_EXTRA_CA_CERTS unset; load average at start ${loadStart}, at end ${loadEnd})`);
 for (const r of results) {
   const mb = (n) => (n / 1e6).toFixed(1) + ' MB';
   console.log(`  ${r.name} (${mb(r.img.gzBytes)} gz / ${mb(r.img.tarBytes)} tar)`);

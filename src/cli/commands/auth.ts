@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, dirname } from 'node:path';
 import type { Ctx } from '../main.js';
+import { DockerConfig, type Credentials } from '../../image/registry/credentials.js';
 
 export function configPath(ctx: Ctx): string {
   return join(ctx.env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
@@ -14,6 +15,11 @@ function load(ctx: Ctx): Record<string, any> { // eslint-disable-line @typescrip
   } catch {
     return {};
   }
+}
+
+/** The credentials for `registry` (a host or docker's index URL): `auths`, identity tokens, credential helpers. */
+export async function lookupAuth(ctx: Ctx, registry: string): Promise<Credentials | undefined> {
+  return new DockerConfig(configPath(ctx)).lookup(registry);
 }
 
 export function readAuth(ctx: Ctx, registry: string): { username: string; password: string; serveraddress: string } | null {

@@ -125,7 +125,8 @@ export class RegistryClient {
 
   private async basicHeader(): Promise<string | undefined> {
     const c = await this.creds();
-    return c ? 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64') : undefined;
+    // Only a username/password pair goes out as Basic (not the empty pair of token-only credentials).
+    return c && (c.username || c.password) ? 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64') : undefined;
   }
 
   private async authorization(scopes: string[], signal?: AbortSignal): Promise<string | undefined> {
@@ -133,6 +134,9 @@ export class RegistryClient {
     if (!ch) return undefined;
     if (ch.scheme === 'basic') return await this.basicHeader();
     if (ch.scheme !== 'bearer') return undefined;
+    // A registry token (X-Registry-Auth's registrytoken) is the bearer token itself, as docker uses it.
+    const registryToken = (await this.creds())?.registryToken;
+    if (registryToken) return `Bearer ${registryToken}`;
     const key = [...scopes].sort().join(' ');
     const cached = this.tokens.get(key);
     if (cached && cached.expires > Date.now()) return `Bearer ${cached.token}`;
@@ -306,7 +310,7 @@ export class RegistryClient {
   /** Checks credentials: Basic against /v2/, Bearer by asking the token server with them. */
   async checkLogin(signal?: AbortSignal): Promise<void> {
     await this.ping(signal);
-    if (this.challenge?.scheme === 'bearer') {
+    if (this.challenge?.scheme === 'bearer' && !(await this.creds())?.registryToken) {
       await this.fetchToken(this.challenge, [], signal);
     } else if (!this.challenge) {
       // The registry let us in anonymously: nothing to check.
