@@ -42,7 +42,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string
   });
 }
 const docker = (d: TestDaemon, args: string[], input?: string): Promise<Run> => run(DOCKER, args, d.env, input);
-const hako = (d: TestDaemon, args: string[]): Promise<Run> => run(process.execPath, [HAKO, ...args], { ...d.env, NODE_EXTRA_CA_CERTS: '' });
+const hako = (d: TestDaemon, args: string[], input?: string): Promise<Run> => run(process.execPath, [HAKO, ...args], { ...d.env, NODE_EXTRA_CA_CERTS: '' }, input);
 
 /** Writes the client's config.json (DOCKER_CONFIG of the daemon's env). */
 function writeClientConfig(d: TestDaemon, cfg: unknown): void {
@@ -120,6 +120,20 @@ test('docker CLI → hakod with a Basic-auth registry: login checks, pull and pu
     assert.equal(r.stdout.trim(), `${ref}:latest`);
     r = await hako(d, ['push', `${reg.host}/private/copy:v1`]);
     assert.equal(r.code, 0, r.stderr);
+    // hako login/logout: checked by hakod, kept in the client's config.json only.
+    writeClientConfig(d, {});
+    r = await hako(d, ['login', '-u', user, '--password-stdin', reg.host], 'wrong\n');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /authentication failed for /);
+    r = await hako(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(readFileSync(join(d.env.DOCKER_CONFIG!, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> }).auths[reg.host]?.auth, basicAuth(user, password));
+    r = await docker(d, ['pull', `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await hako(d, ['logout', reg.host]);
+    assert.equal(r.stdout, `Removing login credentials for ${reg.host}\n`);
+    r = await hako(d, ['logout', reg.host]);
+    assert.equal(r.stdout, `Not logged in to ${reg.host}\n`);
 
     // A malformed header is a 400 naming it.
     const bad = await d.request('POST', `/images/create?fromImage=${encodeURIComponent(ref)}&tag=latest`, '', { 'X-Registry-Auth': '!!not base64 json' });
