@@ -135,6 +135,11 @@ function timeIt(fn) {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+/** Peak RSS (VmHWM) of a process so far, in MB: hakod's is since its start (one per run). */
+function hwmOf(pid) {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
 /** User+system CPU seconds of a process so far (/proc/PID/stat utime+stime). */
 function cpuOf(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -248,7 +253,7 @@ try {
   for (const [name, img] of Object.entries(images)) {
     sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${img.dir}:latest`, `docker://${registry.host}/bench/${name}:latest`]);
   }
-  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCli: [], hakodCpu: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
+  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCli: [], hakodCpu: [], hakodRss: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
   for (let i = 0; i < runs; i++) {
     if (hasDocker) {
       dockerd = await startDockerd(join(work, `dockerd-${i}`), registry.host);
@@ -291,8 +296,9 @@ try {
       };
       const hakoCli = () => {
         const c0 = cpuOf(hakod.proc.pid);
-        r0.hakoCli.push(timeIt(() => sh(process.execPath, [join(repo, 'bin/hako.js'), 'pull', '-q', ref], { env: hakod.env })));
+        r0.hakoCli.push(timeIt(() => sh(process.execPath, [join(repo, 'bin/hako.cjs'), 'pull', '-q', ref], { env: hakod.env })));
         r0.hakodCpu.push(cpuOf(hakod.proc.pid) - c0);
+        r0.hakodRss.push(hwmOf(hakod.proc.pid));
       };
       const docker = () => {
         if (!dockerd) return;
@@ -339,7 +345,7 @@ for (const r of results) {
   console.log(`      (whole process: node start-up + module loading + pull ${r.hakoProc.toFixed(0)} ms = ${(r.hakoProc / r.floor).toFixed(2)}× the floor${r.docker !== undefined ? `, ${(r.hakoProc / r.docker).toFixed(2)}× docker` : ''})   [${r.all.hakoProc.map((x) => x.toFixed(0)).join(' ')}]`);
   const paired = (xs) => median(xs.map((x, i) => r.all.hako[i] / x)).toFixed(2);
   const pairedCli = (xs) => median(xs.map((x, i) => r.all.hakoCli[i] / x)).toFixed(2);
-  console.log(`    hako pull (CLI → hakod)   ${r.hakoCli.toFixed(0)} ms   = ${(r.hakoCli / r.floor).toFixed(2)}× the floor (runs' own ${pairedCli(r.all.floor)}×)${r.docker !== undefined ? `, ${(r.hakoCli / r.docker).toFixed(2)}× docker (runs' own ${pairedCli(r.all.docker)}×)` : ''}   hakod CPU ${r.hakodCpu.toFixed(2)} s   [${r.all.hakoCli.map((x) => x.toFixed(0)).join(' ')}]`);
+  console.log(`    hako pull (CLI → hakod)   ${r.hakoCli.toFixed(0)} ms   = ${(r.hakoCli / r.floor).toFixed(2)}× the floor (runs' own ${pairedCli(r.all.floor)}×)${r.docker !== undefined ? `, ${(r.hakoCli / r.docker).toFixed(2)}× docker (runs' own ${pairedCli(r.all.docker)}×)` : ''}   hakod CPU ${r.hakodCpu.toFixed(2)} s, hakod peak RSS ${Math.max(...r.all.hakodRss).toFixed(0)} MB   [${r.all.hakoCli.map((x) => x.toFixed(0)).join(' ')}]`);
   console.log(`    skopeo copy + tar -xzf    ${r.floor.toFixed(0)} ms   → hako/floor ${(r.hako / r.floor).toFixed(2)}× (target ≤ 1.2×; median of the runs' own ratios ${paired(r.all.floor)}×)   [${r.all.floor.map((x) => x.toFixed(0)).join(' ')}]`);
   if (r.docker !== undefined) console.log(`    docker pull               ${r.docker.toFixed(0)} ms   → hako/docker ${(r.hako / r.docker).toFixed(2)}× (target ≤ 0.5×; runs' own ${paired(r.all.docker)}×)   dockerd CPU ${r.dockerCpu.toFixed(2)} s   [${r.all.docker.map((x) => x.toFixed(0)).join(' ')}]`);
   else console.log('    docker pull               (dockerd not installed: apt-get install docker.io to compare)');

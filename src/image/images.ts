@@ -97,6 +97,8 @@ export class ImageService {
   private readonly dockerConfig: DockerConfig;
   private readonly agents: HttpAgents;
   private readonly clients = new Map<string, RegistryClient>();
+  /** Insecure registries' https-or-http answers, shared by all clients (see RegistryClient). */
+  private readonly endpoints = new Map<string, URL>();
   private readonly ctx: PullContext;
 
   constructor(private readonly opts: ImageServiceOptions) {
@@ -127,7 +129,7 @@ export class ImageService {
   client(domain: string): RegistryClient {
     let c = this.clients.get(domain);
     if (!c) {
-      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), credentials: () => this.dockerConfig.lookup(domain) });
+      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), endpoints: this.endpoints, credentials: () => this.dockerConfig.lookup(domain) });
       this.clients.set(domain, c);
     }
     return c;
@@ -144,7 +146,7 @@ export class ImageService {
    * dockerd, nothing of them (tokens included) outlives the operation or reaches other callers.
    */
   private clientWith(domain: string, creds: Credentials): RegistryClient {
-    return new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), credentials: () => creds });
+    return new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), endpoints: this.endpoints, credentials: () => creds });
   }
 
   /**

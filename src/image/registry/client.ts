@@ -27,6 +27,11 @@ export interface RegistryClientOptions {
   tls?: RegistryTls | undefined;
   /** Attempts for idempotent requests failing with network errors or 5xx; default 4. */
   attempts?: number | undefined;
+  /**
+   * Where the answer to "https or http?" for insecure registries is kept, by domain, when it
+   * should outlive this client (the clients of single pulls with a caller's credentials).
+   */
+  endpoints?: Map<string, URL> | undefined;
 }
 
 export interface FetchedManifest {
@@ -62,6 +67,7 @@ export class RegistryClient {
   private readonly ownAgents: boolean;
   private readonly tlsAgents: HttpAgents | undefined;
   private probing: Promise<URL> | undefined;
+  private readonly endpoints: Map<string, URL> | undefined;
   private readonly credentials: () => Credentials | undefined | Promise<Credentials | undefined>;
   private credsCache: { value: Promise<Credentials | undefined>; until: number } | undefined;
   private readonly attempts: number;
@@ -79,8 +85,10 @@ export class RegistryClient {
     this.agents = this.tlsAgents ?? shared;
     this.credentials = opts.credentials ?? (() => undefined);
     this.attempts = opts.attempts ?? 4;
+    this.endpoints = opts.endpoints;
     if (opts.domain === 'docker.io') this.base = new URL('https://registry-1.docker.io');
     else if (!this.insecure) this.base = new URL(`https://${opts.domain}`);
+    else this.base = this.endpoints?.get(opts.domain);
   }
 
   close(): void {
@@ -101,6 +109,7 @@ export class RegistryClient {
       const tls = new URL(`https://${this.domain}`);
       const tlsOk = await speaksTls(tls.hostname.replace(/^\[|\]$/g, ''), Number(tls.port || 443), signal);
       this.base = tlsOk ? tls : new URL(`http://${this.domain}`);
+      this.endpoints?.set(this.domain, this.base);
       return this.base;
     })().finally(() => {
       this.probing = undefined;
