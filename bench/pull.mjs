@@ -3,10 +3,16 @@
 // installed, and by the floor: `skopeo copy` (download + verify) followed by `tar -xzf` of the
 // layers, all on the same filesystem, in one run. Targets: hako ≤ 0.5× docker and ≤ 1.2× the
 // floor; peak RSS of the pulling process ≤ 150 MB for debian.
-// hako's time is the pull as hakod does it (bench/pull-worker.mjs: the engine's unpacker, modules
-// loaded before the clock starts, a fresh process so JIT and connections are cold); the floor's and
-// docker's include their processes' start (skopeo, tar; the docker CLI, with dockerd running). The
-// whole hako process (Node's start-up ~25 ms + module loading ~30 ms + pull) is printed beside it.
+// Rows: "hako pull (CLI → hakod)" is the like-for-like figure to `docker pull`: the installed
+// `hako` command (bin/hako.cjs) against a hakod started fresh for each run, as dockerd is, with
+// hakod's CPU and peak RSS (VmHWM since its start). "hako pull" is the pull inside a fresh process
+// (bench/pull-worker.mjs: the engine's unpacker, modules loaded before the clock starts, cold JIT
+// and connections), with that whole process (Node's start-up + module loading + pull) beside it.
+// The floor's and docker's times include their processes' start (skopeo, tar; the docker CLI).
+// Every command runs with a time limit. Each dockerd has its own data root, exec root (its own
+// containerd beneath it), socket, pidfile, config file and key (not /etc/docker/key.json), no
+// bridge, no iptables/ip6tables rules, no ip_forward or masquerading change; it is stopped and its
+// mounts and directories removed after its run.
 // Usage: node bench/pull.mjs [runs] [--dir /path/on/fs/to/test] [--fresh-ext4] [--delete-between-runs] [--phases]
 // (root; skopeo, docker-registry, debootstrap installed; the debian rootfs is made once with
 // debootstrap from Debian's mirror and cached in .tmp/bench-cache). Node commands run with
