@@ -3,10 +3,16 @@
 // installed, and by the floor: `skopeo copy` (download + verify) followed by `tar -xzf` of the
 // layers, all on the same filesystem, in one run. Targets: hako ≤ 0.5× docker and ≤ 1.2× the
 // floor; peak RSS of the pulling process ≤ 150 MB for debian.
-// hako's time is the pull as hakod does it (bench/pull-worker.mjs: the engine's unpacker, modules
-// loaded before the clock starts, a fresh process so JIT and connections are cold); the floor's and
-// docker's include their processes' start (skopeo, tar; the docker CLI, with dockerd running). The
-// whole hako process (Node's start-up ~25 ms + module loading ~30 ms + pull) is printed beside it.
+// Rows: "hako pull (CLI → hakod)" is the like-for-like figure to `docker pull`: the installed
+// `hako` command (bin/hako.cjs) against a hakod started fresh for each run, as dockerd is, with
+// hakod's CPU and peak RSS (VmHWM since its start). "hako pull" is the pull inside a fresh process
+// (bench/pull-worker.mjs: the engine's unpacker, modules loaded before the clock starts, cold JIT
+// and connections), with that whole process (Node's start-up + module loading + pull) beside it.
+// The floor's and docker's times include their processes' start (skopeo, tar; the docker CLI).
+// Every command runs with a time limit. Each dockerd has its own data root, exec root (its own
+// containerd beneath it), socket, pidfile, config file and key (not /etc/docker/key.json), no
+// bridge, no iptables/ip6tables rules, no ip_forward or masquerading change; it is stopped and its
+// mounts and directories removed after its run.
 // Usage: node bench/pull.mjs [runs] [--dir /path/on/fs/to/test] [--fresh-ext4] [--delete-between-runs] [--phases]
 // (root; skopeo, docker-registry, debootstrap installed; the debian rootfs is made once with
 // debootstrap from Debian's mirror and cached in .tmp/bench-cache). Node commands run with
@@ -52,10 +58,10 @@ let freshFs;
 if (freshExt4) {
   const img = join(baseDir, `hako-pull-bench-${process.pid}.ext4`);
   const mnt = join(baseDir, `hpb${process.pid}`); // short: dockerd's sockets live below it (sun_path ≤ 107)
-  spawnSync('truncate', ['-s', '8G', img]);
-  const mk = spawnSync('mkfs.ext4', ['-q', '-F', img], { encoding: 'utf8' });
+  spawnSync('truncate', ['-s', '8G', img], { timeout: 30_000 });
+  const mk = spawnSync('mkfs.ext4', ['-q', '-F', img], { encoding: 'utf8', timeout: 120_000 });
   mkdirSync(mnt);
-  const mo = spawnSync('mount', ['-o', 'loop', img, mnt], { encoding: 'utf8' });
+  const mo = spawnSync('mount', ['-o', 'loop', img, mnt], { encoding: 'utf8', timeout: 30_000 });
   if (mk.status !== 0 || mo.status !== 0) {
     rmSync(img, { force: true });
     rmSync(mnt, { recursive: true, force: true });
@@ -68,8 +74,11 @@ if (freshExt4) {
 const work = mkdtempSync(join(base, 'hako-pull-bench-'));
 const cache = join(repo, '.tmp', 'bench-cache');
 mkdirSync(cache, { recursive: true });
+// Every command has a time limit (SIGKILL after it): a hung dockerd or registry must not hang the bench.
+const LIMIT = 120_000;
 const sh = (cmd, a, opts = {}) => {
-  const r = spawnSync(cmd, a, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30, ...opts });
+  const r = spawnSync(cmd, a, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30, timeout: LIMIT, killSignal: 'SIGKILL', ...opts });
+  if (r.error?.code === 'ETIMEDOUT') throw new Error(`${cmd} ${a.join(' ')}: no answer within ${(opts.timeout ?? LIMIT) / 1000} s`);
   if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
@@ -107,7 +116,7 @@ function debianTar() {
   if (existsSync(out)) return out;
   const root = join(work, 'debootstrap');
   console.error('bench/pull: building debian bookworm minbase with debootstrap (once; cached)…');
-  sh('debootstrap', ['--variant=minbase', 'bookworm', root, 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  sh('debootstrap', ['--variant=minbase', 'bookworm', root, 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 1_800_000 });
   // debootstrap leaves the downloaded .debs and package lists behind; an image build would not.
   rmSync(join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
   mkdirSync(join(root, 'var/cache/apt/archives/partial'), { recursive: true });
@@ -132,10 +141,28 @@ function timeIt(fn) {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+/** Peak RSS (VmHWM) of a process so far, in MB: hakod's is since its start (one per run). */
+function hwmOf(pid) {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
 /** User+system CPU seconds of a process so far (/proc/PID/stat utime+stime). */
 function cpuOf(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** The daemon at env.DOCKER_HOST answers `docker version` (within 10 s). */
+const ready = (e) => spawnSync('docker', ['version'], { env: e, stdio: 'ignore', timeout: 10_000, killSignal: 'SIGKILL' }).status === 0;
+
+/** SIGTERM, then SIGKILL after 20 s; resolves when the process has exited. */
+async function stopProcess(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** A dockerd with its data root under `dir` (its sockets in a short /tmp dir), no networking changes on the host. */
@@ -145,25 +172,34 @@ async function startDockerd(dir, registryHost) {
   const sock = join(run, 'docker.sock');
   const log = join(dir, 'dockerd.log');
   const fd = openSync(log, 'w');
-  const proc = spawn('dockerd', ['-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(run, 'exec'), '--pidfile', join(run, 'pid'), '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--insecure-registry', registryHost], { stdio: ['ignore', fd, fd] });
+  // Everything of this dockerd lives in `dir` and `run`: its own config file instead of
+  // /etc/docker/daemon.json, its key instead of /etc/docker/key.json, its own containerd (started
+  // under the exec root, there is no system one at /run/containerd/containerd.sock), and no bridge,
+  // iptables, masquerading or ip_forward change on the host.
+  const config = join(dir, 'daemon.json');
+  // (20.10 takes the key's path only from the config file: the flag is not compiled in.)
+  writeFileSync(config, JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') }) + '\n');
+  const proc = spawn('dockerd', ['-H', `unix://${sock}`, '--config-file', config, '--data-root', join(dir, 'data'), '--exec-root', join(run, 'exec'), '--pidfile', join(run, 'pid'), '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--insecure-registry', registryHost], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
   for (let i = 0; i < 200 && proc.exitCode === null; i++) {
-    if (existsSync(sock) && spawnSync('docker', ['version'], { env: env2, stdio: 'ignore' }).status === 0) break;
+    if (existsSync(sock) && ready(env2)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  if (proc.exitCode !== null) {
+  if (proc.exitCode !== null || !ready(env2)) {
+    await stopProcess(proc);
+    spawnSync('umount', ['-R', join(run, 'exec')], { stdio: 'ignore', timeout: 30_000 });
+    spawnSync('umount', ['-R', join(dir, 'data')], { stdio: 'ignore', timeout: 30_000 });
     rmSync(run, { recursive: true, force: true });
-    throw new Error(`dockerd exited (${proc.exitCode}): ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
+    throw new Error(`dockerd ${proc.exitCode !== null ? `exited (${proc.exitCode})` : 'did not answer within 20 s'}: ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
   }
   return {
     proc,
     env: env2,
     async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
-      spawnSync('umount', ['-R', join(run, 'exec')], { stdio: 'ignore' });
-      spawnSync('umount', ['-R', join(dir, 'data')], { stdio: 'ignore' });
+      await stopProcess(proc);
+      spawnSync('umount', ['-R', join(run, 'exec')], { stdio: 'ignore', timeout: 30_000 });
+      spawnSync('umount', ['-R', join(dir, 'data')], { stdio: 'ignore', timeout: 30_000 });
       rmSync(run, { recursive: true, force: true });
     },
   };
@@ -185,20 +221,17 @@ async function startHakod(dir, registryHost) {
   closeSync(fd);
   const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
   for (let i = 0; i < 200 && proc.exitCode === null; i++) {
-    if (existsSync(sock) && spawnSync('docker', ['version'], { env: env2, stdio: 'ignore' }).status === 0) break;
+    if (existsSync(sock) && ready(env2)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const stop = async () => {
-    if (proc.exitCode === null) {
-      proc.kill('SIGTERM');
-      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
-    }
+    await stopProcess(proc);
     removeCgroupEverywhere(cgroup);
     cleanupNet(net);
   };
-  if (proc.exitCode !== null) {
+  if (proc.exitCode !== null || !ready(env2)) {
     await stop();
-    throw new Error(`hakod exited (${proc.exitCode}): ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
+    throw new Error(`hakod ${proc.exitCode !== null ? `exited (${proc.exitCode})` : 'did not answer within 10 s'}: ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
   }
   return { proc, env: env2, stop };
 }
@@ -214,6 +247,7 @@ async function settle(pid) {
   }
 }
 
+const loadStart = readFileSync('/proc/loadavg', 'utf8').trim();
 const results = [];
 let registry;
 let dockerd;
@@ -225,7 +259,7 @@ try {
   for (const [name, img] of Object.entries(images)) {
     sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${img.dir}:latest`, `docker://${registry.host}/bench/${name}:latest`]);
   }
-  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCli: [], hakodCpu: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
+  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCli: [], hakodCpu: [], hakodRss: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
   for (let i = 0; i < runs; i++) {
     if (hasDocker) {
       dockerd = await startDockerd(join(work, `dockerd-${i}`), registry.host);
@@ -239,8 +273,8 @@ try {
       const hako = () => {
         const root = join(work, `hako-${name}-${i}`);
         let r;
-        const wall = timeIt(() => (r = spawnSync(process.execPath, [join(repo, 'bench/pull-worker.mjs'), root, ref, ...(withPhases ? ['--phases'] : [])], { env, encoding: 'utf8' })));
-        if (r.status !== 0) throw new Error(`hako pull failed: ${r.stderr}`);
+        const wall = timeIt(() => (r = spawnSync(process.execPath, [join(repo, 'bench/pull-worker.mjs'), root, ref, ...(withPhases ? ['--phases'] : [])], { env, encoding: 'utf8', timeout: LIMIT, killSignal: 'SIGKILL' })));
+        if (r.status !== 0) throw new Error(`hako pull failed${r.error ? ` (${r.error.code})` : ''}: ${r.stderr}`);
         const out = JSON.parse(r.stdout.trim().split('\n').pop());
         r0.hako.push(out.ms);
         r0.hakoProc.push(wall);
@@ -268,8 +302,9 @@ try {
       };
       const hakoCli = () => {
         const c0 = cpuOf(hakod.proc.pid);
-        r0.hakoCli.push(timeIt(() => sh(process.execPath, [join(repo, 'bin/hako.js'), 'pull', '-q', ref], { env: hakod.env })));
+        r0.hakoCli.push(timeIt(() => sh(process.execPath, [join(repo, 'bin/hako.cjs'), 'pull', '-q', ref], { env: hakod.env })));
         r0.hakodCpu.push(cpuOf(hakod.proc.pid) - c0);
+        r0.hakodRss.push(hwmOf(hakod.proc.pid));
       };
       const docker = () => {
         if (!dockerd) return;
@@ -298,16 +333,17 @@ try {
   if (dockerd) await dockerd.stop();
   if (hakod) await hakod.stop();
   await registry?.stop();
-  for (const d of existsSync(work) ? readdirSync(work) : []) if (d.startsWith('dockerd-')) spawnSync('umount', ['-R', join(work, d, 'data')], { stdio: 'ignore' });
+  for (const d of existsSync(work) ? readdirSync(work) : []) if (d.startsWith('dockerd-')) spawnSync('umount', ['-R', join(work, d, 'data')], { stdio: 'ignore', timeout: 30_000 });
   rmSync(work, { recursive: true, force: true });
   if (freshFs) {
-    spawnSync('umount', [freshFs.mnt], { stdio: 'ignore' });
+    spawnSync('umount', [freshFs.mnt], { stdio: 'ignore', timeout: 30_000 });
     rmSync(freshFs.mnt, { recursive: true, force: true });
     rmSync(freshFs.img, { force: true });
   }
 }
+const loadEnd = readFileSync('/proc/loadavg', 'utf8').trim();
 const fsName = freshExt4 ? `a fresh loop-mounted ext4 under ${baseDir}` : baseDir;
-console.log(`pull benchmark on ${fsName} (${runs} runs each, medians; ${deleteBetween ? 'each run deletes its output at once' : 'outputs deleted after the last run'}; NODE_EXTRA_CA_CERTS unset)`);
+console.log(`pull benchmark on ${fsName} (${runs} runs each, medians; ${deleteBetween ? 'each run deletes its output at once' : 'outputs deleted after the last run'}; NODE_EXTRA_CA_CERTS unset; load average at start ${loadStart}, at end ${loadEnd})`);
 for (const r of results) {
   const mb = (n) => (n / 1e6).toFixed(1) + ' MB';
   console.log(`  ${r.name} (${mb(r.img.gzBytes)} gz / ${mb(r.img.tarBytes)} tar)`);
@@ -315,7 +351,7 @@ for (const r of results) {
   console.log(`      (whole process: node start-up + module loading + pull ${r.hakoProc.toFixed(0)} ms = ${(r.hakoProc / r.floor).toFixed(2)}× the floor${r.docker !== undefined ? `, ${(r.hakoProc / r.docker).toFixed(2)}× docker` : ''})   [${r.all.hakoProc.map((x) => x.toFixed(0)).join(' ')}]`);
   const paired = (xs) => median(xs.map((x, i) => r.all.hako[i] / x)).toFixed(2);
   const pairedCli = (xs) => median(xs.map((x, i) => r.all.hakoCli[i] / x)).toFixed(2);
-  console.log(`    hako pull (CLI → hakod)   ${r.hakoCli.toFixed(0)} ms   = ${(r.hakoCli / r.floor).toFixed(2)}× the floor (runs' own ${pairedCli(r.all.floor)}×)${r.docker !== undefined ? `, ${(r.hakoCli / r.docker).toFixed(2)}× docker (runs' own ${pairedCli(r.all.docker)}×)` : ''}   hakod CPU ${r.hakodCpu.toFixed(2)} s   [${r.all.hakoCli.map((x) => x.toFixed(0)).join(' ')}]`);
+  console.log(`    hako pull (CLI → hakod)   ${r.hakoCli.toFixed(0)} ms   = ${(r.hakoCli / r.floor).toFixed(2)}× the floor (runs' own ${pairedCli(r.all.floor)}×)${r.docker !== undefined ? `, ${(r.hakoCli / r.docker).toFixed(2)}× docker (runs' own ${pairedCli(r.all.docker)}×)` : ''}   hakod CPU ${r.hakodCpu.toFixed(2)} s, hakod peak RSS ${Math.max(...r.all.hakodRss).toFixed(0)} MB   [${r.all.hakoCli.map((x) => x.toFixed(0)).join(' ')}]`);
   console.log(`    skopeo copy + tar -xzf    ${r.floor.toFixed(0)} ms   → hako/floor ${(r.hako / r.floor).toFixed(2)}× (target ≤ 1.2×; median of the runs' own ratios ${paired(r.all.floor)}×)   [${r.all.floor.map((x) => x.toFixed(0)).join(' ')}]`);
   if (r.docker !== undefined) console.log(`    docker pull               ${r.docker.toFixed(0)} ms   → hako/docker ${(r.hako / r.docker).toFixed(2)}× (target ≤ 0.5×; runs' own ${paired(r.all.docker)}×)   dockerd CPU ${r.dockerCpu.toFixed(2)} s   [${r.all.docker.map((x) => x.toFixed(0)).join(' ')}]`);
   else console.log('    docker pull               (dockerd not installed: apt-get install docker.io to compare)');

@@ -98,6 +98,8 @@ export class ImageService {
   private readonly dockerConfig: DockerConfig;
   private readonly agents: HttpAgents;
   private readonly clients = new Map<string, RegistryClient>();
+  /** Insecure registries' https-or-http answers, shared by all clients (see RegistryClient). */
+  private readonly endpoints = new Map<string, URL>();
   private readonly ctx: PullContext;
 
   constructor(private readonly opts: ImageServiceOptions) {
@@ -128,7 +130,7 @@ export class ImageService {
   client(domain: string): RegistryClient {
     let c = this.clients.get(domain);
     if (!c) {
-      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), credentials: () => this.dockerConfig.lookup(domain) });
+      c = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), endpoints: this.endpoints, credentials: () => this.dockerConfig.lookup(domain) });
       this.clients.set(domain, c);
     }
     return c;
@@ -140,17 +142,38 @@ export class ImageService {
 
   // ---- pull / push ----------------------------------------------------------------------------
 
-  pull(ref: string, opts: PullOptions = {}): Promise<PullResult> {
-    return pull(this.ctx, ref, { concurrency: this.opts.concurrency, ...opts });
+  /**
+   * A client for one pull or push with the caller's own credentials (X-Registry-Auth): like
+   * dockerd, nothing of them (tokens included) outlives the operation or reaches other callers.
+   */
+  private clientWith(domain: string, creds: Credentials): RegistryClient {
+    return new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), endpoints: this.endpoints, credentials: () => creds });
+  }
+
+  /**
+   * `opts.credentials`: the caller's (a client's X-Registry-Auth); without them, the docker
+   * config's (`dockerConfigPath`) for the registry, if any.
+   */
+  async pull(ref: string, opts: PullOptions & { credentials?: Credentials | undefined } = {}): Promise<PullResult> {
+    const { credentials, ...rest } = opts;
+    if (!credentials) return pull(this.ctx, ref, { concurrency: this.opts.concurrency, ...rest });
+    const client = this.clientWith(parseReference(ref).domain, credentials);
+    try {
+      return await pull({ ...this.ctx, client: () => client }, ref, { concurrency: this.opts.concurrency, ...rest });
+    } finally {
+      client.close();
+    }
   }
 
   /** Pushes a local image under `ref` (which must name it by tag, like docker push). */
-  async push(refString: string, opts: PushOptions = {}): Promise<PushResult> {
+  async push(refString: string, opts: PushOptions & { credentials?: Credentials | undefined } = {}): Promise<PushResult> {
+    const { credentials, ...rest } = opts;
     const ref = parseReference(refString);
     const shown = formatReference(ref);
     const rec = await this.resolve(refString);
+    const own = credentials ? this.clientWith(ref.domain, credentials) : undefined;
     try {
-      const res = await pushImage(this.client(ref.domain), this.content, rec, ref, { log: this.opts.log, concurrency: this.opts.concurrency, ...opts });
+      const res = await pushImage(own ?? this.client(ref.domain), this.content, rec, ref, { log: this.opts.log, concurrency: this.opts.concurrency, ...rest });
       const repoName = repositoryName(ref);
       await this.meta.locked(async () => {
         const cur = await this.meta.getImage(rec.id);
@@ -163,11 +186,14 @@ export class ImageService {
     } catch (err) {
       const e = err as Error;
       throw new HakoError({ step: `push ${shown}: ${e.message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
+    } finally {
+      own?.close();
     }
   }
 
-  async login(domain: string, creds: Credentials): Promise<void> {
-    const probe = new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), credentials: () => creds });
+  /** Checks `creds` against the registry (docker's POST /auth); stores nothing. */
+  async checkLogin(domain: string, creds: Credentials): Promise<void> {
+    const probe = this.clientWith(domain, creds);
     try {
       await probe.checkLogin();
     } catch (err) {
@@ -175,6 +201,11 @@ export class ImageService {
     } finally {
       probe.close();
     }
+  }
+
+  /** Checks `creds` (checkLogin) and saves them in the docker config. */
+  async login(domain: string, creds: Credentials): Promise<void> {
+    await this.checkLogin(domain, creds);
     await this.dockerConfig.set(domain, creds);
     this.clients.get(domain)?.close();
     this.clients.delete(domain);

@@ -296,8 +296,7 @@ interface Resolved {
 
 /** The rest of a pull once the platform manifest is known: config, layers, record, references. */
 async function pullManifest(ctx: PullContext, ref: Reference, opts: PullOptions, r: Resolved): Promise<PullResult> {
-  const { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, concurrency, fetcherOf } = r;
-  const signal = opts.signal;
+  const { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest } = r;
   const configBytes = await r.configP;
   const config: ImageConfig = parseImageConfig(configBytes);
   const diffIds = config.rootfs.diff_ids;
@@ -312,6 +311,33 @@ async function pullManifest(ctx: PullContext, ref: Reference, opts: PullOptions,
   }
   const chainIds = chainIdsOf(diffIds);
   const id = manifest.config.digest;
+  // The config and manifests are written and fsynced now, beside the layer downloads, and
+  // renamed into the store only once every layer is in (or removed if the pull fails).
+  const staged = ctx.content.stageBlobs([
+    { data: configBytes, expected: { ...manifest.config, what: 'config' } },
+    { data: manifestBytes, expected: { digest: manifestDigest, size: manifestBytes.length, what: 'manifest' } },
+    ...(indexDigest ? [{ data: top.bytes, expected: { digest: indexDigest, size: top.bytes.length, what: 'index' } }] : []),
+  ]);
+  staged.catch(() => undefined); // awaited below
+  let committing = false;
+  try {
+    return await finishPull(ctx, ref, opts, r, { config, diffIds, chainIds, id, staged, committing: () => (committing = true) });
+  } finally {
+    if (!committing) await staged.then((s) => s.abort(), () => undefined);
+  }
+}
+
+/** pullManifest's second half: the layers, then the blobs, record and references. */
+async function finishPull(
+  ctx: PullContext,
+  ref: Reference,
+  opts: PullOptions,
+  r: Resolved,
+  c: { config: ImageConfig; diffIds: Digest[]; chainIds: Digest[]; id: Digest; staged: ReturnType<ContentStore['stageBlobs']>; committing: () => void },
+): Promise<PullResult> {
+  const { top, manifest, manifestDigest, indexDigest, concurrency, fetcherOf } = r;
+  const { config, diffIds, chainIds, id } = c;
+  const signal = opts.signal;
 
   const before = ctx.meta.getImage(id); // read while the layers come
   before.catch(() => undefined);
@@ -331,11 +357,8 @@ async function pullManifest(ctx: PullContext, ref: Reference, opts: PullOptions,
   // Only now, with every layer verified and stored, do the manifests, the record and the
   // references appear, in that order, each durable before the next: the blobs, the record and
   // the reference table are written and fsynced side by side, then renamed one after the other.
-  const blobs = ctx.content.putBlobs([
-    { data: configBytes, expected: { ...manifest.config, what: 'config' } },
-    { data: manifestBytes, expected: { digest: manifestDigest, size: manifestBytes.length, what: 'manifest' } },
-    ...(indexDigest ? [{ data: top.bytes, expected: { digest: indexDigest, size: top.bytes.length, what: 'index' } }] : []),
-  ]);
+  c.committing(); // from here the commit (or its own failure) removes the temp files
+  const blobs = c.staged.then((s) => s.commit());
   blobs.catch(() => undefined); // awaited below
 
   const repoName = repositoryName(ref);

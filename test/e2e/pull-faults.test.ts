@@ -122,6 +122,10 @@ test('a corrupted layer: digest mismatch, nothing stored, no partial files', { s
       return true;
     });
     assert.ok(!svc.content.has(layer));
+    // The config and manifest, written beside the download, were removed, not renamed in.
+    assert.ok(!svc.content.has(busybox.manifests[0]!.config.digest));
+    assert.ok(!svc.content.has(busybox.top.digest));
+    assert.deepEqual(readdirSync(join(svc.root, 'content', 'ingest')), []);
     assert.deepEqual(await svc.list(), []);
     const v = await svc.verify();
     assert.ok(v.ok, JSON.stringify(v));

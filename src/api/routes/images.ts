@@ -8,6 +8,9 @@ import { decodeFilters, HttpError, qBool, qStr, sendJson, type Ctx } from '../ht
 import { JsonStream, progressEventMessage } from '../streams.js';
 import { compareVersions } from '../version.js';
 import { loadArchive, importImage, saveImages } from '../image-archive.js';
+import { credentialsFromAuthConfig, decodeRegistryAuth } from '../../image/registry/auth-config.js';
+import type { Credentials } from '../../image/registry/credentials.js';
+import type { ProgressEvent } from '../../image/progress.js';
 
 const unix = (iso: string | undefined): number => (iso ? Math.floor(Date.parse(iso) / 1000) || 0 : 0);
 
@@ -167,16 +170,13 @@ async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
   sendJson(ctx, 200, { ImagesDeleted: r.deleted.length ? r.deleted.map((d) => ({ Deleted: d })) : null, SpaceReclaimed: r.reclaimed });
 }
 
-/** Decodes X-Registry-Auth (base64url JSON); malformed → 400. */
-export function registryAuth(ctx: Ctx): Record<string, unknown> | undefined {
+/**
+ * The credentials of X-Registry-Auth (base64url JSON, docker's AuthConfig); none → undefined and
+ * the daemon's own docker config is used. Malformed → 400.
+ */
+export function registryAuth(ctx: Ctx): Credentials | undefined {
   const h = ctx.req.headers['x-registry-auth'];
-  if (typeof h !== 'string' || h.trim() === '') return undefined;
-  try {
-    const v = JSON.parse(Buffer.from(h.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
-    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    throw invalid('invalid X-Registry-Auth header: not base64-encoded JSON');
-  }
+  return credentialsFromAuthConfig(decodeRegistryAuth(Array.isArray(h) ? h[0] : h));
 }
 
 async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
@@ -187,26 +187,39 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
     return;
   }
   if (!fromImage) throw invalid('bad parameter: fromImage or fromSrc is required');
-  registryAuth(ctx);
+  const credentials = registryAuth(ctx);
   const tag = qStr(ctx, 'tag');
   let refString = fromImage;
   if (tag) refString = /^[a-z0-9]+:[a-f0-9]{32,}$/.test(tag) ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
   const ref = parseReference(refString);
   const platform = qStr(ctx, 'platform');
   const out = new JsonStream(ctx);
+  // Like dockerd, `Pulling from` (and so the 200) comes once the manifest is in: a failure before
+  // it (no such image, authentication) is an error answer, which clients print as
+  // `Error response from daemon: …`; later ones are the stream's last message.
+  let started = false;
+  const progress = (ev: ProgressEvent): void => {
+    if (!started) {
+      started = true;
+      // dockerd names the repository without its registry: `Pulling from library/busybox`.
+      out.push({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest ?? 'latest' });
+    }
+    out.push(progressEventMessage(ev));
+  };
   try {
-    out.push({ status: `Pulling from ${familiarString({ domain: ref.domain, path: ref.path }).replace(/^docker\.io\//, '')}`, id: ref.tag ?? ref.digest ?? 'latest' });
-    await deps.images.pull(refString, { platform, signal: ctx.signal, progress: (ev) => out.push(progressEventMessage(ev)) });
+    await deps.images.pull(refString, { platform, signal: ctx.signal, credentials, progress });
     out.end();
   } catch (err) {
     if (!ctx.signal.aborted) deps.log('info', `pull ${refString}: ${(err as Error).message}`);
-    out.fail(err);
+    // Not a 401: on a 401 the docker CLI asks for a login on the terminal and pulls again (a hang
+    // without one). dockerd answers a registry's refusal with a 500 too.
+    out.fail(err instanceof HakoError && err.kind === 'unauthorized' ? new HttpError(500, err.message) : err);
   }
 }
 
 async function push(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const name = ctx.params[0]!;
-  registryAuth(ctx);
+  const credentials = registryAuth(ctx);
   const tag = qStr(ctx, 'tag');
   const refString = tag ? `${name}:${tag}` : name;
   const ref = parseReference(refString);
@@ -216,7 +229,7 @@ async function push(ctx: Ctx, deps: ApiDeps): Promise<void> {
       throw new HakoError({ step: `An image does not exist locally with the tag: ${familiarString({ domain: ref.domain, path: ref.path })}`, kind: 'not-found', cause: e });
     });
     out.push({ status: `The push refers to repository [${ref.domain}/${ref.path}]` });
-    const r = await deps.images.push(refString, { signal: ctx.signal, progress: (ev) => out.push(progressEventMessage(ev)) });
+    const r = await deps.images.push(refString, { signal: ctx.signal, credentials, progress: (ev) => out.push(progressEventMessage(ev)) });
     out.push({ status: r.message });
     out.push({ progressDetail: {}, aux: { Tag: ref.tag ?? 'latest', Digest: r.digest, Size: r.size } });
     out.end();

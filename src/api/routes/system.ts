@@ -176,7 +176,9 @@ async function auth(ctx: Ctx, deps: ApiDeps): Promise<void> {
     if (v !== undefined && v !== null && typeof v !== 'string') throw invalid(`bad parameter: ${k} must be a string`);
   }
   const domain = registryDomain(serveraddress as string | undefined);
-  await deps.images.login(domain, { username: (username as string | undefined) ?? '', password: (password as string | undefined) ?? '', ...(token ? { identityToken: token as string } : {}) });
+  // Like dockerd: the credentials are checked, not kept (the client stores them and sends them
+  // with each pull and push in X-Registry-Auth).
+  await deps.images.checkLogin(domain, { username: (username as string | undefined) ?? '', password: (password as string | undefined) ?? '', ...(token ? { identityToken: token as string } : {}) });
   sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: '' });
 }
 

@@ -1,35 +1,28 @@
-// Registry credentials in the docker config file (~/.docker/config.json, or $DOCKER_CONFIG).
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+// Registry credentials in the docker config file ($DOCKER_CONFIG/config.json, or
+// ~/.docker/config.json), read and written as the docker CLI does (src/image/registry/credentials.ts:
+// `auths` entries, identity tokens, credential helpers).
 import { homedir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join } from 'node:path';
 import type { Ctx } from '../main.js';
+import { DockerConfig, type Credentials } from '../../image/registry/credentials.js';
 
 export function configPath(ctx: Ctx): string {
   return join(ctx.env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
 }
 
-function load(ctx: Ctx): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    return JSON.parse(readFileSync(configPath(ctx), 'utf8'));
-  } catch {
-    return {};
-  }
+/** The credentials for `registry` (a host or docker's index URL), or undefined. */
+export async function lookupAuth(ctx: Ctx, registry: string): Promise<Credentials | undefined> {
+  return new DockerConfig(configPath(ctx)).lookup(registry);
 }
 
-export function readAuth(ctx: Ctx, registry: string): { username: string; password: string; serveraddress: string } | null {
-  const cfg = load(ctx);
-  const entry = cfg.auths?.[registry];
-  if (!entry?.auth) return null;
-  const [username, ...rest] = Buffer.from(entry.auth, 'base64').toString('utf8').split(':');
-  return { username: username ?? '', password: rest.join(':'), serveraddress: registry };
+/** Saves credentials after a login; true when a credential helper holds them (not the file). */
+export async function saveAuth(ctx: Ctx, registry: string, username: string, password: string): Promise<boolean> {
+  const cfg = new DockerConfig(configPath(ctx));
+  await cfg.set(registry, { username, password });
+  return cfg.helperFor(registry) !== undefined;
 }
 
-export function storeAuth(ctx: Ctx, registry: string, username: string, password: string | null): void {
-  const cfg = load(ctx);
-  cfg.auths ??= {};
-  if (password === null) delete cfg.auths[registry];
-  else cfg.auths[registry] = { auth: Buffer.from(`${username}:${password}`).toString('base64') };
-  const p = configPath(ctx);
-  mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
-  writeFileSync(p, `${JSON.stringify(cfg, null, '\t')}\n`, { mode: 0o600 });
+/** Removes the credentials for `registry`; false when there were none. */
+export async function forgetAuth(ctx: Ctx, registry: string): Promise<boolean> {
+  return new DockerConfig(configPath(ctx)).remove(registry);
 }

@@ -22,11 +22,16 @@ export function withDefaultTag(ref: string): string {
   return ref.includes('@') ? ref : `${name}:${tag}`;
 }
 
-/** The X-Registry-Auth header for a registry from ~/.docker/config.json (or HAKO_CONFIG). */
+/**
+ * The X-Registry-Auth header for the image's registry, as the docker CLI sends it: the
+ * credentials in $DOCKER_CONFIG/config.json (or ~/.docker/config.json) — its `auths` entry,
+ * identity token included, or its credential helper — else `{}`.
+ */
 export async function registryAuthHeader(ctx: Ctx, ref: string): Promise<Record<string, string>> {
-  const { readAuth } = await import('./auth.js');
-  const auth = readAuth(ctx, registryOf(ref));
-  return { 'X-Registry-Auth': Buffer.from(JSON.stringify(auth ?? {})).toString('base64url') };
+  const { lookupAuth } = await import('./auth.js');
+  const server = registryOf(ref);
+  const { encodeRegistryAuth } = await import('../../image/registry/auth-config.js');
+  return { 'X-Registry-Auth': encodeRegistryAuth(await lookupAuth(ctx, server), server) };
 }
 
 export function registryOf(ref: string): string {

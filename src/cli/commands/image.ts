@@ -245,22 +245,16 @@ export async function login(ctx: Ctx): Promise<number> {
   }
   if (!username || !password) throw new ExitError(1, 'Error: Cannot perform an interactive login from a non TTY device');
   const r = await client.json<Json>('POST', '/auth', { body: { username, password, serveraddress: server } });
-  const { storeAuth, configPath } = await import('./auth.js');
-  storeAuth(ctx, server, username, password);
-  ctx.stderr.write(`WARNING! Your credentials are stored unencrypted in '${configPath(ctx)}'.\n`);
+  const { saveAuth, configPath } = await import('./auth.js');
+  if (!(await saveAuth(ctx, server, username, password))) ctx.stderr.write(`WARNING! Your credentials are stored unencrypted in '${configPath(ctx)}'.\n`);
   ctx.stdout.write(`${r?.Status ?? 'Login Succeeded'}\n`);
   return 0;
 }
 
 export async function logout(ctx: Ctx): Promise<number> {
   const server = ctx.args[0] ?? 'https://index.docker.io/v1/';
-  const { storeAuth, readAuth } = await import('./auth.js');
-  if (!readAuth(ctx, server)) {
-    ctx.stdout.write(`Not logged in to ${server}\n`);
-    return 0;
-  }
-  ctx.stdout.write(`Removing login credentials for ${server}\n`);
-  storeAuth(ctx, server, '', null);
+  const { forgetAuth } = await import('./auth.js');
+  ctx.stdout.write((await forgetAuth(ctx, server)) ? `Removing login credentials for ${server}\n` : `Not logged in to ${server}\n`);
   return 0;
 }
 

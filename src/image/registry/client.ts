@@ -27,6 +27,11 @@ export interface RegistryClientOptions {
   tls?: RegistryTls | undefined;
   /** Attempts for idempotent requests failing with network errors or 5xx; default 4. */
   attempts?: number | undefined;
+  /**
+   * Where the answer to "https or http?" for insecure registries is kept, by domain, when it
+   * should outlive this client (the clients of single pulls with a caller's credentials).
+   */
+  endpoints?: Map<string, URL> | undefined;
 }
 
 export interface FetchedManifest {
@@ -62,6 +67,7 @@ export class RegistryClient {
   private readonly ownAgents: boolean;
   private readonly tlsAgents: HttpAgents | undefined;
   private probing: Promise<URL> | undefined;
+  private readonly endpoints: Map<string, URL> | undefined;
   private readonly credentials: () => Credentials | undefined | Promise<Credentials | undefined>;
   private credsCache: { value: Promise<Credentials | undefined>; until: number } | undefined;
   private readonly attempts: number;
@@ -79,8 +85,10 @@ export class RegistryClient {
     this.agents = this.tlsAgents ?? shared;
     this.credentials = opts.credentials ?? (() => undefined);
     this.attempts = opts.attempts ?? 4;
+    this.endpoints = opts.endpoints;
     if (opts.domain === 'docker.io') this.base = new URL('https://registry-1.docker.io');
     else if (!this.insecure) this.base = new URL(`https://${opts.domain}`);
+    else this.base = this.endpoints?.get(opts.domain);
   }
 
   close(): void {
@@ -101,6 +109,7 @@ export class RegistryClient {
       const tls = new URL(`https://${this.domain}`);
       const tlsOk = await speaksTls(tls.hostname.replace(/^\[|\]$/g, ''), Number(tls.port || 443), signal);
       this.base = tlsOk ? tls : new URL(`http://${this.domain}`);
+      this.endpoints?.set(this.domain, this.base);
       return this.base;
     })().finally(() => {
       this.probing = undefined;
@@ -125,7 +134,8 @@ export class RegistryClient {
 
   private async basicHeader(): Promise<string | undefined> {
     const c = await this.creds();
-    return c ? 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64') : undefined;
+    // Only a username/password pair goes out as Basic (not the empty pair of token-only credentials).
+    return c && (c.username || c.password) ? 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64') : undefined;
   }
 
   private async authorization(scopes: string[], signal?: AbortSignal): Promise<string | undefined> {
@@ -133,6 +143,9 @@ export class RegistryClient {
     if (!ch) return undefined;
     if (ch.scheme === 'basic') return await this.basicHeader();
     if (ch.scheme !== 'bearer') return undefined;
+    // A registry token (X-Registry-Auth's registrytoken) is the bearer token itself, as docker uses it.
+    const registryToken = (await this.creds())?.registryToken;
+    if (registryToken) return `Bearer ${registryToken}`;
     const key = [...scopes].sort().join(' ');
     const cached = this.tokens.get(key);
     if (cached && cached.expires > Date.now()) return `Bearer ${cached.token}`;
@@ -306,7 +319,7 @@ export class RegistryClient {
   /** Checks credentials: Basic against /v2/, Bearer by asking the token server with them. */
   async checkLogin(signal?: AbortSignal): Promise<void> {
     await this.ping(signal);
-    if (this.challenge?.scheme === 'bearer') {
+    if (this.challenge?.scheme === 'bearer' && !(await this.creds())?.registryToken) {
       await this.fetchToken(this.challenge, [], signal);
     } else if (!this.challenge) {
       // The registry let us in anonymously: nothing to check.

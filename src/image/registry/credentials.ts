@@ -5,7 +5,6 @@
 // A helper is run as `docker-credential-<name> get|store|erase` with the server URL (or the
 // credentials as JSON) on stdin, the credential-helper protocol docker uses. A helper's user
 // `<token>` means the secret is an identity token (OAuth2 refresh token).
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,8 @@ export interface Credentials {
   password: string;
   /** An OAuth2 refresh token (docker's identitytoken); used as the password for token requests. */
   identityToken?: string | undefined;
+  /** A bearer token for the registry itself (X-Registry-Auth's registrytoken), sent as is. */
+  registryToken?: string | undefined;
 }
 
 /** Default: $DOCKER_CONFIG/config.json or ~/.docker/config.json. */
@@ -47,24 +48,10 @@ interface ConfigFile {
 
 const NOT_FOUND = 'credentials not found in native keychain';
 
-/** Runs `docker-credential-<helper> <action>` with `input` on stdin; resolves with its stdout. */
-function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): Promise<{ ok: boolean; out: string }> {
-  const bin = `docker-credential-${helper}`;
-  return new Promise((resolve, reject) => {
-    const child = execFile(bin, [action], { timeout: 30_000, maxBuffer: 1 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new HakoError({ step: `credential helper ${bin} is not installed (not found in PATH)`, kind: 'unauthorized', hint: `install it, or remove "${helper}" from credsStore/credHelpers in the docker config` }));
-        return;
-      }
-      if (err && (err as { killed?: boolean }).killed) {
-        reject(new HakoError({ step: `credential helper ${bin} ${action} did not answer within 30 s`, kind: 'unauthorized' }));
-        return;
-      }
-      resolve({ ok: !err, out: (stdout || stderr || '').trim() });
-    });
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(input);
-  });
+/** Runs a credential helper (credential-helper.ts, loaded only when a helper is configured). */
+async function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): Promise<{ ok: boolean; out: string }> {
+  const { runCredentialHelper } = await import('./credential-helper.js');
+  return runCredentialHelper(helper, action, input);
 }
 
 export class DockerConfig {

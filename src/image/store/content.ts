@@ -186,15 +186,31 @@ export class ContentStore {
    * the directory (a pull's config, manifest and index cost two fsync latencies, not six).
    */
   async putBlobs(items: ReadonlyArray<{ data: Buffer; expected?: ExpectedBlob | undefined }>): Promise<Digest[]> {
+    const staged = await this.stageBlobs(items);
+    await staged.commit();
+    return staged.digests;
+  }
+
+  /**
+   * putBlobs in two halves, for a pull that knows its config and manifest long before it may
+   * show them: verified, written and fsynced under temp names in ingest/ now; `commit` renames
+   * them into blobs/ (and fsyncs the directory), `abort` removes them. Exactly one of the two
+   * must be called.
+   */
+  async stageBlobs(items: ReadonlyArray<{ data: Buffer; expected?: ExpectedBlob | undefined }>): Promise<{ digests: Digest[]; commit(): Promise<void>; abort(): Promise<void> }> {
     const digests = items.map(({ data, expected }) => {
       const got = sha256(data);
       if (expected) this.check(expected, got, data.length);
       return got;
     });
     const todo = items.map((it, i) => ({ ...it, digest: digests[i]! })).filter((it, i) => !this.has(it.digest) && digests.indexOf(it.digest) === i);
-    if (todo.length === 0) return digests;
+    const nothing = async (): Promise<void> => undefined;
+    if (todo.length === 0) return { digests, commit: nothing, abort: nothing };
     await this.init();
     const tmps = todo.map((it) => join(this.ingestDir, `${digestHex(it.digest)}.${randomBytes(4).toString('hex')}.tmp`));
+    const removeTemps = async (): Promise<void> => {
+      await Promise.all(tmps.map((t) => unlink(t).catch(() => undefined)));
+    };
     let current = todo[0]!;
     try {
       await Promise.all(
@@ -211,16 +227,26 @@ export class ContentStore {
         current = todo[tmps.findIndex((t) => (err as NodeJS.ErrnoException)?.path === t)] ?? current;
         throw err;
       });
-      for (const [i, it] of todo.entries()) {
-        current = it;
-        await rename(tmps[i]!, this.blobPath(it.digest));
-      }
-      await fsyncDir(this.blobsDir);
     } catch (err) {
-      await Promise.all(tmps.map((t) => unlink(t).catch(() => undefined)));
+      await removeTemps();
       throw fromSystemError(`store ${current.expected?.what ?? 'blob'} ${current.digest}`, err);
     }
-    return digests;
+    return {
+      digests,
+      abort: removeTemps,
+      commit: async () => {
+        try {
+          for (const [i, it] of todo.entries()) {
+            current = it;
+            await rename(tmps[i]!, this.blobPath(it.digest));
+          }
+          await fsyncDir(this.blobsDir);
+        } catch (err) {
+          await removeTemps();
+          throw fromSystemError(`store ${current.expected?.what ?? 'blob'} ${current.digest}`, err);
+        }
+      },
+    };
   }
 
   private check(expected: ExpectedBlob, got: Digest, size: number): void {

@@ -80,10 +80,10 @@ function parseNumber(buf: Buffer, off: number, len: number, field: string): numb
 }
 
 function parseString(buf: Buffer, off: number, len: number): string {
-  let end = off;
+  // indexOf is native: the daemon runs without V8's optimizing compiler, where a byte loop costs.
   const max = off + len;
-  while (end < max && buf[end] !== 0) end++;
-  return buf.toString('utf8', off, end);
+  const nul = buf[off] === 0 ? off : buf.indexOf(0, off);
+  return buf.toString('utf8', off, nul < 0 || nul > max ? max : nul);
 }
 
 function isZeroBlock(buf: Buffer, off: number): boolean {
@@ -93,6 +93,35 @@ function isZeroBlock(buf: Buffer, off: number): boolean {
   return true;
 }
 
+/** A header copied to a 4-byte aligned block, read as 128 words by checksumOk. */
+const scratch = new Uint8Array(BLOCK);
+const words = new Uint32Array(scratch.buffer);
+
+/**
+ * The header's checksum: the sum of its bytes with the checksum field counted as spaces, as
+ * unsigned or (old tars) signed bytes. Summed four bytes at a time (two 16-bit lanes, which
+ * cannot overflow over 128 words) with the bytes ≥ 0x80 counted alongside for the signed sum:
+ * ~3× fewer steps than a byte loop, which matters without V8's optimizing compiler (hakod).
+ */
+export function headerChecksums(buf: Buffer, off: number): { unsigned: number; signed: number } {
+  buf.copy(scratch, 0, off, off + BLOCK);
+  let lanes = 0;
+  let high = 0;
+  for (let i = 0; i < BLOCK / 4; i++) {
+    const w = words[i]!;
+    lanes += (w & 0x00ff00ff) + ((w >>> 8) & 0x00ff00ff);
+    high += (w >>> 7) & 0x01010101;
+  }
+  let unsigned = (lanes % 65536) + Math.floor(lanes / 65536);
+  let negatives = (high & 0xff) + ((high >>> 8) & 0xff) + ((high >>> 16) & 0xff) + ((high >>> 24) & 0xff);
+  for (let i = 148; i < 156; i++) {
+    const c = scratch[i]!;
+    unsigned += 0x20 - c;
+    if (c > 127) negatives--;
+  }
+  return { unsigned, signed: unsigned - 256 * negatives };
+}
+
 function checksumOk(buf: Buffer, off: number): boolean {
   let stored: number;
   try {
@@ -100,14 +129,8 @@ function checksumOk(buf: Buffer, off: number): boolean {
   } catch {
     return false;
   }
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : buf[off + i]!;
-    unsigned += c;
-    signed += c > 127 ? c - 256 : c;
-  }
-  return stored === unsigned || stored === signed;
+  const sums = headerChecksums(buf, off);
+  return stored === sums.unsigned || stored === sums.signed;
 }
 
 interface PaxRecords {

@@ -1,0 +1,70 @@
+// The credentials a client sends with a pull or push in the X-Registry-Auth header, as the docker
+// CLI does: base64url of an AuthConfig JSON object
+//   { "username", "password", "auth" (base64 "user:password"), "email", "serveraddress",
+//     "identitytoken" (an OAuth2 refresh token), "registrytoken" (a bearer token for the registry) }
+// An absent header, an empty object (`{}`, what the docker CLI sends when it has nothing for the
+// registry) or one with no secret in it means "no credentials".
+import { invalid } from '../../common/errors.js';
+import type { Credentials } from './credentials.js';
+
+export interface AuthConfig {
+  username?: string;
+  password?: string;
+  auth?: string;
+  email?: string;
+  serveraddress?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+}
+
+const FIELDS = ['username', 'password', 'auth', 'email', 'serveraddress', 'identitytoken', 'registrytoken'] as const;
+
+/**
+ * Decodes the header's value. Standard and URL-safe base64 are both accepted (older clients send
+ * the former); malformed input is a 400 naming the header.
+ */
+export function decodeRegistryAuth(header: string | undefined): AuthConfig | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(header.trim(), 'base64').toString('utf8'));
+  } catch {
+    throw invalid('invalid X-Registry-Auth header: not base64-encoded JSON');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid('invalid X-Registry-Auth header: not a JSON object');
+  const o = v as Record<string, unknown>;
+  const out: AuthConfig = {};
+  for (const k of FIELDS) {
+    // Field names are case-insensitive in Go's JSON decoding, which docker uses.
+    const key = Object.keys(o).find((x) => x.toLowerCase() === k);
+    const val = key === undefined ? undefined : o[key];
+    if (val === undefined || val === null || val === '') continue;
+    if (typeof val !== 'string') throw invalid(`invalid X-Registry-Auth header: ${k} must be a string`);
+    out[k] = val;
+  }
+  return out;
+}
+
+/** The credentials an AuthConfig carries, or undefined when it has none. */
+export function credentialsFromAuthConfig(a: AuthConfig | undefined): Credentials | undefined {
+  if (!a) return undefined;
+  let username = a.username ?? '';
+  let password = a.password ?? '';
+  if (!username && !password && a.auth) {
+    const decoded = Buffer.from(a.auth, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw invalid('invalid X-Registry-Auth header: auth is not base64 of "username:password"');
+    username = decoded.slice(0, colon);
+    password = decoded.slice(colon + 1);
+  }
+  if (!password && !a.identitytoken && !a.registrytoken) return undefined;
+  return { username, password, ...(a.identitytoken ? { identityToken: a.identitytoken } : {}), ...(a.registrytoken ? { registryToken: a.registrytoken } : {}) };
+}
+
+/** What a client sends for `creds` (the docker CLI's encoding: base64url JSON). */
+export function encodeRegistryAuth(creds: Credentials | undefined, serveraddress: string): string {
+  const a: AuthConfig = creds ? { username: creds.username, password: creds.password, serveraddress } : {};
+  if (creds?.identityToken) a.identitytoken = creds.identityToken;
+  if (creds?.registryToken) a.registrytoken = creds.registryToken;
+  return Buffer.from(JSON.stringify(a)).toString('base64url');
+}

@@ -1,0 +1,211 @@
+// Credentials through hakod, as docker does it: the client keeps them (docker login stores them in
+// its config.json after hakod's POST /auth checked them) and sends them with each pull and push in
+// the X-Registry-Auth header; hakod keeps nothing. Driven by the real docker CLI (and the hako CLI)
+// against docker-registry with htpasswd Basic auth, and with Bearer tokens from the test token
+// server (username/password, identitytoken, registrytoken).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RegistryClient } from '../../src/image/registry/client.js';
+import { DOCKER, hasDocker, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, hasHtpasswd, startRegistry, startTokenServer, type TestRegistry, type TokenServer } from '../helpers/registry.js';
+import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+
+const HAKO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hako.cjs');
+const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : !hasDocker ? `the docker CLI is not installed (${DOCKER})` : false;
+const user = 'hako';
+const password = 's3cret!';
+
+let busybox: BuiltImage;
+before(() => {
+  if (!skip) busybox = busyboxImage();
+});
+after(() => busybox?.cleanup());
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command without blocking this process (the token server answers from it). */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = execFile(cmd, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: unknown }).code as number) ?? 1 : 0, stdout: String(stdout), stderr: String(stderr) });
+    });
+    p.stdin?.end(input);
+  });
+}
+const docker = (d: TestDaemon, args: string[], input?: string): Promise<Run> => run(DOCKER, args, d.env, input);
+const hako = (d: TestDaemon, args: string[], input?: string): Promise<Run> => run(process.execPath, [HAKO, ...args], { ...d.env, NODE_EXTRA_CA_CERTS: '' }, input);
+
+/** Writes the client's config.json (DOCKER_CONFIG of the daemon's env). */
+function writeClientConfig(d: TestDaemon, cfg: unknown): void {
+  const path = join(d.env.DOCKER_CONFIG!, 'config.json');
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(cfg));
+}
+const basicAuth = (u: string, p: string): string => Buffer.from(`${u}:${p}`).toString('base64');
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('docker CLI → hakod with a Basic-auth registry: login checks, pull and push send X-Registry-Auth, bad or missing credentials fail like docker', { skip: skip || (!hasHtpasswd && 'htpasswd missing (apt-get install apache2-utils)') }, async () => {
+  const reg: TestRegistry = await startRegistry({ basic: { user, password } });
+  const d = await startDaemon();
+  const homeConfig = join(homedir(), '.docker', 'config.json');
+  const homeBefore = existsSync(homeConfig) ? readFileSync(homeConfig, 'utf8') : undefined;
+  try {
+    const authed = new RegistryClient({ domain: reg.host, credentials: () => ({ username: user, password }) });
+    await pushLayout(busybox, reg.host, 'private/busybox', 'latest', authed);
+    authed.close();
+    const ref = `${reg.host}/private/busybox`;
+
+    // No credentials: an error answer before any progress, as dockerd gives it.
+    let r = await docker(d, ['pull', ref]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^Error response from daemon: pull ${esc(ref)}:latest: authentication required for ${esc(reg.host)}`, 'm'));
+    assert.doesNotMatch(r.stdout, /Pulling from/);
+
+    // login checks the password through hakod and stores nothing on a failure.
+    r = await docker(d, ['login', '-u', user, '--password-stdin', reg.host], 'wrong\n');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`Error response from daemon: login to ${esc(reg.host)}: authentication failed for ${esc(reg.host)}`));
+    assert.ok(!existsSync(join(d.env.DOCKER_CONFIG!, 'config.json')) || !readFileSync(join(d.env.DOCKER_CONFIG!, 'config.json'), 'utf8').includes(reg.host));
+    r = await docker(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Login Succeeded/);
+    const cfg = JSON.parse(readFileSync(join(d.env.DOCKER_CONFIG!, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+    assert.equal(cfg.auths[reg.host]?.auth, basicAuth(user, password));
+
+    r = await docker(d, ['pull', ref]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /latest: Pulling from private\/busybox/);
+    assert.match(r.stdout, /Status: Downloaded newer image for /);
+    r = await docker(d, ['tag', ref, `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await docker(d, ['push', `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /v1: digest: sha256:[0-9a-f]{64} size: \d+/);
+
+    // The daemon kept nothing: with the client's credentials gone, it is anonymous again.
+    writeClientConfig(d, { auths: {} });
+    r = await docker(d, ['pull', ref]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /authentication required for /);
+    r = await docker(d, ['push', `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /The push refers to repository/);
+    assert.match(r.stderr, /authentication required for /);
+
+    // Wrong credentials: docker's shape, and a message that says what to check.
+    writeClientConfig(d, { auths: { [reg.host]: { auth: basicAuth(user, 'wrong') } } });
+    r = await docker(d, ['pull', ref]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^Error response from daemon: pull ${esc(ref)}:latest: authentication failed for ${esc(reg.host)}.*check the username and password`, 'm'));
+    r = await docker(d, ['push', `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /authentication failed for /);
+
+    // The hako CLI sends the header from the same config.json.
+    r = await hako(d, ['pull', '-q', ref]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /authentication failed for /);
+    writeClientConfig(d, { auths: { [`http://${reg.host}/v2/`]: { auth: basicAuth(user, password) } } });
+    r = await hako(d, ['pull', '-q', ref]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `${ref}:latest`);
+    r = await hako(d, ['push', `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    // hako login/logout: checked by hakod, kept in the client's config.json only.
+    writeClientConfig(d, {});
+    r = await hako(d, ['login', '-u', user, '--password-stdin', reg.host], 'wrong\n');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /authentication failed for /);
+    r = await hako(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(readFileSync(join(d.env.DOCKER_CONFIG!, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> }).auths[reg.host]?.auth, basicAuth(user, password));
+    r = await docker(d, ['pull', `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await hako(d, ['logout', reg.host]);
+    assert.equal(r.stdout, `Removing login credentials for ${reg.host}\n`);
+    r = await hako(d, ['logout', reg.host]);
+    assert.equal(r.stdout, `Not logged in to ${reg.host}\n`);
+
+    // A malformed header is a 400 naming it.
+    const bad = await d.request('POST', `/images/create?fromImage=${encodeURIComponent(ref)}&tag=latest`, '', { 'X-Registry-Auth': '!!not base64 json' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.toString(), /invalid X-Registry-Auth header/);
+    // The daemon wrote no credentials of its own anywhere it would read them.
+    assert.equal(existsSync(homeConfig) ? readFileSync(homeConfig, 'utf8') : undefined, homeBefore);
+  } finally {
+    await d.stop();
+    await reg.stop();
+  }
+});
+
+test('docker CLI → hakod with a token registry: anonymous public pull, login, identitytoken and registrytoken', { skip }, async () => {
+  const tokens: TokenServer = await startTokenServer({ user, password, identityToken: 'refresh-me' });
+  const reg = await startRegistry({ token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, certPath: tokens.certPath } });
+  const d = await startDaemon();
+  try {
+    const authed = new RegistryClient({ domain: reg.host, credentials: () => ({ username: user, password }) });
+    await pushLayout(busybox, reg.host, 'public/busybox', 'latest', authed);
+    await pushLayout(busybox, reg.host, 'private/busybox', 'latest', authed);
+    authed.close();
+    const priv = `${reg.host}/private/busybox`;
+
+    let r = await docker(d, ['pull', `${reg.host}/public/busybox`]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await docker(d, ['pull', priv]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^Error response from daemon: pull ${esc(priv)}:latest: authentication required for ${esc(reg.host)}`, 'm'));
+
+    r = await docker(d, ['login', '-u', user, '--password-stdin', reg.host], 'nope\n');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Error response from daemon: login to .*incorrect username or password/);
+    r = await docker(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    const before = tokens.requests.length;
+    r = await docker(d, ['pull', priv]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(tokens.requests.slice(before).some((t) => t.user === user && t.scopes.includes('repository:private/busybox:pull')));
+    r = await docker(d, ['tag', priv, `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await docker(d, ['push', `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Mounted from (public|private)\/busybox/);
+
+    // identitytoken (an OAuth2 refresh token) in the client's config: the docker CLI sends it and
+    // hakod trades it for a token with a refresh_token grant.
+    writeClientConfig(d, { auths: { [reg.host]: { auth: basicAuth(user, ''), identitytoken: 'refresh-me' } } });
+    r = await docker(d, ['rmi', priv]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await docker(d, ['pull', priv]);
+    assert.equal(r.code, 0, r.stderr);
+    writeClientConfig(d, { auths: { [reg.host]: { auth: basicAuth(user, ''), identitytoken: 'stale' } } });
+    r = await docker(d, ['pull', priv]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /refused the identity token: invalid refresh token/);
+
+    // registrytoken: the bearer token itself, sent to the registry as is.
+    const tokenAnswer = await fetch(`${tokens.realm}?service=${tokens.service}&scope=repository:private/busybox:pull`, { headers: { Authorization: `Basic ${basicAuth(user, password)}` } });
+    const { token } = (await tokenAnswer.json()) as { token: string };
+    const header = (a: unknown): string => Buffer.from(JSON.stringify(a)).toString('base64url');
+    const ok = await d.request('POST', `/images/create?fromImage=${encodeURIComponent(priv)}&tag=latest`, '', { 'X-Registry-Auth': header({ registrytoken: token, serveraddress: reg.host }) });
+    assert.equal(ok.status, 200);
+    const lines = ok.body.toString().trim().split('\n').map((l) => JSON.parse(l) as { status?: string; error?: string });
+    assert.ok(lines.every((l) => l.error === undefined), ok.body.toString());
+    assert.match(lines[lines.length - 1]!.status ?? '', /^Status: /);
+    const refused = await d.request('POST', `/images/create?fromImage=${encodeURIComponent(priv)}&tag=latest`, '', { 'X-Registry-Auth': header({ registrytoken: 'garbage' }) });
+    assert.equal(refused.status, 500, 'not 401: the docker CLI would prompt for a login');
+    assert.match(JSON.parse(refused.body.toString()).message, /authentication failed for /);
+  } finally {
+    await d.stop();
+    await reg.stop();
+    await tokens.stop();
+  }
+});
