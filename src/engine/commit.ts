@@ -16,6 +16,7 @@ import { unpackLayer } from '../image/unpack/index.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import type { Json } from './api-types.js';
 import { isoTime } from '../common/time.js';
+import { mountTargetArtifacts } from './fs/ops.js';
 
 const run = promisify(execFile);
 
@@ -24,6 +25,8 @@ export interface CommitOptions {
   snapshots: SnapshotStore;
   baseImage: string;
   upperDir: string;
+  /** The container's image layers (to tell the runtime's mount targets from real changes). */
+  lowerDirs?: string[];
   containerConfig: Json;
   containerId: string;
   repo?: string;
@@ -73,6 +76,9 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   let tar: Buffer;
   try {
     await run('cp', ['-a', '--', `${o.upperDir}/.`, staging]);
+    // Like docker's init layer: the empty mount targets of /etc/hostname, hosts, resolv.conf stay out of the image.
+    const artifacts = [...mountTargetArtifacts(o.upperDir, o.lowerDirs ?? [])].sort().reverse();
+    for (const a of artifacts) rmSync(join(staging, a), { recursive: true, force: true });
     convertWhiteouts(staging);
     tar = (await run('tar', ['--sort=name', '--numeric-owner', '--format=gnu', '-C', staging, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 2 ** 31 })).stdout;
   } finally {

@@ -791,10 +791,15 @@ export class Engine implements ContainerEngine {
       this.trace.mark(id, 'start.done');
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: rec.HasBeenStartedBefore ? 128 : 0 });
+      // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).
+      const execCode = err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
+      Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.HasBeenStartedBefore ? 128 : 0) });
       if (rec.HasBeenStartedBefore) rec.State.FinishedAt = isoNow();
-      this.save(live);
+      const autoRemove = hc.AutoRemove === true;
+      if (!autoRemove) this.save(live);
       await this.cleanupAfterExit(live).catch(() => undefined);
+      // dockerd removes an auto-remove (--rm) container whose start failed: `docker run --rm` waits for that removal.
+      if (autoRemove) await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${id}: ${(e as Error).message}`));
       if (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg)) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
       throw err;
     }
@@ -1492,6 +1497,7 @@ export class Engine implements ContainerEngine {
         snapshots: this.snapshots,
         baseImage: rec.Image,
         upperDir: join(this.snapshots.root, 'containers', rec.Id, 'upper'),
+        lowerDirs: this.snapshots.container(rec.Id).lowerdirs,
         containerConfig: rec.Config,
         containerId: rec.Id,
         ...opts,
@@ -1558,14 +1564,21 @@ export class Engine implements ContainerEngine {
     ex.started = true;
     const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty);
     const size = opts.consoleSize ?? b.ConsoleSize ?? undefined;
-    const sup = await superviseProcess(
-      { tty, openStdin: b.AttachStdin === true, stdinOnce: true, ...(size ? { consoleSize: size } : {}) },
-      async (stdio) => {
-        const started = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
-        started.process.closeErrPipe();
-        return { pid: started.pid, ...(started.ptyMaster === undefined ? {} : { ptyMaster: started.ptyMaster }), exited: started.process.exited };
-      },
-    );
+    let sup: Awaited<ReturnType<typeof superviseProcess>>;
+    try {
+      sup = await superviseProcess(
+        { tty, openStdin: b.AttachStdin === true, stdinOnce: true, ...(size ? { consoleSize: size } : {}) },
+        async (stdio) => {
+          const started = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
+          started.process.closeErrPipe();
+          return { pid: started.pid, ...(started.ptyMaster === undefined ? {} : { ptyMaster: started.ptyMaster }), exited: started.process.exited };
+        },
+      );
+    } catch (err) {
+      // dockerd: an exec whose process could not be started has exit code 126 (`docker exec` exits with it).
+      ex.ExitCode = 126;
+      throw err;
+    }
     ex.Running = true;
     ex.Pid = sup.pid;
     ex.io = sup.io;

@@ -15,14 +15,63 @@ import { isoTime } from '../../common/time.js';
 
 const run = promisify(execFile);
 
+/**
+ * docker's size of a directory tree (moby's directory.Size): the apparent sizes of everything
+ * but directories, each inode once (hard links), so an untouched container is 0 B.
+ */
 export async function diskUsage(path: string): Promise<number> {
   if (!existsSync(path)) return 0;
   try {
-    const { stdout } = await run('du', ['-sb', '--', path]);
-    return Number(stdout.split(/\s/)[0]) || 0;
+    const { stdout } = await run('find', [path, '-xdev', '!', '-type', 'd', '-printf', '%i %n %s\n'], { maxBuffer: 1 << 30 });
+    let total = 0;
+    const seen = new Set<string>();
+    for (const line of stdout.split('\n')) {
+      const [ino, links, size] = line.split(' ');
+      if (size === undefined) continue;
+      if (links !== '1') {
+        if (seen.has(ino!)) continue;
+        seen.add(ino!);
+      }
+      total += Number(size) || 0;
+    }
+    return total;
   } catch {
     return 0;
   }
+}
+
+/**
+ * The files the runtime creates in a container's upper dir only as targets of the bind mounts of
+ * /etc/hostname, /etc/hosts and /etc/resolv.conf (docker keeps them in its "-init" layer, so
+ * `diff` and `commit` never show them): empty regular files there that no lower layer has, and
+ * /etc itself when nothing else in it changed. Writes to these files go to the mounted ones.
+ */
+export function mountTargetArtifacts(upper: string, lowerdirs: string[]): Set<string> {
+  const out = new Set<string>();
+  const inLower = (rel: string) => lowerdirs.some((l) => existsSync(join(l, rel)));
+  let names: string[];
+  try {
+    names = readdirSync(join(upper, 'etc'));
+  } catch {
+    return out;
+  }
+  for (const n of ['hostname', 'hosts', 'resolv.conf']) {
+    const rel = `/etc/${n}`;
+    try {
+      const st = lstatSync(join(upper, rel));
+      if (st.isFile() && st.size === 0 && !inLower(rel)) out.add(rel);
+    } catch {
+      // not there
+    }
+  }
+  if (inLower('/etc') && names.every((n) => out.has(`/etc/${n}`))) {
+    // /etc came up only for the mount targets: unchanged unless its own metadata differs.
+    const up = lstatSync(join(upper, 'etc'));
+    const low = lowerdirs.map((l) => join(l, 'etc')).find((d) => existsSync(d));
+    const lo = low ? lstatSync(low) : undefined;
+    if (lo && lo.mode === up.mode && lo.uid === up.uid && lo.gid === up.gid) out.add('/etc');
+  }
+  return out;
 }
 
 function isWhiteout(st: Stats): boolean {
@@ -59,7 +108,8 @@ export function changes(upper: string, lowerdirs: string[]): Json[] {
     }
   };
   walk('/');
-  return out;
+  const skip = mountTargetArtifacts(upper, lowerdirs);
+  return skip.size === 0 ? out : out.filter((c) => !skip.has(c.Path as string));
 }
 
 /** A tar (GNU format, numeric owners) of `rel` inside `dir`. */
