@@ -1458,7 +1458,7 @@ export class Engine implements ContainerEngine {
 
   async statPath(idOrName: string, path: string): Promise<Json> {
     const live = await this.get(idOrName);
-    return this.withRootfs(live, async (rootfs) => fsops.statInRoot(rootfs, path, live.rec.MountPoints));
+    return this.withRootfs(live, async (rootfs) => fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName));
   }
 
   async getArchive(idOrName: string, path: string): Promise<{ stat: Json; tar: Readable }> {
@@ -1467,8 +1467,8 @@ export class Engine implements ContainerEngine {
     const running = live.rec.State.Running;
     const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
     try {
-      const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints);
-      const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints);
+      const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
+      const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
       if (!running) tar.on('close', () => void this.locked(live, async () => {
         if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
       }));
@@ -1482,7 +1482,7 @@ export class Engine implements ContainerEngine {
   async putArchive(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     const live = await this.get(idOrName);
     if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
-    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, opts));
+    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, opts, idOrName));
   }
 
   async commitContainer(idOrName: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; config?: Json }): Promise<{ Id: string }> {

@@ -3,6 +3,8 @@
 // HostConfig with docker's defaults filled in. Pure functions: unit-tested without a kernel.
 import { mergeHealthcheck, validateHealthcheck } from '../health.js';
 import { posix } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { CAPABILITIES } from '../../runtime/security/capabilities.js';
 import { invalid } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from './record.js';
@@ -132,6 +134,16 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.AutoRemove = hc.AutoRemove === true;
   out.CapAdd = hc.CapAdd ?? null;
   out.CapDrop = hc.CapDrop ?? null;
+  for (const [field, list] of [['CapAdd', out.CapAdd], ['CapDrop', out.CapDrop]] as const) {
+    if (list === null) continue;
+    if (!Array.isArray(list) || !list.every((c) => typeof c === 'string')) throw invalid(`bad parameter: ${field} must be a list of strings`);
+    for (const c of list as string[]) {
+      // moby's NormalizeLegacyCapabilities: case-insensitive, CAP_ prefix optional, ALL allowed.
+      const name = c.trim().toUpperCase();
+      if (name === 'ALL' || name === 'CAP_ALL') continue;
+      if (!CAPABILITIES.includes(name.startsWith('CAP_') ? name : `CAP_${name}`)) throw invalid(`invalid ${field}: unknown capability: ${JSON.stringify(name.startsWith('CAP_') ? name : `CAP_${name}`)}`);
+    }
+  }
   out.Dns = hc.Dns ?? [];
   out.DnsOptions = hc.DnsOptions ?? [];
   out.DnsSearch = hc.DnsSearch ?? [];
@@ -154,6 +166,11 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if ((out.NanoCpus as number) > 0 && ((out.CpuQuota as number) > 0 || (out.CpuPeriod as number) > 0)) {
     throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   }
+  const ncpu = availableParallelism();
+  if (!Number.isFinite(out.NanoCpus as number) || (out.NanoCpus as number) < 0 || (out.NanoCpus as number) > ncpu * 1e9) {
+    throw invalid(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
+  }
+  if ((out.CpuShares as number) < 0) throw invalid('invalid CPU shares (--cpu-shares): must not be negative');
   out.CpusetCpus = hc.CpusetCpus ?? '';
   out.CpusetMems = hc.CpusetMems ?? '';
   out.PidsLimit = hc.PidsLimit ?? null;

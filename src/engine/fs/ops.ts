@@ -142,26 +142,28 @@ export function hostPathFor(rootfs: string, path: string, mounts: MountPoint[], 
 
 /** Go's os.FileMode bits, as docker's container path stat carries them. */
 function goFileMode(st: Stats): number {
+  // Added, not OR-ed: JS bitwise operators work on int32, and 2 ** 31 (ModeDir) would turn the
+  // mode negative, which the docker CLI refuses ("cannot unmarshal number -2147483155").
   let m = st.mode & 0o777;
-  if (st.isDirectory()) m |= 2 ** 31;
-  if (st.isSymbolicLink()) m |= 2 ** 27;
-  if (st.isFIFO()) m |= 2 ** 25;
-  if (st.isSocket()) m |= 2 ** 24;
-  if (st.isBlockDevice()) m |= 2 ** 26;
-  if (st.isCharacterDevice()) m |= 2 ** 26 + 2 ** 21;
-  if (st.mode & 0o4000) m |= 2 ** 23;
-  if (st.mode & 0o2000) m |= 2 ** 22;
-  if (st.mode & 0o1000) m |= 2 ** 20;
+  if (st.isDirectory()) m += 2 ** 31;
+  if (st.isSymbolicLink()) m += 2 ** 27;
+  if (st.isFIFO()) m += 2 ** 25;
+  if (st.isSocket()) m += 2 ** 24;
+  if (st.isBlockDevice()) m += 2 ** 26;
+  if (st.isCharacterDevice()) m += 2 ** 26 + 2 ** 21;
+  if (st.mode & 0o4000) m += 2 ** 23;
+  if (st.mode & 0o2000) m += 2 ** 22;
+  if (st.mode & 0o1000) m += 2 ** 20;
   return m;
 }
 
-export function statInRoot(rootfs: string, path: string, mounts: MountPoint[]): Json {
+export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], container = ''): Json {
   const host = hostPathFor(rootfs, path, mounts, false);
   let st: Stats;
   try {
     st = lstatSync(host);
   } catch {
-    throw notFound(`Could not find the file ${path} in container`);
+    throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   }
   let linkTarget = '';
   if (st.isSymbolicLink()) {
@@ -172,10 +174,10 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[]): 
   return { name: basename(posix.normalize('/' + path)) || '/', size: st.size, mode: goFileMode(st), mtime: isoTime(st.mtimeMs), linkTarget };
 }
 
-export function archivePath(rootfs: string, path: string, mounts: MountPoint[]): Readable {
+export function archivePath(rootfs: string, path: string, mounts: MountPoint[], container = ''): Readable {
   const followLast = path.endsWith('/.') || path.endsWith('/');
   const host = hostPathFor(rootfs, path, mounts, followLast);
-  if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container`);
+  if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   if (path.endsWith('/.')) return tarStream(host, '.');
   return tarStream(dirname(host), basename(host));
 }
@@ -193,10 +195,10 @@ function lstatSafe(p: string): Stats | undefined {
  * first; then each entry is placed with its parent resolved inside the container root, so a
  * symlink in the container (even `/etc -> /`) never redirects a write to the host.
  */
-export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }): Promise<void> {
+export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }, container = ''): Promise<void> {
   const destHost = hostPathFor(rootfs, path, mounts, true);
   const st = lstatSafe(destHost);
-  if (!st) throw notFound(`Could not find the file ${path} in container`);
+  if (!st) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   if (!st.isDirectory()) throw invalid(`extraction point is not a directory: ${path}`);
   const staging = mkdtempSync(join(tmpdir(), 'hako-cp-'));
   try {
