@@ -1,0 +1,188 @@
+// Issue #4 ("a Docker user should change nothing but DOCKER_HOST"): behaviours where hakod, seen
+// through the real docker CLI (28.x), differed from dockerd. Each test pins dockerd's answer as it
+// was observed against Debian's dockerd 20.10 / moby ≥ 25 (exit codes, messages, JSON fields).
+// dockerd itself is not needed: the expectations are written down here.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
+
+const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for this test)` : !hasEngine ? 'the container engine is not built' : !isRoot ? 'container flows need root' : false;
+
+let d: TestDaemon;
+let tmp: { path: string; cleanup: () => void };
+
+function docker(args: string[], opts: { ok?: boolean; timeout?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    // SIGKILL: `docker run` forwards SIGTERM to the container instead of exiting, so a hang would outlive the test.
+    execFile(DOCKER, args, { env: d.env, timeout: opts.timeout ?? 30_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
+      if (e?.killed) assert.fail(`docker ${args.join(' ')} hung (killed after ${opts.timeout ?? 30_000} ms)\nstdout: ${stdout}\nstderr: ${stderr}`);
+      const code = e ? (typeof e.code === 'number' ? e.code : 1) : 0;
+      if (opts.ok !== false && code !== 0) assert.fail(`docker ${args.join(' ')} → ${code}\nstdout: ${stdout}\nstderr: ${stderr}\ndaemon log:\n${d.log().slice(-3000)}`);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function containerNames(): Promise<string[]> {
+  return (await docker(['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean);
+}
+
+before(async () => {
+  if (skip) return;
+  tmp = tempDir('hako-compat-');
+  const rootfs = join(tmp.path, 'rootfs');
+  mkdirSync(rootfs);
+  makeBusyboxRootfs(rootfs);
+  const tar = join(tmp.path, 'busybox.tar');
+  execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+  d = await startDaemon();
+  await docker(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
+});
+
+after(async () => {
+  if (d) {
+    const code = await d.stop();
+    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
+    assert.doesNotMatch(d.log(), /BUG: /);
+  }
+  tmp?.cleanup();
+});
+
+test('docker run --rm of a missing program exits 127 and removes the container (it used to hang)', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['run', '--rm', '--name', 'rm-missing', 'busybox', 'nosuchcmd'], { ok: false, timeout: 20_000 });
+  assert.equal(r.code, 127, r.stderr);
+  assert.match(r.stderr, /nosuchcmd/);
+  assert.ok(!(await containerNames()).includes('rm-missing'), 'the --rm container is gone');
+  const notExec = await docker(['run', '--rm', '--name', 'rm-noexec', 'busybox', '/etc/passwd'], { ok: false, timeout: 20_000 });
+  assert.equal(notExec.code, 126, notExec.stderr);
+  assert.ok(!(await containerNames()).includes('rm-noexec'));
+});
+
+test('a start that fails to exec records exit code 127 (missing) / 126 (not executable) like dockerd', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--name', 'start-missing', 'busybox', 'nosuchcmd']);
+  const s = await docker(['start', 'start-missing'], { ok: false });
+  assert.notEqual(s.code, 0);
+  const state = JSON.parse((await docker(['inspect', '-f', '{{json .State}}', 'start-missing'])).stdout) as { Status: string; ExitCode: number; Error: string };
+  assert.equal(state.Status, 'created');
+  assert.equal(state.ExitCode, 127);
+  assert.match(state.Error, /nosuchcmd/);
+  await docker(['create', '--name', 'start-noexec', 'busybox', '/etc']);
+  await docker(['start', 'start-noexec'], { ok: false });
+  assert.equal((await docker(['inspect', '-f', '{{.State.ExitCode}}', 'start-noexec'])).stdout.trim(), '126');
+  await docker(['rm', 'start-missing', 'start-noexec']);
+});
+
+test('docker exec of a missing program exits 126 with the error on stdout (not "Unrecognized input header")', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--name', 'exec-missing', 'busybox', 'sleep', '1000']);
+  try {
+    const r = await docker(['exec', 'exec-missing', 'nosuch'], { ok: false });
+    assert.equal(r.code, 126, `stdout: ${r.stdout} stderr: ${r.stderr}`);
+    assert.match(r.stdout, /nosuch/);
+    assert.doesNotMatch(r.stdout + r.stderr, /Unrecognized input header/);
+    // The container is unharmed and a good exec still works.
+    assert.equal((await docker(['exec', 'exec-missing', 'echo', 'ok'])).stdout, 'ok\n');
+  } finally {
+    await docker(['rm', '-f', 'exec-missing']);
+  }
+});
+
+test('docker cp copies directories both ways; a missing path names the container', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--name', 'cp-dirs', 'busybox', 'sh', '-c', 'mkdir -p /d/sub && echo a > /d/sub/f && sleep 1000']);
+  try {
+    // wait for the shell to have written the file
+    for (let i = 0; i < 50 && (await docker(['exec', 'cp-dirs', 'test', '-f', '/d/sub/f'], { ok: false })).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const out = join(tmp.path, 'cp-out');
+    mkdirSync(out);
+    await docker(['cp', 'cp-dirs:/d', out]);
+    assert.ok(statSync(join(out, 'd', 'sub')).isDirectory());
+    assert.equal(readFileSync(join(out, 'd', 'sub', 'f'), 'utf8'), 'a\n');
+    await docker(['cp', '-a', 'cp-dirs:/d', join(out, 'da')]);
+    assert.deepEqual(readdirSync(join(out, 'da', 'sub')), ['f']);
+    writeFileSync(join(out, 'd', 'sub', 'g'), 'b\n');
+    await docker(['cp', join(out, 'd'), 'cp-dirs:/new']);
+    assert.equal((await docker(['exec', 'cp-dirs', 'cat', '/new/sub/f', '/new/sub/g'])).stdout, 'a\nb\n');
+    const stat = (await d.request('HEAD', '/containers/cp-dirs/archive?path=/d')).headers['x-docker-container-path-stat'] as string;
+    const mode = (JSON.parse(Buffer.from(stat, 'base64').toString()) as { mode: number }).mode;
+    assert.ok(mode > 0 && mode >= 2 ** 31, `directory mode has Go's ModeDir bit and is not negative: ${mode}`);
+    const missing = await docker(['cp', 'cp-dirs:/nosuch', out], { ok: false });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Could not find the file \/nosuch in container cp-dirs/);
+  } finally {
+    await docker(['rm', '-f', 'cp-dirs']);
+  }
+});
+
+test('diff, size and commit leave out the empty mount targets of /etc/hostname, hosts, resolv.conf', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--name', 'diff-clean', 'busybox', 'sleep', '1000']);
+  try {
+    assert.equal((await docker(['diff', 'diff-clean'])).stdout, '');
+    assert.equal((await docker(['ps', '-s', '--filter', 'name=diff-clean', '--format', '{{.Size}}'])).stdout.trim().split(' ')[0], '0B');
+    await docker(['exec', 'diff-clean', 'sh', '-c', 'echo x > /tmp/f']);
+    assert.deepEqual((await docker(['diff', 'diff-clean'])).stdout.trim().split('\n'), ['C /tmp', 'A /tmp/f']);
+    await docker(['commit', 'diff-clean', 'compat-committed:1']);
+    const saved = join(tmp.path, 'committed');
+    mkdirSync(saved);
+    execFileSync('sh', ['-c', `"${DOCKER}" save compat-committed:1 | tar -C "${saved}" -xf -`], { env: d.env });
+    const manifest = JSON.parse(readFileSync(join(saved, 'manifest.json'), 'utf8')) as Array<{ Layers: string[] }>;
+    const top = manifest[0]!.Layers.at(-1)!;
+    const entries = execFileSync('tar', ['-tf', join(saved, top)], { encoding: 'utf8' }).split('\n').filter(Boolean).map((e) => e.replace(/^\.\//, '').replace(/\/$/, ''));
+    assert.ok(entries.includes('tmp/f'), entries.join(' '));
+    for (const e of ['etc', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf']) assert.ok(!entries.includes(e), `${e} is not in the committed layer: ${entries.join(' ')}`);
+  } finally {
+    await docker(['rm', '-f', 'diff-clean']);
+    await docker(['rmi', 'compat-committed:1'], { ok: false });
+  }
+});
+
+test('--cpus beyond the CPUs, negative --cpu-shares and unknown capabilities are refused at create/update like dockerd', { skip, timeout: 60_000 }, async () => {
+  const n = availableParallelism();
+  const before = await containerNames();
+  const cpus = await docker(['run', '--rm', '--cpus', String(n + 1), 'busybox', 'true'], { ok: false });
+  assert.equal(cpus.code, 125);
+  assert.match(cpus.stderr, new RegExp(`Range of CPUs is from 0\\.01 to ${n}\\.00, as there are only ${n} CPUs available`));
+  const shares = await docker(['run', '--rm', '--cpu-shares', '-1', 'busybox', 'true'], { ok: false });
+  assert.equal(shares.code, 125);
+  assert.match(shares.stderr, /cpu-shares/);
+  const cap = await docker(['run', '--rm', '--cap-add', 'bogus', 'busybox', 'true'], { ok: false });
+  assert.equal(cap.code, 125);
+  assert.match(cap.stderr, /invalid CapAdd: unknown capability: "CAP_BOGUS"/);
+  const drop = await docker(['create', '--cap-drop', 'CAP_NOPE', 'busybox', 'true'], { ok: false });
+  assert.match(drop.stderr, /invalid CapDrop: unknown capability: "CAP_NOPE"/);
+  assert.deepEqual(await containerNames(), before, 'nothing was created');
+  // Lower case and ALL are fine, as with dockerd.
+  await docker(['run', '--rm', '--cap-drop', 'all', '--cap-add', 'net_admin', 'busybox', 'true']);
+  await docker(['run', '-d', '--name', 'upd-cpus', 'busybox', 'sleep', '1000']);
+  try {
+    const upd = await docker(['update', '--cpus', String(n + 1), 'upd-cpus'], { ok: false });
+    assert.equal(upd.code, 1);
+    assert.match(upd.stderr, /Range of CPUs/);
+    await docker(['update', '--cpus', '0.5', 'upd-cpus']);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.NanoCpus}}', 'upd-cpus'])).stdout.trim(), '500000000');
+  } finally {
+    await docker(['rm', '-f', 'upd-cpus']);
+  }
+});
+
+test('system df counts a layer shared by two images once (LayersSize, SharedSize)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '--name', 'df-base', 'busybox', 'sh', '-c', 'echo x > /tmp/x']);
+  await docker(['commit', 'df-base', 'compat-df:1']);
+  await docker(['rm', 'df-base']);
+  try {
+    const df = JSON.parse((await d.request('GET', '/system/df')).body.toString()) as { LayersSize: number; Images: Array<{ RepoTags: string[]; Size: number; SharedSize: number }> };
+    const base = df.Images.find((i) => i.RepoTags.includes('busybox:latest'))!;
+    const child = df.Images.find((i) => i.RepoTags.includes('compat-df:1'))!;
+    assert.ok(base.SharedSize > 0 && base.SharedSize <= base.Size, JSON.stringify(base));
+    assert.equal(child.SharedSize, base.SharedSize);
+    const sum = df.Images.reduce((s, i) => s + i.Size, 0);
+    assert.ok(df.LayersSize < sum, `LayersSize ${df.LayersSize} < sum of image sizes ${sum}`);
+    assert.ok(df.LayersSize >= child.Size, `LayersSize ${df.LayersSize} ≥ the larger image ${child.Size}`);
+  } finally {
+    await docker(['rmi', 'compat-df:1']);
+  }
+});
