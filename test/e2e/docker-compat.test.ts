@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
 
@@ -25,6 +26,17 @@ function docker(args: string[], opts: { ok?: boolean; timeout?: number } = {}): 
       const code = e ? (typeof e.code === 'number' ? e.code : 1) : 0;
       if (opts.ok !== false && code !== 0) assert.fail(`docker ${args.join(' ')} → ${code}\nstdout: ${stdout}\nstderr: ${stderr}\ndaemon log:\n${d.log().slice(-3000)}`);
       resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const HAKO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hako.js');
+
+function hako(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [HAKO, ...args], { env: { ...d.env, HAKO_HOST: d.host }, timeout: 30_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const e = err as (Error & { code?: number | string }) | null;
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr });
     });
   });
 }
@@ -184,5 +196,36 @@ test('system df counts a layer shared by two images once (LayersSize, SharedSize
     assert.ok(df.LayersSize >= child.Size, `LayersSize ${df.LayersSize} ≥ the larger image ${child.Size}`);
   } finally {
     await docker(['rmi', 'compat-df:1']);
+  }
+});
+
+test('the hako CLI prints what the docker CLI prints: top with ps options, rename and port errors, system df (-v)', { skip, timeout: 90_000 }, async () => {
+  await docker(['volume', 'create', 'compat-df-vol']);
+  await docker(['run', '-d', '--name', 'cli-same', '-v', 'compat-df-vol:/data', 'busybox', 'sh', '-c', 'head -c 5000 /dev/zero > /data/z; sleep 1000']);
+  await docker(['run', '--name', 'cli-same-2', 'busybox', 'sh', '-c', 'echo x > /tmp/x']);
+  await docker(['commit', 'cli-same-2', 'compat-cli:1']);
+  try {
+    for (let i = 0; i < 50 && (await docker(['exec', 'cli-same', 'test', '-s', '/data/z'], { ok: false })).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const cases = [
+      ['top', 'cli-same', '-o', 'pid,comm'],
+      ['rename', 'cli-same', 'cli-same'],
+      ['port', 'cli-same', '80'],
+      ['system', 'df'],
+      ['system', 'df', '-v'],
+    ];
+    for (const args of cases) {
+      const want = await docker(args, { ok: false });
+      const got = await hako(args);
+      assert.equal(got.code, want.code, `exit code of ${args.join(' ')}: ${got.stderr}`);
+      // CREATED columns may tick between the two runs
+      const norm = (t: string) => t.replace(/(\d+ seconds?|Less than a second|About a minute)/g, 'T').replace(/ +/g, ' ');
+      assert.equal(norm(got.stdout), norm(want.stdout), `stdout of ${args.join(' ')}`);
+      assert.equal(got.stderr, want.stderr, `stderr of ${args.join(' ')}`);
+    }
+    assert.match((await hako(['system', 'df', '-v'])).stdout, /Images space usage:[\s\S]*compat-cli[\s\S]*Containers space usage:[\s\S]*cli-same[\s\S]*Local Volumes space usage:[\s\S]*compat-df-vol +1 +5kB\n[\s\S]*Build cache usage: 0B/);
+  } finally {
+    await docker(['rm', '-f', 'cli-same', 'cli-same-2']);
+    await docker(['rmi', 'compat-cli:1'], { ok: false });
+    await docker(['volume', 'rm', 'compat-df-vol'], { ok: false });
   }
 });
