@@ -229,3 +229,15 @@ test('the hako CLI prints what the docker CLI prints: top with ps options, renam
     await docker(['volume', 'rm', 'compat-df-vol'], { ok: false });
   }
 });
+
+test('the container process has its primary group among its supplementary groups, like dockerd (`id` shows groups=…)', { skip, timeout: 60_000 }, async () => {
+  assert.equal((await docker(['run', '--rm', 'busybox', 'id'])).stdout, 'uid=0(root) gid=0(root) groups=0(root)\n');
+  assert.equal((await docker(['run', '--rm', '-u', '65534', 'busybox', 'id'])).stdout, 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n');
+  assert.equal((await docker(['run', '--rm', '--group-add', '65534', 'busybox', 'id'])).stdout, 'uid=0(root) gid=0(root) groups=0(root),65534(nogroup)\n');
+  await docker(['run', '-d', '--name', 'groups-exec', 'busybox', 'sleep', '1000']);
+  try {
+    assert.equal((await docker(['exec', '-u', '65534', 'groups-exec', 'id'])).stdout, 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n');
+  } finally {
+    await docker(['rm', '-f', 'groups-exec']);
+  }
+});
