@@ -145,6 +145,11 @@ function isoNow(): string {
   return isoTime().replace(/Z$/, '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
 }
 
+/** dockerd's exec event action: entrypoint, a space, the arguments (`exec_create: id ` without any). */
+function execEventCmd(argv: readonly string[]): string {
+  return `${argv[0] ?? ''} ${argv.slice(1).join(' ')}`;
+}
+
 export class Engine implements ContainerEngine {
   readonly root: string;
   readonly execRoot: string;
@@ -715,7 +720,12 @@ export class Engine implements ContainerEngine {
       const rootfs = await this.mountRootfs(id);
       this.trace.mark(id, 'start.rootfs');
       for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
-      for (const m of rec.MountPoints) if (m.Type === 'bind' && !existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+      for (const m of rec.MountPoints) {
+        if (m.Type !== 'bind' || existsSync(m.Source)) continue;
+        // dockerd creates a missing -v (Binds) source on every start, not only at create; --mount binds must exist.
+        if ((hc.Binds as string[] | null)?.some((b) => b.startsWith(`${m.Source}:`))) mkdirSync(m.Source, { recursive: true });
+        else throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+      }
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
@@ -1062,7 +1072,7 @@ export class Engine implements ContainerEngine {
     if (!rec.State.Running || rec.State.Paused) throw conflict(`container ${rec.Id} is not running`);
     const execId = randomBytes(32).toString('hex');
     const attrs = { execID: execId };
-    this.emit(live, `exec_create: ${argv.join(' ')}`, attrs);
+    this.emit(live, `exec_create: ${execEventCmd(argv)}`, attrs);
     const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), { Cmd: argv }, false);
     const started = superviseProcess({ tty: false, openStdin: false, stdinOnce: false }, async (stdio) => {
       const s = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
@@ -1077,7 +1087,7 @@ export class Engine implements ContainerEngine {
         startTimer = setTimeout(() => reject(new HakoError({ step: `timed out starting health check for container ${rec.Id}`, kind: 'internal' })), 30_000);
       }),
     ]).finally(() => clearTimeout(startTimer));
-    this.emit(live, `exec_start: ${argv.join(' ')}`, attrs);
+    this.emit(live, `exec_start: ${execEventCmd(argv)}`, attrs);
     const out = new LimitedOutput();
     sup.io.subscribe((c) => {
       if (c) out.write(c.data);
@@ -1553,7 +1563,7 @@ export class Engine implements ContainerEngine {
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { ID: id, ContainerID: live.rec.Id, body, Running: false, ExitCode: null, Pid: 0, started: false });
     live.execs.add(id);
-    this.emit(live, `exec_create: ${body.Cmd.join(' ')}`, { execID: id });
+    this.emit(live, `exec_create: ${execEventCmd(body.Cmd)}`, { execID: id });
     return { Id: id };
   }
 
@@ -1595,7 +1605,7 @@ export class Engine implements ContainerEngine {
     ex.Running = true;
     ex.Pid = sup.pid;
     ex.io = sup.io;
-    this.emit(live, `exec_start: ${b.Cmd.join(' ')}`, { execID: ex.ID });
+    this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
     ex.exited = sup.exited.then((code) => {
       ex.Running = false;
       ex.ExitCode = code;

@@ -241,3 +241,38 @@ test('the container process has its primary group among its supplementary groups
     await docker(['rm', '-f', 'groups-exec']);
   }
 });
+
+test('a -v bind source removed after create is created again on start (like dockerd); a --mount bind source is not', { skip, timeout: 60_000 }, async () => {
+  const src = join(tmp.path, 'bind-src', 'sub');
+  await docker(['create', '--name', 'bind-recreate', '-v', `${src}:/x`, 'busybox', 'ls', '-d', '/x']);
+  const { rmSync } = await import('node:fs');
+  try {
+    rmSync(join(tmp.path, 'bind-src'), { recursive: true, force: true });
+    assert.equal((await docker(['start', '-a', 'bind-recreate'])).stdout, '/x\n');
+    assert.ok(statSync(src).isDirectory());
+    mkdirSync(join(tmp.path, 'mount-src'));
+    await docker(['create', '--name', 'mount-gone', '--mount', `type=bind,src=${join(tmp.path, 'mount-src')},dst=/x`, 'busybox', 'true']);
+    rmSync(join(tmp.path, 'mount-src'), { recursive: true });
+    const r = await docker(['start', 'mount-gone'], { ok: false });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /bind source path does not exist/);
+  } finally {
+    await docker(['rm', '-f', 'bind-recreate', 'mount-gone'], { ok: false });
+  }
+});
+
+test('exec events name the program and its arguments like dockerd ("exec_create: id " with the trailing space)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--name', 'exec-events', 'busybox', 'sleep', '1000']);
+  try {
+    const since = String(Date.now() / 1000 - 1);
+    await docker(['exec', 'exec-events', 'true']);
+    await docker(['exec', 'exec-events', 'echo', 'a', 'b']);
+    const ev = await docker(['events', '--since', since, '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=exec-events', '--format', '{{.Action}}|']);
+    const actions = ev.stdout.split('|\n').filter(Boolean);
+    assert.ok(actions.includes('exec_create: true '), JSON.stringify(actions));
+    assert.ok(actions.includes('exec_start: true '), JSON.stringify(actions));
+    assert.ok(actions.includes('exec_create: echo a b'), JSON.stringify(actions));
+  } finally {
+    await docker(['rm', '-f', 'exec-events']);
+  }
+});
