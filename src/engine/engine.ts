@@ -1558,7 +1558,7 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     if (!Array.isArray(body.Cmd) || body.Cmd.length === 0) throw invalid('No exec command specified');
     if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
-    if (live.rec.State.Paused) throw conflict(`Container ${live.rec.Id} is paused, unpause the container before exec`);
+    if (live.rec.State.Paused) throw conflict(`Container ${idOrName} is paused, unpause the container before exec`);
     if (live.rec.State.Restarting) throw conflict(`Container ${live.rec.Id} is restarting, wait until the container is running`);
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { ID: id, ContainerID: live.rec.Id, body, Running: false, ExitCode: null, Pid: 0, started: false });

@@ -276,3 +276,25 @@ test('exec events name the program and its arguments like dockerd ("exec_create:
     await docker(['rm', '-f', 'exec-events']);
   }
 });
+
+test('unknown or bad --log-opt values are refused at create, leaving no container (dockerd: "unknown log opt")', { skip, timeout: 60_000 }, async () => {
+  const before = await containerNames();
+  const unknown = await docker(['run', '--rm', '--log-opt', 'bogus=1', 'busybox', 'true'], { ok: false });
+  assert.equal(unknown.code, 125);
+  assert.match(unknown.stderr, /unknown log opt 'bogus' for json-file log driver/);
+  const files = await docker(['run', '--rm', '--log-opt', 'max-file=x', 'busybox', 'true'], { ok: false });
+  assert.equal(files.code, 125);
+  assert.match(files.stderr, /max-file/);
+  const size = await docker(['create', '--log-opt', 'max-size=bogus', 'busybox', 'true'], { ok: false });
+  assert.match(size.stderr, /max-size/);
+  assert.deepEqual(await containerNames(), before);
+  assert.equal((await docker(['run', '--rm', '--log-opt', 'max-file=2', '--log-opt', 'max-size=1k', '--log-opt', 'tag=x', 'busybox', 'echo', 'ok'])).stdout, 'ok\n');
+  await docker(['run', '-d', '--name', 'paused-exec', 'busybox', 'sleep', '1000']);
+  try {
+    await docker(['pause', 'paused-exec']);
+    const r = await docker(['exec', 'paused-exec', 'true'], { ok: false });
+    assert.match(r.stderr, /Container paused-exec is paused, unpause the container before exec/);
+  } finally {
+    await docker(['rm', '-f', 'paused-exec']);
+  }
+});

@@ -4,6 +4,7 @@
 import { mergeHealthcheck, validateHealthcheck } from '../health.js';
 import { posix } from 'node:path';
 import { availableParallelism } from 'node:os';
+import { parseLogSize } from '../logs/json-file.js';
 import { CAPABILITIES } from '../../runtime/security/capabilities.js';
 import { invalid } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
@@ -107,6 +108,25 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
   return { Config: cfg, HostConfig, Path: argv[0]!, Args: argv.slice(1), Warnings: warnings };
 }
 
+// moby's ValidateLogOpts for the drivers hako has: unknown options are refused at create.
+const LOG_OPTS: Record<string, string[]> = {
+  'json-file': ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'],
+  local: ['max-file', 'max-size', 'compress', 'mode', 'max-buffer-size'],
+};
+
+function validateLogOpts(driver: string, cfg: Record<string, unknown>): void {
+  const known = LOG_OPTS[driver];
+  if (!known) return; // none: the client refuses options
+  for (const k of Object.keys(cfg)) if (!known.includes(k)) throw invalid(`unknown log opt '${k}' for ${driver} log driver`);
+  const size = cfg['max-size'];
+  if (size !== undefined && size !== '') parseLogSize(String(size));
+  const files = cfg['max-file'];
+  if (files !== undefined && files !== '') {
+    if (!/^-?\d+$/.test(String(files))) throw invalid(`invalid value for log opt max-file: ${JSON.stringify(files)}`, 'use a whole number');
+    if (Number(files) < 1) throw invalid('max-file cannot be less than 1');
+  }
+}
+
 const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 
 /** HostConfig with docker's defaults for the fields clients read back. */
@@ -126,6 +146,7 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   const logType = (lc.Type as string | undefined) || 'json-file';
   if (logType !== 'json-file' && logType !== 'none' && logType !== 'local') throw invalid(`logging driver "${logType}" is not supported`, 'use json-file or none');
   out.LogConfig = { Type: logType, Config: (lc.Config as Obj | undefined) ?? {} };
+  validateLogOpts(logType, (lc.Config as Record<string, unknown> | undefined) ?? {});
   out.Binds = hc.Binds ?? null;
   out.Mounts = hc.Mounts ?? undefined;
   if (out.Mounts === undefined) delete out.Mounts;
