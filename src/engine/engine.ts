@@ -43,7 +43,7 @@ import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
 import { readMonitorInfo, monitorAlive } from './monitor/index.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
-import { dockerStats } from './stats.js';
+import { dockerStats, netDevStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
 import { resolveInRoot } from './fs/paths.js';
 import * as fsops from './fs/ops.js';
@@ -1419,7 +1419,8 @@ export class Engine implements ContainerEngine {
           s = undefined;
         }
       }
-      const j = dockerStats(s, prev, who);
+      const pid = live.rec.State.Pid;
+      const j = dockerStats(s, prev, who, new Date(), s && pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
       prev = j;
       live.lastStats = j;
       return j;

@@ -298,3 +298,24 @@ test('unknown or bad --log-opt values are refused at create, leaving no containe
     await docker(['rm', '-f', 'paused-exec']);
   }
 });
+
+test('stats: network counters per interface (eth0, not lo) and the host memory as the limit of an unlimited container', { skip, timeout: 60_000 }, async () => {
+  const { totalmem } = await import('node:os');
+  await docker(['run', '-d', '--name', 'stats-net', 'busybox', 'sleep', '1000']);
+  await docker(['run', '-d', '--name', 'stats-none', '--network', 'none', '--memory', '64m', 'busybox', 'sleep', '1000']);
+  try {
+    const get = async (name: string) => JSON.parse((await d.request('GET', `/containers/${name}/stats?stream=false&one-shot=true`)).body.toString()) as { networks?: Record<string, { rx_bytes: number; tx_bytes: number }>; memory_stats: { limit: number } };
+    const s = await get('stats-net');
+    assert.ok(s.networks?.eth0, JSON.stringify(s.networks));
+    assert.equal(s.networks!.lo, undefined);
+    assert.equal(typeof s.networks!.eth0!.rx_bytes, 'number');
+    assert.ok(s.memory_stats.limit <= totalmem(), `limit ${s.memory_stats.limit} ≤ host memory ${totalmem()}`);
+    const none = await get('stats-none');
+    assert.equal(none.networks, undefined);
+    assert.equal(none.memory_stats.limit, 64 * 1024 * 1024);
+    const line = (await docker(['stats', '--no-stream', '--format', '{{.MemUsage}}', 'stats-net'])).stdout;
+    assert.doesNotMatch(line, /EiB/);
+  } finally {
+    await docker(['rm', '-f', 'stats-net', 'stats-none']);
+  }
+});
