@@ -319,3 +319,20 @@ test('stats: network counters per interface (eth0, not lo) and the host memory a
     await docker(['rm', '-f', 'stats-net', 'stats-none']);
   }
 });
+
+test('info: a stable engine ID (UUID in <data-root>/engine-id), docker.io and loopback registries; hako info prints what docker info prints', { skip, timeout: 60_000 }, async () => {
+  const id = (await docker(['info', '--format', '{{.ID}}'])).stdout.trim();
+  assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  assert.equal(readFileSync(join(d.root, 'engine-id'), 'utf8').trim(), id);
+  assert.equal((await docker(['info', '--format', '{{.ID}}'])).stdout.trim(), id);
+  const rc = JSON.parse((await docker(['info', '--format', '{{json .RegistryConfig}}'])).stdout) as { IndexConfigs: Record<string, { Secure: boolean; Official: boolean }>; InsecureRegistryCIDRs: string[] };
+  assert.deepEqual(rc.IndexConfigs['docker.io'], { Name: 'docker.io', Mirrors: [], Secure: true, Official: true });
+  assert.ok(rc.InsecureRegistryCIDRs.includes('127.0.0.0/8'));
+  const want = await docker(['info']);
+  const got = await hako(['info']);
+  const strip = (t: string) => t.replace(/^ Version: .*\n/m, '').replace(/^  (Running|Stopped|Paused): \d+\n/gm, '').replace(/^ Containers: \d+\n/m, '');
+  assert.equal(strip(got.stdout), strip(want.stdout));
+  assert.match(got.stdout, /\n Plugins:\n  Volume: local\n/);
+  assert.match(got.stdout, /\n Security Options:\n  seccomp\n   Profile: builtin\n/);
+  assert.match(got.stdout, /\n Insecure Registries:\n(  .*\n)*  127\.0\.0\.0\/8\n/);
+});

@@ -131,6 +131,26 @@ export async function version(ctx: Ctx): Promise<number> {
   return 0;
 }
 
+/** docker's Security Options block: `name=seccomp,profile=builtin` → seccomp / Profile: builtin. */
+function securityOptionLines(opts: string[]): string[] {
+  if (!opts.length) return [];
+  const out = [' Security Options:'];
+  for (const o of opts) {
+    const kv = new Map(o.split(',').map((p) => { const i = p.indexOf('='); return i < 0 ? [p, ''] as [string, string] : [p.slice(0, i), p.slice(i + 1)] as [string, string]; }));
+    out.push(`  ${kv.get('name') ?? o}`);
+    if (kv.has('profile')) out.push(`   Profile: ${kv.get('profile')}`);
+  }
+  return out;
+}
+
+/** docker's Insecure Registries block: the insecure index names, then the CIDRs. */
+function insecureRegistryLines(rc: Json | undefined): string[] {
+  const cidrs = (rc?.InsecureRegistryCIDRs as string[] | null) ?? [];
+  const idx = Object.values((rc?.IndexConfigs as Record<string, Json> | null) ?? {});
+  if (!cidrs.length && !idx.length) return [];
+  return [' Insecure Registries:', ...idx.filter((x) => x.Secure === false).map((x) => `  ${x.Name}`), ...cidrs.map((c) => `  ${c}`)];
+}
+
 export async function info(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const i = await client.json<Json>('GET', '/info');
@@ -157,11 +177,19 @@ export async function info(ctx: Ctx): Promise<number> {
     ` Logging Driver: ${i.LoggingDriver ?? ''}`,
     ` Cgroup Driver: ${i.CgroupDriver ?? ''}`,
     ` Cgroup Version: ${i.CgroupVersion ?? ''}`,
-    ` Runtimes: ${Object.keys((i.Runtimes as Json | null) ?? {}).join(' ')}`,
+    ' Plugins:',
+    `  Volume: ${((i.Plugins?.Volume as string[] | null) ?? []).join(' ')}`,
+    `  Network: ${((i.Plugins?.Network as string[] | null) ?? []).join(' ')}`,
+    ...(i.Plugins?.Authorization?.length ? [`  Authorization: ${(i.Plugins.Authorization as string[]).join(' ')}`] : []),
+    `  Log: ${((i.Plugins?.Log as string[] | null) ?? []).join(' ')}`,
+    ` Swarm: ${i.Swarm?.LocalNodeState ?? 'inactive'}`,
+    ` Runtimes: ${Object.keys((i.Runtimes as Json | null) ?? {}).sort().join(' ')}`,
     ` Default Runtime: ${i.DefaultRuntime ?? ''}`,
     ` Init Binary: ${i.InitBinary ?? ''}`,
-    ` Security Options:`,
-    ...((i.SecurityOptions as string[] | null) ?? []).map((s) => `  ${s.replace(/^name=/, '')}`),
+    ` containerd version: ${i.ContainerdCommit?.ID ?? ''}`,
+    ` runc version: ${i.RuncCommit?.ID ?? ''}`,
+    ` init version: ${i.InitCommit?.ID ?? ''}`,
+    ...securityOptionLines((i.SecurityOptions as string[] | null) ?? []),
     ` Kernel Version: ${i.KernelVersion ?? ''}`,
     ` Operating System: ${i.OperatingSystem ?? ''}`,
     ` OSType: ${i.OSType ?? ''}`,
@@ -176,7 +204,10 @@ export async function info(ctx: Ctx): Promise<number> {
     ` Docker Root Dir: ${i.DockerRootDir ?? ''}`,
     ` Debug Mode: ${i.Debug ?? false}`,
     ` Experimental: ${i.ExperimentalBuild ?? false}`,
+    ...insecureRegistryLines(i.RegistryConfig as Json | undefined),
     ` Live Restore Enabled: ${i.LiveRestoreEnabled ?? false}`,
+    '',
+    // docker ends the server block with an empty line
     '',
   ];
   ctx.stdout.write(lines.join('\n'));
