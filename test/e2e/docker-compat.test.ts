@@ -336,3 +336,23 @@ test('info: a stable engine ID (UUID in <data-root>/engine-id), docker.io and lo
   assert.match(got.stdout, /\n Security Options:\n  seccomp\n   Profile: builtin\n/);
   assert.match(got.stdout, /\n Insecure Registries:\n(  .*\n)*  127\.0\.0\.0\/8\n/);
 });
+
+test('hako events prints the exact nanosecond timestamps docker prints; hako start sums up the failures like docker', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--name', 'cli-events', 'busybox', 'true']);
+  try {
+    const until = String(Math.ceil(Date.now() / 1000) + 1);
+    const args = ['events', '--since', '1m', '--until', until, '--filter', 'container=cli-events'];
+    const want = await docker(args);
+    const got = await hako(args);
+    assert.match(want.stdout, /container create/);
+    assert.equal(got.stdout, want.stdout);
+    const startArgs = ['start', 'cli-events', 'cli-events-nosuch'];
+    const w = await docker(startArgs, { ok: false });
+    const g = await hako(startArgs);
+    assert.equal(g.code, w.code);
+    assert.equal(g.stderr, w.stderr);
+    assert.match(g.stderr, /Error: failed to start containers: cli-events-nosuch\n$/);
+  } finally {
+    await docker(['rm', '-f', 'cli-events']);
+  }
+});

@@ -239,7 +239,9 @@ export async function events(ctx: Ctx): Promise<number> {
         ctx.stdout.write(`${tpl.execute(e)}\n`);
         continue;
       }
-      const ns = BigInt(e.timeNano ?? Number(e.time ?? 0) * 1e9);
+      // timeNano exceeds 2^53: taken from the text, not the parsed (rounded) number.
+      const nanoText = /"timeNano":\s*(\d+)/.exec(p)?.[1];
+      const ns = nanoText ? BigInt(nanoText) : BigInt(Number(e.time ?? 0)) * 1000000000n;
       const d = new Date(Number(ns / 1000000n));
       const frac = String(ns % 1000000000n).padStart(9, '0');
       const ts = `${d.toISOString().slice(0, 19)}.${frac}Z`;
