@@ -93,6 +93,8 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   await o.snapshots.ensureLayer(chainId, (dir) => unpackLayer(Readable.from([tar]), dir, { mediaType: MediaType.OciLayer }));
 
   const created = isoTime();
+  // dockerd: the committed container's command (Cmd joined by spaces) is the history's CREATED BY.
+  const createdBy = Array.isArray(o.containerConfig.Cmd) ? (o.containerConfig.Cmd as string[]).join(' ') : '';
   const config = {
     ...baseCfg,
     created,
@@ -100,7 +102,7 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
     config: cfg,
     container: o.containerId,
     rootfs: { type: 'layers', diff_ids: [...baseCfg.rootfs.diff_ids, diffId] },
-    history: [...(baseCfg.history ?? []), { created, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), created_by: 'hako commit' }],
+    history: [...(baseCfg.history ?? []), { created, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), created_by: createdBy }],
   };
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDigest = await content.putBlob(configBytes);

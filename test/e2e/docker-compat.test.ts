@@ -138,6 +138,8 @@ test('diff, size and commit leave out the empty mount targets of /etc/hostname, 
     await docker(['exec', 'diff-clean', 'sh', '-c', 'echo x > /tmp/f']);
     assert.deepEqual((await docker(['diff', 'diff-clean'])).stdout.trim().split('\n'), ['C /tmp', 'A /tmp/f']);
     await docker(['commit', 'diff-clean', 'compat-committed:1']);
+    // dockerd's history names the container's command as CREATED BY
+    assert.equal((await docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'compat-committed:1'])).stdout.split('\n')[0], 'sleep 1000');
     const saved = join(tmp.path, 'committed');
     mkdirSync(saved);
     execFileSync('sh', ['-c', `"${DOCKER}" save compat-committed:1 | tar -C "${saved}" -xf -`], { env: d.env });
