@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
@@ -143,6 +143,14 @@ function defaultInitBinary(): string {
 
 function isoNow(): string {
   return isoTime().replace(/Z$/, '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
+}
+
+function lstatSafe(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 /** dockerd's exec event action: entrypoint, a space, the arguments (`exec_create: id ` without any). */
@@ -718,6 +726,9 @@ export class Engine implements ContainerEngine {
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       const rootfs = await this.mountRootfs(id);
+      // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a container.
+      const dockerenv = join(rootfs, '.dockerenv');
+      if (!lstatSafe(dockerenv)) writeFileSync(dockerenv, '', { mode: 0o755 });
       this.trace.mark(id, 'start.rootfs');
       for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
       for (const m of rec.MountPoints) {

@@ -134,6 +134,8 @@ test('diff, size and commit leave out the empty mount targets of /etc/hostname, 
   await docker(['run', '-d', '--name', 'diff-clean', 'busybox', 'sleep', '1000']);
   try {
     assert.equal((await docker(['diff', 'diff-clean'])).stdout, '');
+    // like dockerd's init layer: an empty /.dockerenv that diff does not show
+    assert.equal((await docker(['exec', 'diff-clean', 'stat', '-c', '%s %a', '/.dockerenv'])).stdout, '0 755\n');
     assert.equal((await docker(['ps', '-s', '--filter', 'name=diff-clean', '--format', '{{.Size}}'])).stdout.trim().split(' ')[0], '0B');
     await docker(['exec', 'diff-clean', 'sh', '-c', 'echo x > /tmp/f']);
     assert.deepEqual((await docker(['diff', 'diff-clean'])).stdout.trim().split('\n'), ['C /tmp', 'A /tmp/f']);
@@ -147,7 +149,7 @@ test('diff, size and commit leave out the empty mount targets of /etc/hostname, 
     const top = manifest[0]!.Layers.at(-1)!;
     const entries = execFileSync('tar', ['-tf', join(saved, top)], { encoding: 'utf8' }).split('\n').filter(Boolean).map((e) => e.replace(/^\.\//, '').replace(/\/$/, ''));
     assert.ok(entries.includes('tmp/f'), entries.join(' '));
-    for (const e of ['etc', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf']) assert.ok(!entries.includes(e), `${e} is not in the committed layer: ${entries.join(' ')}`);
+    for (const e of ['.dockerenv', 'etc', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf']) assert.ok(!entries.includes(e), `${e} is not in the committed layer: ${entries.join(' ')}`);
   } finally {
     await docker(['rm', '-f', 'diff-clean']);
     await docker(['rmi', 'compat-committed:1'], { ok: false });

@@ -41,14 +41,21 @@ export async function diskUsage(path: string): Promise<number> {
 }
 
 /**
- * The files the runtime creates in a container's upper dir only as targets of the bind mounts of
- * /etc/hostname, /etc/hosts and /etc/resolv.conf (docker keeps them in its "-init" layer, so
+ * The files the engine and runtime create in a container's upper dir: the empty /.dockerenv and
+ * the targets of the bind mounts of /etc/hostname, /etc/hosts and /etc/resolv.conf (docker keeps
+ * them in its "-init" layer, so
  * `diff` and `commit` never show them): empty regular files there that no lower layer has, and
  * /etc itself when nothing else in it changed. Writes to these files go to the mounted ones.
  */
 export function mountTargetArtifacts(upper: string, lowerdirs: string[]): Set<string> {
   const out = new Set<string>();
   const inLower = (rel: string) => lowerdirs.some((l) => existsSync(join(l, rel)));
+  try {
+    const st = lstatSync(join(upper, '.dockerenv'));
+    if (st.isFile() && st.size === 0 && !inLower('/.dockerenv')) out.add('/.dockerenv');
+  } catch {
+    // not there
+  }
   let names: string[];
   try {
     names = readdirSync(join(upper, 'etc'));
