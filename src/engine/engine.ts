@@ -575,13 +575,23 @@ export class Engine implements ContainerEngine {
     applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
     securityOpts(merged.HostConfig);
     const nm = merged.HostConfig.NetworkMode as string;
-    if (nm.startsWith('container:')) this.lookup(nm.slice('container:'.length));
-    const netPlan = this.net.plan(
+    // A 404 from create means "no such image" to the docker CLI, which then tries to pull it: a
+    // missing network or network container is a bad parameter here (400), with the same message.
+    const notFoundIsInvalid = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (err) {
+        if (err instanceof HakoError && err.kind === 'not-found') throw new HakoError({ step: err.step, hint: err.hint, kind: 'invalid-argument', cause: err });
+        throw err;
+      }
+    };
+    if (nm.startsWith('container:')) notFoundIsInvalid(() => this.lookup(nm.slice('container:'.length)));
+    const netPlan = notFoundIsInvalid(() => this.net.plan(
       merged.HostConfig,
       merged.Config,
       ((body.NetworkingConfig as Json | undefined)?.EndpointsConfig ?? null) as Record<string, unknown> | null,
       typeof body.MacAddress === 'string' && body.MacAddress ? body.MacAddress : undefined,
-    );
+    ));
     const mounts = collectMounts(merged.Config, merged.HostConfig);
     const logCfg = merged.HostConfig.LogConfig as { Type: string; Config: Record<string, string> };
     if (logCfg.Config['max-size']) parseLogSize(logCfg.Config['max-size']);

@@ -360,3 +360,28 @@ test('hako events prints the exact nanosecond timestamps docker prints; hako sta
     await docker(['rm', '-f', 'cli-events']);
   }
 });
+
+test('create refuses like dockerd: a missing network (400, so the CLI does not go pulling), cpusets the host lacks, bad stop signals, unknown mount types', { skip, timeout: 60_000 }, async () => {
+  const before = await containerNames();
+  // The API answer itself: a 404 would make `docker run` pull the image (from the internet).
+  for (const hc of [{ NetworkMode: 'compat-nosuch-net' }, { NetworkMode: 'container:compat-nosuch' }]) {
+    const r = await d.request('POST', '/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: hc }), { 'Content-Type': 'application/json' });
+    assert.equal(r.status, 400, r.body.toString());
+  }
+  const net = await docker(['run', '--pull', 'never', '--rm', '--network', 'compat-nosuch-net', 'busybox', 'true'], { ok: false });
+  assert.equal(net.code, 125);
+  assert.match(net.stderr, /network compat-nosuch-net not found/);
+  assert.doesNotMatch(net.stderr, /Unable to find image/);
+  const online = readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+  const cpus = await docker(['run', '--rm', '--cpuset-cpus', '4095', 'busybox', 'true'], { ok: false });
+  assert.equal(cpus.code, 125);
+  assert.match(cpus.stderr, new RegExp(`Requested CPUs are not available - requested 4095, available: ${online}`));
+  assert.match((await docker(['run', '--rm', '--cpuset-cpus', 'x', 'busybox', 'true'], { ok: false })).stderr, /Invalid value x for cpuset cpus/);
+  const sig = await docker(['run', '--rm', '--stop-signal', 'BOGUS', 'busybox', 'true'], { ok: false });
+  assert.equal(sig.code, 125);
+  assert.match(sig.stderr, /Invalid signal: BOGUS/);
+  const mount = await docker(['run', '--rm', '--mount', 'type=bogus,dst=/x', 'busybox', 'true'], { ok: false });
+  assert.match(mount.stderr, /invalid mount config for type "bogus": mount type unknown/);
+  assert.deepEqual(await containerNames(), before, 'nothing was created');
+  await docker(['run', '--rm', '--cpuset-cpus', online.split(/[-,]/)[0]!, '--stop-signal', 'RTMIN+3', 'busybox', 'true']);
+});

@@ -3,7 +3,8 @@
 // HostConfig with docker's defaults filled in. Pure functions: unit-tested without a kernel.
 import { mergeHealthcheck, validateHealthcheck } from '../health.js';
 import { posix } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, constants as osConstants } from 'node:os';
 import { parseLogSize } from '../logs/json-file.js';
 import { CAPABILITIES } from '../../runtime/security/capabilities.js';
 import { invalid } from '../../common/errors.js';
@@ -91,7 +92,10 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
   const vols = { ...((imageCfg.Volumes as Obj | null) ?? {}), ...((body.Volumes as Obj | null) ?? {}) };
   cfg.Volumes = Object.keys(vols).length > 0 ? Object.fromEntries(Object.keys(vols).map((v) => [v, {}])) : null;
   const stopSignal = (body.StopSignal as string | undefined) || (imageCfg.StopSignal as string | undefined);
-  if (stopSignal) cfg.StopSignal = stopSignal;
+  if (stopSignal) {
+    if (!isSignal(stopSignal)) throw invalid(`Invalid signal: ${stopSignal}`);
+    cfg.StopSignal = stopSignal;
+  }
   const shell = strArray(body.Shell, 'Shell') ?? strArray(imageCfg.Shell, 'image Shell');
   if (shell && shell.length > 0) cfg.Shell = shell;
   else delete cfg.Shell;
@@ -125,6 +129,43 @@ function validateLogOpts(driver: string, cfg: Record<string, unknown>): void {
     if (!/^-?\d+$/.test(String(files))) throw invalid(`invalid value for log opt max-file: ${JSON.stringify(files)}`, 'use a whole number');
     if (Number(files) < 1) throw invalid('max-file cannot be less than 1');
   }
+}
+
+/** moby's ParseSignal: a number 1–64, or a name with or without SIG (RTMIN+n, RTMAX-n too). */
+function isSignal(sig: string): boolean {
+  if (/^\d+$/.test(sig)) return Number(sig) >= 1 && Number(sig) <= 64;
+  const name = sig.toUpperCase().replace(/^SIG/, '');
+  if (/^RTM(IN|AX)([+-]\d+)?$/.test(name)) return true;
+  return (osConstants.signals as Record<string, number | undefined>)[`SIG${name}`] !== undefined;
+}
+
+/** A cpuset list (`0-2,4`) as a set of numbers; undefined when malformed. */
+function parseCpuList(text: string): Set<number> | undefined {
+  const out = new Set<number>();
+  for (const part of text.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return undefined;
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a || b - a > 4096) return undefined;
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return out;
+}
+
+/** dockerd refuses at create a --cpuset-cpus/--cpuset-mems the host does not have (the cgroup write would fail at start with ERANGE). */
+function checkCpuset(value: string, what: 'cpus' | 'mems', onlineFile: string, label: string): void {
+  if (value === '') return;
+  const wanted = parseCpuList(value);
+  if (!wanted) throw invalid(`Invalid value ${value} for cpuset ${what}`);
+  let online: string;
+  try {
+    online = readFileSync(onlineFile, 'utf8').trim();
+  } catch {
+    return; // no such sysfs file (no NUMA info): the kernel decides at start
+  }
+  const have = parseCpuList(online);
+  if (have && [...wanted].some((n) => !have.has(n))) throw invalid(`Requested ${label} are not available - requested ${value}, available: ${online}`);
 }
 
 const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
@@ -194,6 +235,8 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if ((out.CpuShares as number) < 0) throw invalid('invalid CPU shares (--cpu-shares): must not be negative');
   out.CpusetCpus = hc.CpusetCpus ?? '';
   out.CpusetMems = hc.CpusetMems ?? '';
+  checkCpuset(String(out.CpusetCpus), 'cpus', '/sys/devices/system/cpu/online', 'CPUs');
+  checkCpuset(String(out.CpusetMems), 'mems', '/sys/devices/system/node/online', 'memory nodes');
   out.PidsLimit = hc.PidsLimit ?? null;
   out.Ulimits = hc.Ulimits ?? null;
   out.Devices = hc.Devices ?? [];
@@ -280,7 +323,7 @@ export function parseMount(m: Obj): MountPoint {
     if (t.Mode) opts.push(`mode=${Number(t.Mode).toString(8)}`);
     return { Type: 'tmpfs', Source: '', Destination: posix.normalize(target), Mode: '', RW: rw, Propagation: '', TmpfsOptions: opts };
   }
-  throw invalid(`invalid mount config: mount type unknown: "${type}"`);
+  throw invalid(`invalid mount config for type "${type}": mount type unknown`);
 }
 
 /** All the container's mounts from Binds, Mounts, Tmpfs and the image's Volumes (later ones win per destination). */
