@@ -1269,6 +1269,10 @@ export class Engine implements ContainerEngine {
       const keys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy'];
       const next: Record<string, unknown> = { ...hc };
       for (const k of keys) if (body[k] !== undefined && body[k] !== null && !(typeof body[k] === 'number' && body[k] === 0 && k !== 'PidsLimit')) next[k] = body[k];
+      const newMem = Number(body.Memory ?? 0);
+      if (newMem > 0 && !Number(body.MemorySwap ?? 0) && Number(hc.MemorySwap) > 0 && newMem > Number(hc.MemorySwap)) {
+        throw conflict(`Cannot update container ${live.rec.Id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`);
+      }
       const normalized = normalizeHostConfig(next, []);
       if (normalized.AutoRemove === true && (normalized.RestartPolicy as { Name: string }).Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
       if (live.rec.State.Running) {

@@ -385,3 +385,18 @@ test('create refuses like dockerd: a missing network (400, so the CLI does not g
   assert.deepEqual(await containerNames(), before, 'nothing was created');
   await docker(['run', '--rm', '--cpuset-cpus', online.split(/[-,]/)[0]!, '--stop-signal', 'RTMIN+3', 'busybox', 'true']);
 });
+
+test('--memory without --memory-swap: inspect shows dockerd\'s default swap (2 × memory); update keeps dockerd\'s rule for it', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--name', 'mem-swap', '--memory', '64m', 'busybox', 'sleep', '1000']);
+  try {
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}', 'mem-swap'])).stdout.trim(), `${64 << 20} ${128 << 20}`);
+    const up = await docker(['update', '--memory', '256m', 'mem-swap'], { ok: false });
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time/);
+    await docker(['update', '--memory', '100m', 'mem-swap']);
+    await docker(['update', '--memory', '512m', '--memory-swap', '1g', 'mem-swap']);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}', 'mem-swap'])).stdout.trim(), `${512 << 20} ${1 << 30}`);
+  } finally {
+    await docker(['rm', '-f', 'mem-swap']);
+  }
+});

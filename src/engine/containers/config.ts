@@ -221,6 +221,8 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if ((out.MemorySwap as number) > 0 && (out.Memory as number) > 0 && (out.MemorySwap as number) < (out.Memory as number)) {
     throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
   }
+  // dockerd records the default it applies (memory + as much swap, see spec.ts): inspect shows MemorySwap = 2 × Memory.
+  if ((out.Memory as number) > 0 && out.MemorySwap === 0) out.MemorySwap = (out.Memory as number) * 2;
   out.NanoCpus = Number(hc.NanoCpus ?? 0);
   out.CpuShares = Number(hc.CpuShares ?? 0);
   out.CpuQuota = Number(hc.CpuQuota ?? 0);
