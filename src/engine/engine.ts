@@ -1611,7 +1611,13 @@ export class Engine implements ContainerEngine {
     const tty = b.Tty === true || opts.tty;
     const detachKeys = tty && b.AttachStdin === true ? parseDetachKeys(b.DetachKeys) : null;
     ex.started = true;
-    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty);
+    let process_: ReturnType<typeof execProcessSpec>;
+    try {
+      process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty);
+    } catch (err) {
+      ex.ExitCode = 126; // dockerd: an exec that cannot start (unknown user, …) exits 126
+      throw err;
+    }
     const size = opts.consoleSize ?? b.ConsoleSize ?? undefined;
     let sup: Awaited<ReturnType<typeof superviseProcess>>;
     try {

@@ -97,6 +97,9 @@ test('docker exec of a missing program exits 126 with the error on stdout (not "
     assert.equal(r.code, 126, `stdout: ${r.stdout} stderr: ${r.stderr}`);
     assert.match(r.stdout, /nosuch/);
     assert.doesNotMatch(r.stdout + r.stderr, /Unrecognized input header/);
+    const user = await docker(['exec', '-u', 'nosuchuser', 'exec-missing', 'true'], { ok: false });
+    assert.equal(user.code, 126, `stdout: ${user.stdout} stderr: ${user.stderr}`);
+    assert.match(user.stdout, /unable to find user nosuchuser/);
     // The container is unharmed and a good exec still works.
     assert.equal((await docker(['exec', 'exec-missing', 'echo', 'ok'])).stdout, 'ok\n');
   } finally {
