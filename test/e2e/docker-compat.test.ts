@@ -403,3 +403,16 @@ test('--memory without --memory-swap: inspect shows dockerd\'s default swap (2 Ã
     await docker(['rm', '-f', 'mem-swap']);
   }
 });
+
+test('docker system prune works (no build cache to prune: /build/prune answers nothing deleted)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '--name', 'sys-prune', 'busybox', 'true']);
+  const r = await docker(['system', 'prune', '-f']);
+  assert.match(r.stdout, /Deleted Containers:\n[0-9a-f]{64}\n/);
+  assert.match(r.stdout, /Total reclaimed space: /);
+  assert.ok(!(await containerNames()).includes('sys-prune'));
+  const b = JSON.parse((await d.request('POST', '/build/prune')).body.toString());
+  assert.deepEqual(b, { CachesDeleted: null, SpaceReclaimed: 0 });
+  assert.equal((await d.request('POST', '/build/prune?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D')).status, 400);
+  // images are untouched by a plain system prune (only dangling ones would go)
+  assert.match((await docker(['images', '--format', '{{.Repository}}'])).stdout, /busybox/);
+});

@@ -152,6 +152,17 @@ function registryConfig(insecure: string[]): Record<string, unknown> {
   return { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, IndexConfigs: index, InsecureRegistryCIDRs: cidrs, Mirrors: [] };
 }
 
+/**
+ * POST /build/prune: hako has no builder, so there is no build cache and nothing to delete (what
+ * /system/df says too). `docker system prune` calls it after the containers, images and networks.
+ */
+async function buildPrune(ctx: Ctx): Promise<void> {
+  const filters = decodeFilters(ctx.query.get('filters'));
+  const known = ['until', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'unused-for'];
+  for (const k of Object.keys(filters)) if (!known.includes(k)) throw invalid(`invalid filter '${k}'`);
+  sendJson(ctx, 200, { CachesDeleted: null, SpaceReclaimed: 0 });
+}
+
 async function events(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const filters = decodeFilters(ctx.query.get('filters'));
   const since = qTime(ctx, 'since');
@@ -227,6 +238,7 @@ export const systemRoutes: Route[] = [
   route('GET', '/version', version),
   route('GET', '/info', info),
   route('GET', '/events', events),
+  route('POST', '/build/prune', buildPrune),
   route('GET', '/system/df', df),
   route('POST', '/auth', auth),
 ];
