@@ -106,6 +106,8 @@ interface Live {
   execs: Set<string>;
   /** Set while a stop/kill/rm is in progress: the exit is not a restart-policy failure. */
   stopping: boolean;
+  /** Not auto-removed (--rm) when it exits: a restart or a forced removal of its own is under way. */
+  keepOnExit?: boolean;
   lastStats?: Json;
   /** The health-check loop while the container runs (and has a Healthcheck). */
   health?: HealthChecker;
@@ -917,7 +919,8 @@ export class Engine implements ContainerEngine {
     // removal's.
     notify();
     this.trace.mark(rec.Id, 'exit.notified');
-    const autoRemove = rec.HostConfig.AutoRemove === true && !live.stopping;
+    // dockerd removes an --rm container on every exit, `docker stop` included, but not across a restart.
+    const autoRemove = rec.HostConfig.AutoRemove === true && !live.keepOnExit;
     if (!autoRemove) this.save(live);
     await cleanup();
     if (autoRemove) {
@@ -1026,12 +1029,17 @@ export class Engine implements ContainerEngine {
 
   async restartContainer(idOrName: string, opts: { timeoutSeconds?: number; signal?: string } = {}): Promise<void> {
     const live = await this.get(idOrName);
-    await this.stopInner(live, opts);
-    await this.locked(live, async () => {
-      live.rec.HasBeenManuallyStopped = false;
-      if (live.rec.State.Running) return;
-      await this.startLocked(live);
-    });
+    live.keepOnExit = true;
+    try {
+      await this.stopInner(live, opts);
+      await this.locked(live, async () => {
+        live.rec.HasBeenManuallyStopped = false;
+        if (live.rec.State.Running) return;
+        await this.startLocked(live);
+      });
+    } finally {
+      live.keepOnExit = false;
+    }
     this.emit(live, 'restart');
   }
 
@@ -1175,6 +1183,7 @@ export class Engine implements ContainerEngine {
     if (rec.State.Status === 'removing') throw conflict(`removal of container ${rec.Id} is already in progress`);
     if (rec.State.Running || rec.State.Restarting) {
       live.stopping = true;
+      live.keepOnExit = true; // removed right here, not by the exit handler
       if (live.restartTimer) clearTimeout(live.restartTimer);
       live.restartTimer = undefined;
       rec.State.Restarting = false;

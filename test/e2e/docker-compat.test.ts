@@ -416,3 +416,24 @@ test('docker system prune works (no build cache to prune: /build/prune answers n
   // images are untouched by a plain system prune (only dangling ones would go)
   assert.match((await docker(['images', '--format', '{{.Repository}}'])).stdout, /busybox/);
 });
+
+test('an --rm container is removed after docker stop (like dockerd), but survives docker restart', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--rm', '--name', 'rm-restart', 'busybox', 'sleep', '1000']);
+  await docker(['restart', '-t', '1', 'rm-restart']);
+  assert.equal((await docker(['inspect', '-f', '{{.State.Running}}', 'rm-restart'])).stdout.trim(), 'true');
+  await docker(['stop', '-t', '1', 'rm-restart']);
+  let gone = false;
+  for (let i = 0; i < 100 && !gone; i++) {
+    gone = !(await containerNames()).includes('rm-restart');
+    if (!gone) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(gone, 'the --rm container was removed after docker stop');
+  await docker(['run', '-d', '--rm', '--name', 'rm-kill', 'busybox', 'sleep', '1000']);
+  await docker(['kill', 'rm-kill']);
+  gone = false;
+  for (let i = 0; i < 100 && !gone; i++) {
+    gone = !(await containerNames()).includes('rm-kill');
+    if (!gone) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(gone, 'the --rm container was removed after docker kill');
+});
