@@ -66,7 +66,8 @@ const commandModule: Record<string, string> = {
   'network disconnect': 'network', 'network prune': 'network',
 };
 /** Commands whose flags stop at the first argument (the rest is the container's command). */
-const notInterspersed = new Set(['run', 'create', 'exec']);
+// docker's SetInterspersed(false): what follows the first argument is the container's (top: ps options).
+const notInterspersed = new Set(['run', 'create', 'exec', 'top']);
 const management = new Set(['container', 'image', 'volume', 'system', 'network', 'builder', 'plugin', 'context', 'manifest', 'trust']);
 
 function aliasMap(): Map<string, string> {

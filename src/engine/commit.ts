@@ -16,6 +16,7 @@ import { unpackLayer } from '../image/unpack/index.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import type { Json } from './api-types.js';
 import { isoTime } from '../common/time.js';
+import { mountTargetArtifacts } from './fs/ops.js';
 
 const run = promisify(execFile);
 
@@ -24,6 +25,8 @@ export interface CommitOptions {
   snapshots: SnapshotStore;
   baseImage: string;
   upperDir: string;
+  /** The container's image layers (to tell the runtime's mount targets from real changes). */
+  lowerDirs?: string[];
   containerConfig: Json;
   containerId: string;
   repo?: string;
@@ -73,6 +76,9 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   let tar: Buffer;
   try {
     await run('cp', ['-a', '--', `${o.upperDir}/.`, staging]);
+    // Like docker's init layer: the empty mount targets of /etc/hostname, hosts, resolv.conf stay out of the image.
+    const artifacts = [...mountTargetArtifacts(o.upperDir, o.lowerDirs ?? [])].sort().reverse();
+    for (const a of artifacts) rmSync(join(staging, a), { recursive: true, force: true });
     convertWhiteouts(staging);
     tar = (await run('tar', ['--sort=name', '--numeric-owner', '--format=gnu', '-C', staging, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 2 ** 31 })).stdout;
   } finally {
@@ -87,6 +93,8 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   await o.snapshots.ensureLayer(chainId, (dir) => unpackLayer(Readable.from([tar]), dir, { mediaType: MediaType.OciLayer }));
 
   const created = isoTime();
+  // dockerd: the committed container's command (Cmd joined by spaces) is the history's CREATED BY.
+  const createdBy = Array.isArray(o.containerConfig.Cmd) ? (o.containerConfig.Cmd as string[]).join(' ') : '';
   const config = {
     ...baseCfg,
     created,
@@ -94,7 +102,7 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
     config: cfg,
     container: o.containerId,
     rootfs: { type: 'layers', diff_ids: [...baseCfg.rootfs.diff_ids, diffId] },
-    history: [...(baseCfg.history ?? []), { created, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), created_by: 'hako commit' }],
+    history: [...(baseCfg.history ?? []), { created, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), created_by: createdBy }],
   };
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDigest = await content.putBlob(configBytes);

@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
@@ -43,7 +43,7 @@ import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
 import { readMonitorInfo, monitorAlive } from './monitor/index.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
-import { dockerStats } from './stats.js';
+import { dockerStats, netDevStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
 import { resolveInRoot } from './fs/paths.js';
 import * as fsops from './fs/ops.js';
@@ -106,6 +106,8 @@ interface Live {
   execs: Set<string>;
   /** Set while a stop/kill/rm is in progress: the exit is not a restart-policy failure. */
   stopping: boolean;
+  /** Not auto-removed (--rm) when it exits: a restart or a forced removal of its own is under way. */
+  keepOnExit?: boolean;
   lastStats?: Json;
   /** The health-check loop while the container runs (and has a Healthcheck). */
   health?: HealthChecker;
@@ -143,6 +145,19 @@ function defaultInitBinary(): string {
 
 function isoNow(): string {
   return isoTime().replace(/Z$/, '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
+}
+
+function lstatSafe(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** dockerd's exec event action: entrypoint, a space, the arguments (`exec_create: id ` without any). */
+function execEventCmd(argv: readonly string[]): string {
+  return `${argv[0] ?? ''} ${argv.slice(1).join(' ')}`;
 }
 
 export class Engine implements ContainerEngine {
@@ -509,9 +524,22 @@ export class Engine implements ContainerEngine {
       const meta = this.volumes.get(name);
       volumes.push(this.volumes.view(meta, { size: await fsops.diskUsage(this.volumes.dataPath(name)), refs: this.volumeUsers(name).length }));
     }
+    // Like dockerd: a layer shared by several images counts once in LayersSize and in each one's SharedSize.
+    const records = new Map((await this.images.meta.listImages().catch(() => [])).map((r) => [r.id, r]));
+    const layerUsers = new Map<string, { size: number; users: number }>();
+    for (const r of records.values()) {
+      for (const l of new Map(r.layers.map((x) => [x.digest, x.size]))) {
+        const e = layerUsers.get(l[0]) ?? { size: l[1], users: 0 };
+        e.users++;
+        layerUsers.set(l[0], e);
+      }
+    }
+    const uniqueLayers = [...layerUsers.values()].reduce((n, e) => n + e.size, 0);
+    const configs = images.reduce((n, i) => n + (records.get(i.id)?.config.size ?? 0), 0);
+    const shared = (id: string) => [...new Set(records.get(id as `sha256:${string}`)?.layers.map((l) => l.digest) ?? [])].reduce((n, d) => n + ((layerUsers.get(d)?.users ?? 0) > 1 ? layerUsers.get(d)!.size : 0), 0);
     return {
-      LayersSize: images.reduce((n, i) => n + i.size, 0),
-      Images: images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: -1, VirtualSize: i.size, Labels: {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })),
+      LayersSize: records.size ? uniqueLayers + configs : images.reduce((n, i) => n + i.size, 0),
+      Images: images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: shared(i.id), VirtualSize: i.size, Labels: {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })),
       Containers: containers,
       Volumes: volumes,
       BuildCache: [],
@@ -549,13 +577,23 @@ export class Engine implements ContainerEngine {
     applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
     securityOpts(merged.HostConfig);
     const nm = merged.HostConfig.NetworkMode as string;
-    if (nm.startsWith('container:')) this.lookup(nm.slice('container:'.length));
-    const netPlan = this.net.plan(
+    // A 404 from create means "no such image" to the docker CLI, which then tries to pull it: a
+    // missing network or network container is a bad parameter here (400), with the same message.
+    const notFoundIsInvalid = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (err) {
+        if (err instanceof HakoError && err.kind === 'not-found') throw new HakoError({ step: err.step, hint: err.hint, kind: 'invalid-argument', cause: err });
+        throw err;
+      }
+    };
+    if (nm.startsWith('container:')) notFoundIsInvalid(() => this.lookup(nm.slice('container:'.length)));
+    const netPlan = notFoundIsInvalid(() => this.net.plan(
       merged.HostConfig,
       merged.Config,
       ((body.NetworkingConfig as Json | undefined)?.EndpointsConfig ?? null) as Record<string, unknown> | null,
       typeof body.MacAddress === 'string' && body.MacAddress ? body.MacAddress : undefined,
-    );
+    ));
     const mounts = collectMounts(merged.Config, merged.HostConfig);
     const logCfg = merged.HostConfig.LogConfig as { Type: string; Config: Record<string, string> };
     if (logCfg.Config['max-size']) parseLogSize(logCfg.Config['max-size']);
@@ -708,9 +746,17 @@ export class Engine implements ContainerEngine {
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       const rootfs = await this.mountRootfs(id);
+      // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a container.
+      const dockerenv = join(rootfs, '.dockerenv');
+      if (!lstatSafe(dockerenv)) writeFileSync(dockerenv, '', { mode: 0o755 });
       this.trace.mark(id, 'start.rootfs');
       for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
-      for (const m of rec.MountPoints) if (m.Type === 'bind' && !existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+      for (const m of rec.MountPoints) {
+        if (m.Type !== 'bind' || existsSync(m.Source)) continue;
+        // dockerd creates a missing -v (Binds) source on every start, not only at create; --mount binds must exist.
+        if ((hc.Binds as string[] | null)?.some((b) => b.startsWith(`${m.Source}:`))) mkdirSync(m.Source, { recursive: true });
+        else throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+      }
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
@@ -801,10 +847,15 @@ export class Engine implements ContainerEngine {
       this.trace.mark(id, 'start.done');
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: rec.HasBeenStartedBefore ? 128 : 0 });
+      // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).
+      const execCode = err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
+      Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.HasBeenStartedBefore ? 128 : 0) });
       if (rec.HasBeenStartedBefore) rec.State.FinishedAt = isoNow();
-      this.save(live);
+      const autoRemove = hc.AutoRemove === true;
+      if (!autoRemove) this.save(live);
       await this.cleanupAfterExit(live).catch(() => undefined);
+      // dockerd removes an auto-remove (--rm) container whose start failed: `docker run --rm` waits for that removal.
+      if (autoRemove) await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${id}: ${(e as Error).message}`));
       if (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg)) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
       throw err;
     }
@@ -878,7 +929,8 @@ export class Engine implements ContainerEngine {
     // removal's.
     notify();
     this.trace.mark(rec.Id, 'exit.notified');
-    const autoRemove = rec.HostConfig.AutoRemove === true && !live.stopping;
+    // dockerd removes an --rm container on every exit, `docker stop` included, but not across a restart.
+    const autoRemove = rec.HostConfig.AutoRemove === true && !live.keepOnExit;
     if (!autoRemove) this.save(live);
     await cleanup();
     if (autoRemove) {
@@ -987,12 +1039,17 @@ export class Engine implements ContainerEngine {
 
   async restartContainer(idOrName: string, opts: { timeoutSeconds?: number; signal?: string } = {}): Promise<void> {
     const live = await this.get(idOrName);
-    await this.stopInner(live, opts);
-    await this.locked(live, async () => {
-      live.rec.HasBeenManuallyStopped = false;
-      if (live.rec.State.Running) return;
-      await this.startLocked(live);
-    });
+    live.keepOnExit = true;
+    try {
+      await this.stopInner(live, opts);
+      await this.locked(live, async () => {
+        live.rec.HasBeenManuallyStopped = false;
+        if (live.rec.State.Running) return;
+        await this.startLocked(live);
+      });
+    } finally {
+      live.keepOnExit = false;
+    }
     this.emit(live, 'restart');
   }
 
@@ -1054,7 +1111,7 @@ export class Engine implements ContainerEngine {
     if (!rec.State.Running || rec.State.Paused) throw conflict(`container ${rec.Id} is not running`);
     const execId = randomBytes(32).toString('hex');
     const attrs = { execID: execId };
-    this.emit(live, `exec_create: ${argv.join(' ')}`, attrs);
+    this.emit(live, `exec_create: ${execEventCmd(argv)}`, attrs);
     const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), { Cmd: argv }, false);
     const started = superviseProcess({ tty: false, openStdin: false, stdinOnce: false }, async (stdio) => {
       const s = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
@@ -1069,7 +1126,7 @@ export class Engine implements ContainerEngine {
         startTimer = setTimeout(() => reject(new HakoError({ step: `timed out starting health check for container ${rec.Id}`, kind: 'internal' })), 30_000);
       }),
     ]).finally(() => clearTimeout(startTimer));
-    this.emit(live, `exec_start: ${argv.join(' ')}`, attrs);
+    this.emit(live, `exec_start: ${execEventCmd(argv)}`, attrs);
     const out = new LimitedOutput();
     sup.io.subscribe((c) => {
       if (c) out.write(c.data);
@@ -1136,6 +1193,7 @@ export class Engine implements ContainerEngine {
     if (rec.State.Status === 'removing') throw conflict(`removal of container ${rec.Id} is already in progress`);
     if (rec.State.Running || rec.State.Restarting) {
       live.stopping = true;
+      live.keepOnExit = true; // removed right here, not by the exit handler
       if (live.restartTimer) clearTimeout(live.restartTimer);
       live.restartTimer = undefined;
       rec.State.Restarting = false;
@@ -1230,6 +1288,10 @@ export class Engine implements ContainerEngine {
       const keys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy'];
       const next: Record<string, unknown> = { ...hc };
       for (const k of keys) if (body[k] !== undefined && body[k] !== null && !(typeof body[k] === 'number' && body[k] === 0 && k !== 'PidsLimit')) next[k] = body[k];
+      const newMem = Number(body.Memory ?? 0);
+      if (newMem > 0 && !Number(body.MemorySwap ?? 0) && Number(hc.MemorySwap) > 0 && newMem > Number(hc.MemorySwap)) {
+        throw conflict(`Cannot update container ${live.rec.Id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`);
+      }
       const normalized = normalizeHostConfig(next, []);
       if (normalized.AutoRemove === true && (normalized.RestartPolicy as { Name: string }).Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
       if (live.rec.State.Running) {
@@ -1401,7 +1463,8 @@ export class Engine implements ContainerEngine {
           s = undefined;
         }
       }
-      const j = dockerStats(s, prev, who);
+      const pid = live.rec.State.Pid;
+      const j = dockerStats(s, prev, who, new Date(), s && pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
       prev = j;
       live.lastStats = j;
       return j;
@@ -1463,7 +1526,7 @@ export class Engine implements ContainerEngine {
 
   async statPath(idOrName: string, path: string): Promise<Json> {
     const live = await this.get(idOrName);
-    return this.withRootfs(live, async (rootfs) => fsops.statInRoot(rootfs, path, live.rec.MountPoints));
+    return this.withRootfs(live, async (rootfs) => fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName));
   }
 
   async getArchive(idOrName: string, path: string): Promise<{ stat: Json; tar: Readable }> {
@@ -1472,8 +1535,8 @@ export class Engine implements ContainerEngine {
     const running = live.rec.State.Running;
     const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
     try {
-      const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints);
-      const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints);
+      const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
+      const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
       if (!running) tar.on('close', () => void this.locked(live, async () => {
         if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
       }));
@@ -1487,7 +1550,7 @@ export class Engine implements ContainerEngine {
   async putArchive(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     const live = await this.get(idOrName);
     if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
-    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, opts));
+    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, opts, idOrName));
   }
 
   async commitContainer(idOrName: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; config?: Json }): Promise<{ Id: string }> {
@@ -1502,6 +1565,7 @@ export class Engine implements ContainerEngine {
         snapshots: this.snapshots,
         baseImage: rec.Image,
         upperDir: join(this.snapshots.root, 'containers', rec.Id, 'upper'),
+        lowerDirs: this.snapshots.container(rec.Id).lowerdirs,
         containerConfig: rec.Config,
         containerId: rec.Id,
         ...opts,
@@ -1539,12 +1603,12 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     if (!Array.isArray(body.Cmd) || body.Cmd.length === 0) throw invalid('No exec command specified');
     if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
-    if (live.rec.State.Paused) throw conflict(`Container ${live.rec.Id} is paused, unpause the container before exec`);
+    if (live.rec.State.Paused) throw conflict(`Container ${idOrName} is paused, unpause the container before exec`);
     if (live.rec.State.Restarting) throw conflict(`Container ${live.rec.Id} is restarting, wait until the container is running`);
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { ID: id, ContainerID: live.rec.Id, body, Running: false, ExitCode: null, Pid: 0, started: false });
     live.execs.add(id);
-    this.emit(live, `exec_create: ${body.Cmd.join(' ')}`, { execID: id });
+    this.emit(live, `exec_create: ${execEventCmd(body.Cmd)}`, { execID: id });
     return { Id: id };
   }
 
@@ -1566,20 +1630,33 @@ export class Engine implements ContainerEngine {
     const tty = b.Tty === true || opts.tty;
     const detachKeys = tty && b.AttachStdin === true ? parseDetachKeys(b.DetachKeys) : null;
     ex.started = true;
-    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty);
+    let process_: ReturnType<typeof execProcessSpec>;
+    try {
+      process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty);
+    } catch (err) {
+      ex.ExitCode = 126; // dockerd: an exec that cannot start (unknown user, …) exits 126
+      throw err;
+    }
     const size = opts.consoleSize ?? b.ConsoleSize ?? undefined;
-    const sup = await superviseProcess(
-      { tty, openStdin: b.AttachStdin === true, stdinOnce: true, ...(size ? { consoleSize: size } : {}) },
-      async (stdio) => {
-        const started = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
-        started.process.closeErrPipe();
-        return { pid: started.pid, ...(started.ptyMaster === undefined ? {} : { ptyMaster: started.ptyMaster }), exited: started.process.exited };
-      },
-    );
+    let sup: Awaited<ReturnType<typeof superviseProcess>>;
+    try {
+      sup = await superviseProcess(
+        { tty, openStdin: b.AttachStdin === true, stdinOnce: true, ...(size ? { consoleSize: size } : {}) },
+        async (stdio) => {
+          const started = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
+          started.process.closeErrPipe();
+          return { pid: started.pid, ...(started.ptyMaster === undefined ? {} : { ptyMaster: started.ptyMaster }), exited: started.process.exited };
+        },
+      );
+    } catch (err) {
+      // dockerd: an exec whose process could not be started has exit code 126 (`docker exec` exits with it).
+      ex.ExitCode = 126;
+      throw err;
+    }
     ex.Running = true;
     ex.Pid = sup.pid;
     ex.io = sup.io;
-    this.emit(live, `exec_start: ${b.Cmd.join(' ')}`, { execID: ex.ID });
+    this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
     ex.exited = sup.exited.then((code) => {
       ex.Running = false;
       ex.ExitCode = code;

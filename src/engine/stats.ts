@@ -1,7 +1,7 @@
 // cgroup statistics → docker's stats JSON (cpu_stats/precpu_stats/memory_stats/pids_stats/
 // blkio_stats/read/preread/name/id; num_procs 0 and storage_stats {} as docker on Linux).
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import type { CgroupStats } from '../runtime/cgroups/types.js';
 import type { Json } from './api-types.js';
 import { isoTime } from '../common/time.js';
@@ -17,11 +17,32 @@ export function systemCpuUsageNs(): number {
   }
 }
 
+/**
+ * docker's `networks` stats: the counters of each interface in the container's network namespace
+ * (from /proc/<pid>/net/dev), loopback left out; undefined when there are none (host, none).
+ */
+export function netDevStats(pid: number, procRoot = '/proc'): Json | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`${procRoot}/${pid}/net/dev`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const out: Json = {};
+  for (const line of text.split('\n').slice(2)) {
+    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
+    if (!m || m[1] === 'lo') continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    out[m[1]!] = { rx_bytes: f[0], rx_packets: f[1], rx_errors: f[2], rx_dropped: f[3], tx_bytes: f[8], tx_packets: f[9], tx_errors: f[10], tx_dropped: f[11] };
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 export function emptyCpuStats(): Json {
   return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
 }
 
-export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, who: { id: string; name: string }, now = new Date()): Json {
+export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, who: { id: string; name: string }, now = new Date(), networks?: Json): Json {
   const cpu: Json = s
     ? {
         cpu_usage: {
@@ -36,6 +57,9 @@ export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, 
       }
     : emptyCpuStats();
   const blk = (e: CgroupStats['io']['serviceBytes']) => e.map((x) => ({ major: x.major, minor: x.minor, op: x.op, value: x.value }));
+  // dockerd: without a memory limit (cgroup v1's huge number) the limit shown is the host's memory.
+  const machine = totalmem();
+  const memLimit = s && s.memory.limit > machine && machine > 0 ? machine : s?.memory.limit;
   return {
     name: who.name,
     id: who.id,
@@ -50,7 +74,8 @@ export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, 
     cpu_stats: cpu,
     precpu_stats: (prev?.cpu_stats as Json | undefined) ?? emptyCpuStats(),
     memory_stats: s
-      ? { usage: s.memory.usage, ...(s.memory.maxUsage !== undefined ? { max_usage: s.memory.maxUsage } : {}), stats: s.memory.stats, ...(s.memory.failcnt !== undefined ? { failcnt: s.memory.failcnt } : {}), limit: s.memory.limit }
+      ? { usage: s.memory.usage, ...(s.memory.maxUsage !== undefined ? { max_usage: s.memory.maxUsage } : {}), stats: s.memory.stats, ...(s.memory.failcnt !== undefined ? { failcnt: s.memory.failcnt } : {}), limit: memLimit }
       : {},
+    ...(networks ? { networks } : {}),
   };
 }

@@ -134,9 +134,10 @@ test('paths in a root: absolute and relative symlinks and .. never leave it; use
     writeFileSync(join(r, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
     writeFileSync(join(r, 'etc/group'), 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n');
     assert.equal(parsePasswd(['a:x:1:2::/h:/s'])[0]!.home, '/h');
-    assert.deepEqual(resolveUser(r, 'app'), { uid: 1000, gid: 1000, additionalGids: [2000], home: '/home/app' });
-    assert.deepEqual(resolveUser(r, '5:extra'), { uid: 5, gid: 2000, additionalGids: [], home: '/' });
-    assert.deepEqual(resolveUser(r, ''), { uid: 0, gid: 0, additionalGids: [], home: '/root' });
+    // dockerd's supplementary groups start with the primary group
+    assert.deepEqual(resolveUser(r, 'app'), { uid: 1000, gid: 1000, additionalGids: [1000, 2000], home: '/home/app' });
+    assert.deepEqual(resolveUser(r, '5:extra'), { uid: 5, gid: 2000, additionalGids: [2000], home: '/' });
+    assert.deepEqual(resolveUser(r, ''), { uid: 0, gid: 0, additionalGids: [0], home: '/root' });
     assert.throws(() => resolveUser(r, 'ghost'), /unable to find user ghost/);
   } finally {
     t.cleanup();

@@ -20,12 +20,12 @@ test('exec process: the container ulimits and GroupAdd, exec user and env on top
     } as unknown as ContainerRecord;
     const p = execProcessSpec(rec, t.path, { Cmd: ['id'], Env: ['B=3'] }, false) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.deepEqual(p.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 2048 }, { type: 'RLIMIT_NPROC', soft: 512, hard: 512 }]);
-    assert.deepEqual(p.user, { uid: 1000, gid: 1000, additionalGids: [100] });
+    assert.deepEqual(p.user, { uid: 1000, gid: 1000, additionalGids: [1000, 100] });
     assert.deepEqual(p.env, ['A=1', 'B=3', 'HOME=/home/app']);
     assert.equal(p.cwd, '/tmp');
     const root = execProcessSpec({ Config: {}, HostConfig: {} } as unknown as ContainerRecord, t.path, { Cmd: ['sh'], User: 'root' }, true) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.equal(root.rlimits, undefined);
-    assert.deepEqual(root.user, { uid: 0, gid: 0 });
+    assert.deepEqual(root.user, { uid: 0, gid: 0, additionalGids: [0] });
     assert.throws(() => execProcessSpec({ Config: {}, HostConfig: { Ulimits: [{ Name: 'bogus', Soft: 1, Hard: 1 }] } } as unknown as ContainerRecord, t.path, { Cmd: ['sh'] }, false), /invalid ulimit type: bogus/);
   } finally {
     t.cleanup();

@@ -2,6 +2,7 @@
 import { invalid } from '../../common/errors.js';
 import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { qInt, readJsonObject, sendJson, type Ctx } from '../http.js';
+import { encodeFrame, STDOUT } from '../stdcopy.js';
 import { hijack, MULTIPLEXED_STREAM, pumpAttachment, RAW_STREAM } from '../streams.js';
 
 async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
@@ -34,12 +35,16 @@ async function start(ctx: Ctx, deps: ApiDeps): Promise<void> {
   // parser and then reads the raw socket (docker-py) loses whatever arrives together with the
   // answer: the output of an exec that had already run when the answer was sent.
   const procTty = (info.ProcessConfig as { tty?: boolean } | undefined)?.tty === true;
-  const conn = hijack(ctx, tty || procTty ? RAW_STREAM : MULTIPLEXED_STREAM);
+  const raw = tty || procTty;
+  const conn = hijack(ctx, raw ? RAW_STREAM : MULTIPLEXED_STREAM);
   let att;
   try {
     att = await engine.startExec(ctx.params[0]!, { detach, tty, consoleSize });
   } catch (err) {
-    conn.write(Buffer.from(`${(err as Error).message}\r\n`));
+    // dockerd writes the error to the exec's stdout: framed like any output when not a TTY (a
+    // raw line would break the client's demultiplexer: "Unrecognized input header").
+    const line = Buffer.from(`${(err as Error).message}\r\n`);
+    conn.write(raw ? line : encodeFrame(STDOUT, line));
     conn.end();
     return;
   }

@@ -1,6 +1,8 @@
 // /_ping, /version, /info, /events, /system/df, /auth.
 import { arch, cpus, hostname, release, totalmem, type as osType } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qTime, readJsonObject, sendJson, type Ctx } from '../http.js';
@@ -52,7 +54,7 @@ function osName(): string {
 async function info(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const images = await deps.images.list().catch(() => []);
   const base: Record<string, unknown> = {
-    ID: '',
+    ID: engineId(deps.daemon.root),
     Containers: 0,
     ContainersRunning: 0,
     ContainersPaused: 0,
@@ -84,7 +86,7 @@ async function info(ctx: Ctx, deps: ApiDeps): Promise<void> {
     OSType: 'linux',
     Architecture: arch() === 'x64' ? 'x86_64' : arch(),
     IndexServerAddress: 'https://index.docker.io/v1/',
-    RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+    RegistryConfig: registryConfig(deps.daemon.insecureRegistries),
     NCPU: cpus().length,
     MemTotal: totalmem(),
     DockerRootDir: deps.daemon.root,
@@ -108,7 +110,57 @@ async function info(ctx: Ctx, deps: ApiDeps): Promise<void> {
     Warnings: deps.engine ? [] : ['WARNING: the container engine is not built in: only image routes work'],
   };
   const fromEngine = deps.engine ? await deps.engine.info() : {};
-  sendJson(ctx, 200, { ...base, ...fromEngine });
+  sendJson(ctx, 200, { ...base, ...fromEngine, ID: base.ID, RegistryConfig: base.RegistryConfig });
+}
+
+/**
+ * The daemon's ID: like dockerd ≥ 25, a UUID kept in <data-root>/engine-id, made on first use
+ * (`docker info` prints it; swarm and some tools key on it).
+ */
+function engineId(root: string): string {
+  const file = join(root, 'engine-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (id) return id;
+  } catch {
+    // first use
+  }
+  const id = randomUUID();
+  try {
+    mkdirSync(root, { recursive: true });
+    writeFileSync(file, id, { flag: 'wx', mode: 0o600 });
+    return id;
+  } catch {
+    // another request wrote it first (EEXIST), or the root is read-only
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  }
+}
+
+/** docker's registry configuration: docker.io, loopback as insecure, and the --insecure-registry entries (CIDRs or names). */
+function registryConfig(insecure: string[]): Record<string, unknown> {
+  const cidrs = ['::1/128', '127.0.0.0/8'];
+  const index: Record<string, unknown> = { 'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true } };
+  for (const r of insecure) {
+    if (/^[0-9a-f.:]+\/\d+$/i.test(r)) {
+      if (!cidrs.includes(r)) cidrs.push(r);
+    } else index[r] = { Name: r, Mirrors: [], Secure: false, Official: false };
+  }
+  return { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, IndexConfigs: index, InsecureRegistryCIDRs: cidrs, Mirrors: [] };
+}
+
+/**
+ * POST /build/prune: hako has no builder, so there is no build cache and nothing to delete (what
+ * /system/df says too). `docker system prune` calls it after the containers, images and networks.
+ */
+async function buildPrune(ctx: Ctx): Promise<void> {
+  const filters = decodeFilters(ctx.query.get('filters'));
+  const known = ['until', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'unused-for'];
+  for (const k of Object.keys(filters)) if (!known.includes(k)) throw invalid(`invalid filter '${k}'`);
+  sendJson(ctx, 200, { CachesDeleted: null, SpaceReclaimed: 0 });
 }
 
 async function events(ctx: Ctx, deps: ApiDeps): Promise<void> {
@@ -188,6 +240,7 @@ export const systemRoutes: Route[] = [
   route('GET', '/version', version),
   route('GET', '/info', info),
   route('GET', '/events', events),
+  route('POST', '/build/prune', buildPrune),
   route('GET', '/system/df', df),
   route('POST', '/auth', auth),
 ];

@@ -18,7 +18,6 @@ function noDrain(what: string): (ctx: Ctx) => Promise<void> {
 
 export const unimplementedRoutes: Route[] = [
   route('POST', '/build', noDrain('build')),
-  route('POST', '/build/prune', no('build cache prune')),
   route('GET', '/containers/{id}/attach/ws', no('attach over websocket')),
   route('GET', '/plugins', no('plugins')),
   route('GET', '/swarm', no('swarm')),

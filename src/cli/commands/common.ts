@@ -56,9 +56,10 @@ export async function inspectContainer(client: Client, id: string): Promise<Json
 }
 
 /** Runs `fn` for each argument; errors are printed and make the exit code 1 (docker's loop). */
-export async function forEach(ctx: Ctx, items: string[], fn: (item: string) => Promise<string | void>): Promise<number> {
+export async function forEach(ctx: Ctx, items: string[], fn: (item: string) => Promise<string | void>, opts: { summary?: (failed: string[]) => string } = {}): Promise<number> {
   const { ApiError } = await import('../client.js');
   let failed = false;
+  const failedItems: string[] = [];
   for (const it of items) {
     try {
       const line = await fn(it);
@@ -68,8 +69,10 @@ export async function forEach(ctx: Ctx, items: string[], fn: (item: string) => P
       else if (e instanceof Error && e.constructor.name !== 'ConnectError') ctx.stderr.write(`${e.message}\n`);
       else throw e;
       failed = true;
+      failedItems.push(it);
     }
   }
+  if (failed && opts.summary) ctx.stderr.write(`${opts.summary(failedItems)}\n`);
   return failed ? 1 : 0;
 }
 

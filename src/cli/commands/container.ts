@@ -2,7 +2,7 @@
 // export, rename, update, port, diff, commit, pause/unpause, restart, container prune.
 import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
-import { pathEscape, type Client } from '../client.js';
+import { ApiError, pathEscape, type Client } from '../client.js';
 import { renderList, ellipsis, goQuote, shortId, tabwrite } from '../format.js';
 import { ago, goTimeString, humanSize, bytesSize } from '../units.js';
 import { forEach, filtersQuery, inspectContainer, confirm, type Json } from './common.js';
@@ -57,7 +57,14 @@ export async function rename(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const [oldName, newName] = ctx.args as [string, string];
   if (!newName.trim()) throw new ExitError(1, 'Error: Neither old nor new names may be empty');
-  await client.json('POST', `/containers/${enc(oldName)}/rename`, { query: { name: newName } });
+  try {
+    await client.json('POST', `/containers/${enc(oldName)}/rename`, { query: { name: newName } });
+  } catch (e) {
+    // docker prints the daemon's error, then its own line.
+    if (!(e instanceof ApiError)) throw e;
+    ctx.stderr.write(`Error response from daemon: ${e.message}\n`);
+    throw new ExitError(1, `Error: failed to rename container named ${oldName}`);
+  }
   return 0;
 }
 
@@ -156,7 +163,7 @@ export async function port(ctx: Ctx): Promise<number> {
     let key = ctx.args[1];
     if (!key.includes('/')) key += '/tcp';
     const b = ports[key];
-    if (!b?.length) throw new ExitError(1, `Error: No public port '${key}' published for ${ctx.args[0]}`);
+    if (!b?.length) throw new ExitError(1, `Error: No public port '${ctx.args[1]}' published for ${ctx.args[0]}`);
     for (const x of b) ctx.stdout.write(`${fmt(x)}\n`);
     return 0;
   }

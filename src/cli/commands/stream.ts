@@ -262,7 +262,7 @@ export async function start(ctx: Ctx): Promise<number> {
     return forEach(ctx, ctx.args, async (c) => {
       await client.json('POST', `/containers/${pathEscape(c)}/start`, { query: { checkpoint: ctx.flags.str('checkpoint') } });
       return c;
-    });
+    }, { summary: (failed) => `Error: failed to start containers: ${failed.join(', ')}` });
   }
   if (ctx.args.length > 1) throw new ExitError(1, 'you cannot start and attach multiple containers at once');
   const info = await inspectContainer(client, ctx.args[0]!);

@@ -2,9 +2,10 @@
 import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
 import { ApiError, CLIENT_MAX_API, pathEscape, type Client } from '../client.js';
-import { parseTemplate, renderList } from '../format.js';
+import { parseTemplate, renderList, shortId } from '../format.js';
+import { containerContext } from './container.js';
 import { TemplateError } from '../template.js';
-import { humanSize, timestampArg } from '../units.js';
+import { ago, humanSize, timestampArg } from '../units.js';
 import { filtersQuery, confirm, type Json } from './common.js';
 
 /** docker inspect's output: a 4-space indented JSON array, or a template per object. */
@@ -130,6 +131,26 @@ export async function version(ctx: Ctx): Promise<number> {
   return 0;
 }
 
+/** docker's Security Options block: `name=seccomp,profile=builtin` → seccomp / Profile: builtin. */
+function securityOptionLines(opts: string[]): string[] {
+  if (!opts.length) return [];
+  const out = [' Security Options:'];
+  for (const o of opts) {
+    const kv = new Map(o.split(',').map((p) => { const i = p.indexOf('='); return i < 0 ? [p, ''] as [string, string] : [p.slice(0, i), p.slice(i + 1)] as [string, string]; }));
+    out.push(`  ${kv.get('name') ?? o}`);
+    if (kv.has('profile')) out.push(`   Profile: ${kv.get('profile')}`);
+  }
+  return out;
+}
+
+/** docker's Insecure Registries block: the insecure index names, then the CIDRs. */
+function insecureRegistryLines(rc: Json | undefined): string[] {
+  const cidrs = (rc?.InsecureRegistryCIDRs as string[] | null) ?? [];
+  const idx = Object.values((rc?.IndexConfigs as Record<string, Json> | null) ?? {});
+  if (!cidrs.length && !idx.length) return [];
+  return [' Insecure Registries:', ...idx.filter((x) => x.Secure === false).map((x) => `  ${x.Name}`), ...cidrs.map((c) => `  ${c}`)];
+}
+
 export async function info(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const i = await client.json<Json>('GET', '/info');
@@ -156,11 +177,19 @@ export async function info(ctx: Ctx): Promise<number> {
     ` Logging Driver: ${i.LoggingDriver ?? ''}`,
     ` Cgroup Driver: ${i.CgroupDriver ?? ''}`,
     ` Cgroup Version: ${i.CgroupVersion ?? ''}`,
-    ` Runtimes: ${Object.keys((i.Runtimes as Json | null) ?? {}).join(' ')}`,
+    ' Plugins:',
+    `  Volume: ${((i.Plugins?.Volume as string[] | null) ?? []).join(' ')}`,
+    `  Network: ${((i.Plugins?.Network as string[] | null) ?? []).join(' ')}`,
+    ...(i.Plugins?.Authorization?.length ? [`  Authorization: ${(i.Plugins.Authorization as string[]).join(' ')}`] : []),
+    `  Log: ${((i.Plugins?.Log as string[] | null) ?? []).join(' ')}`,
+    ` Swarm: ${i.Swarm?.LocalNodeState ?? 'inactive'}`,
+    ` Runtimes: ${Object.keys((i.Runtimes as Json | null) ?? {}).sort().join(' ')}`,
     ` Default Runtime: ${i.DefaultRuntime ?? ''}`,
     ` Init Binary: ${i.InitBinary ?? ''}`,
-    ` Security Options:`,
-    ...((i.SecurityOptions as string[] | null) ?? []).map((s) => `  ${s.replace(/^name=/, '')}`),
+    ` containerd version: ${i.ContainerdCommit?.ID ?? ''}`,
+    ` runc version: ${i.RuncCommit?.ID ?? ''}`,
+    ` init version: ${i.InitCommit?.ID ?? ''}`,
+    ...securityOptionLines((i.SecurityOptions as string[] | null) ?? []),
     ` Kernel Version: ${i.KernelVersion ?? ''}`,
     ` Operating System: ${i.OperatingSystem ?? ''}`,
     ` OSType: ${i.OSType ?? ''}`,
@@ -175,7 +204,10 @@ export async function info(ctx: Ctx): Promise<number> {
     ` Docker Root Dir: ${i.DockerRootDir ?? ''}`,
     ` Debug Mode: ${i.Debug ?? false}`,
     ` Experimental: ${i.ExperimentalBuild ?? false}`,
+    ...insecureRegistryLines(i.RegistryConfig as Json | undefined),
     ` Live Restore Enabled: ${i.LiveRestoreEnabled ?? false}`,
+    '',
+    // docker ends the server block with an empty line
     '',
   ];
   ctx.stdout.write(lines.join('\n'));
@@ -207,7 +239,9 @@ export async function events(ctx: Ctx): Promise<number> {
         ctx.stdout.write(`${tpl.execute(e)}\n`);
         continue;
       }
-      const ns = BigInt(e.timeNano ?? Number(e.time ?? 0) * 1e9);
+      // timeNano exceeds 2^53: taken from the text, not the parsed (rounded) number.
+      const nanoText = /"timeNano":\s*(\d+)/.exec(p)?.[1];
+      const ns = nanoText ? BigInt(nanoText) : BigInt(Number(e.time ?? 0)) * 1000000000n;
       const d = new Date(Number(ns / 1000000n));
       const frac = String(ns % 1000000000n).padStart(9, '0');
       const ts = `${d.toISOString().slice(0, 19)}.${frac}Z`;
@@ -228,9 +262,12 @@ export async function systemDf(ctx: Ctx): Promise<number> {
   const images = (df.Images as Json[] | null) ?? [];
   const containers = (df.Containers as Json[] | null) ?? [];
   const volumes = (df.Volumes as Json[] | null) ?? [];
-  const imgSize = images.reduce((a, i) => a + Number(i.Size ?? 0), 0);
+  // docker's: the total is the daemon's LayersSize (shared layers once); reclaimable is what the
+  // images in use do not hold on their own (their size minus what they share).
+  const imgSize = df.LayersSize !== undefined ? Number(df.LayersSize) : images.reduce((a, i) => a + Number(i.Size ?? 0), 0);
   const imgActive = images.filter((i) => Number(i.Containers ?? 0) > 0);
-  const imgReclaim = images.filter((i) => !Number(i.Containers ?? 0)).reduce((a, i) => a + Number(i.Size ?? 0) - Math.max(0, Number(i.SharedSize ?? 0)), 0);
+  const imgUsed = imgActive.filter((i) => Number(i.Size ?? -1) !== -1 && Number(i.SharedSize ?? -1) !== -1).reduce((a, i) => a + Number(i.Size) - Number(i.SharedSize), 0);
+  const imgReclaim = imgSize - imgUsed;
   const cSize = containers.reduce((a, c) => a + Number(c.SizeRw ?? 0), 0);
   const cActive = containers.filter((c) => c.State === 'running');
   const cReclaim = containers.filter((c) => c.State !== 'running').reduce((a, c) => a + Number(c.SizeRw ?? 0), 0);
@@ -238,15 +275,58 @@ export async function systemDf(ctx: Ctx): Promise<number> {
   const vActive = volumes.filter((v) => Number(v.UsageData?.RefCount ?? 0) > 0);
   const vReclaim = volumes.filter((v) => !Number(v.UsageData?.RefCount ?? 0)).reduce((a, v) => a + Math.max(0, Number(v.UsageData?.Size ?? 0)), 0);
   const pct = (r: number, t: number) => (t > 0 ? ` (${Math.trunc((r / t) * 100)}%)` : '');
+  // docker's system df sizes: units.HumanSize (4 significant digits; `docker images` uses 3).
   const rows = [
-    { Type: 'Images', TotalCount: String(images.length), Active: String(imgActive.length), Size: humanSize(imgSize, 3), Reclaimable: `${humanSize(imgReclaim, 3)}${pct(imgReclaim, imgSize)}` },
-    { Type: 'Containers', TotalCount: String(containers.length), Active: String(cActive.length), Size: humanSize(cSize, 3), Reclaimable: `${humanSize(cReclaim, 3)}${pct(cReclaim, cSize)}` },
-    { Type: 'Local Volumes', TotalCount: String(volumes.length), Active: String(vActive.length), Size: humanSize(vSize, 3), Reclaimable: `${humanSize(vReclaim, 3)}${pct(vReclaim, vSize)}` },
+    { Type: 'Images', TotalCount: String(images.length), Active: String(imgActive.length), Size: humanSize(imgSize, 4), Reclaimable: `${humanSize(imgReclaim, 4)}${pct(imgReclaim, imgSize)}` },
+    { Type: 'Containers', TotalCount: String(containers.length), Active: String(cActive.length), Size: humanSize(cSize, 4), Reclaimable: `${humanSize(cReclaim, 4)}${pct(cReclaim, cSize)}` },
+    { Type: 'Local Volumes', TotalCount: String(volumes.length), Active: String(vActive.length), Size: humanSize(vSize, 4), Reclaimable: `${humanSize(vReclaim, 4)}${pct(vReclaim, vSize)}` },
     { Type: 'Build Cache', TotalCount: String(((df.BuildCache as Json[] | null) ?? []).length), Active: '0', Size: '0B', Reclaimable: '0B' },
   ];
+  if (ctx.flags.bool('verbose') && !ctx.flags.str('format')) {
+    ctx.stdout.write(verboseDf(images, containers, volumes));
+    return 0;
+  }
   const header = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
   ctx.stdout.write(renderList(ctx.flags.str('format'), '{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}', rows, header));
   return 0;
+}
+
+/** docker system df -v: one table per kind (images, containers, volumes, build cache). */
+function verboseDf(images: Json[], containers: Json[], volumes: Json[]): string {
+  const now = Date.now();
+  const imageRows: Json[] = [];
+  for (const im of images) {
+    const tags = ((im.RepoTags as string[] | null) ?? []).filter((t) => t !== '<none>:<none>');
+    const size = Number(im.Size ?? 0);
+    const shared = Number(im.SharedSize ?? -1);
+    const base = {
+      ID: shortId(String(im.Id)),
+      CreatedSince: ago(Number(im.Created ?? 0), now),
+      Size: humanSize(size, 3),
+      SharedSize: shared >= 0 ? humanSize(shared, 4) : 'N/A',
+      UniqueSize: shared >= 0 ? humanSize(size - shared, 4) : 'N/A',
+      Containers: String(im.Containers ?? 0),
+    };
+    if (!tags.length) imageRows.push({ ...base, Repository: '<none>', Tag: '<none>' });
+    for (const t of tags) {
+      const i = t.lastIndexOf(':');
+      imageRows.push({ ...base, Repository: t.slice(0, i), Tag: t.slice(i + 1) });
+    }
+  }
+  let out = 'Images space usage:\n\n';
+  out += renderList(undefined, '{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}', imageRows, { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' });
+  out += '\nContainers space usage:\n\n';
+  const cRows = containers.map((c) => {
+    const x = containerContext(c, true, now);
+    return { ...x, Size: humanSize(Number(c.SizeRw ?? 0), 3) };
+  });
+  out += renderList(undefined, '{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}', cRows, { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', LocalVolumes: 'LOCAL VOLUMES', Size: 'SIZE', RunningFor: 'CREATED', Status: 'STATUS', Names: 'NAMES' });
+  out += '\nLocal Volumes space usage:\n\n';
+  const vRows = volumes.map((v) => ({ Name: String(v.Name), Links: String(v.UsageData?.RefCount ?? 0), Size: humanSize(Math.max(0, Number(v.UsageData?.Size ?? 0)), 4) }));
+  out += renderList(undefined, '{{.Name}}\t{{.Links}}\t{{.Size}}', vRows, { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' });
+  out += '\nBuild cache usage: 0B\n\n';
+  out += renderList(undefined, '{{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}', [], { ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED' });
+  return out;
 }
 
 export async function systemPrune(ctx: Ctx): Promise<number> {

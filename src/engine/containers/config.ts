@@ -3,6 +3,10 @@
 // HostConfig with docker's defaults filled in. Pure functions: unit-tested without a kernel.
 import { mergeHealthcheck, validateHealthcheck } from '../health.js';
 import { posix } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, constants as osConstants } from 'node:os';
+import { parseLogSize } from '../logs/json-file.js';
+import { CAPABILITIES } from '../../runtime/security/capabilities.js';
 import { invalid } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from './record.js';
@@ -88,7 +92,10 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
   const vols = { ...((imageCfg.Volumes as Obj | null) ?? {}), ...((body.Volumes as Obj | null) ?? {}) };
   cfg.Volumes = Object.keys(vols).length > 0 ? Object.fromEntries(Object.keys(vols).map((v) => [v, {}])) : null;
   const stopSignal = (body.StopSignal as string | undefined) || (imageCfg.StopSignal as string | undefined);
-  if (stopSignal) cfg.StopSignal = stopSignal;
+  if (stopSignal) {
+    if (!isSignal(stopSignal)) throw invalid(`Invalid signal: ${stopSignal}`);
+    cfg.StopSignal = stopSignal;
+  }
   const shell = strArray(body.Shell, 'Shell') ?? strArray(imageCfg.Shell, 'image Shell');
   if (shell && shell.length > 0) cfg.Shell = shell;
   else delete cfg.Shell;
@@ -103,6 +110,62 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
 
   const HostConfig = normalizeHostConfig((body.HostConfig as Obj | undefined) ?? {}, warnings);
   return { Config: cfg, HostConfig, Path: argv[0]!, Args: argv.slice(1), Warnings: warnings };
+}
+
+// moby's ValidateLogOpts for the drivers hako has: unknown options are refused at create.
+const LOG_OPTS: Record<string, string[]> = {
+  'json-file': ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'],
+  local: ['max-file', 'max-size', 'compress', 'mode', 'max-buffer-size'],
+};
+
+function validateLogOpts(driver: string, cfg: Record<string, unknown>): void {
+  const known = LOG_OPTS[driver];
+  if (!known) return; // none: the client refuses options
+  for (const k of Object.keys(cfg)) if (!known.includes(k)) throw invalid(`unknown log opt '${k}' for ${driver} log driver`);
+  const size = cfg['max-size'];
+  if (size !== undefined && size !== '') parseLogSize(String(size));
+  const files = cfg['max-file'];
+  if (files !== undefined && files !== '') {
+    if (!/^-?\d+$/.test(String(files))) throw invalid(`invalid value for log opt max-file: ${JSON.stringify(files)}`, 'use a whole number');
+    if (Number(files) < 1) throw invalid('max-file cannot be less than 1');
+  }
+}
+
+/** moby's ParseSignal: a number 1–64, or a name with or without SIG (RTMIN+n, RTMAX-n too). */
+function isSignal(sig: string): boolean {
+  if (/^\d+$/.test(sig)) return Number(sig) >= 1 && Number(sig) <= 64;
+  const name = sig.toUpperCase().replace(/^SIG/, '');
+  if (/^RTM(IN|AX)([+-]\d+)?$/.test(name)) return true;
+  return (osConstants.signals as Record<string, number | undefined>)[`SIG${name}`] !== undefined;
+}
+
+/** A cpuset list (`0-2,4`) as a set of numbers; undefined when malformed. */
+function parseCpuList(text: string): Set<number> | undefined {
+  const out = new Set<number>();
+  for (const part of text.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return undefined;
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a || b - a > 4096) return undefined;
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return out;
+}
+
+/** dockerd refuses at create a --cpuset-cpus/--cpuset-mems the host does not have (the cgroup write would fail at start with ERANGE). */
+function checkCpuset(value: string, what: 'cpus' | 'mems', onlineFile: string, label: string): void {
+  if (value === '') return;
+  const wanted = parseCpuList(value);
+  if (!wanted) throw invalid(`Invalid value ${value} for cpuset ${what}`);
+  let online: string;
+  try {
+    online = readFileSync(onlineFile, 'utf8').trim();
+  } catch {
+    return; // no such sysfs file (no NUMA info): the kernel decides at start
+  }
+  const have = parseCpuList(online);
+  if (have && [...wanted].some((n) => !have.has(n))) throw invalid(`Requested ${label} are not available - requested ${value}, available: ${online}`);
 }
 
 const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
@@ -124,6 +187,7 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   const logType = (lc.Type as string | undefined) || 'json-file';
   if (logType !== 'json-file' && logType !== 'none' && logType !== 'local') throw invalid(`logging driver "${logType}" is not supported`, 'use json-file or none');
   out.LogConfig = { Type: logType, Config: (lc.Config as Obj | undefined) ?? {} };
+  validateLogOpts(logType, (lc.Config as Record<string, unknown> | undefined) ?? {});
   out.Binds = hc.Binds ?? null;
   out.Mounts = hc.Mounts ?? undefined;
   if (out.Mounts === undefined) delete out.Mounts;
@@ -132,6 +196,16 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.AutoRemove = hc.AutoRemove === true;
   out.CapAdd = hc.CapAdd ?? null;
   out.CapDrop = hc.CapDrop ?? null;
+  for (const [field, list] of [['CapAdd', out.CapAdd], ['CapDrop', out.CapDrop]] as const) {
+    if (list === null) continue;
+    if (!Array.isArray(list) || !list.every((c) => typeof c === 'string')) throw invalid(`bad parameter: ${field} must be a list of strings`);
+    for (const c of list as string[]) {
+      // moby's NormalizeLegacyCapabilities: case-insensitive, CAP_ prefix optional, ALL allowed.
+      const name = c.trim().toUpperCase();
+      if (name === 'ALL' || name === 'CAP_ALL') continue;
+      if (!CAPABILITIES.includes(name.startsWith('CAP_') ? name : `CAP_${name}`)) throw invalid(`invalid ${field}: unknown capability: ${JSON.stringify(name.startsWith('CAP_') ? name : `CAP_${name}`)}`);
+    }
+  }
   out.Dns = hc.Dns ?? [];
   out.DnsOptions = hc.DnsOptions ?? [];
   out.DnsSearch = hc.DnsSearch ?? [];
@@ -147,6 +221,8 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if ((out.MemorySwap as number) > 0 && (out.Memory as number) > 0 && (out.MemorySwap as number) < (out.Memory as number)) {
     throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
   }
+  // dockerd records the default it applies (memory + as much swap, see spec.ts): inspect shows MemorySwap = 2 × Memory.
+  if ((out.Memory as number) > 0 && out.MemorySwap === 0) out.MemorySwap = (out.Memory as number) * 2;
   out.NanoCpus = Number(hc.NanoCpus ?? 0);
   out.CpuShares = Number(hc.CpuShares ?? 0);
   out.CpuQuota = Number(hc.CpuQuota ?? 0);
@@ -154,8 +230,15 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if ((out.NanoCpus as number) > 0 && ((out.CpuQuota as number) > 0 || (out.CpuPeriod as number) > 0)) {
     throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   }
+  const ncpu = availableParallelism();
+  if (!Number.isFinite(out.NanoCpus as number) || (out.NanoCpus as number) < 0 || (out.NanoCpus as number) > ncpu * 1e9) {
+    throw invalid(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
+  }
+  if ((out.CpuShares as number) < 0) throw invalid('invalid CPU shares (--cpu-shares): must not be negative');
   out.CpusetCpus = hc.CpusetCpus ?? '';
   out.CpusetMems = hc.CpusetMems ?? '';
+  checkCpuset(String(out.CpusetCpus), 'cpus', '/sys/devices/system/cpu/online', 'CPUs');
+  checkCpuset(String(out.CpusetMems), 'mems', '/sys/devices/system/node/online', 'memory nodes');
   out.PidsLimit = hc.PidsLimit ?? null;
   out.Ulimits = hc.Ulimits ?? null;
   out.Devices = hc.Devices ?? [];
@@ -242,7 +325,7 @@ export function parseMount(m: Obj): MountPoint {
     if (t.Mode) opts.push(`mode=${Number(t.Mode).toString(8)}`);
     return { Type: 'tmpfs', Source: '', Destination: posix.normalize(target), Mode: '', RW: rw, Propagation: '', TmpfsOptions: opts };
   }
-  throw invalid(`invalid mount config: mount type unknown: "${type}"`);
+  throw invalid(`invalid mount config for type "${type}": mount type unknown`);
 }
 
 /** All the container's mounts from Binds, Mounts, Tmpfs and the image's Volumes (later ones win per destination). */

@@ -76,5 +76,8 @@ export function resolveUser(rootfs: string, user: string, groupAdd: string[] = [
       additional.add(ge.gid);
     }
   }
-  return { uid, gid, additionalGids: [...additional], home: entry?.home ?? '/' };
+  // dockerd (getUser in daemon/oci_linux.go) puts the primary group first in the supplementary
+  // groups: `id` in a container shows groups=0(root).
+  additional.delete(gid);
+  return { uid, gid, additionalGids: [gid, ...additional], home: entry?.home ?? '/' };
 }

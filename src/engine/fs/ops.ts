@@ -15,14 +15,70 @@ import { isoTime } from '../../common/time.js';
 
 const run = promisify(execFile);
 
+/**
+ * docker's size of a directory tree (moby's directory.Size): the apparent sizes of everything
+ * but directories, each inode once (hard links), so an untouched container is 0 B.
+ */
 export async function diskUsage(path: string): Promise<number> {
   if (!existsSync(path)) return 0;
   try {
-    const { stdout } = await run('du', ['-sb', '--', path]);
-    return Number(stdout.split(/\s/)[0]) || 0;
+    const { stdout } = await run('find', [path, '-xdev', '!', '-type', 'd', '-printf', '%i %n %s\n'], { maxBuffer: 1 << 30 });
+    let total = 0;
+    const seen = new Set<string>();
+    for (const line of stdout.split('\n')) {
+      const [ino, links, size] = line.split(' ');
+      if (size === undefined) continue;
+      if (links !== '1') {
+        if (seen.has(ino!)) continue;
+        seen.add(ino!);
+      }
+      total += Number(size) || 0;
+    }
+    return total;
   } catch {
     return 0;
   }
+}
+
+/**
+ * The files the engine and runtime create in a container's upper dir: the empty /.dockerenv and
+ * the targets of the bind mounts of /etc/hostname, /etc/hosts and /etc/resolv.conf (docker keeps
+ * them in its "-init" layer, so
+ * `diff` and `commit` never show them): empty regular files there that no lower layer has, and
+ * /etc itself when nothing else in it changed. Writes to these files go to the mounted ones.
+ */
+export function mountTargetArtifacts(upper: string, lowerdirs: string[]): Set<string> {
+  const out = new Set<string>();
+  const inLower = (rel: string) => lowerdirs.some((l) => existsSync(join(l, rel)));
+  try {
+    const st = lstatSync(join(upper, '.dockerenv'));
+    if (st.isFile() && st.size === 0 && !inLower('/.dockerenv')) out.add('/.dockerenv');
+  } catch {
+    // not there
+  }
+  let names: string[];
+  try {
+    names = readdirSync(join(upper, 'etc'));
+  } catch {
+    return out;
+  }
+  for (const n of ['hostname', 'hosts', 'resolv.conf']) {
+    const rel = `/etc/${n}`;
+    try {
+      const st = lstatSync(join(upper, rel));
+      if (st.isFile() && st.size === 0 && !inLower(rel)) out.add(rel);
+    } catch {
+      // not there
+    }
+  }
+  if (inLower('/etc') && names.every((n) => out.has(`/etc/${n}`))) {
+    // /etc came up only for the mount targets: unchanged unless its own metadata differs.
+    const up = lstatSync(join(upper, 'etc'));
+    const low = lowerdirs.map((l) => join(l, 'etc')).find((d) => existsSync(d));
+    const lo = low ? lstatSync(low) : undefined;
+    if (lo && lo.mode === up.mode && lo.uid === up.uid && lo.gid === up.gid) out.add('/etc');
+  }
+  return out;
 }
 
 function isWhiteout(st: Stats): boolean {
@@ -59,7 +115,8 @@ export function changes(upper: string, lowerdirs: string[]): Json[] {
     }
   };
   walk('/');
-  return out;
+  const skip = mountTargetArtifacts(upper, lowerdirs);
+  return skip.size === 0 ? out : out.filter((c) => !skip.has(c.Path as string));
 }
 
 /** A tar (GNU format, numeric owners) of `rel` inside `dir`. */
@@ -92,26 +149,28 @@ export function hostPathFor(rootfs: string, path: string, mounts: MountPoint[], 
 
 /** Go's os.FileMode bits, as docker's container path stat carries them. */
 function goFileMode(st: Stats): number {
+  // Added, not OR-ed: JS bitwise operators work on int32, and 2 ** 31 (ModeDir) would turn the
+  // mode negative, which the docker CLI refuses ("cannot unmarshal number -2147483155").
   let m = st.mode & 0o777;
-  if (st.isDirectory()) m |= 2 ** 31;
-  if (st.isSymbolicLink()) m |= 2 ** 27;
-  if (st.isFIFO()) m |= 2 ** 25;
-  if (st.isSocket()) m |= 2 ** 24;
-  if (st.isBlockDevice()) m |= 2 ** 26;
-  if (st.isCharacterDevice()) m |= 2 ** 26 + 2 ** 21;
-  if (st.mode & 0o4000) m |= 2 ** 23;
-  if (st.mode & 0o2000) m |= 2 ** 22;
-  if (st.mode & 0o1000) m |= 2 ** 20;
+  if (st.isDirectory()) m += 2 ** 31;
+  if (st.isSymbolicLink()) m += 2 ** 27;
+  if (st.isFIFO()) m += 2 ** 25;
+  if (st.isSocket()) m += 2 ** 24;
+  if (st.isBlockDevice()) m += 2 ** 26;
+  if (st.isCharacterDevice()) m += 2 ** 26 + 2 ** 21;
+  if (st.mode & 0o4000) m += 2 ** 23;
+  if (st.mode & 0o2000) m += 2 ** 22;
+  if (st.mode & 0o1000) m += 2 ** 20;
   return m;
 }
 
-export function statInRoot(rootfs: string, path: string, mounts: MountPoint[]): Json {
+export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], container = ''): Json {
   const host = hostPathFor(rootfs, path, mounts, false);
   let st: Stats;
   try {
     st = lstatSync(host);
   } catch {
-    throw notFound(`Could not find the file ${path} in container`);
+    throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   }
   let linkTarget = '';
   if (st.isSymbolicLink()) {
@@ -122,10 +181,10 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[]): 
   return { name: basename(posix.normalize('/' + path)) || '/', size: st.size, mode: goFileMode(st), mtime: isoTime(st.mtimeMs), linkTarget };
 }
 
-export function archivePath(rootfs: string, path: string, mounts: MountPoint[]): Readable {
+export function archivePath(rootfs: string, path: string, mounts: MountPoint[], container = ''): Readable {
   const followLast = path.endsWith('/.') || path.endsWith('/');
   const host = hostPathFor(rootfs, path, mounts, followLast);
-  if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container`);
+  if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   if (path.endsWith('/.')) return tarStream(host, '.');
   return tarStream(dirname(host), basename(host));
 }
@@ -143,10 +202,10 @@ function lstatSafe(p: string): Stats | undefined {
  * first; then each entry is placed with its parent resolved inside the container root, so a
  * symlink in the container (even `/etc -> /`) never redirects a write to the host.
  */
-export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }): Promise<void> {
+export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }, container = ''): Promise<void> {
   const destHost = hostPathFor(rootfs, path, mounts, true);
   const st = lstatSafe(destHost);
-  if (!st) throw notFound(`Could not find the file ${path} in container`);
+  if (!st) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   if (!st.isDirectory()) throw invalid(`extraction point is not a directory: ${path}`);
   const staging = mkdtempSync(join(tmpdir(), 'hako-cp-'));
   try {
