@@ -711,6 +711,7 @@ export class Engine implements ContainerEngine {
       this.trace.mark(id, 'start.rootfs');
       for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
       for (const m of rec.MountPoints) if (m.Type === 'bind' && !existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+      this.trace.mark(id, 'start.copyup');
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
@@ -720,6 +721,7 @@ export class Engine implements ContainerEngine {
           await run('chown', [`${user.uid}:${user.gid}`, host]).catch(() => undefined);
         }
       }
+      this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
       let connected: Array<{ id: string; name: string }> = [];
       const nm = hc.NetworkMode as string;
@@ -742,6 +744,7 @@ export class Engine implements ContainerEngine {
         }
       })();
       const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
+      this.trace.mark(id, 'start.built');
       writeFileSync(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
       this.trace.mark(id, 'start.spec');
       const lc = hc.LogConfig as { Type: string; Config: Record<string, string> };
@@ -879,11 +882,14 @@ export class Engine implements ContainerEngine {
     notify();
     this.trace.mark(rec.Id, 'exit.notified');
     const autoRemove = rec.HostConfig.AutoRemove === true && !live.stopping;
-    if (!autoRemove) this.save(live);
-    await cleanup();
-    if (autoRemove) {
-      await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
+    if (!autoRemove) {
+      this.save(live);
+      await cleanup();
+      return;
     }
+    // Auto-remove: the runtime state and the rootfs mount are released by the removal itself,
+    // after `wait?condition=removed` was answered (finishRemove).
+    await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
   }
 
   // ------------------------------------------------------------------ wait / stop / kill
@@ -1163,35 +1169,28 @@ export class Engine implements ContainerEngine {
 
   private async finishRemove(live: Live, opts: { volumes?: boolean }): Promise<void> {
     const rec = live.rec;
+    const id = rec.Id;
     this.stopHealth(live);
-    // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
-    if (live.cleaned) await this.unmountRootfs(rec.Id);
-    else await this.cleanupAfterExit(live);
+    // Before the answer, what a command that follows could trip over: the network endpoint (its
+    // address and published ports), the record (the name, the API's view) and the image lease
+    // (`rmi`). The runtime state, cgroups, rootfs mount, snapshot and monitor dir of a container
+    // that no longer exists trouble nobody: they go after the answer, and a crash in between
+    // leaves them to reconcile() (unknown runtime state, rootfs mounts, snapshots, monitor dirs).
+    const cleaned = live.cleaned === true;
+    if (!cleaned) {
+      for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
+      this.trace.mark(id, 'cleanup.net');
+    }
     // The record's directory goes first, in one rename: from here on the container does not
-    // exist, after a crash too (reconcile() then sweeps the snapshot, monitor dir and retired
-    // directories no record owns). The snapshot follows the same way; the renamed directories
-    // are deleted after the answer (deleting files on the data-root's fs costs ms each here).
-    await this.records.flush(rec.Id); // a state save still being written would land in the retired dir
-    const retiredRecord = this.records.retire(rec.Id);
-    this.trace.mark(rec.Id, 'remove.record');
-    const settled = await Promise.allSettled([
-      this.snapshots.retireContainer(rec.Id).then((d) => {
-        this.trace.mark(rec.Id, 'remove.snapshot');
-        return d;
-      }),
-      this.images.removeLease(rec.Id).catch(() => undefined),
-      rm(this.monitorDirOf(rec.Id), { recursive: true, force: true }),
-    ]);
-    const retiredSnapshot = settled[0].status === 'fulfilled' ? settled[0].value : undefined;
-    this.inBackground(`delete the files of removed container ${rec.Id}`, async () => {
-      if (retiredRecord) await this.records.removeRetired(retiredRecord);
-      if (retiredSnapshot) await this.snapshots.removeRetired(retiredSnapshot);
-      this.trace.mark(rec.Id, 'remove.files-deleted');
-    });
-    for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${rec.Id}: ${(r.reason as Error).message}`);
+    // exist, after a crash too. The renamed directories are deleted after the answer (deleting
+    // files on the data-root's fs costs ms each here).
+    await this.records.flush(id); // a state save still being written would land in the retired dir
+    const retiredRecord = this.records.retire(id);
+    this.trace.mark(id, 'remove.record');
+    await this.images.removeLease(id).catch((e) => this.log.warn(`remove container ${id}: ${(e as Error).message}`));
     for (const eid of live.execs) this.execs.delete(eid);
-    this.containers.delete(rec.Id);
-    this.names.release(rec.Name, rec.Id);
+    this.containers.delete(id);
+    this.names.release(rec.Name, id);
     if (opts.volumes) {
       for (const m of rec.MountPoints) {
         if (m.Type !== 'volume' || !m.Anonymous || !m.Name) continue;
@@ -1208,6 +1207,21 @@ export class Engine implements ContainerEngine {
     for (const p of live.pending.splice(0)) p.close();
     for (const w of live.exitWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     for (const w of live.removeWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
+    this.inBackground(`clean up after removed container ${id}`, async () => {
+      // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
+      if (!cleaned) {
+        await this.runtime.delete(id, { force: true }).catch(() => undefined);
+        this.trace.mark(id, 'cleanup.runtime');
+      }
+      await this.unmountRootfs(id);
+      this.trace.mark(id, 'cleanup.unmount');
+      const settled = await Promise.allSettled([this.snapshots.retireContainer(id), rm(this.monitorDirOf(id), { recursive: true, force: true })]);
+      for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${id}: ${(r.reason as Error).message}`);
+      this.trace.mark(id, 'remove.snapshot');
+      if (retiredRecord) await this.records.removeRetired(retiredRecord);
+      if (settled[0].status === 'fulfilled' && settled[0].value) await this.snapshots.removeRetired(settled[0].value);
+      this.trace.mark(id, 'remove.files-deleted');
+    });
   }
 
   async renameContainer(idOrName: string, newName: string): Promise<void> {

@@ -308,14 +308,16 @@ test('remove: the record dir leaves first; what a crash mid-remove or mid-create
   const root = join(dir.path, 'root');
   const snapshotOf = (id: string) => join(root, 'snapshots', 'containers', id);
   const hidden = (d: string) => readdirSync(d).filter((n) => n.startsWith('.removed-'));
-  // A plain remove: record and snapshot are gone at once (renamed away), their files soon after.
+  // A plain remove: the record and the image lease are gone at the answer (the record renamed
+  // away), the snapshot right after it, and their files soon after.
   const plain = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['true'] });
   await engine.startContainer(plain.Id);
   await engine.waitContainer(plain.Id);
   await engine.removeContainer(plain.Id);
   assert.equal(existsSync(join(root, 'containers', plain.Id)), false, 'record dir');
-  assert.equal(existsSync(snapshotOf(plain.Id)), false, 'snapshot dir');
+  assert.equal((await engine.images.leases()).some((l) => l.owner === plain.Id), false, 'image lease');
   await assert.rejects(engine.inspectContainer(plain.Id), (e: unknown) => e instanceof HakoError && e.kind === 'not-found');
+  await waitFor('the snapshot dir to go', async () => !existsSync(snapshotOf(plain.Id)));
   // A crash right after the record's rename (snapshot still there), and one mid-create (a
   // snapshot and a bundle dir without a record): a new engine removes both, and retired dirs.
   const mid = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['true'] });

@@ -281,6 +281,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
   } catch {
     memDir = undefined;
   }
+  opts.mark?.('start.memdir');
   const launched = await opts.runtime.launch({
     id: opts.id,
     bundle: opts.bundle,

@@ -85,8 +85,10 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   let proc: SpawnedProcess | undefined;
   const procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
   const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  mark('launch.proc-read');
   store.reserve(id);
   undo.push(() => store.remove(id));
+  mark('launch.reserved');
   try {
     const spec = loadBundleSpec(bundle);
     mark('launch.spec');
