@@ -8,7 +8,7 @@
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -704,6 +704,7 @@ export class Engine implements ContainerEngine {
     const id = rec.Id;
     const hc = rec.HostConfig;
     live.cleaned = false;
+    let specWritten: Promise<void> | undefined;
     try {
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
@@ -745,7 +746,10 @@ export class Engine implements ContainerEngine {
       })();
       const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
       this.trace.mark(id, 'start.built');
-      writeFileSync(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
+      // config.json (for the runtime's own state and CLI) is written while the runtime launches
+      // from the spec in memory; the start answers once both are done.
+      specWritten = writeFile(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
+      specWritten.catch(() => undefined);
       this.trace.mark(id, 'start.spec');
       const lc = hc.LogConfig as { Type: string; Config: Record<string, string> };
       const supOpts = {
@@ -762,6 +766,7 @@ export class Engine implements ContainerEngine {
           maxFiles: logMaxFiles(rec),
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
+        spec,
         // Networks are connected once the container's netns exists, before its program runs.
         ...(nm === 'none' ? { loopbackUp: true } : {}),
         ...(nm !== 'host' && nm !== 'none' && !nm.startsWith('container:') ? {
@@ -788,6 +793,11 @@ export class Engine implements ContainerEngine {
         sup = s;
       }
       this.trace.mark(id, 'start.launched');
+      try {
+        await specWritten;
+      } catch (err) {
+        this.log.warn(`write the bundle config of ${id}: ${(err as Error).message}`);
+      }
       Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
@@ -803,6 +813,7 @@ export class Engine implements ContainerEngine {
       this.startHealth(live, true);
       this.trace.mark(id, 'start.done');
     } catch (err) {
+      await specWritten?.catch(() => undefined); // before the cleanup removes the bundle dir
       const msg = err instanceof Error ? err.message : String(err);
       Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: rec.HasBeenStartedBefore ? 128 : 0 });
       if (rec.HasBeenStartedBefore) rec.State.FinishedAt = isoNow();

@@ -6,6 +6,7 @@
 // copy into the json-file log and to attached clients, and the exit status comes from the pidfd.
 // Limitation of this mode: a container outlives an engine restart but its output and exit status
 // are lost (reconcile then only sees that the pid is gone).
+import type { Spec } from '../../runtime/spec/types.js';
 import { Socket } from 'node:net';
 import { ReadStream as TtyReadStream } from 'node:tty';
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -86,6 +87,8 @@ export interface SuperviseOptions {
   prestart?: (pid: number) => Promise<void>;
   /** The container's own `lo` goes up in its child, before its program starts (`--network none`). */
   loopbackUp?: boolean;
+  /** The bundle's config.json as built (the runtime then does not read it back). */
+  spec?: Spec;
 }
 
 function pipe(): [number, number] {
@@ -221,7 +224,7 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
     const res = await superviseProcess(
       { tty: opts.tty, openStdin: opts.openStdin, stdinOnce: opts.stdinOnce, onOutput: (c) => writer?.write(c.stream, c.data), consoleSize: opts.consoleSize },
       async (stdio) => {
-        const launched = await opts.runtime.launch({ id: opts.id, bundle: opts.bundle, stdio, ownTerminal: opts.tty, pdeathsig: 0, ...(opts.prestart ? { prestart: opts.prestart } : {}), ...(opts.loopbackUp ? { loopbackUp: true } : {}) });
+        const launched = await opts.runtime.launch({ id: opts.id, bundle: opts.bundle, stdio, ownTerminal: opts.tty, pdeathsig: 0, ...(opts.spec ? { spec: opts.spec } : {}), ...(opts.prestart ? { prestart: opts.prestart } : {}), ...(opts.loopbackUp ? { loopbackUp: true } : {}) });
         launched.process.closeErrPipe();
         try {
           oomBaseline = launched.cgroups.stats().memory.oomKills ?? 0;
@@ -289,6 +292,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     ...(opts.prestart ? { prestart: opts.prestart } : {}),
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     ...(opts.mark ? { mark: opts.mark } : {}),
+    ...(opts.spec ? { spec: opts.spec } : {}),
     monitor: monitorLaunch({
       dir: opts.monitorDir,
       logPath: opts.log.path || '/dev/null',

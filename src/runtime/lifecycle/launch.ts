@@ -62,6 +62,11 @@ export interface LaunchOptions {
   loopbackUp?: boolean;
   /** Profiling: called with the name of each step as it completes (the engine's phase trace). */
   mark?: (phase: string) => void;
+  /**
+   * The bundle's config, from an embedding engine that built it and writes config.json itself
+   * (concurrently): validated in memory, not read back from the file. The CLI never passes it.
+   */
+  spec?: Spec;
 }
 
 export interface Launched {
@@ -90,7 +95,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   undo.push(() => store.remove(id));
   mark('launch.reserved');
   try {
-    const spec = loadBundleSpec(bundle);
+    const spec = opts.spec ? validateSpec(opts.spec, bundle) : loadBundleSpec(bundle);
     mark('launch.spec');
     const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
     if (opts.mode === 'create' && spec.process?.terminal && !opts.consoleSocket && !opts.monitor) {
