@@ -260,7 +260,6 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
 
 import { existsSync as monitorBinaryExists, mkdirSync, rmSync } from 'node:fs';
 import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, readExit, monitorAlive, readMonitorInfo } from '../monitor/index.js';
-import { cgroupManager } from '../../runtime/cgroups/index.js';
 
 export function monitorAvailable(binary = monitorBinary()): boolean {
   return monitorBinaryExists(binary);
@@ -277,14 +276,6 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
   rmSync(opts.monitorDir, { recursive: true, force: true });
   mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
   opts.mark?.('start.monitor-dir');
-  let memDir: string | undefined;
-  try {
-    const paths = cgroupManager({ cgroupsPath: opts.cgroupsPath, containerId: opts.id }).paths;
-    memDir = paths.memory ?? paths.unified;
-  } catch {
-    memDir = undefined;
-  }
-  opts.mark?.('start.memdir');
   const launched = await opts.runtime.launch({
     id: opts.id,
     bundle: opts.bundle,
@@ -302,7 +293,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
       tty: opts.tty,
       openStdin: opts.openStdin,
       stdinOnce: opts.stdinOnce,
-      ...(memDir ? { cgroupMemoryDir: memDir } : {}),
+      cgroupMemoryFromLaunch: true,
       ...(opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
       ...(opts.holdOutput ? { holdOutput: opts.holdOutput } : {}),
     }),

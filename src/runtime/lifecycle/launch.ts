@@ -239,8 +239,10 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       ops,
     };
     if (opts.monitor) {
+      const memoryDir = cgroups.paths.memory ?? cgroups.paths.unified;
+      const supervisor = opts.monitor.cgroupMemoryFlag && memoryDir ? { ...opts.monitor, args: [...opts.monitor.args, opts.monitor.cgroupMemoryFlag, memoryDir] } : opts.monitor;
       const supervised = supervisedPlan({
-        supervisor: opts.monitor,
+        supervisor,
         cloneFlags: planned.cloneFlags,
         ops,
         internalFds,
