@@ -537,12 +537,32 @@ static int mkdirs_fd(struct child *c, const char *path, size_t len, mode_t mode,
   memcpy(buf, path, len);
   buf[len] = 0;
   // Usually the directory exists (/proc, /dev in an image): one open instead of the walk.
+  int dfd = -ENOENT;
+  size_t pos = len;
   if (len > 0) {
     int fd = open_path(c, buf, in_root, O_PATH | O_DIRECTORY);
     if (fd >= 0) return fd;
+    // Else usually only the last component or two are missing (/sys/fs/cgroup/<controller>):
+    // the walk starts at the deepest ancestor that opens, not at the root (fewer syscalls per
+    // mount point). Any error other than ENOENT on the way walks from the root as before.
+    while (fd == -ENOENT && pos > 0) {
+      while (pos > 0 && buf[pos - 1] == '/') pos--;
+      while (pos > 0 && buf[pos - 1] != '/') pos--;
+      size_t cut = pos;
+      while (cut > 1 && buf[cut - 1] == '/') cut--;
+      if (cut == 0 || (cut == 1 && buf[0] == '/')) break;
+      char saved = buf[cut];
+      buf[cut] = 0;
+      fd = open_path(c, buf, in_root, O_PATH | O_DIRECTORY);
+      buf[cut] = saved;
+    }
+    if (fd >= 0) dfd = fd;
+    else pos = 0;
   }
-  int dfd = open_path(c, (in_root || path[0] == '/') ? "/" : ".", in_root, O_PATH | O_DIRECTORY);
-  size_t pos = 0;
+  if (dfd < 0) {
+    pos = 0;
+    dfd = open_path(c, (in_root || path[0] == '/') ? "/" : ".", in_root, O_PATH | O_DIRECTORY);
+  }
   while (dfd >= 0 && pos < len) {
     while (pos < len && buf[pos] == '/') pos++;
     size_t end = pos;

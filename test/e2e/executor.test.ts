@@ -492,6 +492,27 @@ test('openPty: the master comes back over SCM_RIGHTS and reads the container out
   }
 });
 
+test('mkdirs: the missing part is made from its deepest existing ancestor; symlinks resolve inside the root', { skip }, async () => {
+  const fx = busybox();
+  try {
+    mkdirSync(join(fx.rootfs, 'm/a'), { recursive: true });
+    symlinkSync('/m/a', join(fx.rootfs, 'm/abs')); // absolute: the root's /m/a, not the host's
+    symlinkSync('../../../../../../../../m/a', join(fx.rootfs, 'm/up')); // climbs: stops at the root
+    writeFileSync(join(fx.rootfs, 'm/file'), '');
+    const mk = (path: string): PlanOp => ({ op: 'mkdirs', path, mode: 0o750, inRoot: true });
+    const { status } = await run({ cloneFlags: 0, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: [{ op: 'openRoot', path: fx.rootfs }, mk('/m/x/y/z'), mk('/m/a/b'), mk('/m/abs/c/d'), mk('/m/up/e'), exec('/bin/true', ['true'])] });
+    assert.deepEqual(status, { code: 0, signal: null });
+    for (const d of ['m/x/y/z', 'm/a/b', 'm/a/c/d']) assert.ok(existsSync(join(fx.rootfs, d)), d);
+    assert.ok(existsSync(join(fx.rootfs, 'm/a/e')), 'the climbing symlink resolved inside the root');
+    assert.equal(existsSync('/m/a/e'), false, 'nothing made on the host');
+    // A file on the way fails as before (ENOTDIR), naming the op.
+    const bad = await run({ cloneFlags: 0, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: [{ op: 'openRoot', path: fx.rootfs }, mk('/m/file/q/r'), exec('/bin/true', ['true'])] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(bad instanceof HakoError && /ENOTDIR/.test(bad.message), String(bad));
+  } finally {
+    fx.cleanup();
+  }
+});
+
 test('no host fd leaks into the child, even one without CLOEXEC', { skip }, async () => {
   const leaky = openSync('/etc/hostname', 'r');
   try {
