@@ -18,6 +18,7 @@ import { constants as osc, hostname as hostHostname, cpus, totalmem, release as 
 import { fileURLToPath } from 'node:url';
 import { HakoError, conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
 import { ImageService } from '../image/images.js';
+import type { Digest } from '../image/digest.js';
 import { SnapshotStore } from '../image/snapshot/index.js';
 import { Runtime } from '../runtime/index.js';
 import { parseSignal } from '../runtime/lifecycle/kill.js';
@@ -303,10 +304,17 @@ export class Engine implements ContainerEngine {
     // lease of a container that no longer exists, and the image would stay "in use" for ever.
     // Only leases named like a container ID and only in an image store of this engine's own
     // root (a store shared with other engines holds their containers' leases too).
+    const leases = await this.images.leases();
     if (this.images.root === this.root) {
-      for (const lease of await this.images.leases()) {
+      for (const lease of leases) {
         if (/^[0-9a-f]{64}$/.test(lease.owner) && !this.containers.has(lease.owner)) await this.images.removeLease(lease.owner).catch(warn(`remove the image lease of unknown container ${lease.owner}`));
       }
+    }
+    // Leases are written without fsync at create (the record, fsync'd, is the truth): a crash
+    // may lose one, and it is restored here, before any request is served.
+    const leased = new Set(leases.map((l) => l.owner));
+    for (const [id, live] of this.containers) {
+      if (!leased.has(id)) await this.images.addLease(id, live.rec.Image as Digest).catch(warn(`restore the image lease of container ${id}`));
     }
     this.inBackground('delete the files of removed containers', async () => {
       await this.records.removeRetired();
@@ -527,6 +535,8 @@ export class Engine implements ContainerEngine {
   async createContainer(name: string | undefined, body: ContainerCreateBody, opts: { platform?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
     await this.ready;
     if (this.closed) throw new HakoError({ step: 'create container: the engine is shutting down', kind: 'conflict' });
+    const id = randomBytes(32).toString('hex');
+    this.trace.mark(id, 'create.begin');
     const imageRef = body.Image as string | undefined;
     if (!imageRef) throw invalid('Config.Image is required', 'name the image to create the container from');
     let image;
@@ -542,7 +552,6 @@ export class Engine implements ContainerEngine {
         throw notFound(`image with reference ${imageRef} was found but does not match the specified platform: wanted ${opts.platform}, actual: ${image.platform.os}/${image.platform.architecture}`);
       }
     }
-    const id = randomBytes(32).toString('hex');
     this.trace.mark(id, 'create.image');
     const merged = mergeConfig(body, (image.config.config ?? {}) as Record<string, unknown>, id);
     // Validate what would otherwise only fail at start.
@@ -592,7 +601,8 @@ export class Engine implements ContainerEngine {
       // at once. The record, saved last and fsync'd, is what makes the container exist.
       const prepared = this.snapshots.prepareContainer(id, image.record.chainIds).then(() => this.trace.mark(id, 'create.snapshot'));
       undo.push(() => prepared.then(() => this.snapshots.removeContainer(id), () => this.snapshots.removeContainer(id)));
-      const leased = this.images.addLease(id, image.id).then(() => this.trace.mark(id, 'create.lease'));
+      // Not fsync'd: a lease a crash loses is restored from the record at start (sweepOrphans).
+      const leased = this.images.addLease(id, image.id, { durable: false }).then(() => this.trace.mark(id, 'create.lease'));
       undo.push(() => leased.then(() => this.images.removeLease(id), () => this.images.removeLease(id)));
       const rec: ContainerRecord = {
         Id: id,
