@@ -12,6 +12,7 @@
 // hold glibc locks (malloc, stdio), and with CLONE_VM it also runs on the TLS (errno included) of
 // the thread that cloned it. So the child touches no allocator and makes its syscalls through
 // sys(), raw, returning -errno. The child decides nothing; every policy choice is in the plan.
+#include <time.h>
 #include "addon_exec.h"
 
 #include <errno.h>
@@ -1163,6 +1164,13 @@ static long run_fork(struct child *c, uint32_t k, const struct hk_op *op) {
   return pid;
 }
 
+/** Profiling: the time op k completed (plan->trace, see addon_exec.h). */
+static void trace_op(const struct hk_plan *plan, uint32_t k) {
+  if (!plan->trace || !plan->use_vm) return;
+  struct timespec ts;
+  if (sys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) == 0) plan->trace[k] = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /** Runs the ops from c->resume (a new process first applies what its creator left it). */
 static int run_ops(void *arg) {
   struct child *c = arg;
@@ -1184,8 +1192,10 @@ static int run_ops(void *arg) {
       k = op->u[0] - 1; // we (the fork's caller) go on at the continuation
       continue;
     }
+    if (op->code == HK_EXEC) trace_op(plan, k); // the last moment we can: exec replaces us
     int err = run_op(c, (int32_t)k, op);
     if (err) fail(c, (int32_t)k, err);
+    trace_op(plan, k);
   }
   child_exit(0); // a plan without exec
 }
@@ -1255,6 +1265,7 @@ static int spawn_main(void *arg) {
   sys(SYS_close, s->sync_w);
   int err = prologue(s);
   if (err) fail(&s->c, -3, err);
+  trace_op(s->c.plan, s->c.plan->nops);
   return run_ops(&s->c);
 }
 
@@ -1372,7 +1383,7 @@ fail:
   return err;
 }
 
-int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const char **failed_syscall) {
+int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const char **failed_syscall, uint64_t *trace, size_t trace_len) {
   sweep_outstanding();
   struct spawn_res *res = calloc(1, sizeof *res);
   uint8_t *buf = malloc(len ? len : 1);
@@ -1391,6 +1402,8 @@ int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const 
     *failed_syscall = "decode plan";
     return err;
   }
+  // Too short a trace buffer is not used (the caller sizes it from the plan it encoded).
+  if (trace && trace_len >= (size_t)res->plan.nops + 1) res->plan.trace = trace;
   err = spawn_plan(res, out, failed_syscall);
   if (err || !res->plan.use_vm) {
     // A fork-like child has its own copy of everything.

@@ -513,6 +513,27 @@ test('mkdirs: the missing part is made from its deepest existing ancestor; symli
   }
 });
 
+test('trace (profiling): the completion time of each op on CLOCK_MONOTONIC, in order, between the spawn and the exec', { skip }, async () => {
+  const ops: PlanOp[] = [{ op: 'umask', mask: 0o22 }, { op: 'chdir', path: '/' }, { op: 'setsid' }, exec('/bin/true', ['true'])];
+  const trace = new BigUint64Array(ops.length + 1);
+  const before = process.hrtime.bigint();
+  const [r, w] = native().pipe();
+  const proc = spawnPlan({ cloneFlags: 0, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, fds: [{ source: w, target: 1 }, { source: w, target: 2 }], ops }, trace);
+  native().close(w);
+  try {
+    await waitUntilExecOrFailure(proc);
+    const after = process.hrtime.bigint();
+    const times = [trace[ops.length]!, ...ops.map((_, k) => trace[k]!)];
+    assert.ok(times.every((t) => t >= before && t <= after), `times within the spawn: ${times.join(' ')} (${before}…${after})`);
+    for (let k = 1; k < times.length; k++) assert.ok(times[k]! >= times[k - 1]!, `in order: ${times.join(' ')}`);
+    assert.deepEqual(await proc.exited, { code: 0, signal: null });
+    // A trace array of the wrong kind is refused before anything runs.
+    assert.throws(() => native().spawn(Buffer.alloc(0), new Float64Array(3) as unknown as BigUint64Array), /BigUint64Array/);
+  } finally {
+    native().close(r);
+  }
+});
+
 test('no host fd leaks into the child, even one without CLOEXEC', { skip }, async () => {
   const leaky = openSync('/etc/hostname', 'r');
   try {
