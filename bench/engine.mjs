@@ -404,7 +404,12 @@ function breakdown(title, runs, byId) {
     }
   }
   results.push({ what: title, heading: true });
-  for (const [key, v] of steps) if (v.length >= runs.length / 2) row(`    ${key}`, v);
+  for (const [key, v] of steps) {
+    if (v.length < runs.length / 2) continue;
+    // The executor's per-op marks (op.<i>.…): only the steps that cost something.
+    if (/^op\.\d+\..* → op\.\d+\./.test(key) && median(v) < 0.1 && pct(v, 0.9) < 0.2) continue;
+    row(`    ${key}`, v);
+  }
 }
 
 // ---------------------------------------------------------------- the run
