@@ -9,6 +9,8 @@
 //      (hakod still writes its own nft table: that is part of its bridge mode). busybox is loaded
 //      with `docker load` of an archive made here (nothing is pulled from the internet).
 //      Target: against hakod ≥ 12× faster than against dockerd.
+//      `docker version` against each engine is timed alongside: the docker CLI's own fixed cost
+//      (start, config, _ping, one request, exit), which bounds the ratio any engine can reach.
 //   2. `hako run --rm --network none busybox true` (target: within 1.3× of the docker CLI against hakod).
 //   3. create → attach → wait → start → (output, exit) → remove through the API from an in-process
 //      client on a keep-alive connection (target ≤ 15 ms median).
@@ -21,7 +23,8 @@
 // Node commands run with NODE_EXTRA_CA_CERTS unset (this machine sets it globally: it adds ~70 ms
 // to every Node start, and a user's machine normally has it unset). Ctrl-C cleans up too.
 // --phases: hakod runs with HAKO_PHASE_TRACE (src/engine/phase-trace.ts) and the API sequence is
-// broken down by the engine's phase marks and the client's own timestamps (one clock: CLOCK_MONOTONIC).
+// broken down by the engine's phase marks and the client's own timestamps (one clock: CLOCK_MONOTONIC);
+// the CLI runs also get the API server's arrival and answer of each request (`req.<METHOD>:<path>`).
 // --api-only: only the API sequence (no CLI runs, no 100 containers), for iterating on the engine.
 // --cpu-prof=<dir>: hakod runs with node's --cpu-prof, the profile lands in <dir> when it stops.
 // Every command and request has a time limit (--cmd-timeout=<s>, default 60): a hang is reported
@@ -388,7 +391,12 @@ function readTrace() {
 function breakdown(title, runs, byId) {
   const steps = new Map();
   for (const { id, marks } of runs) {
-    const all = [...marks, ...(byId.get(id) ?? [])].sort((a, b) => a[1] - b[1]);
+    // The API server's per-request marks (id "-": _ping, create, …) within the run's span, with
+    // container IDs in their paths shortened to "ID".
+    const from = marks[0][1];
+    const to = marks.at(-1)[1];
+    const requests = (byId.get('-') ?? []).filter(([, t]) => t >= from && t <= to).map(([p, t]) => [p.replace(/[0-9a-f]{64}/g, 'ID'), t]);
+    const all = [...marks, ...(byId.get(id) ?? []), ...requests].sort((a, b) => a[1] - b[1]);
     for (let k = 1; k < all.length; k++) {
       const key = `${all[k - 1][0]} → ${all[k][0]}`;
       if (!steps.has(key)) steps.set(key, []);
@@ -396,7 +404,12 @@ function breakdown(title, runs, byId) {
     }
   }
   results.push({ what: title, heading: true });
-  for (const [key, v] of steps) if (v.length >= runs.length / 2) row(`    ${key}`, v);
+  for (const [key, v] of steps) {
+    if (v.length < runs.length / 2) continue;
+    // The executor's per-op marks (op.<i>.…): only the steps that cost something.
+    if (/^op\.\d+\..* → op\.\d+\./.test(key) && median(v) < 0.1 && pct(v, 0.9) < 0.2) continue;
+    row(`    ${key}`, v);
+  }
 }
 
 // ---------------------------------------------------------------- the run
@@ -465,6 +478,8 @@ try {
   const dockerdTimes = [];
   const dockerHakoDefault = [];
   const dockerdDefault = [];
+  const versionHako = [];
+  const versionDockerd = [];
   /** A dockerd run; a hang drops dockerd from the rest of the run with a note (the other rows go on). */
   const dockerdRun = (argv) => {
     if (!denv) return undefined;
@@ -494,6 +509,9 @@ try {
     const c = dockerdRun([DOCKER, ...runArgs]);
     const d = timeCommand([DOCKER, ...runArgsDefault], henv, 1, 0)[0];
     const e = dockerdRun([DOCKER, ...runArgsDefault]);
+    // The docker CLI's own fixed cost (start, config, _ping, one small request, exit).
+    const f = timeCommand([DOCKER, 'version'], henv, 1, 0)[0];
+    const g = dockerdRun([DOCKER, 'version']);
     if (!keep) {
       cliRuns.docker.pop();
       cliRuns.hako.pop();
@@ -504,12 +522,16 @@ try {
     dockerHakoDefault.push(d);
     if (c !== undefined) dockerdTimes.push(c);
     if (e !== undefined) dockerdDefault.push(e);
+    versionHako.push(f);
+    if (g !== undefined) versionDockerd.push(g);
   }
   if (!apiOnly) row('docker run --rm busybox true (bridge) → hakod', dockerHakoDefault);
   if (dockerdDefault.length) row('docker run --rm busybox true (bridge) → dockerd 20.10', dockerdDefault);
   if (!apiOnly) row('docker run --rm --network none busybox true → hakod', dockerHako);
   if (dockerdTimes.length) row('docker run --rm --network none … → dockerd 20.10', dockerdTimes);
   if (!apiOnly) row('hako run --rm --network none busybox true → hakod', hakoCli);
+  if (!apiOnly) row('docker version → hakod (the CLI\'s fixed cost)', versionHako);
+  if (versionDockerd.length) row('docker version → dockerd 20.10', versionDockerd);
 
   progress('API sequence');
   // 3. API sequence from an in-process client
@@ -580,7 +602,7 @@ try {
     if (!apiOnly) {
       // The CLI runs: the container whose first mark falls in a run's span of the trace file.
       for (const [kind, runs] of Object.entries(cliRuns)) {
-        const withIds = runs.map((r) => ({ ...r, id: [...firstAt].find(([, off]) => off >= r.from && off < r.to)?.[0] })).filter((r) => r.id);
+        const withIds = runs.map((r) => ({ ...r, id: [...firstAt].find(([id, off]) => id !== '-' && off >= r.from && off < r.to)?.[0] })).filter((r) => r.id);
         breakdown(`${kind} run --rm, by phase`, withIds, byId);
       }
     }

@@ -93,19 +93,38 @@ static int wait_readable(int fd, short events) {
   return r < 0 ? errno : 0;
 }
 
-// spawn(plan: Buffer) → { pid, pidfd, syncFd, errFd }
+// spawn(plan: Buffer, trace?: BigUint64Array) → { pid, pidfd, syncFd, errFd }
+// trace (profiling): ops + 1 slots the processes fill with each op's completion time (ns,
+// CLOCK_MONOTONIC); the caller keeps the array alive until the processes exec'd or exited.
 static napi_value js_spawn(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (get_args(env, info, 1, argv)) return NULL;
+  napi_value argv[2];
+  size_t argc = 2;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1) { napi_throw_type_error(env, NULL, "spawn: missing plan"); return NULL; }
   void *data;
   size_t len;
   if (napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
     napi_throw_type_error(env, NULL, "spawn: expected a Buffer");
     return NULL;
   }
+  uint64_t *trace = NULL;
+  size_t trace_len = 0;
+  napi_valuetype t = napi_undefined;
+  if (argc > 1) napi_typeof(env, argv[1], &t);
+  if (t != napi_undefined) {
+    bool is_ta = false;
+    napi_is_typedarray(env, argv[1], &is_ta);
+    napi_typedarray_type tt;
+    void *tdata = NULL;
+    if (!is_ta || napi_get_typedarray_info(env, argv[1], &tt, &trace_len, &tdata, NULL, NULL) != napi_ok || tt != napi_biguint64_array) {
+      napi_throw_type_error(env, NULL, "spawn: the trace must be a BigUint64Array");
+      return NULL;
+    }
+    trace = tdata;
+  }
   struct hk_spawned sp;
   const char *what = "clone3";
-  int err = hk_spawn_buffer(data, len, &sp, &what);
+  int err = hk_spawn_buffer(data, len, &sp, &what, trace, trace_len);
   if (err) return hk_throw_errno(env, what, err);
   napi_value o;
   CHECK(napi_create_object(env, &o));

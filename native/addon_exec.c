@@ -12,6 +12,7 @@
 // hold glibc locks (malloc, stdio), and with CLONE_VM it also runs on the TLS (errno included) of
 // the thread that cloned it. So the child touches no allocator and makes its syscalls through
 // sys(), raw, returning -errno. The child decides nothing; every policy choice is in the plan.
+#include <time.h>
 #include "addon_exec.h"
 
 #include <errno.h>
@@ -537,12 +538,32 @@ static int mkdirs_fd(struct child *c, const char *path, size_t len, mode_t mode,
   memcpy(buf, path, len);
   buf[len] = 0;
   // Usually the directory exists (/proc, /dev in an image): one open instead of the walk.
+  int dfd = -ENOENT;
+  size_t pos = len;
   if (len > 0) {
     int fd = open_path(c, buf, in_root, O_PATH | O_DIRECTORY);
     if (fd >= 0) return fd;
+    // Else usually only the last component or two are missing (/sys/fs/cgroup/<controller>):
+    // the walk starts at the deepest ancestor that opens, not at the root (fewer syscalls per
+    // mount point). Any error other than ENOENT on the way walks from the root as before.
+    while (fd == -ENOENT && pos > 0) {
+      while (pos > 0 && buf[pos - 1] == '/') pos--;
+      while (pos > 0 && buf[pos - 1] != '/') pos--;
+      size_t cut = pos;
+      while (cut > 1 && buf[cut - 1] == '/') cut--;
+      if (cut == 0 || (cut == 1 && buf[0] == '/')) break;
+      char saved = buf[cut];
+      buf[cut] = 0;
+      fd = open_path(c, buf, in_root, O_PATH | O_DIRECTORY);
+      buf[cut] = saved;
+    }
+    if (fd >= 0) dfd = fd;
+    else pos = 0;
   }
-  int dfd = open_path(c, (in_root || path[0] == '/') ? "/" : ".", in_root, O_PATH | O_DIRECTORY);
-  size_t pos = 0;
+  if (dfd < 0) {
+    pos = 0;
+    dfd = open_path(c, (in_root || path[0] == '/') ? "/" : ".", in_root, O_PATH | O_DIRECTORY);
+  }
   while (dfd >= 0 && pos < len) {
     while (pos < len && buf[pos] == '/') pos++;
     size_t end = pos;
@@ -1143,6 +1164,13 @@ static long run_fork(struct child *c, uint32_t k, const struct hk_op *op) {
   return pid;
 }
 
+/** Profiling: the time op k completed (plan->trace, see addon_exec.h). */
+static void trace_op(const struct hk_plan *plan, uint32_t k) {
+  if (!plan->trace || !plan->use_vm) return;
+  struct timespec ts;
+  if (sys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) == 0) plan->trace[k] = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /** Runs the ops from c->resume (a new process first applies what its creator left it). */
 static int run_ops(void *arg) {
   struct child *c = arg;
@@ -1164,8 +1192,10 @@ static int run_ops(void *arg) {
       k = op->u[0] - 1; // we (the fork's caller) go on at the continuation
       continue;
     }
+    if (op->code == HK_EXEC) trace_op(plan, k); // the last moment we can: exec replaces us
     int err = run_op(c, (int32_t)k, op);
     if (err) fail(c, (int32_t)k, err);
+    trace_op(plan, k);
   }
   child_exit(0); // a plan without exec
 }
@@ -1235,6 +1265,7 @@ static int spawn_main(void *arg) {
   sys(SYS_close, s->sync_w);
   int err = prologue(s);
   if (err) fail(&s->c, -3, err);
+  trace_op(s->c.plan, s->c.plan->nops);
   return run_ops(&s->c);
 }
 
@@ -1352,7 +1383,7 @@ fail:
   return err;
 }
 
-int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const char **failed_syscall) {
+int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const char **failed_syscall, uint64_t *trace, size_t trace_len) {
   sweep_outstanding();
   struct spawn_res *res = calloc(1, sizeof *res);
   uint8_t *buf = malloc(len ? len : 1);
@@ -1371,6 +1402,8 @@ int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const 
     *failed_syscall = "decode plan";
     return err;
   }
+  // Too short a trace buffer is not used (the caller sizes it from the plan it encoded).
+  if (trace && trace_len >= (size_t)res->plan.nops + 1) res->plan.trace = trace;
   err = spawn_plan(res, out, failed_syscall);
   if (err || !res->plan.use_vm) {
     // A fork-like child has its own copy of everything.

@@ -59,6 +59,10 @@ struct hk_plan {
   int use_vm;
   char *stacks;
   int32_t *tids; // per slot: nonzero while that process may still use our memory (CLONE_CHILD_CLEARTID)
+  // Profiling (optional, CLONE_VM spawns only): nops + 1 slots the processes fill with the
+  // CLOCK_MONOTONIC time (ns) at which each op completed (slot nops: the spawn's prologue).
+  // Memory of the caller's, shared with the children; nothing is written without CLONE_VM.
+  uint64_t *trace;
 };
 
 /** Decodes `buf` into `plan`; returns 0 or a positive errno (EINVAL for a malformed plan). */
@@ -78,6 +82,6 @@ struct hk_spawned {
  * the child, which runs the prologue and the ops and never returns. Returns 0 or a positive
  * errno; *failed_syscall names the failing call ("decode plan" for a malformed plan).
  */
-int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const char **failed_syscall);
+int hk_spawn_buffer(const void *data, size_t len, struct hk_spawned *out, const char **failed_syscall, uint64_t *trace, size_t trace_len);
 
 #endif

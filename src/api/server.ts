@@ -67,6 +67,17 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
   // Profiling (HAKO_PHASE_TRACE): container requests' arrival and answer, on the engine's axis.
   const trace = PhaseTrace.fromEnv();
   const traceRequest = (ctx: Ctx): void => {
+    // Every request on one line of its own too (id "-"): the CLI's calls that name no container
+    // (_ping, create, version) and the gaps between them.
+    const tag = `req.${ctx.method}:${ctx.path}`.replace(/\s/g, '_');
+    trace.mark('-', tag);
+    if (ctx.res) ctx.res.once('finish', () => trace.mark('-', `${tag}-answered`));
+    else if (ctx.upgraded) {
+      trace.mark('-', `${tag}-upgraded`);
+      ctx.upgraded.socket.once('end', () => trace.mark('-', `${tag}-client-ended`));
+      ctx.upgraded.socket.once('finish', () => trace.mark('-', `${tag}-ended`));
+      ctx.upgraded.socket.once('close', () => trace.mark('-', `${tag}-closed`));
+    }
     const m = /^\/containers\/([^/]+)(?:\/([^/]+))?$/.exec(ctx.path);
     if (!m || m[1] === 'create' || m[1] === 'json') return;
     const what = `http.${m[2] ?? ctx.method.toLowerCase()}`;

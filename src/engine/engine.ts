@@ -8,7 +8,7 @@
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -18,6 +18,7 @@ import { constants as osc, hostname as hostHostname, cpus, totalmem, release as 
 import { fileURLToPath } from 'node:url';
 import { HakoError, conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
 import { ImageService } from '../image/images.js';
+import type { Digest } from '../image/digest.js';
 import { SnapshotStore } from '../image/snapshot/index.js';
 import { Runtime } from '../runtime/index.js';
 import { parseSignal } from '../runtime/lifecycle/kill.js';
@@ -318,10 +319,17 @@ export class Engine implements ContainerEngine {
     // lease of a container that no longer exists, and the image would stay "in use" for ever.
     // Only leases named like a container ID and only in an image store of this engine's own
     // root (a store shared with other engines holds their containers' leases too).
+    const leases = await this.images.leases();
     if (this.images.root === this.root) {
-      for (const lease of await this.images.leases()) {
+      for (const lease of leases) {
         if (/^[0-9a-f]{64}$/.test(lease.owner) && !this.containers.has(lease.owner)) await this.images.removeLease(lease.owner).catch(warn(`remove the image lease of unknown container ${lease.owner}`));
       }
+    }
+    // Leases are written without fsync at create (the record, fsync'd, is the truth): a crash
+    // may lose one, and it is restored here, before any request is served.
+    const leased = new Set(leases.map((l) => l.owner));
+    for (const [id, live] of this.containers) {
+      if (!leased.has(id)) await this.images.addLease(id, live.rec.Image as Digest).catch(warn(`restore the image lease of container ${id}`));
     }
     this.inBackground('delete the files of removed containers', async () => {
       await this.records.removeRetired();
@@ -555,6 +563,8 @@ export class Engine implements ContainerEngine {
   async createContainer(name: string | undefined, body: ContainerCreateBody, opts: { platform?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
     await this.ready;
     if (this.closed) throw new HakoError({ step: 'create container: the engine is shutting down', kind: 'conflict' });
+    const id = randomBytes(32).toString('hex');
+    this.trace.mark(id, 'create.begin');
     const imageRef = body.Image as string | undefined;
     if (!imageRef) throw invalid('Config.Image is required', 'name the image to create the container from');
     let image;
@@ -570,7 +580,6 @@ export class Engine implements ContainerEngine {
         throw notFound(`image with reference ${imageRef} was found but does not match the specified platform: wanted ${opts.platform}, actual: ${image.platform.os}/${image.platform.architecture}`);
       }
     }
-    const id = randomBytes(32).toString('hex');
     this.trace.mark(id, 'create.image');
     const merged = mergeConfig(body, (image.config.config ?? {}) as Record<string, unknown>, id);
     // Validate what would otherwise only fail at start.
@@ -630,7 +639,8 @@ export class Engine implements ContainerEngine {
       // at once. The record, saved last and fsync'd, is what makes the container exist.
       const prepared = this.snapshots.prepareContainer(id, image.record.chainIds).then(() => this.trace.mark(id, 'create.snapshot'));
       undo.push(() => prepared.then(() => this.snapshots.removeContainer(id), () => this.snapshots.removeContainer(id)));
-      const leased = this.images.addLease(id, image.id).then(() => this.trace.mark(id, 'create.lease'));
+      // Not fsync'd: a lease a crash loses is restored from the record at start (sweepOrphans).
+      const leased = this.images.addLease(id, image.id, { durable: false }).then(() => this.trace.mark(id, 'create.lease'));
       undo.push(() => leased.then(() => this.images.removeLease(id), () => this.images.removeLease(id)));
       const rec: ContainerRecord = {
         Id: id,
@@ -742,6 +752,7 @@ export class Engine implements ContainerEngine {
     const id = rec.Id;
     const hc = rec.HostConfig;
     live.cleaned = false;
+    let specWritten: Promise<void> | undefined;
     try {
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
@@ -757,6 +768,7 @@ export class Engine implements ContainerEngine {
         if ((hc.Binds as string[] | null)?.some((b) => b.startsWith(`${m.Source}:`))) mkdirSync(m.Source, { recursive: true });
         else throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
       }
+      this.trace.mark(id, 'start.copyup');
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
@@ -766,6 +778,7 @@ export class Engine implements ContainerEngine {
           await run('chown', [`${user.uid}:${user.gid}`, host]).catch(() => undefined);
         }
       }
+      this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
       let connected: Array<{ id: string; name: string }> = [];
       const nm = hc.NetworkMode as string;
@@ -788,7 +801,11 @@ export class Engine implements ContainerEngine {
         }
       })();
       const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
-      writeFileSync(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
+      this.trace.mark(id, 'start.built');
+      // config.json (for the runtime's own state and CLI) is written while the runtime launches
+      // from the spec in memory; the start answers once both are done.
+      specWritten = writeFile(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
+      specWritten.catch(() => undefined);
       this.trace.mark(id, 'start.spec');
       const lc = hc.LogConfig as { Type: string; Config: Record<string, string> };
       const supOpts = {
@@ -805,6 +822,7 @@ export class Engine implements ContainerEngine {
           maxFiles: logMaxFiles(rec),
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
+        spec,
         // Networks are connected once the container's netns exists, before its program runs.
         ...(nm === 'none' ? { loopbackUp: true } : {}),
         ...(nm !== 'host' && nm !== 'none' && !nm.startsWith('container:') ? {
@@ -821,7 +839,7 @@ export class Engine implements ContainerEngine {
       const pending = live.pending.filter((p) => !p.isClosed);
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, ...(this.trace.enabled ? { mark: (p: string) => this.trace.mark(id, p) } : {}) });
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         live.monitorDir = m.monitorDir;
         live.sup = undefined;
         sup = m;
@@ -831,6 +849,11 @@ export class Engine implements ContainerEngine {
         sup = s;
       }
       this.trace.mark(id, 'start.launched');
+      try {
+        await specWritten;
+      } catch (err) {
+        this.log.warn(`write the bundle config of ${id}: ${(err as Error).message}`);
+      }
       Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
@@ -846,6 +869,7 @@ export class Engine implements ContainerEngine {
       this.startHealth(live, true);
       this.trace.mark(id, 'start.done');
     } catch (err) {
+      await specWritten?.catch(() => undefined); // before the cleanup removes the bundle dir
       const msg = err instanceof Error ? err.message : String(err);
       // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).
       const execCode = err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
@@ -931,11 +955,14 @@ export class Engine implements ContainerEngine {
     this.trace.mark(rec.Id, 'exit.notified');
     // dockerd removes an --rm container on every exit, `docker stop` included, but not across a restart.
     const autoRemove = rec.HostConfig.AutoRemove === true && !live.keepOnExit;
-    if (!autoRemove) this.save(live);
-    await cleanup();
-    if (autoRemove) {
-      await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
+    if (!autoRemove) {
+      this.save(live);
+      await cleanup();
+      return;
     }
+    // Auto-remove: the runtime state and the rootfs mount are released by the removal itself,
+    // after `wait?condition=removed` was answered (finishRemove).
+    await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${rec.Id}: ${(e as Error).message}`));
   }
 
   // ------------------------------------------------------------------ wait / stop / kill
@@ -1221,35 +1248,28 @@ export class Engine implements ContainerEngine {
 
   private async finishRemove(live: Live, opts: { volumes?: boolean }): Promise<void> {
     const rec = live.rec;
+    const id = rec.Id;
     this.stopHealth(live);
-    // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
-    if (live.cleaned) await this.unmountRootfs(rec.Id);
-    else await this.cleanupAfterExit(live);
+    // Before the answer, what a command that follows could trip over: the network endpoint (its
+    // address and published ports), the record (the name, the API's view) and the image lease
+    // (`rmi`). The runtime state, cgroups, rootfs mount, snapshot and monitor dir of a container
+    // that no longer exists trouble nobody: they go after the answer, and a crash in between
+    // leaves them to reconcile() (unknown runtime state, rootfs mounts, snapshots, monitor dirs).
+    const cleaned = live.cleaned === true;
+    if (!cleaned) {
+      for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
+      this.trace.mark(id, 'cleanup.net');
+    }
     // The record's directory goes first, in one rename: from here on the container does not
-    // exist, after a crash too (reconcile() then sweeps the snapshot, monitor dir and retired
-    // directories no record owns). The snapshot follows the same way; the renamed directories
-    // are deleted after the answer (deleting files on the data-root's fs costs ms each here).
-    await this.records.flush(rec.Id); // a state save still being written would land in the retired dir
-    const retiredRecord = this.records.retire(rec.Id);
-    this.trace.mark(rec.Id, 'remove.record');
-    const settled = await Promise.allSettled([
-      this.snapshots.retireContainer(rec.Id).then((d) => {
-        this.trace.mark(rec.Id, 'remove.snapshot');
-        return d;
-      }),
-      this.images.removeLease(rec.Id).catch(() => undefined),
-      rm(this.monitorDirOf(rec.Id), { recursive: true, force: true }),
-    ]);
-    const retiredSnapshot = settled[0].status === 'fulfilled' ? settled[0].value : undefined;
-    this.inBackground(`delete the files of removed container ${rec.Id}`, async () => {
-      if (retiredRecord) await this.records.removeRetired(retiredRecord);
-      if (retiredSnapshot) await this.snapshots.removeRetired(retiredSnapshot);
-      this.trace.mark(rec.Id, 'remove.files-deleted');
-    });
-    for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${rec.Id}: ${(r.reason as Error).message}`);
+    // exist, after a crash too. The renamed directories are deleted after the answer (deleting
+    // files on the data-root's fs costs ms each here).
+    await this.records.flush(id); // a state save still being written would land in the retired dir
+    const retiredRecord = this.records.retire(id);
+    this.trace.mark(id, 'remove.record');
+    await this.images.removeLease(id).catch((e) => this.log.warn(`remove container ${id}: ${(e as Error).message}`));
     for (const eid of live.execs) this.execs.delete(eid);
-    this.containers.delete(rec.Id);
-    this.names.release(rec.Name, rec.Id);
+    this.containers.delete(id);
+    this.names.release(rec.Name, id);
     if (opts.volumes) {
       for (const m of rec.MountPoints) {
         if (m.Type !== 'volume' || !m.Anonymous || !m.Name) continue;
@@ -1266,6 +1286,21 @@ export class Engine implements ContainerEngine {
     for (const p of live.pending.splice(0)) p.close();
     for (const w of live.exitWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     for (const w of live.removeWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
+    this.inBackground(`clean up after removed container ${id}`, async () => {
+      // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
+      if (!cleaned) {
+        await this.runtime.delete(id, { force: true }).catch(() => undefined);
+        this.trace.mark(id, 'cleanup.runtime');
+      }
+      await this.unmountRootfs(id);
+      this.trace.mark(id, 'cleanup.unmount');
+      const settled = await Promise.allSettled([this.snapshots.retireContainer(id), rm(this.monitorDirOf(id), { recursive: true, force: true })]);
+      for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${id}: ${(r.reason as Error).message}`);
+      this.trace.mark(id, 'remove.snapshot');
+      if (retiredRecord) await this.records.removeRetired(retiredRecord);
+      if (settled[0].status === 'fulfilled' && settled[0].value) await this.snapshots.removeRetired(settled[0].value);
+      this.trace.mark(id, 'remove.files-deleted');
+    });
   }
 
   async renameContainer(idOrName: string, newName: string): Promise<void> {

@@ -151,6 +151,7 @@ export class EngineNetworking {
 
   async close(): Promise<void> {
     await this.mgr.drain().catch(() => undefined);
+    await this.mgr.linksSettled();
     this.mgr.close();
   }
 
@@ -286,12 +287,16 @@ export class EngineNetworking {
     }
   }
 
-  /** Drops the container's endpoints (veths, addresses, rules, DNS names, held ports); returns their networks. Never throws. */
+  /**
+   * Drops the container's endpoints (veths, addresses, rules, DNS names, held ports); returns their
+   * networks. Never throws. The veths of an exited container vanish with its netns: that is
+   * awaited in the background (10–20 ms here), not before the exit or removal is answered.
+   */
   async release(containerId: string): Promise<Array<{ id: string; name: string }>> {
     if (this.initError) return [];
     const nets = this.mgr.endpointsOfContainer(containerId).map((e) => ({ id: e.networkId, name: this.mgr.find(e.networkId)?.name ?? e.networkId }));
     try {
-      await this.mgr.releaseContainer(containerId);
+      await this.mgr.releaseContainer(containerId, { awaitLinks: false });
     } catch (err) {
       this.log.warn(`release the network endpoints of ${containerId}: ${(err as Error).message}`);
     }

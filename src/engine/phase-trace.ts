@@ -22,10 +22,11 @@ export class PhaseTrace {
     return this.fd !== undefined;
   }
 
-  mark(id: string, phase: string): void {
+  /** `atMs`: a time taken elsewhere on the same clock (ms, CLOCK_MONOTONIC); default now. */
+  mark(id: string, phase: string, atMs?: number): void {
     if (this.fd === undefined) return;
     try {
-      writeSync(this.fd, `hako-phase ${id} ${phase} ${(Number(process.hrtime.bigint()) / 1e6).toFixed(3)}\n`);
+      writeSync(this.fd, `hako-phase ${id} ${phase} ${(atMs ?? Number(process.hrtime.bigint()) / 1e6).toFixed(3)}\n`);
     } catch {
       /* profiling only */
     }

@@ -394,8 +394,8 @@ export class ImageService {
   }
 
   /** Containers (or anything else) that use an image hold a lease; leased images are not removed. */
-  addLease(owner: string, imageId: Digest): Promise<void> {
-    return this.meta.addLease(owner, imageId);
+  addLease(owner: string, imageId: Digest, opts: { durable?: boolean } = {}): Promise<void> {
+    return this.meta.addLease(owner, imageId, opts);
   }
 
   /** Every lease: owner (a container ID) and image. */

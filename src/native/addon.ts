@@ -20,7 +20,8 @@ export interface RawExitStatus {
 /** The addon's functions. Failures throw an Error with `.errno` (positive), `.code` and `.syscall`. */
 export interface NativeAddon {
   /** Decodes the plan, clones the child (which runs it) and returns its handles (all CLOEXEC). */
-  spawn(plan: Buffer): { pid: number; pidfd: number; syncFd: number; errFd: number };
+  /** `trace` (profiling): plan ops + 1 slots filled with each op's completion time, ns (see addon_exec.h). */
+  spawn(plan: Buffer, trace?: BigUint64Array): { pid: number; pidfd: number; syncFd: number; errFd: number };
   /**
    * Blocking read of one 8-byte record; null at EOF. Handles EAGAIN (O_NONBLOCK fds) by polling.
    * With nohang, returns undefined instead of blocking when nothing is there yet.

@@ -324,11 +324,17 @@ export class SpawnedProcess {
 }
 
 /** Encodes and starts `plan`. The child waits at its first `syncWait` until release(). */
-export function spawnPlan(plan: Plan): SpawnedProcess {
+/**
+ * `trace` (profiling): a BigUint64Array of plan.ops.length + 1 slots, filled by the processes
+ * with the CLOCK_MONOTONIC time (ns) each op completed (slot ops.length: the spawn's prologue;
+ * an exec op's slot: right before the exec). Only CLONE_VM spawns write it; 0 = not reached.
+ * Keep it referenced until the processes exec'd or exited.
+ */
+export function spawnPlan(plan: Plan, trace?: BigUint64Array): SpawnedProcess {
   const buf = encodePlan(plan);
   let handles;
   try {
-    handles = native().spawn(buf);
+    handles = trace ? native().spawn(buf, trace) : native().spawn(buf);
   } catch (err) {
     if (err instanceof HakoError) throw err;
     const e = err as { syscall?: string };

@@ -170,6 +170,7 @@ export class NetworkManager {
   /** The sync started by init() (daemon start), running while the rest of the start-up goes on. */
   forwardStartup: Promise<ForwardSyncResult | undefined> = Promise.resolve(undefined);
   private closed = false;
+  private readonly linkWaits = new Set<Promise<void>>();
   readonly dns: EmbeddedDns;
 
   constructor(private readonly opts: NetworkManagerOptions) {
@@ -591,7 +592,13 @@ export class NetworkManager {
    * is destroyed; that is awaited instead of an RTM_DELLINK, which would block the event loop for
    * an RCU grace period (10–20 ms here) per veth. A pair still there after 1 s is deleted.
    */
-  async releaseContainer(containerId: string): Promise<void> {
+  /**
+   * `awaitLinks: false`: returns once the endpoints, addresses and ports are released; the host
+   * ends of exited containers' veths, which the kernel removes with their netns, are awaited
+   * (and deleted if they linger) in the background (linksSettled()). Addresses are handed out
+   * serially (ipam.allocate), so the released one is not reused while its old link goes.
+   */
+  async releaseContainer(containerId: string, opts: { awaitLinks?: boolean } = {}): Promise<void> {
     const eps = this.endpointsOfContainer(containerId);
     const vanishing: string[] = [];
     for (const ep of eps) {
@@ -600,7 +607,17 @@ export class NetworkManager {
       if (gone) vanishing.push(ep.hostVeth);
     }
     if (eps.some((e) => e.ports.length)) this.applyFirewall();
-    if (vanishing.length) await this.awaitLinksGone(vanishing);
+    if (!vanishing.length) return;
+    if (opts.awaitLinks !== false) return this.awaitLinksGone(vanishing);
+    const p: Promise<void> = this.awaitLinksGone(vanishing)
+      .catch(() => undefined)
+      .finally(() => this.linkWaits.delete(p));
+    this.linkWaits.add(p);
+  }
+
+  /** The background link waits of releaseContainer({ awaitLinks: false }) are over. */
+  async linksSettled(): Promise<void> {
+    while (this.linkWaits.size > 0) await Promise.allSettled([...this.linkWaits]);
   }
 
   private nsAlive(ep: EndpointRecord): boolean {
@@ -614,7 +631,7 @@ export class NetworkManager {
   private async awaitLinksGone(names: string[]): Promise<void> {
     const deadline = Date.now() + 1000;
     let left = names;
-    while (left.length && Date.now() < deadline) {
+    while (left.length && Date.now() < deadline && !this.closed) {
       await new Promise((r) => setTimeout(r, 5));
       left = left.filter((n) => existsSync(`/sys/class/net/${n}`));
     }

@@ -155,8 +155,10 @@ test('30 containers by 6 concurrent clients, run-to-exit in parallel, then nothi
   } finally {
     for (const c of clients) c.close();
   }
-  // Nothing left: monitors exit right after their container; give them a moment.
-  for (let i = 0; i < 50 && monitorsUnder(d.execRoot).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  // Nothing left: monitors exit right after their container, and a removed container's runtime
+  // state, mounts, snapshot and monitor dir go right after the answer; give them a moment.
+  const leftover = () => monitorsUnder(d.execRoot).length + mountsUnder(d.root).length + mountsUnder(d.execRoot).length + ['containers', 'monitors', 'runtime'].reduce((n, sub) => n + entries(join(d.execRoot, sub)).length, 0) + entries(join(d.root, 'snapshots', 'containers')).length;
+  for (let i = 0; i < 50 && leftover() > 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(monitorsUnder(d.execRoot), [], 'monitor processes');
   assert.deepEqual(mountsUnder(d.root).concat(mountsUnder(d.execRoot)), [], 'mounts');
   for (const sub of ['containers', 'monitors', 'runtime']) assert.deepEqual(entries(join(d.execRoot, sub)), [], `${sub} in the exec-root`);

@@ -304,18 +304,20 @@ test('a state save lost in a crash: a new engine trusts the monitor (running) an
 });
 
 test('remove: the record dir leaves first; what a crash mid-remove or mid-create leaves is swept by a new engine', { skip }, async () => {
-  const { existsSync, readdirSync, renameSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { existsSync, readdirSync, renameSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
   const root = join(dir.path, 'root');
   const snapshotOf = (id: string) => join(root, 'snapshots', 'containers', id);
   const hidden = (d: string) => readdirSync(d).filter((n) => n.startsWith('.removed-'));
-  // A plain remove: record and snapshot are gone at once (renamed away), their files soon after.
+  // A plain remove: the record and the image lease are gone at the answer (the record renamed
+  // away), the snapshot right after it, and their files soon after.
   const plain = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['true'] });
   await engine.startContainer(plain.Id);
   await engine.waitContainer(plain.Id);
   await engine.removeContainer(plain.Id);
   assert.equal(existsSync(join(root, 'containers', plain.Id)), false, 'record dir');
-  assert.equal(existsSync(snapshotOf(plain.Id)), false, 'snapshot dir');
+  assert.equal((await engine.images.leases()).some((l) => l.owner === plain.Id), false, 'image lease');
   await assert.rejects(engine.inspectContainer(plain.Id), (e: unknown) => e instanceof HakoError && e.kind === 'not-found');
+  await waitFor('the snapshot dir to go', async () => !existsSync(snapshotOf(plain.Id)));
   // A crash right after the record's rename (snapshot still there), and one mid-create (a
   // snapshot and a bundle dir without a record): a new engine removes both, and retired dirs.
   const mid = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['true'] });
@@ -326,6 +328,8 @@ test('remove: the record dir leaves first; what a crash mid-remove or mid-create
   await engine.close();
   // The crash point: the record is renamed away, the image lease not yet deleted.
   renameSync(join(root, 'containers', mid.Id), join(root, 'containers', `.removed-${mid.Id}-0`));
+  // Leases are not fsync'd at create: a crash may lose the one of a container that exists.
+  rmSync(join(root, 'image', 'leases', `${kept.Id}.json`));
   assert.ok((await engine.images.leases()).some((l) => l.owner === mid.Id), 'the lease outlived the record');
   const orphan = 'f'.repeat(64);
   mkdirSync(join(snapshotOf(orphan), 'upper'), { recursive: true });
@@ -337,7 +341,7 @@ test('remove: the record dir leaves first; what a crash mid-remove or mid-create
   assert.equal(existsSync(snapshotOf(orphan)), false, 'snapshot without a record');
   assert.equal(existsSync(join(dir.path, 'run', 'containers', orphan)), false, 'bundle without a record');
   const owners = (await engine.images.leases()).map((l) => l.owner).sort();
-  assert.deepEqual(owners, [kept.Id, 'build-cache'].sort(), 'the removed container’s lease is swept; the living container’s and the foreign one stay');
+  assert.deepEqual(owners, [kept.Id, 'build-cache'].sort(), 'the removed container’s lease is swept; the living container’s is restored and the foreign one stays');
   assert.deepEqual((await engine.images.inspect(IMAGE)).usedBy.sort(), owners);
   await engine.images.removeLease('build-cache');
   await engine.removeContainer(kept.Id);

@@ -492,6 +492,48 @@ test('openPty: the master comes back over SCM_RIGHTS and reads the container out
   }
 });
 
+test('mkdirs: the missing part is made from its deepest existing ancestor; symlinks resolve inside the root', { skip }, async () => {
+  const fx = busybox();
+  try {
+    mkdirSync(join(fx.rootfs, 'm/a'), { recursive: true });
+    symlinkSync('/m/a', join(fx.rootfs, 'm/abs')); // absolute: the root's /m/a, not the host's
+    symlinkSync('../../../../../../../../m/a', join(fx.rootfs, 'm/up')); // climbs: stops at the root
+    writeFileSync(join(fx.rootfs, 'm/file'), '');
+    const mk = (path: string): PlanOp => ({ op: 'mkdirs', path, mode: 0o750, inRoot: true });
+    const { status } = await run({ cloneFlags: 0, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: [{ op: 'openRoot', path: fx.rootfs }, mk('/m/x/y/z'), mk('/m/a/b'), mk('/m/abs/c/d'), mk('/m/up/e'), exec('/bin/true', ['true'])] });
+    assert.deepEqual(status, { code: 0, signal: null });
+    for (const d of ['m/x/y/z', 'm/a/b', 'm/a/c/d']) assert.ok(existsSync(join(fx.rootfs, d)), d);
+    assert.ok(existsSync(join(fx.rootfs, 'm/a/e')), 'the climbing symlink resolved inside the root');
+    assert.equal(existsSync('/m/a/e'), false, 'nothing made on the host');
+    // A file on the way fails as before (ENOTDIR), naming the op.
+    const bad = await run({ cloneFlags: 0, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, ops: [{ op: 'openRoot', path: fx.rootfs }, mk('/m/file/q/r'), exec('/bin/true', ['true'])] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(bad instanceof HakoError && /ENOTDIR/.test(bad.message), String(bad));
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('trace (profiling): the completion time of each op on CLOCK_MONOTONIC, in order, between the spawn and the exec', { skip }, async () => {
+  const ops: PlanOp[] = [{ op: 'umask', mask: 0o22 }, { op: 'chdir', path: '/' }, { op: 'setsid' }, exec('/bin/true', ['true'])];
+  const trace = new BigUint64Array(ops.length + 1);
+  const before = process.hrtime.bigint();
+  const [r, w] = native().pipe();
+  const proc = spawnPlan({ cloneFlags: 0, cgroupFd: -1, internalFds: [], pdeathsig: SIGKILL, fds: [{ source: w, target: 1 }, { source: w, target: 2 }], ops }, trace);
+  native().close(w);
+  try {
+    await waitUntilExecOrFailure(proc);
+    const after = process.hrtime.bigint();
+    const times = [trace[ops.length]!, ...ops.map((_, k) => trace[k]!)];
+    assert.ok(times.every((t) => t >= before && t <= after), `times within the spawn: ${times.join(' ')} (${before}…${after})`);
+    for (let k = 1; k < times.length; k++) assert.ok(times[k]! >= times[k - 1]!, `in order: ${times.join(' ')}`);
+    assert.deepEqual(await proc.exited, { code: 0, signal: null });
+    // A trace array of the wrong kind is refused before anything runs.
+    assert.throws(() => native().spawn(Buffer.alloc(0), new Float64Array(3) as unknown as BigUint64Array), /BigUint64Array/);
+  } finally {
+    native().close(r);
+  }
+});
+
 test('no host fd leaks into the child, even one without CLOEXEC', { skip }, async () => {
   const leaky = openSync('/etc/hostname', 'r');
   try {

@@ -6,6 +6,7 @@
 // copy into the json-file log and to attached clients, and the exit status comes from the pidfd.
 // Limitation of this mode: a container outlives an engine restart but its output and exit status
 // are lost (reconcile then only sees that the pid is gone).
+import type { Spec } from '../../runtime/spec/types.js';
 import { Socket } from 'node:net';
 import { ReadStream as TtyReadStream } from 'node:tty';
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -86,6 +87,8 @@ export interface SuperviseOptions {
   prestart?: (pid: number) => Promise<void>;
   /** The container's own `lo` goes up in its child, before its program starts (`--network none`). */
   loopbackUp?: boolean;
+  /** The bundle's config.json as built (the runtime then does not read it back). */
+  spec?: Spec;
 }
 
 function pipe(): [number, number] {
@@ -221,7 +224,7 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
     const res = await superviseProcess(
       { tty: opts.tty, openStdin: opts.openStdin, stdinOnce: opts.stdinOnce, onOutput: (c) => writer?.write(c.stream, c.data), consoleSize: opts.consoleSize },
       async (stdio) => {
-        const launched = await opts.runtime.launch({ id: opts.id, bundle: opts.bundle, stdio, ownTerminal: opts.tty, pdeathsig: 0, ...(opts.prestart ? { prestart: opts.prestart } : {}), ...(opts.loopbackUp ? { loopbackUp: true } : {}) });
+        const launched = await opts.runtime.launch({ id: opts.id, bundle: opts.bundle, stdio, ownTerminal: opts.tty, pdeathsig: 0, ...(opts.spec ? { spec: opts.spec } : {}), ...(opts.prestart ? { prestart: opts.prestart } : {}), ...(opts.loopbackUp ? { loopbackUp: true } : {}) });
         launched.process.closeErrPipe();
         try {
           oomBaseline = launched.cgroups.stats().memory.oomKills ?? 0;
@@ -257,7 +260,6 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
 
 import { existsSync as monitorBinaryExists, mkdirSync, rmSync } from 'node:fs';
 import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, readExit, monitorAlive, readMonitorInfo } from '../monitor/index.js';
-import { cgroupManager } from '../../runtime/cgroups/index.js';
 
 export function monitorAvailable(binary = monitorBinary()): boolean {
   return monitorBinaryExists(binary);
@@ -270,17 +272,10 @@ export interface MonitoredStart {
   exited: Promise<ExitInfo>;
 }
 
-export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string) => void }): Promise<MonitoredStart> {
+export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void }): Promise<MonitoredStart> {
   rmSync(opts.monitorDir, { recursive: true, force: true });
   mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
   opts.mark?.('start.monitor-dir');
-  let memDir: string | undefined;
-  try {
-    const paths = cgroupManager({ cgroupsPath: opts.cgroupsPath, containerId: opts.id }).paths;
-    memDir = paths.memory ?? paths.unified;
-  } catch {
-    memDir = undefined;
-  }
   const launched = await opts.runtime.launch({
     id: opts.id,
     bundle: opts.bundle,
@@ -288,6 +283,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     ...(opts.prestart ? { prestart: opts.prestart } : {}),
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     ...(opts.mark ? { mark: opts.mark } : {}),
+    ...(opts.spec ? { spec: opts.spec } : {}),
     monitor: monitorLaunch({
       dir: opts.monitorDir,
       logPath: opts.log.path || '/dev/null',
@@ -297,7 +293,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
       tty: opts.tty,
       openStdin: opts.openStdin,
       stdinOnce: opts.stdinOnce,
-      ...(memDir ? { cgroupMemoryDir: memDir } : {}),
+      cgroupMemoryFromLaunch: true,
       ...(opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
       ...(opts.holdOutput ? { holdOutput: opts.holdOutput } : {}),
     }),

@@ -52,6 +52,8 @@ export interface MonitorOptions {
   stdinOnce: boolean;
   /** The container's memory cgroup dir (v1 memory controller dir or the v2 dir), for oomKilled. */
   cgroupMemoryDir?: string;
+  /** Without cgroupMemoryDir: the runtime's launch passes the dir of the cgroups it made. */
+  cgroupMemoryFromLaunch?: boolean;
   /** [rows, cols] for the pty, applied when it is opened. */
   consoleSize?: [number, number];
   /**
@@ -84,7 +86,8 @@ export function monitorLaunch(opts: MonitorOptions): SupervisorOptions {
   if (opts.stdinOnce) args.push('--stdin-once');
   if (opts.holdOutput && opts.holdOutput > 0) args.push('--hold-output', String(Math.floor(opts.holdOutput)));
   if (opts.tty && opts.consoleSize && opts.consoleSize[0] > 0 && opts.consoleSize[1] > 0) args.push('--console-size', `${opts.consoleSize[0]},${opts.consoleSize[1]}`);
-  return { path: opts.binary ?? monitorBinary(), dir: opts.dir, args, openStdin: opts.openStdin };
+  const fromLaunch = !opts.cgroupMemoryDir && opts.cgroupMemoryFromLaunch === true;
+  return { path: opts.binary ?? monitorBinary(), dir: opts.dir, args, openStdin: opts.openStdin, ...(fromLaunch ? { cgroupMemoryFlag: '--cgroup-memory' } : {}) };
 }
 
 /** dir/monitor.json as launch() wrote it, or null. */

@@ -87,7 +87,9 @@ export class MetadataStore {
 
   async getImage(id: Digest): Promise<ImageRecord | undefined> {
     try {
-      return JSON.parse(await readFile(this.imagePath(id), 'utf8')) as ImageRecord;
+      // A small file read on every container create: one synchronous read (~20 µs) instead of
+      // readFile's four thread-pool round trips (open, fstat, read, close).
+      return JSON.parse(readFileSync(this.imagePath(id), 'utf8')) as ImageRecord;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw fromSystemError(`read image record ${id}`, err, this.imagePath(id));
@@ -142,9 +144,10 @@ export class MetadataStore {
 
   // ---- leases (containers using images) ----------------------------------------------------
 
-  async addLease(owner: string, image: Digest): Promise<void> {
+  /** `durable: false`: not fsync'd (for an owner that restores its leases after a crash). */
+  async addLease(owner: string, image: Digest, opts: { durable?: boolean } = {}): Promise<void> {
     await this.init();
-    await writeFileAtomic(join(this.leasesDir, `${encodeURIComponent(owner)}.json`), JSON.stringify({ owner, image }), { mode: 0o644 });
+    await writeFileAtomic(join(this.leasesDir, `${encodeURIComponent(owner)}.json`), JSON.stringify({ owner, image }), { mode: 0o644, durable: opts.durable !== false });
   }
 
   async removeLease(owner: string): Promise<void> {

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { HakoError, fromSystemError, invalid } from '../../common/errors.js';
 import type { Plan, PlanOp } from '../../native/plan.js';
+import { describeOp } from '../../native/describe-op.js';
 import { addonErrno, native } from '../../native/addon.js';
 import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
 import { validateSpec } from '../spec/validate.js';
@@ -60,8 +61,17 @@ export interface LaunchOptions {
   prestart?: (pid: number) => Promise<void>;
   /** Set `lo` of the container's new network namespace up in the child (before its program runs). */
   loopbackUp?: boolean;
-  /** Profiling: called with the name of each step as it completes (the engine's phase trace). */
-  mark?: (phase: string) => void;
+  /**
+   * Profiling: called with the name of each step as it completes (the engine's phase trace);
+   * `atMs` when the step completed earlier (ms, CLOCK_MONOTONIC): the executor child's ops,
+   * reported as `op.<index>.<what it did>` once the container is created.
+   */
+  mark?: (phase: string, atMs?: number) => void;
+  /**
+   * The bundle's config, from an embedding engine that built it and writes config.json itself
+   * (concurrently): validated in memory, not read back from the file. The CLI never passes it.
+   */
+  spec?: Spec;
 }
 
 export interface Launched {
@@ -85,10 +95,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   let proc: SpawnedProcess | undefined;
   const procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
   const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  mark('launch.proc-read');
   store.reserve(id);
   undo.push(() => store.remove(id));
+  mark('launch.reserved');
   try {
-    const spec = loadBundleSpec(bundle);
+    const spec = opts.spec ? validateSpec(opts.spec, bundle) : loadBundleSpec(bundle);
     mark('launch.spec');
     const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
     if (opts.mode === 'create' && spec.process?.terminal && !opts.consoleSocket && !opts.monitor) {
@@ -232,8 +244,10 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       ops,
     };
     if (opts.monitor) {
+      const memoryDir = cgroups.paths.memory ?? cgroups.paths.unified;
+      const supervisor = opts.monitor.cgroupMemoryFlag && memoryDir ? { ...opts.monitor, args: [...opts.monitor.args, opts.monitor.cgroupMemoryFlag, memoryDir] } : opts.monitor;
       const supervised = supervisedPlan({
-        supervisor: opts.monitor,
+        supervisor,
         cloneFlags: planned.cloneFlags,
         ops,
         internalFds,
@@ -256,7 +270,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     }
 
     mark('launch.planned');
-    proc = spawnPlan(plan);
+    const opTrace = opts.mark ? new BigUint64Array(plan.ops.length + 1) : undefined;
+    proc = spawnPlan(plan, opTrace);
     mark('launch.spawned');
     const spawned = proc;
     undo.push(async () => {
@@ -321,6 +336,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       record.hostRootfsMount = { path: hostMount, mountId };
     }
     mark('launch.created');
+    if (opTrace) reportOpTimes(plan.ops, opTrace, mark);
     record.pid = pid();
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
@@ -363,6 +379,14 @@ function openPidfd(pid: number): number {
 }
 
 /** The pty master the child's openPty op sent on our end of the socket pair. */
+/** The executor's per-op completion times as marks (profiling; ops not reached are left out). */
+function reportOpTimes(ops: readonly PlanOp[], times: BigUint64Array, mark: (phase: string, atMs?: number) => void): void {
+  if (times[ops.length]) mark('op.prologue', Number(times[ops.length]) / 1e6);
+  ops.forEach((op, k) => {
+    if (times[k]) mark(`op.${k}.${describeOp(op).replace(/\s+/g, '_').slice(0, 80)}`, Number(times[k]) / 1e6);
+  });
+}
+
 export function receivePty(sock: number): number {
   const got = native().recvFd(sock);
   if (!got) throw new HakoError({ step: 'receive the pty master from the container', hint: 'the container closed the socket without sending it', kind: 'internal' });

@@ -29,6 +29,11 @@ export interface SupervisorOptions {
   args: string[];
   /** Give the container a stdin pipe (docker OpenStdin); otherwise its stdin is /dev/null. Ignored with a terminal. */
   openStdin: boolean;
+  /**
+   * A flag the monitor takes with the container's memory cgroup dir (the unified one on v2):
+   * launch() appends `<flag> <dir>` to `args` once it made the cgroups (when there is one).
+   */
+  cgroupMemoryFlag?: string;
 }
 
 /** The fds the monitor is given (fixed numbers in its process). */

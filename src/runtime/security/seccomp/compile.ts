@@ -24,6 +24,12 @@ import type { LinuxSeccomp, SeccompValue } from './types.js';
 export interface CompileSeccompOptions {
   /** SCMP_ARCH_* of the machine; default: the one Node runs on. */
   nativeArch?: string;
+  /**
+   * How unconditional rules are dispatched: 'tree' (default), a binary search over runs of
+   * consecutive syscall numbers with one action; 'linear', one jeq per syscall (the earlier
+   * layout, kept as the reference the tree is tested against).
+   */
+  dispatch?: 'tree' | 'linear';
 }
 
 export interface CompiledSeccomp {
@@ -273,12 +279,38 @@ function emitCond(asm: Assembler, c: Cond, arch: ArchInfo, fail: Label): void {
 const RUN = 200;
 
 /** One architecture's syscall dispatch; A holds seccomp_data.nr on entry; every path returns. */
+/** From `start` to the next interval's start: an action, or 'miss' (the conditional rules). */
+interface NrInterval {
+  start: number;
+  action: number | 'miss';
+}
+
+/**
+ * Binary search over intervals that cover every syscall number (A = nr): each leaf is one
+ * instruction (its action, or a jump to `miss`); no bound checks, no subtree falls into the next.
+ */
+function emitIntervalTree(asm: Assembler, intervals: readonly NrInterval[], miss: Label): void {
+  if (intervals.length === 1) {
+    const action = intervals[0]!.action;
+    if (action === 'miss') asm.ja(miss);
+    else asm.ret(action);
+    return;
+  }
+  const mid = intervals.length >> 1;
+  const right = asm.newLabel();
+  asm.jump(BPF.JGE, intervals[mid]!.start, right, 'next');
+  emitIntervalTree(asm, intervals.slice(0, mid), miss);
+  asm.bind(right);
+  emitIntervalTree(asm, intervals.slice(mid), miss);
+}
+
 function emitSection(
   asm: Assembler,
   arch: ArchInfo,
   parsed: ReadonlyArray<{ names: string[]; rule: Rule }>,
   defaultRet: number,
   notices: string[],
+  dispatch: 'tree' | 'linear' = 'tree',
 ): void {
   const table = SYSCALL_TABLES[arch.table]!;
   const byNr = new Map<number, Rule[]>();
@@ -308,8 +340,34 @@ function emitSection(
       else simple.set(first.ret, [nr]);
     } else complex.push([nr, rules]);
   }
+  if (dispatch === 'tree') {
+    // The kernel emulates the filter once per syscall number when it loads it (to cache the
+    // always-allowed ones): with one jeq per syscall that walk grew with the list, ~1 ms for
+    // docker's profile at every container start. Runs of consecutive numbers with one action,
+    // searched in O(log n), are also fewer instructions to JIT.
+    const byNumber = [...simple].flatMap(([ret, nrs]) => nrs.map((nr) => [nr, ret] as const)).sort((a, b) => a[0] - b[0]);
+    const conditional = complex.map(([nr]) => nr);
+    // Numbers without an unconditional rule: the default, unless a conditional rule is among them.
+    const gap = (lo: number, hi: number): number | 'miss' => (conditional.some((nr) => nr >= lo && nr <= hi) ? 'miss' : defaultRet);
+    const intervals: NrInterval[] = [];
+    const add = (start: number, action: number | 'miss'): void => {
+      if (intervals.at(-1)?.action !== action) intervals.push({ start, action });
+    };
+    let next = 0;
+    for (const [nr, ret] of byNumber) {
+      if (nr > next) add(next, gap(next, nr - 1));
+      add(nr, ret);
+      next = nr + 1;
+    }
+    if (next <= 0xffffffff) add(next, gap(next, 0xffffffff));
+    if (intervals.some((i) => i.action !== 'miss')) {
+      const miss = asm.newLabel();
+      emitIntervalTree(asm, intervals, miss);
+      asm.bind(miss);
+    }
+  }
   // Most common action (usually ALLOW) first: fewer comparisons on the hot path.
-  const groups = [...simple].sort((a, b) => b[1].length - a[1].length || a[0] - b[0]);
+  const groups = dispatch === 'tree' ? [] : [...simple].sort((a, b) => b[1].length - a[1].length || a[0] - b[0]);
   for (const [ret, nrs] of groups) {
     nrs.sort((a, b) => a - b);
     for (let start = 0; start < nrs.length; start += RUN) {
@@ -379,14 +437,14 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
       asm.jump(BPF.JGE, X32_SYSCALL_BIT, x32Label, nativeLabel);
       if (native) {
         asm.bind(nativeLabel);
-        emitSection(asm, native, parsed, defaultRet, notices);
+        emitSection(asm, native, parsed, defaultRet, notices, opts.dispatch);
       }
       if (x32) {
         asm.bind(x32Label);
-        emitSection(asm, x32, parsed, defaultRet, notices);
+        emitSection(asm, x32, parsed, defaultRet, notices, opts.dispatch);
       }
     } else {
-      emitSection(asm, members[0]!, parsed, defaultRet, notices);
+      emitSection(asm, members[0]!, parsed, defaultRet, notices, opts.dispatch);
     }
     asm.bind(nextArch);
   }
