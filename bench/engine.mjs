@@ -35,7 +35,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { createConnection } from 'node:net';
-import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -60,7 +59,7 @@ for (const [what, path] of [['the docker CLI', DOCKER], ['docker-registry', '/us
 }
 const { makeBusyboxRootfs, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs, mountsUnder } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
 const { startRegistry } = await import(join(repo, 'dist/test/helpers/registry.js'));
-const { busyboxImage, pushLayout, tarDir } = await import(join(repo, 'dist/test/helpers/images.js'));
+const { busyboxImage, pushLayout, dockerSaveArchive } = await import(join(repo, 'dist/test/helpers/images.js'));
 // Unique bridge/table/interface names and --iptables=false: never hako0 or the host's FORWARD chain.
 const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
 const hakodNet = testNet();
@@ -212,25 +211,6 @@ async function startHakod(work) {
     cleanupNet(hakodNet);
   };
   return { sock, proc, log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
-}
-
-/** A docker-save archive of a one-layer busybox image (what `docker load` reads). */
-function dockerSaveArchive(work) {
-  const rootfs = join(work, 'bb-rootfs');
-  makeBusyboxRootfs(rootfs);
-  const layer = tarDir(rootfs);
-  const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
-  const config = Buffer.from(JSON.stringify({ architecture: process.arch === 'x64' ? 'amd64' : process.arch, os: 'linux', created: '2026-01-01T00:00:00Z', config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] }, history: [{ created: '2026-01-01T00:00:00Z', created_by: 'bench/engine.mjs' }] }));
-  const cfgName = `${createHash('sha256').update(config).digest('hex')}.json`;
-  const dir = join(work, 'save');
-  mkdirSync(join(dir, diffId.slice(7)), { recursive: true });
-  writeFileSync(join(dir, diffId.slice(7), 'layer.tar'), layer);
-  writeFileSync(join(dir, cfgName), config);
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: cfgName, RepoTags: ['busybox:latest'], Layers: [`${diffId.slice(7)}/layer.tar`] }]));
-  const archive = join(work, 'busybox-save.tar');
-  const r = spawnSync('tar', ['-C', dir, '-cf', archive, '.']);
-  if (r.status !== 0) throw new Error('tar failed');
-  return archive;
 }
 
 async function startDockerd(work) {
@@ -461,7 +441,7 @@ try {
     }
     try {
       dockerd = await startDockerd(work.path);
-      ok([DOCKER, 'load', '-q', '-i', dockerSaveArchive(work.path)], dockerd.env);
+      ok([DOCKER, 'load', '-q', '-i', dockerSaveArchive(work.path, 'bench/engine.mjs')], dockerd.env);
       return dockerd.env;
     } catch (err) {
       notes.push(`dockerd skipped: ${err.message.split('\n')[0]}`);

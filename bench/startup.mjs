@@ -16,7 +16,6 @@
 //   --baseline DIR: another built checkout of hako measured in the same run (its bin files exec'd
 //   the same way): before/after numbers under the same load.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -56,7 +55,7 @@ if (withCli && !existsSync(DOCKER)) {
 
 const { makeBusyboxRootfs, testCgroupName, removeCgroupEverywhere } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
 const { defaultSpec } = await import(join(repo, 'dist/src/runtime/spec/defaults.js'));
-const { tarDir } = await import(join(repo, 'dist/test/helpers/images.js'));
+const { dockerSaveArchive } = await import(join(repo, 'dist/test/helpers/images.js'));
 const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
 
 const env = { ...process.env };
@@ -117,24 +116,6 @@ const report = (title, rows, ratios) => {
   for (const [what, a, b] of ratios) out.push(`  ${`ratio ${what}`.padEnd(58)} ${(median(a.times) / median(b.times)).toFixed(2)}×  (cpu ${(a.cpu / b.cpu).toFixed(2)}×)`);
 };
 
-/** A docker-save archive of a one-layer busybox image (what `docker load` reads). */
-function dockerSaveArchive() {
-  const rootfs = join(work, 'bb-rootfs');
-  makeBusyboxRootfs(rootfs);
-  const layer = tarDir(rootfs);
-  const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
-  const config = Buffer.from(JSON.stringify({ architecture: process.arch === 'x64' ? 'amd64' : process.arch, os: 'linux', created: '2026-01-01T00:00:00Z', config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] }, history: [{ created: '2026-01-01T00:00:00Z', created_by: 'bench/startup.mjs' }] }));
-  const cfgName = `${createHash('sha256').update(config).digest('hex')}.json`;
-  const dir = join(work, 'save');
-  mkdirSync(join(dir, diffId.slice(7)), { recursive: true });
-  writeFileSync(join(dir, diffId.slice(7), 'layer.tar'), layer);
-  writeFileSync(join(dir, cfgName), config);
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: cfgName, RepoTags: ['busybox:latest'], Layers: [`${diffId.slice(7)}/layer.tar`] }]));
-  const archive = join(work, 'busybox-save.tar');
-  if (spawnSync('tar', ['-C', dir, '-cf', archive, '.']).status !== 0) throw new Error('tar failed');
-  return archive;
-}
-
 async function startHakod() {
   const sock = join(work, 'hako.sock');
   const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(stateRoot, 'hakod-run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', `${cgName}-d`, ...daemonNetFlags(net)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -166,7 +147,7 @@ try {
   if (withCli) {
     progress('hakod + busybox image');
     hakod = await startHakod();
-    const load = spawnSync(DOCKER, ['load', '-q', '-i', dockerSaveArchive()], { env: hakod.env, encoding: 'utf8' });
+    const load = spawnSync(DOCKER, ['load', '-q', '-i', dockerSaveArchive(work, 'bench/startup.mjs')], { env: hakod.env, encoding: 'utf8' });
     if (load.status !== 0) throw new Error(`docker load: ${load.stderr}`);
     const runArgs = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
     const rows = [

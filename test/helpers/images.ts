@@ -126,6 +126,29 @@ function single(spec: ManifestSpec, tag = 'latest'): BuiltImage {
 
 const busyboxLayer: LayerSpec = { fill: (d) => void makeBusyboxRootfs(d) };
 
+/**
+ * A docker-save archive (what `docker load` reads) of a one-layer busybox image tagged
+ * busybox:latest, written under `work`; returns the archive's path. `createdBy` goes into the
+ * image's history. Benches load it into dockerd and hakod alike.
+ */
+export function dockerSaveArchive(work: string, createdBy: string): string {
+  const rootfs = join(work, 'bb-rootfs');
+  makeBusyboxRootfs(rootfs);
+  const layer = tarDir(rootfs);
+  const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+  const created = '2026-01-01T00:00:00Z';
+  const config = Buffer.from(JSON.stringify({ architecture: process.arch === 'x64' ? 'amd64' : process.arch, os: 'linux', created, config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] }, history: [{ created, created_by: createdBy }] }));
+  const cfgName = `${createHash('sha256').update(config).digest('hex')}.json`;
+  const dir = join(work, 'save');
+  mkdirSync(join(dir, diffId.slice(7)), { recursive: true });
+  writeFileSync(join(dir, diffId.slice(7), 'layer.tar'), layer);
+  writeFileSync(join(dir, cfgName), config);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: cfgName, RepoTags: ['busybox:latest'], Layers: [`${diffId.slice(7)}/layer.tar`] }]));
+  const archive = join(work, 'busybox-save.tar');
+  execFileSync('tar', ['-C', dir, '-cf', archive, '.']);
+  return archive;
+}
+
 /** busybox as one gzip layer (OCI, or Docker schema2 with `docker: true`). */
 export function busyboxImage(opts: { docker?: boolean } = {}): BuiltImage {
   return single({ layers: [busyboxLayer], docker: opts.docker });
