@@ -4,7 +4,8 @@
 // layers, all on the same filesystem, in one run. Targets: hako ≤ 0.5× docker and ≤ 1.2× the
 // floor; peak RSS of the pulling process ≤ 150 MB for debian.
 // Rows: "hako pull (CLI → hakod)" is the like-for-like figure to `docker pull`: the installed
-// `hako` command (bin/hako.cjs) against a hakod started fresh for each run, as dockerd is, with
+// `hako` command (bin/hako.cjs, executed as a file so that its shebang's node flag applies, as when
+// installed) against a hakod started fresh for each run, as dockerd is, with
 // hakod's CPU and peak RSS (VmHWM since its start). "hako pull" is the pull inside a fresh process
 // (bench/pull-worker.mjs: the engine's unpacker, modules loaded before the clock starts, cold JIT
 // and connections), with that whole process (Node's start-up + module loading + pull) beside it.
@@ -300,7 +301,7 @@ try {
       if (mode === 'warm') {
         // Each daemon serves one unrelated pull first, then idles as a user's would between pulls
         // (hakod trims its heap after 1 s idle).
-        sh(process.execPath, [join(repo, 'bin/hako.cjs'), 'pull', '-q', warmRef], { env: hakod.env });
+        sh(join(repo, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: hakod.env });
         if (dockerd) sh('docker', ['pull', '-q', warmRef], { env: dockerd.env });
         await new Promise((r) => setTimeout(r, 1500));
         await settle(hakod.proc.pid);
@@ -341,7 +342,7 @@ try {
         };
         const hakoCli = () => {
           const c0 = cpuOf(hakod.proc.pid);
-          r0.hakoCli.push(timeIt(() => sh(process.execPath, [join(repo, 'bin/hako.cjs'), 'pull', '-q', ref], { env: hakod.env })));
+          r0.hakoCli.push(timeIt(() => sh(join(repo, 'bin/hako.cjs'), ['pull', '-q', ref], { env: hakod.env })));
           r0.hakodCpu.push(cpuOf(hakod.proc.pid) - c0);
           r0.hakodRss.push(hwmOf(hakod.proc.pid));
         };
