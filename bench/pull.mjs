@@ -4,7 +4,8 @@
 // layers, all on the same filesystem, in one run. Targets: hako ≤ 0.5× docker and ≤ 1.2× the
 // floor; peak RSS of the pulling process ≤ 150 MB for debian.
 // Rows: "hako pull (CLI → hakod)" is the like-for-like figure to `docker pull`: the installed
-// `hako` command (bin/hako.cjs) against a hakod started fresh for each run, as dockerd is, with
+// `hako` command (bin/hako.cjs, executed as a file so that its shebang's node flag applies, as when
+// installed) against a hakod started fresh for each run, as dockerd is, with
 // hakod's CPU and peak RSS (VmHWM since its start). "hako pull" is the pull inside a fresh process
 // (bench/pull-worker.mjs: the engine's unpacker, modules loaded before the clock starts, cold JIT
 // and connections), with that whole process (Node's start-up + module loading + pull) beside it.
@@ -13,7 +14,13 @@
 // containerd beneath it), socket, pidfile, config file and key (not /etc/docker/key.json), no
 // bridge, no iptables/ip6tables rules, no ip_forward or masquerading change; it is stopped and its
 // mounts and directories removed after its run.
+// --warm adds a second pass per run with daemons in the state a user's are in: a fresh hakod and a
+// fresh dockerd that have each first served one unrelated small pull (bench/warmup, a tiny image
+// of its own, pushed to the same registry) and settled before the timed pulls; its rows stand
+// beside the fresh-daemon rows (the floor is timed again in that pass, so that all three take
+// turns under the same load).
 // Usage: node bench/pull.mjs [runs] [--dir /path/on/fs/to/test] [--fresh-ext4] [--delete-between-runs] [--phases]
+//   [--warm] [--images busybox,debian] [--no-docker] [--hakod-cpu-prof DIR]
 // (root; skopeo, docker-registry, debootstrap installed; the debian rootfs is made once with
 // debootstrap from Debian's mirror and cached in .tmp/bench-cache). Node commands run with
 // NODE_EXTRA_CA_CERTS unset.
@@ -29,7 +36,7 @@
 // --fresh-ext4 runs everything on a new loop-mounted ext4 (with a journal, as mkfs.ext4 makes it)
 // under the --dir, removed at the end.
 import { spawnSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +49,12 @@ const baseDir = dirFlag >= 0 ? args[dirFlag + 1] : '/var/tmp';
 const deleteBetween = args.includes('--delete-between-runs');
 const freshExt4 = args.includes('--fresh-ext4');
 const withPhases = args.includes('--phases');
+const withWarm = args.includes('--warm');
+const flagValue = (f) => (args.indexOf(f) >= 0 ? args[args.indexOf(f) + 1] : undefined);
+const onlyImages = flagValue('--images')?.split(',');
+const noDocker = args.includes('--no-docker');
+// --hakod-cpu-prof DIR: every hakod runs with node's --cpu-prof; the profiles land in DIR.
+const hakodProfDir = flagValue('--hakod-cpu-prof');
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 if (process.getuid() !== 0) {
@@ -217,7 +230,8 @@ async function startHakod(dir, registryHost) {
   const cgroup = testCgroupName('bench-pull');
   const log = join(dir, 'hakod.log');
   const fd = openSync(log, 'w');
-  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registryHost, ...daemonNetFlags(net)], { env, stdio: ['ignore', fd, fd] });
+  const prof = hakodProfDir ? ['--cpu-prof', `--cpu-prof-dir=${hakodProfDir}`] : [];
+  const proc = spawn(process.execPath, [...prof, join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registryHost, ...daemonNetFlags(net)], { env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
   for (let i = 0; i < 200 && proc.exitCode === null; i++) {
@@ -252,82 +266,113 @@ const results = [];
 let registry;
 let dockerd;
 let hakod;
-const hasDocker = existsSync('/usr/bin/dockerd') || existsSync('/usr/sbin/dockerd');
+const hasDocker = !noDocker && (existsSync('/usr/bin/dockerd') || existsSync('/usr/sbin/dockerd'));
+
+/** The warm-up image: two small files of random bytes, shared with no other image. */
+function warmupTar() {
+  const root = join(work, 'warmup-root');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  writeFileSync(join(root, 'etc', 'warmup'), randomBytes(4096).toString('hex'));
+  writeFileSync(join(root, 'warmup.bin'), randomBytes(16384));
+  const out = join(work, 'warmup.tar');
+  sh('tar', ['--numeric-owner', '-C', root, '-cf', out, '.']);
+  return out;
+}
 try {
   registry = await startRegistry();
-  const images = { busybox: layout('busybox', busyboxTar()), debian: layout('debian', debianTar()) };
+  const makers = { busybox: busyboxTar, debian: debianTar };
+  const images = Object.fromEntries(Object.entries(makers).filter(([n]) => !onlyImages || onlyImages.includes(n)).map(([n, f]) => [n, layout(n, f())]));
   for (const [name, img] of Object.entries(images)) {
     sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${img.dir}:latest`, `docker://${registry.host}/bench/${name}:latest`]);
   }
-  const m = Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCli: [], hakodCpu: [], hakodRss: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]));
+  const warmRef = `${registry.host}/bench/warmup:latest`;
+  if (withWarm) sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout('warmup', warmupTar()).dir}:latest`, `docker://${warmRef}`]);
+  const modes = withWarm ? ['fresh', 'warm'] : ['fresh'];
+  const m = Object.fromEntries(modes.map((mode) => [mode, Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCli: [], hakodCpu: [], hakodRss: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]))]));
   for (let i = 0; i < runs; i++) {
-    if (hasDocker) {
-      dockerd = await startDockerd(join(work, `dockerd-${i}`), registry.host);
-      await settle(dockerd.proc.pid);
+    for (const mode of modes) {
+      const tag = `${mode}-${i}`;
+      if (hasDocker) {
+        dockerd = await startDockerd(join(work, `dockerd-${tag}`), registry.host);
+        await settle(dockerd.proc.pid);
+      }
+      hakod = await startHakod(join(work, `hakod-${tag}`), registry.host);
+      await settle(hakod.proc.pid);
+      if (mode === 'warm') {
+        // Each daemon serves one unrelated pull first, then idles as a user's would between pulls
+        // (hakod trims its heap after 1 s idle).
+        sh(join(repo, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: hakod.env });
+        if (dockerd) sh('docker', ['pull', '-q', warmRef], { env: dockerd.env });
+        await new Promise((r) => setTimeout(r, 1500));
+        await settle(hakod.proc.pid);
+        if (dockerd) await settle(dockerd.proc.pid);
+      }
+      for (const name of Object.keys(images)) {
+        const ref = `${registry.host}/bench/${name}:latest`;
+        const r0 = m[mode][name];
+        const hako = () => {
+          const root = join(work, `hako-${name}-${tag}`);
+          let r;
+          const wall = timeIt(() => (r = spawnSync(process.execPath, [join(repo, 'bench/pull-worker.mjs'), root, ref, ...(withPhases ? ['--phases'] : [])], { env, encoding: 'utf8', timeout: LIMIT, killSignal: 'SIGKILL' })));
+          if (r.status !== 0) throw new Error(`hako pull failed${r.error ? ` (${r.error.code})` : ''}: ${r.stderr}`);
+          const out = JSON.parse(r.stdout.trim().split('\n').pop());
+          r0.hako.push(out.ms);
+          r0.hakoProc.push(wall);
+          r0.hakoCpu.push(out.cpuS);
+          r0.rss.push(out.maxRssMB);
+          if (out.phases) r0.phases.push(out.phases);
+          if (deleteBetween) rmSync(root, { recursive: true, force: true });
+        };
+        const floor = () => {
+          const oci = join(work, `floor-${name}-${tag}`);
+          const dest = join(work, `floor-x-${name}-${tag}`);
+          r0.floor.push(
+            timeIt(() => {
+              sh('skopeo', ['copy', '--src-tls-verify=false', `docker://${ref}`, `oci:${oci}:latest`]);
+              mkdirSync(dest);
+              const idx = JSON.parse(readFileSync(join(oci, 'index.json'), 'utf8'));
+              const man = JSON.parse(readFileSync(join(oci, 'blobs/sha256', idx.manifests[0].digest.slice(7)), 'utf8'));
+              for (const l of man.layers) sh('tar', ['-xzf', join(oci, 'blobs/sha256', l.digest.slice(7)), '-C', dest]);
+            }),
+          );
+          if (deleteBetween) {
+            rmSync(oci, { recursive: true, force: true });
+            rmSync(dest, { recursive: true, force: true });
+          }
+        };
+        const hakoCli = () => {
+          const c0 = cpuOf(hakod.proc.pid);
+          r0.hakoCli.push(timeIt(() => sh(join(repo, 'bin/hako.cjs'), ['pull', '-q', ref], { env: hakod.env })));
+          r0.hakodCpu.push(cpuOf(hakod.proc.pid) - c0);
+          r0.hakodRss.push(hwmOf(hakod.proc.pid));
+        };
+        const docker = () => {
+          if (!dockerd) return;
+          const c0 = cpuOf(dockerd.proc.pid);
+          r0.docker.push(timeIt(() => sh('docker', ['pull', '-q', ref], { env: dockerd.env })));
+          r0.dockerCpu.push(cpuOf(dockerd.proc.pid) - c0);
+          if (deleteBetween) sh('docker', ['rmi', '-f', ref], { env: dockerd.env });
+        };
+        // Each run starts with another tool, so that none always goes first (or right after
+        // dockerd's start-up, or always runs into the previous tool's writeback). The in-process
+        // row is a fresh process whatever the daemons did: the warm pass leaves it out.
+        const order = mode === 'warm' ? [hakoCli, floor, docker] : [hako, hakoCli, floor, docker];
+        for (let k = 0; k < order.length; k++) order[(k + i) % order.length]();
+      }
+      if (dockerd) {
+        await dockerd.stop();
+        dockerd = undefined;
+      }
+      await hakod.stop();
+      hakod = undefined;
     }
-    hakod = await startHakod(join(work, `hakod-${i}`), registry.host);
-    await settle(hakod.proc.pid);
-    for (const name of Object.keys(images)) {
-      const ref = `${registry.host}/bench/${name}:latest`;
-      const r0 = m[name];
-      const hako = () => {
-        const root = join(work, `hako-${name}-${i}`);
-        let r;
-        const wall = timeIt(() => (r = spawnSync(process.execPath, [join(repo, 'bench/pull-worker.mjs'), root, ref, ...(withPhases ? ['--phases'] : [])], { env, encoding: 'utf8', timeout: LIMIT, killSignal: 'SIGKILL' })));
-        if (r.status !== 0) throw new Error(`hako pull failed${r.error ? ` (${r.error.code})` : ''}: ${r.stderr}`);
-        const out = JSON.parse(r.stdout.trim().split('\n').pop());
-        r0.hako.push(out.ms);
-        r0.hakoProc.push(wall);
-        r0.hakoCpu.push(out.cpuS);
-        r0.rss.push(out.maxRssMB);
-        if (out.phases) r0.phases.push(out.phases);
-        if (deleteBetween) rmSync(root, { recursive: true, force: true });
-      };
-      const floor = () => {
-        const oci = join(work, `floor-${name}-${i}`);
-        const dest = join(work, `floor-x-${name}-${i}`);
-        r0.floor.push(
-          timeIt(() => {
-            sh('skopeo', ['copy', '--src-tls-verify=false', `docker://${ref}`, `oci:${oci}:latest`]);
-            mkdirSync(dest);
-            const idx = JSON.parse(readFileSync(join(oci, 'index.json'), 'utf8'));
-            const man = JSON.parse(readFileSync(join(oci, 'blobs/sha256', idx.manifests[0].digest.slice(7)), 'utf8'));
-            for (const l of man.layers) sh('tar', ['-xzf', join(oci, 'blobs/sha256', l.digest.slice(7)), '-C', dest]);
-          }),
-        );
-        if (deleteBetween) {
-          rmSync(oci, { recursive: true, force: true });
-          rmSync(dest, { recursive: true, force: true });
-        }
-      };
-      const hakoCli = () => {
-        const c0 = cpuOf(hakod.proc.pid);
-        r0.hakoCli.push(timeIt(() => sh(process.execPath, [join(repo, 'bin/hako.cjs'), 'pull', '-q', ref], { env: hakod.env })));
-        r0.hakodCpu.push(cpuOf(hakod.proc.pid) - c0);
-        r0.hakodRss.push(hwmOf(hakod.proc.pid));
-      };
-      const docker = () => {
-        if (!dockerd) return;
-        const c0 = cpuOf(dockerd.proc.pid);
-        r0.docker.push(timeIt(() => sh('docker', ['pull', '-q', ref], { env: dockerd.env })));
-        r0.dockerCpu.push(cpuOf(dockerd.proc.pid) - c0);
-        if (deleteBetween) sh('docker', ['rmi', '-f', ref], { env: dockerd.env });
-      };
-      // Each run starts with another tool, so that none always goes first (or right after
-      // dockerd's start-up, or always runs into the previous tool's writeback).
-      const order = [hako, hakoCli, floor, docker];
-      for (let k = 0; k < order.length; k++) order[(k + i) % order.length]();
-    }
-    if (dockerd) {
-      await dockerd.stop();
-      dockerd = undefined;
-    }
-    await hakod.stop();
-    hakod = undefined;
   }
-  for (const [name, img] of Object.entries(images)) {
-    const r0 = m[name];
-    results.push({ name, img, hakoCli: median(r0.hakoCli), hakodCpu: median(r0.hakodCpu), hako: median(r0.hako), hakoProc: median(r0.hakoProc), hakoCpu: median(r0.hakoCpu), rss: Math.max(...r0.rss), floor: median(r0.floor), docker: r0.docker.length ? median(r0.docker) : undefined, dockerCpu: r0.dockerCpu.length ? median(r0.dockerCpu) : undefined, all: r0 });
+  for (const mode of modes) {
+    for (const [name, img] of Object.entries(images)) {
+      const r0 = m[mode][name];
+      const med = (xs) => (xs.length ? median(xs) : undefined);
+      results.push({ mode, name, img, hakoCli: median(r0.hakoCli), hakodCpu: median(r0.hakodCpu), hako: med(r0.hako), hakoProc: med(r0.hakoProc), hakoCpu: med(r0.hakoCpu), rss: r0.rss.length ? Math.max(...r0.rss) : undefined, floor: median(r0.floor), docker: med(r0.docker), dockerCpu: med(r0.dockerCpu), all: r0 });
+    }
   }
 } finally {
   if (dockerd) await dockerd.stop();
@@ -344,21 +389,30 @@ try {
 const loadEnd = readFileSync('/proc/loadavg', 'utf8').trim();
 const fsName = freshExt4 ? `a fresh loop-mounted ext4 under ${baseDir}` : baseDir;
 console.log(`pull benchmark on ${fsName} (${runs} runs each, medians; ${deleteBetween ? 'each run deletes its output at once' : 'outputs deleted after the last run'}; NODE_EXTRA_CA_CERTS unset; load average at start ${loadStart}, at end ${loadEnd})`);
+let shownMode;
 for (const r of results) {
   const mb = (n) => (n / 1e6).toFixed(1) + ' MB';
+  if (withWarm && r.mode !== shownMode) {
+    shownMode = r.mode;
+    console.log(r.mode === 'fresh' ? ' daemons started fresh for the run (nothing served before):' : ' warm daemons (each served one unrelated small pull, bench/warmup, then idled 1.5 s):');
+  }
+  const hakodName = r.mode === 'warm' ? 'warm hakod' : 'hakod';
   console.log(`  ${r.name} (${mb(r.img.gzBytes)} gz / ${mb(r.img.tarBytes)} tar)`);
-  console.log(`    hako pull                 ${r.hako.toFixed(0)} ms   peak RSS ${r.rss.toFixed(0)} MB   CPU ${r.hakoCpu.toFixed(2)} s   [${r.all.hako.map((x) => x.toFixed(0)).join(' ')}]`);
-  console.log(`      (whole process: node start-up + module loading + pull ${r.hakoProc.toFixed(0)} ms = ${(r.hakoProc / r.floor).toFixed(2)}× the floor${r.docker !== undefined ? `, ${(r.hakoProc / r.docker).toFixed(2)}× docker` : ''})   [${r.all.hakoProc.map((x) => x.toFixed(0)).join(' ')}]`);
   const paired = (xs) => median(xs.map((x, i) => r.all.hako[i] / x)).toFixed(2);
+  if (r.hako !== undefined) {
+    console.log(`    hako pull                 ${r.hako.toFixed(0)} ms   peak RSS ${r.rss.toFixed(0)} MB   CPU ${r.hakoCpu.toFixed(2)} s   [${r.all.hako.map((x) => x.toFixed(0)).join(' ')}]`);
+    console.log(`      (whole process: node start-up + module loading + pull ${r.hakoProc.toFixed(0)} ms = ${(r.hakoProc / r.floor).toFixed(2)}× the floor${r.docker !== undefined ? `, ${(r.hakoProc / r.docker).toFixed(2)}× docker` : ''})   [${r.all.hakoProc.map((x) => x.toFixed(0)).join(' ')}]`);
+  }
   const pairedCli = (xs) => median(xs.map((x, i) => r.all.hakoCli[i] / x)).toFixed(2);
-  console.log(`    hako pull (CLI → hakod)   ${r.hakoCli.toFixed(0)} ms   = ${(r.hakoCli / r.floor).toFixed(2)}× the floor (runs' own ${pairedCli(r.all.floor)}×)${r.docker !== undefined ? `, ${(r.hakoCli / r.docker).toFixed(2)}× docker (runs' own ${pairedCli(r.all.docker)}×)` : ''}   hakod CPU ${r.hakodCpu.toFixed(2)} s, hakod peak RSS ${Math.max(...r.all.hakodRss).toFixed(0)} MB   [${r.all.hakoCli.map((x) => x.toFixed(0)).join(' ')}]`);
-  console.log(`    skopeo copy + tar -xzf    ${r.floor.toFixed(0)} ms   → hako/floor ${(r.hako / r.floor).toFixed(2)}× (target ≤ 1.2×; median of the runs' own ratios ${paired(r.all.floor)}×)   [${r.all.floor.map((x) => x.toFixed(0)).join(' ')}]`);
-  if (r.docker !== undefined) console.log(`    docker pull               ${r.docker.toFixed(0)} ms   → hako/docker ${(r.hako / r.docker).toFixed(2)}× (target ≤ 0.5×; runs' own ${paired(r.all.docker)}×)   dockerd CPU ${r.dockerCpu.toFixed(2)} s   [${r.all.docker.map((x) => x.toFixed(0)).join(' ')}]`);
-  else console.log('    docker pull               (dockerd not installed: apt-get install docker.io to compare)');
+  console.log(`    hako pull (CLI → ${hakodName})${r.mode === 'warm' ? ' ' : '   '}${r.hakoCli.toFixed(0)} ms   = ${(r.hakoCli / r.floor).toFixed(2)}× the floor (runs' own ${pairedCli(r.all.floor)}×)${r.docker !== undefined ? `, ${(r.hakoCli / r.docker).toFixed(2)}× docker (runs' own ${pairedCli(r.all.docker)}×)` : ''}   hakod CPU ${r.hakodCpu.toFixed(2)} s, hakod peak RSS ${Math.max(...r.all.hakodRss).toFixed(0)} MB   [${r.all.hakoCli.map((x) => x.toFixed(0)).join(' ')}]`);
+  console.log(`    skopeo copy + tar -xzf    ${r.floor.toFixed(0)} ms${r.hako !== undefined ? `   → hako/floor ${(r.hako / r.floor).toFixed(2)}× (target ≤ 1.2×; median of the runs' own ratios ${paired(r.all.floor)}×)` : ''}   [${r.all.floor.map((x) => x.toFixed(0)).join(' ')}]`);
+  if (r.docker !== undefined) console.log(`    docker pull${r.mode === 'warm' ? ' (warm dockerd)' : '               '}${r.mode === 'warm' ? ' ' : ''}${r.docker.toFixed(0)} ms${r.hako !== undefined ? `   → hako/docker ${(r.hako / r.docker).toFixed(2)}× (target ≤ 0.5×; runs' own ${paired(r.all.docker)}×)` : ''}   dockerd CPU ${r.dockerCpu.toFixed(2)} s   [${r.all.docker.map((x) => x.toFixed(0)).join(' ')}]`);
+  else console.log(`    docker pull               (${noDocker ? '--no-docker' : 'dockerd not installed: apt-get install docker.io to compare'})`);
 }
 if (withPhases) {
   console.log('hako pull phases (ms since the pull started, medians; each request: sent, answered, body received):');
   for (const r of results) {
+    if (!r.all.phases.length) continue;
     const keys = [...new Set(r.all.phases.flatMap((p) => Object.keys(p)))];
     const at = (k) => median(r.all.phases.map((p) => p[k]).filter((x) => x !== undefined));
     console.log(`  ${r.name}`);

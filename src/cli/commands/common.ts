@@ -40,15 +40,20 @@ export function registryOf(ref: string): string {
   return 'https://index.docker.io/v1/';
 }
 
-/** POST /images/create with progress rendering on `out`. */
-export async function pullImage(ctx: Ctx, client: Client, ref: string, opts: { platform?: string | undefined; quiet?: boolean; out: NodeJS.WriteStream; all?: boolean }): Promise<void> {
+/**
+ * POST /images/create with progress rendering on `out()`. The stream is asked for once the
+ * request is on its way: making process.stdout/stderr costs 1–4 ms, which then overlaps with the
+ * daemon's work instead of delaying the request.
+ */
+export async function pullImage(ctx: Ctx, client: Client, ref: string, opts: { platform?: string | undefined; quiet?: boolean; out: () => NodeJS.WriteStream; all?: boolean }): Promise<void> {
   const { name, tag } = splitReference(ref);
   const res = await client.raw('POST', '/images/create', {
     query: { fromImage: name, tag: opts.all ? undefined : tag, platform: opts.platform },
     headers: await registryAuthHeader(ctx, ref),
   });
   const { renderStream } = await import('../progress.js');
-  await renderStream(res, opts.out, { tty: !!opts.out.isTTY, quiet: opts.quiet, width: opts.out.columns ?? 80 });
+  const out = opts.out();
+  await renderStream(res, out, { tty: !!out.isTTY, quiet: opts.quiet, width: out.columns ?? 80 });
 }
 
 export async function inspectContainer(client: Client, id: string): Promise<Json> {

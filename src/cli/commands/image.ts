@@ -16,7 +16,7 @@ export async function pull(ctx: Ctx): Promise<number> {
   const quiet = ctx.flags.bool('quiet');
   const { ProgressError } = await import('../progress.js');
   try {
-    await pullImage(ctx, client, ref, { platform: ctx.flags.str('platform') || undefined, quiet, out: ctx.stdout, all });
+    await pullImage(ctx, client, ref, { platform: ctx.flags.str('platform') || undefined, quiet, out: () => ctx.stdout, all });
   } catch (e) {
     if (e instanceof ProgressError) throw new ExitError(1, e.message);
     throw e;

@@ -89,7 +89,7 @@ export class DockerConfig {
   async lookup(domain: string): Promise<Credentials | undefined> {
     const cfg = this.read();
     const helper = this.helperFor(domain, cfg);
-    if (!helper) return this.get(domain);
+    if (!helper) return this.get(domain, cfg);
     const server = configKey(domain);
     const r = await runHelper(helper, 'get', server);
     if (!r.ok) {
@@ -110,8 +110,8 @@ export class DockerConfig {
   }
 
   /** Credentials stored for `domain` in `auths` (helpers are not consulted: see lookup). */
-  get(domain: string): Credentials | undefined {
-    const auths = this.read().auths ?? {};
+  get(domain: string, cfg: ConfigFile = this.read()): Credentials | undefined {
+    const auths = cfg.auths ?? {};
     const want = normalizeKey(domain);
     for (const [key, entry] of Object.entries(auths)) {
       if (normalizeKey(key) !== want || !entry) continue;

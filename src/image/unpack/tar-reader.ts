@@ -83,7 +83,15 @@ function parseString(buf: Buffer, off: number, len: number): string {
   // indexOf is native: the daemon runs without V8's optimizing compiler, where a byte loop costs.
   const max = off + len;
   const nul = buf[off] === 0 ? off : buf.indexOf(0, off);
-  return buf.toString('utf8', off, nul < 0 || nul > max ? max : nul);
+  // No encoding argument: toString then goes straight to the UTF-8 decoder; naming one looks it
+  // up first (getEncodingOps), ~2 ms of a busybox layer's 270 headers in hakod (no TurboFan).
+  return buf.toString(undefined, off, nul < 0 || nul > max ? max : nul);
+}
+
+/** The POSIX ustar magic ("ustar\0") at offset 257, compared byte by byte (no string made). */
+function isUstar(buf: Buffer, off: number): boolean {
+  const m = off + 257;
+  return buf[m] === 0x75 && buf[m + 1] === 0x73 && buf[m + 2] === 0x74 && buf[m + 3] === 0x61 && buf[m + 4] === 0x72 && buf[m + 5] === 0;
 }
 
 function isZeroBlock(buf: Buffer, off: number): boolean {
@@ -297,7 +305,6 @@ export class TarReader {
     this.sawEntry = true;
     const typeflag = buf[off + 156]!;
     const size = parseNumber(buf, off + 124, 12, 'size');
-    const magic = buf.toString('latin1', off + 257, off + 263);
     switch (typeflag) {
       case 0x78: // 'x' PAX extended header for the next entry
       case 0x67: // 'g' PAX global header
@@ -317,7 +324,7 @@ export class TarReader {
     else if (this.longName !== undefined) name = this.longName;
     else {
       name = parseString(buf, off + 0, 100);
-      if (magic === 'ustar\0') {
+      if (isUstar(buf, off)) {
         const prefix = parseString(buf, off + 345, 155);
         if (prefix) name = prefix + '/' + name;
       }
