@@ -47,22 +47,36 @@ napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err) {
   return NULL;
 }
 
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+int hk_args(napi_env env, napi_callback_info info, size_t want, size_t need, napi_value *argv, size_t *got) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
-  if (argc < want) {
+  if (argc < need) {
     napi_throw_type_error(env, NULL, "hako_native: missing arguments");
     return -1;
   }
+  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+  if (got) *got = argc;
   return 0;
 }
 
-static int arg_int(napi_env env, napi_value v, int32_t *out) {
+int hk_int32(napi_env env, napi_value v, int32_t *out) {
   if (napi_get_value_int32(env, v, out) != napi_ok) {
     napi_throw_type_error(env, NULL, "hako_native: expected a number");
     return -1;
   }
   return 0;
+}
+
+int hk_uint32(napi_env env, napi_value v, uint32_t *out) {
+  if (napi_get_value_uint32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hako_native: expected a non-negative number");
+    return -1;
+  }
+  return 0;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  return hk_args(env, info, want, want, argv, NULL);
 }
 
 static napi_value num(napi_env env, double d) {
@@ -143,7 +157,7 @@ static napi_value js_read_record(napi_env env, napi_callback_info info) {
   bool nohang = false;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc < 1) { napi_throw_type_error(env, NULL, "readRecord: missing fd"); return NULL; }
-  if (arg_int(env, argv[0], &fd)) return NULL;
+  if (hk_int32(env, argv[0], &fd)) return NULL;
   if (argc > 1) napi_get_value_bool(env, argv[1], &nohang);
   if (nohang) {
     // Records are 8-byte writes (atomic on a pipe), so "readable" means a whole record or EOF.
@@ -232,7 +246,7 @@ static void watcher_fired(uv_poll_t *handle, int status, int events) {
 static napi_value js_watch(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
-  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  if (get_args(env, info, 2, argv) || hk_int32(env, argv[0], &fd)) return NULL;
   for (struct watcher *w = watchers; w; w = w->next)
     if (w->fd == fd) return hk_throw_errno(env, "watch (fd already watched)", EEXIST);
   uv_loop_t *loop;
@@ -270,7 +284,7 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
 static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  if (get_args(env, info, 1, argv) || hk_int32(env, argv[0], &fd)) return NULL;
   napi_value result;
   for (struct watcher *w = watchers; w; w = w->next) {
     if (w->fd == fd) {
@@ -288,7 +302,7 @@ static napi_value js_wait_pidfd(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
   bool nohang = false;
-  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  if (get_args(env, info, 2, argv) || hk_int32(env, argv[0], &fd)) return NULL;
   napi_get_value_bool(env, argv[1], &nohang);
   siginfo_t si;
   memset(&si, 0, sizeof si);
@@ -311,7 +325,7 @@ static napi_value js_wait_pidfd(napi_env env, napi_callback_info info) {
 static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t pid;
-  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &pid)) return NULL;
+  if (get_args(env, info, 1, argv) || hk_int32(env, argv[0], &pid)) return NULL;
   long fd = syscall(SYS_pidfd_open, pid, 0); // always O_CLOEXEC
   if (fd < 0) return hk_throw_errno(env, "pidfd_open", errno);
   return num(env, (double)fd);
@@ -320,7 +334,7 @@ static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
 static napi_value js_pidfd_signal(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd, sig;
-  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd) || arg_int(env, argv[1], &sig)) return NULL;
+  if (get_args(env, info, 2, argv) || hk_int32(env, argv[0], &fd) || hk_int32(env, argv[1], &sig)) return NULL;
   if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0) return hk_throw_errno(env, "pidfd_send_signal", errno);
   return NULL;
 }
@@ -362,7 +376,7 @@ static char *arg_string(napi_env env, napi_value v, size_t *len_out) {
 static napi_value js_send_fd(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int32_t sock, fd;
-  if (get_args(env, info, 3, argv) || arg_int(env, argv[0], &sock) || arg_int(env, argv[1], &fd)) return NULL;
+  if (get_args(env, info, 3, argv) || hk_int32(env, argv[0], &sock) || hk_int32(env, argv[1], &fd)) return NULL;
   size_t len;
   char *data = arg_string(env, argv[2], &len);
   if (!data) return NULL;
@@ -392,7 +406,7 @@ static napi_value js_send_fd(napi_env env, napi_callback_info info) {
 static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t sock;
-  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &sock)) return NULL;
+  if (get_args(env, info, 1, argv) || hk_int32(env, argv[0], &sock)) return NULL;
   char data[4096];
   union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * 4)]; } u;
   struct iovec iov = { data, sizeof data };
@@ -425,7 +439,7 @@ static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
 static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t mode;
-  if (get_args(env, info, 2, argv) || arg_int(env, argv[1], &mode)) return NULL;
+  if (get_args(env, info, 2, argv) || hk_int32(env, argv[1], &mode)) return NULL;
   char *path = arg_string(env, argv[0], NULL);
   if (!path) return NULL;
   int r = mkfifo(path, (mode_t)mode);
@@ -438,8 +452,8 @@ static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
 static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int32_t fd, rows, cols;
-  if (get_args(env, info, 3, argv) || arg_int(env, argv[0], &fd) || arg_int(env, argv[1], &rows) ||
-      arg_int(env, argv[2], &cols)) return NULL;
+  if (get_args(env, info, 3, argv) || hk_int32(env, argv[0], &fd) || hk_int32(env, argv[1], &rows) ||
+      hk_int32(env, argv[2], &cols)) return NULL;
   struct winsize ws = { (unsigned short)rows, (unsigned short)cols, 0, 0 };
   if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return hk_throw_errno(env, "ioctl(TIOCSWINSZ)", errno);
   return NULL;
@@ -448,7 +462,7 @@ static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
 static napi_value js_get_winsize(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  if (get_args(env, info, 1, argv) || hk_int32(env, argv[0], &fd)) return NULL;
   struct winsize ws;
   if (ioctl(fd, TIOCGWINSZ, &ws) < 0) return hk_throw_errno(env, "ioctl(TIOCGWINSZ)", errno);
   return obj2(env, "rows", num(env, ws.ws_row), "cols", num(env, ws.ws_col));
@@ -459,7 +473,7 @@ static napi_value js_set_cloexec(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
   bool on = true;
-  if (get_args(env, info, 2, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  if (get_args(env, info, 2, argv) || hk_int32(env, argv[0], &fd)) return NULL;
   napi_get_value_bool(env, argv[1], &on);
   int flags = fcntl(fd, F_GETFD);
   if (flags < 0 || fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC) < 0)
@@ -539,7 +553,7 @@ static napi_value js_execve(napi_env env, napi_callback_info info) {
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (get_args(env, info, 1, argv) || arg_int(env, argv[0], &fd)) return NULL;
+  if (get_args(env, info, 1, argv) || hk_int32(env, argv[0], &fd)) return NULL;
   // No retry on EINTR: on Linux the fd is gone either way.
   if (close(fd) < 0 && errno != EINTR) return hk_throw_errno(env, "close", errno);
   return NULL;
@@ -555,7 +569,7 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
   int32_t cmd;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc < 2) { napi_throw_type_error(env, NULL, "bpf: expected (cmd, attr[, pointers])"); return NULL; }
-  if (arg_int(env, argv[0], &cmd)) return NULL;
+  if (hk_int32(env, argv[0], &cmd)) return NULL;
   void *attr;
   size_t len;
   if (napi_get_buffer_info(env, argv[1], &attr, &len) != napi_ok) {

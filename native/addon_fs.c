@@ -16,17 +16,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-static int fs_args(napi_env env, napi_callback_info info, size_t want, size_t need, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
-  if (argc < need) {
-    napi_throw_type_error(env, NULL, "hako_native: missing arguments");
-    return -1;
-  }
-  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
-  return 0;
-}
-
 // A path or name argument as a NUL-terminated string; *out is malloc'd (free it). A string
 // holding a NUL byte would be cut short by the kernel, so it is refused.
 static int fs_string(napi_env env, napi_value v, char **out) {
@@ -50,27 +39,19 @@ static int fs_string(napi_env env, napi_value v, char **out) {
   return 0;
 }
 
-static int fs_u32(napi_env env, napi_value v, uint32_t *out) {
-  if (napi_get_value_uint32(env, v, out) != napi_ok) {
-    napi_throw_type_error(env, NULL, "hako_native: expected a non-negative number");
-    return -1;
-  }
-  return 0;
-}
-
 // mknod(path, mode, major, minor): mode carries the type (S_IFCHR/S_IFBLK/S_IFIFO) and the
 // permission bits (the umask applies, as for mknod(2)).
 static napi_value js_mknod(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (fs_args(env, info, 4, 2, argv)) return NULL;
+  if (hk_args(env, info, 4, 2, argv, NULL)) return NULL;
   char *path;
   uint32_t mode, major = 0, minor = 0;
   napi_valuetype t;
-  if (fs_u32(env, argv[1], &mode)) return NULL;
+  if (hk_uint32(env, argv[1], &mode)) return NULL;
   napi_typeof(env, argv[2], &t);
-  if (t != napi_undefined && fs_u32(env, argv[2], &major)) return NULL;
+  if (t != napi_undefined && hk_uint32(env, argv[2], &major)) return NULL;
   napi_typeof(env, argv[3], &t);
-  if (t != napi_undefined && fs_u32(env, argv[3], &minor)) return NULL;
+  if (t != napi_undefined && hk_uint32(env, argv[3], &minor)) return NULL;
   if (fs_string(env, argv[0], &path)) return NULL;
   int rc = mknod(path, (mode_t)mode, makedev(major, minor));
   int err = errno;
@@ -82,7 +63,7 @@ static napi_value js_mknod(napi_env env, napi_callback_info info) {
 // lsetxattr(path, name, value: Buffer, flags = 0).
 static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (fs_args(env, info, 4, 3, argv)) return NULL;
+  if (hk_args(env, info, 4, 3, argv, NULL)) return NULL;
   void *data;
   size_t len;
   bool is;
@@ -93,7 +74,7 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
   uint32_t flags = 0;
   napi_valuetype t;
   napi_typeof(env, argv[3], &t);
-  if (t != napi_undefined && fs_u32(env, argv[3], &flags)) return NULL;
+  if (t != napi_undefined && hk_uint32(env, argv[3], &flags)) return NULL;
   char *path, *name;
   if (fs_string(env, argv[0], &path)) return NULL;
   if (fs_string(env, argv[1], &name)) {
@@ -111,7 +92,7 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
 // lgetxattr(path, name) → Buffer, or null when the attribute is not set (ENODATA).
 static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (fs_args(env, info, 2, 2, argv)) return NULL;
+  if (hk_args(env, info, 2, 2, argv, NULL)) return NULL;
   char *path, *name;
   if (fs_string(env, argv[0], &path)) return NULL;
   if (fs_string(env, argv[1], &name)) {
@@ -155,7 +136,7 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
 // llistxattr(path) → the attribute names.
 static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (fs_args(env, info, 1, 1, argv)) return NULL;
+  if (hk_args(env, info, 1, 1, argv, NULL)) return NULL;
   char *path;
   if (fs_string(env, argv[0], &path)) return NULL;
   napi_value out = NULL;

@@ -6,6 +6,8 @@
 #define HAKO_ADDON_HOOKS_H
 
 #include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct hk_napi_fn {
   const char *name;
@@ -25,6 +27,14 @@ extern const struct hk_napi_fn __stop_hk_napi_fns[] __attribute__((weak, visibil
 // Throws a JS Error with .errno (positive), .code ('EPERM'…) and .syscall; returns NULL so a
 // callback can `return hk_throw_errno(...)`. Defined once, in addon.c.
 napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err);
+
+// Argument readers shared by the addon_*.c files (defined once, in addon.c). Each throws a JS
+// TypeError and returns -1 on bad input, 0 on success.
+// hk_args: up to `want` arguments into argv, at least `need` of them; missing optional ones are
+// `undefined`; *got (when not NULL) is how many the caller passed.
+int hk_args(napi_env env, napi_callback_info info, size_t want, size_t need, napi_value *argv, size_t *got);
+int hk_int32(napi_env env, napi_value v, int32_t *out);
+int hk_uint32(napi_env env, napi_value v, uint32_t *out);
 
 static inline int hk_register_hooked(napi_env env, napi_value exports) {
   for (const struct hk_napi_fn *p = __start_hk_napi_fns; p && p < __stop_hk_napi_fns; p++) {

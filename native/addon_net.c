@@ -22,26 +22,6 @@
 #include <unistd.h>
 
 
-static int net_args(napi_env env, napi_callback_info info, size_t want, size_t need, napi_value *argv, size_t *got) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
-  if (argc < need) {
-    napi_throw_type_error(env, NULL, "hako_native: missing arguments");
-    return -1;
-  }
-  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
-  if (got) *got = argc;
-  return 0;
-}
-
-static int net_int(napi_env env, napi_value v, int32_t *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) {
-    napi_throw_type_error(env, NULL, "hako_native: expected a number");
-    return -1;
-  }
-  return 0;
-}
-
 static int net_buffer(napi_env env, napi_value v, void **data, size_t *len) {
   bool is;
   if (napi_is_buffer(env, v, &is) != napi_ok || !is || napi_get_buffer_info(env, v, data, len) != napi_ok) {
@@ -86,8 +66,8 @@ static void *sock_thread(void *arg) {
 static napi_value js_net_socket(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   int32_t ns_fd, domain, type, protocol;
-  if (net_args(env, info, 4, 4, argv, NULL) || net_int(env, argv[0], &ns_fd) || net_int(env, argv[1], &domain) ||
-      net_int(env, argv[2], &type) || net_int(env, argv[3], &protocol))
+  if (hk_args(env, info, 4, 4, argv, NULL) || hk_int32(env, argv[0], &ns_fd) || hk_int32(env, argv[1], &domain) ||
+      hk_int32(env, argv[2], &type) || hk_int32(env, argv[3], &protocol))
     return NULL;
   struct sock_job j = {ns_fd, domain, type, protocol, -1, 0, NULL};
   if (ns_fd < 0) {
@@ -111,7 +91,7 @@ static napi_value js_bind_inet(napi_env env, napi_callback_info info) {
   int32_t fd, port;
   struct in_addr ip;
   bool reuse = false;
-  if (net_args(env, info, 4, 3, argv, NULL) || net_int(env, argv[0], &fd) || net_ipv4(env, argv[1], &ip) || net_int(env, argv[2], &port))
+  if (hk_args(env, info, 4, 3, argv, NULL) || hk_int32(env, argv[0], &fd) || net_ipv4(env, argv[1], &ip) || hk_int32(env, argv[2], &port))
     return NULL;
   napi_get_value_bool(env, argv[3], &reuse);
   if (reuse) {
@@ -133,7 +113,7 @@ static napi_value js_sock_send(napi_env env, napi_callback_info info) {
   int32_t fd;
   void *data;
   size_t len;
-  if (net_args(env, info, 2, 2, argv, NULL) || net_int(env, argv[0], &fd) || net_buffer(env, argv[1], &data, &len)) return NULL;
+  if (hk_args(env, info, 2, 2, argv, NULL) || hk_int32(env, argv[0], &fd) || net_buffer(env, argv[1], &data, &len)) return NULL;
   ssize_t n;
   do n = send(fd, data, len, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
   if (n < 0) return hk_throw_errno(env, "send", errno);
@@ -150,7 +130,7 @@ static napi_value js_sock_recv(napi_env env, napi_callback_info info) {
   void *data;
   size_t len;
   bool dontwait = false;
-  if (net_args(env, info, 3, 2, argv, NULL) || net_int(env, argv[0], &fd) || net_buffer(env, argv[1], &data, &len)) return NULL;
+  if (hk_args(env, info, 3, 2, argv, NULL) || hk_int32(env, argv[0], &fd) || net_buffer(env, argv[1], &data, &len)) return NULL;
   napi_get_value_bool(env, argv[2], &dontwait);
   ssize_t n;
   do n = recv(fd, data, len, MSG_TRUNC | (dontwait ? MSG_DONTWAIT : 0)); while (n < 0 && errno == EINTR);
@@ -168,7 +148,7 @@ static napi_value js_udp_recv_from(napi_env env, napi_callback_info info) {
   int32_t fd;
   void *data;
   size_t len;
-  if (net_args(env, info, 2, 2, argv, NULL) || net_int(env, argv[0], &fd) || net_buffer(env, argv[1], &data, &len)) return NULL;
+  if (hk_args(env, info, 2, 2, argv, NULL) || hk_int32(env, argv[0], &fd) || net_buffer(env, argv[1], &data, &len)) return NULL;
   struct sockaddr_in sa;
   socklen_t slen = sizeof sa;
   ssize_t n;
@@ -200,8 +180,8 @@ static napi_value js_udp_send_to(napi_env env, napi_callback_info info) {
   void *data;
   size_t len;
   struct in_addr ip;
-  if (net_args(env, info, 4, 4, argv, NULL) || net_int(env, argv[0], &fd) || net_buffer(env, argv[1], &data, &len) ||
-      net_ipv4(env, argv[2], &ip) || net_int(env, argv[3], &port))
+  if (hk_args(env, info, 4, 4, argv, NULL) || hk_int32(env, argv[0], &fd) || net_buffer(env, argv[1], &data, &len) ||
+      net_ipv4(env, argv[2], &ip) || hk_int32(env, argv[3], &port))
     return NULL;
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = ip};
   ssize_t n;
@@ -216,7 +196,7 @@ static napi_value js_udp_send_to(napi_env env, napi_callback_info info) {
 static napi_value js_sock_listen(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd, backlog;
-  if (net_args(env, info, 2, 2, argv, NULL) || net_int(env, argv[0], &fd) || net_int(env, argv[1], &backlog)) return NULL;
+  if (hk_args(env, info, 2, 2, argv, NULL) || hk_int32(env, argv[0], &fd) || hk_int32(env, argv[1], &backlog)) return NULL;
   if (listen(fd, backlog) != 0) return hk_throw_errno(env, "listen", errno);
   return NULL;
 }
@@ -225,8 +205,8 @@ static napi_value js_sock_listen(napi_env env, napi_callback_info info) {
 static napi_value js_sock_set_int(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   int32_t fd, level, name, value;
-  if (net_args(env, info, 4, 4, argv, NULL) || net_int(env, argv[0], &fd) || net_int(env, argv[1], &level) || net_int(env, argv[2], &name) ||
-      net_int(env, argv[3], &value))
+  if (hk_args(env, info, 4, 4, argv, NULL) || hk_int32(env, argv[0], &fd) || hk_int32(env, argv[1], &level) || hk_int32(env, argv[2], &name) ||
+      hk_int32(env, argv[3], &value))
     return NULL;
   if (setsockopt(fd, level, name, &value, sizeof value) != 0) return hk_throw_errno(env, "setsockopt", errno);
   return NULL;
