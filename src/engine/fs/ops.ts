@@ -21,23 +21,35 @@ const run = promisify(execFile);
  */
 export async function diskUsage(path: string): Promise<number> {
   if (!existsSync(path)) return 0;
-  try {
-    const { stdout } = await run('find', [path, '-xdev', '!', '-type', 'd', '-printf', '%i %n %s\n'], { maxBuffer: 1 << 30 });
-    let total = 0;
-    const seen = new Set<string>();
-    for (const line of stdout.split('\n')) {
-      const [ino, links, size] = line.split(' ');
-      if (size === undefined) continue;
-      if (links !== '1') {
-        if (seen.has(ino!)) continue;
-        seen.add(ino!);
-      }
-      total += Number(size) || 0;
+  // find's output is read as it comes (a volume can hold millions of files: never buffered
+  // whole in the daemon); only multiply-linked inodes are remembered.
+  const child = spawn('find', [path, '-xdev', '!', '-type', 'd', '-printf', '%i %n %s\n'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let total = 0;
+  let rest = '';
+  const seen = new Set<string>();
+  const add = (line: string): void => {
+    const [ino, links, size] = line.split(' ');
+    if (size === undefined) return;
+    if (links !== '1') {
+      if (seen.has(ino!)) return;
+      seen.add(ino!);
     }
-    return total;
-  } catch {
-    return 0;
-  }
+    total += Number(size) || 0;
+  };
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) add(line);
+  });
+  // Like du before it: a tree that cannot be read counts what could be (0 when find fails).
+  return new Promise<number>((resolve) => {
+    child.once('error', () => resolve(0));
+    child.once('close', () => {
+      add(rest);
+      resolve(total);
+    });
+  });
 }
 
 /**
