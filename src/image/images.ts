@@ -19,6 +19,7 @@ import type { UrlSource } from './archive/fetch-url.js';
 import type { RegisteredImage } from './archive/register.js';
 import type { SaveImage } from './archive/save.js';
 import { MetadataStore, type ImageRecord, type Lease } from './store/metadata.js';
+import { labelsMatch, type ImagePruneFilters } from './prune-filters.js';
 
 export const DEFAULT_ROOT = '/var/lib/hako';
 
@@ -467,17 +468,24 @@ export class ImageService {
     return result;
   }
 
-  /** Removes dangling (untagged) images, or with `all` every image no container uses. */
-  async prune(opts: { all?: boolean } = {}): Promise<PruneResult> {
+  /**
+   * Removes dangling (untagged) images, or with `all` every image no container uses; `filters`
+   * (docker's `until`, `label`, `label!`; see prune-filters.ts) narrow it further, and their
+   * `danglingOnly: false` means `all`.
+   */
+  async prune(opts: { all?: boolean; filters?: ImagePruneFilters } = {}): Promise<PruneResult> {
     const deleted: Digest[] = [];
     const chains: Digest[] = [];
+    const f = opts.filters;
+    const all = opts.all === true || f?.danglingOnly === false;
     await this.meta.locked(async () => {
       const refs = this.meta.readRefs();
       const leased = new Set((await this.meta.listLeases()).map((l) => l.image));
       for (const rec of await this.meta.listImages()) {
         if (leased.has(rec.id)) continue;
         const { tags, digests } = this.tagsOf(rec.id, refs);
-        if (tags.length > 0 && !opts.all) continue;
+        if (tags.length > 0 && !all) continue;
+        if (f && !(await this.pruneFiltersMatch(rec, f))) continue;
         for (const t of tags) delete refs.tags[t];
         for (const d of digests) delete refs.digests[d];
         await this.meta.deleteImage(rec.id);
@@ -488,6 +496,20 @@ export class ImageService {
     });
     const reclaimed = await this.collect(chains);
     return { deleted, reclaimed };
+  }
+
+  /** dockerd: an image created after `until` is kept; labels are those of the image config. */
+  private async pruneFiltersMatch(rec: ImageRecord, f: ImagePruneFilters): Promise<boolean> {
+    if (f.until !== undefined) {
+      // dockerd compares the config's Created (a zero time when missing) with until.
+      const created = rec.created ? Date.parse(rec.created) : Number.NEGATIVE_INFINITY;
+      if (created > f.until) return false;
+    }
+    if (f.label.length === 0 && f.notLabel.length === 0) return true;
+    const config = parseImageConfig(await this.content.readBlob(rec.id));
+    // dockerd skips the label test for an image without a container config.
+    if (!config.config) return true;
+    return labelsMatch(f, config.config.Labels as Record<string, string> | null | undefined);
   }
 
   /** Deletes blobs no image record needs, and snapshots (of `chains`) no image uses. */

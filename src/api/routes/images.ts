@@ -7,6 +7,7 @@ import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, HttpError, qBool, qStr, sendJson, type Ctx } from '../http.js';
 import { JsonStream, progressEventMessage } from '../streams.js';
 import { compareVersions } from '../version.js';
+import { parseImagePruneFilters } from '../../image/prune-filters.js';
 import { loadArchive, importImage, saveImages } from '../image-archive.js';
 import { credentialsFromAuthConfig, decodeRegistryAuth } from '../../image/registry/auth-config.js';
 import type { Credentials } from '../../image/registry/credentials.js';
@@ -162,11 +163,8 @@ async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
-  const filters = decodeFilters(ctx.query.get('filters'));
-  for (const k of Object.keys(filters)) if (!['dangling', 'until', 'label'].includes(k)) throw invalid(`invalid filter '${k}'`);
-  if (filters.until?.length || filters.label?.length) throw new HttpError(501, 'image prune filters until and label are not implemented yet');
-  const all = filters.dangling?.[0] !== undefined && ['false', '0'].includes(filters.dangling[0].toLowerCase());
-  const r = await deps.images.prune({ all });
+  const filters = parseImagePruneFilters(decodeFilters(ctx.query.get('filters')));
+  const r = await deps.images.prune({ filters });
   sendJson(ctx, 200, { ImagesDeleted: r.deleted.length ? r.deleted.map((d) => ({ Deleted: d })) : null, SpaceReclaimed: r.reclaimed });
 }
 
