@@ -102,6 +102,8 @@ export class ImageService {
   /** Insecure registries' https-or-http answers, shared by all clients (see RegistryClient). */
   private readonly endpoints = new Map<string, URL>();
   private readonly ctx: PullContext;
+  /** Layer content sizes by chain ID (see layerSizes). */
+  private readonly diffSizes = new Map<Digest, number>();
 
   constructor(private readonly opts: ImageServiceOptions) {
     this.root = opts.root;
@@ -342,42 +344,100 @@ export class ImageService {
     return { tags, digests };
   }
 
-  private summary(rec: ImageRecord, refs = this.meta.readRefs()): ImageSummary {
+  private async summary(rec: ImageRecord, refs = this.meta.readRefs()): Promise<ImageSummary> {
     const { tags, digests } = this.tagsOf(rec.id, refs);
     return {
       id: rec.id,
       repoTags: tags.map((t) => familiarString(parseReference(t))).sort(),
       repoDigests: digests.map((d) => familiarString(parseReference(d))).sort(),
       created: rec.created,
-      size: rec.size,
+      size: await this.imageSize(rec),
       platform: rec.platform,
     };
   }
 
+  /**
+   * Each layer's content size (by chain ID, in order) as dockerd counts it: the files of the
+   * unpacked layer (overlay2's directory.Size), recorded by the snapshotter when it unpacks, or
+   * counted once for layers from before. Undefined when a layer has no snapshot (or there is
+   * no snapshotter). Kept in memory: a chain ID always names the same content.
+   */
+  async layerSizes(rec: ImageRecord): Promise<number[] | undefined> {
+    const diffSize = this.opts.unpacker?.diffSize;
+    const out: number[] = [];
+    for (const c of rec.chainIds) {
+      let n = this.diffSizes.get(c);
+      if (n === undefined && diffSize) {
+        n = await diffSize.call(this.opts.unpacker, c).catch(() => undefined);
+        if (n !== undefined) this.diffSizes.set(c, n);
+      }
+      if (n === undefined) return undefined;
+      out.push(n);
+    }
+    return out;
+  }
+
+  /** dockerd's image Size: the sum of its layers' content sizes; the stored (compressed) size when they are unknown. */
+  async imageSize(rec: ImageRecord): Promise<number> {
+    const sizes = await this.layerSizes(rec);
+    return sizes ? sizes.reduce((a, b) => a + b, 0) : rec.size;
+  }
+
   async list(opts: { dangling?: boolean } = {}): Promise<ImageSummary[]> {
     const refs = this.meta.readRefs();
-    const all = (await this.meta.listImages()).map((r) => this.summary(r, refs));
+    const all: ImageSummary[] = [];
+    for (const r of await this.meta.listImages()) all.push(await this.summary(r, refs));
     const filtered = opts.dangling === undefined ? all : all.filter((s) => (s.repoTags.length === 0) === opts.dangling);
     return filtered.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
+  }
+
+  /**
+   * `system df`'s image part, as dockerd counts it: LayersSize is each layer (chain) once, by
+   * content size; an image's SharedSize the layers it shares with another image.
+   */
+  async diskUsage(): Promise<{ layersSize: number; images: Array<ImageSummary & { sharedSize: number }> }> {
+    const refs = this.meta.readRefs();
+    const records = await this.meta.listImages();
+    const users = new Map<Digest, { size: number; users: number }>();
+    const perImage: Array<{ rec: ImageRecord; chains: Digest[] }> = [];
+    for (const rec of records) {
+      const sizes = await this.layerSizes(rec);
+      const chains = [...new Set(rec.chainIds)];
+      rec.chainIds.forEach((c, i) => {
+        if (!users.has(c)) users.set(c, { size: sizes?.[i] ?? rec.layers[i]?.size ?? 0, users: 0 });
+      });
+      for (const c of chains) users.get(c)!.users++;
+      perImage.push({ rec, chains });
+    }
+    const images: Array<ImageSummary & { sharedSize: number }> = [];
+    for (const { rec, chains } of perImage) {
+      const sharedSize = chains.reduce((n, c) => n + (users.get(c)!.users > 1 ? users.get(c)!.size : 0), 0);
+      images.push({ ...(await this.summary(rec, refs)), sharedSize });
+    }
+    images.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
+    return { layersSize: [...users.values()].reduce((n, e) => n + e.size, 0), images };
   }
 
   async inspect(nameOrId: string): Promise<ImageInspect> {
     const rec = await this.resolve(nameOrId);
     const config = parseImageConfig(await this.content.readBlob(rec.id));
     const usedBy = (await this.meta.listLeases()).filter((l) => l.image === rec.id).map((l) => l.owner);
-    return { ...this.summary(rec), record: rec, config, usedBy };
+    return { ...(await this.summary(rec)), record: rec, config, usedBy };
   }
 
   async history(nameOrId: string): Promise<HistoryItem[]> {
     const rec = await this.resolve(nameOrId);
     const config = parseImageConfig(await this.content.readBlob(rec.id));
     const hist: HistoryEntry[] = config.history ?? rec.layers.map(() => ({}));
+    // dockerd: a layer's row shows its content size (DiffSize), like the image's Size.
+    const sizes = await this.layerSizes(rec);
     let layer = 0;
     const items = hist.map((h, i): HistoryItem => {
       const empty = h.empty_layer === true;
-      const desc = empty ? undefined : rec.layers[layer++];
+      const n = empty ? -1 : layer++;
+      const size = n < 0 ? 0 : (sizes?.[n] ?? rec.layers[n]?.size ?? 0);
       const isTop = i === hist.length - 1;
-      return { id: isTop ? rec.id : '<missing>', created: h.created, createdBy: h.created_by ?? '', size: desc?.size ?? 0, comment: h.comment ?? '', emptyLayer: empty };
+      return { id: isTop ? rec.id : '<missing>', created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '', emptyLayer: empty };
     });
     return items.reverse();
   }
@@ -524,17 +584,28 @@ export class ImageService {
         for (const l of rec.layers) needed.add(l.digest);
         for (const c of rec.chainIds) usedChains.add(c);
       }
-      let reclaimed = 0;
+      let blobBytes = 0;
       for (const d of await this.content.list()) {
         if (needed.has(d)) continue;
-        reclaimed += this.content.size(d) ?? 0;
+        blobBytes += this.content.size(d) ?? 0;
         await this.content.delete(d);
       }
+      // dockerd reports the removed layers' content sizes; without snapshots, the blobs' bytes.
+      let layerBytes: number | undefined;
       const remove = this.opts.unpacker?.remove;
       if (remove) {
-        for (const c of new Set(chains)) if (!usedChains.has(c)) await remove.call(this.opts.unpacker, c).catch(() => undefined);
+        const diffSize = this.opts.unpacker?.diffSize;
+        for (const c of new Set(chains)) {
+          if (usedChains.has(c)) continue;
+          if (diffSize) {
+            const n = this.diffSizes.get(c) ?? (await diffSize.call(this.opts.unpacker, c).catch(() => undefined));
+            if (n !== undefined) layerBytes = (layerBytes ?? 0) + n;
+          }
+          this.diffSizes.delete(c);
+          await remove.call(this.opts.unpacker, c).catch(() => undefined);
+        }
       }
-      return reclaimed;
+      return layerBytes ?? blobBytes;
     });
   }
 

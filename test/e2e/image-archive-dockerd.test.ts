@@ -155,3 +155,21 @@ test('an image hako pulled from a multi-platform index (this platform and anothe
     multi.cleanup();
   }
 });
+
+test('image Size and history sizes are what dockerd (overlay2) reports: the layers’ unpacked content, not the tar or blob bytes', { skip, timeout: 120_000 }, async () => {
+  for (const [img, repo] of [[busybox, 'test/busybox'], [layered, 'test/layered']] as const) {
+    const ref = `${reg.host}/${repo}:latest`;
+    ok(['pull', ref]);
+    await svc.pull(ref);
+    const theirs = JSON.parse(ok(['image', 'inspect', ref]))[0] as { Id: string; Size: number };
+    const mine = await svc.inspect(ref);
+    assert.equal(mine.id, theirs.Id);
+    assert.equal(mine.size, theirs.Size, `${repo}: Size`);
+    const tarBytes = img.manifests[0]!.layers.reduce((n, l) => n + l.size, 0);
+    assert.notEqual(mine.size, tarBytes, 'not the layer blobs’ size');
+    const theirHistory = (JSON.parse(ok(['history', '--no-trunc', '--format', '{{json .}}', '--human=false', ref]).trim().split('\n').map((l) => l).join(',').replace(/^/, '[').replace(/$/, ']')) as Array<{ Size: string }>).map((h) => Number(h.Size));
+    assert.deepEqual((await svc.history(ref)).map((h) => h.size), theirHistory, `${repo}: history sizes`);
+    const listed = (await svc.list()).find((i) => i.id === mine.id)!;
+    assert.equal(listed.size, theirs.Size);
+  }
+});

@@ -199,10 +199,10 @@ async function df(ctx: Ctx, deps: ApiDeps): Promise<void> {
     sendJson(ctx, 200, await deps.engine.df());
     return;
   }
-  const images = await deps.images.list();
+  const du = await deps.images.diskUsage();
   sendJson(ctx, 200, {
-    LayersSize: images.reduce((n, i) => n + i.size, 0),
-    Images: images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: -1, Labels: {}, Containers: 0 })),
+    LayersSize: du.layersSize,
+    Images: du.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, Labels: {}, Containers: 0 })),
     Containers: [],
     Volumes: [],
     BuildCache: [],
