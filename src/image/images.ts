@@ -194,11 +194,14 @@ export class ImageService {
     }
   }
 
-  /** Checks `creds` against the registry (docker's POST /auth); stores nothing. */
-  async checkLogin(domain: string, creds: Credentials): Promise<void> {
+  /**
+   * Checks `creds` against the registry (docker's POST /auth); stores nothing. Returns the
+   * identity token (OAuth2 refresh token) the token server issued, if it did.
+   */
+  async checkLogin(domain: string, creds: Credentials): Promise<{ identityToken?: string }> {
     const probe = this.clientWith(domain, creds);
     try {
-      await probe.checkLogin();
+      return await probe.checkLogin();
     } catch (err) {
       throw new HakoError({ step: `login to ${domain}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
     } finally {
@@ -208,8 +211,8 @@ export class ImageService {
 
   /** Checks `creds` (checkLogin) and saves them in the docker config. */
   async login(domain: string, creds: Credentials): Promise<void> {
-    await this.checkLogin(domain, creds);
-    await this.dockerConfig.set(domain, creds);
+    const r = await this.checkLogin(domain, creds);
+    await this.dockerConfig.set(domain, r.identityToken ? { username: creds.username, password: '', identityToken: r.identityToken } : creds);
     this.clients.get(domain)?.close();
     this.clients.delete(domain);
   }

@@ -230,8 +230,10 @@ async function auth(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const domain = registryDomain(serveraddress as string | undefined);
   // Like dockerd: the credentials are checked, not kept (the client stores them and sends them
   // with each pull and push in X-Registry-Auth).
-  await deps.images.checkLogin(domain, { username: (username as string | undefined) ?? '', password: (password as string | undefined) ?? '', ...(token ? { identityToken: token as string } : {}) });
-  sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: '' });
+  // A refresh token the registry's token server issued is returned as IdentityToken (the docker
+  // CLI then stores it instead of the password).
+  const r = await deps.images.checkLogin(domain, { username: (username as string | undefined) ?? '', password: (password as string | undefined) ?? '', ...(token ? { identityToken: token as string } : {}) });
+  sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: r.identityToken ?? '' });
 }
 
 export const systemRoutes: Route[] = [
