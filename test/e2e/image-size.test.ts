@@ -10,10 +10,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { hasDocker, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { isRoot } from '../helpers/fixtures.js';
 import { makeTar } from '../helpers/tar.js';
 
 const skipDocker = !hasDocker ? `${DOCKER} is missing` : false;
+const skipContainers = !hasEngine ? 'the container engine is not built' : !isRoot ? 'containers need root' : false;
 let d: TestDaemon;
 
 before(async () => {
@@ -77,6 +79,26 @@ test('Size is the layers’ content (images/json, inspect, history, system df, p
     );
     assert.equal(out.trim(), 'sized 3.36kB');
   } else t.diagnostic(skipDocker);
+
+  // commit: the new layer's size is recorded too (a created, never started container: an empty diff).
+  if (!skipContainers) {
+    const c = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'sized:1', Cmd: ['x'] }), { 'Content-Type': 'application/json' });
+    assert.equal(c.status, 201, c.body.toString());
+    const cid = JSON.parse(c.body.toString()).Id as string;
+    const cm = await d.request('POST', `/v1.44/commit?container=${cid}&repo=sized&tag=committed`);
+    assert.equal(cm.status, 201, cm.body.toString());
+    const ci = await json<{ Size: number; RootFS: { Layers: string[] } }>('/v1.44/images/sized:committed/json');
+    assert.equal(ci.Size, CONTENT);
+    const chain = createHash('sha256').update(`${ci.RootFS.Layers[0]} ${ci.RootFS.Layers[1]}`).digest('hex');
+    assert.equal(readFileSync(join(d.root, 'snapshots', 'layers', chain, 'size'), 'utf8'), '0');
+    const ch = await json<Array<{ Size: number }>>('/v1.44/images/sized:committed/history');
+    assert.deepEqual(ch.map((h) => h.Size), [0, CONTENT]);
+    const cdf = await json<{ LayersSize: number; Images: Array<{ Size: number; SharedSize: number }> }>('/v1.44/system/df');
+    assert.equal(cdf.LayersSize, CONTENT, 'the shared layer counts once');
+    assert.deepEqual(cdf.Images.map((i) => [i.Size, i.SharedSize]), [[CONTENT, CONTENT], [CONTENT, CONTENT]]);
+    await d.request('DELETE', `/v1.44/containers/${cid}?force=1`);
+    await d.request('DELETE', '/v1.44/images/sized:committed');
+  } else t.diagnostic(String(skipContainers));
 
   // prune -a: SpaceReclaimed is the removed layers' content, as dockerd reports it.
   const p = await d.request('POST', `/v1.44/images/prune?filters=${encodeURIComponent('{"dangling":["false"]}')}`);
