@@ -96,6 +96,9 @@ test('Size is the layers’ content (images/json, inspect, history, system df, p
     const cdf = await json<{ LayersSize: number; Images: Array<{ Size: number; SharedSize: number }> }>('/v1.44/system/df');
     assert.equal(cdf.LayersSize, CONTENT, 'the shared layer counts once');
     assert.deepEqual(cdf.Images.map((i) => [i.Size, i.SharedSize]), [[CONTENT, CONTENT], [CONTENT, CONTENT]]);
+    const sl = await json<Array<{ SharedSize: number }>>('/v1.44/images/json?shared-size=1');
+    assert.deepEqual(sl.map((i) => i.SharedSize), [CONTENT, CONTENT], 'images/json?shared-size=1');
+    assert.deepEqual((await json<Array<{ SharedSize: number }>>('/v1.44/images/json')).map((i) => i.SharedSize), [-1, -1]);
     await d.request('DELETE', `/v1.44/containers/${cid}?force=1`);
     await d.request('DELETE', '/v1.44/images/sized:committed');
   } else t.diagnostic(String(skipContainers));

@@ -72,6 +72,8 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
       });
     });
   }
+  // `shared-size=1`: each image's SharedSize (layers it shares with other images), else -1.
+  const shared = qBool(ctx, 'shared-size') ? new Map((await deps.images.diskUsage()).images.map((i) => [i.id, i.sharedSize])) : undefined;
   const old = compareVersions(ctx.version, '1.44') < 0;
   sendJson(
     ctx,
@@ -83,7 +85,7 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
       RepoDigests: i.repoDigests,
       Created: unix(i.created),
       Size: i.size,
-      SharedSize: -1,
+      SharedSize: shared?.get(i.id) ?? -1,
       ...(old ? { VirtualSize: i.size } : {}),
       Labels: labelsOf.get(i.id) ?? {},
       Containers: -1,
