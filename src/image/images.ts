@@ -81,6 +81,11 @@ export interface PruneResult {
   deleted: Digest[];
   /** Bytes of blobs removed. */
   reclaimed: number;
+  /**
+   * dockerd's ImagesDeleted, in its order: per image its references (`Untagged`), its ID and
+   * then the layers (chain IDs, top first) that went with it (`Deleted`).
+   */
+  items: Array<{ Untagged: string } | { Deleted: string }>;
 }
 
 export interface StoreVerifyReport extends ContentVerifyReport {
@@ -539,6 +544,7 @@ export class ImageService {
   async prune(opts: { all?: boolean; filters?: ImagePruneFilters } = {}): Promise<PruneResult> {
     const deleted: Digest[] = [];
     const chains: Digest[] = [];
+    const removed: Array<{ rec: ImageRecord; refs: string[] }> = [];
     const f = opts.filters;
     const all = opts.all === true || f?.danglingOnly === false;
     await this.meta.locked(async () => {
@@ -554,11 +560,22 @@ export class ImageService {
         await this.meta.deleteImage(rec.id);
         deleted.push(rec.id);
         chains.push(...rec.chainIds);
+        removed.push({ rec, refs: [...tags, ...digests].map((t) => familiarString(parseReference(t))) });
       }
       await this.meta.writeRefs(refs);
     });
-    const reclaimed = await this.collect(chains);
-    return { deleted, reclaimed };
+    const gone = new Set<Digest>();
+    const reclaimed = await this.collect(chains, gone);
+    const items: PruneResult['items'] = [];
+    for (const { rec, refs } of removed) {
+      for (const r of refs) items.push({ Untagged: r });
+      items.push({ Deleted: rec.id });
+      for (const c of [...rec.chainIds].reverse()) {
+        if (!gone.delete(c)) continue;
+        items.push({ Deleted: c });
+      }
+    }
+    return { deleted, reclaimed, items };
   }
 
   /** dockerd: an image created after `until` is kept; labels are those of the image config. */
@@ -576,7 +593,7 @@ export class ImageService {
   }
 
   /** Deletes blobs no image record needs, and snapshots (of `chains`) no image uses. */
-  private async collect(chains: Digest[]): Promise<number> {
+  private async collect(chains: Digest[], removedChains?: Set<Digest>): Promise<number> {
     return this.meta.locked(async () => {
       const needed = new Set<string>();
       const usedChains = new Set<string>();
@@ -605,7 +622,8 @@ export class ImageService {
             if (n !== undefined) layerBytes = (layerBytes ?? 0) + n;
           }
           this.diffSizes.delete(c);
-          await remove.call(this.opts.unpacker, c).catch(() => undefined);
+          const ok = await remove.call(this.opts.unpacker, c).then(() => true, () => false);
+          if (ok) removedChains?.add(c);
         }
       }
       return layerBytes ?? blobBytes;

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasDocker, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
@@ -39,6 +40,8 @@ function run(bin: string, args: string[]): Promise<{ code: number; stdout: strin
 }
 
 let n = 0;
+/** Image ID → its layer's diff ID (= chain ID: one layer). */
+const layerOf = new Map<string, string>();
 /** Imports a one-file image (distinct content each time) with LABEL changes; returns its ID. */
 async function image(repoTag: string | undefined, labels: Record<string, string> = {}): Promise<string> {
   const tar = makeTar([{ name: 'f', data: `image ${++n} ${Math.random()}\n` }]);
@@ -49,13 +52,15 @@ async function image(repoTag: string | undefined, labels: Record<string, string>
   assert.equal(r.status, 200, r.body.toString());
   const id = String(JSON.parse(r.body.toString().trim().split('\n').at(-1)!).status);
   assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  layerOf.set(id, 'sha256:' + createHash('sha256').update(tar).digest('hex'));
   return id;
 }
 
 async function prune(filters: Record<string, string[]>): Promise<{ status: number; deleted: string[]; body: Record<string, unknown> }> {
   const r = await d.request('POST', `/v1.44/images/prune?filters=${encodeURIComponent(JSON.stringify(filters))}`);
   const body = JSON.parse(r.body.toString()) as Record<string, unknown>;
-  const deleted = ((body.ImagesDeleted as Array<{ Deleted?: string }> | null) ?? []).map((x) => x.Deleted).filter((x): x is string => !!x).sort();
+  // Image IDs only (dockerd also lists the layers that went, checked separately).
+  const deleted = ((body.ImagesDeleted as Array<{ Deleted?: string }> | null) ?? []).map((x) => x.Deleted).filter((x): x is string => !!x && layerOf.has(x)).sort();
   return { status: r.status, deleted, body };
 }
 
@@ -90,12 +95,16 @@ test('POST /images/prune: until (date, unix time, duration), label, label!, with
   let r = await prune({ label: ['env=test'] });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.deepEqual(r.deleted, [c]);
+  assert.deepEqual(r.body.ImagesDeleted, [{ Deleted: c }, { Deleted: layerOf.get(c) }], 'dockerd lists the image, then its layers');
   assert.ok(Number(r.body.SpaceReclaimed) > 0);
   assert.deepEqual(await ids(), [a, b, e].sort());
 
   // label! with -a: keeps a (it has `keep`), removes b and e.
   r = await prune({ 'label!': ['keep'], dangling: ['false'] });
   assert.deepEqual(r.deleted, [b, e].sort());
+  const items = r.body.ImagesDeleted as Array<Record<string, string>>;
+  const bAt = items.findIndex((x) => x.Deleted === b);
+  assert.deepEqual(items.slice(bAt - 1, bAt + 2), [{ Untagged: 'p/b:1' }, { Deleted: b }, { Deleted: layerOf.get(b) }], 'a tagged image: Untagged first');
   assert.deepEqual(await ids(), [a]);
   // a label key without the value; label=k=v that does not match
   assert.deepEqual((await prune({ label: ['keep=no'], dangling: ['false'] })).deleted, []);
@@ -128,7 +137,7 @@ test('hako image prune --filter and docker image prune --filter (the docker CLI 
   const c = await image(undefined, { team: 'red' });
   const h = await run(HAKO, ['image', 'prune', '-f', '--filter', 'label=team=red']);
   assert.equal(h.code, 0, h.stderr);
-  assert.match(h.stdout, new RegExp(`^Deleted Images:\ndeleted: ${c}\n\nTotal reclaimed space: \\d`));
+  assert.match(h.stdout, new RegExp(`^Deleted Images:\ndeleted: ${c}\ndeleted: ${layerOf.get(c)}\n\nTotal reclaimed space: \\d`));
   assert.deepEqual(await ids(), [a, b].sort());
   const hu = await run(HAKO, ['image', 'prune', '-a', '-f', '--filter', 'until=10m', '--filter', 'label=team']);
   assert.equal(hu.code, 0, hu.stderr);

@@ -167,7 +167,7 @@ async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
 async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const filters = parseImagePruneFilters(decodeFilters(ctx.query.get('filters')));
   const r = await deps.images.prune({ filters });
-  sendJson(ctx, 200, { ImagesDeleted: r.deleted.length ? r.deleted.map((d) => ({ Deleted: d })) : null, SpaceReclaimed: r.reclaimed });
+  sendJson(ctx, 200, { ImagesDeleted: r.items.length ? r.items : null, SpaceReclaimed: r.reclaimed });
 }
 
 /**
