@@ -213,6 +213,7 @@ test('docker image prune --filter (label, label!, until, -a) prints the same aga
         // (the label keeps this engine's other images, from the tests above, out of it)
         normal(run(['image', 'prune', '-f', '-a', '--filter', 'until=1h', '--filter', 'label=env'])),
         normal(run(['image', 'prune', '-f', '-a', '--filter', 'label!=keep', '--filter', 'label=env', '--filter', `until=${future}`])),
+        // label! keeps only an image that has all of them: a (keep only) and e (neither) go.
         normal(run(['image', 'prune', '-f', '-a', '--filter', 'label!=keep', '--filter', 'label!=env']))
           // dockerd has other images here (from the tests above): only ours are compared.
           .replace(/(untagged|deleted): (?!image-|layer-).*\n/g, '')
