@@ -526,28 +526,16 @@ export class Engine implements ContainerEngine {
   async df(): Promise<Json> {
     await this.ready;
     const containers = await this.listContainers({ all: true, size: true });
-    const images = await this.images.list().catch(() => []);
     const volumes = [];
     for (const name of this.volumes.names()) {
       const meta = this.volumes.get(name);
       volumes.push(this.volumes.view(meta, { size: await fsops.diskUsage(this.volumes.dataPath(name)), refs: this.volumeUsers(name).length }));
     }
     // Like dockerd: a layer shared by several images counts once in LayersSize and in each one's SharedSize.
-    const records = new Map((await this.images.meta.listImages().catch(() => [])).map((r) => [r.id, r]));
-    const layerUsers = new Map<string, { size: number; users: number }>();
-    for (const r of records.values()) {
-      for (const l of new Map(r.layers.map((x) => [x.digest, x.size]))) {
-        const e = layerUsers.get(l[0]) ?? { size: l[1], users: 0 };
-        e.users++;
-        layerUsers.set(l[0], e);
-      }
-    }
-    const uniqueLayers = [...layerUsers.values()].reduce((n, e) => n + e.size, 0);
-    const configs = images.reduce((n, i) => n + (records.get(i.id)?.config.size ?? 0), 0);
-    const shared = (id: string) => [...new Set(records.get(id as `sha256:${string}`)?.layers.map((l) => l.digest) ?? [])].reduce((n, d) => n + ((layerUsers.get(d)?.users ?? 0) > 1 ? layerUsers.get(d)!.size : 0), 0);
+    const du = await this.images.diskUsage().catch(() => ({ layersSize: 0, images: [] }));
     return {
-      LayersSize: records.size ? uniqueLayers + configs : images.reduce((n, i) => n + i.size, 0),
-      Images: images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: shared(i.id), VirtualSize: i.size, Labels: {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })),
+      LayersSize: du.layersSize,
+      Images: du.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, VirtualSize: i.size, Labels: {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })),
       Containers: containers,
       Volumes: volumes,
       BuildCache: [],

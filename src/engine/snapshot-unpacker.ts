@@ -13,6 +13,7 @@ export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
       await snaps.ensureLayer(chainId, async (dir) => {
         const r = await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal });
         diffId = r.diffId;
+        return r; // ensureLayer records its contentSize beside the layer
       });
       if (diffId === undefined) {
         // Another caller made the snapshot meanwhile: unpack into scratch only to learn the diff ID.
@@ -25,6 +26,7 @@ export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
       }
       return { diffId: diffId as Digest };
     },
+    diffSize: (chainId) => snaps.layerSize(chainId),
     async remove(chainId) {
       if (snaps.has(chainId)) await snaps.removeLayer(chainId);
     },

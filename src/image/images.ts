@@ -19,6 +19,7 @@ import type { UrlSource } from './archive/fetch-url.js';
 import type { RegisteredImage } from './archive/register.js';
 import type { SaveImage } from './archive/save.js';
 import { MetadataStore, type ImageRecord, type Lease } from './store/metadata.js';
+import { labelsMatch, type ImagePruneFilters } from './prune-filters.js';
 
 export const DEFAULT_ROOT = '/var/lib/hako';
 
@@ -80,6 +81,11 @@ export interface PruneResult {
   deleted: Digest[];
   /** Bytes of blobs removed. */
   reclaimed: number;
+  /**
+   * dockerd's ImagesDeleted, in its order: per image its references (`Untagged`), its ID and
+   * then the layers (chain IDs, top first) that went with it (`Deleted`).
+   */
+  items: Array<{ Untagged: string } | { Deleted: string }>;
 }
 
 export interface StoreVerifyReport extends ContentVerifyReport {
@@ -101,6 +107,8 @@ export class ImageService {
   /** Insecure registries' https-or-http answers, shared by all clients (see RegistryClient). */
   private readonly endpoints = new Map<string, URL>();
   private readonly ctx: PullContext;
+  /** Layer content sizes by chain ID (see layerSizes). */
+  private readonly diffSizes = new Map<Digest, number>();
 
   constructor(private readonly opts: ImageServiceOptions) {
     this.root = opts.root;
@@ -191,11 +199,14 @@ export class ImageService {
     }
   }
 
-  /** Checks `creds` against the registry (docker's POST /auth); stores nothing. */
-  async checkLogin(domain: string, creds: Credentials): Promise<void> {
+  /**
+   * Checks `creds` against the registry (docker's POST /auth); stores nothing. Returns the
+   * identity token (OAuth2 refresh token) the token server issued, if it did.
+   */
+  async checkLogin(domain: string, creds: Credentials): Promise<{ identityToken?: string }> {
     const probe = this.clientWith(domain, creds);
     try {
-      await probe.checkLogin();
+      return await probe.checkLogin();
     } catch (err) {
       throw new HakoError({ step: `login to ${domain}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
     } finally {
@@ -205,8 +216,8 @@ export class ImageService {
 
   /** Checks `creds` (checkLogin) and saves them in the docker config. */
   async login(domain: string, creds: Credentials): Promise<void> {
-    await this.checkLogin(domain, creds);
-    await this.dockerConfig.set(domain, creds);
+    const r = await this.checkLogin(domain, creds);
+    await this.dockerConfig.set(domain, r.identityToken ? { username: creds.username, password: '', identityToken: r.identityToken } : creds);
     this.clients.get(domain)?.close();
     this.clients.delete(domain);
   }
@@ -341,42 +352,100 @@ export class ImageService {
     return { tags, digests };
   }
 
-  private summary(rec: ImageRecord, refs = this.meta.readRefs()): ImageSummary {
+  private async summary(rec: ImageRecord, refs = this.meta.readRefs()): Promise<ImageSummary> {
     const { tags, digests } = this.tagsOf(rec.id, refs);
     return {
       id: rec.id,
       repoTags: tags.map((t) => familiarString(parseReference(t))).sort(),
       repoDigests: digests.map((d) => familiarString(parseReference(d))).sort(),
       created: rec.created,
-      size: rec.size,
+      size: await this.imageSize(rec),
       platform: rec.platform,
     };
   }
 
+  /**
+   * Each layer's content size (by chain ID, in order) as dockerd counts it: the files of the
+   * unpacked layer (overlay2's directory.Size), recorded by the snapshotter when it unpacks, or
+   * counted once for layers from before. Undefined when a layer has no snapshot (or there is
+   * no snapshotter). Kept in memory: a chain ID always names the same content.
+   */
+  async layerSizes(rec: ImageRecord): Promise<number[] | undefined> {
+    const diffSize = this.opts.unpacker?.diffSize;
+    const out: number[] = [];
+    for (const c of rec.chainIds) {
+      let n = this.diffSizes.get(c);
+      if (n === undefined && diffSize) {
+        n = await diffSize.call(this.opts.unpacker, c).catch(() => undefined);
+        if (n !== undefined) this.diffSizes.set(c, n);
+      }
+      if (n === undefined) return undefined;
+      out.push(n);
+    }
+    return out;
+  }
+
+  /** dockerd's image Size: the sum of its layers' content sizes; the stored (compressed) size when they are unknown. */
+  async imageSize(rec: ImageRecord): Promise<number> {
+    const sizes = await this.layerSizes(rec);
+    return sizes ? sizes.reduce((a, b) => a + b, 0) : rec.size;
+  }
+
   async list(opts: { dangling?: boolean } = {}): Promise<ImageSummary[]> {
     const refs = this.meta.readRefs();
-    const all = (await this.meta.listImages()).map((r) => this.summary(r, refs));
+    const all: ImageSummary[] = [];
+    for (const r of await this.meta.listImages()) all.push(await this.summary(r, refs));
     const filtered = opts.dangling === undefined ? all : all.filter((s) => (s.repoTags.length === 0) === opts.dangling);
     return filtered.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
+  }
+
+  /**
+   * `system df`'s image part, as dockerd counts it: LayersSize is each layer (chain) once, by
+   * content size; an image's SharedSize the layers it shares with another image.
+   */
+  async diskUsage(): Promise<{ layersSize: number; images: Array<ImageSummary & { sharedSize: number }> }> {
+    const refs = this.meta.readRefs();
+    const records = await this.meta.listImages();
+    const users = new Map<Digest, { size: number; users: number }>();
+    const perImage: Array<{ rec: ImageRecord; chains: Digest[] }> = [];
+    for (const rec of records) {
+      const sizes = await this.layerSizes(rec);
+      const chains = [...new Set(rec.chainIds)];
+      rec.chainIds.forEach((c, i) => {
+        if (!users.has(c)) users.set(c, { size: sizes?.[i] ?? rec.layers[i]?.size ?? 0, users: 0 });
+      });
+      for (const c of chains) users.get(c)!.users++;
+      perImage.push({ rec, chains });
+    }
+    const images: Array<ImageSummary & { sharedSize: number }> = [];
+    for (const { rec, chains } of perImage) {
+      const sharedSize = chains.reduce((n, c) => n + (users.get(c)!.users > 1 ? users.get(c)!.size : 0), 0);
+      images.push({ ...(await this.summary(rec, refs)), sharedSize });
+    }
+    images.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
+    return { layersSize: [...users.values()].reduce((n, e) => n + e.size, 0), images };
   }
 
   async inspect(nameOrId: string): Promise<ImageInspect> {
     const rec = await this.resolve(nameOrId);
     const config = parseImageConfig(await this.content.readBlob(rec.id));
     const usedBy = (await this.meta.listLeases()).filter((l) => l.image === rec.id).map((l) => l.owner);
-    return { ...this.summary(rec), record: rec, config, usedBy };
+    return { ...(await this.summary(rec)), record: rec, config, usedBy };
   }
 
   async history(nameOrId: string): Promise<HistoryItem[]> {
     const rec = await this.resolve(nameOrId);
     const config = parseImageConfig(await this.content.readBlob(rec.id));
     const hist: HistoryEntry[] = config.history ?? rec.layers.map(() => ({}));
+    // dockerd: a layer's row shows its content size (DiffSize), like the image's Size.
+    const sizes = await this.layerSizes(rec);
     let layer = 0;
     const items = hist.map((h, i): HistoryItem => {
       const empty = h.empty_layer === true;
-      const desc = empty ? undefined : rec.layers[layer++];
+      const n = empty ? -1 : layer++;
+      const size = n < 0 ? 0 : (sizes?.[n] ?? rec.layers[n]?.size ?? 0);
       const isTop = i === hist.length - 1;
-      return { id: isTop ? rec.id : '<missing>', created: h.created, createdBy: h.created_by ?? '', size: desc?.size ?? 0, comment: h.comment ?? '', emptyLayer: empty };
+      return { id: isTop ? rec.id : '<missing>', created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '', emptyLayer: empty };
     });
     return items.reverse();
   }
@@ -467,31 +536,64 @@ export class ImageService {
     return result;
   }
 
-  /** Removes dangling (untagged) images, or with `all` every image no container uses. */
-  async prune(opts: { all?: boolean } = {}): Promise<PruneResult> {
+  /**
+   * Removes dangling (untagged) images, or with `all` every image no container uses; `filters`
+   * (docker's `until`, `label`, `label!`; see prune-filters.ts) narrow it further, and their
+   * `danglingOnly: false` means `all`.
+   */
+  async prune(opts: { all?: boolean; filters?: ImagePruneFilters } = {}): Promise<PruneResult> {
     const deleted: Digest[] = [];
     const chains: Digest[] = [];
+    const removed: Array<{ rec: ImageRecord; refs: string[] }> = [];
+    const f = opts.filters;
+    const all = opts.all === true || f?.danglingOnly === false;
     await this.meta.locked(async () => {
       const refs = this.meta.readRefs();
       const leased = new Set((await this.meta.listLeases()).map((l) => l.image));
       for (const rec of await this.meta.listImages()) {
         if (leased.has(rec.id)) continue;
         const { tags, digests } = this.tagsOf(rec.id, refs);
-        if (tags.length > 0 && !opts.all) continue;
+        if (tags.length > 0 && !all) continue;
+        if (f && !(await this.pruneFiltersMatch(rec, f))) continue;
         for (const t of tags) delete refs.tags[t];
         for (const d of digests) delete refs.digests[d];
         await this.meta.deleteImage(rec.id);
         deleted.push(rec.id);
         chains.push(...rec.chainIds);
+        removed.push({ rec, refs: [...tags, ...digests].map((t) => familiarString(parseReference(t))) });
       }
       await this.meta.writeRefs(refs);
     });
-    const reclaimed = await this.collect(chains);
-    return { deleted, reclaimed };
+    const gone = new Set<Digest>();
+    const reclaimed = await this.collect(chains, gone);
+    const items: PruneResult['items'] = [];
+    for (const { rec, refs } of removed) {
+      for (const r of refs) items.push({ Untagged: r });
+      items.push({ Deleted: rec.id });
+      for (const c of [...rec.chainIds].reverse()) {
+        if (!gone.delete(c)) continue;
+        items.push({ Deleted: c });
+      }
+    }
+    return { deleted, reclaimed, items };
+  }
+
+  /** dockerd: an image created after `until` is kept; labels are those of the image config. */
+  private async pruneFiltersMatch(rec: ImageRecord, f: ImagePruneFilters): Promise<boolean> {
+    if (f.until !== undefined) {
+      // dockerd compares the config's Created (a zero time when missing) with until.
+      const created = rec.created ? Date.parse(rec.created) : Number.NEGATIVE_INFINITY;
+      if (created > f.until) return false;
+    }
+    if (f.label.length === 0 && f.notLabel.length === 0) return true;
+    const config = parseImageConfig(await this.content.readBlob(rec.id));
+    // dockerd skips the label test for an image without a container config.
+    if (!config.config) return true;
+    return labelsMatch(f, config.config.Labels as Record<string, string> | null | undefined);
   }
 
   /** Deletes blobs no image record needs, and snapshots (of `chains`) no image uses. */
-  private async collect(chains: Digest[]): Promise<number> {
+  private async collect(chains: Digest[], removedChains?: Set<Digest>): Promise<number> {
     return this.meta.locked(async () => {
       const needed = new Set<string>();
       const usedChains = new Set<string>();
@@ -502,17 +604,29 @@ export class ImageService {
         for (const l of rec.layers) needed.add(l.digest);
         for (const c of rec.chainIds) usedChains.add(c);
       }
-      let reclaimed = 0;
+      let blobBytes = 0;
       for (const d of await this.content.list()) {
         if (needed.has(d)) continue;
-        reclaimed += this.content.size(d) ?? 0;
+        blobBytes += this.content.size(d) ?? 0;
         await this.content.delete(d);
       }
+      // dockerd reports the removed layers' content sizes; without snapshots, the blobs' bytes.
+      let layerBytes: number | undefined;
       const remove = this.opts.unpacker?.remove;
       if (remove) {
-        for (const c of new Set(chains)) if (!usedChains.has(c)) await remove.call(this.opts.unpacker, c).catch(() => undefined);
+        const diffSize = this.opts.unpacker?.diffSize;
+        for (const c of new Set(chains)) {
+          if (usedChains.has(c)) continue;
+          if (diffSize) {
+            const n = this.diffSizes.get(c) ?? (await diffSize.call(this.opts.unpacker, c).catch(() => undefined));
+            if (n !== undefined) layerBytes = (layerBytes ?? 0) + n;
+          }
+          this.diffSizes.delete(c);
+          const ok = await remove.call(this.opts.unpacker, c).then(() => true, () => false);
+          if (ok) removedChains?.add(c);
+        }
       }
-      return reclaimed;
+      return layerBytes ?? blobBytes;
     });
   }
 

@@ -29,6 +29,8 @@ export interface LayerUnpacker {
   unpack(chainId: Digest, input: Readable, layer: Descriptor, signal?: AbortSignal): Promise<{ diffId: Digest }>;
   /** Removes a committed snapshot (when its diff ID does not match the config, or on GC). */
   remove?(chainId: Digest): Promise<void>;
+  /** A committed snapshot's content size, as dockerd counts a layer (undefined: not here). */
+  diffSize?(chainId: Digest): Promise<number | undefined>;
 }
 
 /** The OCI chain IDs: chain[0] = diff[0], chain[n] = sha256(chain[n-1] + " " + diff[n]). */
@@ -427,6 +429,11 @@ export function directoryUnpacker(dir: string): LayerUnpacker {
     },
     async remove(chainId) {
       rmSync(path(chainId), { recursive: true, force: true });
+    },
+    async diffSize(chainId) {
+      if (!existsSync(path(chainId))) return undefined;
+      const { directorySize } = await import('./snapshot/index.js');
+      return directorySize(path(chainId));
     },
   };
 }

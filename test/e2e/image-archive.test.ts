@@ -401,6 +401,44 @@ test('an index.json whose entry is a multi-platform index (docker 28 with the co
   }
 });
 
+test('save of two platforms of one index (two tags) in one archive: both entries name the index, and on load both keep it', { skip: skip || (!['amd64', 'arm64'].includes(hostArch) && `the test image has amd64 and arm64, not ${hostArch}`) }, async () => {
+  const multi = multiPlatformImage();
+  try {
+    await pushLayout(multi, reg.host, 'test/multi2');
+    const name = `${reg.host}/test/multi2`;
+    const other = hostArch === 'amd64' ? 'linux/arm64/v8' : 'linux/amd64';
+    const a = service();
+    const host = await a.svc.pull(`${name}:latest`);
+    await a.svc.tag(`${name}:latest`, `${name}:host`);
+    const oth = await a.svc.pull(`${name}:latest`, { platform: other });
+    await a.svc.tag(`${name}:latest`, `${name}:other`);
+    await a.svc.remove(`${name}:latest`);
+    assert.notEqual(host.id, oth.id);
+    const file = join(work.path, 'multi-two.tar');
+    const bytes = await saveTo(a.svc, [`${name}:host`, `${name}:other`], file);
+    const contents = await readImageArchive(Readable.from([bytes]), {
+      async blob(_b, st) {
+        for await (const _ of st) void _;
+      },
+    });
+    assert.deepEqual(
+      contents.ociIndex!.manifests.map((m) => [m.digest, m.annotations?.['io.containerd.image.name']]),
+      [[multi.top.digest, `${name}:host`], [multi.top.digest, `${name}:other`]],
+    );
+    const b = service();
+    assert.deepEqual((await b.svc.load(createReadStream(file))).messages.sort(), [`Loaded image: ${name}:host`, `Loaded image: ${name}:other`]);
+    for (const [tag, pulled] of [['host', host], ['other', oth]] as const) {
+      const insp = await b.svc.inspect(`${name}:${tag}`);
+      assert.deepEqual([insp.id, insp.record.manifestDigest, insp.record.indexDigest], [pulled.id, pulled.manifestDigest, multi.top.digest], `${tag} keeps the index`);
+    }
+    assert.ok((await b.svc.verify()).ok);
+    // Saved again from the loaded store: the same archive.
+    assert.deepEqual(await saveTo(b.svc, [`${name}:host`, `${name}:other`], join(work.path, 'multi-two-again.tar')), bytes);
+  } finally {
+    multi.cleanup();
+  }
+});
+
 test('save of an image pulled from a multi-platform index (this platform or another): index.json names the index, only the pulled platform’s blobs; load keeps ID, manifest, index and name@digest', { skip: skip || (!['amd64', 'arm64'].includes(hostArch) && `the test image has amd64 and arm64, not ${hostArch}`) }, async () => {
   const multi = multiPlatformImage();
   try {

@@ -169,6 +169,9 @@ test('docker CLI → hakod with a token registry: anonymous public pull, login, 
     assert.match(r.stderr, /Error response from daemon: login to .*incorrect username or password/);
     r = await docker(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
     assert.equal(r.code, 0, r.stderr);
+    // This token server issues no refresh token: no IdentityToken, the password is kept.
+    const noToken = await d.request('POST', '/auth', JSON.stringify({ username: user, password, serveraddress: reg.host }), { 'Content-Type': 'application/json' });
+    assert.deepEqual(JSON.parse(noToken.body.toString()), { Status: 'Login Succeeded', IdentityToken: '' });
     const before = tokens.requests.length;
     r = await docker(d, ['pull', priv]);
     assert.equal(r.code, 0, r.stderr);
@@ -203,6 +206,52 @@ test('docker CLI → hakod with a token registry: anonymous public pull, login, 
     const refused = await d.request('POST', `/images/create?fromImage=${encodeURIComponent(priv)}&tag=latest`, '', { 'X-Registry-Auth': header({ registrytoken: 'garbage' }) });
     assert.equal(refused.status, 500, 'not 401: the docker CLI would prompt for a login');
     assert.match(JSON.parse(refused.body.toString()).message, /authentication failed for /);
+  } finally {
+    await d.stop();
+    await reg.stop();
+    await tokens.stop();
+  }
+});
+
+test('POST /auth returns the refresh token the token server issues to docker’s login (offline_token) as IdentityToken; docker login and hako login store it and pulls use it', { skip }, async () => {
+  const tokens: TokenServer = await startTokenServer({ user, password, identityToken: 'issued-refresh', issueRefreshToken: true });
+  const reg = await startRegistry({ token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, certPath: tokens.certPath } });
+  const d = await startDaemon();
+  try {
+    const authed = new RegistryClient({ domain: reg.host, credentials: () => ({ username: user, password }) });
+    await pushLayout(busybox, reg.host, 'private/busybox', 'latest', authed);
+    authed.close();
+    const priv = `${reg.host}/private/busybox`;
+
+    const n = tokens.requests.length;
+    const a = await d.request('POST', '/auth', JSON.stringify({ username: user, password, serveraddress: reg.host }), { 'Content-Type': 'application/json' });
+    assert.equal(a.status, 200, a.body.toString());
+    assert.deepEqual(JSON.parse(a.body.toString()), { Status: 'Login Succeeded', IdentityToken: 'issued-refresh' });
+    assert.deepEqual(tokens.requests.slice(n).map((t) => [t.user, t.offline]), [[user, { clientId: 'docker', account: user }]], 'one GET with offline_token=true, client_id=docker, account');
+    // Wrong password: refused, no token.
+    const bad = await d.request('POST', '/auth', JSON.stringify({ username: user, password: 'nope', serveraddress: reg.host }), { 'Content-Type': 'application/json' });
+    assert.notEqual(bad.status, 200);
+
+    // docker login stores the identity token instead of the password; a pull trades it (refresh_token grant).
+    let r = await docker(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    const cfgPath = join(d.env.DOCKER_CONFIG!, 'config.json');
+    const stored = (JSON.parse(readFileSync(cfgPath, 'utf8')) as { auths: Record<string, { auth?: string; identitytoken?: string }> }).auths[reg.host]!;
+    assert.equal(stored.identitytoken, 'issued-refresh');
+    assert.ok(!Buffer.from(stored.auth ?? '', 'base64').toString().includes(password), 'the password is not stored');
+    r = await docker(d, ['pull', priv]);
+    assert.equal(r.code, 0, r.stderr);
+
+    // hako login writes the same.
+    writeClientConfig(d, {});
+    r = await hako(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    const mine = (JSON.parse(readFileSync(cfgPath, 'utf8')) as { auths: Record<string, { auth?: string; identitytoken?: string }> }).auths[reg.host]!;
+    assert.deepEqual(mine, { auth: basicAuth(user, ''), identitytoken: 'issued-refresh' });
+    r = await hako(d, ['rmi', priv]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await hako(d, ['pull', priv]);
+    assert.equal(r.code, 0, r.stderr);
   } finally {
     await d.stop();
     await reg.stop();

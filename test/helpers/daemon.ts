@@ -53,7 +53,7 @@ let daemons = 0;
  * `net`: these network names instead of fresh ones. `wrap`: a command the daemon runs under, e.g.
  * ['nsenter', '--net=/run/netns/X'] (it must exec hakod in place, so the pid stays the daemon's).
  */
-export async function startDaemon(extra: string[] = [], opts: { after?: TestDaemon; net?: TestNet; wrap?: string[] } = {}): Promise<TestDaemon> {
+export async function startDaemon(extra: string[] = [], opts: { after?: TestDaemon; net?: TestNet; wrap?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<TestDaemon> {
   const dir = opts.after?.dir ?? tempDir('hakod-');
   const net = opts.after?.net ?? opts.net ?? testNet();
   const wrap = opts.wrap ?? opts.after?.wrap ?? [];
@@ -67,7 +67,8 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', cgroupParent, ...daemonNetFlags(net), ...extra];
   let log = '';
   const launch = (): ChildProcess => {
-    const p = wrap.length ? spawn(wrap[0]!, [...wrap.slice(1), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = opts.env ?? process.env;
+    const p = wrap.length ? spawn(wrap[0]!, [...wrap.slice(1), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     p.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     return p;

@@ -138,7 +138,7 @@ export interface TokenServer {
   issuer: string;
   certPath: string;
   /** Token requests seen: their scopes and whether they had (valid) credentials. */
-  requests: { scopes: string[]; user: string | undefined }[];
+  requests: { scopes: string[]; user: string | undefined; /** A GET with offline_token=true (docker's login), with its client_id and account. */ offline?: { clientId: string | null; account: string | null } }[];
   stop(): Promise<void>;
 }
 
@@ -150,7 +150,14 @@ function b64url(b: Buffer | string): string {
  * Issues tokens like Docker Hub's auth server: anonymous callers get pull on `public/*`,
  * `user`/`password` get everything; wrong credentials get 401.
  */
-export async function startTokenServer(opts: { user: string; password: string; /** Accepted as an OAuth2 refresh token (POST grant_type=refresh_token) for `user`. */ identityToken?: string }): Promise<TokenServer> {
+export async function startTokenServer(opts: {
+  user: string;
+  password: string;
+  /** Accepted as an OAuth2 refresh token (POST grant_type=refresh_token) for `user`. */
+  identityToken?: string;
+  /** Sent back as `refresh_token` to a GET with `user`'s credentials and offline_token=true (docker's login). */
+  issueRefreshToken?: boolean;
+}): Promise<TokenServer> {
   const tmp = tempDir('hako-token-');
   const keyPath = join(tmp.path, 'key.pem');
   const certPath = join(tmp.path, 'cert.pem');
@@ -186,7 +193,9 @@ export async function startTokenServer(opts: { user: string; password: string; /
       }
       user = u;
     }
-    requests.push({ scopes, user });
+    const offline = req.method === 'GET' && url.searchParams.get('offline_token') === 'true' ? { clientId: url.searchParams.get('client_id'), account: url.searchParams.get('account') } : undefined;
+    requests.push({ scopes, user, ...(offline ? { offline } : {}) });
+    const refresh = offline && user && opts.issueRefreshToken && opts.identityToken ? { refresh_token: opts.identityToken } : {};
     const access = scopes.map((s) => {
       const [type, name, actions] = s.split(':');
       const wanted = (actions ?? '').split(',');
@@ -200,7 +209,7 @@ export async function startTokenServer(opts: { user: string; password: string; /
     const sig = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
     const token = `${input}.${b64url(sig)}`;
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString(), ...refresh }));
   };
   const server: Server = createServer((req, res) => {
     let body = '';

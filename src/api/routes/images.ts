@@ -7,6 +7,7 @@ import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, HttpError, qBool, qStr, sendJson, type Ctx } from '../http.js';
 import { JsonStream, progressEventMessage } from '../streams.js';
 import { compareVersions } from '../version.js';
+import { parseImagePruneFilters } from '../../image/prune-filters.js';
 import { loadArchive, importImage, saveImages } from '../image-archive.js';
 import { credentialsFromAuthConfig, decodeRegistryAuth } from '../../image/registry/auth-config.js';
 import type { Credentials } from '../../image/registry/credentials.js';
@@ -71,6 +72,8 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
       });
     });
   }
+  // `shared-size=1`: each image's SharedSize (layers it shares with other images), else -1.
+  const shared = qBool(ctx, 'shared-size') ? new Map((await deps.images.diskUsage()).images.map((i) => [i.id, i.sharedSize])) : undefined;
   const old = compareVersions(ctx.version, '1.44') < 0;
   sendJson(
     ctx,
@@ -82,7 +85,7 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
       RepoDigests: i.repoDigests,
       Created: unix(i.created),
       Size: i.size,
-      SharedSize: -1,
+      SharedSize: shared?.get(i.id) ?? -1,
       ...(old ? { VirtualSize: i.size } : {}),
       Labels: labelsOf.get(i.id) ?? {},
       Containers: -1,
@@ -162,12 +165,9 @@ async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
-  const filters = decodeFilters(ctx.query.get('filters'));
-  for (const k of Object.keys(filters)) if (!['dangling', 'until', 'label'].includes(k)) throw invalid(`invalid filter '${k}'`);
-  if (filters.until?.length || filters.label?.length) throw new HttpError(501, 'image prune filters until and label are not implemented yet');
-  const all = filters.dangling?.[0] !== undefined && ['false', '0'].includes(filters.dangling[0].toLowerCase());
-  const r = await deps.images.prune({ all });
-  sendJson(ctx, 200, { ImagesDeleted: r.deleted.length ? r.deleted.map((d) => ({ Deleted: d })) : null, SpaceReclaimed: r.reclaimed });
+  const filters = parseImagePruneFilters(decodeFilters(ctx.query.get('filters')));
+  const r = await deps.images.prune({ filters });
+  sendJson(ctx, 200, { ImagesDeleted: r.items.length ? r.items : null, SpaceReclaimed: r.reclaimed });
 }
 
 /**

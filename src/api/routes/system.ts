@@ -199,10 +199,10 @@ async function df(ctx: Ctx, deps: ApiDeps): Promise<void> {
     sendJson(ctx, 200, await deps.engine.df());
     return;
   }
-  const images = await deps.images.list();
+  const du = await deps.images.diskUsage();
   sendJson(ctx, 200, {
-    LayersSize: images.reduce((n, i) => n + i.size, 0),
-    Images: images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: -1, Labels: {}, Containers: 0 })),
+    LayersSize: du.layersSize,
+    Images: du.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, Labels: {}, Containers: 0 })),
     Containers: [],
     Volumes: [],
     BuildCache: [],
@@ -230,8 +230,10 @@ async function auth(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const domain = registryDomain(serveraddress as string | undefined);
   // Like dockerd: the credentials are checked, not kept (the client stores them and sends them
   // with each pull and push in X-Registry-Auth).
-  await deps.images.checkLogin(domain, { username: (username as string | undefined) ?? '', password: (password as string | undefined) ?? '', ...(token ? { identityToken: token as string } : {}) });
-  sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: '' });
+  // A refresh token the registry's token server issued is returned as IdentityToken (the docker
+  // CLI then stores it instead of the password).
+  const r = await deps.images.checkLogin(domain, { username: (username as string | undefined) ?? '', password: (password as string | undefined) ?? '', ...(token ? { identityToken: token as string } : {}) });
+  sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: r.identityToken ?? '' });
 }
 
 export const systemRoutes: Route[] = [

@@ -16,9 +16,9 @@ export async function lookupAuth(ctx: Ctx, registry: string): Promise<Credential
 }
 
 /** Saves credentials after a login; true when a credential helper holds them (not the file). */
-export async function saveAuth(ctx: Ctx, registry: string, username: string, password: string): Promise<boolean> {
+export async function saveAuth(ctx: Ctx, registry: string, username: string, password: string, identityToken?: string): Promise<boolean> {
   const cfg = new DockerConfig(configPath(ctx));
-  await cfg.set(registry, { username, password });
+  await cfg.set(registry, identityToken ? { username, password: '', identityToken } : { username, password });
   return cfg.helperFor(registry) !== undefined;
 }
 

@@ -246,7 +246,8 @@ export async function login(ctx: Ctx): Promise<number> {
   if (!username || !password) throw new ExitError(1, 'Error: Cannot perform an interactive login from a non TTY device');
   const r = await client.json<Json>('POST', '/auth', { body: { username, password, serveraddress: server } });
   const { saveAuth, configPath } = await import('./auth.js');
-  if (!(await saveAuth(ctx, server, username, password))) ctx.stderr.write(`WARNING! Your credentials are stored unencrypted in '${configPath(ctx)}'.\n`);
+  const identityToken = typeof r?.IdentityToken === 'string' && r.IdentityToken !== '' ? r.IdentityToken : undefined;
+  if (!(await saveAuth(ctx, server, username, password, identityToken))) ctx.stderr.write(`WARNING! Your credentials are stored unencrypted in '${configPath(ctx)}'.\n`);
   ctx.stdout.write(`${r?.Status ?? 'Login Succeeded'}\n`);
   return 0;
 }

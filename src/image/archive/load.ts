@@ -205,12 +205,15 @@ async function fromDockerManifest(contents: ArchiveContents, blobs: ArchiveBlobs
       prev.tags.push(...tags);
       continue;
     }
-    const match = candidates.find((c) => c.manifest.config.digest === id && c.manifest.layers.length === layerDigests.length && c.manifest.layers.every((l, i) => l.digest === layerDigests[i]));
+    // Every index.json entry that leads to this manifest: two tags of one index (two platforms
+    // saved together) each have their own entry naming the index.
+    const matches = candidates.filter((c) => c.manifest.config.digest === id && c.manifest.layers.length === layerDigests.length && c.manifest.layers.every((l, i) => l.digest === layerDigests[i]));
+    const match = matches[0];
     let manifestBytes: Buffer;
     let manifestDigest: Digest;
     let manifest: ImageManifest;
     // The index only when this image's own name came with it (index.json's entry for the tag).
-    const index = match?.index && (tags.length === 0 || tags.some((t) => match.annotations?.['io.containerd.image.name'] === formatReference({ ...t, tag: t.tag ?? 'latest' }))) ? match.index : undefined;
+    const index = matches.find((c) => c.index && (tags.length === 0 || tags.some((t) => c.annotations?.['io.containerd.image.name'] === formatReference({ ...t, tag: t.tag ?? 'latest' }))))?.index;
     if (match) {
       manifestBytes = match.bytes;
       manifestDigest = match.digest;
@@ -287,7 +290,8 @@ async function manifestsOfIndex(contents: ArchiveContents, blobs: ArchiveBlobs, 
       }
       if (!bytes || !parsed || parsed.kind !== 'index') continue;
       for (const m of parsed.manifests) {
-        if (out.some((c) => c.digest === m.digest) || !blobs.has(m.digest)) continue;
+        // Per entry: the same manifest under another entry (another tag) keeps that entry's name.
+        if (out.some((c) => c.digest === m.digest && c.annotations === d.annotations) || !blobs.has(m.digest)) continue;
         const mb = await blobs.read(m.digest, 'manifest').catch(() => undefined);
         let pm;
         try {

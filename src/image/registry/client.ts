@@ -73,6 +73,8 @@ export class RegistryClient {
   private readonly attempts: number;
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
+  /** Set while checkLogin runs (see there). */
+  private login: { fetched: boolean; refreshToken?: string | undefined } | undefined;
   private readonly tokenRequests = new Map<string, Promise<string>>();
 
   constructor(opts: RegistryClientOptions) {
@@ -158,6 +160,21 @@ export class RegistryClient {
   }
 
   private async fetchToken(ch: Challenge, scopes: string[], signal?: AbortSignal): Promise<string> {
+    const login = this.login;
+    const answer = await this.fetchTokenAnswer(ch, scopes, signal, login !== undefined);
+    if (login) {
+      login.fetched = true;
+      login.refreshToken = answer.refreshToken ?? login.refreshToken;
+    }
+    return answer.token;
+  }
+
+  /**
+   * `offline`: docker's login (its token handler with OfflineAccess): the GET also asks for a
+   * refresh token (`offline_token=true&client_id=docker`, and `account`); the answer's
+   * `refresh_token`, if any, is what dockerd returns as the IdentityToken.
+   */
+  private async fetchTokenAnswer(ch: Challenge, scopes: string[], signal?: AbortSignal, offline = false): Promise<{ token: string; refreshToken: string | undefined }> {
     const realm = ch.params.realm;
     if (!realm) throw new HakoError({ step: `authenticate to ${this.domain}: the registry's Bearer challenge has no realm`, kind: 'unauthorized' });
     let url: URL;
@@ -170,6 +187,11 @@ export class RegistryClient {
     if (creds?.identityToken) return this.fetchOAuthToken(url, ch, scopes, creds.identityToken, signal);
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
     for (const s of scopes) url.searchParams.append('scope', s);
+    if (offline) {
+      url.searchParams.set('offline_token', 'true');
+      url.searchParams.set('client_id', 'docker');
+      if (creds?.username && creds.password) url.searchParams.set('account', creds.username);
+    }
     const headers: Record<string, string> = {};
     const basic = await this.basicHeader();
     if (basic) headers.Authorization = basic;
@@ -188,7 +210,7 @@ export class RegistryClient {
    * OAuth2 with an identity token (what `docker login` stores when the registry gives one, or a
    * credential helper returns for the user `<token>`): POST grant_type=refresh_token to the realm.
    */
-  private async fetchOAuthToken(url: URL, ch: Challenge, scopes: string[], refreshToken: string, signal?: AbortSignal): Promise<string> {
+  private async fetchOAuthToken(url: URL, ch: Challenge, scopes: string[], refreshToken: string, signal?: AbortSignal): Promise<{ token: string; refreshToken: string | undefined }> {
     const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'hako' });
     if (ch.params.service) form.set('service', ch.params.service);
     if (scopes.length) form.set('scope', scopes.join(' '));
@@ -202,21 +224,23 @@ export class RegistryClient {
     return this.keepToken(answer, scopes, url);
   }
 
-  /** Parses a token answer and caches the token for its scopes. */
-  private keepToken(body: Buffer, scopes: string[], url: URL): string {
+  /** Parses a token answer and caches the token for its scopes; also returns its refresh_token. */
+  private keepToken(body: Buffer, scopes: string[], url: URL): { token: string; refreshToken: string | undefined } {
     let token: string | undefined;
+    let refreshToken: string | undefined;
     let expiresIn = 60;
     try {
-      const o = JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string; expires_in?: number };
+      const o = JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string; expires_in?: number; refresh_token?: unknown };
       token = o.token ?? o.access_token;
       if (typeof o.expires_in === 'number' && o.expires_in > 0) expiresIn = o.expires_in;
+      if (typeof o.refresh_token === 'string' && o.refresh_token !== '') refreshToken = o.refresh_token;
     } catch {
       /* handled below */
     }
     if (!token) throw new HakoError({ step: `get a token for ${this.domain} from ${url.origin}: the answer has no token`, kind: 'unauthorized' });
     // Renew a little early so that a token does not expire in the middle of a request.
     this.tokens.set([...scopes].sort().join(' '), { token, expires: Date.now() + Math.max(expiresIn - 10, 5) * 1000 });
-    return token;
+    return { token, refreshToken };
   }
 
   private authError(hadCredentials: boolean, detail?: string): HakoError {
@@ -316,13 +340,25 @@ export class RegistryClient {
     await drain(res);
   }
 
-  /** Checks credentials: Basic against /v2/, Bearer by asking the token server with them. */
-  async checkLogin(signal?: AbortSignal): Promise<void> {
-    await this.ping(signal);
-    if (this.challenge?.scheme === 'bearer' && !(await this.creds())?.registryToken) {
-      await this.fetchToken(this.challenge, [], signal);
-    } else if (!this.challenge) {
-      // The registry let us in anonymously: nothing to check.
+  /**
+   * Checks credentials: Basic against /v2/, Bearer by asking the token server with them (as
+   * docker's login does, for a refresh token too). Returns the identity token to give the
+   * client: a refresh token the token server issued that differs from the one used.
+   */
+  async checkLogin(signal?: AbortSignal): Promise<{ identityToken?: string }> {
+    // Like dockerd's login: the token requests of this check (the /v2/ ping's, after its 401)
+    // ask for a refresh token.
+    const login: { fetched: boolean; refreshToken?: string | undefined } = { fetched: false };
+    this.login = login;
+    try {
+      await this.ping(signal);
+      const creds = await this.creds();
+      if (this.challenge?.scheme === 'bearer' && !creds?.registryToken && !login.fetched) await this.fetchToken(this.challenge, [], signal);
+      // No challenge: the registry let us in anonymously, nothing to check.
+      const rt = login.refreshToken;
+      return rt && rt !== creds?.identityToken ? { identityToken: rt } : {};
+    } finally {
+      this.login = undefined;
     }
   }
 

@@ -135,10 +135,15 @@ export class DockerConfig {
     const auths = (cfg.auths ??= {});
     for (const key of Object.keys(auths)) if (normalizeKey(key) === normalizeKey(domain)) delete auths[key];
     const helper = this.helperFor(domain, cfg);
+    // An identity token replaces the password, as the docker CLI stores it: a helper gets the
+    // user `<token>`, the file keeps `auth` with an empty password and `identitytoken`.
+    const token = creds.identityToken;
     if (helper) {
-      const r = await runHelper(helper, 'store', JSON.stringify({ ServerURL: configKey(domain), Username: creds.username, Secret: creds.password }));
+      const r = await runHelper(helper, 'store', JSON.stringify({ ServerURL: configKey(domain), Username: token ? '<token>' : creds.username, Secret: token ?? creds.password }));
       if (!r.ok) throw new HakoError({ step: `credential helper docker-credential-${helper} store ${configKey(domain)}: ${r.out || 'failed'}`, kind: 'unauthorized' });
       auths[configKey(domain)] = {};
+    } else if (token) {
+      auths[configKey(domain)] = { auth: Buffer.from(`${creds.username}:`).toString('base64'), identitytoken: token };
     } else {
       auths[configKey(domain)] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
     }

@@ -3,6 +3,8 @@
 //
 // Layout under the store root:
 //   layers/<chain hex>/diff      a layer's files (overlayfs format: whiteouts are 0/0 char devices)
+//   layers/<chain hex>/size      its content size in bytes, as dockerd's layerdb keeps it (written
+//                                before the layer is committed; computed when missing)
 //   l/<short id> → ../layers/<chain hex>/diff
 //                                 short names so that 100+ layers fit the overlay `lowerdir=`
 //                                 option, which the kernel copies into one page (4096 bytes);
@@ -13,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HakoError, fromSystemError, invalid, notFound } from '../../common/errors.js';
 
@@ -204,7 +206,10 @@ export class SnapshotStore {
       const attempt = (async () => {
         const dir = await this.prepareLayer(chainId);
         try {
-          await extract(dir);
+          const r = await extract(dir);
+          // unpackLayer's result: its content size goes into place with the layer.
+          const size = (r as { contentSize?: unknown } | undefined)?.contentSize;
+          if (typeof size === 'number') await writeFile(join(dirname(dir), 'size'), String(size));
           return await this.commitLayer(chainId, dir);
         } catch (e) {
           await this.abortLayer(dir);
@@ -218,6 +223,32 @@ export class SnapshotStore {
         this.inflight.delete(chainId);
       }
     }
+  }
+
+  /**
+   * A committed layer's content size (dockerd's DiffSize): its `size` file, else its files
+   * counted as overlay2 counts them (directorySize), then recorded. Undefined when the layer
+   * is not here.
+   */
+  async layerSize(chainId: string): Promise<number | undefined> {
+    const file = join(this.layerPath(chainId), 'size');
+    try {
+      const text = await readFile(file, 'utf8');
+      if (/^\d+$/.test(text.trim())) return Number(text.trim());
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fromSystemError(`read the size of snapshot ${chainId}`, e, file);
+    }
+    if (!this.has(chainId)) return undefined;
+    const size = await directorySize(this.layerDir(chainId));
+    // A store from before sizes were kept: remember it (a lost race writes the same number).
+    const tmp = `${file}.${randomBytes(4).toString('hex')}`;
+    try {
+      await writeFile(tmp, String(size));
+      await rename(tmp, file);
+    } catch {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+    return size;
   }
 
   /** Removes a layer (its directory disappears atomically, then is deleted). */
@@ -398,4 +429,40 @@ export class SnapshotStore {
   shortLink(chainId: string): string {
     return join(this.root, 'l', shortId(hexOf(chainId)));
   }
+}
+
+/**
+ * moby's directory.Size, which overlay2 reports as a layer's size: the sizes of everything but
+ * directories (symlinks count their target's length), each inode once, zero sizes skipped.
+ */
+export async function directorySize(dir: string): Promise<number> {
+  const seen = new Set<number>();
+  let total = 0;
+  const stack = [dir];
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw fromSystemError(`count the size of ${dir}`, e, d);
+    }
+    for (const name of names) {
+      const p = d + '/' + name;
+      const st = await lstat(p).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined;
+        throw fromSystemError(`count the size of ${dir}`, e, p);
+      });
+      if (!st) continue;
+      if (st.isDirectory()) {
+        stack.push(p);
+        continue;
+      }
+      if (st.size === 0 || seen.has(st.ino)) continue;
+      seen.add(st.ino);
+      total += st.size;
+    }
+  }
+  return total;
 }

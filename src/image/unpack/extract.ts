@@ -136,6 +136,12 @@ export class Extractor implements TarHandlers {
   /** What creation already gives an entry (so chown/chmod are skipped when they would change nothing). */
   private creation: { umask: number; owner00: boolean } | undefined;
   entries = 0;
+  /**
+   * The layer's content size as dockerd's overlay2 counts it (directory.Size of the diff dir):
+   * regular files' sizes and symlinks' target lengths; hard links (size 0 in a tar), directories,
+   * devices and whiteouts add nothing.
+   */
+  contentBytes = 0;
 
   constructor(private readonly opts: ExtractorOptions) {
     this.root = opts.root;
@@ -284,6 +290,8 @@ export class Extractor implements TarHandlers {
 
   entry(e: TarEntry): void {
     this.entries++;
+    if (e.type === 'file') this.contentBytes += e.sparse ? e.sparse.realSize : e.size;
+    else if (e.type === 'symlink') this.contentBytes += Buffer.byteLength(e.linkname);
     const name = e.name;
     if (name.includes('\0')) throw new HakoError({ step: `${this.label}: entry name contains a NUL byte`, kind: 'invalid-argument' });
     const parts = cleanName(name, () => this.escape(name));

@@ -57,6 +57,8 @@ export interface UnpackResult {
   compressedSize: number;
   /** Tar entries processed. */
   entries: number;
+  /** Bytes of the layer's files as dockerd counts a layer's size (see Extractor.contentBytes). */
+  contentSize: number;
 }
 
 /** Unpacks one layer into destDir (created by the final rename). See the file comment. */
@@ -106,7 +108,7 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
       throw e;
     }
     rmSync(work, { recursive: true, force: true });
-    return { diffId: 'sha256:' + hash.digest('hex'), size, compressedSize, entries: extractor.entries };
+    return { diffId: 'sha256:' + hash.digest('hex'), size, compressedSize, entries: extractor.entries, contentSize: extractor.contentBytes };
   } catch (e) {
     extractor.abort();
     destroy(input);
