@@ -48,6 +48,8 @@ export interface ImageServiceOptions {
 
 export interface ImageSummary {
   id: Digest;
+  /** The local parent (a committed image's base), or undefined. */
+  parent: Digest | undefined;
   repoTags: string[];
   repoDigests: string[];
   created: string | undefined;
@@ -64,6 +66,8 @@ export interface ImageInspect extends ImageSummary {
 
 export interface HistoryItem {
   id: string;
+  /** The tags of the image `id` names (none on `<missing>` rows). */
+  repoTags: string[];
   created: string | undefined;
   createdBy: string;
   size: number;
@@ -345,6 +349,7 @@ export class ImageService {
     const { tags, digests } = this.tagsOf(rec.id, refs);
     return {
       id: rec.id,
+      parent: rec.parent,
       repoTags: tags.map((t) => familiarString(parseReference(t))).sort(),
       repoDigests: digests.map((d) => familiarString(parseReference(d))).sort(),
       created: rec.created,
@@ -372,13 +377,25 @@ export class ImageService {
     const config = parseImageConfig(await this.content.readBlob(rec.id));
     const hist: HistoryEntry[] = config.history ?? rec.layers.map(() => ({}));
     let layer = 0;
-    const items = hist.map((h, i): HistoryItem => {
-      const empty = h.empty_layer === true;
-      const desc = empty ? undefined : rec.layers[layer++];
-      const isTop = i === hist.length - 1;
-      return { id: isTop ? rec.id : '<missing>', created: h.created, createdBy: h.created_by ?? '', size: desc?.size ?? 0, comment: h.comment ?? '', emptyLayer: empty };
-    });
-    return items.reverse();
+    const items = hist
+      .map((h): HistoryItem => {
+        const empty = h.empty_layer === true;
+        const desc = empty ? undefined : rec.layers[layer++];
+        return { id: '<missing>', repoTags: [], created: h.created, createdBy: h.created_by ?? '', size: desc?.size ?? 0, comment: h.comment ?? '', emptyLayer: empty };
+      })
+      .reverse();
+    // dockerd: the top row is the image, the next the image it was committed from (its local
+    // parent), and so on up the parent chain, one row each, each with that image's tags; the
+    // rows below the chain's end (a pulled base's own history) stay <missing>.
+    const refs = this.meta.readRefs();
+    let img: ImageRecord | undefined = rec;
+    for (const item of items) {
+      if (!img) break;
+      item.id = img.id;
+      item.repoTags = this.summary(img, refs).repoTags;
+      img = img.parent ? await this.meta.getImage(img.parent).catch(() => undefined) : undefined;
+    }
+    return items;
   }
 
   /** Adds tag `target` to the image `source` names. */

@@ -442,3 +442,29 @@ test('/dev/core links to /proc/kcore only when the kernel has it (runc skips the
   const r = await docker(['run', '--rm', 'busybox', 'sh', '-c', 'if [ -L /dev/core ]; then readlink /dev/core; else echo none; fi']);
   assert.equal(r.stdout.trim(), existsSync('/proc/kcore') ? '/proc/kcore' : 'none');
 });
+
+test('history of committed images names each image of the parent chain with its tags (dockerd), inspect has Parent and ContainerConfig', { skip, timeout: 60_000 }, async () => {
+  const id = async (ref: string) => (await docker(['image', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim();
+  await docker(['run', '--name', 'hist-1', 'busybox', 'sh', '-c', 'echo 1 > /one']);
+  await docker(['commit', 'hist-1', 'compat-hist:1']);
+  await docker(['run', '--name', 'hist-2', 'compat-hist:1', 'sh', '-c', 'echo 2 > /two']);
+  await docker(['commit', 'hist-2', 'compat-hist:2']);
+  try {
+    const [base, one, two] = [await id('busybox'), await id('compat-hist:1'), await id('compat-hist:2')];
+    // One row per history entry, top first; the IDs walk the parent chain (busybox is imported: one row).
+    const rows = (await docker(['history', '--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}', 'compat-hist:2'])).stdout.trim().split('\n');
+    assert.deepEqual(rows, [`${two}|sh -c echo 2 > /two`, `${one}|sh -c echo 1 > /one`, `${base}|`]);
+    const api = JSON.parse((await d.request('GET', '/v1.44/images/compat-hist:2/history')).body.toString()) as Array<{ Id: string; Tags: string[] | null }>;
+    assert.deepEqual(api.map((r) => [r.Id, r.Tags]), [[two, ['compat-hist:2']], [one, ['compat-hist:1']], [base, ['busybox:latest']]]);
+    const insp = JSON.parse((await docker(['image', 'inspect', 'compat-hist:2'])).stdout)[0] as { Parent: string; Container: string; ContainerConfig: { Cmd: string[]; Image: string } };
+    assert.equal(insp.Parent, one);
+    assert.deepEqual(insp.ContainerConfig.Cmd, ['sh', '-c', 'echo 2 > /two']);
+    assert.equal(insp.ContainerConfig.Image, 'compat-hist:1');
+    assert.equal(insp.Container, (await docker(['inspect', '-f', '{{.Id}}', 'hist-2'])).stdout.trim());
+    // A pulled/imported image has no parent.
+    assert.equal((await docker(['image', 'inspect', '-f', '{{.Parent}}', 'busybox'])).stdout.trim(), '');
+  } finally {
+    await docker(['rm', '-f', 'hist-1', 'hist-2']);
+    await docker(['rmi', 'compat-hist:2', 'compat-hist:1'], { ok: false });
+  }
+});
