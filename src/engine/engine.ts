@@ -255,7 +255,8 @@ export class Engine implements ContainerEngine {
         if (m.state === 'running') {
           live.monitorDir = mdir;
           void m.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
-          if (!st.Paused) this.startHealth(live, false);
+          // moby's restore: initHealthMonitor (Status starting, streak 0) for a live, unpaused container.
+          if (!st.Paused) this.startHealth(live, true);
           continue;
         }
         if (m.state === 'exited') {

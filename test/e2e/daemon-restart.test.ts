@@ -140,3 +140,31 @@ test('execs across a daemon crash: they keep running, are listed again, report t
     await json('DELETE', `/containers/${id}?force=1`).catch(() => undefined);
   }
 });
+
+test('a daemon restart resets a running container\'s health like dockerd\'s restore (starting, streak 0; the next failure reports unhealthy again)', { skip, timeout: 60_000 }, async () => {
+  const { body: c } = await json('POST', '/containers/create', {
+    Image: image,
+    Cmd: ['sleep', '300'],
+    Healthcheck: { Test: ['CMD', 'false'], Interval: 300_000_000, Retries: 1 },
+    HostConfig: { NetworkMode: 'none' },
+  });
+  const id = c.Id as string;
+  try {
+    assert.equal((await json('POST', `/containers/${id}/start`)).status, 204);
+    const health = async () => (await json('GET', `/containers/${id}/json`)).body.State.Health as { Status: string; FailingStreak: number; Log: unknown[] };
+    for (let i = 0; i < 100 && (await health()).FailingStreak < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const before = await health();
+    assert.equal(before.Status, 'unhealthy');
+    assert.ok(before.FailingStreak >= 2);
+    await d.crash();
+    const since = Math.floor(Date.now() / 1000);
+    await d.restart();
+    // The first probe after the restart fails: starting → unhealthy, so the event comes again.
+    const events = await d.request('GET', `/v1.44/events?since=${since}&until=${since + 5}&filters=${encodeURIComponent(JSON.stringify({ container: [id], event: ['health_status'] }))}`);
+    assert.match(events.body.toString(), /"status":"health_status: unhealthy"/);
+    // (Without the reset the status stays unhealthy and no health_status event follows.)
+    assert.equal((await health()).Status, 'unhealthy');
+  } finally {
+    await json('DELETE', `/containers/${id}?force=1`);
+  }
+});
