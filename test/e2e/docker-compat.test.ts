@@ -468,3 +468,22 @@ test('history of committed images names each image of the parent chain with its 
     await docker(['rmi', 'compat-hist:2', 'compat-hist:1'], { ok: false });
   }
 });
+
+test('docker exec under its own monitor: stdin (-i), exit codes, -d, stderr, and the process\'s parent is the exec\'s monitor', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--name', 'exec-mon', 'busybox', 'sleep', '1000']);
+  try {
+    const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      const p = execFile(DOCKER, ['exec', '-i', 'exec-mon', 'sh', '-c', 'cat; echo err >&2'], { env: d.env, timeout: 20_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout: stdout + '|' + stderr }));
+      p.stdin!.end('hello through stdin\n');
+    });
+    assert.deepEqual(out, { code: 0, stdout: 'hello through stdin\n|err\n' });
+    assert.equal((await docker(['exec', 'exec-mon', 'sh', '-c', 'exit 3'], { ok: false })).code, 3);
+    await docker(['exec', '-d', 'exec-mon', 'sleep', '77']);
+    const top = (await docker(['top', 'exec-mon', '-o', 'pid,ppid,args'])).stdout.split('\n').filter((l) => /sleep 77$/.test(l));
+    assert.equal(top.length, 1, 'the detached exec is in top');
+    const ppid = Number(top[0]!.trim().split(/\s+/)[1]);
+    assert.match(readFileSync(`/proc/${ppid}/cmdline`, 'utf8'), /hako-monitor\0--dir\0[^\0]*\/execs\//, 'its parent is its monitor, not hakod');
+  } finally {
+    await docker(['rm', '-f', 'exec-mon']);
+  }
+});
