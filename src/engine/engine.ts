@@ -1440,7 +1440,9 @@ export class Engine implements ContainerEngine {
   async inspectContainer(idOrName: string, opts: { size?: boolean } = {}): Promise<Json> {
     const live = await this.get(idOrName);
     const size = opts.size ? await this.sizes(live.rec) : undefined;
-    return inspectView(live.rec, { graph: this.graphDriver(live.rec.Id), execIds: [...live.execs], network: this.net.settings(live.rec), ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
+    // moby drops an exec from the container's list when it exits (exec inspect still knows it).
+    const execIds = [...live.execs].filter((e) => this.execs.get(e)?.ExitCode === null);
+    return inspectView(live.rec, { graph: this.graphDriver(live.rec.Id), execIds, network: this.net.settings(live.rec), ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
   }
 
   async listContainers(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<Json[]> {
