@@ -101,6 +101,8 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
     ...(o.author ? { author: o.author } : {}),
     config: cfg,
     container: o.containerId,
+    // dockerd: the committed container's own config (inspect's ContainerConfig).
+    container_config: o.containerConfig,
     rootfs: { type: 'layers', diff_ids: [...baseCfg.rootfs.diff_ids, diffId] },
     history: [...(baseCfg.history ?? []), { created, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), created_by: createdBy }],
   };
@@ -123,6 +125,7 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
     size: layers.reduce((n, l) => n + l.size, 0) + configBytes.length,
     sources: [],
     addedAt: created,
+    parent: base.id,
   };
   await o.images.meta.locked(() => o.images.meta.putImage(rec));
   if (o.repo) await o.images.tag(configDigest, `${o.repo}:${o.tag || 'latest'}`);

@@ -51,6 +51,7 @@ import * as fsops from './fs/ops.js';
 import { isMountPoint, mountOverlay, unmount } from './fs/mount.js';
 import { HealthChecker, LimitedOutput, goDuration, probeSettings, type HealthStatus, type ProbeOutcome } from './health.js';
 import { execProcessSpec } from './exec-process.js';
+import { attachMonitoredExec, execMonitorDir, restoreExecs, startMonitoredExec } from './exec-monitor.js';
 import { AttachSession } from './attach.js';
 import { parseDetachKeys } from './detach-keys.js';
 import { PhaseTrace } from './phase-trace.js';
@@ -126,6 +127,8 @@ interface ExecRecord {
   ExitCode: number | null;
   Pid: number;
   io?: ProcessIO;
+  /** Under a monitor of its own (./exec-monitor.ts): its dir. */
+  monitorDir?: string;
   started: boolean;
   exited?: Promise<number>;
 }
@@ -236,6 +239,7 @@ export class Engine implements ContainerEngine {
       // exit record newer than the recorded finish is an exit still to record.
       const mdir = this.monitorDirOf(rec.Id);
       const m = existsSync(mdir) ? reattachMonitor(mdir) : ({ state: 'lost' } as const);
+      if (m.state !== 'lost') this.restoreExecs(live, mdir);
       if (!st.Running && st.Status !== 'restarting') {
         const info = m.state === 'running' ? readMonitorInfo(mdir) : null;
         if (info) {
@@ -251,7 +255,8 @@ export class Engine implements ContainerEngine {
         if (m.state === 'running') {
           live.monitorDir = mdir;
           void m.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
-          if (!st.Paused) this.startHealth(live, false);
+          // moby's restore: initHealthMonitor (Status starting, streak 0) for a live, unpaused container.
+          if (!st.Paused) this.startHealth(live, true);
           continue;
         }
         if (m.state === 'exited') {
@@ -895,7 +900,7 @@ export class Engine implements ContainerEngine {
     const cleanup = () => this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
     for (const eid of live.execs) {
       const ex = this.execs.get(eid);
-      if (ex && ex.Running) ex.Running = false;
+      if (ex && ex.Running && !ex.monitorDir) ex.Running = false; // a monitored exec's own exit record follows
     }
     Object.assign(rec.State, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: info.oomKilled, Error: error, FinishedAt: finishedAt ?? isoNow() });
     rec.PidStartTime = undefined;
@@ -1423,7 +1428,9 @@ export class Engine implements ContainerEngine {
   async inspectContainer(idOrName: string, opts: { size?: boolean } = {}): Promise<Json> {
     const live = await this.get(idOrName);
     const size = opts.size ? await this.sizes(live.rec) : undefined;
-    return inspectView(live.rec, { graph: this.graphDriver(live.rec.Id), execIds: [...live.execs], network: this.net.settings(live.rec), ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
+    // moby drops an exec from the container's list when it exits (exec inspect still knows it).
+    const execIds = [...live.execs].filter((e) => this.execs.get(e)?.ExitCode === null);
+    return inspectView(live.rec, { graph: this.graphDriver(live.rec.Id), execIds, network: this.net.settings(live.rec), ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
   }
 
   async listContainers(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<Json[]> {
@@ -1661,6 +1668,7 @@ export class Engine implements ContainerEngine {
       throw err;
     }
     const size = opts.consoleSize ?? b.ConsoleSize ?? undefined;
+    if (this.useMonitor) return this.startMonitoredExec(live, ex, process_, { tty, detach: opts.detach, detachKeys, ...(size ? { size } : {}) });
     let sup: Awaited<ReturnType<typeof superviseProcess>>;
     try {
       sup = await superviseProcess(
@@ -1699,6 +1707,75 @@ export class Engine implements ContainerEngine {
     return session.attachment();
   }
 
+  /** startExec under a monitor of its own: the process survives a daemon restart. */
+  private async startMonitoredExec(live: Live, ex: ExecRecord, process_: ReturnType<typeof execProcessSpec>, o: { tty: boolean; detach: boolean; detachKeys: Buffer | null; size?: [number, number] }): Promise<Attachment | null> {
+    const b = ex.body;
+    const attached = !o.detach && (b.AttachStdout !== false || b.AttachStderr !== false);
+    let started: Awaited<ReturnType<typeof startMonitoredExec>>;
+    try {
+      started = await startMonitoredExec({
+        runtime: this.runtime,
+        containerId: live.rec.Id,
+        dir: execMonitorDir(this.monitorDirOf(live.rec.Id), ex.ID),
+        meta: { ID: ex.ID, ContainerID: ex.ContainerID, body: b },
+        process: process_ as never,
+        tty: o.tty,
+        openStdin: b.AttachStdin === true && !o.detach,
+        holdOutput: attached ? 1 : 0,
+        ...(o.size ? { consoleSize: o.size } : {}),
+      });
+    } catch (err) {
+      // dockerd: an exec whose process could not be started has exit code 126 (`docker exec` exits with it).
+      ex.ExitCode = 126;
+      throw err;
+    }
+    this.trackExec(live, ex, started.pid, started.dir, started.exited);
+    this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
+    if (o.detach) return null;
+    const session = new AttachSession({
+      tty: o.tty,
+      stdin: b.AttachStdin === true,
+      stdout: b.AttachStdout !== false,
+      stderr: b.AttachStderr !== false,
+      detachKeys: o.detachKeys,
+      onDetach: () => this.emit(live, 'exec_detach', { execID: ex.ID }),
+    });
+    const exited = ex.exited!;
+    const up = await attachMonitoredExec(started.dir, { stdin: b.AttachStdin === true, stdout: b.AttachStdout !== false, stderr: b.AttachStderr !== false, tty: o.tty }, (code) => this.execExited(live, ex, code), exited);
+    session.connectMonitor(up);
+    return session.attachment();
+  }
+
+  /** A monitored exec is running (started now, or found again after a daemon restart). */
+  private trackExec(live: Live, ex: ExecRecord, pid: number, dir: string, exited: Promise<number>): void {
+    ex.Running = true;
+    ex.Pid = pid;
+    ex.monitorDir = dir;
+    ex.exited = exited.then((code) => {
+      this.execExited(live, ex, code);
+      return ex.ExitCode ?? code;
+    });
+  }
+
+  private execExited(live: Live, ex: ExecRecord, code: number): void {
+    if (ex.ExitCode !== null) return; // told by the EXIT frame and by the monitor's exit, once
+    ex.Running = false;
+    ex.ExitCode = code;
+    this.emit(live, 'exec_die', { execID: ex.ID, exitCode: String(code) });
+  }
+
+  /** After a daemon restart: the container's monitored execs, running or finished. */
+  private restoreExecs(live: Live, monitorDir: string): void {
+    for (const r of restoreExecs(monitorDir, (m) => this.log.warn(`container ${live.rec.Id}: ${m}`))) {
+      if (r.ContainerID !== live.rec.Id || this.execs.has(r.ID)) continue;
+      const ex: ExecRecord = { ID: r.ID, ContainerID: r.ContainerID, body: r.body, Running: false, ExitCode: null, Pid: r.pid, started: true };
+      this.execs.set(ex.ID, ex);
+      live.execs.add(ex.ID);
+      if (r.state === 'running') this.trackExec(live, ex, r.pid, r.dir, r.exited);
+      else if (r.state === 'exited') ex.ExitCode = r.exitCode;
+    }
+  }
+
   async inspectExec(execId: string): Promise<Json> {
     await this.ready;
     const ex = this.getExec(execId);
@@ -1721,6 +1798,7 @@ export class Engine implements ContainerEngine {
   async resizeExec(execId: string, height: number, width: number): Promise<void> {
     await this.ready;
     const ex = this.getExec(execId);
+    if (ex.monitorDir && ex.Running) return monitorResize(ex.monitorDir, height, width);
     if (!ex.io) throw conflict(`exec ${execId} is not running`);
     ex.io.resize(height, width);
   }

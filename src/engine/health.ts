@@ -1,16 +1,17 @@
 // Health checks (docker's HEALTHCHECK): the config rules (merge with the image's, validation,
 // defaults) and the per-container checker that runs the probe as an exec in the container on a
 // timer and keeps State.Health {Status, FailingStreak, Log} the way dockerd does:
-//   - the first probe runs one interval after the start (StartInterval while starting within
-//     StartPeriod, and never later than the end of StartPeriod), the next one an interval after
-//     the previous one ended;
+//   - the first probe runs one interval after the start (StartInterval while still `starting`
+//     within StartPeriod), the next one an interval after the previous one ended (moby's
+//     getInterval: nothing shortens an interval to end at the StartPeriod's end);
 //   - exit 0 → healthy (FailingStreak 0); anything else is a failure, counted unless the container
 //     is still `starting` inside its StartPeriod; FailingStreak ≥ Retries → unhealthy;
 //   - a probe that outlives Timeout is killed and logged with ExitCode -1 and
 //     "Health check exceeded timeout (…)"; output is kept up to 4096 bytes ("..." when cut);
 //   - the Log keeps the last 5 results; a status change emits `health_status: <status>`.
-// Paused containers are not probed; a (re)start resets Status to starting and FailingStreak to 0
-// (the Log stays), an exit stops probing and leaves the last status as it was.
+// Paused containers are not probed; a (re)start, and a daemon restart that finds the container
+// running (moby's restore calls initHealthMonitor), resets Status to starting and FailingStreak
+// to 0 (the Log stays); an exit stops probing and leaves the last status as it was.
 import { invalid } from '../common/errors.js';
 import type { Json } from './api-types.js';
 import { isoTime } from '../common/time.js';
@@ -222,14 +223,12 @@ export class HealthChecker {
     return this.running;
   }
 
-  /** docker's getInterval: StartInterval while starting inside StartPeriod, capped at its end. */
+  /** moby's getInterval: StartInterval while `starting` inside StartPeriod, else Interval. */
   nextDelay(now = Date.now()): number {
     const s = this.settings;
     const st = this.hooks.state();
     const elapsed = now - Date.parse(st.StartedAt);
     if (!(elapsed < s.startPeriodMs)) return s.intervalMs;
-    const remaining = s.startPeriodMs - elapsed;
-    if (remaining < s.intervalMs) return remaining;
     return st.Health?.Status === 'starting' ? s.startIntervalMs : s.intervalMs;
   }
 

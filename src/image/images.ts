@@ -49,6 +49,8 @@ export interface ImageServiceOptions {
 
 export interface ImageSummary {
   id: Digest;
+  /** The local parent (a committed image's base), or undefined. */
+  parent: Digest | undefined;
   repoTags: string[];
   repoDigests: string[];
   created: string | undefined;
@@ -65,6 +67,8 @@ export interface ImageInspect extends ImageSummary {
 
 export interface HistoryItem {
   id: string;
+  /** The tags of the image `id` names (none on `<missing>` rows). */
+  repoTags: string[];
   created: string | undefined;
   createdBy: string;
   size: number;
@@ -356,6 +360,7 @@ export class ImageService {
     const { tags, digests } = this.tagsOf(rec.id, refs);
     return {
       id: rec.id,
+      parent: rec.parent,
       repoTags: tags.map((t) => familiarString(parseReference(t))).sort(),
       repoDigests: digests.map((d) => familiarString(parseReference(d))).sort(),
       created: rec.created,
@@ -440,14 +445,26 @@ export class ImageService {
     // dockerd: a layer's row shows its content size (DiffSize), like the image's Size.
     const sizes = await this.layerSizes(rec);
     let layer = 0;
-    const items = hist.map((h, i): HistoryItem => {
-      const empty = h.empty_layer === true;
-      const n = empty ? -1 : layer++;
-      const size = n < 0 ? 0 : (sizes?.[n] ?? rec.layers[n]?.size ?? 0);
-      const isTop = i === hist.length - 1;
-      return { id: isTop ? rec.id : '<missing>', created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '', emptyLayer: empty };
-    });
-    return items.reverse();
+    const items = hist
+      .map((h): HistoryItem => {
+        const empty = h.empty_layer === true;
+        const n = empty ? -1 : layer++;
+        const size = n < 0 ? 0 : (sizes?.[n] ?? rec.layers[n]?.size ?? 0);
+        return { id: '<missing>', repoTags: [], created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '', emptyLayer: empty };
+      })
+      .reverse();
+    // dockerd: the top row is the image, the next the image it was committed from (its local
+    // parent), and so on up the parent chain, one row each, each with that image's tags; the
+    // rows below the chain's end (a pulled base's own history) stay <missing>.
+    const refs = this.meta.readRefs();
+    let img: ImageRecord | undefined = rec;
+    for (const item of items) {
+      if (!img) break;
+      item.id = img.id;
+      item.repoTags = (await this.summary(img, refs)).repoTags;
+      img = img.parent ? await this.meta.getImage(img.parent).catch(() => undefined) : undefined;
+    }
+    return items;
   }
 
   /** Adds tag `target` to the image `source` names. */

@@ -19,7 +19,8 @@ import { NftFirewall, isSafeName, type RulesetNetwork } from './nftables.js';
 import { IptablesForward, type ForwardNetwork, type ForwardSyncResult } from './iptables-forward.js';
 import { forwardDropChains } from './nft/list-chains.js';
 import { portOwner } from './port-owner.js';
-import type { PortMapping, PortSpec, Proto } from './ports.js';
+import { isV6Mapping, type PortMapping, type PortSpec, type Proto } from './ports.js';
+import { ipv6Enabled, startProxy, type UserlandProxy } from './userland-proxy.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
 import { RtNetlink, addAddress, addDefaultRoute, deleteLink, newBridge, newVeth, setHairpin, setLinkUp } from './rtnetlink.js';
 import { isoTime } from '../common/time.js';
@@ -161,6 +162,8 @@ export class NetworkManager {
   private nl: RtNetlink | undefined;
   private readonly firewall: NftFirewall;
   private readonly holders = new Map<string, number>(); // "ip:port/proto" → fd
+  /** The userland proxies of IPv6 mappings ("ip:port/proto" → proxy, or its start in progress). */
+  private readonly proxies = new Map<string, Promise<UserlandProxy | undefined>>();
   /** hako's FORWARD exceptions; undefined with iptables: false or without an iptables binary. */
   readonly forward: IptablesForward | undefined;
   /** Why there are no FORWARD exceptions: 'disabled' (iptables: false) or 'missing' (no binary). */
@@ -264,6 +267,8 @@ export class NetworkManager {
     this.dns.stopAll();
     for (const fd of this.holders.values()) netNative().close(fd);
     this.holders.clear();
+    for (const p of this.proxies.values()) void p.then((x) => x?.close());
+    this.proxies.clear();
     this.nl?.close();
     this.nl = undefined;
     this.firewall.close();
@@ -677,7 +682,7 @@ export class NetworkManager {
     if (this.state.networks[ep.networkId]?.internal) throw invalid(`cannot publish ports on internal network ${this.state.networks[ep.networkId]!.name}`);
     const chosen: PortMapping[] = [];
     try {
-      for (const s of specs) chosen.push(this.choosePort(s));
+      for (const s of specs) chosen.push(...(await this.choosePorts(s, ep.ip)));
     } catch (err) {
       for (const m of chosen) this.releaseHolder(m);
       throw err;
@@ -713,12 +718,65 @@ export class NetworkManager {
   }
 
   private mappedBy(port: number, proto: Proto, hostIp: string): EndpointRecord | undefined {
+    // Each address family on its own: 0.0.0.0 overlaps every IPv4 address, :: every IPv6 one.
+    const v6 = hostIp.includes(':');
+    const any = v6 ? '::' : '0.0.0.0';
     return Object.values(this.state.endpoints).find((e) =>
-      e.ports.some((p) => p.hostPort === port && p.proto === proto && (p.hostIp === hostIp || p.hostIp === '0.0.0.0' || hostIp === '0.0.0.0')),
+      e.ports.some((p) => p.hostPort === port && p.proto === proto && isV6Mapping(p) === v6 && (p.hostIp === hostIp || p.hostIp === any || hostIp === any)),
     );
   }
 
-  private choosePort(s: PortSpec): PortMapping {
+  /**
+   * The mappings of one spec: its IPv4 one (or IPv6 one, for an IPv6 host address), and for a
+   * spec without a host address, where IPv6 is enabled, the same host port on [::] through the
+   * userland proxy (dockerd's default --userland-proxy=true; no ip6tables). A random port whose
+   * [::] side is taken is given up for another one; an explicit one fails.
+   */
+  private async choosePorts(s: PortSpec, containerIp: string): Promise<PortMapping[]> {
+    if (isV6Mapping(s)) return [await this.chooseProxied(s, containerIp)];
+    const dual = s.dualStack === true && s.proto !== 'sctp' && this.opts.holdPorts !== false && ipv6Enabled();
+    if (!dual) return [this.choosePort(s)];
+    const tried = new Set<number>();
+    for (;;) {
+      const v4 = this.choosePort(s, tried);
+      const v6: PortMapping = { hostIp: '::', hostPort: v4.hostPort, containerPort: v4.containerPort, proto: v4.proto };
+      try {
+        await this.proxy(v6, containerIp);
+        return [v4, v6];
+      } catch (err) {
+        this.releaseHolder(v4);
+        tried.add(v4.hostPort);
+        const range = s.hostPort === 0 ? Infinity : Math.max(s.hostPort, s.hostPortEnd) - s.hostPort + 1;
+        if (!(err instanceof HakoError && err.kind === 'conflict') || tried.size >= Math.min(range, 64)) throw err;
+      }
+    }
+  }
+
+  /** A mapping on an IPv6 host address: the userland proxy holds (and serves) the port. */
+  private async chooseProxied(s: PortSpec, containerIp: string): Promise<PortMapping> {
+    const tried = new Set<number>();
+    let lastErr: unknown;
+    for (const port of this.candidatePorts(s)) {
+      if (tried.size >= 64) break;
+      tried.add(port);
+      const m: PortMapping = { hostIp: s.hostIp, hostPort: port, containerPort: s.containerPort, proto: s.proto };
+      const other = this.mappedBy(port, s.proto, s.hostIp);
+      if (other) {
+        lastErr = conflict(`host port ${port}/${s.proto} is already allocated`, `published by container ${other.containerName}`);
+        continue;
+      }
+      try {
+        await this.proxy(m, containerIp);
+        return m;
+      } catch (err) {
+        lastErr = err;
+        if (!(err instanceof HakoError && err.kind === 'conflict')) break;
+      }
+    }
+    throw lastErr ?? conflict(`no free host port for ${s.containerPort}/${s.proto}`);
+  }
+
+  private candidatePorts(s: PortSpec): number[] {
     const candidates: number[] = [];
     if (s.hostPort === 0) {
       const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [number, number];
@@ -727,6 +785,29 @@ export class NetworkManager {
     } else {
       for (let p = s.hostPort; p <= Math.max(s.hostPort, s.hostPortEnd); p++) candidates.push(p);
     }
+    return candidates;
+  }
+
+  /** Starts the userland proxy of an IPv6 mapping (no-op without holding ports or for SCTP). */
+  private async proxy(m: PortMapping, containerIp: string): Promise<void> {
+    if (this.opts.holdPorts === false || m.proto === 'sctp' || this.proxies.has(this.holderKey(m))) return;
+    const key = this.holderKey(m);
+    const started = startProxy({ proto: m.proto, hostIp: m.hostIp, hostPort: m.hostPort, targetIp: containerIp, targetPort: m.containerPort });
+    this.proxies.set(key, started.catch(() => undefined));
+    try {
+      await started;
+    } catch (err) {
+      if (this.proxies.get(key) !== undefined) this.proxies.delete(key);
+      if (err instanceof HakoError && err.kind === 'conflict') {
+        const owner = portOwner(m.hostPort, m.proto);
+        throw new HakoError({ step: `bind host port [${m.hostIp}]:${m.hostPort}/${m.proto}`, errno: 98, hint: owner ? `it is in use by ${owner}` : 'another socket holds it', kind: 'conflict' });
+      }
+      throw err;
+    }
+  }
+
+  private choosePort(s: PortSpec, exclude?: Set<number>): PortMapping {
+    const candidates = this.candidatePorts(s).filter((p) => !exclude?.has(p));
     let lastErr: HakoError | undefined;
     for (const port of candidates) {
       const m: PortMapping = { hostIp: s.hostIp, hostPort: port, containerPort: s.containerPort, proto: s.proto };
@@ -771,6 +852,12 @@ export class NetworkManager {
   }
 
   private releaseHolder(m: PortMapping): void {
+    if (isV6Mapping(m)) {
+      const p = this.proxies.get(this.holderKey(m));
+      this.proxies.delete(this.holderKey(m));
+      void p?.then((x) => x?.close());
+      return;
+    }
     const fd = this.holders.get(this.holderKey(m));
     if (fd === undefined) return;
     this.holders.delete(this.holderKey(m));
@@ -785,7 +872,8 @@ export class NetworkManager {
       subnet: n.subnet,
       internal: n.internal,
       masquerade: n.options[MASQUERADE_OPTION] !== 'false',
-      mappings: this.endpointsOf(n.id).flatMap((e) => e.ports.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, proto: p.proto, containerIp: e.ip, containerPort: p.containerPort }))),
+      // IPv6 mappings are the userland proxy's: the `ip` table DNATs IPv4 only.
+      mappings: this.endpointsOf(n.id).flatMap((e) => e.ports.filter((p) => !isV6Mapping(p)).map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, proto: p.proto, containerIp: e.ip, containerPort: p.containerPort }))),
     }));
   }
 
@@ -892,6 +980,11 @@ export class NetworkManager {
     }
     for (const ep of Object.values(this.state.endpoints)) {
       for (const p of ep.ports) {
+        if (isV6Mapping(p)) {
+          // The proxies ended with the daemon that ran them: started again (in the background).
+          this.proxy(p, ep.ip).catch((err: Error) => this.opts.warn?.(`publish [${p.hostIp}]:${p.hostPort}/${p.proto} again: ${err.message}`));
+          continue;
+        }
         try {
           this.hold(p);
         } catch {

@@ -4,6 +4,7 @@
 //   127.0.0.1::80  random port on 127.0.0.1        8000-8009:80-89  ten mappings
 //   8000-8009:80   one free host port of the range for container port 80
 import { invalid } from '../common/errors.js';
+import { isIPv6 } from 'node:net';
 import { isIp } from './ipv4.js';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
@@ -15,6 +16,11 @@ export interface PortSpec {
   hostPortEnd: number;
   containerPort: number;
   proto: Proto;
+  /**
+   * No host address was given: hostIp is 0.0.0.0 and, where IPv6 is enabled, the same host port
+   * is published on [::] too (through the userland proxy), as dockerd does.
+   */
+  dualStack?: boolean;
 }
 
 /** A mapping in effect: the host port has been chosen. */
@@ -73,22 +79,21 @@ export function parsePortSpec(spec: string): PortSpec[] {
   else if (parts.length === 2) [hostPart, containerPart] = parts as [string, string];
   else if (parts.length === 3 && !hostIp) [hostIp, hostPart, containerPart] = parts as [string, string, string];
   else throw invalid(`invalid port spec "${spec}"`, 'expected [ip:][hostPort:]containerPort[/protocol]');
-  if (hostIp && !isIp(hostIp)) {
-    if (hostIp.includes(':')) throw invalid(`unsupported host IP "${hostIp}" in "${spec}"`, 'IPv6 port publishing is not supported yet');
-    throw invalid(`invalid host IP "${hostIp}" in "${spec}"`);
-  }
+  // An IPv6 host address is served by the userland proxy (./userland-proxy.ts).
+  if (hostIp && !isIp(hostIp) && !isIPv6(hostIp)) throw invalid(`invalid host IP "${hostIp}" in "${spec}"`);
   if (!containerPart) throw invalid(`invalid port spec "${spec}"`, 'the container port is missing');
   const [cStart, cEnd] = parseRange(containerPart, spec);
   const count = cEnd - cStart + 1;
   const ip = hostIp || '0.0.0.0';
+  const dual = hostIp ? {} : { dualStack: true };
   if (!hostPart) {
-    return Array.from({ length: count }, (_, i) => ({ hostIp: ip, hostPort: 0, hostPortEnd: 0, containerPort: cStart + i, proto }));
+    return Array.from({ length: count }, (_, i) => ({ hostIp: ip, hostPort: 0, hostPortEnd: 0, containerPort: cStart + i, proto, ...dual }));
   }
   const [hStart, hEnd] = parseRange(hostPart, spec);
   const hCount = hEnd - hStart + 1;
-  if (count === 1) return [{ hostIp: ip, hostPort: hStart, hostPortEnd: hEnd, containerPort: cStart, proto }];
+  if (count === 1) return [{ hostIp: ip, hostPort: hStart, hostPortEnd: hEnd, containerPort: cStart, proto, ...dual }];
   if (hCount !== count) throw invalid(`invalid port spec "${spec}"`, `the host range has ${hCount} ports but the container range has ${count}`);
-  return Array.from({ length: count }, (_, i) => ({ hostIp: ip, hostPort: hStart + i, hostPortEnd: hStart + i, containerPort: cStart + i, proto }));
+  return Array.from({ length: count }, (_, i) => ({ hostIp: ip, hostPort: hStart + i, hostPortEnd: hStart + i, containerPort: cStart + i, proto, ...dual }));
 }
 
 /** -P: one random host port per EXPOSEd port (`"80/tcp"`, `"53/udp"`, `"8080"`). */
@@ -101,6 +106,11 @@ export function publishAllSpecs(exposed: Iterable<string>): PortSpec[] {
     }
   }
   return out;
+}
+
+/** A mapping on an IPv6 host address (served by the userland proxy, not by DNAT). */
+export function isV6Mapping(m: { hostIp: string }): boolean {
+  return m.hostIp.includes(':');
 }
 
 /** docker's `"80/tcp"` key for a mapping's container side. */

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
@@ -436,4 +436,54 @@ test('an --rm container is removed after docker stop (like dockerd), but survive
     if (!gone) await new Promise((r) => setTimeout(r, 50));
   }
   assert.ok(gone, 'the --rm container was removed after docker kill');
+});
+
+test('/dev/core links to /proc/kcore only when the kernel has it (runc skips the link, so no dangling one)', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['run', '--rm', 'busybox', 'sh', '-c', 'if [ -L /dev/core ]; then readlink /dev/core; else echo none; fi']);
+  assert.equal(r.stdout.trim(), existsSync('/proc/kcore') ? '/proc/kcore' : 'none');
+});
+
+test('history of committed images names each image of the parent chain with its tags (dockerd), inspect has Parent and ContainerConfig', { skip, timeout: 60_000 }, async () => {
+  const id = async (ref: string) => (await docker(['image', 'inspect', '-f', '{{.Id}}', ref])).stdout.trim();
+  await docker(['run', '--name', 'hist-1', 'busybox', 'sh', '-c', 'echo 1 > /one']);
+  await docker(['commit', 'hist-1', 'compat-hist:1']);
+  await docker(['run', '--name', 'hist-2', 'compat-hist:1', 'sh', '-c', 'echo 2 > /two']);
+  await docker(['commit', 'hist-2', 'compat-hist:2']);
+  try {
+    const [base, one, two] = [await id('busybox'), await id('compat-hist:1'), await id('compat-hist:2')];
+    // One row per history entry, top first; the IDs walk the parent chain (busybox is imported: one row).
+    const rows = (await docker(['history', '--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}', 'compat-hist:2'])).stdout.trim().split('\n');
+    assert.deepEqual(rows, [`${two}|sh -c echo 2 > /two`, `${one}|sh -c echo 1 > /one`, `${base}|`]);
+    const api = JSON.parse((await d.request('GET', '/v1.44/images/compat-hist:2/history')).body.toString()) as Array<{ Id: string; Tags: string[] | null }>;
+    assert.deepEqual(api.map((r) => [r.Id, r.Tags]), [[two, ['compat-hist:2']], [one, ['compat-hist:1']], [base, ['busybox:latest']]]);
+    const insp = JSON.parse((await docker(['image', 'inspect', 'compat-hist:2'])).stdout)[0] as { Parent: string; Container: string; ContainerConfig: { Cmd: string[]; Image: string } };
+    assert.equal(insp.Parent, one);
+    assert.deepEqual(insp.ContainerConfig.Cmd, ['sh', '-c', 'echo 2 > /two']);
+    assert.equal(insp.ContainerConfig.Image, 'compat-hist:1');
+    assert.equal(insp.Container, (await docker(['inspect', '-f', '{{.Id}}', 'hist-2'])).stdout.trim());
+    // A pulled/imported image has no parent.
+    assert.equal((await docker(['image', 'inspect', '-f', '{{.Parent}}', 'busybox'])).stdout.trim(), '');
+  } finally {
+    await docker(['rm', '-f', 'hist-1', 'hist-2']);
+    await docker(['rmi', 'compat-hist:2', 'compat-hist:1'], { ok: false });
+  }
+});
+
+test('docker exec under its own monitor: stdin (-i), exit codes, -d, stderr, and the process\'s parent is the exec\'s monitor', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--name', 'exec-mon', 'busybox', 'sleep', '1000']);
+  try {
+    const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      const p = execFile(DOCKER, ['exec', '-i', 'exec-mon', 'sh', '-c', 'cat; echo err >&2'], { env: d.env, timeout: 20_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout: stdout + '|' + stderr }));
+      p.stdin!.end('hello through stdin\n');
+    });
+    assert.deepEqual(out, { code: 0, stdout: 'hello through stdin\n|err\n' });
+    assert.equal((await docker(['exec', 'exec-mon', 'sh', '-c', 'exit 3'], { ok: false })).code, 3);
+    await docker(['exec', '-d', 'exec-mon', 'sleep', '77']);
+    const top = (await docker(['top', 'exec-mon', '-o', 'pid,ppid,args'])).stdout.split('\n').filter((l) => /sleep 77$/.test(l));
+    assert.equal(top.length, 1, 'the detached exec is in top');
+    const ppid = Number(top[0]!.trim().split(/\s+/)[1]);
+    assert.match(readFileSync(`/proc/${ppid}/cmdline`, 'utf8'), /hako-monitor\0--dir\0[^\0]*\/execs\//, 'its parent is its monitor, not hakod');
+  } finally {
+    await docker(['rm', '-f', 'exec-mon']);
+  }
 });

@@ -246,16 +246,22 @@ test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route,
   assert.deepEqual(Object.keys((await api('GET', '/networks/host')).json.Containers), []);
 });
 
-test('published ports: httpd via 127.0.0.1 and the host address, 127.0.0.1-only binding, hairpin, ps/port/list, busy ports named', { skip }, async () => {
+test('published ports: httpd via 127.0.0.1, [::1] and the host address, 127.0.0.1-only binding, hairpin, ps/port/list, busy ports named', { skip }, async () => {
   await hako(['run', '-d', '--name', 'web1', '-p', '80', '-p', '127.0.0.1::80', ...httpd()]);
   const ports = (await inspect('web1')).NetworkSettings.Ports['80/tcp'] as Array<{ HostIp: string; HostPort: string }>;
   const all = ports.find((p) => p.HostIp === '0.0.0.0')!;
   const lo = ports.find((p) => p.HostIp === '127.0.0.1')!;
   assert.ok(all && lo, JSON.stringify(ports));
+  // dockerd (userland proxy, IPv6 enabled): a binding without a host address is on [::] too, same port.
+  const v6 = existsSync('/proc/net/if_inet6');
+  assert.deepEqual(ports.map((p) => p.HostIp), v6 ? ['0.0.0.0', '::', '127.0.0.1'] : ['0.0.0.0', '127.0.0.1']);
+  if (v6) assert.equal(ports[1]!.HostPort, all.HostPort);
   const hostname = (await inspect('web1')).Config.Hostname;
   const body = await retryUntil(() => httpGet(`http://127.0.0.1:${all.HostPort}/`), 'httpd via 127.0.0.1');
   assert.equal(body, `hello from ${hostname}\n`);
   assert.equal(await httpGet(`http://127.0.0.1:${lo.HostPort}/`), `hello from ${hostname}\n`);
+  if (v6) assert.equal(await httpGet(`http://[::1]:${all.HostPort}/`), `hello from ${hostname}\n`, 'through the IPv6 userland proxy');
+  await assert.rejects(httpGet(`http://[::1]:${lo.HostPort}/`), 'a 127.0.0.1 binding is IPv4 only');
   const addr = hostAddress();
   assert.ok(addr, 'the host has a non-loopback address');
   assert.equal(await httpGet(`http://${addr}:${all.HostPort}/`), `hello from ${hostname}\n`);
@@ -264,16 +270,27 @@ test('published ports: httpd via 127.0.0.1 and the host address, 127.0.0.1-only 
   assert.equal(await getFrom('web1', addr, Number(all.HostPort)), `hello from ${hostname}\n`);
   // docker's displays
   const ps = (await hako(['ps', '--filter', 'name=web1', '--format', '{{.Ports}}'])).stdout.trim();
-  assert.equal(ps, `0.0.0.0:${all.HostPort}->80/tcp, 127.0.0.1:${lo.HostPort}->80/tcp`);
+  assert.equal(ps, `0.0.0.0:${all.HostPort}->80/tcp, 127.0.0.1:${lo.HostPort}->80/tcp${v6 ? `, [::]:${all.HostPort}->80/tcp` : ''}`);
   const port = (await hako(['port', 'web1'])).stdout;
   assert.match(port, new RegExp(`^80/tcp -> 0\\.0\\.0\\.0:${all.HostPort}$`, 'm'));
+  if (v6) assert.match(port, new RegExp(`^80/tcp -> \\[::\\]:${all.HostPort}$`, 'm'));
   assert.match(port, new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${lo.HostPort}$`, 'm'));
   assert.equal((await hako(['port', 'web1', '80/tcp'])).stdout.split('\n')[0], `0.0.0.0:${all.HostPort}`);
   const list = await api('GET', '/containers/json?filters=' + encodeURIComponent(JSON.stringify({ name: ['web1'] })));
-  assert.deepEqual(list.json[0].Ports.sort((a: { IP: string }, b: { IP: string }) => a.IP.localeCompare(b.IP)), [
+  assert.deepEqual(list.json[0].Ports.sort((a: { IP: string }, b: { IP: string }) => (a.IP < b.IP ? -1 : 1)), [
     { IP: '0.0.0.0', PrivatePort: 80, PublicPort: Number(all.HostPort), Type: 'tcp' },
     { IP: '127.0.0.1', PrivatePort: 80, PublicPort: Number(lo.HostPort), Type: 'tcp' },
+    ...(v6 ? [{ IP: '::', PrivatePort: 80, PublicPort: Number(all.HostPort), Type: 'tcp' }] : []),
   ]);
+  // The [::] side is held too: a host process cannot listen there.
+  if (v6) {
+    const squatter = createServer();
+    await assert.rejects(new Promise<void>((res, rej) => {
+      squatter.once('error', rej);
+      squatter.listen({ port: Number(all.HostPort), host: '::', ipv6Only: true }, () => res());
+    }), /EADDRINUSE/);
+    squatter.close();
+  }
   assert.ok(list.json[0].NetworkSettings.Networks.bridge.IPAddress);
   // A host port another container publishes, and one a host process listens on.
   const taken = await hako(['run', '-d', '--name', 'web1b', '-p', `${all.HostPort}:80`, ...httpd()], { ok: false });
@@ -419,6 +436,23 @@ test('UDP publish', { skip }, async () => {
       return got;
     }, 'udp echo through the published port');
     assert.equal(reply, 'echo:ping');
+    if (existsSync('/proc/net/if_inet6')) {
+      assert.deepEqual(j.NetworkSettings.Ports['5353/udp'], [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }, { HostIp: '::', HostPort: String(hostPort) }]);
+      const client6 = createSocket('udp6');
+      try {
+        const got = new Promise<string>((res, rej) => {
+          const t = setTimeout(() => rej(new Error('no UDP reply over IPv6')), 3000);
+          client6.once('message', (msg) => {
+            clearTimeout(t);
+            res(msg.toString());
+          });
+        });
+        client6.send('ping6', hostPort, '::1');
+        assert.equal(await got, 'echo:ping6', 'through the IPv6 userland proxy');
+      } finally {
+        client6.close();
+      }
+    }
   } finally {
     client.close();
     echo.kill('SIGKILL');
@@ -510,6 +544,7 @@ test('daemon kill -9 and restart: published ports and names keep working, exited
   assert.equal(k2.NetworkSettings.Networks.keepnet.IPAddress, keeperIp);
   assert.equal(await httpGet(`http://127.0.0.1:${port}/`), hello);
   assert.equal(await httpGet(`http://${hostAddress()}:${port}/`), hello);
+  if (existsSync('/proc/net/if_inet6')) assert.equal(await retryUntil(() => httpGet(`http://[::1]:${port}/`), 'the IPv6 proxy after the restart'), hello);
   assert.equal(await retryUntil(() => getFrom('client', 'keeper'), 'DNS after the restart'), hello);
   // The port is held again: a host process cannot take it.
   const thief = createServer();
@@ -585,6 +620,15 @@ test('docker CLI: network create/ls/inspect/rm, run -d -p, port', { skip: skip |
   assert.match(port, /^127\.0\.0\.1:\d+$/);
   assert.equal(await retryUntil(() => httpGet(`http://${port}/`), 'dweb'), `hello from ${cid.slice(0, 12)}\n`);
   assert.match((await docker(['ps', '--format', '{{.Ports}}', '--filter', 'name=dweb'])).stdout, new RegExp(`^${port.replace(/\./g, '\\.')}->80/tcp$`, 'm'));
+  // docker CLI 28's display of a binding without a host address (dockerd 20.10+: both families).
+  await docker(['run', '-d', '--name', 'dweb2', '--network', 'dnet', '-p', '80', ...httpd()]);
+  const p2 = (await docker(['port', 'dweb2', '80'])).stdout.trim().split('\n');
+  const hp = p2[0]!.split(':').at(-1);
+  if (existsSync('/proc/net/if_inet6')) {
+    assert.deepEqual(p2, [`0.0.0.0:${hp}`, `[::]:${hp}`]);
+    assert.equal((await docker(['ps', '--format', '{{.Ports}}', '--filter', 'name=dweb2'])).stdout.trim(), `0.0.0.0:${hp}->80/tcp, [::]:${hp}->80/tcp`);
+  }
+  await docker(['rm', '-f', 'dweb2']);
   const busy = await docker(['network', 'rm', 'dnet'], { ok: false });
   assert.equal(busy.code, 1);
   assert.match(busy.stderr, /has active endpoints/);

@@ -56,14 +56,18 @@ test('applyProbeResult: healthy, failures to Retries, start period, last 5 entri
   assert.equal(h.Log[4]!.Start, at(2004, 0).Start);
 });
 
-test('HealthChecker.nextDelay: StartInterval while starting in the start period, capped at its end', () => {
+test('HealthChecker.nextDelay: StartInterval while starting in the start period (moby getInterval, not cut at its end)', () => {
   const now = Date.parse('2026-01-01T00:00:10.000Z');
   const state = { Running: true, Paused: false, StartedAt: '2026-01-01T00:00:00.000Z', Health: { Status: 'starting', FailingStreak: 0, Log: [] } };
   const mk = (hc: Record<string, unknown>) => new HealthChecker(probeSettings({ Healthcheck: { Test: ['CMD', 'x'], ...hc } })!, { state: () => state, probe: async () => ({ exitCode: 0, output: '' }), recorded: () => undefined, warn: () => undefined });
   assert.equal(mk({ Interval: ms(30_000) }).nextDelay(now), 30_000);
   assert.equal(mk({ Interval: ms(30_000), StartPeriod: ms(60_000), StartInterval: ms(2_000) }).nextDelay(now), 2_000);
   assert.equal(mk({ Interval: ms(30_000), StartPeriod: ms(15_000) }).nextDelay(now), 5_000);
+  // 5 s of the start period left: moby waits StartInterval (8 s) or Interval, it does not cut either short.
+  assert.equal(mk({ Interval: ms(30_000), StartPeriod: ms(15_000), StartInterval: ms(8_000) }).nextDelay(now), 8_000);
+  assert.equal(mk({ Interval: ms(30_000), StartPeriod: ms(10_000) }).nextDelay(now - 10_000), 5_000, 'the first probe: StartInterval, not the end of the start period');
   state.Health.Status = 'healthy';
+  assert.equal(mk({ Interval: ms(30_000), StartPeriod: ms(15_000) }).nextDelay(now), 30_000);
   assert.equal(mk({ Interval: ms(1_000), StartPeriod: ms(60_000), StartInterval: ms(2_000) }).nextDelay(now), 1_000);
 });
 

@@ -42,20 +42,22 @@ test('planEndpoints: the mode’s network first, docker’s `default` key, extra
   assert.throws(() => planEndpoints('app', { app: { IPAMConfig: { IPv6Address: 'fd00::2' } } }, opts), /IPv6 is not supported/);
 });
 
-test('portSpecsOf: bindings, ranges, host IPs, -P for the other exposed ports, IPv6 refused', () => {
+test('portSpecsOf: bindings, ranges, host IPs, -P for the other exposed ports; no host IP is dual-stack, an IPv6 one IPv6-only', () => {
   const specs = portSpecsOf(
     { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }, { HostIp: '127.0.0.1', HostPort: '' }], '53/udp': [{ HostIp: '', HostPort: '5300-5310' }], '443/tcp': null }, PublishAllPorts: true },
     { ExposedPorts: { '80/tcp': {}, '9000/tcp': {}, '53/udp': {} } },
   );
   assert.deepEqual(specs, [
-    { hostIp: '0.0.0.0', hostPort: 8080, hostPortEnd: 8080, containerPort: 80, proto: 'tcp' },
+    { hostIp: '0.0.0.0', hostPort: 8080, hostPortEnd: 8080, containerPort: 80, proto: 'tcp', dualStack: true },
     { hostIp: '127.0.0.1', hostPort: 0, hostPortEnd: 0, containerPort: 80, proto: 'tcp' },
-    { hostIp: '0.0.0.0', hostPort: 5300, hostPortEnd: 5310, containerPort: 53, proto: 'udp' },
-    { hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, containerPort: 443, proto: 'tcp' },
-    { hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, containerPort: 9000, proto: 'tcp' },
+    { hostIp: '0.0.0.0', hostPort: 5300, hostPortEnd: 5310, containerPort: 53, proto: 'udp', dualStack: true },
+    { hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, containerPort: 443, proto: 'tcp', dualStack: true },
+    { hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, containerPort: 9000, proto: 'tcp', dualStack: true },
   ]);
-  assert.deepEqual(portSpecsOf({ PortBindings: { '80/tcp': [{ HostIp: '::', HostPort: '80' }] } }, {}), [], '[::] is IPv6-only: nothing here');
-  assert.throws(() => portSpecsOf({ PortBindings: { '80/tcp': [{ HostIp: '::1', HostPort: '80' }] } }, {}), /IPv6 port publishing is not supported/);
+  // dockerd: an explicit host address is one family only; 0.0.0.0 is not dual-stack.
+  assert.deepEqual(portSpecsOf({ PortBindings: { '80/tcp': [{ HostIp: '::', HostPort: '80' }] } }, {}), [{ hostIp: '::', hostPort: 80, hostPortEnd: 80, containerPort: 80, proto: 'tcp' }]);
+  assert.deepEqual(portSpecsOf({ PortBindings: { '80/tcp': [{ HostIp: '::1', HostPort: '' }] } }, {}), [{ hostIp: '::1', hostPort: 0, hostPortEnd: 0, containerPort: 80, proto: 'tcp' }]);
+  assert.deepEqual(portSpecsOf({ PortBindings: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '80' }] } }, {}), [{ hostIp: '0.0.0.0', hostPort: 80, hostPortEnd: 80, containerPort: 80, proto: 'tcp' }]);
   assert.throws(() => portSpecsOf({ PortBindings: { 'x/tcp': [] } }, {}), /invalid port "x\/tcp"/);
   assert.throws(() => portSpecsOf({ PortBindings: { '80/icmp': [] } }, {}), /invalid protocol/);
   assert.throws(() => portSpecsOf({ PortBindings: { '80/tcp': [{ HostPort: 'abc' }] } }, {}), /invalid host port "abc"/);

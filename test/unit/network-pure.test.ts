@@ -63,19 +63,21 @@ test('mac: derived from the address, validated', () => {
 });
 
 test('ports: docker -p formats', () => {
-  assert.deepEqual(parsePortSpec('80'), [{ hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, containerPort: 80, proto: 'tcp' }]);
-  assert.deepEqual(parsePortSpec('8080:80/udp'), [{ hostIp: '0.0.0.0', hostPort: 8080, hostPortEnd: 8080, containerPort: 80, proto: 'udp' }]);
+  assert.deepEqual(parsePortSpec('80'), [{ hostIp: '0.0.0.0', hostPort: 0, hostPortEnd: 0, containerPort: 80, proto: 'tcp', dualStack: true }]);
+  assert.deepEqual(parsePortSpec('8080:80/udp'), [{ hostIp: '0.0.0.0', hostPort: 8080, hostPortEnd: 8080, containerPort: 80, proto: 'udp', dualStack: true }]);
+  assert.deepEqual(parsePortSpec('0.0.0.0:8080:80'), [{ hostIp: '0.0.0.0', hostPort: 8080, hostPortEnd: 8080, containerPort: 80, proto: 'tcp' }]);
   assert.deepEqual(parsePortSpec('127.0.0.1::80'), [{ hostIp: '127.0.0.1', hostPort: 0, hostPortEnd: 0, containerPort: 80, proto: 'tcp' }]);
   assert.deepEqual(parsePortSpec('127.0.0.1:9000:90'), [{ hostIp: '127.0.0.1', hostPort: 9000, hostPortEnd: 9000, containerPort: 90, proto: 'tcp' }]);
   const r = parsePortSpec('8000-8002:80-82');
   assert.deepEqual(r.map((x) => [x.hostPort, x.containerPort]), [[8000, 80], [8001, 81], [8002, 82]]);
-  assert.deepEqual(parsePortSpec('8000-8009:80')[0], { hostIp: '0.0.0.0', hostPort: 8000, hostPortEnd: 8009, containerPort: 80, proto: 'tcp' });
+  assert.deepEqual(parsePortSpec('8000-8009:80')[0], { hostIp: '0.0.0.0', hostPort: 8000, hostPortEnd: 8009, containerPort: 80, proto: 'tcp', dualStack: true });
   assert.equal(parsePortSpec('90-92').length, 3);
   assert.throws(() => parsePortSpec('8000-8001:80-82'), /host range has 2 ports but the container range has 3/);
   assert.throws(() => parsePortSpec('70000'), /1-65535/);
   assert.throws(() => parsePortSpec('80/icmp'), /tcp, udp or sctp/);
   assert.throws(() => parsePortSpec('1.2.3:80:80'), /invalid host IP/);
-  assert.throws(() => parsePortSpec('[::1]:80:80'), /IPv6/);
+  assert.deepEqual(parsePortSpec('[::1]:80:80'), [{ hostIp: '::1', hostPort: 80, hostPortEnd: 80, containerPort: 80, proto: 'tcp' }]);
+  assert.throws(() => parsePortSpec('[::g]:80:80'), /invalid host IP/);
   assert.deepEqual(publishAllSpecs(['80/tcp', '53/udp']).map((s) => `${s.containerPort}/${s.proto}:${s.hostPort}`), ['80/tcp:0', '53/udp:0']);
 });
 

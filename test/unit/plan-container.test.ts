@@ -92,7 +92,7 @@ test('a runc-spec container: clone flags and the order of the ops', () => {
 });
 
 test('default devices and /dev symlinks without a user ns', () => {
-  const o = plan(spec()).ops;
+  const o = plan(spec(), { hostHasKcore: true }).ops;
   const nodes = o.filter((x) => x.op === 'mknod');
   assert.deepEqual(nodes.map((n) => n.op === 'mknod' && n.path), ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']);
   assert.deepEqual(nodes[0], { op: 'mknod', path: '/dev/null', mode: 0o020666, major: 1, minor: 3, uid: 0, gid: 0, inRoot: true });
@@ -105,8 +105,12 @@ test('default devices and /dev symlinks without a user ns', () => {
     ['/dev/ptmx', 'pts/ptmx'],
     ['/dev/core', '/proc/kcore'],
   ]);
-  const noPts = plan(spec((s) => (s.mounts = s.mounts.filter((m: any) => m.destination !== '/dev/pts' && m.destination !== '/proc')))).ops;
+  const noPts = plan(spec((s) => (s.mounts = s.mounts.filter((m: any) => m.destination !== '/dev/pts' && m.destination !== '/proc'))), { hostHasKcore: true }).ops;
   assert.ok(!noPts.some((x) => x.op === 'symlink' && (x.path === '/dev/ptmx' || x.path === '/dev/core')));
+  // A kernel without /proc/kcore (CONFIG_PROC_KCORE=n): no dangling /dev/core link (runc skips it too).
+  const noKcore = plan(spec(), { hostHasKcore: false }).ops;
+  assert.ok(!noKcore.some((x) => x.op === 'symlink' && x.path === '/dev/core'));
+  assert.ok(noKcore.some((x) => x.op === 'symlink' && x.path === '/dev/ptmx'));
   // A spec device replaces the default with the same path, extra ones get their parent dir.
   const custom = plan(spec((s) => (s.linux.devices = [{ type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o600, uid: 5, gid: 6 }, { type: 'c', path: '/dev/net/tun', major: 10, minor: 200 }]))).ops;
   assert.deepEqual(custom.find((x) => x.op === 'mknod' && x.path === '/dev/null'), { op: 'mknod', path: '/dev/null', mode: 0o020600, major: 1, minor: 3, uid: 5, gid: 6, inRoot: true });

@@ -80,7 +80,7 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
     200,
     images.map((i) => ({
       Id: i.id,
-      ParentId: '',
+      ParentId: i.parent ?? '',
       RepoTags: i.repoTags,
       RepoDigests: i.repoDigests,
       Created: unix(i.created),
@@ -105,7 +105,7 @@ export function inspectJson(i: ImageInspect, version: string): Record<string, un
     Id: i.id,
     RepoTags: i.repoTags,
     RepoDigests: i.repoDigests,
-    Parent: '',
+    Parent: i.parent ?? '',
     Comment: c.history?.[c.history.length - 1]?.comment ?? '',
     Created: i.created ?? '',
     // Container and ContainerConfig are deprecated but still sent up to API 1.44 (removed in 1.45):
@@ -135,13 +135,13 @@ async function inspect(ctx: Ctx, deps: ApiDeps): Promise<void> {
 
 async function history(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const name = ctx.params[0]!;
-  const [items, insp] = await Promise.all([deps.images.history(name), deps.images.inspect(name)]).catch((e) => {
+  const items = await deps.images.history(name).catch((e) => {
     throw dockerImageError(e, name);
   });
   sendJson(
     ctx,
     200,
-    items.map((h, n) => ({ Id: h.id, Created: unix(h.created), CreatedBy: h.createdBy, Tags: n === 0 && insp.repoTags.length ? insp.repoTags : null, Size: h.size, Comment: h.comment })),
+    items.map((h) => ({ Id: h.id, Created: unix(h.created), CreatedBy: h.createdBy, Tags: h.repoTags.length ? h.repoTags : null, Size: h.size, Comment: h.comment })),
   );
 }
 

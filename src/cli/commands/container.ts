@@ -71,7 +71,10 @@ export async function rename(ctx: Ctx): Promise<number> {
 /** docker's port list formatting: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp`. */
 export function formatPorts(ports: Json[] | null | undefined): string {
   if (!ports?.length) return '';
-  const sorted = [...ports].sort((a, b) => (a.PrivatePort - b.PrivatePort) || String(a.Type).localeCompare(String(b.Type)) || String(a.IP ?? '').localeCompare(String(b.IP ?? '')));
+  // The docker CLI's comparePorts: private port, then IP, public port, type, as Go compares
+  // strings (bytes: 0.0.0.0 < 127.0.0.1 < ::, where localeCompare puts "::" first).
+  const byte = (x: unknown, y: unknown) => (String(x ?? '') < String(y ?? '') ? -1 : String(x ?? '') > String(y ?? '') ? 1 : 0);
+  const sorted = [...ports].sort((a, b) => (a.PrivatePort - b.PrivatePort) || byte(a.IP, b.IP) || (Number(a.PublicPort ?? 0) - Number(b.PublicPort ?? 0)) || byte(a.Type, b.Type));
   const out: string[] = [];
   for (const p of sorted) {
     let s: string;

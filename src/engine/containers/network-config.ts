@@ -117,8 +117,8 @@ export function endpointConfig(net: NetworkFacts, raw: Json, macAddress?: string
 
 /**
  * The port specs of HostConfig.PortBindings (`{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`)
- * plus, with PublishAllPorts, a random host port for every other exposed port. IPv4 only: an
- * IPv6 host address is refused (an empty HostIp means every IPv4 address).
+ * plus, with PublishAllPorts, a random host port for every other exposed port. An empty HostIp
+ * means every IPv4 address and, where IPv6 is enabled, every IPv6 one (the userland proxy).
  */
 export function portSpecsOf(hc: Json, cfg: Json): PortSpec[] {
   const out: PortSpec[] = [];
@@ -130,13 +130,11 @@ export function portSpecsOf(hc: Json, cfg: Json): PortSpec[] {
     bound.add(`${port}/${proto}`);
     for (const b of list && list.length ? list : [{}]) {
       const hostIp = b.HostIp ?? '';
-      if (hostIp.includes(':')) {
-        if (hostIp === '::') continue; // "every IPv6 address": there is no IPv6 here; 0.0.0.0 covers IPv4
-        throw invalid(`invalid port binding ${hostIp}:${b.HostPort ?? ''}:${key}`, 'IPv6 port publishing is not supported yet');
-      }
       const hostPort = b.HostPort ?? '';
       if (hostPort !== '' && !/^\d+(-\d+)?$/.test(hostPort)) throw invalid(`invalid host port "${hostPort}" for ${key}`);
-      out.push(...parsePortSpec(`${hostIp || '0.0.0.0'}:${hostPort}:${port}/${proto}`));
+      // No HostIp: every IPv4 address, and [::] where IPv6 is enabled (dual-stack, as dockerd).
+      const host = hostIp === '' ? '' : hostIp.includes(':') ? `[${hostIp}]:` : `${hostIp}:`;
+      out.push(...parsePortSpec(host || hostPort ? `${host}${hostPort}:${port}/${proto}` : `${port}/${proto}`));
     }
   }
   if (hc.PublishAllPorts === true) {

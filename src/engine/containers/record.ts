@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } 
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HakoError, fromSystemError } from '../../common/errors.js';
-import { stageFileAtomic, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
+import { fsyncDir, stageFileAtomic, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
 import type { EndpointConfig } from './network-config.js';
 
@@ -161,17 +161,21 @@ export class RecordStore {
    */
   async stageDurable(rec: ContainerRecord): Promise<StagedFile> {
     const dir = this.containerDir(rec.Id);
-    try {
-      const staged = await stageFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600 });
-      return {
-        commit: () => staged.commit().catch((err: unknown) => {
-          throw fromSystemError(`save container ${rec.Id}`, err, dir);
-        }),
-        abort: () => staged.abort(),
-      };
-    } catch (err) {
-      throw fromSystemError(`save container ${rec.Id}`, err, dir);
+    // The container dir's own entry in containers/ (made by the caller's mkdir) is made durable
+    // beside the staging, so that the commit's rename (and the fsync of the container dir that
+    // follows it) cannot outlive a crash in a directory that itself did not.
+    const [staging, parentSynced] = await Promise.allSettled([stageFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600 }), fsyncDir(this.dir)]);
+    if (staging.status === 'rejected' || parentSynced.status === 'rejected') {
+      if (staging.status === 'fulfilled') await staging.value.abort();
+      throw fromSystemError(`save container ${rec.Id}`, staging.status === 'rejected' ? staging.reason : (parentSynced as PromiseRejectedResult).reason, staging.status === 'rejected' ? dir : this.dir);
     }
+    const staged = staging.value;
+    return {
+      commit: () => staged.commit().catch((err: unknown) => {
+        throw fromSystemError(`save container ${rec.Id}`, err, dir);
+      }),
+      abort: () => staged.abort(),
+    };
   }
 
   /** All readable records; a directory without one (a crash mid-create) is removed. */

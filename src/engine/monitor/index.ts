@@ -15,6 +15,8 @@
 //   exit.json         {exitCode, signal, finishedAt, oomKilled, pid}, written atomically once the
 //                     container exited AND its output is in the log (then the monitor exits)
 //   monitor.log       the monitor's own diagnostics (only when something went wrong)
+//   execs/<exec id>/  each docker exec's own monitor dir (the same files, no log, plus exec.json;
+//                     see ../exec-monitor.ts): execs outlive the daemon like the container
 // The log is at `MonitorOptions.logPath` (docker: <container dir>/<id>-json.log), rotated into
 // <log>.1 … <log>.(max-file - 1), one JSON object per line: {"log":"…\n","stream":"stdout","time":"RFC3339Nano"}.
 //

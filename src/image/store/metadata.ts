@@ -32,6 +32,11 @@ export interface ImageRecord {
   sources: string[];
   /** When this record was first written. */
   addedAt: string;
+  /**
+   * The image it was made from here (commit), like dockerd's local parent metadata: `docker
+   * history` names it on its rows, inspect's Parent. Never pulled, pushed or saved.
+   */
+  parent?: Digest | undefined;
 }
 
 export interface RefTarget {

@@ -370,7 +370,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   }
 }
 
-function openPidfd(pid: number): number {
+export function openPidfd(pid: number): number {
   try {
     return native().pidfdOpen(pid);
   } catch (err) {

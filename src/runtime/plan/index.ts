@@ -27,7 +27,7 @@ import { invalid } from '../../common/errors.js';
 import { CLONE, MS, type PlanOp } from '../../native/plan.js';
 import type { IdMapping, NamespaceType, Spec } from '../spec/types.js';
 import { rootfsPath } from '../spec/validate.js';
-import { cleanPath, defaultMountPointOf, defaultStatSource, detectCgroupLayout, deviceOps, mountOps, withContainerDirs, type MountContext } from './mounts.js';
+import { cleanPath, defaultMountPointOf, defaultStatSource, detectCgroupLayout, deviceOps, hostHasKcore, mountOps, withContainerDirs, type MountContext } from './mounts.js';
 import { processTailOps } from './process.js';
 import { NOTIFY, type CgroupLayout, type ExecRequest, type PlannedContainer, type PlanRequest } from './types.js';
 
@@ -238,7 +238,7 @@ export function planContainer(req: PlanRequest): PlannedContainer {
     ops.push(...mountOps(m, i, ctx));
   });
   if (proc.cwd !== '/') ops.push({ op: 'mkdirs', path: cleanPath(proc.cwd), mode: 0o755, inRoot: true });
-  ops.push(...deviceOps(spec, inUserNs));
+  ops.push(...deviceOps(spec, inUserNs, req.hostHasKcore ?? hostHasKcore()));
 
   if (req.hooksBeforePivot) ops.push({ op: 'notify', value: NOTIFY.BEFORE_PIVOT }, { op: 'syncWait' });
   if (hostMountNs) {

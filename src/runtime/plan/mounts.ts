@@ -1,7 +1,7 @@
 // The filesystem half of a new container's plan, before pivot_root: spec mounts in order,
 // cgroup mounts, device nodes and the /dev symlinks. Every container path is resolved inside the
 // rootfs (`inRoot: true`), so a symlink in the image cannot send a mount outside it.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { invalid } from '../../common/errors.js';
 import { MS, type PlanOp } from '../../native/plan.js';
@@ -165,11 +165,17 @@ const DEFAULT_DEVICES: Device[] = [
   { type: 'c', path: '/dev/tty', major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
 ];
 
+/** Whether this kernel has /proc/kcore (CONFIG_PROC_KCORE; one stat, as runc does per container). */
+export function hostHasKcore(): boolean {
+  return existsSync('/proc/kcore');
+}
+
 /**
  * Device nodes (defaults + linux.devices; a spec device replaces a default with the same path)
- * and the /dev symlinks. Skipped when /dev is a bind mount of a host directory.
+ * and the /dev symlinks (/dev/core only when the kernel has /proc/kcore, like runc). Skipped
+ * when /dev is a bind mount of a host directory.
  */
-export function deviceOps(spec: Spec, inUserNs: boolean): PlanOp[] {
+export function deviceOps(spec: Spec, inUserNs: boolean, withKcore: boolean): PlanOp[] {
   const mounts = spec.mounts ?? [];
   const devMount = mounts.find((m) => cleanPath(m.destination) === '/dev');
   if (devMount && (devMount.type === 'bind' || (devMount.options ?? []).some((o) => o === 'bind' || o === 'rbind'))) return [];
@@ -200,7 +206,7 @@ export function deviceOps(spec: Spec, inUserNs: boolean): PlanOp[] {
     ['/proc/self/fd/2', '/dev/stderr'],
   ];
   if (dests.has('/dev/pts')) links.push(['pts/ptmx', '/dev/ptmx']);
-  if (dests.has('/proc')) links.push(['/proc/kcore', '/dev/core']);
+  if (dests.has('/proc') && withKcore) links.push(['/proc/kcore', '/dev/core']);
   for (const [target, path] of links) ops.push({ op: 'symlink', target, path, inRoot: true, ignoreExisting: true });
   return ops;
 }

@@ -75,6 +75,11 @@ export interface PlanRequest {
   seccompCache?: SeccompCache;
   /** Set `lo` of the container's new network namespace up (an engine's `--network none`). */
   loopbackUp?: boolean;
+  /**
+   * The kernel has /proc/kcore (CONFIG_PROC_KCORE; default: it exists on this host): only then is
+   * /dev/core linked to it, as runc does (a dangling link otherwise).
+   */
+  hostHasKcore?: boolean;
 }
 
 export interface PlannedContainer {

@@ -1,0 +1,155 @@
+// docker exec under a hako-monitor of its own: the exec'd process is the monitor's child, not the
+// daemon's, so it keeps running when hakod is killed (containerd's shim does this for dockerd),
+// and its exit code is in the monitor's exit record for the next daemon.
+//
+// Layout: <container's monitor dir>/execs/<exec id>/ holds the monitor's files (control.sock,
+// monitor.json, exit.json; see ./monitor/index.ts) and exec.json, what the next daemon needs to
+// list the exec again: {ID, ContainerID, body}. The container's monitor dir is emptied at its
+// next start and removed with it; exec processes never outlive the container's run (its pid
+// namespace, or the runtime's delete, ends them).
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Attachment, ExecCreateBody } from './api-types.js';
+import type { Runtime } from '../runtime/index.js';
+import type { SpecProcess } from '../runtime/spec/types.js';
+import { writeFileAtomicSync } from '../common/atomic-file.js';
+import { MonitorClient, monitorLaunch, waitForExit } from './monitor/index.js';
+import { reattachMonitor } from './containers/supervise.js';
+
+export interface ExecMeta {
+  ID: string;
+  ContainerID: string;
+  body: ExecCreateBody;
+}
+
+export function execMonitorDir(containerMonitorDir: string, execId: string): string {
+  return join(containerMonitorDir, 'execs', execId);
+}
+
+export interface MonitoredExec {
+  pid: number;
+  dir: string;
+  /** The exit code once the monitor wrote its record (255 when the monitor died without one). */
+  exited: Promise<number>;
+}
+
+/**
+ * Starts `process_` in container `containerId` under a monitor in `dir` (made here; removed
+ * again if the start fails). `holdOutput`: the number of clients that attach right after
+ * (they get the output from its first byte).
+ */
+export async function startMonitoredExec(opts: {
+  runtime: Runtime;
+  containerId: string;
+  dir: string;
+  meta: ExecMeta;
+  process: SpecProcess;
+  tty: boolean;
+  openStdin: boolean;
+  holdOutput: number;
+  consoleSize?: [number, number];
+}): Promise<MonitoredExec> {
+  rmSync(opts.dir, { recursive: true, force: true });
+  mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  try {
+    // Read by the next daemon only while the exec runs or after: no fsync (a crash ends it too).
+    writeFileAtomicSync(join(opts.dir, 'exec.json'), JSON.stringify(opts.meta), { mode: 0o600, durable: false });
+    const started = await opts.runtime.startExec(opts.containerId, {
+      process: opts.process,
+      stdio: [0, 1, 2],
+      monitor: monitorLaunch({
+        dir: opts.dir,
+        logPath: '/dev/null',
+        logMaxSize: 0,
+        logMaxFiles: 1,
+        logDriver: 'none',
+        tty: opts.tty,
+        openStdin: opts.openStdin,
+        stdinOnce: true,
+        ...(opts.tty && opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
+        ...(opts.holdOutput > 0 ? { holdOutput: opts.holdOutput } : {}),
+      }),
+    });
+    const monitor = started.monitor!;
+    const reaped = started.process.exited; // the monitor is our child until we die
+    const exited = waitForExit(opts.dir, monitor).then(
+      async (r) => {
+        await reaped.catch(() => undefined);
+        return r.exitCode;
+      },
+      async () => {
+        await reaped.catch(() => undefined);
+        return 255;
+      },
+    );
+    return { pid: started.pid, dir: opts.dir, exited };
+  } catch (err) {
+    rmSync(opts.dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * The client's attachment to a monitored exec. Its output ends only once `recorded` settles
+ * (the engine has the exit code): the docker CLI inspects the exec as soon as the stream ends.
+ */
+export async function attachMonitoredExec(dir: string, req: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }, onExit: (code: number) => void, recorded: Promise<unknown>): Promise<Attachment> {
+  const client = await MonitorClient.connect(dir);
+  // The EXIT frame comes before the socket closes: record the code as early as the monitor says it.
+  void client.exit.then((r) => {
+    if (r) onExit(r.exitCode);
+  });
+  const up = client.attach({ stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, closeStdinOnEnd: !req.tty });
+  const src = up.output;
+  const output = new Readable({ objectMode: true, read: () => src.resume() });
+  src.on('data', (c) => {
+    if (!output.push(c)) src.pause();
+  });
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    // At most 2 s: a client must not hang on a monitor that died without its record.
+    void Promise.race([client.exit.then((r) => (r ? undefined : recorded)), new Promise((r) => setTimeout(r, 2000).unref())]).then(() => output.push(null));
+  };
+  src.on('end', end);
+  src.on('error', end);
+  return { tty: up.tty, output, input: up.input, close: () => up.close() };
+}
+
+export type RestoredExec = ExecMeta & { dir: string; pid: number } & ({ state: 'running'; exited: Promise<number> } | { state: 'exited'; exitCode: number } | { state: 'lost' });
+
+/** After a daemon restart: the execs whose dirs are in the container's monitor dir. */
+export function restoreExecs(containerMonitorDir: string, warn: (m: string) => void): RestoredExec[] {
+  const root = join(containerMonitorDir, 'execs');
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  const out: RestoredExec[] = [];
+  for (const name of names) {
+    const dir = join(root, name);
+    let meta: ExecMeta;
+    try {
+      meta = JSON.parse(readFileSync(join(dir, 'exec.json'), 'utf8')) as ExecMeta;
+    } catch (err) {
+      warn(`exec ${name}: ${(err as Error).message}; forgetting it`);
+      rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
+    let pid = 0;
+    try {
+      pid = (JSON.parse(readFileSync(join(dir, 'monitor.json'), 'utf8')) as { containerPid: number }).containerPid;
+    } catch {
+      /* not started, or gone */
+    }
+    const m = reattachMonitor(dir);
+    if (m.state === 'running') out.push({ ...meta, dir, pid, state: 'running', exited: m.exited.then((i) => i.exitCode) });
+    else if (m.state === 'exited') out.push({ ...meta, dir, pid, state: 'exited', exitCode: m.exit.exitCode });
+    else out.push({ ...meta, dir, pid, state: 'lost' });
+  }
+  return out;
+}
