@@ -1,10 +1,10 @@
 // Commands that move a container's stdio: run, start -a, attach, exec, logs. Hijacked
 // connections carry stdcopy frames (or raw bytes with a TTY); the local terminal goes raw and
 // its size follows SIGWINCH through the resize endpoints.
-import type { Duplex } from 'node:stream';
+import type { WireSocket } from '../pipe-socket.js';
 import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
-import { ApiError, Cancel, pathEscape, readAll, type Client } from '../client.js';
+import { ApiError, Cancel, pathEscape, type Client } from '../client.js';
 import { Demuxer } from '../stdcopy.js';
 import { buildCreate, ConfigError } from '../run-config.js';
 import { inspectContainer, pullImage, withDefaultTag, forEach, type Json } from './common.js';
@@ -44,7 +44,7 @@ function rawMode(ctx: Ctx, on: boolean): () => void {
 }
 
 /** Wires a hijacked connection to the local stdio. */
-function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boolean; stdin: boolean; detachKeys?: Buffer | null }): AttachSession {
+function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty: boolean; stdin: boolean; detachKeys?: Buffer | null }): AttachSession {
   const { socket, head } = conn;
   const out = opts.tty ? null : new Demuxer(() => ctx.stdout, () => ctx.stderr, (m) => ctx.stderr.write(m));
   out?.on('error', (e) => {
@@ -81,7 +81,7 @@ function pump(ctx: Ctx, conn: { socket: Duplex; head: Buffer }, opts: { tty: boo
     ctx.stdin.on('data', onData);
     ctx.stdin.once('end', () => {
       // half-close: the container sees EOF on stdin, output keeps flowing
-      (socket as Duplex & { end(): void }).end();
+      socket.end();
     });
     ctx.stdin.resume();
   }
@@ -200,9 +200,9 @@ export async function run(ctx: Ctx): Promise<number> {
   // The wait goes out with the attach (each on a connection of its own), and the start only once
   // the daemon answered both (so a fast exit is not missed): next-exit, or removed with --rm.
   const waitAbort = new Cancel();
-  const waitHead = client.raw('POST', `/containers/${enc}/wait`, { query: { condition: autoRemove ? 'removed' : 'next-exit' }, cancel: waitAbort });
+  const waitHead = client.collected('POST', `/containers/${enc}/wait`, { query: { condition: autoRemove ? 'removed' : 'next-exit' }, cancel: waitAbort });
   const waitP = waitHead
-    .then(async (res) => JSON.parse((await readAll(res)).toString('utf8')) as { StatusCode: number; Error?: { Message?: string } | null })
+    .then(async (res) => JSON.parse((await res.body).toString('utf8')) as { StatusCode: number; Error?: { Message?: string } | null })
     .catch((e: unknown) => e as Error);
   if (attaching) {
     try {
