@@ -163,6 +163,8 @@ export class Client {
   private readonly pool: UnixPool | null;
   /** Called once when the daemon is unreachable and may be started (returns true when started). */
   onUnreachable: (() => Promise<boolean>) | null = null;
+  /** Profiling: called when each request goes out and when its answer's head is in. */
+  mark: ((phase: string) => void) | undefined = undefined;
 
   constructor(readonly host: HostOptions) {
     this.pool = host.host.startsWith('unix://') ? new UnixPool(host.host.slice(7)) : null;
@@ -221,9 +223,13 @@ export class Client {
       sock?.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
     });
     if (aborted) return Promise.reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
-    return this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade, collect }, (s) => (sock = s)).catch((err: NodeJS.ErrnoException) => {
+    const mark = this.mark;
+    const tag = mark ? `${method}:${full.replace(/^\/v[\d.]+\//, '/').replace(/\?.*/, '')}` : '';
+    mark?.(`cli.send ${tag}`);
+    const answer = this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade, collect }, (s) => (sock = s)).catch((err: NodeJS.ErrnoException) => {
       throw this.connectError(err);
     });
+    return mark ? answer.then((r) => (mark(`cli.head ${tag}`), r)) : answer;
   }
 
   /** The answer collected whole (a JSON request, the ping): over the unix socket without node:stream. */

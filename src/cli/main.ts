@@ -119,7 +119,12 @@ function usageFooter(name: string, spec: CommandSpec, hint: 'See' | 'Run'): stri
   return `\n\nUsage:  hako ${spec.usage}\n\n${hint} 'hako ${name} --help' for more information\n`;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export interface MainOptions {
+  /** Profiling: called at each phase (bin/hako.cjs's HAKO_CLI_TRACE). */
+  mark?: ((phase: string) => void) | undefined;
+}
+
+export async function main(argv: string[], opts: MainOptions = {}): Promise<number> {
   // process.stdout/stderr/stdin are made on first use (a tty or pipe stream each, ~1–4 ms of a
   // short command's start-up): only what a command uses is made.
   const out = {
@@ -194,6 +199,7 @@ export async function main(argv: string[]): Promise<number> {
     return argErr.exitCode;
   }
 
+  opts.mark?.('cli.parsed');
   let client: Client | undefined;
   const ctx: Ctx = {
     name: canonical,
@@ -222,6 +228,7 @@ export async function main(argv: string[]): Promise<number> {
         tlskey: global.values.get('tlskey') as string | undefined,
       });
       client = new C(host);
+      client.mark = opts.mark;
       if (!host.explicit) {
         client.onUnreachable = async () => (await import('./autostart.js')).startDaemon(host.host, process.stderr);
       }

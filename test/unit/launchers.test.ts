@@ -27,6 +27,14 @@ test('hako-runtime and hako run through their shebang, flag included, with nothi
   }
 });
 
+test('bin/hako.cjs carries the same loader code as bin/bundle-loader.cjs', () => {
+  const loader = readFileSync(bin('bundle-loader.cjs'), 'utf8').split("'use strict';\n")[1]!.replace('module.exports = { loadBundle, restoreRehashDefault };\n', '').trim();
+  const launcher = readFileSync(bin('hako.cjs'), 'utf8');
+  const copy = /\/\/ ---- begin copy of bin\/bundle-loader\.cjs ----\n([\s\S]*)\n\/\/ ---- end copy of bin\/bundle-loader\.cjs ----/.exec(launcher)?.[1];
+  assert.ok(copy, 'the copy markers are in bin/hako.cjs');
+  assert.equal(copy.trim(), loader, 'bin/hako.cjs: copy bin/bundle-loader.cjs into it again');
+});
+
 test('after restoreRehashDefault, built-ins load with Node’s code cache again', () => {
   // (the probe itself, internal/test/binding, loads streams: only http is looked at)
   // With a V8 flag set, V8's flag hash differs from the one Node's built-in code cache was made
