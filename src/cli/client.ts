@@ -9,8 +9,8 @@ import type { Readable } from 'node:stream';
 import { UnixPool, type CollectedResponse, type WireResult } from './wire.js';
 import type { WireSocket } from './pipe-socket.js';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { builtin } from './builtin.js';
 
 export const CLIENT_MAX_API = '1.44';
 export const DEFAULT_HOST = 'unix:///run/hako.sock';
@@ -75,7 +75,8 @@ export function resolveHost(g: GlobalOptions, env: NodeJS.ProcessEnv = process.e
   const verify = g.tlsverify || (!!env.DOCKER_TLS_VERIFY && env.DOCKER_TLS_VERIFY !== '');
   let tls: HostOptions['tls'];
   if (g.tls || verify) {
-    const certDir = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
+    // (node:os only here: a unix-socket command need not load it)
+    const certDir = env.DOCKER_CERT_PATH || join((builtin('node:os') as typeof import('node:os')).homedir(), '.docker');
     const read = (p: string | undefined, def: string) => {
       try {
         return readFileSync(p ?? join(certDir, def));

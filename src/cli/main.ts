@@ -156,7 +156,6 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
     out.stdout.write(topHelp());
     return global.help ? 0 : 0;
   }
-  const aliases = aliasMap();
   let name = rest[0]!;
   rest = rest.slice(1);
   if (management.has(name)) {
@@ -173,7 +172,8 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
     name = `${name} ${sub}`;
     rest = rest.slice(1);
   }
-  const canonical = commandModule[name] ? name : aliases.get(name);
+  // (the alias table walks every command's spec: only for a name that is not a command's own)
+  const canonical = commandModule[name] ? name : aliasMap().get(name);
   const spec = canonical ? specs[canonical] : undefined;
   if (!canonical || !spec || !commandModule[canonical]) {
     out.stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);

@@ -9,7 +9,7 @@ import { Demuxer } from '../stdcopy.js';
 import { buildCreate, ConfigError } from '../run-config.js';
 import { inspectContainer, pullImage, withDefaultTag, forEach, type Json } from './common.js';
 import { timestampArg } from '../units.js';
-import { DetachScanner, parseDetachKeys } from '../../engine/detach-keys.js';
+import type { DetachScanner } from '../../engine/detach-keys.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 interface AttachSession {
@@ -20,11 +20,16 @@ interface AttachSession {
   close(): void;
 }
 
-/** The detach keys for a TTY session with stdin (docker's --detach-keys, default ctrl-p,ctrl-q). */
-function detachKeysOf(spec: string | undefined, tty: boolean, stdin: boolean): Buffer | null {
+/**
+ * The detach-key scanner for a TTY session with stdin (docker's --detach-keys, default
+ * ctrl-p,ctrl-q), else null. Its module is loaded only then (it brings common/errors.js and
+ * node:os with it). Made before the hijack, so no output can arrive before the pump listens.
+ */
+async function detachScannerOf(spec: string | undefined, tty: boolean, stdin: boolean): Promise<DetachScanner | null> {
   if (!tty || !stdin) return null;
+  const { parseDetachKeys, DetachScanner: Scanner } = await import('../../engine/detach-keys.js');
   try {
-    return parseDetachKeys(spec);
+    return new Scanner(parseDetachKeys(spec));
   } catch (e) {
     throw new ExitError(1, `hako: ${(e as Error).message}`);
   }
@@ -44,7 +49,7 @@ function rawMode(ctx: Ctx, on: boolean): () => void {
 }
 
 /** Wires a hijacked connection to the local stdio. */
-function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty: boolean; stdin: boolean; detachKeys?: Buffer | null }): AttachSession {
+function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty: boolean; stdin: boolean; scanner: DetachScanner | null }): AttachSession {
   const { socket, head } = conn;
   const out = opts.tty ? null : new Demuxer(() => ctx.stdout, () => ctx.stderr, (m) => ctx.stderr.write(m));
   out?.on('error', (e) => {
@@ -65,7 +70,7 @@ function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty:
   let detached = false;
   // Like docker's CLI, the detach keys are looked for here too (the daemon does the same), so
   // we stop at once whatever the daemon does with the bytes after them.
-  const scanner = opts.detachKeys ? new DetachScanner(opts.detachKeys) : null;
+  const scanner = opts.scanner;
   if (opts.stdin) {
     onData = (b: Buffer) => {
       if (detached) return;
@@ -102,10 +107,11 @@ function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty:
 }
 
 async function attachContainer(ctx: Ctx, client: Client, id: string, o: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean; detachKeys?: string | undefined; logs?: boolean }): Promise<AttachSession> {
+  const scanner = await detachScannerOf(o.detachKeys, o.tty, o.stdin);
   const conn = await client.hijack('POST', `/containers/${pathEscape(id)}/attach`, {
     query: { stream: true, stdin: o.stdin || undefined, stdout: o.stdout || undefined, stderr: o.stderr || undefined, detachKeys: o.detachKeys, logs: o.logs || undefined },
   });
-  return pump(ctx, conn, { tty: o.tty, stdin: o.stdin, detachKeys: detachKeysOf(o.detachKeys, o.tty, o.stdin) });
+  return pump(ctx, conn, { tty: o.tty, stdin: o.stdin, scanner });
 }
 
 /** Keeps the container's TTY the size of ours. */
@@ -348,9 +354,10 @@ export async function exec(ctx: Ctx): Promise<number> {
     await client.json('POST', `/exec/${Id}/start`, { body: { Detach: true, Tty: tty, ConsoleSize: consoleSize } });
     return 0;
   }
+  const scanner = await detachScannerOf(f.str('detach-keys'), tty, interactive);
   const conn = await client.hijack('POST', `/exec/${Id}/start`, { body: { Detach: false, Tty: tty, ConsoleSize: consoleSize } });
   const restore = rawMode(ctx, tty && interactive);
-  const session = pump(ctx, conn, { tty, stdin: interactive, detachKeys: detachKeysOf(f.str('detach-keys'), tty, interactive) });
+  const session = pump(ctx, conn, { tty, stdin: interactive, scanner });
   const stopResize = tty ? followResize(ctx, client, `/exec/${Id}`) : () => {};
   try {
     await session.done;
