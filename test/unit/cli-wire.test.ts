@@ -319,7 +319,7 @@ test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses, 
     // process.stdout/stderr replaced before the bundle runs: a real one would load net and stream.
     const script = `
       const seen = [];
-      const fake = { write: (s) => (seen.push(String(s)), true), isTTY: false };
+      const fake = { write: (s) => (seen.push(String(s)), true), isTTY: false, writableLength: 0, on() { return this; } };
       Object.defineProperty(process, 'stdout', { get: () => fake });
       Object.defineProperty(process, 'stderr', { get: () => fake });
       require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'run', '--rm', 'busybox', 'true']).then((code) => {

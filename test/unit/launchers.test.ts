@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,6 +25,24 @@ test('hako-runtime and hako run through their shebang, flag included, with nothi
     assert.match(r.stdout, out);
     // no DEP0111 warning from reading the v8 binding (bin/bundle-loader.cjs)
     assert.equal(r.stderr, '');
+  }
+});
+
+test('hako ends through the addon\'s _exit with the command\'s status, after the exit event (HAKO_CLI_TRACE)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-launcher-'));
+  try {
+    const trace = join(dir, 'trace');
+    const bad = spawnSync(bin('hako.cjs'), ['no-such-command'], { env: { ...env, HAKO_CLI_TRACE: trace }, encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^hako: unknown command: hako no-such-command\n/);
+    const phases = readFileSync(trace, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[2]);
+    assert.deepEqual(phases, ['cli.js', 'cli.loaded', 'cli.exit']);
+    const help = spawnSync(bin('hako.cjs'), ['run', '--help'], { env, encoding: 'utf8' });
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^\nUsage:  hako run \[OPTIONS\] IMAGE/);
+    assert.match(help.stdout, /Run 'hako run --help'|--workdir string/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

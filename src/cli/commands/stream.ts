@@ -191,9 +191,11 @@ export async function run(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const detach = ctx.flags.bool('detach');
   // create, then wait (on create's connection), attach and start each on one of their own: the
-  // daemon accepts them while the request is built and the container created.
+  // daemon accepts them while it creates the container. Opened once the create request is
+  // written (client.json writes it before its first await): ~0.5–0.9 ms of JS off its path.
+  const creating = createContainer(ctx, client, detach);
   client.prewarm(detach ? 2 : 3);
-  const { id, req } = await createContainer(ctx, client, detach);
+  const { id, req } = await creating;
   const tty = !!req.body.Tty;
   const autoRemove = ctx.flags.bool('rm');
   const enc = pathEscape(id);
