@@ -226,11 +226,11 @@ export class Client {
     if (aborted) return Promise.reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
     const mark = this.mark;
     const tag = mark ? `${method}:${full.replace(/^\/v[\d.]+\//, '/').replace(/\?.*/, '')}` : '';
-    mark?.(`cli.send ${tag}`);
+    mark?.(`cli.req.${tag}`);
     const answer = this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade, collect }, (s) => (sock = s)).catch((err: NodeJS.ErrnoException) => {
       throw this.connectError(err);
     });
-    return mark ? answer.then((r) => (mark(`cli.head ${tag}`), r)) : answer;
+    return mark ? answer.then((r) => (mark(`cli.req.${tag}-head`), r)) : answer;
   }
 
   /** The answer collected whole (a JSON request, the ping): over the unix socket without node:stream. */
