@@ -166,6 +166,8 @@ export class Client {
   onUnreachable: (() => Promise<boolean>) | null = null;
   /** Profiling: called when each request goes out and when its answer's head is in. */
   mark: ((phase: string) => void) | undefined = undefined;
+  /** Called when an answer's head (or an upgrade) came in. */
+  onAnswer: (() => void) | undefined = undefined;
 
   constructor(readonly host: HostOptions) {
     this.pool = host.host.startsWith('unix://') ? new UnixPool(host.host.slice(7)) : null;
@@ -227,9 +229,12 @@ export class Client {
     const mark = this.mark;
     const tag = mark ? `${method}:${full.replace(/^\/v[\d.]+\//, '/').replace(/\?.*/, '')}` : '';
     mark?.(`cli.req.${tag}`);
-    const answer = this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade, collect }, (s) => (sock = s)).catch((err: NodeJS.ErrnoException) => {
-      throw this.connectError(err);
-    });
+    const answer = this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade, collect }, (s) => (sock = s)).then(
+      (r) => (this.onAnswer?.(), r),
+      (err: NodeJS.ErrnoException) => {
+        throw this.connectError(err);
+      },
+    );
     return mark ? answer.then((r) => (mark(`cli.req.${tag}-head`), r)) : answer;
   }
 
@@ -260,7 +265,10 @@ export class Client {
       const req = mod.request({ ...base, ...tlsOpts, method, path: full, headers });
       opts.cancel?.onCancel(() => req.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' })));
       req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectError(err)));
-      req.on('response', resolve);
+      req.on('response', (res) => {
+        this.onAnswer?.();
+        resolve(res);
+      });
       if (onUpgrade) onUpgrade(req);
       if (payload) req.end(payload);
       else if (opts.stream) opts.stream.pipe(req);
@@ -356,7 +364,10 @@ export class Client {
     const up = new Promise<{ socket: WireSocket; head: Buffer }>((r) => (upgraded = r));
     const headers = { Connection: 'Upgrade', Upgrade: 'tcp', ...opts.headers };
     const resP = this.send(method, path, { ...opts, headers }, (req) => {
-      req.on('upgrade', (_res, socket, head) => upgraded!({ socket, head }));
+      req.on('upgrade', (_res, socket, head) => {
+        this.onAnswer?.();
+        upgraded!({ socket, head });
+      });
     }).catch((e: unknown) => {
       throw e;
     });

@@ -122,6 +122,8 @@ function usageFooter(name: string, spec: CommandSpec, hint: 'See' | 'Run'): stri
 export interface MainOptions {
   /** Profiling: called at each phase (bin/hako.cjs's HAKO_CLI_TRACE). */
   mark?: ((phase: string) => void) | undefined;
+  /** Called when the daemon answered a request (bin/hako.cjs: the run was a full one, for its code cache). */
+  answered?: (() => void) | undefined;
 }
 
 /**
@@ -290,6 +292,7 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
       });
       client = new C(host);
       client.mark = opts.mark;
+      client.onAnswer = opts.answered;
       if (!host.explicit) {
         client.onUnreachable = async () => (await import('./autostart.js')).startDaemon(host.host, out.stderr);
       }

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +53,33 @@ test('bin/hako.cjs carries the same loader code as bin/bundle-loader.cjs', () =>
   const copy = /\/\/ ---- begin copy of bin\/bundle-loader\.cjs ----\n([\s\S]*)\n\/\/ ---- end copy of bin\/bundle-loader\.cjs ----/.exec(launcher)?.[1];
   assert.ok(copy, 'the copy markers are in bin/hako.cjs');
   assert.equal(copy.trim(), loader, 'bin/hako.cjs: copy bin/bundle-loader.cjs into it again');
+});
+
+test('a run that did part of a command\'s work keeps its code cache apart until a full run writes the real one', (t) => {
+  const { loadBundle } = createRequire(import.meta.url)(bin('bundle-loader.cjs')) as {
+    loadBundle(name: string, o: { cacheKey: string }): { saveCache(o?: { partial?: boolean }): void } | null;
+  };
+  const key = `test${process.pid}`;
+  const dir = join(repoRoot, 'dist', 'bundle');
+  const files = () => readdirSync(dir).filter((f) => f.startsWith(`hako.${key}.`)).map((f) => f.replace(/^hako\.[^.]+\.(?:[0-9a-f]+\.)?/, ''));
+  const load = () => loadBundle('hako', { cacheKey: key });
+  if (!load()) {
+    t.skip('no current bundle (esbuild not installed)');
+    return;
+  }
+  try {
+    load()!.saveCache({ partial: true }); // e.g. `hako run --help` first
+    assert.deepEqual(files(), ['partial.cache']);
+    load()!.saveCache({ partial: true }); // another partial run: the partial cache stays
+    assert.deepEqual(files(), ['partial.cache']);
+    load()!.saveCache(); // a full run: the real cache, the partial one gone
+    assert.deepEqual(files(), ['cache']);
+    load()!.saveCache({ partial: true }); // the full cache is used from then on
+    load()!.saveCache();
+    assert.deepEqual(files(), ['cache']);
+  } finally {
+    for (const f of readdirSync(dir).filter((f) => f.startsWith(`hako.${key}.`))) rmSync(join(dir, f), { force: true });
+  }
 });
 
 test('after restoreRehashDefault, built-ins load with Node’s code cache again', () => {
