@@ -11,10 +11,15 @@
 // (this machine sets it globally: ~70 ms per Node start; a user's machine normally has it unset).
 // Each row also gives the median CPU time (user + sys of the command and its children, from
 // wait4), which the load on this shared machine moves less than the wall time.
-// Usage: node bench/startup.mjs [iterations=30] [--baseline DIR] [--no-cli] [--no-runtime]
+// Usage: node bench/startup.mjs [iterations=30] [--baseline DIR] [--no-cli] [--no-runtime] [--phases]
 //   (root; busybox-static, runc and the docker CLI at /usr/local/bin/docker)
 //   --baseline DIR: another built checkout of hako measured in the same run (its bin files exec'd
 //   the same way): before/after numbers under the same load.
+//   --phases: where each CLI's `run --rm` goes, in ms from its spawn (medians): hakod runs with
+//   HAKO_PHASE_TRACE (each request's arrival and answer at the daemon) and hako with
+//   HAKO_CLI_TRACE (its first line of JS, bundle loaded, arguments parsed, each request sent and
+//   its answer's head in, exit), on one clock. The tracing costs hakod a little (the CLI rows
+//   then include it, for both CLIs alike).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +36,7 @@ const baseAt = args.indexOf('--baseline');
 const baseline = baseAt >= 0 ? args.splice(baseAt, 2)[1] : undefined;
 const withCli = !flag('--no-cli');
 const withRuntime = !flag('--no-runtime');
+const withPhases = flag('--phases');
 const N = Number(args[0] ?? 30);
 const DOCKER = '/usr/local/bin/docker';
 if (process.getuid() !== 0) {
@@ -107,6 +113,7 @@ const stateBase = ['/run', '/dev/shm'].find((d) => existsSync(d));
 const stateRoot = mkdtempSync(join(stateBase ?? work, 'hako-bench-startup-state-'));
 const cgName = testCgroupName('bench-startup');
 const net = testNet();
+const phaseLog = join(work, 'phases.log');
 let hakod;
 const loadBefore = loadavg();
 const out = [];
@@ -116,9 +123,47 @@ const report = (title, rows, ratios) => {
   for (const [what, a, b] of ratios) out.push(`  ${`ratio ${what}`.padEnd(58)} ${(median(a.times) / median(b.times)).toFixed(2)}×  (cpu ${(a.cpu / b.cpu).toFixed(2)}×)`);
 };
 
+/**
+ * --phases: each row's median time from spawn to each request's arrival/answer at hakod and to
+ * each of the CLI's own marks (HAKO_CLI_TRACE), in time order. Marks of one name are numbered
+ * (#2, …) when a run has several; container IDs read `ID`.
+ */
+function phaseRounds(rows, n) {
+  const byRow = rows.map(() => new Map());
+  for (let i = 0; i < n; i++) {
+    rows.forEach((r, k) => {
+      writeFileSync(phaseLog, '');
+      const t0 = Number(process.hrtime.bigint()) / 1e6;
+      const t = timeOnce(r.argv, { ...r.env, HAKO_CLI_TRACE: phaseLog });
+      const marks = readFileSync(phaseLog, 'utf8')
+        .split('\n')
+        .map((l) => /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(l))
+        .filter((m) => m && (m[1] === '-' || m[1] === 'cli'))
+        .map((m) => [m[2].replace(/[0-9a-f]{64}/g, 'ID'), Number(m[3]) - t0]);
+      marks.push(['exited (reaped)', t]);
+      marks.sort((a, b) => a[1] - b[1]);
+      const seen = new Map();
+      for (const [p, at] of marks) {
+        const c = (seen.get(p) ?? 0) + 1;
+        seen.set(p, c);
+        const key = c > 1 ? `${p} #${c}` : p;
+        if (!byRow[k].has(key)) byRow[k].set(key, []);
+        byRow[k].get(key).push(at);
+      }
+    });
+  }
+  rows.forEach((r, k) => {
+    out.push(`  ${r.what}: ms from spawn (median of ${n})`);
+    const steps = [...byRow[k]].filter(([, v]) => v.length >= n / 2).map(([p, v]) => [p, median(v)]);
+    steps.sort((a, b) => a[1] - b[1]);
+    for (const [p, at] of steps) out.push(`    ${p.padEnd(56)} ${at.toFixed(1).padStart(6)}`);
+  });
+}
+
 async function startHakod() {
   const sock = join(work, 'hako.sock');
-  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(stateRoot, 'hakod-run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', `${cgName}-d`, ...daemonNetFlags(net)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const denv = withPhases ? { ...env, HAKO_PHASE_TRACE: phaseLog } : env;
+  const proc = spawn(process.execPath, [join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(stateRoot, 'hakod-run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', `${cgName}-d`, ...daemonNetFlags(net)], { env: denv, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => (log += d));
   const henv = { ...env, DOCKER_HOST: `unix://${sock}`, HAKO_HOST: `unix://${sock}`, DOCKER_CONFIG: join(work, 'docker-cli') };
@@ -161,6 +206,11 @@ try {
     const ratios = [['hako (installed) / docker', rows[1], rows[0]], ['node bin/hako.cjs / docker', rows[2], rows[0]]];
     if (baseline) ratios.push(['baseline hako (installed) / docker', rows[3], rows[0]]);
     report(`CLI → one hakod (load ${loadavg()})`, rows, ratios);
+    if (withPhases) {
+      progress(`phases, ${N} rounds`);
+      out.push(`phases: run --rm --network none busybox true (load ${loadavg()})`);
+      phaseRounds([rows[0], rows[1], ...(baseline ? [rows[3]] : [])], N);
+    }
   }
   if (withRuntime) {
     const b = join(work, 'bundle');

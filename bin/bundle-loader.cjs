@@ -48,6 +48,11 @@ function isCurrent(file, inputsFile) {
 /**
  * { exports, saveCache } for the bundle `name`, or null. With `cacheKey` the bundle runs from a
  * code cache; call saveCache() at the end of the run (the cache then holds what this run compiled).
+ * V8 compiles lazily, so a cache holds only the functions its run called, and an accepted cache
+ * is kept as it is: saveCache({ partial: true }) after a run that did only part of the command's
+ * work (its help, a usage error, no daemon) keeps that cache apart (`….partial.cache`), used only
+ * until a full run writes the real one. (A first `hako run --help` otherwise left `run` with a
+ * cache of 113 KB instead of 191 KB, and ~1.5 ms more of compiling at every start after.)
  */
 function loadBundle(name, { cacheKey } = {}) {
   const file = path.join(bundleDir, `${name}.cjs`);
@@ -55,12 +60,20 @@ function loadBundle(name, { cacheKey } = {}) {
   if (!cacheKey) return { exports: require(file), saveCache() {} };
   const vm = require('node:vm');
   const source = fs.readFileSync(file, 'utf8');
-  const cacheFile = path.join(bundleDir, `${name}.${cacheKey}${flagsTag()}.cache`);
+  const base = path.join(bundleDir, `${name}.${cacheKey}${flagsTag()}`);
+  const fullFile = `${base}.cache`;
+  const partialFile = `${base}.partial.cache`;
   let cachedData;
+  let loadedPartial = false;
   try {
-    cachedData = fs.readFileSync(cacheFile);
+    cachedData = fs.readFileSync(fullFile);
   } catch {
-    /* first run of this command */
+    try {
+      cachedData = fs.readFileSync(partialFile);
+      loadedPartial = true;
+    } catch {
+      /* first run of this command */
+    }
   }
   const wrapper = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   const script = new vm.Script(wrapper, { filename: file, ...(cachedData ? { cachedData } : {}) });
@@ -68,12 +81,16 @@ function loadBundle(name, { cacheKey } = {}) {
   script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, bundleDir);
   return {
     exports: mod.exports,
-    saveCache() {
-      if (cachedData && !script.cachedDataRejected) return;
+    saveCache({ partial = false } = {}) {
+      if (cachedData && !script.cachedDataRejected && (partial || !loadedPartial)) return;
+      const cacheFile = partial ? partialFile : fullFile;
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       try {
         fs.writeFileSync(tmp, script.createCachedData());
         fs.renameSync(tmp, cacheFile);
+        // A full cache replaces the partial one; a rejected full one (another node) goes.
+        if (!partial && loadedPartial) fs.rmSync(partialFile, { force: true });
+        if (partial && cachedData && !loadedPartial) fs.rmSync(fullFile, { force: true });
       } catch {
         try {
           fs.unlinkSync(tmp);

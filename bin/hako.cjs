@@ -11,8 +11,140 @@
 // node again without the flag (through the addon: Node 20 has no process.execve), or when the addon
 // is not built, runs hakod in a child node and passes signals on to it.
 'use strict';
-// (one module for both: each required file costs ~0.4 ms to resolve, read and compile)
-const { loadBundle, restoreRehashDefault } = require('./bundle-loader.cjs');
+// Profiling (bench/startup.mjs --phases): with HAKO_CLI_TRACE=<file>, the CLI's phases (this
+// file's first line, bundle loaded, arguments parsed, each request sent and answered, exit) are
+// appended to that file at exit as `hako-phase cli <phase> <CLOCK_MONOTONIC ms>`, the format and
+// clock of hakod's HAKO_PHASE_TRACE. Off, a mark is one branch.
+const traceFile = process.env.HAKO_CLI_TRACE;
+const marks = traceFile ? [['cli.js', process.hrtime.bigint()]] : null;
+const mark = marks ? (phase) => marks.push([phase, process.hrtime.bigint()]) : undefined;
+// bin/bundle-loader.cjs's code, copied in: a required file costs the command ~0.5–0.9 ms to
+// resolve, read and compile (measured with HAKO_CLI_TRACE). test/unit/launchers.test.ts checks
+// that the copy is the same as the file.
+// ---- begin copy of bin/bundle-loader.cjs ----
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+
+/**
+ * '' without node flags, else '.' and a short hash of them. V8 accepts a code cache only under
+ * the flags it was made with (its flag hash is part of the check), so a command run both as
+ * installed (the shebang's flags) and as `node bin/…` (none, as the tests do) keeps one cache
+ * per set of flags instead of rejecting and rewriting a shared one on every switch (a rejected
+ * cache costs ~17 ms: the bundle is compiled again and the cache written again).
+ */
+function flagsTag() {
+  const flags = process.execArgv.join(' ');
+  if (!flags) return '';
+  let h = 0x811c9dc5; // FNV-1a: node:crypto would load OpenSSL's algorithms for one hash
+  for (let i = 0; i < flags.length; i++) h = Math.imul(h ^ flags.charCodeAt(i), 0x01000193);
+  return '.' + (h >>> 0).toString(16);
+}
+const bundleDir = path.join(root, 'dist', 'bundle');
+
+function isCurrent(file, inputsFile) {
+  try {
+    const made = fs.statSync(file).mtimeMs;
+    // tsc (incremental) rewrites dist/.tsbuildinfo on every build that emits, and the bundles are
+    // made after tsc: one stat instead of one per input when it is there.
+    const info = fs.statSync(root + path.sep + 'dist' + path.sep + '.tsbuildinfo', { throwIfNoEntry: false });
+    if (info) return info.mtimeMs <= made;
+    // Plain concatenation, not path.join: ~120 path.join calls get it optimized by TurboFan,
+    // whose compile memory stays resident (~4 MB of the daemon's RSS, measured).
+    const base = root + path.sep;
+    for (const rel of fs.readFileSync(inputsFile, 'utf8').split('\n')) {
+      if (rel && fs.statSync(base + rel).mtimeMs > made) return false;
+    }
+    return true;
+  } catch {
+    return false; // no bundle, or an input is gone
+  }
+}
+
+/**
+ * { exports, saveCache } for the bundle `name`, or null. With `cacheKey` the bundle runs from a
+ * code cache; call saveCache() at the end of the run (the cache then holds what this run compiled).
+ * V8 compiles lazily, so a cache holds only the functions its run called, and an accepted cache
+ * is kept as it is: saveCache({ partial: true }) after a run that did only part of the command's
+ * work (its help, a usage error, no daemon) keeps that cache apart (`….partial.cache`), used only
+ * until a full run writes the real one. (A first `hako run --help` otherwise left `run` with a
+ * cache of 113 KB instead of 191 KB, and ~1.5 ms more of compiling at every start after.)
+ */
+function loadBundle(name, { cacheKey } = {}) {
+  const file = path.join(bundleDir, `${name}.cjs`);
+  if (!isCurrent(file, path.join(bundleDir, `${name}.inputs.txt`))) return null;
+  if (!cacheKey) return { exports: require(file), saveCache() {} };
+  const vm = require('node:vm');
+  const source = fs.readFileSync(file, 'utf8');
+  const base = path.join(bundleDir, `${name}.${cacheKey}${flagsTag()}`);
+  const fullFile = `${base}.cache`;
+  const partialFile = `${base}.partial.cache`;
+  let cachedData;
+  let loadedPartial = false;
+  try {
+    cachedData = fs.readFileSync(fullFile);
+  } catch {
+    try {
+      cachedData = fs.readFileSync(partialFile);
+      loadedPartial = true;
+    } catch {
+      /* first run of this command */
+    }
+  }
+  const wrapper = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+  const script = new vm.Script(wrapper, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const mod = { exports: {} };
+  script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, bundleDir);
+  return {
+    exports: mod.exports,
+    saveCache({ partial = false } = {}) {
+      if (cachedData && !script.cachedDataRejected && (partial || !loadedPartial)) return;
+      const cacheFile = partial ? partialFile : fullFile;
+      const tmp = `${cacheFile}.${process.pid}.tmp`;
+      try {
+        fs.writeFileSync(tmp, script.createCachedData());
+        fs.renameSync(tmp, cacheFile);
+        // A full cache replaces the partial one; a rejected full one (another node) goes.
+        if (!partial && loadedPartial) fs.rmSync(partialFile, { force: true });
+        if (partial && cachedData && !loadedPartial) fs.rmSync(fullFile, { force: true });
+      } catch {
+        try {
+          fs.unlinkSync(tmp);
+        } catch {
+          /* read-only install: no cache, just slower */
+        }
+      }
+    },
+  };
+}
+
+// restoreRehashDefault: the commands' shebang passes V8 `--no-rehash-snapshot` (see
+// bin/hako-runtime.cjs for what it saves). Any V8 flag also changes V8's flag hash, and with it
+// Node's own code cache of its built-in modules is rejected: every built-in loaded after
+// start-up would be compiled from source. `hako` loads net and the streams (~26 modules) for
+// its socket: require('net') takes ~2.2 ms with the cache and 10–30 ms without, more than the
+// flag saves. The flag has done its work once the isolate exists (it is read when the snapshot
+// is deserialised), so its default is restored first thing, before any other built-in is
+// loaded, and the hash matches again.
+function restoreRehashDefault() {
+  if (!process.execArgv.includes('--no-rehash-snapshot')) return;
+  // require('v8') would load the streams first (for its heap-snapshot streams), all compiled
+  // without the cache; the binding under it loads nothing. Reading it through process.binding
+  // is runtime-deprecated (DEP0111), so the warning is held back for this one access.
+  let binding;
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    binding = process.binding('v8');
+  } catch {
+    /* a Node without it: the public module, slower but the same */
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  (typeof binding?.setFlagsFromString === 'function' ? binding : require('node:v8')).setFlagsFromString('--rehash-snapshot');
+}
+// ---- end copy of bin/bundle-loader.cjs ----
 
 restoreRehashDefault();
 
@@ -75,6 +207,30 @@ function daemonWithoutFlag(args) {
   });
 }
 
+/** The native addon's exports ({} when it is not built). */
+function loadAddon() {
+  const addon = { exports: {} };
+  try {
+    process.dlopen(addon, path.join(__dirname, '..', 'build', 'hako_native.node'));
+  } catch {
+    /* not built */
+  }
+  return addon.exports;
+}
+
+/**
+ * process.exit without Node's teardown (~3 ms: platform threads joined, atexit handlers, the
+ * heap freed) through the addon's _exit (native/addon_exit.c), once the 'exit' event ran as
+ * process.exit would run it. main() has flushed stdout and stderr. Without the addon (not
+ * built), process.exit. `addon`: loaded earlier, while the command waited for the daemon.
+ */
+function exitNow(code, addon = loadAddon()) {
+  if (typeof addon.exitNow !== 'function') process.exit(code);
+  process.exitCode = code;
+  process.emit('exit', code);
+  addon.exitNow(code);
+}
+
 function fail(err) {
   process.stderr.write(`hako: ${err?.stack ?? err}\n`);
   process.exit(1);
@@ -95,12 +251,31 @@ if (argv[0] === 'runtime') {
       .catch(fail);
   }
 } else {
+  if (marks) {
+    process.once('exit', () => {
+      mark('cli.exit');
+      const text = marks.map(([p, t]) => `hako-phase cli ${p} ${(Number(t) / 1e6).toFixed(3)}\n`).join('');
+      try {
+        require('node:fs').appendFileSync(traceFile, text);
+      } catch {
+        /* profiling only */
+      }
+    });
+  }
   load('hako', '../dist/src/cli/main.js', commandOf(argv))
-    .then(({ main, saveCache }) =>
-      main(argv).then((code) => {
-        saveCache();
-        process.exit(code);
-      }),
-    )
+    .then(({ main, saveCache }) => {
+      mark?.('cli.loaded');
+      // The addon is loaded in the loop's first turn (~0.3 ms), while the daemon works on the
+      // first request, rather than after the last answer.
+      let addon;
+      setImmediate(() => (addon ??= loadAddon()));
+      // A run that got no answer from the daemon (help, a usage error, no daemon) ran only part
+      // of the command: its code cache is kept apart until a full run's replaces it.
+      let answered = false;
+      return main(argv, { mark, answered: () => (answered = true) }).then((code) => {
+        saveCache({ partial: !answered });
+        exitNow(code, addon);
+      });
+    })
     .catch(fail);
 }

@@ -5,11 +5,12 @@
 // command than node:http); TCP and TLS hosts through node:http / node:https, loaded on first use.
 import type * as Http from 'node:http';
 import type { IncomingHttpHeaders, ClientRequest } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
-import { UnixPool, type WireResult } from './wire.js';
+import type { Readable } from 'node:stream';
+import { UnixPool, type CollectedResponse, type WireResult } from './wire.js';
+import type { WireSocket } from './pipe-socket.js';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { builtin } from './builtin.js';
 
 export const CLIENT_MAX_API = '1.44';
 export const DEFAULT_HOST = 'unix:///run/hako.sock';
@@ -26,6 +27,18 @@ export class ApiError extends Error {
 
 /** An answer: its status, headers and body stream (node's IncomingMessage or wire.ts's). */
 export type Response = Readable & { statusCode?: number | undefined; statusMessage?: string | undefined; headers: IncomingHttpHeaders };
+
+/** An answer read as a stream (Response) or collected whole (CollectedResponse). */
+type Answer = Response | CollectedResponse;
+
+function isCollected(a: Answer): a is CollectedResponse {
+  return (a as CollectedResponse).body instanceof Promise;
+}
+
+/** The whole body of either kind of answer. */
+function bodyOf(a: Answer): Promise<Buffer> {
+  return isCollected(a) ? a.body : readAll(a);
+}
 
 /** The daemon could not be reached. */
 export class ConnectError extends Error {}
@@ -62,7 +75,8 @@ export function resolveHost(g: GlobalOptions, env: NodeJS.ProcessEnv = process.e
   const verify = g.tlsverify || (!!env.DOCKER_TLS_VERIFY && env.DOCKER_TLS_VERIFY !== '');
   let tls: HostOptions['tls'];
   if (g.tls || verify) {
-    const certDir = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
+    // (node:os only here: a unix-socket command need not load it)
+    const certDir = env.DOCKER_CERT_PATH || join((builtin('node:os') as typeof import('node:os')).homedir(), '.docker');
     const read = (p: string | undefined, def: string) => {
       try {
         return readFileSync(p ?? join(certDir, def));
@@ -150,6 +164,10 @@ export class Client {
   private readonly pool: UnixPool | null;
   /** Called once when the daemon is unreachable and may be started (returns true when started). */
   onUnreachable: (() => Promise<boolean>) | null = null;
+  /** Profiling: called when each request goes out and when its answer's head is in. */
+  mark: ((phase: string) => void) | undefined = undefined;
+  /** Called when an answer's head (or an upgrade) came in. */
+  onAnswer: (() => void) | undefined = undefined;
 
   constructor(readonly host: HostOptions) {
     this.pool = host.host.startsWith('unix://') ? new UnixPool(host.host.slice(7)) : null;
@@ -199,7 +217,7 @@ export class Client {
   }
 
   /** Over the unix socket: the answer, or the upgraded connection when `upgrade` and the daemon agreed. */
-  private sendWire(method: string, path: string, opts: RequestOptions, upgrade = false): Promise<WireResult> {
+  private sendWire(method: string, path: string, opts: RequestOptions, upgrade = false, collect = false): Promise<WireResult> {
     const { full, headers, payload } = this.prepare(method, path, opts);
     let sock: { destroy(e?: Error): void } | null = null;
     let aborted = false;
@@ -208,9 +226,26 @@ export class Client {
       sock?.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
     });
     if (aborted) return Promise.reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
-    return this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade }, (s) => (sock = s)).catch((err: NodeJS.ErrnoException) => {
-      throw this.connectError(err);
-    });
+    const mark = this.mark;
+    const tag = mark ? `${method}:${full.replace(/^\/v[\d.]+\//, '/').replace(/\?.*/, '')}` : '';
+    mark?.(`cli.req.${tag}`);
+    const answer = this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade, collect }, (s) => (sock = s)).then(
+      (r) => (this.onAnswer?.(), r),
+      (err: NodeJS.ErrnoException) => {
+        throw this.connectError(err);
+      },
+    );
+    return mark ? answer.then((r) => (mark(`cli.req.${tag}-head`), r)) : answer;
+  }
+
+  /** The answer collected whole (a JSON request, the ping): over the unix socket without node:stream. */
+  private async sendCollected(method: string, path: string, opts: RequestOptions): Promise<CollectedResponse> {
+    if (this.pool) {
+      const r = await this.sendWire(method, path, opts, false, true);
+      return (r as { collected: CollectedResponse }).collected;
+    }
+    const res = await this.send(method, path, opts);
+    return { statusCode: res.statusCode ?? 500, statusMessage: res.statusMessage ?? '', headers: res.headers as CollectedResponse['headers'], body: readAll(res) };
   }
 
   private async send(method: string, path: string, opts: RequestOptions, onUpgrade?: (req: ClientRequest) => void): Promise<Response> {
@@ -230,7 +265,10 @@ export class Client {
       const req = mod.request({ ...base, ...tlsOpts, method, path: full, headers });
       opts.cancel?.onCancel(() => req.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' })));
       req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectError(err)));
-      req.on('response', resolve);
+      req.on('response', (res) => {
+        this.onAnswer?.();
+        resolve(res);
+      });
       if (onUpgrade) onUpgrade(req);
       if (payload) req.end(payload);
       else if (opts.stream) opts.stream.pipe(req);
@@ -241,9 +279,9 @@ export class Client {
   /** HEAD /_ping and pick the API version (once). Starts the daemon when allowed and needed. */
   async negotiate(): Promise<void> {
     if (this.apiVersion) return;
-    let res: Response;
+    let res: CollectedResponse;
     try {
-      res = await this.send('HEAD', '/_ping', { unversioned: true });
+      res = await this.sendCollected('HEAD', '/_ping', { unversioned: true });
     } catch (e) {
       if (e instanceof ConnectError && this.onUnreachable && (e as { code?: string }).code !== 'EACCES') {
         const hook = this.onUnreachable;
@@ -252,15 +290,25 @@ export class Client {
       }
       throw e;
     }
-    res.resume();
+    res.body.catch(() => undefined);
     const server = res.headers['api-version'];
     this.apiVersion = typeof server === 'string' && server ? minVersion(CLIENT_MAX_API, server) : '1.24';
   }
 
   /** A request whose response is returned unread; throws ApiError on an error status. */
   async raw(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
-    const res = this.apiVersion === null && !opts.stream && !opts.unversioned ? await this.optimistic(method, path, opts) : (await this.negotiate(), await this.send(method, path, opts));
+    const res = this.apiVersion === null && !opts.stream && !opts.unversioned ? await this.optimistic(method, path, opts, false) : (await this.negotiate(), await this.send(method, path, opts));
     if ((res.statusCode ?? 500) >= 400) throw await errorFrom(res);
+    return res;
+  }
+
+  /**
+   * A request whose answer is collected whole: resolves once its head is in (ApiError on an error
+   * status), the body following in `body`. For JSON answers: no stream is made for them.
+   */
+  async collected(method: string, path: string, opts: RequestOptions = {}): Promise<CollectedResponse> {
+    const res = this.apiVersion === null && !opts.stream && !opts.unversioned ? await this.optimistic(method, path, opts, true) : (await this.negotiate(), await this.sendCollected(method, path, opts));
+    if (res.statusCode >= 400) throw await errorFrom(res);
     return res;
   }
 
@@ -270,20 +318,23 @@ export class Client {
    * daemon that finds the version too new (400, nothing done) and an unreachable one (the ping
    * starts it when allowed) get the ping, then the request again.
    */
-  private async optimistic(method: string, path: string, opts: RequestOptions): Promise<Response> {
-    let res: Response;
+  private async optimistic(method: string, path: string, opts: RequestOptions, collect: false): Promise<Response>;
+  private async optimistic(method: string, path: string, opts: RequestOptions, collect: true): Promise<CollectedResponse>;
+  private async optimistic(method: string, path: string, opts: RequestOptions, collect: boolean): Promise<Answer> {
+    const send = (): Promise<Answer> => (collect ? this.sendCollected(method, path, opts) : this.send(method, path, opts));
+    let res: Answer;
     try {
-      res = await this.send(method, path, opts);
+      res = await send();
     } catch (e) {
       if (!(e instanceof ConnectError)) throw e;
       await this.negotiate();
-      return this.send(method, path, opts);
+      return send();
     }
     if (res.statusCode === 400) {
       const err = await errorFrom(res);
       if (!/client version .* is too new/i.test(err.message)) throw err;
       await this.negotiate();
-      return this.send(method, path, opts);
+      return send();
     }
     const server = res.headers['api-version'];
     if (this.apiVersion === null && typeof server === 'string' && server) this.apiVersion = minVersion(CLIENT_MAX_API, server);
@@ -292,34 +343,31 @@ export class Client {
 
   /** A JSON request: returns the decoded body (or null when empty). */
   async json<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.raw(method, path, opts);
-    const body = await readAll(res);
-    if (!body.length) return null as T;
-    const text = body.toString('utf8');
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      return text as T;
-    }
+    if (opts.stream) return decodeJson<T>(await readAll(await this.raw(method, path, opts)));
+    return decodeJson<T>(await (await this.collected(method, path, opts)).body);
   }
 
   /**
    * Hijacks the connection (Upgrade: tcp). Resolves with the raw socket and any bytes that came
    * with the 101 response. A daemon that answers 200 without upgrading gets its body as the stream.
    */
-  async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: Duplex; head: Buffer; res?: Response }> {
+  async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: WireSocket; head: Buffer; res?: Response }> {
     await this.negotiate();
     if (this.pool) {
       const r = await this.sendWire(method, path, opts, true);
       if ('upgraded' in r) return r.upgraded;
-      if ((r.res.statusCode ?? 500) >= 400) throw await errorFrom(r.res);
-      return { socket: r.res as unknown as Duplex, head: Buffer.alloc(0), res: r.res };
+      const res = (r as { res: Response }).res;
+      if ((res.statusCode ?? 500) >= 400) throw await errorFrom(res);
+      return { socket: res as unknown as WireSocket, head: Buffer.alloc(0), res };
     }
-    let upgraded: ((v: { socket: Duplex; head: Buffer }) => void) | null = null;
-    const up = new Promise<{ socket: Duplex; head: Buffer }>((r) => (upgraded = r));
+    let upgraded: ((v: { socket: WireSocket; head: Buffer }) => void) | null = null;
+    const up = new Promise<{ socket: WireSocket; head: Buffer }>((r) => (upgraded = r));
     const headers = { Connection: 'Upgrade', Upgrade: 'tcp', ...opts.headers };
     const resP = this.send(method, path, { ...opts, headers }, (req) => {
-      req.on('upgrade', (_res, socket, head) => upgraded!({ socket, head }));
+      req.on('upgrade', (_res, socket, head) => {
+        this.onAnswer?.();
+        upgraded!({ socket, head });
+      });
     }).catch((e: unknown) => {
       throw e;
     });
@@ -327,7 +375,7 @@ export class Client {
     if ('u' in winner) return winner.u;
     const res = winner.res;
     if ((res.statusCode ?? 500) >= 400) throw await errorFrom(res);
-    return { socket: res as unknown as Duplex, head: Buffer.alloc(0), res };
+    return { socket: res as unknown as WireSocket, head: Buffer.alloc(0), res };
   }
 
   /** Unix sockets: opens `n` connections ahead of the requests that will need them (wire.ts). */
@@ -371,8 +419,18 @@ export function readAll(res: Readable): Promise<Buffer> {
   });
 }
 
-async function errorFrom(res: Response): Promise<ApiError> {
-  const body = (await readAll(res)).toString('utf8');
+function decodeJson<T>(body: Buffer): T {
+  if (!body.length) return null as T;
+  const text = body.toString('utf8');
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return text as T;
+  }
+}
+
+async function errorFrom(res: Answer): Promise<ApiError> {
+  const body = (await bodyOf(res)).toString('utf8');
   let message = body.trim();
   try {
     const j = JSON.parse(body) as { message?: string };

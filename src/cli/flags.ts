@@ -179,6 +179,9 @@ export function checkArgs(command: string, rule: [number, number] | undefined, c
 
 /** Typed accessors over parsed flags, with the spec's defaults. */
 export class Flags {
+  /** The rows by name, made on the first look-up of a default (run's ~100 flags, each looked up). */
+  private byName: Map<string, FlagRow> | null = null;
+
   constructor(
     readonly parsed: ParsedFlags,
     private readonly rows: FlagRow[],
@@ -187,7 +190,11 @@ export class Flags {
     return this.parsed.values.has(name);
   }
   private row(name: string): FlagRow | undefined {
-    return this.rows.find((r) => r[0] === name);
+    if (!this.byName) {
+      this.byName = new Map();
+      for (const r of this.rows) if (!this.byName.has(r[0])) this.byName.set(r[0], r);
+    }
+    return this.byName.get(name);
   }
   bool(name: string): boolean {
     const v = this.parsed.values.get(name);

@@ -119,17 +119,85 @@ function usageFooter(name: string, spec: CommandSpec, hint: 'See' | 'Run'): stri
   return `\n\nUsage:  hako ${spec.usage}\n\n${hint} 'hako ${name} --help' for more information\n`;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  // process.stdout/stderr/stdin are made on first use (a tty or pipe stream each, ~1–4 ms of a
-  // short command's start-up): only what a command uses is made.
-  const out = {
-    get stdout() {
-      return process.stdout;
-    },
-    get stderr() {
-      return process.stderr;
-    },
-  };
+export interface MainOptions {
+  /** Profiling: called at each phase (bin/hako.cjs's HAKO_CLI_TRACE). */
+  mark?: ((phase: string) => void) | undefined;
+  /** Called when the daemon answered a request (bin/hako.cjs: the run was a full one, for its code cache). */
+  answered?: (() => void) | undefined;
+}
+
+/**
+ * process.stdout/stderr as a command uses them: made on first use (a tty or pipe stream each,
+ * ~1–4 ms of a short command's start-up), so only what a command uses is made; and flushed
+ * before main returns.
+ */
+class Stdio {
+  private out: NodeJS.WriteStream | null = null;
+  private err: NodeJS.WriteStream | null = null;
+  private failed: ((code: number) => void) | null = null;
+  /** Writing stdout or stderr failed. */
+  broken = false;
+  /**
+   * Resolves with 1 when writing stdout or stderr failed (the reader of a pipe went away): the
+   * command stops there, as docker's CLI does (`write /dev/stdout: broken pipe`, status 1),
+   * instead of an unhandled 'error' event.
+   */
+  readonly failure = new Promise<number>((resolve) => (this.failed = resolve));
+
+  get stdout(): NodeJS.WriteStream {
+    if (!this.out) {
+      this.out = process.stdout;
+      this.out.on('error', (e: NodeJS.ErrnoException) => this.fail('/dev/stdout', e));
+    }
+    return this.out;
+  }
+
+  get stderr(): NodeJS.WriteStream {
+    if (!this.err) {
+      this.err = process.stderr;
+      this.err.on('error', (e: NodeJS.ErrnoException) => this.fail('/dev/stderr', e));
+    }
+    return this.err;
+  }
+
+  private fail(file: string, e: NodeJS.ErrnoException): void {
+    if (this.broken) return;
+    this.broken = true;
+    if (file !== '/dev/stderr') {
+      try {
+        this.stderr.write(`write ${file}: ${e.code === 'EPIPE' ? 'broken pipe' : e.message}\n`);
+      } catch {
+        /* stderr is gone too */
+      }
+    }
+    this.failed!(1);
+  }
+
+  /**
+   * Resolves once everything written went out. A pipe whose reader is slower than the
+   * container takes writes asynchronously, and the process exits as soon as main returns:
+   * process.exit would drop what is still queued (`hako run … | slow-reader` lost all but the
+   * first 64 KiB). docker's CLI writes everything before it exits.
+   */
+  async flush(): Promise<void> {
+    if (this.broken) return;
+    const pending = [this.out, this.err].filter((s): s is NodeJS.WriteStream => !!s && s.writableLength > 0 && !s.destroyed);
+    await Promise.all(pending.map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))));
+  }
+}
+
+export async function main(argv: string[], opts: MainOptions = {}): Promise<number> {
+  const stdio = new Stdio();
+  let code: number;
+  try {
+    code = await Promise.race([command(argv, opts, stdio), stdio.failure]);
+  } finally {
+    await stdio.flush();
+  }
+  return stdio.broken ? 1 : code;
+}
+
+async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<number> {
   // Global options stop at the first non-flag word (the command).
   let global;
   try {
@@ -151,7 +219,6 @@ export async function main(argv: string[]): Promise<number> {
     out.stdout.write(topHelp());
     return global.help ? 0 : 0;
   }
-  const aliases = aliasMap();
   let name = rest[0]!;
   rest = rest.slice(1);
   if (management.has(name)) {
@@ -168,7 +235,8 @@ export async function main(argv: string[]): Promise<number> {
     name = `${name} ${sub}`;
     rest = rest.slice(1);
   }
-  const canonical = commandModule[name] ? name : aliases.get(name);
+  // (the alias table walks every command's spec: only for a name that is not a command's own)
+  const canonical = commandModule[name] ? name : aliasMap().get(name);
   const spec = canonical ? specs[canonical] : undefined;
   if (!canonical || !spec || !commandModule[canonical]) {
     out.stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
@@ -194,6 +262,7 @@ export async function main(argv: string[]): Promise<number> {
     return argErr.exitCode;
   }
 
+  opts.mark?.('cli.parsed');
   let client: Client | undefined;
   const ctx: Ctx = {
     name: canonical,
@@ -201,10 +270,10 @@ export async function main(argv: string[]): Promise<number> {
     flags: new Flags(parsed, spec.flags),
     args: parsed.args,
     get stdout() {
-      return process.stdout;
+      return out.stdout;
     },
     get stderr() {
-      return process.stderr;
+      return out.stderr;
     },
     get stdin() {
       return process.stdin;
@@ -222,8 +291,10 @@ export async function main(argv: string[]): Promise<number> {
         tlskey: global.values.get('tlskey') as string | undefined,
       });
       client = new C(host);
+      client.mark = opts.mark;
+      client.onAnswer = opts.answered;
       if (!host.explicit) {
-        client.onUnreachable = async () => (await import('./autostart.js')).startDaemon(host.host, process.stderr);
+        client.onUnreachable = async () => (await import('./autostart.js')).startDaemon(host.host, out.stderr);
       }
       return client;
     },

@@ -7,33 +7,67 @@
 // command (loading node:http, ~2.3 ms to build the first ClientRequest against ~1.2 ms for a raw
 // socket, ~1 ms more to parse the answer), several times over for run's four requests. TCP and
 // TLS hosts keep node:http / node:https (client.ts).
-import { connect, type Socket } from 'node:net';
-import { Readable } from 'node:stream';
+// The connections are pipe-socket.ts's (libuv's pipe handle without node:net), and node:stream
+// is loaded only for an answer read as a stream: a JSON answer is collected into one Buffer
+// (`collect`), which is all `run`, `create`, `start`, `rm`, `ps`, … need.
+import type { Readable } from 'node:stream';
+import { connectUnix, type WireSocket } from './pipe-socket.js';
+import { builtin } from './builtin.js';
 
 export type Headers = Record<string, string | string[]>;
 
 /** The answer's head and its body as a stream (an IncomingMessage look-alike). */
-export class WireResponse extends Readable {
-  statusCode = 0;
-  statusMessage = '';
+export interface WireResponse extends Readable {
+  statusCode: number;
+  statusMessage: string;
   /** Lower-case names; repeated headers joined with ', ' (set-cookie kept as a list). */
-  headers: Headers = {};
-  private socket: Socket | null = null;
+  headers: Headers;
+  /** @internal */ attach(socket: WireSocket | null): void;
+}
 
-  /** @internal */ attach(socket: Socket | null): void {
-    this.socket = socket;
-  }
+let responseClass: (new () => WireResponse) | undefined;
 
-  // Like IncomingMessage: an error nobody listens for (an answer cut short that the command no
-  // longer reads) is not thrown as an uncaught exception.
-  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    this.socket = null;
-    cb(this.listenerCount('error') ? err : null);
-  }
+/** A new WireResponse; its class (and node:stream) made on the first. */
+function newResponse(): WireResponse {
+  if (!responseClass) {
+    const { Readable: R } = builtin('node:stream') as typeof import('node:stream');
+    responseClass = class extends R implements WireResponse {
+      statusCode = 0;
+      statusMessage = '';
+      headers: Headers = {};
+      private socket: WireSocket | null = null;
 
-  override _read(): void {
-    this.socket?.resume();
+      attach(socket: WireSocket | null): void {
+        this.socket = socket;
+      }
+
+      // Like IncomingMessage: an error nobody listens for (an answer cut short that the command
+      // no longer reads) is not thrown as an uncaught exception.
+      override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+        this.socket = null;
+        cb(this.listenerCount('error') ? err : null);
+      }
+
+      override _read(): void {
+        this.socket?.resume();
+      }
+    };
   }
+  return new responseClass();
+}
+
+/** An answer collected whole: its head now, its body once it is all in. */
+export interface CollectedResponse {
+  statusCode: number;
+  statusMessage: string;
+  headers: Headers;
+  /** Rejects when the connection fails before the end of the body. */
+  body: Promise<Buffer>;
+}
+
+/** A request body sent as a stream (chunked) rather than whole. */
+function isStream(b: WireRequest['body']): b is Readable {
+  return b !== undefined && !Buffer.isBuffer(b) && typeof (b as Readable).on === 'function';
 }
 
 /** The daemon's answer was not HTTP as we know it. */
@@ -49,9 +83,11 @@ export interface WireRequest {
   body?: Buffer | Readable | undefined;
   /** Send `Connection: Upgrade` / `Upgrade: tcp` and hand over the socket on a 101. */
   upgrade?: boolean;
+  /** Collect the body into one Buffer instead of streaming it (no node:stream). */
+  collect?: boolean;
 }
 
-export type WireResult = { res: WireResponse } | { upgraded: { socket: Socket; head: Buffer } };
+export type WireResult = { res: WireResponse } | { collected: CollectedResponse } | { upgraded: { socket: WireSocket; head: Buffer } };
 
 const MAX_HEAD = 64 * 1024;
 
@@ -151,20 +187,20 @@ function serializeHead(r: WireRequest, bodyHeaders: Record<string, string>): str
  * read to the end it waits (unref'd, so it keeps no process alive) for the next request.
  */
 export class UnixPool {
-  private readonly idle: Socket[] = [];
-  private readonly live = new Set<Socket>();
+  private readonly idle: WireSocket[] = [];
+  private readonly live = new Set<WireSocket>();
   /** The 'error' listener of each idle connection (a reset while idle just closes it). */
-  private readonly idleError = new Map<Socket, () => void>();
+  private readonly idleError = new Map<WireSocket, () => void>();
 
   constructor(readonly socketPath: string) {}
 
   /** Sends a request; resolves once the answer's head arrived (or the connection was upgraded). */
-  request(r: WireRequest, onSocket?: (s: Socket) => void): Promise<WireResult> {
+  request(r: WireRequest, onSocket?: (s: WireSocket) => void): Promise<WireResult> {
     const reused = this.idle.pop();
     if (reused) {
       // A kept-alive connection the daemon closed just as we sent gives no answer: once more on a
       // fresh one (only when the body can be sent again).
-      return this.exchange(reused, r, onSocket, !(r.body instanceof Readable));
+      return this.exchange(reused, r, onSocket, !isStream(r.body));
     }
     return this.exchange(this.open(), r, onSocket, false);
   }
@@ -185,8 +221,8 @@ export class UnixPool {
     }
   }
 
-  private open(): Socket {
-    const s = connect({ path: this.socketPath });
+  private open(): WireSocket {
+    const s = connectUnix(this.socketPath);
     this.live.add(s);
     s.once('close', () => {
       this.live.delete(s);
@@ -197,7 +233,7 @@ export class UnixPool {
     return s;
   }
 
-  private exchange(socket: Socket, r: WireRequest, onSocket: ((s: Socket) => void) | undefined, retry: boolean): Promise<WireResult> {
+  private exchange(socket: WireSocket, r: WireRequest, onSocket: ((s: WireSocket) => void) | undefined, retry: boolean): Promise<WireResult> {
     socket.ref();
     const idleError = this.idleError.get(socket);
     if (idleError) {
@@ -208,6 +244,11 @@ export class UnixPool {
     return new Promise<WireResult>((resolve, reject) => {
       let head: Buffer | null = Buffer.alloc(0);
       let res: WireResponse | null = null;
+      // collect: the body's parts and its promise's ends (res stays null).
+      let collected: CollectedResponse | null = null;
+      const parts: Buffer[] = [];
+      let bodyDone: ((b: Buffer) => void) | null = null;
+      let bodyFailed: ((e: Error) => void) | null = null;
       let gotBytes = false;
       let finished = false;
       let bodyLeft = -1; // Content-Length left; -1: chunked or until close
@@ -219,12 +260,15 @@ export class UnixPool {
         finished = true;
         socket.destroy();
         if (res) res.destroy(err);
+        else if (collected) bodyFailed!(err);
         else reject(err);
       };
       const done = () => {
         finished = true;
-        res!.attach(null);
-        res!.push(null);
+        if (res) {
+          res.attach(null);
+          res.push(null);
+        } else bodyDone!(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
         socket.removeListener('data', onData);
         socket.removeListener('end', onEnd);
         socket.removeListener('close', onClose);
@@ -239,7 +283,8 @@ export class UnixPool {
       };
       const body = (b: Buffer) => {
         if (!b.length) return;
-        if (!res!.push(b)) socket.pause();
+        if (!res) parts.push(b);
+        else if (!res.push(b)) socket.pause();
       };
       const onBody = (data: Buffer) => {
         if (chunked) {
@@ -306,18 +351,28 @@ export class UnixPool {
           }
           bodyLeft = Number(cl);
         } else keepAlive = false; // the body runs to the end of the connection
-        res = new WireResponse();
-        res.attach(socket);
-        res.statusCode = parsed.statusCode;
-        res.statusMessage = parsed.statusMessage;
-        res.headers = parsed.headers;
-        resolve({ res });
+        if (r.collect) {
+          const bodyP = new Promise<Buffer>((ok, ko) => {
+            bodyDone = ok;
+            bodyFailed = ko;
+          });
+          bodyP.catch(() => undefined); // the command may stop caring once the head said enough
+          collected = { statusCode: parsed.statusCode, statusMessage: parsed.statusMessage, headers: parsed.headers, body: bodyP };
+          resolve({ collected });
+        } else {
+          res = newResponse();
+          res.attach(socket);
+          res.statusCode = parsed.statusCode;
+          res.statusMessage = parsed.statusMessage;
+          res.headers = parsed.headers;
+          resolve({ res });
+        }
         if (bodyLeft === 0) done();
         else if (rest.length) onData(rest);
       };
       const onEnd = () => {
         if (finished) return;
-        if (res && bodyLeft === -1 && !chunked) {
+        if ((res || collected) && bodyLeft === -1 && !chunked) {
           done(); // a body delimited by the end of the connection
           return;
         }
@@ -325,20 +380,20 @@ export class UnixPool {
       };
       const onClose = () => {
         if (finished) return;
-        if (retry && !gotBytes && !res) {
+        if (retry && !gotBytes && !res && !collected) {
           finished = true;
           socket.destroy();
           resolve(this.exchange(this.open(), r, onSocket, false));
           return;
         }
-        fail(new Error(res ? 'the daemon closed the connection before the end of the answer' : 'the daemon closed the connection without an answer'));
+        fail(new Error(res || collected ? 'the daemon closed the connection before the end of the answer' : 'the daemon closed the connection without an answer'));
       };
       socket.on('data', onData);
       socket.on('end', onEnd);
       socket.on('close', onClose);
       const onError = (err: NodeJS.ErrnoException) => {
         if (finished) return;
-        if (retry && !gotBytes && !res && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        if (retry && !gotBytes && !res && !collected && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
           onClose();
           return;
         }
@@ -347,7 +402,7 @@ export class UnixPool {
       socket.on('error', onError);
 
       const b = r.body;
-      if (b instanceof Readable) {
+      if (isStream(b)) {
         socket.write(serializeHead(r, { 'Transfer-Encoding': 'chunked' }));
         b.on('data', (c: Buffer | string) => {
           const buf = typeof c === 'string' ? Buffer.from(c) : c;

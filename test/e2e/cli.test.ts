@@ -184,6 +184,25 @@ test('hako run, ps, logs, exec, stop, rm with the engine', { skip: skipContainer
   assert.ok(!existsSync('/nonexistent'));
 });
 
+test('hako run into a pipe: a slow reader gets all of the output; a reader that goes away ends it like docker (broken pipe, status 1)', { skip: skipContainers }, async () => {
+  await hako(['pull', ref]);
+  const sh = (script: string) =>
+    new Promise<Result>((resolve) => {
+      execFile('/bin/sh', ['-c', script], { env: { ...d.env, HAKO_HOST: d.host, HAKO: HAKO, NODE: process.execPath, REF: ref }, timeout: 60_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  // 200000 lines (1.3 MB) are far more than a pipe holds: the CLI must wait for the reader
+  // before it exits (it once exited with them queued and the reader got 64 KiB).
+  const slow = await sh('"$NODE" "$HAKO" run --rm "$REF" sh -c "seq 1 200000; exit 4" | (sleep 1; wc -l); echo "status $?"');
+  assert.equal(slow.stdout.trim().split(/\s+/).join(' '), '200000 status 0', slow.stderr);
+  const closed = await sh('{ "$NODE" "$HAKO" run --rm --name clipipe "$REF" sh -c "seq 1 2000000; exit 4"; echo "hako $?" >&2; } | head -1');
+  // (the container outlives the CLI, as with docker: it would still be writing when the daemon stops)
+  await hako(['rm', '-f', 'clipipe'], { ok: false });
+  assert.equal(closed.stdout, '1\n');
+  assert.match(closed.stderr, /^write \/dev\/stdout: broken pipe\nhako 1\n$/);
+});
+
 test('hako start -a prints each start’s output; run -it detaches on the detach keys (under script(1) for a terminal)', { skip: skipContainers || (!existsSync('/usr/bin/script') && 'script(1) is missing (bsdutils)') }, async () => {
   await hako(['pull', ref]);
   const id = (await hako(['create', ref, 'echo', 'hi'])).stdout.trim();

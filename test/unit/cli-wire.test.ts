@@ -4,9 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { Client, ConnectError, ApiError, readAll } from '../../src/cli/client.js';
 import { ChunkedDecoder, parseHead, MalformedAnswerError } from '../../src/cli/wire.js';
@@ -287,5 +289,59 @@ test('TCP hosts keep node:http: JSON answers and the hijack', opts, async () => 
     c.close();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
+  }
+});
+
+test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses, and neither node:net nor node:stream loaded', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const order: string[] = [];
+  const s = await serve((req, sock) => {
+    const line = req.head.split('\r\n')[0]!.replace(/ HTTP\/1\.1$/, '');
+    order.push(line);
+    if (line.startsWith('POST /v1.44/containers/create')) sock.write(json('201 Created', { Id: 'c1', Warnings: [] }));
+    else if (line.startsWith('POST /v1.44/containers/c1/wait')) sock.write(json('200 OK', { StatusCode: 3 }));
+    else if (line.startsWith('POST /v1.44/containers/c1/attach')) {
+      sock.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+      // the container's output once it was started, then its end
+      const started = setInterval(() => {
+        if (!order.some((l) => l.startsWith('POST /v1.44/containers/c1/start'))) return;
+        clearInterval(started);
+        sock.end(Buffer.from([1, 0, 0, 0, 0, 0, 0, 3, 104, 105, 10]));
+      }, 5);
+    } else if (line.startsWith('POST /v1.44/containers/c1/start')) sock.write('HTTP/1.1 204 No Content\r\nApi-Version: 1.44\r\n\r\n');
+    else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
+  });
+  try {
+    // process.stdout/stderr replaced before the bundle runs: a real one would load net and stream.
+    const script = `
+      const seen = [];
+      const fake = { write: (s) => (seen.push(String(s)), true), isTTY: false, writableLength: 0, on() { return this; } };
+      Object.defineProperty(process, 'stdout', { get: () => fake });
+      Object.defineProperty(process, 'stderr', { get: () => fake });
+      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'run', '--rm', 'busybox', 'true']).then((code) => {
+        const loaded = ['net', 'stream'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+        require('node:fs').writeSync(1, JSON.stringify({ code, out: seen.join(''), loaded }));
+      });`;
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { code: 3, out: 'hi\n', loaded: [] });
+    assert.deepEqual(
+      order.map((l) => l.replace(/\?.*/, '')),
+      ['POST /v1.44/containers/create', 'POST /v1.44/containers/c1/wait', 'POST /v1.44/containers/c1/attach', 'POST /v1.44/containers/c1/start'],
+    );
+    assert.match(order[1]!, /condition=removed/);
+  } finally {
+    await s.done();
   }
 });

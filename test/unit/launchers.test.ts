@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,6 +26,59 @@ test('hako-runtime and hako run through their shebang, flag included, with nothi
     assert.match(r.stdout, out);
     // no DEP0111 warning from reading the v8 binding (bin/bundle-loader.cjs)
     assert.equal(r.stderr, '');
+  }
+});
+
+test('hako ends through the addon\'s _exit with the command\'s status, after the exit event (HAKO_CLI_TRACE)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-launcher-'));
+  try {
+    const trace = join(dir, 'trace');
+    const bad = spawnSync(bin('hako.cjs'), ['no-such-command'], { env: { ...env, HAKO_CLI_TRACE: trace }, encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^hako: unknown command: hako no-such-command\n/);
+    const phases = readFileSync(trace, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[2]);
+    assert.deepEqual(phases, ['cli.js', 'cli.loaded', 'cli.exit']);
+    const help = spawnSync(bin('hako.cjs'), ['run', '--help'], { env, encoding: 'utf8' });
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^\nUsage:  hako run \[OPTIONS\] IMAGE/);
+    assert.match(help.stdout, /Run 'hako run --help'|--workdir string/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bin/hako.cjs carries the same loader code as bin/bundle-loader.cjs', () => {
+  const loader = readFileSync(bin('bundle-loader.cjs'), 'utf8').split("'use strict';\n")[1]!.replace('module.exports = { loadBundle, restoreRehashDefault };\n', '').trim();
+  const launcher = readFileSync(bin('hako.cjs'), 'utf8');
+  const copy = /\/\/ ---- begin copy of bin\/bundle-loader\.cjs ----\n([\s\S]*)\n\/\/ ---- end copy of bin\/bundle-loader\.cjs ----/.exec(launcher)?.[1];
+  assert.ok(copy, 'the copy markers are in bin/hako.cjs');
+  assert.equal(copy.trim(), loader, 'bin/hako.cjs: copy bin/bundle-loader.cjs into it again');
+});
+
+test('a run that did part of a command\'s work keeps its code cache apart until a full run writes the real one', (t) => {
+  const { loadBundle } = createRequire(import.meta.url)(bin('bundle-loader.cjs')) as {
+    loadBundle(name: string, o: { cacheKey: string }): { saveCache(o?: { partial?: boolean }): void } | null;
+  };
+  const key = `test${process.pid}`;
+  const dir = join(repoRoot, 'dist', 'bundle');
+  const files = () => readdirSync(dir).filter((f) => f.startsWith(`hako.${key}.`)).map((f) => f.replace(/^hako\.[^.]+\.(?:[0-9a-f]+\.)?/, ''));
+  const load = () => loadBundle('hako', { cacheKey: key });
+  if (!load()) {
+    t.skip('no current bundle (esbuild not installed)');
+    return;
+  }
+  try {
+    load()!.saveCache({ partial: true }); // e.g. `hako run --help` first
+    assert.deepEqual(files(), ['partial.cache']);
+    load()!.saveCache({ partial: true }); // another partial run: the partial cache stays
+    assert.deepEqual(files(), ['partial.cache']);
+    load()!.saveCache(); // a full run: the real cache, the partial one gone
+    assert.deepEqual(files(), ['cache']);
+    load()!.saveCache({ partial: true }); // the full cache is used from then on
+    load()!.saveCache();
+    assert.deepEqual(files(), ['cache']);
+  } finally {
+    for (const f of readdirSync(dir).filter((f) => f.startsWith(`hako.${key}.`))) rmSync(join(dir, f), { force: true });
   }
 });
 

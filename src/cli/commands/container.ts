@@ -8,7 +8,7 @@ import { ago, goTimeString, humanSize, bytesSize } from '../units.js';
 import { forEach, filtersQuery, inspectContainer, confirm, type Json } from './common.js';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { pipeline } from '../builtin.js';
 
 const enc = pathEscape;
 

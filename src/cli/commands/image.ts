@@ -7,17 +7,17 @@ import { ago, goTimeString, humanDuration, humanSize } from '../units.js';
 import { forEach, filtersQuery, pullImage, registryAuthHeader, splitReference, confirm, readStdin, type Json } from './common.js';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { pipeline } from '../builtin.js';
 
 export async function pull(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const ref = ctx.args[0]!;
   const all = ctx.flags.bool('all-tags');
   const quiet = ctx.flags.bool('quiet');
-  const { ProgressError } = await import('../progress.js');
   try {
     await pullImage(ctx, client, ref, { platform: ctx.flags.str('platform') || undefined, quiet, out: () => ctx.stdout, all });
   } catch (e) {
+    const { ProgressError } = await import('../progress.js');
     if (e instanceof ProgressError) throw new ExitError(1, e.message);
     throw e;
   }
