@@ -14,6 +14,7 @@ import type { ImageRecord, MetadataStore } from './store/metadata.js';
 import type { RegistryClient } from './registry/client.js';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
 import { isoTime } from '../common/time.js';
+import { pullMark } from './pull-trace.js';
 
 /**
  * What pull needs from the snapshotter (src/image/unpack). Until one is wired, pull stores and
@@ -177,9 +178,11 @@ async function ensureLayer(ctx: PullContext, fetcher: BlobFetcher, layer: Descri
   if (unpacker) {
     report({ id, status: 'Extracting' });
     let computed: Digest | undefined;
+    pullMark('layer.ingested');
     if (unpackP) computed = await unpackP;
     else if (ctx.unpacking.has(chainId)) computed = await ctx.unpacking.get(chainId)!;
     else if (!unpacker.has(chainId)) computed = await startUnpack(ctx.content.openBlob(layer.digest));
+    pullMark('layer.unpacked');
     if (computed !== undefined && computed !== diffId) {
       await unpacker.remove?.(chainId).catch(() => undefined);
       throw new HakoError({ step: `diff ID mismatch for layer ${layer.digest}: the image config says ${diffId}, the layer unpacks to ${computed}`, hint: 'nothing was stored', kind: 'internal' });
@@ -205,6 +208,7 @@ export async function pull(ctx: PullContext, refString: string, opts: PullOption
 
 async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Promise<PullResult> {
   const signal = opts.signal;
+  pullMark('pull.start');
   const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? (await import('./platform.js')).parsePlatform(opts.platform) : normalizePlatform(opts.platform);
   const client = ctx.client(ref.domain);
   const repo = ref.path;
@@ -214,6 +218,7 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
   await ctx.content.init();
   await ctx.meta.init();
   const top = await topP;
+  pullMark('pull.manifest');
   const topParsed = parseManifest(top.bytes, top.mediaType);
   let manifestBytes = top.bytes;
   let manifestDigest = top.digest;
@@ -298,6 +303,7 @@ interface Resolved {
 async function pullManifest(ctx: PullContext, ref: Reference, opts: PullOptions, r: Resolved): Promise<PullResult> {
   const { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest } = r;
   const configBytes = await r.configP;
+  pullMark('pull.config');
   const config: ImageConfig = parseImageConfig(configBytes);
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {
@@ -352,6 +358,7 @@ async function finishPull(
   for (const i of waiting) report({ id: shortDigest(manifest.layers[i]!.digest), status: 'Waiting' });
   const flags = await pool(manifest.layers, concurrency, (layer, i) => ensureLayer(ctx, fetcherOf(layer.digest), layer, diffIds[i]!, chainIds[i]!, report, signal));
   const downloaded = flags.filter((x) => x).length;
+  pullMark('pull.layers-done');
 
   const hadRecord = (await before) !== undefined; // read before this pull writes it
   // Only now, with every layer verified and stored, do the manifests, the record and the
@@ -395,8 +402,11 @@ async function finishPull(
     try {
       for (const x of staged) if (x.status === 'rejected') throw x.reason;
       await blobs;
+      pullMark('pull.blobs-committed');
       await recFile!.commit();
+      pullMark('pull.record-committed');
       await refsFile!.commit();
+      pullMark('pull.refs-committed');
     } catch (err) {
       await Promise.all([recFile?.abort(), refsFile?.abort()]);
       throw err;

@@ -3,14 +3,15 @@
 // while its digest is computed, fsynced, then renamed into blobs/. A partial file left by an
 // interrupted download is resumed (its bytes are re-hashed, the rest fetched with Range).
 // Concurrent ingests of one digest in this process share a single download.
-import { createReadStream, existsSync, statSync, type ReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { close as closeCb, closeSync, createReadStream, existsSync, fstatSync, fsync as fsyncCb, ftruncateSync, mkdirSync, openSync, statSync, writeSync, writev as writevCb, type ReadStream } from 'node:fs';
+import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { digestHex, hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
 import { fsyncDir } from '../../common/atomic-file.js';
+import { pullMark } from '../pull-trace.js';
 
 export interface ExpectedBlob {
   digest: Digest;
@@ -98,6 +99,20 @@ async function writeTap(tap: Writable | undefined, chunk: Buffer): Promise<void>
   }
 }
 
+/** writev of every byte of `bufs` (a short write continues where it stopped). */
+async function writevAll(fd: number, bufs: Buffer[]): Promise<void> {
+  let total = 0;
+  for (const b of bufs) total += b.length;
+  let done = await new Promise<number>((resolve, reject) => writevCb(fd, bufs, (err, n) => (err ? reject(err) : resolve(n))));
+  while (done < total) {
+    const rest = Buffer.concat(bufs).subarray(done);
+    done += await new Promise<number>((resolve, reject) => writevCb(fd, [rest], (err, n) => (err ? reject(err) : resolve(n))));
+  }
+}
+
+const fdSync = (fd: number): Promise<void> => new Promise((resolve, reject) => fsyncCb(fd, (err) => (err ? reject(err) : resolve())));
+const fdClose = (fd: number): Promise<void> => new Promise((resolve, reject) => closeCb(fd, (err) => (err ? reject(err) : resolve())));
+
 /** Bytes of a download collected before they are written to the partial file with one writev. */
 const WRITE_BATCH = 1 << 20;
 
@@ -114,9 +129,11 @@ export class ContentStore {
   }
 
   async init(): Promise<void> {
+    // Synchronous: two mkdir calls (EEXIST once the store exists), not four thread-pool round
+    // trips at the start of every pull and ingest.
     try {
-      await mkdir(this.blobsDir, { recursive: true });
-      await mkdir(this.ingestDir, { recursive: true });
+      mkdirSync(this.blobsDir, { recursive: true });
+      mkdirSync(this.ingestDir, { recursive: true });
     } catch (err) {
       throw fromSystemError(`create content store in ${this.root}`, err, this.root);
     }
@@ -215,12 +232,14 @@ export class ContentStore {
     try {
       await Promise.all(
         todo.map(async (it, i) => {
-          const fh = await open(tmps[i]!, 'wx', 0o644);
+          // Small files: created and written synchronously; only the fsync waits on the pool.
+          const fd = openSync(tmps[i]!, 'wx', 0o644);
           try {
-            await fh.writeFile(it.data);
-            await fh.sync();
+            let off = 0;
+            while (off < it.data.length) off += writeSync(fd, it.data, off);
+            await fdSync(fd);
           } finally {
-            await fh.close();
+            closeSync(fd);
           }
         }),
       ).catch((err: unknown) => {
@@ -278,16 +297,17 @@ export class ContentStore {
     const what = expected.what ?? 'blob';
     const partial = join(this.ingestDir, `${digestHex(expected.digest)}.partial`);
     const hasher = newHasher();
-    let fh: FileHandle | undefined;
+    let fd: number | undefined;
     let offset = 0;
     let resumedFrom = 0;
     const tap = opts.tap?.();
     try {
       try {
-        fh = await open(partial, 'a+', 0o644);
-        const existing = (await fh.stat()).size;
+        // Opened synchronously (one syscall each): the first bytes of the body wait for this.
+        fd = openSync(partial, 'a+', 0o644);
+        const existing = fstatSync(fd).size;
         if (existing > expected.size) {
-          await fh.truncate(0);
+          ftruncateSync(fd, 0);
         } else if (existing > 0) {
           // Re-hash what an earlier attempt left, and give it to the tap first.
           for await (const chunk of createReadStream(partial, { end: existing - 1, highWaterMark: 1 << 20 })) {
@@ -310,7 +330,7 @@ export class ContentStore {
         pending = [];
         pendingBytes = 0;
         try {
-          await fh!.writev(bufs);
+          await writevAll(fd!, bufs);
         } catch (err) {
           throw fromSystemError(`write ${what} ${expected.digest} to ${this.ingestDir}`, err, partial);
         }
@@ -357,22 +377,26 @@ export class ContentStore {
           await sleep(Math.min(100 * 2 ** (attempt - 1), 2000), opts.signal);
         }
       }
+      pullMark('ingest.body-end');
       const got = hasherDigest(hasher);
       this.check(expected, got, offset);
       // Verified: the tap may finish (e.g. unpack its last entries) while the blob is made durable.
       tap?.end();
       try {
-        await fh.sync();
-        await fh.close();
-        fh = undefined;
+        await fdSync(fd);
+        pullMark('ingest.fsynced');
+        const f = fd;
+        fd = undefined;
+        await fdClose(f);
         await rename(partial, this.blobPath(expected.digest));
         await fsyncDir(this.blobsDir);
+        pullMark('ingest.dir-fsynced');
       } catch (err) {
         throw fromSystemError(`store ${what} ${expected.digest}`, err, partial);
       }
       return { downloaded: true, tapped: tap !== undefined, resumedFrom };
     } catch (err) {
-      await fh?.close().catch(() => undefined);
+      if (fd !== undefined) await fdClose(fd).catch(() => undefined);
       // Keep a partial download only when it can be resumed: a broken connection. A bad digest,
       // a full disk or anything else removes it, so nothing is left behind.
       if (!isRetryable(err) || offset === 0) {

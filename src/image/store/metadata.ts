@@ -1,8 +1,8 @@
 // Image metadata: one small JSON record per image (<root>/image/images/<id hex>.json), a
 // reference table (<root>/image/refs.json: `name:tag` and `name@digest` → image), and leases
 // (<root>/image/leases/<owner>.json) that containers hold on images. All written atomically.
-import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFile, readdir, unlink } from 'node:fs/promises';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromSystemError } from '../../common/errors.js';
 import { digestHex, isDigest, type Digest } from '../digest.js';
@@ -68,9 +68,10 @@ export class MetadataStore {
   }
 
   async init(): Promise<void> {
+    // Synchronous: two mkdir calls (EEXIST once the store exists) at the start of every pull.
     try {
-      await mkdir(this.imagesDir, { recursive: true });
-      await mkdir(this.leasesDir, { recursive: true });
+      mkdirSync(this.imagesDir, { recursive: true });
+      mkdirSync(this.leasesDir, { recursive: true });
     } catch (err) {
       throw fromSystemError(`create image metadata in ${this.dir}`, err, this.dir);
     }
