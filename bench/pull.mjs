@@ -20,7 +20,7 @@
 // beside the fresh-daemon rows (the floor is timed again in that pass, so that all three take
 // turns under the same load).
 // Usage: node bench/pull.mjs [runs] [--dir /path/on/fs/to/test] [--fresh-ext4] [--delete-between-runs] [--phases]
-//   [--warm] [--images busybox,debian] [--no-docker] [--hakod-cpu-prof DIR]
+//   [--warm] [--images busybox,debian] [--no-docker] [--hakod-cpu-prof DIR] [--hako-repo DIR]
 // (root; skopeo, docker-registry, debootstrap installed; the debian rootfs is made once with
 // debootstrap from Debian's mirror and cached in .tmp/bench-cache). Node commands run with
 // NODE_EXTRA_CA_CERTS unset.
@@ -55,6 +55,8 @@ const onlyImages = flagValue('--images')?.split(',');
 const noDocker = args.includes('--no-docker');
 // --hakod-cpu-prof DIR: every hakod runs with node's --cpu-prof; the profiles land in DIR.
 const hakodProfDir = flagValue('--hakod-cpu-prof');
+// --hako-repo DIR: the hako CLI and hakod of another checkout (built), e.g. to compare with a base commit.
+const hakoRepo = flagValue('--hako-repo') ?? repo;
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 if (process.getuid() !== 0) {
@@ -232,7 +234,7 @@ async function startHakod(dir, registryHost) {
   const fd = openSync(log, 'w');
   const prof = hakodProfDir ? ['--cpu-prof', '--cpu-prof-interval', '100', `--cpu-prof-dir=${hakodProfDir}`] : [];
   const traceFile = withPhases ? join(dir, 'phases.trace') : undefined;
-  const proc = spawn(process.execPath, [...prof, join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registryHost, ...daemonNetFlags(net)], { env: traceFile ? { ...env, HAKO_PHASE_TRACE: traceFile } : env, stdio: ['ignore', fd, fd] });
+  const proc = spawn(process.execPath, [...prof, join(hakoRepo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registryHost, ...daemonNetFlags(net)], { env: traceFile ? { ...env, HAKO_PHASE_TRACE: traceFile } : env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
   for (let i = 0; i < 200 && proc.exitCode === null; i++) {
@@ -316,7 +318,7 @@ try {
       if (mode === 'warm') {
         // Each daemon serves one unrelated pull first, then idles as a user's would between pulls
         // (hakod trims its heap after 1 s idle).
-        sh(join(repo, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: hakod.env });
+        sh(join(hakoRepo, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: hakod.env });
         if (dockerd) sh('docker', ['pull', '-q', warmRef], { env: dockerd.env });
         await new Promise((r) => setTimeout(r, 1500));
         await settle(hakod.proc.pid);
@@ -358,7 +360,7 @@ try {
         const hakoCli = () => {
           const c0 = cpuOf(hakod.proc.pid);
           const from = Number(process.hrtime.bigint()) / 1e6;
-          r0.hakoCli.push(timeIt(() => sh(join(repo, 'bin/hako.cjs'), ['pull', '-q', ref], { env: hakod.env })));
+          r0.hakoCli.push(timeIt(() => sh(join(hakoRepo, 'bin/hako.cjs'), ['pull', '-q', ref], { env: hakod.env })));
           if (withPhases) r0.cliPhases.push({ ...hakodPhases(hakod.traceFile, from, Number(process.hrtime.bigint()) / 1e6), 'CLI exited': r0.hakoCli[r0.hakoCli.length - 1] });
           r0.hakodCpu.push(cpuOf(hakod.proc.pid) - c0);
           r0.hakodRss.push(hwmOf(hakod.proc.pid));

@@ -25,6 +25,29 @@ export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
       }
       return { diffId: diffId as Digest };
     },
+    // Into a scratch snapshot (tmp/), named at commit: an atomic rename, or removed when another
+    // pull made that snapshot meanwhile.
+    async unpackDetached(input, layer, signal) {
+      const dir = await snaps.prepareLayer(layer.digest);
+      try {
+        const r = await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal });
+        return {
+          diffId: r.diffId as Digest,
+          commit: async (chainId) => {
+            try {
+              await snaps.commitLayer(chainId, dir);
+            } catch (e) {
+              await snaps.abortLayer(dir);
+              throw e;
+            }
+          },
+          discard: () => snaps.abortLayer(dir),
+        };
+      } catch (e) {
+        await snaps.abortLayer(dir);
+        throw e;
+      }
+    },
     async remove(chainId) {
       if (snaps.has(chainId)) await snaps.removeLayer(chainId);
     },

@@ -2,14 +2,15 @@
 // config and layers. Each layer's HTTP body is streamed once: into the verifying blob writer and,
 // when its snapshot is missing, at the same time into the unpacker (no temp copy of the tar).
 import { PassThrough, type Readable } from 'node:stream';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { HakoError } from '../common/errors.js';
-import { sha256, type Digest } from './digest.js';
+import { isDigest, sha256, type Digest } from './digest.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from './manifest.js';
 import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from './platform.js';
 import { familiarString, formatReference, parseReference, repositoryName, type Reference } from './reference.js';
-import type { BlobFetcher, ContentStore } from './store/content.js';
+import type { BlobFetcher, ContentStore, IngestResult } from './store/content.js';
 import type { ImageRecord, MetadataStore } from './store/metadata.js';
 import type { RegistryClient } from './registry/client.js';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
@@ -30,6 +31,81 @@ export interface LayerUnpacker {
   unpack(chainId: Digest, input: Readable, layer: Descriptor, signal?: AbortSignal): Promise<{ diffId: Digest }>;
   /** Removes a committed snapshot (when its diff ID does not match the config, or on GC). */
   remove?(chainId: Digest): Promise<void>;
+  /**
+   * Unpacks a layer before its chain ID is known (the config, which names the diff IDs, may
+   * still be on its way): into a scratch snapshot that `commit` names, or `discard` removes.
+   * Resolves once every entry is written. Pull starts the first layers' downloads and unpacks
+   * this way as soon as the manifest is in.
+   */
+  unpackDetached?(input: Readable, layer: Descriptor, signal?: AbortSignal): Promise<DetachedLayer>;
+}
+
+/** A layer unpacked by `unpackDetached`, not yet a snapshot. */
+export interface DetachedLayer {
+  /** The sha256 of the uncompressed tar. */
+  diffId: Digest;
+  /** Makes it the snapshot `chainId` (when that snapshot appeared meanwhile, this copy is removed). */
+  commit(chainId: Digest): Promise<void>;
+  /** Removes the scratch snapshot. */
+  discard(): Promise<void>;
+}
+
+/**
+ * A layer whose download, and unpack (`unpackDetached`), started as soon as the manifest named
+ * it, before the config: ensureLayer takes it over when the config gives its chain ID.
+ */
+interface EarlyLayer {
+  ingest: Promise<IngestResult>;
+  /** Set when this download is the one that fetches the blob (the tap was asked for). */
+  unpack: Promise<DetachedLayer> | undefined;
+  /** Bytes received before ensureLayer took over (progress is reported from then on). */
+  bytes: number;
+  progress: ((n: number) => void) | undefined;
+  taken: boolean;
+  /** Lets the verified blob into the store (ensureLayer took the layer over). */
+  release: () => void;
+  /** Stops the download and unpack: the pull failed before the layer was needed; nothing is kept. */
+  cancel: (why: Error) => void;
+}
+
+function startEarlyLayer(ctx: PullContext, unpacker: LayerUnpacker, layer: Descriptor, fetcher: BlobFetcher, signal?: AbortSignal): EarlyLayer {
+  // Until the config says the layer is needed, the blob may not enter the store: a pull that
+  // fails before (a missing config) stores nothing.
+  let release!: () => void;
+  let refuse!: (why: Error) => void;
+  const gate = new Promise<void>((resolve, reject) => {
+    release = resolve;
+    refuse = reject;
+  });
+  gate.catch(() => undefined);
+  const ac = new AbortController();
+  const sig = signal ? AbortSignal.any([signal, ac.signal]) : ac.signal;
+  const cancel = (why: Error): void => {
+    refuse(why);
+    ac.abort(why);
+  };
+  const job: EarlyLayer = { ingest: Promise.resolve({ downloaded: false, tapped: false, resumedFrom: 0 }), unpack: undefined, bytes: 0, progress: undefined, taken: false, release, cancel };
+  job.ingest = ctx.content.ingest({ digest: layer.digest, size: layer.size, what: 'layer' }, fetcher, {
+    signal: sig,
+    commitGate: gate,
+    onProgress: (n) => (job.progress ? job.progress(n) : (job.bytes += n)),
+    tap: () => {
+      const tap = new PassThrough({ highWaterMark: 1 << 20 });
+      job.unpack = unpacker.unpackDetached!(tap, layer, sig);
+      job.unpack.catch(() => tap.destroy());
+      return tap;
+    },
+  });
+  job.ingest.catch(() => undefined); // awaited by ensureLayer or at the end of the pull
+  return job;
+}
+
+/** An early layer nobody took over (the pull failed first): its download ends, its unpack goes. */
+async function dropEarlyLayer(job: EarlyLayer): Promise<void> {
+  job.cancel(new HakoError({ step: 'the pull ended before this layer was needed', kind: 'internal' }));
+  await job.ingest.catch(() => undefined);
+  const d = await job.unpack?.catch(() => undefined);
+  await d?.discard().catch(() => undefined);
 }
 
 /** The OCI chain IDs: chain[0] = diff[0], chain[n] = sha256(chain[n-1] + " " + diff[n]). */
@@ -131,6 +207,72 @@ async function fetchManifest(ctx: PullContext, client: RegistryClient, ref: Refe
   }
   void ctx;
   return { bytes: m.bytes, digest: got, mediaType: m.mediaType };
+}
+
+function diffIdMismatch(layer: Descriptor, diffId: Digest, computed: Digest): HakoError {
+  return new HakoError({ step: `diff ID mismatch for layer ${layer.digest}: the image config says ${diffId}, the layer unpacks to ${computed}`, hint: 'nothing was stored', kind: 'internal' });
+}
+
+/** ensureLayer for a layer whose download (and unpack) started early. */
+async function takeEarlyLayer(ctx: PullContext, job: EarlyLayer, layer: Descriptor, diffId: Digest, chainId: Digest, report: ProgressSink, signal?: AbortSignal): Promise<boolean> {
+  job.taken = true;
+  job.release();
+  const unpacker = ctx.unpacker!;
+  const id = shortDigest(layer.digest);
+  const bytes = new ByteProgress(report, id, 'Downloading', layer.size);
+  if (job.bytes > 0) bytes.add(job.bytes);
+  job.progress = (n) => bytes.add(n);
+  let res: IngestResult;
+  try {
+    res = await job.ingest;
+  } catch (err) {
+    // The tap ends once the digest verifies, before the blob is durable: when storing it fails
+    // after that, the unpack may have finished, and its scratch snapshot must go too.
+    await job.unpack?.then((d) => d.discard(), () => undefined);
+    throw err;
+  }
+  bytes.done();
+  if (res.downloaded) {
+    report({ id, status: 'Verifying Checksum' });
+    report({ id, status: 'Download complete' });
+  }
+  report({ id, status: 'Extracting' });
+  let computed: Digest | undefined;
+  if (job.unpack) {
+    const settle = (async (): Promise<Digest> => {
+      const d = await job.unpack!;
+      if (d.diffId !== diffId) {
+        await d.discard();
+        throw diffIdMismatch(layer, diffId, d.diffId);
+      }
+      if (unpacker.has(chainId)) await d.discard();
+      else await d.commit(chainId);
+      return d.diffId;
+    })();
+    // Concurrent pulls of this chain in this process wait for this one instead of unpacking again.
+    if (!ctx.unpacking.has(chainId)) {
+      const shared = settle.finally(() => ctx.unpacking.delete(chainId));
+      shared.catch(() => undefined);
+      ctx.unpacking.set(chainId, shared);
+    }
+    computed = await settle;
+    pullMark('layer.unpacked');
+  } else {
+    // Another download in this process fetched the blob: unpack as any other layer.
+    if (ctx.unpacking.has(chainId)) computed = await ctx.unpacking.get(chainId)!;
+    else if (!unpacker.has(chainId)) {
+      const shared = unpacker.unpack(chainId, ctx.content.openBlob(layer.digest), layer, signal).then((r) => r.diffId).finally(() => ctx.unpacking.delete(chainId));
+      shared.catch(() => undefined);
+      ctx.unpacking.set(chainId, shared);
+      computed = await shared;
+    }
+    if (computed !== undefined && computed !== diffId) {
+      await unpacker.remove?.(chainId).catch(() => undefined);
+      throw diffIdMismatch(layer, diffId, computed);
+    }
+  }
+  report({ id, status: 'Pull complete' });
+  return res.downloaded;
 }
 
 async function ensureLayer(ctx: PullContext, fetcher: BlobFetcher, layer: Descriptor, diffId: Digest, chainId: Digest, report: ProgressSink, signal?: AbortSignal): Promise<boolean> {
@@ -273,9 +415,20 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
       return p;
     };
   };
+  // With a snapshotter that can name a layer later, those first layers are downloaded and
+  // unpacked right away, while the config is on its way (their chain IDs come with it).
+  const earlyLayers = new Map<Digest, EarlyLayer>();
+  const unpacker = ctx.unpacker;
+  if (unpacker?.unpackDetached) {
+    for (const d of mine.keys()) {
+      const layer = manifest.layers.find((l) => l.digest === d)!;
+      if (isDigest(d)) earlyLayers.set(d, startEarlyLayer(ctx, unpacker, layer, fetcherOf(d), signal));
+    }
+  }
   try {
-    return await pullManifest(ctx, ref, opts, { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, configP, concurrency, fetcherOf });
+    return await pullManifest(ctx, ref, opts, { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, configP, concurrency, fetcherOf, earlyLayers });
   } finally {
+    for (const job of earlyLayers.values()) if (!job.taken) await dropEarlyLayer(job);
     // Answers nobody read (the pull failed, or the blob came from elsewhere meanwhile).
     for (const [d, p] of mine) {
       if (early.get(d) !== p) continue;
@@ -297,6 +450,7 @@ interface Resolved {
   configP: Promise<Buffer>;
   concurrency: number;
   fetcherOf: (d: Digest) => BlobFetcher;
+  earlyLayers: Map<Digest, EarlyLayer>;
 }
 
 /** The rest of a pull once the platform manifest is known: config, layers, record, references. */
@@ -356,7 +510,11 @@ async function finishPull(
     if (i >= concurrency) waiting.add(i);
   }
   for (const i of waiting) report({ id: shortDigest(manifest.layers[i]!.digest), status: 'Waiting' });
-  const flags = await pool(manifest.layers, concurrency, (layer, i) => ensureLayer(ctx, fetcherOf(layer.digest), layer, diffIds[i]!, chainIds[i]!, report, signal));
+  const flags = await pool(manifest.layers, concurrency, (layer, i) => {
+    const job = r.earlyLayers.get(layer.digest);
+    if (job && !job.taken) return takeEarlyLayer(ctx, job, layer, diffIds[i]!, chainIds[i]!, report, signal);
+    return ensureLayer(ctx, fetcherOf(layer.digest), layer, diffIds[i]!, chainIds[i]!, report, signal);
+  });
   const downloaded = flags.filter((x) => x).length;
   pullMark('pull.layers-done');
 
@@ -434,6 +592,26 @@ export function directoryUnpacker(dir: string): LayerUnpacker {
       const { unpackLayer } = await import('./unpack/index.js');
       const r = await unpackLayer(input, path(chainId), { mediaType: layer.mediaType, digest: layer.digest, signal });
       return { diffId: r.diffId as Digest };
+    },
+    async unpackDetached(input, layer, signal) {
+      mkdirSync(dir, { recursive: true });
+      const scratch = join(dir, `.detached-${randomBytes(6).toString('hex')}`);
+      const { unpackLayer } = await import('./unpack/index.js');
+      const r = await unpackLayer(input, scratch, { mediaType: layer.mediaType, digest: layer.digest, signal });
+      const discard = async (): Promise<void> => rmSync(scratch, { recursive: true, force: true });
+      return {
+        diffId: r.diffId as Digest,
+        discard,
+        async commit(chainId) {
+          try {
+            renameSync(scratch, path(chainId));
+          } catch (err) {
+            await discard();
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err; // else: made meanwhile
+          }
+        },
+      };
     },
     async remove(chainId) {
       rmSync(path(chainId), { recursive: true, force: true });

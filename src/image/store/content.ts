@@ -35,6 +35,11 @@ export interface IngestOptions {
   attempts?: number | undefined;
   /** Called with the number of new bytes as they arrive. */
   onProgress?: ((bytes: number) => void) | undefined;
+  /**
+   * Awaited once the blob is verified and fsynced, before it is renamed into the store: when it
+   * rejects, the download is dropped (nothing is stored) and ingest rejects with its reason.
+   */
+  commitGate?: Promise<unknown> | undefined;
 }
 
 export interface IngestResult {
@@ -341,6 +346,10 @@ export class ContentStore {
           let skip = offset - start;
           if (skip < 0) throw new HakoError({ step: `fetch ${what} ${expected.digest}: server answered from byte ${start}, wanted ${offset}`, kind: 'internal' });
           for await (const raw of body) {
+            if (opts.signal?.aborted) {
+              body.destroy();
+              throw opts.signal.reason;
+            }
             let chunk = raw as Buffer;
             if (skip > 0) {
               if (chunk.length <= skip) { skip -= chunk.length; continue; }
@@ -388,6 +397,11 @@ export class ContentStore {
         const f = fd;
         fd = undefined;
         await fdClose(f);
+      } catch (err) {
+        throw fromSystemError(`store ${what} ${expected.digest}`, err, partial);
+      }
+      if (opts.commitGate) await opts.commitGate;
+      try {
         await rename(partial, this.blobPath(expected.digest));
         await fsyncDir(this.blobsDir);
         pullMark('ingest.dir-fsynced');
