@@ -11,7 +11,8 @@ import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, typ
 import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from './platform.js';
 import { familiarString, formatReference, parseReference, repositoryName, type Reference } from './reference.js';
 import type { BlobFetcher, ContentStore, IngestResult } from './store/content.js';
-import type { ImageRecord, MetadataStore } from './store/metadata.js';
+import type { ImageRecord, MetadataStore, RefTable } from './store/metadata.js';
+import type { StagedFile } from '../common/atomic-file.js';
 import type { RegistryClient } from './registry/client.js';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
 import { isoTime } from '../common/time.js';
@@ -88,6 +89,7 @@ function startEarlyLayer(ctx: PullContext, unpacker: LayerUnpacker, layer: Descr
   job.ingest = ctx.content.ingest({ digest: layer.digest, size: layer.size, what: 'layer' }, fetcher, {
     signal: sig,
     commitGate: gate,
+    deferDirSync: true, // the blobs' names become durable together, before the record
     onProgress: (n) => (job.progress ? job.progress(n) : (job.bytes += n)),
     tap: () => {
       const tap = new PassThrough({ highWaterMark: 1 << 20 });
@@ -295,6 +297,7 @@ async function ensureLayer(ctx: PullContext, fetcher: BlobFetcher, layer: Descri
   };
   const res = await ctx.content.ingest({ digest: layer.digest, size: layer.size, what: 'layer' }, fetcher, {
     signal,
+    deferDirSync: true, // the blobs' names become durable together, before the record
     onProgress: (n) => bytes.add(n),
     tap: needUnpack
       ? () => {
@@ -499,8 +502,93 @@ async function finishPull(
   const { config, diffIds, chainIds, id } = c;
   const signal = opts.signal;
 
-  const before = ctx.meta.getImage(id); // read while the layers come
-  before.catch(() => undefined);
+  // The record and the reference table are written and fsynced while the layers come (without
+  // the lock): at the commit, under the lock, they are used when they are still what the store
+  // needs (nobody changed the record or the references meanwhile), else written again.
+  const repoName = repositoryName(ref);
+  const platform = normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
+  const size = manifest.layers.reduce((n, l) => n + l.size, 0) + manifest.config.size;
+  const addedAt = isoTime();
+  const plan = async (): Promise<MetaPlan> => {
+    const existing = await ctx.meta.getImage(id);
+    const rec: ImageRecord = {
+      id,
+      manifestDigest,
+      manifestMediaType: manifest.mediaType,
+      indexDigest: indexDigest ?? existing?.indexDigest,
+      config: manifest.config,
+      layers: manifest.layers,
+      diffIds,
+      chainIds,
+      platform,
+      created: typeof config.created === 'string' ? config.created : undefined,
+      size,
+      sources: [...new Set([...(existing?.sources ?? []), repoName])],
+      addedAt: existing?.addedAt ?? addedAt,
+    };
+    const refs = ctx.meta.readRefs();
+    const target = { image: id, manifest: top.digest };
+    let previous: Digest | undefined;
+    if (ref.tag !== undefined) {
+      const key = `${repoName}:${ref.tag}`;
+      previous = refs.tags[key]?.image;
+      refs.tags[key] = target;
+    }
+    refs.digests[`${repoName}@${top.digest}`] = target;
+    return { rec, refs, previous, hadRecord: existing !== undefined, key: `${JSON.stringify(rec)}\n${JSON.stringify(refs)}` };
+  };
+  const stage = async (p: MetaPlan): Promise<StagedMeta> => {
+    const staged = await Promise.allSettled([ctx.meta.stageImage(p.rec), ctx.meta.stageRefs(p.refs)]);
+    const [recFile, refsFile] = staged.map((x) => (x.status === 'fulfilled' ? x.value : undefined));
+    const abort = async (): Promise<void> => {
+      await Promise.all([recFile?.abort(), refsFile?.abort()]);
+    };
+    const failed = staged.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) {
+      await abort();
+      throw failed.reason;
+    }
+    return { plan: p, recFile: recFile!, refsFile: refsFile!, abort };
+  };
+  const earlyMeta = plan().then(stage);
+  earlyMeta.catch(() => undefined); // awaited at the commit, or below when the pull fails first
+  let metaUsed = false;
+  try {
+    return await commitPull(ctx, ref, opts, r, c, { earlyMeta, plan, stage, used: () => (metaUsed = true), platform });
+  } finally {
+    if (!metaUsed) await earlyMeta.then((m) => m.abort(), () => undefined);
+  }
+}
+
+interface MetaPlan {
+  rec: ImageRecord;
+  refs: RefTable;
+  /** The image the tag named before this pull. */
+  previous: Digest | undefined;
+  hadRecord: boolean;
+  /** What is written, to tell whether a plan made earlier is still right. */
+  key: string;
+}
+
+interface StagedMeta {
+  plan: MetaPlan;
+  recFile: StagedFile;
+  refsFile: StagedFile;
+  abort(): Promise<void>;
+}
+
+/** finishPull's second half: the layers, then blobs, record and references made visible in that order. */
+async function commitPull(
+  ctx: PullContext,
+  ref: Reference,
+  opts: PullOptions,
+  r: Resolved,
+  c: { config: ImageConfig; diffIds: Digest[]; chainIds: Digest[]; id: Digest; staged: ReturnType<ContentStore['stageBlobs']>; committing: () => void },
+  m: { earlyMeta: Promise<StagedMeta>; plan: () => Promise<MetaPlan>; stage: (p: MetaPlan) => Promise<StagedMeta>; used: () => void; platform: Platform },
+): Promise<PullResult> {
+  const { top, manifest, manifestDigest, concurrency, fetcherOf } = r;
+  const { diffIds, chainIds } = c;
+  const signal = opts.signal;
   const report = reporter(ctx, opts);
   // docker's order: every layer `Pulling fs layer`, those beyond the concurrency `Waiting`.
   const waiting = new Set<number>();
@@ -518,65 +606,48 @@ async function finishPull(
   const downloaded = flags.filter((x) => x).length;
   pullMark('pull.layers-done');
 
-  const hadRecord = (await before) !== undefined; // read before this pull writes it
   // Only now, with every layer verified and stored, do the manifests, the record and the
   // references appear, in that order, each durable before the next: the blobs, the record and
-  // the reference table are written and fsynced side by side, then renamed one after the other.
+  // the reference table are written and fsynced beforehand, then renamed one after the other.
   c.committing(); // from here the commit (or its own failure) removes the temp files
-  const blobs = c.staged.then((s) => s.commit());
+  // One fsync of blobs/ makes the config's, the manifests' and the layers' names durable.
+  const blobs = c.staged.then((s) => s.commit()).then(() => ctx.content.syncNames());
   blobs.catch(() => undefined); // awaited below
 
-  const repoName = repositoryName(ref);
-  const platform = normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
-  const size = manifest.layers.reduce((n, l) => n + l.size, 0) + manifest.config.size;
+  let hadRecord = false;
   let previous: Digest | undefined;
   await ctx.meta.locked(async () => {
-    const existing = await ctx.meta.getImage(id);
-    const rec: ImageRecord = {
-      id,
-      manifestDigest,
-      manifestMediaType: manifest.mediaType,
-      indexDigest: indexDigest ?? existing?.indexDigest,
-      config: manifest.config,
-      layers: manifest.layers,
-      diffIds,
-      chainIds,
-      platform,
-      created: typeof config.created === 'string' ? config.created : undefined,
-      size,
-      sources: [...new Set([...(existing?.sources ?? []), repoName])],
-      addedAt: existing?.addedAt ?? isoTime(),
-    };
-    const refs = ctx.meta.readRefs();
-    const target = { image: id, manifest: top.digest };
-    if (ref.tag !== undefined) {
-      const key = `${repoName}:${ref.tag}`;
-      previous = refs.tags[key]?.image;
-      refs.tags[key] = target;
+    m.used();
+    const early = await m.earlyMeta.then((x) => x, () => undefined);
+    hadRecord = early?.plan.hadRecord ?? false;
+    const now = await m.plan();
+    if (!early) hadRecord = now.hadRecord;
+    previous = now.previous;
+    let files: StagedMeta;
+    if (early && early.plan.key === now.key) files = early;
+    else {
+      await early?.abort();
+      files = await m.stage(now);
     }
-    refs.digests[`${repoName}@${top.digest}`] = target;
-    const staged = await Promise.allSettled([ctx.meta.stageImage(rec), ctx.meta.stageRefs(refs)]);
-    const [recFile, refsFile] = staged.map((x) => (x.status === 'fulfilled' ? x.value : undefined));
     try {
-      for (const x of staged) if (x.status === 'rejected') throw x.reason;
       await blobs;
       pullMark('pull.blobs-committed');
-      await recFile!.commit();
+      await files.recFile.commit();
       pullMark('pull.record-committed');
-      await refsFile!.commit();
+      await files.refsFile.commit();
       pullMark('pull.refs-committed');
     } catch (err) {
-      await Promise.all([recFile?.abort(), refsFile?.abort()]);
+      await files.abort();
       throw err;
     }
   });
   await blobs;
-  const upToDate = hadRecord && downloaded === 0 && previous === id;
+  const upToDate = hadRecord && downloaded === 0 && previous === c.id;
   const name = familiarString({ ...ref, digest: ref.tag ? undefined : ref.digest });
   report({ status: `Digest: ${top.digest}` });
   const message = upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}`;
   report({ status: message });
-  return { reference: formatReference(ref), digest: top.digest, manifestDigest, id, platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message };
+  return { reference: formatReference(ref), digest: top.digest, manifestDigest, id: c.id, platform: m.platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message };
 }
 
 /**

@@ -287,6 +287,9 @@ test('with a snapshotter (layers downloaded and unpacked before the config is in
     assert.ok(!svc.content.has(layers[0]!.digest));
     assert.deepEqual(readdirSync(join(svc.root, 'content', 'ingest')), []);
     assert.deepEqual(leftovers(), []);
+    // The record and reference table written while the layer came were removed, not renamed in.
+    const metaFiles = ['image', 'image/images'].flatMap((d) => readdirSync(join(svc.root, d)).map((n) => `${d}/${n}`));
+    assert.deepEqual(metaFiles.filter((n) => !/\/(images|leases)$/.test(n)), []);
     assert.deepEqual(await svc.list(), []);
     proxy.mode = { kind: 'pass' };
     const res = await svc.pull(`${proxy.host}/test/busybox`);

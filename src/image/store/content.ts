@@ -40,6 +40,12 @@ export interface IngestOptions {
    * rejects, the download is dropped (nothing is stored) and ingest rejects with its reason.
    */
   commitGate?: Promise<unknown> | undefined;
+  /**
+   * Rename the blob into the store without fsyncing the directory: the caller makes the name
+   * durable with `syncNames()` before anything that refers to the blob is (a pull's record), so
+   * that the names of a pull's blobs cost one directory fsync, not one each.
+   */
+  deferDirSync?: boolean | undefined;
 }
 
 export interface IngestResult {
@@ -126,6 +132,10 @@ export class ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
   private readonly inflight = new Map<Digest, Promise<IngestResult>>();
+  /** Blobs renamed into blobs/ whose names no started directory fsync covers yet. */
+  private unsynced = 0;
+  /** The directory fsync under way, if any. */
+  private syncing: Promise<void> | undefined;
 
   constructor(root: string) {
     this.root = join(root, 'content');
@@ -141,6 +151,29 @@ export class ContentStore {
       mkdirSync(this.ingestDir, { recursive: true });
     } catch (err) {
       throw fromSystemError(`create content store in ${this.root}`, err, this.root);
+    }
+  }
+
+  /**
+   * Makes the names of blobs renamed into the store so far durable (one fsync of blobs/ covers
+   * them all); returns at once when a finished fsync already did.
+   */
+  async syncNames(): Promise<void> {
+    if (this.unsynced === 0) {
+      // Every rename so far happened before a directory fsync started: wait for it, if running.
+      await this.syncing;
+      return;
+    }
+    this.unsynced = 0;
+    const p = fsyncDir(this.blobsDir);
+    this.syncing = p;
+    try {
+      await p;
+    } catch (err) {
+      this.unsynced++;
+      throw fromSystemError(`sync ${this.blobsDir}`, err, this.blobsDir);
+    } finally {
+      if (this.syncing === p) this.syncing = undefined;
     }
   }
 
@@ -263,8 +296,9 @@ export class ContentStore {
           for (const [i, it] of todo.entries()) {
             current = it;
             await rename(tmps[i]!, this.blobPath(it.digest));
+            this.unsynced++;
           }
-          await fsyncDir(this.blobsDir);
+          await this.syncNames();
         } catch (err) {
           await removeTemps();
           throw fromSystemError(`store ${current.expected?.what ?? 'blob'} ${current.digest}`, err);
@@ -403,8 +437,9 @@ export class ContentStore {
       if (opts.commitGate) await opts.commitGate;
       try {
         await rename(partial, this.blobPath(expected.digest));
-        await fsyncDir(this.blobsDir);
-        pullMark('ingest.dir-fsynced');
+        this.unsynced++;
+        if (!opts.deferDirSync) await this.syncNames();
+        pullMark('ingest.stored');
       } catch (err) {
         throw fromSystemError(`store ${what} ${expected.digest}`, err, partial);
       }
