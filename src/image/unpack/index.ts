@@ -85,7 +85,7 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
   try {
     mkdirSync(root, 0o755);
     opts.signal?.throwIfAborted();
-    const d = await decompress(input, opts.signal);
+    const d = await decompress(input, opts.signal, { expect: declared });
     let first = true;
     for await (const chunk of d.chunks) {
       if (first) pullMark('unpack.first-chunk');
