@@ -420,17 +420,25 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
   };
   // With a snapshotter that can name a layer later, those first layers are downloaded and
   // unpacked right away, while the config is on its way (their chain IDs come with it).
+  // They start on the next turn of the event loop, once the requests above are written: their
+  // set-up (directories, files, the inflater) then runs while the registry answers.
   const earlyLayers = new Map<Digest, EarlyLayer>();
   const unpacker = ctx.unpacker;
-  if (unpacker?.unpackDetached) {
-    for (const d of mine.keys()) {
-      const layer = manifest.layers.find((l) => l.digest === d)!;
-      if (isDigest(d)) earlyLayers.set(d, startEarlyLayer(ctx, unpacker, layer, fetcherOf(d), signal));
-    }
-  }
+  const earlyStarted = !unpacker?.unpackDetached
+    ? Promise.resolve()
+    : new Promise<void>((resolve) =>
+        setImmediate(() => {
+          for (const d of mine.keys()) {
+            const layer = manifest.layers.find((l) => l.digest === d)!;
+            if (isDigest(d) && early.get(d) === mine.get(d)) earlyLayers.set(d, startEarlyLayer(ctx, unpacker, layer, fetcherOf(d), signal));
+          }
+          resolve();
+        }),
+      );
   try {
-    return await pullManifest(ctx, ref, opts, { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, configP, concurrency, fetcherOf, earlyLayers });
+    return await pullManifest(ctx, ref, opts, { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, configP, concurrency, fetcherOf, earlyLayers, earlyStarted });
   } finally {
+    await earlyStarted;
     for (const job of earlyLayers.values()) if (!job.taken) await dropEarlyLayer(job);
     // Answers nobody read (the pull failed, or the blob came from elsewhere meanwhile).
     for (const [d, p] of mine) {
@@ -454,6 +462,8 @@ interface Resolved {
   concurrency: number;
   fetcherOf: (d: Digest) => BlobFetcher;
   earlyLayers: Map<Digest, EarlyLayer>;
+  /** Resolves once the early layers are started (earlyLayers is filled). */
+  earlyStarted: Promise<void>;
 }
 
 /** The rest of a pull once the platform manifest is known: config, layers, record, references. */
@@ -598,6 +608,7 @@ async function commitPull(
     if (i >= concurrency) waiting.add(i);
   }
   for (const i of waiting) report({ id: shortDigest(manifest.layers[i]!.digest), status: 'Waiting' });
+  await r.earlyStarted;
   const flags = await pool(manifest.layers, concurrency, (layer, i) => {
     const job = r.earlyLayers.get(layer.digest);
     if (job && !job.taken) return takeEarlyLayer(ctx, job, layer, diffIds[i]!, chainIds[i]!, report, signal);
