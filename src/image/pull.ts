@@ -1,6 +1,17 @@
 // Pull: resolve a reference in its registry, select the platform, verify and store manifest,
 // config and layers. Each layer's HTTP body is streamed once: into the verifying blob writer and,
 // when its snapshot is missing, at the same time into the unpacker (no temp copy of the tar).
+//
+// Order of a pull (what waits for what):
+//   manifest → config and the first layers requested together; with a snapshotter that can name
+//   a layer later (unpackDetached), those layers are downloaded and unpacked into scratch
+//   snapshots right away, while the config is on its way. A blob enters the store only once the
+//   config says it is needed (ingest's commitGate); a pull that fails first keeps nothing.
+//   config → config/manifest blobs, image record and reference table written and fsynced under
+//   temp names while the layers come.
+//   layers done → blob names made durable (one fsync of blobs/), then the record renamed in
+//   (fsync), then the references (fsync): each durable before the next, as before. The record
+//   and references staged early are rewritten under the lock when the store changed meanwhile.
 import { PassThrough, type Readable } from 'node:stream';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
