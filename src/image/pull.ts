@@ -7,11 +7,10 @@
 //   a layer later (unpackDetached), those layers are downloaded and unpacked into scratch
 //   snapshots right away, while the config is on its way. A blob enters the store only once the
 //   config says it is needed (ingest's commitGate); a pull that fails first keeps nothing.
-//   config → config/manifest blobs, image record and reference table written and fsynced under
-//   temp names while the layers come.
-//   layers done → blob names made durable (one fsync of blobs/), then the record renamed in
-//   (fsync), then the references (fsync): each durable before the next, as before. The record
-//   and references staged early are rewritten under the lock when the store changed meanwhile.
+//   config → config and manifest blobs written and fsynced under temp names while the layers come.
+//   layers done → under the lock the record and reference table are written and fsynced while the
+//   blobs' names are made durable (one fsync of blobs/ for all of them), then the record renamed
+//   in (fsync), then the references (fsync): each durable before the next, as before.
 import { PassThrough, type Readable } from 'node:stream';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -523,9 +522,7 @@ async function finishPull(
   const { config, diffIds, chainIds, id } = c;
   const signal = opts.signal;
 
-  // The record and the reference table are written and fsynced while the layers come (without
-  // the lock): at the commit, under the lock, they are used when they are still what the store
-  // needs (nobody changed the record or the references meanwhile), else written again.
+  const hadRecord = (await ctx.meta.getImage(id)) !== undefined; // read before this pull writes it
   const repoName = repositoryName(ref);
   const platform = normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
   const size = manifest.layers.reduce((n, l) => n + l.size, 0) + manifest.config.size;
@@ -556,7 +553,7 @@ async function finishPull(
       refs.tags[key] = target;
     }
     refs.digests[`${repoName}@${top.digest}`] = target;
-    return { rec, refs, previous, hadRecord: existing !== undefined, key: `${JSON.stringify(rec)}\n${JSON.stringify(refs)}` };
+    return { rec, refs, previous };
   };
   const stage = async (p: MetaPlan): Promise<StagedMeta> => {
     const staged = await Promise.allSettled([ctx.meta.stageImage(p.rec), ctx.meta.stageRefs(p.refs)]);
@@ -571,14 +568,7 @@ async function finishPull(
     }
     return { plan: p, recFile: recFile!, refsFile: refsFile!, abort };
   };
-  const earlyMeta = plan().then(stage);
-  earlyMeta.catch(() => undefined); // awaited at the commit, or below when the pull fails first
-  let metaUsed = false;
-  try {
-    return await commitPull(ctx, ref, opts, r, c, { earlyMeta, plan, stage, used: () => (metaUsed = true), platform });
-  } finally {
-    if (!metaUsed) await earlyMeta.then((m) => m.abort(), () => undefined);
-  }
+  return commitPull(ctx, ref, opts, r, c, { plan, stage, platform, hadRecord });
 }
 
 interface MetaPlan {
@@ -586,9 +576,6 @@ interface MetaPlan {
   refs: RefTable;
   /** The image the tag named before this pull. */
   previous: Digest | undefined;
-  hadRecord: boolean;
-  /** What is written, to tell whether a plan made earlier is still right. */
-  key: string;
 }
 
 interface StagedMeta {
@@ -605,7 +592,7 @@ async function commitPull(
   opts: PullOptions,
   r: Resolved,
   c: { config: ImageConfig; diffIds: Digest[]; chainIds: Digest[]; id: Digest; staged: ReturnType<ContentStore['stageBlobs']>; committing: () => void },
-  m: { earlyMeta: Promise<StagedMeta>; plan: () => Promise<MetaPlan>; stage: (p: MetaPlan) => Promise<StagedMeta>; used: () => void; platform: Platform },
+  m: { plan: () => Promise<MetaPlan>; stage: (p: MetaPlan) => Promise<StagedMeta>; platform: Platform; hadRecord: boolean },
 ): Promise<PullResult> {
   const { top, manifest, manifestDigest, concurrency, fetcherOf } = r;
   const { diffIds, chainIds } = c;
@@ -636,21 +623,15 @@ async function commitPull(
   const blobs = c.staged.then((s) => s.commit()).then(() => ctx.content.syncNames());
   blobs.catch(() => undefined); // awaited below
 
-  let hadRecord = false;
+  // The record and the reference table are written and fsynced under the lock, beside the
+  // blobs' directory fsync. (Writing them while the layers came was measured: on a fresh daemon
+  // their fsyncs and code slowed the unpack more than the commit gained.)
+  const hadRecord = m.hadRecord;
   let previous: Digest | undefined;
   await ctx.meta.locked(async () => {
-    m.used();
-    const early = await m.earlyMeta.then((x) => x, () => undefined);
-    hadRecord = early?.plan.hadRecord ?? false;
     const now = await m.plan();
-    if (!early) hadRecord = now.hadRecord;
     previous = now.previous;
-    let files: StagedMeta;
-    if (early && early.plan.key === now.key) files = early;
-    else {
-      await early?.abort();
-      files = await m.stage(now);
-    }
+    const files = await m.stage(now);
     try {
       await blobs;
       pullMark('pull.blobs-committed');
