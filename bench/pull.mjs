@@ -20,7 +20,7 @@
 // beside the fresh-daemon rows (the floor is timed again in that pass, so that all three take
 // turns under the same load).
 // Usage: node bench/pull.mjs [runs] [--dir /path/on/fs/to/test] [--fresh-ext4] [--delete-between-runs] [--phases]
-//   [--warm] [--images busybox,debian] [--no-docker] [--hakod-cpu-prof DIR]
+//   [--warm] [--images busybox,debian] [--no-docker] [--hakod-cpu-prof DIR] [--hako-repo DIR]
 // (root; skopeo, docker-registry, debootstrap installed; the debian rootfs is made once with
 // debootstrap from Debian's mirror and cached in .tmp/bench-cache). Node commands run with
 // NODE_EXTRA_CA_CERTS unset.
@@ -55,6 +55,8 @@ const onlyImages = flagValue('--images')?.split(',');
 const noDocker = args.includes('--no-docker');
 // --hakod-cpu-prof DIR: every hakod runs with node's --cpu-prof; the profiles land in DIR.
 const hakodProfDir = flagValue('--hakod-cpu-prof');
+// --hako-repo DIR: the hako CLI and hakod of another checkout (built), e.g. to compare with a base commit.
+const hakoRepo = flagValue('--hako-repo') ?? repo;
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 if (process.getuid() !== 0) {
@@ -230,8 +232,9 @@ async function startHakod(dir, registryHost) {
   const cgroup = testCgroupName('bench-pull');
   const log = join(dir, 'hakod.log');
   const fd = openSync(log, 'w');
-  const prof = hakodProfDir ? ['--cpu-prof', `--cpu-prof-dir=${hakodProfDir}`] : [];
-  const proc = spawn(process.execPath, [...prof, join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registryHost, ...daemonNetFlags(net)], { env, stdio: ['ignore', fd, fd] });
+  const prof = hakodProfDir ? ['--cpu-prof', '--cpu-prof-interval', '100', `--cpu-prof-dir=${hakodProfDir}`] : [];
+  const traceFile = withPhases ? join(dir, 'phases.trace') : undefined;
+  const proc = spawn(process.execPath, [...prof, join(hakoRepo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(dir, 'root'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registryHost, ...daemonNetFlags(net)], { env: traceFile ? { ...env, HAKO_PHASE_TRACE: traceFile } : env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const env2 = { ...env, DOCKER_HOST: `unix://${sock}` };
   for (let i = 0; i < 200 && proc.exitCode === null; i++) {
@@ -247,7 +250,21 @@ async function startHakod(dir, registryHost) {
     await stop();
     throw new Error(`hakod ${proc.exitCode !== null ? `exited (${proc.exitCode})` : 'did not answer within 10 s'}: ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`);
   }
-  return { proc, env: env2, stop };
+  return { proc, env: env2, stop, traceFile };
+}
+
+/** hakod's phase marks (HAKO_PHASE_TRACE) between two CLOCK_MONOTONIC times, in ms since `from`. */
+function hakodPhases(traceFile, from, to) {
+  const out = {};
+  if (!traceFile || !existsSync(traceFile)) return out;
+  for (const line of readFileSync(traceFile, 'utf8').split('\n')) {
+    const m = /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(line);
+    if (!m || (m[1] !== 'pull' && m[1] !== '-')) continue;
+    const t = Number(m[3]);
+    if (t < from || t > to) continue;
+    out[m[2]] ??= t - from;
+  }
+  return out;
 }
 
 /** Waits (at most 5 s) until a fresh dockerd has stopped working on its start-up (< 2% CPU over 250 ms). */
@@ -288,7 +305,7 @@ try {
   const warmRef = `${registry.host}/bench/warmup:latest`;
   if (withWarm) sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout('warmup', warmupTar()).dir}:latest`, `docker://${warmRef}`]);
   const modes = withWarm ? ['fresh', 'warm'] : ['fresh'];
-  const m = Object.fromEntries(modes.map((mode) => [mode, Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCli: [], hakodCpu: [], hakodRss: [], phases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]))]));
+  const m = Object.fromEntries(modes.map((mode) => [mode, Object.fromEntries(Object.keys(images).map((n) => [n, { hako: [], hakoCli: [], hakodCpu: [], hakodRss: [], phases: [], cliPhases: [], hakoProc: [], hakoCpu: [], rss: [], floor: [], docker: [], dockerCpu: [] }]))]));
   for (let i = 0; i < runs; i++) {
     for (const mode of modes) {
       const tag = `${mode}-${i}`;
@@ -301,7 +318,7 @@ try {
       if (mode === 'warm') {
         // Each daemon serves one unrelated pull first, then idles as a user's would between pulls
         // (hakod trims its heap after 1 s idle).
-        sh(join(repo, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: hakod.env });
+        sh(join(hakoRepo, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: hakod.env });
         if (dockerd) sh('docker', ['pull', '-q', warmRef], { env: dockerd.env });
         await new Promise((r) => setTimeout(r, 1500));
         await settle(hakod.proc.pid);
@@ -342,7 +359,9 @@ try {
         };
         const hakoCli = () => {
           const c0 = cpuOf(hakod.proc.pid);
-          r0.hakoCli.push(timeIt(() => sh(join(repo, 'bin/hako.cjs'), ['pull', '-q', ref], { env: hakod.env })));
+          const from = Number(process.hrtime.bigint()) / 1e6;
+          r0.hakoCli.push(timeIt(() => sh(join(hakoRepo, 'bin/hako.cjs'), ['pull', '-q', ref], { env: hakod.env })));
+          if (withPhases) r0.cliPhases.push({ ...hakodPhases(hakod.traceFile, from, Number(process.hrtime.bigint()) / 1e6), 'CLI exited': r0.hakoCli[r0.hakoCli.length - 1] });
           r0.hakodCpu.push(cpuOf(hakod.proc.pid) - c0);
           r0.hakodRss.push(hwmOf(hakod.proc.pid));
         };
@@ -410,6 +429,14 @@ for (const r of results) {
   else console.log(`    docker pull               (${noDocker ? '--no-docker' : 'dockerd not installed: apt-get install docker.io to compare'})`);
 }
 if (withPhases) {
+  console.log('hako pull (CLI → hakod) phases (ms since the CLI was spawned, medians; hakod\'s HAKO_PHASE_TRACE):');
+  for (const r of results) {
+    if (!r.all.cliPhases.length) continue;
+    const keys = [...new Set(r.all.cliPhases.flatMap((p) => Object.keys(p)))];
+    const at = (k) => median(r.all.cliPhases.map((p) => p[k]).filter((x) => x !== undefined));
+    console.log(`  ${r.name} (${r.mode} daemon)`);
+    for (const k of keys.sort((a, b) => at(a) - at(b))) console.log(`    ${at(k).toFixed(1).padStart(8)}  ${k}`);
+  }
   console.log('hako pull phases (ms since the pull started, medians; each request: sent, answered, body received):');
   for (const r of results) {
     if (!r.all.phases.length) continue;

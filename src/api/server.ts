@@ -16,6 +16,8 @@ import { execRoutes } from './routes/exec.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { networkRoutes } from './routes/networks.js';
 import { unimplementedRoutes } from './routes/unimplemented.js';
+import dc from 'node:diagnostics_channel';
+import { PULL_TRACE_CHANNEL } from '../image/pull-trace.js';
 import { PhaseTrace } from '../engine/phase-trace.js';
 
 export const allRoutes: Route[] = [...systemRoutes, ...imageRoutes, ...containerRoutes, ...execRoutes, ...volumeRoutes, ...networkRoutes, ...unimplementedRoutes];
@@ -66,6 +68,7 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
   let inFlight = 0;
   // Profiling (HAKO_PHASE_TRACE): container requests' arrival and answer, on the engine's axis.
   const trace = PhaseTrace.fromEnv();
+  if (trace.enabled) tracePulls(trace);
   const traceRequest = (ctx: Ctx): void => {
     // Every request on one line of its own too (id "-"): the CLI's calls that name no container
     // (_ping, create, version) and the gaps between them.
@@ -208,4 +211,19 @@ export function createApiServer(handlers: ApiHandlers, server: Server = createSe
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 60_000;
   return server;
+}
+
+/**
+ * Profiling (HAKO_PHASE_TRACE): the steps of pulls (src/image/pull-trace.ts) and the registry
+ * requests they send (sent, answered, body received), on the id "pull".
+ */
+function tracePulls(trace: PhaseTrace): void {
+  const what = (req: { path: string }): string => (/\/manifests\//.test(req.path) ? 'manifest' : /\/blobs\//.test(req.path) ? `blob-${req.path.split('sha256:')[1]?.slice(0, 12)}` : req.path.replace(/\s/g, '_'));
+  dc.subscribe(PULL_TRACE_CHANNEL, (phase) => trace.mark('pull', String(phase).replace(/\s/g, '_')));
+  dc.subscribe('http.client.request.start', (m) => trace.mark('pull', `${what((m as { request: { path: string } }).request)}-sent`));
+  dc.subscribe('http.client.response.finish', (m) => {
+    const { request, response } = m as { request: { path: string }; response: NodeJS.ReadableStream };
+    trace.mark('pull', `${what(request)}-answered`);
+    response.once('end', () => trace.mark('pull', `${what(request)}-received`));
+  });
 }

@@ -1,5 +1,7 @@
 // The LayerUnpacker the engine gives its ImageService: pulled layers are unpacked once, straight
 // into the SnapshotStore (<root>/snapshots/layers/<chain id>), where container rootfs mounts find them.
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { unpackLayer } from '../image/unpack/index.js';
 import type { LayerUnpacker } from '../image/pull.js';
 import type { SnapshotStore } from '../image/snapshot/index.js';
@@ -27,6 +29,31 @@ export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
       return { diffId: diffId as Digest };
     },
     diffSize: (chainId) => snaps.layerSize(chainId),
+    // Into a scratch snapshot (tmp/), named at commit: an atomic rename, or removed when another
+    // pull made that snapshot meanwhile.
+    async unpackDetached(input, layer, signal) {
+      const dir = await snaps.prepareLayer(layer.digest);
+      try {
+        const r = await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal });
+        // Its content size goes into place with the layer (snapshots/layers/<chain>/size).
+        writeFileSync(join(dirname(dir), 'size'), String(r.contentSize));
+        return {
+          diffId: r.diffId as Digest,
+          commit: async (chainId) => {
+            try {
+              await snaps.commitLayer(chainId, dir);
+            } catch (e) {
+              await snaps.abortLayer(dir);
+              throw e;
+            }
+          },
+          discard: () => snaps.abortLayer(dir),
+        };
+      } catch (e) {
+        await snaps.abortLayer(dir);
+        throw e;
+      }
+    },
     async remove(chainId) {
       if (snaps.has(chainId)) await snaps.removeLayer(chainId);
     },

@@ -4,9 +4,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageService } from '../../src/image/images.js';
+import { SnapshotStore } from '../../src/image/snapshot/index.js';
+import { snapshotUnpacker } from '../../src/engine/snapshot-unpacker.js';
 import { isRoot, tempDir, mountsUnder } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
@@ -18,7 +20,7 @@ type Mode =
   | { kind: 'corrupt' }
   | { kind: 'cut'; after: number; times: number }
   /** Answer `status` to the first `times` requests whose path matches (all when times is Infinity). */
-  | { kind: 'fail'; status: number; times: number; path: RegExp; served: string[] };
+  | { kind: 'fail'; status: number; times: number; path: RegExp; served: string[]; delayMs?: number };
 
 interface Proxy {
   host: string;
@@ -37,8 +39,10 @@ async function startProxy(target: number): Promise<Proxy> {
       m.times--;
       m.served.push(`${req.method} ${req.url}`);
       req.resume();
-      res.writeHead(m.status, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: `injected ${m.status}` }] }));
+      setTimeout(() => {
+        res.writeHead(m.status, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: `injected ${m.status}` }] }));
+      }, m.delayMs ?? 0);
       return;
     }
     const isBlob = req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '');
@@ -261,5 +265,41 @@ test('a full disk: no space left on device, and a consistent store', { skip: ski
     t.cleanup();
     img.cleanup();
     assert.deepEqual(mountsUnder(t.path), []);
+  }
+});
+
+test('with a snapshotter (layers downloaded and unpacked before the config is in): a missing config or a corrupted layer leaves no blob, snapshot or scratch directory', { skip }, async () => {
+  const t = tempDir('hako-root-');
+  roots.push(t);
+  const snapRoot = join(t.path, 'snapshots');
+  const svc = new ImageService({ root: t.path, dockerConfigPath: join(t.path, 'docker-config.json'), unpacker: snapshotUnpacker(new SnapshotStore(snapRoot)) });
+  const { config, layers } = busybox.manifests[0]!;
+  const leftovers = (): string[] => ['tmp', 'layers', 'l'].flatMap((d) => (existsSync(join(snapRoot, d)) ? readdirSync(join(snapRoot, d)).map((n) => `${d}/${n}`) : []));
+  try {
+    // The config's 404 comes late: the layer is downloaded, verified and unpacked by then.
+    proxy.mode = { kind: 'fail', status: 404, times: Infinity, path: new RegExp(`/blobs/${config.digest}`), served: [], delayMs: 400 };
+    await assert.rejects(svc.pull(`${proxy.host}/test/busybox`), (e: Error) => e.message.includes(`blob ${config.digest}: injected 404`));
+    assert.ok(!svc.content.has(layers[0]!.digest), 'the layer fetched with the config is not stored');
+    assert.deepEqual(readdirSync(join(svc.root, 'content', 'ingest')), []);
+    assert.deepEqual(leftovers(), []);
+    proxy.mode = { kind: 'corrupt' };
+    await assert.rejects(svc.pull(`${proxy.host}/test/busybox`), /digest mismatch for layer/);
+    assert.ok(!svc.content.has(layers[0]!.digest));
+    assert.deepEqual(readdirSync(join(svc.root, 'content', 'ingest')), []);
+    assert.deepEqual(leftovers(), []);
+    // The record and reference table written while the layer came were removed, not renamed in.
+    const metaFiles = ['image', 'image/images'].flatMap((d) => readdirSync(join(svc.root, d)).map((n) => `${d}/${n}`));
+    assert.deepEqual(metaFiles.filter((n) => !/\/(images|leases)$/.test(n)), []);
+    assert.deepEqual(await svc.list(), []);
+    proxy.mode = { kind: 'pass' };
+    const res = await svc.pull(`${proxy.host}/test/busybox`);
+    assert.equal(res.id, config.digest);
+    const rec = (await svc.inspect(res.id)).record;
+    assert.ok(existsSync(join(snapRoot, 'layers', rec.chainIds[0]!.slice(7), 'diff', 'bin', 'busybox')));
+    assert.deepEqual(readdirSync(join(snapRoot, 'tmp')), []);
+    assert.ok((await svc.verify()).ok);
+  } finally {
+    proxy.mode = { kind: 'pass' };
+    svc.close();
   }
 });

@@ -2,13 +2,14 @@
 // unpacker; every layer's diff ID is checked against the config.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, lstatSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, lstatSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ImageService } from '../../src/image/images.js';
 import { directoryUnpacker } from '../../src/image/pull.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { layeredImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { busyboxImage, layeredImage, layoutBlob, pushLayout, type BuiltImage } from '../helpers/images.js';
 
 const skip = hasRegistry ? false : 'docker-registry is not installed';
 let reg: TestRegistry;
@@ -48,5 +49,38 @@ test('pull streams each layer into the store and the unpacker at once, diff IDs 
   } finally {
     svc.close();
     t.cleanup();
+  }
+});
+
+test('a layer that does not unpack to the diff ID its config names: the pull fails, no snapshot or scratch directory is left', { skip }, async () => {
+  // busybox with a config that names another diff ID (config and manifest digests made to match).
+  const bad = busyboxImage();
+  const m = bad.manifests[0]!;
+  const cfg = JSON.parse(layoutBlob(bad, m.config.digest).toString()) as { rootfs: { diff_ids: string[] } };
+  cfg.rootfs.diff_ids = [`sha256:${'0'.repeat(64)}`];
+  const put = (data: string): { digest: string; size: number } => {
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    writeFileSync(join(bad.dir, 'blobs', 'sha256', digest.slice(7)), data);
+    return { digest, size: Buffer.byteLength(data) };
+  };
+  const config = put(JSON.stringify(cfg));
+  const manifest = JSON.parse(layoutBlob(bad, m.manifest.digest).toString()) as { config: { digest: string; size: number } };
+  manifest.config = { ...manifest.config, ...config };
+  const top = put(JSON.stringify(manifest));
+  const index = JSON.parse(readFileSync(join(bad.dir, 'index.json'), 'utf8')) as { manifests: { digest: string; size: number }[] };
+  index.manifests[0] = { ...index.manifests[0]!, ...top };
+  writeFileSync(join(bad.dir, 'index.json'), JSON.stringify(index));
+  const t = tempDir('hako-root-');
+  const snaps = join(t.path, 'layers');
+  const svc = new ImageService({ root: t.path, unpacker: directoryUnpacker(snaps), dockerConfigPath: join(t.path, 'cfg.json') });
+  try {
+    await pushLayout({ ...bad, top: { ...bad.top, ...top } as BuiltImage['top'], manifests: [{ ...m, manifest: { ...m.manifest, ...top } as BuiltImage['top'], config: { ...m.config, ...config } as BuiltImage['top'] }] }, reg.host, 'test/bad-diffid');
+    await assert.rejects(svc.pull(`${reg.host}/test/bad-diffid`), /diff ID mismatch for layer .*: the image config says sha256:0{64}, the layer unpacks to sha256:/);
+    assert.deepEqual(existsSync(snaps) ? readdirSync(snaps) : [], []);
+    assert.deepEqual(await svc.list(), []);
+  } finally {
+    svc.close();
+    t.cleanup();
+    bad.cleanup();
   }
 });

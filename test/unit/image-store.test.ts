@@ -6,6 +6,8 @@ import { existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ContentStore, markRetryable } from '../../src/image/store/content.js';
+import { MetadataStore } from '../../src/image/store/metadata.js';
+import { spawnSync } from 'node:child_process';
 import { DockerConfig } from '../../src/image/registry/credentials.js';
 import { sha256 } from '../../src/image/digest.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -169,6 +171,58 @@ test('stageFileAtomic: the target appears only at commit (replacing the old cont
     assert.deepEqual(readdirSync(t.path).sort(), ['refs.json']);
     await assert.rejects(stageFileAtomic(join(t.path, 'missing-dir', 'f'), 'x'), /write .*missing-dir\/f/);
     assert.deepEqual(readdirSync(t.path).sort(), ['refs.json']);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a commit gate holds a verified blob out of the store: released it is stored, refused nothing is kept', async () => {
+  const t = tempDir();
+  try {
+    const store = new ContentStore(t.path);
+    const data = randomBytes(5000);
+    const digest = sha256(data);
+    const fetch = async (): Promise<{ body: Readable; start: number }> => ({ body: Readable.from([data]), start: 0 });
+    let release!: () => void;
+    const held = store.ingest({ digest, size: data.length }, fetch, { deferDirSync: true, commitGate: new Promise<void>((r) => (release = r)) });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(store.has(digest), false, 'not in the store before the gate opens');
+    release();
+    assert.equal((await held).downloaded, true);
+    assert.ok(store.has(digest));
+    await store.syncNames();
+    await store.syncNames(); // nothing left to sync: returns at once
+    const other = randomBytes(5000);
+    const od = sha256(other);
+    const refused = Promise.reject(new Error('not needed after all'));
+    refused.catch(() => undefined); // awaited by the ingest once the blob is verified
+    await assert.rejects(
+      store.ingest({ digest: od, size: other.length }, async () => ({ body: Readable.from([other]), start: 0 }), { commitGate: refused }),
+      /not needed after all/,
+    );
+    assert.equal(store.has(od), false);
+    assert.deepEqual(readdirSync(store.ingestDir), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('metadata store: temp files of dead processes are removed once, at the first init; live ones stay', async () => {
+  const t = tempDir();
+  try {
+    const dead = spawnSync('true').pid!;
+    const dir = join(t.path, 'image');
+    mkdirSync(join(dir, 'images'), { recursive: true });
+    const deadRefs = `.refs.json.${dead}-abc123-ff00.tmp`;
+    const deadRec = `.${'a'.repeat(64)}.json.${dead}-abc124-ff01.tmp`;
+    const ours = `.refs.json.${process.pid}-abc125-ff02.tmp`;
+    writeFileSync(join(dir, deadRefs), '{}');
+    writeFileSync(join(dir, 'images', deadRec), '{}');
+    writeFileSync(join(dir, ours), '{}');
+    writeFileSync(join(dir, 'refs.json'), '{}');
+    await new MetadataStore(t.path).init();
+    assert.deepEqual(readdirSync(dir).sort(), [ours, 'images', 'leases', 'refs.json'].sort());
+    assert.deepEqual(readdirSync(join(dir, 'images')), []);
   } finally {
     t.cleanup();
   }

@@ -320,3 +320,17 @@ test('unpack: zstd through fzstd (no zstd CLI), and a truncated zstd blob fails'
     t.cleanup();
   }
 });
+
+test('unpack: the bytes decide the compression, whatever the media type says (a plain tar under a gzip type, gzip under a plain one)', async () => {
+  const tar = makeTar([{ name: './etc/hostname', data: 'x\n', mode: 0o644 }]);
+  for (const [blob, mediaType] of [[tar, GZ], [gzipSync(tar), TAR]] as const) {
+    const t = tempDir('hako-unpack-');
+    try {
+      const res = await unpackLayer(Readable.from([blob]), join(t.path, 'layer'), { mediaType, chown: false });
+      assert.equal(res.diffId, `sha256:${createHash('sha256').update(tar).digest('hex')}`);
+      assert.equal(readFileSync(join(t.path, 'layer', 'etc', 'hostname'), 'utf8'), 'x\n');
+    } finally {
+      t.cleanup();
+    }
+  }
+});

@@ -258,14 +258,33 @@ export class RegistryClient {
 
   /** One request with authentication: on 401 it learns the challenge and retries once. */
   private async request(method: string, pathOrUrl: string | URL, opts: RequestOptions): Promise<HttpResponse> {
+    // The first request to an insecure registry goes out over plain HTTP while the TLS probe
+    // runs, and is used when the probe says the port does not speak TLS (otherwise dropped
+    // unread): a fresh daemon's first pull from such a registry does not wait for the probe
+    // first. Only anonymous, bodiless GET/HEAD requests (no credentials travel over it).
+    let early: Promise<HttpResponse> | undefined;
+    if (this.base === undefined && this.insecure && typeof pathOrUrl === 'string' && opts.body === undefined && (method === 'GET' || method === 'HEAD') && this.challenge === undefined) {
+      early = send(this.agents, { method, url: new URL(pathOrUrl, `http://${this.domain}`), headers: { ...opts.headers }, signal: opts.signal });
+      early.catch(() => undefined); // used or dropped below
+    }
     const base = await this.endpoint(opts.signal);
+    if (early && base.protocol !== 'http:') {
+      early.then((r) => r.body.destroy(), () => undefined);
+      early = undefined;
+    }
     let url = typeof pathOrUrl === 'string' ? new URL(pathOrUrl, base) : pathOrUrl;
     let triedAuth: string | undefined;
     for (let round = 0; ; round++) {
       const auth = await this.authorization(opts.scopes, opts.signal);
       const headers: Record<string, string> = { ...opts.headers };
       if (auth) headers.Authorization = auth;
-      let res = await send(this.agents, { method, url, headers, body: opts.body, signal: opts.signal, insecureTls: this.insecure });
+      let res: HttpResponse;
+      if (early && auth === undefined) res = await early;
+      else {
+        early?.then((r) => r.body.destroy(), () => undefined);
+        res = await send(this.agents, { method, url, headers, body: opts.body, signal: opts.signal, insecureTls: this.insecure });
+      }
+      early = undefined;
       if (res.status === 401 && round === 0 && (opts.body === undefined || Buffer.isBuffer(opts.body))) {
         const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
         await drain(res);

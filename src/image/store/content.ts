@@ -3,14 +3,15 @@
 // while its digest is computed, fsynced, then renamed into blobs/. A partial file left by an
 // interrupted download is resumed (its bytes are re-hashed, the rest fetched with Range).
 // Concurrent ingests of one digest in this process share a single download.
-import { createReadStream, existsSync, statSync, type ReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { close as closeCb, closeSync, createReadStream, existsSync, fstatSync, fsync as fsyncCb, ftruncateSync, mkdirSync, openSync, statSync, writeSync, writev as writevCb, type ReadStream } from 'node:fs';
+import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { digestHex, hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
 import { fsyncDir } from '../../common/atomic-file.js';
+import { pullMark } from '../pull-trace.js';
 
 export interface ExpectedBlob {
   digest: Digest;
@@ -34,6 +35,17 @@ export interface IngestOptions {
   attempts?: number | undefined;
   /** Called with the number of new bytes as they arrive. */
   onProgress?: ((bytes: number) => void) | undefined;
+  /**
+   * Awaited once the blob is verified and fsynced, before it is renamed into the store: when it
+   * rejects, the download is dropped (nothing is stored) and ingest rejects with its reason.
+   */
+  commitGate?: Promise<unknown> | undefined;
+  /**
+   * Rename the blob into the store without fsyncing the directory: the caller makes the name
+   * durable with `syncNames()` before anything that refers to the blob is (a pull's record), so
+   * that the names of a pull's blobs cost one directory fsync, not one each.
+   */
+  deferDirSync?: boolean | undefined;
 }
 
 export interface IngestResult {
@@ -98,6 +110,20 @@ async function writeTap(tap: Writable | undefined, chunk: Buffer): Promise<void>
   }
 }
 
+/** writev of every byte of `bufs` (a short write continues where it stopped). */
+async function writevAll(fd: number, bufs: Buffer[]): Promise<void> {
+  let total = 0;
+  for (const b of bufs) total += b.length;
+  let done = await new Promise<number>((resolve, reject) => writevCb(fd, bufs, (err, n) => (err ? reject(err) : resolve(n))));
+  while (done < total) {
+    const rest = Buffer.concat(bufs).subarray(done);
+    done += await new Promise<number>((resolve, reject) => writevCb(fd, [rest], (err, n) => (err ? reject(err) : resolve(n))));
+  }
+}
+
+const fdSync = (fd: number): Promise<void> => new Promise((resolve, reject) => fsyncCb(fd, (err) => (err ? reject(err) : resolve())));
+const fdClose = (fd: number): Promise<void> => new Promise((resolve, reject) => closeCb(fd, (err) => (err ? reject(err) : resolve())));
+
 /** Bytes of a download collected before they are written to the partial file with one writev. */
 const WRITE_BATCH = 1 << 20;
 
@@ -106,6 +132,10 @@ export class ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
   private readonly inflight = new Map<Digest, Promise<IngestResult>>();
+  /** Blobs renamed into blobs/ whose names no started directory fsync covers yet. */
+  private unsynced = 0;
+  /** The directory fsync under way, if any. */
+  private syncing: Promise<void> | undefined;
 
   constructor(root: string) {
     this.root = join(root, 'content');
@@ -114,11 +144,36 @@ export class ContentStore {
   }
 
   async init(): Promise<void> {
+    // Synchronous: two mkdir calls (EEXIST once the store exists), not four thread-pool round
+    // trips at the start of every pull and ingest.
     try {
-      await mkdir(this.blobsDir, { recursive: true });
-      await mkdir(this.ingestDir, { recursive: true });
+      mkdirSync(this.blobsDir, { recursive: true });
+      mkdirSync(this.ingestDir, { recursive: true });
     } catch (err) {
       throw fromSystemError(`create content store in ${this.root}`, err, this.root);
+    }
+  }
+
+  /**
+   * Makes the names of blobs renamed into the store so far durable (one fsync of blobs/ covers
+   * them all); returns at once when a finished fsync already did.
+   */
+  async syncNames(): Promise<void> {
+    if (this.unsynced === 0) {
+      // Every rename so far happened before a directory fsync started: wait for it, if running.
+      await this.syncing;
+      return;
+    }
+    this.unsynced = 0;
+    const p = fsyncDir(this.blobsDir);
+    this.syncing = p;
+    try {
+      await p;
+    } catch (err) {
+      this.unsynced++;
+      throw fromSystemError(`sync ${this.blobsDir}`, err, this.blobsDir);
+    } finally {
+      if (this.syncing === p) this.syncing = undefined;
     }
   }
 
@@ -215,12 +270,14 @@ export class ContentStore {
     try {
       await Promise.all(
         todo.map(async (it, i) => {
-          const fh = await open(tmps[i]!, 'wx', 0o644);
+          // Small files: created and written synchronously; only the fsync waits on the pool.
+          const fd = openSync(tmps[i]!, 'wx', 0o644);
           try {
-            await fh.writeFile(it.data);
-            await fh.sync();
+            let off = 0;
+            while (off < it.data.length) off += writeSync(fd, it.data, off);
+            await fdSync(fd);
           } finally {
-            await fh.close();
+            closeSync(fd);
           }
         }),
       ).catch((err: unknown) => {
@@ -239,8 +296,9 @@ export class ContentStore {
           for (const [i, it] of todo.entries()) {
             current = it;
             await rename(tmps[i]!, this.blobPath(it.digest));
+            this.unsynced++;
           }
-          await fsyncDir(this.blobsDir);
+          await this.syncNames();
         } catch (err) {
           await removeTemps();
           throw fromSystemError(`store ${current.expected?.what ?? 'blob'} ${current.digest}`, err);
@@ -278,16 +336,17 @@ export class ContentStore {
     const what = expected.what ?? 'blob';
     const partial = join(this.ingestDir, `${digestHex(expected.digest)}.partial`);
     const hasher = newHasher();
-    let fh: FileHandle | undefined;
+    let fd: number | undefined;
     let offset = 0;
     let resumedFrom = 0;
     const tap = opts.tap?.();
     try {
       try {
-        fh = await open(partial, 'a+', 0o644);
-        const existing = (await fh.stat()).size;
+        // Opened synchronously (one syscall each): the first bytes of the body wait for this.
+        fd = openSync(partial, 'a+', 0o644);
+        const existing = fstatSync(fd).size;
         if (existing > expected.size) {
-          await fh.truncate(0);
+          ftruncateSync(fd, 0);
         } else if (existing > 0) {
           // Re-hash what an earlier attempt left, and give it to the tap first.
           for await (const chunk of createReadStream(partial, { end: existing - 1, highWaterMark: 1 << 20 })) {
@@ -310,7 +369,7 @@ export class ContentStore {
         pending = [];
         pendingBytes = 0;
         try {
-          await fh!.writev(bufs);
+          await writevAll(fd!, bufs);
         } catch (err) {
           throw fromSystemError(`write ${what} ${expected.digest} to ${this.ingestDir}`, err, partial);
         }
@@ -321,6 +380,10 @@ export class ContentStore {
           let skip = offset - start;
           if (skip < 0) throw new HakoError({ step: `fetch ${what} ${expected.digest}: server answered from byte ${start}, wanted ${offset}`, kind: 'internal' });
           for await (const raw of body) {
+            if (opts.signal?.aborted) {
+              body.destroy();
+              throw opts.signal.reason;
+            }
             let chunk = raw as Buffer;
             if (skip > 0) {
               if (chunk.length <= skip) { skip -= chunk.length; continue; }
@@ -357,22 +420,32 @@ export class ContentStore {
           await sleep(Math.min(100 * 2 ** (attempt - 1), 2000), opts.signal);
         }
       }
+      pullMark('ingest.body-end');
       const got = hasherDigest(hasher);
       this.check(expected, got, offset);
       // Verified: the tap may finish (e.g. unpack its last entries) while the blob is made durable.
       tap?.end();
       try {
-        await fh.sync();
-        await fh.close();
-        fh = undefined;
+        await fdSync(fd);
+        pullMark('ingest.fsynced');
+        const f = fd;
+        fd = undefined;
+        await fdClose(f);
+      } catch (err) {
+        throw fromSystemError(`store ${what} ${expected.digest}`, err, partial);
+      }
+      if (opts.commitGate) await opts.commitGate;
+      try {
         await rename(partial, this.blobPath(expected.digest));
-        await fsyncDir(this.blobsDir);
+        this.unsynced++;
+        if (!opts.deferDirSync) await this.syncNames();
+        pullMark('ingest.stored');
       } catch (err) {
         throw fromSystemError(`store ${what} ${expected.digest}`, err, partial);
       }
       return { downloaded: true, tapped: tap !== undefined, resumedFrom };
     } catch (err) {
-      await fh?.close().catch(() => undefined);
+      if (fd !== undefined) await fdClose(fd).catch(() => undefined);
       // Keep a partial download only when it can be resumed: a broken connection. A bad digest,
       // a full disk or anything else removes it, so nothing is left behind.
       if (!isRetryable(err) || offset === 0) {

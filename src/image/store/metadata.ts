@@ -1,8 +1,8 @@
 // Image metadata: one small JSON record per image (<root>/image/images/<id hex>.json), a
 // reference table (<root>/image/refs.json: `name:tag` and `name@digest` → image), and leases
 // (<root>/image/leases/<owner>.json) that containers hold on images. All written atomically.
-import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFile, readdir, unlink } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromSystemError } from '../../common/errors.js';
 import { digestHex, isDigest, type Digest } from '../digest.js';
@@ -57,12 +57,22 @@ export interface Lease {
   image: Digest;
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class MetadataStore {
   readonly dir: string;
   private readonly imagesDir: string;
   private readonly leasesDir: string;
   private readonly refsPath: string;
   private readonly lock: FileLock;
+  private swept = false;
 
   constructor(root: string) {
     this.dir = join(root, 'image');
@@ -73,11 +83,41 @@ export class MetadataStore {
   }
 
   async init(): Promise<void> {
+    // Synchronous: two mkdir calls (EEXIST once the store exists) at the start of every pull.
     try {
-      await mkdir(this.imagesDir, { recursive: true });
-      await mkdir(this.leasesDir, { recursive: true });
+      mkdirSync(this.imagesDir, { recursive: true });
+      mkdirSync(this.leasesDir, { recursive: true });
     } catch (err) {
       throw fromSystemError(`create image metadata in ${this.dir}`, err, this.dir);
+    }
+    if (!this.swept) {
+      this.swept = true;
+      this.removeDeadTemps();
+    }
+  }
+
+  /**
+   * Removes the temp files (stageFileAtomic: `.<name>.<pid>-<time>-<rand>.tmp`) of processes that
+   * died before renaming them: a pull writes its record and reference table while its layers
+   * download, so a daemon killed mid-pull leaves them. Once per store object (a daemon's start).
+   */
+  private removeDeadTemps(): void {
+    for (const dir of [this.dir, this.imagesDir]) {
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const pid = Number(/^\..*\.(\d+)-[0-9a-z]+-[0-9a-f]+\.tmp$/.exec(name)?.[1] ?? 0);
+        if (pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+        try {
+          unlinkSync(join(dir, name));
+        } catch {
+          /* removed meanwhile */
+        }
+      }
     }
   }
 

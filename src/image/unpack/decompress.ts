@@ -4,7 +4,7 @@
 // the media type only rules out what we cannot read (encrypted or unknown compressions).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -39,6 +39,11 @@ export function sniffArchiveCompression(head: Uint8Array): ArchiveCompression {
 export interface DecompressOptions {
   /** Also xz and bzip2 (through the xz/bzip2 programs, as dockerd runs xz): for import and load, never for layers. */
   archive?: boolean | undefined;
+  /**
+   * The compression the media type declares: a gzip inflater is made before the first bytes
+   * arrive (its set-up then overlaps the wait), and dropped when the bytes say otherwise.
+   */
+  expect?: Compression | undefined;
 }
 
 export interface DecompressedStream {
@@ -63,23 +68,33 @@ function toBuffer(c: unknown): Buffer {
  */
 export async function decompress(input: NodeJS.ReadableStream, signal?: AbortSignal, opts: DecompressOptions = {}): Promise<DecompressedStream> {
   const it = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  let ready = opts.expect === 'gzip' ? createGunzip({ chunkSize: GUNZIP_CHUNK }) : undefined;
   let compressed = 0;
   const head: Buffer[] = [];
   let headLen = 0;
   let ended = false;
-  while (headLen < 6) {
-    const r = await it.next();
-    if (r.done) {
-      ended = true;
-      break;
+  try {
+    while (headLen < 6) {
+      const r = await it.next();
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      const b = toBuffer(r.value);
+      compressed += b.length;
+      head.push(b);
+      headLen += b.length;
     }
-    const b = toBuffer(r.value);
-    compressed += b.length;
-    head.push(b);
-    headLen += b.length;
+  } catch (err) {
+    ready?.destroy();
+    throw err;
   }
   const first = Buffer.concat(head);
   const compression = opts.archive ? sniffArchiveCompression(first) : sniffCompression(first);
+  if (compression !== 'gzip' && ready) {
+    ready.destroy();
+    ready = undefined;
+  }
 
   async function* raw(): AsyncGenerator<Buffer> {
     if (first.length > 0) yield first;
@@ -96,16 +111,19 @@ export async function decompress(input: NodeJS.ReadableStream, signal?: AbortSig
 
   let chunks: AsyncIterable<Buffer>;
   if (compression === 'none') chunks = raw();
-  else if (compression === 'gzip') chunks = gunzip(raw());
+  else if (compression === 'gzip') chunks = gunzip(raw(), ready);
   else if (compression === 'xz' || compression === 'bzip2') chunks = filterProcess(raw(), toolBinary(compression), compression);
   else chunks = zstdBinary() ? filterProcess(raw(), zstdBinary()!, 'zstd') : unzstd(raw());
   return { compression, chunks, compressedBytes: () => compressed };
 }
 
-async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+/** Bytes of inflated output per zlib step (64 KiB ones cost 2x the CPU). */
+const GUNZIP_CHUNK = 1 << 20;
+
+async function* gunzip(src: AsyncIterable<Buffer>, made?: Gunzip): AsyncGenerator<Buffer> {
   // Hand-driven rather than pipeline(): the consumer pulls, we push one compressed chunk at a
   // time and drain what zlib produced, so memory stays at a few chunks.
-  const gz = createGunzip({ chunkSize: 1 << 20 });
+  const gz = made ?? createGunzip({ chunkSize: GUNZIP_CHUNK });
   const out: Buffer[] = [];
   let error: Error | undefined;
   let finished = false;

@@ -24,6 +24,7 @@ import { HakoError, fromSystemError } from '../../common/errors.js';
 import { compressionOfMediaType, decompress } from './decompress.js';
 import { Extractor } from './extract.js';
 import { TarFormatError, TarReader } from './tar-reader.js';
+import { pullMark } from '../pull-trace.js';
 
 export { cleanName } from './extract.js';
 export { TarReader, TarFormatError } from './tar-reader.js';
@@ -86,8 +87,11 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
   try {
     mkdirSync(root, 0o755);
     opts.signal?.throwIfAborted();
-    const d = await decompress(input, opts.signal);
+    const d = await decompress(input, opts.signal, { expect: declared });
+    let first = true;
     for await (const chunk of d.chunks) {
+      if (first) pullMark('unpack.first-chunk');
+      first = false;
       hash.update(chunk);
       size += chunk.length;
       reader.write(chunk);
@@ -95,8 +99,10 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
       if (opts.signal?.aborted) opts.signal.throwIfAborted();
     }
     compressedSize = d.compressedBytes();
+    pullMark('unpack.last-chunk');
     reader.finish();
     extractor.finish();
+    pullMark('unpack.extractor-finished');
     await extractor.close(false);
     try {
       renameSync(root, dest);
@@ -108,6 +114,7 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
       throw e;
     }
     rmSync(work, { recursive: true, force: true });
+    pullMark('unpack.done');
     return { diffId: 'sha256:' + hash.digest('hex'), size, compressedSize, entries: extractor.entries, contentSize: extractor.contentBytes };
   } catch (e) {
     extractor.abort();
