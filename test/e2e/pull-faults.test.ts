@@ -4,10 +4,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageService } from '../../src/image/images.js';
-import { SnapshotStore } from '../../src/image/snapshot/index.js';
+import { SnapshotStore, directorySize } from '../../src/image/snapshot/index.js';
 import { snapshotUnpacker } from '../../src/engine/snapshot-unpacker.js';
 import { isRoot, tempDir, mountsUnder } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -296,6 +296,10 @@ test('with a snapshotter (layers downloaded and unpacked before the config is in
     assert.equal(res.id, config.digest);
     const rec = (await svc.inspect(res.id)).record;
     assert.ok(existsSync(join(snapRoot, 'layers', rec.chainIds[0]!.slice(7), 'diff', 'bin', 'busybox')));
+    // The layer unpacked before the config came has its content size recorded beside it.
+    const sizeFile = join(snapRoot, 'layers', rec.chainIds[0]!.slice(7), 'size');
+    assert.ok(existsSync(sizeFile), 'the size file was written with the early layer');
+    assert.equal(Number(readFileSync(sizeFile, 'utf8')), await directorySize(join(snapRoot, 'layers', rec.chainIds[0]!.slice(7), 'diff')));
     assert.deepEqual(readdirSync(join(snapRoot, 'tmp')), []);
     assert.ok((await svc.verify()).ok);
   } finally {
