@@ -94,6 +94,9 @@ export interface EngineOptions {
   network?: NetworkingOptions;
 }
 
+/** How long after an exit the runtime state and rootfs mount are released unless asked sooner (deferCleanup). */
+const CLEANUP_DELAY_MS = 50;
+
 interface Live {
   rec: ContainerRecord;
   sup?: Supervised;
@@ -116,6 +119,12 @@ interface Live {
   pending: AttachSession[];
   /** Its networks and runtime state were released since its last start (cleanupAfterExit ran). */
   cleaned?: boolean;
+  /**
+   * The release of an exited container's runtime state, cgroups and rootfs mount, under way after
+   * the exit was answered (onExit): whatever needs them released or mounted anew (start, remove,
+   * cp/export) awaits it first. It never rejects.
+   */
+  cleaning?: { done: Promise<void>; now: () => void };
 }
 
 interface ExecRecord {
@@ -751,6 +760,7 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     const id = rec.Id;
     const hc = rec.HostConfig;
+    await this.settled(live);
     live.cleaned = false;
     let specWritten: Promise<void> | undefined;
     try {
@@ -885,11 +895,58 @@ export class Engine implements ContainerEngine {
     }
   }
 
+  /**
+   * releaseRuntime a little later (CLEANUP_DELAY_MS), tracked in `live.cleaning`: the requests
+   * that usually follow an exit (the wait answer, the attach end, `rm`) are answered first, with
+   * the event loop free of its synchronous cgroup and mount work. Whoever needs it done sooner
+   * (start, remove, cp/export, close) runs it at once through settled().
+   */
+  private deferCleanup(live: Live): void {
+    const id = live.rec.Id;
+    let kick!: () => void;
+    const kicked = new Promise<void>((r) => (kick = r));
+    const timer = setTimeout(kick, CLEANUP_DELAY_MS);
+    const p: Promise<void> = kicked
+      .then(() => this.releaseRuntime(live))
+      .catch((e: unknown) => this.log.warn(`clean up after ${id} exited: ${(e as Error).message}`))
+      .finally(() => {
+        this.background.delete(p);
+        if (live.cleaning?.done === p) live.cleaning = undefined;
+      });
+    live.cleaning = {
+      done: p,
+      now: () => {
+        clearTimeout(timer);
+        kick();
+      },
+    };
+    this.background.add(p);
+  }
+
+  /** Runs a cleanup deferred after the container's last exit (deferCleanup) now, and waits for it. */
+  private async settled(live: Live): Promise<void> {
+    while (live.cleaning) {
+      live.cleaning.now();
+      await live.cleaning.done;
+    }
+  }
+
   /** Runtime state, cgroups and the rootfs mount of a container whose process is gone. */
   private async cleanupAfterExit(live: Live): Promise<void> {
+    await this.releaseNetworks(live);
+    await this.releaseRuntime(live);
+  }
+
+  /** The network endpoints of a container whose process is gone (addresses, published ports). */
+  private async releaseNetworks(live: Live): Promise<void> {
     const id = live.rec.Id;
     for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
     this.trace.mark(id, 'cleanup.net');
+  }
+
+  /** Runtime state, cgroups and the rootfs mount of a container whose process is gone (networks released). */
+  private async releaseRuntime(live: Live): Promise<void> {
+    const id = live.rec.Id;
     await this.runtime.delete(id, { force: true }).catch(() => undefined);
     this.trace.mark(id, 'cleanup.runtime');
     await this.unmountRootfs(id);
@@ -902,8 +959,8 @@ export class Engine implements ContainerEngine {
     this.stopHealth(live);
     live.sup = undefined;
     live.monitorDir = undefined;
-    // Unmount and runtime cleanup run after the waiters heard of the exit (we still hold the
-    // lock, so a start or remove that follows waits for them): wait → rm is not slowed by them.
+    // Unmount and runtime cleanup run after the waiters heard of the exit: under the lock before
+    // a restart, otherwise deferred (deferCleanup), so wait → rm is not slowed by them.
     const cleanup = () => this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
     for (const eid of live.execs) {
       const ex = this.execs.get(eid);
@@ -957,7 +1014,14 @@ export class Engine implements ContainerEngine {
     const autoRemove = rec.HostConfig.AutoRemove === true && !live.keepOnExit;
     if (!autoRemove) {
       this.save(live);
-      await cleanup();
+      // The waiters' answers go out first. The endpoints are released under the lock (network
+      // commands that follow see them gone); the runtime state, cgroups and the rootfs mount
+      // outside it, so a remove that follows the wait answer does not queue behind the unmount:
+      // start, remove and the rootfs users await `live.cleaning` (settled()). A crash meanwhile
+      // leaves runtime state and a mount that reconcile() releases like any stopped container's.
+      await new Promise<void>((r) => setImmediate(r));
+      await this.releaseNetworks(live).catch((e) => this.log.warn(`release the networks of ${rec.Id}: ${(e as Error).message}`));
+      this.deferCleanup(live);
       return;
     }
     // Auto-remove: the runtime state and the rootfs mount are released by the removal itself,
@@ -1255,7 +1319,9 @@ export class Engine implements ContainerEngine {
     // (`rmi`). The runtime state, cgroups, rootfs mount, snapshot and monitor dir of a container
     // that no longer exists trouble nobody: they go after the answer, and a crash in between
     // leaves them to reconcile() (unknown runtime state, rootfs mounts, snapshots, monitor dirs).
-    const cleaned = live.cleaned === true;
+    // A cleanup deferred after the exit (deferCleanup) has released the networks already; the
+    // rest of it is awaited after the answer, below.
+    const cleaned = live.cleaned === true || live.cleaning !== undefined;
     if (!cleaned) {
       for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
       this.trace.mark(id, 'cleanup.net');
@@ -1288,7 +1354,8 @@ export class Engine implements ContainerEngine {
     for (const w of live.removeWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     this.inBackground(`clean up after removed container ${id}`, async () => {
       // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
-      if (!cleaned) {
+      await this.settled(live);
+      if (!live.cleaned) {
         await this.runtime.delete(id, { force: true }).catch(() => undefined);
         this.trace.mark(id, 'cleanup.runtime');
       }
@@ -1532,6 +1599,7 @@ export class Engine implements ContainerEngine {
     const id = live.rec.Id;
     if (live.rec.State.Running) return fn(this.rootfsDir(id));
     return this.locked(live, async () => {
+      await this.settled(live);
       const rootfs = await this.mountRootfs(id);
       try {
         return await fn(rootfs);
@@ -1549,6 +1617,7 @@ export class Engine implements ContainerEngine {
   async exportContainer(idOrName: string): Promise<Readable> {
     const live = await this.get(idOrName);
     const id = live.rec.Id;
+    await this.settled(live);
     const running = live.rec.State.Running;
     const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
     const tar = fsops.tarStream(rootfs, '.', { excludeMounts: live.rec.MountPoints.map((m) => m.Destination) });
@@ -1567,6 +1636,7 @@ export class Engine implements ContainerEngine {
   async getArchive(idOrName: string, path: string): Promise<{ stat: Json; tar: Readable }> {
     const live = await this.get(idOrName);
     const id = live.rec.Id;
+    await this.settled(live);
     const running = live.rec.State.Running;
     const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
     try {
@@ -1862,6 +1932,7 @@ export class Engine implements ContainerEngine {
   async close(): Promise<void> {
     this.closed = true;
     await this.ready.catch(() => undefined);
+    for (const live of this.containers.values()) live.cleaning?.now();
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
     await this.records.flush();
     for (const live of this.containers.values()) {
