@@ -125,6 +125,8 @@ interface Live {
    * cp/export) awaits it first. It never rejects.
    */
   cleaning?: { done: Promise<void>; now: () => void };
+  /** A new container's record until it is durable (RecordStore.commitSoon); start awaits it. */
+  durable?: Promise<void>;
 }
 
 interface ExecRecord {
@@ -675,19 +677,21 @@ export class Engine implements ContainerEngine {
       };
       this.net.writeFiles(rec);
       this.trace.mark(id, 'create.files');
-      // The record is written and fsync'd beside them too, under a temp name; its rename after
-      // both succeeded is the commit point (a crash before it leaves a dir without a record,
-      // which the start-up removes, and a snapshot and lease that reconcile() sweeps).
-      const staged = this.records.stageDurable(rec).then((s) => {
+      // The record is written beside them too, under a temp name. Its fsync and rename (the
+      // commit point: a crash before it leaves a dir without a record, which the start-up
+      // removes, and a snapshot and lease that reconcile() sweeps) run after the answer
+      // (RecordStore.commitSoon): a host crash within those ~2 ms loses a container that was
+      // only created. It never runs without a durable record: start awaits `live.durable`.
+      const staged = this.records.stageCreate(rec).then((s) => {
         this.trace.mark(id, 'create.staged');
         return s;
       });
       undo.push(() => staged.then((s) => s.abort(), () => undefined));
       const settled = await Promise.allSettled([prepared, leased, staged]);
       for (const r of settled) if (r.status === 'rejected') throw r.reason;
-      await (await staged).commit();
+      const durable = this.records.commitSoon(rec, await staged, (e) => this.log.warn(e.message));
       this.trace.mark(id, 'create.saved');
-      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
+      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [], durable };
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
       this.emit(live, 'create');
@@ -760,6 +764,15 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     const id = rec.Id;
     const hc = rec.HostConfig;
+    // Crash safety: nothing runs before the record is durable (create answers before its fsync).
+    if (live.durable) {
+      try {
+        await live.durable;
+      } catch (err) {
+        throw new HakoError({ step: `start container ${id}: its record could not be saved`, hint: 'remove the container and create it again', kind: 'internal', cause: err });
+      }
+      live.durable = undefined;
+    }
     await this.settled(live);
     live.cleaned = false;
     let specWritten: Promise<void> | undefined;

@@ -174,6 +174,54 @@ export class RecordStore {
     }
   }
 
+  /**
+   * A new container's record, durable after the create answered: `stage` writes it under a temp
+   * name (no fsync; loadAll ignores it), and `commitSoon` then fsyncs it, renames it into place
+   * (the container exists from here on, after a crash too) and fsyncs the directory, in the
+   * background. Later saves of the record (saveSoon) and flush() wait for that commit, so the
+   * staged record never lands over a newer one. The returned promise rejects if the commit
+   * failed: whoever must not go on without a durable record (start) awaits it.
+   */
+  async stageCreate(rec: ContainerRecord): Promise<StagedFile> {
+    const dir = this.containerDir(rec.Id);
+    try {
+      return await stageFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, syncAtCommit: true });
+    } catch (err) {
+      throw fromSystemError(`save container ${rec.Id}`, err, dir);
+    }
+  }
+
+  /** See stageCreate. */
+  commitSoon(rec: ContainerRecord, staged: StagedFile, onError: (err: Error) => void): Promise<void> {
+    const dir = this.containerDir(rec.Id);
+    const committed = staged.commit().catch(async (err: unknown) => {
+      await staged.abort();
+      throw fromSystemError(`save container ${rec.Id}`, err, dir);
+    });
+    committed.catch(() => undefined);
+    const entry = { again: false, done: Promise.resolve() };
+    const file = join(dir, 'config.v2.json');
+    entry.done = (async () => {
+      try {
+        await committed;
+      } catch (err) {
+        onError(err as Error);
+      }
+      while (entry.again) {
+        entry.again = false;
+        try {
+          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+        } catch (err) {
+          if (!existsSync(dir)) break; // removed meanwhile
+          onError(fromSystemError(`save container ${rec.Id}`, err, file));
+        }
+      }
+      this.writing.delete(rec.Id);
+    })();
+    this.writing.set(rec.Id, entry);
+    return committed;
+  }
+
   /** All readable records; a directory without one (a crash mid-create) is removed. */
   loadAll(warn: (m: string) => void): ContainerRecord[] {
     const out: ContainerRecord[] = [];
