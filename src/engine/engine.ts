@@ -726,14 +726,14 @@ export class Engine implements ContainerEngine {
 
   // ------------------------------------------------------------------ start / exit
 
-  async startContainer(idOrName: string): Promise<void> {
+  async startContainer(idOrName: string): Promise<'started' | 'already-running'> {
     const live = await this.get(idOrName);
     this.trace.mark(live.rec.Id, 'start.begin');
-    await this.locked(live, async () => {
+    return this.locked(live, async () => {
       this.trace.mark(live.rec.Id, 'start.locked');
       const st = live.rec.State;
       if (st.Paused) throw conflict('cannot start a paused container, try unpause instead');
-      if (st.Running) return; // docker answers 304 Not Modified
+      if (st.Running) return 'already-running'; // docker answers 304 Not Modified
       if (st.Status === 'removing' || st.Status === 'dead') throw conflict(`cannot start container ${live.rec.Id}: container is marked for removal`);
       if (live.restartTimer) {
         clearTimeout(live.restartTimer);
@@ -742,6 +742,7 @@ export class Engine implements ContainerEngine {
       live.rec.HasBeenManuallyStopped = false;
       live.rec.RestartCount = 0;
       await this.startLocked(live);
+      return 'started' as const;
     });
   }
 

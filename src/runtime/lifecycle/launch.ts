@@ -337,10 +337,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     }
     mark('launch.created');
     if (opTrace) reportOpTimes(plan.ops, opTrace, mark);
+    mark('launch.reported');
     record.pid = pid();
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
     store.save(record);
+    mark('launch.state-saved');
     // Pid files and monitor.json name live processes: atomic, not fsync'ed (a crash ends them).
     if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(record.pid), { mode: 0o644, durable: false });
     let monitor: Launched['monitor'];
@@ -355,6 +357,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     for (const close of closers) close();
     for (const fd of containerPidfds) safeClose(fd);
     if (opts.mode === 'create') spawned.closeErrPipe();
+    mark('launch.done');
     return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }), ...(monitor ? { monitor } : {}) };
   } catch (err) {
     for (const fd of fdsToClose) safeClose(fd);
