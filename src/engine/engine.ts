@@ -24,7 +24,7 @@ import { Runtime } from '../runtime/index.js';
 import { parseSignal } from '../runtime/lifecycle/kill.js';
 import { cgroupsOf } from '../runtime/lifecycle/context.js';
 import { psContainer } from '../runtime/lifecycle/ps.js';
-import { detectCgroupMode } from '../runtime/cgroups/index.js';
+import { detectCgroupMode, type CgroupManager } from '../runtime/cgroups/index.js';
 import { applyCapChanges, capNames } from '../runtime/security/capabilities.js';
 import { isSameProcess, processStartTime } from '../runtime/state/process-info.js';
 import type { Spec } from '../runtime/spec/types.js';
@@ -96,6 +96,18 @@ export interface EngineOptions {
 
 /** How long after an exit the runtime state and rootfs mount are released unless asked sooner (deferCleanup). */
 const CLEANUP_DELAY_MS = 50;
+/** Start work done ahead (prepareStart): for this many recently created containers at most, ... */
+const PREPARED_MAX = 4;
+/** ... each released if not started within this time. */
+const PREPARED_TTL_MS = 5000;
+
+/** What prepareStart did ahead of a container's first start: its rootfs mount and cgroup dirs. */
+interface PreparedStart {
+  mounted: boolean;
+  cgroupsPath: string;
+  cgroups?: CgroupManager;
+  timer?: NodeJS.Timeout;
+}
 
 interface Live {
   rec: ContainerRecord;
@@ -196,6 +208,8 @@ export class Engine implements ContainerEngine {
   private readonly trace = PhaseTrace.fromEnv();
   /** Work that follows an answer (deleting a removed container's files); close() waits for it. */
   private readonly background = new Set<Promise<void>>();
+  /** Containers with start work done ahead (prepareStart), oldest first. */
+  private readonly prepared = new Map<string, PreparedStart>();
   /** Parsed image configs by image ID (content-addressed, so never stale), see imageForCreate. */
   private readonly imageConfigs = new Map<string, ImageConfig>();
 
@@ -286,6 +300,15 @@ export class Engine implements ContainerEngine {
         if (policy === 'always' && !rec.HasBeenManuallyStopped && rec.HasBeenStartedBefore) toRestart.push(live);
         // Stale mounts/cgroups of a stopped container.
         await this.cleanupAfterExit(live).catch(() => undefined);
+      } else if (st.Status === 'created') {
+        // A start prepared ahead (prepareStart) before a crash: its rootfs mount and cgroup dirs.
+        let cgroups: CgroupManager | undefined;
+        try {
+          cgroups = this.runtime.prepareCgroups(rec.Id, this.cgroupsPathOf(rec), { make: false });
+        } catch {
+          /* no cgroup hierarchy to look at */
+        }
+        await this.undoPrepared(rec.Id, { mounted: true, cgroupsPath: '', ...(cgroups ? { cgroups } : {}) }, undefined);
       }
     }
     // Stale runtime state and bundles of containers we do not know.
@@ -695,6 +718,7 @@ export class Engine implements ContainerEngine {
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
       this.emit(live, 'create');
+      this.prepareStart(live);
       return { Id: id, Warnings: [...merged.Warnings, ...netPlan.warnings] };
     } catch (err) {
       for (const u of undo.reverse()) {
@@ -746,6 +770,81 @@ export class Engine implements ContainerEngine {
     });
   }
 
+  /**
+   * Start work that depends only on the record, done right after create answered (while the
+   * client attaches and waits, as `docker run` does): the rootfs mount and the cgroup dirs. The
+   * start finds them made (mountRootfs and the runtime's cgroup create are idempotent) and applies
+   * the limits itself, so an `update` before the start is no matter. Bounded: PREPARED_MAX
+   * containers at most (the oldest released first), each released after PREPARED_TTL_MS. Undone
+   * by releasePrepared (the timer, remove, close), taken over by start (whose failure path
+   * destroys the cgroups), disowned by cp/export (they unmount when done). A crash leaves the
+   * mount and cgroup dirs of a created container: reconcile() releases them, and the cgroups are
+   * made only once the record is durable, so the container is known after the crash.
+   */
+  private prepareStart(live: Live): void {
+    const id = live.rec.Id;
+    if (!this.useMonitor || this.closed) return;
+    setImmediate(() => {
+      void this.locked(live, async () => {
+        if (this.closed || !this.containers.has(id) || live.rec.State.Status !== 'created' || this.prepared.has(id)) return;
+        while (this.prepared.size >= PREPARED_MAX) {
+          const oldest = this.prepared.keys().next().value!;
+          const other = this.containers.get(oldest);
+          const entry = this.prepared.get(oldest)!;
+          this.prepared.delete(oldest);
+          if (other) void this.locked(other, () => this.undoPrepared(oldest, entry, other)).catch(() => undefined);
+          else void this.undoPrepared(oldest, entry, undefined);
+        }
+        const entry: PreparedStart = { mounted: false, cgroupsPath: this.cgroupsPathOf(live.rec) };
+        this.prepared.set(id, entry);
+        try {
+          await this.mountRootfs(id);
+          entry.mounted = true;
+          this.trace.mark(id, 'prepare.mounted');
+          // The cgroups once the record is durable (see above): a crash cannot forget them.
+          await live.durable;
+          if (this.closed || !this.containers.has(id) || live.rec.State.Status !== 'created') throw new Error('removed meanwhile');
+          entry.cgroups = this.runtime.prepareCgroups(id, entry.cgroupsPath);
+          this.trace.mark(id, 'prepare.done');
+        } catch (err) {
+          this.log.info?.(`prepare the start of ${id}: ${(err as Error).message}`);
+          this.prepared.delete(id);
+          await this.undoPrepared(id, entry, live);
+          return;
+        }
+        entry.timer = setTimeout(() => {
+          if (this.prepared.get(id) !== entry) return;
+          this.prepared.delete(id);
+          void this.locked(live, () => this.undoPrepared(id, entry, live)).catch(() => undefined);
+        }, PREPARED_TTL_MS);
+        entry.timer.unref();
+      }).catch((e) => this.log.warn(`prepare the start of ${id}: ${(e as Error).message}`));
+    });
+  }
+
+  /** The container's prepared start, now the caller's (start, cp/export, remove), or undefined. */
+  private takePrepared(id: string): PreparedStart | undefined {
+    const entry = this.prepared.get(id);
+    if (!entry) return undefined;
+    this.prepared.delete(id);
+    if (entry.timer) clearTimeout(entry.timer);
+    return entry;
+  }
+
+  /** cp/export: the prepared mount is the caller's to unmount when done; the cgroup dirs go. */
+  private disownPrepared(id: string): void {
+    const entry = this.takePrepared(id);
+    if (entry?.cgroups) void entry.cgroups.destroy().catch((e) => this.log.warn(`remove the prepared cgroups of ${id}: ${(e as Error).message}`));
+  }
+
+  /** Undoes a prepared start that was not used (under the container's lock, if it still exists). */
+  private async undoPrepared(id: string, entry: PreparedStart, live: Live | undefined): Promise<void> {
+    if (entry.timer) clearTimeout(entry.timer);
+    if (live?.rec.State.Running) return; // started meanwhile: the mount and cgroups are the runtime's
+    if (entry.mounted) await this.unmountRootfs(id).catch((e) => this.log.warn(`unmount the prepared rootfs of ${id}: ${(e as Error).message}`));
+    await entry.cgroups?.destroy().catch((e) => this.log.warn(`remove the prepared cgroups of ${id}: ${(e as Error).message}`));
+  }
+
   private async copyUp(rootfs: string, m: MountPoint): Promise<void> {
     if (m.Type !== 'volume' || m.NoCopy || !m.Source) return;
     const marker = join(dirname(m.Source), '.copied-up');
@@ -777,6 +876,9 @@ export class Engine implements ContainerEngine {
     await this.settled(live);
     live.cleaned = false;
     let specWritten: Promise<void> | undefined;
+    // Made ahead (prepareStart): the rootfs mount and the cgroup dirs, found made below.
+    const prep = this.takePrepared(id);
+    if (prep?.cgroups && prep.cgroupsPath !== this.cgroupsPathOf(rec)) await prep.cgroups.destroy().catch(() => undefined);
     try {
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
@@ -863,7 +965,7 @@ export class Engine implements ContainerEngine {
       const pending = live.pending.filter((p) => !p.isClosed);
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        const m = await superviseWithMonitor({ ...supOpts, ...(prep?.cgroups && prep.cgroupsPath === spec.linux?.cgroupsPath ? { cgroups: prep.cgroups } : {}), log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         live.monitorDir = m.monitorDir;
         live.sup = undefined;
         sup = m;
@@ -902,6 +1004,8 @@ export class Engine implements ContainerEngine {
       const autoRemove = hc.AutoRemove === true;
       if (!autoRemove) this.save(live);
       await this.cleanupAfterExit(live).catch(() => undefined);
+      // Prepared cgroup dirs of a start that failed before the runtime took them over.
+      await prep?.cgroups?.destroy().catch((e) => this.log.warn(`remove the prepared cgroups of ${id}: ${(e as Error).message}`));
       // dockerd removes an auto-remove (--rm) container whose start failed: `docker run --rm` waits for that removal.
       if (autoRemove) await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${id}: ${(e as Error).message}`));
       if (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg)) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
@@ -1328,6 +1432,7 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     const id = rec.Id;
     this.stopHealth(live);
+    const prep = this.takePrepared(id); // its mount goes with the rootfs below, its cgroups too
     // Before the answer, what a command that follows could trip over: the network endpoint (its
     // address and published ports), the record (the name, the API's view) and the image lease
     // (`rmi`). The runtime state, cgroups, rootfs mount, snapshot and monitor dir of a container
@@ -1375,6 +1480,7 @@ export class Engine implements ContainerEngine {
       }
       await this.unmountRootfs(id);
       this.trace.mark(id, 'cleanup.unmount');
+      if (prep) await this.undoPrepared(id, { ...prep, mounted: false }, undefined);
       const settled = await Promise.allSettled([this.snapshots.retireContainer(id), rm(this.monitorDirOf(id), { recursive: true, force: true })]);
       for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${id}: ${(r.reason as Error).message}`);
       this.trace.mark(id, 'remove.snapshot');
@@ -1614,6 +1720,7 @@ export class Engine implements ContainerEngine {
     if (live.rec.State.Running) return fn(this.rootfsDir(id));
     return this.locked(live, async () => {
       await this.settled(live);
+      this.disownPrepared(id);
       const rootfs = await this.mountRootfs(id);
       try {
         return await fn(rootfs);
@@ -1633,7 +1740,11 @@ export class Engine implements ContainerEngine {
     const id = live.rec.Id;
     await this.settled(live);
     const running = live.rec.State.Running;
-    const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
+    // Under the lock: not beside a start's or prepareStart's mount of the same rootfs.
+    const rootfs = running ? this.rootfsDir(id) : await this.locked(live, async () => {
+      this.disownPrepared(id);
+      return this.mountRootfs(id);
+    });
     const tar = fsops.tarStream(rootfs, '.', { excludeMounts: live.rec.MountPoints.map((m) => m.Destination) });
     this.emit(live, 'export');
     if (!running) tar.on('close', () => void this.locked(live, async () => {
@@ -1652,7 +1763,11 @@ export class Engine implements ContainerEngine {
     const id = live.rec.Id;
     await this.settled(live);
     const running = live.rec.State.Running;
-    const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
+    // Under the lock: not beside a start's or prepareStart's mount of the same rootfs.
+    const rootfs = running ? this.rootfsDir(id) : await this.locked(live, async () => {
+      this.disownPrepared(id);
+      return this.mountRootfs(id);
+    });
     try {
       const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
       const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
@@ -1947,6 +2062,11 @@ export class Engine implements ContainerEngine {
     this.closed = true;
     await this.ready.catch(() => undefined);
     for (const live of this.containers.values()) live.cleaning?.now();
+    for (const [id, entry] of [...this.prepared]) {
+      this.prepared.delete(id);
+      const live = this.containers.get(id);
+      await (live ? this.locked(live, () => this.undoPrepared(id, entry, live)) : this.undoPrepared(id, entry, undefined)).catch(() => undefined);
+    }
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
     await this.records.flush();
     for (const live of this.containers.values()) {

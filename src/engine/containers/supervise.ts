@@ -14,6 +14,7 @@ import { constants as osc } from 'node:os';
 import { Writable } from 'node:stream';
 import { native } from '../../native/addon.js';
 import type { Runtime } from '../../runtime/index.js';
+import type { CgroupManager } from '../../runtime/cgroups/index.js';
 import { processStartTime } from '../../runtime/state/process-info.js';
 import { JsonFileWriter } from '../logs/json-file.js';
 
@@ -89,6 +90,8 @@ export interface SuperviseOptions {
   loopbackUp?: boolean;
   /** The bundle's config.json as built (the runtime then does not read it back). */
   spec?: Spec;
+  /** The container's cgroups, made ahead for this spec's cgroupsPath (Runtime.prepareCgroups). */
+  cgroups?: CgroupManager;
 }
 
 function pipe(): [number, number] {
@@ -284,6 +287,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.spec ? { spec: opts.spec } : {}),
+    ...(opts.cgroups ? { cgroups: opts.cgroups } : {}),
     monitor: monitorLaunch({
       dir: opts.monitorDir,
       logPath: opts.log.path || '/dev/null',

@@ -72,6 +72,11 @@ export interface LaunchOptions {
    * (concurrently): validated in memory, not read back from the file. The CLI never passes it.
    */
   spec?: Spec;
+  /**
+   * The container's cgroups made ahead by prepareCgroups (same id and spec cgroupsPath): not
+   * looked up and made again. A failed launch destroys them like its own.
+   */
+  cgroups?: CgroupManager;
 }
 
 export interface Launched {
@@ -121,8 +126,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     };
 
     // cgroups: made and limited before the process exists, so it never runs unlimited.
-    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
-    cgroups.create();
+    const cgroups = opts.cgroups ?? cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
+    if (!opts.cgroups) cgroups.create();
     undo.push(() => cgroups.destroy());
     mark('launch.cgroups-made');
     // No move of the process by us, whose lock waits for an RCU grace period (5–16 ms after an
@@ -371,6 +376,18 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     }
     throw err;
   }
+}
+
+/**
+ * A container's cgroup dirs, made ahead of its launch (an engine prepares them while its client
+ * is still attaching): launch() then finds them made (mkdir gives EEXIST) and applies the limits
+ * itself, and destroys them if it fails. A container that is never launched: the caller destroys
+ * them (the returned manager's destroy()).
+ */
+export function prepareCgroups(ctx: RuntimeContext, id: string, cgroupsPath: string | undefined, opts: { make?: boolean } = {}): CgroupManager {
+  const cgroups = cgroupManager({ cgroupsPath, containerId: id, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
+  if (opts.make !== false) cgroups.create();
+  return cgroups;
 }
 
 function openPidfd(pid: number): number {
