@@ -698,7 +698,8 @@ export class Engine implements ContainerEngine {
         ChainIds: image.record.chainIds,
         Networks: netPlan.networks,
       };
-      this.net.writeFiles(rec);
+      // Its /etc files (hostname, hosts, resolv.conf) are written by prepareStart after the
+      // answer, or by the start (as dockerd does): nothing reads them before.
       this.trace.mark(id, 'create.files');
       // The record is written beside them too, under a temp name. Its fsync and rename (the
       // commit point: a crash before it leaves a dir without a record, which the start-up
@@ -798,14 +799,11 @@ export class Engine implements ContainerEngine {
         const entry: PreparedStart = { mounted: false, cgroupsPath: this.cgroupsPathOf(live.rec) };
         this.prepared.set(id, entry);
         try {
+          const nm = live.rec.HostConfig.NetworkMode as string;
+          if (!nm.startsWith('container:')) this.net.writeFiles(live.rec); // as the start would (see there)
           await this.mountRootfs(id);
           entry.mounted = true;
           this.trace.mark(id, 'prepare.mounted');
-          // The cgroups once the record is durable (see above): a crash cannot forget them.
-          await live.durable;
-          if (this.closed || !this.containers.has(id) || live.rec.State.Status !== 'created') throw new Error('removed meanwhile');
-          entry.cgroups = this.runtime.prepareCgroups(id, entry.cgroupsPath);
-          this.trace.mark(id, 'prepare.done');
         } catch (err) {
           this.log.info?.(`prepare the start of ${id}: ${(err as Error).message}`);
           this.prepared.delete(id);
@@ -818,6 +816,17 @@ export class Engine implements ContainerEngine {
           void this.locked(live, () => this.undoPrepared(id, entry, live)).catch(() => undefined);
         }, PREPARED_TTL_MS);
         entry.timer.unref();
+        // The cgroups once the record is durable (see above: a crash cannot forget them), in a
+        // turn of the lock of their own: a start does not wait for the fsync to begin.
+        void live.durable?.then(() => this.locked(live, async () => {
+          if (this.prepared.get(id) !== entry || this.closed || live.rec.State.Status !== 'created') return; // taken or released meanwhile
+          try {
+            entry.cgroups = this.runtime.prepareCgroups(id, entry.cgroupsPath);
+            this.trace.mark(id, 'prepare.cgroups');
+          } catch (err) {
+            this.log.info?.(`prepare the cgroups of ${id}: ${(err as Error).message}`);
+          }
+        })).catch(() => undefined);
       }).catch((e) => this.log.warn(`prepare the start of ${id}: ${(e as Error).message}`));
     });
   }
@@ -864,15 +873,6 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     const id = rec.Id;
     const hc = rec.HostConfig;
-    // Crash safety: nothing runs before the record is durable (create answers before its fsync).
-    if (live.durable) {
-      try {
-        await live.durable;
-      } catch (err) {
-        throw new HakoError({ step: `start container ${id}: its record could not be saved`, hint: 'remove the container and create it again', kind: 'internal', cause: err });
-      }
-      live.durable = undefined;
-    }
     await this.settled(live);
     live.cleaned = false;
     let specWritten: Promise<void> | undefined;
@@ -916,8 +916,8 @@ export class Engine implements ContainerEngine {
         rec.Config.Hostname = other.rec.Config.Hostname;
         rec.Config.Domainname = other.rec.Config.Domainname;
         this.net.writeFiles(rec, other.rec);
-      } else if (nm === 'host' || nm === 'none') this.net.writeFiles(rec);
-      // Otherwise the prestart hook (networking attach) writes them, addresses included.
+      } else this.net.writeFiles(rec); // unchanged ones (prepareStart wrote them) are only read
+      // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
       const cgroupV2 = (() => {
         try {
@@ -959,6 +959,18 @@ export class Engine implements ContainerEngine {
               },
             } : {}),
       };
+      // Crash safety: nothing runs (no cgroup is made either) before the record is durable:
+      // create answers before its fsync (RecordStore.commitSoon), which runs meanwhile.
+      if (live.durable) {
+        this.trace.mark(id, 'start.durable-wait');
+        try {
+          await live.durable;
+        } catch (err) {
+          throw new HakoError({ step: `start container ${id}: its record could not be saved`, hint: 'remove the container and create it again', kind: 'internal', cause: err });
+        }
+        live.durable = undefined;
+        this.trace.mark(id, 'start.durable');
+      }
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
       // Clients that attached before this start get the output from its first byte: the monitor
       // holds it until they are connected (below).
