@@ -1460,7 +1460,11 @@ export class Engine implements ContainerEngine {
     // The record's directory goes first, in one rename: from here on the container does not
     // exist, after a crash too. The renamed directories are deleted after the answer (deleting
     // files on the data-root's fs costs ms each here).
-    await this.records.flush(id); // a state save still being written would land in the retired dir
+    // A state save still being written (the exit's) is not waited for: once the directory is
+    // renamed its write fails (the directory path is gone; saveSoon stops there), or its temp
+    // file lands in the retired directory, which is deleted only after that write is over
+    // (below). A new record's commit is waited for (its failure would be warned about).
+    if (this.records.committing(id)) await this.records.flush(id);
     const retiredRecord = this.records.retire(id);
     this.trace.mark(id, 'remove.record');
     await this.images.removeLease(id).catch((e) => this.log.warn(`remove container ${id}: ${(e as Error).message}`));
@@ -1496,6 +1500,7 @@ export class Engine implements ContainerEngine {
       const settled = await Promise.allSettled([this.snapshots.retireContainer(id), rm(this.monitorDirOf(id), { recursive: true, force: true })]);
       for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${id}: ${(r.reason as Error).message}`);
       this.trace.mark(id, 'remove.snapshot');
+      await this.records.flush(id);
       if (retiredRecord) await this.records.removeRetired(retiredRecord);
       if (settled[0].status === 'fulfilled' && settled[0].value) await this.snapshots.removeRetired(settled[0].value);
       this.trace.mark(id, 'remove.files-deleted');

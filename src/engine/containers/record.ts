@@ -84,7 +84,7 @@ export interface ContainerRecord {
 /** Records of all containers, one directory each. */
 export class RecordStore {
   /** saveSoon() writes in progress, by container id. */
-  private readonly writing = new Map<string, { again: boolean; done: Promise<void> }>();
+  private readonly writing = new Map<string, { again: boolean; done: Promise<void>; commit?: boolean }>();
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o710 });
@@ -132,6 +132,14 @@ export class RecordStore {
       this.writing.delete(rec.Id);
     })();
     this.writing.set(rec.Id, entry);
+  }
+
+  /**
+   * True while the record of a new container is not committed yet (commitSoon): a remove waits
+   * for it (otherwise the commit's rename fails, warned about as a failed save).
+   */
+  committing(id: string): boolean {
+    return this.writing.get(id)?.commit === true;
   }
 
   /** Waits until the container's updates (all containers' without an id) are written. */
@@ -199,11 +207,12 @@ export class RecordStore {
       throw fromSystemError(`save container ${rec.Id}`, err, dir);
     });
     committed.catch(() => undefined);
-    const entry = { again: false, done: Promise.resolve() };
+    const entry = { again: false, done: Promise.resolve(), commit: true };
     const file = join(dir, 'config.v2.json');
     entry.done = (async () => {
       try {
         await committed;
+        entry.commit = false;
       } catch (err) {
         onError(err as Error);
       }
