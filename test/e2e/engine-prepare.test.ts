@@ -148,3 +148,41 @@ test('after a crash, a new engine releases the mount and cgroup dirs of a create
   await engine.removeContainer(Id);
   await assertGone(Id);
 });
+
+test('a running container’s mount namespace is held by the engine and released after its exit (also auto-removed, restarted, closed)', { skip }, async () => {
+  const { readdirSync, readlinkSync } = await import('node:fs');
+  const ownMnt = readlinkSync('/proc/self/ns/mnt');
+  const heldNs = () => readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const l = readlinkSync(`/proc/self/fd/${fd}`);
+      return l.startsWith('mnt:[') && l !== ownMnt ? [l] : [];
+    } catch {
+      return [];
+    }
+  });
+  const before = heldNs().length;
+  const { Id } = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['sleep', '30'] });
+  await engine.startContainer(Id);
+  const pid = ((await engine.inspectContainer(Id)).State as { Pid: number }).Pid;
+  assert.ok(heldNs().includes(readlinkSync(`/proc/${pid}/ns/mnt`)), 'the container’s mount namespace is held');
+  await engine.stopContainer(Id, { timeoutSeconds: 0 });
+  await engine.startContainer(Id); // a start after an exit releases the old one first
+  assert.equal(heldNs().length, before + 1, 'one held: the new run’s');
+  await engine.removeContainer(Id, { force: true });
+  await waitFor('the held namespace to be closed after the remove', () => heldNs().length === before, 5000);
+  await assertGone(Id);
+  const auto = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['true'], HostConfig: { AutoRemove: true } });
+  const removed = engine.waitContainer(auto.Id, 'removed');
+  await engine.startContainer(auto.Id);
+  await removed;
+  await waitFor('the auto-removed container’s namespace to be closed', () => heldNs().length === before, 5000);
+  await assertGone(auto.Id);
+  const kept = await engine.createContainer(undefined, { Image: IMAGE, Cmd: ['sleep', '30'] });
+  await engine.startContainer(kept.Id);
+  assert.equal(heldNs().length, before + 1);
+  await engine.close(); // the running container keeps its namespace; the engine lets go of it
+  assert.equal(heldNs().length, before, 'close lets go');
+  engine = newEngine();
+  await engine.removeContainer(kept.Id, { force: true });
+  await assertGone(kept.Id);
+});

@@ -273,6 +273,11 @@ export interface MonitoredStart {
   startTime: string | undefined;
   monitorDir: string;
   exited: Promise<ExitInfo>;
+  /**
+   * An fd of the container's mount namespace (Launched.mountNsFd): its mounts are torn down when
+   * it is closed, not on the container's exit path. The caller closes it (async) after the exit.
+   */
+  mountNsFd?: number;
 }
 
 export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void }): Promise<MonitoredStart> {
@@ -288,6 +293,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.spec ? { spec: opts.spec } : {}),
     ...(opts.cgroups ? { cgroups: opts.cgroups } : {}),
+    holdMountNamespace: true,
     monitor: monitorLaunch({
       dir: opts.monitorDir,
       logPath: opts.log.path || '/dev/null',
@@ -317,7 +323,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
       return { exitCode: 255, oomKilled: false, error: err.message } as ExitInfo;
     },
   );
-  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited };
+  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
 }
 
 /**
