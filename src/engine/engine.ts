@@ -36,7 +36,7 @@ import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
 import { collectMounts, mergeConfig, normalizeHostConfig } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
-import { resolveUser } from './containers/user.js';
+import { resolveUser, type ResolvedUser } from './containers/user.js';
 import { EngineNetworking, type NetworkingOptions } from './networking.js';
 import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
@@ -107,6 +107,13 @@ interface PreparedStart {
   cgroupsPath: string;
   cgroups?: CgroupManager;
   timer?: NodeJS.Timeout;
+  /** Its user and spec, built from the record as `specKey` shows it (config.json written). */
+  built?: { user: ResolvedUser; spec: Spec; specKey: string; written: Promise<void> };
+}
+
+/** Everything of a record that buildSpec reads (see buildForStart). */
+function specKeyOf(rec: ContainerRecord): string {
+  return JSON.stringify([rec.Path, rec.Args, rec.Config, rec.HostConfig, rec.MountPoints, rec.HostsPath, rec.HostnamePath, rec.ResolvConfPath]);
 }
 
 interface Live {
@@ -806,6 +813,14 @@ export class Engine implements ContainerEngine {
           await this.mountRootfs(id);
           entry.mounted = true;
           this.trace.mark(id, 'prepare.mounted');
+          if (!nm.startsWith('container:')) {
+            try {
+              entry.built = this.buildForStart(live.rec, this.rootfsDir(id), undefined);
+              this.trace.mark(id, 'prepare.built');
+            } catch {
+              /* the start builds it again and reports what is wrong */
+            }
+          }
         } catch (err) {
           this.log.info?.(`prepare the start of ${id}: ${(err as Error).message}`);
           this.prepared.delete(id);
@@ -831,6 +846,30 @@ export class Engine implements ContainerEngine {
         })).catch(() => undefined);
       }).catch((e) => this.log.warn(`prepare the start of ${id}: ${(e as Error).message}`));
     });
+  }
+
+  /**
+   * The start's user and spec and its config.json write. A prepared one is used by the start only
+   * while specKey (everything of the record buildSpec reads) is the same: an update, a rename or
+   * anything else that changed the record since makes the start build them again; cp into the
+   * rootfs (its /etc/passwd) drops the preparation (disownPrepared).
+   */
+  private buildForStart(rec: ContainerRecord, rootfs: string, netnsPath: string | undefined): { user: ResolvedUser; spec: Spec; specKey: string; written: Promise<void> } {
+    const hc = rec.HostConfig;
+    const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
+    const cgroupV2 = (() => {
+      try {
+        return detectCgroupMode() === 'v2';
+      } catch {
+        return false;
+      }
+    })();
+    const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
+    // config.json (for the runtime's own state and CLI) is written while the runtime launches
+    // from the spec in memory; the start answers once both are done.
+    const written = writeFile(join(this.bundleDir(rec.Id), 'config.json'), JSON.stringify(spec));
+    written.catch(() => undefined);
+    return { user, spec, specKey: specKeyOf(rec), written };
   }
 
   /** The container's prepared start, now the caller's (start, cp/export, remove), or undefined. */
@@ -909,7 +948,11 @@ export class Engine implements ContainerEngine {
         else throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
       }
       this.trace.mark(id, 'start.copyup');
-      const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
+      const nm = hc.NetworkMode as string;
+      // Built by prepareStart from the record as it is now, or built here (below).
+      const prebuilt = prep?.built && !nm.startsWith('container:') && prep.built.specKey === specKeyOf(rec) ? prep.built : undefined;
+      if (prep?.built && !prebuilt) await prep.built.written.catch(() => undefined); // rewritten below
+      const user = prebuilt?.user ?? resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
         const host = resolveInRoot(rootfs, wd);
@@ -921,7 +964,6 @@ export class Engine implements ContainerEngine {
       this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
       let connected: Array<{ id: string; name: string }> = [];
-      const nm = hc.NetworkMode as string;
       if (nm.startsWith('container:')) {
         const other = this.lookup(nm.slice('container:'.length));
         if (!other.rec.State.Running) throw conflict(`cannot join network of a non running container: ${other.rec.Id}`);
@@ -933,20 +975,10 @@ export class Engine implements ContainerEngine {
       } else this.net.writeFiles(rec); // unchanged ones (prepareStart wrote them) are only read
       // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
-      const cgroupV2 = (() => {
-        try {
-          return detectCgroupMode() === 'v2';
-        } catch {
-          return false;
-        }
-      })();
-      const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
-      this.trace.mark(id, 'start.built');
-      // config.json (for the runtime's own state and CLI) is written while the runtime launches
-      // from the spec in memory; the start answers once both are done.
-      specWritten = writeFile(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
-      specWritten.catch(() => undefined);
-      this.trace.mark(id, 'start.spec');
+      const built = prebuilt ?? this.buildForStart(rec, rootfs, netnsPath);
+      const spec = built.spec;
+      specWritten = built.written;
+      this.trace.mark(id, prebuilt ? 'start.prebuilt' : 'start.built');
       const lc = hc.LogConfig as { Type: string; Config: Record<string, string> };
       const supOpts = {
         runtime: this.runtime,
