@@ -42,7 +42,7 @@ import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMon
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
-import { readMonitorInfo, monitorAlive } from './monitor/index.js';
+import { readMonitorInfo, monitorAlive, monitorBinary } from './monitor/index.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
 import { dockerStats, netDevStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
@@ -211,6 +211,8 @@ export class Engine implements ContainerEngine {
   private readonly cgroupParent: string;
   private readonly initBinary: string;
   private readonly useMonitor: boolean;
+  /** build/hako-monitor (looked up once: a walk up the directories costs ~0.2 ms per start). */
+  private readonly monitorBin = monitorBinary();
   private readonly ready: Promise<void>;
   private closed = false;
   /** Phase timestamps for profiling (HAKO_PHASE_TRACE, see ./phase-trace.ts). */
@@ -236,7 +238,7 @@ export class Engine implements ContainerEngine {
     this.volumes = new VolumeStore(this.root);
     this.cgroupParent = opts.cgroupParent ?? '/hako';
     this.initBinary = opts.initBinary ?? defaultInitBinary();
-    this.useMonitor = opts.monitor ?? monitorAvailable();
+    this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
     this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
     this.ready = this.reconcile();
     this.ready.catch(() => undefined);
@@ -1023,7 +1025,7 @@ export class Engine implements ContainerEngine {
       const pending = live.pending.filter((p) => !p.isClosed);
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, ...(prep?.cgroups && prep.cgroupsPath === spec.linux?.cgroupsPath ? { cgroups: prep.cgroups } : {}), log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        const m = await superviseWithMonitor({ ...supOpts, ...(prep?.cgroups && prep.cgroupsPath === spec.linux?.cgroupsPath ? { cgroups: prep.cgroups } : {}), log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, monitorBinary: this.monitorBin, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         live.monitorDir = m.monitorDir;
         live.mountNsFd = m.mountNsFd;
         live.sup = undefined;

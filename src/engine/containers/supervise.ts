@@ -280,7 +280,7 @@ export interface MonitoredStart {
   mountNsFd?: number;
 }
 
-export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void }): Promise<MonitoredStart> {
+export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string }): Promise<MonitoredStart> {
   rmSync(opts.monitorDir, { recursive: true, force: true });
   mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
   opts.mark?.('start.monitor-dir');
@@ -306,6 +306,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
       cgroupMemoryFromLaunch: true,
       ...(opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
       ...(opts.holdOutput ? { holdOutput: opts.holdOutput } : {}),
+      ...(opts.monitorBinary ? { binary: opts.monitorBinary } : {}),
     }),
   });
   launched.process.closeErrPipe();
