@@ -28,11 +28,15 @@
 // broken down by the engine's phase marks and the client's own timestamps (one clock: CLOCK_MONOTONIC);
 // the CLI runs also get the API server's arrival and answer of each request (`req.<METHOD>:<path>`).
 // --api-only: only the API sequence (no CLI runs, no 100 containers), for iterating on the engine.
+// --gap=<ms>: an idle gap before each API sequence, so the work a sequence leaves to after its
+// answers (cleanup, file deletion) is over before the next one begins: one sequence's latency on
+// an idle engine. Without it (the default), sequences follow back to back and each one also
+// pays, on 2 CPUs, for the background work of the one before.
 // --cpu-prof=<dir>: hakod runs with node's --cpu-prof, the profile lands in <dir> when it stops.
 // Every command and request has a time limit (--cmd-timeout=<s>, default 60): a hang is reported
 // with the command, and the daemon's log tail, instead of stalling the bench. A dockerd that
 // times out is dropped from the rest of the run (noted) and the other rows still come out.
-// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--exec-root-on-disk] [--cpu-prof=<dir>] [--cmd-timeout=<s>]
+// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--gap=<ms>] [--exec-root-on-disk] [--cpu-prof=<dir>] [--cmd-timeout=<s>]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
@@ -47,6 +51,7 @@ const phases = args.includes('--phases');
 const apiOnly = args.includes('--api-only');
 const withDockerd = !args.includes('--no-dockerd') && !apiOnly;
 const cpuProfDir = args.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
+const gapMs = Number(args.find((a) => a.startsWith('--gap='))?.slice('--gap='.length) ?? 0);
 const cmdTimeoutMs = 1000 * Number(args.find((a) => a.startsWith('--cmd-timeout='))?.slice('--cmd-timeout='.length) ?? 60);
 const DOCKER = '/usr/local/bin/docker';
 if (process.getuid() !== 0) {
@@ -568,6 +573,7 @@ try {
   // The clients take turns, iteration by iteration, so load from other work weighs on both alike.
   for (let i = 0; i < N + 3; i++) {
     for (const { label, api } of apiClients) {
+      if (gapMs) await sleep(gapMs);
       const r = apiRuns[label];
       let t = process.hrtime.bigint();
       const marks = [['client.create-sent', Number(t) / 1e6]];
@@ -601,6 +607,7 @@ try {
   // and the wait answers once it is gone).
   for (let i = 0; i < N + 3; i++) {
     for (const { label, api } of apiClients) {
+      if (gapMs) await sleep(gapMs);
       const r = apiRuns[label];
       const t0 = process.hrtime.bigint();
       let t = t0;
@@ -726,7 +733,7 @@ async function cleanup() {
 }
 
 console.log(`load average ${loadAtStart} at the start, ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} at the end`);
-console.log(`engine benchmark, ${N} iterations each; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots on the disk`);
+console.log(`engine benchmark, ${N} iterations each${gapMs ? ` (API sequences ${gapMs} ms apart)` : ''}; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots on the disk`);
 for (const r of results) {
   const w = r.what.padEnd(58);
   if (r.heading) console.log(`  ${r.what}`);
