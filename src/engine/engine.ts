@@ -25,6 +25,7 @@ import { parseSignal } from '../runtime/lifecycle/kill.js';
 import { cgroupsOf } from '../runtime/lifecycle/context.js';
 import { psContainer } from '../runtime/lifecycle/ps.js';
 import { detectCgroupMode, type CgroupManager } from '../runtime/cgroups/index.js';
+import { removeCgroupDir } from '../runtime/cgroups/fsutil.js';
 import { applyCapChanges, capNames } from '../runtime/security/capabilities.js';
 import { isSameProcess, processStartTime } from '../runtime/state/process-info.js';
 import type { Spec } from '../runtime/spec/types.js';
@@ -359,6 +360,18 @@ export class Engine implements ContainerEngine {
       const info = readMonitorInfo(this.monitorDirOf(id));
       if (info && monitorAlive(info.pid, info.startTime)) continue; // still running: not ours to judge
       await rm(this.monitorDirOf(id), { recursive: true, force: true }).catch(warn(`remove the monitor dir of unknown container ${id}`));
+    }
+    // Cgroup dirs of containers without a record under the engine's cgroup parent: prepareStart
+    // makes them before a new record is durable. (Only names like a container ID.)
+    try {
+      const parent = this.runtime.prepareCgroups('-', this.cgroupParent, { make: false });
+      for (const dir of new Set(Object.values(parent.paths))) {
+        for (const name of entries(dir)) {
+          if (/^[0-9a-f]{64}$/.test(name) && !this.containers.has(name)) await removeCgroupDir(join(dir, name)).catch(warn(`remove the cgroup of unknown container ${name}`));
+        }
+      }
+    } catch {
+      /* no cgroup hierarchy to look at */
     }
     // A crash between the record's rename and the lease delete (finishRemove) leaves the image
     // lease of a container that no longer exists, and the image would stay "in use" for ever.
@@ -790,8 +803,8 @@ export class Engine implements ContainerEngine {
    * containers at most (the oldest released first), each released after PREPARED_TTL_MS. Undone
    * by releasePrepared (the timer, remove, close), taken over by start (whose failure path
    * destroys the cgroups), disowned by cp/export (they unmount when done). A crash leaves the
-   * mount and cgroup dirs of a created container: reconcile() releases them, and the cgroups are
-   * made only once the record is durable, so the container is known after the crash.
+   * mount and cgroup dirs of a created container: reconcile() releases them, and sweepOrphans()
+   * those of a container whose record a crash lost (see makeCgroups below).
    */
   private prepareStart(live: Live): void {
     const id = live.rec.Id;
@@ -835,9 +848,11 @@ export class Engine implements ContainerEngine {
           void this.locked(live, () => this.undoPrepared(id, entry, live)).catch(() => undefined);
         }, PREPARED_TTL_MS);
         entry.timer.unref();
-        // The cgroups once the record is durable (see above: a crash cannot forget them), in a
-        // turn of the lock of their own: a start does not wait for the fsync to begin.
-        void live.durable?.then(() => this.locked(live, async () => {
+        // The cgroups: under the engine's cgroup parent at once (a crash before the record is
+        // durable leaves dirs of an unknown container there, which sweepOrphans removes); under
+        // a container's own CgroupParent only once the record is durable (the container is then
+        // known after a crash, and reconcile() releases them), in a lock turn of their own.
+        const makeCgroups = () => {
           if (this.prepared.get(id) !== entry || this.closed || live.rec.State.Status !== 'created') return; // taken or released meanwhile
           try {
             entry.cgroups = this.runtime.prepareCgroups(id, entry.cgroupsPath);
@@ -845,7 +860,9 @@ export class Engine implements ContainerEngine {
           } catch (err) {
             this.log.info?.(`prepare the cgroups of ${id}: ${(err as Error).message}`);
           }
-        })).catch(() => undefined);
+        };
+        if (!live.rec.HostConfig.CgroupParent) makeCgroups();
+        else void live.durable?.then(() => this.locked(live, async () => makeCgroups())).catch(() => undefined);
       }).catch((e) => this.log.warn(`prepare the start of ${id}: ${(e as Error).message}`));
     });
   }

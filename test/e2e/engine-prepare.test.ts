@@ -135,16 +135,22 @@ test('after a crash, a new engine releases the mount and cgroup dirs of a create
   // rootfs and the container's cgroup dirs.
   mkdirSync(rootfsOf(Id), { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', 'hako-test', rootfsOf(Id)]);
+  // And those of a container whose record the crash lost (prepareStart makes cgroups before the
+  // record is durable).
+  const lost = 'e'.repeat(64);
   const made: string[] = [];
   for (const base of cgroupDirs(cgroupParent)) {
-    mkdirSync(join(base, Id));
-    made.push(join(base, Id));
+    for (const id of [Id, lost]) {
+      mkdirSync(join(base, id));
+      made.push(join(base, id));
+    }
   }
   assert.ok(made.length > 0);
   engine = newEngine();
   await engine.listContainers({ all: true }); // the start-up sweep has run once requests are served
   assert.equal(mounted(Id), false, 'the rootfs mount');
   assert.deepEqual(cgroupsOf(Id), [], 'the cgroup dirs');
+  assert.deepEqual(cgroupsOf(lost), [], 'the cgroup dirs of a container without a record');
   await engine.removeContainer(Id);
   await assertGone(Id);
 });
