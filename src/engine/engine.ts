@@ -823,19 +823,9 @@ export class Engine implements ContainerEngine {
         const entry: PreparedStart = { mounted: false, cgroupsPath: this.cgroupsPathOf(live.rec) };
         this.prepared.set(id, entry);
         try {
-          const nm = live.rec.HostConfig.NetworkMode as string;
-          if (!nm.startsWith('container:')) this.net.writeFiles(live.rec); // as the start would (see there)
           await this.mountRootfs(id);
           entry.mounted = true;
           this.trace.mark(id, 'prepare.mounted');
-          if (!nm.startsWith('container:')) {
-            try {
-              entry.built = this.buildForStart(live.rec, this.rootfsDir(id), undefined);
-              this.trace.mark(id, 'prepare.built');
-            } catch {
-              /* the start builds it again and reports what is wrong */
-            }
-          }
         } catch (err) {
           this.log.info?.(`prepare the start of ${id}: ${(err as Error).message}`);
           this.prepared.delete(id);
@@ -852,17 +842,32 @@ export class Engine implements ContainerEngine {
         // durable leaves dirs of an unknown container there, which sweepOrphans removes); under
         // a container's own CgroupParent only once the record is durable (the container is then
         // known after a crash, and reconcile() releases them), in a lock turn of their own.
-        const makeCgroups = () => {
+        const makeCgroups = async () => {
           if (this.prepared.get(id) !== entry || this.closed || live.rec.State.Status !== 'created') return; // taken or released meanwhile
           try {
-            entry.cgroups = this.runtime.prepareCgroups(id, entry.cgroupsPath);
+            entry.cgroups = await this.runtime.prepareCgroupsAsync(id, entry.cgroupsPath);
             this.trace.mark(id, 'prepare.cgroups');
           } catch (err) {
             this.log.info?.(`prepare the cgroups of ${id}: ${(err as Error).message}`);
           }
         };
-        if (!live.rec.HostConfig.CgroupParent) makeCgroups();
-        else void live.durable?.then(() => this.locked(live, async () => makeCgroups())).catch(() => undefined);
+        if (!live.rec.HostConfig.CgroupParent) await makeCgroups();
+        else void live.durable?.then(() => this.locked(live, makeCgroups)).catch(() => undefined);
+        // The synchronous part last, each step after the requests that came meanwhile (the
+        // client's attach and wait) were served: its /etc files, user and spec.
+        const nm = live.rec.HostConfig.NetworkMode as string;
+        if (nm.startsWith('container:')) return;
+        await new Promise<void>((r) => setImmediate(r));
+        if (this.prepared.get(id) !== entry) return;
+        this.net.writeFiles(live.rec); // as the start would (see there)
+        await new Promise<void>((r) => setImmediate(r));
+        if (this.prepared.get(id) !== entry) return;
+        try {
+          entry.built = this.buildForStart(live.rec, this.rootfsDir(id), undefined);
+          this.trace.mark(id, 'prepare.built');
+        } catch {
+          /* the start builds it again and reports what is wrong */
+        }
       }).catch((e) => this.log.warn(`prepare the start of ${id}: ${(e as Error).message}`));
     });
   }

@@ -1,6 +1,6 @@
 // The embeddable runtime API: `new Runtime({ root })` and the OCI lifecycle verbs.
 import { makeContext, type RuntimeContext, type RuntimeLogger } from './lifecycle/context.js';
-import { launch, prepareCgroups, type LaunchOptions, type Launched } from './lifecycle/launch.js';
+import { launch, prepareCgroups, prepareCgroupsAsync, type LaunchOptions, type Launched } from './lifecycle/launch.js';
 import type { CgroupManager } from './cgroups/index.js';
 import { startContainer } from './lifecycle/start.js';
 import { killContainer, parseSignal } from './lifecycle/kill.js';
@@ -34,6 +34,11 @@ export class Runtime {
   /** The container's cgroup dirs made ahead of its launch (see lifecycle/launch.ts prepareCgroups); make: false only names them. */
   prepareCgroups(id: string, cgroupsPath: string | undefined, opts: { make?: boolean } = {}): CgroupManager {
     return prepareCgroups(this.ctx, id, cgroupsPath, opts);
+  }
+
+  /** prepareCgroups with its mkdirs in the thread pool (see lifecycle/launch.ts prepareCgroupsAsync). */
+  prepareCgroupsAsync(id: string, cgroupsPath: string | undefined): Promise<CgroupManager> {
+    return prepareCgroupsAsync(this.ctx, id, cgroupsPath);
   }
 
   start(id: string): Promise<void> {

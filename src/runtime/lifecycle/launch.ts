@@ -4,7 +4,8 @@
 // hooks at the child's checkpoints, and record it.
 // Any failure undoes every step already taken: no process, cgroup, fifo or state dir remains.
 import { chmodSync, closeSync, openSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { HakoError, fromSystemError, invalid } from '../../common/errors.js';
 import type { Plan, PlanOp } from '../../native/plan.js';
@@ -409,6 +410,39 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
 export function prepareCgroups(ctx: RuntimeContext, id: string, cgroupsPath: string | undefined, opts: { make?: boolean } = {}): CgroupManager {
   const cgroups = cgroupManager({ cgroupsPath, containerId: id, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
   if (opts.make !== false) cgroups.create();
+  return cgroups;
+}
+
+/**
+ * prepareCgroups with its mkdirs (and a new v1 cpuset dir's cpus/mems, copied from its parent) in
+ * libuv's thread pool: a daemon's event loop stays free for requests meanwhile. A missing parent
+ * (the first container under a new parent) or any other error: the synchronous way, which makes
+ * the parents too and reports what is wrong.
+ */
+export async function prepareCgroupsAsync(ctx: RuntimeContext, id: string, cgroupsPath: string | undefined): Promise<CgroupManager> {
+  const cgroups = prepareCgroups(ctx, id, cgroupsPath, { make: false });
+  const made: string[] = [];
+  try {
+    await Promise.all([...new Set(Object.values(cgroups.paths))].map(async (dir) => {
+      try {
+        await mkdir(dir);
+        made.push(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }));
+    const cpuset = cgroups.paths.cpuset;
+    if (cgroups.version === 1 && cpuset !== undefined && made.includes(cpuset)) {
+      // A new cpuset cgroup has empty cpus/mems (no task can join it) unless clone_children.
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+        if ((await readFile(join(cpuset, f), 'utf8')).trim() !== '') continue;
+        await writeFile(join(cpuset, f), (await readFile(join(cpuset, '..', f), 'utf8')).trim());
+      }
+    }
+  } catch {
+    await cgroups.destroy().catch(() => undefined);
+    cgroups.create();
+  }
   return cgroups;
 }
 
