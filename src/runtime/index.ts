@@ -1,7 +1,6 @@
 // The embeddable runtime API: `new Runtime({ root })` and the OCI lifecycle verbs.
 import { makeContext, type RuntimeContext, type RuntimeLogger } from './lifecycle/context.js';
-import { launch, prepareCgroups, prepareCgroupsAsync, type LaunchOptions, type Launched } from './lifecycle/launch.js';
-import type { CgroupManager } from './cgroups/index.js';
+import { launch, type LaunchOptions, type Launched } from './lifecycle/launch.js';
 import { startContainer } from './lifecycle/start.js';
 import { killContainer, parseSignal } from './lifecycle/kill.js';
 import { deleteContainer } from './lifecycle/delete.js';
@@ -29,16 +28,6 @@ export class Runtime {
   /** Creates and starts in one step; the process is this process's child (exit via `process.exited`). */
   launch(opts: Omit<LaunchOptions, 'mode'>): Promise<Launched> {
     return launch(this.ctx, { ...opts, mode: 'run' });
-  }
-
-  /** The container's cgroup dirs made ahead of its launch (see lifecycle/launch.ts prepareCgroups); make: false only names them. */
-  prepareCgroups(id: string, cgroupsPath: string | undefined, opts: { make?: boolean } = {}): CgroupManager {
-    return prepareCgroups(this.ctx, id, cgroupsPath, opts);
-  }
-
-  /** prepareCgroups with its mkdirs in the thread pool (see lifecycle/launch.ts prepareCgroupsAsync). */
-  prepareCgroupsAsync(id: string, cgroupsPath: string | undefined): Promise<CgroupManager> {
-    return prepareCgroupsAsync(this.ctx, id, cgroupsPath);
   }
 
   start(id: string): Promise<void> {

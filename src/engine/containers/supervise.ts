@@ -14,7 +14,6 @@ import { constants as osc } from 'node:os';
 import { Writable } from 'node:stream';
 import { native } from '../../native/addon.js';
 import type { Runtime } from '../../runtime/index.js';
-import type { CgroupManager } from '../../runtime/cgroups/index.js';
 import { processStartTime } from '../../runtime/state/process-info.js';
 import { JsonFileWriter } from '../logs/json-file.js';
 
@@ -90,8 +89,6 @@ export interface SuperviseOptions {
   loopbackUp?: boolean;
   /** The bundle's config.json as built (the runtime then does not read it back). */
   spec?: Spec;
-  /** The container's cgroups, made ahead for this spec's cgroupsPath (Runtime.prepareCgroups). */
-  cgroups?: CgroupManager;
 }
 
 function pipe(): [number, number] {
@@ -292,7 +289,6 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.spec ? { spec: opts.spec } : {}),
-    ...(opts.cgroups ? { cgroups: opts.cgroups } : {}),
     holdMountNamespace: true,
     monitor: monitorLaunch({
       dir: opts.monitorDir,

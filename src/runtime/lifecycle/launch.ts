@@ -4,8 +4,7 @@
 // hooks at the child's checkpoints, and record it.
 // Any failure undoes every step already taken: no process, cgroup, fifo or state dir remains.
 import { chmodSync, closeSync, openSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { HakoError, fromSystemError, invalid } from '../../common/errors.js';
 import type { Plan, PlanOp } from '../../native/plan.js';
@@ -76,11 +75,6 @@ export interface LaunchOptions {
    */
   spec?: Spec;
   /**
-   * The container's cgroups made ahead by prepareCgroups (same id and spec cgroupsPath): not
-   * looked up and made again. A failed launch destroys them like its own.
-   */
-  cgroups?: CgroupManager;
-  /**
    * Supervised launches with a new mount namespace: return an fd of it (Launched.mountNsFd).
    * While it is open, the container's exit does not tear its mounts down (the last reference
    * does: umount of every mount and an RCU grace period, ms), so its exit is seen sooner; the
@@ -139,8 +133,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     };
 
     // cgroups: made and limited before the process exists, so it never runs unlimited.
-    const cgroups = opts.cgroups ?? cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
-    if (!opts.cgroups) cgroups.create();
+    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
+    cgroups.create();
     undo.push(() => cgroups.destroy());
     mark('launch.cgroups-made');
     // No move of the process by us, whose lock waits for an RCU grace period (5–16 ms after an
@@ -399,51 +393,6 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     }
     throw err;
   }
-}
-
-/**
- * A container's cgroup dirs, made ahead of its launch (an engine prepares them while its client
- * is still attaching): launch() then finds them made (mkdir gives EEXIST) and applies the limits
- * itself, and destroys them if it fails. A container that is never launched: the caller destroys
- * them (the returned manager's destroy()).
- */
-export function prepareCgroups(ctx: RuntimeContext, id: string, cgroupsPath: string | undefined, opts: { make?: boolean } = {}): CgroupManager {
-  const cgroups = cgroupManager({ cgroupsPath, containerId: id, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
-  if (opts.make !== false) cgroups.create();
-  return cgroups;
-}
-
-/**
- * prepareCgroups with its mkdirs (and a new v1 cpuset dir's cpus/mems, copied from its parent) in
- * libuv's thread pool: a daemon's event loop stays free for requests meanwhile. A missing parent
- * (the first container under a new parent) or any other error: the synchronous way, which makes
- * the parents too and reports what is wrong.
- */
-export async function prepareCgroupsAsync(ctx: RuntimeContext, id: string, cgroupsPath: string | undefined): Promise<CgroupManager> {
-  const cgroups = prepareCgroups(ctx, id, cgroupsPath, { make: false });
-  const made: string[] = [];
-  try {
-    await Promise.all([...new Set(Object.values(cgroups.paths))].map(async (dir) => {
-      try {
-        await mkdir(dir);
-        made.push(dir);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }));
-    const cpuset = cgroups.paths.cpuset;
-    if (cgroups.version === 1 && cpuset !== undefined && made.includes(cpuset)) {
-      // A new cpuset cgroup has empty cpus/mems (no task can join it) unless clone_children.
-      for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-        if ((await readFile(join(cpuset, f), 'utf8')).trim() !== '') continue;
-        await writeFile(join(cpuset, f), (await readFile(join(cpuset, '..', f), 'utf8')).trim());
-      }
-    }
-  } catch {
-    await cgroups.destroy().catch(() => undefined);
-    cgroups.create();
-  }
-  return cgroups;
 }
 
 function openPidfd(pid: number): number {
