@@ -13,7 +13,9 @@
 //      (start, config, _ping, one request, exit), which bounds the ratio any engine can reach.
 //   2. `hako run --rm --network none busybox true` (target: within 1.3× of the docker CLI against hakod).
 //   3. create → attach → wait → start → (output, exit) → remove through the API from an in-process
-//      client on a keep-alive connection (target ≤ 15 ms median).
+//      client (target ≤ 15 ms median), with two clients taking turns: hako's own client library
+//      (raw HTTP/1.1 over a unix-socket pool, connections opened ahead as `hako run` does; the
+//      target's row) and node:http (an Agent, a new connection each for attach and wait).
 //   4. 100 containers started concurrently by 10 clients, all running at once, then removed: no
 //      error, nothing left (containers, monitors, mounts, cgroups, state dirs).
 //   5. hakod idle RSS (target ≤ 50 MB) and hako-monitor RSS per running container (target ≤ 1.5 MB).
@@ -26,11 +28,15 @@
 // broken down by the engine's phase marks and the client's own timestamps (one clock: CLOCK_MONOTONIC);
 // the CLI runs also get the API server's arrival and answer of each request (`req.<METHOD>:<path>`).
 // --api-only: only the API sequence (no CLI runs, no 100 containers), for iterating on the engine.
+// --gap=<ms>: an idle gap before each API sequence, so the work a sequence leaves to after its
+// answers (cleanup, file deletion) is over before the next one begins: one sequence's latency on
+// an idle engine. Without it (the default), sequences follow back to back and each one also
+// pays, on 2 CPUs, for the background work of the one before.
 // --cpu-prof=<dir>: hakod runs with node's --cpu-prof, the profile lands in <dir> when it stops.
 // Every command and request has a time limit (--cmd-timeout=<s>, default 60): a hang is reported
 // with the command, and the daemon's log tail, instead of stalling the bench. A dockerd that
 // times out is dropped from the rest of the run (noted) and the other rows still come out.
-// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--exec-root-on-disk] [--cpu-prof=<dir>] [--cmd-timeout=<s>]
+// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--gap=<ms>] [--exec-root-on-disk] [--cpu-prof=<dir>] [--cmd-timeout=<s>]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
@@ -45,6 +51,7 @@ const phases = args.includes('--phases');
 const apiOnly = args.includes('--api-only');
 const withDockerd = !args.includes('--no-dockerd') && !apiOnly;
 const cpuProfDir = args.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
+const gapMs = Number(args.find((a) => a.startsWith('--gap='))?.slice('--gap='.length) ?? 0);
 const cmdTimeoutMs = 1000 * Number(args.find((a) => a.startsWith('--cmd-timeout='))?.slice('--cmd-timeout='.length) ?? 60);
 const DOCKER = '/usr/local/bin/docker';
 if (process.getuid() !== 0) {
@@ -59,6 +66,7 @@ for (const [what, path] of [['the docker CLI', DOCKER], ['docker-registry', '/us
 }
 const { makeBusyboxRootfs, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs, mountsUnder } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
 const { startRegistry } = await import(join(repo, 'dist/test/helpers/registry.js'));
+const { Client: HakoClient, readAll: readAllBody } = await import(join(repo, 'dist/src/cli/client.js'));
 const { busyboxImage, pushLayout, dockerSaveArchive } = await import(join(repo, 'dist/test/helpers/images.js'));
 // Unique bridge/table/interface names and --iptables=false: never hako0 or the host's FORWARD chain.
 const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
@@ -162,6 +170,44 @@ function apiClient(socketPath) {
       sock.write(`POST /v1.44/containers/${id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: hako\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
     });
   return { call, pending, attach, close: () => agent.destroy() };
+}
+
+/**
+ * The same calls through hako's own client library (dist/src/cli/client.js: a raw HTTP/1.1 client
+ * on a pool of unix-socket connections; `prewarm(n)` opens connections ahead, as `hako run` does).
+ */
+function hakoApiClient(socketPath) {
+  const client = new HakoClient({ host: `unix://${socketPath}`, explicit: true });
+  const split = (path) => {
+    const [p, q] = path.split('?');
+    return { p, query: q ? Object.fromEntries(new URLSearchParams(q)) : undefined };
+  };
+  const limit = (what, p) => {
+    let timer;
+    const t = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${cmdTimeoutMs / 1000} s`)), cmdTimeoutMs)));
+    return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  };
+  const call = (method, path, body) => {
+    const { p, query } = split(path);
+    return limit(`${method} ${path}`, client.json(method, p, { ...(query ? { query } : {}), ...(body === undefined ? {} : { body }) }).then((v) => v ?? undefined));
+  };
+  const pending = async (method, path) => {
+    const { p, query } = split(path);
+    const res = await limit(`${method} ${path}`, client.raw(method, p, { ...(query ? { query } : {}) }));
+    return { body: limit(`${method} ${path} (body)`, readAllBody(res).then((b) => JSON.parse(b.toString()))) };
+  };
+  const attach = async (id) => {
+    const { socket, head } = await limit(`attach ${id}`, client.hijack('POST', `/containers/${id}/attach`, { query: { stream: '1', stdout: '1', stderr: '1' } }));
+    const chunks = [head];
+    const done = limit(`attach ${id} (end of stream)`, new Promise((resolve) => {
+      socket.on('data', (b) => chunks.push(b));
+      socket.on('error', () => resolve(Buffer.concat(chunks)));
+      socket.on('close', () => resolve(Buffer.concat(chunks)));
+      socket.on('end', () => resolve(Buffer.concat(chunks)));
+    }));
+    return { done };
+  };
+  return { call, pending, attach, prewarm: (n) => client.prewarm(n), close: () => client.close() };
 }
 
 // ---------------------------------------------------------------- daemons
@@ -514,68 +560,89 @@ try {
   if (versionDockerd.length) row('docker version → dockerd 20.10', versionDockerd);
 
   progress('API sequence');
-  // 3. API sequence from an in-process client
-  const api = apiClient(hakod.sock);
-  const apiTimes = [];
-  const laps = { create: [], attach: [], wait: [], start: [], exit: [], remove: [] };
-  const clientMarks = []; // per kept iteration: [[phase, ms]] on CLOCK_MONOTONIC
+  // 3. API sequence from an in-process client, twice: with hako's own client library (its raw
+  // HTTP/1.1 client over a unix-socket pool, src/cli/wire.ts, with connections opened ahead as
+  // `hako run` does) and with node:http (an Agent for the plain calls, a new connection for the
+  // attach and for the wait). Both run all six steps in the same order and check the output.
+  const apiClients = [
+    { label: 'hako client', api: hakoApiClient(hakod.sock) },
+    { label: 'node:http', api: apiClient(hakod.sock) },
+  ];
+  const apiRuns = {}; // label → { times, laps, marks, autoTimes, autoLaps }
+  for (const { label } of apiClients) apiRuns[label] = { times: [], laps: { create: [], attach: [], wait: [], start: [], exit: [], remove: [] }, marks: [], autoTimes: [], autoLaps: { create: [], attach: [], wait: [], start: [], 'exit+removed': [] } };
+  // The clients take turns, iteration by iteration, so load from other work weighs on both alike.
   for (let i = 0; i < N + 3; i++) {
-    let t = process.hrtime.bigint();
-    const marks = [['client.create-sent', Number(t) / 1e6]];
-    const lap = (k) => {
-      const now = process.hrtime.bigint();
-      if (i >= 3) laps[k].push(Number(now - t) / 1e6);
-      marks.push([`client.${k}-answered`, Number(now) / 1e6]);
-      t = now;
-    };
-    const t0 = process.hrtime.bigint();
-    const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none' } });
-    lap('create');
-    const att = await api.attach(Id);
-    lap('attach');
-    const { body: waited } = await api.pending('POST', `/containers/${Id}/wait?condition=next-exit`);
-    lap('wait');
-    await api.call('POST', `/containers/${Id}/start`);
-    lap('start');
-    const [out, w] = await Promise.all([att.done, waited]);
-    lap('exit');
-    if (w.StatusCode !== 0 || !out.toString().includes('hi')) throw new Error(`API run: ${JSON.stringify(w)} ${out}`);
-    await api.call('DELETE', `/containers/${Id}`);
-    lap('remove');
-    if (i >= 3) apiTimes.push(ms(t0));
-    if (i >= 3) clientMarks.push({ id: Id, marks });
+    for (const { label, api } of apiClients) {
+      if (gapMs) await sleep(gapMs);
+      const r = apiRuns[label];
+      let t = process.hrtime.bigint();
+      const marks = [['client.create-sent', Number(t) / 1e6]];
+      const lap = (k) => {
+        const now = process.hrtime.bigint();
+        if (i >= 3) r.laps[k].push(Number(now - t) / 1e6);
+        marks.push([`client.${k}-answered`, Number(now) / 1e6]);
+        t = now;
+      };
+      const t0 = process.hrtime.bigint();
+      api.prewarm?.(3);
+      const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none' } });
+      lap('create');
+      const att = await api.attach(Id);
+      lap('attach');
+      const { body: waited } = await api.pending('POST', `/containers/${Id}/wait?condition=next-exit`);
+      lap('wait');
+      await api.call('POST', `/containers/${Id}/start`);
+      lap('start');
+      const [out, w] = await Promise.all([att.done, waited]);
+      lap('exit');
+      if (w.StatusCode !== 0 || !out.toString().includes('hi')) throw new Error(`API run (${label}): ${JSON.stringify(w)} ${out}`);
+      await api.call('DELETE', `/containers/${Id}`);
+      lap('remove');
+      if (i >= 3) r.times.push(ms(t0));
+      if (i >= 3) r.marks.push({ id: Id, marks });
+    }
   }
   // The same with the docker CLI's own calls for `docker run --rm` (its API trace: create with
   // HostConfig.AutoRemove, attach, wait?condition=removed, start; the engine removes the container
   // and the wait answers once it is gone).
-  const autoTimes = [];
-  const autoLaps = { create: [], attach: [], wait: [], start: [], 'exit+removed': [] };
   for (let i = 0; i < N + 3; i++) {
-    const t0 = process.hrtime.bigint();
-    let t = t0;
-    const lap = (k) => {
-      const now = process.hrtime.bigint();
-      if (i >= 3) autoLaps[k].push(Number(now - t) / 1e6);
-      t = now;
-    };
-    const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none', AutoRemove: true } });
-    lap('create');
-    const att = await api.attach(Id);
-    lap('attach');
-    const { body: waited } = await api.pending('POST', `/containers/${Id}/wait?condition=removed`);
-    lap('wait');
-    await api.call('POST', `/containers/${Id}/start`);
-    lap('start');
-    const [out, w] = await Promise.all([att.done, waited]);
-    lap('exit+removed');
-    if (w.StatusCode !== 0 || !out.toString().includes('hi')) throw new Error(`API run (AutoRemove): ${JSON.stringify(w)} ${out}`);
-    if (i >= 3) autoTimes.push(ms(t0));
+    for (const { label, api } of apiClients) {
+      if (gapMs) await sleep(gapMs);
+      const r = apiRuns[label];
+      const t0 = process.hrtime.bigint();
+      let t = t0;
+      const lap = (k) => {
+        const now = process.hrtime.bigint();
+        if (i >= 3) r.autoLaps[k].push(Number(now - t) / 1e6);
+        t = now;
+      };
+      api.prewarm?.(3);
+      const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none', AutoRemove: true } });
+      lap('create');
+      const att = await api.attach(Id);
+      lap('attach');
+      const { body: waited } = await api.pending('POST', `/containers/${Id}/wait?condition=removed`);
+      lap('wait');
+      await api.call('POST', `/containers/${Id}/start`);
+      lap('start');
+      const [out, w] = await Promise.all([att.done, waited]);
+      lap('exit+removed');
+      if (w.StatusCode !== 0 || !out.toString().includes('hi')) throw new Error(`API run (AutoRemove, ${label}): ${JSON.stringify(w)} ${out}`);
+      if (i >= 3) r.autoTimes.push(ms(t0));
+    }
   }
-  api.close();
-  row('API create→attach→wait→start→exit→remove', apiTimes);
-  for (const [k, v] of Object.entries(laps)) row(`  ${k}`, v);
-  row('API as docker run --rm (AutoRemove, wait=removed)', autoTimes);
-  for (const [k, v] of Object.entries(autoLaps)) row(`  ${k}`, v);
+  for (const { api } of apiClients) api.close();
+  for (const { label } of apiClients) {
+    const r = apiRuns[label];
+    row(`API create→attach→wait→start→exit→remove (${label})`, r.times);
+    for (const [k, v] of Object.entries(r.laps)) row(`  ${k}`, v);
+  }
+  for (const { label } of apiClients) {
+    const r = apiRuns[label];
+    row(`API as docker run --rm (AutoRemove, wait=removed; ${label})`, r.autoTimes);
+    for (const [k, v] of Object.entries(r.autoLaps)) row(`  ${k}`, v);
+  }
+  const apiTimes = apiRuns['hako client'].times;
   if (phases) {
     await sleep(200);
     const { byId, firstAt } = readTrace();
@@ -586,7 +653,7 @@ try {
         breakdown(`${kind} run --rm, by phase`, withIds, byId);
       }
     }
-    breakdown('API sequence, by phase', clientMarks, byId);
+    for (const { label } of apiClients) breakdown(`API sequence (${label}), by phase`, apiRuns[label].marks, byId);
   }
 
   if (apiOnly) throw Object.assign(new Error('api-only'), { apiOnly: true });
@@ -636,7 +703,7 @@ try {
   if (dockerdDefault.length) ratio('docker CLI, bridge: dockerd / hakod (target ≥ 12×)', median(dockerdDefault) / median(dockerHakoDefault), (r) => r >= 12);
   if (dockerdTimes.length) ratio('docker CLI, --network none: dockerd / hakod (target ≥ 12×)', median(dockerdTimes) / median(dockerHako), (r) => r >= 12);
   ratio('hako CLI / docker CLI, both → hakod (target ≤ 1.3×)', median(hakoCli) / median(dockerHako), (r) => r <= 1.3);
-  results.push({ what: 'API sequence median (target ≤ 15 ms)', check: median(apiTimes) <= 15 });
+  results.push({ what: 'API sequence median, hako client (target ≤ 15 ms)', check: median(apiTimes) <= 15 });
   results.push({ what: 'hakod idle RSS (target ≤ 50 MB)', check: idleRss <= 50 * 1024 });
   if (monRss.length) results.push({ what: 'monitor RSS (target ≤ 1.5 MB)', check: median(monRss) <= 1.5 * 1024 });
   results.push({ what: '100 concurrent: no error, nothing left', check: errors.length === 0 && left.length === 0 && running === 100 });
@@ -666,7 +733,7 @@ async function cleanup() {
 }
 
 console.log(`load average ${loadAtStart} at the start, ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} at the end`);
-console.log(`engine benchmark, ${N} iterations each; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots on the disk`);
+console.log(`engine benchmark, ${N} iterations each${gapMs ? ` (API sequences ${gapMs} ms apart)` : ''}; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots on the disk`);
 for (const r of results) {
   const w = r.what.padEnd(58);
   if (r.heading) console.log(`  ${r.what}`);

@@ -100,6 +100,11 @@ export async function readBody(ctx: Ctx, limit = MAX_JSON_BODY): Promise<Buffer>
   if (ctx.upgraded) return ctx.upgraded.body;
   const declared = Number(ctx.req.headers['content-length'] ?? 0);
   if (declared > limit) throw new HttpError(413, `request body too large (${declared} bytes; the limit is ${limit})`);
+  // No body (no Content-Length, or 0, and not chunked): no wait for the stream's end event.
+  if (declared === 0 && ctx.req.headers['transfer-encoding'] === undefined) {
+    ctx.req.resume();
+    return Buffer.alloc(0);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {

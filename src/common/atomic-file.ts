@@ -24,6 +24,11 @@ export interface AtomicWriteOptions {
   durable?: boolean;
   /** Create the directory when missing (writeFileAtomic only; default true). */
   createDir?: boolean;
+  /**
+   * stageFileAtomic only, durable: the file's fsync is left to `commit` (which then fsyncs the
+   * temp file, renames it and fsyncs the directory), so the staging is only a write.
+   */
+  syncAtCommit?: boolean;
 }
 
 function fsyncDirSync(dir: string): void {
@@ -99,7 +104,7 @@ export async function stageFileAtomic(path: string, data: string | Uint8Array, o
     const fh = await open(tmp, 'wx', opts.mode ?? 0o600);
     try {
       await fh.writeFile(data);
-      if (opts.durable !== false) await fh.sync();
+      if (opts.durable !== false && !opts.syncAtCommit) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -111,6 +116,14 @@ export async function stageFileAtomic(path: string, data: string | Uint8Array, o
     abort,
     async commit() {
       try {
+        if (opts.durable !== false && opts.syncAtCommit) {
+          const fh = await open(tmp, 'r');
+          try {
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+        }
         await rename(tmp, path);
         if (opts.durable !== false) await fsyncDir(dir);
       } catch (err) {

@@ -109,7 +109,8 @@ export interface ContainerEngine {
   createContainer(name: string | undefined, body: ContainerCreateBody, opts?: { platform?: string }): Promise<{ Id: string; Warnings: string[] }>;
   listContainers(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters }): Promise<Json[]>;
   inspectContainer(idOrName: string, opts?: { size?: boolean }): Promise<Json>;
-  startContainer(idOrName: string): Promise<void>;
+  /** 'already-running': nothing done (docker answers 304). */
+  startContainer(idOrName: string): Promise<'started' | 'already-running'>;
   /** Resolves with {StatusCode, Error?} when the condition is met: 'not-running' (default), 'next-exit', 'removed'. */
   waitContainer(idOrName: string, condition?: 'not-running' | 'next-exit' | 'removed', signal?: AbortSignal): Promise<{ StatusCode: number; Error?: { Message: string } | null }>;
   stopContainer(idOrName: string, opts?: { timeoutSeconds?: number; signal?: string }): Promise<'stopped' | 'already-stopped'>;

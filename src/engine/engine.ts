@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
+import { close as closeFd, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
@@ -42,7 +42,7 @@ import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMon
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
-import { readMonitorInfo, monitorAlive } from './monitor/index.js';
+import { readMonitorInfo, monitorAlive, monitorBinary } from './monitor/index.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
 import { dockerStats, netDevStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
@@ -95,6 +95,9 @@ export interface EngineOptions {
   network?: NetworkingOptions;
 }
 
+/** How long after an exit the runtime state and rootfs mount are released unless asked sooner (deferCleanup). */
+const CLEANUP_DELAY_MS = 50;
+
 interface Live {
   rec: ContainerRecord;
   sup?: Supervised;
@@ -117,6 +120,16 @@ interface Live {
   pending: AttachSession[];
   /** Its networks and runtime state were released since its last start (cleanupAfterExit ran). */
   cleaned?: boolean;
+  /**
+   * The release of an exited container's runtime state, cgroups and rootfs mount, under way after
+   * the exit was answered (onExit): whatever needs them released or mounted anew (start, remove,
+   * cp/export) awaits it first. It never rejects.
+   */
+  cleaning?: { done: Promise<void>; now: () => void };
+  /** A new container's record until it is durable (RecordStore.commitSoon); start awaits it. */
+  durable?: Promise<void>;
+  /** The running container's mount namespace, held (see superviseWithMonitor); closed by releaseRuntime. */
+  mountNsFd?: number;
 }
 
 interface ExecRecord {
@@ -182,6 +195,8 @@ export class Engine implements ContainerEngine {
   private readonly cgroupParent: string;
   private readonly initBinary: string;
   private readonly useMonitor: boolean;
+  /** build/hako-monitor (looked up once: a walk up the directories costs ~0.2 ms per start). */
+  private readonly monitorBin = monitorBinary();
   private readonly ready: Promise<void>;
   private closed = false;
   /** Phase timestamps for profiling (HAKO_PHASE_TRACE, see ./phase-trace.ts). */
@@ -205,7 +220,7 @@ export class Engine implements ContainerEngine {
     this.volumes = new VolumeStore(this.root);
     this.cgroupParent = opts.cgroupParent ?? '/hako';
     this.initBinary = opts.initBinary ?? defaultInitBinary();
-    this.useMonitor = opts.monitor ?? monitorAvailable();
+    this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
     this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
     this.ready = this.reconcile();
     this.ready.catch(() => undefined);
@@ -657,21 +672,24 @@ export class Engine implements ContainerEngine {
         ChainIds: image.record.chainIds,
         Networks: netPlan.networks,
       };
-      this.net.writeFiles(rec);
+      // Its /etc files (hostname, hosts, resolv.conf) are written by the start (as dockerd
+      // does): nothing reads them before.
       this.trace.mark(id, 'create.files');
-      // The record is written and fsync'd beside them too, under a temp name; its rename after
-      // both succeeded is the commit point (a crash before it leaves a dir without a record,
-      // which the start-up removes, and a snapshot and lease that reconcile() sweeps).
-      const staged = this.records.stageDurable(rec).then((s) => {
+      // The record is written beside them too, under a temp name. Its fsync and rename (the
+      // commit point: a crash before it leaves a dir without a record, which the start-up
+      // removes, and a snapshot and lease that reconcile() sweeps) run after the answer
+      // (RecordStore.commitSoon): a host crash within those ~2 ms loses a container that was
+      // only created. It never runs without a durable record: start awaits `live.durable`.
+      const staged = this.records.stageCreate(rec).then((s) => {
         this.trace.mark(id, 'create.staged');
         return s;
       });
       undo.push(() => staged.then((s) => s.abort(), () => undefined));
       const settled = await Promise.allSettled([prepared, leased, staged]);
       for (const r of settled) if (r.status === 'rejected') throw r.reason;
-      await (await staged).commit();
+      const durable = this.records.commitSoon(rec, await staged, (e) => this.log.warn(e.message));
       this.trace.mark(id, 'create.saved');
-      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
+      const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [], durable };
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
       this.emit(live, 'create');
@@ -706,14 +724,14 @@ export class Engine implements ContainerEngine {
 
   // ------------------------------------------------------------------ start / exit
 
-  async startContainer(idOrName: string): Promise<void> {
+  async startContainer(idOrName: string): Promise<'started' | 'already-running'> {
     const live = await this.get(idOrName);
     this.trace.mark(live.rec.Id, 'start.begin');
-    await this.locked(live, async () => {
+    return this.locked(live, async () => {
       this.trace.mark(live.rec.Id, 'start.locked');
       const st = live.rec.State;
       if (st.Paused) throw conflict('cannot start a paused container, try unpause instead');
-      if (st.Running) return; // docker answers 304 Not Modified
+      if (st.Running) return 'already-running'; // docker answers 304 Not Modified
       if (st.Status === 'removing' || st.Status === 'dead') throw conflict(`cannot start container ${live.rec.Id}: container is marked for removal`);
       if (live.restartTimer) {
         clearTimeout(live.restartTimer);
@@ -722,7 +740,26 @@ export class Engine implements ContainerEngine {
       live.rec.HasBeenManuallyStopped = false;
       live.rec.RestartCount = 0;
       await this.startLocked(live);
+      return 'started' as const;
     });
+  }
+
+  /**
+   * The start's spec and its config.json write (for the runtime's own state and CLI), which runs
+   * while the runtime launches from the spec in memory; the start answers once both are done.
+   */
+  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined): { spec: Spec; written: Promise<void> } {
+    const cgroupV2 = (() => {
+      try {
+        return detectCgroupMode() === 'v2';
+      } catch {
+        return false;
+      }
+    })();
+    const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
+    const written = writeFile(join(this.bundleDir(rec.Id), 'config.json'), JSON.stringify(spec));
+    written.catch(() => undefined);
+    return { spec, written };
   }
 
   private async copyUp(rootfs: string, m: MountPoint): Promise<void> {
@@ -744,6 +781,7 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     const id = rec.Id;
     const hc = rec.HostConfig;
+    await this.settled(live);
     live.cleaned = false;
     let specWritten: Promise<void> | undefined;
     try {
@@ -762,6 +800,7 @@ export class Engine implements ContainerEngine {
         else throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
       }
       this.trace.mark(id, 'start.copyup');
+      const nm = hc.NetworkMode as string;
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
@@ -774,7 +813,6 @@ export class Engine implements ContainerEngine {
       this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
       let connected: Array<{ id: string; name: string }> = [];
-      const nm = hc.NetworkMode as string;
       if (nm.startsWith('container:')) {
         const other = this.lookup(nm.slice('container:'.length));
         if (!other.rec.State.Running) throw conflict(`cannot join network of a non running container: ${other.rec.Id}`);
@@ -783,23 +821,13 @@ export class Engine implements ContainerEngine {
         rec.Config.Hostname = other.rec.Config.Hostname;
         rec.Config.Domainname = other.rec.Config.Domainname;
         this.net.writeFiles(rec, other.rec);
-      } else if (nm === 'host' || nm === 'none') this.net.writeFiles(rec);
-      // Otherwise the prestart hook (networking attach) writes them, addresses included.
+      } else this.net.writeFiles(rec); // (unchanged ones are only read)
+      // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
-      const cgroupV2 = (() => {
-        try {
-          return detectCgroupMode() === 'v2';
-        } catch {
-          return false;
-        }
-      })();
-      const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
+      const built = this.buildForStart(rec, rootfs, user, netnsPath);
+      const spec = built.spec;
+      specWritten = built.written;
       this.trace.mark(id, 'start.built');
-      // config.json (for the runtime's own state and CLI) is written while the runtime launches
-      // from the spec in memory; the start answers once both are done.
-      specWritten = writeFile(join(this.bundleDir(id), 'config.json'), JSON.stringify(spec));
-      specWritten.catch(() => undefined);
-      this.trace.mark(id, 'start.spec');
       const lc = hc.LogConfig as { Type: string; Config: Record<string, string> };
       const supOpts = {
         runtime: this.runtime,
@@ -826,14 +854,27 @@ export class Engine implements ContainerEngine {
               },
             } : {}),
       };
+      // Crash safety: nothing runs (no cgroup is made either) before the record is durable:
+      // create answers before its fsync (RecordStore.commitSoon), which runs meanwhile.
+      if (live.durable) {
+        this.trace.mark(id, 'start.durable-wait');
+        try {
+          await live.durable;
+        } catch (err) {
+          throw new HakoError({ step: `start container ${id}: its record could not be saved`, hint: 'remove the container and create it again', kind: 'internal', cause: err });
+        }
+        live.durable = undefined;
+        this.trace.mark(id, 'start.durable');
+      }
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
       // Clients that attached before this start get the output from its first byte: the monitor
       // holds it until they are connected (below).
       const pending = live.pending.filter((p) => !p.isClosed);
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, monitorBinary: this.monitorBin, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         live.monitorDir = m.monitorDir;
+        live.mountNsFd = m.mountNsFd;
         live.sup = undefined;
         sup = m;
       } else {
@@ -878,11 +919,71 @@ export class Engine implements ContainerEngine {
     }
   }
 
+  /**
+   * releaseRuntime a little later (CLEANUP_DELAY_MS), tracked in `live.cleaning`: the requests
+   * that usually follow an exit (the wait answer, the attach end, `rm`) are answered first, with
+   * the event loop free of its synchronous cgroup and mount work. Whoever needs it done sooner
+   * (start, remove, cp/export, close) runs it at once through settled().
+   */
+  private deferCleanup(live: Live): void {
+    const id = live.rec.Id;
+    let kick!: () => void;
+    const kicked = new Promise<void>((r) => (kick = r));
+    const timer = setTimeout(kick, CLEANUP_DELAY_MS);
+    const p: Promise<void> = kicked
+      .then(() => this.releaseRuntime(live))
+      .catch((e: unknown) => this.log.warn(`clean up after ${id} exited: ${(e as Error).message}`))
+      .finally(() => {
+        this.background.delete(p);
+        if (live.cleaning?.done === p) live.cleaning = undefined;
+      });
+    live.cleaning = {
+      done: p,
+      now: () => {
+        clearTimeout(timer);
+        kick();
+      },
+    };
+    this.background.add(p);
+  }
+
+  /** Runs a cleanup deferred after the container's last exit (deferCleanup) now, and waits for it. */
+  private async settled(live: Live): Promise<void> {
+    while (live.cleaning) {
+      live.cleaning.now();
+      await live.cleaning.done;
+    }
+  }
+
   /** Runtime state, cgroups and the rootfs mount of a container whose process is gone. */
   private async cleanupAfterExit(live: Live): Promise<void> {
+    await this.releaseNetworks(live);
+    await this.releaseRuntime(live);
+  }
+
+  /** The network endpoints of a container whose process is gone (addresses, published ports). */
+  private async releaseNetworks(live: Live): Promise<void> {
     const id = live.rec.Id;
     for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
     this.trace.mark(id, 'cleanup.net');
+  }
+
+  /**
+   * The container's mounts go with the last reference to its mount namespace, our held fd once
+   * the container exited (superviseWithMonitor): closed in libuv's thread pool, so the umounts
+   * (~0.5 ms for 40 mounts here) block a worker thread, not the event loop. Before the rootfs
+   * unmount and snapshot removal: the overlay stays in use until then.
+   */
+  private async releaseMountNamespace(live: Live): Promise<void> {
+    const fd = live.mountNsFd;
+    live.mountNsFd = undefined;
+    if (fd !== undefined) await new Promise<void>((r) => closeFd(fd, () => r()));
+  }
+
+  /** Runtime state, cgroups and the rootfs mount of a container whose process is gone (networks released). */
+  private async releaseRuntime(live: Live): Promise<void> {
+    const id = live.rec.Id;
+    await this.releaseMountNamespace(live);
     await this.runtime.delete(id, { force: true }).catch(() => undefined);
     this.trace.mark(id, 'cleanup.runtime');
     await this.unmountRootfs(id);
@@ -895,8 +996,8 @@ export class Engine implements ContainerEngine {
     this.stopHealth(live);
     live.sup = undefined;
     live.monitorDir = undefined;
-    // Unmount and runtime cleanup run after the waiters heard of the exit (we still hold the
-    // lock, so a start or remove that follows waits for them): wait → rm is not slowed by them.
+    // Unmount and runtime cleanup run after the waiters heard of the exit: under the lock before
+    // a restart, otherwise deferred (deferCleanup), so wait → rm is not slowed by them.
     const cleanup = () => this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up after ${rec.Id} exited: ${(e as Error).message}`));
     for (const eid of live.execs) {
       const ex = this.execs.get(eid);
@@ -950,7 +1051,14 @@ export class Engine implements ContainerEngine {
     const autoRemove = rec.HostConfig.AutoRemove === true && !live.keepOnExit;
     if (!autoRemove) {
       this.save(live);
-      await cleanup();
+      // The waiters' answers go out first. The endpoints are released under the lock (network
+      // commands that follow see them gone); the runtime state, cgroups and the rootfs mount
+      // outside it, so a remove that follows the wait answer does not queue behind the unmount:
+      // start, remove and the rootfs users await `live.cleaning` (settled()). A crash meanwhile
+      // leaves runtime state and a mount that reconcile() releases like any stopped container's.
+      await new Promise<void>((r) => setImmediate(r));
+      await this.releaseNetworks(live).catch((e) => this.log.warn(`release the networks of ${rec.Id}: ${(e as Error).message}`));
+      this.deferCleanup(live);
       return;
     }
     // Auto-remove: the runtime state and the rootfs mount are released by the removal itself,
@@ -1248,7 +1356,9 @@ export class Engine implements ContainerEngine {
     // (`rmi`). The runtime state, cgroups, rootfs mount, snapshot and monitor dir of a container
     // that no longer exists trouble nobody: they go after the answer, and a crash in between
     // leaves them to reconcile() (unknown runtime state, rootfs mounts, snapshots, monitor dirs).
-    const cleaned = live.cleaned === true;
+    // A cleanup deferred after the exit (deferCleanup) has released the networks already; the
+    // rest of it is awaited after the answer, below.
+    const cleaned = live.cleaned === true || live.cleaning !== undefined;
     if (!cleaned) {
       for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
       this.trace.mark(id, 'cleanup.net');
@@ -1256,7 +1366,11 @@ export class Engine implements ContainerEngine {
     // The record's directory goes first, in one rename: from here on the container does not
     // exist, after a crash too. The renamed directories are deleted after the answer (deleting
     // files on the data-root's fs costs ms each here).
-    await this.records.flush(id); // a state save still being written would land in the retired dir
+    // A state save still being written (the exit's) is not waited for: once the directory is
+    // renamed its write fails (the directory path is gone; saveSoon stops there), or its temp
+    // file lands in the retired directory, which is deleted only after that write is over
+    // (below). A new record's commit is waited for (its failure would be warned about).
+    if (this.records.committing(id)) await this.records.flush(id);
     const retiredRecord = this.records.retire(id);
     this.trace.mark(id, 'remove.record');
     await this.images.removeLease(id).catch((e) => this.log.warn(`remove container ${id}: ${(e as Error).message}`));
@@ -1281,7 +1395,9 @@ export class Engine implements ContainerEngine {
     for (const w of live.removeWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     this.inBackground(`clean up after removed container ${id}`, async () => {
       // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
-      if (!cleaned) {
+      await this.settled(live);
+      await this.releaseMountNamespace(live); // an auto-removed one's (its exit deferred nothing)
+      if (!live.cleaned) {
         await this.runtime.delete(id, { force: true }).catch(() => undefined);
         this.trace.mark(id, 'cleanup.runtime');
       }
@@ -1290,6 +1406,7 @@ export class Engine implements ContainerEngine {
       const settled = await Promise.allSettled([this.snapshots.retireContainer(id), rm(this.monitorDirOf(id), { recursive: true, force: true })]);
       for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${id}: ${(r.reason as Error).message}`);
       this.trace.mark(id, 'remove.snapshot');
+      await this.records.flush(id);
       if (retiredRecord) await this.records.removeRetired(retiredRecord);
       if (settled[0].status === 'fulfilled' && settled[0].value) await this.snapshots.removeRetired(settled[0].value);
       this.trace.mark(id, 'remove.files-deleted');
@@ -1527,6 +1644,7 @@ export class Engine implements ContainerEngine {
     const id = live.rec.Id;
     if (live.rec.State.Running) return fn(this.rootfsDir(id));
     return this.locked(live, async () => {
+      await this.settled(live);
       const rootfs = await this.mountRootfs(id);
       try {
         return await fn(rootfs);
@@ -1544,8 +1662,10 @@ export class Engine implements ContainerEngine {
   async exportContainer(idOrName: string): Promise<Readable> {
     const live = await this.get(idOrName);
     const id = live.rec.Id;
+    await this.settled(live);
     const running = live.rec.State.Running;
-    const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
+    // Under the lock: not beside a start's mount of the same rootfs.
+    const rootfs = running ? this.rootfsDir(id) : await this.locked(live, () => this.mountRootfs(id));
     const tar = fsops.tarStream(rootfs, '.', { excludeMounts: live.rec.MountPoints.map((m) => m.Destination) });
     this.emit(live, 'export');
     if (!running) tar.on('close', () => void this.locked(live, async () => {
@@ -1562,8 +1682,10 @@ export class Engine implements ContainerEngine {
   async getArchive(idOrName: string, path: string): Promise<{ stat: Json; tar: Readable }> {
     const live = await this.get(idOrName);
     const id = live.rec.Id;
+    await this.settled(live);
     const running = live.rec.State.Running;
-    const rootfs = running ? this.rootfsDir(id) : await this.mountRootfs(id);
+    // Under the lock: not beside a start's mount of the same rootfs.
+    const rootfs = running ? this.rootfsDir(id) : await this.locked(live, () => this.mountRootfs(id));
     try {
       const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
       const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
@@ -1928,6 +2050,9 @@ export class Engine implements ContainerEngine {
   async close(): Promise<void> {
     this.closed = true;
     await this.ready.catch(() => undefined);
+    for (const live of this.containers.values()) live.cleaning?.now();
+    // Held mount namespaces of running containers: theirs to keep now.
+    for (const live of this.containers.values()) await this.releaseMountNamespace(live);
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
     await this.records.flush();
     for (const live of this.containers.values()) {

@@ -283,13 +283,18 @@ test('detach keys end a TTY attachment and leave the container running; bad keys
 });
 
 test('a state save lost in a crash: a new engine trusts the monitor (running) and its exit record', { skip: skip || (!monitorAvailable() && 'build/hako-monitor is not built') }, async () => {
-  const { readFileSync, writeFileSync } = await import('node:fs');
+  const { existsSync, readFileSync, writeFileSync } = await import('node:fs');
   const recPath = (id: string) => join(dir.path, 'root', 'containers', id, 'config.v2.json');
+  // Create answers before its record is fsync'd and renamed into place (start waits for that).
+  const createdRecord = async (id: string) => {
+    await waitFor('the created record on disk', async () => existsSync(recPath(id)));
+    return readFileSync(recPath(id), 'utf8');
+  };
   const runs = await engine.createContainer('lost-start', { Image: IMAGE, Cmd: ['sleep', '60'] });
-  const created = readFileSync(recPath(runs.Id), 'utf8');
+  const created = await createdRecord(runs.Id);
   await engine.startContainer(runs.Id);
   const exits = await engine.createContainer('lost-exit', { Image: IMAGE, Cmd: ['sh', '-c', 'exit 9'] });
-  const createdToo = readFileSync(recPath(exits.Id), 'utf8');
+  const createdToo = await createdRecord(exits.Id);
   await engine.startContainer(exits.Id);
   await engine.waitContainer(exits.Id);
   await engine.close();

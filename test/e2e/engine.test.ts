@@ -150,6 +150,8 @@ test('start/wait: exit codes, logs, stdout and stderr apart, die event with exit
   for await (const e of engine.events({ since, until: Date.now() / 1000, filters: { container: [r.id] } })) events.push(e.Action === 'die' ? `die:${e.Actor.Attributes.exitCode}` : e.Action);
   assert.deepEqual(events, ['create', 'start', 'die:3']);
   await engine.removeContainer(r.id);
+  // Released after the exit, or at the latest right after the removal's answer (NOTES: Engine latency).
+  for (let i = 0; i < 50 && cgroupDirs(`${cgroupParent}/${r.id}`).length > 0; i++) await new Promise((res) => setTimeout(res, 20));
   assert.equal(cgroupDirs(`${cgroupParent}/${r.id}`).length, 0, 'container cgroup removed');
 });
 

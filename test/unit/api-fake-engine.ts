@@ -88,10 +88,12 @@ export class FakeEngine implements ContainerEngine {
     const c = this.find(idOrName);
     return { Id: c.id, Name: `/${c.name}`, State: { Running: c.running, ExitCode: c.exitCode }, Config: c.config };
   }
-  async startContainer(idOrName: string): Promise<void> {
+  async startContainer(idOrName: string): Promise<'started' | 'already-running'> {
     const c = this.find(idOrName);
+    if (c.running) return 'already-running';
     c.running = true;
     this.emit('start', c);
+    return 'started';
   }
   waitContainer(idOrName: string, _cond?: string, signal?: AbortSignal): Promise<{ StatusCode: number }> {
     const c = this.find(idOrName);

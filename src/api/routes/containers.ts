@@ -45,13 +45,9 @@ async function start(ctx: Ctx, deps: ApiDeps): Promise<void> {
   if (qStr(ctx, 'checkpoint')) throw invalid('checkpoints are not supported');
   // Docker ≥ 1.24 ignores a HostConfig body on start; read and drop it.
   await readJsonObject(ctx).catch(() => ({}));
-  const before = await engine.inspectContainer(ctx.params[0]!);
-  if ((before.State as { Running?: boolean } | undefined)?.Running) {
-    sendNoContent(ctx, 304);
-    return;
-  }
-  await engine.startContainer(ctx.params[0]!);
-  sendNoContent(ctx);
+  // Not a full inspect first: the engine tells (under the container's lock) whether it was running.
+  const r = await engine.startContainer(ctx.params[0]!);
+  sendNoContent(ctx, r === 'already-running' ? 304 : 204);
 }
 
 function stopOpts(ctx: Ctx): { timeoutSeconds?: number; signal?: string } {

@@ -84,7 +84,7 @@ export interface ContainerRecord {
 /** Records of all containers, one directory each. */
 export class RecordStore {
   /** saveSoon() writes in progress, by container id. */
-  private readonly writing = new Map<string, { again: boolean; done: Promise<void> }>();
+  private readonly writing = new Map<string, { again: boolean; done: Promise<void>; commit?: boolean }>();
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o710 });
@@ -134,6 +134,14 @@ export class RecordStore {
     this.writing.set(rec.Id, entry);
   }
 
+  /**
+   * True while the record of a new container is not committed yet (commitSoon): a remove waits
+   * for it (otherwise the commit's rename fails, warned about as a failed save).
+   */
+  committing(id: string): boolean {
+    return this.writing.get(id)?.commit === true;
+  }
+
   /** Waits until the container's updates (all containers' without an id) are written. */
   async flush(id?: string): Promise<void> {
     for (;;) {
@@ -176,6 +184,55 @@ export class RecordStore {
       }),
       abort: () => staged.abort(),
     };
+  }
+
+  /**
+   * A new container's record, durable after the create answered: `stage` writes it under a temp
+   * name (no fsync; loadAll ignores it), and `commitSoon` then fsyncs it, renames it into place
+   * (the container exists from here on, after a crash too) and fsyncs the directory, in the
+   * background. Later saves of the record (saveSoon) and flush() wait for that commit, so the
+   * staged record never lands over a newer one. The returned promise rejects if the commit
+   * failed: whoever must not go on without a durable record (start) awaits it.
+   */
+  async stageCreate(rec: ContainerRecord): Promise<StagedFile> {
+    const dir = this.containerDir(rec.Id);
+    try {
+      return await stageFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, syncAtCommit: true });
+    } catch (err) {
+      throw fromSystemError(`save container ${rec.Id}`, err, dir);
+    }
+  }
+
+  /** See stageCreate. */
+  commitSoon(rec: ContainerRecord, staged: StagedFile, onError: (err: Error) => void): Promise<void> {
+    const dir = this.containerDir(rec.Id);
+    const committed = staged.commit().catch(async (err: unknown) => {
+      await staged.abort();
+      throw fromSystemError(`save container ${rec.Id}`, err, dir);
+    });
+    committed.catch(() => undefined);
+    const entry = { again: false, done: Promise.resolve(), commit: true };
+    const file = join(dir, 'config.v2.json');
+    entry.done = (async () => {
+      try {
+        await committed;
+        entry.commit = false;
+      } catch (err) {
+        onError(err as Error);
+      }
+      while (entry.again) {
+        entry.again = false;
+        try {
+          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+        } catch (err) {
+          if (!existsSync(dir)) break; // removed meanwhile
+          onError(fromSystemError(`save container ${rec.Id}`, err, file));
+        }
+      }
+      this.writing.delete(rec.Id);
+    })();
+    this.writing.set(rec.Id, entry);
+    return committed;
   }
 
   /** All readable records; a directory without one (a crash mid-create) is removed. */

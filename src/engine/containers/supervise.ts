@@ -270,9 +270,14 @@ export interface MonitoredStart {
   startTime: string | undefined;
   monitorDir: string;
   exited: Promise<ExitInfo>;
+  /**
+   * An fd of the container's mount namespace (Launched.mountNsFd): its mounts are torn down when
+   * it is closed, not on the container's exit path. The caller closes it (async) after the exit.
+   */
+  mountNsFd?: number;
 }
 
-export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void }): Promise<MonitoredStart> {
+export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string }): Promise<MonitoredStart> {
   rmSync(opts.monitorDir, { recursive: true, force: true });
   mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
   opts.mark?.('start.monitor-dir');
@@ -284,6 +289,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.spec ? { spec: opts.spec } : {}),
+    holdMountNamespace: true,
     monitor: monitorLaunch({
       dir: opts.monitorDir,
       logPath: opts.log.path || '/dev/null',
@@ -296,6 +302,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
       cgroupMemoryFromLaunch: true,
       ...(opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
       ...(opts.holdOutput ? { holdOutput: opts.holdOutput } : {}),
+      ...(opts.monitorBinary ? { binary: opts.monitorBinary } : {}),
     }),
   });
   launched.process.closeErrPipe();
@@ -313,7 +320,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
       return { exitCode: 255, oomKilled: false, error: err.message } as ExitInfo;
     },
   );
-  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited };
+  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
 }
 
 /**

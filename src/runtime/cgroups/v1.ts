@@ -478,13 +478,9 @@ export class CgroupV1Manager implements CgroupManager {
 
   async destroy(): Promise<void> {
     const errors: unknown[] = [];
-    for (const d of this.allDirs()) {
-      try {
-        await removeCgroupDir(d);
-      } catch (err) {
-        errors.push(err);
-      }
-    }
+    // The hierarchies at once (each rmdir runs in the thread pool).
+    const settled = await Promise.allSettled(this.allDirs().map((d) => removeCgroupDir(d)));
+    for (const r of settled) if (r.status === 'rejected') errors.push(r.reason);
     // Parents that this manager made (e.g. /hako for the default path) go too when empty.
     removeMadeDirs(this.made.splice(0));
     if (errors.length > 0) throw errors[0];

@@ -31,6 +31,8 @@ const NOTIFY_CREATED = NOTIFY.CREATED;
 
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
+const O_RDONLY_CLOEXEC = O_CLOEXEC;
+const CLONE_NEWNS = 0x00020000;
 
 export interface LaunchOptions {
   id: string;
@@ -72,6 +74,13 @@ export interface LaunchOptions {
    * (concurrently): validated in memory, not read back from the file. The CLI never passes it.
    */
   spec?: Spec;
+  /**
+   * Supervised launches with a new mount namespace: return an fd of it (Launched.mountNsFd).
+   * While it is open, the container's exit does not tear its mounts down (the last reference
+   * does: umount of every mount and an RCU grace period, ms), so its exit is seen sooner; the
+   * caller closes it later, off its event loop (an async close runs in libuv's thread pool).
+   */
+  holdMountNamespace?: boolean;
 }
 
 export interface Launched {
@@ -82,6 +91,8 @@ export interface Launched {
   ptyMaster?: number;
   /** Supervised launches: the monitor (also written to <monitor dir>/monitor.json). */
   monitor?: { pid: number; startTime: string | null; containerPid: number };
+  /** holdMountNamespace: an fd of the container's mount namespace, the caller's to close. */
+  mountNsFd?: number;
 }
 
 export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<Launched> {
@@ -93,6 +104,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   const fdsToClose: number[] = [];
   const closers: Array<() => void> = [];
   let proc: SpawnedProcess | undefined;
+  let mountNsFd: number | undefined;
   const procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
   const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
   mark('launch.proc-read');
@@ -286,6 +298,13 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       containerPid = forked.pid;
       containerPidfds.push(forked.pidfd);
       mark('launch.forked');
+      if (opts.holdMountNamespace && planned.cloneFlags & CLONE_NEWNS) {
+        try {
+          mountNsFd = openSync(`/proc/${forked.pid}/ns/mnt`, O_RDONLY_CLOEXEC);
+        } catch {
+          /* gone already: its failure is reported below */
+        }
+      }
       // The forked process, and the clone op's process that replaces it (if any).
       // (Closed on success below; on failure the undo kills through them and closes them.)
       undo.push(async () => {
@@ -337,10 +356,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     }
     mark('launch.created');
     if (opTrace) reportOpTimes(plan.ops, opTrace, mark);
+    mark('launch.reported');
     record.pid = pid();
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
     store.save(record);
+    mark('launch.state-saved');
     // Pid files and monitor.json name live processes: atomic, not fsync'ed (a crash ends them).
     if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(record.pid), { mode: 0o644, durable: false });
     let monitor: Launched['monitor'];
@@ -351,12 +372,16 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
 
     let ptyMaster: number | undefined;
     if (ownPtyEnd !== undefined) ptyMaster = receivePty(ownPtyEnd);
+    const heldMountNs = mountNsFd;
+    mountNsFd = undefined;
     for (const fd of fdsToClose) safeClose(fd);
     for (const close of closers) close();
     for (const fd of containerPidfds) safeClose(fd);
     if (opts.mode === 'create') spawned.closeErrPipe();
-    return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }), ...(monitor ? { monitor } : {}) };
+    mark('launch.done');
+    return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }), ...(monitor ? { monitor } : {}), ...(heldMountNs === undefined ? {} : { mountNsFd: heldMountNs }) };
   } catch (err) {
+    if (mountNsFd !== undefined) safeClose(mountNsFd);
     for (const fd of fdsToClose) safeClose(fd);
     for (const close of closers) close();
     for (const step of undo.reverse()) {
