@@ -85,8 +85,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
 
 /** A file written (and fsynced) under a temp name: `commit` renames it over the target. */
 export interface StagedFile {
-  /** Renames the temp file over the target and (durable) fsyncs the directory. */
-  commit(): Promise<void>;
+  /**
+   * Renames the temp file over the target and (durable) fsyncs the directory. `beforeRename`:
+   * work that must be done before the rename (e.g. an fsync of the parent's parent), run beside
+   * the file's own fsync.
+   */
+  commit(beforeRename?: Promise<unknown>): Promise<void>;
   /** Removes the temp file (after a failed or skipped commit). */
   abort(): Promise<void>;
 }
@@ -114,16 +118,19 @@ export async function stageFileAtomic(path: string, data: string | Uint8Array, o
   }
   return {
     abort,
-    async commit() {
+    async commit(beforeRename) {
       try {
-        if (opts.durable !== false && opts.syncAtCommit) {
-          const fh = await open(tmp, 'r');
-          try {
-            await fh.sync();
-          } finally {
-            await fh.close();
+        const fileSynced = (async () => {
+          if (opts.durable !== false && opts.syncAtCommit) {
+            const fh = await open(tmp, 'r');
+            try {
+              await fh.sync();
+            } finally {
+              await fh.close();
+            }
           }
-        }
+        })();
+        await Promise.all([fileSynced, beforeRename]);
         await rename(tmp, path);
         if (opts.durable !== false) await fsyncDir(dir);
       } catch (err) {

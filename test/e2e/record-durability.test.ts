@@ -1,5 +1,6 @@
 // Crash safety of a container's creation: the record is written under a temp name, fsync'd and
-// renamed into <root>/containers/<id>/ (the commit point, followed by an fsync of that dir). The
+// renamed into <root>/containers/<id>/ (the commit point, followed by an fsync of that dir), after
+// create answered (RecordStore.stageCreate/commitSoon, as the engine's create does). The
 // container dir's own entry in <root>/containers/ must be durable too, or a crash after the
 // commit can lose the whole container that create already reported. Checked on the syscalls
 // (strace): an fsync of containers/ after the container dir's mkdir and before the commit's rename.
@@ -24,8 +25,10 @@ test('create makes the container dir entry durable: containers/ is fsync\'d afte
       import { RecordStore } from ${JSON.stringify(RECORD_JS)};
       const store = new RecordStore(${JSON.stringify(root)});
       mkdirSync(store.containerDir(${JSON.stringify(id)}), { mode: 0o710 });
-      const staged = await store.stageDurable({ Id: ${JSON.stringify(id)}, Name: '/x', State: {} });
-      await staged.commit();`;
+      const rec = { Id: ${JSON.stringify(id)}, Name: '/x', State: {} };
+      const staged = await store.stageCreate(rec);
+      await store.commitSoon(rec, staged, (e) => { throw e; });
+      await store.flush();`;
     const trace = join(tmp.path, 'strace.out');
     const r = spawnSync('strace', ['-f', '-o', trace, '-e', 'trace=mkdir,mkdirat,openat,fsync,fdatasync,rename,renameat,renameat2,close', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
     assert.equal(r.status, 0, r.stderr);

@@ -162,31 +162,6 @@ export class RecordStore {
   }
 
   /**
-   * saveDurable in two halves, so a create can write and fsync the record while its snapshot and
-   * lease are made: the record is staged under a temp name (which loadAll ignores: a crash
-   * before the commit leaves a directory without a record, removed at start), and `commit`
-   * renames it into place, which makes the container exist. The container dir must exist.
-   */
-  async stageDurable(rec: ContainerRecord): Promise<StagedFile> {
-    const dir = this.containerDir(rec.Id);
-    // The container dir's own entry in containers/ (made by the caller's mkdir) is made durable
-    // beside the staging, so that the commit's rename (and the fsync of the container dir that
-    // follows it) cannot outlive a crash in a directory that itself did not.
-    const [staging, parentSynced] = await Promise.allSettled([stageFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600 }), fsyncDir(this.dir)]);
-    if (staging.status === 'rejected' || parentSynced.status === 'rejected') {
-      if (staging.status === 'fulfilled') await staging.value.abort();
-      throw fromSystemError(`save container ${rec.Id}`, staging.status === 'rejected' ? staging.reason : (parentSynced as PromiseRejectedResult).reason, staging.status === 'rejected' ? dir : this.dir);
-    }
-    const staged = staging.value;
-    return {
-      commit: () => staged.commit().catch((err: unknown) => {
-        throw fromSystemError(`save container ${rec.Id}`, err, dir);
-      }),
-      abort: () => staged.abort(),
-    };
-  }
-
-  /**
    * A new container's record, durable after the create answered: `stage` writes it under a temp
    * name (no fsync; loadAll ignores it), and `commitSoon` then fsyncs it, renames it into place
    * (the container exists from here on, after a crash too) and fsyncs the directory, in the
@@ -206,7 +181,12 @@ export class RecordStore {
   /** See stageCreate. */
   commitSoon(rec: ContainerRecord, staged: StagedFile, onError: (err: Error) => void): Promise<void> {
     const dir = this.containerDir(rec.Id);
-    const committed = staged.commit().catch(async (err: unknown) => {
+    // The container dir's own entry in containers/ (made by create's mkdir) is made durable
+    // before the rename that commits the record (beside the record's fsync), so that a commit
+    // cannot outlive a crash in a directory whose entry did not.
+    const parentSynced = fsyncDir(this.dir);
+    parentSynced.catch(() => undefined);
+    const committed = staged.commit(parentSynced).catch(async (err: unknown) => {
       await staged.abort();
       throw fromSystemError(`save container ${rec.Id}`, err, dir);
     });
