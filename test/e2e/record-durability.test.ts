@@ -40,11 +40,23 @@ test('create makes the container dir entry durable: containers/ is fsync\'d afte
     const renameLine = at(new RegExp(`rename.*"${esc(join(root, id, 'config.v2.json'))}"`), mkdirLine);
     assert.ok(renameLine > mkdirLine, 'the record is committed by a rename');
     // Every fd opened on containers/ itself (threads: strace -f prefixes lines with the pid).
+    // strace splits a call that another thread interrupts: `<pid> openat(… <unfinished ...>`, then
+    // `<pid> <... openat resumed>) = <fd>` on a later line.
+    const openedFd = (l: string, i: number): string | undefined => {
+      const m = new RegExp(`^(\\d+)\\s+openat\\(AT_FDCWD, "${esc(root)}", [^)]*?(\\) = (\\d+)|<unfinished \\.\\.\\.>)`).exec(l);
+      if (!m) return undefined;
+      if (m[3]) return m[3];
+      const resumed = new RegExp(`^${m[1]}\\s+<\\.\\.\\. openat resumed>.*\\) = (\\d+)`);
+      for (let j = i + 1; j < lines.length; j++) {
+        const r = resumed.exec(lines[j]!);
+        if (r) return r[1];
+      }
+      return undefined;
+    };
     const synced = lines.some((l, i) => {
       if (i < mkdirLine || i > renameLine) return false;
-      const m = new RegExp(`^(\\d+)\\s+openat\\(AT_FDCWD, "${esc(root)}", [^)]*\\) = (\\d+)`).exec(l);
-      if (!m) return false;
-      const fd = m[2];
+      const fd = openedFd(l, i);
+      if (!fd) return false;
       return lines.some((k, j) => j > i && j <= renameLine && new RegExp(`\\b(fsync|fdatasync)\\(${fd}[ )]`).test(k));
     });
     assert.ok(synced, `no fsync of ${root} between the mkdir and the commit:\n${lines.filter((l) => /fsync|rename|mkdir|containers/.test(l)).join('\n')}`);
