@@ -65,13 +65,7 @@ export async function startExec(ctx: RuntimeContext, id: string, opts: ExecOptio
   // v1 it moves itself ("0" to each tasks file), cloned into the unified hierarchy of a hybrid host.
   const cgroups = cgroupsOf(rec);
   try {
-    const selfJoin = cgroups.openSelfJoin();
-    if (selfJoin) toClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
-    const pidfd = native().pidfdOpen(rec.pid);
-    toClose.push(pidfd);
-    if (processStartTime(rec.pid) !== rec.pidStartTime) throw conflict(`cannot exec in container "${id}": it is not running`);
-    const internalFds = [pidfd];
-    const cgroupSelfJoin = selfJoin?.tasks.map((t) => ({ fd: internalFds.push(t.fd) - 1, path: t.path }));
+    const { selfJoin, internalFds, cgroupSelfJoin } = openExecJoin(rec, id, cgroups, toClose);
     let consoleSocket: number | undefined;
     let ownPtyEnd: number | undefined;
     if (opts.process.terminal) {
@@ -147,13 +141,7 @@ async function startSupervisedExec(ctx: RuntimeContext, id: string, opts: ExecOp
   const execPidfds: number[] = [];
   let proc: SpawnedProcess | undefined;
   try {
-    const selfJoin = cgroups.openSelfJoin();
-    if (selfJoin) toClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
-    const pidfd = native().pidfdOpen(rec.pid);
-    toClose.push(pidfd);
-    if (processStartTime(rec.pid) !== rec.pidStartTime) throw conflict(`cannot exec in container "${id}": it is not running`);
-    const internalFds = [pidfd];
-    const cgroupSelfJoin = selfJoin?.tasks.map((t) => ({ fd: internalFds.push(t.fd) - 1, path: t.path }));
+    const { selfJoin, internalFds, cgroupSelfJoin } = openExecJoin(rec, id, cgroups, toClose);
     let consoleSocket: number | undefined;
     let monitorPtyEnd: number | undefined;
     if (opts.process.terminal) {
@@ -222,4 +210,20 @@ async function startSupervisedExec(ctx: RuntimeContext, id: string, opts: ExecOp
       }
     }
   }
+}
+
+/**
+ * What an exec'd process needs to join a running container: the cgroup self-join fds, a pidfd of
+ * the container's process (checked to be the same process), and the fds the plan refers to by
+ * index. Every fd opened goes into `toClose`.
+ */
+function openExecJoin(rec: Parameters<typeof cgroupsOf>[0], id: string, cgroups: ReturnType<typeof cgroupsOf>, toClose: number[]) {
+  const selfJoin = cgroups.openSelfJoin();
+  if (selfJoin) toClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
+  const pidfd = native().pidfdOpen(rec.pid);
+  toClose.push(pidfd);
+  if (processStartTime(rec.pid) !== rec.pidStartTime) throw conflict(`cannot exec in container "${id}": it is not running`);
+  const internalFds = [pidfd];
+  const cgroupSelfJoin = selfJoin?.tasks.map((t) => ({ fd: internalFds.push(t.fd) - 1, path: t.path }));
+  return { selfJoin, internalFds, cgroupSelfJoin };
 }
