@@ -7,6 +7,7 @@ import { labelsMatchAll } from '../label-filter.js';
 import { isIp } from '../../network/ipv4.js';
 import { parseMac } from '../../network/mac.js';
 import { parsePortSpec, type PortMapping, type PortSpec } from '../../network/ports.js';
+import type { NetworkRecord, EndpointRecord } from '../../network/manager.js';
 import type { Json } from '../api-types.js';
 
 /** What the container asked for on one network (kept in its record, keyed by network name). */
@@ -19,35 +20,11 @@ export interface EndpointConfig {
   MacAddress: string;
 }
 
-/** The facts of a network these functions need (a NetworkRecord satisfies it). */
-export interface NetworkFacts {
-  id: string;
-  name: string;
-  bridge: string;
-  subnet: string;
-  gateway: string;
-  ipRange: string;
-  internal: boolean;
-  isDefault: boolean;
-  labels: Record<string, string>;
-  options: Record<string, string>;
-  created: string;
-  mtu: number;
-}
+/** The facts of a network these functions need (a NetworkRecord without its driver and IP pool). */
+export type NetworkFacts = Omit<NetworkRecord, 'driver' | 'pool'>;
 
-/** A live endpoint (an EndpointRecord satisfies it). */
-export interface EndpointFacts {
-  id: string;
-  networkId: string;
-  containerId: string;
-  containerName: string;
-  ip: string;
-  prefixLen: number;
-  gateway: string;
-  mac: string;
-  aliases: string[];
-  ports: PortMapping[];
-}
+/** The facts of a live endpoint these functions need. */
+export type EndpointFacts = Pick<EndpointRecord, 'id' | 'networkId' | 'containerId' | 'containerName' | 'ip' | 'prefixLen' | 'gateway' | 'mac' | 'aliases' | 'ports'>;
 
 /** Whether a network mode gives the container endpoints of its own (bridge or a named network). */
 export function ownsEndpoints(mode: string): boolean {
