@@ -9,6 +9,7 @@ import { pull, type LayerUnpacker, type PullOptions, type PullResult, type PullC
 import { familiarString, formatReference, looksLikeId, parseReference, repositoryName, type Reference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
 import { DockerConfig, type Credentials } from './registry/credentials.js';
+import type { ProxyEnv } from './proxy.js';
 import { createAgents, destroyAgents, registryTlsFrom, type HttpAgents, type RegistryTls } from './registry/http.js';
 import { pushImage, type PushOptions, type PushResult } from './registry/push.js';
 import { ContentStore, type ContentVerifyReport } from './store/content.js';
@@ -45,6 +46,8 @@ export interface ImageServiceOptions {
   /** Parallel layer downloads (default 3). */
   concurrency?: number | undefined;
   log?: ((line: string) => void) | undefined;
+  /** Where HTTP_PROXY / HTTPS_PROXY / NO_PROXY are read for registry requests (default: the process's). */
+  proxyEnv?: ProxyEnv | undefined;
 }
 
 export interface ImageSummary {
@@ -119,7 +122,7 @@ export class ImageService {
     this.content = new ContentStore(opts.root);
     this.meta = new MetadataStore(opts.root);
     this.dockerConfig = new DockerConfig(opts.dockerConfigPath);
-    this.agents = createAgents();
+    this.agents = createAgents({ proxyEnv: opts.proxyEnv });
     this.ctx = {
       content: this.content,
       meta: this.meta,
