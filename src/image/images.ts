@@ -82,6 +82,8 @@ export interface HistoryItem {
 export interface RemoveResult {
   untagged: string[];
   deleted: Digest[];
+  /** dockerd's answer, in its order (see ImageService.remove). */
+  items: Array<{ Untagged: string } | { Deleted: string }>;
 }
 
 export interface PruneResult {
@@ -492,67 +494,122 @@ export class ImageService {
     return this.meta.listLeases();
   }
 
-  removeLease(owner: string): Promise<void> {
-    return this.meta.removeLease(owner);
+  /** Ends a lease; the layers a lease kept for an image deleted meanwhile go now unless used. */
+  async removeLease(owner: string): Promise<void> {
+    const chains = this.meta.getLease(owner)?.chainIds;
+    await this.meta.removeLease(owner);
+    if (chains) await this.collect(chains);
   }
 
   /**
-   * Like `docker rmi`: a tag reference untags, and deletes the image when it was the last tag;
-   * an ID deletes the image (refused when several repositories tag it, unless forced). An image
-   * used by a container is refused unless `force`.
+   * `docker rmi`, as dockerd 20.10's ImageDelete decides it:
+   * - a reference untags (a tag that was its repository's last also takes the repository's
+   *   digest references along); once no reference is left the image is deleted, unless it has
+   *   child images or a container uses it (then it stays, dangling);
+   * - an ID removes the references when they are one repository's with at most one tag, else
+   *   it is refused (`must be forced`); with force all references go;
+   * - refused without force: an image a container uses; always: one with child images, one a
+   *   running container uses (`cannot be forced`);
+   * - after a delete, the parent (commit's local parent) goes too when nothing else holds it
+   *   (no reference, child, container), and so on up (`prune`, default true; `noprune=1`).
+   * `items` lists it all in dockerd's order: per image its remaining references (`Untagged`,
+   * sorted by full name), its ID, then the layers (chain IDs, top first) released with it.
+   * `running(owner)`: whether the container holding an image lease runs (default: no).
    */
-  async remove(nameOrId: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
-    const result: RemoveResult = { untagged: [], deleted: [] };
-    const removedChains: Digest[] = [];
+  async remove(nameOrId: string, opts: { force?: boolean; prune?: boolean; running?: ((owner: string) => boolean | Promise<boolean>) | undefined } = {}): Promise<RemoveResult> {
+    const result: RemoveResult = { untagged: [], deleted: [], items: [] };
+    const force = opts.force === true;
+    const deletedRecs: ImageRecord[] = [];
     await this.meta.locked(async () => {
       const rec = await this.tryResolve(nameOrId);
       if (!rec) throw notFound(`no such image: ${nameOrId}`);
       const refs = this.meta.readRefs();
-      const { tags, digests } = this.tagsOf(rec.id, refs);
+      const images = await this.meta.listImages();
+      const byIdMap = new Map(images.map((r) => [r.id, r]));
+      const leases = await this.meta.listLeases();
+      const refsOf = (id: Digest): string[] => {
+        const { tags, digests } = this.tagsOf(id, refs);
+        return [...tags, ...digests].sort();
+      };
+      const isDigestKey = (k: string): boolean => k in refs.digests;
+      const untag = (key: string): void => {
+        if (isDigestKey(key)) delete refs.digests[key];
+        else delete refs.tags[key];
+        const name = familiarString(parseReference(key));
+        result.untagged.push(name);
+        result.items.push({ Untagged: name });
+      };
+      const children = (id: Digest): ImageRecord[] => images.filter((r) => r.parent === id && byIdMap.has(r.id));
+      const users = (id: Digest) => leases.filter((l) => l.image === id);
+      const dangling = (id: Digest): boolean => refsOf(id).length === 0 && children(id).length === 0;
+
+      /** moby's checkImageDeleteConflict; `soft` adds the conflicts force overrides. */
+      const conflictOf = async (id: Digest, soft: boolean): Promise<{ message: string; hard: boolean; used: boolean } | undefined> => {
+        if (children(id).length > 0) return { message: 'image has dependent child images', hard: true, used: false };
+        const using = users(id);
+        for (const l of using) {
+          if (opts.running && (await opts.running(l.owner))) return { message: `image is being used by running container ${shortId(l.owner)}`, hard: true, used: true };
+        }
+        if (!soft) return undefined;
+        if (refsOf(id).length > 0) return { message: 'image is referenced in multiple repositories', hard: false, used: false };
+        if (using.length > 0) return { message: `image is being used by stopped container ${shortId(using[0]!.owner)}`, hard: false, used: true };
+        return undefined;
+      };
+
+      /** moby's imageDeleteHelper: `quiet` ignores a conflict unless the image is dangling and unused. */
+      const deleteImage = async (img: ImageRecord, forced: boolean, quiet: boolean): Promise<void> => {
+        const c = await conflictOf(img.id, !forced);
+        if (c) {
+          if (quiet && (!dangling(img.id) || c.used)) return;
+          throw conflict(`conflict: unable to delete ${shortId(img.id)} (${c.hard ? 'cannot' : 'must'} be forced) - ${c.message}`);
+        }
+        for (const k of refsOf(img.id)) untag(k);
+        // Forced past stopped containers: they keep standing on the layers (dockerd's RW layers
+        // hold them), so the leases now carry the chain IDs the image record had.
+        for (const l of users(img.id)) await this.meta.addLease(l.owner, img.id, { chainIds: img.chainIds });
+        byIdMap.delete(img.id);
+        result.deleted.push(img.id);
+        result.items.push({ Deleted: img.id });
+        deletedRecs.push(img);
+        const parent = img.parent ? byIdMap.get(img.parent) : undefined;
+        if (opts.prune !== false && parent) await deleteImage(parent, false, true);
+      };
+
       const byId = looksLikeId(nameOrId) && (nameOrId.startsWith('sha256:') || rec.id.slice(7).startsWith(nameOrId));
-      const leases = (await this.meta.listLeases()).filter((l) => l.image === rec.id);
-      let deleteImage: boolean;
+      let quiet = false;
       if (!byId) {
         const ref = parseReference(nameOrId);
         const key = ref.digest ? `${repositoryName(ref)}@${ref.digest}` : `${repositoryName(ref)}:${ref.tag}`;
-        const remainingTags = tags.filter((t) => t !== key);
-        deleteImage = remainingTags.length === 0;
-        if (deleteImage && leases.length > 0 && !opts.force) {
-          throw conflict(`unable to remove ${nameOrId}: image ${shortId(rec.id)} is used by container ${leases[0]!.owner}`, 'stop and remove the container first, or force');
+        const all = refsOf(rec.id);
+        const using = users(rec.id);
+        if (!force && singleRepository(all) && using.length > 0) {
+          throw conflict(`conflict: unable to remove repository reference ${JSON.stringify(nameOrId)} (must force) - container ${shortId(using[0]!.owner)} is using its referenced image ${shortId(rec.id)}`);
         }
-        if (ref.digest) delete refs.digests[key];
-        else delete refs.tags[key];
-        result.untagged.push(familiarString(parseReference(key)));
-      } else {
-        if (tags.length > 1 && !opts.force) {
-          throw conflict(`unable to delete ${shortId(rec.id)}: image is referenced in multiple repositories`, 'remove it by name, or force');
+        if (!(key in refs.tags) && !(key in refs.digests)) throw notFound(`no such image: ${nameOrId}`);
+        untag(key);
+        // The repository's last tag takes its digest references along.
+        const repo = repositoryName(ref);
+        let left = refsOf(rec.id);
+        if (!ref.digest && !left.some((k) => !isDigestKey(k) && repositoryName(parseReference(k)) === repo)) {
+          for (const k of left) if (isDigestKey(k) && repositoryName(parseReference(k)) === repo) untag(k);
+          left = refsOf(rec.id);
         }
-        if (leases.length > 0 && !opts.force) {
-          throw conflict(`unable to delete ${shortId(rec.id)}: image is used by container ${leases[0]!.owner}`, 'stop and remove the container first, or force');
+        if (left.length === 0) quiet = true;
+        else {
+          await this.meta.writeRefs(refs);
+          return;
         }
-        deleteImage = true;
+      } else if (singleRepository(refsOf(rec.id))) {
+        for (const k of refsOf(rec.id)) untag(k);
       }
-      if (deleteImage) {
-        for (const t of tags) {
-          if (refs.tags[t]) {
-            delete refs.tags[t];
-            result.untagged.push(familiarString(parseReference(t)));
-          }
-        }
-        for (const d of digests) {
-          delete refs.digests[d];
-          result.untagged.push(familiarString(parseReference(d)));
-        }
-        for (const l of leases) await this.meta.removeLease(l.owner);
-      }
+      await deleteImage(rec, force, quiet);
       await this.meta.writeRefs(refs);
-      if (deleteImage) {
-        await this.meta.deleteImage(rec.id);
-        result.deleted.push(rec.id);
-        removedChains.push(...rec.chainIds);
-      }
+      for (const img of deletedRecs) await this.meta.deleteImage(img.id);
     });
-    if (result.deleted.length > 0) await this.collect(removedChains);
+    if (deletedRecs.length === 0) return result;
+    const gone = new Set<Digest>();
+    await this.collect(deletedRecs.flatMap((r) => r.chainIds), gone);
+    result.items = withReleasedLayers(result.items, deletedRecs, gone);
     return result;
   }
 
@@ -590,12 +647,8 @@ export class ImageService {
     for (const { rec, refs } of removed) {
       for (const r of refs) items.push({ Untagged: r });
       items.push({ Deleted: rec.id });
-      for (const c of [...rec.chainIds].reverse()) {
-        if (!gone.delete(c)) continue;
-        items.push({ Deleted: c });
-      }
     }
-    return { deleted, reclaimed, items };
+    return { deleted, reclaimed, items: withReleasedLayers(items, removed.map((r) => r.rec), gone) };
   }
 
   /** dockerd: an image created after `until` is kept; labels are those of the image config. */
@@ -617,6 +670,7 @@ export class ImageService {
     return this.meta.locked(async () => {
       const needed = new Set<string>();
       const usedChains = new Set<string>();
+      for (const l of await this.meta.listLeases()) for (const c of l.chainIds ?? []) usedChains.add(c);
       for (const rec of await this.meta.listImages()) {
         needed.add(rec.id);
         needed.add(rec.manifestDigest);
@@ -684,3 +738,41 @@ export class ImageService {
 }
 
 export { isDigest };
+
+/**
+ * moby's isSingleReference: all references of one repository, at most one of them a tag (then
+ * an rmi by ID may remove them). False for none.
+ */
+function singleRepository(keys: string[]): boolean {
+  if (keys.length <= 1) return keys.length === 1;
+  const repos = new Set<string>();
+  let tag: string | undefined;
+  for (const k of keys) {
+    const ref = parseReference(k);
+    if (!ref.digest) {
+      if (tag !== undefined) return false;
+      tag = repositoryName(ref);
+    }
+    repos.add(repositoryName(ref));
+  }
+  return repos.size === 1;
+}
+
+/**
+ * Adds `Deleted: <chain ID>` after each deleted image's own entry for the layers released with
+ * it, top first, as dockerd's layer store releases them: a layer several deleted images share
+ * goes with the last of them to be deleted (the earlier ones still held it).
+ */
+function withReleasedLayers(items: Array<{ Untagged: string } | { Deleted: string }>, deleted: ImageRecord[], released: Set<Digest>): Array<{ Untagged: string } | { Deleted: string }> {
+  const owner = new Map<Digest, Digest>();
+  for (const rec of deleted) for (const c of rec.chainIds) if (released.has(c)) owner.set(c, rec.id);
+  const byId = new Map(deleted.map((r) => [r.id as string, r]));
+  const out: Array<{ Untagged: string } | { Deleted: string }> = [];
+  for (const it of items) {
+    out.push(it);
+    const rec = 'Deleted' in it ? byId.get(it.Deleted) : undefined;
+    if (!rec) continue;
+    for (const c of [...new Set(rec.chainIds)].reverse()) if (owner.get(c) === rec.id) out.push({ Deleted: c });
+  }
+  return out;
+}

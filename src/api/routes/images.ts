@@ -156,12 +156,26 @@ async function tag(ctx: Ctx, deps: ApiDeps): Promise<void> {
   sendJson(ctx, 201, undefined);
 }
 
+/** How dockerd's rmi names an image it does not have: a full hex ID with sha256:, else the reference with its default tag. */
+function rmiName(name: string): string {
+  if (/^[0-9a-f]{64}$/.test(name)) return `sha256:${name}`;
+  if (name.startsWith('sha256:')) return name;
+  try {
+    return familiarString(parseReference(name));
+  } catch {
+    return name;
+  }
+}
+
 async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const name = ctx.params[0]!;
-  const r = await deps.images.remove(name, { force: qBool(ctx, 'force') }).catch((e) => {
-    throw dockerImageError(e, name);
+  const engine = deps.engine;
+  // A container that runs holds its image beyond force (dockerd's hard conflict).
+  const running = engine ? (owner: string) => engine.inspectContainer(owner).then((c) => (c.State as { Running?: boolean } | undefined)?.Running === true, () => false) : undefined;
+  const r = await deps.images.remove(name, { force: qBool(ctx, 'force'), prune: !qBool(ctx, 'noprune'), running }).catch((e) => {
+    throw dockerImageError(e, rmiName(name));
   });
-  sendJson(ctx, 200, [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))]);
+  sendJson(ctx, 200, r.items);
 }
 
 async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
