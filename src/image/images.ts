@@ -10,6 +10,7 @@ import { familiarString, formatReference, looksLikeId, parseReference, repositor
 import { RegistryClient } from './registry/client.js';
 import { DockerConfig, type Credentials } from './registry/credentials.js';
 import type { ProxyEnv } from './proxy.js';
+import { ImageDeletion, withReleasedLayers, type DeleteItem, type DeleteOptions } from './image-delete.js';
 import { createAgents, destroyAgents, registryTlsFrom, type HttpAgents, type RegistryTls } from './registry/http.js';
 import { pushImage, type PushOptions, type PushResult } from './registry/push.js';
 import { ContentStore, type ContentVerifyReport } from './store/content.js';
@@ -83,7 +84,7 @@ export interface RemoveResult {
   untagged: string[];
   deleted: Digest[];
   /** dockerd's answer, in its order (see ImageService.remove). */
-  items: Array<{ Untagged: string } | { Deleted: string }>;
+  items: DeleteItem[];
 }
 
 export interface PruneResult {
@@ -502,153 +503,84 @@ export class ImageService {
   }
 
   /**
-   * `docker rmi`, as dockerd 20.10's ImageDelete decides it:
-   * - a reference untags (a tag that was its repository's last also takes the repository's
-   *   digest references along); once no reference is left the image is deleted, unless it has
-   *   child images or a container uses it (then it stays, dangling);
-   * - an ID removes the references when they are one repository's with at most one tag, else
-   *   it is refused (`must be forced`); with force all references go;
-   * - refused without force: an image a container uses; always: one with child images, one a
-   *   running container uses (`cannot be forced`);
-   * - after a delete, the parent (commit's local parent) goes too when nothing else holds it
-   *   (no reference, child, container), and so on up (`prune`, default true; `noprune=1`).
-   * `items` lists it all in dockerd's order: per image its remaining references (`Untagged`,
-   * sorted by full name), its ID, then the layers (chain IDs, top first) released with it.
-   * `running(owner)`: whether the container holding an image lease runs (default: no).
+   * `docker rmi`, as dockerd 20.10's ImageDelete decides it (see image-delete.ts). `items` is
+   * dockerd's answer: per image its references (`Untagged`), its ID, then the layers (chain IDs,
+   * top first) released with it.
    */
-  async remove(nameOrId: string, opts: { force?: boolean; prune?: boolean; running?: ((owner: string) => boolean | Promise<boolean>) | undefined } = {}): Promise<RemoveResult> {
-    const result: RemoveResult = { untagged: [], deleted: [], items: [] };
-    const force = opts.force === true;
-    const deletedRecs: ImageRecord[] = [];
-    await this.meta.locked(async () => {
+  async remove(nameOrId: string, opts: DeleteOptions = {}): Promise<RemoveResult> {
+    const session = await this.meta.locked(async () => {
       const rec = await this.tryResolve(nameOrId);
       if (!rec) throw notFound(`no such image: ${nameOrId}`);
-      const refs = this.meta.readRefs();
-      const images = await this.meta.listImages();
-      const byIdMap = new Map(images.map((r) => [r.id, r]));
-      const leases = await this.meta.listLeases();
-      const refsOf = (id: Digest): string[] => {
-        const { tags, digests } = this.tagsOf(id, refs);
-        return [...tags, ...digests].sort();
-      };
-      const isDigestKey = (k: string): boolean => k in refs.digests;
-      const untag = (key: string): void => {
-        if (isDigestKey(key)) delete refs.digests[key];
-        else delete refs.tags[key];
-        const name = familiarString(parseReference(key));
-        result.untagged.push(name);
-        result.items.push({ Untagged: name });
-      };
-      const children = (id: Digest): ImageRecord[] => images.filter((r) => r.parent === id && byIdMap.has(r.id));
-      const users = (id: Digest) => leases.filter((l) => l.image === id);
-      const dangling = (id: Digest): boolean => refsOf(id).length === 0 && children(id).length === 0;
-
-      /** moby's checkImageDeleteConflict; `soft` adds the conflicts force overrides. */
-      const conflictOf = async (id: Digest, soft: boolean): Promise<{ message: string; hard: boolean; used: boolean } | undefined> => {
-        if (children(id).length > 0) return { message: 'image has dependent child images', hard: true, used: false };
-        const using = users(id);
-        for (const l of using) {
-          if (opts.running && (await opts.running(l.owner))) return { message: `image is being used by running container ${shortId(l.owner)}`, hard: true, used: true };
-        }
-        if (!soft) return undefined;
-        if (refsOf(id).length > 0) return { message: 'image is referenced in multiple repositories', hard: false, used: false };
-        if (using.length > 0) return { message: `image is being used by stopped container ${shortId(using[0]!.owner)}`, hard: false, used: true };
-        return undefined;
-      };
-
-      /** moby's imageDeleteHelper: `quiet` ignores a conflict unless the image is dangling and unused. */
-      const deleteImage = async (img: ImageRecord, forced: boolean, quiet: boolean): Promise<void> => {
-        const c = await conflictOf(img.id, !forced);
-        if (c) {
-          if (quiet && (!dangling(img.id) || c.used)) return;
-          throw conflict(`conflict: unable to delete ${shortId(img.id)} (${c.hard ? 'cannot' : 'must'} be forced) - ${c.message}`);
-        }
-        for (const k of refsOf(img.id)) untag(k);
-        // Forced past stopped containers: they keep standing on the layers (dockerd's RW layers
-        // hold them), so the leases now carry the chain IDs the image record had.
-        for (const l of users(img.id)) await this.meta.addLease(l.owner, img.id, { chainIds: img.chainIds });
-        byIdMap.delete(img.id);
-        result.deleted.push(img.id);
-        result.items.push({ Deleted: img.id });
-        deletedRecs.push(img);
-        const parent = img.parent ? byIdMap.get(img.parent) : undefined;
-        if (opts.prune !== false && parent) await deleteImage(parent, false, true);
-      };
-
-      const byId = looksLikeId(nameOrId) && (nameOrId.startsWith('sha256:') || rec.id.slice(7).startsWith(nameOrId));
-      let quiet = false;
-      if (!byId) {
-        const ref = parseReference(nameOrId);
-        const key = ref.digest ? `${repositoryName(ref)}@${ref.digest}` : `${repositoryName(ref)}:${ref.tag}`;
-        const all = refsOf(rec.id);
-        const using = users(rec.id);
-        if (!force && singleRepository(all) && using.length > 0) {
-          throw conflict(`conflict: unable to remove repository reference ${JSON.stringify(nameOrId)} (must force) - container ${shortId(using[0]!.owner)} is using its referenced image ${shortId(rec.id)}`);
-        }
-        if (!(key in refs.tags) && !(key in refs.digests)) throw notFound(`no such image: ${nameOrId}`);
-        untag(key);
-        // The repository's last tag takes its digest references along.
-        const repo = repositoryName(ref);
-        let left = refsOf(rec.id);
-        if (!ref.digest && !left.some((k) => !isDigestKey(k) && repositoryName(parseReference(k)) === repo)) {
-          for (const k of left) if (isDigestKey(k) && repositoryName(parseReference(k)) === repo) untag(k);
-          left = refsOf(rec.id);
-        }
-        if (left.length === 0) quiet = true;
-        else {
-          await this.meta.writeRefs(refs);
-          return;
-        }
-      } else if (singleRepository(refsOf(rec.id))) {
-        for (const k of refsOf(rec.id)) untag(k);
-      }
-      await deleteImage(rec, force, quiet);
-      await this.meta.writeRefs(refs);
-      for (const img of deletedRecs) await this.meta.deleteImage(img.id);
+      const del = new ImageDeletion(this.meta.readRefs(), await this.meta.listImages(), await this.meta.listLeases());
+      await del.remove(nameOrId, rec, opts);
+      await this.commitDeletion(del);
+      return del;
     });
-    if (deletedRecs.length === 0) return result;
+    const items = await this.collectDeleted(session);
+    return { untagged: session.untagged, deleted: session.deleted.map((r) => r.id), items };
+  }
+
+  /** Writes what a deletion session changed: references, leases, then the records go. */
+  private async commitDeletion(del: ImageDeletion): Promise<void> {
+    await this.meta.writeRefs(del.refs);
+    for (const l of del.orphanedLeases) await this.meta.addLease(l.owner, l.image, { chainIds: l.chainIds });
+    for (const img of del.deleted) await this.meta.deleteImage(img.id);
+  }
+
+  /** Removes the blobs and layers the session's deletes freed; its items with the released layers. */
+  private async collectDeleted(del: ImageDeletion, reclaimed?: { bytes: number }): Promise<DeleteItem[]> {
+    if (del.deleted.length === 0) return del.items;
     const gone = new Set<Digest>();
-    await this.collect(deletedRecs.flatMap((r) => r.chainIds), gone);
-    result.items = withReleasedLayers(result.items, deletedRecs, gone);
-    return result;
+    const bytes = await this.collect(del.deleted.flatMap((r) => r.chainIds), gone);
+    if (reclaimed) reclaimed.bytes = bytes;
+    return withReleasedLayers(del.items, del.deleted, gone);
   }
 
   /**
-   * Removes dangling (untagged) images, or with `all` every image no container uses; `filters`
-   * (docker's `until`, `label`, `label!`; see prune-filters.ts) narrow it further, and their
-   * `danglingOnly: false` means `all`.
+   * `image prune` as dockerd 20.10's ImagesPrune: the candidates are the images without
+   * children (dangling only) or all but untagged intermediates (`all`), narrowed by `filters`
+   * (docker's `until`, `label`, `label!`; see prune-filters.ts; their `danglingOnly: false`
+   * means `all`); each is deleted like an rmi without force, by each of its references (with
+   * `all`, or when it has digest references only) or by ID; one that conflicts (a container
+   * uses it) is skipped. Untagged parents go along.
    */
-  async prune(opts: { all?: boolean; filters?: ImagePruneFilters } = {}): Promise<PruneResult> {
-    const deleted: Digest[] = [];
-    const chains: Digest[] = [];
-    const removed: Array<{ rec: ImageRecord; refs: string[] }> = [];
+  async prune(opts: { all?: boolean; filters?: ImagePruneFilters; running?: DeleteOptions['running'] } = {}): Promise<PruneResult> {
     const f = opts.filters;
     const all = opts.all === true || f?.danglingOnly === false;
-    await this.meta.locked(async () => {
-      const refs = this.meta.readRefs();
-      const leased = new Set((await this.meta.listLeases()).map((l) => l.image));
-      for (const rec of await this.meta.listImages()) {
-        if (leased.has(rec.id)) continue;
-        const { tags, digests } = this.tagsOf(rec.id, refs);
-        if (tags.length > 0 && !all) continue;
+    const session = await this.meta.locked(async () => {
+      const images = await this.meta.listImages();
+      const del = new ImageDeletion(this.meta.readRefs(), images, await this.meta.listLeases());
+      const candidates: ImageRecord[] = [];
+      for (const rec of images) {
+        const hasChildren = del.children(rec.id).length > 0;
+        if (!all && hasChildren) continue;
+        if (hasChildren && del.refsOf(rec.id).length === 0) continue;
         if (f && !(await this.pruneFiltersMatch(rec, f))) continue;
-        for (const t of tags) delete refs.tags[t];
-        for (const d of digests) delete refs.digests[d];
-        await this.meta.deleteImage(rec.id);
-        deleted.push(rec.id);
-        chains.push(...rec.chainIds);
-        removed.push({ rec, refs: [...tags, ...digests].map((t) => familiarString(parseReference(t))) });
+        candidates.push(rec);
       }
-      await this.meta.writeRefs(refs);
+      const tolerate = (err: unknown): void => {
+        if (!(err instanceof HakoError) || (err.kind !== 'conflict' && err.kind !== 'not-found')) throw err;
+      };
+      for (const rec of candidates) {
+        if (!del.has(rec.id)) continue;
+        const refs = del.refsOf(rec.id);
+        if (refs.length === 0) {
+          await del.remove(rec.id, rec, { prune: true, running: opts.running }).catch(tolerate);
+          continue;
+        }
+        // Dangling only: an image with digest references but no tag counts as dangling.
+        if (!all && refs.some((k) => !parseReference(k).digest)) continue;
+        for (const k of refs) {
+          if (!del.has(rec.id)) break;
+          await del.remove(k, rec, { prune: true, running: opts.running }).catch(tolerate);
+        }
+      }
+      await this.commitDeletion(del);
+      return del;
     });
-    const gone = new Set<Digest>();
-    const reclaimed = await this.collect(chains, gone);
-    const items: PruneResult['items'] = [];
-    for (const { rec, refs } of removed) {
-      for (const r of refs) items.push({ Untagged: r });
-      items.push({ Deleted: rec.id });
-    }
-    return { deleted, reclaimed, items: withReleasedLayers(items, removed.map((r) => r.rec), gone) };
+    const reclaimed = { bytes: 0 };
+    const items = await this.collectDeleted(session, reclaimed);
+    return { deleted: session.deleted.map((r) => r.id), reclaimed: reclaimed.bytes, items };
   }
 
   /** dockerd: an image created after `until` is kept; labels are those of the image config. */
@@ -738,41 +670,3 @@ export class ImageService {
 }
 
 export { isDigest };
-
-/**
- * moby's isSingleReference: all references of one repository, at most one of them a tag (then
- * an rmi by ID may remove them). False for none.
- */
-function singleRepository(keys: string[]): boolean {
-  if (keys.length <= 1) return keys.length === 1;
-  const repos = new Set<string>();
-  let tag: string | undefined;
-  for (const k of keys) {
-    const ref = parseReference(k);
-    if (!ref.digest) {
-      if (tag !== undefined) return false;
-      tag = repositoryName(ref);
-    }
-    repos.add(repositoryName(ref));
-  }
-  return repos.size === 1;
-}
-
-/**
- * Adds `Deleted: <chain ID>` after each deleted image's own entry for the layers released with
- * it, top first, as dockerd's layer store releases them: a layer several deleted images share
- * goes with the last of them to be deleted (the earlier ones still held it).
- */
-function withReleasedLayers(items: Array<{ Untagged: string } | { Deleted: string }>, deleted: ImageRecord[], released: Set<Digest>): Array<{ Untagged: string } | { Deleted: string }> {
-  const owner = new Map<Digest, Digest>();
-  for (const rec of deleted) for (const c of rec.chainIds) if (released.has(c)) owner.set(c, rec.id);
-  const byId = new Map(deleted.map((r) => [r.id as string, r]));
-  const out: Array<{ Untagged: string } | { Deleted: string }> = [];
-  for (const it of items) {
-    out.push(it);
-    const rec = 'Deleted' in it ? byId.get(it.Deleted) : undefined;
-    if (!rec) continue;
-    for (const c of [...new Set(rec.chainIds)].reverse()) if (owner.get(c) === rec.id) out.push({ Deleted: c });
-  }
-  return out;
-}

@@ -170,3 +170,28 @@ test('an image a running container uses cannot be deleted, even forced; forced b
   }
   assert.equal((await del(short)).status, 200);
 });
+
+test('image prune as dockerd: an untagged parent with a child is no dangling image; prune -a deletes the top image and its untagged parents with their layers', { skip, timeout: 120_000 }, async () => {
+  const base = await load();
+  const child = await commit('busybox', 'f1', 'child:3');
+  const grand = await commit('child:3', 'f2', 'grand:3');
+  await docker('rmi', 'child:3');
+  const prune = async (all: boolean): Promise<unknown> => {
+    const q = all ? `?filters=${encodeURIComponent(JSON.stringify({ dangling: ['false'] }))}` : '';
+    const r = await d.request('POST', `/v1.41/images/prune${q}`);
+    assert.equal(r.status, 200);
+    return (JSON.parse(r.body.toString()) as { ImagesDeleted: unknown }).ImagesDeleted;
+  };
+  assert.equal(await prune(false), null);
+  await docker('rmi', 'busybox');
+  assert.deepEqual(await prune(true), [
+    { Untagged: 'grand:3' },
+    { Deleted: grand.id },
+    { Deleted: grand.top },
+    { Deleted: child.id },
+    { Deleted: child.top },
+    { Deleted: base.id },
+    { Deleted: base.layer },
+  ]);
+  assert.equal((await docker('images', '-a', '-q')).stdout, '');
+});

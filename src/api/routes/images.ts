@@ -156,6 +156,12 @@ async function tag(ctx: Ctx, deps: ApiDeps): Promise<void> {
   sendJson(ctx, 201, undefined);
 }
 
+/** Whether a container (an image lease's owner) runs: it holds its image beyond force (dockerd's hard conflict). */
+function containerRunning(deps: ApiDeps): ((owner: string) => Promise<boolean>) | undefined {
+  const engine = deps.engine;
+  return engine ? (owner) => engine.inspectContainer(owner).then((c) => (c.State as { Running?: boolean } | undefined)?.Running === true, () => false) : undefined;
+}
+
 /** How dockerd's rmi names an image it does not have: a full hex ID with sha256:, else the reference with its default tag. */
 function rmiName(name: string): string {
   if (/^[0-9a-f]{64}$/.test(name)) return `sha256:${name}`;
@@ -169,10 +175,7 @@ function rmiName(name: string): string {
 
 async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const name = ctx.params[0]!;
-  const engine = deps.engine;
-  // A container that runs holds its image beyond force (dockerd's hard conflict).
-  const running = engine ? (owner: string) => engine.inspectContainer(owner).then((c) => (c.State as { Running?: boolean } | undefined)?.Running === true, () => false) : undefined;
-  const r = await deps.images.remove(name, { force: qBool(ctx, 'force'), prune: !qBool(ctx, 'noprune'), running }).catch((e) => {
+  const r = await deps.images.remove(name, { force: qBool(ctx, 'force'), prune: !qBool(ctx, 'noprune'), running: containerRunning(deps) }).catch((e) => {
     throw dockerImageError(e, rmiName(name));
   });
   sendJson(ctx, 200, r.items);
@@ -180,7 +183,7 @@ async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
 
 async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const filters = parseImagePruneFilters(decodeFilters(ctx.query.get('filters')));
-  const r = await deps.images.prune({ filters });
+  const r = await deps.images.prune({ filters, running: containerRunning(deps) });
   sendJson(ctx, 200, { ImagesDeleted: r.items.length ? r.items : null, SpaceReclaimed: r.reclaimed });
 }
 
