@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ImageService } from '../../src/image/images.js';
 import type { ProxyEnv } from '../../src/image/proxy.js';
@@ -19,6 +20,15 @@ import { busyboxImage, pushLayout, randomImage, type BuiltImage } from '../helpe
 import { hasDocker, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 
 const NAME = 'reg.hako.test';
+/** This machine's name when it resolves to 127.0.0.1 from /etc/hosts (Debian), else undefined. */
+const localName: string | undefined = (() => {
+  try {
+    const hosts = readFileSync('/etc/hosts', 'utf8');
+    return hosts.split('\n').some((l) => /^127\.0\.0\.1\s/.test(l) && l.split(/\s+/).slice(1).includes(hostname())) ? hostname() : undefined;
+  } catch {
+    return undefined;
+  }
+})();
 const skip = !hasRegistry ? 'docker-registry is not installed' : false;
 
 let work: { path: string; cleanup(): void };
@@ -198,24 +208,38 @@ test('an HTTPS registry through HTTPS_PROXY: CONNECT tunnels, the certificate ve
   assert.ok(tlsReg.count('PUT', '/v2/test/copy/manifests/2') >= 1);
 });
 
-test('NO_PROXY and loopback registries go direct', { skip }, async () => {
+test('NO_PROXY and loopback registries go direct', { skip: skip || (!localName && `${hostname()} does not resolve to 127.0.0.1 through /etc/hosts`) }, async () => {
+  // The registry by this machine's name (127.0.0.1 through /etc/hosts, no DNS query): a name is
+  // proxied (only literal loopback addresses and localhost are not), unless NO_PROXY names it.
+  const domain = `${localName}:${plainReg.port}`;
+  const proxied = { HTTP_PROXY: `127.0.0.1:${proxyPort}`, HTTPS_PROXY: `127.0.0.1:${proxyPort}` };
   seen.length = 0;
-  const env = { HTTP_PROXY: `127.0.0.1:${proxyPort}`, HTTPS_PROXY: `127.0.0.1:${proxyPort}`, NO_PROXY: '.hako.test' };
-  // Exempted by NO_PROXY: the name resolves nowhere, so going direct fails with a lookup error.
-  await assert.rejects(service(env, { insecure: [`${NAME}:${plainReg.port}`] }).pull(`${NAME}:${plainReg.port}/test/busybox`), (e: Error) => {
-    assert.match(e.message, /ENOTFOUND|EAI_AGAIN|getaddrinfo/);
-    assert.doesNotMatch(e.message, /proxy/);
-    return true;
-  });
+  await assert.rejects(service(proxied, { insecure: [domain] }).pull(`${domain}/test/busybox`), /HTTP 502|502|only knows/);
+  assert.ok(seen.some((l) => l.startsWith(`GET http://${domain}/v2/`)), seen.join('\n'));
+  // Go's NO_PROXY rules: a name matches itself and its subdomains, `.name` subdomains only, an
+  // IP entry a target given as that IP only (not a name resolving to it), `*` everything.
+  const cases: Array<[string, boolean]> = [[localName!, true], [`${localName}:${plainReg.port}`, true], ['*', true], [`other,${localName}`, true], [`.${localName}`, false], ['127.0.0.1', false], [`${localName}:1`, false]];
+  for (const [noProxy, direct] of cases) {
+    seen.length = 0;
+    const pulled = service({ ...proxied, NO_PROXY: noProxy }, { insecure: [domain] }).pull(`${domain}/test/busybox`);
+    if (!direct) {
+      await assert.rejects(pulled, /only knows/, `NO_PROXY=${noProxy}`);
+      assert.ok(seen.length > 0, `NO_PROXY=${noProxy}: proxied`);
+      continue;
+    }
+    assert.equal((await pulled).id, busybox.manifests[0]!.config.digest, `NO_PROXY=${noProxy}`);
+    assert.deepEqual(seen, [], `NO_PROXY=${noProxy}: the proxy was not asked`);
+  }
   // Loopback is never proxied.
-  assert.equal((await service(env).pull(`${plainReg.host}/test/busybox`)).id, busybox.manifests[0]!.config.digest);
+  seen.length = 0;
+  assert.equal((await service(proxied).pull(`${plainReg.host}/test/busybox`)).id, busybox.manifests[0]!.config.digest);
   assert.deepEqual(seen, []);
 });
 
 test('proxy failures name the proxy: not listening, 407 without credentials, CONNECT refused', { skip }, async () => {
   const dead = await freePort();
   const plain = `${NAME}:${plainReg.port}`;
-  await assert.rejects(service({ HTTP_PROXY: `http://127.0.0.1:${dead}` }, { insecure: [plain] }).pull(`${plain}/test/busybox`), (e: Error) => {
+  await assert.rejects(service({ HTTP_PROXY: `http://127.0.0.1:${dead}`, HTTPS_PROXY: `http://127.0.0.1:${dead}` }, { insecure: [plain] }).pull(`${plain}/test/busybox`), (e: Error) => {
     assert.match(e.message, new RegExp(`GET http://${plain.replace(/\./g, '\\.')}/v2/.*: proxyconnect tcp: dial tcp 127\\.0\\.0\\.1:${dead}: connect: connection refused`));
     assert.match(e.message, /HTTP_PROXY/);
     return true;
@@ -227,7 +251,7 @@ test('proxy failures name the proxy: not listening, 407 without credentials, CON
   });
   requireAuth = 'hako:s3cret';
   try {
-    await assert.rejects(service({ HTTP_PROXY: `http://127.0.0.1:${proxyPort}` }, { insecure: [plain] }).pull(`${plain}/test/busybox`), (e: Error) => {
+    await assert.rejects(service({ HTTP_PROXY: `http://127.0.0.1:${proxyPort}`, HTTPS_PROXY: `http://127.0.0.1:${proxyPort}` }, { insecure: [plain] }).pull(`${plain}/test/busybox`), (e: Error) => {
       assert.match(e.message, new RegExp(`the proxy 127\\.0\\.0\\.1:${proxyPort} asks for credentials \\(407 Proxy Authentication Required\\)`));
       return true;
     });
