@@ -2,7 +2,7 @@
 // logout, verify. One ImageService per storage root; it owns its registry clients and caches.
 import { join } from 'node:path';
 import { HakoError, conflict, notFound } from '../common/errors.js';
-import { isDigest, shortId, type Digest } from './digest.js';
+import { isDigest, type Digest } from './digest.js';
 import { parseImageConfig, type HistoryEntry, type ImageConfig } from './manifest.js';
 import type { Platform } from './platform.js';
 import { pull, type LayerUnpacker, type PullOptions, type PullResult, type PullContext } from './pull.js';
