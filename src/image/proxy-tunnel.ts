@@ -55,7 +55,8 @@ export function connectTunnel(proxy: URL, authority: string, signal?: AbortSigna
         socket.destroy();
         const status = `${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd();
         const hint = res.statusCode === 407 ? ' (give the proxy’s credentials in the proxy URL: http://user:password@host:port)' : '';
-        reject(Object.assign(new Error(`proxyconnect: the proxy ${proxyAddress(proxy)} refused CONNECT ${authority}: ${status}${hint}`), { proxyError: true }));
+        // `refused`: an answer, not a network failure; asking again gets the same one.
+        reject(Object.assign(new Error(`proxyconnect: the proxy ${proxyAddress(proxy)} refused CONNECT ${authority}: ${status}${hint}`), { proxyError: true, refused: true }));
         return;
       }
       resolve(socket);

@@ -262,7 +262,9 @@ test('proxy failures name the proxy: not listening, 407 without credentials, CON
   } finally {
     requireAuth = undefined;
   }
+  const t0 = Date.now();
   await assert.rejects(service({ HTTPS_PROXY: `http://127.0.0.1:${proxyPort}` }).pull(`${NAME}:1/test/busybox`), /proxyconnect: the proxy 127\.0\.0\.1:\d+ refused CONNECT reg\.hako\.test:1: 403 Forbidden/);
+  assert.ok(Date.now() - t0 < 1000, 'a refusal is an answer: not retried with backoff');
 });
 
 test('hakod: docker pull and push through the daemon’s HTTP_PROXY', { skip: skip || (!hasDocker && `${DOCKER} is missing`) }, async () => {

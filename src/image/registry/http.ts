@@ -196,7 +196,7 @@ export function send(agents: HttpAgents, req: HttpRequest): Promise<HttpResponse
       r = mod.request(req.url, { method: req.method, headers, agent, signal: req.signal, ...(proxy ? { proxy } : {}) } as https.RequestOptions, onResponse);
     }
     r.on('error', (err) => {
-      const e = err as NodeJS.ErrnoException & { proxyError?: boolean };
+      const e = err as NodeJS.ErrnoException & { proxyError?: boolean; refused?: boolean };
       if (isTlsError(e)) {
         // Not worth another attempt: say what to change instead.
         const host = req.url.host;
@@ -220,7 +220,8 @@ export function send(agents: HttpAgents, req: HttpRequest): Promise<HttpResponse
       const viaProxy = proxy !== undefined && (e.proxyError === true || (!isHttps && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code ?? '')));
       const why = viaProxy && !e.proxyError ? proxyConnectError(proxy, e).message : e.code === 'ECONNREFUSED' && !viaProxy ? 'connection refused' : e.message;
       const wrapped = new HakoError({ step: `${req.method} ${req.url.origin}${req.url.pathname}: ${why}`, kind: 'internal', cause: err, ...(viaProxy ? { hint: `the daemon reaches ${req.url.host} through the proxy in its ${isHttps ? 'HTTPS_PROXY' : 'HTTP_PROXY'}; check it, or exempt the registry with NO_PROXY` } : {}) });
-      reject(req.signal?.aborted ? err : markRetryable(wrapped));
+      // A proxy's refusal (403, 407) is an answer: not retried.
+      reject(req.signal?.aborted ? err : e.refused ? wrapped : markRetryable(wrapped));
     });
     if (req.body === undefined) r.end();
     else if (Buffer.isBuffer(req.body)) r.end(req.body);
