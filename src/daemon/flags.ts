@@ -1,7 +1,7 @@
 // hakod's command line, after dockerd's: -H/--host (repeatable), --data-root, --exec-root,
 // --pidfile, --log-level, --insecure-registry (repeatable), --cgroup-parent, --tlsverify,
 // --tlscacert, --tlscert, --tlskey, -D/--debug, --group; networking: -b/--bridge, --bip,
-// --ip-forward, --iptables, --dns, and hako's --nft-table / --iface-prefix (several daemons on one host).
+// --ip-forward, --iptables, --dns, --userland-proxy(-path), and hako's --nft-table / --iface-prefix (several daemons on one host).
 import { invalid } from '../common/errors.js';
 
 export interface DaemonFlags {
@@ -28,6 +28,10 @@ export interface DaemonFlags {
   /** Accept rules for hako's bridges in the host's iptables FORWARD chain (dockerd --iptables). */
   iptables: boolean;
   dns: string[];
+  /** dockerd --userland-proxy (default true): IPv6 bindings of published ports through hakod's proxy. */
+  userlandProxy: boolean;
+  /** dockerd --userland-proxy-path: accepted; hako's proxy runs inside hakod, no binary is run. */
+  userlandProxyPath: string | undefined;
   help: boolean;
   version: boolean;
 }
@@ -58,6 +62,11 @@ Options:
                                 chain (chain HAKO-FWD-<nft-table>, default true); false: add
                                 nothing to iptables (hako's own nft table is unaffected)
       --dns list                Default DNS servers of containers
+      --userland-proxy          Publish ports on IPv6 ([::], or an IPv6 host address) through
+                                hakod's userland proxy (default true); false: IPv4 only, as
+                                dockerd without ip6tables (IPv6 bindings publish nothing)
+      --userland-proxy-path string
+                                Accepted for dockerd's command lines; unused (the proxy runs in hakod)
       --nft-table string        hako's nftables table (default hako)
       --iface-prefix string     Prefix of hako's bridges and veths, ≤ 5 characters (default hk)
       --tlsverify               Require TLS with client certificates verified by --tlscacert
@@ -87,11 +96,13 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
     ipForward: true,
     iptables: true,
     dns: [],
+    userlandProxy: true,
+    userlandProxyPath: undefined,
     help: false,
     version: false,
   };
   const aliases: Record<string, string> = { '-H': '--host', '-p': '--pidfile', '-l': '--log-level', '-D': '--debug', '-G': '--group', '-v': '--version', '-h': '--help', '-b': '--bridge' };
-  const bools = new Set(['--debug', '--tlsverify', '--version', '--help', '--ip-forward', '--iptables']);
+  const bools = new Set(['--debug', '--tlsverify', '--version', '--help', '--ip-forward', '--iptables', '--userland-proxy']);
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
     let value: string | undefined;
@@ -111,10 +122,11 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
       else if (arg === '--version') f.version = on;
       else if (arg === '--ip-forward') f.ipForward = on;
       else if (arg === '--iptables') f.iptables = on;
+      else if (arg === '--userland-proxy') f.userlandProxy = on;
       else f.help = on;
       continue;
     }
-    const known = ['--host', '--data-root', '--exec-root', '--pidfile', '--log-level', '--insecure-registry', '--cgroup-parent', '--group', '--tlscacert', '--tlscert', '--tlskey', '--bridge', '--bip', '--nft-table', '--iface-prefix', '--dns'];
+    const known = ['--host', '--data-root', '--exec-root', '--pidfile', '--log-level', '--insecure-registry', '--cgroup-parent', '--group', '--tlscacert', '--tlscert', '--tlskey', '--bridge', '--bip', '--nft-table', '--iface-prefix', '--dns', '--userland-proxy-path'];
     if (!known.includes(arg)) throw invalid(`unknown flag: ${arg}`, 'see hakod --help');
     if (value === undefined) {
       if (i + 1 >= argv.length) throw invalid(`flag needs an argument: ${arg}`);
@@ -167,6 +179,9 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
         break;
       case '--iface-prefix':
         f.ifacePrefix = value;
+        break;
+      case '--userland-proxy-path':
+        f.userlandProxyPath = value;
         break;
       case '--dns':
         for (const x of value.split(',').filter((v) => v)) {

@@ -75,7 +75,7 @@ async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Pr
     execRoot: flags.execRoot,
     images: deps.images,
     ...(flags.cgroupParent ? { cgroupParent: flags.cgroupParent } : {}),
-    network: { bridge: flags.bridge, bip: flags.bip, nftTable: flags.nftTable, ifacePrefix: flags.ifacePrefix, ipForward: flags.ipForward, iptables: flags.iptables, dns: flags.dns },
+    network: { bridge: flags.bridge, bip: flags.bip, nftTable: flags.nftTable, ifacePrefix: flags.ifacePrefix, ipForward: flags.ipForward, iptables: flags.iptables, dns: flags.dns, userlandProxy: flags.userlandProxy },
     log: { warn: (m: string) => deps.log('warn', m), info: (m: string) => deps.log('info', m) },
   });
 }
@@ -106,6 +106,7 @@ export async function runDaemon(argv: readonly string[]): Promise<RunningDaemon 
   }
   checkTls(flags);
   const log = makeLogger(flags.logLevel);
+  if (flags.userlandProxyPath !== undefined) log('info', `--userland-proxy-path ${flags.userlandProxyPath} is not used: hakod relays IPv6 published ports itself`);
   const listens: Listen[] = flags.hosts.map(parseHost);
 
   for (const l of listens) {

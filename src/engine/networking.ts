@@ -42,6 +42,8 @@ export interface NetworkingOptions {
    * default true; false: nothing is added to iptables (hako's own nft table is unaffected).
    */
   iptables?: boolean | undefined;
+  /** dockerd --userland-proxy (default true); false: published ports on IPv4 only. */
+  userlandProxy?: boolean | undefined;
 }
 
 interface Logger {
@@ -93,6 +95,7 @@ export class EngineNetworking {
       upstreamDns: opts.dns && opts.dns.length ? opts.dns : undefined,
       ipForward: opts.ipForward === false ? 'bridge' : 'global',
       iptables: opts.iptables,
+      userlandProxy: opts.userlandProxy,
       warn: (m) => this.log.warn(m),
     });
   }

@@ -2,13 +2,15 @@
 // logout, verify. One ImageService per storage root; it owns its registry clients and caches.
 import { join } from 'node:path';
 import { HakoError, conflict, notFound } from '../common/errors.js';
-import { isDigest, shortId, type Digest } from './digest.js';
+import { isDigest, type Digest } from './digest.js';
 import { parseImageConfig, type HistoryEntry, type ImageConfig } from './manifest.js';
 import type { Platform } from './platform.js';
 import { pull, type LayerUnpacker, type PullOptions, type PullResult, type PullContext } from './pull.js';
 import { familiarString, formatReference, looksLikeId, parseReference, repositoryName, type Reference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
 import { DockerConfig, type Credentials } from './registry/credentials.js';
+import type { ProxyEnv } from './proxy.js';
+import { ImageDeletion, withReleasedLayers, type DeleteItem, type DeleteOptions } from './image-delete.js';
 import { createAgents, destroyAgents, registryTlsFrom, type HttpAgents, type RegistryTls } from './registry/http.js';
 import { pushImage, type PushOptions, type PushResult } from './registry/push.js';
 import { ContentStore, type ContentVerifyReport } from './store/content.js';
@@ -45,6 +47,8 @@ export interface ImageServiceOptions {
   /** Parallel layer downloads (default 3). */
   concurrency?: number | undefined;
   log?: ((line: string) => void) | undefined;
+  /** Where HTTP_PROXY / HTTPS_PROXY / NO_PROXY are read for registry requests (default: the process's). */
+  proxyEnv?: ProxyEnv | undefined;
 }
 
 export interface ImageSummary {
@@ -79,6 +83,8 @@ export interface HistoryItem {
 export interface RemoveResult {
   untagged: string[];
   deleted: Digest[];
+  /** dockerd's answer, in its order (see ImageService.remove). */
+  items: DeleteItem[];
 }
 
 export interface PruneResult {
@@ -119,7 +125,7 @@ export class ImageService {
     this.content = new ContentStore(opts.root);
     this.meta = new MetadataStore(opts.root);
     this.dockerConfig = new DockerConfig(opts.dockerConfigPath);
-    this.agents = createAgents();
+    this.agents = createAgents({ proxyEnv: opts.proxyEnv });
     this.ctx = {
       content: this.content,
       meta: this.meta,
@@ -489,110 +495,92 @@ export class ImageService {
     return this.meta.listLeases();
   }
 
-  removeLease(owner: string): Promise<void> {
-    return this.meta.removeLease(owner);
+  /** Ends a lease; the layers a lease kept for an image deleted meanwhile go now unless used. */
+  async removeLease(owner: string): Promise<void> {
+    const chains = this.meta.getLease(owner)?.chainIds;
+    await this.meta.removeLease(owner);
+    if (chains) await this.collect(chains);
   }
 
   /**
-   * Like `docker rmi`: a tag reference untags, and deletes the image when it was the last tag;
-   * an ID deletes the image (refused when several repositories tag it, unless forced). An image
-   * used by a container is refused unless `force`.
+   * `docker rmi`, as dockerd 20.10's ImageDelete decides it (see image-delete.ts). `items` is
+   * dockerd's answer: per image its references (`Untagged`), its ID, then the layers (chain IDs,
+   * top first) released with it.
    */
-  async remove(nameOrId: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
-    const result: RemoveResult = { untagged: [], deleted: [] };
-    const removedChains: Digest[] = [];
-    await this.meta.locked(async () => {
+  async remove(nameOrId: string, opts: DeleteOptions = {}): Promise<RemoveResult> {
+    const session = await this.meta.locked(async () => {
       const rec = await this.tryResolve(nameOrId);
       if (!rec) throw notFound(`no such image: ${nameOrId}`);
-      const refs = this.meta.readRefs();
-      const { tags, digests } = this.tagsOf(rec.id, refs);
-      const byId = looksLikeId(nameOrId) && (nameOrId.startsWith('sha256:') || rec.id.slice(7).startsWith(nameOrId));
-      const leases = (await this.meta.listLeases()).filter((l) => l.image === rec.id);
-      let deleteImage: boolean;
-      if (!byId) {
-        const ref = parseReference(nameOrId);
-        const key = ref.digest ? `${repositoryName(ref)}@${ref.digest}` : `${repositoryName(ref)}:${ref.tag}`;
-        const remainingTags = tags.filter((t) => t !== key);
-        deleteImage = remainingTags.length === 0;
-        if (deleteImage && leases.length > 0 && !opts.force) {
-          throw conflict(`unable to remove ${nameOrId}: image ${shortId(rec.id)} is used by container ${leases[0]!.owner}`, 'stop and remove the container first, or force');
-        }
-        if (ref.digest) delete refs.digests[key];
-        else delete refs.tags[key];
-        result.untagged.push(familiarString(parseReference(key)));
-      } else {
-        if (tags.length > 1 && !opts.force) {
-          throw conflict(`unable to delete ${shortId(rec.id)}: image is referenced in multiple repositories`, 'remove it by name, or force');
-        }
-        if (leases.length > 0 && !opts.force) {
-          throw conflict(`unable to delete ${shortId(rec.id)}: image is used by container ${leases[0]!.owner}`, 'stop and remove the container first, or force');
-        }
-        deleteImage = true;
-      }
-      if (deleteImage) {
-        for (const t of tags) {
-          if (refs.tags[t]) {
-            delete refs.tags[t];
-            result.untagged.push(familiarString(parseReference(t)));
-          }
-        }
-        for (const d of digests) {
-          delete refs.digests[d];
-          result.untagged.push(familiarString(parseReference(d)));
-        }
-        for (const l of leases) await this.meta.removeLease(l.owner);
-      }
-      await this.meta.writeRefs(refs);
-      if (deleteImage) {
-        await this.meta.deleteImage(rec.id);
-        result.deleted.push(rec.id);
-        removedChains.push(...rec.chainIds);
-      }
+      const del = new ImageDeletion(this.meta.readRefs(), await this.meta.listImages(), await this.meta.listLeases());
+      await del.remove(nameOrId, rec, opts);
+      await this.commitDeletion(del);
+      return del;
     });
-    if (result.deleted.length > 0) await this.collect(removedChains);
-    return result;
+    const items = await this.collectDeleted(session);
+    return { untagged: session.untagged, deleted: session.deleted.map((r) => r.id), items };
+  }
+
+  /** Writes what a deletion session changed: references, leases, then the records go. */
+  private async commitDeletion(del: ImageDeletion): Promise<void> {
+    await this.meta.writeRefs(del.refs);
+    for (const l of del.orphanedLeases) await this.meta.addLease(l.owner, l.image, { chainIds: l.chainIds });
+    for (const img of del.deleted) await this.meta.deleteImage(img.id);
+  }
+
+  /** Removes the blobs and layers the session's deletes freed; its items with the released layers. */
+  private async collectDeleted(del: ImageDeletion, reclaimed?: { bytes: number }): Promise<DeleteItem[]> {
+    if (del.deleted.length === 0) return del.items;
+    const gone = new Set<Digest>();
+    const bytes = await this.collect(del.deleted.flatMap((r) => r.chainIds), gone);
+    if (reclaimed) reclaimed.bytes = bytes;
+    return withReleasedLayers(del.items, del.deleted, gone);
   }
 
   /**
-   * Removes dangling (untagged) images, or with `all` every image no container uses; `filters`
-   * (docker's `until`, `label`, `label!`; see prune-filters.ts) narrow it further, and their
-   * `danglingOnly: false` means `all`.
+   * `image prune` as dockerd 20.10's ImagesPrune: the candidates are the images without
+   * children (dangling only) or all but untagged intermediates (`all`), narrowed by `filters`
+   * (docker's `until`, `label`, `label!`; see prune-filters.ts; their `danglingOnly: false`
+   * means `all`); each is deleted like an rmi without force, by each of its references (with
+   * `all`, or when it has digest references only) or by ID; one that conflicts (a container
+   * uses it) is skipped. Untagged parents go along.
    */
-  async prune(opts: { all?: boolean; filters?: ImagePruneFilters } = {}): Promise<PruneResult> {
-    const deleted: Digest[] = [];
-    const chains: Digest[] = [];
-    const removed: Array<{ rec: ImageRecord; refs: string[] }> = [];
+  async prune(opts: { all?: boolean; filters?: ImagePruneFilters; running?: DeleteOptions['running'] } = {}): Promise<PruneResult> {
     const f = opts.filters;
     const all = opts.all === true || f?.danglingOnly === false;
-    await this.meta.locked(async () => {
-      const refs = this.meta.readRefs();
-      const leased = new Set((await this.meta.listLeases()).map((l) => l.image));
-      for (const rec of await this.meta.listImages()) {
-        if (leased.has(rec.id)) continue;
-        const { tags, digests } = this.tagsOf(rec.id, refs);
-        if (tags.length > 0 && !all) continue;
+    const session = await this.meta.locked(async () => {
+      const images = await this.meta.listImages();
+      const del = new ImageDeletion(this.meta.readRefs(), images, await this.meta.listLeases());
+      const candidates: ImageRecord[] = [];
+      for (const rec of images) {
+        const hasChildren = del.children(rec.id).length > 0;
+        if (!all && hasChildren) continue;
+        if (hasChildren && del.refsOf(rec.id).length === 0) continue;
         if (f && !(await this.pruneFiltersMatch(rec, f))) continue;
-        for (const t of tags) delete refs.tags[t];
-        for (const d of digests) delete refs.digests[d];
-        await this.meta.deleteImage(rec.id);
-        deleted.push(rec.id);
-        chains.push(...rec.chainIds);
-        removed.push({ rec, refs: [...tags, ...digests].map((t) => familiarString(parseReference(t))) });
+        candidates.push(rec);
       }
-      await this.meta.writeRefs(refs);
+      const tolerate = (err: unknown): void => {
+        if (!(err instanceof HakoError) || (err.kind !== 'conflict' && err.kind !== 'not-found')) throw err;
+      };
+      for (const rec of candidates) {
+        if (!del.has(rec.id)) continue;
+        const refs = del.refsOf(rec.id);
+        if (refs.length === 0) {
+          await del.remove(rec.id, rec, { prune: true, running: opts.running }).catch(tolerate);
+          continue;
+        }
+        // Dangling only: an image with digest references but no tag counts as dangling.
+        if (!all && refs.some((k) => !parseReference(k).digest)) continue;
+        for (const k of refs) {
+          if (!del.has(rec.id)) break;
+          await del.remove(k, rec, { prune: true, running: opts.running }).catch(tolerate);
+        }
+      }
+      await this.commitDeletion(del);
+      return del;
     });
-    const gone = new Set<Digest>();
-    const reclaimed = await this.collect(chains, gone);
-    const items: PruneResult['items'] = [];
-    for (const { rec, refs } of removed) {
-      for (const r of refs) items.push({ Untagged: r });
-      items.push({ Deleted: rec.id });
-      for (const c of [...rec.chainIds].reverse()) {
-        if (!gone.delete(c)) continue;
-        items.push({ Deleted: c });
-      }
-    }
-    return { deleted, reclaimed, items };
+    const reclaimed = { bytes: 0 };
+    const items = await this.collectDeleted(session, reclaimed);
+    return { deleted: session.deleted.map((r) => r.id), reclaimed: reclaimed.bytes, items };
   }
 
   /** dockerd: an image created after `until` is kept; labels are those of the image config. */
@@ -614,6 +602,7 @@ export class ImageService {
     return this.meta.locked(async () => {
       const needed = new Set<string>();
       const usedChains = new Set<string>();
+      for (const l of await this.meta.listLeases()) for (const c of l.chainIds ?? []) usedChains.add(c);
       for (const rec of await this.meta.listImages()) {
         needed.add(rec.id);
         needed.add(rec.manifestDigest);

@@ -132,6 +132,13 @@ export interface NetworkManagerOptions {
    * false: hako adds nothing to iptables; its own nft table is unaffected.
    */
   iptables?: boolean | undefined;
+  /**
+   * dockerd's --userland-proxy (default true): IPv6 bindings (the [::] side of a binding without
+   * a host address, IPv6 host addresses) are served by hakod's userland proxy. false, as dockerd
+   * 20.10 without ip6tables and containers without IPv6 addresses: IPv4 only; a binding on an
+   * IPv6 host address publishes nothing.
+   */
+  userlandProxy?: boolean | undefined;
   /** Where problems that do not fail an operation go (a stale iptables rule left behind). */
   warn?: ((msg: string) => void) | undefined;
 }
@@ -733,8 +740,15 @@ export class NetworkManager {
    * [::] side is taken is given up for another one; an explicit one fails.
    */
   private async choosePorts(s: PortSpec, containerIp: string): Promise<PortMapping[]> {
-    if (isV6Mapping(s)) return [await this.chooseProxied(s, containerIp)];
-    const dual = s.dualStack === true && s.proto !== 'sctp' && this.opts.holdPorts !== false && ipv6Enabled();
+    const proxied = this.opts.userlandProxy !== false;
+    if (isV6Mapping(s)) {
+      if (proxied) return [await this.chooseProxied(s, containerIp)];
+      // dockerd (moby's allocatePortsInternal): no IPv6 address in the container and no proxy
+      // to relay to its IPv4 one, so the binding is skipped (inspect shows the port unpublished).
+      this.opts.warn?.(`port ${s.containerPort}/${s.proto} on [${s.hostIp}] not published: IPv6 bindings need the userland proxy (--userland-proxy=false)`);
+      return [];
+    }
+    const dual = proxied && s.dualStack === true && s.proto !== 'sctp' && this.opts.holdPorts !== false && ipv6Enabled();
     if (!dual) return [this.choosePort(s)];
     const tried = new Set<number>();
     for (;;) {
@@ -979,6 +993,9 @@ export class NetworkManager {
       }
     }
     for (const ep of Object.values(this.state.endpoints)) {
+      // A daemon started with --userland-proxy=false serves no IPv6 binding: those an earlier
+      // daemon published are dropped (inspect and ps stop showing them).
+      if (this.opts.userlandProxy === false) ep.ports = ep.ports.filter((p) => !isV6Mapping(p));
       for (const p of ep.ports) {
         if (isV6Mapping(p)) {
           // The proxies ended with the daemon that ran them: started again (in the background).

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
@@ -391,11 +391,16 @@ test('an index.json whose entry is a multi-platform index (docker 28 with the co
     const s2 = service();
     await s2.svc.load(Readable.from([both]));
     assert.equal((await s2.svc.inspect('multi:1')).id, amd.config.digest);
-    // Only another platform: a clear error, nothing left.
+    // Only another platform: that one (docker ≥ 25 with the containerd store loads it too).
     const armOnly = makeTar([top, ...entries(arm), { name: 'index.json', data: JSON.stringify(index) }]);
     const s3 = service();
-    await assert.rejects(s3.svc.load(Readable.from([armOnly])), new RegExp(`has no manifest for ${formatPlatform(hostPlatform())} in the archive \\(it has: ${formatPlatform(arm.platform)}\\)`));
-    await assertEmpty(s3);
+    await s3.svc.load(Readable.from([armOnly]));
+    assert.deepEqual([(await s3.svc.inspect('multi:1')).id, (await s3.svc.inspect('multi:1')).record.indexDigest], [arm.config.digest, multi.top.digest]);
+    // The entry names a platform the archive lacks: a clear error, nothing left.
+    const askArm = { ...index, manifests: [{ ...index.manifests[0]!, platform: arm.platform }] };
+    const s4 = service();
+    await assert.rejects(s4.svc.load(Readable.from([makeTar([top, ...entries(amd), { name: 'index.json', data: JSON.stringify(askArm) }])])), new RegExp(`has no manifest for ${formatPlatform(arm.platform)} in the archive \\(it has: ${formatPlatform(amd.platform)}\\)`));
+    await assertEmpty(s4);
   } finally {
     multi.cleanup();
   }
@@ -434,6 +439,31 @@ test('save of two platforms of one index (two tags) in one archive: both entries
     assert.ok((await b.svc.verify()).ok);
     // Saved again from the loaded store: the same archive.
     assert.deepEqual(await saveTo(b.svc, [`${name}:host`, `${name}:other`], join(work.path, 'multi-two-again.tar')), bytes);
+    // Without manifest.json (an OCI layout only): each index.json entry carries the platform
+    // saved for its name, so both names come back as they were.
+    const dir = join(work.path, 'multi-two-oci');
+    mkdirSync(dir);
+    execFileSync('tar', ['-C', dir, '-xf', file]);
+    rmSync(join(dir, 'manifest.json'));
+    rmSync(join(dir, 'repositories'), { force: true });
+    const ociOnly = join(work.path, 'multi-two-oci.tar');
+    execFileSync('tar', ['-C', dir, '-cf', ociOnly, '.']);
+    const c = service();
+    assert.deepEqual((await c.svc.load(createReadStream(ociOnly))).messages.sort(), [`Loaded image: ${name}:host`, `Loaded image: ${name}:other`]);
+    for (const [tag, pulled] of [['host', host], ['other', oth]] as const) {
+      const insp = await c.svc.inspect(`${name}:${tag}`);
+      assert.deepEqual([insp.id, insp.record.manifestDigest, insp.record.indexDigest], [pulled.id, pulled.manifestDigest, multi.top.digest], `${tag} from the OCI layout`);
+    }
+    // Entries without a platform (another tool's layout): a name means the index, resolved for
+    // this host as docker ≥ 25's containerd store does; both names are this platform's image.
+    const idx = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: Array<Record<string, unknown>> };
+    for (const m of idx.manifests) delete m.platform;
+    writeFileSync(join(dir, 'index.json'), JSON.stringify(idx));
+    const plain = join(work.path, 'multi-two-plain.tar');
+    execFileSync('tar', ['-C', dir, '-cf', plain, '.']);
+    const e = service();
+    await e.svc.load(createReadStream(plain));
+    for (const tag of ['host', 'other']) assert.equal((await e.svc.inspect(`${name}:${tag}`)).id, host.id, `${tag} without an entry platform`);
   } finally {
     multi.cleanup();
   }
@@ -459,7 +489,7 @@ test('save of an image pulled from a multi-platform index (this platform or anot
           for await (const _ of s) void _;
         },
       });
-      assert.deepEqual(contents.ociIndex!.manifests, [{ mediaType: multi.top.mediaType, digest: multi.top.digest, size: multi.top.size, annotations: { 'io.containerd.image.name': `${name}:latest`, 'org.opencontainers.image.ref.name': 'latest' } }]);
+      assert.deepEqual(contents.ociIndex!.manifests, [{ mediaType: multi.top.mediaType, digest: multi.top.digest, size: multi.top.size, platform: (await a.svc.inspect(`${name}:latest`)).record.platform, annotations: { 'io.containerd.image.name': `${name}:latest`, 'org.opencontainers.image.ref.name': 'latest' } }]);
       assert.deepEqual(blobs.sort(), [multi.top, want.manifest, want.config, ...want.layers].map((b) => b.digest).sort(), 'the index and the pulled platform only');
       assert.deepEqual(contents.dockerManifest, [{ Config: `blobs/sha256/${want.config.digest.slice(7)}`, RepoTags: [`${name}:latest`], Layers: want.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`) }]);
       // hako load: the same image, manifest and index; the digest reference works again.

@@ -162,7 +162,7 @@ test('import from a URL uses HTTP_PROXY (absolute URI, Proxy-Authorization) and 
   assert.equal(JSON.parse(missing.text).message, `failed to GET http://${HOST}/missing.tar with status 404 Not Found: not here`);
   const refused = await importUrl(`https://${HOST}:8443/rootfs.tar`, 'bad');
   assert.equal(refused.status, 500);
-  assert.match(JSON.parse(refused.text).message, new RegExp(`^Get "https://${HOST.replace(/\./g, '\\.')}:8443/rootfs.tar": proxyconnect: the proxy refused CONNECT ${HOST.replace(/\./g, '\\.')}:8443: 403`));
+  assert.match(JSON.parse(refused.text).message, new RegExp(`^Get "https://${HOST.replace(/\./g, '\\.')}:8443/rootfs.tar": proxyconnect: the proxy 127\\.0\\.0\\.1:\\d+ refused CONNECT ${HOST.replace(/\./g, '\\.')}:8443: 403`));
   assert.equal((await d.request('GET', '/v1.44/images/bad:1/json')).status, 404);
 });
 

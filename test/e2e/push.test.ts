@@ -118,10 +118,10 @@ test('tag, remove (untag vs delete, in use), prune, and the store stays consiste
     // Two tags: deleting by ID is refused, by name only untags.
     await assert.rejects(svc.remove(a.id), /referenced in multiple repositories/);
     const r1 = await svc.remove('mybox:1');
-    assert.deepEqual(r1, { untagged: ['mybox:1'], deleted: [] });
+    assert.deepEqual(r1, { untagged: ['mybox:1'], deleted: [], items: [{ Untagged: 'mybox:1' }] });
     // In use by a container: refused unless forced.
     await svc.addLease('container-1', a.id);
-    await assert.rejects(svc.remove(`${reg.host}/src/busybox`), /used by container container-1/);
+    await assert.rejects(svc.remove(`${reg.host}/src/busybox`), /\(must force\) - container container-1 is using its referenced image/);
     const pruned = await svc.prune({ all: true });
     assert.deepEqual(pruned.deleted, [b.id], 'prune -a removes what no container uses');
     assert.ok(pruned.reclaimed > 0);

@@ -125,6 +125,10 @@ test('daemon flags: dockerd spellings, repeatable hosts, tcp refused without mut
   assert.equal(def.dataRoot, '/var/lib/hako');
   assert.equal(def.execRoot, '/run/hako');
   assert.equal(def.pidfile, '/run/hako.pid');
+  assert.equal(def.userlandProxy, true);
+  const ulp = parseFlags(['--userland-proxy=false', '--userland-proxy-path', '/usr/bin/docker-proxy']);
+  assert.deepEqual([ulp.userlandProxy, ulp.userlandProxyPath], [false, '/usr/bin/docker-proxy']);
+  assert.equal(parseFlags(['--userland-proxy']).userlandProxy, true);
   assert.throws(() => parseFlags(['--bogus']), /unknown flag: --bogus/);
   assert.throws(() => parseFlags(['-H']), /needs an argument/);
   assert.throws(() => parseFlags(['--log-level', 'loud']), /invalid --log-level/);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { proxyConfigured, proxyFor } from '../../src/image/archive/proxy.js';
+import { proxyConfigured, proxyFor } from '../../src/image/proxy.js';
 
 const p = (url: string, env: Record<string, string>): string | undefined => proxyFor(new URL(url), env)?.toString();
 

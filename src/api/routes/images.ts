@@ -156,17 +156,34 @@ async function tag(ctx: Ctx, deps: ApiDeps): Promise<void> {
   sendJson(ctx, 201, undefined);
 }
 
+/** Whether a container (an image lease's owner) runs: it holds its image beyond force (dockerd's hard conflict). */
+function containerRunning(deps: ApiDeps): ((owner: string) => Promise<boolean>) | undefined {
+  const engine = deps.engine;
+  return engine ? (owner) => engine.inspectContainer(owner).then((c) => (c.State as { Running?: boolean } | undefined)?.Running === true, () => false) : undefined;
+}
+
+/** How dockerd's rmi names an image it does not have: a full hex ID with sha256:, else the reference with its default tag. */
+function rmiName(name: string): string {
+  if (/^[0-9a-f]{64}$/.test(name)) return `sha256:${name}`;
+  if (name.startsWith('sha256:')) return name;
+  try {
+    return familiarString(parseReference(name));
+  } catch {
+    return name;
+  }
+}
+
 async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const name = ctx.params[0]!;
-  const r = await deps.images.remove(name, { force: qBool(ctx, 'force') }).catch((e) => {
-    throw dockerImageError(e, name);
+  const r = await deps.images.remove(name, { force: qBool(ctx, 'force'), prune: !qBool(ctx, 'noprune'), running: containerRunning(deps) }).catch((e) => {
+    throw dockerImageError(e, rmiName(name));
   });
-  sendJson(ctx, 200, [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))]);
+  sendJson(ctx, 200, r.items);
 }
 
 async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const filters = parseImagePruneFilters(decodeFilters(ctx.query.get('filters')));
-  const r = await deps.images.prune({ filters });
+  const r = await deps.images.prune({ filters, running: containerRunning(deps) });
   sendJson(ctx, 200, { ImagesDeleted: r.items.length ? r.items : null, SpaceReclaimed: r.reclaimed });
 }
 

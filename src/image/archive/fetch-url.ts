@@ -15,7 +15,8 @@ import * as https from 'node:https';
 import * as tls from 'node:tls';
 import type { Socket } from 'node:net';
 import { HakoError, type HakoErrorKind } from '../../common/errors.js';
-import { proxyConfigured, proxyFor, type ProxyEnv } from './proxy.js';
+import { proxyConfigured, proxyFor, type ProxyEnv } from '../proxy.js';
+import { absoluteUriRequest, connectTunnel, proxyConnectError } from '../proxy-tunnel.js';
 
 export interface UrlSource {
   /** The URL as requested (after adding a missing scheme). */
@@ -136,12 +137,6 @@ async function openWithNode(url: string, signal: AbortSignal | undefined, env: P
   }
 }
 
-function proxyAuth(proxy: URL): Record<string, string> {
-  if (!proxy.username) return {};
-  const creds = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
-  return { 'Proxy-Authorization': `Basic ${Buffer.from(creds).toString('base64')}` };
-}
-
 /** One GET of `target`, through the proxy the environment names for it, if any. */
 function requestOnce(target: URL, signal: AbortSignal | undefined, env: ProxyEnv): Promise<http.IncomingMessage> {
   let proxy: URL | undefined;
@@ -162,26 +157,17 @@ function requestOnce(target: URL, signal: AbortSignal | undefined, env: ProxyEnv
       req.on('error', fail).end();
       return;
     }
-    const proxyMod = proxy.protocol === 'https:' ? https : http;
-    const proxyPort = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80));
-    const proxyHost = proxy.hostname.replace(/^\[|\]$/g, '');
     if (!targetHttps) {
       // An absolute-URI request to the proxy (RFC 9112 3.2.2).
-      const req = proxyMod.request({ host: proxyHost, port: proxyPort, method: 'GET', path: target.toString(), headers: { ...headers, Host: target.host, ...proxyAuth(proxy) }, signal, agent: false }, resolve);
-      req.on('error', (e) => fail(new Error(`proxyconnect tcp: ${e.message}`)));
+      const p = absoluteUriRequest(target, proxy);
+      const proxyMod = proxy.protocol === 'https:' ? https : http;
+      const req = proxyMod.request({ host: p.host, port: p.port, method: 'GET', path: p.path, headers: { ...headers, ...p.hostHeader }, signal, agent: false }, resolve);
+      req.on('error', (e) => fail(signal?.aborted ? e : proxyConnectError(proxy!, e)));
       req.end();
       return;
     }
     // https through a CONNECT tunnel; TLS to the target inside it.
-    const authority = `${target.hostname}:${targetPort}`;
-    const connect = proxyMod.request({ host: proxyHost, port: proxyPort, method: 'CONNECT', path: authority, headers: { Host: authority, ...proxyAuth(proxy) }, signal, agent: false });
-    connect.on('error', (e) => fail(new Error(`proxyconnect tcp: ${e.message}`)));
-    connect.on('connect', (res, socket: Socket) => {
-      if (res.statusCode !== 200) {
-        socket.destroy();
-        fail(new Error(`proxyconnect: the proxy refused CONNECT ${authority}: ${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd()));
-        return;
-      }
+    connectTunnel(proxy, `${target.hostname}:${targetPort}`, signal).then((socket) => {
       let tunnel: tls.TLSSocket | undefined;
       // Without an agent node closes the connection after the response; on an error here it may
       // not have been handed over yet.
@@ -196,7 +182,7 @@ function requestOnce(target: URL, signal: AbortSignal | undefined, env: ProxyEnv
           headers,
           signal,
           // No agent: with one (even `agent: false`) node ignores createConnection.
-          createConnection: () => (tunnel = tls.connect({ socket, servername: isIpLiteral(targetHost) ? undefined : targetHost, ALPNProtocols: ['http/1.1'] })),
+          createConnection: () => (tunnel = tls.connect({ socket: socket as Socket, servername: isIpLiteral(targetHost) ? undefined : targetHost, ALPNProtocols: ['http/1.1'] })),
         },
         resolve,
       );
@@ -205,8 +191,7 @@ function requestOnce(target: URL, signal: AbortSignal | undefined, env: ProxyEnv
         fail(e);
       });
       req.end();
-    });
-    connect.end();
+    }, fail);
   });
 }
 

@@ -47,7 +47,7 @@ export interface ArchiveContents {
   /** `repositories` of `docker save` (legacy: repo → tag → id). */
   repositories: Record<string, Record<string, string>> | undefined;
   /** index.json of an OCI layout. */
-  ociIndex: { schemaVersion: number; manifests: Array<{ mediaType?: string; digest: string; size: number; annotations?: Record<string, string> }> } | undefined;
+  ociIndex: { schemaVersion: number; manifests: Array<{ mediaType?: string; digest: string; size: number; annotations?: Record<string, string>; platform?: unknown }> } | undefined;
   /** Other small JSON metadata by path (legacy <id>/json, <config>.json of old docker). */
   json: Map<string, unknown>;
   /** The exact bytes of every metadata file (an image config's digest is over its bytes). */

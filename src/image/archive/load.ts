@@ -13,7 +13,7 @@ import { HakoError } from '../../common/errors.js';
 import { hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from '../manifest.js';
 import { MediaType } from '../media-types.js';
-import { formatPlatform, hostPlatform, selectPlatform } from '../platform.js';
+import { formatPlatform, hostPlatform, selectPlatform, type Platform } from '../platform.js';
 import { chainIdsOf, type PullContext } from '../pull.js';
 import { formatReference, parseReference, type Reference } from '../reference.js';
 import { ByteProgress, shortDigest, type ProgressSink } from '../progress.js';
@@ -326,17 +326,27 @@ async function manifestsOfIndex(contents: ArchiveContents, blobs: ArchiveBlobs, 
       }
       if (depth === 0) index = { digest: desc.digest, bytes };
       if (depth >= 2) throw bad(`index.json entry ${n}: indexes nested too deep`);
+      // Which platform the name means. The index.json entry's own `platform`, when it has one
+      // (hako's save writes it: two names of one index saved for two platforms stay apart
+      // without manifest.json); else this host's, as docker ≥ 25 with the containerd store
+      // resolves a name; else the only platform the archive has content for (that store loads
+      // it too; the image then runs like one pulled with --platform).
+      const asked = depth === 0 && isPlatform(d.platform) ? d.platform : undefined;
       const present = parsed.manifests.filter((m) => blobs.has(m.digest));
-      const i = selectPlatform(want, present.map((m) => m.platform));
-      const chosen = i >= 0 ? present[i] : present.length === 1 && !present[0]!.platform ? present[0] : undefined;
+      const i = selectPlatform(asked ?? want, present.map((m) => m.platform));
+      const chosen = i >= 0 ? present[i] : present.length === 1 && (!asked || !present[0]!.platform) ? present[0] : undefined;
       if (!chosen) {
         const have = present.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ') || 'none';
-        throw bad(`index ${desc.digest} has no manifest for ${formatPlatform(want)} in the archive (it has: ${have})`, 'save the image for this platform');
+        throw bad(`index ${desc.digest} has no manifest for ${formatPlatform(asked ?? want)} in the archive (it has: ${have})`, asked ? 'the archive is incomplete: save the image again' : 'save the image for one platform, or for this one');
       }
       desc = chosen;
     }
   }
   return out;
+}
+
+function isPlatform(p: unknown): p is Platform {
+  return typeof p === 'object' && p !== null && typeof (p as Platform).os === 'string' && typeof (p as Platform).architecture === 'string';
 }
 
 /** OCI layout: images from index.json; names from io.containerd.image.name or a full ref.name. */

@@ -71,7 +71,9 @@ export async function saveEntries(content: ContentStore, images: readonly SaveIm
     const fromIndex = rec.indexDigest ? await indexOf(content, rec.indexDigest, rec.manifestDigest) : undefined;
     if (fromIndex) {
       await need(rec.indexDigest!, 'index', rec.id);
-      desc = { mediaType: fromIndex.mediaType, digest: rec.indexDigest, size: blobs.get(rec.indexDigest!)!.size };
+      // With the platform saved for it: the archive holds only that platform's content, and a
+      // loader without manifest.json (load.ts) knows which one each name was.
+      desc = { mediaType: fromIndex.mediaType, digest: rec.indexDigest, size: blobs.get(rec.indexDigest!)!.size, platform: rec.platform };
     }
     const repoTags: string[] = [];
     for (const t of tags) {

@@ -8,7 +8,7 @@ import { manifestAccept } from '../media-types.js';
 import type { Descriptor } from '../manifest.js';
 import { markRetryable, isRetryable, sleep, type BlobFetcher } from '../store/content.js';
 import type { Credentials } from './credentials.js';
-import { agentsWithTls, createAgents, destroyAgents, drain, header, readBody, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
+import { agentsWithTls, createAgents, destroyAgents, drain, header, readBody, registryProxy, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 import { speaksTls } from './tls-probe.js';
 
@@ -109,7 +109,8 @@ export class RegistryClient {
     if (this.base) return Promise.resolve(this.base);
     this.probing ??= (async () => {
       const tls = new URL(`https://${this.domain}`);
-      const tlsOk = await speaksTls(tls.hostname.replace(/^\[|\]$/g, ''), Number(tls.port || 443), signal);
+      // Through HTTPS_PROXY when it applies to the registry (a CONNECT tunnel to ask through).
+      const tlsOk = await speaksTls(tls.hostname.replace(/^\[|\]$/g, ''), Number(tls.port || 443), signal, registryProxy(this.agents, tls));
       this.base = tlsOk ? tls : new URL(`http://${this.domain}`);
       this.endpoints?.set(this.domain, this.base);
       return this.base;

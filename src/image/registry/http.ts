@@ -8,6 +8,8 @@ import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { HakoError } from '../../common/errors.js';
 import { markRetryable } from '../store/content.js';
+import { proxyFor, type ProxyEnv } from '../proxy.js';
+import { absoluteUriRequest, proxyAddress, proxyConnectError, TunnelingAgent } from '../proxy-tunnel.js';
 
 let systemCas: string[] | undefined;
 /** Node's bundled roots plus the system bundle (Debian: /etc/ssl/certs/ca-certificates.crt). */
@@ -31,18 +33,24 @@ export interface HttpAgents {
   https: https.Agent;
   /** For --insecure-registry hosts served over TLS: no certificate verification. */
   httpsInsecure: https.Agent;
+  /**
+   * Where HTTP_PROXY / HTTPS_PROXY / NO_PROXY are read (dockerd's registry transport uses Go's
+   * ProxyFromEnvironment): requests to http URLs go to the proxy as absolute URIs, https ones
+   * through CONNECT tunnels (the https agents are TunnelingAgents).
+   */
+  proxyEnv: ProxyEnv;
 }
 
 /** HTTPS agents createAgents() made so far (destroyAgents must not make the others just to destroy them). */
 const madeHttps = new WeakMap<HttpAgents, https.Agent[]>();
 
 /** The HTTPS agents are made on first use: the CA list (~150 certificates) is ~0.7 MB of a daemon's heap. */
-export function createAgents(): HttpAgents {
+export function createAgents(opts: { proxyEnv?: ProxyEnv | undefined } = {}): HttpAgents {
   const made: https.Agent[] = [];
   let secure: https.Agent | undefined;
   let insecure: https.Agent | undefined;
   const make = (opts: https.AgentOptions) => {
-    const a = new https.Agent(opts);
+    const a = new TunnelingAgent(opts);
     made.push(a);
     return a;
   };
@@ -56,6 +64,7 @@ export function createAgents(): HttpAgents {
     get httpsInsecure() {
       return (insecure ??= make({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false, ca: [] }));
     },
+    proxyEnv: opts.proxyEnv ?? process.env,
   };
   madeHttps.set(agents, made);
   return agents;
@@ -104,8 +113,8 @@ export function registryTlsFrom(certsDir: string, domain: string): RegistryTls |
 export function agentsWithTls(base: HttpAgents, tls: RegistryTls): HttpAgents {
   return {
     ...base,
-    https: new https.Agent({ keepAlive: true, maxSockets: 16, ca: [...caCertificates(), ...(tls.ca ?? [])], cert: tls.cert, key: tls.key }),
-    httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false, ca: [], cert: tls.cert, key: tls.key }),
+    https: new TunnelingAgent({ keepAlive: true, maxSockets: 16, ca: [...caCertificates(), ...(tls.ca ?? [])], cert: tls.cert, key: tls.key }),
+    httpsInsecure: new TunnelingAgent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false, ca: [], cert: tls.cert, key: tls.key }),
   };
 }
 
@@ -148,20 +157,46 @@ export interface HttpResponse {
   url: URL;
 }
 
+/** The proxy for `url` as the agents' environment names it (a malformed proxy is a HakoError). */
+export function registryProxy(agents: HttpAgents, url: URL, method = 'GET'): URL | undefined {
+  try {
+    return proxyFor(url, agents.proxyEnv);
+  } catch (err) {
+    throw new HakoError({ step: `${method} ${url.origin}${url.pathname}: ${(err as Error).message}`, kind: 'invalid-argument', hint: 'fix HTTP_PROXY / HTTPS_PROXY in the daemon’s environment' });
+  }
+}
+
 /** One request; the response body is left unread for the caller to stream or drain. */
 export function send(agents: HttpAgents, req: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const isHttps = req.url.protocol === 'https:';
-    const mod = isHttps ? https : http;
     const agent = isHttps ? (req.insecureTls ? agents.httpsInsecure : agents.https) : agents.http;
     const headers: Record<string, string> = { 'User-Agent': 'hako/0.1', ...req.headers };
     if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length);
     else if (req.body === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH')) headers['Content-Length'] ??= '0';
-    const r = mod.request(req.url, { method: req.method, headers, agent, signal: req.signal }, (res) => {
+    const proxy = registryProxy(agents, req.url, req.method);
+    const onResponse = (res: IncomingMessage): void => {
+      if (proxy && !isHttps && res.statusCode === 407) {
+        // The proxy's answer, not the registry's: say so.
+        res.resume();
+        reject(new HakoError({ step: `${req.method} ${req.url.origin}${req.url.pathname}: the proxy ${proxyAddress(proxy)} asks for credentials (407 Proxy Authentication Required)`, kind: 'unauthorized', hint: 'give them in the daemon’s HTTP_PROXY: http://user:password@host:port' }));
+        return;
+      }
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: req.url });
-    });
+    };
+    let r: http.ClientRequest;
+    if (proxy && !isHttps) {
+      // An absolute-URI request to the proxy; an https proxy is reached with verified TLS.
+      const p = absoluteUriRequest(req.url, proxy);
+      const mod = proxy.protocol === 'https:' ? https : http;
+      r = mod.request({ host: p.host, port: p.port, path: p.path, method: req.method, headers: { ...headers, ...p.hostHeader }, agent: proxy.protocol === 'https:' ? agents.https : agents.http, signal: req.signal }, onResponse);
+    } else {
+      const mod = isHttps ? https : http;
+      // TunnelingAgent reads `proxy` (https targets only).
+      r = mod.request(req.url, { method: req.method, headers, agent, signal: req.signal, ...(proxy ? { proxy } : {}) } as https.RequestOptions, onResponse);
+    }
     r.on('error', (err) => {
-      const e = err as NodeJS.ErrnoException;
+      const e = err as NodeJS.ErrnoException & { proxyError?: boolean; refused?: boolean };
       if (isTlsError(e)) {
         // Not worth another attempt: say what to change instead.
         const host = req.url.host;
@@ -180,9 +215,13 @@ export function send(agents: HttpAgents, req: HttpRequest): Promise<HttpResponse
         );
         return;
       }
-      const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.message;
-      const wrapped = new HakoError({ step: `${req.method} ${req.url.origin}${req.url.pathname}: ${why}`, kind: 'internal', cause: err });
-      reject(req.signal?.aborted ? err : markRetryable(wrapped));
+      // Through a proxy, a failed connection is the proxy's (absolute-URI requests connect to it;
+      // tunnels fail with their own proxyconnect error).
+      const viaProxy = proxy !== undefined && (e.proxyError === true || (!isHttps && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code ?? '')));
+      const why = viaProxy && !e.proxyError ? proxyConnectError(proxy, e).message : e.code === 'ECONNREFUSED' && !viaProxy ? 'connection refused' : e.message;
+      const wrapped = new HakoError({ step: `${req.method} ${req.url.origin}${req.url.pathname}: ${why}`, kind: 'internal', cause: err, ...(viaProxy ? { hint: `the daemon reaches ${req.url.host} through the proxy in its ${isHttps ? 'HTTPS_PROXY' : 'HTTP_PROXY'}; check it, or exempt the registry with NO_PROXY` } : {}) });
+      // A proxy's refusal (403, 407) is an answer: not retried.
+      reject(req.signal?.aborted ? err : e.refused ? wrapped : markRetryable(wrapped));
     });
     if (req.body === undefined) r.end();
     else if (Buffer.isBuffer(req.body)) r.end(req.body);

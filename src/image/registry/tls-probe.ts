@@ -9,6 +9,8 @@
 // line or header does not wait) with `HTTP/1.x 400`, or closes the connection.
 import { connect, isIP } from 'node:net';
 import { randomFillSync } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { connectTunnel } from '../proxy-tunnel.js';
 
 const u16 = (n: number): number[] => [(n >> 8) & 0xff, n & 0xff];
 const withLen16 = (b: number[]): number[] => [...u16(b.length), ...b];
@@ -38,12 +40,26 @@ export function clientHello(host: string): Buffer {
 /**
  * Whether `host:port` answers like a TLS server. False when it answers otherwise, closes, or
  * cannot be reached at all (the caller then tries plain HTTP, whose error says what is wrong).
+ * With `proxy`, asked through a CONNECT tunnel (a proxy that refuses it: false, likewise).
  * Rejects only when `signal` aborts.
  */
-export function speaksTls(host: string, port: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+export function speaksTls(host: string, port: number, signal?: AbortSignal, proxy?: URL): Promise<boolean> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (!proxy) {
     const sock = connect({ host, port });
+    return probe(sock, host, false, signal);
+  }
+  return connectTunnel(proxy, `${isIP(host) === 6 ? `[${host}]` : host}:${port}`, signal).then(
+    (sock) => probe(sock, host, true, signal),
+    (err) => {
+      if (signal?.aborted) throw err;
+      return false;
+    },
+  );
+}
+
+function probe(sock: Duplex, host: string, connected: boolean, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve, reject) => {
     let done = false;
     const finish = (err: unknown, tls: boolean): void => {
       if (done) return;
@@ -54,8 +70,11 @@ export function speaksTls(host: string, port: number, signal?: AbortSignal): Pro
       else resolve(tls);
     };
     const onAbort = (): void => finish(signal!.reason, false);
+    if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    sock.once('connect', () => sock.write(Buffer.concat([clientHello(host), Buffer.from('\r\n\r\n')])));
+    const hello = (): void => void sock.write(Buffer.concat([clientHello(host), Buffer.from('\r\n\r\n')]));
+    if (connected) hello();
+    else sock.once('connect', hello);
     sock.once('data', (b: Buffer) => finish(undefined, b[0] === 0x16 || b[0] === 0x15));
     sock.once('end', () => finish(undefined, false));
     sock.once('close', () => finish(undefined, false));

@@ -55,6 +55,11 @@ export interface RefTable {
 export interface Lease {
   owner: string;
   image: Digest;
+  /**
+   * Set once the image was deleted under the lease (rmi --force of an image a stopped container
+   * uses, as dockerd allows): the layers the owner still stands on, kept until the lease goes.
+   */
+  chainIds?: Digest[] | undefined;
 }
 
 function processAlive(pid: number): boolean {
@@ -190,9 +195,19 @@ export class MetadataStore {
   // ---- leases (containers using images) ----------------------------------------------------
 
   /** `durable: false`: not fsync'd (for an owner that restores its leases after a crash). */
-  async addLease(owner: string, image: Digest, opts: { durable?: boolean } = {}): Promise<void> {
+  async addLease(owner: string, image: Digest, opts: { durable?: boolean; chainIds?: Digest[] | undefined } = {}): Promise<void> {
     await this.init();
-    await writeFileAtomic(join(this.leasesDir, `${encodeURIComponent(owner)}.json`), JSON.stringify({ owner, image }), { mode: 0o644, durable: opts.durable !== false });
+    const lease: Lease = opts.chainIds ? { owner, image, chainIds: opts.chainIds } : { owner, image };
+    await writeFileAtomic(join(this.leasesDir, `${encodeURIComponent(owner)}.json`), JSON.stringify(lease), { mode: 0o644, durable: opts.durable !== false });
+  }
+
+  /** One owner's lease, or undefined (read synchronously: a small file, on container removal's path). */
+  getLease(owner: string): Lease | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.leasesDir, `${encodeURIComponent(owner)}.json`), 'utf8')) as Lease;
+    } catch {
+      return undefined;
+    }
   }
 
   async removeLease(owner: string): Promise<void> {
