@@ -315,7 +315,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
   } finally {
     for (const fd of theirs) native().close(fd);
   }
-  return afterMonitoredLaunch(opts, launched, adopted.map((a) => a.attachment));
+  return afterMonitoredLaunch(opts, launched, adopted);
 }
 
 function launchMonitored(opts: SuperviseOptions & { monitorDir: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string }, clientFds: number[]) {
@@ -346,13 +346,13 @@ function launchMonitored(opts: SuperviseOptions & { monitorDir: string; holdOutp
   });
 }
 
-function afterMonitoredLaunch(opts: { monitorDir: string; mark?: (phase: string, atMs?: number) => void }, launched: Awaited<ReturnType<SuperviseOptions['runtime']['launch']>>, attachments: Attachment[]): MonitoredStart {
+function afterMonitoredLaunch(opts: { monitorDir: string; mark?: (phase: string, atMs?: number) => void }, launched: Awaited<ReturnType<SuperviseOptions['runtime']['launch']>>, adopted: Array<{ client: MonitorClient; attachment: Attachment }>): MonitoredStart {
   launched.process.closeErrPipe();
   opts.mark?.('start.runtime-launch');
   const monitor = launched.monitor!;
   // The monitor is our child: reap it when it exits.
   const reaped = launched.process.exited;
-  const exited = waitForExit(opts.monitorDir, monitor).then(
+  const whenGone = waitForExit(opts.monitorDir, monitor).then(
     async (r) => {
       await reaped.catch(() => undefined);
       return { exitCode: r.exitCode, oomKilled: r.oomKilled };
@@ -362,7 +362,17 @@ function afterMonitoredLaunch(opts: { monitorDir: string; mark?: (phase: string,
       return { exitCode: 255, oomKilled: false, error: err.message } as ExitInfo;
     },
   );
-  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited, attachments, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
+  // A client handed to the monitor gets the exit record (sent once exit.json, and so the log, is
+  // complete) before the monitor exits: whichever comes first. The monitor is reaped all the same.
+  const exited = adopted.length === 0 ? whenGone : Promise.race([whenGone, firstExitRecord(adopted.map((a) => a.client))]);
+  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited, attachments: adopted.map((a) => a.attachment), ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
+}
+
+/** The first exit record one of `clients` receives; never settles if none gets one (disconnected). */
+function firstExitRecord(clients: MonitorClient[]): Promise<ExitInfo> {
+  return new Promise((resolve) => {
+    for (const c of clients) void c.exit.then((r) => r && resolve({ exitCode: r.exitCode, oomKilled: r.oomKilled }));
+  });
 }
 
 /**

@@ -194,13 +194,20 @@ export class MonitorClient {
         } catch {
           this.exitResolve(null);
         }
+        // The monitor's last frame: every output frame came before it, and it closes next.
+        this.endOutput();
       }
     }
   }
 
   private onClose(): void {
-    this.ended = true;
     this.exitResolve(null);
+    this.endOutput();
+  }
+
+  private endOutput(): void {
+    if (this.ended) return;
+    this.ended = true;
     this.output?.push(null);
   }
 }
