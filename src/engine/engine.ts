@@ -1399,6 +1399,10 @@ export class Engine implements ContainerEngine {
     for (const w of live.exitWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     for (const w of live.removeWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     this.inBackground(`clean up after removed container ${id}`, async () => {
+      // One more loop iteration first: an attach stream ended with the exit (docker run --rm) is
+      // shut down in libuv's next poll phase, which the synchronous part of the runtime's delete
+      // below would otherwise hold up by milliseconds.
+      await new Promise<void>((r) => setImmediate(r));
       // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
       await this.settled(live);
       await this.releaseMountNamespace(live); // an auto-removed one's (its exit deferred nothing)
