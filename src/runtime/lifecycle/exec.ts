@@ -170,12 +170,6 @@ async function startSupervisedExec(ctx: RuntimeContext, id: string, opts: ExecOp
     });
     toClose.push(...supervised.fdsToClose);
     proc = spawnPlan(supervised.plan);
-    // The spawned process has its own copies of the monitor's fds and the exec's pipe ends now;
-    // ours would keep its output open after it exits (no EOF, so no exit record, until we return).
-    for (const fd of supervised.fdsToClose) {
-      toClose.splice(toClose.indexOf(fd), 1);
-      native().close(fd);
-    }
     const spawned = proc;
     // The forked process, then the clone op's process that replaces it (the exec'd one).
     const forked = await awaitFork(spawned);
