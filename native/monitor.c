@@ -10,12 +10,18 @@
 // Usage: hako-monitor --dir DIR --pidfd N [--stdout N --stderr N] [--stdin N] [--pty-socket N]
 //                     [--log PATH] [--log-max-size BYTES] [--log-max-files N]
 //                     [--cgroup-memory DIR] [--stdin-once] [--console-size ROWS,COLS]
-//                     [--hold-output N]
+//                     [--hold-output N] [--client-fd N]...
 //
 // --hold-output N: leave the container's output unread (in its pipe or pty, so the container
 // blocks once that is full) until N clients have said HELLO asking for stdout or stderr, or
 // HOLD_MS passed. The engine passes it when clients attached before the start (docker run,
 // start -a): they connect right after the launch and must not miss the first bytes.
+//
+// --client-fd N (repeatable, at most MAX_HANDED): a control-protocol client already connected (one
+// end of a socketpair whose other end the engine keeps). The engine hands those of the clients
+// that attached before the start, with their HELLO already written: the monitor reads it on its
+// first poll, so held output flows (and a quick container's exit is reported) without waiting
+// for the engine to connect to control.sock after the launch.
 //
 // Control protocol (src/engine/monitor/protocol.ts is the other side): frames of an 8-byte header
 // {u8 type, 3 zero bytes, u32 big-endian payload length} + payload, in both directions.
@@ -58,6 +64,7 @@
 #define STDIN_MAX (64u * 1024)
 #define READ_CHUNK (32u * 1024)
 #define HOLD_MS 5000
+#define MAX_HANDED 8
 
 enum { F_STDIN = 0x00, F_STDOUT = 0x01, F_STDERR = 0x02, F_EXIT = 0x03, F_HELLO = 0x10, F_INFO = 0x11, F_RESIZE = 0x12, F_CLOSE_STDIN = 0x13 };
 enum { WANT_STDIN = 1, WANT_STDOUT = 2, WANT_STDERR = 4 };
@@ -694,6 +701,7 @@ int main(int argc, char **argv) {
   m.log_max_size = 10LL * 1024 * 1024;
   m.log_max_files = 3;
   for (int k = 0; k < MAX_CLIENTS; k++) m.clients[k].fd = -1;
+  int handed[MAX_HANDED], nhanded = 0;
 
   // Our own session and process group: signals aimed at the daemon's group (a terminal's ^C,
   // a service manager's SIGTERM to the group) never reach us; and no SIGPIPE from a gone client.
@@ -720,6 +728,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--log-max-files")) m.log_max_files = (int)strtol(v, NULL, 10);
     else if (!strcmp(a, "--cgroup-memory")) m.cgroup_mem = v;
     else if (!strcmp(a, "--hold-output")) m.hold_clients = (int)strtol(v, NULL, 10);
+    else if (!strcmp(a, "--client-fd")) {
+      if (nhanded == MAX_HANDED || (handed[nhanded] = parse_fd(v)) < 0) return 2;
+      nhanded++;
+    }
     else if (!strcmp(a, "--console-size")) { // ROWS,COLS: applied once the pty master arrives
       char *end;
       m.pending_rows = (int)strtol(v, &end, 10);
@@ -756,6 +768,11 @@ int main(int argc, char **argv) {
   for (int s = 0; s < 2; s++)
     if (m.out[s].fd >= 0) fcntl(m.out[s].fd, F_SETFL, fcntl(m.out[s].fd, F_GETFL) | O_NONBLOCK);
   if (m.stdin_fd >= 0) fcntl(m.stdin_fd, F_SETFL, fcntl(m.stdin_fd, F_GETFL) | O_NONBLOCK);
+  for (int k = 0; k < nhanded; k++) { // the first client slots; their HELLO is waiting to be read
+    fcntl(handed[k], F_SETFD, FD_CLOEXEC);
+    fcntl(handed[k], F_SETFL, fcntl(handed[k], F_GETFL) | O_NONBLOCK);
+    m.clients[k].fd = handed[k];
+  }
 
   if (m.log_path) log_open(0);
   m.oom_base = oom_kills();

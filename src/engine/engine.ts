@@ -38,7 +38,7 @@ import { collectMounts, mergeConfig, normalizeHostConfig } from './containers/co
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, type NetworkingOptions } from './networking.js';
-import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
+import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, MAX_ATTACH_AT_LAUNCH, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
 import { containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
@@ -871,8 +871,13 @@ export class Engine implements ContainerEngine {
       // holds it until they are connected (below).
       const pending = live.pending.filter((p) => !p.isClosed);
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
+      // The first of them are handed to the monitor already connected (see superviseWithMonitor).
+      const early = pending.slice(0, MAX_ATTACH_AT_LAUNCH);
+      let earlyAttached: Attachment[] = [];
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, monitorBinary: this.monitorBin, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        const attachAtLaunch = early.map((p) => ({ stdin: p.input !== null, stdout: p.wantsStdout, stderr: p.wantsStderr, closeStdinOnEnd: rec.Config.StdinOnce === true && rec.Config.Tty !== true }));
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, attachAtLaunch, monitorBinary: this.monitorBin, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        earlyAttached = m.attachments;
         live.monitorDir = m.monitorDir;
         live.mountNsFd = m.mountNsFd;
         live.sup = undefined;
@@ -894,7 +899,7 @@ export class Engine implements ContainerEngine {
       this.save(live);
       for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: 'bridge' });
       live.pending = live.pending.filter((p) => !pending.includes(p));
-      for (const p of pending) void this.connectSession(live, p);
+      pending.forEach((p, k) => (earlyAttached[k] ? p.connectMonitor(earlyAttached[k]) : void this.connectSession(live, p)));
       this.emit(live, 'start');
       void sup.exited.then((info) => {
         this.trace.mark(id, 'exit.seen');
@@ -1394,6 +1399,10 @@ export class Engine implements ContainerEngine {
     for (const w of live.exitWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     for (const w of live.removeWaiters.splice(0)) w({ StatusCode: rec.State.ExitCode, Error: null });
     this.inBackground(`clean up after removed container ${id}`, async () => {
+      // One more loop iteration first: an attach stream ended with the exit (docker run --rm) is
+      // shut down in libuv's next poll phase, which the synchronous part of the runtime's delete
+      // below would otherwise hold up by milliseconds.
+      await new Promise<void>((r) => setImmediate(r));
       // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
       await this.settled(live);
       await this.releaseMountNamespace(live); // an auto-removed one's (its exit deferred nothing)

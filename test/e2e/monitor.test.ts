@@ -14,6 +14,7 @@ import type { Launched } from '../../src/runtime/lifecycle/launch.js';
 import { MonitorClient, monitorBinary, monitorLaunch, readExit, readLogs, waitForExit, monitorAlive, readMonitorInfo, type MonitorOptions } from '../../src/engine/monitor/index.js';
 import { isSameProcess } from '../../src/runtime/state/process-info.js';
 import { supervisedPlan } from '../../src/runtime/lifecycle/supervised.js';
+import { native } from '../../src/native/addon.js';
 
 const skip = !isRoot
   ? 'needs root'
@@ -184,6 +185,60 @@ describe('monitor: supervised containers', { skip }, () => {
     assert.deepEqual(await c.exit, rec, 'the attached client gets the exit record');
     assert.ok(logLines(s.logPath).some((l) => l.log === 'hello monitor\n'));
     await h.runtime.delete('cat', { force: true });
+  });
+
+  test('clients handed to the monitor at its launch (--client-fd): held output from the first byte, the exit record; a closed one does not hold it up', async () => {
+    const [ours, theirs] = native().socketPair();
+    const [gone, goneTheirs] = native().socketPair();
+    const { client, attachment } = MonitorClient.adopt(join(h.dir, 'mon-handed'), ours, { stdin: false, stdout: true, stderr: true }, false);
+    const out = collect(attachment.output);
+    const byStream: Record<string, string> = { stdout: '', stderr: '' };
+    attachment.output.on('data', (c: { stream: string; data: Buffer }) => (byStream[c.stream] += c.data.toString()));
+    // A second handed client that hung up before the monitor ran (its HELLO is still queued).
+    const gc = MonitorClient.adopt(join(h.dir, 'mon-handed'), gone, { stdin: false, stdout: true, stderr: false }, false);
+    gc.client.close();
+    let s: Supervised;
+    try {
+      s = await launchSupervised(h, 'handed', ['/bin/sh', '-c', 'echo first; echo err >&2; echo last'], undefined, { holdOutput: 2, clientFds: [theirs, goneTheirs] });
+    } finally {
+      closeSync(theirs);
+      closeSync(goneTheirs);
+    }
+    const rec = await finished(s);
+    assert.equal(rec.exitCode, 0);
+    await waitFor('both streams', () => byStream.stdout === 'first\nlast\n' && byStream.stderr === 'err\n').catch(() => undefined);
+    // Every byte, none lost before the attach (the order across the two pipes is not kept, as with docker).
+    assert.deepEqual(byStream, { stdout: 'first\nlast\n', stderr: 'err\n' }, `got ${JSON.stringify(out.text())}`);
+    assert.deepEqual(await client.exit, rec, 'the handed client gets the exit record');
+    await h.runtime.delete('handed', { force: true });
+  });
+
+  test("a quick container's exit is recorded while the launch is still under way (the launching process holds no copy of its output pipes)", async () => {
+    // Before: launch() kept its copies of the container's stdout/stderr pipes until it returned,
+    // so the monitor saw no EOF (and wrote no exit record) before that. Here the launch is held
+    // at its 'launch.created' mark until the record exists.
+    const { path } = h.bundle('early', undefined, ['/bin/true']);
+    const dir = join(h.dir, 'mon-early');
+    mkdirSync(dir, { recursive: true });
+    let seenDuringLaunch = false;
+    const launched = await h.runtime.launch({
+      id: 'early',
+      bundle: path,
+      stdio: [0, 1, 2],
+      monitor: monitorLaunch({ dir, logPath: join(dir, 'early-json.log'), logMaxSize: 0, logMaxFiles: 1, logDriver: 'json-file', tty: false, openStdin: false, stdinOnce: false }),
+      mark: (phase) => {
+        if (phase !== 'launch.created') return;
+        const sleeper = new Int32Array(new SharedArrayBuffer(4));
+        const end = Date.now() + 5000;
+        while (!existsSync(join(dir, 'exit.json')) && Date.now() < end) Atomics.wait(sleeper, 0, 0, 5);
+        seenDuringLaunch = existsSync(join(dir, 'exit.json'));
+      },
+    });
+    startedPids.push(launched.monitor!.pid);
+    const rec = await finished({ launched, dir, logPath: '' });
+    assert.equal(rec.exitCode, 0);
+    assert.ok(seenDuringLaunch, 'exit.json was written before launch() returned');
+    await h.runtime.delete('early', { force: true });
   });
 
   test('a TTY container: attach, resize (stty size), exit code through the pty', async () => {

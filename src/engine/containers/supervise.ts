@@ -259,7 +259,8 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
 // the container (and its output and exit status) survives an engine restart.
 
 import { existsSync as monitorBinaryExists, mkdirSync, rmSync } from 'node:fs';
-import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, readExit, monitorAlive, readMonitorInfo } from '../monitor/index.js';
+import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, readExit, monitorAlive, readMonitorInfo, type AttachRequest } from '../monitor/index.js';
+import type { Attachment } from '../api-types.js';
 
 export function monitorAvailable(binary = monitorBinary()): boolean {
   return monitorBinaryExists(binary);
@@ -275,13 +276,50 @@ export interface MonitoredStart {
    * it is closed, not on the container's exit path. The caller closes it (async) after the exit.
    */
   mountNsFd?: number;
+  /** The attachments of `attachAtLaunch`, in its order, already connected to the monitor. */
+  attachments: Attachment[];
 }
 
-export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string }): Promise<MonitoredStart> {
+/** Clients handed to a monitor at its launch (hako-monitor --client-fd takes at most 8). */
+export const MAX_ATTACH_AT_LAUNCH = 8;
+
+/**
+ * `attachAtLaunch`: attachments made before the launch, over socketpairs whose other ends the
+ * monitor gets as clients (--client-fd) with their HELLO already queued: held output (holdOutput)
+ * flows as soon as the monitor runs, and a container that exits at once is reported without a
+ * round of connect + HELLO after the launch. On failure they are closed.
+ */
+export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; attachAtLaunch?: AttachRequest[]; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string }): Promise<MonitoredStart> {
   rmSync(opts.monitorDir, { recursive: true, force: true });
   mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
   opts.mark?.('start.monitor-dir');
-  const launched = await opts.runtime.launch({
+  const early = (opts.attachAtLaunch ?? []).slice(0, MAX_ATTACH_AT_LAUNCH);
+  const theirs: number[] = [];
+  const adopted: Array<{ client: MonitorClient; attachment: Attachment }> = [];
+  let launched: Awaited<ReturnType<SuperviseOptions['runtime']['launch']>>;
+  try {
+    for (const req of early) {
+      const [ours, monitorEnd] = native().socketPair();
+      theirs.push(monitorEnd);
+      try {
+        adopted.push(MonitorClient.adopt(opts.monitorDir, ours, req, opts.tty));
+      } catch (err) {
+        native().close(ours);
+        throw err;
+      }
+    }
+    launched = await launchMonitored(opts, theirs);
+  } catch (err) {
+    for (const a of adopted) a.client.close();
+    throw err;
+  } finally {
+    for (const fd of theirs) native().close(fd);
+  }
+  return afterMonitoredLaunch(opts, launched, adopted);
+}
+
+function launchMonitored(opts: SuperviseOptions & { monitorDir: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string }, clientFds: number[]) {
+  return opts.runtime.launch({
     id: opts.id,
     bundle: opts.bundle,
     stdio: [0, 1, 2],
@@ -303,14 +341,18 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
       ...(opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
       ...(opts.holdOutput ? { holdOutput: opts.holdOutput } : {}),
       ...(opts.monitorBinary ? { binary: opts.monitorBinary } : {}),
+      ...(clientFds.length ? { clientFds } : {}),
     }),
   });
+}
+
+function afterMonitoredLaunch(opts: { monitorDir: string; mark?: (phase: string, atMs?: number) => void }, launched: Awaited<ReturnType<SuperviseOptions['runtime']['launch']>>, adopted: Array<{ client: MonitorClient; attachment: Attachment }>): MonitoredStart {
   launched.process.closeErrPipe();
   opts.mark?.('start.runtime-launch');
   const monitor = launched.monitor!;
   // The monitor is our child: reap it when it exits.
   const reaped = launched.process.exited;
-  const exited = waitForExit(opts.monitorDir, monitor).then(
+  const whenGone = waitForExit(opts.monitorDir, monitor).then(
     async (r) => {
       await reaped.catch(() => undefined);
       return { exitCode: r.exitCode, oomKilled: r.oomKilled };
@@ -320,7 +362,17 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
       return { exitCode: 255, oomKilled: false, error: err.message } as ExitInfo;
     },
   );
-  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
+  // A client handed to the monitor gets the exit record (sent once exit.json, and so the log, is
+  // complete) before the monitor exits: whichever comes first. The monitor is reaped all the same.
+  const exited = adopted.length === 0 ? whenGone : Promise.race([whenGone, firstExitRecord(adopted.map((a) => a.client))]);
+  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited, attachments: adopted.map((a) => a.attachment), ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
+}
+
+/** The first exit record one of `clients` receives; never settles if none gets one (disconnected). */
+function firstExitRecord(clients: MonitorClient[]): Promise<ExitInfo> {
+  return new Promise((resolve) => {
+    for (const c of clients) void c.exit.then((r) => r && resolve({ exitCode: r.exitCode, oomKilled: r.oomKilled }));
+  });
 }
 
 /**

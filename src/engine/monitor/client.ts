@@ -1,6 +1,6 @@
 // MonitorClient: one connection to a monitor's control socket (attach, resize, close stdin).
 import { openSync, closeSync, existsSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { HakoError } from '../../common/errors.js';
@@ -62,7 +62,7 @@ export class MonitorClient {
   private output: Readable | null = null;
   private exitResolve!: (r: ExitRecord | null) => void;
   private ended = false;
-  /** The INFO of the last HELLO. */
+  /** The INFO of the last HELLO (set by connect(); an adopted client gets it only later). */
   info!: MonitorInfo;
   /** The exit record if the container exits while connected (null: disconnected without one). */
   readonly exit: Promise<ExitRecord | null>;
@@ -104,8 +104,19 @@ export class MonitorClient {
     }
   }
 
+  /**
+   * A client on one end of a socketpair whose other end is handed to the monitor at its launch
+   * (MonitorOptions.clientFds), attached at once: its HELLO is written now, so the monitor finds
+   * it on its first poll (no connect to control.sock after the launch). `tty`: the container's,
+   * as the attachment reports it before the monitor's INFO arrives. Takes ownership of `fd`.
+   */
+  static adopt(dir: string, fd: number, req: AttachRequest, tty: boolean): { client: MonitorClient; attachment: Attachment } {
+    const client = new MonitorClient(dir, new Socket({ fd, readable: true, writable: true }));
+    return { client, attachment: client.attach(req, tty) };
+  }
+
   /** Live output (and stdin) of the container. Output ends when the container's output ends. */
-  attach(req: AttachRequest): Attachment {
+  attach(req: AttachRequest, tty?: boolean): Attachment {
     if (this.output) throw new HakoError({ step: 'attach to the container monitor', hint: 'one attachment per MonitorClient: connect again', kind: 'internal' });
     const sock = this.sock;
     const output = new Readable({
@@ -133,7 +144,7 @@ export class MonitorClient {
       });
       input.on('error', () => undefined);
     }
-    return { tty: this.info.tty, output, input, close: () => this.close() };
+    return { tty: (this.info as MonitorInfo | undefined)?.tty ?? tty ?? false, output, input, close: () => this.close() };
   }
 
   /** TIOCSWINSZ on the container's pty (no-op without a terminal). */
@@ -183,13 +194,20 @@ export class MonitorClient {
         } catch {
           this.exitResolve(null);
         }
+        // The monitor's last frame: every output frame came before it, and it closes next.
+        this.endOutput();
       }
     }
   }
 
   private onClose(): void {
-    this.ended = true;
     this.exitResolve(null);
+    this.endOutput();
+  }
+
+  private endOutput(): void {
+    if (this.ended) return;
+    this.ended = true;
     this.output?.push(null);
   }
 }

@@ -63,6 +63,12 @@ export interface MonitorOptions {
    * said HELLO asking for stdout/stderr (at most 5 s), so they get it from the first byte.
    */
   holdOutput?: number;
+  /**
+   * The monitor's ends of socketpairs whose other ends are clients (MonitorClient.adopt), handed
+   * to it already connected (at most 8): see SupervisorOptions.clientFds. The caller closes them
+   * once the launch returned or failed.
+   */
+  clientFds?: number[];
   /** The hako-monitor binary; default: build/hako-monitor of this package. */
   binary?: string;
 }
@@ -89,7 +95,7 @@ export function monitorLaunch(opts: MonitorOptions): SupervisorOptions {
   if (opts.holdOutput && opts.holdOutput > 0) args.push('--hold-output', String(Math.floor(opts.holdOutput)));
   if (opts.tty && opts.consoleSize && opts.consoleSize[0] > 0 && opts.consoleSize[1] > 0) args.push('--console-size', `${opts.consoleSize[0]},${opts.consoleSize[1]}`);
   const fromLaunch = !opts.cgroupMemoryDir && opts.cgroupMemoryFromLaunch === true;
-  return { path: opts.binary ?? monitorBinary(), dir: opts.dir, args, openStdin: opts.openStdin, ...(fromLaunch ? { cgroupMemoryFlag: '--cgroup-memory' } : {}) };
+  return { path: opts.binary ?? monitorBinary(), dir: opts.dir, args, openStdin: opts.openStdin, ...(fromLaunch ? { cgroupMemoryFlag: '--cgroup-memory' } : {}), ...(opts.clientFds?.length ? { clientFds: opts.clientFds } : {}) };
 }
 
 /** dir/monitor.json as launch() wrote it, or null. */

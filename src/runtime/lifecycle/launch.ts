@@ -103,6 +103,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   const undo: Array<() => void | Promise<void>> = [];
   const fdsToClose: number[] = [];
   const closers: Array<() => void> = [];
+  let monitorFds: number[] = [];
   let proc: SpawnedProcess | undefined;
   let mountNsFd: number | undefined;
   const procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
@@ -267,6 +268,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
         ...(forkCgroupFd === undefined ? {} : { cgroupFd: forkCgroupFd }),
       });
       fdsToClose.push(...supervised.fdsToClose);
+      monitorFds = supervised.fdsToClose;
       plan = supervised.plan;
     }
 
@@ -284,6 +286,13 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     mark('launch.planned');
     const opTrace = opts.mark ? new BigUint64Array(plan.ops.length + 1) : undefined;
     proc = spawnPlan(plan, opTrace);
+    // The monitor's ends and the container's ends of its stdio pipes are the spawned process's now
+    // (it has its own fd table). Ours would keep the container's output open after it exits: the
+    // monitor would see no EOF, and so report no exit, until this launch returns.
+    for (const fd of monitorFds) {
+      fdsToClose.splice(fdsToClose.indexOf(fd), 1);
+      safeClose(fd);
+    }
     mark('launch.spawned');
     const spawned = proc;
     undo.push(async () => {

@@ -34,10 +34,16 @@ export interface SupervisorOptions {
    * launch() appends `<flag> <dir>` to `args` once it made the cgroups (when there is one).
    */
   cgroupMemoryFlag?: string;
+  /**
+   * Control-protocol clients handed to the monitor already connected (one end of a socketpair
+   * each; the caller keeps the other end, and closes these once launch() returned or failed).
+   * They get fds from MONITOR_FD.firstClient on and a `--client-fd N` each (at most 8).
+   */
+  clientFds?: number[];
 }
 
 /** The fds the monitor is given (fixed numbers in its process). */
-export const MONITOR_FD = { pidfd: 3, stdout: 4, stderr: 5, stdin: 6, ptySocket: 4 } as const;
+export const MONITOR_FD = { pidfd: 3, stdout: 4, stderr: 5, stdin: 6, ptySocket: 4, firstClient: 7 } as const;
 
 export interface SupervisedPlanInput {
   supervisor: SupervisorOptions;
@@ -105,6 +111,11 @@ export function supervisedPlan(input: SupervisedPlanInput): SupervisedPlan {
         { op: 'dup2', fd: internal(err[1]), target: 2 },
       );
     }
+    if ((supervisor.clientFds?.length ?? 0) > 8) throw new HakoError({ step: 'plan a supervised container', hint: 'at most 8 clients can be handed to the monitor', kind: 'internal' });
+    (supervisor.clientFds ?? []).forEach((source, k) => {
+      fds.push({ source, target: MONITOR_FD.firstClient + k });
+      fdArgs.push('--client-fd', String(MONITOR_FD.firstClient + k));
+    });
     // The fds targets (the monitor's ends) are inherited by the child too: not past its exec.
     childOps.push({ op: 'closeFrom', from: 3 });
     // The clone's process waits right after the clone until Node has a pidfd on it: in run mode
