@@ -54,6 +54,7 @@ import { execProcessSpec } from './exec-process.js';
 import { attachMonitoredExec, execMonitorDir, restoreExecs, startMonitoredExec } from './exec-monitor.js';
 import { AttachSession } from './attach.js';
 import { parseDetachKeys } from './detach-keys.js';
+import { NetnsPool } from './netns-pool.js';
 import { PhaseTrace } from './phase-trace.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import type { ImageRecord } from '../image/store/metadata.js';
@@ -205,6 +206,8 @@ export class Engine implements ContainerEngine {
   private readonly background = new Set<Promise<void>>();
   /** Parsed image configs by image ID (content-addressed, so never stale), see imageForCreate. */
   private readonly imageConfigs = new Map<string, ImageConfig>();
+  /** A network namespace made ahead for the next start (./netns-pool.ts). */
+  private readonly netnsPool = new NetnsPool((m) => this.log.info?.(m));
 
   constructor(opts: EngineOptions) {
     this.root = resolve(opts.root);
@@ -689,6 +692,8 @@ export class Engine implements ContainerEngine {
       for (const r of settled) if (r.status === 'rejected') throw r.reason;
       const durable = this.records.commitSoon(rec, await staged, (e) => this.log.warn(e.message));
       this.trace.mark(id, 'create.saved');
+      // Its start's network namespace, made while the client attaches and waits (./netns-pool.ts).
+      if (this.useMonitor) setImmediate(() => this.netnsPool.fill());
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [], durable };
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
@@ -872,7 +877,8 @@ export class Engine implements ContainerEngine {
       const pending = live.pending.filter((p) => !p.isClosed);
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, monitorBinary: this.monitorBin, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        const premadeNetwork = nm !== 'host' && !nm.startsWith('container:') ? this.netnsPool.take() : undefined;
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, monitorBinary: this.monitorBin, ...(premadeNetwork === undefined ? {} : { premadeNetwork }), ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         live.monitorDir = m.monitorDir;
         live.mountNsFd = m.mountNsFd;
         live.sup = undefined;
@@ -2061,6 +2067,7 @@ export class Engine implements ContainerEngine {
       this.stopHealth(live);
     }
     await this.net.close();
+    await this.netnsPool.close();
     if (this.ownsImages) this.images.close();
   }
 }

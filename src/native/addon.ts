@@ -44,6 +44,11 @@ export interface NativeAddon {
   /** Receives one fd (CLOEXEC) with its payload; null at EOF, fd -1 if the message had none. */
   recvFd(sock: number): { fd: number; data: string } | null;
   mkfifo(path: string, mode: number): void;
+  /**
+   * A new network namespace (lo up when asked), made by a short-lived thread of its own off the
+   * event loop (native/addon_netns.c): resolves with an O_CLOEXEC fd of it, rejects with the errno.
+   */
+  netnsCreate(loopbackUp: boolean): Promise<number>;
   /** umount2(target, flags) on the libuv pool (native/addon_mount.c); rejects with the errno. */
   umountAsync(target: string, flags: number): Promise<void>;
   setWinsize(fd: number, rows: number, cols: number): void;

@@ -3,7 +3,7 @@
 // its temp dirs (the mounts live in the children's mount namespaces and vanish with them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, readlinkSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReadStream } from 'node:tty';
@@ -169,6 +169,37 @@ test('loopbackUp sets lo of a new network namespace up (and a plain new one has 
   assert.match(down.out, /^1: lo: <LOOPBACK>/);
 });
 
+test('netnsCreate makes a new network namespace (lo up when asked) that a setns op enters', { skip }, async () => {
+  const hostNs = readlinkSync('/proc/self/ns/net');
+  const up = await native().netnsCreate(true);
+  const down = await native().netnsCreate(false);
+  try {
+    const upNs = readlinkSync(`/proc/self/fd/${up}`);
+    const downNs = readlinkSync(`/proc/self/fd/${down}`);
+    assert.match(upNs, /^net:\[\d+\]$/);
+    assert.notEqual(upNs, hostNs, 'not ours');
+    assert.notEqual(upNs, downNs, 'a new one each time');
+    assert.equal(readlinkSync('/proc/self/ns/net'), hostNs, 'this process stays where it was');
+    const script = 'readlink /proc/self/ns/net; ip -o link show; echo fds=$(ls /proc/self/fd | tr "\\n" " ")';
+    const enter = (fd: number) => run({ cloneFlags: 0, cgroupFd: -1, internalFds: [fd], pdeathsig: SIGKILL, ops: [{ op: 'syncWait' }, { op: 'setns', fd: 0, nstype: CLONE.NEWNET }, { op: 'closeFrom', from: 3 }, exec('sh', ['sh', '-c', script])] });
+    const a = await enter(up);
+    assert.deepEqual(a.status, { code: 0, signal: null }, a.out);
+    const [nsA, ...linksA] = a.out.trim().split('\n');
+    assert.equal(nsA, upNs);
+    assert.equal(linksA.length, 2, `only lo: ${a.out}`);
+    assert.match(linksA[0]!, /^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+    assert.match(linksA[1]!, /^fds=0 1 2 3\s*$/, 'no namespace fd reaches the program (3 is ls\'s own)');
+    const b = await enter(down);
+    assert.deepEqual(b.status, { code: 0, signal: null }, b.out);
+    assert.equal(b.out.split('\n')[0], downNs);
+    assert.match(b.out.split('\n')[1]!, /^1: lo: <LOOPBACK>/);
+  } finally {
+    closeSync(up);
+    closeSync(down);
+  }
+  assert.throws(() => native().netnsCreate('yes' as never), /netnsCreate/);
+});
+
 test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only lo', { skip }, async () => {
   const fx = busybox();
   try {
@@ -186,7 +217,7 @@ test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only 
     assert.match(out, /^pid=1$/m);
     assert.match(out, /^host=hako-test$/m);
     // 0 1 2 and the directory ls itself is reading: nothing of Node's leaked in.
-    assert.match(out, /^fds=0 1 2 3 $/m);
+    assert.match(out, /^fds=0 1 2 3\s*$/m);
     assert.match(out, new RegExp(`^CapEff:\\s+${REDUCED_CAPS.toString(16).padStart(16, '0')}$`, 'm'));
     assert.match(out, /^NoNewPrivs:\s+1$/m);
     assert.match(out, /^Seccomp:\s+2$/m);

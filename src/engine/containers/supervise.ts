@@ -277,9 +277,16 @@ export interface MonitoredStart {
   mountNsFd?: number;
 }
 
-export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string }): Promise<MonitoredStart> {
-  rmSync(opts.monitorDir, { recursive: true, force: true });
-  mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
+export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number }): Promise<MonitoredStart> {
+  // premadeNetwork: a network namespace made ahead, lo up (../netns-pool.ts); ours to close until
+  // the runtime's launch takes it.
+  try {
+    rmSync(opts.monitorDir, { recursive: true, force: true });
+    mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    safeClose(opts.premadeNetwork);
+    throw err;
+  }
   opts.mark?.('start.monitor-dir');
   const launched = await opts.runtime.launch({
     id: opts.id,
@@ -287,6 +294,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     stdio: [0, 1, 2],
     ...(opts.prestart ? { prestart: opts.prestart } : {}),
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
+    ...(opts.premadeNetwork === undefined ? {} : { premadeNetwork: { fd: opts.premadeNetwork, loopbackUp: true } }),
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.spec ? { spec: opts.spec } : {}),
     holdMountNamespace: true,

@@ -64,6 +64,13 @@ export interface LaunchOptions {
   /** Set `lo` of the container's new network namespace up in the child (before its program runs). */
   loopbackUp?: boolean;
   /**
+   * A fresh network namespace made ahead (an fd of it; `loopbackUp`: its lo is up already), for
+   * a spec that asks for a new one owned by the host's user ns: the container enters it instead
+   * of creating one on its way to exec (see PlanRequest.premadeNetwork). launch owns the fd: it
+   * is closed when launch returns or throws, used or not.
+   */
+  premadeNetwork?: { fd: number; loopbackUp: boolean };
+  /**
    * Profiling: called with the name of each step as it completes (the engine's phase trace);
    * `atMs` when the step completed earlier (ms, CLOCK_MONOTONIC): the executor child's ops,
    * reported as `op.<index>.<what it did>` once the container is created.
@@ -105,10 +112,18 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   const closers: Array<() => void> = [];
   let proc: SpawnedProcess | undefined;
   let mountNsFd: number | undefined;
-  const procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
-  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-  mark('launch.proc-read');
-  store.reserve(id);
+  if (opts.premadeNetwork) fdsToClose.push(opts.premadeNetwork.fd);
+  let procSelfCgroup: string;
+  let mountinfo: string;
+  try {
+    procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
+    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+    mark('launch.proc-read');
+    store.reserve(id);
+  } catch (err) {
+    for (const fd of fdsToClose) safeClose(fd);
+    throw err;
+  }
   undo.push(() => store.remove(id));
   mark('launch.reserved');
   try {
@@ -217,6 +232,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       ...(selfJoin ? { cgroupSelfJoin: selfJoin.tasks.map((t) => ({ fd: internal(t.fd), path: t.path })) } : {}),
       ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
       ...(opts.loopbackUp ? { loopbackUp: true } : {}),
+      ...(opts.premadeNetwork ? { premadeNetwork: { fd: internal(opts.premadeNetwork.fd), loopbackUp: opts.premadeNetwork.loopbackUp } } : {}),
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
