@@ -54,7 +54,7 @@ import { execProcessSpec } from './exec-process.js';
 import { attachMonitoredExec, execMonitorDir, restoreExecs, startMonitoredExec } from './exec-monitor.js';
 import { AttachSession } from './attach.js';
 import { parseDetachKeys } from './detach-keys.js';
-import { NetnsPool } from './netns-pool.js';
+import { NetnsMaker, type NetnsAhead } from './netns-ahead.js';
 import { PhaseTrace } from './phase-trace.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import type { ImageRecord } from '../image/store/metadata.js';
@@ -206,8 +206,8 @@ export class Engine implements ContainerEngine {
   private readonly background = new Set<Promise<void>>();
   /** Parsed image configs by image ID (content-addressed, so never stale), see imageForCreate. */
   private readonly imageConfigs = new Map<string, ImageConfig>();
-  /** A network namespace made ahead for the next start (./netns-pool.ts). */
-  private readonly netnsPool = new NetnsPool((m) => this.log.info?.(m));
+  /** Each start's network namespace, made alongside its other work (./netns-ahead.ts). */
+  private readonly netnsMaker = new NetnsMaker((m) => this.log.info?.(m));
 
   constructor(opts: EngineOptions) {
     this.root = resolve(opts.root);
@@ -692,8 +692,6 @@ export class Engine implements ContainerEngine {
       for (const r of settled) if (r.status === 'rejected') throw r.reason;
       const durable = this.records.commitSoon(rec, await staged, (e) => this.log.warn(e.message));
       this.trace.mark(id, 'create.saved');
-      // Its start's network namespace, made while the client attaches and waits (./netns-pool.ts).
-      if (this.useMonitor) setImmediate(() => this.netnsPool.fill());
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [], durable };
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
@@ -789,10 +787,25 @@ export class Engine implements ContainerEngine {
     await this.settled(live);
     live.cleaned = false;
     let specWritten: Promise<void> | undefined;
+    let netnsAhead: NetnsAhead | undefined;
     try {
+      const nm = hc.NetworkMode as string;
+      // Its own network namespace, made on the other CPU while this start works on the rest.
+      if (this.useMonitor && nm !== 'host' && !nm.startsWith('container:')) netnsAhead = this.netnsMaker.begin();
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
-      const rootfs = await this.mountRootfs(id);
+      // The host side /etc files (new files on the data root) are written while the thread pool
+      // mounts the rootfs; a container on another's network writes them below (its checks first).
+      const mounting = this.mountRootfs(id);
+      if (!nm.startsWith('container:')) {
+        try {
+          this.net.writeFiles(rec); // (unchanged ones are only read)
+        } catch (err) {
+          await mounting.catch(() => undefined); // the cleanup below unmounts it
+          throw err;
+        }
+      }
+      const rootfs = await mounting;
       // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a container.
       const dockerenv = join(rootfs, '.dockerenv');
       if (!lstatSafe(dockerenv)) writeFileSync(dockerenv, '', { mode: 0o755 });
@@ -805,7 +818,6 @@ export class Engine implements ContainerEngine {
         else throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
       }
       this.trace.mark(id, 'start.copyup');
-      const nm = hc.NetworkMode as string;
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
@@ -826,7 +838,7 @@ export class Engine implements ContainerEngine {
         rec.Config.Hostname = other.rec.Config.Hostname;
         rec.Config.Domainname = other.rec.Config.Domainname;
         this.net.writeFiles(rec, other.rec);
-      } else this.net.writeFiles(rec); // (unchanged ones are only read)
+      }
       // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
       const built = this.buildForStart(rec, rootfs, user, netnsPath);
@@ -877,7 +889,7 @@ export class Engine implements ContainerEngine {
       const pending = live.pending.filter((p) => !p.isClosed);
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
-        const premadeNetwork = nm !== 'host' && !nm.startsWith('container:') ? this.netnsPool.take() : undefined;
+        const premadeNetwork = netnsAhead?.take();
         const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, monitorBinary: this.monitorBin, ...(premadeNetwork === undefined ? {} : { premadeNetwork }), ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         live.monitorDir = m.monitorDir;
         live.mountNsFd = m.mountNsFd;
@@ -909,6 +921,7 @@ export class Engine implements ContainerEngine {
       this.startHealth(live, true);
       this.trace.mark(id, 'start.done');
     } catch (err) {
+      netnsAhead?.drop();
       await specWritten?.catch(() => undefined); // before the cleanup removes the bundle dir
       const msg = err instanceof Error ? err.message : String(err);
       // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).
@@ -2067,7 +2080,6 @@ export class Engine implements ContainerEngine {
       this.stopHealth(live);
     }
     await this.net.close();
-    await this.netnsPool.close();
     if (this.ownsImages) this.images.close();
   }
 }

@@ -17,6 +17,9 @@ export interface RawExitStatus {
   signal: number | null;
 }
 
+/** A network namespace being made (native/addon_netns.c), opaque. */
+export type NetnsHandle = { readonly __netns: unique symbol };
+
 /** The addon's functions. Failures throw an Error with `.errno` (positive), `.code` and `.syscall`. */
 export interface NativeAddon {
   /** Decodes the plan, clones the child (which runs it) and returns its handles (all CLOEXEC). */
@@ -45,10 +48,15 @@ export interface NativeAddon {
   recvFd(sock: number): { fd: number; data: string } | null;
   mkfifo(path: string, mode: number): void;
   /**
-   * A new network namespace (lo up when asked), made by a short-lived thread of its own off the
-   * event loop (native/addon_netns.c): resolves with an O_CLOEXEC fd of it, rejects with the errno.
+   * Starts making a new network namespace (lo up when asked) on a short-lived thread of its own
+   * (native/addon_netns.c); the handle is for netnsTake.
    */
-  netnsCreate(loopbackUp: boolean): Promise<number>;
+  netnsBegin(loopbackUp: boolean): NetnsHandle;
+  /**
+   * Never waits: an O_CLOEXEC fd of the namespace if it is made, else -1 (the thread closes it
+   * when it is). Throws the errno of a failed step. A handle gives its fd once.
+   */
+  netnsTake(handle: NetnsHandle): number;
   /** umount2(target, flags) on the libuv pool (native/addon_mount.c); rejects with the errno. */
   umountAsync(target: string, flags: number): Promise<void>;
   setWinsize(fd: number, rows: number, cols: number): void;

@@ -235,8 +235,7 @@ test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route,
   const none = await runOnce(['--network', 'none', ref, 'ip', '-o', 'link']);
   assert.deepEqual(none.trim().split('\n').map((l) => l.split(':')[1]!.trim()), ['lo']);
   assert.match(none, /lo: <LOOPBACK,UP/);
-  // Its own network namespace, also when the engine made it ahead (the second run of a daemon
-  // gets one from its netns pool, ../../src/engine/netns-pool.ts).
+  // Its own network namespace, made by the engine alongside the start (../../src/engine/netns-ahead.ts).
   const again = await runOnce(['--network', 'none', ref, 'sh', '-c', 'readlink /proc/self/ns/net; ip -o link']);
   const [againNs, ...againLinks] = again.trim().split('\n');
   assert.match(againNs!, /^net:\[\d+\]$/);

@@ -3,7 +3,7 @@
 // its temp dirs (the mounts live in the children's mount namespaces and vanish with them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, readlinkSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReadStream } from 'node:tty';
@@ -169,10 +169,21 @@ test('loopbackUp sets lo of a new network namespace up (and a plain new one has 
   assert.match(down.out, /^1: lo: <LOOPBACK>/);
 });
 
-test('netnsCreate makes a new network namespace (lo up when asked) that a setns op enters', { skip }, async () => {
+test('netnsBegin/netnsTake make a new network namespace (lo up when asked) that a setns op enters', { skip }, async () => {
   const hostNs = readlinkSync('/proc/self/ns/net');
-  const up = await native().netnsCreate(true);
-  const down = await native().netnsCreate(false);
+  const made = async (loopbackUp: boolean): Promise<number> => {
+    const h = native().netnsBegin(loopbackUp);
+    for (let i = 0; i < 500; i++) {
+      const fd = native().netnsTake(h);
+      if (fd >= 0) return fd;
+      // Not made yet: this handle is spent (its thread closes the late fd); begin another.
+      await new Promise((r) => setTimeout(r, 2 * i));
+      return made(loopbackUp);
+    }
+    throw new Error('never made');
+  };
+  const up = await made(true);
+  const down = await made(false);
   try {
     const upNs = readlinkSync(`/proc/self/fd/${up}`);
     const downNs = readlinkSync(`/proc/self/fd/${down}`);
@@ -197,7 +208,27 @@ test('netnsCreate makes a new network namespace (lo up when asked) that a setns 
     closeSync(up);
     closeSync(down);
   }
-  assert.throws(() => native().netnsCreate('yes' as never), /netnsCreate/);
+  // A handle gives its fd once; one taken before it is made, or never taken, leaves no fd behind.
+  const netnsFds = () => readdirSync('/proc/self/fd').filter((n) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${n}`).startsWith('net:[');
+    } catch {
+      return false; // the readdir's own fd, closed meanwhile
+    }
+  }).length;
+  const fdsBefore = netnsFds();
+  const h = native().netnsBegin(true);
+  await new Promise((r) => setTimeout(r, 50));
+  const fd = native().netnsTake(h);
+  assert.ok(fd >= 0);
+  assert.equal(native().netnsTake(h), -1, 'taken once');
+  closeSync(fd);
+  const late = native().netnsTake(native().netnsBegin(true)); // at once: most likely not made yet
+  if (late >= 0) closeSync(late);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(netnsFds(), fdsBefore, 'late namespaces are closed by their thread');
+  assert.throws(() => native().netnsBegin('yes' as never), /netnsBegin/);
+  assert.throws(() => native().netnsTake({} as never), /netnsTake/);
 });
 
 test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only lo', { skip }, async () => {

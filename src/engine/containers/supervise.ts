@@ -278,7 +278,7 @@ export interface MonitoredStart {
 }
 
 export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number }): Promise<MonitoredStart> {
-  // premadeNetwork: a network namespace made ahead, lo up (../netns-pool.ts); ours to close until
+  // premadeNetwork: a network namespace made ahead, lo up (../netns-ahead.ts); ours to close until
   // the runtime's launch takes it.
   try {
     rmSync(opts.monitorDir, { recursive: true, force: true });
