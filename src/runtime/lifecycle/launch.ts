@@ -147,7 +147,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       config: spec,
     };
 
-    // cgroups: made and limited before the process exists, so it never runs unlimited.
+    // cgroups: made before the process exists, limited right after the spawn (below), while it
+    // waits for its release: none of its ops runs, and its program never runs, unlimited.
     const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
     cgroups.create();
     undo.push(() => cgroups.destroy());
@@ -160,8 +161,6 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const intoCgroup = cgroups.version === 2;
     const selfJoin = intoCgroup ? undefined : cgroups.openSelfJoin();
     if (selfJoin) fdsToClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
-    cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
-    mark('launch.cgroups-applied');
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
     mark('launch.cgroups');
@@ -306,6 +305,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       spawned.abort();
       await spawned.exited.catch(() => undefined);
     });
+    // The limits, while the spawned process forks the container and execs its monitor (on the
+    // other CPU): it is blocked at its first syncWait until the release below. runc, too, sets
+    // them once its init is in the cgroup, before that execs. (On v2 the fork may already be in
+    // the cgroup: blocked, it uses next to nothing; the device rules precede its mknod ops.)
+    cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
+    mark('launch.cgroups-applied');
     // Supervised: the container is the monitor's child; its pid comes with the fork record.
     let containerPid = spawned.pid;
     const containerPidfds: number[] = [];
