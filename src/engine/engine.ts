@@ -55,6 +55,7 @@ import { attachMonitoredExec, execMonitorDir, restoreExecs, startMonitoredExec }
 import { AttachSession } from './attach.js';
 import { parseDetachKeys } from './detach-keys.js';
 import { NetnsMaker, type NetnsAhead } from './netns-ahead.js';
+import type { CgroupsAhead } from '../runtime/lifecycle/cgroups-ahead.js';
 import { PhaseTrace } from './phase-trace.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import type { ImageRecord } from '../image/store/metadata.js';
@@ -788,10 +789,21 @@ export class Engine implements ContainerEngine {
     live.cleaned = false;
     let specWritten: Promise<void> | undefined;
     let netnsAhead: NetnsAhead | undefined;
+    let cgroupsAhead: CgroupsAhead | undefined;
+    let cgroupsLaunched = false;
     try {
       const nm = hc.NetworkMode as string;
       // Its own network namespace, made on the other CPU while this start works on the rest.
       if (this.useMonitor && nm !== 'host' && !nm.startsWith('container:')) netnsAhead = this.netnsMaker.begin();
+      // And its cgroup dirs (v1: one per hierarchy), once its record is durable (nothing is made
+      // before; create's fsync is usually done by now), unless the launch came first.
+      if (this.useMonitor) {
+        const begin = () => {
+          if (!cgroupsLaunched) cgroupsAhead = this.runtime.cgroupsAhead(id, this.cgroupsPathOf(rec));
+        };
+        if (live.durable) live.durable.then(begin, () => undefined);
+        else begin();
+      }
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       // The host side /etc files (new files on the data root) are written while the thread pool
@@ -890,7 +902,10 @@ export class Engine implements ContainerEngine {
       const holdOutput = pending.filter((p) => p.wantsOutput).length;
       if (this.useMonitor) {
         const premadeNetwork = netnsAhead?.take();
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, monitorBinary: this.monitorBin, ...(premadeNetwork === undefined ? {} : { premadeNetwork }), ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        cgroupsLaunched = true;
+        const ahead = cgroupsAhead;
+        cgroupsAhead = undefined;
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, monitorBinary: this.monitorBin, ...(premadeNetwork === undefined ? {} : { premadeNetwork }), ...(ahead ? { cgroupsAhead: ahead } : {}), ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         live.monitorDir = m.monitorDir;
         live.mountNsFd = m.mountNsFd;
         live.sup = undefined;
@@ -922,6 +937,8 @@ export class Engine implements ContainerEngine {
       this.trace.mark(id, 'start.done');
     } catch (err) {
       netnsAhead?.drop();
+      cgroupsLaunched = true;
+      cgroupsAhead?.drop();
       await specWritten?.catch(() => undefined); // before the cleanup removes the bundle dir
       const msg = err instanceof Error ? err.message : String(err);
       // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).

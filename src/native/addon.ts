@@ -20,6 +20,9 @@ export interface RawExitStatus {
 /** A network namespace being made (native/addon_netns.c), opaque. */
 export type NetnsHandle = { readonly __netns: unique symbol };
 
+/** Directories being made (native/addon_mkdirs.c), opaque. */
+export type MkdirsHandle = { readonly __mkdirs: unique symbol };
+
 /** The addon's functions. Failures throw an Error with `.errno` (positive), `.code` and `.syscall`. */
 export interface NativeAddon {
   /** Decodes the plan, clones the child (which runs it) and returns its handles (all CLOEXEC). */
@@ -57,6 +60,13 @@ export interface NativeAddon {
    * when it is). Throws the errno of a failed step. A handle gives its fd once.
    */
   netnsTake(handle: NetnsHandle): number;
+  /**
+   * Starts a thread that makes each path with one mkdir (no parents) (native/addon_mkdirs.c).
+   * Every handle must be ended with mkdirsEnd.
+   */
+  mkdirsBegin(paths: string[], mode: number): MkdirsHandle;
+  /** Waits for the thread; the paths it made (with undo: removed again first, and those it could not). */
+  mkdirsEnd(handle: MkdirsHandle, undo: boolean): string[];
   /** umount2(target, flags) on the libuv pool (native/addon_mount.c); rejects with the errno. */
   umountAsync(target: string, flags: number): Promise<void>;
   setWinsize(fd: number, rows: number, cols: number): void;

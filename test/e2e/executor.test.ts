@@ -3,7 +3,7 @@
 // its temp dirs (the mounts live in the children's mount namespaces and vanish with them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReadStream } from 'node:tty';
@@ -229,6 +229,27 @@ test('netnsBegin/netnsTake make a new network namespace (lo up when asked) that 
   assert.equal(netnsFds(), fdsBefore, 'late namespaces are closed by their thread');
   assert.throws(() => native().netnsBegin('yes' as never), /netnsBegin/);
   assert.throws(() => native().netnsTake({} as never), /netnsTake/);
+});
+
+test('mkdirsBegin/mkdirsEnd: one mkdir per path on a thread; the made ones are returned, or removed with undo', { skip }, () => {
+  const dir = tempDir('mkdirs');
+  try {
+    mkdirSync(join(dir.path, 'there'));
+    const paths = [join(dir.path, 'a'), join(dir.path, 'there'), join(dir.path, 'no', 'parent'), join(dir.path, 'b')];
+    const h = native().mkdirsBegin(paths, 0o750);
+    assert.deepEqual(native().mkdirsEnd(h, false), [paths[0], paths[3]], 'not an existing one, nor one without its parent');
+    assert.equal(statSync(paths[0]!).mode & 0o777, 0o750 & ~process.umask());
+    assert.deepEqual(native().mkdirsEnd(h, false), [], 'ended once');
+    const c = [join(dir.path, 'c'), join(dir.path, 'c', 'd')];
+    const undo = native().mkdirsBegin(c, 0o755);
+    assert.deepEqual(native().mkdirsEnd(undo, true), []);
+    assert.equal(existsSync(c[0]!), false, 'removed again, last first');
+    assert.ok(existsSync(paths[0]!) && existsSync(join(dir.path, 'there')));
+    assert.throws(() => native().mkdirsBegin([], 0o755), /mkdirsBegin/);
+    assert.throws(() => native().mkdirsEnd({} as never, false), /mkdirsEnd/);
+  } finally {
+    dir.cleanup();
+  }
 });
 
 test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only lo', { skip }, async () => {

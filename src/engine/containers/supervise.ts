@@ -259,6 +259,7 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
 // the container (and its output and exit status) survives an engine restart.
 
 import { existsSync as monitorBinaryExists, mkdirSync, rmSync } from 'node:fs';
+import type { CgroupsAhead } from '../../runtime/lifecycle/cgroups-ahead.js';
 import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, readExit, monitorAlive, readMonitorInfo } from '../monitor/index.js';
 
 export function monitorAvailable(binary = monitorBinary()): boolean {
@@ -277,14 +278,15 @@ export interface MonitoredStart {
   mountNsFd?: number;
 }
 
-export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number }): Promise<MonitoredStart> {
-  // premadeNetwork: a network namespace made ahead, lo up (../netns-ahead.ts); ours to close until
-  // the runtime's launch takes it.
+export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number; cgroupsAhead?: CgroupsAhead }): Promise<MonitoredStart> {
+  // premadeNetwork: a network namespace made ahead, lo up (../netns-ahead.ts); cgroupsAhead: its
+  // cgroup dirs being made (runtime cgroupsAhead). Ours to close or drop until launch takes them.
   try {
     rmSync(opts.monitorDir, { recursive: true, force: true });
     mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
   } catch (err) {
     safeClose(opts.premadeNetwork);
+    opts.cgroupsAhead?.drop();
     throw err;
   }
   opts.mark?.('start.monitor-dir');
@@ -295,6 +297,7 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
     ...(opts.prestart ? { prestart: opts.prestart } : {}),
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     ...(opts.premadeNetwork === undefined ? {} : { premadeNetwork: { fd: opts.premadeNetwork, loopbackUp: true } }),
+    ...(opts.cgroupsAhead ? { cgroupsAhead: opts.cgroupsAhead } : {}),
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.spec ? { spec: opts.spec } : {}),
     holdMountNamespace: true,

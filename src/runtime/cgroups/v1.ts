@@ -137,8 +137,14 @@ export class CgroupV1Manager implements CgroupManager {
     return dirs;
   }
 
-  create(): void {
+  dirsAhead(): string[] {
+    return [...this.hierarchies.filter((h) => !h.controllers.includes('cpuset')).map((h) => h.dir), ...(this.unifiedDir === undefined ? [] : [this.unifiedDir])];
+  }
+
+  create(madeAhead: string[] = []): void {
     const before = this.made.length;
+    // Theirs first: removed last, after anything made here beneath or beside them.
+    this.made.push(...madeAhead);
     try {
       for (const h of this.hierarchies) {
         const made: string[] = [];

@@ -23,6 +23,7 @@ import type { RuntimeContext } from './context.js';
 import { deviceCgroupRules } from './device-rules.js';
 import { awaitFork, killContainerPidfd, supervisedPlan, type SupervisorOptions } from './supervised.js';
 import { detachHostMount, topMountId } from './host-mounts.js';
+import type { CgroupsAhead } from './cgroups-ahead.js';
 import { isoTime } from '../../common/time.js';
 
 /** Checkpoint values the child reports with `notify` ops (shared with the planner). */
@@ -71,6 +72,11 @@ export interface LaunchOptions {
    */
   premadeNetwork?: { fd: number; loopbackUp: boolean };
   /**
+   * The container's cgroup directories being made ahead (./cgroups-ahead.ts, for the spec's
+   * cgroupsPath): adopted (or dropped, for another cgroupsPath) by launch, which ends it either way.
+   */
+  cgroupsAhead?: CgroupsAhead;
+  /**
    * Profiling: called with the name of each step as it completes (the engine's phase trace);
    * `atMs` when the step completed earlier (ms, CLOCK_MONOTONIC): the executor child's ops,
    * reported as `op.<index>.<what it did>` once the container is created.
@@ -115,13 +121,15 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   if (opts.premadeNetwork) fdsToClose.push(opts.premadeNetwork.fd);
   let procSelfCgroup: string;
   let mountinfo: string;
+  const ahead = opts.cgroupsAhead;
   try {
-    procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
-    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+    procSelfCgroup = ahead?.procSelfCgroup ?? readFileSync('/proc/self/cgroup', 'utf8');
+    mountinfo = ahead?.mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
     mark('launch.proc-read');
     store.reserve(id);
   } catch (err) {
     for (const fd of fdsToClose) safeClose(fd);
+    ahead?.drop();
     throw err;
   }
   undo.push(() => store.remove(id));
@@ -149,8 +157,10 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
 
     // cgroups: made before the process exists, limited right after the spawn (below), while it
     // waits for its release: none of its ops runs, and its program never runs, unlimited.
-    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
-    cgroups.create();
+    const useAhead = ahead !== undefined && ahead.cgroupsPath === spec.linux?.cgroupsPath;
+    if (ahead && !useAhead) ahead.drop();
+    const cgroups = useAhead ? ahead.manager : cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
+    cgroups.create(useAhead ? ahead.adopt() : []);
     undo.push(() => cgroups.destroy());
     mark('launch.cgroups-made');
     // No move of the process by us, whose lock waits for an RCU grace period (5–16 ms after an
@@ -402,6 +412,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     mark('launch.done');
     return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }), ...(monitor ? { monitor } : {}), ...(heldMountNs === undefined ? {} : { mountNsFd: heldMountNs }) };
   } catch (err) {
+    ahead?.drop(); // (not adopted yet; adopted ones are the cgroup manager's to remove)
     if (mountNsFd !== undefined) safeClose(mountNsFd);
     for (const fd of fdsToClose) safeClose(fd);
     for (const close of closers) close();
