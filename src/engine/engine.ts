@@ -799,7 +799,11 @@ export class Engine implements ContainerEngine {
       // before; create's fsync is usually done by now), unless the launch came first.
       if (this.useMonitor) {
         const begin = () => {
-          if (!cgroupsLaunched) cgroupsAhead = this.runtime.cgroupsAhead(id, this.cgroupsPathOf(rec));
+          try {
+            if (!cgroupsLaunched) cgroupsAhead = this.runtime.cgroupsAhead(id, this.cgroupsPathOf(rec));
+          } catch {
+            /* the launch makes them, and reports what is wrong */
+          }
         };
         if (live.durable) live.durable.then(begin, () => undefined);
         else begin();
