@@ -32,6 +32,11 @@
 // answers (cleanup, file deletion) is over before the next one begins: one sequence's latency on
 // an idle engine. Without it (the default), sequences follow back to back and each one also
 // pays, on 2 CPUs, for the background work of the one before.
+// --versus=<checkout>: a second hakod, from another built checkout of hako (e.g. a worktree of the
+// base commit), runs beside the first; the API sequence takes turns between the two daemons,
+// sequence by sequence, both with hako's own client (rows `hako client` and `versus <checkout>`;
+// no node:http rows). Load from other work then weighs on both alike: the way to compare two
+// builds on a shared machine, where medians drift by 2× over minutes.
 // --cpu-prof=<dir>: hakod runs with node's --cpu-prof, the profile lands in <dir> when it stops.
 // Every command and request has a time limit (--cmd-timeout=<s>, default 60): a hang is reported
 // with the command, and the daemon's log tail, instead of stalling the bench. A dockerd that
@@ -41,7 +46,7 @@
 // each new inode skips every inode freed in the last ~30 s (ext4's recently_deleted()), so each
 // file or directory a create makes costs 0.4–0.8 ms there instead of tens of µs (both engines
 // pay it; see docs/NOTES.md).
-// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--gap=<ms>] [--exec-root-on-disk] [--fresh-ext4] [--cpu-prof=<dir>] [--cmd-timeout=<s>]
+// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--versus=<checkout>] [--gap=<ms>] [--exec-root-on-disk] [--fresh-ext4] [--cpu-prof=<dir>] [--cmd-timeout=<s>]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
@@ -55,6 +60,7 @@ const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 20);
 const phases = args.includes('--phases');
 const apiOnly = args.includes('--api-only');
 const withDockerd = !args.includes('--no-dockerd') && !apiOnly;
+const versusDir = args.find((a) => a.startsWith('--versus='))?.slice('--versus='.length);
 const cpuProfDir = args.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
 const gapMs = Number(args.find((a) => a.startsWith('--gap='))?.slice('--gap='.length) ?? 0);
 const cmdTimeoutMs = 1000 * Number(args.find((a) => a.startsWith('--cmd-timeout='))?.slice('--cmd-timeout='.length) ?? 60);
@@ -76,6 +82,7 @@ const { busyboxImage, pushLayout, dockerSaveArchive } = await import(join(repo, 
 // Unique bridge/table/interface names and --iptables=false: never hako0 or the host's FORWARD chain.
 const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
 const hakodNet = testNet();
+const versusNet = testNet(); // the --versus daemon's
 const dockerdNet = testNet(); // only its bridge name and /24: dockerd's -b bridge, made by the bench
 
 const env = { ...process.env };
@@ -232,13 +239,14 @@ function execRootDir(path) {
   return path;
 }
 
-async function startHakod(work) {
+async function startHakod(work, checkout = repo, net = hakodNet) {
+  mkdirSync(work, { recursive: true });
   const sock = join(work, 'hako.sock');
   execRootDir(join(work, 'run'));
-  const cgroupParent = testCgroupName('bench-engine');
+  const cgroupParent = testCgroupName(checkout === repo ? 'bench-engine' : 'bench-engine-versus');
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const logFile = join(work, 'hakod.log');
-  const proc = spawn(process.execPath, [...nodeArgs, join(repo, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(hakodNet)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', logTo(logFile)] });
+  const proc = spawn(process.execPath, [...nodeArgs, join(checkout, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(net)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', logTo(logFile)] });
   closeLogFds();
   const log = () => readIf(logFile);
   const deadline = Date.now() + 20_000;
@@ -250,7 +258,7 @@ async function startHakod(work) {
   }
   const stop = async () => {
     if (proc.exitCode !== null) {
-      cleanupNet(hakodNet);
+      cleanupNet(net);
       return;
     }
     const exited = new Promise((r) => proc.once('exit', r));
@@ -259,7 +267,7 @@ async function startHakod(work) {
     await exited;
     clearTimeout(t);
     removeCgroupEverywhere(cgroupParent);
-    cleanupNet(hakodNet);
+    cleanupNet(net);
   };
   return { sock, proc, log, phaseLog: join(work, 'phases.log'), stop, cgroupParent, root: join(work, 'root'), execRoot: join(work, 'run') };
 }
@@ -472,6 +480,7 @@ const work = freshFs
       } }
   : tempDir('hako-bench-engine-');
 let hakod;
+let versus;
 let dockerd;
 let reg;
 let img;
@@ -503,6 +512,13 @@ try {
   const ok = (argv, e = henv) => runChecked(argv, e).stdout;
   ok([DOCKER, 'pull', '-q', `${reg.host}/bench/busybox`]);
   ok([DOCKER, 'tag', `${reg.host}/bench/busybox`, 'busybox:latest']);
+  if (versusDir) {
+    progress(`starting the versus hakod (${versusDir})`);
+    versus = await startHakod(join(work.path, 'versus'), versusDir, versusNet);
+    const venv = { ...henv, DOCKER_HOST: `unix://${versus.sock}` };
+    ok([DOCKER, 'pull', '-q', `${reg.host}/bench/busybox`], venv);
+    ok([DOCKER, 'tag', `${reg.host}/bench/busybox`, 'busybox:latest'], venv);
+  }
   await sleep(500);
   const pulledRss = rssKb(hakod.proc.pid);
 
@@ -595,7 +611,7 @@ try {
   // attach and for the wait). Both run all six steps in the same order and check the output.
   const apiClients = [
     { label: 'hako client', api: hakoApiClient(hakod.sock) },
-    { label: 'node:http', api: apiClient(hakod.sock) },
+    versus ? { label: `versus ${versusDir}`, api: hakoApiClient(versus.sock) } : { label: 'node:http', api: apiClient(hakod.sock) },
   ];
   const apiRuns = {}; // label → { times, laps, marks, autoTimes, autoLaps }
   for (const { label } of apiClients) apiRuns[label] = { times: [], laps: { create: [], attach: [], wait: [], start: [], exit: [], remove: [] }, marks: [], autoTimes: [], autoLaps: { create: [], attach: [], wait: [], start: [], 'exit+removed': [] } };
@@ -682,7 +698,7 @@ try {
         breakdown(`${kind} run --rm, by phase`, withIds, byId);
       }
     }
-    for (const { label } of apiClients) breakdown(`API sequence (${label}), by phase`, apiRuns[label].marks, byId);
+    for (const { label } of apiClients) if (!label.startsWith('versus ')) breakdown(`API sequence (${label}), by phase`, apiRuns[label].marks, byId); // (the phase trace is the first daemon's)
   }
 
   if (apiOnly) throw Object.assign(new Error('api-only'), { apiOnly: true });
@@ -753,6 +769,8 @@ async function cleanup() {
   }
   await dockerd?.stop().catch((e) => console.error(`stopping dockerd: ${e.message}`));
   await hakod?.stop().catch((e) => console.error(`stopping hakod: ${e.message}`));
+  await versus?.stop().catch((e) => console.error(`stopping the versus hakod: ${e.message}`));
+  cleanupNet(versusNet);
   cleanupNet(hakodNet);
   cleanupNet(dockerdNet);
   await reg?.stop().catch(() => undefined);

@@ -54,6 +54,8 @@ import { execProcessSpec } from './exec-process.js';
 import { attachMonitoredExec, execMonitorDir, restoreExecs, startMonitoredExec } from './exec-monitor.js';
 import { AttachSession } from './attach.js';
 import { parseDetachKeys } from './detach-keys.js';
+import { NetnsMaker, type NetnsAhead } from './netns-ahead.js';
+import type { CgroupsAhead } from '../runtime/lifecycle/cgroups-ahead.js';
 import { PhaseTrace } from './phase-trace.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import type { ImageRecord } from '../image/store/metadata.js';
@@ -205,6 +207,8 @@ export class Engine implements ContainerEngine {
   private readonly background = new Set<Promise<void>>();
   /** Parsed image configs by image ID (content-addressed, so never stale), see imageForCreate. */
   private readonly imageConfigs = new Map<string, ImageConfig>();
+  /** Each start's network namespace, made alongside its other work (./netns-ahead.ts). */
+  private readonly netnsMaker = new NetnsMaker((m) => this.log.info?.(m));
 
   constructor(opts: EngineOptions) {
     this.root = resolve(opts.root);
@@ -784,10 +788,40 @@ export class Engine implements ContainerEngine {
     await this.settled(live);
     live.cleaned = false;
     let specWritten: Promise<void> | undefined;
+    let netnsAhead: NetnsAhead | undefined;
+    let cgroupsAhead: CgroupsAhead | undefined;
+    let cgroupsLaunched = false;
     try {
+      const nm = hc.NetworkMode as string;
+      // Its own network namespace, made on the other CPU while this start works on the rest.
+      if (this.useMonitor && nm !== 'host' && !nm.startsWith('container:')) netnsAhead = this.netnsMaker.begin();
+      // And its cgroup dirs (v1: one per hierarchy), once its record is durable (nothing is made
+      // before; create's fsync is usually done by now), unless the launch came first.
+      if (this.useMonitor) {
+        const begin = () => {
+          try {
+            if (!cgroupsLaunched) cgroupsAhead = this.runtime.cgroupsAhead(id, this.cgroupsPathOf(rec));
+          } catch {
+            /* the launch makes them, and reports what is wrong */
+          }
+        };
+        if (live.durable) live.durable.then(begin, () => undefined);
+        else begin();
+      }
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
-      const rootfs = await this.mountRootfs(id);
+      // The host side /etc files (new files on the data root) are written while the thread pool
+      // mounts the rootfs; a container on another's network writes them below (its checks first).
+      const mounting = this.mountRootfs(id);
+      if (!nm.startsWith('container:')) {
+        try {
+          this.net.writeFiles(rec); // (unchanged ones are only read)
+        } catch (err) {
+          await mounting.catch(() => undefined); // the cleanup below unmounts it
+          throw err;
+        }
+      }
+      const rootfs = await mounting;
       // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a container.
       const dockerenv = join(rootfs, '.dockerenv');
       if (!lstatSafe(dockerenv)) writeFileSync(dockerenv, '', { mode: 0o755 });
@@ -800,7 +834,6 @@ export class Engine implements ContainerEngine {
         else throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
       }
       this.trace.mark(id, 'start.copyup');
-      const nm = hc.NetworkMode as string;
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
@@ -821,7 +854,7 @@ export class Engine implements ContainerEngine {
         rec.Config.Hostname = other.rec.Config.Hostname;
         rec.Config.Domainname = other.rec.Config.Domainname;
         this.net.writeFiles(rec, other.rec);
-      } else this.net.writeFiles(rec); // (unchanged ones are only read)
+      }
       // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
       const built = this.buildForStart(rec, rootfs, user, netnsPath);
@@ -876,7 +909,11 @@ export class Engine implements ContainerEngine {
       let earlyAttached: Attachment[] = [];
       if (this.useMonitor) {
         const attachAtLaunch = early.map((p) => ({ stdin: p.input !== null, stdout: p.wantsStdout, stderr: p.wantsStderr, closeStdinOnEnd: rec.Config.StdinOnce === true && rec.Config.Tty !== true }));
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, attachAtLaunch, monitorBinary: this.monitorBin, ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        const premadeNetwork = netnsAhead?.take();
+        cgroupsLaunched = true;
+        const ahead = cgroupsAhead;
+        cgroupsAhead = undefined;
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, attachAtLaunch, monitorBinary: this.monitorBin, ...(premadeNetwork === undefined ? {} : { premadeNetwork }), ...(ahead ? { cgroupsAhead: ahead } : {}), ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         earlyAttached = m.attachments;
         live.monitorDir = m.monitorDir;
         live.mountNsFd = m.mountNsFd;
@@ -908,6 +945,9 @@ export class Engine implements ContainerEngine {
       this.startHealth(live, true);
       this.trace.mark(id, 'start.done');
     } catch (err) {
+      netnsAhead?.drop();
+      cgroupsLaunched = true;
+      cgroupsAhead?.drop();
       await specWritten?.catch(() => undefined); // before the cleanup removes the bundle dir
       const msg = err instanceof Error ? err.message : String(err);
       // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).

@@ -17,6 +17,12 @@ export interface RawExitStatus {
   signal: number | null;
 }
 
+/** A network namespace being made (native/addon_netns.c), opaque. */
+export type NetnsHandle = { readonly __netns: unique symbol };
+
+/** Directories being made (native/addon_mkdirs.c), opaque. */
+export type MkdirsHandle = { readonly __mkdirs: unique symbol };
+
 /** The addon's functions. Failures throw an Error with `.errno` (positive), `.code` and `.syscall`. */
 export interface NativeAddon {
   /** Decodes the plan, clones the child (which runs it) and returns its handles (all CLOEXEC). */
@@ -44,6 +50,23 @@ export interface NativeAddon {
   /** Receives one fd (CLOEXEC) with its payload; null at EOF, fd -1 if the message had none. */
   recvFd(sock: number): { fd: number; data: string } | null;
   mkfifo(path: string, mode: number): void;
+  /**
+   * Starts making a new network namespace (lo up when asked) on a short-lived thread of its own
+   * (native/addon_netns.c); the handle is for netnsTake.
+   */
+  netnsBegin(loopbackUp: boolean): NetnsHandle;
+  /**
+   * Never waits: an O_CLOEXEC fd of the namespace if it is made, else -1 (the thread closes it
+   * when it is). Throws the errno of a failed step. A handle gives its fd once.
+   */
+  netnsTake(handle: NetnsHandle): number;
+  /**
+   * Starts a thread that makes each path with one mkdir (no parents) (native/addon_mkdirs.c).
+   * Every handle must be ended with mkdirsEnd.
+   */
+  mkdirsBegin(paths: string[], mode: number): MkdirsHandle;
+  /** Waits for the thread; the paths it made (with undo: removed again first, and those it could not). */
+  mkdirsEnd(handle: MkdirsHandle, undo: boolean): string[];
   /** umount2(target, flags) on the libuv pool (native/addon_mount.c); rejects with the errno. */
   umountAsync(target: string, flags: number): Promise<void>;
   setWinsize(fd: number, rows: number, cols: number): void;

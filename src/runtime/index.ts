@@ -10,6 +10,7 @@ import { runContainer, type RunOptions } from './lifecycle/run.js';
 import { startExec, execInContainer, type ExecOptions } from './lifecycle/exec.js';
 import { cgroupsOf } from './lifecycle/context.js';
 import { SeccompCache } from './plan/process.js';
+import { cgroupsAhead, type CgroupsAhead } from './lifecycle/cgroups-ahead.js';
 
 export class Runtime {
   readonly ctx: RuntimeContext;
@@ -23,6 +24,15 @@ export class Runtime {
   /** Creates the container; its process waits (exec fifo) until start(). */
   create(opts: Omit<LaunchOptions, 'mode'>): Promise<Launched> {
     return launch(this.ctx, { ...opts, mode: 'create' });
+  }
+
+  /**
+   * Starts making container `id`'s cgroup directories on another thread (cgroup v1 hosts), for a
+   * launch with this `cgroupsPath` to adopt (LaunchOptions.cgroupsAhead); undefined where there is
+   * nothing to gain. Whoever gets one passes it to launch or drops it.
+   */
+  cgroupsAhead(id: string, cgroupsPath: string): CgroupsAhead | undefined {
+    return cgroupsAhead(this.ctx, id, cgroupsPath);
   }
 
   /** Creates and starts in one step; the process is this process's child (exit via `process.exited`). */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -235,6 +235,13 @@ test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route,
   const none = await runOnce(['--network', 'none', ref, 'ip', '-o', 'link']);
   assert.deepEqual(none.trim().split('\n').map((l) => l.split(':')[1]!.trim()), ['lo']);
   assert.match(none, /lo: <LOOPBACK,UP/);
+  // Its own network namespace, made by the engine alongside the start (../../src/engine/netns-ahead.ts).
+  const again = await runOnce(['--network', 'none', ref, 'sh', '-c', 'readlink /proc/self/ns/net; ip -o link']);
+  const [againNs, ...againLinks] = again.trim().split('\n');
+  assert.match(againNs!, /^net:\[\d+\]$/);
+  assert.notEqual(againNs, readlinkSync('/proc/self/ns/net'));
+  assert.deepEqual(againLinks.map((l) => l.split(':')[1]!.trim()), ['lo']);
+  assert.match(againLinks[0]!, /lo: <LOOPBACK,UP/);
   // --network host: the host's interfaces, hostname and /etc/hosts
   const hostLink = uplink ?? 'lo';
   const host = await runOnce(['--network', 'host', '--add-host', 'extra:10.8.8.8', ref, 'sh', '-c', `hostname; ip -o link | grep -c ": lo:"; ip -o link show ${hostLink} | wc -l; tail -1 /etc/hosts`]);

@@ -3,7 +3,7 @@
 // its temp dirs (the mounts live in the children's mount namespaces and vanish with them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReadStream } from 'node:tty';
@@ -169,6 +169,89 @@ test('loopbackUp sets lo of a new network namespace up (and a plain new one has 
   assert.match(down.out, /^1: lo: <LOOPBACK>/);
 });
 
+test('netnsBegin/netnsTake make a new network namespace (lo up when asked) that a setns op enters', { skip }, async () => {
+  const hostNs = readlinkSync('/proc/self/ns/net');
+  const made = async (loopbackUp: boolean): Promise<number> => {
+    const h = native().netnsBegin(loopbackUp);
+    for (let i = 0; i < 500; i++) {
+      const fd = native().netnsTake(h);
+      if (fd >= 0) return fd;
+      // Not made yet: this handle is spent (its thread closes the late fd); begin another.
+      await new Promise((r) => setTimeout(r, 2 * i));
+      return made(loopbackUp);
+    }
+    throw new Error('never made');
+  };
+  const up = await made(true);
+  const down = await made(false);
+  try {
+    const upNs = readlinkSync(`/proc/self/fd/${up}`);
+    const downNs = readlinkSync(`/proc/self/fd/${down}`);
+    assert.match(upNs, /^net:\[\d+\]$/);
+    assert.notEqual(upNs, hostNs, 'not ours');
+    assert.notEqual(upNs, downNs, 'a new one each time');
+    assert.equal(readlinkSync('/proc/self/ns/net'), hostNs, 'this process stays where it was');
+    const script = 'readlink /proc/self/ns/net; ip -o link show; echo fds=$(ls /proc/self/fd | tr "\\n" " ")';
+    const enter = (fd: number) => run({ cloneFlags: 0, cgroupFd: -1, internalFds: [fd], pdeathsig: SIGKILL, ops: [{ op: 'syncWait' }, { op: 'setns', fd: 0, nstype: CLONE.NEWNET }, { op: 'closeFrom', from: 3 }, exec('sh', ['sh', '-c', script])] });
+    const a = await enter(up);
+    assert.deepEqual(a.status, { code: 0, signal: null }, a.out);
+    const [nsA, ...linksA] = a.out.trim().split('\n');
+    assert.equal(nsA, upNs);
+    assert.equal(linksA.length, 2, `only lo: ${a.out}`);
+    assert.match(linksA[0]!, /^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+    assert.match(linksA[1]!, /^fds=0 1 2 3\s*$/, 'no namespace fd reaches the program (3 is ls\'s own)');
+    const b = await enter(down);
+    assert.deepEqual(b.status, { code: 0, signal: null }, b.out);
+    assert.equal(b.out.split('\n')[0], downNs);
+    assert.match(b.out.split('\n')[1]!, /^1: lo: <LOOPBACK>/);
+  } finally {
+    closeSync(up);
+    closeSync(down);
+  }
+  // A handle gives its fd once; one taken before it is made, or never taken, leaves no fd behind.
+  const netnsFds = () => readdirSync('/proc/self/fd').filter((n) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${n}`).startsWith('net:[');
+    } catch {
+      return false; // the readdir's own fd, closed meanwhile
+    }
+  }).length;
+  const fdsBefore = netnsFds();
+  const h = native().netnsBegin(true);
+  await new Promise((r) => setTimeout(r, 50));
+  const fd = native().netnsTake(h);
+  assert.ok(fd >= 0);
+  assert.equal(native().netnsTake(h), -1, 'taken once');
+  closeSync(fd);
+  const late = native().netnsTake(native().netnsBegin(true)); // at once: most likely not made yet
+  if (late >= 0) closeSync(late);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(netnsFds(), fdsBefore, 'late namespaces are closed by their thread');
+  assert.throws(() => native().netnsBegin('yes' as never), /netnsBegin/);
+  assert.throws(() => native().netnsTake({} as never), /netnsTake/);
+});
+
+test('mkdirsBegin/mkdirsEnd: one mkdir per path on a thread; the made ones are returned, or removed with undo', { skip }, () => {
+  const dir = tempDir('mkdirs');
+  try {
+    mkdirSync(join(dir.path, 'there'));
+    const paths = [join(dir.path, 'a'), join(dir.path, 'there'), join(dir.path, 'no', 'parent'), join(dir.path, 'b')];
+    const h = native().mkdirsBegin(paths, 0o750);
+    assert.deepEqual(native().mkdirsEnd(h, false), [paths[0], paths[3]], 'not an existing one, nor one without its parent');
+    assert.equal(statSync(paths[0]!).mode & 0o777, 0o750 & ~process.umask());
+    assert.deepEqual(native().mkdirsEnd(h, false), [], 'ended once');
+    const c = [join(dir.path, 'c'), join(dir.path, 'c', 'd')];
+    const undo = native().mkdirsBegin(c, 0o755);
+    assert.deepEqual(native().mkdirsEnd(undo, true), []);
+    assert.equal(existsSync(c[0]!), false, 'removed again, last first');
+    assert.ok(existsSync(paths[0]!) && existsSync(join(dir.path, 'there')));
+    assert.throws(() => native().mkdirsBegin([], 0o755), /mkdirsBegin/);
+    assert.throws(() => native().mkdirsEnd({} as never, false), /mkdirsEnd/);
+  } finally {
+    dir.cleanup();
+  }
+});
+
 test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only lo', { skip }, async () => {
   const fx = busybox();
   try {
@@ -186,7 +269,7 @@ test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only 
     assert.match(out, /^pid=1$/m);
     assert.match(out, /^host=hako-test$/m);
     // 0 1 2 and the directory ls itself is reading: nothing of Node's leaked in.
-    assert.match(out, /^fds=0 1 2 3 $/m);
+    assert.match(out, /^fds=0 1 2 3\s*$/m);
     assert.match(out, new RegExp(`^CapEff:\\s+${REDUCED_CAPS.toString(16).padStart(16, '0')}$`, 'm'));
     assert.match(out, /^NoNewPrivs:\s+1$/m);
     assert.match(out, /^Seccomp:\s+2$/m);

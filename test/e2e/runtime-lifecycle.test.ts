@@ -10,6 +10,8 @@ import { harness, type Harness } from '../helpers/runtime.js';
 import { HakoError } from '../../src/common/errors.js';
 import { detectCgroupLayout } from '../../src/runtime/plan/index.js';
 import type { Spec } from '../../src/runtime/spec/types.js';
+import { detectCgroupMode } from '../../src/runtime/cgroups/index.js';
+import type { CgroupsAhead } from '../../src/runtime/lifecycle/cgroups-ahead.js';
 
 const skip = !isRoot ? 'needs root' : !existsSync(BUSYBOX) ? 'needs busybox-static (apt-get install busybox-static)' : false;
 
@@ -527,5 +529,69 @@ describe('runtime: hooks and failures', { skip }, () => {
     await h.runtime.delete('dup');
     await first.process.exited;
     io.close();
+  });
+});
+
+describe('runtime: cgroup dirs made ahead (cgroup v1 hosts)', { skip: skip || (detectCgroupMode() === 'v2' ? 'a cgroup v2 host has one dir: nothing is made ahead' : false) }, () => {
+  let h: Harness;
+  before(() => {
+    h = harness('ahead');
+  });
+  after(async () => {
+    await h.cleanup();
+  });
+  const dirsOf = (ahead: CgroupsAhead) => Object.values(ahead.manager.paths);
+
+  test('a launch adopts them: the container is in them, delete removes them', async () => {
+    let cgPath = '';
+    const { path } = h.bundle('adopt', (s) => {
+      cgPath = s.linux!.cgroupsPath!;
+    }, ['/bin/sh', '-c', 'cat /proc/self/cgroup; sleep 30']);
+    const ahead = h.runtime.cgroupsAhead('adopt', cgPath);
+    assert.ok(ahead, 'made ahead on a v1 host');
+    const dirs = dirsOf(ahead);
+    assert.ok(dirs.length >= 2, dirs.join(' '));
+    const io = h.stdio('adopt');
+    const launched = await h.runtime.launch({ id: 'adopt', bundle: path, stdio: io.fds, cgroupsAhead: ahead });
+    try {
+      assert.deepEqual(launched.cgroups.paths, ahead.manager.paths);
+      for (const d of dirs) assert.ok(readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').includes(String(launched.record.pid)), `in ${d}`);
+      assert.deepEqual(ahead.adopt(), [], 'adopted once');
+    } finally {
+      await h.runtime.delete('adopt', { force: true });
+      await launched.process.exited;
+      io.close();
+    }
+    for (const d of dirs) assert.equal(existsSync(d), false, `${d} removed`);
+  });
+
+  test('dropped, or a launch that fails or has another cgroupsPath: nothing is left', async () => {
+    const drop = h.runtime.cgroupsAhead('drop', h.cgroupName('drop'))!;
+    const dropDirs = dirsOf(drop);
+    drop.drop();
+    drop.drop();
+    for (const d of dropDirs) assert.equal(existsSync(d), false, `${d} removed`);
+
+    let cgPath = '';
+    const { path } = h.bundle('aheadfail', (s) => {
+      cgPath = s.linux!.cgroupsPath!;
+    }, ['/bin/nope']);
+    const failing = h.runtime.cgroupsAhead('aheadfail', cgPath)!;
+    const failDirs = dirsOf(failing);
+    const io = h.stdio('aheadfail');
+    await assert.rejects(h.runtime.launch({ id: 'aheadfail', bundle: path, stdio: io.fds, cgroupsAhead: failing }), /exec \/bin\/nope/);
+    io.close();
+    for (const d of failDirs) assert.equal(existsSync(d), false, `${d} removed after the failed launch`);
+    assert.deepEqual(h.runtime.list(), []);
+
+    const other = h.runtime.cgroupsAhead('other', h.cgroupName('other-path'))!;
+    const otherDirs = dirsOf(other);
+    const r = h.bundle('other', undefined, ['/bin/true']);
+    const io2 = h.stdio('other');
+    const launched = await h.runtime.launch({ id: 'other', bundle: r.path, stdio: io2.fds, cgroupsAhead: other });
+    await launched.process.exited;
+    await h.runtime.delete('other', { force: true });
+    io2.close();
+    for (const d of otherDirs) assert.equal(existsSync(d), false, `${d} (another cgroupsPath) dropped`);
   });
 });

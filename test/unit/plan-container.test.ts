@@ -689,3 +689,47 @@ test('loopbackUp: after pivot and sysctls, before the capability drop; needs a n
   });
   throwsMsg(() => plan(joined, { joinNamespaces: [{ type: 'network', fd: 0 }], loopbackUp: true }), /loopback up needs a new network namespace/);
 });
+
+test('premadeNetwork: entered with setns instead of CLONE_NEWNET; its lo up replaces the loopbackUp op', () => {
+  const p = plan(spec(), { loopbackUp: true, premadeNetwork: { fd: 3, loopbackUp: true } });
+  assert.equal(p.cloneFlags & CLONE.NEWNET, 0, 'no new network namespace at clone');
+  assert.notEqual(p.cloneFlags & CLONE.NEWNS, 0, 'the other namespaces are still new');
+  assert.equal(p.premadeNetworkUsed, true);
+  const o = p.ops;
+  const join = o.findIndex((x) => x.op === 'setns' && x.nstype === CLONE.NEWNET);
+  assert.deepEqual(o[join], { op: 'setns', fd: 3, nstype: CLONE.NEWNET });
+  assert.ok(join < names(o).indexOf('mount'), 'before any mount (sysfs shows the mounter\'s netns)');
+  assert.ok(!names(o).includes('loopbackUp'), 'lo is up already');
+  // lo not up in it: the loopbackUp op stays.
+  const down = plan(spec(), { loopbackUp: true, premadeNetwork: { fd: 3, loopbackUp: false } });
+  assert.equal(names(down.ops).filter((n) => n === 'loopbackUp').length, 1);
+  assert.equal(down.cloneFlags & CLONE.NEWNET, 0);
+  // Without it: unchanged.
+  const plain = plan(spec(), { loopbackUp: true });
+  assert.notEqual(plain.cloneFlags & CLONE.NEWNET, 0);
+  assert.equal(plain.premadeNetworkUsed, undefined);
+});
+
+test('premadeNetwork: unused where the new network namespace must be owned by a user ns, or none is asked for', () => {
+  const withUser = spec((s) => {
+    s.linux.namespaces.push({ type: 'user' });
+    s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  });
+  const u = plan(withUser, { premadeNetwork: { fd: 3, loopbackUp: true } });
+  assert.notEqual(u.cloneFlags & CLONE.NEWNET, 0, 'made at clone, in the new user ns');
+  assert.equal(u.premadeNetworkUsed, undefined);
+  assert.ok(!u.ops.some((x) => x.op === 'setns'));
+  const hostNet = spec((s) => {
+    s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
+  });
+  const h = plan(hostNet, { premadeNetwork: { fd: 3, loopbackUp: true } });
+  assert.equal(h.premadeNetworkUsed, undefined);
+  assert.ok(!h.ops.some((x) => x.op === 'setns'), 'the host network stays');
+  const joined = spec((s) => {
+    s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === 'network' ? { type: 'network', path: '/proc/1/ns/net' } : n));
+  });
+  const j = plan(joined, { joinNamespaces: [{ type: 'network', fd: 0 }], premadeNetwork: { fd: 3, loopbackUp: true } });
+  assert.equal(j.premadeNetworkUsed, undefined);
+  assert.deepEqual(j.ops.filter((x) => x.op === 'setns'), [{ op: 'setns', fd: 0, nstype: CLONE.NEWNET }], 'the spec\'s path is joined');
+});

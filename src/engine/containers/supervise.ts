@@ -259,6 +259,7 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
 // the container (and its output and exit status) survives an engine restart.
 
 import { existsSync as monitorBinaryExists, mkdirSync, rmSync } from 'node:fs';
+import type { CgroupsAhead } from '../../runtime/lifecycle/cgroups-ahead.js';
 import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, readExit, monitorAlive, readMonitorInfo, type AttachRequest } from '../monitor/index.js';
 import type { Attachment } from '../api-types.js';
 
@@ -283,21 +284,26 @@ export interface MonitoredStart {
 /** Clients handed to a monitor at its launch (hako-monitor --client-fd takes at most 8). */
 export const MAX_ATTACH_AT_LAUNCH = 8;
 
+type MonitoredLaunchOptions = SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; attachAtLaunch?: AttachRequest[]; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number; cgroupsAhead?: CgroupsAhead };
+
 /**
  * `attachAtLaunch`: attachments made before the launch, over socketpairs whose other ends the
  * monitor gets as clients (--client-fd) with their HELLO already queued: held output (holdOutput)
  * flows as soon as the monitor runs, and a container that exits at once is reported without a
  * round of connect + HELLO after the launch. On failure they are closed.
+ * premadeNetwork: a network namespace made ahead, lo up (../netns-ahead.ts); cgroupsAhead: its
+ * cgroup dirs being made (runtime cgroupsAhead). Ours to close or drop until launch takes them.
  */
-export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; attachAtLaunch?: AttachRequest[]; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string }): Promise<MonitoredStart> {
-  rmSync(opts.monitorDir, { recursive: true, force: true });
-  mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
-  opts.mark?.('start.monitor-dir');
+export async function superviseWithMonitor(opts: MonitoredLaunchOptions): Promise<MonitoredStart> {
+  let launchCalled = false;
   const early = (opts.attachAtLaunch ?? []).slice(0, MAX_ATTACH_AT_LAUNCH);
   const theirs: number[] = [];
   const adopted: Array<{ client: MonitorClient; attachment: Attachment }> = [];
   let launched: Awaited<ReturnType<SuperviseOptions['runtime']['launch']>>;
   try {
+    rmSync(opts.monitorDir, { recursive: true, force: true });
+    mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
+    opts.mark?.('start.monitor-dir');
     for (const req of early) {
       const [ours, monitorEnd] = native().socketPair();
       theirs.push(monitorEnd);
@@ -308,9 +314,14 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
         throw err;
       }
     }
+    launchCalled = true;
     launched = await launchMonitored(opts, theirs);
   } catch (err) {
     for (const a of adopted) a.client.close();
+    if (!launchCalled) {
+      safeClose(opts.premadeNetwork);
+      opts.cgroupsAhead?.drop();
+    }
     throw err;
   } finally {
     for (const fd of theirs) native().close(fd);
@@ -318,13 +329,15 @@ export async function superviseWithMonitor(opts: SuperviseOptions & { monitorDir
   return afterMonitoredLaunch(opts, launched, adopted);
 }
 
-function launchMonitored(opts: SuperviseOptions & { monitorDir: string; holdOutput?: number; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string }, clientFds: number[]) {
+function launchMonitored(opts: MonitoredLaunchOptions, clientFds: number[]) {
   return opts.runtime.launch({
     id: opts.id,
     bundle: opts.bundle,
     stdio: [0, 1, 2],
     ...(opts.prestart ? { prestart: opts.prestart } : {}),
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
+    ...(opts.premadeNetwork === undefined ? {} : { premadeNetwork: { fd: opts.premadeNetwork, loopbackUp: true } }),
+    ...(opts.cgroupsAhead ? { cgroupsAhead: opts.cgroupsAhead } : {}),
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.spec ? { spec: opts.spec } : {}),
     holdMountNamespace: true,

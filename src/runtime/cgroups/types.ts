@@ -149,8 +149,13 @@ export interface CgroupManager {
   readonly version: 1 | 2;
   /** Human summary: controller → directory (v1), or { unified: dir } (v2). */
   readonly paths: Record<string, string>;
-  /** mkdir -p in every hierarchy; idempotent. On failure removes what it made. */
-  create(): void;
+  /**
+   * mkdir -p in every hierarchy; idempotent. On failure removes what it made. `madeAhead`:
+   * directories someone made for it (dirsAhead), counted as its own (removed with what it made).
+   */
+  create(madeAhead?: string[]): void;
+  /** Directories worth making ahead on another thread (v1: every leaf but cpuset ones; v2: none). */
+  dirsAhead?(): string[];
   /** Writes limits. An invalid value throws a HakoError naming the file and the value. */
   apply(resources: CgroupResources): void;
   /** Like runc update: only what is given changes. */

@@ -137,10 +137,18 @@ export class CgroupV1Manager implements CgroupManager {
     return dirs;
   }
 
-  create(): void {
+  dirsAhead(): string[] {
+    return [...this.hierarchies.filter((h) => !h.controllers.includes('cpuset')).map((h) => h.dir), ...(this.unifiedDir === undefined ? [] : [this.unifiedDir])];
+  }
+
+  create(madeAhead: string[] = []): void {
     const before = this.made.length;
+    // Theirs first: removed last, after anything made here beneath or beside them.
+    this.made.push(...madeAhead);
+    const ahead = new Set(madeAhead);
     try {
       for (const h of this.hierarchies) {
+        if (ahead.has(h.dir)) continue; // made (it is not a cpuset one: dirsAhead)
         const made: string[] = [];
         mkdirTracked(h.dir, made);
         this.made.push(...made);
@@ -149,7 +157,7 @@ export class CgroupV1Manager implements CgroupManager {
         // first, unless the hierarchy has cgroup.clone_children (then the kernel did it).
         if (h.controllers.includes('cpuset')) for (const d of made) this.inheritCpuset(d);
       }
-      if (this.unifiedDir !== undefined) {
+      if (this.unifiedDir !== undefined && !ahead.has(this.unifiedDir)) {
         const made: string[] = [];
         mkdirTracked(this.unifiedDir, made);
         this.made.push(...made);

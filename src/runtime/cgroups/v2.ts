@@ -143,8 +143,9 @@ export class CgroupV2Manager implements CgroupManager {
     this.paths = { unified: opts.dir };
   }
 
-  create(): void {
+  create(madeAhead: string[] = []): void {
     const before = this.made.length;
+    this.made.push(...madeAhead);
     try {
       mkdirTracked(this.dir, this.made);
     } catch (err) {

@@ -23,6 +23,7 @@ import type { RuntimeContext } from './context.js';
 import { deviceCgroupRules } from './device-rules.js';
 import { awaitFork, killContainerPidfd, supervisedPlan, type SupervisorOptions } from './supervised.js';
 import { detachHostMount, topMountId } from './host-mounts.js';
+import type { CgroupsAhead } from './cgroups-ahead.js';
 import { isoTime } from '../../common/time.js';
 
 /** Checkpoint values the child reports with `notify` ops (shared with the planner). */
@@ -63,6 +64,18 @@ export interface LaunchOptions {
   prestart?: (pid: number) => Promise<void>;
   /** Set `lo` of the container's new network namespace up in the child (before its program runs). */
   loopbackUp?: boolean;
+  /**
+   * A fresh network namespace made ahead (an fd of it; `loopbackUp`: its lo is up already), for
+   * a spec that asks for a new one owned by the host's user ns: the container enters it instead
+   * of creating one on its way to exec (see PlanRequest.premadeNetwork). launch owns the fd: it
+   * is closed when launch returns or throws, used or not.
+   */
+  premadeNetwork?: { fd: number; loopbackUp: boolean };
+  /**
+   * The container's cgroup directories being made ahead (./cgroups-ahead.ts, for the spec's
+   * cgroupsPath): adopted (or dropped, for another cgroupsPath) by launch, which ends it either way.
+   */
+  cgroupsAhead?: CgroupsAhead;
   /**
    * Profiling: called with the name of each step as it completes (the engine's phase trace);
    * `atMs` when the step completed earlier (ms, CLOCK_MONOTONIC): the executor child's ops,
@@ -106,10 +119,20 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   let monitorFds: number[] = [];
   let proc: SpawnedProcess | undefined;
   let mountNsFd: number | undefined;
-  const procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
-  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-  mark('launch.proc-read');
-  store.reserve(id);
+  if (opts.premadeNetwork) fdsToClose.push(opts.premadeNetwork.fd);
+  let procSelfCgroup: string;
+  let mountinfo: string;
+  const ahead = opts.cgroupsAhead;
+  try {
+    procSelfCgroup = ahead?.procSelfCgroup ?? readFileSync('/proc/self/cgroup', 'utf8');
+    mountinfo = ahead?.mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
+    mark('launch.proc-read');
+    store.reserve(id);
+  } catch (err) {
+    for (const fd of fdsToClose) safeClose(fd);
+    ahead?.drop();
+    throw err;
+  }
   undo.push(() => store.remove(id));
   mark('launch.reserved');
   try {
@@ -133,9 +156,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       config: spec,
     };
 
-    // cgroups: made and limited before the process exists, so it never runs unlimited.
-    const cgroups = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
-    cgroups.create();
+    // cgroups: made before the process exists, limited right after the spawn (below), while it
+    // waits for its release: none of its ops runs, and its program never runs, unlimited.
+    const useAhead = ahead !== undefined && ahead.cgroupsPath === spec.linux?.cgroupsPath;
+    if (ahead && !useAhead) ahead.drop();
+    const cgroups = useAhead ? ahead.manager : cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
+    cgroups.create(useAhead ? ahead.adopt() : []);
     undo.push(() => cgroups.destroy());
     mark('launch.cgroups-made');
     // No move of the process by us, whose lock waits for an RCU grace period (5–16 ms after an
@@ -146,8 +172,6 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const intoCgroup = cgroups.version === 2;
     const selfJoin = intoCgroup ? undefined : cgroups.openSelfJoin();
     if (selfJoin) fdsToClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
-    cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
-    mark('launch.cgroups-applied');
     record.cgroupPaths = { ...cgroups.paths };
     store.save(record);
     mark('launch.cgroups');
@@ -218,6 +242,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       ...(selfJoin ? { cgroupSelfJoin: selfJoin.tasks.map((t) => ({ fd: internal(t.fd), path: t.path })) } : {}),
       ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
       ...(opts.loopbackUp ? { loopbackUp: true } : {}),
+      ...(opts.premadeNetwork ? { premadeNetwork: { fd: internal(opts.premadeNetwork.fd), loopbackUp: opts.premadeNetwork.loopbackUp } } : {}),
     });
     for (const w of planned.warnings) ctx.log.warn(w);
     for (const n of planned.notices ?? []) ctx.log.debug(n);
@@ -299,6 +324,12 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       spawned.abort();
       await spawned.exited.catch(() => undefined);
     });
+    // The limits, while the spawned process forks the container and execs its monitor (on the
+    // other CPU): it is blocked at its first syncWait until the release below. runc, too, sets
+    // them once its init is in the cgroup, before that execs. (On v2 the fork may already be in
+    // the cgroup: blocked, it uses next to nothing; the device rules precede its mknod ops.)
+    cgroups.apply({ ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) } as never);
+    mark('launch.cgroups-applied');
     // Supervised: the container is the monitor's child; its pid comes with the fork record.
     let containerPid = spawned.pid;
     const containerPidfds: number[] = [];
@@ -390,6 +421,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     mark('launch.done');
     return { record, process: spawned, cgroups, ...(ptyMaster === undefined ? {} : { ptyMaster }), ...(monitor ? { monitor } : {}), ...(heldMountNs === undefined ? {} : { mountNsFd: heldMountNs }) };
   } catch (err) {
+    ahead?.drop(); // (not adopted yet; adopted ones are the cgroup manager's to remove)
     if (mountNsFd !== undefined) safeClose(mountNsFd);
     for (const fd of fdsToClose) safeClose(fd);
     for (const close of closers) close();

@@ -155,10 +155,16 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   const createLate = joinUser || userByUnshare;
   const needClone = created.has('time') || joins.has('pid') || (created.has('pid') && createLate);
 
+  // A network namespace made ahead by the caller stands in for a new one owned by the host's
+  // user ns (made late or in a user ns, the new one must be owned by that user ns: not usable).
+  const premadeNet = req.premadeNetwork !== undefined && created.has('network') && !inUserNs && !createLate ? req.premadeNetwork : undefined;
+  if (premadeNet) joins.set('network', premadeNet.fd);
+
   let cloneFlags = 0;
   let lateFlags = 0;
   for (const t of created) {
     if (t === 'cgroup' || t === 'user') continue;
+    if (t === 'network' && premadeNet) continue;
     const flag = NS_FLAGS[t];
     const late = createLate || t === 'time' || (t === 'pid' && needClone);
     if (late) lateFlags |= flag;
@@ -266,7 +272,7 @@ export function planContainer(req: PlanRequest): PlannedContainer {
   ops.push(...sysctlOps(spec.linux?.sysctl, all));
   if (req.loopbackUp) {
     if (!created.has('network')) throw invalid('loopback up needs a new network namespace', 'add {"type": "network"} without a path to linux.namespaces');
-    ops.push({ op: 'loopbackUp' });
+    if (!premadeNet?.loopbackUp) ops.push({ op: 'loopbackUp' });
   }
   if (proc.oomScoreAdj !== undefined) ops.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', data: String(proc.oomScoreAdj) });
   for (const p of spec.linux?.readonlyPaths ?? []) {
@@ -289,7 +295,7 @@ export function planContainer(req: PlanRequest): PlannedContainer {
       where: 'process',
     }),
   );
-  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, warnings, notices };
+  const planned: PlannedContainer = { cloneFlags, ops, uidMappings, gidMappings, needsSetgroupsDeny, pidFromClone: needClone, warnings, notices, ...(premadeNet ? { premadeNetworkUsed: true } : {}) };
   if (userByUnshare) planned.idMapsAtNotify = NOTIFY.USERNS;
   if (hostMountNs) planned.hostRootfsMount = rootfs;
   return planned;

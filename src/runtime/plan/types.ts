@@ -76,6 +76,13 @@ export interface PlanRequest {
   /** Set `lo` of the container's new network namespace up (an engine's `--network none`). */
   loopbackUp?: boolean;
   /**
+   * A fresh network namespace the caller made ahead (owned by the host's user ns, nothing in it
+   * but lo; `loopbackUp`: lo already up), by internal fd index. Entered with setns instead of
+   * CLONE_NEWNET when the spec asks for a new network namespace owned by the host's user ns (no
+   * new or joined user ns); otherwise unused (PlannedContainer.premadeNetworkUsed).
+   */
+  premadeNetwork?: { fd: number; loopbackUp: boolean };
+  /**
    * The kernel has /proc/kcore (CONFIG_PROC_KCORE; default: it exists on this host): only then is
    * /dev/core linked to it, as runc does (a dangling link otherwise).
    */
@@ -108,6 +115,8 @@ export interface PlannedContainer {
    * self-bind of this rootfs path, which stays until delete detaches it.
    */
   hostRootfsMount?: string;
+  /** The request's premadeNetwork is entered (a setns op) instead of a new network namespace. */
+  premadeNetworkUsed?: boolean;
   warnings: string[];
   /** Debug-level findings, for a debug log only (never for the container's stderr). */
   notices?: string[];
