@@ -132,6 +132,7 @@ export class ImageService {
       client: (d) => this.client(d),
       unpacker: opts.unpacker,
       unpacking: new Map(),
+      inUse: new Map(),
       early: new Map(),
       log: opts.log,
     };
@@ -611,8 +612,10 @@ export class ImageService {
         for (const c of rec.chainIds) usedChains.add(c);
       }
       let blobBytes = 0;
+      // A pull in flight has its blobs in the store before its record names them.
+      const pulling = this.ctx.inUse;
       for (const d of await this.content.list()) {
-        if (needed.has(d)) continue;
+        if (needed.has(d) || pulling?.has(d)) continue;
         blobBytes += this.content.size(d) ?? 0;
         await this.content.delete(d);
       }

@@ -144,6 +144,12 @@ export interface PullContext {
    * so that concurrent pulls of one image send one; without it, each pull keeps its own.
    */
   early?: Map<Digest, Promise<{ body: Readable; start: number }>> | undefined;
+  /**
+   * Blobs pulls in flight use (counts), from the manifest's resolution to the pull's end: a
+   * blob enters the store (or is found there) before the record naming it is written, so the
+   * store's garbage collection (rmi, prune) must leave these alone meanwhile.
+   */
+  inUse?: Map<Digest, number> | undefined;
   log?: ((line: string) => void) | undefined;
 }
 
@@ -372,17 +378,34 @@ async function ensureLayer(ctx: PullContext, fetcher: BlobFetcher, layer: Descri
 export async function pull(ctx: PullContext, refString: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(refString);
   const shown = formatReference(ref);
+  const held: Digest[] = [];
   try {
-    return await pullRef(ctx, ref, opts);
+    return await pullRef(ctx, ref, opts, held);
   } catch (err) {
     if (err instanceof HakoError) {
       throw new HakoError({ step: `pull ${shown}: ${err.message}`, kind: err.kind, errno: undefined, cause: err });
     }
     throw new HakoError({ step: `pull ${shown}: ${(err as Error)?.message ?? String(err)}`, kind: 'internal', cause: err });
+  } finally {
+    for (const d of held) {
+      const n = (ctx.inUse?.get(d) ?? 1) - 1;
+      if (n > 0) ctx.inUse?.set(d, n);
+      else ctx.inUse?.delete(d);
+    }
   }
 }
 
-async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Promise<PullResult> {
+/** Marks `digests` in use by this pull (PullContext.inUse) until it ends; `held` lists them. */
+function holdBlobs(ctx: PullContext, held: Digest[], digests: Array<Digest | undefined>): void {
+  if (!ctx.inUse) return;
+  for (const d of digests) {
+    if (d === undefined) continue;
+    ctx.inUse.set(d, (ctx.inUse.get(d) ?? 0) + 1);
+    held.push(d);
+  }
+}
+
+async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held: Digest[]): Promise<PullResult> {
   const signal = opts.signal;
   pullMark('pull.start');
   const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? (await import('./platform.js')).parsePlatform(opts.platform) : normalizePlatform(opts.platform);
@@ -417,6 +440,7 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions): Pro
   } else {
     manifest = topParsed;
   }
+  holdBlobs(ctx, held, [indexDigest, manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
 
   // Config: small, verified in memory. Asked for first, on the connection the manifest came by.
   const configP = ctx.content.has(manifest.config.digest)

@@ -14,7 +14,7 @@ import { PULL_TRACE_CHANNEL } from '../../src/image/pull-trace.js';
 import type { Descriptor } from '../../src/image/manifest.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { busyboxImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
 
 const skip = hasRegistry ? false : 'docker-registry is not installed';
 let reg: TestRegistry;
@@ -128,6 +128,50 @@ test('pull: a reference table changed after the early write is read again under 
     staged.stop();
     held.release();
     svc.close();
+    t.cleanup();
+  }
+});
+
+test('pull: an rmi that collects garbage while a pull is in flight leaves the pull’s blobs alone (they are in the store before its record)', { skip }, async () => {
+  const t = tempDir('hako-root-');
+  const held = heldUnpacker(join(t.path, 'layers'));
+  const svc = new ImageService({ root: t.path, unpacker: held.unpacker, dockerConfigPath: join(t.path, 'cfg.json') });
+  const other = randomImage(4096);
+  const staged = mark('pull.meta-staged');
+  try {
+    await pushLayout(other, reg.host, 'test/other');
+    held.release(); // the first pull is not held
+    const first = await svc.pull(`${reg.host}/test/other`);
+    svc.close();
+    // A second service on the same root with a held unpacker (the gate above is open now).
+    const held2 = heldUnpacker(join(t.path, 'layers'));
+    const svc2 = new ImageService({ root: t.path, unpacker: held2.unpacker, dockerConfigPath: join(t.path, 'cfg.json') });
+    try {
+      const pulling = svc2.pull(`${reg.host}/test/busybox`);
+      pulling.catch(() => undefined);
+      await staged.seen;
+      const m = img.manifests[0]!;
+      for (let i = 0; i < 200 && !svc2.content.has(m.config.digest); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(svc2.content.has(m.config.digest), 'the config is in the store before the unpack ends');
+      // Deleting the other image collects every blob no record names: not the pull's.
+      const removed = await svc2.remove(first.id, { force: true });
+      assert.ok(removed.items.some((i) => 'Deleted' in i && i.Deleted === first.id));
+      assert.ok(!svc2.content.has(other.manifests[0]!.config.digest), 'the removed image’s blobs go');
+      assert.ok(svc2.content.has(m.config.digest), 'the pulled config is kept');
+      assert.ok(svc2.content.has(m.layers[0]!.digest), 'the pulled layer is kept');
+      held2.release();
+      const res = await pulling;
+      assert.equal((await svc2.verify()).ok, true);
+      assert.equal((await svc2.resolve(`${reg.host}/test/busybox:latest`)).id, res.id);
+    } finally {
+      held2.release();
+      svc2.close();
+    }
+  } finally {
+    staged.stop();
+    held.release();
+    svc.close();
+    other.cleanup();
     t.cleanup();
   }
 });
