@@ -30,6 +30,22 @@
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
 
+int hk_start_thread(pthread_t *out, int detached, void *(*fn)(void *), void *arg) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  if (detached) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t t;
+  int r = pthread_create(&t, &attr, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (r == 0 && out) *out = t;
+  return r;
+}
+
 napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err) {
   const char *code = strerrorname_np(err);
   char msg[256];

@@ -6,6 +6,7 @@
 #define HAKO_ADDON_HOOKS_H
 
 #include <node_api.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,10 @@ napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err);
 int hk_args(napi_env env, napi_callback_info info, size_t want, size_t need, napi_value *argv, size_t *got);
 int hk_int32(napi_env env, napi_value v, int32_t *out);
 int hk_uint32(napi_env env, napi_value v, uint32_t *out);
+
+// Starts fn(arg) on a thread of its own with a 64 KiB stack and every signal blocked (no signal
+// handler of Node's ever runs on it); detached, or joinable into *out. Returns 0 or an errno.
+int hk_start_thread(pthread_t *out, int detached, void *(*fn)(void *), void *arg);
 
 static inline int hk_register_hooked(napi_env env, napi_value exports) {
   for (const struct hk_napi_fn *p = __start_hk_napi_fns; p && p < __stop_hk_napi_fns; p++) {

@@ -102,16 +102,7 @@ static napi_value js_mkdirs_begin(napi_env env, napi_callback_info info) {
     }
     napi_get_value_string_utf8(env, v, j->paths[k], len + 1, &len);
   }
-  // No signal handler of Node's ever runs on it: it starts with every signal blocked.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  int r = pthread_create(&j->thread, &attr, mkdirs_thread, j);
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  int r = hk_start_thread(&j->thread, 0, mkdirs_thread, j);
   if (r != 0) {
     job_free(j);
     free(slot);

@@ -122,18 +122,7 @@ static napi_value js_netns_begin(napi_env env, napi_callback_info info) {
   j->fd = -1;
   j->state = NS_RUNNING;
   *slot = j;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  // No signal handler of Node's ever runs on it: it starts with every signal blocked.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t t;
-  int r = pthread_create(&t, &attr, netns_thread, j);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  int r = hk_start_thread(NULL, 1, netns_thread, j);
   if (r != 0) {
     free(j);
     free(slot);
