@@ -260,6 +260,7 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
 
 import { existsSync as monitorBinaryExists, mkdirSync, rmSync } from 'node:fs';
 import type { CgroupsAhead } from '../../runtime/lifecycle/cgroups-ahead.js';
+import { MAX_HANDED_CLIENTS } from '../../runtime/lifecycle/supervised.js';
 import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, readExit, monitorAlive, readMonitorInfo, type AttachRequest } from '../monitor/index.js';
 import type { Attachment } from '../api-types.js';
 
@@ -281,8 +282,8 @@ export interface MonitoredStart {
   attachments: Attachment[];
 }
 
-/** Clients handed to a monitor at its launch (hako-monitor --client-fd takes at most 8). */
-export const MAX_ATTACH_AT_LAUNCH = 8;
+/** Clients handed to a monitor at its launch (hako-monitor --client-fd takes at most this many). */
+export const MAX_ATTACH_AT_LAUNCH = MAX_HANDED_CLIENTS;
 
 type MonitoredLaunchOptions = SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; attachAtLaunch?: AttachRequest[]; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number; cgroupsAhead?: CgroupsAhead };
 

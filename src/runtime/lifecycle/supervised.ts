@@ -45,6 +45,9 @@ export interface SupervisorOptions {
 /** The fds the monitor is given (fixed numbers in its process). */
 export const MONITOR_FD = { pidfd: 3, stdout: 4, stderr: 5, stdin: 6, ptySocket: 4, firstClient: 7 } as const;
 
+/** Clients hako-monitor takes already connected (`--client-fd`; MAX_HANDED in native/monitor.c). */
+export const MAX_HANDED_CLIENTS = 8;
+
 export interface SupervisedPlanInput {
   supervisor: SupervisorOptions;
   /** The container's clone flags (CLONE_NEW*): they go on the fork, the monitor stays on the host. */
@@ -111,7 +114,7 @@ export function supervisedPlan(input: SupervisedPlanInput): SupervisedPlan {
         { op: 'dup2', fd: internal(err[1]), target: 2 },
       );
     }
-    if ((supervisor.clientFds?.length ?? 0) > 8) throw new HakoError({ step: 'plan a supervised container', hint: 'at most 8 clients can be handed to the monitor', kind: 'internal' });
+    if ((supervisor.clientFds?.length ?? 0) > MAX_HANDED_CLIENTS) throw new HakoError({ step: 'plan a supervised container', hint: `at most ${MAX_HANDED_CLIENTS} clients can be handed to the monitor`, kind: 'internal' });
     (supervisor.clientFds ?? []).forEach((source, k) => {
       fds.push({ source, target: MONITOR_FD.firstClient + k });
       fdArgs.push('--client-fd', String(MONITOR_FD.firstClient + k));
