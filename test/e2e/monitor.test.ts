@@ -170,8 +170,8 @@ describe('monitor: supervised containers', { skip }, () => {
   test('attach: live output, stdin reaches cat, close stdin ends it', async () => {
     const s = await launchSupervised(h, 'cat', ['/bin/cat'], undefined, { openStdin: true });
     const c = await MonitorClient.connect(s.dir);
-    assert.equal(c.info.tty, false);
-    assert.equal(c.info.pid, s.launched.record.pid);
+    assert.equal(c.info?.tty, false);
+    assert.equal(c.info?.pid, s.launched.record.pid);
     const a = c.attach({ stdin: true, stdout: true, stderr: true });
     const out = collect(a.output);
     a.input!.write('hello monitor\n');
@@ -252,7 +252,7 @@ describe('monitor: supervised containers', { skip }, () => {
       { tty: true, openStdin: true, consoleSize: [24, 80] },
     );
     const c = await MonitorClient.connect(s.dir);
-    assert.equal(c.info.tty, true);
+    assert.equal(c.info?.tty, true);
     const a = c.attach({ stdin: true, stdout: true, stderr: true });
     assert.equal(a.tty, true);
     const out = collect(a.output);
@@ -372,7 +372,7 @@ setInterval(() => {}, 1000);
       await waitFor('the output', () => existsSync(s.logPath) && /me=\d+/.test(readFileSync(s.logPath, 'utf8')));
       assert.doesNotMatch(readFileSync(s.logPath, 'utf8'), /me=1\\n/);
       const c = await MonitorClient.connect(s.dir);
-      assert.equal(c.info.pid, pid);
+      assert.equal(c.info?.pid, pid);
       c.attach({ stdin: true, stdout: false, stderr: false }).input!.end('go\n');
       const rec = await finished(s);
       assert.equal(rec.exitCode, 6);

@@ -63,7 +63,7 @@ export class MonitorClient {
   private exitResolve!: (r: ExitRecord | null) => void;
   private ended = false;
   /** The INFO of the last HELLO (set by connect(); an adopted client gets it only later). */
-  info!: MonitorInfo;
+  info?: MonitorInfo;
   /** The exit record if the container exits while connected (null: disconnected without one). */
   readonly exit: Promise<ExitRecord | null>;
 
@@ -144,7 +144,7 @@ export class MonitorClient {
       });
       input.on('error', () => undefined);
     }
-    return { tty: (this.info as MonitorInfo | undefined)?.tty ?? tty ?? false, output, input, close: () => this.close() };
+    return { tty: this.info?.tty ?? tty ?? false, output, input, close: () => this.close() };
   }
 
   /** TIOCSWINSZ on the container's pty (no-op without a terminal). */
