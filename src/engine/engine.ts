@@ -389,7 +389,7 @@ export class Engine implements ContainerEngine {
   }
 
   private lookup(idOrName: string): Live {
-    if (!idOrName) throw notFound('No such container: ');
+    if (!idOrName) throw invalid('invalid name or ID supplied: ""'); // moby's GetContainer
     const byId = this.containers.get(idOrName);
     if (byId) return byId;
     const named = this.names.get(idOrName);
@@ -2000,11 +2000,16 @@ export class Engine implements ContainerEngine {
 
   async inspectVolume(name: string): Promise<Json> {
     await this.ready;
+    if (name === '') throw notFound('get: no such volume'); // dockerd's words for `GET /volumes/`
     return this.volumes.view(this.volumes.get(name));
   }
 
   async removeVolume(name: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.ready;
+    if (name === '') {
+      if (opts.force) return; // `DELETE /volumes/?force=1`: 204 from dockerd
+      throw notFound('get: no such volume'); // `DELETE /volumes/`, dockerd's words
+    }
     if (!this.volumes.exists(name)) {
       if (opts.force) return;
       throw notFound(`get ${name}: no such volume`);
