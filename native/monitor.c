@@ -28,7 +28,9 @@
 //   client → monitor: 0x10 HELLO {u8 streams: 1 stdin, 2 stdout, 4 stderr} (first frame),
 //                     0x00 STDIN data, 0x12 RESIZE {u16 rows, u16 cols, big-endian}, 0x13 CLOSE_STDIN
 //   monitor → client: 0x11 INFO (JSON, reply to HELLO), 0x01 STDOUT, 0x02 STDERR (docker's stdcopy
-//                     header), 0x03 EXIT (exit.json's JSON) and then the monitor closes the socket.
+//                     header), 0x03 EXIT (exit.json's JSON); then the monitor shuts down its side (EOF)
+//                     and closes once the client has closed (LINGER_MS at most), so a late client
+//                     write never meets EPIPE with output still unread.
 // Slow clients: while a client has more than 4 MiB queued the monitor stops reading the
 // container's output (a short burst of backpressure), but a client that stays above that for 2 s
 // is disconnected, so a stalled or gone client holds the container up for at most 2 s, once.
@@ -64,6 +66,7 @@
 #define STDIN_MAX (64u * 1024)
 #define READ_CHUNK (32u * 1024)
 #define HOLD_MS 5000
+#define LINGER_MS 2000 // after the exit: at most this long for clients to read the rest and close
 #define MAX_HANDED 8
 
 enum { F_STDIN = 0x00, F_STDOUT = 0x01, F_STDERR = 0x02, F_EXIT = 0x03, F_HELLO = 0x10, F_INFO = 0x11, F_RESIZE = 0x12, F_CLOSE_STDIN = 0x13 };
@@ -79,6 +82,7 @@ struct client {
   size_t inlen;
   long long stalled; // mono ms since the queue went above CLIENT_OUT_SOFT, 0 when below
   int counted;       // counted against --hold-output
+  int shut;          // after the exit: our side shut down, waiting for the client to close
 };
 
 struct stream {
@@ -363,6 +367,7 @@ static void drop_client(struct client *c) {
   c->hello = 0;
   c->outlen = c->outoff = c->inlen = 0;
   c->stalled = 0;
+  c->shut = 0;
   if (had_stdin && m.stdin_once && !m.tty) {
     // docker's StdinOnce: stdin closes when the (first) attached client detaches; not with a
     // terminal (docker leaves a TTY's stdin open: detaching from `run -it` keeps the shell alive)
@@ -886,7 +891,11 @@ int main(int argc, char **argv) {
   }
 
   // The end: no new clients, the exit file (logs are complete once it exists), an EXIT frame to
-  // every client, then up to 1 s for them to read what is queued.
+  // every client; then each client's queue is flushed, its socket shut down for writing (EOF after
+  // the EXIT frame), and we wait for the client to close its end, reading and dropping what it
+  // still sends, LINGER_MS at most in all. Closing at once would fail a client's late write (stdin,
+  // its stdin's end, a resize) with EPIPE while our last frames still sit unread in its receive
+  // buffer: a Node socket destroys itself on that error, and the output is lost with it.
   for (int s = 0; s < 2; s++) {
     log_flush(&m.out[s]);
     if (m.out[s].fd >= 0 && m.out[s].fd != m.pty) close(m.out[s].fd);
@@ -897,7 +906,7 @@ int main(int argc, char **argv) {
   size_t jn = exit_json(json);
   write_exit_file(json, jn);
   for (int k = 0; k < MAX_CLIENTS; k++) if (m.clients[k].fd >= 0 && m.clients[k].hello) client_send(&m.clients[k], F_EXIT, json, jn);
-  long long deadline = mono_ms() + 1000;
+  long long deadline = mono_ms() + LINGER_MS;
   for (;;) {
     struct pollfd cp[MAX_CLIENTS];
     struct client *cc[MAX_CLIENTS];
@@ -905,15 +914,28 @@ int main(int argc, char **argv) {
     for (int k = 0; k < MAX_CLIENTS; k++) {
       struct client *c = &m.clients[k];
       if (c->fd < 0) continue;
-      if (c->outlen <= c->outoff) { drop_client(c); continue; }
+      if (!c->shut && c->outlen <= c->outoff) {
+        if (shutdown(c->fd, SHUT_WR) < 0) { drop_client(c); continue; }
+        c->shut = 1;
+      }
       cc[n] = c;
-      cp[n++] = (struct pollfd){ c->fd, POLLOUT, 0 };
+      cp[n++] = (struct pollfd){ c->fd, c->shut ? POLLIN : POLLOUT, 0 };
     }
     long long left = deadline - mono_ms();
     if (n == 0 || left <= 0) break;
     if (poll(cp, (nfds_t)n, (int)left) < 0 && errno != EINTR) break;
-    for (int k = 0; k < n; k++) if (cp[k].revents) client_flush(cc[k]);
-    for (int k = 0; k < n; k++) if (cc[k]->fd >= 0 && (cp[k].revents & (POLLHUP | POLLERR))) drop_client(cc[k]);
+    for (int k = 0; k < n; k++) {
+      struct client *c = cc[k];
+      if (!cp[k].revents) continue;
+      if (!c->shut) {
+        if (cp[k].revents & POLLOUT) client_flush(c);
+        if (c->fd >= 0 && (cp[k].revents & (POLLHUP | POLLERR))) drop_client(c);
+        continue;
+      }
+      ssize_t r;
+      do r = recv(c->fd, read_buf, sizeof read_buf, MSG_DONTWAIT); while (r < 0 && errno == EINTR);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) drop_client(c); // closed (or gone)
+    }
   }
   return 0;
 }

@@ -35,8 +35,17 @@ export function engineOf(deps: ApiDeps): ContainerEngine {
   return deps.engine;
 }
 
-/** Route path pattern: `/containers/{id}/json` → /^\/containers\/([^/]+)\/json$/; `{name*}` matches slashes. */
+/**
+ * Route path pattern: `/containers/{id}/json` → /^\/containers\/([^/]+)\/json$/; `{name*}` matches
+ * slashes; a trailing `?` (`{id?}`, `{name*?}`) lets it be empty too, as moby's `{name:.*}` routes
+ * (`DELETE /images/` reaches the handler, which answers dockerd's "image name cannot be blank").
+ */
 export function route(method: string, pattern: string, handler: Handler, opts: { hijack?: boolean } = {}): Route {
-  const re = '^' + pattern.replace(/[.+?^$()[\]\\|]/g, '\\$&').replace(/\{[a-zA-Z]+\*\}/g, '(.+)').replace(/\{[a-zA-Z]+\}/g, '([^/]+)') + '$';
+  const re =
+    '^' +
+    pattern
+      .replace(/[.+^$()[\]\\|]/g, '\\$&')
+      .replace(/\{[a-zA-Z]+(\*?)(\??)\}/g, (_m, star: string, opt: string) => `(${star ? '.' : '[^/]'}${opt ? '*' : '+'})`) +
+    '$';
   return { method, path: new RegExp(re), handler, hijack: opts.hijack };
 }

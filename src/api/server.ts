@@ -100,9 +100,16 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
       }
       const v = splitVersion(url.pathname.replace(/\/{2,}/g, '/'));
       ctx.version = v.version;
-      ctx.path = v.path.length > 1 ? v.path.replace(/\/$/, '') : v.path;
+      // The path as sent first (moby's routes with a name that may be empty: `DELETE /images/`
+      // answers "image name cannot be blank" as dockerd), then without a trailing slash (lenient:
+      // dockerd 404s `/images/json/`; no test or client here relies on either).
+      ctx.path = v.path;
       ctx.query = url.searchParams;
-      const m = matchRoute(routes, ctx.method, ctx.path);
+      let m = matchRoute(routes, ctx.method, ctx.path);
+      if (!m && ctx.path.length > 1 && ctx.path.endsWith('/')) {
+        ctx.path = ctx.path.slice(0, -1);
+        m = matchRoute(routes, ctx.method, ctx.path);
+      }
       if (!m) throw new HttpError(404, 'page not found');
       if (upgraded && !m.route.hijack) throw new HttpError(400, `${ctx.path} does not support connection upgrades`);
       ctx.params = m.params;

@@ -111,6 +111,10 @@ export async function pumpAttachment(conn: Hijacked, att: Attachment, opts: { st
     conn.input.on('data', () => undefined);
   }
   conn.input.on('error', () => undefined);
+  // The server pauses the socket once a request body that came in pieces is read (exec start's
+  // JSON), and a 'data' listener does not resume a paused stream: stdin and its end stayed unread
+  // (`docker exec -i … cat` hung when the body arrived apart from the headers, under load).
+  conn.input.resume();
   try {
     for await (const item of att.output as AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>) {
       if (conn.closed) break;

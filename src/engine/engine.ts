@@ -51,7 +51,7 @@ import * as fsops from './fs/ops.js';
 import { isMountPoint, mountOverlay, unmount } from './fs/mount.js';
 import { HealthChecker, LimitedOutput, goDuration, probeSettings, type HealthStatus, type ProbeOutcome } from './health.js';
 import { execProcessSpec } from './exec-process.js';
-import { attachMonitoredExec, execMonitorDir, restoreExecs, startMonitoredExec } from './exec-monitor.js';
+import { execAttachment, execAttachRequest, execMonitorDir, restoreExecs, startMonitoredExec } from './exec-monitor.js';
 import { AttachSession } from './attach.js';
 import { parseDetachKeys } from './detach-keys.js';
 import { NetnsMaker, type NetnsAhead } from './netns-ahead.js';
@@ -389,7 +389,7 @@ export class Engine implements ContainerEngine {
   }
 
   private lookup(idOrName: string): Live {
-    if (!idOrName) throw notFound('No such container: ');
+    if (!idOrName) throw invalid('invalid name or ID supplied: ""'); // moby's GetContainer
     const byId = this.containers.get(idOrName);
     if (byId) return byId;
     const named = this.names.get(idOrName);
@@ -1882,6 +1882,7 @@ export class Engine implements ContainerEngine {
   private async startMonitoredExec(live: Live, ex: ExecRecord, process_: ReturnType<typeof execProcessSpec>, o: { tty: boolean; detach: boolean; detachKeys: Buffer | null; size?: [number, number] }): Promise<Attachment | null> {
     const b = ex.body;
     const attached = !o.detach && (b.AttachStdout !== false || b.AttachStderr !== false);
+    const streams = { stdin: b.AttachStdin === true, stdout: b.AttachStdout !== false, stderr: b.AttachStderr !== false, tty: o.tty };
     let started: Awaited<ReturnType<typeof startMonitoredExec>>;
     try {
       started = await startMonitoredExec({
@@ -1894,6 +1895,8 @@ export class Engine implements ContainerEngine {
         openStdin: b.AttachStdin === true && !o.detach,
         holdOutput: attached ? 1 : 0,
         ...(o.size ? { consoleSize: o.size } : {}),
+        // The attached client is handed to the exec's monitor at its launch (no connect after it).
+        ...(o.detach ? {} : { attachAtLaunch: execAttachRequest(streams) }),
       });
     } catch (err) {
       // dockerd: an exec whose process could not be started has exit code 126 (`docker exec` exits with it).
@@ -1912,7 +1915,9 @@ export class Engine implements ContainerEngine {
       onDetach: () => this.emit(live, 'exec_detach', { execID: ex.ID }),
     });
     const exited = ex.exited!;
-    const up = await attachMonitoredExec(started.dir, { stdin: b.AttachStdin === true, stdout: b.AttachStdout !== false, stderr: b.AttachStderr !== false, tty: o.tty }, (code) => this.execExited(live, ex, code), exited);
+    const onExit = (code: number): void => this.execExited(live, ex, code);
+    if (!started.attached) throw new HakoError({ step: `attach to exec ${ex.ID}`, hint: 'its client was not handed to the monitor', kind: 'internal' });
+    const up = execAttachment(started.attached.client, started.attached.attachment, onExit, exited);
     session.connectMonitor(up);
     return session.attachment();
   }
@@ -2000,11 +2005,16 @@ export class Engine implements ContainerEngine {
 
   async inspectVolume(name: string): Promise<Json> {
     await this.ready;
+    if (name === '') throw notFound('get: no such volume'); // dockerd's words for `GET /volumes/`
     return this.volumes.view(this.volumes.get(name));
   }
 
   async removeVolume(name: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.ready;
+    if (name === '') {
+      if (opts.force) return; // `DELETE /volumes/?force=1`: 204 from dockerd
+      throw notFound('get: no such volume'); // `DELETE /volumes/`, dockerd's words
+    }
     if (!this.volumes.exists(name)) {
       if (opts.force) return;
       throw notFound(`get ${name}: no such volume`);

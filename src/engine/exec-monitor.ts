@@ -14,7 +14,8 @@ import type { Attachment, ExecCreateBody } from './api-types.js';
 import type { Runtime } from '../runtime/index.js';
 import type { SpecProcess } from '../runtime/spec/types.js';
 import { writeFileAtomicSync } from '../common/atomic-file.js';
-import { MonitorClient, monitorLaunch, waitForExit } from './monitor/index.js';
+import { MonitorClient, monitorLaunch, waitForExit, type AttachRequest } from './monitor/index.js';
+import { native } from '../native/addon.js';
 import { reattachMonitor } from './containers/supervise.js';
 
 export interface ExecMeta {
@@ -32,12 +33,16 @@ export interface MonitoredExec {
   dir: string;
   /** The exit code once the monitor wrote its record (255 when the monitor died without one). */
   exited: Promise<number>;
+  /** The client of `attachAtLaunch` and its attachment, already connected to the monitor. */
+  attached?: { client: MonitorClient; attachment: Attachment };
 }
 
 /**
  * Starts `process_` in container `containerId` under a monitor in `dir` (made here; removed
  * again if the start fails). `holdOutput`: the number of clients that attach right after
- * (they get the output from its first byte).
+ * (they get the output from its first byte). `attachAtLaunch`: the attached client's streams:
+ * it is handed to the monitor at its launch over a socketpair, HELLO queued (as a container's
+ * early clients, --client-fd), so no connect to control.sock and no HELLO round after the start.
  */
 export async function startMonitoredExec(opts: {
   runtime: Runtime;
@@ -49,10 +54,23 @@ export async function startMonitoredExec(opts: {
   openStdin: boolean;
   holdOutput: number;
   consoleSize?: [number, number];
+  attachAtLaunch?: AttachRequest;
 }): Promise<MonitoredExec> {
   rmSync(opts.dir, { recursive: true, force: true });
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  let attached: { client: MonitorClient; attachment: Attachment } | undefined;
+  let theirs: number | undefined;
   try {
+    if (opts.attachAtLaunch) {
+      const [ours, monitorEnd] = native().socketPair();
+      theirs = monitorEnd;
+      try {
+        attached = MonitorClient.adopt(opts.dir, ours, opts.attachAtLaunch, opts.tty);
+      } catch (err) {
+        native().close(ours);
+        throw err;
+      }
+    }
     // Read by the next daemon only while the exec runs or after: no fsync (a crash ends it too).
     writeFileAtomicSync(join(opts.dir, 'exec.json'), JSON.stringify(opts.meta), { mode: 0o600, durable: false });
     const started = await opts.runtime.startExec(opts.containerId, {
@@ -69,6 +87,7 @@ export async function startMonitoredExec(opts: {
         stdinOnce: true,
         ...(opts.tty && opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
         ...(opts.holdOutput > 0 ? { holdOutput: opts.holdOutput } : {}),
+        ...(theirs === undefined ? {} : { clientFds: [theirs] }),
       }),
     });
     const monitor = started.monitor!;
@@ -83,24 +102,31 @@ export async function startMonitoredExec(opts: {
         return 255;
       },
     );
-    return { pid: started.pid, dir: opts.dir, exited };
+    return { pid: started.pid, dir: opts.dir, exited, ...(attached ? { attached } : {}) };
   } catch (err) {
+    attached?.client.close();
     rmSync(opts.dir, { recursive: true, force: true });
     throw err;
+  } finally {
+    if (theirs !== undefined) native().close(theirs);
   }
 }
 
+/** What an exec's attached client asks the monitor for (stdin's end closes it, without a TTY). */
+export function execAttachRequest(req: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): AttachRequest {
+  return { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, closeStdinOnEnd: !req.tty };
+}
+
 /**
- * The client's attachment to a monitored exec. Its output ends only once `recorded` settles
- * (the engine has the exit code): the docker CLI inspects the exec as soon as the stream ends.
+ * The client's attachment to a monitored exec (startMonitoredExec's `attached`, handed to the
+ * monitor at its launch). Its output ends only once `recorded` settles (the engine has the exit
+ * code): the docker CLI inspects the exec as soon as the stream ends.
  */
-export async function attachMonitoredExec(dir: string, req: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }, onExit: (code: number) => void, recorded: Promise<unknown>): Promise<Attachment> {
-  const client = await MonitorClient.connect(dir);
+export function execAttachment(client: MonitorClient, up: Attachment, onExit: (code: number) => void, recorded: Promise<unknown>): Attachment {
   // The EXIT frame comes before the socket closes: record the code as early as the monitor says it.
   void client.exit.then((r) => {
     if (r) onExit(r.exitCode);
   });
-  const up = client.attach({ stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, closeStdinOnEnd: !req.tty });
   const src = up.output;
   const output = new Readable({ objectMode: true, read: () => src.resume() });
   src.on('data', (c) => {

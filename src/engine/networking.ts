@@ -453,6 +453,8 @@ export class EngineNetworking {
 
   /** DELETE /networks/{id}. */
   async remove(ref: string): Promise<{ id: string; name: string }> {
+    // `DELETE /networks/`: an empty ID prefix matches every network, host and none included (dockerd).
+    if (ref === '') throw invalid(`network  is ambiguous (${(this.initError ? 0 : this.mgr.listNetworks().length) + PSEUDO.length} matches found based on ID prefix)`);
     if (PSEUDO.includes(ref as 'host') || ref === this.pseudoId('host') || ref === this.pseudoId('none')) throw new HakoError({ step: `${PSEUDO.find((p) => p === ref || this.pseudoId(p) === ref)} is a pre-defined network and cannot be removed`, kind: 'forbidden' });
     this.ready();
     const net = this.mgr.find(ref);

@@ -36,10 +36,12 @@ export class VolumeStore {
   }
 
   exists(name: string): boolean {
-    return existsSync(this.metaPath(name));
+    // A name no volume can have (`..`, slashes from the API's path) is never looked up on disk.
+    return VOLUME_NAME.test(name) && existsSync(this.metaPath(name));
   }
 
   get(name: string): VolumeMeta {
+    if (!VOLUME_NAME.test(name)) throw notFound(`get ${name}: no such volume`);
     try {
       return JSON.parse(readFileSync(this.metaPath(name), 'utf8')) as VolumeMeta;
     } catch (err) {

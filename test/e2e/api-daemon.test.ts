@@ -127,3 +127,31 @@ test('a daemon whose log reader went away keeps serving (no EPIPE loop) and stop
     assert.equal(await d.stop(), 0);
   }
 });
+
+test('empty names answer as dockerd: DELETE /images/, /containers/, /volumes/, /networks/ (the router keeps the trailing slash for them)', async () => {
+  const d = await startDaemon();
+  try {
+    const call = async (method: string, path: string, body?: string) => {
+      const r = await d.request(method, path, body, body ? { 'Content-Type': 'application/json' } : {});
+      const text = r.body.toString();
+      return { status: r.status, message: text ? (JSON.parse(text) as { message?: string }).message : undefined, text };
+    };
+    for (const p of ['/images/', '/v1.41/images/', '/images/%20']) assert.deepEqual(await call('DELETE', p).then((r) => [r.status, r.message]), [400, 'image name cannot be blank'], p);
+    assert.deepEqual(await call('DELETE', '/containers/?force=1').then((r) => [r.status, r.message]), [400, 'invalid name or ID supplied: ""']);
+    assert.deepEqual(await call('DELETE', '/containers/nope/').then((r) => [r.status, r.message]), [404, 'No such container: nope/']);
+    assert.equal((await call('POST', '/volumes/create', JSON.stringify({ Name: 'kept' }))).status, 201);
+    for (const m of ['GET', 'DELETE']) assert.deepEqual(await call(m, '/volumes/').then((r) => [r.status, r.message]), [404, 'get: no such volume'], m);
+    assert.equal((await call('DELETE', '/volumes/?force=1')).status, 204, 'dockerd: 204');
+    assert.deepEqual(await call('DELETE', '/volumes/a/b').then((r) => [r.status, r.message]), [404, 'get a/b: no such volume']);
+    assert.equal((await call('GET', '/volumes/kept')).status, 200, 'no volume went with the empty names');
+    const del = await call('DELETE', '/networks/');
+    assert.equal(del.status, 400);
+    assert.match(del.message ?? '', /^network {2}is ambiguous \(\d+ matches found based on ID prefix\)$/);
+    const listed = await call('GET', '/networks/');
+    assert.equal(listed.status, 200, 'GET /networks/ lists, as moby');
+    assert.deepEqual((JSON.parse(listed.text) as Array<{ Name: string }>).map((n) => n.Name).sort(), (JSON.parse((await call('GET', '/networks')).text) as Array<{ Name: string }>).map((n) => n.Name).sort());
+    assert.equal((await call('GET', '/images/json/')).status, 200, 'other trailing slashes are still forgiven');
+  } finally {
+    await d.stop();
+  }
+});

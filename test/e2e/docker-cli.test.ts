@@ -131,6 +131,20 @@ test('docker run --rm busybox echo hi', { skip: skipContainers }, async () => {
   assert.equal(stdin.stdout, 'piped\n');
 });
 
+test('docker run -i and exec -i with stdin closed at once print all the output every time', { skip: skipContainers }, async () => {
+  // stdin's end reached the monitor after a quick container was done; the write failed with
+  // EPIPE and the output, unread, went with the socket (about half the runs printed nothing).
+  await docker(['pull', ref]);
+  await docker(['run', '-d', '--name', 'stdin-closed', '--network', 'none', ref, 'sleep', '60']);
+  try {
+    const r = await sh(`for i in 1 2 3 4 5 6 7 8; do ${DOCKER} run -i --rm --network none ${ref} echo hello </dev/null; ${DOCKER} exec -i stdin-closed echo exec </dev/null; done`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hello\nexec\n'.repeat(8));
+  } finally {
+    await docker(['rm', '-f', 'stdin-closed'], { ok: false });
+  }
+});
+
 test('docker run -d, ps, logs, exec, stop, rm', { skip: skipContainers }, async () => {
   await docker(['pull', ref]);
   const id = (await docker(['run', '-d', '--name', 'apitest', ref, 'sh', '-c', 'echo started; exec sleep 60'])).stdout.trim();

@@ -483,6 +483,20 @@ test('docker exec under its own monitor: stdin (-i), exit codes, -d, stderr, and
     assert.equal(top.length, 1, 'the detached exec is in top');
     const ppid = Number(top[0]!.trim().split(/\s+/)[1]);
     assert.match(readFileSync(`/proc/${ppid}/cmdline`, 'utf8'), /hako-monitor\0--dir\0[^\0]*\/execs\//, 'its parent is its monitor, not hakod');
+    assert.doesNotMatch(readFileSync(`/proc/${ppid}/cmdline`, 'utf8'), /--client-fd/, 'a detached exec has no client');
+    // An attached exec's client is handed to its monitor at the launch (no connect after it).
+    const attached = execFile(DOCKER, ['exec', 'exec-mon', 'sleep', '78'], { env: d.env, timeout: 20_000 });
+    try {
+      let line: string | undefined;
+      for (let i = 0; i < 200 && !line; i++) {
+        line = (await docker(['top', 'exec-mon', '-o', 'pid,ppid,args'])).stdout.split('\n').find((l) => /sleep 78$/.test(l));
+        if (!line) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.ok(line, 'the attached exec is in top');
+      assert.match(readFileSync(`/proc/${Number(line.trim().split(/\s+/)[1])}/cmdline`, 'utf8'), /\0--client-fd\0\d+/, 'its monitor got the client at its launch');
+    } finally {
+      attached.kill('SIGKILL');
+    }
   } finally {
     await docker(['rm', '-f', 'exec-mon']);
   }

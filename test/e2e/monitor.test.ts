@@ -213,6 +213,42 @@ describe('monitor: supervised containers', { skip }, () => {
     await h.runtime.delete('handed', { force: true });
   });
 
+  test('a client that writes after the container exited, before reading, still gets the output and the exit record', async () => {
+    // `docker run -i … </dev/null`: stdin ends before the start, and the engine sends CLOSE_STDIN
+    // once the launch returns. With a quick container the monitor may have sent everything and
+    // exited by then: the write failed with EPIPE, Node destroyed the socket with the output
+    // still unread in it, and the client got nothing. The monitor now waits for the client to close.
+    const [ours, theirs] = native().socketPair();
+    const dir = join(h.dir, 'mon-late');
+    const { client, attachment } = MonitorClient.adopt(dir, ours, { stdin: true, stdout: true, stderr: true, closeStdinOnEnd: true }, false);
+    const out = collect(attachment.output);
+    let waited = false;
+    let s: Supervised;
+    try {
+      s = await launchSupervised(h, 'late', ['/bin/sh', '-c', 'echo hello'], undefined, {
+        holdOutput: 1,
+        clientFds: [theirs],
+        openStdin: true,
+        stdinOnce: true,
+      });
+    } finally {
+      closeSync(theirs);
+    }
+    // Block this thread (the socket is not read meanwhile) until the container is done and the
+    // monitor had time to finish, then write before any read.
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const end = Date.now() + 5000;
+    while (!existsSync(join(dir, 'exit.json')) && Date.now() < end) Atomics.wait(sleeper, 0, 0, 5);
+    Atomics.wait(sleeper, 0, 0, 300);
+    waited = existsSync(join(dir, 'exit.json'));
+    attachment.input!.end();
+    const rec = await finished(s);
+    assert.ok(waited, 'the container exited while the client was not reading');
+    assert.equal(await out.until(/hello\n/), 'hello\n');
+    assert.deepEqual(await client.exit, rec, 'the client gets the exit record');
+    await h.runtime.delete('late', { force: true });
+  });
+
   test("a quick container's exit is recorded while the launch is still under way (the launching process holds no copy of its output pipes)", async () => {
     // Before: launch() kept its copies of the container's stdout/stderr pipes until it returned,
     // so the monitor saw no EOF (and wrote no exit record) before that. Here the launch is held

@@ -19,7 +19,7 @@ interface FakeContainer {
 
 export class FakeEngine implements ContainerEngine {
   readonly containers = new Map<string, FakeContainer>();
-  readonly execs = new Map<string, { container: string; cmd: string[]; tty: boolean; running: boolean; exitCode: number | null }>();
+  readonly execs = new Map<string, { container: string; cmd: string[]; tty: boolean; stdin: boolean; running: boolean; exitCode: number | null }>();
   private readonly eventSubs = new Set<(e: EngineEvent) => void>();
 
   private find(idOrName: string): FakeContainer {
@@ -217,15 +217,30 @@ export class FakeEngine implements ContainerEngine {
     const c = this.find(idOrName);
     if (!c.running) throw conflict(`Container ${c.id} is not running`);
     const id = randomBytes(32).toString('hex');
-    this.execs.set(id, { container: c.id, cmd: body.Cmd as string[], tty: body.Tty === true, running: false, exitCode: null });
+    this.execs.set(id, { container: c.id, cmd: body.Cmd as string[], tty: body.Tty === true, stdin: body.AttachStdin === true, running: false, exitCode: null });
     return { Id: id };
   }
-  /** Prints its command joined by spaces, then exits 0. */
+  /** Prints its command joined by spaces, then exits 0; `cat` copies stdin until its end instead. */
   async startExec(execId: string, opts: { detach: boolean }): Promise<Attachment | null> {
     const e = this.execs.get(execId);
     if (!e) throw notFound(`No such exec instance: ${execId}`);
     e.running = true;
     const output = new PassThrough({ objectMode: true });
+    if (e.cmd[0] === 'cat' && !opts.detach) {
+      const input = new Writable({
+        write: (chunk: Buffer, _enc, cb) => {
+          output.write({ stream: 'stdout', data: Buffer.from(chunk) });
+          cb();
+        },
+        final: (cb) => {
+          e.running = false;
+          e.exitCode = 0;
+          output.end();
+          cb();
+        },
+      });
+      return { tty: e.tty, output, input, close: () => output.end() };
+    }
     setImmediate(() => {
       output.end({ stream: 'stdout', data: Buffer.from(e.cmd.join(' ') + '\n') });
       e.running = false;
@@ -237,7 +252,7 @@ export class FakeEngine implements ContainerEngine {
   async inspectExec(execId: string): Promise<Json> {
     const e = this.execs.get(execId);
     if (!e) throw notFound(`No such exec instance: ${execId}`);
-    return { ID: execId, Running: e.running, ExitCode: e.exitCode, ProcessConfig: { entrypoint: e.cmd[0], arguments: e.cmd.slice(1), tty: e.tty }, OpenStdin: false, ContainerID: e.container };
+    return { ID: execId, Running: e.running, ExitCode: e.exitCode, ProcessConfig: { entrypoint: e.cmd[0], arguments: e.cmd.slice(1), tty: e.tty }, OpenStdin: e.stdin, ContainerID: e.container };
   }
   async resizeExec(execId: string): Promise<void> {
     if (!this.execs.has(execId)) throw notFound(`No such exec instance: ${execId}`);

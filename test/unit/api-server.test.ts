@@ -233,6 +233,27 @@ test('exec start: JSON body before the hijacked stream; detach; inspect', async 
   assert.equal((await req('DELETE', `/containers/${id}?force=1`)).status, 204);
 });
 
+test('exec start whose JSON body comes apart from the headers: stdin and its end still reach the exec', async () => {
+  // The server read the body with the socket flowing, then paused it: the attach pump's 'data'
+  // listener did not resume it, so stdin and its half-close were never read (`exec -i … cat` hung).
+  const id = await createStarted('ex-split');
+  await req('POST', `/containers/${id}/start`);
+  const c = await req('POST', `/containers/${id}/exec`, JSON.stringify({ Cmd: ['cat'], AttachStdin: true, AttachStdout: true }));
+  const execId = c.json().Id;
+  const body = JSON.stringify({ Detach: false, Tty: false });
+  const s = raw(`POST /v1.44/exec/${execId}/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+  await new Promise((r) => setTimeout(r, 50));
+  s.socket.write(body);
+  await new Promise((r) => setTimeout(r, 50));
+  s.socket.end('piped\n');
+  const timer = setTimeout(() => s.socket.destroy(), 3000);
+  const { head, rest } = splitHead(await s.done);
+  clearTimeout(timer);
+  assert.match(head, /101 UPGRADED/);
+  assert.deepEqual(new FrameDecoder().push(rest).map((f) => f.data.toString()), ['piped\n'], 'stdin reached the exec and its end ended it (not cut off by the 3 s timer)');
+  assert.equal((await req('DELETE', `/containers/${id}?force=1`)).status, 204);
+});
+
 test('events stream JSON lines as they happen; stats one-shot and stream', async () => {
   const evs: any[] = [];
   const r = request({ socketPath: sock, path: '/events', method: 'GET' });

@@ -100,6 +100,17 @@ test('routes: image names with slashes and ports, containers, unknown paths', ()
   assert.equal(matchRoute(allRoutes, 'GET', '/nope'), undefined);
   assert.equal(matchRoute(allRoutes, 'PUT', '/_ping'), undefined);
   assert.throws(() => matchRoute(allRoutes, 'GET', '/containers/%E0%A4%A/json'), /invalid escape/);
+  // moby's {name:.*} routes: an empty name (a trailing slash) reaches the handler, slashes too.
+  assert.deepEqual(matchRoute(allRoutes, 'DELETE', '/images/')?.params, ['']);
+  assert.deepEqual(matchRoute(allRoutes, 'DELETE', '/containers/')?.params, ['']);
+  assert.deepEqual(matchRoute(allRoutes, 'DELETE', '/containers/a/b')?.params, ['a/b']);
+  assert.deepEqual(matchRoute(allRoutes, 'GET', '/volumes/')?.params, ['']);
+  assert.deepEqual(matchRoute(allRoutes, 'DELETE', '/volumes/')?.params, ['']);
+  assert.deepEqual(matchRoute(allRoutes, 'DELETE', '/networks/')?.params, ['']);
+  assert.equal(matchRoute(allRoutes, 'GET', '/networks/')?.params.length, 0, 'GET /networks/ lists, as moby');
+  assert.equal(matchRoute(allRoutes, 'GET', '/images/'), undefined);
+  assert.equal(matchRoute(allRoutes, 'GET', '/containers/'), undefined);
+  assert.equal(matchRoute(allRoutes, 'POST', '/containers//start'), undefined);
 });
 
 test('progress lines and registry addresses', () => {

@@ -288,5 +288,5 @@ export const containerRoutes: Route[] = [
   route('POST', '/containers/{id}/unpause', unpause),
   route('POST', '/containers/{id}/update', update),
   route('POST', '/containers/{id}/rename', rename),
-  route('DELETE', '/containers/{id}', remove),
+  route('DELETE', '/containers/{id*?}', remove), // moby's {name:.*}
 ];

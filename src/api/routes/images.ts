@@ -175,6 +175,7 @@ function rmiName(name: string): string {
 
 async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const name = ctx.params[0]!;
+  if (name.trim() === '') throw invalid('image name cannot be blank');
   const r = await deps.images.remove(name, { force: qBool(ctx, 'force'), prune: !qBool(ctx, 'noprune'), running: containerRunning(deps) }).catch((e) => {
     throw dockerImageError(e, rmiName(name));
   });
@@ -274,5 +275,5 @@ export const imageRoutes: Route[] = [
   route('GET', '/images/{name*}/get', (ctx, deps) => save(ctx, deps, [ctx.params[0]!])),
   route('POST', '/images/{name*}/tag', tag),
   route('POST', '/images/{name*}/push', push),
-  route('DELETE', '/images/{name*}', remove),
+  route('DELETE', '/images/{name*?}', remove),
 ];

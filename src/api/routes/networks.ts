@@ -47,10 +47,11 @@ async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
 
 export const networkRoutes: Route[] = [
   route('GET', '/networks', list),
+  route('GET', '/networks/', list), // moby has both
   route('POST', '/networks/create', create),
   route('POST', '/networks/prune', prune),
   route('GET', '/networks/{id}', inspect),
-  route('DELETE', '/networks/{id}', remove),
+  route('DELETE', '/networks/{id*?}', remove), // moby's {id:.*}
   route('POST', '/networks/{id}/connect', connect),
   route('POST', '/networks/{id}/disconnect', disconnect),
 ];

@@ -32,6 +32,6 @@ export const volumeRoutes: Route[] = [
   route('POST', '/volumes/create', create),
   route('GET', '/volumes', list),
   route('POST', '/volumes/prune', prune),
-  route('GET', '/volumes/{name}', inspect),
-  route('DELETE', '/volumes/{name}', remove),
+  route('GET', '/volumes/{name*?}', inspect), // moby's {name:.*}
+  route('DELETE', '/volumes/{name*?}', remove),
 ];

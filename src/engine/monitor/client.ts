@@ -194,8 +194,10 @@ export class MonitorClient {
         } catch {
           this.exitResolve(null);
         }
-        // The monitor's last frame: every output frame came before it, and it closes next.
+        // The monitor's last frame: every output frame came before it. The monitor waits for us
+        // to close (writes until then do not fail): end our side, it closes then.
         this.endOutput();
+        this.sock.end();
       }
     }
   }

@@ -8,7 +8,10 @@ export const FRAME = {
   /** monitor → client: output. */
   STDOUT: 0x01,
   STDERR: 0x02,
-  /** monitor → client: the exit record (exit.json's JSON); the monitor then closes the socket. */
+  /**
+   * monitor → client: the exit record (exit.json's JSON). The monitor then shuts down its side
+   * (EOF follows) and closes once the client has (2 s at most): writes until then do not fail.
+   */
   EXIT: 0x03,
   /** client → monitor: {u8 streams} (STREAM bits); may be sent again to change them. */
   HELLO: 0x10,
