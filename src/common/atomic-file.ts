@@ -101,7 +101,6 @@ export interface StagedFile {
  * then each commit (rename, fsync of the directory) in that order. The directory must exist.
  */
 export async function stageFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<StagedFile> {
-  const dir = dirname(path);
   const tmp = tempName(path);
   const abort = (): Promise<void> => unlink(tmp).catch(() => undefined);
   try {
@@ -116,6 +115,36 @@ export async function stageFileAtomic(path: string, data: string | Uint8Array, o
     await abort();
     throw fromSystemError(`write ${path}`, err, path);
   }
+  return stagedAt(path, tmp, opts, abort);
+}
+
+/**
+ * stageFileAtomic with the write done synchronously (syncAtCommit only: no fsync here), for a
+ * small file on a latency path where a thread-pool round trip would queue behind other work.
+ */
+export function stageFileAtomicSync(path: string, data: string | Uint8Array, opts: AtomicWriteOptions & { syncAtCommit: true }): StagedFile {
+  const tmp = tempName(path);
+  const abort = (): Promise<void> => unlink(tmp).catch(() => undefined);
+  let fd = -1;
+  try {
+    fd = openSync(tmp, 'wx', opts.mode ?? 0o600);
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    closeSync(fd);
+    fd = -1;
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* not created */
+    }
+    throw fromSystemError(`write ${path}`, err, path);
+  }
+  return stagedAt(path, tmp, opts, abort);
+}
+
+function stagedAt(path: string, tmp: string, opts: AtomicWriteOptions, abort: () => Promise<void>): StagedFile {
+  const dir = dirname(path);
   return {
     abort,
     async commit(beforeRename) {

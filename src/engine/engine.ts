@@ -647,13 +647,21 @@ export class Engine implements ContainerEngine {
         m.Source = this.volumes.dataPath(res.meta.Name);
         if (m.Anonymous === undefined) m.Anonymous = false;
       }
-      // The rootfs snapshot, the image lease and (below) the /etc files are independent: made
-      // at once. The record, saved last and fsync'd, is what makes the container exist.
-      const prepared = this.snapshots.prepareContainer(id, image.record.chainIds).then(() => this.trace.mark(id, 'create.snapshot'));
-      undo.push(() => prepared.then(() => this.snapshots.removeContainer(id), () => this.snapshots.removeContainer(id)));
+      // The rootfs snapshot, the image lease and the record: small files and dirs, written
+      // synchronously (tens of µs each), not through the thread pool, where they would queue
+      // behind the background deletions of containers removed just before. The record, fsync'd
+      // after the answer (below), is what makes the container exist.
+      let prepared = false;
+      undo.push(() => {
+        if (prepared) return this.snapshots.removeContainer(id);
+      });
+      this.snapshots.prepareContainerSync(id, image.record.chainIds);
+      prepared = true;
+      this.trace.mark(id, 'create.snapshot');
       // Not fsync'd: a lease a crash loses is restored from the record at start (sweepOrphans).
-      const leased = this.images.addLease(id, image.id, { durable: false }).then(() => this.trace.mark(id, 'create.lease'));
-      undo.push(() => leased.then(() => this.images.removeLease(id), () => this.images.removeLease(id)));
+      undo.push(() => this.images.removeLease(id));
+      await this.images.addLease(id, image.id, { durable: false });
+      this.trace.mark(id, 'create.lease');
       const rec: ContainerRecord = {
         Id: id,
         Name: chosen,
@@ -679,19 +687,15 @@ export class Engine implements ContainerEngine {
       // Its /etc files (hostname, hosts, resolv.conf) are written by the start (as dockerd
       // does): nothing reads them before.
       this.trace.mark(id, 'create.files');
-      // The record is written beside them too, under a temp name. Its fsync and rename (the
-      // commit point: a crash before it leaves a dir without a record, which the start-up
-      // removes, and a snapshot and lease that reconcile() sweeps) run after the answer
+      // The record is written under a temp name. Its fsync and rename (the commit point: a
+      // crash before it leaves a dir without a record, which the start-up removes, and a
+      // snapshot and lease that reconcile() sweeps) run after the answer
       // (RecordStore.commitSoon): a host crash within those ~2 ms loses a container that was
       // only created. It never runs without a durable record: start awaits `live.durable`.
-      const staged = this.records.stageCreate(rec).then((s) => {
-        this.trace.mark(id, 'create.staged');
-        return s;
-      });
-      undo.push(() => staged.then((s) => s.abort(), () => undefined));
-      const settled = await Promise.allSettled([prepared, leased, staged]);
-      for (const r of settled) if (r.status === 'rejected') throw r.reason;
-      const durable = this.records.commitSoon(rec, await staged, (e) => this.log.warn(e.message));
+      const staged = this.records.stageCreateSync(rec);
+      this.trace.mark(id, 'create.staged');
+      undo.push(() => staged.abort());
+      const durable = this.records.commitSoon(rec, staged, (e) => this.log.warn(e.message));
       this.trace.mark(id, 'create.saved');
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [], durable };
       this.containers.set(id, live);

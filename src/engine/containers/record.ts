@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } 
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HakoError, fromSystemError } from '../../common/errors.js';
-import { fsyncDir, stageFileAtomic, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
+import { fsyncDir, stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
 import type { EndpointConfig } from './network-config.js';
 
@@ -170,9 +170,14 @@ export class RecordStore {
    * failed: whoever must not go on without a durable record (start) awaits it.
    */
   async stageCreate(rec: ContainerRecord): Promise<StagedFile> {
+    return this.stageCreateSync(rec);
+  }
+
+  /** stageCreate written synchronously (one small file; no thread-pool round trips on create's path). */
+  stageCreateSync(rec: ContainerRecord): StagedFile {
     const dir = this.containerDir(rec.Id);
     try {
-      return await stageFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, syncAtCommit: true });
+      return stageFileAtomicSync(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, syncAtCommit: true });
     } catch (err) {
       throw fromSystemError(`save container ${rec.Id}`, err, dir);
     }

@@ -14,7 +14,7 @@
 //   tmp/                         layers being extracted; renamed into layers/ atomically
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HakoError, fromSystemError, invalid, notFound } from '../../common/errors.js';
@@ -282,6 +282,15 @@ export class SnapshotStore {
    * (`chainIdsOfImage` bottom layer first, as in the image config).
    */
   async prepareContainer(id: string, chainIdsOfImage: string[]): Promise<ContainerSnapshot> {
+    return this.prepareContainerSync(id, chainIdsOfImage);
+  }
+
+  /**
+   * prepareContainer without the thread pool: a few small calls (tens of µs each) on a container
+   * create's path, where pool round trips queue behind the background deletions of containers
+   * removed just before (milliseconds).
+   */
+  prepareContainerSync(id: string, chainIdsOfImage: string[]): ContainerSnapshot {
     const dir = this.containerDir(id);
     const shorts: string[] = [];
     const lowerdirs: string[] = [];
@@ -289,28 +298,28 @@ export class SnapshotStore {
       if (!this.has(c)) throw notFound(`prepare rootfs of ${id}: layer ${c} is not unpacked`, 'pull the image again');
       const hex = hexOf(c);
       const short = shortId(hex);
-      await this.ensureLink(hex, short);
+      this.ensureLink(hex, short);
       shorts.push(`l/${short}`);
       lowerdirs.push(this.layerDir(c));
     }
     if (shorts.length === 0) {
-      await mkdir(join(this.root, 'empty'), { recursive: true, mode: 0o755 });
+      mkdirSync(join(this.root, 'empty'), { recursive: true, mode: 0o755 });
       shorts.push('empty');
       lowerdirs.push(join(this.root, 'empty'));
     }
     const created = !existsSync(dir);
     try {
-      await mkdir(join(dir, 'upper'), { recursive: true, mode: 0o755 });
-      await mkdir(join(dir, 'work'), { recursive: true, mode: 0o700 });
-      await writeFile(join(dir, 'lower'), shorts.join(':') + '\n');
+      mkdirSync(join(dir, 'upper'), { recursive: true, mode: 0o755 });
+      mkdirSync(join(dir, 'work'), { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, 'lower'), shorts.join(':') + '\n');
     } catch (e) {
-      if (created) await rm(dir, { recursive: true, force: true });
+      if (created) rmSync(dir, { recursive: true, force: true });
       throw fromSystemError(`prepare rootfs of ${id}`, e, dir);
     }
     const snap = this.snapshotOf(id, shorts, lowerdirs);
     const opts = snap.mountOptions();
     if (opts.length >= MOUNT_OPTIONS_LIMIT) {
-      if (created) await rm(dir, { recursive: true, force: true });
+      if (created) rmSync(dir, { recursive: true, force: true });
       throw invalid(`prepare rootfs of ${id}: ${chainIdsOfImage.length} layers do not fit the overlay mount options (${opts.length} bytes, the limit is ${MOUNT_OPTIONS_LIMIT - 1})`);
     }
     return snap;
