@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { HakoError, conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
 import { ImageService } from '../image/images.js';
 import type { Digest } from '../image/digest.js';
-import { SnapshotStore } from '../image/snapshot/index.js';
+import { SnapshotStore, type ContainerSnapshot } from '../image/snapshot/index.js';
+import { initLayerFacts } from './init-layer.js';
 import { Runtime } from '../runtime/index.js';
 import { parseSignal } from '../runtime/lifecycle/kill.js';
 import { cgroupsOf } from '../runtime/lifecycle/context.js';
@@ -435,11 +436,14 @@ export class Engine implements ContainerEngine {
     return join(this.bundleDir(id), 'rootfs');
   }
 
-  private async mountRootfs(id: string): Promise<string> {
+  /** `onSnapshot`: told the snapshot mounted (not when the rootfs was mounted already). */
+  private async mountRootfs(id: string, onSnapshot?: (snap: ContainerSnapshot) => void): Promise<string> {
     const target = this.rootfsDir(id);
     mkdirSync(target, { recursive: true, mode: 0o755 });
     if (isMountPoint(target)) return target;
-    if (!(await mountOverlay(target, this.snapshots.container(id)))) await this.snapshots.mountRootfs(id, target);
+    const snap = this.snapshots.container(id);
+    onSnapshot?.(snap);
+    if (!(await mountOverlay(target, snap))) await this.snapshots.mountRootfs(id, target);
     return target;
   }
 
@@ -816,7 +820,8 @@ export class Engine implements ContainerEngine {
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       // The host side /etc files (new files on the data root) are written while the thread pool
       // mounts the rootfs; a container on another's network writes them below (its checks first).
-      const mounting = this.mountRootfs(id);
+      let snap: ContainerSnapshot | undefined;
+      const mounting = this.mountRootfs(id, (s) => (snap = s));
       if (!nm.startsWith('container:')) {
         try {
           this.net.writeFiles(rec); // (unchanged ones are only read)
@@ -826,7 +831,12 @@ export class Engine implements ContainerEngine {
         }
       }
       const rootfs = await mounting;
-      // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a container.
+      // A container created before its image had an init layer: what the layer needs, for the
+      // containers created after this one (made once this start is done).
+      const topChain = rec.ChainIds?.[rec.ChainIds.length - 1];
+      const initFacts = snap && !snap.init && topChain !== undefined && !rec.HasBeenStartedBefore ? initLayerFacts(rootfs, snap.upperdir) : undefined;
+      // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a
+      // container. Made here when the image's init layer (the usual case) did not bring it.
       const dockerenv = join(rootfs, '.dockerenv');
       if (!lstatSafe(dockerenv)) writeFileSync(dockerenv, '', { mode: 0o755 });
       this.trace.mark(id, 'start.rootfs');
@@ -947,6 +957,12 @@ export class Engine implements ContainerEngine {
         return this.locked(live, () => this.onExit(live, info));
       });
       this.startHealth(live, true);
+      if (initFacts && topChain !== undefined) {
+        const facts = initFacts;
+        this.inBackground(`make the init layer of image ${rec.Image}`, async () => {
+          await this.snapshots.ensureInitLayer(topChain, facts);
+        });
+      }
       this.trace.mark(id, 'start.done');
     } catch (err) {
       netnsAhead?.drop();
