@@ -21,7 +21,6 @@ import { ImageService } from '../image/images.js';
 import type { Digest } from '../image/digest.js';
 import { SnapshotStore, type ContainerSnapshot } from '../image/snapshot/index.js';
 import { initLayerFacts } from './init-layer.js';
-import { isSmallTree } from '../common/small-tree.js';
 import { Runtime } from '../runtime/index.js';
 import { parseSignal } from '../runtime/lifecycle/kill.js';
 import { cgroupsOf } from '../runtime/lifecycle/context.js';
@@ -166,11 +165,6 @@ function defaultInitBinary(): string {
 
 function isoNow(): string {
   return isoTime().replace(/Z$/, '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
-}
-
-/** Resolves in the loop's next check phase (after pending I/O callbacks, e.g. requests). */
-function nextTurn(): Promise<void> {
-  return new Promise<void>((r) => setImmediate(r));
 }
 
 function lstatSafe(p: string): Stats | undefined {
@@ -1478,46 +1472,12 @@ export class Engine implements ContainerEngine {
       }
       await this.unmountRootfs(id);
       this.trace.mark(id, 'cleanup.unmount');
-      // Small directories (the usual case) are deleted synchronously, one per loop turn (each
-      // well under a ms here): through the thread pool they took dozens of round trips per
-      // container, each a callback on this thread and a wake-up of a pool thread, and the next
-      // container's create and start queued behind them. Big ones still go through the pool.
-      const warnOf = (e: unknown) => this.log.warn(`remove container ${id}: ${(e as Error).message}`);
-      const small = (dir: string) => isSmallTree(dir, 64, 4 << 20);
-      let retiredSnapshot: string | undefined;
-      try {
-        retiredSnapshot = this.snapshots.retireContainerSync(id);
-      } catch (e) {
-        warnOf(e);
-      }
-      await nextTurn();
-      const monitorDir = this.monitorDirOf(id);
-      try {
-        if (small(monitorDir)) rmSync(monitorDir, { recursive: true, force: true });
-        else await rm(monitorDir, { recursive: true, force: true });
-      } catch (e) {
-        warnOf(e);
-      }
+      const settled = await Promise.allSettled([this.snapshots.retireContainer(id), rm(this.monitorDirOf(id), { recursive: true, force: true })]);
+      for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${id}: ${(r.reason as Error).message}`);
       this.trace.mark(id, 'remove.snapshot');
       await this.records.flush(id);
-      if (retiredRecord) {
-        await nextTurn();
-        try {
-          if (small(retiredRecord)) this.records.removeRetiredSync(retiredRecord);
-          else await this.records.removeRetired(retiredRecord);
-        } catch (e) {
-          warnOf(e);
-        }
-      }
-      if (retiredSnapshot) {
-        await nextTurn();
-        try {
-          if (small(retiredSnapshot)) this.snapshots.removeRetiredSync(retiredSnapshot);
-          else await this.snapshots.removeRetired(retiredSnapshot);
-        } catch (e) {
-          warnOf(e);
-        }
-      }
+      if (retiredRecord) await this.records.removeRetired(retiredRecord);
+      if (settled[0].status === 'fulfilled' && settled[0].value) await this.snapshots.removeRetired(settled[0].value);
       this.trace.mark(id, 'remove.files-deleted');
     });
   }

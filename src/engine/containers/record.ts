@@ -261,16 +261,6 @@ export class RecordStore {
   }
 
   /** Deletes directories retire() left: the one given, or all of them (after a crash). */
-  /** removeRetired(dir) of one directory, synchronously (a handful of small files). */
-  removeRetiredSync(dir: string): void {
-    if (dirname(dir) !== this.dir || !basename(dir).startsWith('.removed-')) throw new HakoError({ step: 'remove a retired container directory', path: dir, hint: 'not a directory retire() made', kind: 'internal' });
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch (err) {
-      throw fromSystemError('remove a retired container directory', err, dir);
-    }
-  }
-
   async removeRetired(dir?: string): Promise<void> {
     const dirs = dir !== undefined ? [dir] : readdirSync(this.dir).filter((n) => n.startsWith('.removed-')).map((n) => join(this.dir, n));
     for (const d of dirs) {

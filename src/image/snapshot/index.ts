@@ -542,30 +542,6 @@ export class SnapshotStore {
     return retired;
   }
 
-  /** retireContainer without the thread pool (one rename). */
-  retireContainerSync(id: string): string | undefined {
-    const dir = this.containerDir(id);
-    const retired = join(this.root, 'containers', `.removed-${id}-${randomBytes(4).toString('hex')}`);
-    try {
-      renameSync(dir, retired);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw fromSystemError(`remove rootfs of ${id}`, e, dir);
-    }
-    return retired;
-  }
-
-  /** removeRetired(dir) of one directory, synchronously (a container's upper and work dirs). */
-  removeRetiredSync(dir: string): void {
-    const base = join(this.root, 'containers');
-    if (dirname(dir) !== base || !basename(dir).startsWith('.removed-')) throw invalid(`not a retired container snapshot: ${dir}`);
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch (e) {
-      throw fromSystemError('remove a retired container rootfs', e, dir);
-    }
-  }
-
   /** Deletes the directories retireContainer() left (all of them, or the one given). */
   async removeRetired(dir?: string): Promise<void> {
     const base = join(this.root, 'containers');
