@@ -902,23 +902,16 @@ export class Engine implements ContainerEngine {
             } : {}),
       };
       // Crash safety: nothing runs (no cgroup is made either) before the record is durable:
-      // create answers before its fsync (RecordStore.commitSoon), which runs meanwhile. Under a
-      // monitor, the launch awaits it itself (`gate`) after its preparation (monitor dir, runtime
-      // state, spec check), so that runs while the fsyncs finish.
-      let durable: Promise<void> | undefined;
+      // create answers before its fsync (RecordStore.commitSoon), which runs meanwhile.
       if (live.durable) {
         this.trace.mark(id, 'start.durable-wait');
-        durable = live.durable.then(
-          () => {
-            live.durable = undefined;
-            this.trace.mark(id, 'start.durable');
-          },
-          (err: unknown) => {
-            throw new HakoError({ step: `start container ${id}: its record could not be saved`, hint: 'remove the container and create it again', kind: 'internal', cause: err });
-          },
-        );
-        durable.catch(() => undefined); // awaited by the launch, or below
-        if (!this.useMonitor) await durable;
+        try {
+          await live.durable;
+        } catch (err) {
+          throw new HakoError({ step: `start container ${id}: its record could not be saved`, hint: 'remove the container and create it again', kind: 'internal', cause: err });
+        }
+        live.durable = undefined;
+        this.trace.mark(id, 'start.durable');
       }
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
       // Clients that attached before this start get the output from its first byte: the monitor
@@ -934,7 +927,7 @@ export class Engine implements ContainerEngine {
         cgroupsLaunched = true;
         const ahead = cgroupsAhead;
         cgroupsAhead = undefined;
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, attachAtLaunch, monitorBinary: this.monitorBin, ...(premadeNetwork === undefined ? {} : { premadeNetwork }), ...(ahead ? { cgroupsAhead: ahead } : {}), ...(durable ? { gate: durable } : {}), ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, attachAtLaunch, monitorBinary: this.monitorBin, ...(premadeNetwork === undefined ? {} : { premadeNetwork }), ...(ahead ? { cgroupsAhead: ahead } : {}), ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         earlyAttached = m.attachments;
         live.monitorDir = m.monitorDir;
         live.mountNsFd = m.mountNsFd;
