@@ -450,7 +450,12 @@ export class SnapshotStore {
       if (created) rmSync(dir, { recursive: true, force: true });
       throw fromSystemError(`prepare rootfs of ${id}`, e, dir);
     }
-    const snap = this.snapshotOf(id, shorts, lowerdirs);
+    let snap = this.snapshotOf(id, shorts, lowerdirs);
+    if (snap.init && snap.mountOptions().length >= MOUNT_OPTIONS_LIMIT) {
+      // The init layer is an optimisation: an image whose layers only just fit goes without it.
+      snap = this.snapshotOf(id, shorts.slice(1), lowerdirs.slice(1));
+      writeFileSync(join(dir, 'lower'), shorts.slice(1).join(':') + '\n');
+    }
     const opts = snap.mountOptions();
     if (opts.length >= MOUNT_OPTIONS_LIMIT) {
       if (created) rmSync(dir, { recursive: true, force: true });
