@@ -31,7 +31,7 @@ export interface AtomicWriteOptions {
   syncAtCommit?: boolean;
 }
 
-function fsyncDirSync(dir: string): void {
+export function fsyncDirSync(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);
