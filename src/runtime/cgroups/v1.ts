@@ -137,8 +137,9 @@ export class CgroupV1Manager implements CgroupManager {
     return dirs;
   }
 
+  /** Every directory, cpuset's too: create() copies its cpus and mems down (nothing joins before). */
   dirsAhead(): string[] {
-    return [...this.hierarchies.filter((h) => !h.controllers.includes('cpuset')).map((h) => h.dir), ...(this.unifiedDir === undefined ? [] : [this.unifiedDir])];
+    return this.allDirs();
   }
 
   create(madeAhead: string[] = []): void {
@@ -148,7 +149,11 @@ export class CgroupV1Manager implements CgroupManager {
     const ahead = new Set(madeAhead);
     try {
       for (const h of this.hierarchies) {
-        if (ahead.has(h.dir)) continue; // made (it is not a cpuset one: dirsAhead)
+        if (ahead.has(h.dir)) {
+          // Made ahead (its parent existed): a cpuset one still needs its cpus and mems.
+          if (h.controllers.includes('cpuset')) this.inheritCpuset(h.dir);
+          continue;
+        }
         const made: string[] = [];
         mkdirTracked(h.dir, made);
         this.made.push(...made);
