@@ -551,19 +551,10 @@ describe('runtime: cgroup dirs made ahead (cgroup v1 hosts)', { skip: skip || (d
     assert.ok(ahead, 'made ahead on a v1 host');
     const dirs = dirsOf(ahead);
     assert.ok(dirs.length >= 2, dirs.join(' '));
-    // The cpuset dir is made ahead too (as a new cpuset cgroup: no cpus yet, unless the hierarchy
-    // has clone_children); the launch copies its cpus and mems down before the container joins.
-    const cpuset = Object.entries(ahead.manager.paths).find(([k]) => k.split(',').includes('cpuset'))?.[1];
-    if (cpuset) {
-      const deadline = Date.now() + 5000;
-      while (!existsSync(cpuset) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-      assert.ok(existsSync(cpuset), `${cpuset} made ahead`);
-    }
     const io = h.stdio('adopt');
     const launched = await h.runtime.launch({ id: 'adopt', bundle: path, stdio: io.fds, cgroupsAhead: ahead });
     try {
       assert.deepEqual(launched.cgroups.paths, ahead.manager.paths);
-      if (cpuset) for (const f of ['cpuset.cpus', 'cpuset.mems']) assert.notEqual(readFileSync(join(cpuset, f), 'utf8').trim(), '', `${f} set`);
       for (const d of dirs) assert.ok(readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').includes(String(launched.record.pid)), `in ${d}`);
       assert.deepEqual(ahead.adopt(), [], 'adopted once');
     } finally {

@@ -137,9 +137,8 @@ export class CgroupV1Manager implements CgroupManager {
     return dirs;
   }
 
-  /** Every directory, cpuset's too: create() copies its cpus and mems down (nothing joins before). */
   dirsAhead(): string[] {
-    return this.allDirs();
+    return [...this.hierarchies.filter((h) => !h.controllers.includes('cpuset')).map((h) => h.dir), ...(this.unifiedDir === undefined ? [] : [this.unifiedDir])];
   }
 
   create(madeAhead: string[] = []): void {
@@ -149,11 +148,7 @@ export class CgroupV1Manager implements CgroupManager {
     const ahead = new Set(madeAhead);
     try {
       for (const h of this.hierarchies) {
-        if (ahead.has(h.dir)) {
-          // Made ahead (its parent existed): a cpuset one still needs its cpus and mems.
-          if (h.controllers.includes('cpuset')) this.inheritCpuset(h.dir);
-          continue;
-        }
+        if (ahead.has(h.dir)) continue; // made (it is not a cpuset one: dirsAhead)
         const made: string[] = [];
         mkdirTracked(h.dir, made);
         this.made.push(...made);

@@ -3,8 +3,8 @@
 // them: its create() finds them made (mkdir's EEXIST; it makes any the thread has not) and counts
 // them as its own, so a failed launch removes them like the rest. A start that fails before its
 // launch drops them (removed again, when still empty). Nothing else changes: the same
-// directories, made before the container's process exists; a cpuset one gets its cpus and mems
-// copied down by create() (a new cpuset cgroup needs them before anything can join it).
+// directories, made before the container's process exists; the cpuset ones are left to create()
+// (a new cpuset cgroup needs its cpus and mems copied down before anything can join it).
 import { readFileSync } from 'node:fs';
 import { native, type NativeAddon } from '../../native/addon.js';
 import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
