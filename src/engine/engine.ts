@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { close as closeFd, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
+import { close as closeFd, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
@@ -356,19 +356,6 @@ export class Engine implements ContainerEngine {
     for (const [id, live] of this.containers) {
       if (!leased.has(id)) await this.images.addLease(id, live.rec.Image as Digest).catch(warn(`restore the image lease of container ${id}`));
     }
-    // Empty cgroup dirs of containers without a record under the engine's own cgroup parent: a
-    // crash during a start whose create had not committed its record yet (startLocked makes them
-    // ahead). rmdir leaves any that still has a process.
-    for (const dir of this.cgroupParentDirs()) {
-      for (const name of entries(dir)) {
-        if (!/^[0-9a-f]{64}$/.test(name) || this.containers.has(name)) continue;
-        try {
-          rmdirSync(join(dir, name));
-        } catch {
-          /* in use, or gone */
-        }
-      }
-    }
     this.inBackground('delete the files of removed containers', async () => {
       await this.records.removeRetired();
       await this.snapshots.removeRetired();
@@ -471,14 +458,6 @@ export class Engine implements ContainerEngine {
       }
     }
     rmSync(this.bundleDir(id), { recursive: true, force: true });
-  }
-
-  private cgroupParentDirs(): string[] {
-    try {
-      return this.runtime.cgroupParentDirs(this.cgroupParent);
-    } catch {
-      return [];
-    }
   }
 
   private cgroupsPathOf(rec: ContainerRecord): string {
@@ -824,9 +803,8 @@ export class Engine implements ContainerEngine {
       const nm = hc.NetworkMode as string;
       // Its own network namespace, made on the other CPU while this start works on the rest.
       if (this.useMonitor && nm !== 'host' && !nm.startsWith('container:')) netnsAhead = this.netnsMaker.begin();
-      // And its cgroup dirs (v1: one per hierarchy): at once under the engine's own cgroup parent
-      // (a crash before the record is durable leaves empty ones there, which the start-up sweep
-      // removes: sweepOrphans), elsewhere once the record is durable, unless the launch came first.
+      // And its cgroup dirs (v1: one per hierarchy), once its record is durable (nothing is made
+      // before; create's fsync is usually done by now), unless the launch came first.
       if (this.useMonitor) {
         const begin = () => {
           try {
@@ -835,7 +813,7 @@ export class Engine implements ContainerEngine {
             /* the launch makes them, and reports what is wrong */
           }
         };
-        if (live.durable && (hc.CgroupParent as string | undefined)) live.durable.then(begin, () => undefined);
+        if (live.durable) live.durable.then(begin, () => undefined);
         else begin();
       }
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
@@ -924,23 +902,16 @@ export class Engine implements ContainerEngine {
             } : {}),
       };
       // Crash safety: nothing runs (no cgroup is made either) before the record is durable:
-      // create answers before its fsync (RecordStore.commitSoon), which runs meanwhile. Under a
-      // monitor, the launch awaits it itself (`gate`) after its preparation (monitor dir, runtime
-      // state, spec check), so that runs while the fsyncs finish.
-      let durable: Promise<void> | undefined;
+      // create answers before its fsync (RecordStore.commitSoon), which runs meanwhile.
       if (live.durable) {
         this.trace.mark(id, 'start.durable-wait');
-        durable = live.durable.then(
-          () => {
-            live.durable = undefined;
-            this.trace.mark(id, 'start.durable');
-          },
-          (err: unknown) => {
-            throw new HakoError({ step: `start container ${id}: its record could not be saved`, hint: 'remove the container and create it again', kind: 'internal', cause: err });
-          },
-        );
-        durable.catch(() => undefined); // awaited by the launch, or below
-        if (!this.useMonitor) await durable;
+        try {
+          await live.durable;
+        } catch (err) {
+          throw new HakoError({ step: `start container ${id}: its record could not be saved`, hint: 'remove the container and create it again', kind: 'internal', cause: err });
+        }
+        live.durable = undefined;
+        this.trace.mark(id, 'start.durable');
       }
       let sup: { pid: number; startTime: string | undefined; exited: Promise<ExitInfo> };
       // Clients that attached before this start get the output from its first byte: the monitor
@@ -956,7 +927,7 @@ export class Engine implements ContainerEngine {
         cgroupsLaunched = true;
         const ahead = cgroupsAhead;
         cgroupsAhead = undefined;
-        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, attachAtLaunch, monitorBinary: this.monitorBin, ...(premadeNetwork === undefined ? {} : { premadeNetwork }), ...(ahead ? { cgroupsAhead: ahead } : {}), ...(durable ? { gate: durable } : {}), ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
+        const m = await superviseWithMonitor({ ...supOpts, log: { ...supOpts.log, driver: supOpts.log.driver as 'json-file' | 'none' }, monitorDir: this.monitorDirOf(id), cgroupsPath: this.cgroupsPathOf(rec), holdOutput, attachAtLaunch, monitorBinary: this.monitorBin, ...(premadeNetwork === undefined ? {} : { premadeNetwork }), ...(ahead ? { cgroupsAhead: ahead } : {}), ...(this.trace.enabled ? { mark: (p: string, at?: number) => this.trace.mark(id, p, at) } : {}) });
         earlyAttached = m.attachments;
         live.monitorDir = m.monitorDir;
         live.mountNsFd = m.mountNsFd;

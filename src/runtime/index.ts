@@ -11,9 +11,6 @@ import { startExec, execInContainer, type ExecOptions } from './lifecycle/exec.j
 import { cgroupsOf } from './lifecycle/context.js';
 import { SeccompCache } from './plan/process.js';
 import { cgroupsAhead, type CgroupsAhead } from './lifecycle/cgroups-ahead.js';
-import { cgroupManager } from './cgroups/index.js';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 
 export class Runtime {
   readonly ctx: RuntimeContext;
@@ -36,16 +33,6 @@ export class Runtime {
    */
   cgroupsAhead(id: string, cgroupsPath: string): CgroupsAhead | undefined {
     return cgroupsAhead(this.ctx, id, cgroupsPath);
-  }
-
-  /**
-   * The directories holding the cgroups made with cgroupsPath `<parent>/<name>` (one per cgroup
-   * v1 hierarchy, or the v2 one), for a sweep of leftovers; none for a 'slice:prefix:name' parent.
-   */
-  cgroupParentDirs(parent: string): string[] {
-    if (parent.includes(':')) return [];
-    const manager = cgroupManager({ cgroupsPath: `${parent.replace(/\/+$/, '')}/x`, containerId: 'x', procSelfCgroup: readFileSync('/proc/self/cgroup', 'utf8'), mountinfo: readFileSync('/proc/self/mountinfo', 'utf8'), ...(this.ctx.cgroupDriver ? { driver: this.ctx.cgroupDriver } : {}) });
-    return [...new Set(Object.values(manager.paths).map((d) => dirname(d)))];
   }
 
   /** Creates and starts in one step; the process is this process's child (exit via `process.exited`). */

@@ -285,7 +285,7 @@ export interface MonitoredStart {
 /** Clients handed to a monitor at its launch (hako-monitor --client-fd takes at most this many). */
 export const MAX_ATTACH_AT_LAUNCH = MAX_HANDED_CLIENTS;
 
-type MonitoredLaunchOptions = SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; attachAtLaunch?: AttachRequest[]; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number; cgroupsAhead?: CgroupsAhead; gate?: Promise<void> };
+type MonitoredLaunchOptions = SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; attachAtLaunch?: AttachRequest[]; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number; cgroupsAhead?: CgroupsAhead };
 
 /**
  * `attachAtLaunch`: attachments made before the launch, over socketpairs whose other ends the
@@ -339,7 +339,6 @@ function launchMonitored(opts: MonitoredLaunchOptions, clientFds: number[]) {
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     ...(opts.premadeNetwork === undefined ? {} : { premadeNetwork: { fd: opts.premadeNetwork, loopbackUp: true } }),
     ...(opts.cgroupsAhead ? { cgroupsAhead: opts.cgroupsAhead } : {}),
-    ...(opts.gate ? { gate: opts.gate } : {}),
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.spec ? { spec: opts.spec } : {}),
     holdMountNamespace: true,

@@ -83,13 +83,6 @@ export interface LaunchOptions {
    */
   mark?: (phase: string, atMs?: number) => void;
   /**
-   * Awaited before anything of the container is made on the host beyond its runtime state dir
-   * (cgroups, processes); its rejection fails the launch (undone as any failure). The engine
-   * passes the durability of a new container's record here, so that the launch's own
-   * preparation (spec check, state reservation) runs while that record is being fsync'd.
-   */
-  gate?: Promise<void>;
-  /**
    * The bundle's config, from an embedding engine that built it and writes config.json itself
    * (concurrently): validated in memory, not read back from the file. The CLI never passes it.
    */
@@ -163,10 +156,6 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       config: spec,
     };
 
-    if (opts.gate) {
-      await opts.gate;
-      mark('launch.gate');
-    }
     // cgroups: made before the process exists, limited right after the spawn (below), while it
     // waits for its release: none of its ops runs, and its program never runs, unlimited.
     const useAhead = ahead !== undefined && ahead.cgroupsPath === spec.linux?.cgroupsPath;
