@@ -691,11 +691,12 @@ export class Engine implements ContainerEngine {
       // Its /etc files (hostname, hosts, resolv.conf) are written by the start (as dockerd
       // does): nothing reads them before.
       this.trace.mark(id, 'create.files');
-      // The record is written under a temp name. Its fsync and rename (the commit point: a
-      // crash before it leaves a dir without a record, which the start-up removes, and a
-      // snapshot and lease that reconcile() sweeps) run after the answer
-      // (RecordStore.commitSoon): a host crash within those ~2 ms loses a container that was
-      // only created. It never runs without a durable record: start awaits `live.durable`.
+      // The record is written in full under a temp name (after the snapshot and lease). Its
+      // fsync and rename (the commit point) run after the answer (RecordStore.commitSoon). A
+      // daemon killed before the rename leaves the complete temp record, which the start-up
+      // commits (loadAll); a host crash within those ~2 ms may leave it torn: then the start-up
+      // removes the dir, and reconcile() sweeps the snapshot and lease (a container that was
+      // only created is lost). It never runs without a durable record: start awaits `live.durable`.
       const staged = this.records.stageCreateSync(rec);
       this.trace.mark(id, 'create.staged');
       undo.push(() => staged.abort());
