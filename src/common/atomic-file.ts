@@ -1,7 +1,7 @@
 // Crash-safe small files: write a uniquely named temp file beside the target (exclusive create),
 // fsync it, rename it over the target, fsync the directory. A reader sees the old content or the
 // new one, never a torn file, and two writers of one file never share a temp name.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsync as fsyncCb, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fromSystemError } from './errors.js';
@@ -119,20 +119,30 @@ export async function stageFileAtomic(path: string, data: string | Uint8Array, o
 }
 
 /**
- * stageFileAtomic with the write done synchronously (syncAtCommit only: no fsync here), for a
- * small file on a latency path where a thread-pool round trip would queue behind other work.
+ * stageFileAtomic with the write done synchronously (syncAtCommit: no fsync here), for a small
+ * file on a latency path. Its commit keeps the thread pool to the waits on the disk: the temp
+ * file's fd stays open for its fsync, the rename and the directory's open are synchronous (in
+ * memory; tens of µs), so the commit is two pool round trips (the file's fsync, then the
+ * directory's) instead of about nine (open, sync, close of each, the rename).
  */
 export function stageFileAtomicSync(path: string, data: string | Uint8Array, opts: AtomicWriteOptions & { syncAtCommit: true }): StagedFile {
   const tmp = tempName(path);
-  const abort = (): Promise<void> => unlink(tmp).catch(() => undefined);
   let fd = -1;
+  const closeFd = () => {
+    if (fd >= 0) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* closed */
+      }
+      fd = -1;
+    }
+  };
   try {
     fd = openSync(tmp, 'wx', opts.mode ?? 0o600);
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    closeSync(fd);
-    fd = -1;
   } catch (err) {
-    if (fd >= 0) closeSync(fd);
+    closeFd();
     try {
       unlinkSync(tmp);
     } catch {
@@ -140,7 +150,40 @@ export function stageFileAtomicSync(path: string, data: string | Uint8Array, opt
     }
     throw fromSystemError(`write ${path}`, err, path);
   }
-  return stagedAt(path, tmp, opts, abort);
+  const abort = async (): Promise<void> => {
+    closeFd();
+    await unlink(tmp).catch(() => undefined);
+  };
+  const durable = opts.durable !== false;
+  return {
+    abort,
+    async commit(beforeRename) {
+      try {
+        const fileSynced = durable ? fsyncFd(fd) : Promise.resolve();
+        await Promise.all([fileSynced, beforeRename]);
+        closeFd();
+        renameSync(tmp, path);
+        if (durable) await fsyncDirFast(dirname(path));
+      } catch (err) {
+        await abort();
+        throw fromSystemError(`write ${path}`, err, path);
+      }
+    },
+  };
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => fsyncCb(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+/** fsyncDir with one thread-pool round trip (the fsync): the directory is opened and closed synchronously. */
+export async function fsyncDirFast(dir: string): Promise<void> {
+  const fd = openSync(dir, 'r');
+  try {
+    await fsyncFd(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function stagedAt(path: string, tmp: string, opts: AtomicWriteOptions, abort: () => Promise<void>): StagedFile {

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } 
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HakoError, fromSystemError } from '../../common/errors.js';
-import { fsyncDir, fsyncDirSync, stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
+import { fsyncDirFast, fsyncDirSync, stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
 import type { EndpointConfig } from './network-config.js';
 
@@ -189,7 +189,7 @@ export class RecordStore {
     // The container dir's own entry in containers/ (made by create's mkdir) is made durable
     // before the rename that commits the record (beside the record's fsync), so that a commit
     // cannot outlive a crash in a directory whose entry did not.
-    const parentSynced = fsyncDir(this.dir);
+    const parentSynced = fsyncDirFast(this.dir);
     parentSynced.catch(() => undefined);
     const committed = staged.commit(parentSynced).catch(async (err: unknown) => {
       await staged.abort();
