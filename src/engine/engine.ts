@@ -770,16 +770,8 @@ export class Engine implements ContainerEngine {
       }
     })();
     const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
-    // Written synchronously (the exec root is a tmpfs as a rule: tens of µs), not as three
-    // thread-pool round trips; a failure is reported where the write used to be awaited.
-    let written: Promise<void>;
-    try {
-      writeFileSync(join(this.bundleDir(rec.Id), 'config.json'), JSON.stringify(spec));
-      written = Promise.resolve();
-    } catch (err) {
-      written = Promise.reject(err);
-      written.catch(() => undefined);
-    }
+    const written = writeFile(join(this.bundleDir(rec.Id), 'config.json'), JSON.stringify(spec));
+    written.catch(() => undefined);
     return { spec, written };
   }
 

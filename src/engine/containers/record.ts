@@ -114,25 +114,24 @@ export class RecordStore {
   saveSoon(rec: ContainerRecord, onError: (err: Error) => void): void {
     const busy = this.writing.get(rec.Id);
     if (busy) {
-      busy.again = true; // written once the new record's commit is done (commitSoon)
+      busy.again = true;
       return;
     }
-    this.writeNow(rec, onError);
-  }
-
-  /**
-   * A state save (no fsync: rebuilt from the runtime and monitors after a crash), written
-   * synchronously: a small file (tens of µs), where the thread pool took five round trips.
-   * Never recreates a removed container's directory.
-   */
-  private writeNow(rec: ContainerRecord, onError: (err: Error) => void): void {
+    const entry = { again: false, done: Promise.resolve() };
     const file = join(this.containerDir(rec.Id), 'config.v2.json');
-    try {
-      writeFileAtomicSync(file, JSON.stringify(rec), { mode: 0o600, durable: false });
-    } catch (err) {
-      if (!existsSync(this.containerDir(rec.Id))) return; // removed meanwhile
-      onError(err instanceof HakoError ? err : fromSystemError(`save container ${rec.Id}`, err, file));
-    }
+    entry.done = (async () => {
+      do {
+        entry.again = false;
+        try {
+          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+        } catch (err) {
+          if (!existsSync(this.containerDir(rec.Id))) break; // removed meanwhile
+          onError(fromSystemError(`save container ${rec.Id}`, err, file));
+        }
+      } while (entry.again);
+      this.writing.delete(rec.Id);
+    })();
+    this.writing.set(rec.Id, entry);
   }
 
   /**
@@ -198,6 +197,7 @@ export class RecordStore {
     });
     committed.catch(() => undefined);
     const entry = { again: false, done: Promise.resolve(), commit: true };
+    const file = join(dir, 'config.v2.json');
     entry.done = (async () => {
       try {
         await committed;
@@ -205,9 +205,14 @@ export class RecordStore {
       } catch (err) {
         onError(err as Error);
       }
-      if (entry.again) {
+      while (entry.again) {
         entry.again = false;
-        this.writeNow(rec, onError);
+        try {
+          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+        } catch (err) {
+          if (!existsSync(dir)) break; // removed meanwhile
+          onError(fromSystemError(`save container ${rec.Id}`, err, file));
+        }
       }
       this.writing.delete(rec.Id);
     })();
