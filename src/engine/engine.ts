@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { HakoError, conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
 import { ImageService } from '../image/images.js';
 import type { Digest } from '../image/digest.js';
-import { SnapshotStore } from '../image/snapshot/index.js';
+import { SnapshotStore, type ContainerSnapshot } from '../image/snapshot/index.js';
+import { initLayerFacts } from './init-layer.js';
 import { Runtime } from '../runtime/index.js';
 import { parseSignal } from '../runtime/lifecycle/kill.js';
 import { cgroupsOf } from '../runtime/lifecycle/context.js';
@@ -435,11 +436,14 @@ export class Engine implements ContainerEngine {
     return join(this.bundleDir(id), 'rootfs');
   }
 
-  private async mountRootfs(id: string): Promise<string> {
+  /** `onSnapshot`: told the snapshot mounted (not when the rootfs was mounted already). */
+  private async mountRootfs(id: string, onSnapshot?: (snap: ContainerSnapshot) => void): Promise<string> {
     const target = this.rootfsDir(id);
     mkdirSync(target, { recursive: true, mode: 0o755 });
     if (isMountPoint(target)) return target;
-    if (!(await mountOverlay(target, this.snapshots.container(id)))) await this.snapshots.mountRootfs(id, target);
+    const snap = this.snapshots.container(id);
+    onSnapshot?.(snap);
+    if (!(await mountOverlay(target, snap))) await this.snapshots.mountRootfs(id, target);
     return target;
   }
 
@@ -647,13 +651,21 @@ export class Engine implements ContainerEngine {
         m.Source = this.volumes.dataPath(res.meta.Name);
         if (m.Anonymous === undefined) m.Anonymous = false;
       }
-      // The rootfs snapshot, the image lease and (below) the /etc files are independent: made
-      // at once. The record, saved last and fsync'd, is what makes the container exist.
-      const prepared = this.snapshots.prepareContainer(id, image.record.chainIds).then(() => this.trace.mark(id, 'create.snapshot'));
-      undo.push(() => prepared.then(() => this.snapshots.removeContainer(id), () => this.snapshots.removeContainer(id)));
+      // The rootfs snapshot, the image lease and the record: small files and dirs, written
+      // synchronously (tens of µs each), not through the thread pool, where they would queue
+      // behind the background deletions of containers removed just before. The record, fsync'd
+      // after the answer (below), is what makes the container exist.
+      let prepared = false;
+      undo.push(() => {
+        if (prepared) return this.snapshots.removeContainer(id);
+      });
+      this.snapshots.prepareContainerSync(id, image.record.chainIds);
+      prepared = true;
+      this.trace.mark(id, 'create.snapshot');
       // Not fsync'd: a lease a crash loses is restored from the record at start (sweepOrphans).
-      const leased = this.images.addLease(id, image.id, { durable: false }).then(() => this.trace.mark(id, 'create.lease'));
-      undo.push(() => leased.then(() => this.images.removeLease(id), () => this.images.removeLease(id)));
+      undo.push(() => this.images.removeLease(id));
+      await this.images.addLease(id, image.id, { durable: false });
+      this.trace.mark(id, 'create.lease');
       const rec: ContainerRecord = {
         Id: id,
         Name: chosen,
@@ -679,19 +691,16 @@ export class Engine implements ContainerEngine {
       // Its /etc files (hostname, hosts, resolv.conf) are written by the start (as dockerd
       // does): nothing reads them before.
       this.trace.mark(id, 'create.files');
-      // The record is written beside them too, under a temp name. Its fsync and rename (the
-      // commit point: a crash before it leaves a dir without a record, which the start-up
-      // removes, and a snapshot and lease that reconcile() sweeps) run after the answer
-      // (RecordStore.commitSoon): a host crash within those ~2 ms loses a container that was
-      // only created. It never runs without a durable record: start awaits `live.durable`.
-      const staged = this.records.stageCreate(rec).then((s) => {
-        this.trace.mark(id, 'create.staged');
-        return s;
-      });
-      undo.push(() => staged.then((s) => s.abort(), () => undefined));
-      const settled = await Promise.allSettled([prepared, leased, staged]);
-      for (const r of settled) if (r.status === 'rejected') throw r.reason;
-      const durable = this.records.commitSoon(rec, await staged, (e) => this.log.warn(e.message));
+      // The record is written in full under a temp name (after the snapshot and lease). Its
+      // fsync and rename (the commit point) run after the answer (RecordStore.commitSoon). A
+      // daemon killed before the rename leaves the complete temp record, which the start-up
+      // commits (loadAll); a host crash within those ~2 ms may leave it torn: then the start-up
+      // removes the dir, and reconcile() sweeps the snapshot and lease (a container that was
+      // only created is lost). It never runs without a durable record: start awaits `live.durable`.
+      const staged = this.records.stageCreateSync(rec);
+      this.trace.mark(id, 'create.staged');
+      undo.push(() => staged.abort());
+      const durable = this.records.commitSoon(rec, staged, (e) => this.log.warn(e.message));
       this.trace.mark(id, 'create.saved');
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [], durable };
       this.containers.set(id, live);
@@ -812,7 +821,8 @@ export class Engine implements ContainerEngine {
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       // The host side /etc files (new files on the data root) are written while the thread pool
       // mounts the rootfs; a container on another's network writes them below (its checks first).
-      const mounting = this.mountRootfs(id);
+      let snap: ContainerSnapshot | undefined;
+      const mounting = this.mountRootfs(id, (s) => (snap = s));
       if (!nm.startsWith('container:')) {
         try {
           this.net.writeFiles(rec); // (unchanged ones are only read)
@@ -822,7 +832,12 @@ export class Engine implements ContainerEngine {
         }
       }
       const rootfs = await mounting;
-      // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a container.
+      // A container created before its image had an init layer: what the layer needs, for the
+      // containers created after this one (made once this start is done).
+      const topChain = rec.ChainIds?.[rec.ChainIds.length - 1];
+      const initFacts = snap && !snap.init && topChain !== undefined && !rec.HasBeenStartedBefore ? initLayerFacts(rootfs, snap.upperdir) : undefined;
+      // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a
+      // container. Made here when the image's init layer (the usual case) did not bring it.
       const dockerenv = join(rootfs, '.dockerenv');
       if (!lstatSafe(dockerenv)) writeFileSync(dockerenv, '', { mode: 0o755 });
       this.trace.mark(id, 'start.rootfs');
@@ -943,6 +958,12 @@ export class Engine implements ContainerEngine {
         return this.locked(live, () => this.onExit(live, info));
       });
       this.startHealth(live, true);
+      if (initFacts && topChain !== undefined) {
+        const facts = initFacts;
+        this.inBackground(`make the init layer of image ${rec.Image}`, async () => {
+          await this.snapshots.ensureInitLayer(topChain, facts);
+        });
+      }
       this.trace.mark(id, 'start.done');
     } catch (err) {
       netnsAhead?.drop();

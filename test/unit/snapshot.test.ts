@@ -1,7 +1,7 @@
 // Snapshot store without root: chain IDs, layer commit/remove, single extraction, mount options.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chainIds, SnapshotStore, MOUNT_OPTIONS_LIMIT } from '../../src/image/snapshot/index.js';
@@ -105,6 +105,77 @@ test('store: container mount options list layers top first with short relative l
     await assert.rejects(s.prepareContainer('../x', []), /invalid container id/);
     await s.removeContainer('c1');
     assert.equal(existsSync(join(t.path, 'containers', 'c1')), false);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('init layer: made once from the facts (fsync\'d, then linked), on top of containers prepared after, removed with its top layer', async () => {
+  const t = tempDir('hako-snap-');
+  try {
+    const s = new SnapshotStore(t.path);
+    for (const id of [A, B]) await s.ensureLayer(id, async (dir) => mkdirSync(dir));
+    const before = await s.prepareContainer('c0', [A, B]);
+    assert.equal(before.init, false);
+    assert.equal(s.hasInitLayer(B), false);
+    await assert.rejects(s.ensureInitLayer(B, { dockerenv: true, etc: { mode: 0o755, uid: 0, gid: 0 }, etcFiles: ['passwd'] }), /unexpected file \/etc\/passwd/);
+    assert.equal(s.hasInitLayer(B), false);
+    assert.deepEqual(readdirSync(join(t.path, 'layers', B.slice(7))).filter((n) => n.startsWith('.init-')), [], 'no scratch dir left');
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    assert.equal(await s.ensureInitLayer(B, { dockerenv: true, etc: { mode: 0o751, uid, gid }, etcFiles: ['hostname', 'resolv.conf'] }), true);
+    assert.equal(await s.ensureInitLayer(B, { dockerenv: false, etcFiles: [] }), false, 'made once');
+    const init = s.initLayerDir(B);
+    assert.deepEqual(readdirSync(init).sort(), ['.dockerenv', 'etc']);
+    assert.deepEqual(readdirSync(join(init, 'etc')).sort(), ['hostname', 'resolv.conf']);
+    const etc = statSync(join(init, 'etc'));
+    assert.deepEqual([etc.mode & 0o7777, etc.uid, etc.gid], [0o751, uid, gid]);
+    assert.equal(statSync(join(init, 'etc', 'hostname')).size, 0);
+    // Containers prepared from now on have it on top; the one prepared before keeps its layers.
+    const after = await s.prepareContainer('c1', [A, B]);
+    assert.equal(after.init, true);
+    assert.deepEqual(after.lowerdirs, [init, s.layerDir(B), s.layerDir(A)]);
+    const lower = after.mountOptions().split(',')[0]!.slice('lowerdir='.length).split(':');
+    assert.equal(readlinkSync(join(after.mountCwd, lower[0]!)), `../layers/${B.slice(7)}/init`);
+    assert.deepEqual(s.container('c1').lowerdirs, after.lowerdirs);
+    assert.equal(s.container('c1').init, true);
+    assert.equal(s.container('c0').init, false);
+    // An image whose top layer is another one has its own (none yet).
+    assert.equal((await s.prepareContainer('c2', [A])).init, false);
+    // The init layer goes with its top layer, link included.
+    await s.removeLayer(B);
+    assert.equal(existsSync(init), false);
+    assert.equal(existsSync(join(t.path, 'l', lower[0]!.slice(2))), false);
+    assert.throws(() => readlinkSync(join(after.mountCwd, lower[0]!)), /ENOENT/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('init layer: no /etc part when the image has no /etc dir; left out when the layers only just fit the mount options', async () => {
+  const t = tempDir('hako-snap-');
+  try {
+    const s = new SnapshotStore(t.path);
+    await s.ensureLayer(A, async (dir) => mkdirSync(dir));
+    assert.equal(await s.ensureInitLayer(A, { dockerenv: true, etcFiles: ['hostname'] }), true);
+    assert.deepEqual(readdirSync(s.initLayerDir(A)), ['.dockerenv']);
+    // Layers that fit the mount options only without the init layer: prepared without it.
+    const ids: string[] = [];
+    for (let i = 1; ; i++) {
+      const id = fakeId(1000 + i);
+      await s.ensureLayer(id, async (dir) => mkdirSync(dir));
+      ids.push(id);
+      const name = `p${String(i).padStart(3, '0')}`; // as long as 'full' below
+      const probe = await s.prepareContainer(name, ids);
+      await s.removeContainer(name);
+      if (probe.mountOptions().length + 'l/0123456789abcdef-init:'.length >= MOUNT_OPTIONS_LIMIT) break; // the init layer's entry would not fit
+    }
+    const top = ids[ids.length - 1]!;
+    assert.equal(await s.ensureInitLayer(top, { dockerenv: true, etcFiles: [] }), true);
+    const snap = await s.prepareContainer('full', ids);
+    assert.equal(snap.init, false);
+    assert.ok(snap.mountOptions().length < MOUNT_OPTIONS_LIMIT);
+    assert.equal(s.container('full').init, false);
   } finally {
     t.cleanup();
   }

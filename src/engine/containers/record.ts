@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } 
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HakoError, fromSystemError } from '../../common/errors.js';
-import { fsyncDir, stageFileAtomic, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
+import { fsyncDirFast, fsyncDirSync, stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
 import type { EndpointConfig } from './network-config.js';
 
@@ -170,9 +170,14 @@ export class RecordStore {
    * failed: whoever must not go on without a durable record (start) awaits it.
    */
   async stageCreate(rec: ContainerRecord): Promise<StagedFile> {
+    return this.stageCreateSync(rec);
+  }
+
+  /** stageCreate written synchronously (one small file; no thread-pool round trips on create's path). */
+  stageCreateSync(rec: ContainerRecord): StagedFile {
     const dir = this.containerDir(rec.Id);
     try {
-      return await stageFileAtomic(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, syncAtCommit: true });
+      return stageFileAtomicSync(join(dir, 'config.v2.json'), JSON.stringify(rec), { mode: 0o600, syncAtCommit: true });
     } catch (err) {
       throw fromSystemError(`save container ${rec.Id}`, err, dir);
     }
@@ -184,7 +189,7 @@ export class RecordStore {
     // The container dir's own entry in containers/ (made by create's mkdir) is made durable
     // before the rename that commits the record (beside the record's fsync), so that a commit
     // cannot outlive a crash in a directory whose entry did not.
-    const parentSynced = fsyncDir(this.dir);
+    const parentSynced = fsyncDirFast(this.dir);
     parentSynced.catch(() => undefined);
     const committed = staged.commit(parentSynced).catch(async (err: unknown) => {
       await staged.abort();
@@ -222,6 +227,12 @@ export class RecordStore {
       if (id.startsWith('.')) continue; // retired (see remove), or a temp file
       const file = join(this.dir, id, 'config.v2.json');
       if (!existsSync(file)) {
+        const staged = this.recoverStaged(id, file);
+        if (staged) {
+          warn(`container ${id}: its record was still being committed when the daemon stopped: committed now`);
+          out.push(staged);
+          continue;
+        }
         warn(`removing incomplete container directory ${join(this.dir, id)}`);
         rmSync(join(this.dir, id), { recursive: true, force: true });
         continue;
@@ -237,6 +248,37 @@ export class RecordStore {
 
   remove(id: string): void {
     rmSync(this.containerDir(id), { recursive: true, force: true });
+  }
+
+  /**
+   * A create answers once its record is written in full under a temp name (stageCreate); the
+   * rename into place follows its fsync. A daemon killed in between (the written data is in
+   * the page cache) left that complete temp record: it is committed here (fsync'd, renamed,
+   * the directories fsync'd), so a container whose create answered survives the daemon's kill.
+   * After a host crash the temp record may be torn: then nothing parses and the dir goes.
+   */
+  private recoverStaged(id: string, file: string): ContainerRecord | undefined {
+    const dir = dirname(file);
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => n.startsWith('.config.v2.json.') && n.endsWith('.tmp'));
+    } catch {
+      return undefined;
+    }
+    for (const n of names) {
+      try {
+        const text = readFileSync(join(dir, n), 'utf8');
+        const rec = JSON.parse(text) as ContainerRecord;
+        if (rec === null || typeof rec !== 'object' || rec.Id !== id) continue;
+        writeFileAtomicSync(file, text, { mode: 0o600 });
+        fsyncDirSync(this.dir);
+        for (const m of names) rmSync(join(dir, m), { force: true });
+        return rec;
+      } catch {
+        /* torn or unreadable: the next one, or none */
+      }
+    }
+    return undefined;
   }
 
   /**

@@ -14,8 +14,8 @@
 //   tmp/                         layers being extracted; renamed into layers/ atomically
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmod, chown, lstat, mkdir, open, readFile, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HakoError, fromSystemError, invalid, notFound } from '../../common/errors.js';
 import { pullMark } from '../pull-trace.js';
@@ -41,6 +41,13 @@ function hexOf(chainId: string): string {
   return chainId.slice(7);
 }
 
+/** The init layer's link in l/: its top layer's short name with this suffix. */
+const INIT_LINK_SUFFIX = '-init';
+
+function initLinkName(hex: string): string {
+  return shortId(hex) + INIT_LINK_SUFFIX;
+}
+
 /** A short, stable name for a layer's link: 16 base32 chars of sha256(chain hex) (80 bits). */
 function shortId(hex: string): string {
   const h = createHash('sha256').update(hex).digest();
@@ -61,6 +68,15 @@ function shortId(hex: string): string {
   return out;
 }
 
+async function fsyncPath(p: string): Promise<void> {
+  const fh = await open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 function run(cmd: string, args: string[], cwd: string | undefined): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     execFile(cmd, args, { cwd, encoding: 'utf8' }, (err, _stdout, stderr) => {
@@ -70,8 +86,29 @@ function run(cmd: string, args: string[], cwd: string | undefined): Promise<void
   });
 }
 
+/**
+ * What an image's init layer holds (dockerd's "-init" layer, made once per image here instead of
+ * once per container): the empty /.dockerenv and the /etc mount targets the image lacks, so a
+ * container's start creates no new files in its upper dir for them (no copy-up of /etc).
+ * Learned from an image's merged view (a fresh container's rootfs before anything ran in it).
+ */
+export interface InitLayerFacts {
+  /** /.dockerenv is missing from the image. */
+  dockerenv: boolean;
+  /** The image's /etc (a directory; owner and mode, copied to the init layer's /etc), or
+   * undefined when /etc is not a directory (then the layer adds nothing under /etc). */
+  etc?: { mode: number; uid: number; gid: number };
+  /** The names under /etc (hostname, hosts, resolv.conf) the image lacks (with `etc` only). */
+  etcFiles: string[];
+}
+
+/** The /etc files a container's start bind-mounts over (their targets are made if missing). */
+export const INIT_ETC_FILES = ['hostname', 'hosts', 'resolv.conf'] as const;
+
 export interface ContainerSnapshot {
   id: string;
+  /** Whether its top lower layer is its image's init layer (InitLayerFacts). */
+  init: boolean;
   /** Absolute lower directories, top layer first (the empty dir for an image without layers). */
   lowerdirs: string[];
   upperdir: string;
@@ -266,10 +303,99 @@ export class SnapshotStore {
       await mkdir(join(this.root, 'tmp'), { recursive: true });
       await rename(dest, trash);
       await unlink(join(this.root, 'l', shortId(hex))).catch(() => undefined);
+      await unlink(join(this.root, 'l', initLinkName(hex))).catch(() => undefined);
       await rm(trash, { recursive: true, force: true });
     } catch (e) {
       throw fromSystemError(`remove snapshot ${chainId}`, e, dest);
     }
+  }
+
+  /** An image's init layer: `layers/<top chain>/init`, removed with its top layer. */
+  initLayerDir(topChainId: string): string {
+    return join(this.layerPath(topChainId), 'init');
+  }
+
+  /** Whether the image (top layer) has its init layer. */
+  hasInitLayer(topChainId: string): boolean {
+    return existsSync(this.initLayerDir(topChainId)) && existsSync(join(this.root, 'l', initLinkName(hexOf(topChainId))));
+  }
+
+  /**
+   * Makes the init layer of the image whose top layer is `topChainId`, once (false when it is
+   * there already, made by another start meanwhile, or the top layer is gone): its files are
+   * written and fsync'd in a scratch dir beside `init`, renamed into place, and its l/ link
+   * made last, so a container never names an init layer that a crash could leave incomplete.
+   * Containers created from then on get it as their top lower layer (prepareContainer).
+   */
+  async ensureInitLayer(topChainId: string, facts: InitLayerFacts): Promise<boolean> {
+    const hex = hexOf(topChainId);
+    const key = `init:${hex}`;
+    if (this.inflight.has(key)) return false;
+    const attempt = this.makeInitLayer(topChainId, hex, facts);
+    this.inflight.set(key, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+
+  private async makeInitLayer(topChainId: string, hex: string, facts: InitLayerFacts): Promise<boolean> {
+    if (this.hasInitLayer(topChainId) || !this.has(topChainId)) return false;
+    const parent = this.layerPath(topChainId);
+    const dest = this.initLayerDir(topChainId);
+    const link = join(this.root, 'l', initLinkName(hex));
+    if (!existsSync(dest)) {
+      // Scratch dirs of an attempt a crash interrupted go first.
+      for (const n of await readdir(parent)) if (n.startsWith('.init-')) await rm(join(parent, n), { recursive: true, force: true });
+      const tmp = join(parent, `.init-${randomBytes(6).toString('hex')}`);
+      const synced: string[] = [];
+      try {
+        await mkdir(tmp, { mode: 0o755 });
+        synced.push(tmp);
+        if (facts.dockerenv) {
+          // As the start writes it when the image has none (dockerd's init layer has it too).
+          await writeFile(join(tmp, '.dockerenv'), '', { mode: 0o755 });
+          synced.push(join(tmp, '.dockerenv'));
+        }
+        if (facts.etc && facts.etcFiles.length > 0) {
+          const etc = join(tmp, 'etc');
+          await mkdir(etc);
+          // The merged /etc takes its owner and mode from the topmost layer that has it: this one.
+          await chown(etc, facts.etc.uid, facts.etc.gid);
+          await chmod(etc, facts.etc.mode & 0o7777);
+          synced.push(etc);
+          for (const f of facts.etcFiles) {
+            if (!(INIT_ETC_FILES as readonly string[]).includes(f)) throw invalid(`init layer of ${topChainId}: unexpected file /etc/${f}`);
+            // As the runtime's mount target for a file bind mount ('touch', mode 0644).
+            await writeFile(join(etc, f), '', { mode: 0o644 });
+            synced.push(join(etc, f));
+          }
+        }
+        for (const p of synced) await fsyncPath(p);
+        await rename(tmp, dest);
+        await fsyncPath(parent);
+      } catch (e) {
+        await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') return false; // another process made it
+        throw fromSystemError(`make the init layer of ${topChainId}`, e, dest);
+      }
+    }
+    try {
+      mkdirSync(join(this.root, 'l'), { recursive: true });
+      const target = `../layers/${hex}/init`;
+      try {
+        symlinkSync(target, link);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if (readlinkSync(link) !== target) throw new HakoError({ step: `init layer link ${link} points to ${readlinkSync(link)}, not ${target}`, kind: 'internal', hint: 'short id collision or a damaged store' });
+      }
+      await fsyncPath(join(this.root, 'l'));
+    } catch (e) {
+      throw fromSystemError(`make the init layer of ${topChainId}`, e, link);
+    }
+    return true;
   }
 
   private containerDir(id: string): string {
@@ -282,6 +408,15 @@ export class SnapshotStore {
    * (`chainIdsOfImage` bottom layer first, as in the image config).
    */
   async prepareContainer(id: string, chainIdsOfImage: string[]): Promise<ContainerSnapshot> {
+    return this.prepareContainerSync(id, chainIdsOfImage);
+  }
+
+  /**
+   * prepareContainer without the thread pool: a few small calls (tens of µs each) on a container
+   * create's path, where pool round trips queue behind the background deletions of containers
+   * removed just before (milliseconds).
+   */
+  prepareContainerSync(id: string, chainIdsOfImage: string[]): ContainerSnapshot {
     const dir = this.containerDir(id);
     const shorts: string[] = [];
     const lowerdirs: string[] = [];
@@ -289,28 +424,41 @@ export class SnapshotStore {
       if (!this.has(c)) throw notFound(`prepare rootfs of ${id}: layer ${c} is not unpacked`, 'pull the image again');
       const hex = hexOf(c);
       const short = shortId(hex);
-      await this.ensureLink(hex, short);
+      this.ensureLink(hex, short);
       shorts.push(`l/${short}`);
       lowerdirs.push(this.layerDir(c));
     }
     if (shorts.length === 0) {
-      await mkdir(join(this.root, 'empty'), { recursive: true, mode: 0o755 });
+      mkdirSync(join(this.root, 'empty'), { recursive: true, mode: 0o755 });
       shorts.push('empty');
       lowerdirs.push(join(this.root, 'empty'));
+    } else {
+      // The image's init layer, when made already (by an earlier container's first start), on top.
+      const top = chainIdsOfImage[chainIdsOfImage.length - 1]!;
+      const hex = hexOf(top);
+      if (existsSync(this.initLayerDir(top)) && existsSync(join(this.root, 'l', initLinkName(hex)))) {
+        shorts.unshift(`l/${initLinkName(hex)}`);
+        lowerdirs.unshift(this.initLayerDir(top));
+      }
     }
     const created = !existsSync(dir);
     try {
-      await mkdir(join(dir, 'upper'), { recursive: true, mode: 0o755 });
-      await mkdir(join(dir, 'work'), { recursive: true, mode: 0o700 });
-      await writeFile(join(dir, 'lower'), shorts.join(':') + '\n');
+      mkdirSync(join(dir, 'upper'), { recursive: true, mode: 0o755 });
+      mkdirSync(join(dir, 'work'), { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, 'lower'), shorts.join(':') + '\n');
     } catch (e) {
-      if (created) await rm(dir, { recursive: true, force: true });
+      if (created) rmSync(dir, { recursive: true, force: true });
       throw fromSystemError(`prepare rootfs of ${id}`, e, dir);
     }
-    const snap = this.snapshotOf(id, shorts, lowerdirs);
+    let snap = this.snapshotOf(id, shorts, lowerdirs);
+    if (snap.init && snap.mountOptions().length >= MOUNT_OPTIONS_LIMIT) {
+      // The init layer is an optimisation: an image whose layers only just fit goes without it.
+      snap = this.snapshotOf(id, shorts.slice(1), lowerdirs.slice(1));
+      writeFileSync(join(dir, 'lower'), shorts.slice(1).join(':') + '\n');
+    }
     const opts = snap.mountOptions();
     if (opts.length >= MOUNT_OPTIONS_LIMIT) {
-      if (created) await rm(dir, { recursive: true, force: true });
+      if (created) rmSync(dir, { recursive: true, force: true });
       throw invalid(`prepare rootfs of ${id}: ${chainIdsOfImage.length} layers do not fit the overlay mount options (${opts.length} bytes, the limit is ${MOUNT_OPTIONS_LIMIT - 1})`);
     }
     return snap;
@@ -322,6 +470,7 @@ export class SnapshotStore {
     const workdir = join(dir, 'work');
     return {
       id,
+      init: shorts.length > 0 && shorts[0]!.endsWith(INIT_LINK_SUFFIX),
       lowerdirs,
       upperdir,
       workdir,

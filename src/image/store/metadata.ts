@@ -8,7 +8,7 @@ import { fromSystemError } from '../../common/errors.js';
 import { digestHex, isDigest, type Digest } from '../digest.js';
 import type { Descriptor } from '../manifest.js';
 import type { Platform } from '../platform.js';
-import { stageFileAtomic, writeFileAtomic, type StagedFile } from '../../common/atomic-file.js';
+import { stageFileAtomic, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import { FileLock } from './lock.js';
 
 export interface ImageRecord {
@@ -198,7 +198,11 @@ export class MetadataStore {
   async addLease(owner: string, image: Digest, opts: { durable?: boolean; chainIds?: Digest[] | undefined } = {}): Promise<void> {
     await this.init();
     const lease: Lease = opts.chainIds ? { owner, image, chainIds: opts.chainIds } : { owner, image };
-    await writeFileAtomic(join(this.leasesDir, `${encodeURIComponent(owner)}.json`), JSON.stringify(lease), { mode: 0o644, durable: opts.durable !== false });
+    const file = join(this.leasesDir, `${encodeURIComponent(owner)}.json`);
+    // Not durable (a container create's): written synchronously, a small file whose thread-pool
+    // round trips would queue behind the background deletions of containers removed before.
+    if (opts.durable === false) writeFileAtomicSync(file, JSON.stringify(lease), { mode: 0o644, durable: false });
+    else await writeFileAtomic(file, JSON.stringify(lease), { mode: 0o644 });
   }
 
   /** One owner's lease, or undefined (read synchronously: a small file, on container removal's path). */
