@@ -83,6 +83,9 @@ test('/etc files: loopback nameservers filtered, Dns overrides, hosts entries', 
 test('status texts and list filters', () => {
   assert.equal(humanDuration(0.5), 'Less than a second');
   assert.equal(humanDuration(5), '5 seconds');
+  // go-units counts whole seconds: 1.5 s is "1 second" (it printed "Up 1 seconds").
+  assert.equal(humanDuration(1.5), '1 second');
+  assert.equal(humanDuration(59.9), '59 seconds');
   assert.equal(humanDuration(90), 'About a minute');
   assert.equal(humanDuration(3 * 3600), '3 hours');
   const rec = { Id: ID, Name: '/web', Created: new Date().toISOString(), Config: { Labels: { a: 'b' } }, HostConfig: { NetworkMode: 'bridge' }, State: initialState(), MountPoints: [], Image: 'sha256:x' } as unknown as ContainerRecord;
