@@ -92,7 +92,8 @@ export class VolumeStore {
       Labels: meta.Labels,
       Mountpoint: this.dataPath(meta.Name),
       Name: meta.Name,
-      Options: meta.Options,
+      // dockerd: null without driver options (the spec lets Options be null; Labels it does not).
+      Options: Object.keys(meta.Options).length > 0 ? meta.Options : null,
       Scope: 'local',
       ...(usage ? { UsageData: { Size: usage.size, RefCount: usage.refs } } : {}),
     };

@@ -66,7 +66,9 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
 
   const imgEnv = strArray(imageCfg.Env, 'image Env') ?? [];
   const env = strArray(body.Env, 'Env') ?? [];
-  cfg.Env = mergeEnv(imgEnv, env);
+  const merged = mergeEnv(imgEnv, env);
+  // dockerd leaves Config.Env null when neither the image nor the request sets any.
+  cfg.Env = merged.length > 0 ? merged : null;
 
   let entrypoint = strArray(body.Entrypoint, 'Entrypoint');
   let cmd = strArray(body.Cmd, 'Cmd');
@@ -298,7 +300,8 @@ export function parseBind(spec: string): MountPoint {
   const propagation = opts.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate';
   if (src === '') return { Type: 'volume', Name: '', Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode, RW: rw, Propagation: '', Anonymous: true };
   if (src.startsWith('/')) return { Type: 'bind', Source: posix.normalize(src), Destination: posix.normalize(dst), Mode: mode, RW: rw, Propagation: propagation };
-  return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
+  // dockerd's Mode of a named volume given without a mode is "z" (as with --mount); an anonymous one keeps "".
+  return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode === '' ? 'z' : mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
 }
 
 /** HostConfig.Mounts entry (`--mount`) → MountPoint. */
