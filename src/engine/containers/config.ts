@@ -281,8 +281,10 @@ export function parseBind(spec: string): MountPoint {
   let src = '';
   let dst: string;
   let mode = '';
+  const MODES = ['ro', 'rw', 'z', 'Z', 'nocopy', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
   if (parts.length === 1) dst = parts[0]!;
-  else if (parts.length === 2 && !parts[1]!.startsWith('/')) {
+  else if (parts.length === 2 && parts[1]!.split(',').every((o) => MODES.includes(o))) {
+    // dockerd: `dst:mode` only when the second part is a valid mode, else it is `src:dst`.
     dst = parts[0]!;
     mode = parts[1]!;
   } else {
@@ -290,11 +292,13 @@ export function parseBind(spec: string): MountPoint {
     dst = parts[1]!;
     mode = parts[2] ?? '';
   }
-  if (!dst.startsWith('/')) throw invalid(`invalid volume specification: '${spec}': invalid mount config: destination must be an absolute path`);
-  if (dst === '/') throw invalid(`invalid volume specification: '${spec}': invalid mount config: destination can't be '/'`);
+  // dockerd's words, naming the mount type: `invalid mount config for type "bind": …`.
+  const type = src.startsWith('/') ? 'bind' : 'volume';
+  if (!dst.startsWith('/')) throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "${type}": invalid mount path: '${dst}' mount path must be absolute`);
+  if (dst === '/') throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "${type}": invalid specification: destination can't be '/'`);
   const opts = mode === '' ? [] : mode.split(',');
   for (const o of opts) {
-    if (!['ro', 'rw', 'z', 'Z', 'nocopy', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'].includes(o)) throw invalid(`invalid mode: ${o}`);
+    if (!MODES.includes(o)) throw invalid(`invalid mode: ${o}`);
   }
   const rw = !opts.includes('ro');
   const propagation = opts.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate';

@@ -15,6 +15,8 @@ import type { ResolvedUser } from './user.js';
 type Obj = Record<string, unknown>;
 
 export const INIT_PATH = '/sbin/docker-init';
+/** dockerd's PATH for a process whose environment names none (system.DefaultPathEnv). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface SpecInputs {
   rec: ContainerRecord;
@@ -164,7 +166,7 @@ export function buildSpec(inp: SpecInputs): Spec {
   const caps = containerCaps(hc);
   const capList = capNames(caps);
   const env = [...((cfg.Env as string[]) ?? [])];
-  if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${cfg.Hostname as string}`);
   if (cfg.Tty === true && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${inp.user.home || '/'}`);
