@@ -240,3 +240,23 @@ test('exec gets dockerd\'s default PATH when the image sets none; -v specs split
   }
   assert.equal((await docker(['ps', '-aq'])).stdout, '', 'a refused create leaves no container');
 });
+
+test('commit of an unchanged container adds no layer (an empty_layer history entry, as dockerd); a changed one adds one', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-commit', 'busybox', 'sleep', '300']);
+  try {
+    const base = JSON.parse((await docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'busybox'])).stdout) as string[];
+    await docker(['commit', 'par-commit', 'par-commit:same']);
+    assert.deepEqual(JSON.parse((await docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'par-commit:same'])).stdout), base);
+    assert.equal((await docker(['history', '--format', '{{.CreatedBy}}|{{.Size}}', 'par-commit:same'])).stdout.split('\n')[0], 'sleep 300|0B');
+    assert.equal((await docker(['run', '--rm', '--network', 'none', 'par-commit:same', 'echo', 'ok'])).stdout, 'ok\n');
+    const rmi = (await docker(['rmi', 'par-commit:same'])).stdout.trim().split('\n');
+    assert.equal(rmi.length, 2, `only the image goes, its layers are busybox's: ${rmi.join(' | ')}`);
+    await docker(['exec', 'par-commit', 'touch', '/new-file']);
+    await docker(['commit', 'par-commit', 'par-commit:changed']);
+    const changed = JSON.parse((await docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'par-commit:changed'])).stdout) as string[];
+    assert.equal(changed.length, base.length + 1);
+  } finally {
+    await docker(['rm', '-f', 'par-commit'], { ok: false });
+    await docker(['rmi', 'par-commit:same', 'par-commit:changed'], { ok: false });
+  }
+});
