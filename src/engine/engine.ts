@@ -59,6 +59,7 @@ import type { CgroupsAhead } from '../runtime/lifecycle/cgroups-ahead.js';
 import { PhaseTrace } from './phase-trace.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import { timestampMs } from '../image/prune-filters.js';
+import { dockerErrorName } from '../image/reference.js';
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { isoTime } from '../common/time.js';
@@ -594,7 +595,7 @@ export class Engine implements ContainerEngine {
     try {
       image = await this.imageForCreate(imageRef);
     } catch (err) {
-      if (err instanceof HakoError && err.kind === 'not-found') throw notFound(`No such image: ${imageRef}`);
+      if (err instanceof HakoError && err.kind === 'not-found') throw notFound(`No such image: ${dockerErrorName(imageRef)}`);
       throw err;
     }
     if (opts.platform) {

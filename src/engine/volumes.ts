@@ -57,6 +57,11 @@ export class VolumeStore {
     for (const k of Object.keys(opts.options ?? {})) {
       if (!['type', 'device', 'o', 'size'].includes(k)) throw invalid(`invalid option key: "${k}"`);
     }
+    // dockerd's local driver mounts `device` (type, o) on the volume's _data when a container uses
+    // it (tmpfs, nfs, a bind), and `size` needs an xfs project quota. hako does neither yet: a
+    // plain directory in their place would put the data somewhere else than asked, silently.
+    const asked = Object.keys(opts.options ?? {});
+    if (asked.length > 0) throw invalid(`create ${name}: local volume options (${asked.sort().join(', ')}) are not supported yet`, 'hako\'s local volumes are plain directories: use a bind mount or --tmpfs instead');
     const meta: VolumeMeta = { Name: name, CreatedAt: isoTime().replace(/\.\d+Z$/, 'Z'), Labels: opts.labels ?? {}, Options: opts.options ?? {}, Anonymous: opts.anonymous === true };
     if (meta.Anonymous) meta.Labels = { 'com.docker.volume.anonymous': '', ...meta.Labels };
     const tmp = join(this.dir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);

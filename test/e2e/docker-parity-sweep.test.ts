@@ -260,3 +260,22 @@ test('commit of an unchanged container adds no layer (an empty_layer history ent
     await docker(['rmi', 'par-commit:same', 'par-commit:changed'], { ok: false });
   }
 });
+
+test('a missing image is named as dockerd parsed it (nosuch → nosuch:latest) by tag, history, create', { skip, timeout: 60_000 }, async () => {
+  const tag = await docker(['tag', 'nosuch-image', 'x:1'], { ok: false });
+  assert.equal(tag.stderr.trim(), 'Error response from daemon: No such image: nosuch-image:latest');
+  const hist = await docker(['history', 'nosuch-image'], { ok: false });
+  assert.equal(hist.stderr.trim(), 'Error response from daemon: No such image: nosuch-image:latest');
+  const run = await docker(['run', '--rm', '--pull', 'never', 'nosuch-image'], { ok: false });
+  assert.equal(run.code, 125);
+  assert.match(run.stderr, /^docker: Error response from daemon: No such image: nosuch-image:latest$/m);
+  const tagged = await docker(['history', 'nosuch-image:v2'], { ok: false });
+  assert.equal(tagged.stderr.trim(), 'Error response from daemon: No such image: nosuch-image:v2');
+});
+
+test('volume create with local driver options is refused (not mounted yet), instead of a plain directory in their place', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', 'par-tmpfs'], { ok: false });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /local volume options \(device, o, type\) are not supported yet/);
+  assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'name=par-tmpfs'])).stdout, '');
+});
