@@ -279,3 +279,22 @@ test('volume create with local driver options is refused (not mounted yet), inst
   assert.match(r.stderr, /local volume options \(device, o, type\) are not supported yet/);
   assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'name=par-tmpfs'])).stdout, '');
 });
+
+test('env: -e K with K unset in the client leaves K out of the process (it was refused), Config.Env lists the container\'s entries before the image\'s', { skip, timeout: 60_000 }, async () => {
+  const env = { ...d.env };
+  delete env.PAR_UNSET;
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(DOCKER, ['run', '--rm', '--network', 'none', '-e', 'PAR_UNSET', 'busybox', 'sh', '-c', 'echo ${PAR_UNSET-unset}'], { env, timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'unset\n');
+  await docker(['create', '--network', 'none', '--name', 'par-envimg', 'busybox', 'true']);
+  try {
+    await docker(['commit', '-c', 'ENV A=1 PATH=/bin:/usr/bin', 'par-envimg', 'par-envimg:1']);
+    await docker(['create', '--network', 'none', '--name', 'par-envc', '-e', 'B=2', '-e', 'A=3', 'par-envimg:1', 'true']);
+    assert.equal((await docker(['inspect', '-f', '{{json .Config.Env}}', 'par-envc'])).stdout.trim(), '["B=2","A=3","PATH=/bin:/usr/bin"]');
+  } finally {
+    await docker(['rm', '-f', 'par-envimg', 'par-envc'], { ok: false });
+    await docker(['rmi', 'par-envimg:1'], { ok: false });
+  }
+});

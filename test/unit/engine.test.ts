@@ -34,7 +34,9 @@ test('names: docker validation, slash prefix, conflicts with docker’s text, ge
 });
 
 test('config: Env by key, Entrypoint/Cmd rules, defaults, errors', () => {
-  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B']), ['PATH=/bin', 'A=2', 'B']);
+  // dockerd's order: the container's entries first, then the image's it does not name.
+  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B']), ['A=2', 'B', 'PATH=/bin']);
+  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], []), ['PATH=/bin', 'A=1']);
   const img = { Env: ['PATH=/bin'], Entrypoint: ['/ep'], Cmd: ['def'], WorkingDir: '/w', User: 'u', Labels: { l: '1' }, Volumes: { '/v': {} }, ExposedPorts: { '80/tcp': {} }, StopSignal: 'SIGQUIT' };
   let m = mergeConfig({ Image: 'x' }, img, ID);
   assert.equal(m.Path, '/ep');
@@ -66,7 +68,8 @@ test('mounts: -v forms, --mount, tmpfs, image volumes, duplicates', () => {
   assert.equal(parseBind('vol:/c').Name, 'vol');
   assert.equal(parseBind('/c').Anonymous, true);
   assert.throws(() => parseBind('/h:rel:ro'), /invalid volume specification/);
-  assert.throws(() => parseBind('/h:rel'), /invalid mode: rel/);
+  // dockerd reads `/h:rel` as src:dst (rel is no mode), and refuses the relative destination.
+  assert.throws(() => parseBind('/h:rel'), /invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute/);
   assert.throws(() => parseBind('/h:/c:bogus'), /invalid mode/);
   const ms = collectMounts({ Volumes: { '/data': {}, '/x': {} } }, { Binds: ['/h:/data'], Tmpfs: { '/t': 'size=1m' }, Mounts: [{ Type: 'volume', Source: 'n', Target: '/n' }] });
   assert.deepEqual(ms.map((m) => `${m.Type}:${m.Destination}`).sort(), ['bind:/data', 'tmpfs:/t', 'volume:/n', 'volume:/x']);

@@ -34,3 +34,9 @@ test('exec process: the container ulimits and GroupAdd, exec user and env on top
     t.cleanup();
   }
 });
+
+test('dockerd env rules: a bare KEY removes KEY (never passed on as "KEY"), K=v replaces in place or appends', async () => {
+  const { replaceOrAppendEnv, daemonEnv } = await import('../../src/engine/containers/spec.js');
+  assert.deepEqual(replaceOrAppendEnv(['PATH=/p', 'HOSTNAME=h'], ['FOO', 'HOSTNAME', 'A=1', 'PATH=/q']), ['PATH=/q', 'A=1']);
+  assert.deepEqual(daemonEnv('h', true, ['TERM=dumb', 'X=1']), ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=h', 'TERM=dumb', 'X=1']);
+});

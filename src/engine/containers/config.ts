@@ -31,19 +31,14 @@ function envKey(e: string): string {
   return i < 0 ? e : e.slice(0, i);
 }
 
-/** Image env, then container env overriding by key (a bare `KEY` in the container's list is kept as given). */
+/**
+ * dockerd's merge (runconfig Merge): the container's env as given, then each image entry whose
+ * key it does not name (a bare `KEY` names it too: kept as given, the process then goes without K).
+ */
 export function mergeEnv(image: string[], container: string[]): string[] {
-  const out: string[] = [];
-  const index = new Map<string, number>();
-  for (const e of [...image, ...container]) {
-    const k = envKey(e);
-    const at = index.get(k);
-    if (at === undefined) {
-      index.set(k, out.length);
-      out.push(e);
-    } else out[at] = e;
-  }
-  return out;
+  if (container.length === 0) return [...image];
+  const keys = new Set(container.map(envKey));
+  return [...container, ...image.filter((e) => !keys.has(envKey(e)))];
 }
 
 export interface MergedConfig {
