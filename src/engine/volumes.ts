@@ -50,8 +50,8 @@ export class VolumeStore {
 
   /** Creates the volume, or returns the existing one of that name (docker: create is idempotent). */
   create(opts: { name?: string; labels?: Record<string, string>; options?: Record<string, string>; driver?: string; anonymous?: boolean }): { meta: VolumeMeta; created: boolean } {
-    if (opts.driver && opts.driver !== 'local') throw notFound(`error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`);
     const name = opts.name || randomBytes(32).toString('hex');
+    if (opts.driver && opts.driver !== 'local') throw notFound(`create ${name}: error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`);
     if (!VOLUME_NAME.test(name)) throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
     if (this.exists(name)) return { meta: this.get(name), created: false };
     for (const k of Object.keys(opts.options ?? {})) {

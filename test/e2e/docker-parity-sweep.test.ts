@@ -180,6 +180,12 @@ test('inspect shapes: a -v named volume has Mode "z", Config.Env is null without
     const mode = Object.fromEntries(mounts.map((m) => [m.Destination, m.Mode]));
     assert.deepEqual(mode, { '/data': 'z', '/ro': 'ro', '/anon': '' });
     assert.equal((await docker(['inspect', '-f', '{{json .Config.Env}}', 'par-shape'])).stdout.trim(), 'null');
+    // dockerd records the default masked/read-only paths at create; unset swappiness and pids limit are null.
+    const hc = JSON.parse((await docker(['inspect', '-f', '{{json .HostConfig}}', 'par-shape'])).stdout) as Record<string, unknown>;
+    assert.ok((hc.MaskedPaths as string[]).includes('/proc/kcore'), JSON.stringify(hc.MaskedPaths));
+    assert.deepEqual(hc.ReadonlyPaths, ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+    assert.equal(hc.MemorySwappiness, null);
+    assert.equal(hc.PidsLimit, null);
     assert.equal((await docker(['volume', 'inspect', '-f', '{{json .Options}} {{json .Labels}}', 'par-vol'])).stdout.trim(), 'null {}');
   } finally {
     await docker(['rm', '-f', '-v', 'par-shape'], { ok: false });
@@ -278,6 +284,8 @@ test('volume create with local driver options is refused (not mounted yet), inst
   assert.equal(r.code, 1);
   assert.match(r.stderr, /local volume options \(device, o, type\) are not supported yet/);
   assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'name=par-tmpfs'])).stdout, '');
+  const driver = await docker(['volume', 'create', '-d', 'nosuchdriver', 'par-v5'], { ok: false });
+  assert.equal(driver.stderr.trim(), 'Error response from daemon: create par-v5: error looking up volume plugin nosuchdriver: plugin "nosuchdriver" not found');
 });
 
 test('env: -e K with K unset in the client leaves K out of the process (it was refused), Config.Env lists the container\'s entries before the image\'s', { skip, timeout: 60_000 }, async () => {

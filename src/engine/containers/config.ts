@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { parseLogSize } from '../logs/json-file.js';
 import { CAPABILITIES } from '../../runtime/security/capabilities.js';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
 import { invalid } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from './record.js';
@@ -236,7 +237,7 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.CpusetMems = hc.CpusetMems ?? '';
   checkCpuset(String(out.CpusetCpus), 'cpus', '/sys/devices/system/cpu/online', 'CPUs');
   checkCpuset(String(out.CpusetMems), 'mems', '/sys/devices/system/node/online', 'memory nodes');
-  out.PidsLimit = hc.PidsLimit ?? null;
+  out.PidsLimit = hc.PidsLimit === 0 ? null : (hc.PidsLimit ?? null); // 0 is "not set": null, as dockerd shows it
   out.Ulimits = hc.Ulimits ?? null;
   out.Devices = hc.Devices ?? [];
   out.Sysctls = hc.Sysctls ?? undefined;
@@ -259,10 +260,11 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.BlkioWeight = hc.BlkioWeight ?? 0;
   out.KernelMemory = undefined;
   delete out.KernelMemory;
-  out.MaskedPaths = hc.MaskedPaths ?? undefined;
-  out.ReadonlyPaths = hc.ReadonlyPaths ?? undefined;
-  if (out.MaskedPaths === undefined) delete out.MaskedPaths;
-  if (out.ReadonlyPaths === undefined) delete out.ReadonlyPaths;
+  // dockerd records the default masked and read-only paths in HostConfig at create (null when privileged).
+  out.MaskedPaths = hc.MaskedPaths ?? (out.Privileged ? null : [...DEFAULT_MASKED_PATHS]);
+  out.ReadonlyPaths = hc.ReadonlyPaths ?? (out.Privileged ? null : [...DEFAULT_READONLY_PATHS]);
+  // dockerd: -1 (the CLI's "not set") is no swappiness setting: null.
+  out.MemorySwappiness = hc.MemorySwappiness === undefined || hc.MemorySwappiness === -1 ? null : hc.MemorySwappiness;
   out.Links = hc.Links ?? null;
   out.PublishAllPorts = hc.PublishAllPorts === true;
   out.ContainerIDFile = hc.ContainerIDFile ?? '';
