@@ -61,6 +61,7 @@ import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import { timestampMs } from '../image/prune-filters.js';
 import { dockerErrorName } from '../image/reference.js';
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
+import { dockerStartMessage } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { isoTime } from '../common/time.js';
 
@@ -961,7 +962,8 @@ export class Engine implements ContainerEngine {
       cgroupsLaunched = true;
       cgroupsAhead?.drop();
       await specWritten?.catch(() => undefined); // before the cleanup removes the bundle dir
-      const msg = err instanceof Error ? err.message : String(err);
+      const dockerMsg = dockerStartMessage(err);
+      const msg = dockerMsg ?? (err instanceof Error ? err.message : String(err));
       // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).
       const execCode = err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
       Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.HasBeenStartedBefore ? 128 : 0) });
@@ -971,7 +973,7 @@ export class Engine implements ContainerEngine {
       await this.cleanupAfterExit(live).catch(() => undefined);
       // dockerd removes an auto-remove (--rm) container whose start failed: `docker run --rm` waits for that removal.
       if (autoRemove) await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${id}: ${(e as Error).message}`));
-      if (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg)) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
+      if (dockerMsg !== undefined || (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg))) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
       throw err;
     }
   }

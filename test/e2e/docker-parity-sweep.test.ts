@@ -299,10 +299,34 @@ test('env: -e K with K unset in the client leaves K out of the process (it was r
   await docker(['create', '--network', 'none', '--name', 'par-envimg', 'busybox', 'true']);
   try {
     await docker(['commit', '-c', 'ENV A=1 PATH=/bin:/usr/bin', 'par-envimg', 'par-envimg:1']);
-    await docker(['create', '--network', 'none', '--name', 'par-envc', '-e', 'B=2', '-e', 'A=3', 'par-envimg:1', 'true']);
+    // Through the API: the docker CLI does not keep the order of its -e flags.
+    const c = await d.request('POST', '/v1.44/containers/create?name=par-envc', JSON.stringify({ Image: 'par-envimg:1', Cmd: ['true'], Env: ['B=2', 'A=3'], HostConfig: { NetworkMode: 'none' } }), { 'Content-Type': 'application/json' });
+    assert.equal(c.status, 201, c.body.toString());
     assert.equal((await docker(['inspect', '-f', '{{json .Config.Env}}', 'par-envc'])).stdout.trim(), '["B=2","A=3","PATH=/bin:/usr/bin"]');
   } finally {
     await docker(['rm', '-f', 'par-envimg', 'par-envc'], { ok: false });
     await docker(['rmi', 'par-envimg:1'], { ok: false });
+  }
+});
+
+test('a program that cannot start is reported in dockerd\'s (runc\'s) words, with its exit codes: run 127/126, exec 126', { skip, timeout: 60_000 }, async () => {
+  const missing = await docker(['run', '--rm', '--network', 'none', 'busybox', 'nosuchcmd'], { ok: false });
+  assert.equal(missing.code, 127);
+  assert.match(missing.stderr, /^docker: Error response from daemon: exec: "nosuchcmd": executable file not found in \$PATH$/m);
+  const noexec = await docker(['run', '--rm', '--network', 'none', 'busybox', '/etc/passwd'], { ok: false });
+  assert.equal(noexec.code, 126);
+  assert.match(noexec.stderr, /exec: "\/etc\/passwd": permission denied$/m);
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-execerr', 'busybox', 'sleep', '300']);
+  try {
+    const e = await docker(['exec', 'par-execerr', 'nosuchcmd'], { ok: false });
+    assert.equal(e.code, 126);
+    assert.equal(e.stdout.trim(), 'exec: "nosuchcmd": executable file not found in $PATH');
+    const abs = await docker(['exec', 'par-execerr', '/bin/nope'], { ok: false });
+    assert.equal(abs.stdout.trim(), 'exec: "/bin/nope": stat /bin/nope: no such file or directory');
+    const cwd = await docker(['exec', '-w', '/nonexist', 'par-execerr', 'pwd'], { ok: false });
+    assert.equal(cwd.code, 126);
+    assert.equal(cwd.stdout.trim(), 'chdir to cwd ("/nonexist") set in config.json failed: no such file or directory');
+  } finally {
+    await docker(['rm', '-f', 'par-execerr'], { ok: false });
   }
 });
