@@ -165,6 +165,8 @@ test('export names entries without ./ and has no root entry; cp of a file with a
     assert.ok(names.includes('bin/busybox'), names.slice(0, 10).join(' '));
     assert.ok(names.includes('.dockerenv'));
     assert.deepEqual(names.filter((n) => n.startsWith('./') || n === '.'), []);
+    // Owner names in the headers, as dockerd's archives have them (`root/root`, not `0/0`).
+    assert.match(execFileSync('tar', ['-tvf', file, 'bin/busybox'], { encoding: 'utf8' }), /^\S+ root\/root /);
     const slash = await docker(['cp', 'par-exp:/bin/busybox/', join(tmp.path, 'x')], { ok: false });
     assert.equal(slash.code, 1);
     assert.match(slash.stderr, /lstat \/bin\/busybox\/: not a directory/);

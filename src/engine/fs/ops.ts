@@ -131,12 +131,13 @@ export function changes(upper: string, lowerdirs: string[]): Json[] {
   return skip.size === 0 ? out : out.filter((c) => !skip.has(c.Path as string));
 }
 
-/** A tar (GNU format, numeric owners) of `rel` (a name, or several) inside `dir`. */
+/** A tar (GNU format, owners by number and host name) of `rel` (a name, or several) inside `dir`. */
 export function tarStream(dir: string, rel: string | readonly string[], _opts: { excludeMounts?: string[] } = {}): Readable {
   const names = typeof rel === 'string' ? [rel] : rel;
   // No names (an empty directory's contents): an empty archive, which tar makes only from an empty list file.
   const what = names.length === 0 ? ['-T', '/dev/null'] : ['--', ...names];
-  const child = spawn('tar', ['--numeric-owner', '--xattrs', '--sort=name', '-C', dir, '-cf', '-', ...what], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Owner names too (GNU tar looks them up on the host, as dockerd's archive package does): `root/root`, not `0/0`.
+  const child = spawn('tar', ['--xattrs', '--sort=name', '-C', dir, '-cf', '-', ...what], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const out = child.stdout;
