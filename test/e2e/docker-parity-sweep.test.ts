@@ -188,6 +188,10 @@ test('inspect shapes: a -v named volume has Mode "z", Config.Env is null without
     assert.deepEqual(hc.ReadonlyPaths, ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
     assert.equal(hc.MemorySwappiness, null);
     assert.equal(hc.PidsLimit, null);
+    assert.equal(hc.Runtime, 'hako', 'the runtime is recorded (dockerd: its default, runc)');
+    const rt = await docker(['create', '--network', 'none', '--runtime', 'nosuch', 'busybox', 'true'], { ok: false });
+    assert.equal(rt.code, 1);
+    assert.equal(rt.stderr.trim(), 'Error response from daemon: Unknown runtime specified nosuch');
     assert.equal((await docker(['volume', 'inspect', '-f', '{{json .Options}} {{json .Labels}}', 'par-vol'])).stdout.trim(), 'null {}');
   } finally {
     await docker(['rm', '-f', '-v', 'par-shape'], { ok: false });

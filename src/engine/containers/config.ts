@@ -178,6 +178,11 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if (retries < 0) throw invalid('invalid restart policy: maximum retry count cannot be negative');
   if (retries > 0 && rpName !== 'on-failure') throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   out.RestartPolicy = { Name: rpName === '' ? 'no' : rpName, MaximumRetryCount: retries };
+  // dockerd records the runtime (its default when none is asked) and refuses one it does not
+  // have; hako has one, `hako` (info's Runtimes and DefaultRuntime), so `--runtime runc` is refused too.
+  const runtime = (hc.Runtime as string | undefined) || 'hako';
+  if (runtime !== 'hako') throw invalid(`Unknown runtime specified ${runtime}`);
+  out.Runtime = runtime;
   if (hc.AutoRemove === true && rpName !== '' && rpName !== 'no') throw invalid('conflicting options: cannot specify both --restart and --rm');
   const nm = (hc.NetworkMode as string | undefined) ?? '';
   out.NetworkMode = nm === '' || nm === 'default' ? 'bridge' : nm;
