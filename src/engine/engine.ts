@@ -61,7 +61,7 @@ import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import { timestampMs } from '../image/prune-filters.js';
 import { dockerErrorName } from '../image/reference.js';
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
-import { dockerStartMessage } from './start-errors.js';
+import { dockerStartExitCode, dockerStartMessage } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { isoTime } from '../common/time.js';
 
@@ -965,7 +965,7 @@ export class Engine implements ContainerEngine {
       const dockerMsg = dockerStartMessage(err);
       const msg = dockerMsg ?? (err instanceof Error ? err.message : String(err));
       // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).
-      const execCode = err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
+      const execCode = dockerMsg !== undefined ? dockerStartExitCode(dockerMsg) : err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
       Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.HasBeenStartedBefore ? 128 : 0) });
       if (rec.HasBeenStartedBefore) rec.State.FinishedAt = isoNow();
       const autoRemove = hc.AutoRemove === true;

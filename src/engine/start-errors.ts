@@ -7,6 +7,8 @@ import { HakoError } from '../common/errors.js';
 /** dockerd's words for a start failure of the exec or chdir kind; undefined for any other error. */
 export function dockerStartMessage(err: unknown): string | undefined {
   if (!(err instanceof HakoError)) return undefined;
+  // `docker run image ''`: runc's look-up of the empty name, where hako's spec check refuses it.
+  if (/process\.args\[0\] must not be empty/.test(err.step)) return 'exec: "": executable file not found in $PATH';
   const exec = /^exec (.+)$/.exec(err.step);
   if (exec) {
     const file = exec[1]!;
@@ -16,5 +18,12 @@ export function dockerStartMessage(err: unknown): string | undefined {
   }
   const chdir = /^chdir to (.+)$/.exec(err.step);
   if (chdir && err.code === 'ENOENT') return `chdir to cwd ("${chdir[1]}") set in config.json failed: no such file or directory`;
+  return undefined;
+}
+
+/** docker's exit code for a start failure worded as above: 127 not found, 126 cannot execute. */
+export function dockerStartExitCode(message: string): number | undefined {
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied/.test(message)) return 126;
   return undefined;
 }

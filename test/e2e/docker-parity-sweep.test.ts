@@ -319,6 +319,9 @@ test('a program that cannot start is reported in dockerd\'s (runc\'s) words, wit
   const missing = await docker(['run', '--rm', '--network', 'none', 'busybox', 'nosuchcmd'], { ok: false });
   assert.equal(missing.code, 127);
   assert.match(missing.stderr, /^docker: Error response from daemon: exec: "nosuchcmd": executable file not found in \$PATH$/m);
+  const empty = await docker(['run', '--rm', '--network', 'none', 'busybox', ''], { ok: false });
+  assert.equal(empty.code, 127, empty.stderr);
+  assert.match(empty.stderr, /^docker: Error response from daemon: exec: "": executable file not found in \$PATH$/m);
   const noexec = await docker(['run', '--rm', '--network', 'none', 'busybox', '/etc/passwd'], { ok: false });
   assert.equal(noexec.code, 126);
   assert.match(noexec.stderr, /exec: "\/etc\/passwd": permission denied$/m);
