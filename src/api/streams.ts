@@ -103,9 +103,14 @@ export async function pumpAttachment(conn: Hijacked, att: Attachment, opts: { st
         input.once('drain', () => conn.input.resume());
       }
     });
-    conn.input.once('end', () => {
-      if (input.writable) input.end();
-    });
+    // A client that closed its side while the exec or attach was being set up (`docker exec -i …
+    // </dev/null` half-closes right after the 101) has already had its 'end' emitted: close stdin now.
+    if (conn.input.readableEnded) input.end();
+    else {
+      conn.input.once('end', () => {
+        if (input.writable) input.end();
+      });
+    }
   } else {
     // Nobody reads stdin: still consume it so a client that writes does not block.
     conn.input.on('data', () => undefined);

@@ -123,7 +123,8 @@ export interface ContainerEngine {
   updateContainer(idOrName: string, body: Json): Promise<{ Warnings: string[] }>;
   attachContainer(idOrName: string, opts: AttachOptions): Promise<Attachment>;
   resizeContainer(idOrName: string, height: number, width: number): Promise<void>;
-  containerLogs(idOrName: string, opts: LogsOptions, signal?: AbortSignal): Promise<{ tty: boolean; entries: AsyncIterable<LogEntry> }>;
+  /** `details`: the prefix of each line with `details=1` (the log attributes and a space). */
+  containerLogs(idOrName: string, opts: LogsOptions, signal?: AbortSignal): Promise<{ tty: boolean; entries: AsyncIterable<LogEntry>; details: string }>;
   /** GET /containers/{id}/top: { Titles, Processes }. */
   topContainer(idOrName: string, psArgs?: string): Promise<Json>;
   /** One stats object (docker's shape); stream: every second until abort. */

@@ -73,24 +73,30 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
   applyChanges(cfg, o.changes ?? []);
   const staging = mkdtempSync(join(dirname(o.upperDir), '.commit-'));
-  let tar: Buffer;
+  let tar: Buffer | null;
   try {
     await run('cp', ['-a', '--', `${o.upperDir}/.`, staging]);
     // Like docker's init layer: the empty mount targets of /etc/hostname, hosts, resolv.conf stay out of the image.
     const artifacts = [...mountTargetArtifacts(o.upperDir, o.lowerDirs ?? [])].sort().reverse();
     for (const a of artifacts) rmSync(join(staging, a), { recursive: true, force: true });
     convertWhiteouts(staging);
-    tar = (await run('tar', ['--sort=name', '--numeric-owner', '--format=gnu', '-C', staging, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 2 ** 31 })).stdout;
+    // No changes: no layer, as dockerd (an empty diff is an `empty_layer` history entry, the rootfs stays the parent's).
+    tar = readdirSync(staging).length === 0 ? null : (await run('tar', ['--sort=name', '--numeric-owner', '--format=gnu', '-C', staging, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 2 ** 31 })).stdout;
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-  const diffId = sha256(tar);
-  const chainId: Digest = base.record.chainIds.length === 0 ? diffId : sha256(`${base.record.chainIds[base.record.chainIds.length - 1]} ${diffId}`);
   const content = o.images.content;
   await content.init();
   await o.images.meta.init();
-  await content.putBlob(tar);
-  await o.snapshots.ensureLayer(chainId, (dir) => unpackLayer(Readable.from([tar]), dir, { mediaType: MediaType.OciLayer }));
+  let added: { diffId: Digest; chainId: Digest; size: number } | null = null;
+  if (tar) {
+    const layerTar = tar;
+    const diffId = sha256(layerTar);
+    const chainId: Digest = base.record.chainIds.length === 0 ? diffId : sha256(`${base.record.chainIds[base.record.chainIds.length - 1]} ${diffId}`);
+    await content.putBlob(layerTar);
+    await o.snapshots.ensureLayer(chainId, (dir) => unpackLayer(Readable.from([layerTar]), dir, { mediaType: MediaType.OciLayer }));
+    added = { diffId, chainId, size: layerTar.length };
+  }
 
   const created = isoTime();
   // dockerd: the committed container's command (Cmd joined by spaces) is the history's CREATED BY.
@@ -103,12 +109,12 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
     container: o.containerId,
     // dockerd: the committed container's own config (inspect's ContainerConfig).
     container_config: o.containerConfig,
-    rootfs: { type: 'layers', diff_ids: [...baseCfg.rootfs.diff_ids, diffId] },
-    history: [...(baseCfg.history ?? []), { created, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), created_by: createdBy }],
+    rootfs: { type: 'layers', diff_ids: added ? [...baseCfg.rootfs.diff_ids, added.diffId] : [...baseCfg.rootfs.diff_ids] },
+    history: [...(baseCfg.history ?? []), { created, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), created_by: createdBy, ...(added ? {} : { empty_layer: true }) }],
   };
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDigest = await content.putBlob(configBytes);
-  const layers = [...base.record.layers, { mediaType: MediaType.OciLayer, digest: diffId, size: tar.length }];
+  const layers = added ? [...base.record.layers, { mediaType: MediaType.OciLayer, digest: added.diffId, size: added.size }] : [...base.record.layers];
   const manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length }, layers };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const manifestDigest = await content.putBlob(manifestBytes);
@@ -118,8 +124,8 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
     manifestMediaType: MediaType.OciManifest,
     config: manifest.config,
     layers,
-    diffIds: [...base.record.diffIds, diffId],
-    chainIds: [...base.record.chainIds, chainId],
+    diffIds: added ? [...base.record.diffIds, added.diffId] : [...base.record.diffIds],
+    chainIds: added ? [...base.record.chainIds, added.chainId] : [...base.record.chainIds],
     platform: base.record.platform,
     created,
     size: layers.reduce((n, l) => n + l.size, 0) + configBytes.length,

@@ -40,7 +40,7 @@ import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, type NetworkingOptions } from './networking.js';
 import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, MAX_ATTACH_AT_LAUNCH, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
-import { containerMatches, inspectView, summaryView } from './containers/view.js';
+import { checkListFilters, containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
 import { readMonitorInfo, monitorAlive, monitorBinary } from './monitor/index.js';
@@ -59,6 +59,10 @@ import { NetnsMaker, type NetnsAhead } from './netns-ahead.js';
 import type { CgroupsAhead } from '../runtime/lifecycle/cgroups-ahead.js';
 import { PhaseTrace } from './phase-trace.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
+import { timestampMs } from '../image/prune-filters.js';
+import { dockerErrorName } from '../image/reference.js';
+import { detailsPrefix, logAttributes } from './logs/attrs.js';
+import { dockerStartExitCode, dockerStartMessage } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { isoTime } from '../common/time.js';
 
@@ -160,6 +164,15 @@ function defaultInitBinary(): string {
     const up = dirname(dir);
     if (up === dir) return resolve('build/hako-init');
     dir = up;
+  }
+}
+
+/** A signal named in an API request, refused with dockerd's message (`Invalid signal: BOGUS`; 0 too). */
+function apiSignal(text: string): number {
+  try {
+    return parseSignal(text);
+  } catch {
+    throw invalid(`Invalid signal: ${text}`);
   }
 }
 
@@ -587,7 +600,7 @@ export class Engine implements ContainerEngine {
     try {
       image = await this.imageForCreate(imageRef);
     } catch (err) {
-      if (err instanceof HakoError && err.kind === 'not-found') throw notFound(`No such image: ${imageRef}`);
+      if (err instanceof HakoError && err.kind === 'not-found') throw notFound(`No such image: ${dockerErrorName(imageRef)}`);
       throw err;
     }
     if (opts.platform) {
@@ -970,9 +983,10 @@ export class Engine implements ContainerEngine {
       cgroupsLaunched = true;
       cgroupsAhead?.drop();
       await specWritten?.catch(() => undefined); // before the cleanup removes the bundle dir
-      const msg = err instanceof Error ? err.message : String(err);
+      const dockerMsg = dockerStartMessage(err);
+      const msg = dockerMsg ?? (err instanceof Error ? err.message : String(err));
       // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).
-      const execCode = err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
+      const execCode = dockerMsg !== undefined ? dockerStartExitCode(dockerMsg) : err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
       Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.HasBeenStartedBefore ? 128 : 0) });
       if (rec.HasBeenStartedBefore) rec.State.FinishedAt = isoNow();
       const autoRemove = hc.AutoRemove === true;
@@ -980,7 +994,7 @@ export class Engine implements ContainerEngine {
       await this.cleanupAfterExit(live).catch(() => undefined);
       // dockerd removes an auto-remove (--rm) container whose start failed: `docker run --rm` waits for that removal.
       if (autoRemove) await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${id}: ${(e as Error).message}`));
-      if (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg)) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
+      if (dockerMsg !== undefined || (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg))) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
       throw err;
     }
   }
@@ -1204,7 +1218,7 @@ export class Engine implements ContainerEngine {
     }
     live.stopping = true;
     try {
-      const sig = parseSignal(opts.signal || (rec.Config.StopSignal as string | undefined) || 'SIGTERM');
+      const sig = opts.signal ? apiSignal(opts.signal) : parseSignal((rec.Config.StopSignal as string | undefined) || 'SIGTERM');
       const timeout = opts.timeoutSeconds ?? (rec.Config.StopTimeout as number | undefined) ?? 10;
       this.emit(live, 'kill', { signal: String(sig) });
       this.signal(live, sig);
@@ -1226,6 +1240,7 @@ export class Engine implements ContainerEngine {
   }
 
   async stopContainer(idOrName: string, opts: { timeoutSeconds?: number; signal?: string } = {}): Promise<'stopped' | 'already-stopped'> {
+    if (opts.signal) apiSignal(opts.signal);
     const live = await this.get(idOrName);
     // Not under the lock: the exit handler needs it to record the exit.
     return this.stopInner(live, opts);
@@ -1248,10 +1263,11 @@ export class Engine implements ContainerEngine {
   }
 
   async killContainer(idOrName: string, signal?: string): Promise<void> {
+    // dockerd checks the signal before it looks the container up.
+    const sig = apiSignal(signal || 'SIGKILL');
     const live = await this.get(idOrName);
     const rec = live.rec;
     if (!rec.State.Running) throw conflict(`Cannot kill container: ${idOrName}: Container ${rec.Id} is not running`);
-    const sig = parseSignal(signal || 'SIGKILL');
     const stopSig = parseSignal((rec.Config.StopSignal as string | undefined) || 'SIGTERM');
     if (sig === osc.signals.SIGKILL || sig === stopSig) {
       rec.HasBeenManuallyStopped = true;
@@ -1484,11 +1500,19 @@ export class Engine implements ContainerEngine {
   }
 
   async renameContainer(idOrName: string, newName: string): Promise<void> {
+    // dockerd's order and words: the container first, then the same name, then the new name's
+    // validity and conflicts, both "Error when allocating new name: …" with the slashed name.
     const live = await this.get(idOrName);
-    const name = normalizeName(newName);
+    const name = newName.startsWith('/') ? newName : `/${newName}`;
     const old = live.rec.Name;
-    if (name === old) throw conflict(`Renaming a container with the same name as its current name`);
-    this.names.reserve(name, live.rec.Id);
+    if (name === old) throw invalid(`Renaming a container with the same name as its current name`);
+    try {
+      normalizeName(name);
+      this.names.reserve(name, live.rec.Id);
+    } catch (err) {
+      if (err instanceof HakoError) throw new HakoError({ step: `Error when allocating new name: ${err.message}`, kind: err.kind });
+      throw err;
+    }
     this.names.release(old, live.rec.Id);
     live.rec.Name = name;
     this.net.rename(live.rec.Id, name);
@@ -1583,13 +1607,13 @@ export class Engine implements ContainerEngine {
     this.emit(live, 'resize', { height: String(height), width: String(width) });
   }
 
-  async containerLogs(idOrName: string, opts: LogsOptions, signal?: AbortSignal): Promise<{ tty: boolean; entries: AsyncIterable<LogEntry> }> {
+  async containerLogs(idOrName: string, opts: LogsOptions, signal?: AbortSignal): Promise<{ tty: boolean; entries: AsyncIterable<LogEntry>; details: string }> {
     const live = await this.get(idOrName);
     const lc = live.rec.HostConfig.LogConfig as { Type: string };
     if (lc.Type === 'none') throw invalid('configured logging driver does not support reading');
     const path = live.rec.LogPath;
     const running = () => live.rec.State.Running || live.rec.State.Restarting;
-    return { tty: live.rec.Config.Tty === true, entries: readLogs(path, { ...opts, maxFiles: logMaxFiles(live.rec), running }, signal) };
+    return { tty: live.rec.Config.Tty === true, entries: readLogs(path, { ...opts, maxFiles: logMaxFiles(live.rec), running }, signal), details: detailsPrefix(logAttributes(live.rec)) };
   }
 
   // ------------------------------------------------------------------ list / inspect
@@ -1640,6 +1664,7 @@ export class Engine implements ContainerEngine {
         return undefined;
       }
     };
+    checkListFilters(filters, createdOf);
     let recs = [...this.containers.values()].map((l) => l.rec);
     recs.sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const showAll = opts.all === true || (opts.limit !== undefined && opts.limit > 0) || filters.status !== undefined || filters.exited !== undefined;
@@ -1736,7 +1761,8 @@ export class Engine implements ContainerEngine {
     const running = live.rec.State.Running;
     // Under the lock: not beside a start's mount of the same rootfs.
     const rootfs = running ? this.rootfsDir(id) : await this.locked(live, () => this.mountRootfs(id));
-    const tar = fsops.tarStream(rootfs, '.', { excludeMounts: live.rec.MountPoints.map((m) => m.Destination) });
+    // Like dockerd's export: the root's entries by name (`bin/…`), no `./` prefix and no entry for the root.
+    const tar = fsops.tarStream(rootfs, readdirSync(rootfs).sort(), { excludeMounts: live.rec.MountPoints.map((m) => m.Destination) });
     this.emit(live, 'export');
     if (!running) tar.on('close', () => void this.locked(live, async () => {
       if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
@@ -1801,12 +1827,14 @@ export class Engine implements ContainerEngine {
 
   async pruneContainers(filters: Filters = {}): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     await this.ready;
+    // Read up front like dockerd (nothing to prune refuses a bad filter too).
+    const f = containerPruneFilters(filters);
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const live of [...this.containers.values()]) {
       const r = live.rec;
       if (r.State.Running || r.State.Restarting || r.State.Paused) continue;
-      if (!pruneMatches(r, filters)) continue;
+      if (!pruneMatches(r, f)) continue;
       try {
         reclaimed += await fsops.diskUsage(join(this.snapshots.root, 'containers', r.Id, 'upper'));
         await this.removeContainer(r.Id, {});
@@ -2145,20 +2173,24 @@ export class Engine implements ContainerEngine {
   }
 }
 
-function pruneMatches(rec: ContainerRecord, filters: Filters): boolean {
-  for (const [key, values] of Object.entries(filters)) {
-    for (const v of values) {
-      if (key === 'until') {
-        const t = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
-        if (!(Date.parse(rec.Created) < t)) return false;
-      } else if (key === 'label' || key === 'label!') {
-        const labels = (rec.Config.Labels as Record<string, string> | null) ?? {};
-        const i = v.indexOf('=');
-        const has = i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
-        if (has !== (key === 'label')) return false;
-      } else throw invalid(`invalid filter '${key}'`);
-    }
-  }
+/** `docker container prune` filters, read as dockerd does: `until` (a Go duration, unix time or date), `label`, `label!`. */
+function containerPruneFilters(filters: Filters): { until?: number; label: string[]; notLabel: string[] } {
+  for (const k of Object.keys(filters)) if (!['until', 'label', 'label!'].includes(k)) throw invalid(`invalid filter '${k}'`);
+  const untils = filters.until ?? [];
+  if (untils.length > 1) throw invalid('more than one until filter specified');
+  return { ...(untils.length === 1 ? { until: timestampMs(untils[0]!) } : {}), label: filters.label ?? [], notLabel: filters['label!'] ?? [] };
+}
+
+function pruneMatches(rec: ContainerRecord, f: ReturnType<typeof containerPruneFilters>): boolean {
+  if (f.until !== undefined && !(Date.parse(rec.Created) < f.until)) return false;
+  const labels = (rec.Config.Labels as Record<string, string> | null) ?? {};
+  const has = (v: string): boolean => {
+    const i = v.indexOf('=');
+    return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
+  };
+  if (!f.label.every(has)) return false;
+  // dockerd's matchLabels: kept when every `label!` entry matches (MatchKVList), as image prune.
+  if (f.notLabel.length > 0 && f.notLabel.every(has)) return false;
   return true;
 }
 

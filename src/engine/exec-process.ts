@@ -5,7 +5,7 @@
 import type { Json } from './api-types.js';
 import type { ContainerRecord } from './containers/record.js';
 import { capNames } from '../runtime/security/capabilities.js';
-import { containerCaps, rlimitsOf, securityOpts } from './containers/spec.js';
+import { containerCaps, daemonEnv, replaceOrAppendEnv, rlimitsOf, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 
 export interface ExecProcessInput {
@@ -22,15 +22,10 @@ export function execProcessSpec(rec: ContainerRecord, rootfs: string, b: ExecPro
   const rlimits = rlimitsOf(hc);
   const privileged = b.Privileged === true || hc.Privileged === true;
   const caps = capNames(containerCaps(hc, privileged));
-  const env = [...((rec.Config.Env as string[]) ?? [])];
-  for (const e of b.Env ?? []) {
-    const k = e.split('=')[0];
-    const i = env.findIndex((x) => x.split('=')[0] === k);
-    if (i >= 0) env[i] = e;
-    else env.push(e);
-  }
+  // dockerd's exec environment: its daemon defaults (PATH, HOSTNAME, TERM with a terminal), the
+  // container's Env over them, then the exec's own (an image without PATH still gets one).
+  const env = replaceOrAppendEnv(daemonEnv((rec.Config.Hostname as string | undefined) ?? '', tty, (rec.Config.Env as string[] | null) ?? []), b.Env ?? []);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-  if (tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   return {
     terminal: tty,
     user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },

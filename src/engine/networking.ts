@@ -324,7 +324,10 @@ export class EngineNetworking {
     if (PSEUDO.includes(ref as 'host') || ref === this.pseudoId('host') || ref === this.pseudoId('none')) throw new HakoError({ step: `container cannot be disconnected from host network or connected to host network`, kind: 'forbidden' });
     const net = this.mgr.find(ref);
     if (!net) throw notFound(`network ${ref} not found`);
-    if (!ownsEndpoints(mode)) throw new HakoError({ step: 'container sharing network namespace with another container or host cannot be connected to any other network', kind: 'forbidden' });
+    // dockerd's runconfig errors (validation errors: 400): a --network none container is on the private
+    // "none" network, which allows no other; host and container: modes share a namespace.
+    if (mode === 'none') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    if (!ownsEndpoints(mode)) throw invalid('container sharing network namespace with another container or host cannot be connected to any other network');
     const networks = this.networksOf(rec);
     if (Object.values(networks).some((c) => c.NetworkID === net.id)) throw new HakoError({ step: `endpoint with name ${rec.Name.replace(/^\//, '')} already exists in network ${net.name}`, kind: 'forbidden' });
     const cfg = endpointConfig(net, ((body.EndpointConfig ?? {}) as Json));

@@ -52,13 +52,18 @@ export class VolumeStore {
 
   /** Creates the volume, or returns the existing one of that name (docker: create is idempotent). */
   create(opts: { name?: string; labels?: Record<string, string>; options?: Record<string, string>; driver?: string; anonymous?: boolean }): { meta: VolumeMeta; created: boolean } {
-    if (opts.driver && opts.driver !== 'local') throw notFound(`error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`);
     const name = opts.name || randomBytes(32).toString('hex');
+    if (opts.driver && opts.driver !== 'local') throw notFound(`create ${name}: error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`);
     if (!VOLUME_NAME.test(name)) throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
     if (this.exists(name)) return { meta: this.get(name), created: false };
     for (const k of Object.keys(opts.options ?? {})) {
       if (!['type', 'device', 'o', 'size'].includes(k)) throw invalid(`invalid option key: "${k}"`);
     }
+    // dockerd's local driver mounts `device` (type, o) on the volume's _data when a container uses
+    // it (tmpfs, nfs, a bind), and `size` needs an xfs project quota. hako does neither yet: a
+    // plain directory in their place would put the data somewhere else than asked, silently.
+    const asked = Object.keys(opts.options ?? {});
+    if (asked.length > 0) throw invalid(`create ${name}: local volume options (${asked.sort().join(', ')}) are not supported yet`, 'hako\'s local volumes are plain directories: use a bind mount or --tmpfs instead');
     const meta: VolumeMeta = { Name: name, CreatedAt: isoTime().replace(/\.\d+Z$/, 'Z'), Labels: opts.labels ?? {}, Options: opts.options ?? {}, Anonymous: opts.anonymous === true };
     if (meta.Anonymous) meta.Labels = { 'com.docker.volume.anonymous': '', ...meta.Labels };
     const tmp = join(this.dir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
@@ -94,7 +99,8 @@ export class VolumeStore {
       Labels: meta.Labels,
       Mountpoint: this.dataPath(meta.Name),
       Name: meta.Name,
-      Options: meta.Options,
+      // dockerd: null without driver options (the spec lets Options be null; Labels it does not).
+      Options: Object.keys(meta.Options).length > 0 ? meta.Options : null,
       Scope: 'local',
       ...(usage ? { UsageData: { Size: usage.size, RefCount: usage.refs } } : {}),
     };

@@ -143,3 +143,14 @@ export function withTag(ref: Reference, tag: string): Reference {
 export function withDigest(ref: Reference, digest: Digest): Reference {
   return { domain: ref.domain, path: ref.path, digest };
 }
+
+/** A reference as dockerd names it in errors (`No such image: …`): familiar form with the default tag (`nosuch` → `nosuch:latest`); IDs and digests as given. */
+export function dockerErrorName(name: string): string {
+  if (/^[0-9a-f]{64}$/.test(name)) return `sha256:${name}`;
+  if (name.startsWith('sha256:')) return name;
+  try {
+    return familiarString(parseReference(name));
+  } catch {
+    return name;
+  }
+}

@@ -174,10 +174,10 @@ export class FakeEngine implements ContainerEngine {
     this.find(idOrName);
     if (h < 0 || w < 0) throw invalid('bad size');
   }
-  async containerLogs(idOrName: string): Promise<{ tty: boolean; entries: AsyncIterable<LogEntry> }> {
+  async containerLogs(idOrName: string): Promise<{ tty: boolean; entries: AsyncIterable<LogEntry>; details: string }> {
     const c = this.find(idOrName);
     const entries = [...c.log];
-    return { tty: c.tty, entries: (async function* () { yield* entries; })() };
+    return { tty: c.tty, entries: (async function* () { yield* entries; })(), details: ' ' };
   }
   async topContainer(idOrName: string): Promise<Json> {
     this.find(idOrName);

@@ -34,7 +34,9 @@ test('names: docker validation, slash prefix, conflicts with docker’s text, ge
 });
 
 test('config: Env by key, Entrypoint/Cmd rules, defaults, errors', () => {
-  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B']), ['PATH=/bin', 'A=2', 'B']);
+  // dockerd's order: the container's entries first, then the image's it does not name.
+  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B']), ['A=2', 'B', 'PATH=/bin']);
+  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], []), ['PATH=/bin', 'A=1']);
   const img = { Env: ['PATH=/bin'], Entrypoint: ['/ep'], Cmd: ['def'], WorkingDir: '/w', User: 'u', Labels: { l: '1' }, Volumes: { '/v': {} }, ExposedPorts: { '80/tcp': {} }, StopSignal: 'SIGQUIT' };
   let m = mergeConfig({ Image: 'x' }, img, ID);
   assert.equal(m.Path, '/ep');
@@ -66,7 +68,8 @@ test('mounts: -v forms, --mount, tmpfs, image volumes, duplicates', () => {
   assert.equal(parseBind('vol:/c').Name, 'vol');
   assert.equal(parseBind('/c').Anonymous, true);
   assert.throws(() => parseBind('/h:rel:ro'), /invalid volume specification/);
-  assert.throws(() => parseBind('/h:rel'), /invalid mode: rel/);
+  // dockerd reads `/h:rel` as src:dst (rel is no mode), and refuses the relative destination.
+  assert.throws(() => parseBind('/h:rel'), /invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute/);
   assert.throws(() => parseBind('/h:/c:bogus'), /invalid mode/);
   const ms = collectMounts({ Volumes: { '/data': {}, '/x': {} } }, { Binds: ['/h:/data'], Tmpfs: { '/t': 'size=1m' }, Mounts: [{ Type: 'volume', Source: 'n', Target: '/n' }] });
   assert.deepEqual(ms.map((m) => `${m.Type}:${m.Destination}`).sort(), ['bind:/data', 'tmpfs:/t', 'volume:/n', 'volume:/x']);
@@ -83,6 +86,9 @@ test('/etc files: loopback nameservers filtered, Dns overrides, hosts entries', 
 test('status texts and list filters', () => {
   assert.equal(humanDuration(0.5), 'Less than a second');
   assert.equal(humanDuration(5), '5 seconds');
+  // go-units counts whole seconds: 1.5 s is "1 second" (it printed "Up 1 seconds").
+  assert.equal(humanDuration(1.5), '1 second');
+  assert.equal(humanDuration(59.9), '59 seconds');
   assert.equal(humanDuration(90), 'About a minute');
   assert.equal(humanDuration(3 * 3600), '3 hours');
   const rec = { Id: ID, Name: '/web', Created: new Date().toISOString(), Config: { Labels: { a: 'b' } }, HostConfig: { NetworkMode: 'bridge' }, State: initialState(), MountPoints: [], Image: 'sha256:x' } as unknown as ContainerRecord;

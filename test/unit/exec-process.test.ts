@@ -21,7 +21,10 @@ test('exec process: the container ulimits and GroupAdd, exec user and env on top
     const p = execProcessSpec(rec, t.path, { Cmd: ['id'], Env: ['B=3'] }, false) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.deepEqual(p.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 2048 }, { type: 'RLIMIT_NPROC', soft: 512, hard: 512 }]);
     assert.deepEqual(p.user, { uid: 1000, gid: 1000, additionalGids: [1000, 100] });
-    assert.deepEqual(p.env, ['A=1', 'B=3', 'HOME=/home/app']);
+    // dockerd's daemon defaults first (PATH, HOSTNAME), the container's env over them, the exec's on top.
+    assert.deepEqual(p.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=', 'A=1', 'B=3', 'HOME=/home/app']);
+    const own = execProcessSpec({ ...rec, Config: { Hostname: 'h1', Env: ['PATH=/bin'] } } as unknown as ContainerRecord, t.path, { Cmd: ['sh'] }, true) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.deepEqual(own.env, ['PATH=/bin', 'HOSTNAME=h1', 'TERM=xterm', 'HOME=/root']);
     assert.equal(p.cwd, '/tmp');
     const root = execProcessSpec({ Config: {}, HostConfig: {} } as unknown as ContainerRecord, t.path, { Cmd: ['sh'], User: 'root' }, true) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.equal(root.rlimits, undefined);
@@ -30,4 +33,10 @@ test('exec process: the container ulimits and GroupAdd, exec user and env on top
   } finally {
     t.cleanup();
   }
+});
+
+test('dockerd env rules: a bare KEY removes KEY (never passed on as "KEY"), K=v replaces in place or appends', async () => {
+  const { replaceOrAppendEnv, daemonEnv } = await import('../../src/engine/containers/spec.js');
+  assert.deepEqual(replaceOrAppendEnv(['PATH=/p', 'HOSTNAME=h'], ['FOO', 'HOSTNAME', 'A=1', 'PATH=/q']), ['PATH=/q', 'A=1']);
+  assert.deepEqual(daemonEnv('h', true, ['TERM=dumb', 'X=1']), ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=h', 'TERM=dumb', 'X=1']);
 });

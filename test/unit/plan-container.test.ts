@@ -436,7 +436,7 @@ function tail(ops: PlanOp[]): string[] {
 
 test('run: the process tail, seccomp last with no_new_privs; no look-up, no fifo', () => {
   const withNnp = plan(spec((s) => (s.linux.seccomp = SECCOMP))).ops;
-  assert.deepEqual(tail(withNnp), ['setrlimit', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'seccomp', 'exec']);
+  assert.deepEqual(tail(withNnp), ['setrlimit', 'setsid', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'seccomp', 'exec']);
   const sc = withNnp.find((x) => x.op === 'seccomp');
   assert.ok(sc && sc.op === 'seccomp' && sc.filter.length > 0 && sc.filter.length % 8 === 0);
   const noNnp = plan(spec((s) => {
@@ -459,7 +459,7 @@ test('create: everything but the execve comes before the fifo wait (caps, ids, c
   assert.deepEqual(c.slice(-2), [{ op: 'waitFifo', fd: 2 }, { op: 'exec', file: 'sh', argv: ['sh', '-c', 'true'], env: ['PATH=/usr/bin:/bin', 'A=1'], searchPath: '/usr/bin:/bin' }]);
   assert.deepEqual(c.filter((o) => o.op === 'chdir'), [{ op: 'chdir', path: '/work', attempt: 'first' }, { op: 'chdir', path: '/work', attempt: 'retry' }]);
   assert.deepEqual(c[n.indexOf('lookPath')], { op: 'lookPath', file: 'sh', searchPath: '/usr/bin:/bin' });
-  assert.deepEqual(tail(c), ['setrlimit', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'lookPath', 'waitFifo', 'exec']);
+  assert.deepEqual(tail(c), ['setrlimit', 'setsid', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'noNewPrivs', 'lookPath', 'waitFifo', 'exec']);
   assert.ok(n.indexOf('waitFifo') > n.lastIndexOf('mask') && n.indexOf('waitFifo') > n.indexOf('setrlimit'));
   throwsMsg(() => plan(spec(), { mode: 'create' }), 'plan container: create mode needs the exec fifo');
   const t = plan(spec((s) => {
@@ -479,7 +479,7 @@ test('create with seccomp: the filter before the wait (after the look-up with no
     s.linux.seccomp = SECCOMP;
     s.process.noNewPrivileges = false;
   }), { mode: 'create', fifo: 0 }).ops);
-  assert.deepEqual(noNnp, ['setrlimit', 'seccomp', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'lookPath', 'waitFifo', 'exec']);
+  assert.deepEqual(noNnp, ['setrlimit', 'setsid', 'seccomp', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'lookPath', 'waitFifo', 'exec']);
 });
 
 test('create with a seccomp profile that blocks what the wait needs: the filter after the wait', () => {
@@ -493,14 +493,14 @@ test('create with a seccomp profile that blocks what the wait needs: the filter 
     s.linux.seccomp = blocksOpenat;
     s.process.noNewPrivileges = false;
   }), { mode: 'create', fifo: 0 });
-  assert.deepEqual(tail(noNnp.ops), ['setrlimit', 'waitFifo', 'seccomp', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'exec']);
+  assert.deepEqual(tail(noNnp.ops), ['setrlimit', 'setsid', 'waitFifo', 'seccomp', 'chdir', 'capBounding', 'keepCaps', 'setgroups', 'setresid', 'capset', 'ambient', 'chdir', 'umask', 'exec']);
   // The look-up runs under the filter without no_new_privs: statx blocked moves it too.
   const blocksStatx = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['statx'], action: 'SCMP_ACT_ERRNO' }] };
   assert.ok(tail(plan(spec((s) => (s.linux.seccomp = blocksStatx)), { mode: 'create', fifo: 0 }).ops).join() .endsWith('lookPath,seccomp,waitFifo,exec'));
   assert.ok(tail(plan(spec((s) => {
     s.linux.seccomp = blocksStatx;
     s.process.noNewPrivileges = false;
-  }), { mode: 'create', fifo: 0 }).ops).join().startsWith('setrlimit,waitFifo,seccomp'));
+  }), { mode: 'create', fifo: 0 }).ops).join().startsWith('setrlimit,setsid,waitFifo,seccomp'));
 });
 
 test('hooksBeforePivot: notify(1) + syncWait right before pivot_root; noPivot uses moveRoot', () => {

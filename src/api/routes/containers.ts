@@ -128,7 +128,9 @@ async function logs(ctx: Ctx, deps: ApiDeps): Promise<void> {
     tail,
   };
   if (!opts.stdout && !opts.stderr) throw invalid('Bad parameters: you must choose at least one stream');
-  const { tty, entries } = await engine.containerLogs(ctx.params[0]!, opts, ctx.signal);
+  const { tty, entries, details } = await engine.containerLogs(ctx.params[0]!, opts, ctx.signal);
+  // dockerd: with details each line starts with its attributes and a space (the timestamp goes before both).
+  const prefix = qBool(ctx, 'details') ? Buffer.from(details) : null;
   const res = ctx.res!;
   res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : MULTIPLEXED_STREAM });
   res.flushHeaders();
@@ -136,6 +138,7 @@ async function logs(ctx: Ctx, deps: ApiDeps): Promise<void> {
     for await (const e of entries) {
       if (res.destroyed) break;
       let data = Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
+      if (prefix) data = Buffer.concat([prefix, data]);
       if (opts.timestamps) data = Buffer.concat([Buffer.from(e.time + ' '), data]);
       const out = tty ? data : encodeFrame(e.stream === 'stderr' ? STDERR : STDOUT, data);
       if (!res.write(out)) await new Promise<void>((r) => { res.once('drain', r); res.once('close', r); });
@@ -229,8 +232,8 @@ async function update(ctx: Ctx, deps: ApiDeps): Promise<void> {
 
 async function rename(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const name = qStr(ctx, 'name');
-  if (!name || !NAME_RE.test(name)) throw invalid(`Invalid container name (${name ?? ''}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-  await engineOf(deps).renameContainer(ctx.params[0]!, name.replace(/^\//, ''));
+  if (!name) throw invalid('Neither old nor new names may be empty');
+  await engineOf(deps).renameContainer(ctx.params[0]!, name);
   sendNoContent(ctx);
 }
 

@@ -4,6 +4,7 @@ import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { qInt, readJsonObject, sendJson, type Ctx } from '../http.js';
 import { encodeFrame, STDOUT } from '../stdcopy.js';
 import { hijack, MULTIPLEXED_STREAM, pumpAttachment, RAW_STREAM } from '../streams.js';
+import { dockerStartMessage } from '../../engine/start-errors.js';
 
 async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const body = await readJsonObject(ctx, { required: true });
@@ -43,7 +44,7 @@ async function start(ctx: Ctx, deps: ApiDeps): Promise<void> {
   } catch (err) {
     // dockerd writes the error to the exec's stdout: framed like any output when not a TTY (a
     // raw line would break the client's demultiplexer: "Unrecognized input header").
-    const line = Buffer.from(`${(err as Error).message}\r\n`);
+    const line = Buffer.from(`${dockerStartMessage(err) ?? (err as Error).message}\r\n`);
     conn.write(raw ? line : encodeFrame(STDOUT, line));
     conn.end();
     return;

@@ -2,7 +2,7 @@
 // remove, push, prune, and save/load/import via src/image/archive.
 import { HakoError, invalid } from '../../common/errors.js';
 import type { ImageInspect } from '../../image/images.js';
-import { parseReference, familiarString } from '../../image/reference.js';
+import { dockerErrorName, parseReference, familiarString } from '../../image/reference.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, HttpError, qBool, qStr, sendJson, type Ctx } from '../http.js';
 import { JsonStream, progressEventMessage } from '../streams.js';
@@ -15,10 +15,13 @@ import type { ProgressEvent } from '../../image/progress.js';
 
 const unix = (iso: string | undefined): number => (iso ? Math.floor(Date.parse(iso) / 1000) || 0 : 0);
 
-/** ImageService says `no such image: x`; clients match docker's `No such image: x`. */
+/**
+ * ImageService says `no such image: x`; clients match docker's `No such image: x`, where dockerd
+ * names the reference as it parsed it (`nosuch` → `nosuch:latest`; IDs and digests as given).
+ */
 export function dockerImageError(err: unknown, name: string): unknown {
   if (err instanceof HakoError && err.kind === 'not-found' && /^no such image/i.test(err.message)) {
-    return new HakoError({ step: `No such image: ${name}`, kind: 'not-found' });
+    return new HakoError({ step: `No such image: ${dockerErrorName(name)}`, kind: 'not-found' });
   }
   return err;
 }
@@ -163,21 +166,11 @@ function containerRunning(deps: ApiDeps): ((owner: string) => Promise<boolean>) 
 }
 
 /** How dockerd's rmi names an image it does not have: a full hex ID with sha256:, else the reference with its default tag. */
-function rmiName(name: string): string {
-  if (/^[0-9a-f]{64}$/.test(name)) return `sha256:${name}`;
-  if (name.startsWith('sha256:')) return name;
-  try {
-    return familiarString(parseReference(name));
-  } catch {
-    return name;
-  }
-}
-
 async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const name = ctx.params[0]!;
   if (name.trim() === '') throw invalid('image name cannot be blank');
   const r = await deps.images.remove(name, { force: qBool(ctx, 'force'), prune: !qBool(ctx, 'noprune'), running: containerRunning(deps) }).catch((e) => {
-    throw dockerImageError(e, rmiName(name));
+    throw dockerImageError(e, name);
   });
   sendJson(ctx, 200, r.items);
 }

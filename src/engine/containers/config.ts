@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { parseLogSize } from '../logs/json-file.js';
 import { CAPABILITIES } from '../../runtime/security/capabilities.js';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
 import { invalid } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from './record.js';
@@ -31,19 +32,14 @@ function envKey(e: string): string {
   return i < 0 ? e : e.slice(0, i);
 }
 
-/** Image env, then container env overriding by key (a bare `KEY` in the container's list is kept as given). */
+/**
+ * dockerd's merge (runconfig Merge): the container's env as given, then each image entry whose
+ * key it does not name (a bare `KEY` names it too: kept as given, the process then goes without K).
+ */
 export function mergeEnv(image: string[], container: string[]): string[] {
-  const out: string[] = [];
-  const index = new Map<string, number>();
-  for (const e of [...image, ...container]) {
-    const k = envKey(e);
-    const at = index.get(k);
-    if (at === undefined) {
-      index.set(k, out.length);
-      out.push(e);
-    } else out[at] = e;
-  }
-  return out;
+  if (container.length === 0) return [...image];
+  const keys = new Set(container.map(envKey));
+  return [...container, ...image.filter((e) => !keys.has(envKey(e)))];
 }
 
 export interface MergedConfig {
@@ -66,7 +62,9 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
 
   const imgEnv = strArray(imageCfg.Env, 'image Env') ?? [];
   const env = strArray(body.Env, 'Env') ?? [];
-  cfg.Env = mergeEnv(imgEnv, env);
+  const merged = mergeEnv(imgEnv, env);
+  // dockerd leaves Config.Env null when neither the image nor the request sets any.
+  cfg.Env = merged.length > 0 ? merged : null;
 
   let entrypoint = strArray(body.Entrypoint, 'Entrypoint');
   let cmd = strArray(body.Cmd, 'Cmd');
@@ -180,6 +178,11 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if (retries < 0) throw invalid('invalid restart policy: maximum retry count cannot be negative');
   if (retries > 0 && rpName !== 'on-failure') throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   out.RestartPolicy = { Name: rpName === '' ? 'no' : rpName, MaximumRetryCount: retries };
+  // dockerd records the runtime (its default when none is asked) and refuses one it does not
+  // have; hako has one, `hako` (info's Runtimes and DefaultRuntime), so `--runtime runc` is refused too.
+  const runtime = (hc.Runtime as string | undefined) || 'hako';
+  if (runtime !== 'hako') throw invalid(`Unknown runtime specified ${runtime}`);
+  out.Runtime = runtime;
   if (hc.AutoRemove === true && rpName !== '' && rpName !== 'no') throw invalid('conflicting options: cannot specify both --restart and --rm');
   const nm = (hc.NetworkMode as string | undefined) ?? '';
   out.NetworkMode = nm === '' || nm === 'default' ? 'bridge' : nm;
@@ -239,7 +242,7 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.CpusetMems = hc.CpusetMems ?? '';
   checkCpuset(String(out.CpusetCpus), 'cpus', '/sys/devices/system/cpu/online', 'CPUs');
   checkCpuset(String(out.CpusetMems), 'mems', '/sys/devices/system/node/online', 'memory nodes');
-  out.PidsLimit = hc.PidsLimit ?? null;
+  out.PidsLimit = hc.PidsLimit === 0 ? null : (hc.PidsLimit ?? null); // 0 is "not set": null, as dockerd shows it
   out.Ulimits = hc.Ulimits ?? null;
   out.Devices = hc.Devices ?? [];
   out.Sysctls = hc.Sysctls ?? undefined;
@@ -262,10 +265,11 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.BlkioWeight = hc.BlkioWeight ?? 0;
   out.KernelMemory = undefined;
   delete out.KernelMemory;
-  out.MaskedPaths = hc.MaskedPaths ?? undefined;
-  out.ReadonlyPaths = hc.ReadonlyPaths ?? undefined;
-  if (out.MaskedPaths === undefined) delete out.MaskedPaths;
-  if (out.ReadonlyPaths === undefined) delete out.ReadonlyPaths;
+  // dockerd records the default masked and read-only paths in HostConfig at create (null when privileged).
+  out.MaskedPaths = hc.MaskedPaths ?? (out.Privileged ? null : [...DEFAULT_MASKED_PATHS]);
+  out.ReadonlyPaths = hc.ReadonlyPaths ?? (out.Privileged ? null : [...DEFAULT_READONLY_PATHS]);
+  // dockerd: -1 (the CLI's "not set") is no swappiness setting: null.
+  out.MemorySwappiness = hc.MemorySwappiness === undefined || hc.MemorySwappiness === -1 ? null : hc.MemorySwappiness;
   out.Links = hc.Links ?? null;
   out.PublishAllPorts = hc.PublishAllPorts === true;
   out.ContainerIDFile = hc.ContainerIDFile ?? '';
@@ -279,8 +283,10 @@ export function parseBind(spec: string): MountPoint {
   let src = '';
   let dst: string;
   let mode = '';
+  const MODES = ['ro', 'rw', 'z', 'Z', 'nocopy', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
   if (parts.length === 1) dst = parts[0]!;
-  else if (parts.length === 2 && !parts[1]!.startsWith('/')) {
+  else if (parts.length === 2 && parts[1]!.split(',').every((o) => MODES.includes(o))) {
+    // dockerd: `dst:mode` only when the second part is a valid mode, else it is `src:dst`.
     dst = parts[0]!;
     mode = parts[1]!;
   } else {
@@ -288,17 +294,20 @@ export function parseBind(spec: string): MountPoint {
     dst = parts[1]!;
     mode = parts[2] ?? '';
   }
-  if (!dst.startsWith('/')) throw invalid(`invalid volume specification: '${spec}': invalid mount config: destination must be an absolute path`);
-  if (dst === '/') throw invalid(`invalid volume specification: '${spec}': invalid mount config: destination can't be '/'`);
+  // dockerd's words, naming the mount type: `invalid mount config for type "bind": …`.
+  const type = src.startsWith('/') ? 'bind' : 'volume';
+  if (!dst.startsWith('/')) throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "${type}": invalid mount path: '${dst}' mount path must be absolute`);
+  if (dst === '/') throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "${type}": invalid specification: destination can't be '/'`);
   const opts = mode === '' ? [] : mode.split(',');
   for (const o of opts) {
-    if (!['ro', 'rw', 'z', 'Z', 'nocopy', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'].includes(o)) throw invalid(`invalid mode: ${o}`);
+    if (!MODES.includes(o)) throw invalid(`invalid mode: ${o}`);
   }
   const rw = !opts.includes('ro');
   const propagation = opts.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate';
   if (src === '') return { Type: 'volume', Name: '', Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode, RW: rw, Propagation: '', Anonymous: true };
   if (src.startsWith('/')) return { Type: 'bind', Source: posix.normalize(src), Destination: posix.normalize(dst), Mode: mode, RW: rw, Propagation: propagation };
-  return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
+  // dockerd's Mode of a named volume given without a mode is "z" (as with --mount); an anonymous one keeps "".
+  return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode === '' ? 'z' : mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
 }
 
 /** HostConfig.Mounts entry (`--mount`) → MountPoint. */

@@ -15,6 +15,38 @@ import type { ResolvedUser } from './user.js';
 type Obj = Record<string, unknown>;
 
 export const INIT_PATH = '/sbin/docker-init';
+/** dockerd's PATH for a process whose environment names none (system.DefaultPathEnv). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * dockerd's ReplaceOrAppendEnvValues: each `K=v` of `overrides` replaces K in `defaults` or is
+ * appended; a bare `K` (docker run -e K with K unset in the client) removes K and is never passed on.
+ */
+export function replaceOrAppendEnv(defaults: readonly string[], overrides: readonly string[]): string[] {
+  const out: Array<string | null> = [...defaults];
+  const at = new Map<string, number>();
+  out.forEach((e, i) => at.set(e!.split('=')[0]!, i));
+  for (const e of overrides) {
+    const eq = e.indexOf('=');
+    const k = eq < 0 ? e : e.slice(0, eq);
+    const i = at.get(k);
+    if (eq < 0) {
+      if (i !== undefined) out[i] = null;
+      continue;
+    }
+    if (i !== undefined) out[i] = e;
+    else {
+      at.set(k, out.length);
+      out.push(e);
+    }
+  }
+  return out.filter((e): e is string => e !== null);
+}
+
+/** dockerd's CreateDaemonEnvironment: PATH, HOSTNAME (and TERM with a terminal) under the container's Env. */
+export function daemonEnv(hostname: string, tty: boolean, env: readonly string[]): string[] {
+  return replaceOrAppendEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname ?? ''}`, ...(tty ? ['TERM=xterm'] : [])], env);
+}
 
 export interface SpecInputs {
   rec: ContainerRecord;
@@ -163,10 +195,7 @@ export function buildSpec(inp: SpecInputs): Spec {
   const privileged = hc.Privileged === true;
   const caps = containerCaps(hc);
   const capList = capNames(caps);
-  const env = [...((cfg.Env as string[]) ?? [])];
-  if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-  if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${cfg.Hostname as string}`);
-  if (cfg.Tty === true && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  const env = daemonEnv(cfg.Hostname as string, cfg.Tty === true, (cfg.Env as string[] | null) ?? []);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${inp.user.home || '/'}`);
   let args = [rec.Path, ...rec.Args];
   const mounts = dockerMounts(Number(hc.ShmSize), privileged, inp.cgroupV2);

@@ -6,10 +6,12 @@ import { invalid } from '../../common/errors.js';
 import type { Filters, Json } from '../api-types.js';
 import type { ContainerRecord, MountPoint } from './record.js';
 
+/** go-units' HumanDuration: whole seconds first (1.5 s is "1 second", not "1 seconds"). */
 export function humanDuration(seconds: number): string {
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${Math.floor(seconds)} seconds`;
+  const whole = Math.floor(seconds);
+  if (whole < 1) return 'Less than a second';
+  if (whole === 1) return '1 second';
+  if (whole < 60) return `${whole} seconds`;
   const minutes = Math.floor(seconds / 60);
   if (minutes === 1) return 'About a minute';
   if (minutes < 60) return `${minutes} minutes`;
@@ -109,6 +111,23 @@ export function summaryView(rec: ContainerRecord, net: { settings: Json; ports: 
 
 const LIST_FILTERS = ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'health', 'isolation', 'is-task', 'publish', 'expose'];
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+
+/**
+ * The list filters checked before any container is looked at, as dockerd does (an empty list
+ * refuses a bad filter too): names, status values, exit codes (Go's Atoi words), health values,
+ * and the containers before/since name.
+ */
+export function checkListFilters(filters: Filters, createdOf: (nameOrId: string) => number | undefined): void {
+  for (const [key, values] of Object.entries(filters)) {
+    if (!LIST_FILTERS.includes(key)) throw invalid(`invalid filter '${key}'`);
+    for (const v of values) {
+      if (key === 'status' && !STATUSES.includes(v)) throw invalid(`invalid filter 'status=${v}'`);
+      if (key === 'exited' && !/^[+-]?\d+$/.test(v)) throw invalid(`strconv.Atoi: parsing ${JSON.stringify(v)}: invalid syntax`);
+      if (key === 'health' && !HEALTH_FILTER_VALUES.includes(v)) throw invalid(`Unrecognised filter value for health: ${v}`);
+      if ((key === 'before' || key === 'since') && createdOf(v) === undefined) throw invalid(`No such container: ${v}`);
+    }
+  }
+}
 
 /** docker's container list filters. `resolveAncestor` maps an image reference to image IDs. */
 export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { ancestorIds: Map<string, Set<string>>; createdOf: (nameOrId: string) => number | undefined }): boolean {

@@ -3,7 +3,7 @@
 // without letting any symlink in the container lead outside its root.
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, mkdtempSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
 import { join, posix, dirname, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -131,9 +131,13 @@ export function changes(upper: string, lowerdirs: string[]): Json[] {
   return skip.size === 0 ? out : out.filter((c) => !skip.has(c.Path as string));
 }
 
-/** A tar (GNU format, numeric owners) of `rel` inside `dir`. */
-export function tarStream(dir: string, rel: string, _opts: { excludeMounts?: string[] } = {}): Readable {
-  const child = spawn('tar', ['--numeric-owner', '--xattrs', '-C', dir, '-cf', '-', '--', rel], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A tar (GNU format, owners by number and host name) of `rel` (a name, or several) inside `dir`. */
+export function tarStream(dir: string, rel: string | readonly string[], _opts: { excludeMounts?: string[] } = {}): Readable {
+  const names = typeof rel === 'string' ? [rel] : rel;
+  // No names (an empty directory's contents): an empty archive, which tar makes only from an empty list file.
+  const what = names.length === 0 ? ['-T', '/dev/null'] : ['--', ...names];
+  // Owner names too (GNU tar looks them up on the host, as dockerd's archive package does): `root/root`, not `0/0`.
+  const child = spawn('tar', ['--xattrs', '--sort=name', '-C', dir, '-cf', '-', ...what], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const out = child.stdout;
@@ -184,6 +188,7 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], c
   } catch {
     throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   }
+  notDirWithSlash(path, host);
   let linkTarget = '';
   if (st.isSymbolicLink()) {
     linkTarget = readlinkSync(host);
@@ -197,8 +202,22 @@ export function archivePath(rootfs: string, path: string, mounts: MountPoint[], 
   const followLast = path.endsWith('/.') || path.endsWith('/');
   const host = hostPathFor(rootfs, path, mounts, followLast);
   if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
+  notDirWithSlash(path, host);
   if (path.endsWith('/.')) return tarStream(host, '.');
   return tarStream(dirname(host), basename(host));
+}
+
+/** dockerd lstats `path/` as given: a trailing slash (or `/.`) on what is not a directory is ENOTDIR. */
+function notDirWithSlash(path: string, host: string): void {
+  if (!/\/\.?$/.test(path) || posix.normalize('/' + path) === '/') return;
+  let st: Stats | undefined;
+  try {
+    st = statSync(host);
+  } catch {
+    st = undefined;
+  }
+  // dockerd's words (Go's), not describeErrno's: `lstat /etc/hostname/: not a directory`.
+  if (st && !st.isDirectory()) throw new HakoError({ step: `lstat ${path}: not a directory`, kind: 'internal' });
 }
 
 function lstatSafe(p: string): Stats | undefined {

@@ -2,7 +2,7 @@
 // `ps` filtered to them, like runc does.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { conflict, invalid, fromSystemError } from '../../common/errors.js';
+import { HakoError, conflict, invalid, fromSystemError } from '../../common/errors.js';
 import type { RuntimeContext } from './context.js';
 import { cgroupsOf } from './context.js';
 import { statusOf } from './status.js';
@@ -17,12 +17,15 @@ export async function psContainer(ctx: RuntimeContext, id: string, format: strin
   try {
     ({ stdout: out } = await promisify(execFile)('ps', psArgs.length > 0 ? psArgs : ['-ef']));
   } catch (err) {
+    // As dockerd (and runc ps) put it: ps's first line of complaint, e.g. `ps: error: unsupported SysV option`.
+    const first = String((err as { stderr?: unknown }).stderr ?? '').split('\n')[0]!.trim();
+    if (first) throw new HakoError({ step: `ps: ${first}`, kind: 'invalid-argument' });
     throw fromSystemError('run ps', err);
   }
   const lines = out.split('\n');
   const header = lines[0] ?? '';
   const pidCol = header.trim().split(/\s+/).indexOf('PID');
-  if (pidCol < 0) throw invalid('ps: the output has no PID column', 'pass ps options that print one, e.g. -ef');
+  if (pidCol < 0) throw invalid("Couldn't find PID field in ps output"); // dockerd's words, exactly
   const set = new Set(pids);
   const rows = lines.slice(1).filter((l) => set.has(Number(l.trim().split(/\s+/)[pidCol])));
   return [header, ...rows].join('\n') + '\n';

@@ -22,7 +22,7 @@
 //   pivotRoot | moveRoot, [runbindable /]   (no mount namespace: a private self-bind of the rootfs
 //                                     in the caller's, no propagation change, then chroot)
 //   sethostname, setdomainname, sysctls, [loopbackUp], oom_score_adj, readonlyPaths, maskedPaths, [ro /]
-//   rlimits, [openPty], [waitFifo], process tail (caps, ids, nnp, seccomp, exec)
+//   rlimits, openPty or setsid, [waitFifo], process tail (caps, ids, nnp, seccomp, exec)
 import { invalid } from '../../common/errors.js';
 import { CLONE, MS, type PlanOp } from '../../native/plan.js';
 import type { IdMapping, NamespaceType, Spec } from '../spec/types.js';

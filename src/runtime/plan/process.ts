@@ -104,7 +104,7 @@ function caps(proc: Process, set: 'bounding' | 'effective' | 'inheritable' | 'pe
 }
 
 /**
- * rlimits → [openPty] → [seccomp, when no_new_privs is off: loading a filter then needs
+ * rlimits → openPty or setsid → [seccomp, when no_new_privs is off: loading a filter then needs
  * CAP_SYS_ADMIN, which is about to be dropped] → chdir (first try) → bounding set → keepcaps →
  * setgroups → setresid → capset → ambient → chdir (retry, if the first was denied) → umask → [no_new_privs] → [lookPath] → [seccomp, with no_new_privs:
  * as late as possible] → [waitFifo] → exec.
@@ -127,6 +127,11 @@ export function processTailOps(proc: Process, opts: ProcessTailOptions): PlanOp[
       throw invalid(`${where}.terminal is true but no console socket was given`, 'pass --console-socket, or set process.terminal to false');
     }
     ops.push({ op: 'openPty', socket: opts.consoleSocket, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 });
+  } else {
+    // A session of its own without a terminal too, as runc's nsexec gives every container
+    // process (init and exec): `ps` shows it as a session leader (STAT `Ss`), and it shares no
+    // session or process group with the runtime or the monitor.
+    ops.push({ op: 'setsid' });
   }
   const args = proc.args ?? [];
   if (args.length === 0 || !args[0]) throw invalid(`config.json: ${where}.args must be a non-empty array of strings`);

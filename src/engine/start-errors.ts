@@ -1,0 +1,29 @@
+// A process that could not be started (docker run/start/exec), worded as dockerd passes runc's
+// error on: `exec: "x": executable file not found in $PATH`, `exec: "/etc": permission denied`,
+// `chdir to cwd ("/nope") set in config.json failed: no such file or directory`. The docker CLI
+// picks `docker run`'s exit code (127, 126) from these words, and scripts grep for them.
+import { HakoError } from '../common/errors.js';
+
+/** dockerd's words for a start failure of the exec or chdir kind; undefined for any other error. */
+export function dockerStartMessage(err: unknown): string | undefined {
+  if (!(err instanceof HakoError)) return undefined;
+  // `docker run image ''`: runc's look-up of the empty name, where hako's spec check refuses it.
+  if (/process\.args\[0\] must not be empty/.test(err.step)) return 'exec: "": executable file not found in $PATH';
+  const exec = /^exec (.+)$/.exec(err.step);
+  if (exec) {
+    const file = exec[1]!;
+    if (err.code === 'ENOENT') return file.includes('/') ? `exec: "${file}": stat ${file}: no such file or directory` : `exec: "${file}": executable file not found in $PATH`;
+    if (err.code === 'EACCES') return `exec: "${file}": permission denied`;
+    return undefined;
+  }
+  const chdir = /^chdir to (.+)$/.exec(err.step);
+  if (chdir && err.code === 'ENOENT') return `chdir to cwd ("${chdir[1]}") set in config.json failed: no such file or directory`;
+  return undefined;
+}
+
+/** docker's exit code for a start failure worded as above: 127 not found, 126 cannot execute. */
+export function dockerStartExitCode(message: string): number | undefined {
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied/.test(message)) return 126;
+  return undefined;
+}

@@ -1,0 +1,341 @@
+// Issue #4 ("a Docker user should change nothing but DOCKER_HOST"), session 7's sweep: the real
+// docker CLI (28.x) run the same way against hakod and a private dockerd 20.10; each test pins
+// what dockerd answered where hakod differed (output, error text, exit code). Where dockerd 20.10
+// and current moby differ (e.g. `invalid filter` is lower case since moby 23) current moby wins;
+// the notes say which. dockerd itself is not needed here: the answers are written down.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
+
+const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for this test)` : !hasEngine ? 'the container engine is not built' : !isRoot ? 'container flows need root' : false;
+
+let d: TestDaemon;
+let tmp: { path: string; cleanup: () => void };
+
+function docker(args: string[], opts: { ok?: boolean; timeout?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(DOCKER, args, { env: d.env, timeout: opts.timeout ?? 30_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'latin1' }, (err, stdout, stderr) => {
+      const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
+      if (e?.killed) assert.fail(`docker ${args.join(' ')} hung (killed after ${opts.timeout ?? 30_000} ms)\nstdout: ${stdout}\nstderr: ${stderr}`);
+      const code = e ? (typeof e.code === 'number' ? e.code : 1) : 0;
+      if (opts.ok !== false && code !== 0) assert.fail(`docker ${args.join(' ')} → ${code}\nstdout: ${stdout}\nstderr: ${stderr}\ndaemon log:\n${d.log().slice(-3000)}`);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** docker with stdin at /dev/null (an EOF before anything else), killed after `ms`. */
+function dockerNullStdin(args: string[], ms: number): Promise<{ code: number | null; stdout: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const p = spawn(DOCKER, args, { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    let timedOut = false;
+    const t = setTimeout(() => {
+      timedOut = true;
+      p.kill('SIGKILL');
+    }, ms);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, timedOut });
+    });
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  tmp = tempDir('hako-parity-');
+  const rootfs = join(tmp.path, 'rootfs');
+  mkdirSync(rootfs);
+  makeBusyboxRootfs(rootfs);
+  const tar = join(tmp.path, 'busybox.tar');
+  execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+  d = await startDaemon();
+  await docker(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
+});
+
+after(async () => {
+  if (d) {
+    await docker(['rm', '-f', ...(await docker(['ps', '-aq'], { ok: false })).stdout.split('\n').filter(Boolean)], { ok: false });
+    const code = await d.stop();
+    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
+    assert.doesNotMatch(d.log(), /BUG: /);
+  }
+  tmp?.cleanup();
+});
+
+test('docker exec -i with stdin at EOF from the start ends (the EOF came while the exec started and was lost: it hung)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-eof', 'busybox', 'sleep', '300']);
+  try {
+    for (let i = 0; i < 5; i++) {
+      const r = await dockerNullStdin(['exec', '-i', 'par-eof', 'cat'], 10_000);
+      assert.equal(r.timedOut, false, `exec -i #${i + 1} hung on a stdin at EOF`);
+      assert.equal(r.code, 0);
+      assert.equal(r.stdout, '');
+    }
+  } finally {
+    await docker(['rm', '-f', 'par-eof'], { ok: false });
+  }
+});
+
+test('kill and stop: a bad signal is "Invalid signal: X" (0 too), checked before the container (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-sig', 'busybox', 'true']);
+  try {
+    for (const sig of ['BOGUS', '0']) {
+      const r = await docker(['kill', '-s', sig, 'par-sig'], { ok: false });
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr.trim(), `Error response from daemon: Invalid signal: ${sig}`);
+    }
+    const nosuch = await docker(['kill', '-s', 'BOGUS', 'nosuch-container'], { ok: false });
+    assert.equal(nosuch.stderr.trim(), 'Error response from daemon: Invalid signal: BOGUS');
+    const stop = await docker(['stop', '-s', 'NOPE', 'par-sig'], { ok: false });
+    assert.equal(stop.code, 1);
+    assert.match(stop.stderr, /Invalid signal: NOPE/);
+  } finally {
+    await docker(['rm', '-f', 'par-sig'], { ok: false });
+  }
+});
+
+test('rename: the container first, then "Error when allocating new name: …" with the slashed name (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-ren1', 'busybox', 'true']);
+  await docker(['create', '--network', 'none', '--name', 'par-ren2', 'busybox', 'true']);
+  try {
+    const missing = await docker(['rename', 'nosuch-container', 'x'], { ok: false });
+    assert.match(missing.stderr, /^Error response from daemon: No such container: nosuch-container$/m);
+    const bad = await docker(['rename', 'par-ren1', 'bad name!'], { ok: false });
+    assert.match(bad.stderr, /^Error response from daemon: Error when allocating new name: Invalid container name \(\/bad name!\), only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\] are allowed$/m);
+    const taken = await docker(['rename', 'par-ren1', 'par-ren2'], { ok: false });
+    assert.match(taken.stderr, /^Error response from daemon: Error when allocating new name: Conflict\. The container name "\/par-ren2" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\.$/m);
+    const same = await docker(['rename', 'par-ren1', 'par-ren1'], { ok: false });
+    assert.match(same.stderr, /Renaming a container with the same name as its current name/);
+    await docker(['rename', 'par-ren1', 'par-ren3']);
+    assert.equal((await docker(['inspect', '-f', '{{.Name}}', 'par-ren3'])).stdout.trim(), '/par-ren3');
+  } finally {
+    await docker(['rm', '-f', 'par-ren1', 'par-ren2', 'par-ren3'], { ok: false });
+  }
+});
+
+test('ps and container prune refuse bad filters even with nothing to list; prune until takes a duration (dockerd)', { skip, timeout: 60_000 }, async () => {
+  const exited = await docker(['ps', '-a', '--filter', 'exited=abc'], { ok: false });
+  assert.equal(exited.code, 1);
+  assert.equal(exited.stderr.trim(), 'Error response from daemon: strconv.Atoi: parsing "abc": invalid syntax');
+  const before = await docker(['ps', '-a', '--filter', 'before=nosuch-container'], { ok: false });
+  assert.match(before.stderr, /No such container: nosuch-container/);
+  // moby ≥ 23 words it in lower case (dockerd 20.10: "Invalid filter").
+  const prune = await docker(['container', 'prune', '-f', '--filter', 'bogus=1'], { ok: false });
+  assert.equal(prune.code, 1);
+  assert.equal(prune.stderr.trim(), "Error response from daemon: invalid filter 'bogus'");
+  await docker(['run', '--network', 'none', '--name', 'par-old', '--label', 'keep=no', 'busybox', 'true']);
+  await new Promise((r) => setTimeout(r, 3100)); // until counts whole seconds
+  await docker(['run', '--network', 'none', '--name', 'par-new', 'busybox', 'true']);
+  try {
+    const r = await docker(['container', 'prune', '-f', '--filter', 'until=2s']);
+    assert.match(r.stdout, /Deleted Containers:\n[0-9a-f]{64}\n/);
+    const left = (await docker(['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean);
+    assert.ok(left.includes('par-new') && !left.includes('par-old'), left.join(' '));
+  } finally {
+    await docker(['rm', '-f', 'par-old', 'par-new'], { ok: false });
+  }
+});
+
+test('logs --details starts each line with the log attributes and a space (none: just the space)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '--network', 'none', '--name', 'par-det', '--label', 'tier=web x', '--log-opt', 'labels=tier', '-e', 'E1=v', '--log-opt', 'env=E1', 'busybox', 'echo', 'one']);
+  await docker(['run', '--network', 'none', '--name', 'par-det2', 'busybox', 'echo', 'two']);
+  try {
+    assert.equal((await docker(['logs', '--details', 'par-det'])).stdout, 'E1=v,tier=web+x one\n');
+    assert.equal((await docker(['logs', '--details', 'par-det2'])).stdout, ' two\n');
+    assert.equal((await docker(['logs', 'par-det2'])).stdout, 'two\n');
+    assert.match((await docker(['logs', '--details', '-t', 'par-det2'])).stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z  two\n$/);
+  } finally {
+    await docker(['rm', '-f', 'par-det', 'par-det2'], { ok: false });
+  }
+});
+
+test('export names entries without ./ and has no root entry; cp of a file with a trailing slash is ENOTDIR (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '--network', 'none', '--name', 'par-exp', 'busybox', 'true']);
+  try {
+    const file = join(tmp.path, 'export.tar');
+    const r = spawn(DOCKER, ['export', '-o', file, 'par-exp'], { env: d.env, stdio: 'ignore' });
+    assert.equal(await new Promise((res) => r.on('close', res)), 0);
+    const names = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    assert.ok(names.includes('bin/busybox'), names.slice(0, 10).join(' '));
+    assert.ok(names.includes('.dockerenv'));
+    assert.deepEqual(names.filter((n) => n.startsWith('./') || n === '.'), []);
+    // Owner names in the headers, as dockerd's archives have them (`root/root`, not `0/0`).
+    assert.match(execFileSync('tar', ['-tvf', file, 'bin/busybox'], { encoding: 'utf8' }), /^\S+ root\/root /);
+    const slash = await docker(['cp', 'par-exp:/bin/busybox/', join(tmp.path, 'x')], { ok: false });
+    assert.equal(slash.code, 1);
+    assert.match(slash.stderr, /lstat \/bin\/busybox\/: not a directory/);
+  } finally {
+    await docker(['rm', '-f', 'par-exp'], { ok: false });
+  }
+});
+
+test('inspect shapes: a -v named volume has Mode "z", Config.Env is null without env, volume Options null without options', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-shape', '-v', 'par-vol:/data', '-v', 'par-vol2:/ro:ro', '-v', '/anon', 'busybox', 'true']);
+  try {
+    const mounts = JSON.parse((await docker(['inspect', '-f', '{{json .Mounts}}', 'par-shape'])).stdout) as Array<{ Destination: string; Mode: string }>;
+    const mode = Object.fromEntries(mounts.map((m) => [m.Destination, m.Mode]));
+    assert.deepEqual(mode, { '/data': 'z', '/ro': 'ro', '/anon': '' });
+    assert.equal((await docker(['inspect', '-f', '{{json .Config.Env}}', 'par-shape'])).stdout.trim(), 'null');
+    // dockerd records the default masked/read-only paths at create; unset swappiness and pids limit are null.
+    const hc = JSON.parse((await docker(['inspect', '-f', '{{json .HostConfig}}', 'par-shape'])).stdout) as Record<string, unknown>;
+    assert.ok((hc.MaskedPaths as string[]).includes('/proc/kcore'), JSON.stringify(hc.MaskedPaths));
+    assert.deepEqual(hc.ReadonlyPaths, ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+    assert.equal(hc.MemorySwappiness, null);
+    assert.equal(hc.PidsLimit, null);
+    assert.equal(hc.Runtime, 'hako', 'the runtime is recorded (dockerd: its default, runc)');
+    const rt = await docker(['create', '--network', 'none', '--runtime', 'nosuch', 'busybox', 'true'], { ok: false });
+    assert.equal(rt.code, 1);
+    assert.equal(rt.stderr.trim(), 'Error response from daemon: Unknown runtime specified nosuch');
+    assert.equal((await docker(['volume', 'inspect', '-f', '{{json .Options}} {{json .Labels}}', 'par-vol'])).stdout.trim(), 'null {}');
+  } finally {
+    await docker(['rm', '-f', '-v', 'par-shape'], { ok: false });
+    await docker(['volume', 'rm', 'par-vol', 'par-vol2'], { ok: false });
+  }
+});
+
+test('network connect of a --network none container: dockerd\'s "private (none) mode" refusal', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-net']);
+  await docker(['create', '--network', 'none', '--name', 'par-none', 'busybox', 'true']);
+  try {
+    const r = await docker(['network', 'connect', 'par-net', 'par-none'], { ok: false });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), 'Error response from daemon: container cannot be connected to multiple networks with one of the networks in private (none) mode');
+  } finally {
+    await docker(['rm', '-f', 'par-none'], { ok: false });
+    await docker(['network', 'rm', 'par-net'], { ok: false });
+  }
+});
+
+test('top: the container process leads its own session (STAT Ss, as under runc); ps errors in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
+  try {
+    await docker(['exec', '-d', 'par-top', 'sleep', '200']);
+    const rows = (await docker(['top', 'par-top', '-o', 'pid,stat,args'])).stdout.trim().split('\n').slice(1);
+    const stat = Object.fromEntries(rows.map((l) => l.trim().split(/\s+/)).map((f) => [f.slice(2).join(' '), f[1]]));
+    assert.equal(stat['sleep 300'], 'Ss', rows.join('\n'));
+    assert.equal(stat['sleep 200'], 'Ss', rows.join('\n'));
+    const bad = await docker(['top', 'par-top', '-bogus'], { ok: false });
+    assert.equal(bad.stderr.trim(), 'Error response from daemon: ps: error: unsupported SysV option');
+    const noPid = await docker(['top', 'par-top', '-o', 'args'], { ok: false });
+    assert.equal(noPid.stderr.trim(), "Error response from daemon: Couldn't find PID field in ps output");
+  } finally {
+    await docker(['rm', '-f', 'par-top'], { ok: false });
+  }
+});
+
+
+test('exec gets dockerd\'s default PATH when the image sets none; -v specs split and refused like dockerd', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-env', 'busybox', 'sleep', '300']);
+  try {
+    const path = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    assert.equal((await docker(['exec', 'par-env', 'sh', '-c', 'echo $PATH'])).stdout, `${path}\n`);
+    assert.equal((await docker(['exec', '-e', 'PATH=/bin', 'par-env', 'sh', '-c', 'echo $PATH'])).stdout, '/bin\n');
+  } finally {
+    await docker(['rm', '-f', 'par-env'], { ok: false });
+  }
+  const cases: Array<[string, string]> = [
+    ['relative:dir', `invalid volume specification: 'relative:dir': invalid mount config for type "volume": invalid mount path: 'dir' mount path must be absolute`],
+    ['/tmp:dir', `invalid volume specification: '/tmp:dir': invalid mount config for type "bind": invalid mount path: 'dir' mount path must be absolute`],
+    ['/tmp:/', `invalid volume specification: '/tmp:/': invalid mount config for type "bind": invalid specification: destination can't be '/'`],
+    ['vol:/', `invalid volume specification: 'vol:/': invalid mount config for type "volume": invalid specification: destination can't be '/'`],
+  ];
+  for (const [spec, msg] of cases) {
+    const r = await docker(['create', '--network', 'none', '-v', spec, 'busybox', 'true'], { ok: false });
+    assert.equal(r.code, 1, spec);
+    assert.equal(r.stderr.trim(), `Error response from daemon: ${msg}`);
+  }
+  assert.equal((await docker(['ps', '-aq'])).stdout, '', 'a refused create leaves no container');
+});
+
+test('commit of an unchanged container adds no layer (an empty_layer history entry, as dockerd); a changed one adds one', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-commit', 'busybox', 'sleep', '300']);
+  try {
+    const base = JSON.parse((await docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'busybox'])).stdout) as string[];
+    await docker(['commit', 'par-commit', 'par-commit:same']);
+    assert.deepEqual(JSON.parse((await docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'par-commit:same'])).stdout), base);
+    assert.equal((await docker(['history', '--format', '{{.CreatedBy}}|{{.Size}}', 'par-commit:same'])).stdout.split('\n')[0], 'sleep 300|0B');
+    assert.equal((await docker(['run', '--rm', '--network', 'none', 'par-commit:same', 'echo', 'ok'])).stdout, 'ok\n');
+    const rmi = (await docker(['rmi', 'par-commit:same'])).stdout.trim().split('\n');
+    assert.equal(rmi.length, 2, `only the image goes, its layers are busybox's: ${rmi.join(' | ')}`);
+    await docker(['exec', 'par-commit', 'touch', '/new-file']);
+    await docker(['commit', 'par-commit', 'par-commit:changed']);
+    const changed = JSON.parse((await docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'par-commit:changed'])).stdout) as string[];
+    assert.equal(changed.length, base.length + 1);
+  } finally {
+    await docker(['rm', '-f', 'par-commit'], { ok: false });
+    await docker(['rmi', 'par-commit:same', 'par-commit:changed'], { ok: false });
+  }
+});
+
+test('a missing image is named as dockerd parsed it (nosuch → nosuch:latest) by tag, history, create', { skip, timeout: 60_000 }, async () => {
+  const tag = await docker(['tag', 'nosuch-image', 'x:1'], { ok: false });
+  assert.equal(tag.stderr.trim(), 'Error response from daemon: No such image: nosuch-image:latest');
+  const hist = await docker(['history', 'nosuch-image'], { ok: false });
+  assert.equal(hist.stderr.trim(), 'Error response from daemon: No such image: nosuch-image:latest');
+  const run = await docker(['run', '--rm', '--pull', 'never', 'nosuch-image'], { ok: false });
+  assert.equal(run.code, 125);
+  assert.match(run.stderr, /^docker: Error response from daemon: No such image: nosuch-image:latest$/m);
+  const tagged = await docker(['history', 'nosuch-image:v2'], { ok: false });
+  assert.equal(tagged.stderr.trim(), 'Error response from daemon: No such image: nosuch-image:v2');
+});
+
+test('volume create with local driver options is refused (not mounted yet), instead of a plain directory in their place', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', 'par-tmpfs'], { ok: false });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /local volume options \(device, o, type\) are not supported yet/);
+  assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'name=par-tmpfs'])).stdout, '');
+  const driver = await docker(['volume', 'create', '-d', 'nosuchdriver', 'par-v5'], { ok: false });
+  assert.equal(driver.stderr.trim(), 'Error response from daemon: create par-v5: error looking up volume plugin nosuchdriver: plugin "nosuchdriver" not found');
+});
+
+test('env: -e K with K unset in the client leaves K out of the process (it was refused), Config.Env lists the container\'s entries before the image\'s', { skip, timeout: 60_000 }, async () => {
+  const env = { ...d.env };
+  delete env.PAR_UNSET;
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(DOCKER, ['run', '--rm', '--network', 'none', '-e', 'PAR_UNSET', 'busybox', 'sh', '-c', 'echo ${PAR_UNSET-unset}'], { env, timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'unset\n');
+  await docker(['create', '--network', 'none', '--name', 'par-envimg', 'busybox', 'true']);
+  try {
+    await docker(['commit', '-c', 'ENV A=1 PATH=/bin:/usr/bin', 'par-envimg', 'par-envimg:1']);
+    // Through the API: the docker CLI does not keep the order of its -e flags.
+    const c = await d.request('POST', '/v1.44/containers/create?name=par-envc', JSON.stringify({ Image: 'par-envimg:1', Cmd: ['true'], Env: ['B=2', 'A=3'], HostConfig: { NetworkMode: 'none' } }), { 'Content-Type': 'application/json' });
+    assert.equal(c.status, 201, c.body.toString());
+    assert.equal((await docker(['inspect', '-f', '{{json .Config.Env}}', 'par-envc'])).stdout.trim(), '["B=2","A=3","PATH=/bin:/usr/bin"]');
+  } finally {
+    await docker(['rm', '-f', 'par-envimg', 'par-envc'], { ok: false });
+    await docker(['rmi', 'par-envimg:1'], { ok: false });
+  }
+});
+
+test('a program that cannot start is reported in dockerd\'s (runc\'s) words, with its exit codes: run 127/126, exec 126', { skip, timeout: 60_000 }, async () => {
+  const missing = await docker(['run', '--rm', '--network', 'none', 'busybox', 'nosuchcmd'], { ok: false });
+  assert.equal(missing.code, 127);
+  assert.match(missing.stderr, /^docker: Error response from daemon: exec: "nosuchcmd": executable file not found in \$PATH$/m);
+  const empty = await docker(['run', '--rm', '--network', 'none', 'busybox', ''], { ok: false });
+  assert.equal(empty.code, 127, empty.stderr);
+  assert.match(empty.stderr, /^docker: Error response from daemon: exec: "": executable file not found in \$PATH$/m);
+  const noexec = await docker(['run', '--rm', '--network', 'none', 'busybox', '/etc/passwd'], { ok: false });
+  assert.equal(noexec.code, 126);
+  assert.match(noexec.stderr, /exec: "\/etc\/passwd": permission denied$/m);
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-execerr', 'busybox', 'sleep', '300']);
+  try {
+    const e = await docker(['exec', 'par-execerr', 'nosuchcmd'], { ok: false });
+    assert.equal(e.code, 126);
+    assert.equal(e.stdout.trim(), 'exec: "nosuchcmd": executable file not found in $PATH');
+    const abs = await docker(['exec', 'par-execerr', '/bin/nope'], { ok: false });
+    assert.equal(abs.stdout.trim(), 'exec: "/bin/nope": stat /bin/nope: no such file or directory');
+    const cwd = await docker(['exec', '-w', '/nonexist', 'par-execerr', 'pwd'], { ok: false });
+    assert.equal(cwd.code, 126);
+    assert.equal(cwd.stdout.trim(), 'chdir to cwd ("/nonexist") set in config.json failed: no such file or directory');
+  } finally {
+    await docker(['rm', '-f', 'par-execerr'], { ok: false });
+  }
+});
