@@ -35,7 +35,7 @@ import type {
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
-import { collectMounts, mergeConfig, normalizeHostConfig } from './containers/config.js';
+import { collectMounts, mergeConfig, normalizeHostConfig, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, type NetworkingOptions } from './networking.js';
@@ -554,7 +554,7 @@ export class Engine implements ContainerEngine {
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: ENGINE_VERSION,
-      Runtimes: { hako: { path: 'hako-runtime' } },
+      Runtimes: RUNTIMES,
       DefaultRuntime: 'hako',
       LiveRestoreEnabled: false,
       Isolation: '',

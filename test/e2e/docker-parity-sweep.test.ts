@@ -192,6 +192,14 @@ test('inspect shapes: a -v named volume has Mode "z", Config.Env is null without
     const rt = await docker(['create', '--network', 'none', '--runtime', 'nosuch', 'busybox', 'true'], { ok: false });
     assert.equal(rt.code, 1);
     assert.equal(rt.stderr.trim(), 'Error response from daemon: Unknown runtime specified nosuch');
+    // `runc`, the name docker gives its default runtime (compose files use it), is hako's runtime too.
+    const runc = (await docker(['create', '--network', 'none', '--runtime', 'runc', 'busybox', 'true'])).stdout.trim();
+    try {
+      assert.equal((await docker(['inspect', '-f', '{{.HostConfig.Runtime}}', runc])).stdout.trim(), 'runc');
+      assert.equal((await docker(['info', '-f', '{{json .Runtimes}}'])).stdout.trim(), '{"hako":{"path":"hako-runtime"},"runc":{"path":"hako-runtime"}}');
+    } finally {
+      await docker(['rm', '-f', runc], { ok: false });
+    }
     assert.equal((await docker(['volume', 'inspect', '-f', '{{json .Options}} {{json .Labels}}', 'par-vol'])).stdout.trim(), 'null {}');
   } finally {
     await docker(['rm', '-f', '-v', 'par-shape'], { ok: false });

@@ -168,6 +168,9 @@ function checkCpuset(value: string, what: 'cpus' | 'mems', onlineFile: string, l
 
 const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 
+/** The OCI runtimes a container can name (HostConfig.Runtime), as info's Runtimes lists them. */
+export const RUNTIMES: Readonly<Record<string, { path: string }>> = { hako: { path: 'hako-runtime' }, runc: { path: 'hako-runtime' } };
+
 /** HostConfig with docker's defaults for the fields clients read back. */
 export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   const out: Obj = { ...hc };
@@ -179,9 +182,10 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if (retries > 0 && rpName !== 'on-failure') throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   out.RestartPolicy = { Name: rpName === '' ? 'no' : rpName, MaximumRetryCount: retries };
   // dockerd records the runtime (its default when none is asked) and refuses one it does not
-  // have; hako has one, `hako` (info's Runtimes and DefaultRuntime), so `--runtime runc` is refused too.
+  // have. hako has one OCI runtime, `hako`; `runc`, the name docker users and compose files give
+  // the default runtime, is accepted as another name of it (info lists both, as RUNTIMES).
   const runtime = (hc.Runtime as string | undefined) || 'hako';
-  if (runtime !== 'hako') throw invalid(`Unknown runtime specified ${runtime}`);
+  if (!Object.hasOwn(RUNTIMES, runtime)) throw invalid(`Unknown runtime specified ${runtime}`);
   out.Runtime = runtime;
   if (hc.AutoRemove === true && rpName !== '' && rpName !== 'no') throw invalid('conflicting options: cannot specify both --restart and --rm');
   const nm = (hc.NetworkMode as string | undefined) ?? '';
