@@ -133,6 +133,8 @@ export class ImageService {
       unpacker: opts.unpacker,
       unpacking: new Map(),
       inUse: new Map(),
+      chainsInUse: new Map(),
+      removing: new Map(),
       early: new Map(),
       log: opts.log,
     };
@@ -624,14 +626,22 @@ export class ImageService {
       const remove = this.opts.unpacker?.remove;
       if (remove) {
         const diffSize = this.opts.unpacker?.diffSize;
+        const pullChains = this.ctx.chainsInUse;
+        const removing = this.ctx.removing;
         for (const c of new Set(chains)) {
-          if (usedChains.has(c)) continue;
-          if (diffSize) {
-            const n = this.diffSizes.get(c) ?? (await diffSize.call(this.opts.unpacker, c).catch(() => undefined));
-            if (n !== undefined) layerBytes = (layerBytes ?? 0) + n;
-          }
+          if (usedChains.has(c) || pullChains?.has(c)) continue;
+          const n = diffSize ? (this.diffSizes.get(c) ?? (await diffSize.call(this.opts.unpacker, c).catch(() => undefined))) : undefined;
+          // A pull in flight may have taken the snapshot meanwhile (it knows its chains once its
+          // config is in). The look at its marks and the entry in `removing` share one turn: a
+          // pull marking it later waits for this removal and unpacks the layer again.
+          if (pullChains?.has(c)) continue;
           this.diffSizes.delete(c);
-          const ok = await remove.call(this.opts.unpacker, c).then(() => true, () => false);
+          const removal = remove.call(this.opts.unpacker, c);
+          const settled = removal.then(() => undefined, () => undefined);
+          removing?.set(c, settled);
+          const ok = await removal.then(() => true, () => false);
+          if (removing?.get(c) === settled) removing.delete(c);
+          if (n !== undefined && ok) layerBytes = (layerBytes ?? 0) + n;
           if (ok) removedChains?.add(c);
         }
       }

@@ -150,6 +150,18 @@ export interface PullContext {
    * store's garbage collection (rmi, prune) must leave these alone meanwhile.
    */
   inUse?: Map<Digest, number> | undefined;
+  /**
+   * Snapshots pulls in flight use or are about to use, by chain ID (counts), from the config's
+   * arrival to the pull's end: a pull finds a snapshot present ("Already exists") or commits
+   * into one long before its record names it, so the garbage collection must leave these alone.
+   */
+  chainsInUse?: Map<Digest, number> | undefined;
+  /**
+   * Snapshots the garbage collection is removing, by chain ID. A pull marks its chains in use
+   * and looks here in the same turn: a removal that started before waits to end (the pull then
+   * finds the snapshot missing and unpacks it again); none starts after.
+   */
+  removing?: Map<Digest, Promise<void>> | undefined;
   log?: ((line: string) => void) | undefined;
 }
 
@@ -378,7 +390,7 @@ async function ensureLayer(ctx: PullContext, fetcher: BlobFetcher, layer: Descri
 export async function pull(ctx: PullContext, refString: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(refString);
   const shown = formatReference(ref);
-  const held: Digest[] = [];
+  const held: Held = { blobs: [], chains: [] };
   try {
     return await pullRef(ctx, ref, opts, held);
   } catch (err) {
@@ -387,25 +399,48 @@ export async function pull(ctx: PullContext, refString: string, opts: PullOption
     }
     throw new HakoError({ step: `pull ${shown}: ${(err as Error)?.message ?? String(err)}`, kind: 'internal', cause: err });
   } finally {
-    for (const d of held) {
-      const n = (ctx.inUse?.get(d) ?? 1) - 1;
-      if (n > 0) ctx.inUse?.set(d, n);
-      else ctx.inUse?.delete(d);
-    }
+    release(ctx.inUse, held.blobs);
+    release(ctx.chainsInUse, held.chains);
   }
 }
 
-/** Marks `digests` in use by this pull (PullContext.inUse) until it ends; `held` lists them. */
-function holdBlobs(ctx: PullContext, held: Digest[], digests: Array<Digest | undefined>): void {
-  if (!ctx.inUse) return;
+/** What a pull marked in use (PullContext.inUse, chainsInUse), released when it ends. */
+interface Held {
+  blobs: Digest[];
+  chains: Digest[];
+}
+
+function release(counts: Map<Digest, number> | undefined, digests: Digest[]): void {
+  if (!counts) return;
+  for (const d of digests) {
+    const n = (counts.get(d) ?? 1) - 1;
+    if (n > 0) counts.set(d, n);
+    else counts.delete(d);
+  }
+}
+
+function hold(counts: Map<Digest, number> | undefined, list: Digest[], digests: Array<Digest | undefined>): void {
+  if (!counts) return;
   for (const d of digests) {
     if (d === undefined) continue;
-    ctx.inUse.set(d, (ctx.inUse.get(d) ?? 0) + 1);
-    held.push(d);
+    counts.set(d, (counts.get(d) ?? 0) + 1);
+    list.push(d);
   }
 }
 
-async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held: Digest[]): Promise<PullResult> {
+/**
+ * Marks the snapshots `chainIds` in use by this pull and waits for removals of them that started
+ * before (PullContext.removing): afterwards a snapshot the pull finds present stays until the
+ * pull ends. The mark and the look at `removing` happen in one turn, as the collection's look
+ * at the marks and its entry in `removing` do.
+ */
+async function holdChains(ctx: PullContext, held: Held, chainIds: Digest[]): Promise<void> {
+  hold(ctx.chainsInUse, held.chains, chainIds);
+  const removals = chainIds.map((c) => ctx.removing?.get(c)).filter((p) => p !== undefined);
+  if (removals.length > 0) await Promise.all(removals);
+}
+
+async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held: Held): Promise<PullResult> {
   const signal = opts.signal;
   pullMark('pull.start');
   const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? (await import('./platform.js')).parsePlatform(opts.platform) : normalizePlatform(opts.platform);
@@ -440,7 +475,7 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
   } else {
     manifest = topParsed;
   }
-  holdBlobs(ctx, held, [indexDigest, manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
+  hold(ctx.inUse, held.blobs, [indexDigest, manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
 
   // Config: small, verified in memory. Asked for first, on the connection the manifest came by.
   const configP = ctx.content.has(manifest.config.digest)
@@ -491,7 +526,7 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
         }),
       );
   try {
-    return await pullManifest(ctx, ref, opts, { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, configP, concurrency, fetcherOf, earlyLayers, earlyStarted });
+    return await pullManifest(ctx, ref, opts, { want, top, topParsed, manifest, manifestBytes, manifestDigest, indexDigest, configP, concurrency, fetcherOf, earlyLayers, earlyStarted, held });
   } finally {
     await earlyStarted;
     for (const job of earlyLayers.values()) if (!job.taken) await dropEarlyLayer(job);
@@ -519,6 +554,7 @@ interface Resolved {
   earlyLayers: Map<Digest, EarlyLayer>;
   /** Resolves once the early layers are started (earlyLayers is filled). */
   earlyStarted: Promise<void>;
+  held: Held;
 }
 
 /** The rest of a pull once the platform manifest is known: config, layers, record, references. */
@@ -538,6 +574,8 @@ async function pullManifest(ctx: PullContext, ref: Reference, opts: PullOptions,
     }
   }
   const chainIds = chainIdsOf(diffIds);
+  // Before any look at the snapshots (has: "Already exists", commit into an existing one).
+  if (ctx.unpacker) await holdChains(ctx, r.held, chainIds);
   const id = manifest.config.digest;
   // The config and manifests are written and fsynced now, beside the layer downloads, and
   // renamed into the store only once every layer is in (or removed if the pull fails).

@@ -14,21 +14,26 @@ import { PULL_TRACE_CHANNEL } from '../../src/image/pull-trace.js';
 import type { Descriptor } from '../../src/image/manifest.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
+import { busyboxImage, layeredImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
 
 const skip = hasRegistry ? false : 'docker-registry is not installed';
 let reg: TestRegistry;
 let img: BuiltImage;
+/** busybox's layer and two more: shares its first snapshot with img. */
+let layered: BuiltImage;
 
 before(async () => {
   if (skip) return;
   reg = await startRegistry();
   img = busyboxImage();
+  layered = layeredImage();
   await pushLayout(img, reg.host, 'test/busybox');
+  await pushLayout(layered, reg.host, 'test/layered');
 });
 after(async () => {
   await reg?.stop();
   img?.cleanup();
+  layered?.cleanup();
 });
 
 /** directoryUnpacker whose unpacks finish only once `release` is called. */
@@ -54,13 +59,14 @@ function heldUnpacker(dir: string): { unpacker: LayerUnpacker; release: () => vo
   };
 }
 
-/** Resolves at the first pull mark `name` (HAKO_PHASE_TRACE's channel). */
-function mark(name: string): { seen: Promise<void>; stop: () => void } {
+/** Resolves at the `times`th pull mark `name` (HAKO_PHASE_TRACE's channel). */
+function mark(name: string, times = 1): { seen: Promise<void>; stop: () => void } {
   const channel = dc.channel(PULL_TRACE_CHANNEL);
   let resolve!: () => void;
   const seen = new Promise<void>((r) => (resolve = r));
+  let n = 0;
   const fn = (m: unknown): void => {
-    if (m === name) resolve();
+    if (m === name && ++n >= times) resolve();
   };
   channel.subscribe(fn);
   return { seen, stop: () => channel.unsubscribe(fn) };
@@ -172,6 +178,94 @@ test('pull: an rmi that collects garbage while a pull is in flight leaves the pu
     held.release();
     svc.close();
     other.cleanup();
+    t.cleanup();
+  }
+});
+
+test('pull: an rmi while a pull is in flight keeps the snapshot the pull found present (“Already exists”) and will name', { skip }, async () => {
+  const t = tempDir('hako-root-');
+  const layers = join(t.path, 'layers');
+  const first = directoryUnpacker(layers);
+  const svc = new ImageService({ root: t.path, unpacker: first, dockerConfigPath: join(t.path, 'cfg.json') });
+  let staged: ReturnType<typeof mark> | undefined;
+  let svc2: ImageService | undefined;
+  const held = heldUnpacker(layers);
+  try {
+    const base = await svc.pull(`${reg.host}/test/busybox`);
+    staged = mark('pull.meta-staged');
+    const shared = (await svc.resolve(base.id)).chainIds[0]!;
+    svc.close();
+    svc2 = new ImageService({ root: t.path, unpacker: held.unpacker, dockerConfigPath: join(t.path, 'cfg.json') });
+    const seen: string[] = [];
+    const pulling = svc2.pull(`${reg.host}/test/layered`, { progress: (ev) => void seen.push(ev.status) });
+    pulling.catch(() => undefined);
+    // Every layer's bytes are in, the upper layers' unpacks are held; the shared one was found.
+    await staged.seen;
+    assert.ok(seen.includes('Already exists'), seen.join(', '));
+    const removed = await svc2.remove(`${reg.host}/test/busybox`);
+    assert.ok(removed.items.some((i) => 'Deleted' in i && i.Deleted === base.id), JSON.stringify(removed.items));
+    assert.ok(!removed.items.some((i) => 'Deleted' in i && i.Deleted === shared), 'the shared layer is not reported deleted');
+    assert.ok(held.unpacker.has(shared), 'the snapshot the pull uses is kept');
+    held.release();
+    const res = await pulling;
+    const rec = await svc2.resolve(res.id);
+    assert.equal(rec.chainIds[0], shared);
+    for (const c of rec.chainIds) assert.ok(held.unpacker.has(c), `snapshot ${c} of the pulled image`);
+    // Once the pull is done, its record keeps the snapshot; deleting it releases the layer.
+    const gone = await svc2.remove(res.id, { force: true });
+    assert.ok(gone.items.some((i) => 'Deleted' in i && i.Deleted === shared), JSON.stringify(gone.items));
+    assert.ok(!held.unpacker.has(shared));
+  } finally {
+    staged?.stop();
+    held.release();
+    svc2?.close();
+    svc.close();
+    t.cleanup();
+  }
+});
+
+test('pull: a snapshot whose removal began before the pull knew its chains is waited for and unpacked again, not reported present', { skip }, async () => {
+  const t = tempDir('hako-root-');
+  const inner = directoryUnpacker(join(t.path, 'layers'));
+  let letRemove!: () => void;
+  const removeGate = new Promise<void>((r) => (letRemove = r));
+  let removeStarted!: () => void;
+  const started = new Promise<void>((r) => (removeStarted = r));
+  const unpacker: LayerUnpacker = {
+    ...inner,
+    async remove(chainId) {
+      removeStarted();
+      await removeGate;
+      await inner.remove!(chainId);
+    },
+  };
+  const svc = new ImageService({ root: t.path, unpacker, dockerConfigPath: join(t.path, 'cfg.json') });
+  let unpacked: ReturnType<typeof mark> | undefined;
+  try {
+    const base = await svc.pull(`${reg.host}/test/busybox`);
+    const shared = (await svc.resolve(base.id)).chainIds[0]!;
+    // The rmi's collection starts removing the snapshot (held), then a pull that shares it starts.
+    const removing = svc.remove(`${reg.host}/test/busybox`);
+    await started;
+    unpacked = mark('layer.unpacked', layered.manifests[0]!.layers.length);
+    const pulling = svc.pull(`${reg.host}/test/layered`);
+    pulling.catch(() => undefined);
+    // The removal goes on once every layer of the pull is settled (its snapshot committed, or
+    // found present and its copy discarded: what a pull without the marks does) or, with the
+    // pull waiting for the removal instead, after a while.
+    await Promise.race([unpacked.seen, new Promise((r) => setTimeout(r, 400))]);
+    letRemove();
+    const removed = await removing;
+    assert.ok(removed.items.some((i) => 'Deleted' in i && i.Deleted === shared), JSON.stringify(removed.items));
+    const res = await pulling;
+    const rec = await svc.resolve(res.id);
+    assert.equal(rec.chainIds[0], shared);
+    for (const c of rec.chainIds) assert.ok(inner.has(c), `snapshot ${c} of the pulled image`);
+    assert.equal((await svc.verify()).ok, true);
+  } finally {
+    unpacked?.stop();
+    letRemove();
+    svc.close();
     t.cleanup();
   }
 });

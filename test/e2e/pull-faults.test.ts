@@ -10,7 +10,7 @@ import { ImageService } from '../../src/image/images.js';
 import { SnapshotStore, directorySize } from '../../src/image/snapshot/index.js';
 import { snapshotUnpacker } from '../../src/engine/snapshot-unpacker.js';
 import { isRoot, tempDir, mountsUnder } from '../helpers/fixtures.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { freePort, hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
 
 const skip = hasRegistry ? false : 'docker-registry is not installed';
@@ -191,6 +191,25 @@ test('5xx and 429 answers are retried with backoff: manifests, configs and layer
     fresh.close();
   } finally {
     proxy.mode = { kind: 'pass' };
+    svc.close();
+  }
+});
+
+test('a registry that refuses the connection: the pull fails at once with Go’s dial text, as dockerd 20.10 (no backoff), nothing stored', async () => {
+  // dockerd: `Get "http://127.0.0.1:P/v2/": dial tcp 127.0.0.1:P: connect: connection refused`, in
+  // ~15 ms; its transfer manager retries only layer downloads (a reset mid-layer: test above).
+  const svc = service();
+  try {
+    const port = await freePort();
+    const t0 = Date.now();
+    await assert.rejects(svc.pull(`127.0.0.1:${port}/test/busybox`), (e: Error) => {
+      assert.match(e.message, new RegExp(`^pull 127\\.0\\.0\\.1:${port}/test/busybox:latest: GET http://127\\.0\\.0\\.1:${port}/v2/test/busybox/manifests/latest: dial tcp 127\\.0\\.0\\.1:${port}: connect: connection refused$`));
+      return true;
+    });
+    // Four attempts with backoff took ~1.4 s.
+    assert.ok(Date.now() - t0 < 500, `failed after ${Date.now() - t0} ms`);
+    assert.deepEqual(await svc.list(), []);
+  } finally {
     svc.close();
   }
 });

@@ -239,6 +239,8 @@ test('NO_PROXY and loopback registries go direct', { skip: skip || (!localName &
 test('proxy failures name the proxy: not listening, 407 without credentials, CONNECT refused', { skip }, async () => {
   const dead = await freePort();
   const plain = `${NAME}:${plainReg.port}`;
+  // Like dockerd 20.10, a proxy that cannot be reached fails the pull at once (no backoff).
+  const dialStart = Date.now();
   await assert.rejects(service({ HTTP_PROXY: `http://127.0.0.1:${dead}`, HTTPS_PROXY: `http://127.0.0.1:${dead}` }, { insecure: [plain] }).pull(`${plain}/test/busybox`), (e: Error) => {
     assert.match(e.message, new RegExp(`GET http://${plain.replace(/\./g, '\\.')}/v2/.*: proxyconnect tcp: dial tcp 127\\.0\\.0\\.1:${dead}: connect: connection refused`));
     assert.match(e.message, /HTTP_PROXY/);
@@ -249,6 +251,7 @@ test('proxy failures name the proxy: not listening, 407 without credentials, CON
     assert.match(e.message, new RegExp(`GET https://${tls.replace(/\./g, '\\.')}/v2/.*: proxyconnect tcp: dial tcp 127\\.0\\.0\\.1:${dead}: connect: connection refused`));
     return true;
   });
+  assert.ok(Date.now() - dialStart < 800, `two refused pulls took ${Date.now() - dialStart} ms`);
   requireAuth = 'hako:s3cret';
   try {
     await assert.rejects(service({ HTTP_PROXY: `http://127.0.0.1:${proxyPort}`, HTTPS_PROXY: `http://127.0.0.1:${proxyPort}` }, { insecure: [plain] }).pull(`${plain}/test/busybox`), (e: Error) => {

@@ -8,7 +8,7 @@ import { manifestAccept } from '../media-types.js';
 import type { Descriptor } from '../manifest.js';
 import { markRetryable, isRetryable, sleep, type BlobFetcher } from '../store/content.js';
 import type { Credentials } from './credentials.js';
-import { agentsWithTls, createAgents, destroyAgents, drain, header, readBody, registryProxy, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
+import { agentsWithTls, createAgents, destroyAgents, drain, header, isDialFailure, readBody, registryProxy, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 import { speaksTls } from './tls-probe.js';
 
@@ -332,7 +332,8 @@ export class RegistryClient {
         }
         return res;
       } catch (err) {
-        if (!isRetryable(err) || attempt >= this.attempts || opts.signal?.aborted) throw err;
+        // A connection never made fails at once, as dockerd's (its pull retries only layers).
+        if (!isRetryable(err) || isDialFailure(err) || attempt >= this.attempts || opts.signal?.aborted) throw err;
         await sleep(Math.min(200 * 2 ** (attempt - 1), 3000), opts.signal);
       }
     }

@@ -166,6 +166,35 @@ export function registryProxy(agents: HttpAgents, url: URL, method = 'GET'): URL
   }
 }
 
+/** Errors of a connection that was never made: refused, no such host, no route. */
+const DIAL_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether `err` is a request's failure to connect at all (to the registry or its proxy).
+ * dockerd 20.10 fails a pull's ping, manifest and config requests at once on those (its layer
+ * downloads are retried); a reset or 5xx is another matter.
+ */
+export function isDialFailure(err: unknown): boolean {
+  return (err as { dialFailed?: boolean } | undefined)?.dialFailed === true;
+}
+
+/** Go's text for a failed dial, as dockerd words it: `dial tcp 127.0.0.1:5000: connect: connection refused`. */
+function dialErrorText(e: NodeJS.ErrnoException & { address?: string; port?: number }, url: URL): string {
+  const addr = e.address ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port ?? url.port}` : url.host;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `dial tcp ${addr}: connect: connection refused`;
+    case 'EHOSTUNREACH':
+      return `dial tcp ${addr}: connect: no route to host`;
+    case 'ENETUNREACH':
+      return `dial tcp ${addr}: connect: network is unreachable`;
+    case 'ENOTFOUND':
+      return `dial tcp: lookup ${url.hostname.replace(/^\[|\]$/g, '')}: no such host`;
+    default:
+      return e.message;
+  }
+}
+
 /** One request; the response body is left unread for the caller to stream or drain. */
 export function send(agents: HttpAgents, req: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
@@ -218,9 +247,12 @@ export function send(agents: HttpAgents, req: HttpRequest): Promise<HttpResponse
       // Through a proxy, a failed connection is the proxy's (absolute-URI requests connect to it;
       // tunnels fail with their own proxyconnect error).
       const viaProxy = proxy !== undefined && (e.proxyError === true || (!isHttps && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code ?? '')));
-      const why = viaProxy && !e.proxyError ? proxyConnectError(proxy, e).message : e.code === 'ECONNREFUSED' && !viaProxy ? 'connection refused' : e.message;
+      const why = viaProxy && !e.proxyError ? proxyConnectError(proxy, e).message : !viaProxy ? dialErrorText(e, req.url) : e.message;
       const wrapped = new HakoError({ step: `${req.method} ${req.url.origin}${req.url.pathname}: ${why}`, kind: 'internal', cause: err, ...(viaProxy ? { hint: `the daemon reaches ${req.url.host} through the proxy in its ${isHttps ? 'HTTPS_PROXY' : 'HTTP_PROXY'}; check it, or exempt the registry with NO_PROXY` } : {}) });
-      // A proxy's refusal (403, 407) is an answer: not retried.
+      // A proxy's refusal (403, 407) is an answer: not retried. A connection never made (to the
+      // registry or its proxy) stays retryable for a layer's download (dockerd's transfer manager
+      // retries those) but is marked so that the registry client's own requests fail at once.
+      if (DIAL_FAILURES.has(e.code ?? '')) (wrapped as HakoError & { dialFailed?: boolean }).dialFailed = true;
       reject(req.signal?.aborted ? err : e.refused ? wrapped : markRetryable(wrapped));
     });
     if (req.body === undefined) r.end();
