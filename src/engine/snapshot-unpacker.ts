@@ -29,6 +29,14 @@ export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
       return { diffId: diffId as Digest };
     },
     diffSize: (chainId) => snaps.layerSize(chainId),
+    graphDriverData(chainIds) {
+      if (chainIds.length === 0) return {};
+      const top = snaps.layerDir(chainIds[chainIds.length - 1]!);
+      const base = dirname(top);
+      const lower = chainIds.slice(0, -1).reverse().map((c) => snaps.layerDir(c));
+      // dockerd names the merged and work dirs of an image's top layer too (made only when mounted).
+      return { ...(lower.length ? { LowerDir: lower.join(':') } : {}), MergedDir: join(base, 'merged'), UpperDir: top, WorkDir: join(base, 'work') };
+    },
     // Into a scratch snapshot (tmp/), named at commit: an atomic rename, or removed when another
     // pull made that snapshot meanwhile.
     async unpackDetached(input, layer, signal) {

@@ -67,6 +67,8 @@ export interface ImageInspect extends ImageSummary {
   config: ImageConfig;
   /** Owners of leases (containers) using the image. */
   usedBy: string[];
+  /** GraphDriver.Data: where the image's layers are ({} without snapshots). */
+  graphDriverData: Record<string, string>;
 }
 
 export interface HistoryItem {
@@ -444,7 +446,8 @@ export class ImageService {
     const rec = await this.resolve(nameOrId);
     const config = parseImageConfig(await this.content.readBlob(rec.id));
     const usedBy = (await this.meta.listLeases()).filter((l) => l.image === rec.id).map((l) => l.owner);
-    return { ...(await this.summary(rec)), record: rec, config, usedBy };
+    const graph = this.opts.unpacker?.graphDriverData?.(rec.chainIds) ?? {};
+    return { ...(await this.summary(rec)), record: rec, config, usedBy, graphDriverData: graph };
   }
 
   async history(nameOrId: string): Promise<HistoryItem[]> {

@@ -45,6 +45,11 @@ export interface LayerUnpacker {
   /** A committed snapshot's content size, as dockerd counts a layer (undefined: not here). */
   diffSize?(chainId: Digest): Promise<number | undefined>;
   /**
+   * Inspect's GraphDriver.Data for an image of these chain IDs (bottom first), as dockerd's
+   * overlay2 gives it: the top layer's dirs, and LowerDir for the layers under it.
+   */
+  graphDriverData?(chainIds: readonly Digest[]): Record<string, string>;
+  /**
    * Unpacks a layer before its chain ID is known (the config, which names the diff IDs, may
    * still be on its way): into a scratch snapshot that `commit` names, or `discard` removes.
    * Resolves once every entry is written. Pull starts the first layers' downloads and unpacks

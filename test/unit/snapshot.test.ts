@@ -180,3 +180,24 @@ test('init layer: no /etc part when the image has no /etc dir; left out when the
     t.cleanup();
   }
 });
+
+test('GraphDriver.Data of an image, as dockerd overlay2: the top layer’s dirs, LowerDir top-down below it', async () => {
+  const { snapshotUnpacker } = await import('../../src/engine/snapshot-unpacker.js');
+  const t = tempDir();
+  try {
+    const snaps = new SnapshotStore(join(t.path, 'snapshots'));
+    const u = snapshotUnpacker(snaps);
+    const [a, b, c] = chainIds([`sha256:${'1'.repeat(64)}`, `sha256:${'2'.repeat(64)}`, `sha256:${'3'.repeat(64)}`]) as [`sha256:${string}`, `sha256:${string}`, `sha256:${string}`];
+    const dir = (id: string) => join(t.path, 'snapshots', 'layers', id.slice('sha256:'.length));
+    assert.deepEqual(u.graphDriverData?.([a]), { MergedDir: join(dir(a), 'merged'), UpperDir: join(dir(a), 'diff'), WorkDir: join(dir(a), 'work') });
+    assert.deepEqual(u.graphDriverData?.([a, b, c]), {
+      LowerDir: `${join(dir(b), 'diff')}:${join(dir(a), 'diff')}`,
+      MergedDir: join(dir(c), 'merged'),
+      UpperDir: join(dir(c), 'diff'),
+      WorkDir: join(dir(c), 'work'),
+    });
+    assert.deepEqual(u.graphDriverData?.([]), {}, 'an image without layers');
+  } finally {
+    t.cleanup();
+  }
+});

@@ -122,7 +122,7 @@ export function inspectJson(i: ImageInspect, version: string): Record<string, un
     ...(c.variant ? { Variant: c.variant } : {}),
     Os: c.os,
     Size: i.size,
-    GraphDriver: { Name: 'overlay2', Data: null },
+    GraphDriver: { Name: 'overlay2', Data: i.graphDriverData },
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
   };
