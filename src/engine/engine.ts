@@ -667,7 +667,10 @@ export class Engine implements ContainerEngine {
           }
           continue;
         }
-        const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name });
+        // --mount volume-opt=…: options for a volume made here (an existing one keeps its own, as dockerd).
+        const options = m.DriverOpts;
+        delete m.DriverOpts;
+        const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name, ...(options ? { options } : {}) });
         if (res.created) {
           created.push(res.meta.Name);
           undo.push(() => this.volumes.remove(res.meta.Name, []));

@@ -181,3 +181,16 @@ test('daemon crash (kill -9) with a running user: the mount stays and its user i
   await docker(['volume', 'rm', 'vo-restart']);
   assert.deepEqual(mountsUnder(d.root), []);
 });
+
+test('--mount volume-opt=…: the volume the run makes gets those options (named and anonymous); a bad key fails the create', { skip, timeout: 60_000 }, async () => {
+  const named = await docker(['run', '--rm', '--mount', 'type=volume,src=vo-mnt,dst=/d,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=1m', 'busybox', 'grep', ' /d ', '/proc/mounts']);
+  assert.match(named.stdout, /^tmpfs \/d tmpfs .*size=1024k/);
+  assert.equal((await docker(['volume', 'inspect', '-f', '{{json .Options}}', 'vo-mnt'])).stdout.trim(), '{"device":"tmpfs","o":"size=1m","type":"tmpfs"}');
+  const anon = await docker(['run', '--rm', '--mount', 'type=volume,dst=/d,volume-opt=type=tmpfs,volume-opt=device=tmpfs', 'busybox', 'grep', ' /d ', '/proc/mounts']);
+  assert.match(anon.stdout, /^tmpfs \/d tmpfs /);
+  const bad = await docker(['run', '--rm', '--mount', 'type=volume,src=vo-mnt2,dst=/d,volume-opt=foo=bar', 'busybox', 'true'], { ok: false });
+  assert.match(bad.stderr, /Error response from daemon: create vo-mnt2: invalid option: "foo"/);
+  assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'name=vo-mnt2'])).stdout, '');
+  await until('unmounted after the runs', () => mountsUnder(join(d.root, 'volumes')).length === 0);
+  await docker(['volume', 'rm', 'vo-mnt']);
+});
