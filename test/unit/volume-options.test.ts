@@ -2,7 +2,7 @@
 // and its mount option split.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { describeMountCall, splitMountOptions, validateVolumeOptions, volumeMountCalls, volumeMountOptions } from '../../src/engine/volume-options.js';
+import { describeMountCall, resolveNetworkAddress, splitMountOptions, validateVolumeOptions, volumeMountCalls, volumeMountOptions } from '../../src/engine/volume-options.js';
 import { MS } from '../../src/native/plan.js';
 
 test('volume options: unknown keys, missing companions and a size without quota support are refused with dockerd\'s words', () => {
@@ -47,4 +47,12 @@ test('volume options: the mount calls (mount, propagation, read-only bind remoun
   assert.equal(describeMountCall(volumeMountCalls({ type: 'none', device: '/nonexist', o: 'bind' })[0]!, '/v/_data'), 'mount /nonexist:/v/_data, flags: 0x1000');
   // A bare remount without data makes no mount call of its own.
   assert.deepEqual(volumeMountCalls({ type: 'tmpfs', device: 'tmpfs', o: 'remount' }), []);
+});
+
+test('volume options: nfs/cifs addr= host names are resolved (localhost, from /etc/hosts), addresses and other types kept', async () => {
+  const nfs = await resolveNetworkAddress({ type: 'nfs', device: ':/export', o: 'vers=4,addr=localhost,rw' });
+  assert.match(nfs, /^vers=4,addr=(127\.0\.0\.1|::1),rw$/);
+  assert.equal(await resolveNetworkAddress({ type: 'cifs', device: '//h/s', o: 'addr=10.1.2.3,username=u' }), 'addr=10.1.2.3,username=u');
+  assert.equal(await resolveNetworkAddress({ type: 'tmpfs', device: 'tmpfs', o: 'addr=localhost' }), 'addr=localhost');
+  assert.equal(await resolveNetworkAddress({ type: 'nfs', device: ':/x', o: 'vers=4' }), 'vers=4');
 });
