@@ -38,7 +38,7 @@ export function validateVolumeOptions(name: string, opts: Record<string, string>
   if (size !== undefined) {
     const bytes = ramInBytes(size);
     if (bytes === null) throw invalid(`create ${name}: invalid size: '${size}'`);
-    if (bytes > 0) throw invalid(`create ${name}: quota size requested but no quota support`, 'the local driver needs an xfs data root mounted with pquota for size; hako does not set quotas');
+    if (bytes > 0) throw invalid(`create ${name}: quota size requested but no quota support`);
   }
 }
 
