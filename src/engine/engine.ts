@@ -204,6 +204,8 @@ export class Engine implements ContainerEngine {
   readonly volumes: VolumeStore;
   /** What volumes with options mounted on their _data, and which containers use it. */
   readonly volumeMounts: VolumeMounts;
+  /** Numbers the volume users of archive operations on stopped containers (archiveVolumes). */
+  private archiveUses = 0;
   readonly net: EngineNetworking;
   private readonly records: RecordStore;
   private readonly names = new NameRegistry();
@@ -1762,12 +1764,25 @@ export class Engine implements ContainerEngine {
     return this.locked(live, async () => {
       await this.settled(live);
       const rootfs = await this.mountRootfs(id);
+      let volumes: string | undefined;
       try {
+        volumes = await this.archiveVolumes(live);
         return await fn(rootfs);
       } finally {
+        if (volumes) await this.volumeMounts.release(volumes).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
         if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * A stopped container's volumes with options mounted for an archive operation (cp), as dockerd
+   * mounts them for it: under a user of its own, released by the caller.
+   */
+  private async archiveVolumes(live: Live): Promise<string> {
+    const user = `${live.rec.Id}:archive-${++this.archiveUses}`;
+    await this.volumeMounts.acquire(user, volumeNamesOf(live.rec));
+    return user;
   }
 
   async containerChanges(idOrName: string): Promise<Json[]> {
@@ -1802,16 +1817,30 @@ export class Engine implements ContainerEngine {
     await this.settled(live);
     const running = live.rec.State.Running;
     // Under the lock: not beside a start's mount of the same rootfs.
-    const rootfs = running ? this.rootfsDir(id) : await this.locked(live, () => this.mountRootfs(id));
+    let volumes: string | undefined;
+    const rootfs = running
+      ? this.rootfsDir(id)
+      : await this.locked(live, async () => {
+          const r = await this.mountRootfs(id);
+          try {
+            volumes = await this.archiveVolumes(live);
+          } catch (err) {
+            await this.unmountRootfs(id).catch(() => undefined);
+            throw err;
+          }
+          return r;
+        });
+    const release = async (): Promise<void> => {
+      if (volumes) await this.volumeMounts.release(volumes).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
+      if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
+    };
     try {
       const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
       const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
-      if (!running) tar.on('close', () => void this.locked(live, async () => {
-        if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
-      }));
+      if (!running) tar.on('close', () => void this.locked(live, release));
       return { stat, tar };
     } catch (err) {
-      if (!running) await this.unmountRootfs(id).catch(() => undefined);
+      if (!running) await release();
       throw err;
     }
   }

@@ -194,3 +194,22 @@ test('--mount volume-opt=…: the volume the run makes gets those options (named
   await until('unmounted after the runs', () => mountsUnder(join(d.root, 'volumes')).length === 0);
   await docker(['volume', 'rm', 'vo-mnt']);
 });
+
+test('docker cp to and from a stopped container mounts its volumes for the copy (as dockerd), and unmounts them after', { skip, timeout: 60_000 }, async () => {
+  const host = join(work.path, 'cp');
+  spawnSync('mkdir', ['-p', host]);
+  spawnSync('sh', ['-c', `echo from-host > ${host}/out`]);
+  await docker(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${host}`, 'vo-cp']);
+  await docker(['create', '--name', 'vo-cp-c', '-v', 'vo-cp:/data', 'busybox', 'true']);
+  const src = join(work.path, 'cp-in');
+  spawnSync('sh', ['-c', `echo from-cp > ${src}`]);
+  await docker(['cp', src, 'vo-cp-c:/data/in']);
+  assert.equal(readFileSync(join(host, 'in'), 'utf8'), 'from-cp\n', 'cp wrote through the mounted volume');
+  const out = join(work.path, 'cp-out');
+  await docker(['cp', 'vo-cp-c:/data/out', out]);
+  assert.equal(readFileSync(out, 'utf8'), 'from-host\n');
+  await until('unmounted after the copies', () => mountedAt(dataOf('vo-cp')) === 0);
+  assert.deepEqual(readdirSync(dataOf('vo-cp')), []);
+  await docker(['rm', 'vo-cp-c']);
+  await docker(['volume', 'rm', 'vo-cp']);
+});
