@@ -45,6 +45,7 @@ import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
 import { readMonitorInfo, monitorAlive, monitorBinary } from './monitor/index.js';
 import { VolumeStore, volumeMatches } from './volumes.js';
+import { VolumeMounts } from './volume-mounts.js';
 import { dockerStats, netDevStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
 import { resolveInRoot } from './fs/paths.js';
@@ -201,6 +202,10 @@ export class Engine implements ContainerEngine {
   readonly runtime: Runtime;
   readonly bus = new EventBus();
   readonly volumes: VolumeStore;
+  /** What volumes with options mounted on their _data, and which containers use it. */
+  readonly volumeMounts: VolumeMounts;
+  /** Numbers the volume users of archive operations on stopped containers (archiveVolumes). */
+  private archiveUses = 0;
   readonly net: EngineNetworking;
   private readonly records: RecordStore;
   private readonly names = new NameRegistry();
@@ -236,6 +241,7 @@ export class Engine implements ContainerEngine {
     this.runtime = new Runtime({ root: join(this.execRoot, 'runtime'), log: { warn: (m) => this.log.warn(m) } });
     this.records = new RecordStore(join(this.root, 'containers'));
     this.volumes = new VolumeStore(this.root);
+    this.volumeMounts = new VolumeMounts(this.volumes, (m) => this.log.warn(m));
     this.cgroupParent = opts.cgroupParent ?? '/hako';
     this.initBinary = opts.initBinary ?? defaultInitBinary();
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
@@ -315,6 +321,14 @@ export class Engine implements ContainerEngine {
         await this.cleanupAfterExit(live).catch(() => undefined);
       }
     }
+    // Volumes mounted for containers still running stay mounted (their users counted again);
+    // the others' mounts go. Before the exits recorded below release their users.
+    const volumeUsers = new Map<string, string[]>();
+    for (const l of this.containers.values()) {
+      if (!l.rec.State.Running) continue;
+      for (const name of volumeNamesOf(l.rec)) volumeUsers.set(name, [...(volumeUsers.get(name) ?? []), l.rec.Id]);
+    }
+    await this.volumeMounts.restore(volumeUsers);
     // Stale runtime state and bundles of containers we do not know.
     for (const id of this.runtime.list()) if (!this.containers.has(id)) await this.runtime.delete(id, { force: true }).catch(() => undefined);
     await this.sweepOrphans();
@@ -655,7 +669,10 @@ export class Engine implements ContainerEngine {
           }
           continue;
         }
-        const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name });
+        // --mount volume-opt=…: options for a volume made here (an existing one keeps its own, as dockerd).
+        const options = m.DriverOpts;
+        delete m.DriverOpts;
+        const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name, ...(options ? { options } : {}) });
         if (res.created) {
           created.push(res.meta.Name);
           undo.push(() => this.volumes.remove(res.meta.Name, []));
@@ -854,6 +871,9 @@ export class Engine implements ContainerEngine {
       const dockerenv = join(rootfs, '.dockerenv');
       if (!lstatSafe(dockerenv)) writeFileSync(dockerenv, '', { mode: 0o755 });
       this.trace.mark(id, 'start.rootfs');
+      // Volumes with options get their device mounted on _data (the first user mounts it), before
+      // the copy-up, which fills the mounted filesystem (as dockerd). Released by releaseRuntime.
+      await this.volumeMounts.acquire(id, volumeNamesOf(rec));
       for (const m of rec.MountPoints) await this.copyUp(rootfs, m);
       for (const m of rec.MountPoints) {
         if (m.Type !== 'bind' || existsSync(m.Source)) continue;
@@ -994,7 +1014,7 @@ export class Engine implements ContainerEngine {
       await this.cleanupAfterExit(live).catch(() => undefined);
       // dockerd removes an auto-remove (--rm) container whose start failed: `docker run --rm` waits for that removal.
       if (autoRemove) await this.removeLocked(live, { force: true, volumes: true }).catch((e) => this.log.warn(`auto-remove ${id}: ${(e as Error).message}`));
-      if (dockerMsg !== undefined || (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg))) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
+      if (dockerMsg !== undefined || (err instanceof HakoError && err.kind === 'internal' && /exec|no such file/i.test(msg) && !err.step.startsWith('error while mounting volume'))) throw new HakoError({ step: msg, kind: 'invalid-argument', cause: err });
       throw err;
     }
   }
@@ -1066,6 +1086,7 @@ export class Engine implements ContainerEngine {
     await this.releaseMountNamespace(live);
     await this.runtime.delete(id, { force: true }).catch(() => undefined);
     this.trace.mark(id, 'cleanup.runtime');
+    await this.volumeMounts.release(id).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
     await this.unmountRootfs(id);
     this.trace.mark(id, 'cleanup.unmount');
     live.cleaned = true;
@@ -1464,6 +1485,7 @@ export class Engine implements ContainerEngine {
         if (m.Type !== 'volume' || !m.Anonymous || !m.Name) continue;
         if (this.volumeUsers(m.Name).length > 0) continue;
         try {
+          await this.volumeMounts.beforeRemove(m.Name);
           this.volumes.remove(m.Name, []);
           this.bus.emit('volume', 'destroy', m.Name, { driver: 'local' });
         } catch (err) {
@@ -1486,6 +1508,7 @@ export class Engine implements ContainerEngine {
       if (!live.cleaned) {
         await this.runtime.delete(id, { force: true }).catch(() => undefined);
         this.trace.mark(id, 'cleanup.runtime');
+        await this.volumeMounts.release(id).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
       }
       await this.unmountRootfs(id);
       this.trace.mark(id, 'cleanup.unmount');
@@ -1741,12 +1764,25 @@ export class Engine implements ContainerEngine {
     return this.locked(live, async () => {
       await this.settled(live);
       const rootfs = await this.mountRootfs(id);
+      let volumes: string | undefined;
       try {
+        volumes = await this.archiveVolumes(live);
         return await fn(rootfs);
       } finally {
+        if (volumes) await this.volumeMounts.release(volumes).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
         if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * A stopped container's volumes with options mounted for an archive operation (cp), as dockerd
+   * mounts them for it: under a user of its own, released by the caller.
+   */
+  private async archiveVolumes(live: Live): Promise<string> {
+    const user = `${live.rec.Id}:archive-${++this.archiveUses}`;
+    await this.volumeMounts.acquire(user, volumeNamesOf(live.rec));
+    return user;
   }
 
   async containerChanges(idOrName: string): Promise<Json[]> {
@@ -1781,16 +1817,30 @@ export class Engine implements ContainerEngine {
     await this.settled(live);
     const running = live.rec.State.Running;
     // Under the lock: not beside a start's mount of the same rootfs.
-    const rootfs = running ? this.rootfsDir(id) : await this.locked(live, () => this.mountRootfs(id));
+    let volumes: string | undefined;
+    const rootfs = running
+      ? this.rootfsDir(id)
+      : await this.locked(live, async () => {
+          const r = await this.mountRootfs(id);
+          try {
+            volumes = await this.archiveVolumes(live);
+          } catch (err) {
+            await this.unmountRootfs(id).catch(() => undefined);
+            throw err;
+          }
+          return r;
+        });
+    const release = async (): Promise<void> => {
+      if (volumes) await this.volumeMounts.release(volumes).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
+      if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
+    };
     try {
       const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
       const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
-      if (!running) tar.on('close', () => void this.locked(live, async () => {
-        if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
-      }));
+      if (!running) tar.on('close', () => void this.locked(live, release));
       return { stat, tar };
     } catch (err) {
-      if (!running) await this.unmountRootfs(id).catch(() => undefined);
+      if (!running) await release();
       throw err;
     }
   }
@@ -2068,7 +2118,9 @@ export class Engine implements ContainerEngine {
       if (opts.force) return;
       throw notFound(`get ${name}: no such volume`);
     }
-    this.volumes.remove(name, this.volumeUsers(name));
+    const users = this.volumeUsers(name);
+    if (users.length === 0) await this.volumeMounts.beforeRemove(name);
+    this.volumes.remove(name, users);
     this.bus.emit('volume', 'destroy', name, { driver: 'local' });
   }
 
@@ -2084,6 +2136,7 @@ export class Engine implements ContainerEngine {
       if (this.volumeUsers(name).length > 0) continue;
       if (!all && !meta.Anonymous) continue; // docker ≥ 23 prunes only anonymous volumes unless all=true
       if (!volumeMatches(meta, f, false)) continue;
+      await this.volumeMounts.beforeRemove(name);
       reclaimed += await fsops.diskUsage(this.volumes.dataPath(name));
       this.volumes.remove(name, []);
       this.bus.emit('volume', 'destroy', name, { driver: 'local' });
@@ -2171,6 +2224,11 @@ export class Engine implements ContainerEngine {
     await this.net.close();
     if (this.ownsImages) this.images.close();
   }
+}
+
+/** The names of the volumes a container mounts. */
+function volumeNamesOf(rec: ContainerRecord): string[] {
+  return rec.MountPoints.filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name as string);
 }
 
 /** `docker container prune` filters, read as dockerd does: `until` (a Go duration, unix time or date), `label`, `label!`. */

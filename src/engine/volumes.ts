@@ -1,13 +1,16 @@
 // The local volume driver: <root>/volumes/<name>/_data plus <root>/volumes/<name>/volume.json
 // (labels, options, created time, anonymous flag). Anonymous volumes get 64-hex names.
+// Options (type/device/o) are mounted on _data while containers use the volume (volume-mounts.ts).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, renameSync } from 'node:fs';
+import { hasMountAt } from './fs/mount.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
+import { HakoError, conflict, invalid, notFound, fromSystemError } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic-file.js';
 import { labelMatches, labelsMatchAll } from './label-filter.js';
 import type { Filters, Json } from './api-types.js';
 import { isoTime } from '../common/time.js';
+import { validateVolumeOptions } from './volume-options.js';
 
 export interface VolumeMeta {
   Name: string;
@@ -56,14 +59,7 @@ export class VolumeStore {
     if (opts.driver && opts.driver !== 'local') throw notFound(`create ${name}: error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`);
     if (!VOLUME_NAME.test(name)) throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
     if (this.exists(name)) return { meta: this.get(name), created: false };
-    for (const k of Object.keys(opts.options ?? {})) {
-      if (!['type', 'device', 'o', 'size'].includes(k)) throw invalid(`invalid option key: "${k}"`);
-    }
-    // dockerd's local driver mounts `device` (type, o) on the volume's _data when a container uses
-    // it (tmpfs, nfs, a bind), and `size` needs an xfs project quota. hako does neither yet: a
-    // plain directory in their place would put the data somewhere else than asked, silently.
-    const asked = Object.keys(opts.options ?? {});
-    if (asked.length > 0) throw invalid(`create ${name}: local volume options (${asked.sort().join(', ')}) are not supported yet`, 'hako\'s local volumes are plain directories: use a bind mount or --tmpfs instead');
+    validateVolumeOptions(name, opts.options ?? {});
     const meta: VolumeMeta = { Name: name, CreatedAt: isoTime().replace(/\.\d+Z$/, 'Z'), Labels: opts.labels ?? {}, Options: opts.options ?? {}, Anonymous: opts.anonymous === true };
     if (meta.Anonymous) meta.Labels = { 'com.docker.volume.anonymous': '', ...meta.Labels };
     const tmp = join(this.dir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
@@ -83,9 +79,12 @@ export class VolumeStore {
     return readdirSync(this.dir).filter((n) => !n.startsWith('.') && existsSync(this.metaPath(n)));
   }
 
+  /** Removes the volume; whatever its options mounted on _data must be unmounted first (VolumeMounts.beforeRemove). */
   remove(name: string, usedBy: string[]): void {
     if (!this.exists(name)) throw notFound(`get ${name}: no such volume`);
     if (usedBy.length > 0) throw conflict(`remove ${name}: volume is in use - [${usedBy.join(', ')}]`);
+    // Never delete through a mount: a bind's files are the host's.
+    if (hasMountAt(this.dataPath(name))) throw new HakoError({ step: `remove ${name}: its device is still mounted on ${this.dataPath(name)}`, path: this.dataPath(name), kind: 'conflict', hint: `unmount it: umount ${this.dataPath(name)}` });
     const trash = join(this.dir, `.rm-${name}-${randomBytes(4).toString('hex')}`);
     renameSync(join(this.dir, name), trash);
     rmSync(trash, { recursive: true, force: true });

@@ -4,17 +4,18 @@
 // volume, a bind mount, environment, restart policies, labels, entrypoint/command overrides;
 // up -d, ps, logs, exec -T, run --rm, stop, start, restart, down (the volume stays), up
 // --force-recreate, down -v
-// (nothing of the project stays: containers, network, volume, veths, nft rules).
+// (nothing of the project stays: containers, network, volume, veths, nft rules); a second project
+// with driver_opts volumes (tmpfs, bind).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
-import { isRoot, tempDir } from '../helpers/fixtures.js';
+import { isRoot, mountsUnder, tempDir } from '../helpers/fixtures.js';
 
 const COMPOSE = '/usr/bin/docker-compose';
 const skip = !existsSync(COMPOSE)
@@ -265,4 +266,56 @@ test('docker-compose: down keeps the named volume, up finds its data; down -v le
   assert.deepEqual(links, [d.net.bridge], 'only the default bridge: no project bridge, no veth');
   assert.doesNotMatch(nft, new RegExp(`\\b${port}\\b`), 'no rule for the published port');
   assert.doesNotMatch(nft, new RegExp(`${d.net.prefix}-`), 'no rule for the project bridge');
+});
+
+test('docker-compose: driver_opts volumes (tmpfs with size and uid, a bind of a host dir) are mounted for the service and undone by down -v', { skip }, async () => {
+  const pdir = join(dir.path, 'opts');
+  const host = join(pdir, 'hostdir');
+  mkdirSync(host, { recursive: true });
+  const file = {
+    services: {
+      app: {
+        image: `${reg.host}/test/busybox`,
+        command: ['sh', '-c', 'echo from-app > /host/f; exec sleep 3600'],
+        volumes: ['scratch:/scratch', 'hostdir:/host'],
+        stop_grace_period: '1s',
+      },
+    },
+    volumes: {
+      scratch: { driver_opts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' } },
+      hostdir: { driver_opts: { type: 'none', o: 'bind', device: host } },
+    },
+  };
+  writeFileSync(join(pdir, 'docker-compose.yml'), JSON.stringify(file, null, 2));
+  const run = (args: string[]) =>
+    new Promise<Run>((resolve) => {
+      execFile(COMPOSE, ['-p', 'hakocomposeopts', '--ansi', 'never', ...args], { cwd: pdir, env: { ...d.env, COMPOSE_HTTP_TIMEOUT: '120' }, timeout: 120_000 }, (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+      });
+    });
+  try {
+    const up = await run(['up', '-d']);
+    assert.equal(up.code, 0, `up: ${up.stderr}\n${d.log().slice(-3000)}`);
+    const inspect = (await api('/volumes/hakocomposeopts_scratch')) as { Options: Record<string, string> };
+    assert.deepEqual(inspect.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' });
+    const mounts = await run(['exec', '-T', 'app', 'sh', '-c', 'grep -E " /(scratch|host) " /proc/mounts; stat -c %u /scratch']);
+    assert.equal(mounts.code, 0, mounts.stderr);
+    assert.match(mounts.stdout, /^tmpfs \/scratch tmpfs .*size=1024k.*uid=1000/m);
+    assert.match(mounts.stdout, / \/host /);
+    assert.match(mounts.stdout, /^1000$/m);
+    await waitFor('the app wrote to the bound host dir', async () => {
+      if (!existsSync(join(host, 'f'))) throw new Error('not yet');
+    });
+    assert.equal(readFileSync(join(host, 'f'), 'utf8'), 'from-app\n');
+  } finally {
+    const down = await run(['down', '-v', '-t', '1']);
+    assert.equal(down.code, 0, down.stderr);
+  }
+  assert.deepEqual((await api('/volumes')).Volumes ?? [], [], 'no volumes');
+  await waitFor('nothing mounted under the volumes', async () => {
+    const left = mountsUnder(join(d.root, 'volumes'));
+    if (left.length > 0) throw new Error(`still mounted: ${left.join(', ')}`);
+  });
+  assert.equal(readFileSync(join(host, 'f'), 'utf8'), 'from-app\n', 'down -v leaves the bound host dir alone');
 });

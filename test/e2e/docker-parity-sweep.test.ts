@@ -293,11 +293,29 @@ test('a missing image is named as dockerd parsed it (nosuch → nosuch:latest) b
   assert.equal(tagged.stderr.trim(), 'Error response from daemon: No such image: nosuch-image:v2');
 });
 
-test('volume create with local driver options is refused (not mounted yet), instead of a plain directory in their place', { skip, timeout: 60_000 }, async () => {
-  const r = await docker(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', 'par-tmpfs'], { ok: false });
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /local volume options \(device, o, type\) are not supported yet/);
-  assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'name=par-tmpfs'])).stdout, '');
+test('volume create validates local driver options as dockerd 20.10 (unknown key, missing companions, size without quota), and keeps the valid ones', { skip, timeout: 60_000 }, async () => {
+  const cases: Array<[string[], string]> = [
+    [['-o', 'foo=bar'], 'invalid option: "foo"'],
+    [['-o', 'type=tmpfs'], 'missing required option: "device"'],
+    [['-o', 'o=size=1m'], 'missing required option: "device"'],
+    [['-o', 'device=tmpfs'], 'missing required option: "type"'],
+    [['-o', 'size=10m'], 'quota size requested but no quota support'],
+    [['-o', 'size=abc'], "invalid size: 'abc'"],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await docker(['volume', 'create', ...args, 'par-opts'], { ok: false });
+    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n')[0], `Error response from daemon: create par-opts: ${msg}`);
+  }
+  assert.equal((await docker(['volume', 'ls', '-q', '--filter', 'name=par-opts'])).stdout, '');
+  await docker(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', 'par-tmpfs']);
+  try {
+    const v = JSON.parse((await docker(['volume', 'inspect', 'par-tmpfs'])).stdout) as Array<{ Options: Record<string, string>; Mountpoint: string }>;
+    assert.deepEqual(v[0]!.Options, { device: 'tmpfs', o: 'size=1m', type: 'tmpfs' });
+    assert.match(v[0]!.Mountpoint, /\/volumes\/par-tmpfs\/_data$/);
+  } finally {
+    await docker(['volume', 'rm', 'par-tmpfs'], { ok: false });
+  }
   const driver = await docker(['volume', 'create', '-d', 'nosuchdriver', 'par-v5'], { ok: false });
   assert.equal(driver.stderr.trim(), 'Error response from daemon: create par-v5: error looking up volume plugin nosuchdriver: plugin "nosuchdriver" not found');
 });

@@ -328,8 +328,10 @@ export function parseMount(m: Obj): MountPoint {
   }
   if (type === 'volume') {
     const name = (m.Source as string | undefined) ?? '';
-    const noCopy = ((m.VolumeOptions as Obj | undefined)?.NoCopy as boolean | undefined) === true;
-    return { Type: 'volume', Name: name, Source: '', Destination: posix.normalize(target), Driver: 'local', Mode: 'z', RW: rw, Propagation: '', Anonymous: name === '', NoCopy: noCopy };
+    const vo = m.VolumeOptions as Obj | undefined;
+    const noCopy = (vo?.NoCopy as boolean | undefined) === true;
+    const driverOpts = (vo?.DriverConfig as Obj | undefined)?.Options as Record<string, string> | null | undefined;
+    return { Type: 'volume', Name: name, Source: '', Destination: posix.normalize(target), Driver: 'local', Mode: 'z', RW: rw, Propagation: '', Anonymous: name === '', NoCopy: noCopy, ...(driverOpts && Object.keys(driverOpts).length > 0 ? { DriverOpts: { ...driverOpts } } : {}) };
   }
   if (type === 'tmpfs') {
     const t = (m.TmpfsOptions as Obj | undefined) ?? {};

@@ -49,6 +49,8 @@ export interface MountPoint {
   TmpfsOptions?: string[];
   /** volume: do not copy the image's content into it. */
   NoCopy?: boolean;
+  /** volume (--mount volume-opt=…): driver options for a volume the create makes; not kept in the record. */
+  DriverOpts?: Record<string, string>;
 }
 
 export interface ContainerRecord {

@@ -2,7 +2,8 @@
 // of mount(8)/umount(8) processes, which cost 5–20 ms each in a daemon: overlay with absolute
 // layer paths when they fit in one page of mount data; otherwise the caller falls back to the
 // snapshot store's mount(8) in its root (relative paths, for images with very many layers).
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
+import { topMountId } from '../../runtime/lifecycle/host-mounts.js';
 import { dirname } from 'node:path';
 import { HakoError } from '../../common/errors.js';
 import { addonErrno, native } from '../../native/addon.js';
@@ -44,20 +45,31 @@ export async function mountOverlay(target: string, snap: { id: string; lowerdirs
   return true;
 }
 
+/** One mount(2) on the thread pool; a failure is a HakoError of `step` with the kernel's errno. */
+export async function mountSyscall(step: string, source: string | null, target: string, fstype: string | null, flags: number, data: string | null): Promise<void> {
+  const a = addon();
+  if (!a) throw new HakoError({ step: `${step}: the native addon has no mountAsync`, path: target, kind: 'internal', hint: 'rebuild it: npm run build' });
+  try {
+    await a.mountAsync(source, target, fstype, flags, data);
+  } catch (err) {
+    throw new HakoError({ step, path: target, errno: addonErrno(err), kind: 'internal', cause: err });
+  }
+}
+
 /**
  * Unmounts `target`; 'not-mounted' when nothing is mounted there (EINVAL, or the dir is gone),
  * 'unavailable' when the addon function is missing. EBUSY and others throw.
  */
-export async function unmount(target: string): Promise<'done' | 'not-mounted' | 'unavailable'> {
+export async function unmount(target: string, what = 'rootfs', flags = 0): Promise<'done' | 'not-mounted' | 'unavailable'> {
   const a = addon();
   if (!a) return 'unavailable';
   try {
-    await a.umountAsync(target, 0);
+    await a.umountAsync(target, flags);
     return 'done';
   } catch (err) {
     const errno = addonErrno(err);
     if (errno === EINVAL || errno === ENOENT) return 'not-mounted';
-    throw new HakoError({ step: `unmount rootfs ${target}`, path: target, errno, kind: 'internal', cause: err });
+    throw new HakoError({ step: `unmount ${what} ${target}`, path: target, errno, kind: 'internal', cause: err });
   }
 }
 
@@ -69,4 +81,15 @@ export function isMountPoint(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether a mount has `dir` as its mount point (mountinfo: a bind within one fs keeps the device). */
+export function hasMountAt(dir: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    return false; // gone: nothing can be mounted there
+  }
+  return topMountId(real) !== undefined;
 }
