@@ -576,10 +576,13 @@ try {
   };
   for (let i = 0; i < (apiOnly ? 0 : N + 2); i++) {
     const keep = i >= 2; // two warm-up rounds
-    // The two CLIs against hakod take turns at going first: the second starts while hakod still
-    // cleans up after the first one's --rm container (its snapshot and files go after the removed
-    // answer) and shares the 2 CPUs with that work, while the first follows only `docker version`
-    // runs. In a fixed order the hako CLI's runs alone paid for it.
+    // The two CLIs against hakod take turns at going first. A run right after another one's
+    // `run --rm` meets hakod still cleaning up that container (its snapshot and files go after the
+    // removed answer): the docker CLI, whose requests start ~15 ms after its spawn, pays ~4–5 ms
+    // for it, the hako CLI (~30 ms) hardly anything (load 3–5, 30 rounds: docker 40.6 ms after
+    // `docker version`, 45.2 after hako's run; hako 58.2 / 57.7). In a fixed order, docker first
+    // after `docker version`, the docker CLI never paid it: hako/docker 1.42× that way round,
+    // 1.29× the other, where bench/startup.mjs (every run follows another's run) gave 1.24×.
     const runDocker = () => traced('docker', [DOCKER, ...runArgs], henv);
     const runHako = () => traced('hako', [join(repo, 'bin/hako.cjs'), ...runArgs], henv); // exec'd as installed: its shebang's flags apply
     let a;
