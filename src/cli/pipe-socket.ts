@@ -139,11 +139,23 @@ export class PipeSocket extends EventEmitter implements WireSocket {
     connectedFd?: number,
   ) {
     super();
-    const h = a.newHandle();
+    let h = a.newHandle();
     this.handle = h;
     h.onread = (buf) => this.onRead(buf);
-    if (connectedFd === undefined || !this.adopt(connectedFd)) {
-      if (connectedFd !== undefined) closeFd(connectedFd);
+    let adopted = false;
+    if (connectedFd !== undefined) {
+      adopted = this.adopt(connectedFd);
+      if (!adopted) {
+        // uv_pipe_open failed and left the fd to us: a fresh handle connects the usual way.
+        closeFd(connectedFd);
+        h.onread = ignoreRead;
+        h.close(() => {});
+        h = a.newHandle();
+        this.handle = h;
+        h.onread = (buf) => this.onRead(buf);
+      }
+    }
+    if (!adopted) {
       const req = new a.ConnectReq();
       req.oncomplete = (status) => this.afterConnect(status);
       const err = h.connect(req, path);

@@ -368,6 +368,10 @@ test('wire: with a synchronous connector each connection is made by it and a req
     });
     assert.deepEqual(await failing.json('GET', '/info'), { n: 4 }); // after n 1–3 above
     failing.close();
+    // An fd the pipe handle cannot open (not one): a fresh handle connects the usual way.
+    const badFd = new Client({ host: `unix://${s.path}`, explicit: true }, () => 0x7ffffff0);
+    assert.deepEqual(await badFd.json('GET', '/info'), { n: 5 });
+    badFd.close();
     const missing = join(dir, 'none.sock');
     const c1 = new Client({ host: `unix://${missing}`, explicit: true }, connect);
     await assert.rejects(c1.json('GET', '/info'), (e: Error) => e instanceof ConnectError && e.message === `Cannot connect to the hako daemon at unix://${missing}. Is the hako daemon running?`);
