@@ -39,8 +39,8 @@ interface StreamHandle {
   ref(): void;
   unref(): void;
   connect(req: object, path: string): number;
-  /** uv_pipe_open on an fd that is already connected (throws on failure). */
-  open?(fd: number): void;
+  /** uv_pipe_open on an fd that is already connected: 0, or a negative errno (Node 20 returns it). */
+  open?(fd: number): number | undefined;
 }
 
 interface PipeApi {
@@ -182,9 +182,10 @@ export class PipeSocket extends EventEmitter implements WireSocket {
     const h = this.handle!;
     if (typeof h.open !== 'function') return false;
     try {
-      h.open(fd);
+      const err = h.open(fd);
+      if (typeof err === 'number' && err < 0) return false;
     } catch {
-      return false;
+      return false; // a Node that throws instead
     }
     this.connected = true;
     // As net.Socket, 'connect' comes after the caller had a chance to listen.
