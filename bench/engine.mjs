@@ -19,8 +19,9 @@
 //   4. 100 containers started concurrently by 10 clients, all running at once, then removed: no
 //      error, nothing left (containers, monitors, mounts, cgroups, state dirs).
 //   5. hakod idle RSS (target ≤ 50 MB) and hako-monitor RSS per running container (target ≤ 1.5 MB).
-// The three `run` commands are timed in turns (docker → hakod, hako → hakod, docker → dockerd),
-// so load from other work on the machine weighs on each alike. Exec-roots are tmpfs mounts of the
+// The three `run` commands are timed in turns (docker → hakod, hako → hakod, docker → dockerd;
+// the first two swap places every other round, so that each CLI follows the other's container as
+// often as it follows no container), so load from other work on the machine weighs on each alike. Exec-roots are tmpfs mounts of the
 // bench's own (as /run is on a normal host; --exec-root-on-disk keeps them on the disk).
 // Node commands run with NODE_EXTRA_CA_CERTS unset (this machine sets it globally: it adds ~70 ms
 // to every Node start, and a user's machine normally has it unset). Ctrl-C cleans up too.
@@ -575,8 +576,24 @@ try {
   };
   for (let i = 0; i < (apiOnly ? 0 : N + 2); i++) {
     const keep = i >= 2; // two warm-up rounds
-    const a = traced('docker', [DOCKER, ...runArgs], henv);
-    const b = traced('hako', [join(repo, 'bin/hako.cjs'), ...runArgs], henv); // exec'd as installed: its shebang's flags apply
+    // The two CLIs against hakod take turns at going first. A run right after another one's
+    // `run --rm` meets hakod still cleaning up that container (its snapshot and files go after the
+    // removed answer): the docker CLI, whose requests start ~15 ms after its spawn, pays ~4–5 ms
+    // for it, the hako CLI (~30 ms) hardly anything (load 3–5, 30 rounds: docker 40.6 ms after
+    // `docker version`, 45.2 after hako's run; hako 58.2 / 57.7). In a fixed order, docker first
+    // after `docker version`, the docker CLI never paid it: hako/docker 1.42× that way round,
+    // 1.29× the other, where bench/startup.mjs (every run follows another's run) gave 1.24×.
+    const runDocker = () => traced('docker', [DOCKER, ...runArgs], henv);
+    const runHako = () => traced('hako', [join(repo, 'bin/hako.cjs'), ...runArgs], henv); // exec'd as installed: its shebang's flags apply
+    let a;
+    let b;
+    if (i % 2 === 0) {
+      a = runDocker();
+      b = runHako();
+    } else {
+      b = runHako();
+      a = runDocker();
+    }
     const c = dockerdRun([DOCKER, ...runArgs]);
     const d = timeCommand([DOCKER, ...runArgsDefault], henv, 1, 0)[0];
     const e = dockerdRun([DOCKER, ...runArgsDefault]);

@@ -222,7 +222,7 @@ function loadAddon() {
  * process.exit without Node's teardown (~3 ms: platform threads joined, atexit handlers, the
  * heap freed) through the addon's _exit (native/addon_exit.c), once the 'exit' event ran as
  * process.exit would run it. main() has flushed stdout and stderr. Without the addon (not
- * built), process.exit. `addon`: loaded earlier, while the command waited for the daemon.
+ * built), process.exit. `addon`: loaded before the command ran.
  */
 function exitNow(code, addon = loadAddon()) {
   if (typeof addon.exitNow !== 'function') process.exit(code);
@@ -265,14 +265,15 @@ if (argv[0] === 'runtime') {
   load('hako', '../dist/src/cli/main.js', commandOf(argv))
     .then(({ main, saveCache }) => {
       mark?.('cli.loaded');
-      // The addon is loaded in the loop's first turn (~0.3 ms), while the daemon works on the
-      // first request, rather than after the last answer.
-      let addon;
-      setImmediate(() => (addon ??= loadAddon()));
+      // The addon (~0.3 ms to load) before the first request: its unixConnect connects to the
+      // daemon in connect(2) itself, so the request goes out when written (libuv's connect holds
+      // writes for a loop turn or two), and its exitNow ends the command.
+      const addon = loadAddon();
+      const unixConnector = typeof addon.unixConnect === 'function' ? addon.unixConnect : undefined;
       // A run that got no answer from the daemon (help, a usage error, no daemon) ran only part
       // of the command: its code cache is kept apart until a full run's replaces it.
       let answered = false;
-      return main(argv, { mark, answered: () => (answered = true) }).then((code) => {
+      return main(argv, { mark, answered: () => (answered = true), unixConnector }).then((code) => {
         saveCache({ partial: !answered });
         exitNow(code, addon);
       });

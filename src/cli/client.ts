@@ -7,7 +7,7 @@ import type * as Http from 'node:http';
 import type { IncomingHttpHeaders, ClientRequest } from 'node:http';
 import type { Readable } from 'node:stream';
 import { UnixPool, type CollectedResponse, type WireResult } from './wire.js';
-import type { WireSocket } from './pipe-socket.js';
+import type { UnixConnector, WireSocket } from './pipe-socket.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtin } from './builtin.js';
@@ -169,8 +169,12 @@ export class Client {
   /** Called when an answer's head (or an upgrade) came in. */
   onAnswer: (() => void) | undefined = undefined;
 
-  constructor(readonly host: HostOptions) {
-    this.pool = host.host.startsWith('unix://') ? new UnixPool(host.host.slice(7)) : null;
+  /** `unixConnector`: connects to a unix-socket daemon synchronously (the addon's, from bin/hako.cjs). */
+  constructor(
+    readonly host: HostOptions,
+    unixConnector?: UnixConnector,
+  ) {
+    this.pool = host.host.startsWith('unix://') ? new UnixPool(host.host.slice(7), unixConnector) : null;
   }
 
   get version(): string {

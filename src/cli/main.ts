@@ -4,6 +4,7 @@
 import { specs, type CommandSpec, type FlagRow } from './specs.js';
 import { parseFlags, checkArgs, Flags, UsageError } from './flags.js';
 import type { Client } from './client.js';
+import type { UnixConnector } from './pipe-socket.js';
 
 export interface Ctx {
   /** Canonical command name: `run`, `volume ls`, … */
@@ -124,6 +125,11 @@ export interface MainOptions {
   mark?: ((phase: string) => void) | undefined;
   /** Called when the daemon answered a request (bin/hako.cjs: the run was a full one, for its code cache). */
   answered?: (() => void) | undefined;
+  /**
+   * A synchronous connect(2) to the daemon's unix socket (bin/hako.cjs passes the addon's
+   * unixConnect): the first request then reaches the daemon when it is written.
+   */
+  unixConnector?: UnixConnector | undefined;
 }
 
 /**
@@ -290,7 +296,7 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
         tlscert: global.values.get('tlscert') as string | undefined,
         tlskey: global.values.get('tlskey') as string | undefined,
       });
-      client = new C(host);
+      client = new C(host, opts.unixConnector);
       client.mark = opts.mark;
       client.onAnswer = opts.answered;
       if (!host.explicit) {

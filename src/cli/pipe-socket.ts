@@ -39,6 +39,8 @@ interface StreamHandle {
   ref(): void;
   unref(): void;
   connect(req: object, path: string): number;
+  /** uv_pipe_open on an fd that is already connected: 0, or a negative errno (Node 20 returns it). */
+  open?(fd: number): number | undefined;
 }
 
 interface PipeApi {
@@ -134,15 +136,31 @@ export class PipeSocket extends EventEmitter implements WireSocket {
   constructor(
     private readonly a: PipeApi,
     private readonly path: string,
+    connectedFd?: number,
   ) {
     super();
-    const h = a.newHandle();
+    let h = a.newHandle();
     this.handle = h;
     h.onread = (buf) => this.onRead(buf);
-    const req = new a.ConnectReq();
-    req.oncomplete = (status) => this.afterConnect(status);
-    const err = h.connect(req, path);
-    if (err) process.nextTick(() => this.destroy(uvError(err, 'connect', path)));
+    let adopted = false;
+    if (connectedFd !== undefined) {
+      adopted = this.adopt(connectedFd);
+      if (!adopted) {
+        // uv_pipe_open failed and left the fd to us: a fresh handle connects the usual way.
+        closeFd(connectedFd);
+        h.onread = ignoreRead;
+        h.close(() => {});
+        h = a.newHandle();
+        this.handle = h;
+        h.onread = (buf) => this.onRead(buf);
+      }
+    }
+    if (!adopted) {
+      const req = new a.ConnectReq();
+      req.oncomplete = (status) => this.afterConnect(status);
+      const err = h.connect(req, path);
+      if (err) process.nextTick(() => this.destroy(uvError(err, 'connect', path)));
+    }
     this.on('newListener', (event: string) => {
       if (event === 'data' && !this.paused) process.nextTick(() => this.flush());
     });
@@ -153,6 +171,30 @@ export class PipeSocket extends EventEmitter implements WireSocket {
     if (!this.connected) return 'opening';
     if (this.ended) return this.readEnded ? 'closed' : 'readOnly';
     return this.readEnded ? 'writeOnly' : 'open';
+  }
+
+  /**
+   * Adopts `fd`, a connected unix socket (the addon's unixConnect): writes go out at once instead
+   * of after libuv's connect callback. False (nothing adopted, the fd left to the caller) when the
+   * handle cannot open it.
+   */
+  private adopt(fd: number): boolean {
+    const h = this.handle!;
+    if (typeof h.open !== 'function') return false;
+    try {
+      const err = h.open(fd);
+      if (typeof err === 'number' && err < 0) return false;
+    } catch {
+      return false; // a Node that throws instead
+    }
+    this.connected = true;
+    // As net.Socket, 'connect' comes after the caller had a chance to listen.
+    process.nextTick(() => {
+      if (this.destroyed) return;
+      this.emit('connect');
+      this.startReading();
+    });
+    return true;
   }
 
   private afterConnect(status: number): void {
@@ -235,9 +277,9 @@ export class PipeSocket extends EventEmitter implements WireSocket {
       this.writesBeforeConnect.push([data, encoding]);
       return true;
     }
-    // Before the connect callback too: a unix socket is connected once connect(2) returned, and
-    // libuv queues the write until its callback ran. The request then reaches the daemon with
-    // the connection instead of a loop iteration later.
+    // Before the connect callback too: libuv queues the write until its connect callback ran and
+    // sends it a loop turn after that (behind whatever else that turn runs). An adopted fd (a
+    // connector's) is connected already: the write goes out here.
     const h = this.handle!;
     const req = new this.a.WriteReq();
     req.handle = h;
@@ -328,9 +370,37 @@ export class PipeSocket extends EventEmitter implements WireSocket {
   }
 }
 
-/** A connection to the unix socket at `path`: a PipeSocket, or a net.Socket where the binding is not usable. */
-export function connectUnix(path: string): WireSocket {
+function closeFd(fd: number): void {
+  try {
+    (builtin('node:fs') as typeof import('node:fs')).closeSync(fd);
+  } catch {
+    /* already gone */
+  }
+}
+
+/**
+ * A synchronous connect(2) to a unix socket, returning the connected fd (non-blocking,
+ * close-on-exec): the native addon's unixConnect. It throws when it cannot connect; the connection
+ * is then made the usual way, which reports the same failure as before.
+ */
+export type UnixConnector = (path: string) => number;
+
+/**
+ * A connection to the unix socket at `path`: a PipeSocket, or a net.Socket where the binding is
+ * not usable. With `connector`, connected before this returns, so a first write goes out at once.
+ */
+export function connectUnix(path: string, connector?: UnixConnector): WireSocket {
   const a = pipeApi();
-  if (a) return new PipeSocket(a, path);
+  if (a) {
+    let fd: number | undefined;
+    if (connector) {
+      try {
+        fd = connector(path);
+      } catch {
+        fd = undefined; // libuv's connect below reports why, as without the connector
+      }
+    }
+    return new PipeSocket(a, path, fd);
+  }
   return (builtin('node:net') as typeof import('node:net')).connect({ path }) as Socket;
 }

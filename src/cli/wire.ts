@@ -11,7 +11,7 @@
 // is loaded only for an answer read as a stream: a JSON answer is collected into one Buffer
 // (`collect`), which is all `run`, `create`, `start`, `rm`, `ps`, … need.
 import type { Readable } from 'node:stream';
-import { connectUnix, type WireSocket } from './pipe-socket.js';
+import { connectUnix, type UnixConnector, type WireSocket } from './pipe-socket.js';
 import { builtin } from './builtin.js';
 
 export type Headers = Record<string, string | string[]>;
@@ -192,7 +192,11 @@ export class UnixPool {
   /** The 'error' listener of each idle connection (a reset while idle just closes it). */
   private readonly idleError = new Map<WireSocket, () => void>();
 
-  constructor(readonly socketPath: string) {}
+  /** `connector`: connects synchronously (pipe-socket.ts), so a request goes out when written. */
+  constructor(
+    readonly socketPath: string,
+    private readonly connector?: UnixConnector,
+  ) {}
 
   /** Sends a request; resolves once the answer's head arrived (or the connection was upgraded). */
   request(r: WireRequest, onSocket?: (s: WireSocket) => void): Promise<WireResult> {
@@ -222,7 +226,7 @@ export class UnixPool {
   }
 
   private open(): WireSocket {
-    const s = connectUnix(this.socketPath);
+    const s = connectUnix(this.socketPath, this.connector);
     this.live.add(s);
     s.once('close', () => {
       this.live.delete(s);

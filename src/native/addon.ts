@@ -34,6 +34,12 @@ export interface NativeAddon {
    */
   readRecord(fd: number): PipeRecord | null;
   readRecord(fd: number, nohang: boolean): PipeRecord | null | undefined;
+  /**
+   * connect(2) to a unix stream socket on this thread: the connected fd (non-blocking,
+   * close-on-exec). Throws with errno/code/syscall (EAGAIN: the listener's backlog is full). For
+   * the CLI's connections (src/cli/pipe-socket.ts), whose first write then goes out at once.
+   */
+  unixConnect(path: string): number;
   /** Calls cb once when fd is readable or hung up (one-shot uv_poll; keeps the loop alive while pending). */
   watch(fd: number, cb: () => void): void;
   /** Cancels a pending watch; returns whether there was one. */

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { Client, ConnectError, ApiError, readAll } from '../../src/cli/client.js';
 import { ChunkedDecoder, parseHead, MalformedAnswerError } from '../../src/cli/wire.js';
+import { native } from '../../src/native/addon.js';
 
 interface Req {
   head: string;
@@ -252,6 +253,131 @@ test('wire: no socket, a refused socket, a malformed answer and an answer cut sh
     await assert.rejects(c.json('GET', '/nothing'), /the daemon closed the connection without an answer/);
   } finally {
     c.close();
+    await s.done();
+  }
+});
+
+/** The addon's unixConnect, or why there is none. */
+function unixConnect(): ((path: string) => number) | string {
+  try {
+    return native().unixConnect.bind(native());
+  } catch (e) {
+    return `native addon not built: ${(e as Error).message}`;
+  }
+}
+
+test('addon unixConnect: a connected non-blocking socket, or the errno of connect(2)', opts, async (t) => {
+  const connect = unixConnect();
+  if (typeof connect === 'string') {
+    t.skip(connect);
+    return;
+  }
+  const got: Buffer[] = [];
+  const s = await serve((req, sock) => {
+    got.push(Buffer.from(req.head));
+    sock.end(json('200 OK', {}));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-wire-'));
+  try {
+    const fd = connect(s.path);
+    assert.ok(fd > 2);
+    writeSync(fd, 'GET /x HTTP/1.1\r\nHost: h\r\n\r\n');
+    for (let i = 0; i < 100 && !got.length; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(got[0]?.toString(), 'GET /x HTTP/1.1\r\nHost: h');
+    closeSync(fd);
+    const notSocket = join(dir, 'file.sock');
+    writeFileSync(notSocket, '');
+    assert.throws(() => connect(join(dir, 'none.sock')), (e: Error & { code?: string; syscall?: string }) => e.code === 'ENOENT' && e.syscall === 'connect');
+    assert.throws(() => connect(notSocket), (e: Error & { code?: string }) => e.code === 'ECONNREFUSED');
+    assert.throws(() => connect(join(dir, 'x'.repeat(120))), (e: Error & { code?: string }) => e.code === 'ENAMETOOLONG');
+    assert.throws(() => connect(''), (e: Error & { code?: string }) => e.code === 'ENOENT');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await s.done();
+  }
+});
+
+test('wire: with a synchronous connector each connection is made by it and a request is on the wire before the call returns; a failing connector changes nothing', opts, async (t) => {
+  const connect = unixConnect();
+  if (typeof connect === 'string') {
+    t.skip(connect);
+    return;
+  }
+  const s = await serve((req, sock, n) => {
+    if (req.head.startsWith('POST /v1.44/containers/c1/attach')) {
+      sock.write('HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nraw');
+      sock.end();
+    } else sock.write(json('200 OK', { n }));
+  });
+  let calls = 0;
+  const fds: number[] = [];
+  const c = new Client({ host: `unix://${s.path}`, explicit: true }, (p) => {
+    calls++;
+    const fd = connect(p);
+    fds.push(fd);
+    return fd;
+  });
+  try {
+    c.prewarm(2);
+    assert.equal(calls, 2, 'spare connections through the connector');
+    assert.deepEqual(await c.json('GET', '/info'), { n: 1 });
+    assert.deepEqual(await c.json('GET', '/info'), { n: 2 });
+    assert.equal(calls, 2, 'the spare connections served them');
+    const up = await c.hijack('POST', '/containers/c1/attach');
+    const rest = await new Promise<string>((r) => {
+      let d = '';
+      up.socket.on('data', (b: Buffer) => (d += b.toString()));
+      up.socket.on('end', () => r(d));
+    });
+    assert.equal(up.head.toString() + rest, 'raw');
+  } finally {
+    c.close();
+  }
+  // Written before the call returned: a server in another process gets the request while this
+  // one never returns to its event loop (libuv's own connect would hold the write for a loop turn).
+  const dir0 = mkdtempSync(join(tmpdir(), 'hako-wire-'));
+  const sockPath = join(dir0, 's.sock');
+  const marker = join(dir0, 'got');
+  const server = spawn(process.execPath, ['-e', `
+    const fs = require('node:fs');
+    require('node:net').createServer((s) => s.on('data', (d) => fs.writeFileSync(${JSON.stringify(marker)}, d))).listen(${JSON.stringify(sockPath)}, () => console.log('ready'));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise((r) => server.stdout.once('data', r));
+    const blockUntil = (check: () => boolean, ms: number) => {
+      const end = Date.now() + ms;
+      while (!check() && Date.now() < end) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      return check();
+    };
+    const c2 = new Client({ host: `unix://${sockPath}`, explicit: true }, connect);
+    try {
+      void c2.json('GET', '/info').catch(() => undefined);
+      assert.ok(blockUntil(() => existsSync(marker), 3000), 'the request reached the server while this process stayed in one synchronous turn');
+    } finally {
+      c2.close();
+    }
+  } finally {
+    server.kill();
+    await new Promise((r) => server.once('close', r));
+    rmSync(dir0, { recursive: true, force: true });
+  }
+  // A connector that throws: the usual connect, and its errors as before.
+  const dir = mkdtempSync(join(tmpdir(), 'hako-wire-'));
+  try {
+    const failing = new Client({ host: `unix://${s.path}`, explicit: true }, () => {
+      throw Object.assign(new Error('connect: EAGAIN'), { code: 'EAGAIN' });
+    });
+    assert.deepEqual(await failing.json('GET', '/info'), { n: 4 }); // after n 1–3 above
+    failing.close();
+    // An fd the pipe handle cannot open (not one): a fresh handle connects the usual way.
+    const badFd = new Client({ host: `unix://${s.path}`, explicit: true }, () => 0x7ffffff0);
+    assert.deepEqual(await badFd.json('GET', '/info'), { n: 5 });
+    badFd.close();
+    const missing = join(dir, 'none.sock');
+    const c1 = new Client({ host: `unix://${missing}`, explicit: true }, connect);
+    await assert.rejects(c1.json('GET', '/info'), (e: Error) => e instanceof ConnectError && e.message === `Cannot connect to the hako daemon at unix://${missing}. Is the hako daemon running?`);
+    c1.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
     await s.done();
   }
 });

@@ -190,12 +190,13 @@ export async function create(ctx: Ctx): Promise<number> {
 export async function run(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const detach = ctx.flags.bool('detach');
-  // create, then wait (on create's connection), attach and start each on one of their own: the
-  // daemon accepts them while it creates the container. Opened once the create request is
-  // written (client.json writes it before its first await): ~0.5–0.9 ms of JS off its path.
-  const creating = createContainer(ctx, client, detach);
+  // create, wait (on create's connection once its answer is in), attach and start each on a
+  // connection of its own (detached: no attach), all opened first: the daemon accepts them while
+  // this builds the create request, rather than while it creates the container or before it reads
+  // the create (a connection is made by the time prewarm returns, and the create goes out when
+  // written: pipe-socket.ts). No spare: one more was opened before and never used.
   client.prewarm(detach ? 2 : 3);
-  const { id, req } = await creating;
+  const { id, req } = await createContainer(ctx, client, detach);
   const tty = !!req.body.Tty;
   const autoRemove = ctx.flags.bool('rm');
   const enc = pathEscape(id);
