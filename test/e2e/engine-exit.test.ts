@@ -3,53 +3,35 @@
 // close), with real busybox containers; nothing of the container is left.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
-import { isRoot, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs, mountsUnder } from '../helpers/fixtures.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
-import { cleanupNet, engineNetOptions, testNet } from '../helpers/network.js';
+import { isRoot, testCgroupName, cgroupDirs, mountsUnder } from '../helpers/fixtures.js';
+import { hasRegistry } from '../helpers/registry.js';
+import { testNet } from '../helpers/network.js';
+import { engineFixture, type EngineFixture } from '../helpers/engine.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : !monitorAvailable() ? 'build/hako-monitor is not built' : false;
-let reg: TestRegistry;
-let img: BuiltImage;
 let dir: { path: string; cleanup: () => void };
 let engine: Engine;
+let fx: EngineFixture | undefined;
 let IMAGE: string;
 const cgroupParent = testCgroupName('engine-exit');
 const net = testNet();
 
 function newEngine(): Engine {
-  return new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, network: engineNetOptions(net), log: { warn: () => undefined } });
+  return fx!.newEngine();
 }
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  img = busyboxImage();
-  await pushLayout(img, reg.host, 'test/busybox');
-  dir = tempDir('hako-exit-');
-  engine = newEngine();
-  IMAGE = `${reg.host}/test/busybox:latest`;
-  await engine.images.pull(IMAGE);
+  fx = await engineFixture({ dirPrefix: 'hako-exit-', cgroupParent, net });
+  ({ engine, image: IMAGE, dir } = fx);
 });
 
 after(async () => {
-  if (engine) {
-    for (const c of await engine.listContainers({ all: true })) await engine.removeContainer(c.Id as string, { force: true, volumes: true }).catch(() => undefined);
-    await engine.close();
-  }
-  await reg?.stop();
-  img?.cleanup();
-  if (!skip) {
-    for (const m of mountsUnder(dir.path).reverse()) execFileSync('umount', ['-l', m]);
-    removeCgroupEverywhere(cgroupParent);
-    cleanupNet(net);
-  }
-  dir?.cleanup();
+  await fx?.close(engine);
 });
 
 const mounted = (id: string) => mountsUnder(join(dir.path, 'run', 'containers', id)).length > 0;

@@ -9,16 +9,15 @@ import { Engine } from '../../src/engine/engine.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 import type { EngineEvent, Json } from '../../src/engine/api-types.js';
 import { HakoError } from '../../src/common/errors.js';
-import { isRoot, tempDir, testCgroupName, removeCgroupEverywhere } from '../helpers/fixtures.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
-import { cleanupNet, engineNetOptions, testNet } from '../helpers/network.js';
+import { isRoot, testCgroupName } from '../helpers/fixtures.js';
+import { hasRegistry } from '../helpers/registry.js';
+import { testNet } from '../helpers/network.js';
+import { engineFixture, type EngineFixture } from '../helpers/engine.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : false;
-let reg: TestRegistry;
-let img: BuiltImage;
 let dir: { path: string; cleanup: () => void };
 let engine: Engine;
+let fx: EngineFixture | undefined;
 let IMAGE: string;
 const cgroupParent = testCgroupName('engine-health');
 // Unique bridge/table names: never the host's hako0 or `hako` table.
@@ -26,30 +25,17 @@ const net = testNet();
 const ms = (n: number) => n * 1_000_000;
 
 function newEngine(): Engine {
-  return new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, network: engineNetOptions(net), log: { warn: () => undefined } });
+  return fx!.newEngine();
 }
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  img = busyboxImage();
-  await pushLayout(img, reg.host, 'test/busybox');
-  dir = tempDir('hako-health-');
-  engine = newEngine();
-  IMAGE = `${reg.host}/test/busybox:latest`;
-  await engine.images.pull(IMAGE);
+  fx = await engineFixture({ dirPrefix: 'hako-health-', cgroupParent, net });
+  ({ engine, image: IMAGE, dir } = fx);
 });
 
 after(async () => {
-  if (engine) {
-    for (const c of await engine.listContainers({ all: true })) await engine.removeContainer(c.Id as string, { force: true, volumes: true }).catch(() => undefined);
-    await engine.close();
-  }
-  await reg?.stop();
-  img?.cleanup();
-  if (!skip) removeCgroupEverywhere(cgroupParent);
-  if (!skip) cleanupNet(net);
-  dir?.cleanup();
+  await fx?.close(engine);
 });
 
 async function health(id: string): Promise<{ Status: string; FailingStreak: number; Log: Json[] } | undefined> {

@@ -8,43 +8,27 @@ import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 import type { Json } from '../../src/engine/api-types.js';
-import { isRoot, tempDir, testCgroupName, removeCgroupEverywhere, cgroupDirs } from '../helpers/fixtures.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
-import { cleanupNet, engineNetOptions, testNet } from '../helpers/network.js';
+import { isRoot, tempDir, testCgroupName, cgroupDirs } from '../helpers/fixtures.js';
+import { hasRegistry } from '../helpers/registry.js';
+import { engineNetOptions, testNet } from '../helpers/network.js';
+import { engineFixture, type EngineFixture } from '../helpers/engine.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : false;
-let reg: TestRegistry;
-let img: BuiltImage;
 let dir: { path: string; cleanup: () => void };
 let engine: Engine;
+let fx: EngineFixture | undefined;
 let IMAGE: string;
 const cgroupParent = testCgroupName('engine');
 const net = testNet();
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  img = busyboxImage();
-  await pushLayout(img, reg.host, 'test/busybox');
-  dir = tempDir('hako-engine-');
-  engine = new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, network: engineNetOptions(net), log: { warn: () => undefined } });
-  IMAGE = `${reg.host}/test/busybox:latest`;
-  await engine.images.pull(IMAGE);
+  fx = await engineFixture({ dirPrefix: 'hako-engine-', cgroupParent, net });
+  ({ engine, image: IMAGE, dir } = fx);
 });
 
 after(async () => {
-  if (engine) {
-    for (const c of await engine.listContainers({ all: true })) await engine.removeContainer(c.Id as string, { force: true, volumes: true }).catch(() => undefined);
-    await engine.close();
-  }
-  await reg?.stop();
-  img?.cleanup();
-  if (!skip) {
-    removeCgroupEverywhere(cgroupParent);
-    cleanupNet(net);
-  }
-  dir?.cleanup();
+  await fx?.close(engine);
 });
 
 async function runToExit(body: Json, name?: string): Promise<{ id: string; code: number; out: string; err: string }> {

@@ -10,43 +10,27 @@ import { Engine } from '../../src/engine/engine.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 import type { Json } from '../../src/engine/api-types.js';
 import { INIT_ETC_FILES, SnapshotStore } from '../../src/image/snapshot/index.js';
-import { isRoot, tempDir, testCgroupName, removeCgroupEverywhere } from '../helpers/fixtures.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
-import { cleanupNet, engineNetOptions, testNet } from '../helpers/network.js';
+import { isRoot, testCgroupName } from '../helpers/fixtures.js';
+import { hasRegistry } from '../helpers/registry.js';
+import { testNet } from '../helpers/network.js';
+import { engineFixture, type EngineFixture } from '../helpers/engine.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : !monitorAvailable() ? 'build/hako-monitor is not built' : false;
-let reg: TestRegistry;
-let img: BuiltImage;
 let dir: { path: string; cleanup: () => void };
 let engine: Engine;
+let fx: EngineFixture | undefined;
 let IMAGE: string;
 const cgroupParent = testCgroupName('init-layer');
 const net = testNet();
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  img = busyboxImage();
-  await pushLayout(img, reg.host, 'test/busybox');
-  dir = tempDir('hako-init-layer-');
-  engine = new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, network: engineNetOptions(net), log: { warn: (m) => console.error(m) } });
-  IMAGE = `${reg.host}/test/busybox:latest`;
-  await engine.images.pull(IMAGE);
+  fx = await engineFixture({ dirPrefix: 'hako-init-layer-', cgroupParent, net, warn: (m) => console.error(m) });
+  ({ engine, image: IMAGE, dir } = fx);
 });
 
 after(async () => {
-  if (engine) {
-    for (const c of await engine.listContainers({ all: true })) await engine.removeContainer(c.Id as string, { force: true, volumes: true }).catch(() => undefined);
-    await engine.close();
-  }
-  await reg?.stop();
-  img?.cleanup();
-  if (!skip) {
-    removeCgroupEverywhere(cgroupParent);
-    cleanupNet(net);
-  }
-  dir?.cleanup();
+  await fx?.close(engine);
 });
 
 async function runToExit(body: Json): Promise<{ id: string; code: number; out: string }> {
