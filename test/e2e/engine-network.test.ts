@@ -20,7 +20,9 @@ import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js'
 import { BUSYBOX, isRoot, tempDir } from '../helpers/fixtures.js';
 import { netLeftovers } from '../helpers/network.js';
 import { buildResponse, decodeMessage, TYPE, CLASS_IN, RCODE } from '../../src/network/dns-message.js';
-import { retryUntil } from '../helpers/retry.js';
+import { retryUntil, waitForExitOf } from '../helpers/retry.js';
+import { nsGet } from '../helpers/netns-client.js';
+import { readMonitorInfo } from '../../src/engine/monitor/index.js';
 
 const pexec = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
@@ -126,8 +128,14 @@ function freeSubnet(): string {
   }
 }
 
-// An HTTP client for namespaces the test made (node: busybox-static's wget crashes here).
-const CLIENT = "http.get(process.argv[1],{timeout:3000},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(b)})}).on('error',e=>{console.error(e.message);process.exit(1)}).on('timeout',()=>process.exit(2))";
+/** busybox nslookup of `name` at the embedded DNS, from inside `container`: what it printed. */
+async function lookupFrom(container: string, name: string): Promise<string> {
+  const r = await hako(['exec', container, 'nslookup', name, '127.0.0.11'], { ok: false });
+  return `${r.stdout}${r.stderr}`;
+}
+
+/** busybox nslookup's answer for a name the embedded DNS (and its upstream) do not know. */
+const NXDOMAIN = (name: string) => new RegExp(`\\*\\* server can't find ${name}: NXDOMAIN`);
 
 /** The host's own non-loopback address (not one of ours). */
 function hostAddress(): string {
@@ -140,6 +148,16 @@ function hostAddress(): string {
 
 function ourVeths(): string[] {
   return netLeftovers(d.net).filter((n) => n.startsWith(`${d.net.prefix}v`));
+}
+
+/**
+ * Waits until `n` veths of ours exist. The host end of an exited container's veth goes with its
+ * netns, which the kernel destroys asynchronously after the answer (the daemon deletes one still
+ * there after 1 s: src/network/manager.ts releaseContainer), so a count right after an rm or an
+ * exit is polled for.
+ */
+async function vethsAre(n: number, what: string): Promise<void> {
+  await retryUntil(async () => assert.equal(ourVeths().length, n, ourVeths().join(' ')), what);
 }
 
 before(async () => {
@@ -224,11 +242,11 @@ test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route,
   const veth = ourVeths();
   assert.equal(veth.length, 1, `one veth for one container: ${veth.join(' ')}`);
   await hako(['rm', '-f', 'plain']);
-  assert.deepEqual(ourVeths(), [], 'rm removes the veth');
+  await vethsAre(0, 'rm removes the veth');
   // A start that fails after the networks were connected (no such program) leaves no endpoint.
   const bad = await hako(['run', '-d', '--name', 'badcmd', '-p', '80', ref, '/no/such/program'], { ok: false });
   assert.notEqual(bad.code, 0);
-  assert.deepEqual(ourVeths(), []);
+  await vethsAre(0, 'a failed start leaves no veth');
   assert.deepEqual((await api('GET', '/networks/bridge')).json.Containers, {});
   await hako(['rm', '-f', 'badcmd']);
   // --network none: loopback only, and up
@@ -314,10 +332,10 @@ test('published ports: httpd via 127.0.0.1, [::1] and the host address, 127.0.0.
     busy.close();
   }
   // The failed starts left no endpoint behind (web1 keeps its one veth) and the containers exist, created.
-  assert.equal(ourVeths().length, 1);
+  await vethsAre(1, 'web1 keeps its one veth');
   assert.equal((await inspect('web1c')).State.Status, 'created');
   await hako(['rm', '-f', 'web1', 'web1b', 'web1c']);
-  assert.deepEqual(ourVeths(), []);
+  await vethsAre(0, 'rm removes the veth');
   const thief = createServer();
   await new Promise<void>((res, rej) => {
     thief.once('error', rej);
@@ -345,17 +363,21 @@ test('user network: containers reach each other by name, alias and short id; oth
     `nslookup web2 127.0.0.11 | tail -n +3`,
     `for h in web2 www ${shortId}; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $h 80 | tail -1; done`,
     'nslookup outside.test 127.0.0.11 | tail -n +3',
+    'nslookup nosuchname.test 127.0.0.11 2>&1 | tail -n +3',
   ].join('; echo ---; ');
+  // web2's httpd may not listen yet: the client runs again until all three names answer.
+  const hello = `hello from ${j.Config.Hostname}\n`;
   const out = await retryUntil(async () => {
     const r = await runOnce(['--network', 'appnet', ref, 'sh', '-c', script]);
-    if (!r.includes('hello from')) throw new Error(r);
+    if (r.split('---\n')[2] !== hello.repeat(3)) throw new Error(r);
     return r;
   }, 'client on appnet');
-  const [resolv, lookup, gets, outside] = out.split('---\n') as [string, string, string, string];
+  const [resolv, lookup, gets, outside, unknown] = out.split('---\n') as [string, string, string, string, string];
   assert.match(resolv, /^nameserver 127\.0\.0\.11\n/);
   assert.match(lookup, new RegExp(`Address: ${ep.IPAddress.replace(/\./g, '\\.')}`));
-  assert.equal(gets, `hello from ${j.Config.Hostname}\n`.repeat(3));
+  assert.equal(gets, hello.repeat(3));
   assert.match(outside, /Address: 198\.51\.100\.7/);
+  assert.match(unknown, NXDOMAIN('nosuchname.test'));
   // The default bridge has no embedded DNS: web2's name means nothing there.
   const fromBridge = await runOnce([ref, 'sh', '-c', 'timeout 3 nslookup web2 127.0.0.11 >/dev/null 2>&1 && echo resolved || echo no']);
   assert.equal(fromBridge.trim(), 'no');
@@ -373,6 +395,7 @@ test('user network: containers reach each other by name, alias and short id; oth
   assert.equal((await api('DELETE', '/networks/nosuchnet')).status, 404);
   await hako(['rm', '-f', 'web2']);
   assert.equal((await api('DELETE', '/networks/appnet')).status, 204);
+  await vethsAre(0, "web2's veth goes with its netns");
   assert.deepEqual(netLeftovers(d.net).sort(), [d.net.bridge, `nft table ip ${d.net.table}`].sort(), 'the user bridge went with its network');
 });
 
@@ -411,7 +434,7 @@ test('--internal: no way out; a normal user network reaches the "outside" namesp
   await hako(['run', '-d', '--name', 'pubweb', '--network', 'opennet', '-p', '80', ...httpd()]);
   const pub = await inspect('pubweb');
   const port = pub.NetworkSettings.Ports['80/tcp'][0].HostPort;
-  const fromOutside = await retryUntil(async () => (await pexec('ip', ['netns', 'exec', outNs, process.execPath, '-e', CLIENT, `http://${outNet}.1:${port}/`], { timeout: 5000, encoding: 'utf8' })).stdout, 'the published port from outside');
+  const fromOutside = await retryUntil(() => nsGet(outNs, `http://${outNet}.1:${port}/`), 'the published port from outside');
   assert.equal(fromOutside, `hello from ${pub.Config.Hostname}\n`);
   await hako(['rm', '-f', 'opener', 'closed', 'pubweb']);
   await hako(['network', 'rm', 'opennet', 'closednet']);
@@ -422,6 +445,22 @@ test('--internal: no way out; a normal user network reaches the "outside" namesp
   rmSync(`/etc/netns/${outNs}`, { recursive: true, force: true });
 });
 
+/** One datagram to host:port and the reply, or a rejection after 300 ms (the caller retries: UDP). */
+function udpExchange(sock: ReturnType<typeof createSocket>, text: string, port: number, host: string): Promise<string> {
+  return new Promise<string>((res, rej) => {
+    const onMessage = (msg: Buffer) => {
+      clearTimeout(t);
+      res(msg.toString());
+    };
+    const t = setTimeout(() => {
+      sock.off('message', onMessage);
+      rej(new Error(`no UDP reply from ${host}:${port}`));
+    }, 300);
+    sock.once('message', onMessage);
+    sock.send(text, port, host);
+  });
+}
+
 test('UDP publish', { skip }, async () => {
   await hako(['run', '-d', '--name', 'udp1', '-p', '5353/udp', ref, 'sleep', '300']);
   const j = await inspect('udp1');
@@ -431,31 +470,13 @@ test('UDP publish', { skip }, async () => {
   procs.push(echo);
   const client = createSocket('udp4');
   try {
-    const reply = await retryUntil(async () => {
-      const got = new Promise<string>((res, rej) => {
-        const t = setTimeout(() => rej(new Error('no UDP reply')), 300);
-        client.once('message', (msg) => {
-          clearTimeout(t);
-          res(msg.toString());
-        });
-      });
-      client.send('ping', hostPort, '127.0.0.1');
-      return got;
-    }, 'udp echo through the published port');
+    const reply = await retryUntil(() => udpExchange(client, 'ping', hostPort, '127.0.0.1'), 'udp echo through the published port');
     assert.equal(reply, 'echo:ping');
     if (existsSync('/proc/net/if_inet6')) {
       assert.deepEqual(j.NetworkSettings.Ports['5353/udp'], [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }, { HostIp: '::', HostPort: String(hostPort) }]);
       const client6 = createSocket('udp6');
       try {
-        const got = new Promise<string>((res, rej) => {
-          const t = setTimeout(() => rej(new Error('no UDP reply over IPv6')), 3000);
-          client6.once('message', (msg) => {
-            clearTimeout(t);
-            res(msg.toString());
-          });
-        });
-        client6.send('ping6', hostPort, '::1');
-        assert.equal(await got, 'echo:ping6', 'through the IPv6 userland proxy');
+        assert.equal(await retryUntil(() => udpExchange(client6, 'ping6', hostPort, '::1'), 'udp echo through the IPv6 userland proxy'), 'echo:ping6');
       } finally {
         client6.close();
       }
@@ -472,7 +493,8 @@ test('connect/disconnect while running, and connecting a stopped container; netw
   await hako(['network', 'create', '--subnet', freeSubnet(), 'joinnet']);
   await hako(['run', '-d', '--name', 'mover', ...httpd()]);
   await hako(['run', '-d', '--name', 'peer', '--network', 'joinnet', ref, 'sleep', '300']);
-  await assert.rejects(getFrom('peer', 'mover'));
+  assert.match(await lookupFrom('peer', 'mover'), NXDOMAIN('mover'));
+  await assert.rejects(getFrom('peer', 'mover'), /bad address 'mover'/);
   await hako(['network', 'connect', '--alias', 'mv', 'joinnet', 'mover']);
   const j = await inspect('mover');
   const ip = j.NetworkSettings.Networks.joinnet.IPAddress;
@@ -480,13 +502,16 @@ test('connect/disconnect while running, and connecting a stopped container; netw
   assert.ok(j.NetworkSettings.Networks.bridge.IPAddress, 'still on the default bridge');
   assert.match((await hako(['exec', 'mover', 'ip', '-o', '-4', 'addr', 'show', 'eth1'])).stdout, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
   assert.match((await hako(['exec', 'mover', 'cat', '/etc/hosts'])).stdout, new RegExp(`${ip.replace(/\./g, '\\.')}\\t`));
+  // The name answers as soon as the connect has returned (no retry: registration is part of it).
+  assert.match(await lookupFrom('peer', 'mover'), new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\n`));
   assert.equal(await retryUntil(() => getFrom('peer', 'mover'), 'peer → mover'), `hello from ${j.Config.Hostname}\n`);
   assert.equal(await getFrom('peer', 'mv'), `hello from ${j.Config.Hostname}\n`);
   const again = await api('POST', '/networks/joinnet/connect', { Container: 'mover' });
   assert.equal(again.status, 403);
   await hako(['network', 'disconnect', 'joinnet', 'mover']);
   assert.equal((await hako(['exec', 'mover', 'ip', 'link', 'show', 'eth1'], { ok: false })).code !== 0, true, 'eth1 is gone');
-  await assert.rejects(getFrom('peer', 'mover'));
+  assert.match(await lookupFrom('peer', 'mover'), NXDOMAIN('mover'));
+  await assert.rejects(getFrom('peer', 'mover'), /bad address 'mover'/);
   assert.equal((await inspect('mover')).NetworkSettings.Networks.joinnet, undefined);
   assert.equal((await api('GET', '/networks/joinnet')).json.Containers[j.Id], undefined);
   // a stopped container: recorded now, connected at its next start
@@ -494,11 +519,13 @@ test('connect/disconnect while running, and connecting a stopped container; netw
   await hako(['network', 'connect', 'joinnet', 'mover']);
   assert.equal((await inspect('mover')).NetworkSettings.Networks.joinnet.IPAddress, '');
   await hako(['start', 'mover']);
-  assert.ok((await inspect('mover')).NetworkSettings.Networks.joinnet.IPAddress);
+  const restartedIp = (await inspect('mover')).NetworkSettings.Networks.joinnet.IPAddress;
+  assert.ok(restartedIp);
+  assert.match(await lookupFrom('peer', 'mover'), new RegExp(`Address: ${restartedIp.replace(/\./g, '\\.')}\n`));
   assert.equal(await retryUntil(() => getFrom('peer', 'mover'), 'peer → restarted mover'), `hello from ${j.Config.Hostname}\n`);
   await hako(['rm', '-f', 'mover', 'peer']);
   await hako(['network', 'rm', 'joinnet']);
-  assert.deepEqual(ourVeths(), []);
+  await vethsAre(0, 'rm removes the veths');
   const until = Math.floor(Date.now() / 1000) + 1;
   const ev = await d.request('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ type: ['network'], network: ['joinnet'] }))}`);
   const actions = ev.body.toString().split('\n').filter((l) => l).map((l) => JSON.parse(l) as { Action: string; Actor: { Attributes: Record<string, string> } });
@@ -532,19 +559,23 @@ test('daemon kill -9 and restart: published ports and names keep working, exited
   await hako(['network', 'create', '--subnet', freeSubnet(), 'keepnet']);
   await hako(['run', '-d', '--name', 'keeper', '--network', 'keepnet', '-p', '80', ...httpd()]);
   await hako(['run', '-d', '--name', 'client', '--network', 'keepnet', ref, 'sleep', '300']);
-  await hako(['run', '-d', '--name', 'brief', '--network', 'keepnet', ref, 'sleep', '2']);
+  const briefId = (await hako(['run', '-d', '--name', 'brief', '--network', 'keepnet', ref, 'sleep', '300'])).stdout.trim();
   const keeper = await inspect('keeper');
   const port = Number(keeper.NetworkSettings.Ports['80/tcp'][0].HostPort);
   const keeperIp = keeper.NetworkSettings.Networks.keepnet.IPAddress;
   const briefIp = (await inspect('brief')).NetworkSettings.Networks.keepnet.IPAddress;
   const hello = `hello from ${keeper.Config.Hostname}\n`;
   assert.equal(await retryUntil(() => httpGet(`http://127.0.0.1:${port}/`), 'keeper'), hello);
-  const vethsBefore = ourVeths().length;
-  assert.equal(vethsBefore, 3);
+  await vethsAre(3, 'one veth per running container (those of earlier tests gone)');
   await d.crash();
   // While no daemon runs the kernel keeps forwarding.
   assert.equal(await httpGet(`http://127.0.0.1:${port}/`), hello);
-  await new Promise((r) => setTimeout(r, 2500)); // "brief" exits meanwhile
+  // "brief" exits meanwhile (killed here: a timed exit could come before the crash on a loaded
+  // machine); its monitor writes the exit record, then exits: awaited by its pid.
+  const briefMonitor = readMonitorInfo(join(d.execRoot, 'monitors', briefId));
+  assert.ok(briefMonitor, `brief's monitor.json in ${d.execRoot}/monitors`);
+  process.kill(briefMonitor.containerPid, 'SIGKILL');
+  await waitForExitOf(briefMonitor.pid, "brief's monitor", briefMonitor.startTime);
   d = await startDaemon(['--dns', `127.0.0.1:${upstream.address().port}`], { after: d });
   const k2 = await inspect('keeper');
   assert.equal(k2.State.Status, 'running');
@@ -562,7 +593,7 @@ test('daemon kill -9 and restart: published ports and names keep working, exited
   thief.close();
   // "brief" exited while the daemon was down: its endpoint, veth and address are gone.
   assert.equal((await inspect('brief')).State.Status, 'exited');
-  assert.equal(ourVeths().length, 2);
+  await vethsAre(2, "brief's veth goes with its netns");
   const net = (await api('GET', '/networks/keepnet')).json;
   assert.deepEqual(Object.values(net.Containers).map((c) => (c as { Name: string }).Name).sort(), ['client', 'keeper']);
   // Its address is free again; the ones in use are not handed out twice.
@@ -605,7 +636,7 @@ ${logs}`);
   assert.equal((await inspect('sidecar')).Config.Hostname, owner.Config.Hostname);
   await hako(['rm', '-f', 'sidecar', 'owner', 'flaky']);
   await hako(['network', 'rm', 'rpnet']);
-  assert.deepEqual(ourVeths(), []);
+  await vethsAre(0, 'rm removes the veths');
 });
 
 test('docker CLI: network create/ls/inspect/rm, run -d -p, port', { skip: skip || (!hasDocker && `${DOCKER} is missing`) }, async () => {
@@ -653,6 +684,7 @@ test('network prune, and nothing is left behind but the running daemon’s bridg
   assert.match(pruned, /^Deleted Networks:\nunused1\n/);
   await hako(['network', 'rm', 'unused2']);
   assert.deepEqual((await api('GET', '/networks')).json.map((n: { Name: string }) => n.Name).sort(), ['bridge', 'host', 'none']);
+  await vethsAre(0, 'no veth of an earlier test is left');
   assert.deepEqual(netLeftovers(d.net).sort(), [d.net.bridge, `nft table ip ${d.net.table}`].sort());
   const table = execFileSync('nft', ['list', 'table', 'ip', d.net.table], { encoding: 'utf8' });
   assert.doesNotMatch(table, /dnat to/);

@@ -12,6 +12,8 @@ import { isRoot, tempDir, testCgroupName, cgroupDirs } from '../helpers/fixtures
 import { hasRegistry } from '../helpers/registry.js';
 import { engineNetOptions, testNet } from '../helpers/network.js';
 import { engineFixture, type EngineFixture } from '../helpers/engine.js';
+import { retryUntil, waitForExitOf } from '../helpers/retry.js';
+import { readMonitorInfo } from '../../src/engine/monitor/index.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : false;
 let dir: { path: string; cleanup: () => void };
@@ -135,8 +137,7 @@ test('start/wait: exit codes, logs, stdout and stderr apart, die event with exit
   assert.deepEqual(events, ['create', 'start', 'die:3']);
   await engine.removeContainer(r.id);
   // Released after the exit, or at the latest right after the removal's answer (NOTES: Engine latency).
-  for (let i = 0; i < 50 && cgroupDirs(`${cgroupParent}/${r.id}`).length > 0; i++) await new Promise((res) => setTimeout(res, 20));
-  assert.equal(cgroupDirs(`${cgroupParent}/${r.id}`).length, 0, 'container cgroup removed');
+  await retryUntil(async () => assert.deepEqual(cgroupDirs(`${cgroupParent}/${r.id}`), [], 'container cgroup removed'), 'the container cgroup goes');
 });
 
 test('config: Env merge, Entrypoint/Cmd rules, WorkingDir created, User by name and uid:gid', { skip }, async () => {
@@ -283,11 +284,16 @@ test('engine restart keeps a running container (attachable, logging) and sees an
   const execRoot = join(dir.path, 'run');
   const live = await engine.createContainer('survivor', { Image: IMAGE, Cmd: ['sh', '-c', 'echo up; read line; echo got $line; sleep 1000'], OpenStdin: true });
   await engine.startContainer(live.Id);
-  const dies = await engine.createContainer('dies', { Image: IMAGE, Cmd: ['sh', '-c', 'sleep 0.5; exit 42'] });
+  // "dies" exits with 42 when told (SIGUSR1), so its exit comes after the engine is closed.
+  const dies = await engine.createContainer('dies', { Image: IMAGE, Cmd: ['sh', '-c', 'trap "exit 42" USR1; while :; do sleep 0.05; done'] });
   await engine.startContainer(dies.Id);
   const pid = ((await engine.inspectContainer(live.Id)).State as Json).Pid;
+  const diesMonitor = readMonitorInfo(join(execRoot, 'monitors', dies.Id));
+  assert.ok(diesMonitor, 'the monitor of "dies" recorded itself');
   await engine.close();
-  await new Promise((r) => setTimeout(r, 1500)); // "dies" exits while no engine runs
+  // "dies" exits while no engine runs; its monitor writes the exit record, then exits.
+  process.kill(diesMonitor.containerPid, 'SIGUSR1');
+  await waitForExitOf(diesMonitor.pid, 'the monitor of "dies"', diesMonitor.startTime);
   engine = new Engine({ root, execRoot, cgroupParent, network: engineNetOptions(net), log: { warn: () => undefined } });
   const j = await engine.inspectContainer('survivor');
   assert.equal((j.State as Json).Status, 'running');

@@ -16,6 +16,7 @@ import { parsePortSpec } from '../../src/network/ports.js';
 import { RtNetlink } from '../../src/network/rtnetlink.js';
 import { cidrOverlaps, parseCidr } from '../../src/network/ipv4.js';
 import { buildResponse, decodeMessage, TYPE, CLASS_IN, RCODE } from '../../src/network/dns-message.js';
+import { failedIn, nsGet, nsResolve, nsReverse, nxdomain } from '../helpers/netns-client.js';
 
 const run = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
@@ -51,19 +52,17 @@ function startIn(name: string, argv: string[]): ChildProcess {
   return p;
 }
 
-async function inNs(name: string, argv: string[], timeoutMs = 5000): Promise<string> {
-  const r = await run('ip', ['netns', 'exec', name, ...argv], { timeout: timeoutMs, encoding: 'utf8' });
+async function inNs(name: string, argv: string[]): Promise<string> {
+  const r = await run('ip', ['netns', 'exec', name, ...argv], { timeout: 30_000, encoding: 'utf8' });
   return r.stdout;
 }
 
-// busybox-static's wget segfaults here (1.35, rc 139), so the HTTP client inside a namespace is
-// node itself; its getaddrinfo reads the resolv.conf `ip netns exec` mounts: 127.0.0.11.
-const CLIENT = "http.get(process.argv[1],{timeout:3000},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(b)})}).on('error',e=>{console.error(e.message);process.exit(1)}).on('timeout',()=>process.exit(2))";
-async function wget(name: string, url: string): Promise<string> {
-  return inNs(name, [process.execPath, '-e', CLIENT, url]);
-}
+// The HTTP client inside a namespace (../helpers/netns-client.ts): its libc resolver reads the
+// resolv.conf `ip netns exec` mounts (127.0.0.11, the embedded DNS).
+const wget = nsGet;
 
-async function waitFor(fn: () => Promise<unknown>, what: string, ms = 3000): Promise<void> {
+/** Polls `fn` every 50 ms until it resolves (state that settles: a server starting). */
+async function waitFor(fn: () => Promise<unknown>, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     try {
@@ -119,6 +118,7 @@ before(async () => {
 
 after(async () => {
   if (skip) return;
+  const netnsLeft: string[] = [];
   for (const p of procs) if (p.pid && p.exitCode === null) p.kill('SIGKILL');
   try {
     if (mgr) {
@@ -127,11 +127,13 @@ after(async () => {
     }
   } finally {
     mgr?.close();
+    // The servers started in them were SIGKILLed above: reaped first, so nothing is left in a netns.
+    await Promise.all(procs.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
     for (const n of netnsMade) {
       try {
-        execFileSync('ip', ['netns', 'del', n]);
-      } catch {
-        // already gone (the reconcile test deletes one)
+        execFileSync('ip', ['netns', 'del', n], { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch (err) {
+        netnsLeft.push(`ip netns del ${n}: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
       }
       rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
     }
@@ -145,6 +147,7 @@ after(async () => {
     root.cleanup();
   }
   // Nothing of ours may remain.
+  assert.deepEqual(netnsLeft, [], 'every namespace made here is deleted, once');
   const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
   assert.ok(!links.includes(s) || !new RegExp(`(hb|hv|hd|ho)${s}`).test(links), `links left behind:\n${links}`);
   assert.throws(() => execFileSync('nft', ['list', 'table', 'ip', names.table], { stdio: 'pipe' }), 'nft table left behind');
@@ -184,9 +187,10 @@ test('user network: containers resolve each other by name, alias and id; outside
   assert.equal(await wget(ns.b, 'http://web/'), 'hello from a\n');
   assert.equal(await wget(ns.b, 'http://www/'), 'hello from a\n');
   assert.equal(await wget(ns.b, `http://${ids.a.slice(0, 12)}/`), 'hello from a\n');
-  assert.match(await inNs(ns.b, [BUSYBOX, 'nslookup', 'outside.test', '127.0.0.11']), /198\.51\.100\.7/);
-  await assert.rejects(inNs(ns.b, [BUSYBOX, 'nslookup', 'nosuchname.test', '127.0.0.11']));
-  assert.match(await inNs(ns.b, [BUSYBOX, 'nslookup', '10.231.0.2', '127.0.0.11']), /web/);
+  assert.deepEqual(await nsResolve(ns.b, 'www'), ['10.231.0.2']);
+  assert.deepEqual(await nsResolve(ns.b, 'outside.test'), ['198.51.100.7']);
+  await assert.rejects(nsResolve(ns.b, 'nosuchname.test'), nxdomain());
+  assert.deepEqual(await nsReverse(ns.b, '10.231.0.2'), [`web.net${s}`]);
   const files = mgr.containerFiles(ids.b, { hostname: 'client', addHosts: ['gw:host-gateway'], dnsSearch: ['x.test'] });
   assert.match(files.resolvConf, /^nameserver 127\.0\.0\.11\nsearch x\.test\n/);
   assert.match(files.hosts, /10\.231\.0\.1\tgw\n10\.231\.0\.77\tclient\n/);
@@ -239,10 +243,10 @@ test('outbound masquerade, access from another host, --internal blocks outbound'
   assert.equal(await wget(ns.out, `http://${outside.host}:${port}/`), 'hello from a\n');
   await mgr.createNetwork({ name: `int${s}`, subnet: '10.233.0.0/24', internal: true });
   await mgr.connect({ containerId: ids.c, containerName: 'isolated', netns: nsPath(ns.c), network: `int${s}` });
-  await assert.rejects(wget(ns.c, `http://${outside.peer}/`));
+  await assert.rejects(wget(ns.c, `http://${outside.peer}/`), failedIn('connect', /^ENETUNREACH$/), 'an internal network gives no default route');
   // even with a route added by hand inside, the firewall drops it
   await inNs(ns.c, ['ip', 'route', 'add', 'default', 'via', '10.233.0.1']);
-  await assert.rejects(wget(ns.c, `http://${outside.peer}/`));
+  await assert.rejects(wget(ns.c, `http://${outside.peer}/`), failedIn('connect', /^timed out/));
   assert.match(execFileSync('nft', ['list', 'table', 'ip', names.table], { encoding: 'utf8' }), /iifname "hb\w+" oifname != "hb\w+" drop/);
 });
 
@@ -254,9 +258,11 @@ test('UDP publish', { skip }, async () => {
   try {
     let reply = '';
     await waitFor(async () => {
+      // One attempt per 300 ms until the echo server (node, starting in the netns) answers.
       const got = new Promise<string>((res, rej) => {
-        const t = setTimeout(() => rej(new Error('no UDP reply')), 300);
-        client.once('message', (msg) => { clearTimeout(t); res(msg.toString()); });
+        const onMessage = (msg: Buffer) => { clearTimeout(t); res(msg.toString()); };
+        const t = setTimeout(() => { client.off('message', onMessage); rej(new Error('no UDP reply')); }, 300);
+        client.once('message', onMessage);
       });
       client.send('ping', m!.hostPort, '127.0.0.1');
       reply = await got;
@@ -274,13 +280,13 @@ test('connect/disconnect while running; several networks per container', { skip 
   assert.equal(ep.ifName, 'eth1');
   assert.match(await inNs(ns.a, ['ip', '-o', 'addr', 'show', 'eth1']), /10\.234\.0\.2\/24/);
   // d sees web on two; b (only on net) does not see second
-  assert.match(await inNs(ns.d, [BUSYBOX, 'nslookup', 'web', '127.0.0.11']), /10\.234\.0\.2/);
-  await assert.rejects(inNs(ns.b, [BUSYBOX, 'nslookup', 'second', '127.0.0.11']));
+  assert.deepEqual(await nsResolve(ns.d, 'web'), ['10.234.0.2']);
+  await assert.rejects(nsResolve(ns.b, 'second'), nxdomain());
   assert.equal(await wget(ns.d, 'http://web/'), 'hello from a\n');
   await mgr.disconnect(ids.a, `two${s}`);
   await assert.rejects(inNs(ns.a, ['ip', 'link', 'show', 'eth1']));
   assert.equal(mgr.get(`two${s}`).pool.allocated['10.234.0.2'], undefined);
-  await assert.rejects(inNs(ns.d, [BUSYBOX, 'nslookup', 'web', '127.0.0.11']));
+  await assert.rejects(nsResolve(ns.d, 'web'), nxdomain());
   // a's first network is untouched
   assert.equal(await wget(ns.b, 'http://web/'), 'hello from a\n');
 });
@@ -290,6 +296,8 @@ test('reconcile after a crash: dead endpoints dropped, orphans removed, mappings
   const dIp = mgr.endpointsOfContainer(ids.d)[0]!.ip;
   mgr.close(); // the "crash": in-memory DNS servers and port holders are gone, kernel state stays
   execFileSync('ip', ['netns', 'del', ns.d]); // d died while the daemon was down
+  netnsMade.splice(netnsMade.indexOf(ns.d), 1);
+  rmSync(`/etc/netns/${ns.d}`, { recursive: true, force: true });
   execFileSync('ip', ['link', 'add', `${names.vethPrefix}deadbeef`, 'type', 'veth', 'peer', 'name', `hx${s}`]); // an orphan of ours
   execFileSync('nft', ['add', 'rule', 'ip', names.table, 'ports', 'tcp', 'dport', '1', 'drop']); // an orphan rule
   mgr = newManager();

@@ -1,8 +1,11 @@
-// Retrying a check that throws until it passes: for state that settles asynchronously (a
-// daemon's network, a listener in a container).
+// Waiting for state that settles asynchronously (a daemon's network, a listener in a container, a
+// process's exit) by polling it, never by a fixed sleep. The deadlines are generous (30 s): on a
+// loaded 2-core machine a node or busybox start alone can take seconds, and a deadline only
+// decides how long a real failure takes to be reported, never whether a check passes.
+import { isSameProcess, processStartTime } from '../../src/runtime/state/process-info.js';
 
 /** Calls `fn` every 100 ms until it resolves; after `ms` the last error is thrown, prefixed with `what`. */
-export async function retryUntil<T>(fn: () => Promise<T>, what: string, ms = 5000): Promise<T> {
+export async function retryUntil<T>(fn: () => Promise<T>, what: string, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     try {
@@ -11,5 +14,18 @@ export async function retryUntil<T>(fn: () => Promise<T>, what: string, ms = 500
       if (Date.now() > end) throw new Error(`${what}: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+}
+
+/**
+ * Resolves once process `pid` (the one that started at `startTime`, when given) has exited: gone
+ * from /proc or a zombie. Polls every 20 ms; throws after `ms`.
+ */
+export async function waitForExitOf(pid: number, what: string, startTime?: string | null, ms = 30_000): Promise<void> {
+  const start = startTime ?? processStartTime(pid) ?? undefined;
+  const end = Date.now() + ms;
+  while (isSameProcess(pid, start)) {
+    if (Date.now() > end) throw new Error(`${what}: pid ${pid} still runs after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
