@@ -189,6 +189,21 @@ export function layeredImage(): BuiltImage {
   });
 }
 
+/** busybox plus a layer of `count` small regular files /many/f000… (content: their names). */
+export function manyFilesImage(count: number): BuiltImage {
+  return single({
+    layers: [
+      busyboxLayer,
+      {
+        fill(d) {
+          mkdirSync(join(d, 'many'));
+          for (let i = 0; i < count; i++) writeFileSync(join(d, 'many', `f${String(i).padStart(3, '0')}`), `f${i}\n`);
+        },
+      },
+    ],
+  });
+}
+
 /** An index with linux/amd64 and linux/arm64/v8 (each busybox plus /etc/platform naming it). */
 export function multiPlatformImage(opts: { docker?: boolean } = {}): BuiltImage {
   const t = tempDir('hako-image-');

@@ -201,3 +201,20 @@ test('writer threads: a failure on a thread (a corrupt gzip after many files, an
     t.cleanup();
   }
 });
+
+test('writer threads: a worker module that cannot load fails the drain with its reason instead of blocking it forever', async () => {
+  const { FileWriterPool } = await import('../../src/image/unpack/file-writers.js');
+  const t = tempDir('hako-writers-');
+  const missing = new URL(`file://${join(t.path, 'no-such-worker.js')}`);
+  const pool = new FileWriterPool({ threads: 1, label: 'layer sha256:test', module: missing });
+  try {
+    pool.openFile(join(t.path, 'a'), 'a', 0o644);
+    pool.writeData(Buffer.from('x'));
+    pool.closeFile(-1, -1, -1, 0, 0);
+    assert.throws(() => pool.drainSync(), (e: unknown) => e instanceof HakoError && /start file writer thread/.test(e.message) && /no-such-worker\.js/.test(e.message));
+    assert.equal(existsSync(join(t.path, 'a')), false);
+  } finally {
+    await pool.destroy();
+    t.cleanup();
+  }
+});

@@ -17,6 +17,8 @@
 //   WRITE offset length        write data[offset, offset+length) to it
 //   CLOSE mode uid gid atime mtime
 //                              fchown when uid >= 0, fchmod when mode >= 0, futimes, close
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 
@@ -56,6 +58,30 @@ interface Batch {
   cost: number;
 }
 
+/**
+ * The worker's module: beside this one in dist/src/, or, when this code runs from hakod's bundle
+ * (dist/bundle/hakod.cjs, where import.meta.url is the bundle's), tsc's copy in dist/src/ (the
+ * bundle is used only while it is newer than dist/src/, so the copy is there).
+ */
+function workerModule(): URL {
+  const beside = new URL('./file-writer-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(beside)) ? beside : new URL('../src/image/unpack/file-writer-worker.js', import.meta.url);
+}
+
+/**
+ * Starts the worker's module through a bootstrap. A module that fails to load (missing, a syntax
+ * error) makes only an 'error' event, which a main thread blocked in drainSync never sees: it
+ * would wait for the thread forever. The bootstrap posts the failure and sets FAILED instead, as
+ * the worker does for its own failures.
+ */
+const BOOTSTRAP = `const { workerData: w } = require('node:worker_threads');
+import(w.module).catch((e) => {
+  w.errors.postMessage({ stage: 'start file writer thread', name: w.module, path: w.module, errno: e?.errno, code: e?.code, message: String(e?.message ?? e) });
+  const s = new Int32Array(w.state);
+  Atomics.store(s, ${FAILED}, 1);
+  Atomics.notify(s, ${DONE});
+});`;
+
 class WriterThread {
   readonly worker: Worker;
   readonly state: Int32Array;
@@ -77,7 +103,7 @@ class WriterThread {
     const back = new MessageChannel();
     this.errors = port2;
     this.returns = back.port2;
-    this.worker = new Worker(url, { workerData: { state: this.state.buffer, errors: port1, returns: back.port1 }, transferList: [port1, back.port1], stdout: false, stderr: false });
+    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: { module: url.href, state: this.state.buffer, errors: port1, returns: back.port1 }, transferList: [port1, back.port1], stdout: false, stderr: false });
     this.exited = new Promise((resolve) => {
       this.worker.once('exit', () => resolve());
       this.worker.once('error', () => undefined); // reported through `exit` and the drained state
@@ -133,6 +159,8 @@ export interface FileWriterPoolOptions {
   threads: number;
   /** `layer sha256:…`, for messages. */
   label: string;
+  /** The worker's module (default: file-writer-worker.js; tests give a broken one). */
+  module?: URL | undefined;
 }
 
 export class FileWriterPool {
@@ -141,7 +169,7 @@ export class FileWriterPool {
   private closed = false;
 
   constructor(private readonly opts: FileWriterPoolOptions) {
-    const url = new URL('./file-writer-worker.js', import.meta.url);
+    const url = opts.module ?? workerModule();
     for (let i = 0; i < Math.max(1, opts.threads); i++) this.threads.push(new WriterThread(url));
   }
 
@@ -231,7 +259,7 @@ export class FileWriterPool {
     for (const t of this.threads) {
       for (;;) {
         const done = t.doneCount();
-        if (done >= t.sentCount()) break;
+        if (done >= t.sentCount() || Atomics.load(t.state, FAILED) !== 0) break;
         Atomics.wait(t.state, DONE, done, 1000);
       }
     }
