@@ -20,7 +20,6 @@ import { HakoError, conflict, invalid, notFound, fromSystemError } from '../comm
 import { ImageService } from '../image/images.js';
 import type { Digest } from '../image/digest.js';
 import { SnapshotStore, type ContainerSnapshot } from '../image/snapshot/index.js';
-import { initLayerFacts } from './init-layer.js';
 import { Runtime } from '../runtime/index.js';
 import { parseSignal } from '../runtime/lifecycle/kill.js';
 import { cgroupsOf } from '../runtime/lifecycle/context.js';
@@ -689,6 +688,16 @@ export class Engine implements ContainerEngine {
       undo.push(() => {
         if (prepared) return this.snapshots.removeContainer(id);
       });
+      // The image's init layer (once per image): a container has /.dockerenv, /etc/hosts, … from
+      // its create on, as dockerd's (`docker export` / `docker cp` of a created container).
+      if (image.record.chainIds.length > 0 && !this.snapshots.hasInitLayer(image.record.chainIds[image.record.chainIds.length - 1]!)) {
+        try {
+          await this.snapshots.ensureInitLayer(image.record.chainIds);
+        } catch (err) {
+          // The container goes without it: its start makes /.dockerenv and the mount targets.
+          this.log.warn(`${(err as Error).message}: container ${id} is created without it`);
+        }
+      }
       this.snapshots.prepareContainerSync(id, image.record.chainIds);
       prepared = true;
       this.trace.mark(id, 'create.snapshot');
@@ -851,8 +860,7 @@ export class Engine implements ContainerEngine {
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       // The host side /etc files (new files on the data root) are written while the thread pool
       // mounts the rootfs; a container on another's network writes them below (its checks first).
-      let snap: ContainerSnapshot | undefined;
-      const mounting = this.mountRootfs(id, (s) => (snap = s));
+      const mounting = this.mountRootfs(id);
       if (!nm.startsWith('container:')) {
         try {
           this.net.writeFiles(rec); // (unchanged ones are only read)
@@ -862,12 +870,9 @@ export class Engine implements ContainerEngine {
         }
       }
       const rootfs = await mounting;
-      // A container created before its image had an init layer: what the layer needs, for the
-      // containers created after this one (made once this start is done).
-      const topChain = rec.ChainIds?.[rec.ChainIds.length - 1];
-      const initFacts = snap && !snap.init && topChain !== undefined && !rec.HasBeenStartedBefore ? initLayerFacts(rootfs, snap.upperdir) : undefined;
       // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a
-      // container. Made here when the image's init layer (the usual case) did not bring it.
+      // container. Made here when the container has no init layer (it was created before this
+      // engine made them at create, or its image's layers fill the overlay mount options).
       const dockerenv = join(rootfs, '.dockerenv');
       if (!lstatSafe(dockerenv)) writeFileSync(dockerenv, '', { mode: 0o755 });
       this.trace.mark(id, 'start.rootfs');
@@ -991,12 +996,6 @@ export class Engine implements ContainerEngine {
         return this.locked(live, () => this.onExit(live, info));
       });
       this.startHealth(live, true);
-      if (initFacts && topChain !== undefined) {
-        const facts = initFacts;
-        this.inBackground(`make the init layer of image ${rec.Image}`, async () => {
-          await this.snapshots.ensureInitLayer(topChain, facts);
-        });
-      }
       this.trace.mark(id, 'start.done');
     } catch (err) {
       netnsAhead?.drop();

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
@@ -172,6 +172,39 @@ test('export names entries without ./ and has no root entry; cp of a file with a
     assert.match(slash.stderr, /lstat \/bin\/busybox\/: not a directory/);
   } finally {
     await docker(['rm', '-f', 'par-exp'], { ok: false });
+  }
+});
+
+test('a created, never started container has dockerd\'s init layer entries in export and cp: /.dockerenv, /etc and /dev mount targets, /etc/mtab', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-init', 'busybox', 'true']);
+  try {
+    const file = join(tmp.path, 'export-created.tar');
+    const r = spawn(DOCKER, ['export', '-o', file, 'par-init'], { env: d.env, stdio: 'ignore' });
+    assert.equal(await new Promise((res) => r.on('close', res)), 0);
+    // `tar -tv` columns but the date: mode, owner, size, name (and link target).
+    const entries = execFileSync('tar', ['-tvf', file], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(/\s+/))
+      .filter((f) => /^(\.dockerenv|dev\/.*|etc\/(hosts|hostname|resolv\.conf|mtab))$/.test(f[5] ?? ''))
+      .map((f) => [f[0], f[1], f[2], ...f.slice(5)].join(' '));
+    assert.deepEqual(entries.sort(), [
+      '-rwxr-xr-x root/root 0 .dockerenv',
+      '-rwxr-xr-x root/root 0 dev/console',
+      '-rwxr-xr-x root/root 0 etc/hostname',
+      '-rwxr-xr-x root/root 0 etc/hosts',
+      '-rwxr-xr-x root/root 0 etc/resolv.conf',
+      'drwxr-xr-x root/root 0 dev/',
+      'drwxr-xr-x root/root 0 dev/pts/',
+      'drwxr-xr-x root/root 0 dev/shm/',
+      'lrwxrwxrwx root/root 0 etc/mtab -> /proc/mounts',
+    ]);
+    const cp = join(tmp.path, 'cp-created');
+    mkdirSync(cp);
+    await docker(['cp', 'par-init:/etc/hosts', cp]);
+    await docker(['cp', 'par-init:/.dockerenv', cp]);
+    assert.deepEqual(readdirSync(cp).sort(), ['.dockerenv', 'hosts']);
+  } finally {
+    await docker(['rm', '-f', 'par-init'], { ok: false });
   }
 });
 
