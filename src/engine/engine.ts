@@ -193,6 +193,11 @@ function execEventCmd(argv: readonly string[]): string {
   return `${argv[0] ?? ''} ${argv.slice(1).join(' ')}`;
 }
 
+/** The `type` of a network event: the network's driver (`null` for none). */
+function networkEventType(name: string): string {
+  return name === 'host' ? 'host' : name === 'none' ? 'null' : 'bridge';
+}
+
 export class Engine implements ContainerEngine {
   readonly root: string;
   readonly execRoot: string;
@@ -986,8 +991,12 @@ export class Engine implements ContainerEngine {
       Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
+      // dockerd's host and null drivers give the container an endpoint on its pseudo network.
+      const pseudo = nm === 'host' || (nm === 'none' && !rec.NoneDisconnected) ? nm : undefined;
+      if (pseudo) rec.PseudoEndpointID = randomBytes(32).toString('hex');
       this.save(live);
-      for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: 'bridge' });
+      if (pseudo) connected = [{ id: this.net.pseudoId(pseudo), name: pseudo }];
+      for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
       live.pending = live.pending.filter((p) => !pending.includes(p));
       pending.forEach((p, k) => (earlyAttached[k] ? p.connectMonitor(earlyAttached[k]) : void this.connectSession(live, p)));
       this.emit(live, 'start');
@@ -1064,7 +1073,17 @@ export class Engine implements ContainerEngine {
   private async releaseNetworks(live: Live): Promise<void> {
     const id = live.rec.Id;
     for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
+    this.releasePseudoEndpoint(live);
     this.trace.mark(id, 'cleanup.net');
+  }
+
+  /** The endpoint of a `host`/`none` container that is gone or leaves the network (event as dockerd). */
+  private releasePseudoEndpoint(live: Live): void {
+    const rec = live.rec;
+    if (rec.PseudoEndpointID === undefined) return;
+    rec.PseudoEndpointID = undefined;
+    const mode = rec.HostConfig.NetworkMode as string;
+    if (mode === 'host' || mode === 'none') this.bus.emit('network', 'disconnect', this.net.pseudoId(mode), { container: rec.Id, name: mode, type: networkEventType(mode) });
   }
 
   /**
@@ -1107,6 +1126,8 @@ export class Engine implements ContainerEngine {
     rec.PidStartTime = undefined;
     if (info.oomKilled) this.emit(live, 'oom');
     this.emit(live, 'die', { exitCode: String(info.exitCode) });
+    // (No cleanup to wait for: its event comes right after `die`, as dockerd's.)
+    this.releasePseudoEndpoint(live);
     const policy = rec.HostConfig.RestartPolicy as { Name: string; MaximumRetryCount: number };
     const startedAt = Date.parse(rec.State.StartedAt);
     const upFor = Date.now() - startedAt;
@@ -1463,6 +1484,7 @@ export class Engine implements ContainerEngine {
     const cleaned = live.cleaned === true || live.cleaning !== undefined;
     if (!cleaned) {
       for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
+      this.releasePseudoEndpoint(live);
       this.trace.mark(id, 'cleanup.net');
     }
     // The record's directory goes first, in one rename: from here on the container does not
@@ -2148,8 +2170,10 @@ export class Engine implements ContainerEngine {
   // ------------------------------------------------------------------ networks
 
   /** Running containers in `host` / `none` mode (members of those pseudo networks). */
-  private pseudoMembers = (mode: 'host' | 'none'): Array<{ id: string; name: string }> =>
-    [...this.containers.values()].filter((l) => l.rec.State.Running && l.rec.HostConfig.NetworkMode === mode).map((l) => ({ id: l.rec.Id, name: l.rec.Name.slice(1) }));
+  private pseudoMembers = (mode: 'host' | 'none'): Array<{ id: string; name: string; endpointId: string | undefined }> =>
+    [...this.containers.values()]
+      .filter((l) => l.rec.State.Running && l.rec.HostConfig.NetworkMode === mode && !(mode === 'none' && l.rec.NoneDisconnected))
+      .map((l) => ({ id: l.rec.Id, name: l.rec.Name.slice(1), endpointId: l.rec.PseudoEndpointID }));
 
   async listNetworks(filters: Filters = {}): Promise<Json[]> {
     await this.ready;
@@ -2188,6 +2212,22 @@ export class Engine implements ContainerEngine {
     await this.locked(live, async () => {
       const st = live.rec.State;
       if (st.Status === 'removing' || st.Status === 'dead') throw conflict(`container ${live.rec.Id} is marked for removal`);
+      const pseudo = this.net.pseudoOf(ref);
+      const mode = live.rec.HostConfig.NetworkMode as string;
+      if (pseudo === 'none' && mode === 'none') {
+        // dockerd: back on the none network after a disconnect; a running one already on it has
+        // its endpoint (a stopped one gets it at its start).
+        if (!live.rec.NoneDisconnected) {
+          if (st.Running) throw new HakoError({ step: `endpoint with name ${live.rec.Name.slice(1)} already exists in network none`, kind: 'forbidden' });
+          return;
+        }
+        live.rec.NoneDisconnected = undefined;
+        if (st.Running) live.rec.PseudoEndpointID = randomBytes(32).toString('hex');
+        this.save(live);
+        if (st.Running) this.bus.emit('network', 'connect', this.net.pseudoId('none'), { container: live.rec.Id, name: 'none', type: 'null' });
+        return;
+      }
+      if (pseudo === 'none') throw invalid(mode === 'host' || mode.startsWith('container:') ? 'container sharing network namespace with another container or host cannot be connected to any other network' : 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
       const net = await this.net.connect(live.rec, ref, body, st.Running ? st.Pid : undefined);
       this.save(live);
       // A stopped container gets its endpoint (and the event) when it starts.
@@ -2199,6 +2239,24 @@ export class Engine implements ContainerEngine {
     if (typeof body.Container !== 'string' || !body.Container) throw invalid('bad parameter: Container is required');
     const live = await this.get(body.Container);
     await this.locked(live, async () => {
+      const pseudo = this.net.pseudoOf(ref);
+      const mode = live.rec.HostConfig.NetworkMode as string;
+      // dockerd words it in two ways: "the network" for a container that is not running.
+      const notConnected = (n: string) => new HakoError({ step: `container ${live.rec.Id} is not connected to ${live.rec.State.Running ? '' : 'the '}network ${n}`, kind: 'forbidden' });
+      if (pseudo !== undefined && pseudo !== mode) throw notConnected(pseudo);
+      if (pseudo === 'none') {
+        // dockerd lets a --network none container leave the none network (it keeps its
+        // loopback-only namespace, and shows no networks until connected again).
+        if (live.rec.NoneDisconnected) throw notConnected('none');
+        live.rec.NoneDisconnected = true;
+        const running = live.rec.PseudoEndpointID !== undefined;
+        live.rec.PseudoEndpointID = undefined;
+        this.save(live);
+        // dockerd's event comes for a stopped container too, and twice for a running one (its
+        // endpoint leaves the sandbox, then the container leaves the network).
+        for (let i = running ? 2 : 1; i > 0; i--) this.bus.emit('network', 'disconnect', this.net.pseudoId('none'), { container: live.rec.Id, name: 'none', type: 'null' });
+        return;
+      }
       const r = await this.net.disconnect(live.rec, ref, live.rec.State.Running, body.Force === true);
       this.save(live);
       if (live.rec.State.Running) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });

@@ -317,6 +317,11 @@ export class EngineNetworking {
     if (!this.initError) this.mgr.renameContainer(containerId, name.replace(/^\//, ''));
   }
 
+  /** The pseudo network (`host`, `none`) `ref` names (by name or ID), if it names one. */
+  pseudoOf(ref: string): 'host' | 'none' | undefined {
+    return PSEUDO.find((p) => ref === p || ref === this.pseudoId(p));
+  }
+
   /** docker network connect: live when `pid` is given, else only recorded for the next start. */
   async connect(rec: ContainerRecord, ref: string, body: Json, pid: number | undefined): Promise<NetworkRecord> {
     this.ready();
@@ -353,7 +358,8 @@ export class EngineNetworking {
       if (PSEUDO.includes(ref as 'host')) throw new HakoError({ step: `container cannot be disconnected from host network or connected to host network`, kind: 'forbidden' });
       throw notFound(`network ${ref} not found`);
     }
-    if (!entry) throw new HakoError({ step: `container ${rec.Id} is not connected to network ${net?.name ?? ref}`, kind: 'forbidden' });
+    // dockerd: "the network" when the container is not running.
+    if (!entry) throw new HakoError({ step: `container ${rec.Id} is not connected to ${running ? '' : 'the '}network ${net?.name ?? ref}`, kind: 'forbidden' });
     if (net && running && this.mgr.endpointsOfContainer(rec.Id).some((e) => e.networkId === net.id)) await this.mgr.disconnect(rec.Id, net.id);
     delete networks[entry[0]];
     rec.Networks = networks;
@@ -368,6 +374,8 @@ export class EngineNetworking {
     return networkSettingsView({
       id: rec.Id,
       mode: rec.HostConfig.NetworkMode as string,
+      pseudoEndpointId: rec.PseudoEndpointID,
+      noneDisconnected: rec.NoneDisconnected,
       pid: rec.State.Pid,
       running,
       exposed: Object.keys((rec.Config.ExposedPorts ?? {}) as Json),
@@ -384,7 +392,7 @@ export class EngineNetworking {
   }
 
   /** Networks (for GET /networks and inspect); `members(mode)`: running containers of a pseudo network. */
-  private views(withContainers: boolean, members: (mode: 'host' | 'none') => Array<{ id: string; name: string }>): Array<{ view: Json; builtin: boolean; inUse: boolean }> {
+  private views(withContainers: boolean, members: (mode: 'host' | 'none') => Array<{ id: string; name: string; endpointId?: string | undefined }>): Array<{ view: Json; builtin: boolean; inUse: boolean }> {
     const out: Array<{ view: Json; builtin: boolean; inUse: boolean }> = [];
     if (!this.initError) {
       for (const n of this.mgr.listNetworks()) {
@@ -397,17 +405,17 @@ export class EngineNetworking {
     for (const p of PSEUDO) {
       const m = members(p);
       const containers: Json = {};
-      for (const c of m) containers[c.id] = { Name: c.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
+      for (const c of m) containers[c.id] = { Name: c.name, EndpointID: c.endpointId ?? '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
       out.push({ view: pseudoNetworkView(p, this.pseudoId(p), this.created, withContainers ? containers : undefined), builtin: true, inUse: m.length > 0 });
     }
     return out;
   }
 
-  list(filters: Filters, members: (mode: 'host' | 'none') => Array<{ id: string; name: string }>): Json[] {
+  list(filters: Filters, members: (mode: 'host' | 'none') => Array<{ id: string; name: string; endpointId?: string | undefined }>): Json[] {
     return this.views(false, members).filter((v) => networkMatches(v.view, filters, v.inUse, v.builtin)).map((v) => v.view);
   }
 
-  inspect(ref: string, members: (mode: 'host' | 'none') => Array<{ id: string; name: string }>): Json {
+  inspect(ref: string, members: (mode: 'host' | 'none') => Array<{ id: string; name: string; endpointId?: string | undefined }>): Json {
     const all = this.views(true, members);
     const exact = all.find((v) => v.view.Id === ref) ?? all.find((v) => v.view.Name === ref);
     if (exact) return exact.view;

@@ -253,6 +253,69 @@ test('network connect of a --network none container: dockerd\'s "private (none) 
   }
 });
 
+test('none and host containers have an endpoint while running; a none container can leave the none network and come back (dockerd\'s answers and events)', { skip, timeout: 90_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000);
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-none1', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--network', 'host', '--name', 'par-host1', 'busybox', 'sleep', '300']);
+  await docker(['run', '--network', 'none', '--name', 'par-none2', 'busybox', 'true']);
+  await docker(['network', 'create', 'par-net2']);
+  await docker(['create', '--network', 'par-net2', '--name', 'par-br', 'busybox', 'true']);
+  try {
+    const ep = async (c: string, n: string) => (await docker(['inspect', '-f', `{{.NetworkSettings.Networks.${n}.EndpointID}}`, c])).stdout.trim();
+    const none1 = await ep('par-none1', 'none');
+    assert.match(none1, /^[0-9a-f]{64}$/);
+    assert.match(await ep('par-host1', 'host'), /^[0-9a-f]{64}$/);
+    assert.equal(await ep('par-none2', 'none'), '', 'an exited container has none');
+    const members = JSON.parse((await docker(['network', 'inspect', 'none', '-f', '{{json .Containers}}'])).stdout) as Record<string, { Name: string; EndpointID: string }>;
+    assert.deepEqual(Object.values(members).filter((m) => m.Name.startsWith('par-')), [{ Name: 'par-none1', EndpointID: none1, MacAddress: '', IPv4Address: '', IPv6Address: '' }]);
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-none1'])).stdout.trim();
+    const brId = (await docker(['inspect', '-f', '{{.Id}}', 'par-br'])).stdout.trim();
+    const err = async (args: string[]) => {
+      const r = await docker(args, { ok: false });
+      assert.equal(r.code, 1, args.join(' '));
+      return r.stderr.trim().replace(/^Error response from daemon: /, '');
+    };
+    // Running: off the none network (its namespace keeps its loopback), then back with a new endpoint.
+    await docker(['network', 'disconnect', 'none', 'par-none1']);
+    assert.equal(await err(['network', 'disconnect', 'none', 'par-none1']), `container ${id} is not connected to network none`);
+    assert.equal((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'par-none1'])).stdout.trim(), '{}');
+    assert.match((await docker(['exec', 'par-none1', 'ip', '-o', 'link'])).stdout, /^1: lo: /);
+    await docker(['network', 'connect', 'none', 'par-none1']);
+    assert.equal(await err(['network', 'connect', 'none', 'par-none1']), 'endpoint with name par-none1 already exists in network none');
+    const again = await ep('par-none1', 'none');
+    assert.match(again, /^[0-9a-f]{64}$/);
+    assert.notEqual(again, none1);
+    // Stopped: leaves, starts without it, comes back (twice is no error).
+    await docker(['network', 'disconnect', 'none', 'par-none2']);
+    await docker(['start', '-a', 'par-none2']);
+    assert.equal((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'par-none2'])).stdout.trim(), '{}');
+    await docker(['network', 'connect', 'none', 'par-none2']);
+    await docker(['network', 'connect', 'none', 'par-none2']);
+    assert.equal((await docker(['inspect', '-f', '{{len .NetworkSettings.Networks}}', 'par-none2'])).stdout.trim(), '1');
+    // Others: dockerd's refusals.
+    assert.equal(await err(['network', 'disconnect', 'none', 'par-br']), `container ${brId} is not connected to the network none`);
+    assert.equal(await err(['network', 'connect', 'none', 'par-br']), 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    assert.equal(await err(['network', 'disconnect', 'host', 'par-none1']), `container ${id} is not connected to network host`);
+    assert.equal(await err(['network', 'disconnect', 'host', 'par-host1']), 'container cannot be disconnected from host network or connected to host network');
+    assert.equal(await err(['network', 'connect', 'none', 'par-host1']), 'container sharing network namespace with another container or host cannot be connected to any other network');
+    await docker(['stop', '-t', '0', 'par-none1']);
+    await docker(['stop', '-t', '0', 'par-host1']);
+    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
+    const names = new Map([[id, 'none1'], [(await docker(['inspect', '-f', '{{.Id}}', 'par-host1'])).stdout.trim(), 'host1'], [(await docker(['inspect', '-f', '{{.Id}}', 'par-none2'])).stdout.trim(), 'none2']]);
+    const events = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.container}} {{.Actor.Attributes.name}} {{.Actor.Attributes.type}}'])).stdout
+      .trim().split('\n').map((l) => l.split(' ')).filter((f) => names.has(f[1]!)).map((f) => `${f[0]} ${names.get(f[1]!)} ${f[2]} ${f[3]}`);
+    assert.deepEqual(events, [
+      'connect none1 none null', 'connect host1 host host', 'connect none2 none null', 'disconnect none2 none null',
+      'disconnect none1 none null', 'disconnect none1 none null', 'connect none1 none null', // running: two, as dockerd
+      'disconnect none2 none null', // stopped: one; its start without the network, none; reconnecting a stopped one, none
+      'disconnect none1 none null', 'disconnect host1 host host',
+    ]);
+  } finally {
+    await docker(['rm', '-f', 'par-none1', 'par-none2', 'par-host1', 'par-br'], { ok: false });
+    await docker(['network', 'rm', 'par-net2'], { ok: false });
+  }
+});
+
 test('top: the container process leads its own session (STAT Ss, as under runc); ps errors in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
   await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
   try {
