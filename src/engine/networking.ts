@@ -432,7 +432,10 @@ export class EngineNetworking {
     if (typeof name !== 'string' || name === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
     const driver = (body.Driver as string | undefined) || 'bridge';
     if (driver === 'host' || driver === 'null') throw new HakoError({ step: `only one instance of "${driver}" network is allowed`, kind: 'forbidden' });
-    if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`, 'hako has the bridge driver only');
+    // dockerd's answers: overlay networks need swarm mode (hako has none: the same words), other
+    // drivers are plugins (hako has the bridge driver only).
+    if (driver === 'overlay') throw new HakoError({ step: 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.', kind: 'internal' });
+    if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
     if (PSEUDO.includes(name as 'host') || name === 'bridge') throw new HakoError({ step: `${name} is a pre-defined network and cannot be created`, kind: 'forbidden' });
     if (body.EnableIPv6 === true) throw invalid('IPv6 networks are not supported by hako yet');
     if (body.Ingress === true) throw invalid('ingress networks need swarm mode, which hako does not have');
@@ -449,6 +452,15 @@ export class EngineNetworking {
     const subnet = (c.Subnet as string | undefined) || undefined;
     const gateway = (c.Gateway as string | undefined) || undefined;
     const ipRange = (c.IPRange as string | undefined) || undefined;
+    if (subnet !== undefined && !subnet.includes(':')) {
+      try {
+        parseCidr(subnet, 'subnet', false);
+      } catch {
+        // dockerd's words (and status: 500) for a subnet that is no CIDR at all; host bits set are
+        // refused below as moby ≥ 25 does (dockerd 20.10 took them).
+        throw new HakoError({ step: `Invalid subnet ${subnet} : invalid CIDR address: ${subnet}`, kind: 'internal' });
+      }
+    }
     if ((gateway || ipRange) && !subnet) throw invalid(`${gateway ? '--gateway' : '--ip-range'} needs --subnet`, 'give the network a --subnet too');
     if (c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses as Json).length) throw invalid('--aux-address is not supported by hako');
     const options = { ...((body.Options ?? {}) as Record<string, string>) };

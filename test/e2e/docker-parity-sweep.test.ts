@@ -316,6 +316,28 @@ test('none and host containers have an endpoint while running; a none container 
   }
 });
 
+test('network create refusals in dockerd\'s words: duplicate name, subnet that is no CIDR, overlapping subnet, unknown driver, overlay without swarm', { skip, timeout: 60_000 }, async () => {
+  // A /16 of 10.200-249 that the host and the daemon's bridge do not use.
+  const routes = execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8' }) + execFileSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8' });
+  let b = 200;
+  while (routes.includes(`10.${b}.`) && b < 249) b++;
+  await docker(['network', 'create', '--subnet', `10.${b}.0.0/16`, 'par-net3']);
+  try {
+    const err = async (args: string[]) => {
+      const r = await docker(['network', 'create', ...args], { ok: false });
+      assert.equal(r.code, 1, args.join(' '));
+      return r.stderr.trim();
+    };
+    assert.equal(await err(['par-net3']), 'Error response from daemon: network with name par-net3 already exists');
+    for (const bad of ['nonsense', '10.1.0.0/33']) assert.equal(await err(['--subnet', bad, 'par-net4']), `Error response from daemon: Invalid subnet ${bad} : invalid CIDR address: ${bad}`);
+    assert.equal(await err(['--subnet', `10.${b}.1.0/24`, 'par-net4']), 'Error response from daemon: Pool overlaps with other one on this address space');
+    assert.equal(await err(['-d', 'bogus', 'par-net4']), 'Error response from daemon: plugin "bogus" not found');
+    assert.equal(await err(['-d', 'overlay', 'par-net4']), 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+  } finally {
+    await docker(['network', 'rm', 'par-net3'], { ok: false });
+  }
+});
+
 test('top: the container process leads its own session (STAT Ss, as under runc); ps errors in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
   await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
   try {
