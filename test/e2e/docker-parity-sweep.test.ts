@@ -338,6 +338,32 @@ test('network create refusals in dockerd\'s words: duplicate name, subnet that i
   }
 });
 
+test('swarm and plugin commands answer as dockerd on a node in no swarm with no plugins; unclean API paths get its 301; reference errors in its words', { skip, timeout: 60_000 }, async () => {
+  const notManager = 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+  for (const args of [['node', 'ls'], ['service', 'ls'], ['secret', 'ls'], ['config', 'ls'], ['stack', 'ls'], ['node', 'inspect', 'x']]) {
+    const r = await docker(args, { ok: false });
+    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.stderr.trim(), notManager, args.join(' '));
+  }
+  assert.equal((await docker(['swarm', 'leave'], { ok: false })).stderr.trim(), 'Error response from daemon: This node is not part of a swarm');
+  assert.equal((await docker(['plugin', 'ls'])).stdout, 'ID        NAME      DESCRIPTION   ENABLED\n');
+  for (const args of [['plugin', 'inspect', 'x'], ['plugin', 'rm', 'x'], ['plugin', 'enable', 'x']]) {
+    const r = await docker(args, { ok: false });
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /^Error response from daemon: plugin "x" not found$/m, args.join(' '));
+  }
+  // gorilla/mux: a 301 to the clean path (a trailing slash kept), the query along.
+  for (const [path, to] of [['/v1.41/images//json', '/v1.41/images/json'], ['/v1.41/containers/./json?all=1', '/v1.41/containers/json?all=1'], ['/v1.41/x/../info', '/v1.41/info']]) {
+    const r = await d.request('GET', path!);
+    assert.equal(r.status, 301, path);
+    assert.equal(r.headers.location, to, path);
+  }
+  const del = async (ref: string) => JSON.parse((await d.request('DELETE', `/v1.41/images/${ref}`)).body.toString()).message as string;
+  assert.equal(await del('nope/'), 'invalid reference format');
+  assert.equal(await del('Nope'), 'invalid reference format: repository name must be lowercase');
+  assert.equal(await del('a:b:c'), 'invalid reference format');
+});
+
 test('top: the container process leads its own session (STAT Ss, as under runc); ps errors in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
   await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
   try {
