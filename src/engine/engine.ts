@@ -9,6 +9,7 @@
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
 import { close as closeFd, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
+import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -191,6 +192,14 @@ function lstatSafe(p: string): Stats | undefined {
 /** dockerd's exec event action: entrypoint, a space, the arguments (`exec_create: id ` without any). */
 function execEventCmd(argv: readonly string[]): string {
   return `${argv[0] ?? ''} ${argv.slice(1).join(' ')}`;
+}
+
+function readSysctl(p: string): string {
+  try {
+    return readFileSync(p, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** The `type` of a network event: the network's driver (`null` for none). */
@@ -518,6 +527,13 @@ export class Engine implements ContainerEngine {
     };
   }
 
+  private caps: HostCaps | undefined;
+
+  /** The kernel's resource controls, read once (as dockerd's sysinfo at its start). */
+  private hostCaps(): HostCaps {
+    return (this.caps ??= readHostCaps());
+  }
+
   async info(): Promise<Json> {
     await this.ready;
     const all = [...this.containers.values()].map((l) => l.rec.State.Status);
@@ -529,6 +545,8 @@ export class Engine implements ContainerEngine {
         return '1';
       }
     })();
+    const caps = this.hostCaps();
+    const ipv4Forwarding = this.net.ipForwarding();
     return {
       ID: '',
       Containers: all.length,
@@ -539,14 +557,17 @@ export class Engine implements ContainerEngine {
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs']],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'none'] },
-      MemoryLimit: true,
-      SwapLimit: true,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      IPv4Forwarding: this.net.ipForwarding(),
+      MemoryLimit: caps.memoryLimit,
+      SwapLimit: caps.swapLimit,
+      CpuCfsPeriod: caps.cpuCfsPeriod,
+      CpuCfsQuota: caps.cpuCfsQuota,
+      CPUShares: caps.cpuShares,
+      CPUSet: caps.cpuSet,
+      PidsLimit: caps.pidsLimit,
+      OomKillDisable: caps.oomKillDisable,
+      IPv4Forwarding: ipv4Forwarding,
+      BridgeNfIptables: readSysctl('/proc/sys/net/bridge/bridge-nf-call-iptables') === '1',
+      BridgeNfIp6tables: readSysctl('/proc/sys/net/bridge/bridge-nf-call-ip6tables') === '1',
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
@@ -556,7 +577,6 @@ export class Engine implements ContainerEngine {
       CgroupVersion: cgv,
       NEventsListener: 0,
       KernelVersion: osRelease(),
-      OperatingSystem: 'Linux',
       OSType: 'linux',
       Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
       NCPU: cpus().length,
@@ -578,7 +598,7 @@ export class Engine implements ContainerEngine {
       Isolation: '',
       InitBinary: 'hako-init',
       SecurityOptions: ['name=seccomp,profile=builtin'],
-      Warnings: this.net.warnings(),
+      Warnings: [...infoWarnings(caps, ipv4Forwarding), ...this.net.warnings()],
     };
   }
 
@@ -629,6 +649,7 @@ export class Engine implements ContainerEngine {
     }
     this.trace.mark(id, 'create.image');
     const merged = mergeConfig(body, (image.config.config ?? {}) as Record<string, unknown>, id);
+    const discarded = discardUnsupported(merged.HostConfig, this.hostCaps());
     // Validate what would otherwise only fail at start.
     applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
     securityOpts(merged.HostConfig);
@@ -750,7 +771,7 @@ export class Engine implements ContainerEngine {
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
       this.emit(live, 'create');
-      return { Id: id, Warnings: [...merged.Warnings, ...netPlan.warnings] };
+      return { Id: id, Warnings: [...merged.Warnings, ...discarded, ...netPlan.warnings] };
     } catch (err) {
       for (const u of undo.reverse()) {
         try {

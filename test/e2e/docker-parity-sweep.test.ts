@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
@@ -362,6 +362,39 @@ test('swarm and plugin commands answer as dockerd on a node in no swarm with no 
   assert.equal(await del('nope/'), 'invalid reference format');
   assert.equal(await del('Nope'), 'invalid reference format: repository name must be lowercase');
   assert.equal(await del('a:b:c'), 'invalid reference format');
+});
+
+test('resources as dockerd applies them: swappiness and blkio throttles set in the cgroup, weights this kernel lacks discarded with its warnings; info\'s flags and warnings from the host', { skip, timeout: 60_000 }, async () => {
+  const v1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const weight = !v1 || existsSync('/sys/fs/cgroup/blkio/blkio.weight') || existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight');
+  const disk = ['/dev/vda', '/dev/sda', '/dev/nvme0n1', '/dev/xvda'].find((p) => existsSync(p));
+  const args = ['run', '-d', '--network', 'none', '--name', 'par-res', '--memory-swappiness', '10', '--blkio-weight', '300'];
+  if (disk) args.push('--device-read-bps', `${disk}:1mb`, '--device-write-iops', `${disk}:100`);
+  const r = await docker([...args, 'busybox', 'sleep', '300']);
+  try {
+    const warned = r.stderr.split('\n').filter(Boolean);
+    if (weight) assert.ok(!warned.some((l) => /Block I\/O weight/.test(l)), warned.join('\n'));
+    else assert.ok(warned.includes('WARNING: Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.'), warned.join('\n'));
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.BlkioWeight}} {{.HostConfig.MemorySwappiness}}', 'par-res'])).stdout.trim(), `${weight ? 300 : 0} ${v1 ? 10 : '<nil>'}`);
+    if (v1) {
+      // Applied (it was accepted and left out of the cgroup).
+      assert.equal((await docker(['exec', 'par-res', 'cat', '/sys/fs/cgroup/memory/memory.swappiness'])).stdout.trim(), '10');
+      if (disk) {
+        const { rdev } = statSync(disk);
+        const dev = `${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)}`;
+        assert.equal((await docker(['exec', 'par-res', 'cat', '/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device', '/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device'])).stdout, `${dev} 1048576\n${dev} 100\n`);
+      }
+    }
+  } finally {
+    await docker(['rm', '-f', 'par-res'], { ok: false });
+  }
+  const info = JSON.parse((await docker(['info', '-f', '{{json .}}'])).stdout) as { Warnings: string[]; OomKillDisable: boolean; OperatingSystem: string; IPv4Forwarding: boolean };
+  const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
+  assert.equal(info.IPv4Forwarding, forwarding);
+  assert.equal(info.Warnings.includes('WARNING: IPv4 forwarding is disabled'), !forwarding);
+  assert.equal(info.OomKillDisable, v1 && existsSync('/sys/fs/cgroup/memory/memory.oom_control'));
+  const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
+  if (pretty) assert.equal(info.OperatingSystem, pretty);
 });
 
 test('top: the container process leads its own session (STAT Ss, as under runc); ps errors in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
