@@ -184,6 +184,9 @@ export class EngineNetworking {
     portSpecsOf(hc, cfg); // parse errors are the create's 400
     if (ownsEndpoints(mode)) this.ready();
     if (mode === 'host' && Object.keys((hc.PortBindings ?? {}) as Json).length) warnings.push('Published ports are discarded when using host network mode');
+    // dockerd's warning, read at each create: without forwarding, only loopback and the bridge's
+    // own hosts are reached (hakod enables it unless --ip-forward=false).
+    if (mode !== 'host' && mode !== 'none' && !this.ipForwarding()) warnings.push('IPv4 forwarding is disabled. Networking will not work.');
     const networks = planEndpoints(mode, endpointsConfig, { find: (r) => this.mgr.find(r), defaultNetwork: this.defaultNetwork(), macAddress });
     if (mode === 'bridge' && !this.defaultNetwork()) warnings.push('the default bridge network is disabled (hakod --bridge none): the container gets no network but loopback');
     return { networks, warnings };

@@ -395,6 +395,12 @@ test('resources as dockerd applies them: swappiness and blkio throttles set in t
   assert.equal(info.OomKillDisable, v1 && existsSync('/sys/fs/cgroup/memory/memory.oom_control'));
   const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
   if (pretty) assert.equal(info.OperatingSystem, pretty);
+  // create warns when the host does not forward IPv4, except for host and none networking.
+  for (const net of ['bridge', 'none', 'host']) {
+    const c = await docker(['create', '--network', net, '--name', `par-fwd-${net}`, 'busybox', 'true']);
+    await docker(['rm', `par-fwd-${net}`]);
+    assert.equal(c.stderr, !forwarding && net === 'bridge' ? 'WARNING: IPv4 forwarding is disabled. Networking will not work.\n' : '', net);
+  }
 });
 
 test('top: the container process leads its own session (STAT Ss, as under runc); ps errors in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
