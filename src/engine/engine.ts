@@ -61,7 +61,7 @@ import type { CgroupsAhead } from '../runtime/lifecycle/cgroups-ahead.js';
 import { PhaseTrace } from './phase-trace.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import { timestampMs } from '../image/prune-filters.js';
-import { dockerErrorName } from '../image/reference.js';
+import { dockerErrorName, familiarString, parseReference } from '../image/reference.js';
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
 import { dockerStartExitCode, dockerStartMessage } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
@@ -251,6 +251,8 @@ export class Engine implements ContainerEngine {
     this.snapshots = new SnapshotStore(join(this.root, 'snapshots'));
     this.ownsImages = opts.images === undefined;
     this.images = opts.images ?? new ImageService({ root: this.root, unpacker: snapshotUnpacker(this.snapshots) });
+    // dockerd's image events (pull, tag, untag, delete, …) on the engine's bus.
+    this.images.onEvent = (action, id, attributes) => this.bus.emit('image', action, id, attributes);
     this.runtime = new Runtime({ root: join(this.execRoot, 'runtime'), log: { warn: (m) => this.log.warn(m) } });
     this.records = new RecordStore(join(this.root, 'containers'));
     this.volumes = new VolumeStore(this.root);
@@ -1897,7 +1899,12 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     const rec = live.rec;
     const pause = opts.pause !== false && rec.State.Running && !rec.State.Paused;
-    if (pause) await this.runtime.pause(rec.Id).catch(() => undefined);
+    let paused = false;
+    if (pause) {
+      // dockerd pauses through its Pause, with the container's pause/unpause events.
+      paused = await this.runtime.pause(rec.Id).then(() => true, () => false);
+      if (paused) this.emit(live, 'pause');
+    }
     try {
       const { commitImage } = await import('./commit.js');
       const id = await commitImage({
@@ -1910,10 +1917,11 @@ export class Engine implements ContainerEngine {
         containerId: rec.Id,
         ...opts,
       });
-      this.emit(live, 'commit', { comment: opts.comment ?? '' });
+      const imageRef = opts.repo ? familiarString(parseReference(`${opts.repo}:${opts.tag || 'latest'}`)) : '';
+      this.emit(live, 'commit', { comment: opts.comment ?? '', imageID: id, imageRef });
       return { Id: id };
     } finally {
-      if (pause) await this.runtime.resume(rec.Id).catch(() => undefined);
+      if (paused && (await this.runtime.resume(rec.Id).then(() => true, () => false))) this.emit(live, 'unpause');
     }
   }
 

@@ -403,6 +403,46 @@ test('resources as dockerd applies them: swappiness and blkio throttles set in t
   }
 });
 
+test('image events as dockerd\'s: tag, untag and delete (named by ID), import (tag first), save, load; commit pauses with events and names its image', { skip, timeout: 90_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-evc', '--label', 'k=v', 'busybox', 'sleep', '300']);
+  try {
+    const since = Math.floor(Date.now() / 1000);
+    const bb = (await docker(['image', 'inspect', '-f', '{{.Id}}', 'busybox'])).stdout.trim();
+    await docker(['tag', 'busybox', 'par-ev:1']);
+    await docker(['rmi', 'par-ev:1']);
+    const tar = join(tmp.path, 'ev-save.tar');
+    await docker(['save', '-o', tar, 'busybox']);
+    await docker(['load', '-i', tar]);
+    const imported = (await docker(['import', '--change', 'LABEL il=x', join(tmp.path, 'busybox.tar'), 'par-evimp:1'])).stdout.trim();
+    await docker(['rmi', 'par-evimp:1']);
+    const committed = (await docker(['commit', 'par-evc', 'par-evcommit:1'])).stdout.trim();
+    await docker(['rmi', 'par-evcommit:1']);
+    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
+    const names = new Map([[bb, 'BB'], [imported, 'IMP'], [committed, 'COMMIT']]);
+    const lines = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--format', '{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}'])).stdout
+      .trim().split('\n').map((l) => l.replace(/sha256:[0-9a-f]{64}/g, (m) => names.get(m) ?? m).replace(/\b[0-9a-f]{64}\b/g, 'CT'))
+      .filter((l) => /^(image |container (pause|commit|unpause) )/.test(l)); // (the run's own events may share the second)
+    assert.deepEqual(lines, [
+      'image tag BB {"name":"par-ev:1"}',
+      'image untag BB {"name":"BB"}',
+      'image save BB {"name":"BB"}',
+      'image load BB {"name":"BB"}',
+      'image tag IMP {"il":"x","name":"par-evimp:1"}',
+      'image import IMP {"il":"x","name":"IMP"}',
+      'image untag IMP {"il":"x","name":"IMP"}',
+      'image delete IMP {"name":"IMP"}',
+      'container pause CT {"image":"busybox","k":"v","name":"par-evc"}',
+      'image tag COMMIT {"k":"v","name":"par-evcommit:1"}',
+      'container commit CT {"comment":"","image":"busybox","imageID":"COMMIT","imageRef":"par-evcommit:1","k":"v","name":"par-evc"}',
+      'container unpause CT {"image":"busybox","k":"v","name":"par-evc"}',
+      'image untag COMMIT {"k":"v","name":"COMMIT"}',
+      'image delete COMMIT {"name":"COMMIT"}',
+    ]);
+  } finally {
+    await docker(['rm', '-f', 'par-evc'], { ok: false });
+  }
+});
+
 test('top: the container process leads its own session (STAT Ss, as under runc); ps errors in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
   await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
   try {
