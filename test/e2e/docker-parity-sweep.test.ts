@@ -443,6 +443,17 @@ test('image events as dockerd\'s: tag, untag and delete (named by ID), import (t
   }
 });
 
+test('a container with a network namespace of its own pings and binds low ports unprivileged (dockerd\'s sysctls, --sysctl wins); resolv.conf written from --dns* puts search first', { skip, timeout: 60_000 }, async () => {
+  const probe = 'cat /proc/sys/net/ipv4/ping_group_range /proc/sys/net/ipv4/ip_unprivileged_port_start';
+  assert.equal((await docker(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', probe])).stdout, '0\t2147483647\n0\n');
+  assert.equal((await docker(['run', '--rm', '--network', 'none', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=80', 'busybox', 'sh', '-c', probe])).stdout, '0\t2147483647\n80\n');
+  // host networking: the host's values, untouched.
+  const host = readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8');
+  assert.equal((await docker(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start'])).stdout, host);
+  const conf = (await docker(['run', '--rm', '--network', 'none', '--dns', '9.9.9.9', '--dns-search', 's.org', '--dns-option', 'ndots:2', 'busybox', 'cat', '/etc/resolv.conf'])).stdout;
+  assert.equal(conf, 'search s.org\nnameserver 9.9.9.9\noptions ndots:2\n');
+});
+
 test('top: the container process leads its own session (STAT Ss, as under runc); ps errors in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
   await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
   try {

@@ -188,7 +188,7 @@ test('user network: containers resolve each other by name, alias and id; outside
   await assert.rejects(inNs(ns.b, [BUSYBOX, 'nslookup', 'nosuchname.test', '127.0.0.11']));
   assert.match(await inNs(ns.b, [BUSYBOX, 'nslookup', '10.231.0.2', '127.0.0.11']), /web/);
   const files = mgr.containerFiles(ids.b, { hostname: 'client', addHosts: ['gw:host-gateway'], dnsSearch: ['x.test'] });
-  assert.match(files.resolvConf, /^nameserver 127\.0\.0\.11\nsearch x\.test\n/);
+  assert.match(files.resolvConf, /^search x\.test\nnameserver 127\.0\.0\.11\n/);
   assert.match(files.hosts, /10\.231\.0\.1\tgw\n10\.231\.0\.77\tclient\n/);
   assert.deepEqual(Object.keys(mgr.inspect(`net${s}`).containers).sort(), [ids.a, ids.b].sort());
   await assert.rejects(mgr.removeNetwork(`net${s}`), /active endpoints/);

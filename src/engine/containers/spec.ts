@@ -296,6 +296,14 @@ export function buildSpec(inp: SpecInputs): Spec {
     resources.devices!.push({ allow: true, type: dev.type as 'c' | 'b', major: dev.major, minor: dev.minor, access });
   }
 
+  // dockerd, for a network namespace of the container's own: unprivileged ICMP echo sockets
+  // (ping without CAP_NET_RAW) and ports below 1024 without CAP_NET_BIND_SERVICE; --sysctl wins.
+  const sysctl: Record<string, string> = {};
+  if (netMode !== 'host' && !netMode.startsWith('container:')) {
+    if (existsSync('/proc/sys/net/ipv4/ping_group_range')) sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
+    if (existsSync('/proc/sys/net/ipv4/ip_unprivileged_port_start')) sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
+  }
+  Object.assign(sysctl, (hc.Sysctls as Record<string, string> | null) ?? {});
   const rlimits = rlimitsOf(hc);
   const sec = securityOpts(hc);
   const spec: Spec = {
@@ -320,7 +328,7 @@ export function buildSpec(inp: SpecInputs): Spec {
       cgroupsPath: inp.cgroupsPath,
       resources,
       ...(devices.length > 0 ? { devices } : {}),
-      ...(hc.Sysctls ? { sysctl: { ...(hc.Sysctls as Record<string, string>) } } : {}),
+      ...(Object.keys(sysctl).length ? { sysctl } : {}),
       ...(privileged ? {} : { maskedPaths: (hc.MaskedPaths as string[] | undefined) ?? [...DEFAULT_MASKED_PATHS], readonlyPaths: (hc.ReadonlyPaths as string[] | undefined) ?? [...DEFAULT_READONLY_PATHS] }),
     },
   };
