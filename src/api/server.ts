@@ -2,6 +2,7 @@
 // routing, hijacked upgrades, and errors as `{"message": …}` with docker's status codes. No
 // client input may crash it: every handler runs under one catch, bodies are size-limited and
 // sockets' errors are swallowed (a client that goes away mid-stream is normal).
+import { posix } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { httpDate } from '../common/time.js';
 import type { Socket } from 'node:net';
@@ -97,6 +98,16 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
         url = new URL(raw.startsWith('/') ? raw : `/${raw}`, 'http://hako');
       } catch {
         throw new HttpError(400, 'malformed request URL');
+      }
+      // dockerd's router (gorilla/mux) answers a path that is not clean (`//`, `.` or `..`
+      // segments) with a 301 to the clean one, a trailing slash kept.
+      const rawPath = raw.split('?')[0]!;
+      const clean = posix.normalize(rawPath.startsWith('/') ? rawPath : `/${rawPath}`);
+      if (clean !== rawPath && ctx.res) {
+        ctx.req.resume();
+        ctx.res.writeHead(301, { Location: clean + url.search, 'Content-Length': 0 });
+        ctx.res.end();
+        return;
       }
       const v = splitVersion(url.pathname.replace(/\/{2,}/g, '/'));
       ctx.version = v.version;

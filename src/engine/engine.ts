@@ -9,6 +9,7 @@
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
 import { close as closeFd, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
+import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -20,7 +21,6 @@ import { HakoError, conflict, invalid, notFound, fromSystemError } from '../comm
 import { ImageService } from '../image/images.js';
 import type { Digest } from '../image/digest.js';
 import { SnapshotStore, type ContainerSnapshot } from '../image/snapshot/index.js';
-import { initLayerFacts } from './init-layer.js';
 import { Runtime } from '../runtime/index.js';
 import { parseSignal } from '../runtime/lifecycle/kill.js';
 import { cgroupsOf } from '../runtime/lifecycle/context.js';
@@ -61,7 +61,7 @@ import type { CgroupsAhead } from '../runtime/lifecycle/cgroups-ahead.js';
 import { PhaseTrace } from './phase-trace.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import { timestampMs } from '../image/prune-filters.js';
-import { dockerErrorName } from '../image/reference.js';
+import { dockerErrorName, familiarString, parseReference } from '../image/reference.js';
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
 import { dockerStartExitCode, dockerStartMessage } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
@@ -194,6 +194,19 @@ function execEventCmd(argv: readonly string[]): string {
   return `${argv[0] ?? ''} ${argv.slice(1).join(' ')}`;
 }
 
+function readSysctl(p: string): string {
+  try {
+    return readFileSync(p, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** The `type` of a network event: the network's driver (`null` for none). */
+function networkEventType(name: string): string {
+  return name === 'host' ? 'host' : name === 'none' ? 'null' : 'bridge';
+}
+
 export class Engine implements ContainerEngine {
   readonly root: string;
   readonly execRoot: string;
@@ -238,6 +251,8 @@ export class Engine implements ContainerEngine {
     this.snapshots = new SnapshotStore(join(this.root, 'snapshots'));
     this.ownsImages = opts.images === undefined;
     this.images = opts.images ?? new ImageService({ root: this.root, unpacker: snapshotUnpacker(this.snapshots) });
+    // dockerd's image events (pull, tag, untag, delete, …) on the engine's bus.
+    this.images.onEvent = (action, id, attributes) => this.bus.emit('image', action, id, attributes);
     this.runtime = new Runtime({ root: join(this.execRoot, 'runtime'), log: { warn: (m) => this.log.warn(m) } });
     this.records = new RecordStore(join(this.root, 'containers'));
     this.volumes = new VolumeStore(this.root);
@@ -514,6 +529,13 @@ export class Engine implements ContainerEngine {
     };
   }
 
+  private caps: HostCaps | undefined;
+
+  /** The kernel's resource controls, read once (as dockerd's sysinfo at its start). */
+  private hostCaps(): HostCaps {
+    return (this.caps ??= readHostCaps());
+  }
+
   async info(): Promise<Json> {
     await this.ready;
     const all = [...this.containers.values()].map((l) => l.rec.State.Status);
@@ -525,6 +547,8 @@ export class Engine implements ContainerEngine {
         return '1';
       }
     })();
+    const caps = this.hostCaps();
+    const ipv4Forwarding = this.net.ipForwarding();
     return {
       ID: '',
       Containers: all.length,
@@ -535,14 +559,17 @@ export class Engine implements ContainerEngine {
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs']],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'none'] },
-      MemoryLimit: true,
-      SwapLimit: true,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      IPv4Forwarding: this.net.ipForwarding(),
+      MemoryLimit: caps.memoryLimit,
+      SwapLimit: caps.swapLimit,
+      CpuCfsPeriod: caps.cpuCfsPeriod,
+      CpuCfsQuota: caps.cpuCfsQuota,
+      CPUShares: caps.cpuShares,
+      CPUSet: caps.cpuSet,
+      PidsLimit: caps.pidsLimit,
+      OomKillDisable: caps.oomKillDisable,
+      IPv4Forwarding: ipv4Forwarding,
+      BridgeNfIptables: readSysctl('/proc/sys/net/bridge/bridge-nf-call-iptables') === '1',
+      BridgeNfIp6tables: readSysctl('/proc/sys/net/bridge/bridge-nf-call-ip6tables') === '1',
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
@@ -552,7 +579,6 @@ export class Engine implements ContainerEngine {
       CgroupVersion: cgv,
       NEventsListener: 0,
       KernelVersion: osRelease(),
-      OperatingSystem: 'Linux',
       OSType: 'linux',
       Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
       NCPU: cpus().length,
@@ -574,7 +600,7 @@ export class Engine implements ContainerEngine {
       Isolation: '',
       InitBinary: 'hako-init',
       SecurityOptions: ['name=seccomp,profile=builtin'],
-      Warnings: this.net.warnings(),
+      Warnings: [...infoWarnings(caps, ipv4Forwarding), ...this.net.warnings()],
     };
   }
 
@@ -625,6 +651,7 @@ export class Engine implements ContainerEngine {
     }
     this.trace.mark(id, 'create.image');
     const merged = mergeConfig(body, (image.config.config ?? {}) as Record<string, unknown>, id);
+    const discarded = discardUnsupported(merged.HostConfig, this.hostCaps());
     // Validate what would otherwise only fail at start.
     applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
     securityOpts(merged.HostConfig);
@@ -689,6 +716,16 @@ export class Engine implements ContainerEngine {
       undo.push(() => {
         if (prepared) return this.snapshots.removeContainer(id);
       });
+      // The image's init layer (once per image): a container has /.dockerenv, /etc/hosts, … from
+      // its create on, as dockerd's (`docker export` / `docker cp` of a created container).
+      if (image.record.chainIds.length > 0 && !this.snapshots.hasInitLayer(image.record.chainIds[image.record.chainIds.length - 1]!)) {
+        try {
+          await this.snapshots.ensureInitLayer(image.record.chainIds);
+        } catch (err) {
+          // The container goes without it: its start makes /.dockerenv and the mount targets.
+          this.log.warn(`${(err as Error).message}: container ${id} is created without it`);
+        }
+      }
       this.snapshots.prepareContainerSync(id, image.record.chainIds);
       prepared = true;
       this.trace.mark(id, 'create.snapshot');
@@ -736,7 +773,7 @@ export class Engine implements ContainerEngine {
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
       this.emit(live, 'create');
-      return { Id: id, Warnings: [...merged.Warnings, ...netPlan.warnings] };
+      return { Id: id, Warnings: [...merged.Warnings, ...discarded, ...netPlan.warnings] };
     } catch (err) {
       for (const u of undo.reverse()) {
         try {
@@ -851,8 +888,7 @@ export class Engine implements ContainerEngine {
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
       // The host side /etc files (new files on the data root) are written while the thread pool
       // mounts the rootfs; a container on another's network writes them below (its checks first).
-      let snap: ContainerSnapshot | undefined;
-      const mounting = this.mountRootfs(id, (s) => (snap = s));
+      const mounting = this.mountRootfs(id);
       if (!nm.startsWith('container:')) {
         try {
           this.net.writeFiles(rec); // (unchanged ones are only read)
@@ -862,12 +898,9 @@ export class Engine implements ContainerEngine {
         }
       }
       const rootfs = await mounting;
-      // A container created before its image had an init layer: what the layer needs, for the
-      // containers created after this one (made once this start is done).
-      const topChain = rec.ChainIds?.[rec.ChainIds.length - 1];
-      const initFacts = snap && !snap.init && topChain !== undefined && !rec.HasBeenStartedBefore ? initLayerFacts(rootfs, snap.upperdir) : undefined;
       // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a
-      // container. Made here when the image's init layer (the usual case) did not bring it.
+      // container. Made here when the container has no init layer (it was created before this
+      // engine made them at create, or its image's layers fill the overlay mount options).
       const dockerenv = join(rootfs, '.dockerenv');
       if (!lstatSafe(dockerenv)) writeFileSync(dockerenv, '', { mode: 0o755 });
       this.trace.mark(id, 'start.rootfs');
@@ -981,8 +1014,12 @@ export class Engine implements ContainerEngine {
       Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
+      // dockerd's host and null drivers give the container an endpoint on its pseudo network.
+      const pseudo = nm === 'host' || (nm === 'none' && !rec.NoneDisconnected) ? nm : undefined;
+      if (pseudo) rec.PseudoEndpointID = randomBytes(32).toString('hex');
       this.save(live);
-      for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: 'bridge' });
+      if (pseudo) connected = [{ id: this.net.pseudoId(pseudo), name: pseudo }];
+      for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
       live.pending = live.pending.filter((p) => !pending.includes(p));
       pending.forEach((p, k) => (earlyAttached[k] ? p.connectMonitor(earlyAttached[k]) : void this.connectSession(live, p)));
       this.emit(live, 'start');
@@ -991,12 +1028,6 @@ export class Engine implements ContainerEngine {
         return this.locked(live, () => this.onExit(live, info));
       });
       this.startHealth(live, true);
-      if (initFacts && topChain !== undefined) {
-        const facts = initFacts;
-        this.inBackground(`make the init layer of image ${rec.Image}`, async () => {
-          await this.snapshots.ensureInitLayer(topChain, facts);
-        });
-      }
       this.trace.mark(id, 'start.done');
     } catch (err) {
       netnsAhead?.drop();
@@ -1065,7 +1096,17 @@ export class Engine implements ContainerEngine {
   private async releaseNetworks(live: Live): Promise<void> {
     const id = live.rec.Id;
     for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
+    this.releasePseudoEndpoint(live);
     this.trace.mark(id, 'cleanup.net');
+  }
+
+  /** The endpoint of a `host`/`none` container that is gone or leaves the network (event as dockerd). */
+  private releasePseudoEndpoint(live: Live): void {
+    const rec = live.rec;
+    if (rec.PseudoEndpointID === undefined) return;
+    rec.PseudoEndpointID = undefined;
+    const mode = rec.HostConfig.NetworkMode as string;
+    if (mode === 'host' || mode === 'none') this.bus.emit('network', 'disconnect', this.net.pseudoId(mode), { container: rec.Id, name: mode, type: networkEventType(mode) });
   }
 
   /**
@@ -1108,6 +1149,8 @@ export class Engine implements ContainerEngine {
     rec.PidStartTime = undefined;
     if (info.oomKilled) this.emit(live, 'oom');
     this.emit(live, 'die', { exitCode: String(info.exitCode) });
+    // (No cleanup to wait for: its event comes right after `die`, as dockerd's.)
+    this.releasePseudoEndpoint(live);
     const policy = rec.HostConfig.RestartPolicy as { Name: string; MaximumRetryCount: number };
     const startedAt = Date.parse(rec.State.StartedAt);
     const upFor = Date.now() - startedAt;
@@ -1464,6 +1507,7 @@ export class Engine implements ContainerEngine {
     const cleaned = live.cleaned === true || live.cleaning !== undefined;
     if (!cleaned) {
       for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
+      this.releasePseudoEndpoint(live);
       this.trace.mark(id, 'cleanup.net');
     }
     // The record's directory goes first, in one rename: from here on the container does not
@@ -1855,7 +1899,12 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     const rec = live.rec;
     const pause = opts.pause !== false && rec.State.Running && !rec.State.Paused;
-    if (pause) await this.runtime.pause(rec.Id).catch(() => undefined);
+    let paused = false;
+    if (pause) {
+      // dockerd pauses through its Pause, with the container's pause/unpause events.
+      paused = await this.runtime.pause(rec.Id).then(() => true, () => false);
+      if (paused) this.emit(live, 'pause');
+    }
     try {
       const { commitImage } = await import('./commit.js');
       const id = await commitImage({
@@ -1868,10 +1917,11 @@ export class Engine implements ContainerEngine {
         containerId: rec.Id,
         ...opts,
       });
-      this.emit(live, 'commit', { comment: opts.comment ?? '' });
+      const imageRef = opts.repo ? familiarString(parseReference(`${opts.repo}:${opts.tag || 'latest'}`)) : '';
+      this.emit(live, 'commit', { comment: opts.comment ?? '', imageID: id, imageRef });
       return { Id: id };
     } finally {
-      if (pause) await this.runtime.resume(rec.Id).catch(() => undefined);
+      if (paused && (await this.runtime.resume(rec.Id).then(() => true, () => false))) this.emit(live, 'unpause');
     }
   }
 
@@ -2149,8 +2199,10 @@ export class Engine implements ContainerEngine {
   // ------------------------------------------------------------------ networks
 
   /** Running containers in `host` / `none` mode (members of those pseudo networks). */
-  private pseudoMembers = (mode: 'host' | 'none'): Array<{ id: string; name: string }> =>
-    [...this.containers.values()].filter((l) => l.rec.State.Running && l.rec.HostConfig.NetworkMode === mode).map((l) => ({ id: l.rec.Id, name: l.rec.Name.slice(1) }));
+  private pseudoMembers = (mode: 'host' | 'none'): Array<{ id: string; name: string; endpointId: string | undefined }> =>
+    [...this.containers.values()]
+      .filter((l) => l.rec.State.Running && l.rec.HostConfig.NetworkMode === mode && !(mode === 'none' && l.rec.NoneDisconnected))
+      .map((l) => ({ id: l.rec.Id, name: l.rec.Name.slice(1), endpointId: l.rec.PseudoEndpointID }));
 
   async listNetworks(filters: Filters = {}): Promise<Json[]> {
     await this.ready;
@@ -2189,6 +2241,22 @@ export class Engine implements ContainerEngine {
     await this.locked(live, async () => {
       const st = live.rec.State;
       if (st.Status === 'removing' || st.Status === 'dead') throw conflict(`container ${live.rec.Id} is marked for removal`);
+      const pseudo = this.net.pseudoOf(ref);
+      const mode = live.rec.HostConfig.NetworkMode as string;
+      if (pseudo === 'none' && mode === 'none') {
+        // dockerd: back on the none network after a disconnect; a running one already on it has
+        // its endpoint (a stopped one gets it at its start).
+        if (!live.rec.NoneDisconnected) {
+          if (st.Running) throw new HakoError({ step: `endpoint with name ${live.rec.Name.slice(1)} already exists in network none`, kind: 'forbidden' });
+          return;
+        }
+        live.rec.NoneDisconnected = undefined;
+        if (st.Running) live.rec.PseudoEndpointID = randomBytes(32).toString('hex');
+        this.save(live);
+        if (st.Running) this.bus.emit('network', 'connect', this.net.pseudoId('none'), { container: live.rec.Id, name: 'none', type: 'null' });
+        return;
+      }
+      if (pseudo === 'none') throw invalid(mode === 'host' || mode.startsWith('container:') ? 'container sharing network namespace with another container or host cannot be connected to any other network' : 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
       const net = await this.net.connect(live.rec, ref, body, st.Running ? st.Pid : undefined);
       this.save(live);
       // A stopped container gets its endpoint (and the event) when it starts.
@@ -2200,6 +2268,24 @@ export class Engine implements ContainerEngine {
     if (typeof body.Container !== 'string' || !body.Container) throw invalid('bad parameter: Container is required');
     const live = await this.get(body.Container);
     await this.locked(live, async () => {
+      const pseudo = this.net.pseudoOf(ref);
+      const mode = live.rec.HostConfig.NetworkMode as string;
+      // dockerd words it in two ways: "the network" for a container that is not running.
+      const notConnected = (n: string) => new HakoError({ step: `container ${live.rec.Id} is not connected to ${live.rec.State.Running ? '' : 'the '}network ${n}`, kind: 'forbidden' });
+      if (pseudo !== undefined && pseudo !== mode) throw notConnected(pseudo);
+      if (pseudo === 'none') {
+        // dockerd lets a --network none container leave the none network (it keeps its
+        // loopback-only namespace, and shows no networks until connected again).
+        if (live.rec.NoneDisconnected) throw notConnected('none');
+        live.rec.NoneDisconnected = true;
+        const running = live.rec.PseudoEndpointID !== undefined;
+        live.rec.PseudoEndpointID = undefined;
+        this.save(live);
+        // dockerd's event comes for a stopped container too, and twice for a running one (its
+        // endpoint leaves the sandbox, then the container leaves the network).
+        for (let i = running ? 2 : 1; i > 0; i--) this.bus.emit('network', 'disconnect', this.net.pseudoId('none'), { container: live.rec.Id, name: 'none', type: 'null' });
+        return;
+      }
       const r = await this.net.disconnect(live.rec, ref, live.rec.State.Running, body.Force === true);
       this.save(live);
       if (live.rec.State.Running) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });

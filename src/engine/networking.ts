@@ -184,6 +184,9 @@ export class EngineNetworking {
     portSpecsOf(hc, cfg); // parse errors are the create's 400
     if (ownsEndpoints(mode)) this.ready();
     if (mode === 'host' && Object.keys((hc.PortBindings ?? {}) as Json).length) warnings.push('Published ports are discarded when using host network mode');
+    // dockerd's warning, read at each create: without forwarding, only loopback and the bridge's
+    // own hosts are reached (hakod enables it unless --ip-forward=false).
+    if (mode !== 'host' && mode !== 'none' && !this.ipForwarding()) warnings.push('IPv4 forwarding is disabled. Networking will not work.');
     const networks = planEndpoints(mode, endpointsConfig, { find: (r) => this.mgr.find(r), defaultNetwork: this.defaultNetwork(), macAddress });
     if (mode === 'bridge' && !this.defaultNetwork()) warnings.push('the default bridge network is disabled (hakod --bridge none): the container gets no network but loopback');
     return { networks, warnings };
@@ -317,6 +320,11 @@ export class EngineNetworking {
     if (!this.initError) this.mgr.renameContainer(containerId, name.replace(/^\//, ''));
   }
 
+  /** The pseudo network (`host`, `none`) `ref` names (by name or ID), if it names one. */
+  pseudoOf(ref: string): 'host' | 'none' | undefined {
+    return PSEUDO.find((p) => ref === p || ref === this.pseudoId(p));
+  }
+
   /** docker network connect: live when `pid` is given, else only recorded for the next start. */
   async connect(rec: ContainerRecord, ref: string, body: Json, pid: number | undefined): Promise<NetworkRecord> {
     this.ready();
@@ -353,7 +361,8 @@ export class EngineNetworking {
       if (PSEUDO.includes(ref as 'host')) throw new HakoError({ step: `container cannot be disconnected from host network or connected to host network`, kind: 'forbidden' });
       throw notFound(`network ${ref} not found`);
     }
-    if (!entry) throw new HakoError({ step: `container ${rec.Id} is not connected to network ${net?.name ?? ref}`, kind: 'forbidden' });
+    // dockerd: "the network" when the container is not running.
+    if (!entry) throw new HakoError({ step: `container ${rec.Id} is not connected to ${running ? '' : 'the '}network ${net?.name ?? ref}`, kind: 'forbidden' });
     if (net && running && this.mgr.endpointsOfContainer(rec.Id).some((e) => e.networkId === net.id)) await this.mgr.disconnect(rec.Id, net.id);
     delete networks[entry[0]];
     rec.Networks = networks;
@@ -368,6 +377,8 @@ export class EngineNetworking {
     return networkSettingsView({
       id: rec.Id,
       mode: rec.HostConfig.NetworkMode as string,
+      pseudoEndpointId: rec.PseudoEndpointID,
+      noneDisconnected: rec.NoneDisconnected,
       pid: rec.State.Pid,
       running,
       exposed: Object.keys((rec.Config.ExposedPorts ?? {}) as Json),
@@ -384,7 +395,7 @@ export class EngineNetworking {
   }
 
   /** Networks (for GET /networks and inspect); `members(mode)`: running containers of a pseudo network. */
-  private views(withContainers: boolean, members: (mode: 'host' | 'none') => Array<{ id: string; name: string }>): Array<{ view: Json; builtin: boolean; inUse: boolean }> {
+  private views(withContainers: boolean, members: (mode: 'host' | 'none') => Array<{ id: string; name: string; endpointId?: string | undefined }>): Array<{ view: Json; builtin: boolean; inUse: boolean }> {
     const out: Array<{ view: Json; builtin: boolean; inUse: boolean }> = [];
     if (!this.initError) {
       for (const n of this.mgr.listNetworks()) {
@@ -397,17 +408,17 @@ export class EngineNetworking {
     for (const p of PSEUDO) {
       const m = members(p);
       const containers: Json = {};
-      for (const c of m) containers[c.id] = { Name: c.name, EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
+      for (const c of m) containers[c.id] = { Name: c.name, EndpointID: c.endpointId ?? '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
       out.push({ view: pseudoNetworkView(p, this.pseudoId(p), this.created, withContainers ? containers : undefined), builtin: true, inUse: m.length > 0 });
     }
     return out;
   }
 
-  list(filters: Filters, members: (mode: 'host' | 'none') => Array<{ id: string; name: string }>): Json[] {
+  list(filters: Filters, members: (mode: 'host' | 'none') => Array<{ id: string; name: string; endpointId?: string | undefined }>): Json[] {
     return this.views(false, members).filter((v) => networkMatches(v.view, filters, v.inUse, v.builtin)).map((v) => v.view);
   }
 
-  inspect(ref: string, members: (mode: 'host' | 'none') => Array<{ id: string; name: string }>): Json {
+  inspect(ref: string, members: (mode: 'host' | 'none') => Array<{ id: string; name: string; endpointId?: string | undefined }>): Json {
     const all = this.views(true, members);
     const exact = all.find((v) => v.view.Id === ref) ?? all.find((v) => v.view.Name === ref);
     if (exact) return exact.view;
@@ -424,7 +435,10 @@ export class EngineNetworking {
     if (typeof name !== 'string' || name === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
     const driver = (body.Driver as string | undefined) || 'bridge';
     if (driver === 'host' || driver === 'null') throw new HakoError({ step: `only one instance of "${driver}" network is allowed`, kind: 'forbidden' });
-    if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`, 'hako has the bridge driver only');
+    // dockerd's answers: overlay networks need swarm mode (hako has none: the same words), other
+    // drivers are plugins (hako has the bridge driver only).
+    if (driver === 'overlay') throw new HakoError({ step: 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.', kind: 'internal' });
+    if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
     if (PSEUDO.includes(name as 'host') || name === 'bridge') throw new HakoError({ step: `${name} is a pre-defined network and cannot be created`, kind: 'forbidden' });
     if (body.EnableIPv6 === true) throw invalid('IPv6 networks are not supported by hako yet');
     if (body.Ingress === true) throw invalid('ingress networks need swarm mode, which hako does not have');
@@ -441,6 +455,15 @@ export class EngineNetworking {
     const subnet = (c.Subnet as string | undefined) || undefined;
     const gateway = (c.Gateway as string | undefined) || undefined;
     const ipRange = (c.IPRange as string | undefined) || undefined;
+    if (subnet !== undefined && !subnet.includes(':')) {
+      try {
+        parseCidr(subnet, 'subnet', false);
+      } catch {
+        // dockerd's words (and status: 500) for a subnet that is no CIDR at all; host bits set are
+        // refused below as moby ≥ 25 does (dockerd 20.10 took them).
+        throw new HakoError({ step: `Invalid subnet ${subnet} : invalid CIDR address: ${subnet}`, kind: 'internal' });
+      }
+    }
     if ((gateway || ipRange) && !subnet) throw invalid(`${gateway ? '--gateway' : '--ip-range'} needs --subnet`, 'give the network a --subnet too');
     if (c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses as Json).length) throw invalid('--aux-address is not supported by hako');
     const options = { ...((body.Options ?? {}) as Record<string, string>) };

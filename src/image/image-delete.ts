@@ -38,6 +38,8 @@ interface Conflict {
 export class ImageDeletion {
   readonly items: DeleteItem[] = [];
   readonly untagged: string[] = [];
+  /** dockerd's image events of the deletion, in order: `untag` and `delete`, by image ID. */
+  readonly events: Array<{ action: 'untag' | 'delete'; id: Digest }> = [];
   /** Deleted image records, in order. */
   readonly deleted: ImageRecord[] = [];
   /** Leases to rewrite with the chain IDs of their deleted image. */
@@ -77,6 +79,8 @@ export class ImageDeletion {
   }
 
   private untag(key: string): void {
+    const owner = (this.refs.tags[key] ?? this.refs.digests[key])?.image;
+    if (owner) this.events.push({ action: 'untag', id: owner });
     if (this.isDigestKey(key)) delete this.refs.digests[key];
     else delete this.refs.tags[key];
     const name = familiarString(parseReference(key));
@@ -115,6 +119,7 @@ export class ImageDeletion {
     this.images.delete(img.id);
     this.items.push({ Deleted: img.id });
     this.deleted.push(img);
+    this.events.push({ action: 'delete', id: img.id });
     const parent = img.parent ? this.images.get(img.parent) : undefined;
     if (opts.prune !== false && parent) await this.deleteImage(parent, false, true, opts);
   }

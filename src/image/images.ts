@@ -49,7 +49,12 @@ export interface ImageServiceOptions {
   log?: ((line: string) => void) | undefined;
   /** Where HTTP_PROXY / HTTPS_PROXY / NO_PROXY are read for registry requests (default: the process's). */
   proxyEnv?: ProxyEnv | undefined;
+  /** dockerd's image events (pull, push, tag, untag, delete, import, load, save); set later by the engine too (`onEvent`). */
+  onEvent?: ImageEventSink | undefined;
 }
+
+/** An image event: its action, the actor's ID (an image ID, or the reference for pull/push) and attributes. */
+export type ImageEventSink = (action: string, id: string, attributes: Record<string, string>) => void;
 
 export interface ImageSummary {
   id: Digest;
@@ -124,6 +129,7 @@ export class ImageService {
 
   constructor(private readonly opts: ImageServiceOptions) {
     this.root = opts.root;
+    this.onEvent = opts.onEvent;
     this.content = new ContentStore(opts.root);
     this.meta = new MetadataStore(opts.root);
     this.dockerConfig = new DockerConfig(opts.dockerConfigPath);
@@ -140,6 +146,28 @@ export class ImageService {
       early: new Map(),
       log: opts.log,
     };
+  }
+
+  /** Where dockerd's image events go (the engine's event bus). */
+  onEvent: ImageEventSink | undefined;
+
+  /**
+   * Emits an image event as dockerd's LogImageEvent: the image's config labels with `name`
+   * (labels only while the image exists: none for `delete`).
+   */
+  private async event(action: string, id: Digest, name: string, withLabels = true): Promise<void> {
+    const sink = this.onEvent;
+    if (!sink) return;
+    let labels: Record<string, string> = {};
+    if (withLabels) {
+      try {
+        const cfg = parseImageConfig(await this.content.readBlob(id)) as { config?: { Labels?: Record<string, string> | null } };
+        labels = { ...(cfg.config?.Labels ?? {}) };
+      } catch {
+        // the config is gone or unreadable: the event without labels
+      }
+    }
+    sink(action, id, { ...labels, name });
   }
 
   /** Closes idle registry connections. */
@@ -179,13 +207,20 @@ export class ImageService {
    */
   async pull(ref: string, opts: PullOptions & { credentials?: Credentials | undefined } = {}): Promise<PullResult> {
     const { credentials, ...rest } = opts;
-    if (!credentials) return pull(this.ctx, ref, { concurrency: this.opts.concurrency, ...rest });
-    const client = this.clientWith(parseReference(ref).domain, credentials);
-    try {
-      return await pull({ ...this.ctx, client: () => client }, ref, { concurrency: this.opts.concurrency, ...rest });
-    } finally {
-      client.close();
+    let result: PullResult;
+    if (!credentials) result = await pull(this.ctx, ref, { concurrency: this.opts.concurrency, ...rest });
+    else {
+      const client = this.clientWith(parseReference(ref).domain, credentials);
+      try {
+        result = await pull({ ...this.ctx, client: () => client }, ref, { concurrency: this.opts.concurrency, ...rest });
+      } finally {
+        client.close();
+      }
     }
+    // dockerd: the reference pulled is the actor (its familiar name).
+    const name = familiarString(parseReference(ref));
+    this.onEvent?.('pull', name, { name });
+    return result;
   }
 
   /** Pushes a local image under `ref` (which must name it by tag, like docker push). */
@@ -205,6 +240,8 @@ export class ImageService {
         refs.digests[`${repoName}@${res.digest}`] = { image: rec.id, manifest: res.digest };
         await this.meta.writeRefs(refs);
       });
+      const name = familiarString(ref);
+      this.onEvent?.('push', name, { name });
       return res;
     } catch (err) {
       const e = err as Error;
@@ -253,7 +290,9 @@ export class ImageService {
   async save(names: readonly string[], opts: { signal?: AbortSignal } = {}): Promise<Readable> {
     const images = await this.imagesToSave(names);
     const { saveImageArchive } = await import('./archive/save.js');
-    return saveImageArchive(this.content, images, opts);
+    const out = saveImageArchive(this.content, images, opts);
+    for (const i of images) await this.event('save', i.record.id, i.record.id);
+    return out;
   }
 
   private async imagesToSave(names: readonly string[]): Promise<SaveImage[]> {
@@ -301,7 +340,9 @@ export class ImageService {
     const { loadImageArchive } = await import('./archive/load.js');
     await this.content.init();
     await this.meta.init();
-    return loadImageArchive(this.ctx, input, opts);
+    const r = await loadImageArchive(this.ctx, input, opts);
+    for (const i of r.images) await this.event('load', i.id, i.id);
+    return r;
   }
 
   /** `docker import`: a rootfs tar becomes a one-layer image (see archive/import-image.ts). */
@@ -309,7 +350,11 @@ export class ImageService {
     const { importImage } = await import('./archive/import-image.js');
     await this.content.init();
     await this.meta.init();
-    return importImage(this.ctx, input, opts);
+    const r = await importImage(this.ctx, input, opts);
+    // dockerd: the tag first, then the import.
+    for (const t of r.tags) await this.event('tag', r.id, t);
+    await this.event('import', r.id, r.id);
+    return r;
   }
 
   /** `docker import <URL>`: opens the URL (status checked, body not read yet); see archive/fetch-url.ts. */
@@ -489,6 +534,12 @@ export class ImageService {
       refs.tags[`${repositoryName(ref)}:${ref.tag}`] = { image: rec.id, manifest: rec.manifestDigest };
       await this.meta.writeRefs(refs);
     });
+    await this.event('tag', rec.id, familiarString(ref));
+  }
+
+  /** The events of a deletion (dockerd names the image by its ID in both). */
+  private async deletionEvents(del: ImageDeletion): Promise<void> {
+    for (const e of del.events) await this.event(e.action, e.id, e.id, e.action === 'untag');
   }
 
   /** Containers (or anything else) that use an image hold a lease; leased images are not removed. */
@@ -522,6 +573,7 @@ export class ImageService {
       await this.commitDeletion(del);
       return del;
     });
+    await this.deletionEvents(session); // (before the collect: an untag event reads the image's labels)
     const items = await this.collectDeleted(session);
     return { untagged: session.untagged, deleted: session.deleted.map((r) => r.id), items };
   }
@@ -584,8 +636,10 @@ export class ImageService {
       await this.commitDeletion(del);
       return del;
     });
+    await this.deletionEvents(session);
     const reclaimed = { bytes: 0 };
     const items = await this.collectDeleted(session, reclaimed);
+    this.onEvent?.('prune', '', { reclaimed: String(reclaimed.bytes) });
     return { deleted: session.deleted.map((r) => r.id), reclaimed: reclaimed.bytes, items };
   }
 

@@ -1,6 +1,6 @@
 // Image references, `name[:tag][@digest]`, normalized the way docker does:
 // `busybox` → `docker.io/library/busybox:latest`, `localhost:5000/x` keeps its domain.
-import { invalid } from '../common/errors.js';
+import { HakoError, invalid } from '../common/errors.js';
 import { isDigest, type Digest } from './digest.js';
 
 export const DEFAULT_DOMAIN = 'docker.io';
@@ -31,8 +31,13 @@ export interface Reference {
   readonly digest?: Digest | undefined;
 }
 
+/**
+ * dockerd's (distribution/reference's) words, which name neither the input nor most reasons;
+ * hako's reason is the error's cause.
+ */
 function fail(input: string, why: string): never {
-  throw invalid(`invalid reference format ${JSON.stringify(input)}`, why);
+  const message = why === 'repository name must be lowercase' ? 'invalid reference format: repository name must be lowercase' : why.startsWith('repository name must not be longer') ? `repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters` : 'invalid reference format';
+  throw new HakoError({ step: message, kind: 'invalid-argument', cause: new Error(`${JSON.stringify(input)}: ${why}`) });
 }
 
 /** Splits `name` into domain and remainder by docker's rule for the first component. */

@@ -25,10 +25,15 @@ export function parseResolvConf(text: string): ResolvConf {
   return out;
 }
 
-export function renderResolvConf(c: ResolvConf): string {
+/**
+ * `searchFirst`: dockerd's (libnetwork's) resolvconf.Build order, for a file it writes from
+ * --dns* settings or for the embedded server; a copy of the host's keeps nameservers first.
+ */
+export function renderResolvConf(c: ResolvConf, searchFirst = false): string {
   let s = '';
+  if (searchFirst && c.search.length) s += `search ${c.search.join(' ')}\n`;
   for (const n of c.nameservers) s += `nameserver ${n}\n`;
-  if (c.search.length) s += `search ${c.search.join(' ')}\n`;
+  if (!searchFirst && c.search.length) s += `search ${c.search.join(' ')}\n`;
   if (c.options.length) s += `options ${c.options.join(' ')}\n`;
   return s;
 }
@@ -53,11 +58,12 @@ export function containerResolvConf(o: ContainerDnsOptions): { text: string; ups
   const search = o.dnsSearch && o.dnsSearch.length ? o.dnsSearch.filter((s) => s !== '.') : o.host.search;
   const options = o.dnsOptions && o.dnsOptions.length ? o.dnsOptions : o.host.options;
   if (o.embedded) {
-    return { text: renderResolvConf({ nameservers: [EMBEDDED_DNS], search, options: [...options.filter((x) => !x.startsWith('ndots')), 'ndots:0'] }), upstreams: servers };
+    return { text: renderResolvConf({ nameservers: [EMBEDDED_DNS], search, options: [...options.filter((x) => !x.startsWith('ndots')), 'ndots:0'] }, true), upstreams: servers };
   }
   let usable = servers.filter((s) => !s.startsWith('127.') && s !== '::1');
   if (usable.length === 0) usable = ['8.8.8.8', '8.8.4.4'];
-  return { text: renderResolvConf({ nameservers: usable, search, options }), upstreams: [] };
+  const built = Boolean(o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length);
+  return { text: renderResolvConf({ nameservers: usable, search, options }, built), upstreams: [] };
 }
 
 export interface HostsEntry {

@@ -361,7 +361,8 @@ export class NetworkManager {
         const s = parseCidr(n.subnet);
         return c.base <= cidrLast(s) && s.base <= cidrLast(c);
       });
-      if (clash) throw conflict(`subnet ${o.subnet} overlaps network ${clash.name} (${clash.subnet})`);
+      // dockerd's (libnetwork's) words and status (403), naming no network.
+      if (clash) throw new HakoError({ step: 'Pool overlaps with other one on this address space', kind: 'forbidden' });
     }
     const pool = newPool({ subnet, gateway: o.gateway, ipRange: o.ipRange });
     const net: NetworkRecord = {

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
@@ -175,6 +175,39 @@ test('export names entries without ./ and has no root entry; cp of a file with a
   }
 });
 
+test('a created, never started container has dockerd\'s init layer entries in export and cp: /.dockerenv, /etc and /dev mount targets, /etc/mtab', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-init', 'busybox', 'true']);
+  try {
+    const file = join(tmp.path, 'export-created.tar');
+    const r = spawn(DOCKER, ['export', '-o', file, 'par-init'], { env: d.env, stdio: 'ignore' });
+    assert.equal(await new Promise((res) => r.on('close', res)), 0);
+    // `tar -tv` columns but the date: mode, owner, size, name (and link target).
+    const entries = execFileSync('tar', ['-tvf', file], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(/\s+/))
+      .filter((f) => /^(\.dockerenv|dev\/.*|etc\/(hosts|hostname|resolv\.conf|mtab))$/.test(f[5] ?? ''))
+      .map((f) => [f[0], f[1], f[2], ...f.slice(5)].join(' '));
+    assert.deepEqual(entries.sort(), [
+      '-rwxr-xr-x root/root 0 .dockerenv',
+      '-rwxr-xr-x root/root 0 dev/console',
+      '-rwxr-xr-x root/root 0 etc/hostname',
+      '-rwxr-xr-x root/root 0 etc/hosts',
+      '-rwxr-xr-x root/root 0 etc/resolv.conf',
+      'drwxr-xr-x root/root 0 dev/',
+      'drwxr-xr-x root/root 0 dev/pts/',
+      'drwxr-xr-x root/root 0 dev/shm/',
+      'lrwxrwxrwx root/root 0 etc/mtab -> /proc/mounts',
+    ]);
+    const cp = join(tmp.path, 'cp-created');
+    mkdirSync(cp);
+    await docker(['cp', 'par-init:/etc/hosts', cp]);
+    await docker(['cp', 'par-init:/.dockerenv', cp]);
+    assert.deepEqual(readdirSync(cp).sort(), ['.dockerenv', 'hosts']);
+  } finally {
+    await docker(['rm', '-f', 'par-init'], { ok: false });
+  }
+});
+
 test('inspect shapes: a -v named volume has Mode "z", Config.Env is null without env, volume Options null without options', { skip, timeout: 60_000 }, async () => {
   await docker(['create', '--network', 'none', '--name', 'par-shape', '-v', 'par-vol:/data', '-v', 'par-vol2:/ro:ro', '-v', '/anon', 'busybox', 'true']);
   try {
@@ -218,6 +251,207 @@ test('network connect of a --network none container: dockerd\'s "private (none) 
     await docker(['rm', '-f', 'par-none'], { ok: false });
     await docker(['network', 'rm', 'par-net'], { ok: false });
   }
+});
+
+test('none and host containers have an endpoint while running; a none container can leave the none network and come back (dockerd\'s answers and events)', { skip, timeout: 90_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000);
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-none1', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--network', 'host', '--name', 'par-host1', 'busybox', 'sleep', '300']);
+  await docker(['run', '--network', 'none', '--name', 'par-none2', 'busybox', 'true']);
+  await docker(['network', 'create', 'par-net2']);
+  await docker(['create', '--network', 'par-net2', '--name', 'par-br', 'busybox', 'true']);
+  try {
+    const ep = async (c: string, n: string) => (await docker(['inspect', '-f', `{{.NetworkSettings.Networks.${n}.EndpointID}}`, c])).stdout.trim();
+    const none1 = await ep('par-none1', 'none');
+    assert.match(none1, /^[0-9a-f]{64}$/);
+    assert.match(await ep('par-host1', 'host'), /^[0-9a-f]{64}$/);
+    assert.equal(await ep('par-none2', 'none'), '', 'an exited container has none');
+    const members = JSON.parse((await docker(['network', 'inspect', 'none', '-f', '{{json .Containers}}'])).stdout) as Record<string, { Name: string; EndpointID: string }>;
+    assert.deepEqual(Object.values(members).filter((m) => m.Name.startsWith('par-')), [{ Name: 'par-none1', EndpointID: none1, MacAddress: '', IPv4Address: '', IPv6Address: '' }]);
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-none1'])).stdout.trim();
+    const brId = (await docker(['inspect', '-f', '{{.Id}}', 'par-br'])).stdout.trim();
+    const err = async (args: string[]) => {
+      const r = await docker(args, { ok: false });
+      assert.equal(r.code, 1, args.join(' '));
+      return r.stderr.trim().replace(/^Error response from daemon: /, '');
+    };
+    // Running: off the none network (its namespace keeps its loopback), then back with a new endpoint.
+    await docker(['network', 'disconnect', 'none', 'par-none1']);
+    assert.equal(await err(['network', 'disconnect', 'none', 'par-none1']), `container ${id} is not connected to network none`);
+    assert.equal((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'par-none1'])).stdout.trim(), '{}');
+    assert.match((await docker(['exec', 'par-none1', 'ip', '-o', 'link'])).stdout, /^1: lo: /);
+    await docker(['network', 'connect', 'none', 'par-none1']);
+    assert.equal(await err(['network', 'connect', 'none', 'par-none1']), 'endpoint with name par-none1 already exists in network none');
+    const again = await ep('par-none1', 'none');
+    assert.match(again, /^[0-9a-f]{64}$/);
+    assert.notEqual(again, none1);
+    // Stopped: leaves, starts without it, comes back (twice is no error).
+    await docker(['network', 'disconnect', 'none', 'par-none2']);
+    await docker(['start', '-a', 'par-none2']);
+    assert.equal((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'par-none2'])).stdout.trim(), '{}');
+    await docker(['network', 'connect', 'none', 'par-none2']);
+    await docker(['network', 'connect', 'none', 'par-none2']);
+    assert.equal((await docker(['inspect', '-f', '{{len .NetworkSettings.Networks}}', 'par-none2'])).stdout.trim(), '1');
+    // Others: dockerd's refusals.
+    assert.equal(await err(['network', 'disconnect', 'none', 'par-br']), `container ${brId} is not connected to the network none`);
+    assert.equal(await err(['network', 'connect', 'none', 'par-br']), 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    assert.equal(await err(['network', 'disconnect', 'host', 'par-none1']), `container ${id} is not connected to network host`);
+    assert.equal(await err(['network', 'disconnect', 'host', 'par-host1']), 'container cannot be disconnected from host network or connected to host network');
+    assert.equal(await err(['network', 'connect', 'none', 'par-host1']), 'container sharing network namespace with another container or host cannot be connected to any other network');
+    await docker(['stop', '-t', '0', 'par-none1']);
+    await docker(['stop', '-t', '0', 'par-host1']);
+    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
+    const names = new Map([[id, 'none1'], [(await docker(['inspect', '-f', '{{.Id}}', 'par-host1'])).stdout.trim(), 'host1'], [(await docker(['inspect', '-f', '{{.Id}}', 'par-none2'])).stdout.trim(), 'none2']]);
+    const events = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.container}} {{.Actor.Attributes.name}} {{.Actor.Attributes.type}}'])).stdout
+      .trim().split('\n').map((l) => l.split(' ')).filter((f) => names.has(f[1]!)).map((f) => `${f[0]} ${names.get(f[1]!)} ${f[2]} ${f[3]}`);
+    assert.deepEqual(events, [
+      'connect none1 none null', 'connect host1 host host', 'connect none2 none null', 'disconnect none2 none null',
+      'disconnect none1 none null', 'disconnect none1 none null', 'connect none1 none null', // running: two, as dockerd
+      'disconnect none2 none null', // stopped: one; its start without the network, none; reconnecting a stopped one, none
+      'disconnect none1 none null', 'disconnect host1 host host',
+    ]);
+  } finally {
+    await docker(['rm', '-f', 'par-none1', 'par-none2', 'par-host1', 'par-br'], { ok: false });
+    await docker(['network', 'rm', 'par-net2'], { ok: false });
+  }
+});
+
+test('network create refusals in dockerd\'s words: duplicate name, subnet that is no CIDR, overlapping subnet, unknown driver, overlay without swarm', { skip, timeout: 60_000 }, async () => {
+  // A /16 of 10.200-249 that the host and the daemon's bridge do not use.
+  const routes = execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8' }) + execFileSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8' });
+  let b = 200;
+  while (routes.includes(`10.${b}.`) && b < 249) b++;
+  await docker(['network', 'create', '--subnet', `10.${b}.0.0/16`, 'par-net3']);
+  try {
+    const err = async (args: string[]) => {
+      const r = await docker(['network', 'create', ...args], { ok: false });
+      assert.equal(r.code, 1, args.join(' '));
+      return r.stderr.trim();
+    };
+    assert.equal(await err(['par-net3']), 'Error response from daemon: network with name par-net3 already exists');
+    for (const bad of ['nonsense', '10.1.0.0/33']) assert.equal(await err(['--subnet', bad, 'par-net4']), `Error response from daemon: Invalid subnet ${bad} : invalid CIDR address: ${bad}`);
+    assert.equal(await err(['--subnet', `10.${b}.1.0/24`, 'par-net4']), 'Error response from daemon: Pool overlaps with other one on this address space');
+    assert.equal(await err(['-d', 'bogus', 'par-net4']), 'Error response from daemon: plugin "bogus" not found');
+    assert.equal(await err(['-d', 'overlay', 'par-net4']), 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+  } finally {
+    await docker(['network', 'rm', 'par-net3'], { ok: false });
+  }
+});
+
+test('swarm and plugin commands answer as dockerd on a node in no swarm with no plugins; unclean API paths get its 301; reference errors in its words', { skip, timeout: 60_000 }, async () => {
+  const notManager = 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+  for (const args of [['node', 'ls'], ['service', 'ls'], ['secret', 'ls'], ['config', 'ls'], ['stack', 'ls'], ['node', 'inspect', 'x']]) {
+    const r = await docker(args, { ok: false });
+    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.stderr.trim(), notManager, args.join(' '));
+  }
+  assert.equal((await docker(['swarm', 'leave'], { ok: false })).stderr.trim(), 'Error response from daemon: This node is not part of a swarm');
+  assert.equal((await docker(['plugin', 'ls'])).stdout, 'ID        NAME      DESCRIPTION   ENABLED\n');
+  for (const args of [['plugin', 'inspect', 'x'], ['plugin', 'rm', 'x'], ['plugin', 'enable', 'x']]) {
+    const r = await docker(args, { ok: false });
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /^Error response from daemon: plugin "x" not found$/m, args.join(' '));
+  }
+  // gorilla/mux: a 301 to the clean path (a trailing slash kept), the query along.
+  for (const [path, to] of [['/v1.41/images//json', '/v1.41/images/json'], ['/v1.41/containers/./json?all=1', '/v1.41/containers/json?all=1'], ['/v1.41/x/../info', '/v1.41/info']]) {
+    const r = await d.request('GET', path!);
+    assert.equal(r.status, 301, path);
+    assert.equal(r.headers.location, to, path);
+  }
+  const del = async (ref: string) => JSON.parse((await d.request('DELETE', `/v1.41/images/${ref}`)).body.toString()).message as string;
+  assert.equal(await del('nope/'), 'invalid reference format');
+  assert.equal(await del('Nope'), 'invalid reference format: repository name must be lowercase');
+  assert.equal(await del('a:b:c'), 'invalid reference format');
+});
+
+test('resources as dockerd applies them: swappiness and blkio throttles set in the cgroup, weights this kernel lacks discarded with its warnings; info\'s flags and warnings from the host', { skip, timeout: 60_000 }, async () => {
+  const v1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const weight = !v1 || existsSync('/sys/fs/cgroup/blkio/blkio.weight') || existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight');
+  const disk = ['/dev/vda', '/dev/sda', '/dev/nvme0n1', '/dev/xvda'].find((p) => existsSync(p));
+  const args = ['run', '-d', '--network', 'none', '--name', 'par-res', '--memory-swappiness', '10', '--blkio-weight', '300'];
+  if (disk) args.push('--device-read-bps', `${disk}:1mb`, '--device-write-iops', `${disk}:100`);
+  const r = await docker([...args, 'busybox', 'sleep', '300']);
+  try {
+    const warned = r.stderr.split('\n').filter(Boolean);
+    if (weight) assert.ok(!warned.some((l) => /Block I\/O weight/.test(l)), warned.join('\n'));
+    else assert.ok(warned.includes('WARNING: Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.'), warned.join('\n'));
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.BlkioWeight}} {{.HostConfig.MemorySwappiness}}', 'par-res'])).stdout.trim(), `${weight ? 300 : 0} ${v1 ? 10 : '<nil>'}`);
+    if (v1) {
+      // Applied (it was accepted and left out of the cgroup).
+      assert.equal((await docker(['exec', 'par-res', 'cat', '/sys/fs/cgroup/memory/memory.swappiness'])).stdout.trim(), '10');
+      if (disk) {
+        const { rdev } = statSync(disk);
+        const dev = `${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)}`;
+        assert.equal((await docker(['exec', 'par-res', 'cat', '/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device', '/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device'])).stdout, `${dev} 1048576\n${dev} 100\n`);
+      }
+    }
+  } finally {
+    await docker(['rm', '-f', 'par-res'], { ok: false });
+  }
+  const info = JSON.parse((await docker(['info', '-f', '{{json .}}'])).stdout) as { Warnings: string[]; OomKillDisable: boolean; OperatingSystem: string; IPv4Forwarding: boolean };
+  const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
+  assert.equal(info.IPv4Forwarding, forwarding);
+  assert.equal(info.Warnings.includes('WARNING: IPv4 forwarding is disabled'), !forwarding);
+  assert.equal(info.OomKillDisable, v1 && existsSync('/sys/fs/cgroup/memory/memory.oom_control'));
+  const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
+  if (pretty) assert.equal(info.OperatingSystem, pretty);
+  // create warns when the host does not forward IPv4, except for host and none networking.
+  for (const net of ['bridge', 'none', 'host']) {
+    const c = await docker(['create', '--network', net, '--name', `par-fwd-${net}`, 'busybox', 'true']);
+    await docker(['rm', `par-fwd-${net}`]);
+    assert.equal(c.stderr, !forwarding && net === 'bridge' ? 'WARNING: IPv4 forwarding is disabled. Networking will not work.\n' : '', net);
+  }
+});
+
+test('image events as dockerd\'s: tag, untag and delete (named by ID), import (tag first), save, load; commit pauses with events and names its image', { skip, timeout: 90_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-evc', '--label', 'k=v', 'busybox', 'sleep', '300']);
+  try {
+    const since = Math.floor(Date.now() / 1000);
+    const bb = (await docker(['image', 'inspect', '-f', '{{.Id}}', 'busybox'])).stdout.trim();
+    await docker(['tag', 'busybox', 'par-ev:1']);
+    await docker(['rmi', 'par-ev:1']);
+    const tar = join(tmp.path, 'ev-save.tar');
+    await docker(['save', '-o', tar, 'busybox']);
+    await docker(['load', '-i', tar]);
+    const imported = (await docker(['import', '--change', 'LABEL il=x', join(tmp.path, 'busybox.tar'), 'par-evimp:1'])).stdout.trim();
+    await docker(['rmi', 'par-evimp:1']);
+    const committed = (await docker(['commit', 'par-evc', 'par-evcommit:1'])).stdout.trim();
+    await docker(['rmi', 'par-evcommit:1']);
+    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
+    const names = new Map([[bb, 'BB'], [imported, 'IMP'], [committed, 'COMMIT']]);
+    const lines = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--format', '{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}'])).stdout
+      .trim().split('\n').map((l) => l.replace(/sha256:[0-9a-f]{64}/g, (m) => names.get(m) ?? m).replace(/\b[0-9a-f]{64}\b/g, 'CT'))
+      .filter((l) => /^(image |container (pause|commit|unpause) )/.test(l)); // (the run's own events may share the second)
+    assert.deepEqual(lines, [
+      'image tag BB {"name":"par-ev:1"}',
+      'image untag BB {"name":"BB"}',
+      'image save BB {"name":"BB"}',
+      'image load BB {"name":"BB"}',
+      'image tag IMP {"il":"x","name":"par-evimp:1"}',
+      'image import IMP {"il":"x","name":"IMP"}',
+      'image untag IMP {"il":"x","name":"IMP"}',
+      'image delete IMP {"name":"IMP"}',
+      'container pause CT {"image":"busybox","k":"v","name":"par-evc"}',
+      'image tag COMMIT {"k":"v","name":"par-evcommit:1"}',
+      'container commit CT {"comment":"","image":"busybox","imageID":"COMMIT","imageRef":"par-evcommit:1","k":"v","name":"par-evc"}',
+      'container unpause CT {"image":"busybox","k":"v","name":"par-evc"}',
+      'image untag COMMIT {"k":"v","name":"COMMIT"}',
+      'image delete COMMIT {"name":"COMMIT"}',
+    ]);
+  } finally {
+    await docker(['rm', '-f', 'par-evc'], { ok: false });
+  }
+});
+
+test('a container with a network namespace of its own pings and binds low ports unprivileged (dockerd\'s sysctls, --sysctl wins); resolv.conf written from --dns* puts search first', { skip, timeout: 60_000 }, async () => {
+  const probe = 'cat /proc/sys/net/ipv4/ping_group_range /proc/sys/net/ipv4/ip_unprivileged_port_start';
+  assert.equal((await docker(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', probe])).stdout, '0\t2147483647\n0\n');
+  assert.equal((await docker(['run', '--rm', '--network', 'none', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=80', 'busybox', 'sh', '-c', probe])).stdout, '0\t2147483647\n80\n');
+  // host networking: the host's values, untouched.
+  const host = readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8');
+  assert.equal((await docker(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start'])).stdout, host);
+  const conf = (await docker(['run', '--rm', '--network', 'none', '--dns', '9.9.9.9', '--dns-search', 's.org', '--dns-option', 'ndots:2', 'busybox', 'cat', '/etc/resolv.conf'])).stdout;
+  assert.equal(conf, 'search s.org\nnameserver 9.9.9.9\noptions ndots:2\n');
 });
 
 test('top: the container process leads its own session (STAT Ss, as under runc); ps errors in dockerd\'s words', { skip, timeout: 60_000 }, async () => {

@@ -172,7 +172,7 @@ test('user network: containers resolve each other by name, alias and id; outside
   await mgr.createNetwork({ name: `net${s}`, subnet: '10.231.0.0/24', labels: { test: 'yes' } });
   assert.throws(() => mgr.get(`nope${s}`), /not found/);
   await assert.rejects(mgr.createNetwork({ name: `net${s}` }), /already exists/);
-  await assert.rejects(mgr.createNetwork({ name: `ovl${s}`, subnet: '10.231.0.128/25' }), /overlaps network/);
+  await assert.rejects(mgr.createNetwork({ name: `ovl${s}`, subnet: '10.231.0.128/25' }), /^HakoError: Pool overlaps with other one on this address space$/);
   const epA = await mgr.connect({ containerId: ids.a, containerName: 'web', netns: nsPath(ns.a), network: `net${s}`, aliases: ['www'] });
   const epB = await mgr.connect({ containerId: ids.b, containerName: 'client', netns: nsPath(ns.b), network: `net${s}`, ip: '10.231.0.77' });
   assert.equal(epA.ip, '10.231.0.2');
@@ -192,7 +192,7 @@ test('user network: containers resolve each other by name, alias and id; outside
   await assert.rejects(nsResolve(ns.b, 'nosuchname.test'), nxdomain());
   assert.deepEqual(await nsReverse(ns.b, '10.231.0.2'), [`web.net${s}`]);
   const files = mgr.containerFiles(ids.b, { hostname: 'client', addHosts: ['gw:host-gateway'], dnsSearch: ['x.test'] });
-  assert.match(files.resolvConf, /^nameserver 127\.0\.0\.11\nsearch x\.test\n/);
+  assert.match(files.resolvConf, /^search x\.test\nnameserver 127\.0\.0\.11\n/);
   assert.match(files.hosts, /10\.231\.0\.1\tgw\n10\.231\.0\.77\tclient\n/);
   assert.deepEqual(Object.keys(mgr.inspect(`net${s}`).containers).sort(), [ids.a, ids.b].sort());
   await assert.rejects(mgr.removeNetwork(`net${s}`), /active endpoints/);

@@ -124,13 +124,13 @@ test('/etc files per network mode', () => {
   assert.equal(b.resolv, 'nameserver 10.0.0.1\nsearch corp\n');
   assert.equal(b.hostname, 'box\n');
   const u = etcFiles({ ...base, embeddedDns: true, ips: ['10.1.0.2', '10.2.0.2'], domainname: 'example.test', dns: ['9.9.9.9'] });
-  assert.equal(u.resolv, 'nameserver 127.0.0.11\nsearch corp\noptions ndots:0\n');
+  assert.equal(u.resolv, 'search corp\nnameserver 127.0.0.11\noptions ndots:0\n');
   assert.match(u.hosts, /10\.1\.0\.2\tbox\.example\.test box\n10\.2\.0\.2\tbox\.example\.test box\n$/);
   const h = etcFiles({ ...base, mode: 'host' });
   assert.equal(h.hosts, '127.0.0.1 localhost\n10.0.0.5 hostbox\n10.9.9.9\tdb\n172.17.0.1\tgw\n');
   assert.equal(h.resolv, base.hostResolv, 'host mode keeps loopback resolvers: same netns');
   assert.equal(h.hostname, 'hostbox\n');
-  assert.equal(etcFiles({ ...base, mode: 'host', dns: ['1.1.1.1'] }).resolv, 'nameserver 1.1.1.1\nsearch corp\n');
+  assert.equal(etcFiles({ ...base, mode: 'host', dns: ['1.1.1.1'] }).resolv, 'search corp\nnameserver 1.1.1.1\n');
   const n = etcFiles({ ...base, mode: 'none', ips: [], extraHosts: [] });
   assert.doesNotMatch(n.hosts, /box/);
   assert.throws(() => etcFiles({ ...base, hostGateway: undefined }), /no host gateway address is known/);

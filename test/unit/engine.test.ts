@@ -79,7 +79,7 @@ test('mounts: -v forms, --mount, tmpfs, image volumes, duplicates', () => {
 test('/etc files: loopback nameservers filtered, Dns overrides, hosts entries', () => {
   assert.equal(resolvConf('nameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch a b\noptions ndots:2\n', [], [], []), 'nameserver 10.0.0.1\nsearch a b\noptions ndots:2\n');
   assert.equal(resolvConf('nameserver 127.0.0.1\n', [], [], []), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
-  assert.equal(resolvConf('nameserver 10.0.0.1\n', ['1.1.1.1'], ['x'], []), 'nameserver 1.1.1.1\nsearch x\n');
+  assert.equal(resolvConf('nameserver 10.0.0.1\n', ['1.1.1.1'], ['x'], []), 'search x\nnameserver 1.1.1.1\n');
   assert.match(hostsFile('h', '', ['db:10.1.1.1']), /10\.1\.1\.1\tdb\n/);
 });
 

@@ -120,10 +120,10 @@ test('hosts and resolv.conf', () => {
   const host = parseResolvConf('# c\nnameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch a.example b.example\noptions edns0 ndots:2\n');
   assert.deepEqual(host, { nameservers: ['127.0.0.53', '10.0.0.1'], search: ['a.example', 'b.example'], options: ['edns0', 'ndots:2'] });
   const emb = containerResolvConf({ host, embedded: true });
-  assert.equal(emb.text, 'nameserver 127.0.0.11\nsearch a.example b.example\noptions edns0 ndots:0\n');
+  assert.equal(emb.text, 'search a.example b.example\nnameserver 127.0.0.11\noptions edns0 ndots:0\n');
   assert.deepEqual(emb.upstreams, ['127.0.0.53', '10.0.0.1']);
   assert.equal(containerResolvConf({ host, embedded: false }).text.split('\n')[0], 'nameserver 10.0.0.1');
-  assert.match(containerResolvConf({ host, embedded: false, dns: ['9.9.9.9'], dnsSearch: ['x.test'] }).text, /^nameserver 9\.9\.9\.9\nsearch x\.test\n/);
+  assert.match(containerResolvConf({ host, embedded: false, dns: ['9.9.9.9'], dnsSearch: ['x.test'] }).text, /^search x\.test\nnameserver 9\.9\.9\.9\n/);
   assert.deepEqual(parseAddHost('db:10.1.2.3'), { ip: '10.1.2.3', names: ['db'] });
   assert.deepEqual(parseAddHost('gw:host-gateway', '172.17.0.1'), { ip: '172.17.0.1', names: ['gw'] });
   assert.throws(() => parseAddHost('nohost'), /expected name:ip/);

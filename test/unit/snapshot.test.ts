@@ -1,7 +1,7 @@
 // Snapshot store without root: chain IDs, layer commit/remove, single extraction, mount options.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chainIds, SnapshotStore, MOUNT_OPTIONS_LIMIT } from '../../src/image/snapshot/index.js';
@@ -110,27 +110,46 @@ test('store: container mount options list layers top first with short relative l
   }
 });
 
-test('init layer: made once from the facts (fsync\'d, then linked), on top of containers prepared after, removed with its top layer', async () => {
+test('init layer: made once (fsync\'d, then linked) with dockerd\'s entries, on top of containers prepared after, removed with its top layer', async () => {
   const t = tempDir('hako-snap-');
   try {
     const s = new SnapshotStore(t.path);
-    for (const id of [A, B]) await s.ensureLayer(id, async (dir) => mkdirSync(dir));
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    // A has /etc (0700), /dev and /proc; B, above it, has /etc again (0751, the merged view's) and
+    // a file named sys; nobody has a /.dockerenv dir.
+    await s.ensureLayer(A, async (dir) => {
+      mkdirSync(dir);
+      mkdirSync(join(dir, 'etc'), { mode: 0o700 });
+      mkdirSync(join(dir, 'dev'), { mode: 0o710 });
+      mkdirSync(join(dir, 'proc'), { mode: 0o555 });
+      writeFileSync(join(dir, 'etc', 'hosts'), '1.2.3.4 image\n');
+    });
+    await s.ensureLayer(B, async (dir) => {
+      mkdirSync(dir);
+      mkdirSync(join(dir, 'etc'));
+      chmodSync(join(dir, 'etc'), 0o751);
+      writeFileSync(join(dir, 'sys'), 'not a dir');
+    });
     const before = await s.prepareContainer('c0', [A, B]);
     assert.equal(before.init, false);
     assert.equal(s.hasInitLayer(B), false);
-    await assert.rejects(s.ensureInitLayer(B, { dockerenv: true, etc: { mode: 0o755, uid: 0, gid: 0 }, etcFiles: ['passwd'] }), /unexpected file \/etc\/passwd/);
-    assert.equal(s.hasInitLayer(B), false);
+    assert.equal(await s.ensureInitLayer([A, B]), true);
+    assert.equal(await s.ensureInitLayer([A, B]), false, 'made once');
+    assert.equal(await s.ensureInitLayer([]), false, 'no layers, no init layer');
     assert.deepEqual(readdirSync(join(t.path, 'layers', B.slice(7))).filter((n) => n.startsWith('.init-')), [], 'no scratch dir left');
-    const uid = process.getuid?.() ?? 0;
-    const gid = process.getgid?.() ?? 0;
-    assert.equal(await s.ensureInitLayer(B, { dockerenv: true, etc: { mode: 0o751, uid, gid }, etcFiles: ['hostname', 'resolv.conf'] }), true);
-    assert.equal(await s.ensureInitLayer(B, { dockerenv: false, etcFiles: [] }), false, 'made once');
     const init = s.initLayerDir(B);
-    assert.deepEqual(readdirSync(init).sort(), ['.dockerenv', 'etc']);
-    assert.deepEqual(readdirSync(join(init, 'etc')).sort(), ['hostname', 'resolv.conf']);
-    const etc = statSync(join(init, 'etc'));
-    assert.deepEqual([etc.mode & 0o7777, etc.uid, etc.gid], [0o751, uid, gid]);
-    assert.equal(statSync(join(init, 'etc', 'hostname')).size, 0);
+    const ls = (rel: string) => {
+      const st = lstatSync(join(init, rel));
+      return `${st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : '?'} ${(st.mode & 0o7777).toString(8)} ${st.uid === uid && st.gid === gid ? 'me' : `${st.uid}:${st.gid}`} ${st.isSymbolicLink() ? readlinkSync(join(init, rel)) : st.size}`;
+    };
+    assert.deepEqual(readdirSync(init).sort(), ['.dockerenv', 'dev', 'etc', 'proc', 'sys']);
+    assert.deepEqual(readdirSync(join(init, 'etc')).sort(), ['hostname', 'hosts', 'mtab', 'resolv.conf']);
+    assert.deepEqual(readdirSync(join(init, 'dev')).sort(), ['console', 'pts', 'shm']);
+    assert.deepEqual(
+      ['.dockerenv', 'etc', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'etc/mtab', 'dev', 'dev/console', 'dev/pts', 'dev/shm', 'proc', 'sys'].map(ls),
+      ['f 755 me 0', 'd 751 me 4096', 'f 755 me 0', 'f 755 me 0', 'f 755 me 0', 'l 777 me /proc/mounts', 'd 710 me 4096', 'f 755 me 0', 'd 755 me 4096', 'd 755 me 4096', 'd 555 me 4096', 'd 755 me 4096'],
+    );
     // Containers prepared from now on have it on top; the one prepared before keeps its layers.
     const after = await s.prepareContainer('c1', [A, B]);
     assert.equal(after.init, true);
@@ -152,13 +171,15 @@ test('init layer: made once from the facts (fsync\'d, then linked), on top of co
   }
 });
 
-test('init layer: no /etc part when the image has no /etc dir; left out when the layers only just fit the mount options', async () => {
+test('init layer: calls at once make it once (the second waits for the first); left out when the layers only just fit the mount options', async () => {
   const t = tempDir('hako-snap-');
   try {
     const s = new SnapshotStore(t.path);
     await s.ensureLayer(A, async (dir) => mkdirSync(dir));
-    assert.equal(await s.ensureInitLayer(A, { dockerenv: true, etcFiles: ['hostname'] }), true);
-    assert.deepEqual(readdirSync(s.initLayerDir(A)), ['.dockerenv']);
+    const both = await Promise.all([s.ensureInitLayer([A]), s.ensureInitLayer([A])]);
+    assert.deepEqual(both, [true, false]);
+    assert.equal(s.hasInitLayer(A), true, 'there once the second call returns');
+    assert.deepEqual(readdirSync(s.initLayerDir(A)).sort(), ['.dockerenv', 'dev', 'etc', 'proc', 'sys']);
     // Layers that fit the mount options only without the init layer: prepared without it.
     const ids: string[] = [];
     for (let i = 1; ; i++) {
@@ -171,7 +192,7 @@ test('init layer: no /etc part when the image has no /etc dir; left out when the
       if (probe.mountOptions().length + 'l/0123456789abcdef-init:'.length >= MOUNT_OPTIONS_LIMIT) break; // the init layer's entry would not fit
     }
     const top = ids[ids.length - 1]!;
-    assert.equal(await s.ensureInitLayer(top, { dockerenv: true, etcFiles: [] }), true);
+    assert.equal(await s.ensureInitLayer(ids), true);
     const snap = await s.prepareContainer('full', ids);
     assert.equal(snap.init, false);
     assert.ok(snap.mountOptions().length < MOUNT_OPTIONS_LIMIT);

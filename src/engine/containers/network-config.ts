@@ -141,6 +141,9 @@ function emptyEndpoint(): Json {
 export interface SettingsInput {
   id: string;
   mode: string;
+  /** `host`/`none` mode: its endpoint there while running; `none` left: off the none network. */
+  pseudoEndpointId?: string | undefined;
+  noneDisconnected?: boolean | undefined;
   pid: number;
   running: boolean;
   exposed: string[];
@@ -156,7 +159,9 @@ export function networkSettingsView(s: SettingsInput): Json {
   let top: Json = emptyEndpoint();
   let sandbox = '';
   if (!ownsEndpoints(s.mode)) {
-    if (!s.mode.startsWith('container:')) networks[s.mode] = { ...emptyEndpoint(), NetworkID: s.pseudoId(s.mode) };
+    if (!s.mode.startsWith('container:') && !(s.mode === 'none' && s.noneDisconnected)) {
+      networks[s.mode] = { ...emptyEndpoint(), NetworkID: s.pseudoId(s.mode), EndpointID: (s.running && s.pseudoEndpointId) || '' };
+    }
   } else {
     for (const [name, c] of Object.entries(s.configured)) {
       const net = s.networkOf(c.NetworkID);

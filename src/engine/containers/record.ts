@@ -81,6 +81,13 @@ export interface ContainerRecord {
   ChainIds: string[];
   /** The networks it is attached to (by name): its NetworkMode's, then `network connect`ed ones. */
   Networks?: Record<string, EndpointConfig>;
+  /**
+   * `host` and `none` mode: its endpoint on that pseudo network while it runs (dockerd's host and
+   * null drivers make one at each start; inspect and `network inspect` show its ID).
+   */
+  PseudoEndpointID?: string;
+  /** `none` mode: `network disconnect none` took it off the none network (dockerd allows it). */
+  NoneDisconnected?: boolean;
 }
 
 /** Records of all containers, one directory each. */

@@ -128,6 +128,36 @@ function hostDevices(): NonNullable<NonNullable<Spec['linux']>['devices']> {
   return out;
 }
 
+/** A block device's numbers, as dockerd reads them for the blkio settings at a start. */
+function deviceNumbers(path: string): { major: number; minor: number } {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw invalid(`stat ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+  }
+  const rdev = st.rdev;
+  return { major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
+}
+
+/** --blkio-weight, --blkio-weight-device and the --device-{read,write}-{bps,iops} limits. */
+function blockIOOf(hc: Obj): NonNullable<NonNullable<Spec['linux']>['resources']>['blockIO'] | undefined {
+  const out: Obj = {};
+  if (Number(hc.BlkioWeight) > 0) out.weight = Number(hc.BlkioWeight);
+  const weights = ((hc.BlkioWeightDevice as Obj[] | null) ?? []).filter((w) => Number(w.Weight) > 0);
+  if (weights.length) out.weightDevice = weights.map((w) => ({ ...deviceNumbers(String(w.Path)), weight: Number(w.Weight) }));
+  for (const [key, field] of [
+    ['BlkioDeviceReadBps', 'throttleReadBpsDevice'],
+    ['BlkioDeviceWriteBps', 'throttleWriteBpsDevice'],
+    ['BlkioDeviceReadIOps', 'throttleReadIOPSDevice'],
+    ['BlkioDeviceWriteIOps', 'throttleWriteIOPSDevice'],
+  ] as const) {
+    const list = (hc[key] as Obj[] | null) ?? [];
+    if (list.length) out[field] = list.map((t) => ({ ...deviceNumbers(String(t.Path)), rate: Number(t.Rate) }));
+  }
+  return Object.keys(out).length ? (out as never) : undefined;
+}
+
 function userDevice(d: Obj): { dev: NonNullable<NonNullable<Spec['linux']>['devices']>[number]; access: string } {
   const host = d.PathOnHost as string;
   const inCt = (d.PathInContainer as string | undefined) || host;
@@ -237,6 +267,8 @@ export function buildSpec(inp: SpecInputs): Spec {
   else if (Number(hc.Memory) > 0) memory.swap = Number(hc.Memory) * 2; // docker: swap defaults to twice the memory
   if (Number(hc.MemoryReservation) > 0) memory.reservation = Number(hc.MemoryReservation);
   if (hc.OomKillDisable === true) memory.disableOOMKiller = true;
+  // -1 (or null): the kernel's (the parent cgroup's) swappiness.
+  if (hc.MemorySwappiness !== null && hc.MemorySwappiness !== undefined && Number(hc.MemorySwappiness) >= 0) memory.swappiness = Number(hc.MemorySwappiness);
   if (Object.keys(memory).length > 0) resources.memory = memory as never;
   const cpu: Obj = {};
   if (Number(hc.CpuShares) > 0) cpu.shares = Number(hc.CpuShares);
@@ -250,7 +282,8 @@ export function buildSpec(inp: SpecInputs): Spec {
   if (hc.CpusetMems) cpu.mems = hc.CpusetMems;
   if (Object.keys(cpu).length > 0) resources.cpu = cpu as never;
   if (hc.PidsLimit !== null && hc.PidsLimit !== undefined && Number(hc.PidsLimit) !== 0) resources.pids = { limit: Number(hc.PidsLimit) > 0 ? Number(hc.PidsLimit) : -1 };
-  if (Number(hc.BlkioWeight) > 0) resources.blockIO = { weight: Number(hc.BlkioWeight) };
+  const blockIO = blockIOOf(hc);
+  if (blockIO) resources.blockIO = blockIO;
 
   const devices: NonNullable<NonNullable<Spec['linux']>['devices']> = [];
   if (privileged) {
@@ -263,6 +296,14 @@ export function buildSpec(inp: SpecInputs): Spec {
     resources.devices!.push({ allow: true, type: dev.type as 'c' | 'b', major: dev.major, minor: dev.minor, access });
   }
 
+  // dockerd, for a network namespace of the container's own: unprivileged ICMP echo sockets
+  // (ping without CAP_NET_RAW) and ports below 1024 without CAP_NET_BIND_SERVICE; --sysctl wins.
+  const sysctl: Record<string, string> = {};
+  if (netMode !== 'host' && !netMode.startsWith('container:')) {
+    if (existsSync('/proc/sys/net/ipv4/ping_group_range')) sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
+    if (existsSync('/proc/sys/net/ipv4/ip_unprivileged_port_start')) sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
+  }
+  Object.assign(sysctl, (hc.Sysctls as Record<string, string> | null) ?? {});
   const rlimits = rlimitsOf(hc);
   const sec = securityOpts(hc);
   const spec: Spec = {
@@ -287,7 +328,7 @@ export function buildSpec(inp: SpecInputs): Spec {
       cgroupsPath: inp.cgroupsPath,
       resources,
       ...(devices.length > 0 ? { devices } : {}),
-      ...(hc.Sysctls ? { sysctl: { ...(hc.Sysctls as Record<string, string>) } } : {}),
+      ...(Object.keys(sysctl).length ? { sysctl } : {}),
       ...(privileged ? {} : { maskedPaths: (hc.MaskedPaths as string[] | undefined) ?? [...DEFAULT_MASKED_PATHS], readonlyPaths: (hc.ReadonlyPaths as string[] | undefined) ?? [...DEFAULT_READONLY_PATHS] }),
     },
   };

@@ -14,7 +14,7 @@
 //   tmp/                         layers being extracted; renamed into layers/ atomically
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readFile, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HakoError, fromSystemError, invalid, notFound } from '../../common/errors.js';
@@ -87,27 +87,39 @@ function run(cmd: string, args: string[], cwd: string | undefined): Promise<void
 }
 
 /**
- * What an image's init layer holds (dockerd's "-init" layer, made once per image here instead of
- * once per container): the empty /.dockerenv and the /etc mount targets the image lacks, so a
- * container's start creates no new files in its upper dir for them (no copy-up of /etc).
- * Learned from an image's merged view (a fresh container's rootfs before anything ran in it).
+ * What an image's init layer holds: dockerd's "-init" layer (made once per image here instead of
+ * once per container), the same set of paths with the same types and modes: the empty files
+ * /.dockerenv, /dev/console, /etc/hostname, /etc/hosts and /etc/resolv.conf (0755, as dockerd
+ * makes them), the dirs /dev/pts and /dev/shm (0755) and /etc/mtab → /proc/mounts. Like dockerd's
+ * they cover whatever the image has at those paths (`docker export` and `docker cp` of any
+ * container show them, empty), and a start creates nothing in a container's upper dir for them.
+ * The parent dirs (/dev, /etc, and /proc and /sys, which dockerd's layer has too) take the image's
+ * owner and mode where the image has them as dirs (the merged view shows the topmost layer's),
+ * 0755 owned by the daemon (root) otherwise.
  */
-export interface InitLayerFacts {
-  /** /.dockerenv is missing from the image. */
-  dockerenv: boolean;
-  /** The image's /etc (a directory; owner and mode, copied to the init layer's /etc), or
-   * undefined when /etc is not a directory (then the layer adds nothing under /etc). */
-  etc?: { mode: number; uid: number; gid: number };
-  /** The names under /etc (hostname, hosts, resolv.conf) the image lacks (with `etc` only). */
-  etcFiles: string[];
-}
+export const INIT_LAYER_ENTRIES: ReadonlyArray<{ path: string; type: 'file' | 'dir' | 'symlink'; target?: string }> = [
+  { path: 'dev/pts', type: 'dir' },
+  { path: 'dev/shm', type: 'dir' },
+  { path: 'proc', type: 'dir' },
+  { path: 'sys', type: 'dir' },
+  { path: '.dockerenv', type: 'file' },
+  { path: 'etc/resolv.conf', type: 'file' },
+  { path: 'etc/hosts', type: 'file' },
+  { path: 'etc/hostname', type: 'file' },
+  { path: 'dev/console', type: 'file' },
+  { path: 'etc/mtab', type: 'symlink', target: '/proc/mounts' },
+];
 
-/** The /etc files a container's start bind-mounts over (their targets are made if missing). */
-export const INIT_ETC_FILES = ['hostname', 'hosts', 'resolv.conf'] as const;
+/** Owner and mode of a directory. */
+export interface DirAttrs {
+  mode: number;
+  uid: number;
+  gid: number;
+}
 
 export interface ContainerSnapshot {
   id: string;
-  /** Whether its top lower layer is its image's init layer (InitLayerFacts). */
+  /** Whether its top lower layer is its image's init layer (INIT_LAYER_ENTRIES). */
   init: boolean;
   /** Absolute lower directories, top layer first (the empty dir for an image without layers). */
   lowerdirs: string[];
@@ -321,17 +333,43 @@ export class SnapshotStore {
   }
 
   /**
-   * Makes the init layer of the image whose top layer is `topChainId`, once (false when it is
-   * there already, made by another start meanwhile, or the top layer is gone): its files are
-   * written and fsync'd in a scratch dir beside `init`, renamed into place, and its l/ link
-   * made last, so a container never names an init layer that a crash could leave incomplete.
-   * Containers created from then on get it as their top lower layer (prepareContainer).
+   * The owner and mode of the image's top-level dir `name` as its merged view shows them (the
+   * topmost layer that has an entry for it; overlay whiteouts are 0/0 char devices), or
+   * undefined when the image has no directory there. Layers bottom first.
    */
-  async ensureInitLayer(topChainId: string, facts: InitLayerFacts): Promise<boolean> {
+  private imageDirAttrs(chainIdsOfImage: string[], name: string): DirAttrs | undefined {
+    for (const c of [...chainIdsOfImage].reverse()) {
+      let st;
+      try {
+        st = lstatSync(join(this.layerDir(c), name));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      return st.isDirectory() ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Makes the init layer (INIT_LAYER_ENTRIES) of the image whose layers are `chainIdsOfImage`
+   * (bottom first), once: false when it is there already, made by another call meanwhile (which
+   * this one waits for), or the top layer is gone. Its files are written and fsync'd in a scratch
+   * dir beside `init`, renamed into place, and its l/ link made last, so a container never names
+   * an init layer that a crash could leave incomplete. Containers prepared from then on get it as
+   * their top lower layer (prepareContainer); the engine makes it before a container's create.
+   */
+  async ensureInitLayer(chainIdsOfImage: string[]): Promise<boolean> {
+    const topChainId = chainIdsOfImage[chainIdsOfImage.length - 1];
+    if (topChainId === undefined) return false;
     const hex = hexOf(topChainId);
     const key = `init:${hex}`;
-    if (this.inflight.has(key)) return false;
-    const attempt = this.makeInitLayer(topChainId, hex, facts);
+    const running = this.inflight.get(key);
+    if (running) {
+      await running;
+      return false;
+    }
+    const attempt = this.makeInitLayer(chainIdsOfImage, topChainId, hex);
     this.inflight.set(key, attempt);
     try {
       return await attempt;
@@ -340,7 +378,7 @@ export class SnapshotStore {
     }
   }
 
-  private async makeInitLayer(topChainId: string, hex: string, facts: InitLayerFacts): Promise<boolean> {
+  private async makeInitLayer(chainIdsOfImage: string[], topChainId: string, hex: string): Promise<boolean> {
     if (this.hasInitLayer(topChainId) || !this.has(topChainId)) return false;
     const parent = this.layerPath(topChainId);
     const dest = this.initLayerDir(topChainId);
@@ -353,23 +391,31 @@ export class SnapshotStore {
       try {
         await mkdir(tmp, { mode: 0o755 });
         synced.push(tmp);
-        if (facts.dockerenv) {
-          // As the start writes it when the image has none (dockerd's init layer has it too).
-          await writeFile(join(tmp, '.dockerenv'), '', { mode: 0o755 });
-          synced.push(join(tmp, '.dockerenv'));
-        }
-        if (facts.etc && facts.etcFiles.length > 0) {
-          const etc = join(tmp, 'etc');
-          await mkdir(etc);
-          // The merged /etc takes its owner and mode from the topmost layer that has it: this one.
-          await chown(etc, facts.etc.uid, facts.etc.gid);
-          await chmod(etc, facts.etc.mode & 0o7777);
-          synced.push(etc);
-          for (const f of facts.etcFiles) {
-            if (!(INIT_ETC_FILES as readonly string[]).includes(f)) throw invalid(`init layer of ${topChainId}: unexpected file /etc/${f}`);
-            // As the runtime's mount target for a file bind mount ('touch', mode 0644).
-            await writeFile(join(etc, f), '', { mode: 0o644 });
-            synced.push(join(etc, f));
+        const made = new Set<string>();
+        const ensureDir = async (rel: string) => {
+          if (made.has(rel)) return;
+          made.add(rel);
+          const p = join(tmp, rel);
+          await mkdir(p);
+          if (!rel.includes('/')) {
+            // A top-level dir shows the topmost layer's owner and mode: keep the image's.
+            // (Else 0755, owned by the daemon's user: root, as dockerd makes them.)
+            const attrs = this.imageDirAttrs(chainIdsOfImage, rel);
+            if (attrs) await chown(p, attrs.uid, attrs.gid);
+            await chmod(p, attrs?.mode ?? 0o755);
+          } else await chmod(p, 0o755);
+          synced.push(p);
+        };
+        for (const e of INIT_LAYER_ENTRIES) {
+          const parts = e.path.split('/');
+          for (let i = 1; i < parts.length; i++) await ensureDir(parts.slice(0, i).join('/'));
+          const p = join(tmp, e.path);
+          if (e.type === 'dir') await ensureDir(e.path);
+          else if (e.type === 'symlink') await symlink(e.target!, p);
+          else {
+            await writeFile(p, '', { mode: 0o755 });
+            await chmod(p, 0o755); // past the umask
+            synced.push(p);
           }
         }
         for (const p of synced) await fsyncPath(p);
