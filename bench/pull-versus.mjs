@@ -1,0 +1,178 @@
+// Pull A/B (issue 3): `hako pull` of busybox through the CLI against a freshly started hakod, this
+// checkout against another built one (--versus=<checkout>, e.g. a copy of main's bin/, dist/ and
+// build/), pull by pull in turns (the order swaps every round), on a fresh loop-mounted ext4 with
+// the registry of bench/pull.mjs. On this shared 2-CPU machine the load from other work moves a
+// fresh pull's wall time by ±30% from one minute to the next: bench/pull.mjs's separate runs of the
+// tools could not tell changes of a few ms apart, pairs of pulls a second apart can.
+// Printed: each side's median wall time (CLI spawned → exited) and the median of the pairs' ratios;
+// hakod's main-thread CPU time for the pull (/proc/PID/schedstat of the event loop's thread: less
+// sensitive to load than the wall time) and the median of the pairs' differences; with --phases,
+// per step of the pull (hakod's HAKO_PHASE_TRACE) each side's median and the pairs' difference.
+// Each hakod runs as in bench/pull.mjs (test network names, --iptables=false, a cgroup beneath
+// ours) and is stopped after its pull; its data root is left until the end. Node commands run with
+// NODE_EXTRA_CA_CERTS unset.
+// Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--phases] [--dir /var/tmp]
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const pairs = Number(args.find((a) => /^\d+$/.test(a)) ?? 20);
+const versus = args.find((a) => a.startsWith('--versus='))?.slice('--versus='.length);
+const withPhases = args.includes('--phases');
+const baseDir = args.includes('--dir') ? args[args.indexOf('--dir') + 1] : '/var/tmp';
+if (!versus || !existsSync(join(versus, 'bin/hakod.cjs'))) {
+  console.error('usage: node bench/pull-versus.mjs [pairs] --versus=<built checkout> [--phases] [--dir DIR]');
+  process.exit(2);
+}
+if (process.getuid() !== 0) {
+  console.error('bench/pull-versus: needs root');
+  process.exit(1);
+}
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+const { startRegistry } = await import(join(repo, 'dist/test/helpers/registry.js'));
+const { makeBusyboxRootfs, testCgroupName, removeCgroupEverywhere } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
+const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
+
+const LIMIT = 120_000;
+const sh = (cmd, a, opts = {}) => {
+  const r = spawnSync(cmd, a, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30, timeout: LIMIT, killSignal: 'SIGKILL', ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.error?.code ?? ''} ${r.stderr}`);
+  return r.stdout;
+};
+const sha = (b) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sides = [
+  { name: `versus ${versus}`, dir: resolve(versus), times: [], cpu: [], phases: [] },
+  { name: 'this checkout', dir: repo, times: [], cpu: [], phases: [] },
+];
+
+const img = join(baseDir, `hako-pull-versus-${process.pid}.ext4`);
+const mnt = join(baseDir, `hpv${process.pid}`);
+sh('truncate', ['-s', '4G', img]);
+sh('mkfs.ext4', ['-q', '-F', img]);
+mkdirSync(mnt);
+sh('mount', ['-o', 'loop', img, mnt]);
+const work = mkdtempSync(join(mnt, 'w-'));
+
+/** busybox as an OCI layout (one gzip layer), as bench/pull.mjs makes it. */
+function busyboxLayout() {
+  const root = join(work, 'busybox-root');
+  makeBusyboxRootfs(root);
+  const tarFile = join(work, 'busybox.tar');
+  sh('tar', ['--numeric-owner', '-C', root, '-cf', tarFile, '.']);
+  const dir = join(work, 'layout');
+  const blobs = join(dir, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const put = (buf) => {
+    const d = sha(buf);
+    writeFileSync(join(blobs, d.slice(7)), buf);
+    return { digest: d, size: buf.length };
+  };
+  const layer = put(sh('gzip', ['-6', '-c', tarFile]));
+  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha(readFileSync(tarFile))] } })));
+  const m = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }] })));
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  return dir;
+}
+
+const cpuOf = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+/** CPU time of the process's main thread (the event loop), ms. */
+const mainThreadMs = (pid) => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+/** Waits (at most 5 s) until a fresh daemon has stopped working on its start-up. */
+async function settle(pid) {
+  const until = Date.now() + 5000;
+  for (let c = cpuOf(pid); Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 250));
+    const c2 = cpuOf(pid);
+    if (c2 - c < 0.005) return;
+    c = c2;
+  }
+}
+
+/** One fresh hakod of `side`, one timed `hako pull`, the daemon stopped. */
+async function pullOnce(side, tag, registry, ref) {
+  const d = join(work, tag);
+  mkdirSync(d);
+  const sock = join(d, 'hako.sock');
+  const net = testNet();
+  const cgroup = testCgroupName('pull-versus');
+  const trace = join(d, 'phases.trace');
+  const fd = openSync(join(d, 'hakod.log'), 'w');
+  const proc = spawn(process.execPath, [join(side.dir, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(d, 'root'), '--exec-root', join(d, 'run'), '--pidfile', join(d, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registry.host, ...daemonNetFlags(net)], { env: withPhases ? { ...env, HAKO_PHASE_TRACE: trace } : env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const cenv = { ...env, DOCKER_HOST: `unix://${sock}` };
+  try {
+    for (let k = 0; k < 200 && proc.exitCode === null; k++) {
+      if (existsSync(sock) && spawnSync('docker', ['version'], { env: cenv, stdio: 'ignore', timeout: 10_000 }).status === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (proc.exitCode !== null) throw new Error(`hakod exited: ${readFileSync(join(d, 'hakod.log'), 'utf8')}`);
+    await settle(proc.pid);
+    const c0 = mainThreadMs(proc.pid);
+    const from = Number(process.hrtime.bigint()) / 1e6;
+    sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', ref], { env: cenv });
+    const ms = Number(process.hrtime.bigint()) / 1e6 - from;
+    side.times.push(ms);
+    side.cpu.push(mainThreadMs(proc.pid) - c0);
+    const ph = { 'CLI exited': ms };
+    if (withPhases && existsSync(trace)) {
+      for (const line of readFileSync(trace, 'utf8').split('\n')) {
+        const m = /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(line);
+        if (m && (m[1] === 'pull' || m[1] === '-') && Number(m[3]) >= from) ph[m[2]] ??= Number(m[3]) - from;
+      }
+    }
+    side.phases.push(ph);
+  } finally {
+    if (proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(t);
+    }
+    removeCgroupEverywhere(cgroup);
+    cleanupNet(net);
+  }
+}
+
+const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
+let registry;
+try {
+  registry = await startRegistry();
+  sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${busyboxLayout()}:latest`, `docker://${registry.host}/bench/busybox:latest`]);
+  const ref = `${registry.host}/bench/busybox:latest`;
+  for (let i = 0; i < pairs; i++) {
+    for (const side of i % 2 ? [...sides].reverse() : sides) await pullOnce(side, `${i}-${sides.indexOf(side)}`, registry, ref);
+  }
+} finally {
+  await registry?.stop();
+  spawnSync('umount', [mnt], { stdio: 'ignore', timeout: 30_000 });
+  rmSync(mnt, { recursive: true, force: true });
+  rmSync(img, { force: true });
+}
+const [a, b] = sides;
+const pairedRatio = median(b.times.map((t, i) => t / a.times[i]));
+const pairedCpu = median(b.cpu.map((c, i) => c - a.cpu[i]));
+console.log(`hako pull busybox (CLI → fresh hakod), ${pairs} pairs; load ${load0} → ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+for (const s of sides) console.log(`  ${s.name.padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
+console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed(3)}, main-thread CPU difference ${pairedCpu >= 0 ? '+' : ''}${pairedCpu.toFixed(1)} ms`);
+if (withPhases) {
+  // Blob steps are named by digest prefix (blob-<12 hex>-sent…): every pull here names the same two.
+  const keys = [...new Set(sides.flatMap((s) => s.phases.flatMap((p) => Object.keys(p))))];
+  const at = (s, k) => median(s.phases.map((p) => p[k]).filter((x) => x !== undefined)) ?? NaN;
+  keys.sort((x, y) => at(a, x) - at(a, y));
+  console.log(`  phases (ms since the CLI was spawned; medians, versus / this, pairs' difference):`);
+  for (const k of keys) {
+    const d = median(b.phases.map((p, i) => p[k] - a.phases[i]?.[k]).filter((x) => !Number.isNaN(x)));
+    console.log(`    ${at(a, k).toFixed(1).padStart(8)} ${at(b, k).toFixed(1).padStart(8)} ${(d >= 0 ? '+' : '') + d.toFixed(1).padStart(6)}  ${k}`);
+  }
+}
