@@ -314,6 +314,11 @@ test('corrupt, truncated and inconsistent archives: clear errors, nothing left b
   const emptyConfig = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
   cases.push(['a bad tag', makeTar([{ name: 'c.json', data: emptyConfig }, { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['UPPER:case'], Layers: [] }]) }]), /invalid tag "UPPER:case"/]);
   cases.push(['a config that is not an image config', makeTar([{ name: 'c.json', data: '{}' }, { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: [] }]) }]), /invalid image config/]);
+  // A layer with an entry outside its directory: the unpacker's words, named once by the layer.
+  const evil = makeTar([{ name: '../evil', data: 'x' }]);
+  const evilDigest = sha(evil);
+  const evilConfig = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [evilDigest] } });
+  cases.push(['a layer escaping its directory', makeTar([{ name: 'c.json', data: evilConfig }, { name: 'l.tar', data: evil }, { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['evil:1'], Layers: ['l.tar'] }]) }]), new RegExp(`load: layer ${evilDigest}: entry "\\.\\./evil" escapes the layer directory`)]);
   for (const [what, bytes, re] of cases) {
     const s = service();
     await assert.rejects(s.svc.load(Readable.from([bytes])), re, what);

@@ -412,7 +412,10 @@ export async function checkLayer(ctx: PullContext, staging: BlobStaging, layer: 
     try {
       computed = await settled;
     } catch (err) {
-      throw new HakoError({ step: `load: layer ${layer.digest}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err, hint: 'nothing was loaded' });
+      // The unpacker's messages already start with `layer <digest>` (its label); others get it here.
+      const msg = (err as Error).message;
+      const what = msg.startsWith(`layer ${layer.digest}`) ? msg : `layer ${layer.digest}: ${msg}`;
+      throw new HakoError({ step: `load: ${what}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err, hint: 'nothing was loaded' });
     }
     made.push(chainId);
   } else {
