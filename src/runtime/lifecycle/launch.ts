@@ -88,6 +88,8 @@ export interface LaunchOptions {
    * (concurrently): validated in memory, not read back from the file. The CLI never passes it.
    */
   spec?: Spec;
+  /** JSON.stringify(spec) when the caller made it already (the state records embed it). */
+  specJson?: string;
   /**
    * Supervised launches with a new mount namespace: return an fd of it (Launched.mountNsFd).
    * While it is open, the container's exit does not tear its mounts down (the last reference
@@ -146,6 +148,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   mark('launch.reserved');
   try {
     const spec = opts.spec ? validateSpec(opts.spec, bundle) : loadBundleSpec(bundle);
+    // The bulk of each state record: serialised once for the launch's saves (or by the caller).
+    const configJson = opts.spec && opts.specJson !== undefined ? opts.specJson : JSON.stringify(spec);
     mark('launch.spec');
     const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
     if (opts.mode === 'create' && spec.process?.terminal && !opts.consoleSocket && !opts.monitor) {
@@ -206,7 +210,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     const intoCgroup = cgroups.version === 2;
     if (selfJoin) fdsToClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
     record.cgroupPaths = { ...cgroups.paths };
-    store.save(record);
+    store.save(record, configJson);
     mark('launch.cgroups');
 
     // fds the child's ops refer to by index.
@@ -433,7 +437,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     record.pid = pid();
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
-    store.save(record);
+    store.save(record, configJson);
     mark('launch.state-saved');
     // Pid files and monitor.json name live processes: atomic, not fsync'ed (a crash ends them).
     if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(record.pid), { mode: 0o644, durable: false });
