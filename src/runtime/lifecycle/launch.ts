@@ -179,19 +179,21 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     // (CLONE_INTO_CGROUP); on v1 it joins each hierarchy itself (openSelfJoin's fds), and is cloned
     // into the unified one of a hybrid host. Under a monitor the clone is the fork of the
     // container, so the monitor (the process we spawn) stays outside.
-    const makeCgroups = (cg: CgroupManager, madeAhead: string[]): SelfJoinFds | undefined => {
-      cg.create(madeAhead);
+    // Makes the cgroups and opens the container's ways in; on a failure, undone (destroy() is
+    // async: awaited before any retry, whose mkdirs it would otherwise race).
+    const makeCgroups = async (cg: CgroupManager, madeAhead: string[]): Promise<SelfJoinFds | undefined> => {
+      cg.create(madeAhead); // removes what it made when it fails
       try {
         return cg.version === 2 ? undefined : cg.openSelfJoin();
       } catch (err) {
-        cg.destroy();
+        await cg.destroy().catch(() => undefined);
         throw err;
       }
     };
     let cgroups = useAhead ? ahead.manager : managerFor(host);
     let selfJoin: SelfJoinFds | undefined;
     try {
-      selfJoin = makeCgroups(cgroups, useAhead ? ahead.adopt() : []);
+      selfJoin = await makeCgroups(cgroups, useAhead ? ahead.adopt() : []);
     } catch (err) {
       // A kept view of the host's cgroup mounts (../cgroups/host.ts) that no longer holds: a
       // hierarchy gone (its directory now a plain one, without `tasks`: ENOENT) or the cgroup fs
@@ -202,7 +204,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       if (fresh.mode === host.mode && JSON.stringify(fresh.mounts) === JSON.stringify(host.mounts)) throw err;
       host = fresh;
       cgroups = managerFor(host);
-      selfJoin = makeCgroups(cgroups, []);
+      selfJoin = await makeCgroups(cgroups, []);
     }
     const made = cgroups;
     undo.push(() => made.destroy());
