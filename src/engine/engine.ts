@@ -9,7 +9,6 @@
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
 import { close as closeFd, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { removeTree } from '../native/remove-tree.js';
 import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -1516,7 +1515,7 @@ export class Engine implements ContainerEngine {
       }
       await this.unmountRootfs(id);
       this.trace.mark(id, 'cleanup.unmount');
-      const settled = await Promise.allSettled([this.snapshots.retireContainer(id), removeTree(this.monitorDirOf(id))]);
+      const settled = await Promise.allSettled([this.snapshots.retireContainer(id), rm(this.monitorDirOf(id), { recursive: true, force: true })]);
       for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${id}: ${(r.reason as Error).message}`);
       this.trace.mark(id, 'remove.snapshot');
       await this.records.flush(id);

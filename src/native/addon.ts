@@ -73,11 +73,6 @@ export interface NativeAddon {
   mkdirsBegin(paths: string[], mode: number): MkdirsHandle;
   /** Waits for the thread; the paths it made (with undo: removed again first, and those it could not). */
   mkdirsEnd(handle: MkdirsHandle, undo: boolean): string[];
-  /**
-   * `rm -rf path` in one libuv pool request (native/addon_rmtree.c): fs.promises.rm(path,
-   * { recursive: true, force: true }) without its per-entry JavaScript; rejects with .errno/.path.
-   */
-  removeTreeAsync(path: string): Promise<void>;
   /** umount2(target, flags) on the libuv pool (native/addon_mount.c); rejects with the errno. */
   umountAsync(target: string, flags: number): Promise<void>;
   setWinsize(fd: number, rows: number, cols: number): void;

@@ -252,36 +252,6 @@ test('mkdirsBegin/mkdirsEnd: one mkdir per path on a thread; the made ones are r
   }
 });
 
-test('removeTreeAsync: rm -rf of a tree, symlinks removed not followed, a missing path fine, a failure with errno and path', async () => {
-  const dir = tempDir('rmtree');
-  try {
-    const outside = join(dir.path, 'outside');
-    mkdirSync(join(outside, 'keep'), { recursive: true });
-    writeFileSync(join(outside, 'keep', 'f'), 'kept');
-    const tree = join(dir.path, 'tree');
-    mkdirSync(join(tree, 'upper', 'etc', 'deep', 'er'), { recursive: true });
-    mkdirSync(join(tree, 'work', 'work'), { recursive: true });
-    mkdirSync(join(tree, 'empty'));
-    for (let k = 0; k < 40; k++) writeFileSync(join(tree, `f${k}`), String(k));
-    writeFileSync(join(tree, 'upper', 'etc', 'deep', 'er', 'x'), 'x');
-    symlinkSync(outside, join(tree, 'link-to-dir'));
-    symlinkSync('/nonexistent', join(tree, 'dangling'));
-    await native().removeTreeAsync(tree);
-    assert.equal(existsSync(tree), false);
-    assert.equal(readFileSync(join(outside, 'keep', 'f'), 'utf8'), 'kept', 'a symlink is removed, never followed');
-    await native().removeTreeAsync(tree); // gone: fine, as rm's force
-    writeFileSync(join(dir.path, 'file'), 'f');
-    await native().removeTreeAsync(join(dir.path, 'file'));
-    assert.equal(existsSync(join(dir.path, 'file')), false, 'a plain file too');
-    // A failure: ENOTDIR below a file; rejects with the errno and the path given.
-    writeFileSync(join(dir.path, 'plain'), 'p');
-    await assert.rejects(native().removeTreeAsync(join(dir.path, 'plain', 'x')), (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR' && e.path === join(dir.path, 'plain', 'x'));
-    assert.throws(() => native().removeTreeAsync('' as string), /removeTreeAsync/);
-  } finally {
-    dir.cleanup();
-  }
-});
-
 test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only lo', { skip }, async () => {
   const fx = busybox();
   try {

@@ -18,7 +18,6 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameS
 import { chmod, chown, lstat, mkdir, open, readFile, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HakoError, fromSystemError, invalid, notFound } from '../../common/errors.js';
-import { removeTree } from '../../native/remove-tree.js';
 import { pullMark } from '../pull-trace.js';
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -554,7 +553,7 @@ export class SnapshotStore {
     const dirs = dir !== undefined ? [dir] : (await readdir(base).catch(() => [] as string[])).filter((n) => n.startsWith('.removed-')).map((n) => join(base, n));
     for (const d of dirs) {
       if (dirname(d) !== base || !basename(d).startsWith('.removed-')) throw invalid(`not a retired container snapshot: ${d}`);
-      await removeTree(d).catch((e) => {
+      await rm(d, { recursive: true, force: true }).catch((e) => {
         throw fromSystemError('remove a retired container rootfs', e, d);
       });
     }
