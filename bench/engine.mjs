@@ -93,6 +93,7 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const sleep = (n) => new Promise((r) => setTimeout(r, n));
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 const results = [];
 const notes = [];
 const progress = (m) => process.stderr.write(`bench/engine: ${m}\n`);
@@ -630,6 +631,21 @@ try {
     { label: 'hako client', api: hakoApiClient(hakod.sock) },
     versus ? { label: `versus ${versusDir}`, api: hakoApiClient(versus.sock) } : { label: 'node:http', api: apiClient(hakod.sock) },
   ];
+  // CPU time of each daemon over the API sequences (user+sys of hakod, its threads and its reaped
+  // children: monitors, and through them the containers): unlike latency, barely moved by load
+  // from other work, so a change's cost shows in a noisy run too.
+  const daemonOf = { 'hako client': hakod, ...(versus ? { [`versus ${versusDir}`]: versus } : {}) };
+  const statFields = (path) => {
+    const stat = readFileSync(path, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number); // [11..14]: utime stime cutime cstime
+  };
+  const cpuMs = (pid) => {
+    const all = statFields(`/proc/${pid}/stat`);
+    const main = statFields(`/proc/${pid}/task/${pid}/stat`);
+    const t = (x) => (x * 1000) / clockTicks;
+    return { total: t(all[11] + all[12] + all[13] + all[14]), main: t(main[11] + main[12]), threads: t(all[11] + all[12] - main[11] - main[12]), children: t(all[13] + all[14]) };
+  };
+  const cpuBefore = Object.fromEntries(Object.entries(daemonOf).map(([k, d]) => [k, cpuMs(d.proc.pid)]));
   const apiRuns = {}; // label → { times, laps, marks, autoTimes, autoLaps }
   for (const { label } of apiClients) apiRuns[label] = { times: [], laps: { create: [], attach: [], wait: [], start: [], exit: [], remove: [] }, marks: [], autoTimes: [], autoLaps: { create: [], attach: [], wait: [], start: [], 'exit+removed': [] } };
   // The clients take turns, iteration by iteration, so load from other work weighs on both alike.
@@ -694,6 +710,11 @@ try {
     }
   }
   for (const { api } of apiClients) api.close();
+  await sleep(300); // the background cleanup of the last sequences
+  const cpuPerSequence = Object.fromEntries(Object.entries(daemonOf).map(([k, d]) => {
+    const now = cpuMs(d.proc.pid);
+    return [k, Object.fromEntries(Object.keys(now).map((f) => [f, (now[f] - cpuBefore[k][f]) / (2 * (N + 3))]))];
+  }));
   for (const { label } of apiClients) {
     const r = apiRuns[label];
     row(`API create→attach→wait→start→exit→remove (${label})`, r.times);
@@ -704,6 +725,7 @@ try {
     row(`API as docker run --rm (AutoRemove, wait=removed; ${label})`, r.autoTimes);
     for (const [k, v] of Object.entries(r.autoLaps)) row(`  ${k}`, v);
   }
+  for (const [k, v] of Object.entries(cpuPerSequence)) results.push({ what: `daemon CPU per API sequence (${k})`, cpu: v });
   const apiTimes = apiRuns['hako client'].times;
   if (phases) {
     await sleep(200);
@@ -813,6 +835,7 @@ for (const r of results) {
   else if (r.check !== undefined) console.log(`  ${w} ${r.check ? 'met' : 'NOT met'}`);
   else if (r.kb !== undefined) console.log(`  ${w} ${(r.kb / 1024).toFixed(2)} MB${r.extra ? `  (${r.extra})` : ''}`);
   else if (r.total !== undefined) console.log(`  ${w} ${r.total.toFixed(0)} ms  (${r.extra})`);
+  else if (r.cpu !== undefined) console.log(`  ${w} ${r.cpu.total.toFixed(2)} ms  (user+sys: main thread ${r.cpu.main.toFixed(2)}, other threads ${r.cpu.threads.toFixed(2)}, reaped children ${r.cpu.children.toFixed(2)})`);
   else console.log(`  ${w} median ${r.median.toFixed(1)} ms   p90 ${r.p90.toFixed(1)} ms`);
 }
 for (const n of notes) console.log(`  note: ${n}`);

@@ -828,18 +828,20 @@ export class Engine implements ContainerEngine {
    * The start's spec and its config.json write (for the runtime's own state and CLI), which runs
    * while the runtime launches from the spec in memory; the start answers once both are done.
    */
-  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined): { spec: Spec; written: Promise<void> } {
+  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined): { spec: Spec; specJson: string; written: Promise<void> } {
     const cgroupV2 = (() => {
       try {
-        return detectCgroupMode() === 'v2';
+        return (this.runtime.ctx.cgroupHost?.get().mode ?? detectCgroupMode()) === 'v2'; // read once (runtime cgroups/host.ts)
       } catch {
         return false;
       }
     })();
     const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
-    const written = writeFile(join(this.bundleDir(rec.Id), 'config.json'), JSON.stringify(spec));
+    // Serialised once: config.json here, the runtime's state records (LaunchOptions.specJson).
+    const specJson = JSON.stringify(spec);
+    const written = writeFile(join(this.bundleDir(rec.Id), 'config.json'), specJson);
     written.catch(() => undefined);
-    return { spec, written };
+    return { spec, specJson, written };
   }
 
   private async copyUp(rootfs: string, m: MountPoint): Promise<void> {
@@ -958,6 +960,7 @@ export class Engine implements ContainerEngine {
         },
         consoleSize: hc.ConsoleSize as [number, number] | undefined,
         spec,
+        specJson: built.specJson,
         // Networks are connected once the container's netns exists, before its program runs.
         ...(nm === 'none' ? { loopbackUp: true } : {}),
         ...(nm !== 'host' && nm !== 'none' && !nm.startsWith('container:') ? {

@@ -116,11 +116,23 @@ class Writer {
       return;
     }
     if (typeof s !== 'string') this.fail(what, s, 'a string');
-    if (s.includes('\0')) this.fail(what, JSON.stringify(s), 'a string without NUL bytes');
-    // At most 3 bytes per UTF-16 unit; encode after the length slot, then fill it in.
-    this.room(4 + s.length * 3 + 1);
-    const at = this.len;
-    const { written } = utf8.encodeInto(s, this.buf.subarray(at + 4));
+    // At most 3 bytes per UTF-16 unit; encode after the length slot, then fill it in. ASCII (paths,
+    // env, args as a rule) is copied here: encodeInto's subarray and call cost more for short ones.
+    const n = s.length;
+    this.room(4 + n * 3 + 1);
+    const at = this.len + 4;
+    const buf = this.buf;
+    let k = 0;
+    for (; k < n; k++) {
+      const c = s.charCodeAt(k);
+      if (c === 0 || c >= 0x80) break;
+      buf[at + k] = c;
+    }
+    let written = k;
+    if (k < n) {
+      if (s.includes('\0')) this.fail(what, JSON.stringify(s), 'a string without NUL bytes');
+      written += utf8.encodeInto(k === 0 ? s : s.slice(k), buf.subarray(at + k)).written;
+    }
     this.u32(what, written);
     this.buf[this.len + written] = 0;
     this.len += written + 1;
@@ -135,12 +147,20 @@ class Writer {
 
   strs(what: string, list: string[]): void {
     this.u32(`${what} count`, list.length);
-    list.forEach((s, k) => this.str(`${what}[${k}]`, s));
+    // The element's label is only built for an error message (hakod encodes a plan per start).
+    for (let k = 0; k < list.length; k++) {
+      const s = list[k]!;
+      this.str(typeof s !== 'string' || s.includes('\0') ? `${what}[${k}]` : what, s);
+    }
   }
 
   i32s(what: string, list: number[]): void {
     this.u32(`${what} count`, list.length);
-    list.forEach((v, k) => this.i32(`${what}[${k}]`, v));
+    for (let k = 0; k < list.length; k++) {
+      const v = list[k]!;
+      if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) this.fail(`${what}[${k}]`, v, 'a 32-bit signed integer');
+      this.i32(what, v);
+    }
   }
 
   result(): Buffer {

@@ -10,6 +10,7 @@ import { runContainer, type RunOptions } from './lifecycle/run.js';
 import { startExec, execInContainer, type ExecOptions } from './lifecycle/exec.js';
 import { cgroupsOf } from './lifecycle/context.js';
 import { SeccompCache } from './plan/process.js';
+import { CgroupHostCache } from './cgroups/host.js';
 import { cgroupsAhead, type CgroupsAhead } from './lifecycle/cgroups-ahead.js';
 
 export class Runtime {
@@ -19,6 +20,8 @@ export class Runtime {
     this.ctx = makeContext(opts.root, opts.log, opts.cgroupDriver ? { cgroupDriver: opts.cgroupDriver } : {});
     // Containers and execs of one Runtime mostly share a seccomp profile (docker's default).
     this.ctx.seccompCache = new SeccompCache();
+    // …and the host's cgroup mounts, read once (re-read when a launch finds them changed).
+    this.ctx.cgroupHost = new CgroupHostCache();
   }
 
   /** Creates the container; its process waits (exec fifo) until start(). */

@@ -18,6 +18,7 @@ import {
   systemdPathToCgroupfs,
   v2Writes,
   CgroupV1Manager,
+  readCgroupHostView,
   CgroupV2Manager,
 } from '../../src/runtime/cgroups/index.js';
 import { parseBlkio, parseFlatKeyed, parseIoStat, parseOomControl, parsePercpu } from '../../src/runtime/cgroups/stats.js';
@@ -88,6 +89,19 @@ test('v1 paths: absolute from each root, relative from our own cgroup per contro
   assert.equal(mk(undefined).paths.pids, '/sys/fs/cgroup/pids/cid');
   assert.equal(mk(undefined).paths.memory, '/sys/fs/cgroup/memory/process_api/abc/cid');
   assert.equal(mk('system.slice:hako:cid').paths.freezer, '/sys/fs/cgroup/freezer/system.slice/hako-cid.scope');
+});
+
+test('a host view read once places containers as the mountinfo text does, for any number of them', () => {
+  const host = readCgroupHostView('/nonexistent-root', hybridMountinfo);
+  assert.equal(host.mode, 'v1');
+  for (const cgroupsPath of ['t1', '/x/y', undefined, 'system.slice:hako:cid']) {
+    const fromText = cgroupManager({ cgroupsPath, containerId: 'cid', root: '/nonexistent-root', procSelfCgroup: hybridSelf, mountinfo: hybridMountinfo });
+    const fromView = cgroupManager({ cgroupsPath, containerId: 'cid', procSelfCgroup: hybridSelf, host });
+    assert.deepEqual(fromView.paths, fromText.paths, String(cgroupsPath));
+  }
+  // A view of other mounts gives other places: the view, not the live mountinfo, decides.
+  const moved = readCgroupHostView('/nonexistent-root', hybridMountinfo.replaceAll('/sys/fs/cgroup/', '/cg2/'));
+  assert.equal(cgroupManager({ cgroupsPath: '/x', containerId: 'c', procSelfCgroup: hybridSelf, host: moved }).paths.pids, '/cg2/pids/x');
 });
 
 test('v1 paths: co-mounted cpu,cpuacct and a mount whose root is not /', () => {

@@ -89,6 +89,8 @@ export interface SuperviseOptions {
   loopbackUp?: boolean;
   /** The bundle's config.json as built (the runtime then does not read it back). */
   spec?: Spec;
+  /** JSON.stringify(spec), made by the caller already (the runtime then does not serialise it again). */
+  specJson?: string;
 }
 
 function pipe(): [number, number] {
@@ -341,6 +343,7 @@ function launchMonitored(opts: MonitoredLaunchOptions, clientFds: number[]) {
     ...(opts.cgroupsAhead ? { cgroupsAhead: opts.cgroupsAhead } : {}),
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.spec ? { spec: opts.spec } : {}),
+    ...(opts.spec && opts.specJson !== undefined ? { specJson: opts.specJson } : {}),
     holdMountNamespace: true,
     monitor: monitorLaunch({
       dir: opts.monitorDir,

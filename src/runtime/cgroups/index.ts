@@ -6,6 +6,7 @@ import { detectCgroupMode, normalizeCgroupsPath, parseCgroupMounts, parseProcCgr
 import { CgroupV1Manager, v1Hierarchies } from './v1.js';
 import { CgroupV2Manager } from './v2.js';
 import type { CgroupManager } from './types.js';
+import type { CgroupHostView } from './host.js';
 
 export * from './types.js';
 export { detectCgroupMode, expandSlice, systemdPathToCgroupfs, normalizeCgroupsPath, parseProcCgroup, parseCgroupMounts, type CgroupMode } from './paths.js';
@@ -14,6 +15,7 @@ export { deviceProgram, deviceProgramInsns } from './devicefilter.js';
 export { addonBpf, isMissingPointerSupport, type BpfSyscall } from './bpf.js';
 export { CgroupV1Manager } from './v1.js';
 export { CgroupV2Manager, v2Writes } from './v2.js';
+export { CgroupHostCache, readCgroupHostView, type CgroupHostView } from './host.js';
 
 export interface CgroupManagerOptions {
   /** OCI linux.cgroupsPath: absolute, relative (to our own cgroup) or 'slice:prefix:name'. */
@@ -25,6 +27,8 @@ export interface CgroupManagerOptions {
   procSelfCgroup?: string;
   /** Contents of /proc/self/mountinfo (read when absent). */
   mountinfo?: string;
+  /** The host's cgroup mounts and mode, read before (./host.ts); `root` and `mountinfo` are then not used. */
+  host?: CgroupHostView;
   /**
    * Which driver: by default v2 on a pure v2 host and v1 on v1/hybrid hosts. 'v2' on a hybrid host
    * uses the cgroup2 mount at root/unified (freezer, kill, BPF devices only; no controllers).
@@ -35,20 +39,19 @@ export interface CgroupManagerOptions {
 }
 
 export function cgroupManager(opts: CgroupManagerOptions): CgroupManager {
-  const root = opts.root ?? '/sys/fs/cgroup';
-  const mode: CgroupMode = detectCgroupMode(root);
+  const root = opts.host?.root ?? opts.root ?? '/sys/fs/cgroup';
+  const mode: CgroupMode = opts.host?.mode ?? detectCgroupMode(root);
+  const cgroupMounts = () => opts.host?.mounts ?? parseCgroupMounts(readProcInput(opts.mountinfo, '/proc/self/mountinfo'));
   const normalized = normalizeCgroupsPath(opts.cgroupsPath, opts.containerId);
   const own = parseProcCgroup(readProcInput(opts.procSelfCgroup, '/proc/self/cgroup'));
   const driver = opts.driver ?? (mode === 'v2' ? 'v2' : 'v1');
   if (driver === 'v2') {
     const mountPoint = mode === 'v2' ? root : join(root, 'unified');
-    const mounts = parseCgroupMounts(readProcInput(opts.mountinfo, '/proc/self/mountinfo'));
-    const mount = mounts.find((m) => m.fsType === 'cgroup2' && m.mountPoint === mountPoint) ?? { mountPoint, root: '/' };
+    const mount = cgroupMounts().find((m) => m.fsType === 'cgroup2' && m.mountPoint === mountPoint) ?? { mountPoint, root: '/' };
     const ownV2 = own.find((e) => e.id === 0 && e.controllers.length === 0)?.path ?? '/';
     return new CgroupV2Manager({ mountPoint, dir: dirOnMount(mount, resolveInHierarchy(normalized, ownV2)), bpf: opts.bpf });
   }
-  const mounts = parseCgroupMounts(readProcInput(opts.mountinfo, '/proc/self/mountinfo'));
-  const { hierarchies, unifiedDir } = v1Hierarchies(mounts, own, normalized, mode === 'hybrid' ? join(root, 'unified') : undefined);
+  const { hierarchies, unifiedDir } = v1Hierarchies(cgroupMounts(), own, normalized, mode === 'hybrid' ? join(root, 'unified') : undefined);
   return new CgroupV1Manager(hierarchies, unifiedDir);
 }
 

@@ -66,7 +66,7 @@ export interface V1Hierarchy {
 }
 
 export function v1Hierarchies(
-  mounts: CgroupMount[],
+  mounts: readonly CgroupMount[],
   own: ProcCgroupEntry[],
   normalizedPath: string,
   unifiedMountPoint?: string,

@@ -7,7 +7,7 @@
 // (a new cpuset cgroup needs its cpus and mems copied down before anything can join it).
 import { readFileSync } from 'node:fs';
 import { native, type NativeAddon } from '../../native/addon.js';
-import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
+import { cgroupManager, readCgroupHostView, type CgroupHostView, type CgroupManager } from '../cgroups/index.js';
 import type { RuntimeContext } from './context.js';
 
 type MkdirsHandle = ReturnType<NativeAddon['mkdirsBegin']>;
@@ -21,7 +21,7 @@ export class CgroupsAhead {
     readonly manager: CgroupManager,
     /** What the launch would read itself, read once. */
     readonly procSelfCgroup: string,
-    readonly mountinfo: string,
+    readonly host: CgroupHostView,
     private readonly handle: MkdirsHandle,
   ) {}
 
@@ -46,8 +46,8 @@ export class CgroupsAhead {
  */
 export function cgroupsAhead(ctx: RuntimeContext, id: string, cgroupsPath: string): CgroupsAhead | undefined {
   const procSelfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
-  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-  const manager = cgroupManager({ cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
+  const host = ctx.cgroupHost?.get() ?? readCgroupHostView();
+  const manager = cgroupManager({ cgroupsPath, containerId: id, procSelfCgroup, host, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
   const dirs = manager.dirsAhead?.() ?? [];
   if (dirs.length === 0) return undefined;
   let handle: MkdirsHandle;
@@ -56,5 +56,5 @@ export function cgroupsAhead(ctx: RuntimeContext, id: string, cgroupsPath: strin
   } catch {
     return undefined; // the launch makes them itself
   }
-  return new CgroupsAhead(cgroupsPath, manager, procSelfCgroup, mountinfo, handle);
+  return new CgroupsAhead(cgroupsPath, manager, procSelfCgroup, host, handle);
 }

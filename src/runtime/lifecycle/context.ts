@@ -1,6 +1,6 @@
 // What every lifecycle verb needs: the state store, a logger for warnings, and cgroup access.
 import { ContainerStore, type ContainerRecord } from '../state/container-store.js';
-import { cgroupManager, cgroupManagerFromPaths, type CgroupManager } from '../cgroups/index.js';
+import { cgroupManager, cgroupManagerFromPaths, type CgroupHostCache, type CgroupManager } from '../cgroups/index.js';
 import type { SeccompCache } from '../plan/process.js';
 
 export interface RuntimeLogger {
@@ -18,6 +18,8 @@ export interface RuntimeContext {
   cgroupDriver?: 'v1' | 'v2';
   /** Compiled seccomp filters, reused by the containers and execs of a long-lived Runtime. */
   seccompCache?: SeccompCache;
+  /** The host's cgroup mounts, read once by a long-lived Runtime (../cgroups/host.ts); read per launch without. */
+  cgroupHost?: CgroupHostCache;
 }
 
 export function makeContext(root: string, log?: Partial<RuntimeLogger>, opts: { cgroupDriver?: 'v1' | 'v2' } = {}): RuntimeContext {

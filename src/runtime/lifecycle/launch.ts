@@ -14,7 +14,8 @@ import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
 import { validateSpec } from '../spec/validate.js';
 import type { Spec } from '../spec/types.js';
 import { detectCgroupLayout, planContainer, NOTIFY, type PlannedContainer } from '../plan/index.js';
-import { cgroupManager, type CgroupManager } from '../cgroups/index.js';
+import type { CgroupLayout } from '../plan/types.js';
+import { cgroupManager, readCgroupHostView, type CgroupHostView, type CgroupManager, type SelfJoinFds } from '../cgroups/index.js';
 import type { ContainerRecord } from '../state/container-store.js';
 import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import { processStartTime } from '../state/process-info.js';
@@ -87,6 +88,8 @@ export interface LaunchOptions {
    * (concurrently): validated in memory, not read back from the file. The CLI never passes it.
    */
   spec?: Spec;
+  /** JSON.stringify(spec) when the caller made it already (the state records embed it). */
+  specJson?: string;
   /**
    * Supervised launches with a new mount namespace: return an fd of it (Launched.mountNsFd).
    * While it is open, the container's exit does not tear its mounts down (the last reference
@@ -108,6 +111,14 @@ export interface Launched {
   mountNsFd?: number;
 }
 
+/** The container's view of the v1 hierarchies, once per host view (a kept view is shared by every launch). */
+const layouts = new WeakMap<CgroupHostView, CgroupLayout>();
+function layoutOf(host: CgroupHostView): CgroupLayout {
+  let layout = layouts.get(host);
+  if (layout === undefined) layouts.set(host, (layout = detectCgroupLayout(host.mountinfo)));
+  return layout;
+}
+
 export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<Launched> {
   const { store } = ctx;
   const id = opts.id;
@@ -121,11 +132,11 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   let mountNsFd: number | undefined;
   if (opts.premadeNetwork) fdsToClose.push(opts.premadeNetwork.fd);
   let procSelfCgroup: string;
-  let mountinfo: string;
+  let host: CgroupHostView;
   const ahead = opts.cgroupsAhead;
   try {
     procSelfCgroup = ahead?.procSelfCgroup ?? readFileSync('/proc/self/cgroup', 'utf8');
-    mountinfo = ahead?.mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
+    host = ahead?.host ?? ctx.cgroupHost?.get() ?? readCgroupHostView();
     mark('launch.proc-read');
     store.reserve(id);
   } catch (err) {
@@ -137,6 +148,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   mark('launch.reserved');
   try {
     const spec = opts.spec ? validateSpec(opts.spec, bundle) : loadBundleSpec(bundle);
+    // The bulk of each state record: serialised once for the launch's saves (or by the caller).
+    const configJson = opts.spec && opts.specJson !== undefined ? opts.specJson : JSON.stringify(spec);
     mark('launch.spec');
     const rootfs = resolve(bundle, spec.root?.path ?? 'rootfs');
     if (opts.mode === 'create' && spec.process?.terminal && !opts.consoleSocket && !opts.monitor) {
@@ -160,20 +173,46 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     // waits for its release: none of its ops runs, and its program never runs, unlimited.
     const useAhead = ahead !== undefined && ahead.cgroupsPath === spec.linux?.cgroupsPath;
     if (ahead && !useAhead) ahead.drop();
-    const cgroups = useAhead ? ahead.manager : cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, mountinfo, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
-    cgroups.create(useAhead ? ahead.adopt() : []);
-    undo.push(() => cgroups.destroy());
-    mark('launch.cgroups-made');
+    const managerFor = (view: CgroupHostView) => cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, containerId: id, procSelfCgroup, host: view, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
     // No move of the process by us, whose lock waits for an RCU grace period (5–16 ms after an
     // idle gap, ../cgroups/v1.ts): on cgroup v2 the container is cloned straight into its cgroup
-    // (CLONE_INTO_CGROUP); on v1 it joins each hierarchy itself, and is cloned into the unified
-    // one of a hybrid host. Under a monitor the clone is the fork of the container, so the monitor
-    // (the process we spawn) stays outside.
+    // (CLONE_INTO_CGROUP); on v1 it joins each hierarchy itself (openSelfJoin's fds), and is cloned
+    // into the unified one of a hybrid host. Under a monitor the clone is the fork of the
+    // container, so the monitor (the process we spawn) stays outside.
+    // Makes the cgroups and opens the container's ways in; on a failure, undone (destroy() is
+    // async: awaited before any retry, whose mkdirs it would otherwise race).
+    const makeCgroups = async (cg: CgroupManager, madeAhead: string[]): Promise<SelfJoinFds | undefined> => {
+      cg.create(madeAhead); // removes what it made when it fails
+      try {
+        return cg.version === 2 ? undefined : cg.openSelfJoin();
+      } catch (err) {
+        await cg.destroy().catch(() => undefined);
+        throw err;
+      }
+    };
+    let cgroups = useAhead ? ahead.manager : managerFor(host);
+    let selfJoin: SelfJoinFds | undefined;
+    try {
+      selfJoin = await makeCgroups(cgroups, useAhead ? ahead.adopt() : []);
+    } catch (err) {
+      // A kept view of the host's cgroup mounts (../cgroups/host.ts) that no longer holds: a
+      // hierarchy gone (its directory now a plain one, without `tasks`: ENOENT) or the cgroup fs
+      // root remounted read-only (EROFS). Read the mounts again and retry once where they changed.
+      const errno = (err as HakoError).code;
+      if (!ctx.cgroupHost || (errno !== 'ENOENT' && errno !== 'EROFS')) throw err;
+      const fresh = ctx.cgroupHost.refresh();
+      if (fresh.mode === host.mode && JSON.stringify(fresh.mounts) === JSON.stringify(host.mounts)) throw err;
+      host = fresh;
+      cgroups = managerFor(host);
+      selfJoin = await makeCgroups(cgroups, []);
+    }
+    const made = cgroups;
+    undo.push(() => made.destroy());
+    mark('launch.cgroups-made');
     const intoCgroup = cgroups.version === 2;
-    const selfJoin = intoCgroup ? undefined : cgroups.openSelfJoin();
     if (selfJoin) fdsToClose.push(...selfJoin.tasks.map((t) => t.fd), ...(selfJoin.cloneInto >= 0 ? [selfJoin.cloneInto] : []));
     record.cgroupPaths = { ...cgroups.paths };
-    store.save(record);
+    store.save(record, configJson);
     mark('launch.cgroups');
 
     // fds the child's ops refer to by index.
@@ -237,7 +276,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       hooksBeforePivot,
       cgroupPaths: record.cgroupPaths,
       // The container's view follows the driver placing it (v2 on a hybrid host: the unified one).
-      cgroupLayout: cgroups.version === 2 ? { version: 2 } : detectCgroupLayout(mountinfo),
+      cgroupLayout: cgroups.version === 2 ? { version: 2 } : layoutOf(host),
       cgroupV2IntoClone: intoCgroup,
       ...(selfJoin ? { cgroupSelfJoin: selfJoin.tasks.map((t) => ({ fd: internal(t.fd), path: t.path })) } : {}),
       ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
@@ -400,7 +439,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     record.pid = pid();
     record.pidStartTime = processStartTime(record.pid) ?? undefined;
     record.status = opts.mode === 'create' ? 'created' : 'running';
-    store.save(record);
+    store.save(record, configJson);
     mark('launch.state-saved');
     // Pid files and monitor.json name live processes: atomic, not fsync'ed (a crash ends them).
     if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(record.pid), { mode: 0o644, durable: false });

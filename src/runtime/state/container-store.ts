@@ -92,8 +92,8 @@ export class ContainerStore {
    * power loss ends anyway, and the root is normally on tmpfs (/run). Two fsyncs per save cost
    * 1–8 ms on ext4, three saves per container lifecycle.
    */
-  save(rec: ContainerRecord): void {
-    writeFileAtomicSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), { durable: false });
+  save(rec: ContainerRecord, configJson?: string): void {
+    writeFileAtomicSync(join(this.dir(rec.id), 'state.json'), configJson === undefined ? JSON.stringify(rec) : recordJson(rec, configJson), { durable: false });
   }
 
   /** Removes the state dir: its few files, then the dir (rmSync's recursive walk costs ~1 ms more). */
@@ -126,4 +126,14 @@ export class ContainerStore {
       .map((e) => e.name)
       .sort();
   }
+}
+
+/**
+ * JSON.stringify(rec) with `config` given already serialised (JSON.stringify(rec.config)): the spec
+ * is most of a record (docker's seccomp profile alone ~20 KB) and the same at each save of a
+ * launch. The config key comes last; readers parse the file.
+ */
+export function recordJson(rec: ContainerRecord, configJson: string): string {
+  const rest = JSON.stringify({ ...rec, config: undefined });
+  return rest === '{}' ? `{"config":${configJson}}` : `${rest.slice(0, -1)},"config":${configJson}}`;
 }
