@@ -63,7 +63,8 @@ test('v2: placement, freeze/thaw via cgroup.freeze, killAll via cgroup.kill, des
   assert.match(readFileSync(`/proc/${a.pid}/status`, 'utf8'), /^State:\s+[DST]/m);
   await m.thaw();
   assert.equal(m.freezerState(), 'thawed');
-  assert.match(readFileSync(`/proc/${a.pid}/status`, 'utf8'), /^State:\s+S/m);
+  // Thawed: sleeping again, or still running on its way back into the sleep (seen under load).
+  assert.match(readFileSync(`/proc/${a.pid}/status`, 'utf8'), /^State:\s+[SR]/m);
   await m.killAll(9);
   assert.equal(await a.exited, 'SIGKILL');
   assert.equal(await b.exited, 'SIGKILL');
