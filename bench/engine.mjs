@@ -713,7 +713,9 @@ try {
   await sleep(300); // the background cleanup of the last sequences
   const cpuPerSequence = Object.fromEntries(Object.entries(daemonOf).map(([k, d]) => {
     const now = cpuMs(d.proc.pid);
-    return [k, Object.fromEntries(Object.keys(now).map((f) => [f, (now[f] - cpuBefore[k][f]) / (2 * (N + 3))]))];
+    // Each client ran N+3 sequences of each form; without --versus both clients used hakod.
+    const sequences = 2 * (N + 3) * (versus ? 1 : apiClients.length);
+    return [k, Object.fromEntries(Object.keys(now).map((f) => [f, (now[f] - cpuBefore[k][f]) / sequences]))];
   }));
   for (const { label } of apiClients) {
     const r = apiRuns[label];
