@@ -50,15 +50,18 @@ for (const t of targets) {
 const jsonTables = ['dist/src/cli/specs.js'];
 
 // Builtins hakod loads on first use instead of at start (issue #4's idle RSS): each is Node's own
-// JS compiled into the heap and native code paged in from the node binary (crypto ~0.8 MB, tls +
-// https ~1 MB, child_process, zlib, worker_threads, dgram, dns/promises together ~1 MB more),
-// while an idle daemon needs none of them (registry TLS, pull, IDs of new objects, commands run
-// for volume copies, the embedded DNS server). In the bundle `import { x } from 'node:crypto'` then
-// reads x through a getter that requires the builtin the first time; a module that uses one at
-// its top level (a class extending https.Agent, promisify(execFile)) would load it at start.
-// Not for builtins an idle daemon loads anyway (fs, net, http, stream…): a getter per use there
-// would cost hot paths for nothing.
-const LAZY_BUILTINS = ['crypto', 'tls', 'https', 'child_process', 'zlib', 'worker_threads', 'dgram', 'dns/promises'];
+// JS compiled into the heap and native code paged in from the node binary (tls + https ~1 MB,
+// child_process, worker_threads, dgram, dns/promises), while an idle daemon needs none of them
+// (registry TLS, commands run for volumes and iptables, unpack writer threads, the embedded DNS
+// server). In the bundle `import { x } from 'node:tls'` then reads x through a getter that
+// requires the builtin the first time; a module that uses one at its top level (a class
+// extending https.Agent, promisify(execFile)) would load it at start.
+// Not crypto, zlib or fs/promises (measured: lazy, they took idle RSS from 49.0 to 48.2 MB, but
+// a fresh hakod's first pull and first create paid 5–13 ms more: hakod's V8 flags (daemon/
+// memory.ts) make a builtin loaded after start compile without Node's code cache; a pull from a
+// fresh daemon was 1.12× slower in paired runs), nor builtins an idle daemon loads anyway (fs,
+// net, http, stream…): a getter per use there would cost hot paths for nothing.
+const LAZY_BUILTINS = ['tls', 'https', 'child_process', 'worker_threads', 'dgram', 'dns/promises'];
 
 /** An esbuild plugin that makes the builtins in `names` load on first use (see LAZY_BUILTINS). */
 function lazyBuiltinsPlugin(names) {
