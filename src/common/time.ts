@@ -5,6 +5,14 @@
 // getters do not. A long-lived daemon pays that in resident memory (issue #4's idle target), so
 // ISO strings are built from the getters here, identical to toISOString's output.
 
+/**
+ * Milliseconds on the monotonic clock (for durations). `performance.now()` would do the same,
+ * but its first use loads node:perf_hooks (~0.5 MB of idle RSS, issue #4).
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
 
 /** `YYYY-MM-DDTHH:mm:ss.sssZ` for `ms` (default: now), exactly as `new Date(ms).toISOString()`. */

@@ -67,7 +67,9 @@ import { dockerStartExitCode, dockerStartMessage } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { isoTime } from '../common/time.js';
 
-const run = promisify(execFile);
+// promisify(execFile) at each call, not at load: node:child_process loads on first use in hakod's
+// bundle (scripts/bundle.mjs, lazyBuiltins).
+const run = (file: string, args: readonly string[]): Promise<{ stdout: string; stderr: string }> => promisify(execFile)(file, args);
 const API_VERSION = '1.44';
 const ENGINE_VERSION = '0.1.0';
 

@@ -70,29 +70,40 @@ type AgentInternals = {
   createConnection(options: Record<string, unknown>, cb: ConnectCallback): Duplex | undefined;
   getName(options: Record<string, unknown>): string;
 };
-const base = https.Agent.prototype as unknown as AgentInternals;
+/**
+ * An https.Agent whose requests with a `proxy` option (a URL) go through a CONNECT tunnel. The
+ * class is made on first use: defining it reads https.Agent, and in hakod's bundle node:https
+ * (and node:tls) load on first use, not at start (~1 MB of idle RSS, issue #4).
+ */
+export function newTunnelingAgent(opts: https.AgentOptions): https.Agent {
+  return new (tunnelingAgentClass ??= makeTunnelingAgentClass())(opts);
+}
 
-/** An https.Agent whose requests with a `proxy` option (a URL) go through a CONNECT tunnel. */
-export class TunnelingAgent extends https.Agent {
-  override getName(options: Record<string, unknown>): string {
-    const name = base.getName.call(this, options);
-    return options.proxy instanceof URL ? `${name}:proxy=${options.proxy.href}` : name;
-  }
+let tunnelingAgentClass: (new (opts: https.AgentOptions) => https.Agent) | undefined;
 
-  override createConnection(options: Record<string, unknown>, cb: ConnectCallback): Duplex | undefined {
-    const proxy = options.proxy;
-    if (!(proxy instanceof URL)) return base.createConnection.call(this, options, cb);
-    const host = String(options.host ?? 'localhost');
-    const authority = `${host.includes(':') ? `[${host}]` : host}:${String(options.port ?? 443)}`;
-    connectTunnel(proxy, authority, options.signal as AbortSignal | undefined).then(
-      (socket) => {
-        // Node's own https createConnection, with the tunnel as the TLS socket's transport (it
-        // keeps the servername the agent computed and caches TLS sessions per target).
-        const tls = base.createConnection.call(this, { ...options, socket: socket as Socket }, () => undefined);
-        cb(null, tls);
-      },
-      (err: Error) => cb(err),
-    );
-    return undefined;
-  }
+function makeTunnelingAgentClass(): new (opts: https.AgentOptions) => https.Agent {
+  const base = https.Agent.prototype as unknown as AgentInternals;
+  return class TunnelingAgent extends https.Agent {
+    override getName(options: Record<string, unknown>): string {
+      const name = base.getName.call(this, options);
+      return options.proxy instanceof URL ? `${name}:proxy=${options.proxy.href}` : name;
+    }
+
+    override createConnection(options: Record<string, unknown>, cb: ConnectCallback): Duplex | undefined {
+      const proxy = options.proxy;
+      if (!(proxy instanceof URL)) return base.createConnection.call(this, options, cb);
+      const host = String(options.host ?? 'localhost');
+      const authority = `${host.includes(':') ? `[${host}]` : host}:${String(options.port ?? 443)}`;
+      connectTunnel(proxy, authority, options.signal as AbortSignal | undefined).then(
+        (socket) => {
+          // Node's own https createConnection, with the tunnel as the TLS socket's transport (it
+          // keeps the servername the agent computed and caches TLS sessions per target).
+          const tls = base.createConnection.call(this, { ...options, socket: socket as Socket }, () => undefined);
+          cb(null, tls);
+        },
+        (err: Error) => cb(err),
+      );
+      return undefined;
+    }
+  };
 }

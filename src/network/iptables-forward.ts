@@ -22,6 +22,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { HakoError } from '../common/errors.js';
+import { monotonicMs } from '../common/time.js';
 
 export interface ForwardNetwork {
   name: string;
@@ -217,7 +218,7 @@ export class IptablesForward {
 
   /** Makes the chain and the jump match `nets` (no networks: both go). One atomic restore at most. */
   async sync(nets: ForwardNetwork[], opts: { top?: boolean } = {}): Promise<ForwardSyncResult> {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     const view = await this.view();
     const plan = planForward(view, this.chain, this.table, nets, opts.top ?? false);
     if (plan) {
@@ -231,6 +232,6 @@ export class IptablesForward {
         });
       }
     }
-    return { changed: !!plan, backend: view.backend, rulesAdded: plan?.added ?? 0, rulesRemoved: plan?.removed ?? 0, jump: plan?.jump ?? (view.jumps.length ? 'kept' : 'none'), ms: performance.now() - t0 };
+    return { changed: !!plan, backend: view.backend, rulesAdded: plan?.added ?? 0, rulesRemoved: plan?.removed ?? 0, jump: plan?.jump ?? (view.jumps.length ? 'kept' : 'none'), ms: monotonicMs() - t0 };
   }
 }

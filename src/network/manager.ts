@@ -23,7 +23,7 @@ import { isV6Mapping, type PortMapping, type PortSpec, type Proto } from './port
 import { ipv6Enabled, startProxy, type UserlandProxy } from './userland-proxy.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
 import { RtNetlink, addAddress, addDefaultRoute, deleteLink, newBridge, newVeth, setHairpin, setLinkUp } from './rtnetlink.js';
-import { isoTime } from '../common/time.js';
+import { isoTime, monotonicMs } from '../common/time.js';
 
 export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 export const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
@@ -342,7 +342,7 @@ export class NetworkManager {
 
   /** `how.forward: false`: leave the iptables exceptions to the caller (init's one sync). */
   async createNetwork(o: CreateNetworkOptions, how: { forward?: boolean } = {}): Promise<NetworkRecord> {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(o.name)) throw invalid(`invalid network name "${o.name}"`, 'use letters, digits, _ . -');
     if (this.listNetworks().some((n) => n.name === o.name)) throw conflict(`network with name ${o.name} already exists`);
     if (['none', 'host'].includes(o.name) || (o.name === 'bridge' && !o.isDefault)) throw conflict(`network name ${o.name} is reserved`);
@@ -408,7 +408,7 @@ export class NetworkManager {
       this.restoreForwarding();
       throw err;
     }
-    this.timings.createNetwork = performance.now() - t0;
+    this.timings.createNetwork = monotonicMs() - t0;
     return net;
   }
 
@@ -503,7 +503,7 @@ export class NetworkManager {
 
   /** Attaches a running container's netns to a network: veth, address, MAC, MTU, route, DNS. */
   async connect(o: ConnectOptions): Promise<Endpoint> {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     const net = this.get(o.network);
     if (this.endpointsOfContainer(o.containerId).some((e) => e.networkId === net.id)) throw conflict(`container ${o.containerId} is already connected to network ${net.name}`);
     const nsPath = typeof o.netns === 'number' ? `/proc/${o.netns}/ns/net` : o.netns;
@@ -552,7 +552,7 @@ export class NetworkManager {
       }
       dnsKey = String(this.state.endpoints[epId]!.nsIno);
       if (!net.isDefault) this.dns.start(dnsKey, nsPath);
-      this.timings.connect = performance.now() - t0;
+      this.timings.connect = monotonicMs() - t0;
       return this.toEndpoint(ep, net);
     } catch (err) {
       delete this.state.endpoints[epId];
@@ -683,7 +683,7 @@ export class NetworkManager {
    * the firewall is replaced in one transaction. All-or-nothing.
    */
   async publish(containerId: string, specs: PortSpec[], network?: string): Promise<PortMapping[]> {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     const eps = this.endpointsOfContainer(containerId);
     const ep = network ? eps.find((e) => e.networkId === this.get(network).id) : eps.find((e) => !this.state.networks[e.networkId]?.internal);
     if (!ep) throw notFound(`container ${containerId} has no network to publish ports on`, 'connect it to a non-internal network first');
@@ -705,7 +705,7 @@ export class NetworkManager {
       this.save();
       throw err;
     }
-    this.timings.publish = performance.now() - t0;
+    this.timings.publish = monotonicMs() - t0;
     return chosen;
   }
 
@@ -894,9 +894,9 @@ export class NetworkManager {
 
   /** Replaces hako's table in one nftables transaction (or deletes it when there are no networks). */
   applyFirewall(): void {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     this.firewall.apply(this.rulesetNetworks());
-    this.timings.applyFirewall = performance.now() - t0;
+    this.timings.applyFirewall = monotonicMs() - t0;
   }
 
   // ---- DNS, /etc/hosts, resolv.conf ---------------------------------------------------------

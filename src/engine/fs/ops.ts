@@ -13,7 +13,9 @@ import type { MountPoint } from '../containers/record.js';
 import { resolveInRoot } from './paths.js';
 import { isoTime } from '../../common/time.js';
 
-const run = promisify(execFile);
+// promisify(execFile) at each call, not at load: node:child_process loads on first use in hakod's
+// bundle (scripts/bundle.mjs, lazyBuiltins).
+const run = (file: string, args: readonly string[]): Promise<{ stdout: string; stderr: string }> => promisify(execFile)(file, args);
 
 /**
  * docker's size of a directory tree (moby's directory.Size): the apparent sizes of everything

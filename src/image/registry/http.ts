@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { HakoError } from '../../common/errors.js';
 import { markRetryable } from '../store/content.js';
 import { proxyFor, type ProxyEnv } from '../proxy.js';
-import { absoluteUriRequest, proxyAddress, proxyConnectError, TunnelingAgent } from '../proxy-tunnel.js';
+import { absoluteUriRequest, proxyAddress, proxyConnectError, newTunnelingAgent } from '../proxy-tunnel.js';
 
 let systemCas: string[] | undefined;
 /** Node's bundled roots plus the system bundle (Debian: /etc/ssl/certs/ca-certificates.crt). */
@@ -50,7 +50,7 @@ export function createAgents(opts: { proxyEnv?: ProxyEnv | undefined } = {}): Ht
   let secure: https.Agent | undefined;
   let insecure: https.Agent | undefined;
   const make = (opts: https.AgentOptions) => {
-    const a = new TunnelingAgent(opts);
+    const a = newTunnelingAgent(opts);
     made.push(a);
     return a;
   };
@@ -113,8 +113,8 @@ export function registryTlsFrom(certsDir: string, domain: string): RegistryTls |
 export function agentsWithTls(base: HttpAgents, tls: RegistryTls): HttpAgents {
   return {
     ...base,
-    https: new TunnelingAgent({ keepAlive: true, maxSockets: 16, ca: [...caCertificates(), ...(tls.ca ?? [])], cert: tls.cert, key: tls.key }),
-    httpsInsecure: new TunnelingAgent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false, ca: [], cert: tls.cert, key: tls.key }),
+    https: newTunnelingAgent({ keepAlive: true, maxSockets: 16, ca: [...caCertificates(), ...(tls.ca ?? [])], cert: tls.cert, key: tls.key }),
+    httpsInsecure: newTunnelingAgent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false, ca: [], cert: tls.cert, key: tls.key }),
   };
 }
 
