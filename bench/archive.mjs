@@ -6,10 +6,10 @@
 // minbase tar is bench/pull.mjs's cache, .tmp/bench-cache, made there with debootstrap).
 // Node commands run with NODE_EXTRA_CA_CERTS unset.
 import { spawnSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ociLayoutFromTar } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -34,7 +34,6 @@ const sh = (cmd, a, opts = {}) => {
   if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
-const sha = (b) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const timeIt = (fn) => {
   const t0 = process.hrtime.bigint();
@@ -55,22 +54,10 @@ try {
   registry = await startRegistry();
   // The image: an OCI layout with the minbase tar as one gzip layer, pushed with skopeo.
   const dir = join(work, 'layout');
-  const blobs = join(dir, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const put = (buf) => {
-    const d = sha(buf);
-    writeFileSync(join(blobs, d.slice(7)), buf);
-    return { digest: d, size: buf.length };
-  };
-  const tar = readFileSync(debian);
-  const layer = put(sh('gzip', ['-6', '-c', debian]));
-  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha(tar)] } })));
-  const m = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }] })));
-  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  const { gzBytes, tarBytes } = ociLayoutFromTar(dir, debian);
   const ref = `${registry.host}/bench/debian:latest`;
   sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${dir}:latest`, `docker://${ref}`]);
-  sizes = { gz: layer.size, tar: tar.length };
+  sizes = { gz: gzBytes, tar: tarBytes };
 
   let dockerSock;
   let denv;

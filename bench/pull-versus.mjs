@@ -13,10 +13,10 @@
 // NODE_EXTRA_CA_CERTS unset.
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--phases] [--dir /var/tmp]
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, ociLayoutFromTar, settle } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -44,7 +44,6 @@ const sh = (cmd, a, opts = {}) => {
   if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.error?.code ?? ''} ${r.stderr}`);
   return r.stdout;
 };
-const sha = (b) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sides = [
   { name: `versus ${versus}`, dir: resolve(versus), times: [], cpu: [], phases: [] },
@@ -66,37 +65,12 @@ function busyboxLayout() {
   const tarFile = join(work, 'busybox.tar');
   sh('tar', ['--numeric-owner', '-C', root, '-cf', tarFile, '.']);
   const dir = join(work, 'layout');
-  const blobs = join(dir, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const put = (buf) => {
-    const d = sha(buf);
-    writeFileSync(join(blobs, d.slice(7)), buf);
-    return { digest: d, size: buf.length };
-  };
-  const layer = put(sh('gzip', ['-6', '-c', tarFile]));
-  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha(readFileSync(tarFile))] } })));
-  const m = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }] })));
-  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+  ociLayoutFromTar(dir, tarFile);
   return dir;
 }
 
-const cpuOf = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
 /** CPU time of the process's main thread (the event loop), ms. */
 const mainThreadMs = (pid) => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-/** Waits (at most 5 s) until a fresh daemon has stopped working on its start-up. */
-async function settle(pid) {
-  const until = Date.now() + 5000;
-  for (let c = cpuOf(pid); Date.now() < until; ) {
-    await new Promise((r) => setTimeout(r, 250));
-    const c2 = cpuOf(pid);
-    if (c2 - c < 0.005) return;
-    c = c2;
-  }
-}
 
 /** One fresh hakod of `side`, one timed `hako pull`, the daemon stopped. */
 async function pullOnce(side, tag, registry, ref) {

@@ -36,10 +36,11 @@
 // --fresh-ext4 runs everything on a new loop-mounted ext4 (with a journal, as mkfs.ext4 makes it)
 // under the --dir, removed at the end.
 import { spawnSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, ociLayoutFromTar, settle } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -97,33 +98,12 @@ const sh = (cmd, a, opts = {}) => {
   if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
-const sha = (b) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** An OCI layout with one gzip layer made from `rootfsTar`. */
 function layout(name, rootfsTar) {
   const dir = join(work, `layout-${name}`);
-  const blobs = join(dir, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const put = (buf) => {
-    const d = sha(buf);
-    writeFileSync(join(blobs, d.slice(7)), buf);
-    return { digest: d, size: buf.length };
-  };
-  const tar = readFileSync(rootfsTar);
-  const gz = sh('gzip', ['-6', '-c', rootfsTar]);
-  const layer = put(gz);
-  const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha(tar)] } })));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-  }));
-  const m = put(manifest);
-  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
-  return { dir, gzBytes: gz.length, tarBytes: tar.length };
+  return { dir, ...ociLayoutFromTar(dir, rootfsTar) };
 }
 
 function debianTar() {
@@ -161,11 +141,6 @@ function hwmOf(pid) {
   return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 }
 
-/** User+system CPU seconds of a process so far (/proc/PID/stat utime+stime). */
-function cpuOf(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 /** The daemon at env.DOCKER_HOST answers `docker version` (within 10 s). */
 const ready = (e) => spawnSync('docker', ['version'], { env: e, stdio: 'ignore', timeout: 10_000, killSignal: 'SIGKILL' }).status === 0;
@@ -267,16 +242,6 @@ function hakodPhases(traceFile, from, to) {
   return out;
 }
 
-/** Waits (at most 5 s) until a fresh dockerd has stopped working on its start-up (< 2% CPU over 250 ms). */
-async function settle(pid) {
-  const until = Date.now() + 5000;
-  for (let c = cpuOf(pid); Date.now() < until; ) {
-    await new Promise((r) => setTimeout(r, 250));
-    const c2 = cpuOf(pid);
-    if (c2 - c < 0.005) return;
-    c = c2;
-  }
-}
 
 const loadStart = readFileSync('/proc/loadavg', 'utf8').trim();
 const results = [];
@@ -358,18 +323,18 @@ try {
           }
         };
         const hakoCli = () => {
-          const c0 = cpuOf(hakod.proc.pid);
+          const c0 = cpuSeconds(hakod.proc.pid);
           const from = Number(process.hrtime.bigint()) / 1e6;
           r0.hakoCli.push(timeIt(() => sh(join(hakoRepo, 'bin/hako.cjs'), ['pull', '-q', ref], { env: hakod.env })));
           if (withPhases) r0.cliPhases.push({ ...hakodPhases(hakod.traceFile, from, Number(process.hrtime.bigint()) / 1e6), 'CLI exited': r0.hakoCli[r0.hakoCli.length - 1] });
-          r0.hakodCpu.push(cpuOf(hakod.proc.pid) - c0);
+          r0.hakodCpu.push(cpuSeconds(hakod.proc.pid) - c0);
           r0.hakodRss.push(hwmOf(hakod.proc.pid));
         };
         const docker = () => {
           if (!dockerd) return;
-          const c0 = cpuOf(dockerd.proc.pid);
+          const c0 = cpuSeconds(dockerd.proc.pid);
           r0.docker.push(timeIt(() => sh('docker', ['pull', '-q', ref], { env: dockerd.env })));
-          r0.dockerCpu.push(cpuOf(dockerd.proc.pid) - c0);
+          r0.dockerCpu.push(cpuSeconds(dockerd.proc.pid) - c0);
           if (deleteBetween) sh('docker', ['rmi', '-f', ref], { env: dockerd.env });
         };
         // Each run starts with another tool, so that none always goes first (or right after
