@@ -535,7 +535,8 @@ export class Engine implements ContainerEngine {
 
   /** The kernel's resource controls, read once (as dockerd's sysinfo at its start). */
   private hostCaps(): HostCaps {
-    return (this.caps ??= readHostCaps());
+    // From the runtime's kept view of the cgroup mounts (runtime/cgroups/host.ts): one read of mountinfo.
+    return (this.caps ??= readHostCaps({ mountinfo: this.runtime.ctx.cgroupHost?.get().mountinfo }));
   }
 
   async info(): Promise<Json> {
