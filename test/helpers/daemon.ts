@@ -7,8 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tempDir, testCgroupName, removeCgroupEverywhere } from './fixtures.js';
+import { tempDir, testCgroupName, removeCgroupEverywhere, killCgroupProcs, unmountUnder } from './fixtures.js';
 import { cleanupNet, daemonNetFlags, testNet, type TestNet } from './network.js';
+import { atExit, killSync } from './exit-cleanup.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const HAKOD = join(repoRoot, 'bin', 'hakod.cjs');
@@ -39,6 +40,8 @@ export interface TestDaemon {
   wrap: string[];
   /** Internal: the temp dir a successor takes over. */
   dir: { path: string; cleanup: () => void };
+  /** Internal: forgets the exit-time stopper (a successor registers its own). */
+  dropExitCleanup: () => void;
   /** env with DOCKER_HOST set and a temp DOCKER_CONFIG. */
   env: NodeJS.ProcessEnv;
   /** Sends one request over the socket. */
@@ -73,7 +76,25 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
     p.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     return p;
   };
+  // A predecessor's exit-time stopper would remove the dirs this daemon now uses.
+  opts.after?.dropExitCleanup();
   let proc = launch();
+  // If this process exits (a test timed out, then force-exit) before stop(), the daemon is
+  // stopped and everything it had is removed all the same (helpers/exit-cleanup.ts).
+  // hakod leaves its containers running when it stops (they outlive it), so they are killed
+  // through their cgroups and their rootfs mounts detached before the dirs go.
+  const dropExitCleanup = atExit(() => {
+    // Only while not reaped: a reaped pid may belong to someone else by now.
+    if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) killSync(proc.pid, 'SIGTERM', 10_000);
+    const steps = [() => killCgroupProcs(cgroupParent), () => unmountUnder(dir.path), () => dir.cleanup(), () => removeCgroupEverywhere(cgroupParent), () => cleanupNet(net)];
+    for (const step of steps) {
+      try {
+        step();
+      } catch (err) {
+        process.stderr.write(`test daemon ${dir.path}: exit cleanup: ${(err as Error).message}\n`);
+      }
+    }
+  });
   const req: TestDaemon['request'] = (method, path, body, headers = {}) =>
     new Promise((resolve, reject) => {
       const r = request({ socketPath: socket, method, path, headers: { ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
@@ -103,6 +124,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   try {
     await waitUp();
   } catch (err) {
+    dropExitCleanup();
     dir.cleanup();
     cleanupNet(net);
     throw err;
@@ -118,6 +140,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
     net,
     wrap,
     dir,
+    dropExitCleanup,
     proc,
     log: () => log,
     restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
@@ -139,6 +162,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
       await exited;
     },
     async stop() {
+      dropExitCleanup();
       let code: number | null = proc.exitCode;
       if (code === null) {
         const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));

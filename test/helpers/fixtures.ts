@@ -127,6 +127,42 @@ function removeCgroupTree(dir: string): void {
   }
 }
 
+/**
+ * SIGKILLs every process in the cgroups for relative path `rel` (the containers of a test's daemon:
+ * processes it started) and waits up to 5 s for them to be gone. Returns how many it signalled.
+ */
+export function killCgroupProcs(rel: string): number {
+  const pids = new Set<number>();
+  const collect = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) collect(join(dir, e.name));
+    for (const l of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (l) pids.add(Number(l));
+  };
+  for (const dir of cgroupDirs(rel)) collect(dir);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 5000;
+  // A killed container stays in /proc (state Z) until its monitor reaps it.
+  while ([...pids].some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+  return pids.size;
+}
+
+/** Lazily unmounts every mount point below `prefix`, deepest first (e.g. a killed daemon's rootfs overlays). */
+export function unmountUnder(prefix: string): void {
+  for (const m of mountsUnder(prefix).reverse()) {
+    try {
+      execFileSync('umount', ['--lazy', m], { stdio: 'ignore' });
+    } catch {
+      // under a mount already gone
+    }
+  }
+}
+
 /** Mount points below `prefix` still present in this mount namespace (to assert nothing leaked). */
 export function mountsUnder(prefix: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')

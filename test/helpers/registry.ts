@@ -9,6 +9,7 @@ import { createPrivateKey, sign, X509Certificate, randomBytes } from 'node:crypt
 import { join } from 'node:path';
 import { createServer as netServer } from 'node:net';
 import { tempDir } from './fixtures.js';
+import { atExit, killSync } from './exit-cleanup.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 export const hasRegistry = existsSync(REGISTRY_BIN);
@@ -100,9 +101,16 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const proc = spawn(REGISTRY_BIN, ['serve', join(tmp.path, 'config.yml')], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  // Stopped and its dir removed even if this process exits first (helpers/exit-cleanup.ts).
+  const dropExitCleanup = atExit(() => {
+    // Only while not reaped: a reaped pid may belong to someone else by now.
+    if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) killSync(proc.pid, 'SIGTERM', 5000);
+    tmp.cleanup();
+  });
   try {
     await waitUp(port, proc, logPath, opts.tls !== undefined);
   } catch (err) {
+    dropExitCleanup();
     if (proc.pid && proc.exitCode === null) process.kill(proc.pid, 'SIGKILL');
     await exited;
     tmp.cleanup();
@@ -121,6 +129,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
         .filter((l) => l.includes(`"${method} `) && l.includes(pathPart) && /" [23]\d\d /.test(l)).length;
     },
     async stop() {
+      dropExitCleanup();
       if (proc.pid && proc.exitCode === null) process.kill(proc.pid, 'SIGTERM');
       const t = setTimeout(() => proc.pid && proc.exitCode === null && process.kill(proc.pid, 'SIGKILL'), 5000);
       await exited;
