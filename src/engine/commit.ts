@@ -1,11 +1,16 @@
 // commit: a container's upper dir becomes a new layer on top of its image. Overlay whiteouts
 // (0/0 char devices) become `.wh.<name>` files and opaque directories `.wh..wh..opq`, as in
 // any OCI layer; the layer is stored uncompressed in the content store and unpacked as a snapshot.
-import { execFile, execFileSync } from 'node:child_process';
+// The layer's tar streams from tar(1) into a staged blob (hashed as it is written), so a commit
+// of any size holds no copy of it in memory; nothing is stored unless the whole commit succeeds.
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { HakoError } from '../common/errors.js';
+import { lgetxattr } from '../native/fs.js';
+import { BlobStaging } from '../image/store/staging.js';
 import { applyChanges } from '../image/changes.js';
 import { sha256, type Digest } from '../image/digest.js';
 import type { ImageService } from '../image/images.js';
@@ -37,11 +42,32 @@ export interface CommitOptions {
   config?: Json;
 }
 
+/** Whether overlayfs made `dir` opaque (a directory removed and made again): `cp -a` keeps the xattr. */
 function opaque(dir: string): boolean {
+  return lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y';
+}
+
+/** tar(1) of `dir` (GNU format, sorted, numeric owners), streamed into `staging`. */
+async function stageTar(staging: BlobStaging, dir: string): Promise<{ digest: Digest; size: number }> {
+  const child = spawn('tar', ['--sort=name', '--numeric-owner', '--format=gnu', '-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+  // Read from at once: when a child exits, Node resumes (and so drops) the output of any stdio
+  // stream nobody listens to yet, and staging.write first awaits its directory.
+  const out = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
   try {
-    return execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'trusted.overlay.opaque', dir], { stdio: ['ignore', 'pipe', 'ignore'] }).toString() === 'y';
-  } catch {
-    return false;
+    const staged = await staging.write(out, { what: 'committed layer' });
+    const code = await exited;
+    if (code !== 0) throw new HakoError({ step: `commit: tar of the container's changes exited with ${code}: ${stderr.trim()}`, kind: 'internal', path: dir });
+    return staged;
+  } catch (err) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited.catch(() => undefined);
+    throw err;
   }
 }
 
@@ -72,32 +98,55 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
   if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
   applyChanges(cfg, o.changes ?? []);
-  const staging = mkdtempSync(join(dirname(o.upperDir), '.commit-'));
-  let tar: Buffer | null;
-  try {
-    await run('cp', ['-a', '--', `${o.upperDir}/.`, staging]);
-    // Like docker's init layer: the empty mount targets of /etc/hostname, hosts, resolv.conf stay out of the image.
-    const artifacts = [...mountTargetArtifacts(o.upperDir, o.lowerDirs ?? [])].sort().reverse();
-    for (const a of artifacts) rmSync(join(staging, a), { recursive: true, force: true });
-    convertWhiteouts(staging);
-    // No changes: no layer, as dockerd (an empty diff is an `empty_layer` history entry, the rootfs stays the parent's).
-    tar = readdirSync(staging).length === 0 ? null : (await run('tar', ['--sort=name', '--numeric-owner', '--format=gnu', '-C', staging, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 2 ** 31 })).stdout;
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
-  }
   const content = o.images.content;
   await content.init();
   await o.images.meta.init();
-  let added: { diffId: Digest; chainId: Digest; size: number } | null = null;
-  if (tar) {
-    const layerTar = tar;
-    const diffId = sha256(layerTar);
-    const chainId: Digest = base.record.chainIds.length === 0 ? diffId : sha256(`${base.record.chainIds[base.record.chainIds.length - 1]} ${diffId}`);
-    await content.putBlob(layerTar);
-    await o.snapshots.ensureLayer(chainId, (dir) => unpackLayer(Readable.from([layerTar]), dir, { mediaType: MediaType.OciLayer }));
-    added = { diffId, chainId, size: layerTar.length };
+  const blobs = new BlobStaging(content);
+  let madeSnapshot: Digest | undefined;
+  let id: Digest;
+  try {
+    const copy = mkdtempSync(join(dirname(o.upperDir), '.commit-'));
+    let layer: { digest: Digest; size: number } | undefined;
+    try {
+      await run('cp', ['-a', '--', `${o.upperDir}/.`, copy]);
+      // Like docker's init layer: the empty mount targets of /etc/hostname, hosts, resolv.conf stay out of the image.
+      const artifacts = [...mountTargetArtifacts(o.upperDir, o.lowerDirs ?? [])].sort().reverse();
+      for (const a of artifacts) rmSync(join(copy, a), { recursive: true, force: true });
+      convertWhiteouts(copy);
+      // No changes: no layer, as dockerd (an empty diff is an `empty_layer` history entry, the rootfs stays the parent's).
+      if (readdirSync(copy).length > 0) layer = await stageTar(blobs, copy);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+    let added: { diffId: Digest; chainId: Digest; size: number } | null = null;
+    if (layer) {
+      const diffId = layer.digest;
+      const chainId: Digest = base.record.chainIds.length === 0 ? diffId : sha256(`${base.record.chainIds[base.record.chainIds.length - 1]} ${diffId}`);
+      const { created } = await o.snapshots.ensureLayer(chainId, (dir) => unpackLayer(blobs.open(diffId), dir, { mediaType: MediaType.OciLayer, digest: diffId }));
+      if (created) madeSnapshot = chainId;
+      added = { diffId, chainId, size: layer.size };
+    }
+    id = await recordImage(o, base, baseCfg, cfg, added, blobs);
+  } catch (err) {
+    await blobs.discard().catch(() => undefined);
+    if (madeSnapshot) await o.snapshots.removeLayer(madeSnapshot).catch(() => undefined);
+    throw err;
   }
+  await blobs.discard();
+  // The image exists from here: a tag that fails leaves it (untagged, as dockerd's would be).
+  if (o.repo) await o.images.tag(id, `${o.repo}:${o.tag || 'latest'}`);
+  return id;
+}
 
+/** The config, manifest and record of the committed image (the layer's blob moves from staging into the store here). */
+async function recordImage(
+  o: CommitOptions,
+  base: Awaited<ReturnType<ImageService['inspect']>>,
+  baseCfg: ReturnType<typeof parseImageConfig>,
+  cfg: Record<string, unknown>,
+  added: { diffId: Digest; chainId: Digest; size: number } | null,
+  blobs: BlobStaging,
+): Promise<Digest> {
   const created = isoTime();
   // dockerd: the committed container's command (Cmd joined by spaces) is the history's CREATED BY.
   const createdBy = Array.isArray(o.containerConfig.Cmd) ? (o.containerConfig.Cmd as string[]).join(' ') : '';
@@ -113,11 +162,11 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
     history: [...(baseCfg.history ?? []), { created, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), created_by: createdBy, ...(added ? {} : { empty_layer: true }) }],
   };
   const configBytes = Buffer.from(JSON.stringify(config));
-  const configDigest = await content.putBlob(configBytes);
+  const { digest: configDigest } = await blobs.write(Readable.from([configBytes]), { what: 'image config' });
   const layers = added ? [...base.record.layers, { mediaType: MediaType.OciLayer, digest: added.diffId, size: added.size }] : [...base.record.layers];
   const manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length }, layers };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  const manifestDigest = await content.putBlob(manifestBytes);
+  const { digest: manifestDigest } = await blobs.write(Readable.from([manifestBytes]), { what: 'image manifest' });
   const rec: ImageRecord = {
     id: configDigest,
     manifestDigest,
@@ -133,7 +182,10 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
     addedAt: created,
     parent: base.id,
   };
-  await o.images.meta.locked(() => o.images.meta.putImage(rec));
-  if (o.repo) await o.images.tag(configDigest, `${o.repo}:${o.tag || 'latest'}`);
+  // The blobs reach the store with the record, under the metadata lock (a concurrent prune sees both or neither).
+  await o.images.meta.locked(async () => {
+    await blobs.commit([...(added ? [added.diffId] : []), configDigest, manifestDigest]);
+    await o.images.meta.putImage(rec);
+  });
   return configDigest;
 }

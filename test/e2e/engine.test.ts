@@ -3,7 +3,7 @@
 // names, logs, volumes, users, capabilities, restart policies and exec.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
@@ -12,7 +12,7 @@ import { isRoot, tempDir, testCgroupName, cgroupDirs } from '../helpers/fixtures
 import { hasRegistry } from '../helpers/registry.js';
 import { engineNetOptions, testNet } from '../helpers/network.js';
 import { engineFixture, type EngineFixture } from '../helpers/engine.js';
-import { retryUntil, waitForExitOf } from '../helpers/retry.js';
+import { retryUntil, waitForExitOf, waitForHandler } from '../helpers/retry.js';
 import { readMonitorInfo } from '../../src/engine/monitor/index.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : false;
@@ -292,6 +292,7 @@ test('engine restart keeps a running container (attachable, logging) and sees an
   const pid = ((await engine.inspectContainer(live.Id)).State as Json).Pid;
   const diesMonitor = readMonitorInfo(join(execRoot, 'monitors', dies.Id));
   assert.ok(diesMonitor, 'the monitor of "dies" recorded itself');
+  await waitForHandler(diesMonitor.containerPid, 10, 'the trap of "dies"');
   await engine.close();
   // "dies" exits while no engine runs; its monitor writes the exit record, then exits.
   process.kill(diesMonitor.containerPid, 'SIGUSR1');
@@ -327,7 +328,7 @@ test('engine restart keeps a running container (attachable, logging) and sees an
 });
 
 test('filesystem: changes, export, archive stat/get/put (no symlink escape), commit', { skip }, async () => {
-  const { Id } = await engine.createContainer('fsbox', { Image: IMAGE, Cmd: ['sh', '-c', 'echo new > /added; rm /etc/group; echo x >> /etc/passwd; ln -s / /escape; mkdir /d'] });
+  const { Id } = await engine.createContainer('fsbox', { Image: IMAGE, Cmd: ['sh', '-c', 'echo new > /added; rm /etc/group; echo x >> /etc/passwd; ln -s / /escape; mkdir /d; rm -rf /usr/bin; mkdir /usr/bin; echo o > /usr/bin/only'] });
   await engine.startContainer(Id);
   assert.equal((await engine.waitContainer(Id)).StatusCode, 0);
   const ch = await engine.containerChanges(Id);
@@ -377,8 +378,16 @@ test('filesystem: changes, export, archive stat/get/put (no symlink escape), com
   assert.equal(r.out, 'new\n');
   const r2 = await runToExit({ Image: 'committed:v1', Cmd: ['sh', '-c', 'test -e /etc/group; echo $?'] } as Json);
   assert.equal(r2.out, '1\n', 'the deletion is a whiteout in the committed layer');
+  // /usr/bin removed and made again is an opaque directory: the image's applet links stay hidden.
+  const r3 = await runToExit({ Image: 'committed:v1', Cmd: ['ls', '/usr/bin'] } as Json);
+  assert.equal(r3.out, 'only\n', 'the opaque directory is opaque in the committed layer');
+  // The layer was staged on its way into the store: nothing of it is left beside the blobs.
+  const root = join(dir.path, 'root');
+  const strays = (p: string): string[] => readdirSync(p).filter((n) => n.startsWith('stage-') || n.startsWith('.commit-'));
+  assert.deepEqual([...strays(join(root, 'content', 'ingest')), ...strays(join(root, 'snapshots', 'containers', Id))], []);
   await engine.removeContainer(r.id);
   await engine.removeContainer(r2.id);
+  await engine.removeContainer(r3.id);
   await engine.removeContainer(Id);
   const pr = await engine.pruneContainers();
   assert.deepEqual(pr.ContainersDeleted, []);

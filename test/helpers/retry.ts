@@ -29,3 +29,17 @@ export async function waitForExitOf(pid: number, what: string, startTime?: strin
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Resolves once process `pid` catches signal number `signo` (SigCgt in /proc/<pid>/status). A
+ * container's pid 1 must have its handler before a test signals it: the kernel drops a signal
+ * sent to a pid namespace's init that has no handler for it (pid_namespaces(7)), so a signal
+ * sent before `trap` ran is lost without a trace.
+ */
+export async function waitForHandler(pid: number, signo: number, what: string, ms = 30_000): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  await retryUntil(async () => {
+    const mask = /^SigCgt:\s+([0-9a-f]+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0';
+    if (((BigInt(`0x${mask}`) >> BigInt(signo - 1)) & 1n) === 0n) throw new Error(`pid ${pid} does not catch signal ${signo} yet`);
+  }, what, ms);
+}
