@@ -8,7 +8,7 @@ import { ago, goTimeString, humanSize, bytesSize } from '../units.js';
 import { forEach, filtersQuery, inspectContainer, confirm, type Json } from './common.js';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from '../builtin.js';
+import { builtin, pipeline } from '../builtin.js';
 
 const enc = pathEscape;
 
@@ -331,7 +331,11 @@ export async function cp(ctx: Ctx): Promise<number> {
   if (rename && rename !== base) args.push(`--transform=s,^${base.replace(/[.*[\]^$\\,&]/g, '\\$&')},${rename.replace(/[\\,&]/g, '\\$&')},`);
   args.push(base);
   const child = spawn('tar', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  await client.json('PUT', `/containers/${enc(container)}/archive`, { query: { path: targetDir, noOverwriteDirNonDir: true }, stream: child.stdout!, headers: { 'Content-Type': 'application/x-tar' } });
+  // Piped at once: Node drops a child's unread stdout when the child exits, and a small file's
+  // tar is done before the request is connected.
+  const { PassThrough } = builtin('node:stream') as typeof import('node:stream');
+  const body = child.stdout!.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
+  await client.json('PUT', `/containers/${enc(container)}/archive`, { query: { path: targetDir, noOverwriteDirNonDir: true }, stream: body, headers: { 'Content-Type': 'application/x-tar' } });
   return 0;
 }
 

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
 import { join, posix, dirname, basename } from 'node:path';
 import { tmpdir } from 'node:os';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { HakoError, invalid, notFound } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
@@ -142,7 +142,9 @@ export function tarStream(dir: string, rel: string | readonly string[], _opts: {
   const child = spawn('tar', ['--xattrs', '--sort=name', '-C', dir, '-cf', '-', ...what], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const out = child.stdout;
+  // Piped at once: when a child exits, Node resumes (drops) a stdio stream nobody reads yet, and
+  // callers await things (a pause, an HTTP head) before they read: a small archive came out empty.
+  const out = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
   child.on('exit', (code) => {
     // 1 = "file changed as we read it": fine for a live container.
     if (code !== 0 && code !== 1) out.destroy(new HakoError({ step: `tar ${rel} in ${dir}`, hint: stderr.trim(), kind: 'internal' }));
