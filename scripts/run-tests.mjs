@@ -1,7 +1,7 @@
 // Runs the compiled tests with node's built-in runner: `node scripts/run-tests.mjs [unit|e2e|FILTER...]`.
 // Unit tests need no root; e2e tests use the real kernel and skip themselves when not root.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,10 +27,21 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
 }
+// The first `ip netns add` of a run (tests make client namespaces with it) turns /run/netns into a
+// bind mount of itself (iproute2 does, so that namespaces are seen across mount namespaces), and
+// nothing undoes it. If this run made it and left no namespace in it, it is unmounted at the end.
+const netnsDir = '/run/netns';
+const isMountPoint = (p) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === p);
+const netnsMountedBefore = isMountPoint(netnsDir);
+
 // A test that hangs fails after 5 minutes; a file whose tests are done exits even if a failed
 // test left a handle open (the failure itself is reported), so CI can never stall on one file.
 const res = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=300000', '--test-force-exit', ...files], {
   stdio: 'inherit',
   env: { ...process.env, HAKO_TEST: '1' },
 });
+if (!netnsMountedBefore && isMountPoint(netnsDir) && readdirSync(netnsDir).length === 0) {
+  const u = spawnSync('umount', [netnsDir], { stdio: 'inherit' });
+  if (u.status !== 0) console.error(`run-tests: could not unmount ${netnsDir} (made by this run's ip netns add)`);
+}
 process.exit(res.status ?? 1);
