@@ -26,7 +26,6 @@ import { dnsTableOf, type DnsTable } from './dns-names.js';
 import { EMBEDDED_DNS } from './hosts-files.js';
 import { AF_INET, SOCK_DGRAM, SOCK_NONBLOCK, netNative } from './native-net.js';
 
-export { answerLocally, queryUdp } from './dns-answerer.js';
 
 export interface EmbeddedDnsOptions {
   /** The names of now (the manager's state; projected with dnsTableOf before posting). */

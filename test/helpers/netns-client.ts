@@ -105,9 +105,15 @@ export class NetnsClientError extends Error {
   }
 }
 
+/** A netns name (ip netns exec: its /etc/netns files mounted) or path (a container's /proc/<pid>/ns/net: nsenter). */
+function enterNetns(netns: string): string[] {
+  return netns.startsWith('/') ? ['nsenter', `--net=${netns}`] : ['ip', 'netns', 'exec', netns];
+}
+
 async function runClient(netns: string, args: string[]): Promise<string> {
   try {
-    const r = await pexec('ip', ['netns', 'exec', netns, process.execPath, '-e', SCRIPT, ...args], { timeout: RUN_MS, killSignal: 'SIGKILL', encoding: 'utf8' });
+    const enter = enterNetns(netns);
+    const r = await pexec(enter[0]!, [...enter.slice(1), process.execPath, '-e', SCRIPT, ...args], { timeout: RUN_MS, killSignal: 'SIGKILL', encoding: 'utf8' });
     return r.stdout;
   } catch (err) {
     const e = err as { stderr?: string; code?: number | string; signal?: string; killed?: boolean; message: string };
@@ -135,13 +141,15 @@ export async function nsResolve(netns: string, name: string, server = '127.0.0.1
  * client writes to files (not to a pipe this loop would have to read) and this thread polls them
  * synchronously, sleeping in Atomics.wait. Anything that needs this loop to answer (a DNS server
  * on it) cannot, and the client then fails its lookup (3 s) while the loop is still blocked.
+ * `netns`: a name (ip netns) or a netns path (a container's /proc/<pid>/ns/net).
  */
 export async function nsResolveBlocked(netns: string, name: string, server = '127.0.0.11'): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'hako-nsclient-'));
   try {
     const out = openSync(join(dir, 'out'), 'w');
     const err = openSync(join(dir, 'err'), 'w');
-    const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', SCRIPT, 'resolve', name, server], { stdio: ['ignore', out, err] });
+    const enter = enterNetns(netns);
+    const child = spawn(enter[0]!, [...enter.slice(1), process.execPath, '-e', SCRIPT, 'resolve', name, server], { stdio: ['ignore', out, err] });
     closeSync(out);
     closeSync(err);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
