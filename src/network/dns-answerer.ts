@@ -4,8 +4,7 @@
 // netns. It runs in the DNS thread (dns-worker.ts), or on the main loop when that thread could
 // not start (dns-server.ts decides). It imports nothing of the addon: the thread needs none.
 import { createSocket, type Socket } from 'node:dgram';
-import { closeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, readFileSync } from 'node:fs';
 import { CLASS_IN, RCODE, TYPE, buildResponse, decodeMessage, ipFromReverseName, isResponse, opcodeOf, type Message, type ResourceRecord } from './dns-message.js';
 import { lookupName, ownUpstreams, reverseName, type DnsTable } from './dns-names.js';
 import { parseResolvConf } from './hosts-files.js';
@@ -139,18 +138,20 @@ export class DnsAnswerer {
     this.reply(key, sock, forwarded ?? buildResponse(query, [], RCODE.SERVFAIL), address, port);
   }
 
-  private async upstreams(key: string): Promise<string[]> {
+  private upstreams(key: string): string[] {
     const own = ownUpstreams(this.table, key) ?? this.defaults.upstreamDns;
     if (own) return own;
     try {
-      return parseResolvConf(await readFile(this.defaults.resolvConf, 'utf8')).nameservers;
+      // Read per forward, as the host's resolvers may change. Sync: an async read would queue in
+      // libuv's thread pool, which the worker shares with the main thread's fs work.
+      return parseResolvConf(readFileSync(this.defaults.resolvConf, 'utf8')).nameservers;
     } catch {
       return [];
     }
   }
 
   private async forward(key: string, packet: Buffer): Promise<Buffer | undefined> {
-    for (const up of await this.upstreams(key)) {
+    for (const up of this.upstreams(key)) {
       const [host, portText] = up.includes(':') && !up.includes('::') ? up.split(':') : [up, '53'];
       const got = await queryUdp(packet, host!, Number(portText), this.defaults.timeoutMs).catch(() => undefined);
       if (got) return got;

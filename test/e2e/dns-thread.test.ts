@@ -5,12 +5,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
 import { EmbeddedDns, type EmbeddedDnsOptions } from '../../src/network/dns-server.js';
 import type { DnsTable } from '../../src/network/dns-names.js';
+import { buildResponse, decodeMessage, CLASS_IN, RCODE, TYPE } from '../../src/network/dns-message.js';
 import { nsResolve, nsResolveBlocked, nsReverse } from '../helpers/netns-client.js';
 
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
@@ -93,6 +95,34 @@ test('a name gone from the table is gone once synced()', { skip }, async () => {
   await dns.synced();
   await assert.rejects(nsResolve(netns, 'db'), (err: Error) => /lookup db: SERVFAIL/.test(err.message) || assert.fail(err.message));
   dns.stopAll();
+});
+
+test('the thread forwards other names: to the resolv.conf nameservers, or to the netns’s own --dns', { skip }, async () => {
+  // Two stand-in upstreams on loopback, each answering every A question with its own address.
+  const ups = await Promise.all(['198.51.100.1', '198.51.100.2'].map(async (addr) => {
+    const s = createSocket('udp4');
+    s.on('message', (msg, r) => {
+      const q = decodeMessage(msg);
+      s.send(buildResponse(q, [{ name: q.questions[0]!.name, type: TYPE.A, class: CLASS_IN, ttl: 5, data: addr }], RCODE.NOERROR), r.port, r.address);
+    });
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    return s;
+  }));
+  try {
+    const resolvConf = `${dir.path}/resolv.conf`;
+    writeFileSync(resolvConf, `# test\nnameserver 127.0.0.1:${ups[0]!.address().port}\n`);
+    let t = tableFor();
+    const { dns } = newDns({ table: () => t, upstreamDns: undefined, resolvConf });
+    await dns.start(key, nsPath);
+    assert.deepEqual(await nsResolve(netns, 'outside.example'), ['198.51.100.1']);
+    t = { ...t, endpoints: { ...t.endpoints, e1: { ...t.endpoints.e1!, dns: [`127.0.0.1:${ups[1]!.address().port}`] } } };
+    dns.tableChanged();
+    await dns.synced();
+    assert.deepEqual(await nsResolve(netns, 'outside.example'), ['198.51.100.2']);
+    dns.stopAll();
+  } finally {
+    for (const s of ups) s.close();
+  }
 });
 
 test('a thread that cannot load is reported, and the main loop answers', { skip }, async () => {
