@@ -919,11 +919,13 @@ export class NetworkManager {
   }
 
   /** A renamed container answers to its new name (DNS, reverse lookups, inspect). */
-  renameContainer(containerId: string, name: string): void {
+  /** Resolves once the DNS thread answers to the new name (the state is saved before it returns). */
+  renameContainer(containerId: string, name: string): Promise<void> {
     const eps = this.endpointsOfContainer(containerId);
-    if (!eps.length) return;
+    if (!eps.length) return Promise.resolve();
     for (const e of eps) e.containerName = name;
     this.save();
+    return this.dns.synced();
   }
 
   /** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */

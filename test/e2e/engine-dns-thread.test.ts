@@ -43,7 +43,7 @@ async function run(name: string): Promise<{ id: string; netns: string; ip: strin
   return { id: Id, netns: `/proc/${pid}/ns/net`, ip };
 }
 
-test('engine: container names answer while the engine’s thread is blocked, and right after start', { skip }, async () => {
+test('engine: container names answer while the engine’s thread is blocked, and right after start and rename', { skip }, async () => {
   await engine.createNetwork({ Name: 'dnsapp' });
   const web = await run('web');
   const client = await run('client');
@@ -52,6 +52,9 @@ test('engine: container names answer while the engine’s thread is blocked, and
   // started and asked at once: the start returned after the DNS thread had the name
   const late = await run('late');
   assert.deepEqual(await nsResolve(client.netns, 'late'), [late.ip]);
+  // renamed: the new name answers as soon as the rename returned
+  await engine.renameContainer(late.id, 'later');
+  assert.deepEqual(await nsResolve(client.netns, 'later'), [late.ip]);
   await engine.removeContainer(late.id, { force: true });
   await engine.removeContainer(web.id, { force: true });
   assert.deepEqual(await nsResolveBlocked(client.netns, 'client'), [client.ip]);
