@@ -127,9 +127,10 @@ class ThreadHost implements Host {
       resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
     });
     const host = new ThreadHost(worker, port2, new Int32Array(closed));
-    // Neither keeps hakod alive: a SIGTERM'd daemon stops without waiting for the thread.
+    // The thread does not keep hakod alive (a SIGTERM'd daemon stops without waiting for it); the
+    // port does while an answer is awaited (the start, a command in flight), so that a caller
+    // with nothing else on its loop still gets the answer.
     worker.unref();
-    port2.unref();
     return new Promise((resolve, reject) => {
       let started = false;
       const fail = (reason: string) => {
@@ -156,6 +157,7 @@ class ThreadHost implements Host {
         if (m.ready) {
           started = true;
           clearTimeout(timer);
+          if (host.pending.size === 0) port2.unref();
           return resolve(host);
         }
         if (m.seq !== undefined) host.acked(m.seq, m.error);
@@ -169,6 +171,7 @@ class ThreadHost implements Host {
     return new Promise<void>((resolve, reject) => {
       let fd: Pending['fd'];
       if (c.op === 'listen') fd = { fd: c.fd, ino: fstatSync(c.fd).ino };
+      if (this.pending.size === 0) this.port.ref();
       this.pending.set(seq, { resolve, reject, fd });
       this.port.postMessage({ seq, command: c });
     });
@@ -178,6 +181,7 @@ class ThreadHost implements Host {
     const p = this.pending.get(seq);
     if (!p) return;
     this.pending.delete(seq);
+    if (this.pending.size === 0) this.port.unref();
     if (!error) return p.resolve();
     const err = new Error(error.message) as NodeJS.ErrnoException;
     if (error.code) err.code = error.code;
