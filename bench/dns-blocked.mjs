@@ -4,7 +4,8 @@
 // blocks (sync wait) for 1.5 s in the middle, as a slow sync fs call on hakod's loop would.
 // Prints the client's round-trip times per checkout. With --versus=<checkout> (its dist/ built)
 // the two alternate, one child process per round.
-// Usage: node bench/dns-blocked.mjs [rounds=3] [--versus=/path/to/other/checkout]
+// --block-ms=N blocks N ms instead (0: the round trips of an idle daemon).
+// Usage: node bench/dns-blocked.mjs [rounds=3] [--versus=/path/to/other/checkout] [--block-ms=1500]
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
+const blockMs = Number(args.find((a) => a.startsWith('--block-ms='))?.slice(11) ?? 1500);
 
 const CLIENT = String.raw`
 const dgram = require('dgram');
@@ -61,7 +63,7 @@ async function child(checkout) {
     c.stdout.on('data', (d) => (out += d));
     while (!out.includes('ready\n')) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 700));
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); // the blocked loop
+    if (blockMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, blockMs); // the blocked loop
     await new Promise((r) => c.once('exit', r));
     const res = JSON.parse(out.split('\n').find((l) => l.startsWith('{')));
     await mgr.releaseContainer('b'.repeat(64));
@@ -91,7 +93,7 @@ const results = new Map(checkouts.map((c) => [c, []]));
 for (let i = 0; i < rounds; i++) {
   for (const c of checkouts) {
     const out = await new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [fileURLToPath(import.meta.url), `--run=${c}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, [fileURLToPath(import.meta.url), `--run=${c}`, `--block-ms=${blockMs}`], { stdio: ['ignore', 'pipe', 'inherit'] });
       let o = '';
       p.stdout.on('data', (d) => (o += d));
       p.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`round for ${c} exited ${code}: ${o}`))));
@@ -100,7 +102,7 @@ for (let i = 0; i < rounds; i++) {
   }
 }
 const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ');
-console.log(`embedded DNS round trips, queries every 20 ms for 3 s, main loop blocked 1.5 s; ${rounds} rounds; load ${load}`);
+console.log(`embedded DNS round trips, queries every 20 ms for 3 s, main loop blocked ${blockMs} ms; ${rounds} rounds; load ${load}`);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 for (const c of checkouts) {
   const rs = results.get(c);
