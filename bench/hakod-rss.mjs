@@ -1,7 +1,9 @@
 // hakod memory benchmark (root): resident memory of an idle daemon, right after start (a few
 // read-only requests answered) and after it served a user's first minutes (hello-world loaded,
 // four containers run with --rm, two on the default bridge and two with --network none, `ps -a`,
-// `images`). "Idle" means no running container in both. Target (issue #4): ≤ 50 MB VmRSS.
+// `images`). "Idle" means no running container in both. A third sample follows a container run
+// with --rm on a user-defined network: its embedded DNS thread is then still there (it ends 30 s
+// after the last listener closed), so that sample is the daemon with the DNS thread. Target (issue #4): ≤ 50 MB VmRSS.
 // Each round starts a fresh daemon (temp root, unique socket, test network names, cgroup beneath
 // ours); the medians of the rounds are printed with /proc/<pid>/smaps_rollup's split (anonymous
 // vs file-backed: the node binary's touched pages are ~34 MB of a bare `node`'s ~40 MB).
@@ -11,7 +13,7 @@
 // Node runs with NODE_EXTRA_CA_CERTS unset (set on this machine; it costs start-up time and memory).
 // Usage: node bench/hakod-rss.mjs [rounds=3] [--breakdown] [--esm]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -105,8 +107,13 @@ async function round() {
     docker('ps', '-a');
     docker('images');
     await sleep(1500);
-    const served = { ...sample(proc.pid), probe: await probeNow() };
-    return { idle, served };
+    const served = { ...sample(proc.pid), probe: await probeNow(), threads: readdirSync(`/proc/${proc.pid}/task`).length };
+    docker('network', 'create', 'rssnet');
+    docker('run', '--rm', '--network', 'rssnet', 'hello-world');
+    await sleep(1500);
+    const dns = { ...sample(proc.pid), probe: await probeNow(), threads: readdirSync(`/proc/${proc.pid}/task`).length };
+    if (/DNS thread/.test(log)) throw new Error(`the DNS thread failed: ${log}`);
+    return { idle, served, dns };
   } finally {
     if (proc.exitCode === null) {
       const exited = new Promise((r) => proc.once('exit', r));
@@ -126,10 +133,10 @@ for (let i = 0; i < rounds; i++) results.push(await round());
 const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const mb = (kb) => `${(kb / 1024).toFixed(1)} MB`;
 console.log(`hakod RSS, ${rounds} fresh daemons (${esm ? 'ESM dist/' : 'bundle'}${breakdown ? ', with the memory probe' : ''}${nodeFlags.length ? `, node ${nodeFlags.join(' ')}` : ''}${entryFlag ? `, ${entryFlag}` : ''}); NODE_EXTRA_CA_CERTS unset; load ${load0} → ${load1}`);
-for (const when of ['idle', 'served']) {
+for (const when of ['idle', 'served', 'dns']) {
   const xs = results.map((r) => r[when]);
   const m = (k) => median(xs.map((x) => x[k]));
-  console.log(`  ${when === 'idle' ? 'idle after start    ' : 'idle after 4 runs   '} VmRSS ${mb(m('rss'))} (runs: ${xs.map((x) => (x.rss / 1024).toFixed(1)).join(', ')})  anon ${mb(m('anon'))}  file ${mb(m('file'))}  private dirty ${mb(m('privateDirty'))}`);
+  console.log(`  ${{ idle: 'idle after start    ', served: 'idle after 4 runs   ', dns: '+ user-network run  ' }[when]} VmRSS ${mb(m('rss'))} (runs: ${xs.map((x) => (x.rss / 1024).toFixed(1)).join(', ')})  anon ${mb(m('anon'))}  file ${mb(m('file'))}  private dirty ${mb(m('privateDirty'))}${when === 'idle' ? '' : `  threads ${m('threads')}`}`);
   if (breakdown) {
     const p = xs[Math.floor(xs.length / 2)].probe;
     const f = (b) => (b / 1048576).toFixed(1);

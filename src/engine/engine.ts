@@ -1588,9 +1588,10 @@ export class Engine implements ContainerEngine {
     }
     this.names.release(old, live.rec.Id);
     live.rec.Name = name;
-    this.net.rename(live.rec.Id, name);
+    const dnsSynced = this.net.rename(live.rec.Id, name);
     this.save(live);
     this.emit(live, 'rename', { oldName: old });
+    await dnsSynced;
   }
 
   async updateContainer(idOrName: string, body: Json): Promise<{ Warnings: string[] }> {

@@ -316,8 +316,9 @@ export class EngineNetworking {
     for (const id of owners) if (!running.has(id)) await this.release(id);
   }
 
-  rename(containerId: string, name: string): void {
-    if (!this.initError) this.mgr.renameContainer(containerId, name.replace(/^\//, ''));
+  /** Resolves once the embedded DNS answers to the new name. */
+  rename(containerId: string, name: string): Promise<void> {
+    return this.initError ? Promise.resolve() : this.mgr.renameContainer(containerId, name.replace(/^\//, ''));
   }
 
   /** The pseudo network (`host`, `none`) `ref` names (by name or ID), if it names one. */

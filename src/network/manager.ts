@@ -10,7 +10,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, s
 import { join } from 'node:path';
 import { HakoError, conflict, invalid, notFound } from '../common/errors.js';
 import { addonErrno } from '../native/addon.js';
-import { EmbeddedDns, type NameResolver } from './dns-server.js';
+import { EmbeddedDns } from './dns-server.js';
+import { lookupName, ownUpstreams, reverseName } from './dns-names.js';
 import { allocate, newPool, pickFreeSubnet, release, type PoolState } from './ipam.js';
 import { parseCidr, formatIp, cidrLast } from './ipv4.js';
 import { macForIp, parseMac } from './mac.js';
@@ -195,13 +196,7 @@ export class NetworkManager {
     this.forwardOff = opts.iptables === false ? 'disabled' : iptables ? undefined : 'missing';
     if (this.vethPrefix.length > 6 || !isSafeName(this.vethPrefix)) throw invalid(`invalid veth prefix "${this.vethPrefix}"`, 'at most 6 characters of [A-Za-z0-9_.-]');
     this.statePath = join(this.root, 'network-state.json');
-    const self = this;
-    const resolver: NameResolver = {
-      lookup: (asker, name) => self.lookupName(asker, name),
-      reverse: (asker, ip) => self.reverseName(asker, ip),
-      upstreams: (asker) => self.upstreams(asker),
-    };
-    this.dns = new EmbeddedDns(resolver);
+    this.dns = new EmbeddedDns({ table: () => this.state, upstreamDns: opts.upstreamDns, resolvConf: opts.resolvConf, warn: opts.warn });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -216,7 +211,7 @@ export class NetworkManager {
         throw new HakoError({ step: 'read the network state', path: this.statePath, hint: `${(err as Error).message}; move the file away to start from scratch`, kind: 'internal' });
       }
     }
-    const report = this.reconcile();
+    const report = await this.reconcile();
     const d = this.opts.defaultNetwork === undefined ? { name: 'bridge', bridge: 'hako0' } : this.opts.defaultNetwork;
     if (d && !this.find(d.name)) {
       await this.createNetwork({ name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [BRIDGE_NAME_OPTION]: d.bridge }, isDefault: true }, { forward: false });
@@ -290,6 +285,8 @@ export class NetworkManager {
     const tmp = `${this.statePath}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.state));
     renameSync(tmp, this.statePath);
+    // The DNS thread answers from a copy of the names: it gets the new one (when they changed).
+    this.dns.tableChanged();
   }
 
   // ---- networks -----------------------------------------------------------------------------
@@ -517,6 +514,7 @@ export class NetworkManager {
     let nsFd = -1;
     let inner: RtNetlink | undefined;
     let dnsKey = '';
+    if (!net.isDefault) this.dns.prepare();
     try {
       try {
         nsFd = openSync(nsPath, 'r');
@@ -551,7 +549,9 @@ export class NetworkManager {
         inner.exec(reqs, [17 /* EEXIST */]);
       }
       dnsKey = String(this.state.endpoints[epId]!.nsIno);
-      if (!net.isDefault) this.dns.start(dnsKey, nsPath);
+      // Resolves once the DNS thread answers there with the names of now (this endpoint's too).
+      if (!net.isDefault) await this.dns.start(dnsKey, nsPath);
+      else await this.dns.synced();
       this.timings.connect = monotonicMs() - t0;
       return this.toEndpoint(ep, net);
     } catch (err) {
@@ -597,6 +597,8 @@ export class NetworkManager {
     if (!ep) throw notFound(`container ${containerId} is not connected to network ${net.name}`);
     this.dropEndpoint(ep);
     if (ep.ports.length) this.applyFirewall();
+    // Once this resolves the DNS thread no longer knows the endpoint.
+    await this.dns.synced();
   }
 
   /**
@@ -620,6 +622,7 @@ export class NetworkManager {
       if (gone) vanishing.push(ep.hostVeth);
     }
     if (eps.some((e) => e.ports.length)) this.applyFirewall();
+    if (eps.length) await this.dns.synced();
     if (!vanishing.length) return;
     if (opts.awaitLinks !== false) return this.awaitLinksGone(vanishing);
     const p: Promise<void> = this.awaitLinksGone(vanishing)
@@ -911,36 +914,27 @@ export class NetworkManager {
 
   /** The resolvers names are forwarded to: the asking netns's own (--dns), else the daemon's. */
   upstreams(askerKey?: string): string[] {
-    const own = askerKey === undefined ? undefined : this.askers(askerKey).find((e) => e.dns?.length)?.dns;
+    const own = askerKey === undefined ? undefined : ownUpstreams(this.state, askerKey);
     return own ?? this.opts.upstreamDns ?? this.hostResolv().nameservers;
   }
 
   /** A renamed container answers to its new name (DNS, reverse lookups, inspect). */
-  renameContainer(containerId: string, name: string): void {
+  /** Resolves once the DNS thread answers to the new name (the state is saved before it returns). */
+  renameContainer(containerId: string, name: string): Promise<void> {
     const eps = this.endpointsOfContainer(containerId);
-    if (!eps.length) return;
+    if (!eps.length) return Promise.resolve();
     for (const e of eps) e.containerName = name;
     this.save();
+    return this.dns.synced();
   }
 
   /** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */
   lookupName(askerKey: string, name: string): string[] | undefined {
-    const shared = new Set(this.askers(askerKey).map((e) => e.networkId));
-    const ips: string[] = [];
-    for (const e of Object.values(this.state.endpoints)) {
-      if (!shared.has(e.networkId) || this.state.networks[e.networkId]?.isDefault) continue;
-      const n = name.toLowerCase();
-      const net = this.state.networks[e.networkId]!;
-      const bare = n.endsWith(`.${net.name.toLowerCase()}`) ? n.slice(0, -net.name.length - 1) : n;
-      if (e.containerName.toLowerCase() === bare || e.aliases.some((a) => a.toLowerCase() === bare) || e.containerId === bare || (bare.length >= 12 && e.containerId.startsWith(bare))) ips.push(e.ip);
-    }
-    return ips.length ? [...new Set(ips)] : undefined;
+    return lookupName(this.state, askerKey, name);
   }
 
   reverseName(askerKey: string, ip: string): string | undefined {
-    const shared = new Set(this.askers(askerKey).map((e) => e.networkId));
-    const e = Object.values(this.state.endpoints).find((x) => x.ip === ip && shared.has(x.networkId));
-    return e ? `${e.containerName}.${this.state.networks[e.networkId]!.name}` : undefined;
+    return reverseName(this.state, askerKey, ip);
   }
 
   /** The texts of /etc/hosts, /etc/resolv.conf and /etc/hostname for a connected container. */
@@ -963,8 +957,9 @@ export class NetworkManager {
    * not know, re-holds published ports, restarts DNS servers, and rewrites the whole nft table
    * (which removes any orphan rule).
    */
-  reconcile(): ReconcileReport {
+  async reconcile(): Promise<ReconcileReport> {
     const report: ReconcileReport = { bridgesRecreated: [], endpointsDropped: [], linksDeleted: [], dnsRestarted: [] };
+    const dnsStarts: Promise<void>[] = [];
     const nl = this.netlink();
     for (const net of this.listNetworks()) {
       if (!nl.link(net.bridge)) report.bridgesRecreated.push(net.bridge);
@@ -1010,16 +1005,16 @@ export class NetworkManager {
         }
       }
       if (!this.state.networks[ep.networkId]?.isDefault && !this.dns.running().includes(String(ep.nsIno))) {
-        try {
-          this.dns.start(String(ep.nsIno), ep.nsPath);
-          report.dnsRestarted.push(ep.containerName);
-        } catch {
+        dnsStarts.push(this.dns.start(String(ep.nsIno), ep.nsPath).then(
+          () => void report.dnsRestarted.push(ep.containerName),
           // reported by the container's own resolver failing; the endpoint itself is fine
-        }
+          () => undefined,
+        ));
       }
     }
     this.applyFirewall();
     this.save();
+    await Promise.all(dnsStarts);
     return report;
   }
 }

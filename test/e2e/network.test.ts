@@ -16,7 +16,7 @@ import { parsePortSpec } from '../../src/network/ports.js';
 import { RtNetlink } from '../../src/network/rtnetlink.js';
 import { cidrOverlaps, parseCidr } from '../../src/network/ipv4.js';
 import { buildResponse, decodeMessage, TYPE, CLASS_IN, RCODE } from '../../src/network/dns-message.js';
-import { failedIn, nsGet, nsResolve, nsReverse, nxdomain } from '../helpers/netns-client.js';
+import { failedIn, nsGet, nsResolve, nsResolveBlocked, nsReverse, nxdomain } from '../helpers/netns-client.js';
 
 const run = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
@@ -196,6 +196,13 @@ test('user network: containers resolve each other by name, alias and id; outside
   assert.match(files.hosts, /10\.231\.0\.1\tgw\n10\.231\.0\.77\tclient\n/);
   assert.deepEqual(Object.keys(mgr.inspect(`net${s}`).containers).sort(), [ids.a, ids.b].sort());
   await assert.rejects(mgr.removeNetwork(`net${s}`), /active endpoints/);
+});
+
+test('the embedded DNS answers while the main loop is blocked (its own thread)', { skip }, async () => {
+  assert.equal(mgr.dns.mode(), 'thread');
+  // This thread runs the manager as hakod's main thread does; it stays blocked (sync polling)
+  // from the client's start until the answer, which therefore came from another thread.
+  assert.deepEqual(await nsResolveBlocked(ns.b, 'web'), ['10.231.0.2']);
 });
 
 test('published ports: host via 127.0.0.1 and its own address, hairpin, other "hosts", conflicts', { skip }, async () => {

@@ -12,7 +12,10 @@
 // one (NXDOMAIN, a dropped connect). A direct DNS question (resolve/reverse) gets one try of 3 s:
 // the embedded DNS must answer the first query.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const pexec = promisify(execFile);
@@ -102,9 +105,15 @@ export class NetnsClientError extends Error {
   }
 }
 
+/** A netns name (ip netns exec: its /etc/netns files mounted) or path (a container's /proc/<pid>/ns/net: nsenter). */
+function enterNetns(netns: string): string[] {
+  return netns.startsWith('/') ? ['nsenter', `--net=${netns}`] : ['ip', 'netns', 'exec', netns];
+}
+
 async function runClient(netns: string, args: string[]): Promise<string> {
   try {
-    const r = await pexec('ip', ['netns', 'exec', netns, process.execPath, '-e', SCRIPT, ...args], { timeout: RUN_MS, killSignal: 'SIGKILL', encoding: 'utf8' });
+    const enter = enterNetns(netns);
+    const r = await pexec(enter[0]!, [...enter.slice(1), process.execPath, '-e', SCRIPT, ...args], { timeout: RUN_MS, killSignal: 'SIGKILL', encoding: 'utf8' });
     return r.stdout;
   } catch (err) {
     const e = err as { stderr?: string; code?: number | string; signal?: string; killed?: boolean; message: string };
@@ -125,6 +134,46 @@ export function nsGet(netns: string, url: string): Promise<string> {
 /** The A records `server` (the embedded DNS by default) gives for `name`, asked from inside `netns`. */
 export async function nsResolve(netns: string, name: string, server = '127.0.0.11'): Promise<string[]> {
   return (await runClient(netns, ['resolve', name, server])).split('\n').filter((l) => l);
+}
+
+/**
+ * nsResolve with this thread's event loop blocked from the client's start until its answer: the
+ * client writes to files (not to a pipe this loop would have to read) and this thread polls them
+ * synchronously, sleeping in Atomics.wait. Anything that needs this loop to answer (a DNS server
+ * on it) cannot, and the client then fails its lookup (3 s) while the loop is still blocked.
+ * `netns`: a name (ip netns) or a netns path (a container's /proc/<pid>/ns/net).
+ */
+export async function nsResolveBlocked(netns: string, name: string, server = '127.0.0.11'): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-nsclient-'));
+  try {
+    const out = openSync(join(dir, 'out'), 'w');
+    const err = openSync(join(dir, 'err'), 'w');
+    const enter = enterNetns(netns);
+    const child = spawn(enter[0]!, [...enter.slice(1), process.execPath, '-e', SCRIPT, 'resolve', name, server], { stdio: ['ignore', out, err] });
+    closeSync(out);
+    closeSync(err);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + RUN_MS;
+    let stdout = '';
+    let stderr = '';
+    // Done: an answer (stdout ends with a newline) or the client's own failure line.
+    while (Date.now() < deadline) {
+      stdout = readFileSync(join(dir, 'out'), 'utf8');
+      stderr = readFileSync(join(dir, 'err'), 'utf8');
+      if (stdout.endsWith('\n') || /^netns-client: /m.test(stderr)) break;
+      Atomics.wait(nap, 0, 0, 10);
+    }
+    const done = stdout.endsWith('\n') || /^netns-client: /m.test(stderr);
+    if (!done) child.kill('SIGKILL');
+    await exited;
+    const m = /^netns-client: (\w+) (\S*): (.*)$/m.exec(stderr);
+    if (m) throw new NetnsClientError(`in netns ${netns}: ${m[1]} ${m[2]}: ${m[3]}`, m[1]!, m[3]!);
+    if (!done) throw new NetnsClientError(`in netns ${netns}: client resolve ${name} did not finish within ${RUN_MS} ms; stderr: ${stderr.trim()}`, 'start', 'timed out');
+    return stdout.split('\n').filter((l) => l);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The PTR names `server` gives for `ip`, asked from inside `netns`. */

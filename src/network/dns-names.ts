@@ -1,0 +1,70 @@
+// What the embedded DNS knows: the names, addresses and upstreams of the endpoints, as a plain
+// table the DNS thread (dns-worker.ts) receives by postMessage, and the lookups on it. The network
+// manager answers the same questions from its own state through these functions, so the thread
+// and the manager cannot disagree on what a name means.
+
+/** An endpoint as the DNS sees it (a projection of the manager's EndpointRecord). */
+export interface DnsEndpoint {
+  networkId: string;
+  /** The inode of the endpoint's netns: the key of the DNS listener that netns asks through. */
+  nsIno: number;
+  containerId: string;
+  containerName: string;
+  aliases: string[];
+  ip: string;
+  /** The container's own upstreams (--dns), when it has some. */
+  dns?: string[] | undefined;
+}
+
+export interface DnsNetwork {
+  name: string;
+  isDefault: boolean;
+}
+
+/** Endpoints in the manager's order (lookups answer in it; reverse takes the first match). */
+export interface DnsTable {
+  networks: Record<string, DnsNetwork>;
+  endpoints: Record<string, DnsEndpoint>;
+}
+
+/** The table with only what the DNS uses (what is posted to the DNS thread). */
+export function dnsTableOf(state: DnsTable): DnsTable {
+  const networks: Record<string, DnsNetwork> = {};
+  for (const [id, n] of Object.entries(state.networks)) networks[id] = { name: n.name, isDefault: n.isDefault };
+  const endpoints: Record<string, DnsEndpoint> = {};
+  for (const [id, e] of Object.entries(state.endpoints)) {
+    endpoints[id] = { networkId: e.networkId, nsIno: e.nsIno, containerId: e.containerId, containerName: e.containerName, aliases: e.aliases, ip: e.ip, ...(e.dns ? { dns: e.dns } : {}) };
+  }
+  return { networks, endpoints };
+}
+
+/** The endpoints answering for a DNS listener: every endpoint in that netns. */
+export function askersOf(t: DnsTable, key: string): DnsEndpoint[] {
+  return Object.values(t.endpoints).filter((e) => String(e.nsIno) === key);
+}
+
+/** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */
+export function lookupName(t: DnsTable, askerKey: string, name: string): string[] | undefined {
+  const shared = new Set(askersOf(t, askerKey).map((e) => e.networkId));
+  const ips: string[] = [];
+  const n = name.toLowerCase();
+  for (const e of Object.values(t.endpoints)) {
+    if (!shared.has(e.networkId) || t.networks[e.networkId]?.isDefault) continue;
+    const net = t.networks[e.networkId]!;
+    const bare = n.endsWith(`.${net.name.toLowerCase()}`) ? n.slice(0, -net.name.length - 1) : n;
+    if (e.containerName.toLowerCase() === bare || e.aliases.some((a) => a.toLowerCase() === bare) || e.containerId === bare || (bare.length >= 12 && e.containerId.startsWith(bare))) ips.push(e.ip);
+  }
+  return ips.length ? [...new Set(ips)] : undefined;
+}
+
+/** `name.network` of the endpoint with address `ip` on a network shared with the asker. */
+export function reverseName(t: DnsTable, askerKey: string, ip: string): string | undefined {
+  const shared = new Set(askersOf(t, askerKey).map((e) => e.networkId));
+  const e = Object.values(t.endpoints).find((x) => x.ip === ip && shared.has(x.networkId));
+  return e ? `${e.containerName}.${t.networks[e.networkId]!.name}` : undefined;
+}
+
+/** The asking netns's own upstreams (--dns of one of its endpoints), if any. */
+export function ownUpstreams(t: DnsTable, askerKey: string): string[] | undefined {
+  return askersOf(t, askerKey).find((e) => e.dns?.length)?.dns;
+}

@@ -1,0 +1,177 @@
+// The embedded DNS's thread (src/network/dns-server.ts) against the real kernel: a listener in a
+// network namespace this test makes, a name table given directly. A thread that cannot start or
+// that dies is reported and the answers go on from the main loop; a listener closed (one, or all
+// at a daemon stop) frees 127.0.0.11:53 at once for the next one; an idle thread ends.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { isRoot, tempDir } from '../helpers/fixtures.js';
+import { EmbeddedDns, type EmbeddedDnsOptions } from '../../src/network/dns-server.js';
+import type { DnsTable } from '../../src/network/dns-names.js';
+import { buildResponse, decodeMessage, CLASS_IN, RCODE, TYPE } from '../../src/network/dns-message.js';
+import { nsResolve, nsResolveBlocked, nsReverse } from '../helpers/netns-client.js';
+
+const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
+const skip = !isRoot ? 'needs root' : !tool('ip') ? 'iproute2 missing' : false;
+
+const netns = `hkdns${randomBytes(3).toString('hex')}`;
+const nsPath = `/run/netns/${netns}`;
+let key = '';
+let dir: { path: string; cleanup: () => void };
+const dnsMade: EmbeddedDns[] = [];
+
+function tableFor(extra: Partial<DnsTable['networks']> = {}): DnsTable {
+  return {
+    networks: { n1: { name: 'tnet', isDefault: false }, ...(extra as DnsTable['networks']) },
+    endpoints: {
+      e1: { networkId: 'n1', nsIno: Number(key), containerId: 'c'.repeat(64), containerName: 'web', aliases: ['www'], ip: '10.77.0.5' },
+      e2: { networkId: 'n1', nsIno: 1, containerId: 'd'.repeat(64), containerName: 'db', aliases: [], ip: '10.77.0.6' },
+    },
+  };
+}
+
+function newDns(o: Partial<EmbeddedDnsOptions> & { table: () => DnsTable }): { dns: EmbeddedDns; warnings: string[] } {
+  const warnings: string[] = [];
+  // No upstream: a name not in the table gets SERVFAIL (no resolv.conf there).
+  const dns = new EmbeddedDns({ upstreamDns: [], warn: (m) => warnings.push(m), ...o });
+  dnsMade.push(dns);
+  return { dns, warnings };
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+before(() => {
+  if (skip) return;
+  dir = tempDir('hako-dns-thread-');
+  execFileSync('ip', ['netns', 'add', netns]);
+  execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  key = String(statSync(nsPath).ino);
+});
+
+after(() => {
+  if (skip) return;
+  for (const d of dnsMade) d.stopAll();
+  execFileSync('ip', ['netns', 'del', netns]);
+  dir.cleanup();
+});
+
+test('answers from its thread: names, aliases, reverse; a closed listener frees the port at once', { skip }, async () => {
+  const { dns, warnings } = newDns({ table: () => tableFor() });
+  await dns.start(key, nsPath);
+  assert.equal(dns.mode(), 'thread');
+  assert.deepEqual(await nsResolveBlocked(netns, 'www'), ['10.77.0.5']);
+  assert.deepEqual(await nsResolve(netns, 'db.tnet'), ['10.77.0.6']);
+  assert.deepEqual(await nsReverse(netns, '10.77.0.6'), ['db.tnet']);
+  // stop and start again at once: the new bind waits for the thread's close
+  dns.stop(key);
+  await dns.start(key, nsPath);
+  assert.deepEqual(await nsResolve(netns, 'web'), ['10.77.0.5']);
+  // a daemon stop closes the sockets before it returns: another server binds right after
+  dns.stopAll();
+  const next = newDns({ table: () => tableFor() });
+  await next.dns.start(key, nsPath);
+  assert.deepEqual(await nsResolve(netns, 'web'), ['10.77.0.5']);
+  next.dns.stopAll();
+  assert.deepEqual([...warnings, ...next.warnings], []);
+});
+
+test('a name gone from the table is gone once synced()', { skip }, async () => {
+  let t = tableFor();
+  const { dns } = newDns({ table: () => t });
+  await dns.start(key, nsPath);
+  assert.deepEqual(await nsResolve(netns, 'db'), ['10.77.0.6']);
+  t = { ...t, endpoints: { e1: t.endpoints.e1! } };
+  dns.tableChanged();
+  await dns.synced();
+  await assert.rejects(nsResolve(netns, 'db'), (err: Error) => /lookup db: SERVFAIL/.test(err.message) || assert.fail(err.message));
+  dns.stopAll();
+});
+
+test('the thread forwards other names: to the resolv.conf nameservers, or to the netns’s own --dns', { skip }, async () => {
+  // Two stand-in upstreams on loopback, each answering every A question with its own address.
+  const ups = await Promise.all(['198.51.100.1', '198.51.100.2'].map(async (addr) => {
+    const s = createSocket('udp4');
+    s.on('message', (msg, r) => {
+      const q = decodeMessage(msg);
+      s.send(buildResponse(q, [{ name: q.questions[0]!.name, type: TYPE.A, class: CLASS_IN, ttl: 5, data: addr }], RCODE.NOERROR), r.port, r.address);
+    });
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    return s;
+  }));
+  try {
+    const resolvConf = `${dir.path}/resolv.conf`;
+    writeFileSync(resolvConf, `# test\nnameserver 127.0.0.1:${ups[0]!.address().port}\n`);
+    let t = tableFor();
+    const { dns } = newDns({ table: () => t, upstreamDns: undefined, resolvConf });
+    await dns.start(key, nsPath);
+    assert.deepEqual(await nsResolve(netns, 'outside.example'), ['198.51.100.1']);
+    t = { ...t, endpoints: { ...t.endpoints, e1: { ...t.endpoints.e1!, dns: [`127.0.0.1:${ups[1]!.address().port}`] } } };
+    dns.tableChanged();
+    await dns.synced();
+    assert.deepEqual(await nsResolve(netns, 'outside.example'), ['198.51.100.2']);
+    dns.stopAll();
+  } finally {
+    for (const s of ups) s.close();
+  }
+});
+
+test('a thread that cannot load is reported, and the main loop answers', { skip }, async () => {
+  const missing = new URL('file:///nonexistent-hako-test/dns-worker.js');
+  const { dns, warnings } = newDns({ table: () => tableFor(), workerModule: missing });
+  await dns.start(key, nsPath);
+  assert.equal(dns.mode(), 'main loop');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /^embedded DNS: the DNS thread did not start \(.*nonexistent-hako-test.*\): answering on the main loop$/);
+  assert.deepEqual(await nsResolve(netns, 'web'), ['10.77.0.5']);
+  await assert.rejects(nsResolve(netns, 'nosuch.tnet.example'), (err: Error) => /SERVFAIL/.test(err.message) || assert.fail(err.message));
+  dns.stopAll();
+});
+
+test('a thread that dies is reported, and its listeners answer from the main loop', { skip }, async () => {
+  // The real thread module, plus a listener that throws (an uncaught exception ends the thread)
+  // when the table has a network named "die".
+  const real = new URL('../../src/network/dns-worker.js', import.meta.url);
+  const mortal = `${dir.path}/mortal-dns-worker.mjs`;
+  writeFileSync(mortal, `import { workerData } from 'node:worker_threads';
+workerData.port.on('message', (m) => { if (m.command.op === 'table' && m.command.table.networks.die) throw new Error('test: the DNS thread dies'); });
+await import(${JSON.stringify(real.href)});
+`);
+  let t = tableFor();
+  const { dns, warnings } = newDns({ table: () => t, workerModule: pathToFileURL(mortal) });
+  await dns.start(key, nsPath);
+  assert.equal(dns.mode(), 'thread');
+  assert.deepEqual(await nsResolve(netns, 'web'), ['10.77.0.5']);
+  t = tableFor({ die: { name: 'die', isDefault: false } });
+  dns.tableChanged();
+  await until('the death warning', () => warnings.length > 0);
+  assert.match(warnings[0]!, /^embedded DNS: the DNS thread ended \(test: the DNS thread dies\): answering on the main loop$/);
+  await dns.start(key, nsPath); // the listener's re-opening
+  assert.equal(dns.mode(), 'main loop');
+  assert.deepEqual(await nsResolve(netns, 'web'), ['10.77.0.5']);
+  await assert.rejects(nsResolve(netns, 'nosuchname'), (err: Error) => /SERVFAIL/.test(err.message) || assert.fail(err.message));
+  assert.equal(warnings.length, 1);
+  dns.stopAll();
+});
+
+test('the thread ends when its last listener has been closed for lingerMs', { skip }, async () => {
+  const { dns } = newDns({ table: () => tableFor(), lingerMs: 50 });
+  await dns.start(key, nsPath);
+  assert.equal(dns.mode(), 'thread');
+  dns.stop(key);
+  await until('the idle thread to end', () => dns.mode() === undefined);
+  await dns.start(key, nsPath);
+  assert.equal(dns.mode(), 'thread');
+  assert.deepEqual(await nsResolve(netns, 'web'), ['10.77.0.5']);
+  await assert.rejects(nsResolve(netns, 'nosuchname'), (err: Error) => /SERVFAIL|NXDOMAIN/.test(err.message) || assert.fail(err.message));
+  dns.stopAll();
+});
