@@ -139,6 +139,8 @@ interface Live {
   cleaning?: { done: Promise<void>; now: () => void };
   /** A new container's record until it is durable (RecordStore.commitSoon); start awaits it. */
   durable?: Promise<void>;
+  /** The bind mount of its SandboxKey under way (bindSandboxKey); never rejects. */
+  sandboxBind?: Promise<void>;
   /** The running container's mount namespace, held (see superviseWithMonitor); closed by releaseRuntime. */
   mountNsFd?: number;
 }
@@ -1030,7 +1032,8 @@ export class Engine implements ContainerEngine {
       Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
-      if (!nm.startsWith('container:')) await this.bindSandboxKey(live);
+      // Off the start's answer (a mount on the thread pool); inspect and the exit's release await it.
+      if (!nm.startsWith('container:')) live.sandboxBind = this.bindSandboxKey(live);
       // dockerd's host and null drivers give the container an endpoint on its pseudo network.
       const pseudo = nm === 'host' || (nm === 'none' && !rec.NoneDisconnected) ? nm : undefined;
       if (pseudo) rec.PseudoEndpointID = randomBytes(32).toString('hex');
@@ -1131,14 +1134,17 @@ export class Engine implements ContainerEngine {
     const name = this.sandboxKeys.nameOf(rec.SandboxID, mode);
     if (mode === 'host' && this.sandboxKeys.isBound(name)) return;
     try {
-      await this.sandboxKeys.bind(name, mode === 'host' ? '/proc/self/ns/net' : `/proc/${rec.State.Pid}/ns/net`);
+      await this.sandboxKeys.bind(name, mode === 'host' ? '/proc/self/ns/net' : `/proc/${rec.State.Pid}/ns/net`, !adopt && mode !== 'host');
     } catch (err) {
-      this.log.warn(`container ${rec.Id.slice(0, 12)}: no SandboxKey: ${(err as Error).message}`);
+      // ENOENT: the process is gone already (a short-lived one): nothing to pin, nothing to say.
+      if ((err as HakoError).code !== 'ENOENT') this.log.warn(`container ${rec.Id.slice(0, 12)}: no SandboxKey: ${(err as Error).message}`);
     }
   }
 
   /** The SandboxKey of a container whose process is gone (host mode's shared one stays). */
   private async releaseSandboxKey(live: Live): Promise<void> {
+    await live.sandboxBind;
+    live.sandboxBind = undefined;
     const rec = live.rec;
     const mode = rec.HostConfig.NetworkMode as string;
     if (!rec.SandboxID || mode === 'host' || mode.startsWith('container:')) return;
@@ -1756,6 +1762,7 @@ export class Engine implements ContainerEngine {
 
   async inspectContainer(idOrName: string, opts: { size?: boolean } = {}): Promise<Json> {
     const live = await this.get(idOrName);
+    if (live.sandboxBind) await live.sandboxBind; // its SandboxKey usable once shown
     const size = opts.size ? await this.sizes(live.rec) : undefined;
     // moby drops an exec from the container's list when it exits (exec inspect still knows it).
     const execIds = [...live.execs].filter((e) => this.execs.get(e)?.ExitCode === null);

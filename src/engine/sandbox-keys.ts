@@ -15,6 +15,9 @@ const MNT_DETACH = 2;
 export const HOST_SANDBOX_KEY = 'default';
 
 export class SandboxKeys {
+  /** The directory is made once (each start would pay a mkdir otherwise). */
+  private dirMade = false;
+
   constructor(readonly dir: string) {}
 
   /** The key's name for a sandbox ID (host mode: the host's namespace, shared). */
@@ -31,11 +34,17 @@ export class SandboxKeys {
     return isMountPoint(this.path(name));
   }
 
-  /** Bind-mounts the namespace at `nsPath` (/proc/<pid>/ns/net) on the key; a failure leaves no file. */
-  async bind(name: string, nsPath: string): Promise<void> {
+  /**
+   * Bind-mounts the namespace at `nsPath` (/proc/<pid>/ns/net) on the key; a failure leaves no
+   * file. `fresh`: a name never used (a new sandbox ID), nothing there to unmount first.
+   */
+  async bind(name: string, nsPath: string, fresh = false): Promise<void> {
     const p = this.path(name);
-    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
-    if (this.isBound(name)) await this.release(name);
+    if (!this.dirMade) {
+      mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+      this.dirMade = true;
+    }
+    if (!fresh && this.isBound(name)) await this.release(name);
     try {
       // read-only and empty, as dockerd's: only the mount on it means anything.
       closeSync(openSync(p, fsc.O_CREAT | fsc.O_RDONLY, 0o444));

@@ -668,6 +668,7 @@ test('SandboxKeys after a daemon kill -9: a container that exited meanwhile lose
     assert.match(execFileSync('nsenter', [`--net=${staysKey}`, 'ip', '-o', '-4', 'addr', 'show', 'eth0'], { encoding: 'utf8' }), new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
     // A daemon that stops with a container running leaves no key mounted (bound again at its next start).
     await d2.restart('SIGTERM');
+    dk(['inspect', 'stays']); // answered once the restart's reconcile is over
     assert.deepEqual(nsfsMountsUnder(netnsDir), [staysKey]);
     const pid = Number(readFileSync(d2.pidfile, 'utf8'));
     const exited = new Promise<void>((r) => d2.proc.once('exit', () => r()));
