@@ -1129,8 +1129,11 @@ export class Engine implements ContainerEngine {
   private async bindSandboxKey(live: Live, adopt = false): Promise<void> {
     const rec = live.rec;
     const mode = rec.HostConfig.NetworkMode as string;
-    if (!adopt) rec.SandboxID = randomBytes(32).toString('hex');
-    if (!rec.SandboxID) return;
+    // Adopted after a restart: the sandbox of its start (one started by an older hakod gets one now).
+    if (!adopt || !rec.SandboxID) {
+      rec.SandboxID = randomBytes(32).toString('hex');
+      if (adopt) this.save(live);
+    }
     const name = this.sandboxKeys.nameOf(rec.SandboxID, mode);
     if (mode === 'host' && this.sandboxKeys.isBound(name)) return;
     try {
