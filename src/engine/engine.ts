@@ -38,7 +38,8 @@ import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountP
 import { collectMounts, mergeConfig, normalizeHostConfig, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
-import { EngineNetworking, type NetworkingOptions } from './networking.js';
+import { EngineNetworking, hasEndpoints, type NetworkingOptions } from './networking.js';
+import { SandboxKeys } from './sandbox-keys.js';
 import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, MAX_ATTACH_AT_LAUNCH, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
 import { checkListFilters, containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
@@ -138,6 +139,8 @@ interface Live {
   cleaning?: { done: Promise<void>; now: () => void };
   /** A new container's record until it is durable (RecordStore.commitSoon); start awaits it. */
   durable?: Promise<void>;
+  /** The bind mount of its SandboxKey under way (bindSandboxKey); never rejects. */
+  sandboxBind?: Promise<void>;
   /** The running container's mount namespace, held (see superviseWithMonitor); closed by releaseRuntime. */
   mountNsFd?: number;
 }
@@ -219,6 +222,8 @@ export class Engine implements ContainerEngine {
   readonly volumes: VolumeStore;
   /** What volumes with options mounted on their _data, and which containers use it. */
   readonly volumeMounts: VolumeMounts;
+  /** The containers' network namespaces bind-mounted under <execRoot>/netns (inspect's SandboxKey). */
+  private readonly sandboxKeys: SandboxKeys;
   /** Numbers the volume users of archive operations on stopped containers (archiveVolumes). */
   private archiveUses = 0;
   readonly net: EngineNetworking;
@@ -259,6 +264,7 @@ export class Engine implements ContainerEngine {
     this.records = new RecordStore(join(this.root, 'containers'));
     this.volumes = new VolumeStore(this.root);
     this.volumeMounts = new VolumeMounts(this.volumes, (m) => this.log.warn(m));
+    this.sandboxKeys = new SandboxKeys(join(this.execRoot, 'netns'));
     this.cgroupParent = opts.cgroupParent ?? '/hako';
     this.initBinary = opts.initBinary ?? defaultInitBinary();
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
@@ -353,6 +359,12 @@ export class Engine implements ContainerEngine {
     for (const [l, exit] of toFinish) await this.locked(l, () => this.onExit(l, exit, '', exit.finishedAt));
     // Endpoints of containers that are not running any more (or that we do not know) go.
     await this.net.sweep(new Set([...this.containers.values()].filter((l) => l.rec.State.Running).map((l) => l.rec.Id)));
+    // SandboxKeys: all dropped (a crash leaves them mounted), then bound again for the running.
+    await this.sandboxKeys.releaseAll(new Set(), (m) => this.log.warn(m));
+    for (const l of this.containers.values()) {
+      const mode = l.rec.HostConfig.NetworkMode as string;
+      if (l.rec.State.Running && l.rec.State.Pid > 0 && !mode.startsWith('container:')) await this.bindSandboxKey(l, true);
+    }
     for (const l of toRestart) {
       void this.locked(l, () => this.startLocked(l)).catch((e) => this.log.warn(`restart ${l.rec.Id} after daemon start: ${(e as Error).message}`));
     }
@@ -965,8 +977,8 @@ export class Engine implements ContainerEngine {
         spec,
         specJson: built.specJson,
         // Networks are connected once the container's netns exists, before its program runs.
-        ...(nm === 'none' ? { loopbackUp: true } : {}),
-        ...(nm !== 'host' && nm !== 'none' && !nm.startsWith('container:') ? {
+        ...(nm === 'none' && !hasEndpoints(rec) ? { loopbackUp: true } : {}),
+        ...(hasEndpoints(rec) ? {
               prestart: async (pid: number) => {
                 this.trace.mark(id, 'start.prestart');
                 connected = await this.net.attach(rec, pid);
@@ -1020,6 +1032,8 @@ export class Engine implements ContainerEngine {
       Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
+      // Off the start's answer (a mount on the thread pool); inspect and the exit's release await it.
+      if (!nm.startsWith('container:')) live.sandboxBind = this.bindSandboxKey(live);
       // dockerd's host and null drivers give the container an endpoint on its pseudo network.
       const pseudo = nm === 'host' || (nm === 'none' && !rec.NoneDisconnected) ? nm : undefined;
       if (pseudo) rec.PseudoEndpointID = randomBytes(32).toString('hex');
@@ -1103,7 +1117,46 @@ export class Engine implements ContainerEngine {
     const id = live.rec.Id;
     for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
     this.releasePseudoEndpoint(live);
+    await this.releaseSandboxKey(live);
     this.trace.mark(id, 'cleanup.net');
+  }
+
+  /**
+   * A new sandbox ID for this start and its SandboxKey: the container's netns bind-mounted under
+   * <execRoot>/netns (host mode: the host's, at netns/default, shared). A failure is logged: the
+   * container runs, inspect shows no key.
+   */
+  private async bindSandboxKey(live: Live, adopt = false): Promise<void> {
+    const rec = live.rec;
+    const mode = rec.HostConfig.NetworkMode as string;
+    // Adopted after a restart: the sandbox of its start (one started by an older hakod gets one now).
+    if (!adopt || !rec.SandboxID) {
+      rec.SandboxID = randomBytes(32).toString('hex');
+      if (adopt) this.save(live);
+    }
+    const name = this.sandboxKeys.nameOf(rec.SandboxID, mode);
+    if (mode === 'host' && this.sandboxKeys.isBound(name)) return;
+    try {
+      await this.sandboxKeys.bind(name, mode === 'host' ? '/proc/self/ns/net' : `/proc/${rec.State.Pid}/ns/net`, !adopt && mode !== 'host');
+    } catch (err) {
+      // ENOENT: the process is gone already (a short-lived one): nothing to pin, nothing to say.
+      if ((err as HakoError).code !== 'ENOENT') this.log.warn(`container ${rec.Id.slice(0, 12)}: no SandboxKey: ${(err as Error).message}`);
+    }
+  }
+
+  /** The SandboxKey of a container whose process is gone (host mode's shared one stays). */
+  private async releaseSandboxKey(live: Live): Promise<void> {
+    await live.sandboxBind;
+    live.sandboxBind = undefined;
+    const rec = live.rec;
+    const mode = rec.HostConfig.NetworkMode as string;
+    if (!rec.SandboxID || mode === 'host' || mode.startsWith('container:')) return;
+    await this.sandboxKeys.release(this.sandboxKeys.nameOf(rec.SandboxID, mode)).catch((e: unknown) => this.log.warn((e as Error).message));
+  }
+
+  /** The path inspect shows as SandboxKey (dockerd keeps the last one after the stop). */
+  private sandboxKeyOf(rec: ContainerRecord): string | undefined {
+    return rec.SandboxID ? this.sandboxKeys.path(this.sandboxKeys.nameOf(rec.SandboxID, rec.HostConfig.NetworkMode as string)) : undefined;
   }
 
   /** The endpoint of a `host`/`none` container that is gone or leaves the network (event as dockerd). */
@@ -1514,6 +1567,7 @@ export class Engine implements ContainerEngine {
     if (!cleaned) {
       for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
       this.releasePseudoEndpoint(live);
+      await this.releaseSandboxKey(live);
       this.trace.mark(id, 'cleanup.net');
     }
     // The record's directory goes first, in one rename: from here on the container does not
@@ -1712,10 +1766,11 @@ export class Engine implements ContainerEngine {
 
   async inspectContainer(idOrName: string, opts: { size?: boolean } = {}): Promise<Json> {
     const live = await this.get(idOrName);
+    if (live.sandboxBind) await live.sandboxBind; // its SandboxKey usable once shown
     const size = opts.size ? await this.sizes(live.rec) : undefined;
     // moby drops an exec from the container's list when it exits (exec inspect still knows it).
     const execIds = [...live.execs].filter((e) => this.execs.get(e)?.ExitCode === null);
-    return inspectView(live.rec, { graph: this.graphDriver(live.rec.Id), execIds, network: this.net.settings(live.rec), ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
+    return inspectView(live.rec, { graph: this.graphDriver(live.rec.Id), execIds, network: this.net.settings(live.rec, this.sandboxKeyOf(live.rec)), ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
   }
 
   async listContainers(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<Json[]> {
@@ -1746,7 +1801,7 @@ export class Engine implements ContainerEngine {
     recs = recs.filter((r) => containerMatches(r, filters, { ancestorIds, createdOf }));
     if (opts.limit !== undefined && opts.limit > 0) recs = recs.slice(0, opts.limit);
     const out: Json[] = [];
-    for (const r of recs) out.push(summaryView(r, { settings: this.net.settings(r), ports: this.net.ports(r) }, opts.size ? await this.sizes(r) : undefined));
+    for (const r of recs) out.push(summaryView(r, { settings: this.net.settings(r, this.sandboxKeyOf(r)), ports: this.net.ports(r) }, opts.size ? await this.sizes(r) : undefined));
     return out;
   }
 
@@ -2257,6 +2312,8 @@ export class Engine implements ContainerEngine {
           if (st.Running) throw new HakoError({ step: `endpoint with name ${live.rec.Name.slice(1)} already exists in network none`, kind: 'forbidden' });
           return;
         }
+        // dockerd: not once it joined another network (none allows no other).
+        if (Object.keys(this.net.networksOf(live.rec)).length) throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
         live.rec.NoneDisconnected = undefined;
         if (st.Running) live.rec.PseudoEndpointID = randomBytes(32).toString('hex');
         this.save(live);
@@ -2314,6 +2371,9 @@ export class Engine implements ContainerEngine {
       live.restartTimer = undefined;
       this.stopHealth(live);
     }
+    // The SandboxKeys pin namespaces: none stays mounted while no engine runs (a restart binds
+    // those of the containers still running again).
+    await this.sandboxKeys.releaseAll(new Set(), (m) => this.log.warn(m));
     await this.net.close();
     if (this.ownsImages) this.images.close();
   }

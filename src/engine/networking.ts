@@ -53,6 +53,15 @@ interface Logger {
 
 const PSEUDO = ['host', 'none'] as const;
 
+/**
+ * Whether the container has endpoints of its own: bridge and named networks, and a `none`
+ * container that left the none network (dockerd then lets it join others, NetworkMode unchanged).
+ */
+export function hasEndpoints(rec: ContainerRecord): boolean {
+  const mode = rec.HostConfig.NetworkMode as string;
+  return ownsEndpoints(mode) || (mode === 'none' && rec.NoneDisconnected === true);
+}
+
 function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -254,7 +263,7 @@ export class EngineNetworking {
   async attach(rec: ContainerRecord, pid: number): Promise<Array<{ id: string; name: string }>> {
     const mode = rec.HostConfig.NetworkMode as string;
     const networks = this.networksOf(rec);
-    if (!ownsEndpoints(mode) || Object.keys(networks).length === 0) {
+    if (!hasEndpoints(rec) || Object.keys(networks).length === 0) {
       // `none` (or bridge mode without a default network): loopback only, but up.
       if (mode !== 'host' && !mode.startsWith('container:')) this.mgr.loopbackUp(pid);
       this.writeFiles(rec);
@@ -278,6 +287,7 @@ export class EngineNetworking {
           aliases: c.Aliases,
           dns: ((hc.Dns as string[] | undefined) ?? []).length ? (hc.Dns as string[]) : undefined,
         });
+        c.Attached = true;
       }
       const specs = portSpecsOf(hc, rec.Config);
       if (specs.length) {
@@ -335,11 +345,12 @@ export class EngineNetworking {
     if (!net) throw notFound(`network ${ref} not found`);
     // dockerd's runconfig errors (validation errors: 400): a --network none container is on the private
     // "none" network, which allows no other; host and container: modes share a namespace.
-    if (mode === 'none') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
-    if (!ownsEndpoints(mode)) throw invalid('container sharing network namespace with another container or host cannot be connected to any other network');
+    // One that left the none network may join others (dockerd), and keeps its NetworkMode.
+    if (mode === 'none' && !rec.NoneDisconnected) throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    if (!hasEndpoints(rec)) throw invalid('container sharing network namespace with another container or host cannot be connected to any other network');
     const networks = this.networksOf(rec);
     if (Object.values(networks).some((c) => c.NetworkID === net.id)) throw new HakoError({ step: `endpoint with name ${rec.Name.replace(/^\//, '')} already exists in network ${net.name}`, kind: 'forbidden' });
-    const cfg = endpointConfig(net, ((body.EndpointConfig ?? {}) as Json));
+    const cfg: EndpointConfig = { ...endpointConfig(net, ((body.EndpointConfig ?? {}) as Json)), Attached: pid !== undefined };
     if (pid !== undefined) {
       await this.mgr.connect({
         containerId: rec.Id, containerName: rec.Name.replace(/^\//, ''), netns: pid, network: net.id,
@@ -373,13 +384,18 @@ export class EngineNetworking {
 
   // ---- views -------------------------------------------------------------------------------
 
-  settings(rec: ContainerRecord): Json {
+  /** `sandboxKey`: the path of its netns's bind mount (of the last start, as dockerd). */
+  settings(rec: ContainerRecord, sandboxKey?: string): Json {
     const running = rec.State.Running || rec.State.Paused;
     return networkSettingsView({
       id: rec.Id,
       mode: rec.HostConfig.NetworkMode as string,
       pseudoEndpointId: rec.PseudoEndpointID,
       noneDisconnected: rec.NoneDisconnected,
+      started: rec.HasBeenStartedBefore,
+      ownsEndpoints: hasEndpoints(rec),
+      sandboxId: rec.SandboxID,
+      sandboxKey,
       pid: rec.State.Pid,
       running,
       exposed: Object.keys((rec.Config.ExposedPorts ?? {}) as Json),
@@ -440,7 +456,8 @@ export class EngineNetworking {
     // drivers are plugins (hako has the bridge driver only).
     if (driver === 'overlay') throw new HakoError({ step: 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.', kind: 'internal' });
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
-    if (PSEUDO.includes(name as 'host') || name === 'bridge') throw new HakoError({ step: `${name} is a pre-defined network and cannot be created`, kind: 'forbidden' });
+    // dockerd's words (403) for its predefined names, "default" included (a network mode alias).
+    if (PSEUDO.includes(name as 'host') || name === 'bridge' || name === 'default') throw new HakoError({ step: `operation is not permitted on predefined ${name} network`, kind: 'forbidden' });
     if (body.EnableIPv6 === true) throw invalid('IPv6 networks are not supported by hako yet');
     if (body.Ingress === true) throw invalid('ingress networks need swarm mode, which hako does not have');
     if (body.ConfigOnly === true || ((body.ConfigFrom as Json | undefined)?.Network ?? '') !== '') throw invalid('config-only networks (--config-only/--config-from) are not supported by hako');

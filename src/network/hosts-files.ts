@@ -41,6 +41,8 @@ export function renderResolvConf(c: ResolvConf, searchFirst = false): string {
 export interface ContainerDnsOptions {
   /** The host's resolv.conf, parsed. */
   host: ResolvConf;
+  /** Its text: a container with no --dns* of its own off the embedded DNS gets a filtered copy. */
+  hostText?: string | undefined;
   /** true when the container is on a user-defined network (embedded DNS). */
   embedded: boolean;
   dns?: string[] | undefined;
@@ -60,10 +62,25 @@ export function containerResolvConf(o: ContainerDnsOptions): { text: string; ups
   if (o.embedded) {
     return { text: renderResolvConf({ nameservers: [EMBEDDED_DNS], search, options: [...options.filter((x) => !x.startsWith('ndots')), 'ndots:0'] }, true), upstreams: servers };
   }
+  const built = Boolean(o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length);
+  if (!built && o.hostText !== undefined) return { text: filterHostResolvConf(o.hostText), upstreams: [] };
   let usable = servers.filter((s) => !s.startsWith('127.') && s !== '::1');
   if (usable.length === 0) usable = ['8.8.8.8', '8.8.4.4'];
-  const built = Boolean(o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length);
   return { text: renderResolvConf({ nameservers: usable, search, options }, built), upstreams: [] };
+}
+
+/**
+ * dockerd's copy of the host's resolv.conf (libnetwork's FilterResolvDNS, IPv6 off): the text as it
+ * is (order, comments, search before nameservers) minus the `nameserver` lines of loopback
+ * resolvers (unreachable from the container's netns) and of IPv6 ones (no IPv6 network), each
+ * with the blank lines after it; with no IPv4 nameserver left, Google's two are appended.
+ */
+export function filterHostResolvConf(text: string): string {
+  const out = text
+    .replace(/^nameserver\s+((127\.(\d{1,3}\.){2}\d{1,3})|::1$)\s*\n*/gm, '')
+    .replace(/^nameserver\s+([0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(%\w+)?\s*\n*/gm, '');
+  if (parseResolvConf(out).nameservers.some((n) => isIp(n))) return out;
+  return `${out}\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n`;
 }
 
 export interface HostsEntry {

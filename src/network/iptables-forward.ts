@@ -52,7 +52,9 @@ export function forwardChainName(nftTable: string): string {
 export function forwardRules(chain: string, table: string, nets: ForwardNetwork[]): string[] {
   const out: string[] = [];
   for (const n of nets) {
-    const comment = `-m comment --comment "${`hako:${table}:${n.name}`.slice(0, 200)}"`;
+    // Network names may hold anything (quotes, spaces, newlines): the comment keeps a safe subset
+    // so iptables-restore's line syntax cannot be broken by a name.
+    const comment = `-m comment --comment "${`hako:${table}:${n.name.replace(/[^A-Za-z0-9_.:-]/g, '_')}`.slice(0, 200)}"`;
     if (n.internal) {
       // Only between the bridge's own ports (seen here when br_netfilter is loaded).
       out.push(`-A ${chain} -i ${n.bridge} -o ${n.bridge} ${comment} -j ACCEPT`);

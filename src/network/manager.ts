@@ -340,7 +340,9 @@ export class NetworkManager {
   /** `how.forward: false`: leave the iptables exceptions to the caller (init's one sync). */
   async createNetwork(o: CreateNetworkOptions, how: { forward?: boolean } = {}): Promise<NetworkRecord> {
     const t0 = monotonicMs();
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(o.name)) throw invalid(`invalid network name "${o.name}"`, 'use letters, digits, _ . -');
+    // dockerd takes any name ("bad name!", "a/b", "ümlaut"): the name is never a device, file or
+    // rule name here (bridges are named from the id; the iptables comment is sanitised).
+    if (o.name === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
     if (this.listNetworks().some((n) => n.name === o.name)) throw conflict(`network with name ${o.name} already exists`);
     if (['none', 'host'].includes(o.name) || (o.name === 'bridge' && !o.isDefault)) throw conflict(`network name ${o.name} is reserved`);
     const id = randomBytes(32).toString('hex');
@@ -905,10 +907,14 @@ export class NetworkManager {
   // ---- DNS, /etc/hosts, resolv.conf ---------------------------------------------------------
 
   private hostResolv() {
+    return parseResolvConf(this.hostResolvText());
+  }
+
+  private hostResolvText(): string {
     try {
-      return parseResolvConf(readFileSync(this.opts.resolvConf ?? '/etc/resolv.conf', 'utf8'));
+      return readFileSync(this.opts.resolvConf ?? '/etc/resolv.conf', 'utf8');
     } catch {
-      return { nameservers: [], search: [], options: [] };
+      return '';
     }
   }
 
@@ -945,7 +951,8 @@ export class NetworkManager {
     const gw = eps[0]?.gateway;
     const extra: HostsEntry[] = (o.addHosts ?? []).map((h) => parseAddHost(h, gw));
     const own: HostsEntry[] = eps.map((e) => ({ ip: e.ip, names: [hostname] }));
-    const resolv = containerResolvConf({ host: this.hostResolv(), embedded, dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions });
+    const hostText = this.hostResolvText();
+    const resolv = containerResolvConf({ host: parseResolvConf(hostText), hostText, embedded, dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions });
     return { hosts: renderHosts(own, extra), resolvConf: resolv.text, hostname: `${hostname}\n` };
   }
 

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
@@ -217,7 +217,9 @@ test('inspect shapes: a -v named volume has Mode "z", Config.Env is null without
     assert.equal((await docker(['inspect', '-f', '{{json .Config.Env}}', 'par-shape'])).stdout.trim(), 'null');
     // dockerd records the default masked/read-only paths at create; unset swappiness and pids limit are null.
     const hc = JSON.parse((await docker(['inspect', '-f', '{{json .HostConfig}}', 'par-shape'])).stdout) as Record<string, unknown>;
-    assert.ok((hc.MaskedPaths as string[]).includes('/proc/kcore'), JSON.stringify(hc.MaskedPaths));
+    // dockerd's order (20.10: asound, acpi, kcore, …; current moby adds /proc/interrupts and
+    // /sys/devices/virtual/powercap, which hako masks too).
+    assert.deepEqual(hc.MaskedPaths, ['/proc/asound', '/proc/acpi', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap']);
     assert.deepEqual(hc.ReadonlyPaths, ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
     assert.equal(hc.MemorySwappiness, null);
     assert.equal(hc.PidsLimit, null);
@@ -597,5 +599,207 @@ test('a program that cannot start is reported in dockerd\'s (runc\'s) words, wit
     assert.equal(cwd.stdout.trim(), 'chdir to cwd ("/nonexist") set in config.json failed: no such file or directory');
   } finally {
     await docker(['rm', '-f', 'par-execerr'], { ok: false });
+  }
+});
+
+// ---- session 9: the last differences of session 8's list, each checked against dockerd 20.10 ----
+
+/** nsfs mounts under `dir` in the host's mount table. */
+function nsfsMountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'nsfs' && f[1]!.startsWith(`${dir}/`)).map((f) => f[1]!);
+}
+
+test('SandboxKey is the netns bind-mounted at <exec-root>/netns/<12 hex of a 64-hex SandboxID> while running (nsenter can use it), kept in inspect after the stop, gone from the host; host mode: netns/default', { skip, timeout: 90_000 }, async () => {
+  const netnsDir = join(d.execRoot, 'netns');
+  await docker(['run', '-d', '--name', 'par-sbx', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--network', 'host', '--name', 'par-sbx-host', 'busybox', 'sleep', '300']);
+  try {
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-sbx'])).stdout.trim();
+    const [sid, key, ip] = (await docker(['inspect', '-f', '{{.NetworkSettings.SandboxID}} {{.NetworkSettings.SandboxKey}} {{.NetworkSettings.IPAddress}}', 'par-sbx'])).stdout.trim().split(' ');
+    assert.match(sid!, /^[0-9a-f]{64}$/);
+    assert.notEqual(sid, id, 'a sandbox ID of its own, not the container ID (dockerd)');
+    assert.equal(key, join(netnsDir, sid!.slice(0, 12)));
+    assert.ok(nsfsMountsUnder(netnsDir).includes(key!), `${key} is an nsfs mount`);
+    assert.match(execFileSync('nsenter', [`--net=${key}`, 'ip', '-o', '-4', 'addr', 'show', 'eth0'], { encoding: 'utf8' }), new RegExp(`inet ${ip!.replace(/\./g, '\\.')}/`));
+    const [hsid, hkey] = (await docker(['inspect', '-f', '{{.NetworkSettings.SandboxID}} {{.NetworkSettings.SandboxKey}}', 'par-sbx-host'])).stdout.trim().split(' ');
+    assert.match(hsid!, /^[0-9a-f]{64}$/);
+    assert.equal(hkey, join(netnsDir, 'default'));
+    // Stopped: dockerd still shows the last sandbox; its mount and file are gone.
+    await docker(['stop', '-t', '0', 'par-sbx']);
+    assert.equal((await docker(['inspect', '-f', '{{.NetworkSettings.SandboxID}} {{.NetworkSettings.SandboxKey}}', 'par-sbx'])).stdout.trim(), `${sid} ${key}`);
+    assert.ok(!nsfsMountsUnder(netnsDir).includes(key!), 'unmounted at the stop');
+    assert.ok(!existsSync(key!), 'its file removed');
+    // Each start has a new sandbox (dockerd).
+    await docker(['start', 'par-sbx']);
+    const sid2 = (await docker(['inspect', '-f', '{{.NetworkSettings.SandboxID}}', 'par-sbx'])).stdout.trim();
+    assert.match(sid2, /^[0-9a-f]{64}$/);
+    assert.notEqual(sid2, sid);
+    assert.ok(existsSync(join(netnsDir, sid2.slice(0, 12))));
+    // A created container has none; one joining another's namespace neither (dockerd).
+    await docker(['create', '--name', 'par-sbx-new', 'busybox', 'true']);
+    await docker(['run', '-d', '--network', 'container:par-sbx', '--name', 'par-sbx-join', 'busybox', 'sleep', '300']);
+    for (const c of ['par-sbx-new', 'par-sbx-join']) assert.equal((await docker(['inspect', '-f', '{{.NetworkSettings.SandboxID}}|{{.NetworkSettings.SandboxKey}}', c])).stdout.trim(), '|');
+  } finally {
+    await docker(['rm', '-f', 'par-sbx', 'par-sbx-host', 'par-sbx-new', 'par-sbx-join'], { ok: false });
+  }
+  assert.deepEqual(nsfsMountsUnder(netnsDir).filter((m) => !m.endsWith('/default')), [], 'no container key left mounted');
+});
+
+test('SandboxKeys after a daemon kill -9: a container that exited meanwhile loses its mount, a running one keeps a usable key; a stopped daemon leaves none mounted', { skip, timeout: 120_000 }, async () => {
+  const d2 = await startDaemon();
+  const env = d2.env;
+  const dk = (args: string[]) => execFileSync(DOCKER, args, { env, encoding: 'utf8', timeout: 30_000 });
+  const netnsDir = join(d2.execRoot, 'netns');
+  try {
+    dk(['import', '--change', 'CMD ["sh"]', join(tmp.path, 'busybox.tar'), 'busybox:latest']);
+    dk(['run', '-d', '--name', 'gone', 'busybox', 'sleep', '300']);
+    dk(['run', '-d', '--name', 'stays', 'busybox', 'sleep', '300']);
+    const goneKey = dk(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'gone']).trim();
+    const staysKey = dk(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'stays']).trim();
+    const gonePid = Number(dk(['inspect', '-f', '{{.State.Pid}}', 'gone']).trim());
+    await d2.crash();
+    process.kill(gonePid, 'SIGKILL');
+    await d2.restart();
+    // The exit is recorded at the restart (the monitor saw it).
+    for (let i = 0; i < 100 && dk(['inspect', '-f', '{{.State.Running}}', 'gone']).trim() !== 'false'; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(nsfsMountsUnder(netnsDir), [staysKey]);
+    assert.ok(!existsSync(goneKey));
+    const ip = dk(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'stays']).trim();
+    assert.match(execFileSync('nsenter', [`--net=${staysKey}`, 'ip', '-o', '-4', 'addr', 'show', 'eth0'], { encoding: 'utf8' }), new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
+    // A daemon that stops with a container running leaves no key mounted (bound again at its next start).
+    await d2.restart('SIGTERM');
+    dk(['inspect', 'stays']); // answered once the restart's reconcile is over
+    assert.deepEqual(nsfsMountsUnder(netnsDir), [staysKey]);
+    const pid = Number(readFileSync(d2.pidfile, 'utf8'));
+    const exited = new Promise<void>((r) => d2.proc.once('exit', () => r()));
+    process.kill(pid, 'SIGTERM');
+    await exited;
+    assert.deepEqual(nsfsMountsUnder(netnsDir), [], 'nothing mounted while no daemon runs');
+    await d2.restart();
+    dk(['rm', '-f', 'gone', 'stays']);
+    assert.deepEqual(nsfsMountsUnder(netnsDir), []);
+  } finally {
+    spawnSyncQuiet(DOCKER, ['rm', '-f', 'gone', 'stays'], env);
+    await d2.stop();
+  }
+});
+
+function spawnSyncQuiet(cmd: string, args: string[], env: NodeJS.ProcessEnv): void {
+  try {
+    execFileSync(cmd, args, { env, stdio: 'ignore', timeout: 30_000 });
+  } catch {
+    /* best effort */
+  }
+}
+
+test('NetworkID: "" until an endpoint is made (created container, network connected while stopped), then kept after the stop (dockerd); pseudo networks too', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-nid']);
+  await docker(['create', '--name', 'par-nid1', 'busybox', 'sleep', '300']);
+  await docker(['create', '--network', 'none', '--name', 'par-nid2', 'busybox', 'true']);
+  try {
+    const nid = async (c: string, n: string) => (await docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${n}").NetworkID}}`, c])).stdout.trim();
+    const bridgeId = (await docker(['network', 'inspect', '-f', '{{.Id}}', 'bridge'])).stdout.trim();
+    const userId = (await docker(['network', 'inspect', '-f', '{{.Id}}', 'par-nid'])).stdout.trim();
+    const noneId = (await docker(['network', 'inspect', '-f', '{{.Id}}', 'none'])).stdout.trim();
+    assert.equal(await nid('par-nid1', 'bridge'), '');
+    assert.equal(await nid('par-nid2', 'none'), '');
+    await docker(['network', 'connect', 'par-nid', 'par-nid1']);
+    assert.equal(await nid('par-nid1', 'par-nid'), '', 'connected while created: no endpoint yet');
+    await docker(['start', 'par-nid1']);
+    await docker(['start', '-a', 'par-nid2']);
+    assert.equal(await nid('par-nid1', 'bridge'), bridgeId);
+    assert.equal(await nid('par-nid1', 'par-nid'), userId);
+    assert.equal(await nid('par-nid2', 'none'), noneId, 'kept after the exit');
+    await docker(['stop', '-t', '0', 'par-nid1']);
+    assert.equal(await nid('par-nid1', 'bridge'), bridgeId, 'kept after the stop');
+    await docker(['network', 'disconnect', 'par-nid', 'par-nid1']);
+    await docker(['network', 'connect', 'par-nid', 'par-nid1']);
+    assert.equal(await nid('par-nid1', 'par-nid'), '', 'connected while stopped: "" until the next start');
+  } finally {
+    await docker(['rm', '-f', 'par-nid1', 'par-nid2'], { ok: false });
+    await docker(['network', 'rm', 'par-nid'], { ok: false });
+  }
+});
+
+test('a --network none container that left the none network joins others (running: live; stopped: at its start) and cannot go back to none then (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-nn']);
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-nn1', 'busybox', 'sleep', '300']);
+  await docker(['create', '--network', 'none', '--name', 'par-nn2', 'busybox', 'sleep', '300']);
+  try {
+    await docker(['network', 'disconnect', 'none', 'par-nn1']);
+    await docker(['network', 'connect', 'par-nn', 'par-nn1']);
+    const ip = (await docker(['inspect', '-f', '{{(index .NetworkSettings.Networks "par-nn").IPAddress}}', 'par-nn1'])).stdout.trim();
+    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+    assert.match((await docker(['exec', 'par-nn1', 'ip', '-o', '-4', 'addr'])).stdout, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
+    assert.match((await docker(['exec', 'par-nn1', 'cat', '/etc/resolv.conf'])).stdout, /^nameserver 127\.0\.0\.11$/m, 'the embedded DNS, as on any user network');
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.NetworkMode}}', 'par-nn1'])).stdout.trim(), 'none');
+    const back = await docker(['network', 'connect', 'none', 'par-nn1'], { ok: false });
+    assert.equal(back.stderr.trim(), 'Error response from daemon: container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    await docker(['network', 'disconnect', 'none', 'par-nn2']);
+    await docker(['network', 'connect', 'par-nn', 'par-nn2']);
+    await docker(['network', 'connect', 'bridge', 'par-nn2']);
+    await docker(['start', 'par-nn2']);
+    assert.deepEqual((await docker(['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', 'par-nn2'])).stdout.trim().split(' '), ['bridge', 'par-nn']);
+    assert.equal((await docker(['exec', 'par-nn2', 'ip', '-o', '-4', 'addr'])).stdout.split('\n').filter((l) => / eth\d /.test(l)).length, 2);
+  } finally {
+    await docker(['rm', '-f', 'par-nn1', 'par-nn2'], { ok: false });
+    await docker(['network', 'rm', 'par-nn'], { ok: false });
+  }
+});
+
+test('IPv6 is off in a container\'s own namespace (no ::1, no link-local) as dockerd 20.10 with no IPv6 network; --sysctl turns it on; host mode untouched', { skip, timeout: 60_000 }, async () => {
+  const probe = 'cat /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/default/disable_ipv6 /proc/sys/net/ipv6/conf/lo/disable_ipv6; ip -6 addr';
+  for (const net of ['bridge', 'none']) {
+    assert.equal((await docker(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', probe])).stdout, '1\n1\n1\n', net);
+  }
+  const on = (await docker(['run', '--rm', '--sysctl', 'net.ipv6.conf.all.disable_ipv6=0', 'busybox', 'sh', '-c', probe])).stdout;
+  assert.match(on, /^0\n0\n0\n/);
+  assert.match(on, /inet6 ::1\/128/);
+  const host = readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8');
+  assert.equal((await docker(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/sys/net/ipv6/conf/all/disable_ipv6'])).stdout, host);
+});
+
+test('network names: any name dockerd takes ("bad name!", "a/b", "ümlaut") works for create, inspect, connect, rm; its predefined names are refused in its words', { skip, timeout: 60_000 }, async () => {
+  const names = ['par bad name!', 'par/a/b', 'par-ümlaut'];
+  try {
+    for (const n of names) {
+      await docker(['network', 'create', n]);
+      // (docker() reads output as latin1)
+      assert.equal((await docker(['network', 'inspect', '-f', '{{.Name}}', n])).stdout.trim(), Buffer.from(n).toString('latin1'));
+    }
+    await docker(['create', '--network', 'par/a/b', '--name', 'par-nm', 'busybox', 'true']);
+    await docker(['network', 'connect', 'par bad name!', 'par-nm']);
+    await docker(['network', 'disconnect', 'par bad name!', 'par-nm']);
+    await docker(['rm', 'par-nm']);
+    for (const n of names) assert.equal((await docker(['network', 'rm', n])).stdout.trim(), Buffer.from(n).toString('latin1'));
+  } finally {
+    await docker(['rm', '-f', 'par-nm'], { ok: false });
+    for (const n of names) await docker(['network', 'rm', n], { ok: false });
+  }
+  for (const n of ['host', 'none', 'bridge', 'default']) {
+    const r = await docker(['network', 'create', n], { ok: false });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), `Error response from daemon: operation is not permitted on predefined ${n} network`);
+  }
+  assert.equal((await d.request('POST', '/networks/create', JSON.stringify({ Name: 'default' }), { 'Content-Type': 'application/json' })).status, 403);
+});
+
+test('resolv.conf copied from the host keeps its order and comments, minus loopback and IPv6 nameservers (dockerd); user networks: search first, 127.0.0.11', { skip, timeout: 90_000 }, async () => {
+  // The daemon reads /etc/resolv.conf: in a mount namespace of its own, a host-like file is bound there.
+  const conf = join(tmp.path, 'resolv.conf');
+  writeFileSync(conf, '# host-like resolv.conf\nsearch example.com corp.local\nnameserver 127.0.0.53\noptions edns0 trust-ad\nnameserver 10.255.255.53\nnameserver ::1\nnameserver fe80::1\nnameserver 192.0.2.7\n');
+  const d3 = await startDaemon([], { wrap: ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount --bind ${conf} /etc/resolv.conf && exec "$0" "$@"`] });
+  const dk = (args: string[]) => execFileSync(DOCKER, args, { env: d3.env, encoding: 'utf8', timeout: 30_000 });
+  try {
+    dk(['import', '--change', 'CMD ["sh"]', join(tmp.path, 'busybox.tar'), 'busybox:latest']);
+    const copied = '# host-like resolv.conf\nsearch example.com corp.local\noptions edns0 trust-ad\nnameserver 10.255.255.53\nnameserver 192.0.2.7\n';
+    assert.equal(dk(['run', '--rm', 'busybox', 'cat', '/etc/resolv.conf']), copied);
+    assert.equal(dk(['run', '--rm', '--network', 'none', 'busybox', 'cat', '/etc/resolv.conf']), copied);
+    assert.equal(dk(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/etc/resolv.conf']), readFileSync(conf, 'utf8'), 'host mode: the file as it is');
+    dk(['network', 'create', 'par-rc']);
+    assert.equal(dk(['run', '--rm', '--network', 'par-rc', 'busybox', 'cat', '/etc/resolv.conf']), 'search example.com corp.local\nnameserver 127.0.0.11\noptions edns0 trust-ad ndots:0\n');
+  } finally {
+    spawnSyncQuiet(DOCKER, ['network', 'rm', 'par-rc'], d3.env);
+    await d3.stop();
   }
 });

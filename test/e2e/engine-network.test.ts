@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -226,7 +226,9 @@ test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route,
   assert.equal(ns.Networks.bridge.IPAddress, ns.IPAddress);
   assert.equal(ns.Networks.bridge.NetworkID, br.json.Id);
   assert.match(ns.Networks.bridge.EndpointID, /^[0-9a-f]{64}$/);
-  assert.equal(ns.SandboxKey, `/proc/${j.State.Pid}/ns/net`);
+  // dockerd's shape: the netns bind-mounted at <exec-root>/netns/<12 hex of the sandbox ID>, the same namespace as the process's.
+  assert.match(ns.SandboxKey, new RegExp(`/netns/${ns.SandboxID.slice(0, 12)}$`));
+  assert.equal(statSync(ns.SandboxKey).ino, statSync(`/proc/${j.State.Pid}/ns/net`).ino);
   const inside = (await hako(['exec', 'plain', 'sh', '-c', 'ip -o link show eth0; ip route; cat /etc/hosts; echo ---; cat /etc/resolv.conf'])).stdout;
   const uplink = /dev (\S+)/.exec(execFileSync('ip', ['route', 'show', 'default'], { encoding: 'utf8' }))?.[1];
   const mtu = uplink ? Number(readFileSync(`/sys/class/net/${uplink}/mtu`, 'utf8')) : 1500;

@@ -23,10 +23,10 @@ const find = (r: string) => [bridge, app, db].find((n) => n.name === r || n.id =
 const opts = { find, defaultNetwork: bridge };
 
 test('planEndpoints: the mode’s network first, docker’s `default` key, extra networks, validation', () => {
-  assert.deepEqual(planEndpoints('bridge', { default: { MacAddress: '' } }, opts), { bridge: { NetworkID: bridge.id, Aliases: [], IPv4Address: '', MacAddress: '' } });
+  assert.deepEqual(planEndpoints('bridge', { default: { MacAddress: '' } }, opts), { bridge: { NetworkID: bridge.id, Aliases: [], IPv4Address: '', MacAddress: '', Attached: false } });
   assert.deepEqual(Object.keys(planEndpoints('app', { app: { Aliases: ['web'] }, db: {} }, opts)), ['app', 'db']);
   const p = planEndpoints('app', { app: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.1.0.9' } } }, { ...opts, macAddress: '02:42:00:00:00:09' });
-  assert.deepEqual(p.app, { NetworkID: app.id, Aliases: ['web'], IPv4Address: '10.1.0.9', MacAddress: '02:42:00:00:00:09' });
+  assert.deepEqual(p.app, { NetworkID: app.id, Aliases: ['web'], IPv4Address: '10.1.0.9', MacAddress: '02:42:00:00:00:09', Attached: false });
   // by id or prefix
   assert.deepEqual(Object.keys(planEndpoints(app.id.slice(0, 5), {}, opts)), ['app']);
   assert.deepEqual(planEndpoints('none', { none: {} }, opts), {});
@@ -67,13 +67,15 @@ test('portSpecsOf: bindings, ranges, host IPs, -P for the other exposed ports; n
 test('NetworkSettings, Ports and the list summary look like docker’s', () => {
   const ep: EndpointFacts = { id: 'e'.repeat(64), networkId: bridge.id, containerId: ID, containerName: 'web', ip: '172.17.0.2', prefixLen: 16, gateway: '172.17.0.1', mac: '02:42:ac:11:00:02', aliases: [], ports: [{ hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, proto: 'tcp' }] };
   const ep2: EndpointFacts = { ...ep, id: 'f'.repeat(64), networkId: app.id, ip: '10.1.0.5', prefixLen: 24, gateway: '10.1.0.1', mac: '02:42:0a:01:00:05', aliases: ['www'], ports: [] };
-  const base = { id: ID, mode: 'bridge', pid: 42, running: true, exposed: ['80/tcp', '443/tcp'], networkOf: find, pseudoId: (n: string) => `${n}-id` };
+  const sandboxId = 'a'.repeat(64);
+  const base = { id: ID, mode: 'bridge', pid: 42, running: true, started: true, sandboxId, sandboxKey: '/run/x/netns/aaaaaaaaaaaa', exposed: ['80/tcp', '443/tcp'], networkOf: find, pseudoId: (n: string) => `${n}-id` };
   const configured = { bridge: { NetworkID: bridge.id, Aliases: [], IPv4Address: '', MacAddress: '' }, app: { NetworkID: app.id, Aliases: ['www'], IPv4Address: '', MacAddress: '' } };
   const s = networkSettingsView({ ...base, configured, endpoints: [ep, ep2] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.equal(s.IPAddress, '172.17.0.2');
   assert.equal(s.Gateway, '172.17.0.1');
   assert.equal(s.MacAddress, '02:42:ac:11:00:02');
-  assert.equal(s.SandboxKey, '/proc/42/ns/net');
+  assert.equal(s.SandboxKey, '/run/x/netns/aaaaaaaaaaaa');
+  assert.equal(s.SandboxID, sandboxId, 'the sandbox ID, not the container ID (dockerd)');
   assert.deepEqual(s.Ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '443/tcp': null });
   assert.equal(s.Networks.bridge.DNSNames, null, 'no embedded DNS on the default bridge');
   assert.deepEqual(s.Networks.app.DNSNames, ['web', ID.slice(0, 12), 'www']);
@@ -83,7 +85,13 @@ test('NetworkSettings, Ports and the list summary look like docker’s', () => {
   assert.equal(stopped.Networks.app.IPAddress, '');
   assert.equal(stopped.Networks.app.NetworkID, app.id);
   assert.deepEqual(stopped.Ports, {});
-  assert.equal(stopped.SandboxKey, '');
+  assert.equal(stopped.SandboxKey, '/run/x/netns/aaaaaaaaaaaa', 'dockerd keeps the last start’s sandbox after the stop');
+  // Created (never attached): dockerd shows NetworkID "" (a pseudo network's too) and no sandbox.
+  const created = networkSettingsView({ ...base, running: false, started: false, sandboxId: undefined, sandboxKey: undefined, configured: { app: { ...configured.app, Attached: false } }, endpoints: [] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.equal(created.Networks.app.NetworkID, '');
+  assert.equal(created.SandboxID, '');
+  assert.equal(created.SandboxKey, '');
+  assert.equal((networkSettingsView({ ...base, mode: 'none', running: false, started: false, configured: {}, endpoints: [] }) as any).Networks.none.NetworkID, ''); // eslint-disable-line @typescript-eslint/no-explicit-any
   const host = networkSettingsView({ ...base, mode: 'host', configured: {}, endpoints: [] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.deepEqual(Object.keys(host.Networks), ['host']);
   assert.equal(host.Networks.host.NetworkID, 'host-id');
@@ -121,7 +129,7 @@ test('/etc files per network mode', () => {
   const b = etcFiles(base);
   assert.match(b.hosts, /^127\.0\.0\.1\tlocalhost\n/);
   assert.match(b.hosts, /10\.9\.9\.9\tdb\n172\.17\.0\.1\tgw\n172\.17\.0\.2\tbox\n$/);
-  assert.equal(b.resolv, 'nameserver 10.0.0.1\nsearch corp\n');
+  assert.equal(b.resolv, 'nameserver 10.0.0.1\nsearch corp\n', 'the host file minus its loopback nameserver, order kept');
   assert.equal(b.hostname, 'box\n');
   const u = etcFiles({ ...base, embeddedDns: true, ips: ['10.1.0.2', '10.2.0.2'], domainname: 'example.test', dns: ['9.9.9.9'] });
   assert.equal(u.resolv, 'search corp\nnameserver 127.0.0.11\noptions ndots:0\n');
@@ -136,7 +144,7 @@ test('/etc files per network mode', () => {
   assert.throws(() => etcFiles({ ...base, hostGateway: undefined }), /no host gateway address is known/);
   assert.throws(() => etcFiles({ ...base, extraHosts: ['bad'] }), /invalid --add-host "bad"/);
   // the older helpers still behave
-  assert.equal(resolvConf('nameserver 127.0.0.1\n', [], [], []), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+  assert.equal(resolvConf('nameserver 127.0.0.1\n', [], [], []), '\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n');
   assert.match(hostsFile('h', 'd.test', [], '10.0.0.2'), /10\.0\.0\.2\th\.d\.test h\n$/);
 });
 

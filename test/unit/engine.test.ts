@@ -78,7 +78,14 @@ test('mounts: -v forms, --mount, tmpfs, image volumes, duplicates', () => {
 
 test('/etc files: loopback nameservers filtered, Dns overrides, hosts entries', () => {
   assert.equal(resolvConf('nameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch a b\noptions ndots:2\n', [], [], []), 'nameserver 10.0.0.1\nsearch a b\noptions ndots:2\n');
-  assert.equal(resolvConf('nameserver 127.0.0.1\n', [], [], []), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+  // dockerd's bytes: its two servers appended after a newline.
+  assert.equal(resolvConf('nameserver 127.0.0.1\n', [], [], []), '\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+  // A host file is copied as it is (comments, order, search first) minus loopback and IPv6
+  // nameservers (dockerd 20.10 with a host-like resolv.conf).
+  const host = '# host-like resolv.conf\nsearch example.com corp.local\nnameserver 127.0.0.53\noptions edns0 trust-ad\nnameserver 10.255.255.53\nnameserver ::1\nnameserver fe80::1\nnameserver 192.0.2.7\n';
+  assert.equal(resolvConf(host, [], [], []), '# host-like resolv.conf\nsearch example.com corp.local\noptions edns0 trust-ad\nnameserver 10.255.255.53\nnameserver 192.0.2.7\n');
+  assert.equal(resolvConf('nameserver 127.0.0.53\noptions edns0\n', [], [], []), 'options edns0\n\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+  assert.equal(resolvConf('# c\nnameserver 127.0.0.1\nnameserver 10.1.1.1', [], [], []), '# c\nnameserver 10.1.1.1');
   assert.equal(resolvConf('nameserver 10.0.0.1\n', ['1.1.1.1'], ['x'], []), 'search x\nnameserver 1.1.1.1\n');
   assert.match(hostsFile('h', '', ['db:10.1.1.1']), /10\.1\.1\.1\tdb\n/);
 });

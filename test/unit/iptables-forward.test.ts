@@ -24,6 +24,10 @@ test('chain name and rules: per bridge, tagged, internal networks only between t
     '-A HAKO-FWD-hkt -o hkb0 -m comment --comment "hako:hkt:bridge" -j ACCEPT',
     '-A HAKO-FWD-hkt -i hk-closed -o hk-closed -m comment --comment "hako:hkt:closed" -j ACCEPT',
   ]);
+  // Network names take anything (as dockerd's): quotes, spaces and newlines cannot reach the rule's syntax.
+  assert.deepEqual(forwardRules(chain, 'hkt', [{ name: 'x" -j DROP\n-A "ü', bridge: 'hk-odd', internal: true }]), [
+    '-A HAKO-FWD-hkt -i hk-odd -o hk-odd -m comment --comment "hako:hkt:x__-j_DROP_-A___" -j ACCEPT',
+  ]);
 });
 
 test('nothing there yet: the chain, its rules and one jump at the top, in one transaction', () => {

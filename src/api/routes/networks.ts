@@ -50,8 +50,8 @@ export const networkRoutes: Route[] = [
   route('GET', '/networks/', list), // moby has both
   route('POST', '/networks/create', create),
   route('POST', '/networks/prune', prune),
-  route('GET', '/networks/{id}', inspect),
+  route('GET', '/networks/{id*}', inspect), // moby's {id:.+}: names may hold a slash
   route('DELETE', '/networks/{id*?}', remove), // moby's {id:.*}
-  route('POST', '/networks/{id}/connect', connect),
-  route('POST', '/networks/{id}/disconnect', disconnect),
+  route('POST', '/networks/{id*}/connect', connect),
+  route('POST', '/networks/{id*}/disconnect', disconnect),
 ];

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { parseLogSize } from '../logs/json-file.js';
 import { CAPABILITIES } from '../../runtime/security/capabilities.js';
-import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
+import { DOCKER_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
 import { invalid } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from './record.js';
@@ -270,7 +270,7 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.KernelMemory = undefined;
   delete out.KernelMemory;
   // dockerd records the default masked and read-only paths in HostConfig at create (null when privileged).
-  out.MaskedPaths = hc.MaskedPaths ?? (out.Privileged ? null : [...DEFAULT_MASKED_PATHS]);
+  out.MaskedPaths = hc.MaskedPaths ?? (out.Privileged ? null : [...DOCKER_MASKED_PATHS]);
   out.ReadonlyPaths = hc.ReadonlyPaths ?? (out.Privileged ? null : [...DEFAULT_READONLY_PATHS]);
   // dockerd: -1 (the CLI's "not set") is no swappiness setting: null.
   out.MemorySwappiness = hc.MemorySwappiness === undefined || hc.MemorySwappiness === -1 ? null : hc.MemorySwappiness;

@@ -2,8 +2,8 @@
 // and bind-mounted in (docker-style). Rewritten in place (same inode: the bind mount follows) when
 // its addresses change: at start once its networks are connected, on network connect/disconnect.
 //   bridge/user networks: localhost lines, --add-host entries, then "<ip> <hostname>" per address;
-//     resolv.conf is 127.0.0.11 (embedded DNS) on a user-defined network, else the host's minus
-//     loopback nameservers (unreachable from the container's netns).
+//     resolv.conf is 127.0.0.11 (embedded DNS) on a user-defined network, else the host's file
+//     minus loopback and IPv6 nameservers (unreachable from the container's netns), order kept.
 //   host: the host's /etc/hosts and resolv.conf (same netns: loopback resolvers work).
 //   none: localhost lines and --add-host entries only.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -54,9 +54,9 @@ export function etcFiles(i: EtcInput): EtcTexts {
   };
 }
 
-/** resolv.conf from the host's text: `embedded` → 127.0.0.11, else the host's servers minus loopback. */
+/** resolv.conf from the host's text: `embedded` → 127.0.0.11, else a copy of the host's minus loopback (and IPv6) servers. */
 export function resolvConf(hostText: string, dns: string[], search: string[], options: string[], embedded = false): string {
-  return containerResolvConf({ host: parseResolvConf(hostText), embedded, dns, dnsSearch: search, dnsOptions: options }).text;
+  return containerResolvConf({ host: parseResolvConf(hostText), hostText, embedded, dns, dnsSearch: search, dnsOptions: options }).text;
 }
 
 /** The hosts file of a container with at most one address (tests and simple callers). */

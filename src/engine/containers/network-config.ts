@@ -18,6 +18,11 @@ export interface EndpointConfig {
   IPv4Address: string;
   /** docker's --mac-address. */
   MacAddress: string;
+  /**
+   * false until an endpoint was made for it (a start, or a connect while running): dockerd shows
+   * NetworkID "" until then, and keeps it once made. Absent (older records): made.
+   */
+  Attached?: boolean;
 }
 
 /** The facts of a network these functions need (a NetworkRecord without its driver and IP pool). */
@@ -56,7 +61,7 @@ export function planEndpoints(
   if (mode !== 'bridge' && !primary) throw invalidNetwork(mode);
   const add = (net: NetworkFacts, raw: unknown, mac: string | undefined) => {
     if (out[net.name]) return;
-    out[net.name] = endpointConfig(net, (raw ?? {}) as Json, mac);
+    out[net.name] = { ...endpointConfig(net, (raw ?? {}) as Json, mac), Attached: false };
   };
   if (primary) {
     const raw = given.find(([k]) => k === mode || k === primary.name || k === primary.id)?.[1];
@@ -144,6 +149,13 @@ export interface SettingsInput {
   /** `host`/`none` mode: its endpoint there while running; `none` left: off the none network. */
   pseudoEndpointId?: string | undefined;
   noneDisconnected?: boolean | undefined;
+  /** Whether the container ever started (dockerd: a pseudo network's NetworkID from the first start). */
+  started?: boolean | undefined;
+  /** A `none` container that left the none network and may join others (dockerd allows it). */
+  ownsEndpoints?: boolean | undefined;
+  /** The sandbox (netns) of its last start: dockerd keeps showing both after the stop. */
+  sandboxId?: string | undefined;
+  sandboxKey?: string | undefined;
   pid: number;
   running: boolean;
   exposed: string[];
@@ -157,10 +169,9 @@ export interface SettingsInput {
 export function networkSettingsView(s: SettingsInput): Json {
   const networks: Json = {};
   let top: Json = emptyEndpoint();
-  let sandbox = '';
-  if (!ownsEndpoints(s.mode)) {
+  if (!(s.ownsEndpoints ?? ownsEndpoints(s.mode))) {
     if (!s.mode.startsWith('container:') && !(s.mode === 'none' && s.noneDisconnected)) {
-      networks[s.mode] = { ...emptyEndpoint(), NetworkID: s.pseudoId(s.mode), EndpointID: (s.running && s.pseudoEndpointId) || '' };
+      networks[s.mode] = { ...emptyEndpoint(), NetworkID: s.started ? s.pseudoId(s.mode) : '', EndpointID: (s.running && s.pseudoEndpointId) || '' };
     }
   } else {
     for (const [name, c] of Object.entries(s.configured)) {
@@ -171,7 +182,7 @@ export function networkSettingsView(s: SettingsInput): Json {
         IPAMConfig: c.IPv4Address ? { IPv4Address: c.IPv4Address } : null,
         Aliases: c.Aliases.length ? [...c.Aliases] : null,
         MacAddress: ep?.mac ?? c.MacAddress,
-        NetworkID: c.NetworkID,
+        NetworkID: c.Attached === false ? '' : c.NetworkID,
       };
       if (ep) {
         Object.assign(view, { EndpointID: ep.id, Gateway: ep.gateway, IPAddress: ep.ip, IPPrefixLen: ep.prefixLen });
@@ -181,9 +192,8 @@ export function networkSettingsView(s: SettingsInput): Json {
       networks[name] = view;
     }
   }
-  if (s.running && s.pid > 0 && s.mode !== 'host') sandbox = `/proc/${s.pid}/ns/net`;
   return {
-    Bridge: '', SandboxID: sandbox ? s.id : '', SandboxKey: sandbox,
+    Bridge: '', SandboxID: s.sandboxId ?? '', SandboxKey: s.sandboxKey ?? '',
     HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: s.running ? portsView(s.exposed, s.endpoints) : {},
     SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
     EndpointID: top.EndpointID, Gateway: top.Gateway, GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: top.IPAddress, IPPrefixLen: top.IPPrefixLen,

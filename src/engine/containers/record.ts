@@ -88,6 +88,12 @@ export interface ContainerRecord {
   PseudoEndpointID?: string;
   /** `none` mode: `network disconnect none` took it off the none network (dockerd allows it). */
   NoneDisconnected?: boolean;
+  /**
+   * dockerd's sandbox ID (64 hex, new at each start) of its network namespace; the namespace is
+   * bind-mounted at <exec-root>/netns/<first 12> while it runs (inspect's SandboxKey). Kept after
+   * the stop, as dockerd shows both until the next start.
+   */
+  SandboxID?: string;
 }
 
 /** Records of all containers, one directory each. */

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
 import { OCI_VERSION, type Mount, type Spec, type Namespace } from '../../runtime/spec/types.js';
-import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
+import { DOCKER_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
 import { applyCapChanges, capNames } from '../../runtime/security/capabilities.js';
 import { defaultSeccompProfile, profileForCapabilities } from '../../runtime/security/seccomp/index.js';
 import type { ContainerRecord, MountPoint } from './record.js';
@@ -302,6 +302,9 @@ export function buildSpec(inp: SpecInputs): Spec {
   if (netMode !== 'host' && !netMode.startsWith('container:')) {
     if (existsSync('/proc/sys/net/ipv4/ping_group_range')) sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
     if (existsSync('/proc/sys/net/ipv4/ip_unprivileged_port_start')) sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
+    // dockerd 20.10 turns IPv6 off in a namespace with no IPv6 network (hako has none yet): no ::1
+    // on lo, no link-local address on eth0. Writing `all` sets `default` and every interface there.
+    if (existsSync('/proc/sys/net/ipv6/conf/all/disable_ipv6')) sysctl['net.ipv6.conf.all.disable_ipv6'] = '1';
   }
   Object.assign(sysctl, (hc.Sysctls as Record<string, string> | null) ?? {});
   const rlimits = rlimitsOf(hc);
@@ -329,7 +332,7 @@ export function buildSpec(inp: SpecInputs): Spec {
       resources,
       ...(devices.length > 0 ? { devices } : {}),
       ...(Object.keys(sysctl).length ? { sysctl } : {}),
-      ...(privileged ? {} : { maskedPaths: (hc.MaskedPaths as string[] | undefined) ?? [...DEFAULT_MASKED_PATHS], readonlyPaths: (hc.ReadonlyPaths as string[] | undefined) ?? [...DEFAULT_READONLY_PATHS] }),
+      ...(privileged ? {} : { maskedPaths: (hc.MaskedPaths as string[] | undefined) ?? [...DOCKER_MASKED_PATHS], readonlyPaths: (hc.ReadonlyPaths as string[] | undefined) ?? [...DEFAULT_READONLY_PATHS] }),
     },
   };
   const seccomp = seccompFor(hc, caps);

@@ -33,6 +33,12 @@ export const DEFAULT_MASKED_PATHS = [
   '/sys/devices/virtual/powercap',
 ];
 
+/**
+ * The same paths in the order dockerd puts them in a container's HostConfig.MaskedPaths (moby's
+ * oci defaults: /proc/asound before /proc/acpi; `docker inspect` shows this list).
+ */
+export const DOCKER_MASKED_PATHS = ['/proc/asound', '/proc/acpi', ...DEFAULT_MASKED_PATHS.filter((p) => p !== '/proc/asound' && p !== '/proc/acpi')];
+
 export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 function defaultMounts(): Mount[] {
