@@ -97,7 +97,7 @@ const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }
 const results = [];
 const notes = [];
 const progress = (m) => process.stderr.write(`bench/engine: ${m}\n`);
-const row = (what, times) => results.push({ what, median: median(times), p90: pct(times, 0.9) });
+const row = (what, times, cpu) => results.push({ what, median: median(times), p90: pct(times, 0.9), ...(cpu ? { cpuMain: median(cpu.main), cpuAll: median(cpu.all) } : {}) });
 
 /** A command that ran past its time limit (killed with SIGKILL). */
 class CommandTimeout extends Error {}
@@ -412,13 +412,14 @@ function readTrace() {
   const text = readIf(hakod.phaseLog);
   let off = 0;
   for (const line of text.split('\n')) {
-    const m = /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(line);
+    // (marks made at the time carry hakod's main-thread and whole-process CPU ms: phase-trace.ts)
+    const m = /^hako-phase (\S+) (\S+) ([\d.]+)(?: ([\d.]+) ([\d.]+))?$/.exec(line);
     if (m) {
       if (!byId.has(m[1])) {
         byId.set(m[1], []);
         firstAt.set(m[1], off);
       }
-      byId.get(m[1]).push([m[2], Number(m[3])]);
+      byId.get(m[1]).push([m[2], Number(m[3]), ...(m[4] === undefined ? [] : [Number(m[4]), Number(m[5])])]);
     }
     off += Buffer.byteLength(line) + 1;
   }
@@ -438,18 +439,28 @@ function breakdown(title, runs, byId) {
     const to = marks.at(-1)[1];
     const requests = (byId.get('-') ?? []).filter(([, t]) => t >= from && t <= to).map(([p, t]) => [p.replace(/[0-9a-f]{64}/g, 'ID'), t]);
     const all = [...marks, ...(byId.get(id) ?? []), ...requests].sort((a, b) => a[1] - b[1]);
+    // hakod's CPU from its last mark that carries it (the client's and the executor's do not).
+    let lastCpu;
     for (let k = 1; k < all.length; k++) {
       const key = `${all[k - 1][0]} → ${all[k][0]}`;
-      if (!steps.has(key)) steps.set(key, []);
-      steps.get(key).push(all[k][1] - all[k - 1][1]);
+      if (!steps.has(key)) steps.set(key, { t: [], main: [], all: [] });
+      const s = steps.get(key);
+      s.t.push(all[k][1] - all[k - 1][1]);
+      if (all[k].length > 2) {
+        if (lastCpu) {
+          s.main.push(all[k][2] - lastCpu[2]);
+          s.all.push(all[k][3] - lastCpu[3]);
+        }
+        lastCpu = all[k];
+      }
     }
   }
   results.push({ what: title, heading: true });
-  for (const [key, v] of steps) {
+  for (const [key, { t: v, main, all }] of steps) {
     if (v.length < runs.length / 2) continue;
     // The executor's per-op marks (op.<i>.…): only the steps that cost something.
     if (/^op\.\d+\..* → op\.\d+\./.test(key) && median(v) < 0.1 && pct(v, 0.9) < 0.2) continue;
-    row(`    ${key}`, v);
+    row(`    ${key}`, v, main.length >= v.length / 2 ? { main, all } : undefined);
   }
 }
 
@@ -838,6 +849,6 @@ for (const r of results) {
   else if (r.kb !== undefined) console.log(`  ${w} ${(r.kb / 1024).toFixed(2)} MB${r.extra ? `  (${r.extra})` : ''}`);
   else if (r.total !== undefined) console.log(`  ${w} ${r.total.toFixed(0)} ms  (${r.extra})`);
   else if (r.cpu !== undefined) console.log(`  ${w} ${r.cpu.total.toFixed(2)} ms  (user+sys: main thread ${r.cpu.main.toFixed(2)}, other threads ${r.cpu.threads.toFixed(2)}, reaped children ${r.cpu.children.toFixed(2)})`);
-  else console.log(`  ${w} median ${r.median.toFixed(1)} ms   p90 ${r.p90.toFixed(1)} ms`);
+  else console.log(`  ${w} median ${r.median.toFixed(1)} ms   p90 ${r.p90.toFixed(1)} ms${r.cpuMain === undefined ? '' : `   hakod CPU since its last mark: main ${r.cpuMain.toFixed(2)}, all ${r.cpuAll.toFixed(2)} ms`}`);
 }
 for (const n of notes) console.log(`  note: ${n}`);

@@ -100,7 +100,7 @@ async function pullOnce(side, tag, registry, ref) {
     const ph = { 'CLI exited': ms };
     if (withPhases && existsSync(trace)) {
       for (const line of readFileSync(trace, 'utf8').split('\n')) {
-        const m = /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(line);
+        const m = /^hako-phase (\S+) (\S+) ([\d.]+)(?: [\d.]+ [\d.]+)?$/.exec(line);
         if (m && (m[1] === 'pull' || m[1] === '-') && Number(m[3]) >= from) ph[m[2]] ??= Number(m[3]) - from;
       }
     }

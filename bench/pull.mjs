@@ -233,7 +233,7 @@ function hakodPhases(traceFile, from, to) {
   const out = {};
   if (!traceFile || !existsSync(traceFile)) return out;
   for (const line of readFileSync(traceFile, 'utf8').split('\n')) {
-    const m = /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(line);
+    const m = /^hako-phase (\S+) (\S+) ([\d.]+)(?: [\d.]+ [\d.]+)?$/.exec(line);
     if (!m || (m[1] !== 'pull' && m[1] !== '-')) continue;
     const t = Number(m[3]);
     if (t < from || t > to) continue;

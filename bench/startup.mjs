@@ -137,7 +137,7 @@ function phaseRounds(rows, n) {
       const t = timeOnce(r.argv, { ...r.env, HAKO_CLI_TRACE: phaseLog });
       const marks = readFileSync(phaseLog, 'utf8')
         .split('\n')
-        .map((l) => /^hako-phase (\S+) (\S+) ([\d.]+)$/.exec(l))
+        .map((l) => /^hako-phase (\S+) (\S+) ([\d.]+)(?: [\d.]+ [\d.]+)?$/.exec(l))
         .filter((m) => m && (m[1] === '-' || m[1] === 'cli'))
         .map((m) => [m[2].replace(/[0-9a-f]{64}/g, 'ID'), Number(m[3]) - t0]);
       marks.push(['exited (reaped)', t]);

@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef P_PIDFD
@@ -622,6 +623,20 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
   return num(env, (double)r);
 }
 
+// cpuTimeNs(processWide) → the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID) or the whole
+// process's (CLOCK_PROCESS_CPUTIME_ID), ns; for profiling. /proc/<pid>/task/<tid>/schedstat and
+// getrusage lag behind: they miss a running thread's current slice, or adjust to ticks.
+static napi_value js_cpu_time_ns(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  bool whole = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc > 0 && napi_get_value_bool(env, argv[0], &whole) != napi_ok) whole = false;
+  struct timespec ts;
+  if (clock_gettime(whole ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_THREAD_CPUTIME_ID, &ts) < 0) return hk_throw_errno(env, "clock_gettime", errno);
+  return num(env, (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
 #define FN(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
@@ -643,6 +658,7 @@ static napi_value init(napi_env env, napi_value exports) {
     FN("close", js_close),
     FN("execve", js_execve),
     FN("bpf", js_bpf),
+    FN("cpuTimeNs", js_cpu_time_ns),
 #undef FN
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

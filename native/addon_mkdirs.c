@@ -1,13 +1,16 @@
-// Directories made on a thread of their own while the caller does other work: a container's
+// Directories made on a thread of the addon while the caller does other work: a container's
 // cgroup directories on a cgroup v1 host (one per hierarchy, ~0.1 ms of kernel time each: css
 // allocation, the controller's files) made on the other CPU while the start mounts its rootfs
 // and builds its spec, instead of one after another on the event loop right before the spawn.
 //
-// mkdirsBegin(paths, mode) starts a joinable thread that makes each path with one mkdir (no
-// parents: a missing parent is left to the caller) and remembers which it made. mkdirsEnd(handle,
-// undo) waits for it (it is long done by then, as a rule) and returns the paths it made; with
-// undo it first removes them again, last first (rmdir: only empty ones go). The caller must end
-// every handle; one that is garbage collected unended is ended with undo.
+// mkdirsBegin(paths, mode) queues a job for the addon's mkdirs thread (one for the process,
+// started by the first job and blocked on a condition variable while there is none: a thread
+// per start cost ~0.1 ms of the event loop's time to create and join), which makes each path
+// with one mkdir (no parents: a missing parent is left to the caller) and remembers which it
+// made. mkdirsEnd(handle, undo) waits for the job (it is long done by then, as a rule) and
+// returns the paths it made; with undo it first removes them again, last first (rmdir: only
+// empty ones go). The caller must end every handle; one that is garbage collected unended is
+// ended with undo.
 #define NAPI_VERSION 8
 #include <node_api.h>
 
@@ -22,18 +25,55 @@
 #include <unistd.h>
 
 struct mkdirs_job {
-  pthread_t thread;
-  int joined;
+  struct mkdirs_job *next;
+  int done; // (under q_lock)
   mode_t mode;
   size_t n;
   char **paths;
   unsigned char *made;
 };
 
-static void *mkdirs_thread(void *p) {
-  struct mkdirs_job *j = p;
-  for (size_t k = 0; k < j->n; k++) j->made[k] = mkdir(j->paths[k], j->mode) == 0;
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t q_done = PTHREAD_COND_INITIALIZER;
+static struct mkdirs_job *q_head, *q_tail;
+static int q_thread_started;
+
+static void *mkdirs_thread(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&q_lock);
+  for (;;) {
+    while (!q_head) pthread_cond_wait(&q_work, &q_lock);
+    struct mkdirs_job *j = q_head;
+    q_head = j->next;
+    if (!q_head) q_tail = NULL;
+    pthread_mutex_unlock(&q_lock);
+    for (size_t k = 0; k < j->n; k++) j->made[k] = mkdir(j->paths[k], j->mode) == 0;
+    pthread_mutex_lock(&q_lock);
+    j->done = 1; // the job is its ender's from here on
+    pthread_cond_broadcast(&q_done);
+  }
   return NULL;
+}
+
+// Queues `j` for the thread (started here the first time); 0 or pthread_create's error.
+static int job_queue(struct mkdirs_job *j) {
+  pthread_mutex_lock(&q_lock);
+  if (!q_thread_started) {
+    int r = hk_start_thread(NULL, 1, mkdirs_thread, NULL);
+    if (r != 0) {
+      pthread_mutex_unlock(&q_lock);
+      return r;
+    }
+    q_thread_started = 1;
+  }
+  j->next = NULL;
+  if (q_tail) q_tail->next = j;
+  else q_head = j;
+  q_tail = j;
+  pthread_cond_signal(&q_work);
+  pthread_mutex_unlock(&q_lock);
+  return 0;
 }
 
 static void job_free(struct mkdirs_job *j) {
@@ -44,10 +84,9 @@ static void job_free(struct mkdirs_job *j) {
 }
 
 static void job_end(struct mkdirs_job *j, int undo) {
-  if (!j->joined) {
-    pthread_join(j->thread, NULL);
-    j->joined = 1;
-  }
+  pthread_mutex_lock(&q_lock);
+  while (!j->done) pthread_cond_wait(&q_done, &q_lock);
+  pthread_mutex_unlock(&q_lock);
   if (undo) {
     for (size_t k = j->n; k-- > 0;) {
       if (j->made[k] && rmdir(j->paths[k]) == 0) j->made[k] = 0;
@@ -102,7 +141,7 @@ static napi_value js_mkdirs_begin(napi_env env, napi_callback_info info) {
     }
     napi_get_value_string_utf8(env, v, j->paths[k], len + 1, &len);
   }
-  int r = hk_start_thread(&j->thread, 0, mkdirs_thread, j);
+  int r = job_queue(j);
   if (r != 0) {
     job_free(j);
     free(slot);

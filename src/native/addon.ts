@@ -89,6 +89,8 @@ export interface NativeAddon {
    * `[offset, buffer]` of `pointers` first stores that buffer's address (u64) at `offset` in attr.
    */
   bpf(cmd: number, attr: Buffer, pointers?: Array<[number, Uint8Array]>): number;
+  /** CPU time in ns of the calling thread (CLOCK_THREAD_CPUTIME_ID) or, processWide, of the process (profiling). */
+  cpuTimeNs(processWide?: boolean): number;
 }
 
 /** The package root: the nearest ancestor of this file holding package.json (src/ or dist/src/). */

@@ -252,6 +252,24 @@ test('mkdirsBegin/mkdirsEnd: one mkdir per path on a thread; the made ones are r
   }
 });
 
+test('mkdirsBegin: one thread for the process serves every job, in order; handles end in any order', { skip }, () => {
+  const dir = tempDir('mkdirs-queue');
+  const threads = () => readdirSync('/proc/self/task').length;
+  try {
+    native().mkdirsEnd(native().mkdirsBegin([join(dir.path, 'first')], 0o755), false); // (the thread is up)
+    const before = threads();
+    const jobs = Array.from({ length: 20 }, (_, k) => {
+      const p = [join(dir.path, `j${k}`), join(dir.path, `j${k}`, 'sub')];
+      return { p, h: native().mkdirsBegin(p, 0o755) };
+    });
+    assert.equal(threads(), before, 'no thread per job');
+    for (const { p, h } of jobs.reverse()) assert.deepEqual(native().mkdirsEnd(h, false), p, 'parent before child: the job ran in order');
+    assert.equal(threads(), before);
+  } finally {
+    dir.cleanup();
+  }
+});
+
 test('a full container: pid 1, hostname, fds, caps, no_new_privs, seccomp, only lo', { skip }, async () => {
   const fx = busybox();
   try {
