@@ -162,8 +162,19 @@ for (const t of targets) {
   }
   // The compiled files it was made from: the loaders use a bundle only while none of them is
   // newer (tsc rewrites just the files that changed, so this is exact).
-  const inputs = Object.keys(result.metafile.inputs).map((p) => relative(root, resolve(p)));
+  const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('lazy-builtin:')).map((p) => relative(root, resolve(p)));
   writeFileSync(join(outDir, t.inputs), inputs.join('\n') + '\n');
+  // hakod: the builtins the bundle loads at its start (imported by its modules, not made lazy by
+  // the plugin), which bin/hakod.cjs loads before it sets the daemon's V8 flags (see there).
+  if (t.lazyBuiltins) {
+    const lazy = new Set(LAZY_BUILTINS.map((n) => `node:${n}`));
+    const eager = new Set();
+    for (const [p, input] of Object.entries(result.metafile.inputs)) {
+      if (p.startsWith('lazy-builtin:')) continue;
+      for (const i of input.imports) if (i.external && i.path.startsWith('node:') && i.kind !== 'dynamic-import' && !lazy.has(i.path)) eager.add(i.path);
+    }
+    writeFileSync(join(outDir, `${t.name}.builtins.txt`), [...eager].join('\n') + '\n');
+  }
   const size = statSync(outfile).size;
   console.log(`bundle: dist/bundle/${t.name}.cjs (${Math.round(size / 1024)} KiB, ${Date.now() - t0} ms)`);
 }

@@ -1,8 +1,16 @@
-// The daemon's V8 flags (src/daemon/memory.ts): defaults, the HAKOD_V8_FLAGS override, and
-// flags node was started with are left alone.
+// The daemon's V8 flags (bin/daemon-v8-flags.cjs): defaults, the HAKOD_V8_FLAGS override, and
+// flags node was started with are left alone. The idle trimmer (src/daemon/memory.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DAEMON_V8_FLAGS, daemonV8Flags } from '../../src/daemon/memory.js';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const flagsModule = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'daemon-v8-flags.cjs');
+const { DAEMON_V8_FLAGS, daemonV8Flags } = createRequire(import.meta.url)(flagsModule) as {
+  DAEMON_V8_FLAGS: string[];
+  daemonV8Flags(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string[];
+};
 
 test('daemon V8 flags: the defaults when nothing is given', () => {
   assert.deepEqual(daemonV8Flags({}, []), DAEMON_V8_FLAGS);
