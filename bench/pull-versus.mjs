@@ -7,7 +7,8 @@
 // Printed: each side's median wall time (CLI spawned → exited) and the median of the pairs' ratios;
 // hakod's main-thread CPU time for the pull (/proc/PID/schedstat of the event loop's thread: less
 // sensitive to load than the wall time) and the median of the pairs' differences; with --phases,
-// per step of the pull (hakod's HAKO_PHASE_TRACE) each side's median and the pairs' difference.
+// per step of the pull (hakod's HAKO_PHASE_TRACE, the CLI's HAKO_CLI_TRACE as cli:…) each side's
+// median and the pairs' difference.
 // Each hakod runs as in bench/pull.mjs (test network names, --iptables=false, a cgroup beneath
 // ours) and is stopped after its pull; its data root is left until the end. Node commands run with
 // NODE_EXTRA_CA_CERTS unset.
@@ -97,11 +98,13 @@ async function pullOnce(side, tag, registry, ref) {
   closeSync(fd);
   const cenv = { ...env, DOCKER_HOST: `unix://${sock}` };
   try {
-    for (let k = 0; k < 200 && proc.exitCode === null; k++) {
+    // (killed by a signal, a process has exitCode null and signalCode set)
+    const running = () => proc.exitCode === null && proc.signalCode === null;
+    for (let k = 0; k < 200 && running(); k++) {
       if (existsSync(sock) && spawnSync('docker', ['version'], { env: cenv, stdio: 'ignore', timeout: 10_000 }).status === 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (proc.exitCode !== null) throw new Error(`hakod exited: ${readFileSync(join(d, 'hakod.log'), 'utf8')}`);
+    if (!running()) throw new Error(`hakod exited (${proc.exitCode ?? proc.signalCode}): ${readFileSync(join(d, 'hakod.log'), 'utf8')}`);
     await settle(proc.pid);
     let perf;
     if (perfDir) {
@@ -110,7 +113,7 @@ async function pullOnce(side, tag, registry, ref) {
     }
     const c0 = mainThreadMs(proc.pid);
     const from = Number(process.hrtime.bigint()) / 1e6;
-    sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', ref], { env: cenv });
+    sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', ref], { env: withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv });
     const ms = Number(process.hrtime.bigint()) / 1e6 - from;
     side.times.push(ms);
     side.cpu.push(mainThreadMs(proc.pid) - c0);
@@ -123,12 +126,12 @@ async function pullOnce(side, tag, registry, ref) {
     if (withPhases && existsSync(trace)) {
       for (const line of readFileSync(trace, 'utf8').split('\n')) {
         const m = /^hako-phase (\S+) (\S+) ([\d.]+)(?: [\d.]+ [\d.]+)?$/.exec(line);
-        if (m && (m[1] === 'pull' || m[1] === '-') && Number(m[3]) >= from) ph[m[2]] ??= Number(m[3]) - from;
+        if (m && (m[1] === 'pull' || m[1] === '-' || m[1] === 'cli') && Number(m[3]) >= from) ph[m[1] === 'cli' ? `cli:${m[2]}` : m[2]] ??= Number(m[3]) - from;
       }
     }
     side.phases.push(ph);
   } finally {
-    if (proc.exitCode === null) {
+    if (proc.exitCode === null && proc.signalCode === null) {
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
