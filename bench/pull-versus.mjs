@@ -20,7 +20,7 @@
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--phases] [--dir /var/tmp]
 //          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR]
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, ociLayoutFromTar, settle } from './lib/common.mjs';
@@ -93,7 +93,9 @@ async function pullOnce(side, tag, registry, ref) {
   const cgroup = testCgroupName('pull-versus');
   const trace = join(d, 'phases.trace');
   const fd = openSync(join(d, 'hakod.log'), 'w');
-  const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${resolve(cpuProfDir)}`, `--cpu-prof-name=${tag}.cpuprofile`] : [];
+  // The same options for every daemon (node's own file name, renamed after): hakod's code cache
+  // is kept per command line (bin/bundle-loader.cjs), and a name per daemon would give each its own.
+  const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${resolve(cpuProfDir)}`] : [];
   const proc = spawn(process.execPath, [...side.nodeArgs, ...prof, join(side.dir, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(d, 'root'), '--exec-root', join(d, 'run'), '--pidfile', join(d, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registry.host, ...daemonNetFlags(net)], { env: { ...env, ...side.env, ...(withPhases ? { HAKO_PHASE_TRACE: trace } : {}) }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const cenv = { ...env, DOCKER_HOST: `unix://${sock}` };
@@ -137,6 +139,10 @@ async function pullOnce(side, tag, registry, ref) {
       const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(t);
+    }
+    if (cpuProfDir) {
+      const made = readdirSync(cpuProfDir).find((f) => f.startsWith('CPU.') && f.includes(`.${proc.pid}.`));
+      if (made) renameSync(join(cpuProfDir, made), join(cpuProfDir, `${tag}.cpuprofile`));
     }
     removeCgroupEverywhere(cgroup);
     cleanupNet(net);
