@@ -4,7 +4,7 @@
 // current: one script instead of ~110 ESM modules is ~9 MB less resident memory for a process
 // that stays up. The bundle is compiled from a V8 code cache (dist/bundle/hakod.daemon.*.cache)
 // once the daemon has written one, after its first pull (see src/daemon/main.ts): a fresh daemon
-// then starts (~40 ms less CPU) and pulls (~10 ms less main-thread CPU) without compiling its
+// then starts (~30 ms less CPU) and pulls (~9.5 ms less main-thread CPU) without compiling its
 // code first.
 //
 // HAKOD_CODE_CACHE: `off` (no code cache, as before) or another directory for the cache files

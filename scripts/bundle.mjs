@@ -57,10 +57,10 @@ const jsonTables = ['dist/src/cli/specs.js'];
 // requires the builtin the first time; a module that uses one at its top level (a class
 // extending https.Agent, promisify(execFile)) would load it at start.
 // Not crypto, zlib or fs/promises (measured: lazy, they took idle RSS from 49.0 to 48.2 MB, but
-// a fresh hakod's first pull and first create paid 5–13 ms more: hakod's V8 flags (daemon/
-// memory.ts) make a builtin loaded after start compile without Node's code cache; a pull from a
-// fresh daemon was 1.12× slower in paired runs), nor builtins an idle daemon loads anyway (fs,
-// net, http, stream…): a getter per use there would cost hot paths for nothing.
+// a fresh hakod's first pull and first create paid 5–13 ms more: hakod's V8 flags
+// (bin/daemon-v8-flags.cjs) make a builtin loaded after start compile without Node's code cache;
+// a pull from a fresh daemon was 1.12× slower in paired runs), nor builtins an idle daemon loads
+// anyway (fs, net, http, stream…): a getter per use there would cost hot paths for nothing.
 const LAZY_BUILTINS = ['tls', 'https', 'child_process', 'worker_threads', 'dgram', 'dns/promises'];
 
 /** An esbuild plugin that makes the builtins in `names` load on first use (see LAZY_BUILTINS). */
