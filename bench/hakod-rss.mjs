@@ -63,7 +63,8 @@ process.on('SIGUSR2', () => {
 );
 
 const esmEntry = join(dirname(probe), 'hakod-esm.mjs');
-writeFileSync(esmEntry, `import { main } from ${JSON.stringify(join(repo, 'dist/src/daemon/main.js'))};\nmain(process.argv.slice(2));\n`);
+// (the daemon's V8 flags set after the modules are loaded, as bin/hakod.cjs does on this path)
+writeFileSync(esmEntry, `import { createRequire } from 'node:module';\nimport { main } from ${JSON.stringify(join(repo, 'dist/src/daemon/main.js'))};\ncreateRequire(import.meta.url)(${JSON.stringify(join(repo, 'bin/daemon-v8-flags.cjs'))}).applyDaemonV8Flags();\nmain(process.argv.slice(2));\n`);
 
 async function round() {
   const work = tempDir('hakod-rss-');

@@ -7,13 +7,20 @@
 // Printed: each side's median wall time (CLI spawned → exited) and the median of the pairs' ratios;
 // hakod's main-thread CPU time for the pull (/proc/PID/schedstat of the event loop's thread: less
 // sensitive to load than the wall time) and the median of the pairs' differences; with --phases,
-// per step of the pull (hakod's HAKO_PHASE_TRACE) each side's median and the pairs' difference.
+// per step of the pull (hakod's HAKO_PHASE_TRACE, the CLI's HAKO_CLI_TRACE as cli:…) each side's
+// median and the pairs' difference.
 // Each hakod runs as in bench/pull.mjs (test network names, --iptables=false, a cgroup beneath
 // ours) and is stopped after its pull; its data root is left until the end. Node commands run with
 // NODE_EXTRA_CA_CERTS unset.
+// --env=K=V / --versus-env=K=V (repeatable) set an environment variable for this checkout's /
+// the other side's hakod only, and --node-args='…' / --versus-node-args='…' add node options to its
+// command line: with --versus=. one build compares two settings (e.g. HAKOD_V8_FLAGS). --cpu-prof=DIR
+// writes a V8 CPU profile of each hakod (its start-up included) to DIR/<pair>-<side>.cpuprofile;
+// --perf=DIR records hakod's main thread during the pull only with perf(1) (DIR/<pair>-<side>.data).
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--phases] [--dir /var/tmp]
+//          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR]
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, ociLayoutFromTar, settle } from './lib/common.mjs';
@@ -24,6 +31,11 @@ const pairs = Number(args.find((a) => /^\d+$/.test(a)) ?? 20);
 const versus = args.find((a) => a.startsWith('--versus='))?.slice('--versus='.length);
 const withPhases = args.includes('--phases');
 const baseDir = args.includes('--dir') ? args[args.indexOf('--dir') + 1] : '/var/tmp';
+const opts = (name) => args.filter((a) => a.startsWith(`--${name}=`)).map((a) => a.slice(name.length + 3));
+const envOf = (name) => Object.fromEntries(opts(name).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const nodeArgsOf = (name) => opts(name).flatMap((a) => a.split(/\s+/)).filter((a) => a);
+const cpuProfDir = opts('cpu-prof')[0];
+const perfDir = opts('perf')[0];
 if (!versus || !existsSync(join(versus, 'bin/hakod.cjs'))) {
   console.error('usage: node bench/pull-versus.mjs [pairs] --versus=<built checkout> [--phases] [--dir DIR]');
   process.exit(2);
@@ -46,8 +58,8 @@ const sh = (cmd, a, opts = {}) => {
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sides = [
-  { name: `versus ${versus}`, dir: resolve(versus), times: [], cpu: [], phases: [] },
-  { name: 'this checkout', dir: repo, times: [], cpu: [], phases: [] },
+  { name: `versus ${versus}`, dir: resolve(versus), env: envOf('versus-env'), nodeArgs: nodeArgsOf('versus-node-args'), times: [], cpu: [], phases: [] },
+  { name: 'this checkout', dir: repo, env: envOf('env'), nodeArgs: nodeArgsOf('node-args'), times: [], cpu: [], phases: [] },
 ];
 
 const img = join(baseDir, `hako-pull-versus-${process.pid}.ext4`);
@@ -81,37 +93,56 @@ async function pullOnce(side, tag, registry, ref) {
   const cgroup = testCgroupName('pull-versus');
   const trace = join(d, 'phases.trace');
   const fd = openSync(join(d, 'hakod.log'), 'w');
-  const proc = spawn(process.execPath, [join(side.dir, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(d, 'root'), '--exec-root', join(d, 'run'), '--pidfile', join(d, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registry.host, ...daemonNetFlags(net)], { env: withPhases ? { ...env, HAKO_PHASE_TRACE: trace } : env, stdio: ['ignore', fd, fd] });
+  // The same options for every daemon (node's own file name, renamed after): hakod's code cache
+  // is kept per command line (bin/bundle-loader.cjs), and a name per daemon would give each its own.
+  const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${resolve(cpuProfDir)}`] : [];
+  const proc = spawn(process.execPath, [...side.nodeArgs, ...prof, join(side.dir, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(d, 'root'), '--exec-root', join(d, 'run'), '--pidfile', join(d, 'hakod.pid'), '--cgroup-parent', cgroup, '--insecure-registry', registry.host, ...daemonNetFlags(net)], { env: { ...env, ...side.env, ...(withPhases ? { HAKO_PHASE_TRACE: trace } : {}) }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const cenv = { ...env, DOCKER_HOST: `unix://${sock}` };
   try {
-    for (let k = 0; k < 200 && proc.exitCode === null; k++) {
+    // (killed by a signal, a process has exitCode null and signalCode set)
+    const running = () => proc.exitCode === null && proc.signalCode === null;
+    for (let k = 0; k < 200 && running(); k++) {
       if (existsSync(sock) && spawnSync('docker', ['version'], { env: cenv, stdio: 'ignore', timeout: 10_000 }).status === 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (proc.exitCode !== null) throw new Error(`hakod exited: ${readFileSync(join(d, 'hakod.log'), 'utf8')}`);
+    if (!running()) throw new Error(`hakod exited (${proc.exitCode ?? proc.signalCode}): ${readFileSync(join(d, 'hakod.log'), 'utf8')}`);
     await settle(proc.pid);
+    let perf;
+    if (perfDir) {
+      perf = spawn('perf', ['record', '-q', '-F', '10000', '-g', '-t', String(proc.pid), '-o', join(resolve(perfDir), `${tag}.data`)], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 300)); // perf attaches
+    }
     const c0 = mainThreadMs(proc.pid);
     const from = Number(process.hrtime.bigint()) / 1e6;
-    sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', ref], { env: cenv });
+    sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', ref], { env: withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv });
     const ms = Number(process.hrtime.bigint()) / 1e6 - from;
     side.times.push(ms);
     side.cpu.push(mainThreadMs(proc.pid) - c0);
+    if (perf) {
+      const done = new Promise((r) => perf.once('exit', r));
+      perf.kill('SIGINT');
+      await done;
+    }
     const ph = { 'CLI exited': ms };
     if (withPhases && existsSync(trace)) {
       for (const line of readFileSync(trace, 'utf8').split('\n')) {
         const m = /^hako-phase (\S+) (\S+) ([\d.]+)(?: [\d.]+ [\d.]+)?$/.exec(line);
-        if (m && (m[1] === 'pull' || m[1] === '-') && Number(m[3]) >= from) ph[m[2]] ??= Number(m[3]) - from;
+        if (m && (m[1] === 'pull' || m[1] === '-' || m[1] === 'cli') && Number(m[3]) >= from) ph[m[1] === 'cli' ? `cli:${m[2]}` : m[2]] ??= Number(m[3]) - from;
       }
     }
     side.phases.push(ph);
   } finally {
-    if (proc.exitCode === null) {
+    if (proc.exitCode === null && proc.signalCode === null) {
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(t);
+    }
+    if (cpuProfDir) {
+      const made = readdirSync(cpuProfDir).find((f) => f.startsWith('CPU.') && f.includes(`.${proc.pid}.`));
+      if (made) renameSync(join(cpuProfDir, made), join(cpuProfDir, `${tag}.cpuprofile`));
     }
     removeCgroupEverywhere(cgroup);
     cleanupNet(net);
@@ -137,7 +168,8 @@ const [a, b] = sides;
 const pairedRatio = median(b.times.map((t, i) => t / a.times[i]));
 const pairedCpu = median(b.cpu.map((c, i) => c - a.cpu[i]));
 console.log(`hako pull busybox (CLI → fresh hakod), ${pairs} pairs; load ${load0} → ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-for (const s of sides) console.log(`  ${s.name.padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
+const label = (s) => [s.name, ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`), ...s.nodeArgs].join(' ');
+for (const s of sides) console.log(`  ${label(s).padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
 console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed(3)}, main-thread CPU difference ${pairedCpu >= 0 ? '+' : ''}${pairedCpu.toFixed(1)} ms`);
 if (withPhases) {
   // Blob steps are named by digest prefix (blob-<12 hex>-sent…): every pull here names the same two.

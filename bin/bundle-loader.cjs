@@ -15,10 +15,11 @@ const root = path.join(__dirname, '..');
  * the flags it was made with (its flag hash is part of the check), so a command run both as
  * installed (the shebang's flags) and as `node bin/…` (none, as the tests do) keeps one cache
  * per set of flags instead of rejecting and rewriting a shared one on every switch (a rejected
- * cache costs ~17 ms: the bundle is compiled again and the cache written again).
+ * cache costs ~17 ms: the bundle is compiled again and the cache written again). `v8Flags`: flags
+ * the process set at run time before the bundle is compiled (hakod's).
  */
-function flagsTag() {
-  const flags = process.execArgv.join(' ');
+function flagsTag(v8Flags = []) {
+  const flags = [...process.execArgv, ...v8Flags].join(' ');
   if (!flags) return '';
   let h = 0x811c9dc5; // FNV-1a: node:crypto would load OpenSSL's algorithms for one hash
   for (let i = 0; i < flags.length; i++) h = Math.imul(h ^ flags.charCodeAt(i), 0x01000193);
@@ -46,21 +47,23 @@ function isCurrent(file, inputsFile) {
 }
 
 /**
- * { exports, saveCache } for the bundle `name`, or null. With `cacheKey` the bundle runs from a
- * code cache; call saveCache() at the end of the run (the cache then holds what this run compiled).
+ * { exports, cacheState, saveCache } for the bundle `name`, or null. With `cacheKey` the bundle
+ * runs from a code cache (cacheState 'accepted'; 'rejected': compiled from source, 'none': no
+ * cache yet or no cacheKey); call saveCache() at the end of the run (the cache then holds what
+ * this run compiled). `cacheDir`: where the cache files are (default: beside the bundle, where
+ * a new build removes them; elsewhere, a new bundle's cache is rejected once, then rewritten).
  * V8 compiles lazily, so a cache holds only the functions its run called, and an accepted cache
  * is kept as it is: saveCache({ partial: true }) after a run that did only part of the command's
  * work (its help, a usage error, no daemon) keeps that cache apart (`….partial.cache`), used only
  * until a full run writes the real one. (A first `hako run --help` otherwise left `run` with a
  * cache of 113 KB instead of 191 KB, and ~1.5 ms more of compiling at every start after.)
  */
-function loadBundle(name, { cacheKey } = {}) {
+function loadBundle(name, { cacheKey, v8Flags, cacheDir = bundleDir } = {}) {
   const file = path.join(bundleDir, `${name}.cjs`);
   if (!isCurrent(file, path.join(bundleDir, `${name}.inputs.txt`))) return null;
-  if (!cacheKey) return { exports: require(file), saveCache() {} };
+  if (!cacheKey) return { exports: require(file), cacheState: 'none', saveCache() {} };
   const vm = require('node:vm');
-  const source = fs.readFileSync(file, 'utf8');
-  const base = path.join(bundleDir, `${name}.${cacheKey}${flagsTag()}`);
+  const base = path.join(cacheDir, `${name}.${cacheKey}${flagsTag(v8Flags)}`);
   const fullFile = `${base}.cache`;
   const partialFile = `${base}.partial.cache`;
   let cachedData;
@@ -75,14 +78,22 @@ function loadBundle(name, { cacheKey } = {}) {
       /* first run of this command */
     }
   }
-  const wrapper = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+  // The wrapped source made as one string: a template around the file's string would leave the
+  // file's string (~0.8 MB for hakod, in V8's large-object space) as garbage that only a full GC
+  // frees, i.e. resident in an idle daemon.
+  const wrapper = Buffer.concat([Buffer.from('(function (exports, require, module, __filename, __dirname) {'), fs.readFileSync(file), Buffer.from('\n})')]).toString();
   const script = new vm.Script(wrapper, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  // The cache's bytes are not needed once compiled: a long-lived process would keep them (~0.6 MB
+  // for hakod) through saveCache below.
+  const hadCache = cachedData !== undefined;
+  cachedData = undefined;
   const mod = { exports: {} };
   script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, bundleDir);
   return {
     exports: mod.exports,
+    cacheState: !hadCache ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted',
     saveCache({ partial = false } = {}) {
-      if (cachedData && !script.cachedDataRejected && (partial || !loadedPartial)) return;
+      if (hadCache && !script.cachedDataRejected && (partial || !loadedPartial)) return;
       const cacheFile = partial ? partialFile : fullFile;
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       try {
@@ -90,7 +101,7 @@ function loadBundle(name, { cacheKey } = {}) {
         fs.renameSync(tmp, cacheFile);
         // A full cache replaces the partial one; a rejected full one (another node) goes.
         if (!partial && loadedPartial) fs.rmSync(partialFile, { force: true });
-        if (partial && cachedData && !loadedPartial) fs.rmSync(fullFile, { force: true });
+        if (partial && hadCache && !loadedPartial) fs.rmSync(fullFile, { force: true });
       } catch {
         try {
           fs.unlinkSync(tmp);

@@ -57,10 +57,10 @@ const jsonTables = ['dist/src/cli/specs.js'];
 // requires the builtin the first time; a module that uses one at its top level (a class
 // extending https.Agent, promisify(execFile)) would load it at start.
 // Not crypto, zlib or fs/promises (measured: lazy, they took idle RSS from 49.0 to 48.2 MB, but
-// a fresh hakod's first pull and first create paid 5–13 ms more: hakod's V8 flags (daemon/
-// memory.ts) make a builtin loaded after start compile without Node's code cache; a pull from a
-// fresh daemon was 1.12× slower in paired runs), nor builtins an idle daemon loads anyway (fs,
-// net, http, stream…): a getter per use there would cost hot paths for nothing.
+// a fresh hakod's first pull and first create paid 5–13 ms more: hakod's V8 flags
+// (bin/daemon-v8-flags.cjs) make a builtin loaded after start compile without Node's code cache;
+// a pull from a fresh daemon was 1.12× slower in paired runs), nor builtins an idle daemon loads
+// anyway (fs, net, http, stream…): a getter per use there would cost hot paths for nothing.
 const LAZY_BUILTINS = ['tls', 'https', 'child_process', 'worker_threads', 'dgram', 'dns/promises'];
 
 /** An esbuild plugin that makes the builtins in `names` load on first use (see LAZY_BUILTINS). */
@@ -162,8 +162,19 @@ for (const t of targets) {
   }
   // The compiled files it was made from: the loaders use a bundle only while none of them is
   // newer (tsc rewrites just the files that changed, so this is exact).
-  const inputs = Object.keys(result.metafile.inputs).map((p) => relative(root, resolve(p)));
+  const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('lazy-builtin:')).map((p) => relative(root, resolve(p)));
   writeFileSync(join(outDir, t.inputs), inputs.join('\n') + '\n');
+  // hakod: the builtins the bundle loads at its start (imported by its modules, not made lazy by
+  // the plugin), which bin/hakod.cjs loads before it sets the daemon's V8 flags (see there).
+  if (t.lazyBuiltins) {
+    const lazy = new Set(LAZY_BUILTINS.map((n) => `node:${n}`));
+    const eager = new Set();
+    for (const [p, input] of Object.entries(result.metafile.inputs)) {
+      if (p.startsWith('lazy-builtin:')) continue;
+      for (const i of input.imports) if (i.external && i.path.startsWith('node:') && i.kind !== 'dynamic-import' && !lazy.has(i.path)) eager.add(i.path);
+    }
+    writeFileSync(join(outDir, `${t.name}.builtins.txt`), [...eager].join('\n') + '\n');
+  }
   const size = statSync(outfile).size;
   console.log(`bundle: dist/bundle/${t.name}.cjs (${Math.round(size / 1024)} KiB, ${Date.now() - t0} ms)`);
 }

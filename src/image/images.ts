@@ -51,6 +51,8 @@ export interface ImageServiceOptions {
   proxyEnv?: ProxyEnv | undefined;
   /** dockerd's image events (pull, push, tag, untag, delete, import, load, save); set later by the engine too (`onEvent`). */
   onEvent?: ImageEventSink | undefined;
+  /** Called after each pull that succeeded (hakod writes its code cache after the first). */
+  onPulled?: (() => void) | undefined;
 }
 
 /** An image event: its action, the actor's ID (an image ID, or the reference for pull/push) and attributes. */
@@ -220,6 +222,7 @@ export class ImageService {
     // dockerd: the reference pulled is the actor (its familiar name).
     const name = familiarString(parseReference(ref));
     this.onEvent?.('pull', name, { name });
+    this.opts.onPulled?.();
     return result;
   }
 

@@ -1,8 +1,19 @@
-// The daemon's V8 flags (src/daemon/memory.ts): defaults, the HAKOD_V8_FLAGS override, and
-// flags node was started with are left alone.
+// The daemon's V8 flags (bin/daemon-v8-flags.cjs): defaults, the HAKOD_V8_FLAGS override, and
+// flags node was started with are left alone. The idle trimmer (src/daemon/memory.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DAEMON_V8_FLAGS, daemonV8Flags } from '../../src/daemon/memory.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const flagsModule = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'daemon-v8-flags.cjs');
+const { DAEMON_V8_FLAGS, daemonV8Flags } = createRequire(import.meta.url)(flagsModule) as {
+  DAEMON_V8_FLAGS: string[];
+  daemonV8Flags(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string[];
+};
 
 test('daemon V8 flags: the defaults when nothing is given', () => {
   assert.deepEqual(daemonV8Flags({}, []), DAEMON_V8_FLAGS);
@@ -35,4 +46,37 @@ test('idle trimmer: trims once, delayMs after the last activity; nothing after c
   t.close();
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(trims, 1);
+});
+
+test('hakod loads the builtins its bundle needs at start before it sets its V8 flags, so with Node\'s code cache', (t) => {
+  // A V8 flag changes V8's flag hash, and Node's code cache of a builtin loaded after is rejected
+  // (compiled from source): bin/hakod.cjs loads dist/bundle/hakod.builtins.txt's first.
+  const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  let list: string[];
+  try {
+    list = readFileSync(join(repoRoot, 'dist', 'bundle', 'hakod.builtins.txt'), 'utf8').split('\n').filter(Boolean);
+  } catch {
+    t.skip('no hakod bundle (esbuild not installed)');
+    return;
+  }
+  assert.ok(list.includes('node:http') && list.includes('node:zlib'), list.join(' '));
+  const dir = mkdtempSync(join(tmpdir(), 'hakod-builtins-'));
+  try {
+    const probe = join(dir, 'probe.cjs');
+    writeFileSync(probe, "process.on('exit', () => { const u = require('internal/test/binding').internalBinding('builtins').getCacheUsage(); process.stderr.write('PROBE ' + JSON.stringify({ withCache: [...u.compiledWithCache], without: [...u.compiledWithoutCache] }) + '\\n'); });\n");
+    const env: NodeJS.ProcessEnv = { ...process.env, HAKOD_CODE_CACHE: 'off' };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, ['--expose-internals', '--require', probe, join(repoRoot, 'bin', 'hakod.cjs'), '--version'], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('PROBE '));
+    assert.ok(line, r.stderr);
+    const usage = JSON.parse(line.slice('PROBE '.length)) as { withCache: string[]; without: string[] };
+    // (fs, path, url… are in Node's start-up snapshot: compiled neither way here)
+    for (const b of ['http', '_http_client', 'zlib', 'crypto', 'fs/promises', 'net', 'stream']) {
+      assert.ok(usage.withCache.includes(b), `${b} with the cache: ${JSON.stringify(usage)}`);
+    }
+    assert.deepEqual(usage.without.filter((m) => list.includes(`node:${m}`)), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

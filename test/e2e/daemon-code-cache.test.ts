@@ -1,0 +1,83 @@
+// hakod's V8 code cache (bin/hakod.cjs, src/daemon/main.ts): a daemon started without one writes
+// it once its first pull has been answered; the next daemon compiles its bundle from it (V8
+// accepts it: same source, same V8, same flags) and writes nothing; a daemon under other V8 flags
+// keeps a cache of its own. HAKOD_CODE_CACHE puts the files in a temp dir, so that the test does
+// not depend on (or disturb) the cache beside the bundle that other tests' daemons use.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { retryUntil } from '../helpers/retry.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const hasBundle = existsSync(join(repoRoot, 'dist', 'bundle', 'hakod.cjs'));
+const skip =
+  process.getuid?.() !== 0 ? 'needs root (hakod)' : !hasRegistry ? 'docker-registry is not installed' : !hasEngine ? 'the engine is not built' : !hasBundle ? 'no hakod bundle (esbuild not installed): hakod runs from dist/ without a code cache' : false;
+
+let reg: TestRegistry;
+let img: BuiltImage;
+before(async () => {
+  if (skip) return;
+  reg = await startRegistry();
+  img = busyboxImage();
+  await pushLayout(img, reg.host, 'test/busybox');
+});
+after(async () => {
+  await reg?.stop();
+  img?.cleanup();
+});
+
+async function pull(d: TestDaemon): Promise<void> {
+  const r = await d.request('POST', `/images/create?fromImage=${encodeURIComponent(`${reg.host}/test/busybox`)}&tag=latest`);
+  assert.equal(r.status, 200, r.body.toString());
+  assert.doesNotMatch(r.body.toString(), /"error"/);
+}
+
+const cacheFiles = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.cache'));
+
+test('hakod writes its code cache after its first pull, and the next daemon starts from it', { skip }, async () => {
+  const dir = tempDir('hakod-cache-');
+  const env = { ...process.env, HAKOD_CODE_CACHE: dir.path };
+  try {
+    const d1 = await startDaemon(['--insecure-registry', reg.host], { env });
+    try {
+      assert.match(d1.log(), /code cache: none/);
+      assert.deepEqual(cacheFiles(dir.path), [], 'nothing written before a pull');
+      await pull(d1);
+      await retryUntil(async () => assert.match(d1.log(), /code cache written/), 'the cache is written after the pull');
+      await pull(d1); // a second pull writes nothing more
+    } finally {
+      await d1.stop();
+    }
+    const written = cacheFiles(dir.path);
+    assert.equal(written.length, 1, `one cache file: ${written.join(', ')}`);
+    assert.equal(d1.log().match(/code cache written/g)?.length, 1);
+
+    const d2 = await startDaemon(['--insecure-registry', reg.host], { env });
+    try {
+      assert.match(d2.log(), /code cache: accepted/);
+      await pull(d2);
+      const inspect = await d2.request('GET', `/images/${encodeURIComponent(`${reg.host}/test/busybox:latest`)}/json`);
+      assert.equal(inspect.status, 200);
+    } finally {
+      await d2.stop();
+    }
+    assert.doesNotMatch(d2.log(), /code cache written/);
+    assert.deepEqual(cacheFiles(dir.path), written);
+
+    // Other V8 flags: V8 would reject the first cache, so this daemon has a file of its own.
+    const d3 = await startDaemon(['--insecure-registry', reg.host], { env: { ...env, HAKOD_V8_FLAGS: '--no-opt' } });
+    try {
+      assert.match(d3.log(), /code cache: none/);
+    } finally {
+      await d3.stop();
+    }
+  } finally {
+    dir.cleanup();
+  }
+});
