@@ -25,8 +25,10 @@ export interface Ctx {
   version: string;
   params: string[];
   query: URLSearchParams;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  /** Aborted when the client goes away (made on first use). */
+  readonly signal: AbortSignal;
+  /** Whether the client went away (without making the signal). */
+  clientGone(): boolean;
 }
 
 /** An error with an explicit HTTP status (for conditions HakoError has no kind for). */
