@@ -141,6 +141,32 @@ class ClientGone {
   }
 }
 
+/** A request's Ctx (a class: an object literal with a getter costs more to make per request). */
+class RequestCtx implements Ctx {
+  method: string;
+  path = '/';
+  version = API_VERSION;
+  params: string[] = [];
+  query = EMPTY_QUERY;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse | null,
+    readonly upgraded: Upgraded | null,
+    private readonly gone: ClientGone,
+  ) {
+    this.method = req.method ?? 'GET';
+  }
+
+  get signal(): AbortSignal {
+    return this.gone.signal();
+  }
+
+  clientGone(): boolean {
+    return this.gone.happened;
+  }
+}
+
 export interface ApiHandlers {
   request(req: IncomingMessage, res: ServerResponse): void;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -235,20 +261,7 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
   }
 
   function newCtx(req: IncomingMessage, res: ServerResponse | null, upgraded: Upgraded | null, gone: ClientGone): Ctx {
-    return {
-      req,
-      res,
-      upgraded,
-      method: req.method ?? 'GET',
-      path: '/',
-      version: API_VERSION,
-      params: [],
-      query: EMPTY_QUERY,
-      get signal() {
-        return gone.signal();
-      },
-      clientGone: () => gone.happened,
-    };
+    return new RequestCtx(req, res, upgraded, gone);
   }
 
   return {

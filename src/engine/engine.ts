@@ -125,8 +125,8 @@ interface Live {
   /** Not auto-removed (--rm) when it exits: a restart or a forced removal of its own is under way. */
   keepOnExit?: boolean;
   lastStats?: Json;
-  /** GraphDriver.Data.LowerDir, once read (see graphDriver). */
-  lowerDirs?: string;
+  /** GraphDriver.Data, once worked out (see graphDriver). */
+  graphData?: { LowerDir: string; MergedDir: string; UpperDir: string; WorkDir: string };
   /** The health-check loop while the container runs (and has a Healthcheck). */
   health?: HealthChecker;
   /** Attachments made while the container was not running: connected at its next start. */
@@ -1749,18 +1749,22 @@ export class Engine implements ContainerEngine {
   // ------------------------------------------------------------------ list / inspect
 
   private graphDriver(live: Live): Json {
-    const id = live.rec.Id;
-    const snapDir = join(this.snapshots.root, 'containers', id);
-    // A container's layers are fixed at create: read once (a file and a readlink per layer).
-    let lower = live.lowerDirs ?? '';
-    if (live.lowerDirs === undefined) {
+    // A container's paths and layers are fixed at create: worked out once (a file, a readlink
+    // per layer and five path joins were ~80 µs of CPU per inspect under hakod's V8 flags).
+    if (!live.graphData) {
+      const id = live.rec.Id;
+      const snapDir = join(this.snapshots.root, 'containers', id);
+      let lower: string | undefined;
       try {
-        lower = live.lowerDirs = this.snapshots.container(id).lowerdirs.join(':');
+        lower = this.snapshots.container(id).lowerdirs.join(':');
       } catch {
         /* removed */
       }
+      const data = { LowerDir: lower ?? '', MergedDir: this.rootfsDir(id), UpperDir: join(snapDir, 'upper'), WorkDir: join(snapDir, 'work') };
+      if (lower === undefined) return { Name: 'overlay2', Data: data };
+      live.graphData = data;
     }
-    return { Name: 'overlay2', Data: { LowerDir: lower, MergedDir: this.rootfsDir(id), UpperDir: join(snapDir, 'upper'), WorkDir: join(snapDir, 'work') } };
+    return { Name: 'overlay2', Data: { ...live.graphData } };
   }
 
   private async sizes(rec: ContainerRecord): Promise<{ rw: number; rootfs: number }> {
