@@ -189,6 +189,18 @@ try {
       ['POST', `/v1.44/containers/${id}/wait`],
     ]);
   }
+  // --show-answers: each hakod's answers (Date dropped, ids as <id>), to compare two checkouts' bytes.
+  if (args.includes('--show-answers')) {
+    for (const t of targets) {
+      const c = await connect(t.sock);
+      for (const [m, p] of endpointsOf.get(t)) {
+        const r = await c.call(m, p, m === 'POST' ? '' : undefined);
+        const text = r.raw.toString('latin1').replace(/\r\nDate: [^\r]*/, '').replaceAll(t.id, '<id>').replace(/\r\n\r\n/, '\r\n\r\n<body>');
+        console.log(`--- ${t.label} ${m} ${p.replace(t.id, '<id>')}\n${text}`);
+      }
+      c.close();
+    }
+  }
   // The floor answers what the first hakod answered (the same header fields and body).
   const answers = {};
   {
