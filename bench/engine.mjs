@@ -39,6 +39,8 @@
 // no node:http rows). Load from other work then weighs on both alike: the way to compare two
 // builds on a shared machine, where medians drift by 2× over minutes.
 // --cpu-prof=<dir>: hakod runs with node's --cpu-prof, the profile lands in <dir> when it stops.
+// --v8-flags=<flags>: the first hakod (not the --versus one) runs with HAKOD_V8_FLAGS=<flags>
+// (src/daemon/memory.ts; "" = V8's defaults), e.g. to weigh the daemon's V8 flags with --versus=<this checkout>.
 // Every command and request has a time limit (--cmd-timeout=<s>, default 60): a hang is reported
 // with the command, and the daemon's log tail, instead of stalling the bench. A dockerd that
 // times out is dropped from the rest of the run (noted) and the other rows still come out.
@@ -47,7 +49,7 @@
 // each new inode skips every inode freed in the last ~30 s (ext4's recently_deleted()), so each
 // file or directory a create makes costs 0.4–0.8 ms there instead of tens of µs (both engines
 // pay it; see docs/NOTES.md).
-// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--versus=<checkout>] [--gap=<ms>] [--exec-root-on-disk] [--fresh-ext4] [--cpu-prof=<dir>] [--cmd-timeout=<s>]
+// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--versus=<checkout>] [--gap=<ms>] [--exec-root-on-disk] [--fresh-ext4] [--cpu-prof=<dir>] [--v8-flags=<flags>] [--cmd-timeout=<s>]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
@@ -63,6 +65,7 @@ const apiOnly = args.includes('--api-only');
 const withDockerd = !args.includes('--no-dockerd') && !apiOnly;
 const versusDir = args.find((a) => a.startsWith('--versus='))?.slice('--versus='.length);
 const cpuProfDir = args.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
+const v8Flags = args.find((a) => a.startsWith('--v8-flags='))?.slice('--v8-flags='.length);
 const gapMs = Number(args.find((a) => a.startsWith('--gap='))?.slice('--gap='.length) ?? 0);
 const cmdTimeoutMs = 1000 * Number(args.find((a) => a.startsWith('--cmd-timeout='))?.slice('--cmd-timeout='.length) ?? 60);
 const DOCKER = '/usr/local/bin/docker';
@@ -248,7 +251,7 @@ async function startHakod(work, checkout = repo, net = hakodNet) {
   const cgroupParent = testCgroupName(checkout === repo ? 'bench-engine' : 'bench-engine-versus');
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const logFile = join(work, 'hakod.log');
-  const proc = spawn(process.execPath, [...nodeArgs, join(checkout, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(net)], { env: phases ? { ...env, HAKO_PHASE_TRACE: join(work, 'phases.log') } : env, stdio: ['ignore', 'ignore', logTo(logFile)] });
+  const proc = spawn(process.execPath, [...nodeArgs, join(checkout, 'bin/hakod.cjs'), '-H', `unix://${sock}`, '--data-root', join(work, 'root'), '--exec-root', join(work, 'run'), '--pidfile', join(work, 'hakod.pid'), '--cgroup-parent', cgroupParent, ...daemonNetFlags(net)], { env: { ...env, ...(phases ? { HAKO_PHASE_TRACE: join(work, 'phases.log') } : {}), ...(v8Flags !== undefined && checkout === repo && net === hakodNet ? { HAKOD_V8_FLAGS: v8Flags } : {}) }, stdio: ['ignore', 'ignore', logTo(logFile)] });
   closeLogFds();
   const log = () => readIf(logFile);
   const deadline = Date.now() + 20_000;

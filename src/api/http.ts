@@ -25,8 +25,10 @@ export interface Ctx {
   version: string;
   params: string[];
   query: URLSearchParams;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  /** Aborted when the client goes away (made on first use). */
+  readonly signal: AbortSignal;
+  /** Whether the client went away (without making the signal). */
+  clientGone(): boolean;
 }
 
 /** An error with an explicit HTTP status (for conditions HakoError has no kind for). */
@@ -118,13 +120,14 @@ export async function readBody(ctx: Ctx, limit = MAX_JSON_BODY): Promise<Buffer>
 /** Parses a JSON object body; an empty body is `{}` (docker accepts that for most routes). */
 export async function readJsonObject(ctx: Ctx, opts: { required?: boolean } = {}): Promise<Record<string, unknown>> {
   const buf = await readBody(ctx);
-  if (buf.length === 0 || buf.toString('utf8').trim() === '') {
+  const text = buf.length === 0 ? '' : buf.toString('utf8');
+  if (text.trim() === '') {
     if (opts.required) throw invalid('bad parameter: request body is empty');
     return {};
   }
   let v: unknown;
   try {
-    v = JSON.parse(buf.toString('utf8'));
+    v = JSON.parse(text);
   } catch (err) {
     throw invalid(`invalid JSON: ${(err as Error).message}`);
   }

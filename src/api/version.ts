@@ -33,11 +33,16 @@ export function splitVersion(pathname: string): VersionedPath {
   if (!m) return { version: API_VERSION, path: pathname };
   const version = m[1]!;
   const path = m[2] ?? '/';
+  if (accepted.has(version)) return { version, path };
   if (compareVersions(version, API_VERSION) > 0) {
     throw invalid(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
   }
   if (compareVersions(version, MIN_API_VERSION) < 0) {
     throw invalid(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
   }
+  if (accepted.size < 64) accepted.add(version);
   return { version, path };
 }
+
+/** Versions already found in range (clients send one or two; bounded all the same). */
+const accepted = new Set<string>();

@@ -109,6 +109,8 @@ export interface ContainerEngine {
   createContainer(name: string | undefined, body: ContainerCreateBody, opts?: { platform?: string }): Promise<{ Id: string; Warnings: string[] }>;
   listContainers(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters }): Promise<Json[]>;
   inspectContainer(idOrName: string, opts?: { size?: boolean }): Promise<Json>;
+  /** The container's full id (not-found as inspect), without building the inspect view. */
+  containerId(idOrName: string): Promise<string>;
   /** 'already-running': nothing done (docker answers 304). */
   startContainer(idOrName: string): Promise<'started' | 'already-running'>;
   /** Resolves with {StatusCode, Error?} when the condition is met: 'not-running' (default), 'next-exit', 'removed'. */

@@ -84,6 +84,9 @@ export class FakeEngine implements ContainerEngine {
   async listContainers(): Promise<Json[]> {
     return [...this.containers.values()].map((c) => ({ Id: c.id, Names: [`/${c.name}`], Image: c.config.Image, State: c.running ? 'running' : 'exited' }));
   }
+  async containerId(idOrName: string): Promise<string> {
+    return this.find(idOrName).id;
+  }
   async inspectContainer(idOrName: string): Promise<Json> {
     const c = this.find(idOrName);
     return { Id: c.id, Name: `/${c.name}`, State: { Running: c.running, ExitCode: c.exitCode }, Config: c.config };

@@ -7,7 +7,8 @@ import { splitVersion, compareVersions } from '../../src/api/version.js';
 import { decodeFilters, errorStatus, HttpError, qBool, qInt, type Ctx } from '../../src/api/http.js';
 import { HakoError, conflict, invalid, notFound } from '../../src/common/errors.js';
 import { checkTls, parseFlags, parseHost } from '../../src/daemon/flags.js';
-import { matchRoute, allRoutes } from '../../src/api/server.js';
+import { matchRoute, routeMatcher, allRoutes, parseTarget } from '../../src/api/server.js';
+import { route } from '../../src/api/deps.js';
 import { progressMessage } from '../../src/api/streams.js';
 import { registryDomain } from '../../src/api/routes/system.js';
 
@@ -87,6 +88,47 @@ test('query conventions: docker booleans and bounded integers', () => {
   assert.throws(() => qInt(ctx('t=abc'), 't', 0), /not an integer/);
   assert.throws(() => qInt(ctx('t=99999999999999999999'), 't', 0), /out of range/);
   assert.throws(() => qInt(ctx('t=-5'), 't', 0, 0, 10), /out of range/);
+});
+
+test('request targets: the plain-target shortcut gives what WHATWG URL parsing gives', () => {
+  const targets = ['/_ping', '/v1.44/version', '/v1.44/containers/json?all=1&filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D', "/containers/a'b/json?x='1'&y=\"2\"", '/images/127.0.0.1:5000/a/b:c/json', '/a?', '/a?b', '/a?b=c+d&e=%20&f=<g>', '/a?x#frag', '/a/%2e%2e/b', '/a//b', '/a/./b', '/a/../b', '/a/.hidden', 'rel/path?x=1', '/a b', '/ä?ü=1', '/a?ü=ö', '/a\\b', '/a|b?c|d', '/%41?%41=%42', '/a?a=1&a=2&b'];
+  for (const t of targets) {
+    const u = new URL(t.startsWith('/') ? t : `/${t}`, 'http://hako');
+    const p = parseTarget(t);
+    assert.equal(p.pathname, u.pathname, t);
+    assert.equal(p.searchParams.toString(), u.searchParams.toString(), t);
+    assert.deepEqual([...p.searchParams], [...u.searchParams], t);
+  }
+});
+
+test('routes: the indexed matcher picks the same route and params as a scan of the table', () => {
+  const match = routeMatcher(allRoutes);
+  const paths = new Set<string>(['/', '/nope', '/images/', '/containers/', '/v1.44/_ping', '/images/a%2Fb/push', '/images/127.0.0.1:5000/x/y:z/json', '/containers/json/', '/_ping/x']);
+  for (const r of allRoutes) {
+    // Each pattern with its parameters filled in a few ways (plain, with a slash, empty).
+    const src = r.path.source.replace(/^\^/, '').replace(/\$$/, '').replace(/\\\//g, '/').replace(/\\\./g, '.');
+    for (const fill of ['abc', 'a/b', '', 'json']) paths.add(src.replace(/\([^)]*\)/g, fill));
+  }
+  let checked = 0;
+  for (const path of paths) {
+    for (const method of ['GET', 'POST', 'DELETE', 'PUT', 'HEAD']) {
+      const a = matchRoute(allRoutes, method, path);
+      const b = match(method, path);
+      assert.equal(b?.route, a?.route, `${method} ${path}`);
+      assert.deepEqual(b?.params, a?.params, `${method} ${path}`);
+      if (a) checked++;
+    }
+  }
+  assert.ok(checked > allRoutes.length / 2, `only ${checked} matches checked`);
+  // A route whose first segment is a parameter is tried for every path, in table order.
+  const h = async (): Promise<void> => undefined;
+  const table = [route('GET', '/a/x', h), route('GET', '/{p}/x', h), route('GET', '/a/{q}', h), route('GET', '/b/{q}', h)];
+  const m2 = routeMatcher(table);
+  assert.equal(m2('GET', '/a/x')?.route, table[0]);
+  assert.equal(m2('GET', '/b/x')?.route, table[1]);
+  assert.equal(m2('GET', '/a/y')?.route, table[2]);
+  assert.equal(m2('GET', '/c/x')?.route, table[1]);
+  assert.equal(m2('GET', '/c/y'), undefined);
 });
 
 test('routes: image names with slashes and ports, containers, unknown paths', () => {

@@ -77,7 +77,7 @@ async function wait(ctx: Ctx, deps: ApiDeps): Promise<void> {
   if (cond !== 'not-running' && cond !== 'next-exit' && cond !== 'removed') throw invalid(`invalid condition: "${cond}"`);
   // Errors (no such container) are answered normally; then the headers go out at once (the
   // docker CLI waits for them before it starts the container) and the body when it exits.
-  await engine.inspectContainer(ctx.params[0]!);
+  await engine.containerId(ctx.params[0]!);
   const res = ctx.res!;
   const done = engine.waitContainer(ctx.params[0]!, cond, ctx.signal);
   res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -157,7 +157,7 @@ async function stats(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const engine = engineOf(deps);
   const stream = qBool(ctx, 'stream', true);
   const oneShot = qBool(ctx, 'one-shot');
-  await engine.inspectContainer(ctx.params[0]!);
+  await engine.containerId(ctx.params[0]!);
   const out = new JsonStream(ctx);
   try {
     for await (const s of engine.containerStats(ctx.params[0]!, { stream, oneShot, signal: ctx.signal })) {
