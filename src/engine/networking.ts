@@ -449,7 +449,9 @@ export class EngineNetworking {
   async create(body: Json): Promise<{ Id: string; Warning: string; name: string }> {
     this.ready();
     const name = body.Name;
-    if (typeof name !== 'string' || name === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
+    if (typeof name !== 'string') throw invalid('network name is required', 'pass a name: docker network create NAME');
+    // dockerd 20.10 (libnetwork's name check): an empty or all-blank name is a 500 in these words.
+    if (name.trim() === '') throw new HakoError({ step: `invalid name: ${name}`, kind: 'internal' });
     const driver = (body.Driver as string | undefined) || 'bridge';
     if (driver === 'host' || driver === 'null') throw new HakoError({ step: `only one instance of "${driver}" network is allowed`, kind: 'forbidden' });
     // dockerd's answers: overlay networks need swarm mode (hako has none: the same words), other

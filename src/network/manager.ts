@@ -342,7 +342,7 @@ export class NetworkManager {
     const t0 = monotonicMs();
     // dockerd takes any name ("bad name!", "a/b", "ümlaut"): the name is never a device, file or
     // rule name here (bridges are named from the id; the iptables comment is sanitised).
-    if (o.name === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
+    if (o.name.trim() === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
     if (this.listNetworks().some((n) => n.name === o.name)) throw conflict(`network with name ${o.name} already exists`);
     if (['none', 'host'].includes(o.name) || (o.name === 'bridge' && !o.isDefault)) throw conflict(`network name ${o.name} is reserved`);
     const id = randomBytes(32).toString('hex');

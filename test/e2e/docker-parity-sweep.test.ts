@@ -784,7 +784,7 @@ test('network names: any name dockerd takes ("bad name!", "a/b", "ümlaut") work
   assert.equal((await d.request('POST', '/networks/create', JSON.stringify({ Name: 'default' }), { 'Content-Type': 'application/json' })).status, 403);
 });
 
-test('resolv.conf copied from the host keeps its order and comments, minus loopback and IPv6 nameservers (dockerd); user networks: search first, 127.0.0.11', { skip, timeout: 90_000 }, async () => {
+test('resolv.conf copied from the host keeps its order and comments, minus loopback and IPv6 nameservers (dockerd); built from --dns* with every nameserver; user networks: search first, 127.0.0.11', { skip, timeout: 90_000 }, async () => {
   // The daemon reads /etc/resolv.conf: in a mount namespace of its own, a host-like file is bound there.
   const conf = join(tmp.path, 'resolv.conf');
   writeFileSync(conf, '# host-like resolv.conf\nsearch example.com corp.local\nnameserver 127.0.0.53\noptions edns0 trust-ad\nnameserver 10.255.255.53\nnameserver ::1\nnameserver fe80::1\nnameserver 192.0.2.7\n');
@@ -798,8 +798,60 @@ test('resolv.conf copied from the host keeps its order and comments, minus loopb
     assert.equal(dk(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/etc/resolv.conf']), readFileSync(conf, 'utf8'), 'host mode: the file as it is');
     dk(['network', 'create', 'par-rc']);
     assert.equal(dk(['run', '--rm', '--network', 'par-rc', 'busybox', 'cat', '/etc/resolv.conf']), 'search example.com corp.local\nnameserver 127.0.0.11\noptions edns0 trust-ad ndots:0\n');
+    // Any --dns* (session 9): the file is built, with every nameserver of the host (or of --dns)
+    // unfiltered, loopback and IPv6 ones too (dockerd 20.10); on a user network the IPv6 ones stay
+    // after 127.0.0.11 and an ndots the options set is kept (no ndots:0 then).
+    const all = 'nameserver 127.0.0.53\nnameserver 10.255.255.53\nnameserver ::1\nnameserver fe80::1\nnameserver 192.0.2.7\n';
+    assert.equal(dk(['run', '--rm', '--network', 'none', '--dns-search', 'x.org', 'busybox', 'cat', '/etc/resolv.conf']), `search x.org\n${all}options edns0 trust-ad\n`);
+    assert.equal(dk(['run', '--rm', '--dns-option', 'ndots:3', 'busybox', 'cat', '/etc/resolv.conf']), `search example.com corp.local\n${all}options ndots:3\n`);
+    assert.equal(dk(['run', '--rm', '--network', 'none', '--dns', '127.0.0.1', 'busybox', 'cat', '/etc/resolv.conf']), 'search example.com corp.local\nnameserver 127.0.0.1\noptions edns0 trust-ad\n');
+    assert.equal(dk(['run', '--rm', '--network', 'par-rc', '--dns-search', 'x.org', 'busybox', 'cat', '/etc/resolv.conf']), 'search x.org\nnameserver 127.0.0.11\nnameserver ::1\nnameserver fe80::1\noptions edns0 trust-ad ndots:0\n');
+    assert.equal(dk(['run', '--rm', '--network', 'par-rc', '--dns-option', 'ndots:3', 'busybox', 'cat', '/etc/resolv.conf']), 'search example.com corp.local\nnameserver 127.0.0.11\nnameserver ::1\nnameserver fe80::1\noptions ndots:3\n');
   } finally {
     spawnSyncQuiet(DOCKER, ['network', 'rm', 'par-rc'], d3.env);
     await d3.stop();
   }
+});
+
+test('network connect keeps the endpoint settings as the client sent them: IPAMConfig {}, Aliases [], DriverOpts {} (dockerd), running or not; a create\'s EndpointsConfig {} stays null', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-ep']);
+  await docker(['network', 'create', '--subnet', '172.29.7.0/24', 'par-ep2']);
+  await docker(['create', '--name', 'par-ep1', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--name', 'par-ep2', 'busybox', 'sleep', '300']);
+  await docker(['create', '--name', 'par-ep3', '--network', 'par-ep', 'busybox', 'true']);
+  try {
+    const shape = async (c: string) => {
+      const nets = JSON.parse((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', c])).stdout) as Record<string, Record<string, unknown>>;
+      return Object.fromEntries(Object.entries(nets).map(([k, v]) => [k, [v.IPAMConfig, v.Aliases, v.DriverOpts]]));
+    };
+    await docker(['network', 'connect', 'par-ep', 'par-ep1']);
+    await docker(['network', 'connect', '--alias', 'x1', '--ip', '172.29.7.10', '--driver-opt', 'com.example.k=v', 'par-ep2', 'par-ep1']);
+    await docker(['network', 'connect', 'par-ep', 'par-ep2']);
+    await docker(['network', 'connect', '--alias', 'x2', 'par-ep2', 'par-ep2']);
+    const ep1 = { bridge: [null, null, null], 'par-ep': [{}, [], {}], 'par-ep2': [{ IPv4Address: '172.29.7.10' }, ['x1'], { 'com.example.k': 'v' }] };
+    const ep2 = { bridge: [null, null, null], 'par-ep': [{}, [], {}], 'par-ep2': [{}, ['x2'], {}] };
+    assert.deepEqual(await shape('par-ep1'), ep1, 'created');
+    assert.deepEqual(await shape('par-ep2'), ep2, 'running');
+    assert.deepEqual(await shape('par-ep3'), { 'par-ep': [null, null, null] }, 'docker create --network: EndpointsConfig {}');
+    await docker(['start', 'par-ep1']);
+    await docker(['stop', '-t', '0', 'par-ep2']);
+    assert.deepEqual(await shape('par-ep1'), ep1, 'started');
+    assert.deepEqual(await shape('par-ep2'), ep2, 'stopped');
+  } finally {
+    await docker(['rm', '-f', 'par-ep1', 'par-ep2', 'par-ep3'], { ok: false });
+    await docker(['network', 'rm', 'par-ep', 'par-ep2'], { ok: false });
+  }
+});
+
+test('POST /networks/create with an empty or blank Name: dockerd 20.10\'s 500 "invalid name: <name>"', { skip, timeout: 60_000 }, async () => {
+  for (const name of ['', '  ', '\t']) {
+    const r = await d.request('POST', '/v1.41/networks/create', JSON.stringify({ Name: name }), { 'Content-Type': 'application/json' });
+    assert.equal(r.status, 500, r.body.toString());
+    assert.equal(JSON.parse(r.body.toString()).message, `invalid name: ${name}`);
+  }
+  const r = await d.request('POST', '/v1.41/networks/create', JSON.stringify({ Name: ' par-blank ' }), { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 201, 'a name with blanks around it is a name');
+  const id = (JSON.parse(r.body.toString()) as { Id: string }).Id;
+  assert.equal((await docker(['network', 'inspect', '-f', '{{json .Name}}', id])).stdout.trim(), '" par-blank "');
+  await docker(['network', 'rm', id]);
 });
