@@ -2196,7 +2196,7 @@ export class Engine implements ContainerEngine {
     await this.ready;
     const { meta, created } = this.volumes.create({
       name: (body.Name as string | undefined) || undefined,
-      labels: (body.Labels as Record<string, string> | undefined) ?? {},
+      labels: (body.Labels as Record<string, string> | null | undefined) ?? null,
       options: (body.DriverOpts as Record<string, string> | undefined) ?? {},
       driver: (body.Driver as string | undefined) || 'local',
     });

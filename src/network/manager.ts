@@ -45,6 +45,13 @@ export interface NetworkRecord {
   created: string;
   mtu: number;
   pool: PoolState;
+  /**
+   * What inspect's IPAM shows as dockerd does, the request's own: its IPAM.Options (null when it
+   * sent none), and the gateway only if given or the subnet was picked (a --subnet without
+   * --gateway shows none). Absent (older records): Options null, the gateway shown.
+   */
+  ipamOptions?: Record<string, string> | null;
+  gatewayShown?: boolean;
 }
 
 export interface EndpointRecord {
@@ -89,6 +96,8 @@ export interface CreateNetworkOptions {
   options?: Record<string, string> | undefined;
   /** Internal: marks the default `bridge` network. */
   isDefault?: boolean | undefined;
+  /** The request's IPAM.Options (only shown by inspect: the default IPAM driver takes none). */
+  ipamOptions?: Record<string, string> | null | undefined;
 }
 
 export interface ConnectOptions {
@@ -378,6 +387,8 @@ export class NetworkManager {
       options,
       created: isoTime(),
       mtu: this.uplinkMtu(),
+      ipamOptions: o.ipamOptions ?? null,
+      gatewayShown: !!o.isDefault || o.subnet === undefined || o.gateway !== undefined,
       pool,
     };
     // Record first: a crash after this point leaves a network reconcile() re-creates or finishes.

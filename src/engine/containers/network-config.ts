@@ -256,7 +256,8 @@ export function portSummary(exposed: string[], endpoints: EndpointFacts[]): Json
 
 /** docker's network resource (GET /networks/{id}); `containers` only for inspect. */
 export function networkView(n: NetworkFacts, containers: Json | undefined): Json {
-  const ipamConfig: Json = { Subnet: n.subnet, Gateway: n.gateway };
+  const ipamConfig: Json = { Subnet: n.subnet };
+  if (n.gatewayShown !== false) ipamConfig.Gateway = n.gateway;
   if (n.ipRange && n.ipRange !== n.subnet) ipamConfig.IPRange = n.ipRange;
   const options: Record<string, string> = { ...n.options };
   if (n.isDefault) {
@@ -271,7 +272,7 @@ export function networkView(n: NetworkFacts, containers: Json | undefined): Json
   }
   return {
     Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: 'bridge', EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [ipamConfig] },
+    IPAM: { Driver: 'default', Options: n.ipamOptions ? { ...n.ipamOptions } : null, Config: [ipamConfig] },
     Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
     Containers: containers ?? {}, Options: options, Labels: { ...n.labels },
   };
