@@ -681,7 +681,13 @@ export class Engine implements ContainerEngine {
         throw err;
       }
     };
-    if (nm.startsWith('container:')) notFoundIsInvalid(() => this.lookup(nm.slice('container:'.length)));
+    // dockerd records container:<name> modes by the donor's full ID (so a rename of it changes
+    // nothing); a missing --pid/--ipc donor is refused here, as dockerd does.
+    if (nm.startsWith('container:')) merged.HostConfig.NetworkMode = `container:${notFoundIsInvalid(() => this.lookup(nm.slice('container:'.length))).rec.Id}`;
+    for (const key of ['PidMode', 'IpcMode'] as const) {
+      const mode = String(merged.HostConfig[key] ?? '');
+      if (mode.startsWith('container:')) merged.HostConfig[key] = `container:${notFoundIsInvalid(() => this.lookup(mode.slice('container:'.length))).rec.Id}`;
+    }
     const netPlan = notFoundIsInvalid(() => this.net.plan(
       merged.HostConfig,
       merged.Config,
@@ -843,7 +849,33 @@ export class Engine implements ContainerEngine {
    * The start's spec and its config.json write (for the runtime's own state and CLI), which runs
    * while the runtime launches from the spec in memory; the start answers once both are done.
    */
-  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined): { spec: Spec; specJson: string; written: Promise<void> } {
+  /**
+   * --pid/--ipc container:<id> (dockerd's checks and words, at start): the donor must run; an IPC
+   * donor must be shareable (IpcMode shareable). SysV IPC and POSIX message queues are shared;
+   * /dev/shm is not yet (see below).
+   */
+  private namespaceJoins(rec: ContainerRecord): { pidnsPath?: string; ipcnsPath?: string } {
+    const out: { pidnsPath?: string; ipcnsPath?: string } = {};
+    const pidMode = String(rec.HostConfig.PidMode ?? '');
+    if (pidMode.startsWith('container:')) {
+      const donor = this.lookup(pidMode.slice('container:'.length)).rec;
+      if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`container ${donor.Id} is not running`);
+      out.pidnsPath = `/proc/${donor.State.Pid}/ns/pid`;
+    }
+    const ipcMode = String(rec.HostConfig.IpcMode ?? '');
+    if (ipcMode.startsWith('container:')) {
+      const ref = ipcMode.slice('container:'.length);
+      const donor = this.lookup(ref).rec;
+      if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`can't join IPC of container ${ref}: container ${donor.Id} is not running`);
+      if (donor.HostConfig.IpcMode !== 'shareable') throw conflict(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      out.ipcnsPath = `/proc/${donor.State.Pid}/ns/ipc`;
+      // Not the donor's /dev/shm (dockerd binds it): hako's /dev/shm is a tmpfs made inside the
+      // donor's own mount namespace, and a bind from another mount namespace fails (EINVAL).
+    }
+    return out;
+  }
+
+  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined, joins: { pidnsPath?: string; ipcnsPath?: string } = {}): { spec: Spec; specJson: string; written: Promise<void> } {
     const cgroupV2 = (() => {
       try {
         return (this.runtime.ctx.cgroupHost?.get().mode ?? detectCgroupMode()) === 'v2'; // read once (runtime cgroups/host.ts)
@@ -851,7 +883,7 @@ export class Engine implements ContainerEngine {
         return false;
       }
     })();
-    const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
+    const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2, ...joins });
     // Serialised once: config.json here, the runtime's state records (LaunchOptions.specJson).
     const specJson = JSON.stringify(spec);
     const written = writeFile(join(this.bundleDir(rec.Id), 'config.json'), specJson);
@@ -955,7 +987,7 @@ export class Engine implements ContainerEngine {
       }
       // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
-      const built = this.buildForStart(rec, rootfs, user, netnsPath);
+      const built = this.buildForStart(rec, rootfs, user, netnsPath, this.namespaceJoins(rec));
       const spec = built.spec;
       specWritten = built.written;
       this.trace.mark(id, 'start.built');

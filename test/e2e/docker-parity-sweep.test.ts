@@ -857,9 +857,9 @@ test('POST /networks/create with an empty or blank Name: dockerd 20.10\'s 500 "i
   await docker(['network', 'rm', id]);
 });
 
-test('inspect shapes from session 9\'s sweep: Init only when set; IPAM Options as sent, no Gateway for a --subnet without --gateway; volume Labels null when none were sent (dockerd)', { skip, timeout: 60_000 }, async () => {
+test('inspect shapes from session 9\'s sweep: Init only when set; --tmpfs not in Mounts; IPAM Options as sent, no Gateway for a --subnet without --gateway; volume Labels null when none were sent (dockerd)', { skip, timeout: 60_000 }, async () => {
   await docker(['create', '--network', 'none', '--name', 'par-sh1', 'busybox', 'true']);
-  await docker(['create', '--network', 'none', '--name', 'par-sh2', '--init', 'busybox', 'true']);
+  await docker(['create', '--network', 'none', '--name', 'par-sh2', '--init', '--tmpfs', '/t1', '--mount', 'type=tmpfs,dst=/t2', 'busybox', 'true']);
   await docker(['create', '--network', 'none', '--name', 'par-sh3', '--init=false', '-v', 'par-shv2:/x', 'busybox', 'true']);
   await docker(['network', 'create', '--subnet', '10.199.8.0/24', 'par-shn1']);
   await docker(['network', 'create', '--subnet', '10.199.9.0/24', '--gateway', '10.199.9.254', 'par-shn2']);
@@ -871,6 +871,9 @@ test('inspect shapes from session 9\'s sweep: Init only when set; IPAM Options a
     assert.equal('Init' in (await hc('par-sh1')), false, 'unset: no Init key (omitempty)');
     assert.equal((await hc('par-sh2')).Init, true);
     assert.equal((await hc('par-sh3')).Init, false);
+    // --tmpfs mounts are kept out of Mounts (dockerd lists --mount type=tmpfs ones only).
+    assert.equal((await docker(['inspect', '-f', '{{range .Mounts}}{{.Type}} {{.Destination}};{{end}}', 'par-sh2'])).stdout.trim(), 'tmpfs /t2;');
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Tmpfs}}', 'par-sh2'])).stdout.trim(), '{"/t1":""}');
     const ipam = async (n: string) => JSON.parse((await docker(['network', 'inspect', '-f', '{{json .IPAM}}', n])).stdout) as { Options: unknown; Config: Array<Record<string, string>> };
     assert.deepEqual(await ipam('par-shn1'), { Driver: 'default', Options: {}, Config: [{ Subnet: '10.199.8.0/24' }] });
     assert.deepEqual((await ipam('par-shn2')).Config, [{ Subnet: '10.199.9.0/24', Gateway: '10.199.9.254' }]);
@@ -890,5 +893,31 @@ test('inspect shapes from session 9\'s sweep: Init only when set; IPAM Options a
     await docker(['rm', '-f', 'par-sh1', 'par-sh2', 'par-sh3'], { ok: false });
     await docker(['network', 'rm', 'par-shn1', 'par-shn2', 'par-shn3', 'par-shn4'], { ok: false });
     await docker(['volume', 'rm', 'par-shv1', 'par-shv2', 'par-shv3', 'par-shv4'], { ok: false });
+  }
+});
+
+test('--pid/--ipc/--network container:<name> are recorded by the donor\'s ID and joined at start (they ran in namespaces of their own); dockerd\'s refusals', { skip, timeout: 60_000 }, async () => {
+  const donor = (await docker(['create', '--network', 'none', '--ipc', 'shareable', '--name', 'par-don', 'busybox', 'sleep', '300'])).stdout.trim();
+  const priv = (await docker(['run', '-d', '--network', 'none', '--name', 'par-don2', 'busybox', 'sleep', '300'])).stdout.trim();
+  try {
+    for (const flag of ['--pid', '--ipc']) {
+      const r = await docker(['create', '--network', 'none', flag, 'container:nosuch-container', 'busybox', 'true'], { ok: false });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^Error response from daemon: No such container: nosuch-container$/m, flag);
+    }
+    await docker(['create', '--name', 'par-join', '--network', 'container:par-don', '--pid', 'container:par-don', '--ipc', 'container:par-don', 'busybox', 'sh', '-c', 'ps -o comm; readlink /proc/self/ns/ipc']);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.NetworkMode}} {{.HostConfig.PidMode}} {{.HostConfig.IpcMode}}', 'par-join'])).stdout.trim(), `container:${donor} container:${donor} container:${donor}`);
+    await docker(['create', '--name', 'par-join-pid', '--network', 'none', '--pid', 'container:par-don', 'busybox', 'true']);
+    await docker(['create', '--name', 'par-join-ipc', '--network', 'none', '--ipc', 'container:par-don', 'busybox', 'true']);
+    await docker(['create', '--name', 'par-join-priv', '--network', 'none', '--ipc', 'container:par-don2', 'busybox', 'true']);
+    assert.match((await docker(['start', 'par-join-pid'], { ok: false })).stderr, new RegExp(`^Error response from daemon: container ${donor} is not running$`, 'm'));
+    assert.match((await docker(['start', 'par-join-ipc'], { ok: false })).stderr, new RegExp(`^Error response from daemon: can't join IPC of container ${donor}: container ${donor} is not running$`, 'm'));
+    assert.match((await docker(['start', 'par-join-priv'], { ok: false })).stderr, new RegExp(`^Error response from daemon: can't join IPC of container ${priv}: non-shareable IPC \\(hint: use IpcMode:shareable for the donor container\\)$`, 'm'));
+    await docker(['start', 'par-don']);
+    const out = (await docker(['start', '-a', 'par-join'])).stdout.split('\n').filter(Boolean);
+    assert.ok(out.includes('sleep'), `the donor's processes are seen: ${out.join(' ')}`);
+    assert.equal(out.at(-1), (await docker(['exec', 'par-don', 'readlink', '/proc/self/ns/ipc'])).stdout.trim(), 'the donor\'s IPC namespace');
+  } finally {
+    await docker(['rm', '-f', 'par-join', 'par-join-pid', 'par-join-ipc', 'par-join-priv', 'par-don', 'par-don2'], { ok: false });
   }
 });

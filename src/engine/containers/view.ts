@@ -1,5 +1,6 @@
 // docker's JSON views of a container: inspect (ContainerInspectResponse), list summaries
 // (ContainerSummary) with the human Status text, and list filters.
+import { posix } from 'node:path';
 import { HEALTH_FILTER_VALUES } from '../health.js';
 import { labelsMatchAll } from '../label-filter.js';
 import { invalid } from '../../common/errors.js';
@@ -59,6 +60,12 @@ export function mountView(m: MountPoint): Json {
 }
 
 /** `network`: the NetworkSettings the engine's networking computed (networking.ts settings()). */
+/** The mounts dockerd lists: not those of HostConfig.Tmpfs (--tmpfs), which it keeps out of Mounts. */
+function shownMounts(rec: ContainerRecord): MountPoint[] {
+  const tmpfs = new Set(Object.keys((rec.HostConfig.Tmpfs as Record<string, string> | undefined) ?? {}).map((d) => posix.normalize(d)));
+  return tmpfs.size ? rec.MountPoints.filter((m) => !(m.Type === 'tmpfs' && tmpfs.has(m.Destination))) : rec.MountPoints;
+}
+
 export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds: string[]; network: Json; sizeRw?: number; sizeRootFs?: number }): Json {
   const { Health, ...state } = rec.State;
   return {
@@ -83,7 +90,7 @@ export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds:
     HostConfig: rec.HostConfig,
     GraphDriver: extra.graph,
     ...(extra.sizeRw !== undefined ? { SizeRw: extra.sizeRw, SizeRootFs: extra.sizeRootFs ?? 0 } : {}),
-    Mounts: rec.MountPoints.map(mountView),
+    Mounts: shownMounts(rec).map(mountView),
     Config: rec.Config,
     NetworkSettings: extra.network,
   };
@@ -105,7 +112,7 @@ export function summaryView(rec: ContainerRecord, net: { settings: Json; ports: 
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.HostConfig.NetworkMode },
     NetworkSettings: { Networks: net.settings.Networks },
-    Mounts: rec.MountPoints.map(mountView),
+    Mounts: shownMounts(rec).map(mountView),
   };
 }
 
