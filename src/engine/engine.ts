@@ -2208,7 +2208,8 @@ export class Engine implements ContainerEngine {
       OpenStderr: b.AttachStderr === true,
       OpenStdin: b.AttachStdin === true,
       OpenStdout: b.AttachStdout === true,
-      ProcessConfig: { arguments: b.Cmd.slice(1), entrypoint: b.Cmd[0], privileged: b.Privileged === true, tty: b.Tty === true, user: b.User ?? '' },
+      // user is omitempty in dockerd's ExecProcessConfig.
+      ProcessConfig: { arguments: b.Cmd.slice(1), entrypoint: b.Cmd[0], privileged: b.Privileged === true, tty: b.Tty === true, ...(b.User ? { user: b.User } : {}) },
       Running: ex.Running,
       Pid: ex.Pid,
     };

@@ -921,3 +921,26 @@ test('--pid/--ipc/--network container:<name> are recorded by the donor\'s ID and
     await docker(['rm', '-f', 'par-join', 'par-join-pid', 'par-join-ipc', 'par-join-priv', 'par-don', 'par-don2'], { ok: false });
   }
 });
+
+test('API shapes from session 9\'s sweep: the list\'s endpoints carry no Links/Aliases/DriverOpts/DNSNames (null), a 0 SizeRw is left out; exec inspect has no empty user (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-api']);
+  await docker(['run', '-d', '--name', 'par-api1', '--network', 'par-api', '--network-alias', 'al', 'busybox', 'sleep', '300']);
+  try {
+    const filters = encodeURIComponent(JSON.stringify({ name: ['par-api1'] }));
+    const list = JSON.parse((await d.request('GET', `/v1.41/containers/json?size=1&filters=${filters}`)).body.toString()) as Array<Record<string, unknown> & { NetworkSettings: { Networks: Record<string, Record<string, unknown>> } }>;
+    assert.equal(list.length, 1);
+    const ep = list[0]!.NetworkSettings.Networks['par-api']!;
+    assert.deepEqual([ep.Links, ep.Aliases, ep.DriverOpts, ep.DNSNames], [null, null, null, null]);
+    assert.match(String(ep.IPAddress), /^\d+\.\d+\.\d+\.\d+$/, 'the addresses are there');
+    const insp = JSON.parse((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'par-api1'])).stdout) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(insp['par-api']!.Aliases, ['al'], 'inspect keeps them');
+    assert.equal('SizeRw' in list[0]!, false, 'nothing written: SizeRw 0 is omitted');
+    assert.equal(typeof list[0]!.SizeRootFs, 'number');
+    const created = JSON.parse((await d.request('POST', '/v1.41/containers/par-api1/exec', JSON.stringify({ Cmd: ['true'] }), { 'Content-Type': 'application/json' })).body.toString()) as { Id: string };
+    const ex = JSON.parse((await d.request('GET', `/v1.41/exec/${created.Id}/json`)).body.toString()) as { ProcessConfig: Record<string, unknown> };
+    assert.deepEqual(ex.ProcessConfig, { arguments: [], entrypoint: 'true', privileged: false, tty: false });
+  } finally {
+    await docker(['rm', '-f', 'par-api1'], { ok: false });
+    await docker(['network', 'rm', 'par-api'], { ok: false });
+  }
+});

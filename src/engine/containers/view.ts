@@ -97,6 +97,16 @@ export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds:
 }
 
 /** `net`: the container's NetworkSettings and list Ports (networking.ts settings() / ports()). */
+/**
+ * dockerd's list copies only the addresses and IDs of each endpoint (and IPAMConfig): Links,
+ * Aliases, DriverOpts and DNSNames are null there whatever inspect shows.
+ */
+function summaryNetworks(networks: Record<string, Json> | undefined): Json {
+  const out: Json = {};
+  for (const [name, ep] of Object.entries(networks ?? {})) out[name] = { ...ep, Links: null, Aliases: null, DriverOpts: null, DNSNames: null };
+  return out;
+}
+
 export function summaryView(rec: ContainerRecord, net: { settings: Json; ports: Json[] }, size?: { rw: number; rootfs: number }): Json {
   return {
     Id: rec.Id,
@@ -106,12 +116,14 @@ export function summaryView(rec: ContainerRecord, net: { settings: Json; ports: 
     Command: [rec.Path, ...rec.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' '),
     Created: Math.floor(Date.parse(rec.Created) / 1000),
     Ports: net.ports,
-    ...(size ? { SizeRw: size.rw, SizeRootFs: size.rootfs } : {}),
+    // omitempty in dockerd's summary: a size of 0 is left out.
+    ...(size?.rw ? { SizeRw: size.rw } : {}),
+    ...(size?.rootfs ? { SizeRootFs: size.rootfs } : {}),
     Labels: (rec.Config.Labels as Json | null) ?? {},
     State: rec.State.Status,
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.HostConfig.NetworkMode },
-    NetworkSettings: { Networks: net.settings.Networks },
+    NetworkSettings: { Networks: summaryNetworks(net.settings.Networks as Record<string, Json> | undefined) },
     Mounts: shownMounts(rec).map(mountView),
   };
 }
