@@ -112,6 +112,8 @@ const CLEANUP_DELAY_MS = 50;
 interface Live {
   rec: ContainerRecord;
   sup?: Supervised;
+  /** Volumes whose `mount` event this run sent: their `unmount` events are due when it ends (dockerd's). */
+  mountedVolumes?: string[];
   /** The monitor's dir while a monitor supervises the container. */
   monitorDir?: string;
   /** Serializes lifecycle operations on this container. */
@@ -1072,6 +1074,7 @@ export class Engine implements ContainerEngine {
       this.save(live);
       if (pseudo) connected = [{ id: this.net.pseudoId(pseudo), name: pseudo }];
       for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
+      this.emitVolumeMounts(live);
       live.pending = live.pending.filter((p) => !pending.includes(p));
       pending.forEach((p, k) => (earlyAttached[k] ? p.connectMonitor(earlyAttached[k]) : void this.connectSession(live, p)));
       this.emit(live, 'start');
@@ -1144,11 +1147,25 @@ export class Engine implements ContainerEngine {
     await this.releaseRuntime(live);
   }
 
+  /** dockerd's `volume mount` events at a start, one per volume mount (binds and tmpfs have none). */
+  private emitVolumeMounts(live: Live): void {
+    const vols = live.rec.MountPoints.filter((m) => m.Type === 'volume' && m.Name);
+    for (const m of vols) this.bus.emit('volume', 'mount', m.Name!, { container: live.rec.Id, destination: m.Destination, driver: 'local', propagation: m.Propagation ?? '', 'read/write': String(m.RW) });
+    live.mountedVolumes = vols.map((m) => m.Name!);
+  }
+
+  /** Their `unmount` events once the run is over (after the network disconnects, as dockerd). */
+  private emitVolumeUnmounts(live: Live): void {
+    for (const name of live.mountedVolumes ?? []) this.bus.emit('volume', 'unmount', name, { container: live.rec.Id, driver: 'local' });
+    live.mountedVolumes = undefined;
+  }
+
   /** The network endpoints of a container whose process is gone (addresses, published ports). */
   private async releaseNetworks(live: Live): Promise<void> {
     const id = live.rec.Id;
     for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
     this.releasePseudoEndpoint(live);
+    this.emitVolumeUnmounts(live);
     await this.releaseSandboxKey(live);
     this.trace.mark(id, 'cleanup.net');
   }
@@ -1599,6 +1616,7 @@ export class Engine implements ContainerEngine {
     if (!cleaned) {
       for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
       this.releasePseudoEndpoint(live);
+      this.emitVolumeUnmounts(live);
       await this.releaseSandboxKey(live);
       this.trace.mark(id, 'cleanup.net');
     }

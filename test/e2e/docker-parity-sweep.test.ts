@@ -944,3 +944,25 @@ test('API shapes from session 9\'s sweep: the list\'s endpoints carry no Links/A
     await docker(['network', 'rm', 'par-api'], { ok: false });
   }
 });
+
+test('volume mount and unmount events as dockerd\'s: one per volume (not binds) at each start, with its destination and read/write, unmounts after the network disconnect', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['run', '--network', 'none', '--name', 'par-vev', '-v', 'par-vev1:/v', '-v', 'par-vev2:/w:ro', '-v', `${tmp.path}:/b`, 'busybox', 'true']);
+  try {
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-vev'])).stdout.trim();
+    const until = String(Math.floor(Date.now() / 1000) + 1);
+    const evs = (await docker(['events', '--since', String(since), '--until', until, '--filter', 'type=volume', '--filter', 'type=network', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}'])).stdout.split('\n').filter((e) => e.includes(`"container":"${id}"`));
+    const mounts = evs.filter((e) => e.startsWith('volume mount ')).sort();
+    assert.deepEqual(mounts, [
+      `volume mount par-vev1 {"container":"${id}","destination":"/v","driver":"local","propagation":"","read/write":"true"}`,
+      `volume mount par-vev2 {"container":"${id}","destination":"/w","driver":"local","propagation":"","read/write":"false"}`,
+    ]);
+    assert.deepEqual(evs.filter((e) => e.startsWith('volume unmount ')).sort(), [`volume unmount par-vev1 {"container":"${id}","driver":"local"}`, `volume unmount par-vev2 {"container":"${id}","driver":"local"}`]);
+    const kinds = evs.map((e) => e.split(' ').slice(0, 2).join(' '));
+    assert.ok(kinds.indexOf('network connect') < kinds.indexOf('volume mount'), kinds.join(', '));
+    assert.ok(kinds.indexOf('network disconnect') < kinds.indexOf('volume unmount'), kinds.join(', '));
+  } finally {
+    await docker(['rm', '-f', 'par-vev'], { ok: false });
+    await docker(['volume', 'rm', 'par-vev1', 'par-vev2'], { ok: false });
+  }
+});
