@@ -112,6 +112,8 @@ const CLEANUP_DELAY_MS = 50;
 interface Live {
   rec: ContainerRecord;
   sup?: Supervised;
+  /** Volumes whose `mount` event this run sent: their `unmount` events are due when it ends (dockerd's). */
+  mountedVolumes?: string[];
   /** The monitor's dir while a monitor supervises the container. */
   monitorDir?: string;
   /** Serializes lifecycle operations on this container. */
@@ -683,7 +685,13 @@ export class Engine implements ContainerEngine {
         throw err;
       }
     };
-    if (nm.startsWith('container:')) notFoundIsInvalid(() => this.lookup(nm.slice('container:'.length)));
+    // dockerd records container:<name> modes by the donor's full ID (so a rename of it changes
+    // nothing); a missing --pid/--ipc donor is refused here, as dockerd does.
+    if (nm.startsWith('container:')) merged.HostConfig.NetworkMode = `container:${notFoundIsInvalid(() => this.lookup(nm.slice('container:'.length))).rec.Id}`;
+    for (const key of ['PidMode', 'IpcMode'] as const) {
+      const mode = String(merged.HostConfig[key] ?? '');
+      if (mode.startsWith('container:')) merged.HostConfig[key] = `container:${notFoundIsInvalid(() => this.lookup(mode.slice('container:'.length))).rec.Id}`;
+    }
     const netPlan = notFoundIsInvalid(() => this.net.plan(
       merged.HostConfig,
       merged.Config,
@@ -845,7 +853,33 @@ export class Engine implements ContainerEngine {
    * The start's spec and its config.json write (for the runtime's own state and CLI), which runs
    * while the runtime launches from the spec in memory; the start answers once both are done.
    */
-  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined): { spec: Spec; specJson: string; written: Promise<void> } {
+  /**
+   * --pid/--ipc container:<id> (dockerd's checks and words, at start): the donor must run; an IPC
+   * donor must be shareable (IpcMode shareable). SysV IPC and POSIX message queues are shared;
+   * /dev/shm is not yet (see below).
+   */
+  private namespaceJoins(rec: ContainerRecord): { pidnsPath?: string; ipcnsPath?: string } {
+    const out: { pidnsPath?: string; ipcnsPath?: string } = {};
+    const pidMode = String(rec.HostConfig.PidMode ?? '');
+    if (pidMode.startsWith('container:')) {
+      const donor = this.lookup(pidMode.slice('container:'.length)).rec;
+      if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`container ${donor.Id} is not running`);
+      out.pidnsPath = `/proc/${donor.State.Pid}/ns/pid`;
+    }
+    const ipcMode = String(rec.HostConfig.IpcMode ?? '');
+    if (ipcMode.startsWith('container:')) {
+      const ref = ipcMode.slice('container:'.length);
+      const donor = this.lookup(ref).rec;
+      if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`can't join IPC of container ${ref}: container ${donor.Id} is not running`);
+      if (donor.HostConfig.IpcMode !== 'shareable') throw conflict(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      out.ipcnsPath = `/proc/${donor.State.Pid}/ns/ipc`;
+      // Not the donor's /dev/shm (dockerd binds it): hako's /dev/shm is a tmpfs made inside the
+      // donor's own mount namespace, and a bind from another mount namespace fails (EINVAL).
+    }
+    return out;
+  }
+
+  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined, joins: { pidnsPath?: string; ipcnsPath?: string } = {}): { spec: Spec; specJson: string; written: Promise<void> } {
     const cgroupV2 = (() => {
       try {
         return (this.runtime.ctx.cgroupHost?.get().mode ?? detectCgroupMode()) === 'v2'; // read once (runtime cgroups/host.ts)
@@ -853,7 +887,7 @@ export class Engine implements ContainerEngine {
         return false;
       }
     })();
-    const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2 });
+    const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2, ...joins });
     // Serialised once: config.json here, the runtime's state records (LaunchOptions.specJson).
     const specJson = JSON.stringify(spec);
     const written = writeFile(join(this.bundleDir(rec.Id), 'config.json'), specJson);
@@ -957,7 +991,7 @@ export class Engine implements ContainerEngine {
       }
       // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
-      const built = this.buildForStart(rec, rootfs, user, netnsPath);
+      const built = this.buildForStart(rec, rootfs, user, netnsPath, this.namespaceJoins(rec));
       const spec = built.spec;
       specWritten = built.written;
       this.trace.mark(id, 'start.built');
@@ -1042,6 +1076,7 @@ export class Engine implements ContainerEngine {
       this.save(live);
       if (pseudo) connected = [{ id: this.net.pseudoId(pseudo), name: pseudo }];
       for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
+      this.emitVolumeMounts(live);
       live.pending = live.pending.filter((p) => !pending.includes(p));
       pending.forEach((p, k) => (earlyAttached[k] ? p.connectMonitor(earlyAttached[k]) : void this.connectSession(live, p)));
       this.emit(live, 'start');
@@ -1114,11 +1149,25 @@ export class Engine implements ContainerEngine {
     await this.releaseRuntime(live);
   }
 
+  /** dockerd's `volume mount` events at a start, one per volume mount (binds and tmpfs have none). */
+  private emitVolumeMounts(live: Live): void {
+    const vols = live.rec.MountPoints.filter((m) => m.Type === 'volume' && m.Name);
+    for (const m of vols) this.bus.emit('volume', 'mount', m.Name!, { container: live.rec.Id, destination: m.Destination, driver: 'local', propagation: m.Propagation ?? '', 'read/write': String(m.RW) });
+    live.mountedVolumes = vols.map((m) => m.Name!);
+  }
+
+  /** Their `unmount` events once the run is over (after the network disconnects, as dockerd). */
+  private emitVolumeUnmounts(live: Live): void {
+    for (const name of live.mountedVolumes ?? []) this.bus.emit('volume', 'unmount', name, { container: live.rec.Id, driver: 'local' });
+    live.mountedVolumes = undefined;
+  }
+
   /** The network endpoints of a container whose process is gone (addresses, published ports). */
   private async releaseNetworks(live: Live): Promise<void> {
     const id = live.rec.Id;
     for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
     this.releasePseudoEndpoint(live);
+    this.emitVolumeUnmounts(live);
     await this.releaseSandboxKey(live);
     this.trace.mark(id, 'cleanup.net');
   }
@@ -1569,6 +1618,7 @@ export class Engine implements ContainerEngine {
     if (!cleaned) {
       for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
       this.releasePseudoEndpoint(live);
+      this.emitVolumeUnmounts(live);
       await this.releaseSandboxKey(live);
       this.trace.mark(id, 'cleanup.net');
     }
@@ -2190,7 +2240,8 @@ export class Engine implements ContainerEngine {
       OpenStderr: b.AttachStderr === true,
       OpenStdin: b.AttachStdin === true,
       OpenStdout: b.AttachStdout === true,
-      ProcessConfig: { arguments: b.Cmd.slice(1), entrypoint: b.Cmd[0], privileged: b.Privileged === true, tty: b.Tty === true, user: b.User ?? '' },
+      // user is omitempty in dockerd's ExecProcessConfig.
+      ProcessConfig: { arguments: b.Cmd.slice(1), entrypoint: b.Cmd[0], privileged: b.Privileged === true, tty: b.Tty === true, ...(b.User ? { user: b.User } : {}) },
       Running: ex.Running,
       Pid: ex.Pid,
     };
@@ -2210,7 +2261,7 @@ export class Engine implements ContainerEngine {
     await this.ready;
     const { meta, created } = this.volumes.create({
       name: (body.Name as string | undefined) || undefined,
-      labels: (body.Labels as Record<string, string> | undefined) ?? {},
+      labels: (body.Labels as Record<string, string> | null | undefined) ?? null,
       options: (body.DriverOpts as Record<string, string> | undefined) ?? {},
       driver: (body.Driver as string | undefined) || 'local',
     });

@@ -449,7 +449,9 @@ export class EngineNetworking {
   async create(body: Json): Promise<{ Id: string; Warning: string; name: string }> {
     this.ready();
     const name = body.Name;
-    if (typeof name !== 'string' || name === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
+    if (typeof name !== 'string') throw invalid('network name is required', 'pass a name: docker network create NAME');
+    // dockerd 20.10 (libnetwork's name check): an empty or all-blank name is a 500 in these words.
+    if (name.trim() === '') throw new HakoError({ step: `invalid name: ${name}`, kind: 'internal' });
     const driver = (body.Driver as string | undefined) || 'bridge';
     if (driver === 'host' || driver === 'null') throw new HakoError({ step: `only one instance of "${driver}" network is allowed`, kind: 'forbidden' });
     // dockerd's answers: overlay networks need swarm mode (hako has none: the same words), other
@@ -489,8 +491,13 @@ export class EngineNetworking {
     const ignored = Object.keys(options).filter((k) => !known.includes(k));
     if (options[MASQUERADE_OPTION] !== undefined && !['true', 'false'].includes(options[MASQUERADE_OPTION]!)) throw invalid(`invalid value "${options[MASQUERADE_OPTION]}" for ${MASQUERADE_OPTION}`, 'use true or false');
     for (const k of ignored) delete options[k];
+    let ipamOptions: Record<string, string> | null = null;
+    if (ipam.Options !== undefined && ipam.Options !== null) {
+      if (typeof ipam.Options !== 'object' || Array.isArray(ipam.Options) || Object.values(ipam.Options as Json).some((v) => typeof v !== 'string')) throw invalid('invalid IPAM.Options: expected an object of strings');
+      ipamOptions = { ...(ipam.Options as Record<string, string>) };
+    }
     const net = await this.mgr.createNetwork({
-      name, subnet, gateway, ipRange, internal: body.Internal === true, labels: (body.Labels ?? {}) as Record<string, string>, options,
+      name, subnet, gateway, ipRange, internal: body.Internal === true, labels: (body.Labels ?? {}) as Record<string, string>, options, ipamOptions,
     });
     return { Id: net.id, Warning: ignored.length ? `driver options ignored (not supported by hako): ${ignored.join(', ')}` : '', name: net.name };
   }

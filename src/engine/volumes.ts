@@ -15,7 +15,8 @@ import { validateVolumeOptions } from './volume-options.js';
 export interface VolumeMeta {
   Name: string;
   CreatedAt: string;
-  Labels: Record<string, string>;
+  /** As the request had them: null when it sent none (dockerd shows null then, `docker volume create` and -v included). */
+  Labels: Record<string, string> | null;
   Options: Record<string, string>;
   Anonymous: boolean;
 }
@@ -54,13 +55,13 @@ export class VolumeStore {
   }
 
   /** Creates the volume, or returns the existing one of that name (docker: create is idempotent). */
-  create(opts: { name?: string; labels?: Record<string, string>; options?: Record<string, string>; driver?: string; anonymous?: boolean }): { meta: VolumeMeta; created: boolean } {
+  create(opts: { name?: string; labels?: Record<string, string> | null; options?: Record<string, string>; driver?: string; anonymous?: boolean }): { meta: VolumeMeta; created: boolean } {
     const name = opts.name || randomBytes(32).toString('hex');
     if (opts.driver && opts.driver !== 'local') throw notFound(`create ${name}: error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`);
     if (!VOLUME_NAME.test(name)) throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
     if (this.exists(name)) return { meta: this.get(name), created: false };
     validateVolumeOptions(name, opts.options ?? {});
-    const meta: VolumeMeta = { Name: name, CreatedAt: isoTime().replace(/\.\d+Z$/, 'Z'), Labels: opts.labels ?? {}, Options: opts.options ?? {}, Anonymous: opts.anonymous === true };
+    const meta: VolumeMeta = { Name: name, CreatedAt: isoTime().replace(/\.\d+Z$/, 'Z'), Labels: opts.labels ?? null, Options: opts.options ?? {}, Anonymous: opts.anonymous === true };
     if (meta.Anonymous) meta.Labels = { 'com.docker.volume.anonymous': '', ...meta.Labels };
     const tmp = join(this.dir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
     try {
@@ -98,7 +99,8 @@ export class VolumeStore {
       Labels: meta.Labels,
       Mountpoint: this.dataPath(meta.Name),
       Name: meta.Name,
-      // dockerd: null without driver options (the spec lets Options be null; Labels it does not).
+      // dockerd: null without driver options; Labels null when none were sent (though the spec says
+      // it is never null, dockerd 20.10 and current moby encode their nil map so).
       Options: Object.keys(meta.Options).length > 0 ? meta.Options : null,
       Scope: 'local',
       ...(usage ? { UsageData: { Size: usage.size, RefCount: usage.refs } } : {}),

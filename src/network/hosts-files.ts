@@ -1,7 +1,8 @@
 // The per-container /etc/hosts, /etc/resolv.conf and /etc/hostname contents (docker's rules):
 // on user-defined networks the resolver is the embedded DNS at 127.0.0.11 and the host's servers
 // become its upstreams; on the default bridge the host's resolv.conf is copied, minus loopback
-// servers (unreachable from a container), falling back to public servers only if none remain.
+// servers (unreachable from a container), falling back to public servers only if none remain
+// (a file built from --dns* keeps every server: containerResolvConf).
 import { invalid } from '../common/errors.js';
 import { isIp } from './ipv4.js';
 
@@ -53,20 +54,36 @@ export interface ContainerDnsOptions {
 /**
  * The container's resolv.conf and, for the embedded server, its upstream resolvers. Loopback
  * upstreams are fine for the embedded server: it forwards from the daemon's network namespace.
+ * dockerd 20.10 (libnetwork's setupDNS, then rebuildDNS on a user network): with any --dns* the
+ * file is built from the given settings, the host's for the rest, nameservers unfiltered (a
+ * loopback or IPv6 one too: the user or the host named it); with none, the host's file filtered.
+ * The embedded server then takes the IPv4 nameservers' place (IPv6 ones stay after it), and
+ * ndots:0 is added unless the options already set ndots.
  */
 export function containerResolvConf(o: ContainerDnsOptions): { text: string; upstreams: string[] } {
   for (const d of o.dns ?? []) if (!isIp(d) && !d.includes(':')) throw invalid(`invalid --dns "${d}"`, 'expected an IP address');
   const servers = o.dns && o.dns.length ? o.dns : o.host.nameservers;
   const search = o.dnsSearch && o.dnsSearch.length ? o.dnsSearch.filter((s) => s !== '.') : o.host.search;
   const options = o.dnsOptions && o.dnsOptions.length ? o.dnsOptions : o.host.options;
-  if (o.embedded) {
-    return { text: renderResolvConf({ nameservers: [EMBEDDED_DNS], search, options: [...options.filter((x) => !x.startsWith('ndots')), 'ndots:0'] }, true), upstreams: servers };
-  }
   const built = Boolean(o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length);
-  if (!built && o.hostText !== undefined) return { text: filterHostResolvConf(o.hostText), upstreams: [] };
-  let usable = servers.filter((s) => !s.startsWith('127.') && s !== '::1');
-  if (usable.length === 0) usable = ['8.8.8.8', '8.8.4.4'];
-  return { text: renderResolvConf({ nameservers: usable, search, options }, built), upstreams: [] };
+  let own: ResolvConf;
+  let text: string;
+  if (built) {
+    own = { nameservers: servers, search, options };
+    text = renderResolvConf(own, true);
+  } else if (o.hostText !== undefined) {
+    text = filterHostResolvConf(o.hostText);
+    own = parseResolvConf(text);
+  } else {
+    let usable = servers.filter((s) => !s.startsWith('127.') && s !== '::1' && !s.includes(':'));
+    if (usable.length === 0) usable = ['8.8.8.8', '8.8.4.4'];
+    own = { nameservers: usable, search, options };
+    text = renderResolvConf(own);
+  }
+  if (!o.embedded) return { text, upstreams: [] };
+  const ndotsSet = own.options.some((x) => /^ndots:\d+$/.test(x));
+  const nameservers = [EMBEDDED_DNS, ...own.nameservers.filter((n) => n.includes(':'))];
+  return { text: renderResolvConf({ nameservers, search: own.search, options: ndotsSet ? own.options : [...own.options, 'ndots:0'] }, true), upstreams: servers };
 }
 
 /**

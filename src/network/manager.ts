@@ -45,6 +45,13 @@ export interface NetworkRecord {
   created: string;
   mtu: number;
   pool: PoolState;
+  /**
+   * What inspect's IPAM shows as dockerd does, the request's own: its IPAM.Options (null when it
+   * sent none), and the gateway only if given or the subnet was picked (a --subnet without
+   * --gateway shows none). Absent (older records): Options null, the gateway shown.
+   */
+  ipamOptions?: Record<string, string> | null;
+  gatewayShown?: boolean;
 }
 
 export interface EndpointRecord {
@@ -89,6 +96,8 @@ export interface CreateNetworkOptions {
   options?: Record<string, string> | undefined;
   /** Internal: marks the default `bridge` network. */
   isDefault?: boolean | undefined;
+  /** The request's IPAM.Options (only shown by inspect: the default IPAM driver takes none). */
+  ipamOptions?: Record<string, string> | null | undefined;
 }
 
 export interface ConnectOptions {
@@ -342,7 +351,7 @@ export class NetworkManager {
     const t0 = monotonicMs();
     // dockerd takes any name ("bad name!", "a/b", "ümlaut"): the name is never a device, file or
     // rule name here (bridges are named from the id; the iptables comment is sanitised).
-    if (o.name === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
+    if (o.name.trim() === '') throw invalid('network name is required', 'pass a name: docker network create NAME');
     if (this.listNetworks().some((n) => n.name === o.name)) throw conflict(`network with name ${o.name} already exists`);
     if (['none', 'host'].includes(o.name) || (o.name === 'bridge' && !o.isDefault)) throw conflict(`network name ${o.name} is reserved`);
     const id = randomBytes(32).toString('hex');
@@ -378,6 +387,8 @@ export class NetworkManager {
       options,
       created: isoTime(),
       mtu: this.uplinkMtu(),
+      ipamOptions: o.ipamOptions ?? null,
+      gatewayShown: !!o.isDefault || o.subnet === undefined || o.gateway !== undefined,
       pool,
     };
     // Record first: a crash after this point leaves a network reconcile() re-creates or finishes.

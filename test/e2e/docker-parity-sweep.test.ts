@@ -235,7 +235,8 @@ test('inspect shapes: a -v named volume has Mode "z", Config.Env is null without
     } finally {
       await docker(['rm', '-f', runc], { ok: false });
     }
-    assert.equal((await docker(['volume', 'inspect', '-f', '{{json .Options}} {{json .Labels}}', 'par-vol'])).stdout.trim(), 'null {}');
+    // Made by -v, no labels sent: Labels null too (dockerd 20.10, checked in session 9).
+    assert.equal((await docker(['volume', 'inspect', '-f', '{{json .Options}} {{json .Labels}}', 'par-vol'])).stdout.trim(), 'null null');
   } finally {
     await docker(['rm', '-f', '-v', 'par-shape'], { ok: false });
     await docker(['volume', 'rm', 'par-vol', 'par-vol2'], { ok: false });
@@ -784,7 +785,7 @@ test('network names: any name dockerd takes ("bad name!", "a/b", "ümlaut") work
   assert.equal((await d.request('POST', '/networks/create', JSON.stringify({ Name: 'default' }), { 'Content-Type': 'application/json' })).status, 403);
 });
 
-test('resolv.conf copied from the host keeps its order and comments, minus loopback and IPv6 nameservers (dockerd); user networks: search first, 127.0.0.11', { skip, timeout: 90_000 }, async () => {
+test('resolv.conf copied from the host keeps its order and comments, minus loopback and IPv6 nameservers (dockerd); built from --dns* with every nameserver; user networks: search first, 127.0.0.11', { skip, timeout: 90_000 }, async () => {
   // The daemon reads /etc/resolv.conf: in a mount namespace of its own, a host-like file is bound there.
   const conf = join(tmp.path, 'resolv.conf');
   writeFileSync(conf, '# host-like resolv.conf\nsearch example.com corp.local\nnameserver 127.0.0.53\noptions edns0 trust-ad\nnameserver 10.255.255.53\nnameserver ::1\nnameserver fe80::1\nnameserver 192.0.2.7\n');
@@ -798,8 +799,170 @@ test('resolv.conf copied from the host keeps its order and comments, minus loopb
     assert.equal(dk(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/etc/resolv.conf']), readFileSync(conf, 'utf8'), 'host mode: the file as it is');
     dk(['network', 'create', 'par-rc']);
     assert.equal(dk(['run', '--rm', '--network', 'par-rc', 'busybox', 'cat', '/etc/resolv.conf']), 'search example.com corp.local\nnameserver 127.0.0.11\noptions edns0 trust-ad ndots:0\n');
+    // Any --dns* (session 9): the file is built, with every nameserver of the host (or of --dns)
+    // unfiltered, loopback and IPv6 ones too (dockerd 20.10); on a user network the IPv6 ones stay
+    // after 127.0.0.11 and an ndots the options set is kept (no ndots:0 then).
+    const all = 'nameserver 127.0.0.53\nnameserver 10.255.255.53\nnameserver ::1\nnameserver fe80::1\nnameserver 192.0.2.7\n';
+    assert.equal(dk(['run', '--rm', '--network', 'none', '--dns-search', 'x.org', 'busybox', 'cat', '/etc/resolv.conf']), `search x.org\n${all}options edns0 trust-ad\n`);
+    assert.equal(dk(['run', '--rm', '--dns-option', 'ndots:3', 'busybox', 'cat', '/etc/resolv.conf']), `search example.com corp.local\n${all}options ndots:3\n`);
+    assert.equal(dk(['run', '--rm', '--network', 'none', '--dns', '127.0.0.1', 'busybox', 'cat', '/etc/resolv.conf']), 'search example.com corp.local\nnameserver 127.0.0.1\noptions edns0 trust-ad\n');
+    assert.equal(dk(['run', '--rm', '--network', 'par-rc', '--dns-search', 'x.org', 'busybox', 'cat', '/etc/resolv.conf']), 'search x.org\nnameserver 127.0.0.11\nnameserver ::1\nnameserver fe80::1\noptions edns0 trust-ad ndots:0\n');
+    assert.equal(dk(['run', '--rm', '--network', 'par-rc', '--dns-option', 'ndots:3', 'busybox', 'cat', '/etc/resolv.conf']), 'search example.com corp.local\nnameserver 127.0.0.11\nnameserver ::1\nnameserver fe80::1\noptions ndots:3\n');
   } finally {
     spawnSyncQuiet(DOCKER, ['network', 'rm', 'par-rc'], d3.env);
     await d3.stop();
+  }
+});
+
+test('network connect keeps the endpoint settings as the client sent them: IPAMConfig {}, Aliases [], DriverOpts {} (dockerd), running or not; a create\'s EndpointsConfig {} stays null', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-ep']);
+  await docker(['network', 'create', '--subnet', '10.199.7.0/24', 'par-ep2']);
+  await docker(['create', '--name', 'par-ep1', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--name', 'par-ep2', 'busybox', 'sleep', '300']);
+  await docker(['create', '--name', 'par-ep3', '--network', 'par-ep', 'busybox', 'true']);
+  try {
+    const shape = async (c: string) => {
+      const nets = JSON.parse((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', c])).stdout) as Record<string, Record<string, unknown>>;
+      return Object.fromEntries(Object.entries(nets).map(([k, v]) => [k, [v.IPAMConfig, v.Aliases, v.DriverOpts]]));
+    };
+    await docker(['network', 'connect', 'par-ep', 'par-ep1']);
+    await docker(['network', 'connect', '--alias', 'x1', '--ip', '10.199.7.10', '--driver-opt', 'com.example.k=v', 'par-ep2', 'par-ep1']);
+    await docker(['network', 'connect', 'par-ep', 'par-ep2']);
+    await docker(['network', 'connect', '--alias', 'x2', 'par-ep2', 'par-ep2']);
+    const ep1 = { bridge: [null, null, null], 'par-ep': [{}, [], {}], 'par-ep2': [{ IPv4Address: '10.199.7.10' }, ['x1'], { 'com.example.k': 'v' }] };
+    const ep2 = { bridge: [null, null, null], 'par-ep': [{}, [], {}], 'par-ep2': [{}, ['x2'], {}] };
+    assert.deepEqual(await shape('par-ep1'), ep1, 'created');
+    assert.deepEqual(await shape('par-ep2'), ep2, 'running');
+    assert.deepEqual(await shape('par-ep3'), { 'par-ep': [null, null, null] }, 'docker create --network: EndpointsConfig {}');
+    await docker(['start', 'par-ep1']);
+    await docker(['stop', '-t', '0', 'par-ep2']);
+    assert.deepEqual(await shape('par-ep1'), ep1, 'started');
+    assert.deepEqual(await shape('par-ep2'), ep2, 'stopped');
+  } finally {
+    await docker(['rm', '-f', 'par-ep1', 'par-ep2', 'par-ep3'], { ok: false });
+    await docker(['network', 'rm', 'par-ep', 'par-ep2'], { ok: false });
+  }
+});
+
+test('POST /networks/create with an empty or blank Name: dockerd 20.10\'s 500 "invalid name: <name>"', { skip, timeout: 60_000 }, async () => {
+  for (const name of ['', '  ', '\t']) {
+    const r = await d.request('POST', '/v1.41/networks/create', JSON.stringify({ Name: name }), { 'Content-Type': 'application/json' });
+    assert.equal(r.status, 500, r.body.toString());
+    assert.equal(JSON.parse(r.body.toString()).message, `invalid name: ${name}`);
+  }
+  const r = await d.request('POST', '/v1.41/networks/create', JSON.stringify({ Name: ' par-blank ' }), { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 201, 'a name with blanks around it is a name');
+  const id = (JSON.parse(r.body.toString()) as { Id: string }).Id;
+  assert.equal((await docker(['network', 'inspect', '-f', '{{json .Name}}', id])).stdout.trim(), '" par-blank "');
+  await docker(['network', 'rm', id]);
+});
+
+test('inspect shapes from session 9\'s sweep: Init only when set; --tmpfs not in Mounts; IPAM Options as sent, no Gateway for a --subnet without --gateway; volume Labels null when none were sent (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-sh1', 'busybox', 'true']);
+  await docker(['create', '--network', 'none', '--name', 'par-sh2', '--init', '--tmpfs', '/t1', '--mount', 'type=tmpfs,dst=/t2', 'busybox', 'true']);
+  await docker(['create', '--network', 'none', '--name', 'par-sh3', '--init=false', '-v', 'par-shv2:/x', 'busybox', 'true']);
+  await docker(['network', 'create', '--subnet', '10.199.8.0/24', 'par-shn1']);
+  await docker(['network', 'create', '--subnet', '10.199.9.0/24', '--gateway', '10.199.9.254', 'par-shn2']);
+  await docker(['network', 'create', 'par-shn3']);
+  await docker(['volume', 'create', 'par-shv1']);
+  await docker(['volume', 'create', '--label', 'a=b', 'par-shv3']);
+  try {
+    const hc = async (c: string) => JSON.parse((await docker(['inspect', '-f', '{{json .HostConfig}}', c])).stdout) as Record<string, unknown>;
+    assert.equal('Init' in (await hc('par-sh1')), false, 'unset: no Init key (omitempty)');
+    assert.equal((await hc('par-sh2')).Init, true);
+    assert.equal((await hc('par-sh3')).Init, false);
+    // --tmpfs mounts are kept out of Mounts (dockerd lists --mount type=tmpfs ones only).
+    assert.equal((await docker(['inspect', '-f', '{{range .Mounts}}{{.Type}} {{.Destination}};{{end}}', 'par-sh2'])).stdout.trim(), 'tmpfs /t2;');
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Tmpfs}}', 'par-sh2'])).stdout.trim(), '{"/t1":""}');
+    const ipam = async (n: string) => JSON.parse((await docker(['network', 'inspect', '-f', '{{json .IPAM}}', n])).stdout) as { Options: unknown; Config: Array<Record<string, string>> };
+    assert.deepEqual(await ipam('par-shn1'), { Driver: 'default', Options: {}, Config: [{ Subnet: '10.199.8.0/24' }] });
+    assert.deepEqual((await ipam('par-shn2')).Config, [{ Subnet: '10.199.9.0/24', Gateway: '10.199.9.254' }]);
+    const picked = await ipam('par-shn3');
+    assert.equal(picked.Options && JSON.stringify(picked.Options), '{}');
+    assert.deepEqual(Object.keys(picked.Config[0]!), ['Subnet', 'Gateway'], 'a picked subnet shows its gateway');
+    const none = await d.request('POST', '/v1.41/networks/create', JSON.stringify({ Name: 'par-shn4', IPAM: { Config: [{ Subnet: '10.199.10.0/24' }] } }), { 'Content-Type': 'application/json' });
+    assert.equal(none.status, 201);
+    assert.equal((await ipam('par-shn4')).Options, null, 'no IPAM.Options sent: null');
+    const labels = async (v: string) => JSON.parse((await docker(['volume', 'inspect', '-f', '{{json .Labels}}', v])).stdout) as unknown;
+    assert.equal(await labels('par-shv1'), null, 'docker volume create sends no Labels');
+    assert.equal(await labels('par-shv2'), null, 'made by -v');
+    assert.deepEqual(await labels('par-shv3'), { a: 'b' });
+    const api = await d.request('POST', '/v1.41/volumes/create', JSON.stringify({ Name: 'par-shv4', Labels: {} }), { 'Content-Type': 'application/json' });
+    assert.deepEqual(JSON.parse(api.body.toString()).Labels, {}, 'sent empty: {}');
+  } finally {
+    await docker(['rm', '-f', 'par-sh1', 'par-sh2', 'par-sh3'], { ok: false });
+    await docker(['network', 'rm', 'par-shn1', 'par-shn2', 'par-shn3', 'par-shn4'], { ok: false });
+    await docker(['volume', 'rm', 'par-shv1', 'par-shv2', 'par-shv3', 'par-shv4'], { ok: false });
+  }
+});
+
+test('--pid/--ipc/--network container:<name> are recorded by the donor\'s ID and joined at start (they ran in namespaces of their own); dockerd\'s refusals', { skip, timeout: 60_000 }, async () => {
+  const donor = (await docker(['create', '--network', 'none', '--ipc', 'shareable', '--name', 'par-don', 'busybox', 'sleep', '300'])).stdout.trim();
+  const priv = (await docker(['run', '-d', '--network', 'none', '--name', 'par-don2', 'busybox', 'sleep', '300'])).stdout.trim();
+  try {
+    for (const flag of ['--pid', '--ipc']) {
+      const r = await docker(['create', '--network', 'none', flag, 'container:nosuch-container', 'busybox', 'true'], { ok: false });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^Error response from daemon: No such container: nosuch-container$/m, flag);
+    }
+    await docker(['create', '--name', 'par-join', '--network', 'container:par-don', '--pid', 'container:par-don', '--ipc', 'container:par-don', 'busybox', 'sh', '-c', 'ps -o comm; readlink /proc/self/ns/ipc']);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.NetworkMode}} {{.HostConfig.PidMode}} {{.HostConfig.IpcMode}}', 'par-join'])).stdout.trim(), `container:${donor} container:${donor} container:${donor}`);
+    await docker(['create', '--name', 'par-join-pid', '--network', 'none', '--pid', 'container:par-don', 'busybox', 'true']);
+    await docker(['create', '--name', 'par-join-ipc', '--network', 'none', '--ipc', 'container:par-don', 'busybox', 'true']);
+    await docker(['create', '--name', 'par-join-priv', '--network', 'none', '--ipc', 'container:par-don2', 'busybox', 'true']);
+    assert.match((await docker(['start', 'par-join-pid'], { ok: false })).stderr, new RegExp(`^Error response from daemon: container ${donor} is not running$`, 'm'));
+    assert.match((await docker(['start', 'par-join-ipc'], { ok: false })).stderr, new RegExp(`^Error response from daemon: can't join IPC of container ${donor}: container ${donor} is not running$`, 'm'));
+    assert.match((await docker(['start', 'par-join-priv'], { ok: false })).stderr, new RegExp(`^Error response from daemon: can't join IPC of container ${priv}: non-shareable IPC \\(hint: use IpcMode:shareable for the donor container\\)$`, 'm'));
+    await docker(['start', 'par-don']);
+    const out = (await docker(['start', '-a', 'par-join'])).stdout.split('\n').filter(Boolean);
+    assert.ok(out.includes('sleep'), `the donor's processes are seen: ${out.join(' ')}`);
+    assert.equal(out.at(-1), (await docker(['exec', 'par-don', 'readlink', '/proc/self/ns/ipc'])).stdout.trim(), 'the donor\'s IPC namespace');
+  } finally {
+    await docker(['rm', '-f', 'par-join', 'par-join-pid', 'par-join-ipc', 'par-join-priv', 'par-don', 'par-don2'], { ok: false });
+  }
+});
+
+test('API shapes from session 9\'s sweep: the list\'s endpoints carry no Links/Aliases/DriverOpts/DNSNames (null), a 0 SizeRw is left out; exec inspect has no empty user (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-api']);
+  await docker(['run', '-d', '--name', 'par-api1', '--network', 'par-api', '--network-alias', 'al', 'busybox', 'sleep', '300']);
+  try {
+    const filters = encodeURIComponent(JSON.stringify({ name: ['par-api1'] }));
+    const list = JSON.parse((await d.request('GET', `/v1.41/containers/json?size=1&filters=${filters}`)).body.toString()) as Array<Record<string, unknown> & { NetworkSettings: { Networks: Record<string, Record<string, unknown>> } }>;
+    assert.equal(list.length, 1);
+    const ep = list[0]!.NetworkSettings.Networks['par-api']!;
+    assert.deepEqual([ep.Links, ep.Aliases, ep.DriverOpts, ep.DNSNames], [null, null, null, null]);
+    assert.match(String(ep.IPAddress), /^\d+\.\d+\.\d+\.\d+$/, 'the addresses are there');
+    const insp = JSON.parse((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'par-api1'])).stdout) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(insp['par-api']!.Aliases, ['al'], 'inspect keeps them');
+    assert.equal('SizeRw' in list[0]!, false, 'nothing written: SizeRw 0 is omitted');
+    assert.equal(typeof list[0]!.SizeRootFs, 'number');
+    const created = JSON.parse((await d.request('POST', '/v1.41/containers/par-api1/exec', JSON.stringify({ Cmd: ['true'] }), { 'Content-Type': 'application/json' })).body.toString()) as { Id: string };
+    const ex = JSON.parse((await d.request('GET', `/v1.41/exec/${created.Id}/json`)).body.toString()) as { ProcessConfig: Record<string, unknown> };
+    assert.deepEqual(ex.ProcessConfig, { arguments: [], entrypoint: 'true', privileged: false, tty: false });
+  } finally {
+    await docker(['rm', '-f', 'par-api1'], { ok: false });
+    await docker(['network', 'rm', 'par-api'], { ok: false });
+  }
+});
+
+test('volume mount and unmount events as dockerd\'s: one per volume (not binds) at each start, with its destination and read/write, unmounts after the network disconnect', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['run', '--network', 'none', '--name', 'par-vev', '-v', 'par-vev1:/v', '-v', 'par-vev2:/w:ro', '-v', `${tmp.path}:/b`, 'busybox', 'true']);
+  try {
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-vev'])).stdout.trim();
+    const until = String(Math.floor(Date.now() / 1000) + 1);
+    const evs = (await docker(['events', '--since', String(since), '--until', until, '--filter', 'type=volume', '--filter', 'type=network', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}'])).stdout.split('\n').filter((e) => e.includes(`"container":"${id}"`));
+    const mounts = evs.filter((e) => e.startsWith('volume mount ')).sort();
+    assert.deepEqual(mounts, [
+      `volume mount par-vev1 {"container":"${id}","destination":"/v","driver":"local","propagation":"","read/write":"true"}`,
+      `volume mount par-vev2 {"container":"${id}","destination":"/w","driver":"local","propagation":"","read/write":"false"}`,
+    ]);
+    assert.deepEqual(evs.filter((e) => e.startsWith('volume unmount ')).sort(), [`volume unmount par-vev1 {"container":"${id}","driver":"local"}`, `volume unmount par-vev2 {"container":"${id}","driver":"local"}`]);
+    const kinds = evs.map((e) => e.split(' ').slice(0, 2).join(' '));
+    assert.ok(kinds.indexOf('network connect') < kinds.indexOf('volume mount'), kinds.join(', '));
+    assert.ok(kinds.indexOf('network disconnect') < kinds.indexOf('volume unmount'), kinds.join(', '));
+  } finally {
+    await docker(['rm', '-f', 'par-vev'], { ok: false });
+    await docker(['volume', 'rm', 'par-vev1', 'par-vev2'], { ok: false });
   }
 });

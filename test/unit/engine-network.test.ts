@@ -26,7 +26,10 @@ test('planEndpoints: the mode’s network first, docker’s `default` key, extra
   assert.deepEqual(planEndpoints('bridge', { default: { MacAddress: '' } }, opts), { bridge: { NetworkID: bridge.id, Aliases: [], IPv4Address: '', MacAddress: '', Attached: false } });
   assert.deepEqual(Object.keys(planEndpoints('app', { app: { Aliases: ['web'] }, db: {} }, opts)), ['app', 'db']);
   const p = planEndpoints('app', { app: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.1.0.9' } } }, { ...opts, macAddress: '02:42:00:00:00:09' });
-  assert.deepEqual(p.app, { NetworkID: app.id, Aliases: ['web'], IPv4Address: '10.1.0.9', MacAddress: '02:42:00:00:00:09', Attached: false });
+  assert.deepEqual(p.app, { NetworkID: app.id, Aliases: ['web'], IPv4Address: '10.1.0.9', MacAddress: '02:42:00:00:00:09', Attached: false, IPAMGiven: true, AliasesGiven: true });
+  // What the client sent is remembered for inspect's shapes (dockerd: IPAMConfig {}, Aliases [], DriverOpts as given).
+  assert.deepEqual(planEndpoints('app', { app: { IPAMConfig: {}, Aliases: [], DriverOpts: { k: 'v' } } }, opts).app, { NetworkID: app.id, Aliases: [], IPv4Address: '', MacAddress: '', Attached: false, IPAMGiven: true, AliasesGiven: true, DriverOpts: { k: 'v' } });
+  assert.throws(() => planEndpoints('app', { app: { DriverOpts: { k: 1 } } }, opts), /DriverOpts/);
   // by id or prefix
   assert.deepEqual(Object.keys(planEndpoints(app.id.slice(0, 5), {}, opts)), ['app']);
   assert.deepEqual(planEndpoints('none', { none: {} }, opts), {});
@@ -86,6 +89,9 @@ test('NetworkSettings, Ports and the list summary look like docker’s', () => {
   assert.equal(stopped.Networks.app.NetworkID, app.id);
   assert.deepEqual(stopped.Ports, {});
   assert.equal(stopped.SandboxKey, '/run/x/netns/aaaaaaaaaaaa', 'dockerd keeps the last start’s sandbox after the stop');
+  assert.deepEqual([stopped.Networks.app.IPAMConfig, stopped.Networks.bridge.Aliases, stopped.Networks.app.DriverOpts], [null, null, null], 'not sent: null');
+  const sent = networkSettingsView({ ...base, configured: { app: { ...configured.app, Aliases: [], IPAMGiven: true, AliasesGiven: true, DriverOpts: {} } }, endpoints: [ep2] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.deepEqual([sent.Networks.app.IPAMConfig, sent.Networks.app.Aliases, sent.Networks.app.DriverOpts], [{}, [], {}], 'sent empty (docker network connect): {} [] {}');
   // Created (never attached): dockerd shows NetworkID "" (a pseudo network's too) and no sandbox.
   const created = networkSettingsView({ ...base, running: false, started: false, sandboxId: undefined, sandboxKey: undefined, configured: { app: { ...configured.app, Attached: false } }, endpoints: [] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.equal(created.Networks.app.NetworkID, '');

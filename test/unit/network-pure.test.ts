@@ -120,7 +120,12 @@ test('hosts and resolv.conf', () => {
   const host = parseResolvConf('# c\nnameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch a.example b.example\noptions edns0 ndots:2\n');
   assert.deepEqual(host, { nameservers: ['127.0.0.53', '10.0.0.1'], search: ['a.example', 'b.example'], options: ['edns0', 'ndots:2'] });
   const emb = containerResolvConf({ host, embedded: true });
-  assert.equal(emb.text, 'search a.example b.example\nnameserver 127.0.0.11\noptions edns0 ndots:0\n');
+  // dockerd keeps an ndots the options set (here the host's) instead of adding ndots:0.
+  assert.equal(emb.text, 'search a.example b.example\nnameserver 127.0.0.11\noptions edns0 ndots:2\n');
+  assert.equal(containerResolvConf({ host: { ...host, options: ['edns0'] }, embedded: true }).text, 'search a.example b.example\nnameserver 127.0.0.11\noptions edns0 ndots:0\n');
+  // Built from --dns*: every nameserver kept, loopback and IPv6 too; on a user network the IPv6 ones follow 127.0.0.11.
+  assert.equal(containerResolvConf({ host: parseResolvConf('nameserver 127.0.0.53\nnameserver ::1\n'), embedded: false, dnsSearch: ['x.test'] }).text, 'search x.test\nnameserver 127.0.0.53\nnameserver ::1\n');
+  assert.equal(containerResolvConf({ host: parseResolvConf('nameserver 127.0.0.53\nnameserver ::1\n'), embedded: true, dnsOptions: ['ndots:3'] }).text, 'nameserver 127.0.0.11\nnameserver ::1\noptions ndots:3\n');
   assert.deepEqual(emb.upstreams, ['127.0.0.53', '10.0.0.1']);
   assert.equal(containerResolvConf({ host, embedded: false }).text.split('\n')[0], 'nameserver 10.0.0.1');
   assert.match(containerResolvConf({ host, embedded: false, dns: ['9.9.9.9'], dnsSearch: ['x.test'] }).text, /^search x\.test\nnameserver 9\.9\.9\.9\n/);

@@ -253,7 +253,10 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if (out.Sysctls === undefined) delete out.Sysctls;
   out.OomScoreAdj = Number(hc.OomScoreAdj ?? 0);
   out.OomKillDisable = hc.OomKillDisable ?? false;
-  out.Init = hc.Init ?? null;
+  // dockerd omits an unset Init (omitempty), and shows true or false when the client set it.
+  if (typeof hc.Init === 'boolean') out.Init = hc.Init;
+  else if (hc.Init === undefined || hc.Init === null) delete out.Init;
+  else throw invalid('bad parameter: Init must be a boolean');
   out.PortBindings = hc.PortBindings ?? {};
   out.VolumesFrom = hc.VolumesFrom ?? null;
   out.GroupAdd = hc.GroupAdd ?? null;

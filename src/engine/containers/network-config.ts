@@ -23,6 +23,14 @@ export interface EndpointConfig {
    * NetworkID "" until then, and keeps it once made. Absent (older records): made.
    */
   Attached?: boolean;
+  /**
+   * dockerd keeps the endpoint settings as the client sent them: an IPAMConfig object (docker
+   * network connect sends `{}`) is shown as `{}` even with no address, an Aliases array as `[]`
+   * even when empty, DriverOpts as given; without them, null. Absent (older records): not sent.
+   */
+  IPAMGiven?: boolean;
+  AliasesGiven?: boolean;
+  DriverOpts?: Record<string, string>;
 }
 
 /** The facts of a network these functions need (a NetworkRecord without its driver and IP pool). */
@@ -94,7 +102,18 @@ export function endpointConfig(net: NetworkFacts, raw: Json, macAddress?: string
   if (ip && !isIp(ip)) throw invalid(`invalid IPv4 address: ${ip}`);
   if (mac) parseMac(mac);
   for (const a of aliases) if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(a)) throw invalid(`invalid network alias "${a}"`, 'use letters, digits, _ . -');
-  return { NetworkID: net.id, Aliases: aliases, IPv4Address: ip, MacAddress: mac };
+  const out: EndpointConfig = { NetworkID: net.id, Aliases: aliases, IPv4Address: ip, MacAddress: mac };
+  if (raw.IPAMConfig !== null && typeof raw.IPAMConfig === 'object') out.IPAMGiven = true;
+  if (Array.isArray(raw.Aliases)) out.AliasesGiven = true;
+  if (raw.DriverOpts !== undefined && raw.DriverOpts !== null) {
+    if (typeof raw.DriverOpts !== 'object' || Array.isArray(raw.DriverOpts)) throw invalid('invalid DriverOpts: expected an object of strings');
+    out.DriverOpts = {};
+    for (const [k, v] of Object.entries(raw.DriverOpts as Json)) {
+      if (typeof v !== 'string') throw invalid(`invalid DriverOpts: the value of ${k} is no string`);
+      out.DriverOpts[k] = v;
+    }
+  }
+  return out;
 }
 
 /**
@@ -179,8 +198,9 @@ export function networkSettingsView(s: SettingsInput): Json {
       const ep = s.running ? s.endpoints.find((e) => e.networkId === c.NetworkID) : undefined;
       const view: Json = {
         ...emptyEndpoint(),
-        IPAMConfig: c.IPv4Address ? { IPv4Address: c.IPv4Address } : null,
-        Aliases: c.Aliases.length ? [...c.Aliases] : null,
+        IPAMConfig: c.IPv4Address ? { IPv4Address: c.IPv4Address } : c.IPAMGiven ? {} : null,
+        Aliases: c.Aliases.length || c.AliasesGiven ? [...c.Aliases] : null,
+        DriverOpts: c.DriverOpts ? { ...c.DriverOpts } : null,
         MacAddress: ep?.mac ?? c.MacAddress,
         NetworkID: c.Attached === false ? '' : c.NetworkID,
       };
@@ -236,7 +256,8 @@ export function portSummary(exposed: string[], endpoints: EndpointFacts[]): Json
 
 /** docker's network resource (GET /networks/{id}); `containers` only for inspect. */
 export function networkView(n: NetworkFacts, containers: Json | undefined): Json {
-  const ipamConfig: Json = { Subnet: n.subnet, Gateway: n.gateway };
+  const ipamConfig: Json = { Subnet: n.subnet };
+  if (n.gatewayShown !== false) ipamConfig.Gateway = n.gateway;
   if (n.ipRange && n.ipRange !== n.subnet) ipamConfig.IPRange = n.ipRange;
   const options: Record<string, string> = { ...n.options };
   if (n.isDefault) {
@@ -251,7 +272,7 @@ export function networkView(n: NetworkFacts, containers: Json | undefined): Json
   }
   return {
     Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: 'bridge', EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [ipamConfig] },
+    IPAM: { Driver: 'default', Options: n.ipamOptions ? { ...n.ipamOptions } : null, Config: [ipamConfig] },
     Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
     Containers: containers ?? {}, Options: options, Labels: { ...n.labels },
   };

@@ -58,6 +58,9 @@ export interface SpecInputs {
   cgroupsPath: string;
   /** A network namespace to join (container:<id> mode). */
   netnsPath?: string;
+  /** PID and IPC namespaces to join (--pid/--ipc container:<id>). */
+  pidnsPath?: string | undefined;
+  ipcnsPath?: string | undefined;
   /** Resolved host paths for each MountPoint (volumes) by destination. */
   cgroupV2: boolean;
 }
@@ -255,7 +258,9 @@ export function buildSpec(inp: SpecInputs): Spec {
     namespaces.push({ type: 'network' });
   }
   if (hc.PidMode === 'host') namespaces.splice(namespaces.findIndex((n) => n.type === 'pid'), 1);
+  else if (inp.pidnsPath) namespaces.splice(namespaces.findIndex((n) => n.type === 'pid'), 1, { type: 'pid', path: inp.pidnsPath });
   if (hc.IpcMode === 'host') namespaces.splice(namespaces.findIndex((n) => n.type === 'ipc'), 1);
+  else if (inp.ipcnsPath) namespaces.splice(namespaces.findIndex((n) => n.type === 'ipc'), 1, { type: 'ipc', path: inp.ipcnsPath });
   // docker: host networking shares the host's UTS namespace too (the host's hostname).
   if (hc.UTSMode === 'host' || (netMode === 'host' && hc.UTSMode !== 'private')) namespaces.splice(namespaces.findIndex((n) => n.type === 'uts'), 1);
   if (hc.CgroupnsMode === 'private') namespaces.push({ type: 'cgroup' });

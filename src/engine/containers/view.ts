@@ -1,5 +1,6 @@
 // docker's JSON views of a container: inspect (ContainerInspectResponse), list summaries
 // (ContainerSummary) with the human Status text, and list filters.
+import { posix } from 'node:path';
 import { HEALTH_FILTER_VALUES } from '../health.js';
 import { labelsMatchAll } from '../label-filter.js';
 import { invalid } from '../../common/errors.js';
@@ -59,6 +60,12 @@ export function mountView(m: MountPoint): Json {
 }
 
 /** `network`: the NetworkSettings the engine's networking computed (networking.ts settings()). */
+/** The mounts dockerd lists: not those of HostConfig.Tmpfs (--tmpfs), which it keeps out of Mounts. */
+function shownMounts(rec: ContainerRecord): MountPoint[] {
+  const tmpfs = new Set(Object.keys((rec.HostConfig.Tmpfs as Record<string, string> | undefined) ?? {}).map((d) => posix.normalize(d)));
+  return tmpfs.size ? rec.MountPoints.filter((m) => !(m.Type === 'tmpfs' && tmpfs.has(m.Destination))) : rec.MountPoints;
+}
+
 export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds: string[]; network: Json; sizeRw?: number; sizeRootFs?: number }): Json {
   const { Health, ...state } = rec.State;
   return {
@@ -83,13 +90,23 @@ export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds:
     HostConfig: rec.HostConfig,
     GraphDriver: extra.graph,
     ...(extra.sizeRw !== undefined ? { SizeRw: extra.sizeRw, SizeRootFs: extra.sizeRootFs ?? 0 } : {}),
-    Mounts: rec.MountPoints.map(mountView),
+    Mounts: shownMounts(rec).map(mountView),
     Config: rec.Config,
     NetworkSettings: extra.network,
   };
 }
 
 /** `net`: the container's NetworkSettings and list Ports (networking.ts settings() / ports()). */
+/**
+ * dockerd's list copies only the addresses and IDs of each endpoint (and IPAMConfig): Links,
+ * Aliases, DriverOpts and DNSNames are null there whatever inspect shows.
+ */
+function summaryNetworks(networks: Record<string, Json> | undefined): Json {
+  const out: Json = {};
+  for (const [name, ep] of Object.entries(networks ?? {})) out[name] = { ...ep, Links: null, Aliases: null, DriverOpts: null, DNSNames: null };
+  return out;
+}
+
 export function summaryView(rec: ContainerRecord, net: { settings: Json; ports: Json[] }, size?: { rw: number; rootfs: number }): Json {
   return {
     Id: rec.Id,
@@ -99,13 +116,15 @@ export function summaryView(rec: ContainerRecord, net: { settings: Json; ports: 
     Command: [rec.Path, ...rec.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' '),
     Created: Math.floor(Date.parse(rec.Created) / 1000),
     Ports: net.ports,
-    ...(size ? { SizeRw: size.rw, SizeRootFs: size.rootfs } : {}),
+    // omitempty in dockerd's summary: a size of 0 is left out.
+    ...(size?.rw ? { SizeRw: size.rw } : {}),
+    ...(size?.rootfs ? { SizeRootFs: size.rootfs } : {}),
     Labels: (rec.Config.Labels as Json | null) ?? {},
     State: rec.State.Status,
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.HostConfig.NetworkMode },
-    NetworkSettings: { Networks: net.settings.Networks },
-    Mounts: rec.MountPoints.map(mountView),
+    NetworkSettings: { Networks: summaryNetworks(net.settings.Networks as Record<string, Json> | undefined) },
+    Mounts: shownMounts(rec).map(mountView),
   };
 }
 
