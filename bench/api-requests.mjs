@@ -14,6 +14,7 @@ import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -131,13 +132,7 @@ async function startHakod(work, checkout, label) {
   proc.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
   await waitSocket(sock, proc, () => log);
   const stop = async () => {
-    if (proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    }
+    await stopChild(proc);
     removeCgroupEverywhere(cgroupParent);
     cleanupNet(net);
   };

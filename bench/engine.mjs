@@ -56,6 +56,7 @@ import { request, Agent } from 'node:http';
 import { createConnection } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -266,11 +267,7 @@ async function startHakod(work, checkout = repo, net = hakodNet) {
       cleanupNet(net);
       return;
     }
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
+    await stopChild(proc);
     removeCgroupEverywhere(cgroupParent);
     cleanupNet(net);
   };

@@ -49,3 +49,13 @@ export async function settle(pid) {
     c = c2;
   }
 }
+
+/** Stops a child daemon the bench started: SIGTERM, SIGKILL after `ms`; resolves once it exited (at once if it had). */
+export async function stopChild(proc, ms = 10_000) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), ms);
+  await exited;
+  clearTimeout(t);
+}
