@@ -11,6 +11,7 @@
 // Usage: node bench/api-requests.mjs [N=2000] [--versus=<checkout>] [--cpu-prof=<dir>] [--blocks=10]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createConnection } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +29,7 @@ if (process.getuid() !== 0 || !existsSync(DOCKER)) {
   process.exit(1);
 }
 const { tempDir, testCgroupName, removeCgroupEverywhere, unmountUnder } = await import(join(repo, 'dist/test/helpers/fixtures.js'));
-const { DAEMON_V8_FLAGS } = await import(join(repo, 'dist/src/daemon/memory.js'));
+const { DAEMON_V8_FLAGS } = createRequire(import.meta.url)(join(repo, 'bin/daemon-v8-flags.cjs'));
 const { dockerSaveArchive } = await import(join(repo, 'dist/test/helpers/images.js'));
 const { testNet, daemonNetFlags, cleanupNet } = await import(join(repo, 'dist/test/helpers/network.js'));
 const env = { ...process.env };
