@@ -1615,13 +1615,7 @@ export class Engine implements ContainerEngine {
     // A cleanup deferred after the exit (deferCleanup) has released the networks already; the
     // rest of it is awaited after the answer, below.
     const cleaned = live.cleaned === true || live.cleaning !== undefined;
-    if (!cleaned) {
-      for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
-      this.releasePseudoEndpoint(live);
-      this.emitVolumeUnmounts(live);
-      await this.releaseSandboxKey(live);
-      this.trace.mark(id, 'cleanup.net');
-    }
+    if (!cleaned) await this.releaseNetworks(live);
     // The record's directory goes first, in one rename: from here on the container does not
     // exist, after a crash too. The renamed directories are deleted after the answer (deleting
     // files on the data-root's fs costs ms each here).
