@@ -5,7 +5,7 @@
 // gone at once, also after a crash) and deletes it later; loadAll() skips such directories and
 // removeRetired() deletes them.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { removeTree } from '../../native/fs.js';
 import { basename, dirname, join } from 'node:path';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { fsyncDirFast, fsyncDirSync, stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
@@ -318,7 +318,7 @@ export class RecordStore {
     for (const d of dirs) {
       if (dirname(d) !== this.dir || !basename(d).startsWith('.removed-')) throw new HakoError({ step: 'remove a retired container directory', path: d, hint: 'not a directory retire() made', kind: 'internal' });
       try {
-        await rm(d, { recursive: true, force: true });
+        await removeTree(d);
       } catch (err) {
         throw fromSystemError('remove a retired container directory', err, d);
       }
