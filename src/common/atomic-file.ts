@@ -12,7 +12,7 @@ import { fromSystemError } from './errors.js';
  * part against a reused pid's leftovers; the exclusive create catches anything else. (Not
  * node:crypto: loading it costs a short command ~5 ms of start-up.)
  */
-function tempName(path: string): string {
+export function tempName(path: string): string {
   const rand = Math.floor(Math.random() * 0x1000000).toString(16);
   return join(dirname(path), `.${basename(path)}.${process.pid}-${process.hrtime.bigint().toString(36)}-${rand}.tmp`);
 }

@@ -2,6 +2,7 @@
 // None follows a final symlink. Failures throw an Error with .errno (positive), .code and .syscall,
 // which fromSystemError (src/common/errors.ts) turns into a HakoError.
 import { rm } from 'node:fs/promises';
+import { tempName, writeFileAtomic, type AtomicWriteOptions } from '../common/atomic-file.js';
 import { native, type NativeAddon } from './addon.js';
 
 interface FsAddon {
@@ -11,6 +12,7 @@ interface FsAddon {
   fsLlistxattr(path: string): string[];
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
+  writeFileAtomicAsync?(path: string, tmp: string, data: Buffer, mode: number, durable: boolean): Promise<void>;
 }
 
 function fsNative(): NativeAddon & FsAddon {
@@ -71,4 +73,23 @@ export async function rmdirs(paths: string[]): Promise<number[] | undefined> {
     return undefined;
   }
   return a.rmdirsAsync ? a.rmdirsAsync(paths) : undefined;
+}
+
+/**
+ * writeFileAtomic (src/common/atomic-file.ts: a temp file beside the target, renamed over it;
+ * durable: fsync'd, and its directory) in one job on the libuv pool (native/addon_atomic.c)
+ * instead of four or more round trips through a FileHandle. The directory must exist. Failures
+ * are the errno of the failed step (.syscall), the temp file removed. Without the addon (or an
+ * older build of it), writeFileAtomic.
+ */
+export async function writeFileAtomicPooled(path: string, data: string | Uint8Array, opts: Pick<AtomicWriteOptions, 'mode' | 'durable'> = {}): Promise<void> {
+  let a: (NativeAddon & FsAddon) | undefined;
+  try {
+    a = fsNative();
+  } catch {
+    a = undefined;
+  }
+  if (!a?.writeFileAtomicAsync) return writeFileAtomic(path, data, { ...opts, createDir: false });
+  const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return a.writeFileAtomicAsync(path, tempName(path), buf, opts.mode ?? 0o600, opts.durable !== false);
 }

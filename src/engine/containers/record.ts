@@ -5,7 +5,7 @@
 // gone at once, also after a crash) and deletes it later; loadAll() skips such directories and
 // removeRetired() deletes them.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { removeTree } from '../../native/fs.js';
+import { removeTree, writeFileAtomicPooled } from '../../native/fs.js';
 import { basename, dirname, join } from 'node:path';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { fsyncDirFast, fsyncDirSync, stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
@@ -138,7 +138,7 @@ export class RecordStore {
       do {
         entry.again = false;
         try {
-          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+          await writeFileAtomicPooled(file, JSON.stringify(rec), { mode: 0o600, durable: false });
         } catch (err) {
           if (!existsSync(this.containerDir(rec.Id))) break; // removed meanwhile
           onError(fromSystemError(`save container ${rec.Id}`, err, file));
@@ -223,7 +223,7 @@ export class RecordStore {
       while (entry.again) {
         entry.again = false;
         try {
-          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+          await writeFileAtomicPooled(file, JSON.stringify(rec), { mode: 0o600, durable: false });
         } catch (err) {
           if (!existsSync(dir)) break; // removed meanwhile
           onError(fromSystemError(`save container ${rec.Id}`, err, file));
