@@ -3,7 +3,8 @@
 // new one, never a torn file, and two writers of one file never share a temp name.
 import { closeSync, fsync as fsyncCb, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink, mkdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { joinPath as join } from './join-path.js';
 import { fromSystemError } from './errors.js';
 
 /**

@@ -6,7 +6,8 @@
 // removeRetired() deletes them.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } from 'node:fs';
 import { removeTree, writeFileAtomicPooled } from '../../native/fs.js';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { fsyncDirFast, fsyncDirSync, stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';

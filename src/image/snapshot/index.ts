@@ -17,7 +17,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { removeTree } from '../../native/fs.js';
 import { chmod, chown, lstat, mkdir, open, readFile, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { HakoError, fromSystemError, invalid, notFound } from '../../common/errors.js';
 import { pullMark } from '../pull-trace.js';
 

@@ -26,7 +26,7 @@
 // host (cgroup2 does not move single threads across domain cgroups: EOPNOTSUPP). Under a monitor
 // the same goes for the monitor's fork of the container. addProcess() remains for other callers.
 import { closeSync, existsSync, openSync, writeSync, constants as fsConstants } from 'node:fs';
-import { join } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { rmdirs } from '../../native/fs.js';
 import { constants as osConstants } from 'node:os';
 import { fromSystemError, HakoError, invalid } from '../../common/errors.js';
