@@ -8,10 +8,12 @@
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
 import { close as closeFd, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { removeTree } from '../native/fs.js';
+import { rm } from 'node:fs/promises';
 import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
 import { randomBytes } from 'node:crypto';
-import { join, resolve, dirname } from 'node:path';
+import { resolve, dirname } from 'node:path';
+import { joinPath as join } from '../common/join-path.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
@@ -517,7 +519,7 @@ export class Engine implements ContainerEngine {
         await sleep(50 * (i + 1)); // EBUSY: a process of ours (cp, tar) may still be in there
       }
     }
-    rmSync(this.bundleDir(id), { recursive: true, force: true });
+    await removeTree(this.bundleDir(id));
   }
 
   private cgroupsPathOf(rec: ContainerRecord): string {
@@ -890,8 +892,16 @@ export class Engine implements ContainerEngine {
     const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2, ...joins });
     // Serialised once: config.json here, the runtime's state records (LaunchOptions.specJson).
     const specJson = JSON.stringify(spec);
-    const written = writeFile(join(this.bundleDir(rec.Id), 'config.json'), specJson);
-    written.catch(() => undefined);
+    // Synchronous: the exec root is a tmpfs (/run) as a rule, where the write takes ~20 µs; through
+    // fs/promises (open, write, close on the pool) it cost the event loop ~0.25 ms under --no-opt.
+    let written: Promise<void>;
+    try {
+      writeFileSync(join(this.bundleDir(rec.Id), 'config.json'), specJson);
+      written = Promise.resolve();
+    } catch (err) {
+      written = Promise.reject(err);
+      written.catch(() => undefined);
+    }
     return { spec, specJson, written };
   }
 
@@ -1662,7 +1672,7 @@ export class Engine implements ContainerEngine {
       }
       await this.unmountRootfs(id);
       this.trace.mark(id, 'cleanup.unmount');
-      const settled = await Promise.allSettled([this.snapshots.retireContainer(id), rm(this.monitorDirOf(id), { recursive: true, force: true })]);
+      const settled = await Promise.allSettled([this.snapshots.retireContainer(id), removeTree(this.monitorDirOf(id))]);
       for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${id}: ${(r.reason as Error).message}`);
       this.trace.mark(id, 'remove.snapshot');
       await this.records.flush(id);

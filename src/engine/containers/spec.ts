@@ -3,7 +3,7 @@
 // the default seccomp profile for those capabilities, masked and read-only paths, resources
 // from HostConfig, namespaces from the modes, and the user's mounts.
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { invalid } from '../../common/errors.js';
 import { OCI_VERSION, type Mount, type Spec, type Namespace } from '../../runtime/spec/types.js';
 import { DOCKER_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
