@@ -40,6 +40,7 @@ import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, hasEndpoints, type NetworkingOptions } from './networking.js';
 import { SandboxKeys } from './sandbox-keys.js';
+import { ShmMounts, shmSizeOf, type ShmPlan } from './shm-mounts.js';
 import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, MAX_ATTACH_AT_LAUNCH, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
 import { checkListFilters, containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
@@ -228,6 +229,7 @@ export class Engine implements ContainerEngine {
   readonly volumeMounts: VolumeMounts;
   /** The containers' network namespaces bind-mounted under <execRoot>/netns (inspect's SandboxKey). */
   private readonly sandboxKeys: SandboxKeys;
+  private readonly shm: ShmMounts;
   /** Numbers the volume users of archive operations on stopped containers (archiveVolumes). */
   private archiveUses = 0;
   readonly net: EngineNetworking;
@@ -269,6 +271,7 @@ export class Engine implements ContainerEngine {
     this.volumes = new VolumeStore(this.root);
     this.volumeMounts = new VolumeMounts(this.volumes, (m) => this.log.warn(m));
     this.sandboxKeys = new SandboxKeys(join(this.execRoot, 'netns'));
+    this.shm = new ShmMounts(join(this.execRoot, 'shm'));
     this.cgroupParent = opts.cgroupParent ?? '/hako';
     this.initBinary = opts.initBinary ?? defaultInitBinary();
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
@@ -356,6 +359,10 @@ export class Engine implements ContainerEngine {
       for (const name of volumeNamesOf(l.rec)) volumeUsers.set(name, [...(volumeUsers.get(name) ?? []), l.rec.Id]);
     }
     await this.volumeMounts.restore(volumeUsers);
+    // Host-side /dev/shm tmpfs: those of shareable containers still running stay (a joiner may
+    // come), the rest (dead or unknown containers', after a crash) go.
+    const shmKeep = new Set([...this.containers.values()].filter((l) => l.rec.State.Running && l.rec.HostConfig.IpcMode === 'shareable').map((l) => l.rec.Id));
+    await this.shm.sweep(shmKeep, (m) => this.log.warn(m));
     // Stale runtime state and bundles of containers we do not know.
     for (const id of this.runtime.list()) if (!this.containers.has(id)) await this.runtime.delete(id, { force: true }).catch(() => undefined);
     await this.sweepOrphans();
@@ -855,10 +862,10 @@ export class Engine implements ContainerEngine {
    */
   /**
    * --pid/--ipc container:<id> (dockerd's checks and words, at start): the donor must run; an IPC
-   * donor must be shareable (IpcMode shareable). SysV IPC and POSIX message queues are shared;
-   * /dev/shm is not yet (see below).
+   * donor must be shareable (IpcMode shareable). SysV IPC, POSIX message queues and /dev/shm (a
+   * bind of the donor's host-side tmpfs) are shared. And what goes on /dev/shm (shm-mounts.ts).
    */
-  private namespaceJoins(rec: ContainerRecord): { pidnsPath?: string; ipcnsPath?: string } {
+  private namespaceJoins(rec: ContainerRecord): { pidnsPath?: string; ipcnsPath?: string; shm: ShmPlan } {
     const out: { pidnsPath?: string; ipcnsPath?: string } = {};
     const pidMode = String(rec.HostConfig.PidMode ?? '');
     if (pidMode.startsWith('container:')) {
@@ -867,19 +874,19 @@ export class Engine implements ContainerEngine {
       out.pidnsPath = `/proc/${donor.State.Pid}/ns/pid`;
     }
     const ipcMode = String(rec.HostConfig.IpcMode ?? '');
+    let ipcDonor: ContainerRecord | undefined;
     if (ipcMode.startsWith('container:')) {
       const ref = ipcMode.slice('container:'.length);
       const donor = this.lookup(ref).rec;
       if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`can't join IPC of container ${ref}: container ${donor.Id} is not running`);
       if (donor.HostConfig.IpcMode !== 'shareable') throw conflict(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
       out.ipcnsPath = `/proc/${donor.State.Pid}/ns/ipc`;
-      // Not the donor's /dev/shm (dockerd binds it): hako's /dev/shm is a tmpfs made inside the
-      // donor's own mount namespace, and a bind from another mount namespace fails (EINVAL).
+      ipcDonor = donor;
     }
-    return out;
+    return { ...out, shm: this.shm.plan(rec, ipcDonor) };
   }
 
-  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined, joins: { pidnsPath?: string; ipcnsPath?: string } = {}): { spec: Spec; specJson: string; written: Promise<void> } {
+  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined, joins: { pidnsPath?: string; ipcnsPath?: string; shm?: ShmPlan } = {}): { spec: Spec; specJson: string; written: Promise<void> } {
     const cgroupV2 = (() => {
       try {
         return (this.runtime.ctx.cgroupHost?.get().mode ?? detectCgroupMode()) === 'v2'; // read once (runtime cgroups/host.ts)
@@ -991,7 +998,14 @@ export class Engine implements ContainerEngine {
       }
       // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
-      const built = this.buildForStart(rec, rootfs, user, netnsPath, this.namespaceJoins(rec));
+      const joins = this.namespaceJoins(rec);
+      // A shareable container's /dev/shm: a tmpfs on the host side, bound in by the spec (a
+      // failure from here on unmounts it: cleanupAfterExit below).
+      if (joins.shm.kind === 'bind' && joins.shm.source === this.shm.pathOf(id)) {
+        await this.shm.mount(id, shmSizeOf(rec));
+        this.trace.mark(id, 'start.shm');
+      }
+      const built = this.buildForStart(rec, rootfs, user, netnsPath, joins);
       const spec = built.spec;
       specWritten = built.written;
       this.trace.mark(id, 'start.built');
@@ -1238,9 +1252,16 @@ export class Engine implements ContainerEngine {
     await this.runtime.delete(id, { force: true }).catch(() => undefined);
     this.trace.mark(id, 'cleanup.runtime');
     await this.volumeMounts.release(id).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
+    await this.releaseShm(live);
     await this.unmountRootfs(id);
     this.trace.mark(id, 'cleanup.unmount');
     live.cleaned = true;
+  }
+
+  /** A shareable container's host-side /dev/shm tmpfs (a joiner's bind keeps its own reference). */
+  private async releaseShm(live: Live): Promise<void> {
+    if (live.rec.HostConfig.IpcMode !== 'shareable') return;
+    await this.shm.release(live.rec.Id).catch((e: unknown) => this.log.warn(`container ${live.rec.Id}: ${(e as Error).message}`));
   }
 
   private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
@@ -1659,6 +1680,7 @@ export class Engine implements ContainerEngine {
         await this.runtime.delete(id, { force: true }).catch(() => undefined);
         this.trace.mark(id, 'cleanup.runtime');
         await this.volumeMounts.release(id).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
+        await this.releaseShm(live);
       }
       await this.unmountRootfs(id);
       this.trace.mark(id, 'cleanup.unmount');
