@@ -874,6 +874,8 @@ export class Engine implements ContainerEngine {
       out.pidnsPath = `/proc/${donor.State.Pid}/ns/pid`;
     }
     const ipcMode = String(rec.HostConfig.IpcMode ?? '');
+    // dockerd takes any IpcMode at create and refuses an unknown one at start (500, these words).
+    if (!IPC_MODES.has(ipcMode) && !ipcMode.startsWith('container:')) throw new HakoError({ step: `Invalid IPC mode: ${ipcMode}`, kind: 'internal' });
     let ipcDonor: ContainerRecord | undefined;
     if (ipcMode.startsWith('container:')) {
       const ref = ipcMode.slice('container:'.length);
@@ -2485,5 +2487,8 @@ function pruneMatches(rec: ContainerRecord, f: ReturnType<typeof containerPruneF
   if (f.notLabel.length > 0 && f.notLabel.every(has)) return false;
   return true;
 }
+
+/** The IPC modes besides container:<id> (dockerd 20.10; "" from records of old daemons). */
+const IPC_MODES = new Set(['', 'none', 'private', 'shareable', 'host']);
 
 export { ZERO_TIME };

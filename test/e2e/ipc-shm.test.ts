@@ -193,3 +193,19 @@ test('hakod crashes: a running donor\'s /dev/shm stays (files and all) and new j
     await rmAll('shm-join3', 'shm-don3', 'shm-don4');
   }
 });
+
+test('an unknown IPC mode is taken at create and refused at start, as dockerd: 500 "Invalid IPC mode: X", nothing mounted', { skip, timeout: 60_000 }, async () => {
+  for (const mode of ['bogus', 'Private', 'shareable:x']) {
+    await docker(['create', '--network', 'none', '--ipc', mode, '--name', 'shm-bad', 'busybox', 'true']);
+    try {
+      assert.equal((await docker(['inspect', '-f', '{{.HostConfig.IpcMode}}', 'shm-bad'])).stdout.trim(), mode);
+      const r = await d.request('POST', '/v1.44/containers/shm-bad/start');
+      assert.equal(r.status, 500);
+      assert.equal(JSON.parse(r.body.toString()).message, `Invalid IPC mode: ${mode}`);
+      assert.equal((await docker(['inspect', '-f', '{{.State.Status}} {{.State.Error}}', 'shm-bad'])).stdout.trim(), `created Invalid IPC mode: ${mode}`);
+    } finally {
+      await rmAll('shm-bad');
+    }
+  }
+  assert.deepEqual(existsSync(shmDir()) ? readdirSync(shmDir()) : [], []);
+});
