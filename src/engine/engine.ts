@@ -862,7 +862,7 @@ export class Engine implements ContainerEngine {
    */
   /**
    * --pid/--ipc container:<id> (dockerd's checks and words, at start): the donor must run; an IPC
-   * donor must be shareable (IpcMode shareable). SysV IPC, POSIX message queues and /dev/shm (a
+   * donor must be shareable (IpcMode shareable, or host). SysV IPC, POSIX message queues and /dev/shm (a
    * bind of the donor's host-side tmpfs) are shared. And what goes on /dev/shm (shm-mounts.ts).
    */
   private namespaceJoins(rec: ContainerRecord): { pidnsPath?: string; ipcnsPath?: string; shm: ShmPlan } {
@@ -881,7 +881,9 @@ export class Engine implements ContainerEngine {
       const ref = ipcMode.slice('container:'.length);
       const donor = this.lookup(ref).rec;
       if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`can't join IPC of container ${ref}: container ${donor.Id} is not running`);
-      if (donor.HostConfig.IpcMode !== 'shareable') throw conflict(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      // dockerd checks that the donor has a /dev/shm of its own on the host: shareable ones, and
+      // those of the host's IPC (the joiner then shares the host's, namespace and /dev/shm).
+      if (donor.HostConfig.IpcMode !== 'shareable' && donor.HostConfig.IpcMode !== 'host') throw conflict(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
       out.ipcnsPath = `/proc/${donor.State.Pid}/ns/ipc`;
       ipcDonor = donor;
     }

@@ -3,6 +3,7 @@
 //   shareable:        a tmpfs mounted on the host side at <exec-root>/shm/<id> (ShmSize,
 //                     nosuid,nodev,noexec, mode 1777) and bind-mounted on /dev/shm;
 //   container:<id>:   a bind of the donor's host-side tmpfs (its own ShmSize plays no part);
+//                     of the host's /dev/shm when the donor has the host's IPC;
 //   host:             a bind of the host's /dev/shm;
 //   none:             no /dev/shm at all.
 // A user mount on /dev/shm (-v, --mount, --tmpfs) replaces any of these, and makes a shareable
@@ -78,6 +79,8 @@ export class ShmMounts {
     if (mode.startsWith('container:')) {
       if (!donor) throw new HakoError({ step: `IPC mode ${mode}: the donor container is unknown`, kind: 'internal' });
       const ref = mode.slice('container:'.length);
+      // A donor on the host's IPC: the joiner is too, with the host's /dev/shm (dockerd).
+      if (donor.HostConfig.IpcMode === 'host') return this.plan({ ...rec, HostConfig: { ...rec.HostConfig, IpcMode: 'host' } }, undefined, hostShm);
       if (userShmMount(donor)) throw conflict(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
       // A donor started before hakod made host-side shm mounts (an upgrade while it ran) has
       // its /dev/shm inside its own mount namespace: nothing to bind.

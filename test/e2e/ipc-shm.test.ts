@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
@@ -208,4 +208,23 @@ test('an unknown IPC mode is taken at create and refused at start, as dockerd: 5
     }
   }
   assert.deepEqual(existsSync(shmDir()) ? readdirSync(shmDir()) : [], []);
+});
+
+test('a donor on the host\'s IPC can be joined, as dockerd: the joiner gets the host\'s IPC namespace and /dev/shm; a private donor is refused', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--ipc', 'host', '--name', 'shm-hdon', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--network', 'none', '--ipc', 'private', '--name', 'shm-pdon', 'busybox', 'sleep', '300']);
+  const name = `hako-test-ipc-shm-${process.pid}-j`;
+  writeFileSync(join('/dev/shm', name), 'host file\n');
+  try {
+    const r = await docker(['run', '--rm', '--network', 'none', '--ipc', 'container:shm-hdon', 'busybox', 'sh', '-c', `cat /dev/shm/${name}; readlink /proc/self/ns/ipc`]);
+    assert.equal(r.stdout, `host file\n${readlinkSync('/proc/self/ns/ipc')}\n`);
+    const pdon = await id('shm-pdon');
+    const p = await docker(['run', '--rm', '--network', 'none', '--ipc', 'container:shm-pdon', 'busybox', 'true'], { ok: false });
+    assert.equal(p.code, 125);
+    assert.match(p.stderr, new RegExp(`can't join IPC of container ${pdon}: non-shareable IPC \\(hint: use IpcMode:shareable for the donor container\\)`));
+  } finally {
+    rmSync(join('/dev/shm', name), { force: true });
+    await rmAll('shm-hdon', 'shm-pdon');
+    await rmAll(...(await docker(['ps', '-aq', '--filter', 'status=created'], { ok: false })).stdout.split('\n').filter(Boolean));
+  }
 });

@@ -32,7 +32,7 @@ test('shm plan: private and "" a tmpfs of ShmSize, shareable a bind of its host-
   }
 });
 
-test('shm plan: a joiner binds the donor\'s host-side tmpfs; a donor with a user mount on /dev/shm, or none mounted, is refused', () => {
+test('shm plan: a joiner binds the donor\'s host-side tmpfs (the host\'s /dev/shm for a donor on the host\'s IPC); a shareable donor with a user mount on /dev/shm, or none mounted, is refused', () => {
   const t = tempDir();
   try {
     const shm = new ShmMounts(join(t.path, 'shm'));
@@ -43,6 +43,10 @@ test('shm plan: a joiner binds the donor\'s host-side tmpfs; a donor with a user
     refused(rec('shareable', { id: donorId, mounts: ['/dev/shm'] }), new RegExp(`^can't join IPC of container ${donorId}: non-shareable IPC \\(hint: use IpcMode:shareable for the donor container\\)`));
     // Shareable, but nothing is mounted at its host-side path (started by an older hakod).
     refused(rec('shareable', { id: donorId }), /its \/dev\/shm is not on the host/);
+    // A donor on the host's IPC (its own user mount on /dev/shm notwithstanding): the host's /dev/shm.
+    const hostShm = join(t.path, 'host-shm');
+    mkdirSync(hostShm);
+    assert.deepEqual(shm.plan(joiner, rec('host', { id: donorId, mounts: ['/dev/shm'] }), hostShm), { kind: 'bind', source: hostShm });
   } finally {
     t.cleanup();
   }
