@@ -95,6 +95,10 @@ export interface EngineOptions {
   cgroupParent?: string;
   /** hako-init for HostConfig.Init (default build/hako-init of this checkout). */
   initBinary?: string;
+  /** dockerd's --default-ipc-mode: IpcMode of containers created without one (default private). */
+  defaultIpcMode?: 'private' | 'shareable';
+  /** dockerd's --default-shm-size: ShmSize of containers created without one (default 64 MiB; 0: no limit). */
+  defaultShmSize?: number;
   /**
    * Run containers under hako-monitor (default: when build/hako-monitor exists). Without it the
    * engine itself is the parent and containers lose their output and exit status on an engine restart.
@@ -230,6 +234,8 @@ export class Engine implements ContainerEngine {
   /** The containers' network namespaces bind-mounted under <execRoot>/netns (inspect's SandboxKey). */
   private readonly sandboxKeys: SandboxKeys;
   private readonly shm: ShmMounts;
+  private readonly defaultIpcMode: 'private' | 'shareable' | undefined;
+  private readonly defaultShmSize: number | undefined;
   /** Numbers the volume users of archive operations on stopped containers (archiveVolumes). */
   private archiveUses = 0;
   readonly net: EngineNetworking;
@@ -274,6 +280,8 @@ export class Engine implements ContainerEngine {
     this.shm = new ShmMounts(join(this.execRoot, 'shm'));
     this.cgroupParent = opts.cgroupParent ?? '/hako';
     this.initBinary = opts.initBinary ?? defaultInitBinary();
+    this.defaultIpcMode = opts.defaultIpcMode;
+    this.defaultShmSize = opts.defaultShmSize;
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
     this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
     this.ready = this.reconcile();
@@ -677,6 +685,10 @@ export class Engine implements ContainerEngine {
     }
     this.trace.mark(id, 'create.image');
     const merged = mergeConfig(body, (image.config.config ?? {}) as Record<string, unknown>, id);
+    // The daemon's defaults for what the client left unset (dockerd records them at create).
+    const asked = (body.HostConfig ?? {}) as Json;
+    if (!asked.IpcMode && this.defaultIpcMode) merged.HostConfig.IpcMode = this.defaultIpcMode;
+    if (!(Number(asked.ShmSize ?? 0) > 0) && this.defaultShmSize !== undefined) merged.HostConfig.ShmSize = this.defaultShmSize;
     const discarded = discardUnsupported(merged.HostConfig, this.hostCaps());
     // Validate what would otherwise only fail at start.
     applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
@@ -1732,6 +1744,7 @@ export class Engine implements ContainerEngine {
         throw conflict(`Cannot update container ${live.rec.Id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`);
       }
       const normalized = normalizeHostConfig(next, []);
+      normalized.ShmSize = hc.ShmSize; // not updatable; a recorded 0 (--default-shm-size 0) stays
       if (normalized.AutoRemove === true && (normalized.RestartPolicy as { Name: string }).Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
       if (live.rec.State.Running) {
         const probe = buildSpec({ rec: { ...live.rec, HostConfig: normalized }, rootfs: this.rootfsDir(live.rec.Id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, cgroupsPath: this.cgroupsPathOf(live.rec), cgroupV2: false, initBinary: this.initBinary });

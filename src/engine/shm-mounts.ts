@@ -45,10 +45,10 @@ export function userShmMount(rec: ShmRecord): boolean {
   return rec.MountPoints.some((m) => m.Destination.replace(/\/+$/, '') === '/dev/shm');
 }
 
-/** ShmSize as recorded (config.ts sets 64 MiB when none was given). */
+/** ShmSize as recorded (64 MiB or the daemon's --default-shm-size when none was given; 0: no limit, tmpfs's size=0). */
 export function shmSizeOf(rec: ShmRecord): number {
   const n = Number(rec.HostConfig.ShmSize);
-  return n > 0 ? n : 64 * 1024 * 1024;
+  return Number.isFinite(n) && n >= 0 ? n : 64 * 1024 * 1024;
 }
 
 export class ShmMounts {

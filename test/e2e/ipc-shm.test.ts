@@ -228,3 +228,26 @@ test('a donor on the host\'s IPC can be joined, as dockerd: the joiner gets the 
     await rmAll(...(await docker(['ps', '-aq', '--filter', 'status=created'], { ok: false })).stdout.split('\n').filter(Boolean));
   }
 });
+
+test('hakod --default-ipc-mode shareable --default-shm-size 16m: recorded at create for containers that set neither (dockerd 20.10), a joiner works; what the client sets wins', { skip, timeout: 90_000 }, async () => {
+  const main = d;
+  const other = await startDaemon(['--default-ipc-mode', 'shareable', '--default-shm-size', '16m']);
+  d = other;
+  try {
+    const tar = join(tmp.path, 'busybox.tar');
+    await docker(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
+    await docker(['create', '--network', 'none', '--name', 'dflt-a', 'busybox', 'sleep', '300']);
+    await docker(['create', '--network', 'none', '--ipc', 'private', '--shm-size', '4m', '--name', 'dflt-b', 'busybox', 'sleep', '300']);
+    assert.equal((await docker(['inspect', '-f', '{{.Name}} {{.HostConfig.IpcMode}} {{.HostConfig.ShmSize}}', 'dflt-a', 'dflt-b'])).stdout, '/dflt-a shareable 16777216\n/dflt-b private 4194304\n');
+    await docker(['start', 'dflt-a', 'dflt-b']);
+    assert.equal(await shmLine('dflt-a'), 'shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=16384k 0 0');
+    assert.match(hostShmMount(await id('dflt-a'))?.superOpts ?? '', /\bsize=16384k\b/);
+    assert.equal(await shmLine('dflt-b'), 'shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=4096k 0 0');
+    await docker(['exec', 'dflt-a', 'sh', '-c', 'echo d > /dev/shm/f']);
+    assert.equal((await docker(['run', '--rm', '--network', 'none', '--ipc', 'container:dflt-a', 'busybox', 'cat', '/dev/shm/f'])).stdout, 'd\n');
+  } finally {
+    await rmAll('dflt-a', 'dflt-b');
+    d = main;
+    assert.equal(await other.stop(), 0);
+  }
+});
