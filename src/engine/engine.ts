@@ -874,8 +874,9 @@ export class Engine implements ContainerEngine {
    */
   /**
    * --pid/--ipc container:<id> (dockerd's checks and words, at start): the donor must run; an IPC
-   * donor must be shareable (IpcMode shareable, or host). SysV IPC, POSIX message queues and /dev/shm (a
-   * bind of the donor's host-side tmpfs) are shared. And what goes on /dev/shm (shm-mounts.ts).
+   * donor must be shareable (IpcMode shareable, or host). SysV IPC, POSIX message queues and
+   * /dev/shm (a bind of the donor's host-side tmpfs) are shared. And what goes on /dev/shm, for
+   * every IPC mode (shm-mounts.ts).
    */
   private namespaceJoins(rec: ContainerRecord): { pidnsPath?: string; ipcnsPath?: string; shm: ShmPlan } {
     const out: { pidnsPath?: string; ipcnsPath?: string } = {};
