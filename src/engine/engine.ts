@@ -892,7 +892,14 @@ export class Engine implements ContainerEngine {
     let ipcDonor: ContainerRecord | undefined;
     if (ipcMode.startsWith('container:')) {
       const ref = ipcMode.slice('container:'.length);
-      const donor = this.lookup(ref).rec;
+      let donor: ContainerRecord;
+      try {
+        donor = this.lookup(ref).rec;
+      } catch (err) {
+        // Removed since (dockerd's words: "can't join IPC of container <id>: No such container: <id>").
+        if (err instanceof HakoError) throw new HakoError({ step: `can't join IPC of container ${ref}: ${err.step}`, kind: 'internal', cause: err }); // 500, as dockerd
+        throw err;
+      }
       if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`can't join IPC of container ${ref}: container ${donor.Id} is not running`);
       // dockerd checks that the donor has a /dev/shm of its own on the host: shareable ones, and
       // those of the host's IPC (the joiner then shares the host's, namespace and /dev/shm).
@@ -1126,7 +1133,8 @@ export class Engine implements ContainerEngine {
       const msg = dockerMsg ?? (err instanceof Error ? err.message : String(err));
       // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).
       const execCode = dockerMsg !== undefined ? dockerStartExitCode(dockerMsg) : err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
-      Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.HasBeenStartedBefore ? 128 : 0) });
+      // dockerd: 128 unless an earlier run left a code of its own (its start never resets it).
+      Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.State.ExitCode !== 0 ? rec.State.ExitCode : 128) });
       if (rec.HasBeenStartedBefore) rec.State.FinishedAt = isoNow();
       const autoRemove = hc.AutoRemove === true;
       if (!autoRemove) this.save(live);

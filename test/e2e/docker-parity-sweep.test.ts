@@ -984,3 +984,21 @@ test('stats on a cgroup v1 (or hybrid) host: blkio_stats has all eight *_recursi
     await docker(['rm', '-f', 'par-blkio'], { ok: false });
   }
 });
+
+test('a start that fails: ExitCode 128 unless an earlier run left its own (dockerd never resets it; hako showed 0 for a container never started, 128 for one that ran); a removed IPC donor in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--ipc', 'shareable', '--name', 'par-xdon', 'busybox', 'sleep', '300']);
+  await docker(['create', '--network', 'none', '--ipc', 'container:par-xdon', '--name', 'par-xnew', 'busybox', 'true']);
+  try {
+    const don = (await docker(['inspect', '-f', '{{.Id}}', 'par-xdon'])).stdout.trim();
+    assert.equal((await docker(['start', 'par-xnew'], { ok: false })).code, 1);
+    assert.equal((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'par-xnew'])).stdout.trim(), 'created 128');
+    await docker(['start', 'par-xdon']);
+    assert.equal((await docker(['run', '--network', 'none', '--ipc', 'container:par-xdon', '--name', 'par-x3', 'busybox', 'sh', '-c', 'exit 3'], { ok: false })).code, 3);
+    await docker(['rm', '-f', 'par-xdon']);
+    const r = await docker(['start', 'par-x3'], { ok: false });
+    assert.equal(r.stderr.split('\n')[0], `Error response from daemon: can't join IPC of container ${don}: No such container: ${don}`);
+    assert.equal((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'par-x3'])).stdout.trim(), 'exited 3');
+  } finally {
+    await docker(['rm', '-f', 'par-xnew', 'par-x3', 'par-xdon'], { ok: false });
+  }
+});
