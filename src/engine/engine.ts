@@ -709,6 +709,8 @@ export class Engine implements ContainerEngine {
     if (nm.startsWith('container:')) merged.HostConfig.NetworkMode = `container:${notFoundIsInvalid(() => this.lookup(nm.slice('container:'.length))).rec.Id}`;
     for (const key of ['PidMode', 'IpcMode'] as const) {
       const mode = String(merged.HostConfig[key] ?? '');
+      // dockerd keeps an IpcMode of `container:` (no name) as it is, and start refuses it.
+      if (key === 'IpcMode' && mode === 'container:') continue;
       if (mode.startsWith('container:')) merged.HostConfig[key] = `container:${notFoundIsInvalid(() => this.lookup(mode.slice('container:'.length))).rec.Id}`;
     }
     const netPlan = notFoundIsInvalid(() => this.net.plan(

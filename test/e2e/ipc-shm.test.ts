@@ -194,7 +194,18 @@ test('hakod crashes: a running donor\'s /dev/shm stays (files and all) and new j
   }
 });
 
-test('an unknown IPC mode is taken at create and refused at start, as dockerd: 500 "Invalid IPC mode: X", nothing mounted', { skip, timeout: 60_000 }, async () => {
+test('an unknown IPC mode is taken at create and refused at start, as dockerd: 500 "Invalid IPC mode: X" (container: without a name: "can\'t join IPC of container : …"), nothing mounted', { skip, timeout: 60_000 }, async () => {
+  // `container:` without a name: taken at create, refused at start in dockerd's words.
+  await docker(['create', '--network', 'none', '--ipc', 'container:', '--name', 'shm-noname', 'busybox', 'true']);
+  try {
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.IpcMode}}', 'shm-noname'])).stdout.trim(), 'container:');
+    const r = await d.request('POST', '/v1.44/containers/shm-noname/start');
+    assert.equal(r.status, 500);
+    assert.equal(JSON.parse(r.body.toString()).message, 'can\'t join IPC of container : invalid name or ID supplied: ""');
+    assert.equal((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'shm-noname'])).stdout.trim(), 'created 128');
+  } finally {
+    await rmAll('shm-noname');
+  }
   for (const mode of ['bogus', 'Private', 'shareable:x']) {
     await docker(['create', '--network', 'none', '--ipc', mode, '--name', 'shm-bad', 'busybox', 'true']);
     try {
