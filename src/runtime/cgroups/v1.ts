@@ -435,7 +435,7 @@ export class CgroupV1Manager implements CgroupManager {
       cpu: { usageTotalNs: 0, usageUserNs: 0, usageKernelNs: 0, periods: 0, throttledPeriods: 0, throttledTimeNs: 0 },
       memory: { usage: 0, limit: 0, cache: 0, stats: {} },
       pids: { current: 0 },
-      io: { serviceBytes: [], serviceIOs: [] },
+      io: { serviceBytes: [], serviceIOs: [], cfq: { queued: [], serviceTime: [], waitTime: [], merged: [], time: [], sectors: [] } },
     };
     if (cpuacct) {
       s.cpu.usageTotalNs = readNumber(cpuacct, 'cpuacct.usage') ?? 0;
