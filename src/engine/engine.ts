@@ -223,6 +223,14 @@ function networkEventType(name: string): string {
   return name === 'host' ? 'host' : name === 'none' ? 'null' : 'bridge';
 }
 
+
+/**
+ * A namespace donor refused at start: dockerd 20.10 builds the spec at start and answers any
+ * failure of it as a system error (500), "not running" and "non-shareable IPC" included.
+ */
+function startRefusal(step: string): HakoError {
+  return new HakoError({ step, kind: 'internal' });
+}
 export class Engine implements ContainerEngine {
   readonly root: string;
   readonly execRoot: string;
@@ -887,7 +895,7 @@ export class Engine implements ContainerEngine {
     const pidMode = String(rec.HostConfig.PidMode ?? '');
     if (pidMode.startsWith('container:')) {
       const donor = this.lookup(pidMode.slice('container:'.length)).rec;
-      if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`container ${donor.Id} is not running`);
+      if (!donor.State.Running || donor.State.Pid <= 0) throw startRefusal(`container ${donor.Id} is not running`);
       out.pidnsPath = `/proc/${donor.State.Pid}/ns/pid`;
     }
     const ipcMode = String(rec.HostConfig.IpcMode ?? '');
@@ -904,10 +912,10 @@ export class Engine implements ContainerEngine {
         if (err instanceof HakoError) throw new HakoError({ step: `can't join IPC of container ${ref}: ${err.step}`, kind: 'internal', cause: err }); // 500, as dockerd
         throw err;
       }
-      if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`can't join IPC of container ${ref}: container ${donor.Id} is not running`);
+      if (!donor.State.Running || donor.State.Pid <= 0) throw startRefusal(`can't join IPC of container ${ref}: container ${donor.Id} is not running`);
       // dockerd checks that the donor has a /dev/shm of its own on the host: shareable ones, and
       // those of the host's IPC (the joiner then shares the host's, namespace and /dev/shm).
-      if (donor.HostConfig.IpcMode !== 'shareable' && donor.HostConfig.IpcMode !== 'host') throw conflict(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      if (donor.HostConfig.IpcMode !== 'shareable' && donor.HostConfig.IpcMode !== 'host') throw startRefusal(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
       out.ipcnsPath = `/proc/${donor.State.Pid}/ns/ipc`;
       ipcDonor = donor;
     }

@@ -914,6 +914,9 @@ test('--pid/--ipc/--network container:<name> are recorded by the donor\'s ID and
     assert.match((await docker(['start', 'par-join-pid'], { ok: false })).stderr, new RegExp(`^Error response from daemon: container ${donor} is not running$`, 'm'));
     assert.match((await docker(['start', 'par-join-ipc'], { ok: false })).stderr, new RegExp(`^Error response from daemon: can't join IPC of container ${donor}: container ${donor} is not running$`, 'm'));
     assert.match((await docker(['start', 'par-join-priv'], { ok: false })).stderr, new RegExp(`^Error response from daemon: can't join IPC of container ${priv}: non-shareable IPC \\(hint: use IpcMode:shareable for the donor container\\)$`, 'm'));
+    for (const name of ['par-join-pid', 'par-join-ipc', 'par-join-priv']) {
+      assert.equal((await d.request('POST', `/v1.41/containers/${name}/start`)).status, 500, `${name}: dockerd answers a refused donor with 500`);
+    }
     await docker(['start', 'par-don']);
     const out = (await docker(['start', '-a', 'par-join'])).stdout.split('\n').filter(Boolean);
     assert.ok(out.includes('sleep'), `the donor's processes are seen: ${out.join(' ')}`);
