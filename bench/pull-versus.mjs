@@ -174,11 +174,12 @@ console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed
 if (withPhases) {
   // Blob steps are named by digest prefix (blob-<12 hex>-sent…): every pull here names the same two.
   const keys = [...new Set(sides.flatMap((s) => s.phases.flatMap((p) => Object.keys(p))))];
-  const at = (s, k) => median(s.phases.map((p) => p[k]).filter((x) => x !== undefined)) ?? NaN;
-  keys.sort((x, y) => at(a, x) - at(a, y));
+  const at = (s, k) => median(s.phases.map((p) => p[k]).filter((x) => x !== undefined)) ?? NaN; // NaN: a step one side does not mark
+  const pos = (k) => (Number.isNaN(at(a, k)) ? at(b, k) : at(a, k));
+  keys.sort((x, y) => pos(x) - pos(y));
   console.log(`  phases (ms since the CLI was spawned; medians, versus / this, pairs' difference):`);
   for (const k of keys) {
-    const d = median(b.phases.map((p, i) => p[k] - a.phases[i]?.[k]).filter((x) => !Number.isNaN(x)));
+    const d = median(b.phases.map((p, i) => p[k] - a.phases[i]?.[k]).filter((x) => !Number.isNaN(x))) ?? NaN;
     console.log(`    ${at(a, k).toFixed(1).padStart(8)} ${at(b, k).toFixed(1).padStart(8)} ${(d >= 0 ? '+' : '') + d.toFixed(1).padStart(6)}  ${k}`);
   }
 }
