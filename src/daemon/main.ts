@@ -253,6 +253,18 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
     throw err;
   }
   log('info', `hakod ${HAKO_VERSION} started (pid ${process.pid}, data-root ${flags.dataRoot}, engine ${engine ? 'on' : 'off'})`);
+  // Node's HTTP client compiled now, not on the first pull's critical path (see warmUpHttpClient);
+  // HAKOD_WARMUP=off leaves it to the first pull (for comparisons).
+  if (sockets.length > 0 && process.env.HAKOD_WARMUP !== 'off') {
+    const { warmUpHttpClient } = await import('../image/registry/http.js');
+    setImmediate(() => {
+      const t0 = process.hrtime.bigint();
+      void warmUpHttpClient(sockets[0]!).then(() => {
+        log('debug', `HTTP client warmed up (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
+        trimmer.activity();
+      });
+    });
+  }
   trimmer.activity(); // start-up's parser and compiler memory
 
   let stopping: Promise<void> | undefined;
