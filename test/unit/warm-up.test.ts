@@ -1,5 +1,7 @@
-// hakod's HTTP client warm-up (src/image/registry/http.ts warmUpHttpClient): one GET /_ping on the
-// daemon's own socket, made the way registry requests are, and nothing left open after.
+// hakod's warm-ups at start (src/daemon/main.ts): the HTTP client's (src/image/registry/http.ts
+// warmUpHttpClient: one GET /_ping on the daemon's own socket, made the way registry requests
+// are, and nothing left open after) and zlib's and the streams' (src/image/unpack/decompress.ts
+// warmUpGunzip: a small gzip stream through the layer path).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +10,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { warmUpHttpClient } from '../../src/image/registry/http.js';
+import { warmUpGunzip } from '../../src/image/unpack/decompress.js';
 
 test('warmUpHttpClient: one GET /_ping on the socket, read to its end, the connection closed after', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hako-warm-up-'));
@@ -38,4 +41,9 @@ test('warmUpHttpClient resolves when nothing listens on the socket', async () =>
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('warmUpGunzip runs its gzip stream through decompress to the end (a failure there rejects)', async () => {
+  await warmUpGunzip();
+  await warmUpGunzip(); // again: nothing of the first run is shared
 });
