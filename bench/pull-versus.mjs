@@ -8,7 +8,10 @@
 // hakod's main-thread CPU time for the pull (/proc/PID/schedstat of the event loop's thread: less
 // sensitive to load than the wall time) and the median of the pairs' differences; with --phases,
 // per step of the pull (hakod's HAKO_PHASE_TRACE, the CLI's HAKO_CLI_TRACE as cli:…) each side's
-// median and the pairs' difference.
+// median and the pairs' difference. --phases=hakod: hakod's steps only, timed from the request's
+// arrival at hakod (leaves the CLI's start-up, the noisiest part under load, out of the pairs'
+// differences); --phases=cpu: hakod's steps at hakod's main-thread CPU time since the request's
+// arrival (the trace's CPU column: where a change moves the work of the event loop).
 // Each hakod runs as in bench/pull.mjs (test network names, --iptables=false, a cgroup beneath
 // ours) and is stopped after its pull; its data root is left until the end. Node commands run with
 // NODE_EXTRA_CA_CERTS unset.
@@ -17,7 +20,7 @@
 // command line: with --versus=. one build compares two settings (e.g. HAKOD_V8_FLAGS). --cpu-prof=DIR
 // writes a V8 CPU profile of each hakod (its start-up included) to DIR/<pair>-<side>.cpuprofile;
 // --perf=DIR records hakod's main thread during the pull only with perf(1) (DIR/<pair>-<side>.data).
-// Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--phases] [--dir /var/tmp]
+// Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--phases[=hakod|cpu]] [--dir /var/tmp]
 //          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +32,10 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const pairs = Number(args.find((a) => /^\d+$/.test(a)) ?? 20);
 const versus = args.find((a) => a.startsWith('--versus='))?.slice('--versus='.length);
-const withPhases = args.includes('--phases');
+const phasesArg = args.find((a) => a === '--phases' || a.startsWith('--phases='));
+const withPhases = phasesArg !== undefined;
+const phaseMode = phasesArg?.slice('--phases='.length) || 'cli'; // cli | hakod | cpu
+if (!['cli', 'hakod', 'cpu'].includes(phaseMode)) throw new Error(`--phases=${phaseMode}: cli, hakod or cpu`);
 const baseDir = args.includes('--dir') ? args[args.indexOf('--dir') + 1] : '/var/tmp';
 const opts = (name) => args.filter((a) => a.startsWith(`--${name}=`)).map((a) => a.slice(name.length + 3));
 const envOf = (name) => Object.fromEntries(opts(name).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
@@ -124,11 +130,18 @@ async function pullOnce(side, tag, registry, ref) {
       perf.kill('SIGINT');
       await done;
     }
-    const ph = { 'CLI exited': ms };
+    const ph = phaseMode === 'cli' ? { 'CLI exited': ms } : {};
     if (withPhases && existsSync(trace)) {
+      let t0; // hakod's mark for the request's arrival: time and main-thread CPU
       for (const line of readFileSync(trace, 'utf8').split('\n')) {
-        const m = /^hako-phase (\S+) (\S+) ([\d.]+)(?: [\d.]+ [\d.]+)?$/.exec(line);
-        if (m && (m[1] === 'pull' || m[1] === '-' || m[1] === 'cli') && Number(m[3]) >= from) ph[m[1] === 'cli' ? `cli:${m[2]}` : m[2]] ??= Number(m[3]) - from;
+        const m = /^hako-phase (\S+) (\S+) ([\d.]+)(?: ([\d.]+) [\d.]+)?$/.exec(line);
+        if (!m || Number(m[3]) < from) continue;
+        if (phaseMode === 'cli') {
+          if (m[1] === 'pull' || m[1] === '-' || m[1] === 'cli') ph[m[1] === 'cli' ? `cli:${m[2]}` : m[2]] ??= Number(m[3]) - from;
+        } else if ((m[1] === 'pull' || m[1] === '-') && m[4] !== undefined) {
+          t0 ??= { t: Number(m[3]), cpu: Number(m[4]) };
+          ph[m[2]] ??= phaseMode === 'cpu' ? Number(m[4]) - t0.cpu : Number(m[3]) - t0.t;
+        }
       }
     }
     side.phases.push(ph);
@@ -174,11 +187,13 @@ console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed
 if (withPhases) {
   // Blob steps are named by digest prefix (blob-<12 hex>-sent…): every pull here names the same two.
   const keys = [...new Set(sides.flatMap((s) => s.phases.flatMap((p) => Object.keys(p))))];
-  const at = (s, k) => median(s.phases.map((p) => p[k]).filter((x) => x !== undefined)) ?? NaN;
-  keys.sort((x, y) => at(a, x) - at(a, y));
-  console.log(`  phases (ms since the CLI was spawned; medians, versus / this, pairs' difference):`);
+  const at = (s, k) => median(s.phases.map((p) => p[k]).filter((x) => x !== undefined)) ?? NaN; // NaN: a step one side does not mark
+  const pos = (k) => (Number.isNaN(at(a, k)) ? at(b, k) : at(a, k));
+  keys.sort((x, y) => pos(x) - pos(y));
+  const since = { cli: 'ms since the CLI was spawned', hakod: 'ms since the request reached hakod', cpu: "hakod main-thread CPU ms since the request's arrival" }[phaseMode];
+  console.log(`  phases (${since}; medians, versus / this, pairs' difference):`);
   for (const k of keys) {
-    const d = median(b.phases.map((p, i) => p[k] - a.phases[i]?.[k]).filter((x) => !Number.isNaN(x)));
+    const d = median(b.phases.map((p, i) => p[k] - a.phases[i]?.[k]).filter((x) => !Number.isNaN(x))) ?? NaN;
     console.log(`    ${at(a, k).toFixed(1).padStart(8)} ${at(b, k).toFixed(1).padStart(8)} ${(d >= 0 ? '+' : '') + d.toFixed(1).padStart(6)}  ${k}`);
   }
 }

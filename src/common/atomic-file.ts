@@ -120,13 +120,17 @@ export async function stageFileAtomic(path: string, data: string | Uint8Array, o
 }
 
 /**
- * stageFileAtomic with the write done synchronously (syncAtCommit: no fsync here), for a small
- * file on a latency path. Its commit keeps the thread pool to the waits on the disk: the temp
- * file's fd stays open for its fsync, the rename and the directory's open are synchronous (in
- * memory; tens of µs), so the commit is two pool round trips (the file's fsync, then the
- * directory's) instead of about nine (open, sync, close of each, the rename).
+ * stageFileAtomic with the write done synchronously, for a small file on a latency path. Its
+ * commit keeps the thread pool to the waits on the disk: the temp file's fd stays open for its
+ * fsync, the rename and the directory's open are synchronous (in memory; tens of µs), so the
+ * commit is two pool round trips (the file's fsync, then the directory's) instead of about nine
+ * (open, sync, close of each, the rename). With syncAtCommit the file's fsync waits for the
+ * commit; without it (durable) it starts now, in the pool, and the commit awaits it: a pull's
+ * record and reference table are staged while its layers' last bytes are unpacked on the main
+ * thread, where each of stageFileAtomic's round trips (open, write, sync, close) waited for a
+ * turn of a busy event loop.
  */
-export function stageFileAtomicSync(path: string, data: string | Uint8Array, opts: AtomicWriteOptions & { syncAtCommit: true }): StagedFile {
+export function stageFileAtomicSync(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): StagedFile {
   const tmp = tempName(path);
   let fd = -1;
   const closeFd = () => {
@@ -151,21 +155,27 @@ export function stageFileAtomicSync(path: string, data: string | Uint8Array, opt
     }
     throw fromSystemError(`write ${path}`, err, path);
   }
+  const durable = opts.durable !== false;
+  // The fd is closed only once this fsync has settled: a number closed under a running fsync
+  // could be reused by another open meanwhile.
+  const early = durable && !opts.syncAtCommit ? fsyncFd(fd) : undefined;
+  early?.catch(() => undefined); // awaited by commit, settled by abort
   const abort = async (): Promise<void> => {
+    await early?.catch(() => undefined);
     closeFd();
     await unlink(tmp).catch(() => undefined);
   };
-  const durable = opts.durable !== false;
   return {
     abort,
     async commit(beforeRename) {
+      const fileSynced = early ?? (durable ? fsyncFd(fd) : Promise.resolve());
       try {
-        const fileSynced = durable ? fsyncFd(fd) : Promise.resolve();
         await Promise.all([fileSynced, beforeRename]);
         closeFd();
         renameSync(tmp, path);
         if (durable) await fsyncDirFast(dirname(path));
       } catch (err) {
+        await fileSynced.catch(() => undefined);
         await abort();
         throw fromSystemError(`write ${path}`, err, path);
       }

@@ -253,6 +253,23 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
     throw err;
   }
   log('info', `hakod ${HAKO_VERSION} started (pid ${process.pid}, data-root ${flags.dataRoot}, engine ${engine ? 'on' : 'off'})`);
+  // Node's HTTP client, zlib and stream code compiled now, not on the first pull's critical path
+  // (see warmUpHttpClient and warmUpGunzip); HAKOD_WARMUP=off leaves it all to the first pull,
+  // HAKOD_WARMUP=http warms the HTTP client only (for comparisons).
+  const warmUp = process.env.HAKOD_WARMUP;
+  if (sockets.length > 0 && warmUp !== 'off') {
+    const { warmUpHttpClient } = await import('../image/registry/http.js');
+    const { warmUpGunzip } = await import('../image/unpack/decompress.js');
+    setImmediate(() => {
+      const t0 = process.hrtime.bigint();
+      void warmUpHttpClient(sockets[0]!)
+        .then(() => (warmUp === 'http' ? undefined : warmUpGunzip().catch(() => undefined)))
+        .then(() => {
+          log('debug', `HTTP client${warmUp === 'http' ? '' : ', zlib and streams'} warmed up (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
+          trimmer.activity();
+        });
+    });
+  }
   trimmer.activity(); // start-up's parser and compiler memory
 
   let stopping: Promise<void> | undefined;

@@ -451,9 +451,12 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
   const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? (await import('./platform.js')).parsePlatform(opts.platform) : normalizePlatform(opts.platform);
   const client = ctx.client(ref.domain);
   const repo = ref.path;
-  // The stores' directories are made while the first request is on its way.
+  // The stores' directories are made while the first request is on its way: after it is
+  // written (its socket connects in the event loop's poll phase; this waits for the check phase
+  // after it), not before (their synchronous calls, ~1 ms in a fresh daemon, held it up).
   const topP = fetchManifest(ctx, client, ref, ref.digest ?? ref.tag!, undefined, signal);
   topP.catch(() => undefined); // awaited below
+  await new Promise<void>((resolve) => setImmediate(resolve));
   await ctx.content.init();
   await ctx.meta.init();
   const top = await topP;

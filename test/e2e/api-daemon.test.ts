@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { daemonPid, HAKOD, startDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { retryUntil } from '../helpers/retry.js';
 
 test('socket mode, pidfile, SIGTERM removes socket and pidfile and exits 0', async () => {
   const d = await startDaemon();
@@ -105,6 +106,26 @@ test('idle RSS of hakod (reported; target ≤ 50 MB without NODE_EXTRA_CA_CERTS)
   } finally {
     await d.stop();
   }
+});
+
+test('hakod warms its HTTP client (one GET /_ping to itself), zlib and streams once listening; HAKOD_WARMUP=off does not', async () => {
+  const warmed = /HTTP client(, zlib and streams)? warmed up \(/;
+  const d = await startDaemon();
+  try {
+    await retryUntil(async () => assert.match(d.log(), warmed), 'the warm-up is logged');
+    assert.equal(d.log().match(/HTTP client, zlib and streams warmed up \(/g)?.length, 1);
+    assert.equal((await d.request('GET', '/_ping')).status, 200);
+  } finally {
+    assert.equal(await d.stop(), 0, d.log());
+  }
+  const off = await startDaemon([], { env: { ...process.env, HAKOD_WARMUP: 'off' } });
+  try {
+    // The daemon answers requests (startDaemon pinged it, this one follows), so its start-up is over.
+    assert.equal((await off.request('GET', '/version')).status, 200);
+  } finally {
+    assert.equal(await off.stop(), 0, off.log());
+  }
+  assert.doesNotMatch(off.log(), warmed);
 });
 
 test('a daemon whose log reader went away keeps serving (no EPIPE loop) and stops cleanly', async () => {

@@ -176,6 +176,53 @@ test('stageFileAtomic: the target appears only at commit (replacing the old cont
   }
 });
 
+test('stageFileAtomicSync (a pull record and refs): written at once, fsynced in the pool before the commit renames it; abort and commit close the fd', async () => {
+  const { stageFileAtomicSync } = await import('../../src/common/atomic-file.js');
+  const { readFileSync } = await import('node:fs');
+  const t = tempDir();
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  try {
+    const target = join(t.path, 'refs.json');
+    writeFileSync(target, 'old');
+    const before = fds();
+    const a = stageFileAtomicSync(target, 'new', { mode: 0o644 });
+    const b = stageFileAtomicSync(join(t.path, 'other.json'), 'x');
+    assert.equal(readFileSync(target, 'utf8'), 'old', 'staged, not yet visible');
+    assert.equal(readdirSync(t.path).filter((n) => n.endsWith('.tmp')).length, 2);
+    await a.commit();
+    assert.equal(readFileSync(target, 'utf8'), 'new');
+    await b.abort();
+    assert.deepEqual(readdirSync(t.path).sort(), ['refs.json']);
+    assert.equal(fds(), before, 'no fd left open');
+    assert.throws(() => stageFileAtomicSync(join(t.path, 'missing-dir', 'f'), 'x'), /write .*missing-dir\/f/);
+    assert.deepEqual(readdirSync(t.path).sort(), ['refs.json']);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('stageFileAtomicSync: the temp file is fsynced before its rename, the directory after (strace)', { skip: spawnSync('strace', ['-V']).status !== 0 ? 'strace is not installed' : false }, () => {
+  const t = tempDir();
+  try {
+    const mod = join(import.meta.dirname, '../../src/common/atomic-file.js');
+    const target = join(t.path, 'refs.json');
+    const script = `const { stageFileAtomicSync } = await import(${JSON.stringify(mod)}); const s = stageFileAtomicSync(${JSON.stringify(target)}, 'x', {}); await new Promise((r) => setTimeout(r, 50)); await s.commit();`;
+    const r = spawnSync('strace', ['-f', '-y', '-e', 'trace=fsync,rename,renameat,renameat2', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stderr.split('\n');
+    // Calls on the thread pool may be split: `fsync(21</…tmp> <unfinished ...>` … `<... fsync resumed>) = 0`.
+    const tmpSync = lines.findIndex((l) => /fsync\(\d+<[^>]*\.refs\.json\.[^>]*\.tmp>/.test(l));
+    assert.ok(tmpSync >= 0, r.stderr);
+    const tmpSyncDone = /unfinished/.test(lines[tmpSync]!) ? lines.findIndex((l, i) => i > tmpSync && /<\.\.\. fsync resumed>/.test(l)) : tmpSync;
+    const rename = lines.findIndex((l) => /rename(at2?)?\(.*\.refs\.json\..*\.tmp.*refs\.json/.test(l));
+    const dirSync = lines.findIndex((l, i) => i > rename && new RegExp(`fsync\\(\\d+<${t.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}>`).test(l));
+    assert.ok(tmpSyncDone >= 0 && rename > tmpSyncDone, `file fsync done before the rename:\n${r.stderr}`);
+    assert.ok(dirSync > rename, `directory fsync after the rename:\n${r.stderr}`);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('a commit gate holds a verified blob out of the store: released it is stored, refused nothing is kept', async () => {
   const t = tempDir();
   try {

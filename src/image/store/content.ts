@@ -3,14 +3,14 @@
 // while its digest is computed, fsynced, then renamed into blobs/. A partial file left by an
 // interrupted download is resumed (its bytes are re-hashed, the rest fetched with Range).
 // Concurrent ingests of one digest in this process share a single download.
-import { close as closeCb, closeSync, createReadStream, existsSync, fstatSync, fsync as fsyncCb, ftruncateSync, mkdirSync, openSync, statSync, writeSync, writev as writevCb, type ReadStream } from 'node:fs';
-import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { close as closeCb, closeSync, createReadStream, existsSync, fstatSync, fsync as fsyncCb, ftruncateSync, mkdirSync, openSync, renameSync, statSync, writeSync, writev as writevCb, type ReadStream } from 'node:fs';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { digestHex, hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
-import { fsyncDir } from '../../common/atomic-file.js';
+import { fsyncDirFast } from '../../common/atomic-file.js';
 import { pullMark } from '../pull-trace.js';
 
 export interface ExpectedBlob {
@@ -165,7 +165,9 @@ export class ContentStore {
       return;
     }
     this.unsynced = 0;
-    const p = fsyncDir(this.blobsDir);
+    // One pool round trip (the fsync; the directory opened and closed synchronously): a pull's
+    // commit waits for this while its last layer may still keep the event loop busy.
+    const p = fsyncDirFast(this.blobsDir);
     this.syncing = p;
     try {
       await p;
@@ -293,9 +295,10 @@ export class ContentStore {
       abort: removeTemps,
       commit: async () => {
         try {
+          // Renames in memory (tens of µs each), not a pool round trip each behind the fsyncs.
           for (const [i, it] of todo.entries()) {
             current = it;
-            await rename(tmps[i]!, this.blobPath(it.digest));
+            renameSync(tmps[i]!, this.blobPath(it.digest));
             this.unsynced++;
           }
           await this.syncNames();
@@ -430,13 +433,15 @@ export class ContentStore {
         pullMark('ingest.fsynced');
         const f = fd;
         fd = undefined;
-        await fdClose(f);
+        // close and (below) rename are synchronous: each is in memory, and as a pool round trip
+        // it waited for a turn of an event loop busy with the layer's unpack.
+        closeSync(f);
       } catch (err) {
         throw fromSystemError(`store ${what} ${expected.digest}`, err, partial);
       }
       if (opts.commitGate) await opts.commitGate;
       try {
-        await rename(partial, this.blobPath(expected.digest));
+        renameSync(partial, this.blobPath(expected.digest));
         this.unsynced++;
         if (!opts.deferDirSync) await this.syncNames();
         pullMark('ingest.stored');

@@ -8,7 +8,7 @@ import { fromSystemError } from '../../common/errors.js';
 import { digestHex, isDigest, type Digest } from '../digest.js';
 import type { Descriptor } from '../manifest.js';
 import type { Platform } from '../platform.js';
-import { stageFileAtomic, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
+import { stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import { FileLock } from './lock.js';
 
 export interface ImageRecord {
@@ -150,9 +150,12 @@ export class MetadataStore {
     await writeFileAtomic(this.imagePath(rec.id), JSON.stringify(rec, null, 1), { mode: 0o644 });
   }
 
-  /** putImage in two steps (see stageFileAtomic); after init(). */
-  stageImage(rec: ImageRecord): Promise<StagedFile> {
-    return stageFileAtomic(this.imagePath(rec.id), JSON.stringify(rec, null, 1), { mode: 0o644 });
+  /**
+   * putImage in two steps (see stageFileAtomicSync: written now, its fsync under way in the
+   * pool); after init(). The caller commits or aborts the file (its fd stays open until then).
+   */
+  async stageImage(rec: ImageRecord): Promise<StagedFile> {
+    return stageFileAtomicSync(this.imagePath(rec.id), JSON.stringify(rec, null, 1), { mode: 0o644 });
   }
 
   async deleteImage(id: Digest): Promise<void> {
@@ -187,9 +190,9 @@ export class MetadataStore {
     await writeFileAtomic(this.refsPath, JSON.stringify(t, null, 1), { mode: 0o644 });
   }
 
-  /** writeRefs in two steps (see stageFileAtomic); after init(), holding the lock until the commit. */
-  stageRefs(t: RefTable): Promise<StagedFile> {
-    return stageFileAtomic(this.refsPath, JSON.stringify(t, null, 1), { mode: 0o644 });
+  /** writeRefs in two steps (as stageImage); after init(), holding the lock until the commit. */
+  async stageRefs(t: RefTable): Promise<StagedFile> {
+    return stageFileAtomicSync(this.refsPath, JSON.stringify(t, null, 1), { mode: 0o644 });
   }
 
   // ---- leases (containers using images) ----------------------------------------------------

@@ -4,7 +4,8 @@
 // the media type only rules out what we cannot read (encrypted or unknown compressions).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import { createGunzip, gzipSync, type Gunzip } from 'node:zlib';
+import { PassThrough } from 'node:stream';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -252,4 +253,17 @@ async function* unzstd(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   }
   z.push(new Uint8Array(0), true);
   for (const b of out) yield b;
+}
+
+/**
+ * Runs a small gzip stream the way a pull's layer runs (a PassThrough as the download's tap,
+ * decompress, zlib's stream on the thread pool, the async iteration), so that a fresh daemon
+ * has compiled Node's zlib and stream code before its first pull needs it on the critical
+ * path (see registry/http.ts's warmUpHttpClient). Nothing is written anywhere.
+ */
+export async function warmUpGunzip(): Promise<void> {
+  const tap = new PassThrough({ highWaterMark: 1 << 20 });
+  tap.end(gzipSync(Buffer.alloc(4096)));
+  const d = await decompress(tap, undefined, { expect: 'gzip' });
+  for await (const chunk of d.chunks) void chunk;
 }
