@@ -40,6 +40,8 @@ export interface CommitOptions {
   author?: string;
   changes?: string[];
   config?: Json;
+  /** The new image's whole `config` (a build step's run config), instead of the base's merged with the container's. */
+  imageConfig?: Json;
 }
 
 /** Whether overlayfs made `dir` opaque (a directory removed and made again): `cp -a` keeps the xattr. */
@@ -94,8 +96,8 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
   const base = await o.images.inspect(o.baseImage);
   // The config first: a bad --change fails before any blob or snapshot exists.
   const baseCfg = parseImageConfig(await o.images.content.readBlob(base.id));
-  const cfg: Record<string, unknown> = { ...((baseCfg.config as Record<string, unknown> | undefined) ?? {}) };
-  for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
+  const cfg: Record<string, unknown> = { ...((o.imageConfig ?? (baseCfg.config as Record<string, unknown> | undefined)) ?? {}) };
+  if (!o.imageConfig) for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
   if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
   applyChanges(cfg, o.changes ?? []);
   const content = o.images.content;

@@ -30,7 +30,7 @@ import { applyCapChanges, capNames } from '../runtime/security/capabilities.js';
 import { isSameProcess, processStartTime } from '../runtime/state/process-info.js';
 import type { Spec } from '../runtime/spec/types.js';
 import type {
-  Attachment, AttachOptions, ContainerCreateBody, ContainerEngine, EngineEvent, ExecCreateBody, Filters, Json, LogEntry, LogsOptions,
+  Attachment, AttachOptions, CommitContainerOptions, ContainerCreateBody, ContainerEngine, EngineEvent, ExecCreateBody, Filters, Json, LogEntry, LogsOptions,
 } from './api-types.js';
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
@@ -2015,7 +2015,7 @@ export class Engine implements ContainerEngine {
     await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, opts, idOrName));
   }
 
-  async commitContainer(idOrName: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; config?: Json }): Promise<{ Id: string }> {
+  async commitContainer(idOrName: string, opts: CommitContainerOptions): Promise<{ Id: string }> {
     const live = await this.get(idOrName);
     const rec = live.rec;
     const pause = opts.pause !== false && rec.State.Running && !rec.State.Paused;
@@ -2027,15 +2027,17 @@ export class Engine implements ContainerEngine {
     }
     try {
       const { commitImage } = await import('./commit.js');
+      const { buildStep, ...rest } = opts;
       const id = await commitImage({
         images: this.images,
         snapshots: this.snapshots,
         baseImage: rec.Image,
         upperDir: join(this.snapshots.root, 'containers', rec.Id, 'upper'),
         lowerDirs: this.snapshots.container(rec.Id).lowerdirs,
-        containerConfig: rec.Config,
+        containerConfig: buildStep?.containerConfig ?? rec.Config,
         containerId: rec.Id,
-        ...opts,
+        ...(buildStep ? { imageConfig: buildStep.config } : {}),
+        ...rest,
       });
       const imageRef = opts.repo ? familiarString(parseReference(`${opts.repo}:${opts.tag || 'latest'}`)) : '';
       this.emit(live, 'commit', { comment: opts.comment ?? '', imageID: id, imageRef });

@@ -1,0 +1,84 @@
+// POST /build: the classic builder (src/engine/build.ts) fed the request body (a tar, plain or
+// gzip, of the context), answering docker's JSON lines: {"stream":…} for the build's text (stderr
+// in red, as dockerd's StderrFormatter), {"aux":{"ID":…}} per stage (API ≥ 1.30), pull progress,
+// and a failure as {"errorDetail":{"code"?,"message"},"error"}. With q=1 only the image ID (or,
+// on failure, everything kept back and the error), as dockerd.
+import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
+import { HttpError, qBool, qStr, type Ctx } from '../http.js';
+import { JsonStream, progressEventMessage } from '../streams.js';
+import { Builder, BuildStepError, type BuildOutput } from '../../engine/build.js';
+import { errorStatus } from '../http.js';
+import { join } from 'node:path';
+
+function jsonParam<T>(ctx: Ctx, name: string): T | undefined {
+  const raw = qStr(ctx, name);
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return JSON.parse(raw) as T;
+  } catch (e) {
+    throw new HttpError(400, `invalid ${name} parameter: ${(e as Error).message}`);
+  }
+}
+
+/** `1.30` ≥ `1.29`? (API versions compare numerically per part.) */
+function atLeast(version: string, want: string): boolean {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  const [c = 0, d = 0] = want.split('.').map(Number);
+  return a > c || (a === c && b >= d);
+}
+
+async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
+  const engine = engineOf(deps);
+  if (qStr(ctx, 'remote')) {
+    ctx.req.resume();
+    throw new HttpError(400, 'remote build contexts (URLs, git repositories) are not supported by hakod: send the context as a tar');
+  }
+  const buildArgs = jsonParam<Record<string, string | null>>(ctx, 'buildargs') ?? {};
+  const labels = jsonParam<Record<string, string>>(ctx, 'labels') ?? {};
+  const quiet = qBool(ctx, 'q');
+  const stream = new JsonStream(ctx);
+  const held: unknown[] = [];
+  const emit = (obj: unknown): void => {
+    if (quiet) held.push(obj);
+    else stream.push(obj);
+  };
+  const wantAux = atLeast(ctx.version || '1.44', '1.30');
+  const out: BuildOutput = {
+    stdout: (text) => emit({ stream: text }),
+    stderr: (text) => emit({ stream: `\u001b[91m${text}\u001b[0m` }),
+    aux: (msg) => {
+      if (wantAux) emit({ aux: msg });
+    },
+    progress: (ev) => emit(progressEventMessage(ev)),
+  };
+  stream.start();
+  const builder = new Builder(engine, deps.images, out, {
+    ...(qStr(ctx, 'dockerfile') ? { dockerfile: qStr(ctx, 'dockerfile')! } : {}),
+    tags: ctx.query.getAll('t').filter((t) => t !== ''),
+    buildArgs,
+    noCache: qBool(ctx, 'nocache'),
+    rm: qBool(ctx, 'rm', true),
+    forceRm: qBool(ctx, 'forcerm'),
+    labels,
+    ...(qStr(ctx, 'target') ? { target: qStr(ctx, 'target')! } : {}),
+    pull: qBool(ctx, 'pull'),
+    ...(qStr(ctx, 'networkmode') ? { networkMode: qStr(ctx, 'networkmode')! } : {}),
+    ...(qStr(ctx, 'platform') ? { platform: qStr(ctx, 'platform')! } : {}),
+    workDir: join(deps.daemon.root, 'builder'),
+    signal: ctx.signal,
+  });
+  try {
+    const id = await builder.build(ctx.req);
+    if (quiet) stream.push({ stream: `${id}\n` });
+    stream.end();
+  } catch (err) {
+    ctx.req.resume();
+    for (const h of held) stream.push(h);
+    const { message } = errorStatus(err);
+    const code = err instanceof BuildStepError ? err.exitCode : undefined;
+    stream.push({ errorDetail: { ...(code !== undefined ? { code } : {}), message }, error: message });
+    stream.end();
+  }
+}
+
+export const buildRoutes: Route[] = [route('POST', '/build', build)];

@@ -1,0 +1,297 @@
+// Image build from Dockerfiles (the classic builder) through a real hakod: POST /build with a
+// context tar, a busybox base image made locally (test/helpers/images.ts), the layer cache, multi-stage
+// COPY --from, a failing RUN, .dockerignore, a malicious context; the docker CLI (classic and
+// default builder) and docker-py when they are installed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { DOCKER, hasDocker, hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxImage, tarDir, type BuiltImage } from '../helpers/images.js';
+import { isRoot, tempDir } from '../helpers/fixtures.js';
+
+const skip = !isRoot ? 'builds run containers: root is needed' : !hasEngine ? 'the container engine is not built' : false;
+
+let d: TestDaemon;
+let busybox: BuiltImage;
+const temps: Array<{ cleanup(): void }> = [];
+
+before(async () => {
+  if (skip) return;
+  busybox = busyboxImage();
+  d = await startDaemon();
+  const r = await d.request('POST', '/images/load?quiet=1', tarDir(busybox.dir), { 'Content-Type': 'application/x-tar' });
+  assert.equal(r.status, 200, r.body.toString());
+  const id = busybox.manifests[0]!.config.digest;
+  const t = await d.request('POST', `/images/${id}/tag?repo=busybox&tag=latest`);
+  assert.equal(t.status, 201, t.body.toString());
+});
+
+after(async () => {
+  if (d) {
+    const code = await d.stop();
+    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
+    assert.doesNotMatch(d.log(), /BUG: /);
+  }
+  busybox?.cleanup();
+  for (const t of temps) t.cleanup();
+});
+
+/** A context directory with these files (a Buffer/string each; `dir/` keys make directories). */
+function context(files: Record<string, string>): string {
+  const t = tempDir('hako-build-ctx-');
+  temps.push(t);
+  for (const [name, body] of Object.entries(files)) {
+    const p = join(t.path, name);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, body);
+  }
+  return t.path;
+}
+
+interface BuildResult {
+  status: number;
+  lines: Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  text: string;
+  error?: string;
+  id?: string;
+}
+
+async function build(dir: string, query = '', opts: { gzip?: boolean } = {}): Promise<BuildResult> {
+  const tar = tarDir(dir);
+  const r = await d.request('POST', `/build?${query}`, opts.gzip ? gzipSync(tar) : tar, { 'Content-Type': 'application/x-tar' });
+  const lines = r.body.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+  const text = lines.map((l) => l.stream ?? '').join('');
+  const err = lines.find((l) => l.error);
+  const aux = lines.filter((l) => l.aux).pop();
+  return { status: r.status, lines, text, ...(err ? { error: err.error } : {}), ...(aux ? { id: aux.aux.ID } : {}) };
+}
+
+async function containers(): Promise<string[]> {
+  const r = await d.request('GET', '/containers/json?all=1');
+  return JSON.parse(r.body.toString()).map((c: { Id: string }) => c.Id);
+}
+
+async function run(image: string, cmd: string): Promise<string> {
+  const c = await d.request('POST', '/containers/create', JSON.stringify({ Image: image, Cmd: ['sh', '-c', cmd] }), { 'Content-Type': 'application/json' });
+  assert.equal(c.status, 201, c.body.toString());
+  const id = JSON.parse(c.body.toString()).Id;
+  await d.request('POST', `/containers/${id}/start`);
+  await d.request('POST', `/containers/${id}/wait`);
+  const logs = await d.request('GET', `/containers/${id}/logs?stdout=1&stderr=1`);
+  await d.request('DELETE', `/containers/${id}?force=1`);
+  // Strip the 8-byte stdcopy headers.
+  let out = '';
+  const b = logs.body;
+  for (let i = 0; i + 8 <= b.length; ) {
+    const n = b.readUInt32BE(i + 4);
+    out += b.subarray(i + 8, i + 8 + n).toString();
+    i += 8 + n;
+  }
+  return out;
+}
+
+async function inspectImage(ref: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = await d.request('GET', `/images/${ref}/json`);
+  assert.equal(r.status, 200, r.body.toString());
+  return JSON.parse(r.body.toString());
+}
+
+test('a multi-step build: docker\'s lines, config, history, layers; the rebuild uses the cache; a changed file does not', { skip }, async () => {
+  const dir = context({
+    Dockerfile: [
+      'FROM busybox',
+      'ARG GREETING=hello',
+      'ENV APP=/app \\',
+      '    MODE="two words"',
+      'WORKDIR $APP',
+      'COPY a.txt sub/ ./',
+      'RUN echo "$GREETING from $(pwd)" > out.txt && echo to-stderr >&2',
+      'LABEL version=1 "quoted key"=x',
+      'EXPOSE 8080/tcp',
+      'CMD ["cat", "out.txt"]',
+      '',
+    ].join('\n'),
+    'a.txt': 'A\n',
+    'sub/b.txt': 'B\n',
+  });
+  const r = await build(dir, 't=built:v1&buildargs=' + encodeURIComponent(JSON.stringify({ GREETING: 'hi' })));
+  assert.equal(r.status, 200);
+  assert.equal(r.error, undefined, r.text);
+  assert.match(r.text, /^Step 1\/9 : FROM busybox\n ---> [0-9a-f]{12}\nStep 2\/9 : ARG GREETING=hello\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/);
+  assert.match(r.text, /Step 4\/9 : WORKDIR \$APP\n/);
+  assert.match(r.text, /Step 5\/9 : COPY a.txt sub\/ .\/\n ---> [0-9a-f]{12}\nStep 6/, 'COPY shows no container');
+  assert.ok(r.lines.some((l) => l.stream === '\u001b[91mto-stderr\n\u001b[0m'), 'stderr in red');
+  assert.match(r.text, /Successfully built ([0-9a-f]{12})\nSuccessfully tagged built:v1\n$/);
+  assert.ok(r.id?.startsWith('sha256:'));
+  assert.equal(r.text.match(/Successfully built (\w+)/)![1], r.id!.slice(7, 19));
+  const img = await inspectImage('built:v1');
+  assert.equal(img.Id, r.id);
+  assert.deepEqual(img.Config.Cmd, ['cat', 'out.txt']);
+  assert.equal(img.Config.WorkingDir, '/app');
+  assert.ok(img.Config.Env.includes('MODE=two words'));
+  assert.deepEqual(img.Config.Labels, { version: '1', 'quoted key': 'x' });
+  assert.deepEqual(Object.keys(img.Config.ExposedPorts), ['8080/tcp']);
+  // busybox's layer, then WORKDIR (mkdir /app), COPY and RUN: three layers more.
+  assert.equal(img.RootFS.Layers.length, 4);
+  assert.equal(await run('built:v1', 'cat out.txt a.txt b.txt; stat -c %u:%g a.txt'), 'hi from /app\nA\nB\n0:0\n');
+  const hist = JSON.parse((await d.request('GET', '/images/built:v1/history')).body.toString());
+  assert.equal(hist[0].CreatedBy, '/bin/sh -c #(nop)  CMD ["cat" "out.txt"]');
+  assert.match(hist.find((h: { CreatedBy: string }) => h.CreatedBy.includes('RUN') || h.CreatedBy.includes('GREETING=hi')).CreatedBy, /^\|1 GREETING=hi \/bin\/sh -c echo/);
+  assert.match(hist.find((h: { CreatedBy: string }) => h.CreatedBy.includes('COPY')).CreatedBy, /^\/bin\/sh -c #\(nop\)  COPY multi:[0-9a-f]{64} in \/app\/ $/);
+  assert.deepEqual(await containers(), [], 'intermediate containers removed');
+
+  // The same build again: every step from the cache, the same image.
+  const again = await build(dir, 't=built:v2&buildargs=' + encodeURIComponent(JSON.stringify({ GREETING: 'hi' })));
+  assert.equal(again.error, undefined, again.text);
+  assert.equal(again.id, r.id);
+  assert.equal(again.text.match(/ ---> Using cache\n/g)?.length, 8, again.text);
+  assert.doesNotMatch(again.text, /Running in/);
+  // A context file changes: COPY and what follows run again; what comes before is cached.
+  writeFileSync(join(dir, 'sub', 'b.txt'), 'B2\n');
+  const changed = await build(dir, 'buildargs=' + encodeURIComponent(JSON.stringify({ GREETING: 'hi' })));
+  assert.equal(changed.error, undefined, changed.text);
+  assert.notEqual(changed.id, r.id);
+  assert.equal(changed.text.match(/ ---> Using cache\n/g)?.length, 3, changed.text);
+  assert.match(changed.text, /Step 5\/9 : COPY a.txt sub\/ .\/\n ---> [0-9a-f]{12}\n/);
+  // --no-cache: nothing from the cache.
+  const nocache = await build(dir, 'nocache=1&q=1');
+  assert.equal(nocache.lines.length, 1, JSON.stringify(nocache.lines));
+  assert.match(nocache.lines[0]!.stream, /^sha256:[0-9a-f]{64}\n$/);
+  assert.deepEqual(await containers(), []);
+});
+
+test('multi-stage: COPY --from a named stage and by index, --target, a gzip context', { skip }, async () => {
+  const dir = context({
+    Dockerfile: [
+      'ARG BASE=busybox',
+      'FROM ${BASE} AS builder',
+      'RUN mkdir -p /out && echo built > /out/artifact && ln -s artifact /out/link',
+      'FROM $BASE',
+      'COPY --from=builder /out/artifact /usr/share/',
+      'COPY --from=0 /out /copied',
+      'FROM busybox AS unused',
+      'RUN false',
+    ].join('\n'),
+  });
+  const r = await build(dir, 't=multi&target=' + encodeURIComponent(''), { gzip: true });
+  assert.equal(r.error, 'The command \'/bin/sh -c false\' returned a non-zero code: 1', 'without --target the last stage runs');
+  const ok = await build(context({ Dockerfile: readDf(dir).replace(/FROM busybox AS unused\nRUN false/, '') }), 't=multi', { gzip: true });
+  assert.equal(ok.error, undefined, ok.text);
+  assert.equal(ok.lines.filter((l) => l.aux).length, 2, 'an aux ID per stage');
+  assert.equal(await run('multi', 'cat /usr/share/artifact /copied/artifact; readlink /copied/link'), 'built\nbuilt\nartifact\n');
+  const t = await build(dir, 'target=builder&t=onlybuilder');
+  assert.equal(t.error, undefined, t.text);
+  assert.match(t.text, /Step 1\/2 : FROM \$\{BASE\} AS builder\n/);
+  // The failed RUN above left its container, as dockerd's --rm (not --force-rm) does.
+  const left = await containers();
+  assert.equal(left.length, 1);
+  await d.request('DELETE', `/containers/${left[0]}?force=1`);
+});
+
+function readDf(dir: string): string {
+  return execFileSync('cat', [join(dir, 'Dockerfile')]).toString();
+}
+
+test('a failing RUN: docker\'s error with the exit code; --force-rm leaves no container', { skip }, async () => {
+  const dir = context({ Dockerfile: 'FROM busybox\nRUN echo before\nRUN exit 3\nRUN echo never\n' });
+  const r = await build(dir, 'forcerm=1&t=never');
+  assert.equal(r.status, 200);
+  assert.equal(r.error, "The command '/bin/sh -c exit 3' returned a non-zero code: 3");
+  const err = r.lines.find((l) => l.error)!;
+  assert.deepEqual(err.errorDetail, { code: 3, message: r.error });
+  assert.doesNotMatch(r.text, /never/);
+  assert.deepEqual(await containers(), []);
+  assert.equal((await d.request('GET', '/images/never/json')).status, 404);
+  // Errors that name the line, before anything runs.
+  const bad = await build(context({ Dockerfile: 'FROM busybox\n\nFOO bar\n' }));
+  assert.equal(bad.error, 'Dockerfile:3: unknown instruction: FOO');
+  const q = await build(context({ Dockerfile: 'FROM busybox\nRUN false\n' }), 'q=1&forcerm=1');
+  assert.match(q.text, /Step 2\/2 : RUN false/, 'q: the held-back output comes with the error');
+});
+
+test('.dockerignore, ADD of a local tar, a malicious context', { skip }, async () => {
+  const dir = context({
+    Dockerfile: 'FROM busybox\nCOPY . /ctx/\nADD files.tar /unpacked/\n',
+    '.dockerignore': '# comment\nsecret*\n**/*.log\n!keep.log\n',
+    'secret.txt': 'no',
+    'a/b/debug.log': 'no',
+    'keep.log': 'yes',
+    'ok.txt': 'ok',
+  });
+  const inner = tempDir('hako-build-tar-');
+  temps.push(inner);
+  writeFileSync(join(inner.path, 'inside.txt'), 'inside\n');
+  writeFileSync(join(dir, 'files.tar'), tarDir(inner.path));
+  const r = await build(dir, 't=ignored');
+  assert.equal(r.error, undefined, r.text);
+  assert.equal(await run('ignored', 'cd /ctx && find . -type f | sort; cat /unpacked/inside.txt'), './.dockerignore\n./Dockerfile\n./files.tar\n./keep.log\n./ok.txt\ninside\n');
+
+  const esc = context({ Dockerfile: 'FROM busybox\nCOPY ../../etc/passwd /x\n' });
+  const e1 = await build(esc);
+  assert.equal(e1.error, 'Forbidden path outside the build context: ../../etc/passwd ()');
+  const link = context({ Dockerfile: 'FROM busybox\nCOPY link /x\n' });
+  symlinkSync('/etc/shadow', join(link, 'link'));
+  const e2 = await build(link);
+  assert.equal(e2.error, 'COPY failed: file not found in build context or excluded by .dockerignore: stat etc/shadow: file does not exist');
+  const url = await build(context({ Dockerfile: 'FROM busybox\nADD http://example.com/x /x\n' }));
+  assert.match(url.error ?? '', /ADD from a URL .* is not supported/);
+  assert.deepEqual(await containers(), []);
+});
+
+function docker(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(DOCKER, args, { env, cwd, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('docker build (the real CLI) against hakod: classic and default builder', { skip: skip || (!hasDocker ? `${DOCKER} is missing` : false) }, async () => {
+  const dir = context({ Dockerfile: 'FROM busybox\nARG X\nRUN echo "x=$X"\nCOPY f /f\n', f: 'file\n' });
+  for (const env of [{ ...d.env, DOCKER_BUILDKIT: '0' }, { ...d.env }]) {
+    const r = await docker(['build', '--build-arg', 'X=1', '-t', 'cli:1', '-t', 'cli:2', '--label', 'l=v', dir], env);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.log().slice(-2000)}`);
+    assert.match(r.stdout, /Sending build context to Docker daemon/);
+    assert.match(r.stdout, /Step 5\/5 : LABEL "l"="v"\n/);
+    assert.match(r.stdout, /Successfully tagged cli:1\nSuccessfully tagged cli:2\n/);
+  }
+  const bad = context({ Dockerfile: 'FROM busybox\nRUN exit 2\n' });
+  const rb = await docker(['build', '--force-rm', bad], { ...d.env, DOCKER_BUILDKIT: '0' });
+  assert.equal(rb.code, 2, rb.stderr);
+  assert.match(rb.stderr, /The command '\/bin\/sh -c exit 2' returned a non-zero code: 2/);
+  const q = await docker(['build', '-q', dir], { ...d.env, DOCKER_BUILDKIT: '0' });
+  assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
+});
+
+const hasDockerPy = (() => {
+  try {
+    execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('docker-py images.build against hakod', { skip: skip || (!hasDockerPy ? 'docker-py is missing (apt-get install python3-docker)' : false) }, async () => {
+  const dir = context({ Dockerfile: 'FROM busybox\nRUN echo py > /py\nCMD ["cat", "/py"]\n' });
+  const script = String.raw`
+import json, sys, docker
+c = docker.DockerClient(base_url=sys.argv[1])
+img, logs = c.images.build(path=sys.argv[2], tag='py:built', rm=True)
+out = {'id': img.id, 'tags': img.tags, 'logs': [l.get('stream', '') for l in logs]}
+try:
+    c.images.build(path=sys.argv[2], dockerfile='nosuch')
+except docker.errors.BuildError as e:
+    out['error'] = str(e)
+print(json.dumps(out))
+`;
+  const r = execFileSync('python3', ['-c', script, `unix://${d.socket}`, dir], { encoding: 'utf8', timeout: 120_000 });
+  const out = JSON.parse(r);
+  assert.deepEqual(out.tags, ['py:built:latest'.replace(':built:latest', ':built')]);
+  assert.ok(out.logs.join('').includes('Successfully built'));
+  assert.match(out.error, /Cannot locate specified Dockerfile: nosuch/);
+  assert.equal(await run('py:built', 'cat /py'), 'py\n');
+});

@@ -1,0 +1,98 @@
+// The Dockerfile parser and .dockerignore patterns (src/build): pure.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { argDeclaration, parseDockerfile, stepCount } from '../../src/build/dockerfile.js';
+import { ignoreMatcher, parseDockerignore } from '../../src/build/dockerignore.js';
+import { expandWord } from '../../src/image/changes.js';
+
+test('instructions, comments, continuations, exec and shell forms, line numbers', () => {
+  const df = parseDockerfile(
+    [
+      '# a comment',
+      'from busybox AS Build',
+      'RUN echo a \\',
+      '  # a comment inside the continuation',
+      '',
+      '    && echo b',
+      'CMD ["sh", "-c", "echo hi"]',
+      'ENTRYPOINT echo [not json',
+      '   COPY --chown=1:2 --from=x a b /dst/',
+      'HEALTHCHECK --interval=5s CMD true',
+      'FROM build',
+      'COPY ["a b", "/c"]',
+    ].join('\n'),
+  );
+  assert.equal(df.escape, '\\');
+  assert.equal(df.stages.length, 2);
+  const [s0, s1] = df.stages;
+  assert.equal(s0!.name, 'build');
+  assert.equal(s0!.base, 'busybox');
+  assert.equal(s0!.from.line, 2);
+  const [run, cmd, ep, copy, hc] = s0!.commands;
+  assert.equal(run!.name, 'RUN');
+  assert.equal(run!.line, 3);
+  assert.equal(run!.args, 'echo a     && echo b', 'continuation lines keep their leading blanks');
+  assert.equal(run!.json, undefined);
+  assert.deepEqual(cmd!.json, ['sh', '-c', 'echo hi']);
+  assert.equal(ep!.json, undefined);
+  assert.equal(ep!.args, 'echo [not json');
+  assert.deepEqual(Object.fromEntries(copy!.flags), { chown: '1:2', from: 'x' });
+  assert.equal(copy!.args, 'a b /dst/');
+  assert.equal(copy!.original, 'COPY --chown=1:2 --from=x a b /dst/');
+  assert.equal(hc!.flags.get('interval'), '5s');
+  assert.deepEqual(s1!.commands[0]!.json, ['a b', '/c']);
+  assert.equal(stepCount(df), 8);
+});
+
+test('the escape directive, meta ARGs, ARG declarations', () => {
+  const df = parseDockerfile('# escape=`\nARG V=1\nARG W\nFROM busybox:$V\nRUN dir c:\\ `\n  && echo x\n');
+  assert.equal(df.escape, '`');
+  assert.deepEqual(df.metaArgs.map(argDeclaration), [{ name: 'V', value: '1' }, { name: 'W' }]);
+  assert.equal(df.stages[0]!.commands[0]!.args, 'dir c:\\   && echo x');
+  // A directive after the first instruction is a comment.
+  assert.equal(parseDockerfile('FROM a\n# escape=`\nRUN x \\\n y').stages[0]!.commands[0]!.args, 'x  y');
+});
+
+test('errors name the line', () => {
+  assert.throws(() => parseDockerfile('FROM busybox\n\nFOO bar\n'), { message: 'Dockerfile:3: unknown instruction: FOO' });
+  assert.throws(() => parseDockerfile('RUN x\n'), { message: 'Dockerfile:1: no build stage in current context' });
+  assert.throws(() => parseDockerfile('FROM a b\n'), { message: 'Dockerfile:1: FROM requires either one or three arguments' });
+  assert.throws(() => parseDockerfile('FROM a\nCOPY x\n'), { message: 'Dockerfile:2: COPY requires at least two arguments, but only 1 provided' });
+  assert.throws(() => parseDockerfile('FROM a\nCOPY --bogus=1 x y\n'), { message: 'Dockerfile:2: Unknown flag: bogus' });
+  assert.throws(() => parseDockerfile('FROM a\nSHELL /bin/bash\n'), { message: 'Dockerfile:2: SHELL requires the arguments to be in JSON form' });
+  assert.throws(() => parseDockerfile('FROM a AS x\nFROM b AS X\n'), { message: 'Dockerfile:2: duplicate name x' });
+  assert.throws(() => parseDockerfile('FROM a\nONBUILD ONBUILD RUN x\n'), /Dockerfile:2: Chaining ONBUILD/);
+  assert.throws(() => parseDockerfile('# just a comment\n'), /cannot be empty/);
+});
+
+test('variable substitution as docker does', () => {
+  const env = ['A=one', 'EMPTY=', 'SP=a b'];
+  assert.equal(expandWord('$A', env), 'one');
+  assert.equal(expandWord('${A}x', env), 'onex');
+  assert.equal(expandWord('${NOPE:-dflt}', env), 'dflt');
+  assert.equal(expandWord('${EMPTY:-dflt}', env), 'dflt');
+  assert.equal(expandWord('${A:-dflt}', env), 'one');
+  assert.equal(expandWord('${A:+set}', env), 'set');
+  assert.equal(expandWord('${NOPE:+set}', env), '');
+  assert.equal(expandWord("'$A'", env), '$A');
+  assert.equal(expandWord('"$A $SP"', env), 'one a b');
+  assert.equal(expandWord('\\$A', env), '$A');
+});
+
+test('.dockerignore: patterns, **, exceptions, parent directories', () => {
+  const pats = parseDockerignore('# comment\n/secret*\n**/*.log\n!keep.log\n./build/\nnode_modules\n\n');
+  assert.deepEqual(pats, ['secret*', '**/*.log', '!keep.log', 'build', 'node_modules']);
+  const ignored = ignoreMatcher(pats);
+  assert.equal(ignored('secret.txt'), true);
+  assert.equal(ignored('a/secret.txt'), false, '* stays within one element');
+  assert.equal(ignored('x.log'), true);
+  assert.equal(ignored('a/b/c.log'), true);
+  assert.equal(ignored('keep.log'), false);
+  assert.equal(ignored('build/out/x'), true, 'a directory pattern covers what is beneath');
+  assert.equal(ignored('node_modules/p/index.js'), true);
+  assert.equal(ignored('src/index.js'), false);
+  assert.equal(ignoreMatcher([])('anything'), false);
+  assert.equal(ignoreMatcher(parseDockerignore('f?o\n[a-c]x'))('fxo'), true);
+  assert.equal(ignoreMatcher(parseDockerignore('[a-c]x'))('bx'), true);
+  assert.equal(ignoreMatcher(parseDockerignore('[a-c]x'))('dx'), false);
+});
