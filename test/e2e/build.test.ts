@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { DOCKER, hasDocker, hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxImage, tarDir, type BuiltImage } from '../helpers/images.js';
@@ -264,6 +265,46 @@ test('docker build (the real CLI) against hakod: classic and default builder', {
   assert.match(rb.stderr, /The command '\/bin\/sh -c exit 2' returned a non-zero code: 2/);
   const q = await docker(['build', '-q', dir], { ...d.env, DOCKER_BUILDKIT: '0' });
   assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
+});
+
+const HAKO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hako.js');
+
+function hako(args: string[], opts: { cwd?: string; input?: Buffer | string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = execFile(process.execPath, [HAKO, ...args], { env: { ...d.env, HAKO_HOST: d.host }, cwd: opts.cwd, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    p.stdin!.end(opts.input ?? '');
+  });
+}
+
+test('hako build: flags, .dockerignore on the client, -f outside the context, - for a tar or a Dockerfile on stdin, exit codes', { skip }, async () => {
+  const dir = context({ Dockerfile: 'FROM busybox\nARG X\nCOPY . /c/\nRUN ls -A /c | tr "\\n" " "; echo "x=$X"\n', '.dockerignore': 'skip.txt\nDockerfile\n', 'skip.txt': 's', 'keep.txt': 'k' });
+  const r = await hako(['build', '--build-arg', 'X=7', '-t', 'hb:1', '--label', 'a=b', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Sending build context to Docker daemon  \d+(\.\d+)?kB\r\r\nStep 1\/5 : FROM busybox\n/);
+  // The CLI sends the Dockerfile even when .dockerignore names it; the daemon reads it and then
+  // leaves it out of the context, as dockerd's removeDockerfile.
+  assert.match(r.stdout, /\n\.dockerignore keep\.txt x=7\n/);
+  assert.match(r.stdout, /Step 5\/5 : LABEL "a"="b"\n/);
+  assert.match(r.stdout, /Successfully tagged hb:1\n$/);
+  assert.equal((await inspectImage('hb:1')).Config.Labels.a, 'b');
+  const other = context({ 'my.Dockerfile': 'FROM busybox\nCMD ["echo", "elsewhere"]\n' });
+  const f = await hako(['build', '-q', '-f', join(other, 'my.Dockerfile'), dir]);
+  assert.equal(f.code, 0, f.stderr);
+  assert.match(f.stdout, /^sha256:[0-9a-f]{64}\n$/);
+  const stdinDf = await hako(['build', '-t', 'hb:stdin', '-'], { input: 'FROM busybox\nRUN echo from-stdin\n' });
+  assert.equal(stdinDf.code, 0, stdinDf.stderr);
+  assert.match(stdinDf.stdout, /from-stdin\n/);
+  const stdinTar = await hako(['build', '-t', 'hb:tar', '-'], { input: tarDir(dir) });
+  assert.equal(stdinTar.code, 0, stdinTar.stderr);
+  const fail = await hako(['build', '--force-rm', '-'], { input: 'FROM busybox\nRUN exit 4\n' });
+  assert.equal(fail.code, 4);
+  assert.match(fail.stderr, /The command '\/bin\/sh -c exit 4' returned a non-zero code: 4/);
+  const bad = await hako(['build', '-'], { input: 'FROM busybox\nBOGUS x\n' });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /Dockerfile:2: unknown instruction: BOGUS/);
+  assert.deepEqual(await containers(), []);
 });
 
 const hasDockerPy = (() => {
