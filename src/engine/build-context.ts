@@ -120,8 +120,8 @@ export interface Source {
 
 const WILDCARD = /[*?[]/;
 
-function forbidden(src: string): HakoError {
-  return new HakoError({ step: `Forbidden path outside the build context: ${src} ()`, kind: 'forbidden' });
+function forbidden(instr: string, src: string): HakoError {
+  return new HakoError({ step: `${instr} failed: forbidden path outside the build context: ${src} ()`, kind: 'forbidden' });
 }
 
 function notInContext(instr: string, rel: string): HakoError {
@@ -131,7 +131,7 @@ function notInContext(instr: string, rel: string): HakoError {
 /** The sources a COPY/ADD source word names in `root` (a context, or another stage's files). */
 export function findSources(root: string, src: string, instr = 'COPY'): Source[] {
   const clean = posix.normalize(src);
-  if (clean === '..' || clean.startsWith('../')) throw forbidden(src);
+  if (clean === '..' || clean.startsWith('../')) throw forbidden(instr, src);
   const rel = posix.normalize('/' + clean).slice(1);
   if (!WILDCARD.test(rel)) {
     const host = resolveInRoot(root, rel);

@@ -147,13 +147,13 @@ export class Builder {
           /* fall through */
         }
       }
-      throw invalid(`Cannot locate specified Dockerfile: ${name}`);
+      throw new HakoError({ step: `Cannot locate specified Dockerfile: ${name}`, kind: 'internal' });
     }
   }
 
   private async run(text: string): Promise<string> {
-    const df = parseDockerfile(text, posix.basename(this.opts.dockerfile || 'Dockerfile'));
-    // --label: LABEL steps at the end of the last stage, sorted (dockerd's addNodesForLabelOption).
+    const df = parseDockerfile(text);
+    // --label: one LABEL step at the end of the last stage, sorted (dockerd's NodeFromLabels).
     const labels = Object.keys(this.opts.labels ?? {}).sort();
     let stages = df.stages;
     if (this.opts.target) {
@@ -162,7 +162,11 @@ export class Builder {
       stages = stages.slice(0, i + 1);
     }
     const last = stages[stages.length - 1]!;
-    for (const k of labels) last.commands.push(parseInstruction(`LABEL ${JSON.stringify(k)}=${JSON.stringify(this.opts.labels![k])}`, 0));
+    if (labels.length) {
+      const quote = (v: string): string => `"${v.replace(/[\\"$]/g, '\\$&')}"`;
+      const ins = parseInstruction(`LABEL ${labels.map((k) => `${quote(k)}=${quote(this.opts.labels![k]!)}`).join(' ')}`, 0);
+      last.commands.push({ ...ins, original: `LABEL ${labels.map((k) => `${k}=${this.opts.labels![k]}`).join(' ')}` });
+    }
     const total = stepCount({ ...df, stages });
     for (const m of df.metaArgs) {
       const { name, value } = argDeclaration(m);
@@ -173,12 +177,15 @@ export class Builder {
     let step = 0;
     let state: StageState | undefined;
     for (const [index, stage] of stages.entries()) {
-      this.out.stdout(`Step ${++step}/${total} : ${stage.from.original}\n`);
+      // dockerd writes the step and its newline apart.
+      this.out.stdout(`Step ${++step}/${total} : ${stage.from.original}`);
+      this.out.stdout('\n');
       state = await this.from(stage);
       this.out.stdout(` ---> ${short(state.imageId)}\n`);
       await this.onBuildTriggers(state);
       for (const ins of stage.commands) {
-        this.out.stdout(`Step ${++step}/${total} : ${ins.original}\n`);
+        this.out.stdout(`Step ${++step}/${total} : ${ins.original}`);
+        this.out.stdout('\n');
         await this.dispatch(state, ins);
         this.out.stdout(` ---> ${short(state.imageId)}\n`);
       }
@@ -234,7 +241,7 @@ export class Builder {
     state.config.OnBuild = null;
     if (triggers.length === 0) return;
     this.out.stdout(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
-    for (const t of triggers) await this.dispatch(state, parseInstruction(t, 0, 'ONBUILD'));
+    for (const t of triggers) await this.dispatch(state, parseInstruction(t, 0));
   }
 
   /** The variables words expand from: the config's Env, then the stage's ARGs that ENV does not shadow. */
@@ -432,8 +439,8 @@ export class Builder {
     const env = this.wordEnv(state);
     applyChange(state.config, 'WORKDIR', ins.args, { cmdSet: state.cmdSet, env });
     const dir = state.config.WorkingDir as string;
-    const comment = `WORKDIR ${dir}`;
-    const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), '#(nop) ', comment] };
+    // dockerd: WORKDIR's and COPY's comment is one word (`#(nop) WORKDIR /app`), the others two.
+    const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), `#(nop) WORKDIR ${dir}`] };
     await this.step(state, containerConfig, containerConfig, async (id) => {
       if (await this.exists(id, dir)) return;
       const stage = this.tempDir();
@@ -476,8 +483,8 @@ export class Builder {
     const root = from !== undefined ? await this.fromRoot(from) : this.context;
     const sources: Source[] = words.flatMap((w) => findSources(root, w, ins.name));
     const sum = combinedChecksum(sources.map((s) => sourceChecksum(s.host)));
-    const comment = `${ins.name} ${chown !== undefined ? `--chown=${chown}` : ''}${sum} in ${dest} `;
-    const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), '#(nop) ', comment] };
+    const comment = `${ins.name} ${chown !== undefined ? `--chown=${chown}` : ''}${sum} in ${rawDest} `;
+    const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), `#(nop) ${comment}`] };
     await this.step(state, containerConfig, containerConfig, async (id) => {
       const destIsDir = destDirWanted || sources.length > 1 || words.some((w) => /[*?[]/.test(w)) || (await this.exists(id, dest)) === 'dir';
       const stage = this.tempDir();

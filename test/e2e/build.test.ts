@@ -65,7 +65,8 @@ async function build(dir: string, query = '', opts: { gzip?: boolean } = {}): Pr
   const r = await d.request('POST', `/build?${query}`, opts.gzip ? gzipSync(tar) : tar, { 'Content-Type': 'application/x-tar' });
   const lines = r.body.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
   const text = lines.map((l) => l.stream ?? '').join('');
-  const err = lines.find((l) => l.error);
+  // An error before any output is an HTTP error ({"message"}), as dockerd's.
+  const err = r.status === 200 ? lines.find((l) => l.error) : { error: lines[0]?.message };
   const aux = lines.filter((l) => l.aux).pop();
   return { status: r.status, lines, text, ...(err ? { error: err.error } : {}), ...(aux ? { id: aux.aux.ID } : {}) };
 }
@@ -125,6 +126,7 @@ test('a multi-step build: docker\'s lines, config, history, layers; the rebuild 
   assert.match(r.text, /Step 4\/9 : WORKDIR \$APP\n/);
   assert.match(r.text, /Step 5\/9 : COPY a.txt sub\/ .\/\n ---> [0-9a-f]{12}\nStep 6/, 'COPY shows no container');
   assert.ok(r.lines.some((l) => l.stream === '\u001b[91mto-stderr\n\u001b[0m'), 'stderr in red');
+  assert.deepEqual(r.lines.slice(0, 2), [{ stream: 'Step 1/9 : FROM busybox' }, { stream: '\n' }], 'the step and its newline apart, as dockerd');
   assert.match(r.text, /Successfully built ([0-9a-f]{12})\nSuccessfully tagged built:v1\n$/);
   assert.ok(r.id?.startsWith('sha256:'));
   assert.equal(r.text.match(/Successfully built (\w+)/)![1], r.id!.slice(7, 19));
@@ -141,7 +143,7 @@ test('a multi-step build: docker\'s lines, config, history, layers; the rebuild 
   const hist = JSON.parse((await d.request('GET', '/images/built:v1/history')).body.toString());
   assert.equal(hist[0].CreatedBy, '/bin/sh -c #(nop)  CMD ["cat" "out.txt"]');
   assert.match(hist.find((h: { CreatedBy: string }) => h.CreatedBy.includes('RUN') || h.CreatedBy.includes('GREETING=hi')).CreatedBy, /^\|1 GREETING=hi \/bin\/sh -c echo/);
-  assert.match(hist.find((h: { CreatedBy: string }) => h.CreatedBy.includes('COPY')).CreatedBy, /^\/bin\/sh -c #\(nop\)  COPY multi:[0-9a-f]{64} in \/app\/ $/);
+  assert.match(hist.find((h: { CreatedBy: string }) => h.CreatedBy.includes('COPY')).CreatedBy, /^\/bin\/sh -c #\(nop\) COPY multi:[0-9a-f]{64} in \.\/ $/);
   assert.deepEqual(await containers(), [], 'intermediate containers removed');
 
   // The same build again: every step from the cache, the same image.
@@ -206,9 +208,14 @@ test('a failing RUN: docker\'s error with the exit code; --force-rm leaves no co
   assert.doesNotMatch(r.text, /never/);
   assert.deepEqual(await containers(), []);
   assert.equal((await d.request('GET', '/images/never/json')).status, 404);
-  // Errors that name the line, before anything runs.
+  // Errors that name the line, before anything runs: 400, as dockerd.
   const bad = await build(context({ Dockerfile: 'FROM busybox\n\nFOO bar\n' }));
-  assert.equal(bad.error, 'Dockerfile:3: unknown instruction: FOO');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.error, 'dockerfile parse error line 3: unknown instruction: FOO');
+  const target = await build(context({ Dockerfile: 'FROM busybox\n' }), 'target=zz');
+  assert.deepEqual([target.status, target.error], [400, 'failed to reach build target zz in Dockerfile']);
+  const nodf = await build(context({ Dockerfile: 'FROM busybox\n' }), 'dockerfile=nosuch');
+  assert.deepEqual([nodf.status, nodf.error], [500, 'Cannot locate specified Dockerfile: nosuch']);
   const q = await build(context({ Dockerfile: 'FROM busybox\nRUN false\n' }), 'q=1&forcerm=1');
   assert.match(q.text, /Step 2\/2 : RUN false/, 'q: the held-back output comes with the error');
 });
@@ -232,7 +239,7 @@ test('.dockerignore, ADD of a local tar, a malicious context', { skip }, async (
 
   const esc = context({ Dockerfile: 'FROM busybox\nCOPY ../../etc/passwd /x\n' });
   const e1 = await build(esc);
-  assert.equal(e1.error, 'Forbidden path outside the build context: ../../etc/passwd ()');
+  assert.equal(e1.error, 'COPY failed: forbidden path outside the build context: ../../etc/passwd ()');
   const link = context({ Dockerfile: 'FROM busybox\nCOPY link /x\n' });
   symlinkSync('/etc/shadow', join(link, 'link'));
   const e2 = await build(link);
@@ -256,7 +263,7 @@ test('docker build (the real CLI) against hakod: classic and default builder', {
     const r = await docker(['build', '--build-arg', 'X=1', '-t', 'cli:1', '-t', 'cli:2', '--label', 'l=v', dir], env);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.log().slice(-2000)}`);
     assert.match(r.stdout, /Sending build context to Docker daemon/);
-    assert.match(r.stdout, /Step 5\/5 : LABEL "l"="v"\n/);
+    assert.match(r.stdout, /Step 5\/5 : LABEL l=v\n/);
     assert.match(r.stdout, /Successfully tagged cli:1\nSuccessfully tagged cli:2\n/);
   }
   const bad = context({ Dockerfile: 'FROM busybox\nRUN exit 2\n' });
@@ -280,15 +287,15 @@ function hako(args: string[], opts: { cwd?: string; input?: Buffer | string } = 
 
 test('hako build: flags, .dockerignore on the client, -f outside the context, - for a tar or a Dockerfile on stdin, exit codes', { skip }, async () => {
   const dir = context({ Dockerfile: 'FROM busybox\nARG X\nCOPY . /c/\nRUN ls -A /c | tr "\\n" " "; echo "x=$X"\n', '.dockerignore': 'skip.txt\nDockerfile\n', 'skip.txt': 's', 'keep.txt': 'k' });
-  const r = await hako(['build', '--build-arg', 'X=7', '-t', 'hb:1', '--label', 'a=b', dir]);
+  const r = await hako(['build', '--build-arg', 'X=7', '-t', 'hb:1', '--label', 'k2=a "b" $c', '--label', 'a=b', dir]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^Sending build context to Docker daemon  \d+(\.\d+)?kB\r\r\nStep 1\/5 : FROM busybox\n/);
   // The CLI sends the Dockerfile even when .dockerignore names it; the daemon reads it and then
   // leaves it out of the context, as dockerd's removeDockerfile.
   assert.match(r.stdout, /\n\.dockerignore keep\.txt x=7\n/);
-  assert.match(r.stdout, /Step 5\/5 : LABEL "a"="b"\n/);
+  assert.match(r.stdout, /Step 5\/5 : LABEL a=b k2=a "b" \$c\n/, 'one LABEL step, sorted, as dockerd');
   assert.match(r.stdout, /Successfully tagged hb:1\n$/);
-  assert.equal((await inspectImage('hb:1')).Config.Labels.a, 'b');
+  assert.deepEqual((await inspectImage('hb:1')).Config.Labels, { a: 'b', k2: 'a "b" $c' });
   const other = context({ 'my.Dockerfile': 'FROM busybox\nCMD ["echo", "elsewhere"]\n' });
   const f = await hako(['build', '-q', '-f', join(other, 'my.Dockerfile'), dir]);
   assert.equal(f.code, 0, f.stderr);
@@ -303,7 +310,7 @@ test('hako build: flags, .dockerignore on the client, -f outside the context, - 
   assert.match(fail.stderr, /The command '\/bin\/sh -c exit 4' returned a non-zero code: 4/);
   const bad = await hako(['build', '-'], { input: 'FROM busybox\nBOGUS x\n' });
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /Dockerfile:2: unknown instruction: BOGUS/);
+  assert.match(bad.stderr, /dockerfile parse error line 2: unknown instruction: BOGUS/);
   assert.deepEqual(await containers(), []);
 });
 
@@ -325,7 +332,7 @@ img, logs = c.images.build(path=sys.argv[2], tag='py:built', rm=True)
 out = {'id': img.id, 'tags': img.tags, 'logs': [l.get('stream', '') for l in logs]}
 try:
     c.images.build(path=sys.argv[2], dockerfile='nosuch')
-except docker.errors.BuildError as e:
+except docker.errors.APIError as e:
     out['error'] = str(e)
 print(json.dumps(out))
 `;

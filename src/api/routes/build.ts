@@ -51,7 +51,6 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     },
     progress: (ev) => emit(progressEventMessage(ev)),
   };
-  stream.start();
   const builder = new Builder(engine, deps.images, out, {
     ...(qStr(ctx, 'dockerfile') ? { dockerfile: qStr(ctx, 'dockerfile')! } : {}),
     tags: ctx.query.getAll('t').filter((t) => t !== ''),
@@ -73,6 +72,8 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     stream.end();
   } catch (err) {
     ctx.req.resume();
+    // Nothing written yet (a Dockerfile that does not parse, a missing target): an HTTP error, as dockerd.
+    if (!stream.isStarted && held.length === 0) throw err;
     for (const h of held) stream.push(h);
     const { message } = errorStatus(err);
     const code = err instanceof BuildStepError ? err.exitCode : undefined;
