@@ -158,6 +158,11 @@ export interface ContainerEngine {
   /** POST /commit: make an image from a container. */
   commitContainer(idOrName: string, opts: CommitContainerOptions): Promise<{ Id: string }>;
   pruneContainers(filters?: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
+  /**
+   * A build step with no container (on `FROM scratch`, where there is no image to make one from):
+   * the files of `dir` (when given) become a layer on `base` (none: scratch), as a commit would.
+   */
+  commitBuildLayer?(o: { base: string | undefined; dir: string | undefined; config: Json; containerConfig: Json }): Promise<string>;
 
   // ---- exec
   createExec(idOrName: string, body: ExecCreateBody): Promise<{ Id: string }>;

@@ -138,7 +138,7 @@ export function findSources(root: string, src: string, instr = 'COPY'): Source[]
     try {
       lstatSync(host);
     } catch {
-      throw notInContext(instr, host.slice(root.length + 1) || rel);
+      throw notInContext(instr, rel);
     }
     return [{ host, rel }];
   }

@@ -21,6 +21,7 @@ import { familiarString, parseReference } from '../image/reference.js';
 import type { ContainerEngine, Json } from './api-types.js';
 import { applyDockerignore, archiveKind, decompressed, chownTree, combinedChecksum, copyTree, findSources, mkdirOwned, sourceChecksum, untar, type Source } from './build-context.js';
 import { tarStream } from './fs/ops.js';
+import { parseGroup, parsePasswd } from './containers/user.js';
 import type { ProgressEvent } from '../image/progress.js';
 
 export interface BuildOptions {
@@ -72,6 +73,7 @@ interface StageState {
   author?: string;
 }
 
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
 const envKey = (e: string): string => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
 const shellOf = (cfg: Json): string[] => (Array.isArray(cfg.Shell) && cfg.Shell.length ? (cfg.Shell as string[]) : ['/bin/sh', '-c']);
@@ -189,12 +191,13 @@ export class Builder {
         await this.dispatch(state, ins);
         this.out.stdout(` ---> ${short(state.imageId)}\n`);
       }
-      this.out.aux({ ID: state.imageId });
+      if (state.imageId) this.out.aux({ ID: state.imageId });
       this.stageImages.set(String(index), state.imageId);
       if (stage.name) this.stageImages.set(stage.name, state.imageId);
     }
     const unused = Object.keys(this.buildArgs).filter((k) => !this.usedArgs.has(k) && !BUILTIN_ARGS.has(k)).sort();
     if (unused.length) this.out.stdout(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+    if (!state!.imageId) throw invalid('No image was generated. Is your Dockerfile empty?');
     this.out.stdout(`Successfully built ${short(state!.imageId)}\n`);
     return state!.imageId;
   }
@@ -210,8 +213,10 @@ export class Builder {
     const fromStage = this.stageImages.get(name.toLowerCase());
     let id: string;
     if (fromStage && !/^\d+$/.test(name)) id = fromStage;
-    else if (name.toLowerCase() === 'scratch') throw invalid('FROM scratch is not supported by hako\'s builder yet');
-    else id = await this.image(name);
+    else if (name.toLowerCase() === 'scratch') {
+      // No image: the first steps commit without a container (dockerd gives scratch a PATH).
+      return { imageId: '', config: { Env: [DEFAULT_PATH] }, cmdSet: false, args: new Map() };
+    } else id = await this.image(name);
     const cfg = await this.imageConfig(id);
     return { imageId: id, config: { ...cfg, Image: id }, cmdSet: false, args: new Map() };
   }
@@ -341,14 +346,14 @@ export class Builder {
   /** A config-only step: a container created and committed (no layer), or the cached image. */
   private async commitMeta(state: StageState, comment: string): Promise<void> {
     const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), '#(nop) ', comment] };
-    await this.step(state, containerConfig, { ...state.config, ...{ Cmd: containerConfig.Cmd } }, async () => undefined, true);
+    await this.step(state, containerConfig, { ...state.config, ...{ Cmd: containerConfig.Cmd } }, async () => undefined, true, async () => undefined);
   }
 
   /**
    * One committed step: the cache first (unless noCache); else a container from the current image
    * with `runConfig`, `work` done in it, committed with `containerConfig` as its container_config.
    */
-  private async step(state: StageState, containerConfig: Json, runConfig: Json, work: (id: string) => Promise<void>, visible: boolean): Promise<void> {
+  private async step(state: StageState, containerConfig: Json, runConfig: Json, work: (id: string) => Promise<void>, visible: boolean, scratch?: () => Promise<string | undefined>): Promise<void> {
     containerConfig = { ...containerConfig, Image: state.imageId };
     if (!this.opts.noCache) {
       const hit = await this.probeCache(state.imageId, containerConfig);
@@ -358,6 +363,14 @@ export class Builder {
         state.config.Image = hit;
         return;
       }
+    }
+    if (state.imageId === '') {
+      // On scratch there is no image to make a container from: the step's files (or none) are committed directly.
+      if (!scratch || !this.engine.commitBuildLayer) throw invalid(`${String((containerConfig.Cmd as string[]).join(' '))}: this step needs a base image (FROM scratch has no /bin/sh)`);
+      const image = await this.engine.commitBuildLayer({ base: undefined, dir: await scratch(), config: { ...state.config, Image: '' }, containerConfig });
+      state.imageId = image;
+      state.config = { ...state.config, Image: image };
+      return;
     }
     const body: Json = {
       ...runConfig,
@@ -396,7 +409,7 @@ export class Builder {
   /** An image whose parent is `parent` and whose container_config matches (the newest such). */
   private async probeCache(parent: string, containerConfig: Json): Promise<string | undefined> {
     const key = cacheKey(containerConfig);
-    const children = (await this.images.meta.listImages()).filter((r) => r.parent === parent).sort((a, b) => ((a.created ?? '') < (b.created ?? '') ? 1 : -1));
+    const children = (await this.images.meta.listImages()).filter((r) => (r.parent ?? '') === parent).sort((a, b) => ((a.created ?? '') < (b.created ?? '') ? 1 : -1));
     for (const c of children) {
       try {
         const cfg = JSON.parse((await this.images.content.readBlob(c.id)).toString()) as Json;
@@ -441,12 +454,15 @@ export class Builder {
     const dir = state.config.WorkingDir as string;
     // dockerd: WORKDIR's and COPY's comment is one word (`#(nop) WORKDIR /app`), the others two.
     const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), `#(nop) WORKDIR ${dir}`] };
-    await this.step(state, containerConfig, containerConfig, async (id) => {
-      if (await this.exists(id, dir)) return;
+    const stageDir = (): string => {
       const stage = this.tempDir();
       mkdirOwned(stage, dir, { uid: 0, gid: 0 });
-      await this.engine.putArchive(id, '/', tarStream(stage, '.'), { copyUIDGID: true });
-    }, true);
+      return stage;
+    };
+    await this.step(state, containerConfig, containerConfig, async (id) => {
+      if (await this.exists(id, dir)) return;
+      await this.engine.putArchive(id, '/', tarStream(stageDir(), '.'), { copyUIDGID: true });
+    }, true, async () => stageDir());
   }
 
   private tempDir(): string {
@@ -474,7 +490,6 @@ export class Builder {
     const from = ins.flags.get('from');
     if (from !== undefined && ins.name === 'ADD') throw invalid('ADD does not take --from');
     const chown = ins.flags.get('chown') !== undefined ? expandWord(ins.flags.get('chown')!, env) : undefined;
-    const owner = parseChown(chown);
     const wd = (state.config.WorkingDir as string | undefined) || '/';
     let dest = posix.isAbsolute(rawDest) ? rawDest : posix.join(wd, rawDest);
     const destDirWanted = rawDest.endsWith('/') || rawDest.endsWith('/.') || rawDest === '.';
@@ -485,8 +500,11 @@ export class Builder {
     const sum = combinedChecksum(sources.map((s) => sourceChecksum(s.host)));
     const comment = `${ins.name} ${chown !== undefined ? `--chown=${chown}` : ''}${sum} in ${rawDest} `;
     const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), `#(nop) ${comment}`] };
-    await this.step(state, containerConfig, containerConfig, async (id) => {
-      const destIsDir = destDirWanted || sources.length > 1 || words.some((w) => /[*?[]/.test(w)) || (await this.exists(id, dest)) === 'dir';
+    // The files as they will lie in the rootfs, staged from the sources (`id`: the step's container,
+    // to look at the destination and the image's users; none on scratch).
+    const stageFiles = async (id: string | undefined): Promise<string> => {
+      const destIsDir = destDirWanted || sources.length > 1 || words.some((w) => /[*?[]/.test(w)) || (id !== undefined && (await this.exists(id, dest)) === 'dir');
+      const owner = chown === undefined || chown === '' ? { uid: 0, gid: 0 } : /^\d+(:\d+)?$/.test(chown) || id === undefined ? resolveChown(chown, [], []) : resolveChown(chown, await this.readLines(id, '/etc/passwd'), await this.readLines(id, '/etc/group'));
       const stage = this.tempDir();
       const destPath = dest.replace(/\/+$/, '') || '/';
       for (const s of sources) {
@@ -504,8 +522,22 @@ export class Builder {
           copyTree(s.host, join(mkdirOwned(stage, posix.dirname(destPath), owner), posix.basename(destPath)), owner);
         }
       }
-      await this.engine.putArchive(id, '/', tarStream(stage, '.'), { copyUIDGID: true });
-    }, false);
+      return stage;
+    };
+    await this.step(state, containerConfig, containerConfig, async (id) => {
+      await this.engine.putArchive(id, '/', tarStream(await stageFiles(id), '.'), { copyUIDGID: true });
+    }, false, () => stageFiles(undefined));
+  }
+
+  /** A text file's lines in the container (none when it is missing). */
+  private async readLines(id: string, path: string): Promise<string[]> {
+    const dir = this.tempDir();
+    try {
+      await untar((await this.engine.getArchive(id, path)).tar, dir, [], path);
+      return readFileSync(join(dir, posix.basename(path)), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    } catch {
+      return [];
+    }
   }
 
   /** The files of `COPY --from=<stage|index|image>`: that image's filesystem, exported into a temp dir. */
@@ -522,14 +554,18 @@ export class Builder {
   }
 }
 
-/** `--chown=uid[:gid]`: numeric ids (names need the image's /etc/passwd: not yet). */
-function parseChown(chown: string | undefined): { uid: number; gid: number } {
-  if (chown === undefined || chown === '') return { uid: 0, gid: 0 };
-  const [u, g] = chown.split(':');
-  if (!/^\d+$/.test(u!) || (g !== undefined && !/^\d+$/.test(g))) {
-    throw notFound(`--chown=${chown}: hako's builder takes numeric ids only (uid[:gid])`);
-  }
-  return { uid: Number(u), gid: Number(g ?? u) };
+/**
+ * `--chown=user[:group]` as dockerd's builder: numbers as they are, names from the image's
+ * /etc/passwd and /etc/group; without a group, the group of the user's name (or number).
+ */
+function resolveChown(chown: string, passwd: string[], group: string[]): { uid: number; gid: number } {
+  const [u = '', g] = chown.split(':');
+  const gs = g ?? u;
+  const uid = /^\d+$/.test(u) ? Number(u) : parsePasswd(passwd).find((p) => p.name === u)?.uid;
+  if (uid === undefined) throw invalid(`unable to convert uid/gid chown string to host mapping: can't find uid for user ${u}: no such user: ${u}`);
+  const gid = /^\d+$/.test(gs) ? Number(gs) : parseGroup(group).find((x) => x.name === gs)?.gid;
+  if (gid === undefined) throw invalid(`unable to convert uid/gid chown string to host mapping: can't find gid for group ${gs}: no such group: ${gs}`);
+  return { uid, gid };
 }
 
 /** Go's time.Duration String() for whole nanoseconds (`30s`, `1m30s`, `500ms`, `0s`). */

@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { close as closeFd, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
+import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
 import { randomBytes } from 'node:crypto';
@@ -2044,6 +2044,16 @@ export class Engine implements ContainerEngine {
       return { Id: id };
     } finally {
       if (paused && (await this.runtime.resume(rec.Id).then(() => true, () => false))) this.emit(live, 'unpause');
+    }
+  }
+
+  async commitBuildLayer(o: { base: string | undefined; dir: string | undefined; config: Json; containerConfig: Json }): Promise<string> {
+    const { commitImage } = await import('./commit.js');
+    const empty = o.dir ? undefined : mkdtempSync(join(this.root, 'tmp-build-'));
+    try {
+      return await commitImage({ images: this.images, snapshots: this.snapshots, baseImage: o.base, upperDir: o.dir ?? empty!, containerConfig: o.containerConfig, containerId: '', imageConfig: o.config });
+    } finally {
+      if (empty) rmSync(empty, { recursive: true, force: true });
     }
   }
 
