@@ -12,7 +12,7 @@
 import { mkdtempSync, readFileSync, rmSync, lstatSync, mkdirSync, createReadStream } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { HakoError, invalid, notFound } from '../common/errors.js';
+import { HakoError, invalid } from '../common/errors.js';
 import { argDeclaration, parseDockerfile, parseInstruction, stepCount, type Instruction, type Stage } from '../build/dockerfile.js';
 import { applyChange, expandWord, nameValues, rawWords } from '../image/changes.js';
 import type { ImageService } from '../image/images.js';
@@ -98,7 +98,6 @@ function cacheKey(cfg: Json): string {
 export class Builder {
   private readonly containers: string[] = [];
   private readonly stageImages = new Map<string, string>();
-  private readonly stageConfigs: string[] = [];
   private readonly buildArgs: Record<string, string | null>;
   private readonly usedArgs = new Set<string>();
   private metaArgs = new Map<string, string | undefined>();
@@ -230,8 +229,7 @@ export class Builder {
         if (!(e instanceof HakoError) || e.kind !== 'not-found') throw e;
       }
     }
-    const r = await this.images.pull(name, { ...(this.opts.platform ? { platform: this.opts.platform } : {}), progress: (ev) => this.out.progress(ev), signal: this.opts.signal });
-    void r;
+    await this.images.pull(name, { ...(this.opts.platform ? { platform: this.opts.platform } : {}), progress: (ev) => this.out.progress(ev), signal: this.opts.signal });
     return (await this.images.resolve(name)).id;
   }
 
@@ -268,6 +266,8 @@ export class Builder {
   }
 
   private async dispatch(state: StageState, ins: Instruction): Promise<void> {
+    // The client went away: no further step (dockerd cancels the build with its request).
+    if (this.opts.signal?.aborted) throw new HakoError({ step: 'context canceled', kind: 'internal' });
     try {
       await this.dispatchInner(state, ins);
     } catch (err) {
@@ -439,9 +439,19 @@ export class Builder {
         att.output.on('close', resolve);
         att.output.on('error', () => resolve());
       });
-      await this.engine.startContainer(id);
-      const r = await this.engine.waitContainer(id, 'not-running');
-      await done;
+      // A client that goes away stops the running step too.
+      const kill = (): void => void this.engine.killContainer(id, 'SIGKILL').catch(() => undefined);
+      this.opts.signal?.addEventListener('abort', kill);
+      let r: { StatusCode: number };
+      try {
+        await this.engine.startContainer(id);
+        if (this.opts.signal?.aborted) kill();
+        r = await this.engine.waitContainer(id, 'not-running');
+        await done;
+      } finally {
+        this.opts.signal?.removeEventListener('abort', kill);
+      }
+      if (this.opts.signal?.aborted) throw new HakoError({ step: 'context canceled', kind: 'internal' });
       if (r.StatusCode !== 0) {
         throw new BuildStepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${r.StatusCode}`, r.StatusCode);
       }

@@ -9,9 +9,11 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { DOCKER, hasDocker, hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { DOCKER, hasDocker, hasDockerPy, hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxImage, tarDir, type BuiltImage } from '../helpers/images.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
+import { retryUntil } from '../helpers/retry.js';
+import { request } from 'node:http';
 
 const skip = !isRoot ? 'builds run containers: root is needed' : !hasEngine ? 'the container engine is not built' : false;
 
@@ -319,6 +321,32 @@ test('FROM scratch: COPY and config steps without a container, then RUN on the r
   assert.deepEqual(await containers(), []);
 });
 
+test('a client that goes away stops the build: the running step is killed and (with forcerm) removed', { skip }, async () => {
+  const tar = tarDir(context({ Dockerfile: 'FROM busybox\nRUN echo started; sleep 600\nRUN echo never\n' }));
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ socketPath: d.socket, method: 'POST', path: '/build?forcerm=1&t=cancelled', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': String(tar.length) } }, (res) => {
+      res.setEncoding('utf8');
+      let text = '';
+      res.on('data', (c: string) => {
+        text += c;
+        // Once the step's output is there, hang up.
+        if (text.includes('"started\\n"')) {
+          req.destroy();
+          resolve();
+        }
+      });
+      res.on('error', () => undefined);
+    });
+    req.on('error', (e) => (e.message.includes('socket hang up') || (e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
+    req.end(tar);
+  });
+  await retryUntil(async () => {
+    const left = await containers();
+    if (left.length) throw new Error(`still there: ${left.join(' ')}`);
+  }, 'the cancelled build\'s container to go');
+  assert.equal((await d.request('GET', '/images/cancelled/json')).status, 404);
+});
+
 function docker(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(DOCKER, args, { env, cwd, timeout: 120_000 }, (err, stdout, stderr) => {
@@ -381,17 +409,9 @@ test('hako build: flags, .dockerignore on the client, -f outside the context, - 
   const bad = await hako(['build', '-'], { input: 'FROM busybox\nBOGUS x\n' });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /dockerfile parse error line 2: unknown instruction: BOGUS/);
-  assert.deepEqual(await containers(), []);
+  assert.deepEqual(await containers(), [], (await d.request('GET', '/containers/json?all=1')).body.toString());
 });
 
-const hasDockerPy = (() => {
-  try {
-    execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 test('docker-py images.build against hakod', { skip: skip || (!hasDockerPy ? 'docker-py is missing (apt-get install python3-docker)' : false) }, async () => {
   const dir = context({ Dockerfile: 'FROM busybox\nRUN echo py > /py\nCMD ["cat", "/py"]\n' });

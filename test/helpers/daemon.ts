@@ -2,7 +2,7 @@
 // roots and pidfile, containers' cgroups beneath the test's own cgroup. Stopped by pid (SIGTERM,
 // then SIGKILL), its temp dirs removed. Networking gets unique names (test/helpers/network.ts):
 // never hako0 or the `hako` table; what the daemon leaves by design (bridges, table) is removed on stop.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, dirname } from 'node:path';
@@ -15,6 +15,15 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const HAKOD = join(repoRoot, 'bin', 'hakod.cjs');
 export const DOCKER = '/usr/local/bin/docker';
 export const hasDocker = existsSync(DOCKER);
+/** Whether python3 has the docker module (docker-py: Debian's python3-docker). */
+export const hasDockerPy = ((): boolean => {
+  try {
+    execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 /** Whether the engine is built in (container flows are tested only then). */
 export const hasEngine = existsSync(join(repoRoot, 'dist', 'src', 'engine', 'engine.js'));
 
