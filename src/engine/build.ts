@@ -168,25 +168,30 @@ export class Builder {
       const ins = parseInstruction(`LABEL ${labels.map((k) => `${quote(k)}=${quote(this.opts.labels![k]!)}`).join(' ')}`, 0);
       last.commands.push({ ...ins, original: `LABEL ${labels.map((k) => `${k}=${this.opts.labels![k]}`).join(' ')}` });
     }
-    const total = stepCount({ ...df, stages });
+    // dockerd counts the ARGs before the first FROM as steps (with no image line).
+    const total = stepCount({ ...df, stages }) + df.metaArgs.length;
+    let step = 0;
+    const printStep = (text: string): void => {
+      // dockerd writes the step and its newline apart.
+      this.out.stdout(`Step ${++step}/${total} : ${text}`);
+      this.out.stdout('\n');
+    };
     for (const m of df.metaArgs) {
+      printStep(m.original);
       const { name, value } = argDeclaration(m);
       const given = this.buildArgs[name];
       this.metaArgs.set(name, given !== undefined && given !== null ? given : value !== undefined ? expandWord(value, this.metaEnv()) : undefined);
       if (given !== undefined) this.usedArgs.add(name);
     }
-    let step = 0;
     let state: StageState | undefined;
     for (const [index, stage] of stages.entries()) {
-      // dockerd writes the step and its newline apart.
-      this.out.stdout(`Step ${++step}/${total} : ${stage.from.original}`);
-      this.out.stdout('\n');
+      printStep(stage.from.original);
       state = await this.from(stage);
-      this.out.stdout(` ---> ${short(state.imageId)}\n`);
+      // The base image's ONBUILD triggers run before FROM's image line, without lines of their own.
       await this.onBuildTriggers(state);
+      this.out.stdout(` ---> ${short(state.imageId)}\n`);
       for (const ins of stage.commands) {
-        this.out.stdout(`Step ${++step}/${total} : ${ins.original}`);
-        this.out.stdout('\n');
+        printStep(ins.original);
         await this.dispatch(state, ins);
         this.out.stdout(` ---> ${short(state.imageId)}\n`);
       }

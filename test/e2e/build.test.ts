@@ -189,7 +189,7 @@ test('multi-stage: COPY --from a named stage and by index, --target, a gzip cont
   assert.equal(await run('multi', 'cat /usr/share/artifact /copied/artifact; readlink /copied/link'), 'built\nbuilt\nartifact\n');
   const t = await build(dir, 'target=builder&t=onlybuilder');
   assert.equal(t.error, undefined, t.text);
-  assert.match(t.text, /Step 1\/2 : FROM \$\{BASE\} AS builder\n/);
+  assert.match(t.text, /^Step 1\/3 : ARG BASE=busybox\nStep 2\/3 : FROM \$\{BASE\} AS builder\n/, 'ARGs before FROM are steps, as dockerd counts them');
   // The failed RUN above left its container, as dockerd's --rm (not --force-rm) does.
   const left = await containers();
   assert.equal(left.length, 1);
@@ -250,6 +250,89 @@ test('.dockerignore, ADD of a local tar, a malicious context', { skip }, async (
   const url = await build(context({ Dockerfile: 'FROM busybox\nADD http://example.com/x /x\n' }));
   assert.match(url.error ?? '', /ADD from a URL .* is not supported/);
   assert.deepEqual(await containers(), []);
+});
+
+test('ARG scoping, build args, ENV shadowing, ONBUILD triggers: the lines dockerd 20.10 prints', { skip }, async () => {
+  const dir = context({
+    Dockerfile: [
+      'ARG TAG=latest',
+      'ARG UNUSEDMETA=m',
+      'FROM busybox:${TAG} AS base',
+      'ARG TAG',
+      'ARG V1',
+      'ARG V2=default2',
+      'ENV V2=fromenv E1=${V1:-none} E2=${V1:+set}',
+      'RUN echo "tag=$TAG v1=$V1 v2=$V2 e1=$E1 e2=$E2 http=$HTTP_PROXY"',
+      'ONBUILD RUN echo "trigger ran"',
+      'ONBUILD ENV TRIG=1',
+      'FROM base',
+      'RUN echo "child TRIG=$TRIG"',
+    ].join('\n'),
+  });
+  const r = await build(dir, 'nocache=1&buildargs=' + encodeURIComponent(JSON.stringify({ V1: 'one', HTTP_PROXY: 'http://p', NOPE: 'x' })));
+  assert.equal(r.error, undefined, r.text);
+  // dockerd 20.10.24's output for the same build, IDs replaced by X.
+  const want = `Step 1/12 : ARG TAG=latest
+Step 2/12 : ARG UNUSEDMETA=m
+Step 3/12 : FROM busybox:\${TAG} AS base
+ ---> X
+Step 4/12 : ARG TAG
+ ---> Running in X
+Removing intermediate container X
+ ---> X
+Step 5/12 : ARG V1
+ ---> Running in X
+Removing intermediate container X
+ ---> X
+Step 6/12 : ARG V2=default2
+ ---> Running in X
+Removing intermediate container X
+ ---> X
+Step 7/12 : ENV V2=fromenv E1=\${V1:-none} E2=\${V1:+set}
+ ---> Running in X
+Removing intermediate container X
+ ---> X
+Step 8/12 : RUN echo "tag=$TAG v1=$V1 v2=$V2 e1=$E1 e2=$E2 http=$HTTP_PROXY"
+ ---> Running in X
+tag=latest v1=one v2=fromenv e1=one e2=set http=http://p
+Removing intermediate container X
+ ---> X
+Step 9/12 : ONBUILD RUN echo "trigger ran"
+ ---> Running in X
+Removing intermediate container X
+ ---> X
+Step 10/12 : ONBUILD ENV TRIG=1
+ ---> Running in X
+Removing intermediate container X
+ ---> X
+Step 11/12 : FROM base
+# Executing 2 build triggers
+ ---> Running in X
+trigger ran
+Removing intermediate container X
+ ---> Running in X
+Removing intermediate container X
+ ---> X
+Step 12/12 : RUN echo "child TRIG=$TRIG"
+ ---> Running in X
+child TRIG=1
+Removing intermediate container X
+ ---> X
+[Warning] One or more build-args [NOPE] were not consumed
+Successfully built X
+`;
+  assert.equal(r.text.replace(/\b[0-9a-f]{12}\b/g, 'X'), want);
+  const hist = JSON.parse((await d.request('GET', `/images/${r.id}/history`)).body.toString()).map((h: { CreatedBy: string }) => h.CreatedBy);
+  assert.deepEqual(hist.slice(0, 8), [
+    '|0 /bin/sh -c echo "child TRIG=$TRIG"',
+    '/bin/sh -c #(nop)  ENV TRIG=1',
+    '|0 /bin/sh -c echo "trigger ran"',
+    '/bin/sh -c #(nop)  ONBUILD ENV TRIG=1',
+    '/bin/sh -c #(nop)  ONBUILD RUN echo "trigger ran"',
+    '|2 TAG=latest V1=one /bin/sh -c echo "tag=$TAG v1=$V1 v2=$V2 e1=$E1 e2=$E2 http=$HTTP_PROXY"',
+    '/bin/sh -c #(nop)  ENV V2=fromenv E1=one E2=set',
+    '/bin/sh -c #(nop)  ARG V2=default2',
+  ]);
 });
 
 test('COPY destinations, modes, owners and --chown as dockerd 20.10 lays them down', { skip }, async () => {
