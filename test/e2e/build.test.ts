@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -495,6 +495,26 @@ test('hako build: flags, .dockerignore on the client, -f outside the context, - 
   assert.deepEqual(await containers(), [], (await d.request('GET', '/containers/json?all=1')).body.toString());
 });
 
+
+const COMPOSE = '/usr/bin/docker-compose';
+
+test('docker-compose build (compose 1.29 through docker-py, and through the docker CLI)', { skip: skip || (!existsSync(COMPOSE) ? `${COMPOSE} is missing (apt-get install docker-compose)` : false) }, async () => {
+  const dir = context({
+    Dockerfile: 'FROM busybox\nARG MSG\nRUN echo "$MSG" > /msg\nCMD ["cat", "/msg"]\n',
+    'docker-compose.yml': JSON.stringify({ version: '3.7', services: { app: { build: { context: '.', args: { MSG: 'from-compose' }, labels: { 'com.example.x': 'y' } }, image: 'composed:1' } } }),
+  });
+  for (const viaCli of ['0', '1']) {
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(COMPOSE, ['-p', 'hakobuild', '--ansi', 'never', 'build', '--no-cache'], { cwd: dir, env: { ...d.env, COMPOSE_DOCKER_CLI_BUILD: viaCli, DOCKER_BUILDKIT: '0' }, timeout: 120_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+      });
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Successfully tagged composed:1/);
+    assert.equal(await run('composed:1', 'cat /msg'), 'from-compose\n');
+    assert.equal((await inspectImage('composed:1')).Config.Labels['com.example.x'], 'y');
+  }
+});
 
 test('docker-py images.build against hakod', { skip: skip || (!hasDockerPy ? 'docker-py is missing (apt-get install python3-docker)' : false) }, async () => {
   const dir = context({ Dockerfile: 'FROM busybox\nRUN echo py > /py\nCMD ["cat", "/py"]\n' });
