@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -13,6 +13,7 @@ import { DOCKER, hasDocker, hasDockerPy, hasEngine, startDaemon, type TestDaemon
 import { busyboxImage, tarDir, type BuiltImage } from '../helpers/images.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
 import { retryUntil } from '../helpers/retry.js';
+import { makeTar } from '../helpers/tar.js';
 import { request } from 'node:http';
 
 const skip = !isRoot ? 'builds run containers: root is needed' : !hasEngine ? 'the container engine is not built' : false;
@@ -247,9 +248,25 @@ test('.dockerignore, ADD of a local tar, a malicious context', { skip }, async (
   const e2 = await build(link);
   // The link resolves inside the context (dockerd's FollowSymlinkInScope), where /etc/shadow is not.
   assert.equal(e2.error, 'COPY failed: file not found in build context or excluded by .dockerignore: stat link: file does not exist');
+  // A context tar that writes through its own symlinks, up and out: nothing lands outside.
+  const outside = tempDir('hako-build-outside-');
+  temps.push(outside);
+  const evil = makeTar([
+    { name: 'Dockerfile', data: 'FROM busybox\nCOPY . /ctx/\n' },
+    { name: 'evil', type: 'symlink', linkname: outside.path },
+    { name: 'evil/pwned', data: 'x' },
+    { name: 'rel', type: 'symlink', linkname: `../../../../../../../..${outside.path}` },
+    { name: 'rel/pwned', data: 'x' },
+    { name: '../up', data: 'x' },
+  ]);
+  const ev = await d.request('POST', '/build', evil, { 'Content-Type': 'application/x-tar' });
+  assert.equal(ev.status, 400);
+  assert.match(JSON.parse(ev.body.toString()).message, /^unpack the build context \(.*Not a directory/s);
+  assert.deepEqual(execFileSync('ls', ['-A', outside.path]).toString(), '');
   const url = await build(context({ Dockerfile: 'FROM busybox\nADD http://example.com/x /x\n' }));
   assert.match(url.error ?? '', /ADD from a URL .* is not supported/);
   assert.deepEqual(await containers(), []);
+  assert.deepEqual(readdirSync(join(d.root, 'builder')), [], 'no context or staging dir is left');
 });
 
 test('ARG scoping, build args, ENV shadowing, ONBUILD triggers: the lines dockerd 20.10 prints', { skip }, async () => {
