@@ -510,7 +510,7 @@ export class Builder {
     const destDirWanted = rawDest.endsWith('/') || rawDest.endsWith('/.') || rawDest === '.';
     if (destDirWanted && !dest.endsWith('/')) dest += '/';
     for (const w of words) if (ins.name === 'ADD' && /^[a-z][a-z0-9+.-]*:\/\//i.test(w)) throw invalid(`ADD from a URL (${w}) is not supported by hako's builder: download it in a RUN step or add the file to the context`);
-    const root = from !== undefined ? await this.fromRoot(from) : this.context;
+    const root = from !== undefined ? await this.fromRoot(from, words) : this.context;
     const sources: Source[] = words.flatMap((w) => findSources(root, w, ins.name));
     const sum = combinedChecksum(sources.map((s) => sourceChecksum(s.host)));
     const comment = `${ins.name} ${chown !== undefined ? `--chown=${chown}` : ''}${sum} in ${rawDest} `;
@@ -532,7 +532,8 @@ export class Builder {
           await untar(createReadStream(s.host), into, [], `archive ${s.rel}`);
           if (chown !== undefined) chownTree(into, owner);
         } else if (destIsDir) {
-          copyTree(s.host, join(mkdirOwned(stage, destPath, owner), posix.basename(s.host)), owner);
+          // Named as the source was (a symlink's name, not its target's), as dockerd.
+          copyTree(s.host, join(mkdirOwned(stage, destPath, owner), posix.basename(s.rel)), owner);
         } else {
           copyTree(s.host, join(mkdirOwned(stage, posix.dirname(destPath), owner), posix.basename(destPath)), owner);
         }
@@ -556,12 +557,31 @@ export class Builder {
   }
 
   /** The files of `COPY --from=<stage|index|image>`: that image's filesystem, exported into a temp dir. */
-  private async fromRoot(from: string): Promise<string> {
+  private async fromRoot(from: string, paths: string[]): Promise<string> {
     const id = this.stageImages.get(from.toLowerCase()) ?? (await this.image(from));
-    const dir = this.tempDir();
+    let dir = this.tempDir();
     const { Id } = await this.engine.createContainer(undefined, { Image: id, Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
     try {
-      await untar(await this.engine.exportContainer(Id), dir, [], `files of ${from}`);
+      // Only the named paths (the container's archive of each, where it lies), unless a wildcard or
+      // a symlink among them needs the whole tree to resolve in.
+      let whole = paths.some((p) => /[*?[]/.test(p));
+      for (const p of whole ? [] : paths) {
+        const clean = posix.normalize('/' + p);
+        const where = join(dir, posix.dirname(clean));
+        mkdirSync(where, { recursive: true });
+        let tar: Readable;
+        try {
+          tar = (await this.engine.getArchive(Id, clean)).tar;
+        } catch {
+          continue; // missing: findSources says so in docker's words
+        }
+        await untar(tar, where, [], `${p} of ${from}`);
+        if (lstatSync(join(dir, clean), { throwIfNoEntry: false })?.isSymbolicLink()) whole = true;
+      }
+      if (whole) {
+        dir = this.tempDir();
+        await untar(await this.engine.exportContainer(Id), dir, [], `files of ${from}`);
+      }
     } finally {
       await this.engine.removeContainer(Id, { force: true }).catch(() => undefined);
     }

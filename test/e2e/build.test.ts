@@ -178,6 +178,8 @@ test('multi-stage: COPY --from a named stage and by index, --target, a gzip cont
       'FROM $BASE',
       'COPY --from=builder /out/artifact /usr/share/',
       'COPY --from=0 /out /copied',
+      'COPY --from=builder /out/link /bin/busybox /via/',
+      'COPY --from=busybox /etc/pass* /fromimage/',
       'FROM busybox AS unused',
       'RUN false',
     ].join('\n'),
@@ -187,7 +189,7 @@ test('multi-stage: COPY --from a named stage and by index, --target, a gzip cont
   const ok = await build(context({ Dockerfile: readDf(dir).replace(/FROM busybox AS unused\nRUN false/, '') }), 't=multi', { gzip: true });
   assert.equal(ok.error, undefined, ok.text);
   assert.equal(ok.lines.filter((l) => l.aux).length, 2, 'an aux ID per stage');
-  assert.equal(await run('multi', 'cat /usr/share/artifact /copied/artifact; readlink /copied/link'), 'built\nbuilt\nartifact\n');
+  assert.equal(await run('multi', 'cat /usr/share/artifact /copied/artifact /via/link /fromimage/passwd | head -4; readlink /copied/link; test -x /via/busybox && echo bin-copied'), 'built\nbuilt\nbuilt\nroot:x:0:0:root:/root:/bin/sh\nartifact\nbin-copied\n');
   const t = await build(dir, 'target=builder&t=onlybuilder');
   assert.equal(t.error, undefined, t.text);
   assert.match(t.text, /^Step 1\/3 : ARG BASE=busybox\nStep 2\/3 : FROM \$\{BASE\} AS builder\n/, 'ARGs before FROM are steps, as dockerd counts them');
