@@ -88,7 +88,7 @@ export function archiveKind(file: string): 'gzip' | 'bzip2' | 'xz' | 'tar' | und
 export function applyDockerignore(dir: string): void {
   let text: string;
   try {
-    text = readFileSync(join(dir, '.dockerignore'), 'utf8');
+    text = readFileSync(resolveInRoot(dir, '.dockerignore'), 'utf8');
   } catch {
     return;
   }

@@ -21,6 +21,7 @@ import { familiarString, parseReference } from '../image/reference.js';
 import type { ContainerEngine, Json } from './api-types.js';
 import { applyDockerignore, archiveKind, decompressed, chownTree, combinedChecksum, copyTree, findSources, mkdirOwned, sourceChecksum, untar, type Source } from './build-context.js';
 import { tarStream } from './fs/ops.js';
+import { resolveInRoot } from './fs/paths.js';
 import { parseGroup, parsePasswd } from './containers/user.js';
 import type { ProgressEvent } from '../image/progress.js';
 
@@ -115,6 +116,8 @@ export class Builder {
 
   /** Runs the build from a context tar; resolves with the image ID (tagged as asked). */
   async build(contextTar: Readable): Promise<string> {
+    // Tags are checked first: a bad one fails the request before anything is built (dockerd's 400).
+    const tags = (this.opts.tags ?? []).map((t) => ({ t, ref: parseReference(t) }));
     mkdirSync(this.opts.workDir, { recursive: true, mode: 0o700 });
     this.context = mkdtempSync(join(this.opts.workDir, 'context-'));
     this.temps.push(this.context);
@@ -123,8 +126,7 @@ export class Builder {
       const text = this.readDockerfile();
       applyDockerignore(this.context);
       const id = await this.run(text);
-      for (const t of this.opts.tags ?? []) {
-        const ref = parseReference(t);
+      for (const { t, ref } of tags) {
         await this.images.tag(id, t);
         this.out.stdout(`Successfully tagged ${familiarString(ref)}\n`);
       }
@@ -136,14 +138,14 @@ export class Builder {
 
   private readDockerfile(): string {
     const name = this.opts.dockerfile || 'Dockerfile';
-    const rel = posix.normalize('/' + name).slice(1);
+    // Inside the context, symlinks too (a Dockerfile linked to /etc/shadow reads <context>/etc/shadow).
     try {
-      return readFileSync(join(this.context, rel), 'utf8');
+      return readFileSync(resolveInRoot(this.context, name), 'utf8');
     } catch {
       // dockerd also accepts a lower-case `dockerfile` when the default is missing.
       if (!this.opts.dockerfile) {
         try {
-          return readFileSync(join(this.context, 'dockerfile'), 'utf8');
+          return readFileSync(resolveInRoot(this.context, 'dockerfile'), 'utf8');
         } catch {
           /* fall through */
         }

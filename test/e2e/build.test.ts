@@ -250,6 +250,13 @@ test('.dockerignore, ADD of a local tar, a malicious context', { skip }, async (
   const e2 = await build(link);
   // The link resolves inside the context (dockerd's FollowSymlinkInScope), where /etc/shadow is not.
   assert.equal(e2.error, 'COPY failed: file not found in build context or excluded by .dockerignore: stat link: file does not exist');
+  // A Dockerfile that links out reads inside the context.
+  const dflink = context({});
+  symlinkSync('/etc/hostname', join(dflink, 'Dockerfile'));
+  const e3 = await build(dflink);
+  assert.deepEqual([e3.status, e3.error], [500, 'Cannot locate specified Dockerfile: Dockerfile']);
+  const badTag = await build(context({ Dockerfile: 'FROM busybox\n' }), 't=' + encodeURIComponent('Bad:Tag:x'));
+  assert.equal(badTag.status, 400);
   // A context tar that writes through its own symlinks, up and out: nothing lands outside.
   const outside = tempDir('hako-build-outside-');
   temps.push(outside);
