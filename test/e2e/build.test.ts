@@ -361,6 +361,69 @@ Successfully built X
   ]);
 });
 
+test('every instruction: the config and history dockerd 20.10 records for the same Dockerfile', { skip }, async () => {
+  const dir = context({
+    'a.txt': 'A\n',
+    'sub/b.txt': 'B\n',
+    Dockerfile: [
+      'FROM busybox',
+      'ARG GREETING=hello',
+      'ENV APP=/app \\',
+      '    MODE="two words"',
+      'WORKDIR $APP',
+      'COPY a.txt sub/ ./',
+      'RUN echo "$GREETING from $(pwd)" > out.txt && echo to-stderr >&2',
+      'LABEL version=1 "quoted key"=x',
+      'EXPOSE 8080/tcp',
+      'HEALTHCHECK --interval=5s CMD true',
+      'SHELL ["/bin/sh", "-xc"]',
+      'VOLUME /data',
+      'USER 1:1',
+      'STOPSIGNAL SIGINT',
+      'ONBUILD RUN echo onbuild',
+      'ENTRYPOINT ["echo"]',
+      'CMD ["cat", "out.txt"]',
+    ].join('\n'),
+  });
+  const r = await build(dir, 'labels=' + encodeURIComponent(JSON.stringify({ lab: 'v' })) + '&buildargs=' + encodeURIComponent(JSON.stringify({ GREETING: 'hi' })));
+  assert.equal(r.error, undefined, r.text);
+  const img = await inspectImage(r.id!);
+  // dockerd 20.10.24's image config for this build (PATH from the base).
+  assert.deepEqual(img.Config.User, '1:1');
+  assert.deepEqual(img.Config.ExposedPorts, { '8080/tcp': {} });
+  assert.deepEqual(img.Config.Env.slice(1), ['APP=/app', 'MODE=two words']);
+  assert.deepEqual(img.Config.Entrypoint, ['echo']);
+  assert.deepEqual(img.Config.Cmd, ['cat', 'out.txt']);
+  assert.deepEqual(img.Config.Volumes, { '/data': {} });
+  assert.equal(img.Config.WorkingDir, '/app');
+  assert.deepEqual(img.Config.Labels, { lab: 'v', 'quoted key': 'x', version: '1' });
+  assert.equal(img.Config.StopSignal, 'SIGINT');
+  assert.deepEqual(img.Config.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5000000000 });
+  assert.deepEqual(img.Config.OnBuild, ['RUN echo onbuild']);
+  assert.deepEqual(img.Config.Shell, ['/bin/sh', '-xc']);
+  assert.deepEqual(img.ContainerConfig.Cmd, ['/bin/sh', '-xc', '#(nop) ', 'LABEL lab=v']);
+  assert.equal(img.RootFS.Layers.length, 4);
+  const hist = JSON.parse((await d.request('GET', `/images/${r.id}/history`)).body.toString()).map((h: { CreatedBy: string }) => h.CreatedBy);
+  assert.deepEqual(hist.slice(0, 16).map((h: string) => h.replace(/multi:[0-9a-f]{64}/, 'multi:X')), [
+    '/bin/sh -xc #(nop)  LABEL lab=v',
+    '/bin/sh -xc #(nop)  CMD ["cat" "out.txt"]',
+    '/bin/sh -xc #(nop)  ENTRYPOINT ["echo"]',
+    '/bin/sh -xc #(nop)  ONBUILD RUN echo onbuild',
+    '/bin/sh -xc #(nop)  STOPSIGNAL SIGINT',
+    '/bin/sh -xc #(nop)  USER 1:1',
+    '/bin/sh -xc #(nop)  VOLUME [/data]',
+    '/bin/sh -xc #(nop)  SHELL [/bin/sh -xc]',
+    '/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "true"] "5s" "0s" "0s" \'\\x00\'}',
+    '/bin/sh -c #(nop)  EXPOSE 8080/tcp',
+    '/bin/sh -c #(nop)  LABEL version=1 quoted key=x',
+    '|1 GREETING=hi /bin/sh -c echo "$GREETING from $(pwd)" > out.txt && echo to-stderr >&2',
+    '/bin/sh -c #(nop) COPY multi:X in ./ ',
+    '/bin/sh -c #(nop) WORKDIR /app',
+    '/bin/sh -c #(nop)  ENV APP=/app MODE=two words',
+    '/bin/sh -c #(nop)  ARG GREETING=hello',
+  ]);
+});
+
 test('COPY destinations, modes, owners and --chown as dockerd 20.10 lays them down', { skip }, async () => {
   const dir = context({ f1: 'f1\n', f2: 'f2\n', 'd/e/x': 'de\n' });
   execFileSync('chmod', ['751', join(dir, 'd', 'e')]);
