@@ -24,6 +24,7 @@ import { tarStream } from './fs/ops.js';
 import { resolveInRoot } from './fs/paths.js';
 import { parseGroup, parsePasswd } from './containers/user.js';
 import type { ProgressEvent } from '../image/progress.js';
+import type { Credentials } from '../image/registry/credentials.js';
 
 export interface BuildOptions {
   /** Path of the Dockerfile in the context (default `Dockerfile`). */
@@ -43,6 +44,10 @@ export interface BuildOptions {
   platform?: string;
   /** A private directory for the context is made beneath this one. */
   workDir: string;
+  /** Limits and hosts of the RUN containers (HostConfig fields; undefined ones left out). */
+  hostConfig?: Json;
+  /** Credentials for pulling a FROM image from `domain` (X-Registry-Config). */
+  credentials?: (domain: string) => Credentials | undefined;
   signal?: AbortSignal;
 }
 
@@ -236,7 +241,8 @@ export class Builder {
         if (!(e instanceof HakoError) || e.kind !== 'not-found') throw e;
       }
     }
-    await this.images.pull(name, { ...(this.opts.platform ? { platform: this.opts.platform } : {}), progress: (ev) => this.out.progress(ev), signal: this.opts.signal });
+    const credentials = this.opts.credentials?.(parseReference(name).domain);
+    await this.images.pull(name, { ...(this.opts.platform ? { platform: this.opts.platform } : {}), ...(credentials ? { credentials } : {}), progress: (ev) => this.out.progress(ev), signal: this.opts.signal });
     return (await this.images.resolve(name)).id;
   }
 
@@ -382,7 +388,7 @@ export class Builder {
     const body: Json = {
       ...runConfig,
       Image: state.imageId,
-      HostConfig: { NetworkMode: this.opts.networkMode || 'default' },
+      HostConfig: { ...this.opts.hostConfig, NetworkMode: this.opts.networkMode || 'default' },
     };
     const { Id } = await this.engine.createContainer(undefined, body);
     if (visible) {

@@ -578,6 +578,15 @@ test('hako build: flags, .dockerignore on the client, -f outside the context, - 
   const fail = await hako(['build', '--force-rm', '-'], { input: 'FROM busybox\nRUN exit 4\n' });
   assert.equal(fail.code, 4);
   assert.match(fail.stderr, /The command '\/bin\/sh -c exit 4' returned a non-zero code: 4/);
+  // The RUN containers' limits and hosts; --iidfile.
+  const iid = join(other, 'iid');
+  const lim = await hako(['build', '--no-cache', '--memory', '64m', '--shm-size', '2m', '--add-host', 'buildhost:10.9.8.7', '--ulimit', 'nofile=100:200', '--iidfile', iid, '-'], {
+    input: 'FROM busybox\nRUN grep buildhost /etc/hosts; ulimit -n; df -k /dev/shm | tail -1 | tr -s " " | cut -d" " -f2; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes\n',
+  });
+  assert.equal(lim.code, 0, lim.stderr);
+  assert.match(lim.stdout, /10\.9\.8\.7\s+buildhost\n100\n2048\n67108864\n/);
+  assert.match(execFileSync('cat', [iid]).toString(), /^sha256:[0-9a-f]{64}$/);
+  assert.equal(execFileSync('cat', [iid]).toString(), (await inspectImage(execFileSync('cat', [iid]).toString())).Id);
   const bad = await hako(['build', '-'], { input: 'FROM busybox\nBOGUS x\n' });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /dockerfile parse error line 2: unknown instruction: BOGUS/);

@@ -4,7 +4,8 @@
 // and a failure as {"errorDetail":{"code"?,"message"},"error"}. With q=1 only the image ID (or,
 // on failure, everything kept back and the error), as dockerd.
 import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
-import { HttpError, qBool, qStr, type Ctx } from '../http.js';
+import { HttpError, qBool, qInt, qStr, type Ctx } from '../http.js';
+import { credentialsFromAuthConfig } from '../../image/registry/auth-config.js';
 import { JsonStream, progressEventMessage } from '../streams.js';
 import { Builder, BuildStepError, type BuildOutput } from '../../engine/build.js';
 import { errorStatus } from '../http.js';
@@ -33,7 +34,29 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     ctx.req.resume();
     throw new HttpError(400, 'remote build contexts (URLs, git repositories) are not supported by hakod: send the context as a tar');
   }
+  if (qBool(ctx, 'squash')) {
+    ctx.req.resume();
+    throw new HttpError(400, 'squash is only supported with experimental mode');
+  }
   const buildArgs = jsonParam<Record<string, string | null>>(ctx, 'buildargs') ?? {};
+  // The RUN containers' limits and hosts, as dockerd's hostConfigFromOptions.
+  const int = (name: string): number | undefined => qInt(ctx, name, undefined);
+  const hostConfig = {
+    Memory: int('memory'),
+    MemorySwap: int('memswap'),
+    CpuShares: int('cpushares'),
+    CpusetCpus: qStr(ctx, 'cpusetcpus') || undefined,
+    CpusetMems: qStr(ctx, 'cpusetmems') || undefined,
+    CpuPeriod: int('cpuperiod'),
+    CpuQuota: int('cpuquota'),
+    ShmSize: int('shmsize'),
+    CgroupParent: qStr(ctx, 'cgroupparent') || undefined,
+    ExtraHosts: ctx.query.getAll('extrahosts').flatMap((h) => h.split(',')).filter((h) => h !== ''),
+    Ulimits: jsonParam<unknown[]>(ctx, 'ulimits'),
+  };
+  // X-Registry-Config: credentials by registry for the FROM images a build pulls.
+  const regHeader = ctx.req.headers['x-registry-config'];
+  const registryConfig = decodeRegistryConfig(Array.isArray(regHeader) ? regHeader[0] : regHeader);
   const labels = jsonParam<Record<string, string>>(ctx, 'labels') ?? {};
   const quiet = qBool(ctx, 'q');
   const stream = new JsonStream(ctx);
@@ -64,6 +87,11 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     ...(qStr(ctx, 'networkmode') ? { networkMode: qStr(ctx, 'networkmode')! } : {}),
     ...(qStr(ctx, 'platform') ? { platform: qStr(ctx, 'platform')! } : {}),
     workDir: join(deps.daemon.root, 'builder'),
+    hostConfig,
+    credentials: (domain) => {
+      const c = registryConfig[domain] ?? registryConfig[`https://${domain}`] ?? (domain === 'docker.io' ? registryConfig['https://index.docker.io/v1/'] : undefined);
+      return c ? credentialsFromAuthConfig(c as never) : undefined;
+    },
     signal: ctx.signal,
   });
   try {
@@ -79,6 +107,17 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     const code = err instanceof BuildStepError ? err.exitCode : undefined;
     stream.push({ errorDetail: { ...(code !== undefined ? { code } : {}), message }, error: message });
     stream.end();
+  }
+}
+
+/** The X-Registry-Config header: base64url JSON of registry → auth config (empty or bad: none). */
+function decodeRegistryConfig(h: string | undefined): Record<string, unknown> {
+  if (!h) return {};
+  try {
+    const v = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }
 

@@ -10,7 +10,8 @@ import { join, relative, resolve, sep } from 'node:path';
 import { ignoreMatcher, parseDockerignore } from '../../build/dockerignore.js';
 import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
-import { humanSize } from '../units.js';
+import { humanSize, parseBytes } from '../units.js';
+import { parseUlimit } from '../run-config.js';
 
 /** The context's files (relative, `/`-separated), .dockerignore applied; directories listed too. */
 function contextFiles(dir: string, keep: string[]): string[] {
@@ -109,6 +110,22 @@ export async function build(ctx: Ctx): Promise<number> {
       const eq = l.indexOf('=');
       labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
     }
+    const bytes = (flag: string): number | undefined => {
+      const v = ctx.flags.str(flag);
+      if (!v) return undefined;
+      // --memory-swap -1: unlimited swap.
+      if (v === '-1') return -1;
+      const n = parseBytes(v);
+      if (n === null) throw new ExitError(125, `invalid argument "${v}" for "--${flag}" flag: invalid size: '${v}'`);
+      return n;
+    };
+    const num = (flag: string): number | undefined => {
+      const v = ctx.flags.str(flag);
+      return v && v !== '0' ? Number(v) : undefined;
+    };
+    const ulimits = ctx.flags.list('ulimit').map(parseUlimit);
+    const iidfile = ctx.flags.str('iidfile') || undefined;
+    if (iidfile) fs.rmSync(iidfile, { force: true });
     const client = await ctx.client();
     const res = await client.raw('POST', '/build', {
       query: {
@@ -124,23 +141,44 @@ export async function build(ctx: Ctx): Promise<number> {
         pull: ctx.flags.bool('pull') ? '1' : undefined,
         networkmode: ctx.flags.str('network') || undefined,
         platform: ctx.flags.str('platform') || undefined,
+        memory: bytes('memory'),
+        memswap: bytes('memory-swap'),
+        shmsize: bytes('shm-size'),
+        cpushares: num('cpu-shares'),
+        cpuperiod: num('cpu-period'),
+        cpuquota: num('cpu-quota'),
+        cpusetcpus: ctx.flags.str('cpuset-cpus') || undefined,
+        cpusetmems: ctx.flags.str('cpuset-mems') || undefined,
+        cgroupparent: ctx.flags.str('cgroup-parent') || undefined,
+        extrahosts: ctx.flags.list('add-host'),
+        ulimits: ulimits.length ? JSON.stringify(ulimits) : undefined,
+        squash: ctx.flags.bool('squash') ? '1' : undefined,
       },
       stream: fs.createReadStream(tarFile),
       headers: { 'Content-Type': 'application/x-tar' },
     });
-    return await printBuild(ctx, res);
+    const id = await printBuild(ctx, res);
+    // --iidfile: the image ID the daemon sent (its last aux ID), as the docker CLI writes it.
+    if (iidfile && id) fs.writeFileSync(iidfile, id);
+    return 0;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-/** Prints the build's lines; an error line ends it with the step's exit code (docker's JSONError code) or 1. */
-async function printBuild(ctx: Ctx, res: NodeJS.ReadableStream): Promise<number> {
+/**
+ * Prints the build's lines; an error line ends it with the step's exit code (docker's JSONError
+ * code) or 1. Resolves with the last aux image ID.
+ */
+async function printBuild(ctx: Ctx, res: NodeJS.ReadableStream): Promise<string | undefined> {
   let partial = '';
+  let id: string | undefined;
   const handle = (line: string): void => {
     if (!line.trim()) return;
-    const m = JSON.parse(line) as { stream?: string; status?: string; id?: string; error?: string; errorDetail?: { code?: number; message?: string } };
+    const m = JSON.parse(line) as { stream?: string; status?: string; id?: string; error?: string; errorDetail?: { code?: number; message?: string }; aux?: { ID?: string } };
     if (m.error !== undefined || m.errorDetail) throw new ExitError(m.errorDetail?.code || 1, m.errorDetail?.message ?? m.error ?? 'unknown error');
+    if (m.aux?.ID) id = m.aux.ID;
+    else if (m.stream && /^sha256:[0-9a-f]{64}\n$/.test(m.stream)) id = m.stream.trim(); // -q: the ID is the output
     if (m.stream !== undefined) ctx.stdout.write(m.stream);
     else if (m.status !== undefined) ctx.stdout.write(`${m.id ? `${m.id}: ` : ''}${m.status}\n`);
   };
@@ -151,5 +189,5 @@ async function printBuild(ctx: Ctx, res: NodeJS.ReadableStream): Promise<number>
     for (const p of parts) handle(p);
   }
   handle(partial);
-  return 0;
+  return id;
 }
