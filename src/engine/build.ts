@@ -241,8 +241,18 @@ export class Builder {
         if (!(e instanceof HakoError) || e.kind !== 'not-found') throw e;
       }
     }
-    const credentials = this.opts.credentials?.(parseReference(name).domain);
-    await this.images.pull(name, { ...(this.opts.platform ? { platform: this.opts.platform } : {}), ...(credentials ? { credentials } : {}), progress: (ev) => this.out.progress(ev), signal: this.opts.signal });
+    const ref = parseReference(name);
+    const credentials = this.opts.credentials?.(ref.domain);
+    // `latest: Pulling from library/x` once the manifest is in (the first progress), as a pull prints it.
+    let started = false;
+    const progress = (ev: ProgressEvent): void => {
+      if (!started) {
+        started = true;
+        this.out.progress({ id: ref.tag ?? ref.digest ?? 'latest', status: `Pulling from ${ref.path}` });
+      }
+      this.out.progress(ev);
+    };
+    await this.images.pull(name, { ...(this.opts.platform ? { platform: this.opts.platform } : {}), ...(credentials ? { credentials } : {}), progress, signal: this.opts.signal });
     return (await this.images.resolve(name)).id;
   }
 

@@ -14,6 +14,9 @@ import { busyboxImage, tarDir, type BuiltImage } from '../helpers/images.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
 import { retryUntil } from '../helpers/retry.js';
 import { makeTar } from '../helpers/tar.js';
+import { hasHtpasswd, hasRegistry, startRegistry } from '../helpers/registry.js';
+import { pushLayout } from '../helpers/images.js';
+import { RegistryClient } from '../../src/image/registry/client.js';
 import { request } from 'node:http';
 
 const skip = !isRoot ? 'builds run containers: root is needed' : !hasEngine ? 'the container engine is not built' : false;
@@ -593,6 +596,31 @@ test('hako build: flags, .dockerignore on the client, -f outside the context, - 
   assert.deepEqual(await containers(), [], (await d.request('GET', '/containers/json?all=1')).body.toString());
 });
 
+
+test('FROM an image that is not here: pulled, with the credentials the docker CLI sends in X-Registry-Config', { skip: skip || (!hasDocker ? `${DOCKER} is missing` : !hasRegistry ? 'docker-registry is not installed' : !hasHtpasswd ? 'htpasswd is missing (apt-get install apache2-utils)' : false) }, async () => {
+  const reg = await startRegistry({ basic: { user: 'builder', password: 'pw-123' } });
+  try {
+    const authed = new RegistryClient({ domain: reg.host, credentials: () => ({ username: 'builder', password: 'pw-123' }) });
+    await pushLayout(busybox, reg.host, 'private/base', 'latest', authed);
+    authed.close();
+    const dir = context({ Dockerfile: `FROM ${reg.host}/private/base\nRUN echo pulled-base\n` });
+    const env = { ...d.env, DOCKER_BUILDKIT: '0' };
+    const denied = await docker(['build', dir], env);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /authentication required/);
+    const login = await new Promise<number>((resolve) => {
+      const p = execFile(DOCKER, ['login', '-u', 'builder', '--password-stdin', reg.host], { env }, (err) => resolve(err ? 1 : 0));
+      p.stdin!.end('pw-123\n');
+    });
+    assert.equal(login, 0);
+    const r = await docker(['build', '-t', 'frompulled', dir], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Step 1\/2 : FROM 127\.0\.0\.1:\d+\/private\/base\nlatest: Pulling from private\/base\n[0-9a-f]{12}: (Already exists|Pull complete)\nDigest: sha256:[0-9a-f]{64}\nStatus: Downloaded newer image for 127\.0\.0\.1:\d+\/private\/base:latest\n ---> [0-9a-f]{12}\n/);
+    assert.match(r.stdout, /pulled-base\n/);
+  } finally {
+    await reg.stop();
+  }
+});
 
 const COMPOSE = '/usr/bin/docker-compose';
 
