@@ -9,20 +9,21 @@
 //
 // Output is docker's text (`Step 1/4 : FROM busybox`, ` ---> Running in <id>`, ` ---> Using
 // cache`, `Removing intermediate container <id>`, ` ---> <id>`), through `out`.
-import { mkdtempSync, readFileSync, rmSync, lstatSync, mkdirSync, createReadStream } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { HakoError, invalid } from '../common/errors.js';
 import { argDeclaration, parseDockerfile, parseInstruction, stepCount, type Instruction, type Stage } from '../build/dockerfile.js';
-import { applyChange, expandWord, nameValues, rawWords } from '../image/changes.js';
+import { applyChange, expandWord, rawWords } from '../image/changes.js';
+import { stepComment } from '../build/comments.js';
 import type { ImageService } from '../image/images.js';
 import { parseImageConfig } from '../image/manifest.js';
 import { familiarString, parseReference } from '../image/reference.js';
 import type { ContainerEngine, Json } from './api-types.js';
-import { applyDockerignore, archiveKind, decompressed, chownTree, combinedChecksum, copyTree, findSources, mkdirOwned, sourceChecksum, untar, type Source } from './build-context.js';
+import { applyDockerignore, decompressed, combinedChecksum, findSources, mkdirOwned, sourceChecksum, untar, type Source } from './build-context.js';
+import { fileLines, imageFiles, resolveChown, stageSources } from './build-copy.js';
 import { tarStream } from './fs/ops.js';
 import { resolveInRoot } from './fs/paths.js';
-import { parseGroup, parsePasswd } from './containers/user.js';
 import type { ProgressEvent } from '../image/progress.js';
 import type { Credentials } from '../image/registry/credentials.js';
 
@@ -332,37 +333,8 @@ export class Builder {
         const raw = ins.name === 'HEALTHCHECK' ? [...ins.flags].map(([k, v]) => `--${k}=${v} `).join('') + ins.args : ins.args;
         applyChange(cfg, ins.name, raw, st);
         state.cmdSet = st.cmdSet;
-        return this.commitMeta(state, this.comment(state, ins, st.env));
+        return this.commitMeta(state, stepComment(ins, cfg, st.env));
       }
-    }
-  }
-
-  /** The `#(nop)` text dockerd records for a config-only step (Go's %q / %v renderings). */
-  private comment(state: StageState, ins: Instruction, env: readonly string[]): string {
-    const cfg = state.config;
-    const q = (a: unknown): string => `[${Array.isArray(a) ? a.map((x) => JSON.stringify(x)).join(' ') : ''}]`;
-    switch (ins.name) {
-      case 'ENV':
-      case 'LABEL':
-        return `${ins.name} ${nameValues(ins.name, ins.args, env).map(([k, v]) => `${k}=${v}`).join(' ')}`;
-      case 'CMD':
-        return `CMD ${q(cfg.Cmd)}`;
-      case 'ENTRYPOINT':
-        return `ENTRYPOINT ${q(cfg.Entrypoint)}`;
-      case 'HEALTHCHECK': {
-        const h = (cfg.Healthcheck ?? {}) as Json;
-        const d = (k: string): string => JSON.stringify(goDuration(Number(h[k] ?? 0)));
-        return `HEALTHCHECK &{${q(h.Test)} ${d('Interval')} ${d('Timeout')} ${d('StartPeriod')} '\\x${Number(h.Retries ?? 0).toString(16).padStart(2, '0')}'}`;
-      }
-      case 'EXPOSE':
-        return `EXPOSE ${rawWords(ins.args).map((w) => expandWord(w, env)).join(' ')}`;
-      case 'VOLUME':
-        return `VOLUME [${(ins.json ?? rawWords(ins.args).map((w) => expandWord(w, env))).join(' ')}]`;
-      case 'USER':
-      case 'STOPSIGNAL':
-        return `${ins.name} ${expandWord(ins.args, env)}`;
-      default:
-        return `${ins.name} ${ins.args}`;
     }
   }
 
@@ -537,25 +509,9 @@ export class Builder {
     // to look at the destination and the image's users; none on scratch).
     const stageFiles = async (id: string | undefined): Promise<string> => {
       const destIsDir = destDirWanted || sources.length > 1 || words.some((w) => /[*?[]/.test(w)) || (id !== undefined && (await this.exists(id, dest)) === 'dir');
-      const owner = chown === undefined || chown === '' ? { uid: 0, gid: 0 } : /^\d+(:\d+)?$/.test(chown) || id === undefined ? resolveChown(chown, [], []) : resolveChown(chown, await this.readLines(id, '/etc/passwd'), await this.readLines(id, '/etc/group'));
+      const owner = chown === undefined || chown === '' ? { uid: 0, gid: 0 } : /^\d+(:\d+)?$/.test(chown) || id === undefined ? resolveChown(chown, [], []) : resolveChown(chown, await fileLines(this.engine, id, '/etc/passwd', this.tempDir()), await fileLines(this.engine, id, '/etc/group', this.tempDir()));
       const stage = this.tempDir();
-      const destPath = dest.replace(/\/+$/, '') || '/';
-      for (const s of sources) {
-        const st = lstatSync(s.host);
-        if (st.isDirectory()) {
-          copyTree(s.host, mkdirOwned(stage, destPath, owner), owner);
-        } else if (ins.name === 'ADD' && st.isFile() && archiveKind(s.host) !== undefined) {
-          // ADD extracts a local tar (plain or compressed) into the destination directory.
-          const into = mkdirOwned(stage, destPath, owner);
-          await untar(createReadStream(s.host), into, [], `archive ${s.rel}`);
-          if (chown !== undefined) chownTree(into, owner);
-        } else if (destIsDir) {
-          // Named as the source was (a symlink's name, not its target's), as dockerd.
-          copyTree(s.host, join(mkdirOwned(stage, destPath, owner), posix.basename(s.rel)), owner);
-        } else {
-          copyTree(s.host, join(mkdirOwned(stage, posix.dirname(destPath), owner), posix.basename(destPath)), owner);
-        }
-      }
+      await stageSources(stage, sources, { instr: ins.name, dest, destIsDir, owner, chown: chown !== undefined });
       return stage;
     };
     await this.step(state, containerConfig, containerConfig, async (id) => {
@@ -563,72 +519,9 @@ export class Builder {
     }, false, () => stageFiles(undefined));
   }
 
-  /** A text file's lines in the container (none when it is missing). */
-  private async readLines(id: string, path: string): Promise<string[]> {
-    const dir = this.tempDir();
-    try {
-      await untar((await this.engine.getArchive(id, path)).tar, dir, [], path);
-      return readFileSync(join(dir, posix.basename(path)), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-    } catch {
-      return [];
-    }
-  }
-
-  /** The files of `COPY --from=<stage|index|image>`: that image's filesystem, exported into a temp dir. */
+  /** The files of `COPY --from=<stage|index|image>`, in a temp dir. */
   private async fromRoot(from: string, paths: string[]): Promise<string> {
     const id = this.stageImages.get(from.toLowerCase()) ?? (await this.image(from));
-    let dir = this.tempDir();
-    const { Id } = await this.engine.createContainer(undefined, { Image: id, Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
-    try {
-      // Only the named paths (the container's archive of each, where it lies), unless a wildcard or
-      // a symlink among them needs the whole tree to resolve in.
-      let whole = paths.some((p) => /[*?[]/.test(p));
-      for (const p of whole ? [] : paths) {
-        const clean = posix.normalize('/' + p);
-        const where = join(dir, posix.dirname(clean));
-        mkdirSync(where, { recursive: true });
-        let tar: Readable;
-        try {
-          tar = (await this.engine.getArchive(Id, clean)).tar;
-        } catch {
-          continue; // missing: findSources says so in docker's words
-        }
-        await untar(tar, where, [], `${p} of ${from}`);
-        if (lstatSync(join(dir, clean), { throwIfNoEntry: false })?.isSymbolicLink()) whole = true;
-      }
-      if (whole) {
-        dir = this.tempDir();
-        await untar(await this.engine.exportContainer(Id), dir, [], `files of ${from}`);
-      }
-    } finally {
-      await this.engine.removeContainer(Id, { force: true }).catch(() => undefined);
-    }
-    return dir;
+    return imageFiles(this.engine, id, from, paths, () => this.tempDir());
   }
-}
-
-/**
- * `--chown=user[:group]` as dockerd's builder: numbers as they are, names from the image's
- * /etc/passwd and /etc/group; without a group, the group of the user's name (or number).
- */
-function resolveChown(chown: string, passwd: string[], group: string[]): { uid: number; gid: number } {
-  const [u = '', g] = chown.split(':');
-  const gs = g ?? u;
-  const uid = /^\d+$/.test(u) ? Number(u) : parsePasswd(passwd).find((p) => p.name === u)?.uid;
-  if (uid === undefined) throw invalid(`unable to convert uid/gid chown string to host mapping: can't find uid for user ${u}: no such user: ${u}`);
-  const gid = /^\d+$/.test(gs) ? Number(gs) : parseGroup(group).find((x) => x.name === gs)?.gid;
-  if (gid === undefined) throw invalid(`unable to convert uid/gid chown string to host mapping: can't find gid for group ${gs}: no such group: ${gs}`);
-  return { uid, gid };
-}
-
-/** Go's time.Duration String() for whole nanoseconds (`30s`, `1m30s`, `500ms`, `0s`). */
-function goDuration(ns: number): string {
-  if (ns === 0) return '0s';
-  if (ns < 1e3) return `${ns}ns`;
-  if (ns < 1e6) return `${ns / 1e3}µs`;
-  if (ns < 1e9) return `${ns / 1e6}ms`;
-  const h = Math.floor(ns / 3600e9);
-  const m = Math.floor((ns % 3600e9) / 60e9);
-  const s = (ns % 60e9) / 1e9;
-  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${s}s`;
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { argDeclaration, parseDockerfile, stepCount } from '../../src/build/dockerfile.js';
 import { ignoreMatcher, parseDockerignore } from '../../src/build/dockerignore.js';
 import { expandWord } from '../../src/image/changes.js';
+import { goDuration, stepComment } from '../../src/build/comments.js';
 
 test('instructions, comments, continuations, exec and shell forms, line numbers', () => {
   const df = parseDockerfile(
@@ -96,4 +97,24 @@ test('.dockerignore: patterns, **, exceptions, parent directories', () => {
   assert.equal(ignoreMatcher(parseDockerignore('f?o\n[a-c]x'))('fxo'), true);
   assert.equal(ignoreMatcher(parseDockerignore('[a-c]x'))('bx'), true);
   assert.equal(ignoreMatcher(parseDockerignore('[a-c]x'))('dx'), false);
+});
+
+test('step comments as dockerd records them (Go %q lists, %v, the HealthConfig struct)', () => {
+  const ins = (text: string) => parseDockerfile(`FROM x\n${text}`).stages[0]!.commands[0]!;
+  const env = ['V=1'];
+  assert.equal(stepComment(ins('ENV A=$V B="two words"'), {}, env), 'ENV A=1 B=two words');
+  assert.equal(stepComment(ins('ENV legacy a value'), {}, env), 'ENV legacy=a value');
+  assert.equal(stepComment(ins('LABEL "quoted key"=x'), {}, env), 'LABEL quoted key=x');
+  assert.equal(stepComment(ins('CMD echo hi'), { Cmd: ['/bin/sh', '-c', 'echo hi'] }, env), 'CMD ["/bin/sh" "-c" "echo hi"]');
+  assert.equal(stepComment(ins('ENTRYPOINT []'), { Entrypoint: null }, env), 'ENTRYPOINT []');
+  assert.equal(stepComment(ins('VOLUME /a $V'), {}, env), 'VOLUME [/a 1]');
+  assert.equal(stepComment(ins('VOLUME ["/a", "/b"]'), {}, env), 'VOLUME [/a /b]');
+  assert.equal(stepComment(ins('USER $V'), {}, env), 'USER 1');
+  assert.equal(stepComment(ins('EXPOSE 80 $V/udp'), {}, env), 'EXPOSE 80 1/udp');
+  assert.equal(stepComment(ins('ONBUILD RUN x $V'), {}, env), 'ONBUILD RUN x $V');
+  assert.equal(
+    stepComment(ins('HEALTHCHECK --interval=90s CMD true'), { Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 90e9, Retries: 3 } }, env),
+    `HEALTHCHECK &{["CMD-SHELL" "true"] "1m30s" "0s" "0s" '\\x03'}`,
+  );
+  assert.deepEqual([goDuration(0), goDuration(5e9), goDuration(500e6), goDuration(3600e9), goDuration(1500)], ['0s', '5s', '500ms', '1h0m0s', '1.5µs']);
 });
