@@ -12,6 +12,7 @@
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { HakoError, invalid } from '../common/errors.js';
 import { argDeclaration, parseDockerfile, parseInstruction, stepCount, type Instruction, type Stage } from '../build/dockerfile.js';
 import { applyChange, expandWord, rawWords } from '../image/changes.js';
@@ -429,7 +430,12 @@ export class Builder {
     await this.step(state, containerConfig, runConfig, async (id) => {
       const att = await this.engine.attachContainer(id, { stdin: false, stdout: true, stderr: true, stream: true, logs: false });
       const done = new Promise<void>((resolve) => {
-        att.output.on('data', (c: { stream: 'stdout' | 'stderr'; data: Buffer }) => (c.stream === 'stderr' ? this.out.stderr(c.data.toString()) : this.out.stdout(c.data.toString())));
+        // Decoded per stream, so a character split between two chunks stays whole.
+        const dec = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+        att.output.on('data', (c: { stream: 'stdout' | 'stderr'; data: Buffer }) => {
+          const text = dec[c.stream].write(c.data);
+          if (text) (c.stream === 'stderr' ? this.out.stderr(text) : this.out.stdout(text));
+        });
         att.output.on('end', resolve);
         att.output.on('close', resolve);
         att.output.on('error', () => resolve());

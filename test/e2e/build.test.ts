@@ -107,18 +107,23 @@ async function inspectImage(ref: string): Promise<any> { // eslint-disable-line 
   return JSON.parse(r.body.toString());
 }
 
+/** The first steps of the app Dockerfile two tests build (the second adds every other instruction). */
+const APP_STEPS = [
+  'FROM busybox',
+  'ARG GREETING=hello',
+  'ENV APP=/app \\',
+  '    MODE="two words"',
+  'WORKDIR $APP',
+  'COPY a.txt sub/ ./',
+  'RUN echo "$GREETING from $(pwd)" > out.txt && echo to-stderr >&2',
+  'LABEL version=1 "quoted key"=x',
+  'EXPOSE 8080/tcp',
+];
+
 test('a multi-step build: docker\'s lines, config, history, layers; the rebuild uses the cache; a changed file does not', { skip }, async () => {
   const dir = context({
     Dockerfile: [
-      'FROM busybox',
-      'ARG GREETING=hello',
-      'ENV APP=/app \\',
-      '    MODE="two words"',
-      'WORKDIR $APP',
-      'COPY a.txt sub/ ./',
-      'RUN echo "$GREETING from $(pwd)" > out.txt && echo to-stderr >&2',
-      'LABEL version=1 "quoted key"=x',
-      'EXPOSE 8080/tcp',
+      ...APP_STEPS,
       'CMD ["cat", "out.txt"]',
       '',
     ].join('\n'),
@@ -207,9 +212,11 @@ function readDf(dir: string): string {
 }
 
 test('a failing RUN: docker\'s error with the exit code; --force-rm leaves no container', { skip }, async () => {
-  const dir = context({ Dockerfile: 'FROM busybox\nRUN echo before\nRUN exit 3\nRUN echo never\n' });
+  // (The first RUN writes one character in two writes: it arrives whole.)
+  const dir = context({ Dockerfile: "FROM busybox\nRUN printf '\\303'; sleep 0.2; printf '\\251\\n'\nRUN exit 3\nRUN echo never\n" });
   const r = await build(dir, 'forcerm=1&t=never');
   assert.equal(r.status, 200);
+  assert.match(r.text, /\n\u00e9\n/);
   assert.equal(r.error, "The command '/bin/sh -c exit 3' returned a non-zero code: 3");
   const err = r.lines.find((l) => l.error)!;
   assert.deepEqual(err.errorDetail, { code: 3, message: r.error });
@@ -369,15 +376,7 @@ test('every instruction: the config and history dockerd 20.10 records for the sa
     'a.txt': 'A\n',
     'sub/b.txt': 'B\n',
     Dockerfile: [
-      'FROM busybox',
-      'ARG GREETING=hello',
-      'ENV APP=/app \\',
-      '    MODE="two words"',
-      'WORKDIR $APP',
-      'COPY a.txt sub/ ./',
-      'RUN echo "$GREETING from $(pwd)" > out.txt && echo to-stderr >&2',
-      'LABEL version=1 "quoted key"=x',
-      'EXPOSE 8080/tcp',
+      ...APP_STEPS,
       'HEALTHCHECK --interval=5s CMD true',
       'SHELL ["/bin/sh", "-xc"]',
       'VOLUME /data',
