@@ -621,6 +621,13 @@ test('FROM an image that is not here: pulled, with the credentials the docker CL
   }
 });
 
+test('what a build cut short by a crash left in <root>/builder goes when hakod starts', { skip }, async () => {
+  mkdirSync(join(d.root, 'builder', 'context-left'), { recursive: true });
+  writeFileSync(join(d.root, 'builder', 'context-left', 'Dockerfile'), 'FROM busybox\n');
+  await d.restart('SIGKILL');
+  assert.equal(existsSync(join(d.root, 'builder')), false);
+});
+
 const COMPOSE = '/usr/bin/docker-compose';
 
 test('docker-compose build (compose 1.29 through docker-py, and through the docker CLI)', { skip: skip || (!existsSync(COMPOSE) ? `${COMPOSE} is missing (apt-get install docker-compose)` : false) }, async () => {

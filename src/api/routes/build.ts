@@ -9,7 +9,7 @@ import { credentialsFromAuthConfig } from '../../image/registry/auth-config.js';
 import { JsonStream, progressEventMessage } from '../streams.js';
 import { Builder, BuildStepError, type BuildOutput } from '../../engine/build.js';
 import { errorStatus } from '../http.js';
-import { join } from 'node:path';
+import { buildWorkDir } from '../../engine/build-dir.js';
 
 function jsonParam<T>(ctx: Ctx, name: string): T | undefined {
   const raw = qStr(ctx, name);
@@ -86,7 +86,7 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     pull: qBool(ctx, 'pull'),
     ...(qStr(ctx, 'networkmode') ? { networkMode: qStr(ctx, 'networkmode')! } : {}),
     ...(qStr(ctx, 'platform') ? { platform: qStr(ctx, 'platform')! } : {}),
-    workDir: join(deps.daemon.root, 'builder'),
+    workDir: buildWorkDir(deps.daemon.root),
     hostConfig,
     credentials: (domain) => {
       const c = registryConfig[domain] ?? registryConfig[`https://${domain}`] ?? (domain === 'docker.io' ? registryConfig['https://index.docker.io/v1/'] : undefined);
