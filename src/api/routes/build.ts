@@ -7,7 +7,7 @@ import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { HttpError, qBool, qInt, qStr, type Ctx } from '../http.js';
 import { credentialsFromAuthConfig } from '../../image/registry/auth-config.js';
 import { JsonStream, progressEventMessage } from '../streams.js';
-import { Builder, BuildStepError, type BuildOutput } from '../../engine/build.js';
+import type { BuildOutput } from '../../engine/build.js';
 import { errorStatus } from '../http.js';
 import { buildWorkDir } from '../../engine/build-dir.js';
 
@@ -74,6 +74,8 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     },
     progress: (ev) => emit(progressEventMessage(ev)),
   };
+  // The builder loads with the first build (hakod's start does not pay for it).
+  const { Builder, BuildStepError } = await import('../../engine/build.js');
   const builder = new Builder(engine, deps.images, out, {
     ...(qStr(ctx, 'dockerfile') ? { dockerfile: qStr(ctx, 'dockerfile')! } : {}),
     tags: ctx.query.getAll('t').filter((t) => t !== ''),
