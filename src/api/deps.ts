@@ -1,6 +1,5 @@
 // What the routes are given: the engine (containers, exec, volumes, system), the image service,
 // and daemon facts for /version and /info.
-import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { ContainerEngine } from '../engine/api-types.js';
 import type { ImageService } from '../image/images.js';
 import { HttpError, type Ctx } from './http.js';
@@ -11,11 +10,6 @@ export interface ApiDeps {
   /** Undefined until the engine is built in: container routes then answer 501. */
   engine: ContainerEngine | undefined;
   images: ImageService;
-  /**
-   * The progress sink of the request in flight: ImageService's `log` option should call
-   * `imageLog.getStore()?.(line)`, so pull/push progress reaches the right client.
-   */
-  imageLog: AsyncLocalStorage<(line: string) => void>;
   log(level: LogLevel, msg: string): void;
   daemon: { version: string; root: string; execRoot: string; startedAt: Date; debug: boolean; insecureRegistries: string[] };
 }

@@ -3,7 +3,8 @@
 // new one, never a torn file, and two writers of one file never share a temp name.
 import { closeSync, fsync as fsyncCb, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink, mkdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { joinPath as join } from './join-path.js';
 import { fromSystemError } from './errors.js';
 
 /**
@@ -12,7 +13,7 @@ import { fromSystemError } from './errors.js';
  * part against a reused pid's leftovers; the exclusive create catches anything else. (Not
  * node:crypto: loading it costs a short command ~5 ms of start-up.)
  */
-function tempName(path: string): string {
+export function tempName(path: string): string {
   const rand = Math.floor(Math.random() * 0x1000000).toString(16);
   return join(dirname(path), `.${basename(path)}.${process.pid}-${process.hrtime.bigint().toString(36)}-${rand}.tmp`);
 }

@@ -1,8 +1,10 @@
 // hakod's command line, after dockerd's: -H/--host (repeatable), --data-root, --exec-root,
 // --pidfile, --log-level, --insecure-registry (repeatable), --cgroup-parent, --tlsverify,
 // --tlscacert, --tlscert, --tlskey, -D/--debug, --group; networking: -b/--bridge, --bip,
-// --ip-forward, --iptables, --dns, --userland-proxy(-path), and hako's --nft-table / --iface-prefix (several daemons on one host).
+// --ip-forward, --iptables, --dns, --userland-proxy(-path), and hako's --nft-table / --iface-prefix (several daemons on one host);
+// containers: --default-ipc-mode, --default-shm-size.
 import { invalid } from '../common/errors.js';
+import { parseBytes } from '../cli/units.js';
 
 export interface DaemonFlags {
   hosts: string[];
@@ -32,6 +34,10 @@ export interface DaemonFlags {
   userlandProxy: boolean;
   /** dockerd --userland-proxy-path: accepted; hako's proxy runs inside hakod, no binary is run. */
   userlandProxyPath: string | undefined;
+  /** dockerd --default-ipc-mode: the IpcMode of containers created without one (default private). */
+  defaultIpcMode: 'private' | 'shareable';
+  /** dockerd --default-shm-size: the ShmSize of containers created without one (default 64 MiB; 0: no limit). */
+  defaultShmSize: number;
   help: boolean;
   version: boolean;
 }
@@ -67,6 +73,8 @@ Options:
                                 dockerd without ip6tables (IPv6 bindings publish nothing)
       --userland-proxy-path string
                                 Accepted for dockerd's command lines; unused (the proxy runs in hakod)
+      --default-ipc-mode string Default IPC mode of containers: private or shareable (default private)
+      --default-shm-size bytes  Default /dev/shm size of containers (default 64MiB)
       --nft-table string        hako's nftables table (default hako)
       --iface-prefix string     Prefix of hako's bridges and veths, ≤ 5 characters (default hk)
       --tlsverify               Require TLS with client certificates verified by --tlscacert
@@ -98,6 +106,8 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
     dns: [],
     userlandProxy: true,
     userlandProxyPath: undefined,
+    defaultIpcMode: 'private',
+    defaultShmSize: 64 * 1024 * 1024,
     help: false,
     version: false,
   };
@@ -126,7 +136,7 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
       else f.help = on;
       continue;
     }
-    const known = ['--host', '--data-root', '--exec-root', '--pidfile', '--log-level', '--insecure-registry', '--cgroup-parent', '--group', '--tlscacert', '--tlscert', '--tlskey', '--bridge', '--bip', '--nft-table', '--iface-prefix', '--dns', '--userland-proxy-path'];
+    const known = ['--host', '--data-root', '--exec-root', '--pidfile', '--log-level', '--insecure-registry', '--cgroup-parent', '--group', '--tlscacert', '--tlscert', '--tlskey', '--bridge', '--bip', '--nft-table', '--iface-prefix', '--dns', '--userland-proxy-path', '--default-ipc-mode', '--default-shm-size'];
     if (!known.includes(arg)) throw invalid(`unknown flag: ${arg}`, 'see hakod --help');
     if (value === undefined) {
       if (i + 1 >= argv.length) throw invalid(`flag needs an argument: ${arg}`);
@@ -183,6 +193,20 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
       case '--userland-proxy-path':
         f.userlandProxyPath = value;
         break;
+      case '--default-ipc-mode': {
+        // dockerd's words; a valid mode other than these two is "not supported as default value".
+        const valid = ['', 'none', 'private', 'shareable', 'host'].includes(value) || value.startsWith('container:');
+        if (!valid) throw invalid(`default IPC mode setting (${value}) is invalid; use "shareable" or "private"`);
+        if (value !== 'private' && value !== 'shareable') throw invalid(`IPC mode "${value}" is not supported as default value; use "shareable" or "private"`);
+        f.defaultIpcMode = value;
+        break;
+      }
+      case '--default-shm-size': {
+        const n = parseBytes(value);
+        if (n === null) throw invalid(`invalid argument "${value}" for "--default-shm-size" flag: invalid size: '${value}'`);
+        f.defaultShmSize = n;
+        break;
+      }
       case '--dns':
         for (const x of value.split(',').filter((v) => v)) {
           if (!/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(x)) throw invalid(`invalid --dns "${x}"`, 'an IPv4 address (or address:port, for the embedded DNS server\'s forwarding)');

@@ -1,7 +1,6 @@
 // hakod: the daemon. Serves the Docker Engine API on unix sockets (0660, group `hako` when it
 // exists, else root only) and, with mutual TLS, on tcp. SIGTERM/SIGINT: stop accepting, close
 // the engine (containers keep running), remove sockets and pidfile, exit 0.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -76,18 +75,21 @@ async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Pr
     execRoot: flags.execRoot,
     images: deps.images,
     ...(flags.cgroupParent ? { cgroupParent: flags.cgroupParent } : {}),
+    defaultIpcMode: flags.defaultIpcMode,
+    defaultShmSize: flags.defaultShmSize,
     network: { bridge: flags.bridge, bip: flags.bip, nftTable: flags.nftTable, ifacePrefix: flags.ifacePrefix, ipForward: flags.ipForward, iptables: flags.iptables, dns: flags.dns, userlandProxy: flags.userlandProxy },
     log: { warn: (m: string) => deps.log('warn', m), info: (m: string) => deps.log('info', m) },
   });
 }
 
 /** Images with pulls unpacking into <root>/snapshots (where the engine's containers find them). */
-async function makeImages(flags: DaemonFlags, log: (line: string) => void, onPulled: (() => void) | undefined): Promise<import('../image/images.js').ImageService> {
+async function makeImages(flags: DaemonFlags, onPulled: (() => void) | undefined): Promise<import('../image/images.js').ImageService> {
   const { ImageService } = await import('../image/images.js');
   const { SnapshotStore } = await import('../image/snapshot/index.js');
   const { snapshotUnpacker } = await import('../engine/snapshot-unpacker.js');
   const unpacker = snapshotUnpacker(new SnapshotStore(join(flags.dataRoot, 'snapshots')));
-  return new ImageService({ root: flags.dataRoot, insecureRegistries: flags.insecureRegistries, unpacker, log, onPulled });
+  // No `log`: every pull/push route hands the service its client's progress sink.
+  return new ImageService({ root: flags.dataRoot, insecureRegistries: flags.insecureRegistries, unpacker, onPulled });
 }
 
 /**
@@ -143,7 +145,6 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
   mkdirSync(dirname(flags.pidfile), { recursive: true });
   writeFileSync(flags.pidfile, `${process.pid}`);
 
-  const imageLog = new AsyncLocalStorage<(line: string) => void>();
   // A fresh daemon's first pull spent ~10 ms of its main thread compiling hakod's own pull code
   // (registry client, ingest, tar reader, unpacker; ~460 functions): V8 compiles each function on
   // its first call. Without a code cache for the bundle, the daemon writes one once its first pull
@@ -165,14 +166,13 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
     };
   }
   if (cache) log('debug', `code cache: ${cache.state}`);
-  const images = await makeImages(flags, (line) => imageLog.getStore()?.(line), () => saveAfterPull?.());
+  const images = await makeImages(flags, () => saveAfterPull?.());
   await images.content.init();
   await images.meta.init();
   // What builds cut short by a crash left (contexts, staged files): no build runs yet.
   rmSync(buildWorkDir(flags.dataRoot), { recursive: true, force: true });
   const base: Omit<ApiDeps, 'engine'> = {
     images,
-    imageLog,
     log,
     daemon: { version: HAKO_VERSION, root: flags.dataRoot, execRoot: flags.execRoot, startedAt: new Date(), debug: flags.logLevel === 'debug', insecureRegistries: flags.insecureRegistries },
   };

@@ -8,10 +8,12 @@
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
 import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { removeTree } from '../native/fs.js';
+import { rm } from 'node:fs/promises';
 import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
 import { randomBytes } from 'node:crypto';
-import { join, resolve, dirname } from 'node:path';
+import { resolve, dirname } from 'node:path';
+import { joinPath as join } from '../common/join-path.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
@@ -40,6 +42,7 @@ import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, hasEndpoints, type NetworkingOptions } from './networking.js';
 import { SandboxKeys } from './sandbox-keys.js';
+import { ShmMounts, shmSizeOf, type ShmPlan } from './shm-mounts.js';
 import { superviseContainer, superviseProcess, superviseWithMonitor, reattachMonitor, monitorAvailable, monitorAttach, monitorResize, MAX_ATTACH_AT_LAUNCH, type ExitInfo, type ProcessIO, type Supervised } from './containers/supervise.js';
 import { checkListFilters, containerMatches, inspectView, summaryView } from './containers/view.js';
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
@@ -94,6 +97,10 @@ export interface EngineOptions {
   cgroupParent?: string;
   /** hako-init for HostConfig.Init (default build/hako-init of this checkout). */
   initBinary?: string;
+  /** dockerd's --default-ipc-mode: IpcMode of containers created without one (default private). */
+  defaultIpcMode?: 'private' | 'shareable';
+  /** dockerd's --default-shm-size: ShmSize of containers created without one (default 64 MiB; 0: no limit). */
+  defaultShmSize?: number;
   /**
    * Run containers under hako-monitor (default: when build/hako-monitor exists). Without it the
    * engine itself is the parent and containers lose their output and exit status on an engine restart.
@@ -216,6 +223,14 @@ function networkEventType(name: string): string {
   return name === 'host' ? 'host' : name === 'none' ? 'null' : 'bridge';
 }
 
+
+/**
+ * A namespace donor refused at start: dockerd 20.10 builds the spec at start and answers any
+ * failure of it as a system error (500), "not running" and "non-shareable IPC" included.
+ */
+function startRefusal(step: string): HakoError {
+  return new HakoError({ step, kind: 'internal' });
+}
 export class Engine implements ContainerEngine {
   readonly root: string;
   readonly execRoot: string;
@@ -228,6 +243,9 @@ export class Engine implements ContainerEngine {
   readonly volumeMounts: VolumeMounts;
   /** The containers' network namespaces bind-mounted under <execRoot>/netns (inspect's SandboxKey). */
   private readonly sandboxKeys: SandboxKeys;
+  private readonly shm: ShmMounts;
+  private readonly defaultIpcMode: 'private' | 'shareable' | undefined;
+  private readonly defaultShmSize: number | undefined;
   /** Numbers the volume users of archive operations on stopped containers (archiveVolumes). */
   private archiveUses = 0;
   readonly net: EngineNetworking;
@@ -269,8 +287,11 @@ export class Engine implements ContainerEngine {
     this.volumes = new VolumeStore(this.root);
     this.volumeMounts = new VolumeMounts(this.volumes, (m) => this.log.warn(m));
     this.sandboxKeys = new SandboxKeys(join(this.execRoot, 'netns'));
+    this.shm = new ShmMounts(join(this.execRoot, 'shm'));
     this.cgroupParent = opts.cgroupParent ?? '/hako';
     this.initBinary = opts.initBinary ?? defaultInitBinary();
+    this.defaultIpcMode = opts.defaultIpcMode;
+    this.defaultShmSize = opts.defaultShmSize;
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
     this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
     this.ready = this.reconcile();
@@ -356,6 +377,10 @@ export class Engine implements ContainerEngine {
       for (const name of volumeNamesOf(l.rec)) volumeUsers.set(name, [...(volumeUsers.get(name) ?? []), l.rec.Id]);
     }
     await this.volumeMounts.restore(volumeUsers);
+    // Host-side /dev/shm tmpfs: those of shareable containers still running stay (a joiner may
+    // come), the rest (dead or unknown containers', after a crash) go.
+    const shmKeep = new Set([...this.containers.values()].filter((l) => l.rec.State.Running && l.rec.HostConfig.IpcMode === 'shareable').map((l) => l.rec.Id));
+    await this.shm.sweep(shmKeep, (m) => this.log.warn(m));
     // Stale runtime state and bundles of containers we do not know.
     for (const id of this.runtime.list()) if (!this.containers.has(id)) await this.runtime.delete(id, { force: true }).catch(() => undefined);
     await this.sweepOrphans();
@@ -517,7 +542,7 @@ export class Engine implements ContainerEngine {
         await sleep(50 * (i + 1)); // EBUSY: a process of ours (cp, tar) may still be in there
       }
     }
-    rmSync(this.bundleDir(id), { recursive: true, force: true });
+    await removeTree(this.bundleDir(id));
   }
 
   private cgroupsPathOf(rec: ContainerRecord): string {
@@ -670,6 +695,10 @@ export class Engine implements ContainerEngine {
     }
     this.trace.mark(id, 'create.image');
     const merged = mergeConfig(body, (image.config.config ?? {}) as Record<string, unknown>, id);
+    // The daemon's defaults for what the client left unset (dockerd records them at create).
+    const asked = (body.HostConfig ?? {}) as Json;
+    if (!asked.IpcMode && this.defaultIpcMode) merged.HostConfig.IpcMode = this.defaultIpcMode;
+    if (!(Number(asked.ShmSize ?? 0) > 0) && this.defaultShmSize !== undefined) merged.HostConfig.ShmSize = this.defaultShmSize;
     const discarded = discardUnsupported(merged.HostConfig, this.hostCaps());
     // Validate what would otherwise only fail at start.
     applyCapChanges({ add: (merged.HostConfig.CapAdd as string[] | null) ?? [], drop: (merged.HostConfig.CapDrop as string[] | null) ?? [] });
@@ -690,6 +719,8 @@ export class Engine implements ContainerEngine {
     if (nm.startsWith('container:')) merged.HostConfig.NetworkMode = `container:${notFoundIsInvalid(() => this.lookup(nm.slice('container:'.length))).rec.Id}`;
     for (const key of ['PidMode', 'IpcMode'] as const) {
       const mode = String(merged.HostConfig[key] ?? '');
+      // dockerd keeps an IpcMode of `container:` (no name) as it is, and start refuses it.
+      if (key === 'IpcMode' && mode === 'container:') continue;
       if (mode.startsWith('container:')) merged.HostConfig[key] = `container:${notFoundIsInvalid(() => this.lookup(mode.slice('container:'.length))).rec.Id}`;
     }
     const netPlan = notFoundIsInvalid(() => this.net.plan(
@@ -855,31 +886,43 @@ export class Engine implements ContainerEngine {
    */
   /**
    * --pid/--ipc container:<id> (dockerd's checks and words, at start): the donor must run; an IPC
-   * donor must be shareable (IpcMode shareable). SysV IPC and POSIX message queues are shared;
-   * /dev/shm is not yet (see below).
+   * donor must be shareable (IpcMode shareable, or host). SysV IPC, POSIX message queues and
+   * /dev/shm (a bind of the donor's host-side tmpfs) are shared. And what goes on /dev/shm, for
+   * every IPC mode (shm-mounts.ts).
    */
-  private namespaceJoins(rec: ContainerRecord): { pidnsPath?: string; ipcnsPath?: string } {
+  private namespaceJoins(rec: ContainerRecord): { pidnsPath?: string; ipcnsPath?: string; shm: ShmPlan } {
     const out: { pidnsPath?: string; ipcnsPath?: string } = {};
     const pidMode = String(rec.HostConfig.PidMode ?? '');
     if (pidMode.startsWith('container:')) {
       const donor = this.lookup(pidMode.slice('container:'.length)).rec;
-      if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`container ${donor.Id} is not running`);
+      if (!donor.State.Running || donor.State.Pid <= 0) throw startRefusal(`container ${donor.Id} is not running`);
       out.pidnsPath = `/proc/${donor.State.Pid}/ns/pid`;
     }
     const ipcMode = String(rec.HostConfig.IpcMode ?? '');
+    // dockerd takes any IpcMode at create and refuses an unknown one at start (500, these words).
+    if (!IPC_MODES.has(ipcMode) && !ipcMode.startsWith('container:')) throw new HakoError({ step: `Invalid IPC mode: ${ipcMode}`, kind: 'internal' });
+    let ipcDonor: ContainerRecord | undefined;
     if (ipcMode.startsWith('container:')) {
       const ref = ipcMode.slice('container:'.length);
-      const donor = this.lookup(ref).rec;
-      if (!donor.State.Running || donor.State.Pid <= 0) throw conflict(`can't join IPC of container ${ref}: container ${donor.Id} is not running`);
-      if (donor.HostConfig.IpcMode !== 'shareable') throw conflict(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      let donor: ContainerRecord;
+      try {
+        donor = this.lookup(ref).rec;
+      } catch (err) {
+        // Removed since (dockerd's words: "can't join IPC of container <id>: No such container: <id>").
+        if (err instanceof HakoError) throw new HakoError({ step: `can't join IPC of container ${ref}: ${err.step}`, kind: 'internal', cause: err }); // 500, as dockerd
+        throw err;
+      }
+      if (!donor.State.Running || donor.State.Pid <= 0) throw startRefusal(`can't join IPC of container ${ref}: container ${donor.Id} is not running`);
+      // dockerd checks that the donor has a /dev/shm of its own on the host: shareable ones, and
+      // those of the host's IPC (the joiner then shares the host's, namespace and /dev/shm).
+      if (donor.HostConfig.IpcMode !== 'shareable' && donor.HostConfig.IpcMode !== 'host') throw startRefusal(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
       out.ipcnsPath = `/proc/${donor.State.Pid}/ns/ipc`;
-      // Not the donor's /dev/shm (dockerd binds it): hako's /dev/shm is a tmpfs made inside the
-      // donor's own mount namespace, and a bind from another mount namespace fails (EINVAL).
+      ipcDonor = donor;
     }
-    return out;
+    return { ...out, shm: this.shm.plan(rec, ipcDonor) };
   }
 
-  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined, joins: { pidnsPath?: string; ipcnsPath?: string } = {}): { spec: Spec; specJson: string; written: Promise<void> } {
+  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined, joins: { pidnsPath?: string; ipcnsPath?: string; shm?: ShmPlan } = {}): { spec: Spec; specJson: string; written: Promise<void> } {
     const cgroupV2 = (() => {
       try {
         return (this.runtime.ctx.cgroupHost?.get().mode ?? detectCgroupMode()) === 'v2'; // read once (runtime cgroups/host.ts)
@@ -890,8 +933,16 @@ export class Engine implements ContainerEngine {
     const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2, ...joins });
     // Serialised once: config.json here, the runtime's state records (LaunchOptions.specJson).
     const specJson = JSON.stringify(spec);
-    const written = writeFile(join(this.bundleDir(rec.Id), 'config.json'), specJson);
-    written.catch(() => undefined);
+    // Synchronous: the exec root is a tmpfs (/run) as a rule, where the write takes ~20 µs; through
+    // fs/promises (open, write, close on the pool) it cost the event loop ~0.25 ms under --no-opt.
+    let written: Promise<void>;
+    try {
+      writeFileSync(join(this.bundleDir(rec.Id), 'config.json'), specJson);
+      written = Promise.resolve();
+    } catch (err) {
+      written = Promise.reject(err);
+      written.catch(() => undefined);
+    }
     return { spec, specJson, written };
   }
 
@@ -991,7 +1042,14 @@ export class Engine implements ContainerEngine {
       }
       // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
-      const built = this.buildForStart(rec, rootfs, user, netnsPath, this.namespaceJoins(rec));
+      const joins = this.namespaceJoins(rec);
+      // A shareable container's /dev/shm: a tmpfs on the host side, bound in by the spec (a
+      // failure from here on unmounts it: cleanupAfterExit below).
+      if (joins.shm.kind === 'bind' && joins.shm.source === this.shm.pathOf(id)) {
+        await this.shm.mount(id, shmSizeOf(rec));
+        this.trace.mark(id, 'start.shm');
+      }
+      const built = this.buildForStart(rec, rootfs, user, netnsPath, joins);
       const spec = built.spec;
       specWritten = built.written;
       this.trace.mark(id, 'start.built');
@@ -1095,7 +1153,8 @@ export class Engine implements ContainerEngine {
       const msg = dockerMsg ?? (err instanceof Error ? err.message : String(err));
       // dockerd: 127 when the program does not exist, 126 when it cannot be executed (the CLI exits with these).
       const execCode = dockerMsg !== undefined ? dockerStartExitCode(dockerMsg) : err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
-      Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.HasBeenStartedBefore ? 128 : 0) });
+      // dockerd: 128 unless an earlier run left a code of its own (its start never resets it).
+      Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.State.ExitCode !== 0 ? rec.State.ExitCode : 128) });
       if (rec.HasBeenStartedBefore) rec.State.FinishedAt = isoNow();
       const autoRemove = hc.AutoRemove === true;
       if (!autoRemove) this.save(live);
@@ -1238,9 +1297,16 @@ export class Engine implements ContainerEngine {
     await this.runtime.delete(id, { force: true }).catch(() => undefined);
     this.trace.mark(id, 'cleanup.runtime');
     await this.volumeMounts.release(id).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
+    await this.releaseShm(live);
     await this.unmountRootfs(id);
     this.trace.mark(id, 'cleanup.unmount');
     live.cleaned = true;
+  }
+
+  /** A shareable container's host-side /dev/shm tmpfs (a joiner's bind keeps its own reference). */
+  private async releaseShm(live: Live): Promise<void> {
+    if (live.rec.HostConfig.IpcMode !== 'shareable') return;
+    await this.shm.release(live.rec.Id).catch((e: unknown) => this.log.warn(`container ${live.rec.Id}: ${(e as Error).message}`));
   }
 
   private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
@@ -1659,10 +1725,11 @@ export class Engine implements ContainerEngine {
         await this.runtime.delete(id, { force: true }).catch(() => undefined);
         this.trace.mark(id, 'cleanup.runtime');
         await this.volumeMounts.release(id).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
+        await this.releaseShm(live);
       }
       await this.unmountRootfs(id);
       this.trace.mark(id, 'cleanup.unmount');
-      const settled = await Promise.allSettled([this.snapshots.retireContainer(id), rm(this.monitorDirOf(id), { recursive: true, force: true })]);
+      const settled = await Promise.allSettled([this.snapshots.retireContainer(id), removeTree(this.monitorDirOf(id))]);
       for (const r of settled) if (r.status === 'rejected') this.log.warn(`remove container ${id}: ${(r.reason as Error).message}`);
       this.trace.mark(id, 'remove.snapshot');
       await this.records.flush(id);
@@ -1706,6 +1773,7 @@ export class Engine implements ContainerEngine {
         throw conflict(`Cannot update container ${live.rec.Id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`);
       }
       const normalized = normalizeHostConfig(next, []);
+      normalized.ShmSize = hc.ShmSize; // not updatable; a recorded 0 (--default-shm-size 0) stays
       if (normalized.AutoRemove === true && (normalized.RestartPolicy as { Name: string }).Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
       if (live.rec.State.Running) {
         const probe = buildSpec({ rec: { ...live.rec, HostConfig: normalized }, rootfs: this.rootfsDir(live.rec.Id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, cgroupsPath: this.cgroupsPathOf(live.rec), cgroupV2: false, initBinary: this.initBinary });
@@ -2475,5 +2543,8 @@ function pruneMatches(rec: ContainerRecord, f: ReturnType<typeof containerPruneF
   if (f.notLabel.length > 0 && f.notLabel.every(has)) return false;
   return true;
 }
+
+/** The IPC modes besides container:<id> (dockerd 20.10; "" from records of old daemons). */
+const IPC_MODES = new Set(['', 'none', 'private', 'shareable', 'host']);
 
 export { ZERO_TIME };

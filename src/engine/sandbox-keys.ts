@@ -5,7 +5,7 @@
 // exits, all of them when the engine closes, and a restarted engine (after a kill -9) drops the
 // stale ones and binds those of the containers still running again.
 import { closeSync, mkdirSync, openSync, readdirSync, unlinkSync, constants as fsc } from 'node:fs';
-import { join } from 'node:path';
+import { joinPath as join } from '../common/join-path.js';
 import { HakoError } from '../common/errors.js';
 import { isMountPoint, mountSyscall, unmount } from './fs/mount.js';
 

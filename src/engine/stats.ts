@@ -67,7 +67,17 @@ export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, 
     preread: (prev?.read as string | undefined) ?? '0001-01-01T00:00:00Z',
     pids_stats: s ? { current: s.pids.current, ...(s.pids.limit !== undefined ? { limit: s.pids.limit } : {}) } : {},
     blkio_stats: s
-      ? { io_service_bytes_recursive: blk(s.io.serviceBytes), io_serviced_recursive: blk(s.io.serviceIOs), io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null }
+      ? {
+          io_service_bytes_recursive: blk(s.io.serviceBytes),
+          io_serviced_recursive: blk(s.io.serviceIOs),
+          // cgroup v1: dockerd copies each list ([] when empty); v2 has none of these (null).
+          io_queue_recursive: s.io.cfq ? blk(s.io.cfq.queued) : null,
+          io_service_time_recursive: s.io.cfq ? blk(s.io.cfq.serviceTime) : null,
+          io_wait_time_recursive: s.io.cfq ? blk(s.io.cfq.waitTime) : null,
+          io_merged_recursive: s.io.cfq ? blk(s.io.cfq.merged) : null,
+          io_time_recursive: s.io.cfq ? blk(s.io.cfq.time) : null,
+          sectors_recursive: s.io.cfq ? blk(s.io.cfq.sectors) : null,
+        }
       : { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
     num_procs: 0,
     storage_stats: {},

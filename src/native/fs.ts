@@ -1,6 +1,8 @@
 // The file-system functions of the addon (native/addon_fs.c), typed: the calls Node's fs lacks.
 // None follows a final symlink. Failures throw an Error with .errno (positive), .code and .syscall,
 // which fromSystemError (src/common/errors.ts) turns into a HakoError.
+import { rm } from 'node:fs/promises';
+import { tempName, writeFileAtomic, type AtomicWriteOptions } from '../common/atomic-file.js';
 import { native, type NativeAddon } from './addon.js';
 
 interface FsAddon {
@@ -8,6 +10,9 @@ interface FsAddon {
   fsLsetxattr(path: string, name: string, value: Buffer, flags?: number): void;
   fsLgetxattr(path: string, name: string): Buffer | null;
   fsLlistxattr(path: string): string[];
+  removeTreeAsync?(path: string): Promise<void>;
+  rmdirsAsync?(paths: string[]): Promise<number[]>;
+  writeFileAtomicAsync?(path: string, tmp: string, data: Buffer, mode: number, durable: boolean): Promise<void>;
 }
 
 function fsNative(): NativeAddon & FsAddon {
@@ -36,4 +41,55 @@ export function lgetxattr(path: string, name: string): Buffer | null {
 /** llistxattr(2): the names of the attributes set on `path` itself. */
 export function llistxattr(path: string): string[] {
   return fsNative().fsLlistxattr(path);
+}
+
+/**
+ * `rm -rf --one-file-system path` in one job on the libuv pool (native/addon_rmtree.c): the
+ * event loop pays one dispatch, not one per entry as with fs.rm. A missing path is success;
+ * symlinks are not followed; a mount inside the tree is left (EXDEV, after the rest is gone).
+ * Without the addon (or an older build of it), fs.rm.
+ */
+export async function removeTree(path: string): Promise<void> {
+  let a: (NativeAddon & FsAddon) | undefined;
+  try {
+    a = fsNative();
+  } catch {
+    a = undefined;
+  }
+  if (!a?.removeTreeAsync) return rm(path, { recursive: true, force: true });
+  return a.removeTreeAsync(path);
+}
+
+/**
+ * rmdir(2) of each path in one job on the libuv pool (native/addon_rmtree.c): each one's errno
+ * (0: removed). undefined without the addon (or an older build of it): the caller removes them
+ * its own way.
+ */
+export async function rmdirs(paths: string[]): Promise<number[] | undefined> {
+  let a: (NativeAddon & FsAddon) | undefined;
+  try {
+    a = fsNative();
+  } catch {
+    return undefined;
+  }
+  return a.rmdirsAsync ? a.rmdirsAsync(paths) : undefined;
+}
+
+/**
+ * writeFileAtomic (src/common/atomic-file.ts: a temp file beside the target, renamed over it;
+ * durable: fsync'd, and its directory) in one job on the libuv pool (native/addon_atomic.c)
+ * instead of four or more round trips through a FileHandle. The directory must exist. Failures
+ * are the errno of the failed step (.syscall), the temp file removed. Without the addon (or an
+ * older build of it), writeFileAtomic.
+ */
+export async function writeFileAtomicPooled(path: string, data: string | Uint8Array, opts: Pick<AtomicWriteOptions, 'mode' | 'durable'> = {}): Promise<void> {
+  let a: (NativeAddon & FsAddon) | undefined;
+  try {
+    a = fsNative();
+  } catch {
+    a = undefined;
+  }
+  if (!a?.writeFileAtomicAsync) return writeFileAtomic(path, data, { ...opts, createDir: false });
+  const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return a.writeFileAtomicAsync(path, tempName(path), buf, opts.mode ?? 0o600, opts.durable !== false);
 }

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
+import { detectCgroupMode } from '../../src/runtime/cgroups/index.js';
 
 const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for this test)` : !hasEngine ? 'the container engine is not built' : !isRoot ? 'container flows need root' : false;
 
@@ -913,6 +914,9 @@ test('--pid/--ipc/--network container:<name> are recorded by the donor\'s ID and
     assert.match((await docker(['start', 'par-join-pid'], { ok: false })).stderr, new RegExp(`^Error response from daemon: container ${donor} is not running$`, 'm'));
     assert.match((await docker(['start', 'par-join-ipc'], { ok: false })).stderr, new RegExp(`^Error response from daemon: can't join IPC of container ${donor}: container ${donor} is not running$`, 'm'));
     assert.match((await docker(['start', 'par-join-priv'], { ok: false })).stderr, new RegExp(`^Error response from daemon: can't join IPC of container ${priv}: non-shareable IPC \\(hint: use IpcMode:shareable for the donor container\\)$`, 'm'));
+    for (const name of ['par-join-pid', 'par-join-ipc', 'par-join-priv']) {
+      assert.equal((await d.request('POST', `/v1.41/containers/${name}/start`)).status, 500, `${name}: dockerd answers a refused donor with 500`);
+    }
     await docker(['start', 'par-don']);
     const out = (await docker(['start', '-a', 'par-join'])).stdout.split('\n').filter(Boolean);
     assert.ok(out.includes('sleep'), `the donor's processes are seen: ${out.join(' ')}`);
@@ -964,5 +968,40 @@ test('volume mount and unmount events as dockerd\'s: one per volume (not binds) 
   } finally {
     await docker(['rm', '-f', 'par-vev'], { ok: false });
     await docker(['volume', 'rm', 'par-vev1', 'par-vev2'], { ok: false });
+  }
+});
+
+test('stats on a cgroup v1 (or hybrid) host: blkio_stats has all eight *_recursive lists, [] when empty, as dockerd (the six CFQ ones were null); a stopped container\'s are null', { skip: skip || (detectCgroupMode() !== 'v2' ? false : 'a cgroup v1 (or hybrid) host is needed'), timeout: 60_000 }, async () => {
+  const keys = ['io_service_bytes_recursive', 'io_serviced_recursive', 'io_queue_recursive', 'io_service_time_recursive', 'io_wait_time_recursive', 'io_merged_recursive', 'io_time_recursive', 'sectors_recursive'];
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-blkio', 'busybox', 'sleep', '300']);
+  try {
+    const stats = async () => JSON.parse((await d.request('GET', '/v1.44/containers/par-blkio/stats?stream=false&one-shot=true')).body.toString()) as { blkio_stats: Record<string, unknown> };
+    const running = (await stats()).blkio_stats;
+    assert.deepEqual(Object.keys(running), keys);
+    for (const k of keys) assert.ok(Array.isArray(running[k]), `${k}: ${JSON.stringify(running[k])}`);
+    for (const k of keys.slice(2)) assert.deepEqual(running[k], [], `${k}: no CFQ scheduler (kernel ≥ 5.0)`);
+    await docker(['stop', '-t', '0', 'par-blkio']);
+    const stopped = (await stats()).blkio_stats;
+    assert.deepEqual(stopped, Object.fromEntries(keys.map((k) => [k, null])));
+  } finally {
+    await docker(['rm', '-f', 'par-blkio'], { ok: false });
+  }
+});
+
+test('a start that fails: ExitCode 128 unless an earlier run left its own (dockerd never resets it; hako showed 0 for a container never started, 128 for one that ran); a removed IPC donor in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--ipc', 'shareable', '--name', 'par-xdon', 'busybox', 'sleep', '300']);
+  await docker(['create', '--network', 'none', '--ipc', 'container:par-xdon', '--name', 'par-xnew', 'busybox', 'true']);
+  try {
+    const don = (await docker(['inspect', '-f', '{{.Id}}', 'par-xdon'])).stdout.trim();
+    assert.equal((await docker(['start', 'par-xnew'], { ok: false })).code, 1);
+    assert.equal((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'par-xnew'])).stdout.trim(), 'created 128');
+    await docker(['start', 'par-xdon']);
+    assert.equal((await docker(['run', '--network', 'none', '--ipc', 'container:par-xdon', '--name', 'par-x3', 'busybox', 'sh', '-c', 'exit 3'], { ok: false })).code, 3);
+    await docker(['rm', '-f', 'par-xdon']);
+    const r = await docker(['start', 'par-x3'], { ok: false });
+    assert.equal(r.stderr.split('\n')[0], `Error response from daemon: can't join IPC of container ${don}: No such container: ${don}`);
+    assert.equal((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'par-x3'])).stdout.trim(), 'exited 3');
+  } finally {
+    await docker(['rm', '-f', 'par-xnew', 'par-x3', 'par-xdon'], { ok: false });
   }
 });

@@ -3,7 +3,6 @@
 // flushing its headers at once, JSON streams, and a fuzz run that must leave it answering.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createConnection, type Socket } from 'node:net';
 import { request, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -38,7 +37,6 @@ before(async () => {
   const deps: ApiDeps = {
     engine,
     images,
-    imageLog: new AsyncLocalStorage(),
     log: (level, msg) => {
       if (level === 'error') logged.push(msg);
     },

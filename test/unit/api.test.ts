@@ -194,6 +194,18 @@ test('daemon flags: dockerd spellings, repeatable hosts, tcp refused without mut
   checkTls(parseFlags(['-H', 'tcp://127.0.0.1:2376', '--tlsverify', '--tlscacert', 'a', '--tlscert', 'b', '--tlskey', 'c']));
 });
 
+test('daemon flags: --default-ipc-mode and --default-shm-size as dockerd 20.10 reads them, with its words', () => {
+  const def = parseFlags([]);
+  assert.deepEqual([def.defaultIpcMode, def.defaultShmSize], ['private', 64 * 1024 * 1024]);
+  const f = parseFlags(['--default-ipc-mode', 'shareable', '--default-shm-size=16m']);
+  assert.deepEqual([f.defaultIpcMode, f.defaultShmSize], ['shareable', 16 * 1024 * 1024]);
+  assert.equal(parseFlags(['--default-shm-size', '0']).defaultShmSize, 0);
+  assert.equal(parseFlags(['--default-shm-size', '1GiB']).defaultShmSize, 1024 ** 3);
+  assert.throws(() => parseFlags(['--default-ipc-mode', 'bogus']), /default IPC mode setting \(bogus\) is invalid; use "shareable" or "private"/);
+  for (const m of ['host', 'none', 'container:x']) assert.throws(() => parseFlags(['--default-ipc-mode', m]), new RegExp(`IPC mode "${m}" is not supported as default value; use "shareable" or "private"`));
+  assert.throws(() => parseFlags(['--default-shm-size', 'abc']), /invalid argument "abc" for "--default-shm-size" flag: invalid size: 'abc'/);
+});
+
 test('image inspect: Container/ContainerConfig up to API 1.44 (docker-compose 1.29 reads them), VirtualSize below 1.44', async () => {
   const { inspectJson } = await import('../../src/api/routes/images.js');
   const base = { id: 'sha256:' + 'a'.repeat(64), repoTags: ['x:1'], repoDigests: [], created: '2024-01-01T00:00:00Z', size: 5, record: {}, usedBy: [] };

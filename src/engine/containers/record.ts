@@ -5,8 +5,9 @@
 // gone at once, also after a crash) and deletes it later; loadAll() skips such directories and
 // removeRetired() deletes them.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { removeTree, writeFileAtomicPooled } from '../../native/fs.js';
+import { basename, dirname } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { fsyncDirFast, fsyncDirSync, stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
@@ -138,7 +139,7 @@ export class RecordStore {
       do {
         entry.again = false;
         try {
-          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+          await writeFileAtomicPooled(file, JSON.stringify(rec), { mode: 0o600, durable: false });
         } catch (err) {
           if (!existsSync(this.containerDir(rec.Id))) break; // removed meanwhile
           onError(fromSystemError(`save container ${rec.Id}`, err, file));
@@ -223,7 +224,7 @@ export class RecordStore {
       while (entry.again) {
         entry.again = false;
         try {
-          await writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, durable: false, createDir: false });
+          await writeFileAtomicPooled(file, JSON.stringify(rec), { mode: 0o600, durable: false });
         } catch (err) {
           if (!existsSync(dir)) break; // removed meanwhile
           onError(fromSystemError(`save container ${rec.Id}`, err, file));
@@ -318,7 +319,7 @@ export class RecordStore {
     for (const d of dirs) {
       if (dirname(d) !== this.dir || !basename(d).startsWith('.removed-')) throw new HakoError({ step: 'remove a retired container directory', path: d, hint: 'not a directory retire() made', kind: 'internal' });
       try {
-        await rm(d, { recursive: true, force: true });
+        await removeTree(d);
       } catch (err) {
         throw fromSystemError('remove a retired container directory', err, d);
       }

@@ -3,7 +3,7 @@
 // the default seccomp profile for those capabilities, masked and read-only paths, resources
 // from HostConfig, namespaces from the modes, and the user's mounts.
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { invalid } from '../../common/errors.js';
 import { OCI_VERSION, type Mount, type Spec, type Namespace } from '../../runtime/spec/types.js';
 import { DOCKER_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
@@ -11,6 +11,7 @@ import { applyCapChanges, capNames } from '../../runtime/security/capabilities.j
 import { defaultSeccompProfile, profileForCapabilities } from '../../runtime/security/seccomp/index.js';
 import type { ContainerRecord, MountPoint } from './record.js';
 import type { ResolvedUser } from './user.js';
+import type { ShmPlan } from '../shm-mounts.js';
 
 type Obj = Record<string, unknown>;
 
@@ -61,11 +62,28 @@ export interface SpecInputs {
   /** PID and IPC namespaces to join (--pid/--ipc container:<id>). */
   pidnsPath?: string | undefined;
   ipcnsPath?: string | undefined;
+  /** What goes on /dev/shm (the engine's plan by IPC mode, shm-mounts.ts); a private tmpfs of ShmSize when absent. */
+  shm?: ShmPlan | undefined;
   /** Resolved host paths for each MountPoint (volumes) by destination. */
   cgroupV2: boolean;
 }
 
-function dockerMounts(shmSize: number, privileged: boolean, cgroupV2: boolean): Mount[] {
+/** /dev/shm's mount for a plan ('user': the user's own mount replaces it below; 'none': nothing). */
+function shmMount(shm: ShmPlan): Mount[] {
+  switch (shm.kind) {
+    case 'tmpfs':
+      return [{ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shm.size}`] }];
+    case 'bind':
+      // dockerd's options: the bind keeps the source mount's flags (the host-side tmpfs is
+      // nosuid,nodev,noexec; the host's /dev/shm has its own).
+      return [{ destination: '/dev/shm', type: 'bind', source: shm.source, options: ['rbind', 'rprivate'] }];
+    case 'user': // the user's mount on /dev/shm is added with the others
+    case 'none':
+      return [];
+  }
+}
+
+function dockerMounts(shm: ShmPlan, privileged: boolean, cgroupV2: boolean): Mount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -73,7 +91,7 @@ function dockerMounts(shmSize: number, privileged: boolean, cgroupV2: boolean): 
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro', ...(cgroupV2 ? [] : [])] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSize}`] },
+    ...shmMount(shm),
   ];
 }
 
@@ -231,7 +249,7 @@ export function buildSpec(inp: SpecInputs): Spec {
   const env = daemonEnv(cfg.Hostname as string, cfg.Tty === true, (cfg.Env as string[] | null) ?? []);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${inp.user.home || '/'}`);
   let args = [rec.Path, ...rec.Args];
-  const mounts = dockerMounts(Number(hc.ShmSize), privileged, inp.cgroupV2);
+  const mounts = dockerMounts(inp.shm ?? { kind: 'tmpfs', size: Number(hc.ShmSize) }, privileged, inp.cgroupV2);
   if (hc.Init === true) {
     if (!inp.initBinary || !existsSync(inp.initBinary)) throw invalid('--init: the init binary (build/hako-init) is missing', 'run npm run build:native');
     mounts.push({ destination: INIT_PATH, type: 'bind', source: inp.initBinary, options: ['bind', 'ro'] });

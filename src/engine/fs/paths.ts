@@ -1,7 +1,8 @@
 // Path resolution inside a container's root: every symlink is resolved as the container would see
 // it (absolute targets relative to the root, `..` clamped at the root), so no path can escape.
 import { lstatSync, readlinkSync } from 'node:fs';
-import { posix, join } from 'node:path';
+import { posix } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { invalid } from '../../common/errors.js';
 
 /**
@@ -19,7 +20,8 @@ export function resolveInRoot(root: string, path: string, opts: { followLast?: b
       done.pop();
       continue;
     }
-    const hostPath = join(root, ...done, part);
+    // (done's parts are single names: no '', '.', '..' or '/'; joinPath checks again.)
+    const hostPath = join(root, done.length > 0 ? `${done.join('/')}/${part}` : part);
     if (pending.length === 0 && !followLast) {
       done.push(part);
       break;
@@ -41,5 +43,5 @@ export function resolveInRoot(root: string, path: string, opts: { followLast?: b
     }
     done.push(part);
   }
-  return join(root, ...done);
+  return done.length > 0 ? join(root, done.join('/')) : posix.normalize(root);
 }

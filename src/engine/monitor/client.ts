@@ -1,7 +1,7 @@
 // MonitorClient: one connection to a monitor's control socket (attach, resize, close stdin).
 import { openSync, closeSync, existsSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
-import { join } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { Readable, Writable } from 'node:stream';
 import { HakoError } from '../../common/errors.js';
 import type { Attachment } from '../api-types.js';

@@ -1,7 +1,7 @@
 // The exit file the monitor writes (dir/exit.json, atomically: exit.json.tmp + rename) and
 // waiting for it without polling: a pidfd on the monitor becomes readable when it exits.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { HakoError } from '../../common/errors.js';
 import { addonErrno, native } from '../../native/addon.js';
 import { isSameProcess } from '../../runtime/state/process-info.js';

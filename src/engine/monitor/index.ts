@@ -28,7 +28,8 @@
 // output; a client that stays above that for 2 s is disconnected (so a stalled or gone client
 // holds the container's output up for at most 2 s, once). 32 clients at most per monitor.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SupervisorOptions } from '../../runtime/lifecycle/supervised.js';

@@ -15,8 +15,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { removeTree } from '../../native/fs.js';
 import { chmod, chown, lstat, mkdir, open, readFile, readdir, rename, rm, symlink, writeFile, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { HakoError, fromSystemError, invalid, notFound } from '../../common/errors.js';
 import { pullMark } from '../pull-trace.js';
 
@@ -599,7 +601,7 @@ export class SnapshotStore {
     const dirs = dir !== undefined ? [dir] : (await readdir(base).catch(() => [] as string[])).filter((n) => n.startsWith('.removed-')).map((n) => join(base, n));
     for (const d of dirs) {
       if (dirname(d) !== base || !basename(d).startsWith('.removed-')) throw invalid(`not a retired container snapshot: ${d}`);
-      await rm(d, { recursive: true, force: true }).catch((e) => {
+      await removeTree(d).catch((e) => {
         throw fromSystemError('remove a retired container rootfs', e, d);
       });
     }

@@ -3,7 +3,7 @@
 // (<root>/image/leases/<owner>.json) that containers hold on images. All written atomically.
 import { readFile, readdir, unlink } from 'node:fs/promises';
 import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { fromSystemError } from '../../common/errors.js';
 import { digestHex, isDigest, type Digest } from '../digest.js';
 import type { Descriptor } from '../manifest.js';

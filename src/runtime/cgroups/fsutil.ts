@@ -3,7 +3,7 @@
 // device or resource busy (EBUSY)`.
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { fromSystemError, HakoError } from '../../common/errors.js';
 
 /**

@@ -7,7 +7,8 @@
 //     ('/system.slice/prefix-name.scope'). We never talk to systemd: the directories are made
 //     by us through cgroupfs, so systemd does not know about them.
 import { existsSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { invalid } from '../../common/errors.js';
 
 export type CgroupMode = 'v1' | 'hybrid' | 'v2';

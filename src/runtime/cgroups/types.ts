@@ -132,6 +132,12 @@ export interface CgroupStats {
   io: {
     serviceBytes: BlkioEntry[];
     serviceIOs: BlkioEntry[];
+    /**
+     * v1 only: the CFQ scheduler's lists (io_queued, io_service_time, io_wait_time, io_merged,
+     * time, sectors), read by dockerd when blkio.io_serviced_recursive exists; CFQ left the kernel
+     * in 5.0, so they are empty lists (dockerd shows [] for each, not null).
+     */
+    cfq?: { queued: BlkioEntry[]; serviceTime: BlkioEntry[]; waitTime: BlkioEntry[]; merged: BlkioEntry[]; time: BlkioEntry[]; sectors: BlkioEntry[] };
   };
   hugetlb?: Record<string, { usage: number; maxUsage?: number; failcnt: number }>;
 }

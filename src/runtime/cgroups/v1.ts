@@ -25,8 +25,10 @@
 // works from inside a new user namespace too) and clone it into the unified hierarchy of a hybrid
 // host (cgroup2 does not move single threads across domain cgroups: EOPNOTSUPP). Under a monitor
 // the same goes for the monitor's fork of the container. addProcess() remains for other callers.
-import { closeSync, existsSync, openSync, constants as fsConstants } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, writeSync, constants as fsConstants } from 'node:fs';
+import { joinPath as join } from '../../common/join-path.js';
+import { rmdirs } from '../../native/fs.js';
+import { constants as osConstants } from 'node:os';
 import { fromSystemError, HakoError, invalid } from '../../common/errors.js';
 import { hugepageSizeName } from './convert.js';
 import {
@@ -247,12 +249,27 @@ export class CgroupV1Manager implements CgroupManager {
       const d = this.need('devices', 'set device rules');
       // Start from deny-all, then apply the rules in order, so that (as on v2) later rules win and
       // anything not allowed is denied. A running container may see a short deny-all window here.
+      // Each rule is one write(2) (the kernel takes one rule per write), on one open file per
+      // list: a start's ~13 rules cost 2 opens instead of 13.
       const lines = r.devices.map(deviceRuleString);
-      writeCgroupFile('deny all devices', d, 'devices.deny', 'a');
-      r.devices.forEach((rule, i) => {
-        const file = rule.allow ? 'devices.allow' : 'devices.deny';
-        writeCgroupFile(`${rule.allow ? 'allow' : 'deny'} device`, d, file, lines[i]!);
-      });
+      const fds: { allow?: number; deny?: number } = {};
+      try {
+        const write = (what: string, allow: boolean, line: string) => {
+          const file = allow ? 'devices.allow' : 'devices.deny';
+          const path = cgroupFile(d, file);
+          try {
+            const fd = (fds[allow ? 'allow' : 'deny'] ??= openSync(path, fsConstants.O_WRONLY));
+            writeSync(fd, line);
+          } catch (err) {
+            throw fromSystemError(`${what}: write ${JSON.stringify(line).slice(1, -1)} to ${path}`, err, path);
+          }
+        };
+        write('deny all devices', false, 'a');
+        r.devices.forEach((rule, i) => write(`${rule.allow ? 'allow' : 'deny'} device`, rule.allow, lines[i]!));
+      } finally {
+        if (fds.allow !== undefined) closeSync(fds.allow);
+        if (fds.deny !== undefined) closeSync(fds.deny);
+      }
     }
     if (r.unified && Object.keys(r.unified).length > 0) {
       throw invalid('the "unified" cgroup resources need cgroup v2', 'this host runs cgroup v1');
@@ -418,7 +435,7 @@ export class CgroupV1Manager implements CgroupManager {
       cpu: { usageTotalNs: 0, usageUserNs: 0, usageKernelNs: 0, periods: 0, throttledPeriods: 0, throttledTimeNs: 0 },
       memory: { usage: 0, limit: 0, cache: 0, stats: {} },
       pids: { current: 0 },
-      io: { serviceBytes: [], serviceIOs: [] },
+      io: { serviceBytes: [], serviceIOs: [], cfq: { queued: [], serviceTime: [], waitTime: [], merged: [], time: [], sectors: [] } },
     };
     if (cpuacct) {
       s.cpu.usageTotalNs = readNumber(cpuacct, 'cpuacct.usage') ?? 0;
@@ -486,8 +503,13 @@ export class CgroupV1Manager implements CgroupManager {
 
   async destroy(): Promise<void> {
     const errors: unknown[] = [];
-    // The hierarchies at once (each rmdir runs in the thread pool).
-    const settled = await Promise.allSettled(this.allDirs().map((d) => removeCgroupDir(d)));
+    // One rmdir per hierarchy, all in one thread-pool job (each a pool round trip of its own
+    // cost the event loop ~50 µs); what that left (EBUSY: tasks still exiting, sub-cgroups) is
+    // retried by removeCgroupDir, the hierarchies at once.
+    const dirs = this.allDirs();
+    const errnos = await rmdirs(dirs);
+    const left = errnos === undefined ? dirs : dirs.filter((_, k) => errnos[k] !== 0 && errnos[k] !== osConstants.errno.ENOENT);
+    const settled = await Promise.allSettled(left.map((d) => removeCgroupDir(d)));
     for (const r of settled) if (r.status === 'rejected') errors.push(r.reason);
     // Parents that this manager made (e.g. /hako for the default path) go too when empty.
     removeMadeDirs(this.made.splice(0));

@@ -3,7 +3,8 @@
 // usually no controller is available: freeze, kill, cgroup.procs and BPF device programs still
 // work there, limits give a clear "controller not available" error).
 import { existsSync, openSync, constants as fsConstants } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { relative, sep } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { fromSystemError, HakoError, invalid } from '../../common/errors.js';
 import { addonBpf, attachDeviceProgram, type BpfSyscall } from './bpf.js';
 import { blkioWeightToIoWeight, cpuMax, hugepageSizeName, sharesToWeight, swapToV2, v2Limit } from './convert.js';

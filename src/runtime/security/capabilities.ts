@@ -27,18 +27,27 @@ export const DOCKER_DEFAULT_CAPS: readonly string[] = [
   'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
 ];
 
+const PROC_CAP_LAST_CAP = '/proc/sys/kernel/cap_last_cap';
+let kernelLastCap: number | undefined;
+
 /**
- * The kernel's highest capability (/proc/sys/kernel/cap_last_cap), read on each call; 40
- * (CAP_CHECKPOINT_RESTORE) when it cannot be read.
+ * The kernel's highest capability (/proc/sys/kernel/cap_last_cap); 40 (CAP_CHECKPOINT_RESTORE)
+ * when it cannot be read. The kernel's own file is read once per process (it is fixed at build
+ * time; a daemon read it twice per container start); another file, on each call.
  */
-export function lastCap(procFile = '/proc/sys/kernel/cap_last_cap'): number {
+export function lastCap(procFile = PROC_CAP_LAST_CAP): number {
+  if (procFile === PROC_CAP_LAST_CAP && kernelLastCap !== undefined) return kernelLastCap;
+  let last = CAP_LAST_KNOWN;
+  let read = false;
   try {
     const n = Number.parseInt(readFileSync(procFile, 'utf8').trim(), 10);
-    if (Number.isInteger(n) && n >= 0 && n < 64) return n;
+    read = true;
+    if (Number.isInteger(n) && n >= 0 && n < 64) last = n;
   } catch {
     // not Linux or /proc not mounted
   }
-  return CAP_LAST_KNOWN;
+  if (procFile === PROC_CAP_LAST_CAP && read) kernelLastCap = last;
+  return last;
 }
 
 /** Every capability 0..last. */

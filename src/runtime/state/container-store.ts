@@ -2,7 +2,7 @@
 // state.json is what the runtime recorded; the status shown to users is derived from it and
 // from the live process (see ../lifecycle/status.ts).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { joinPath as join } from '../../common/join-path.js';
 import { HakoError, invalid, notFound, conflict } from '../../common/errors.js';
 import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import { acquireLock, type Lock } from './file-lock.js';
