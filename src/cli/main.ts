@@ -108,7 +108,7 @@ function topHelp(): string {
   const list = (names: string[]) => names.map((n) => `  ${n.padEnd(12)}${specs[n]?.desc ?? ''}`).join('\n');
   return (
     `\nUsage:  hako [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommon Commands:\n` +
-    list(['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info']) +
+    list(['run', 'exec', 'ps', 'build', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info']) +
     `\n\nManagement Commands:\n` +
     list(['container', 'image', 'network', 'system', 'volume']) +
     `\n\nCommands:\n` +

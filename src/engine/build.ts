@@ -14,7 +14,7 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { HakoError, invalid } from '../common/errors.js';
-import { argDeclaration, parseDockerfile, parseInstruction, stepCount, type Instruction, type Stage } from '../build/dockerfile.js';
+import { argDeclarations, parseDockerfile, parseInstruction, stepCount, type Instruction, type Stage } from '../build/dockerfile.js';
 import { applyChange, expandWord, rawWords } from '../image/changes.js';
 import { stepComment } from '../build/comments.js';
 import type { ImageService } from '../image/images.js';
@@ -187,10 +187,11 @@ export class Builder {
     };
     for (const m of df.metaArgs) {
       printStep(m.original);
-      const { name, value } = argDeclaration(m);
-      const given = this.buildArgs[name];
-      this.metaArgs.set(name, given !== undefined && given !== null ? given : value !== undefined ? expandWord(value, this.metaEnv()) : undefined);
-      if (given !== undefined) this.usedArgs.add(name);
+      for (const { name, value } of argDeclarations(m)) {
+        const given = this.buildArgs[name];
+        this.metaArgs.set(name, given !== undefined && given !== null ? given : value !== undefined ? expandWord(value, this.metaEnv()) : undefined);
+        if (given !== undefined) this.usedArgs.add(name);
+      }
     }
     let state: StageState | undefined;
     for (const [index, stage] of stages.entries()) {
@@ -311,13 +312,15 @@ export class Builder {
       case 'ADD':
         return this.copyStep(state, ins);
       case 'ARG': {
-        const { name, value } = argDeclaration(ins);
-        const def = value !== undefined ? expandWord(value, this.wordEnv(state)) : undefined;
-        const given = this.buildArgs[name];
-        if (given !== undefined) this.usedArgs.add(name);
-        const v = given !== undefined && given !== null ? given : def !== undefined ? def : this.metaArgs.get(name);
-        state.args.set(name, v);
-        return this.commitMeta(state, `ARG ${name}${def !== undefined ? `=${def}` : ''}`);
+        const shown: string[] = [];
+        for (const { name, value } of argDeclarations(ins)) {
+          const def = value !== undefined ? expandWord(value, this.wordEnv(state)) : undefined;
+          const given = this.buildArgs[name];
+          if (given !== undefined) this.usedArgs.add(name);
+          state.args.set(name, given !== undefined && given !== null ? given : def !== undefined ? def : this.metaArgs.get(name));
+          shown.push(`${name}${def !== undefined ? `=${def}` : ''}`);
+        }
+        return this.commitMeta(state, `ARG ${shown.join(' ')}`);
       }
       case 'MAINTAINER':
         state.author = ins.args;
@@ -495,7 +498,7 @@ export class Builder {
 
   private async copyStep(state: StageState, ins: Instruction): Promise<void> {
     const env = this.wordEnv(state);
-    if (ins.flags.has('chmod')) throw invalid(`${ins.name}: the --chmod option requires BuildKit`);
+    if (ins.flags.has('chmod')) throw invalid('the --chmod option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled');
     const words = ins.json ? ins.json.map((w) => expandWord(w, env)) : rawWords(ins.args).map((w) => expandWord(w, env));
     const rawDest = words.pop()!;
     const from = ins.flags.get('from');

@@ -369,6 +369,13 @@ Successfully built X
     '/bin/sh -c #(nop)  ENV V2=fromenv E1=one E2=set',
     '/bin/sh -c #(nop)  ARG V2=default2',
   ]);
+  // Several in one ARG (dockerd 20.10 takes them): its history and the RUN's prefix as dockerd records them.
+  const multi = await build(context({ Dockerfile: 'FROM busybox\nARG A=1 B\nRUN echo "a=$A b=$B"\n' }), 'buildargs=' + encodeURIComponent(JSON.stringify({ B: '2' })));
+  assert.match(multi.text, /\na=1 b=2\n/);
+  const mh = JSON.parse((await d.request('GET', `/images/${multi.id}/history`)).body.toString()).map((h: { CreatedBy: string }) => h.CreatedBy);
+  assert.deepEqual(mh.slice(0, 2), ['|2 A=1 B=2 /bin/sh -c echo "a=$A b=$B"', '/bin/sh -c #(nop)  ARG A=1 B']);
+  const chmod = await build(context({ Dockerfile: 'FROM busybox\nCOPY --chmod=755 Dockerfile /x\n' }));
+  assert.equal(chmod.error, 'the --chmod option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled');
 });
 
 test('every instruction: the config and history dockerd 20.10 records for the same Dockerfile', { skip }, async () => {

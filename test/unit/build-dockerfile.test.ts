@@ -1,7 +1,7 @@
 // The Dockerfile parser and .dockerignore patterns (src/build): pure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argDeclaration, parseDockerfile, stepCount } from '../../src/build/dockerfile.js';
+import { argDeclarations, parseDockerfile, stepCount } from '../../src/build/dockerfile.js';
 import { ignoreMatcher, parseDockerignore } from '../../src/build/dockerignore.js';
 import { expandWord } from '../../src/image/changes.js';
 import { goDuration, stepComment } from '../../src/build/comments.js';
@@ -48,7 +48,7 @@ test('instructions, comments, continuations, exec and shell forms, line numbers'
 test('the escape directive, meta ARGs, ARG declarations', () => {
   const df = parseDockerfile('# escape=`\nARG V=1\nARG W\nFROM busybox:$V\nRUN dir c:\\ `\n  && echo x\n');
   assert.equal(df.escape, '`');
-  assert.deepEqual(df.metaArgs.map(argDeclaration), [{ name: 'V', value: '1' }, { name: 'W' }]);
+  assert.deepEqual(df.metaArgs.flatMap(argDeclarations), [{ name: 'V', value: '1' }, { name: 'W' }]);
   assert.equal(df.stages[0]!.commands[0]!.args, 'dir c:\\   && echo x');
   // A directive after the first instruction is a comment.
   assert.equal(parseDockerfile('FROM a\n# escape=`\nRUN x \\\n y').stages[0]!.commands[0]!.args, 'x  y');
@@ -64,6 +64,8 @@ test('errors name the line', () => {
   assert.throws(() => parseDockerfile('FROM a\nSHELL /bin/bash\n'), { message: 'dockerfile parse error line 2: SHELL requires the arguments to be in JSON form' });
   assert.throws(() => parseDockerfile('FROM a AS x\nFROM b AS X\n'), { message: 'dockerfile parse error line 2: duplicate name x' });
   assert.throws(() => parseDockerfile('FROM a\nONBUILD ONBUILD RUN x\n'), /line 2: Chaining ONBUILD/);
+  // Several ARGs in one, a quoted default kept whole (expanded later), as dockerd 20.10 takes them.
+  assert.deepEqual(argDeclarations(parseDockerfile('ARG A="x y" B C=1\nFROM a\n').metaArgs[0]!), [{ name: 'A', value: '"x y"' }, { name: 'B' }, { name: 'C', value: '1' }]);
   assert.throws(() => parseDockerfile('# just a comment\n'), { message: 'failed to parse Dockerfile: file with no instructions' });
 });
 
