@@ -88,6 +88,19 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   // A predecessor's exit-time stopper would remove the dirs this daemon now uses.
   opts.after?.dropExitCleanup();
   let proc = launch();
+  // Everything the daemon had, each step whatever the one before did: containers it left running
+  // (killed through their cgroups), their rootfs mounts, its dirs, cgroups and network. The errors.
+  const removeAll = (): Error[] => {
+    const errors: Error[] = [];
+    for (const step of [() => killCgroupProcs(cgroupParent), () => unmountUnder(dir.path), () => dir.cleanup(), () => removeCgroupEverywhere(cgroupParent), () => cleanupNet(net)]) {
+      try {
+        step();
+      } catch (err) {
+        errors.push(err as Error);
+      }
+    }
+    return errors;
+  };
   // If this process exits (a test timed out, then force-exit) before stop(), the daemon is
   // stopped and everything it had is removed all the same (helpers/exit-cleanup.ts).
   // hakod leaves its containers running when it stops (they outlive it), so they are killed
@@ -95,14 +108,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   const dropExitCleanup = atExit(() => {
     // Only while not reaped: a reaped pid may belong to someone else by now.
     if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) killSync(proc.pid, 'SIGTERM', 10_000);
-    const steps = [() => killCgroupProcs(cgroupParent), () => unmountUnder(dir.path), () => dir.cleanup(), () => removeCgroupEverywhere(cgroupParent), () => cleanupNet(net)];
-    for (const step of steps) {
-      try {
-        step();
-      } catch (err) {
-        process.stderr.write(`test daemon ${dir.path}: exit cleanup: ${(err as Error).message}\n`);
-      }
-    }
+    for (const err of removeAll()) process.stderr.write(`test daemon ${dir.path}: exit cleanup: ${err.message}\n`);
   });
   const req: TestDaemon['request'] = (method, path, body, headers = {}) =>
     new Promise((resolve, reject) => {
@@ -180,9 +186,10 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
         code = await exited;
         clearTimeout(t);
       }
-      dir.cleanup();
-      removeCgroupEverywhere(cgroupParent);
-      cleanupNet(net);
+      // A test that left a container running fails here, but leaves nothing behind (a mounted
+      // rootfs made dir.cleanup throw EBUSY, and the cgroups and network stayed).
+      const errors = removeAll();
+      if (errors.length) throw errors[0];
       return code;
     },
   };
