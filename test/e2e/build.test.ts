@@ -608,6 +608,7 @@ test('FROM an image that is not here: pulled, with the credentials the docker CL
   try {
     const authed = new RegistryClient({ domain: reg.host, credentials: () => ({ username: 'builder', password: 'pw-123' }) });
     await pushLayout(busybox, reg.host, 'private/base', 'latest', authed);
+    await pushLayout(busybox, reg.host, 'private/base2', 'latest', authed);
     authed.close();
     const dir = context({ Dockerfile: `FROM ${reg.host}/private/base\nRUN echo pulled-base\n` });
     const env = { ...d.env, DOCKER_BUILDKIT: '0' };
@@ -623,6 +624,10 @@ test('FROM an image that is not here: pulled, with the credentials the docker CL
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Step 1\/2 : FROM 127\.0\.0\.1:\d+\/private\/base\nlatest: Pulling from private\/base\n[0-9a-f]{12}: (Already exists|Pull complete)\nDigest: sha256:[0-9a-f]{64}\nStatus: Downloaded newer image for 127\.0\.0\.1:\d+\/private\/base:latest\n ---> [0-9a-f]{12}\n/);
     assert.match(r.stdout, /pulled-base\n/);
+    // hako build sends the same credentials (from the config docker login wrote).
+    const h = await hako(['build', '-t', 'frompulled2', '-'], { input: `FROM ${reg.host}/private/base2\nRUN echo pulled-base2\n` });
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, /latest: Pulling from private\/base2\n[\s\S]*pulled-base2\n/);
   } finally {
     await reg.stop();
   }

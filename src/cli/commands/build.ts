@@ -155,7 +155,7 @@ export async function build(ctx: Ctx): Promise<number> {
         squash: ctx.flags.bool('squash') ? '1' : undefined,
       },
       stream: fs.createReadStream(tarFile),
-      headers: { 'Content-Type': 'application/x-tar' },
+      headers: { 'Content-Type': 'application/x-tar', ...(await registryConfigHeader(ctx)) },
     });
     const id = await printBuild(ctx, res);
     // --iidfile: the image ID the daemon sent (its last aux ID), as the docker CLI writes it.
@@ -164,6 +164,17 @@ export async function build(ctx: Ctx): Promise<number> {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** X-Registry-Config: every registry's credentials from the config, for the FROM images the daemon pulls. */
+async function registryConfigHeader(ctx: Ctx): Promise<Record<string, string>> {
+  const { allAuths } = await import('./auth.js');
+  const auths = await allAuths(ctx);
+  if (Object.keys(auths).length === 0) return {};
+  const { encodeRegistryAuth } = await import('../../image/registry/auth-config.js');
+  const config: Record<string, unknown> = {};
+  for (const [registry, c] of Object.entries(auths)) config[registry] = JSON.parse(Buffer.from(encodeRegistryAuth(c, registry), 'base64url').toString('utf8'));
+  return { 'X-Registry-Config': Buffer.from(JSON.stringify(config)).toString('base64url') };
 }
 
 /**
