@@ -37,13 +37,16 @@ before(async () => {
 });
 
 after(async () => {
-  if (d) {
-    const code = await d.stop();
-    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
-    assert.doesNotMatch(d.log(), /BUG: /);
+  try {
+    if (d) {
+      const code = await d.stop();
+      assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
+      assert.doesNotMatch(d.log(), /BUG: /);
+    }
+  } finally {
+    busybox?.cleanup();
+    for (const t of temps) t.cleanup();
   }
-  busybox?.cleanup();
-  for (const t of temps) t.cleanup();
 });
 
 /** A context directory with these files (a Buffer/string each; `dir/` keys make directories). */
