@@ -17,11 +17,12 @@ import { execRoutes } from './routes/exec.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { networkRoutes } from './routes/networks.js';
 import { unimplementedRoutes } from './routes/unimplemented.js';
+import { buildRoutes } from './routes/build.js';
 import dc from 'node:diagnostics_channel';
 import { PULL_TRACE_CHANNEL } from '../image/pull-trace.js';
 import { PhaseTrace } from '../engine/phase-trace.js';
 
-export const allRoutes: Route[] = [...systemRoutes, ...imageRoutes, ...containerRoutes, ...execRoutes, ...volumeRoutes, ...networkRoutes, ...unimplementedRoutes];
+export const allRoutes: Route[] = [...systemRoutes, ...imageRoutes, ...containerRoutes, ...execRoutes, ...volumeRoutes, ...networkRoutes, ...buildRoutes, ...unimplementedRoutes];
 
 export interface Match {
   route: Route;

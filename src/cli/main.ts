@@ -53,6 +53,7 @@ const modules: Record<string, () => Promise<Record<string, Handler>>> = {
   volume: () => import('./commands/volume.js') as Promise<unknown> as Promise<Record<string, Handler>>,
   network: () => import('./commands/network.js') as Promise<unknown> as Promise<Record<string, Handler>>,
   stream: () => import('./commands/stream.js') as Promise<unknown> as Promise<Record<string, Handler>>,
+  build: () => import('./commands/build.js') as Promise<unknown> as Promise<Record<string, Handler>>,
 };
 const commandModule: Record<string, string> = {
   run: 'stream', create: 'stream', start: 'stream', stop: 'container', restart: 'container', kill: 'container', pause: 'container',
@@ -60,7 +61,7 @@ const commandModule: Record<string, string> = {
   top: 'container', stats: 'container', cp: 'container', export: 'container', rename: 'container', update: 'container',
   port: 'container', diff: 'container', commit: 'container', 'container prune': 'container', 'container inspect': 'system',
   pull: 'image', push: 'image', images: 'image', rmi: 'image', tag: 'image', save: 'image', load: 'image', import: 'image',
-  history: 'image', login: 'image', logout: 'image', 'image prune': 'image', 'image inspect': 'system',
+  build: 'build', history: 'image', login: 'image', logout: 'image', 'image prune': 'image', 'image inspect': 'system',
   info: 'system', version: 'system', events: 'system', 'system df': 'system', 'system prune': 'system', inspect: 'system',
   'volume create': 'volume', 'volume ls': 'volume', 'volume inspect': 'volume', 'volume rm': 'volume', 'volume prune': 'volume',
   'network create': 'network', 'network ls': 'network', 'network inspect': 'network', 'network rm': 'network', 'network connect': 'network',
@@ -107,7 +108,7 @@ function topHelp(): string {
   const list = (names: string[]) => names.map((n) => `  ${n.padEnd(12)}${specs[n]?.desc ?? ''}`).join('\n');
   return (
     `\nUsage:  hako [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommon Commands:\n` +
-    list(['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info']) +
+    list(['run', 'exec', 'ps', 'build', 'pull', 'push', 'images', 'login', 'logout', 'version', 'info']) +
     `\n\nManagement Commands:\n` +
     list(['container', 'image', 'network', 'system', 'volume']) +
     `\n\nCommands:\n` +

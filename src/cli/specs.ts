@@ -164,7 +164,7 @@ export const specs: Record<string, CommandSpec> = {
  },
  "build": {
   "usage": "build [OPTIONS] PATH | URL | -",
-  "desc": "DEPRECATED: The legacy builder is deprecated and will be removed in a future release.",
+  "desc": "Build an image from a Dockerfile",
   "aliases": [
    "image build",
    "build",

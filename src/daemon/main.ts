@@ -1,13 +1,14 @@
 // hakod: the daemon. Serves the Docker Engine API on unix sockets (0660, group `hako` when it
 // exists, else root only) and, with mutual TLS, on tcp. SIGTERM/SIGINT: stop accepting, close
 // the engine (containers keep running), remove sockets and pidfile, exit 0.
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
 import { HakoError } from '../common/errors.js';
 import { checkTls, parseFlags, parseHost, USAGE, type DaemonFlags, type Listen } from './flags.js';
 import type { ApiDeps, LogLevel } from '../api/deps.js';
+import { buildWorkDir } from '../engine/build-dir.js';
 import type { ContainerEngine } from '../engine/api-types.js';
 import { IdleTrimmer } from './memory.js';
 import { native } from '../native/addon.js';
@@ -168,6 +169,8 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
   const images = await makeImages(flags, () => saveAfterPull?.());
   await images.content.init();
   await images.meta.init();
+  // What builds cut short by a crash left (contexts, staged files): no build runs yet.
+  rmSync(buildWorkDir(flags.dataRoot), { recursive: true, force: true });
   const base: Omit<ApiDeps, 'engine'> = {
     images,
     log,

@@ -94,6 +94,21 @@ export interface EngineEvent {
   from?: string;
 }
 
+export interface CommitContainerOptions {
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  pause?: boolean;
+  changes?: string[];
+  config?: Json;
+  /**
+   * A Dockerfile step (the builder): the image's config is `config` as given, and `containerConfig`
+   * is recorded as the image's container_config (the layer cache compares it).
+   */
+  buildStep?: { config: Json; containerConfig: Json };
+}
+
 export interface ContainerEngine {
   // ---- system
   /** GET /version body. */
@@ -141,8 +156,13 @@ export interface ContainerEngine {
   /** PUT /containers/{id}/archive: extract a tar into `path`. */
   putArchive(idOrName: string, path: string, tar: Readable, opts?: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }): Promise<void>;
   /** POST /commit: make an image from a container. */
-  commitContainer(idOrName: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; config?: Json }): Promise<{ Id: string }>;
+  commitContainer(idOrName: string, opts: CommitContainerOptions): Promise<{ Id: string }>;
   pruneContainers(filters?: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
+  /**
+   * A build step with no container (on `FROM scratch`, where there is no image to make one from):
+   * the files of `dir` (when given) become a layer on `base` (none: scratch), as a commit would.
+   */
+  commitBuildLayer?(o: { base: string | undefined; dir: string | undefined; config: Json; containerConfig: Json }): Promise<string>;
 
   // ---- exec
   createExec(idOrName: string, body: ExecCreateBody): Promise<{ Id: string }>;

@@ -17,6 +17,7 @@ import type { ImageService } from '../image/images.js';
 import type { SnapshotStore } from '../image/snapshot/index.js';
 import { parseImageConfig } from '../image/manifest.js';
 import { MediaType } from '../image/media-types.js';
+import { hostPlatform } from '../image/platform.js';
 import { unpackLayer } from '../image/unpack/index.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import type { Json } from './api-types.js';
@@ -28,7 +29,8 @@ const run = promisify(execFile);
 export interface CommitOptions {
   images: ImageService;
   snapshots: SnapshotStore;
-  baseImage: string;
+  /** The image the changes go on; undefined: none (a build's `FROM scratch`). */
+  baseImage: string | undefined;
   upperDir: string;
   /** The container's image layers (to tell the runtime's mount targets from real changes). */
   lowerDirs?: string[];
@@ -40,6 +42,8 @@ export interface CommitOptions {
   author?: string;
   changes?: string[];
   config?: Json;
+  /** The new image's whole `config` (a build step's run config), instead of the base's merged with the container's. */
+  imageConfig?: Json;
 }
 
 /** Whether overlayfs made `dir` opaque (a directory removed and made again): `cp -a` keeps the xattr. */
@@ -90,12 +94,24 @@ const CONFIG_KEYS = ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'Labels',
 /** Dockerfile-style --change instructions (CMD, ENV, …): shared with `import`, in src/image/changes.ts. */
 export { applyChanges };
 
-export async function commitImage(o: CommitOptions): Promise<Digest> {
+/** What a commit builds on: the base image's record and config, or nothing (scratch). */
+type Base = { id?: Digest; record: Pick<ImageRecord, 'chainIds' | 'layers' | 'diffIds' | 'platform'> };
+
+async function baseOf(o: CommitOptions): Promise<{ base: Base; baseCfg: ReturnType<typeof parseImageConfig> }> {
+  if (o.baseImage === undefined) {
+    const p = hostPlatform();
+    const baseCfg = { architecture: p.architecture, os: p.os, rootfs: { type: 'layers', diff_ids: [] }, history: [] } as unknown as ReturnType<typeof parseImageConfig>;
+    return { base: { record: { chainIds: [], layers: [], diffIds: [], platform: p } }, baseCfg };
+  }
   const base = await o.images.inspect(o.baseImage);
+  return { base, baseCfg: parseImageConfig(await o.images.content.readBlob(base.id)) };
+}
+
+export async function commitImage(o: CommitOptions): Promise<Digest> {
   // The config first: a bad --change fails before any blob or snapshot exists.
-  const baseCfg = parseImageConfig(await o.images.content.readBlob(base.id));
-  const cfg: Record<string, unknown> = { ...((baseCfg.config as Record<string, unknown> | undefined) ?? {}) };
-  for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
+  const { base, baseCfg } = await baseOf(o);
+  const cfg: Record<string, unknown> = { ...((o.imageConfig ?? (baseCfg.config as Record<string, unknown> | undefined)) ?? {}) };
+  if (!o.imageConfig) for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
   if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
   applyChanges(cfg, o.changes ?? []);
   const content = o.images.content;
@@ -141,7 +157,7 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
 /** The config, manifest and record of the committed image (the layer's blob moves from staging into the store here). */
 async function recordImage(
   o: CommitOptions,
-  base: Awaited<ReturnType<ImageService['inspect']>>,
+  base: Base,
   baseCfg: ReturnType<typeof parseImageConfig>,
   cfg: Record<string, unknown>,
   added: { diffId: Digest; chainId: Digest; size: number } | null,
@@ -180,7 +196,7 @@ async function recordImage(
     size: layers.reduce((n, l) => n + l.size, 0) + configBytes.length,
     sources: [],
     addedAt: created,
-    parent: base.id,
+    ...(base.id ? { parent: base.id } : {}),
   };
   // The blobs reach the store with the record, under the metadata lock (a concurrent prune sees both or neither).
   await o.images.meta.locked(async () => {

@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { close as closeFd, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
+import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { removeTree } from '../native/fs.js';
 import { rm } from 'node:fs/promises';
 import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
@@ -32,7 +32,7 @@ import { applyCapChanges, capNames } from '../runtime/security/capabilities.js';
 import { isSameProcess, processStartTime } from '../runtime/state/process-info.js';
 import type { Spec } from '../runtime/spec/types.js';
 import type {
-  Attachment, AttachOptions, ContainerCreateBody, ContainerEngine, EngineEvent, ExecCreateBody, Filters, Json, LogEntry, LogsOptions,
+  Attachment, AttachOptions, CommitContainerOptions, ContainerCreateBody, ContainerEngine, EngineEvent, ExecCreateBody, Filters, Json, LogEntry, LogsOptions,
 } from './api-types.js';
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
@@ -2083,7 +2083,7 @@ export class Engine implements ContainerEngine {
     await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, opts, idOrName));
   }
 
-  async commitContainer(idOrName: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; config?: Json }): Promise<{ Id: string }> {
+  async commitContainer(idOrName: string, opts: CommitContainerOptions): Promise<{ Id: string }> {
     const live = await this.get(idOrName);
     const rec = live.rec;
     const pause = opts.pause !== false && rec.State.Running && !rec.State.Paused;
@@ -2095,21 +2095,33 @@ export class Engine implements ContainerEngine {
     }
     try {
       const { commitImage } = await import('./commit.js');
+      const { buildStep, ...rest } = opts;
       const id = await commitImage({
         images: this.images,
         snapshots: this.snapshots,
         baseImage: rec.Image,
         upperDir: join(this.snapshots.root, 'containers', rec.Id, 'upper'),
         lowerDirs: this.snapshots.container(rec.Id).lowerdirs,
-        containerConfig: rec.Config,
+        containerConfig: buildStep?.containerConfig ?? rec.Config,
         containerId: rec.Id,
-        ...opts,
+        ...(buildStep ? { imageConfig: buildStep.config } : {}),
+        ...rest,
       });
       const imageRef = opts.repo ? familiarString(parseReference(`${opts.repo}:${opts.tag || 'latest'}`)) : '';
       this.emit(live, 'commit', { comment: opts.comment ?? '', imageID: id, imageRef });
       return { Id: id };
     } finally {
       if (paused && (await this.runtime.resume(rec.Id).then(() => true, () => false))) this.emit(live, 'unpause');
+    }
+  }
+
+  async commitBuildLayer(o: { base: string | undefined; dir: string | undefined; config: Json; containerConfig: Json }): Promise<string> {
+    const { commitImage } = await import('./commit.js');
+    const empty = o.dir ? undefined : mkdtempSync(join(this.root, 'tmp-build-'));
+    try {
+      return await commitImage({ images: this.images, snapshots: this.snapshots, baseImage: o.base, upperDir: o.dir ?? empty!, containerConfig: o.containerConfig, containerId: '', imageConfig: o.config });
+    } finally {
+      if (empty) rmSync(empty, { recursive: true, force: true });
     }
   }
 

@@ -51,7 +51,7 @@ function splitInstruction(line: string): [string, string] {
 }
 
 /** Leading `--name=value` words (docker's builder flags); returns them and the rest. */
-function extractFlags(arg: string): { flags: Map<string, string | undefined>; rest: string } {
+export function extractFlags(arg: string): { flags: Map<string, string | undefined>; rest: string } {
   const flags = new Map<string, string | undefined>();
   let rest = arg;
   for (;;) {
@@ -64,7 +64,7 @@ function extractFlags(arg: string): { flags: Map<string, string | undefined>; re
   return { flags, rest: rest.trim() };
 }
 
-function takeFlags(flags: Map<string, string | undefined>, known: readonly string[]): Map<string, string> {
+export function takeFlags(flags: Map<string, string | undefined>, known: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of flags) {
     if (!known.includes(k)) throw invalid(`Unknown flag: ${k}`);
@@ -75,7 +75,7 @@ function takeFlags(flags: Map<string, string | undefined>, known: readonly strin
 }
 
 /** Words split on unquoted whitespace; quotes and backslashes kept (expand() removes them). */
-function rawWords(s: string): string[] {
+export function rawWords(s: string): string[] {
   const out: string[] = [];
   let word = '';
   let quote: string | undefined;
@@ -173,7 +173,7 @@ export function expandWord(word: string, env: readonly string[]): string {
 }
 
 /** ENV/LABEL `k=v k2="v 2"` or the legacy `k value`: pairs, expanded. */
-function nameValues(instr: string, arg: string, env: readonly string[]): Array<[string, string]> {
+export function nameValues(instr: string, arg: string, env: readonly string[]): Array<[string, string]> {
   const words = rawWords(arg);
   if (words.length === 0) throw invalid(`${instr} requires at least one argument`);
   if (!words[0]!.includes('=')) {
@@ -192,7 +192,7 @@ function nameValues(instr: string, arg: string, env: readonly string[]): Array<[
 }
 
 /** The exec form (a JSON array of strings) or undefined for the shell form. */
-function jsonList(arg: string): string[] | undefined {
+export function jsonList(arg: string): string[] | undefined {
   if (!arg.startsWith('[')) return undefined;
   try {
     const v = JSON.parse(arg) as unknown;
@@ -297,7 +297,7 @@ export function exposedPorts(specs: readonly string[]): string[] {
 }
 
 /** docker's signal.ParseSignal: a number (not 0) or a name with or without SIG, RTMIN+n too. */
-function checkSignal(sig: string): void {
+export function checkSignal(sig: string): void {
   if (/^\d+$/.test(sig)) {
     if (Number(sig) !== 0) return;
   } else {
@@ -313,14 +313,32 @@ function checkSignal(sig: string): void {
 export function applyChanges(target: Json, changes: readonly string[]): void {
   if (changes.length === 0) return;
   const cfg: Json = { ...target };
-  let cmdSet = false;
-  const env = (): string[] => (cfg.Env as string[] | null | undefined) ?? [];
+  const state = { cmdSet: false };
   for (const [instr, rawArg] of changeLines(changes)) {
     const lower = instr.toLowerCase();
     if (!ALLOWED.has(lower)) throw invalid(`${lower} is not a valid change command`);
+    applyChange(cfg, instr, rawArg, state);
+  }
+  for (const k of Object.keys(target)) delete target[k];
+  Object.assign(target, cfg);
+}
+
+/** How one instruction is applied: the variables its words expand from (default: the config's Env), the shell of shell-form CMD/ENTRYPOINT. */
+export interface ChangeState {
+  /** A CMD came earlier (in the same changes, or the same build stage): ENTRYPOINT keeps it. */
+  cmdSet: boolean;
+  env?: readonly string[];
+  shell?: readonly string[];
+}
+
+/** Applies one config instruction (CMD … WORKDIR, upper-case `instr`) to `cfg` in place (the Dockerfile builder shares it). */
+export function applyChange(cfg: Json, instr: string, rawArg: string, state: ChangeState): void {
+  const env = (): readonly string[] => state.env ?? (cfg.Env as string[] | null | undefined) ?? [];
+  const shell = state.shell ?? ['/bin/sh', '-c'];
+  {
     if (instr === 'HEALTHCHECK') {
       cfg.Healthcheck = parseHealthcheck(rawArg);
-      continue;
+      return;
     }
     const { flags, rest: arg } = extractFlags(rawArg);
     takeFlags(flags, []);
@@ -330,17 +348,17 @@ export function applyChanges(target: Json, changes: readonly string[]): void {
     switch (instr) {
       case 'CMD':
         // dockerd: an empty CMD is the shell alone; CMD [] clears it.
-        cfg.Cmd = jsonList(arg) ?? ['/bin/sh', '-c', ...(arg === '' ? [] : [arg])];
-        cmdSet = true;
+        cfg.Cmd = jsonList(arg) ?? [...shell, ...(arg === '' ? [] : [arg])];
+        state.cmdSet = true;
         break;
       case 'ENTRYPOINT': {
         const exec = jsonList(arg);
-        cfg.Entrypoint = exec ? (exec.length ? exec : null) : arg === '' ? null : ['/bin/sh', '-c', arg];
-        if (!cmdSet) cfg.Cmd = null;
+        cfg.Entrypoint = exec ? (exec.length ? exec : null) : arg === '' ? null : [...shell, arg];
+        if (!state.cmdSet) cfg.Cmd = null;
         break;
       }
       case 'ENV': {
-        const next = [...env()];
+        const next = [...((cfg.Env as string[] | null | undefined) ?? [])];
         for (const [k, v] of nameValues('ENV', arg, env())) {
           const i = next.findIndex((e) => e.split('=')[0] === k);
           if (i >= 0) next[i] = `${k}=${v}`;
@@ -399,8 +417,8 @@ export function applyChanges(target: Json, changes: readonly string[]): void {
         cfg.OnBuild = [...((cfg.OnBuild as string[] | null | undefined) ?? []), arg];
         break;
       }
+      default:
+        throw invalid(`${instr.toLowerCase()} is not a valid change command`);
     }
   }
-  for (const k of Object.keys(target)) delete target[k];
-  Object.assign(target, cfg);
 }

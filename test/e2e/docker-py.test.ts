@@ -2,20 +2,12 @@
 // flows (and container flows once the engine is built) and prints a JSON verdict.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { spawnSync } from 'node:child_process';
+import { hasDockerPy, hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
 import { isRoot } from '../helpers/fixtures.js';
 
-const hasDockerPy = (() => {
-  try {
-    execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 const skip = !hasDockerPy ? 'docker-py is missing (apt-get install python3-docker)' : !hasRegistry ? 'docker-registry is not installed' : false;
 const containers = hasEngine && isRoot;
 

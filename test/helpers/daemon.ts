@@ -2,7 +2,7 @@
 // roots and pidfile, containers' cgroups beneath the test's own cgroup. Stopped by pid (SIGTERM,
 // then SIGKILL), its temp dirs removed. Networking gets unique names (test/helpers/network.ts):
 // never hako0 or the `hako` table; what the daemon leaves by design (bridges, table) is removed on stop.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, dirname } from 'node:path';
@@ -15,6 +15,15 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const HAKOD = join(repoRoot, 'bin', 'hakod.cjs');
 export const DOCKER = '/usr/local/bin/docker';
 export const hasDocker = existsSync(DOCKER);
+/** Whether python3 has the docker module (docker-py: Debian's python3-docker). */
+export const hasDockerPy = ((): boolean => {
+  try {
+    execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 /** Whether the engine is built in (container flows are tested only then). */
 export const hasEngine = existsSync(join(repoRoot, 'dist', 'src', 'engine', 'engine.js'));
 
@@ -79,6 +88,19 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   // A predecessor's exit-time stopper would remove the dirs this daemon now uses.
   opts.after?.dropExitCleanup();
   let proc = launch();
+  // Everything the daemon had, each step whatever the one before did: containers it left running
+  // (killed through their cgroups), their rootfs mounts, its dirs, cgroups and network. The errors.
+  const removeAll = (): Error[] => {
+    const errors: Error[] = [];
+    for (const step of [() => killCgroupProcs(cgroupParent), () => unmountUnder(dir.path), () => dir.cleanup(), () => removeCgroupEverywhere(cgroupParent), () => cleanupNet(net)]) {
+      try {
+        step();
+      } catch (err) {
+        errors.push(err as Error);
+      }
+    }
+    return errors;
+  };
   // If this process exits (a test timed out, then force-exit) before stop(), the daemon is
   // stopped and everything it had is removed all the same (helpers/exit-cleanup.ts).
   // hakod leaves its containers running when it stops (they outlive it), so they are killed
@@ -86,14 +108,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   const dropExitCleanup = atExit(() => {
     // Only while not reaped: a reaped pid may belong to someone else by now.
     if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) killSync(proc.pid, 'SIGTERM', 10_000);
-    const steps = [() => killCgroupProcs(cgroupParent), () => unmountUnder(dir.path), () => dir.cleanup(), () => removeCgroupEverywhere(cgroupParent), () => cleanupNet(net)];
-    for (const step of steps) {
-      try {
-        step();
-      } catch (err) {
-        process.stderr.write(`test daemon ${dir.path}: exit cleanup: ${(err as Error).message}\n`);
-      }
-    }
+    for (const err of removeAll()) process.stderr.write(`test daemon ${dir.path}: exit cleanup: ${err.message}\n`);
   });
   const req: TestDaemon['request'] = (method, path, body, headers = {}) =>
     new Promise((resolve, reject) => {
@@ -171,9 +186,10 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
         code = await exited;
         clearTimeout(t);
       }
-      dir.cleanup();
-      removeCgroupEverywhere(cgroupParent);
-      cleanupNet(net);
+      // A test that left a container running fails here, but leaves nothing behind (a mounted
+      // rootfs made dir.cleanup throw EBUSY, and the cgroups and network stayed).
+      const errors = removeAll();
+      if (errors.length) throw errors[0];
       return code;
     },
   };

@@ -130,9 +130,10 @@ test('errors: 404 page not found, version out of range, bad JSON, wrong types, 4
   assert.equal(r.status, 400);
   r = await req('POST', '/containers/create', Buffer.alloc(9 * 1024 * 1024, 0x20));
   assert.equal(r.status, 413);
+  // A build context that is no tar: an HTTP error, nothing having been written yet.
   r = await req('POST', '/build', 'xxxx');
-  assert.equal(r.status, 501);
-  assert.equal(r.json().message, 'build is not implemented yet');
+  assert.equal(r.status, 400);
+  assert.match(r.json().message, /^unpack the build context/);
   r = await req('GET', '/containers/nosuch/json');
   assert.equal(r.status, 404);
   assert.equal(r.json().message, 'No such container: nosuch');

@@ -42,6 +42,10 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
     dangling = v === 'true' || v === '1';
   }
   let images = await deps.images.list({ dangling });
+  // dockerd hides intermediate images (untagged, with a child: a build's steps) unless all=1, and
+  // counts only images without children as dangling.
+  const parents = new Set((dangling === undefined ? images : await deps.images.list()).map((i) => i.parent).filter((p) => p !== undefined));
+  if (!qBool(ctx, 'all') || dangling === true) images = images.filter((i) => i.repoTags.length > 0 || !parents.has(i.id));
   if (filters.reference?.length) {
     const res = filters.reference.map((r) => globToRegExp(r.includes(':') ? r : `${r}`));
     images = images

@@ -153,7 +153,8 @@ function registryConfig(insecure: string[]): Record<string, unknown> {
 }
 
 /**
- * POST /build/prune: hako has no builder, so there is no build cache and nothing to delete (what
+ * POST /build/prune: BuildKit's cache, which hako does not have (its classic builder's cache is
+ * the intermediate images, removed with the images they lead to): nothing to delete (what
  * /system/df says too). `docker system prune` calls it after the containers, images and networks.
  */
 async function buildPrune(ctx: Ctx): Promise<void> {

@@ -4,7 +4,7 @@
 // credentials.ts is loaded only when there is a config file: it brings the atomic-write code and
 // node:fs/promises with it (1–2.5 ms), which a `pull` of a public image without one would wait
 // for before its request.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Ctx } from '../main.js';
@@ -26,6 +26,26 @@ export async function lookupAuth(ctx: Ctx, registry: string): Promise<Credential
   }
   const { DockerConfig } = await import('../../image/registry/credentials.js');
   return new DockerConfig(path).lookup(registry);
+}
+
+/**
+ * Every registry's credentials in the config (its `auths` and credential-helper entries), as the
+ * docker CLI sends them with a build (X-Registry-Config: the daemon may pull any FROM image).
+ */
+export async function allAuths(ctx: Ctx): Promise<Record<string, Credentials>> {
+  const path = configPath(ctx);
+  let raw: { auths?: Record<string, unknown>; credHelpers?: Record<string, unknown> };
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8')) as typeof raw;
+  } catch {
+    return {};
+  }
+  const out: Record<string, Credentials> = {};
+  for (const registry of new Set([...Object.keys(raw.auths ?? {}), ...Object.keys(raw.credHelpers ?? {})])) {
+    const c = await lookupAuth(ctx, registry).catch(() => undefined);
+    if (c) out[registry] = c;
+  }
+  return out;
 }
 
 /** Saves credentials after a login; true when a credential helper holds them (not the file). */
