@@ -11,6 +11,8 @@ export interface ApiDeps {
   engine: ContainerEngine | undefined;
   images: ImageService;
   log(level: LogLevel, msg: string): void;
+  /** Called as a build begins (hakod: a daemon that has built writes no code cache). */
+  onBuildStart?: (() => void) | undefined;
   daemon: { version: string; root: string; execRoot: string; startedAt: Date; debug: boolean; insecureRegistries: string[] };
 }
 

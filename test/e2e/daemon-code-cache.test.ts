@@ -13,6 +13,7 @@ import { tempDir } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
 import { retryUntil } from '../helpers/retry.js';
+import { makeTar } from '../helpers/tar.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const hasBundle = existsSync(join(repoRoot, 'dist', 'bundle', 'hakod.cjs'));
@@ -77,6 +78,29 @@ test('hakod writes its code cache after its first pull, and the next daemon star
     } finally {
       await d3.stop();
     }
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('a daemon that has built writes no code cache (its bytecode would hold the builder: +1 MB idle RSS for every later daemon)', { skip }, async () => {
+  const dir = tempDir('hakod-cache-');
+  const env = { ...process.env, HAKOD_CODE_CACHE: dir.path };
+  try {
+    const d = await startDaemon(['--insecure-registry', reg.host], { env });
+    try {
+      const ctxTar = makeTar([{ name: 'Dockerfile', data: 'FROM scratch\nLABEL built=yes\n' }]);
+      const b = await d.request('POST', '/build?t=cache-test%3Ab', ctxTar, { 'Content-Type': 'application/x-tar' });
+      assert.equal(b.status, 200, b.body.toString());
+      assert.match(b.body.toString(), /Successfully built/);
+      await pull(d);
+      const inspect = await d.request('GET', `/images/${encodeURIComponent(`${reg.host}/test/busybox:latest`)}/json`);
+      assert.equal(inspect.status, 200);
+    } finally {
+      await d.stop();
+    }
+    assert.doesNotMatch(d.log(), /code cache written/);
+    assert.deepEqual(cacheFiles(dir.path), []);
   } finally {
     dir.cleanup();
   }

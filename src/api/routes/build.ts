@@ -74,6 +74,7 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     },
     progress: (ev) => emit(progressEventMessage(ev)),
   };
+  deps.onBuildStart?.();
   // The builder loads with the first build (hakod's start does not pay for it).
   const { Builder, BuildStepError } = await import('../../engine/build.js');
   const builder = new Builder(engine, deps.images, out, {
