@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
-import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
+import { isRoot, busyboxRootfsTar, tempDir } from '../helpers/fixtures.js';
 
 const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for this test)` : !hasEngine ? 'the container engine is not built' : !isRoot ? 'container flows need root' : false;
 
@@ -48,11 +48,7 @@ async function containerNames(): Promise<string[]> {
 before(async () => {
   if (skip) return;
   tmp = tempDir('hako-compat-');
-  const rootfs = join(tmp.path, 'rootfs');
-  mkdirSync(rootfs);
-  makeBusyboxRootfs(rootfs);
-  const tar = join(tmp.path, 'busybox.tar');
-  execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+  const tar = busyboxRootfsTar(tmp.path);
   d = await startDaemon();
   await docker(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
 });

@@ -9,7 +9,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
-import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
+import { isRoot, busyboxRootfsTar, tempDir } from '../helpers/fixtures.js';
 import { detectCgroupMode } from '../../src/runtime/cgroups/index.js';
 
 const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for this test)` : !hasEngine ? 'the container engine is not built' : !isRoot ? 'container flows need root' : false;
@@ -50,11 +50,7 @@ function dockerNullStdin(args: string[], ms: number): Promise<{ code: number | n
 before(async () => {
   if (skip) return;
   tmp = tempDir('hako-parity-');
-  const rootfs = join(tmp.path, 'rootfs');
-  mkdirSync(rootfs);
-  makeBusyboxRootfs(rootfs);
-  const tar = join(tmp.path, 'busybox.tar');
-  execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+  const tar = busyboxRootfsTar(tmp.path);
   d = await startDaemon();
   await docker(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
 });

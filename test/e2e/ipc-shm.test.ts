@@ -7,11 +7,11 @@
 // crash while the container runs, and a restarted hakod drops one whose container died meanwhile.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
-import { isRoot, makeBusyboxRootfs, tempDir } from '../helpers/fixtures.js';
+import { isRoot, busyboxRootfsTar, tempDir } from '../helpers/fixtures.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 
 const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for this test)` : !hasEngine ? 'the container engine is not built' : !isRoot ? 'container flows need root' : !monitorAvailable() ? 'build/hako-monitor is not built' : false;
@@ -51,11 +51,7 @@ const rmAll = (...names: string[]) => docker(['rm', '-f', ...names], { ok: false
 before(async () => {
   if (skip) return;
   tmp = tempDir('hako-ipc-shm-');
-  const rootfs = join(tmp.path, 'rootfs');
-  mkdirSync(rootfs);
-  makeBusyboxRootfs(rootfs);
-  const tar = join(tmp.path, 'busybox.tar');
-  execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+  const tar = busyboxRootfsTar(tmp.path);
   d = await startDaemon();
   await docker(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
 });
@@ -120,8 +116,9 @@ test('donor stop, start and rm while a joiner runs: the host-side mount goes at 
     await docker(['exec', 'shm-don2', 'sh', '-c', 'echo one > /dev/shm/f']);
     await docker(['run', '-d', '--network', 'none', '--ipc', 'container:shm-don2', '--name', 'shm-join2', 'busybox', 'sleep', '300']);
     await docker(['stop', '-t', '0', 'shm-don2']);
-    // The exit's cleanup runs right after the stop's answer; start and rm wait for it, a reader does not.
-    for (let i = 0; i < 100 && hostShmMount(don); i++) await new Promise((r) => setTimeout(r, 50));
+    // The exit's cleanup runs right after the stop's answer (unmount, then the directory goes);
+    // start and rm wait for it, a reader does not.
+    for (let i = 0; i < 100 && (hostShmMount(don) || existsSync(join(shmDir(), don))); i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(hostShmMount(don), undefined, 'the host-side mount of a stopped donor');
     assert.equal(existsSync(join(shmDir(), don)), false);
     assert.equal((await docker(['exec', 'shm-join2', 'cat', '/dev/shm/f'])).stdout, 'one\n', 'the joiner keeps its bind');
@@ -180,7 +177,7 @@ test('hakod crashes: a running donor\'s /dev/shm stays (files and all) and new j
     for (let i = 0; i < 100 && existsSync(`/proc/${pid4}`); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(hostShmMount(don4), 'still mounted while no hakod runs');
     d = await startDaemon([], { after: d });
-    for (let i = 0; i < 100 && hostShmMount(don4); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (hostShmMount(don4) || existsSync(join(shmDir(), don4))); i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(hostShmMount(don4), undefined, 'dropped by the restarted hakod');
     assert.equal(existsSync(join(shmDir(), don4)), false);
     assert.equal((await docker(['inspect', '-f', '{{.State.Running}}', 'shm-don4'])).stdout.trim(), 'false');

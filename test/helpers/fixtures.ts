@@ -23,6 +23,16 @@ function applets(): string[] {
   return cachedApplets;
 }
 
+/** A tar of makeBusyboxRootfs's tree, made under `dir` (for `docker import` / `hako import`); its path. */
+export function busyboxRootfsTar(dir: string): string {
+  const rootfs = join(dir, 'rootfs');
+  mkdirSync(rootfs, { recursive: true });
+  makeBusyboxRootfs(rootfs);
+  const tar = join(dir, 'busybox.tar');
+  execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+  return tar;
+}
+
 /**
  * Writes a minimal busybox rootfs into `dir`: /bin/busybox plus one symlink per applet,
  * /etc/passwd and /etc/group with root and nobody, empty /proc /sys /dev /tmp.
