@@ -67,7 +67,7 @@ import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import { timestampMs } from '../image/prune-filters.js';
 import { dockerErrorName, familiarString, parseReference } from '../image/reference.js';
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
-import { dockerStartExitCode, dockerStartMessage } from './start-errors.js';
+import { dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { isoTime } from '../common/time.js';
 
@@ -223,14 +223,6 @@ function networkEventType(name: string): string {
   return name === 'host' ? 'host' : name === 'none' ? 'null' : 'bridge';
 }
 
-
-/**
- * A namespace donor refused at start: dockerd 20.10 builds the spec at start and answers any
- * failure of it as a system error (500), "not running" and "non-shareable IPC" included.
- */
-function startRefusal(step: string): HakoError {
-  return new HakoError({ step, kind: 'internal' });
-}
 export class Engine implements ContainerEngine {
   readonly root: string;
   readonly execRoot: string;

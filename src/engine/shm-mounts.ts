@@ -18,7 +18,8 @@
 // next start gets a new, empty one.
 import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { HakoError, conflict } from '../common/errors.js';
+import { HakoError } from '../common/errors.js';
+import { startRefusal } from './start-errors.js';
 import { isMountPoint, mountSyscall, unmount } from './fs/mount.js';
 
 const MS_NOSUID = 2;
@@ -72,7 +73,7 @@ export class ShmMounts {
     const mode = String(rec.HostConfig.IpcMode ?? '');
     if (mode === 'none') return { kind: 'none' };
     if (mode === 'host') {
-      if (!isDir(hostShm)) throw conflict('/dev/shm is not mounted, but must be for --ipc=host');
+      if (!isDir(hostShm)) throw startRefusal('/dev/shm is not mounted, but must be for --ipc=host');
       return { kind: 'bind', source: hostShm };
     }
     if (mode === 'shareable') return { kind: 'bind', source: this.pathOf(rec.Id) };
@@ -81,10 +82,10 @@ export class ShmMounts {
       const ref = mode.slice('container:'.length);
       // A donor on the host's IPC: the joiner is too, with the host's /dev/shm (dockerd).
       if (donor.HostConfig.IpcMode === 'host') return this.plan({ ...rec, HostConfig: { ...rec.HostConfig, IpcMode: 'host' } }, undefined, hostShm);
-      if (userShmMount(donor)) throw conflict(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      if (userShmMount(donor)) throw startRefusal(`can't join IPC of container ${ref}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
       // A donor started before hakod made host-side shm mounts (an upgrade while it ran) has
       // its /dev/shm inside its own mount namespace: nothing to bind.
-      if (!this.isMounted(donor.Id)) throw conflict(`can't join IPC of container ${ref}: its /dev/shm is not on the host (it was started by an older hakod)`, 'restart the donor container');
+      if (!this.isMounted(donor.Id)) throw startRefusal(`can't join IPC of container ${ref}: its /dev/shm is not on the host (it was started by an older hakod)`, 'restart the donor container');
       return { kind: 'bind', source: this.pathOf(donor.Id) };
     }
     return { kind: 'tmpfs', size: shmSizeOf(rec) };

@@ -27,3 +27,12 @@ export function dockerStartExitCode(message: string): number | undefined {
   if (/permission denied/.test(message)) return 126;
   return undefined;
 }
+
+/**
+ * A start refused while its spec is built (a namespace donor not running or not shareable, no
+ * host /dev/shm for --ipc=host): dockerd 20.10 answers every createSpec failure as a system
+ * error (500), so these are not conflicts (409).
+ */
+export function startRefusal(step: string, hint?: string): HakoError {
+  return new HakoError({ step, hint, kind: 'internal' });
+}
