@@ -43,6 +43,15 @@ export function llistxattr(path: string): string[] {
   return fsNative().fsLlistxattr(path);
 }
 
+/** The addon when it is built; undefined without it (the pooled calls below then fall back). */
+function fsNativeIfBuilt(): (NativeAddon & FsAddon) | undefined {
+  try {
+    return fsNative();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * `rm -rf --one-file-system path` in one job on the libuv pool (native/addon_rmtree.c): the
  * event loop pays one dispatch, not one per entry as with fs.rm. A missing path is success;
@@ -50,12 +59,7 @@ export function llistxattr(path: string): string[] {
  * Without the addon (or an older build of it), fs.rm.
  */
 export async function removeTree(path: string): Promise<void> {
-  let a: (NativeAddon & FsAddon) | undefined;
-  try {
-    a = fsNative();
-  } catch {
-    a = undefined;
-  }
+  const a = fsNativeIfBuilt();
   if (!a?.removeTreeAsync) return rm(path, { recursive: true, force: true });
   return a.removeTreeAsync(path);
 }
@@ -66,13 +70,8 @@ export async function removeTree(path: string): Promise<void> {
  * its own way.
  */
 export async function rmdirs(paths: string[]): Promise<number[] | undefined> {
-  let a: (NativeAddon & FsAddon) | undefined;
-  try {
-    a = fsNative();
-  } catch {
-    return undefined;
-  }
-  return a.rmdirsAsync ? a.rmdirsAsync(paths) : undefined;
+  const a = fsNativeIfBuilt();
+  return a?.rmdirsAsync ? a.rmdirsAsync(paths) : undefined;
 }
 
 /**
@@ -83,12 +82,7 @@ export async function rmdirs(paths: string[]): Promise<number[] | undefined> {
  * older build of it), writeFileAtomic.
  */
 export async function writeFileAtomicPooled(path: string, data: string | Uint8Array, opts: Pick<AtomicWriteOptions, 'mode' | 'durable'> = {}): Promise<void> {
-  let a: (NativeAddon & FsAddon) | undefined;
-  try {
-    a = fsNative();
-  } catch {
-    a = undefined;
-  }
+  const a = fsNativeIfBuilt();
   if (!a?.writeFileAtomicAsync) return writeFileAtomic(path, data, { ...opts, createDir: false });
   const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return a.writeFileAtomicAsync(path, tempName(path), buf, opts.mode ?? 0o600, opts.durable !== false);
