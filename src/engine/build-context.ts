@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chownSync, copyFileSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, chmodSync, utimesSync, openSync, readSync, closeSync, lchownSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
 import { HakoError, invalid } from '../common/errors.js';
 import { ignoreMatcher, parseDockerignore } from '../build/dockerignore.js';
 import { resolveInRoot } from './fs/paths.js';
+import { decompress, sniffArchiveCompression } from '../image/unpack/decompress.js';
 
 /** Runs tar(1) with `input` on its stdin; rejects with its stderr. */
 export function untar(input: Readable, dir: string, extra: string[] = [], what = 'build context'): Promise<void> {
@@ -32,40 +32,13 @@ export function untar(input: Readable, dir: string, extra: string[] = [], what =
 }
 
 /**
- * The context tar as sent, or gunzipped when it starts with gzip's magic (tar(1) refuses a
- * compressed archive on a pipe without -z).
+ * The context tar, decompressed as dockerd's DecompressStream does it (gzip, bzip2, xz, zstd, by
+ * their magic; tar(1) refuses a compressed archive on a pipe without a flag): the same
+ * decompression as `docker import` and `docker load` (../image/unpack/decompress.ts).
  */
 export async function decompressed(input: Readable): Promise<Readable> {
-  const first = await new Promise<Buffer | null>((resolve, reject) => {
-    const onReadable = (): void => {
-      const c = input.read() as Buffer | null;
-      if (c === null && !input.readableEnded) return;
-      cleanup();
-      resolve(c);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(null);
-    };
-    const onError = (e: Error): void => {
-      cleanup();
-      reject(e);
-    };
-    const cleanup = (): void => {
-      input.off('readable', onReadable);
-      input.off('end', onEnd);
-      input.off('error', onError);
-    };
-    input.on('readable', onReadable);
-    input.on('end', onEnd);
-    input.on('error', onError);
-  });
-  const out = new PassThrough();
-  if (first) out.write(first);
-  input.on('error', (e) => out.destroy(e));
-  input.pipe(out);
-  if (first && first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) return out.pipe(createGunzip());
-  return out;
+  const d = await decompress(input, undefined, { archive: true });
+  return Readable.from(d.chunks, { objectMode: false });
 }
 
 /** gzip, bzip2, xz or a plain tar (ustar magic at 257), by the first bytes of a file. */
@@ -73,11 +46,10 @@ export function archiveKind(file: string): 'gzip' | 'bzip2' | 'xz' | 'tar' | und
   const fd = openSync(file, 'r');
   try {
     const b = Buffer.alloc(512);
-    const n = readSync(fd, b, 0, 512, 0);
-    if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-    if (n >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
-    if (n >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-    if (n >= 262 && b.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
+    const head = b.subarray(0, readSync(fd, b, 0, 512, 0));
+    const kind = sniffArchiveCompression(head);
+    if (kind === 'gzip' || kind === 'bzip2' || kind === 'xz') return kind;
+    if (kind === 'none' && head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
     return undefined;
   } finally {
     closeSync(fd);

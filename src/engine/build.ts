@@ -345,7 +345,7 @@ export class Builder {
   /** A config-only step: a container created and committed (no layer), or the cached image. */
   private async commitMeta(state: StageState, comment: string): Promise<void> {
     const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), '#(nop) ', comment] };
-    await this.step(state, containerConfig, { ...state.config, ...{ Cmd: containerConfig.Cmd } }, async () => undefined, true, async () => undefined);
+    await this.step(state, containerConfig, { ...state.config, Cmd: containerConfig.Cmd }, async () => undefined, true, async () => undefined);
   }
 
   /**
@@ -490,7 +490,7 @@ export class Builder {
     try {
       const st = await this.engine.statPath(id, path);
       // docker's stat mode is Go's FileMode: the directory bit is 1<<31.
-      return (Number(st.mode) & 2 ** 31) !== 0 || (Number(st.mode) >>> 0) >= 2 ** 31 ? 'dir' : 'other';
+      return Number(st.mode) >>> 0 >= 2 ** 31 ? 'dir' : 'other';
     } catch {
       return false;
     }

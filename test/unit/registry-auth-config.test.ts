@@ -1,7 +1,7 @@
 // X-Registry-Auth decoding (docker's AuthConfig as base64url JSON) and what credentials it carries.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { credentialsFromAuthConfig, decodeRegistryAuth, encodeRegistryAuth } from '../../src/image/registry/auth-config.js';
+import { credentialsFromAuthConfig, decodeRegistryAuth, decodeRegistryConfig, encodeRegistryAuth } from '../../src/image/registry/auth-config.js';
 
 const enc = (o: unknown, how: 'base64' | 'base64url' = 'base64url'): string => Buffer.from(JSON.stringify(o)).toString(how);
 
@@ -32,4 +32,18 @@ test('encode is what decode reads back', () => {
   const creds = { username: 'u', password: 'p', identityToken: 'i' };
   assert.deepEqual(credentialsFromAuthConfig(decodeRegistryAuth(encodeRegistryAuth(creds, 'h:1'))), creds);
   assert.deepEqual(decodeRegistryAuth(encodeRegistryAuth(undefined, 'h:1')), {});
+});
+
+test('X-Registry-Config (build): entries by registry domain whatever the key form; a bad header or entry gives no credentials', () => {
+  const m = decodeRegistryConfig(enc({
+    'https://index.docker.io/v1/': { username: 'hub', password: 'p1' },
+    'http://127.0.0.1:5000/v2/': { Username: 'local', Password: 'p2' },
+    'reg.example:443': { username: 5 },
+  }));
+  assert.deepEqual(credentialsFromAuthConfig(m.get('docker.io')), { username: 'hub', password: 'p1' });
+  assert.deepEqual(credentialsFromAuthConfig(m.get('127.0.0.1:5000')), { username: 'local', password: 'p2' });
+  assert.equal(m.has('reg.example:443'), false, 'an entry of the wrong shape is dropped');
+  assert.equal(decodeRegistryConfig('not base64 json!').size, 0);
+  assert.equal(decodeRegistryConfig(undefined).size, 0);
+  assert.equal(decodeRegistryConfig(enc([1, 2])).size, 0);
 });

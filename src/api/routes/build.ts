@@ -4,12 +4,13 @@
 // and a failure as {"errorDetail":{"code"?,"message"},"error"}. With q=1 only the image ID (or,
 // on failure, everything kept back and the error), as dockerd.
 import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
-import { HttpError, qBool, qInt, qStr, type Ctx } from '../http.js';
-import { credentialsFromAuthConfig } from '../../image/registry/auth-config.js';
+import { HttpError, errorStatus, qBool, qInt, qStr, type Ctx } from '../http.js';
+import { credentialsFromAuthConfig, decodeRegistryConfig } from '../../image/registry/auth-config.js';
+import { registryDomainOfKey } from '../../image/registry/credentials.js';
 import { JsonStream, progressEventMessage } from '../streams.js';
 import type { BuildOutput } from '../../engine/build.js';
-import { errorStatus } from '../http.js';
 import { buildWorkDir } from '../../engine/build-dir.js';
+import { API_VERSION, compareVersions } from '../version.js';
 
 function jsonParam<T>(ctx: Ctx, name: string): T | undefined {
   const raw = qStr(ctx, name);
@@ -19,13 +20,6 @@ function jsonParam<T>(ctx: Ctx, name: string): T | undefined {
   } catch (e) {
     throw new HttpError(400, `invalid ${name} parameter: ${(e as Error).message}`);
   }
-}
-
-/** `1.30` ≥ `1.29`? (API versions compare numerically per part.) */
-function atLeast(version: string, want: string): boolean {
-  const [a = 0, b = 0] = version.split('.').map(Number);
-  const [c = 0, d = 0] = want.split('.').map(Number);
-  return a > c || (a === c && b >= d);
 }
 
 async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
@@ -65,7 +59,7 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     if (quiet) held.push(obj);
     else stream.push(obj);
   };
-  const wantAux = atLeast(ctx.version || '1.44', '1.30');
+  const wantAux = compareVersions(ctx.version || API_VERSION, '1.30') >= 0;
   const out: BuildOutput = {
     stdout: (text) => emit({ stream: text }),
     stderr: (text) => emit({ stream: `\u001b[91m${text}\u001b[0m` }),
@@ -91,10 +85,7 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     ...(qStr(ctx, 'platform') ? { platform: qStr(ctx, 'platform')! } : {}),
     workDir: buildWorkDir(deps.daemon.root),
     hostConfig,
-    credentials: (domain) => {
-      const c = registryConfig[domain] ?? registryConfig[`https://${domain}`] ?? (domain === 'docker.io' ? registryConfig['https://index.docker.io/v1/'] : undefined);
-      return c ? credentialsFromAuthConfig(c as never) : undefined;
-    },
+    credentials: (domain) => credentialsFromAuthConfig(registryConfig.get(registryDomainOfKey(domain))),
     signal: ctx.signal,
   });
   try {
@@ -110,17 +101,6 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     const code = err instanceof BuildStepError ? err.exitCode : undefined;
     stream.push({ errorDetail: { ...(code !== undefined ? { code } : {}), message }, error: message });
     stream.end();
-  }
-}
-
-/** The X-Registry-Config header: base64url JSON of registry → auth config (empty or bad: none). */
-function decodeRegistryConfig(h: string | undefined): Record<string, unknown> {
-  if (!h) return {};
-  try {
-    const v = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as unknown;
-    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
   }
 }
 

@@ -5,7 +5,7 @@
 // An absent header, an empty object (`{}`, what the docker CLI sends when it has nothing for the
 // registry) or one with no secret in it means "no credentials".
 import { invalid } from '../../common/errors.js';
-import type { Credentials } from './credentials.js';
+import { registryDomainOfKey, type Credentials } from './credentials.js';
 
 export interface AuthConfig {
   username?: string;
@@ -31,7 +31,12 @@ export function decodeRegistryAuth(header: string | undefined): AuthConfig | und
   } catch {
     throw invalid('invalid X-Registry-Auth header: not base64-encoded JSON');
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid('invalid X-Registry-Auth header: not a JSON object');
+  return authConfigOf(v, 'X-Registry-Auth header');
+}
+
+/** An AuthConfig from decoded JSON (`what` names its source in errors). */
+export function authConfigOf(v: unknown, what: string): AuthConfig {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid(`invalid ${what}: not a JSON object`);
   const o = v as Record<string, unknown>;
   const out: AuthConfig = {};
   for (const k of FIELDS) {
@@ -39,8 +44,33 @@ export function decodeRegistryAuth(header: string | undefined): AuthConfig | und
     const key = Object.keys(o).find((x) => x.toLowerCase() === k);
     const val = key === undefined ? undefined : o[key];
     if (val === undefined || val === null || val === '') continue;
-    if (typeof val !== 'string') throw invalid(`invalid X-Registry-Auth header: ${k} must be a string`);
+    if (typeof val !== 'string') throw invalid(`invalid ${what}: ${k} must be a string`);
     out[k] = val;
+  }
+  return out;
+}
+
+/**
+ * The X-Registry-Config header (build): base64url JSON of registry key → AuthConfig, keys as in a
+ * docker config (`https://index.docker.io/v1/`, `host:5000`, `http://host:5000/v2/`). dockerd
+ * ignores a header it cannot decode, and so does this (no credentials).
+ */
+export function decodeRegistryConfig(header: string | undefined): Map<string, AuthConfig> {
+  const out = new Map<string, AuthConfig>();
+  if (!header) return out;
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+  } catch {
+    return out;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return out;
+  for (const [key, entry] of Object.entries(v as Record<string, unknown>)) {
+    try {
+      out.set(registryDomainOfKey(key), authConfigOf(entry, `X-Registry-Config entry ${key}`));
+    } catch {
+      // an entry of the wrong shape: no credentials for that registry
+    }
   }
   return out;
 }

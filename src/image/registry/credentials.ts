@@ -31,8 +31,8 @@ export function configKey(domain: string): string {
   return domain === 'docker.io' ? 'https://index.docker.io/v1/' : domain;
 }
 
-/** `https://host:5000/v1/` → `host:5000`; `index.docker.io` → `docker.io`. */
-function normalizeKey(key: string): string {
+/** A docker config key's registry domain: `https://host:5000/v1/` → `host:5000`; `index.docker.io` → `docker.io`. */
+export function registryDomainOfKey(key: string): string {
   let k = key.replace(/^[a-z]+:\/\//i, '');
   k = k.split('/')[0] ?? k;
   if (k === 'index.docker.io' || k === 'registry-1.docker.io') k = 'docker.io';
@@ -75,9 +75,9 @@ export class DockerConfig {
 
   /** The helper that holds `domain`'s credentials: its credHelpers entry, else credsStore. */
   helperFor(domain: string, cfg: ConfigFile = this.read()): string | undefined {
-    const want = normalizeKey(domain);
+    const want = registryDomainOfKey(domain);
     for (const [key, helper] of Object.entries(cfg.credHelpers ?? {})) {
-      if (normalizeKey(key) === want && typeof helper === 'string' && helper !== '') return helper;
+      if (registryDomainOfKey(key) === want && typeof helper === 'string' && helper !== '') return helper;
     }
     return typeof cfg.credsStore === 'string' && cfg.credsStore !== '' ? cfg.credsStore : undefined;
   }
@@ -112,9 +112,9 @@ export class DockerConfig {
   /** Credentials stored for `domain` in `auths` (helpers are not consulted: see lookup). */
   get(domain: string, cfg: ConfigFile = this.read()): Credentials | undefined {
     const auths = cfg.auths ?? {};
-    const want = normalizeKey(domain);
+    const want = registryDomainOfKey(domain);
     for (const [key, entry] of Object.entries(auths)) {
-      if (normalizeKey(key) !== want || !entry) continue;
+      if (registryDomainOfKey(key) !== want || !entry) continue;
       if (entry.auth) {
         const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
         const colon = decoded.indexOf(':');
@@ -133,7 +133,7 @@ export class DockerConfig {
   async set(domain: string, creds: Credentials): Promise<void> {
     const cfg = this.read();
     const auths = (cfg.auths ??= {});
-    for (const key of Object.keys(auths)) if (normalizeKey(key) === normalizeKey(domain)) delete auths[key];
+    for (const key of Object.keys(auths)) if (registryDomainOfKey(key) === registryDomainOfKey(domain)) delete auths[key];
     const helper = this.helperFor(domain, cfg);
     // An identity token replaces the password, as the docker CLI stores it: a helper gets the
     // user `<token>`, the file keeps `auth` with an empty password and `identitytoken`.
@@ -163,7 +163,7 @@ export class DockerConfig {
     const auths = cfg.auths ?? {};
     let found = false;
     for (const key of Object.keys(auths)) {
-      if (normalizeKey(key) === normalizeKey(domain)) {
+      if (registryDomainOfKey(key) === registryDomainOfKey(domain)) {
         delete auths[key];
         found = true;
       }
