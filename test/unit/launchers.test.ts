@@ -129,3 +129,21 @@ test('the bundles are ASCII (V8 decodes a source with one non-ASCII character th
     assert.equal(at, -1, `${name}: a non-ASCII byte at ${at}: ${src.subarray(Math.max(0, at - 40), at + 10).toString('utf8')} (esbuild leaves them in regex literals: write \\uXXXX)`);
   }
 });
+
+test('the addon\'s exitNow: the status and what was written before it reach the parent, and its pipes end with it', () => {
+  // exitNow first clones a holder of the process's memory (native/addon_exit.c): it must keep none
+  // of the command's descriptors (spawnSync returns only at EOF of both pipes) and not change
+  // the status.
+  const script = [
+    'const a = { exports: {} };',
+    `process.dlopen(a, ${JSON.stringify(join(repoRoot, 'build', 'hako_native.node'))});`,
+    "process.stdout.write('out');",
+    "process.stderr.write('err');",
+    'a.exports.exitNow(3);',
+  ].join('\n');
+  for (let i = 0; i < 3; i++) {
+    const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.error, undefined);
+    assert.deepEqual([r.status, r.signal, r.stdout, r.stderr], [3, null, 'out', 'err']);
+  }
+});
