@@ -89,6 +89,31 @@ function lazyBuiltinsPlugin(names) {
   };
 }
 
+/** A plain object whose every value is a plain object (not an array). */
+function isTableOfObjects(v) {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
+  const values = Object.values(v);
+  return values.length > 0 && values.every((e) => e && typeof e === 'object' && !Array.isArray(e));
+}
+
+// The run-time side of a lazy table: an object with one enumerable getter per key that parses
+// that key's JSON on first read and then holds the value (a plain data property from then on).
+const LAZY_JSON_TABLE = `function lazyJsonTable(raw) {
+  const table = {};
+  for (const key of Object.keys(raw)) {
+    Object.defineProperty(table, key, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = JSON.parse(raw[key]);
+        Object.defineProperty(table, key, { value, enumerable: true, configurable: true, writable: true });
+        return value;
+      },
+    });
+  }
+  return table;
+}`;
+
 /** An esbuild plugin replacing each jsonTables module by JSON.parse of its exports. */
 function jsonTablesPlugin() {
   const files = new Set(jsonTables.map((f) => join(root, f)));
@@ -101,8 +126,14 @@ function jsonTablesPlugin() {
         const lines = Object.entries(mod).map(([k, v]) => {
           const json = JSON.stringify(v);
           if (JSON.stringify(JSON.parse(json)) !== JSON.stringify(v) || typeof v === 'function') throw new Error(`${args.path}: export ${k} is not plain data`);
-          return `export const ${k} = JSON.parse(${JSON.stringify(json)});`;
+          if (!isTableOfObjects(v)) return `export const ${k} = JSON.parse(${JSON.stringify(json)});`;
+          // A table of objects (specs: one per command): each entry parsed when first read. A
+          // command reads its own (`run`'s is 7 of the 45 KB: JSON.parse 0.04 ms instead of
+          // 0.26); help and the alias map walk them all (Object.entries reads every getter).
+          const raw = Object.fromEntries(Object.entries(v).map(([name, entry]) => [name, JSON.stringify(entry)]));
+          return `export const ${k} = lazyJsonTable(${JSON.stringify(raw)});`;
         });
+        if (lines.some((l) => l.includes('lazyJsonTable('))) lines.unshift(LAZY_JSON_TABLE);
         return { contents: lines.join('\n') + '\n', loader: 'js' };
       });
     },
