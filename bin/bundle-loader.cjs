@@ -46,24 +46,47 @@ function isCurrent(file, inputsFile) {
   }
 }
 
-/** The file's text between `head` and `tail` (ASCII both), read into one buffer. */
-function readWrapped(file, head, tail) {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const buf = Buffer.allocUnsafe(head.length + size + tail.length);
-    buf.latin1Write(head, 0);
-    let got = 0;
-    while (got < size) {
-      const n = fs.readSync(fd, buf, head.length + got, size - got, got);
-      if (n === 0) throw new Error(`${file}: shorter than its size (${got} of ${size} bytes)`);
-      got += n;
+// A bundle's file is its module function followed by a call of it (scripts/bundle.mjs):
+//   (function (exports, require, module, __filename, __dirname) {…\n}).call(this, exports, …);
+// `require` runs the file as it is; the loader compiles the function expression alone (the file
+// without the call) in a vm.Script, so that the code cache holds the module's code.
+const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) {';
+const CALL_TAIL = '.call(this, exports, require, module, __filename, __dirname);\n';
+
+/**
+ * The bundle's function expression (its file without the call), or null for a file not made
+ * that way. `map`: the addon's mapSource, which gives the file as a string over a mapping of it
+ * (no read, no decoding; undefined when it cannot).
+ */
+function readSource(file, map) {
+  let src;
+  if (map) {
+    try {
+      src = map(file);
+    } catch {
+      /* read it below */
     }
-    buf.latin1Write(tail, head.length + size);
-    return buf.toString('utf8');
-  } finally {
-    fs.closeSync(fd);
   }
+  if (src === undefined) {
+    // Read into one buffer and decoded once: Buffer.concat of pieces cost another allocation and
+    // copy (~0.15 ms of `hako run`'s start-up, measured in fresh processes).
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.allocUnsafe(size);
+      let got = 0;
+      while (got < size) {
+        const n = fs.readSync(fd, buf, got, size - got, got);
+        if (n === 0) throw new Error(`${file}: shorter than its size (${got} of ${size} bytes)`);
+        got += n;
+      }
+      src = buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  if (!src.startsWith(WRAP_HEAD) || !src.endsWith(CALL_TAIL)) return null;
+  return src.slice(0, src.length - CALL_TAIL.length);
 }
 
 /**
@@ -77,34 +100,37 @@ function readWrapped(file, head, tail) {
  * work (its help, a usage error, no daemon) keeps that cache apart (`….partial.cache`), used only
  * until a full run writes the real one. (A first `hako run --help` otherwise left `run` with a
  * cache of 113 KB instead of 191 KB, and ~1.5 ms more of compiling at every start after.)
+ * `addon`: the native addon's exports when the caller has loaded it (the CLI does, for its
+ * socket): its mapSource/mapBuffer map the bundle and the cache instead of reading them.
  */
-function loadBundle(name, { cacheKey, v8Flags, cacheDir = bundleDir } = {}) {
+function loadBundle(name, { cacheKey, v8Flags, cacheDir = bundleDir, addon } = {}) {
   const file = path.join(bundleDir, `${name}.cjs`);
   if (!isCurrent(file, path.join(bundleDir, `${name}.inputs.txt`))) return null;
   if (!cacheKey) return { exports: require(file), cacheState: 'none', saveCache() {} };
+  // The function expression as one string (the file's slice: no copy): a template around the
+  // file's string would leave that string (~0.8 MB for hakod, in V8's large-object space) as
+  // garbage that only a full GC frees, i.e. resident in an idle daemon.
+  const source = readSource(file, typeof addon?.mapSource === 'function' ? addon.mapSource : undefined);
+  if (source === null) return { exports: require(file), cacheState: 'none', saveCache() {} };
   const vm = require('node:vm');
   const base = path.join(cacheDir, `${name}.${cacheKey}${flagsTag(v8Flags)}`);
   const fullFile = `${base}.cache`;
   const partialFile = `${base}.partial.cache`;
+  // `addon`'s mapBuffer: the cache over a mapping of its file instead of read into a buffer.
+  const readCache = typeof addon?.mapBuffer === 'function' ? addon.mapBuffer : fs.readFileSync;
   let cachedData;
   let loadedPartial = false;
   try {
-    cachedData = fs.readFileSync(fullFile);
+    cachedData = readCache(fullFile);
   } catch {
     try {
-      cachedData = fs.readFileSync(partialFile);
+      cachedData = readCache(partialFile);
       loadedPartial = true;
     } catch {
       /* first run of this command */
     }
   }
-  // The wrapped source made as one string: a template around the file's string would leave the
-  // file's string (~0.8 MB for hakod, in V8's large-object space) as garbage that only a full GC
-  // frees, i.e. resident in an idle daemon. The file is read into one buffer between the wrapper's
-  // two ends: Buffer.concat of the file's buffer cost another allocation and copy of it (~0.15 ms
-  // of `hako run`'s start-up, measured in fresh processes).
-  const wrapper = readWrapped(file, '(function (exports, require, module, __filename, __dirname) {', '\n})');
-  const script = new vm.Script(wrapper, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const script = new vm.Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
   // The cache's bytes are not needed once compiled: a long-lived process would keep them (~0.6 MB
   // for hakod) through saveCache below.
   const hadCache = cachedData !== undefined;

@@ -204,6 +204,40 @@ test('hako run into a pipe: a slow reader gets all of the output; a reader that 
   assert.match(closed.stderr, /^(WARNING: IPv4 forwarding is disabled\. Networking will not work\.\n)?write \/dev\/stdout: broken pipe\nhako 1\n$/);
 });
 
+test('hako run passes the signals it gets to the container (docker\'s --sig-proxy), and --sig-proxy=false does not', { skip: skipContainers }, async () => {
+  await hako(['pull', ref]);
+  const { spawn } = await import('node:child_process');
+  const runOnce = async (extra: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> => {
+    const p = spawn(process.execPath, [HAKO, 'run', '--rm', ...extra, ref, 'sh', '-c', 'trap "echo got TERM; exit 7" TERM; echo ready; sleep 30 & wait'], {
+      env: { ...d.env, HAKO_HOST: d.host },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => p.once('exit', (c, s) => r([c, s])));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('ready')) {
+      if (Date.now() > deadline) {
+        p.kill('SIGKILL');
+        assert.fail(`no "ready" in: ${JSON.stringify(out)}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    p.kill('SIGTERM');
+    const [code, signal] = await exited;
+    return { code, signal, out };
+  };
+  const proxied = await runOnce([]);
+  assert.deepEqual([proxied.code, proxied.signal], [7, null], proxied.out);
+  assert.match(proxied.out, /got TERM/);
+  // Without the proxy the CLI dies of the signal and the container runs on (docker's too).
+  const direct = await runOnce(['--sig-proxy=false', '--name', 'nosigproxy']);
+  assert.equal(direct.signal, 'SIGTERM', direct.out);
+  assert.doesNotMatch(direct.out, /got TERM/);
+  await hako(['rm', '-f', 'nosigproxy'], { ok: false });
+});
+
 test('hako start -a prints each start’s output; run -it detaches on the detach keys (under script(1) for a terminal)', { skip: skipContainers || (!existsSync('/usr/bin/script') && 'script(1) is missing (bsdutils)') }, async () => {
   await hako(['pull', ref]);
   const id = (await hako(['create', ref, 'echo', 'hi'])).stdout.trim();

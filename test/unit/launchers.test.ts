@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -127,5 +127,58 @@ test('the bundles are ASCII (V8 decodes a source with one non-ASCII character th
     const src = readFileSync(join(dir, name));
     const at = src.findIndex((b) => b > 0x7f);
     assert.equal(at, -1, `${name}: a non-ASCII byte at ${at}: ${src.subarray(Math.max(0, at - 40), at + 10).toString('utf8')} (esbuild leaves them in regex literals: write \\uXXXX)`);
+  }
+});
+
+test('each bundle is its module function and a call of it: required as it is, or compiled from the file without the call (mapped or read)', (t) => {
+  const dir = join(repoRoot, 'dist', 'bundle');
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith('.cjs'));
+  } catch {
+    return t.skip('no bundles (esbuild not installed)');
+  }
+  const loader = readFileSync(bin('bundle-loader.cjs'), 'utf8');
+  const head = /^const WRAP_HEAD = '(.*)';$/m.exec(loader)?.[1];
+  const tail = /^const CALL_TAIL = '(.*)';$/m.exec(loader)?.[1]?.replace(/\\n/g, '\n');
+  assert.ok(head && tail, 'bin/bundle-loader.cjs names WRAP_HEAD and CALL_TAIL');
+  const addon = { exports: {} as { mapSource?: (p: string) => string | undefined; mapBuffer?: (p: string) => Buffer } };
+  process.dlopen(addon, join(repoRoot, 'build', 'hako_native.node'));
+  const { mapSource, mapBuffer } = addon.exports;
+  assert.equal(typeof mapSource, 'function');
+  for (const name of names) {
+    const file = join(dir, name);
+    const src = readFileSync(file, 'utf8');
+    assert.ok(src.startsWith(head) && src.endsWith(tail), `${name}: not made by scripts/bundle.mjs's wrapping`);
+    // This Node has external strings (20.4+): the mapped file reads as the file.
+    assert.equal(mapSource!(file), src, name);
+    assert.ok(mapBuffer!(file).equals(readFileSync(file)), name);
+  }
+  const scratch = mkdtempSync(join(tmpdir(), 'hako-map-'));
+  try {
+    const utf8 = join(scratch, 'utf8.js');
+    writeFileSync(utf8, '"µ"');
+    assert.equal(mapSource!(utf8), undefined, 'a non-ASCII file is left to the reader (Latin-1 would misread it)');
+    assert.throws(() => mapSource!(join(scratch, 'none.js')), { code: 'ENOENT' });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test('the addon\'s exitNow: the status and what was written before it reach the parent, and its pipes end with it', () => {
+  // exitNow first clones a holder of the process's memory (native/addon_exit.c): it must keep none
+  // of the command's descriptors (spawnSync returns only at EOF of both pipes) and not change
+  // the status.
+  const script = [
+    'const a = { exports: {} };',
+    `process.dlopen(a, ${JSON.stringify(join(repoRoot, 'build', 'hako_native.node'))});`,
+    "process.stdout.write('out');",
+    "process.stderr.write('err');",
+    'a.exports.exitNow(3);',
+  ].join('\n');
+  for (let i = 0; i < 3; i++) {
+    const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.error, undefined);
+    assert.deepEqual([r.status, r.signal, r.stdout, r.stderr], [3, null, 'out', 'err']);
   }
 });

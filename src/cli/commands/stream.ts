@@ -222,10 +222,29 @@ export async function run(ctx: Ctx): Promise<number> {
     }
   }
   await waitHead.catch(() => undefined);
+  // docker's CLI installs its signal proxy before the start (a signal in between goes to the
+  // container as a kill, which fails while it is not running, and the command goes on); here it
+  // is installed once the start is written (the request goes out a few microtasks after the call,
+  // so on the next setImmediate), while the daemon starts the container: its six handlers
+  // (~0.3 ms) are then off the command's path. Before, they came after start's answer.
+  const sigProxy = !detach && !tty && ctx.flags.bool('sig-proxy') !== false && ctx.flags.str('sig-proxy') !== 'false';
+  let stopSignals = () => {};
+  let proxyLater: NodeJS.Immediate | undefined;
+  if (sigProxy) {
+    proxyLater = setImmediate(() => {
+      proxyLater = undefined;
+      stopSignals = proxySignals(client, id);
+    });
+  }
+  const dropProxy = () => {
+    if (proxyLater) clearImmediate(proxyLater);
+    stopSignals();
+  };
   try {
     restore = rawMode(ctx, tty && req.attach.stdin);
     await client.json('POST', `/containers/${enc}/start`);
   } catch (e) {
+    dropProxy();
     restore();
     session?.close();
     waitAbort.cancel();
@@ -241,7 +260,6 @@ export async function run(ctx: Ctx): Promise<number> {
     return 0;
   }
   const stopResize = tty ? followResize(ctx, client, `/containers/${enc}`) : () => {};
-  const stopSignals = !tty && ctx.flags.bool('sig-proxy') !== false && ctx.flags.str('sig-proxy') !== 'false' ? proxySignals(client, id) : () => {};
   try {
     if (session) await session.done;
     if (session?.detached) {
@@ -257,7 +275,7 @@ export async function run(ctx: Ctx): Promise<number> {
     return result.StatusCode;
   } finally {
     stopResize();
-    stopSignals();
+    dropProxy();
     restore();
     session?.close();
   }
