@@ -407,7 +407,7 @@ export class Builder {
   /** A config-only step: a container created and committed (no layer), or the cached image. */
   private async commitMeta(state: StageState, comment: string): Promise<void> {
     const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), '#(nop) ', comment] };
-    await this.step(state, containerConfig, { ...state.config, Cmd: containerConfig.Cmd }, async () => undefined, true, async () => undefined);
+    await this.step(state, containerConfig, { ...state.config, Cmd: containerConfig.Cmd }, async () => undefined, async () => undefined);
   }
 
   /** The cache hit, or (on scratch) the step's files committed without a container: true when the step is done. */
@@ -446,7 +446,7 @@ export class Builder {
    * One committed step: the cache first (unless noCache); else a container from the current image
    * with `runConfig`, `work` done in it, committed with `containerConfig` as its container_config.
    */
-  private async step(state: StageState, containerConfig: Json, runConfig: Json, work: (id: string) => Promise<void>, visible: boolean, scratch?: () => Promise<string | undefined>): Promise<void> {
+  private async step(state: StageState, containerConfig: Json, runConfig: Json, work: (id: string) => Promise<void>, scratch?: () => Promise<string | undefined>): Promise<void> {
     containerConfig = { ...containerConfig, Image: state.imageId };
     if (await this.cachedOrScratch(state, containerConfig, scratch)) return;
     const body: Json = {
@@ -455,20 +455,13 @@ export class Builder {
       HostConfig: { ...this.opts.hostConfig, NetworkMode: this.opts.networkMode || 'default' },
     };
     const { Id } = await this.engine.createContainer(undefined, body);
-    if (visible) {
-      this.containers.push(Id);
-      this.out.stdout(` ---> Running in ${short(Id)}\n`);
-    }
-    try {
-      await work(Id);
-      const config = { ...state.config, Image: state.imageId };
-      const { Id: image } = await this.engine.commitContainer(Id, { pause: false, ...(state.author ? { author: state.author } : {}), buildStep: { config, containerConfig } });
-      state.imageId = image;
-      state.config = { ...state.config, Image: image };
-    } finally {
-      // COPY's container is the builder's own business: dockerd shows none.
-      if (!visible) await this.engine.removeContainer(Id, { force: true }).catch(() => undefined);
-    }
+    this.containers.push(Id);
+    this.out.stdout(` ---> Running in ${short(Id)}\n`);
+    await work(Id);
+    const config = { ...state.config, Image: state.imageId };
+    const { Id: image } = await this.engine.commitContainer(Id, { pause: false, ...(state.author ? { author: state.author } : {}), buildStep: { config, containerConfig } });
+    state.imageId = image;
+    state.config = { ...state.config, Image: image };
   }
 
   private async removeContainers(): Promise<void> {
@@ -543,7 +536,7 @@ export class Builder {
       if (r.StatusCode !== 0) {
         throw new BuildStepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${r.StatusCode}`, r.StatusCode);
       }
-    }, true);
+    });
   }
 
   private async workdirStep(state: StageState, ins: Instruction): Promise<void> {
@@ -560,7 +553,7 @@ export class Builder {
     await this.step(state, containerConfig, containerConfig, async (id) => {
       if (await this.exists(id, dir)) return;
       await this.engine.putArchive(id, '/', tarStream(stageDir(), '.'), { copyUIDGID: true });
-    }, true, async () => stageDir());
+    }, async () => stageDir());
   }
 
   private tempDir(): string {
