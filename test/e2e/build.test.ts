@@ -982,7 +982,7 @@ test('FROM --platform: expanded from the ARGs before FROM, checked; a local imag
   assert.deepEqual(builderLeftovers(), []);
 });
 
-test('cachefrom: a saved and loaded image (no parents, no local cache) answers the steps, as dockerd 20.10; a changed step stops it', { skip }, async () => {
+test('cachefrom: a saved and loaded image (no parents, no local cache) answers the steps, as dockerd 20.10; a changed step stops it; the local cache counts only for ancestors of a source', { skip }, async () => {
   const df = 'FROM busybox\nENV X=1\nRUN echo a > /a\nCOPY f /f\nCMD ["cat","/a"]\n';
   const dir = context({ Dockerfile: df, f: 'f\n' });
   const first = await build(dir, 't=cachesrc:1&nocache=1');
@@ -1010,6 +1010,16 @@ test('cachefrom: a saved and loaded image (no parents, no local cache) answers t
   assert.match(changed.text, /Step 2\/5 : ENV X=1\n ---> Using cache\n/);
   assert.match(changed.text, /Step 3\/5 : RUN echo b > \/a\n ---> Running in /);
   assert.equal((changed.text.match(/Using cache/g) ?? []).length, 1);
+  // The local cache counts only for ancestors of a source: with an unrelated source, or one that
+  // is not here, nothing is cached (dockerd 20.10 printed no `Using cache` either).
+  const local = context({ Dockerfile: 'FROM busybox\nENV Y=2\nRUN echo y > /y\n' });
+  assert.equal((await build(local, '')).error, undefined);
+  assert.equal(((await build(local, '')).text.match(/Using cache/g) ?? []).length, 2);
+  for (const src of ['busybox', 'nosuch:image']) {
+    const r = await build(local, `cachefrom=${encodeURIComponent(JSON.stringify([src]))}`);
+    assert.equal(r.error, undefined, r.text);
+    assert.doesNotMatch(r.text, /Using cache/, src);
+  }
   // hako build --cache-from sends it too.
   const h = await hako(['build', '--cache-from', 'cachesrc:1', '-q', dir]);
   assert.equal(h.code, 0, h.stderr);
