@@ -813,6 +813,13 @@ test('ADD <url>: downloaded (0600, Last-Modified as mtime, named from the URL, C
     const changed = await build(dir, '');
     assert.notEqual(changed.id, r.id);
     assert.match(changed.text, /Step 2\/11 : ADD \S+ \/d1\/\n\n ---> [0-9a-f]{12}\n/, 'no cache for the changed download');
+    // Through the docker CLI (classic builder): its progress display takes the download's lines.
+    if (hasDocker) {
+      const cli = await docker(['build', '--no-cache', context({ Dockerfile: `FROM busybox\nADD ${u}/files/hello.txt /cli/\nRUN cat /cli/hello.txt\n` })], { ...d.env, DOCKER_BUILDKIT: '0' });
+      assert.equal(cli.code, 0, `${cli.stdout}\n${cli.stderr}`);
+      assert.match(cli.stdout, /Step 2\/3 : ADD \S+ \/cli\/\n/);
+      assert.match(cli.stdout, /\nchanged\n/);
+    }
     // Errors, as dockerd 20.10 words them; nothing left behind.
     const bad = async (line: string): Promise<string | undefined> => (await build(context({ Dockerfile: `FROM busybox\n${line}\n` }), 'nocache=1')).error;
     assert.equal(await bad(`ADD ${u}/missing /m`), `ADD failed: failed to GET ${u}/missing with status 404 Not Found: nope here`);
