@@ -5,13 +5,13 @@ import type { Instruction } from './dockerfile.js';
 
 type Json = Record<string, unknown>;
 
-/** The comment for `ins`, given the config after it (`cfg`) and the variables its words expand from. */
-export function stepComment(ins: Instruction, cfg: Json, env: readonly string[]): string {
+/** The comment for `ins`, given the config after it (`cfg`), the variables its words expand from and the Dockerfile's escape character. */
+export function stepComment(ins: Instruction, cfg: Json, env: readonly string[], escape = '\\'): string {
   const q = (a: unknown): string => `[${Array.isArray(a) ? a.map((x) => JSON.stringify(x)).join(' ') : ''}]`;
   switch (ins.name) {
     case 'ENV':
     case 'LABEL':
-      return `${ins.name} ${nameValues(ins.name, ins.args, env).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+      return `${ins.name} ${nameValues(ins.name, ins.args, env, escape).map(([k, v]) => `${k}=${v}`).join(' ')}`;
     case 'CMD':
       return `CMD ${q(cfg.Cmd)}`;
     case 'ENTRYPOINT':
@@ -22,12 +22,12 @@ export function stepComment(ins: Instruction, cfg: Json, env: readonly string[])
       return `HEALTHCHECK &{${q(h.Test)} ${d('Interval')} ${d('Timeout')} ${d('StartPeriod')} '\\x${Number(h.Retries ?? 0).toString(16).padStart(2, '0')}'}`;
     }
     case 'EXPOSE':
-      return `EXPOSE ${rawWords(ins.args).map((w) => expandWord(w, env)).join(' ')}`;
+      return `EXPOSE ${rawWords(ins.args, escape).map((w) => expandWord(w, env, escape)).join(' ')}`;
     case 'VOLUME':
-      return `VOLUME [${(ins.json ?? rawWords(ins.args).map((w) => expandWord(w, env))).join(' ')}]`;
+      return `VOLUME [${(ins.json ?? rawWords(ins.args, escape).map((w) => expandWord(w, env, escape))).join(' ')}]`;
     case 'USER':
     case 'STOPSIGNAL':
-      return `${ins.name} ${expandWord(ins.args, env)}`;
+      return `${ins.name} ${expandWord(ins.args, env, escape)}`;
     default:
       return `${ins.name} ${ins.args}`;
   }

@@ -56,7 +56,11 @@ export function lineError(line: number, message: string): HakoError {
   return invalid(`dockerfile parse error line ${line}: ${message}`);
 }
 
-/** Parser directives: `# name=value` lines at the very top (docker knows escape and syntax). */
+/**
+ * Parser directives: `# name=value` lines at the very top. dockerd 20.10 knows `escape` and
+ * `syntax`; the first line that is not one of them (another `# x=y` too) ends them, and what
+ * follows is ordinary comments. The names are case-insensitive.
+ */
 function directives(lines: string[]): { escape: string; skip: number } {
   let escape = '\\';
   let i = 0;
@@ -65,6 +69,7 @@ function directives(lines: string[]): { escape: string; skip: number } {
     const m = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/.exec(lines[i]!);
     if (!m) break;
     const name = m[1]!.toLowerCase();
+    if (name !== 'escape' && name !== 'syntax') break;
     if (seen.has(name)) throw invalid(`only one ${name} parser directive can be used`);
     seen.add(name);
     if (name === 'escape') {
@@ -129,7 +134,7 @@ export function parseDockerfile(text: string): Dockerfile {
   const names = new Set<string>();
   for (const l of lines) {
     const ins = parseInstruction(l.text, l.line);
-    check(ins);
+    check(ins, escape);
     if (ins.name === 'FROM') {
       const words = ins.args.split(/\s+/).filter((w) => w !== '');
       if (words.length !== 1 && !(words.length === 3 && words[1]!.toUpperCase() === 'AS')) {
@@ -154,7 +159,7 @@ export function parseDockerfile(text: string): Dockerfile {
 }
 
 /** The checks docker's parser makes before anything runs (arguments present, forms allowed). */
-function check(ins: Instruction): void {
+function check(ins: Instruction, escape: string): void {
   const fail = (m: string): never => {
     throw lineError(ins.line, m);
   };
@@ -177,7 +182,7 @@ function check(ins: Instruction): void {
       if (ins.json!.length === 0) fail('SHELL requires at least one argument');
       break;
     case 'ARG':
-      if (rawWords(args).length === 0) fail('ARG requires at least one argument');
+      if (rawWords(args, escape).length === 0) fail('ARG requires at least one argument');
       break;
     case 'ONBUILD': {
       if (args === '') fail('ONBUILD requires at least one argument');
@@ -194,8 +199,8 @@ function check(ins: Instruction): void {
 }
 
 /** ARG's names and defaults: `ARG NAME`, `ARG NAME=default`, several in one (dockerd 20.10 takes `ARG A=1 B`); defaults still unexpanded. */
-export function argDeclarations(ins: Instruction): Array<{ name: string; value?: string }> {
-  return rawWords(ins.args).map((w) => {
+export function argDeclarations(ins: Instruction, escape = '\\'): Array<{ name: string; value?: string }> {
+  return rawWords(ins.args, escape).map((w) => {
     const eq = w.indexOf('=');
     return eq < 0 ? { name: w } : { name: w.slice(0, eq), value: w.slice(eq + 1) };
   });
@@ -204,4 +209,28 @@ export function argDeclarations(ins: Instruction): Array<{ name: string; value?:
 /** Docker counts FROM as a step: the number of `Step n/m` lines. */
 export function stepCount(df: Dockerfile): number {
   return df.stages.reduce((n, s) => n + 1 + s.commands.length, 0);
+}
+
+const KNOWN_OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos']);
+const KNOWN_ARCH = new Set(['386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm']);
+const ARCH_ALIASES: Record<string, string> = { i386: '386', x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
+
+/**
+ * `FROM --platform=<value>` (after ARG expansion) checked as dockerd 20.10 does it with
+ * containerd's platforms.Parse: components of [A-Za-z0-9_-]; one component must be a known OS or
+ * architecture; two or three are taken as they are. Returns the value to pull with.
+ */
+export function checkFromPlatform(value: string): string {
+  const fail = (why: string): never => {
+    throw invalid(`failed to parse platform ${value}: ${why}: invalid argument`);
+  };
+  if (value.includes('*')) fail(`${JSON.stringify(value)}: wildcards not yet supported`);
+  const parts = value.split('/');
+  for (const p of parts) if (!/^[A-Za-z0-9_-]+$/.test(p)) fail(`${JSON.stringify(p)} is an invalid component of ${JSON.stringify(value)}: platform specifier component must match "^[A-Za-z0-9_-]+$"`);
+  if (parts.length > 3) fail(`${JSON.stringify(value)}: cannot parse platform specifier`);
+  if (parts.length === 1) {
+    const one = parts[0]!.toLowerCase();
+    if (!KNOWN_OS.has(one === 'macos' ? 'darwin' : one) && !KNOWN_ARCH.has(ARCH_ALIASES[one] ?? one)) fail(`${JSON.stringify(value)}: unknown operating system or architecture`);
+  }
+  return value;
 }

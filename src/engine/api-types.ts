@@ -163,6 +163,8 @@ export interface ContainerEngine {
    * the files of `dir` (when given) become a layer on `base` (none: scratch), as a commit would.
    */
   commitBuildLayer?(o: { base: string | undefined; dir: string | undefined; config: Json; containerConfig: Json }): Promise<string>;
+  /** A build's COPY/ADD: `work` changes image `base`'s files (a private overlay, no container, no events); the changes are committed. */
+  commitBuildFiles?(o: { base: string; config: Json; containerConfig: Json; author?: string; work: (rootfs: string) => Promise<void> }): Promise<string>;
 
   // ---- exec
   createExec(idOrName: string, body: ExecCreateBody): Promise<{ Id: string }>;

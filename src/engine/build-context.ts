@@ -88,6 +88,8 @@ export function applyDockerignore(dir: string): void {
 export interface Source {
   host: string;
   rel: string;
+  /** Downloaded by ADD: never extracted (dockerd's noDecompress). */
+  remote?: boolean;
 }
 
 const WILDCARD = /[*?[]/;

@@ -2,7 +2,7 @@
 // directory's contents, a file under its own name in a directory destination or as the
 // destination, a local tar extracted by ADD), owned by --chown; the files of another stage or
 // image for COPY --from; --chown's names resolved in the image's /etc/passwd and /etc/group.
-import { createReadStream, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { createReadStream, lstatSync, mkdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalid } from '../common/errors.js';
@@ -23,7 +23,7 @@ export async function stageSources(stage: string, sources: Source[], o: { instr:
     const st = lstatSync(s.host);
     if (st.isDirectory()) {
       copyTree(s.host, mkdirOwned(stage, destPath, owner), owner);
-    } else if (o.instr === 'ADD' && st.isFile() && archiveKind(s.host) !== undefined) {
+    } else if (o.instr === 'ADD' && !s.remote && st.isFile() && archiveKind(s.host) !== undefined) {
       // ADD extracts a local tar (plain or compressed) into the destination directory.
       const into = mkdirOwned(stage, destPath, owner);
       await untar(createReadStream(s.host), into, [], `archive ${s.rel}`);
@@ -34,16 +34,6 @@ export async function stageSources(stage: string, sources: Source[], o: { instr:
     } else {
       copyTree(s.host, join(mkdirOwned(stage, posix.dirname(destPath), owner), posix.basename(destPath)), owner);
     }
-  }
-}
-
-/** A text file's lines in container `id` (none when it is missing), fetched into `dir`. */
-export async function fileLines(engine: ContainerEngine, id: string, path: string, dir: string): Promise<string[]> {
-  try {
-    await untar((await engine.getArchive(id, path)).tar, dir, [], path);
-    return readFileSync(join(dir, posix.basename(path)), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-  } catch {
-    return [];
   }
 }
 

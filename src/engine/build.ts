@@ -1,11 +1,14 @@
 // Image build from a Dockerfile, as dockerd 20.10's classic builder does it (no BuildKit). Every
 // step after FROM runs through the engine's own machinery: a container from the current image
 // (created; started for RUN), its changes committed as the next image (commit.ts streams the
-// layer; no changes = an `empty_layer` history entry), the container removed. COPY/ADD stage their
-// files from the context and extract them into the container's rootfs with putArchive.
+// layer; no changes = an `empty_layer` history entry), the container removed; as dockerd's, these
+// commits send no `commit` event. COPY/ADD use no container (dockerd's use none either): their
+// files, staged from the context (or downloaded: build-remote.ts), are extracted into a private
+// overlay of the current image, whose upper dir is committed (engine.commitBuildFiles).
 // The layer cache is dockerd's: a step is reused when an image whose parent is the current image
 // was committed with the same container config (whose Cmd names the step: `#(nop) ENV A=b`, the
-// RUN command with its build args, `COPY file:<checksum> in /dst`).
+// RUN command with its build args, `COPY file:<checksum> in /dst`); with `cachefrom`, as dockerd's
+// cache sources (build-cache.ts).
 //
 // Output is docker's text (`Step 1/4 : FROM busybox`, ` ---> Running in <id>`, ` ---> Using
 // cache`, `Removing intermediate container <id>`, ` ---> <id>`), through `out`.
@@ -14,7 +17,7 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { HakoError, invalid } from '../common/errors.js';
-import { argDeclarations, parseDockerfile, parseInstruction, stepCount, type Instruction, type Stage } from '../build/dockerfile.js';
+import { argDeclarations, checkFromPlatform, parseDockerfile, parseInstruction, stepCount, type Instruction, type Stage } from '../build/dockerfile.js';
 import { applyChange, expandWord, rawWords } from '../image/changes.js';
 import { stepComment } from '../build/comments.js';
 import type { ImageService } from '../image/images.js';
@@ -22,8 +25,10 @@ import { parseImageConfig } from '../image/manifest.js';
 import { familiarString, parseReference } from '../image/reference.js';
 import type { ContainerEngine, Json } from './api-types.js';
 import { applyDockerignore, decompressed, combinedChecksum, findSources, mkdirOwned, sourceChecksum, untar, type Source } from './build-context.js';
-import { fileLines, imageFiles, resolveChown, stageSources } from './build-copy.js';
-import { tarStream } from './fs/ops.js';
+import { imageFiles, resolveChown, stageSources } from './build-copy.js';
+import { extractInto, statInRoot as statPathInRoot, tarStream } from './fs/ops.js';
+import { CacheSources } from './build-cache.js';
+import { downloadForAdd, fetchRemoteContext, gitClone, isGitURL, isURL } from './build-remote.js';
 import { resolveInRoot } from './fs/paths.js';
 import type { ProgressEvent } from '../image/progress.js';
 import type { Credentials } from '../image/registry/credentials.js';
@@ -51,6 +56,10 @@ export interface BuildOptions {
   /** Credentials for pulling a FROM image from `domain` (X-Registry-Config). */
   credentials?: (domain: string) => Credentials | undefined;
   signal?: AbortSignal;
+  /** `cachefrom`: images whose layers may answer steps (dockerd's cache sources). */
+  cacheFrom?: string[];
+  /** `remote=`: the context (a tarball or a git repository) or the Dockerfile (text/plain) is fetched from this URL; the request body is not read. */
+  remote?: string;
 }
 
 /** Where the build's output goes: text for the client, docker's aux messages, pull progress. */
@@ -79,6 +88,27 @@ interface StageState {
   /** ARGs declared in this stage, with their values (undefined: declared without one). */
   args: Map<string, string | undefined>;
   author?: string;
+}
+
+/** Whether `path` in the rootfs is a directory (docker's stat: the path resolved inside the rootfs; missing is no). */
+function statInRoot(root: string, path: string): Json | undefined {
+  try {
+    return statPathInRoot(root, path, []);
+  } catch {
+    return undefined;
+  }
+}
+
+/** docker's stat mode is Go's FileMode: the directory bit is 1<<31. */
+const isGoDir = (st: Json | undefined): boolean => st !== undefined && Number(st.mode) >>> 0 >= 2 ** 31;
+
+/** A text file's lines in the rootfs (none when it is missing), comments left out. */
+function rootfsLines(root: string, path: string): string[] {
+  try {
+    return readFileSync(resolveInRoot(root, path), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  } catch {
+    return [];
+  }
 }
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -110,6 +140,11 @@ export class Builder {
   private readonly usedArgs = new Set<string>();
   private metaArgs = new Map<string, string | undefined>();
   private context = '';
+  /** A remote Dockerfile without a context (`remote=` answered text/plain): COPY has nothing to copy from. */
+  private noContext = false;
+  /** The Dockerfile's escape character (`# escape=`): word splitting and expansion use it too. */
+  private escape = '\\';
+  private cacheSources: CacheSources | undefined;
   private readonly temps: string[] = [];
 
   constructor(
@@ -121,7 +156,7 @@ export class Builder {
     this.buildArgs = opts.buildArgs ?? {};
   }
 
-  /** Runs the build from a context tar; resolves with the image ID (tagged as asked). */
+  /** Runs the build from a context tar (or the `remote` URL's context); resolves with the image ID (tagged as asked). */
   async build(contextTar: Readable): Promise<string> {
     // Tags are checked first: a bad one fails the request before anything is built (dockerd's 400).
     const tags = (this.opts.tags ?? []).map((t) => ({ t, ref: parseReference(t) }));
@@ -129,8 +164,12 @@ export class Builder {
     this.context = mkdtempSync(join(this.opts.workDir, 'context-'));
     this.temps.push(this.context);
     try {
-      await untar(await decompressed(contextTar), this.context);
-      const text = this.readDockerfile();
+      let text: string;
+      if (this.opts.remote !== undefined) text = await this.remoteContext(this.opts.remote);
+      else {
+        await untar(await decompressed(contextTar), this.context);
+        text = this.readDockerfile();
+      }
       applyDockerignore(this.context);
       const id = await this.run(text);
       for (const { t, ref } of tags) {
@@ -141,6 +180,22 @@ export class Builder {
     } finally {
       for (const t of this.temps) rmSync(t, { recursive: true, force: true });
     }
+  }
+
+  /** dockerd's remotecontext.Detect: a git repository (cloned), an http(s) URL (a tarball, or a Dockerfile as text/plain); returns the Dockerfile's text. */
+  private async remoteContext(remote: string): Promise<string> {
+    if (isGitURL(remote)) {
+      this.context = await gitClone(remote, this.context, this.opts.signal);
+      return this.readDockerfile();
+    }
+    if (!isURL(remote)) throw new HakoError({ step: `remoteURL (${remote}) could not be recognized as URL`, kind: 'internal' });
+    const got = await fetchRemoteContext(remote, (ev) => this.out.progress(ev), this.opts.signal);
+    if (got.kind === 'dockerfile') {
+      this.noContext = true;
+      return got.text;
+    }
+    await untar(await decompressed(got.body), this.context);
+    return this.readDockerfile();
   }
 
   private readDockerfile(): string {
@@ -163,6 +218,8 @@ export class Builder {
 
   private async run(text: string): Promise<string> {
     const df = parseDockerfile(text);
+    this.escape = df.escape;
+    if (this.opts.cacheFrom?.length && !this.opts.noCache) this.cacheSources = await CacheSources.resolve(this.images, this.opts.cacheFrom);
     // --label: one LABEL step at the end of the last stage, sorted (dockerd's NodeFromLabels).
     const labels = Object.keys(this.opts.labels ?? {}).sort();
     let stages = df.stages;
@@ -187,15 +244,16 @@ export class Builder {
     };
     for (const m of df.metaArgs) {
       printStep(m.original);
-      for (const { name, value } of argDeclarations(m)) {
+      for (const { name, value } of argDeclarations(m, this.escape)) {
         const given = this.buildArgs[name];
-        this.metaArgs.set(name, given !== undefined && given !== null ? given : value !== undefined ? expandWord(value, this.metaEnv()) : undefined);
+        this.metaArgs.set(name, given !== undefined && given !== null ? given : value !== undefined ? expandWord(value, this.metaEnv(), this.escape) : undefined);
         if (given !== undefined) this.usedArgs.add(name);
       }
     }
     let state: StageState | undefined;
     for (const [index, stage] of stages.entries()) {
       printStep(stage.from.original);
+      this.cacheSources?.reset();
       state = await this.from(stage);
       // The base image's ONBUILD triggers run before FROM's image line, without lines of their own.
       await this.onBuildTriggers(state);
@@ -222,21 +280,25 @@ export class Builder {
 
   /** FROM: an earlier stage, or an image (pulled when missing, or always with `pull`). */
   private async from(stage: Stage): Promise<StageState> {
-    const name = expandWord(stage.base, this.metaEnv());
+    const name = expandWord(stage.base, this.metaEnv(), this.escape);
     if (name === '') throw invalid(`${stage.from.line ? `Dockerfile:${stage.from.line}: ` : ''}base name (${stage.base}) should not be blank`);
+    // --platform: expanded from the meta ARGs and checked as dockerd does; a local image is used
+    // whatever its platform (dockerd 20.10 does, without a warning); a pull asks for this platform.
+    const flag = stage.from.flags.get('platform');
+    const platform = flag !== undefined ? checkFromPlatform(expandWord(flag, this.metaEnv(), this.escape)) : undefined;
     const fromStage = this.stageImages.get(name.toLowerCase());
     let id: string;
     if (fromStage && !/^\d+$/.test(name)) id = fromStage;
     else if (name.toLowerCase() === 'scratch') {
       // No image: the first steps commit without a container (dockerd gives scratch a PATH).
       return { imageId: '', config: { Env: [DEFAULT_PATH] }, cmdSet: false, args: new Map() };
-    } else id = await this.image(name);
+    } else id = await this.image(name, platform);
     const cfg = await this.imageConfig(id);
     return { imageId: id, config: { ...cfg, Image: id }, cmdSet: false, args: new Map() };
   }
 
   /** An image by name or ID: local, else pulled (dockerd's classic builder pulls a missing base). */
-  private async image(name: string): Promise<string> {
+  private async image(name: string, platform = this.opts.platform): Promise<string> {
     if (!this.opts.pull) {
       try {
         return (await this.images.resolve(name)).id;
@@ -255,7 +317,7 @@ export class Builder {
       }
       this.out.progress(ev);
     };
-    await this.images.pull(name, { ...(this.opts.platform ? { platform: this.opts.platform } : {}), ...(credentials ? { credentials } : {}), progress, signal: this.opts.signal });
+    await this.images.pull(name, { ...(platform ? { platform } : {}), ...(credentials ? { credentials } : {}), progress, signal: this.opts.signal });
     return (await this.images.resolve(name)).id;
   }
 
@@ -313,8 +375,8 @@ export class Builder {
         return this.copyStep(state, ins);
       case 'ARG': {
         const shown: string[] = [];
-        for (const { name, value } of argDeclarations(ins)) {
-          const def = value !== undefined ? expandWord(value, this.wordEnv(state)) : undefined;
+        for (const { name, value } of argDeclarations(ins, this.escape)) {
+          const def = value !== undefined ? expandWord(value, this.wordEnv(state), this.escape) : undefined;
           const given = this.buildArgs[name];
           if (given !== undefined) this.usedArgs.add(name);
           state.args.set(name, given !== undefined && given !== null ? given : def !== undefined ? def : this.metaArgs.get(name));
@@ -333,11 +395,11 @@ export class Builder {
       default: {
         // CMD ENTRYPOINT ENV EXPOSE HEALTHCHECK LABEL ONBUILD STOPSIGNAL USER VOLUME: the same
         // code as `commit --change` (../image/changes.ts), with the stage's variables and SHELL.
-        const st = { cmdSet: state.cmdSet, env: this.wordEnv(state), shell: shellOf(cfg) };
+        const st = { cmdSet: state.cmdSet, env: this.wordEnv(state), shell: shellOf(cfg), escape: this.escape };
         const raw = ins.name === 'HEALTHCHECK' ? [...ins.flags].map(([k, v]) => `--${k}=${v} `).join('') + ins.args : ins.args;
         applyChange(cfg, ins.name, raw, st);
         state.cmdSet = st.cmdSet;
-        return this.commitMeta(state, stepComment(ins, cfg, st.env));
+        return this.commitMeta(state, stepComment(ins, cfg, st.env, this.escape));
       }
     }
   }
@@ -345,22 +407,18 @@ export class Builder {
   /** A config-only step: a container created and committed (no layer), or the cached image. */
   private async commitMeta(state: StageState, comment: string): Promise<void> {
     const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), '#(nop) ', comment] };
-    await this.step(state, containerConfig, { ...state.config, Cmd: containerConfig.Cmd }, async () => undefined, true, async () => undefined);
+    await this.step(state, containerConfig, { ...state.config, Cmd: containerConfig.Cmd }, async () => undefined, async () => undefined);
   }
 
-  /**
-   * One committed step: the cache first (unless noCache); else a container from the current image
-   * with `runConfig`, `work` done in it, committed with `containerConfig` as its container_config.
-   */
-  private async step(state: StageState, containerConfig: Json, runConfig: Json, work: (id: string) => Promise<void>, visible: boolean, scratch?: () => Promise<string | undefined>): Promise<void> {
-    containerConfig = { ...containerConfig, Image: state.imageId };
+  /** The cache hit, or (on scratch) the step's files committed without a container: true when the step is done. */
+  private async cachedOrScratch(state: StageState, containerConfig: Json, scratch?: () => Promise<string | undefined>): Promise<boolean> {
     if (!this.opts.noCache) {
       const hit = await this.probeCache(state.imageId, containerConfig);
       if (hit) {
         this.out.stdout(' ---> Using cache\n');
         state.imageId = hit;
         state.config.Image = hit;
-        return;
+        return true;
       }
     }
     if (state.imageId === '') {
@@ -369,28 +427,41 @@ export class Builder {
       const image = await this.engine.commitBuildLayer({ base: undefined, dir: await scratch(), config: { ...state.config, Image: '' }, containerConfig });
       state.imageId = image;
       state.config = { ...state.config, Image: image };
-      return;
+      return true;
     }
+    return false;
+  }
+
+  /** COPY/ADD: as dockerd, no container: the files go into a private overlay of the current image, committed (no events). */
+  private async filesStep(state: StageState, containerConfig: Json, work: (rootfs: string) => Promise<void>, scratch: () => Promise<string | undefined>): Promise<void> {
+    containerConfig = { ...containerConfig, Image: state.imageId };
+    if (await this.cachedOrScratch(state, containerConfig, scratch)) return;
+    const config = { ...state.config, Image: state.imageId };
+    const image = await this.engine.commitBuildFiles!({ base: state.imageId, config, containerConfig, ...(state.author ? { author: state.author } : {}), work });
+    state.imageId = image;
+    state.config = { ...state.config, Image: image };
+  }
+
+  /**
+   * One committed step: the cache first (unless noCache); else a container from the current image
+   * with `runConfig`, `work` done in it, committed with `containerConfig` as its container_config.
+   */
+  private async step(state: StageState, containerConfig: Json, runConfig: Json, work: (id: string) => Promise<void>, scratch?: () => Promise<string | undefined>): Promise<void> {
+    containerConfig = { ...containerConfig, Image: state.imageId };
+    if (await this.cachedOrScratch(state, containerConfig, scratch)) return;
     const body: Json = {
       ...runConfig,
       Image: state.imageId,
       HostConfig: { ...this.opts.hostConfig, NetworkMode: this.opts.networkMode || 'default' },
     };
     const { Id } = await this.engine.createContainer(undefined, body);
-    if (visible) {
-      this.containers.push(Id);
-      this.out.stdout(` ---> Running in ${short(Id)}\n`);
-    }
-    try {
-      await work(Id);
-      const config = { ...state.config, Image: state.imageId };
-      const { Id: image } = await this.engine.commitContainer(Id, { pause: false, ...(state.author ? { author: state.author } : {}), buildStep: { config, containerConfig } });
-      state.imageId = image;
-      state.config = { ...state.config, Image: image };
-    } finally {
-      // COPY's container is the builder's own business: dockerd shows none.
-      if (!visible) await this.engine.removeContainer(Id, { force: true }).catch(() => undefined);
-    }
+    this.containers.push(Id);
+    this.out.stdout(` ---> Running in ${short(Id)}\n`);
+    await work(Id);
+    const config = { ...state.config, Image: state.imageId };
+    const { Id: image } = await this.engine.commitContainer(Id, { pause: false, ...(state.author ? { author: state.author } : {}), buildStep: { config, containerConfig } });
+    state.imageId = image;
+    state.config = { ...state.config, Image: image };
   }
 
   private async removeContainers(): Promise<void> {
@@ -405,8 +476,14 @@ export class Builder {
     }
   }
 
-  /** An image whose parent is `parent` and whose container_config matches (the newest such). */
+  /** The image that answers a step: the local cache's, or with `cachefrom` what the cache sources say (build-cache.ts). */
   private async probeCache(parent: string, containerConfig: Json): Promise<string | undefined> {
+    const local = await this.probeLocal(parent, containerConfig);
+    return this.cacheSources ? this.cacheSources.get(parent, containerConfig, local) : local;
+  }
+
+  /** An image whose parent is `parent` and whose container_config matches (the newest such). */
+  private async probeLocal(parent: string, containerConfig: Json): Promise<string | undefined> {
     const key = cacheKey(containerConfig);
     const children = (await this.images.meta.listImages()).filter((r) => (r.parent ?? '') === parent).sort((a, b) => ((a.created ?? '') < (b.created ?? '') ? 1 : -1));
     for (const c of children) {
@@ -459,12 +536,12 @@ export class Builder {
       if (r.StatusCode !== 0) {
         throw new BuildStepError(`The command '${cmd.join(' ')}' returned a non-zero code: ${r.StatusCode}`, r.StatusCode);
       }
-    }, true);
+    });
   }
 
   private async workdirStep(state: StageState, ins: Instruction): Promise<void> {
     const env = this.wordEnv(state);
-    applyChange(state.config, 'WORKDIR', ins.args, { cmdSet: state.cmdSet, env });
+    applyChange(state.config, 'WORKDIR', ins.args, { cmdSet: state.cmdSet, env, escape: this.escape });
     const dir = state.config.WorkingDir as string;
     // dockerd: WORKDIR's and COPY's comment is one word (`#(nop) WORKDIR /app`), the others two.
     const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), `#(nop) WORKDIR ${dir}`] };
@@ -476,7 +553,7 @@ export class Builder {
     await this.step(state, containerConfig, containerConfig, async (id) => {
       if (await this.exists(id, dir)) return;
       await this.engine.putArchive(id, '/', tarStream(stageDir(), '.'), { copyUIDGID: true });
-    }, true, async () => stageDir());
+    }, async () => stageDir());
   }
 
   private tempDir(): string {
@@ -499,33 +576,68 @@ export class Builder {
   private async copyStep(state: StageState, ins: Instruction): Promise<void> {
     const env = this.wordEnv(state);
     if (ins.flags.has('chmod')) throw invalid('the --chmod option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled');
-    const words = ins.json ? ins.json.map((w) => expandWord(w, env)) : rawWords(ins.args).map((w) => expandWord(w, env));
+    const words = ins.json ? ins.json.map((w) => expandWord(w, env, this.escape)) : rawWords(ins.args, this.escape).map((w) => expandWord(w, env, this.escape));
     const rawDest = words.pop()!;
     const from = ins.flags.get('from');
     if (from !== undefined && ins.name === 'ADD') throw invalid('ADD does not take --from');
-    const chown = ins.flags.get('chown') !== undefined ? expandWord(ins.flags.get('chown')!, env) : undefined;
+    const chown = ins.flags.get('chown') !== undefined ? expandWord(ins.flags.get('chown')!, env, this.escape) : undefined;
     const wd = (state.config.WorkingDir as string | undefined) || '/';
     let dest = posix.isAbsolute(rawDest) ? rawDest : posix.join(wd, rawDest);
     const destDirWanted = rawDest.endsWith('/') || rawDest.endsWith('/.') || rawDest === '.';
     if (destDirWanted && !dest.endsWith('/')) dest += '/';
-    for (const w of words) if (ins.name === 'ADD' && /^[a-z][a-z0-9+.-]*:\/\//i.test(w)) throw invalid(`ADD from a URL (${w}) is not supported by hako's builder: download it in a RUN step or add the file to the context`);
-    const root = from !== undefined ? await this.fromRoot(from, words) : this.context;
-    const sources: Source[] = words.flatMap((w) => findSources(root, w, ins.name));
-    const sum = combinedChecksum(sources.map((s) => sourceChecksum(s.host)));
+    const local = words.filter((w) => !isURL(w));
+    const root = from !== undefined ? await this.fromRoot(from, local) : this.context;
+    const sources: Source[] = [];
+    const sums: string[] = [];
+    for (const w of words) {
+      if (isURL(w)) {
+        // dockerd downloads at every build (the checksum of what came is the cache key's).
+        if (ins.name === 'COPY') throw invalid("COPY failed: source can't be a URL for COPY");
+        const got = await this.download(w, rawDest);
+        sources.push(got);
+        // A download's checksum has no `file:` prefix in dockerd's comment (`ADD 9e26… in /d/`).
+        sums.push(sourceChecksum(got.host).replace(/^file:/, ''));
+        continue;
+      }
+      if (from === undefined && this.noContext) throw invalid(`${ins.name} failed: missing build context`);
+      for (const s of findSources(root, w, ins.name)) {
+        sources.push(s);
+        sums.push(sourceChecksum(s.host));
+      }
+    }
+    const sum = combinedChecksum(sums);
     const comment = `${ins.name} ${chown !== undefined ? `--chown=${chown}` : ''}${sum} in ${rawDest} `;
     const containerConfig = { ...state.config, Cmd: [...shellOf(state.config), `#(nop) ${comment}`] };
-    // The files as they will lie in the rootfs, staged from the sources (`id`: the step's container,
-    // to look at the destination and the image's users; none on scratch).
-    const stageFiles = async (id: string | undefined): Promise<string> => {
-      const destIsDir = destDirWanted || sources.length > 1 || words.some((w) => /[*?[]/.test(w)) || (id !== undefined && (await this.exists(id, dest)) === 'dir');
-      const owner = chown === undefined || chown === '' ? { uid: 0, gid: 0 } : /^\d+(:\d+)?$/.test(chown) || id === undefined ? resolveChown(chown, [], []) : resolveChown(chown, await fileLines(this.engine, id, '/etc/passwd', this.tempDir()), await fileLines(this.engine, id, '/etc/group', this.tempDir()));
+    // The files as they will lie in the rootfs, staged from the sources (`root`: the image's
+    // files, to look at the destination and the image's users; none on scratch).
+    const stageFiles = async (root: string | undefined): Promise<string> => {
+      const destIsDir = destDirWanted || sources.length > 1 || words.some((w) => !isURL(w) && /[*?[]/.test(w)) || (root !== undefined && isGoDir(statInRoot(root, dest)));
+      const owner = chown === undefined || chown === '' ? { uid: 0, gid: 0 } : /^\d+(:\d+)?$/.test(chown) || root === undefined ? resolveChown(chown, [], []) : resolveChown(chown, rootfsLines(root, '/etc/passwd'), rootfsLines(root, '/etc/group'));
       const stage = this.tempDir();
       await stageSources(stage, sources, { instr: ins.name, dest, destIsDir, owner, chown: chown !== undefined });
       return stage;
     };
-    await this.step(state, containerConfig, containerConfig, async (id) => {
-      await this.engine.putArchive(id, '/', tarStream(await stageFiles(id), '.'), { copyUIDGID: true });
-    }, false, () => stageFiles(undefined));
+    await this.filesStep(state, containerConfig, async (rootfs) => {
+      await extractInto(rootfs, '/', tarStream(await stageFiles(rootfs), '.'), [], { copyUIDGID: true });
+    }, () => stageFiles(undefined));
+  }
+
+  /**
+   * `ADD <url>`: the body in a temp dir, as dockerd's downloadSource (mode 0600, Last-Modified as
+   * mtime, a `Downloading` progress and a blank line); never extracted. A URL that names no file
+   * needs a destination that is not a directory.
+   */
+  private async download(url: string, rawDest: string): Promise<Source> {
+    let got: { path: string; name: string };
+    try {
+      got = await downloadForAdd(url, this.tempDir(), (ev) => this.out.progress(ev), this.opts.signal);
+    } catch (e) {
+      if (e instanceof HakoError) throw new HakoError({ step: `ADD failed: ${e.message}`, kind: e.kind });
+      throw e;
+    }
+    this.out.stdout('\n');
+    if (got.name === '' && rawDest.endsWith('/')) throw invalid(`ADD failed: cannot determine filename for source ${url}`);
+    return { host: got.path, rel: got.name || '__unnamed__', remote: true };
   }
 
   /** The files of `COPY --from=<stage|index|image>`, in a temp dir. */

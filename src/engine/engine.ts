@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
+import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
 import { removeTree } from '../native/fs.js';
 import { rm } from 'node:fs/promises';
 import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
@@ -408,6 +408,14 @@ export class Engine implements ContainerEngine {
     for (const id of entries(join(this.execRoot, 'containers'))) {
       if (!this.containers.has(id)) await this.unmountRootfs(id).catch(warn(`remove the rootfs mount of unknown container ${id}`));
     }
+    // A build's COPY/ADD overlay (commitBuildFiles) that a crash left mounted; its snapshot goes below.
+    for (const id of entries(join(this.execRoot, 'build'))) {
+      const target = join(this.execRoot, 'build', id);
+      await (async () => {
+        if (isMountPoint(target) && (await unmount(target)) === 'unavailable') await this.snapshots.unmountRootfs(target);
+        rmdirSync(target);
+      })().catch(warn(`remove the build rootfs ${target}`));
+    }
     for (const id of this.snapshots.containerIds()) {
       if (!this.containers.has(id)) await this.snapshots.removeContainer(id).catch(warn(`remove the rootfs of unknown container ${id}`));
     }
@@ -425,6 +433,8 @@ export class Engine implements ContainerEngine {
     if (this.images.root === this.root) {
       for (const lease of leases) {
         if (/^[0-9a-f]{64}$/.test(lease.owner) && !this.containers.has(lease.owner)) await this.images.removeLease(lease.owner).catch(warn(`remove the image lease of unknown container ${lease.owner}`));
+        // A COPY/ADD step's lease (commitBuildFiles) outlives its build only when hakod died in it.
+        else if (/^build-[0-9a-f]{32}$/.test(lease.owner)) await this.images.removeLease(lease.owner).catch(warn(`remove the image lease of build step ${lease.owner}`));
       }
     }
     // Leases are written without fsync at create (the record, fsync'd, is the truth): a crash
@@ -2100,7 +2110,8 @@ export class Engine implements ContainerEngine {
         ...rest,
       });
       const imageRef = opts.repo ? familiarString(parseReference(`${opts.repo}:${opts.tag || 'latest'}`)) : '';
-      this.emit(live, 'commit', { comment: opts.comment ?? '', imageID: id, imageRef });
+      // A build step's commit sends no event (dockerd's builder commits through CommitBuildStep, which logs none).
+      if (!buildStep) this.emit(live, 'commit', { comment: opts.comment ?? '', imageID: id, imageRef });
       return { Id: id };
     } finally {
       if (paused && (await this.runtime.resume(rec.Id).then(() => true, () => false))) this.emit(live, 'unpause');
@@ -2114,6 +2125,43 @@ export class Engine implements ContainerEngine {
       return await commitImage({ images: this.images, snapshots: this.snapshots, baseImage: o.base, upperDir: o.dir ?? empty!, containerConfig: o.containerConfig, containerId: '', imageConfig: o.config });
     } finally {
       if (empty) rmSync(empty, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * A build's COPY/ADD step as dockerd's builder does it: no container (so no container events and
+   * nothing in `ps -a`), the image's layers under a private upper dir mounted on a temp target,
+   * `work` given that rootfs, the upper committed. The snapshot's id is not a container's: a
+   * hakod that dies meanwhile removes it at its next start with the other unknown snapshots.
+   */
+  async commitBuildFiles(o: { base: string; config: Json; containerConfig: Json; author?: string; work: (rootfs: string) => Promise<void> }): Promise<string> {
+    await this.ready;
+    const image = await this.images.inspect(o.base);
+    const id = `build-${randomBytes(16).toString('hex')}`;
+    const target = join(this.execRoot, 'build', id);
+    await this.images.addLease(id, image.id, { durable: false });
+    let prepared = false;
+    try {
+      const snap = this.snapshots.prepareContainerSync(id, image.record.chainIds);
+      prepared = true;
+      mkdirSync(target, { recursive: true, mode: 0o700 });
+      if (!(await mountOverlay(target, snap))) await this.snapshots.mountRootfs(id, target);
+      try {
+        await o.work(target);
+      } finally {
+        if ((await unmount(target)) === 'unavailable') await this.snapshots.unmountRootfs(target);
+      }
+      const { commitImage } = await import('./commit.js');
+      return await commitImage({ images: this.images, snapshots: this.snapshots, baseImage: image.id, upperDir: snap.upperdir, lowerDirs: snap.lowerdirs, containerConfig: o.containerConfig, containerId: '', imageConfig: o.config, ...(o.author ? { author: o.author } : {}) });
+    } finally {
+      // Not recursive: were it still mounted, a recursive delete would go into the overlay.
+      try {
+        rmdirSync(target);
+      } catch {
+        /* never made, or still mounted: the next start's sweep of the exec root takes it */
+      }
+      if (prepared) await this.snapshots.removeContainer(id).catch((e: unknown) => this.log.warn(`remove build snapshot ${id}: ${(e as Error).message}`));
+      await this.images.removeLease(id).catch(() => undefined);
     }
   }
 

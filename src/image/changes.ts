@@ -74,8 +74,12 @@ export function takeFlags(flags: Map<string, string | undefined>, known: readonl
   return out;
 }
 
-/** Words split on unquoted whitespace; quotes and backslashes kept (expand() removes them). */
-export function rawWords(s: string): string[] {
+/**
+ * Words split on unquoted whitespace; quotes and escapes kept (expandWord removes them). `escape`
+ * is the Dockerfile's escape character (`\\`, or `` ` `` after `# escape=```): it escapes the next
+ * character outside quotes and inside double quotes, never inside single quotes (docker's parseWords).
+ */
+export function rawWords(s: string, escape = '\\'): string[] {
   const out: string[] = [];
   let word = '';
   let quote: string | undefined;
@@ -84,7 +88,7 @@ export function rawWords(s: string): string[] {
     const c = s[i]!;
     if (quote) {
       word += c;
-      if (c === '\\' && quote === '"' && i + 1 < s.length) word += s[++i];
+      if (c === escape && quote === '"' && i + 1 < s.length) word += s[++i];
       else if (c === quote) quote = undefined;
       continue;
     }
@@ -97,7 +101,7 @@ export function rawWords(s: string): string[] {
     inWord = true;
     word += c;
     if (c === '"' || c === "'") quote = c;
-    else if (c === '\\' && i + 1 < s.length) word += s[++i];
+    else if (c === escape && i + 1 < s.length) word += s[++i];
   }
   if (quote) throw invalid(`unexpected end of statement while looking for matching ${quote}`);
   if (inWord) out.push(word);
@@ -113,8 +117,12 @@ function envLookup(env: readonly string[], name: string): string | undefined {
   return undefined;
 }
 
-/** Docker's shell-word processing: quotes removed, `\x` escapes, `$VAR` expansion from `env`. */
-export function expandWord(word: string, env: readonly string[]): string {
+/**
+ * Docker's shell-word processing (its shell.Lex): quotes removed, escapes (`\x`, or `` `x `` with
+ * `# escape=```) taken, `$VAR` expansion from `env`. Inside double quotes only `"`, `$` and the
+ * escape character itself are escaped; an escape at the very end is dropped.
+ */
+export function expandWord(word: string, env: readonly string[], escape = '\\'): string {
   let out = '';
   let i = 0;
   const n = word.length;
@@ -129,8 +137,8 @@ export function expandWord(word: string, env: readonly string[]): string {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::([-+?])(.*))?$/s.exec(body);
       if (!m) throw invalid(`bad substitution: \${${body}}`);
       const v = envLookup(env, m[1]!);
-      if (m[2] === '-') return v === undefined || v === '' ? expandWord(m[3]!, env) : v;
-      if (m[2] === '+') return v === undefined || v === '' ? '' : expandWord(m[3]!, env);
+      if (m[2] === '-') return v === undefined || v === '' ? expandWord(m[3]!, env, escape) : v;
+      if (m[2] === '+') return v === undefined || v === '' ? '' : expandWord(m[3]!, env, escape);
       if (m[2] === '?') {
         if (v === undefined || v === '') throw invalid(`${m[1]}: ${m[3] || 'is not allowed to be unset'}`);
         return v;
@@ -152,7 +160,7 @@ export function expandWord(word: string, env: readonly string[]): string {
     } else if (c === '"') {
       i++;
       while (i < n && word[i] !== '"') {
-        if (word[i] === '\\' && i + 1 < n && /["\\$]/.test(word[i + 1]!)) {
+        if (word[i] === escape && i + 1 < n && (word[i + 1] === '"' || word[i + 1] === '$' || word[i + 1] === escape)) {
           out += word[i + 1];
           i += 2;
         } else if (word[i] === '$') out += variable();
@@ -160,8 +168,8 @@ export function expandWord(word: string, env: readonly string[]): string {
       }
       if (i >= n) throw invalid('unexpected end of statement while looking for matching "');
       i++;
-    } else if (c === '\\' && i + 1 < n) {
-      out += word[i + 1];
+    } else if (c === escape) {
+      if (i + 1 < n) out += word[i + 1];
       i += 2;
     } else if (c === '$') out += variable();
     else {
@@ -173,21 +181,21 @@ export function expandWord(word: string, env: readonly string[]): string {
 }
 
 /** ENV/LABEL `k=v k2="v 2"` or the legacy `k value`: pairs, expanded. */
-export function nameValues(instr: string, arg: string, env: readonly string[]): Array<[string, string]> {
-  const words = rawWords(arg);
+export function nameValues(instr: string, arg: string, env: readonly string[], escape = '\\'): Array<[string, string]> {
+  const words = rawWords(arg, escape);
   if (words.length === 0) throw invalid(`${instr} requires at least one argument`);
   if (!words[0]!.includes('=')) {
     // Legacy form: the first word is the name, the rest of the line the value.
     const m = /^(\S+)\s+(.*)$/s.exec(arg);
     if (!m) throw invalid(`${instr} must have two arguments`);
-    return [[expandWord(m[1]!, env), expandWord(m[2]!, env)]];
+    return [[expandWord(m[1]!, env, escape), expandWord(m[2]!, env, escape)]];
   }
   return words.map((w) => {
     const eq = w.indexOf('=');
     if (eq < 0) throw invalid(`Syntax error - can't find = in ${JSON.stringify(w)}. Must be of the form: name=value`);
-    const key = expandWord(w.slice(0, eq), env);
+    const key = expandWord(w.slice(0, eq), env, escape);
     if (key === '') throw invalid(`${instr} names can not be blank`);
-    return [key, expandWord(w.slice(eq + 1), env)];
+    return [key, expandWord(w.slice(eq + 1), env, escape)];
   });
 }
 
@@ -329,12 +337,16 @@ export interface ChangeState {
   cmdSet: boolean;
   env?: readonly string[];
   shell?: readonly string[];
+  /** The Dockerfile's escape character (default `\\`). */
+  escape?: string;
 }
 
 /** Applies one config instruction (CMD … WORKDIR, upper-case `instr`) to `cfg` in place (the Dockerfile builder shares it). */
 export function applyChange(cfg: Json, instr: string, rawArg: string, state: ChangeState): void {
   const env = (): readonly string[] => state.env ?? (cfg.Env as string[] | null | undefined) ?? [];
   const shell = state.shell ?? ['/bin/sh', '-c'];
+  const esc = state.escape ?? '\\';
+  const expand = (w: string): string => expandWord(w, env(), esc);
   {
     if (instr === 'HEALTHCHECK') {
       cfg.Healthcheck = parseHealthcheck(rawArg);
@@ -359,7 +371,7 @@ export function applyChange(cfg: Json, instr: string, rawArg: string, state: Cha
       }
       case 'ENV': {
         const next = [...((cfg.Env as string[] | null | undefined) ?? [])];
-        for (const [k, v] of nameValues('ENV', arg, env())) {
+        for (const [k, v] of nameValues('ENV', arg, env(), esc)) {
           const i = next.findIndex((e) => e.split('=')[0] === k);
           if (i >= 0) next[i] = `${k}=${v}`;
           else next.push(`${k}=${v}`);
@@ -369,37 +381,37 @@ export function applyChange(cfg: Json, instr: string, rawArg: string, state: Cha
       }
       case 'LABEL': {
         const labels = { ...((cfg.Labels as Record<string, string> | null | undefined) ?? {}) };
-        for (const [k, v] of nameValues('LABEL', arg, env())) labels[k] = v;
+        for (const [k, v] of nameValues('LABEL', arg, env(), esc)) labels[k] = v;
         cfg.Labels = labels;
         break;
       }
       case 'EXPOSE': {
         needArg();
         const ports = { ...((cfg.ExposedPorts as Json | null | undefined) ?? {}) };
-        for (const p of exposedPorts(rawWords(arg).map((w) => expandWord(w, env())))) ports[p] = {};
+        for (const p of exposedPorts(rawWords(arg, esc).map(expand))) ports[p] = {};
         cfg.ExposedPorts = ports;
         break;
       }
       case 'USER':
         needArg();
-        cfg.User = expandWord(arg, env());
+        cfg.User = expand(arg);
         break;
       case 'WORKDIR': {
         needArg();
-        const dir = expandWord(arg, env());
+        const dir = expand(arg);
         cfg.WorkingDir = posix.isAbsolute(dir) ? posix.normalize(dir) : posix.join('/', (cfg.WorkingDir as string | undefined) || '/', dir);
         break;
       }
       case 'STOPSIGNAL': {
         needArg();
-        const sig = expandWord(arg, env());
+        const sig = expand(arg);
         checkSignal(sig);
         cfg.StopSignal = sig;
         break;
       }
       case 'VOLUME': {
         needArg();
-        const vols = jsonList(arg) ?? rawWords(arg).map((w) => expandWord(w, env()));
+        const vols = jsonList(arg) ?? rawWords(arg, esc).map(expand);
         if (vols.length === 0) throw invalid('VOLUME requires at least one argument');
         const next = { ...((cfg.Volumes as Json | null | undefined) ?? {}) };
         for (const v of vols) {

@@ -5,8 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { DOCKER, hasDocker, hasDockerPy, hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -18,6 +20,15 @@ import { hasHtpasswd, hasRegistry, startRegistry } from '../helpers/registry.js'
 import { pushLayout } from '../helpers/images.js';
 import { RegistryClient } from '../../src/image/registry/client.js';
 import { request } from 'node:http';
+
+const hasGit = (() => {
+  try {
+    execFileSync('git', ['--version']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 const skip = !isRoot ? 'builds run containers: root is needed' : !hasEngine ? 'the container engine is not built' : false;
 
@@ -286,8 +297,6 @@ test('.dockerignore, ADD of a local tar, a malicious context', { skip }, async (
   assert.equal(ev.status, 400);
   assert.match(JSON.parse(ev.body.toString()).message, /^unpack the build context \(.*Not a directory/s);
   assert.deepEqual(execFileSync('ls', ['-A', outside.path]).toString(), '');
-  const url = await build(context({ Dockerfile: 'FROM busybox\nADD http://example.com/x /x\n' }));
-  assert.match(url.error ?? '', /ADD from a URL .* is not supported/);
   assert.deepEqual(await containers(), []);
   assert.deepEqual(readdirSync(join(d.root, 'builder')), [], 'no context or staging dir is left');
 });
@@ -640,8 +649,33 @@ test('FROM an image that is not here: pulled, with the credentials the docker CL
 test('what a build cut short by a crash left in <root>/builder goes when hakod starts', { skip }, async () => {
   mkdirSync(join(d.root, 'builder', 'context-left'), { recursive: true });
   writeFileSync(join(d.root, 'builder', 'context-left', 'Dockerfile'), 'FROM busybox\n');
-  await d.restart('SIGKILL');
+  // What a COPY step (no container: a private overlay) leaves when hakod dies in it: the mount,
+  // its snapshot, its image lease.
+  const step = `build-${'ab'.repeat(16)}`;
+  const target = join(d.execRoot, 'build', step);
+  mkdirSync(target, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', 'left', target]);
+  mkdirSync(join(d.root, 'snapshots', 'containers', step, 'upper'), { recursive: true });
+  const busyboxId = busybox.manifests[0]!.config.digest;
+  writeFileSync(join(d.root, 'image', 'leases', `${step}.json`), JSON.stringify({ owner: step, image: busyboxId }));
+  try {
+    await d.restart('SIGKILL');
+  } finally {
+    // Had hakod not done it, the test does (nothing left mounted either way).
+    if (existsSync(target)) {
+      try {
+        execFileSync('umount', [target], { stdio: 'ignore' });
+      } catch {
+        /* not mounted */
+      }
+    }
+  }
   assert.equal(existsSync(join(d.root, 'builder')), false);
+  // The engine sweeps at its start, which the first container request awaits.
+  assert.deepEqual(await containers(), []);
+  assert.equal(existsSync(target), false, 'the overlay is unmounted and its dir removed');
+  assert.equal(existsSync(join(d.root, 'snapshots', 'containers', step)), false);
+  assert.equal(existsSync(join(d.root, 'image', 'leases', `${step}.json`)), false);
 });
 
 const COMPOSE = '/usr/bin/docker-compose';
@@ -683,4 +717,318 @@ print(json.dumps(out))
   assert.ok(out.logs.join('').includes('Successfully built'));
   assert.match(out.error, /Cannot locate specified Dockerfile: nosuch/);
   assert.equal(await run('py:built', 'cat /py'), 'py\n');
+});
+
+/** A loopback HTTP server answering `routes` (path → status, headers, body); counts requests per path. */
+async function httpServer(routes: Record<string, { status?: number; headers?: Record<string, string>; body: Buffer | string } | (() => { status?: number; headers?: Record<string, string>; body: Buffer | string })>, staticDir?: string): Promise<{ url: string; hits: Map<string, number>; close(): Promise<void> }> {
+  const hits = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    const r = routes[path];
+    if (r) {
+      const a = typeof r === 'function' ? r() : r;
+      res.writeHead(a.status ?? 200, a.headers ?? {});
+      res.end(a.body);
+      return;
+    }
+    // A dumb git server: the files of a bare repository.
+    if (staticDir) {
+      const file = join(staticDir, posix.normalize(path).replace(/^\/+/, ''));
+      if (file.startsWith(staticDir) && existsSync(file) && statSync(file).isFile()) {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+        res.end(readFileSync(file));
+        return;
+      }
+    }
+    res.writeHead(404);
+    res.end('not here\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, hits, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** What the builder left in its work dir (nothing, after a build, failed or not). */
+function builderLeftovers(): string[] {
+  const dir = join(d.root, 'builder');
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+test('ADD <url>: downloaded (0600, Last-Modified as mtime, named from the URL, Content-Disposition or the destination, never extracted), checksum in the cache key; errors in dockerd\'s words', { skip }, async () => {
+  let body = 'hello from http\n';
+  const gz = gzipSync(tarDir(context({ 'in.txt': 'inside\n' })));
+  const srv = await httpServer({
+    '/files/hello.txt': () => ({ headers: { 'Last-Modified': 'Wed, 21 Oct 2015 07:28:00 GMT', 'Content-Type': 'text/plain' }, body }),
+    '/nolm.bin': { body: 'no last modified\n' },
+    '/': { body: 'root\n' },
+    '/cd/': { headers: { 'Content-Disposition': 'attachment; filename="fromcd.txt"' }, body: 'cd\n' },
+    '/a.tar.gz': { headers: { 'Content-Type': 'application/gzip' }, body: gz },
+    '/missing': { status: 404, body: 'nope here\n' },
+    '/moved': { status: 302, headers: { Location: '/files/hello.txt' }, body: '' },
+  });
+  try {
+    const u = srv.url;
+    // The same Dockerfile dockerd 20.10.24 built (the listing below is what it printed).
+    const df = [
+      'FROM busybox',
+      `ADD ${u}/files/hello.txt /d1/`,
+      `ADD ${u}/files/hello.txt /d2/named`,
+      `ADD ${u}/nolm.bin?x=1 /d3/`,
+      `ADD ${u}/a.tar.gz /d4/`,
+      `ADD ${u}/ /d5/file`,
+      `ADD ${u}/cd/ /d6/`,
+      `ADD ${u}/files/hello.txt ${u}/nolm.bin /d7/`,
+      `ADD --chown=1:2 ${u}/files/hello.txt /d8/`,
+      `ADD ${u}/moved /d9/`,
+      'RUN cd / && for f in d1/hello.txt d2/named d3/nolm.bin d4/a.tar.gz d5/file d6/fromcd.txt d7/hello.txt d7/nolm.bin d8 d8/hello.txt d9/moved; do stat -c "%n %a %u:%g %Y %s" $f; done',
+    ].join('\n');
+    const dir = context({ Dockerfile: df });
+    const r = await build(dir, 't=addurl:1');
+    assert.equal(r.error, undefined, r.text);
+    const t = Date.parse('Wed, 21 Oct 2015 07:28:00 GMT') / 1000;
+    assert.match(r.text, new RegExp([
+      `d1/hello.txt 600 0:0 ${t} 16`, `d2/named 600 0:0 ${t} 16`, 'd3/nolm.bin 600 0:0 0 17', `d4/a.tar.gz 600 0:0 0 ${gz.length}`, 'd5/file 600 0:0 0 5',
+      'd6/fromcd.txt 600 0:0 0 3', `d7/hello.txt 600 0:0 ${t} 16`, 'd7/nolm.bin 600 0:0 0 17', 'd8 755 1:2 \\d+ \\d+', `d8/hello.txt 600 1:2 ${t} 16`, `d9/moved 600 0:0 ${t} 16`,
+    ].join('\n')));
+    // dockerd's progress for a download (no id) and the blank line after it.
+    const dl = r.lines.findIndex((l) => l.status === 'Downloading');
+    assert.ok(dl > 0, JSON.stringify(r.lines.slice(0, 8)));
+    assert.deepEqual(r.lines[dl]!.progressDetail.current, 16);
+    assert.equal(r.lines[dl + 1]!.stream, '\n');
+    // The history names the download by its checksum without dockerd's `file:` (which local files have).
+    const hist = JSON.parse((await d.request('GET', `/images/${r.id}/history`)).body.toString()) as Array<{ CreatedBy: string }>;
+    const adds = hist.map((h) => h.CreatedBy).filter((c) => c.includes('#(nop) ADD')).reverse();
+    assert.match(adds[0]!, /^\/bin\/sh -c #\(nop\) ADD [0-9a-f]{64} in \/d1\/ $/);
+    assert.equal(adds[0]!.split(' ')[4], adds[1]!.split(' ')[4], 'the same content, the same checksum');
+    assert.match(adds[6]!, /ADD multi:[0-9a-f]{64} in \/d7\/ $/);
+    assert.match(adds[7]!, /ADD --chown=1:2[0-9a-f]{64} in \/d8\/ $/, 'dockerd writes the chown and the checksum together');
+    // Rebuilt: downloaded again (dockerd fetches at every build) and the cache used; a changed body is a new layer.
+    const before = srv.hits.get('/files/hello.txt')!;
+    const again = await build(dir, '');
+    assert.equal(again.id, r.id);
+    assert.ok(srv.hits.get('/files/hello.txt')! > before);
+    assert.equal((again.text.match(/Using cache/g) ?? []).length, 10);
+    body = 'changed\n';
+    const changed = await build(dir, '');
+    assert.notEqual(changed.id, r.id);
+    assert.match(changed.text, /Step 2\/11 : ADD \S+ \/d1\/\n\n ---> [0-9a-f]{12}\n/, 'no cache for the changed download');
+    // Through the docker CLI (classic builder): its progress display takes the download's lines.
+    if (hasDocker) {
+      const cli = await docker(['build', '--no-cache', context({ Dockerfile: `FROM busybox\nADD ${u}/files/hello.txt /cli/\nRUN cat /cli/hello.txt\n` })], { ...d.env, DOCKER_BUILDKIT: '0' });
+      assert.equal(cli.code, 0, `${cli.stdout}\n${cli.stderr}`);
+      assert.match(cli.stdout, /Step 2\/3 : ADD \S+ \/cli\/\n/);
+      assert.match(cli.stdout, /\nchanged\n/);
+    }
+    // Errors, as dockerd 20.10 words them; nothing left behind.
+    const bad = async (line: string): Promise<string | undefined> => (await build(context({ Dockerfile: `FROM busybox\n${line}\n` }), 'nocache=1')).error;
+    assert.equal(await bad(`ADD ${u}/missing /m`), `ADD failed: failed to GET ${u}/missing with status 404 Not Found: nope here`);
+    assert.equal(await bad(`ADD ${u}/ /d5/`), `ADD failed: cannot determine filename for source ${u}/`);
+    assert.equal(await bad(`COPY ${u}/files/hello.txt /c`), "COPY failed: source can't be a URL for COPY");
+    assert.equal(await bad('ADD http://127.0.0.1:1/x /m'), 'ADD failed: Get "http://127.0.0.1:1/x": dial tcp 127.0.0.1:1: connect: connection refused');
+    assert.deepEqual(builderLeftovers(), []);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('remote contexts (remote=): a tarball, a Dockerfile as text/plain, a git repository; dockerd\'s errors; docker-py and hako build', { skip }, async () => {
+  const ctxDir = context({ Dockerfile: 'FROM busybox\nCOPY x /x\n', Other: 'FROM busybox\nCOPY x /y\n', x: 'xfile\n' });
+  const tar = tarDir(ctxDir);
+  const srv = await httpServer({
+    '/ctx.tar': { headers: { 'Content-Type': 'application/x-tar' }, body: tar },
+    '/ctx.tgz': { body: gzipSync(tar) },
+    '/Dockerfile': { headers: { 'Content-Type': 'text/plain' }, body: 'FROM busybox\nRUN echo remote-df > /r\n' },
+    '/copying/Dockerfile': { headers: { 'Content-Type': 'text/plain' }, body: 'FROM busybox\nCOPY x /x\n' },
+    '/page': { headers: { 'Content-Type': 'text/html' }, body: '<html></html>' },
+    '/empty': { body: '' },
+  });
+  const remote = async (q: string): Promise<BuildResult> => {
+    const r = await d.request('POST', `/build?nocache=1&${q}`);
+    const lines = r.body.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+    const text = lines.map((l) => l.stream ?? '').join('');
+    const err = r.status === 200 ? lines.find((l) => l.error) : { error: lines[0]?.message };
+    const aux = lines.filter((l) => l.aux).pop();
+    return { status: r.status, lines, text, ...(err ? { error: err.error } : {}), ...(aux ? { id: aux.aux.ID } : {}) };
+  };
+  try {
+    const u = srv.url;
+    const t = await remote(`t=remote:tar&remote=${encodeURIComponent(`${u}/ctx.tar`)}`);
+    assert.equal(t.error, undefined, t.text);
+    assert.equal(await run('remote:tar', 'cat /x'), 'xfile\n');
+    const o = await remote(`t=remote:other&dockerfile=Other&remote=${encodeURIComponent(`${u}/ctx.tgz`)}`);
+    assert.equal(o.error, undefined, o.text);
+    assert.equal(await run('remote:other', 'cat /y'), 'xfile\n');
+    const df = await remote(`t=remote:df&remote=${encodeURIComponent(`${u}/Dockerfile`)}`);
+    assert.equal(df.error, undefined, df.text);
+    assert.deepEqual(df.lines[0], { status: `${u}/Dockerfile`, progressDetail: { current: 37 }, progress: '     37B', id: 'Downloading context' });
+    assert.equal(await run('remote:df', 'cat /r'), 'remote-df\n');
+    // dockerd 20.10's answers for the same requests.
+    assert.equal((await remote(`remote=${encodeURIComponent(`${u}/copying/Dockerfile`)}`)).error, 'COPY failed: missing build context');
+    const missing = await remote(`remote=${encodeURIComponent(`${u}/nothing`)}`);
+    assert.deepEqual([missing.status, missing.error], [404, `error downloading remote context ${u}/nothing: failed to GET ${u}/nothing with status 404 Not Found: not here`]);
+    const html = await remote(`remote=${encodeURIComponent(`${u}/page`)}`);
+    assert.deepEqual([html.status, html.error], [500, `error detecting content type for remote ${u}/page: unsupported Content-Type "text/html"`]);
+    assert.equal((await remote(`remote=${encodeURIComponent(`${u}/empty`)}`)).error, `error detecting content type for remote ${u}/empty: empty response`);
+    assert.deepEqual(Object.values(await remote('remote=ftp://x/y')).slice(0, 1), [500]);
+    assert.equal((await remote('remote=ftp://x/y')).error, 'remoteURL (ftp://x/y) could not be recognized as URL');
+    assert.equal((await remote(`dockerfile=Nope&remote=${encodeURIComponent(`${u}/ctx.tar`)}`)).error, 'Cannot locate specified Dockerfile: Nope');
+    // hako build <url>: the daemon fetches it.
+    const h = await hako(['build', '-t', 'remote:cli', `${u}/ctx.tar`]);
+    assert.equal(h.code, 0, h.stderr);
+    assert.doesNotMatch(h.stdout, /Sending build context/);
+    assert.equal(await run('remote:cli', 'cat /x'), 'xfile\n');
+    if (hasDockerPy) {
+      const script = "import sys, docker\nc = docker.DockerClient(base_url=sys.argv[1])\nimg, _ = c.images.build(path=sys.argv[2], tag='remote:py')\nprint(img.id)\n";
+      // Not execFileSync: the server answering the daemon runs on this process's event loop.
+      const out = await new Promise<string>((resolve, reject) => execFile('python3', ['-c', script, `unix://${d.socket}`, `${u}/ctx.tar`], { encoding: 'utf8', timeout: 120_000 }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout))));
+      assert.match(out, /^sha256:[0-9a-f]{64}\n$/);
+    }
+    assert.deepEqual(builderLeftovers(), []);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a git build context (remote=<repo>.git#ref:subdir), cloned with git(1) from a dumb HTTP server on loopback', { skip: skip || (!hasGit ? 'git is missing' : false) }, async () => {
+  const work = tempDir('hako-build-git-');
+  temps.push(work);
+  const src = join(work.path, 'src');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  writeFileSync(join(src, 'Dockerfile'), 'FROM busybox\nCOPY f /f\n');
+  writeFileSync(join(src, 'f'), 'top\n');
+  writeFileSync(join(src, 'sub', 'Dockerfile'), 'FROM busybox\nCOPY g /g\n');
+  writeFileSync(join(src, 'sub', 'g'), 'in sub\n');
+  const git = (args: string[], cwd: string): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=master', ...args], { cwd, encoding: 'utf8' });
+  git(['init', '-q'], src);
+  git(['add', '.'], src);
+  git(['commit', '-q', '-m', 'one'], src);
+  git(['checkout', '-q', '-b', 'other'], src);
+  writeFileSync(join(src, 'f'), 'on other\n');
+  git(['commit', '-q', '-am', 'two'], src);
+  git(['checkout', '-q', 'master'], src);
+  git(['clone', '-q', '--bare', src, join(work.path, 'srv', 'repo.git')], work.path);
+  git(['update-server-info'], join(work.path, 'srv', 'repo.git'));
+  const srv = await httpServer({}, join(work.path, 'srv'));
+  try {
+    const q = async (remote: string, tag: string): Promise<BuildResult> => {
+      const r = await d.request('POST', `/build?t=${tag}&remote=${encodeURIComponent(remote)}`);
+      const lines = r.body.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+      return { status: r.status, lines, text: lines.map((l) => l.stream ?? '').join(''), error: r.status === 200 ? lines.find((l) => l.error)?.error : lines[0]?.message };
+    };
+    const m = await q(`${srv.url}/repo.git`, 'git:master');
+    assert.equal(m.error, undefined, m.text);
+    assert.equal(await run('git:master', 'cat /f'), 'top\n');
+    const o = await q(`${srv.url}/repo.git#other`, 'git:other');
+    assert.equal(o.error, undefined, o.text);
+    assert.equal(await run('git:other', 'cat /f'), 'on other\n');
+    const s = await q(`${srv.url}/repo.git#master:sub`, 'git:sub');
+    assert.equal(s.error, undefined, s.text);
+    assert.equal(await run('git:sub', 'cat /g'), 'in sub\n');
+    const bad = await q(`${srv.url}/repo.git#nosuch`, 'git:bad');
+    assert.equal(bad.status, 500);
+    assert.match(bad.error!, /^error fetching: .*nosuch.*: exit status 128$/s);
+    const notDir = await q(`${srv.url}/repo.git#master:f`, 'git:bad');
+    assert.match(notDir.error!, /^error setting git context, not a directory: /);
+    const noDir = await q(`${srv.url}/repo.git#master:nodir`, 'git:bad');
+    assert.deepEqual([noDir.status, /^stat \/.*\/nodir: no such file or directory$/.test(noDir.error!)], [500, true], noDir.error);
+    assert.deepEqual(builderLeftovers(), []);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('# escape=`: the build dockerd 20.10 made of the same Dockerfile (values, WORKDIR, COPY sources, history)', { skip }, async () => {
+  const dir = context({
+    Dockerfile: '# escape=`\nFROM busybox\nENV A=C:\\foo B="x`"y`$z" C=a` b D=$A`$A E=${A}\\n\nWORKDIR C:\\work\nLABEL l="q`$x" m=p\\q\nARG G=w`\\v\nRUN echo "$A|$B|$C|$D|$E|$G" > /out; pwd >> /out; echo cont`\n  inued >> /out\nCOPY f`ile.txt b\\c /dst/\nRUN cat /out; ls /dst\n',
+    'file.txt': '1\n',
+    'b\\c': '2\n',
+  });
+  const r = await build(dir, 't=esc:1&nocache=1');
+  assert.equal(r.error, undefined, r.text);
+  assert.match(r.text, /Step 6\/8 : RUN echo "\$A\|\$B\|\$C\|\$D\|\$E\|\$G" > \/out; pwd >> \/out; echo cont {2}inued >> \/out\n/);
+  assert.match(r.text, /\nC:\\foo\|x"y\$z\|a b\|\$A\|\\n\|w\\v\n\/C:\\work\ncont inued\nb\\c\nfile\.txt\n/);
+  const img = await inspectImage('esc:1');
+  assert.deepEqual(img.Config.Env.slice(1), ['A=C:\\foo', 'B=x"y$z', 'C=a b', 'D=$A', 'E=\\n']);
+  assert.deepEqual(img.Config.Labels, { l: 'q$x', m: 'p\\q' });
+  assert.equal(img.Config.WorkingDir, '/C:\\work');
+  const hist = (JSON.parse((await d.request('GET', '/images/esc:1/history')).body.toString()) as Array<{ CreatedBy: string }>).map((h) => h.CreatedBy);
+  assert.deepEqual(hist.slice(0, 7).map((c) => c.replace(/multi:[0-9a-f]{64}/, 'multi:…')), [
+    '|1 G=w\\v /bin/sh -c cat /out; ls /dst',
+    '/bin/sh -c #(nop) COPY multi:… in /dst/ ',
+    '|1 G=w\\v /bin/sh -c echo "$A|$B|$C|$D|$E|$G" > /out; pwd >> /out; echo cont  inued >> /out',
+    '/bin/sh -c #(nop)  ARG G=w\\v',
+    '/bin/sh -c #(nop)  LABEL l=q$x m=p\\q',
+    '/bin/sh -c #(nop) WORKDIR /C:\\work',
+    '/bin/sh -c #(nop)  ENV A=C:\\foo B=x"y$z C=a b D=$A E=\\n',
+  ]);
+});
+
+test('container events during a build are dockerd 20.10\'s: none for COPY/ADD (no container), no commit events, create/destroy for config steps', { skip }, async () => {
+  const dir = context({ Dockerfile: 'FROM busybox\nCOPY f /f\nENV X=1\nWORKDIR /w\nRUN true\nADD f /g\nCOPY --chown=7:8 f /h\n', f: 'f\n' });
+  // /events counts in whole seconds: start on a fresh one, so the last test's events stay out.
+  await new Promise((resolve) => setTimeout(resolve, 1010 - (Date.now() % 1000)));
+  const since = Math.floor(Date.now() / 1000);
+  const r = await build(dir, 'nocache=1&t=events:1');
+  assert.equal(r.error, undefined, r.text);
+  const until = Math.floor(Date.now() / 1000) + 1;
+  const ev = await d.request('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ type: ['container'] }))}`);
+  const actions = ev.body.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).Action as string);
+  // What dockerd 20.10.24 sent for the same Dockerfile (its own /events).
+  assert.deepEqual(actions, ['create', 'destroy', 'create', 'destroy', 'create', 'attach', 'start', 'die', 'destroy']);
+  assert.equal(await run('events:1', 'cat /f /g; stat -c %u:%g /h; pwd'), 'f\nf\n7:8\n/w\n');
+  assert.deepEqual(readdirSync(join(d.root, 'snapshots', 'containers')).filter((n) => n.startsWith('build-')), [], 'no build snapshot left');
+});
+
+test('FROM --platform: expanded from the ARGs before FROM, checked; a local image is used whatever its platform (as dockerd 20.10)', { skip }, async () => {
+  const ok = await build(context({ Dockerfile: 'ARG P=linux/arm64/v8\nFROM --platform=$P busybox\nRUN echo hi\n' }), 'nocache=1');
+  assert.equal(ok.error, undefined, ok.text);
+  assert.match(ok.text, /Step 2\/3 : FROM --platform=\$P busybox\n ---> [0-9a-f]{12}\nStep 3\/3 : RUN echo hi\n/);
+  const bad = await build(context({ Dockerfile: 'FROM --platform=bogus busybox\n' }));
+  assert.equal(bad.error, 'failed to parse platform bogus: "bogus": unknown operating system or architecture: invalid argument');
+  assert.deepEqual(builderLeftovers(), []);
+});
+
+test('cachefrom: a saved and loaded image (no parents, no local cache) answers the steps, as dockerd 20.10; a changed step stops it; the local cache counts only for ancestors of a source', { skip }, async () => {
+  const df = 'FROM busybox\nENV X=1\nRUN echo a > /a\nCOPY f /f\nCMD ["cat","/a"]\n';
+  const dir = context({ Dockerfile: df, f: 'f\n' });
+  const first = await build(dir, 't=cachesrc:1&nocache=1');
+  assert.equal(first.error, undefined, first.text);
+  const saved = await d.request('GET', '/images/get?names=cachesrc:1');
+  assert.equal(saved.status, 200);
+  // Everything the first build made goes: what is left to use is the loaded image alone.
+  const all = JSON.parse((await d.request('GET', '/images/json?all=1')).body.toString()) as Array<{ Id: string; RepoTags: string[] }>;
+  const busyboxId = busybox.manifests[0]!.config.digest;
+  for (const img of all) if (img.Id !== busyboxId) assert.ok([200, 404].includes((await d.request('DELETE', `/images/${img.Id}?force=1`)).status));
+  assert.deepEqual((JSON.parse((await d.request('GET', '/images/json?all=1')).body.toString()) as Array<{ Id: string }>).map((i) => i.Id), [busyboxId]);
+  const loaded = await d.request('POST', '/images/load?quiet=1', saved.body, { 'Content-Type': 'application/x-tar' });
+  assert.equal(loaded.status, 200, loaded.body.toString());
+  // Without cachefrom: nothing is cached.
+  const plain = await build(dir, '');
+  assert.doesNotMatch(plain.text, /Using cache/);
+  // With it: every step from the source, and the source itself at the end (dockerd printed the same).
+  const cached = await build(dir, `t=cachedst:1&cachefrom=${encodeURIComponent(JSON.stringify(['cachesrc:1', 'nosuch:image']))}`);
+  assert.equal(cached.error, undefined, cached.text);
+  assert.equal((cached.text.match(/ ---> Using cache\n/g) ?? []).length, 4, cached.text);
+  assert.equal(cached.id, first.id);
+  // A changed RUN: the steps before it come from the source, the rest are built.
+  const changed = await build(context({ Dockerfile: df.replace('echo a', 'echo b'), f: 'f\n' }), `cachefrom=${encodeURIComponent(JSON.stringify(['cachesrc:1']))}`);
+  assert.equal(changed.error, undefined, changed.text);
+  assert.match(changed.text, /Step 2\/5 : ENV X=1\n ---> Using cache\n/);
+  assert.match(changed.text, /Step 3\/5 : RUN echo b > \/a\n ---> Running in /);
+  assert.equal((changed.text.match(/Using cache/g) ?? []).length, 1);
+  // The local cache counts only for ancestors of a source: with an unrelated source, or one that
+  // is not here, nothing is cached (dockerd 20.10 printed no `Using cache` either).
+  const local = context({ Dockerfile: 'FROM busybox\nENV Y=2\nRUN echo y > /y\n' });
+  assert.equal((await build(local, '')).error, undefined);
+  assert.equal(((await build(local, '')).text.match(/Using cache/g) ?? []).length, 2);
+  for (const src of ['busybox', 'nosuch:image']) {
+    const r = await build(local, `cachefrom=${encodeURIComponent(JSON.stringify([src]))}`);
+    assert.equal(r.error, undefined, r.text);
+    assert.doesNotMatch(r.text, /Using cache/, src);
+  }
+  // hako build --cache-from sends it too.
+  const h = await hako(['build', '--cache-from', 'cachesrc:1', '-q', dir]);
+  assert.equal(h.code, 0, h.stderr);
+  assert.equal(h.stdout.trim(), first.id);
 });

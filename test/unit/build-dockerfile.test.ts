@@ -1,9 +1,9 @@
 // The Dockerfile parser and .dockerignore patterns (src/build): pure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argDeclarations, parseDockerfile, stepCount } from '../../src/build/dockerfile.js';
+import { argDeclarations, checkFromPlatform, parseDockerfile, stepCount } from '../../src/build/dockerfile.js';
 import { ignoreMatcher, parseDockerignore } from '../../src/build/dockerignore.js';
-import { expandWord } from '../../src/image/changes.js';
+import { applyChange, expandWord, rawWords } from '../../src/image/changes.js';
 import { goDuration, stepComment } from '../../src/build/comments.js';
 
 test('instructions, comments, continuations, exec and shell forms, line numbers', () => {
@@ -48,7 +48,7 @@ test('instructions, comments, continuations, exec and shell forms, line numbers'
 test('the escape directive, meta ARGs, ARG declarations', () => {
   const df = parseDockerfile('# escape=`\nARG V=1\nARG W\nFROM busybox:$V\nRUN dir c:\\ `\n  && echo x\n');
   assert.equal(df.escape, '`');
-  assert.deepEqual(df.metaArgs.flatMap(argDeclarations), [{ name: 'V', value: '1' }, { name: 'W' }]);
+  assert.deepEqual(df.metaArgs.flatMap((i) => argDeclarations(i)), [{ name: 'V', value: '1' }, { name: 'W' }]);
   assert.equal(df.stages[0]!.commands[0]!.args, 'dir c:\\   && echo x');
   // A directive after the first instruction is a comment.
   assert.equal(parseDockerfile('FROM a\n# escape=`\nRUN x \\\n y').stages[0]!.commands[0]!.args, 'x  y');
@@ -119,4 +119,60 @@ test('step comments as dockerd records them (Go %q lists, %v, the HealthConfig s
     `HEALTHCHECK &{["CMD-SHELL" "true"] "1m30s" "0s" "0s" '\\x03'}`,
   );
   assert.deepEqual([goDuration(0), goDuration(5e9), goDuration(500e6), goDuration(3600e9), goDuration(1500)], ['0s', '5s', '500ms', '1h0m0s', '1.5µs']);
+});
+
+test('# escape=`: continuations, word splitting and variable processing use the backtick (dockerd 20.10\'s results)', () => {
+  // The Dockerfile dockerd 20.10.24 built; the values below are what it recorded.
+  const text = [
+    '# escape=`',
+    'FROM busybox',
+    'ENV A=C:\\foo B="x`"y`$z" C=a` b D=$A`$A E=${A}\\n',
+    'WORKDIR C:\\work',
+    'LABEL l="q`$x" m=p\\q',
+    'ARG G=w`\\v',
+    'RUN echo "$A|$B|$C|$D|$E|$G" > /out; pwd >> /out; echo cont`',
+    '  inued >> /out',
+    'COPY f`ile.txt b\\c /dst/',
+  ].join('\n');
+  const df = parseDockerfile(text);
+  assert.equal(df.escape, '`');
+  const [env, workdir, label, arg, run, copy] = df.stages[0]!.commands;
+  const cfg: Record<string, unknown> = { Env: ['PATH=/bin'] };
+  applyChange(cfg, 'ENV', env!.args, { cmdSet: false, escape: '`' });
+  assert.deepEqual(cfg.Env, ['PATH=/bin', 'A=C:\\foo', 'B=x"y$z', 'C=a b', 'D=$A', 'E=\\n']);
+  assert.equal(stepComment(env!, cfg, ['PATH=/bin'], '`'), 'ENV A=C:\\foo B=x"y$z C=a b D=$A E=\\n');
+  applyChange(cfg, 'WORKDIR', workdir!.args, { cmdSet: false, escape: '`' });
+  assert.equal(cfg.WorkingDir, '/C:\\work');
+  applyChange(cfg, 'LABEL', label!.args, { cmdSet: false, escape: '`' });
+  assert.deepEqual(cfg.Labels, { l: 'q$x', m: 'p\\q' });
+  const [g] = argDeclarations(arg!, '`');
+  assert.equal(expandWord(g!.value!, [], '`'), 'w\\v');
+  assert.equal(run!.args, 'echo "$A|$B|$C|$D|$E|$G" > /out; pwd >> /out; echo cont  inued >> /out');
+  assert.deepEqual(rawWords(copy!.args, '`').map((w) => expandWord(w, [], '`')), ['file.txt', 'b\\c', '/dst/']);
+  // A backslash at the end of a line is no continuation then (dockerd: line 8's `echo` is an instruction).
+  assert.throws(() => parseDockerfile('# escape=`\nFROM busybox\nRUN echo a \\\n  echo b\n'), { message: 'dockerfile parse error line 4: unknown instruction: ECHO' });
+  // The default escape: the same words mean something else.
+  assert.equal(expandWord('C:\\foo', []), 'C:foo');
+  assert.equal(expandWord('"a\\"b\\$c\\d"', []), 'a"b$c\\d');
+  assert.throws(() => expandWord('"a`"', [], '`'), /matching "/, 'an escaped closing quote leaves the quote open');
+  assert.equal(expandWord('ab\\', []), 'ab', 'an escape at the end is dropped (shell.Lex)');
+});
+
+test('parser directives: escape and syntax only, the first other line ends them', () => {
+  assert.equal(parseDockerfile('# syntax=docker/dockerfile:1\n# escape=`\nFROM a\n').escape, '`');
+  assert.equal(parseDockerfile('# ESCAPE = `\nFROM a\n').escape, '`');
+  // An unknown directive is a comment and ends the directives (dockerd 20.10's parser).
+  assert.equal(parseDockerfile('# foo=bar\n# escape=`\nFROM a\n').escape, '\\');
+  assert.equal(parseDockerfile('\n# escape=`\nFROM a\n').escape, '\\');
+  assert.throws(() => parseDockerfile('# escape=`\n# escape=\\\nFROM a\n'), { message: 'only one escape parser directive can be used' });
+  assert.throws(() => parseDockerfile('# escape=x\nFROM a\n'), { message: "invalid ESCAPE 'x'. Must be ` or \\" });
+});
+
+test('FROM --platform values checked as dockerd 20.10 (containerd\'s platforms.Parse)', () => {
+  for (const ok of ['linux/arm64', 'linux/arm64/v8', 'windows/amd64', 'linux', 'arm64', 'aarch64', 'x86_64', 'foo/bar']) assert.equal(checkFromPlatform(ok), ok);
+  // dockerd's text for `FROM --platform=bogus busybox`.
+  assert.throws(() => checkFromPlatform('bogus'), { message: 'failed to parse platform bogus: "bogus": unknown operating system or architecture: invalid argument' });
+  assert.throws(() => checkFromPlatform('linux/*'), { message: 'failed to parse platform linux/*: "linux/*": wildcards not yet supported: invalid argument' });
+  assert.throws(() => checkFromPlatform(''), /platform specifier component must match/);
+  assert.throws(() => checkFromPlatform('a/b/c/d'), /cannot parse platform specifier/);
 });

@@ -1,5 +1,5 @@
 // POST /build: the classic builder (src/engine/build.ts) fed the request body (a tar, plain or
-// gzip, of the context), answering docker's JSON lines: {"stream":…} for the build's text (stderr
+// compressed, of the context) or `remote=` (a URL or git repository it fetches), answering docker's JSON lines: {"stream":…} for the build's text (stderr
 // in red, as dockerd's StderrFormatter), {"aux":{"ID":…}} per stage (API ≥ 1.30), pull progress,
 // and a failure as {"errorDetail":{"code"?,"message"},"error"}. With q=1 only the image ID (or,
 // on failure, everything kept back and the error), as dockerd.
@@ -24,10 +24,9 @@ function jsonParam<T>(ctx: Ctx, name: string): T | undefined {
 
 async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const engine = engineOf(deps);
-  if (qStr(ctx, 'remote')) {
-    ctx.req.resume();
-    throw new HttpError(400, 'remote build contexts (URLs, git repositories) are not supported by hakod: send the context as a tar');
-  }
+  // remote=<url>: the context comes from there (the body, if any, is not read, as dockerd).
+  const remote = qStr(ctx, 'remote') || undefined;
+  if (remote !== undefined) ctx.req.resume();
   if (qBool(ctx, 'squash')) {
     ctx.req.resume();
     throw new HttpError(400, 'squash is only supported with experimental mode');
@@ -87,6 +86,8 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
     hostConfig,
     credentials: (domain) => credentialsFromAuthConfig(registryConfig.get(registryDomainOfKey(domain))),
     signal: ctx.signal,
+    ...(remote !== undefined ? { remote } : {}),
+    cacheFrom: jsonParam<string[]>(ctx, 'cachefrom') ?? [],
   });
   try {
     const id = await builder.build(ctx.req);

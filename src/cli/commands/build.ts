@@ -1,7 +1,8 @@
 // `hako build` (docker's classic builder client): the context directory as a tar without what
 // .dockerignore leaves out (the Dockerfile and .dockerignore always go), or a tar / a Dockerfile
-// on stdin (`-`); POST /build with docker's query; the daemon's lines printed as they come; the
-// exit code of a failed RUN (1 for other failures), as the docker CLI.
+// on stdin (`-`), or a URL / git repository the daemon fetches (`remote=`); POST /build with
+// docker's query; the daemon's lines printed as they come; the exit code of a failed RUN (1 for
+// other failures), as the docker CLI.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -59,12 +60,15 @@ function tarInto(file: string, dir: string, names: string[], extra?: { dir: stri
 
 export async function build(ctx: Ctx): Promise<number> {
   const where = ctx.args[0]!;
-  if (/^(https?|git):\/\//.test(where) || where.startsWith('git@')) throw new ExitError(1, 'hako build: remote contexts (URLs, git repositories) are not supported: give a directory or - for a tar on stdin');
+  // A URL or git repository: the daemon fetches it (POST /build?remote=, as docker-py sends it).
+  const remote = /^(https?|git):\/\//.test(where) || where.startsWith('git@') || where.startsWith('github.com/') ? where : undefined;
   const work = fs.mkdtempSync(join(tmpdir(), 'hako-build-'));
   try {
     const tarFile = join(work, 'context.tar');
     let dockerfile = ctx.flags.str('file') || undefined;
-    if (where === '-') {
+    if (remote !== undefined) {
+      fs.writeFileSync(tarFile, '');
+    } else if (where === '-') {
       // A tar (plain or compressed) is the context; anything else is a Dockerfile with an empty context.
       const chunks: Buffer[] = [];
       for await (const c of ctx.stdin) chunks.push(c as Buffer);
@@ -97,7 +101,7 @@ export async function build(ctx: Ctx): Promise<number> {
       await tarInto(tarFile, dir, contextFiles(dir, keep), extra);
     }
     const quiet = ctx.flags.bool('quiet');
-    if (!quiet) ctx.stdout.write(`Sending build context to Docker daemon  ${humanSize(fs.statSync(tarFile).size)}\r\r\n`);
+    if (!quiet && remote === undefined) ctx.stdout.write(`Sending build context to Docker daemon  ${humanSize(fs.statSync(tarFile).size)}\r\r\n`);
     const buildArgs: Record<string, string | null> = {};
     for (const a of ctx.flags.list('build-arg')) {
       const eq = a.indexOf('=');
@@ -130,6 +134,8 @@ export async function build(ctx: Ctx): Promise<number> {
     const res = await client.raw('POST', '/build', {
       query: {
         t: ctx.flags.list('tag'),
+        remote,
+        cachefrom: ctx.flags.list('cache-from').length ? JSON.stringify(ctx.flags.list('cache-from')) : undefined,
         dockerfile,
         buildargs: JSON.stringify(buildArgs),
         labels: JSON.stringify(labels),
