@@ -25,6 +25,7 @@ import { netLeftovers, testNet, type TestNet } from '../helpers/network.js';
 import { forwardChainName } from '../../src/network/iptables-forward.js';
 import { retryUntil } from '../helpers/retry.js';
 import { failedIn, nsGet } from '../helpers/netns-client.js';
+import { atExit } from '../helpers/exit-cleanup.js';
 
 const pexec = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
@@ -44,6 +45,29 @@ let aIp = '';
 let bIp = '';
 let srv: ChildProcess | undefined;
 const netnsMade: string[] = [];
+let dropExitCleanup: (() => void) | undefined;
+
+/** What after() undoes, synchronously, for a run cut short (SIGTERM, a test timeout): the httpd in
+ * B, the two namespaces (their veths, nft tables and iptables go with them) and the temp dirs. The
+ * daemons have their own (test/helpers/daemon.ts). */
+function removeNamespacesSync(): void {
+  if (srv?.pid && srv.exitCode === null && srv.signalCode === null) {
+    try {
+      process.kill(srv.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  for (const ns of netnsMade) {
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      // gone
+    }
+  }
+  img?.cleanup();
+  work?.cleanup();
+}
 const daemons: TestDaemon[] = [];
 
 interface Out {
@@ -131,6 +155,7 @@ before(() => {
   if (skip) return;
   hostRulesBefore = execFileSync('iptables', ['-S'], { encoding: 'utf8' });
   work = tempDir('hako-ipt-');
+  dropExitCleanup = atExit(removeNamespacesSync);
   img = busyboxImage();
   imageId = img.manifests[0]!.config.digest;
   net = testNet();
@@ -184,6 +209,7 @@ after(async () => {
     }
     img?.cleanup();
     work?.cleanup();
+    dropExitCleanup?.();
   }
   assert.equal(execFileSync('iptables', ['-S'], { encoding: 'utf8' }), hostRulesBefore, "the host's iptables rules are untouched");
   assert.deepEqual(netLeftovers(net), [], 'nothing of ours on the host');
