@@ -15,7 +15,7 @@ import { NetworkManager, BRIDGE_NAME_OPTION, MASQUERADE_OPTION, type NetworkReco
 import { formatCidr, parseCidr } from '../network/ipv4.js';
 import type { Filters, Json } from './api-types.js';
 import type { ContainerRecord } from './containers/record.js';
-import { etcFiles, writeEtcFiles, type EtcTexts } from './containers/etc-files.js';
+import { etcFiles, writeEtcFiles, writeEtcFilesPooled, type EtcTexts } from './containers/etc-files.js';
 import {
   networkMatches, networkSettingsView, networkView, ownsEndpoints, planEndpoints, portSpecsOf, portSummary, pseudoNetworkView, endpointConfig,
   type EndpointConfig,
@@ -254,6 +254,11 @@ export class EngineNetworking {
       return;
     }
     writeEtcFiles(paths, this.etcTexts(rec));
+  }
+
+  /** writeFiles (not for a container on another's network) in one job on the libuv pool. */
+  writeFilesPooled(rec: ContainerRecord): Promise<void> {
+    return writeEtcFilesPooled({ hosts: rec.HostsPath, hostname: rec.HostnamePath, resolv: rec.ResolvConfPath }, this.etcTexts(rec));
   }
 
   /**
