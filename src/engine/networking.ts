@@ -271,7 +271,7 @@ export class EngineNetworking {
     if (!hasEndpoints(rec) || Object.keys(networks).length === 0) {
       // `none` (or bridge mode without a default network): loopback only, but up.
       if (mode !== 'host' && !mode.startsWith('container:')) this.mgr.loopbackUp(pid);
-      this.writeFiles(rec);
+      await this.writeFilesPooled(rec);
       return [];
     }
     this.ready();
@@ -300,7 +300,8 @@ export class EngineNetworking {
         if (open) await this.mgr.publish(rec.Id, specs);
         else this.log.warn(`container ${rec.Id.slice(0, 12)}: ports are not published: it is only on internal networks`);
       }
-      this.writeFiles(rec);
+      // (On the pool: the start wrote them moments ago; hosts gains the addresses.)
+      await this.writeFilesPooled(rec);
       return this.mgr.endpointsOfContainer(rec.Id).map((e) => ({ id: e.networkId, name: this.mgr.find(e.networkId)?.name ?? e.networkId }));
     } catch (err) {
       await this.mgr.releaseContainer(rec.Id).catch(() => undefined);
