@@ -10,7 +10,6 @@
 // them to the launch, which opens any missing one itself (a failed open there reports it, and a
 // plain directory where a hierarchy was unmounted sends the launch to read the mounts again).
 import { readFileSync } from 'node:fs';
-import { closeSync } from 'node:fs';
 import { MKDIRS, native, type NativeAddon } from '../../native/addon.js';
 import { cgroupManager, readCgroupHostView, type CgroupHostView, type CgroupManager } from '../cgroups/index.js';
 import type { RuntimeContext } from './context.js';
