@@ -24,6 +24,16 @@ function cleanFirst(p: string): boolean {
 
 /** path.join(a, b[, c[, d]]), with the concatenation fast path described above. */
 export function joinPath(a: string, b: string, c?: string, d?: string): string {
+  if (c === undefined && typeof a === 'string' && typeof b === 'string') {
+    // Two parts: the first may also be `/`, the second `/` followed by a clean path (a cgroup's
+    // directory: its hierarchy's mount point + its path from the hierarchy's root).
+    const rel = b.charCodeAt(0) === 47 ? b.slice(1) : b;
+    if (cleanRelative(rel)) {
+      if (a === '/') return `/${rel}`;
+      if (cleanFirst(a)) return `${a}/${rel}`;
+    }
+    return pathJoin(a, b);
+  }
   if (typeof a === 'string' && typeof b === 'string' && cleanFirst(a) && cleanRelative(b)) {
     if (c === undefined) return `${a}/${b}`;
     if (typeof c === 'string' && cleanRelative(c)) {

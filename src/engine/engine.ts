@@ -992,18 +992,26 @@ export class Engine implements ContainerEngine {
       }
       // Runtime state left by an earlier run that was not cleaned up (a crash): out of the way.
       if (existsSync(join(this.execRoot, 'runtime', id))) await this.runtime.delete(id, { force: true }).catch(() => undefined);
-      // The host side /etc files (new files on the data root) are written while the thread pool
-      // mounts the rootfs; a container on another's network writes them below (its checks first).
+      // The host side /etc files (new files on the data root) are written on the thread pool
+      // (one job; unchanged ones are only read) while another of its threads mounts the rootfs; a
+      // container on another's network writes them below (its checks first).
       const mounting = this.mountRootfs(id);
-      if (!nm.startsWith('container:')) {
-        try {
-          this.net.writeFiles(rec); // (unchanged ones are only read)
-        } catch (err) {
-          await mounting.catch(() => undefined); // the cleanup below unmounts it
-          throw err;
-        }
+      let etcWritten: Promise<void> | undefined;
+      try {
+        etcWritten = nm.startsWith('container:') ? undefined : this.net.writeFilesPooled(rec);
+      } catch (err) {
+        await mounting.catch(() => undefined); // the cleanup below unmounts it
+        throw err;
       }
-      const rootfs = await mounting;
+      etcWritten?.catch(() => undefined); // (handled: awaited below, after the mount)
+      let rootfs: string;
+      try {
+        rootfs = await mounting;
+      } catch (err) {
+        await etcWritten?.catch(() => undefined); // settled before the cleanup below
+        throw err;
+      }
+      await etcWritten;
       // dockerd's init layer has an empty /.dockerenv: programs look for it to know they run in a
       // container. Made here when the container has no init layer (it was created before this
       // engine made them at create, or its image's layers fill the overlay mount options).

@@ -15,7 +15,7 @@ import { NetworkManager, BRIDGE_NAME_OPTION, MASQUERADE_OPTION, type NetworkReco
 import { formatCidr, parseCidr } from '../network/ipv4.js';
 import type { Filters, Json } from './api-types.js';
 import type { ContainerRecord } from './containers/record.js';
-import { etcFiles, writeEtcFiles, type EtcTexts } from './containers/etc-files.js';
+import { etcFiles, writeEtcFiles, writeEtcFilesPooled, type EtcTexts } from './containers/etc-files.js';
 import {
   networkMatches, networkSettingsView, networkView, ownsEndpoints, planEndpoints, portSpecsOf, portSummary, pseudoNetworkView, endpointConfig,
   type EndpointConfig,
@@ -256,6 +256,11 @@ export class EngineNetworking {
     writeEtcFiles(paths, this.etcTexts(rec));
   }
 
+  /** writeFiles (not for a container on another's network) in one job on the libuv pool. */
+  writeFilesPooled(rec: ContainerRecord): Promise<void> {
+    return writeEtcFilesPooled({ hosts: rec.HostsPath, hostname: rec.HostnamePath, resolv: rec.ResolvConfPath }, this.etcTexts(rec));
+  }
+
   /**
    * Connects a starting container (its namespaces exist, its program has not run) to its
    * networks, publishes its ports and writes its /etc files. All or nothing.
@@ -266,7 +271,7 @@ export class EngineNetworking {
     if (!hasEndpoints(rec) || Object.keys(networks).length === 0) {
       // `none` (or bridge mode without a default network): loopback only, but up.
       if (mode !== 'host' && !mode.startsWith('container:')) this.mgr.loopbackUp(pid);
-      this.writeFiles(rec);
+      await this.writeFilesPooled(rec);
       return [];
     }
     this.ready();
@@ -295,7 +300,8 @@ export class EngineNetworking {
         if (open) await this.mgr.publish(rec.Id, specs);
         else this.log.warn(`container ${rec.Id.slice(0, 12)}: ports are not published: it is only on internal networks`);
       }
-      this.writeFiles(rec);
+      // (On the pool: the start wrote them moments ago; hosts gains the addresses.)
+      await this.writeFilesPooled(rec);
       return this.mgr.endpointsOfContainer(rec.Id).map((e) => ({ id: e.networkId, name: this.mgr.find(e.networkId)?.name ?? e.networkId }));
     } catch (err) {
       await this.mgr.releaseContainer(rec.Id).catch(() => undefined);

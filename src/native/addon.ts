@@ -22,6 +22,8 @@ export type NetnsHandle = { readonly __netns: unique symbol };
 
 /** Directories being made (native/addon_mkdirs.c), opaque. */
 export type MkdirsHandle = { readonly __mkdirs: unique symbol };
+/** mkdirsBegin flags (native/addon_mkdirs.c). */
+export const MKDIRS = { CPUSET: 1, TASKS: 2 } as const;
 
 /** The addon's functions. Failures throw an Error with `.errno` (positive), `.code` and `.syscall`. */
 export interface NativeAddon {
@@ -68,11 +70,17 @@ export interface NativeAddon {
   netnsTake(handle: NetnsHandle): number;
   /**
    * Starts a thread that makes each path with one mkdir (no parents) (native/addon_mkdirs.c).
-   * Every handle must be ended with mkdirsEnd.
+   * `flags[k]` for cgroup v1 directories: MKDIRS.CPUSET, paths[k] is a cpuset cgroup, given its
+   * parent's cpuset.cpus/mems where empty (when that fails it is removed again: not made);
+   * MKDIRS.TASKS, its `tasks` file is opened too (see mkdirsEnd). Every handle must be ended.
    */
-  mkdirsBegin(paths: string[], mode: number): MkdirsHandle;
-  /** Waits for the thread; the paths it made (with undo: removed again first, and those it could not). */
-  mkdirsEnd(handle: MkdirsHandle, undo: boolean): string[];
+  mkdirsBegin(paths: string[], mode: number, flags?: number[]): MkdirsHandle;
+  /**
+   * Waits for the thread; the paths it made (with undo: removed again first, and those it could
+   * not). Without undo, `fds[k]` receives each MKDIRS.TASKS open: an O_CLOEXEC fd (the caller's
+   * to close) or -errno; the other fds are closed.
+   */
+  mkdirsEnd(handle: MkdirsHandle, undo: boolean, fds?: number[]): string[];
   /** umount2(target, flags) on the libuv pool (native/addon_mount.c); rejects with the errno. */
   umountAsync(target: string, flags: number): Promise<void>;
   setWinsize(fd: number, rows: number, cols: number): void;

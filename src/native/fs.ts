@@ -13,6 +13,7 @@ interface FsAddon {
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
   writeFileAtomicAsync?(path: string, tmp: string, data: Buffer, mode: number, durable: boolean): Promise<void>;
+  writeFilesIfChangedAsync?(paths: string[], texts: string[], mode: number): Promise<void>;
 }
 
 function fsNative(): NativeAddon & FsAddon {
@@ -86,4 +87,15 @@ export async function writeFileAtomicPooled(path: string, data: string | Uint8Ar
   if (!a?.writeFileAtomicAsync) return writeFileAtomic(path, data, { ...opts, createDir: false });
   const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return a.writeFileAtomicAsync(path, tempName(path), buf, opts.mode ?? 0o600, opts.durable !== false);
+}
+
+/**
+ * Small files written in place (created with `mode` when missing), each only when its content
+ * differs, in one job on the libuv pool (native/addon_files.c); no symlink followed. A failure
+ * rejects with the errno of its step (.syscall) and the file (.path). undefined without the addon
+ * (or an older build of it): the caller writes them its own way.
+ */
+export function writeFilesIfChangedPooled(paths: string[], texts: string[], mode: number): Promise<void> | undefined {
+  const a = fsNativeIfBuilt();
+  return a?.writeFilesIfChangedAsync ? a.writeFilesIfChangedAsync(paths, texts, mode) : undefined;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReadStream } from 'node:tty';
 import { HakoError } from '../../src/common/errors.js';
-import { native } from '../../src/native/addon.js';
+import { MKDIRS, native } from '../../src/native/addon.js';
 import { spawnPlan, waitUntilExecOrFailure, type ExitStatus, type SpawnedProcess } from '../../src/native/executor.js';
 import { encodePlan } from '../../src/native/plan-encoding.js';
 import { CLONE, MS, type Plan, type PlanOp } from '../../src/native/plan.js';
@@ -249,6 +249,55 @@ test('mkdirsBegin/mkdirsEnd: one mkdir per path on a thread; the made ones are r
     assert.throws(() => native().mkdirsEnd({} as never, false), /mkdirsEnd/);
   } finally {
     dir.cleanup();
+  }
+});
+
+test('mkdirsBegin flags: a new v1 cpuset cgroup gets its parent\'s cpus and mems (one it cannot give them is removed again); tasks files opened for mkdirsEnd', { skip: skip || (!existsSync('/sys/fs/cgroup/cpuset/cpuset.cpus') && 'no v1 cpuset hierarchy') }, () => {
+  const parent = join('/sys/fs/cgroup/cpuset', ownCgroup('cpuset'));
+  const leaf = join(parent, testCgroupName('mkdirs-cpuset'));
+  const dir = tempDir('mkdirs-cpuset');
+  const fdCount = () => readdirSync('/proc/self/fd').length;
+  const fdsBefore = fdCount();
+  try {
+    const plain = join(dir.path, 'not-a-cgroup'); // no cpuset.cpus to read: the copy fails
+    const a = join(dir.path, 'a');
+    const h = native().mkdirsBegin([a, leaf, plain], 0o755, [MKDIRS.TASKS, MKDIRS.CPUSET | MKDIRS.TASKS, MKDIRS.CPUSET]);
+    const fds: number[] = [];
+    assert.deepEqual(native().mkdirsEnd(h, false, fds), [a, leaf]);
+    assert.equal(existsSync(plain), false, 'removed again');
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+      const want = readFileSync(join(parent, f), 'utf8').trim();
+      assert.ok(want !== '', `${f} of ${parent}`);
+      assert.equal(readFileSync(join(leaf, f), 'utf8').trim(), want, f);
+    }
+    assert.equal(fds[0], -2, 'a plain directory has no tasks file: -ENOENT');
+    assert.equal(fds[2], undefined, 'not asked');
+    const fd = fds[1]!;
+    assert.ok(fd >= 0);
+    assert.equal(readlinkSync(`/proc/self/fd/${fd}`), join(leaf, 'tasks'));
+    const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+    assert.equal(flags & 0o3, 0o1, 'O_WRONLY');
+    assert.ok(flags & 0o2000000, 'O_CLOEXEC');
+    closeSync(fd);
+    // Something can join it (an empty cpuset refuses with ENOSPC).
+    assert.match(execFileSync('/bin/sh', ['-c', `echo $$ > ${leaf}/cgroup.procs && echo $$`], { encoding: 'utf8' }).trim(), /^\d+$/);
+    // Fds nobody takes are closed: without an fds array, and with undo.
+    const again = join(dir.path, 'b');
+    native().mkdirsEnd(native().mkdirsBegin([leaf], 0o755, [MKDIRS.TASKS]), false);
+    native().mkdirsEnd(native().mkdirsBegin([again], 0o755, [MKDIRS.TASKS]), true, fds);
+    assert.equal(existsSync(again), false);
+    assert.equal(fdCount(), fdsBefore, 'no fd left open');
+    assert.throws(() => native().mkdirsBegin([leaf], 0o755, [1, 0]), /flags/);
+    assert.throws(() => native().mkdirsBegin([leaf], 0o755, [4]), /flags/);
+  } finally {
+    dir.cleanup();
+    for (let i = 0; i < 50 && existsSync(leaf); i++) {
+      try {
+        rmdirSync(leaf);
+      } catch {
+        execFileSync('sleep', ['0.05']);
+      }
+    }
   }
 });
 

@@ -556,7 +556,7 @@ describe('runtime: cgroup dirs made ahead (cgroup v1 hosts)', { skip: skip || (d
     try {
       assert.deepEqual(launched.cgroups.paths, ahead.manager.paths);
       for (const d of dirs) assert.ok(readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').includes(String(launched.record.pid)), `in ${d}`);
-      assert.deepEqual(ahead.adopt(), [], 'adopted once');
+      assert.deepEqual(ahead.adopt(), { made: [], tasks: new Map() }, 'adopted once');
     } finally {
       await h.runtime.delete('adopt', { force: true });
       await launched.process.exited;

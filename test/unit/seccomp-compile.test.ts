@@ -405,6 +405,22 @@ test('SeccompCache: one compile per profile, the same filter back, least recentl
   assert.notEqual(cache.compile(b), bFirst, 'b was evicted and compiled again');
 });
 
+test('SeccompCache: a deeply frozen profile is found by identity (its filter and blocked lists kept with it), equal to the JSON-keyed result', async () => {
+  const { SeccompCache, deepFreeze } = await import('../../src/runtime/plan/process.js');
+  const cache = new SeccompCache(2);
+  const p = deepFreeze({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] }) as never;
+  assert.ok(Object.isFrozen((p as LinuxSeccomp).syscalls![0]!.names), 'nested arrays frozen too');
+  const first = cache.compile(p);
+  assert.equal(cache.compile(p), first);
+  assert.deepEqual(first.filter, compileSeccomp(p).filter);
+  assert.deepEqual(cache.blockedRuntimeSyscalls(p, true), cache.blockedRuntimeSyscalls(JSON.parse(JSON.stringify(p)) as never, true));
+  assert.equal(cache.blockedRuntimeSyscalls(p, false), cache.blockedRuntimeSyscalls(p, false));
+  // Evicted from the JSON-keyed entries, the frozen one still answers by identity.
+  cache.compile({ defaultAction: 'SCMP_ACT_ERRNO' } as never);
+  cache.compile({ defaultAction: 'SCMP_ACT_KILL' } as never);
+  assert.equal(cache.compile(p), first);
+});
+
 test('tree dispatch: the same verdict as one jeq per syscall, for every number and arch of docker\'s profile; fewer instructions', async () => {
   const { defaultSeccompProfile, profileForCapabilities } = await import('../../src/runtime/security/seccomp/default-profile.js');
   const dockerCaps = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE'];

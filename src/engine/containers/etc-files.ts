@@ -7,6 +7,8 @@
 //   host: the host's /etc/hosts and resolv.conf (same netns: loopback resolvers work).
 //   none: localhost lines and --add-host entries only.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { fromSystemError } from '../../common/errors.js';
+import { writeFilesIfChangedPooled } from '../../native/fs.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from '../../network/hosts-files.js';
 
 export interface EtcInput {
@@ -74,6 +76,23 @@ export function writeEtcFiles(paths: { hosts: string; hostname: string; resolv: 
   writeIfChanged(paths.hostname, t.hostname);
   writeIfChanged(paths.resolv, t.resolv);
   writeIfChanged(paths.hosts, t.hosts);
+}
+
+/**
+ * writeEtcFiles on the libuv pool, in one job (native/addon_files.c): for a start, which makes
+ * them (new inodes on the data root: the event loop waited 0.1–0.8 ms for each on ext4) while the
+ * pool also mounts the rootfs. Without the addon function, writeEtcFiles.
+ */
+export async function writeEtcFilesPooled(paths: { hosts: string; hostname: string; resolv: string }, t: EtcTexts): Promise<void> {
+  const files = [paths.hostname, paths.resolv, paths.hosts];
+  const written = writeFilesIfChangedPooled(files, [t.hostname, t.resolv, t.hosts], 0o644);
+  if (written === undefined) return writeEtcFiles(paths, t);
+  try {
+    await written;
+  } catch (err) {
+    const path = (err as { path?: string }).path;
+    throw fromSystemError(`write ${path ?? files.join(', ')}`, err, path);
+  }
 }
 
 function writeIfChanged(path: string, text: string): void {

@@ -138,7 +138,7 @@ export function normalizeCgroupsPath(cgroupsPath: string | undefined, containerI
  */
 export function resolveInHierarchy(normalized: string, own: string): string {
   if (normalized.startsWith('/')) return normalized;
-  return posix.join(own || '/', normalized);
+  return join(own || '/', normalized);
 }
 
 /** The directory of cgroup `cgPath` on a mount (accounts for a mount whose root is not '/'). */
@@ -147,7 +147,7 @@ export function dirOnMount(mount: { mountPoint: string; root: string }, cgPath: 
   if (mount.root !== '/' && (cgPath === mount.root || cgPath.startsWith(mount.root + '/'))) {
     rel = cgPath.slice(mount.root.length) || '/';
   }
-  return posix.join(mount.mountPoint, rel);
+  return join(mount.mountPoint, rel);
 }
 
 export function readProcInput(given: string | undefined, file: string): string {

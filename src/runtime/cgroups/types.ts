@@ -162,6 +162,11 @@ export interface CgroupManager {
   create(madeAhead?: string[]): void;
   /** Directories worth making ahead on another thread (v1: every leaf but cpuset ones; v2: none). */
   dirsAhead?(): string[];
+  /**
+   * v1: the cpuset leaf, worth making ahead by a maker that also copies its parent's
+   * cpuset.cpus/mems down (mkdirsBegin's MKDIRS.CPUSET): create() treats it as made then.
+   */
+  cpusetDirsAhead?(): string[];
   /** Writes limits. An invalid value throws a HakoError naming the file and the value. */
   apply(resources: CgroupResources): void;
   /** Like runc update: only what is given changes. */
@@ -173,8 +178,10 @@ export interface CgroupManager {
   /**
    * v1: the fds a single-threaded child needs to join its cgroups itself (see v1.ts); v2:
    * undefined (the child is cloned into its cgroup instead). The caller closes them.
+   * `opened`: `tasks` fds opened already (by the thread that made the dirs ahead), by hierarchy
+   * directory: each one used is deleted from the map (the caller closes what is left in it).
    */
-  openSelfJoin(): SelfJoinFds | undefined;
+  openSelfJoin(opened?: Map<string, number>): SelfJoinFds | undefined;
   freeze(): Promise<void>;
   thaw(): Promise<void>;
   freezerState(): FreezerState;

@@ -143,6 +143,10 @@ export class CgroupV1Manager implements CgroupManager {
     return [...this.hierarchies.filter((h) => !h.controllers.includes('cpuset')).map((h) => h.dir), ...(this.unifiedDir === undefined ? [] : [this.unifiedDir])];
   }
 
+  cpusetDirsAhead(): string[] {
+    return this.hierarchies.filter((h) => h.controllers.includes('cpuset')).map((h) => h.dir);
+  }
+
   create(madeAhead: string[] = []): void {
     const before = this.made.length;
     // Theirs first: removed last, after anything made here beneath or beside them.
@@ -150,7 +154,7 @@ export class CgroupV1Manager implements CgroupManager {
     const ahead = new Set(madeAhead);
     try {
       for (const h of this.hierarchies) {
-        if (ahead.has(h.dir)) continue; // made (it is not a cpuset one: dirsAhead)
+        if (ahead.has(h.dir)) continue; // made (a cpuset one with its cpus and mems: cpusetDirsAhead)
         const made: string[] = [];
         mkdirTracked(h.dir, made);
         this.made.push(...made);
@@ -349,12 +353,18 @@ export class CgroupV1Manager implements CgroupManager {
     return -1;
   }
 
-  openSelfJoin(): SelfJoinFds {
+  openSelfJoin(opened?: Map<string, number>): SelfJoinFds {
     const tasks: SelfJoinFds['tasks'] = [];
     let cloneInto = -1;
     try {
       for (const h of this.hierarchies) {
         const path = cgroupFile(h.dir, 'tasks');
+        const ready = opened?.get(h.dir);
+        if (ready !== undefined) {
+          opened!.delete(h.dir);
+          tasks.push({ fd: ready, path });
+          continue;
+        }
         // (Node opens every fd O_CLOEXEC.)
         tasks.push({ fd: openCgroupFile(path, fsConstants.O_WRONLY, 'for the container to join'), path });
       }

@@ -3,10 +3,14 @@
 // them: its create() finds them made (mkdir's EEXIST; it makes any the thread has not) and counts
 // them as its own, so a failed launch removes them like the rest. A start that fails before its
 // launch drops them (removed again, when still empty). Nothing else changes: the same
-// directories, made before the container's process exists; the cpuset ones are left to create()
-// (a new cpuset cgroup needs its cpus and mems copied down before anything can join it).
+// directories, made before the container's process exists. A new cpuset cgroup needs its cpus
+// and mems copied down before anything can join it: the thread does that too (MKDIRS.CPUSET), or,
+// failing, leaves the directory to create(). And it opens each hierarchy's `tasks` file for the
+// child's self-join (MKDIRS.TASKS; ~25 µs each on the event loop, ten per start): adopt() hands
+// them to the launch, which opens any missing one itself (a failed open there reports it, and a
+// plain directory where a hierarchy was unmounted sends the launch to read the mounts again).
 import { readFileSync } from 'node:fs';
-import { native, type NativeAddon } from '../../native/addon.js';
+import { MKDIRS, native, type NativeAddon } from '../../native/addon.js';
 import { cgroupManager, readCgroupHostView, type CgroupHostView, type CgroupManager } from '../cgroups/index.js';
 import type { RuntimeContext } from './context.js';
 
@@ -23,13 +27,26 @@ export class CgroupsAhead {
     readonly procSelfCgroup: string,
     readonly host: CgroupHostView,
     private readonly handle: MkdirsHandle,
+    /** The paths given to the thread, in order. */
+    private readonly paths: string[],
   ) {}
 
-  /** Waits for the thread (done by then as a rule): the directories it made, now the caller's. */
-  adopt(): string[] {
-    if (this.ended) return [];
+  /**
+   * Waits for the thread (done by then as a rule): the directories it made, now the caller's, and
+   * the `tasks` fds it opened, by hierarchy directory (the caller's to close; failed opens are
+   * left out: the caller opens those itself and reports why).
+   */
+  adopt(): { made: string[]; tasks: Map<string, number> } {
+    const tasks = new Map<string, number>();
+    if (this.ended) return { made: [], tasks };
     this.ended = true;
-    return native().mkdirsEnd(this.handle, false);
+    const fds: number[] = [];
+    const made = native().mkdirsEnd(this.handle, false, fds);
+    this.paths.forEach((p, k) => {
+      const fd = fds[k];
+      if (fd !== undefined && fd >= 0) tasks.set(p, fd);
+    });
+    return { made, tasks };
   }
 
   /** Not launched: removes what the thread made (empty directories only). */
@@ -50,11 +67,16 @@ export function cgroupsAhead(ctx: RuntimeContext, id: string, cgroupsPath: strin
   const manager = cgroupManager({ cgroupsPath, containerId: id, procSelfCgroup, host, ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
   const dirs = manager.dirsAhead?.() ?? [];
   if (dirs.length === 0) return undefined;
+  // v1 hierarchies' dirs get their `tasks` opened too (not the unified one of a hybrid host).
+  const hierarchyDirs = new Set(Object.entries(manager.paths).filter(([c]) => c !== 'unified').map(([, d]) => d));
+  const cpusetDirs = manager.cpusetDirsAhead?.() ?? [];
+  const paths = [...dirs, ...cpusetDirs];
+  const flags = paths.map((p, k) => (k >= dirs.length ? MKDIRS.CPUSET : 0) | (hierarchyDirs.has(p) ? MKDIRS.TASKS : 0));
   let handle: MkdirsHandle;
   try {
-    handle = native().mkdirsBegin(dirs, 0o755);
+    handle = native().mkdirsBegin(paths, 0o755, flags);
   } catch {
     return undefined; // the launch makes them itself
   }
-  return new CgroupsAhead(cgroupsPath, manager, procSelfCgroup, host, handle);
+  return new CgroupsAhead(cgroupsPath, manager, procSelfCgroup, host, handle, paths);
 }

@@ -181,19 +181,23 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     // container, so the monitor (the process we spawn) stays outside.
     // Makes the cgroups and opens the container's ways in; on a failure, undone (destroy() is
     // async: awaited before any retry, whose mkdirs it would otherwise race).
-    const makeCgroups = async (cg: CgroupManager, madeAhead: string[]): Promise<SelfJoinFds | undefined> => {
-      cg.create(madeAhead); // removes what it made when it fails
+    const makeCgroups = async (cg: CgroupManager, madeAhead: { made: string[]; tasks: Map<string, number> }): Promise<SelfJoinFds | undefined> => {
       try {
-        return cg.version === 2 ? undefined : cg.openSelfJoin();
-      } catch (err) {
-        await cg.destroy().catch(() => undefined);
-        throw err;
+        cg.create(madeAhead.made); // removes what it made when it fails
+        try {
+          return cg.version === 2 ? undefined : cg.openSelfJoin(madeAhead.tasks);
+        } catch (err) {
+          await cg.destroy().catch(() => undefined);
+          throw err;
+        }
+      } finally {
+        for (const fd of madeAhead.tasks.values()) safeClose(fd); // (those not taken)
       }
     };
     let cgroups = useAhead ? ahead.manager : managerFor(host);
     let selfJoin: SelfJoinFds | undefined;
     try {
-      selfJoin = await makeCgroups(cgroups, useAhead ? ahead.adopt() : []);
+      selfJoin = await makeCgroups(cgroups, useAhead ? ahead.adopt() : { made: [], tasks: new Map() });
     } catch (err) {
       // A kept view of the host's cgroup mounts (../cgroups/host.ts) that no longer holds: a
       // hierarchy gone (its directory now a plain one, without `tasks`: ENOENT) or the cgroup fs
@@ -204,7 +208,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       if (fresh.mode === host.mode && JSON.stringify(fresh.mounts) === JSON.stringify(host.mounts)) throw err;
       host = fresh;
       cgroups = managerFor(host);
-      selfJoin = await makeCgroups(cgroups, []);
+      selfJoin = await makeCgroups(cgroups, { made: [], tasks: new Map() });
     }
     const made = cgroups;
     undo.push(() => made.destroy());

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { invalid } from '../../common/errors.js';
+import { joinPath } from '../../common/join-path.js';
 import { MS, type PlanOp } from '../../native/plan.js';
 import type { Device, IdMapping, Mount, Spec } from '../spec/types.js';
 import { parseMountOptions, REMOUNT_FLAG_MASK } from './mount-options.js';
@@ -105,7 +106,7 @@ function cgroupOps(m: Mount, dest: string, flags: number, propagation: number[],
     }
     ops.push({ op: 'mount', source: 'tmpfs', target: dest, fstype: 'tmpfs', flags: (flags & ~MS.RDONLY) | CGROUP_BASE_FLAGS, data: 'mode=755', inRoot: true });
     for (const h of usable) {
-      const sub = posix.join(dest, h.name);
+      const sub = joinPath(dest, h.name);
       ops.push({ op: 'mkdirs', path: sub, mode: 0o755, inRoot: true });
       if (ctx.cgroupNs) {
         ops.push({ op: 'mount', source: 'cgroup', target: sub, fstype: 'cgroup', flags: mntFlags, data: h.options, inRoot: true });
@@ -115,7 +116,7 @@ function cgroupOps(m: Mount, dest: string, flags: number, propagation: number[],
       }
       // cpu -> cpu,cpuacct like the host has.
       if (h.name.includes(',')) {
-        for (const part of h.name.split(',')) ops.push({ op: 'symlink', target: h.name, path: posix.join(dest, part), inRoot: true, ignoreExisting: true });
+        for (const part of h.name.split(',')) ops.push({ op: 'symlink', target: h.name, path: joinPath(dest, part), inRoot: true, ignoreExisting: true });
       }
     }
     if (flags & MS.RDONLY) ops.push({ op: 'remount', target: dest, flags: roFlags | MS.RDONLY, inRoot: true });
@@ -137,7 +138,8 @@ export function mountOps(m: Mount, i: number, ctx: MountContext): PlanOp[] {
 
   if (isBind) {
     if (!m.source) throw invalid(`config.json: ${where}.source is required for a bind mount`);
-    const source = resolve(ctx.bundle, m.source);
+    // (An absolute clean source is what path.resolve returns for it: no normalizing loop.)
+    const source = CLEAN_PATH.test(m.source) ? m.source : resolve(ctx.bundle, m.source);
     const kind = ctx.statSource(source);
     if (kind === 'missing') throw invalid(`config.json: ${where}: bind source ${source}: no such file or directory`);
     return bindOps(source, dest, flags, propagation, kind);

@@ -69,10 +69,19 @@ export interface ProcessTailOptions {
 export class SeccompCache {
   private readonly entries = new Map<string, CompiledSeccomp>();
   private readonly blocked = new Map<string, string[]>();
+  /**
+   * Frozen profiles by identity (an embedding engine shares one deeply frozen object per
+   * profile, see deepFreeze): no JSON of the profile (~6 KB, twice per plan) to find them.
+   */
+  private readonly byObject = new WeakMap<object, { compiled?: CompiledSeccomp; blocked: Array<string[] | undefined> }>();
   constructor(private readonly capacity = 16) {}
 
   /** blockedRuntimeSyscalls (./seccomp-order.ts) of the profile's filter, cached with it. */
   blockedRuntimeSyscalls(seccomp: LinuxSeccomp, lookupAfterFilter: boolean): string[] {
+    const own = this.frozenEntry(seccomp);
+    const at = lookupAfterFilter ? 1 : 0;
+    const known = own?.blocked[at];
+    if (known) return known;
     const key = `${lookupAfterFilter ? 'L' : 'W'}${JSON.stringify(seccomp)}`;
     let hit = this.blocked.get(key);
     if (!hit) {
@@ -80,23 +89,43 @@ export class SeccompCache {
       this.blocked.set(key, hit);
       if (this.blocked.size > this.capacity) this.blocked.delete(this.blocked.keys().next().value as string);
     }
+    if (own) own.blocked[at] = hit;
     return hit;
   }
 
   compile(seccomp: LinuxSeccomp): CompiledSeccomp {
+    const own = this.frozenEntry(seccomp);
+    if (own?.compiled) return own.compiled;
     const key = JSON.stringify(seccomp);
-    const hit = this.entries.get(key);
+    let hit = this.entries.get(key);
     if (hit) {
       // Most recently used last.
       this.entries.delete(key);
       this.entries.set(key, hit);
-      return hit;
+    } else {
+      hit = compileSeccomp(seccomp as never);
+      this.entries.set(key, hit);
+      if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
     }
-    const compiled = compileSeccomp(seccomp as never);
-    this.entries.set(key, compiled);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
-    return compiled;
+    if (own) own.compiled = hit;
+    return hit;
   }
+
+  private frozenEntry(seccomp: LinuxSeccomp): { compiled?: CompiledSeccomp; blocked: Array<string[] | undefined> } | undefined {
+    if (!Object.isFrozen(seccomp)) return undefined;
+    let e = this.byObject.get(seccomp);
+    if (!e) this.byObject.set(seccomp, (e = { blocked: [] }));
+    return e;
+  }
+}
+
+/** Freezes `value` and everything in it (a profile shared by reference: see SeccompCache). */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
 }
 
 function caps(proc: Process, set: 'bounding' | 'effective' | 'inheritable' | 'permitted' | 'ambient', where: string): bigint {
