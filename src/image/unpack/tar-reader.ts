@@ -6,6 +6,8 @@
 // gname, mtime, atime, SCHILY.xattr.*, GNU.sparse 1.0). PAX values are kept as bytes where they
 // can be binary (xattr values): decoding them as UTF-8 would corrupt e.g. security.capability.
 
+import { native } from '../../native/addon.js';
+
 export type EntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
 export interface SparseSegment {
@@ -128,6 +130,36 @@ export function headerChecksums(buf: Buffer, off: number): { unsigned: number; s
     if (c > 127) negatives--;
   }
   return { unsigned, signed: unsigned - 256 * negatives };
+}
+
+/** The addon's tarHeader (native/addon_tar.c), when the addon is built. */
+type TarHeaderFn = (buf: Uint8Array, off: number, out: Float64Array) => number;
+let nativeHeader: TarHeaderFn | null | undefined;
+
+function tarHeaderFn(): TarHeaderFn | null {
+  if (nativeHeader === undefined) {
+    try {
+      const fn = (native() as unknown as { tarHeader?: TarHeaderFn }).tarHeader;
+      nativeHeader = typeof fn === 'function' ? fn : null;
+    } catch {
+      nativeHeader = null; // not built (unit tests): the JS below
+    }
+  }
+  return nativeHeader;
+}
+
+/** Uses (true) or not (false) the addon's header parser; for tests comparing the two. */
+export function useNativeTarHeader(on: boolean): void {
+  nativeHeader = on ? undefined : null;
+}
+
+/** The addon's header numbers: [size, mode, uid, gid, mtime, devmajor, devminor], NaN where parseNumber throws. */
+const fields = new Float64Array(7);
+
+/** A header's number: the addon's, or parseNumber's (which throws the error) where it gave NaN. */
+function field(i: number, buf: Buffer, off: number, len: number, name: string): number {
+  const v = fields[i]!;
+  return v === v ? v : parseNumber(buf, off, len, name);
 }
 
 function checksumOk(buf: Buffer, off: number): boolean {
@@ -296,15 +328,20 @@ export class TarReader {
   }
 
   private header(buf: Buffer, off: number): void {
-    if (isZeroBlock(buf, off)) {
+    // The numbers and checksum come from the addon when it is built (the same rules, in C), else
+    // from the JS here; `num` reads a field either way.
+    const fast = tarHeaderFn();
+    const status = fast ? fast(buf, off, fields) : isZeroBlock(buf, off) ? 0 : checksumOk(buf, off) ? 1 : 2;
+    const num = fast ? field : (_i: number, b: Buffer, o: number, len: number, name: string): number => parseNumber(b, o, len, name);
+    if (status === 0) {
       if (++this.zeroBlocks >= 2) this.state = State.Done;
       return;
     }
     if (this.zeroBlocks > 0) this.zeroBlocks = 0;
-    if (!checksumOk(buf, off)) throw new TarFormatError(this.sawEntry ? 'tar header checksum mismatch (corrupt layer?)' : 'not a tar archive (bad header checksum)');
+    if (status !== 1) throw new TarFormatError(this.sawEntry ? 'tar header checksum mismatch (corrupt layer?)' : 'not a tar archive (bad header checksum)');
     this.sawEntry = true;
     const typeflag = buf[off + 156]!;
-    const size = parseNumber(buf, off + 124, 12, 'size');
+    const size = num(0, buf, off + 124, 12, 'size');
     switch (typeflag) {
       case 0x78: // 'x' PAX extended header for the next entry
       case 0x67: // 'g' PAX global header
@@ -370,15 +407,15 @@ export class TarReader {
     const entry: TarEntry = {
       name,
       type,
-      mode: parseNumber(buf, off + 100, 8, 'mode') & 0o7777,
-      uid: get('uid') !== undefined ? paxInt(get('uid')!, 'uid') : parseNumber(buf, off + 108, 8, 'uid'),
-      gid: get('gid') !== undefined ? paxInt(get('gid')!, 'gid') : parseNumber(buf, off + 116, 8, 'gid'),
+      mode: num(1, buf, off + 100, 8, 'mode') & 0o7777,
+      uid: get('uid') !== undefined ? paxInt(get('uid')!, 'uid') : num(2, buf, off + 108, 8, 'uid'),
+      gid: get('gid') !== undefined ? paxInt(get('gid')!, 'gid') : num(3, buf, off + 116, 8, 'gid'),
       size: paxSize !== undefined ? paxInt(paxSize, 'size') : size,
-      mtime: get('mtime') !== undefined ? paxTime(get('mtime')!, 'mtime') : parseNumber(buf, off + 136, 12, 'mtime'),
+      mtime: get('mtime') !== undefined ? paxTime(get('mtime')!, 'mtime') : num(4, buf, off + 136, 12, 'mtime'),
       atime: get('atime') !== undefined ? paxTime(get('atime')!, 'atime') : undefined,
       linkname,
-      devmajor: type === 'char' || type === 'block' ? parseNumber(buf, off + 329, 8, 'devmajor') : 0,
-      devminor: type === 'char' || type === 'block' ? parseNumber(buf, off + 337, 8, 'devminor') : 0,
+      devmajor: type === 'char' || type === 'block' ? num(5, buf, off + 329, 8, 'devmajor') : 0,
+      devminor: type === 'char' || type === 'block' ? num(6, buf, off + 337, 8, 'devminor') : 0,
       xattrs: pax?.xattrs,
       sparse: undefined,
     };
