@@ -60,22 +60,24 @@ export class LeanRequest {
  */
 export class LeanResponse extends EventEmitter {
   statusCode = 200;
-  /** [name as given, value], in the order set; a name set again keeps its place (as node's). */
-  private fields: Array<[string, string]>;
+  /** Name as given, value, name, value…, in the order set; a name set again keeps its place (as node's). */
+  private fields: string[];
   private header: string | null = null;
   private headerOut = false;
   private chunked = false;
-  private hasBody = true;
+  private hasBody: boolean;
   private ended = false;
   destroyed = false;
   readonly writableNeedDrain = false;
 
   constructor(
     private readonly conn: LeanConnection,
-    initial: Array<[string, string]>,
+    initial: string[],
+    head: boolean,
   ) {
     super();
     this.fields = initial;
+    this.hasBody = !head; // an answer to HEAD has none (node: _hasBody false)
   }
 
   get headersSent(): boolean {
@@ -86,24 +88,30 @@ export class LeanResponse extends EventEmitter {
     return this.ended;
   }
 
+  /** The whole answer went to the socket. */
+  writableFinished = false;
+
   setHeader(name: string, value: string | number): this {
     if (this.header !== null) throw new Error('Cannot set headers after they are sent to the client');
     const lower = name.toLowerCase();
     const v = String(value);
-    for (const f of this.fields) {
-      if (f[0].toLowerCase() === lower) {
-        f[0] = name;
-        f[1] = v;
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 2) {
+      if (f[i]!.toLowerCase() === lower) {
+        f[i] = name;
+        f[i + 1] = v;
         return this;
       }
     }
-    this.fields.push([name, v]);
+    f.push(name, v);
     return this;
   }
 
   getHeader(name: string): string | undefined {
     const lower = name.toLowerCase();
-    return this.fields.find((f) => f[0].toLowerCase() === lower)?.[1];
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 2) if (f[i]!.toLowerCase() === lower) return f[i + 1];
+    return undefined;
   }
 
   writeHead(status: number, headers?: Record<string, string | number>): this {
@@ -121,8 +129,10 @@ export class LeanResponse extends EventEmitter {
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
     let contLen = false;
     let te = false;
-    for (const [k, v] of this.fields) {
-      head += `${k}: ${v}\r\n`;
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 2) {
+      const k = f[i]!;
+      head += `${k}: ${f[i + 1]!}\r\n`;
       const lower = k.length === 14 || k.length === 17 ? k.toLowerCase() : '';
       if (lower === 'content-length') contLen = true;
       else if (lower === 'transfer-encoding') te = true;
@@ -304,7 +314,7 @@ class LeanConnection {
     if (buf.length < start + bodyLen) return; // the body is still coming
     const body = bodyLen === 0 ? EMPTY : buf.subarray(start, start + bodyLen);
     this.buf = buf.length === start + bodyLen ? null : buf.subarray(start + bodyLen);
-    const res = new LeanResponse(this, this.front.initialHeaders());
+    const res = new LeanResponse(this, this.front.initialHeaders(), method === 'HEAD');
     this.busy = res;
     this.socket.setTimeout(0);
     this.front.app.request(prepared, asIncoming(new LeanRequest(method, rl[2]!, headers, body, this.socket)), res as unknown as ServerResponse);
@@ -314,7 +324,10 @@ class LeanConnection {
   finished(res: LeanResponse, ok: boolean): void {
     if (this.busy !== res) return;
     this.busy = null;
-    if (ok) res.emit('finish');
+    if (ok) {
+      res.writableFinished = true;
+      res.emit('finish');
+    }
     process.nextTick(() => res.gone());
     if (this.done) return;
     this.socket.setTimeout(this.keepAliveTimeout);
@@ -387,16 +400,16 @@ interface LeanFront {
   app: LeanApp;
   nodeListeners: Array<(socket: Socket) => void>;
   connections: Set<LeanConnection>;
-  initialHeaders(): Array<[string, string]>;
+  initialHeaders(): string[];
 }
 
 /**
  * Puts the lean front before a plain (not TLS) node:http server's connection handling. Every
- * connection starts here; `initialHeaders` gives the header fields each answer starts with (the
- * ones node:http's 'request' listeners would set). closeIdleConnections/closeAllConnections
- * cover the lean connections too.
+ * connection starts here; `initialHeaders` gives the header fields each answer starts with (a
+ * new array of names and values: name, value, name, value…; the ones node:http's 'request'
+ * listeners would set). closeIdleConnections/closeAllConnections cover the lean connections too.
  */
-export function serveLean<P>(server: Server, app: LeanApp<P>, initialHeaders: () => Array<[string, string]>): void {
+export function serveLean<P>(server: Server, app: LeanApp<P>, initialHeaders: () => string[]): void {
   const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
   const front: LeanFront = { server, app: app as LeanApp, nodeListeners, connections: new Set(), initialHeaders };
   for (const l of nodeListeners) server.off('connection', l);

@@ -375,7 +375,12 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
       request(prepared, req, res) {
         // The lean response starts with Date and the common headers already.
         const gone = new ClientGone();
-        res.on('close', () => gone.now());
+        // 'close' follows every answer (as node's); only one that did not finish means the
+        // client went away (an abort after a finished answer costs an AbortSignal's event and a
+        // DOMException: ~30 µs per wait under hakod's V8 flags).
+        res.on('close', () => {
+          if (!res.writableFinished) gone.now();
+        });
         void dispatch(newCtx(req, res, null, gone), false, prepared);
       },
       upgrade(prepared, req, socket, head) {
@@ -427,7 +432,14 @@ export function createApiServer(handlers: ApiHandlers, server?: Server, opts: { 
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 60_000;
-  if (lean) serveLean(server, handlers.lean, () => [['Date', date()], ...handlers.commonHeaders.map(([k, v]): [string, string] => [k, v])]);
+  if (lean) {
+    const first = ['Date', '', ...handlers.commonHeaders.flat()];
+    serveLean(server, handlers.lean, () => {
+      const fields = first.slice();
+      fields[1] = date();
+      return fields;
+    });
+  }
   return server;
 }
 

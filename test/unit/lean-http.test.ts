@@ -274,6 +274,28 @@ test('upgraded attach on the lean front: 101, the stream, the exit', async () =>
   c.close();
 });
 
+test('which requests the lean front takes (prepare)', () => {
+  const h = createApiHandlers({ engine: new FakeEngine(), images: sides.lean.images, log: () => undefined, daemon: { version: '0', root: dir.path, execRoot: dir.path, startedAt: new Date(0), debug: false, insecureRegistries: [] } });
+  const takes = (method: string, target: string, upgrade = false): boolean => h.lean.prepare(method, target, upgrade) !== undefined;
+  for (const [m, t] of [['GET', '/_ping'], ['HEAD', '/_ping'], ['GET', '/v1.44/version'], ['POST', '/v1.44/containers/create?name=a'], ['POST', '/v1.24/containers/x/start'], ['POST', '/containers/x/wait?condition=removed'], ['DELETE', '/v1.44/containers/x?force=1&v=1'], ['DELETE', '/containers/'], ['GET', '/v1.44/containers/x/json'], ['GET', '/v1.44/exec/e/json']] as const) assert.equal(takes(m, t), true, `${m} ${t}`);
+  assert.equal(takes('POST', '/v1.44/containers/x/attach?stream=1', true), true);
+  assert.equal(takes('POST', '/v1.44/exec/e/start', true), true);
+  for (const [m, t] of [
+    ['GET', '/_ping/'], // the warm-up's (node:http's server side compiled at start: warm-up.test.ts)
+    ['POST', '/v1.44/containers/x/attach?stream=1'], // not upgraded: node:http's streams
+    ['POST', '/v1.44/images/create?fromImage=busybox'],
+    ['POST', '/v1.44/images/load'],
+    ['PUT', '/v1.44/containers/x/archive?path=/'],
+    ['GET', '/v1.44/containers/x/logs?stdout=1'],
+    ['GET', '/v1.44/events'],
+    ['GET', '/v1.44//containers/json'],
+    ['GET', '/v1.44/containers/%78/json'],
+    ['GET', '/v1.99/version'],
+    ['GET', '/v1.44/nope'],
+  ] as const) assert.equal(takes(m, t), false, `${m} ${t}`);
+  assert.equal(takes('GET', '/v1.44/version', true), false, 'an upgrade to a route without hijack');
+});
+
 test('plausibleHead: what may still become a request the lean front serves', () => {
   for (const t of ['', 'G', 'GET', 'GET ', 'GET /x', 'GET /x ', 'GET /x HTTP/1', 'GET /x HTTP/1.1', 'GET /x HTTP/1.1\r', 'GET /x HTTP/1.1\r\nHo', 'GET /x HTTP/1.1\r\nHost: a\r\n', 'GET /x HTTP/1.1\r\nHost: a\r\n\r']) assert.equal(plausibleHead(t), true, JSON.stringify(t));
   for (const t of ['{"a"', 'get /', 'GET x', 'GET /x HTTP/1.0', 'GET /x HTTP/1.11', 'GET /x HTTP/1.0\r\n', 'GET /x HTTP/1.1\r\nHo st', 'GET /x HTTP/1.1\r\nA: \x01\r\n', '\x16\x03\x01']) assert.equal(plausibleHead(t), false, JSON.stringify(t));
