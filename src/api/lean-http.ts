@@ -217,6 +217,7 @@ class LeanConnection {
   private buf: Buffer | null = null;
   private busy: LeanResponse | null = null;
   private done = false;
+  private timeoutMs = 0;
   private readonly onData = (d: Buffer): void => {
     this.buf = this.buf === null ? d : Buffer.concat([this.buf, d]);
     if (!this.busy) this.next();
@@ -247,7 +248,8 @@ class LeanConnection {
     socket.on('close', this.onClose);
     socket.on('error', ignore);
     socket.on('timeout', this.onTimeout);
-    socket.setTimeout(front.server.headersTimeout || 0);
+    // No timeout before the first request (as node:http: a connection opened ahead waits);
+    // keepAliveTimeout after each answer, none while a request is in flight.
   }
 
   get keepAliveTimeout(): number {
@@ -316,7 +318,7 @@ class LeanConnection {
     this.buf = buf.length === start + bodyLen ? null : buf.subarray(start + bodyLen);
     const res = new LeanResponse(this, this.front.initialHeaders(), method === 'HEAD');
     this.busy = res;
-    this.socket.setTimeout(0);
+    this.timeout(0);
     this.front.app.request(prepared, asIncoming(new LeanRequest(method, rl[2]!, headers, body, this.socket)), res as unknown as ServerResponse);
   }
 
@@ -330,7 +332,7 @@ class LeanConnection {
     }
     process.nextTick(() => res.gone());
     if (this.done) return;
-    this.socket.setTimeout(this.keepAliveTimeout);
+    this.timeout(this.keepAliveTimeout);
     if (this.buf !== null) this.next();
   }
 
@@ -343,7 +345,14 @@ class LeanConnection {
     this.socket.off('close', this.onClose);
     this.socket.off('error', ignore);
     this.socket.off('timeout', this.onTimeout);
-    this.socket.setTimeout(0);
+    this.timeout(0);
+  }
+
+  /** socket.setTimeout, only when it changes (a timer list update each). */
+  private timeout(ms: number): void {
+    if (ms === this.timeoutMs) return;
+    this.timeoutMs = ms;
+    this.socket.setTimeout(ms);
   }
 
   /** node:http takes the connection, from the first byte not answered here. */

@@ -274,6 +274,21 @@ test('upgraded attach on the lean front: 101, the stream, the exit', async () =>
   c.close();
 });
 
+test('an idle keep-alive connection is closed after keepAliveTimeout, on both sides', { timeout: 20_000 }, async () => {
+  await both(async (path) => {
+    const server = path === sides.lean.sock ? sides.lean.server : sides.node.server;
+    server.keepAliveTimeout = 30;
+    try {
+      const c = new Conn(path);
+      c.send(request('GET', '/_ping'));
+      const answer = await c.answer();
+      return [answer, await c.rest()]; // '' once the server closed it
+    } finally {
+      server.keepAliveTimeout = 60_000;
+    }
+  });
+});
+
 test('which requests the lean front takes (prepare)', () => {
   const h = createApiHandlers({ engine: new FakeEngine(), images: sides.lean.images, log: () => undefined, daemon: { version: '0', root: dir.path, execRoot: dir.path, startedAt: new Date(0), debug: false, insecureRegistries: [] } });
   const takes = (method: string, target: string, upgrade = false): boolean => h.lean.prepare(method, target, upgrade) !== undefined;
