@@ -20,6 +20,8 @@ import type { Socket } from 'node:net';
 export const LEAN_MAX_BODY = 256 * 1024;
 /** node:http's default limit for a request head (larger heads go to it: it answers 431). */
 const MAX_HEAD = 16 * 1024;
+/** Pipelined requests in flight on one connection before the front stops reading more. */
+const MAX_PIPELINED = 16;
 
 const REQUEST_LINE = /^([A-Z]+) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 /** A header field line: a token, a colon, a value of visible ASCII, spaces and tabs. */
@@ -191,6 +193,30 @@ export class LeanResponse extends EventEmitter {
       this.headerOut = true;
       payload = typeof data === 'string' ? this.header! + data : Buffer.concat([Buffer.from(this.header!, 'latin1'), data]);
     }
+    if (this.held !== null) {
+      // An answer to a pipelined request waits for the ones before it (as node's).
+      if (payload.length) this.held.push(payload);
+      if (last) this.heldLast = true;
+      return;
+    }
+    this.out(payload, last);
+  }
+
+  /** Output of an answer that is not first in its connection's queue yet. */
+  held: Array<string | Buffer> | null = null;
+  private heldLast = false;
+
+  /** First in the queue now: what was held goes out. */
+  flushHeld(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    for (let i = 0; i < held.length; i++) this.out(held[i]!, this.heldLast && i === held.length - 1);
+    if (this.heldLast && held.length === 0) this.out('', true);
+  }
+
+  private out(payload: string | Buffer, last: boolean): void {
+    const sock = this.conn.socket;
     if (this.destroyed || sock.destroyed || !sock.writable) {
       if (last) this.conn.finished(this, false);
       return;
@@ -215,24 +241,29 @@ export class LeanResponse extends EventEmitter {
 /** One lean connection: parses requests one at a time; hands the socket to node:http when it must. */
 class LeanConnection {
   private buf: Buffer | null = null;
-  private busy: LeanResponse | null = null;
+  /**
+   * Answers in flight, in request order. Pipelined requests run at once (as node:http runs
+   * them: a `wait` followed by a `start` on one connection must not wait for each other); each
+   * answer's bytes are held until those before it are written.
+   */
+  private readonly queue: LeanResponse[] = [];
+  /** A request node:http or an upgrade must take waits until the answers before it are out. */
+  private stalled = false;
   private done = false;
   private timeoutMs = 0;
   private readonly onData = (d: Buffer): void => {
     this.buf = this.buf === null ? d : Buffer.concat([this.buf, d]);
-    if (!this.busy) this.next();
+    if (!this.stalled) this.next();
   };
   private readonly onEnd = (): void => {
-    // node:http (allowHalfOpen false for HTTP) ends its side and aborts a request in flight.
-    if (this.busy) this.busy.gone();
+    // node:http (allowHalfOpen false for HTTP) ends its side and aborts the requests in flight.
+    for (const r of this.queue) r.gone();
     if (this.socket.writable) this.socket.end();
   };
   private readonly onClose = (): void => {
     this.done = true;
     this.front.connections.delete(this);
-    const res = this.busy;
-    this.busy = null;
-    res?.gone();
+    for (const r of this.queue.splice(0)) r.gone();
   };
   private readonly onTimeout = (): void => {
     this.socket.destroy();
@@ -257,20 +288,30 @@ class LeanConnection {
   }
 
   get idle(): boolean {
-    return this.busy === null;
+    return this.queue.length === 0;
   }
 
-  /** Parses the next request in the buffer, if it is whole. */
+  /** Parses and dispatches the whole requests in the buffer. */
   private next(): void {
-    const buf = this.buf;
-    if (buf === null || this.done) return;
+    while (this.buf !== null && !this.done && !this.stalled) {
+      if (this.queue.length >= MAX_PIPELINED) {
+        this.socket.pause(); // resumed as answers go out (finished)
+        return;
+      }
+      if (!this.one()) return;
+    }
+  }
+
+  /** The next request in the buffer: true when one was dispatched (there may be more). */
+  private one(): boolean {
+    const buf = this.buf!;
     const end = buf.indexOf('\r\n\r\n');
     if (end < 0) {
       // node's parser rejects a bad byte as soon as it comes (and a client that sent a body
       // without framing sees its connection closed): anything that cannot begin a request we
       // serve goes to node:http at once.
       if (buf.length > MAX_HEAD || !plausibleHead(buf.toString('latin1'))) this.handOff();
-      return;
+      return false;
     }
     const lines = buf.toString('latin1', 0, end).split('\r\n');
     const rl = REQUEST_LINE.exec(lines[0]!);
@@ -302,6 +343,7 @@ class LeanConnection {
     const prepared = this.front.app.prepare(method, rl[2]!, upgrade);
     if (prepared === undefined) return this.handOff();
     const start = end + 4;
+    if (upgrade && this.queue.length > 0) return this.stall();
     if (upgrade) {
       // The body (exec start's JSON) and the raw stream are the handler's to read, as node's
       // 'upgrade' event gives them: everything after the head.
@@ -311,28 +353,41 @@ class LeanConnection {
       // Buffer what comes until the handler reads (as node:http does before its 'upgrade' event).
       (this.socket as { readableFlowing: boolean | null }).readableFlowing = null;
       this.front.app.upgrade(prepared, asIncoming(new LeanRequest(method, rl[2]!, headers, EMPTY, this.socket)), this.socket, head);
-      return;
+      return false;
     }
-    if (buf.length < start + bodyLen) return; // the body is still coming
+    if (buf.length < start + bodyLen) return false; // the body is still coming
     const body = bodyLen === 0 ? EMPTY : buf.subarray(start, start + bodyLen);
     this.buf = buf.length === start + bodyLen ? null : buf.subarray(start + bodyLen);
     const res = new LeanResponse(this, this.front.initialHeaders(), method === 'HEAD');
-    this.busy = res;
+    if (this.queue.length > 0) res.held = [];
+    this.queue.push(res);
     this.timeout(0);
     this.front.app.request(prepared, asIncoming(new LeanRequest(method, rl[2]!, headers, body, this.socket)), res as unknown as ServerResponse);
+    return true;
   }
 
-  /** The answer in flight is written (or could not be). */
+  /** Stops parsing until the answers in flight are out (then node:http or an upgrade takes over). */
+  private stall(): boolean {
+    this.stalled = true;
+    return false;
+  }
+
+  /** The first answer in the queue is written (or could not be). */
   finished(res: LeanResponse, ok: boolean): void {
-    if (this.busy !== res) return;
-    this.busy = null;
+    if (this.queue[0] !== res) return;
+    this.queue.shift();
     if (ok) {
       res.writableFinished = true;
       res.emit('finish');
     }
     process.nextTick(() => res.gone());
     if (this.done) return;
-    this.timeout(this.keepAliveTimeout);
+    if (this.queue.length > 0) this.queue[0]!.flushHeld();
+    else {
+      this.timeout(this.keepAliveTimeout);
+      this.stalled = false;
+    }
+    if (this.socket.isPaused() && this.queue.length < MAX_PIPELINED) this.socket.resume();
     if (this.buf !== null) this.next();
   }
 
@@ -356,18 +411,20 @@ class LeanConnection {
   }
 
   /** node:http takes the connection, from the first byte not answered here. */
-  private handOff(): void {
+  private handOff(): boolean {
+    if (this.queue.length > 0) return this.stall();
     this.release();
     this.socket.pause();
     if (this.buf !== null) this.socket.unshift(this.buf);
     this.buf = null;
     for (const l of this.front.nodeListeners) l.call(this.front.server, this.socket);
     this.socket.resume();
+    return false;
   }
 
   /** Ends an idle connection (server shutdown). */
   closeIfIdle(): void {
-    if (this.busy === null) this.socket.destroy();
+    if (this.queue.length === 0) this.socket.destroy();
   }
 }
 

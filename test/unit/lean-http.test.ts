@@ -208,6 +208,38 @@ test('pipelined requests, bodies in pieces, and node:http taking a connection ov
     await new Promise((r) => setImmediate(r));
     c.send(whole.slice(whole.length - 5));
     answers.push(await c.answer());
+    // Pipelined requests run at once, answered in order (as node:http): a wait, and behind it
+    // a lean request and one node:http takes; the kill the wait waits for on another connection.
+    for (const behind of [request('GET', '/_ping'), request('GET', '/v1.44/images/json')]) {
+      c.send(request('POST', '/v1.44/containers/p1/start'));
+      answers.push(await c.answer());
+      c.send(request('POST', '/v1.44/containers/p1/wait') + behind);
+      const waitHead = await c.head(); // its waiter is registered once the head went out
+      const k = new Conn(path);
+      k.send(request('POST', '/v1.44/containers/p1/kill'));
+      answers.push(await k.answer());
+      k.close();
+      answers.push(waitHead + (await c.body(waitHead)), await c.answer());
+    }
+    // The request behind a pending wait has run already (not only once the wait is answered),
+    // on a connection of the lean front's (c is node:http's now).
+    const f = new Conn(path);
+    f.send(request('POST', '/v1.44/containers/create?name=p9', '{"Image":"busybox"}'));
+    answers.push(await f.answer());
+    f.send(request('POST', '/v1.44/containers/p1/start'));
+    answers.push(await f.answer());
+    f.send(request('POST', '/v1.44/containers/p1/wait') + request('DELETE', '/v1.44/containers/p9'));
+    const pending = await f.head();
+    const o = new Conn(path);
+    o.send(request('GET', '/v1.44/containers/p9/json'));
+    const gone = await o.answer();
+    assert.match(gone, /^HTTP\/1\.1 404 /);
+    answers.push(gone);
+    o.send(request('POST', '/v1.44/containers/p1/kill'));
+    answers.push(await o.answer());
+    o.close();
+    answers.push(pending + (await f.body(pending)), await f.answer());
+    f.close();
     // A route the lean front leaves to node:http (after lean answers on this connection), then
     // lean routes again on what is now node:http's connection.
     c.send(request('GET', '/v1.44/images/json'));
@@ -253,6 +285,45 @@ test('pipelined requests, bodies in pieces, and node:http taking a connection ov
     }
     return answers;
   });
+});
+
+test('requests split at random points: the same answers as node:http', async () => {
+  // (Pipelined requests whose outcomes do not depend on one another's timing.)
+  const names = ['s0', 's1', 's2'];
+  for (let round = 0; round < 10; round++) {
+    const steps = [
+      request('GET', '/_ping'),
+      ...names.map((n) => request('POST', `/v1.44/containers/create?name=r${round}${n}`, JSON.stringify({ Image: 'busybox', Env: ['X=' + 'y'.repeat(3000)] }))),
+      request('HEAD', '/_ping'),
+      ...names.map((n) => request('GET', `/v1.44/containers/${n}/json`)),
+      request('POST', '/v1.44/containers/create', '{"Image":'),
+      request('GET', '/v1.44/version'),
+    ];
+    const script = steps.join('');
+    // The same cut points on both sides.
+    const cuts = Array.from({ length: 1 + Math.floor(Math.random() * 12) }, () => Math.floor(Math.random() * script.length)).sort((x, y) => x - y);
+    await both(async (path) => {
+      const c = new Conn(path);
+      const answers: string[] = [];
+      for (const n of names) {
+        c.send(request('POST', `/v1.44/containers/create?name=${n}`, '{"Image":"busybox"}'));
+        answers.push(await c.answer());
+      }
+      let at = 0;
+      for (const cut of [...cuts, script.length]) {
+        c.send(script.slice(at, cut));
+        at = cut;
+        await new Promise((r) => setImmediate(r));
+      }
+      for (const step of steps) answers.push(step.startsWith('HEAD') ? await c.head() : await c.answer());
+      for (const n of [...names, ...names.map((n) => `r${round}${n}`)]) {
+        c.send(request('DELETE', `/v1.44/containers/${n}?force=1`));
+        answers.push(await c.answer());
+      }
+      c.close();
+      return answers;
+    });
+  }
 });
 
 test('upgraded attach on the lean front: 101, the stream, the exit', async () => {
