@@ -43,9 +43,10 @@ after(async () => {
   for (const s of Object.values(sides)) {
     s.server.closeAllConnections();
     s.images.close();
-    await new Promise<void>((r) => s.server.close(() => r()));
   }
+  // The temp dir first: a close that waits on a lingering connection must not leak it.
   dir.cleanup();
+  for (const s of Object.values(sides)) await new Promise<void>((r) => s.server.close(() => r()));
 });
 
 /** A raw connection that reads whole HTTP answers (Content-Length, chunked, or until close). */
