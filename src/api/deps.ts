@@ -24,6 +24,13 @@ export interface Route {
   handler: Handler;
   /** Handles upgraded (hijacked) connections too. */
   hijack?: boolean;
+  /**
+   * May be served by the lean HTTP front (src/api/lean-http.ts): the handler reads the request
+   * only through readBody/readJsonObject, the query and the params, and answers only through
+   * sendJson/sendNoContent/sendError, writeHead/flushHeaders/write/end, or (hijack routes, when
+   * upgraded) the upgraded socket. Not for routes that stream the request body or pipe answers.
+   */
+  lean?: boolean;
 }
 
 export function engineOf(deps: ApiDeps): ContainerEngine {
@@ -36,12 +43,12 @@ export function engineOf(deps: ApiDeps): ContainerEngine {
  * slashes; a trailing `?` (`{id?}`, `{name*?}`) lets it be empty too, as moby's `{name:.*}` routes
  * (`DELETE /images/` reaches the handler, which answers dockerd's "image name cannot be blank").
  */
-export function route(method: string, pattern: string, handler: Handler, opts: { hijack?: boolean } = {}): Route {
+export function route(method: string, pattern: string, handler: Handler, opts: { hijack?: boolean; lean?: boolean } = {}): Route {
   const re =
     '^' +
     pattern
       .replace(/[.+^$()[\]\\|]/g, '\\$&')
       .replace(/\{[a-zA-Z]+(\*?)(\??)\}/g, (_m, star: string, opt: string) => `(${star ? '.' : '[^/]'}${opt ? '*' : '+'})`) +
     '$';
-  return { method, path: new RegExp(re), handler, hijack: opts.hijack };
+  return { method, path: new RegExp(re), handler, hijack: opts.hijack, lean: opts.lean };
 }

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { HakoError, invalid } from '../common/errors.js';
 import type { Filters } from '../engine/api-types.js';
+import { LeanRequest } from './lean-http.js';
 
 /** The largest JSON request body accepted (container create bodies are a few KiB). */
 export const MAX_JSON_BODY = 8 * 1024 * 1024;
@@ -102,6 +103,8 @@ export async function readBody(ctx: Ctx, limit = MAX_JSON_BODY): Promise<Buffer>
   if (ctx.upgraded) return ctx.upgraded.body;
   const declared = Number(ctx.req.headers['content-length'] ?? 0);
   if (declared > limit) throw new HttpError(413, `request body too large (${declared} bytes; the limit is ${limit})`);
+  // The lean front read the whole body (Content-Length, ≤ LEAN_MAX_BODY) before the handler ran.
+  if (ctx.req instanceof LeanRequest) return ctx.req.body;
   // No body (no Content-Length, or 0, and not chunked): no wait for the stream's end event.
   if (declared === 0 && ctx.req.headers['transfer-encoding'] === undefined) {
     ctx.req.resume();

@@ -21,6 +21,7 @@ import { buildRoutes } from './routes/build.js';
 import dc from 'node:diagnostics_channel';
 import { PULL_TRACE_CHANNEL } from '../image/pull-trace.js';
 import { PhaseTrace } from '../engine/phase-trace.js';
+import { serveLean, type LeanApp } from './lean-http.js';
 
 export const allRoutes: Route[] = [...systemRoutes, ...imageRoutes, ...containerRoutes, ...execRoutes, ...volumeRoutes, ...networkRoutes, ...buildRoutes, ...unimplementedRoutes];
 
@@ -168,17 +169,33 @@ class RequestCtx implements Ctx {
   }
 }
 
+/** A request's route, found before it is dispatched (the lean front's requests). */
+export interface Prepared {
+  version: string;
+  path: string;
+  query: URLSearchParams;
+  match: Match;
+}
+
 export interface ApiHandlers {
   request(req: IncomingMessage, res: ServerResponse): void;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** The same handlers for the lean HTTP front (src/api/lean-http.ts): routes marked `lean` only. */
+  readonly lean: LeanApp<Prepared>;
+  /** The header fields every answer starts with (after Date), in order. */
+  readonly commonHeaders: ReadonlyArray<[string, string]>;
+  /** Called as each request begins and as its handler ends (hakod: the idle memory trimmer). */
+  onActivity: (() => void) | undefined;
   /** Handlers in flight (for tests and shutdown). */
   readonly inFlight: number;
 }
 
 export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allRoutes): ApiHandlers {
-  const headerList = Object.entries(commonHeaders(deps)).flat();
+  const headerPairs = Object.entries(commonHeaders(deps));
+  const headerList = headerPairs.flat();
   const match = routeMatcher(routes);
   let inFlight = 0;
+  let onActivity: (() => void) | undefined;
   // Profiling (HAKO_PHASE_TRACE): container requests' arrival and answer, on the engine's axis.
   const trace = PhaseTrace.fromEnv();
   if (trace.enabled) tracePulls(trace);
@@ -201,9 +218,20 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
     ctx.res?.once('finish', () => trace.mark(m[1]!, `${what}-answered`));
   };
 
-  async function dispatch(ctx: Ctx, upgraded: boolean): Promise<void> {
+  async function dispatch(ctx: Ctx, upgraded: boolean, prepared?: Prepared): Promise<void> {
     inFlight++;
+    onActivity?.();
     try {
+      if (prepared) {
+        ctx.version = prepared.version;
+        ctx.path = prepared.path;
+        ctx.query = prepared.query;
+        ctx.params = prepared.match.params;
+        if (trace.enabled) traceRequest(ctx);
+        if (deps.daemon.debug) deps.log('debug', `${ctx.method} ${ctx.req.url}`);
+        await prepared.match.route.handler(ctx, deps);
+        return;
+      }
       const raw = ctx.req.url ?? '/';
       const q = raw.indexOf('?');
       const rawPath = q < 0 ? raw : raw.slice(0, q);
@@ -258,11 +286,73 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
       }
     } finally {
       inFlight--;
+      onActivity?.();
     }
+  }
+
+  /**
+   * The route of a plain request target for the lean front: a clean absolute path (no `//`, no
+   * dot segment, nothing URL parsing would change), an accepted API version, a route marked
+   * lean (hijack routes only upgraded, the others only not). Anything else: undefined (node:http
+   * serves it, and dispatch answers redirects, 404s and version errors as before).
+   */
+  function prepare(method: string, target: string, upgrade: boolean): Prepared | undefined {
+    const q = target.indexOf('?');
+    const rawPath = q < 0 ? target : target.slice(0, q);
+    if (!PLAIN_PATH.test(rawPath) || (q >= 0 && !PLAIN_QUERY.test(target.slice(q + 1)))) return undefined;
+    let v: { version: string; path: string };
+    try {
+      v = splitVersion(rawPath);
+    } catch {
+      return undefined;
+    }
+    let m: Match | undefined;
+    try {
+      m = match(method, v.path);
+    } catch {
+      return undefined; // a bad escape in a parameter: dispatch answers it
+    }
+    if (!m || !m.route.lean || upgrade !== !!m.route.hijack) return undefined;
+    return { version: v.version, path: v.path, query: q < 0 || q === target.length - 1 ? EMPTY_QUERY : new URLSearchParams(target.slice(q + 1)), match: m };
   }
 
   function newCtx(req: IncomingMessage, res: ServerResponse | null, upgraded: Upgraded | null, gone: ClientGone): Ctx {
     return new RequestCtx(req, res, upgraded, gone);
+  }
+
+  function upgrade(req: IncomingMessage, duplex: Duplex, head: Buffer, prepared: Prepared | undefined): void {
+    const socket = duplex as Socket;
+    const gone = new ClientGone();
+    socket.on('error', ignore);
+    req.on('error', ignore);
+    socket.once('close', () => gone.now());
+    // The request body (exec start's JSON) comes before the raw stream: read Content-Length bytes.
+    const want = Number(req.headers['content-length'] ?? 0);
+    const ctxFor = (body: Buffer): Ctx => newCtx(req, null, { socket, body }, gone);
+    if (!Number.isSafeInteger(want) || want < 0 || want > MAX_JSON_BODY) {
+      void dispatch(ctxFor(Buffer.alloc(0)), true, prepared).then(() => socket.destroy());
+      return;
+    }
+    let buf = head;
+    const proceed = (): void => {
+      const body = buf.subarray(0, want);
+      const rest = buf.subarray(want);
+      if (rest.length) socket.unshift(rest);
+      void dispatch(ctxFor(body), true, prepared);
+    };
+    if (buf.length >= want) {
+      proceed();
+      return;
+    }
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length >= want) {
+        socket.off('data', onData);
+        socket.pause();
+        proceed();
+      }
+    };
+    socket.on('data', onData);
   }
 
   return {
@@ -278,57 +368,59 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
       void dispatch(newCtx(req, res, null, gone), false);
     },
     upgrade(req, duplex, head) {
-      const socket = duplex as Socket;
-      const gone = new ClientGone();
-      socket.on('error', ignore);
-      req.on('error', ignore);
-      socket.once('close', () => gone.now());
-      // The request body (exec start's JSON) comes before the raw stream: read Content-Length bytes.
-      const want = Number(req.headers['content-length'] ?? 0);
-      const ctxFor = (body: Buffer): Ctx => newCtx(req, null, { socket, body }, gone);
-      if (!Number.isSafeInteger(want) || want < 0 || want > MAX_JSON_BODY) {
-        void dispatch(ctxFor(Buffer.alloc(0)), true).then(() => socket.destroy());
-        return;
-      }
-      let buf = head;
-      const proceed = (): void => {
-        const body = buf.subarray(0, want);
-        const rest = buf.subarray(want);
-        if (rest.length) socket.unshift(rest);
-        void dispatch(ctxFor(body), true);
-      };
-      if (buf.length >= want) {
-        proceed();
-        return;
-      }
-      const onData = (chunk: Buffer): void => {
-        buf = Buffer.concat([buf, chunk]);
-        if (buf.length >= want) {
-          socket.off('data', onData);
-          socket.pause();
-          proceed();
-        }
-      };
-      socket.on('data', onData);
+      upgrade(req, duplex, head, undefined);
+    },
+    lean: {
+      prepare,
+      request(prepared, req, res) {
+        // The lean response starts with Date and the common headers already.
+        const gone = new ClientGone();
+        // 'close' follows every answer (as node's); only one that did not finish means the
+        // client went away (an abort after a finished answer costs an AbortSignal's event and a
+        // DOMException: ~30 µs per wait under hakod's V8 flags).
+        res.on('close', () => {
+          if (!res.writableFinished) gone.now();
+        });
+        void dispatch(newCtx(req, res, null, gone), false, prepared);
+      },
+      upgrade(prepared, req, socket, head) {
+        upgrade(req, socket, head, prepared);
+      },
+    },
+    commonHeaders: headerPairs,
+    get onActivity() {
+      return onActivity;
+    },
+    set onActivity(f) {
+      onActivity = f;
     },
   };
 }
 
-/** An http.Server wired to the handlers, with timeouts suited to long streams. */
-export function createApiServer(handlers: ApiHandlers, server: Server = createServer()): Server {
+/**
+ * An http.Server wired to the handlers, with timeouts suited to long streams. A server made here
+ * (the unix sockets') gets the lean front (src/api/lean-http.ts) unless `lean: false`; a given
+ * one (hakod's TLS server) is node:http's alone.
+ */
+export function createApiServer(handlers: ApiHandlers, server?: Server, opts: { lean?: boolean } = {}): Server {
+  const lean = server === undefined && opts.lean !== false;
+  server ??= createServer();
   // Node's own Date header goes through Date#toUTCString, which loads ~0.8 MB of ICU time-zone
   // data into the daemon for good (src/common/time.ts); the same header, built without it, once
   // a second like Node's cache.
   let dateSecond = -1;
   let dateValue = '';
-  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+  const date = (): string => {
     const now = Date.now();
     if (Math.floor(now / 1000) !== dateSecond) {
       dateSecond = Math.floor(now / 1000);
       dateValue = httpDate(now);
     }
+    return dateValue;
+  };
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     res.sendDate = false;
-    res.setHeader('Date', dateValue);
+    res.setHeader('Date', date());
   });
   server.on('request', handlers.request);
   server.on('upgrade', handlers.upgrade);
@@ -340,6 +432,14 @@ export function createApiServer(handlers: ApiHandlers, server: Server = createSe
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 60_000;
+  if (lean) {
+    const first = ['Date', '', ...handlers.commonHeaders.flat()];
+    serveLean(server, handlers.lean, () => {
+      const fields = first.slice();
+      fields[1] = date();
+      return fields;
+    });
+  }
   return server;
 }
 

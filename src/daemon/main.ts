@@ -203,6 +203,8 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
       // no addon (the engine is off): nothing to trim for
     }
   });
+  // A request beginning or its handler ending is activity (a stream that stays open is not).
+  handlers.onActivity = () => trimmer.activity();
   const cleanup = (): void => {
     for (const s of sockets) unlinkQuiet(s);
     unlinkQuiet(flags.pidfile);
@@ -222,14 +224,7 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
         conns.add(c);
         c.once('close', () => conns.delete(c));
       });
-      server.on('upgrade', (_req, c) => {
-        conns.add(c as import('node:net').Socket);
-        trimmer.activity();
-      });
-      server.on('request', (_req, res: import('node:http').ServerResponse) => {
-        trimmer.activity();
-        res.once('close', () => trimmer.activity());
-      });
+      server.on('upgrade', (_req, c) => conns.add(c as import('node:net').Socket));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         if (l.kind === 'unix') {

@@ -267,17 +267,17 @@ async function commit(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 export const containerRoutes: Route[] = [
-  route('POST', '/containers/create', create),
-  route('GET', '/containers/json', list),
+  route('POST', '/containers/create', create, { lean: true }),
+  route('GET', '/containers/json', list, { lean: true }),
   route('POST', '/containers/prune', prune),
   route('POST', '/commit', commit),
-  route('GET', '/containers/{id}/json', inspect),
-  route('POST', '/containers/{id}/start', start),
-  route('POST', '/containers/{id}/stop', stop),
+  route('GET', '/containers/{id}/json', inspect, { lean: true }),
+  route('POST', '/containers/{id}/start', start, { lean: true }),
+  route('POST', '/containers/{id}/stop', stop, { lean: true }),
   route('POST', '/containers/{id}/restart', restart),
-  route('POST', '/containers/{id}/kill', kill),
-  route('POST', '/containers/{id}/wait', wait),
-  route('POST', '/containers/{id}/attach', attach, { hijack: true }),
+  route('POST', '/containers/{id}/kill', kill, { lean: true }),
+  route('POST', '/containers/{id}/wait', wait, { lean: true }),
+  route('POST', '/containers/{id}/attach', attach, { hijack: true, lean: true }),
   route('GET', '/containers/{id}/logs', logs),
   route('GET', '/containers/{id}/top', top),
   route('GET', '/containers/{id}/stats', stats),
@@ -291,5 +291,5 @@ export const containerRoutes: Route[] = [
   route('POST', '/containers/{id}/unpause', unpause),
   route('POST', '/containers/{id}/update', update),
   route('POST', '/containers/{id}/rename', rename),
-  route('DELETE', '/containers/{id*?}', remove), // moby's {name:.*}
+  route('DELETE', '/containers/{id*?}', remove, { lean: true }), // moby's {name:.*}
 ];

@@ -238,9 +238,9 @@ async function auth(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 export const systemRoutes: Route[] = [
-  route('GET', '/_ping', ping),
-  route('HEAD', '/_ping', ping),
-  route('GET', '/version', version),
+  route('GET', '/_ping', ping, { lean: true }),
+  route('HEAD', '/_ping', ping, { lean: true }),
+  route('GET', '/version', version, { lean: true }),
   route('GET', '/info', info),
   route('GET', '/events', events),
   route('POST', '/build/prune', buildPrune),

@@ -301,7 +301,10 @@ export function header(h: IncomingHttpHeaders, name: string): string | undefined
  * (GET /_ping) once it listens: those functions are then compiled before a pull needs them
  * (bench/pull-versus, 50 pairs, HAKOD_WARMUP=off on the other side: −5.6 ms of main-thread CPU
  * per fresh pull; idle RSS 49.0 → 49.2 MB, bench/hakod-rss). Resolves when done, whatever the
- * outcome (2 s at most).
+ * outcome (2 s at most). The target has a trailing slash (`/_ping/`, which the API's router
+ * answers as /_ping) so that the API's lean front (src/api/lean-http.ts) hands it to node:http:
+ * node's server side (request parsing, ServerResponse, chunked answers) is then compiled too,
+ * as the pull's own POST /images/create goes through it.
  */
 export function warmUpHttpClient(socketPath: string): Promise<void> {
   return new Promise((resolve) => {
@@ -320,7 +323,7 @@ export function warmUpHttpClient(socketPath: string): Promise<void> {
       done();
     }, 2000);
     timer.unref();
-    const url = new URL('http://localhost/_ping');
+    const url = new URL('http://localhost/_ping/');
     const r = http.request(url, { socketPath, method: 'GET', headers: { 'User-Agent': 'hako/0.1' }, agent, signal: ac.signal }, (res) => {
       readBody({ status: res.statusCode ?? 0, headers: res.headers, body: res, url }, 1 << 16).then(done, done);
     });
