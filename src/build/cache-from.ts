@@ -4,6 +4,8 @@
 // command (`created_by` = the step container's Cmd joined with spaces). Pure: the image configs in,
 // the decision out; ../engine/build-cache.ts records what it decides.
 
+import type { HistoryEntry } from '../image/manifest.js';
+
 /** The fields of an image config the decision reads. */
 export interface CacheImageConfig {
   architecture?: string;
@@ -15,13 +17,6 @@ export interface CacheImageConfig {
   history?: HistoryEntry[];
 }
 
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  author?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
 
 /** Go's reflect.DeepEqual of two image.History values (absent and zero are the same there). */
 function sameHistory(a: HistoryEntry, b: HistoryEntry): boolean {

@@ -10,6 +10,7 @@ import { HakoError } from '../common/errors.js';
 import { isValidConfig, isValidParent, restoredConfig, type CacheImageConfig } from '../build/cache-from.js';
 import type { Digest } from '../image/digest.js';
 import type { ImageService } from '../image/images.js';
+import { ociManifestBytes } from '../image/manifest.js';
 import { MediaType } from '../image/media-types.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { BlobStaging } from '../image/store/staging.js';
@@ -105,15 +106,14 @@ export class CacheSources {
       const { digest: configDigest } = await blobs.write(Readable.from([configBytes]), { what: 'image config' });
       const existing = await this.images.meta.getImage(configDigest);
       if (existing) return configDigest;
-      const manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length }, layers };
-      const manifestBytes = Buffer.from(JSON.stringify(manifest));
-      const { digest: manifestDigest } = await blobs.write(Readable.from([manifestBytes]), { what: 'image manifest' });
+      const configDesc = { mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length };
+      const { digest: manifestDigest } = await blobs.write(Readable.from([ociManifestBytes(configDesc, layers)]), { what: 'image manifest' });
       const now = isoTime();
       const rec: ImageRecord = {
         id: configDigest,
         manifestDigest,
         manifestMediaType: MediaType.OciManifest,
-        config: manifest.config,
+        config: configDesc,
         layers,
         diffIds: [...(pRec?.diffIds ?? []), ...(added ? [added] : [])],
         chainIds: [...(pRec?.chainIds ?? []), ...(added ? [tRec.chainIds[k]!] : [])],

@@ -15,7 +15,7 @@ import { applyChanges } from '../image/changes.js';
 import { sha256, type Digest } from '../image/digest.js';
 import type { ImageService } from '../image/images.js';
 import type { SnapshotStore } from '../image/snapshot/index.js';
-import { parseImageConfig } from '../image/manifest.js';
+import { ociManifestBytes, parseImageConfig } from '../image/manifest.js';
 import { MediaType } from '../image/media-types.js';
 import { hostPlatform } from '../image/platform.js';
 import { unpackLayer } from '../image/unpack/index.js';
@@ -180,14 +180,13 @@ async function recordImage(
   const configBytes = Buffer.from(JSON.stringify(config));
   const { digest: configDigest } = await blobs.write(Readable.from([configBytes]), { what: 'image config' });
   const layers = added ? [...base.record.layers, { mediaType: MediaType.OciLayer, digest: added.diffId, size: added.size }] : [...base.record.layers];
-  const manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length }, layers };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  const { digest: manifestDigest } = await blobs.write(Readable.from([manifestBytes]), { what: 'image manifest' });
+  const configDesc = { mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length };
+  const { digest: manifestDigest } = await blobs.write(Readable.from([ociManifestBytes(configDesc, layers)]), { what: 'image manifest' });
   const rec: ImageRecord = {
     id: configDigest,
     manifestDigest,
     manifestMediaType: MediaType.OciManifest,
-    config: manifest.config,
+    config: configDesc,
     layers,
     diffIds: added ? [...base.record.diffIds, added.diffId] : [...base.record.diffIds],
     chainIds: added ? [...base.record.chainIds, added.chainId] : [...base.record.chainIds],

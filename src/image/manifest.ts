@@ -138,3 +138,8 @@ export function manifestJson(m: ParsedManifest): string {
   const { kind: _kind, ...rest } = m;
   return JSON.stringify(rest);
 }
+
+/** The bytes of the OCI image manifest hako writes for an image it makes (commit, build, import). */
+export function ociManifestBytes(config: Descriptor, layers: readonly Descriptor[]): Buffer {
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers }));
+}

@@ -5,7 +5,7 @@
 import { HakoError } from '../../common/errors.js';
 import { sha256, type Digest } from '../digest.js';
 import { applyChanges } from '../changes.js';
-import { parseImageConfig, type Descriptor } from '../manifest.js';
+import { ociManifestBytes, parseImageConfig, type Descriptor } from '../manifest.js';
 import { MediaType } from '../media-types.js';
 import { parsePlatform } from '../platform.js';
 import type { PullContext } from '../pull.js';
@@ -60,7 +60,7 @@ export async function importImage(ctx: PullContext, input: NodeJS.ReadableStream
     const config = parseImageConfig(configBytes);
     const configDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: sha256(configBytes), size: configBytes.length };
     const layer: Descriptor = { mediaType: MediaType.OciLayer, digest: staged.digest, size: staged.size };
-    const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: configDesc, layers: [layer] }));
+    const manifestBytes = ociManifestBytes(configDesc, [layer]);
     const diffId = res.diffId as Digest;
     await checkLayer(ctx, staging, layer, diffId, diffId, made, { signal: opts.signal });
     const [r] = await registerImages(ctx.content, ctx.meta, staging, [
