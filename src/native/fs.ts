@@ -12,6 +12,7 @@ interface FsAddon {
   fsLlistxattr(path: string): string[];
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
+  symlinksAsync?(spec: string, attrs: Float64Array, results: Int32Array): Promise<void>;
   writeFileAtomicAsync?(path: string, tmp: string, data: Buffer, mode: number, durable: boolean): Promise<void>;
 }
 
@@ -86,4 +87,18 @@ export async function writeFileAtomicPooled(path: string, data: string | Uint8Ar
   if (!a?.writeFileAtomicAsync) return writeFileAtomic(path, data, { ...opts, createDir: false });
   const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return a.writeFileAtomicAsync(path, tempName(path), buf, opts.mode ?? 0o600, opts.durable !== false);
+}
+
+/**
+ * symlink(2) + fchownat + utimensat (AT_SYMLINK_NOFOLLOW: never the final component's target) of
+ * a run of entries in one job on the libuv pool (native/addon_symlinks.c). `spec` is
+ * "target\0path\0" per entry, `attrs` [atime, mtime, uid, gid] per entry (seconds; uid -1: no
+ * chown); `results` receives per entry 0, the symlink's errno (nothing created), or -errno of
+ * the attributes (the link exists). undefined without the addon (or an older build of it): the
+ * caller creates the links itself.
+ */
+export function symlinksPooled(): ((spec: string, attrs: Float64Array, results: Int32Array) => Promise<void>) | undefined {
+  const a = fsNativeIfBuilt();
+  const f = a?.symlinksAsync;
+  return f ? (spec, attrs, results) => f.call(a, spec, attrs, results) : undefined;
 }

@@ -334,3 +334,69 @@ test('unpack: the bytes decide the compression, whatever the media type says (a 
     }
   }
 });
+
+test('unpack: runs of symlinks (created in batches on the pool): duplicates end with the last, a link replaces a file or dir, mtimes; with and without the end marker', async () => {
+  const links: TarTestEntry[] = [];
+  for (let i = 0; i < 300; i++) links.push({ name: `bin/l${i}`, type: 'symlink', linkname: `target-${i}`, mtime: 1_000_000 + i });
+  for (const end of [true, false]) {
+    const tar = makeTar(
+      [
+        { name: 'bin/', type: 'dir', mtime: 5 },
+        { name: 'f', data: 'a file' },
+        { name: 'd/', type: 'dir' },
+        { name: 'd/inner', data: 'x' },
+        ...links,
+        { name: 'bin/l7', type: 'symlink', linkname: 'second' },
+        { name: 'f', type: 'symlink', linkname: 'link replaces file' },
+        { name: 'd', type: 'symlink', linkname: 'link replaces dir' },
+        { name: 'bin/l7', type: 'symlink', linkname: 'third', mtime: 77 },
+        { name: 'after', data: 'written after the run' },
+        { name: 'bin/l8', type: 'symlink', linkname: 'last entry' },
+      ],
+      { end },
+    );
+    const { dest, tmp } = await unpack(tar);
+    try {
+      assert.equal(readlinkSync(join(dest, 'bin/l0')), 'target-0');
+      assert.equal(readlinkSync(join(dest, 'bin/l299')), 'target-299');
+      assert.equal(lstatSync(join(dest, 'bin/l123')).mtimeMs, (1_000_000 + 123) * 1000);
+      assert.equal(readlinkSync(join(dest, 'bin/l7')), 'third');
+      assert.equal(lstatSync(join(dest, 'bin/l7')).mtimeMs, 77_000);
+      assert.equal(readlinkSync(join(dest, 'bin/l8')), 'last entry');
+      assert.equal(readlinkSync(join(dest, 'f')), 'link replaces file');
+      assert.equal(readlinkSync(join(dest, 'd')), 'link replaces dir');
+      assert.equal(readFileSync(join(dest, 'after'), 'utf8'), 'written after the run');
+      assert.equal(readdirSync(join(dest, 'bin')).length, 300);
+      assert.equal(statSync(join(dest, 'bin')).mtimeMs, 5000);
+    } finally {
+      tmp.cleanup();
+    }
+  }
+});
+
+for (const [what, entries] of [
+  [
+    'a symlink under a link of the same run',
+    [
+      { name: 'l', type: 'symlink', linkname: '/tmp' },
+      { name: 'l/hako-escape-test', type: 'symlink', linkname: 'x' },
+    ],
+  ],
+  [
+    'a dir replaced by a symlink, then a symlink through it in the same run',
+    [
+      { name: 'd/', type: 'dir' },
+      { name: 'd', type: 'symlink', linkname: '/tmp' },
+      { name: 'd/hako-escape-test', type: 'symlink', linkname: 'x' },
+    ],
+  ],
+] as Array<[string, TarTestEntry[]]>) {
+  test(`unpack refuses a malicious layer: ${what}; nothing is left`, async () => {
+    await assert.rejects(unpack(entries), (e: unknown) => {
+      assert.ok(e instanceof HakoError, String(e));
+      assert.match(e.message, /^layer sha256:abc: entry ".*hako-escape-test" escapes the layer directory through the symlink "[ld]"/);
+      return true;
+    });
+    assert.equal(existsSync('/tmp/hako-escape-test'), false);
+  });
+}
