@@ -12,6 +12,7 @@ interface FsAddon {
   fsLlistxattr(path: string): string[];
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
+  symlinksAsync?(spec: string, attrs: Float64Array, results: Int32Array): Promise<void>;
   writeFileAtomicAsync?(path: string, tmp: string, data: Buffer, mode: number, durable: boolean): Promise<void>;
   writeFilesIfChangedAsync?(paths: string[], texts: string[], mode: number): Promise<void>;
 }
@@ -98,4 +99,18 @@ export async function writeFileAtomicPooled(path: string, data: string | Uint8Ar
 export function writeFilesIfChangedPooled(paths: string[], texts: string[], mode: number): Promise<void> | undefined {
   const a = fsNativeIfBuilt();
   return a?.writeFilesIfChangedAsync ? a.writeFilesIfChangedAsync(paths, texts, mode) : undefined;
+}
+
+/**
+ * symlink(2) + fchownat + utimensat (AT_SYMLINK_NOFOLLOW: never the final component's target) of
+ * a run of entries in one job on the libuv pool (native/addon_symlinks.c). `spec` is
+ * "target\0path\0" per entry, `attrs` [atime, mtime, uid, gid] per entry (seconds; uid -1: no
+ * chown); `results` receives per entry 0, the symlink's errno (nothing created), or -errno of
+ * the attributes (the link exists). undefined without the addon (or an older build of it): the
+ * caller creates the links itself.
+ */
+export function symlinksPooled(): ((spec: string, attrs: Float64Array, results: Int32Array) => Promise<void>) | undefined {
+  const a = fsNativeIfBuilt();
+  const f = a?.symlinksAsync;
+  return f ? (spec, attrs, results) => f.call(a, spec, attrs, results) : undefined;
 }

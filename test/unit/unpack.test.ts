@@ -89,6 +89,56 @@ test('tar reader: ustar, PAX long names and binary xattrs, GNU long names, chunk
   }
 });
 
+test('tar reader: holding before headers (TarHandlers.hold) and resuming gives the same entries, for any chunking', () => {
+  const tar = makeTar([
+    { name: 'dir/', type: 'dir' },
+    { name: 'dir/file', data: 'y'.repeat(700) },
+    { name: 'l1', type: 'symlink', linkname: 'a' },
+    { name: 'g/' + 'b'.repeat(150), type: 'symlink', linkname: 'c', gnuLongName: true },
+    { name: 'p/' + 'q'.repeat(150), data: 'pax', pax: { comment: 'x' } },
+    { name: 'l2', type: 'symlink', linkname: 'b' },
+  ]);
+  const plain = parse(tar, 100000).map((e) => ({ ...e }));
+  for (const chunk of [1, 7, 500, 512, 1024, 1536, 100000]) {
+    const out: Array<{ name: string; type: string; body: string }> = [];
+    const seen: number[] = [];
+    let cur: Buffer[] = [];
+    let asks = 0;
+    const r = new TarReader({
+      entry: (e) => {
+        cur = [];
+        out.push({ name: e.name, type: e.type, body: '' });
+      },
+      data: (c) => cur.push(Buffer.from(c)),
+      end: () => {
+        out[out.length - 1]!.body = Buffer.concat(cur).toString();
+      },
+      // Holds every other time it is asked: each header is held once, then let through.
+      hold: (t) => {
+        seen.push(t);
+        return ++asks % 2 === 1;
+      },
+    });
+    let holds = 0;
+    for (let i = 0; i < tar.length; i += chunk) {
+      r.write(tar.subarray(i, i + chunk));
+      while (r.holding) {
+        holds++;
+        assert.throws(() => r.write(Buffer.alloc(0)), /while holding/);
+        r.resume();
+      }
+    }
+    r.finish();
+    assert.deepEqual(
+      out,
+      plain.map((e) => ({ name: e.name, type: e.type, body: e.body.toString() })),
+      `chunk ${chunk}`,
+    );
+    assert.ok(holds >= 8, `chunk ${chunk}: ${holds} holds`);
+    assert.ok(seen.includes(0x32) && seen.includes(0x4c) && seen.includes(0x78), 'typeflags passed to hold');
+  }
+});
+
 test('tar reader: rejects corrupt headers and truncated archives', () => {
   const tar = makeTar([{ name: 'f', data: 'x'.repeat(600) }]);
   const bad = Buffer.from(tar);
@@ -334,3 +384,69 @@ test('unpack: the bytes decide the compression, whatever the media type says (a 
     }
   }
 });
+
+test('unpack: runs of symlinks (created in batches on the pool): duplicates end with the last, a link replaces a file or dir, mtimes; with and without the end marker', async () => {
+  const links: TarTestEntry[] = [];
+  for (let i = 0; i < 300; i++) links.push({ name: `bin/l${i}`, type: 'symlink', linkname: `target-${i}`, mtime: 1_000_000 + i });
+  for (const end of [true, false]) {
+    const tar = makeTar(
+      [
+        { name: 'bin/', type: 'dir', mtime: 5 },
+        { name: 'f', data: 'a file' },
+        { name: 'd/', type: 'dir' },
+        { name: 'd/inner', data: 'x' },
+        ...links,
+        { name: 'bin/l7', type: 'symlink', linkname: 'second' },
+        { name: 'f', type: 'symlink', linkname: 'link replaces file' },
+        { name: 'd', type: 'symlink', linkname: 'link replaces dir' },
+        { name: 'bin/l7', type: 'symlink', linkname: 'third', mtime: 77 },
+        { name: 'after', data: 'written after the run' },
+        { name: 'bin/l8', type: 'symlink', linkname: 'last entry' },
+      ],
+      { end },
+    );
+    const { dest, tmp } = await unpack(tar);
+    try {
+      assert.equal(readlinkSync(join(dest, 'bin/l0')), 'target-0');
+      assert.equal(readlinkSync(join(dest, 'bin/l299')), 'target-299');
+      assert.equal(lstatSync(join(dest, 'bin/l123')).mtimeMs, (1_000_000 + 123) * 1000);
+      assert.equal(readlinkSync(join(dest, 'bin/l7')), 'third');
+      assert.equal(lstatSync(join(dest, 'bin/l7')).mtimeMs, 77_000);
+      assert.equal(readlinkSync(join(dest, 'bin/l8')), 'last entry');
+      assert.equal(readlinkSync(join(dest, 'f')), 'link replaces file');
+      assert.equal(readlinkSync(join(dest, 'd')), 'link replaces dir');
+      assert.equal(readFileSync(join(dest, 'after'), 'utf8'), 'written after the run');
+      assert.equal(readdirSync(join(dest, 'bin')).length, 300);
+      assert.equal(statSync(join(dest, 'bin')).mtimeMs, 5000);
+    } finally {
+      tmp.cleanup();
+    }
+  }
+});
+
+for (const [what, entries] of [
+  [
+    'a symlink under a link of the same run',
+    [
+      { name: 'l', type: 'symlink', linkname: '/tmp' },
+      { name: 'l/hako-escape-test', type: 'symlink', linkname: 'x' },
+    ],
+  ],
+  [
+    'a dir replaced by a symlink, then a symlink through it in the same run',
+    [
+      { name: 'd/', type: 'dir' },
+      { name: 'd', type: 'symlink', linkname: '/tmp' },
+      { name: 'd/hako-escape-test', type: 'symlink', linkname: 'x' },
+    ],
+  ],
+] as Array<[string, TarTestEntry[]]>) {
+  test(`unpack refuses a malicious layer: ${what}; nothing is left`, async () => {
+    await assert.rejects(unpack(entries), (e: unknown) => {
+      assert.ok(e instanceof HakoError, String(e));
+      assert.match(e.message, /^layer sha256:abc: entry ".*hako-escape-test" escapes the layer directory through the symlink "[ld]"/);
+      return true;
+    });
+    assert.equal(existsSync('/tmp/hako-escape-test'), false);
+  });
+}

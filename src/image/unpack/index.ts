@@ -79,7 +79,7 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
     throw fromSystemError(`${label}: create scratch directory beside ${dest}`, e, dirname(dest));
   }
   const root = join(work, 'root');
-  const extractor = new Extractor({ root, scratch: work, label, chown: opts.chown ?? process.getuid?.() === 0, writerThreads: opts.writerThreads ?? defaultWriterThreads(), poolAfter: opts.writersAfterFiles });
+  const extractor = new Extractor({ root, scratch: work, label, chown: opts.chown ?? process.getuid?.() === 0, writerThreads: opts.writerThreads ?? defaultWriterThreads(), poolAfter: opts.writersAfterFiles, batchSymlinks: true });
   const reader = new TarReader(extractor);
   const hash = createHash('sha256');
   let size = 0;
@@ -95,11 +95,17 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
       hash.update(chunk);
       size += chunk.length;
       reader.write(chunk);
+      while (reader.holding) {
+        // The symlinks before the next header are created on the pool first (extract.ts).
+        await extractor.flushLinks();
+        reader.resume();
+      }
       await extractor.pace();
       if (opts.signal?.aborted) opts.signal.throwIfAborted();
     }
     compressedSize = d.compressedBytes();
     pullMark('unpack.last-chunk');
+    await extractor.flushLinks();
     reader.finish();
     extractor.finish();
     pullMark('unpack.extractor-finished');

@@ -41,6 +41,11 @@ export interface TarHandlers {
   entry(e: TarEntry): void;
   data(chunk: Buffer): void;
   end(): void;
+  /**
+   * Asked before each header block with its typeflag byte: true makes write() stop before that
+   * header and keep the rest of its chunk (the reader is then `holding`) until resume().
+   */
+  hold?(typeflag: number): boolean;
 }
 
 export class TarFormatError extends Error {}
@@ -234,7 +239,32 @@ export class TarReader {
   private zeroBlocks = 0;
   private sawEntry = false;
 
+  /** The unparsed rest of a chunk while a handler holds the reader (see TarHandlers.hold). */
+  private held: Buffer | undefined;
+
   constructor(private readonly h: TarHandlers) {}
+
+  /** True when write() stopped before a header because the handler asked to (see resume). */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  /** Goes on with the input kept while holding (it may hold again). */
+  resume(): void {
+    const rest = this.held;
+    if (rest === undefined) return;
+    this.held = undefined;
+    if (this.state === State.Header && this.staged === BLOCK) {
+      // The held header was assembled across two chunks: it waits in `stage`.
+      if (this.h.hold?.(this.stage[156]!)) {
+        this.held = rest;
+        return;
+      }
+      this.staged = 0;
+      this.header(this.stage, 0);
+    }
+    this.write(rest);
+  }
 
   /** True once the end-of-archive marker (or, leniently, EOF at a block boundary) was seen. */
   get done(): boolean {
@@ -242,6 +272,7 @@ export class TarReader {
   }
 
   write(chunk: Buffer): void {
+    if (this.held !== undefined) throw new Error('TarReader.write while holding: call resume() first');
     let pos = 0;
     const len = chunk.length;
     while (pos < len) {
@@ -254,6 +285,10 @@ export class TarReader {
           if (this.staged === 0 && len - pos >= BLOCK) {
             block = chunk;
             boff = pos;
+            if (this.h.hold?.(chunk[pos + 156]!)) {
+              this.held = chunk.subarray(pos);
+              return;
+            }
             pos += BLOCK;
           } else {
             const n = Math.min(BLOCK - this.staged, len - pos);
@@ -261,6 +296,10 @@ export class TarReader {
             this.staged += n;
             pos += n;
             if (this.staged < BLOCK) return;
+            if (this.h.hold?.(this.stage[156]!)) {
+              this.held = chunk.subarray(pos); // stage stays full: resume() parses it first
+              return;
+            }
             this.staged = 0;
             block = this.stage;
             boff = 0;
@@ -318,6 +357,7 @@ export class TarReader {
 
   /** Call at end of input: throws if the archive was cut short. */
   finish(): void {
+    if (this.held !== undefined) throw new Error('TarReader.finish while holding: call resume() first');
     if (this.state === State.Done) return;
     if (this.state === State.Header && this.staged === 0 && this.longName === undefined && this.longLink === undefined && this.pax === undefined) {
       // EOF at a block boundary without the two zero blocks: GNU tar accepts it (with a warning).
