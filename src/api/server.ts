@@ -199,11 +199,13 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
   // Profiling (HAKO_PHASE_TRACE): container requests' arrival and answer, on the engine's axis.
   const trace = PhaseTrace.fromEnv();
   if (trace.enabled) tracePulls(trace);
-  const traceRequest = (ctx: Ctx): void => {
+  const traceRequest = (ctx: Ctx, lean: boolean): void => {
     // Every request on one line of its own too (id "-"): the CLI's calls that name no container
     // (_ping, create, version) and the gaps between them.
     const tag = `req.${ctx.method}:${ctx.path}`.replace(/\s/g, '_');
     trace.mark('-', tag);
+    // A request node:http parsed (not the lean front, src/api/lean-http.ts) gets a second mark.
+    if (!lean) trace.mark('-', `${tag}-via-node-http`);
     if (ctx.res) ctx.res.once('finish', () => trace.mark('-', `${tag}-answered`));
     else if (ctx.upgraded) {
       trace.mark('-', `${tag}-upgraded`);
@@ -227,7 +229,7 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
         ctx.path = prepared.path;
         ctx.query = prepared.query;
         ctx.params = prepared.match.params;
-        if (trace.enabled) traceRequest(ctx);
+        if (trace.enabled) traceRequest(ctx, true);
         if (deps.daemon.debug) deps.log('debug', `${ctx.method} ${ctx.req.url}`);
         await prepared.match.route.handler(ctx, deps);
         return;
@@ -264,7 +266,7 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
       if (!m) throw new HttpError(404, 'page not found');
       if (upgraded && !m.route.hijack) throw new HttpError(400, `${ctx.path} does not support connection upgrades`);
       ctx.params = m.params;
-      if (trace.enabled) traceRequest(ctx);
+      if (trace.enabled) traceRequest(ctx, false);
       if (deps.daemon.debug) deps.log('debug', `${ctx.method} ${raw}`);
       await m.route.handler(ctx, deps);
     } catch (err) {
