@@ -64,6 +64,25 @@ napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err) {
   return NULL;
 }
 
+napi_value hk_queue_work(napi_env env, const char *name, const char *what, napi_async_execute_callback execute,
+                         napi_async_complete_callback complete, void *data, napi_async_work *work, napi_deferred *deferred,
+                         int *queued) {
+  *queued = 0;
+  napi_value promise, resource;
+  if (napi_create_promise(env, deferred, &promise) != napi_ok) return NULL;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource);
+  if (napi_create_async_work(env, NULL, resource, execute, complete, data, work) != napi_ok || napi_queue_async_work(env, *work) != napi_ok) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: cannot queue the work", what);
+    napi_value err;
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &err);
+    napi_reject_deferred(env, *deferred, err);
+    return promise;
+  }
+  *queued = 1;
+  return promise;
+}
+
 int hk_args(napi_env env, napi_callback_info info, size_t want, size_t need, napi_value *argv, size_t *got) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;

@@ -165,18 +165,9 @@ static napi_value js_write_files_if_changed_async(napi_env env, napi_callback_in
     }
   }
   w->n = n;
-  napi_value promise, name;
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok) {
-    work_free(env, w);
-    return NULL;
-  }
-  napi_create_string_utf8(env, "hako:write-files", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, execute, complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
-    napi_value err;
-    napi_create_string_utf8(env, "writeFilesIfChangedAsync: cannot queue the work", NAPI_AUTO_LENGTH, &err);
-    napi_reject_deferred(env, w->deferred, err);
-    work_free(env, w);
-  }
+  int queued;
+  napi_value promise = hk_queue_work(env, "hako:write-files", "writeFilesIfChangedAsync", execute, complete, w, &w->work, &w->deferred, &queued);
+  if (!queued) work_free(env, w);
   return promise;
 }
 

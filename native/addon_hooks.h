@@ -41,6 +41,16 @@ int hk_uint32(napi_env env, napi_value v, uint32_t *out);
 // handler of Node's ever runs on it); detached, or joinable into *out. Returns 0 or an errno.
 int hk_start_thread(pthread_t *out, int detached, void *(*fn)(void *), void *arg);
 
+// Makes a promise and queues execute/complete on the libuv pool for it (async resource `name`),
+// the work's handle in *work and the promise's deferred in *deferred (complete settles it).
+// Returns the promise with *queued = 1; when the work could not be queued, the promise already
+// rejected ("<what>: cannot queue the work") with *queued = 0; NULL when not even the promise could
+// be made. In the last two cases the caller frees its work (deleting *work when set) and returns
+// what this returned. Defined once, in addon.c.
+napi_value hk_queue_work(napi_env env, const char *name, const char *what, napi_async_execute_callback execute,
+                         napi_async_complete_callback complete, void *data, napi_async_work *work, napi_deferred *deferred,
+                         int *queued);
+
 static inline int hk_register_hooked(napi_env env, napi_value exports) {
   for (const struct hk_napi_fn *p = __start_hk_napi_fns; p && p < __stop_hk_napi_fns; p++) {
     napi_value f;

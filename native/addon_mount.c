@@ -73,18 +73,9 @@ static int opt_string(napi_env env, napi_value v, char **out) {
 }
 
 static napi_value queue(napi_env env, struct mount_work *w) {
-  napi_value promise, name;
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok) {
-    free_work(env, w);
-    return NULL;
-  }
-  napi_create_string_utf8(env, w->umount ? "hako:umount2" : "hako:mount", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, execute, complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
-    napi_value err;
-    napi_create_string_utf8(env, "mount: cannot queue the work", NAPI_AUTO_LENGTH, &err);
-    napi_reject_deferred(env, w->deferred, err);
-    free_work(env, w);
-  }
+  int queued;
+  napi_value promise = hk_queue_work(env, w->umount ? "hako:umount2" : "hako:mount", "mount", execute, complete, w, &w->work, &w->deferred, &queued);
+  if (!queued) free_work(env, w);
   return promise;
 }
 

@@ -155,19 +155,9 @@ static napi_value js_remove_tree_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_get_value_string_utf8(env, argv[0], w->path, n + 1, &n);
-  napi_value promise, name;
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok) {
-    free(w->path);
-    free(w);
-    return NULL;
-  }
-  napi_create_string_utf8(env, "hako:rmtree", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, execute, complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
-    napi_value err;
-    napi_create_string_utf8(env, "removeTreeAsync: cannot queue the work", NAPI_AUTO_LENGTH, &err);
-    napi_reject_deferred(env, w->deferred, err);
-    work_free(env, w);
-  }
+  int queued;
+  napi_value promise = hk_queue_work(env, "hako:rmtree", "removeTreeAsync", execute, complete, w, &w->work, &w->deferred, &queued);
+  if (!queued) work_free(env, w);
   return promise;
 }
 
@@ -228,18 +218,9 @@ static napi_value js_rmdirs_async(napi_env env, napi_callback_info info) {
     w->n = k + 1;
     napi_get_value_string_utf8(env, el, w->paths[k], len + 1, &len);
   }
-  napi_value promise, name;
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok) {
-    work_free(env, w);
-    return NULL;
-  }
-  napi_create_string_utf8(env, "hako:rmdirs", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, rmdirs_execute, rmdirs_complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
-    napi_value err;
-    napi_create_string_utf8(env, "rmdirsAsync: cannot queue the work", NAPI_AUTO_LENGTH, &err);
-    napi_reject_deferred(env, w->deferred, err);
-    work_free(env, w);
-  }
+  int queued;
+  napi_value promise = hk_queue_work(env, "hako:rmdirs", "rmdirsAsync", rmdirs_execute, rmdirs_complete, w, &w->work, &w->deferred, &queued);
+  if (!queued) work_free(env, w);
   return promise;
 }
 

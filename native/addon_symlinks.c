@@ -125,19 +125,13 @@ static napi_value js_symlinks_async(napi_env env, napi_callback_info info) {
   w->n = nresults;
   w->attrs = attrs;
   w->results = results;
-  napi_value promise, name;
-  if (napi_create_reference(env, argv[1], 1, &w->attrs_ref) != napi_ok || napi_create_reference(env, argv[2], 1, &w->results_ref) != napi_ok ||
-      napi_create_promise(env, &w->deferred, &promise) != napi_ok) {
+  if (napi_create_reference(env, argv[1], 1, &w->attrs_ref) != napi_ok || napi_create_reference(env, argv[2], 1, &w->results_ref) != napi_ok) {
     work_free(env, w);
     return NULL;
   }
-  napi_create_string_utf8(env, "hako:symlinks", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, execute, complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
-    napi_value err;
-    napi_create_string_utf8(env, "symlinksAsync: cannot queue the work", NAPI_AUTO_LENGTH, &err);
-    napi_reject_deferred(env, w->deferred, err);
-    work_free(env, w);
-  }
+  int queued;
+  napi_value promise = hk_queue_work(env, "hako:symlinks", "symlinksAsync", execute, complete, w, &w->work, &w->deferred, &queued);
+  if (!queued) work_free(env, w);
   return promise;
 }
 
