@@ -37,7 +37,9 @@
 // base commit), runs beside the first; the API sequence takes turns between the two daemons,
 // sequence by sequence, both with hako's own client (rows `hako client` and `versus <checkout>`;
 // no node:http rows). Load from other work then weighs on both alike: the way to compare two
-// builds on a shared machine, where medians drift by 2× over minutes.
+// builds on a shared machine, where medians drift by 2× over minutes. Without --api-only, each
+// `docker run` (bridge, none) against hakod is also run against the versus hakod in the same
+// round (by turns, first or after), with rows of the per-round differences.
 // --cpu-prof=<dir>: hakod runs with node's --cpu-prof, the profile lands in <dir> when it stops.
 // --v8-flags=<flags>: the first hakod (not the --versus one) runs with HAKOD_V8_FLAGS=<flags>
 // (src/daemon/memory.ts; "" = V8's defaults), e.g. to weigh the daemon's V8 flags with --versus=<this checkout>.
@@ -494,6 +496,7 @@ const work = freshFs
   : tempDir('hako-bench-engine-');
 let hakod;
 let versus;
+let venv; // the docker CLI's environment for the --versus hakod
 let dockerd;
 let reg;
 let img;
@@ -528,7 +531,7 @@ try {
   if (versusDir) {
     progress(`starting the versus hakod (${versusDir})`);
     versus = await startHakod(join(work.path, 'versus'), versusDir, versusNet);
-    const venv = { ...henv, DOCKER_HOST: `unix://${versus.sock}` };
+    venv = { ...henv, DOCKER_HOST: `unix://${versus.sock}` };
     ok([DOCKER, 'pull', '-q', `${reg.host}/bench/busybox`], venv);
     ok([DOCKER, 'tag', `${reg.host}/bench/busybox`, 'busybox:latest'], venv);
   }
@@ -564,6 +567,8 @@ try {
   const dockerdDefault = [];
   const versionHako = [];
   const versionDockerd = [];
+  const versusDefault = []; // --versus: the docker CLI's two runs against the versus hakod too
+  const versusNone = [];
   /** A dockerd run; a hang drops dockerd from the rest of the run with a note (the other rows go on). */
   const dockerdRun = (argv) => {
     if (!denv) return undefined;
@@ -597,17 +602,30 @@ try {
     // 1.29× the other, where bench/startup.mjs (every run follows another's run) gave 1.24×.
     const runDocker = () => traced('docker', [DOCKER, ...runArgs], henv);
     const runHako = () => traced('hako', [join(repo, 'bin/hako.cjs'), ...runArgs], henv); // exec'd as installed: its shebang's flags apply
+    // --versus: each docker run right before or after (by turns) the same run against the versus hakod.
+    const vs = (argv) => (venv ? timeCommand(argv, venv, 1, 0)[0] : undefined);
     let a;
     let b;
+    let vn;
     if (i % 2 === 0) {
+      vn = vs([DOCKER, ...runArgs]);
       a = runDocker();
       b = runHako();
     } else {
       b = runHako();
       a = runDocker();
+      vn = vs([DOCKER, ...runArgs]);
     }
     const c = dockerdRun([DOCKER, ...runArgs]);
-    const d = timeCommand([DOCKER, ...runArgsDefault], henv, 1, 0)[0];
+    let d;
+    let vd;
+    if (i % 2 === 0) {
+      d = timeCommand([DOCKER, ...runArgsDefault], henv, 1, 0)[0];
+      vd = vs([DOCKER, ...runArgsDefault]);
+    } else {
+      vd = vs([DOCKER, ...runArgsDefault]);
+      d = timeCommand([DOCKER, ...runArgsDefault], henv, 1, 0)[0];
+    }
     const e = dockerdRun([DOCKER, ...runArgsDefault]);
     // The docker CLI's own fixed cost (start, config, _ping, one small request, exit).
     const f = timeCommand([DOCKER, 'version'], henv, 1, 0)[0];
@@ -619,6 +637,8 @@ try {
     }
     dockerHako.push(a);
     hakoCli.push(b);
+    if (vd !== undefined) versusDefault.push(vd);
+    if (vn !== undefined) versusNone.push(vn);
     dockerHakoDefault.push(d);
     if (c !== undefined) dockerdTimes.push(c);
     if (e !== undefined) dockerdDefault.push(e);
@@ -629,6 +649,11 @@ try {
   if (dockerdDefault.length) row('docker run --rm busybox true (bridge) → dockerd 20.10', dockerdDefault);
   if (!apiOnly) row('docker run --rm --network none busybox true → hakod', dockerHako);
   if (dockerdTimes.length) row('docker run --rm --network none … → dockerd 20.10', dockerdTimes);
+  if (versusDefault.length) row(`docker run --rm busybox true (bridge) → versus ${versusDir}`, versusDefault);
+  if (versusNone.length) row(`docker run --rm --network none busybox true → versus ${versusDir}`, versusNone);
+  // Round by round (the two runs were next to each other): hakod's time minus the versus's.
+  if (versusDefault.length) row('  bridge, hakod − versus (paired by round)', dockerHakoDefault.map((t, k) => t - versusDefault[k]));
+  if (versusNone.length) row('  none, hakod − versus (paired by round)', dockerHako.map((t, k) => t - versusNone[k]));
   if (!apiOnly) row('hako run --rm --network none busybox true → hakod', hakoCli);
   if (!apiOnly) row('docker version → hakod (the CLI\'s fixed cost)', versionHako);
   if (versionDockerd.length) row('docker version → dockerd 20.10', versionDockerd);
