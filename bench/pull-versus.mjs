@@ -18,12 +18,17 @@
 // --env=K=V / --versus-env=K=V (repeatable) set an environment variable for this checkout's /
 // the other side's hakod only, and --node-args='…' / --versus-node-args='…' add node options to its
 // command line: with --versus=. one build compares two settings (e.g. HAKOD_V8_FLAGS). --cpu-prof=DIR
-// writes a V8 CPU profile of each hakod (its start-up included) to DIR/<pair>-<side>.cpuprofile;
+// writes a V8 CPU profile of each hakod (its start-up included) to DIR/<pair>-<side>.cpuprofile
+// (with --phases, its phase trace beside it: DIR/<pair>-<side>.trace, in the profile's clock);
 // --perf=DIR records hakod's main thread during the pull only with perf(1) (DIR/<pair>-<side>.data).
+// --warm / --versus-warm: that side's hakod first pulls an unrelated tiny image (bench/warmup, as
+// bench/pull.mjs --warm) and idles 1.5 s before the timed pull (with --versus=. --versus-warm: what a
+// fresh daemon's first pull costs more than a later one's).
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--phases[=hakod|cpu]] [--dir /var/tmp]
 //          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR]
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, ociLayoutFromTar, settle } from './lib/common.mjs';
@@ -64,8 +69,8 @@ const sh = (cmd, a, opts = {}) => {
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sides = [
-  { name: `versus ${versus}`, dir: resolve(versus), env: envOf('versus-env'), nodeArgs: nodeArgsOf('versus-node-args'), times: [], cpu: [], phases: [] },
-  { name: 'this checkout', dir: repo, env: envOf('env'), nodeArgs: nodeArgsOf('node-args'), times: [], cpu: [], phases: [] },
+  { name: `versus ${versus}`, dir: resolve(versus), env: envOf('versus-env'), nodeArgs: nodeArgsOf('versus-node-args'), warm: args.includes('--versus-warm'), times: [], cpu: [], phases: [] },
+  { name: 'this checkout', dir: repo, env: envOf('env'), nodeArgs: nodeArgsOf('node-args'), warm: args.includes('--warm'), times: [], cpu: [], phases: [] },
 ];
 
 const img = join(baseDir, `hako-pull-versus-${process.pid}.ext4`);
@@ -83,6 +88,19 @@ function busyboxLayout() {
   const tarFile = join(work, 'busybox.tar');
   sh('tar', ['--numeric-owner', '-C', root, '-cf', tarFile, '.']);
   const dir = join(work, 'layout');
+  ociLayoutFromTar(dir, tarFile);
+  return dir;
+}
+
+/** A tiny image shared with nothing else (--warm): two small files of random bytes. */
+function warmupLayout() {
+  const root = join(work, 'warmup-root');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  writeFileSync(join(root, 'etc', 'warmup'), randomBytes(4096).toString('hex'));
+  writeFileSync(join(root, 'warmup.bin'), randomBytes(16384));
+  const tarFile = join(work, 'warmup.tar');
+  sh('tar', ['--numeric-owner', '-C', root, '-cf', tarFile, '.']);
+  const dir = join(work, 'warmup-layout');
   ociLayoutFromTar(dir, tarFile);
   return dir;
 }
@@ -113,6 +131,10 @@ async function pullOnce(side, tag, registry, ref) {
       await new Promise((r) => setTimeout(r, 50));
     }
     if (!running()) throw new Error(`hakod exited (${proc.exitCode ?? proc.signalCode}): ${readFileSync(join(d, 'hakod.log'), 'utf8')}`);
+    if (side.warm) {
+      sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: cenv });
+      await new Promise((r) => setTimeout(r, 1500));
+    }
     await settle(proc.pid);
     let perf;
     if (perfDir) {
@@ -156,6 +178,7 @@ async function pullOnce(side, tag, registry, ref) {
     if (cpuProfDir) {
       const made = readdirSync(cpuProfDir).find((f) => f.startsWith('CPU.') && f.includes(`.${proc.pid}.`));
       if (made) renameSync(join(cpuProfDir, made), join(cpuProfDir, `${tag}.cpuprofile`));
+      if (existsSync(trace)) copyFileSync(trace, join(cpuProfDir, `${tag}.trace`)); // to window the profile
     }
     removeCgroupEverywhere(cgroup);
     cleanupNet(net);
@@ -164,10 +187,15 @@ async function pullOnce(side, tag, registry, ref) {
 
 const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
 let registry;
+let warmRef;
 try {
   registry = await startRegistry();
   sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${busyboxLayout()}:latest`, `docker://${registry.host}/bench/busybox:latest`]);
   const ref = `${registry.host}/bench/busybox:latest`;
+  if (sides.some((s) => s.warm)) {
+    warmRef = `${registry.host}/bench/warmup:latest`;
+    sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${warmupLayout()}:latest`, `docker://${warmRef}`]);
+  }
   for (let i = 0; i < pairs; i++) {
     for (const side of i % 2 ? [...sides].reverse() : sides) await pullOnce(side, `${i}-${sides.indexOf(side)}`, registry, ref);
   }
@@ -181,7 +209,7 @@ const [a, b] = sides;
 const pairedRatio = median(b.times.map((t, i) => t / a.times[i]));
 const pairedCpu = median(b.cpu.map((c, i) => c - a.cpu[i]));
 console.log(`hako pull busybox (CLI → fresh hakod), ${pairs} pairs; load ${load0} → ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-const label = (s) => [s.name, ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`), ...s.nodeArgs].join(' ');
+const label = (s) => [s.name, ...(s.warm ? ['(warm)'] : []), ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`), ...s.nodeArgs].join(' ');
 for (const s of sides) console.log(`  ${label(s).padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
 console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed(3)}, main-thread CPU difference ${pairedCpu >= 0 ? '+' : ''}${pairedCpu.toFixed(1)} ms`);
 if (withPhases) {
