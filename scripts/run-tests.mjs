@@ -2,7 +2,7 @@
 // Unit tests need no root; e2e tests use the real kernel and skip themselves when not root.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,7 +22,9 @@ function walk(dir) {
 }
 const filters = process.argv.slice(2);
 let files = walk(testRoot).sort();
-if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+// Filters match the path below the checkout (dist/test/…): a checkout whose own path holds the word
+// (a worktree /work/wt-pull and the filter `pull`) would otherwise match every file.
+if (filters.length) files = files.filter((f) => filters.some((x) => relative(root, f).includes(x)));
 if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
