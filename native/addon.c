@@ -47,7 +47,7 @@ int hk_start_thread(pthread_t *out, int detached, void *(*fn)(void *), void *arg
   return r;
 }
 
-napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err) {
+napi_value hk_errno_error(napi_env env, const char *syscall_name, int err) {
   const char *code = strerrorname_np(err);
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s (%s)", syscall_name, strerror(err), code ? code : "?");
@@ -60,8 +60,22 @@ napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err) {
   napi_set_named_property(env, e, "code", v);
   napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, e, "syscall", v);
-  napi_throw(env, e);
+  return e;
+}
+
+napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err) {
+  napi_throw(env, hk_errno_error(env, syscall_name, err));
   return NULL;
+}
+
+void hk_settle(napi_env env, napi_deferred deferred, const char *syscall_name, int err) {
+  if (err != 0) {
+    napi_reject_deferred(env, deferred, hk_errno_error(env, syscall_name, err));
+    return;
+  }
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  napi_resolve_deferred(env, deferred, undef);
 }
 
 napi_value hk_queue_work(napi_env env, const char *name, const char *what, napi_async_execute_callback execute,

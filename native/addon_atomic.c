@@ -96,16 +96,7 @@ static void execute(napi_env env, void *p) {
 
 static void complete(napi_env env, napi_status status, void *p) {
   struct atomic_work *w = p;
-  if (status == napi_ok && w->err == 0) {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    napi_resolve_deferred(env, w->deferred, undef);
-  } else {
-    hk_throw_errno(env, status == napi_ok ? w->syscall : "write", status == napi_ok ? w->err : ECANCELED);
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_reject_deferred(env, w->deferred, err);
-  }
+  hk_settle(env, w->deferred, status == napi_ok ? w->syscall : "write", status == napi_ok ? w->err : ECANCELED);
   work_free(env, w);
 }
 

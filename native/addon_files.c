@@ -115,13 +115,9 @@ static void execute(napi_env env, void *p) {
 static void complete(napi_env env, napi_status status, void *p) {
   struct files_work *w = p;
   if (status == napi_ok && w->err == 0) {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    napi_resolve_deferred(env, w->deferred, undef);
+    hk_settle(env, w->deferred, NULL, 0);
   } else {
-    hk_throw_errno(env, status == napi_ok ? w->syscall : "write", status == napi_ok ? w->err : ECANCELED);
-    napi_value err, path;
-    napi_get_and_clear_last_exception(env, &err);
+    napi_value err = hk_errno_error(env, status == napi_ok ? w->syscall : "write", status == napi_ok ? w->err : ECANCELED), path;
     if (status == napi_ok && napi_create_string_utf8(env, w->paths[w->failed], NAPI_AUTO_LENGTH, &path) == napi_ok) napi_set_named_property(env, err, "path", path);
     napi_reject_deferred(env, w->deferred, err);
   }

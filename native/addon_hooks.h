@@ -28,6 +28,11 @@ extern const struct hk_napi_fn __stop_hk_napi_fns[] __attribute__((weak, visibil
 // Throws a JS Error with .errno (positive), .code ('EPERM'…) and .syscall; returns NULL so a
 // callback can `return hk_throw_errno(...)`. Defined once, in addon.c.
 napi_value hk_throw_errno(napi_env env, const char *syscall_name, int err);
+// The same Error, returned instead of thrown (to reject a promise with).
+napi_value hk_errno_error(napi_env env, const char *syscall_name, int err);
+// Settles a pool job's promise: resolved with undefined when err is 0, else rejected with
+// hk_errno_error(syscall_name, err). Defined once, in addon.c.
+void hk_settle(napi_env env, napi_deferred deferred, const char *syscall_name, int err);
 
 // Argument readers shared by the addon_*.c files (defined once, in addon.c). Each throws a JS
 // TypeError and returns -1 on bad input, 0 on success.

@@ -38,17 +38,7 @@ static void execute(napi_env env, void *p) {
 
 static void complete(napi_env env, napi_status status, void *p) {
   struct mount_work *w = p;
-  if (status == napi_ok && w->err == 0) {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    napi_resolve_deferred(env, w->deferred, undef);
-  } else {
-    // hk_throw_errno builds the Error and throws it; catch it back to reject with it.
-    hk_throw_errno(env, w->umount ? "umount2" : "mount", status == napi_ok ? w->err : ECANCELED);
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_reject_deferred(env, w->deferred, err);
-  }
+  hk_settle(env, w->deferred, w->umount ? "umount2" : "mount", status == napi_ok ? w->err : ECANCELED);
   free_work(env, w);
 }
 

@@ -126,16 +126,7 @@ static void execute(napi_env env, void *p) {
 
 static void complete(napi_env env, napi_status status, void *p) {
   struct rmtree_work *w = p;
-  if (status == napi_ok && w->err == 0) {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    napi_resolve_deferred(env, w->deferred, undef);
-  } else {
-    hk_throw_errno(env, "rmtree", status == napi_ok ? w->err : ECANCELED);
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_reject_deferred(env, w->deferred, err);
-  }
+  hk_settle(env, w->deferred, "rmtree", status == napi_ok ? w->err : ECANCELED);
   work_free(env, w);
 }
 
@@ -178,10 +169,7 @@ static void rmdirs_complete(napi_env env, napi_status status, void *p) {
     }
     napi_resolve_deferred(env, w->deferred, arr);
   } else {
-    hk_throw_errno(env, "rmdir", ECANCELED);
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_reject_deferred(env, w->deferred, err);
+    napi_reject_deferred(env, w->deferred, hk_errno_error(env, "rmdir", ECANCELED));
   }
   work_free(env, w);
 }

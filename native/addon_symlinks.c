@@ -79,16 +79,7 @@ static void execute(napi_env env, void *p) {
 
 static void complete(napi_env env, napi_status status, void *p) {
   struct symlinks_work *w = p;
-  if (status == napi_ok) {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    napi_resolve_deferred(env, w->deferred, undef);
-  } else {
-    hk_throw_errno(env, "symlink", ECANCELED);
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_reject_deferred(env, w->deferred, err);
-  }
+  hk_settle(env, w->deferred, "symlink", status == napi_ok ? 0 : ECANCELED);
   work_free(env, w);
 }
 
