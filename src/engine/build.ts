@@ -62,6 +62,9 @@ export interface BuildOptions {
   remote?: string;
 }
 
+/** How often dockerd's progress reader reports a remote context's download, bytes. */
+const REMOTE_PROGRESS_EVERY = 512 * 1024;
+
 /** Where the build's output goes: text for the client, docker's aux messages, pull progress. */
 export interface BuildOutput {
   stdout(text: string): void;
@@ -189,13 +192,29 @@ export class Builder {
       return this.readDockerfile();
     }
     if (!isURL(remote)) throw new HakoError({ step: `remoteURL (${remote}) could not be recognized as URL`, kind: 'internal' });
-    const got = await fetchRemoteContext(remote, (ev) => this.out.progress(ev), this.opts.signal);
+    // dockerd's progress reader reports an archive's download every 512 KiB, and a small tar's
+    // reader stops before EOF: a small context without the Dockerfile is an HTTP 500, no stream.
+    // So progress is held until 512 KiB have come or the Dockerfile is found.
+    let held: ProgressEvent | undefined;
+    let live = false;
+    const progress = (ev: ProgressEvent): void => {
+      if (!live && (ev.current ?? 0) < REMOTE_PROGRESS_EVERY) held = ev;
+      else {
+        live = true;
+        this.out.progress(ev);
+      }
+    };
+    const got = await fetchRemoteContext(remote, progress, this.opts.signal);
     if (got.kind === 'dockerfile') {
+      // A Dockerfile is read to its end, so dockerd reports it at once.
+      if (!live && held) this.out.progress(held);
       this.noContext = true;
       return got.text;
     }
     await untar(await decompressed(got.body), this.context);
-    return this.readDockerfile();
+    const text = this.readDockerfile();
+    if (!live && held) this.out.progress(held);
+    return text;
   }
 
   private readDockerfile(): string {

@@ -855,6 +855,7 @@ test('remote contexts (remote=): a tarball, a Dockerfile as text/plain, a git re
     const u = srv.url;
     const t = await remote(`t=remote:tar&remote=${encodeURIComponent(`${u}/ctx.tar`)}`);
     assert.equal(t.error, undefined, t.text);
+    assert.deepEqual([t.lines[0]?.id, t.lines[0]?.status, t.lines[0]?.progressDetail], ['Downloading context', `${u}/ctx.tar`, { current: tar.length }]);
     assert.equal(await run('remote:tar', 'cat /x'), 'xfile\n');
     const o = await remote(`t=remote:other&dockerfile=Other&remote=${encodeURIComponent(`${u}/ctx.tgz`)}`);
     assert.equal(o.error, undefined, o.text);
@@ -872,7 +873,9 @@ test('remote contexts (remote=): a tarball, a Dockerfile as text/plain, a git re
     assert.equal((await remote(`remote=${encodeURIComponent(`${u}/empty`)}`)).error, `error detecting content type for remote ${u}/empty: empty response`);
     assert.deepEqual(Object.values(await remote('remote=ftp://x/y')).slice(0, 1), [500]);
     assert.equal((await remote('remote=ftp://x/y')).error, 'remoteURL (ftp://x/y) could not be recognized as URL');
-    assert.equal((await remote(`dockerfile=Nope&remote=${encodeURIComponent(`${u}/ctx.tar`)}`)).error, 'Cannot locate specified Dockerfile: Nope');
+    // A small tarball without the Dockerfile: an HTTP 500 before any stream, as dockerd (its progress is held until the Dockerfile is found).
+    const nodf = await remote(`dockerfile=Nope&remote=${encodeURIComponent(`${u}/ctx.tar`)}`);
+    assert.deepEqual([nodf.status, nodf.error], [500, 'Cannot locate specified Dockerfile: Nope']);
     // hako build <url>: the daemon fetches it.
     const h = await hako(['build', '-t', 'remote:cli', `${u}/ctx.tar`]);
     assert.equal(h.code, 0, h.stderr);
