@@ -2,7 +2,7 @@
 // blkio_stats/read/preread/name/id; num_procs 0 and storage_stats {} as docker on Linux).
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import type { CgroupStats } from '../runtime/cgroups/types.js';
+import type { BlkioEntry, CgroupStats } from '../runtime/cgroups/types.js';
 import type { Json } from './api-types.js';
 import { isoTime } from '../common/time.js';
 
@@ -56,36 +56,67 @@ export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, 
         throttling_data: { periods: s.cpu.periods, throttled_periods: s.cpu.throttledPeriods, throttled_time: s.cpu.throttledTimeNs },
       }
     : emptyCpuStats();
-  const blk = (e: CgroupStats['io']['serviceBytes']) => e.map((x) => ({ major: x.major, minor: x.minor, op: x.op, value: x.value }));
-  // dockerd: without a memory limit (cgroup v1's huge number) the limit shown is the host's memory.
-  const machine = totalmem();
-  const memLimit = s && s.memory.limit > machine && machine > 0 ? machine : s?.memory.limit;
   return {
     name: who.name,
     id: who.id,
     read: isoTime(now.getTime()),
     preread: (prev?.read as string | undefined) ?? '0001-01-01T00:00:00Z',
     pids_stats: s ? { current: s.pids.current, ...(s.pids.limit !== undefined ? { limit: s.pids.limit } : {}) } : {},
-    blkio_stats: s
-      ? {
-          io_service_bytes_recursive: blk(s.io.serviceBytes),
-          io_serviced_recursive: blk(s.io.serviceIOs),
-          // cgroup v1: dockerd copies each list ([] when empty); v2 has none of these (null).
-          io_queue_recursive: s.io.cfq ? blk(s.io.cfq.queued) : null,
-          io_service_time_recursive: s.io.cfq ? blk(s.io.cfq.serviceTime) : null,
-          io_wait_time_recursive: s.io.cfq ? blk(s.io.cfq.waitTime) : null,
-          io_merged_recursive: s.io.cfq ? blk(s.io.cfq.merged) : null,
-          io_time_recursive: s.io.cfq ? blk(s.io.cfq.time) : null,
-          sectors_recursive: s.io.cfq ? blk(s.io.cfq.sectors) : null,
-        }
-      : { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
+    blkio_stats: blkioStats(s),
     num_procs: 0,
     storage_stats: {},
     cpu_stats: cpu,
     precpu_stats: (prev?.cpu_stats as Json | undefined) ?? emptyCpuStats(),
-    memory_stats: s
-      ? { usage: s.memory.usage, ...(s.memory.maxUsage !== undefined ? { max_usage: s.memory.maxUsage } : {}), stats: s.memory.stats, ...(s.memory.failcnt !== undefined ? { failcnt: s.memory.failcnt } : {}), limit: memLimit }
-      : {},
+    memory_stats: s ? memoryStats(s) : {},
     ...(networks ? { networks } : {}),
   };
+}
+
+const NULL_BLKIO: Json = { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null };
+
+function blkioStats(s: CgroupStats | undefined): Json {
+  if (!s) return { ...NULL_BLKIO };
+  const blk = (e: BlkioEntry[]) => e.map((x) => ({ major: x.major, minor: x.minor, op: x.op, value: x.value }));
+  if (s.version === 2) {
+    // dockerd's statsV2: io.stat's rbytes/wbytes as ops "read"/"write" (lower case; the docker CLI
+    // takes either), every other list unsupported (null); discards are not shown.
+    const rw = s.io.serviceBytes
+      .filter((x) => x.op === 'Read' || x.op === 'Write')
+      .map((x) => ({ major: x.major, minor: x.minor, op: x.op.toLowerCase(), value: x.value }));
+    return { ...NULL_BLKIO, io_service_bytes_recursive: rw.length ? rw : null };
+  }
+  const cfq = s.io.cfq;
+  return {
+    io_service_bytes_recursive: blk(s.io.serviceBytes),
+    io_serviced_recursive: blk(s.io.serviceIOs),
+    // cgroup v1: dockerd copies each list ([] when empty).
+    io_queue_recursive: cfq ? blk(cfq.queued) : null,
+    io_service_time_recursive: cfq ? blk(cfq.serviceTime) : null,
+    io_wait_time_recursive: cfq ? blk(cfq.waitTime) : null,
+    io_merged_recursive: cfq ? blk(cfq.merged) : null,
+    io_time_recursive: cfq ? blk(cfq.time) : null,
+    sectors_recursive: cfq ? blk(cfq.sectors) : null,
+  };
+}
+
+/** The memory.stat keys dockerd shows on cgroup v2 (containerd's v2 metrics; 0 when the kernel lacks one). */
+const V2_MEMORY_KEYS = [
+  'anon', 'file', 'kernel_stack', 'slab', 'sock', 'shmem', 'file_mapped', 'file_dirty', 'file_writeback', 'anon_thp',
+  'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable', 'slab_reclaimable', 'slab_unreclaimable',
+  'pgfault', 'pgmajfault', 'workingset_refault', 'workingset_activate', 'workingset_nodereclaim', 'pgrefill', 'pgscan',
+  'pgsteal', 'pgactivate', 'pgdeactivate', 'pglazyfree', 'pglazyfreed', 'thp_fault_alloc', 'thp_collapse_alloc',
+] as const;
+
+function memoryStats(s: CgroupStats): Json {
+  // dockerd: without a memory limit (v1's huge number, v2's "max") the limit shown is the host's memory.
+  const machine = totalmem();
+  const limit = s.memory.limit > machine && machine > 0 ? machine : s.memory.limit;
+  if (s.version === 2) {
+    // dockerd's statsV2: a fixed set of memory.stat keys, no max_usage, failcnt = memory.events' oom
+    // (both omitted when 0, as Go's omitempty).
+    const stats: Record<string, number> = {};
+    for (const k of V2_MEMORY_KEYS) stats[k] = s.memory.stats[k] ?? 0;
+    return { usage: s.memory.usage, stats, ...(s.memory.oomEvents ? { failcnt: s.memory.oomEvents } : {}), limit };
+  }
+  return { usage: s.memory.usage, ...(s.memory.maxUsage !== undefined ? { max_usage: s.memory.maxUsage } : {}), stats: s.memory.stats, ...(s.memory.failcnt !== undefined ? { failcnt: s.memory.failcnt } : {}), limit };
 }

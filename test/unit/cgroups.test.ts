@@ -23,6 +23,8 @@ import {
 } from '../../src/runtime/cgroups/index.js';
 import { parseBlkio, parseFlatKeyed, parseIoStat, parseOomControl, parsePercpu } from '../../src/runtime/cgroups/stats.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { dockerStats } from '../../src/engine/stats.js';
+import { totalmem } from 'node:os';
 
 const hybridMountinfo = [
   '31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
@@ -303,6 +305,29 @@ test('v2 stats from sample files', () => {
       { major: 8, minor: 0, op: 'Read', value: 100 },
       { major: 8, minor: 0, op: 'Write', value: 200 },
     ]);
+    // The engine's stats JSON converts them as dockerd's statsV2: read/write in lower case, the
+    // other blkio lists null, a fixed set of memory.stat keys, failcnt = memory.events' oom, no
+    // max_usage, no percpu_usage, the host's memory as the limit of an unlimited cgroup.
+    const j = dockerStats(s, undefined, { id: 'x', name: '/x' }) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(j.blkio_stats, {
+      io_service_bytes_recursive: [
+        { major: 8, minor: 0, op: 'read', value: 100 },
+        { major: 8, minor: 0, op: 'write', value: 200 },
+      ],
+      io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null,
+      io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null,
+    });
+    const mem = j.memory_stats as { usage: number; stats: Record<string, number>; failcnt?: number; limit: number; max_usage?: number };
+    assert.deepEqual(Object.keys(mem), ['usage', 'stats', 'failcnt', 'limit']);
+    assert.deepEqual([mem.usage, mem.failcnt, mem.limit], [8192, 2, totalmem()]);
+    assert.deepEqual([mem.stats.anon, mem.stats.file, mem.stats.inactive_file, Object.keys(mem.stats).length], [4096, 2048, 0, 31]);
+    assert.equal((j.cpu_stats?.cpu_usage as Record<string, unknown>).percpu_usage, undefined);
+    assert.deepEqual(j.pids_stats, { current: 3, limit: 10 });
+    writeFileSync(join(d, 'io.stat'), '');
+    writeFileSync(join(d, 'memory.events'), 'low 0\nhigh 0\nmax 7\noom 0\noom_kill 0\n');
+    const quiet = dockerStats(m.stats(), undefined, { id: 'x', name: '/x' }) as Record<string, Record<string, unknown>>;
+    assert.equal(quiet.blkio_stats?.io_service_bytes_recursive, null);
+    assert.equal(quiet.memory_stats?.failcnt, undefined);
   } finally {
     f.cleanup();
   }

@@ -103,6 +103,8 @@ export interface BlkioEntry {
 }
 
 export interface CgroupStats {
+  /** Which hierarchy the numbers come from (dockerd converts v1 and v2 differently). */
+  version: 1 | 2;
   cpu: {
     usageTotalNs: number;
     usageUserNs: number;

@@ -442,6 +442,7 @@ export class CgroupV1Manager implements CgroupManager {
     const pidsDir = this.dirOf('pids');
     const blkio = this.dirOf('blkio');
     const s: CgroupStats = {
+      version: 1,
       cpu: { usageTotalNs: 0, usageUserNs: 0, usageKernelNs: 0, periods: 0, throttledPeriods: 0, throttledTimeNs: 0 },
       memory: { usage: 0, limit: 0, cache: 0, stats: {} },
       pids: { current: 0 },

@@ -303,6 +303,7 @@ export class CgroupV2Manager implements CgroupManager {
     const mstat = parseFlatKeyed(readOptional(d, 'memory.stat') ?? '');
     const mevents = parseFlatKeyed(readOptional(d, 'memory.events') ?? '');
     const s: CgroupStats = {
+      version: 2,
       cpu: {
         usageTotalNs: (cpu.usage_usec ?? 0) * 1000,
         usageUserNs: (cpu.user_usec ?? 0) * 1000,
