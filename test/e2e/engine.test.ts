@@ -168,6 +168,31 @@ test('config: Env merge, Entrypoint/Cmd rules, WorkingDir created, User by name 
   await engine.removeContainer(r.id);
 });
 
+test('start: containers of one config share a launch template, each with its own id in it', { skip }, async () => {
+  // The runtime plans the first two in full (the second verifies the first's template) and
+  // rewrites the template for the others: hostname, /etc files, cgroups and mounts are theirs.
+  const templates = (engine as unknown as { runtime: { ctx: { launchTemplates?: { hits: number } } } }).runtime.ctx.launchTemplates;
+  assert.ok(templates, 'the engine runtime keeps launch templates');
+  const hitsBefore = templates.hits;
+  const body = { Cmd: ['sh', '-c', 'hostname; cat /etc/hostname; cat /proc/self/cgroup; mount | grep -c " / "'], HostConfig: { NetworkMode: 'none' } };
+  const ids: string[] = [];
+  for (let k = 0; k < 4; k++) {
+    const r = await runToExit(body);
+    ids.push(r.id);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    const short = r.id.slice(0, 12);
+    assert.deepEqual(lines.slice(0, 2), [short, short], r.out);
+    const cgroupLines = lines.slice(2, -1).filter((l) => l.includes(cgroupParent));
+    assert.ok(cgroupLines.length > 0, r.out);
+    for (const l of cgroupLines) assert.ok(l.endsWith(`/${r.id}`), `${l}: not this container's cgroup`);
+    for (const other of ids.slice(0, -1)) assert.ok(!r.out.includes(other.slice(0, 12)), `another container's id in the output of run ${k}`);
+    assert.equal(lines.at(-1), '1', r.out);
+  }
+  assert.ok(templates.hits - hitsBefore >= 2, `launch templates used ${templates.hits - hitsBefore} times of 4`);
+  for (const id of ids) await engine.removeContainer(id);
+});
+
 test('volumes: anonymous, named with copy-up of image content, bind; rm -v and in-use refusal', { skip }, async () => {
   const host = join(dir.path, 'bind');
   mkdirSync(host);
