@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePlan, encodePlanHeader, encodePlanOps } from '../../src/native/plan-encoding.js';
 import type { Plan, PlanOp } from '../../src/native/plan.js';
-import { LaunchTemplates, idOffsets, patchedOps, swapId, swapIdDeep, withoutId, type PlannedMeta } from '../../src/runtime/lifecycle/launch-templates.js';
+import { LaunchTemplates, idOffsets, patchedOps, plannedFor, swapId, swapIdDeep, withoutId, type PlannedMeta } from '../../src/runtime/lifecycle/launch-templates.js';
 
 const newId = () => randomBytes(32).toString('hex');
 
@@ -60,7 +60,7 @@ test('a template is used once a second launch verified it, and then encodes any 
   assert.equal(ts.hits, 1);
   assert.deepEqual(patchedOps(t, c), encodePlanOps(plan(opsFor(c))));
   assert.deepEqual(swapIdDeep(t.ops, t.id, c), opsFor(c));
-  assert.deepEqual(swapIdDeep(t.planned, t.id, c), meta(c));
+  assert.deepEqual(plannedFor(t, c), meta(c));
   assert.equal(ts.use('other key', c, noMounts), undefined);
 });
 

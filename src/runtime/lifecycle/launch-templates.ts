@@ -37,6 +37,8 @@ export interface LaunchTemplate {
   /** The final plan's ops and the planner's answer without them, for `id` (rewritten for another id on use). */
   readonly ops: PlanOp[];
   readonly planned: PlannedMeta;
+  /** Whether `planned` names the id anywhere (else it is shared as it is). */
+  readonly plannedHasId: boolean;
   /** The container part of the ops as supervisedPlan got them (its fd and step layout). */
   readonly containerOps: PlanOp[];
   /** Host facts the planner asked for, for `id`: bind sources' kinds and mount points. */
@@ -109,7 +111,7 @@ export class LaunchTemplates {
   }
 
   /** After a full plan for `key`: verifies a pending template against it, or keeps it as one. */
-  record(key: string, fresh: Omit<LaunchTemplate, 'verified' | 'idAt' | 'shortAt'>): void {
+  record(key: string, fresh: Omit<LaunchTemplate, 'verified' | 'idAt' | 'shortAt' | 'plannedHasId'>): void {
     if (this.refused.includes(key)) return;
     const at = this.list.findIndex((e) => e.key === key);
     const old = at >= 0 ? this.list[at]!.t : undefined;
@@ -124,7 +126,7 @@ export class LaunchTemplates {
       return;
     }
     const { idAt, shortAt } = idOffsets(fresh.opsBytes, fresh.id);
-    const t: LaunchTemplate = { ...fresh, idAt, shortAt, verified: false };
+    const t: LaunchTemplate = { ...fresh, idAt, shortAt, plannedHasId: JSON.stringify(fresh.planned).includes(fresh.id.slice(0, 12)), verified: false };
     if (at >= 0) this.list[at] = { key, t };
     else {
       if (this.list.length >= MAX_TEMPLATES) this.list.shift();
@@ -167,9 +169,16 @@ export function idOffsets(bytes: Buffer, id: string): { idAt: number[]; shortAt:
 /** The template's ops encoded for container `id`: a copy with the id's bytes written over. */
 export function patchedOps(t: Pick<LaunchTemplate, 'opsBytes' | 'idAt' | 'shortAt'>, id: string): Buffer {
   const out = Buffer.allocUnsafe(t.opsBytes.length);
-  t.opsBytes.copy(out);
-  for (const at of t.idAt) out.write(id, at, 64, 'latin1');
-  const short = id.slice(0, 12);
-  for (const at of t.shortAt) out.write(short, at, 12, 'latin1');
+  out.set(t.opsBytes);
+  // TypedArray#set: a builtin (Buffer#write goes through JavaScript, ~1 µs a call under --no-opt).
+  const full = Buffer.from(id, 'latin1');
+  const short = full.subarray(0, 12);
+  for (const at of t.idAt) out.set(full, at);
+  for (const at of t.shortAt) out.set(short, at);
   return out;
+}
+
+/** `planned` for container `id` (the template's own object when no id is in it: it is only read). */
+export function plannedFor(t: Pick<LaunchTemplate, 'planned' | 'plannedHasId' | 'id'>, id: string): PlannedMeta {
+  return t.plannedHasId ? swapIdDeep(t.planned, t.id, id) : t.planned;
 }

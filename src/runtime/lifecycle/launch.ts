@@ -17,7 +17,7 @@ import type { Spec } from '../spec/types.js';
 import { detectCgroupLayout, planContainer, NOTIFY } from '../plan/index.js';
 import type { CgroupLayout, PlanRequest, SourceKind } from '../plan/types.js';
 import { defaultMountPointOf, defaultStatSource, hostHasKcore } from '../plan/mounts.js';
-import { patchedOps, swapIdDeep, withoutId, type PlannedMeta } from './launch-templates.js';
+import { patchedOps, plannedFor, swapIdDeep, withoutId, type PlannedMeta } from './launch-templates.js';
 import { cgroupManager, readCgroupHostView, type CgroupHostView, type CgroupManager, type SelfJoinFds } from '../cgroups/index.js';
 import type { ContainerRecord } from '../state/container-store.js';
 import { writeFileAtomicSync } from '../../common/atomic-file.js';
@@ -336,7 +336,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     let planned: PlannedMeta;
     let ops: PlanOp[];
     if (template) {
-      planned = swapIdDeep(template.planned, template.id, id);
+      planned = plannedFor(template, id);
       ops = template.containerOps; // (their number and kinds: supervisedPlan's fd and step layout)
     } else {
       const full = planContainer(templateKey === undefined ? planRequest : {
