@@ -12,6 +12,7 @@ import { cgroupsOf } from './lifecycle/context.js';
 import { SeccompCache } from './plan/process.js';
 import { CgroupHostCache } from './cgroups/host.js';
 import { LaunchTemplates } from './lifecycle/launch-templates.js';
+import type { ContainerRecord } from './state/container-store.js';
 import { cgroupsAhead, type CgroupsAhead } from './lifecycle/cgroups-ahead.js';
 
 export class Runtime {
@@ -66,7 +67,7 @@ export class Runtime {
     return killContainer(this.ctx, id, parseSignal(signal), opts);
   }
 
-  delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+  delete(id: string, opts: { force?: boolean; record?: ContainerRecord } = {}): Promise<void> {
     return deleteContainer(this.ctx, id, opts);
   }
 

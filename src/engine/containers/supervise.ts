@@ -265,6 +265,7 @@ import type { CgroupsAhead } from '../../runtime/lifecycle/cgroups-ahead.js';
 import { MAX_HANDED_CLIENTS } from '../../runtime/lifecycle/supervised.js';
 import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, exitOfGoneMonitor, readExit, monitorAlive, readMonitorInfo, type AttachRequest } from '../monitor/index.js';
 import type { Attachment } from '../api-types.js';
+import type { ContainerRecord as RuntimeRecord } from '../../runtime/state/container-store.js';
 
 export function monitorAvailable(binary = monitorBinary()): boolean {
   return monitorBinaryExists(binary);
@@ -282,6 +283,8 @@ export interface MonitoredStart {
   mountNsFd?: number;
   /** The attachments of `attachAtLaunch`, in its order, already connected to the monitor. */
   attachments: Attachment[];
+  /** The runtime's record of the launch (Runtime.delete takes it instead of reading its state.json). */
+  runtimeRecord: RuntimeRecord;
 }
 
 /** Clients handed to a monitor at its launch (hako-monitor --client-fd takes at most this many). */
@@ -382,7 +385,7 @@ function afterMonitoredLaunch(opts: { monitorDir: string; mark?: (phase: string,
   // A client handed to the monitor gets the exit record (sent once exit.json, and so the log, is
   // complete) before the monitor exits: whichever comes first. The monitor is reaped all the same.
   const exited = adopted.length === 0 ? whenGone : Promise.race([whenGone, firstExitRecord(adopted.map((a) => a.client))]);
-  return { pid: monitor.containerPid, startTime: launched.record.pidStartTime, monitorDir: opts.monitorDir, exited, attachments: adopted.map((a) => a.attachment), ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
+  return { pid: monitor.containerPid, startTime: launched.record.pidStartTime, monitorDir: opts.monitorDir, exited, attachments: adopted.map((a) => a.attachment), runtimeRecord: launched.record, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
 }
 
 /** The first exit record one of `clients` receives; never settles if none gets one (disconnected). */
