@@ -22,7 +22,7 @@ import type { PlanOp } from '../../native/plan.js';
 import { defaultStatSource } from '../plan/mounts.js';
 import type { PlannedContainer, SourceKind } from '../plan/types.js';
 
-const MAX_TEMPLATES = 16;
+const MAX_TEMPLATES = 8;
 const ID_MARK = '\u0000I';
 const SHORT_MARK = '\u0000S';
 
