@@ -3,7 +3,7 @@
 // names, logs, volumes, users, capabilities, restart policies and exec.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
@@ -191,6 +191,23 @@ test('start: containers of one config share a launch template, each with its own
   }
   assert.ok(templates.hits - hitsBefore >= 2, `launch templates used ${templates.hits - hitsBefore} times of 4`);
   for (const id of ids) await engine.removeContainer(id);
+  // A start that fails in the container's setup through a template names the failed step as
+  // a planned one does (its ops are rewritten for the id only then).
+  const bin = join(dir.path, 'template-bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'prog'), '#!/bin/sh\necho ok\n', { mode: 0o755 });
+  const withProg = { Cmd: ['/data/prog'], HostConfig: { NetworkMode: 'none', Binds: [`${bin}:/data`] } };
+  for (let k = 0; k < 3; k++) {
+    const r = await runToExit(withProg);
+    assert.equal(r.out, 'ok\n', r.err);
+    await engine.removeContainer(r.id);
+  }
+  unlinkSync(join(bin, 'prog'));
+  const hits = templates.hits;
+  const { Id } = await engine.createContainer(undefined, { Image: IMAGE, ...withProg } as never);
+  await assert.rejects(engine.startContainer(Id), /\/data\/prog.*no such file or directory/);
+  assert.equal(templates.hits, hits + 1, 'the failed start used the template');
+  await engine.removeContainer(Id, { force: true });
 });
 
 test('volumes: anonymous, named with copy-up of image content, bind; rm -v and in-use refusal', { skip }, async () => {
