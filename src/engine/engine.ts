@@ -39,7 +39,7 @@ import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
 import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
 import { collectMounts, mergeConfig, normalizeHostConfig, RUNTIMES } from './containers/config.js';
-import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
+import { buildSpec, containerCaps, securityOpts, specToJson } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, hasEndpoints, type NetworkingOptions } from './networking.js';
 import { SandboxKeys } from './sandbox-keys.js';
@@ -937,7 +937,7 @@ export class Engine implements ContainerEngine {
     })();
     const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2, ...joins });
     // Serialised once: config.json here, the runtime's state records (LaunchOptions.specJson).
-    const specJson = JSON.stringify(spec);
+    const specJson = specToJson(spec);
     // Synchronous: the exec root is a tmpfs (/run) as a rule, where the write takes ~20 µs; through
     // fs/promises (open, write, close on the pool) it cost the event loop ~0.25 ms under --no-opt.
     let written: Promise<void>;
