@@ -37,8 +37,9 @@ import type {
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
+import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
 import { collectMounts, mergeConfig, normalizeHostConfig, RUNTIMES } from './containers/config.js';
-import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
+import { buildSpec, containerCaps, securityOpts, specToJson } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, hasEndpoints, type NetworkingOptions } from './networking.js';
 import { SandboxKeys } from './sandbox-keys.js';
@@ -154,6 +155,8 @@ interface Live {
   sandboxBind?: Promise<void>;
   /** The running container's mount namespace, held (see superviseWithMonitor); closed by releaseRuntime. */
   mountNsFd?: number;
+  /** The runtime's record of its current run (from its launch), for the runtime's delete; taken by it. */
+  runtimeRecord?: RuntimeRecord;
 }
 
 interface ExecRecord {
@@ -934,7 +937,7 @@ export class Engine implements ContainerEngine {
     })();
     const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2, ...joins });
     // Serialised once: config.json here, the runtime's state records (LaunchOptions.specJson).
-    const specJson = JSON.stringify(spec);
+    const specJson = specToJson(spec);
     // Synchronous: the exec root is a tmpfs (/run) as a rule, where the write takes ~20 µs; through
     // fs/promises (open, write, close on the pool) it cost the event loop ~0.25 ms under --no-opt.
     let written: Promise<void>;
@@ -969,6 +972,7 @@ export class Engine implements ContainerEngine {
     const hc = rec.HostConfig;
     await this.settled(live);
     live.cleaned = false;
+    live.runtimeRecord = undefined; // (an earlier run's, if its release never ran)
     let specWritten: Promise<void> | undefined;
     let netnsAhead: NetnsAhead | undefined;
     let cgroupsAhead: CgroupsAhead | undefined;
@@ -1120,6 +1124,7 @@ export class Engine implements ContainerEngine {
         earlyAttached = m.attachments;
         live.monitorDir = m.monitorDir;
         live.mountNsFd = m.mountNsFd;
+        live.runtimeRecord = m.runtimeRecord;
         live.sup = undefined;
         sup = m;
       } else {
@@ -1300,11 +1305,18 @@ export class Engine implements ContainerEngine {
     if (fd !== undefined) await new Promise<void>((r) => closeFd(fd, () => r()));
   }
 
+  /** The runtime's delete --force, with the record its launch returned when there is one (not read back). */
+  private async deleteRuntimeState(live: Live): Promise<void> {
+    const record = live.runtimeRecord;
+    live.runtimeRecord = undefined;
+    await this.runtime.delete(live.rec.Id, { force: true, ...(record ? { record } : {}) }).catch(() => undefined);
+  }
+
   /** Runtime state, cgroups and the rootfs mount of a container whose process is gone (networks released). */
   private async releaseRuntime(live: Live): Promise<void> {
     const id = live.rec.Id;
     await this.releaseMountNamespace(live);
-    await this.runtime.delete(id, { force: true }).catch(() => undefined);
+    await this.deleteRuntimeState(live);
     this.trace.mark(id, 'cleanup.runtime');
     await this.volumeMounts.release(id).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
     await this.releaseShm(live);
@@ -1732,7 +1744,7 @@ export class Engine implements ContainerEngine {
       await this.settled(live);
       await this.releaseMountNamespace(live); // an auto-removed one's (its exit deferred nothing)
       if (!live.cleaned) {
-        await this.runtime.delete(id, { force: true }).catch(() => undefined);
+        await this.deleteRuntimeState(live);
         this.trace.mark(id, 'cleanup.runtime');
         await this.volumeMounts.release(id).catch((e: unknown) => this.log.warn(`release the volumes of ${id}: ${(e as Error).message}`));
         await this.releaseShm(live);

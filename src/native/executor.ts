@@ -97,12 +97,14 @@ export class SpawnedProcess {
   constructor(
     readonly plan: Plan,
     handles: { pid: number; pidfd: number; syncFd: number; errFd: number },
+    /** Whether plan.ops has a fork op, when the caller knows (plan.ops may be built on demand). */
+    forks?: boolean,
   ) {
     this.pid = handles.pid;
     this.pidfd = handles.pidfd;
     this.syncFd = handles.syncFd;
     this.errFd = handles.errFd;
-    this.forks = plan.ops.some((o) => o.op === 'fork');
+    this.forks = forks ?? plan.ops.some((o) => o.op === 'fork');
   }
 
   /**
@@ -331,7 +333,15 @@ export class SpawnedProcess {
  * Keep it referenced until the processes exec'd or exited.
  */
 export function spawnPlan(plan: Plan, trace?: BigUint64Array): SpawnedProcess {
-  const buf = encodePlan(plan);
+  return spawnEncoded(plan, encodePlan(plan), trace);
+}
+
+/**
+ * spawnPlan with `plan` encoded already (`buf`: encodePlan(plan), or its equal from a launch
+ * template); `forks`: whether plan.ops has a fork op (so that plan.ops, which failure messages
+ * describe, may be built only when asked for).
+ */
+export function spawnEncoded(plan: Plan, buf: Buffer, trace?: BigUint64Array, forks?: boolean): SpawnedProcess {
   let handles;
   try {
     handles = trace ? native().spawn(buf, trace) : native().spawn(buf);
@@ -340,7 +350,7 @@ export function spawnPlan(plan: Plan, trace?: BigUint64Array): SpawnedProcess {
     const e = err as { syscall?: string };
     throw new HakoError({ step: `start the container process (${e.syscall ?? 'clone3'})`, errno: addonErrno(err), cause: err });
   }
-  return new SpawnedProcess(plan, handles);
+  return new SpawnedProcess(plan, handles, forks);
 }
 
 /**

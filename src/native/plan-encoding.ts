@@ -68,7 +68,7 @@ class Writer {
   private buf = Buffer.allocUnsafeSlow(4096) as Utf8Writable;
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   private len = 0;
-  constructor(private context: () => string) {}
+  constructor(public context: () => string) {}
 
   private room(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -173,11 +173,29 @@ function checkInternal(plan: Plan, index: number, step: number, op: PlanOp): voi
 
 /** Encodes `plan` per docs/executor-plan.md. Throws an invalid-argument HakoError naming the bad op. */
 export function encodePlan(plan: Plan): Buffer {
-  // Where we are, for error messages only (describing every op up front would cost more than
-  // encoding the plan).
-  let current: { step: number; op: PlanOp } | undefined;
-  const where = (): string => (current ? `op ${current.step} (${describeOp(current.op)})` : 'header');
-  const w = new Writer(where);
+  const w = new Writer(() => 'header');
+  writeHeader(w, plan);
+  writeOps(w, plan);
+  return w.result();
+}
+
+/**
+ * encodePlan in two parts, header (the fds) and ops: encodePlan(plan) is their concatenation. A
+ * launch template (src/runtime/lifecycle/launch-templates.ts) reuses the ops part of a launch.
+ */
+export function encodePlanHeader(plan: Plan): Buffer {
+  const w = new Writer(() => 'header');
+  writeHeader(w, plan);
+  return w.result();
+}
+
+export function encodePlanOps(plan: Plan): Buffer {
+  const w = new Writer(() => 'ops');
+  writeOps(w, plan);
+  return w.result();
+}
+
+function writeHeader(w: Writer, plan: Plan): void {
   w.u32('magic', PLAN_MAGIC);
   w.u64('cloneFlags', plan.cloneFlags);
   w.i32('cgroupFd', plan.cgroupFd);
@@ -189,6 +207,14 @@ export function encodePlan(plan: Plan): Buffer {
     w.i32(`fds[${k}].target`, target);
   }
   w.i32s('internalFds', plan.internalFds);
+}
+
+function writeOps(w: Writer, plan: Plan): void {
+  // Where we are, for error messages only (describing every op up front would cost more than
+  // encoding the plan).
+  let current: { step: number; op: PlanOp } | undefined;
+  const where = (): string => (current ? `op ${current.step} (${describeOp(current.op)})` : 'header');
+  w.context = where;
   w.u32('ops count', plan.ops.length);
   plan.ops.forEach((op, step) => {
     current = { step, op };
@@ -200,7 +226,6 @@ export function encodePlan(plan: Plan): Buffer {
     w.u32('opcode', code);
     encodeOp(w, plan, step, op);
   });
-  return w.result();
 }
 
 function encodeOp(w: Writer, plan: Plan, step: number, op: PlanOp): void {

@@ -11,6 +11,8 @@ import { startExec, execInContainer, type ExecOptions } from './lifecycle/exec.j
 import { cgroupsOf } from './lifecycle/context.js';
 import { SeccompCache } from './plan/process.js';
 import { CgroupHostCache } from './cgroups/host.js';
+import { LaunchTemplates } from './lifecycle/launch-templates.js';
+import type { ContainerRecord } from './state/container-store.js';
 import { cgroupsAhead, type CgroupsAhead } from './lifecycle/cgroups-ahead.js';
 
 export class Runtime {
@@ -22,6 +24,8 @@ export class Runtime {
     this.ctx.seccompCache = new SeccompCache();
     // …and the host's cgroup mounts, read once (re-read when a launch finds them changed).
     this.ctx.cgroupHost = new CgroupHostCache();
+    // …and the engine's containers of one image and config, their launch plans (one per kind).
+    this.ctx.launchTemplates = new LaunchTemplates();
   }
 
   /** Creates the container; its process waits (exec fifo) until start(). */
@@ -63,7 +67,7 @@ export class Runtime {
     return killContainer(this.ctx, id, parseSignal(signal), opts);
   }
 
-  delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+  delete(id: string, opts: { force?: boolean; record?: ContainerRecord } = {}): Promise<void> {
     return deleteContainer(this.ctx, id, opts);
   }
 

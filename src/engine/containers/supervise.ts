@@ -263,8 +263,9 @@ export async function superviseContainer(opts: SuperviseOptions): Promise<Superv
 import { existsSync as monitorBinaryExists, mkdirSync, rmSync } from 'node:fs';
 import type { CgroupsAhead } from '../../runtime/lifecycle/cgroups-ahead.js';
 import { MAX_HANDED_CLIENTS } from '../../runtime/lifecycle/supervised.js';
-import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, readExit, monitorAlive, readMonitorInfo, type AttachRequest } from '../monitor/index.js';
+import { MonitorClient, monitorBinary, monitorLaunch, waitForExit, exitOfGoneMonitor, readExit, monitorAlive, readMonitorInfo, type AttachRequest } from '../monitor/index.js';
 import type { Attachment } from '../api-types.js';
+import type { ContainerRecord as RuntimeRecord } from '../../runtime/state/container-store.js';
 
 export function monitorAvailable(binary = monitorBinary()): boolean {
   return monitorBinaryExists(binary);
@@ -282,6 +283,8 @@ export interface MonitoredStart {
   mountNsFd?: number;
   /** The attachments of `attachAtLaunch`, in its order, already connected to the monitor. */
   attachments: Attachment[];
+  /** The runtime's record of the launch (Runtime.delete takes it instead of reading its state.json). */
+  runtimeRecord: RuntimeRecord;
 }
 
 /** Clients handed to a monitor at its launch (hako-monitor --client-fd takes at most this many). */
@@ -367,22 +370,22 @@ function afterMonitoredLaunch(opts: { monitorDir: string; mark?: (phase: string,
   launched.process.closeErrPipe();
   opts.mark?.('start.runtime-launch');
   const monitor = launched.monitor!;
-  // The monitor is our child: reap it when it exits.
-  const reaped = launched.process.exited;
-  const whenGone = waitForExit(opts.monitorDir, monitor).then(
-    async (r) => {
-      await reaped.catch(() => undefined);
+  // The monitor is our child, watched (a pidfd) and reaped by launch's SpawnedProcess: its exit
+  // record is complete once it is gone. (No second pidfd of our own, as waitForExit opens for a
+  // monitor found after a restart, nor its /proc identity check: the pid of a child we have not
+  // reaped yet cannot be reused.)
+  const whenGone = launched.process.exited.then(() => {
+    try {
+      const r = exitOfGoneMonitor(opts.monitorDir, monitor.pid);
       return { exitCode: r.exitCode, oomKilled: r.oomKilled };
-    },
-    async (err: Error) => {
-      await reaped.catch(() => undefined);
-      return { exitCode: 255, oomKilled: false, error: err.message } as ExitInfo;
-    },
-  );
+    } catch (err) {
+      return { exitCode: 255, oomKilled: false, error: (err as Error).message } as ExitInfo;
+    }
+  });
   // A client handed to the monitor gets the exit record (sent once exit.json, and so the log, is
   // complete) before the monitor exits: whichever comes first. The monitor is reaped all the same.
   const exited = adopted.length === 0 ? whenGone : Promise.race([whenGone, firstExitRecord(adopted.map((a) => a.client))]);
-  return { pid: monitor.containerPid, startTime: processStartTime(monitor.containerPid) ?? undefined, monitorDir: opts.monitorDir, exited, attachments: adopted.map((a) => a.attachment), ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
+  return { pid: monitor.containerPid, startTime: launched.record.pidStartTime, monitorDir: opts.monitorDir, exited, attachments: adopted.map((a) => a.attachment), runtimeRecord: launched.record, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
 }
 
 /** The first exit record one of `clients` receives; never settles if none gets one (disconnected). */

@@ -36,6 +36,13 @@ export function monitorAlive(pid: number, startTime: string | null | undefined):
   return isSameProcess(pid, startTime ?? undefined);
 }
 
+/** The exit record of a monitor that has exited; a HakoError when it left none (it was killed). */
+export function exitOfGoneMonitor(dir: string, pid: number): ExitRecord {
+  const rec = readExit(dir);
+  if (rec) return rec;
+  throw new HakoError({ step: `wait for the container monitor ${pid}`, path: join(dir, 'exit.json'), hint: 'the monitor exited without writing an exit record (was it killed?)', kind: 'internal' });
+}
+
 /**
  * Resolves with the exit record once the monitor has exited (it writes the record, then exits).
  * Waits on a pidfd of the monitor (no polling). It does not reap: if the monitor is this
@@ -43,11 +50,7 @@ export function monitorAlive(pid: number, startTime: string | null | undefined):
  * Rejects with a HakoError when the monitor is gone without a record (it was killed), or on abort.
  */
 export async function waitForExit(dir: string, monitor: { pid: number; startTime?: string | null }, signal?: AbortSignal): Promise<ExitRecord> {
-  const gone = () => {
-    const rec = readExit(dir);
-    if (rec) return rec;
-    throw new HakoError({ step: `wait for the container monitor ${monitor.pid}`, path: join(dir, 'exit.json'), hint: 'the monitor exited without writing an exit record (was it killed?)', kind: 'internal' });
-  };
+  const gone = () => exitOfGoneMonitor(dir, monitor.pid);
   const early = readExit(dir);
   if (early) return early;
   let pidfd: number;

@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import type { SupervisorOptions } from '../../runtime/lifecycle/supervised.js';
 
 export { MonitorClient, type MonitorInfo, type AttachRequest } from './client.js';
-export { readExit, waitForExit, monitorAlive, type ExitRecord } from './exit.js';
+export { readExit, waitForExit, exitOfGoneMonitor, monitorAlive, type ExitRecord } from './exit.js';
 export { readLogs, logTime, type ReadLogsOptions } from './logs.js';
 export { FRAME, STREAM, MAX_FRAME } from './protocol.js';
 

@@ -2,6 +2,7 @@
 import { ContainerStore, type ContainerRecord } from '../state/container-store.js';
 import { cgroupManager, cgroupManagerFromPaths, type CgroupHostCache, type CgroupManager } from '../cgroups/index.js';
 import type { SeccompCache } from '../plan/process.js';
+import type { LaunchTemplates } from './launch-templates.js';
 
 export interface RuntimeLogger {
   warn(msg: string): void;
@@ -20,6 +21,8 @@ export interface RuntimeContext {
   seccompCache?: SeccompCache;
   /** The host's cgroup mounts, read once by a long-lived Runtime (../cgroups/host.ts); read per launch without. */
   cgroupHost?: CgroupHostCache;
+  /** Launch templates (./launch-templates.ts) of a long-lived Runtime's supervised launches. */
+  launchTemplates?: LaunchTemplates;
 }
 
 export function makeContext(root: string, log?: Partial<RuntimeLogger>, opts: { cgroupDriver?: 'v1' | 'v2' } = {}): RuntimeContext {

@@ -3,6 +3,7 @@
 import { constants as osc } from 'node:os';
 import { conflict, HakoError } from '../../common/errors.js';
 import { isSameProcess } from '../state/process-info.js';
+import type { ContainerRecord } from '../state/container-store.js';
 import type { RuntimeContext } from './context.js';
 import { cgroupsOf } from './context.js';
 import { ociState, statusOf } from './status.js';
@@ -12,7 +13,12 @@ import { detachHostMount } from './host-mounts.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { force?: boolean } = {}): Promise<void> {
+/**
+ * `record`: the container's state as its launch returned it, from an embedding engine that kept
+ * it (nothing but the launch writes what delete reads: pid, cgroups, mounts, hooks): state.json
+ * (~10 KB with the spec in it) is then not read and parsed again.
+ */
+export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { force?: boolean; record?: ContainerRecord } = {}): Promise<void> {
   let lock;
   try {
     lock = await ctx.store.lock(id);
@@ -28,7 +34,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
   try {
     let rec;
     try {
-      rec = ctx.store.load(id);
+      rec = opts.record && opts.record.id === id ? opts.record : ctx.store.load(id);
     } catch (err) {
       // A state dir without a readable state.json (a crash mid-create): --force removes it.
       if (opts.force) {

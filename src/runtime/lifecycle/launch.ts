@@ -10,11 +10,14 @@ import { HakoError, fromSystemError, invalid } from '../../common/errors.js';
 import type { Plan, PlanOp } from '../../native/plan.js';
 import { describeOp } from '../../native/describe-op.js';
 import { addonErrno, native } from '../../native/addon.js';
-import { spawnPlan, type SpawnedProcess } from '../../native/executor.js';
-import { validateSpec } from '../spec/validate.js';
+import { spawnEncoded, type SpawnedProcess } from '../../native/executor.js';
+import { encodePlan, encodePlanHeader, encodePlanOps } from '../../native/plan-encoding.js';
+import { checkRootfsDir, validateSpec } from '../spec/validate.js';
 import type { Spec } from '../spec/types.js';
-import { detectCgroupLayout, planContainer, NOTIFY, type PlannedContainer } from '../plan/index.js';
-import type { CgroupLayout } from '../plan/types.js';
+import { detectCgroupLayout, planContainer, NOTIFY } from '../plan/index.js';
+import type { CgroupLayout, PlanRequest, SourceKind } from '../plan/types.js';
+import { defaultMountPointOf, defaultStatSource, hostHasKcore } from '../plan/mounts.js';
+import { patchedOps, plannedFor, swapIdDeep, withoutId, type PlannedMeta } from './launch-templates.js';
 import { cgroupManager, readCgroupHostView, type CgroupHostView, type CgroupManager, type SelfJoinFds } from '../cgroups/index.js';
 import type { ContainerRecord } from '../state/container-store.js';
 import { writeFileAtomicSync } from '../../common/atomic-file.js';
@@ -147,7 +150,20 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
   undo.push(() => store.remove(id));
   mark('launch.reserved');
   try {
-    const spec = opts.spec ? validateSpec(opts.spec, bundle) : loadBundleSpec(bundle);
+    // A launch template (./launch-templates.ts) may stand in for validation, planning and
+    // encoding: only under a monitor with a spec from the caller (the engine), by a key without the id.
+    const templates = opts.spec && opts.specJson !== undefined && opts.monitor ? ctx.launchTemplates : undefined;
+    const specKey = templates ? `${withoutId(opts.specJson!, id)}\n${withoutId(bundle, id)}` : undefined;
+    let spec: Spec;
+    if (opts.spec && specKey !== undefined && templates!.validated(specKey)) {
+      // Validation is a function of the spec's JSON, which differs from a valid one's only by the
+      // id; the rootfs it names is checked again.
+      spec = opts.spec;
+      checkRootfsDir(spec.root!.path, bundle);
+    } else {
+      spec = opts.spec ? validateSpec(opts.spec, bundle) : loadBundleSpec(bundle);
+      if (specKey !== undefined) templates!.markValidated(specKey);
+    }
     // The bulk of each state record: serialised once for the launch's saves (or by the caller).
     const configJson = opts.spec && opts.specJson !== undefined ? opts.specJson : JSON.stringify(spec);
     mark('launch.spec');
@@ -270,7 +286,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     }
     const hooks = spec.hooks ?? {};
     const hooksBeforePivot = opts.prestart !== undefined || [hooks.prestart, hooks.createRuntime, hooks.createContainer].some((h) => h && h.length > 0);
-    const planned: PlannedContainer = planContainer({
+    const planRequest: PlanRequest = {
       spec,
       bundle,
       mode: opts.mode,
@@ -286,22 +302,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       ...(ctx.seccompCache ? { seccompCache: ctx.seccompCache } : {}),
       ...(opts.loopbackUp ? { loopbackUp: true } : {}),
       ...(opts.premadeNetwork ? { premadeNetwork: { fd: internal(opts.premadeNetwork.fd), loopbackUp: opts.premadeNetwork.loopbackUp } } : {}),
-    });
-    for (const w of planned.warnings) ctx.log.warn(w);
-    for (const n of planned.notices ?? []) ctx.log.debug(n);
-    const ops: PlanOp[] = [...planned.ops];
-    if (opts.pdeathsig && !opts.monitor) {
-      // The kernel clears the parent-death signal when the process changes its euid/egid (a
-      // non-root container user): set it again right after the switch, as runc does.
-      const at = ops.map((o) => o.op).lastIndexOf('setresid');
-      if (at >= 0) ops.splice(at + 1, 0, { op: 'pdeathsig', signal: opts.pdeathsig });
-    }
-    if (opts.mode === 'create') {
-      // Tell the parent the container is fully set up, right before it blocks on the fifo.
-      const at = ops.findIndex((o) => o.op === 'waitFifo');
-      if (at < 0) throw new HakoError({ step: 'plan container', hint: 'the plan has no waitFifo op in create mode', kind: 'internal' });
-      ops.splice(at, 0, { op: 'notify', value: NOTIFY_CREATED });
-    }
+      hostHasKcore: hostHasKcore(),
+    };
     const fds: Plan['fds'] = [
       { source: opts.stdio[0], target: 0 },
       { source: opts.stdio[1], target: 1 },
@@ -316,6 +318,58 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
     // Under a monitor the fork of the container gets it (as an internal fd), not the spawn.
     const forkCgroupFd = opts.monitor && cgroupFd >= 0 ? internal(cgroupFd) : undefined;
     if (opts.monitor) cgroupFd = -1;
+    const memoryDir = cgroups.paths.memory ?? cgroups.paths.unified;
+    const supervisor = opts.monitor && opts.monitor.cgroupMemoryFlag && memoryDir ? { ...opts.monitor, args: [...opts.monitor.args, opts.monitor.cgroupMemoryFlag, memoryDir] } : opts.monitor;
+    // Everything the planner and supervisedPlan go by, but the spec (specKey) and fd numbers.
+    const templateKey = specKey === undefined ? undefined : `${specKey}\n${withoutId(JSON.stringify({
+      request: { ...planRequest, spec: undefined, seccompCache: planRequest.seccompCache !== undefined },
+      supervisor: { ...supervisor, clientFds: supervisor?.clientFds?.length ?? 0 },
+      pty: monitorPtyEnd !== undefined,
+      forkCgroupFd,
+      pdeathsig: opts.pdeathsig ?? 0,
+      euid: process.geteuid?.() ?? 0,
+    }), id)}`;
+    const template = templateKey !== undefined ? templates!.use(templateKey, id, defaultMountPointOf) : undefined;
+    // The host facts the planner asks for, recorded for a template.
+    const stats: Array<[string, SourceKind]> = [];
+    const mountPoints: Array<[string, string]> = [];
+    let planned: PlannedMeta;
+    let ops: PlanOp[];
+    if (template) {
+      planned = plannedFor(template, id);
+      ops = template.containerOps; // (their number and kinds: supervisedPlan's fd and step layout)
+    } else {
+      const full = planContainer(templateKey === undefined ? planRequest : {
+        ...planRequest,
+        statSource: (path) => {
+          const kind = defaultStatSource(path);
+          stats.push([path, kind]);
+          return kind;
+        },
+        mountPointOf: (path) => {
+          const point = defaultMountPointOf(path);
+          mountPoints.push([path, point]);
+          return point;
+        },
+      });
+      const { ops: plannedOps, ...meta } = full;
+      planned = meta;
+      ops = [...plannedOps];
+      if (opts.pdeathsig && !opts.monitor) {
+        // The kernel clears the parent-death signal when the process changes its euid/egid (a
+        // non-root container user): set it again right after the switch, as runc does.
+        const at = ops.map((o) => o.op).lastIndexOf('setresid');
+        if (at >= 0) ops.splice(at + 1, 0, { op: 'pdeathsig', signal: opts.pdeathsig });
+      }
+      if (opts.mode === 'create') {
+        // Tell the parent the container is fully set up, right before it blocks on the fifo.
+        const at = ops.findIndex((o) => o.op === 'waitFifo');
+        if (at < 0) throw new HakoError({ step: 'plan container', hint: 'the plan has no waitFifo op in create mode', kind: 'internal' });
+        ops.splice(at, 0, { op: 'notify', value: NOTIFY_CREATED });
+      }
+    }
+    for (const w of planned.warnings) ctx.log.warn(w);
+    for (const n of planned.notices ?? []) ctx.log.debug(n);
     let plan: Plan = {
       cloneFlags: planned.cloneFlags,
       cgroupFd,
@@ -325,10 +379,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       ops,
     };
     if (opts.monitor) {
-      const memoryDir = cgroups.paths.memory ?? cgroups.paths.unified;
-      const supervisor = opts.monitor.cgroupMemoryFlag && memoryDir ? { ...opts.monitor, args: [...opts.monitor.args, opts.monitor.cgroupMemoryFlag, memoryDir] } : opts.monitor;
       const supervised = supervisedPlan({
-        supervisor,
+        supervisor: supervisor!,
         cloneFlags: planned.cloneFlags,
         ops,
         internalFds,
@@ -338,6 +390,29 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       fdsToClose.push(...supervised.fdsToClose);
       monitorFds = supervised.fdsToClose;
       plan = supervised.plan;
+    }
+    let encoded: Buffer;
+    if (template) {
+      // The template's ops for this id; plan.ops (failure messages, tracing) rewritten only when asked for.
+      const header = plan;
+      let rewritten: PlanOp[] | undefined;
+      plan = {
+        cloneFlags: header.cloneFlags,
+        cgroupFd: header.cgroupFd,
+        fds: header.fds,
+        internalFds: header.internalFds,
+        pdeathsig: header.pdeathsig,
+        get ops(): PlanOp[] {
+          return (rewritten ??= swapIdDeep(template.ops, template.id, id));
+        },
+      };
+      encoded = Buffer.concat([encodePlanHeader(plan), patchedOps(template, id)]);
+    } else if (templateKey !== undefined) {
+      const opsBytes = encodePlanOps(plan);
+      encoded = Buffer.concat([encodePlanHeader(plan), opsBytes]);
+      templates!.record(templateKey, { id, opsBytes, ops: plan.ops, planned, containerOps: ops, stats, mountPoints });
+    } else {
+      encoded = encodePlan(plan);
     }
 
     // No mount namespace: the child's mounts land in ours, beneath a self-bind of the rootfs
@@ -353,7 +428,7 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
 
     mark('launch.planned');
     const opTrace = opts.mark ? new BigUint64Array(plan.ops.length + 1) : undefined;
-    proc = spawnPlan(plan, opTrace);
+    proc = spawnEncoded(plan, encoded, opTrace, opts.monitor !== undefined || undefined);
     // The monitor's ends and the container's ends of its stdio pipes are the spawned process's now
     // (it has its own fd table). Ours would keep the container's output open after it exits: the
     // monitor would see no EOF, and so report no exit, until this launch returns.
@@ -523,7 +598,7 @@ export function loadBundleSpec(bundle: string): Spec {
  * uid_map/gid_map of a new user namespace. Root in the parent namespace may write several lines;
  * the kernel accepts one write per file (a second gives EPERM).
  */
-function writeIdMappings(pid: number, planned: PlannedContainer): void {
+function writeIdMappings(pid: number, planned: PlannedMeta): void {
   const fmt = (m: Array<{ containerID: number; hostID: number; size: number }>) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
   if (planned.uidMappings && planned.uidMappings.length > 0) {
     if (planned.needsSetgroupsDeny) writeProc(`/proc/${pid}/setgroups`, 'deny');

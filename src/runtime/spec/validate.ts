@@ -415,20 +415,23 @@ export function validateSpec(raw: unknown, bundle: string, opts: ValidateOptions
   const linux = optObj(raw, 'linux', 'linux');
   if (linux) validateLinux(linux);
 
-  if (opts.checkRootfs !== false) {
-    const abs = resolve(bundle, rootPath);
-    let isDir = false;
-    try {
-      isDir = statSync(abs).isDirectory();
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
-        throw new HakoError({ step: `config.json: root.path ${abs}`, path: abs, errno: Math.abs((err as NodeJS.ErrnoException).errno ?? 0) || undefined, kind: 'invalid-argument', cause: err });
-      }
-    }
-    if (!isDir) fail(`root.path ${abs}: no such directory`);
-  }
+  if (opts.checkRootfs !== false) checkRootfsDir(rootPath, bundle);
   return raw as unknown as Spec;
+}
+
+/** validateSpec's check of the rootfs (`root.path`, relative to `bundle`): a directory. */
+export function checkRootfsDir(rootPath: string, bundle: string): void {
+  const abs = resolve(bundle, rootPath);
+  let isDir = false;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+      throw new HakoError({ step: `config.json: root.path ${abs}`, path: abs, errno: Math.abs((err as NodeJS.ErrnoException).errno ?? 0) || undefined, kind: 'invalid-argument', cause: err });
+    }
+  }
+  if (!isDir) fail(`root.path ${abs}: no such directory`);
 }
 
 /** The absolute rootfs directory of a validated spec. */
