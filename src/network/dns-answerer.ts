@@ -1,12 +1,12 @@
-// The part of the embedded DNS that reads queries and answers them: node:dgram sockets adopted
-// from the fds the daemon made in the containers' netns (bound to 127.0.0.11:53), a name table
-// (dns-names.ts) and the forwarding of other names to the upstream resolvers, from the daemon's
-// netns. It runs in the DNS thread (dns-worker.ts), or on the main loop when that thread could
-// not start (dns-server.ts decides). It imports nothing of the addon: the thread needs none.
+// The part of the embedded DNS that answers queries on the main loop: a name table (dns-names.ts),
+// the forwarding of other names to the upstream resolvers, from the daemon's netns, and node:dgram
+// sockets adopted from the fds the daemon made in the containers' netns (bound to 127.0.0.11:53).
+// With the addon's answering thread running (dns-server.ts), it only answers what that thread
+// hands over (answer()); when the thread could not start, it reads the sockets itself.
 import { createSocket, type Socket } from 'node:dgram';
 import { closeSync, readFileSync } from 'node:fs';
 import { CLASS_IN, RCODE, TYPE, buildResponse, decodeMessage, ipFromReverseName, isResponse, opcodeOf, type Message, type ResourceRecord } from './dns-message.js';
-import { lookupName, ownUpstreams, reverseName, type DnsTable } from './dns-names.js';
+import { lookupNameOn, ownUpstreams, reverseNameOn, sharedNetworks, type DnsTable } from './dns-names.js';
 import { parseResolvConf } from './hosts-files.js';
 
 const TTL = 600;
@@ -60,6 +60,11 @@ export class DnsAnswerer {
         for (const key of [...this.sockets.keys()]) this.close(key);
         return;
     }
+  }
+
+  /** The table answers come from, from now on (the answering thread's host: no sockets here). */
+  setTable(table: DnsTable): void {
+    this.table = table;
   }
 
   /** Closes every socket now, and refuses later listens (the host is going away). */
@@ -121,21 +126,33 @@ export class DnsAnswerer {
   }
 
   private async handle(key: string, sock: Socket, packet: Buffer, address: string, port: number): Promise<void> {
+    const reply = await this.answer(key, packet);
+    if (reply) this.reply(key, sock, reply, address, port);
+  }
+
+  /**
+   * The reply to `packet` from the netns `key`, or undefined to drop it: names of ours answered,
+   * others forwarded (SERVFAIL when no upstream answered), malformed and odd queries as a server does.
+   */
+  async answer(key: string, packet: Buffer): Promise<Buffer | undefined> {
     let query: Message;
     try {
       query = decodeMessage(packet);
     } catch {
-      return; // not DNS: drop it, as a server does with garbage
+      return undefined; // not DNS: drop it, as a server does with garbage
     }
-    if (isResponse(query) || query.questions.length !== 1) {
-      if (!isResponse(query)) this.reply(key, sock, buildResponse(query, [], RCODE.FORMERR), address, port);
-      return;
-    }
-    if (opcodeOf(query) !== 0) return this.reply(key, sock, buildResponse(query, [], RCODE.NOTIMP), address, port);
+    if (isResponse(query)) return undefined;
+    if (query.questions.length !== 1) return buildResponse(query, [], RCODE.FORMERR);
+    if (opcodeOf(query) !== 0) return buildResponse(query, [], RCODE.NOTIMP);
     const answer = answerLocally(this.table, key, query);
-    if (answer) return this.reply(key, sock, answer, address, port);
+    if (answer) return answer;
     const forwarded = await this.forward(key, packet);
-    this.reply(key, sock, forwarded ?? buildResponse(query, [], RCODE.SERVFAIL), address, port);
+    return forwarded ?? buildResponse(query, [], RCODE.SERVFAIL);
+  }
+
+  /** The table answers come from now. */
+  names(): DnsTable {
+    return this.table;
   }
 
   private upstreams(key: string): string[] {
@@ -163,20 +180,29 @@ export class DnsAnswerer {
 /** The answer when the name is ours (a container on a network shared with the asker); undefined to forward. */
 export function answerLocally(table: DnsTable, askerKey: string, query: Message): Buffer | undefined {
   const q = query.questions[0]!;
-  if (q.class !== CLASS_IN) return undefined;
-  const name = q.name.toLowerCase().replace(/\.$/, '');
-  if (q.type === TYPE.PTR) {
+  const records = localRecords(table, sharedNetworks(table, askerKey), q.name, q.type, q.class);
+  return records && buildResponse(query, records, RCODE.NOERROR);
+}
+
+/**
+ * The records answering (name, type, class) for an asker on the networks `shared`, each with the
+ * owner name `qname` as asked; undefined when the name is not ours (forward it). Every type but
+ * A, ANY and PTR gets the same answer (dns-table.ts relies on it).
+ */
+export function localRecords(table: DnsTable, shared: Set<string>, qname: string, type: number, klass: number): ResourceRecord[] | undefined {
+  if (klass !== CLASS_IN) return undefined;
+  const name = qname.toLowerCase().replace(/\.$/, '');
+  if (type === TYPE.PTR) {
     const ip = ipFromReverseName(name);
-    const target = ip ? reverseName(table, askerKey, ip) : undefined;
+    const target = ip ? reverseNameOn(table, shared, ip) : undefined;
     if (!target) return undefined;
-    return buildResponse(query, [{ name: q.name, type: TYPE.PTR, class: CLASS_IN, ttl: TTL, data: target }], RCODE.NOERROR);
+    return [{ name: qname, type: TYPE.PTR, class: CLASS_IN, ttl: TTL, data: target }];
   }
-  const ips = lookupName(table, askerKey, name);
+  const ips = lookupNameOn(table, shared, name);
   if (!ips) return undefined;
   // A known container name has no AAAA/MX/...: answer NOERROR with no records, like docker,
   // instead of forwarding a container name to the outside world.
-  const answers: ResourceRecord[] = q.type === TYPE.A || q.type === TYPE.ANY ? ips.map((ip) => ({ name: q.name, type: TYPE.A, class: CLASS_IN, ttl: TTL, data: ip })) : [];
-  return buildResponse(query, answers, RCODE.NOERROR);
+  return type === TYPE.A || type === TYPE.ANY ? ips.map((ip) => ({ name: qname, type: TYPE.A, class: CLASS_IN, ttl: TTL, data: ip })) : [];
 }
 
 /** One UDP exchange from the daemon's netns; resolves with the reply whose id matches. */
