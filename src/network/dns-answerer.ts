@@ -155,16 +155,21 @@ export class DnsAnswerer {
     return this.table;
   }
 
-  private upstreams(key: string): string[] {
+  /** Where names not ours asked from the netns `key` are forwarded (read now: the host's resolvers may change). */
+  upstreams(key: string): string[] {
     const own = ownUpstreams(this.table, key) ?? this.defaults.upstreamDns;
     if (own) return own;
     try {
-      // Read per forward, as the host's resolvers may change. Sync: an async read would queue in
-      // libuv's thread pool, which the worker shares with the main thread's fs work.
+      // Sync: an async read would queue in libuv's thread pool, behind the main thread's fs work.
       return parseResolvConf(readFileSync(this.defaults.resolvConf, 'utf8')).nameservers;
     } catch {
       return [];
     }
+  }
+
+  /** Whether upstreams(key) comes from the resolv.conf file. */
+  upstreamsFromFile(key: string): boolean {
+    return !(ownUpstreams(this.table, key) ?? this.defaults.upstreamDns);
   }
 
   private async forward(key: string, packet: Buffer): Promise<Buffer | undefined> {

@@ -11,14 +11,14 @@ export interface DnsNative {
   dnsListen(h: DnsServerHandle, lid: number, fd: number, table: number): void;
   /** Closes listener `lid`'s socket before it returns; false when there was none. */
   dnsClose(h: DnsServerHandle, lid: number): boolean;
-  /** Replaces every table; `assign` holds pairs (listener id, table index). */
-  dnsTables(h: DnsServerHandle, tables: Buffer[], assign: Int32Array): void;
+  /** Replaces every table and upstream set; `assign` holds triples (listener id, table index, upstream set index; -1: none). */
+  dnsTables(h: DnsServerHandle, tables: Buffer[], upstreams: Buffer[], assign: Int32Array): void;
   /** Sends `data` to ip:port from listener `lid`'s socket; false when it is closed. */
   dnsSend(h: DnsServerHandle, lid: number, data: Buffer, ip: string, port: number): boolean;
   /** Closes every listener before it returns, and ends the thread. */
   dnsStop(h: DnsServerHandle): void;
-  /** The answer the thread sends to `query` with `table`, or null when it hands the query on (tests). */
-  dnsAnswer(table: Buffer, query: Buffer): Buffer | null;
+  /** The answer the thread sends to `query` with `table`, 'forward' when it forwards it, null when it hands it to the main loop (tests). */
+  dnsAnswer(table: Buffer, query: Buffer): Buffer | 'forward' | null;
 }
 
 export function dnsNative(): DnsNative {

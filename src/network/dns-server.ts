@@ -9,26 +9,26 @@
 // calls of container starts and removals at load delayed answers by 0.4–0.9 s (dockerd answers
 // from goroutines). The thread is the addon's (native/addon_dns.c): it answers the questions of
 // a table computed here (dns-table.ts: the containers' names and reverse names, answers in wire
-// form) and hands every other query to the main loop (DnsAnswerer: names forwarded to the
-// upstreams from the daemon's netns, odd queries answered as a server does). Until session 12 it
-// was a worker_threads Worker answering everything, which cost ~10 MB of RSS while it ran (a
-// Node isolate and environment: ~9 MB even idle, whatever its heap limits); the addon's thread
-// costs a 64 KiB stack and its tables. Fds are process-wide: the main thread makes each socket
-// (the setns thread is the addon's) and hands its number to the thread, which owns it from then
-// on. Listening, closing and table changes take effect before the call returns (the thread's
-// mutex), so a start that awaits its listener (or synced()) knows the thread has the names of
-// that moment.
+// form), forwards the names the table says are not ours to the upstreams given here, from the
+// daemon's netns, and hands every other query to the main loop (DnsAnswerer: odd queries, ID
+// prefixes, upstreams the thread cannot use). Until session 12 it was a worker_threads Worker
+// answering everything, which cost ~10 MB of RSS while it ran (a Node isolate and environment:
+// ~9 MB even idle, whatever its heap limits); the addon's thread costs a 64 KiB stack and its
+// tables. Fds are process-wide: the main thread makes each socket (the setns thread is the
+// addon's) and hands its number to the thread, which owns it from then on. Listening, closing and
+// table changes take effect before the call returns (the thread's mutex), so a start that awaits
+// its listener (or synced()) knows the thread has the names of that moment.
 //
 // The thread starts with the first listener and ends a while after the last one closed. A thread
 // that cannot start is reported through `warn`, and the answering goes on from the main loop
 // (the same DnsAnswerer, on node:dgram sockets), never silently off.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { HakoError } from '../common/errors.js';
 import { addonErrno } from '../native/addon.js';
 import { DnsAnswerer, type DnsCommand, type UpstreamDefaults } from './dns-answerer.js';
 import { dnsNative, type DnsNative, type DnsServerHandle } from './dns-native.js';
 import { dnsTableOf, type DnsTable } from './dns-names.js';
-import { nativeTables } from './dns-table.js';
+import { nativeTables, upstreamSet } from './dns-table.js';
 import { EMBEDDED_DNS } from './hosts-files.js';
 import { AF_INET, SOCK_DGRAM, SOCK_NONBLOCK, netNative } from './native-net.js';
 
@@ -43,6 +43,8 @@ export interface EmbeddedDnsOptions {
   warn?: ((msg: string) => void) | undefined;
   /** The answering thread's functions (default: the addon's; tests give one that fails to start). */
   native?: DnsNative | undefined;
+  /** How often the thread's host looks for changes of the resolv.conf file, ms (5000). */
+  resolvConfPollMs?: number | undefined;
   /** How long the thread stays after the last listener closed, ms (a churn of short containers should not start one per container). */
   lingerMs?: number | undefined;
 }
@@ -52,6 +54,16 @@ export type DnsMode = 'thread' | 'main loop';
 
 /** The host is closed. */
 class HostGone extends Error {}
+
+/** What changes when a file is rewritten or replaced ('' when it cannot be read). */
+function fileSignature(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
 
 interface Host {
   readonly mode: DnsMode;
@@ -98,14 +110,21 @@ class ThreadHost implements Host {
   private readonly keys = new Map<number, string>();
   private lastLid = 0;
   private ended = false;
+  private resolvSig = '';
+  private resolvPoll: NodeJS.Timeout | undefined;
 
-  private constructor(private readonly n: DnsNative, defaults: UpstreamDefaults, private readonly warn: ((msg: string) => void) | undefined) {
+  private constructor(
+    private readonly n: DnsNative,
+    private readonly defaults: UpstreamDefaults,
+    private readonly warn: ((msg: string) => void) | undefined,
+    private readonly pollMs: number,
+  ) {
     this.answerer = new DnsAnswerer(defaults);
   }
 
   /** Starts the thread; throws when it cannot (pthread_create failed, an addon without it). */
-  static start(n: DnsNative, defaults: UpstreamDefaults, warn: ((msg: string) => void) | undefined): ThreadHost {
-    const host = new ThreadHost(n, defaults, warn);
+  static start(n: DnsNative, defaults: UpstreamDefaults, warn: ((msg: string) => void) | undefined, pollMs: number): ThreadHost {
+    const host = new ThreadHost(n, defaults, warn, pollMs);
     host.handle = n.dnsStart((lid, packet, address, port) => host.missed(lid, packet, address, port));
     return host;
   }
@@ -161,23 +180,55 @@ class ThreadHost implements Host {
     this.n.dnsClose(this.handle!, lid); // its socket is closed when this returns
   }
 
-  /** The thread's tables for the table and listeners of now. */
+  /**
+   * The thread's tables and upstream sets for the table, listeners and upstreams of now (the
+   * resolv.conf file read once for all listeners that use it).
+   */
   private pushTables(): void {
     const h = this.handle!;
+    this.resolvSig = fileSignature(this.defaults.resolvConf);
     const { tables, tableOf } = nativeTables(this.answerer.names(), this.lids.keys());
-    const assign = new Int32Array(tableOf.size * 2);
+    const sets: Buffer[] = [];
+    const setIndex = new Map<string, number>();
+    const assign = new Int32Array(tableOf.size * 3);
+    let fromFile: string[] | undefined;
     let i = 0;
     for (const [key, index] of tableOf) {
+      const file = this.answerer.upstreamsFromFile(key);
+      const set = upstreamSet(file ? (fromFile ??= this.answerer.upstreams(key)) : this.answerer.upstreams(key), this.defaults.timeoutMs);
+      let si = -1; // none the thread can use: the main loop forwards
+      if (set) {
+        const text = set.toString('latin1');
+        si = setIndex.get(text) ?? sets.push(set) - 1;
+        setIndex.set(text, si);
+      }
       assign[i++] = this.lids.get(key)!;
       assign[i++] = index;
+      assign[i++] = si;
     }
+    this.watchResolvConf(fromFile !== undefined);
     try {
-      this.n.dnsTables(h, tables, assign);
+      this.n.dnsTables(h, tables, sets, assign);
     } catch (err) {
       // Never stale answers: without tables the thread hands every query to the main loop.
-      this.n.dnsTables(h, [], new Int32Array(0));
+      this.n.dnsTables(h, [], [], new Int32Array(0));
       this.warn?.(`embedded DNS: the thread's tables were refused (${(err as Error).message}): answering every query from the main loop`);
     }
+  }
+
+  /**
+   * While a listener forwards to the resolv.conf file's nameservers, its changes reach the thread
+   * within pollMs (5 s; the main loop's forwarding reads the file per query).
+   */
+  private watchResolvConf(on: boolean): void {
+    if (!on) {
+      clearInterval(this.resolvPoll);
+      this.resolvPoll = undefined;
+      return;
+    }
+    this.resolvPoll ??= setInterval(() => {
+      if (!this.ended && fileSignature(this.defaults.resolvConf) !== this.resolvSig) this.pushTables();
+    }, this.pollMs).unref();
   }
 
   /** A query the thread had no answer for (on the main loop). */
@@ -193,6 +244,7 @@ class ThreadHost implements Host {
   closeNow(): void {
     if (this.ended) return;
     this.ended = true;
+    this.watchResolvConf(false);
     this.lids.clear();
     this.keys.clear();
     this.n.dnsStop(this.handle!);
@@ -287,7 +339,7 @@ export class EmbeddedDns {
       host = new LoopHost(this.defaults);
     } else {
       try {
-        host = ThreadHost.start(this.opts.native ?? dnsNative(), this.defaults, this.opts.warn);
+        host = ThreadHost.start(this.opts.native ?? dnsNative(), this.defaults, this.opts.warn, this.opts.resolvConfPollMs ?? 5000);
       } catch (err) {
         this.threadFailed = true;
         this.opts.warn?.(`embedded DNS: the DNS thread did not start (${(err as Error).message}): answering on the main loop`);

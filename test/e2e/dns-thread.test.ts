@@ -6,7 +6,7 @@
 // next one; an idle thread ends.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -124,6 +124,54 @@ test('the thread forwards other names: to the resolv.conf nameservers, or to the
     dns.stopAll();
   } finally {
     for (const s of ups) s.close();
+  }
+});
+
+/** A stand-in upstream in a process of its own (so a blocked loop here does not block it): every A question gets `addr`. */
+async function upstreamProcess(addr: string): Promise<{ port: number; stop: () => void }> {
+  const messages = new URL('../../src/network/dns-message.js', import.meta.url).href;
+  const script = `const { buildResponse, decodeMessage } = await import(${JSON.stringify(messages)});
+const s = (await import('node:dgram')).createSocket('udp4');
+s.on('message', (msg, r) => { const q = decodeMessage(msg); s.send(buildResponse(q, [{ name: q.questions[0].name, type: 1, class: 1, ttl: 5, data: ${JSON.stringify(addr)} }], 0), r.port, r.address); });
+s.bind(0, '127.0.0.1', () => process.stdout.write(s.address().port + '\\n'));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  await until('the upstream to listen', () => out.endsWith('\n') || child.exitCode !== null);
+  assert.equal(child.exitCode, null, 'the upstream exited');
+  return { port: Number(out.trim()), stop: () => child.kill('SIGKILL') };
+}
+
+test('the thread forwards while the main loop is blocked; a refusing upstream is skipped; resolv.conf changes are seen', { skip }, async () => {
+  const one = await upstreamProcess('198.51.100.7');
+  const two = await upstreamProcess('198.51.100.8');
+  const made: EmbeddedDns[] = [];
+  try {
+    const resolvConf = `${dir.path}/resolv-blocked.conf`;
+    // port 1 on loopback: refused (ICMP), so the thread goes on to the next at once
+    writeFileSync(resolvConf, `nameserver 127.0.0.1:1\nnameserver 127.0.0.1:${one.port}\n`);
+    const { dns, warnings } = newDns({ table: () => tableFor(), upstreamDns: undefined, resolvConf, resolvConfPollMs: 50 });
+    made.push(dns);
+    await dns.start(key, nsPath);
+    assert.deepEqual(await nsResolveBlocked(netns, 'outside.example'), ['198.51.100.7']);
+    // the container's own name too
+    assert.deepEqual(await nsResolveBlocked(netns, 'web'), ['10.77.0.5']);
+    writeFileSync(resolvConf, `nameserver 127.0.0.1:${two.port}\n`);
+    const end = Date.now() + 30_000;
+    let got: string[] = [];
+    while (Date.now() < end && got[0] !== '198.51.100.8') got = await nsResolve(netns, 'outside.example');
+    assert.deepEqual(got, ['198.51.100.8']);
+    dns.stopAll();
+    // no upstream at all: SERVFAIL, from the thread
+    const none = newDns({ table: () => tableFor(), upstreamDns: [] });
+    made.push(none.dns);
+    await none.dns.start(key, nsPath);
+    await assert.rejects(nsResolveBlocked(netns, 'outside.example'), (err: Error) => /SERVFAIL/.test(err.message) || assert.fail(err.message));
+    assert.deepEqual([...warnings, ...none.warnings], []);
+  } finally {
+    for (const d of made) d.stopAll();
+    one.stop();
+    two.stop();
   }
 });
 

@@ -3,7 +3,7 @@
 // the main loop's answer (answerLocally); what it cannot answer it hands over (null).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nativeTables, tableFor } from '../../src/network/dns-table.js';
+import { nativeTables, tableFor, upstreamSet } from '../../src/network/dns-table.js';
 import { dnsNative } from '../../src/network/dns-native.js';
 import { answerLocally } from '../../src/network/dns-answerer.js';
 import { sharedNetworks, type DnsTable } from '../../src/network/dns-names.js';
@@ -38,18 +38,27 @@ function query(name: string, type: number, mutate?: (b: Buffer) => Buffer): Buff
   return mutate ? mutate(b) : b;
 }
 
-/** Checks one query for the asker `key`; returns whether the thread answered it. */
-function check(key: string, q: Buffer): boolean {
+/** Checks one query for the asker `key`; returns what the thread did with it. */
+function verdict(key: string, q: Buffer): 'answer' | 'forward' | 'main loop' {
   const { tables, tableOf } = nativeTables(table, [key]);
   const got = dnsNative().dnsAnswer(tables[tableOf.get(key)!]!, q);
-  if (got === null) return false;
+  if (got === null) return 'main loop';
   const want = answerLocally(table, key, decodeMessage(q));
+  if (got === 'forward') {
+    assert.equal(want, undefined, `the thread forwards a name of ours: ${q.toString('hex')}`);
+    return 'forward';
+  }
   assert.ok(want, `the thread answered what the main loop forwards: ${q.toString('hex')}`);
   assert.equal(got.toString('hex'), want.toString('hex'), `answer to ${q.toString('hex')}`);
-  return true;
+  return 'answer';
 }
 
-test('dns table: every answer of the thread is the main loop’s, byte for byte', () => {
+/** Whether the thread answered the query itself. */
+function check(key: string, q: Buffer): boolean {
+  return verdict(key, q) === 'answer';
+}
+
+test('dns table: every answer of the thread is the main loop’s, byte for byte; it forwards only names not ours', () => {
   let answered = 0;
   let ours = 0;
   for (const key of ['100', '200', '300', '400', '999']) {
@@ -71,11 +80,21 @@ test('dns table: every answer of the thread is the main loop’s, byte for byte'
   for (const [key, name] of [['100', 'web'], ['100', 'Front.app'], ['200', 'api.DB'], ['100', 'A'.repeat(12)], ['200', `${'a'.repeat(12)}.app`], ['100', reverseName('172.17.0.3')]] as const) {
     assert.equal(check(key, query(name, TYPE.A)) || check(key, query(name, TYPE.PTR)), true, `${key} ${name}`);
   }
-  // handed over: a 13-character ID prefix, non-ASCII, an unknown name, PTR of a container name
-  assert.equal(check('100', query('a'.repeat(13), TYPE.A)), false);
-  assert.equal(check('100', query('ümlaut', TYPE.A)), false);
-  assert.equal(check('100', query('nosuch', TYPE.A)), false);
-  assert.equal(check('100', query('web', TYPE.PTR)), false);
+  // to the main loop: an ID prefix of 13 characters (bare or .network), any name starting with 12+ hex digits, non-ASCII
+  assert.equal(verdict('100', query('a'.repeat(13), TYPE.A)), 'main loop');
+  assert.equal(verdict('200', query(`${'a'.repeat(20)}.app`, TYPE.A)), 'main loop');
+  assert.equal(verdict('100', query('0123456789ab.example', TYPE.A)), 'main loop');
+  assert.equal(verdict('100', query('ümlaut', TYPE.A)), 'main loop');
+  // forwarded by the thread: unknown names, a container name's PTR, a reverse name not ours
+  assert.equal(verdict('100', query('nosuch', TYPE.A)), 'forward');
+  assert.equal(verdict('100', query('Outside.Example', TYPE.AAAA)), 'forward');
+  assert.equal(verdict('100', query('web', TYPE.PTR)), 'forward');
+  assert.equal(verdict('100', query(reverseName('10.9.9.9'), TYPE.PTR)), 'forward');
+  assert.equal(verdict('100', query('0123456789a.example', TYPE.A)), 'forward');
+  // a table with an ID that is not hex: the hex rule would not cover its prefixes, nothing is forwarded
+  const odd: DnsTable = { ...table, endpoints: { ...table.endpoints, e7: { networkId: 'app', nsIno: 100, containerId: 'z'.repeat(64), containerName: 'zed', aliases: [], ip: '10.1.0.7' } } };
+  assert.equal(dnsNative().dnsAnswer(tableFor(odd, sharedNetworks(odd, '100')), query('nosuch', TYPE.A)), null);
+  assert.ok(Buffer.isBuffer(dnsNative().dnsAnswer(tableFor(odd, sharedNetworks(odd, '100')), query('zed', TYPE.A))));
 });
 
 test('dns table: odd queries go to the main loop', () => {
@@ -101,6 +120,21 @@ test('dns table: odd queries go to the main loop', () => {
     ['an additional record that is not the root', Buffer.concat([Buffer.from(q).fill(1, 11, 12), Buffer.from([1, 0x61, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0])])],
   ] as const) {
     assert.equal(a(t, b), null, what);
+  }
+});
+
+test('dns table: upstream sets as the main loop reads the upstreams, or none the thread can use', () => {
+  const set = upstreamSet(['10.0.0.1', '127.0.0.53:5353', '2001:db8::1', '::ffff:10.1.2.3'], 2000)!;
+  assert.equal(set.toString('hex'), [
+    '000007d0', '04',
+    '04', '0a000001', '00'.repeat(12), '0035',
+    '04', '7f000035', '00'.repeat(12), '14e9',
+    '06', '20010db8000000000000000000000001', '0035',
+    '06', '00000000000000000000ffff0a010203', '0035',
+  ].join(''));
+  assert.equal(upstreamSet([], 100)!.toString('hex'), '0000006400');
+  for (const bad of [['dns.example'], ['10.0.0.1:0'], ['10.0.0.1:x'], ['fe80::1%eth0'], ['fe80:1:2:3:4:5:6:7'], Array<string>(17).fill('10.0.0.1')]) {
+    assert.equal(upstreamSet(bad, 2000), undefined, bad.join(' '));
   }
 });
 
