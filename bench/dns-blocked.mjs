@@ -5,7 +5,7 @@
 // Prints the client's round-trip times per checkout. With --versus=<checkout> (its dist/ built)
 // the two alternate, one child process per round.
 // --block-ms=N blocks N ms instead (0: the round trips of an idle daemon).
-// Usage: node bench/dns-blocked.mjs [rounds=3] [--versus=/path/to/other/checkout] [--block-ms=1500] [--name=web]
+// Usage: node bench/dns-blocked.mjs [rounds=3] [--versus=/path/to/other/checkout] [--block-ms=1500] [--name=web] [--upstream]
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,20 @@ const blockMs = Number(args.find((a) => a.startsWith('--block-ms='))?.slice(11) 
 // --name=LABEL: the name asked (one label; default the container's, `web`); another name is
 // forwarded, here to no upstream at all, so it is answered SERVFAIL by whoever decides to forward.
 const askName = args.find((a) => a.startsWith('--name='))?.slice(7) ?? 'web';
+// --upstream: forwarded names go to a stand-in upstream on loopback, in a process of its own
+// (answers at once with 198.51.100.1), instead of to none.
+const withUpstream = args.includes('--upstream');
+const UPSTREAM = String.raw`
+const s = require('dgram').createSocket('udp4');
+s.on('message', (m, r) => {
+  let o = 12;
+  while (m[o]) o += m[o] + 1;
+  const q = m.subarray(12, o + 5);
+  const a = Buffer.concat([m.subarray(0, 2), Buffer.from([0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]), q, Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 198, 51, 100, 1])]);
+  s.send(a, r.port, r.address);
+});
+s.bind(0, '127.0.0.1', () => process.stdout.write(s.address().port + '\n'));
+`;
 
 const CLIENT = String.raw`
 const dgram = require('dgram');
@@ -57,7 +71,16 @@ async function child(checkout) {
   const ns = `${net.prefix}ns`;
   const root = mkdtempSync(join(tmpdir(), 'hako-dnsb-'));
   execFileSync('ip', ['netns', 'add', ns]);
-  const mgr = new NetworkManager({ root, nftTable: net.table, bridgePrefix: `${net.prefix}-`, vethPrefix: `${net.prefix}v`, defaultNetwork: { name: 'bridge', bridge: net.bridge }, ipForward: 'bridge', iptables: false, upstreamDns: [] });
+  let upstream;
+  const upstreamDns = [];
+  if (withUpstream) {
+    upstream = spawn(process.execPath, ['-e', UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let port = '';
+    upstream.stdout.on('data', (d) => (port += d));
+    while (!port.endsWith('\n')) await new Promise((r) => setTimeout(r, 10));
+    upstreamDns.push(`127.0.0.1:${port.trim()}`);
+  }
+  const mgr = new NetworkManager({ root, nftTable: net.table, bridgePrefix: `${net.prefix}-`, vethPrefix: `${net.prefix}v`, defaultNetwork: { name: 'bridge', bridge: net.bridge }, ipForward: 'bridge', iptables: false, upstreamDns });
   try {
     await mgr.init();
     await mgr.createNetwork({ name: 'dnsbench' });
@@ -75,6 +98,7 @@ async function child(checkout) {
   } finally {
     for (const n of mgr.listNetworks()) await mgr.removeNetwork(n.id).catch(() => undefined);
     mgr.close();
+    upstream?.kill('SIGKILL');
     execFileSync('ip', ['netns', 'del', ns]);
     cleanupNet(net);
     rmSync(root, { recursive: true, force: true });
@@ -97,7 +121,7 @@ const results = new Map(checkouts.map((c) => [c, []]));
 for (let i = 0; i < rounds; i++) {
   for (const c of checkouts) {
     const out = await new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [fileURLToPath(import.meta.url), `--run=${c}`, `--block-ms=${blockMs}`, `--name=${askName}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, [fileURLToPath(import.meta.url), `--run=${c}`, `--block-ms=${blockMs}`, `--name=${askName}`, ...(withUpstream ? ['--upstream'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
       let o = '';
       p.stdout.on('data', (d) => (o += d));
       p.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`round for ${c} exited ${code}: ${o}`))));
@@ -106,7 +130,7 @@ for (let i = 0; i < rounds; i++) {
   }
 }
 const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ');
-console.log(`embedded DNS round trips for ${askName}, queries every 20 ms for 3 s, main loop blocked ${blockMs} ms; ${rounds} rounds; load ${load}`);
+console.log(`embedded DNS round trips for ${askName}${withUpstream ? ' (upstream on loopback)' : ''}, queries every 20 ms for 3 s, main loop blocked ${blockMs} ms; ${rounds} rounds; load ${load}`);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 for (const c of checkouts) {
   const rs = results.get(c);

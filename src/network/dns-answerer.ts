@@ -189,21 +189,34 @@ export function answerLocally(table: DnsTable, askerKey: string, query: Message)
   return records && buildResponse(query, records, RCODE.NOERROR);
 }
 
+/** The names an asker sees: addresses of a name (lowercase, no final dot), the name of an address. */
+export interface LocalNames {
+  ips(name: string): string[] | undefined;
+  ptr(ip: string): string | undefined;
+}
+
 /**
  * The records answering (name, type, class) for an asker on the networks `shared`, each with the
- * owner name `qname` as asked; undefined when the name is not ours (forward it). Every type but
- * A, ANY and PTR gets the same answer (dns-table.ts relies on it).
+ * owner name `qname` as asked; undefined when the name is not ours (forward it).
  */
 export function localRecords(table: DnsTable, shared: Set<string>, qname: string, type: number, klass: number): ResourceRecord[] | undefined {
+  return recordsOf(qname, type, klass, { ips: (n) => lookupNameOn(table, shared, n), ptr: (ip) => reverseNameOn(table, shared, ip) });
+}
+
+/**
+ * localRecords over `names` (dns-table.ts gives an indexed copy of the same lookups). Every type
+ * but A, ANY and PTR gets the same answer (dns-table.ts relies on it).
+ */
+export function recordsOf(qname: string, type: number, klass: number, names: LocalNames): ResourceRecord[] | undefined {
   if (klass !== CLASS_IN) return undefined;
   const name = qname.toLowerCase().replace(/\.$/, '');
   if (type === TYPE.PTR) {
     const ip = ipFromReverseName(name);
-    const target = ip ? reverseNameOn(table, shared, ip) : undefined;
+    const target = ip ? names.ptr(ip) : undefined;
     if (!target) return undefined;
     return [{ name: qname, type: TYPE.PTR, class: CLASS_IN, ttl: TTL, data: target }];
   }
-  const ips = lookupNameOn(table, shared, name);
+  const ips = names.ips(name);
   if (!ips) return undefined;
   // A known container name has no AAAA/MX/...: answer NOERROR with no records, like docker,
   // instead of forwarding a container name to the outside world.

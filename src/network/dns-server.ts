@@ -28,7 +28,7 @@ import { addonErrno } from '../native/addon.js';
 import { DnsAnswerer, type DnsCommand, type UpstreamDefaults } from './dns-answerer.js';
 import { dnsNative, type DnsNative, type DnsServerHandle } from './dns-native.js';
 import { dnsTableOf, type DnsTable } from './dns-names.js';
-import { nativeTables, upstreamSet } from './dns-table.js';
+import { nativeTables, newTableCache, upstreamSet, type TableCache } from './dns-table.js';
 import { EMBEDDED_DNS } from './hosts-files.js';
 import { AF_INET, SOCK_DGRAM, SOCK_NONBLOCK, netNative } from './native-net.js';
 
@@ -111,6 +111,7 @@ class ThreadHost implements Host {
   private lastLid = 0;
   private ended = false;
   private resolvSig = '';
+  private readonly tableCache: TableCache = newTableCache();
   private resolvPoll: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -187,7 +188,7 @@ class ThreadHost implements Host {
   private pushTables(): void {
     const h = this.handle!;
     this.resolvSig = fileSignature(this.defaults.resolvConf);
-    const { tables, tableOf } = nativeTables(this.answerer.names(), this.lids.keys());
+    const { tables, tableOf } = nativeTables(this.answerer.names(), this.lids.keys(), this.tableCache);
     const sets: Buffer[] = [];
     const setIndex = new Map<string, number>();
     const assign = new Int32Array(tableOf.size * 3);

@@ -3,7 +3,7 @@
 // the main loop's answer (answerLocally); what it cannot answer it hands over (null).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nativeTables, tableFor, upstreamSet } from '../../src/network/dns-table.js';
+import { nativeTables, newTableCache, tableFor, upstreamSet } from '../../src/network/dns-table.js';
 import { dnsNative } from '../../src/network/dns-native.js';
 import { answerLocally } from '../../src/network/dns-answerer.js';
 import { sharedNetworks, type DnsTable } from '../../src/network/dns-names.js';
@@ -20,6 +20,8 @@ const table: DnsTable = {
     e4: { networkId: 'db', nsIno: 200, containerId: 'b'.repeat(64), containerName: 'api', aliases: [], ip: '10.2.0.3' },
     e5: { networkId: 'br', nsIno: 300, containerId: 'c'.repeat(64), containerName: 'lonely', aliases: [], ip: '172.17.0.3' },
     e6: { networkId: 'app', nsIno: 400, containerId: 'd'.repeat(64), containerName: 'q'.repeat(63), aliases: [], ip: '10.1.0.4' },
+    // a hex name, an alias that is another container's 13-character ID prefix
+    e9: { networkId: 'app', nsIno: 600, containerId: '9'.repeat(64), containerName: '0123456789abcdef', aliases: ['b'.repeat(13)], ip: '10.1.0.6' },
   },
 };
 
@@ -28,7 +30,7 @@ const names = [
   'a'.repeat(12), 'A'.repeat(12), 'a'.repeat(13), 'a'.repeat(63), `${'b'.repeat(12)}.db`, 'b'.repeat(11), 'lonely', 'lonely.bridge',
   'q'.repeat(63), `${'q'.repeat(63)}.app`, 'ümlaut', 'p'.repeat(63), 'nosuch', 'outside.example', '', 'web.', '5.0.1.10.in-addr.arpa',
   reverseName('10.1.0.2'), reverseName('10.1.0.3'), reverseName('10.2.0.3'), reverseName('172.17.0.2'), reverseName('172.17.0.3'),
-  reverseName('10.1.0.4'), reverseName('10.9.9.9'), reverseName('10.1.0.2').toUpperCase(), 'in-addr.arpa',
+  reverseName('10.1.0.4'), reverseName('10.9.9.9'), '0123456789abcdef', '0123456789ABCDEF.app', 'b'.repeat(13), `${'b'.repeat(13)}.app`, '9'.repeat(12), reverseName('10.1.0.2').toUpperCase(), 'in-addr.arpa',
 ];
 const types = [TYPE.A, TYPE.AAAA, TYPE.ANY, TYPE.PTR, TYPE.MX, TYPE.TXT, TYPE.CNAME, 0, 65535];
 
@@ -147,4 +149,27 @@ test('dns table: listeners on the same networks share a table; a malformed table
   const good = tableFor(t2, sharedNetworks(t2, '400'));
   assert.throws(() => dnsNative().dnsAnswer(good.subarray(0, good.length - 1), query('web', TYPE.A)), /EINVAL/);
   assert.throws(() => dnsNative().dnsAnswer(Buffer.concat([good, Buffer.from([0])]), query('web', TYPE.A)), /EINVAL/);
+});
+
+test('dns table: pushes with a cache give the tables a push without one gives, as the names change', () => {
+  const cache = newTableCache();
+  let t: DnsTable = table;
+  const keys = ['100', '200', '300', '400'];
+  const steps: ((x: DnsTable) => DnsTable)[] = [
+    (x) => x,
+    (x) => ({ ...x, endpoints: { ...x.endpoints, e1: { ...x.endpoints.e1!, ip: '10.1.0.9' } } }),
+    (x) => ({ ...x, endpoints: { ...x.endpoints, e8: { networkId: 'app', nsIno: 100, containerId: 'f'.repeat(64), containerName: 'new', aliases: ['www'], ip: '10.1.0.8' } } }),
+    (x) => ({ ...x, networks: { ...x.networks, app: { name: 'App2', isDefault: false } } }),
+    (x) => ({ ...x, endpoints: Object.fromEntries(Object.entries(x.endpoints).filter(([id]) => id !== 'e3')) }),
+    (x) => x,
+  ];
+  for (const step of steps) {
+    t = step(t);
+    const plain = nativeTables(t, keys);
+    const cached = nativeTables(t, keys, cache);
+    assert.deepEqual(cached.tableOf, plain.tableOf);
+    assert.deepEqual(cached.tables.map((b) => b.toString('hex')), plain.tables.map((b) => b.toString('hex')));
+  }
+  // only what the last push used is kept
+  assert.equal(cache.tables.size, new Set(nativeTables(t, keys).tableOf.values()).size);
 });
