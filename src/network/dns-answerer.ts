@@ -100,7 +100,7 @@ export class DnsAnswerer {
           sock.off('error', failed);
           // A receive error on a UDP socket (ICMP from a vanished asker) is nothing to act on.
           sock.on('error', () => undefined);
-          sock.on('message', (msg, rinfo) => void this.handle(key, sock, msg, rinfo.address, rinfo.port));
+          sock.on('message', (msg, rinfo) => void this.handle(key, sock, msg, rinfo.address, rinfo.port).catch(() => undefined));
           this.sockets.set(key, sock);
           resolve();
         });

@@ -236,10 +236,15 @@ class ThreadHost implements Host {
   private missed(lid: number, packet: Buffer, address: string, port: number): void {
     const key = this.keys.get(lid);
     if (key === undefined || this.ended) return;
-    void this.answerer.answer(key, packet).then((reply) => {
-      // (the listener may have closed meanwhile: the addon then sends nothing)
-      if (reply && !this.ended) this.n.dnsSend(this.handle!, lid, reply, address, port);
-    });
+    this.answerer.answer(key, packet).then(
+      (reply) => {
+        // (the listener may have closed meanwhile: the addon then sends nothing)
+        if (reply && !this.ended) this.n.dnsSend(this.handle!, lid, reply, address, port);
+      },
+      // A query whose answer cannot be encoded (a PTR target with a label over 63 bytes) gets
+      // none, as a server that cannot answer: not an unhandled rejection on the daemon's loop.
+      () => undefined,
+    );
   }
 
   closeNow(): void {

@@ -99,6 +99,13 @@ test('dns table: every answer of the thread is the main loop’s, byte for byte;
   assert.ok(Buffer.isBuffer(dnsNative().dnsAnswer(tableFor(odd, sharedNetworks(odd, '100')), query('zed', TYPE.A))));
 });
 
+test('dns table: a PTR target that cannot be encoded (a label over 63 bytes) goes to the main loop', () => {
+  const long: DnsTable = { networks: { big: { name: 'n'.repeat(70), isDefault: false } }, endpoints: { e1: { networkId: 'big', nsIno: 1, containerId: 'a'.repeat(64), containerName: 'web', aliases: [], ip: '10.5.0.2' } } };
+  const t = tableFor(long, new Set(['big']));
+  assert.equal(dnsNative().dnsAnswer(t, query(reverseName('10.5.0.2'), TYPE.PTR)), null);
+  assert.ok(Buffer.isBuffer(dnsNative().dnsAnswer(t, query('web', TYPE.A))));
+});
+
 test('dns table: odd queries go to the main loop', () => {
   const { tables } = nativeTables(table, ['100']);
   const t = tables[0]!;
