@@ -5,7 +5,7 @@
 // Prints the client's round-trip times per checkout. With --versus=<checkout> (its dist/ built)
 // the two alternate, one child process per round.
 // --block-ms=N blocks N ms instead (0: the round trips of an idle daemon).
-// Usage: node bench/dns-blocked.mjs [rounds=3] [--versus=/path/to/other/checkout] [--block-ms=1500]
+// Usage: node bench/dns-blocked.mjs [rounds=3] [--versus=/path/to/other/checkout] [--block-ms=1500] [--name=web] [--upstream]
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,23 @@ import { fileURLToPath } from 'node:url';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const blockMs = Number(args.find((a) => a.startsWith('--block-ms='))?.slice(11) ?? 1500);
+// --name=LABEL: the name asked (one label; default the container's, `web`); another name is
+// forwarded, here to no upstream at all, so it is answered SERVFAIL by whoever decides to forward.
+const askName = args.find((a) => a.startsWith('--name='))?.slice(7) ?? 'web';
+// --upstream: forwarded names go to a stand-in upstream on loopback, in a process of its own
+// (answers at once with 198.51.100.1), instead of to none.
+const withUpstream = args.includes('--upstream');
+const UPSTREAM = String.raw`
+const s = require('dgram').createSocket('udp4');
+s.on('message', (m, r) => {
+  let o = 12;
+  while (m[o]) o += m[o] + 1;
+  const q = m.subarray(12, o + 5);
+  const a = Buffer.concat([m.subarray(0, 2), Buffer.from([0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]), q, Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 198, 51, 100, 1])]);
+  s.send(a, r.port, r.address);
+});
+s.bind(0, '127.0.0.1', () => process.stdout.write(s.address().port + '\n'));
+`;
 
 const CLIENT = String.raw`
 const dgram = require('dgram');
@@ -23,7 +40,8 @@ const sent = new Map();
 const rtts = [];
 let lost = 0, id = 1;
 const q = (i) => {
-  const name = Buffer.from('\x03web\x00', 'latin1');
+  const label = process.argv[1] || 'web';
+  const name = Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'latin1'), Buffer.from([0])]);
   const b = Buffer.alloc(12 + name.length + 4);
   b.writeUInt16BE(i, 0); b.writeUInt16BE(0x0100, 2); b.writeUInt16BE(1, 4);
   name.copy(b, 12); b.writeUInt16BE(1, 12 + name.length); b.writeUInt16BE(1, 14 + name.length);
@@ -53,12 +71,21 @@ async function child(checkout) {
   const ns = `${net.prefix}ns`;
   const root = mkdtempSync(join(tmpdir(), 'hako-dnsb-'));
   execFileSync('ip', ['netns', 'add', ns]);
-  const mgr = new NetworkManager({ root, nftTable: net.table, bridgePrefix: `${net.prefix}-`, vethPrefix: `${net.prefix}v`, defaultNetwork: { name: 'bridge', bridge: net.bridge }, ipForward: 'bridge', iptables: false, upstreamDns: [] });
+  let upstream;
+  const upstreamDns = [];
+  if (withUpstream) {
+    upstream = spawn(process.execPath, ['-e', UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let port = '';
+    upstream.stdout.on('data', (d) => (port += d));
+    while (!port.endsWith('\n')) await new Promise((r) => setTimeout(r, 10));
+    upstreamDns.push(`127.0.0.1:${port.trim()}`);
+  }
+  const mgr = new NetworkManager({ root, nftTable: net.table, bridgePrefix: `${net.prefix}-`, vethPrefix: `${net.prefix}v`, defaultNetwork: { name: 'bridge', bridge: net.bridge }, ipForward: 'bridge', iptables: false, upstreamDns });
   try {
     await mgr.init();
     await mgr.createNetwork({ name: 'dnsbench' });
     await mgr.connect({ containerId: 'b'.repeat(64), containerName: 'web', netns: `/run/netns/${ns}`, network: 'dnsbench' });
-    const c = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', CLIENT], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', CLIENT, askName], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     while (!out.includes('ready\n')) await new Promise((r) => setTimeout(r, 10));
@@ -71,6 +98,7 @@ async function child(checkout) {
   } finally {
     for (const n of mgr.listNetworks()) await mgr.removeNetwork(n.id).catch(() => undefined);
     mgr.close();
+    upstream?.kill('SIGKILL');
     execFileSync('ip', ['netns', 'del', ns]);
     cleanupNet(net);
     rmSync(root, { recursive: true, force: true });
@@ -93,7 +121,7 @@ const results = new Map(checkouts.map((c) => [c, []]));
 for (let i = 0; i < rounds; i++) {
   for (const c of checkouts) {
     const out = await new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [fileURLToPath(import.meta.url), `--run=${c}`, `--block-ms=${blockMs}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, [fileURLToPath(import.meta.url), `--run=${c}`, `--block-ms=${blockMs}`, `--name=${askName}`, ...(withUpstream ? ['--upstream'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
       let o = '';
       p.stdout.on('data', (d) => (o += d));
       p.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`round for ${c} exited ${code}: ${o}`))));
@@ -102,7 +130,7 @@ for (let i = 0; i < rounds; i++) {
   }
 }
 const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ');
-console.log(`embedded DNS round trips, queries every 20 ms for 3 s, main loop blocked ${blockMs} ms; ${rounds} rounds; load ${load}`);
+console.log(`embedded DNS round trips for ${askName}${withUpstream ? ' (upstream on loopback)' : ''}, queries every 20 ms for 3 s, main loop blocked ${blockMs} ms; ${rounds} rounds; load ${load}`);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 for (const c of checkouts) {
   const rs = results.get(c);

@@ -3,7 +3,8 @@
 // four containers run with --rm, two on the default bridge and two with --network none, `ps -a`,
 // `images`). "Idle" means no running container in both. A third sample follows a container run
 // with --rm on a user-defined network: its embedded DNS thread is then still there (it ends 30 s
-// after the last listener closed), so that sample is the daemon with the DNS thread. Target (issue #4): ≤ 50 MB VmRSS.
+// after the last listener closed), so that sample is the daemon with the DNS thread (the addon's
+// since session 12; a worker_threads Worker cost ~10 MB before). Target (issue #4): ≤ 50 MB VmRSS.
 // Each round starts a fresh daemon (temp root, unique socket, test network names, cgroup beneath
 // ours); the medians of the rounds are printed with /proc/<pid>/smaps_rollup's split (anonymous
 // vs file-backed: the node binary's touched pages are ~34 MB of a bare `node`'s ~40 MB).

@@ -1,12 +1,12 @@
-// The part of the embedded DNS that reads queries and answers them: node:dgram sockets adopted
-// from the fds the daemon made in the containers' netns (bound to 127.0.0.11:53), a name table
-// (dns-names.ts) and the forwarding of other names to the upstream resolvers, from the daemon's
-// netns. It runs in the DNS thread (dns-worker.ts), or on the main loop when that thread could
-// not start (dns-server.ts decides). It imports nothing of the addon: the thread needs none.
+// The part of the embedded DNS that answers queries on the main loop: a name table (dns-names.ts),
+// the forwarding of other names to the upstream resolvers, from the daemon's netns, and node:dgram
+// sockets adopted from the fds the daemon made in the containers' netns (bound to 127.0.0.11:53).
+// With the addon's answering thread running (dns-server.ts), it only answers what that thread
+// hands over (answer()); when the thread could not start, it reads the sockets itself.
 import { createSocket, type Socket } from 'node:dgram';
 import { closeSync, readFileSync } from 'node:fs';
 import { CLASS_IN, RCODE, TYPE, buildResponse, decodeMessage, ipFromReverseName, isResponse, opcodeOf, type Message, type ResourceRecord } from './dns-message.js';
-import { lookupName, ownUpstreams, reverseName, type DnsTable } from './dns-names.js';
+import { lookupNameOn, ownUpstreams, reverseNameOn, sharedNetworks, type DnsTable } from './dns-names.js';
 import { parseResolvConf } from './hosts-files.js';
 
 const TTL = 600;
@@ -62,6 +62,11 @@ export class DnsAnswerer {
     }
   }
 
+  /** The table answers come from, from now on (the answering thread's host: no sockets here). */
+  setTable(table: DnsTable): void {
+    this.table = table;
+  }
+
   /** Closes every socket now, and refuses later listens (the host is going away). */
   closeAllNow(): void {
     this.ended = true;
@@ -95,7 +100,7 @@ export class DnsAnswerer {
           sock.off('error', failed);
           // A receive error on a UDP socket (ICMP from a vanished asker) is nothing to act on.
           sock.on('error', () => undefined);
-          sock.on('message', (msg, rinfo) => void this.handle(key, sock, msg, rinfo.address, rinfo.port));
+          sock.on('message', (msg, rinfo) => void this.handle(key, sock, msg, rinfo.address, rinfo.port).catch(() => undefined));
           this.sockets.set(key, sock);
           resolve();
         });
@@ -121,33 +126,50 @@ export class DnsAnswerer {
   }
 
   private async handle(key: string, sock: Socket, packet: Buffer, address: string, port: number): Promise<void> {
+    const reply = await this.answer(key, packet);
+    if (reply) this.reply(key, sock, reply, address, port);
+  }
+
+  /**
+   * The reply to `packet` from the netns `key`, or undefined to drop it: names of ours answered,
+   * others forwarded (SERVFAIL when no upstream answered), malformed and odd queries as a server does.
+   */
+  async answer(key: string, packet: Buffer): Promise<Buffer | undefined> {
     let query: Message;
     try {
       query = decodeMessage(packet);
     } catch {
-      return; // not DNS: drop it, as a server does with garbage
+      return undefined; // not DNS: drop it, as a server does with garbage
     }
-    if (isResponse(query) || query.questions.length !== 1) {
-      if (!isResponse(query)) this.reply(key, sock, buildResponse(query, [], RCODE.FORMERR), address, port);
-      return;
-    }
-    if (opcodeOf(query) !== 0) return this.reply(key, sock, buildResponse(query, [], RCODE.NOTIMP), address, port);
+    if (isResponse(query)) return undefined;
+    if (query.questions.length !== 1) return buildResponse(query, [], RCODE.FORMERR);
+    if (opcodeOf(query) !== 0) return buildResponse(query, [], RCODE.NOTIMP);
     const answer = answerLocally(this.table, key, query);
-    if (answer) return this.reply(key, sock, answer, address, port);
+    if (answer) return answer;
     const forwarded = await this.forward(key, packet);
-    this.reply(key, sock, forwarded ?? buildResponse(query, [], RCODE.SERVFAIL), address, port);
+    return forwarded ?? buildResponse(query, [], RCODE.SERVFAIL);
   }
 
-  private upstreams(key: string): string[] {
+  /** The table answers come from now. */
+  names(): DnsTable {
+    return this.table;
+  }
+
+  /** Where names not ours asked from the netns `key` are forwarded (read now: the host's resolvers may change). */
+  upstreams(key: string): string[] {
     const own = ownUpstreams(this.table, key) ?? this.defaults.upstreamDns;
     if (own) return own;
     try {
-      // Read per forward, as the host's resolvers may change. Sync: an async read would queue in
-      // libuv's thread pool, which the worker shares with the main thread's fs work.
+      // Sync: an async read would queue in libuv's thread pool, behind the main thread's fs work.
       return parseResolvConf(readFileSync(this.defaults.resolvConf, 'utf8')).nameservers;
     } catch {
       return [];
     }
+  }
+
+  /** Whether upstreams(key) comes from the resolv.conf file. */
+  upstreamsFromFile(key: string): boolean {
+    return !(ownUpstreams(this.table, key) ?? this.defaults.upstreamDns);
   }
 
   private async forward(key: string, packet: Buffer): Promise<Buffer | undefined> {
@@ -163,20 +185,42 @@ export class DnsAnswerer {
 /** The answer when the name is ours (a container on a network shared with the asker); undefined to forward. */
 export function answerLocally(table: DnsTable, askerKey: string, query: Message): Buffer | undefined {
   const q = query.questions[0]!;
-  if (q.class !== CLASS_IN) return undefined;
-  const name = q.name.toLowerCase().replace(/\.$/, '');
-  if (q.type === TYPE.PTR) {
+  const records = localRecords(table, sharedNetworks(table, askerKey), q.name, q.type, q.class);
+  return records && buildResponse(query, records, RCODE.NOERROR);
+}
+
+/** The names an asker sees: addresses of a name (lowercase, no final dot), the name of an address. */
+export interface LocalNames {
+  ips(name: string): string[] | undefined;
+  ptr(ip: string): string | undefined;
+}
+
+/**
+ * The records answering (name, type, class) for an asker on the networks `shared`, each with the
+ * owner name `qname` as asked; undefined when the name is not ours (forward it).
+ */
+export function localRecords(table: DnsTable, shared: Set<string>, qname: string, type: number, klass: number): ResourceRecord[] | undefined {
+  return recordsOf(qname, type, klass, { ips: (n) => lookupNameOn(table, shared, n), ptr: (ip) => reverseNameOn(table, shared, ip) });
+}
+
+/**
+ * localRecords over `names` (dns-table.ts gives an indexed copy of the same lookups). Every type
+ * but A, ANY and PTR gets the same answer (dns-table.ts relies on it).
+ */
+export function recordsOf(qname: string, type: number, klass: number, names: LocalNames): ResourceRecord[] | undefined {
+  if (klass !== CLASS_IN) return undefined;
+  const name = qname.toLowerCase().replace(/\.$/, '');
+  if (type === TYPE.PTR) {
     const ip = ipFromReverseName(name);
-    const target = ip ? reverseName(table, askerKey, ip) : undefined;
+    const target = ip ? names.ptr(ip) : undefined;
     if (!target) return undefined;
-    return buildResponse(query, [{ name: q.name, type: TYPE.PTR, class: CLASS_IN, ttl: TTL, data: target }], RCODE.NOERROR);
+    return [{ name: qname, type: TYPE.PTR, class: CLASS_IN, ttl: TTL, data: target }];
   }
-  const ips = lookupName(table, askerKey, name);
+  const ips = names.ips(name);
   if (!ips) return undefined;
   // A known container name has no AAAA/MX/...: answer NOERROR with no records, like docker,
   // instead of forwarding a container name to the outside world.
-  const answers: ResourceRecord[] = q.type === TYPE.A || q.type === TYPE.ANY ? ips.map((ip) => ({ name: q.name, type: TYPE.A, class: CLASS_IN, ttl: TTL, data: ip })) : [];
-  return buildResponse(query, answers, RCODE.NOERROR);
+  return type === TYPE.A || type === TYPE.ANY ? ips.map((ip) => ({ name: qname, type: TYPE.A, class: CLASS_IN, ttl: TTL, data: ip })) : [];
 }
 
 /** One UDP exchange from the daemon's netns; resolves with the reply whose id matches. */

@@ -111,7 +111,8 @@ export function decodeMessage(buf: Buffer): Message {
   return { id, flags, questions, answers: sections[0]!, authorities: sections[1]!, additionals: sections[2]! };
 }
 
-function encodeName(name: string): Buffer {
+/** `name` in wire form (its labels, then 0); throws for a label over 63 bytes. */
+export function encodeName(name: string): Buffer {
   const parts: Buffer[] = [];
   for (const label of name.split('.').filter((l) => l.length > 0)) {
     const b = Buffer.from(label, 'latin1');
@@ -144,16 +145,19 @@ export function encodeMessage(m: Message): Buffer {
     tail.writeUInt16BE(qn.class, 2);
     parts.push(encodeName(qn.name), tail);
   }
-  for (const rr of [...m.answers, ...m.authorities, ...m.additionals]) {
-    const rdata = encodeRdata(rr);
-    const head = Buffer.alloc(10);
-    head.writeUInt16BE(rr.type, 0);
-    head.writeUInt16BE(rr.class, 2);
-    head.writeUInt32BE(rr.ttl, 4);
-    head.writeUInt16BE(rdata.length, 8);
-    parts.push(encodeName(rr.name), head, rdata);
-  }
+  for (const rr of [...m.answers, ...m.authorities, ...m.additionals]) parts.push(encodeName(rr.name), encodeRecordTail(rr));
   return Buffer.concat(parts);
+}
+
+/** A record as encodeMessage writes it, without its owner name: type, class, TTL, rdlength, rdata. */
+export function encodeRecordTail(rr: ResourceRecord): Buffer {
+  const rdata = encodeRdata(rr);
+  const head = Buffer.alloc(10);
+  head.writeUInt16BE(rr.type, 0);
+  head.writeUInt16BE(rr.class, 2);
+  head.writeUInt32BE(rr.ttl, 4);
+  head.writeUInt16BE(rdata.length, 8);
+  return Buffer.concat([head, rdata]);
 }
 
 /** A query for `name` (RD set). */

@@ -1,5 +1,5 @@
 // What the embedded DNS knows: the names, addresses and upstreams of the endpoints, as a plain
-// table the DNS thread (dns-worker.ts) receives by postMessage, and the lookups on it. The network
+// table (from which dns-table.ts computes the answering thread's tables), and the lookups on it. The network
 // manager answers the same questions from its own state through these functions, so the thread
 // and the manager cannot disagree on what a name means.
 
@@ -43,9 +43,18 @@ export function askersOf(t: DnsTable, key: string): DnsEndpoint[] {
   return Object.values(t.endpoints).filter((e) => String(e.nsIno) === key);
 }
 
+/** The networks of the endpoints in the asker's netns (default ones too: reverse lookups use them). */
+export function sharedNetworks(t: DnsTable, askerKey: string): Set<string> {
+  return new Set(askersOf(t, askerKey).map((e) => e.networkId));
+}
+
 /** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */
 export function lookupName(t: DnsTable, askerKey: string, name: string): string[] | undefined {
-  const shared = new Set(askersOf(t, askerKey).map((e) => e.networkId));
+  return lookupNameOn(t, sharedNetworks(t, askerKey), name);
+}
+
+/** lookupName for an asker on the networks `shared`. */
+export function lookupNameOn(t: DnsTable, shared: Set<string>, name: string): string[] | undefined {
   const ips: string[] = [];
   const n = name.toLowerCase();
   for (const e of Object.values(t.endpoints)) {
@@ -59,7 +68,11 @@ export function lookupName(t: DnsTable, askerKey: string, name: string): string[
 
 /** `name.network` of the endpoint with address `ip` on a network shared with the asker. */
 export function reverseName(t: DnsTable, askerKey: string, ip: string): string | undefined {
-  const shared = new Set(askersOf(t, askerKey).map((e) => e.networkId));
+  return reverseNameOn(t, sharedNetworks(t, askerKey), ip);
+}
+
+/** reverseName for an asker on the networks `shared`. */
+export function reverseNameOn(t: DnsTable, shared: Set<string>, ip: string): string | undefined {
   const e = Object.values(t.endpoints).find((x) => x.ip === ip && shared.has(x.networkId));
   return e ? `${e.containerName}.${t.networks[e.networkId]!.name}` : undefined;
 }

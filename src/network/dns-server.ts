@@ -5,30 +5,35 @@
 // is forwarded, from the daemon's netns, to the upstream resolvers (so a host resolver on
 // 127.0.0.53 works too).
 //
-// The sockets are read by a thread of their own (dns-worker.ts, running dns-answerer.ts), not on
-// the daemon's main loop: there, sync fs calls of container starts and removals at load delayed
-// answers by 0.4–0.9 s (dockerd answers from goroutines). Fds are process-wide, so the main
-// thread makes each socket (the setns thread is the addon's) and hands its number over; the
-// thread adopts it with node:dgram and owns it from then on. The name table is posted whenever it
-// changes; every command is acknowledged in order, so a start that awaits its listener (or
-// synced()) knows the thread has the names of that moment.
+// The sockets are read by a thread of their own, not on the daemon's main loop: there, sync fs
+// calls of container starts and removals at load delayed answers by 0.4–0.9 s (dockerd answers
+// from goroutines). The thread is the addon's (native/addon_dns.c): it answers the questions of
+// a table computed here (dns-table.ts: the containers' names and reverse names, answers in wire
+// form), forwards the names the table says are not ours to the upstreams given here, from the
+// daemon's netns, and hands every other query to the main loop (DnsAnswerer: odd queries, ID
+// prefixes, upstreams the thread cannot use). Until session 12 it was a worker_threads Worker
+// answering everything, which cost ~10 MB of RSS while it ran (a Node isolate and environment:
+// ~9 MB even idle, whatever its heap limits); the addon's thread costs a 64 KiB stack and its
+// tables. Fds are process-wide: the main thread makes each socket (the setns thread is the
+// addon's) and hands its number to the thread, which owns it from then on. Listening, closing and
+// table changes take effect before the call returns (the thread's mutex), so a start that awaits
+// its listener (or synced()) knows the thread has the names of that moment.
 //
 // The thread starts with the first listener and ends a while after the last one closed. A thread
-// that cannot start (its module missing or broken) or that dies is reported through `warn`, and
-// the answering goes on from the main loop (the same answerer, in-process), never silently off.
-import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+// that cannot start is reported through `warn`, and the answering goes on from the main loop
+// (the same DnsAnswerer, on node:dgram sockets), never silently off.
+import { closeSync, openSync, statSync } from 'node:fs';
 import { HakoError } from '../common/errors.js';
 import { addonErrno } from '../native/addon.js';
 import { DnsAnswerer, type DnsCommand, type UpstreamDefaults } from './dns-answerer.js';
+import { dnsNative, type DnsNative, type DnsServerHandle } from './dns-native.js';
 import { dnsTableOf, type DnsTable } from './dns-names.js';
+import { nativeTables, newTableCache, upstreamSet, type TableCache } from './dns-table.js';
 import { EMBEDDED_DNS } from './hosts-files.js';
 import { AF_INET, SOCK_DGRAM, SOCK_NONBLOCK, netNative } from './native-net.js';
 
-
 export interface EmbeddedDnsOptions {
-  /** The names of now (the manager's state; projected with dnsTableOf before posting). */
+  /** The names of now (the manager's state; projected with dnsTableOf before use). */
   table: () => DnsTable;
   /** The daemon's --dns; else the nameservers of `resolvConf`. */
   upstreamDns?: string[] | undefined;
@@ -36,8 +41,10 @@ export interface EmbeddedDnsOptions {
   /** Forwarding timeout per upstream, ms (2000). */
   timeoutMs?: number | undefined;
   warn?: ((msg: string) => void) | undefined;
-  /** The DNS thread's module (default: dns-worker.js, found from the bundle too). */
-  workerModule?: URL | undefined;
+  /** The answering thread's functions (default: the addon's; tests give one that fails to start). */
+  native?: DnsNative | undefined;
+  /** How often the thread's host looks for changes of the resolv.conf file, ms (5000). */
+  resolvConfPollMs?: number | undefined;
   /** How long the thread stays after the last listener closed, ms (a churn of short containers should not start one per container). */
   lingerMs?: number | undefined;
 }
@@ -45,28 +52,23 @@ export interface EmbeddedDnsOptions {
 /** Where the embedded DNS answers: its own thread, or the main loop after the thread failed. */
 export type DnsMode = 'thread' | 'main loop';
 
-/** The thread's module: beside this one in dist/src/, or, from hakod's bundle (import.meta.url is the bundle's), tsc's copy in dist/src/. */
-function workerModule(): URL {
-  const beside = new URL('./dns-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(beside)) ? beside : new URL('../src/network/dns-worker.js', import.meta.url);
-}
-
-/** A module that fails to load makes only an 'error' event: the bootstrap says why on the port instead. */
-const BOOTSTRAP = `const { workerData: w } = require('node:worker_threads');
-import(w.module).catch((e) => w.port.postMessage({ failed: String(e?.message ?? e) }));`;
-
-/** How long the thread may take to start before it counts as failed, ms (seconds at load 10 on 2 CPUs). */
-const START_MS = 15_000;
-/** How long a daemon stop waits for the thread to close its sockets, ms. */
-const CLOSE_MS = 1000;
-
-/** The thread went away while a command was in flight. */
+/** The host is closed. */
 class HostGone extends Error {}
+
+/** What changes when a file is rewritten or replaced ('' when it cannot be read). */
+function fileSignature(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
 
 interface Host {
   readonly mode: DnsMode;
   send(c: DnsCommand): Promise<void>;
-  /** Closes every socket before it returns (a bounded wait for a thread), then ends. */
+  /** Closes every socket before it returns, then ends. */
   closeNow(): void;
   /** Ends an idle host (no socket open). */
   end(): void;
@@ -97,131 +99,165 @@ class LoopHost implements Host {
   }
 }
 
-interface Pending {
-  resolve: () => void;
-  reject: (err: Error) => void;
-  /** A listen's fd and its socket's inode, until the thread acknowledged it (then it is the thread's). */
-  fd?: { fd: number; ino: number } | undefined;
-}
-
-/** The answerer in a worker thread. */
+/** The addon's answering thread, with the main loop's DnsAnswerer for what it hands over. */
 class ThreadHost implements Host {
   readonly mode = 'thread';
-  private seq = 0;
-  private readonly pending = new Map<number, Pending>();
-  private ending = false;
-  private exitReason = '';
+  /** The main loop's part: queries without a table entry (forwarding, odd queries). */
+  private readonly answerer: DnsAnswerer;
+  private handle: DnsServerHandle | undefined;
+  /** Listener ids (never reused: an answer for a closed listener must not go out of a new one). */
+  private readonly lids = new Map<string, number>();
+  private readonly keys = new Map<number, string>();
+  private lastLid = 0;
+  private ended = false;
+  private resolvSig = '';
+  private readonly tableCache: TableCache = newTableCache();
+  private resolvPoll: NodeJS.Timeout | undefined;
 
-  /** closedFlag[0] becomes 1 once the thread closed every socket (closeAll). */
-  private constructor(private readonly worker: Worker, private readonly port: MessagePort, private readonly closedFlag: Int32Array) {}
+  private constructor(
+    private readonly n: DnsNative,
+    private readonly defaults: UpstreamDefaults,
+    private readonly warn: ((msg: string) => void) | undefined,
+    private readonly pollMs: number,
+  ) {
+    this.answerer = new DnsAnswerer(defaults);
+  }
 
-  /** Resolves once the thread runs its module; rejects with the reason it did not. */
-  static start(module: URL, defaults: UpstreamDefaults, onDeath: (reason: string) => void): Promise<ThreadHost> {
-    const { port1, port2 } = new MessageChannel();
-    const closed = new SharedArrayBuffer(4);
-    const worker = new Worker(BOOTSTRAP, {
-      eval: true,
-      workerData: { module: module.href, port: port1, defaults, closed },
-      transferList: [port1],
-      // Small heaps: the thread holds a name table and a few sockets (idle RSS matters).
-      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
-    });
-    const host = new ThreadHost(worker, port2, new Int32Array(closed));
-    // The thread does not keep hakod alive (a SIGTERM'd daemon stops without waiting for it); the
-    // port does while an answer is awaited (the start, a command in flight), so that a caller
-    // with nothing else on its loop still gets the answer.
-    worker.unref();
-    return new Promise((resolve, reject) => {
-      let started = false;
-      const fail = (reason: string) => {
-        if (started) return;
-        started = true;
-        clearTimeout(timer);
-        host.ending = true;
-        void worker.terminate();
-        port2.close();
-        reject(new Error(reason));
-      };
-      const timer = setTimeout(() => fail(`not running after ${START_MS / 1000} s`), START_MS);
-      timer.unref();
-      worker.on('error', (err) => {
-        host.exitReason = err.message;
-        fail(err.message);
-      });
-      worker.on('exit', (code) => {
-        fail(host.exitReason || `exited with code ${code}`);
-        host.gone(host.exitReason || `exited with code ${code}`, onDeath);
-      });
-      port2.on('message', (m: { ready?: boolean; failed?: string; seq?: number; error?: { message: string; code?: string; errno?: number } }) => {
-        if (m.failed !== undefined) return fail(m.failed);
-        if (m.ready) {
-          started = true;
-          clearTimeout(timer);
-          if (host.pending.size === 0) port2.unref();
-          return resolve(host);
-        }
-        if (m.seq !== undefined) host.acked(m.seq, m.error);
-      });
-    });
+  /** Starts the thread; throws when it cannot (pthread_create failed, an addon without it). */
+  static start(n: DnsNative, defaults: UpstreamDefaults, warn: ((msg: string) => void) | undefined, pollMs: number): ThreadHost {
+    const host = new ThreadHost(n, defaults, warn, pollMs);
+    host.handle = n.dnsStart((lid, packet, address, port) => host.missed(lid, packet, address, port));
+    return host;
   }
 
   send(c: DnsCommand): Promise<void> {
-    if (this.ending) return Promise.reject(new HostGone('the DNS thread is gone'));
-    const seq = ++this.seq;
-    return new Promise<void>((resolve, reject) => {
-      let fd: Pending['fd'];
-      if (c.op === 'listen') fd = { fd: c.fd, ino: fstatSync(c.fd).ino };
-      if (this.pending.size === 0) this.port.ref();
-      this.pending.set(seq, { resolve, reject, fd });
-      this.port.postMessage({ seq, command: c });
-    });
-  }
-
-  private acked(seq: number, error: { message: string; code?: string; errno?: number } | undefined): void {
-    const p = this.pending.get(seq);
-    if (!p) return;
-    this.pending.delete(seq);
-    if (this.pending.size === 0) this.port.unref();
-    if (!error) return p.resolve();
-    const err = new Error(error.message) as NodeJS.ErrnoException;
-    if (error.code) err.code = error.code;
-    if (error.errno !== undefined) err.errno = error.errno;
-    p.reject(err);
-  }
-
-  /** The thread ended: its sockets are closed (worker teardown closes its handles); commands in flight fail. */
-  private gone(reason: string, onDeath: (reason: string) => void): void {
-    const wasEnding = this.ending;
-    this.ending = true;
-    this.port.close();
-    for (const p of this.pending.values()) {
-      // A listen's fd the thread did not adopt is still open: close it, unless its number now
-      // names another file (the thread adopted and closed it, and the number was reused).
-      if (p.fd) {
-        try {
-          if (fstatSync(p.fd.fd).ino === p.fd.ino) closeSync(p.fd.fd);
-        } catch {
-          // closed with the thread
-        }
-      }
-      p.reject(new HostGone(`the DNS thread ended: ${reason}`));
+    try {
+      this.apply(c);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
     }
-    this.pending.clear();
-    if (!wasEnding) onDeath(reason);
+  }
+
+  private apply(c: DnsCommand): void {
+    if (c.op === 'listen' && (this.ended || this.lids.has(c.key))) {
+      closeSync(c.fd); // the fd was handed over: ours to close
+      throw this.ended ? new HostGone('the embedded DNS is closed') : new Error(`a DNS listener for ${c.key} is already open`);
+    }
+    if (this.ended) throw new HostGone('the embedded DNS is closed');
+    const h = this.handle!;
+    switch (c.op) {
+      case 'table':
+        this.answerer.setTable(c.table);
+        this.pushTables();
+        return;
+      case 'listen': {
+        const lid = ++this.lastLid;
+        try {
+          this.n.dnsListen(h, lid, c.fd, -1);
+        } catch (err) {
+          closeSync(c.fd);
+          throw err;
+        }
+        this.lids.set(c.key, lid);
+        this.keys.set(lid, c.key);
+        this.pushTables();
+        return;
+      }
+      case 'close':
+        this.close(c.key);
+        return;
+      case 'closeAll':
+        for (const key of [...this.lids.keys()]) this.close(key);
+        return;
+    }
+  }
+
+  private close(key: string): void {
+    const lid = this.lids.get(key);
+    if (lid === undefined) return;
+    this.lids.delete(key);
+    this.keys.delete(lid);
+    this.n.dnsClose(this.handle!, lid); // its socket is closed when this returns
+  }
+
+  /**
+   * The thread's tables and upstream sets for the table, listeners and upstreams of now (the
+   * resolv.conf file read once for all listeners that use it).
+   */
+  private pushTables(): void {
+    const h = this.handle!;
+    this.resolvSig = fileSignature(this.defaults.resolvConf);
+    const { tables, tableOf } = nativeTables(this.answerer.names(), this.lids.keys(), this.tableCache);
+    const sets: Buffer[] = [];
+    const setIndex = new Map<string, number>();
+    const assign = new Int32Array(tableOf.size * 3);
+    let fromFile: string[] | undefined;
+    let i = 0;
+    for (const [key, index] of tableOf) {
+      const file = this.answerer.upstreamsFromFile(key);
+      const set = upstreamSet(file ? (fromFile ??= this.answerer.upstreams(key)) : this.answerer.upstreams(key), this.defaults.timeoutMs);
+      let si = -1; // none the thread can use: the main loop forwards
+      if (set) {
+        const text = set.toString('latin1');
+        si = setIndex.get(text) ?? sets.push(set) - 1;
+        setIndex.set(text, si);
+      }
+      assign[i++] = this.lids.get(key)!;
+      assign[i++] = index;
+      assign[i++] = si;
+    }
+    this.watchResolvConf(fromFile !== undefined);
+    try {
+      this.n.dnsTables(h, tables, sets, assign);
+    } catch (err) {
+      // Never stale answers: without tables the thread hands every query to the main loop.
+      this.n.dnsTables(h, [], [], new Int32Array(0));
+      this.warn?.(`embedded DNS: the thread's tables were refused (${(err as Error).message}): answering every query from the main loop`);
+    }
+  }
+
+  /**
+   * While a listener forwards to the resolv.conf file's nameservers, its changes reach the thread
+   * within pollMs (5 s; the main loop's forwarding reads the file per query).
+   */
+  private watchResolvConf(on: boolean): void {
+    if (!on) {
+      clearInterval(this.resolvPoll);
+      this.resolvPoll = undefined;
+      return;
+    }
+    this.resolvPoll ??= setInterval(() => {
+      if (!this.ended && fileSignature(this.defaults.resolvConf) !== this.resolvSig) this.pushTables();
+    }, this.pollMs).unref();
+  }
+
+  /** A query the thread had no answer for (on the main loop). */
+  private missed(lid: number, packet: Buffer, address: string, port: number): void {
+    const key = this.keys.get(lid);
+    if (key === undefined || this.ended) return;
+    this.answerer.answer(key, packet).then(
+      (reply) => {
+        // (the listener may have closed meanwhile: the addon then sends nothing)
+        if (reply && !this.ended) this.n.dnsSend(this.handle!, lid, reply, address, port);
+      },
+      // A query whose answer cannot be encoded (a PTR target with a label over 63 bytes) gets
+      // none, as a server that cannot answer: not an unhandled rejection on the daemon's loop.
+      () => undefined,
+    );
   }
 
   closeNow(): void {
-    if (this.ending) return;
-    // Sockets closed before this returns: a new daemon (or manager) in this process binds
-    // 127.0.0.11:53 in the same netns right after. The wait is bounded; terminate() follows.
-    void this.send({ op: 'closeAll' }).catch(() => undefined);
-    Atomics.wait(this.closedFlag, 0, 0, CLOSE_MS);
-    this.end();
+    if (this.ended) return;
+    this.ended = true;
+    this.watchResolvConf(false);
+    this.lids.clear();
+    this.keys.clear();
+    this.n.dnsStop(this.handle!);
   }
 
   end(): void {
-    this.ending = true;
-    void this.worker.terminate();
+    this.closeNow();
   }
 }
 
@@ -289,7 +325,7 @@ export class EmbeddedDns {
         return;
       } catch (err) {
         l.state = 'waiting';
-        // The thread died with the listen in flight: again, on the main loop.
+        // The host ended with the listen in flight (it lingered out meanwhile): again, on a new one.
         if (err instanceof HostGone && !this.closed) continue;
         throw new HakoError({ step: `start the embedded DNS server on ${EMBEDDED_DNS}:53 for ${key}`, path: l.nsPath, errno: addonErrno(err), hint: (err as Error).message, cause: err });
       }
@@ -308,13 +344,11 @@ export class EmbeddedDns {
     if (this.threadFailed) {
       host = new LoopHost(this.defaults);
     } else {
-      const module = this.opts.workerModule ?? workerModule();
       try {
-        const thread: ThreadHost = await ThreadHost.start(module, this.defaults, (reason) => this.died(thread, reason));
-        host = thread;
+        host = ThreadHost.start(this.opts.native ?? dnsNative(), this.defaults, this.opts.warn, this.opts.resolvConfPollMs ?? 5000);
       } catch (err) {
         this.threadFailed = true;
-        this.opts.warn?.(`embedded DNS: the DNS thread did not start (${(err as Error).message}; module ${fileURLToPath(module)}): answering on the main loop`);
+        this.opts.warn?.(`embedded DNS: the DNS thread did not start (${(err as Error).message}): answering on the main loop`);
         host = new LoopHost(this.defaults);
       }
     }
@@ -332,26 +366,11 @@ export class EmbeddedDns {
 
   /**
    * Starts the thread, if it is not running, without waiting for it: a connect calls this before
-   * its netlink work, so the thread's start (~35 ms CPU, on another core) overlaps with it.
+   * its netlink work.
    */
   prepare(): void {
     if (this.closed || this.host) return;
     this.ensureHost().catch(() => undefined);
-  }
-
-  /** The thread died: reported, and every listener opened again on the main loop. */
-  private died(host: Host, reason: string): void {
-    if (this.host !== host) return;
-    this.host = undefined;
-    this.threadFailed = true;
-    this.opts.warn?.(`embedded DNS: the DNS thread ended (${reason}): answering on the main loop`);
-    for (const [key, l] of this.listeners) {
-      if (l.state !== 'open') continue; // a listen in flight retries by itself
-      l.state = 'waiting';
-      l.ready = this.open(key, l).catch((err: Error) => {
-        this.opts.warn?.(`embedded DNS for ${key}: ${err.message}`);
-      });
-    }
   }
 
   /** The names changed (the manager saved its state): the host gets the new table. */

@@ -1,17 +1,19 @@
-// The embedded DNS's thread (src/network/dns-server.ts) against the real kernel: a listener in a
-// network namespace this test makes, a name table given directly. A thread that cannot start or
-// that dies is reported and the answers go on from the main loop; a listener closed (one, or all
-// at a daemon stop) frees 127.0.0.11:53 at once for the next one; an idle thread ends.
+// The embedded DNS's thread (src/network/dns-server.ts, native/addon_dns.c) against the real
+// kernel: a listener in a network namespace this test makes, a name table given directly. The
+// thread answers while the main loop is blocked; what it has no answer for is answered or
+// forwarded from the main loop; a thread that cannot start is reported and the main loop answers
+// everything; a listener closed (one, or all at a daemon stop) frees 127.0.0.11:53 at once for the
+// next one; an idle thread ends.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
 import { EmbeddedDns, type EmbeddedDnsOptions } from '../../src/network/dns-server.js';
 import type { DnsTable } from '../../src/network/dns-names.js';
+import { dnsNative } from '../../src/network/dns-native.js';
 import { buildResponse, decodeMessage, CLASS_IN, RCODE, TYPE } from '../../src/network/dns-message.js';
 import { nsResolve, nsResolveBlocked, nsReverse } from '../helpers/netns-client.js';
 
@@ -125,41 +127,77 @@ test('the thread forwards other names: to the resolv.conf nameservers, or to the
   }
 });
 
-test('a thread that cannot load is reported, and the main loop answers', { skip }, async () => {
-  const missing = new URL('file:///nonexistent-hako-test/dns-worker.js');
-  const { dns, warnings } = newDns({ table: () => tableFor(), workerModule: missing });
+/** A stand-in upstream in a process of its own (so a blocked loop here does not block it): every A question gets `addr`. */
+async function upstreamProcess(addr: string): Promise<{ port: number; stop: () => void }> {
+  const messages = new URL('../../src/network/dns-message.js', import.meta.url).href;
+  const script = `const { buildResponse, decodeMessage } = await import(${JSON.stringify(messages)});
+const s = (await import('node:dgram')).createSocket('udp4');
+s.on('message', (msg, r) => { const q = decodeMessage(msg); s.send(buildResponse(q, [{ name: q.questions[0].name, type: 1, class: 1, ttl: 5, data: ${JSON.stringify(addr)} }], 0), r.port, r.address); });
+s.bind(0, '127.0.0.1', () => process.stdout.write(s.address().port + '\\n'));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  await until('the upstream to listen', () => out.endsWith('\n') || child.exitCode !== null);
+  assert.equal(child.exitCode, null, 'the upstream exited');
+  return { port: Number(out.trim()), stop: () => child.kill('SIGKILL') };
+}
+
+test('the thread forwards while the main loop is blocked; a refusing upstream is skipped; resolv.conf changes are seen', { skip }, async () => {
+  const one = await upstreamProcess('198.51.100.7');
+  const two = await upstreamProcess('198.51.100.8');
+  const made: EmbeddedDns[] = [];
+  try {
+    const resolvConf = `${dir.path}/resolv-blocked.conf`;
+    // port 1 on loopback: refused (ICMP), so the thread goes on to the next at once
+    writeFileSync(resolvConf, `nameserver 127.0.0.1:1\nnameserver 127.0.0.1:${one.port}\n`);
+    const { dns, warnings } = newDns({ table: () => tableFor(), upstreamDns: undefined, resolvConf, resolvConfPollMs: 50 });
+    made.push(dns);
+    await dns.start(key, nsPath);
+    assert.deepEqual(await nsResolveBlocked(netns, 'outside.example'), ['198.51.100.7']);
+    // the container's own name too
+    assert.deepEqual(await nsResolveBlocked(netns, 'web'), ['10.77.0.5']);
+    writeFileSync(resolvConf, `nameserver 127.0.0.1:${two.port}\n`);
+    const end = Date.now() + 30_000;
+    let got: string[] = [];
+    while (Date.now() < end && got[0] !== '198.51.100.8') got = await nsResolve(netns, 'outside.example');
+    assert.deepEqual(got, ['198.51.100.8']);
+    dns.stopAll();
+    // no upstream at all: SERVFAIL, from the thread
+    const none = newDns({ table: () => tableFor(), upstreamDns: [] });
+    made.push(none.dns);
+    await none.dns.start(key, nsPath);
+    await assert.rejects(nsResolveBlocked(netns, 'outside.example'), (err: Error) => /SERVFAIL/.test(err.message) || assert.fail(err.message));
+    assert.deepEqual([...warnings, ...none.warnings], []);
+  } finally {
+    for (const d of made) d.stopAll();
+    one.stop();
+    two.stop();
+  }
+});
+
+test('a thread that cannot start is reported, and the main loop answers', { skip }, async () => {
+  // pthread_create's failure, as the addon reports it
+  const failing = { ...dnsNative(), dnsStart: () => { throw Object.assign(new Error('pthread_create: Resource temporarily unavailable (EAGAIN)'), { errno: 11, code: 'EAGAIN' }); } };
+  const { dns, warnings } = newDns({ table: () => tableFor(), native: failing });
   await dns.start(key, nsPath);
   assert.equal(dns.mode(), 'main loop');
-  assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /^embedded DNS: the DNS thread did not start \(.*nonexistent-hako-test.*\): answering on the main loop$/);
+  assert.deepEqual(warnings, ['embedded DNS: the DNS thread did not start (pthread_create: Resource temporarily unavailable (EAGAIN)): answering on the main loop']);
   assert.deepEqual(await nsResolve(netns, 'web'), ['10.77.0.5']);
+  assert.deepEqual(await nsReverse(netns, '10.77.0.6'), ['db.tnet']);
   await assert.rejects(nsResolve(netns, 'nosuch.tnet.example'), (err: Error) => /SERVFAIL/.test(err.message) || assert.fail(err.message));
   dns.stopAll();
 });
 
-test('a thread that dies is reported, and its listeners answer from the main loop', { skip }, async () => {
-  // The real thread module, plus a listener that throws (an uncaught exception ends the thread)
-  // when the table has a network named "die".
-  const real = new URL('../../src/network/dns-worker.js', import.meta.url);
-  const mortal = `${dir.path}/mortal-dns-worker.mjs`;
-  writeFileSync(mortal, `import { workerData } from 'node:worker_threads';
-workerData.port.on('message', (m) => { if (m.command.op === 'table' && m.command.table.networks.die) throw new Error('test: the DNS thread dies'); });
-await import(${JSON.stringify(real.href)});
-`);
-  let t = tableFor();
-  const { dns, warnings } = newDns({ table: () => t, workerModule: pathToFileURL(mortal) });
+test('what the thread has no answer for is answered from the main loop', { skip }, async () => {
+  const { dns, warnings } = newDns({ table: () => tableFor() });
   await dns.start(key, nsPath);
   assert.equal(dns.mode(), 'thread');
-  assert.deepEqual(await nsResolve(netns, 'web'), ['10.77.0.5']);
-  t = tableFor({ die: { name: 'die', isDefault: false } });
-  dns.tableChanged();
-  await until('the death warning', () => warnings.length > 0);
-  assert.match(warnings[0]!, /^embedded DNS: the DNS thread ended \(test: the DNS thread dies\): answering on the main loop$/);
-  await dns.start(key, nsPath); // the listener's re-opening
-  assert.equal(dns.mode(), 'main loop');
-  assert.deepEqual(await nsResolve(netns, 'web'), ['10.77.0.5']);
+  // an ID prefix of 13 characters is a name of ours the thread's table does not hold
+  assert.deepEqual(await nsResolve(netns, 'c'.repeat(13)), ['10.77.0.5']);
+  assert.deepEqual(await nsResolve(netns, `${'d'.repeat(20)}.tnet`), ['10.77.0.6']);
+  // ... and a name that is not ours is forwarded (no upstream here: SERVFAIL)
   await assert.rejects(nsResolve(netns, 'nosuchname'), (err: Error) => /SERVFAIL/.test(err.message) || assert.fail(err.message));
-  assert.equal(warnings.length, 1);
+  assert.deepEqual(warnings, []);
   dns.stopAll();
 });
 
