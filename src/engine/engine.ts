@@ -37,7 +37,7 @@ import type {
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
-import { collectMounts, mergeConfig, normalizeHostConfig, RUNTIMES } from './containers/config.js';
+import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, hasEndpoints, type NetworkingOptions } from './networking.js';
@@ -133,7 +133,6 @@ interface Live {
   stopping: boolean;
   /** Not auto-removed (--rm) when it exits: a restart or a forced removal of its own is under way. */
   keepOnExit?: boolean;
-  lastStats?: Json;
   /** GraphDriver.Data, once worked out (see graphDriver). */
   graphData?: { LowerDir: string; MergedDir: string; UpperDir: string; WorkDir: string };
   /** The health-check loop while the container runs (and has a Healthcheck). */
@@ -682,6 +681,7 @@ export class Engine implements ContainerEngine {
     this.trace.mark(id, 'create.begin');
     const imageRef = body.Image as string | undefined;
     if (!imageRef) throw invalid('Config.Image is required', 'name the image to create the container from');
+    checkNetworkModeConflicts(body, (body.HostConfig ?? {}) as Json);
     let image;
     try {
       image = await this.imageForCreate(imageRef);
@@ -1033,6 +1033,8 @@ export class Engine implements ContainerEngine {
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
         const host = resolveInRoot(rootfs, wd);
+        // dockerd's words (it checks at create, where it has the rootfs mounted: see NOTES).
+        if (existsSync(host) && !statSync(host).isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
         if (!existsSync(host)) {
           mkdirSync(host, { recursive: true, mode: 0o755 });
           await run('chown', [`${user.uid}:${user.gid}`, host]).catch(() => undefined);
@@ -1776,8 +1778,14 @@ export class Engine implements ContainerEngine {
     return this.locked(live, async () => {
       const hc = live.rec.HostConfig;
       const keys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy'];
+      // What this kernel cannot do is dropped with dockerd's warnings (as at create), and dockerd
+      // checks the update as a HostConfig of network mode "": the forwarding warning too.
+      const asked: Json = {};
+      for (const k of keys) if (body[k] !== undefined) asked[k] = body[k];
+      const warnings = discardUnsupported(asked, this.hostCaps());
+      if (!this.net.ipForwarding()) warnings.push('IPv4 forwarding is disabled. Networking will not work.');
       const next: Record<string, unknown> = { ...hc };
-      for (const k of keys) if (body[k] !== undefined && body[k] !== null && !(typeof body[k] === 'number' && body[k] === 0 && k !== 'PidsLimit')) next[k] = body[k];
+      for (const k of keys) if (asked[k] !== undefined && asked[k] !== null && !(typeof asked[k] === 'number' && asked[k] === 0 && k !== 'PidsLimit')) next[k] = asked[k];
       const newMem = Number(body.Memory ?? 0);
       if (newMem > 0 && !Number(body.MemorySwap ?? 0) && Number(hc.MemorySwap) > 0 && newMem > Number(hc.MemorySwap)) {
         throw conflict(`Cannot update container ${live.rec.Id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`);
@@ -1795,7 +1803,7 @@ export class Engine implements ContainerEngine {
       live.rec.HostConfig = normalized;
       this.save(live);
       this.emit(live, 'update');
-      return { Warnings: [] };
+      return { Warnings: warnings };
     });
   }
 
@@ -1934,7 +1942,7 @@ export class Engine implements ContainerEngine {
     recs.sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const showAll = opts.all === true || (opts.limit !== undefined && opts.limit > 0) || filters.status !== undefined || filters.exited !== undefined;
     if (!showAll) recs = recs.filter((r) => r.State.Running || r.State.Restarting);
-    recs = recs.filter((r) => containerMatches(r, filters, { ancestorIds, createdOf }));
+    recs = recs.filter((r) => containerMatches(r, filters, { ancestorIds, createdOf, ports: (c) => this.net.ports(c) }));
     if (opts.limit !== undefined && opts.limit > 0) recs = recs.slice(0, opts.limit);
     const out: Json[] = [];
     for (const r of recs) out.push(summaryView(r, { settings: this.net.settings(r, this.sandboxKeyOf(r)), ports: this.net.ports(r) }, opts.size ? await this.sizes(r) : undefined));
@@ -1960,7 +1968,10 @@ export class Engine implements ContainerEngine {
   async *containerStats(idOrName: string, opts: { stream: boolean; oneShot?: boolean; signal?: AbortSignal }): AsyncIterable<Json> {
     const live = await this.get(idOrName);
     const who = { id: live.rec.Id, name: live.rec.Name };
-    let prev: Json | undefined = live.lastStats;
+    // As dockerd: the previous sample is this request's own (the first frame's precpu_stats and
+    // preread are zero; a stale one from an earlier request made --no-stream's CPU % an average
+    // over the time since), and a container that does not run gets one frame of zero values.
+    let prev: Json | undefined;
     const sample = (): Json => {
       let s;
       if (live.rec.State.Running) {
@@ -1970,15 +1981,16 @@ export class Engine implements ContainerEngine {
           s = undefined;
         }
       }
+      if (!s) return dockerStats(undefined, undefined, who, null);
       const pid = live.rec.State.Pid;
-      const j = dockerStats(s, prev, who, new Date(), s && pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
+      const j = dockerStats(s, prev, who, new Date(), pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
       prev = j;
-      live.lastStats = j;
       return j;
     };
     if (!opts.stream) {
-      if (!opts.oneShot && live.rec.State.Running && prev === undefined) {
-        prev = dockerStats(this.runtime.stats(live.rec.Id), undefined, who);
+      // Not one-shot: primed with a sample a second before, so the CPU % is the last second's.
+      if (!opts.oneShot && live.rec.State.Running) {
+        sample();
         await sleep(1000);
       }
       yield sample();

@@ -412,8 +412,9 @@ export class EngineNetworking {
     });
   }
 
+  /** The list's Ports: none for a container without endpoints of its own (host, none, container:), as dockerd. */
   ports(rec: ContainerRecord): Json[] {
-    if (!(rec.State.Running || rec.State.Paused)) return [];
+    if (!(rec.State.Running || rec.State.Paused) || !hasEndpoints(rec)) return [];
     return portSummary(Object.keys((rec.Config.ExposedPorts ?? {}) as Json), this.initError ? [] : this.mgr.endpointsOfContainer(rec.Id));
   }
 

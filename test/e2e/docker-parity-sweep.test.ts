@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, busyboxRootfsTar, tempDir } from '../helpers/fixtures.js';
@@ -1000,4 +1000,160 @@ test('a start that fails: ExitCode 128 unless an earlier run left its own (docke
   } finally {
     await docker(['rm', '-f', 'par-xnew', 'par-x3', 'par-xdon'], { ok: false });
   }
+});
+
+// Session 12's sweep (s12-parity), against dockerd 20.10.24 with the docker 28.2.2 CLI.
+
+test('ps --filter publish= is the host port, expose= the container port, either one lists (dockerd); host/none containers show no ports while running', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--name', 'par-pub', '-p', '127.0.0.1::80', '--expose', '9000', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--name', 'par-pubnone', '--network', 'none', '--expose', '81/udp', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--name', 'par-pubhost', '--network', 'host', '--expose', '82', 'busybox', 'sleep', '300']);
+  try {
+    const hostPort = (await docker(['port', 'par-pub', '80/tcp'])).stdout.trim().split(':').pop()!;
+    assert.match(hostPort, /^\d+$/);
+    const ps = async (...f: string[]) => (await docker(['ps', ...f.flatMap((x) => ['--filter', x]), '--format', '{{.Names}}'])).stdout.split('\n').filter((n) => n.startsWith('par-pub')).sort();
+    assert.deepEqual(await ps(`publish=${hostPort}`), ['par-pub']);
+    assert.deepEqual(await ps(`publish=${hostPort}/tcp`), ['par-pub']);
+    assert.deepEqual(await ps('publish=80'), [], 'the container port is not what publish= matches');
+    assert.deepEqual(await ps('expose=80'), ['par-pub']);
+    assert.deepEqual(await ps('expose=9000/tcp'), ['par-pub']);
+    assert.deepEqual(await ps('expose=8999-9001'), ['par-pub']);
+    assert.deepEqual(await ps('publish=1', 'expose=9000'), ['par-pub'], 'publish and expose together: either one');
+    assert.deepEqual(await ps('expose=81/udp'), [], 'a none container has no ports in the list');
+    assert.deepEqual(await ps('expose=82'), [], 'nor a host one');
+    const r = await docker(['ps', '--filter', 'publish=abc'], { ok: false });
+    assert.equal(r.stderr.trim(), 'Error response from daemon: error while looking up for publish abc: strconv.ParseUint: parsing "abc": invalid syntax');
+    for (const c of ['par-pubnone', 'par-pubhost']) {
+      assert.equal((await docker(['inspect', '-f', '{{json .NetworkSettings.Ports}}', c])).stdout.trim(), '{}', c);
+      assert.equal((await docker(['ps', '--filter', `name=${c}`, '--format', '{{.Ports}}'])).stdout.trim(), '', c);
+    }
+  } finally {
+    await docker(['rm', '-f', 'par-pub', 'par-pubnone', 'par-pubhost'], { ok: false });
+  }
+});
+
+test('create refuses what a container:<name> network mode cannot have (hostname, links, dns, extra hosts, published or exposed ports), a hostname with --uts host, links with host networking: dockerd\'s words (create exits 1, run 125)', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--name', 'par-nmdon', '--network', 'none', 'busybox', 'sleep', '300']);
+  try {
+    const cases: Array<[string[], string]> = [
+      [['--network', 'container:'], 'Invalid network mode: invalid container format container:<name|id>'],
+      [['--network', 'container:par-nmdon', '--hostname', 'h'], 'conflicting options: hostname and the network mode'],
+      [['--network', 'container:par-nmdon', '--link', 'par-nmdon:x'], "conflicting options: container type network can't be used with links. This would result in undefined behavior"],
+      [['--network', 'container:par-nmdon', '--dns', '192.0.2.1'], 'conflicting options: dns and the network mode'],
+      [['--network', 'container:par-nmdon', '--add-host', 'a:192.0.2.1'], 'conflicting options: custom host-to-IP mapping and the network mode'],
+      [['--network', 'container:par-nmdon', '-p', '127.0.0.1::80'], 'conflicting options: port publishing and the container type network mode'],
+      [['--network', 'container:par-nmdon', '-P'], 'conflicting options: port publishing and the container type network mode'],
+      [['--network', 'container:par-nmdon', '--expose', '80'], 'conflicting options: port exposing and the container type network mode'],
+      [['--uts', 'host', '--hostname', 'h'], 'conflicting options: hostname and the UTS mode'],
+      [['--network', 'host', '--link', 'par-nmdon:x'], "conflicting options: host type networking can't be used with links. This would result in undefined behavior"],
+      // Checked before the image is looked at: no "Unable to find image", no pull.
+      [['--network', 'container:par-nmdon', '--hostname', 'h', 'par-nosuch-image:1'], 'conflicting options: hostname and the network mode'],
+    ];
+    for (const [args, message] of cases) {
+      const image = args.at(-1)!.startsWith('par-nosuch') ? [] : ['busybox'];
+      const r = await docker(['create', ...args, ...image], { ok: false });
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.split('\n').filter(Boolean)[0], `Error response from daemon: ${message}`, args.join(' '));
+    }
+    const run = await docker(['run', '--rm', '--network', 'container:par-nmdon', '--expose', '80', 'busybox', 'true'], { ok: false });
+    assert.equal(run.code, 125);
+    assert.equal(run.stderr.split('\n')[0], 'docker: Error response from daemon: conflicting options: port exposing and the container type network mode');
+    assert.equal((await docker(['ps', '-aq', '--filter', 'name=par-nm'])).stdout.trim().split('\n').length, 1, 'nothing was created');
+    // What dockerd lets through.
+    for (const args of [['--network', 'container:par-nmdon', '--dns-search', 'x', '--dns-option', 'ndots:2'], ['--network', 'host', '--hostname', 'h', '--expose', '80', '--add-host', 'a:192.0.2.1'], ['--network', 'none', '--link', 'par-nmdon:x', '--dns', '192.0.2.1']]) {
+      const id = (await docker(['create', ...args, 'busybox'])).stdout.trim();
+      await docker(['rm', id]);
+    }
+  } finally {
+    await docker(['rm', '-f', 'par-nmdon'], { ok: false });
+  }
+});
+
+test('cp from a container: `dir/` of a symlink to a directory is that directory under the link\'s name, `/` is the root (it went to <dest>rootfs), `dir/.` has stat name "."; cp - of an empty stdin is an empty archive (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-cpl', 'busybox', 'sleep', '300']);
+  const out = tempDir('hako-parity-cp-');
+  try {
+    await docker(['exec', 'par-cpl', 'sh', '-c', 'mkdir -p /d/sub && echo g > /d/sub/g && ln -s sub /d/dl && ln -s / /d/rootl']);
+    await docker(['cp', 'par-cpl:/d/dl/', join(out.path, 'dlslash')]);
+    assert.deepEqual(readdirSync(out.path), ['dlslash']);
+    assert.equal(readFileSync(join(out.path, 'dlslash', 'g'), 'utf8'), 'g\n');
+    await docker(['cp', 'par-cpl:/d/dl', join(out.path, 'dlnoslash')]);
+    assert.ok(lstatSync(join(out.path, 'dlnoslash')).isSymbolicLink(), 'without the slash: the link itself');
+    await docker(['cp', 'par-cpl:/', join(out.path, 'root')]);
+    assert.ok(statSync(join(out.path, 'root', 'bin', 'busybox')).isFile());
+    await docker(['cp', 'par-cpl:/d/rootl/', join(out.path, 'rootl')]);
+    assert.ok(statSync(join(out.path, 'rootl', 'd', 'sub', 'g')).isFile());
+    assert.deepEqual(readdirSync(out.path).sort(), ['dlnoslash', 'dlslash', 'root', 'rootl']);
+    const stat = async (p: string) => {
+      const r = await d.request('HEAD', `/v1.41/containers/par-cpl/archive?path=${encodeURIComponent(p)}`);
+      assert.equal(r.status, 200, p);
+      const s = JSON.parse(Buffer.from(String(r.headers['x-docker-container-path-stat']), 'base64').toString()) as { name: string; mode: number; linkTarget: string };
+      return [s.name, s.mode >= 2 ** 31 ? 'dir' : s.mode & 2 ** 27 ? 'link' : 'file', s.linkTarget];
+    };
+    assert.deepEqual(await stat('/d/.'), ['.', 'dir', '']);
+    assert.deepEqual(await stat('/d/dl/'), ['dl', 'dir', ''], 'the slash follows the link');
+    assert.deepEqual(await stat('/d/dl'), ['dl', 'link', '/d/sub']);
+    assert.deepEqual(await stat('/'), ['/', 'dir', '']);
+    const r = await dockerNullStdin(['cp', '-', 'par-cpl:/d'], 30_000);
+    assert.equal(r.code, 0, 'an empty archive extracts nothing');
+  } finally {
+    out.cleanup();
+    await docker(['rm', '-f', 'par-cpl'], { ok: false });
+  }
+});
+
+test('events: an until before since is refused in dockerd\'s words (with the values as sent); the same values are fine', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['events', '--since', '10', '--until', '5'], { ok: false });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim(), 'Error response from daemon: `since` time (10) cannot be after `until` time (5)');
+  assert.equal((await docker(['events', '--since', '5', '--until', '5'])).stdout, '');
+  const api = await d.request('GET', '/v1.41/events?since=1700000000.5&until=1700000000.25');
+  assert.equal(api.status, 400);
+  assert.equal(JSON.parse(api.body.toString()).message, '`since` time (1700000000.5) cannot be after `until` time (1700000000.25)');
+});
+
+test('stats: the previous sample is the request\'s own (one-shot: zero precpu and preread; --no-stream primed within the request, not by an earlier one); a stopped container\'s frame has Go\'s zero read time (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-stats', 'busybox', 'sleep', '300']);
+  try {
+    type Frame = { read: string; preread: string; precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number }; cpu_stats: { cpu_usage: { total_usage: number } } };
+    const get = async (q: string) => JSON.parse((await d.request('GET', `/v1.44/containers/par-stats/stats?${q}`)).body.toString()) as Frame;
+    const first = await get('stream=false');
+    const again = await get('stream=false');
+    assert.ok(Date.parse(again.preread) > Date.parse(first.read), `primed within the request: preread ${again.preread} is after the earlier request's read ${first.read}`);
+    assert.ok(again.precpu_stats.cpu_usage.total_usage > 0 && (again.precpu_stats.system_cpu_usage ?? 0) > 0);
+    const one = await get('stream=false&one-shot=true');
+    assert.equal(one.preread, '0001-01-01T00:00:00Z', 'one-shot: no previous sample');
+    assert.equal(one.precpu_stats.cpu_usage.total_usage, 0);
+    assert.equal(one.precpu_stats.system_cpu_usage, undefined);
+    assert.ok(one.cpu_stats.cpu_usage.total_usage > 0);
+    await docker(['stop', '-t', '0', 'par-stats']);
+    const stopped = await get('stream=false');
+    assert.deepEqual([stopped.read, stopped.preread, stopped.precpu_stats.cpu_usage.total_usage], ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z', 0]);
+  } finally {
+    await docker(['rm', '-f', 'par-stats'], { ok: false });
+  }
+});
+
+test('update answers dockerd\'s warnings (printed after the name): a weight this kernel lacks is discarded, the forwarding warning as for a create on the default network', { skip, timeout: 60_000 }, async () => {
+  const v1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const weight = !v1 || existsSync('/sys/fs/cgroup/blkio/blkio.weight') || existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight');
+  const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-updw', 'busybox', 'sleep', '300']);
+  try {
+    const r = await docker(['update', '--blkio-weight', '300', '--cpu-shares', '600', 'par-updw']);
+    const expected = ['par-updw'];
+    if (!weight) expected.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+    if (!forwarding) expected.push('IPv4 forwarding is disabled. Networking will not work.');
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean), expected);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.BlkioWeight}} {{.HostConfig.CpuShares}}', 'par-updw'])).stdout.trim(), `${weight ? 300 : 0} 600`);
+  } finally {
+    await docker(['rm', '-f', 'par-updw'], { ok: false });
+  }
+});
+
+test('a working directory that is a file: dockerd\'s "Cannot mkdir: <dir> is not a directory" (run exits 125, nothing left)', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['run', '--rm', '--network', 'none', '--name', 'par-wdfile', '-w', '/etc/passwd', 'busybox', 'true'], { ok: false });
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr.split('\n').filter((l) => !l.startsWith('WARNING')).filter(Boolean)[0], 'docker: Error response from daemon: Cannot mkdir: /etc/passwd is not a directory');
+  assert.equal((await docker(['ps', '-aq', '--filter', 'name=par-wdfile'])).stdout.trim(), '');
 });

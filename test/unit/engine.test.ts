@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NameRegistry, normalizeName, randomName } from '../../src/engine/names.js';
-import { mergeConfig, mergeEnv, parseBind, collectMounts } from '../../src/engine/containers/config.js';
+import { checkNetworkModeConflicts, mergeConfig, mergeEnv, parseBind, collectMounts } from '../../src/engine/containers/config.js';
 import { resolvConf, hostsFile } from '../../src/engine/containers/etc-files.js';
 import { humanDuration, statusText, containerMatches } from '../../src/engine/containers/view.js';
 import { initialState, type ContainerRecord } from '../../src/engine/containers/record.js';
@@ -102,12 +102,41 @@ test('status texts and list filters', () => {
   assert.equal(statusText(rec), 'Created');
   Object.assign(rec.State, { Status: 'exited', ExitCode: 3, FinishedAt: new Date(Date.now() - 5000).toISOString() });
   assert.equal(statusText(rec), 'Exited (3) 5 seconds ago');
-  const ctx = { ancestorIds: new Map<string, Set<string>>(), createdOf: () => undefined };
+  const ctx = { ancestorIds: new Map<string, Set<string>>(), createdOf: () => undefined, ports: () => [] };
   assert.equal(containerMatches(rec, { label: ['a=b'], status: ['exited'], exited: ['3'], name: ['we'] }, ctx), true);
   assert.equal(containerMatches(rec, { label: ['a=c'] }, ctx), false);
   assert.equal(containerMatches(rec, { id: [ID.slice(0, 5)] }, ctx), true);
   assert.throws(() => containerMatches(rec, { bogus: ['x'] }, ctx), /invalid filter/);
   assert.throws(() => containerMatches(rec, { status: ['sleeping'] }, ctx), /invalid filter/);
+  const listed = { ...ctx, ports: () => [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }] };
+  assert.equal(containerMatches(rec, { publish: ['8080'] }, listed), true);
+  assert.equal(containerMatches(rec, { publish: ['80'] }, listed), false);
+  assert.equal(containerMatches(rec, { publish: ['80'], expose: ['80'] }, listed), true, 'publish or expose (dockerd checks them together)');
+  assert.equal(containerMatches(rec, { expose: ['80'], label: ['a=c'] }, listed), false);
+});
+
+test('create: network-mode conflicts in dockerd\'s words, before the image is looked at', () => {
+  const donor = `container:${'d'.repeat(64)}`;
+  const cases: Array<[Record<string, unknown>, Record<string, unknown>, string]> = [
+    [{}, { NetworkMode: 'container:' }, 'Invalid network mode: invalid container format container:<name|id>'],
+    [{}, { NetworkMode: 'container' }, 'Invalid network mode: invalid container format container:<name|id>'],
+    [{ Hostname: 'h' }, { NetworkMode: donor }, 'conflicting options: hostname and the network mode'],
+    [{}, { NetworkMode: donor, Links: ['a:b'] }, "conflicting options: container type network can't be used with links. This would result in undefined behavior"],
+    [{}, { NetworkMode: donor, Dns: ['1.1.1.1'] }, 'conflicting options: dns and the network mode'],
+    [{}, { NetworkMode: donor, ExtraHosts: ['a:1.2.3.4'] }, 'conflicting options: custom host-to-IP mapping and the network mode'],
+    [{}, { NetworkMode: donor, PortBindings: { '80/tcp': [{ HostPort: '8080' }] } }, 'conflicting options: port publishing and the container type network mode'],
+    [{}, { NetworkMode: donor, PublishAllPorts: true }, 'conflicting options: port publishing and the container type network mode'],
+    [{ ExposedPorts: { '80/tcp': {} } }, { NetworkMode: donor }, 'conflicting options: port exposing and the container type network mode'],
+    [{ Hostname: 'h' }, { UTSMode: 'host' }, 'conflicting options: hostname and the UTS mode'],
+    [{}, { NetworkMode: 'host', Links: ['a:b'] }, "conflicting options: host type networking can't be used with links. This would result in undefined behavior"],
+  ];
+  for (const [config, hc, message] of cases) assert.throws(() => checkNetworkModeConflicts(config, hc), { message }, JSON.stringify([config, hc]));
+  // What dockerd lets through: empty values, DNS search/options with container:, the same settings elsewhere.
+  for (const [config, hc] of [
+    [{ Hostname: '', ExposedPorts: {} }, { NetworkMode: donor, Links: [], Dns: [], ExtraHosts: null, PortBindings: {}, DnsSearch: ['x'], DnsOptions: ['ndots:2'] }],
+    [{ Hostname: 'h', ExposedPorts: { '80/tcp': {} } }, { NetworkMode: 'host', Dns: ['1.1.1.1'], ExtraHosts: ['a:1.2.3.4'] }],
+    [{ Hostname: 'h' }, { NetworkMode: 'none', Links: ['a:b'], Dns: ['1.1.1.1'] }],
+  ] as Array<[Record<string, unknown>, Record<string, unknown>]>) checkNetworkModeConflicts(config, hc);
 });
 
 test('json-file log: lines split, rotation by max-size, tail, stream filter', async () => {

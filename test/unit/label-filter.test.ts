@@ -31,7 +31,7 @@ test('labelMatches: key, key=value, key= (empty value), no prototype keys', () =
 
 test('container list: every label filter must match', () => {
   const rec = { Id: 'a'.repeat(64), Name: '/app_web_1', Created: new Date().toISOString(), Config: { Labels: labels }, HostConfig: { NetworkMode: 'bridge' }, State: initialState(), MountPoints: [], Image: 'sha256:x' } as unknown as ContainerRecord;
-  const ctx = { ancestorIds: new Map<string, Set<string>>(), createdOf: () => undefined };
+  const ctx = { ancestorIds: new Map<string, Set<string>>(), createdOf: () => undefined, ports: () => [] };
   assert.ok(containerMatches(rec, { label: [P, WEB] }, ctx));
   assert.ok(!containerMatches(rec, { label: [P, DB] }, ctx), 'the db service must not list the web container');
   assert.ok(!containerMatches(rec, { label: [P, 'com.docker.compose.oneoff=True'] }, ctx));

@@ -166,6 +166,30 @@ function checkCpuset(value: string, what: 'cpus' | 'mems', onlineFile: string, l
   if (have && [...wanted].some((n) => !have.has(n))) throw invalid(`Requested ${label} are not available - requested ${value}, available: ${online}`);
 }
 
+/**
+ * dockerd's network-mode conflicts, checked as it decodes a create request (before the image is
+ * looked up): a `container:<name>` mode takes none of the settings of a network namespace of its
+ * own (hostname, links, DNS servers, extra hosts, published or exposed ports), `--uts host` no
+ * hostname, host networking no links. `config` is the request's Config part (not the image's).
+ */
+export function checkNetworkModeConflicts(config: Obj, hc: Obj): void {
+  const mode = typeof hc.NetworkMode === 'string' ? hc.NetworkMode : '';
+  const parts = mode.split(':');
+  if (parts[0] === 'container' && (parts.length < 2 || parts[1] === '')) throw invalid('Invalid network mode: invalid container format container:<name|id>');
+  const joined = parts.length > 1 && parts[0] === 'container';
+  const some = (v: unknown): boolean => (Array.isArray(v) ? v.length > 0 : v !== null && typeof v === 'object' ? Object.keys(v).length > 0 : false);
+  if (joined) {
+    if (typeof config.Hostname === 'string' && config.Hostname !== '') throw invalid('conflicting options: hostname and the network mode');
+    if (some(hc.Links)) throw invalid("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if (some(hc.Dns)) throw invalid('conflicting options: dns and the network mode');
+    if (some(hc.ExtraHosts)) throw invalid('conflicting options: custom host-to-IP mapping and the network mode');
+    if (some(hc.PortBindings) || hc.PublishAllPorts === true) throw invalid('conflicting options: port publishing and the container type network mode');
+    if (some(config.ExposedPorts)) throw invalid('conflicting options: port exposing and the container type network mode');
+  }
+  if (hc.UTSMode === 'host' && typeof config.Hostname === 'string' && config.Hostname !== '') throw invalid('conflicting options: hostname and the UTS mode');
+  if (mode === 'host' && some(hc.Links)) throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+}
+
 const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 
 /** The OCI runtimes a container can name (HostConfig.Runtime), as info's Runtimes lists them. */

@@ -188,7 +188,8 @@ export interface SettingsInput {
 export function networkSettingsView(s: SettingsInput): Json {
   const networks: Json = {};
   let top: Json = emptyEndpoint();
-  if (!(s.ownsEndpoints ?? ownsEndpoints(s.mode))) {
+  const owns = s.ownsEndpoints ?? ownsEndpoints(s.mode);
+  if (!owns) {
     if (!s.mode.startsWith('container:') && !(s.mode === 'none' && s.noneDisconnected)) {
       networks[s.mode] = { ...emptyEndpoint(), NetworkID: s.started ? s.pseudoId(s.mode) : '', EndpointID: (s.running && s.pseudoEndpointId) || '' };
     }
@@ -214,7 +215,7 @@ export function networkSettingsView(s: SettingsInput): Json {
   }
   return {
     Bridge: '', SandboxID: s.sandboxId ?? '', SandboxKey: s.sandboxKey ?? '',
-    HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: s.running ? portsView(s.exposed, s.endpoints) : {},
+    HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: s.running && owns ? portsView(s.exposed, s.endpoints) : {},
     SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
     EndpointID: top.EndpointID, Gateway: top.Gateway, GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: top.IPAddress, IPPrefixLen: top.IPPrefixLen,
     IPv6Gateway: '', MacAddress: top.MacAddress,
@@ -299,6 +300,14 @@ export function networkMatches(view: Json, filters: Record<string, string[]>, in
       if (!labelsMatchAll(view.Labels as Record<string, string> | null, values)) return false;
       continue;
     }
+    if (key === 'dangling') {
+      // dockerd's words; exactly these four values.
+      if (values.length > 1) throw invalid('got more than one value for filter key "dangling"');
+      const v = values[0]!;
+      if (!['true', '1', 'false', '0'].includes(v)) throw invalid(`invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")`);
+      if ((v === 'true' || v === '1') !== (!inUse && !builtin)) return false;
+      continue;
+    }
     const ok = values.some((v) => {
       switch (key) {
         case 'driver':
@@ -312,11 +321,6 @@ export function networkMatches(view: Json, filters: Record<string, string[]>, in
         case 'type':
           if (v !== 'custom' && v !== 'builtin') throw invalid(`invalid filter: 'type'='${v}'`);
           return (v === 'builtin') === builtin;
-        case 'dangling': {
-          const want = ['true', '1'].includes(v.toLowerCase());
-          if (!want && !['false', '0'].includes(v.toLowerCase())) throw invalid(`invalid filter 'dangling=${v}'`);
-          return want ? !inUse && !builtin : inUse || builtin;
-        }
         default:
           return false;
       }
