@@ -1157,3 +1157,22 @@ test('a working directory that is a file: dockerd\'s "Cannot mkdir: <dir> is not
   assert.equal(r.stderr.split('\n').filter((l) => !l.startsWith('WARNING')).filter(Boolean)[0], 'docker: Error response from daemon: Cannot mkdir: /etc/passwd is not a directory');
   assert.equal((await docker(['ps', '-aq', '--filter', 'name=par-wdfile'])).stdout.trim(), '');
 });
+
+test('cp into a container keeps the owners the archive gives, with or without -a (dockerd untars as root with each header\'s uid/gid; hako made them 0:0 without -a)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-cpown', 'busybox', 'sleep', '300']);
+  const src = tempDir('hako-parity-cpown-');
+  try {
+    mkdirSync(join(src.path, 'd'));
+    writeFileSync(join(src.path, 'd', 'f'), 'x\n');
+    writeFileSync(join(src.path, 'g'), 'y\n');
+    execFileSync('chown', ['-R', '777:888', join(src.path, 'd'), join(src.path, 'g')]);
+    await docker(['cp', join(src.path, 'g'), 'par-cpown:/tmp/g']);
+    await docker(['cp', join(src.path, 'd'), 'par-cpown:/tmp/d']);
+    await docker(['cp', '-a', join(src.path, 'g'), 'par-cpown:/tmp/ga']);
+    const owners = (await docker(['exec', 'par-cpown', 'stat', '-c', '%n %u:%g', '/tmp/g', '/tmp/d', '/tmp/d/f', '/tmp/ga'])).stdout.trim().split('\n');
+    assert.deepEqual(owners, ['/tmp/g 777:888', '/tmp/d 777:888', '/tmp/d/f 777:888', '/tmp/ga 777:888']);
+  } finally {
+    src.cleanup();
+    await docker(['rm', '-f', 'par-cpown'], { ok: false });
+  }
+});

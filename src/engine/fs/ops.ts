@@ -277,8 +277,10 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
   const staging = mkdtempSync(join(tmpdir(), 'hako-cp-'));
   try {
     await new Promise<void>((resolvePromise, reject) => {
-      const args = ['-x', '-f', '-', '-C', staging, '--numeric-owner'];
-      if (!opts.copyUIDGID) args.push('--no-same-owner');
+      // Owners as the archive gives them, with or without copyUIDGID: dockerd (as root) untars
+      // with each header's uid/gid unless -a names a container user (see NOTES); `docker cp` of a
+      // host file owned by 777:888 makes a 777:888 file (hako made it 0:0).
+      const args = ['-x', '-f', '-', '-C', staging, '--numeric-owner', '--same-owner'];
       const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
