@@ -1176,3 +1176,14 @@ test('cp into a container keeps the owners the archive gives, with or without -a
     await docker(['rm', '-f', 'par-cpown'], { ok: false });
   }
 });
+
+test('image prune of an image that releases no layer reclaims 0B (dockerd counts the released layers; hako counted the config and manifest bytes)', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-prune0', 'busybox', 'true']);
+  try {
+    await docker(['commit', '--change', 'LABEL par-prune0=1', 'par-prune0', 'par-prune0:1']);
+  } finally {
+    await docker(['rm', 'par-prune0'], { ok: false });
+  }
+  const r = await docker(['image', 'prune', '-a', '-f', '--filter', 'label=par-prune0=1']);
+  assert.match(r.stdout, /^Deleted Images:\nuntagged: par-prune0:1\ndeleted: sha256:[0-9a-f]{64}\n\nTotal reclaimed space: 0B\n$/);
+});
