@@ -1790,7 +1790,7 @@ export class Engine implements ContainerEngine {
       if (newMem > 0 && !Number(body.MemorySwap ?? 0) && Number(hc.MemorySwap) > 0 && newMem > Number(hc.MemorySwap)) {
         throw conflict(`Cannot update container ${live.rec.Id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`);
       }
-      const normalized = normalizeHostConfig(next, []);
+      const normalized = normalizeHostConfig(next, [], { update: true });
       normalized.ShmSize = hc.ShmSize; // not updatable; a recorded 0 (--default-shm-size 0) stays
       if (normalized.AutoRemove === true && (normalized.RestartPolicy as { Name: string }).Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
       if (live.rec.State.Running) {

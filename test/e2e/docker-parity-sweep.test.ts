@@ -1187,3 +1187,28 @@ test('image prune of an image that releases no layer reclaims 0B (dockerd counts
   const r = await docker(['image', 'prune', '-a', '-f', '--filter', 'label=par-prune0=1']);
   assert.match(r.stdout, /^Deleted Images:\nuntagged: par-prune0:1\ndeleted: sha256:[0-9a-f]{64}\n\nTotal reclaimed space: 0B\n$/);
 });
+
+test('create refuses resources and settings as dockerd does, in its words: cfs period/quota ranges, nano CPUs with a quota, memory reservation, swap without memory, oom score adj, isolation, storage options; --oom-kill-disable without a memory limit warns', { skip, timeout: 60_000 }, async () => {
+  const cases: Array<[string[], string]> = [
+    [['--cpu-period', '500'], 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)'],
+    [['--cpu-quota', '500'], 'CPU cfs quota can not be less than 1ms (i.e. 1000)'],
+    [['--cpus', '1', '--cpu-quota', '5000'], 'Conflicting options: Nano CPUs and CPU Quota cannot both be set'],
+    [['--memory-reservation', '1m'], 'Minimum memory reservation allowed is 6MB'],
+    [['--memory-reservation', '20m', '--memory', '10m'], 'Minimum memory limit can not be less than memory reservation limit, see usage'],
+    [['--memory-swap', '10m'], 'You should always set the Memory limit when using Memoryswap limit, see usage'],
+    [['--oom-score-adj', '2000'], 'Invalid value 2000, range for oom score adj is [-1000, 1000]'],
+    [['--isolation', 'hyperv'], 'Invalid isolation: "hyperv" - linux only supports \'default\''],
+    [['--storage-opt', 'size=1g'], "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"],
+  ];
+  for (const [args, message] of cases) {
+    const r = await docker(['create', '--network', 'none', '--name', 'par-res2', ...args, 'busybox', 'true'], { ok: false });
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr.trim(), `Error response from daemon: ${message}`, args.join(' '));
+  }
+  assert.equal((await docker(['ps', '-aq', '--filter', 'name=par-res2'])).stdout.trim(), '', 'nothing was created');
+  const oomControl = existsSync('/sys/fs/cgroup/memory/memory.oom_control');
+  const w = await docker(['create', '--network', 'none', '--name', 'par-res2', '--oom-kill-disable', 'busybox', 'true']);
+  await docker(['rm', 'par-res2']);
+  const oom = 'WARNING: OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.';
+  assert.equal(w.stderr.split('\n').includes(oom), oomControl, w.stderr);
+});

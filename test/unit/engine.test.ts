@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NameRegistry, normalizeName, randomName } from '../../src/engine/names.js';
-import { checkNetworkModeConflicts, mergeConfig, mergeEnv, parseBind, collectMounts } from '../../src/engine/containers/config.js';
+import { checkNetworkModeConflicts, mergeConfig, mergeEnv, normalizeHostConfig, parseBind, collectMounts } from '../../src/engine/containers/config.js';
 import { resolvConf, hostsFile } from '../../src/engine/containers/etc-files.js';
 import { humanDuration, statusText, containerMatches } from '../../src/engine/containers/view.js';
 import { initialState, type ContainerRecord } from '../../src/engine/containers/record.js';
@@ -219,4 +219,25 @@ test('commit --change instructions', () => {
   assert.deepEqual(cfg.Entrypoint, ['/bin/sh', '-c', 'run it']);
   assert.deepEqual(cfg.Cmd, ['a', 'b'], 'a CMD in the same changes survives ENTRYPOINT');
   assert.throws(() => applyChanges(cfg, ['FROM x']), /not a valid change command/);
+});
+
+test('create: resource and setting checks in dockerd\'s words (verifyPlatformContainerResources/Settings, validateIsolation, overlay2 storage options)', () => {
+  const MB = 1024 * 1024;
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ MemorySwap: 64 * MB }, 'You should always set the Memory limit when using Memoryswap limit, see usage'],
+    [{ MemoryReservation: MB }, 'Minimum memory reservation allowed is 6MB'],
+    [{ Memory: 10 * MB, MemoryReservation: 20 * MB }, 'Minimum memory limit can not be less than memory reservation limit, see usage'],
+    [{ NanoCpus: 1e9, CpuPeriod: 100000 }, 'Conflicting options: Nano CPUs and CPU Period cannot both be set'],
+    [{ NanoCpus: 1e9, CpuQuota: 5000 }, 'Conflicting options: Nano CPUs and CPU Quota cannot both be set'],
+    [{ CpuPeriod: 500 }, 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)'],
+    [{ CpuPeriod: 2000000 }, 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)'],
+    [{ CpuQuota: 500 }, 'CPU cfs quota can not be less than 1ms (i.e. 1000)'],
+    [{ OomScoreAdj: -2000 }, 'Invalid value -2000, range for oom score adj is [-1000, 1000]'],
+    [{ Isolation: 'hyperv' }, 'Invalid isolation: "hyperv" - linux only supports \'default\''],
+    [{ StorageOpt: { size: '1g' } }, "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"],
+  ];
+  for (const [hc, message] of cases) assert.throws(() => normalizeHostConfig(hc, []), { message }, JSON.stringify(hc));
+  // Allowed: -1 swap (unlimited), quota -1, the limits themselves, an update setting swap alone.
+  for (const hc of [{ MemorySwap: -1 }, { CpuQuota: -1, CpuPeriod: 1000 }, { CpuPeriod: 1000000, CpuQuota: 1000 }, { OomScoreAdj: 1000 }, { Isolation: 'default' }, { StorageOpt: {} }, { Memory: 6 * MB, MemoryReservation: 6 * MB }]) normalizeHostConfig(hc, []);
+  normalizeHostConfig({ MemorySwap: 64 * MB }, [], { update: true });
 });

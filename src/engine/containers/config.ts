@@ -196,7 +196,7 @@ const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 export const RUNTIMES: Readonly<Record<string, { path: string }>> = { hako: { path: 'hako-runtime' }, runc: { path: 'hako-runtime' } };
 
 /** HostConfig with docker's defaults for the fields clients read back. */
-export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
+export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?: boolean } = {}): Json {
   const out: Obj = { ...hc };
   const rp = (hc.RestartPolicy as Obj | undefined) ?? {};
   const rpName = (rp.Name as string | undefined) ?? '';
@@ -252,20 +252,27 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if ((out.MemorySwap as number) > 0 && (out.Memory as number) > 0 && (out.MemorySwap as number) < (out.Memory as number)) {
     throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
   }
+  // dockerd's other resource checks (verifyPlatformContainerResources), in its order and words.
+  if (!opts.update && out.Memory === 0 && (out.MemorySwap as number) > 0) throw invalid('You should always set the Memory limit when using Memoryswap limit, see usage');
+  const reservation = out.MemoryReservation as number;
+  if (reservation > 0 && reservation < 6 * 1024 * 1024) throw invalid('Minimum memory reservation allowed is 6MB');
+  if ((out.Memory as number) > 0 && reservation > 0 && (out.Memory as number) < reservation) throw invalid('Minimum memory limit can not be less than memory reservation limit, see usage');
   // dockerd records the default it applies (memory + as much swap, see spec.ts): inspect shows MemorySwap = 2 × Memory.
   if ((out.Memory as number) > 0 && out.MemorySwap === 0) out.MemorySwap = (out.Memory as number) * 2;
   out.NanoCpus = Number(hc.NanoCpus ?? 0);
   out.CpuShares = Number(hc.CpuShares ?? 0);
   out.CpuQuota = Number(hc.CpuQuota ?? 0);
   out.CpuPeriod = Number(hc.CpuPeriod ?? 0);
-  if ((out.NanoCpus as number) > 0 && ((out.CpuQuota as number) > 0 || (out.CpuPeriod as number) > 0)) {
-    throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  }
+  if ((out.NanoCpus as number) > 0 && (out.CpuPeriod as number) > 0) throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if ((out.NanoCpus as number) > 0 && (out.CpuQuota as number) > 0) throw invalid('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
   const ncpu = availableParallelism();
   if (!Number.isFinite(out.NanoCpus as number) || (out.NanoCpus as number) < 0 || (out.NanoCpus as number) > ncpu * 1e9) {
     throw invalid(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
   }
   if ((out.CpuShares as number) < 0) throw invalid('invalid CPU shares (--cpu-shares): must not be negative');
+  const period = out.CpuPeriod as number;
+  if (period !== 0 && (period < 1000 || period > 1000000)) throw invalid('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  if ((out.CpuQuota as number) > 0 && (out.CpuQuota as number) < 1000) throw invalid('CPU cfs quota can not be less than 1ms (i.e. 1000)');
   out.CpusetCpus = hc.CpusetCpus ?? '';
   out.CpusetMems = hc.CpusetMems ?? '';
   checkCpuset(String(out.CpusetCpus), 'cpus', '/sys/devices/system/cpu/online', 'CPUs');
@@ -276,6 +283,7 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.Sysctls = hc.Sysctls ?? undefined;
   if (out.Sysctls === undefined) delete out.Sysctls;
   out.OomScoreAdj = Number(hc.OomScoreAdj ?? 0);
+  if ((out.OomScoreAdj as number) < -1000 || (out.OomScoreAdj as number) > 1000) throw invalid(`Invalid value ${out.OomScoreAdj as number}, range for oom score adj is [-1000, 1000]`);
   out.OomKillDisable = hc.OomKillDisable ?? false;
   // dockerd omits an unset Init (omitempty), and shows true or false when the client set it.
   if (typeof hc.Init === 'boolean') out.Init = hc.Init;
@@ -293,6 +301,10 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.CgroupParent = hc.CgroupParent ?? '';
   out.ConsoleSize = hc.ConsoleSize ?? [0, 0];
   out.Isolation = hc.Isolation ?? '';
+  if (out.Isolation !== '' && out.Isolation !== 'default') throw invalid(`Invalid isolation: ${JSON.stringify(out.Isolation)} - linux only supports 'default'`);
+  // dockerd's overlay2 takes storage options only over xfs with project quotas; hako's snapshots
+  // have no quotas at all: refused in its words, not dropped.
+  if (hc.StorageOpt !== null && typeof hc.StorageOpt === 'object' && Object.keys(hc.StorageOpt).length > 0) throw invalid("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
   out.BlkioWeight = hc.BlkioWeight ?? 0;
   out.KernelMemory = undefined;
   delete out.KernelMemory;
