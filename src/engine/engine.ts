@@ -2492,7 +2492,8 @@ export class Engine implements ContainerEngine {
     await this.ready;
     const removed = await this.net.prune(filters);
     for (const r of removed) this.bus.emit('network', 'destroy', r.id, { name: r.name, type: 'bridge' });
-    this.bus.emit('network', 'prune', '', {});
+    // dockerd reports nothing reclaimed for networks, as an attribute all the same.
+    this.bus.emit('network', 'prune', '', { reclaimed: '0' });
     return { NetworksDeleted: removed.map((r) => r.name) };
   }
 

@@ -1212,3 +1212,11 @@ test('create refuses resources and settings as dockerd does, in its words: cfs p
   const oom = 'WARNING: OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.';
   assert.equal(w.stderr.split('\n').includes(oom), oomControl, w.stderr);
 });
+
+test('network prune\'s event carries reclaimed=0 as dockerd\'s (hako\'s had no attributes)', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['network', 'prune', '-f', '--filter', 'label=par-none-such']);
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  const evs = (await docker(['events', '--since', String(since), '--until', until, '--filter', 'type=network', '--filter', 'event=prune', '--format', '{{.Action}} {{json .Actor.Attributes}}'])).stdout.trim().split('\n');
+  assert.deepEqual(evs, ['prune {"reclaimed":"0"}']);
+});
