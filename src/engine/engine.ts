@@ -1786,13 +1786,21 @@ export class Engine implements ContainerEngine {
       if (!this.net.ipForwarding()) warnings.push('IPv4 forwarding is disabled. Networking will not work.');
       const next: Record<string, unknown> = { ...hc };
       for (const k of keys) if (asked[k] !== undefined && asked[k] !== null && !(typeof asked[k] === 'number' && asked[k] === 0 && k !== 'PidsLimit')) next[k] = asked[k];
-      const newMem = Number(body.Memory ?? 0);
-      if (newMem > 0 && !Number(body.MemorySwap ?? 0) && Number(hc.MemorySwap) > 0 && newMem > Number(hc.MemorySwap)) {
-        throw conflict(`Cannot update container ${live.rec.Id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`);
-      }
+      // dockerd's UpdateContainer checks, in its order and words (409, "Cannot update container <id>: …").
+      const cannot = (why: string) => conflict(`Cannot update container ${live.rec.Id}: ${why}`);
+      const num = (v: unknown) => Number(v ?? 0) || 0;
+      if (num(asked.NanoCpus) > 0 && num(hc.CpuPeriod) > 0) throw cannot('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
+      if (num(asked.NanoCpus) > 0 && num(hc.CpuQuota) > 0) throw cannot('Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
+      if (num(asked.CpuPeriod) > 0 && num(hc.NanoCpus) > 0) throw cannot('Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set');
+      if (num(asked.CpuQuota) > 0 && num(hc.NanoCpus) > 0) throw cannot('Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
+      // A memory above the recorded swap limit needs a swap limit in the same update; a container
+      // without limits has 0 recorded, so `update --memory X` alone is refused there too (dockerd).
+      const newMem = num(asked.Memory);
+      if (newMem !== 0 && num(asked.MemorySwap) === 0 && newMem > num(hc.MemorySwap)) throw cannot('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+      const policy = (asked.RestartPolicy as { Name?: string } | null | undefined)?.Name ?? '';
+      if (hc.AutoRemove === true && policy !== '' && policy !== 'no') throw cannot('Restart policy cannot be updated because AutoRemove is enabled for the container');
       const normalized = normalizeHostConfig(next, [], { update: true });
       normalized.ShmSize = hc.ShmSize; // not updatable; a recorded 0 (--default-shm-size 0) stays
-      if (normalized.AutoRemove === true && (normalized.RestartPolicy as { Name: string }).Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
       if (live.rec.State.Running) {
         const probe = buildSpec({ rec: { ...live.rec, HostConfig: normalized }, rootfs: this.rootfsDir(live.rec.Id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, cgroupsPath: this.cgroupsPathOf(live.rec), cgroupV2: false, initBinary: this.initBinary });
         const resources = { ...(probe.linux?.resources ?? {}) };

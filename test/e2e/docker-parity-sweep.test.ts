@@ -1220,3 +1220,29 @@ test('network prune\'s event carries reclaimed=0 as dockerd\'s (hako\'s had no a
   const evs = (await docker(['events', '--since', String(since), '--until', until, '--filter', 'type=network', '--filter', 'event=prune', '--format', '{{.Action}} {{json .Actor.Attributes}}'])).stdout.trim().split('\n');
   assert.deepEqual(evs, ['prune {"reclaimed":"0"}']);
 });
+
+test('update refuses as dockerd\'s UpdateContainer, in its words (409): a memory above the recorded swap limit without a new one (0 when none was set), nano CPUs against a set quota or period and back, a restart policy on an --rm container', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-upd2', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--rm', '--network', 'none', '--name', 'par-upd2rm', 'busybox', 'sleep', '300']);
+  try {
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-upd2'])).stdout.trim();
+    const refused = async (args: string[], why: string, who = id) => {
+      const r = await docker(['update', ...args], { ok: false });
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.stderr.trim(), `Error response from daemon: Cannot update container ${who}: ${why}`, args.join(' '));
+    };
+    await refused(['--memory', '64m', 'par-upd2'], 'Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    await docker(['update', '--memory', '64m', '--memory-swap', '128m', 'par-upd2']);
+    await docker(['update', '--memory', '100m', 'par-upd2']);
+    await refused(['--memory', '200m', 'par-upd2'], 'Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    await docker(['update', '--memory', '200m', '--memory-swap', '-1', 'par-upd2']);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}', 'par-upd2'])).stdout.trim(), `${200 << 20} -1`);
+    await docker(['update', '--cpu-quota', '50000', 'par-upd2']);
+    await refused(['--cpus', '1', 'par-upd2'], 'Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
+    const rmId = (await docker(['inspect', '-f', '{{.Id}}', 'par-upd2rm'])).stdout.trim();
+    await refused(['--restart', 'always', 'par-upd2rm'], 'Restart policy cannot be updated because AutoRemove is enabled for the container', rmId);
+    await docker(['update', '--restart', 'no', 'par-upd2rm']);
+  } finally {
+    await docker(['rm', '-f', 'par-upd2', 'par-upd2rm'], { ok: false });
+  }
+});
