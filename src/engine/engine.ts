@@ -37,7 +37,7 @@ import type {
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
-import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, RUNTIMES } from './containers/config.js';
+import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, parseVolumesFrom, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, hasEndpoints, type NetworkingOptions } from './networking.js';
@@ -731,7 +731,20 @@ export class Engine implements ContainerEngine {
       ((body.NetworkingConfig as Json | undefined)?.EndpointsConfig ?? null) as Record<string, unknown> | null,
       typeof body.MacAddress === 'string' && body.MacAddress ? body.MacAddress : undefined,
     ));
-    const mounts = collectMounts(merged.Config, merged.HostConfig);
+    // --volumes-from: each named container's volumes and binds (not tmpfs), read-only with `:ro`,
+    // shown without a Mode, never filled from the image (dockerd's CopyData false).
+    const inherited = new Set<MountPoint>();
+    for (const spec of (merged.HostConfig.VolumesFrom as string[] | null) ?? []) {
+      const { ref, readOnly } = parseVolumesFrom(String(spec));
+      const donor = notFoundIsInvalid(() => this.lookup(ref)).rec;
+      for (const m of donor.MountPoints) {
+        if (m.Type === 'tmpfs') continue;
+        const copy: MountPoint = { ...m, Mode: '', RW: m.RW && !readOnly };
+        if (copy.Type === 'volume') copy.NoCopy = true;
+        inherited.add(copy);
+      }
+    }
+    const mounts = collectMounts(merged.Config, merged.HostConfig, [...inherited]);
     const logCfg = merged.HostConfig.LogConfig as { Type: string; Config: Record<string, string> };
     if (logCfg.Config['max-size']) parseLogSize(logCfg.Config['max-size']);
 
@@ -758,10 +771,11 @@ export class Engine implements ContainerEngine {
         const options = m.DriverOpts;
         delete m.DriverOpts;
         const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name, ...(options ? { options } : {}) });
-        if (res.created) {
-          created.push(res.meta.Name);
-          undo.push(() => this.volumes.remove(res.meta.Name, []));
-        }
+        // dockerd's volume service logs `create` for every volume a container names, made now
+        // or not (its Create returns the existing one): one event per mount, in order; not for
+        // a --volumes-from one (dockerd gets those).
+        if (!inherited.has(m)) created.push(res.meta.Name);
+        if (res.created) undo.push(() => this.volumes.remove(res.meta.Name, []));
         m.Name = res.meta.Name;
         m.Source = this.volumes.dataPath(res.meta.Name);
         if (m.Anonymous === undefined) m.Anonymous = false;
@@ -2401,13 +2415,14 @@ export class Engine implements ContainerEngine {
 
   async createVolume(body: Json): Promise<Json> {
     await this.ready;
-    const { meta, created } = this.volumes.create({
+    const { meta } = this.volumes.create({
       name: (body.Name as string | undefined) || undefined,
       labels: (body.Labels as Record<string, string> | null | undefined) ?? null,
       options: (body.DriverOpts as Record<string, string> | undefined) ?? {},
       driver: (body.Driver as string | undefined) || 'local',
     });
-    if (created) this.bus.emit('volume', 'create', meta.Name, { driver: 'local' });
+    // Logged for an existing volume too, as dockerd does (`docker volume create v` twice: two events).
+    this.bus.emit('volume', 'create', meta.Name, { driver: 'local' });
     return this.volumes.view(meta);
   }
 

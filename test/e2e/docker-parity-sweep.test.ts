@@ -1246,3 +1246,61 @@ test('update refuses as dockerd\'s UpdateContainer, in its words (409): a memory
     await docker(['rm', '-f', 'par-upd2', 'par-upd2rm'], { ok: false });
   }
 });
+
+test('--volumes-from mounts the named container\'s volumes and binds (:ro read-only, shown without a Mode), kept in use by both; dockerd\'s refusals (it was ignored: nothing mounted)', { skip, timeout: 60_000 }, async () => {
+  const host = tempDir('hako-parity-vfrom-');
+  await docker(['create', '--network', 'none', '--name', 'par-vfsrc', '-v', 'par-vfrom:/data', '-v', `${host.path}:/bind:ro`, '-v', '/anon', 'busybox', 'true']);
+  try {
+    await docker(['run', '--rm', '--network', 'none', '--volumes-from', 'par-vfsrc', 'busybox', 'sh', '-c', 'echo hi > /data/f && echo a > /anon/a']);
+    const out = (await docker(['run', '--rm', '--network', 'none', '--volumes-from', 'par-vfsrc:ro', 'busybox', 'sh', '-c', 'cat /data/f /anon/a; touch /data/x 2>&1; ls -d /bind'], { ok: false })).stdout;
+    assert.equal(out, 'hi\na\ntouch: /data/x: Read-only file system\n/bind\n');
+    await docker(['create', '--network', 'none', '--name', 'par-vfdst', '--volumes-from', 'par-vfsrc:ro', '-v', 'par-vfown:/own', 'busybox', 'true']);
+    const mounts = JSON.parse((await docker(['inspect', '-f', '{{json .Mounts}}', 'par-vfdst'])).stdout) as Array<{ Destination: string; Mode: string; RW: boolean; Type: string; Name?: string }>;
+    const by = Object.fromEntries(mounts.map((m) => [m.Destination, [m.Type, m.Mode, m.RW, m.Name ?? '']]));
+    assert.deepEqual(by['/data'], ['volume', '', false, 'par-vfrom']);
+    assert.deepEqual(by['/bind'], ['bind', '', false, '']);
+    assert.deepEqual(by['/own'], ['volume', 'z', true, 'par-vfown']);
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.VolumesFrom}}', 'par-vfdst'])).stdout.trim(), '["par-vfsrc:ro"]');
+    await docker(['rm', 'par-vfsrc']);
+    const rm = await docker(['volume', 'rm', 'par-vfrom'], { ok: false });
+    assert.match(rm.stderr, /volume is in use/, 'still used by the container that took it');
+    for (const [spec, message] of [['nosuch', 'No such container: nosuch'], ['par-vfdst:rw,nocopy', 'invalid mode: rw,nocopy']]) {
+      const r = await docker(['create', '--volumes-from', spec!, 'busybox', 'true'], { ok: false });
+      assert.equal(r.stderr.split('\n').filter((l) => l && !l.startsWith('WARNING'))[0], `Error response from daemon: ${message}`, spec);
+    }
+  } finally {
+    await docker(['rm', '-f', '-v', 'par-vfsrc', 'par-vfdst'], { ok: false });
+    await docker(['volume', 'rm', 'par-vfrom', 'par-vfown'], { ok: false });
+    host.cleanup();
+  }
+});
+
+test('volume create events as dockerd\'s volume service logs them: each `volume create` and each volume a container names, existing or not (not --volumes-from ones)', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['volume', 'create', 'par-vev3']);
+  await docker(['volume', 'create', 'par-vev3']);
+  await docker(['create', '--network', 'none', '--name', 'par-vev3c', '-v', 'par-vev3:/a', '-v', 'par-vev3:/b', 'busybox', 'true']);
+  await docker(['create', '--network', 'none', '--name', 'par-vev3d', '--volumes-from', 'par-vev3c', 'busybox', 'true']);
+  await docker(['rm', 'par-vev3c', 'par-vev3d']);
+  await docker(['volume', 'rm', 'par-vev3']);
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  const evs = (await docker(['events', '--since', String(since), '--until', until, '--filter', 'type=volume', '--filter', 'volume=par-vev3', '--format', '{{.Action}}'])).stdout.trim().split('\n');
+  assert.deepEqual(evs, ['create', 'create', 'create', 'create', 'destroy']);
+});
+
+test('events --filter container=/volume= take a prefix of the ID or name, for events of every type; image= matches the event\'s image without its tag (dockerd\'s events.Filter)', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['volume', 'create', 'par-evp-vol']);
+  await docker(['create', '--network', 'none', '--name', 'par-evp-1', '-v', 'par-evp-vol:/v', 'busybox:latest', 'true']);
+  await docker(['create', '--network', 'none', '--name', 'par-evp-2', 'busybox', 'true']);
+  const id1 = (await docker(['inspect', '-f', '{{.Id}}', 'par-evp-1'])).stdout.trim();
+  await docker(['rm', 'par-evp-1', 'par-evp-2']);
+  await docker(['volume', 'rm', 'par-evp-vol']);
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  // Sorted: `docker rm a b` removes them concurrently.
+  const ev = async (...f: string[]) => (await docker(['events', '--since', String(since), '--until', until, ...f.flatMap((x) => ['--filter', x]), '--format', '{{.Type}} {{.Action}} {{with .Actor.Attributes.name}}{{.}}{{else}}{{.Actor.ID}}{{end}}'])).stdout.trim().split('\n').sort();
+  assert.deepEqual(await ev('container=par-evp'), ['container create par-evp-1', 'container create par-evp-2', 'container destroy par-evp-1', 'container destroy par-evp-2', 'volume create par-evp-vol', 'volume create par-evp-vol', 'volume destroy par-evp-vol']);
+  assert.deepEqual(await ev(`container=${id1.slice(0, 12)}`), ['container create par-evp-1', 'container destroy par-evp-1']);
+  assert.deepEqual(await ev('type=container', 'image=busybox', 'container=par-evp'), ['container create par-evp-1', 'container create par-evp-2', 'container destroy par-evp-1', 'container destroy par-evp-2'], 'busybox:latest is busybox without its tag');
+  assert.deepEqual(await ev('type=container', 'image=busybox:latest', 'container=par-evp'), ['container create par-evp-1', 'container destroy par-evp-1'], 'the value keeps its tag');
+});

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NameRegistry, normalizeName, randomName } from '../../src/engine/names.js';
-import { checkNetworkModeConflicts, mergeConfig, mergeEnv, normalizeHostConfig, parseBind, collectMounts } from '../../src/engine/containers/config.js';
+import { checkNetworkModeConflicts, mergeConfig, mergeEnv, normalizeHostConfig, parseBind, parseVolumesFrom, collectMounts } from '../../src/engine/containers/config.js';
 import { resolvConf, hostsFile } from '../../src/engine/containers/etc-files.js';
 import { humanDuration, statusText, containerMatches } from '../../src/engine/containers/view.js';
 import { initialState, type ContainerRecord } from '../../src/engine/containers/record.js';
@@ -240,4 +240,19 @@ test('create: resource and setting checks in dockerd\'s words (verifyPlatformCon
   // Allowed: -1 swap (unlimited), quota -1, the limits themselves, an update setting swap alone.
   for (const hc of [{ MemorySwap: -1 }, { CpuQuota: -1, CpuPeriod: 1000 }, { CpuPeriod: 1000000, CpuQuota: 1000 }, { OomScoreAdj: 1000 }, { Isolation: 'default' }, { StorageOpt: {} }, { Memory: 6 * MB, MemoryReservation: 6 * MB }]) normalizeHostConfig(hc, []);
   normalizeHostConfig({ MemorySwap: 64 * MB }, [], { update: true });
+});
+
+test('--volumes-from: container[:mode] as dockerd parses it; inherited mounts go over the image\'s volumes and under the container\'s own', () => {
+  assert.deepEqual(parseVolumesFrom('db'), { ref: 'db', readOnly: false });
+  assert.deepEqual(parseVolumesFrom('db:ro'), { ref: 'db', readOnly: true });
+  assert.deepEqual(parseVolumesFrom('db:z'), { ref: 'db', readOnly: false });
+  assert.deepEqual(parseVolumesFrom('db:ro,Z'), { ref: 'db', readOnly: true });
+  assert.throws(() => parseVolumesFrom(''), { message: 'volumes-from specification cannot be an empty string' });
+  for (const bad of ['rw,nocopy', 'rshared', 'ro,rw', 'z,Z', 'bogus', '']) assert.throws(() => parseVolumesFrom(`db:${bad}`), { message: `invalid mode: ${bad}` });
+  const inherited = [
+    { Type: 'volume' as const, Name: 'v', Source: '/s/v', Destination: '/data', Mode: '', RW: false, Propagation: '' },
+    { Type: 'bind' as const, Source: '/h', Destination: '/own', Mode: '', RW: true, Propagation: 'rprivate' },
+  ];
+  const m = collectMounts({ Volumes: { '/data': {} } }, { Binds: ['/mine:/own'] }, inherited);
+  assert.deepEqual(m.map((x) => [x.Destination, x.Source]), [['/data', '/s/v'], ['/own', '/mine']]);
 });

@@ -319,6 +319,22 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   return out;
 }
 
+/**
+ * A --volumes-from entry, `container[:mode]`, as dockerd's ParseVolumesFrom reads it: the mode is
+ * ro or rw and/or an SELinux label (z, Z), no propagation or copy mode; its error texts.
+ */
+export function parseVolumesFrom(spec: string): { ref: string; readOnly: boolean } {
+  if (spec === '') throw invalid('volumes-from specification cannot be an empty string');
+  const i = spec.indexOf(':');
+  if (i < 0) return { ref: spec, readOnly: false };
+  const mode = spec.slice(i + 1);
+  const parts = mode.split(',');
+  const rw = parts.filter((p) => p === 'ro' || p === 'rw');
+  const label = parts.filter((p) => p === 'z' || p === 'Z');
+  if (rw.length + label.length !== parts.length || rw.length > 1 || label.length > 1) throw invalid(`invalid mode: ${mode}`);
+  return { ref: spec.slice(0, i), readOnly: rw[0] === 'ro' };
+}
+
 /** Splits `src:dst[:opts]` of a -v/Binds entry. A first part that is not absolute names a volume. */
 export function parseBind(spec: string): MountPoint {
   const parts = spec.split(':');
@@ -383,12 +399,14 @@ export function parseMount(m: Obj): MountPoint {
 }
 
 /** All the container's mounts from Binds, Mounts, Tmpfs and the image's Volumes (later ones win per destination). */
-export function collectMounts(cfg: Obj, hc: Obj): MountPoint[] {
+export function collectMounts(cfg: Obj, hc: Obj, inherited: MountPoint[] = []): MountPoint[] {
   const byDest = new Map<string, MountPoint>();
   for (const v of Object.keys((cfg.Volumes as Obj | null) ?? {})) {
     const dest = posix.normalize(v);
     byDest.set(dest, { Type: 'volume', Name: '', Source: '', Destination: dest, Driver: 'local', Mode: '', RW: true, Propagation: '', Anonymous: true });
   }
+  // --volumes-from: over the image's volumes, under the container's own -v/--mount (dockerd).
+  for (const m of inherited) byDest.set(m.Destination, m);
   const seen = new Set<string>();
   const add = (m: MountPoint) => {
     if (seen.has(m.Destination)) throw invalid(`Duplicate mount point: ${m.Destination}`);
