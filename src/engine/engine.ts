@@ -37,6 +37,7 @@ import type {
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
+import { parseLink } from './containers/network-config.js';
 import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, parseVolumesFrom, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
@@ -742,6 +743,15 @@ export class Engine implements ContainerEngine {
         const copy: MountPoint = { ...m, Mode: '', RW: m.RW && !readOnly };
         if (copy.Type === 'volume') copy.NoCopy = true;
         inherited.add(copy);
+      }
+    }
+    // Links left in HostConfig (not a user network): dockerd's registerLinks wants each container.
+    for (const l of (merged.HostConfig.Links as string[] | null) ?? []) {
+      const { name: target } = parseLink(String(l));
+      try {
+        this.lookup(target);
+      } catch {
+        throw invalid(`could not get container for ${target}: No such container: ${target}`);
       }
     }
     const mounts = collectMounts(merged.Config, merged.HostConfig, [...inherited]);

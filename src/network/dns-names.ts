@@ -14,6 +14,8 @@ export interface DnsEndpoint {
   ip: string;
   /** The container's own upstreams (--dns), when it has some. */
   dns?: string[] | undefined;
+  /** Its --link aliases on this network: resolved for it only (dockerd). */
+  links?: Array<{ name: string; alias: string }> | undefined;
 }
 
 export interface DnsNetwork {
@@ -33,7 +35,7 @@ export function dnsTableOf(state: DnsTable): DnsTable {
   for (const [id, n] of Object.entries(state.networks)) networks[id] = { name: n.name, isDefault: n.isDefault };
   const endpoints: Record<string, DnsEndpoint> = {};
   for (const [id, e] of Object.entries(state.endpoints)) {
-    endpoints[id] = { networkId: e.networkId, nsIno: e.nsIno, containerId: e.containerId, containerName: e.containerName, aliases: e.aliases, ip: e.ip, ...(e.dns ? { dns: e.dns } : {}) };
+    endpoints[id] = { networkId: e.networkId, nsIno: e.nsIno, containerId: e.containerId, containerName: e.containerName, aliases: e.aliases, ip: e.ip, ...(e.dns ? { dns: e.dns } : {}), ...(e.links?.length ? { links: e.links } : {}) };
   }
   return { networks, endpoints };
 }
@@ -43,11 +45,24 @@ export function askersOf(t: DnsTable, key: string): DnsEndpoint[] {
   return Object.values(t.endpoints).filter((e) => String(e.nsIno) === key);
 }
 
-/** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */
+/**
+ * Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the
+ * asker, and of the asker's own --link aliases (on the network of the link).
+ */
 export function lookupName(t: DnsTable, askerKey: string, name: string): string[] | undefined {
-  const shared = new Set(askersOf(t, askerKey).map((e) => e.networkId));
+  const askers = askersOf(t, askerKey);
+  const shared = new Set(askers.map((e) => e.networkId));
   const ips: string[] = [];
   const n = name.toLowerCase();
+  for (const a of askers) {
+    const net = t.networks[a.networkId];
+    if (!a.links?.length || !net || net.isDefault) continue;
+    const bare = n.endsWith(`.${net.name.toLowerCase()}`) ? n.slice(0, -net.name.length - 1) : n;
+    for (const l of a.links) {
+      if (l.alias.toLowerCase() !== bare) continue;
+      for (const e of Object.values(t.endpoints)) if (e.networkId === a.networkId && e.containerName.toLowerCase() === l.name.toLowerCase()) ips.push(e.ip);
+    }
+  }
   for (const e of Object.values(t.endpoints)) {
     if (!shared.has(e.networkId) || t.networks[e.networkId]?.isDefault) continue;
     const net = t.networks[e.networkId]!;

@@ -1304,3 +1304,27 @@ test('events --filter container=/volume= take a prefix of the ID or name, for ev
   assert.deepEqual(await ev('type=container', 'image=busybox', 'container=par-evp'), ['container create par-evp-1', 'container create par-evp-2', 'container destroy par-evp-1', 'container destroy par-evp-2'], 'busybox:latest is busybox without its tag');
   assert.deepEqual(await ev('type=container', 'image=busybox:latest', 'container=par-evp'), ['container create par-evp-1', 'container destroy par-evp-1'], 'the value keeps its tag');
 });
+
+test('--link on a user network: the alias resolves for the linking container only (embedded DNS), kept with the endpoint (Networks.<net>.Links; HostConfig.Links null), also by network connect --link; elsewhere a missing container is refused (dockerd)', { skip, timeout: 90_000 }, async () => {
+  await docker(['network', 'create', 'parlnk']);
+  await docker(['run', '-d', '--network', 'parlnk', '--name', 'par-lnk-db', 'busybox', 'sleep', '300']);
+  try {
+    const ip = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.parlnk.IPAddress}}', 'par-lnk-db'])).stdout.trim();
+    await docker(['run', '-d', '--network', 'parlnk', '--name', 'par-lnk-web', '--link', 'par-lnk-db:database', 'busybox', 'sleep', '300']);
+    const lookup = async (c: string, n: string) => (await docker(['exec', c, 'nslookup', n, '127.0.0.11'], { ok: false })).stdout;
+    assert.match(await lookup('par-lnk-web', 'database'), new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\n`));
+    await docker(['run', '-d', '--network', 'parlnk', '--name', 'par-lnk-other', 'busybox', 'sleep', '300']);
+    assert.doesNotMatch(await lookup('par-lnk-other', 'database'), new RegExp(ip.replace(/\./g, '\\.')), 'the alias is the linking container\'s own');
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}} {{json .NetworkSettings.Networks}}', 'par-lnk-web'])).stdout.trim().split(' ')[0], 'null');
+    const nets = JSON.parse((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'par-lnk-web'])).stdout) as Record<string, { Links: string[] | null }>;
+    assert.deepEqual(nets['parlnk']!.Links, ['par-lnk-db:database']);
+    await docker(['network', 'disconnect', 'parlnk', 'par-lnk-other']);
+    await docker(['network', 'connect', '--link', 'par-lnk-db:store', 'parlnk', 'par-lnk-other']);
+    assert.match(await lookup('par-lnk-other', 'store'), new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\n`));
+    const r = await docker(['create', '--network', 'none', '--link', 'par-lnk-nosuch:x', 'busybox', 'true'], { ok: false });
+    assert.equal(r.stderr.trim(), 'Error response from daemon: could not get container for par-lnk-nosuch: No such container: par-lnk-nosuch');
+  } finally {
+    await docker(['rm', '-f', 'par-lnk-db', 'par-lnk-web', 'par-lnk-other'], { ok: false });
+    await docker(['network', 'rm', 'parlnk'], { ok: false });
+  }
+});

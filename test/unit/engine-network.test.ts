@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  planEndpoints, portSpecsOf, networkSettingsView, portsView, portSummary, networkView, pseudoNetworkView, networkMatches, type NetworkFacts, type EndpointFacts,
+  planEndpoints, portSpecsOf, networkSettingsView, portsView, portSummary, networkView, pseudoNetworkView, networkMatches, parseLink, type NetworkFacts, type EndpointFacts,
 } from '../../src/engine/containers/network-config.js';
 import { etcFiles, hostsFile, resolvConf } from '../../src/engine/containers/etc-files.js';
 import { parsePortFilter, portsMatch } from '../../src/engine/containers/view.js';
@@ -208,4 +208,11 @@ test('hakod network flags', () => {
   assert.equal(d.bridge, undefined);
   assert.throws(() => parseFlags(['--bridge', 'a-name-far-too-long']), /invalid --bridge/);
   assert.throws(() => parseFlags(['--dns', 'dns.example']), /invalid --dns "dns\.example"/);
+});
+
+test('links: name[:alias] as docker gives them (a leading / and a path on the alias dropped)', () => {
+  assert.deepEqual(parseLink('db:database'), { name: 'db', alias: 'database' });
+  assert.deepEqual(parseLink('db'), { name: 'db', alias: 'db' });
+  assert.deepEqual(parseLink('/db:/web/database'), { name: 'db', alias: 'database' });
+  assert.throws(() => parseLink(':x'), /invalid link format/);
 });

@@ -31,6 +31,20 @@ export interface EndpointConfig {
   IPAMGiven?: boolean;
   AliasesGiven?: boolean;
   DriverOpts?: Record<string, string>;
+  /**
+   * Links on a user network (`--link name[:alias]`, as given): the alias resolves, for this
+   * container only, to the linked container's address there (dockerd keeps them per endpoint).
+   */
+  Links?: string[];
+}
+
+/** `name[:alias]` of a link (a leading `/` on the name dropped); the alias defaults to the name. */
+export function parseLink(link: string): { name: string; alias: string } {
+  const i = link.indexOf(':');
+  const name = (i < 0 ? link : link.slice(0, i)).replace(/^\//, '');
+  const alias = i < 0 ? name : link.slice(i + 1).replace(/^.*\//, '');
+  if (name === '' || alias === '') throw invalid(`invalid link format: ${JSON.stringify(link)}`);
+  return { name, alias };
 }
 
 /** The facts of a network these functions need (a NetworkRecord without its driver and IP pool). */
@@ -105,6 +119,10 @@ export function endpointConfig(net: NetworkFacts, raw: Json, macAddress?: string
   const out: EndpointConfig = { NetworkID: net.id, Aliases: aliases, IPv4Address: ip, MacAddress: mac };
   if (raw.IPAMConfig !== null && typeof raw.IPAMConfig === 'object') out.IPAMGiven = true;
   if (Array.isArray(raw.Aliases)) out.AliasesGiven = true;
+  if (Array.isArray(raw.Links) && raw.Links.length > 0) {
+    out.Links = (raw.Links as unknown[]).map(String);
+    for (const l of out.Links) parseLink(l);
+  }
   if (raw.DriverOpts !== undefined && raw.DriverOpts !== null) {
     if (typeof raw.DriverOpts !== 'object' || Array.isArray(raw.DriverOpts)) throw invalid('invalid DriverOpts: expected an object of strings');
     out.DriverOpts = {};
@@ -202,6 +220,7 @@ export function networkSettingsView(s: SettingsInput): Json {
         IPAMConfig: c.IPv4Address ? { IPv4Address: c.IPv4Address } : c.IPAMGiven ? {} : null,
         Aliases: c.Aliases.length || c.AliasesGiven ? [...c.Aliases] : null,
         DriverOpts: c.DriverOpts ? { ...c.DriverOpts } : null,
+        Links: c.Links?.length ? [...c.Links] : null,
         MacAddress: ep?.mac ?? c.MacAddress,
         NetworkID: c.Attached === false ? '' : c.NetworkID,
       };
