@@ -38,7 +38,8 @@ import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
 import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
-import { collectMounts, mergeConfig, normalizeHostConfig, RUNTIMES } from './containers/config.js';
+import { parseLink } from './containers/network-config.js';
+import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, parseVolumesFrom, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts, specToJson } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
 import { EngineNetworking, hasEndpoints, type NetworkingOptions } from './networking.js';
@@ -134,7 +135,6 @@ interface Live {
   stopping: boolean;
   /** Not auto-removed (--rm) when it exits: a restart or a forced removal of its own is under way. */
   keepOnExit?: boolean;
-  lastStats?: Json;
   /** GraphDriver.Data, once worked out (see graphDriver). */
   graphData?: { LowerDir: string; MergedDir: string; UpperDir: string; WorkDir: string };
   /** The health-check loop while the container runs (and has a Healthcheck). */
@@ -685,6 +685,7 @@ export class Engine implements ContainerEngine {
     this.trace.mark(id, 'create.begin');
     const imageRef = body.Image as string | undefined;
     if (!imageRef) throw invalid('Config.Image is required', 'name the image to create the container from');
+    checkNetworkModeConflicts(body, (body.HostConfig ?? {}) as Json);
     let image;
     try {
       image = await this.imageForCreate(imageRef);
@@ -734,7 +735,29 @@ export class Engine implements ContainerEngine {
       ((body.NetworkingConfig as Json | undefined)?.EndpointsConfig ?? null) as Record<string, unknown> | null,
       typeof body.MacAddress === 'string' && body.MacAddress ? body.MacAddress : undefined,
     ));
-    const mounts = collectMounts(merged.Config, merged.HostConfig);
+    // --volumes-from: each named container's volumes and binds (not tmpfs), read-only with `:ro`,
+    // shown without a Mode, never filled from the image (dockerd's CopyData false).
+    const inherited = new Set<MountPoint>();
+    for (const spec of (merged.HostConfig.VolumesFrom as string[] | null) ?? []) {
+      const { ref, readOnly } = parseVolumesFrom(String(spec));
+      const donor = notFoundIsInvalid(() => this.lookup(ref)).rec;
+      for (const m of donor.MountPoints) {
+        if (m.Type === 'tmpfs') continue;
+        const copy: MountPoint = { ...m, Mode: '', RW: m.RW && !readOnly };
+        if (copy.Type === 'volume') copy.NoCopy = true;
+        inherited.add(copy);
+      }
+    }
+    // Links left in HostConfig (not a user network): dockerd's registerLinks wants each container.
+    for (const l of (merged.HostConfig.Links as string[] | null) ?? []) {
+      const { name: target } = parseLink(String(l));
+      try {
+        this.lookup(target);
+      } catch {
+        throw invalid(`could not get container for ${target}: No such container: ${target}`);
+      }
+    }
+    const mounts = collectMounts(merged.Config, merged.HostConfig, [...inherited]);
     const logCfg = merged.HostConfig.LogConfig as { Type: string; Config: Record<string, string> };
     if (logCfg.Config['max-size']) parseLogSize(logCfg.Config['max-size']);
 
@@ -761,10 +784,11 @@ export class Engine implements ContainerEngine {
         const options = m.DriverOpts;
         delete m.DriverOpts;
         const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name, ...(options ? { options } : {}) });
-        if (res.created) {
-          created.push(res.meta.Name);
-          undo.push(() => this.volumes.remove(res.meta.Name, []));
-        }
+        // dockerd's volume service logs `create` for every volume a container names, made now
+        // or not (its Create returns the existing one): one event per mount, in order; not for
+        // a --volumes-from one (dockerd gets those).
+        if (!inherited.has(m)) created.push(res.meta.Name);
+        if (res.created) undo.push(() => this.volumes.remove(res.meta.Name, []));
         m.Name = res.meta.Name;
         m.Source = this.volumes.dataPath(res.meta.Name);
         if (m.Anonymous === undefined) m.Anonymous = false;
@@ -1037,6 +1061,8 @@ export class Engine implements ContainerEngine {
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
         const host = resolveInRoot(rootfs, wd);
+        // dockerd's words (it checks at create, where it has the rootfs mounted: see NOTES).
+        if (existsSync(host) && !statSync(host).isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
         if (!existsSync(host)) {
           mkdirSync(host, { recursive: true, mode: 0o755 });
           await run('chown', [`${user.uid}:${user.gid}`, host]).catch(() => undefined);
@@ -1788,15 +1814,29 @@ export class Engine implements ContainerEngine {
     return this.locked(live, async () => {
       const hc = live.rec.HostConfig;
       const keys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy'];
+      // What this kernel cannot do is dropped with dockerd's warnings (as at create), and dockerd
+      // checks the update as a HostConfig of network mode "": the forwarding warning too.
+      const asked: Json = {};
+      for (const k of keys) if (body[k] !== undefined) asked[k] = body[k];
+      const warnings = discardUnsupported(asked, this.hostCaps());
+      if (!this.net.ipForwarding()) warnings.push('IPv4 forwarding is disabled. Networking will not work.');
       const next: Record<string, unknown> = { ...hc };
-      for (const k of keys) if (body[k] !== undefined && body[k] !== null && !(typeof body[k] === 'number' && body[k] === 0 && k !== 'PidsLimit')) next[k] = body[k];
-      const newMem = Number(body.Memory ?? 0);
-      if (newMem > 0 && !Number(body.MemorySwap ?? 0) && Number(hc.MemorySwap) > 0 && newMem > Number(hc.MemorySwap)) {
-        throw conflict(`Cannot update container ${live.rec.Id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`);
-      }
-      const normalized = normalizeHostConfig(next, []);
+      for (const k of keys) if (asked[k] !== undefined && asked[k] !== null && !(typeof asked[k] === 'number' && asked[k] === 0 && k !== 'PidsLimit')) next[k] = asked[k];
+      // dockerd's UpdateContainer checks, in its order and words (409, "Cannot update container <id>: …").
+      const cannot = (why: string) => conflict(`Cannot update container ${live.rec.Id}: ${why}`);
+      const num = (v: unknown) => Number(v ?? 0) || 0;
+      if (num(asked.NanoCpus) > 0 && num(hc.CpuPeriod) > 0) throw cannot('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
+      if (num(asked.NanoCpus) > 0 && num(hc.CpuQuota) > 0) throw cannot('Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
+      if (num(asked.CpuPeriod) > 0 && num(hc.NanoCpus) > 0) throw cannot('Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set');
+      if (num(asked.CpuQuota) > 0 && num(hc.NanoCpus) > 0) throw cannot('Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
+      // A memory above the recorded swap limit needs a swap limit in the same update; a container
+      // without limits has 0 recorded, so `update --memory X` alone is refused there too (dockerd).
+      const newMem = num(asked.Memory);
+      if (newMem !== 0 && num(asked.MemorySwap) === 0 && newMem > num(hc.MemorySwap)) throw cannot('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+      const policy = (asked.RestartPolicy as { Name?: string } | null | undefined)?.Name ?? '';
+      if (hc.AutoRemove === true && policy !== '' && policy !== 'no') throw cannot('Restart policy cannot be updated because AutoRemove is enabled for the container');
+      const normalized = normalizeHostConfig(next, [], { update: true });
       normalized.ShmSize = hc.ShmSize; // not updatable; a recorded 0 (--default-shm-size 0) stays
-      if (normalized.AutoRemove === true && (normalized.RestartPolicy as { Name: string }).Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
       if (live.rec.State.Running) {
         const probe = buildSpec({ rec: { ...live.rec, HostConfig: normalized }, rootfs: this.rootfsDir(live.rec.Id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, cgroupsPath: this.cgroupsPathOf(live.rec), cgroupV2: false, initBinary: this.initBinary });
         const resources = { ...(probe.linux?.resources ?? {}) };
@@ -1807,7 +1847,7 @@ export class Engine implements ContainerEngine {
       live.rec.HostConfig = normalized;
       this.save(live);
       this.emit(live, 'update');
-      return { Warnings: [] };
+      return { Warnings: warnings };
     });
   }
 
@@ -1946,7 +1986,7 @@ export class Engine implements ContainerEngine {
     recs.sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const showAll = opts.all === true || (opts.limit !== undefined && opts.limit > 0) || filters.status !== undefined || filters.exited !== undefined;
     if (!showAll) recs = recs.filter((r) => r.State.Running || r.State.Restarting);
-    recs = recs.filter((r) => containerMatches(r, filters, { ancestorIds, createdOf }));
+    recs = recs.filter((r) => containerMatches(r, filters, { ancestorIds, createdOf, ports: (c) => this.net.ports(c) }));
     if (opts.limit !== undefined && opts.limit > 0) recs = recs.slice(0, opts.limit);
     const out: Json[] = [];
     for (const r of recs) out.push(summaryView(r, { settings: this.net.settings(r, this.sandboxKeyOf(r)), ports: this.net.ports(r) }, opts.size ? await this.sizes(r) : undefined));
@@ -1972,7 +2012,10 @@ export class Engine implements ContainerEngine {
   async *containerStats(idOrName: string, opts: { stream: boolean; oneShot?: boolean; signal?: AbortSignal }): AsyncIterable<Json> {
     const live = await this.get(idOrName);
     const who = { id: live.rec.Id, name: live.rec.Name };
-    let prev: Json | undefined = live.lastStats;
+    // As dockerd: the previous sample is this request's own (the first frame's precpu_stats and
+    // preread are zero; a stale one from an earlier request made --no-stream's CPU % an average
+    // over the time since), and a container that does not run gets one frame of zero values.
+    let prev: Json | undefined;
     const sample = (): Json => {
       let s;
       if (live.rec.State.Running) {
@@ -1982,15 +2025,16 @@ export class Engine implements ContainerEngine {
           s = undefined;
         }
       }
+      if (!s) return dockerStats(undefined, undefined, who, null);
       const pid = live.rec.State.Pid;
-      const j = dockerStats(s, prev, who, new Date(), s && pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
+      const j = dockerStats(s, prev, who, new Date(), pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
       prev = j;
-      live.lastStats = j;
       return j;
     };
     if (!opts.stream) {
-      if (!opts.oneShot && live.rec.State.Running && prev === undefined) {
-        prev = dockerStats(this.runtime.stats(live.rec.Id), undefined, who);
+      // Not one-shot: primed with a sample a second before, so the CPU % is the last second's.
+      if (!opts.oneShot && live.rec.State.Running) {
+        sample();
         await sleep(1000);
       }
       yield sample();
@@ -2393,13 +2437,14 @@ export class Engine implements ContainerEngine {
 
   async createVolume(body: Json): Promise<Json> {
     await this.ready;
-    const { meta, created } = this.volumes.create({
+    const { meta } = this.volumes.create({
       name: (body.Name as string | undefined) || undefined,
       labels: (body.Labels as Record<string, string> | null | undefined) ?? null,
       options: (body.DriverOpts as Record<string, string> | undefined) ?? {},
       driver: (body.Driver as string | undefined) || 'local',
     });
-    if (created) this.bus.emit('volume', 'create', meta.Name, { driver: 'local' });
+    // Logged for an existing volume too, as dockerd does (`docker volume create v` twice: two events).
+    this.bus.emit('volume', 'create', meta.Name, { driver: 'local' });
     return this.volumes.view(meta);
   }
 
@@ -2492,7 +2537,8 @@ export class Engine implements ContainerEngine {
     await this.ready;
     const removed = await this.net.prune(filters);
     for (const r of removed) this.bus.emit('network', 'destroy', r.id, { name: r.name, type: 'bridge' });
-    this.bus.emit('network', 'prune', '', {});
+    // dockerd reports nothing reclaimed for networks, as an attribute all the same.
+    this.bus.emit('network', 'prune', '', { reclaimed: '0' });
     return { NetworksDeleted: removed.map((r) => r.name) };
   }
 

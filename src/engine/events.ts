@@ -2,6 +2,7 @@
 // subscribers with filters (type, event/action, container, image, volume, label, …).
 import type { EngineEvent, Filters } from './api-types.js';
 import { labelsMatchAll } from './label-filter.js';
+import { familiarName, looksLikeId, parseReference } from '../image/reference.js';
 
 const HISTORY = 1024;
 
@@ -78,7 +79,13 @@ export class EventBus {
   }
 }
 
-/** docker's event filters: type, event (action), container, image, volume, network, label, scope. */
+/**
+ * docker's event filters as dockerd's events.Filter: type, event (action), label and scope as
+ * such; container, volume, network, daemon, plugin match any event whose actor ID or `name`
+ * starts with the value (Go's FuzzyMatch, whatever the event's type: `container=app` lists
+ * app-1's and app-2's events); image matches the actor ID or image name exactly, or with the
+ * tag taken off the event's name (`image=busybox` matches `busybox:latest`).
+ */
 export function eventMatcher(filters: Filters): (e: EngineEvent) => boolean {
   return (e) => {
     for (const [key, values] of Object.entries(filters)) {
@@ -88,6 +95,8 @@ export function eventMatcher(filters: Filters): (e: EngineEvent) => boolean {
         if (!labelsMatchAll(attrs, values)) return false;
         continue;
       }
+      const name = attrs.name ?? '';
+      const imageName = (e.Type === 'image' ? attrs.name : attrs.image) ?? '';
       const ok = values.some((v) => {
         switch (key) {
           case 'type':
@@ -96,13 +105,13 @@ export function eventMatcher(filters: Filters): (e: EngineEvent) => boolean {
           case 'action':
             return e.Action === v || e.Action.split(':')[0] === v;
           case 'container':
-            return e.Type === 'container' && (e.Actor.ID === v || e.Actor.ID.startsWith(v) || attrs.name === v);
-          case 'image':
-            return attrs.image === v || (e.Type === 'image' && (e.Actor.ID === v || attrs.name === v));
           case 'volume':
-            return e.Type === 'volume' && e.Actor.ID === v;
           case 'network':
-            return e.Type === 'network' && (e.Actor.ID === v || attrs.name === v);
+          case 'daemon':
+          case 'plugin':
+            return e.Actor.ID.startsWith(v) || name.startsWith(v);
+          case 'image':
+            return [e.Actor.ID, imageName, stripTag(e.Actor.ID), stripTag(imageName)].includes(v);
           case 'scope':
             return v === 'local';
           default:
@@ -113,4 +122,14 @@ export function eventMatcher(filters: Filters): (e: EngineEvent) => boolean {
     }
     return true;
   };
+}
+
+/** dockerd's stripTag: the familiar name without tag or digest; what does not parse, as is. */
+function stripTag(image: string): string {
+  if (image === '' || looksLikeId(image)) return image;
+  try {
+    return familiarName(parseReference(image, { defaultTag: false }));
+  } catch {
+    return image;
+  }
 }

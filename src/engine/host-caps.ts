@@ -121,6 +121,7 @@ export function discardUnsupported(hc: Json, caps: HostCaps): string[] {
     out.push('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
     hc.OomKillDisable = false;
   }
+  if (hc.OomKillDisable === true && !(Number(hc.Memory ?? 0) > 0)) out.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
   if (Number(hc.BlkioWeight ?? 0) > 0 && !caps.blkioWeight) {
     out.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
     hc.BlkioWeight = 0;

@@ -17,7 +17,7 @@ import type { Filters, Json } from './api-types.js';
 import type { ContainerRecord } from './containers/record.js';
 import { etcFiles, writeEtcFiles, writeEtcFilesPooled, type EtcTexts } from './containers/etc-files.js';
 import {
-  networkMatches, networkSettingsView, networkView, ownsEndpoints, planEndpoints, portSpecsOf, portSummary, pseudoNetworkView, endpointConfig,
+  networkMatches, networkSettingsView, networkView, ownsEndpoints, parseLink, planEndpoints, portSpecsOf, portSummary, pseudoNetworkView, endpointConfig,
   type EndpointConfig,
 } from './containers/network-config.js';
 import { isoTime } from '../common/time.js';
@@ -197,6 +197,15 @@ export class EngineNetworking {
     // own hosts are reached (hakod enables it unless --ip-forward=false).
     if (mode !== 'host' && mode !== 'none' && !this.ipForwarding()) warnings.push('IPv4 forwarding is disabled. Networking will not work.');
     const networks = planEndpoints(mode, endpointsConfig, { find: (r) => this.mgr.find(r), defaultNetwork: this.defaultNetwork(), macAddress });
+    // On a user network dockerd keeps --link with the endpoint (HostConfig.Links becomes null).
+    const links = (hc.Links as string[] | null | undefined) ?? [];
+    const primary = Object.values(networks)[0];
+    if (links.length && ownsEndpoints(mode) && mode !== 'bridge' && primary) {
+      for (const l of links) parseLink(l);
+      // The docker CLI sends them in both places: kept once.
+      primary.Links = [...new Set([...(primary.Links ?? []), ...links])];
+      hc.Links = null;
+    }
     if (mode === 'bridge' && !this.defaultNetwork()) warnings.push('the default bridge network is disabled (hakod --bridge none): the container gets no network but loopback');
     return { networks, warnings };
   }
@@ -290,6 +299,7 @@ export class EngineNetworking {
           ip: c.IPv4Address || undefined,
           mac: c.MacAddress || undefined,
           aliases: c.Aliases,
+          links: (c.Links ?? []).map(parseLink),
           dns: ((hc.Dns as string[] | undefined) ?? []).length ? (hc.Dns as string[]) : undefined,
         });
         c.Attached = true;
@@ -360,7 +370,7 @@ export class EngineNetworking {
     if (pid !== undefined) {
       await this.mgr.connect({
         containerId: rec.Id, containerName: rec.Name.replace(/^\//, ''), netns: pid, network: net.id,
-        ip: cfg.IPv4Address || undefined, mac: cfg.MacAddress || undefined, aliases: cfg.Aliases,
+        ip: cfg.IPv4Address || undefined, mac: cfg.MacAddress || undefined, aliases: cfg.Aliases, links: (cfg.Links ?? []).map(parseLink),
         dns: ((rec.HostConfig.Dns as string[] | undefined) ?? []).length ? (rec.HostConfig.Dns as string[]) : undefined,
       });
     }
@@ -412,8 +422,9 @@ export class EngineNetworking {
     });
   }
 
+  /** The list's Ports: none for a container without endpoints of its own (host, none, container:), as dockerd. */
   ports(rec: ContainerRecord): Json[] {
-    if (!(rec.State.Running || rec.State.Paused)) return [];
+    if (!(rec.State.Running || rec.State.Paused) || !hasEndpoints(rec)) return [];
     return portSummary(Object.keys((rec.Config.ExposedPorts ?? {}) as Json), this.initError ? [] : this.mgr.endpointsOfContainer(rec.Id));
   }
 

@@ -42,7 +42,8 @@ export function emptyCpuStats(): Json {
   return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
 }
 
-export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, who: { id: string; name: string }, now = new Date(), networks?: Json): Json {
+/** `now` null: dockerd's frame for a container that does not run (Go's zero time as `read`). */
+export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, who: { id: string; name: string }, now: Date | null = new Date(), networks?: Json): Json {
   const cpu: Json = s
     ? {
         cpu_usage: {
@@ -59,7 +60,7 @@ export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, 
   return {
     name: who.name,
     id: who.id,
-    read: isoTime(now.getTime()),
+    read: now ? isoTime(now.getTime()) : '0001-01-01T00:00:00Z',
     preread: (prev?.read as string | undefined) ?? '0001-01-01T00:00:00Z',
     pids_stats: s ? { current: s.pids.current, ...(s.pids.limit !== undefined ? { limit: s.pids.limit } : {}) } : {},
     blkio_stats: blkioStats(s),

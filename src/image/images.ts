@@ -705,7 +705,8 @@ export class ImageService {
           if (ok) removedChains?.add(c);
         }
       }
-      return layerBytes ?? blobBytes;
+      // No layer released: 0, as dockerd (the config and manifest bytes are not counted).
+      return remove ? (layerBytes ?? 0) : blobBytes;
     });
   }
 

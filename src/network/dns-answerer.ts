@@ -6,7 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { closeSync, readFileSync } from 'node:fs';
 import { CLASS_IN, RCODE, TYPE, buildResponse, decodeMessage, ipFromReverseName, isResponse, opcodeOf, type Message, type ResourceRecord } from './dns-message.js';
-import { lookupNameOn, ownUpstreams, reverseNameOn, sharedNetworks, type DnsTable } from './dns-names.js';
+import { lookupName, ownUpstreams, reverseNameOn, sharedNetworks, type DnsTable } from './dns-names.js';
 import { parseResolvConf } from './hosts-files.js';
 
 const TTL = 600;
@@ -185,7 +185,9 @@ export class DnsAnswerer {
 /** The answer when the name is ours (a container on a network shared with the asker); undefined to forward. */
 export function answerLocally(table: DnsTable, askerKey: string, query: Message): Buffer | undefined {
   const q = query.questions[0]!;
-  const records = localRecords(table, sharedNetworks(table, askerKey), q.name, q.type, q.class);
+  const shared = sharedNetworks(table, askerKey);
+  // (the asker's --link aliases first: dns-names.ts's lookupName)
+  const records = recordsOf(q.name, q.type, q.class, { ips: (n) => lookupName(table, askerKey, n), ptr: (ip) => reverseNameOn(table, shared, ip) });
   return records && buildResponse(query, records, RCODE.NOERROR);
 }
 
@@ -196,16 +198,10 @@ export interface LocalNames {
 }
 
 /**
- * The records answering (name, type, class) for an asker on the networks `shared`, each with the
- * owner name `qname` as asked; undefined when the name is not ours (forward it).
- */
-export function localRecords(table: DnsTable, shared: Set<string>, qname: string, type: number, klass: number): ResourceRecord[] | undefined {
-  return recordsOf(qname, type, klass, { ips: (n) => lookupNameOn(table, shared, n), ptr: (ip) => reverseNameOn(table, shared, ip) });
-}
-
-/**
- * localRecords over `names` (dns-table.ts gives an indexed copy of the same lookups). Every type
- * but A, ANY and PTR gets the same answer (dns-table.ts relies on it).
+ * The records answering (name, type, class) over the lookups `names` (an asker's: answerLocally's,
+ * or dns-table.ts's indexed copy of the same), each with the owner name `qname` as asked;
+ * undefined when the name is not ours (forward it). Every type but A, ANY and PTR gets the same
+ * answer (dns-table.ts relies on it).
  */
 export function recordsOf(qname: string, type: number, klass: number, names: LocalNames): ResourceRecord[] | undefined {
   if (klass !== CLASS_IN) return undefined;

@@ -14,6 +14,8 @@ export interface DnsEndpoint {
   ip: string;
   /** The container's own upstreams (--dns), when it has some. */
   dns?: string[] | undefined;
+  /** Its --link aliases on this network: resolved for it only (dockerd). */
+  links?: Array<{ name: string; alias: string }> | undefined;
 }
 
 export interface DnsNetwork {
@@ -33,7 +35,7 @@ export function dnsTableOf(state: DnsTable): DnsTable {
   for (const [id, n] of Object.entries(state.networks)) networks[id] = { name: n.name, isDefault: n.isDefault };
   const endpoints: Record<string, DnsEndpoint> = {};
   for (const [id, e] of Object.entries(state.endpoints)) {
-    endpoints[id] = { networkId: e.networkId, nsIno: e.nsIno, containerId: e.containerId, containerName: e.containerName, aliases: e.aliases, ip: e.ip, ...(e.dns ? { dns: e.dns } : {}) };
+    endpoints[id] = { networkId: e.networkId, nsIno: e.nsIno, containerId: e.containerId, containerName: e.containerName, aliases: e.aliases, ip: e.ip, ...(e.dns ? { dns: e.dns } : {}), ...(e.links?.length ? { links: e.links } : {}) };
   }
   return { networks, endpoints };
 }
@@ -48,12 +50,44 @@ export function sharedNetworks(t: DnsTable, askerKey: string): Set<string> {
   return new Set(askersOf(t, askerKey).map((e) => e.networkId));
 }
 
-/** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */
+/**
+ * Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the
+ * asker, after those of the asker's own --link aliases (on the network of the link).
+ */
 export function lookupName(t: DnsTable, askerKey: string, name: string): string[] | undefined {
-  return lookupNameOn(t, sharedNetworks(t, askerKey), name);
+  const links = linkAddresses(t, askerKey, name);
+  const rest = lookupNameOn(t, sharedNetworks(t, askerKey), name);
+  return links.length ? [...new Set([...links, ...(rest ?? [])])] : rest;
 }
 
-/** lookupName for an asker on the networks `shared`. */
+/** Addresses of the asker's --link aliases named `name` (bare or `alias.<network>`): the linked container on the link's network (dockerd: for the linking container only). */
+export function linkAddresses(t: DnsTable, askerKey: string, name: string): string[] {
+  const ips: string[] = [];
+  const n = name.toLowerCase();
+  for (const a of askersOf(t, askerKey)) {
+    const net = t.networks[a.networkId];
+    if (!a.links?.length || !net || net.isDefault) continue;
+    const bare = n.endsWith(`.${net.name.toLowerCase()}`) ? n.slice(0, -net.name.length - 1) : n;
+    for (const l of a.links) {
+      if (l.alias.toLowerCase() !== bare) continue;
+      for (const e of Object.values(t.endpoints)) if (e.networkId === a.networkId && e.containerName.toLowerCase() === l.name.toLowerCase()) ips.push(e.ip);
+    }
+  }
+  return ips;
+}
+
+/** The names the asker's --link aliases answer to (lowercase: each alias bare and as `alias.<network>`). */
+export function linkNames(t: DnsTable, askerKey: string): string[] {
+  const names: string[] = [];
+  for (const a of askersOf(t, askerKey)) {
+    const net = t.networks[a.networkId];
+    if (!a.links?.length || !net || net.isDefault) continue;
+    for (const l of a.links) names.push(l.alias.toLowerCase(), `${l.alias.toLowerCase()}.${net.name.toLowerCase()}`);
+  }
+  return names;
+}
+
+/** lookupName for an asker on the networks `shared`, without --link aliases. */
 export function lookupNameOn(t: DnsTable, shared: Set<string>, name: string): string[] | undefined {
   const ips: string[] = [];
   const n = name.toLowerCase();

@@ -21,7 +21,7 @@
 import { recordsOf, type LocalNames } from './dns-answerer.js';
 import { CLASS_IN, RCODE, TYPE, encodeRecordTail, reverseName as reverseOf, type ResourceRecord } from './dns-message.js';
 import { isIP } from 'node:net';
-import { lookupNameOn, reverseNameOn, type DnsTable } from './dns-names.js';
+import { linkAddresses, linkNames, lookupNameOn, reverseNameOn, type DnsTable } from './dns-names.js';
 
 /** An ID prefix is at least this long (dns-names.ts's lookupNameOn). */
 const ID_PREFIX_MIN = 12;
@@ -63,20 +63,23 @@ export function nativeTables(t: DnsTable, keys: Iterable<string>, cache: TableCa
   const tableOf = new Map<string, number>();
   for (const key of keys) {
     const shared = networksOf.get(key) ?? new Set<string>();
-    const signature = [...shared].sort().join('\n');
+    // A netns with --link aliases gets a table of its own (they resolve for it only).
+    const links = linkNames(t, key);
+    const linkKey = links.length ? key : undefined;
+    const signature = [...shared].sort().join('\n') + (linkKey !== undefined ? `\nlinks of ${linkKey}` : '');
     let index = bySignature.get(signature);
     if (index === undefined) {
       // everything tableFor reads
       const from = JSON.stringify([
         [...shared].map((id) => t.networks[id]),
-        Object.values(t.endpoints).filter((e) => shared.has(e.networkId)).map((e) => [e.networkId, e.ip, e.containerName, e.aliases, e.containerId]),
+        Object.values(t.endpoints).filter((e) => shared.has(e.networkId)).map((e) => [e.networkId, e.ip, e.containerName, e.aliases, e.containerId, ...(linkKey !== undefined && String(e.nsIno) === linkKey ? [e.links] : [])]),
       ]);
       let made = cache.tables.get(signature);
       if (made && made.from === from) {
         for (const name of made.names) next.names.set(name, cache.names.get(name)!);
       } else {
         const names: string[] = [];
-        made = { from, table: tableFor(t, shared, { old: cache.names, next: next.names, used: names }), names };
+        made = { from, table: tableFor(t, shared, { old: cache.names, next: next.names, used: names }, linkKey), names };
       }
       next.tables.set(signature, made);
       index = tables.push(made.table) - 1;
@@ -148,8 +151,8 @@ export function indexedNames(t: DnsTable, shared: Set<string>): LocalNames | und
 }
 
 /** The table for askers on the networks `shared`. */
-export function tableFor(t: DnsTable, shared: Set<string>, cache?: { old: TableCache['names']; next: TableCache['names']; used: string[] }): Buffer {
-  const names = new Set<string>();
+export function tableFor(t: DnsTable, shared: Set<string>, cache?: { old: TableCache['names']; next: TableCache['names']; used: string[] }, linksOf?: string): Buffer {
+  const names = new Set<string>(linksOf !== undefined ? linkNames(t, linksOf) : []);
   for (const e of Object.values(t.endpoints)) {
     if (!shared.has(e.networkId)) continue;
     names.add(reverseOf(e.ip));
@@ -162,7 +165,16 @@ export function tableFor(t: DnsTable, shared: Set<string>, cache?: { old: TableC
       names.add(`${b}.${net.name.toLowerCase()}`);
     }
   }
-  const lookups = indexedNames(t, shared) ?? { ips: (n: string) => lookupNameOn(t, shared, n), ptr: (ip: string) => reverseNameOn(t, shared, ip) };
+  const plain = indexedNames(t, shared) ?? { ips: (n: string) => lookupNameOn(t, shared, n), ptr: (ip: string) => reverseNameOn(t, shared, ip) };
+  // (the asker's --link aliases first, as dns-names.ts's lookupName)
+  const lookups: LocalNames = linksOf === undefined ? plain : {
+    ips(n) {
+      const via = linkAddresses(t, linksOf, n);
+      const rest = plain.ips(n);
+      return via.length ? [...new Set([...via, ...(rest ?? [])])] : rest;
+    },
+    ptr: plain.ptr,
+  };
   const w = new TableWriter();
   for (const name of names) {
     // recordsOf answers A and ANY alike, every other type but PTR with `other`, and PTR only for

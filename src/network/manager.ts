@@ -72,6 +72,8 @@ export interface EndpointRecord {
   ports: PortMapping[];
   /** The container's own upstream resolvers for the embedded DNS (--dns); default: the daemon's. */
   dns?: string[] | undefined;
+  /** --link on this network: `alias` resolves, for this container only, to container `name`. */
+  links?: Array<{ name: string; alias: string }> | undefined;
 }
 
 export interface Endpoint {
@@ -111,6 +113,8 @@ export interface ConnectOptions {
   aliases?: string[] | undefined;
   /** Upstream resolvers the embedded DNS uses for this container (docker's --dns on a user network). */
   dns?: string[] | undefined;
+  /** Links on this network (see EndpointRecord.links). */
+  links?: Array<{ name: string; alias: string }> | undefined;
 }
 
 export interface NetworkManagerOptions {
@@ -543,6 +547,7 @@ export class NetworkManager {
         id: epId, networkId: net.id, containerId: o.containerId, containerName, nsPath, nsIno: statSync(nsPath).ino,
         ifName: `eth${ifIndex}`, hostVeth, ip, prefixLen, gateway: net.gateway, mac, aliases: [...(o.aliases ?? [])], ports: [],
         ...(o.dns && o.dns.length ? { dns: [...o.dns] } : {}),
+        ...(o.links && o.links.length ? { links: o.links.map((l) => ({ ...l })) } : {}),
       };
       // Recorded (with the IP) before the kernel work; reconcile() cleans up a half-made one.
       this.state.endpoints[epId] = ep;

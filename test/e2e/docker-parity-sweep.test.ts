@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, busyboxRootfsTar, tempDir } from '../helpers/fixtures.js';
@@ -999,5 +999,332 @@ test('a start that fails: ExitCode 128 unless an earlier run left its own (docke
     assert.equal((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'par-x3'])).stdout.trim(), 'exited 3');
   } finally {
     await docker(['rm', '-f', 'par-xnew', 'par-x3', 'par-xdon'], { ok: false });
+  }
+});
+
+// Session 12's sweep (s12-parity), against dockerd 20.10.24 with the docker 28.2.2 CLI.
+
+test('ps --filter publish= is the host port, expose= the container port, either one lists (dockerd); host/none containers show no ports while running', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--name', 'par-pub', '-p', '127.0.0.1::80', '--expose', '9000', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--name', 'par-pubnone', '--network', 'none', '--expose', '81/udp', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--name', 'par-pubhost', '--network', 'host', '--expose', '82', 'busybox', 'sleep', '300']);
+  try {
+    const hostPort = (await docker(['port', 'par-pub', '80/tcp'])).stdout.trim().split(':').pop()!;
+    assert.match(hostPort, /^\d+$/);
+    const ps = async (...f: string[]) => (await docker(['ps', ...f.flatMap((x) => ['--filter', x]), '--format', '{{.Names}}'])).stdout.split('\n').filter((n) => n.startsWith('par-pub')).sort();
+    assert.deepEqual(await ps(`publish=${hostPort}`), ['par-pub']);
+    assert.deepEqual(await ps(`publish=${hostPort}/tcp`), ['par-pub']);
+    assert.deepEqual(await ps('publish=80'), [], 'the container port is not what publish= matches');
+    assert.deepEqual(await ps('expose=80'), ['par-pub']);
+    assert.deepEqual(await ps('expose=9000/tcp'), ['par-pub']);
+    assert.deepEqual(await ps('expose=8999-9001'), ['par-pub']);
+    assert.deepEqual(await ps('publish=1', 'expose=9000'), ['par-pub'], 'publish and expose together: either one');
+    assert.deepEqual(await ps('expose=81/udp'), [], 'a none container has no ports in the list');
+    assert.deepEqual(await ps('expose=82'), [], 'nor a host one');
+    const r = await docker(['ps', '--filter', 'publish=abc'], { ok: false });
+    assert.equal(r.stderr.trim(), 'Error response from daemon: error while looking up for publish abc: strconv.ParseUint: parsing "abc": invalid syntax');
+    for (const c of ['par-pubnone', 'par-pubhost']) {
+      assert.equal((await docker(['inspect', '-f', '{{json .NetworkSettings.Ports}}', c])).stdout.trim(), '{}', c);
+      assert.equal((await docker(['ps', '--filter', `name=${c}`, '--format', '{{.Ports}}'])).stdout.trim(), '', c);
+    }
+  } finally {
+    await docker(['rm', '-f', 'par-pub', 'par-pubnone', 'par-pubhost'], { ok: false });
+  }
+});
+
+test('create refuses what a container:<name> network mode cannot have (hostname, links, dns, extra hosts, published or exposed ports), a hostname with --uts host, links with host networking: dockerd\'s words (create exits 1, run 125)', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--name', 'par-nmdon', '--network', 'none', 'busybox', 'sleep', '300']);
+  try {
+    const cases: Array<[string[], string]> = [
+      [['--network', 'container:'], 'Invalid network mode: invalid container format container:<name|id>'],
+      [['--network', 'container:par-nmdon', '--hostname', 'h'], 'conflicting options: hostname and the network mode'],
+      [['--network', 'container:par-nmdon', '--link', 'par-nmdon:x'], "conflicting options: container type network can't be used with links. This would result in undefined behavior"],
+      [['--network', 'container:par-nmdon', '--dns', '192.0.2.1'], 'conflicting options: dns and the network mode'],
+      [['--network', 'container:par-nmdon', '--add-host', 'a:192.0.2.1'], 'conflicting options: custom host-to-IP mapping and the network mode'],
+      [['--network', 'container:par-nmdon', '-p', '127.0.0.1::80'], 'conflicting options: port publishing and the container type network mode'],
+      [['--network', 'container:par-nmdon', '-P'], 'conflicting options: port publishing and the container type network mode'],
+      [['--network', 'container:par-nmdon', '--expose', '80'], 'conflicting options: port exposing and the container type network mode'],
+      [['--uts', 'host', '--hostname', 'h'], 'conflicting options: hostname and the UTS mode'],
+      [['--network', 'host', '--link', 'par-nmdon:x'], "conflicting options: host type networking can't be used with links. This would result in undefined behavior"],
+      // Checked before the image is looked at: no "Unable to find image", no pull.
+      [['--network', 'container:par-nmdon', '--hostname', 'h', 'par-nosuch-image:1'], 'conflicting options: hostname and the network mode'],
+    ];
+    for (const [args, message] of cases) {
+      const image = args.at(-1)!.startsWith('par-nosuch') ? [] : ['busybox'];
+      const r = await docker(['create', ...args, ...image], { ok: false });
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.split('\n').filter(Boolean)[0], `Error response from daemon: ${message}`, args.join(' '));
+    }
+    const run = await docker(['run', '--rm', '--network', 'container:par-nmdon', '--expose', '80', 'busybox', 'true'], { ok: false });
+    assert.equal(run.code, 125);
+    assert.equal(run.stderr.split('\n')[0], 'docker: Error response from daemon: conflicting options: port exposing and the container type network mode');
+    assert.equal((await docker(['ps', '-aq', '--filter', 'name=par-nm'])).stdout.trim().split('\n').length, 1, 'nothing was created');
+    // What dockerd lets through.
+    for (const args of [['--network', 'container:par-nmdon', '--dns-search', 'x', '--dns-option', 'ndots:2'], ['--network', 'host', '--hostname', 'h', '--expose', '80', '--add-host', 'a:192.0.2.1'], ['--network', 'none', '--link', 'par-nmdon:x', '--dns', '192.0.2.1']]) {
+      const id = (await docker(['create', ...args, 'busybox'])).stdout.trim();
+      await docker(['rm', id]);
+    }
+  } finally {
+    await docker(['rm', '-f', 'par-nmdon'], { ok: false });
+  }
+});
+
+test('cp from a container: `dir/` of a symlink to a directory is that directory under the link\'s name, `/` is the root (it went to <dest>rootfs), `dir/.` has stat name "."; cp - of an empty stdin is an empty archive (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-cpl', 'busybox', 'sleep', '300']);
+  const out = tempDir('hako-parity-cp-');
+  try {
+    await docker(['exec', 'par-cpl', 'sh', '-c', 'mkdir -p /d/sub && echo g > /d/sub/g && ln -s sub /d/dl && ln -s / /d/rootl']);
+    await docker(['cp', 'par-cpl:/d/dl/', join(out.path, 'dlslash')]);
+    assert.deepEqual(readdirSync(out.path), ['dlslash']);
+    assert.equal(readFileSync(join(out.path, 'dlslash', 'g'), 'utf8'), 'g\n');
+    await docker(['cp', 'par-cpl:/d/dl', join(out.path, 'dlnoslash')]);
+    assert.ok(lstatSync(join(out.path, 'dlnoslash')).isSymbolicLink(), 'without the slash: the link itself');
+    await docker(['cp', 'par-cpl:/', join(out.path, 'root')]);
+    assert.ok(statSync(join(out.path, 'root', 'bin', 'busybox')).isFile());
+    await docker(['cp', 'par-cpl:/d/rootl/', join(out.path, 'rootl')]);
+    assert.ok(statSync(join(out.path, 'rootl', 'd', 'sub', 'g')).isFile());
+    assert.deepEqual(readdirSync(out.path).sort(), ['dlnoslash', 'dlslash', 'root', 'rootl']);
+    const stat = async (p: string) => {
+      const r = await d.request('HEAD', `/v1.41/containers/par-cpl/archive?path=${encodeURIComponent(p)}`);
+      assert.equal(r.status, 200, p);
+      const s = JSON.parse(Buffer.from(String(r.headers['x-docker-container-path-stat']), 'base64').toString()) as { name: string; mode: number; linkTarget: string };
+      return [s.name, s.mode >= 2 ** 31 ? 'dir' : s.mode & 2 ** 27 ? 'link' : 'file', s.linkTarget];
+    };
+    assert.deepEqual(await stat('/d/.'), ['.', 'dir', '']);
+    assert.deepEqual(await stat('/d/dl/'), ['dl', 'dir', ''], 'the slash follows the link');
+    assert.deepEqual(await stat('/d/dl'), ['dl', 'link', '/d/sub']);
+    assert.deepEqual(await stat('/'), ['/', 'dir', '']);
+    const r = await dockerNullStdin(['cp', '-', 'par-cpl:/d'], 30_000);
+    assert.equal(r.code, 0, 'an empty archive extracts nothing');
+  } finally {
+    out.cleanup();
+    await docker(['rm', '-f', 'par-cpl'], { ok: false });
+  }
+});
+
+test('events: an until before since is refused in dockerd\'s words (with the values as sent); the same values are fine', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['events', '--since', '10', '--until', '5'], { ok: false });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim(), 'Error response from daemon: `since` time (10) cannot be after `until` time (5)');
+  assert.equal((await docker(['events', '--since', '5', '--until', '5'])).stdout, '');
+  const api = await d.request('GET', '/v1.41/events?since=1700000000.5&until=1700000000.25');
+  assert.equal(api.status, 400);
+  assert.equal(JSON.parse(api.body.toString()).message, '`since` time (1700000000.5) cannot be after `until` time (1700000000.25)');
+});
+
+test('stats: the previous sample is the request\'s own (one-shot: zero precpu and preread; --no-stream primed within the request, not by an earlier one); a stopped container\'s frame has Go\'s zero read time (dockerd)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-stats', 'busybox', 'sleep', '300']);
+  try {
+    type Frame = { read: string; preread: string; precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number }; cpu_stats: { cpu_usage: { total_usage: number } } };
+    const get = async (q: string) => JSON.parse((await d.request('GET', `/v1.44/containers/par-stats/stats?${q}`)).body.toString()) as Frame;
+    const first = await get('stream=false');
+    const again = await get('stream=false');
+    assert.ok(Date.parse(again.preread) > Date.parse(first.read), `primed within the request: preread ${again.preread} is after the earlier request's read ${first.read}`);
+    assert.ok(again.precpu_stats.cpu_usage.total_usage > 0 && (again.precpu_stats.system_cpu_usage ?? 0) > 0);
+    const one = await get('stream=false&one-shot=true');
+    assert.equal(one.preread, '0001-01-01T00:00:00Z', 'one-shot: no previous sample');
+    assert.equal(one.precpu_stats.cpu_usage.total_usage, 0);
+    assert.equal(one.precpu_stats.system_cpu_usage, undefined);
+    assert.ok(one.cpu_stats.cpu_usage.total_usage > 0);
+    await docker(['stop', '-t', '0', 'par-stats']);
+    const stopped = await get('stream=false');
+    assert.deepEqual([stopped.read, stopped.preread, stopped.precpu_stats.cpu_usage.total_usage], ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z', 0]);
+  } finally {
+    await docker(['rm', '-f', 'par-stats'], { ok: false });
+  }
+});
+
+test('update answers dockerd\'s warnings (printed after the name): a weight this kernel lacks is discarded, the forwarding warning as for a create on the default network', { skip, timeout: 60_000 }, async () => {
+  const v1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const weight = !v1 || existsSync('/sys/fs/cgroup/blkio/blkio.weight') || existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight');
+  const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-updw', 'busybox', 'sleep', '300']);
+  try {
+    const r = await docker(['update', '--blkio-weight', '300', '--cpu-shares', '600', 'par-updw']);
+    const expected = ['par-updw'];
+    if (!weight) expected.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+    if (!forwarding) expected.push('IPv4 forwarding is disabled. Networking will not work.');
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean), expected);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.BlkioWeight}} {{.HostConfig.CpuShares}}', 'par-updw'])).stdout.trim(), `${weight ? 300 : 0} 600`);
+  } finally {
+    await docker(['rm', '-f', 'par-updw'], { ok: false });
+  }
+});
+
+test('a working directory that is a file: dockerd\'s "Cannot mkdir: <dir> is not a directory" (run exits 125, nothing left)', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['run', '--rm', '--network', 'none', '--name', 'par-wdfile', '-w', '/etc/passwd', 'busybox', 'true'], { ok: false });
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr.split('\n').filter((l) => !l.startsWith('WARNING')).filter(Boolean)[0], 'docker: Error response from daemon: Cannot mkdir: /etc/passwd is not a directory');
+  assert.equal((await docker(['ps', '-aq', '--filter', 'name=par-wdfile'])).stdout.trim(), '');
+});
+
+test('cp into a container keeps the owners the archive gives, with or without -a (dockerd untars as root with each header\'s uid/gid; hako made them 0:0 without -a)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-cpown', 'busybox', 'sleep', '300']);
+  const src = tempDir('hako-parity-cpown-');
+  try {
+    mkdirSync(join(src.path, 'd'));
+    writeFileSync(join(src.path, 'd', 'f'), 'x\n');
+    writeFileSync(join(src.path, 'g'), 'y\n');
+    execFileSync('chown', ['-R', '777:888', join(src.path, 'd'), join(src.path, 'g')]);
+    await docker(['cp', join(src.path, 'g'), 'par-cpown:/tmp/g']);
+    await docker(['cp', join(src.path, 'd'), 'par-cpown:/tmp/d']);
+    await docker(['cp', '-a', join(src.path, 'g'), 'par-cpown:/tmp/ga']);
+    const owners = (await docker(['exec', 'par-cpown', 'stat', '-c', '%n %u:%g', '/tmp/g', '/tmp/d', '/tmp/d/f', '/tmp/ga'])).stdout.trim().split('\n');
+    assert.deepEqual(owners, ['/tmp/g 777:888', '/tmp/d 777:888', '/tmp/d/f 777:888', '/tmp/ga 777:888']);
+  } finally {
+    src.cleanup();
+    await docker(['rm', '-f', 'par-cpown'], { ok: false });
+  }
+});
+
+test('image prune of an image that releases no layer reclaims 0B (dockerd counts the released layers; hako counted the config and manifest bytes)', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-prune0', 'busybox', 'true']);
+  try {
+    await docker(['commit', '--change', 'LABEL par-prune0=1', 'par-prune0', 'par-prune0:1']);
+  } finally {
+    await docker(['rm', 'par-prune0'], { ok: false });
+  }
+  const r = await docker(['image', 'prune', '-a', '-f', '--filter', 'label=par-prune0=1']);
+  assert.match(r.stdout, /^Deleted Images:\nuntagged: par-prune0:1\ndeleted: sha256:[0-9a-f]{64}\n\nTotal reclaimed space: 0B\n$/);
+});
+
+test('create refuses resources and settings as dockerd does, in its words: cfs period/quota ranges, nano CPUs with a quota, memory reservation, swap without memory, oom score adj, isolation, storage options; --oom-kill-disable without a memory limit warns', { skip, timeout: 60_000 }, async () => {
+  const cases: Array<[string[], string]> = [
+    [['--cpu-period', '500'], 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)'],
+    [['--cpu-quota', '500'], 'CPU cfs quota can not be less than 1ms (i.e. 1000)'],
+    [['--cpus', '1', '--cpu-quota', '5000'], 'Conflicting options: Nano CPUs and CPU Quota cannot both be set'],
+    [['--memory-reservation', '1m'], 'Minimum memory reservation allowed is 6MB'],
+    [['--memory-reservation', '20m', '--memory', '10m'], 'Minimum memory limit can not be less than memory reservation limit, see usage'],
+    [['--memory-swap', '10m'], 'You should always set the Memory limit when using Memoryswap limit, see usage'],
+    [['--oom-score-adj', '2000'], 'Invalid value 2000, range for oom score adj is [-1000, 1000]'],
+    [['--isolation', 'hyperv'], 'Invalid isolation: "hyperv" - linux only supports \'default\''],
+    [['--storage-opt', 'size=1g'], "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"],
+  ];
+  for (const [args, message] of cases) {
+    const r = await docker(['create', '--network', 'none', '--name', 'par-res2', ...args, 'busybox', 'true'], { ok: false });
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr.trim(), `Error response from daemon: ${message}`, args.join(' '));
+  }
+  assert.equal((await docker(['ps', '-aq', '--filter', 'name=par-res2'])).stdout.trim(), '', 'nothing was created');
+  const oomControl = existsSync('/sys/fs/cgroup/memory/memory.oom_control');
+  const w = await docker(['create', '--network', 'none', '--name', 'par-res2', '--oom-kill-disable', 'busybox', 'true']);
+  await docker(['rm', 'par-res2']);
+  const oom = 'WARNING: OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.';
+  assert.equal(w.stderr.split('\n').includes(oom), oomControl, w.stderr);
+});
+
+test('network prune\'s event carries reclaimed=0 as dockerd\'s (hako\'s had no attributes)', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['network', 'prune', '-f', '--filter', 'label=par-none-such']);
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  const evs = (await docker(['events', '--since', String(since), '--until', until, '--filter', 'type=network', '--filter', 'event=prune', '--format', '{{.Action}} {{json .Actor.Attributes}}'])).stdout.trim().split('\n');
+  assert.deepEqual(evs, ['prune {"reclaimed":"0"}']);
+});
+
+test('update refuses as dockerd\'s UpdateContainer, in its words (409): a memory above the recorded swap limit without a new one (0 when none was set), nano CPUs against a set quota or period and back, a restart policy on an --rm container', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-upd2', 'busybox', 'sleep', '300']);
+  await docker(['run', '-d', '--rm', '--network', 'none', '--name', 'par-upd2rm', 'busybox', 'sleep', '300']);
+  try {
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-upd2'])).stdout.trim();
+    const refused = async (args: string[], why: string, who = id) => {
+      const r = await docker(['update', ...args], { ok: false });
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.stderr.trim(), `Error response from daemon: Cannot update container ${who}: ${why}`, args.join(' '));
+    };
+    await refused(['--memory', '64m', 'par-upd2'], 'Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    await docker(['update', '--memory', '64m', '--memory-swap', '128m', 'par-upd2']);
+    await docker(['update', '--memory', '100m', 'par-upd2']);
+    await refused(['--memory', '200m', 'par-upd2'], 'Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    await docker(['update', '--memory', '200m', '--memory-swap', '-1', 'par-upd2']);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}', 'par-upd2'])).stdout.trim(), `${200 << 20} -1`);
+    await docker(['update', '--cpu-quota', '50000', 'par-upd2']);
+    await refused(['--cpus', '1', 'par-upd2'], 'Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
+    const rmId = (await docker(['inspect', '-f', '{{.Id}}', 'par-upd2rm'])).stdout.trim();
+    await refused(['--restart', 'always', 'par-upd2rm'], 'Restart policy cannot be updated because AutoRemove is enabled for the container', rmId);
+    await docker(['update', '--restart', 'no', 'par-upd2rm']);
+  } finally {
+    await docker(['rm', '-f', 'par-upd2', 'par-upd2rm'], { ok: false });
+  }
+});
+
+test('--volumes-from mounts the named container\'s volumes and binds (:ro read-only, shown without a Mode), kept in use by both; dockerd\'s refusals (it was ignored: nothing mounted)', { skip, timeout: 60_000 }, async () => {
+  const host = tempDir('hako-parity-vfrom-');
+  await docker(['create', '--network', 'none', '--name', 'par-vfsrc', '-v', 'par-vfrom:/data', '-v', `${host.path}:/bind:ro`, '-v', '/anon', 'busybox', 'true']);
+  try {
+    await docker(['run', '--rm', '--network', 'none', '--volumes-from', 'par-vfsrc', 'busybox', 'sh', '-c', 'echo hi > /data/f && echo a > /anon/a']);
+    const out = (await docker(['run', '--rm', '--network', 'none', '--volumes-from', 'par-vfsrc:ro', 'busybox', 'sh', '-c', 'cat /data/f /anon/a; touch /data/x 2>&1; ls -d /bind'], { ok: false })).stdout;
+    assert.equal(out, 'hi\na\ntouch: /data/x: Read-only file system\n/bind\n');
+    await docker(['create', '--network', 'none', '--name', 'par-vfdst', '--volumes-from', 'par-vfsrc:ro', '-v', 'par-vfown:/own', 'busybox', 'true']);
+    const mounts = JSON.parse((await docker(['inspect', '-f', '{{json .Mounts}}', 'par-vfdst'])).stdout) as Array<{ Destination: string; Mode: string; RW: boolean; Type: string; Name?: string }>;
+    const by = Object.fromEntries(mounts.map((m) => [m.Destination, [m.Type, m.Mode, m.RW, m.Name ?? '']]));
+    assert.deepEqual(by['/data'], ['volume', '', false, 'par-vfrom']);
+    assert.deepEqual(by['/bind'], ['bind', '', false, '']);
+    assert.deepEqual(by['/own'], ['volume', 'z', true, 'par-vfown']);
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.VolumesFrom}}', 'par-vfdst'])).stdout.trim(), '["par-vfsrc:ro"]');
+    await docker(['rm', 'par-vfsrc']);
+    const rm = await docker(['volume', 'rm', 'par-vfrom'], { ok: false });
+    assert.match(rm.stderr, /volume is in use/, 'still used by the container that took it');
+    for (const [spec, message] of [['nosuch', 'No such container: nosuch'], ['par-vfdst:rw,nocopy', 'invalid mode: rw,nocopy']]) {
+      const r = await docker(['create', '--volumes-from', spec!, 'busybox', 'true'], { ok: false });
+      assert.equal(r.stderr.split('\n').filter((l) => l && !l.startsWith('WARNING'))[0], `Error response from daemon: ${message}`, spec);
+    }
+  } finally {
+    await docker(['rm', '-f', '-v', 'par-vfsrc', 'par-vfdst'], { ok: false });
+    await docker(['volume', 'rm', 'par-vfrom', 'par-vfown'], { ok: false });
+    host.cleanup();
+  }
+});
+
+test('volume create events as dockerd\'s volume service logs them: each `volume create` and each volume a container names, existing or not (not --volumes-from ones)', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['volume', 'create', 'par-vev3']);
+  await docker(['volume', 'create', 'par-vev3']);
+  await docker(['create', '--network', 'none', '--name', 'par-vev3c', '-v', 'par-vev3:/a', '-v', 'par-vev3:/b', 'busybox', 'true']);
+  await docker(['create', '--network', 'none', '--name', 'par-vev3d', '--volumes-from', 'par-vev3c', 'busybox', 'true']);
+  await docker(['rm', 'par-vev3c', 'par-vev3d']);
+  await docker(['volume', 'rm', 'par-vev3']);
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  const evs = (await docker(['events', '--since', String(since), '--until', until, '--filter', 'type=volume', '--filter', 'volume=par-vev3', '--format', '{{.Action}}'])).stdout.trim().split('\n');
+  assert.deepEqual(evs, ['create', 'create', 'create', 'create', 'destroy']);
+});
+
+test('events --filter container=/volume= take a prefix of the ID or name, for events of every type; image= matches the event\'s image without its tag (dockerd\'s events.Filter)', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['volume', 'create', 'par-evp-vol']);
+  await docker(['create', '--network', 'none', '--name', 'par-evp-1', '-v', 'par-evp-vol:/v', 'busybox:latest', 'true']);
+  await docker(['create', '--network', 'none', '--name', 'par-evp-2', 'busybox', 'true']);
+  const id1 = (await docker(['inspect', '-f', '{{.Id}}', 'par-evp-1'])).stdout.trim();
+  await docker(['rm', 'par-evp-1', 'par-evp-2']);
+  await docker(['volume', 'rm', 'par-evp-vol']);
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  // Sorted: `docker rm a b` removes them concurrently.
+  const ev = async (...f: string[]) => (await docker(['events', '--since', String(since), '--until', until, ...f.flatMap((x) => ['--filter', x]), '--format', '{{.Type}} {{.Action}} {{with .Actor.Attributes.name}}{{.}}{{else}}{{.Actor.ID}}{{end}}'])).stdout.trim().split('\n').sort();
+  assert.deepEqual(await ev('container=par-evp'), ['container create par-evp-1', 'container create par-evp-2', 'container destroy par-evp-1', 'container destroy par-evp-2', 'volume create par-evp-vol', 'volume create par-evp-vol', 'volume destroy par-evp-vol']);
+  assert.deepEqual(await ev(`container=${id1.slice(0, 12)}`), ['container create par-evp-1', 'container destroy par-evp-1']);
+  assert.deepEqual(await ev('type=container', 'image=busybox', 'container=par-evp'), ['container create par-evp-1', 'container create par-evp-2', 'container destroy par-evp-1', 'container destroy par-evp-2'], 'busybox:latest is busybox without its tag');
+  assert.deepEqual(await ev('type=container', 'image=busybox:latest', 'container=par-evp'), ['container create par-evp-1', 'container destroy par-evp-1'], 'the value keeps its tag');
+});
+
+test('--link on a user network: the alias resolves for the linking container only (embedded DNS), kept with the endpoint (Networks.<net>.Links; HostConfig.Links null), also by network connect --link; elsewhere a missing container is refused (dockerd)', { skip, timeout: 90_000 }, async () => {
+  await docker(['network', 'create', 'parlnk']);
+  await docker(['run', '-d', '--network', 'parlnk', '--name', 'par-lnk-db', 'busybox', 'sleep', '300']);
+  try {
+    const ip = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.parlnk.IPAddress}}', 'par-lnk-db'])).stdout.trim();
+    await docker(['run', '-d', '--network', 'parlnk', '--name', 'par-lnk-web', '--link', 'par-lnk-db:database', 'busybox', 'sleep', '300']);
+    const lookup = async (c: string, n: string) => (await docker(['exec', c, 'nslookup', n, '127.0.0.11'], { ok: false })).stdout;
+    assert.match(await lookup('par-lnk-web', 'database'), new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\n`));
+    await docker(['run', '-d', '--network', 'parlnk', '--name', 'par-lnk-other', 'busybox', 'sleep', '300']);
+    assert.doesNotMatch(await lookup('par-lnk-other', 'database'), new RegExp(ip.replace(/\./g, '\\.')), 'the alias is the linking container\'s own');
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}} {{json .NetworkSettings.Networks}}', 'par-lnk-web'])).stdout.trim().split(' ')[0], 'null');
+    const nets = JSON.parse((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'par-lnk-web'])).stdout) as Record<string, { Links: string[] | null }>;
+    assert.deepEqual(nets['parlnk']!.Links, ['par-lnk-db:database']);
+    await docker(['network', 'disconnect', 'parlnk', 'par-lnk-other']);
+    await docker(['network', 'connect', '--link', 'par-lnk-db:store', 'parlnk', 'par-lnk-other']);
+    assert.match(await lookup('par-lnk-other', 'store'), new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\n`));
+    const r = await docker(['create', '--network', 'none', '--link', 'par-lnk-nosuch:x', 'busybox', 'true'], { ok: false });
+    assert.equal(r.stderr.trim(), 'Error response from daemon: could not get container for par-lnk-nosuch: No such container: par-lnk-nosuch');
+  } finally {
+    await docker(['rm', '-f', 'par-lnk-db', 'par-lnk-web', 'par-lnk-other'], { ok: false });
+    await docker(['network', 'rm', 'parlnk'], { ok: false });
   }
 });

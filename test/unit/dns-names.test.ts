@@ -61,3 +61,18 @@ test('dns answers: A for ours, NOERROR without records for other types, PTR, und
   assert.equal(ask('example.com', TYPE.A), undefined);
   assert.equal(ask('9.9.9.9.in-addr.arpa', TYPE.PTR), undefined);
 });
+
+test('dns names: a --link alias resolves for the linking container only, on the link\'s network, to the linked container there', () => {
+  const linked: DnsTable = {
+    networks: table.networks,
+    endpoints: {
+      ...table.endpoints,
+      e1: { ...table.endpoints.e1!, links: [{ name: 'api', alias: 'backend' }, { name: 'nosuch', alias: 'ghost' }] },
+    },
+  };
+  assert.deepEqual(lookupName(linked, '100', 'backend'), ['10.1.0.3']);
+  assert.deepEqual(lookupName(linked, '100', 'BACKEND.app'), ['10.1.0.3']);
+  assert.equal(lookupName(linked, '200', 'backend'), undefined, 'not for the others');
+  assert.equal(lookupName(linked, '100', 'ghost'), undefined, 'a link to a container not on the network');
+  assert.deepEqual(dnsTableOf(linked).endpoints.e1!.links, [{ name: 'api', alias: 'backend' }, { name: 'nosuch', alias: 'ghost' }], 'posted to the DNS thread');
+});

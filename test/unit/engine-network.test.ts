@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  planEndpoints, portSpecsOf, networkSettingsView, portsView, portSummary, networkView, pseudoNetworkView, networkMatches, type NetworkFacts, type EndpointFacts,
+  planEndpoints, portSpecsOf, networkSettingsView, portsView, portSummary, networkView, pseudoNetworkView, networkMatches, parseLink, type NetworkFacts, type EndpointFacts,
 } from '../../src/engine/containers/network-config.js';
 import { etcFiles, hostsFile, resolvConf } from '../../src/engine/containers/etc-files.js';
-import { portFilterMatches } from '../../src/engine/containers/view.js';
+import { parsePortFilter, portsMatch } from '../../src/engine/containers/view.js';
 import { ipamConfig } from '../../src/cli/commands/network.js';
 import { parseFlags } from '../../src/daemon/flags.js';
 
@@ -88,6 +88,10 @@ test('NetworkSettings, Ports and the list summary look like docker’s', () => {
   assert.equal(stopped.Networks.app.IPAddress, '');
   assert.equal(stopped.Networks.app.NetworkID, app.id);
   assert.deepEqual(stopped.Ports, {});
+  for (const mode of ['host', 'none', `container:${'c'.repeat(64)}`]) {
+    const own = networkSettingsView({ ...base, mode, configured: {}, endpoints: [] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.deepEqual(own.Ports, {}, `${mode}: no ports while running (dockerd), whatever is exposed`);
+  }
   assert.equal(stopped.SandboxKey, '/run/x/netns/aaaaaaaaaaaa', 'dockerd keeps the last start’s sandbox after the stop');
   assert.deepEqual([stopped.Networks.app.IPAMConfig, stopped.Networks.bridge.Aliases, stopped.Networks.app.DriverOpts], [null, null, null], 'not sent: null');
   const sent = networkSettingsView({ ...base, configured: { app: { ...configured.app, Aliases: [], IPAMGiven: true, AliasesGiven: true, DriverOpts: {} } }, endpoints: [ep2] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -121,6 +125,10 @@ test('network views and list filters', () => {
   assert.ok(networkMatches(v, { dangling: ['true'] }, false, false));
   assert.ok(!networkMatches(v, { dangling: ['true'] }, true, false));
   assert.ok(!networkMatches(b, { dangling: ['true'] }, false, true), 'predefined networks are never dangling');
+  assert.ok(networkMatches(b, { dangling: ['0'] }, false, true));
+  assert.throws(() => networkMatches(v, { dangling: ['maybe'] }, false, false), { message: 'invalid value for filter \'dangling\', must be "true" (or "1"), or "false" (or "0")' });
+  assert.throws(() => networkMatches(v, { dangling: ['TRUE'] }, false, false), /invalid value for filter 'dangling'/, 'dockerd takes exactly true/1/false/0');
+  assert.throws(() => networkMatches(v, { dangling: ['true', 'false'] }, false, false), { message: 'got more than one value for filter key "dangling"' });
   assert.ok(networkMatches(b, { type: ['builtin'], id: [bridge.id.slice(0, 6)] }, false, true));
   assert.throws(() => networkMatches(v, { type: ['odd'] }, false, false), /invalid filter/);
   assert.throws(() => networkMatches(v, { bogus: ['x'] }, false, false), /invalid filter 'bogus'/);
@@ -154,12 +162,23 @@ test('/etc files per network mode', () => {
   assert.match(hostsFile('h', 'd.test', [], '10.0.0.2'), /10\.0\.0\.2\th\.d\.test h\n$/);
 });
 
-test('publish/expose list filter values', () => {
-  assert.ok(portFilterMatches('80', ['80/tcp']));
-  assert.ok(!portFilterMatches('80', ['80/udp']));
-  assert.ok(portFilterMatches('53/udp', ['53/udp']));
-  assert.ok(portFilterMatches('8000-8080', ['8042/tcp']));
-  assert.throws(() => portFilterMatches('http', ['80/tcp']), /invalid filter value/);
+test('publish/expose list filters as dockerd: publish matches the host port, expose the container port, either one lists; its parse errors', () => {
+  const ports = [{ IP: '127.0.0.1', PrivatePort: 80, PublicPort: 18080, Type: 'tcp' }, { PrivatePort: 9000, Type: 'tcp' }, { IP: '0.0.0.0', PrivatePort: 53, PublicPort: 5353, Type: 'udp' }];
+  assert.ok(portsMatch(ports, ['18080'], []));
+  assert.ok(!portsMatch(ports, ['80'], []), 'publish= is the host port');
+  assert.ok(portsMatch(ports, [], ['80']));
+  assert.ok(portsMatch(ports, [], ['9000/tcp']));
+  assert.ok(!portsMatch(ports, [], ['53']), 'tcp by default');
+  assert.ok(portsMatch(ports, ['5000-6000/udp'], []));
+  assert.ok(portsMatch(ports, ['1'], ['9000']), 'publish and expose: either one');
+  assert.ok(portsMatch(ports, ['0'], []), 'an exposed-only port has host port 0 (dockerd builds "0/tcp")');
+  assert.ok(!portsMatch([], ['0-65535'], ['0-65535']));
+  assert.deepEqual(parsePortFilter('publish', '80/'), { lo: 80, hi: 80, proto: 'tcp' });
+  assert.throws(() => parsePortFilter('publish', 'abc'), { message: 'error while looking up for publish abc: strconv.ParseUint: parsing "abc": invalid syntax' });
+  assert.throws(() => parsePortFilter('expose', '70000/udp'), { message: 'error while looking up for expose 70000: strconv.ParseUint: parsing "70000": value out of range' });
+  assert.throws(() => parsePortFilter('expose', '90-80'), { message: 'error while looking up for expose 90-80: invalid range specified for port: 90-80' });
+  assert.throws(() => parsePortFilter('publish', '/tcp'), { message: 'error while looking up for publish : empty string specified for ports' });
+  assert.throws(() => parsePortFilter('publish', '127.0.0.1:80'), { message: "filter for 'publish' should not contain ':': 127.0.0.1:80" });
 });
 
 test('CLI: --subnet/--gateway/--ip-range/--aux-address pair up by subnet', () => {
@@ -189,4 +208,11 @@ test('hakod network flags', () => {
   assert.equal(d.bridge, undefined);
   assert.throws(() => parseFlags(['--bridge', 'a-name-far-too-long']), /invalid --bridge/);
   assert.throws(() => parseFlags(['--dns', 'dns.example']), /invalid --dns "dns\.example"/);
+});
+
+test('links: name[:alias] as docker gives them (a leading / and a path on the alias dropped)', () => {
+  assert.deepEqual(parseLink('db:database'), { name: 'db', alias: 'database' });
+  assert.deepEqual(parseLink('db'), { name: 'db', alias: 'db' });
+  assert.deepEqual(parseLink('/db:/web/database'), { name: 'db', alias: 'database' });
+  assert.throws(() => parseLink(':x'), /invalid link format/);
 });

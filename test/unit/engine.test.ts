@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NameRegistry, normalizeName, randomName } from '../../src/engine/names.js';
-import { mergeConfig, mergeEnv, parseBind, collectMounts } from '../../src/engine/containers/config.js';
+import { checkNetworkModeConflicts, mergeConfig, mergeEnv, normalizeHostConfig, parseBind, parseVolumesFrom, collectMounts } from '../../src/engine/containers/config.js';
 import { resolvConf, hostsFile } from '../../src/engine/containers/etc-files.js';
 import { humanDuration, statusText, containerMatches } from '../../src/engine/containers/view.js';
 import { initialState, type ContainerRecord } from '../../src/engine/containers/record.js';
@@ -102,12 +102,41 @@ test('status texts and list filters', () => {
   assert.equal(statusText(rec), 'Created');
   Object.assign(rec.State, { Status: 'exited', ExitCode: 3, FinishedAt: new Date(Date.now() - 5000).toISOString() });
   assert.equal(statusText(rec), 'Exited (3) 5 seconds ago');
-  const ctx = { ancestorIds: new Map<string, Set<string>>(), createdOf: () => undefined };
+  const ctx = { ancestorIds: new Map<string, Set<string>>(), createdOf: () => undefined, ports: () => [] };
   assert.equal(containerMatches(rec, { label: ['a=b'], status: ['exited'], exited: ['3'], name: ['we'] }, ctx), true);
   assert.equal(containerMatches(rec, { label: ['a=c'] }, ctx), false);
   assert.equal(containerMatches(rec, { id: [ID.slice(0, 5)] }, ctx), true);
   assert.throws(() => containerMatches(rec, { bogus: ['x'] }, ctx), /invalid filter/);
   assert.throws(() => containerMatches(rec, { status: ['sleeping'] }, ctx), /invalid filter/);
+  const listed = { ...ctx, ports: () => [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }] };
+  assert.equal(containerMatches(rec, { publish: ['8080'] }, listed), true);
+  assert.equal(containerMatches(rec, { publish: ['80'] }, listed), false);
+  assert.equal(containerMatches(rec, { publish: ['80'], expose: ['80'] }, listed), true, 'publish or expose (dockerd checks them together)');
+  assert.equal(containerMatches(rec, { expose: ['80'], label: ['a=c'] }, listed), false);
+});
+
+test('create: network-mode conflicts in dockerd\'s words, before the image is looked at', () => {
+  const donor = `container:${'d'.repeat(64)}`;
+  const cases: Array<[Record<string, unknown>, Record<string, unknown>, string]> = [
+    [{}, { NetworkMode: 'container:' }, 'Invalid network mode: invalid container format container:<name|id>'],
+    [{}, { NetworkMode: 'container' }, 'Invalid network mode: invalid container format container:<name|id>'],
+    [{ Hostname: 'h' }, { NetworkMode: donor }, 'conflicting options: hostname and the network mode'],
+    [{}, { NetworkMode: donor, Links: ['a:b'] }, "conflicting options: container type network can't be used with links. This would result in undefined behavior"],
+    [{}, { NetworkMode: donor, Dns: ['1.1.1.1'] }, 'conflicting options: dns and the network mode'],
+    [{}, { NetworkMode: donor, ExtraHosts: ['a:1.2.3.4'] }, 'conflicting options: custom host-to-IP mapping and the network mode'],
+    [{}, { NetworkMode: donor, PortBindings: { '80/tcp': [{ HostPort: '8080' }] } }, 'conflicting options: port publishing and the container type network mode'],
+    [{}, { NetworkMode: donor, PublishAllPorts: true }, 'conflicting options: port publishing and the container type network mode'],
+    [{ ExposedPorts: { '80/tcp': {} } }, { NetworkMode: donor }, 'conflicting options: port exposing and the container type network mode'],
+    [{ Hostname: 'h' }, { UTSMode: 'host' }, 'conflicting options: hostname and the UTS mode'],
+    [{}, { NetworkMode: 'host', Links: ['a:b'] }, "conflicting options: host type networking can't be used with links. This would result in undefined behavior"],
+  ];
+  for (const [config, hc, message] of cases) assert.throws(() => checkNetworkModeConflicts(config, hc), { message }, JSON.stringify([config, hc]));
+  // What dockerd lets through: empty values, DNS search/options with container:, the same settings elsewhere.
+  for (const [config, hc] of [
+    [{ Hostname: '', ExposedPorts: {} }, { NetworkMode: donor, Links: [], Dns: [], ExtraHosts: null, PortBindings: {}, DnsSearch: ['x'], DnsOptions: ['ndots:2'] }],
+    [{ Hostname: 'h', ExposedPorts: { '80/tcp': {} } }, { NetworkMode: 'host', Dns: ['1.1.1.1'], ExtraHosts: ['a:1.2.3.4'] }],
+    [{ Hostname: 'h' }, { NetworkMode: 'none', Links: ['a:b'], Dns: ['1.1.1.1'] }],
+  ] as Array<[Record<string, unknown>, Record<string, unknown>]>) checkNetworkModeConflicts(config, hc);
 });
 
 test('json-file log: lines split, rotation by max-size, tail, stream filter', async () => {
@@ -190,4 +219,40 @@ test('commit --change instructions', () => {
   assert.deepEqual(cfg.Entrypoint, ['/bin/sh', '-c', 'run it']);
   assert.deepEqual(cfg.Cmd, ['a', 'b'], 'a CMD in the same changes survives ENTRYPOINT');
   assert.throws(() => applyChanges(cfg, ['FROM x']), /not a valid change command/);
+});
+
+test('create: resource and setting checks in dockerd\'s words (verifyPlatformContainerResources/Settings, validateIsolation, overlay2 storage options)', () => {
+  const MB = 1024 * 1024;
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ MemorySwap: 64 * MB }, 'You should always set the Memory limit when using Memoryswap limit, see usage'],
+    [{ MemoryReservation: MB }, 'Minimum memory reservation allowed is 6MB'],
+    [{ Memory: 10 * MB, MemoryReservation: 20 * MB }, 'Minimum memory limit can not be less than memory reservation limit, see usage'],
+    [{ NanoCpus: 1e9, CpuPeriod: 100000 }, 'Conflicting options: Nano CPUs and CPU Period cannot both be set'],
+    [{ NanoCpus: 1e9, CpuQuota: 5000 }, 'Conflicting options: Nano CPUs and CPU Quota cannot both be set'],
+    [{ CpuPeriod: 500 }, 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)'],
+    [{ CpuPeriod: 2000000 }, 'CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)'],
+    [{ CpuQuota: 500 }, 'CPU cfs quota can not be less than 1ms (i.e. 1000)'],
+    [{ OomScoreAdj: -2000 }, 'Invalid value -2000, range for oom score adj is [-1000, 1000]'],
+    [{ Isolation: 'hyperv' }, 'Invalid isolation: "hyperv" - linux only supports \'default\''],
+    [{ StorageOpt: { size: '1g' } }, "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"],
+  ];
+  for (const [hc, message] of cases) assert.throws(() => normalizeHostConfig(hc, []), { message }, JSON.stringify(hc));
+  // Allowed: -1 swap (unlimited), quota -1, the limits themselves, an update setting swap alone.
+  for (const hc of [{ MemorySwap: -1 }, { CpuQuota: -1, CpuPeriod: 1000 }, { CpuPeriod: 1000000, CpuQuota: 1000 }, { OomScoreAdj: 1000 }, { Isolation: 'default' }, { StorageOpt: {} }, { Memory: 6 * MB, MemoryReservation: 6 * MB }]) normalizeHostConfig(hc, []);
+  normalizeHostConfig({ MemorySwap: 64 * MB }, [], { update: true });
+});
+
+test('--volumes-from: container[:mode] as dockerd parses it; inherited mounts go over the image\'s volumes and under the container\'s own', () => {
+  assert.deepEqual(parseVolumesFrom('db'), { ref: 'db', readOnly: false });
+  assert.deepEqual(parseVolumesFrom('db:ro'), { ref: 'db', readOnly: true });
+  assert.deepEqual(parseVolumesFrom('db:z'), { ref: 'db', readOnly: false });
+  assert.deepEqual(parseVolumesFrom('db:ro,Z'), { ref: 'db', readOnly: true });
+  assert.throws(() => parseVolumesFrom(''), { message: 'volumes-from specification cannot be an empty string' });
+  for (const bad of ['rw,nocopy', 'rshared', 'ro,rw', 'z,Z', 'bogus', '']) assert.throws(() => parseVolumesFrom(`db:${bad}`), { message: `invalid mode: ${bad}` });
+  const inherited = [
+    { Type: 'volume' as const, Name: 'v', Source: '/s/v', Destination: '/data', Mode: '', RW: false, Propagation: '' },
+    { Type: 'bind' as const, Source: '/h', Destination: '/own', Mode: '', RW: true, Propagation: 'rprivate' },
+  ];
+  const m = collectMounts({ Volumes: { '/data': {} } }, { Binds: ['/mine:/own'] }, inherited);
+  assert.deepEqual(m.map((x) => [x.Destination, x.Source]), [['/data', '/s/v'], ['/own', '/mine']]);
 });

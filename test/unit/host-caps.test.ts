@@ -80,4 +80,8 @@ test('create: what the kernel cannot apply is discarded with dockerd\'s warning;
   const kept: Record<string, unknown> = { MemorySwap: 2 << 20, MemorySwappiness: 10, BlkioWeight: 300 };
   assert.deepEqual(discardUnsupported(kept, all), []);
   assert.deepEqual(discardUnsupported({ MemorySwappiness: -1 }, none), [], '-1 is "not set"');
+  const oom = 'OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.';
+  assert.deepEqual(discardUnsupported({ OomKillDisable: true }, all), [oom], 'dockerd warns when nothing limits the memory');
+  assert.deepEqual(discardUnsupported({ OomKillDisable: true, Memory: 64 << 20 }, all), []);
+  assert.deepEqual(discardUnsupported({ OomKillDisable: true }, none), ['Your kernel does not support OomKillDisable. OomKillDisable discarded.'], 'discarded: no second warning');
 });

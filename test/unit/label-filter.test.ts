@@ -31,7 +31,7 @@ test('labelMatches: key, key=value, key= (empty value), no prototype keys', () =
 
 test('container list: every label filter must match', () => {
   const rec = { Id: 'a'.repeat(64), Name: '/app_web_1', Created: new Date().toISOString(), Config: { Labels: labels }, HostConfig: { NetworkMode: 'bridge' }, State: initialState(), MountPoints: [], Image: 'sha256:x' } as unknown as ContainerRecord;
-  const ctx = { ancestorIds: new Map<string, Set<string>>(), createdOf: () => undefined };
+  const ctx = { ancestorIds: new Map<string, Set<string>>(), createdOf: () => undefined, ports: () => [] };
   assert.ok(containerMatches(rec, { label: [P, WEB] }, ctx));
   assert.ok(!containerMatches(rec, { label: [P, DB] }, ctx), 'the db service must not list the web container');
   assert.ok(!containerMatches(rec, { label: [P, 'com.docker.compose.oneoff=True'] }, ctx));
@@ -56,4 +56,21 @@ test('events: every label filter must match the actor attributes', () => {
   assert.ok(m(ev({ 'com.docker.compose.project': 'app', 'com.docker.compose.oneoff': 'False' })));
   assert.ok(!m(ev({ 'com.docker.compose.project': 'app', 'com.docker.compose.oneoff': 'True' })));
   assert.ok(!m(ev({ 'com.docker.compose.project': 'other', 'com.docker.compose.oneoff': 'False' })));
+});
+
+test('events: container/volume/network match any event whose actor ID or name starts with the value; image exactly, or the event\'s name without its tag (dockerd\'s events.Filter)', () => {
+  const ev = (Type: EngineEvent['Type'], ID: string, attrs: Record<string, string>): EngineEvent => ({ Type, Action: 'create', Actor: { ID, Attributes: attrs }, scope: 'local', time: 0, timeNano: 0 });
+  const c1 = ev('container', 'abc123'.padEnd(64, '0'), { name: 'app-1', image: 'busybox:latest' });
+  const c2 = ev('container', 'def456'.padEnd(64, '0'), { name: 'other', image: 'docker.io/library/busybox' });
+  const v = ev('volume', 'app-data', { driver: 'local' });
+  const n = ev('network', 'f'.repeat(64), { name: 'app_default', type: 'bridge', container: c1.Actor.ID });
+  const im = ev('image', 'sha256:' + 'e'.repeat(64), { name: 'busybox:1.36' });
+  const pick = (f: Record<string, string[]>) => [c1, c2, v, n, im].filter(eventMatcher(f)).map((e) => e.Actor.Attributes.name ?? e.Actor.ID);
+  assert.deepEqual(pick({ container: ['app'] }), ['app-1', 'app-data', 'app_default'], 'a prefix of the name, whatever the type');
+  assert.deepEqual(pick({ container: ['abc123'] }), ['app-1'], 'a short ID');
+  assert.deepEqual(pick({ volume: ['app-d'] }), ['app-data']);
+  assert.deepEqual(pick({ network: ['app_'] }), ['app_default']);
+  assert.deepEqual(pick({ image: ['busybox'] }), ['app-1', 'other', 'busybox:1.36'], 'tags (and docker.io/library/) taken off the event side');
+  assert.deepEqual(pick({ image: ['busybox:latest'] }), ['app-1'], 'the value is not stripped');
+  assert.deepEqual(pick({ type: ['container'], container: ['app'] }), ['app-1']);
 });

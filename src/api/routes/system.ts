@@ -168,6 +168,8 @@ async function events(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const filters = decodeFilters(ctx.query.get('filters'));
   const since = qTime(ctx, 'since');
   const until = qTime(ctx, 'until');
+  // dockerd's words, with the values as the client sent them (the docker CLI sends seconds).
+  if (until !== undefined && since !== undefined && until < since) throw invalid(`\`since\` time (${ctx.query.get('since')}) cannot be after \`until\` time (${ctx.query.get('until')})`);
   if (!deps.engine) {
     // No engine: no container events; honour `until` and otherwise stream nothing until the client leaves.
     const out = new JsonStream(ctx);

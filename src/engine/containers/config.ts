@@ -166,13 +166,37 @@ function checkCpuset(value: string, what: 'cpus' | 'mems', onlineFile: string, l
   if (have && [...wanted].some((n) => !have.has(n))) throw invalid(`Requested ${label} are not available - requested ${value}, available: ${online}`);
 }
 
+/**
+ * dockerd's network-mode conflicts, checked as it decodes a create request (before the image is
+ * looked up): a `container:<name>` mode takes none of the settings of a network namespace of its
+ * own (hostname, links, DNS servers, extra hosts, published or exposed ports), `--uts host` no
+ * hostname, host networking no links. `config` is the request's Config part (not the image's).
+ */
+export function checkNetworkModeConflicts(config: Obj, hc: Obj): void {
+  const mode = typeof hc.NetworkMode === 'string' ? hc.NetworkMode : '';
+  const parts = mode.split(':');
+  if (parts[0] === 'container' && (parts.length < 2 || parts[1] === '')) throw invalid('Invalid network mode: invalid container format container:<name|id>');
+  const joined = parts.length > 1 && parts[0] === 'container';
+  const some = (v: unknown): boolean => (Array.isArray(v) ? v.length > 0 : v !== null && typeof v === 'object' ? Object.keys(v).length > 0 : false);
+  if (joined) {
+    if (typeof config.Hostname === 'string' && config.Hostname !== '') throw invalid('conflicting options: hostname and the network mode');
+    if (some(hc.Links)) throw invalid("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if (some(hc.Dns)) throw invalid('conflicting options: dns and the network mode');
+    if (some(hc.ExtraHosts)) throw invalid('conflicting options: custom host-to-IP mapping and the network mode');
+    if (some(hc.PortBindings) || hc.PublishAllPorts === true) throw invalid('conflicting options: port publishing and the container type network mode');
+    if (some(config.ExposedPorts)) throw invalid('conflicting options: port exposing and the container type network mode');
+  }
+  if (hc.UTSMode === 'host' && typeof config.Hostname === 'string' && config.Hostname !== '') throw invalid('conflicting options: hostname and the UTS mode');
+  if (mode === 'host' && some(hc.Links)) throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+}
+
 const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 
 /** The OCI runtimes a container can name (HostConfig.Runtime), as info's Runtimes lists them. */
 export const RUNTIMES: Readonly<Record<string, { path: string }>> = { hako: { path: 'hako-runtime' }, runc: { path: 'hako-runtime' } };
 
 /** HostConfig with docker's defaults for the fields clients read back. */
-export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
+export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?: boolean } = {}): Json {
   const out: Obj = { ...hc };
   const rp = (hc.RestartPolicy as Obj | undefined) ?? {};
   const rpName = (rp.Name as string | undefined) ?? '';
@@ -228,20 +252,27 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   if ((out.MemorySwap as number) > 0 && (out.Memory as number) > 0 && (out.MemorySwap as number) < (out.Memory as number)) {
     throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
   }
+  // dockerd's other resource checks (verifyPlatformContainerResources), in its order and words.
+  if (!opts.update && out.Memory === 0 && (out.MemorySwap as number) > 0) throw invalid('You should always set the Memory limit when using Memoryswap limit, see usage');
+  const reservation = out.MemoryReservation as number;
+  if (reservation > 0 && reservation < 6 * 1024 * 1024) throw invalid('Minimum memory reservation allowed is 6MB');
+  if ((out.Memory as number) > 0 && reservation > 0 && (out.Memory as number) < reservation) throw invalid('Minimum memory limit can not be less than memory reservation limit, see usage');
   // dockerd records the default it applies (memory + as much swap, see spec.ts): inspect shows MemorySwap = 2 × Memory.
   if ((out.Memory as number) > 0 && out.MemorySwap === 0) out.MemorySwap = (out.Memory as number) * 2;
   out.NanoCpus = Number(hc.NanoCpus ?? 0);
   out.CpuShares = Number(hc.CpuShares ?? 0);
   out.CpuQuota = Number(hc.CpuQuota ?? 0);
   out.CpuPeriod = Number(hc.CpuPeriod ?? 0);
-  if ((out.NanoCpus as number) > 0 && ((out.CpuQuota as number) > 0 || (out.CpuPeriod as number) > 0)) {
-    throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  }
+  if ((out.NanoCpus as number) > 0 && (out.CpuPeriod as number) > 0) throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if ((out.NanoCpus as number) > 0 && (out.CpuQuota as number) > 0) throw invalid('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
   const ncpu = availableParallelism();
   if (!Number.isFinite(out.NanoCpus as number) || (out.NanoCpus as number) < 0 || (out.NanoCpus as number) > ncpu * 1e9) {
     throw invalid(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
   }
   if ((out.CpuShares as number) < 0) throw invalid('invalid CPU shares (--cpu-shares): must not be negative');
+  const period = out.CpuPeriod as number;
+  if (period !== 0 && (period < 1000 || period > 1000000)) throw invalid('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  if ((out.CpuQuota as number) > 0 && (out.CpuQuota as number) < 1000) throw invalid('CPU cfs quota can not be less than 1ms (i.e. 1000)');
   out.CpusetCpus = hc.CpusetCpus ?? '';
   out.CpusetMems = hc.CpusetMems ?? '';
   checkCpuset(String(out.CpusetCpus), 'cpus', '/sys/devices/system/cpu/online', 'CPUs');
@@ -252,6 +283,7 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.Sysctls = hc.Sysctls ?? undefined;
   if (out.Sysctls === undefined) delete out.Sysctls;
   out.OomScoreAdj = Number(hc.OomScoreAdj ?? 0);
+  if ((out.OomScoreAdj as number) < -1000 || (out.OomScoreAdj as number) > 1000) throw invalid(`Invalid value ${out.OomScoreAdj as number}, range for oom score adj is [-1000, 1000]`);
   out.OomKillDisable = hc.OomKillDisable ?? false;
   // dockerd omits an unset Init (omitempty), and shows true or false when the client set it.
   if (typeof hc.Init === 'boolean') out.Init = hc.Init;
@@ -269,6 +301,10 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.CgroupParent = hc.CgroupParent ?? '';
   out.ConsoleSize = hc.ConsoleSize ?? [0, 0];
   out.Isolation = hc.Isolation ?? '';
+  if (out.Isolation !== '' && out.Isolation !== 'default') throw invalid(`Invalid isolation: ${JSON.stringify(out.Isolation)} - linux only supports 'default'`);
+  // dockerd's overlay2 takes storage options only over xfs with project quotas; hako's snapshots
+  // have no quotas at all: refused in its words, not dropped.
+  if (hc.StorageOpt !== null && typeof hc.StorageOpt === 'object' && Object.keys(hc.StorageOpt).length > 0) throw invalid("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
   out.BlkioWeight = hc.BlkioWeight ?? 0;
   out.KernelMemory = undefined;
   delete out.KernelMemory;
@@ -281,6 +317,22 @@ export function normalizeHostConfig(hc: Obj, warnings: string[]): Json {
   out.PublishAllPorts = hc.PublishAllPorts === true;
   out.ContainerIDFile = hc.ContainerIDFile ?? '';
   return out;
+}
+
+/**
+ * A --volumes-from entry, `container[:mode]`, as dockerd's ParseVolumesFrom reads it: the mode is
+ * ro or rw and/or an SELinux label (z, Z), no propagation or copy mode; its error texts.
+ */
+export function parseVolumesFrom(spec: string): { ref: string; readOnly: boolean } {
+  if (spec === '') throw invalid('volumes-from specification cannot be an empty string');
+  const i = spec.indexOf(':');
+  if (i < 0) return { ref: spec, readOnly: false };
+  const mode = spec.slice(i + 1);
+  const parts = mode.split(',');
+  const rw = parts.filter((p) => p === 'ro' || p === 'rw');
+  const label = parts.filter((p) => p === 'z' || p === 'Z');
+  if (rw.length + label.length !== parts.length || rw.length > 1 || label.length > 1) throw invalid(`invalid mode: ${mode}`);
+  return { ref: spec.slice(0, i), readOnly: rw[0] === 'ro' };
 }
 
 /** Splits `src:dst[:opts]` of a -v/Binds entry. A first part that is not absolute names a volume. */
@@ -347,12 +399,14 @@ export function parseMount(m: Obj): MountPoint {
 }
 
 /** All the container's mounts from Binds, Mounts, Tmpfs and the image's Volumes (later ones win per destination). */
-export function collectMounts(cfg: Obj, hc: Obj): MountPoint[] {
+export function collectMounts(cfg: Obj, hc: Obj, inherited: MountPoint[] = []): MountPoint[] {
   const byDest = new Map<string, MountPoint>();
   for (const v of Object.keys((cfg.Volumes as Obj | null) ?? {})) {
     const dest = posix.normalize(v);
     byDest.set(dest, { Type: 'volume', Name: '', Source: '', Destination: dest, Driver: 'local', Mode: '', RW: true, Propagation: '', Anonymous: true });
   }
+  // --volumes-from: over the image's volumes, under the container's own -v/--mount (dockerd).
+  for (const m of inherited) byDest.set(m.Destination, m);
   const seen = new Set<string>();
   const add = (m: MountPoint) => {
     if (seen.has(m.Destination)) throw invalid(`Duplicate mount point: ${m.Destination}`);

@@ -31,6 +31,20 @@ export interface EndpointConfig {
   IPAMGiven?: boolean;
   AliasesGiven?: boolean;
   DriverOpts?: Record<string, string>;
+  /**
+   * Links on a user network (`--link name[:alias]`, as given): the alias resolves, for this
+   * container only, to the linked container's address there (dockerd keeps them per endpoint).
+   */
+  Links?: string[];
+}
+
+/** `name[:alias]` of a link (a leading `/` on the name dropped); the alias defaults to the name. */
+export function parseLink(link: string): { name: string; alias: string } {
+  const i = link.indexOf(':');
+  const name = (i < 0 ? link : link.slice(0, i)).replace(/^\//, '');
+  const alias = i < 0 ? name : link.slice(i + 1).replace(/^.*\//, '');
+  if (name === '' || alias === '') throw invalid(`invalid link format: ${JSON.stringify(link)}`);
+  return { name, alias };
 }
 
 /** The facts of a network these functions need (a NetworkRecord without its driver and IP pool). */
@@ -105,6 +119,10 @@ export function endpointConfig(net: NetworkFacts, raw: Json, macAddress?: string
   const out: EndpointConfig = { NetworkID: net.id, Aliases: aliases, IPv4Address: ip, MacAddress: mac };
   if (raw.IPAMConfig !== null && typeof raw.IPAMConfig === 'object') out.IPAMGiven = true;
   if (Array.isArray(raw.Aliases)) out.AliasesGiven = true;
+  if (Array.isArray(raw.Links) && raw.Links.length > 0) {
+    out.Links = (raw.Links as unknown[]).map(String);
+    for (const l of out.Links) parseLink(l);
+  }
   if (raw.DriverOpts !== undefined && raw.DriverOpts !== null) {
     if (typeof raw.DriverOpts !== 'object' || Array.isArray(raw.DriverOpts)) throw invalid('invalid DriverOpts: expected an object of strings');
     out.DriverOpts = {};
@@ -188,7 +206,8 @@ export interface SettingsInput {
 export function networkSettingsView(s: SettingsInput): Json {
   const networks: Json = {};
   let top: Json = emptyEndpoint();
-  if (!(s.ownsEndpoints ?? ownsEndpoints(s.mode))) {
+  const owns = s.ownsEndpoints ?? ownsEndpoints(s.mode);
+  if (!owns) {
     if (!s.mode.startsWith('container:') && !(s.mode === 'none' && s.noneDisconnected)) {
       networks[s.mode] = { ...emptyEndpoint(), NetworkID: s.started ? s.pseudoId(s.mode) : '', EndpointID: (s.running && s.pseudoEndpointId) || '' };
     }
@@ -201,6 +220,7 @@ export function networkSettingsView(s: SettingsInput): Json {
         IPAMConfig: c.IPv4Address ? { IPv4Address: c.IPv4Address } : c.IPAMGiven ? {} : null,
         Aliases: c.Aliases.length || c.AliasesGiven ? [...c.Aliases] : null,
         DriverOpts: c.DriverOpts ? { ...c.DriverOpts } : null,
+        Links: c.Links?.length ? [...c.Links] : null,
         MacAddress: ep?.mac ?? c.MacAddress,
         NetworkID: c.Attached === false ? '' : c.NetworkID,
       };
@@ -214,7 +234,7 @@ export function networkSettingsView(s: SettingsInput): Json {
   }
   return {
     Bridge: '', SandboxID: s.sandboxId ?? '', SandboxKey: s.sandboxKey ?? '',
-    HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: s.running ? portsView(s.exposed, s.endpoints) : {},
+    HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: s.running && owns ? portsView(s.exposed, s.endpoints) : {},
     SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
     EndpointID: top.EndpointID, Gateway: top.Gateway, GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: top.IPAddress, IPPrefixLen: top.IPPrefixLen,
     IPv6Gateway: '', MacAddress: top.MacAddress,
@@ -299,6 +319,14 @@ export function networkMatches(view: Json, filters: Record<string, string[]>, in
       if (!labelsMatchAll(view.Labels as Record<string, string> | null, values)) return false;
       continue;
     }
+    if (key === 'dangling') {
+      // dockerd's words; exactly these four values.
+      if (values.length > 1) throw invalid('got more than one value for filter key "dangling"');
+      const v = values[0]!;
+      if (!['true', '1', 'false', '0'].includes(v)) throw invalid(`invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")`);
+      if ((v === 'true' || v === '1') !== (!inUse && !builtin)) return false;
+      continue;
+    }
     const ok = values.some((v) => {
       switch (key) {
         case 'driver':
@@ -312,11 +340,6 @@ export function networkMatches(view: Json, filters: Record<string, string[]>, in
         case 'type':
           if (v !== 'custom' && v !== 'builtin') throw invalid(`invalid filter: 'type'='${v}'`);
           return (v === 'builtin') === builtin;
-        case 'dangling': {
-          const want = ['true', '1'].includes(v.toLowerCase());
-          if (!want && !['false', '0'].includes(v.toLowerCase())) throw invalid(`invalid filter 'dangling=${v}'`);
-          return want ? !inUse && !builtin : inUse || builtin;
-        }
         default:
           return false;
       }

@@ -144,15 +144,23 @@ export function checkListFilters(filters: Filters, createdOf: (nameOrId: string)
       if (key === 'exited' && !/^[+-]?\d+$/.test(v)) throw invalid(`strconv.Atoi: parsing ${JSON.stringify(v)}: invalid syntax`);
       if (key === 'health' && !HEALTH_FILTER_VALUES.includes(v)) throw invalid(`Unrecognised filter value for health: ${v}`);
       if ((key === 'before' || key === 'since') && createdOf(v) === undefined) throw invalid(`No such container: ${v}`);
+      if (key === 'publish' || key === 'expose') parsePortFilter(key, v);
     }
   }
 }
 
 /** docker's container list filters. `resolveAncestor` maps an image reference to image IDs. */
-export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { ancestorIds: Map<string, Set<string>>; createdOf: (nameOrId: string) => number | undefined }): boolean {
+export function containerMatches(
+  rec: ContainerRecord,
+  filters: Filters,
+  ctx: { ancestorIds: Map<string, Set<string>>; createdOf: (nameOrId: string) => number | undefined; ports: (rec: ContainerRecord) => Json[] },
+): boolean {
+  if ((filters.publish?.length ?? 0) > 0 || (filters.expose?.length ?? 0) > 0) {
+    if (!portsMatch(ctx.ports(rec), filters.publish ?? [], filters.expose ?? [])) return false;
+  }
   for (const [key, values] of Object.entries(filters)) {
     if (!LIST_FILTERS.includes(key)) throw invalid(`invalid filter '${key}'`);
-    if (values.length === 0) continue;
+    if (values.length === 0 || key === 'publish' || key === 'expose') continue;
     if (key === 'label') {
       if (!labelsMatchAll(rec.Config.Labels as Record<string, string> | null, values)) return false;
       continue;
@@ -188,13 +196,6 @@ export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { 
           return rec.MountPoints.some((m) => m.Name === v || m.Destination === v || m.Source === v);
         case 'network':
           return rec.HostConfig.NetworkMode === v || Object.entries(rec.Networks ?? {}).some(([name, c]) => name === v || (v.length > 0 && c.NetworkID.startsWith(v)));
-        case 'expose':
-          return portFilterMatches(v, Object.keys((rec.Config.ExposedPorts ?? {}) as Json));
-        case 'publish': {
-          const keys = Object.keys((rec.HostConfig.PortBindings ?? {}) as Json);
-          if (rec.HostConfig.PublishAllPorts === true) keys.push(...Object.keys((rec.Config.ExposedPorts ?? {}) as Json));
-          return portFilterMatches(v, keys);
-        }
         case 'health':
           if (!HEALTH_FILTER_VALUES.includes(v)) throw invalid(`Unrecognised filter value for health: ${v}`);
           return (rec.State.Health?.Status ?? 'none') === v;
@@ -211,15 +212,48 @@ export function containerMatches(rec: ContainerRecord, filters: Filters, ctx: { 
   return true;
 }
 
-/** docker's publish/expose filter values: `80`, `80/udp`, `8000-8080`, `8000-8080/tcp` (tcp by default). */
-export function portFilterMatches(value: string, keys: string[]): boolean {
-  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(value.trim());
-  if (!m) throw invalid(`invalid filter value "${value}"`, 'expected port[-port][/protocol]');
-  const lo = Number(m[1]);
-  const hi = m[2] === undefined ? lo : Number(m[2]);
-  const proto = m[3] ?? 'tcp';
-  return keys.some((k) => {
-    const [port = '', p = 'tcp'] = k.split('/');
-    return p === proto && Number(port) >= lo && Number(port) <= hi;
-  });
+interface PortRange {
+  lo: number;
+  hi: number;
+  proto: string;
+}
+
+/**
+ * A publish/expose filter value as dockerd reads it (nat.SplitProtoPort + ParsePortRange): `80`,
+ * `80/udp`, `8000-8080`, `8000-8080/tcp`; tcp when no protocol is given; its error texts.
+ */
+export function parsePortFilter(key: string, value: string): PortRange {
+  if (value.includes(':')) throw invalid(`filter for '${key}' should not contain ':': ${value}`);
+  const parts = value.split('/');
+  const port = parts[0] ?? '';
+  const proto = parts.length === 1 || parts[1] === '' ? 'tcp' : parts[1]!;
+  const fail = (why: string) => invalid(`error while looking up for ${key} ${port}: ${why}`);
+  const uint16 = (t: string): number => {
+    if (!/^\d+$/.test(t)) throw fail(`strconv.ParseUint: parsing ${JSON.stringify(t)}: invalid syntax`);
+    const n = Number(t);
+    if (n > 65535) throw fail(`strconv.ParseUint: parsing ${JSON.stringify(t)}: value out of range`);
+    return n;
+  };
+  if (port === '') throw fail('empty string specified for ports');
+  const dash = port.indexOf('-');
+  if (dash < 0) {
+    const n = uint16(port);
+    return { lo: n, hi: n, proto };
+  }
+  const lo = uint16(port.slice(0, dash));
+  const hi = uint16(port.slice(dash + 1));
+  if (hi < lo) throw fail(`invalid range specified for port: ${port}`);
+  return { lo, hi, proto };
+}
+
+/**
+ * dockerd's publish/expose filters, together: a container is listed when one entry of its list
+ * Ports (only a running container with endpoints of its own has any) has its host port in a
+ * publish value or its container port in an expose value.
+ */
+export function portsMatch(ports: Json[], publish: string[], expose: string[]): boolean {
+  const pub = publish.map((v) => parsePortFilter('publish', v));
+  const exp = expose.map((v) => parsePortFilter('expose', v));
+  const within = (ranges: PortRange[], port: unknown, proto: unknown) => typeof port === 'number' && ranges.some((r) => r.proto === proto && port >= r.lo && port <= r.hi);
+  return ports.some((p) => within(pub, p.PublicPort ?? 0, p.Type) || within(exp, p.PrivatePort, p.Type));
 }

@@ -134,12 +134,12 @@ export function changes(upper: string, lowerdirs: string[]): Json[] {
 }
 
 /** A tar (GNU format, owners by number and host name) of `rel` (a name, or several) inside `dir`. */
-export function tarStream(dir: string, rel: string | readonly string[], _opts: { excludeMounts?: string[] } = {}): Readable {
+export function tarStream(dir: string, rel: string | readonly string[], opts: { excludeMounts?: string[]; rebase?: string } = {}): Readable {
   const names = typeof rel === 'string' ? [rel] : rel;
   // No names (an empty directory's contents): an empty archive, which tar makes only from an empty list file.
   const what = names.length === 0 ? ['-T', '/dev/null'] : ['--', ...names];
   // Owner names too (GNU tar looks them up on the host, as dockerd's archive package does): `root/root`, not `0/0`.
-  const child = spawn('tar', ['--xattrs', '--sort=name', '-C', dir, '-cf', '-', ...what], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('tar', ['--xattrs', '--sort=name', ...rebaseArgs(opts.rebase), '-C', dir, '-cf', '-', ...what], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   // Piped at once: when a child exits, Node resumes (drops) a stdio stream nobody reads yet, and
@@ -153,6 +153,30 @@ export function tarStream(dir: string, rel: string | readonly string[], _opts: {
     if (child.exitCode === null) child.kill();
   });
   return out;
+}
+
+/**
+ * GNU tar options that rename the archived `.` (and every name and hard link target below it) to
+ * `base`, as dockerd's archive rebase does; `/` gives absolute names (`/`, `/bin`, …: what dockerd
+ * sends for a container's root, and what the docker CLI's rebase expects). Symlink targets stay.
+ */
+function rebaseArgs(base: string | undefined): string[] {
+  if (base === undefined) return [];
+  if (base === '/') return ['-P', '--transform', 's,^\\./,/,S', '--transform', 's,^\\.$,/,S'];
+  // sed replacement text: \ and & are special, the delimiter too.
+  const repl = base.replace(/[\\&,]/g, (c) => `\\${c}`);
+  return ['--transform', `s,^\\.,${repl},S`];
+}
+
+/**
+ * Go's filepath.Base of dockerd's absolute form of a container path: `/d/.` (trailing `/.` kept)
+ * is `.`, `/d/dl/` is `dl`, `/` is `/`: the stat's name and the archive's top entry.
+ */
+export function containerPathBase(path: string): string {
+  let abs = posix.normalize('/' + path);
+  const base = (p: string) => (p === '/' ? '/' : posix.basename(p.replace(/\/+$/, '')) || '/');
+  if (base(abs) !== '.' && (path === '.' || path.endsWith('/.'))) abs = (abs.endsWith('/') ? abs : abs + '/') + '.';
+  return abs.endsWith('/.') ? '.' : base(abs);
 }
 
 /** The host directory and relative path for a container path, honouring bind and volume mounts. */
@@ -185,7 +209,10 @@ function goFileMode(st: Stats): number {
 }
 
 export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], container = ''): Json {
-  const host = hostPathFor(rootfs, path, mounts, false);
+  // dockerd resolves the path's directory part in the container and lstats the last element:
+  // with a trailing `/` (or `/.`) the last element is part of the directory, so a symlink there
+  // is followed (`dl/` of dl → sub is a directory, no linkTarget).
+  const host = hostPathFor(rootfs, path, mounts, path.endsWith('/') || path.endsWith('/.'));
   let st: Stats;
   try {
     st = lstatSync(host);
@@ -199,7 +226,7 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], c
     const resolved = hostPathFor(rootfs, path, mounts, true);
     linkTarget = '/' + posix.relative(rootfs, resolved);
   }
-  return { name: basename(posix.normalize('/' + path)) || '/', size: st.size, mode: goFileMode(st), mtime: isoTime(st.mtimeMs), linkTarget };
+  return { name: containerPathBase(path), size: st.size, mode: goFileMode(st), mtime: isoTime(st.mtimeMs), linkTarget };
 }
 
 export function archivePath(rootfs: string, path: string, mounts: MountPoint[], container = ''): Readable {
@@ -208,7 +235,12 @@ export function archivePath(rootfs: string, path: string, mounts: MountPoint[], 
   if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   notDirWithSlash(path, host);
   if (path.endsWith('/.')) return tarStream(host, '.');
-  return tarStream(dirname(host), basename(host));
+  // The entries are named after the path asked for (dockerd rebases them): `dl/` of a symlink
+  // dl → sub archives sub's contents as `dl/…`, the root as `/…` (the CLI's rebase needs that;
+  // named after the host dir, `docker cp c:/ out` wrote `outrootfs/`).
+  const name = containerPathBase(path);
+  if (name === basename(host) || name.includes('\n')) return tarStream(dirname(host), basename(host));
+  return tarStream(host, '.', { rebase: name });
 }
 
 /** dockerd lstats `path/` as given: a trailing slash (or `/.`) on what is not a directory is ENOTDIR. */
@@ -245,8 +277,10 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
   const staging = mkdtempSync(join(tmpdir(), 'hako-cp-'));
   try {
     await new Promise<void>((resolvePromise, reject) => {
-      const args = ['-x', '-f', '-', '-C', staging, '--numeric-owner'];
-      if (!opts.copyUIDGID) args.push('--no-same-owner');
+      // Owners as the archive gives them, with or without copyUIDGID: dockerd (as root) untars
+      // with each header's uid/gid unless -a names a container user (see NOTES); `docker cp` of a
+      // host file owned by 777:888 makes a 777:888 file (hako made it 0:0).
+      const args = ['-x', '-f', '-', '-C', staging, '--numeric-owner', '--same-owner'];
       const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -255,8 +289,12 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
         reject(e);
       });
       child.stdin.on('error', () => undefined);
+      // An empty body is an archive without entries to dockerd (Go's tar reader: EOF at once;
+      // `docker cp - c:/dir </dev/null` succeeds); GNU tar calls it "not a tar archive".
+      let bytes = 0;
+      tar.on('data', (b: Buffer) => (bytes += b.length));
       tar.pipe(child.stdin);
-      child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(invalid(`extract archive into ${path}`, stderr.trim() || `tar exited with ${code}`))));
+      child.on('exit', (code) => (code === 0 || bytes === 0 ? resolvePromise() : reject(invalid(`extract archive into ${path}`, stderr.trim() || `tar exited with ${code}`))));
     });
     const containerDest = posix.normalize('/' + path);
     const place = async (rel: string) => {
