@@ -180,3 +180,33 @@ test('dns table: pushes with a cache give the tables a push without one gives, a
   // only what the last push used is kept
   assert.equal(cache.tables.size, new Set(nativeTables(t, keys).tableOf.values()).size);
 });
+
+test('dns table: --link aliases resolve for the linking netns only, in a table of its own, as the main loop answers them', () => {
+  // netns 700 on app links `api` as `backend` and `web` as `www` (an alias web's netns also has); 800 on app has no links
+  const linked: DnsTable = {
+    ...table,
+    endpoints: {
+      ...table.endpoints,
+      e10: { networkId: 'app', nsIno: 700, containerId: '7'.repeat(64), containerName: 'client', aliases: [], ip: '10.1.0.70', links: [{ name: 'api', alias: 'backend' }, { name: 'web', alias: 'www' }] },
+      e11: { networkId: 'app', nsIno: 800, containerId: '8'.repeat(64), containerName: 'other', aliases: [], ip: '10.1.0.80' },
+    },
+  };
+  const { tables, tableOf } = nativeTables(linked, ['700', '800', '400']);
+  // 400 and 800 are on the same networks without links: one table; 700 has its own
+  assert.equal(tableOf.get('400'), tableOf.get('800'));
+  assert.notEqual(tableOf.get('700'), tableOf.get('800'));
+  const ask = (key: string, name: string) => {
+    const q = buildQuery(0x4321, name, TYPE.A);
+    const got = dnsNative().dnsAnswer(tables[tableOf.get(key)!]!, q);
+    const want = answerLocally(linked, key, decodeMessage(q));
+    if (Buffer.isBuffer(got)) assert.equal(got.toString('hex'), want?.toString('hex'), `${key} ${name}`);
+    else if (got === 'forward') assert.equal(want, undefined, `${key} ${name} forwarded`);
+    return want ? decodeMessage(want).answers.map((a) => String(a.data)) : got;
+  };
+  assert.deepEqual(ask('700', 'backend'), ['10.1.0.3']);
+  assert.deepEqual(ask('700', 'BACKEND.app'), ['10.1.0.3']);
+  // the link's target first, then the names that match otherwise (web's and api's alias www)
+  assert.deepEqual(ask('700', 'www'), ['10.1.0.2', '10.1.0.3']);
+  assert.equal(ask('800', 'backend'), 'forward');
+  assert.deepEqual(ask('800', 'www'), ['10.1.0.2', '10.1.0.3']);
+});
