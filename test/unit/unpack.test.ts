@@ -89,7 +89,7 @@ test('tar reader: ustar, PAX long names and binary xattrs, GNU long names, chunk
   }
 });
 
-test('tar reader: holding before headers (TarHandlers.hold) and resuming gives the same entries, for any chunking', () => {
+test('tar reader: holding entries (TarHandlers.holdEntry) and resuming gives the same entries, for any chunking', () => {
   const tar = makeTar([
     { name: 'dir/', type: 'dir' },
     { name: 'dir/file', data: 'y'.repeat(700) },
@@ -101,7 +101,7 @@ test('tar reader: holding before headers (TarHandlers.hold) and resuming gives t
   const plain = parse(tar, 100000).map((e) => ({ ...e }));
   for (const chunk of [1, 7, 500, 512, 1024, 1536, 100000]) {
     const out: Array<{ name: string; type: string; body: string }> = [];
-    const seen: number[] = [];
+    const seen: string[] = [];
     let cur: Buffer[] = [];
     let asks = 0;
     const r = new TarReader({
@@ -113,9 +113,9 @@ test('tar reader: holding before headers (TarHandlers.hold) and resuming gives t
       end: () => {
         out[out.length - 1]!.body = Buffer.concat(cur).toString();
       },
-      // Holds every other time it is asked: each header is held once, then let through.
-      hold: (t) => {
-        seen.push(t);
+      // Holds every other entry; resume() hands it over without asking again.
+      holdEntry: (e) => {
+        seen.push(e.name);
         return ++asks % 2 === 1;
       },
     });
@@ -134,8 +134,58 @@ test('tar reader: holding before headers (TarHandlers.hold) and resuming gives t
       plain.map((e) => ({ name: e.name, type: e.type, body: e.body.toString() })),
       `chunk ${chunk}`,
     );
-    assert.ok(holds >= 8, `chunk ${chunk}: ${holds} holds`);
-    assert.ok(seen.includes(0x32) && seen.includes(0x4c) && seen.includes(0x78), 'typeflags passed to hold');
+    assert.equal(holds, 3, `chunk ${chunk}: ${holds} holds`);
+    assert.deepEqual(seen, plain.map((e) => e.name), 'each entry asked about once, in order, with its long name');
+  }
+});
+
+test('tar reader: holding sparse entries (old GNU and PAX 1.0, made by tar(1)) hands them over with their data', (t) => {
+  const tmp = tempDir('hako-tar-hold-sparse-');
+  try {
+    const file = join(tmp.path, 'sparse');
+    writeFileSync(file, Buffer.alloc(0));
+    spawnSync('truncate', ['-s', '3M', file]);
+    const fd = Buffer.from('data in the middle');
+    writeFileSync(join(tmp.path, 'plain'), 'plain file');
+    spawnSync('dd', [`of=${file}`, 'bs=1', 'seek=1048576', 'conv=notrunc', 'status=none'], { input: fd });
+    for (const format of ['gnu', 'pax']) {
+      const r = spawnSync('tar', ['--sparse', `--format=${format}`, '-C', tmp.path, '-cf', '-', 'sparse', 'plain'], { maxBuffer: 1 << 26 });
+      if (r.status !== 0) {
+        t.skip(`tar --sparse --format=${format} failed: ${r.stderr}`);
+        return;
+      }
+      const tar = r.stdout as Buffer;
+      const plain = parse(tar, 100000);
+      assert.ok(plain[0]!.sparse, `${format}: tar made a sparse entry`);
+      for (const chunk of [1, 300, 512, 4096, 1 << 20]) {
+        const out: Array<{ name: string; body: string; sparse: unknown }> = [];
+        let cur: Buffer[] = [];
+        const rd = new TarReader({
+          entry: (e) => {
+            cur = [];
+            out.push({ name: e.name, body: '', sparse: e.sparse });
+          },
+          data: (c) => cur.push(Buffer.from(c)),
+          end: () => {
+            out[out.length - 1]!.body = Buffer.concat(cur).toString('hex');
+          },
+          holdEntry: () => true,
+        });
+        let holds = 0;
+        for (let i = 0; i < tar.length; i += chunk) {
+          rd.write(tar.subarray(i, i + chunk));
+          while (rd.holding) {
+            holds++;
+            rd.resume();
+          }
+        }
+        rd.finish();
+        assert.equal(holds, 2, `${format}, chunk ${chunk}`);
+        assert.deepEqual(out, plain.map((e) => ({ name: e.name, body: e.body.toString('hex'), sparse: e.sparse })), `${format}, chunk ${chunk}`);
+      }
+    }
+  } finally {
+    tmp.cleanup();
   }
 });
 

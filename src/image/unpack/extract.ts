@@ -18,13 +18,17 @@
 // cost of the syscall itself (see the notes in unpack/index.ts). Once a layer has more than a few regular files, new regular files
 // are created by a FileWriterPool (worker threads, file-writers.ts) instead: every decision stays
 // here, and anything that could depend on a file still in flight first drains the pool (settle).
-// Symlinks are the exception to "synchronous" (with batchSymlinks and the addon): a run of
-// consecutive symlink entries is validated here one by one (parents checked, the path remembered
-// so that later entries under it are refused), then created in one libuv pool job
-// (native/addon_symlinks.c, flushLinks) while the tar reader holds before the next header that is
-// not a symlink's; what the job could not create (EEXIST: a duplicate or an earlier entry) is
-// redone here in tar order through createOrReplace. busybox's ~270 links cost this thread ~6 ms
-// of kernel time (symlink + lutimes) when made one by one.
+// Symlinks are the exception to "synchronous" (with batchSymlinks and the addon): symlink entries
+// are validated here one by one (parents checked, the path remembered so that later entries under
+// it are refused) and collected; the caller hands each input chunk's collection to one libuv pool
+// job (native/addon_symlinks.c, submitLinks) and parsing goes on meanwhile. Only an entry that
+// could see the difference makes the tar reader hold until every job is done (holdEntry,
+// flushLinks): one at a waiting link's path (or a symlink at the path of one already submitted),
+// a hard link to one, a whiteout, or a non-directory replacing a directory (which may hold
+// waiting links). What a job could not create (EEXIST: a duplicate or an earlier entry) is redone
+// here in tar order through createOrReplace once all jobs are done; no entry parsed meanwhile
+// touches those paths, so the result is the one-by-one result. busybox's ~270 links cost this
+// thread ~6 ms of kernel time (symlink + lutimes) when made one by one.
 import {
   closeSync,
   constants as fsc,
@@ -111,9 +115,9 @@ export interface ExtractorOptions {
   /** Regular files written on this thread before the writer threads start (default 64). */
   poolAfter?: number | undefined;
   /**
-   * Create runs of consecutive symlinks in one addon job on the libuv pool. The caller must then
-   * honour the reader's `holding` (await flushLinks(), then reader.resume()) and await
-   * flushLinks() before finish().
+   * Create symlinks in addon jobs on the libuv pool. The caller must then honour the reader's
+   * `holding` (await flushLinks(), then reader.resume()), should call submitLinks() after each
+   * chunk, and must await flushLinks() before finish().
    */
   batchSymlinks?: boolean | undefined;
 }
@@ -124,6 +128,13 @@ interface PendingLink {
   rel: string;
   abs: string;
   atime: number;
+}
+
+/** A batch of symlinks handed to the pool (submitLinks), redone where needed by flushLinks. */
+interface LinkJob {
+  links: PendingLink[];
+  results: Int32Array;
+  done: Promise<void>;
 }
 
 export class Extractor implements TarHandlers {
@@ -159,10 +170,16 @@ export class Extractor implements TarHandlers {
   private creation: { umask: number; owner00: boolean } | undefined;
   /** The addon's pooled symlink creation, when batching (see ExtractorOptions.batchSymlinks). */
   private readonly symlinks: ReturnType<typeof symlinksPooled>;
-  /** Symlinks validated but not created yet, in tar order, and their paths. */
+  /** Symlinks validated but not submitted yet, in tar order. */
   private links: PendingLink[] = [];
+  /** Paths of the links collected or submitted and not yet settled by flushLinks. */
   private readonly linkPaths = new Set<string>();
-  private linkJob: Promise<void> | undefined;
+  /** Paths of the links submitted (a subset of linkPaths). */
+  private readonly submittedPaths = new Set<string>();
+  /** Jobs submitted and not yet settled, in tar order. */
+  private linkJobs: LinkJob[] = [];
+  /** holdEntry's cleaned name of the entry it let through, for entry() to use. */
+  private cleaned: { e: TarEntry; parts: string[] } | undefined;
   entries = 0;
   /**
    * The layer's content size as dockerd's overlay2 counts it (directory.Size of the diff dir):
@@ -337,15 +354,14 @@ export class Extractor implements TarHandlers {
   // ---- TarHandlers
 
   entry(e: TarEntry): void {
-    if (this.links.length > 0 && e.type !== 'symlink') {
-      throw new HakoError({ step: `${this.label}: entry "${e.name}" came before the symlinks ahead of it were created (the tar reader did not hold)`, kind: 'internal' });
-    }
     this.entries++;
     if (e.type === 'file') this.contentBytes += e.sparse ? e.sparse.realSize : e.size;
     else if (e.type === 'symlink') this.contentBytes += Buffer.byteLength(e.linkname);
     const name = e.name;
     if (name.includes('\0')) throw new HakoError({ step: `${this.label}: entry name contains a NUL byte`, kind: 'invalid-argument' });
-    const parts = cleanName(name, () => this.escape(name));
+    const cleaned = this.cleaned;
+    const parts = cleaned !== undefined && cleaned.e === e ? cleaned.parts : cleanName(name, () => this.escape(name));
+    this.cleaned = undefined;
     if (parts.length === 0) {
       if (e.type === 'dir') this.rootMeta = { mode: e.mode, uid: e.uid, gid: e.gid, atime: e.atime ?? e.mtime, mtime: e.mtime };
       return; // "./" or "/": the root itself; anything else named "." is meaningless
@@ -448,24 +464,44 @@ export class Extractor implements TarHandlers {
     }
   }
 
-  /** TarHandlers.hold: the reader stops before a header that is not a symlink's while links wait. */
-  hold(typeflag: number): boolean {
-    // '2' symlink; 'x', 'g', 'L', 'K': metadata for the next header, no entry of their own.
-    return this.links.length > 0 && typeflag !== 0x32 && typeflag !== 0x78 && typeflag !== 0x67 && typeflag !== 0x4c && typeflag !== 0x4b;
+  /**
+   * TarHandlers.holdEntry: while links wait (collected or submitted), the reader stops before an
+   * entry whose result could depend on them, until flushLinks() settled them all. Entries under
+   * a waiting link are not held: entry() refuses them (notUnderPendingLink), as it would on disk.
+   */
+  holdEntry(e: TarEntry): boolean {
+    if (this.linkPaths.size === 0) return false;
+    let bad = false;
+    const parts = cleanName(e.name, () => {
+      bad = true; // entry() reports it
+      return undefined as never;
+    });
+    if (bad || parts.length === 0) return false;
+    this.cleaned = { e, parts };
+    const base = parts[parts.length - 1]!;
+    if (base.startsWith(WHITEOUT_PREFIX)) return true; // removes a path, or marks a dir opaque
+    const rel = parts.join('/');
+    if (e.type === 'symlink') return this.submittedPaths.has(rel); // a duplicate within the collection is redone in order
+    if (this.linkPaths.has(rel)) return true;
+    if (e.type !== 'dir' && this.dirs.has(rel)) return true; // removes a tree that may hold waiting links
+    if (e.type === 'hardlink') {
+      const t = cleanName(e.linkname, () => {
+        bad = true;
+        return undefined as never;
+      });
+      if (!bad && this.linkPaths.has(t.join('/'))) return true;
+    }
+    return false;
   }
 
   /**
-   * Creates the waiting symlinks in one job on the libuv pool (native/addon_symlinks.c), then,
-   * in tar order, redoes on this thread every entry the job did not finish: an existing path
-   * (EEXIST: a duplicate in the tar, or what an earlier entry made) goes through
-   * createOrReplace, so the last entry for a path wins as before; other failures are reported
-   * by the same calls with their usual errors.
+   * Hands the symlinks collected so far to one job on the libuv pool (native/addon_symlinks.c)
+   * without waiting for it; flushLinks() settles it.
    */
-  async flushLinks(): Promise<void> {
+  submitLinks(): void {
     const links = this.links;
     if (links.length === 0) return;
     this.links = [];
-    this.linkPaths.clear();
     const n = links.length;
     const attrs = new Float64Array(4 * n);
     const results = new Int32Array(n);
@@ -479,19 +515,37 @@ export class Extractor implements TarHandlers {
       attrs[4 * k + 2] = chown ? e.uid : -1;
       attrs[4 * k + 3] = chown ? e.gid : -1;
     }
-    const job = this.symlinks!(spec, attrs, results);
-    this.linkJob = job;
-    try {
-      await job;
-    } finally {
-      this.linkJob = undefined;
-    }
-    for (let k = 0; k < n; k++) {
-      const { e, rel, abs, atime } = links[k]!;
-      const r = results[k]!;
-      if (r > 0) this.symlinkNow(e, rel, abs);
-      if (r !== 0) this.symlinkAttrs(e, abs, atime);
-      if (e.xattrs) for (const [key, v] of e.xattrs) this.xattrs.set(rel, key, v);
+    const done = this.symlinks!(spec, attrs, results);
+    done.catch(() => undefined); // awaited by flushLinks or close
+    this.linkJobs.push({ links, results, done });
+    for (const l of links) this.submittedPaths.add(l.rel);
+  }
+
+  /**
+   * Submits what was collected, waits for every job, then, in tar order, redoes on this thread
+   * every entry a job did not finish: an existing path (EEXIST: a duplicate in the tar, or what
+   * an earlier entry made) goes through createOrReplace, so the last entry for a path wins as
+   * before; other failures are reported by the same calls with their usual errors.
+   */
+  async flushLinks(): Promise<void> {
+    this.submitLinks();
+    const jobs = this.linkJobs;
+    if (jobs.length === 0) return;
+    // Every job settles before any failure is thrown: close() must not find one still running.
+    const settled = await Promise.allSettled(jobs.map((j) => j.done));
+    this.linkJobs = [];
+    this.submittedPaths.clear();
+    this.linkPaths.clear();
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    for (const { links, results } of jobs) {
+      for (let k = 0; k < links.length; k++) {
+        const { e, rel, abs, atime } = links[k]!;
+        const r = results[k]!;
+        if (r > 0) this.symlinkNow(e, rel, abs);
+        if (r !== 0) this.symlinkAttrs(e, abs, atime);
+        if (e.xattrs) for (const [key, v] of e.xattrs) this.xattrs.set(rel, key, v);
+      }
     }
   }
 
@@ -604,7 +658,7 @@ export class Extractor implements TarHandlers {
 
   /** After the last entry: xattrs, then directory attributes (mtimes last, after their contents). */
   finish(): void {
-    if (this.links.length > 0) throw new HakoError({ step: `${this.label}: finish before the waiting symlinks were created (flushLinks)`, kind: 'internal' });
+    if (this.linkPaths.size > 0) throw new HakoError({ step: `${this.label}: finish before the waiting symlinks were created (flushLinks)`, kind: 'internal' });
     if (this.fd >= 0 || this.pooled) throw new HakoError({ step: `${this.label}: tar ended inside entry "${this.cur?.name}"`, kind: 'invalid-argument' });
     this.settle();
     this.xattrs.apply(this.label, (rel) => (rel === '.' ? this.root : this.root + '/' + rel));
@@ -640,7 +694,7 @@ export class Extractor implements TarHandlers {
 
   /** Ends the writer threads (after finish, or after a failure: they stop first). */
   async close(failed: boolean): Promise<void> {
-    if (this.linkJob) await this.linkJob.catch(() => undefined); // nothing is created after close
+    for (const job of this.linkJobs) await job.done.catch(() => undefined); // nothing is created after close
     const pool = this.pool;
     if (!pool) return;
     this.pool = undefined;

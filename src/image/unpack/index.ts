@@ -96,10 +96,12 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
       size += chunk.length;
       reader.write(chunk);
       while (reader.holding) {
-        // The symlinks before the next header are created on the pool first (extract.ts).
+        // An entry that depends on the waiting symlinks: they are created first (extract.ts).
         await extractor.flushLinks();
         reader.resume();
       }
+      // This chunk's symlinks go to the pool while the next chunk is parsed.
+      extractor.submitLinks();
       await extractor.pace();
       if (opts.signal?.aborted) opts.signal.throwIfAborted();
     }

@@ -42,10 +42,11 @@ export interface TarHandlers {
   data(chunk: Buffer): void;
   end(): void;
   /**
-   * Asked before each header block with its typeflag byte: true makes write() stop before that
-   * header and keep the rest of its chunk (the reader is then `holding`) until resume().
+   * Asked with each entry before `entry()` gets it: true makes write() stop there and keep the
+   * entry and the rest of its chunk (the reader is then `holding`) until resume(), which hands
+   * the entry to `entry()` without asking again.
    */
-  hold?(typeflag: number): boolean;
+  holdEntry?(e: TarEntry): boolean;
 }
 
 export class TarFormatError extends Error {}
@@ -239,8 +240,10 @@ export class TarReader {
   private zeroBlocks = 0;
   private sawEntry = false;
 
-  /** The unparsed rest of a chunk while a handler holds the reader (see TarHandlers.hold). */
+  /** The unparsed rest of a chunk while a handler holds the reader (see TarHandlers.holdEntry). */
   private held: Buffer | undefined;
+  /** The entry held back (set by emit; write() then keeps the rest of its chunk in `held`). */
+  private heldEntry: TarEntry | undefined;
 
   constructor(private readonly h: TarHandlers) {}
 
@@ -249,20 +252,14 @@ export class TarReader {
     return this.held !== undefined;
   }
 
-  /** Goes on with the input kept while holding (it may hold again). */
+  /** Hands over the held entry, then goes on with the input kept while holding (it may hold again). */
   resume(): void {
     const rest = this.held;
     if (rest === undefined) return;
     this.held = undefined;
-    if (this.state === State.Header && this.staged === BLOCK) {
-      // The held header was assembled across two chunks: it waits in `stage`.
-      if (this.h.hold?.(this.stage[156]!)) {
-        this.held = rest;
-        return;
-      }
-      this.staged = 0;
-      this.header(this.stage, 0);
-    }
+    const e = this.heldEntry!;
+    this.heldEntry = undefined;
+    this.dispatch(e);
     this.write(rest);
   }
 
@@ -285,10 +282,6 @@ export class TarReader {
           if (this.staged === 0 && len - pos >= BLOCK) {
             block = chunk;
             boff = pos;
-            if (this.h.hold?.(chunk[pos + 156]!)) {
-              this.held = chunk.subarray(pos);
-              return;
-            }
             pos += BLOCK;
           } else {
             const n = Math.min(BLOCK - this.staged, len - pos);
@@ -296,15 +289,15 @@ export class TarReader {
             this.staged += n;
             pos += n;
             if (this.staged < BLOCK) return;
-            if (this.h.hold?.(this.stage[156]!)) {
-              this.held = chunk.subarray(pos); // stage stays full: resume() parses it first
-              return;
-            }
             this.staged = 0;
             block = this.stage;
             boff = 0;
           }
           this.header(block, boff);
+          if (this.heldEntry !== undefined) {
+            this.held = chunk.subarray(pos);
+            return;
+          }
           break;
         }
         case State.Data: {
@@ -335,6 +328,10 @@ export class TarReader {
             this.metaLen = 0;
             if (this.state === State.Meta) this.meta(buf);
             else this.sparseExt(buf);
+            if (this.heldEntry !== undefined) {
+              this.held = chunk.subarray(pos);
+              return;
+            }
           }
           break;
         }
@@ -349,6 +346,10 @@ export class TarReader {
           this.remaining -= BLOCK;
           this.sparseText += this.stage.toString('latin1');
           this.trySparseMap();
+          if (this.heldEntry !== undefined) {
+            this.held = chunk.subarray(pos);
+            return;
+          }
           break;
         }
       }
@@ -502,6 +503,15 @@ export class TarReader {
   }
 
   private emit(entry: TarEntry): void {
+    if (this.h.holdEntry?.(entry)) {
+      // write() stops after this step and keeps the rest of its chunk; resume() dispatches.
+      this.heldEntry = entry;
+      return;
+    }
+    this.dispatch(entry);
+  }
+
+  private dispatch(entry: TarEntry): void {
     this.h.entry(entry);
     // Like Go's archive/tar (which wrote most layers), only regular files carry data: links,
     // dirs, devices and fifos are header-only whatever their size field says.
