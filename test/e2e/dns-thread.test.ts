@@ -16,6 +16,7 @@ import type { DnsTable } from '../../src/network/dns-names.js';
 import { dnsNative } from '../../src/network/dns-native.js';
 import { buildResponse, decodeMessage, CLASS_IN, RCODE, TYPE } from '../../src/network/dns-message.js';
 import { nsResolve, nsResolveBlocked, nsReverse } from '../helpers/netns-client.js';
+import { releaseNetnsDir } from '../helpers/netns-dir.js';
 
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
 const skip = !isRoot ? 'needs root' : !tool('ip') ? 'iproute2 missing' : false;
@@ -64,6 +65,7 @@ after(() => {
   if (skip) return;
   for (const d of dnsMade) d.stopAll();
   execFileSync('ip', ['netns', 'del', netns]);
+  releaseNetnsDir();
   dir.cleanup();
 });
 

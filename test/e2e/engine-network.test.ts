@@ -23,6 +23,7 @@ import { buildResponse, decodeMessage, TYPE, CLASS_IN, RCODE } from '../../src/n
 import { retryUntil, waitForExitOf } from '../helpers/retry.js';
 import { nsGet } from '../helpers/netns-client.js';
 import { readMonitorInfo } from '../../src/engine/monitor/index.js';
+import { releaseNetnsDir } from '../helpers/netns-dir.js';
 
 const pexec = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
@@ -201,6 +202,7 @@ after(async () => {
       rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
     }
     if (!etcNetnsExisted) rmSync('/etc/netns', { recursive: true, force: true });
+    releaseNetnsDir();
     upstream?.close();
     await reg?.stop();
     img?.cleanup();

@@ -26,6 +26,7 @@ import { forwardChainName } from '../../src/network/iptables-forward.js';
 import { retryUntil } from '../helpers/retry.js';
 import { failedIn, nsGet } from '../helpers/netns-client.js';
 import { atExit } from '../helpers/exit-cleanup.js';
+import { releaseNetnsDir } from '../helpers/netns-dir.js';
 
 const pexec = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
@@ -207,6 +208,7 @@ after(async () => {
         // gone
       }
     }
+    releaseNetnsDir();
     img?.cleanup();
     work?.cleanup();
     dropExitCleanup?.();

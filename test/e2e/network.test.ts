@@ -17,6 +17,7 @@ import { RtNetlink } from '../../src/network/rtnetlink.js';
 import { cidrOverlaps, parseCidr } from '../../src/network/ipv4.js';
 import { buildResponse, decodeMessage, TYPE, CLASS_IN, RCODE } from '../../src/network/dns-message.js';
 import { failedIn, nsGet, nsResolve, nsResolveBlocked, nsReverse, nxdomain } from '../helpers/netns-client.js';
+import { releaseNetnsDir } from '../helpers/netns-dir.js';
 
 const run = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
@@ -143,6 +144,7 @@ after(async () => {
       // deleted with the outside netns
     }
     if (!etcNetnsExisted) rmSync('/etc/netns', { recursive: true, force: true });
+    releaseNetnsDir();
     upstream?.close();
     root.cleanup();
   }

@@ -12,6 +12,7 @@ import { NftFirewall, renderTable, renderTransaction, transactionMessages, type 
 import { newRule } from '../../src/network/nft/messages.js';
 import { NftSocket } from '../../src/network/nft/socket.js';
 import { goldenNetworks } from '../unit/nft-golden.js';
+import { releaseNetnsDir } from '../helpers/netns-dir.js';
 
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
 const skip = !isRoot ? 'needs root' : !tool('nft') ? 'nft missing (used to read tables back)' : !tool('ip') ? 'iproute2 missing' : false;
@@ -53,6 +54,7 @@ after(() => {
   if (skip) return;
   for (const t of tables) if (exists(t)) nft('delete', 'table', 'ip', t);
   for (const n of netnsMade) execFileSync('ip', ['netns', 'del', n]);
+  releaseNetnsDir();
   const left = nft('list', 'tables');
   assert.ok(!left.includes(`hkn${s}`), `tables left behind:\n${left}`);
 });
