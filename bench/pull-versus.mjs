@@ -24,10 +24,16 @@
 // --warm / --versus-warm: that side's hakod first pulls an unrelated tiny image (bench/warmup, as
 // bench/pull.mjs --warm) and idles 1.5 s before the timed pull (with --versus=. --versus-warm: what a
 // fresh daemon's first pull costs more than a later one's).
+// --logs=DIR keeps each hakod's stdout and stderr as DIR/<pair>-<side>.log, the timed pull marked in
+// it (e.g. with --env=HAKOD_V8_FLAGS='… --trace-gc': which GCs a fresh daemon's start-up and pull run;
+// set at run time, not with --node-args: any V8 flag on node's command line makes Node compile its
+// builtins from source). --idle=MS: each hakod idles MS after start-up (and its warm-up pull) before
+// the timed pull: V8's memory reducer runs its first mark-compacts ~8 s after start-up.
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--phases[=hakod|cpu]] [--dir /var/tmp]
 //          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR]
+//          [--logs=DIR] [--idle=MS]
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +53,8 @@ const envOf = (name) => Object.fromEntries(opts(name).map((kv) => [kv.slice(0, k
 const nodeArgsOf = (name) => opts(name).flatMap((a) => a.split(/\s+/)).filter((a) => a);
 const cpuProfDir = opts('cpu-prof')[0];
 const perfDir = opts('perf')[0];
+const logsDir = opts('logs')[0];
+const idleMs = Number(opts('idle')[0] ?? 0);
 if (!versus || !existsSync(join(versus, 'bin/hakod.cjs'))) {
   console.error('usage: node bench/pull-versus.mjs [pairs] --versus=<built checkout> [--phases] [--dir DIR]');
   process.exit(2);
@@ -116,7 +124,7 @@ async function pullOnce(side, tag, registry, ref) {
   const net = testNet();
   const cgroup = testCgroupName('pull-versus');
   const trace = join(d, 'phases.trace');
-  const fd = openSync(join(d, 'hakod.log'), 'w');
+  const fd = openSync(join(d, 'hakod.log'), 'a'); // O_APPEND: --logs marks the timed pull in it
   // The same options for every daemon (node's own file name, renamed after): hakod's code cache
   // is kept per command line (bin/bundle-loader.cjs), and a name per daemon would give each its own.
   const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${resolve(cpuProfDir)}`] : [];
@@ -135,18 +143,21 @@ async function pullOnce(side, tag, registry, ref) {
       sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: cenv });
       await new Promise((r) => setTimeout(r, 1500));
     }
+    if (idleMs) await new Promise((r) => setTimeout(r, idleMs));
     await settle(proc.pid);
     let perf;
     if (perfDir) {
       perf = spawn('perf', ['record', '-q', '-F', '10000', '-g', '-t', String(proc.pid), '-o', join(resolve(perfDir), `${tag}.data`)], { stdio: 'ignore' });
       await new Promise((r) => setTimeout(r, 300)); // perf attaches
     }
+    if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull starts\n');
     const c0 = mainThreadMs(proc.pid);
     const from = Number(process.hrtime.bigint()) / 1e6;
     sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', ref], { env: withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv });
     const ms = Number(process.hrtime.bigint()) / 1e6 - from;
     side.times.push(ms);
     side.cpu.push(mainThreadMs(proc.pid) - c0);
+    if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull ended\n');
     if (perf) {
       const done = new Promise((r) => perf.once('exit', r));
       perf.kill('SIGINT');
@@ -180,6 +191,7 @@ async function pullOnce(side, tag, registry, ref) {
       if (made) renameSync(join(cpuProfDir, made), join(cpuProfDir, `${tag}.cpuprofile`));
       if (existsSync(trace)) copyFileSync(trace, join(cpuProfDir, `${tag}.trace`)); // to window the profile
     }
+    if (logsDir) copyFileSync(join(d, 'hakod.log'), join(resolve(logsDir), `${tag}.log`));
     removeCgroupEverywhere(cgroup);
     cleanupNet(net);
   }
