@@ -582,6 +582,12 @@ test('network -o driver.mtu / enable_icc=false / host_binding_ipv4: refused in d
     assert.deepEqual([r.status, r.json.message], [500, message], `${k}=${v}`);
   }
   assert.equal((await api('GET', '/networks/badopts')).status, 404);
+  // Out of the kernel's range: refused at create (dockerd 20.10 takes it and fails every start
+  // with "failed to set MTU on host interface …: invalid argument"; later moby refuses it too).
+  const big = await api('POST', '/networks/create', { Name: 'bigmtu', Options: { 'com.docker.network.driver.mtu': '100000' } });
+  assert.equal(big.status, 500);
+  assert.match(big.json.message, /with MTU 100000: invalid argument \(EINVAL\)$/);
+  assert.equal((await api('GET', '/networks/bigmtu')).status, 404);
   const opts = { 'com.docker.network.driver.mtu': '1360', 'com.docker.network.bridge.enable_icc': 'false', 'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1', 'x.custom': 'kept' };
   const subnet = freeSubnet();
   await hako(['network', 'create', '--subnet', subnet, ...Object.entries(opts).flatMap(([k, v]) => ['-o', `${k}=${v}`]), 'iccnet']);
