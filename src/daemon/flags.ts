@@ -1,10 +1,11 @@
 // hakod's command line, after dockerd's: -H/--host (repeatable), --data-root, --exec-root,
 // --pidfile, --log-level, --insecure-registry (repeatable), --cgroup-parent, --tlsverify,
 // --tlscacert, --tlscert, --tlskey, -D/--debug, --group; networking: -b/--bridge, --bip,
-// --ip-forward, --iptables, --dns, --userland-proxy(-path), and hako's --nft-table / --iface-prefix (several daemons on one host);
+// --ip-forward, --iptables, --dns, --mtu, --userland-proxy(-path), and hako's --nft-table / --iface-prefix (several daemons on one host);
 // containers: --default-ipc-mode, --default-shm-size.
 import { invalid } from '../common/errors.js';
 import { parseBytes } from '../cli/units.js';
+import { goAtoi } from '../network/bridge-options.js';
 
 export interface DaemonFlags {
   hosts: string[];
@@ -30,6 +31,8 @@ export interface DaemonFlags {
   /** Accept rules for hako's bridges in the host's iptables FORWARD chain (dockerd --iptables). */
   iptables: boolean;
   dns: string[];
+  /** dockerd --mtu: the default bridge's MTU (and its containers'); 0: the uplink's. */
+  mtu: number;
   /** dockerd --userland-proxy (default true): IPv6 bindings of published ports through hakod's proxy. */
   userlandProxy: boolean;
   /** dockerd --userland-proxy-path: accepted; hako's proxy runs inside hakod, no binary is run. */
@@ -68,6 +71,8 @@ Options:
                                 chain (chain HAKO-FWD-<nft-table>, default true); false: add
                                 nothing to iptables (hako's own nft table is unaffected)
       --dns list                Default DNS servers of containers
+      --mtu int                 MTU of the default bridge network and its containers'
+                                interfaces (default 0: the uplink's)
       --userland-proxy          Publish ports on IPv6 ([::], or an IPv6 host address) through
                                 hakod's userland proxy (default true); false: IPv4 only, as
                                 dockerd without ip6tables (IPv6 bindings publish nothing)
@@ -104,6 +109,7 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
     ipForward: true,
     iptables: true,
     dns: [],
+    mtu: 0,
     userlandProxy: true,
     userlandProxyPath: undefined,
     defaultIpcMode: 'private',
@@ -136,7 +142,7 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
       else f.help = on;
       continue;
     }
-    const known = ['--host', '--data-root', '--exec-root', '--pidfile', '--log-level', '--insecure-registry', '--cgroup-parent', '--group', '--tlscacert', '--tlscert', '--tlskey', '--bridge', '--bip', '--nft-table', '--iface-prefix', '--dns', '--userland-proxy-path', '--default-ipc-mode', '--default-shm-size'];
+    const known = ['--host', '--data-root', '--exec-root', '--pidfile', '--log-level', '--insecure-registry', '--cgroup-parent', '--group', '--tlscacert', '--tlscert', '--tlskey', '--bridge', '--bip', '--nft-table', '--iface-prefix', '--dns', '--mtu', '--userland-proxy-path', '--default-ipc-mode', '--default-shm-size'];
     if (!known.includes(arg)) throw invalid(`unknown flag: ${arg}`, 'see hakod --help');
     if (value === undefined) {
       if (i + 1 >= argv.length) throw invalid(`flag needs an argument: ${arg}`);
@@ -205,6 +211,14 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
         const n = parseBytes(value);
         if (n === null) throw invalid(`invalid argument "${value}" for "--default-shm-size" flag: invalid size: '${value}'`);
         f.defaultShmSize = n;
+        break;
+      }
+      case '--mtu': {
+        // dockerd's flag is a Go int (pflag: strconv.ParseInt), its bridge driver refuses < 0.
+        const r = goAtoi(value);
+        if ('err' in r) throw invalid(`invalid argument "${value}" for "--mtu" flag: strconv.ParseInt: parsing ${JSON.stringify(value)}: ${r.err}`);
+        if (r.n < 0) throw invalid(`invalid MTU number: ${r.n}`);
+        f.mtu = r.n;
         break;
       }
       case '--dns':

@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { HakoError, conflict, invalid, notFound } from '../common/errors.js';
-import { NetworkManager, BRIDGE_NAME_OPTION, MASQUERADE_OPTION, type NetworkRecord } from '../network/manager.js';
+import { NetworkManager, type NetworkRecord } from '../network/manager.js';
+import { DEFAULT_BRIDGE_OPTION, parseBridgeOptions } from '../network/bridge-options.js';
 import { formatCidr, parseCidr } from '../network/ipv4.js';
 import type { Filters, Json } from './api-types.js';
 import type { ContainerRecord } from './containers/record.js';
@@ -44,6 +45,8 @@ export interface NetworkingOptions {
   iptables?: boolean | undefined;
   /** dockerd --userland-proxy (default true); false: published ports on IPv4 only. */
   userlandProxy?: boolean | undefined;
+  /** The default bridge's MTU (dockerd --mtu); 0 or absent: the uplink's. */
+  mtu?: number | undefined;
 }
 
 interface Logger {
@@ -85,9 +88,10 @@ export class EngineNetworking {
     const p = opts.ifacePrefix;
     if (p !== undefined && !/^[A-Za-z][A-Za-z0-9]{0,4}$/.test(p)) throw invalid(`invalid interface prefix "${p}"`, 'at most 5 letters and digits, starting with a letter');
     const bridge = opts.bridge ?? 'hako0';
-    let defaultNetwork: { name: string; bridge: string; subnet?: string; gateway?: string } | null = null;
+    let defaultNetwork: { name: string; bridge: string; subnet?: string; gateway?: string; mtu?: number } | null = null;
     if (bridge !== 'none') {
       defaultNetwork = { name: 'bridge', bridge };
+      if (opts.mtu) defaultNetwork.mtu = opts.mtu;
       if (opts.bip) {
         const c = parseCidr(opts.bip, '--bip', false);
         const gateway = opts.bip.slice(0, opts.bip.indexOf('/'));
@@ -504,10 +508,11 @@ export class EngineNetworking {
     if ((gateway || ipRange) && !subnet) throw invalid(`${gateway ? '--gateway' : '--ip-range'} needs --subnet`, 'give the network a --subnet too');
     if (c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses as Json).length) throw invalid('--aux-address is not supported by hako');
     const options = { ...((body.Options ?? {}) as Record<string, string>) };
-    const known = [BRIDGE_NAME_OPTION, MASQUERADE_OPTION];
-    const ignored = Object.keys(options).filter((k) => !known.includes(k));
-    if (options[MASQUERADE_OPTION] !== undefined && !['true', 'false'].includes(options[MASQUERADE_OPTION]!)) throw invalid(`invalid value "${options[MASQUERADE_OPTION]}" for ${MASQUERADE_OPTION}`, 'use true or false');
-    for (const k of ignored) delete options[k];
+    if (Object.values(options).some((v) => typeof v !== 'string')) throw invalid('invalid Options: expected an object of strings');
+    // Checked in dockerd's words; kept as given (inspect shows them, unknown keys too, as dockerd).
+    const parsed = parseBridgeOptions(options);
+    if (parsed.enableIpv6) throw invalid('IPv6 networks are not supported by hako yet');
+    const ignored = parsed.defaultBridge ? [DEFAULT_BRIDGE_OPTION] : [];
     let ipamOptions: Record<string, string> | null = null;
     if (ipam.Options !== undefined && ipam.Options !== null) {
       if (typeof ipam.Options !== 'object' || Array.isArray(ipam.Options) || Object.values(ipam.Options as Json).some((v) => typeof v !== 'string')) throw invalid('invalid IPAM.Options: expected an object of strings');

@@ -23,11 +23,11 @@ import { portOwner } from './port-owner.js';
 import { isV6Mapping, type PortMapping, type PortSpec, type Proto } from './ports.js';
 import { ipv6Enabled, startProxy, type UserlandProxy } from './userland-proxy.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
-import { RtNetlink, addAddress, addDefaultRoute, deleteLink, newBridge, newVeth, setHairpin, setLinkUp } from './rtnetlink.js';
+import { RtNetlink, addAddress, addDefaultRoute, deleteLink, newBridge, newVeth, setBridgePort, setLinkMtu, setLinkUp } from './rtnetlink.js';
+import { BRIDGE_NAME_OPTION, parseBridgeOptions, storedBridgeOptions } from './bridge-options.js';
 import { isoTime, monotonicMs } from '../common/time.js';
 
-export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
-export const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
+export { BRIDGE_NAME_OPTION, MASQUERADE_OPTION } from './bridge-options.js';
 
 export interface NetworkRecord {
   id: string;
@@ -94,8 +94,16 @@ export interface CreateNetworkOptions {
   ipRange?: string | undefined;
   internal?: boolean | undefined;
   labels?: Record<string, string> | undefined;
-  /** -o options; com.docker.network.bridge.name picks the bridge device name. */
+  /**
+   * -o options (src/network/bridge-options.ts, checked as dockerd does): bridge.name picks the
+   * bridge device name, driver.mtu the MTU of the bridge and of both ends of every veth,
+   * enable_icc=false isolates the containers from each other, enable_ip_masquerade=false
+   * leaves outbound traffic unmasqueraded, host_binding_ipv4 is the host address of published
+   * ports that name none.
+   */
   options?: Record<string, string> | undefined;
+  /** The MTU when the options give none (the default network: dockerd's --mtu); 0: the uplink's. */
+  mtu?: number | undefined;
   /** Internal: marks the default `bridge` network. */
   isDefault?: boolean | undefined;
   /** The request's IPAM.Options (only shown by inspect: the default IPAM driver takes none). */
@@ -127,7 +135,7 @@ export interface NetworkManagerOptions {
   /** Prefix of host-side veth names (`<prefix><8 hex>`); default `hkv`. At most 6 characters. */
   vethPrefix?: string | undefined;
   /** Default network: name and bridge device; default `bridge` / `hako0`. null: none. */
-  defaultNetwork?: { name: string; bridge: string; subnet?: string | undefined; gateway?: string | undefined } | null | undefined;
+  defaultNetwork?: { name: string; bridge: string; subnet?: string | undefined; gateway?: string | undefined; mtu?: number | undefined } | null | undefined;
   /** The host resolv.conf (upstreams, search domains); default /etc/resolv.conf. */
   resolvConf?: string | undefined;
   /** Upstreams for the embedded DNS instead of the host's resolv.conf (`ip` or `ip:port`). */
@@ -227,7 +235,12 @@ export class NetworkManager {
     const report = await this.reconcile();
     const d = this.opts.defaultNetwork === undefined ? { name: 'bridge', bridge: 'hako0' } : this.opts.defaultNetwork;
     if (d && !this.find(d.name)) {
-      await this.createNetwork({ name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [BRIDGE_NAME_OPTION]: d.bridge }, isDefault: true }, { forward: false });
+      await this.createNetwork({ name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [BRIDGE_NAME_OPTION]: d.bridge }, mtu: d.mtu, isDefault: true }, { forward: false });
+    } else if (d?.mtu) {
+      // dockerd makes its default network from the flags at every start: a changed --mtu applies
+      // to the bridge and to containers connected from now on.
+      const net = this.find(d.name);
+      if (net?.isDefault && net.mtu !== d.mtu) this.setNetworkMtu(net, d.mtu);
     }
     // The iptables exceptions are reconciled (stale rules out, missing ones in, the jump back on
     // top) by child processes while the caller goes on with its start-up; forwardStartup says
@@ -360,6 +373,11 @@ export class NetworkManager {
     if (['none', 'host'].includes(o.name) || (o.name === 'bridge' && !o.isDefault)) throw conflict(`network name ${o.name} is reserved`);
     const id = randomBytes(32).toString('hex');
     const options = { ...(o.options ?? {}) };
+    const parsed = parseBridgeOptions(options);
+    const mtu = parsed.mtu > 0 ? parsed.mtu : o.mtu && o.mtu > 0 ? o.mtu : this.uplinkMtu();
+    // The kernel's range (68–65535 for a bridge) is its own to check: EINVAL from the create.
+    // Only what would not fit the netlink attribute is refused here, in the same words.
+    if (mtu > 0x7fffffff) throw new HakoError({ step: `create bridge with MTU ${mtu}`, errno: 22 });
     const bridge = options[BRIDGE_NAME_OPTION] ?? `${this.bridgePrefix}${id.slice(0, 15 - this.bridgePrefix.length)}`;
     if (!isSafeName(bridge)) throw invalid(`invalid bridge name "${bridge}"`, 'at most 15 characters of [A-Za-z0-9_.-]');
     if (this.listNetworks().some((n) => n.bridge === bridge)) throw conflict(`bridge ${bridge} is already used by another network`);
@@ -390,7 +408,7 @@ export class NetworkManager {
       labels: { ...(o.labels ?? {}) },
       options,
       created: isoTime(),
-      mtu: this.uplinkMtu(),
+      mtu,
       ipamOptions: o.ipamOptions ?? null,
       gatewayShown: !!o.isDefault || o.subnet === undefined || o.gateway !== undefined,
       pool,
@@ -443,6 +461,16 @@ export class NetworkManager {
     // packets routed out of the bridge (published ports reached through localhost: DNAT on output).
     this.writeSysctl(`${PROC_CONF}/${net.bridge}/forwarding`, '1');
     this.writeSysctl(`${PROC_CONF}/${net.bridge}/route_localnet`, '1');
+  }
+
+  /** A new MTU for a network: recorded, then set on its bridge (veths made from now on get it). */
+  private setNetworkMtu(net: NetworkRecord, mtu: number): void {
+    if (mtu > 0x7fffffff) throw new HakoError({ step: `set MTU ${mtu} on bridge ${net.bridge}`, errno: 22 });
+    const nl = this.netlink();
+    const link = nl.link(net.bridge);
+    if (link) nl.exec([setLinkMtu(link.index, mtu, `set MTU ${mtu} on bridge ${net.bridge}`)]);
+    net.mtu = mtu;
+    this.save();
   }
 
   private writeSysctl(path: string, value: string): void {
@@ -555,7 +583,16 @@ export class NetworkManager {
       const nl = this.netlink();
       const br = nl.link(net.bridge);
       if (!br) throw new HakoError({ step: `connect ${containerName} to ${net.name}`, hint: `bridge ${net.bridge} is missing; restart the daemon to reconcile`, kind: 'internal' });
-      nl.exec([newVeth({ hostName: hostVeth, peerName: ep.ifName, peerNsFd: nsFd, peerMac: parseMac(mac), mtu: net.mtu, bridgeIndex: br.index }), setHairpin(hostVeth)]);
+      // enable_icc=false: the port is isolated, so the bridge forwards nothing between it and the
+      // other (isolated) containers' ports, while traffic to and from the host (the bridge device
+      // itself, routed: published ports, the gateway) is untouched. dockerd gets the same with an
+      // iptables `-i br -o br -j DROP`, which needs br_netfilter and bridge-nf-call-iptables=1
+      // for the whole host (bridged frames otherwise never reach iptables).
+      const isolated = !storedBridgeOptions(net.options).icc;
+      nl.exec([newVeth({ hostName: hostVeth, peerName: ep.ifName, peerNsFd: nsFd, peerMac: parseMac(mac), mtu: net.mtu, bridgeIndex: br.index }), setBridgePort(hostVeth, { hairpin: true, isolated })]);
+      if (isolated && !nl.link(hostVeth)?.isolated) {
+        throw new HakoError({ step: `isolate bridge port ${hostVeth} (com.docker.network.bridge.enable_icc=false)`, hint: 'this kernel has no bridge port isolation (Linux 4.18 or later)', kind: 'internal' });
+      }
       {
         const eth = inner.link(ep.ifName);
         if (!eth) throw new HakoError({ step: `find ${ep.ifName} in ${nsPath}`, kind: 'internal' });
@@ -709,9 +746,15 @@ export class NetworkManager {
     const ep = network ? eps.find((e) => e.networkId === this.get(network).id) : eps.find((e) => !this.state.networks[e.networkId]?.internal);
     if (!ep) throw notFound(`container ${containerId} has no network to publish ports on`, 'connect it to a non-internal network first');
     if (this.state.networks[ep.networkId]?.internal) throw invalid(`cannot publish ports on internal network ${this.state.networks[ep.networkId]!.name}`);
+    // -o host_binding_ipv4: the host address of the bindings that name none (dockerd's
+    // DefaultBindingIP; 0.0.0.0, its default, keeps the usual 0.0.0.0 + [::] pair).
+    const bindIp = storedBridgeOptions(this.state.networks[ep.networkId]?.options ?? {}).hostBindingIp;
     const chosen: PortMapping[] = [];
     try {
-      for (const s of specs) chosen.push(...(await this.choosePorts(s, ep.ip)));
+      for (const spec of specs) {
+        const s = spec.dualStack && bindIp !== undefined && bindIp !== '0.0.0.0' ? { ...spec, hostIp: bindIp, dualStack: false } : spec;
+        chosen.push(...(await this.choosePorts(s, ep.ip)));
+      }
     } catch (err) {
       for (const m of chosen) this.releaseHolder(m);
       throw err;
@@ -907,7 +950,7 @@ export class NetworkManager {
       bridge: n.bridge,
       subnet: n.subnet,
       internal: n.internal,
-      masquerade: n.options[MASQUERADE_OPTION] !== 'false',
+      masquerade: storedBridgeOptions(n.options).masquerade,
       // IPv6 mappings are the userland proxy's: the `ip` table DNATs IPv4 only.
       mappings: this.endpointsOf(n.id).flatMap((e) => e.ports.filter((p) => !isV6Mapping(p)).map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, proto: p.proto, containerIp: e.ip, containerPort: p.containerPort }))),
     }));

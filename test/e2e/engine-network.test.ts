@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -35,6 +35,7 @@ let reg: TestRegistry;
 let img: BuiltImage;
 let ref: string;
 let upstream: ReturnType<typeof createSocket>;
+const DEFAULT_MTU = 1420;
 let work: { path: string; cleanup: () => void };
 const procs: ChildProcess[] = [];
 const netnsMade: string[] = [];
@@ -176,7 +177,8 @@ before(async () => {
     upstream.send(buildResponse(q, known ? [{ name: q.questions[0]!.name, type: TYPE.A, class: CLASS_IN, ttl: 5, data: '198.51.100.7' }] : [], known ? RCODE.NOERROR : RCODE.NXDOMAIN), rinfo.port, rinfo.address);
   });
   await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
-  d = await startDaemon(['--dns', `127.0.0.1:${upstream.address().port}`]);
+  // --mtu: the default bridge's MTU (dockerd's flag), unlike the uplink's (1400 on CI machines).
+  d = await startDaemon(['--dns', `127.0.0.1:${upstream.address().port}`, '--mtu', String(DEFAULT_MTU)]);
   await hako(['pull', '-q', ref]);
 });
 
@@ -210,13 +212,15 @@ after(async () => {
   }
 });
 
-test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route, stable MAC, docker-like /etc files', { skip }, async () => {
+test('default bridge: the --bip subnet, eth0 and the bridge with the --mtu MTU, default route, stable MAC, docker-like /etc files', { skip }, async () => {
   const br = await api('GET', '/networks/bridge');
   assert.equal(br.status, 200);
   const [gw, bits] = d.net.bip.split('/') as [string, string];
   assert.deepEqual(br.json.IPAM.Config, [{ Subnet: `${gw.replace(/\.1$/, '.0')}/${bits}`, Gateway: gw }]);
   assert.equal(br.json.Options['com.docker.network.bridge.name'], d.net.bridge);
   assert.equal(br.json.Options['com.docker.network.bridge.default_bridge'], 'true');
+  assert.equal(br.json.Options['com.docker.network.driver.mtu'], String(DEFAULT_MTU));
+  assert.equal(readFileSync(`/sys/class/net/${d.net.bridge}/mtu`, 'utf8').trim(), String(DEFAULT_MTU));
   await hako(['run', '-d', '--name', 'plain', '--hostname', 'plainhost', '--add-host', 'db:10.9.9.9', ref, 'sleep', '300']);
   const j = await inspect('plain');
   const ns = j.NetworkSettings;
@@ -233,8 +237,7 @@ test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route,
   assert.equal(statSync(ns.SandboxKey).ino, statSync(`/proc/${j.State.Pid}/ns/net`).ino);
   const inside = (await hako(['exec', 'plain', 'sh', '-c', 'ip -o link show eth0; ip route; cat /etc/hosts; echo ---; cat /etc/resolv.conf'])).stdout;
   const uplink = /dev (\S+)/.exec(execFileSync('ip', ['route', 'show', 'default'], { encoding: 'utf8' }))?.[1];
-  const mtu = uplink ? Number(readFileSync(`/sys/class/net/${uplink}/mtu`, 'utf8')) : 1500;
-  assert.match(inside, new RegExp(`eth0@\\S+ <[^>]*UP[^>]*> mtu ${mtu} `));
+  assert.match(inside, new RegExp(`eth0@\\S+ <[^>]*UP[^>]*> mtu ${DEFAULT_MTU} `));
   assert.match(inside, new RegExp(`link/ether ${ns.MacAddress}`));
   assert.match(inside, new RegExp(`default via ${gw.replace(/\./g, '\\.')} dev eth0`));
   assert.match(inside, /10\.9\.9\.9\tdb\n/);
@@ -245,6 +248,7 @@ test('default bridge: the --bip subnet, eth0 with the uplink MTU, default route,
   assert.doesNotMatch(resolv, /nameserver 127\./);
   const veth = ourVeths();
   assert.equal(veth.length, 1, `one veth for one container: ${veth.join(' ')}`);
+  assert.equal(readFileSync(`/sys/class/net/${veth[0]}/mtu`, 'utf8').trim(), String(DEFAULT_MTU), 'the host end has the MTU too');
   await hako(['rm', '-f', 'plain']);
   await vethsAre(0, 'rm removes the veth');
   // A start that fails after the networks were connected (no such program) leaves no endpoint.
@@ -556,6 +560,85 @@ test('networks are isolated from each other', { skip }, async () => {
   } finally {
     await hako(['rm', '-f', 'isoweb', 'isobr', 'isocli'], { ok: false });
     await hako(['network', 'rm', 'isoa', 'isob'], { ok: false });
+  }
+});
+
+/** The bridge ports (host ends of veths) of `bridge` and their MTUs. */
+function bridgePorts(bridge: string): Array<{ name: string; mtu: string }> {
+  return readdirSync(`/sys/class/net/${bridge}/brif`).map((name) => ({ name, mtu: readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim() }));
+}
+
+// dockerd 20.10's bridge driver options: bad values refused in its words (500), the MTU on the
+// bridge and both ends of each veth, enable_icc=false cutting container↔container traffic on
+// the bridge (the host↔container path stays), host_binding_ipv4 as the default host address of
+// published ports. The uplink here has MTU 1400, so the test's 1360 cannot be the default.
+test('network -o driver.mtu / enable_icc=false / host_binding_ipv4: refused in dockerd’s words, applied, gone with the network', { skip }, async () => {
+  const refusals: Array<[string, string, string]> = [
+    ['com.docker.network.driver.mtu', 'abc', 'failed to parse com.docker.network.driver.mtu value: abc (strconv.Atoi: parsing "abc": invalid syntax)'],
+    ['com.docker.network.driver.mtu', '-1', 'invalid MTU number: -1'],
+    ['com.docker.network.bridge.enable_icc', 'maybe', 'failed to parse com.docker.network.bridge.enable_icc value: maybe (strconv.ParseBool: parsing "maybe": invalid syntax)'],
+    ['com.docker.network.bridge.host_binding_ipv4', 'bad', 'failed to parse com.docker.network.bridge.host_binding_ipv4 value: bad (nil ip)'],
+  ];
+  for (const [k, v, message] of refusals) {
+    const r = await api('POST', '/networks/create', { Name: 'badopts', Options: { [k]: v } });
+    assert.deepEqual([r.status, r.json.message], [500, message], `${k}=${v}`);
+  }
+  assert.equal((await api('GET', '/networks/badopts')).status, 404);
+  // Out of the kernel's range: refused at create (dockerd 20.10 takes it and fails every start
+  // with "failed to set MTU on host interface …: invalid argument"; later moby refuses it too).
+  const big = await api('POST', '/networks/create', { Name: 'bigmtu', Options: { 'com.docker.network.driver.mtu': '100000' } });
+  assert.equal(big.status, 500);
+  assert.match(big.json.message, /with MTU 100000: invalid argument \(EINVAL\)$/);
+  assert.equal((await api('GET', '/networks/bigmtu')).status, 404);
+  const opts = { 'com.docker.network.driver.mtu': '1360', 'com.docker.network.bridge.enable_icc': 'false', 'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1', 'x.custom': 'kept' };
+  const subnet = freeSubnet();
+  await hako(['network', 'create', '--subnet', subnet, ...Object.entries(opts).flatMap(([k, v]) => ['-o', `${k}=${v}`]), 'iccnet']);
+  const net = (await api('GET', '/networks/iccnet')).json;
+  assert.deepEqual(net.Options, opts, 'inspect shows the options as given (dockerd)');
+  const bridge = `${d.net.prefix}-${net.Id.slice(0, 15 - d.net.prefix.length - 1)}`;
+  const gw = subnet.replace(/0\/24$/, '1');
+  assert.equal(readFileSync(`/sys/class/net/${bridge}/mtu`, 'utf8').trim(), '1360', 'the bridge has the MTU before any container');
+  // A host server on the network's gateway address: the container → host path.
+  const hostServer = createServer((c) => c.end('from the host\n'));
+  await new Promise<void>((r) => hostServer.listen(0, gw, () => r()));
+  try {
+    await hako(['run', '-d', '--name', 'iccweb', '--network', 'iccnet', '-p', '80', ...httpd()]);
+    await hako(['run', '-d', '--name', 'iccweb2', '--network', 'iccnet', ...httpd()]);
+    const webIp = (await inspect('iccweb')).NetworkSettings.Networks.iccnet.IPAddress as string;
+    const web2Ip = (await inspect('iccweb2')).NetworkSettings.Networks.iccnet.IPAddress as string;
+    for (const c of ['iccweb', 'iccweb2']) assert.equal((await hako(['exec', c, 'cat', '/sys/class/net/eth0/mtu'])).stdout.trim(), '1360', `${c}'s eth0`);
+    const ports = bridgePorts(bridge);
+    assert.deepEqual(ports.map((p) => p.mtu), ['1360', '1360'], `host ends: ${JSON.stringify(ports)}`);
+    // host → container, straight and through the published port (bound on 127.0.0.1 only)
+    await retryUntil(async () => assert.match(await httpGet(`http://${webIp}/`), /hello from/), 'iccweb up');
+    await retryUntil(async () => assert.match(await httpGet(`http://${web2Ip}/`), /hello from/), 'iccweb2 up');
+    const binding = (await inspect('iccweb')).NetworkSettings.Ports['80/tcp'];
+    assert.equal(binding.length, 1, JSON.stringify(binding));
+    assert.equal(binding[0].HostIp, '127.0.0.1', 'host_binding_ipv4 is the default host address');
+    assert.match(await httpGet(`http://127.0.0.1:${binding[0].HostPort}/`), /hello from/);
+    // container → host
+    const fromHost = await hako(['exec', 'iccweb2', 'sh', '-c', `nc -w 3 ${gw} ${(hostServer.address() as { port: number }).port} </dev/null`]);
+    assert.equal(fromHost.stdout, 'from the host\n');
+    // container ↔ container on the bridge: cut, both ways
+    await assert.rejects(getFrom('iccweb2', webIp), 'iccweb2 → iccweb must be blocked (enable_icc=false)');
+    await assert.rejects(getFrom('iccweb', web2Ip), 'iccweb → iccweb2 must be blocked (enable_icc=false)');
+  } finally {
+    hostServer.close();
+    await hako(['rm', '-f', 'iccweb', 'iccweb2'], { ok: false });
+  }
+  await vethsAre(0, 'rm removes the veths');
+  await hako(['network', 'rm', 'iccnet']);
+  assert.equal(existsSync(`/sys/class/net/${bridge}`), false, 'the bridge goes with the network');
+  assert.doesNotMatch(execFileSync('nft', ['list', 'table', 'ip', d.net.table], { encoding: 'utf8' }), new RegExp(bridge), 'no rule names the bridge');
+  // Without -o driver.mtu a user network gets the uplink's MTU (--mtu is the default bridge's).
+  await hako(['network', 'create', '--subnet', freeSubnet(), 'plainmtu']);
+  try {
+    const plain = (await api('GET', '/networks/plainmtu')).json;
+    const uplink = /dev (\S+)/.exec(execFileSync('ip', ['route', 'show', 'default'], { encoding: 'utf8' }))?.[1];
+    const want = uplink ? readFileSync(`/sys/class/net/${uplink}/mtu`, 'utf8').trim() : '1500';
+    assert.equal(readFileSync(`/sys/class/net/${d.net.prefix}-${plain.Id.slice(0, 15 - d.net.prefix.length - 1)}/mtu`, 'utf8').trim(), want);
+  } finally {
+    await hako(['network', 'rm', 'plainmtu']);
   }
 });
 

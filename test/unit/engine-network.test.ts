@@ -10,6 +10,8 @@ import { etcFiles, hostsFile, resolvConf } from '../../src/engine/containers/etc
 import { parsePortFilter, portsMatch } from '../../src/engine/containers/view.js';
 import { ipamConfig } from '../../src/cli/commands/network.js';
 import { parseFlags } from '../../src/daemon/flags.js';
+import { HakoError } from '../../src/common/errors.js';
+import { goAtoi, goParseBool, parseBridgeOptions } from '../../src/network/bridge-options.js';
 
 const ID = 'c'.repeat(64);
 const net = (name: string, extra: Partial<NetworkFacts> = {}): NetworkFacts => ({
@@ -208,6 +210,38 @@ test('hakod network flags', () => {
   assert.equal(d.bridge, undefined);
   assert.throws(() => parseFlags(['--bridge', 'a-name-far-too-long']), /invalid --bridge/);
   assert.throws(() => parseFlags(['--dns', 'dns.example']), /invalid --dns "dns\.example"/);
+  assert.equal(d.mtu, 0, 'no --mtu: the uplink’s');
+  assert.equal(parseFlags(['--mtu', '1420']).mtu, 1420);
+  assert.equal(parseFlags(['--mtu=+9000']).mtu, 9000, 'a Go int: a sign is fine');
+  assert.throws(() => parseFlags(['--mtu', 'abc']), (e: Error) => e.message.startsWith('invalid argument "abc" for "--mtu" flag: strconv.ParseInt: parsing "abc": invalid syntax'));
+  assert.throws(() => parseFlags(['--mtu', '-1']), /invalid MTU number: -1/);
+});
+
+// The texts are dockerd 20.10.24's answers (a private dockerd, --iptables=false), status 500.
+test('bridge driver options: read and refused as dockerd 20.10', () => {
+  const refused = (o: Record<string, string>, message: string) => {
+    assert.throws(() => parseBridgeOptions(o), (e: unknown) => e instanceof HakoError && e.message === message && e.kind === 'internal', message);
+  };
+  refused({ 'com.docker.network.driver.mtu': 'abc' }, 'failed to parse com.docker.network.driver.mtu value: abc (strconv.Atoi: parsing "abc": invalid syntax)');
+  refused({ 'com.docker.network.driver.mtu': ' 1400' }, 'failed to parse com.docker.network.driver.mtu value:  1400 (strconv.Atoi: parsing " 1400": invalid syntax)');
+  refused({ 'com.docker.network.driver.mtu': '99999999999999999999' }, 'failed to parse com.docker.network.driver.mtu value: 99999999999999999999 (strconv.Atoi: parsing "99999999999999999999": value out of range)');
+  refused({ 'com.docker.network.driver.mtu': '-1' }, 'invalid MTU number: -1');
+  refused({ 'com.docker.network.bridge.enable_icc': 'maybe' }, 'failed to parse com.docker.network.bridge.enable_icc value: maybe (strconv.ParseBool: parsing "maybe": invalid syntax)');
+  refused({ 'com.docker.network.bridge.enable_icc': '' }, 'failed to parse com.docker.network.bridge.enable_icc value:  (strconv.ParseBool: parsing "": invalid syntax)');
+  refused({ 'com.docker.network.bridge.enable_ip_masquerade': 'nope' }, 'failed to parse com.docker.network.bridge.enable_ip_masquerade value: nope (strconv.ParseBool: parsing "nope": invalid syntax)');
+  refused({ 'com.docker.network.bridge.host_binding_ipv4': 'bad' }, 'failed to parse com.docker.network.bridge.host_binding_ipv4 value: bad (nil ip)');
+  refused({ 'com.docker.network.bridge.host_binding_ipv4': '' }, 'failed to parse com.docker.network.bridge.host_binding_ipv4 value:  (nil ip)');
+  const dflt = parseBridgeOptions({ foo: 'bar' });
+  assert.deepEqual(dflt, { mtu: 0, icc: true, masquerade: true, hostBindingIp: undefined, defaultBridge: false, enableIpv6: false }, 'unknown keys do nothing (dockerd keeps them, silently)');
+  const o = parseBridgeOptions({ 'com.docker.network.driver.mtu': '+1400', 'com.docker.network.bridge.enable_icc': 'F', 'com.docker.network.bridge.enable_ip_masquerade': '0', 'com.docker.network.bridge.host_binding_ipv4': '::1' });
+  assert.deepEqual(o, { mtu: 1400, icc: false, masquerade: false, hostBindingIp: '::1', defaultBridge: false, enableIpv6: false });
+  assert.equal(parseBridgeOptions({ 'com.docker.network.driver.mtu': '0' }).mtu, 0, 'dockerd takes 0: the MTU is left alone');
+  for (const t of ['1', 't', 'T', 'TRUE', 'true', 'True']) assert.equal(goParseBool(t), true, t);
+  for (const f of ['0', 'f', 'F', 'FALSE', 'false', 'False']) assert.equal(goParseBool(f), false, f);
+  for (const x of ['yes', 'tRue', ' true', '']) assert.equal(goParseBool(x), undefined, x);
+  assert.deepEqual(goAtoi('-0012'), { n: -12 });
+  assert.deepEqual(goAtoi('1_000'), { err: 'invalid syntax' });
+  assert.deepEqual(goAtoi('9223372036854775808'), { err: 'value out of range' });
 });
 
 test('links: name[:alias] as docker gives them (a leading / and a path on the alias dropped)', () => {
