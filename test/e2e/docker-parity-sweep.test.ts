@@ -1328,3 +1328,50 @@ test('--link on a user network: the alias resolves for the linking container onl
     await docker(['network', 'rm', 'parlnk'], { ok: false });
   }
 });
+
+test('--link on the default bridge (legacy links): /etc/hosts gets "<ip>\\t<alias> <hostname> <name>", the process the ALIAS_PORT*/ALIAS_NAME/ALIAS_ENV_* variables (also an exec); a linked container that is not running refuses the start (dockerd)', { skip, timeout: 90_000 }, async () => {
+  await docker(['run', '-d', '--name', 'par-lld-db', '-e', 'FOO=bar', '-e', 'HOME=/x', '--expose', '8080/udp', '--expose', '80', 'busybox', 'sleep', '300']);
+  try {
+    const [ip, id] = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}} {{.Id}}', 'par-lld-db'])).stdout.trim().split(' ') as [string, string];
+    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+    const id12 = id.slice(0, 12);
+    await docker(['run', '-d', '--name', 'par-lld-web', '--link', 'par-lld-db:db-1', 'busybox', 'sleep', '300']);
+    const hosts = (await docker(['exec', 'par-lld-web', 'cat', '/etc/hosts'])).stdout;
+    // (The process's own environment, in order: a shell's `env` reorders it.)
+    const env = (await docker(['exec', 'par-lld-web', 'cat', '/proc/1/environ'])).stdout.replace(/\0/g, '\n');
+    const hostsLines = hosts.trim().split('\n');
+    assert.equal(hostsLines[6], `${ip}\tdb-1 ${id12} par-lld-db`, hosts);
+    assert.match(hostsLines[7] ?? '', /^\d+\.\d+\.\d+\.\d+\t[0-9a-f]{12}$/, 'then its own address');
+    assert.deepEqual(env.split('\n').filter((l) => l.startsWith('DB_1_')), [
+      `DB_1_PORT=tcp://${ip}:80`,
+      `DB_1_PORT_80_TCP=tcp://${ip}:80`,
+      `DB_1_PORT_80_TCP_ADDR=${ip}`,
+      `DB_1_PORT_80_TCP_PORT=80`,
+      `DB_1_PORT_80_TCP_PROTO=tcp`,
+      `DB_1_PORT_8080_UDP=udp://${ip}:8080`,
+      `DB_1_PORT_8080_UDP_ADDR=${ip}`,
+      `DB_1_PORT_8080_UDP_PORT=8080`,
+      `DB_1_PORT_8080_UDP_PROTO=udp`,
+      'DB_1_NAME=/par-lld-web/db-1',
+      'DB_1_ENV_FOO=bar',
+    ]);
+    // Without an alias: the name once; an exec gets the variables too.
+    await docker(['run', '-d', '--name', 'par-lld-web2', '-e', 'PAR_LLD_DB_ENV_FOO=mine', '--link', 'par-lld-db', 'busybox', 'sleep', '300']);
+    assert.ok((await docker(['exec', 'par-lld-web2', 'cat', '/etc/hosts'])).stdout.includes(`\n${ip}\tpar-lld-db ${id12}\n`));
+    const execEnv = (await docker(['exec', 'par-lld-web2', 'env'])).stdout.split('\n');
+    assert.ok(execEnv.includes('PAR_LLD_DB_NAME=/par-lld-web2/par-lld-db'), execEnv.join('\n'));
+    assert.ok(execEnv.includes('PAR_LLD_DB_ENV_FOO=mine'), 'the container\'s own Env wins');
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'par-lld-web2'])).stdout.trim(), '["/par-lld-db:/par-lld-web2/par-lld-db"]');
+    // dockerd keeps a link by container: a renamed one stays linked (its new name after the alias).
+    await docker(['rename', 'par-lld-db', 'par-lld-db-new']);
+    await docker(['restart', '-t', '0', 'par-lld-web2']);
+    assert.ok((await docker(['exec', 'par-lld-web2', 'cat', '/etc/hosts'])).stdout.includes(`\n${ip}\tpar-lld-db ${id12} par-lld-db-new\n`));
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'par-lld-web2'])).stdout.trim(), '["/par-lld-db-new:/par-lld-web2/par-lld-db"]');
+    await docker(['create', '--name', 'par-lld-stopped', 'busybox', 'true']);
+    const r = await docker(['run', '--name', 'par-lld-web3', '--link', 'par-lld-stopped:st', 'busybox', 'true'], { ok: false });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Error response from daemon: Cannot link to a non running container: \/par-lld-stopped AS \/par-lld-web3\/st\n/);
+  } finally {
+    await docker(['rm', '-f', 'par-lld-db', 'par-lld-db-new', 'par-lld-web', 'par-lld-web2', 'par-lld-web3', 'par-lld-stopped'], { ok: false });
+  }
+});
