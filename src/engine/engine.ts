@@ -40,6 +40,7 @@ import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountP
 import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
 import { parseLink } from './containers/network-config.js';
 import { linkEnv, linkHostsEntry, type LinkedContainer } from './containers/legacy-links.js';
+import { statInLayers } from './fs/layered.js';
 import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, parseVolumesFrom, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts, specToJson } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
@@ -868,8 +869,15 @@ export class Engine implements ContainerEngine {
           this.log.warn(`${(err as Error).message}: container ${id} is created without it`);
         }
       }
-      this.snapshots.prepareContainerSync(id, image.record.chainIds);
+      const snap = this.snapshots.prepareContainerSync(id, image.record.chainIds);
       prepared = true;
+      // dockerd makes the working directory at create, its rootfs mounted, and refuses one that
+      // is not a directory there (500, its words); the image's layers tell without a mount. (A
+      // missing one is made by the start, owned by the user.)
+      const wd = merged.Config.WorkingDir as string;
+      if (wd && statInLayers([snap.upperdir, ...snap.lowerdirs], wd)?.isDirectory() === false) {
+        throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
+      }
       this.trace.mark(id, 'create.snapshot');
       // Not fsync'd: a lease a crash loses is restored from the record at start (sweepOrphans).
       undo.push(() => this.images.removeLease(id));
@@ -1121,7 +1129,8 @@ export class Engine implements ContainerEngine {
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
         const host = resolveInRoot(rootfs, wd);
-        // dockerd's words (it checks at create, where it has the rootfs mounted: see NOTES).
+        // dockerd's words (it checks at create, as create does from the layers, and at start:
+        // a file may have come since, e.g. by docker cp).
         if (existsSync(host) && !statSync(host).isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
         if (!existsSync(host)) {
           mkdirSync(host, { recursive: true, mode: 0o755 });

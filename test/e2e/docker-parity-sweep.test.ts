@@ -1375,3 +1375,25 @@ test('--link on the default bridge (legacy links): /etc/hosts gets "<ip>\\t<alia
     await docker(['rm', '-f', 'par-lld-db', 'par-lld-db-new', 'par-lld-web', 'par-lld-web2', 'par-lld-web3', 'par-lld-stopped'], { ok: false });
   }
 });
+
+test('-w naming a file of the image is refused at create (500, dockerd\'s words; no container made), through a symlink too; a missing one is made', { skip, timeout: 60_000 }, async () => {
+  const before = (await docker(['ps', '-aq'])).stdout;
+  const r = await docker(['create', '--name', 'par-wdf', '-w', '/etc/passwd', 'busybox', 'true'], { ok: false });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim(), 'Error response from daemon: Cannot mkdir: /etc/passwd is not a directory');
+  const r2 = await docker(['run', '--rm', '-w', '/etc/../etc/passwd', 'busybox', 'true'], { ok: false });
+  assert.equal(r2.code, 125);
+  assert.match(r2.stderr, /Error response from daemon: Cannot mkdir: \/etc\/passwd is not a directory/, 'the path as cleaned');
+  assert.equal((await docker(['ps', '-aq'])).stdout, before, 'no container left');
+  // A symlink to a file (made in a committed layer) is followed, as dockerd's os.Stat.
+  await docker(['run', '--name', 'par-wdf-base', 'busybox', 'ln', '-s', '/etc/passwd', '/pw']);
+  try {
+    await docker(['commit', 'par-wdf-base', 'par-wdf-img']);
+    const r3 = await docker(['create', '-w', '/pw', 'par-wdf-img', 'true'], { ok: false });
+    assert.equal(r3.stderr.trim(), 'Error response from daemon: Cannot mkdir: /pw is not a directory');
+    assert.equal((await docker(['run', '--rm', '-w', '/new/dir', 'busybox', 'pwd'])).stdout, '/new/dir\n');
+  } finally {
+    await docker(['rm', '-f', 'par-wdf-base'], { ok: false });
+    await docker(['rmi', 'par-wdf-img'], { ok: false });
+  }
+});
