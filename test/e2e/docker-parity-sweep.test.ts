@@ -1397,3 +1397,18 @@ test('-w naming a file of the image is refused at create (500, dockerd\'s words;
     await docker(['rmi', 'par-wdf-img'], { ok: false });
   }
 });
+
+test('json-file max-size: a file is rotated once it has reached max-size, the write that crosses it still goes in (dockerd 20.10: 1034 and 1035 bytes for 1k, 40 lines)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '--name', 'par-rot', '--network', 'none', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'for i in $(seq 1 40); do echo line-$i-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; done']);
+  try {
+    const path = (await docker(['inspect', '-f', '{{.LogPath}}', 'par-rot'])).stdout.trim();
+    for (const f of [`${path}.1`, `${path}.2`]) {
+      const text = readFileSync(f, 'latin1');
+      const last = text.slice(text.lastIndexOf('\n', text.length - 2) + 1);
+      assert.ok(text.length >= 1024 && text.length - last.length < 1024, `${f}: ${text.length} bytes, its last entry ${last.length}`);
+    }
+    assert.equal((await docker(['logs', '--tail', '1', 'par-rot'])).stdout, 'line-40-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n');
+  } finally {
+    await docker(['rm', '-f', 'par-rot'], { ok: false });
+  }
+});
