@@ -1132,10 +1132,9 @@ export class Engine implements ContainerEngine {
         // dockerd's words (it checks at create, as create does from the layers, and at start:
         // a file may have come since, e.g. by docker cp).
         if (existsSync(host) && !statSync(host).isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
-        if (!existsSync(host)) {
-          mkdirSync(host, { recursive: true, mode: 0o755 });
-          await run('chown', [`${user.uid}:${user.gid}`, host]).catch(() => undefined);
-        }
+        // A missing one is made root's, 0755, whatever the user (dockerd's MkdirAllAndChownNew
+        // with the daemon's root identity; seen in a dockerd 20.10 lab with -u 1000).
+        if (!existsSync(host)) mkdirSync(host, { recursive: true, mode: 0o755 });
       }
       this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
