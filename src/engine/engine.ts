@@ -552,6 +552,22 @@ export class Engine implements ContainerEngine {
     return out.length ? out : null;
   }
 
+  /**
+   * A container that starts (a new address on the default bridge) is written into the /etc/hosts
+   * of the running containers linked to it (dockerd's ParentUpdate through libnetwork).
+   */
+  private updateLinkingHosts(child: ContainerRecord): void {
+    for (const l of this.containers.values()) {
+      const r = l.rec;
+      if (!r.LegacyLinks || !r.State.Running || !r.LegacyLinks.some((x) => x.Id === child.Id)) continue;
+      try {
+        this.net.writeFiles(r);
+      } catch (err) {
+        this.log.warn(`update /etc/hosts of ${r.Id.slice(0, 12)} for its link to ${child.Name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   private linkedEnv(rec: ContainerRecord, strict: boolean): string[] {
     return this.legacyLinks(rec, strict).flatMap((c) => linkEnv(rec.Name, c));
   }
@@ -1241,6 +1257,7 @@ export class Engine implements ContainerEngine {
       const pseudo = nm === 'host' || (nm === 'none' && !rec.NoneDisconnected) ? nm : undefined;
       if (pseudo) rec.PseudoEndpointID = randomBytes(32).toString('hex');
       this.save(live);
+      this.updateLinkingHosts(rec);
       if (pseudo) connected = [{ id: this.net.pseudoId(pseudo), name: pseudo }];
       for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
       this.emitVolumeMounts(live);

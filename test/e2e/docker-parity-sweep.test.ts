@@ -1367,12 +1367,19 @@ test('--link on the default bridge (legacy links): /etc/hosts gets "<ip>\\t<alia
     await docker(['restart', '-t', '0', 'par-lld-web2']);
     assert.ok((await docker(['exec', 'par-lld-web2', 'cat', '/etc/hosts'])).stdout.includes(`\n${ip}\tpar-lld-db ${id12} par-lld-db-new\n`));
     assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'par-lld-web2'])).stdout.trim(), '["/par-lld-db-new:/par-lld-web2/par-lld-db"]');
+    // The linked container restarted (a new address): the linking one's /etc/hosts follows (dockerd's ParentUpdate).
+    await docker(['stop', '-t', '0', 'par-lld-db-new']);
+    await docker(['run', '-d', '--name', 'par-lld-filler', 'busybox', 'sleep', '300']); // takes the old address
+    await docker(['start', 'par-lld-db-new']);
+    const ip2 = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', 'par-lld-db-new'])).stdout.trim();
+    assert.notEqual(ip2, ip);
+    assert.ok((await docker(['exec', 'par-lld-web2', 'cat', '/etc/hosts'])).stdout.includes(`\n${ip2}\tpar-lld-db ${id12} par-lld-db-new\n`));
     await docker(['create', '--name', 'par-lld-stopped', 'busybox', 'true']);
     const r = await docker(['run', '--name', 'par-lld-web3', '--link', 'par-lld-stopped:st', 'busybox', 'true'], { ok: false });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Error response from daemon: Cannot link to a non running container: \/par-lld-stopped AS \/par-lld-web3\/st\n/);
   } finally {
-    await docker(['rm', '-f', 'par-lld-db', 'par-lld-db-new', 'par-lld-web', 'par-lld-web2', 'par-lld-web3', 'par-lld-stopped'], { ok: false });
+    await docker(['rm', '-f', 'par-lld-db', 'par-lld-db-new', 'par-lld-filler', 'par-lld-web', 'par-lld-web2', 'par-lld-web3', 'par-lld-stopped'], { ok: false });
   }
 });
 
