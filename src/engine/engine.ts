@@ -2344,6 +2344,9 @@ export class Engine implements ContainerEngine {
     if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
     if (live.rec.State.Paused) throw conflict(`Container ${idOrName} is paused, unpause the container before exec`);
     if (live.rec.State.Restarting) throw conflict(`Container ${live.rec.Id} is restarting, wait until the container is running`);
+    // dockerd's ContainerExecCreate sets up the legacy links' variables: a linked container that
+    // stopped refuses the exec (500, the start's words).
+    if (live.rec.LegacyLinks) this.linkedEnv(live.rec, true);
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { ID: id, ContainerID: live.rec.Id, body, Running: false, ExitCode: null, Pid: 0, started: false });
     live.execs.add(id);

@@ -1374,6 +1374,10 @@ test('--link on the default bridge (legacy links): /etc/hosts gets "<ip>\\t<alia
     const ip2 = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', 'par-lld-db-new'])).stdout.trim();
     assert.notEqual(ip2, ip);
     assert.ok((await docker(['exec', 'par-lld-web2', 'cat', '/etc/hosts'])).stdout.includes(`\n${ip2}\tpar-lld-db ${id12} par-lld-db-new\n`));
+    // An exec while the linked container is stopped is refused, as dockerd's exec create.
+    await docker(['stop', '-t', '0', 'par-lld-db-new']);
+    const e = await docker(['exec', 'par-lld-web2', 'true'], { ok: false });
+    assert.equal(e.stderr.trim(), 'Error response from daemon: Cannot link to a non running container: /par-lld-db-new AS /par-lld-web2/par-lld-db');
     await docker(['create', '--name', 'par-lld-stopped', 'busybox', 'true']);
     const r = await docker(['run', '--name', 'par-lld-web3', '--link', 'par-lld-stopped:st', 'busybox', 'true'], { ok: false });
     assert.notEqual(r.code, 0);
