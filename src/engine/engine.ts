@@ -541,15 +541,12 @@ export class Engine implements ContainerEngine {
 
   /**
    * inspect's HostConfig.Links for legacy links, as dockerd shows them ("/<linked>:/<me>/<alias>",
-   * current names; a removed container's link is gone); undefined: HostConfig.Links as stored.
+   * current names; a removed linked container keeps its link under its last name, as dockerd's
+   * link index keeps it: seen in a 20.10 lab); undefined: HostConfig.Links as stored.
    */
-  private linksView(rec: ContainerRecord): string[] | null | undefined {
+  private linksView(rec: ContainerRecord): string[] | undefined {
     if (!rec.LegacyLinks) return undefined;
-    const out = rec.LegacyLinks.flatMap((l) => {
-      const child = this.containers.get(l.Id)?.rec;
-      return child ? [`${child.Name}:${rec.Name}/${l.Alias}`] : [];
-    });
-    return out.length ? out : null;
+    return rec.LegacyLinks.map((l) => `${this.containers.get(l.Id)?.rec.Name ?? l.Name}:${rec.Name}/${l.Alias}`);
   }
 
   /**

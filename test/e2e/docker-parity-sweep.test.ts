@@ -1382,6 +1382,9 @@ test('--link on the default bridge (legacy links): /etc/hosts gets "<ip>\\t<alia
     const r = await docker(['run', '--name', 'par-lld-web3', '--link', 'par-lld-stopped:st', 'busybox', 'true'], { ok: false });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Error response from daemon: Cannot link to a non running container: \/par-lld-stopped AS \/par-lld-web3\/st\n/);
+    // A removed linked container stays in inspect's Links (dockerd 20.10 lab: "/lk:/lk2/x" after rm -f lk).
+    await docker(['rm', 'par-lld-stopped']);
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'par-lld-web3'])).stdout.trim(), '["/par-lld-stopped:/par-lld-web3/st"]');
   } finally {
     await docker(['rm', '-f', 'par-lld-db', 'par-lld-db-new', 'par-lld-filler', 'par-lld-web', 'par-lld-web2', 'par-lld-web3', 'par-lld-stopped'], { ok: false });
   }
