@@ -39,6 +39,8 @@ import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
 import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
 import { parseLink } from './containers/network-config.js';
+import { linkEnv, linkHostsEntry, type LinkedContainer } from './containers/legacy-links.js';
+import { statInLayers } from './fs/layered.js';
 import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, parseVolumesFrom, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts, specToJson } from './containers/spec.js';
 import { resolveUser } from './containers/user.js';
@@ -289,6 +291,7 @@ export class Engine implements ContainerEngine {
     this.defaultShmSize = opts.defaultShmSize;
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
     this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
+    this.net.linkedHosts = (rec) => this.legacyLinks(rec, false).map(linkHostsEntry);
     this.ready = this.reconcile();
     this.ready.catch(() => undefined);
   }
@@ -499,6 +502,71 @@ export class Engine implements ContainerEngine {
   private async get(idOrName: string): Promise<Live> {
     await this.ready;
     return this.lookup(idOrName);
+  }
+
+  /**
+   * The containers `rec` links to on the default bridge (HostConfig.Links left there by the
+   * network plan, resolved at create: rec.LegacyLinks), each with its address there.
+   * Only for a container on the default bridge (dockerd's setupLinkedContainers). `strict` (a
+   * start): a linked container that is not running, or not on the default bridge, refuses the start
+   * in dockerd's words (500); otherwise such links are left out (exec, /etc/hosts rewrites).
+   */
+  private legacyLinks(rec: ContainerRecord, strict: boolean): LinkedContainer[] {
+    const links = rec.LegacyLinks ?? [];
+    const bridge = this.net.defaultNetwork();
+    if (links.length === 0 || !bridge || !hasEndpoints(rec) || !this.net.networksOf(rec)[bridge.name]) return [];
+    const out: LinkedContainer[] = [];
+    for (const { Id, Name, Alias: alias } of links) {
+      const child = this.containers.get(Id)?.rec;
+      if (!child || !child.State.Running) {
+        if (strict) throw startRefusal(`Cannot link to a non running container: ${child?.Name ?? Name} AS ${rec.Name}/${alias}`);
+        continue;
+      }
+      const ep = this.net.mgr.endpointsOfContainer(child.Id).find((e) => e.networkId === bridge.id);
+      if (!ep) {
+        if (strict) throw startRefusal(`container ${child.Id} not attached to default bridge network`);
+        continue;
+      }
+      out.push({
+        alias,
+        name: child.Name.replace(/^\//, ''),
+        hostname: (child.Config.Hostname as string | undefined) || child.Id.slice(0, 12),
+        ip: ep.ip,
+        env: (child.Config.Env as string[] | null | undefined) ?? [],
+        exposedPorts: Object.keys((child.Config.ExposedPorts as Record<string, unknown> | null | undefined) ?? {}),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * inspect's HostConfig.Links for legacy links, as dockerd shows them ("/<linked>:/<me>/<alias>",
+   * current names; a removed linked container keeps its link under its last name, as dockerd's
+   * link index keeps it: seen in a 20.10 lab); undefined: HostConfig.Links as stored.
+   */
+  private linksView(rec: ContainerRecord): string[] | undefined {
+    if (!rec.LegacyLinks) return undefined;
+    return rec.LegacyLinks.map((l) => `${this.containers.get(l.Id)?.rec.Name ?? l.Name}:${rec.Name}/${l.Alias}`);
+  }
+
+  /**
+   * A container that starts (a new address on the default bridge) is written into the /etc/hosts
+   * of the running containers linked to it (dockerd's ParentUpdate through libnetwork).
+   */
+  private updateLinkingHosts(child: ContainerRecord): void {
+    for (const l of this.containers.values()) {
+      const r = l.rec;
+      if (!r.LegacyLinks || !r.State.Running || !r.LegacyLinks.some((x) => x.Id === child.Id)) continue;
+      try {
+        this.net.writeFiles(r);
+      } catch (err) {
+        this.log.warn(`update /etc/hosts of ${r.Id.slice(0, 12)} for its link to ${child.Name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private linkedEnv(rec: ContainerRecord, strict: boolean): string[] {
+    return this.legacyLinks(rec, strict).flatMap((c) => linkEnv(rec.Name, c));
   }
 
   private emit(live: Live, action: string, extra: Record<string, string> = {}): void {
@@ -749,13 +817,16 @@ export class Engine implements ContainerEngine {
       }
     }
     // Links left in HostConfig (not a user network): dockerd's registerLinks wants each container.
+    const legacyLinks: NonNullable<ContainerRecord['LegacyLinks']> = [];
     for (const l of (merged.HostConfig.Links as string[] | null) ?? []) {
-      const { name: target } = parseLink(String(l));
+      const { name: target, alias } = parseLink(String(l));
+      let child: ContainerRecord;
       try {
-        this.lookup(target);
+        child = this.lookup(target).rec;
       } catch {
         throw invalid(`could not get container for ${target}: No such container: ${target}`);
       }
+      legacyLinks.push({ Id: child.Id, Name: child.Name, Alias: alias });
     }
     const mounts = collectMounts(merged.Config, merged.HostConfig, [...inherited]);
     const logCfg = merged.HostConfig.LogConfig as { Type: string; Config: Record<string, string> };
@@ -811,8 +882,15 @@ export class Engine implements ContainerEngine {
           this.log.warn(`${(err as Error).message}: container ${id} is created without it`);
         }
       }
-      this.snapshots.prepareContainerSync(id, image.record.chainIds);
+      const snap = this.snapshots.prepareContainerSync(id, image.record.chainIds);
       prepared = true;
+      // dockerd makes the working directory at create, its rootfs mounted, and refuses one that
+      // is not a directory there (500, its words); the image's layers tell without a mount. (A
+      // missing one is made by the start, owned by the user.)
+      const wd = merged.Config.WorkingDir as string;
+      if (wd && statInLayers([snap.upperdir, ...snap.lowerdirs], wd)?.isDirectory() === false) {
+        throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
+      }
       this.trace.mark(id, 'create.snapshot');
       // Not fsync'd: a lease a crash loses is restored from the record at start (sweepOrphans).
       undo.push(() => this.images.removeLease(id));
@@ -839,6 +917,7 @@ export class Engine implements ContainerEngine {
         HasBeenStartedBefore: false,
         ChainIds: image.record.chainIds,
         Networks: netPlan.networks,
+        ...(legacyLinks.length ? { LegacyLinks: legacyLinks } : {}),
       };
       // Its /etc files (hostname, hosts, resolv.conf) are written by the start (as dockerd
       // does): nothing reads them before.
@@ -951,7 +1030,7 @@ export class Engine implements ContainerEngine {
     return { ...out, shm: this.shm.plan(rec, ipcDonor) };
   }
 
-  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined, joins: { pidnsPath?: string; ipcnsPath?: string; shm?: ShmPlan } = {}): { spec: Spec; specJson: string; written: Promise<void> } {
+  private buildForStart(rec: ContainerRecord, rootfs: string, user: ReturnType<typeof resolveUser>, netnsPath: string | undefined, joins: { pidnsPath?: string; ipcnsPath?: string; shm?: ShmPlan } = {}, linkedEnv: readonly string[] = []): { spec: Spec; specJson: string; written: Promise<void> } {
     const cgroupV2 = (() => {
       try {
         return (this.runtime.ctx.cgroupHost?.get().mode ?? detectCgroupMode()) === 'v2'; // read once (runtime cgroups/host.ts)
@@ -959,7 +1038,7 @@ export class Engine implements ContainerEngine {
         return false;
       }
     })();
-    const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2, ...joins });
+    const spec: Spec = buildSpec({ rec, rootfs, user, initBinary: this.initBinary, cgroupsPath: this.cgroupsPathOf(rec), netnsPath, cgroupV2, ...joins, linkedEnv });
     // Serialised once: config.json here, the runtime's state records (LaunchOptions.specJson).
     const specJson = specToJson(spec);
     // Synchronous: the exec root is a tmpfs (/run) as a rule, where the write takes ~20 µs; through
@@ -1003,6 +1082,8 @@ export class Engine implements ContainerEngine {
     let cgroupsLaunched = false;
     try {
       const nm = hc.NetworkMode as string;
+      // Legacy links: each linked container must run (dockerd refuses the start otherwise).
+      const linkedEnv = this.linkedEnv(rec, true);
       // Its own network namespace, made on the other CPU while this start works on the rest.
       if (this.useMonitor && nm !== 'host' && !nm.startsWith('container:')) netnsAhead = this.netnsMaker.begin();
       // And its cgroup dirs (v1: one per hierarchy), once its record is durable (nothing is made
@@ -1061,12 +1142,12 @@ export class Engine implements ContainerEngine {
       const wd = rec.Config.WorkingDir as string;
       if (wd) {
         const host = resolveInRoot(rootfs, wd);
-        // dockerd's words (it checks at create, where it has the rootfs mounted: see NOTES).
+        // dockerd's words (it checks at create, as create does from the layers, and at start:
+        // a file may have come since, e.g. by docker cp).
         if (existsSync(host) && !statSync(host).isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
-        if (!existsSync(host)) {
-          mkdirSync(host, { recursive: true, mode: 0o755 });
-          await run('chown', [`${user.uid}:${user.gid}`, host]).catch(() => undefined);
-        }
+        // A missing one is made root's, 0755, whatever the user (dockerd's MkdirAllAndChownNew
+        // with the daemon's root identity; seen in a dockerd 20.10 lab with -u 1000).
+        if (!existsSync(host)) mkdirSync(host, { recursive: true, mode: 0o755 });
       }
       this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
@@ -1089,7 +1170,7 @@ export class Engine implements ContainerEngine {
         await this.shm.mount(id, shmSizeOf(rec));
         this.trace.mark(id, 'start.shm');
       }
-      const built = this.buildForStart(rec, rootfs, user, netnsPath, joins);
+      const built = this.buildForStart(rec, rootfs, user, netnsPath, joins, linkedEnv);
       const spec = built.spec;
       specWritten = built.written;
       this.trace.mark(id, 'start.built');
@@ -1173,6 +1254,7 @@ export class Engine implements ContainerEngine {
       const pseudo = nm === 'host' || (nm === 'none' && !rec.NoneDisconnected) ? nm : undefined;
       if (pseudo) rec.PseudoEndpointID = randomBytes(32).toString('hex');
       this.save(live);
+      this.updateLinkingHosts(rec);
       if (pseudo) connected = [{ id: this.net.pseudoId(pseudo), name: pseudo }];
       for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
       this.emitVolumeMounts(live);
@@ -1610,7 +1692,7 @@ export class Engine implements ContainerEngine {
     const execId = randomBytes(32).toString('hex');
     const attrs = { execID: execId };
     this.emit(live, `exec_create: ${execEventCmd(argv)}`, attrs);
-    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), { Cmd: argv }, false);
+    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), { Cmd: argv }, false, this.linkedEnv(rec, false));
     const started = superviseProcess({ tty: false, openStdin: false, stdinOnce: false }, async (stdio) => {
       const s = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
       s.process.closeErrPipe();
@@ -1958,7 +2040,7 @@ export class Engine implements ContainerEngine {
     const size = opts.size ? await this.sizes(live.rec) : undefined;
     // moby drops an exec from the container's list when it exits (exec inspect still knows it).
     const execIds = [...live.execs].filter((e) => this.execs.get(e)?.ExitCode === null);
-    return inspectView(live.rec, { graph: this.graphDriver(live), execIds, network: this.net.settings(live.rec, this.sandboxKeyOf(live.rec)), ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}) });
+    return inspectView(live.rec, { graph: this.graphDriver(live), execIds, network: this.net.settings(live.rec, this.sandboxKeyOf(live.rec)), ...(size ? { sizeRw: size.rw, sizeRootFs: size.rootfs } : {}), links: this.linksView(live.rec) });
   }
 
   async listContainers(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<Json[]> {
@@ -2259,6 +2341,9 @@ export class Engine implements ContainerEngine {
     if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
     if (live.rec.State.Paused) throw conflict(`Container ${idOrName} is paused, unpause the container before exec`);
     if (live.rec.State.Restarting) throw conflict(`Container ${live.rec.Id} is restarting, wait until the container is running`);
+    // dockerd's ContainerExecCreate sets up the legacy links' variables: a linked container that
+    // stopped refuses the exec (500, the start's words).
+    if (live.rec.LegacyLinks) this.linkedEnv(live.rec, true);
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { ID: id, ContainerID: live.rec.Id, body, Running: false, ExitCode: null, Pid: 0, started: false });
     live.execs.add(id);
@@ -2286,7 +2371,7 @@ export class Engine implements ContainerEngine {
     ex.started = true;
     let process_: ReturnType<typeof execProcessSpec>;
     try {
-      process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty);
+      process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty, this.linkedEnv(rec, false));
     } catch (err) {
       ex.ExitCode = 126; // dockerd: an exec that cannot start (unknown user, …) exits 126
       throw err;

@@ -16,15 +16,16 @@ export interface ExecProcessInput {
   Privileged?: boolean | undefined;
 }
 
-export function execProcessSpec(rec: ContainerRecord, rootfs: string, b: ExecProcessInput, tty: boolean): Json {
+export function execProcessSpec(rec: ContainerRecord, rootfs: string, b: ExecProcessInput, tty: boolean, linkedEnv: readonly string[] = []): Json {
   const hc = rec.HostConfig;
   const user = resolveUser(rootfs, b.User || (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null | undefined) ?? []).map(String));
   const rlimits = rlimitsOf(hc);
   const privileged = b.Privileged === true || hc.Privileged === true;
   const caps = capNames(containerCaps(hc, privileged));
   // dockerd's exec environment: its daemon defaults (PATH, HOSTNAME, TERM with a terminal), the
-  // container's Env over them, then the exec's own (an image without PATH still gets one).
-  const env = replaceOrAppendEnv(daemonEnv((rec.Config.Hostname as string | undefined) ?? '', tty, (rec.Config.Env as string[] | null) ?? []), b.Env ?? []);
+  // container's Env over them, then the exec's own (an image without PATH still gets one); the
+  // legacy links' variables after the defaults, as dockerd's ContainerExecCreate.
+  const env = replaceOrAppendEnv(daemonEnv((rec.Config.Hostname as string | undefined) ?? '', tty, (rec.Config.Env as string[] | null) ?? [], linkedEnv), b.Env ?? []);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   return {
     terminal: tty,

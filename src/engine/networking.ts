@@ -22,6 +22,7 @@ import {
   type EndpointConfig,
 } from './containers/network-config.js';
 import { isoTime } from '../common/time.js';
+import type { HostsEntry } from '../network/hosts-files.js';
 
 export interface NetworkingOptions {
   /** Device of the default `bridge` network (dockerd -b/--bridge); 'none' runs without one. Default hako0. */
@@ -79,6 +80,8 @@ export class EngineNetworking {
   /** Why forwarded container traffic may be dropped by someone else's chain (info().Warnings). */
   private forwardWarning: string | undefined;
   private readonly created = isoTime();
+  /** The /etc/hosts lines of a container's legacy links (set by the engine, which knows the containers). */
+  linkedHosts: (rec: ContainerRecord) => HostsEntry[] = () => [];
 
   constructor(
     private readonly root: string,
@@ -244,6 +247,7 @@ export class EngineNetworking {
       hostname: cfg.Hostname as string,
       domainname: (cfg.Domainname as string | undefined) ?? '',
       extraHosts: (hc.ExtraHosts as string[] | null) ?? [],
+      links: mode === 'host' ? [] : this.linkedHosts(rec),
       // The daemon's --dns are the embedded server's upstreams; a container without it gets the
       // plain IP ones (a loopback resolver or an ip:port one means nothing in its netns).
       dns: ownDns.length ? ownDns : embedded ? [] : (this.opts.dns ?? []).filter((x) => /^\d+\.\d+\.\d+\.\d+$/.test(x) && !x.startsWith('127.')),

@@ -1328,3 +1328,102 @@ test('--link on a user network: the alias resolves for the linking container onl
     await docker(['network', 'rm', 'parlnk'], { ok: false });
   }
 });
+
+test('--link on the default bridge (legacy links): /etc/hosts gets "<ip>\\t<alias> <hostname> <name>", the process the ALIAS_PORT*/ALIAS_NAME/ALIAS_ENV_* variables (also an exec); a linked container that is not running refuses the start (dockerd)', { skip, timeout: 90_000 }, async () => {
+  await docker(['run', '-d', '--name', 'par-lld-db', '-e', 'FOO=bar', '-e', 'HOME=/x', '--expose', '8080/udp', '--expose', '80', 'busybox', 'sleep', '300']);
+  try {
+    const [ip, id] = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}} {{.Id}}', 'par-lld-db'])).stdout.trim().split(' ') as [string, string];
+    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+    const id12 = id.slice(0, 12);
+    await docker(['run', '-d', '--name', 'par-lld-web', '--link', 'par-lld-db:db-1', 'busybox', 'sleep', '300']);
+    const hosts = (await docker(['exec', 'par-lld-web', 'cat', '/etc/hosts'])).stdout;
+    // (The process's own environment, in order: a shell's `env` reorders it.)
+    const env = (await docker(['exec', 'par-lld-web', 'cat', '/proc/1/environ'])).stdout.replace(/\0/g, '\n');
+    const hostsLines = hosts.trim().split('\n');
+    assert.equal(hostsLines[6], `${ip}\tdb-1 ${id12} par-lld-db`, hosts);
+    assert.match(hostsLines[7] ?? '', /^\d+\.\d+\.\d+\.\d+\t[0-9a-f]{12}$/, 'then its own address');
+    assert.deepEqual(env.split('\n').filter((l) => l.startsWith('DB_1_')), [
+      `DB_1_PORT=tcp://${ip}:80`,
+      `DB_1_PORT_80_TCP=tcp://${ip}:80`,
+      `DB_1_PORT_80_TCP_ADDR=${ip}`,
+      `DB_1_PORT_80_TCP_PORT=80`,
+      `DB_1_PORT_80_TCP_PROTO=tcp`,
+      `DB_1_PORT_8080_UDP=udp://${ip}:8080`,
+      `DB_1_PORT_8080_UDP_ADDR=${ip}`,
+      `DB_1_PORT_8080_UDP_PORT=8080`,
+      `DB_1_PORT_8080_UDP_PROTO=udp`,
+      'DB_1_NAME=/par-lld-web/db-1',
+      'DB_1_ENV_FOO=bar',
+    ]);
+    // Without an alias: the name once; an exec gets the variables too.
+    await docker(['run', '-d', '--name', 'par-lld-web2', '-e', 'PAR_LLD_DB_ENV_FOO=mine', '--link', 'par-lld-db', 'busybox', 'sleep', '300']);
+    assert.ok((await docker(['exec', 'par-lld-web2', 'cat', '/etc/hosts'])).stdout.includes(`\n${ip}\tpar-lld-db ${id12}\n`));
+    const execEnv = (await docker(['exec', 'par-lld-web2', 'env'])).stdout.split('\n');
+    assert.ok(execEnv.includes('PAR_LLD_DB_NAME=/par-lld-web2/par-lld-db'), execEnv.join('\n'));
+    assert.ok(execEnv.includes('PAR_LLD_DB_ENV_FOO=mine'), 'the container\'s own Env wins');
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'par-lld-web2'])).stdout.trim(), '["/par-lld-db:/par-lld-web2/par-lld-db"]');
+    // dockerd keeps a link by container: a renamed one stays linked (its new name after the alias).
+    await docker(['rename', 'par-lld-db', 'par-lld-db-new']);
+    await docker(['restart', '-t', '0', 'par-lld-web2']);
+    assert.ok((await docker(['exec', 'par-lld-web2', 'cat', '/etc/hosts'])).stdout.includes(`\n${ip}\tpar-lld-db ${id12} par-lld-db-new\n`));
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'par-lld-web2'])).stdout.trim(), '["/par-lld-db-new:/par-lld-web2/par-lld-db"]');
+    // The linked container restarted (a new address): the linking one's /etc/hosts follows (dockerd's ParentUpdate).
+    await docker(['stop', '-t', '0', 'par-lld-db-new']);
+    await docker(['run', '-d', '--name', 'par-lld-filler', 'busybox', 'sleep', '300']); // takes the old address
+    await docker(['start', 'par-lld-db-new']);
+    const ip2 = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', 'par-lld-db-new'])).stdout.trim();
+    assert.notEqual(ip2, ip);
+    assert.ok((await docker(['exec', 'par-lld-web2', 'cat', '/etc/hosts'])).stdout.includes(`\n${ip2}\tpar-lld-db ${id12} par-lld-db-new\n`));
+    // An exec while the linked container is stopped is refused, as dockerd's exec create.
+    await docker(['stop', '-t', '0', 'par-lld-db-new']);
+    const e = await docker(['exec', 'par-lld-web2', 'true'], { ok: false });
+    assert.equal(e.stderr.trim(), 'Error response from daemon: Cannot link to a non running container: /par-lld-db-new AS /par-lld-web2/par-lld-db');
+    await docker(['create', '--name', 'par-lld-stopped', 'busybox', 'true']);
+    const r = await docker(['run', '--name', 'par-lld-web3', '--link', 'par-lld-stopped:st', 'busybox', 'true'], { ok: false });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Error response from daemon: Cannot link to a non running container: \/par-lld-stopped AS \/par-lld-web3\/st\n/);
+    // A removed linked container stays in inspect's Links (dockerd 20.10 lab: "/lk:/lk2/x" after rm -f lk).
+    await docker(['rm', 'par-lld-stopped']);
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'par-lld-web3'])).stdout.trim(), '["/par-lld-stopped:/par-lld-web3/st"]');
+  } finally {
+    await docker(['rm', '-f', 'par-lld-db', 'par-lld-db-new', 'par-lld-filler', 'par-lld-web', 'par-lld-web2', 'par-lld-web3', 'par-lld-stopped'], { ok: false });
+  }
+});
+
+test('-w naming a file of the image is refused at create (500, dockerd\'s words; no container made), through a symlink too; a missing one is made', { skip, timeout: 60_000 }, async () => {
+  const before = (await docker(['ps', '-aq'])).stdout;
+  const r = await docker(['create', '--name', 'par-wdf', '-w', '/etc/passwd', 'busybox', 'true'], { ok: false });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim(), 'Error response from daemon: Cannot mkdir: /etc/passwd is not a directory');
+  const r2 = await docker(['run', '--rm', '-w', '/etc/../etc/passwd', 'busybox', 'true'], { ok: false });
+  assert.equal(r2.code, 125);
+  assert.match(r2.stderr, /Error response from daemon: Cannot mkdir: \/etc\/passwd is not a directory/, 'the path as cleaned');
+  assert.equal((await docker(['ps', '-aq'])).stdout, before, 'no container left');
+  // A symlink to a file (made in a committed layer) is followed, as dockerd's os.Stat.
+  await docker(['run', '--name', 'par-wdf-base', 'busybox', 'ln', '-s', '/etc/passwd', '/pw']);
+  try {
+    await docker(['commit', 'par-wdf-base', 'par-wdf-img']);
+    const r3 = await docker(['create', '-w', '/pw', 'par-wdf-img', 'true'], { ok: false });
+    assert.equal(r3.stderr.trim(), 'Error response from daemon: Cannot mkdir: /pw is not a directory');
+    // A missing one is made, root's whatever the user (dockerd 20.10 lab: root root for -u 1000).
+    assert.equal((await docker(['run', '--rm', '--network', 'none', '-u', '1000', '-w', '/new/dir', 'busybox', 'sh', '-c', 'pwd; stat -c %u:%g:%a /new /new/dir'])).stdout, '/new/dir\n0:0:755\n0:0:755\n');
+  } finally {
+    await docker(['rm', '-f', 'par-wdf-base'], { ok: false });
+    await docker(['rmi', 'par-wdf-img'], { ok: false });
+  }
+});
+
+test('json-file max-size: a file is rotated once it has reached max-size, the write that crosses it still goes in (dockerd 20.10: 1034 and 1035 bytes for 1k, 40 lines)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '--name', 'par-rot', '--network', 'none', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'for i in $(seq 1 40); do echo line-$i-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; done']);
+  try {
+    const path = (await docker(['inspect', '-f', '{{.LogPath}}', 'par-rot'])).stdout.trim();
+    for (const f of [`${path}.1`, `${path}.2`]) {
+      const text = readFileSync(f, 'latin1');
+      const last = text.slice(text.lastIndexOf('\n', text.length - 2) + 1);
+      assert.ok(text.length >= 1024 && text.length - last.length < 1024, `${f}: ${text.length} bytes, its last entry ${last.length}`);
+    }
+    assert.equal((await docker(['logs', '--tail', '1', 'par-rot'])).stdout, 'line-40-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n');
+  } finally {
+    await docker(['rm', '-f', 'par-rot'], { ok: false });
+  }
+});

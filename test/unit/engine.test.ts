@@ -2,7 +2,7 @@
 // status texts and list filters, the json-file log, path resolution in a root, events.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NameRegistry, normalizeName, randomName } from '../../src/engine/names.js';
 import { checkNetworkModeConflicts, mergeConfig, mergeEnv, normalizeHostConfig, parseBind, parseVolumesFrom, collectMounts } from '../../src/engine/containers/config.js';
@@ -156,6 +156,13 @@ test('json-file log: lines split, rotation by max-size, tail, stream filter', as
     const tail: string[] = [];
     for await (const e of readLogs(path, { follow: false, stdout: false, stderr: true, since: 0, until: 0, timestamps: false, tail: 2, maxFiles: 3 })) tail.push(e.data.toString());
     assert.deepEqual(tail, ['line 17\n', 'line 19\n']);
+    // dockerd's rotation: a file is rotated once it has reached max-size, so each rotated file
+    // is at or over it by less than its last entry (dockerd 20.10: 1034 and 1035 bytes for 1k).
+    for (const f of [`${path}.1`, `${path}.2`]) {
+      const text = readFileSync(f, 'utf8');
+      const last = text.slice(text.lastIndexOf('\n', text.length - 2) + 1);
+      assert.ok(text.length >= 300 && text.length - last.length < 300, `${f}: ${text.length} bytes, its last entry ${last.length}`);
+    }
   } finally {
     t.cleanup();
   }

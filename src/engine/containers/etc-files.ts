@@ -1,7 +1,8 @@
 // The /etc/hosts, /etc/hostname and /etc/resolv.conf a container gets, written in its directory
 // and bind-mounted in (docker-style). Rewritten in place (same inode: the bind mount follows) when
 // its addresses change: at start once its networks are connected, on network connect/disconnect.
-//   bridge/user networks: localhost lines, --add-host entries, then "<ip> <hostname>" per address;
+//   bridge/user networks: localhost lines, --add-host entries, legacy links' lines (default
+//     bridge --link: "<ip> <alias> <hostname> <name>"), then "<ip> <hostname>" per address;
 //     resolv.conf is 127.0.0.11 (embedded DNS) on a user-defined network, else the host's file
 //     minus loopback and IPv6 nameservers (unreachable from the container's netns), order kept.
 //   host: the host's /etc/hosts and resolv.conf (same netns: loopback resolvers work).
@@ -17,6 +18,8 @@ export interface EtcInput {
   hostname: string;
   domainname: string;
   extraHosts: string[];
+  /** The legacy links' lines (default bridge --link), after the --add-host ones. */
+  links?: HostsEntry[] | undefined;
   dns: string[];
   dnsSearch: string[];
   dnsOptions: string[];
@@ -39,7 +42,7 @@ export interface EtcTexts {
 }
 
 export function etcFiles(i: EtcInput): EtcTexts {
-  const extra: HostsEntry[] = i.extraHosts.map((h) => parseAddHost(h, i.hostGateway));
+  const extra: HostsEntry[] = [...i.extraHosts.map((h) => parseAddHost(h, i.hostGateway)), ...(i.links ?? [])];
   if (i.mode === 'host') {
     let hosts = i.hostHosts;
     if (hosts && !hosts.endsWith('\n')) hosts += '\n';

@@ -90,6 +90,11 @@ export interface ContainerRecord {
   /** `none` mode: `network disconnect none` took it off the none network (dockerd allows it). */
   NoneDisconnected?: boolean;
   /**
+   * Legacy links (HostConfig.Links outside user networks), resolved at create: dockerd keeps them
+   * by container, so a rename of the linked container keeps the link. Name: its name then.
+   */
+  LegacyLinks?: Array<{ Id: string; Name: string; Alias: string }>;
+  /**
    * dockerd's sandbox ID (64 hex, new at each start) of its network namespace; the namespace is
    * bind-mounted at <exec-root>/netns/<first 12> while it runs (inspect's SandboxKey). Kept after
    * the stop, as dockerd shows both until the next start.

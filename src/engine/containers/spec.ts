@@ -45,9 +45,12 @@ export function replaceOrAppendEnv(defaults: readonly string[], overrides: reado
   return out.filter((e): e is string => e !== null);
 }
 
-/** dockerd's CreateDaemonEnvironment: PATH, HOSTNAME (and TERM with a terminal) under the container's Env. */
-export function daemonEnv(hostname: string, tty: boolean, env: readonly string[]): string[] {
-  return replaceOrAppendEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname ?? ''}`, ...(tty ? ['TERM=xterm'] : [])], env);
+/**
+ * dockerd's CreateDaemonEnvironment: PATH, HOSTNAME (and TERM with a terminal), then the legacy
+ * links' variables (legacy-links.ts), under the container's Env.
+ */
+export function daemonEnv(hostname: string, tty: boolean, env: readonly string[], linkedEnv: readonly string[] = []): string[] {
+  return replaceOrAppendEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname ?? ''}`, ...(tty ? ['TERM=xterm'] : []), ...linkedEnv], env);
 }
 
 export interface SpecInputs {
@@ -67,6 +70,8 @@ export interface SpecInputs {
   shm?: ShmPlan | undefined;
   /** Resolved host paths for each MountPoint (volumes) by destination. */
   cgroupV2: boolean;
+  /** The legacy links' variables (default bridge --link), legacy-links.ts linkEnv. */
+  linkedEnv?: readonly string[] | undefined;
 }
 
 /** /dev/shm's mount for a plan ('user': the user's own mount replaces it below; 'none': nothing). */
@@ -263,7 +268,7 @@ export function buildSpec(inp: SpecInputs): Spec {
   const privileged = hc.Privileged === true;
   const caps = containerCaps(hc);
   const capList = capNames(caps);
-  const env = daemonEnv(cfg.Hostname as string, cfg.Tty === true, (cfg.Env as string[] | null) ?? []);
+  const env = daemonEnv(cfg.Hostname as string, cfg.Tty === true, (cfg.Env as string[] | null) ?? [], inp.linkedEnv);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${inp.user.home || '/'}`);
   let args = [rec.Path, ...rec.Args];
   const mounts = dockerMounts(inp.shm ?? { kind: 'tmpfs', size: Number(hc.ShmSize) }, privileged, inp.cgroupV2);

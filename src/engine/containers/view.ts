@@ -66,7 +66,7 @@ function shownMounts(rec: ContainerRecord): MountPoint[] {
   return tmpfs.size ? rec.MountPoints.filter((m) => !(m.Type === 'tmpfs' && tmpfs.has(m.Destination))) : rec.MountPoints;
 }
 
-export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds: string[]; network: Json; sizeRw?: number; sizeRootFs?: number }): Json {
+export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds: string[]; network: Json; sizeRw?: number; sizeRootFs?: number; links?: string[] | null | undefined }): Json {
   const { Health, ...state } = rec.State;
   return {
     Id: rec.Id,
@@ -87,7 +87,7 @@ export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds:
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: extra.execIds.length > 0 ? extra.execIds : null,
-    HostConfig: rec.HostConfig,
+    HostConfig: extra.links !== undefined ? { ...rec.HostConfig, Links: extra.links } : rec.HostConfig,
     GraphDriver: extra.graph,
     ...(extra.sizeRw !== undefined ? { SizeRw: extra.sizeRw, SizeRootFs: extra.sizeRootFs ?? 0 } : {}),
     Mounts: shownMounts(rec).map(mountView),

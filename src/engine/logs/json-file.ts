@@ -48,7 +48,11 @@ export class JsonFileWriter {
   private writeEntry(stream: string, chunk: Buffer): void {
     const line = JSON.stringify({ log: chunk.toString('utf8'), stream, time: rfc3339Nano(Date.now(), this.seq++ % 1_000_000) }) + '\n';
     const buf = Buffer.from(line);
-    if (this.maxSize > 0 && this.size + buf.length > this.maxSize && this.size > 0) this.rotate();
+    // dockerd's rule (loggerutils LogFile.WriteLogEntry): rotate before a write once the file has
+    // reached max-size, so the write that crosses it still goes in (a file ends up to one entry
+    // over max-size; dockerd 20.10 wrote 1034 and 1035 bytes for max-size=1k). The monitor's
+    // writer (native/monitor.c log_entry) does the same.
+    if (this.maxSize > 0 && this.size >= this.maxSize) this.rotate();
     writeSync(this.fd, buf);
     this.size += buf.length;
   }
