@@ -512,9 +512,10 @@ export class Engine implements ContainerEngine {
    * in dockerd's words (500); otherwise such links are left out (exec, /etc/hosts rewrites).
    */
   private legacyLinks(rec: ContainerRecord, strict: boolean): LinkedContainer[] {
-    const links = rec.LegacyLinks ?? [];
+    const links = rec.LegacyLinks;
+    if (!links?.length) return []; // (every start, exec and hosts write asks: most have none)
     const bridge = this.net.defaultNetwork();
-    if (links.length === 0 || !bridge || !hasEndpoints(rec) || !this.net.networksOf(rec)[bridge.name]) return [];
+    if (!bridge || !hasEndpoints(rec) || !this.net.networksOf(rec)[bridge.name]) return [];
     const out: LinkedContainer[] = [];
     for (const { Id, Name, Alias: alias } of links) {
       const child = this.containers.get(Id)?.rec;
@@ -886,7 +887,7 @@ export class Engine implements ContainerEngine {
       prepared = true;
       // dockerd makes the working directory at create, its rootfs mounted, and refuses one that
       // is not a directory there (500, its words); the image's layers tell without a mount. (A
-      // missing one is made by the start, owned by the user.)
+      // missing one is made by the start, root's, as dockerd.)
       const wd = merged.Config.WorkingDir as string;
       if (wd && statInLayers([snap.upperdir, ...snap.lowerdirs], wd)?.isDirectory() === false) {
         throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
@@ -1144,10 +1145,11 @@ export class Engine implements ContainerEngine {
         const host = resolveInRoot(rootfs, wd);
         // dockerd's words (it checks at create, as create does from the layers, and at start:
         // a file may have come since, e.g. by docker cp).
-        if (existsSync(host) && !statSync(host).isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
+        const st = statSync(host, { throwIfNoEntry: false });
+        if (st && !st.isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
         // A missing one is made root's, 0755, whatever the user (dockerd's MkdirAllAndChownNew
         // with the daemon's root identity; seen in a dockerd 20.10 lab with -u 1000).
-        if (!existsSync(host)) mkdirSync(host, { recursive: true, mode: 0o755 });
+        if (!st) mkdirSync(host, { recursive: true, mode: 0o755 });
       }
       this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
