@@ -51,11 +51,13 @@ export function newTableCache(): TableCache {
 export function nativeTables(t: DnsTable, keys: Iterable<string>, cache: TableCache = newTableCache()): NativeTables {
   // each netns's networks (dns-names.ts's sharedNetworks, for all keys in one pass)
   const networksOf = new Map<string, Set<string>>();
+  const withLinks = new Set<string>(); // netns with --link aliases
   for (const e of Object.values(t.endpoints)) {
     const key = String(e.nsIno);
     let set = networksOf.get(key);
     if (!set) networksOf.set(key, (set = new Set()));
     set.add(e.networkId);
+    if (e.links?.length) withLinks.add(key);
   }
   const next: TableCache = newTableCache();
   const tables: Buffer[] = [];
@@ -64,8 +66,7 @@ export function nativeTables(t: DnsTable, keys: Iterable<string>, cache: TableCa
   for (const key of keys) {
     const shared = networksOf.get(key) ?? new Set<string>();
     // A netns with --link aliases gets a table of its own (they resolve for it only).
-    const links = linkNames(t, key);
-    const linkKey = links.length ? key : undefined;
+    const linkKey = withLinks.has(key) && linkNames(t, key).length ? key : undefined;
     const signature = [...shared].sort().join('\n') + (linkKey !== undefined ? `\nlinks of ${linkKey}` : '');
     let index = bySignature.get(signature);
     if (index === undefined) {
