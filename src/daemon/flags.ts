@@ -1,7 +1,7 @@
 // hakod's command line, after dockerd's: -H/--host (repeatable), --data-root, --exec-root,
 // --pidfile, --log-level, --insecure-registry (repeatable), --cgroup-parent, --tlsverify,
 // --tlscacert, --tlscert, --tlskey, -D/--debug, --group; networking: -b/--bridge, --bip,
-// --ip-forward, --iptables, --dns, --mtu, --userland-proxy(-path), and hako's --nft-table / --iface-prefix (several daemons on one host);
+// --ip-forward, --iptables, --icc, --dns, --mtu, --userland-proxy(-path), and hako's --nft-table / --iface-prefix (several daemons on one host);
 // containers: --default-ipc-mode, --default-shm-size.
 import { invalid } from '../common/errors.js';
 import { parseBytes } from '../cli/units.js';
@@ -31,8 +31,10 @@ export interface DaemonFlags {
   /** Accept rules for hako's bridges in the host's iptables FORWARD chain (dockerd --iptables). */
   iptables: boolean;
   dns: string[];
-  /** dockerd --mtu: the default bridge's MTU (and its containers'); 0: the uplink's. */
+  /** dockerd --mtu: the default bridge's MTU (and its containers'); 0: 1500, as dockerd. */
   mtu: number;
+  /** dockerd --icc (default true); false: the default bridge's containers talk only through legacy links. */
+  icc: boolean;
   /** dockerd --userland-proxy (default true): IPv6 bindings of published ports through hakod's proxy. */
   userlandProxy: boolean;
   /** dockerd --userland-proxy-path: accepted; hako's proxy runs inside hakod, no binary is run. */
@@ -72,7 +74,11 @@ Options:
                                 nothing to iptables (hako's own nft table is unaffected)
       --dns list                Default DNS servers of containers
       --mtu int                 MTU of the default bridge network and its containers'
-                                interfaces (default 0: the uplink's)
+                                interfaces (default 0: 1500, as dockerd; user networks
+                                get 1500 unless created with -o com.docker.network.driver.mtu)
+      --icc                     Let containers on the default bridge reach each other (default
+                                true); false: only legacy --link ones, on the linked container's
+                                exposed ports (rules in nft table bridge <nft-table>)
       --userland-proxy          Publish ports on IPv6 ([::], or an IPv6 host address) through
                                 hakod's userland proxy (default true); false: IPv4 only, as
                                 dockerd without ip6tables (IPv6 bindings publish nothing)
@@ -110,6 +116,7 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
     iptables: true,
     dns: [],
     mtu: 0,
+    icc: true,
     userlandProxy: true,
     userlandProxyPath: undefined,
     defaultIpcMode: 'private',
@@ -118,7 +125,7 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
     version: false,
   };
   const aliases: Record<string, string> = { '-H': '--host', '-p': '--pidfile', '-l': '--log-level', '-D': '--debug', '-G': '--group', '-v': '--version', '-h': '--help', '-b': '--bridge' };
-  const bools = new Set(['--debug', '--tlsverify', '--version', '--help', '--ip-forward', '--iptables', '--userland-proxy']);
+  const bools = new Set(['--debug', '--tlsverify', '--version', '--help', '--ip-forward', '--iptables', '--userland-proxy', '--icc']);
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
     let value: string | undefined;
@@ -139,6 +146,7 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
       else if (arg === '--ip-forward') f.ipForward = on;
       else if (arg === '--iptables') f.iptables = on;
       else if (arg === '--userland-proxy') f.userlandProxy = on;
+      else if (arg === '--icc') f.icc = on;
       else f.help = on;
       continue;
     }

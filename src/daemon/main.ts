@@ -77,7 +77,7 @@ async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Pr
     ...(flags.cgroupParent ? { cgroupParent: flags.cgroupParent } : {}),
     defaultIpcMode: flags.defaultIpcMode,
     defaultShmSize: flags.defaultShmSize,
-    network: { bridge: flags.bridge, bip: flags.bip, nftTable: flags.nftTable, ifacePrefix: flags.ifacePrefix, ipForward: flags.ipForward, iptables: flags.iptables, dns: flags.dns, userlandProxy: flags.userlandProxy, mtu: flags.mtu },
+    network: { bridge: flags.bridge, bip: flags.bip, nftTable: flags.nftTable, ifacePrefix: flags.ifacePrefix, ipForward: flags.ipForward, iptables: flags.iptables, dns: flags.dns, userlandProxy: flags.userlandProxy, mtu: flags.mtu, icc: flags.icc },
     log: { warn: (m: string) => deps.log('warn', m), info: (m: string) => deps.log('info', m) },
   });
 }

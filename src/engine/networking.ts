@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { HakoError, conflict, invalid, notFound } from '../common/errors.js';
-import { NetworkManager, type NetworkRecord } from '../network/manager.js';
+import { DEFAULT_MTU, NetworkManager, type NetworkRecord } from '../network/manager.js';
 import { DEFAULT_BRIDGE_OPTION, parseBridgeOptions } from '../network/bridge-options.js';
 import { formatCidr, parseCidr } from '../network/ipv4.js';
 import type { Filters, Json } from './api-types.js';
@@ -46,8 +46,13 @@ export interface NetworkingOptions {
   iptables?: boolean | undefined;
   /** dockerd --userland-proxy (default true); false: published ports on IPv4 only. */
   userlandProxy?: boolean | undefined;
-  /** The default bridge's MTU (dockerd --mtu); 0 or absent: the uplink's. */
+  /** The default bridge's MTU (dockerd --mtu); 0 or absent: 1500 (dockerd's default). */
   mtu?: number | undefined;
+  /**
+   * dockerd --icc (default true); false: containers on the default bridge reach each other only
+   * through legacy links, on the linked container's exposed ports.
+   */
+  icc?: boolean | undefined;
 }
 
 interface Logger {
@@ -91,10 +96,12 @@ export class EngineNetworking {
     const p = opts.ifacePrefix;
     if (p !== undefined && !/^[A-Za-z][A-Za-z0-9]{0,4}$/.test(p)) throw invalid(`invalid interface prefix "${p}"`, 'at most 5 letters and digits, starting with a letter');
     const bridge = opts.bridge ?? 'hako0';
-    let defaultNetwork: { name: string; bridge: string; subnet?: string; gateway?: string; mtu?: number } | null = null;
+    let defaultNetwork: { name: string; bridge: string; subnet?: string; gateway?: string; mtu?: number; icc?: boolean } | null = null;
     if (bridge !== 'none') {
-      defaultNetwork = { name: 'bridge', bridge };
-      if (opts.mtu) defaultNetwork.mtu = opts.mtu;
+      // dockerd sets the default bridge's MTU from --mtu at every start, 1500 without it (its
+      // DefaultNetworkMtu, never the uplink's).
+      defaultNetwork = { name: 'bridge', bridge, mtu: opts.mtu || DEFAULT_MTU };
+      if (opts.icc === false) defaultNetwork.icc = false;
       if (opts.bip) {
         const c = parseCidr(opts.bip, '--bip', false);
         const gateway = opts.bip.slice(0, opts.bip.indexOf('/'));
@@ -309,6 +316,7 @@ export class EngineNetworking {
           aliases: c.Aliases,
           links: (c.Links ?? []).map(parseLink),
           dns: ((hc.Dns as string[] | undefined) ?? []).length ? (hc.Dns as string[]) : undefined,
+          ...this.legacyOf(rec, net),
         });
         c.Attached = true;
       }
@@ -325,6 +333,22 @@ export class EngineNetworking {
       await this.mgr.releaseContainer(rec.Id).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * On the default bridge: the containers `rec` has legacy links to and its exposed ports (the
+   * --icc=false rules are made from them while both ends are connected).
+   */
+  private legacyOf(rec: ContainerRecord, net: NetworkRecord): { legacyLinks?: string[]; exposed?: Array<{ port: number; proto: 'tcp' | 'udp' | 'sctp' }> } {
+    if (!net.isDefault) return {};
+    const exposed: Array<{ port: number; proto: 'tcp' | 'udp' | 'sctp' }> = [];
+    for (const key of Object.keys((rec.Config.ExposedPorts ?? {}) as Json)) {
+      const [port = '', proto = 'tcp'] = key.split('/');
+      const n = Number(port);
+      if (Number.isInteger(n) && n > 0 && n < 65536 && (proto === 'tcp' || proto === 'udp' || proto === 'sctp')) exposed.push({ port: n, proto });
+    }
+    const links = (rec.LegacyLinks ?? []).map((l) => l.Id);
+    return { ...(links.length ? { legacyLinks: links } : {}), ...(exposed.length ? { exposed } : {}) };
   }
 
   /**
@@ -380,6 +404,7 @@ export class EngineNetworking {
         containerId: rec.Id, containerName: rec.Name.replace(/^\//, ''), netns: pid, network: net.id,
         ip: cfg.IPv4Address || undefined, mac: cfg.MacAddress || undefined, aliases: cfg.Aliases, links: (cfg.Links ?? []).map(parseLink),
         dns: ((rec.HostConfig.Dns as string[] | undefined) ?? []).length ? (rec.HostConfig.Dns as string[]) : undefined,
+        ...this.legacyOf(rec, net),
       });
     }
     networks[net.name] = cfg;

@@ -16,7 +16,7 @@ import { allocate, newPool, pickFreeSubnet, release, type PoolState } from './ip
 import { parseCidr, formatIp, cidrLast } from './ipv4.js';
 import { macForIp, parseMac } from './mac.js';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM, netNative } from './native-net.js';
-import { NftFirewall, isSafeName, type RulesetNetwork } from './nftables.js';
+import { NftFirewall, isSafeName, type BridgeIsolation, type RulesetNetwork } from './nftables.js';
 import { IptablesForward, type ForwardNetwork, type ForwardSyncResult } from './iptables-forward.js';
 import { forwardDropChains } from './nft/list-chains.js';
 import { portOwner } from './port-owner.js';
@@ -24,7 +24,7 @@ import { isV6Mapping, type PortMapping, type PortSpec, type Proto } from './port
 import { ipv6Enabled, startProxy, type UserlandProxy } from './userland-proxy.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
 import { RtNetlink, addAddress, addDefaultRoute, deleteLink, newBridge, newVeth, setBridgePort, setLinkMtu, setLinkUp } from './rtnetlink.js';
-import { BRIDGE_NAME_OPTION, parseBridgeOptions, storedBridgeOptions } from './bridge-options.js';
+import { BRIDGE_NAME_OPTION, ICC_OPTION, parseBridgeOptions, storedBridgeOptions } from './bridge-options.js';
 import { isoTime, monotonicMs } from '../common/time.js';
 
 export { BRIDGE_NAME_OPTION, MASQUERADE_OPTION } from './bridge-options.js';
@@ -74,6 +74,13 @@ export interface EndpointRecord {
   dns?: string[] | undefined;
   /** --link on this network: `alias` resolves, for this container only, to container `name`. */
   links?: Array<{ name: string; alias: string }> | undefined;
+  /**
+   * Default bridge only: the containers (IDs) this one has legacy links to, and its own exposed
+   * ports. Under --icc=false they open the linked containers' exposed ports to it (the rules
+   * exist while both endpoints do).
+   */
+  legacyLinks?: string[] | undefined;
+  exposed?: Array<{ port: number; proto: Proto }> | undefined;
 }
 
 export interface Endpoint {
@@ -102,7 +109,7 @@ export interface CreateNetworkOptions {
    * ports that name none.
    */
   options?: Record<string, string> | undefined;
-  /** The MTU when the options give none (the default network: dockerd's --mtu); 0: the uplink's. */
+  /** The MTU when the options give none (the default network: dockerd's --mtu); 0: 1500. */
   mtu?: number | undefined;
   /** Internal: marks the default `bridge` network. */
   isDefault?: boolean | undefined;
@@ -123,6 +130,9 @@ export interface ConnectOptions {
   dns?: string[] | undefined;
   /** Links on this network (see EndpointRecord.links). */
   links?: Array<{ name: string; alias: string }> | undefined;
+  /** Legacy links and exposed ports (see EndpointRecord.legacyLinks); kept on the default network only. */
+  legacyLinks?: string[] | undefined;
+  exposed?: Array<{ port: number; proto: Proto }> | undefined;
 }
 
 export interface NetworkManagerOptions {
@@ -135,7 +145,11 @@ export interface NetworkManagerOptions {
   /** Prefix of host-side veth names (`<prefix><8 hex>`); default `hkv`. At most 6 characters. */
   vethPrefix?: string | undefined;
   /** Default network: name and bridge device; default `bridge` / `hako0`. null: none. */
-  defaultNetwork?: { name: string; bridge: string; subnet?: string | undefined; gateway?: string | undefined; mtu?: number | undefined } | null | undefined;
+  /**
+   * `icc: false` (dockerd --icc=false): containers on it reach each other only through legacy
+   * links' exposed ports (rules in `table bridge <nftTable>`); its Options say enable_icc=false.
+   */
+  defaultNetwork?: { name: string; bridge: string; subnet?: string | undefined; gateway?: string | undefined; mtu?: number | undefined; icc?: boolean | undefined } | null | undefined;
   /** The host resolv.conf (upstreams, search domains); default /etc/resolv.conf. */
   resolvConf?: string | undefined;
   /** Upstreams for the embedded DNS instead of the host's resolv.conf (`ip` or `ip:port`). */
@@ -179,6 +193,8 @@ export interface Timings {
 }
 
 const PROC_CONF = '/proc/sys/net/ipv4/conf';
+/** dockerd's DefaultNetworkMtu: networks without an MTU of their own, and --mtu 0. */
+export const DEFAULT_MTU = 1500;
 
 export class NetworkManager {
   readonly root: string;
@@ -234,13 +250,21 @@ export class NetworkManager {
     }
     const report = await this.reconcile();
     const d = this.opts.defaultNetwork === undefined ? { name: 'bridge', bridge: 'hako0' } : this.opts.defaultNetwork;
+    const iccOff: Record<string, string> = d?.icc === false ? { [ICC_OPTION]: 'false' } : {};
     if (d && !this.find(d.name)) {
-      await this.createNetwork({ name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [BRIDGE_NAME_OPTION]: d.bridge }, mtu: d.mtu, isDefault: true }, { forward: false });
-    } else if (d?.mtu) {
+      await this.createNetwork({ name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [BRIDGE_NAME_OPTION]: d.bridge, ...iccOff }, mtu: d.mtu, isDefault: true }, { forward: false });
+    } else if (d) {
       // dockerd makes its default network from the flags at every start: a changed --mtu applies
-      // to the bridge and to containers connected from now on.
+      // to the bridge and to containers connected from now on, a changed --icc at once (the
+      // rules below are made from it).
       const net = this.find(d.name);
-      if (net?.isDefault && net.mtu !== d.mtu) this.setNetworkMtu(net, d.mtu);
+      if (net?.isDefault && d.mtu && net.mtu !== d.mtu) this.setNetworkMtu(net, d.mtu);
+      if (net?.isDefault && (net.options[ICC_OPTION] === 'false') !== (d.icc === false)) {
+        delete net.options[ICC_OPTION];
+        Object.assign(net.options, iccOff);
+        this.save();
+        this.applyFirewall();
+      }
     }
     // The iptables exceptions are reconciled (stale rules out, missing ones in, the jump back on
     // top) by child processes while the caller goes on with its start-up; forwardStartup says
@@ -356,13 +380,6 @@ export class NetworkManager {
     return used;
   }
 
-  private uplinkMtu(): number {
-    const nl = this.netlink();
-    const def = nl.routes().find((r) => r.dstLen === 0 && r.table === 254 && r.oif > 0);
-    const link = def ? nl.links().find((l) => l.index === def.oif) : undefined;
-    return link?.mtu || 1500;
-  }
-
   /** `how.forward: false`: leave the iptables exceptions to the caller (init's one sync). */
   async createNetwork(o: CreateNetworkOptions, how: { forward?: boolean } = {}): Promise<NetworkRecord> {
     const t0 = monotonicMs();
@@ -374,7 +391,9 @@ export class NetworkManager {
     const id = randomBytes(32).toString('hex');
     const options = { ...(o.options ?? {}) };
     const parsed = parseBridgeOptions(options);
-    const mtu = parsed.mtu > 0 ? parsed.mtu : o.mtu && o.mtu > 0 ? o.mtu : this.uplinkMtu();
+    // dockerd 20.10: a network without -o driver.mtu gets 1500, whatever the uplink's MTU and
+    // the daemon's --mtu (that one is the default bridge's: o.mtu).
+    const mtu = parsed.mtu > 0 ? parsed.mtu : o.mtu && o.mtu > 0 ? o.mtu : DEFAULT_MTU;
     // The kernel's range (68–65535 for a bridge) is its own to check: EINVAL from the create.
     // Only what would not fit the netlink attribute is refused here, in the same words.
     if (mtu > 0x7fffffff) throw new HakoError({ step: `create bridge with MTU ${mtu}`, errno: 22 });
@@ -559,6 +578,7 @@ export class NetworkManager {
     let nsFd = -1;
     let inner: RtNetlink | undefined;
     let dnsKey = '';
+    let firewalled = false;
     if (!net.isDefault) this.dns.prepare();
     try {
       try {
@@ -576,10 +596,18 @@ export class NetworkManager {
         ifName: `eth${ifIndex}`, hostVeth, ip, prefixLen, gateway: net.gateway, mac, aliases: [...(o.aliases ?? [])], ports: [],
         ...(o.dns && o.dns.length ? { dns: [...o.dns] } : {}),
         ...(o.links && o.links.length ? { links: o.links.map((l) => ({ ...l })) } : {}),
+        ...(net.isDefault && o.legacyLinks?.length ? { legacyLinks: [...o.legacyLinks] } : {}),
+        ...(net.isDefault && o.exposed?.length ? { exposed: o.exposed.map((p) => ({ ...p })) } : {}),
       };
       // Recorded (with the IP) before the kernel work; reconcile() cleans up a half-made one.
       this.state.endpoints[epId] = ep;
       this.save();
+      // --icc=false: the port's drop (and its links' accepts) are in place before the port
+      // exists (nft matches interface names, present or not), so no frame passes in between.
+      if (this.filtered(net)) {
+        firewalled = true;
+        this.applyFirewall();
+      }
       const nl = this.netlink();
       const br = nl.link(net.bridge);
       if (!br) throw new HakoError({ step: `connect ${containerName} to ${net.name}`, hint: `bridge ${net.bridge} is missing; restart the daemon to reconcile`, kind: 'internal' });
@@ -588,7 +616,9 @@ export class NetworkManager {
       // itself, routed: published ports, the gateway) is untouched. dockerd gets the same with an
       // iptables `-i br -o br -j DROP`, which needs br_netfilter and bridge-nf-call-iptables=1
       // for the whole host (bridged frames otherwise never reach iptables).
-      const isolated = !storedBridgeOptions(net.options).icc;
+      // (The default bridge's enable_icc=false is hakod --icc=false: firewall rules instead, see
+      // filtered(); port isolation would block its legacy links too.)
+      const isolated = !net.isDefault && !storedBridgeOptions(net.options).icc;
       nl.exec([newVeth({ hostName: hostVeth, peerName: ep.ifName, peerNsFd: nsFd, peerMac: parseMac(mac), mtu: net.mtu, bridgeIndex: br.index }), setBridgePort(hostVeth, { hairpin: true, isolated })]);
       if (isolated && !nl.link(hostVeth)?.isolated) {
         throw new HakoError({ step: `isolate bridge port ${hostVeth} (com.docker.network.bridge.enable_icc=false)`, hint: 'this kernel has no bridge port isolation (Linux 4.18 or later)', kind: 'internal' });
@@ -615,6 +645,13 @@ export class NetworkManager {
       this.save();
       this.deleteLinkQuietly(hostVeth);
       if (dnsKey) this.stopDnsIfUnused(dnsKey);
+      if (firewalled) {
+        try {
+          this.applyFirewall();
+        } catch {
+          // the original error matters more; a rule naming a gone port matches nothing
+        }
+      }
       throw err;
     } finally {
       inner?.close();
@@ -651,7 +688,7 @@ export class NetworkManager {
     const ep = this.endpointsOfContainer(containerId).find((e) => e.networkId === net.id);
     if (!ep) throw notFound(`container ${containerId} is not connected to network ${net.name}`);
     this.dropEndpoint(ep);
-    if (ep.ports.length) this.applyFirewall();
+    if (ep.ports.length || this.filtered(net)) this.applyFirewall();
     // Once this resolves the DNS thread no longer knows the endpoint.
     await this.dns.synced();
   }
@@ -676,7 +713,7 @@ export class NetworkManager {
       this.dropEndpoint(ep, gone);
       if (gone) vanishing.push(ep.hostVeth);
     }
-    if (eps.some((e) => e.ports.length)) this.applyFirewall();
+    if (eps.some((e) => e.ports.length || this.filtered(this.state.networks[e.networkId]))) this.applyFirewall();
     if (eps.length) await this.dns.synced();
     if (!vanishing.length) return;
     if (opts.awaitLinks !== false) return this.awaitLinksGone(vanishing);
@@ -953,7 +990,32 @@ export class NetworkManager {
       masquerade: storedBridgeOptions(n.options).masquerade,
       // IPv6 mappings are the userland proxy's: the `ip` table DNATs IPv4 only.
       mappings: this.endpointsOf(n.id).flatMap((e) => e.ports.filter((p) => !isV6Mapping(p)).map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, proto: p.proto, containerIp: e.ip, containerPort: p.containerPort }))),
+      ...(this.filtered(n) ? { isolation: this.isolationOf(n) } : {}),
     }));
+  }
+
+  /** Whether inter-container traffic on `net` is filtered by rules: the default bridge under --icc=false. */
+  private filtered(net: NetworkRecord | undefined): boolean {
+    return !!net?.isDefault && !storedBridgeOptions(net.options).icc;
+  }
+
+  /**
+   * The ports of the network and its legacy links as they are now: a link has rules while both
+   * containers have endpoints here (dockerd: set up when either joins, removed when either
+   * leaves), one pair per exposed port of the linked container.
+   */
+  private isolationOf(n: NetworkRecord): BridgeIsolation {
+    const eps = this.endpointsOf(n.id);
+    const byContainer = new Map(eps.map((e) => [e.containerId, e]));
+    const links: BridgeIsolation['links'] = [];
+    for (const parent of eps) {
+      for (const childId of parent.legacyLinks ?? []) {
+        const child = byContainer.get(childId);
+        if (!child || child === parent) continue;
+        for (const p of child.exposed ?? []) links.push({ parentPort: parent.hostVeth, parentIp: parent.ip, childPort: child.hostVeth, childIp: child.ip, port: p.port, proto: p.proto });
+      }
+    }
+    return { ports: eps.map((e) => e.hostVeth), links };
   }
 
   /** Replaces hako's table in one nftables transaction (or deletes it when there are no networks). */

@@ -8,7 +8,7 @@
 // cannot override a DROP in another table at the same hook (every base chain runs), so a host
 // whose iptables FORWARD policy is DROP needs a forward exception there: iptables-forward.ts adds
 // hako's own (per-bridge accepts); the policy itself stays here.
-import { RuleCache, replaceTable, tableText, type ChainSpec, type TableSpec } from './nft/messages.js';
+import { RuleCache, replaceTable, tableText, type ChainSpec, type NftMessage, type TableSpec } from './nft/messages.js';
 import type { Rule } from './nft/rule.js';
 import { NftSocket } from './nft/socket.js';
 import type { Proto } from './ports.js';
@@ -28,6 +28,31 @@ export interface RulesetNetwork {
   /** Outbound masquerade (com.docker.network.bridge.enable_ip_masquerade); default true. */
   masquerade: boolean;
   mappings: RulesetMapping[];
+  /**
+   * Inter-container traffic filtered on the bridge itself (the default bridge under hakod
+   * --icc=false): IPv4 frames from these ports to other ports of the bridge are dropped, except
+   * the legacy links' exposed ports. Absent: the bridge forwards everything between its ports.
+   */
+  isolation?: BridgeIsolation | undefined;
+}
+
+export interface BridgeIsolation {
+  /** The host ends of the containers' veths (the bridge's ports). */
+  ports: string[];
+  links: LinkRule[];
+}
+
+/**
+ * A legacy link under --icc=false (dockerd's two ACCEPT rules per exposed port of the linked
+ * container): the linker reaches the port, the linked container answers from it.
+ */
+export interface LinkRule {
+  parentPort: string;
+  parentIp: string;
+  childPort: string;
+  childIp: string;
+  port: number;
+  proto: Proto;
 }
 
 const oif = (name: string, op: 'eq' | 'neq' = 'eq') => ({ kind: 'ifname', dir: 'oif', op, name }) as const;
@@ -35,6 +60,8 @@ const iif = (name: string, op: 'eq' | 'neq' = 'eq') => ({ kind: 'ifname', dir: '
 const saddr = (addr: string) => ({ kind: 'ip', field: 'saddr', addr }) as const;
 const ACCEPT = { kind: 'accept' } as const;
 const DROP = { kind: 'drop' } as const;
+const ETHER_IP = { kind: 'etherTypeIp' } as const;
+const daddr = (addr: string) => ({ kind: 'ip', field: 'daddr', addr }) as const;
 const MASQ = { kind: 'masquerade' } as const;
 
 /** hako's table for these networks. */
@@ -85,6 +112,34 @@ export function rulesetTable(table: string, networks: RulesetNetwork[]): TableSp
   return { family: 'ip', name: table, chains };
 }
 
+/**
+ * `table bridge <table>`: its forward hook sees the frames a bridge forwards between two of its
+ * ports, which routed (`ip`) hooks never see unless br_netfilter hands them over, for the whole
+ * host (bridge-nf-call-iptables). dockerd's `-i docker0 -o docker0 -j DROP` relies on that; here
+ * the drop is per port (an isolated bridge's ports), and a link's accepts come first. ARP and
+ * other non-IPv4 frames pass, as with dockerd's rules. null: no bridge is filtered.
+ */
+export function bridgeTable(table: string, networks: RulesetNetwork[]): TableSpec | null {
+  const rules: Rule[] = [];
+  const drops: Rule[] = [];
+  for (const n of networks) {
+    if (!n.isolation) continue;
+    for (const l of n.isolation.links) {
+      rules.push(
+        { matches: [iif(l.parentPort), oif(l.childPort), ETHER_IP, saddr(l.parentIp), daddr(l.childIp), { kind: 'dport', proto: l.proto, port: l.port }], action: ACCEPT },
+        { matches: [iif(l.childPort), oif(l.parentPort), ETHER_IP, saddr(l.childIp), daddr(l.parentIp), { kind: 'sport', proto: l.proto, port: l.port }], action: ACCEPT },
+      );
+    }
+    for (const p of n.isolation.ports) drops.push({ matches: [iif(p), ETHER_IP], action: DROP });
+  }
+  if (!rules.length && !drops.length) return null;
+  return {
+    family: 'bridge',
+    name: table,
+    chains: [{ name: 'forward', base: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' }, rules: [...rules, ...drops] }],
+  };
+}
+
 /** The rules of `table ip <table>` in nft syntax (the table body, no transaction wrapper). */
 export function renderTable(table: string, networks: RulesetNetwork[]): string {
   return tableText(rulesetTable(table, networks));
@@ -95,15 +150,25 @@ export function renderTable(table: string, networks: RulesetNetwork[]): string {
  * that compare both paths, and for reading). `add table` first makes `delete table` valid when
  * the table does not exist yet.
  */
-export function renderTransaction(table: string, networks: RulesetNetwork[]): string {
+export function renderTransaction(table: string, networks: RulesetNetwork[], o: { clearBridge?: boolean } = {}): string {
   let out = `add table ip ${table}\ndelete table ip ${table}\n`;
   if (networks.length > 0) out += renderTable(table, networks);
+  const br = bridgeTable(table, networks);
+  if (br || o.clearBridge) out += `add table bridge ${table}\ndelete table bridge ${table}\n`;
+  if (br) out += tableText(br);
   return out;
 }
 
-/** The netlink messages of that transaction (one batch). */
-export function transactionMessages(table: string, networks: RulesetNetwork[], cache?: RuleCache) {
-  return replaceTable('ip', table, networks.length > 0 ? rulesetTable(table, networks) : null, cache);
+/**
+ * The netlink messages of that transaction (one batch). The bridge table is replaced along with
+ * the ip table when some network has isolation rules; `clearBridge`: also removed when none has
+ * (it may exist: a daemon start, or the last isolated port just went).
+ */
+export function transactionMessages(table: string, networks: RulesetNetwork[], cache?: RuleCache, o: { clearBridge?: boolean } = {}): NftMessage[] {
+  const msgs = replaceTable('ip', table, networks.length > 0 ? rulesetTable(table, networks) : null, cache);
+  const br = bridgeTable(table, networks);
+  if (br || o.clearBridge) msgs.push(...replaceTable('bridge', table, br, cache));
+  return msgs;
 }
 
 /**
@@ -116,6 +181,8 @@ export function transactionMessages(table: string, networks: RulesetNetwork[], c
 export class NftFirewall {
   private sock: NftSocket | undefined;
   private readonly cache = new RuleCache();
+  /** Whether `table bridge <table>` may exist: unknown (true) until the first apply. */
+  private bridgeMaybe = true;
 
   /** `nsFd`: the netns to work in (default: ours); only read when the socket is first opened. */
   constructor(
@@ -130,7 +197,16 @@ export class NftFirewall {
   apply(networks: RulesetNetwork[]): void {
     this.sock ??= NftSocket.open(this.nsFd);
     try {
-      this.sock.commit(transactionMessages(this.table, networks, this.cache), `replace table ip ${this.table}`);
+      const bridge = networks.some((n) => n.isolation?.ports.length);
+      try {
+        this.sock.commit(transactionMessages(this.table, networks, this.cache, { clearBridge: this.bridgeMaybe }), `replace table ip ${this.table}`);
+      } catch (err) {
+        // Only clearing a bridge table that cannot exist (a kernel without the bridge family,
+        // CONFIG_NF_TABLES_BRIDGE) must not fail the ip table's change: once more without it.
+        if (bridge || !this.bridgeMaybe || this.sock.broken) throw err;
+        this.sock.commit(transactionMessages(this.table, networks, this.cache), `replace table ip ${this.table}`);
+      }
+      this.bridgeMaybe = bridge;
     } finally {
       this.cache.rotate();
       // A kernel refusal leaves the socket usable; a failed send or receive does not.

@@ -55,11 +55,13 @@ export function netLeftovers(n: TestNet): string[] {
   } catch {
     // no ip(8): nothing to report
   }
-  try {
-    execFileSync('nft', ['list', 'table', 'ip', n.table], { stdio: 'pipe' });
-    out.push(`nft table ip ${n.table}`);
-  } catch {
-    // gone
+  for (const family of ['ip', 'bridge']) {
+    try {
+      execFileSync('nft', ['list', 'table', family, n.table], { stdio: 'pipe' });
+      out.push(`nft table ${family} ${n.table}`);
+    } catch {
+      // gone
+    }
   }
   return out;
 }
@@ -68,7 +70,7 @@ export function netLeftovers(n: TestNet): string[] {
 export function cleanupNet(n: TestNet): void {
   for (const name of netLeftovers(n)) {
     try {
-      if (name.startsWith('nft table')) execFileSync('nft', ['delete', 'table', 'ip', n.table], { stdio: 'ignore' });
+      if (name.startsWith('nft table')) execFileSync('nft', ['delete', 'table', name.split(' ')[2]!, n.table], { stdio: 'ignore' });
       else execFileSync('ip', ['link', 'del', name], { stdio: 'ignore' });
     } catch {
       // deleted with its peer

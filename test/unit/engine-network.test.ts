@@ -210,11 +210,14 @@ test('hakod network flags', () => {
   assert.equal(d.bridge, undefined);
   assert.throws(() => parseFlags(['--bridge', 'a-name-far-too-long']), /invalid --bridge/);
   assert.throws(() => parseFlags(['--dns', 'dns.example']), /invalid --dns "dns\.example"/);
-  assert.equal(d.mtu, 0, 'no --mtu: the uplink’s');
+  assert.equal(d.mtu, 0, 'no --mtu: 1500 (dockerd’s default)');
   assert.equal(parseFlags(['--mtu', '1420']).mtu, 1420);
   assert.equal(parseFlags(['--mtu=+9000']).mtu, 9000, 'a Go int: a sign is fine');
   assert.throws(() => parseFlags(['--mtu', 'abc']), (e: Error) => e.message.startsWith('invalid argument "abc" for "--mtu" flag: strconv.ParseInt: parsing "abc": invalid syntax'));
   assert.throws(() => parseFlags(['--mtu', '-1']), /invalid MTU number: -1/);
+  assert.equal(d.icc, true, 'dockerd --icc defaults to true');
+  assert.equal(parseFlags(['--icc=false']).icc, false);
+  assert.equal(parseFlags(['--icc']).icc, true);
 });
 
 // The texts are dockerd 20.10.24's answers (a private dockerd, --iptables=false), status 500.

@@ -9,8 +9,8 @@ import { encodeAttrs, meta, verdict, masq } from '../../src/network/nft/expr.js'
 import { RuleCache, newRule, newTable, replaceTable, type NftMessage } from '../../src/network/nft/messages.js';
 import { ruleExprs, ruleText, type Rule } from '../../src/network/nft/rule.js';
 import { commandError, parseErrors } from '../../src/network/nft/socket.js';
-import { renderTable, rulesetTable, transactionMessages } from '../../src/network/nftables.js';
-import { goldenApplyHex, goldenNetworks, goldenRemoveHex, goldenTable } from './nft-golden.js';
+import { renderTable, renderTransaction, rulesetTable, transactionMessages } from '../../src/network/nftables.js';
+import { goldenApplyHex, goldenClearBridgeHex, goldenIsolatedHex, goldenIsolatedNetworks, goldenNetworks, goldenRemoveHex, goldenTable } from './nft-golden.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+|\|/g, ''), 'hex');
 
@@ -25,6 +25,26 @@ test('nft: the batch for a sample ruleset is byte-identical to what nft -f sends
     assert.equal(encodeBatch(transactionMessages(goldenTable, goldenNetworks, cache), 0).buf.toString('hex'), goldenApplyHex);
     cache.rotate();
   }
+});
+
+test('nft: the bridge table of --icc=false (ports dropped, a legacy link\'s ports accepted both ways) is byte-identical to nft\'s', () => {
+  assert.equal(encodeBatch(transactionMessages(goldenTable, goldenIsolatedNetworks), 0).buf.toString('hex'), goldenIsolatedHex);
+  const cache = new RuleCache();
+  for (let i = 0; i < 2; i++) {
+    assert.equal(encodeBatch(transactionMessages(goldenTable, goldenIsolatedNetworks, cache), 0).buf.toString('hex'), goldenIsolatedHex);
+    cache.rotate();
+  }
+  // Removing everything, the bridge table included (a daemon start does not know whether one is left).
+  assert.equal(encodeBatch(transactionMessages(goldenTable, [], undefined, { clearBridge: true }), 0).buf.toString('hex'), goldenClearBridgeHex);
+  // Without isolation and without clearBridge: no bridge table message at all (the usual change).
+  assert.ok(transactionMessages(goldenTable, goldenNetworks).every((m) => m.family === 2));
+  // The same ruleset with its ports gone: only the clear remains, never an empty base chain.
+  const empty = goldenIsolatedNetworks.map((n) => (n.isolation ? { ...n, isolation: { ports: [], links: [] } } : n));
+  assert.ok(transactionMessages(goldenTable, empty).every((m) => m.family === 2));
+  const text = renderTransaction(goldenTable, goldenIsolatedNetworks);
+  assert.match(text, /chain forward \{\n {4}type filter hook forward priority 0; policy accept;/, 'the bridge family\'s priority as a number (its `filter` is -200)');
+  assert.match(text, /iifname "hbv00000002" oifname "hbv00000001" ether type ip ip saddr 10\.235\.0\.3 ip daddr 10\.235\.0\.2 tcp dport 80 accept/);
+  assert.match(text, /iifname "hbv00000001" oifname "hbv00000002" ether type ip ip saddr 10\.235\.0\.2 ip daddr 10\.235\.0\.3 udp sport 53 accept/);
 });
 
 test('nft: batch framing from the headers (begin/end carry res_id NFNL_SUBSYS_NFTABLES)', () => {

@@ -283,7 +283,8 @@ export function networkView(n: NetworkFacts, containers: Json | undefined): Json
   if (n.isDefault) {
     Object.assign(options, {
       'com.docker.network.bridge.default_bridge': 'true',
-      'com.docker.network.bridge.enable_icc': 'true',
+      // hakod --icc=false stores "false" (dockerd shows the flag's value)
+      'com.docker.network.bridge.enable_icc': options['com.docker.network.bridge.enable_icc'] ?? 'true',
       'com.docker.network.bridge.enable_ip_masquerade': options['com.docker.network.bridge.enable_ip_masquerade'] ?? 'true',
       'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
       'com.docker.network.bridge.name': n.bridge,

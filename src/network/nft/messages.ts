@@ -2,7 +2,7 @@
 import { NLA_F_NESTED, encodeAttrs } from './attrs.js';
 import { be32, strz, type Attr } from './expr.js';
 import { ruleExprs, ruleModules, ruleText, type Rule } from './rule.js';
-import { NFPROTO_IPV4, NFTA_CHAIN, NFTA_HOOK, NFTA_RULE, NFTA_TABLE, NFT_MSG, NF_ACCEPT, NF_DROP, NF_INET_HOOK, NLM_F, type HookName } from './uapi.js';
+import { NFPROTO_BRIDGE, NFPROTO_IPV4, NFTA_CHAIN, NFTA_HOOK, NFTA_RULE, NFTA_TABLE, NFT_MSG, NF_ACCEPT, NF_DROP, NF_INET_HOOK, NLM_F, type HookName } from './uapi.js';
 
 export interface BaseChain {
   type: 'nat' | 'filter';
@@ -18,9 +18,14 @@ export interface ChainSpec {
   rules: Rule[];
 }
 
-/** `table ip <name>`: hako only makes IPv4 tables for now. */
+/**
+ * `table ip <name>` (routed IPv4), or `table bridge <name>` (frames a bridge forwards between its
+ * own ports, which no `ip` table sees without br_netfilter).
+ */
+export type Family = 'ip' | 'bridge';
+
 export interface TableSpec {
-  family: 'ip';
+  family: Family;
   name: string;
   chains: ChainSpec[];
 }
@@ -36,29 +41,33 @@ export interface NftMessage {
   modules?: string[] | undefined;
 }
 
-const FAMILY = { ip: NFPROTO_IPV4 } as const;
+const FAMILY = { ip: NFPROTO_IPV4, bridge: NFPROTO_BRIDGE } as const;
 
-export function newTable(family: 'ip', name: string): NftMessage {
+export function newTable(family: Family, name: string): NftMessage {
   return { type: NFT_MSG.NEWTABLE, flags: 0, family: FAMILY[family], attrs: [[NFTA_TABLE.NAME, strz(name)], [NFTA_TABLE.FLAGS, be32(0)]], what: `add table ${family} ${name}` };
 }
 
-export function delTable(family: 'ip', name: string): NftMessage {
+export function delTable(family: Family, name: string): NftMessage {
   return { type: NFT_MSG.DELTABLE, flags: 0, family: FAMILY[family], attrs: [[NFTA_TABLE.NAME, strz(name)]], what: `delete table ${family} ${name}` };
 }
 
-/** The priority as nft prints it in a chain declaration (its standard names where nft uses them). */
-export function priorityText(c: BaseChain): string {
+/**
+ * The priority as nft prints it in a chain declaration (its standard names where nft uses them;
+ * the bridge family's names mean other numbers, `filter` is -200 there: numbers only).
+ */
+export function priorityText(c: BaseChain, family: Family = 'ip'): string {
+  if (family !== 'ip') return String(c.priority);
   if (c.type === 'nat' && c.hook === 'prerouting' && c.priority === -100) return 'dstnat';
   if (c.type === 'nat' && c.hook === 'postrouting' && c.priority === 100) return 'srcnat';
   if (c.type === 'filter' && c.priority === 0) return 'filter';
   return String(c.priority);
 }
 
-export function chainHeaderText(c: BaseChain): string {
-  return `type ${c.type} hook ${c.hook} priority ${priorityText(c)}; policy ${c.policy};`;
+export function chainHeaderText(c: BaseChain, family: Family = 'ip'): string {
+  return `type ${c.type} hook ${c.hook} priority ${priorityText(c, family)}; policy ${c.policy};`;
 }
 
-export function newChain(family: 'ip', table: string, c: ChainSpec): NftMessage {
+export function newChain(family: Family, table: string, c: ChainSpec): NftMessage {
   const attrs: Attr[] = [
     [NFTA_CHAIN.TABLE, strz(table)],
     [NFTA_CHAIN.NAME, strz(c.name)],
@@ -70,7 +79,7 @@ export function newChain(family: 'ip', table: string, c: ChainSpec): NftMessage 
       [NFTA_CHAIN.POLICY, be32(c.base.policy === 'accept' ? NF_ACCEPT : NF_DROP)],
       [NFTA_CHAIN.HOOK, [[NFTA_HOOK.HOOKNUM, be32(NF_INET_HOOK[c.base.hook])], [NFTA_HOOK.PRIORITY, be32(c.base.priority)]]],
     );
-    what += ` { ${chainHeaderText(c.base)} }`;
+    what += ` { ${chainHeaderText(c.base, family)} }`;
   }
   return { type: NFT_MSG.NEWCHAIN, flags: NLM_F.CREATE, family: FAMILY[family], attrs, what, modules: c.base?.type === 'nat' ? ['nft_chain_nat'] : undefined };
 }
@@ -98,7 +107,7 @@ export class RuleCache {
   }
 }
 
-export function newRule(family: 'ip', table: string, chain: string, r: Rule, cache?: RuleCache): NftMessage {
+export function newRule(family: Family, table: string, chain: string, r: Rule, cache?: RuleCache): NftMessage {
   const text = ruleText(r);
   // A pre-encoded list keeps its NLA_F_NESTED flag in the type.
   const exprs: Attr = cache ? [NFTA_RULE.EXPRESSIONS | NLA_F_NESTED, cache.expressions(text, r)] : [NFTA_RULE.EXPRESSIONS, ruleExprs(r)];
@@ -126,7 +135,7 @@ export function createTable(t: TableSpec, cache?: RuleCache): NftMessage[] {
  * the `delete table` valid when the table does not exist yet; deleting a table deletes its chains
  * and rules. The kernel applies the batch all or nothing.
  */
-export function replaceTable(family: 'ip', name: string, t: TableSpec | null, cache?: RuleCache): NftMessage[] {
+export function replaceTable(family: Family, name: string, t: TableSpec | null, cache?: RuleCache): NftMessage[] {
   return [newTable(family, name), delTable(family, name), ...(t ? createTable(t, cache) : [])];
 }
 
@@ -135,7 +144,7 @@ export function tableText(t: TableSpec): string {
   const lines = [`table ${t.family} ${t.name} {`];
   for (const c of t.chains) {
     lines.push(`  chain ${c.name} {`);
-    if (c.base) lines.push(`    ${chainHeaderText(c.base)}`);
+    if (c.base) lines.push(`    ${chainHeaderText(c.base, t.family)}`);
     for (const r of c.rules) lines.push(`    ${ruleText(r)}`);
     lines.push('  }');
   }

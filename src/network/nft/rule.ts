@@ -6,7 +6,7 @@ import { parseCidr, parseIp } from '../ipv4.js';
 import type { Proto } from '../ports.js';
 import { be16, be32, bitwise, cmp, ct, fib, host32, immediate, masq, meta, nat, payload, verdict, type Attr } from './expr.js';
 import {
-  CT_STATE, IFNAMSIZ, IPPROTO, IPS_DST_NAT, NFPROTO_IPV4, NFTA_FIB_F_DADDR, NFT_CMP, NFT_CT, NFT_FIB_RESULT_ADDRTYPE, NFT_JUMP, NFT_META, NFT_NAT, NFT_PAYLOAD,
+  CT_STATE, ETH_P_IP, IFNAMSIZ, IPPROTO, IPS_DST_NAT, NFPROTO_IPV4, NFTA_FIB_F_DADDR, NFT_CMP, NFT_CT, NFT_FIB_RESULT_ADDRTYPE, NFT_JUMP, NFT_META, NFT_NAT, NFT_PAYLOAD,
   NFT_REG_1, NFT_REG_2, NF_ACCEPT, NF_DROP, NF_NAT_RANGE, RTN_LOCAL,
 } from './uapi.js';
 
@@ -17,6 +17,10 @@ export type Match =
   | { kind: 'ip'; field: 'saddr' | 'daddr'; addr: string }
   /** `tcp dport 8080` */
   | { kind: 'dport'; proto: Proto; port: number }
+  /** `tcp sport 8080` */
+  | { kind: 'sport'; proto: Proto; port: number }
+  /** `ether type ip` (bridge family: an IPv4 frame; nft's dependency for `ip …` there) */
+  | { kind: 'etherTypeIp' }
   /** `ct state established,related` */
   | { kind: 'ctState'; states: Array<keyof typeof CT_STATE> }
   /** `ct status dnat` */
@@ -47,7 +51,10 @@ function matchText(m: Match): string {
     case 'ip':
       return `ip ${m.field} ${m.addr}`;
     case 'dport':
-      return `${m.proto} dport ${m.port}`;
+    case 'sport':
+      return `${m.proto} ${m.kind} ${m.port}`;
+    case 'etherTypeIp':
+      return 'ether type ip';
     case 'ctState':
       return `ct state ${m.states.join(',')}`;
     case 'ctStatusDnat':
@@ -119,12 +126,16 @@ function matchExprs(m: Match): Attr[] {
     case 'ip':
       return ipMatch(m.field, m.addr);
     case 'dport':
+    case 'sport':
       return [
         meta(NFT_META.L4PROTO, NFT_REG_1),
         cmp(NFT_CMP.EQ, NFT_REG_1, Buffer.from([IPPROTO[m.proto]])),
-        payload(NFT_PAYLOAD.TRANSPORT_HEADER, 2, 2, NFT_REG_1), // tcp/udp/sctp: dport at offset 2
+        // tcp/udp/sctp: sport at offset 0, dport at 2
+        payload(NFT_PAYLOAD.TRANSPORT_HEADER, m.kind === 'dport' ? 2 : 0, 2, NFT_REG_1),
         cmp(NFT_CMP.EQ, NFT_REG_1, be16(m.port)),
       ];
+    case 'etherTypeIp':
+      return [payload(NFT_PAYLOAD.LINK_HEADER, 12, 2, NFT_REG_1), cmp(NFT_CMP.EQ, NFT_REG_1, be16(ETH_P_IP))];
     case 'ctState':
       return ctBits(NFT_CT.STATE, m.states.reduce((acc, s) => acc | CT_STATE[s], 0));
     case 'ctStatusDnat':

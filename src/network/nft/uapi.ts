@@ -27,6 +27,8 @@ export const NFT_MSG = { NEWTABLE: 0, DELTABLE: 2, NEWCHAIN: 3, NEWRULE: 6, DELR
 
 /** NFPROTO_*: the nfgenmsg family of a table. */
 export const NFPROTO_IPV4 = 2;
+/** NFPROTO_BRIDGE: tables whose base chains see frames bridged between a bridge's ports. */
+export const NFPROTO_BRIDGE = 7;
 
 export const NFTA_TABLE = { NAME: 1, FLAGS: 2 } as const;
 export const NFTA_CHAIN = { TABLE: 1, NAME: 3, HOOK: 4, POLICY: 5, TYPE: 7 } as const;
@@ -37,7 +39,7 @@ export const NFTA_EXPR = { NAME: 1, DATA: 2 } as const;
 export const NFTA_DATA = { VALUE: 1, VERDICT: 2 } as const;
 export const NFTA_VERDICT = { CODE: 1, CHAIN: 2 } as const;
 
-/** enum nf_inet_hooks */
+/** enum nf_inet_hooks (the bridge family's NF_BR_* hooks have the same numbers) */
 export const NF_INET_HOOK = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
 export type HookName = keyof typeof NF_INET_HOOK;
 
@@ -58,7 +60,9 @@ export const NFTA_CMP = { SREG: 1, OP: 2, DATA: 3 } as const;
 export const NFT_CMP = { EQ: 0, NEQ: 1 } as const;
 
 export const NFTA_PAYLOAD = { DREG: 1, BASE: 2, OFFSET: 3, LEN: 4 } as const;
-export const NFT_PAYLOAD = { NETWORK_HEADER: 1, TRANSPORT_HEADER: 2 } as const;
+export const NFT_PAYLOAD = { LINK_HEADER: 0, NETWORK_HEADER: 1, TRANSPORT_HEADER: 2 } as const;
+/** ETH_P_IP (if_ether.h): `ether type ip`. */
+export const ETH_P_IP = 0x0800;
 
 export const NFTA_BITWISE = { SREG: 1, DREG: 2, LEN: 3, MASK: 4, XOR: 5 } as const;
 
