@@ -14,6 +14,7 @@ import { HakoError, conflict, invalid, notFound } from '../common/errors.js';
 import { DEFAULT_MTU, NetworkManager, type NetworkRecord } from '../network/manager.js';
 import { DEFAULT_BRIDGE_OPTION, parseBridgeOptions } from '../network/bridge-options.js';
 import { formatCidr, parseCidr } from '../network/ipv4.js';
+import { checkIpamRequest } from '../network/ipam-request.js';
 import type { Filters, Json } from './api-types.js';
 import type { ContainerRecord } from './containers/record.js';
 import { etcFiles, writeEtcFiles, writeEtcFilesPooled, type EtcTexts } from './containers/etc-files.js';
@@ -313,7 +314,7 @@ export class EngineNetworking {
           network: net.id,
           ip: c.IPv4Address || undefined,
           mac: c.MacAddress || undefined,
-          aliases: c.Aliases,
+          aliases: c.Aliases.filter((a) => a !== ''),
           links: (c.Links ?? []).map(parseLink),
           dns: ((hc.Dns as string[] | undefined) ?? []).length ? (hc.Dns as string[]) : undefined,
           ...this.legacyOf(rec, net),
@@ -402,7 +403,7 @@ export class EngineNetworking {
     if (pid !== undefined) {
       await this.mgr.connect({
         containerId: rec.Id, containerName: rec.Name.replace(/^\//, ''), netns: pid, network: net.id,
-        ip: cfg.IPv4Address || undefined, mac: cfg.MacAddress || undefined, aliases: cfg.Aliases, links: (cfg.Links ?? []).map(parseLink),
+        ip: cfg.IPv4Address || undefined, mac: cfg.MacAddress || undefined, aliases: cfg.Aliases.filter((a) => a !== ''), links: (cfg.Links ?? []).map(parseLink),
         dns: ((rec.HostConfig.Dns as string[] | undefined) ?? []).length ? (rec.HostConfig.Dns as string[]) : undefined,
         ...this.legacyOf(rec, net),
       });
@@ -519,22 +520,17 @@ export class EngineNetworking {
     const ipamDriver = (ipam.Driver as string | undefined) || 'default';
     if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`, 'hako has the default IPAM driver only');
     const configs = ((ipam.Config as Json[] | null | undefined) ?? []).filter((c) => c && Object.keys(c).length);
-    if (configs.some((c) => String(c.Subnet ?? '').includes(':') || String(c.Gateway ?? '').includes(':'))) throw invalid('IPv6 subnets are not supported by hako yet');
-    if (configs.length > 1) throw invalid('hako supports one IPv4 subnet per network', 'pass a single --subnet');
+    if (configs.some((c) => String(c.Subnet ?? '').includes(':'))) throw invalid('IPv6 subnets are not supported by hako yet');
+    // dockerd's checks, order and words (src/network/ipam-request.ts), after its name check.
+    if (this.mgr.listNetworks().some((n) => n.name === name)) throw conflict(`network with name ${name} already exists`);
+    checkIpamRequest(
+      configs.map((x) => ({ subnet: String(x.Subnet ?? ''), gateway: String(x.Gateway ?? ''), ipRange: String(x.IPRange ?? '') })),
+      this.mgr.listNetworks().map((n) => n.subnet),
+    );
     const c = configs[0] ?? {};
     const subnet = (c.Subnet as string | undefined) || undefined;
     const gateway = (c.Gateway as string | undefined) || undefined;
     const ipRange = (c.IPRange as string | undefined) || undefined;
-    if (subnet !== undefined && !subnet.includes(':')) {
-      try {
-        parseCidr(subnet, 'subnet', false);
-      } catch {
-        // dockerd's words (and status: 500) for a subnet that is no CIDR at all; host bits set are
-        // refused below as moby ≥ 25 does (dockerd 20.10 took them).
-        throw new HakoError({ step: `Invalid subnet ${subnet} : invalid CIDR address: ${subnet}`, kind: 'internal' });
-      }
-    }
-    if ((gateway || ipRange) && !subnet) throw invalid(`${gateway ? '--gateway' : '--ip-range'} needs --subnet`, 'give the network a --subnet too');
     if (c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses as Json).length) throw invalid('--aux-address is not supported by hako');
     const options = { ...((body.Options ?? {}) as Record<string, string>) };
     if (Object.values(options).some((v) => typeof v !== 'string')) throw invalid('invalid Options: expected an object of strings');

@@ -107,7 +107,9 @@ export function endpointConfig(net: NetworkFacts, raw: Json, macAddress?: string
   const ipam = (raw.IPAMConfig ?? {}) as Json;
   const ip = typeof ipam.IPv4Address === 'string' ? ipam.IPv4Address : '';
   if (typeof ipam.IPv6Address === 'string' && ipam.IPv6Address) throw invalid(`invalid --ip6 "${ipam.IPv6Address}"`, 'IPv6 is not supported by hako yet');
-  const aliases = Array.isArray(raw.Aliases) ? (raw.Aliases as unknown[]).map(String).filter((a) => a) : [];
+  // dockerd keeps every alias as given: spaces, slashes, non-ASCII, 70 characters, "" (a name
+  // DNS cannot ask for simply never resolves; the embedded DNS is given the non-empty ones).
+  const aliases = Array.isArray(raw.Aliases) ? (raw.Aliases as unknown[]).map(String) : [];
   const mac = macAddress || (typeof raw.MacAddress === 'string' ? raw.MacAddress : '');
   if (net.isDefault) {
     if (ip) throw invalid('user specified IP address is supported on user defined networks only');
@@ -115,7 +117,6 @@ export function endpointConfig(net: NetworkFacts, raw: Json, macAddress?: string
   }
   if (ip && !isIp(ip)) throw invalid(`invalid IPv4 address: ${ip}`);
   if (mac) parseMac(mac);
-  for (const a of aliases) if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(a)) throw invalid(`invalid network alias "${a}"`, 'use letters, digits, _ . -');
   const out: EndpointConfig = { NetworkID: net.id, Aliases: aliases, IPv4Address: ip, MacAddress: mac };
   if (raw.IPAMConfig !== null && typeof raw.IPAMConfig === 'object') out.IPAMGiven = true;
   if (Array.isArray(raw.Aliases)) out.AliasesGiven = true;
