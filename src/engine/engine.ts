@@ -179,6 +179,22 @@ interface ExecRecord {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * dockerd's SetupWorkingDirectory on a mounted rootfs: a missing working directory is made,
+ * root's, 0755, whatever the user (MkdirAllAndChownNew with the daemon's root identity; seen in a
+ * dockerd 20.10 lab with -u 1000); one that is not a directory refuses in dockerd's words.
+ */
+function ensureWorkingDir(rootfs: string, wd: string): void {
+  const host = resolveInRoot(rootfs, wd);
+  const st = statSync(host, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
+  if (st) return;
+  try {
+    mkdirSync(host, { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw fromSystemError(`mkdir ${wd}`, err, wd);
+  }
+}
 
 function defaultInitBinary(): string {
   // build/hako-init of this package: the nearest ancestor with package.json (src/, dist/src/ or
@@ -644,6 +660,18 @@ export class Engine implements ContainerEngine {
     return target;
   }
 
+  /** A created container's missing working directory, made in its rootfs (mounted for it), as the start's. */
+  private async makeWorkingDir(id: string, snap: ContainerSnapshot, wd: string): Promise<void> {
+    const target = this.rootfsDir(id);
+    mkdirSync(target, { recursive: true, mode: 0o755 });
+    try {
+      if (!(await mountOverlay(target, snap))) await this.snapshots.mountRootfs(id, target);
+      ensureWorkingDir(target, wd);
+    } finally {
+      await this.unmountRootfs(id);
+    }
+  }
+
   private async unmountRootfs(id: string): Promise<void> {
     const target = this.rootfsDir(id);
     for (let i = 0; i < 5 && isMountPoint(target); i++) {
@@ -937,13 +965,16 @@ export class Engine implements ContainerEngine {
       }
       const snap = this.snapshots.prepareContainerSync(id, image.record.chainIds);
       prepared = true;
-      // dockerd makes the working directory at create, its rootfs mounted, and refuses one that
-      // is not a directory there (500, its words); the image's layers tell without a mount. (A
-      // missing one is made by the start, root's, as dockerd.)
+      // dockerd makes the working directory at create (SetupWorkingDirectory, its rootfs mounted:
+      // `docker cp`, `diff` and `export` of the created container show it), root's 0755, and
+      // refuses one that is not a directory (500, its words). The image's layers tell without a
+      // mount whether it is there; only a missing one mounts the rootfs to make it. Volumes and
+      // binds are not mounted then (as dockerd): one that covers it gets it by the copy-up, or the
+      // runtime makes it at start inside the mount (as runc does with the cwd).
       const wd = merged.Config.WorkingDir as string;
-      if (wd && statInLayers([snap.upperdir, ...snap.lowerdirs], wd)?.isDirectory() === false) {
-        throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
-      }
+      const wdStat = wd ? statInLayers([snap.upperdir, ...snap.lowerdirs], wd) : undefined;
+      if (wdStat?.isDirectory() === false) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
+      if (wd && !wdStat) await this.makeWorkingDir(id, snap, wd);
       this.trace.mark(id, 'create.snapshot');
       // Not fsync'd: a lease a crash loses is restored from the record at start (sweepOrphans).
       undo.push(() => this.images.removeLease(id));
@@ -1196,17 +1227,10 @@ export class Engine implements ContainerEngine {
       }
       this.trace.mark(id, 'start.copyup');
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
+      // dockerd's SetupWorkingDirectory runs again at start: made at create, it may have been
+      // removed since, or a file put there (docker cp).
       const wd = rec.Config.WorkingDir as string;
-      if (wd) {
-        const host = resolveInRoot(rootfs, wd);
-        // dockerd's words (it checks at create, as create does from the layers, and at start:
-        // a file may have come since, e.g. by docker cp).
-        const st = statSync(host, { throwIfNoEntry: false });
-        if (st && !st.isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
-        // A missing one is made root's, 0755, whatever the user (dockerd's MkdirAllAndChownNew
-        // with the daemon's root identity; seen in a dockerd 20.10 lab with -u 1000).
-        if (!st) mkdirSync(host, { recursive: true, mode: 0o755 });
-      }
+      if (wd) ensureWorkingDir(rootfs, wd);
       this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
       let connected: Array<{ id: string; name: string }> = [];

@@ -1548,3 +1548,20 @@ test('a legacy link to a container on another\'s network (container:<x>) is a li
     await docker(['rm', '-f', ...names], { ok: false });
   }
 });
+
+test('-w naming a missing directory: made at create (dockerd), root\'s 0755, so diff, cp and export of the created container show it; under a volume the container sees it too', { skip, timeout: 60_000 }, async () => {
+  try {
+    await docker(['create', '--name', 'par-wdc', '--network', 'none', '-u', '1000', '-w', '/new/dir', 'busybox', 'pwd']);
+    const diff = (await docker(['diff', 'par-wdc'])).stdout.split('\n').filter(Boolean);
+    assert.ok(diff.includes('A /new') && diff.includes('A /new/dir'), diff.join('\n'));
+    const cp = execFileSync('tar', ['-tvf', '-'], { input: execFileSync(DOCKER, ['cp', 'par-wdc:/new', '-'], { env: d.env }), encoding: 'utf8' });
+    assert.deepEqual(cp.trim().split('\n').map((l) => { const f = l.split(/\s+/); return `${f[0]} ${f[1]} ${f.at(-1)}`; }), ['drwxr-xr-x root/root new/', 'drwxr-xr-x root/root new/dir/']);
+    const names = execFileSync('tar', ['-tf', '-'], { input: execFileSync(DOCKER, ['export', 'par-wdc'], { env: d.env, maxBuffer: 64 << 20 }), encoding: 'utf8' }).split('\n');
+    assert.ok(names.includes('new/dir/'), 'export has it');
+    assert.equal((await docker(['start', '-a', 'par-wdc'])).stdout, '/new/dir\n');
+    assert.equal((await docker(['run', '--rm', '--network', 'none', '-v', 'par-wdc-vol:/data', '-w', '/data/sub', 'busybox', 'sh', '-c', 'pwd; stat -c %u:%g:%a /data/sub'])).stdout, '/data/sub\n0:0:755\n');
+  } finally {
+    await docker(['rm', '-f', 'par-wdc'], { ok: false });
+    await docker(['volume', 'rm', 'par-wdc-vol'], { ok: false });
+  }
+});
