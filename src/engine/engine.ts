@@ -542,10 +542,9 @@ export class Engine implements ContainerEngine {
   /**
    * The containers `rec` links to on the default bridge (HostConfig.Links left there by the
    * network plan, resolved at create: rec.LegacyLinks), each with its address there.
-   * Only for a container on the default bridge (dockerd's setupLinkedContainers). `strict` (a
-   * start, an exec's create, a health probe: dockerd's setupLinkedContainers each time): a linked
-   * container that is not running, or not on the default bridge, refuses it in dockerd's words
-   * (500); otherwise such links are left out.
+   * Only for a container on the default bridge (dockerd's setupLinkedContainers, which a start, an
+   * exec's create and each health probe run): a linked container that is not running, or not on
+   * the default bridge, refuses it in dockerd's words (500).
    */
   private legacyLinks(rec: ContainerRecord): LinkedContainer[] {
     const links = rec.LegacyLinks;
