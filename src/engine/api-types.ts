@@ -136,6 +136,8 @@ export interface ContainerEngine {
   pauseContainer(idOrName: string): Promise<void>;
   unpauseContainer(idOrName: string): Promise<void>;
   removeContainer(idOrName: string, opts?: { force?: boolean; volumes?: boolean }): Promise<void>;
+  /** docker rm --link: takes the legacy link `name` (/<linker>/<alias>) off its linker. */
+  removeLink(name: string): Promise<void>;
   renameContainer(idOrName: string, newName: string): Promise<void>;
   updateContainer(idOrName: string, body: Json): Promise<{ Warnings: string[] }>;
   attachContainer(idOrName: string, opts: AttachOptions): Promise<Attachment>;

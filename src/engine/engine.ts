@@ -39,7 +39,7 @@ import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
 import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
 import { parseLink } from './containers/network-config.js';
-import { linkEnv, linkHostsEntry, type LinkedContainer } from './containers/legacy-links.js';
+import { linkEnv, linkHostsEntry, updateHostsAddress, updateHostsEntry, type LinkedContainer } from './containers/legacy-links.js';
 import { statInLayers } from './fs/layered.js';
 import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, parseVolumesFrom, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts, specToJson } from './containers/spec.js';
@@ -173,9 +173,28 @@ interface ExecRecord {
   monitorDir?: string;
   started: boolean;
   exited?: Promise<number>;
+  /** The legacy links' variables, as its create found them (dockerd's ContainerExecCreate). */
+  linkedEnv?: string[];
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * dockerd's SetupWorkingDirectory on a mounted rootfs: a missing working directory is made,
+ * root's, 0755, whatever the user (MkdirAllAndChownNew with the daemon's root identity; seen in a
+ * dockerd 20.10 lab with -u 1000); one that is not a directory refuses in dockerd's words.
+ */
+function ensureWorkingDir(rootfs: string, wd: string): void {
+  const host = resolveInRoot(rootfs, wd);
+  const st = statSync(host, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
+  if (st) return;
+  try {
+    mkdirSync(host, { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw fromSystemError(`mkdir ${wd}`, err, wd);
+  }
+}
 
 function defaultInitBinary(): string {
   // build/hako-init of this package: the nearest ancestor with package.json (src/, dist/src/ or
@@ -291,7 +310,8 @@ export class Engine implements ContainerEngine {
     this.defaultShmSize = opts.defaultShmSize;
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
     this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
-    this.net.linkedHosts = (rec) => this.legacyLinks(rec, false).map(linkHostsEntry);
+    // (Written by its start, updated by its linked containers' starts: rec.LinkHosts.)
+    this.net.linkedHosts = (rec) => rec.LinkHosts ?? [];
     this.ready = this.reconcile();
     this.ready.catch(() => undefined);
   }
@@ -491,12 +511,27 @@ export class Engine implements ContainerEngine {
       const l = this.containers.get(named);
       if (l) return l;
     }
+    const linked = this.lookupLinkName(idOrName);
+    if (linked) return linked;
     if (/^[a-f0-9]+$/.test(idOrName)) {
       const matches = [...this.containers.keys()].filter((id) => id.startsWith(idOrName));
       if (matches.length > 1) throw invalid(`multiple IDs found with provided prefix: ${idOrName}`);
       if (matches.length === 1) return this.containers.get(matches[0]!)!;
     }
     throw notFound(`No such container: ${idOrName}`);
+  }
+
+  /**
+   * A legacy link's name, `/<linker>/<alias>` (the leading slash optional): dockerd reserves it in
+   * its name registry for the linked container, so it names that one anywhere a container is
+   * named (inspect, rm, …). A linked container that was removed is not found by it.
+   */
+  private lookupLinkName(name: string): Live | undefined {
+    const m = /^\/?([^/]+)\/([^/]+)$/.exec(name);
+    if (!m) return undefined;
+    const parentId = this.names.get(m[1]!);
+    const link = parentId === undefined ? undefined : this.containers.get(parentId)?.rec.LegacyLinks?.find((l) => l.Alias === m[2]);
+    return link && this.containers.get(link.Id);
   }
 
   private async get(idOrName: string): Promise<Live> {
@@ -507,67 +542,85 @@ export class Engine implements ContainerEngine {
   /**
    * The containers `rec` links to on the default bridge (HostConfig.Links left there by the
    * network plan, resolved at create: rec.LegacyLinks), each with its address there.
-   * Only for a container on the default bridge (dockerd's setupLinkedContainers). `strict` (a
-   * start): a linked container that is not running, or not on the default bridge, refuses the start
-   * in dockerd's words (500); otherwise such links are left out (exec, /etc/hosts rewrites).
+   * Only for a container on the default bridge (dockerd's setupLinkedContainers, which a start, an
+   * exec's create and each health probe run): a linked container that is not running, or not on
+   * the default bridge, refuses it in dockerd's words (500).
    */
-  private legacyLinks(rec: ContainerRecord, strict: boolean): LinkedContainer[] {
+  private legacyLinks(rec: ContainerRecord): LinkedContainer[] {
     const links = rec.LegacyLinks;
-    if (!links?.length) return []; // (every start, exec and hosts write asks: most have none)
+    if (!links?.length) return []; // (every start, exec and probe asks: most have none)
     const bridge = this.net.defaultNetwork();
     if (!bridge || !hasEndpoints(rec) || !this.net.networksOf(rec)[bridge.name]) return [];
     const out: LinkedContainer[] = [];
     for (const { Id, Name, Alias: alias } of links) {
       const child = this.containers.get(Id)?.rec;
-      if (!child || !child.State.Running) {
-        if (strict) throw startRefusal(`Cannot link to a non running container: ${child?.Name ?? Name} AS ${rec.Name}/${alias}`);
-        continue;
-      }
+      if (!child || !child.State.Running) throw startRefusal(`Cannot link to a non running container: ${child?.Name ?? Name} AS ${rec.Name}/${alias}`);
       const ep = this.net.mgr.endpointsOfContainer(child.Id).find((e) => e.networkId === bridge.id);
-      if (!ep) {
-        if (strict) throw startRefusal(`container ${child.Id} not attached to default bridge network`);
-        continue;
-      }
-      out.push({
-        alias,
-        name: child.Name.replace(/^\//, ''),
-        hostname: (child.Config.Hostname as string | undefined) || child.Id.slice(0, 12),
-        ip: ep.ip,
-        env: (child.Config.Env as string[] | null | undefined) ?? [],
-        exposedPorts: Object.keys((child.Config.ExposedPorts as Record<string, unknown> | null | undefined) ?? {}),
-      });
+      if (!ep) throw startRefusal(`container ${child.Id} not attached to default bridge network`);
+      out.push({ ...this.linkNames(child, alias), ip: ep.ip, env: (child.Config.Env as string[] | null | undefined) ?? [], exposedPorts: Object.keys((child.Config.ExposedPorts as Record<string, unknown> | null | undefined) ?? {}) });
     }
     return out;
+  }
+
+  private linkNames(child: ContainerRecord, alias: string): { alias: string; name: string; hostname: string } {
+    return { alias, name: child.Name.replace(/^\//, ''), hostname: (child.Config.Hostname as string | undefined) || child.Id.slice(0, 12) };
+  }
+
+  /** The linked container's address on the default bridge while it runs there, else "" (dockerd clears it at the stop). */
+  private bridgeAddress(child: ContainerRecord): string {
+    const bridge = this.net.defaultNetwork();
+    if (!bridge || !child.State.Running) return '';
+    return this.net.mgr.endpointsOfContainer(child.Id).find((e) => e.networkId === bridge.id)?.ip ?? '';
   }
 
   /**
    * inspect's HostConfig.Links for legacy links, as dockerd shows them ("/<linked>:/<me>/<alias>",
    * current names; a removed linked container keeps its link under its last name, as dockerd's
-   * link index keeps it: seen in a 20.10 lab); undefined: HostConfig.Links as stored.
+   * link index keeps it: seen in a 20.10 lab; null once `rm --link` took the last one);
+   * undefined: HostConfig.Links as stored.
    */
-  private linksView(rec: ContainerRecord): string[] | undefined {
+  private linksView(rec: ContainerRecord): string[] | null | undefined {
     if (!rec.LegacyLinks) return undefined;
+    if (rec.LegacyLinks.length === 0) return null;
     return rec.LegacyLinks.map((l) => `${this.containers.get(l.Id)?.rec.Name ?? l.Name}:${rec.Name}/${l.Alias}`);
   }
 
   /**
-   * A container that starts (a new address on the default bridge) is written into the /etc/hosts
-   * of the running containers linked to it (dockerd's ParentUpdate through libnetwork).
+   * A container that starts on the default bridge (a new address there) has that address written
+   * into the /etc/hosts of the running containers linked to it (dockerd's ParentUpdate: libnetwork's
+   * etchosts.Update of each link's alias, in place; nothing else in the file changes), and into
+   * their rec.LinkHosts. Containers on their network (container:<linker>) have a copy of the
+   * linker's file (dockerd: the same file): updated too.
    */
   private updateLinkingHosts(child: ContainerRecord): void {
+    const mode = child.HostConfig.NetworkMode as string;
+    if (mode === 'host' || mode.startsWith('container:')) return; // dockerd: not IsPrivate
+    const ip = this.bridgeAddress(child);
+    if (!ip) return; // dockerd: no endpoint on the default bridge, no parent updates
     for (const l of this.containers.values()) {
       const r = l.rec;
-      if (!r.LegacyLinks || !r.State.Running || !r.LegacyLinks.some((x) => x.Id === child.Id)) continue;
-      try {
-        this.net.writeFiles(r);
-      } catch (err) {
-        this.log.warn(`update /etc/hosts of ${r.Id.slice(0, 12)} for its link to ${child.Name}: ${(err as Error).message}`);
+      if (!r.LegacyLinks || !r.State.Running) continue;
+      const aliases = r.LegacyLinks.filter((x) => x.Id === child.Id).map((x) => x.Alias);
+      if (aliases.length === 0) continue;
+      const sharers = [...this.containers.values()].filter((s) => s.rec.State.Running && s.rec.HostConfig.NetworkMode === `container:${r.Id}`);
+      for (const path of [r.HostsPath, ...sharers.map((s) => s.rec.HostsPath)]) {
+        try {
+          const old = readFileSync(path, 'utf8');
+          const text = aliases.reduce((t, a) => updateHostsAddress(t, a, ip), old);
+          if (text !== old) writeFileSync(path, text); // in place: the bind mount follows the inode
+        } catch (err) {
+          this.log.warn(`update ${path} of ${r.Id.slice(0, 12)} for its link to ${child.Name}: ${(err as Error).message}`);
+        }
+      }
+      if (r.LinkHosts) {
+        r.LinkHosts = r.LinkHosts.map((e) => aliases.reduce((x, a) => updateHostsEntry(x, a, ip), e));
+        this.save(l);
       }
     }
   }
 
-  private linkedEnv(rec: ContainerRecord, strict: boolean): string[] {
-    return this.legacyLinks(rec, strict).flatMap((c) => linkEnv(rec.Name, c));
+  private linkedEnv(rec: ContainerRecord): string[] {
+    return this.legacyLinks(rec).flatMap((c) => linkEnv(rec.Name, c));
   }
 
   private emit(live: Live, action: string, extra: Record<string, string> = {}): void {
@@ -604,6 +657,18 @@ export class Engine implements ContainerEngine {
     onSnapshot?.(snap);
     if (!(await mountOverlay(target, snap))) await this.snapshots.mountRootfs(id, target);
     return target;
+  }
+
+  /** A created container's missing working directory, made in its rootfs (mounted for it), as the start's. */
+  private async makeWorkingDir(id: string, snap: ContainerSnapshot, wd: string): Promise<void> {
+    const target = this.rootfsDir(id);
+    mkdirSync(target, { recursive: true, mode: 0o755 });
+    try {
+      if (!(await mountOverlay(target, snap))) await this.snapshots.mountRootfs(id, target);
+      ensureWorkingDir(target, wd);
+    } finally {
+      await this.unmountRootfs(id);
+    }
   }
 
   private async unmountRootfs(id: string): Promise<void> {
@@ -817,15 +882,29 @@ export class Engine implements ContainerEngine {
         inherited.add(copy);
       }
     }
-    // Links left in HostConfig (not a user network): dockerd's registerLinks wants each container.
+    // Links left in HostConfig (not a user network): dockerd's registerLinks wants each container,
+    // and links to the container whose network a container:<x> one uses (followed to the end);
+    // one on the host network is refused. A second link of the same alias is left out (its name
+    // /<me>/<alias> is taken: dockerd warns and goes on).
     const legacyLinks: NonNullable<ContainerRecord['LegacyLinks']> = [];
+    const childOf = (ref: string): ContainerRecord => {
+      try {
+        return this.lookup(ref).rec;
+      } catch {
+        throw invalid(`could not get container for ${ref}: No such container: ${ref}`);
+      }
+    };
     for (const l of (merged.HostConfig.Links as string[] | null) ?? []) {
       const { name: target, alias } = parseLink(String(l));
-      let child: ContainerRecord;
-      try {
-        child = this.lookup(target).rec;
-      } catch {
-        throw invalid(`could not get container for ${target}: No such container: ${target}`);
+      let child = childOf(target);
+      for (let hops = 0; String(child.HostConfig.NetworkMode).startsWith('container:'); hops++) {
+        if (hops > this.containers.size) throw invalid(`could not get container for ${target}: its network mode loops`);
+        child = childOf(String(child.HostConfig.NetworkMode).slice('container:'.length));
+      }
+      if (child.HostConfig.NetworkMode === 'host') throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+      if (legacyLinks.some((x) => x.Alias === alias)) {
+        this.log.warn(`error registering link for the new container, to ${child.Id}, as alias ${alias}, ignoring: the name is reserved`);
+        continue;
       }
       legacyLinks.push({ Id: child.Id, Name: child.Name, Alias: alias });
     }
@@ -885,13 +964,16 @@ export class Engine implements ContainerEngine {
       }
       const snap = this.snapshots.prepareContainerSync(id, image.record.chainIds);
       prepared = true;
-      // dockerd makes the working directory at create, its rootfs mounted, and refuses one that
-      // is not a directory there (500, its words); the image's layers tell without a mount. (A
-      // missing one is made by the start, root's, as dockerd.)
+      // dockerd makes the working directory at create (SetupWorkingDirectory, its rootfs mounted:
+      // `docker cp`, `diff` and `export` of the created container show it), root's 0755, and
+      // refuses one that is not a directory (500, its words). The image's layers tell without a
+      // mount whether it is there; only a missing one mounts the rootfs to make it. Volumes and
+      // binds are not mounted then (as dockerd): one that covers it gets it by the copy-up, or the
+      // runtime makes it at start inside the mount (as runc does with the cwd).
       const wd = merged.Config.WorkingDir as string;
-      if (wd && statInLayers([snap.upperdir, ...snap.lowerdirs], wd)?.isDirectory() === false) {
-        throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
-      }
+      const wdStat = wd ? statInLayers([snap.upperdir, ...snap.lowerdirs], wd) : undefined;
+      if (wdStat?.isDirectory() === false) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
+      if (wd && !wdStat) await this.makeWorkingDir(id, snap, wd);
       this.trace.mark(id, 'create.snapshot');
       // Not fsync'd: a lease a crash loses is restored from the record at start (sweepOrphans).
       undo.push(() => this.images.removeLease(id));
@@ -1083,8 +1165,12 @@ export class Engine implements ContainerEngine {
     let cgroupsLaunched = false;
     try {
       const nm = hc.NetworkMode as string;
-      // Legacy links: each linked container must run (dockerd refuses the start otherwise).
-      const linkedEnv = this.linkedEnv(rec, true);
+      // Legacy links: each linked container must run (dockerd refuses the start otherwise). Their
+      // /etc/hosts lines are written now (below) and kept for the run (rec.LinkHosts).
+      const linked = this.legacyLinks(rec);
+      const linkedEnv = linked.flatMap((c) => linkEnv(rec.Name, c));
+      if (linked.length) rec.LinkHosts = linked.map(linkHostsEntry);
+      else delete rec.LinkHosts;
       // Its own network namespace, made on the other CPU while this start works on the rest.
       if (this.useMonitor && nm !== 'host' && !nm.startsWith('container:')) netnsAhead = this.netnsMaker.begin();
       // And its cgroup dirs (v1: one per hierarchy), once its record is durable (nothing is made
@@ -1140,17 +1226,10 @@ export class Engine implements ContainerEngine {
       }
       this.trace.mark(id, 'start.copyup');
       const user = resolveUser(rootfs, (rec.Config.User as string) || '', ((hc.GroupAdd as string[] | null) ?? []).map(String));
+      // dockerd's SetupWorkingDirectory runs again at start: made at create, it may have been
+      // removed since, or a file put there (docker cp).
       const wd = rec.Config.WorkingDir as string;
-      if (wd) {
-        const host = resolveInRoot(rootfs, wd);
-        // dockerd's words (it checks at create, as create does from the layers, and at start:
-        // a file may have come since, e.g. by docker cp).
-        const st = statSync(host, { throwIfNoEntry: false });
-        if (st && !st.isDirectory()) throw new HakoError({ step: `Cannot mkdir: ${wd} is not a directory`, kind: 'internal' });
-        // A missing one is made root's, 0755, whatever the user (dockerd's MkdirAllAndChownNew
-        // with the daemon's root identity; seen in a dockerd 20.10 lab with -u 1000).
-        if (!st) mkdirSync(host, { recursive: true, mode: 0o755 });
-      }
+      if (wd) ensureWorkingDir(rootfs, wd);
       this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
       let connected: Array<{ id: string; name: string }> = [];
@@ -1691,10 +1770,13 @@ export class Engine implements ContainerEngine {
   private async probe(live: Live, argv: string[], timeoutMs: number): Promise<ProbeOutcome> {
     const rec = live.rec;
     if (!rec.State.Running || rec.State.Paused) throw conflict(`container ${rec.Id} is not running`);
+    // dockerd's probe sets up the legacy links first: a linked container that stopped makes it
+    // fail before its exec exists (no exec events; the result: -1 and the error's text).
+    const linkedEnv = this.linkedEnv(rec);
     const execId = randomBytes(32).toString('hex');
     const attrs = { execID: execId };
     this.emit(live, `exec_create: ${execEventCmd(argv)}`, attrs);
-    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), { Cmd: argv }, false, this.linkedEnv(rec, false));
+    const process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), { Cmd: argv }, false, linkedEnv);
     const started = superviseProcess({ tty: false, openStdin: false, stdinOnce: false }, async (stdio) => {
       const s = await this.runtime.startExec(rec.Id, { process: process_ as never, stdio });
       s.process.closeErrPipe();
@@ -1788,6 +1870,45 @@ export class Engine implements ContainerEngine {
       }
     }
     await this.locked(live, () => this.removeLocked(live, opts));
+  }
+
+  /**
+   * `docker rm --link /<linker>/<alias>` (DELETE /containers/{name}?link=1), dockerd's rmLink:
+   * `name` names the linked container (a link's name, or its own name or ID); the link is taken
+   * off the linker (inspect's HostConfig.Links), which a running linker on the default bridge
+   * sees in its /etc/hosts at once: dockerd's sandbox Refresh rebuilds it from the links left,
+   * each linked container's address on the default bridge now ("" when it is stopped). Its
+   * variables stay until its next start. A name that is no link: dockerd's 500.
+   */
+  async removeLink(name: string): Promise<void> {
+    const child = await this.get(name);
+    if (child.rec.State.Status === 'removing') throw conflict(`removal of container ${name} is already in progress`);
+    const m = /^\/?([^/]+)\/([^/]+)$/.exec(name);
+    if (!m) throw new HakoError({ step: 'Conflict, cannot remove the default link name of the container', kind: 'internal' });
+    const parentId = this.names.get(m[1]!);
+    const parent = parentId === undefined ? undefined : this.containers.get(parentId);
+    if (!parent) throw new HakoError({ step: `Cannot get parent /${m[1]} for link name /${m[1]}/${m[2]}`, kind: 'internal' });
+    await this.locked(parent, async () => {
+      const rec = parent.rec;
+      rec.LegacyLinks = (rec.LegacyLinks ?? []).filter((l) => l.Alias !== m[2]);
+      const bridge = this.net.defaultNetwork();
+      const onBridge = !!bridge && rec.State.Running && this.net.mgr.endpointsOfContainer(rec.Id).some((e) => e.networkId === bridge.id);
+      if (onBridge) {
+        const entries = [];
+        for (const l of rec.LegacyLinks) {
+          const c = this.containers.get(l.Id)?.rec;
+          if (c) entries.push({ ...this.linkNames(c, l.Alias), ip: this.bridgeAddress(c) });
+        }
+        if (entries.length) rec.LinkHosts = entries.map(linkHostsEntry);
+        else delete rec.LinkHosts;
+        try {
+          this.net.writeFiles(rec);
+        } catch (err) {
+          this.log.warn(`update /etc/hosts of ${rec.Id.slice(0, 12)} for the removed link ${m[2]}: ${(err as Error).message}`);
+        }
+      }
+      this.save(parent);
+    });
   }
 
   private async removeLocked(live: Live, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
@@ -2343,11 +2464,11 @@ export class Engine implements ContainerEngine {
     if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
     if (live.rec.State.Paused) throw conflict(`Container ${idOrName} is paused, unpause the container before exec`);
     if (live.rec.State.Restarting) throw conflict(`Container ${live.rec.Id} is restarting, wait until the container is running`);
-    // dockerd's ContainerExecCreate sets up the legacy links' variables: a linked container that
-    // stopped refuses the exec (500, the start's words).
-    if (live.rec.LegacyLinks) this.linkedEnv(live.rec, true);
+    // dockerd's ContainerExecCreate sets up the legacy links' variables (kept for the exec's start):
+    // a linked container that stopped refuses the exec (500, the start's words).
+    const linkedEnv = this.linkedEnv(live.rec);
     const id = randomBytes(32).toString('hex');
-    this.execs.set(id, { ID: id, ContainerID: live.rec.Id, body, Running: false, ExitCode: null, Pid: 0, started: false });
+    this.execs.set(id, { ID: id, ContainerID: live.rec.Id, body, Running: false, ExitCode: null, Pid: 0, started: false, ...(linkedEnv.length ? { linkedEnv } : {}) });
     live.execs.add(id);
     this.emit(live, `exec_create: ${execEventCmd(body.Cmd)}`, { execID: id });
     return { Id: id };
@@ -2373,7 +2494,7 @@ export class Engine implements ContainerEngine {
     ex.started = true;
     let process_: ReturnType<typeof execProcessSpec>;
     try {
-      process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty, this.linkedEnv(rec, false));
+      process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty, ex.linkedEnv);
     } catch (err) {
       ex.ExitCode = 126; // dockerd: an exec that cannot start (unknown user, …) exits 126
       throw err;

@@ -273,3 +273,18 @@ test('hako start -a prints each start’s output; run -it detaches on the detach
     await hako(['rm', '-f', 'detachme'], { ok: false });
   }
 });
+
+test('hako rm --link /<linker>/<alias> takes the link off as the docker CLI does (slashes trimmed: a "//" path was unclean), prints the name as given; an empty name is refused (it was sent)', { skip: skipContainers }, async () => {
+  await hako(['pull', ref]);
+  await hako(['create', '--name', 'clilnk-db', '--network', 'none', ref, 'true']);
+  await hako(['create', '--name', 'clilnk-web', '--network', 'none', '--link', 'clilnk-db:x', ref, 'true']);
+  try {
+    assert.equal((await hako(['rm', '--link', '/clilnk-web/x'])).stdout, '/clilnk-web/x\n');
+    assert.equal((await hako(['inspect', '--format', '{{json .HostConfig.Links}}', 'clilnk-web'])).stdout.trim(), 'null');
+    const empty = await hako(['rm', '/'], { ok: false });
+    assert.equal(empty.code, 1);
+    assert.equal(empty.stderr.trim(), 'container name cannot be empty', 'the docker CLI 28 words');
+  } finally {
+    await hako(['rm', '-f', 'clilnk-web', 'clilnk-db'], { ok: false });
+  }
+});

@@ -131,6 +131,11 @@ export class FakeEngine implements ContainerEngine {
     if (c.running && !opts?.force) throw conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
     this.containers.delete(c.id);
   }
+  /** The names `removeLink` was given, in order. */
+  removedLinks: string[] = [];
+  async removeLink(name: string): Promise<void> {
+    this.removedLinks.push(name);
+  }
   async renameContainer(idOrName: string, newName: string): Promise<void> {
     this.find(idOrName).name = newName;
   }

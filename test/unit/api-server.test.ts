@@ -437,3 +437,9 @@ test('image archives: import (fromSrc=-), save (GET /images/get, /images/{name}/
   assert.ok(v.ok, JSON.stringify(v));
   await req('DELETE', `/v1.44/images/${id}`);
 });
+
+test('DELETE /containers/{name}?link=1 removes the link the name gives (slashes and all), not a container (it was a 400)', async () => {
+  const r = await req('DELETE', '/containers/web/db-alias?link=1');
+  assert.equal(r.status, 204, r.body.toString());
+  assert.deepEqual(engine.removedLinks, ['web/db-alias']);
+});

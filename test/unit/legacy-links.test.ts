@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { linkEnv, linkHostsEntry } from '../../src/engine/containers/legacy-links.js';
+import { linkEnv, linkHostsEntry, updateHostsAddress, updateHostsEntry } from '../../src/engine/containers/legacy-links.js';
 
 const child = { alias: 'web', name: 'web', hostname: 'abcdef012345', ip: '172.17.0.3', env: ['PATH=/bin', 'A=1=2', 'B', 'HOME=/root'], exposedPorts: [] as string[] };
 
@@ -31,4 +31,23 @@ test('linkEnv: the lowest port (tcp first) is ALIAS_PORT; runs of three or more 
     ...p(8002, 'tcp'),
     'WEB_NAME=/me/web',
   ]);
+});
+
+test('updateHostsAddress is libnetwork\'s etchosts.Update: the address before "\\t<alias>" then a blank or a dot, on every such line; the rest untouched', () => {
+  const text = [
+    '127.0.0.1\tlocalhost',
+    '172.17.0.2\tdb 0123456789ab par-db',
+    '192.0.2.9\tmine',
+    '172.17.0.3\tdb.example other',
+    '172.17.0.4\tdbx 111111111111 dbx',
+    '10.0.0.1\tx db',
+    '172.17.0.5\tweb',
+    '',
+  ].join('\n');
+  assert.equal(updateHostsAddress(text, 'db', '172.17.0.9'), text.replace('172.17.0.2\tdb ', '172.17.0.9\tdb ').replace('172.17.0.3\tdb.', '172.17.0.9\tdb.'));
+  // The alias is matched as it is (a dot in it is no wildcard); a stale address with no line: unchanged.
+  assert.equal(updateHostsAddress('1.2.3.4\tmyxdb a\n', 'my.db', '5.6.7.8'), '1.2.3.4\tmyxdb a\n');
+  assert.equal(updateHostsAddress('\tdb h db\n', 'db', '5.6.7.8'), '5.6.7.8\tdb h db\n', 'an empty address (a Refresh of a stopped one) is filled');
+  assert.deepEqual(updateHostsEntry({ ip: '172.17.0.2', names: ['db', 'h', 'par-db'] }, 'db', '172.17.0.7'), { ip: '172.17.0.7', names: ['db', 'h', 'par-db'] });
+  assert.deepEqual(updateHostsEntry({ ip: '172.17.0.2', names: ['one', 'h'] }, 'db', '172.17.0.7'), { ip: '172.17.0.2', names: ['one', 'h'] });
 });

@@ -238,8 +238,9 @@ async function rename(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
-  if (qBool(ctx, 'link')) throw invalid('links are not supported');
-  await engineOf(deps).removeContainer(ctx.params[0]!, { force: qBool(ctx, 'force'), volumes: qBool(ctx, 'v') });
+  // ?link=1: remove the legacy link the name gives (/<linker>/<alias>), not a container.
+  if (qBool(ctx, 'link')) await engineOf(deps).removeLink(ctx.params[0]!);
+  else await engineOf(deps).removeContainer(ctx.params[0]!, { force: qBool(ctx, 'force'), volumes: qBool(ctx, 'v') });
   sendNoContent(ctx);
 }
 
@@ -271,25 +272,25 @@ export const containerRoutes: Route[] = [
   route('GET', '/containers/json', list, { lean: true }),
   route('POST', '/containers/prune', prune),
   route('POST', '/commit', commit),
-  route('GET', '/containers/{id}/json', inspect, { lean: true }),
-  route('POST', '/containers/{id}/start', start, { lean: true }),
-  route('POST', '/containers/{id}/stop', stop, { lean: true }),
-  route('POST', '/containers/{id}/restart', restart),
-  route('POST', '/containers/{id}/kill', kill, { lean: true }),
-  route('POST', '/containers/{id}/wait', wait, { lean: true }),
-  route('POST', '/containers/{id}/attach', attach, { hijack: true, lean: true }),
-  route('GET', '/containers/{id}/logs', logs),
-  route('GET', '/containers/{id}/top', top),
-  route('GET', '/containers/{id}/stats', stats),
-  route('GET', '/containers/{id}/changes', changes),
-  route('GET', '/containers/{id}/export', exportFs),
-  route('GET', '/containers/{id}/archive', getArchive),
-  route('HEAD', '/containers/{id}/archive', getArchive),
-  route('PUT', '/containers/{id}/archive', putArchive),
-  route('POST', '/containers/{id}/resize', resize),
-  route('POST', '/containers/{id}/pause', pause),
-  route('POST', '/containers/{id}/unpause', unpause),
-  route('POST', '/containers/{id}/update', update),
-  route('POST', '/containers/{id}/rename', rename),
+  route('GET', '/containers/{id*}/json', inspect, { lean: true }),
+  route('POST', '/containers/{id*}/start', start, { lean: true }),
+  route('POST', '/containers/{id*}/stop', stop, { lean: true }),
+  route('POST', '/containers/{id*}/restart', restart),
+  route('POST', '/containers/{id*}/kill', kill, { lean: true }),
+  route('POST', '/containers/{id*}/wait', wait, { lean: true }),
+  route('POST', '/containers/{id*}/attach', attach, { hijack: true, lean: true }),
+  route('GET', '/containers/{id*}/logs', logs),
+  route('GET', '/containers/{id*}/top', top),
+  route('GET', '/containers/{id*}/stats', stats),
+  route('GET', '/containers/{id*}/changes', changes),
+  route('GET', '/containers/{id*}/export', exportFs),
+  route('GET', '/containers/{id*}/archive', getArchive),
+  route('HEAD', '/containers/{id*}/archive', getArchive),
+  route('PUT', '/containers/{id*}/archive', putArchive),
+  route('POST', '/containers/{id*}/resize', resize),
+  route('POST', '/containers/{id*}/pause', pause),
+  route('POST', '/containers/{id*}/unpause', unpause),
+  route('POST', '/containers/{id*}/update', update),
+  route('POST', '/containers/{id*}/rename', rename),
   route('DELETE', '/containers/{id*?}', remove, { lean: true }), // moby's {name:.*}
 ];

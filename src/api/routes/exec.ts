@@ -69,7 +69,7 @@ async function inspect(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 export const execRoutes: Route[] = [
-  route('POST', '/containers/{id}/exec', create, { lean: true }),
+  route('POST', '/containers/{id*}/exec', create, { lean: true }),
   route('POST', '/exec/{id}/start', start, { hijack: true, lean: true }),
   route('POST', '/exec/{id}/resize', resize),
   route('GET', '/exec/{id}/json', inspect, { lean: true }),

@@ -37,7 +37,7 @@ const swarmObjects = ['nodes', 'services', 'tasks', 'secrets', 'configs'].flatMa
 );
 
 export const unimplementedRoutes: Route[] = [
-  route('GET', '/containers/{id}/attach/ws', no('attach over websocket')),
+  route('GET', '/containers/{id*}/attach/ws', no('attach over websocket')),
   // No plugins are installed: an empty list, and no plugin by any name.
   route('GET', '/plugins', async (ctx) => sendJson(ctx, 200, [])),
   route('GET', '/plugins/{name*}/json', noSuchPlugin),

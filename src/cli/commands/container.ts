@@ -32,9 +32,12 @@ export function unpause(ctx: Ctx): Promise<number> {
   return simple(ctx, (c, id) => c.json('POST', `/containers/${enc(id)}/unpause`));
 }
 export function rm(ctx: Ctx): Promise<number> {
-  return simple(ctx, (c, id) =>
-    c.json('DELETE', `/containers/${enc(id)}`, { query: { force: ctx.flags.bool('force') || undefined, v: ctx.flags.bool('volumes') || undefined, link: ctx.flags.bool('link') || undefined } }),
-  );
+  return simple(ctx, (c, id) => {
+    // The docker CLI's trim: `rm --link /web/db` names /containers/web/db (a "//" path is unclean).
+    const name = id.replace(/^\/+|\/+$/g, '');
+    if (!name) throw new Error('container name cannot be empty'); // (docker CLI 28's words)
+    return c.json('DELETE', `/containers/${enc(name)}`, { query: { force: ctx.flags.bool('force') || undefined, v: ctx.flags.bool('volumes') || undefined, link: ctx.flags.bool('link') || undefined } });
+  });
 }
 
 async function simple(ctx: Ctx, fn: (c: Client, id: string) => Promise<unknown>): Promise<number> {

@@ -25,7 +25,7 @@ export interface LinkedContainer {
  * The hosts line (libnetwork's OptionExtraHost from buildSandboxOptions): the alias, the linked
  * container's hostname, then its name unless the alias is the name. After the --add-host lines.
  */
-export function linkHostsEntry(c: LinkedContainer): HostsEntry {
+export function linkHostsEntry(c: Pick<LinkedContainer, 'ip' | 'alias' | 'name' | 'hostname'>): HostsEntry {
   return { ip: c.ip, names: c.alias === c.name ? [c.alias, c.hostname] : [c.alias, c.hostname, c.name] };
 }
 
@@ -96,4 +96,23 @@ export function linkEnv(parentName: string, c: LinkedContainer): string[] {
     env.push(`${a}_ENV_${k}=${e.slice(eq + 1)}`);
   }
   return env;
+}
+
+/**
+ * libnetwork's etchosts.Update, which dockerd runs on the /etc/hosts of each running container
+ * linked to one that starts (its ParentUpdate, with the new address): on every line where a tab,
+ * the alias, then a blank or a dot follow a run of non-blanks, that run becomes `ip` (Go's `\s`
+ * is [\t\n\f\r ]). The rest of the file is left as it is: lines added inside the container, and
+ * the line of a linked container that is stopped, with its old address.
+ */
+export function updateHostsAddress(text: string, alias: string, ip: string): string {
+  const quoted = alias.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+  const re = new RegExp(`([^\\t\\n\\f\\r ]*)(\\t${quoted})([\\t\\n\\f\\r ]|\\.)`, 'g');
+  return text.replace(re, (_m: string, _old: string, name: string, after: string) => `${ip}${name}${after}`);
+}
+
+/** updateHostsAddress on one hosts entry (a line of its own: only its address can change). */
+export function updateHostsEntry(e: HostsEntry, alias: string, ip: string): HostsEntry {
+  const line = updateHostsAddress(`${e.ip}\t${e.names.join(' ')}\n`, alias, ip);
+  return { ip: line.slice(0, line.indexOf('\t')), names: e.names };
 }

@@ -12,6 +12,7 @@ import { HakoError, fromSystemError } from '../../common/errors.js';
 import { fsyncDirFast, fsyncDirSync, stageFileAtomicSync, writeFileAtomic, writeFileAtomicSync, type StagedFile } from '../../common/atomic-file.js';
 import type { Json } from '../api-types.js';
 import type { EndpointConfig } from './network-config.js';
+import type { HostsEntry } from '../../network/hosts-files.js';
 
 export type DockerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -94,6 +95,13 @@ export interface ContainerRecord {
    * by container, so a rename of the linked container keeps the link. Name: its name then.
    */
   LegacyLinks?: Array<{ Id: string; Name: string; Alias: string }>;
+  /**
+   * The /etc/hosts lines of its legacy links as its last start wrote them (dockerd writes them
+   * once, at the start), then only their addresses updated when a linked container starts again
+   * (etchosts.Update): a stopped linked container's line stays. Rewrites of the file while it
+   * runs (network connect/disconnect) keep them; `rm --link` rebuilds them (dockerd's Refresh).
+   */
+  LinkHosts?: HostsEntry[];
   /**
    * dockerd's sandbox ID (64 hex, new at each start) of its network namespace; the namespace is
    * bind-mounted at <exec-root>/netns/<first 12> while it runs (inspect's SandboxKey). Kept after
