@@ -265,6 +265,8 @@ export class Engine implements ContainerEngine {
   private readonly background = new Set<Promise<void>>();
   /** Parsed image configs by image ID (content-addressed, so never stale), see imageForCreate. */
   private readonly imageConfigs = new Map<string, ImageConfig>();
+  /** See the constructor: deleted by sweepOrphans(). */
+  private readonly crashLeftovers: string[];
   /** Each start's network namespace, made alongside its other work (./netns-ahead.ts). */
   private readonly netnsMaker = new NetnsMaker((m) => this.log.info?.(m));
 
@@ -281,7 +283,7 @@ export class Engine implements ContainerEngine {
     this.images.onEvent = (action, id, attributes) => this.bus.emit('image', action, id, attributes);
     this.runtime = new Runtime({ root: join(this.execRoot, 'runtime'), log: { warn: (m) => this.log.warn(m) } });
     this.records = new RecordStore(join(this.root, 'containers'));
-    this.volumes = new VolumeStore(this.root);
+    this.volumes = new VolumeStore(this.root, this.trace.enabled ? (phase) => this.trace.mark('-', phase) : undefined);
     this.volumeMounts = new VolumeMounts(this.volumes, (m) => this.log.warn(m));
     this.sandboxKeys = new SandboxKeys(join(this.execRoot, 'netns'));
     this.shm = new ShmMounts(join(this.execRoot, 'shm'));
@@ -292,6 +294,10 @@ export class Engine implements ContainerEngine {
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
     this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
     this.net.linkedHosts = (rec) => this.legacyLinks(rec, false).map(linkHostsEntry);
+    // What a crash left half-made under random names (staging and retired dirs of volumes,
+    // layers, blobs): listed now, before any request can make new ones, deleted by the start-up
+    // sweep. The image store's only when it is this engine's own (a shared one may be mid-pull).
+    this.crashLeftovers = [...this.volumes.leftovers(), ...(this.images.root === this.root ? [...this.images.content.leftovers(), ...this.snapshots.leftovers()] : [])];
     this.ready = this.reconcile();
     this.ready.catch(() => undefined);
   }
@@ -304,6 +310,8 @@ export class Engine implements ContainerEngine {
     await this.net.init();
     const toRestart: Live[] = [];
     const toFinish: Array<[Live, ExitInfo & { finishedAt: string }]> = [];
+    // Containers with runtime state: started at least once (a created one's start was cut short).
+    const launched = new Set(this.runtime.list());
     for (const rec of this.records.loadAll((m) => this.log.warn(m))) {
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(rec.Id, live);
@@ -365,6 +373,12 @@ export class Engine implements ContainerEngine {
         if (policy === 'always' && !rec.HasBeenManuallyStopped && rec.HasBeenStartedBefore) toRestart.push(live);
         // Stale mounts/cgroups of a stopped container.
         await this.cleanupAfterExit(live).catch(() => undefined);
+      } else if (st.Status === 'created' && launched.has(rec.Id)) {
+        // Its first start was cut short (monitor.json, which reattachMonitor needs, is written
+        // last): the runtime's state, cgroups and rootfs mount, and maybe a container process under
+        // a monitor that no one will ever adopt. The runtime's forced delete kills what is in the
+        // cgroups (the monitor then exits with its child); the container stays created.
+        await this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up the cut-short start of ${rec.Id}: ${(e as Error).message}`));
       }
     }
     // Volumes mounted for containers still running stay mounted (their users counted again);
@@ -386,6 +400,12 @@ export class Engine implements ContainerEngine {
     for (const [l, exit] of toFinish) await this.locked(l, () => this.onExit(l, exit, '', exit.finishedAt));
     // Endpoints of containers that are not running any more (or that we do not know) go.
     await this.net.sweep(new Set([...this.containers.values()].filter((l) => l.rec.State.Running).map((l) => l.rec.Id)));
+    // A running container's networks: a connect or disconnect cut short by a crash is settled.
+    for (const l of this.containers.values()) {
+      if (!l.rec.State.Running) continue;
+      const changed = await this.net.reconcileRecord(l.rec).catch((e: unknown) => (this.log.warn(`reconcile the networks of ${l.rec.Id}: ${(e as Error).message}`), false));
+      if (changed) this.save(l);
+    }
     // SandboxKeys: all dropped (a crash leaves them mounted), then bound again for the running.
     await this.sandboxKeys.releaseAll(new Set(), (m) => this.log.warn(m));
     for (const l of this.containers.values()) {
@@ -452,6 +472,7 @@ export class Engine implements ContainerEngine {
     this.inBackground('delete the files of removed containers', async () => {
       await this.records.removeRetired();
       await this.snapshots.removeRetired();
+      for (const p of this.crashLeftovers.splice(0)) await rm(p, { recursive: true, force: true }).catch(warn(`remove ${p}`));
     });
   }
 
@@ -1594,6 +1615,7 @@ export class Engine implements ContainerEngine {
       const timeout = opts.timeoutSeconds ?? (rec.Config.StopTimeout as number | undefined) ?? 10;
       this.emit(live, 'kill', { signal: String(sig) });
       this.signal(live, sig);
+      this.trace.mark(rec.Id, 'stop.signalled');
       if (rec.State.Paused) await this.thaw(live);
       let done = timeout < 0 ? await this.waitExit(live, 2 ** 31 - 1) : await this.waitExit(live, timeout * 1000);
       if (!done) {
@@ -1604,6 +1626,7 @@ export class Engine implements ContainerEngine {
       }
       // Let the exit handler (queued on the lock or already run) finish its bookkeeping.
       while (rec.State.Running) await sleep(10);
+      this.trace.mark(rec.Id, 'stop.done');
       this.emit(live, 'stop');
       return 'stopped';
     } finally {
@@ -1623,6 +1646,7 @@ export class Engine implements ContainerEngine {
     live.keepOnExit = true;
     try {
       await this.stopInner(live, opts);
+      this.trace.mark(live.rec.Id, 'restart.stopped');
       await this.locked(live, async () => {
         live.rec.HasBeenManuallyStopped = false;
         if (live.rec.State.Running) return;
@@ -2654,6 +2678,7 @@ export class Engine implements ContainerEngine {
       }
       if (pseudo === 'none') throw invalid(mode === 'host' || mode.startsWith('container:') ? 'container sharing network namespace with another container or host cannot be connected to any other network' : 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
       const net = await this.net.connect(live.rec, ref, body, st.Running ? st.Pid : undefined);
+      this.trace.mark(live.rec.Id, 'connect.attached');
       this.save(live);
       // A stopped container gets its endpoint (and the event) when it starts.
       if (st.Running) this.bus.emit('network', 'connect', net.id, { container: live.rec.Id, name: net.name, type: 'bridge' });
@@ -2683,6 +2708,7 @@ export class Engine implements ContainerEngine {
         return;
       }
       const r = await this.net.disconnect(live.rec, ref, live.rec.State.Running, body.Force === true);
+      this.trace.mark(live.rec.Id, 'disconnect.detached');
       this.save(live);
       if (live.rec.State.Running) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });
     });

@@ -350,6 +350,35 @@ export class EngineNetworking {
     for (const id of owners) if (!running.has(id)) await this.release(id);
   }
 
+  /**
+   * After a daemon restart, for a running container: its record's networks made to match its
+   * endpoints (what its namespace holds). A crash between a connect's or a disconnect's kernel
+   * work and its record's save leaves them apart (the client got no answer): an endpoint the
+   * record lacks is a connect cut short, undone; a network without its endpoint is a disconnect
+   * cut short, finished. Returns whether the record changed (its /etc files are rewritten then).
+   */
+  async reconcileRecord(rec: ContainerRecord): Promise<boolean> {
+    if (this.initError || !hasEndpoints(rec)) return false;
+    const networks = this.networksOf(rec);
+    const eps = this.mgr.endpointsOfContainer(rec.Id);
+    let changed = false;
+    for (const e of eps) {
+      if (Object.values(networks).some((c) => c.NetworkID === e.networkId)) continue;
+      await this.mgr.disconnect(rec.Id, e.networkId);
+      changed = true;
+    }
+    for (const [name, c] of Object.entries(networks)) {
+      if (eps.some((e) => e.networkId === c.NetworkID)) continue;
+      delete networks[name];
+      changed = true;
+    }
+    if (changed) {
+      rec.Networks = networks;
+      this.writeFiles(rec);
+    }
+    return changed;
+  }
+
   /** Resolves once the embedded DNS answers to the new name. */
   rename(containerId: string, name: string): Promise<void> {
     return this.initError ? Promise.resolve() : this.mgr.renameContainer(containerId, name.replace(/^\//, ''));
