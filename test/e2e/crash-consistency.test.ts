@@ -72,8 +72,8 @@ function attach(id: string): Promise<{ sock: Socket; out: () => string }> {
 const CMD = ['sh', '-c', 'echo up; exec sleep 300'];
 
 /** docker run -d's API sequence: create, attach, wait (next-exit), start. */
-async function run(opts: { name?: string; binds?: Record<string, unknown>; network?: string } = {}): Promise<string> {
-  const body = { Image: image, Cmd: CMD, ...(opts.binds ?? {}), HostConfig: { NetworkMode: opts.network ?? 'default', ...((opts.binds?.HostConfig as object | undefined) ?? {}) } };
+async function run(opts: { name?: string; extra?: Record<string, unknown>; network?: string } = {}): Promise<string> {
+  const body = { Image: image, Cmd: CMD, ...(opts.extra ?? {}), HostConfig: { NetworkMode: opts.network ?? 'default', ...((opts.extra?.HostConfig as object | undefined) ?? {}) } };
   const { Id: id } = await ok('POST', `/containers/create${opts.name ? `?name=${opts.name}` : ''}`, body);
   const a = await attach(id);
   const waited = api('POST', `/containers/${id}/wait?condition=next-exit`).catch(() => undefined);
@@ -253,6 +253,8 @@ interface Case {
   at: string;
   /** What the crashing daemon is asked to do (it dies somewhere in it). */
   act: () => Promise<void>;
+  /** A second crash: the next daemon's, in its start-up's recovery, at this mark. */
+  then?: string;
 }
 
 const runCase: Case['act'] = async () => void (await run());
@@ -272,9 +274,15 @@ function cases(): Case[] {
   // rm -f of a running container.
   const rmf = runningThen(async (id) => void (await ok('DELETE', `/containers/${id}?force=1`)));
   for (const m of ['remove.begin', 'remove.locked', 'cleanup.net', 'remove.record', 'cleanup.runtime', 'cleanup.unmount', 'remove.snapshot', 'remove.files-deleted']) out.push({ at: m, act: rmf });
+  // docker run --rm, stopped: removed by its exit.
+  const autoRemove = async () => {
+    const id = await run({ extra: { HostConfig: { AutoRemove: true } } });
+    await ok('POST', `/containers/${id}/stop?t=0`);
+  };
+  for (const m of ['remove.locked', 'remove.record', 'cleanup.unmount']) out.push({ at: m, act: autoRemove });
   // rm -v of a stopped container with an anonymous volume (the volume goes with it).
   const rmv = async () => {
-    const id = await run({ binds: { Volumes: { '/data': {} } } });
+    const id = await run({ extra: { Volumes: { '/data': {} } } });
     await ok('POST', `/containers/${id}/stop?t=0`);
     await ok('DELETE', `/containers/${id}?v=1`);
   };
@@ -293,6 +301,12 @@ function cases(): Case[] {
     await ok('POST', '/networks/crashnet/disconnect', { Container: id });
   };
   for (const m of ['connect.attached', 'disconnect.detached']) out.push({ at: m, act: net });
+  // Crashes again while recovering from the first: the exit recorded from the monitor's record,
+  // the cleanup of a cut-short start, the release of an exited container's endpoints.
+  out.push({ at: 'exit.notified', then: 'exit.notified', act: stop });
+  out.push({ at: 'launch.created', then: 'cleanup.runtime', act: runCase });
+  out.push({ at: 'exit.notified', then: 'cleanup.net', act: stop });
+  out.push({ at: 'remove.locked', then: 'cleanup.unmount', act: rmf });
   return out;
 }
 
@@ -307,8 +321,19 @@ async function withLog(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-/** Starts a daemon that crashes at `at`, runs `act` until it dies, and starts a normal one. */
-async function crashAt(at: string, act: () => Promise<void>): Promise<void> {
+/** Until `proc` has exited (its signal), or 'alive' after `ms`. */
+async function exitOf(proc: TestDaemon['proc'], ms: number): Promise<NodeJS.Signals | number | 'alive'> {
+  const done = () => proc.signalCode ?? proc.exitCode;
+  if (done() !== null) return done()!;
+  const died = new Promise<NodeJS.Signals | number>((r) => proc.once('exit', () => r(done()!)));
+  return Promise.race([died, sleep(ms).then(() => 'alive' as const)]);
+}
+
+/**
+ * Starts a daemon that crashes at `at`, runs `act` until it dies, and starts a normal one
+ * (`then`: first one that crashes again while it recovers, at that mark).
+ */
+async function crashAt(at: string, act: () => Promise<void>, then?: string): Promise<void> {
   await d.restart('SIGTERM', { ...process.env, HAKOD_CRASH_AT: at });
   const proc = d.proc;
   const died = new Promise<NodeJS.Signals | null>((r) => proc.once('exit', (_c, s) => r(s)));
@@ -320,6 +345,13 @@ async function crashAt(at: string, act: () => Promise<void>): Promise<void> {
     assert.fail(`hakod did not reach mark ${at}${why}`);
   }
   assert.equal(sig, 'SIGKILL', `hakod died at ${at} by its own SIGKILL`);
+  if (then) {
+    // It may die before or after it listens.
+    await d.restart('SIGTERM', { ...process.env, HAKOD_CRASH_AT: then }).catch(() => undefined);
+    const again = await exitOf(d.proc, 10_000);
+    if (again === 'alive') assert.fail(`the recovering hakod did not reach mark ${then}`);
+    assert.equal(again, 'SIGKILL', `the recovering hakod died at ${then} by its own SIGKILL`);
+  }
   await d.restart('SIGTERM', process.env);
 }
 
@@ -355,10 +387,10 @@ test('crash at each mark of run, stop, restart, rm, volumes, networks, pull: con
   const wanted = (at: string) => !only || only.includes(at);
   for (const c of cases()) {
     if (!wanted(c.at)) continue;
-    await t.test(c.at, async () => {
+    await t.test(c.then ? `${c.at}, then ${c.then}` : c.at, async () => {
       await withLog(async () => {
         try {
-          await crashAt(c.at, c.act);
+          await crashAt(c.at, c.act, c.then);
           await checkContainers(c.at);
         } finally {
           await removeEverything();
@@ -369,7 +401,7 @@ test('crash at each mark of run, stop, restart, rm, volumes, networks, pull: con
   }
   // Pulls: the image removed first; after the restart it is absent or whole (a container of it
   // runs); pulled again, the roots are as before (no staged blob, snapshot or record left).
-  for (const at of ['pull.manifest', 'pull.config', 'ingest.fsynced', 'ingest.stored', 'snapshot.committed', 'pull.meta-staged', 'pull.layers-done', 'pull.blobs-committed', 'pull.record-committed', 'pull.refs-committed']) {
+  for (const at of ['pull.start', 'pull.manifest', 'pull.config', 'ingest.body-end', 'ingest.fsynced', 'ingest.stored', 'unpack.done', 'snapshot.committed', 'layer.unpacked', 'pull.meta-staged', 'pull.layers-done', 'pull.blobs-committed', 'pull.record-committed', 'pull.refs-committed']) {
     if (!wanted(at)) continue;
     await t.test(at, () => withLog(async () => {
       await ok('DELETE', `/images/${encodeURIComponent(image)}`);

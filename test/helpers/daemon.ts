@@ -126,7 +126,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   const waitUp = async (): Promise<void> => {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      if (proc.exitCode !== null) throw new Error(`hakod exited with ${proc.exitCode}: ${log}`);
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`hakod exited with ${proc.exitCode ?? proc.signalCode}: ${log}`);
       if (existsSync(socket)) {
         const ok = await req('GET', '/_ping').then((r) => r.status === 200, () => false);
         if (ok) return;
@@ -167,7 +167,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
         await exited;
       }
       proc = launch(env);
-      td.proc = proc;
+      td.proc = proc; // (also when it does not come up)
       await waitUp();
     },
     env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: cfg, DOCKER_CLI_HINTS: 'false' },
