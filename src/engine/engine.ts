@@ -292,7 +292,7 @@ export class Engine implements ContainerEngine {
     this.defaultIpcMode = opts.defaultIpcMode;
     this.defaultShmSize = opts.defaultShmSize;
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
-    this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
+    this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log, this.trace.enabled ? (phase) => this.trace.mark('-', phase) : undefined);
     this.net.linkedHosts = (rec) => this.legacyLinks(rec, false).map(linkHostsEntry);
     // What a crash left half-made under random names (staging and retired dirs of volumes,
     // layers, blobs): listed now, before any request can make new ones, deleted by the start-up
@@ -379,6 +379,11 @@ export class Engine implements ContainerEngine {
         // a monitor that no one will ever adopt. The runtime's forced delete kills what is in the
         // cgroups (the monitor then exits with its child); the container stays created.
         await this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up the cut-short start of ${rec.Id}: ${(e as Error).message}`));
+      }
+      // A start cut short before its launch may have left the cgroup dirs made ahead for it
+      // (cgroups-ahead.ts), which the runtime's delete does not know without runtime state.
+      if (!st.Running && st.Status !== 'restarting' && !launched.has(rec.Id)) {
+        await this.runtime.removeCgroupsLeft(rec.Id, this.cgroupsPathOf(rec)).catch((e) => this.log.warn(`remove the cgroups left for ${rec.Id}: ${(e as Error).message}`));
       }
     }
     // Volumes mounted for containers still running stay mounted (their users counted again);

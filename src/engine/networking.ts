@@ -87,6 +87,7 @@ export class EngineNetworking {
     private readonly root: string,
     private readonly opts: NetworkingOptions,
     private readonly log: Logger,
+    mark?: (phase: string) => void,
   ) {
     const p = opts.ifacePrefix;
     if (p !== undefined && !/^[A-Za-z][A-Za-z0-9]{0,4}$/.test(p)) throw invalid(`invalid interface prefix "${p}"`, 'at most 5 letters and digits, starting with a letter');
@@ -113,6 +114,7 @@ export class EngineNetworking {
       iptables: opts.iptables,
       userlandProxy: opts.userlandProxy,
       warn: (m) => this.log.warn(m),
+      mark,
     });
   }
 

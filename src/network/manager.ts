@@ -163,6 +163,8 @@ export interface NetworkManagerOptions {
   userlandProxy?: boolean | undefined;
   /** Where problems that do not fail an operation go (a stale iptables rule left behind). */
   warn?: ((msg: string) => void) | undefined;
+  /** The engine's phase trace (profiling, and tests' crash points: src/engine/phase-trace.ts). */
+  mark?: ((phase: string) => void) | undefined;
 }
 
 interface State {
@@ -416,6 +418,7 @@ export class NetworkManager {
     // Record first: a crash after this point leaves a network reconcile() re-creates or finishes.
     this.state.networks[id] = net;
     this.save();
+    this.opts.mark?.('net.network-recorded');
     try {
       // iptables first, while no nft transaction of ours is settling: with the nft backend an
       // iptables process's exit (closing its netlink socket) waits for the release of what an
@@ -504,6 +507,7 @@ export class NetworkManager {
     if (eps.length) throw conflict(`network ${net.name} has active endpoints (${eps.map((e) => e.containerName).join(', ')})`, 'disconnect or remove those containers first');
     delete this.state.networks[net.id];
     this.save();
+    this.opts.mark?.('net.network-unrecorded');
     // Started first: the iptables processes run while the bridge's deletion waits for the kernel.
     // The network is gone either way; a rule left behind (it names a bridge that no longer
     // exists) goes with the next sync or at the next daemon start.
@@ -580,6 +584,7 @@ export class NetworkManager {
       // Recorded (with the IP) before the kernel work; reconcile() cleans up a half-made one.
       this.state.endpoints[epId] = ep;
       this.save();
+      this.opts.mark?.('net.endpoint-recorded');
       const nl = this.netlink();
       const br = nl.link(net.bridge);
       if (!br) throw new HakoError({ step: `connect ${containerName} to ${net.name}`, hint: `bridge ${net.bridge} is missing; restart the daemon to reconcile`, kind: 'internal' });

@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -118,7 +118,13 @@ function hostState(): HostState {
   // Cgroup dirs (not their control files) beneath the daemon's parent, in every hierarchy.
   const cgroups: string[] = [];
   const dirsOf = (dir: string, name: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
+    let entries: import('node:fs').Dirent[] = [];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      /* removed meanwhile */
+    }
+    for (const e of entries) {
       if (!e.isDirectory()) continue;
       cgroups.push(`${name}/${e.name}`);
       dirsOf(join(dir, e.name), `${name}/${e.name}`);
@@ -197,11 +203,27 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The processes in a container's cgroups (beneath the daemon's parent, every hierarchy). */
+function cgroupProcs(id: string): number[] {
+  const pids = new Set<number>();
+  for (const dir of cgroupDirs(join(d.cgroupParent, id))) {
+    let procs = '';
+    try {
+      procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
+    } catch {
+      /* removed meanwhile */
+    }
+    for (const l of procs.split('\n')) if (l) pids.add(Number(l));
+  }
+  return [...pids].filter(alive);
+}
+
 async function stopChecked(id: string): Promise<void> {
   await ok('POST', `/containers/${id}/stop?t=0`);
   const st = (await ok('GET', `/containers/${id}/json`)).State;
   assert.equal(st.Running, false, `${id} stopped`);
   assert.equal(st.Pid, 0);
+  assert.deepEqual(cgroupProcs(id), [], `${id}: no process left in its cgroups after the stop`);
 }
 
 /** Every container absent or consistent: inspect, a live pid if running, attach, stop, start, logs. */
@@ -215,6 +237,7 @@ async function checkContainers(what: string): Promise<void> {
     assert.equal(st.Running, st.Status === 'running', `${where}: Running`);
     if (st.Running) {
       assert.ok(st.Pid > 0 && alive(st.Pid), `${where}: pid ${st.Pid} is alive`);
+      assert.ok(cgroupProcs(id).includes(st.Pid), `${where}: pid ${st.Pid} is in its cgroups`);
       // Its networks as inspect shows them are the interfaces in its network namespace.
       const ifaces = execFileSync('nsenter', ['-t', String(st.Pid), '-n', 'ip', '-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').filter((l) => /^\d+:\s+eth/.test(l)).length;
       assert.equal(ifaces, Object.keys(c.NetworkSettings.Networks ?? {}).length, `${where}: interfaces for ${JSON.stringify(Object.keys(c.NetworkSettings.Networks ?? {}))}`);
@@ -223,6 +246,7 @@ async function checkContainers(what: string): Promise<void> {
       await stopChecked(id);
     } else {
       assert.equal(st.Pid, 0, `${where}: no pid`);
+      assert.deepEqual(cgroupProcs(id), [], `${where}: no process in its cgroups`);
     }
     // Restartable: its snapshot, record and (default) network are whole.
     await ok('POST', `/containers/${id}/start`);
@@ -264,7 +288,7 @@ function cases(): Case[] {
   const out: Case[] = [];
   // docker run's path: create, attach, wait, start (the runtime's launch marks too).
   for (const m of ['create.begin', 'create.image', 'create.validated', 'create.snapshot', 'create.lease', 'create.files', 'create.staged', 'create.saved']) out.push({ at: m, act: runCase });
-  for (const m of ['start.begin', 'start.rootfs', 'start.built', 'start.prestart', 'start.net-attached', 'launch.cgroups-made', 'launch.spawned', 'launch.created', 'launch.state-saved', 'start.durable', 'start.launched', 'start.done']) out.push({ at: m, act: runCase });
+  for (const m of ['start.begin', 'start.rootfs', 'start.built', 'start.prestart', 'net.endpoint-recorded', 'start.net-attached', 'launch.cgroups-made', 'launch.spawned', 'launch.created', 'launch.state-saved', 'start.durable', 'start.launched', 'start.done']) out.push({ at: m, act: runCase });
   // stop (the exit's bookkeeping after it).
   const stop = runningThen(async (id) => void (await ok('POST', `/containers/${id}/stop?t=0`)));
   for (const m of ['stop.signalled', 'exit.notified', 'cleanup.net', 'stop.done', 'cleanup.runtime', 'cleanup.unmount']) out.push({ at: m, act: stop });
@@ -300,7 +324,13 @@ function cases(): Case[] {
     await ok('POST', '/networks/crashnet/connect', { Container: id });
     await ok('POST', '/networks/crashnet/disconnect', { Container: id });
   };
-  for (const m of ['connect.attached', 'disconnect.detached']) out.push({ at: m, act: net });
+  for (const m of ['net.endpoint-recorded:2', 'connect.attached', 'disconnect.detached']) out.push({ at: m, act: net });
+  // network create / rm.
+  const netCreateRm = async () => {
+    await ok('POST', '/networks/create', { Name: 'crashnet2' });
+    await ok('DELETE', '/networks/crashnet2');
+  };
+  for (const m of ['net.network-recorded', 'net.network-unrecorded']) out.push({ at: m, act: netCreateRm });
   // Crashes again while recovering from the first: the exit recorded from the monitor's record,
   // the cleanup of a cut-short start, the release of an exited container's endpoints.
   out.push({ at: 'exit.notified', then: 'exit.notified', act: stop });
@@ -425,4 +455,34 @@ test('crash at each mark of run, stop, restart, rm, volumes, networks, pull: con
   const layout = (s: HostState): HostState => ({ ...s, files: s.files.filter((f) => !dirsOnly(join(d.dir.path, f)) && !(f === 'root/image/refs.json' && !readFileSync(join(d.dir.path, f), 'utf8').includes('busybox'))) });
   for (let i = 0; i < 60 && compare(layout(fresh), layout(hostState())); i++) await sleep(50);
   assert.equal(compare(layout(fresh), layout(hostState())), '', 'after the image removal: a fresh daemon\'s roots');
+});
+
+test('cgroup dirs a crash left made ahead (a cpuset one without cpus and mems): a start joins them, the restart removes a never-launched one\'s', { skip, timeout: 60_000 }, async () => {
+  await pull();
+  await run(); // (the daemon's cgroup parent exists in every hierarchy)
+  await removeEverything();
+  const parents = cgroupDirs(d.cgroupParent);
+  const make = (id: string): string[] => {
+    const dirs = parents.map((p) => join(p, id));
+    for (const dir of dirs) mkdirSync(dir);
+    return dirs;
+  };
+  const create = async () => (await ok('POST', '/containers/create', { Image: image, Cmd: CMD })).Id as string;
+  // Left for a created container whose start never launched: gone after the restart.
+  const a = await create();
+  const aDirs = make(a);
+  await d.restart('SIGKILL');
+  assert.deepEqual(aDirs.filter((x) => existsSync(x)), [], 'the restart removed them');
+  // Found by a start (a new cpuset cgroup's cpuset.cpus/mems are empty: no task can join until set).
+  const b = await create();
+  const bDirs = make(b);
+  const cpuset = bDirs.find((x) => x.includes('/cpuset/'));
+  if (cpuset) assert.equal(readFileSync(join(cpuset, 'cpuset.cpus'), 'utf8').trim(), '', 'an empty cpuset cgroup');
+  await ok('POST', `/containers/${b}/start`);
+  const st = (await ok('GET', `/containers/${b}/json`)).State;
+  assert.ok(st.Running && cgroupProcs(b).includes(st.Pid));
+  await removeEverything();
+  for (let i = 0; i < 50 && [...aDirs, ...bDirs].some((x) => existsSync(x)); i++) await sleep(20);
+  assert.deepEqual([...aDirs, ...bDirs].filter((x) => existsSync(x)), []);
+  await ok('DELETE', `/images/${encodeURIComponent(image)}`);
 });
