@@ -193,6 +193,21 @@ async function settledLike(base: HostState, what: string): Promise<void> {
   assert.fail(`${what}: left behind:\n${last}`);
 }
 
+const dirsOnly = (p: string): boolean => lstatSync(p, { throwIfNoEntry: false })?.isDirectory() === true && readdirSync(p).every((n) => dirsOnly(join(p, n)));
+
+/**
+ * The roots as a daemon without images holds them: without the dirs made at their first use
+ * (empty now), an emptied tag store, and partial downloads (kept for the next pull to resume).
+ */
+function layout(s: HostState): HostState {
+  const keep = (f: string): boolean => {
+    if (dirsOnly(join(d.dir.path, f))) return false;
+    if (f === 'root/image/refs.json') return readFileSync(join(d.dir.path, f), 'utf8').includes('busybox');
+    return !/^root\/content\/ingest\/[0-9a-f]{64}\.partial$/.test(f);
+  };
+  return { ...s, files: s.files.filter(keep) };
+}
+
 // ---------------------------------------------------------------- the checks after a restart
 
 function alive(pid: number): boolean {
@@ -441,18 +456,33 @@ test('crash at each mark of run, stop, restart, rm, volumes, networks, pull: con
         await run();
         await checkContainers(at);
         await removeEverything();
-      } else assert.equal(has, 404, `${at}: image inspect`);
+      } else {
+        assert.equal(has, 404, `${at}: image inspect`);
+        // Its record committed, its tag not: a dangling image, whole (a container of it runs).
+        const dangling = (await ok('GET', '/images/json?all=1')) as Array<{ Id: string }>;
+        if (dangling.length) {
+          const { Id: id } = await ok('POST', '/containers/create', { Image: dangling[0]!.Id, Cmd: CMD });
+          await ok('POST', `/containers/${id}/start`);
+          await checkContainers(at);
+          await removeEverything();
+          await ok('POST', '/images/prune');
+        }
+        // No blob or layer of the cut-short pull is left (none would ever be deleted).
+        for (let i = 0; i < 60 && compare(layout(fresh), layout(hostState())); i++) await sleep(50);
+        assert.equal(compare(layout(fresh), layout(hostState())), '', `${at}: what the pull left`);
+      }
       await pull();
       await run(); // (the image's init layer, made at its first create)
       await removeEverything();
       await settledLike(base, at);
     }));
   }
-  await ok('DELETE', `/images/${encodeURIComponent(image)}`);
-  // A fresh daemon's roots, but for the dirs made at the first use (empty now) and the emptied
-  // tag store.
-  const dirsOnly = (p: string): boolean => lstatSync(p, { throwIfNoEntry: false })?.isDirectory() === true && readdirSync(p).every((n) => dirsOnly(join(p, n)));
-  const layout = (s: HostState): HostState => ({ ...s, files: s.files.filter((f) => !dirsOnly(join(d.dir.path, f)) && !(f === 'root/image/refs.json' && !readFileSync(join(d.dir.path, f), 'utf8').includes('busybox'))) });
+  // rmi, cut short after its records are committed (its blobs and layers not deleted yet).
+  await t.test('rmi.committed', () => withLog(async () => {
+    await crashAt('rmi.committed', async () => void (await ok('DELETE', `/images/${encodeURIComponent(image)}`)));
+    assert.equal((await api('GET', `/images/${encodeURIComponent(image)}/json`)).status, 404, 'the image is gone');
+  }));
+  // A fresh daemon's roots (but for the dirs made at the first use, empty now, and the emptied tag store).
   for (let i = 0; i < 60 && compare(layout(fresh), layout(hostState())); i++) await sleep(50);
   assert.equal(compare(layout(fresh), layout(hostState())), '', 'after the image removal: a fresh daemon\'s roots');
 });
