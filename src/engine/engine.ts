@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
+import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { removeTree } from '../native/fs.js';
 import { rm } from 'node:fs/promises';
 import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
@@ -1085,15 +1085,25 @@ export class Engine implements ContainerEngine {
     if (m.Type !== 'volume' || m.NoCopy || !m.Source) return;
     const marker = join(dirname(m.Source), '.copied-up');
     if (existsSync(marker)) return;
-    writeFileSync(marker, '');
+    // `.copying-up` while the copy runs, `.copied-up` once it is done: a crash in between (the
+    // copy not started, or cut short with the host) left a volume that was empty, or partly
+    // filled by us, before its first container ever ran: emptied and filled again. (The marker
+    // used to be written first: a crash before the copy left the volume empty for good.)
+    const pending = join(dirname(m.Source), '.copying-up');
     const src = resolveInRoot(rootfs, m.Destination);
-    if (!existsSync(src) || !statSync(src).isDirectory()) return;
-    if (readdirSync(m.Source).length > 0) return;
+    if (!existsSync(src) || !statSync(src).isDirectory()) return writeFileSync(marker, '');
+    if (existsSync(pending)) {
+      for (const n of readdirSync(m.Source)) await rm(join(m.Source, n), { recursive: true, force: true });
+    } else if (readdirSync(m.Source).length > 0) return writeFileSync(marker, '');
+    writeFileSync(pending, '');
+    this.trace.mark('-', 'copyup.pending');
     // docker copies the image's content at the mount point into an empty volume, owner and mode included.
     await run('cp', ['-a', '--', `${src}/.`, m.Source]);
     const st = statSync(src);
     await run('chown', [`${st.uid}:${st.gid}`, m.Source]);
     await run('chmod', [(st.mode & 0o7777).toString(8), m.Source]);
+    writeFileSync(marker, '');
+    unlinkSync(pending);
   }
 
   private async startLocked(live: Live): Promise<void> {
