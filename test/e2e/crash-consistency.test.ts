@@ -1,13 +1,18 @@
 // Crash consistency, swept over the daemon's phase marks (src/engine/phase-trace.ts): for each
-// mark on the paths of run (create → attach → wait → start), stop, restart, rm -f, rm -v with an
-// anonymous volume, volume create/rm, network connect/disconnect and a pull, hakod is started with
-// HAKOD_CRASH_AT=<mark>, SIGKILLs itself there, and is started again on the same roots. Then:
-// it comes up; every container is absent or consistent (inspect works, a running one has a live
-// pid, is attachable and stoppable, a stopped one starts and stops, logs read); and after
-// removing everything (rm -f -v, volume and network prune) nothing is left beyond what the
-// daemon had before the crash: no mounts, cgroups, interfaces, nft rules, monitor processes or
-// files under the roots. At the end, with the image removed, the roots hold what a fresh
-// daemon's hold. One daemon root for all marks (each one's leftovers are checked before the next).
+// mark on the paths of run (create → attach → wait → start, the runtime's launch), stop, restart,
+// rm -f, docker run --rm, rm -v with an anonymous volume, a volume's copy-up, volume create/rm,
+// network create/rm and connect/disconnect, a pull from a local registry and an rmi, hakod is
+// started with HAKOD_CRASH_AT=<mark>, SIGKILLs itself there, and is started again on the same
+// roots (for a few, crashing once more during that start's recovery). Then: it comes up; every
+// container is absent or consistent (inspect works; a running one has a live pid in its cgroups,
+// its namespace's interfaces are its networks, it is attachable and stoppable; a paused one is
+// still frozen; a stopped one has no process left; each starts, logs and stops again; a name is
+// taken exactly when its container is listed); and after removing everything (rm -f -v, volume
+// and network prune) nothing is left beyond what the daemon had before the crash: no mounts,
+// cgroups, interfaces, nft rules, monitor processes or files under the roots. A pull cut short
+// leaves a whole image or nothing of it. At the end, with the image removed, the roots hold what
+// a fresh daemon's hold. One daemon root for all marks (each one's leftovers are checked before
+// the next). HAKO_CRASH_MARKS=<mark,…> runs only those.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
