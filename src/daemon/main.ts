@@ -169,6 +169,8 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
   const images = await makeImages(flags, () => saveAfterPull?.());
   await images.content.init();
   await images.meta.init();
+  // Blobs and layers a crash in a pull, rmi or prune left unnamed (nothing when none did).
+  await images.recover().catch((err: Error) => log('warn', `image store recovery: ${err.message}`));
   // What builds cut short by a crash left (contexts, staged files): no build runs yet.
   rmSync(buildWorkDir(flags.dataRoot), { recursive: true, force: true });
   const base: Omit<ApiDeps, 'engine'> = {

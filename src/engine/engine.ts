@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, type Stats } from 'node:fs';
+import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { removeTree } from '../native/fs.js';
 import { rm } from 'node:fs/promises';
 import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
@@ -284,6 +284,8 @@ export class Engine implements ContainerEngine {
   private readonly background = new Set<Promise<void>>();
   /** Parsed image configs by image ID (content-addressed, so never stale), see imageForCreate. */
   private readonly imageConfigs = new Map<string, ImageConfig>();
+  /** See the constructor: deleted by sweepOrphans(). */
+  private readonly crashLeftovers: string[];
   /** Each start's network namespace, made alongside its other work (./netns-ahead.ts). */
   private readonly netnsMaker = new NetnsMaker((m) => this.log.info?.(m));
 
@@ -300,7 +302,7 @@ export class Engine implements ContainerEngine {
     this.images.onEvent = (action, id, attributes) => this.bus.emit('image', action, id, attributes);
     this.runtime = new Runtime({ root: join(this.execRoot, 'runtime'), log: { warn: (m) => this.log.warn(m) } });
     this.records = new RecordStore(join(this.root, 'containers'));
-    this.volumes = new VolumeStore(this.root);
+    this.volumes = new VolumeStore(this.root, this.trace.enabled ? (phase) => this.trace.mark('-', phase) : undefined);
     this.volumeMounts = new VolumeMounts(this.volumes, (m) => this.log.warn(m));
     this.sandboxKeys = new SandboxKeys(join(this.execRoot, 'netns'));
     this.shm = new ShmMounts(join(this.execRoot, 'shm'));
@@ -309,9 +311,13 @@ export class Engine implements ContainerEngine {
     this.defaultIpcMode = opts.defaultIpcMode;
     this.defaultShmSize = opts.defaultShmSize;
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
-    this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log);
+    this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log, this.trace.enabled ? (phase) => this.trace.mark('-', phase) : undefined);
     // (Written by its start, updated by its linked containers' starts: rec.LinkHosts.)
     this.net.linkedHosts = (rec) => rec.LinkHosts ?? [];
+    // What a crash left half-made under random names (staging and retired dirs of volumes,
+    // layers, blobs): listed now, before any request can make new ones, deleted by the start-up
+    // sweep. The image store's only when it is this engine's own (a shared one may be mid-pull).
+    this.crashLeftovers = [...this.volumes.leftovers(), ...(this.images.root === this.root ? [...this.images.content.leftovers(), ...this.snapshots.leftovers()] : [])];
     this.ready = this.reconcile();
     this.ready.catch(() => undefined);
   }
@@ -324,6 +330,8 @@ export class Engine implements ContainerEngine {
     await this.net.init();
     const toRestart: Live[] = [];
     const toFinish: Array<[Live, ExitInfo & { finishedAt: string }]> = [];
+    // Containers with runtime state: started at least once (a created one's start was cut short).
+    const launched = new Set(this.runtime.list());
     for (const rec of this.records.loadAll((m) => this.log.warn(m))) {
       const live: Live = { rec, chain: Promise.resolve(), exitWaiters: [], removeWaiters: [], execs: new Set(), stopping: false, pending: [] };
       this.containers.set(rec.Id, live);
@@ -385,6 +393,17 @@ export class Engine implements ContainerEngine {
         if (policy === 'always' && !rec.HasBeenManuallyStopped && rec.HasBeenStartedBefore) toRestart.push(live);
         // Stale mounts/cgroups of a stopped container.
         await this.cleanupAfterExit(live).catch(() => undefined);
+      } else if (st.Status === 'created' && launched.has(rec.Id)) {
+        // Its first start was cut short (monitor.json, which reattachMonitor needs, is written
+        // last): the runtime's state, cgroups and rootfs mount, and maybe a container process under
+        // a monitor that no one will ever adopt. The runtime's forced delete kills what is in the
+        // cgroups (the monitor then exits with its child); the container stays created.
+        await this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up the cut-short start of ${rec.Id}: ${(e as Error).message}`));
+      }
+      // A start cut short before its launch may have left the cgroup dirs made ahead for it
+      // (cgroups-ahead.ts), which the runtime's delete does not know without runtime state.
+      if (!st.Running && st.Status !== 'restarting' && !launched.has(rec.Id)) {
+        await this.runtime.removeCgroupsLeft(rec.Id, this.cgroupsPathOf(rec)).catch((e) => this.log.warn(`remove the cgroups left for ${rec.Id}: ${(e as Error).message}`));
       }
     }
     // Volumes mounted for containers still running stay mounted (their users counted again);
@@ -406,6 +425,12 @@ export class Engine implements ContainerEngine {
     for (const [l, exit] of toFinish) await this.locked(l, () => this.onExit(l, exit, '', exit.finishedAt));
     // Endpoints of containers that are not running any more (or that we do not know) go.
     await this.net.sweep(new Set([...this.containers.values()].filter((l) => l.rec.State.Running).map((l) => l.rec.Id)));
+    // A running container's networks: a connect or disconnect cut short by a crash is settled.
+    for (const l of this.containers.values()) {
+      if (!l.rec.State.Running) continue;
+      const changed = await this.net.reconcileRecord(l.rec).catch((e: unknown) => (this.log.warn(`reconcile the networks of ${l.rec.Id}: ${(e as Error).message}`), false));
+      if (changed) this.save(l);
+    }
     // SandboxKeys: all dropped (a crash leaves them mounted), then bound again for the running.
     await this.sandboxKeys.releaseAll(new Set(), (m) => this.log.warn(m));
     for (const l of this.containers.values()) {
@@ -472,6 +497,7 @@ export class Engine implements ContainerEngine {
     this.inBackground('delete the files of removed containers', async () => {
       await this.records.removeRetired();
       await this.snapshots.removeRetired();
+      for (const p of this.crashLeftovers.splice(0)) await rm(p, { recursive: true, force: true }).catch(warn(`remove ${p}`));
     });
   }
 
@@ -1141,15 +1167,25 @@ export class Engine implements ContainerEngine {
     if (m.Type !== 'volume' || m.NoCopy || !m.Source) return;
     const marker = join(dirname(m.Source), '.copied-up');
     if (existsSync(marker)) return;
-    writeFileSync(marker, '');
+    // `.copying-up` while the copy runs, `.copied-up` once it is done: a crash in between (the
+    // copy not started, or cut short with the host) left a volume that was empty, or partly
+    // filled by us, before its first container ever ran: emptied and filled again. (The marker
+    // used to be written first: a crash before the copy left the volume empty for good.)
+    const pending = join(dirname(m.Source), '.copying-up');
     const src = resolveInRoot(rootfs, m.Destination);
-    if (!existsSync(src) || !statSync(src).isDirectory()) return;
-    if (readdirSync(m.Source).length > 0) return;
+    if (!existsSync(src) || !statSync(src).isDirectory()) return writeFileSync(marker, '');
+    if (existsSync(pending)) {
+      for (const n of readdirSync(m.Source)) await rm(join(m.Source, n), { recursive: true, force: true });
+    } else if (readdirSync(m.Source).length > 0) return writeFileSync(marker, '');
+    writeFileSync(pending, '');
+    this.trace.mark('-', 'copyup.pending');
     // docker copies the image's content at the mount point into an empty volume, owner and mode included.
     await run('cp', ['-a', '--', `${src}/.`, m.Source]);
     const st = statSync(src);
     await run('chown', [`${st.uid}:${st.gid}`, m.Source]);
     await run('chmod', [(st.mode & 0o7777).toString(8), m.Source]);
+    writeFileSync(marker, '');
+    unlinkSync(pending);
   }
 
   private async startLocked(live: Live): Promise<void> {
@@ -1673,6 +1709,7 @@ export class Engine implements ContainerEngine {
       const timeout = opts.timeoutSeconds ?? (rec.Config.StopTimeout as number | undefined) ?? 10;
       this.emit(live, 'kill', { signal: String(sig) });
       this.signal(live, sig);
+      this.trace.mark(rec.Id, 'stop.signalled');
       if (rec.State.Paused) await this.thaw(live);
       let done = timeout < 0 ? await this.waitExit(live, 2 ** 31 - 1) : await this.waitExit(live, timeout * 1000);
       if (!done) {
@@ -1683,6 +1720,7 @@ export class Engine implements ContainerEngine {
       }
       // Let the exit handler (queued on the lock or already run) finish its bookkeeping.
       while (rec.State.Running) await sleep(10);
+      this.trace.mark(rec.Id, 'stop.done');
       this.emit(live, 'stop');
       return 'stopped';
     } finally {
@@ -1702,6 +1740,7 @@ export class Engine implements ContainerEngine {
     live.keepOnExit = true;
     try {
       await this.stopInner(live, opts);
+      this.trace.mark(live.rec.Id, 'restart.stopped');
       await this.locked(live, async () => {
         live.rec.HasBeenManuallyStopped = false;
         if (live.rec.State.Running) return;
@@ -2775,6 +2814,7 @@ export class Engine implements ContainerEngine {
       }
       if (pseudo === 'none') throw invalid(mode === 'host' || mode.startsWith('container:') ? 'container sharing network namespace with another container or host cannot be connected to any other network' : 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
       const net = await this.net.connect(live.rec, ref, body, st.Running ? st.Pid : undefined);
+      this.trace.mark(live.rec.Id, 'connect.attached');
       this.save(live);
       // A stopped container gets its endpoint (and the event) when it starts.
       if (st.Running) this.bus.emit('network', 'connect', net.id, { container: live.rec.Id, name: net.name, type: 'bridge' });
@@ -2804,6 +2844,7 @@ export class Engine implements ContainerEngine {
         return;
       }
       const r = await this.net.disconnect(live.rec, ref, live.rec.State.Running, body.Force === true);
+      this.trace.mark(live.rec.Id, 'disconnect.detached');
       this.save(live);
       if (live.rec.State.Running) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });
     });

@@ -93,6 +93,7 @@ export class EngineNetworking {
     private readonly root: string,
     private readonly opts: NetworkingOptions,
     private readonly log: Logger,
+    mark?: (phase: string) => void,
   ) {
     const p = opts.ifacePrefix;
     if (p !== undefined && !/^[A-Za-z][A-Za-z0-9]{0,4}$/.test(p)) throw invalid(`invalid interface prefix "${p}"`, 'at most 5 letters and digits, starting with a letter');
@@ -121,6 +122,7 @@ export class EngineNetworking {
       iptables: opts.iptables,
       userlandProxy: opts.userlandProxy,
       warn: (m) => this.log.warn(m),
+      mark,
     });
   }
 
@@ -373,6 +375,35 @@ export class EngineNetworking {
     if (this.initError) return;
     const owners = new Set(this.mgr.listNetworks().flatMap((n) => this.mgr.endpointsOf(n.id).map((e) => e.containerId)));
     for (const id of owners) if (!running.has(id)) await this.release(id);
+  }
+
+  /**
+   * After a daemon restart, for a running container: its record's networks made to match its
+   * endpoints (what its namespace holds). A crash between a connect's or a disconnect's kernel
+   * work and its record's save leaves them apart (the client got no answer): an endpoint the
+   * record lacks is a connect cut short, undone; a network without its endpoint is a disconnect
+   * cut short, finished. Returns whether the record changed (its /etc files are rewritten then).
+   */
+  async reconcileRecord(rec: ContainerRecord): Promise<boolean> {
+    if (this.initError || !hasEndpoints(rec)) return false;
+    const networks = this.networksOf(rec);
+    const eps = this.mgr.endpointsOfContainer(rec.Id);
+    let changed = false;
+    for (const e of eps) {
+      if (Object.values(networks).some((c) => c.NetworkID === e.networkId)) continue;
+      await this.mgr.disconnect(rec.Id, e.networkId);
+      changed = true;
+    }
+    for (const [name, c] of Object.entries(networks)) {
+      if (eps.some((e) => e.networkId === c.NetworkID)) continue;
+      delete networks[name];
+      changed = true;
+    }
+    if (changed) {
+      rec.Networks = networks;
+      this.writeFiles(rec);
+    }
+    return changed;
   }
 
   /** Resolves once the embedded DNS answers to the new name. */

@@ -29,6 +29,7 @@ export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
       return { diffId: diffId as Digest };
     },
     diffSize: (chainId) => snaps.layerSize(chainId),
+    list: () => snaps.list() as Digest[],
     graphDriverData(chainIds) {
       if (chainIds.length === 0) return {};
       const top = snaps.layerDir(chainIds[chainIds.length - 1]!);

@@ -26,7 +26,8 @@ const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 export class VolumeStore {
   readonly dir: string;
 
-  constructor(root: string) {
+  /** `mark`: the engine's phase trace (profiling, and tests' crash points: ./phase-trace.ts). */
+  constructor(root: string, private readonly mark?: (phase: string) => void) {
     this.dir = join(root, 'volumes');
     mkdirSync(this.dir, { recursive: true, mode: 0o701 });
   }
@@ -67,6 +68,7 @@ export class VolumeStore {
     try {
       mkdirSync(join(tmp, '_data'), { recursive: true, mode: 0o755 });
       writeFileAtomicSync(join(tmp, 'volume.json'), JSON.stringify(meta));
+      this.mark?.('volume.staged');
       renameSync(tmp, join(this.dir, name));
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });
@@ -74,6 +76,19 @@ export class VolumeStore {
       throw fromSystemError(`create volume ${name}`, err);
     }
     return { meta, created: true };
+  }
+
+  /**
+   * What a crash left in the volumes dir: a create's staging dir (`.tmp-<name>-…`, renamed into
+   * place last) and a removal's retired dir (`.rm-<name>-…`, deleted after its rename). Random
+   * names no later call reuses: listed at start-up, before any request, and deleted meanwhile.
+   */
+  leftovers(): string[] {
+    try {
+      return readdirSync(this.dir).filter((n) => n.startsWith('.tmp-') || n.startsWith('.rm-')).map((n) => join(this.dir, n));
+    } catch {
+      return [];
+    }
   }
 
   names(): string[] {
@@ -88,6 +103,7 @@ export class VolumeStore {
     if (hasMountAt(this.dataPath(name))) throw new HakoError({ step: `remove ${name}: its device is still mounted on ${this.dataPath(name)}`, path: this.dataPath(name), kind: 'conflict', hint: `unmount it: umount ${this.dataPath(name)}` });
     const trash = join(this.dir, `.rm-${name}-${randomBytes(4).toString('hex')}`);
     renameSync(join(this.dir, name), trash);
+    this.mark?.('volume.retired');
     rmSync(trash, { recursive: true, force: true });
   }
 

@@ -1,11 +1,14 @@
 // The image verbs as a library: pull, push, list, inspect, tag, remove, prune, history, login,
 // logout, verify. One ImageService per storage root; it owns its registry clients and caches.
+import { readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { HakoError, conflict, notFound } from '../common/errors.js';
 import { isDigest, type Digest } from './digest.js';
 import { parseImageConfig, type HistoryEntry, type ImageConfig } from './manifest.js';
 import type { Platform } from './platform.js';
 import { pull, type LayerUnpacker, type PullOptions, type PullResult, type PullContext } from './pull.js';
+import { pullMark } from './pull-trace.js';
 import { familiarString, formatReference, looksLikeId, parseReference, repositoryName, type Reference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
 import { DockerConfig, type Credentials } from './registry/credentials.js';
@@ -129,6 +132,55 @@ export class ImageService {
   /** Layer content sizes by chain ID (see layerSizes). */
   private readonly diffSizes = new Map<Digest, number>();
 
+  /**
+   * Runs `fn` with a marker file in image/ (`unsettled-<random>`): a pull, an rmi's or a prune's
+   * deletion, a lease's release. A crash in them leaves blobs or snapshot layers that no record
+   * names (a pull's committed before its record; an rmi's after its records went), which nothing
+   * would ever delete; a marker left says so, and recover() collects them at the next start.
+   * A small file written and unlinked without fsync (a daemon's crash, not the host's).
+   */
+  private async unsettled<T>(fn: () => Promise<T>): Promise<T> {
+    const marker = join(this.meta.dir, `unsettled-${randomBytes(6).toString('hex')}`);
+    try {
+      writeFileSync(marker, '');
+    } catch {
+      // The store's dir is made by meta.init(); without a marker only a crash's leftovers stay.
+      return fn();
+    }
+    try {
+      return await fn();
+    } finally {
+      try {
+        unlinkSync(marker);
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
+  /**
+   * At a start, before any request: when an earlier daemon died in a pull, rmi, prune or lease
+   * release (its marker is left, see unsettled), the blobs and layers no image or lease names go.
+   * Nothing to do (one readdir) otherwise.
+   */
+  async recover(): Promise<void> {
+    let markers: string[];
+    try {
+      markers = readdirSync(this.meta.dir).filter((n) => n.startsWith('unsettled-'));
+    } catch {
+      return;
+    }
+    if (markers.length === 0) return;
+    await this.collect((this.opts.unpacker?.list?.() ?? []) as Digest[]);
+    for (const m of markers) {
+      try {
+        unlinkSync(join(this.meta.dir, m));
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
   constructor(private readonly opts: ImageServiceOptions) {
     this.root = opts.root;
     this.onEvent = opts.onEvent;
@@ -210,11 +262,11 @@ export class ImageService {
   async pull(ref: string, opts: PullOptions & { credentials?: Credentials | undefined } = {}): Promise<PullResult> {
     const { credentials, ...rest } = opts;
     let result: PullResult;
-    if (!credentials) result = await pull(this.ctx, ref, { concurrency: this.opts.concurrency, ...rest });
+    if (!credentials) result = await this.unsettled(() => pull(this.ctx, ref, { concurrency: this.opts.concurrency, ...rest }));
     else {
       const client = this.clientWith(parseReference(ref).domain, credentials);
       try {
-        result = await pull({ ...this.ctx, client: () => client }, ref, { concurrency: this.opts.concurrency, ...rest });
+        result = await this.unsettled(() => pull({ ...this.ctx, client: () => client }, ref, { concurrency: this.opts.concurrency, ...rest }));
       } finally {
         client.close();
       }
@@ -558,8 +610,11 @@ export class ImageService {
   /** Ends a lease; the layers a lease kept for an image deleted meanwhile go now unless used. */
   async removeLease(owner: string): Promise<void> {
     const chains = this.meta.getLease(owner)?.chainIds;
-    await this.meta.removeLease(owner);
-    if (chains) await this.collect(chains);
+    if (!chains) return this.meta.removeLease(owner);
+    await this.unsettled(async () => {
+      await this.meta.removeLease(owner);
+      await this.collect(chains);
+    });
   }
 
   /**
@@ -568,17 +623,20 @@ export class ImageService {
    * top first) released with it.
    */
   async remove(nameOrId: string, opts: DeleteOptions = {}): Promise<RemoveResult> {
-    const session = await this.meta.locked(async () => {
-      const rec = await this.tryResolve(nameOrId);
-      if (!rec) throw notFound(`no such image: ${nameOrId}`);
-      const del = new ImageDeletion(this.meta.readRefs(), await this.meta.listImages(), await this.meta.listLeases());
-      await del.remove(nameOrId, rec, opts);
-      await this.commitDeletion(del);
-      return del;
+    return this.unsettled(async () => {
+      const session = await this.meta.locked(async () => {
+        const rec = await this.tryResolve(nameOrId);
+        if (!rec) throw notFound(`no such image: ${nameOrId}`);
+        const del = new ImageDeletion(this.meta.readRefs(), await this.meta.listImages(), await this.meta.listLeases());
+        await del.remove(nameOrId, rec, opts);
+        await this.commitDeletion(del);
+        pullMark('rmi.committed');
+        return del;
+      });
+      await this.deletionEvents(session); // (before the collect: an untag event reads the image's labels)
+      const items = await this.collectDeleted(session);
+      return { untagged: session.untagged, deleted: session.deleted.map((r) => r.id), items };
     });
-    await this.deletionEvents(session); // (before the collect: an untag event reads the image's labels)
-    const items = await this.collectDeleted(session);
-    return { untagged: session.untagged, deleted: session.deleted.map((r) => r.id), items };
   }
 
   /** Writes what a deletion session changed: references, leases, then the records go. */
@@ -606,44 +664,46 @@ export class ImageService {
    * uses it) is skipped. Untagged parents go along.
    */
   async prune(opts: { all?: boolean; filters?: ImagePruneFilters; running?: DeleteOptions['running'] } = {}): Promise<PruneResult> {
-    const f = opts.filters;
-    const all = opts.all === true || f?.danglingOnly === false;
-    const session = await this.meta.locked(async () => {
-      const images = await this.meta.listImages();
-      const del = new ImageDeletion(this.meta.readRefs(), images, await this.meta.listLeases());
-      const candidates: ImageRecord[] = [];
-      for (const rec of images) {
-        const hasChildren = del.children(rec.id).length > 0;
-        if (!all && hasChildren) continue;
-        if (hasChildren && del.refsOf(rec.id).length === 0) continue;
-        if (f && !(await this.pruneFiltersMatch(rec, f))) continue;
-        candidates.push(rec);
-      }
-      const tolerate = (err: unknown): void => {
-        if (!(err instanceof HakoError) || (err.kind !== 'conflict' && err.kind !== 'not-found')) throw err;
-      };
-      for (const rec of candidates) {
-        if (!del.has(rec.id)) continue;
-        const refs = del.refsOf(rec.id);
-        if (refs.length === 0) {
-          await del.remove(rec.id, rec, { prune: true, running: opts.running }).catch(tolerate);
-          continue;
+    return this.unsettled(async () => {
+      const f = opts.filters;
+      const all = opts.all === true || f?.danglingOnly === false;
+      const session = await this.meta.locked(async () => {
+        const images = await this.meta.listImages();
+        const del = new ImageDeletion(this.meta.readRefs(), images, await this.meta.listLeases());
+        const candidates: ImageRecord[] = [];
+        for (const rec of images) {
+          const hasChildren = del.children(rec.id).length > 0;
+          if (!all && hasChildren) continue;
+          if (hasChildren && del.refsOf(rec.id).length === 0) continue;
+          if (f && !(await this.pruneFiltersMatch(rec, f))) continue;
+          candidates.push(rec);
         }
-        // Dangling only: an image with digest references but no tag counts as dangling.
-        if (!all && refs.some((k) => !parseReference(k).digest)) continue;
-        for (const k of refs) {
-          if (!del.has(rec.id)) break;
-          await del.remove(k, rec, { prune: true, running: opts.running }).catch(tolerate);
+        const tolerate = (err: unknown): void => {
+          if (!(err instanceof HakoError) || (err.kind !== 'conflict' && err.kind !== 'not-found')) throw err;
+        };
+        for (const rec of candidates) {
+          if (!del.has(rec.id)) continue;
+          const refs = del.refsOf(rec.id);
+          if (refs.length === 0) {
+            await del.remove(rec.id, rec, { prune: true, running: opts.running }).catch(tolerate);
+            continue;
+          }
+          // Dangling only: an image with digest references but no tag counts as dangling.
+          if (!all && refs.some((k) => !parseReference(k).digest)) continue;
+          for (const k of refs) {
+            if (!del.has(rec.id)) break;
+            await del.remove(k, rec, { prune: true, running: opts.running }).catch(tolerate);
+          }
         }
-      }
-      await this.commitDeletion(del);
-      return del;
+        await this.commitDeletion(del);
+        return del;
+      });
+      await this.deletionEvents(session);
+      const reclaimed = { bytes: 0 };
+      const items = await this.collectDeleted(session, reclaimed);
+      this.onEvent?.('prune', '', { reclaimed: String(reclaimed.bytes) });
+      return { deleted: session.deleted.map((r) => r.id), reclaimed: reclaimed.bytes, items };
     });
-    await this.deletionEvents(session);
-    const reclaimed = { bytes: 0 };
-    const items = await this.collectDeleted(session, reclaimed);
-    this.onEvent?.('prune', '', { reclaimed: String(reclaimed.bytes) });
-    return { deleted: session.deleted.map((r) => r.id), reclaimed: reclaimed.bytes, items };
   }
 
   /** dockerd: an image created after `until` is kept; labels are those of the image config. */

@@ -42,6 +42,8 @@ export interface LayerUnpacker {
   unpack(chainId: Digest, input: Readable, layer: Descriptor, signal?: AbortSignal): Promise<{ diffId: Digest }>;
   /** Removes a committed snapshot (when its diff ID does not match the config, or on GC). */
   remove?(chainId: Digest): Promise<void>;
+  /** Chain IDs of every committed snapshot (a start's recovery collects those no image names). */
+  list?(): Digest[];
   /** A committed snapshot's content size, as dockerd counts a layer (undefined: not here). */
   diffSize?(chainId: Digest): Promise<number | undefined>;
   /**

@@ -177,6 +177,8 @@ export interface NetworkManagerOptions {
   userlandProxy?: boolean | undefined;
   /** Where problems that do not fail an operation go (a stale iptables rule left behind). */
   warn?: ((msg: string) => void) | undefined;
+  /** The engine's phase trace (profiling, and tests' crash points: src/engine/phase-trace.ts). */
+  mark?: ((phase: string) => void) | undefined;
 }
 
 interface State {
@@ -435,6 +437,7 @@ export class NetworkManager {
     // Record first: a crash after this point leaves a network reconcile() re-creates or finishes.
     this.state.networks[id] = net;
     this.save();
+    this.opts.mark?.('net.network-recorded');
     try {
       // iptables first, while no nft transaction of ours is settling: with the nft backend an
       // iptables process's exit (closing its netlink socket) waits for the release of what an
@@ -523,6 +526,7 @@ export class NetworkManager {
     if (eps.length) throw conflict(`network ${net.name} has active endpoints (${eps.map((e) => e.containerName).join(', ')})`, 'disconnect or remove those containers first');
     delete this.state.networks[net.id];
     this.save();
+    this.opts.mark?.('net.network-unrecorded');
     // Started first: the iptables processes run while the bridge's deletion waits for the kernel.
     // The network is gone either way; a rule left behind (it names a bridge that no longer
     // exists) goes with the next sync or at the next daemon start.
@@ -602,6 +606,7 @@ export class NetworkManager {
       // Recorded (with the IP) before the kernel work; reconcile() cleans up a half-made one.
       this.state.endpoints[epId] = ep;
       this.save();
+      this.opts.mark?.('net.endpoint-recorded');
       // --icc=false: the port's drop (and its links' accepts) are in place before the port
       // exists (nft matches interface names, present or not), so no frame passes in between.
       if (this.filtered(net)) {

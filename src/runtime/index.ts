@@ -13,7 +13,7 @@ import { SeccompCache } from './plan/process.js';
 import { CgroupHostCache } from './cgroups/host.js';
 import { LaunchTemplates } from './lifecycle/launch-templates.js';
 import type { ContainerRecord } from './state/container-store.js';
-import { cgroupsAhead, type CgroupsAhead } from './lifecycle/cgroups-ahead.js';
+import { cgroupsAhead, removeCgroupsLeft, type CgroupsAhead } from './lifecycle/cgroups-ahead.js';
 
 export class Runtime {
   readonly ctx: RuntimeContext;
@@ -40,6 +40,11 @@ export class Runtime {
    */
   cgroupsAhead(id: string, cgroupsPath: string): CgroupsAhead | undefined {
     return cgroupsAhead(this.ctx, id, cgroupsPath);
+  }
+
+  /** Removes what cgroupsAhead made for a container that has no runtime state (never launched). */
+  removeCgroupsLeft(id: string, cgroupsPath: string): Promise<void> {
+    return removeCgroupsLeft(this.ctx, id, cgroupsPath);
   }
 
   /** Creates and starts in one step; the process is this process's child (exit via `process.exited`). */

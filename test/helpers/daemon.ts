@@ -41,8 +41,11 @@ export interface TestDaemon {
   proc: ChildProcess;
   /** stderr so far (of every daemon process started on these roots). */
   log(): string;
-  /** Stops the daemon with `signal` (SIGKILL: a crash) and starts a new one on the same roots and socket. */
-  restart(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Stops the daemon with `signal` (SIGKILL: a crash) and starts a new one on the same roots and
+   * socket; `env`: the new one's environment (default: startDaemon's).
+   */
+  restart(signal?: NodeJS.Signals, env?: NodeJS.ProcessEnv): Promise<void>;
   /** SIGKILLs the daemon and leaves everything (dirs, containers, network) for `startDaemon(…, { after })`. */
   crash(): Promise<void>;
   /** The command it runs under (startDaemon's `wrap`). */
@@ -78,8 +81,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   const pidfile = join(dir.path, 'hako.pid');
   const args = [HAKOD, '-H', `unix://${socket}`, '--data-root', root, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', 'debug', '--cgroup-parent', cgroupParent, ...daemonNetFlags(net), ...extra];
   let log = '';
-  const launch = (): ChildProcess => {
-    const env = opts.env ?? process.env;
+  const launch = (env: NodeJS.ProcessEnv = opts.env ?? process.env): ChildProcess => {
     const p = wrap.length ? spawn(wrap[0]!, [...wrap.slice(1), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     p.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -124,7 +126,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   const waitUp = async (): Promise<void> => {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      if (proc.exitCode !== null) throw new Error(`hakod exited with ${proc.exitCode}: ${log}`);
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`hakod exited with ${proc.exitCode ?? proc.signalCode}: ${log}`);
       if (existsSync(socket)) {
         const ok = await req('GET', '/_ping').then((r) => r.status === 200, () => false);
         if (ok) return;
@@ -158,14 +160,14 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
     dropExitCleanup,
     proc,
     log: () => log,
-    restart: async (signal: NodeJS.Signals = 'SIGTERM') => {
+    restart: async (signal: NodeJS.Signals = 'SIGTERM', env?: NodeJS.ProcessEnv) => {
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise<void>((r) => proc.once('exit', () => r()));
         proc.kill(signal);
         await exited;
       }
-      proc = launch();
-      td.proc = proc;
+      proc = launch(env);
+      td.proc = proc; // (also when it does not come up)
       await waitUp();
     },
     env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: cfg, DOCKER_CLI_HINTS: 'false' },

@@ -89,6 +89,45 @@ test('a partial file from an earlier run is re-hashed and continued', async () =
   }
 });
 
+test('a partial file that is already whole (a crash before its rename) is stored without a request', async () => {
+  const t = tempDir();
+  try {
+    const store = new ContentStore(t.path);
+    await store.init();
+    const data = randomBytes(20_000);
+    const digest = sha256(data);
+    writeFileSync(join(store.ingestDir, `${digest.slice(7)}.partial`), data);
+    // A registry answers a Range from the blob's end with 416: no request may be made.
+    const res = await store.ingest({ digest, size: data.length }, async () => {
+      throw new Error('HTTP 416');
+    });
+    assert.equal(res.resumedFrom, data.length);
+    assert.ok(store.has(digest));
+    assert.deepEqual(readdirSync(store.ingestDir), []);
+    // A whole one with the wrong bytes is refused and removed (the next pull starts afresh).
+    const other = randomBytes(100);
+    const want = sha256(randomBytes(100));
+    writeFileSync(join(store.ingestDir, `${want.slice(7)}.partial`), other);
+    await assert.rejects(store.ingest({ digest: want, size: 100 }, async () => ({ body: Readable.from([other]), start: 0 })), /digest mismatch/);
+    assert.deepEqual(readdirSync(store.ingestDir), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('leftovers lists staged blobs a crash left, not resumable partial downloads', async () => {
+  const t = tempDir();
+  try {
+    const store = new ContentStore(t.path);
+    await store.init();
+    writeFileSync(join(store.ingestDir, `${'a'.repeat(64)}.1234abcd.tmp`), 'x');
+    writeFileSync(join(store.ingestDir, `${'b'.repeat(64)}.partial`), 'x');
+    assert.deepEqual(store.leftovers(), [join(store.ingestDir, `${'a'.repeat(64)}.1234abcd.tmp`)]);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('concurrent ingests of one digest fetch once', async () => {
   const t = tempDir();
   try {

@@ -307,6 +307,20 @@ export class SnapshotStore {
     return size;
   }
 
+  /**
+   * What a crash left in tmp/: layers being extracted (prepareLayer's dirs, never committed) and
+   * removed layers not yet deleted (removeLayer's `rm-…`). Random names no later call reuses:
+   * listed at start-up, before any pull, and deleted meanwhile.
+   */
+  leftovers(): string[] {
+    const tmp = join(this.root, 'tmp');
+    try {
+      return readdirSync(tmp).map((n) => join(tmp, n));
+    } catch {
+      return [];
+    }
+  }
+
   /** Removes a layer (its directory disappears atomically, then is deleted). */
   async removeLayer(chainId: string): Promise<void> {
     const hex = hexOf(chainId);

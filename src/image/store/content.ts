@@ -3,7 +3,7 @@
 // while its digest is computed, fsynced, then renamed into blobs/. A partial file left by an
 // interrupted download is resumed (its bytes are re-hashed, the rest fetched with Range).
 // Concurrent ingests of one digest in this process share a single download.
-import { close as closeCb, closeSync, createReadStream, existsSync, fstatSync, fsync as fsyncCb, ftruncateSync, mkdirSync, openSync, renameSync, statSync, writeSync, writev as writevCb, type ReadStream } from 'node:fs';
+import { close as closeCb, closeSync, createReadStream, existsSync, fstatSync, fsync as fsyncCb, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync, writev as writevCb, type ReadStream } from 'node:fs';
 import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -377,7 +377,11 @@ export class ContentStore {
           throw fromSystemError(`write ${what} ${expected.digest} to ${this.ingestDir}`, err, partial);
         }
       };
-      for (let attempt = 1; offset < expected.size || attempt === 1; attempt++) {
+      // A partial file that is already whole (a crash between its fsync and its rename into
+      // blobs/) needs no request: a Range from its end is answered 416 by registries, which
+      // failed every later pull of the blob. Its hash is checked below like a download's.
+      const whole = resumedFrom > 0 && resumedFrom === expected.size;
+      for (let attempt = 1; !whole && (offset < expected.size || attempt === 1); attempt++) {
         try {
           const { body, start } = await fetch(offset, opts.signal);
           let skip = offset - start;
@@ -458,6 +462,18 @@ export class ContentStore {
       }
       tap?.destroy(err as Error);
       throw err;
+    }
+  }
+
+  /**
+   * What a crash left in ingest/: staged blobs (stageBlobs' `<hex>.<random>.tmp`, never committed).
+   * Not the `.partial` downloads: a later pull of the same blob resumes them.
+   */
+  leftovers(): string[] {
+    try {
+      return readdirSync(this.ingestDir).filter((n) => n.endsWith('.tmp')).map((n) => join(this.ingestDir, n));
+    } catch {
+      return [];
     }
   }
 

@@ -1,5 +1,5 @@
-// A cross-process lock file (O_EXCL) holding the owner's pid; a lock whose owner died is taken
-// over. Within one process, callers queue on a promise chain first.
+// A cross-process lock file (O_EXCL) holding the owner's pid and its start time; a lock whose
+// owner died is taken over. Within one process, callers queue on a promise chain first.
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { sleep } from './content.js';
@@ -11,6 +11,35 @@ function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22); '' when unknown. */
+function startTime(pid: number | 'self'): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+let ownStartTime: string | undefined;
+
+/**
+ * Whether the lock file's owner (`<pid> <start time>`, or a bare pid from before start times
+ * were kept) still holds it. A dead owner does not; nor does one whose pid now names another
+ * process: after a crash the restarted daemon may get the same pid (pid 1 of a container, every
+ * time), and took its own predecessor's lock for a live holder, failing every image operation
+ * for 30 s each.
+ */
+function held(owner: string): boolean {
+  const [pidText, since] = owner.trim().split(' ');
+  const pid = Number(pidText);
+  if (!(pid > 0) || !alive(pid)) return false;
+  if (pid !== process.pid) return since === undefined || since === startTime(pid);
+  // Our own pid: ours only if written by this process (another store on the same root in it).
+  ownStartTime ??= startTime('self');
+  return since !== undefined && since === ownStartTime;
 }
 
 function removeQuietly(path: string): void {
@@ -42,22 +71,24 @@ export class FileLock {
         fd = openSync(this.path, 'wx', 0o644);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(`lock ${this.path}`, err, this.path);
-        let owner = 0;
+        let owner: string | undefined;
         try {
-          owner = Number(readFileSync(this.path, 'utf8'));
+          owner = readFileSync(this.path, 'utf8');
         } catch {
           /* released meanwhile */
         }
-        if (owner > 0 && !alive(owner)) {
+        // (An empty file is being written: its owner's pid follows.)
+        if (owner && !held(owner)) {
           removeQuietly(this.path);
           continue;
         }
-        if (Date.now() > deadline) throw new HakoError({ step: `lock ${this.path}: held by pid ${owner || 'unknown'}`, kind: 'conflict', hint: 'another hako process is working on the image store' });
+        if (Date.now() > deadline) throw new HakoError({ step: `lock ${this.path}: held by pid ${owner?.split(' ')[0] || 'unknown'}`, kind: 'conflict', hint: 'another hako process is working on the image store' });
         await sleep(20);
         continue;
       }
       try {
-        writeSync(fd, String(process.pid));
+        ownStartTime ??= startTime('self');
+        writeSync(fd, `${process.pid} ${ownStartTime}`);
       } catch (err) {
         closeSync(fd);
         removeQuietly(this.path); // not left behind half-written (ENOSPC)

@@ -161,7 +161,9 @@ export class CgroupV1Manager implements CgroupManager {
         // A new cpuset cgroup starts with empty cpuset.cpus/mems, and no task can join it
         // (ENOSPC on cgroup.procs) until they are set. Copy them down from the parent, outermost
         // first, unless the hierarchy has cgroup.clone_children (then the kernel did it).
-        if (h.controllers.includes('cpuset')) for (const d of made) this.inheritCpuset(d);
+        // One that existed may be such an empty one too: made ahead (cgroups-ahead.ts) by a daemon
+        // that died before it copied them.
+        if (h.controllers.includes('cpuset')) for (const d of made.length ? made : [h.dir]) this.inheritCpuset(d);
       }
       if (this.unifiedDir !== undefined && !ahead.has(this.unifiedDir)) {
         const made: string[] = [];

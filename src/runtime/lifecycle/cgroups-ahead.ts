@@ -58,6 +58,16 @@ export class CgroupsAhead {
 }
 
 /**
+ * Removes the cgroup directories of container `id` (cgroupsPath `cgroupsPath`) that a crash left
+ * without runtime state: made ahead for a start that never launched (the runtime's delete knows
+ * only launched containers). Empty ones only (rmdir); nothing when there are none.
+ */
+export async function removeCgroupsLeft(ctx: RuntimeContext, id: string, cgroupsPath: string): Promise<void> {
+  const manager = cgroupManager({ cgroupsPath, containerId: id, procSelfCgroup: readFileSync('/proc/self/cgroup', 'utf8'), host: ctx.cgroupHost?.get() ?? readCgroupHostView(), ...(ctx.cgroupDriver ? { driver: ctx.cgroupDriver } : {}) });
+  if (manager.exists()) await manager.destroy();
+}
+
+/**
  * Starts making the cgroup directories of container `id` (spec cgroupsPath `cgroupsPath`); undefined
  * where there is nothing to gain (cgroup v2: one directory) or the addon cannot.
  */
