@@ -471,3 +471,48 @@ test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses, 
     await s.done();
   }
 });
+
+test('the bundled CLI pulls with an empty X-Registry-Auth when there is no docker config, without loading the docker config code (node:fs/promises) or node:os', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const heads: string[] = [];
+  const s = await serve((req, sock) => {
+    heads.push(req.head);
+    const lines = [{ status: 'Pulling from library/busybox', id: 'latest' }, { status: 'Status: Downloaded newer image for busybox:latest' }].map((m) => JSON.stringify(m) + '\r\n');
+    const body = lines.map((l) => `${Buffer.byteLength(l).toString(16)}\r\n${l}\r\n`).join('') + '0\r\n\r\n';
+    sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+  });
+  const config = mkdtempSync(join(tmpdir(), 'hako-noconfig-'));
+  try {
+    // What the command loaded is read when its request reaches the server (the header is made
+    // before it); stdout/stderr are replaced so that only the command's own modules count.
+    const script = `
+      const seen = [];
+      const fake = { write: (s) => (seen.push(String(s)), true), isTTY: false, writableLength: 0, on() { return this; } };
+      Object.defineProperty(process, 'stdout', { get: () => fake });
+      Object.defineProperty(process, 'stderr', { get: () => fake });
+      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'pull', 'busybox']).then((code) => {
+        const loaded = ['fs/promises', 'os'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+        require('node:fs').writeSync(1, JSON.stringify({ code, out: seen.join(''), loaded }));
+      });`;
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_CONFIG: config } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { code: 0, out: 'latest: Pulling from library/busybox\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n', loaded: [] });
+    assert.equal(heads.length, 1);
+    assert.match(heads[0]!, /^POST \/v1\.44\/images\/create\?fromImage=busybox&tag=latest HTTP\/1\.1\r\n/);
+    assert.match(heads[0]!, /\r\nX-Registry-Auth: e30\r\n/i); // base64url of {}
+  } finally {
+    await s.done();
+    rmSync(config, { recursive: true, force: true });
+  }
+});

@@ -30,7 +30,7 @@ export function withDefaultTag(ref: string): string {
 export async function registryAuthHeader(ctx: Ctx, ref: string): Promise<Record<string, string>> {
   const { lookupAuth } = await import('./auth.js');
   const server = registryOf(ref);
-  const { encodeRegistryAuth } = await import('../../image/registry/auth-config.js');
+  const { encodeRegistryAuth } = await import('../../image/registry/auth-encode.js');
   return { 'X-Registry-Auth': encodeRegistryAuth(await lookupAuth(ctx, server), server) };
 }
 
