@@ -516,3 +516,46 @@ test('the bundled CLI pulls with an empty X-Registry-Auth when there is no docke
     rmSync(config, { recursive: true, force: true });
   }
 });
+
+test('the bundled CLI\'s `pull -q` writes its reference to a stdout pipe without making process.stdout (node:net not loaded); without -q the progress goes through process.stdout, then the reference', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const s = await serve((_req, sock) => {
+    const lines = [{ status: 'Pulling from library/busybox', id: 'latest' }, { status: 'Status: Downloaded newer image for busybox:latest' }].map((m) => JSON.stringify(m) + '\r\n');
+    const body = lines.map((l) => `${Buffer.byteLength(l).toString(16)}\r\n${l}\r\n`).join('') + '0\r\n\r\n';
+    sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+  });
+  const config = mkdtempSync(join(tmpdir(), 'hako-noconfig-'));
+  try {
+    const pull = async (args: string[]) => {
+      // What the command loaded goes to stderr; its stdout is a pipe to this process.
+      const script = `
+        require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'pull', ...${JSON.stringify(args)}]).then((code) => {
+          const net = process.moduleLoadList.includes('NativeModule net');
+          require('node:fs').writeSync(2, JSON.stringify({ code, net }));
+        });`;
+      return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_CONFIG: config } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    };
+    const quiet = await pull(['-q', 'busybox']);
+    assert.equal(quiet.status, 0, quiet.stderr);
+    assert.equal(quiet.stdout, 'docker.io/library/busybox:latest\n');
+    assert.deepEqual(JSON.parse(quiet.stderr), { code: 0, net: false });
+    const full = await pull(['busybox']);
+    assert.equal(full.status, 0, full.stderr);
+    assert.equal(full.stdout, 'latest: Pulling from library/busybox\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n');
+    assert.deepEqual(JSON.parse(full.stderr), { code: 0, net: true });
+  } finally {
+    await s.done();
+    rmSync(config, { recursive: true, force: true });
+  }
+});
