@@ -156,12 +156,9 @@ export class ProgressRenderer {
   }
 }
 
-/**
- * Reads a JSON-lines progress response to the end, rendering it (or nothing when quiet; `out`
- * may then be undefined, so that a quiet command need not make its output stream).
- */
-export async function renderStream(res: NodeJS.ReadableStream, out: NodeJS.WritableStream | undefined, opts: { tty: boolean; quiet?: boolean; width?: number }): Promise<ProgressRenderer> {
-  const sink = opts.quiet || !out ? { write: () => true } : out;
+/** Reads a JSON-lines progress response to the end, rendering it (or nothing when quiet). */
+export async function renderStream(res: NodeJS.ReadableStream, out: NodeJS.WritableStream, opts: { tty: boolean; quiet?: boolean; width?: number }): Promise<ProgressRenderer> {
+  const sink = opts.quiet ? { write: () => true } : out;
   const r = new ProgressRenderer(sink as NodeJS.WritableStream, opts.tty, opts.width);
   res.setEncoding?.('utf8');
   for await (const chunk of res) r.feed(String(chunk));
