@@ -135,6 +135,11 @@ export interface RequestOptions {
   unversioned?: boolean;
   /** Cancels the request (its promise rejects, its connection is closed). */
   cancel?: Cancel;
+  /**
+   * collected() only: a 2xx answer's body is handed to this piece by piece as it comes, not kept
+   * (its `body` then resolves with an empty Buffer at the end; a throw rejects it). See WireRequest.
+   */
+  onBody?: ((chunk: Buffer) => void) | undefined;
 }
 
 /**
@@ -233,7 +238,7 @@ export class Client {
     const mark = this.mark;
     const tag = mark ? `${method}:${full.replace(/^\/v[\d.]+\//, '/').replace(/\?.*/, '')}` : '';
     mark?.(`cli.req.${tag}`);
-    const answer = this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade, collect }, (s) => (sock = s)).then(
+    const answer = this.pool!.request({ method, path: full, headers, body: payload ?? opts.stream, upgrade, collect, onBody: collect ? opts.onBody : undefined }, (s) => (sock = s)).then(
       (r) => (this.onAnswer?.(), r),
       (err: NodeJS.ErrnoException) => {
         throw this.connectError(err);
@@ -249,7 +254,9 @@ export class Client {
       return (r as { collected: CollectedResponse }).collected;
     }
     const res = await this.send(method, path, opts);
-    return { statusCode: res.statusCode ?? 500, statusMessage: res.statusMessage ?? '', headers: res.headers as CollectedResponse['headers'], body: readAll(res) };
+    const status = res.statusCode ?? 500;
+    const sink = opts.onBody && status >= 200 && status < 300 ? opts.onBody : undefined;
+    return { statusCode: status, statusMessage: res.statusMessage ?? '', headers: res.headers as CollectedResponse['headers'], body: sink ? fedAll(res, sink) : readAll(res) };
   }
 
   private async send(method: string, path: string, opts: RequestOptions, onUpgrade?: (req: ClientRequest) => void): Promise<Response> {
@@ -407,6 +414,24 @@ export function minVersion(a: string, b: string): string {
 /** Compares API versions: negative when a < b. */
 export function versionCompare(a: string, b: string): number {
   return minVersion(a, b) === a && a !== b ? -1 : a === b ? 0 : 1;
+}
+
+/** Hands each piece of `res` to `sink` (RequestOptions.onBody); resolves with an empty Buffer at its end. */
+function fedAll(res: Readable, sink: (chunk: Buffer) => void): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    res.on('data', (c: Buffer) => {
+      try {
+        sink(c);
+      } catch (e) {
+        res.destroy(e as Error);
+      }
+    });
+    res.once('end', () => resolve(Buffer.alloc(0)));
+    res.once('error', reject);
+    res.once('close', () => {
+      if (!res.readableEnded) reject(new Error('the daemon closed the connection before the end of the answer'));
+    });
+  });
 }
 
 /** The whole body. Events, not `for await`: a stream's first async iterator costs ~2 ms to set up. */

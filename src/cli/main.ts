@@ -5,6 +5,7 @@ import { specs, type CommandSpec, type FlagRow } from './specs.js';
 import { parseFlags, checkArgs, Flags, UsageError } from './flags.js';
 import type { Client } from './client.js';
 import type { UnixConnector } from './pipe-socket.js';
+import { builtin } from './builtin.js';
 
 export interface Ctx {
   /** Canonical command name: `run`, `volume ls`, … */
@@ -17,6 +18,11 @@ export interface Ctx {
   stderr: NodeJS.WriteStream;
   stdin: NodeJS.ReadStream;
   env: NodeJS.ProcessEnv;
+  /**
+   * Writes `text` to stdout without making process.stdout when nothing made it yet (see
+   * Stdio.print): for a command's short last words (`pull`'s reference), not for streams.
+   */
+  print(text: string): void;
 }
 
 export type Handler = (ctx: Ctx) => Promise<number>;
@@ -167,6 +173,29 @@ class Stdio {
     return this.err;
   }
 
+  /**
+   * `text` on stdout. Once process.stdout exists, through it; before, with write(2) on fd 1:
+   * making process.stdout for a pipe loads node:net (~5 ms of a short command, measured with
+   * `hako pull -q` into a pipe) and a terminal's loads node:tty, for one line. Node writes
+   * stdout synchronously on Linux (files, pipes, terminals), so this keeps the order of
+   * everything written. What write(2) did not take (EAGAIN on a pipe the parent made
+   * non-blocking, EPIPE, EBADF…) goes to process.stdout, which reports a failure as before.
+   */
+  print(text: string): void {
+    if (this.out || this.broken) {
+      this.stdout.write(text);
+      return;
+    }
+    const buf = Buffer.from(text);
+    let done = 0;
+    try {
+      const fs = builtin('node:fs') as typeof import('node:fs');
+      while (done < buf.length) done += fs.writeSync(1, buf, done, buf.length - done);
+    } catch {
+      this.stdout.write(buf.subarray(done));
+    }
+  }
+
   private fail(file: string, e: NodeJS.ErrnoException): void {
     if (this.broken) return;
     this.broken = true;
@@ -286,6 +315,7 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
       return process.stdin;
     },
     env: process.env,
+    print: (text) => out.print(text),
     client: async () => {
       if (client) return client;
       const { Client: C, resolveHost } = await import('./client.js');

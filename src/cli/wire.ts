@@ -85,6 +85,12 @@ export interface WireRequest {
   upgrade?: boolean;
   /** Collect the body into one Buffer instead of streaming it (no node:stream). */
   collect?: boolean;
+  /**
+   * With `collect`, for a 2xx answer: each piece of the body is handed to this as it comes
+   * instead of kept (the body's promise then resolves with an empty Buffer at its end). A throw
+   * fails the exchange: the connection is closed and the body's promise rejects with it.
+   */
+  onBody?: ((chunk: Buffer) => void) | undefined;
 }
 
 export type WireResult = { res: WireResponse } | { collected: CollectedResponse } | { upgraded: { socket: WireSocket; head: Buffer } };
@@ -285,9 +291,12 @@ export class UnixPool {
           this.idle.push(socket);
         } else socket.destroy();
       };
+      // r.onBody, once the head said 2xx (an error's body is collected for its message).
+      let sink: ((b: Buffer) => void) | undefined;
       const body = (b: Buffer) => {
         if (!b.length) return;
-        if (!res) parts.push(b);
+        if (sink) sink(b);
+        else if (!res) parts.push(b);
         else if (!res.push(b)) socket.pause();
       };
       const onBody = (data: Buffer) => {
@@ -356,6 +365,7 @@ export class UnixPool {
           bodyLeft = Number(cl);
         } else keepAlive = false; // the body runs to the end of the connection
         if (r.collect) {
+          if (r.onBody && parsed.statusCode >= 200 && parsed.statusCode < 300) sink = r.onBody;
           const bodyP = new Promise<Buffer>((ok, ko) => {
             bodyDone = ok;
             bodyFailed = ko;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { closeSync, existsSync, mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -469,5 +469,109 @@ test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses, 
     assert.match(order[1]!, /condition=removed/);
   } finally {
     await s.done();
+  }
+});
+
+test('the bundled CLI pulls with an empty X-Registry-Auth when there is no docker config, without loading the docker config code (node:fs/promises) or node:os', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const heads: string[] = [];
+  const s = await serve((req, sock) => {
+    heads.push(req.head);
+    const lines = [{ status: 'Pulling from library/busybox', id: 'latest' }, { status: 'Status: Downloaded newer image for busybox:latest' }].map((m) => JSON.stringify(m) + '\r\n');
+    const body = lines.map((l) => `${Buffer.byteLength(l).toString(16)}\r\n${l}\r\n`).join('') + '0\r\n\r\n';
+    sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+  });
+  const config = mkdtempSync(join(tmpdir(), 'hako-noconfig-'));
+  try {
+    // What the command loaded is read when its request reaches the server (the header is made
+    // before it); stdout/stderr are replaced so that only the command's own modules count.
+    const script = `
+      const seen = [];
+      const fake = { write: (s) => (seen.push(String(s)), true), isTTY: false, writableLength: 0, on() { return this; } };
+      Object.defineProperty(process, 'stdout', { get: () => fake });
+      Object.defineProperty(process, 'stderr', { get: () => fake });
+      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'pull', 'busybox']).then((code) => {
+        const loaded = ['fs/promises', 'os'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+        require('node:fs').writeSync(1, JSON.stringify({ code, out: seen.join(''), loaded }));
+      });`;
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_CONFIG: config } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { code: 0, out: 'latest: Pulling from library/busybox\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n', loaded: [] });
+    assert.equal(heads.length, 1);
+    assert.match(heads[0]!, /^POST \/v1\.44\/images\/create\?fromImage=busybox&tag=latest HTTP\/1\.1\r\n/);
+    assert.match(heads[0]!, /\r\nX-Registry-Auth: e30\r\n/i); // base64url of {}
+  } finally {
+    await s.done();
+    rmSync(config, { recursive: true, force: true });
+  }
+});
+
+test('the bundled CLI\'s `pull -q` writes its reference to a stdout pipe without making process.stdout (node:net not loaded) and reads the answer without node:stream; an error message in it (split across reads, mid-character) fails it; without -q the progress goes through process.stdout, then the reference', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const chunk = (m: unknown) => {
+    const l = Buffer.from(JSON.stringify(m) + '\r\n');
+    return Buffer.concat([Buffer.from(`${l.length.toString(16)}\r\n`), l, Buffer.from('\r\n')]);
+  };
+  const s = await serve((req, sock) => {
+    const head = 'HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    if (req.head.includes('fromImage=broken')) {
+      // The error line reaches the CLI in two reads, cut inside the two bytes of `ü`.
+      const body = Buffer.concat([Buffer.from(head), chunk({ status: 'Pulling from library/broken', id: 'latest' }), chunk({ errorDetail: { message: 'manifest für broken' }, error: 'manifest für broken' }), Buffer.from('0\r\n\r\n')]);
+      const cut = body.indexOf(Buffer.from('ü')) + 1;
+      sock.write(body.subarray(0, cut));
+      setTimeout(() => sock.write(body.subarray(cut)), 30);
+      return;
+    }
+    sock.write(Buffer.concat([Buffer.from(head), chunk({ status: 'Pulling from library/busybox', id: 'latest' }), chunk({ status: 'Status: Downloaded newer image for busybox:latest' }), Buffer.from('0\r\n\r\n')]));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-noconfig-'));
+  try {
+    const pull = async (args: string[]) => {
+      // What the command loaded goes to a file; its stdout and stderr are pipes to this process.
+      const result = join(dir, 'result.json');
+      const script = `
+        require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'pull', ...${JSON.stringify(args)}]).then((code) => {
+          const loaded = (m) => process.moduleLoadList.includes('NativeModule ' + m);
+          require('node:fs').writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code, net: loaded('net'), stream: loaded('stream') }));
+        });`;
+      const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker') } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return { ...r, result: JSON.parse(readFileSync(result, 'utf8')) as { code: number; net: boolean; stream: boolean } };
+    };
+    const quiet = await pull(['-q', 'busybox']);
+    assert.equal(quiet.stdout, 'docker.io/library/busybox:latest\n');
+    assert.deepEqual(quiet.result, { code: 0, net: false, stream: false });
+    const broken = await pull(['-q', 'broken']);
+    assert.equal(broken.stdout, '');
+    assert.equal(broken.stderr, 'manifest für broken\n');
+    assert.equal(broken.result.code, 1);
+    const full = await pull(['busybox']);
+    assert.equal(full.stdout, 'latest: Pulling from library/busybox\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n');
+    assert.deepEqual(full.result, { code: 0, net: true, stream: true });
+  } finally {
+    await s.done();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

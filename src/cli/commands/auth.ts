@@ -5,13 +5,16 @@
 // node:fs/promises with it (1–2.5 ms), which a `pull` of a public image without one would wait
 // for before its request.
 import { readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Ctx } from '../main.js';
 import type { Credentials } from '../../image/registry/credentials.js';
+import { builtin } from '../builtin.js';
 
 export function configPath(ctx: Ctx): string {
-  return join(ctx.env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
+  // $HOME as os.homedir() takes it when set (libuv's uv_os_homedir), without loading node:os
+  // for every pull and push; the passwd entry otherwise.
+  const home = () => ctx.env.HOME || (builtin('node:os') as typeof import('node:os')).homedir();
+  return join(ctx.env.DOCKER_CONFIG || join(home(), '.docker'), 'config.json');
 }
 
 /** The credentials for `registry` (a host or docker's index URL), or undefined. */

@@ -177,7 +177,7 @@ async function registryConfigHeader(ctx: Ctx): Promise<Record<string, string>> {
   const { allAuths } = await import('./auth.js');
   const auths = await allAuths(ctx);
   if (Object.keys(auths).length === 0) return {};
-  const { encodeRegistryAuth } = await import('../../image/registry/auth-config.js');
+  const { encodeRegistryAuth } = await import('../../image/registry/auth-encode.js');
   const config: Record<string, unknown> = {};
   for (const [registry, c] of Object.entries(auths)) config[registry] = JSON.parse(Buffer.from(encodeRegistryAuth(c, registry), 'base64url').toString('utf8'));
   return { 'X-Registry-Config': Buffer.from(JSON.stringify(config)).toString('base64url') };

@@ -24,7 +24,7 @@ export async function pull(ctx: Ctx): Promise<number> {
   if (!all) {
     const { withDefaultTag } = await import('./common.js');
     const full = withDefaultTag(ref);
-    ctx.stdout.write(`${full.includes('/') && full.split('/')[0]!.match(/[.:]|localhost/) ? full : `docker.io/${full.includes('/') ? '' : 'library/'}${full}`}\n`);
+    ctx.print(`${full.includes('/') && full.split('/')[0]!.match(/[.:]|localhost/) ? full : `docker.io/${full.includes('/') ? '' : 'library/'}${full}`}\n`);
   }
   return 0;
 }

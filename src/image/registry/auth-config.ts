@@ -91,10 +91,5 @@ export function credentialsFromAuthConfig(a: AuthConfig | undefined): Credential
   return { username, password, ...(a.identitytoken ? { identityToken: a.identitytoken } : {}), ...(a.registrytoken ? { registryToken: a.registrytoken } : {}) };
 }
 
-/** What a client sends for `creds` (the docker CLI's encoding: base64url JSON). */
-export function encodeRegistryAuth(creds: Credentials | undefined, serveraddress: string): string {
-  const a: AuthConfig = creds ? { username: creds.username, password: creds.password, serveraddress } : {};
-  if (creds?.identityToken) a.identitytoken = creds.identityToken;
-  if (creds?.registryToken) a.registrytoken = creds.registryToken;
-  return Buffer.from(JSON.stringify(a)).toString('base64url');
-}
+// The client's side (X-Registry-Auth as the docker CLI encodes it) is in auth-encode.ts.
+export { encodeRegistryAuth } from './auth-encode.js';
