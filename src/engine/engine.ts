@@ -855,7 +855,8 @@ export class Engine implements ContainerEngine {
         // --mount volume-opt=…: options for a volume made here (an existing one keeps its own, as dockerd).
         const options = m.DriverOpts;
         delete m.DriverOpts;
-        const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name, ...(options ? { options } : {}) });
+        // A driver other than local is dockerd's 404 "error looking up volume plugin" (no plugins here).
+        const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name, driver: m.Driver, ...(options ? { options } : {}) });
         // dockerd's volume service logs `create` for every volume a container names, made now
         // or not (its Create returns the existing one): one event per mount, in order; not for
         // a --volumes-from one (dockerd gets those).

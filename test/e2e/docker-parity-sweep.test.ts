@@ -1427,3 +1427,38 @@ test('json-file max-size: a file is rotated once it has reached max-size, the wr
     await docker(['rm', '-f', 'par-rot'], { ok: false });
   }
 });
+
+test('an unknown volume driver (raw API: the CLI would pull on the 404): 404 "create <name>: error looking up volume plugin …" for Binds\' and anonymous volumes (HostConfig.VolumeDriver) and --mount DriverConfig; nothing left (dockerd 20.10)', { skip, timeout: 60_000 }, async () => {
+  const json = { 'Content-Type': 'application/json' };
+  const create = async (name: string, body: object) => {
+    const r = await d.request('POST', `/v1.41/containers/create?name=${name}`, JSON.stringify({ Image: 'busybox', Cmd: ['true'], ...body }), json);
+    return { status: r.status, message: (JSON.parse(r.body.toString()) as { message?: string }).message ?? '' };
+  };
+  const volumes = async () => ((JSON.parse((await d.request('GET', '/volumes')).body.toString()) as { Volumes: Array<{ Name: string }> | null }).Volumes ?? []).map((v) => v.Name).sort();
+  const plugin = 'error looking up volume plugin nosuch: plugin "nosuch" not found';
+  assert.deepEqual(await volumes(), []);
+  const v = await d.request('POST', '/v1.41/volumes/create', JSON.stringify({ Name: 'par-vd', Driver: 'nosuch' }), json);
+  assert.equal(v.status, 404);
+  assert.equal(JSON.parse(v.body.toString()).message, `create par-vd: ${plugin}`);
+  const named = await create('par-vd1', { HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch', Binds: ['par-vdnamed:/data'] } });
+  assert.deepEqual(named, { status: 404, message: `create par-vdnamed: ${plugin}` });
+  const anon = await create('par-vd2', { Volumes: { '/anon': {} }, HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch' } });
+  assert.equal(anon.status, 404);
+  assert.match(anon.message, new RegExp(`^create [0-9a-f]{64}: ${plugin.replace(/"/g, '\\"')}$`));
+  const mount = await create('par-vd3', { HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: 'par-vdm', Target: '/m', VolumeOptions: { DriverConfig: { Name: 'nosuch' } } }] } });
+  assert.deepEqual(mount, { status: 404, message: `create par-vdm: ${plugin}` });
+  // An existing volume is no exception: the driver is looked up first.
+  assert.equal((await d.request('POST', '/v1.41/volumes/create', JSON.stringify({ Name: 'par-vdexist' }), json)).status, 201);
+  assert.deepEqual(await create('par-vd4', { HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch', Binds: ['par-vdexist:/data'] } }), { status: 404, message: `create par-vdexist: ${plugin}` });
+  for (const n of ['par-vd1', 'par-vd2', 'par-vd3', 'par-vd4']) assert.equal((await d.request('GET', `/containers/${n}/json`)).status, 404, `${n} was not made`);
+  assert.deepEqual(await volumes(), ['par-vdexist'], 'no volume made');
+  try {
+    // VolumeDriver applies neither to host binds nor to --mount volumes (these name their own driver).
+    assert.equal((await create('par-vd5', { HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch', Binds: [`${tmp.path}:/h`] } })).status, 201);
+    assert.equal((await create('par-vd6', { HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch', Mounts: [{ Type: 'volume', Source: 'par-vdmm', Target: '/m' }] } })).status, 201);
+    assert.deepEqual(await volumes(), ['par-vdexist', 'par-vdmm']);
+  } finally {
+    await docker(['rm', '-f', 'par-vd5', 'par-vd6'], { ok: false });
+    await docker(['volume', 'rm', 'par-vdexist', 'par-vdmm'], { ok: false });
+  }
+});

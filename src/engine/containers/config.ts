@@ -335,8 +335,12 @@ export function parseVolumesFrom(spec: string): { ref: string; readOnly: boolean
   return { ref: spec.slice(0, i), readOnly: rw[0] === 'ro' };
 }
 
-/** Splits `src:dst[:opts]` of a -v/Binds entry. A first part that is not absolute names a volume. */
-export function parseBind(spec: string): MountPoint {
+/**
+ * Splits `src:dst[:opts]` of a -v/Binds entry. A first part that is not absolute names a volume,
+ * of `volumeDriver` (HostConfig.VolumeDriver; dockerd applies it to Binds' volumes and the
+ * anonymous ones of Config.Volumes, never to --mount ones, which name their own).
+ */
+export function parseBind(spec: string, volumeDriver = ''): MountPoint {
   const parts = spec.split(':');
   if (parts.length < 1 || parts.length > 3 || parts.some((p) => p === '')) throw invalid(`invalid volume specification: '${spec}'`);
   let src = '';
@@ -363,10 +367,11 @@ export function parseBind(spec: string): MountPoint {
   }
   const rw = !opts.includes('ro');
   const propagation = opts.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate';
-  if (src === '') return { Type: 'volume', Name: '', Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode, RW: rw, Propagation: '', Anonymous: true };
+  const driver = volumeDriver || 'local';
+  if (src === '') return { Type: 'volume', Name: '', Source: '', Destination: posix.normalize(dst), Driver: driver, Mode: mode, RW: rw, Propagation: '', Anonymous: true };
   if (src.startsWith('/')) return { Type: 'bind', Source: posix.normalize(src), Destination: posix.normalize(dst), Mode: mode, RW: rw, Propagation: propagation };
   // dockerd's Mode of a named volume given without a mode is "z" (as with --mount); an anonymous one keeps "".
-  return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode === '' ? 'z' : mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
+  return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: driver, Mode: mode === '' ? 'z' : mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
 }
 
 /** HostConfig.Mounts entry (`--mount`) → MountPoint. */
@@ -386,7 +391,8 @@ export function parseMount(m: Obj): MountPoint {
     const vo = m.VolumeOptions as Obj | undefined;
     const noCopy = (vo?.NoCopy as boolean | undefined) === true;
     const driverOpts = (vo?.DriverConfig as Obj | undefined)?.Options as Record<string, string> | null | undefined;
-    return { Type: 'volume', Name: name, Source: '', Destination: posix.normalize(target), Driver: 'local', Mode: 'z', RW: rw, Propagation: '', Anonymous: name === '', NoCopy: noCopy, ...(driverOpts && Object.keys(driverOpts).length > 0 ? { DriverOpts: { ...driverOpts } } : {}) };
+    const driver = ((vo?.DriverConfig as Obj | undefined)?.Name as string | undefined) || 'local';
+    return { Type: 'volume', Name: name, Source: '', Destination: posix.normalize(target), Driver: driver, Mode: 'z', RW: rw, Propagation: '', Anonymous: name === '', NoCopy: noCopy, ...(driverOpts && Object.keys(driverOpts).length > 0 ? { DriverOpts: { ...driverOpts } } : {}) };
   }
   if (type === 'tmpfs') {
     const t = (m.TmpfsOptions as Obj | undefined) ?? {};
@@ -403,7 +409,7 @@ export function collectMounts(cfg: Obj, hc: Obj, inherited: MountPoint[] = []): 
   const byDest = new Map<string, MountPoint>();
   for (const v of Object.keys((cfg.Volumes as Obj | null) ?? {})) {
     const dest = posix.normalize(v);
-    byDest.set(dest, { Type: 'volume', Name: '', Source: '', Destination: dest, Driver: 'local', Mode: '', RW: true, Propagation: '', Anonymous: true });
+    byDest.set(dest, { Type: 'volume', Name: '', Source: '', Destination: dest, Driver: (hc.VolumeDriver as string | undefined) || 'local', Mode: '', RW: true, Propagation: '', Anonymous: true });
   }
   // --volumes-from: over the image's volumes, under the container's own -v/--mount (dockerd).
   for (const m of inherited) byDest.set(m.Destination, m);
@@ -413,7 +419,7 @@ export function collectMounts(cfg: Obj, hc: Obj, inherited: MountPoint[] = []): 
     seen.add(m.Destination);
     byDest.set(m.Destination, m);
   };
-  for (const b of (hc.Binds as string[] | null) ?? []) add(parseBind(b));
+  for (const b of (hc.Binds as string[] | null) ?? []) add(parseBind(b, (hc.VolumeDriver as string | undefined) ?? ''));
   for (const m of (hc.Mounts as Obj[] | undefined) ?? []) add(parseMount(m));
   for (const [dest, opts] of Object.entries((hc.Tmpfs as Record<string, string> | undefined) ?? {})) {
     add({ Type: 'tmpfs', Source: '', Destination: posix.normalize(dest), Mode: opts, RW: !opts.split(',').includes('ro'), Propagation: '', TmpfsOptions: opts === '' ? [] : opts.split(',') });
