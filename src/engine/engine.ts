@@ -2231,7 +2231,7 @@ export class Engine implements ContainerEngine {
   async putArchive(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     const live = await this.get(idOrName);
     if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
-    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, opts, idOrName));
+    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, { ...opts, user: String(live.rec.Config.User ?? '') }, idOrName));
   }
 
   async commitContainer(idOrName: string, opts: CommitContainerOptions): Promise<{ Id: string }> {

@@ -1462,3 +1462,61 @@ test('an unknown volume driver (raw API: the CLI would pull on the 404): 404 "cr
     await docker(['volume', 'rm', 'par-vdexist', 'par-vdmm'], { ok: false });
   }
 });
+
+test('cp -a (copyUIDGID) makes every entry the container user\'s, looked up in the container\'s passwd/group as current moby (dockerd 20.10 asked the host\'s and failed on uid:gid); without -a or a user the archive\'s owners stay', { skip, timeout: 90_000 }, async () => {
+  const src = join(tmp.path, 'cpa', 'd');
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'f'), 'hi\n');
+  execFileSync('ln', ['-sfn', 'f', join(src, 'l')]);
+  execFileSync('chown', ['-R', '-h', '4321:4322', join(tmp.path, 'cpa')]);
+  const owners = async (c: string): Promise<string> => {
+    const out = (await docker(['cp', `${c}:/tmp/d`, '-'])).stdout;
+    const file = join(tmp.path, 'cpa.tar');
+    writeFileSync(file, Buffer.from(out, 'latin1'));
+    const list = execFileSync('tar', ['--numeric-owner', '-tvf', file], { encoding: 'utf8' }).trim().split('\n');
+    return [...new Set(list.map((l) => l.split(/\s+/)[1]))].join(' ');
+  };
+  const cases: Array<[string, boolean, string]> = [
+    ['', true, '4321/4322'],
+    ['1000:1000', false, '4321/4322'],
+    ['1000:1000', true, '1000/1000'],
+    ['1000', true, '1000/0'], // no such uid in the container: the number, gid 0
+    ['nobody', true, '65534/65534'],
+    ['nobody:root', true, '65534/0'],
+    ['0:1234', true, '0/1234'],
+    [':33', true, '0/33'],
+  ];
+  let i = 0;
+  for (const [user, archive, want] of cases) {
+    const c = `par-cpa${i++}`;
+    await docker(['create', '--network', 'none', '--name', c, ...(user ? ['-u', user] : []), 'busybox', 'true']);
+    try {
+      await docker(['cp', ...(archive ? ['-a'] : []), src, `${c}:/tmp/`]);
+      assert.equal(await owners(c), want, `-u ${user || '(none)'}${archive ? ' cp -a' : ' cp'}`);
+    } finally {
+      await docker(['rm', '-f', c], { ok: false });
+    }
+  }
+  // A user only the container's own /etc/passwd knows.
+  await docker(['create', '--network', 'none', '--name', 'par-cpau', '-u', 'appuser', 'busybox', 'true']);
+  try {
+    const bad = await docker(['cp', '-a', src, 'par-cpau:/tmp/'], { ok: false });
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim(), 'Error response from daemon: failed to look up user "appuser" in container: no matching entries in passwd file');
+    const etc = join(tmp.path, 'cpa-etc');
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(join(etc, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nappuser:x:2345:2346::/home/app:/bin/sh\n');
+    await docker(['cp', join(etc, 'passwd'), 'par-cpau:/etc/passwd']);
+    await docker(['cp', '-a', src, 'par-cpau:/tmp/']);
+    assert.equal(await owners('par-cpau'), '2345/2346');
+  } finally {
+    await docker(['rm', '-f', 'par-cpau'], { ok: false });
+  }
+  await docker(['create', '--network', 'none', '--name', 'par-cpag', '-u', 'nobody:nosuchgroup', 'busybox', 'true']);
+  try {
+    const bad = await docker(['cp', '-a', src, 'par-cpag:/tmp/'], { ok: false });
+    assert.equal(bad.stderr.trim(), 'Error response from daemon: failed to look up group "nosuchgroup" in container: no matching entries in group file');
+  } finally {
+    await docker(['rm', '-f', 'par-cpag'], { ok: false });
+  }
+});
