@@ -73,7 +73,7 @@ import { dockerErrorName, familiarString, parseReference } from '../image/refere
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
 import { dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
-import { isoTime } from '../common/time.js';
+import { isoTime, realtimeNs } from '../common/time.js';
 
 // promisify(execFile) at each call, not at load: node:child_process loads on first use in hakod's
 // bundle (scripts/bundle.mjs, lazyBuiltins).
@@ -2112,7 +2112,7 @@ export class Engine implements ContainerEngine {
       }
       if (!s) return dockerStats(undefined, undefined, who, null);
       const pid = live.rec.State.Pid;
-      const j = dockerStats(s, prev, who, new Date(), pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
+      const j = dockerStats(s, prev, who, realtimeNs(), pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
       prev = j;
       return j;
     };

@@ -1520,3 +1520,56 @@ test('cp -a (copyUIDGID) makes every entry the container user\'s, looked up in t
     await docker(['rm', '-f', 'par-cpag'], { ok: false });
   }
 });
+
+test('stats and cp\'s path stat write times as dockerd (Go RFC3339Nano: ns, trailing zeros dropped); stats keys in dockerd\'s order; cgroup v1 memory as statsV1 (32 sorted keys, uint64 digits, failcnt only when not 0)', { skip, timeout: 90_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-tns', 'busybox', 'sh', '-c', 'echo x > /tmp/f; touch -d "2020-01-02 03:04:05" /tmp/g; exec sleep 300']);
+  try {
+    const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
+    const raw = (await d.request('GET', '/v1.41/containers/par-tns/stats?stream=false')).body.toString();
+    const j = JSON.parse(raw) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(j), ['read', 'preread', 'pids_stats', 'blkio_stats', 'num_procs', 'storage_stats', 'cpu_stats', 'precpu_stats', 'memory_stats', 'name', 'id']);
+    assert.match(j.read as string, goTime);
+    assert.match(j.preread as string, goTime);
+    assert.ok(Date.parse(j.read as string) - Date.parse(j.preread as string) >= 900, `${j.preread} → ${j.read}: the primed sample a second before`);
+    // Millisecond times were ≤ 3 digits every time: ns ones have more in nearly every sample.
+    const stream = (await d.request('GET', '/v1.41/containers/par-tns/stats?stream=false&one-shot=true')).body.toString();
+    const reads = [j.read, j.preread, JSON.parse(stream).read].map((t) => /\.(\d+)Z$/.exec(t as string)?.[1] ?? '');
+    assert.ok(reads.some((f) => f.length > 3), `ns digits: ${reads.join(' ')}`);
+    if (detectCgroupMode() === 'v1') {
+      const mem = j.memory_stats as { stats: Record<string, number>; failcnt?: number };
+      const keys = Object.keys(mem.stats);
+      assert.equal(keys.length, 32, keys.join(' '));
+      assert.deepEqual(keys, [...keys].sort());
+      assert.ok(!('failcnt' in mem), 'no failcnt without a limit reached (omitempty)');
+      const limit = /"hierarchical_memory_limit":(\d+)/.exec(raw)?.[1];
+      assert.equal(limit, BigInt(mem.stats.hierarchical_memory_limit!).toString(), 'every digit of the uint64');
+    }
+    // HEAD archive's X-Docker-Container-Path-Stat: the file's mtime to the ns, as `stat` shows it.
+    const pathStat = async (p: string) => {
+      const r = await d.request('HEAD', `/v1.41/containers/par-tns/archive?path=${p}`);
+      return JSON.parse(Buffer.from(String(r.headers['x-docker-container-path-stat']), 'base64').toString()) as { mtime: string };
+    };
+    assert.equal((await pathStat('/tmp/g')).mtime, '2020-01-02T03:04:05Z');
+    const f = (await pathStat('/tmp/f')).mtime;
+    assert.match(f, goTime);
+    const inside = (await docker(['exec', 'par-tns', 'stat', '-c', '%y', '/tmp/f'])).stdout.trim(); // 2026-11-24 08:12:08.661264016 +0000
+    const m = /^(\S+) (\d\d:\d\d:\d\d)\.(\d{9}) \+0000$/.exec(inside);
+    assert.ok(m, inside);
+    const frac = m[3]!.replace(/0+$/, '');
+    assert.equal(f, `${m[1]}T${m[2]}${frac ? `.${frac}` : ''}Z`);
+  } finally {
+    await docker(['rm', '-f', 'par-tns'], { ok: false });
+  }
+  if (detectCgroupMode() === 'v1') {
+    // A limit the container keeps reaching: memory.failcnt counts the charges that failed.
+    await docker(['run', '-d', '--network', 'none', '--name', 'par-fcnt', '-m', '8m', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=40 2>/dev/null; touch /tmp/done; exec sleep 300']);
+    try {
+      for (let i = 0; i < 100 && (await docker(['exec', 'par-fcnt', 'test', '-e', '/tmp/done'], { ok: false })).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+      const mem = JSON.parse((await d.request('GET', '/v1.41/containers/par-fcnt/stats?stream=false&one-shot=true')).body.toString()).memory_stats as { failcnt?: number; limit: number };
+      assert.equal(mem.limit, 8 << 20);
+      assert.ok((mem.failcnt ?? 0) > 0, `failcnt ${mem.failcnt}`);
+    } finally {
+      await docker(['rm', '-f', 'par-fcnt'], { ok: false });
+    }
+  }
+});

@@ -12,7 +12,7 @@ import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
 import { resolveInRoot } from './paths.js';
 import { archiveOwner } from '../containers/user.js';
-import { isoTime } from '../../common/time.js';
+import { rfc3339NanoUtc } from '../../common/time.js';
 
 // promisify(execFile) at each call, not at load: node:child_process loads on first use in hakod's
 // bundle (scripts/bundle.mjs, lazyBuiltins).
@@ -227,7 +227,9 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], c
     const resolved = hostPathFor(rootfs, path, mounts, true);
     linkTarget = '/' + posix.relative(rootfs, resolved);
   }
-  return { name: containerPathBase(path), size: st.size, mode: goFileMode(st), mtime: isoTime(st.mtimeMs), linkTarget };
+  // dockerd's mtime is a Go time.Time: RFC3339Nano with the file's nanoseconds.
+  const mtimeNs = lstatSync(host, { bigint: true }).mtimeNs;
+  return { name: containerPathBase(path), size: st.size, mode: goFileMode(st), mtime: rfc3339NanoUtc(mtimeNs), linkTarget };
 }
 
 export function archivePath(rootfs: string, path: string, mounts: MountPoint[], container = ''): Readable {
