@@ -19,7 +19,7 @@ import { AF_INET, SOCK_DGRAM, SOCK_STREAM, netNative } from './native-net.js';
 import { NftFirewall, isSafeName, type RulesetNetwork } from './nftables.js';
 import { IptablesForward, type ForwardNetwork, type ForwardSyncResult } from './iptables-forward.js';
 import { forwardDropChains } from './nft/list-chains.js';
-import { portOwner } from './port-owner.js';
+import { portOwner, tcpPortHasOnlyConnections } from './port-owner.js';
 import { isV6Mapping, type PortMapping, type PortSpec, type Proto } from './ports.js';
 import { ipv6Enabled, startProxy, type UserlandProxy } from './userland-proxy.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
@@ -917,7 +917,17 @@ export class NetworkManager {
     try {
       // No SO_REUSEADDR: with it on both sides Linux lets a listener (node sets it) bind next
       // to a socket that is bound but not listening, and the hold would be void.
-      n.bindInet(fd, m.hostIp, m.hostPort, false);
+      try {
+        n.bindInet(fd, m.hostIp, m.hostPort, false);
+      } catch (err) {
+        // Connections on the port (a TIME_WAIT left by a server that stopped a moment ago, for
+        // 60 s) refuse that bind with EADDRINUSE; dockerd's holders (Go listeners, SO_REUSEADDR)
+        // are not refused. Then the hold takes SO_REUSEADDR, which still fails next to any
+        // listener or plain bound socket; it only guards less against a later SO_REUSEADDR
+        // listener (see above).
+        if (addonErrno(err) !== 98 || m.proto !== 'tcp' || !tcpPortHasOnlyConnections(m.hostPort)) throw err;
+        n.bindInet(fd, m.hostIp, m.hostPort, true);
+      }
     } catch (err) {
       n.close(fd);
       const errno = addonErrno(err);

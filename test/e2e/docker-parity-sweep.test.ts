@@ -1573,3 +1573,37 @@ test('stats and cp\'s path stat write times as dockerd (Go RFC3339Nano: ns, trai
     }
   }
 });
+
+test('-p of a port that a server just stopped left in TIME_WAIT is published (dockerd\'s listeners take SO_REUSEADDR; hako\'s hold was refused EADDRINUSE for 60 s); a listener still refuses it', { skip, timeout: 60_000 }, async () => {
+  const { createServer, connect } = await import('node:net');
+  // A server that closes first: its side of the connection stays in TIME_WAIT on the port.
+  const server = createServer((s) => s.end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve, reject) => {
+    const c = connect(port, '127.0.0.1');
+    c.on('error', reject);
+    c.on('end', () => c.end());
+    c.on('close', () => resolve());
+    c.resume();
+  });
+  await new Promise<void>((r) => server.close(() => r()));
+  const states = () => ['tcp', 'tcp6'].flatMap((f) => readFileSync(`/proc/net/${f}`, 'utf8').split('\n').slice(1)).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > 3 && parseInt(f[1]!.split(':')[1]!, 16) === port).map((f) => f[3]);
+  assert.ok(states().includes('06'), `a TIME_WAIT on ${port}: ${states().join(' ')}`);
+  try {
+    await docker(['run', '-d', '--name', 'par-tw', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sleep', '300']);
+    assert.equal((await docker(['port', 'par-tw', '80'])).stdout.trim(), `127.0.0.1:${port}`);
+  } finally {
+    await docker(['rm', '-f', 'par-tw'], { ok: false });
+  }
+  const listener = createServer();
+  await new Promise<void>((r) => listener.listen(port, '127.0.0.1', r));
+  try {
+    const r = await docker(['run', '-d', '--name', 'par-tw2', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sleep', '300'], { ok: false });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /address already in use/);
+  } finally {
+    await new Promise<void>((r) => listener.close(() => r()));
+    await docker(['rm', '-f', 'par-tw2'], { ok: false });
+  }
+});
