@@ -2020,10 +2020,10 @@ export class Engine implements ContainerEngine {
         /* removed */
       }
       const data = { LowerDir: lower ?? '', MergedDir: this.rootfsDir(id), UpperDir: join(snapDir, 'upper'), WorkDir: join(snapDir, 'work') };
-      if (lower === undefined) return { Name: 'overlay2', Data: data };
+      if (lower === undefined) return { Data: data, Name: 'overlay2' };
       live.graphData = data;
     }
-    return { Name: 'overlay2', Data: { ...live.graphData } };
+    return { Data: { ...live.graphData }, Name: 'overlay2' };
   }
 
   private async sizes(rec: ContainerRecord): Promise<{ rw: number; rootfs: number }> {

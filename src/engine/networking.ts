@@ -413,6 +413,7 @@ export class EngineNetworking {
     const running = rec.State.Running || rec.State.Paused;
     return networkSettingsView({
       id: rec.Id,
+      hostname: rec.Config.Hostname as string | undefined,
       mode: rec.HostConfig.NetworkMode as string,
       pseudoEndpointId: rec.PseudoEndpointID,
       noneDisconnected: rec.NoneDisconnected,
@@ -523,7 +524,7 @@ export class EngineNetworking {
       ipamOptions = { ...(ipam.Options as Record<string, string>) };
     }
     const net = await this.mgr.createNetwork({
-      name, subnet, gateway, ipRange, internal: body.Internal === true, labels: (body.Labels ?? {}) as Record<string, string>, options, ipamOptions,
+      name, subnet, gateway, ipRange, internal: body.Internal === true, attachable: body.Attachable === true, labels: (body.Labels ?? {}) as Record<string, string>, options, ipamOptions,
     });
     return { Id: net.id, Warning: ignored.length ? `driver options ignored (not supported by hako): ${ignored.join(', ')}` : '', name: net.name };
   }

@@ -38,6 +38,8 @@ export interface NetworkRecord {
   gateway: string;
   ipRange: string;
   internal: boolean;
+  /** Shown in inspect as the client asked (swarm's flag: nothing changes on a local bridge). */
+  attachable?: boolean;
   /** The default `bridge` network: no embedded DNS (docker's legacy behaviour). */
   isDefault: boolean;
   labels: Record<string, string>;
@@ -93,6 +95,7 @@ export interface CreateNetworkOptions {
   gateway?: string | undefined;
   ipRange?: string | undefined;
   internal?: boolean | undefined;
+  attachable?: boolean | undefined;
   labels?: Record<string, string> | undefined;
   /**
    * -o options (src/network/bridge-options.ts, checked as dockerd does): bridge.name picks the
@@ -404,6 +407,7 @@ export class NetworkManager {
       gateway: pool.gateway,
       ipRange: pool.ipRange,
       internal: !!o.internal,
+      ...(o.attachable ? { attachable: true } : {}),
       isDefault: !!o.isDefault,
       labels: { ...(o.labels ?? {}) },
       options,
