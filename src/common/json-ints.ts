@@ -8,10 +8,14 @@
 const MARK = '\u0000hako-int:';
 const MARKED = /"\\u0000hako-int:(-?\d+)"/g;
 
-/** JSON.stringify, with integers beyond Number.MAX_SAFE_INTEGER written in full. */
+/** JSON.stringify, with integers beyond Number.MAX_SAFE_INTEGER (and bigints) written in full. */
 export function stringifyExactIntegers(value: unknown): string {
   let marked = false;
   const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') {
+      marked = true;
+      return `${MARK}${v.toString()}`;
+    }
     if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) > Number.MAX_SAFE_INTEGER) {
       marked = true;
       return `${MARK}${BigInt(v).toString()}`;

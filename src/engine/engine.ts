@@ -73,7 +73,7 @@ import { dockerErrorName, familiarString, parseReference } from '../image/refere
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
 import { dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
-import { isoTime, realtimeNs } from '../common/time.js';
+import { isoTime, realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 
 // promisify(execFile) at each call, not at load: node:child_process loads on first use in hakod's
 // bundle (scripts/bundle.mjs, lazyBuiltins).
@@ -198,8 +198,9 @@ function apiSignal(text: string): number {
   }
 }
 
+/** Now as dockerd writes a time.Time (Created, StartedAt, FinishedAt): Go's RFC3339Nano, in ns. */
 function isoNow(): string {
-  return isoTime().replace(/Z$/, '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
+  return rfc3339NanoUtc(realtimeNs());
 }
 
 function lstatSafe(p: string): Stats | undefined {

@@ -1607,3 +1607,49 @@ test('-p of a port that a server just stopped left in TIME_WAIT is published (do
     await docker(['rm', '-f', 'par-tw2'], { ok: false });
   }
 });
+
+test('Created, StartedAt, FinishedAt, health probe Start/End and a network\'s Created are Go RFC3339Nano times in ns as dockerd writes them (Created/StartedAt were ms padded with zeros, the others ms)', { skip, timeout: 60_000 }, async () => {
+  const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-times', '--health-cmd', 'true', '--health-interval', '1s', 'busybox', 'sleep', '300']);
+  const net = 'par-times-net';
+  try {
+    let j: { Created: string; State: { StartedAt: string; FinishedAt: string; Health?: { Log: Array<{ Start: string; End: string }> } } } | undefined;
+    for (let i = 0; i < 100; i++) {
+      j = JSON.parse((await docker(['inspect', '-f', '{{json .}}', 'par-times'])).stdout);
+      if (j!.State.Health?.Log.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const probe = j!.State.Health!.Log[0]!;
+    await docker(['stop', '-t', '0', 'par-times']);
+    const finished = (await docker(['inspect', '-f', '{{.State.FinishedAt}}', 'par-times'])).stdout.trim();
+    await docker(['network', 'create', net]);
+    const created = (await docker(['network', 'inspect', '-f', '{{json .Created}}', net])).stdout.trim().replace(/"/g, '');
+    const times = { Created: j!.Created, StartedAt: j!.State.StartedAt, FinishedAt: finished, 'probe Start': probe.Start, 'probe End': probe.End, 'network Created': created };
+    for (const [what, t] of Object.entries(times)) assert.match(t, goTime, what);
+    // ns digits: a ms time has at most 3; a ns one ends in six zeros once in a million.
+    assert.ok(Object.values(times).some((t) => (/\.(\d+)Z$/.exec(t)?.[1]?.length ?? 0) > 3), JSON.stringify(times));
+  } finally {
+    await docker(['rm', '-f', 'par-times'], { ok: false });
+    await docker(['network', 'rm', net], { ok: false });
+  }
+});
+
+test('events: timeNano is the event\'s time in ns with every digit of the int64 (was ms × 1e6), time its seconds (dockerd)', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['create', '--network', 'none', '--name', 'par-evns', 'busybox', 'true']);
+  await docker(['rm', 'par-evns']);
+  const until = Math.ceil(Date.now() / 1000) + 1;
+  await new Promise((r) => setTimeout(r, 1100));
+  const raw = (await d.request('GET', `/v1.41/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ container: ['par-evns'] }))}`)).body.toString();
+  const lines = raw.split('\n').filter(Boolean);
+  assert.ok(lines.length >= 2, raw);
+  const nanos = lines.map((l) => {
+    const text = /"timeNano":(\d+)[,}]/.exec(l)?.[1];
+    assert.ok(text, l);
+    assert.equal(String(JSON.parse(l).time), text.slice(0, -9), 'time is timeNano\'s seconds');
+    return BigInt(text);
+  });
+  // ms × 1e6 always ends in six zeros; a ns clock does once in a million.
+  assert.ok(nanos.some((n) => n % 1_000_000n !== 0n), nanos.join(' '));
+  for (let i = 1; i < nanos.length; i++) assert.ok(nanos[i]! >= nanos[i - 1]!, 'in order');
+});

@@ -2,6 +2,7 @@
 import { arch, cpus, hostname, release, totalmem, type as osType } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { stringifyExactIntegers } from '../../common/json-ints.js';
 import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
@@ -189,7 +190,8 @@ async function events(ctx: Ctx, deps: ApiDeps): Promise<void> {
   try {
     for await (const ev of deps.engine.events({ since, until, filters, signal: ctx.signal })) {
       if (ctx.signal.aborted) break;
-      await out.write(ev);
+      // timeNano is an int64 of ns: every digit, as dockerd writes it.
+      await out.write(ev, stringifyExactIntegers);
     }
     out.end();
   } catch (err) {
