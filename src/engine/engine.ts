@@ -73,7 +73,7 @@ import { dockerErrorName, familiarString, parseReference } from '../image/refere
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
 import { dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
-import { isoTime, realtimeNs, rfc3339NanoUtc } from '../common/time.js';
+import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 
 // promisify(execFile) at each call, not at load: node:child_process loads on first use in hakod's
 // bundle (scripts/bundle.mjs, lazyBuiltins).
@@ -692,7 +692,7 @@ export class Engine implements ContainerEngine {
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
-      SystemTime: isoTime(),
+      SystemTime: rfc3339NanoUtc(realtimeNs()),
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgv,

@@ -1653,3 +1653,29 @@ test('events: timeNano is the event\'s time in ns with every digit of the int64 
   assert.ok(nanos.some((n) => n % 1_000_000n !== 0n), nanos.join(' '));
   for (let i = 1; i < nanos.length; i++) assert.ok(nanos[i]! >= nanos[i - 1]!, 'in order');
 });
+
+test('info\'s SystemTime, an imported or committed image\'s Created and the predefined networks\' Created are Go RFC3339Nano in ns (were ms); image inspect\'s GraphDriver is {Data, Name} (dockerd)', { skip, timeout: 60_000 }, async () => {
+  const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
+  const times: Record<string, string> = {};
+  times.SystemTime = (await docker(['info', '-f', '{{.SystemTime}}'])).stdout.trim();
+  for (const n of ['none', 'host', 'bridge']) times[`${n} Created`] = (await docker(['network', 'inspect', '-f', '{{json .Created}}', n])).stdout.trim().replace(/"/g, '');
+  await docker(['create', '--network', 'none', '--name', 'par-imgns', 'busybox', 'true']);
+  try {
+    await docker(['commit', 'par-imgns', 'par-imgns:committed']);
+    const out = (await docker(['export', 'par-imgns'])).stdout;
+    const file = join(tmp.path, 'par-imgns.tar');
+    writeFileSync(file, Buffer.from(out, 'latin1'));
+    await docker(['import', file, 'par-imgns:imported']);
+    for (const tag of ['committed', 'imported']) {
+      const j = JSON.parse((await docker(['image', 'inspect', '-f', '{{json .}}', `par-imgns:${tag}`])).stdout) as { Created: string; GraphDriver: object };
+      times[`${tag} Created`] = j.Created;
+      assert.deepEqual(Object.keys(j.GraphDriver), ['Data', 'Name']);
+    }
+  } finally {
+    await docker(['rm', '-f', 'par-imgns'], { ok: false });
+    await docker(['rmi', 'par-imgns:committed', 'par-imgns:imported'], { ok: false });
+  }
+  for (const [what, t] of Object.entries(times)) assert.match(t, goTime, what);
+  // A ns time ends in six zeros once in a million; a ms one always has ≤ 3 digits.
+  for (const what of ['SystemTime', 'committed Created', 'imported Created', 'none Created']) assert.ok((/\.(\d+)Z$/.exec(times[what]!)?.[1]?.length ?? 0) > 3, `${what}: ${times[what]}`);
+});
