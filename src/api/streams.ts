@@ -161,12 +161,12 @@ export class JsonStream {
     return res.destroyed || res.writableEnded;
   }
 
-  /** Writes one object; resolves when the client can take more. */
-  async write(obj: unknown): Promise<void> {
+  /** Writes one object (`stringify`: its JSON encoder); resolves when the client can take more. */
+  async write(obj: unknown, stringify: (v: unknown) => string = JSON.stringify): Promise<void> {
     this.start();
     const res = this.ctx.res!;
     if (this.closed) return;
-    if (!res.write(JSON.stringify(obj) + '\n')) {
+    if (!res.write(stringify(obj) + '\n')) {
       await new Promise<void>((r) => {
         const done = (): void => { res.off('drain', done); res.off('close', done); r(); };
         res.on('drain', done);

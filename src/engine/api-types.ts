@@ -87,7 +87,8 @@ export interface EngineEvent {
   Actor: { ID: string; Attributes: Record<string, string> };
   scope: 'local';
   time: number;
-  timeNano: number;
+  /** ns since the epoch: past 2^53, so a bigint (written with every digit, as dockerd's int64). */
+  timeNano: bigint;
   // legacy fields docker still sends for containers/images:
   status?: string;
   id?: string;

@@ -571,7 +571,8 @@ export class Builder {
     };
     await this.step(state, containerConfig, containerConfig, async (id) => {
       if (await this.exists(id, dir)) return;
-      await this.engine.putArchive(id, '/', tarStream(stageDir(), '.'), { copyUIDGID: true });
+      // root's, as staged (copyUIDGID would make it the stage's USER's).
+      await this.engine.putArchive(id, '/', tarStream(stageDir(), '.'));
     }, async () => stageDir());
   }
 

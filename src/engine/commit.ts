@@ -21,7 +21,7 @@ import { hostPlatform } from '../image/platform.js';
 import { unpackLayer } from '../image/unpack/index.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import type { Json } from './api-types.js';
-import { isoTime } from '../common/time.js';
+import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 import { mountTargetArtifacts } from './fs/ops.js';
 
 const run = promisify(execFile);
@@ -163,7 +163,8 @@ async function recordImage(
   added: { diffId: Digest; chainId: Digest; size: number } | null,
   blobs: BlobStaging,
 ): Promise<Digest> {
-  const created = isoTime();
+  // dockerd: time.Now() in the config (Go's RFC3339Nano, ns).
+  const created = rfc3339NanoUtc(realtimeNs());
   // dockerd: the committed container's command (Cmd joined by spaces) is the history's CREATED BY.
   const createdBy = Array.isArray(o.containerConfig.Cmd) ? (o.containerConfig.Cmd as string[]).join(' ') : '';
   const config = {

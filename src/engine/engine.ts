@@ -73,7 +73,7 @@ import { dockerErrorName, familiarString, parseReference } from '../image/refere
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
 import { dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
-import { isoTime } from '../common/time.js';
+import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 
 // promisify(execFile) at each call, not at load: node:child_process loads on first use in hakod's
 // bundle (scripts/bundle.mjs, lazyBuiltins).
@@ -217,8 +217,9 @@ function apiSignal(text: string): number {
   }
 }
 
+/** Now as dockerd writes a time.Time (Created, StartedAt, FinishedAt): Go's RFC3339Nano, in ns. */
 function isoNow(): string {
-  return isoTime().replace(/Z$/, '000000Z').replace(/\.(\d{3})000000Z$/, '.$1000000Z');
+  return rfc3339NanoUtc(realtimeNs());
 }
 
 function lstatSafe(p: string): Stats | undefined {
@@ -782,7 +783,7 @@ export class Engine implements ContainerEngine {
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
-      SystemTime: isoTime(),
+      SystemTime: rfc3339NanoUtc(realtimeNs()),
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgv,
@@ -960,7 +961,8 @@ export class Engine implements ContainerEngine {
         // --mount volume-opt=…: options for a volume made here (an existing one keeps its own, as dockerd).
         const options = m.DriverOpts;
         delete m.DriverOpts;
-        const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name, ...(options ? { options } : {}) });
+        // A driver other than local is dockerd's 404 "error looking up volume plugin" (no plugins here).
+        const res = this.volumes.create({ name: m.Name || undefined, anonymous: !m.Name, driver: m.Driver, ...(options ? { options } : {}) });
         // dockerd's volume service logs `create` for every volume a container names, made now
         // or not (its Create returns the existing one): one event per mount, in order; not for
         // a --volumes-from one (dockerd gets those).
@@ -2179,10 +2181,10 @@ export class Engine implements ContainerEngine {
         /* removed */
       }
       const data = { LowerDir: lower ?? '', MergedDir: this.rootfsDir(id), UpperDir: join(snapDir, 'upper'), WorkDir: join(snapDir, 'work') };
-      if (lower === undefined) return { Name: 'overlay2', Data: data };
+      if (lower === undefined) return { Data: data, Name: 'overlay2' };
       live.graphData = data;
     }
-    return { Name: 'overlay2', Data: { ...live.graphData } };
+    return { Data: { ...live.graphData }, Name: 'overlay2' };
   }
 
   private async sizes(rec: ContainerRecord): Promise<{ rw: number; rootfs: number }> {
@@ -2271,7 +2273,7 @@ export class Engine implements ContainerEngine {
       }
       if (!s) return dockerStats(undefined, undefined, who, null);
       const pid = live.rec.State.Pid;
-      const j = dockerStats(s, prev, who, new Date(), pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
+      const j = dockerStats(s, prev, who, realtimeNs(), pid > 0 && live.rec.HostConfig.NetworkMode !== 'host' ? netDevStats(pid) : undefined);
       prev = j;
       return j;
     };
@@ -2390,7 +2392,7 @@ export class Engine implements ContainerEngine {
   async putArchive(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     const live = await this.get(idOrName);
     if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
-    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, opts, idOrName));
+    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, { ...opts, user: String(live.rec.Config.User ?? '') }, idOrName));
   }
 
   async commitContainer(idOrName: string, opts: CommitContainerOptions): Promise<{ Id: string }> {

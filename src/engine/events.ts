@@ -2,6 +2,7 @@
 // subscribers with filters (type, event/action, container, image, volume, label, …).
 import type { EngineEvent, Filters } from './api-types.js';
 import { labelsMatchAll } from './label-filter.js';
+import { realtimeNs } from '../common/time.js';
 import { familiarName, looksLikeId, parseReference } from '../image/reference.js';
 
 const HISTORY = 1024;
@@ -11,14 +12,14 @@ export class EventBus {
   private readonly subscribers = new Set<(e: EngineEvent) => void>();
 
   emit(type: EngineEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
-    const ms = Date.now();
+    const ns = realtimeNs();
     const ev: EngineEvent = {
       Type: type,
       Action: action,
       Actor: { ID: id, Attributes: attributes },
       scope: 'local',
-      time: Math.floor(ms / 1000),
-      timeNano: ms * 1_000_000,
+      time: Number(ns / 1_000_000_000n),
+      timeNano: ns,
     };
     if (type === 'container' || type === 'image') {
       // The legacy fields docker still sends (status/id/from); not for exec_* actions with a ':'.
@@ -41,10 +42,12 @@ export class EventBus {
       queue.push(e);
       wake?.();
     };
-    const untilNs = opts.until !== undefined ? opts.until * 1e9 : undefined;
+    // Seconds (fractional) to ns, to the microsecond a double holds at this magnitude.
+    const toNs = (sec: number): bigint => BigInt(Math.floor(sec * 1e6)) * 1000n;
+    const untilNs = opts.until !== undefined ? toNs(opts.until) : undefined;
     const nowSec = Date.now() / 1000;
     if (opts.since !== undefined) {
-      const sinceNs = opts.since * 1e9;
+      const sinceNs = toNs(opts.since);
       for (const e of this.history) if (e.timeNano >= sinceNs && (untilNs === undefined || e.timeNano <= untilNs)) queue.push(e);
     }
     if (opts.until !== undefined && opts.until <= nowSec) {

@@ -14,7 +14,7 @@
 // to 0 (the Log stays); an exit stops probing and leaves the last status as it was.
 import { invalid } from '../common/errors.js';
 import type { Json } from './api-types.js';
-import { isoTime } from '../common/time.js';
+import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 
 export const MAX_OUTPUT = 4096;
 export const MAX_LOG_ENTRIES = 5;
@@ -245,7 +245,7 @@ export class HealthChecker {
     const st = this.hooks.state();
     if (!st.Running || !st.Health) return void this.stop();
     if (st.Paused) return this.schedule(); // the engine stops us on pause; this only covers a race
-    const start = new Date();
+    const start = realtimeNs();
     let outcome: ProbeOutcome;
     try {
       outcome = await this.hooks.probe(this.settings.argv, this.settings.timeoutMs);
@@ -256,7 +256,7 @@ export class HealthChecker {
     if (gen !== this.generation || !this.running) return; // stopped while probing: drop the result
     const now = this.hooks.state();
     if (!now.Running || !now.Health) return void this.stop();
-    const status = applyProbeResult(now.Health, { Start: isoTime(start.getTime()), End: isoTime(), ExitCode: outcome.exitCode, Output: outcome.output }, this.settings, now.StartedAt);
+    const status = applyProbeResult(now.Health, { Start: rfc3339NanoUtc(start), End: rfc3339NanoUtc(realtimeNs()), ExitCode: outcome.exitCode, Output: outcome.output }, this.settings, now.StartedAt);
     this.hooks.recorded(status);
     this.schedule();
   }

@@ -22,7 +22,7 @@ import {
   networkMatches, networkSettingsView, networkView, ownsEndpoints, parseLink, planEndpoints, portSpecsOf, portSummary, pseudoNetworkView, endpointConfig,
   type EndpointConfig,
 } from './containers/network-config.js';
-import { isoTime } from '../common/time.js';
+import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 import type { HostsEntry } from '../network/hosts-files.js';
 
 export interface NetworkingOptions {
@@ -85,7 +85,7 @@ export class EngineNetworking {
   private initError: Error | undefined;
   /** Why forwarded container traffic may be dropped by someone else's chain (info().Warnings). */
   private forwardWarning: string | undefined;
-  private readonly created = isoTime();
+  private readonly created = rfc3339NanoUtc(realtimeNs());
   /** The /etc/hosts lines of a container's legacy links (set by the engine, which knows the containers). */
   linkedHosts: (rec: ContainerRecord) => HostsEntry[] = () => [];
 
@@ -470,6 +470,7 @@ export class EngineNetworking {
     const running = rec.State.Running || rec.State.Paused;
     return networkSettingsView({
       id: rec.Id,
+      hostname: rec.Config.Hostname as string | undefined,
       mode: rec.HostConfig.NetworkMode as string,
       pseudoEndpointId: rec.PseudoEndpointID,
       noneDisconnected: rec.NoneDisconnected,
@@ -575,7 +576,7 @@ export class EngineNetworking {
       ipamOptions = { ...(ipam.Options as Record<string, string>) };
     }
     const net = await this.mgr.createNetwork({
-      name, subnet, gateway, ipRange, internal: body.Internal === true, labels: (body.Labels ?? {}) as Record<string, string>, options, ipamOptions,
+      name, subnet, gateway, ipRange, internal: body.Internal === true, attachable: body.Attachable === true, labels: (body.Labels ?? {}) as Record<string, string>, options, ipamOptions,
     });
     return { Id: net.id, Warning: ignored.length ? `driver options ignored (not supported by hako): ${ignored.join(', ')}` : '', name: net.name };
   }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import type { BlkioEntry, CgroupStats } from '../runtime/cgroups/types.js';
 import type { Json } from './api-types.js';
-import { isoTime } from '../common/time.js';
+import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 
 /** Host CPU time in nanoseconds (the sum of /proc/stat's first line, in USER_HZ ticks). */
 export function systemCpuUsageNs(): number {
@@ -42,8 +42,12 @@ export function emptyCpuStats(): Json {
   return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
 }
 
-/** `now` null: dockerd's frame for a container that does not run (Go's zero time as `read`). */
-export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, who: { id: string; name: string }, now: Date | null = new Date(), networks?: Json): Json {
+/**
+ * `now` (ns since the epoch) null: dockerd's frame for a container that does not run (Go's zero
+ * time as `read`). Keys in dockerd's order (types.StatsJSON: the stats, then name, id, networks);
+ * times as Go writes them (RFC3339Nano, ns).
+ */
+export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, who: { id: string; name: string }, now: bigint | null = realtimeNs(), networks?: Json): Json {
   const cpu: Json = s
     ? {
         cpu_usage: {
@@ -58,9 +62,7 @@ export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, 
       }
     : emptyCpuStats();
   return {
-    name: who.name,
-    id: who.id,
-    read: now ? isoTime(now.getTime()) : '0001-01-01T00:00:00Z',
+    read: now !== null ? rfc3339NanoUtc(now) : '0001-01-01T00:00:00Z',
     preread: (prev?.read as string | undefined) ?? '0001-01-01T00:00:00Z',
     pids_stats: s ? { current: s.pids.current, ...(s.pids.limit !== undefined ? { limit: s.pids.limit } : {}) } : {},
     blkio_stats: blkioStats(s),
@@ -69,6 +71,8 @@ export function dockerStats(s: CgroupStats | undefined, prev: Json | undefined, 
     cpu_stats: cpu,
     precpu_stats: (prev?.cpu_stats as Json | undefined) ?? emptyCpuStats(),
     memory_stats: s ? memoryStats(s) : {},
+    name: who.name,
+    id: who.id,
     ...(networks ? { networks } : {}),
   };
 }
@@ -119,5 +123,18 @@ function memoryStats(s: CgroupStats): Json {
     for (const k of V2_MEMORY_KEYS) stats[k] = s.memory.stats[k] ?? 0;
     return { usage: s.memory.usage, stats, ...(s.memory.oomEvents ? { failcnt: s.memory.oomEvents } : {}), limit };
   }
-  return { usage: s.memory.usage, ...(s.memory.maxUsage !== undefined ? { max_usage: s.memory.maxUsage } : {}), stats: s.memory.stats, ...(s.memory.failcnt !== undefined ? { failcnt: s.memory.failcnt } : {}), limit };
+  // dockerd's statsV1: the 32 memory.stat keys containerd's v1 metrics carry (0 when the kernel
+  // lacks one), in Go's map order (sorted); usage, max_usage (memory.max_usage_in_bytes) and
+  // failcnt (memory.failcnt) omitted when 0.
+  const stats: Record<string, number> = {};
+  for (const k of V1_MEMORY_KEYS) stats[k] = s.memory.stats[k] ?? 0;
+  return { ...(s.memory.usage ? { usage: s.memory.usage } : {}), ...(s.memory.maxUsage ? { max_usage: s.memory.maxUsage } : {}), stats, ...(s.memory.failcnt ? { failcnt: s.memory.failcnt } : {}), ...(limit ? { limit } : {}) };
 }
+
+const V1_MEMORY_KEYS = [
+  'active_anon', 'active_file', 'cache', 'dirty', 'hierarchical_memory_limit', 'hierarchical_memsw_limit', 'inactive_anon',
+  'inactive_file', 'mapped_file', 'pgfault', 'pgmajfault', 'pgpgin', 'pgpgout', 'rss', 'rss_huge', 'total_active_anon',
+  'total_active_file', 'total_cache', 'total_dirty', 'total_inactive_anon', 'total_inactive_file', 'total_mapped_file',
+  'total_pgfault', 'total_pgmajfault', 'total_pgpgin', 'total_pgpgout', 'total_rss', 'total_rss_huge', 'total_unevictable',
+  'total_writeback', 'unevictable', 'writeback',
+] as const;

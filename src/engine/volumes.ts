@@ -112,7 +112,8 @@ export class VolumeStore {
     return {
       CreatedAt: meta.CreatedAt,
       Driver: 'local',
-      Labels: meta.Labels,
+      // Go writes maps sorted by key.
+      Labels: meta.Labels && Object.fromEntries(Object.keys(meta.Labels).sort().map((k) => [k, meta.Labels![k]!])),
       Mountpoint: this.dataPath(meta.Name),
       Name: meta.Name,
       // dockerd: null without driver options; Labels null when none were sent (though the spec says

@@ -19,13 +19,13 @@ import { AF_INET, SOCK_DGRAM, SOCK_STREAM, netNative } from './native-net.js';
 import { NftFirewall, isSafeName, type BridgeIsolation, type RulesetNetwork } from './nftables.js';
 import { IptablesForward, type ForwardNetwork, type ForwardSyncResult } from './iptables-forward.js';
 import { forwardDropChains } from './nft/list-chains.js';
-import { portOwner } from './port-owner.js';
+import { portOwner, tcpPortHasOnlyConnections } from './port-owner.js';
 import { isV6Mapping, type PortMapping, type PortSpec, type Proto } from './ports.js';
 import { ipv6Enabled, startProxy, type UserlandProxy } from './userland-proxy.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
 import { RtNetlink, addAddress, addDefaultRoute, deleteLink, newBridge, newVeth, setBridgePort, setLinkMtu, setLinkUp } from './rtnetlink.js';
 import { BRIDGE_NAME_OPTION, ICC_OPTION, parseBridgeOptions, storedBridgeOptions } from './bridge-options.js';
-import { isoTime, monotonicMs } from '../common/time.js';
+import { monotonicMs, realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 
 export { BRIDGE_NAME_OPTION, MASQUERADE_OPTION } from './bridge-options.js';
 
@@ -38,6 +38,8 @@ export interface NetworkRecord {
   gateway: string;
   ipRange: string;
   internal: boolean;
+  /** Shown in inspect as the client asked (swarm's flag: nothing changes on a local bridge). */
+  attachable?: boolean;
   /** The default `bridge` network: no embedded DNS (docker's legacy behaviour). */
   isDefault: boolean;
   labels: Record<string, string>;
@@ -100,6 +102,7 @@ export interface CreateNetworkOptions {
   gateway?: string | undefined;
   ipRange?: string | undefined;
   internal?: boolean | undefined;
+  attachable?: boolean | undefined;
   labels?: Record<string, string> | undefined;
   /**
    * -o options (src/network/bridge-options.ts, checked as dockerd does): bridge.name picks the
@@ -425,10 +428,12 @@ export class NetworkManager {
       gateway: pool.gateway,
       ipRange: pool.ipRange,
       internal: !!o.internal,
+      ...(o.attachable ? { attachable: true } : {}),
       isDefault: !!o.isDefault,
       labels: { ...(o.labels ?? {}) },
       options,
-      created: isoTime(),
+      // dockerd's Created: a time.Time in ns (Go's RFC3339Nano).
+      created: rfc3339NanoUtc(realtimeNs()),
       mtu,
       ipamOptions: o.ipamOptions ?? null,
       gatewayShown: !!o.isDefault || o.subnet === undefined || o.gateway !== undefined,
@@ -959,7 +964,17 @@ export class NetworkManager {
     try {
       // No SO_REUSEADDR: with it on both sides Linux lets a listener (node sets it) bind next
       // to a socket that is bound but not listening, and the hold would be void.
-      n.bindInet(fd, m.hostIp, m.hostPort, false);
+      try {
+        n.bindInet(fd, m.hostIp, m.hostPort, false);
+      } catch (err) {
+        // Connections on the port (a TIME_WAIT left by a server that stopped a moment ago, for
+        // 60 s) refuse that bind with EADDRINUSE; dockerd's holders (Go listeners, SO_REUSEADDR)
+        // are not refused. Then the hold takes SO_REUSEADDR, which still fails next to any
+        // listener or plain bound socket; it only guards less against a later SO_REUSEADDR
+        // listener (see above).
+        if (addonErrno(err) !== 98 || m.proto !== 'tcp' || !tcpPortHasOnlyConnections(m.hostPort)) throw err;
+        n.bindInet(fd, m.hostIp, m.hostPort, true);
+      }
     } catch (err) {
       n.close(fd);
       const errno = addonErrno(err);

@@ -50,3 +50,28 @@ export function portOwner(port: number, proto: 'tcp' | 'udp' | 'sctp'): string |
   }
   return 'a socket of another network namespace or process we cannot see';
 }
+
+/**
+ * Whether every TCP socket on `port` (v4 and v6) is a connection (TIME_WAIT, FIN_WAIT, ESTABLISHED
+ * …): none listens (0A) and none is merely bound (07, e.g. another daemon's port holder). Such
+ * sockets make a bind without SO_REUSEADDR fail with EADDRINUSE; with it, the bind succeeds, as
+ * it does for dockerd's Go listeners. False when nothing is found (the conflict is elsewhere).
+ */
+export function tcpPortHasOnlyConnections(port: number): boolean {
+  let found = false;
+  for (const file of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/net/${file}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || parseInt(f[1]!.split(':')[1] ?? '', 16) !== port) continue;
+      if (f[3] === '0A' || f[3] === '07') return false;
+      found = true;
+    }
+  }
+  return found;
+}

@@ -319,3 +319,115 @@ test('docker-compose: driver_opts volumes (tmpfs with size and uid, a bind of a 
   });
   assert.equal(readFileSync(join(host, 'f'), 'utf8'), 'from-app\n', 'down -v leaves the bound host dir alone');
 });
+
+test('docker-compose (session 13 sweep, same outputs and exit codes as dockerd 20.10): aliases, up --scale and scale, pause/kill/rm, port/top, run --rm and exec exit codes; inspect shapes as dockerd gives a docker-py client', { skip }, async () => {
+  const project = 'hakocomposep3';
+  const pdir = join(dir.path, 'p3');
+  mkdirSync(pdir, { recursive: true });
+  const ref = `${reg.host}/test/busybox`;
+  const webPort = await freePort();
+  const file = {
+    services: {
+      web: {
+        image: ref,
+        command: ['sh', '-c', 'echo hello-web > /www/index.html; exec httpd -f -p 80 -h /www'],
+        volumes: ['data:/www'],
+        environment: { GREETING: 'hi-web' },
+        ports: [`127.0.0.1:${webPort}:80`],
+        healthcheck: { test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/index.html'], interval: '1s', timeout: '2s', retries: 20 },
+        networks: { appnet: { aliases: ['webalias'] } },
+        labels: { 'org.example.role': 'web' },
+        stop_grace_period: '1s',
+      },
+      client: {
+        image: ref,
+        command: ['sh', '-c', 'wget -q -O- http://webalias/index.html; exec sleep 3600'],
+        environment: ['GREETING=hello-env'],
+        depends_on: { web: { condition: 'service_healthy' } },
+        networks: ['appnet'],
+        stop_grace_period: '1s',
+      },
+      worker: { image: ref, command: ['sleep', '3600'], networks: ['appnet'], stop_grace_period: '1s', ulimits: { nofile: { soft: 1024, hard: 2048 } } },
+    },
+    volumes: { data: {} },
+    networks: { appnet: {} },
+  };
+  writeFileSync(join(pdir, 'docker-compose.yml'), JSON.stringify(file, null, 2));
+  const run = (args: string[]) =>
+    new Promise<Run>((resolve) => {
+      execFile(COMPOSE, ['-p', project, '--ansi', 'never', ...args], { cwd: pdir, env: { ...d.env, COMPOSE_HTTP_TIMEOUT: '120' }, timeout: 120_000 }, (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+      });
+    });
+  const ok = async (args: string[]) => {
+    const r = await run(args);
+    assert.equal(r.code, 0, `docker-compose ${args.join(' ')}: ${r.stderr}\n${d.log().slice(-3000)}`);
+    return r;
+  };
+  const states = async () => psStates((await ok(['ps'])).stdout);
+  try {
+    await ok(['up', '-d']);
+    assert.deepEqual(await states(), { [`${project}_client_1`]: 'Up', [`${project}_web_1`]: 'Up (healthy)', [`${project}_worker_1`]: 'Up' });
+    assert.equal((await ok(['exec', '-T', 'client', 'sh', '-c', 'nslookup webalias >/dev/null && echo resolved; echo $GREETING'])).stdout, 'resolved\nhello-env\n');
+    assert.equal((await run(['exec', '-T', 'web', 'sh', '-c', 'exit 3'])).code, 3);
+    assert.equal((await run(['run', '--rm', '-T', 'client', 'sh', '-c', 'exit 5'])).code, 5);
+    assert.equal((await ok(['port', 'web', '80'])).stdout, `127.0.0.1:${webPort}\n`);
+    assert.match((await ok(['top', 'web'])).stdout, /httpd -f -p 80 -h \/www/);
+
+    // What docker-py sends is not what the docker CLI sends: dockerd's shapes all the same.
+    const web = await api(`/containers/${project}_web_1/json`);
+    assert.deepEqual(web.Config.Healthcheck, { Test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/index.html'], Interval: 1e9, Timeout: 2e9, Retries: 20 }, 'StartPeriod: null and zeros left out (omitempty)');
+    assert.ok(!('NetworkDisabled' in web.Config), 'NetworkDisabled: false is left out (omitempty)');
+    const goOrder = ['Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin', 'StdinOnce', 'Env', 'Cmd', 'Healthcheck', 'ArgsEscaped', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'NetworkDisabled', 'MacAddress', 'OnBuild', 'Labels', 'StopSignal', 'StopTimeout', 'Shell'];
+    const keys = Object.keys(web.Config);
+    assert.deepEqual(keys, goOrder.filter((k) => keys.includes(k)), 'container.Config in its field order');
+    const labels = Object.keys(web.Config.Labels);
+    assert.deepEqual(labels, [...labels].sort(), 'labels in Go map order');
+    for (const k of ['Dns', 'DnsOptions', 'DnsSearch', 'Devices', 'Links', 'BlkioWeightDevice', 'BlkioDeviceReadBps', 'DeviceRequests', 'DeviceCgroupRules']) assert.equal(web.HostConfig[k], null, `HostConfig.${k}`);
+    for (const k of ['CpuCount', 'CpuPercent', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'IOMaximumIOps', 'IOMaximumBandwidth']) assert.equal(web.HostConfig[k], 0, `HostConfig.${k}`);
+    assert.equal(web.HostConfig.VolumeDriver, '');
+    assert.deepEqual(Object.keys(web.GraphDriver), ['Data', 'Name']);
+    const ns = Object.keys(web.NetworkSettings);
+    assert.ok(ns.indexOf('SandboxKey') > ns.indexOf('Ports'), `NetworkSettings order: ${ns.join(' ')}`);
+    // compose connects with its aliases in a Python set's order (the short ID among them): moby's
+    // DNSNames are the name, the aliases, the short ID, the hostname, each once.
+    const ep = web.NetworkSettings.Networks[`${project}_appnet`];
+    const short = (web.Id as string).slice(0, 12);
+    assert.deepEqual([...ep.Aliases].sort(), [short, 'web', 'webalias'].sort());
+    assert.deepEqual(ep.DNSNames, [...new Set([`${project}_web_1`, ...ep.Aliases, short, web.Config.Hostname])]);
+    const worker = await api(`/containers/${project}_worker_1/json`);
+    assert.deepEqual(worker.HostConfig.Ulimits, [{ Name: 'nofile', Hard: 2048, Soft: 1024 }]);
+    assert.deepEqual(Object.keys(worker.HostConfig.Ulimits[0]), ['Name', 'Hard', 'Soft'], 'units.Ulimit\'s order');
+    const net = await api(`/networks/${project}_appnet`);
+    assert.equal(net.Attachable, true, 'compose creates its networks attachable');
+    assert.deepEqual(Object.keys(net.Labels), [...Object.keys(net.Labels)].sort());
+    const vol = await api(`/volumes/${project}_data`);
+    assert.deepEqual(Object.keys(vol.Labels), [...Object.keys(vol.Labels)].sort());
+
+    await ok(['up', '-d', '--scale', 'worker=3']);
+    assert.deepEqual(Object.keys(await states()).filter((n) => n.includes('worker')).sort(), [1, 2, 3].map((i) => `${project}_worker_${i}`));
+    const scale = await ok(['scale', 'worker=2']);
+    assert.match(scale.stderr, /The scale command is deprecated/);
+    assert.deepEqual(Object.keys(await states()).filter((n) => n.includes('worker')).sort(), [1, 2].map((i) => `${project}_worker_${i}`));
+    await ok(['pause', 'worker']);
+    assert.equal((await states())[`${project}_worker_2`], 'Paused');
+    await ok(['unpause', 'worker']);
+    await ok(['kill', '-s', 'SIGKILL', 'worker']);
+    assert.equal((await states())[`${project}_worker_1`], 'Exit 137');
+    await ok(['rm', '-f', 'worker']);
+    assert.deepEqual(Object.keys(await states()).sort(), [`${project}_client_1`, `${project}_web_1`]);
+    await ok(['restart', '-t', '1']);
+    assert.match((await states())[`${project}_web_1`]!, /^Up/);
+    await ok(['stop', '-t', '1']);
+    // httpd and sleep as PID 1 ignore SIGTERM: killed after the grace period (dockerd: Exit 137).
+    assert.deepEqual(await states(), { [`${project}_client_1`]: 'Exit 137', [`${project}_web_1`]: 'Exit 137' });
+    await ok(['start']);
+    assert.deepEqual(await states(), { [`${project}_client_1`]: 'Up', [`${project}_web_1`]: 'Up (healthy)' });
+  } finally {
+    const down = await run(['down', '-v', '-t', '1']);
+    assert.equal(down.code, 0, down.stderr);
+  }
+  assert.deepEqual((await api('/volumes')).Volumes ?? [], [], 'no volumes');
+  assert.ok(!(await api('/networks')).some((n: { Name: string }) => n.Name.startsWith(project)), 'no project network');
+});

@@ -1565,3 +1565,255 @@ test('-w naming a missing directory: made at create (dockerd), root\'s 0755, so 
     await docker(['volume', 'rm', 'par-wdc-vol'], { ok: false });
   }
 });
+
+test('an unknown volume driver (raw API: the CLI would pull on the 404): 404 "create <name>: error looking up volume plugin …" for Binds\' and anonymous volumes (HostConfig.VolumeDriver) and --mount DriverConfig; nothing left (dockerd 20.10)', { skip, timeout: 60_000 }, async () => {
+  const json = { 'Content-Type': 'application/json' };
+  const create = async (name: string, body: object) => {
+    const r = await d.request('POST', `/v1.41/containers/create?name=${name}`, JSON.stringify({ Image: 'busybox', Cmd: ['true'], ...body }), json);
+    return { status: r.status, message: (JSON.parse(r.body.toString()) as { message?: string }).message ?? '' };
+  };
+  const volumes = async () => ((JSON.parse((await d.request('GET', '/volumes')).body.toString()) as { Volumes: Array<{ Name: string }> | null }).Volumes ?? []).map((v) => v.Name).sort();
+  const plugin = 'error looking up volume plugin nosuch: plugin "nosuch" not found';
+  assert.deepEqual(await volumes(), []);
+  const v = await d.request('POST', '/v1.41/volumes/create', JSON.stringify({ Name: 'par-vd', Driver: 'nosuch' }), json);
+  assert.equal(v.status, 404);
+  assert.equal(JSON.parse(v.body.toString()).message, `create par-vd: ${plugin}`);
+  const named = await create('par-vd1', { HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch', Binds: ['par-vdnamed:/data'] } });
+  assert.deepEqual(named, { status: 404, message: `create par-vdnamed: ${plugin}` });
+  const anon = await create('par-vd2', { Volumes: { '/anon': {} }, HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch' } });
+  assert.equal(anon.status, 404);
+  assert.match(anon.message, new RegExp(`^create [0-9a-f]{64}: ${plugin.replace(/"/g, '\\"')}$`));
+  const mount = await create('par-vd3', { HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: 'par-vdm', Target: '/m', VolumeOptions: { DriverConfig: { Name: 'nosuch' } } }] } });
+  assert.deepEqual(mount, { status: 404, message: `create par-vdm: ${plugin}` });
+  // An existing volume is no exception: the driver is looked up first.
+  assert.equal((await d.request('POST', '/v1.41/volumes/create', JSON.stringify({ Name: 'par-vdexist' }), json)).status, 201);
+  assert.deepEqual(await create('par-vd4', { HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch', Binds: ['par-vdexist:/data'] } }), { status: 404, message: `create par-vdexist: ${plugin}` });
+  for (const n of ['par-vd1', 'par-vd2', 'par-vd3', 'par-vd4']) assert.equal((await d.request('GET', `/containers/${n}/json`)).status, 404, `${n} was not made`);
+  assert.deepEqual(await volumes(), ['par-vdexist'], 'no volume made');
+  try {
+    // VolumeDriver applies neither to host binds nor to --mount volumes (these name their own driver).
+    assert.equal((await create('par-vd5', { HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch', Binds: [`${tmp.path}:/h`] } })).status, 201);
+    assert.equal((await create('par-vd6', { HostConfig: { NetworkMode: 'none', VolumeDriver: 'nosuch', Mounts: [{ Type: 'volume', Source: 'par-vdmm', Target: '/m' }] } })).status, 201);
+    assert.deepEqual(await volumes(), ['par-vdexist', 'par-vdmm']);
+  } finally {
+    await docker(['rm', '-f', 'par-vd5', 'par-vd6'], { ok: false });
+    await docker(['volume', 'rm', 'par-vdexist', 'par-vdmm'], { ok: false });
+  }
+});
+
+test('cp -a (copyUIDGID) makes every entry the container user\'s, looked up in the container\'s passwd/group as current moby (dockerd 20.10 asked the host\'s and failed on uid:gid); without -a or a user the archive\'s owners stay', { skip, timeout: 90_000 }, async () => {
+  const src = join(tmp.path, 'cpa', 'd');
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'f'), 'hi\n');
+  execFileSync('ln', ['-sfn', 'f', join(src, 'l')]);
+  execFileSync('chown', ['-R', '-h', '4321:4322', join(tmp.path, 'cpa')]);
+  const owners = async (c: string): Promise<string> => {
+    const out = (await docker(['cp', `${c}:/tmp/d`, '-'])).stdout;
+    const file = join(tmp.path, 'cpa.tar');
+    writeFileSync(file, Buffer.from(out, 'latin1'));
+    const list = execFileSync('tar', ['--numeric-owner', '-tvf', file], { encoding: 'utf8' }).trim().split('\n');
+    return [...new Set(list.map((l) => l.split(/\s+/)[1]))].join(' ');
+  };
+  const cases: Array<[string, boolean, string]> = [
+    ['', true, '4321/4322'],
+    ['1000:1000', false, '4321/4322'],
+    ['1000:1000', true, '1000/1000'],
+    ['1000', true, '1000/0'], // no such uid in the container: the number, gid 0
+    ['nobody', true, '65534/65534'],
+    ['nobody:root', true, '65534/0'],
+    ['0:1234', true, '0/1234'],
+    [':33', true, '0/33'],
+  ];
+  let i = 0;
+  for (const [user, archive, want] of cases) {
+    const c = `par-cpa${i++}`;
+    await docker(['create', '--network', 'none', '--name', c, ...(user ? ['-u', user] : []), 'busybox', 'true']);
+    try {
+      await docker(['cp', ...(archive ? ['-a'] : []), src, `${c}:/tmp/`]);
+      assert.equal(await owners(c), want, `-u ${user || '(none)'}${archive ? ' cp -a' : ' cp'}`);
+    } finally {
+      await docker(['rm', '-f', c], { ok: false });
+    }
+  }
+  // A user only the container's own /etc/passwd knows.
+  await docker(['create', '--network', 'none', '--name', 'par-cpau', '-u', 'appuser', 'busybox', 'true']);
+  try {
+    const bad = await docker(['cp', '-a', src, 'par-cpau:/tmp/'], { ok: false });
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim(), 'Error response from daemon: failed to look up user "appuser" in container: no matching entries in passwd file');
+    const etc = join(tmp.path, 'cpa-etc');
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(join(etc, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nappuser:x:2345:2346::/home/app:/bin/sh\n');
+    await docker(['cp', join(etc, 'passwd'), 'par-cpau:/etc/passwd']);
+    await docker(['cp', '-a', src, 'par-cpau:/tmp/']);
+    assert.equal(await owners('par-cpau'), '2345/2346');
+  } finally {
+    await docker(['rm', '-f', 'par-cpau'], { ok: false });
+  }
+  await docker(['create', '--network', 'none', '--name', 'par-cpag', '-u', 'nobody:nosuchgroup', 'busybox', 'true']);
+  try {
+    const bad = await docker(['cp', '-a', src, 'par-cpag:/tmp/'], { ok: false });
+    assert.equal(bad.stderr.trim(), 'Error response from daemon: failed to look up group "nosuchgroup" in container: no matching entries in group file');
+  } finally {
+    await docker(['rm', '-f', 'par-cpag'], { ok: false });
+  }
+});
+
+test('stats and cp\'s path stat write times as dockerd (Go RFC3339Nano: ns, trailing zeros dropped); stats keys in dockerd\'s order; cgroup v1 memory as statsV1 (32 sorted keys, uint64 digits, failcnt only when not 0)', { skip, timeout: 90_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-tns', 'busybox', 'sh', '-c', 'echo x > /tmp/f; touch -d "2020-01-02 03:04:05" /tmp/g; exec sleep 300']);
+  try {
+    const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
+    const raw = (await d.request('GET', '/v1.41/containers/par-tns/stats?stream=false')).body.toString();
+    const j = JSON.parse(raw) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(j), ['read', 'preread', 'pids_stats', 'blkio_stats', 'num_procs', 'storage_stats', 'cpu_stats', 'precpu_stats', 'memory_stats', 'name', 'id']);
+    assert.match(j.read as string, goTime);
+    assert.match(j.preread as string, goTime);
+    assert.ok(Date.parse(j.read as string) - Date.parse(j.preread as string) >= 900, `${j.preread} → ${j.read}: the primed sample a second before`);
+    // Millisecond times were ≤ 3 digits every time: ns ones have more in nearly every sample.
+    const stream = (await d.request('GET', '/v1.41/containers/par-tns/stats?stream=false&one-shot=true')).body.toString();
+    const reads = [j.read, j.preread, JSON.parse(stream).read].map((t) => /\.(\d+)Z$/.exec(t as string)?.[1] ?? '');
+    assert.ok(reads.some((f) => f.length > 3), `ns digits: ${reads.join(' ')}`);
+    if (detectCgroupMode() === 'v1') {
+      const mem = j.memory_stats as { stats: Record<string, number>; failcnt?: number };
+      const keys = Object.keys(mem.stats);
+      assert.equal(keys.length, 32, keys.join(' '));
+      assert.deepEqual(keys, [...keys].sort());
+      assert.ok(!('failcnt' in mem), 'no failcnt without a limit reached (omitempty)');
+      const limit = /"hierarchical_memory_limit":(\d+)/.exec(raw)?.[1];
+      assert.equal(limit, BigInt(mem.stats.hierarchical_memory_limit!).toString(), 'every digit of the uint64');
+    }
+    // HEAD archive's X-Docker-Container-Path-Stat: the file's mtime to the ns, as `stat` shows it.
+    const pathStat = async (p: string) => {
+      const r = await d.request('HEAD', `/v1.41/containers/par-tns/archive?path=${p}`);
+      return JSON.parse(Buffer.from(String(r.headers['x-docker-container-path-stat']), 'base64').toString()) as { mtime: string };
+    };
+    assert.equal((await pathStat('/tmp/g')).mtime, '2020-01-02T03:04:05Z');
+    const f = (await pathStat('/tmp/f')).mtime;
+    assert.match(f, goTime);
+    const inside = (await docker(['exec', 'par-tns', 'stat', '-c', '%y', '/tmp/f'])).stdout.trim(); // 2026-11-24 08:12:08.661264016 +0000
+    const m = /^(\S+) (\d\d:\d\d:\d\d)\.(\d{9}) \+0000$/.exec(inside);
+    assert.ok(m, inside);
+    const frac = m[3]!.replace(/0+$/, '');
+    assert.equal(f, `${m[1]}T${m[2]}${frac ? `.${frac}` : ''}Z`);
+  } finally {
+    await docker(['rm', '-f', 'par-tns'], { ok: false });
+  }
+  if (detectCgroupMode() === 'v1') {
+    // A limit the container keeps reaching: memory.failcnt counts the charges that failed.
+    await docker(['run', '-d', '--network', 'none', '--name', 'par-fcnt', '-m', '8m', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/tmp/big bs=1M count=40 2>/dev/null; touch /tmp/done; exec sleep 300']);
+    try {
+      for (let i = 0; i < 100 && (await docker(['exec', 'par-fcnt', 'test', '-e', '/tmp/done'], { ok: false })).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+      const mem = JSON.parse((await d.request('GET', '/v1.41/containers/par-fcnt/stats?stream=false&one-shot=true')).body.toString()).memory_stats as { failcnt?: number; limit: number };
+      assert.equal(mem.limit, 8 << 20);
+      assert.ok((mem.failcnt ?? 0) > 0, `failcnt ${mem.failcnt}`);
+    } finally {
+      await docker(['rm', '-f', 'par-fcnt'], { ok: false });
+    }
+  }
+});
+
+test('-p of a port that a server just stopped left in TIME_WAIT is published (dockerd\'s listeners take SO_REUSEADDR; hako\'s hold was refused EADDRINUSE for 60 s); a listener still refuses it', { skip, timeout: 60_000 }, async () => {
+  const { createServer, connect } = await import('node:net');
+  // A server that closes first: its side of the connection stays in TIME_WAIT on the port.
+  const server = createServer((s) => s.end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve, reject) => {
+    const c = connect(port, '127.0.0.1');
+    c.on('error', reject);
+    c.on('end', () => c.end());
+    c.on('close', () => resolve());
+    c.resume();
+  });
+  await new Promise<void>((r) => server.close(() => r()));
+  const states = () => ['tcp', 'tcp6'].flatMap((f) => readFileSync(`/proc/net/${f}`, 'utf8').split('\n').slice(1)).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > 3 && parseInt(f[1]!.split(':')[1]!, 16) === port).map((f) => f[3]);
+  assert.ok(states().includes('06'), `a TIME_WAIT on ${port}: ${states().join(' ')}`);
+  try {
+    await docker(['run', '-d', '--name', 'par-tw', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sleep', '300']);
+    assert.equal((await docker(['port', 'par-tw', '80'])).stdout.trim(), `127.0.0.1:${port}`);
+  } finally {
+    await docker(['rm', '-f', 'par-tw'], { ok: false });
+  }
+  const listener = createServer();
+  await new Promise<void>((r) => listener.listen(port, '127.0.0.1', r));
+  try {
+    const r = await docker(['run', '-d', '--name', 'par-tw2', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sleep', '300'], { ok: false });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /address already in use/);
+  } finally {
+    await new Promise<void>((r) => listener.close(() => r()));
+    await docker(['rm', '-f', 'par-tw2'], { ok: false });
+  }
+});
+
+test('Created, StartedAt, FinishedAt, health probe Start/End and a network\'s Created are Go RFC3339Nano times in ns as dockerd writes them (Created/StartedAt were ms padded with zeros, the others ms)', { skip, timeout: 60_000 }, async () => {
+  const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-times', '--health-cmd', 'true', '--health-interval', '1s', 'busybox', 'sleep', '300']);
+  const net = 'par-times-net';
+  try {
+    let j: { Created: string; State: { StartedAt: string; FinishedAt: string; Health?: { Log: Array<{ Start: string; End: string }> } } } | undefined;
+    for (let i = 0; i < 100; i++) {
+      j = JSON.parse((await docker(['inspect', '-f', '{{json .}}', 'par-times'])).stdout);
+      if (j!.State.Health?.Log.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const probe = j!.State.Health!.Log[0]!;
+    await docker(['stop', '-t', '0', 'par-times']);
+    const finished = (await docker(['inspect', '-f', '{{.State.FinishedAt}}', 'par-times'])).stdout.trim();
+    await docker(['network', 'create', net]);
+    const created = (await docker(['network', 'inspect', '-f', '{{json .Created}}', net])).stdout.trim().replace(/"/g, '');
+    const times = { Created: j!.Created, StartedAt: j!.State.StartedAt, FinishedAt: finished, 'probe Start': probe.Start, 'probe End': probe.End, 'network Created': created };
+    for (const [what, t] of Object.entries(times)) assert.match(t, goTime, what);
+    // ns digits: a ms time has at most 3; a ns one ends in six zeros once in a million.
+    assert.ok(Object.values(times).some((t) => (/\.(\d+)Z$/.exec(t)?.[1]?.length ?? 0) > 3), JSON.stringify(times));
+  } finally {
+    await docker(['rm', '-f', 'par-times'], { ok: false });
+    await docker(['network', 'rm', net], { ok: false });
+  }
+});
+
+test('events: timeNano is the event\'s time in ns with every digit of the int64 (was ms × 1e6), time its seconds (dockerd)', { skip, timeout: 60_000 }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await docker(['create', '--network', 'none', '--name', 'par-evns', 'busybox', 'true']);
+  await docker(['rm', 'par-evns']);
+  const until = Math.ceil(Date.now() / 1000) + 1;
+  await new Promise((r) => setTimeout(r, 1100));
+  const raw = (await d.request('GET', `/v1.41/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ container: ['par-evns'] }))}`)).body.toString();
+  const lines = raw.split('\n').filter(Boolean);
+  assert.ok(lines.length >= 2, raw);
+  const nanos = lines.map((l) => {
+    const text = /"timeNano":(\d+)[,}]/.exec(l)?.[1];
+    assert.ok(text, l);
+    assert.equal(String(JSON.parse(l).time), text.slice(0, -9), 'time is timeNano\'s seconds');
+    return BigInt(text);
+  });
+  // ms × 1e6 always ends in six zeros; a ns clock does once in a million.
+  assert.ok(nanos.some((n) => n % 1_000_000n !== 0n), nanos.join(' '));
+  for (let i = 1; i < nanos.length; i++) assert.ok(nanos[i]! >= nanos[i - 1]!, 'in order');
+});
+
+test('info\'s SystemTime, an imported or committed image\'s Created and the predefined networks\' Created are Go RFC3339Nano in ns (were ms); image inspect\'s GraphDriver is {Data, Name} (dockerd)', { skip, timeout: 60_000 }, async () => {
+  const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
+  const times: Record<string, string> = {};
+  times.SystemTime = (await docker(['info', '-f', '{{.SystemTime}}'])).stdout.trim();
+  for (const n of ['none', 'host', 'bridge']) times[`${n} Created`] = (await docker(['network', 'inspect', '-f', '{{json .Created}}', n])).stdout.trim().replace(/"/g, '');
+  await docker(['create', '--network', 'none', '--name', 'par-imgns', 'busybox', 'true']);
+  try {
+    await docker(['commit', 'par-imgns', 'par-imgns:committed']);
+    const out = (await docker(['export', 'par-imgns'])).stdout;
+    const file = join(tmp.path, 'par-imgns.tar');
+    writeFileSync(file, Buffer.from(out, 'latin1'));
+    await docker(['import', file, 'par-imgns:imported']);
+    for (const tag of ['committed', 'imported']) {
+      const j = JSON.parse((await docker(['image', 'inspect', '-f', '{{json .}}', `par-imgns:${tag}`])).stdout) as { Created: string; GraphDriver: object };
+      times[`${tag} Created`] = j.Created;
+      assert.deepEqual(Object.keys(j.GraphDriver), ['Data', 'Name']);
+    }
+  } finally {
+    await docker(['rm', '-f', 'par-imgns'], { ok: false });
+    await docker(['rmi', 'par-imgns:committed', 'par-imgns:imported'], { ok: false });
+  }
+  for (const [what, t] of Object.entries(times)) assert.match(t, goTime, what);
+  // A ns time ends in six zeros once in a million; a ms one always has ≤ 3 digits.
+  for (const what of ['SystemTime', 'committed Created', 'imported Created', 'none Created']) assert.ok((/\.(\d+)Z$/.exec(times[what]!)?.[1]?.length ?? 0) > 3, `${what}: ${times[what]}`);
+});

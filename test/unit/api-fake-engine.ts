@@ -29,7 +29,7 @@ export class FakeEngine implements ContainerEngine {
 
   private emit(action: string, c: FakeContainer): void {
     const now = Date.now();
-    const e: EngineEvent = { Type: 'container', Action: action, Actor: { ID: c.id, Attributes: { name: c.name } }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6, status: action, id: c.id };
+    const e: EngineEvent = { Type: 'container', Action: action, Actor: { ID: c.id, Attributes: { name: c.name } }, scope: 'local', time: Math.floor(now / 1000), timeNano: BigInt(now) * 1_000_000n, status: action, id: c.id };
     for (const s of this.eventSubs) s(e);
   }
 

@@ -344,3 +344,28 @@ test('stats parsers on v1 samples', () => {
   assert.deepEqual(parseOomControl('oom_kill_disable 0\nunder_oom 1\noom_kill 3\n'), { oomKillDisable: false, underOom: true, oomKill: 3 });
   assert.deepEqual(parseIoStat('').serviceIOs, []);
 });
+
+test('v1 stats as dockerd\'s statsV1: its 32 memory.stat keys sorted, usage/max_usage/failcnt omitted when 0, keys in StatsJSON order, read in ns', () => {
+  const s = {
+    version: 1 as const,
+    cpu: { usageTotalNs: 10, usageUserNs: 0, usageKernelNs: 10, percpuUsageNs: [4, 6], periods: 0, throttledPeriods: 0, throttledTimeNs: 0 },
+    memory: { usage: 8192, limit: 9223372036854771712, maxUsage: 0, failcnt: 0, cache: 4096, stats: { cache: 4096, rss: 4096, shmem: 0, swap: 0, workingset_refault_file: 3, hierarchical_memory_limit: 9223372036854771712 } },
+    pids: { current: 1 },
+    io: { serviceBytes: [], serviceIOs: [] },
+  };
+  const j = dockerStats(s, undefined, { id: 'x', name: '/x' }, 1_764_000_000_123_456_789n, { eth0: { rx_bytes: 1 } });
+  assert.deepEqual(Object.keys(j), ['read', 'preread', 'pids_stats', 'blkio_stats', 'num_procs', 'storage_stats', 'cpu_stats', 'precpu_stats', 'memory_stats', 'name', 'id', 'networks']);
+  assert.equal(j.read, '2025-11-24T16:00:00.123456789Z');
+  assert.equal(j.preread, '0001-01-01T00:00:00Z');
+  const mem = j.memory_stats as { stats: Record<string, number> };
+  assert.deepEqual(Object.keys(mem), ['usage', 'stats', 'limit']);
+  const keys = Object.keys(mem.stats);
+  assert.equal(keys.length, 32);
+  assert.deepEqual(keys, [...keys].sort());
+  assert.deepEqual([mem.stats.cache, mem.stats.rss, mem.stats.total_rss, mem.stats.shmem, mem.stats.hierarchical_memory_limit], [4096, 4096, 0, undefined, 9223372036854771712]);
+  const busy = dockerStats({ ...s, memory: { ...s.memory, maxUsage: 16384, failcnt: 39 } }, j, { id: 'x', name: '/x' }, 1_764_000_001_000_000_000n);
+  assert.deepEqual(Object.keys(busy.memory_stats as object), ['usage', 'max_usage', 'stats', 'failcnt', 'limit']);
+  assert.equal((busy.memory_stats as { failcnt: number }).failcnt, 39);
+  assert.equal(busy.read, '2025-11-24T16:00:01Z');
+  assert.equal(busy.preread, j.read);
+});

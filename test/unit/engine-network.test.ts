@@ -83,7 +83,10 @@ test('NetworkSettings, Ports and the list summary look like docker’s', () => {
   assert.equal(s.SandboxID, sandboxId, 'the sandbox ID, not the container ID (dockerd)');
   assert.deepEqual(s.Ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '443/tcp': null });
   assert.equal(s.Networks.bridge.DNSNames, null, 'no embedded DNS on the default bridge');
-  assert.deepEqual(s.Networks.app.DNSNames, ['web', ID.slice(0, 12), 'www']);
+  // moby's order: name, aliases, short ID, hostname (deduplicated).
+  assert.deepEqual(s.Networks.app.DNSNames, ['web', 'www', ID.slice(0, 12)]);
+  const named = networkSettingsView({ ...base, hostname: 'box', configured, endpoints: [ep, { ...ep2, aliases: ['www', ID.slice(0, 12), 'web'] }] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.deepEqual(named.Networks.app.DNSNames, ['web', 'www', ID.slice(0, 12), 'box']);
   assert.deepEqual(s.Networks.app.Aliases, ['www']);
   assert.equal(s.Networks.app.IPPrefixLen, 24);
   const stopped = networkSettingsView({ ...base, running: false, configured, endpoints: [] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any

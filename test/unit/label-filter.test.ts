@@ -51,7 +51,7 @@ test('network and volume lists: every label filter must match', () => {
 });
 
 test('events: every label filter must match the actor attributes', () => {
-  const ev = (attrs: Record<string, string>): EngineEvent => ({ Type: 'container', Action: 'start', Actor: { ID: 'x', Attributes: attrs }, scope: 'local', time: 0, timeNano: 0 });
+  const ev = (attrs: Record<string, string>): EngineEvent => ({ Type: 'container', Action: 'start', Actor: { ID: 'x', Attributes: attrs }, scope: 'local', time: 0, timeNano: 0n });
   const m = eventMatcher({ label: [P, 'com.docker.compose.oneoff=False'] });
   assert.ok(m(ev({ 'com.docker.compose.project': 'app', 'com.docker.compose.oneoff': 'False' })));
   assert.ok(!m(ev({ 'com.docker.compose.project': 'app', 'com.docker.compose.oneoff': 'True' })));
@@ -59,7 +59,7 @@ test('events: every label filter must match the actor attributes', () => {
 });
 
 test('events: container/volume/network match any event whose actor ID or name starts with the value; image exactly, or the event\'s name without its tag (dockerd\'s events.Filter)', () => {
-  const ev = (Type: EngineEvent['Type'], ID: string, attrs: Record<string, string>): EngineEvent => ({ Type, Action: 'create', Actor: { ID, Attributes: attrs }, scope: 'local', time: 0, timeNano: 0 });
+  const ev = (Type: EngineEvent['Type'], ID: string, attrs: Record<string, string>): EngineEvent => ({ Type, Action: 'create', Actor: { ID, Attributes: attrs }, scope: 'local', time: 0, timeNano: 0n });
   const c1 = ev('container', 'abc123'.padEnd(64, '0'), { name: 'app-1', image: 'busybox:latest' });
   const c2 = ev('container', 'def456'.padEnd(64, '0'), { name: 'other', image: 'docker.io/library/busybox' });
   const v = ev('volume', 'app-data', { driver: 'local' });

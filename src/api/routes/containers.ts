@@ -1,5 +1,6 @@
 // Container routes: a translation of HTTP onto ContainerEngine (src/engine/api-types.ts).
 import { invalid } from '../../common/errors.js';
+import { stringifyExactIntegers } from '../../common/json-ints.js';
 import type { LogsOptions } from '../../engine/api-types.js';
 import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qBool, qInt, qStr, qTime, readJsonObject, sendJson, sendNoContent, type Ctx } from '../http.js';
@@ -162,7 +163,8 @@ async function stats(ctx: Ctx, deps: ApiDeps): Promise<void> {
   try {
     for await (const s of engine.containerStats(ctx.params[0]!, { stream, oneShot, signal: ctx.signal })) {
       if (ctx.signal.aborted) break;
-      await out.write(s);
+      // cgroup v1's hierarchical limits are uint64s past 2^53: written with Go's digits.
+      await out.write(s, stringifyExactIntegers);
       if (!stream) break;
     }
     out.end();

@@ -126,7 +126,7 @@ export function inspectJson(i: ImageInspect, version: string): Record<string, un
     ...(c.variant ? { Variant: c.variant } : {}),
     Os: c.os,
     Size: i.size,
-    GraphDriver: { Name: 'overlay2', Data: i.graphDriverData },
+    GraphDriver: { Data: i.graphDriverData, Name: 'overlay2' },
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
   };

@@ -2,13 +2,14 @@
 import { arch, cpus, hostname, release, totalmem, type as osType } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { stringifyExactIntegers } from '../../common/json-ints.js';
 import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qTime, readJsonObject, sendJson, type Ctx } from '../http.js';
 import { JsonStream } from '../streams.js';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
-import { isoTime } from '../../common/time.js';
+import { realtimeNs, rfc3339NanoUtc } from '../../common/time.js';
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
@@ -75,7 +76,7 @@ async function info(ctx: Ctx, deps: ApiDeps): Promise<void> {
     NFd: 0,
     OomKillDisable: false,
     NGoroutines: 0,
-    SystemTime: isoTime(),
+    SystemTime: rfc3339NanoUtc(realtimeNs()),
     LoggingDriver: 'json-file',
     CgroupDriver: 'cgroupfs',
     CgroupVersion: '2',
@@ -189,7 +190,8 @@ async function events(ctx: Ctx, deps: ApiDeps): Promise<void> {
   try {
     for await (const ev of deps.engine.events({ since, until, filters, signal: ctx.signal })) {
       if (ctx.signal.aborted) break;
-      await out.write(ev);
+      // timeNano is an int64 of ns: every digit, as dockerd writes it.
+      await out.write(ev, stringifyExactIntegers);
     }
     out.end();
   } catch (err) {

@@ -84,11 +84,12 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
   if (wd !== '' && !wd.startsWith('/')) throw invalid(`the working directory '${wd}' is invalid, it needs to be an absolute path`);
   cfg.WorkingDir = wd === '' ? '' : posix.normalize(wd);
   cfg.User = (body.User as string | undefined) || (imageCfg.User as string | undefined) || '';
-  cfg.Labels = { ...((imageCfg.Labels as Obj | null) ?? {}), ...((body.Labels as Obj | null) ?? {}) };
+  // Go writes a map's keys sorted: dockerd's Labels, ExposedPorts and Volumes come out so.
+  cfg.Labels = sortedKeys({ ...((imageCfg.Labels as Obj | null) ?? {}), ...((body.Labels as Obj | null) ?? {}) });
   const ports = { ...((imageCfg.ExposedPorts as Obj | null) ?? {}), ...((body.ExposedPorts as Obj | null) ?? {}) };
-  if (Object.keys(ports).length > 0) cfg.ExposedPorts = Object.fromEntries(Object.keys(ports).map((p) => [p.includes('/') ? p : `${p}/tcp`, {}]));
+  if (Object.keys(ports).length > 0) cfg.ExposedPorts = sortedKeys(Object.fromEntries(Object.keys(ports).map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])));
   const vols = { ...((imageCfg.Volumes as Obj | null) ?? {}), ...((body.Volumes as Obj | null) ?? {}) };
-  cfg.Volumes = Object.keys(vols).length > 0 ? Object.fromEntries(Object.keys(vols).map((v) => [v, {}])) : null;
+  cfg.Volumes = Object.keys(vols).length > 0 ? sortedKeys(Object.fromEntries(Object.keys(vols).map((v) => [v, {}]))) : null;
   const stopSignal = (body.StopSignal as string | undefined) || (imageCfg.StopSignal as string | undefined);
   if (stopSignal) {
     if (!isSignal(stopSignal)) throw invalid(`Invalid signal: ${stopSignal}`);
@@ -99,7 +100,13 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
   else delete cfg.Shell;
   validateHealthcheck(body.Healthcheck);
   const hc = mergeHealthcheck(body.Healthcheck, imageCfg.Healthcheck);
-  if (hc) cfg.Healthcheck = hc;
+  if (hc) cfg.Healthcheck = goHealthConfig(hc);
+  // Go's omitempty fields of container.Config: absent when false, empty or null, whatever the
+  // client sent (docker-py sends `NetworkDisabled: false`; dockerd does not show it).
+  if (cfg.NetworkDisabled !== true) delete cfg.NetworkDisabled;
+  if (cfg.ArgsEscaped !== true) delete cfg.ArgsEscaped;
+  if (!cfg.MacAddress) delete cfg.MacAddress;
+  if (cfg.StopTimeout === null) delete cfg.StopTimeout;
   if (imageCfg.OnBuild !== undefined) cfg.OnBuild = imageCfg.OnBuild;
   else cfg.OnBuild = null;
   cfg.Hostname = (body.Hostname as string | undefined) || id.slice(0, 12);
@@ -107,7 +114,28 @@ export function mergeConfig(body: Obj, imageCfg: Obj, id: string): MergedConfig 
   for (const k of ['AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'OpenStdin', 'StdinOnce'] as const) cfg[k] = body[k] === true;
 
   const HostConfig = normalizeHostConfig((body.HostConfig as Obj | undefined) ?? {}, warnings);
-  return { Config: cfg, HostConfig, Path: argv[0]!, Args: argv.slice(1), Warnings: warnings };
+  // container.Config's field order (CONFIG_KEYS), as dockerd writes it, whatever the client's.
+  const ordered: Obj = {};
+  for (const k of CONFIG_KEYS) if (k in cfg) ordered[k] = cfg[k];
+  return { Config: ordered, HostConfig, Path: argv[0]!, Args: argv.slice(1), Warnings: warnings };
+}
+
+/** `o` with its keys in Go's map order (sorted). */
+export function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]!]));
+}
+
+/**
+ * A Healthcheck as dockerd stores and shows it (container.HealthConfig): its own keys only, in its
+ * order, each omitted when empty or 0 (compose 1.29 sends `StartPeriod: null`).
+ */
+function goHealthConfig(hc: Json): Json {
+  const out: Json = {};
+  if (Array.isArray(hc.Test) && hc.Test.length > 0) out.Test = hc.Test;
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) {
+    if (typeof hc[k] === 'number' && hc[k] !== 0) out[k] = hc[k];
+  }
+  return out;
 }
 
 // moby's ValidateLogOpts for the drivers hako has: unknown options are refused at create.
@@ -237,9 +265,10 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
       if (!CAPABILITIES.includes(name.startsWith('CAP_') ? name : `CAP_${name}`)) throw invalid(`invalid ${field}: unknown capability: ${JSON.stringify(name.startsWith('CAP_') ? name : `CAP_${name}`)}`);
     }
   }
-  out.Dns = hc.Dns ?? [];
-  out.DnsOptions = hc.DnsOptions ?? [];
-  out.DnsSearch = hc.DnsSearch ?? [];
+  // null when the client sent none (docker-py), [] when it sent [] (the docker CLI), as dockerd.
+  out.Dns = hc.Dns ?? null;
+  out.DnsOptions = hc.DnsOptions ?? null;
+  out.DnsSearch = hc.DnsSearch ?? null;
   out.ExtraHosts = hc.ExtraHosts ?? null;
   out.SecurityOpt = hc.SecurityOpt ?? null;
   out.Tmpfs = hc.Tmpfs ?? undefined;
@@ -278,8 +307,9 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   checkCpuset(String(out.CpusetCpus), 'cpus', '/sys/devices/system/cpu/online', 'CPUs');
   checkCpuset(String(out.CpusetMems), 'mems', '/sys/devices/system/node/online', 'memory nodes');
   out.PidsLimit = hc.PidsLimit === 0 ? null : (hc.PidsLimit ?? null); // 0 is "not set": null, as dockerd shows it
-  out.Ulimits = hc.Ulimits ?? null;
-  out.Devices = hc.Devices ?? [];
+  // units.Ulimit's field order (docker-py sends Soft before Hard).
+  out.Ulimits = Array.isArray(hc.Ulimits) ? hc.Ulimits.map((u: unknown) => (u && typeof u === 'object' && !Array.isArray(u) ? { Name: (u as Obj).Name, Hard: (u as Obj).Hard, Soft: (u as Obj).Soft, ...(u as Obj) } : u)) : (hc.Ulimits ?? null);
+  out.Devices = hc.Devices ?? null;
   out.Sysctls = hc.Sysctls ?? undefined;
   if (out.Sysctls === undefined) delete out.Sysctls;
   out.OomScoreAdj = Number(hc.OomScoreAdj ?? 0);
@@ -313,9 +343,19 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   out.ReadonlyPaths = hc.ReadonlyPaths ?? (out.Privileged ? null : [...DEFAULT_READONLY_PATHS]);
   // dockerd: -1 (the CLI's "not set") is no swappiness setting: null.
   out.MemorySwappiness = hc.MemorySwappiness === undefined || hc.MemorySwappiness === -1 ? null : hc.MemorySwappiness;
-  out.Links = hc.Links ?? null;
+  // dockerd shows the links it made (its link graph): null for none, though compose sends [].
+  out.Links = Array.isArray(hc.Links) && hc.Links.length > 0 ? hc.Links : null;
   out.PublishAllPorts = hc.PublishAllPorts === true;
   out.ContainerIDFile = hc.ContainerIDFile ?? '';
+  // Fields of dockerd's HostConfig without omitempty: a client that leaves them out (docker-py,
+  // compose) sees their zero values, as one that sends them all (the docker CLI).
+  for (const k of ['BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'DeviceCgroupRules', 'DeviceRequests']) {
+    if (out[k] === undefined) out[k] = null;
+  }
+  for (const k of ['CpuCount', 'CpuPercent', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'IOMaximumIOps', 'IOMaximumBandwidth']) {
+    if (out[k] === undefined) out[k] = 0;
+  }
+  if (out.VolumeDriver === undefined) out.VolumeDriver = '';
   return out;
 }
 
@@ -335,8 +375,12 @@ export function parseVolumesFrom(spec: string): { ref: string; readOnly: boolean
   return { ref: spec.slice(0, i), readOnly: rw[0] === 'ro' };
 }
 
-/** Splits `src:dst[:opts]` of a -v/Binds entry. A first part that is not absolute names a volume. */
-export function parseBind(spec: string): MountPoint {
+/**
+ * Splits `src:dst[:opts]` of a -v/Binds entry. A first part that is not absolute names a volume,
+ * of `volumeDriver` (HostConfig.VolumeDriver; dockerd applies it to Binds' volumes and the
+ * anonymous ones of Config.Volumes, never to --mount ones, which name their own).
+ */
+export function parseBind(spec: string, volumeDriver = ''): MountPoint {
   const parts = spec.split(':');
   if (parts.length < 1 || parts.length > 3 || parts.some((p) => p === '')) throw invalid(`invalid volume specification: '${spec}'`);
   let src = '';
@@ -363,10 +407,11 @@ export function parseBind(spec: string): MountPoint {
   }
   const rw = !opts.includes('ro');
   const propagation = opts.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate';
-  if (src === '') return { Type: 'volume', Name: '', Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode, RW: rw, Propagation: '', Anonymous: true };
+  const driver = volumeDriver || 'local';
+  if (src === '') return { Type: 'volume', Name: '', Source: '', Destination: posix.normalize(dst), Driver: driver, Mode: mode, RW: rw, Propagation: '', Anonymous: true };
   if (src.startsWith('/')) return { Type: 'bind', Source: posix.normalize(src), Destination: posix.normalize(dst), Mode: mode, RW: rw, Propagation: propagation };
   // dockerd's Mode of a named volume given without a mode is "z" (as with --mount); an anonymous one keeps "".
-  return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: 'local', Mode: mode === '' ? 'z' : mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
+  return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: driver, Mode: mode === '' ? 'z' : mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
 }
 
 /** HostConfig.Mounts entry (`--mount`) → MountPoint. */
@@ -386,7 +431,8 @@ export function parseMount(m: Obj): MountPoint {
     const vo = m.VolumeOptions as Obj | undefined;
     const noCopy = (vo?.NoCopy as boolean | undefined) === true;
     const driverOpts = (vo?.DriverConfig as Obj | undefined)?.Options as Record<string, string> | null | undefined;
-    return { Type: 'volume', Name: name, Source: '', Destination: posix.normalize(target), Driver: 'local', Mode: 'z', RW: rw, Propagation: '', Anonymous: name === '', NoCopy: noCopy, ...(driverOpts && Object.keys(driverOpts).length > 0 ? { DriverOpts: { ...driverOpts } } : {}) };
+    const driver = ((vo?.DriverConfig as Obj | undefined)?.Name as string | undefined) || 'local';
+    return { Type: 'volume', Name: name, Source: '', Destination: posix.normalize(target), Driver: driver, Mode: 'z', RW: rw, Propagation: '', Anonymous: name === '', NoCopy: noCopy, ...(driverOpts && Object.keys(driverOpts).length > 0 ? { DriverOpts: { ...driverOpts } } : {}) };
   }
   if (type === 'tmpfs') {
     const t = (m.TmpfsOptions as Obj | undefined) ?? {};
@@ -403,7 +449,7 @@ export function collectMounts(cfg: Obj, hc: Obj, inherited: MountPoint[] = []): 
   const byDest = new Map<string, MountPoint>();
   for (const v of Object.keys((cfg.Volumes as Obj | null) ?? {})) {
     const dest = posix.normalize(v);
-    byDest.set(dest, { Type: 'volume', Name: '', Source: '', Destination: dest, Driver: 'local', Mode: '', RW: true, Propagation: '', Anonymous: true });
+    byDest.set(dest, { Type: 'volume', Name: '', Source: '', Destination: dest, Driver: (hc.VolumeDriver as string | undefined) || 'local', Mode: '', RW: true, Propagation: '', Anonymous: true });
   }
   // --volumes-from: over the image's volumes, under the container's own -v/--mount (dockerd).
   for (const m of inherited) byDest.set(m.Destination, m);
@@ -413,7 +459,7 @@ export function collectMounts(cfg: Obj, hc: Obj, inherited: MountPoint[] = []): 
     seen.add(m.Destination);
     byDest.set(m.Destination, m);
   };
-  for (const b of (hc.Binds as string[] | null) ?? []) add(parseBind(b));
+  for (const b of (hc.Binds as string[] | null) ?? []) add(parseBind(b, (hc.VolumeDriver as string | undefined) ?? ''));
   for (const m of (hc.Mounts as Obj[] | undefined) ?? []) add(parseMount(m));
   for (const [dest, opts] of Object.entries((hc.Tmpfs as Record<string, string> | undefined) ?? {})) {
     add({ Type: 'tmpfs', Source: '', Destination: posix.normalize(dest), Mode: opts, RW: !opts.split(',').includes('ro'), Propagation: '', TmpfsOptions: opts === '' ? [] : opts.split(',') });

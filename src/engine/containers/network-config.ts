@@ -9,6 +9,7 @@ import { parseMac } from '../../network/mac.js';
 import { parsePortSpec, type PortMapping, type PortSpec } from '../../network/ports.js';
 import type { NetworkRecord, EndpointRecord } from '../../network/manager.js';
 import type { Json } from '../api-types.js';
+import { sortedKeys } from './config.js';
 
 /** What the container asked for on one network (kept in its record, keyed by network name). */
 export interface EndpointConfig {
@@ -183,6 +184,8 @@ function emptyEndpoint(): Json {
 
 export interface SettingsInput {
   id: string;
+  /** Config.Hostname (the last of an endpoint's DNSNames). */
+  hostname?: string | undefined;
   mode: string;
   /** `host`/`none` mode: its endpoint there while running; `none` left: off the none network. */
   pseudoEndpointId?: string | undefined;
@@ -227,16 +230,18 @@ export function networkSettingsView(s: SettingsInput): Json {
       };
       if (ep) {
         Object.assign(view, { EndpointID: ep.id, Gateway: ep.gateway, IPAddress: ep.ip, IPPrefixLen: ep.prefixLen });
-        if (net && !net.isDefault) view.DNSNames = [ep.containerName, s.id.slice(0, 12), ...ep.aliases];
+        // moby's buildEndpointDNSNames: the name, the aliases, the short ID, the hostname, each once.
+        if (net && !net.isDefault) view.DNSNames = [...new Set([ep.containerName, ...ep.aliases, s.id.slice(0, 12), ...(s.hostname ? [s.hostname] : [])])];
         if (net?.isDefault) top = view;
       }
       networks[name] = view;
     }
   }
   return {
-    Bridge: '', SandboxID: s.sandboxId ?? '', SandboxKey: s.sandboxKey ?? '',
+    // dockerd's order (NetworkSettingsBase, then DefaultNetworkSettings, then Networks).
+    Bridge: '', SandboxID: s.sandboxId ?? '',
     HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: s.running && owns ? portsView(s.exposed, s.endpoints) : {},
-    SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+    SandboxKey: s.sandboxKey ?? '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
     EndpointID: top.EndpointID, Gateway: top.Gateway, GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: top.IPAddress, IPPrefixLen: top.IPPrefixLen,
     IPv6Gateway: '', MacAddress: top.MacAddress,
     Networks: networks,
@@ -295,8 +300,8 @@ export function networkView(n: NetworkFacts, containers: Json | undefined): Json
   return {
     Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: 'bridge', EnableIPv6: false,
     IPAM: { Driver: 'default', Options: n.ipamOptions ? { ...n.ipamOptions } : null, Config: [ipamConfig] },
-    Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
-    Containers: containers ?? {}, Options: options, Labels: { ...n.labels },
+    Internal: n.internal, Attachable: n.attachable === true, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+    Containers: containers ?? {}, Options: sortedKeys(options), Labels: sortedKeys(n.labels),
   };
 }
 

@@ -81,3 +81,59 @@ export function resolveUser(rootfs: string, user: string, groupAdd: string[] = [
   additional.delete(gid);
   return { uid, gid, additionalGids: [gid, ...additional], home: entry?.home ?? '/' };
 }
+
+/**
+ * The owner `docker cp -a` (PUT archive with copyUIDGID) gives every extracted entry: the
+ * container's Config.User looked up in the container's /etc/passwd and /etc/group as current moby
+ * does (dockerd 20.10 looked in the host's files, and `uid:gid` forms failed there: "getent unable
+ * to find entry"). `user[:group]`, split at the first colon; an empty part is 0. A numeric user is
+ * best effort (its passwd entry's uid and primary gid if there is one, else the number and gid 0);
+ * a name must be found. `read` gives a file's text by its path in the container (it throws the
+ * system error of a missing file).
+ */
+export function archiveOwner(user: string, read: (path: string) => string): { uid: number; gid: number } {
+  const colon = user.indexOf(':');
+  const u = colon < 0 ? user : user.slice(0, colon);
+  const g = colon < 0 ? '' : user.slice(colon + 1);
+  // Go's ParseUint(s, 10, 32) with the id ≤ MaxInt32: anything else is a name.
+  const idOf = (s: string): number | undefined => (/^\d+$/.test(s) && Number(s) <= 0x7fffffff ? Number(s) : undefined);
+  const lines = (path: string, what: string, name: string): string[] => {
+    try {
+      return read(path).split('\n').filter((l) => l.length > 0 && !l.startsWith('#'));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EACCES' ? 'permission denied' : e.code === 'ENOTDIR' ? 'not a directory' : e.message;
+      throw invalid(`failed to look up ${what} "${name}" in container: open ${path}: ${why}`);
+    }
+  };
+  let uid = 0;
+  let gid = 0;
+  if (u !== '') {
+    const id = idOf(u);
+    if (id !== undefined) {
+      let entry: PasswdEntry | undefined;
+      try {
+        entry = parsePasswd(lines('/etc/passwd', 'user', u)).find((p) => p.uid === id);
+      } catch {
+        entry = undefined;
+      }
+      uid = entry?.uid ?? id;
+      gid = entry?.gid ?? 0;
+    } else {
+      const entry = parsePasswd(lines('/etc/passwd', 'user', u)).find((p) => p.name === u);
+      if (!entry) throw invalid(`failed to look up user "${u}" in container: no matching entries in passwd file`);
+      uid = entry.uid;
+      gid = entry.gid;
+    }
+  }
+  if (g !== '') {
+    const id = idOf(g);
+    if (id !== undefined) gid = id;
+    else {
+      const entry = parseGroup(lines('/etc/group', 'group', g)).find((x) => x.name === g);
+      if (!entry) throw invalid(`failed to look up group "${g}" in container: no matching entries in group file`);
+      gid = entry.gid;
+    }
+  }
+  return { uid, gid };
+}

@@ -3,7 +3,7 @@
 // without letting any symlink in the container lead outside its root.
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
 import { join, posix, dirname, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
@@ -11,7 +11,8 @@ import { HakoError, invalid, notFound } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
 import { resolveInRoot } from './paths.js';
-import { isoTime } from '../../common/time.js';
+import { archiveOwner } from '../containers/user.js';
+import { rfc3339NanoUtc } from '../../common/time.js';
 
 // promisify(execFile) at each call, not at load: node:child_process loads on first use in hakod's
 // bundle (scripts/bundle.mjs, lazyBuiltins).
@@ -226,7 +227,9 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], c
     const resolved = hostPathFor(rootfs, path, mounts, true);
     linkTarget = '/' + posix.relative(rootfs, resolved);
   }
-  return { name: containerPathBase(path), size: st.size, mode: goFileMode(st), mtime: isoTime(st.mtimeMs), linkTarget };
+  // dockerd's mtime is a Go time.Time: RFC3339Nano with the file's nanoseconds.
+  const mtimeNs = lstatSync(host, { bigint: true }).mtimeNs;
+  return { name: containerPathBase(path), size: st.size, mode: goFileMode(st), mtime: rfc3339NanoUtc(mtimeNs), linkTarget };
 }
 
 export function archivePath(rootfs: string, path: string, mounts: MountPoint[], container = ''): Readable {
@@ -269,17 +272,19 @@ function lstatSafe(p: string): Stats | undefined {
  * first; then each entry is placed with its parent resolved inside the container root, so a
  * symlink in the container (even `/etc -> /`) never redirects a write to the host.
  */
-export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }, container = ''): Promise<void> {
+export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean; user?: string }, container = ''): Promise<void> {
   const destHost = hostPathFor(rootfs, path, mounts, true);
   const st = lstatSafe(destHost);
   if (!st) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   if (!st.isDirectory()) throw invalid(`extraction point is not a directory: ${path}`);
+  // copyUIDGID with a container user: every entry becomes that user's (looked up after the
+  // destination checks, as moby); without a user the archive's owners stay.
+  const owner = opts.copyUIDGID && opts.user ? archiveOwner(opts.user, (p) => readFileSync(hostPathFor(rootfs, p, mounts, true), 'utf8')) : undefined;
   const staging = mkdtempSync(join(tmpdir(), 'hako-cp-'));
   try {
     await new Promise<void>((resolvePromise, reject) => {
-      // Owners as the archive gives them, with or without copyUIDGID: dockerd (as root) untars
-      // with each header's uid/gid unless -a names a container user (see NOTES); `docker cp` of a
-      // host file owned by 777:888 makes a 777:888 file (hako made it 0:0).
+      // Owners as the archive gives them (dockerd, as root, untars with each header's uid/gid):
+      // `docker cp` of a host file owned by 777:888 makes a 777:888 file; `owner` comes after.
       const args = ['-x', '-f', '-', '-C', staging, '--numeric-owner', '--same-owner'];
       const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
@@ -296,6 +301,9 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
       tar.pipe(child.stdin);
       child.on('exit', (code) => (code === 0 || bytes === 0 ? resolvePromise() : reject(invalid(`extract archive into ${path}`, stderr.trim() || `tar exited with ${code}`))));
     });
+    // Symlinks themselves (lchown), as moby's ChownOpts; the staging dir is not an entry.
+    const entries = readdirSync(staging);
+    if (owner && entries.length > 0) await run('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, '--', ...entries.map((n) => join(staging, n))]);
     const containerDest = posix.normalize('/' + path);
     const place = async (rel: string) => {
       for (const n of readdirSync(join(staging, rel))) {

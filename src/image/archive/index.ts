@@ -23,7 +23,7 @@ import type { Digest } from '../digest.js';
 import { decompress } from '../unpack/decompress.js';
 import { TarReader, TarFormatError, type TarEntry } from '../unpack/tar-reader.js';
 import { cleanName } from '../unpack/extract.js';
-import { isoTime } from '../../common/time.js';
+import { realtimeNs, rfc3339NanoUtc } from '../../common/time.js';
 
 export interface ArchiveBlob {
   /** Clean path inside the archive, e.g. `blobs/sha256/ab…` or `3f…/layer.tar`. */
@@ -249,7 +249,8 @@ export async function importRootfs(input: NodeJS.ReadableStream, opts: ImportOpt
   await stored;
   if (storeError) throw storeError;
   const diffId = 'sha256:' + hash.digest('hex');
-  const created = opts.created ?? isoTime();
+  // docker import's created: time.Now() in the config (Go's RFC3339Nano, ns).
+  const created = opts.created ?? rfc3339NanoUtc(realtimeNs());
   // Like docker: the message (default `Imported from <source>`) is both the image comment and
   // the one history entry's comment; there is no created_by.
   const config: Record<string, unknown> = {
