@@ -17,9 +17,9 @@ const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for th
 let d: TestDaemon;
 let tmp: { path: string; cleanup: () => void };
 
-function docker(args: string[], opts: { ok?: boolean; timeout?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function docker(args: string[], opts: { ok?: boolean; timeout?: number; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(DOCKER, args, { env: d.env, timeout: opts.timeout ?? 30_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'latin1' }, (err, stdout, stderr) => {
+    execFile(DOCKER, args, { env: { ...d.env, ...opts.env }, timeout: opts.timeout ?? 30_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'latin1' }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
       if (e?.killed) assert.fail(`docker ${args.join(' ')} hung (killed after ${opts.timeout ?? 30_000} ms)\nstdout: ${stdout}\nstderr: ${stderr}`);
       const code = e ? (typeof e.code === 'number' ? e.code : 1) : 0;
@@ -1816,4 +1816,59 @@ test('info\'s SystemTime, an imported or committed image\'s Created and the pred
   for (const [what, t] of Object.entries(times)) assert.match(t, goTime, what);
   // A ns time ends in six zeros once in a million; a ms one always has ≤ 3 digits.
   for (const what of ['SystemTime', 'committed Created', 'imported Created', 'none Created']) assert.ok((/\.(\d+)Z$/.exec(times[what]!)?.[1]?.length ?? 0) > 3, `${what}: ${times[what]}`);
+});
+
+test('image inspect Metadata.LastTagTime: set by tag, a tagged import, commit and build -t (Go RFC3339Nano); untagged ones and a load leave Go\'s zero time, a load of an image already here keeps its time (dockerd 20.10)', { skip, timeout: 90_000 }, async () => {
+  const zero = '0001-01-01T00:00:00Z';
+  const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
+  const last = async (img: string): Promise<string> => (await docker(['image', 'inspect', '-f', '{{.Metadata.LastTagTime.Format "2006-01-02T15:04:05.999999999Z07:00"}}', img])).stdout.trim();
+  const stamped = (t: string, what: string): void => {
+    assert.match(t, goTime, what);
+    assert.notEqual(t, zero, what);
+  };
+  await docker(['create', '--network', 'none', '--name', 'par-ltt', 'busybox', 'true']);
+  const ctx = join(tmp.path, 'par-ltt-ctx');
+  mkdirSync(ctx, { recursive: true });
+  const untagged: string[] = [];
+  try {
+    const rootfs = join(tmp.path, 'par-ltt.tar');
+    writeFileSync(rootfs, Buffer.from((await docker(['export', 'par-ltt'])).stdout, 'latin1'));
+    const untaggedImport = (await docker(['import', rootfs])).stdout.trim();
+    untagged.push(untaggedImport);
+    assert.equal(await last(untaggedImport), zero, 'untagged import');
+    await docker(['import', rootfs, 'par-ltt:imported']);
+    const imported = await last('par-ltt:imported');
+    stamped(imported, 'tagged import');
+    await docker(['tag', 'par-ltt:imported', 'par-ltt:again']);
+    const retagged = await last('par-ltt:imported');
+    stamped(retagged, 'tag');
+    assert.notEqual(retagged, imported, 'a tag stamps the image again');
+    assert.equal(await last('par-ltt:again'), retagged, 'the time is the image\'s, not the tag\'s');
+    const untaggedCommit = (await docker(['commit', 'par-ltt'])).stdout.trim();
+    untagged.push(untaggedCommit);
+    assert.equal(await last(untaggedCommit), zero, 'untagged commit');
+    await docker(['commit', 'par-ltt', 'par-ltt:committed']);
+    stamped(await last('par-ltt:committed'), 'tagged commit');
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nLABEL par-ltt=1\n');
+    const env = { DOCKER_BUILDKIT: '0' };
+    const built = (await docker(['build', '-q', ctx], { env })).stdout.trim();
+    untagged.push(built);
+    assert.equal(await last(built), zero, 'untagged build');
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nLABEL par-ltt=2\n');
+    await docker(['build', '-q', '-t', 'par-ltt:built', ctx], { env });
+    stamped(await last('par-ltt:built'), 'build -t');
+    // load: an image already here keeps its time; a new one gets none.
+    const saved = join(tmp.path, 'par-ltt-saved.tar');
+    await docker(['save', '-o', saved, 'par-ltt:committed']);
+    const committed = await last('par-ltt:committed');
+    await docker(['load', '-i', saved]);
+    assert.equal(await last('par-ltt:committed'), committed, 'load of an image already here');
+    await docker(['rmi', 'par-ltt:committed']);
+    await docker(['load', '-i', saved]);
+    assert.equal(await last('par-ltt:committed'), zero, 'load of a new image');
+  } finally {
+    await docker(['rm', '-f', 'par-ltt'], { ok: false });
+    const ids = (await docker(['images', '-q', '--filter', 'reference=par-ltt'], { ok: false })).stdout.split('\n').filter(Boolean);
+    await docker(['rmi', '-f', ...new Set([...ids, ...untagged])], { ok: false });
+  }
 });
