@@ -1872,3 +1872,27 @@ test('image inspect Metadata.LastTagTime: set by tag, a tagged import, commit an
     await docker(['rmi', '-f', ...new Set([...ids, ...untagged])], { ok: false });
   }
 });
+
+test('a custom --hostname resolves on the container\'s user networks, bare and as name.network, also after network connect (current moby answers an endpoint\'s DNSNames, which end with it; hako listed it but did not answer it)', { skip, timeout: 90_000 }, async () => {
+  await docker(['network', 'create', 'parhn']);
+  await docker(['network', 'create', 'parhn2']);
+  try {
+    await docker(['run', '-d', '--network', 'parhn', '--name', 'par-hn-srv', '--hostname', 'par-hn-host', '--domainname', 'example.test', 'busybox', 'sleep', '300']);
+    await docker(['run', '-d', '--network', 'parhn', '--name', 'par-hn-cli', 'busybox', 'sleep', '300']);
+    const ip = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.parhn.IPAddress}}', 'par-hn-srv'])).stdout.trim();
+    const dnsNames = JSON.parse((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks.parhn.DNSNames}}', 'par-hn-srv'])).stdout) as string[];
+    assert.equal(dnsNames.at(-1), 'par-hn-host');
+    const lookup = async (c: string, n: string) => (await docker(['exec', c, 'nslookup', n, '127.0.0.11'], { ok: false })).stdout;
+    const at = (addr: string) => new RegExp(`Address: ${addr.replace(/\./g, '\\.')}\\n`);
+    assert.match(await lookup('par-hn-cli', 'par-hn-host'), at(ip));
+    assert.match(await lookup('par-hn-cli', 'PAR-HN-HOST.parhn'), at(ip));
+    // a network joined later answers it too
+    await docker(['network', 'connect', 'parhn2', 'par-hn-srv']);
+    await docker(['network', 'connect', 'parhn2', 'par-hn-cli']);
+    const ip2 = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.parhn2.IPAddress}}', 'par-hn-srv'])).stdout.trim();
+    assert.match(await lookup('par-hn-cli', 'par-hn-host.parhn2'), at(ip2));
+  } finally {
+    await docker(['rm', '-f', 'par-hn-srv', 'par-hn-cli'], { ok: false });
+    await docker(['network', 'rm', 'parhn', 'parhn2'], { ok: false });
+  }
+});
