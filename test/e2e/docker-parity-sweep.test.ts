@@ -16,6 +16,7 @@ const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for th
 
 let d: TestDaemon;
 let tmp: { path: string; cleanup: () => void };
+let busyboxTar: string;
 
 function docker(args: string[], opts: { ok?: boolean; timeout?: number; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -51,6 +52,7 @@ before(async () => {
   if (skip) return;
   tmp = tempDir('hako-parity-');
   const tar = busyboxRootfsTar(tmp.path);
+  busyboxTar = tar;
   d = await startDaemon();
   await docker(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
 });
@@ -1894,5 +1896,50 @@ test('a custom --hostname resolves on the container\'s user networks, bare and a
   } finally {
     await docker(['rm', '-f', 'par-hn-srv', 'par-hn-cli'], { ok: false });
     await docker(['network', 'rm', 'parhn', 'parhn2'], { ok: false });
+  }
+});
+
+test('legacy links across an upgrade: a running linker whose record has no LinkHosts (a session-12 daemon\'s) keeps its link lines through a network connect after the restart (they were dropped); rm --link writes a removed linked container\'s line without an address, with its last name and hostname (dockerd\'s link index keeps the container; hako left the line out)', { skip, timeout: 120_000 }, async () => {
+  const d2 = await startDaemon();
+  const env = d2.env as Record<string, string>;
+  const dk = (args: string[], o: { ok?: boolean } = {}) => docker(args, { ...o, env });
+  try {
+    await dk(['import', '--change', 'CMD ["sh"]', busyboxTar, 'busybox:latest']);
+    const ipOf = async (n: string) => (await dk(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', n])).stdout.trim();
+    await dk(['run', '-d', '--name', 'par-lup-db1', '--hostname', 'par-lup-h1', 'busybox', 'sleep', '300']);
+    await dk(['run', '-d', '--name', 'par-lup-db2', '--hostname', 'par-lup-h2', 'busybox', 'sleep', '300']);
+    const [ip1, ip2] = [await ipOf('par-lup-db1'), await ipOf('par-lup-db2')];
+    await dk(['run', '-d', '--name', 'par-lup-web', '--link', 'par-lup-db1:one', '--link', 'par-lup-db2:two', 'busybox', 'sleep', '300']);
+    const webId = (await dk(['inspect', '-f', '{{.Id}}', 'par-lup-web'])).stdout.trim();
+    const hostsPath = (await dk(['inspect', '-f', '{{.HostsPath}}', 'par-lup-web'])).stdout.trim();
+    const lines = [`\n${ip1}\tone par-lup-h1 par-lup-db1\n`, `\n${ip2}\ttwo par-lup-h2 par-lup-db2\n`];
+    for (const l of lines) assert.ok(readFileSync(hostsPath, 'utf8').includes(l), l);
+    // The linker's record as a session-12 daemon wrote it: no LinkHosts, links without Hostname.
+    await d2.crash();
+    const recPath = join(d2.root, 'containers', webId, 'config.v2.json');
+    const rec = JSON.parse(readFileSync(recPath, 'utf8')) as { LinkHosts?: unknown; LegacyLinks: Array<{ Hostname?: string }> };
+    assert.ok(rec.LinkHosts, 'this daemon records LinkHosts');
+    delete rec.LinkHosts;
+    for (const l of rec.LegacyLinks) delete l.Hostname;
+    writeFileSync(recPath, JSON.stringify(rec));
+    await d2.restart();
+    await dk(['network', 'create', 'par-lup-net']);
+    await dk(['network', 'connect', 'par-lup-net', 'par-lup-web']);
+    let h = readFileSync(hostsPath, 'utf8');
+    for (const l of lines) assert.ok(h.includes(l), `${l} kept by the connect:\n${h}`);
+    // db2 renamed, then removed: web keeps the link (inspect) and, after rm --link of the other
+    // one, a line for it without an address, with its last name and its hostname.
+    await dk(['rename', 'par-lup-db2', 'par-lup-db2b']);
+    await dk(['rm', '-f', 'par-lup-db2b']);
+    assert.equal((await dk(['inspect', '-f', '{{json .HostConfig.Links}}', 'par-lup-web'])).stdout.trim(), '["/par-lup-db1:/par-lup-web/one","/par-lup-db2b:/par-lup-web/two"]');
+    await dk(['rm', '--link', '/par-lup-web/one']);
+    h = readFileSync(hostsPath, 'utf8');
+    assert.ok(h.includes('\n\ttwo par-lup-h2 par-lup-db2b\n'), `the removed db2's line:\n${h}`);
+    assert.doesNotMatch(h, /\tone /);
+  } finally {
+    await dk(['rm', '-f', 'par-lup-db1', 'par-lup-db2', 'par-lup-db2b', 'par-lup-web'], { ok: false });
+    await dk(['network', 'rm', 'par-lup-net'], { ok: false });
+    const code = await d2.stop();
+    assert.equal(code, 0, `hakod exit code (log: ${d2.log().slice(-2000)})`);
   }
 });
