@@ -39,7 +39,8 @@ import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
 import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
 import { parseLink } from './containers/network-config.js';
-import { linkEnv, linkHostsEntry, updateHostsAddress, updateHostsEntry, type LinkedContainer } from './containers/legacy-links.js';
+import { linkEnv, linkHostsEntry, linkLinesOf, updateHostsAddress, updateHostsEntry, type LinkedContainer } from './containers/legacy-links.js';
+import type { HostsEntry } from '../network/hosts-files.js';
 import { statInLayers } from './fs/layered.js';
 import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, parseVolumesFrom, RUNTIMES } from './containers/config.js';
 import { buildSpec, containerCaps, securityOpts, specToJson } from './containers/spec.js';
@@ -407,6 +408,7 @@ export class Engine implements ContainerEngine {
         await this.runtime.removeCgroupsLeft(rec.Id, this.cgroupsPathOf(rec)).catch((e) => this.log.warn(`remove the cgroups left for ${rec.Id}: ${(e as Error).message}`));
       }
     }
+    for (const l of this.containers.values()) if (l.rec.State.Running && l.rec.LegacyLinks?.length && !l.rec.LinkHosts) this.deriveLinkHosts(l);
     // Volumes mounted for containers still running stay mounted (their users counted again);
     // the others' mounts go. Before the exits recorded below release their users.
     const volumeUsers = new Map<string, string[]>();
@@ -587,6 +589,51 @@ export class Engine implements ContainerEngine {
       out.push({ ...this.linkNames(child, alias), ip: ep.ip, env: (child.Config.Env as string[] | null | undefined) ?? [], exposedPorts: Object.keys((child.Config.ExposedPorts as Record<string, unknown> | null | undefined) ?? {}) });
     }
     return out;
+  }
+
+  /**
+   * A removed container stays linked from its linkers (dockerd's link index keeps the container:
+   * inspect's Links name it, a Refresh writes its line): its last name and hostname go into
+   * their LegacyLinks.
+   */
+  private keepRemovedLinkNames(child: ContainerRecord): void {
+    const hostname = (child.Config.Hostname as string | undefined) || child.Id.slice(0, 12);
+    for (const l of this.containers.values()) {
+      let changed = false;
+      for (const link of l.rec.LegacyLinks ?? []) {
+        if (link.Id !== child.Id || (link.Name === child.Name && link.Hostname === hostname)) continue;
+        Object.assign(link, { Name: child.Name, Hostname: hostname });
+        changed = true;
+      }
+      if (changed) this.save(l);
+    }
+  }
+
+  /**
+   * rec.LinkHosts of a running linker whose record a session-12 daemon wrote (it had none): the
+   * link lines its start wrote into /etc/hosts (each link's alias first on its line; the last such
+   * line), else, for a link without one, the linked container's line now if it runs on the
+   * default bridge. Without it a network connect or disconnect rewrote the file without them.
+   */
+  private deriveLinkHosts(live: Live): void {
+    const rec = live.rec;
+    let text = '';
+    try {
+      text = readFileSync(rec.HostsPath, 'utf8');
+    } catch (err) {
+      this.log.warn(`read ${rec.HostsPath} of ${rec.Id.slice(0, 12)} for its link lines: ${(err as Error).message}`);
+    }
+    const written = linkLinesOf(text, (rec.LegacyLinks ?? []).map((l) => l.Alias));
+    const entries: HostsEntry[] = [];
+    for (const l of rec.LegacyLinks ?? []) {
+      const line = written.get(l.Alias);
+      const child = this.containers.get(l.Id)?.rec;
+      const ip = child ? this.bridgeAddress(child) : '';
+      if (line) entries.push(line);
+      else if (child && ip) entries.push(linkHostsEntry({ ...this.linkNames(child, l.Alias), ip }));
+    }
+    rec.LinkHosts = entries;
+    this.save(live);
   }
 
   private linkNames(child: ContainerRecord, alias: string): { alias: string; name: string; hostname: string } {
@@ -933,7 +980,7 @@ export class Engine implements ContainerEngine {
         this.log.warn(`error registering link for the new container, to ${child.Id}, as alias ${alias}, ignoring: the name is reserved`);
         continue;
       }
-      legacyLinks.push({ Id: child.Id, Name: child.Name, Alias: alias });
+      legacyLinks.push({ Id: child.Id, Name: child.Name, Alias: alias, Hostname: (child.Config.Hostname as string | undefined) || child.Id.slice(0, 12) });
     }
     const mounts = collectMounts(merged.Config, merged.HostConfig, [...inherited]);
     const logCfg = merged.HostConfig.LogConfig as { Type: string; Config: Record<string, string> };
@@ -1938,7 +1985,9 @@ export class Engine implements ContainerEngine {
         const entries = [];
         for (const l of rec.LegacyLinks) {
           const c = this.containers.get(l.Id)?.rec;
-          if (c) entries.push({ ...this.linkNames(c, l.Alias), ip: this.bridgeAddress(c) });
+          // A removed one: dockerd's link index still has its container (the names it had, its
+          // address cleared at its stop): a line without an address.
+          entries.push(c ? { ...this.linkNames(c, l.Alias), ip: this.bridgeAddress(c) } : { alias: l.Alias, name: l.Name.replace(/^\//, ''), hostname: l.Hostname ?? l.Id.slice(0, 12), ip: '' });
         }
         if (entries.length) rec.LinkHosts = entries.map(linkHostsEntry);
         else delete rec.LinkHosts;
@@ -1990,6 +2039,7 @@ export class Engine implements ContainerEngine {
     for (const eid of live.execs) this.execs.delete(eid);
     this.containers.delete(id);
     this.names.release(rec.Name, id);
+    this.keepRemovedLinkNames(rec);
     if (opts.volumes) {
       for (const m of rec.MountPoints) {
         if (m.Type !== 'volume' || !m.Anonymous || !m.Name) continue;

@@ -72,6 +72,15 @@ export function hasEndpoints(rec: ContainerRecord): boolean {
   return ownsEndpoints(mode) || (mode === 'none' && rec.NoneDisconnected === true);
 }
 
+/**
+ * The hostname the embedded DNS answers for the container (current moby resolves an endpoint's
+ * DNSNames, which end with Config.Hostname): only when it is not the short ID, which resolves anyway.
+ */
+function customHostname(rec: ContainerRecord): string | undefined {
+  const h = rec.Config.Hostname as string | undefined;
+  return h && h !== rec.Id.slice(0, 12) ? h : undefined;
+}
+
 function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -317,6 +326,7 @@ export class EngineNetworking {
           ip: c.IPv4Address || undefined,
           mac: c.MacAddress || undefined,
           aliases: c.Aliases.filter((a) => a !== ''),
+          hostname: customHostname(rec),
           links: (c.Links ?? []).map(parseLink),
           dns: ((hc.Dns as string[] | undefined) ?? []).length ? (hc.Dns as string[]) : undefined,
           ...this.legacyOf(rec, net),
@@ -434,7 +444,7 @@ export class EngineNetworking {
     if (pid !== undefined) {
       await this.mgr.connect({
         containerId: rec.Id, containerName: rec.Name.replace(/^\//, ''), netns: pid, network: net.id,
-        ip: cfg.IPv4Address || undefined, mac: cfg.MacAddress || undefined, aliases: cfg.Aliases.filter((a) => a !== ''), links: (cfg.Links ?? []).map(parseLink),
+        ip: cfg.IPv4Address || undefined, mac: cfg.MacAddress || undefined, aliases: cfg.Aliases.filter((a) => a !== ''), hostname: customHostname(rec), links: (cfg.Links ?? []).map(parseLink),
         dns: ((rec.HostConfig.Dns as string[] | undefined) ?? []).length ? (rec.HostConfig.Dns as string[]) : undefined,
         ...this.legacyOf(rec, net),
       });

@@ -24,6 +24,7 @@ import type { UrlSource } from './archive/fetch-url.js';
 import type { RegisteredImage } from './archive/register.js';
 import type { SaveImage } from './archive/save.js';
 import { MetadataStore, type ImageRecord, type Lease } from './store/metadata.js';
+import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 import { labelsMatch, type ImagePruneFilters } from './prune-filters.js';
 
 export const DEFAULT_ROOT = '/var/lib/hako';
@@ -406,6 +407,7 @@ export class ImageService {
     await this.content.init();
     await this.meta.init();
     const r = await importImage(this.ctx, input, opts);
+    if (r.tags.length > 0) await this.meta.locked(() => this.stampTagTime(r.id));
     // dockerd: the tag first, then the import.
     for (const t of r.tags) await this.event('tag', r.id, t);
     await this.event('import', r.id, r.id);
@@ -587,9 +589,22 @@ export class ImageService {
     await this.meta.locked(async () => {
       const refs = this.meta.readRefs();
       refs.tags[`${repositoryName(ref)}:${ref.tag}`] = { image: rec.id, manifest: rec.manifestDigest };
+      await this.stampTagTime(rec.id);
       await this.meta.writeRefs(refs);
     });
     await this.event('tag', rec.id, familiarString(ref));
+  }
+
+  /**
+   * dockerd's TagImageWithReference sets the image's `lastUpdated` (inspect's
+   * Metadata.LastTagTime) on every tag it makes: `tag`, a tagged import, commit and build.
+   * Pull and load tag through the reference store alone and leave it. Under the metadata lock.
+   */
+  private async stampTagTime(id: Digest): Promise<void> {
+    const rec = await this.meta.getImage(id);
+    if (!rec) return; // removed meanwhile: the tag's own checks answer
+    rec.lastTagTime = rfc3339NanoUtc(realtimeNs());
+    await this.meta.putImage(rec);
   }
 
   /** The events of a deletion (dockerd names the image by its ID in both). */

@@ -636,6 +636,7 @@ async function finishPull(
       size,
       sources: [...new Set([...(existing?.sources ?? []), repoName])],
       addedAt: existing?.addedAt ?? addedAt,
+      lastTagTime: existing?.lastTagTime, // a pull leaves it (dockerd)
     };
     const refs = ctx.meta.readRefs();
     const target = { image: id, manifest: top.digest };

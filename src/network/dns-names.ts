@@ -11,6 +11,13 @@ export interface DnsEndpoint {
   containerId: string;
   containerName: string;
   aliases: string[];
+  /**
+   * The container's own hostname (Config.Hostname) when it is not its short ID: current moby's
+   * DNSNames end with it and its embedded DNS answers every DNS name; dockerd 20.10 answered it
+   * too (it added the hostname and short ID to a user-network endpoint's aliases: seen in a lab).
+   * Not the domainname (neither answers `host.domain`).
+   */
+  hostname?: string | undefined;
   ip: string;
   /** The container's own upstreams (--dns), when it has some. */
   dns?: string[] | undefined;
@@ -35,7 +42,7 @@ export function dnsTableOf(state: DnsTable): DnsTable {
   for (const [id, n] of Object.entries(state.networks)) networks[id] = { name: n.name, isDefault: n.isDefault };
   const endpoints: Record<string, DnsEndpoint> = {};
   for (const [id, e] of Object.entries(state.endpoints)) {
-    endpoints[id] = { networkId: e.networkId, nsIno: e.nsIno, containerId: e.containerId, containerName: e.containerName, aliases: e.aliases, ip: e.ip, ...(e.dns ? { dns: e.dns } : {}), ...(e.links?.length ? { links: e.links } : {}) };
+    endpoints[id] = { networkId: e.networkId, nsIno: e.nsIno, containerId: e.containerId, containerName: e.containerName, aliases: e.aliases, ...(e.hostname ? { hostname: e.hostname } : {}), ip: e.ip, ...(e.dns ? { dns: e.dns } : {}), ...(e.links?.length ? { links: e.links } : {}) };
   }
   return { networks, endpoints };
 }
@@ -87,6 +94,11 @@ export function linkNames(t: DnsTable, askerKey: string): string[] {
   return names;
 }
 
+/** The names an endpoint answers to besides its IDs: its container name, aliases and hostname. */
+export function namesOf(e: DnsEndpoint): string[] {
+  return e.hostname ? [e.containerName, ...e.aliases, e.hostname] : [e.containerName, ...e.aliases];
+}
+
 /** lookupName for an asker on the networks `shared`, without --link aliases. */
 export function lookupNameOn(t: DnsTable, shared: Set<string>, name: string): string[] | undefined {
   const ips: string[] = [];
@@ -95,7 +107,7 @@ export function lookupNameOn(t: DnsTable, shared: Set<string>, name: string): st
     if (!shared.has(e.networkId) || t.networks[e.networkId]?.isDefault) continue;
     const net = t.networks[e.networkId]!;
     const bare = n.endsWith(`.${net.name.toLowerCase()}`) ? n.slice(0, -net.name.length - 1) : n;
-    if (e.containerName.toLowerCase() === bare || e.aliases.some((a) => a.toLowerCase() === bare) || e.containerId === bare || (bare.length >= 12 && e.containerId.startsWith(bare))) ips.push(e.ip);
+    if (namesOf(e).some((a) => a.toLowerCase() === bare) || e.containerId === bare || (bare.length >= 12 && e.containerId.startsWith(bare))) ips.push(e.ip);
   }
   return ips.length ? [...new Set(ips)] : undefined;
 }

@@ -5,7 +5,7 @@
 // it. Listeners whose netns sits on the same networks share one table.
 //
 // Which questions get an entry: for each endpoint the askers can see, its container name, aliases,
-// full ID and 12-character ID, each bare and as `name.network`, and the reverse name of each
+// hostname, full ID and 12-character ID, each bare and as `name.network`, and the reverse name of each
 // address on their networks. Other forms the main loop also knows (an ID prefix of 13–63
 // characters, names with non-ASCII bytes) are answered from the main loop: the thread hands over
 // any name whose first label is 12 or more hex digits and has no entry, and never reads a
@@ -21,7 +21,7 @@
 import { recordsOf, type LocalNames } from './dns-answerer.js';
 import { CLASS_IN, RCODE, TYPE, encodeRecordTail, reverseName as reverseOf, type ResourceRecord } from './dns-message.js';
 import { isIP } from 'node:net';
-import { linkAddresses, linkNames, lookupNameOn, reverseNameOn, type DnsTable } from './dns-names.js';
+import { linkAddresses, linkNames, lookupNameOn, namesOf, reverseNameOn, type DnsTable } from './dns-names.js';
 
 /** An ID prefix is at least this long (dns-names.ts's lookupNameOn). */
 const ID_PREFIX_MIN = 12;
@@ -73,7 +73,7 @@ export function nativeTables(t: DnsTable, keys: Iterable<string>, cache: TableCa
       // everything tableFor reads
       const from = JSON.stringify([
         [...shared].map((id) => t.networks[id]),
-        Object.values(t.endpoints).filter((e) => shared.has(e.networkId)).map((e) => [e.networkId, e.ip, e.containerName, e.aliases, e.containerId, ...(linkKey !== undefined && String(e.nsIno) === linkKey ? [e.links] : [])]),
+        Object.values(t.endpoints).filter((e) => shared.has(e.networkId)).map((e) => [e.networkId, e.ip, e.containerName, e.aliases, e.hostname, e.containerId, ...(linkKey !== undefined && String(e.nsIno) === linkKey ? [e.links] : [])]),
       ]);
       let made = cache.tables.get(signature);
       if (made && made.from === from) {
@@ -108,7 +108,7 @@ interface IndexedEndpoint {
  * name whose lowercase has another length): the plain functions are used then.
  */
 export function indexedNames(t: DnsTable, shared: Set<string>): LocalNames | undefined {
-  const forms = new Map<string, IndexedEndpoint[]>(); // names, aliases (lowercase), IDs
+  const forms = new Map<string, IndexedEndpoint[]>(); // names, aliases, hostnames (lowercase), IDs
   const byPrefix = new Map<string, IndexedEndpoint[]>(); // an ID's first 12 characters
   const nets = new Set<string>();
   const reverse = new Map<string, string>();
@@ -128,7 +128,7 @@ export function indexedNames(t: DnsTable, shared: Set<string>): LocalNames | und
     if (net.length !== network.name.length) return undefined;
     nets.add(net);
     const ep: IndexedEndpoint = { order: order++, ip: e.ip, id: e.containerId, net };
-    for (const f of new Set([e.containerName.toLowerCase(), ...e.aliases.map((a) => a.toLowerCase()), e.containerId])) add(forms, f, ep);
+    for (const f of new Set([...namesOf(e).map((a) => a.toLowerCase()), e.containerId])) add(forms, f, ep);
     add(byPrefix, e.containerId.slice(0, ID_PREFIX_MIN), ep);
   }
   // An endpoint compares the name without `.<its network>` when it ends so, else the name.
@@ -160,7 +160,7 @@ export function tableFor(t: DnsTable, shared: Set<string>, cache?: { old: TableC
     const net = t.networks[e.networkId];
     if (!net || net.isDefault) continue;
     // (not the full ID: 64 characters cannot be one label of a question)
-    for (const bare of [e.containerName, ...e.aliases, e.containerId.slice(0, ID_PREFIX_MIN)]) {
+    for (const bare of [...namesOf(e), e.containerId.slice(0, ID_PREFIX_MIN)]) {
       const b = bare.toLowerCase();
       names.add(b);
       names.add(`${b}.${net.name.toLowerCase()}`);

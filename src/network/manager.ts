@@ -71,6 +71,8 @@ export interface EndpointRecord {
   gateway: string;
   mac: string;
   aliases: string[];
+  /** The container's hostname when not its short ID: the embedded DNS answers it (dns-names.ts). */
+  hostname?: string | undefined;
   ports: PortMapping[];
   /** The container's own upstream resolvers for the embedded DNS (--dns); default: the daemon's. */
   dns?: string[] | undefined;
@@ -129,6 +131,8 @@ export interface ConnectOptions {
   ip?: string | undefined;
   mac?: string | undefined;
   aliases?: string[] | undefined;
+  /** See EndpointRecord.hostname. */
+  hostname?: string | undefined;
   /** Upstream resolvers the embedded DNS uses for this container (docker's --dns on a user network). */
   dns?: string[] | undefined;
   /** Links on this network (see EndpointRecord.links). */
@@ -603,6 +607,7 @@ export class NetworkManager {
       const ep: EndpointRecord = {
         id: epId, networkId: net.id, containerId: o.containerId, containerName, nsPath, nsIno: statSync(nsPath).ino,
         ifName: `eth${ifIndex}`, hostVeth, ip, prefixLen, gateway: net.gateway, mac, aliases: [...(o.aliases ?? [])], ports: [],
+        ...(o.hostname ? { hostname: o.hostname } : {}),
         ...(o.dns && o.dns.length ? { dns: [...o.dns] } : {}),
         ...(o.links && o.links.length ? { links: o.links.map((l) => ({ ...l })) } : {}),
         ...(net.isDefault && o.legacyLinks?.length ? { legacyLinks: [...o.legacyLinks] } : {}),

@@ -16,10 +16,11 @@ const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for th
 
 let d: TestDaemon;
 let tmp: { path: string; cleanup: () => void };
+let busyboxTar: string;
 
-function docker(args: string[], opts: { ok?: boolean; timeout?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function docker(args: string[], opts: { ok?: boolean; timeout?: number; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(DOCKER, args, { env: d.env, timeout: opts.timeout ?? 30_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'latin1' }, (err, stdout, stderr) => {
+    execFile(DOCKER, args, { env: { ...d.env, ...opts.env }, timeout: opts.timeout ?? 30_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, encoding: 'latin1' }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
       if (e?.killed) assert.fail(`docker ${args.join(' ')} hung (killed after ${opts.timeout ?? 30_000} ms)\nstdout: ${stdout}\nstderr: ${stderr}`);
       const code = e ? (typeof e.code === 'number' ? e.code : 1) : 0;
@@ -51,6 +52,7 @@ before(async () => {
   if (skip) return;
   tmp = tempDir('hako-parity-');
   const tar = busyboxRootfsTar(tmp.path);
+  busyboxTar = tar;
   d = await startDaemon();
   await docker(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
 });
@@ -1816,4 +1818,128 @@ test('info\'s SystemTime, an imported or committed image\'s Created and the pred
   for (const [what, t] of Object.entries(times)) assert.match(t, goTime, what);
   // A ns time ends in six zeros once in a million; a ms one always has ≤ 3 digits.
   for (const what of ['SystemTime', 'committed Created', 'imported Created', 'none Created']) assert.ok((/\.(\d+)Z$/.exec(times[what]!)?.[1]?.length ?? 0) > 3, `${what}: ${times[what]}`);
+});
+
+test('image inspect Metadata.LastTagTime: set by tag, a tagged import, commit and build -t (Go RFC3339Nano); untagged ones and a load leave Go\'s zero time, a load of an image already here keeps its time (dockerd 20.10)', { skip, timeout: 90_000 }, async () => {
+  const zero = '0001-01-01T00:00:00Z';
+  const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
+  const last = async (img: string): Promise<string> => (await docker(['image', 'inspect', '-f', '{{.Metadata.LastTagTime.Format "2006-01-02T15:04:05.999999999Z07:00"}}', img])).stdout.trim();
+  const stamped = (t: string, what: string): void => {
+    assert.match(t, goTime, what);
+    assert.notEqual(t, zero, what);
+  };
+  await docker(['create', '--network', 'none', '--name', 'par-ltt', 'busybox', 'true']);
+  const ctx = join(tmp.path, 'par-ltt-ctx');
+  mkdirSync(ctx, { recursive: true });
+  const untagged: string[] = [];
+  try {
+    const rootfs = join(tmp.path, 'par-ltt.tar');
+    writeFileSync(rootfs, Buffer.from((await docker(['export', 'par-ltt'])).stdout, 'latin1'));
+    const untaggedImport = (await docker(['import', rootfs])).stdout.trim();
+    untagged.push(untaggedImport);
+    assert.equal(await last(untaggedImport), zero, 'untagged import');
+    await docker(['import', rootfs, 'par-ltt:imported']);
+    const imported = await last('par-ltt:imported');
+    stamped(imported, 'tagged import');
+    await docker(['tag', 'par-ltt:imported', 'par-ltt:again']);
+    const retagged = await last('par-ltt:imported');
+    stamped(retagged, 'tag');
+    assert.notEqual(retagged, imported, 'a tag stamps the image again');
+    assert.equal(await last('par-ltt:again'), retagged, 'the time is the image\'s, not the tag\'s');
+    const untaggedCommit = (await docker(['commit', 'par-ltt'])).stdout.trim();
+    untagged.push(untaggedCommit);
+    assert.equal(await last(untaggedCommit), zero, 'untagged commit');
+    await docker(['commit', 'par-ltt', 'par-ltt:committed']);
+    stamped(await last('par-ltt:committed'), 'tagged commit');
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nLABEL par-ltt=1\n');
+    const env = { DOCKER_BUILDKIT: '0' };
+    const built = (await docker(['build', '-q', ctx], { env })).stdout.trim();
+    untagged.push(built);
+    assert.equal(await last(built), zero, 'untagged build');
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nLABEL par-ltt=2\n');
+    await docker(['build', '-q', '-t', 'par-ltt:built', ctx], { env });
+    stamped(await last('par-ltt:built'), 'build -t');
+    // load: an image already here keeps its time; a new one gets none.
+    const saved = join(tmp.path, 'par-ltt-saved.tar');
+    await docker(['save', '-o', saved, 'par-ltt:committed']);
+    const committed = await last('par-ltt:committed');
+    await docker(['load', '-i', saved]);
+    assert.equal(await last('par-ltt:committed'), committed, 'load of an image already here');
+    await docker(['rmi', 'par-ltt:committed']);
+    await docker(['load', '-i', saved]);
+    assert.equal(await last('par-ltt:committed'), zero, 'load of a new image');
+  } finally {
+    await docker(['rm', '-f', 'par-ltt'], { ok: false });
+    const ids = (await docker(['images', '-q', '--filter', 'reference=par-ltt'], { ok: false })).stdout.split('\n').filter(Boolean);
+    await docker(['rmi', '-f', ...new Set([...ids, ...untagged])], { ok: false });
+  }
+});
+
+test('a custom --hostname resolves on the container\'s user networks, bare and as name.network, also after network connect (current moby answers an endpoint\'s DNSNames, which end with it; hako listed it but did not answer it)', { skip, timeout: 90_000 }, async () => {
+  await docker(['network', 'create', 'parhn']);
+  await docker(['network', 'create', 'parhn2']);
+  try {
+    await docker(['run', '-d', '--network', 'parhn', '--name', 'par-hn-srv', '--hostname', 'par-hn-host', '--domainname', 'example.test', 'busybox', 'sleep', '300']);
+    await docker(['run', '-d', '--network', 'parhn', '--name', 'par-hn-cli', 'busybox', 'sleep', '300']);
+    const ip = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.parhn.IPAddress}}', 'par-hn-srv'])).stdout.trim();
+    const dnsNames = JSON.parse((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks.parhn.DNSNames}}', 'par-hn-srv'])).stdout) as string[];
+    assert.equal(dnsNames.at(-1), 'par-hn-host');
+    const lookup = async (c: string, n: string) => (await docker(['exec', c, 'nslookup', n, '127.0.0.11'], { ok: false })).stdout;
+    const at = (addr: string) => new RegExp(`Address: ${addr.replace(/\./g, '\\.')}\\n`);
+    assert.match(await lookup('par-hn-cli', 'par-hn-host'), at(ip));
+    assert.match(await lookup('par-hn-cli', 'PAR-HN-HOST.parhn'), at(ip));
+    // a network joined later answers it too
+    await docker(['network', 'connect', 'parhn2', 'par-hn-srv']);
+    await docker(['network', 'connect', 'parhn2', 'par-hn-cli']);
+    const ip2 = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.parhn2.IPAddress}}', 'par-hn-srv'])).stdout.trim();
+    assert.match(await lookup('par-hn-cli', 'par-hn-host.parhn2'), at(ip2));
+  } finally {
+    await docker(['rm', '-f', 'par-hn-srv', 'par-hn-cli'], { ok: false });
+    await docker(['network', 'rm', 'parhn', 'parhn2'], { ok: false });
+  }
+});
+
+test('legacy links across an upgrade: a running linker whose record has no LinkHosts (a session-12 daemon\'s) keeps its link lines through a network connect after the restart (they were dropped); rm --link writes a removed linked container\'s line without an address, with its last name and hostname (dockerd\'s link index keeps the container; hako left the line out)', { skip, timeout: 120_000 }, async () => {
+  const d2 = await startDaemon();
+  const env = d2.env as Record<string, string>;
+  const dk = (args: string[], o: { ok?: boolean } = {}) => docker(args, { ...o, env });
+  try {
+    await dk(['import', '--change', 'CMD ["sh"]', busyboxTar, 'busybox:latest']);
+    const ipOf = async (n: string) => (await dk(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', n])).stdout.trim();
+    await dk(['run', '-d', '--name', 'par-lup-db1', '--hostname', 'par-lup-h1', 'busybox', 'sleep', '300']);
+    await dk(['run', '-d', '--name', 'par-lup-db2', '--hostname', 'par-lup-h2', 'busybox', 'sleep', '300']);
+    const [ip1, ip2] = [await ipOf('par-lup-db1'), await ipOf('par-lup-db2')];
+    await dk(['run', '-d', '--name', 'par-lup-web', '--link', 'par-lup-db1:one', '--link', 'par-lup-db2:two', 'busybox', 'sleep', '300']);
+    const webId = (await dk(['inspect', '-f', '{{.Id}}', 'par-lup-web'])).stdout.trim();
+    const hostsPath = (await dk(['inspect', '-f', '{{.HostsPath}}', 'par-lup-web'])).stdout.trim();
+    const lines = [`\n${ip1}\tone par-lup-h1 par-lup-db1\n`, `\n${ip2}\ttwo par-lup-h2 par-lup-db2\n`];
+    for (const l of lines) assert.ok(readFileSync(hostsPath, 'utf8').includes(l), l);
+    // The linker's record as a session-12 daemon wrote it: no LinkHosts, links without Hostname.
+    await d2.crash();
+    const recPath = join(d2.root, 'containers', webId, 'config.v2.json');
+    const rec = JSON.parse(readFileSync(recPath, 'utf8')) as { LinkHosts?: unknown; LegacyLinks: Array<{ Hostname?: string }> };
+    assert.ok(rec.LinkHosts, 'this daemon records LinkHosts');
+    delete rec.LinkHosts;
+    for (const l of rec.LegacyLinks) delete l.Hostname;
+    writeFileSync(recPath, JSON.stringify(rec));
+    await d2.restart();
+    await dk(['network', 'create', 'par-lup-net']);
+    await dk(['network', 'connect', 'par-lup-net', 'par-lup-web']);
+    let h = readFileSync(hostsPath, 'utf8');
+    for (const l of lines) assert.ok(h.includes(l), `${l} kept by the connect:\n${h}`);
+    // db2 renamed, then removed: web keeps the link (inspect) and, after rm --link of the other
+    // one, a line for it without an address, with its last name and its hostname.
+    await dk(['rename', 'par-lup-db2', 'par-lup-db2b']);
+    await dk(['rm', '-f', 'par-lup-db2b']);
+    assert.equal((await dk(['inspect', '-f', '{{json .HostConfig.Links}}', 'par-lup-web'])).stdout.trim(), '["/par-lup-db1:/par-lup-web/one","/par-lup-db2b:/par-lup-web/two"]');
+    await dk(['rm', '--link', '/par-lup-web/one']);
+    h = readFileSync(hostsPath, 'utf8');
+    assert.ok(h.includes('\n\ttwo par-lup-h2 par-lup-db2b\n'), `the removed db2's line:\n${h}`);
+    assert.doesNotMatch(h, /\tone /);
+  } finally {
+    await dk(['rm', '-f', 'par-lup-db1', 'par-lup-db2', 'par-lup-db2b', 'par-lup-web'], { ok: false });
+    await dk(['network', 'rm', 'par-lup-net'], { ok: false });
+    const code = await d2.stop();
+    assert.equal(code, 0, `hakod exit code (log: ${d2.log().slice(-2000)})`);
+  }
 });

@@ -12,8 +12,8 @@ const table: DnsTable = {
   endpoints: {
     e1: { networkId: 'app', nsIno: 100, containerId: 'a'.repeat(64), containerName: 'web', aliases: ['www', 'Front'], ip: '10.1.0.2' },
     e2: { networkId: 'br', nsIno: 100, containerId: 'a'.repeat(64), containerName: 'web', aliases: [], ip: '172.17.0.2' },
-    e3: { networkId: 'app', nsIno: 200, containerId: 'b'.repeat(64), containerName: 'api', aliases: ['www'], ip: '10.1.0.3', dns: ['9.9.9.9'] },
-    e4: { networkId: 'db', nsIno: 200, containerId: 'b'.repeat(64), containerName: 'api', aliases: [], ip: '10.2.0.3' },
+    e3: { networkId: 'app', nsIno: 200, containerId: 'b'.repeat(64), containerName: 'api', aliases: ['www'], hostname: 'ApiHost', ip: '10.1.0.3', dns: ['9.9.9.9'] },
+    e4: { networkId: 'db', nsIno: 200, containerId: 'b'.repeat(64), containerName: 'api', aliases: [], hostname: 'ApiHost', ip: '10.2.0.3' },
     e5: { networkId: 'br', nsIno: 300, containerId: 'c'.repeat(64), containerName: 'lonely', aliases: [], ip: '172.17.0.3' },
   },
 };
@@ -30,6 +30,12 @@ test('dns names: names, aliases, ids and name.network on shared user networks on
   assert.equal(lookupName(table, '300', 'web'), undefined); // no names on the default bridge
   assert.equal(lookupName(table, '100', 'lonely'), undefined);
   assert.equal(lookupName(table, '999', 'web'), undefined); // an unknown asker shares nothing
+  // a custom hostname, as current moby (its DNSNames end with it)
+  assert.deepEqual(lookupName(table, '100', 'apihost'), ['10.1.0.3']);
+  assert.deepEqual(lookupName(table, '100', 'APIHOST.app'), ['10.1.0.3']);
+  assert.deepEqual(lookupName(table, '200', 'apihost'), ['10.1.0.3', '10.2.0.3']);
+  assert.equal(lookupName(table, '100', 'apihost.db'), undefined);
+  assert.equal(lookupName(table, '300', 'apihost'), undefined);
 });
 
 test('dns names: reverse on any shared network (the default bridge too), upstreams of the netns', () => {

@@ -16,10 +16,10 @@ const table: DnsTable = {
   endpoints: {
     e1: { networkId: 'app', nsIno: 100, containerId: 'a'.repeat(64), containerName: 'web', aliases: ['www', 'Front', 'x.app', 'ümlaut', 'p'.repeat(64)], ip: '10.1.0.2' },
     e2: { networkId: 'br', nsIno: 100, containerId: 'a'.repeat(64), containerName: 'web', aliases: [], ip: '172.17.0.2' },
-    e3: { networkId: 'app', nsIno: 200, containerId: 'b'.repeat(64), containerName: 'api', aliases: ['www', '5.0.1.10.in-addr.arpa'], ip: '10.1.0.3' },
-    e4: { networkId: 'db', nsIno: 200, containerId: 'b'.repeat(64), containerName: 'api', aliases: [], ip: '10.2.0.3' },
+    e3: { networkId: 'app', nsIno: 200, containerId: 'b'.repeat(64), containerName: 'api', aliases: ['www', '5.0.1.10.in-addr.arpa'], hostname: 'ApiHost', ip: '10.1.0.3' },
+    e4: { networkId: 'db', nsIno: 200, containerId: 'b'.repeat(64), containerName: 'api', aliases: [], hostname: 'ApiHost', ip: '10.2.0.3' },
     e5: { networkId: 'br', nsIno: 300, containerId: 'c'.repeat(64), containerName: 'lonely', aliases: [], ip: '172.17.0.3' },
-    e6: { networkId: 'app', nsIno: 400, containerId: 'd'.repeat(64), containerName: 'q'.repeat(63), aliases: [], ip: '10.1.0.4' },
+    e6: { networkId: 'app', nsIno: 400, containerId: 'd'.repeat(64), containerName: 'q'.repeat(63), aliases: [], hostname: 'host.example', ip: '10.1.0.4' },
     // a hex name, an alias that is another container's 13-character ID prefix
     e9: { networkId: 'app', nsIno: 600, containerId: '9'.repeat(64), containerName: '0123456789abcdef', aliases: ['b'.repeat(13)], ip: '10.1.0.6' },
   },
@@ -31,6 +31,7 @@ const names = [
   'q'.repeat(63), `${'q'.repeat(63)}.app`, 'ümlaut', 'p'.repeat(63), 'nosuch', 'outside.example', '', 'web.', '5.0.1.10.in-addr.arpa',
   reverseName('10.1.0.2'), reverseName('10.1.0.3'), reverseName('10.2.0.3'), reverseName('172.17.0.2'), reverseName('172.17.0.3'),
   reverseName('10.1.0.4'), reverseName('10.9.9.9'), '0123456789abcdef', '0123456789ABCDEF.app', 'b'.repeat(13), `${'b'.repeat(13)}.app`, '9'.repeat(12), reverseName('10.1.0.2').toUpperCase(), 'in-addr.arpa',
+  'apihost', 'APIHOST.app', 'apihost.db', 'host.example', 'Host.Example.app', 'host', 'example',
 ];
 const types = [TYPE.A, TYPE.AAAA, TYPE.ANY, TYPE.PTR, TYPE.MX, TYPE.TXT, TYPE.CNAME, 0, 65535];
 
@@ -79,7 +80,7 @@ test('dns table: every answer of the thread is the main loop’s, byte for byte;
   }
   // most names of ours are the thread's (not everything handed over)
   assert.ok(answered > ours * 0.75, `${answered} of ${ours}`);
-  for (const [key, name] of [['100', 'web'], ['100', 'Front.app'], ['200', 'api.DB'], ['100', 'A'.repeat(12)], ['200', `${'a'.repeat(12)}.app`], ['100', reverseName('172.17.0.3')]] as const) {
+  for (const [key, name] of [['100', 'apihost'], ['200', 'ApiHost.db'], ['100', 'host.example.app'], ['100', 'web'], ['100', 'Front.app'], ['200', 'api.DB'], ['100', 'A'.repeat(12)], ['200', `${'a'.repeat(12)}.app`], ['100', reverseName('172.17.0.3')]] as const) {
     assert.equal(check(key, query(name, TYPE.A)) || check(key, query(name, TYPE.PTR)), true, `${key} ${name}`);
   }
   // to the main loop: an ID prefix of 13 characters (bare or .network), any name starting with 12+ hex digits, non-ASCII

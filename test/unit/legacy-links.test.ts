@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { linkEnv, linkHostsEntry, updateHostsAddress, updateHostsEntry } from '../../src/engine/containers/legacy-links.js';
+import { linkEnv, linkHostsEntry, linkLinesOf, updateHostsAddress, updateHostsEntry } from '../../src/engine/containers/legacy-links.js';
 
 const child = { alias: 'web', name: 'web', hostname: 'abcdef012345', ip: '172.17.0.3', env: ['PATH=/bin', 'A=1=2', 'B', 'HOME=/root'], exposedPorts: [] as string[] };
 
@@ -50,4 +50,21 @@ test('updateHostsAddress is libnetwork\'s etchosts.Update: the address before "\
   assert.equal(updateHostsAddress('\tdb h db\n', 'db', '5.6.7.8'), '5.6.7.8\tdb h db\n', 'an empty address (a Refresh of a stopped one) is filled');
   assert.deepEqual(updateHostsEntry({ ip: '172.17.0.2', names: ['db', 'h', 'par-db'] }, 'db', '172.17.0.7'), { ip: '172.17.0.7', names: ['db', 'h', 'par-db'] });
   assert.deepEqual(updateHostsEntry({ ip: '172.17.0.2', names: ['one', 'h'] }, 'db', '172.17.0.7'), { ip: '172.17.0.2', names: ['one', 'h'] });
+});
+
+test('linkLinesOf: each alias\'s last link-shaped line (alias, hostname, maybe the name; an empty address too); --add-host and own lines left', () => {
+  const text = [
+    '127.0.0.1\tlocalhost',
+    '192.0.2.1\tone',
+    '10.0.0.2\tone h1 db1',
+    '\ttwo h2',
+    '10.0.0.9\tone h1 db1',
+    '10.0.0.5\tthree a b c',
+    '10.0.0.4\tmyhost',
+    '',
+  ].join('\n');
+  assert.deepEqual([...linkLinesOf(text, ['one', 'two', 'three', 'four'])], [
+    ['one', { ip: '10.0.0.9', names: ['one', 'h1', 'db1'] }],
+    ['two', { ip: '', names: ['two', 'h2'] }],
+  ]);
 });

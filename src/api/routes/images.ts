@@ -128,7 +128,7 @@ export function inspectJson(i: ImageInspect, version: string): Record<string, un
     Size: i.size,
     GraphDriver: { Data: i.graphDriverData, Name: 'overlay2' },
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
-    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+    Metadata: { LastTagTime: i.record.lastTagTime ?? '0001-01-01T00:00:00Z' },
   };
 }
 

@@ -29,6 +29,24 @@ export function linkHostsEntry(c: Pick<LinkedContainer, 'ip' | 'alias' | 'name' 
   return { ip: c.ip, names: c.alias === c.name ? [c.alias, c.hostname] : [c.alias, c.hostname, c.name] };
 }
 
+/**
+ * The link lines of a container's /etc/hosts, by alias: for each of `aliases`, the last line
+ * whose first name is it and that has a link line's shape (the alias, the hostname, maybe the
+ * name). The address may be empty (a linked container stopped).
+ */
+export function linkLinesOf(text: string, aliases: readonly string[]): Map<string, HostsEntry> {
+  const want = new Set(aliases);
+  const out = new Map<string, HostsEntry>();
+  for (const line of text.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const names = line.slice(tab + 1).split(' ');
+    if (names.length < 2 || names.length > 3 || !want.has(names[0]!) || names.some((n) => n === '')) continue;
+    out.set(names[0]!, { ip: line.slice(0, tab), names });
+  }
+  return out;
+}
+
 interface Port {
   port: number;
   proto: string;

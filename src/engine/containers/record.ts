@@ -92,9 +92,11 @@ export interface ContainerRecord {
   NoneDisconnected?: boolean;
   /**
    * Legacy links (HostConfig.Links outside user networks), resolved at create: dockerd keeps them
-   * by container, so a rename of the linked container keeps the link. Name: its name then.
+   * by container, so a rename of the linked container keeps the link. Name: its name then, and
+   * its last name once it was removed; Hostname: its Config.Hostname (absent in records of
+   * session 12 and before). A removed linked container keeps its /etc/hosts line with both.
    */
-  LegacyLinks?: Array<{ Id: string; Name: string; Alias: string }>;
+  LegacyLinks?: Array<{ Id: string; Name: string; Alias: string; Hostname?: string }>;
   /**
    * The /etc/hosts lines of its legacy links as its last start wrote them (dockerd writes them
    * once, at the start), then only their addresses updated when a linked container starts again

@@ -82,6 +82,7 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
           size: img.layers.reduce((n, l) => n + l.size, 0) + img.configDesc.size,
           sources: [...new Set([...(found?.sources ?? []), ...(index ? img.tags.map((t) => repositoryName(t)) : [])])],
           addedAt: found?.addedAt ?? isoTime(),
+          lastTagTime: found?.lastTagTime, // a load leaves it (dockerd)
         };
         await meta.putImage(rec);
       }

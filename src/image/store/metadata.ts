@@ -37,6 +37,12 @@ export interface ImageRecord {
    * history` names it on its rows, inspect's Parent. Never pulled, pushed or saved.
    */
   parent?: Digest | undefined;
+  /**
+   * When a tag last pointed here by `tag`, a tagged `import`, `commit` or `build -t` (Go's
+   * RFC3339Nano, UTC): dockerd's image metadata `lastUpdated`, inspect's Metadata.LastTagTime.
+   * A pull or a load leaves it as it was (absent: Go's zero time).
+   */
+  lastTagTime?: string | undefined;
 }
 
 export interface RefTarget {
