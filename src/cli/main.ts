@@ -19,10 +19,13 @@ export interface Ctx {
   stdin: NodeJS.ReadStream;
   env: NodeJS.ProcessEnv;
   /**
-   * Writes `text` to stdout without making process.stdout when nothing made it yet (see
-   * Stdio.print): for a command's short last words (`pull`'s reference), not for streams.
+   * Writes `data` to stdout without making process.stdout while nothing made it yet (see
+   * Stdio.print): a command's text and an attached container's output. Through ctx.stdout once
+   * that exists, so everything keeps its order.
    */
-  print(text: string): void;
+  print(data: string | Uint8Array): void;
+  /** The same for stderr (warnings, error messages, a container's stderr). */
+  printErr(data: string | Uint8Array): void;
 }
 
 export type Handler = (ctx: Ctx) => Promise<number>;
@@ -140,6 +143,27 @@ export interface MainOptions {
 }
 
 /**
+ * write(2)s `data` on `fd` (1 or 2) until all of it went out. Returns null then, else what the
+ * first write that failed did not take (EAGAIN from a non-blocking pipe or terminal whose reader
+ * is behind, after a partial write or none; EPIPE; …), for the fd's stream to write or report.
+ */
+function writeDirect(fd: 1 | 2, data: string | Uint8Array): Uint8Array | null {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  let done = 0;
+  try {
+    const fs = builtin('node:fs') as typeof import('node:fs');
+    while (done < buf.length) {
+      const n = fs.writeSync(fd, buf, done, buf.length - done);
+      if (n <= 0) break;
+      done += n;
+    }
+  } catch {
+    /* the rest goes to the stream */
+  }
+  return done < buf.length ? buf.subarray(done) : null;
+}
+
+/**
  * process.stdout/stderr as a command uses them: made on first use (a tty or pipe stream each,
  * ~1–4 ms of a short command's start-up), so only what a command uses is made; and flushed
  * before main returns.
@@ -174,26 +198,35 @@ class Stdio {
   }
 
   /**
-   * `text` on stdout. Once process.stdout exists, through it; before, with write(2) on fd 1:
-   * making process.stdout for a pipe loads node:net (~5 ms of a short command, measured with
-   * `hako pull -q` into a pipe) and a terminal's loads node:tty, for one line. Node writes
-   * stdout synchronously on Linux (files, pipes, terminals), so this keeps the order of
-   * everything written. What write(2) did not take (EAGAIN on a pipe the parent made
-   * non-blocking, EPIPE, EBADF…) goes to process.stdout, which reports a failure as before.
+   * `data` on stdout. Once process.stdout exists, through it; before, with write(2) on fd 1:
+   * making process.stdout for a pipe loads node:net and node:stream (~5 ms of a short command's
+   * CPU, measured with `hako pull -q` and `hako run -d` into a pipe), a terminal's node:tty too,
+   * for a line or a container's few bytes. Node writes files and terminals synchronously, and a
+   * pipe's stream writes at once what the pipe takes, so a write(2) before the stream exists keeps
+   * the order of everything written; after it exists, everything goes through it. What write(2)
+   * did not take goes to process.stdout, made then: EAGAIN on a non-blocking pipe or terminal
+   * whose reader is slow (the stream queues it and flush() waits for it, as before), EPIPE,
+   * EBADF… (the stream reports the failure as before: `write /dev/stdout: broken pipe`,
+   * status 1). A blocking pipe or terminal whose reader is slow holds the command in write(2),
+   * as docker's CLI is held in its copy (a signal for --sig-proxy is passed on once it returns).
    */
-  print(text: string): void {
+  print(data: string | Uint8Array): void {
     if (this.out || this.broken) {
-      this.stdout.write(text);
+      this.stdout.write(data);
       return;
     }
-    const buf = Buffer.from(text);
-    let done = 0;
-    try {
-      const fs = builtin('node:fs') as typeof import('node:fs');
-      while (done < buf.length) done += fs.writeSync(1, buf, done, buf.length - done);
-    } catch {
-      this.stdout.write(buf.subarray(done));
+    const rest = writeDirect(1, data);
+    if (rest) this.stdout.write(rest);
+  }
+
+  /** `data` on stderr, as print on stdout. */
+  printErr(data: string | Uint8Array): void {
+    if (this.err || this.broken) {
+      this.stderr.write(data);
+      return;
     }
+    const rest = writeDirect(2, data);
+    if (rest) this.stderr.write(rest);
   }
 
   private fail(file: string, e: NodeJS.ErrnoException): void {
@@ -240,19 +273,19 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
     global = parseFlags({ flags: globalFlags }, argv, false);
   } catch (e) {
     if (e instanceof UsageError) {
-      out.stderr.write(`${e.message}\nSee 'hako --help'.\n`);
+      out.printErr(`${e.message}\nSee 'hako --help'.\n`);
       return 125;
     }
     throw e;
   }
   const g = new Flags(global, globalFlags);
   if (g.bool('version')) {
-    out.stdout.write('hako version 0.1.0\n');
+    out.print('hako version 0.1.0\n');
     return 0;
   }
   let rest = global.args;
   if (rest.length === 0) {
-    out.stdout.write(topHelp());
+    out.print(topHelp());
     return global.help ? 0 : 0;
   }
   let name = rest[0]!;
@@ -262,10 +295,10 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
     if (sub === undefined || sub.startsWith('-')) {
       const spec = specs[name];
       if (!spec) {
-        out.stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
+        out.printErr(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
         return 1;
       }
-      out.stdout.write(helpText(name, spec));
+      out.print(helpText(name, spec));
       return 0;
     }
     name = `${name} ${sub}`;
@@ -275,7 +308,7 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
   const canonical = commandModule[name] ? name : aliasMap().get(name);
   const spec = canonical ? specs[canonical] : undefined;
   if (!canonical || !spec || !commandModule[canonical]) {
-    out.stderr.write(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
+    out.printErr(`hako: unknown command: hako ${name}\n\nRun 'hako --help' for more information\n`);
     return 1;
   }
   let parsed;
@@ -283,18 +316,18 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
     parsed = parseFlags(spec, rest, !notInterspersed.has(canonical));
   } catch (e) {
     if (e instanceof UsageError) {
-      out.stderr.write(e.message + usageFooter(name, spec, 'Run'));
+      out.printErr(e.message + usageFooter(name, spec, 'Run'));
       return e.exitCode;
     }
     throw e;
   }
   if (parsed.help) {
-    out.stdout.write(helpText(name, spec));
+    out.print(helpText(name, spec));
     return 0;
   }
   const argErr = checkArgs(name, spec.args, parsed.args.length);
   if (argErr) {
-    out.stderr.write(`hako: ${argErr.message}${usageFooter(name, spec, argErr.hint)}`);
+    out.printErr(`hako: ${argErr.message}${usageFooter(name, spec, argErr.hint)}`);
     return argErr.exitCode;
   }
 
@@ -315,7 +348,8 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
       return process.stdin;
     },
     env: process.env,
-    print: (text) => out.print(text),
+    print: (data) => out.print(data),
+    printErr: (data) => out.printErr(data),
     client: async () => {
       if (client) return client;
       const { Client: C, resolveHost } = await import('./client.js');
@@ -356,10 +390,10 @@ async function reportError(e: unknown, ctx: Ctx, runLike: boolean): Promise<numb
   let msg: string;
   let code = runLike ? 125 : 1;
   if (e instanceof ExitError) {
-    if (e.message) ctx.stderr.write(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
+    if (e.message) ctx.printErr(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
     return e.code;
   } else if (e instanceof UsageError) {
-    ctx.stderr.write(e.message + usageFooter(ctx.name, ctx.spec, e.hint));
+    ctx.printErr(e.message + usageFooter(ctx.name, ctx.spec, e.hint));
     return e.exitCode;
   } else if (e instanceof ApiError) msg = `Error response from daemon: ${e.message}`;
   else if (e instanceof ConnectError || e instanceof FormatError) msg = e.message;
@@ -368,8 +402,8 @@ async function reportError(e: unknown, ctx: Ctx, runLike: boolean): Promise<numb
     if (ctx.env.HAKO_DEBUG) msg = e.stack ?? msg;
   } else msg = String(e);
   if (runLike) {
-    ctx.stderr.write(`hako: ${msg}\n\nRun 'hako ${ctx.name} --help' for more information\n`);
+    ctx.printErr(`hako: ${msg}\n\nRun 'hako ${ctx.name} --help' for more information\n`);
     code = 125;
-  } else ctx.stderr.write(`${msg}\n`);
+  } else ctx.printErr(`${msg}\n`);
   return code;
 }

@@ -4,8 +4,13 @@ import { EventEmitter } from 'node:events';
 
 export class StdcopyError extends Error {}
 
+/** Where a stream's payloads go: a writable stream, or anything with its write (ctx.print). */
+export interface Sink {
+  write(chunk: Uint8Array): unknown;
+}
+
 /** An output, or a function that makes it on first use. */
-export type Output = NodeJS.WritableStream | (() => NodeJS.WritableStream);
+export type Output = Sink | (() => Sink);
 
 /**
  * Splits framed bytes onto stdout/stderr; `onSystemError` gets stream-3 payloads. A bad frame
@@ -31,12 +36,12 @@ export class Demuxer extends EventEmitter {
     this.err = stderr;
   }
 
-  private get stdout(): NodeJS.WritableStream {
+  private get stdout(): Sink {
     if (typeof this.out === 'function') this.out = this.out();
     return this.out;
   }
 
-  private get stderr(): NodeJS.WritableStream {
+  private get stderr(): Sink {
     if (typeof this.err === 'function') this.err = this.err();
     return this.err;
   }

@@ -4,13 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { closeSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { Client, ConnectError, ApiError, readAll } from '../../src/cli/client.js';
+import { frame } from '../../src/cli/stdcopy.js';
 import { ChunkedDecoder, parseHead, MalformedAnswerError } from '../../src/cli/wire.js';
 import { native } from '../../src/native/addon.js';
 
@@ -418,7 +419,7 @@ test('TCP hosts keep node:http: JSON answers and the hijack', opts, async () => 
   }
 });
 
-test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses, and neither node:net nor node:stream loaded', opts, async (t) => {
+test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses; the container\'s output goes to stdout and stderr pipes without node:net or node:stream', opts, async (t) => {
   const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
   if (!existsSync(bundle)) {
     t.skip('no bundle (esbuild not installed)');
@@ -436,21 +437,19 @@ test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses, 
       const started = setInterval(() => {
         if (!order.some((l) => l.startsWith('POST /v1.44/containers/c1/start'))) return;
         clearInterval(started);
-        sock.end(Buffer.from([1, 0, 0, 0, 0, 0, 0, 3, 104, 105, 10]));
+        sock.end(Buffer.concat([frame(1, 'hi\n'), frame(2, 'oops\n'), frame(1, 'bye\n')]));
       }, 5);
     } else if (line.startsWith('POST /v1.44/containers/c1/start')) sock.write('HTTP/1.1 204 No Content\r\nApi-Version: 1.44\r\n\r\n');
     else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
   });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-run-pipe-'));
   try {
-    // process.stdout/stderr replaced before the bundle runs: a real one would load net and stream.
+    // What the command loaded goes to a file; its stdout and stderr are pipes to this process.
+    const result = join(dir, 'result.json');
     const script = `
-      const seen = [];
-      const fake = { write: (s) => (seen.push(String(s)), true), isTTY: false, writableLength: 0, on() { return this; } };
-      Object.defineProperty(process, 'stdout', { get: () => fake });
-      Object.defineProperty(process, 'stderr', { get: () => fake });
       require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'run', '--rm', 'busybox', 'true']).then((code) => {
         const loaded = ['net', 'stream'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
-        require('node:fs').writeSync(1, JSON.stringify({ code, out: seen.join(''), loaded }));
+        require('node:fs').writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code, loaded }));
       });`;
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -461,7 +460,9 @@ test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses, 
       child.on('close', (status) => resolve({ status, stdout, stderr }));
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { code: 3, out: 'hi\n', loaded: [] });
+    assert.equal(r.stdout, 'hi\nbye\n');
+    assert.equal(r.stderr, 'oops\n');
+    assert.deepEqual(JSON.parse(readFileSync(result, 'utf8')), { code: 3, loaded: [] });
     assert.deepEqual(
       order.map((l) => l.replace(/\?.*/, '')),
       ['POST /v1.44/containers/create', 'POST /v1.44/containers/c1/wait', 'POST /v1.44/containers/c1/attach', 'POST /v1.44/containers/c1/start'],
@@ -469,6 +470,105 @@ test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses, 
     assert.match(order[1]!, /condition=removed/);
   } finally {
     await s.done();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the bundled CLI\'s attached output into a non-blocking pipe that is full: write(2) until EAGAIN, then the rest through process.stdout; every byte arrives, in order', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  // ~1.3 MB of numbered lines on stdout (a pipe holds 64 KiB), cut into frames of assorted
+  // sizes, with a stderr frame after every tenth.
+  const text = Array.from({ length: 200_000 }, (_, i) => `${i + 1}\n`).join('');
+  const frames: Buffer[] = [];
+  let errText = '';
+  let seed = 7;
+  for (let at = 0, n = 0; at < text.length; n++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    const size = 1 + (seed % 50_000);
+    frames.push(frame(1, text.slice(at, at + size)));
+    at += size;
+    if (n % 10 === 9) {
+      frames.push(frame(2, `e${n}\n`));
+      errText += `e${n}\n`;
+    }
+  }
+  const s = await serve((req, sock) => {
+    const line = req.head.split('\r\n')[0]!;
+    if (line.startsWith('POST /v1.44/containers/create')) sock.write(json('201 Created', { Id: 'c1', Warnings: [] }));
+    else if (line.startsWith('POST /v1.44/containers/c1/wait')) sock.write(json('200 OK', { StatusCode: 0 }));
+    else if (line.startsWith('POST /v1.44/containers/c1/attach')) {
+      sock.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+      setTimeout(() => sock.end(Buffer.concat(frames)), 50);
+    } else if (line.startsWith('POST /v1.44/containers/c1/start')) sock.write('HTTP/1.1 204 No Content\r\nApi-Version: 1.44\r\n\r\n');
+    else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-run-nonblock-'));
+  const fds = native().pipe();
+  const open = new Set<number>(fds);
+  const [r, w] = fds;
+  let rn: number;
+  try {
+    // The child's fd 1 becomes a non-blocking file description of the pipe (a reopen through
+    // /proc: spawn makes a child's stdio blocking), and it notes when process.stdout is made.
+    // Nothing is read here before that: the pipe fills, so write(2) must meet EAGAIN.
+    const marker = join(dir, 'stdout-made');
+    const result = join(dir, 'result.json');
+    const script = `
+      const fs = require('node:fs');
+      const { O_WRONLY, O_NONBLOCK } = fs.constants;
+      const tmp = fs.openSync('/proc/self/fd/1', O_WRONLY | O_NONBLOCK);
+      fs.closeSync(1);
+      if (fs.openSync('/proc/self/fd/' + tmp, O_WRONLY | O_NONBLOCK) !== 1) throw new Error('fd 1 not reopened');
+      fs.closeSync(tmp);
+      const made = Object.getOwnPropertyDescriptor(process, 'stdout');
+      Object.defineProperty(process, 'stdout', { configurable: true, get() {
+        if (!fs.existsSync(${JSON.stringify(marker)})) fs.writeFileSync(${JSON.stringify(marker)}, '');
+        return made.get.call(process);
+      } });
+      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'run', '--rm', 'busybox', 'true']).then((code) => {
+        fs.writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code }));
+      });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', w, 'pipe'] });
+    closeSync(w);
+    open.delete(w);
+    rn = openSync(`/proc/self/fd/${r}`, constants.O_RDONLY | constants.O_NONBLOCK);
+    open.add(rn);
+    closeSync(r);
+    open.delete(r);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    while (!existsSync(marker) && child.exitCode === null) await sleep(5);
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(1 << 16);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(rn, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        await sleep(2);
+        continue;
+      }
+      if (n === 0) break; // every writer closed: the child is gone
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+    }
+    assert.equal(await exited, 0, stderr);
+    assert.ok(existsSync(marker), 'process.stdout was never made: write(2) took 1.3 MB on a full non-blocking pipe?');
+    const out = Buffer.concat(chunks).toString();
+    assert.equal(out.length, text.length);
+    assert.ok(out === text, 'stdout differs from what the container wrote');
+    assert.equal(stderr, errText);
+    assert.deepEqual(JSON.parse(readFileSync(result, 'utf8')), { code: 0 });
+  } finally {
+    for (const fd of open) closeSync(fd);
+    await s.done();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -91,16 +91,16 @@ export async function forEach(ctx: Ctx, items: string[], fn: (item: string) => P
   for (const it of items) {
     try {
       const line = await fn(it);
-      if (line !== undefined) ctx.stdout.write(`${line}\n`);
+      if (line !== undefined) ctx.print(`${line}\n`);
     } catch (e) {
-      if (e instanceof ApiError) ctx.stderr.write(`Error response from daemon: ${e.message}\n`);
-      else if (e instanceof Error && e.constructor.name !== 'ConnectError') ctx.stderr.write(`${e.message}\n`);
+      if (e instanceof ApiError) ctx.printErr(`Error response from daemon: ${e.message}\n`);
+      else if (e instanceof Error && e.constructor.name !== 'ConnectError') ctx.printErr(`${e.message}\n`);
       else throw e;
       failed = true;
       failedItems.push(it);
     }
   }
-  if (failed && opts.summary) ctx.stderr.write(`${opts.summary(failedItems)}\n`);
+  if (failed && opts.summary) ctx.printErr(`${opts.summary(failedItems)}\n`);
   return failed ? 1 : 0;
 }
 

@@ -65,7 +65,7 @@ export async function rename(ctx: Ctx): Promise<number> {
   } catch (e) {
     // docker prints the daemon's error, then its own line.
     if (!(e instanceof ApiError)) throw e;
-    ctx.stderr.write(`Error response from daemon: ${e.message}\n`);
+    ctx.printErr(`Error response from daemon: ${e.message}\n`);
     throw new ExitError(1, `Error: failed to rename container named ${oldName}`);
   }
   return 0;
@@ -140,13 +140,15 @@ export async function ps(ctx: Ctx): Promise<number> {
   });
   const trunc = !f.bool('no-trunc');
   if (f.bool('quiet') && !f.has('format')) {
-    for (const c of list) ctx.stdout.write(`${trunc ? shortId(c.Id) : c.Id}\n`);
+    let ids = '';
+    for (const c of list) ids += `${trunc ? shortId(c.Id) : c.Id}\n`;
+    ctx.print(ids);
     return 0;
   }
   const now = Date.now();
   let def = '{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
   if (f.bool('size')) def += '\t{{.Size}}';
-  ctx.stdout.write(renderList(f.str('format'), def, list.map((c) => containerContext(c, trunc, now)), psHeader));
+  ctx.print(renderList(f.str('format'), def, list.map((c) => containerContext(c, trunc, now)), psHeader));
   return 0;
 }
 
@@ -201,7 +203,7 @@ export async function commit(ctx: Ctx): Promise<number> {
     query: { container, repo, tag, comment: f.str('message') || undefined, author: f.str('author') || undefined, pause: f.bool('pause'), changes: f.list('change').length ? f.list('change') : undefined },
     body: {},
   });
-  ctx.stdout.write(`${r.Id}\n`);
+  ctx.print(`${r.Id}\n`);
   return 0;
 }
 

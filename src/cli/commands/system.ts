@@ -27,7 +27,7 @@ export async function inspectObjects(ctx: Ctx, names: string[], get: (c: Client,
       found.push(await get(client, n));
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
-        ctx.stderr.write(kind === 'object' ? `Error: No such object: ${n}\n` : `Error response from daemon: ${e.message}\n`);
+        ctx.printErr(kind === 'object' ? `Error: No such object: ${n}\n` : `Error response from daemon: ${e.message}\n`);
         failed = true;
       } else throw e;
     }
@@ -35,14 +35,14 @@ export async function inspectObjects(ctx: Ctx, names: string[], get: (c: Client,
   if (tpl) {
     for (const o of found) {
       try {
-        ctx.stdout.write(`${tpl.execute(o)}\n`);
+        ctx.print(`${tpl.execute(o)}\n`);
       } catch (e) {
         if (e instanceof TemplateError) throw new ExitError(1, `template: ${e.message.replace(/^template: /, '')}`);
         throw e;
       }
     }
   } else {
-    ctx.stdout.write(found.length ? `${JSON.stringify(found, null, 4)}\n` : '[]\n');
+    ctx.print(found.length ? `${JSON.stringify(found, null, 4)}\n` : '[]\n');
   }
   return failed ? 1 : 0;
 }
@@ -108,7 +108,7 @@ export async function version(ctx: Ctx): Promise<number> {
   const format = ctx.flags.str('format');
   if (format) {
     const tpl = parseTemplate(format);
-    ctx.stdout.write(`${tpl.execute({ Client: clientInfo, Server: server })}\n`);
+    ctx.print(`${tpl.execute({ Client: clientInfo, Server: server })}\n`);
     if (err) throw err;
     return 0;
   }
@@ -126,7 +126,7 @@ export async function version(ctx: Ctx): Promise<number> {
       for (const [k, v] of Object.entries((c.Details as Json | null) ?? {})) out += `  ${`${k}:`.padEnd(18)}${v}\n`;
     }
   }
-  ctx.stdout.write(out);
+  ctx.print(out);
   if (err) throw err;
   return 0;
 }
