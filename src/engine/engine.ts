@@ -1917,7 +1917,13 @@ export class Engine implements ContainerEngine {
         this.emit(live, 'kill', { signal: String(osc.signals.SIGKILL) });
         this.signal(live, osc.signals.SIGKILL);
         if (rec.State.Paused) await this.thaw(live);
-        await this.waitExit(live, 30_000);
+        // An answer after 30 s rather than never: a process SIGKILL cannot end (frozen by a
+        // cgroup freezer the record does not know of, in D state) kept this request open forever.
+        if (!(await this.waitExit(live, 30_000))) {
+          live.stopping = false;
+          live.keepOnExit = false;
+          throw new HakoError({ step: `remove container ${rec.Id}`, hint: 'its process did not exit within 30 s of SIGKILL', kind: 'internal' });
+        }
         while (rec.State.Running) await sleep(10);
       }
     }
