@@ -1,7 +1,9 @@
 // Crash consistency, swept over the daemon's phase marks (src/engine/phase-trace.ts): for each
 // mark on the paths of run (create → attach → wait → start, the runtime's launch), stop, restart,
 // rm -f, docker run --rm, rm -v with an anonymous volume, a volume's copy-up, volume create/rm,
-// network create/rm and connect/disconnect, a pull from a local registry and an rmi, hakod is
+// network create/rm and connect/disconnect, exec create/start (an exec running at the crash, its
+// exit after the restart), docker load, commit, a FROM/RUN/COPY build (and one with the build
+// cache), tag and rmi of a twice-tagged image, a pull from a local registry and an rmi, hakod is
 // started with HAKOD_CRASH_AT=<mark>, SIGKILLs itself there, and is started again on the same
 // roots (for a few, crashing once more during that start's recovery). Then: it comes up; every
 // container is absent or consistent (inspect works; a running one has a live pid in its cgroups,
@@ -12,7 +14,8 @@
 // cgroups, interfaces, nft rules, monitor processes or files under the roots. A pull cut short
 // leaves a whole image or nothing of it. At the end, with the image removed, the roots hold what
 // a fresh daemon's hold. One daemon root for all marks (each one's leftovers are checked before
-// the next). HAKO_CRASH_MARKS=<mark,…> runs only those.
+// the next). HAKO_CRASH_MARKS=<mark,…> runs only those. Every wait has a deadline whose failure
+// names the mark and the step (a hang once ran into the runner's 300 s timeout, saying nothing).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
