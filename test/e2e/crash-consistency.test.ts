@@ -457,15 +457,17 @@ async function until(ms: number, what: string, fn: () => Promise<boolean>): Prom
 /**
  * After the restart: every exec of a running container is inspectable; a running one is in its
  * container's cgroups, and its exit after the restart is recorded (code 7, not running); a new
- * exec runs.
+ * exec runs. `running`: an exec must have been running (launched before the crash).
  */
-const execsChecked: Case['first'] = async () => {
+const execsChecked = (running: boolean): Case['first'] => async () => {
+  let seen = 0;
   const list = (await ok('GET', '/containers/json')) as Array<{ Id: string }>;
   for (const { Id: id } of list) {
     const c = await ok('GET', `/containers/${id}/json`);
     for (const e of (c.ExecIDs ?? []) as string[]) {
       const x = await ok('GET', `/exec/${e}/json`);
       if (!x.Running) continue;
+      seen++;
       assert.ok(x.Pid > 0 && cgroupProcs(id).includes(x.Pid), `exec ${e.slice(0, 12)}: pid ${x.Pid} in the container's cgroups`);
       execFileSync('nsenter', ['-t', String(c.State.Pid), '-m', 'touch', '/tmp/go']);
       await until(10_000, `exec ${e.slice(0, 12)}'s exit after the restart`, async () => !(await ok('GET', `/exec/${e}/json`)).Running);
@@ -475,6 +477,7 @@ const execsChecked: Case['first'] = async () => {
     await ok('POST', `/exec/${e2}/start`, { Detach: true });
     await until(10_000, 'a new exec\'s exit', async () => (await ok('GET', `/exec/${e2}/json`)).ExitCode === 0);
   }
+  if (running) assert.equal(seen, 1, 'the exec launched before the crash runs after the restart');
 };
 
 let work: string;
@@ -511,7 +514,7 @@ function imageCases(): Case[] {
     const { Id: e } = await ok('POST', `/containers/${id}/exec`, { Cmd: EXEC_CMD });
     await ok('POST', `/exec/${e}/start`, { Detach: true });
   });
-  for (const m of ['exec.created', 'exec.dir-made', 'exec.meta-written', 'exec.launched', 'exec.started']) out.push({ at: m, act: exec, first: execsChecked });
+  for (const m of ['exec.created', 'exec.dir-made', 'exec.meta-written', 'exec.launched', 'exec.started']) out.push({ at: m, act: exec, first: execsChecked(m === 'exec.launched' || m === 'exec.started') });
   // docker load of a docker-archive whose layer is new here (its snapshot and blobs made by the load).
   const archive = () => readFileSync(join(work, 'load', 'busybox-save.tar'));
   const load = async () => {
@@ -541,18 +544,19 @@ function imageCases(): Case[] {
       await ok('DELETE', `/containers/${id}?force=1`);
     }
   };
-  const built = async () => {
+  const built = (cached: boolean) => async () => {
     await imageWhole('crashbuild:latest', '/f', /one|two/);
-    // The cache still answers (or the build is whole again).
+    // A build succeeds; after a whole first build its RUN still comes from the cache.
     const text = await build('two');
     assert.match(text, /Successfully tagged crashbuild:latest/);
+    if (cached) assert.match(text, /Using cache/, 'the RUN step from the cache');
   };
-  for (const m of ['create.saved', 'launch.created', 'commit.layer', 'commit.recorded', 'commit.layer:2', 'tag.committed']) out.push({ at: m, act: async () => void (await build('one')), first: stepContainers, check: built, images: ['crashbuild:latest'] });
+  for (const m of ['create.saved', 'launch.created', 'commit.layer', 'commit.recorded', 'commit.layer:2', 'tag.committed']) out.push({ at: m, act: async () => void (await build('one')), first: stepContainers, check: built(false), images: ['crashbuild:latest'] });
   const rebuild = async () => {
     await build('one');
     await build('two');
   };
-  for (const m of ['commit.layer:3', 'commit.recorded:3']) out.push({ at: m, act: rebuild, first: stepContainers, check: built, images: ['crashbuild:latest'] });
+  for (const m of ['commit.layer:3', 'commit.recorded:3']) out.push({ at: m, act: rebuild, first: stepContainers, check: built(true), images: ['crashbuild:latest'] });
   // tag twice, then rmi of one tag (an untag) and of the other (the image and its layer go).
   const tagRmi = async () => {
     await commit();
