@@ -23,6 +23,7 @@ import type { ImageRecord } from '../image/store/metadata.js';
 import type { Json } from './api-types.js';
 import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 import { mountTargetArtifacts } from './fs/ops.js';
+import { pullMark } from '../image/pull-trace.js';
 
 const run = promisify(execFile);
 
@@ -108,6 +109,12 @@ async function baseOf(o: CommitOptions): Promise<{ base: Base; baseCfg: ReturnTy
 }
 
 export async function commitImage(o: CommitOptions): Promise<Digest> {
+  // Its layer's snapshot and blob are made before its record: a crash between leaves them named by
+  // nothing, collected at the next start (ImageService.unsettled).
+  return o.images.unsettled(() => commitUnsettled(o));
+}
+
+async function commitUnsettled(o: CommitOptions): Promise<Digest> {
   // The config first: a bad --change fails before any blob or snapshot exists.
   const { base, baseCfg } = await baseOf(o);
   const cfg: Record<string, unknown> = { ...((o.imageConfig ?? (baseCfg.config as Record<string, unknown> | undefined)) ?? {}) };
@@ -141,8 +148,10 @@ export async function commitImage(o: CommitOptions): Promise<Digest> {
       const { created } = await o.snapshots.ensureLayer(chainId, (dir) => unpackLayer(blobs.open(diffId), dir, { mediaType: MediaType.OciLayer, digest: diffId }));
       if (created) madeSnapshot = chainId;
       added = { diffId, chainId, size: layer.size };
+      pullMark('commit.layer');
     }
     id = await recordImage(o, base, baseCfg, cfg, added, blobs);
+    pullMark('commit.recorded');
   } catch (err) {
     await blobs.discard().catch(() => undefined);
     if (madeSnapshot) await o.snapshots.removeLayer(madeSnapshot).catch(() => undefined);

@@ -369,6 +369,17 @@ export class Engine implements ContainerEngine {
       if (st.Running || st.Status === 'restarting') {
         if (m.state === 'running') {
           live.monitorDir = mdir;
+          // A commit pauses a running container without recording it (as dockerd's): a crash in
+          // the commit left it frozen with a record that says running, and every later kill (stop,
+          // rm -f) waited for a process that cannot die while frozen. Thawed here (one read of the
+          // freezer state per running container).
+          if (!st.Paused) {
+            try {
+              if (this.runtime.status(rec.Id) === 'paused') await this.runtime.resume(rec.Id);
+            } catch (err) {
+              this.log.warn(`container ${rec.Id}: thaw after a crash in a commit: ${(err as Error).message}`);
+            }
+          }
           void m.exited.then((info) => this.locked(live, () => this.onExit(live, info)));
           // moby's restore: initHealthMonitor (Status starting, streak 0) for a live, unpaused container.
           if (!st.Paused) this.startHealth(live, true);
@@ -1953,7 +1964,13 @@ export class Engine implements ContainerEngine {
         this.emit(live, 'kill', { signal: String(osc.signals.SIGKILL) });
         this.signal(live, osc.signals.SIGKILL);
         if (rec.State.Paused) await this.thaw(live);
-        await this.waitExit(live, 30_000);
+        // An answer after 30 s rather than never: a process SIGKILL cannot end (frozen by a
+        // cgroup freezer the record does not know of, in D state) kept this request open forever.
+        if (!(await this.waitExit(live, 30_000))) {
+          live.stopping = false;
+          live.keepOnExit = false;
+          throw new HakoError({ step: `remove container ${rec.Id}`, hint: 'its process did not exit within 30 s of SIGKILL', kind: 'internal' });
+        }
         while (rec.State.Running) await sleep(10);
       }
     }
@@ -2562,6 +2579,7 @@ export class Engine implements ContainerEngine {
     this.execs.set(id, { ID: id, ContainerID: live.rec.Id, body, Running: false, ExitCode: null, Pid: 0, started: false, ...(linkedEnv.length ? { linkedEnv } : {}) });
     live.execs.add(id);
     this.emit(live, `exec_create: ${execEventCmd(body.Cmd)}`, { execID: id });
+    this.trace.mark(live.rec.Id, 'exec.created');
     return { Id: id };
   }
 
@@ -2649,6 +2667,7 @@ export class Engine implements ContainerEngine {
         ...(o.size ? { consoleSize: o.size } : {}),
         // The attached client is handed to the exec's monitor at its launch (no connect after it).
         ...(o.detach ? {} : { attachAtLaunch: execAttachRequest(streams) }),
+        ...(this.trace.enabled ? { mark: (phase: string) => this.trace.mark(live.rec.Id, phase) } : {}),
       });
     } catch (err) {
       // dockerd: an exec whose process could not be started has exit code 126 (`docker exec` exits with it).
@@ -2657,6 +2676,7 @@ export class Engine implements ContainerEngine {
     }
     this.trackExec(live, ex, started.pid, started.dir, started.exited);
     this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
+    this.trace.mark(live.rec.Id, 'exec.started');
     if (o.detach) return null;
     const session = new AttachSession({
       tty: o.tty,

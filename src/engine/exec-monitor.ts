@@ -55,9 +55,12 @@ export async function startMonitoredExec(opts: {
   holdOutput: number;
   consoleSize?: [number, number];
   attachAtLaunch?: AttachRequest;
+  /** Phase marks (src/engine/phase-trace.ts), given only while a trace or crash point is set. */
+  mark?: (phase: string) => void;
 }): Promise<MonitoredExec> {
   rmSync(opts.dir, { recursive: true, force: true });
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  opts.mark?.('exec.dir-made');
   let attached: { client: MonitorClient; attachment: Attachment } | undefined;
   let theirs: number | undefined;
   try {
@@ -73,6 +76,7 @@ export async function startMonitoredExec(opts: {
     }
     // Read by the next daemon only while the exec runs or after: no fsync (a crash ends it too).
     writeFileAtomicSync(join(opts.dir, 'exec.json'), JSON.stringify(opts.meta), { mode: 0o600, durable: false });
+    opts.mark?.('exec.meta-written');
     const started = await opts.runtime.startExec(opts.containerId, {
       process: opts.process,
       stdio: [0, 1, 2],
@@ -90,6 +94,7 @@ export async function startMonitoredExec(opts: {
         ...(theirs === undefined ? {} : { clientFds: [theirs] }),
       }),
     });
+    opts.mark?.('exec.launched');
     const monitor = started.monitor!;
     const reaped = started.process.exited; // the monitor is our child until we die
     const exited = waitForExit(opts.dir, monitor).then(

@@ -139,8 +139,9 @@ export class ImageService {
    * names (a pull's committed before its record; an rmi's after its records went), which nothing
    * would ever delete; a marker left says so, and recover() collects them at the next start.
    * A small file written and unlinked without fsync (a daemon's crash, not the host's).
+   * Public for the engine's writers of blobs and layers (commit, build's steps).
    */
-  private async unsettled<T>(fn: () => Promise<T>): Promise<T> {
+  async unsettled<T>(fn: () => Promise<T>): Promise<T> {
     const marker = join(this.meta.dir, `unsettled-${randomBytes(6).toString('hex')}`);
     try {
       writeFileSync(marker, '');
@@ -160,8 +161,9 @@ export class ImageService {
   }
 
   /**
-   * At a start, before any request: when an earlier daemon died in a pull, rmi, prune or lease
-   * release (its marker is left, see unsettled), the blobs and layers no image or lease names go.
+   * At a start, before any request: when an earlier daemon died in a pull, load, import, commit,
+   * rmi, prune or lease release (its marker is left, see unsettled), the blobs and layers no
+   * image or lease names go.
    * Nothing to do (one readdir) otherwise.
    */
   async recover(): Promise<void> {
@@ -396,7 +398,8 @@ export class ImageService {
     const { loadImageArchive } = await import('./archive/load.js');
     await this.content.init();
     await this.meta.init();
-    const r = await loadImageArchive(this.ctx, input, opts);
+    // Its blobs and layers are committed before its records (a crash between: see unsettled).
+    const r = await this.unsettled(() => loadImageArchive(this.ctx, input, opts));
     for (const i of r.images) await this.event('load', i.id, i.id);
     return r;
   }
@@ -406,7 +409,7 @@ export class ImageService {
     const { importImage } = await import('./archive/import-image.js');
     await this.content.init();
     await this.meta.init();
-    const r = await importImage(this.ctx, input, opts);
+    const r = await this.unsettled(() => importImage(this.ctx, input, opts));
     if (r.tags.length > 0) await this.meta.locked(() => this.stampTagTime(r.id));
     // dockerd: the tag first, then the import.
     for (const t of r.tags) await this.event('tag', r.id, t);
@@ -591,6 +594,7 @@ export class ImageService {
       refs.tags[`${repositoryName(ref)}:${ref.tag}`] = { image: rec.id, manifest: rec.manifestDigest };
       await this.stampTagTime(rec.id);
       await this.meta.writeRefs(refs);
+      pullMark('tag.committed');
     });
     await this.event('tag', rec.id, familiarString(ref));
   }

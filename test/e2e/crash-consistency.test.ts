@@ -1,7 +1,9 @@
 // Crash consistency, swept over the daemon's phase marks (src/engine/phase-trace.ts): for each
 // mark on the paths of run (create → attach → wait → start, the runtime's launch), stop, restart,
 // rm -f, docker run --rm, rm -v with an anonymous volume, a volume's copy-up, volume create/rm,
-// network create/rm and connect/disconnect, a pull from a local registry and an rmi, hakod is
+// network create/rm and connect/disconnect, exec create/start (an exec running at the crash, its
+// exit after the restart), docker load, commit, a FROM/RUN/COPY build (and one with the build
+// cache), tag and rmi of a twice-tagged image, a pull from a local registry and an rmi, hakod is
 // started with HAKOD_CRASH_AT=<mark>, SIGKILLs itself there, and is started again on the same
 // roots (for a few, crashing once more during that start's recovery). Then: it comes up; every
 // container is absent or consistent (inspect works; a running one has a live pid in its cgroups,
@@ -12,16 +14,18 @@
 // cgroups, interfaces, nft rules, monitor processes or files under the roots. A pull cut short
 // leaves a whole image or nothing of it. At the end, with the image removed, the roots hold what
 // a fresh daemon's hold. One daemon root for all marks (each one's leftovers are checked before
-// the next). HAKO_CRASH_MARKS=<mark,…> runs only those.
+// the next). HAKO_CRASH_MARKS=<mark,…> runs only those. Every wait has a deadline whose failure
+// names the mark and the step (a hang once ran into the runner's 300 s timeout, saying nothing).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { busyboxImage, dockerSaveArchive, pushLayout, type BuiltImage } from '../helpers/images.js';
 import { cgroupDirs, isRoot, mountsUnder } from '../helpers/fixtures.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 
@@ -33,8 +37,24 @@ let image: string;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Every wait has a deadline naming the mark and the step (a hang in an integration run once
+ * printed nothing until the runner's 300 s timeout): `where` is the mark being swept.
+ */
+let where = '(setup)';
+async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`${where}: ${what}: no end within ${ms / 1000} s`)), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; text: string }> {
-  const r = await d.request(method, `/v1.44${path}`, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'Content-Type': 'application/json' });
+  const raw = Buffer.isBuffer(body);
+  const r = await within(60_000, `${method} ${path}`, d.request(method, `/v1.44${path}`, body === undefined ? undefined : raw ? body : JSON.stringify(body), body === undefined ? {} : { 'Content-Type': raw ? 'application/x-tar' : 'application/json' }));
   const text = r.body.toString();
   // (A pull's progress is a stream of JSON objects: kept as text.)
   let parsed: unknown = text;
@@ -56,7 +76,7 @@ async function ok(method: string, path: string, body?: unknown, want = [200, 201
 
 /** An attach stream (the docker run form's), upgraded; resolves once the daemon answered 101. */
 function attach(id: string): Promise<{ sock: Socket; out: () => string }> {
-  return new Promise((resolve, reject) => {
+  return within(30_000, `attach ${id.slice(0, 12)}`, new Promise((resolve, reject) => {
     const sock = createConnection(d.socket);
     let out = '';
     let upgraded = false;
@@ -71,7 +91,7 @@ function attach(id: string): Promise<{ sock: Socket; out: () => string }> {
       }
     });
     sock.write(`POST /v1.44/containers/${id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: hako\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`);
-  });
+  }));
 }
 
 const CMD = ['sh', '-c', 'echo up; exec sleep 300'];
@@ -158,8 +178,13 @@ function hostState(): HostState {
     }
   }
   return {
-    // Within the roots; the daemon's socket, pidfile, logs and the CLI config are not state.
-    files: files.filter((f) => f.startsWith('root/') || f.startsWith('run/')).filter((f) => !/\.sock$/.test(f)).sort(),
+    // Within the roots; the daemon's socket, pidfile, logs and the CLI config are not state; nor
+    // the empty dirs a build makes at its first use (root/builder goes at each start).
+    files: files
+      .filter((f) => f.startsWith('root/') || f.startsWith('run/'))
+      .filter((f) => !/\.sock$/.test(f))
+      .filter((f) => !((f === 'root/builder' || f === 'run/build') && dirsOnly(join(d.dir.path, f))))
+      .sort(),
     mounts: mountsUnder(d.dir.path).sort(),
     cgroups: cgroups.sort(),
     links: links.sort(),
@@ -301,6 +326,15 @@ async function pull(): Promise<void> {
   if (r.status !== 200 || /"error"/.test(r.text)) throw new Error(`pull ${image}: ${r.status} ${r.text}`);
 }
 
+/** Removes these images if present (each tag), then the dangling ones. */
+async function removeImages(names: string[]): Promise<void> {
+  for (const n of names) {
+    const r = await api('DELETE', `/images/${encodeURIComponent(n)}?force=1`);
+    assert.ok([200, 404].includes(r.status), `rmi ${n}: ${r.status} ${r.text}`);
+  }
+  await ok('POST', '/images/prune');
+}
+
 async function removeEverything(): Promise<void> {
   for (const { Id: id } of (await ok('GET', '/containers/json?all=1')) as Array<{ Id: string }>) await ok('DELETE', `/containers/${id}?force=1&v=1`);
   await ok('POST', `/volumes/prune?filters=${encodeURIComponent(JSON.stringify({ all: ['true'] }))}`);
@@ -316,8 +350,12 @@ interface Case {
   act: () => Promise<void>;
   /** A second crash: the next daemon's, in its start-up's recovery, at this mark. */
   then?: string;
+  /** What must hold after the restart, before the containers' checks (which stop them). */
+  first?: () => Promise<void>;
   /** What else must hold after the restart (and the containers' checks). */
   check?: () => Promise<void>;
+  /** The images it may leave (removed after the checks; dangling ones are pruned). */
+  images?: string[];
 }
 
 const runCase: Case['act'] = async () => void (await run({ name: 'crashme' }));
@@ -398,6 +436,141 @@ function cases(): Case[] {
   out.push({ at: 'launch.created', then: 'cleanup.runtime', act: runCase });
   out.push({ at: 'exit.notified', then: 'cleanup.net', act: stop });
   out.push({ at: 'remove.locked', then: 'cleanup.unmount', act: rmf });
+  out.push(...imageCases());
+  return out;
+}
+
+// ---------------------------------------------------------------- exec, load, commit, build, tag/rmi
+
+/** An exec that runs until /tmp/go exists in its container, then exits 7. */
+const EXEC_CMD = ['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 7'];
+
+/** Polls `fn` (20 ms) until it returns true, for at most `ms`; fails naming `what`. */
+async function until(ms: number, what: string, fn: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) assert.fail(`${where}: ${what}: not within ${ms / 1000} s`);
+    await sleep(20);
+  }
+}
+
+/**
+ * After the restart: every exec of a running container is inspectable; a running one is in its
+ * container's cgroups, and its exit after the restart is recorded (code 7, not running); a new
+ * exec runs. `running`: an exec must have been running (launched before the crash).
+ */
+const execsChecked = (running: boolean): Case['first'] => async () => {
+  let seen = 0;
+  const list = (await ok('GET', '/containers/json')) as Array<{ Id: string }>;
+  for (const { Id: id } of list) {
+    const c = await ok('GET', `/containers/${id}/json`);
+    for (const e of (c.ExecIDs ?? []) as string[]) {
+      const x = await ok('GET', `/exec/${e}/json`);
+      if (!x.Running) continue;
+      seen++;
+      assert.ok(x.Pid > 0 && cgroupProcs(id).includes(x.Pid), `exec ${e.slice(0, 12)}: pid ${x.Pid} in the container's cgroups`);
+      execFileSync('nsenter', ['-t', String(c.State.Pid), '-m', 'touch', '/tmp/go']);
+      await until(10_000, `exec ${e.slice(0, 12)}'s exit after the restart`, async () => !(await ok('GET', `/exec/${e}/json`)).Running);
+      assert.equal((await ok('GET', `/exec/${e}/json`)).ExitCode, 7, 'the exec\'s exit code');
+    }
+    const { Id: e2 } = await ok('POST', `/containers/${id}/exec`, { Cmd: ['true'] });
+    await ok('POST', `/exec/${e2}/start`, { Detach: true });
+    await until(10_000, 'a new exec\'s exit', async () => (await ok('GET', `/exec/${e2}/json`)).ExitCode === 0);
+  }
+  if (running) assert.equal(seen, 1, 'the exec launched before the crash runs after the restart');
+};
+
+let work: string;
+
+/** A context tar (Dockerfile: FROM the image, RUN, COPY of f with `content`). */
+function buildContext(content: string): Buffer {
+  const dir = join(work, 'ctx');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'Dockerfile'), `FROM ${image}\nRUN echo built > /built\nCOPY f /f\n`);
+  writeFileSync(join(dir, 'f'), content);
+  return execFileSync('tar', ['-C', dir, '-cf', '-', '.'], { maxBuffer: 1 << 20 });
+}
+
+async function build(content: string): Promise<string> {
+  const r = await api('POST', '/build?t=crashbuild:latest&rm=1', buildContext(content));
+  if (r.status !== 200 || /"error"/.test(r.text)) throw new Error(`build: ${r.status} ${r.text}`);
+  return r.text;
+}
+
+/** The image is absent, or whole: a container of it runs and holds `file` with `want`. */
+async function imageWhole(name: string, file: string, want: RegExp): Promise<void> {
+  if ((await api('GET', `/images/${encodeURIComponent(name)}/json`)).status === 404) return;
+  const { Id: id } = await ok('POST', '/containers/create', { Image: name, Cmd: ['sh', '-c', `cat ${file}; echo; echo up; exec sleep 300`] });
+  await ok('POST', `/containers/${id}/start`);
+  let logs = '';
+  await until(10_000, `a container of ${name} logs`, async () => /up/.test((logs = (await api('GET', `/containers/${id}/logs?stdout=1&stderr=1`)).text)));
+  assert.match(logs, want, `${name}: ${file}`);
+}
+
+function imageCases(): Case[] {
+  const out: Case[] = [];
+  // exec: created, started (detached) and running at the crash; its exit after the restart.
+  const exec = runningThen(async (id) => {
+    const { Id: e } = await ok('POST', `/containers/${id}/exec`, { Cmd: EXEC_CMD });
+    await ok('POST', `/exec/${e}/start`, { Detach: true });
+  });
+  for (const m of ['exec.created', 'exec.dir-made', 'exec.meta-written', 'exec.launched', 'exec.started']) out.push({ at: m, act: exec, first: execsChecked(m === 'exec.launched' || m === 'exec.started') });
+  // docker load of a docker-archive whose layer is new here (its snapshot and blobs made by the load).
+  const archive = () => readFileSync(join(work, 'load', 'busybox-save.tar'));
+  const load = async () => {
+    const r = await api('POST', '/images/load?quiet=1', archive());
+    if (r.status !== 200 || /"error"/.test(r.text)) throw new Error(`load: ${r.status} ${r.text}`);
+  };
+  const loaded = async () => imageWhole('crashload:latest', '/loaded', /from the archive/);
+  for (const m of ['req.POST:/images/load', 'snapshot.committed', 'load.verified', 'register.blobs-committed', 'load.registered']) out.push({ at: m, act: load, check: loaded, images: ['crashload:latest'] });
+  // docker commit of a changed container.
+  const commit = async () => {
+    const id = await run({ extra: { Cmd: ['sh', '-c', 'echo changed > /changed; echo up; exec sleep 300'] } });
+    await until(10_000, 'the container to change', async () => /up/.test((await api('GET', `/containers/${id}/logs?stdout=1`)).text));
+    await ok('POST', `/commit?container=${id}&repo=crashcommit&tag=v1`);
+  };
+  const committed = async () => imageWhole('crashcommit:v1', '/changed', /changed/);
+  for (const m of ['snapshot.committed', 'commit.layer', 'commit.recorded', 'tag.committed']) out.push({ at: m, act: commit, check: committed, images: ['crashcommit:v1'] });
+  // build (FROM, RUN, COPY): the first build's RUN step's container and commit; then, with the
+  // first build whole, a second one whose RUN comes from the build cache and whose COPY commits.
+  // A RUN step's container a crash cut short stays, stopped or running (dockerd's does too, in
+  // ps -a): consistent, and removed (its command does not run again as the checks' would).
+  const stepContainers = async () => {
+    for (const { Id: id, Command: cmd } of (await ok('GET', '/containers/json?all=1')) as Array<{ Id: string; Command: string }>) {
+      if (!/echo built/.test(cmd)) continue;
+      const st = (await ok('GET', `/containers/${id}/json`)).State;
+      assert.ok(['created', 'running', 'exited'].includes(st.Status) && st.Running === (st.Status === 'running'), `the RUN step's container: ${JSON.stringify(st)}`);
+      if (!st.Running) assert.deepEqual(cgroupProcs(id), [], "the RUN step's container: no process in its cgroups");
+      await ok('DELETE', `/containers/${id}?force=1`);
+    }
+  };
+  const built = (cached: boolean) => async () => {
+    await imageWhole('crashbuild:latest', '/f', /one|two/);
+    // A build succeeds; after a whole first build its RUN still comes from the cache.
+    const text = await build('two');
+    assert.match(text, /Successfully tagged crashbuild:latest/);
+    if (cached) assert.match(text, /Using cache/, 'the RUN step from the cache');
+  };
+  for (const m of ['create.saved', 'launch.created', 'commit.layer', 'commit.recorded', 'commit.layer:2', 'tag.committed']) out.push({ at: m, act: async () => void (await build('one')), first: stepContainers, check: built(false), images: ['crashbuild:latest'] });
+  const rebuild = async () => {
+    await build('one');
+    await build('two');
+  };
+  for (const m of ['commit.layer:3', 'commit.recorded:3']) out.push({ at: m, act: rebuild, first: stepContainers, check: built(true), images: ['crashbuild:latest'] });
+  // tag twice, then rmi of one tag (an untag) and of the other (the image and its layer go).
+  const tagRmi = async () => {
+    await commit();
+    await ok('POST', `/images/crashcommit:v1/tag?repo=crashtag&tag=a`);
+    await ok('POST', `/images/crashcommit:v1/tag?repo=crashtag&tag=b`);
+    await ok('DELETE', '/images/crashcommit:v1');
+    for (const { Id: id } of (await ok('GET', '/containers/json?all=1')) as Array<{ Id: string }>) await ok('DELETE', `/containers/${id}?force=1`);
+    await ok('DELETE', '/images/crashtag:a');
+    await ok('DELETE', '/images/crashtag:b');
+  };
+  const tagsWhole = async () => {
+    for (const n of ['crashcommit:v1', 'crashtag:a', 'crashtag:b']) await imageWhole(n, '/changed', /changed/);
+  };
+  for (const m of ['tag.committed:2', 'tag.committed:3', 'rmi.committed', 'rmi.committed:2', 'rmi.committed:3']) out.push({ at: m, act: tagRmi, check: tagsWhole, images: ['crashcommit:v1', 'crashtag:a', 'crashtag:b'] });
   return out;
 }
 
@@ -425,11 +598,15 @@ async function exitOf(proc: TestDaemon['proc'], ms: number): Promise<NodeJS.Sign
  * (`then`: first one that crashes again while it recovers, at that mark).
  */
 async function crashAt(at: string, act: () => Promise<void>, then?: string): Promise<void> {
-  await d.restart('SIGTERM', { ...process.env, HAKOD_CRASH_AT: at });
+  await within(45_000, 'the start of the daemon that crashes', d.restart('SIGTERM', { ...process.env, HAKOD_CRASH_AT: at }));
   const proc = d.proc;
   const died = new Promise<NodeJS.Signals | null>((r) => proc.once('exit', (_c, s) => r(s)));
   let failure: unknown;
-  await act().catch((e: unknown) => (failure = e));
+  // The steps end when the daemon dies (its requests fail) or when they are done; a request whose
+  // connection outlives the daemon (held by a process it started) fails here, by its deadline.
+  const acted = act();
+  await within(90_000, 'the steps that crash the daemon', Promise.race([acted, died]).then(() => undefined)).catch((e: unknown) => (failure = e));
+  await within(10_000, 'the steps, after the daemon died', acted.then(() => undefined, () => undefined));
   const sig = await Promise.race([died, sleep(10_000).then(() => 'alive' as const)]);
   if (sig === 'alive') {
     const why = failure ? ` (the steps failed: ${(failure as Error).message})` : '';
@@ -438,12 +615,12 @@ async function crashAt(at: string, act: () => Promise<void>, then?: string): Pro
   assert.equal(sig, 'SIGKILL', `hakod died at ${at} by its own SIGKILL`);
   if (then) {
     // It may die before or after it listens.
-    await d.restart('SIGTERM', { ...process.env, HAKOD_CRASH_AT: then }).catch(() => undefined);
+    await within(45_000, `the start of the daemon that crashes at ${then}`, d.restart('SIGTERM', { ...process.env, HAKOD_CRASH_AT: then })).catch(() => undefined);
     const again = await exitOf(d.proc, 10_000);
     if (again === 'alive') assert.fail(`the recovering hakod did not reach mark ${then}`);
     assert.equal(again, 'SIGKILL', `the recovering hakod died at ${then} by its own SIGKILL`);
   }
-  await d.restart('SIGTERM', process.env);
+  await within(45_000, 'the start after the crash', d.restart('SIGTERM', process.env));
 }
 
 before(async () => {
@@ -453,6 +630,8 @@ before(async () => {
   await pushLayout(img, reg.host, 'test/busybox');
   image = `${reg.host}/test/busybox:latest`;
   d = await startDaemon();
+  work = mkdtempSync(join(tmpdir(), 'hako-crash-'));
+  dockerSaveArchive(join(work, 'load'), 'crash-consistency load', { tag: 'crashload:latest', fill: (r) => writeFileSync(join(r, 'loaded'), 'from the archive\n') });
 });
 
 after(async () => {
@@ -462,6 +641,7 @@ after(async () => {
   }
   await reg?.stop();
   img?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 test('crash at each mark of run, stop, restart, rm, volumes, networks, pull: consistent after the restart, nothing left after removal', { skip, timeout: 600_000 }, async (t) => {
@@ -479,13 +659,16 @@ test('crash at each mark of run, stop, restart, rm, volumes, networks, pull: con
   for (const c of cases()) {
     if (!wanted(c.at)) continue;
     await t.test(c.then ? `${c.at}, then ${c.then}` : c.at, async () => {
+      where = `mark ${c.at}${c.then ? `, then ${c.then}` : ''}`;
       await withLog(async () => {
         try {
           await crashAt(c.at, c.act, c.then);
+          await c.first?.();
           await checkContainers(c.at);
           await c.check?.();
         } finally {
           await removeEverything();
+          if (c.images) await removeImages(c.images);
         }
         await settledLike(base, c.at);
       });
@@ -495,6 +678,7 @@ test('crash at each mark of run, stop, restart, rm, volumes, networks, pull: con
   // runs); pulled again, the roots are as before (no staged blob, snapshot or record left).
   for (const at of ['pull.start', 'pull.manifest', 'pull.config', 'ingest.body-end', 'ingest.fsynced', 'ingest.stored', 'unpack.done', 'snapshot.committed', 'layer.unpacked', 'pull.meta-staged', 'pull.layers-done', 'pull.blobs-committed', 'pull.record-committed', 'pull.refs-committed']) {
     if (!wanted(at)) continue;
+    where = `mark ${at}`;
     await t.test(at, () => withLog(async () => {
       await ok('DELETE', `/images/${encodeURIComponent(image)}`);
       await crashAt(at, pull);
@@ -525,6 +709,7 @@ test('crash at each mark of run, stop, restart, rm, volumes, networks, pull: con
     }));
   }
   // rmi, cut short after its records are committed (its blobs and layers not deleted yet).
+  where = 'mark rmi.committed';
   if (wanted('rmi.committed')) {
     await t.test('rmi.committed', () => withLog(async () => {
       await crashAt('rmi.committed', async () => void (await ok('DELETE', `/images/${encodeURIComponent(image)}`)));

@@ -128,7 +128,8 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`hakod exited with ${proc.exitCode ?? proc.signalCode}: ${log}`);
       if (existsSync(socket)) {
-        const ok = await req('GET', '/_ping').then((r) => r.status === 200, () => false);
+        // (A daemon that accepts but never answers must not hold this loop past its deadline.)
+        const ok = await Promise.race([req('GET', '/_ping').then((r) => r.status === 200, () => false), new Promise<false>((r) => setTimeout(() => r(false), 2000).unref())]);
         if (ok) return;
       }
       if (Date.now() > deadline) {
@@ -164,7 +165,15 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise<void>((r) => proc.once('exit', () => r()));
         proc.kill(signal);
-        await exited;
+        // A daemon that does not stop within 20 s is killed, and the restart fails saying so.
+        let timer: NodeJS.Timeout | undefined;
+        const late = await Promise.race([exited.then(() => false), new Promise<true>((r) => (timer = setTimeout(() => r(true), 20_000)))]);
+        clearTimeout(timer);
+        if (late) {
+          proc.kill('SIGKILL');
+          await exited;
+          throw new Error(`restart: hakod did not exit within 20 s of ${signal} (killed): ${log.slice(-2000)}`);
+        }
       }
       proc = launch(env);
       td.proc = proc; // (also when it does not come up)

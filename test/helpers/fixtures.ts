@@ -143,7 +143,9 @@ function removeCgroupTree(dir: string): void {
  */
 export function killCgroupProcs(rel: string): number {
   const pids = new Set<number>();
+  const dirs: string[] = [];
   const collect = (dir: string): void => {
+    dirs.push(dir);
     for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) collect(join(dir, e.name));
     for (const l of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (l) pids.add(Number(l));
   };
@@ -153,6 +155,17 @@ export function killCgroupProcs(rel: string): number {
       process.kill(pid, 'SIGKILL');
     } catch {
       // gone already
+    }
+  }
+  // A frozen task (a paused container, or one a commit froze when its daemon died) takes its
+  // SIGKILL only once thawed: without this it stayed, with its cgroups, after a test cut short.
+  for (const dir of dirs) {
+    for (const [f, v] of [['freezer.state', 'THAWED'], ['cgroup.freeze', '0']] as const) {
+      try {
+        writeFileSync(join(dir, f), v);
+      } catch {
+        // not this hierarchy's file, or gone
+      }
     }
   }
   const pause = new Int32Array(new SharedArrayBuffer(4));

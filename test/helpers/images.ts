@@ -129,11 +129,13 @@ const busyboxLayer: LayerSpec = { fill: (d) => void makeBusyboxRootfs(d) };
 /**
  * A docker-save archive (what `docker load` reads) of a one-layer busybox image tagged
  * busybox:latest, written under `work`; returns the archive's path. `createdBy` goes into the
- * image's history. Benches load it into dockerd and hakod alike.
+ * image's history. Benches load it into dockerd and hakod alike. `fill`: more files in its
+ * layer; `tag`: another tag.
  */
-export function dockerSaveArchive(work: string, createdBy: string): string {
+export function dockerSaveArchive(work: string, createdBy: string, opts: { fill?: (rootfs: string) => void; tag?: string } = {}): string {
   const rootfs = join(work, 'bb-rootfs');
   makeBusyboxRootfs(rootfs);
+  opts.fill?.(rootfs);
   const layer = tarDir(rootfs);
   const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
   const created = '2026-01-01T00:00:00Z';
@@ -143,7 +145,7 @@ export function dockerSaveArchive(work: string, createdBy: string): string {
   mkdirSync(join(dir, diffId.slice(7)), { recursive: true });
   writeFileSync(join(dir, diffId.slice(7), 'layer.tar'), layer);
   writeFileSync(join(dir, cfgName), config);
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: cfgName, RepoTags: ['busybox:latest'], Layers: [`${diffId.slice(7)}/layer.tar`] }]));
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: cfgName, RepoTags: [opts.tag ?? 'busybox:latest'], Layers: [`${diffId.slice(7)}/layer.tar`] }]));
   const archive = join(work, 'busybox-save.tar');
   execFileSync('tar', ['-C', dir, '-cf', archive, '.']);
   return archive;

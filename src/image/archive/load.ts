@@ -22,6 +22,7 @@ import { decompress, sniffCompression } from '../unpack/decompress.js';
 import { readImageArchive, type ArchiveContents } from './index.js';
 import { registerImages, type NewImage, type RegisteredImage } from './register.js';
 import { readFile, open } from 'node:fs/promises';
+import { pullMark } from '../pull-trace.js';
 
 export interface LoadOptions {
   signal?: AbortSignal | undefined;
@@ -85,8 +86,10 @@ export async function loadImageArchive(ctx: PullContext, input: NodeJS.ReadableS
         verified.add(key);
       }
     }
+    pullMark('load.verified');
     // 4. Register.
     const registered = await registerImages(ctx.content, ctx.meta, staging, planned);
+    pullMark('load.registered');
     const messages: string[] = [];
     for (const r of registered) {
       for (const { tag, old } of r.replaced) messages.push(`The image ${tag} already exists, renaming the old one with ID ${old} to empty string`);

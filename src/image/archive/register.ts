@@ -11,6 +11,7 @@ import type { ContentStore } from '../store/content.js';
 import type { ImageRecord, MetadataStore } from '../store/metadata.js';
 import type { BlobStaging } from '../store/staging.js';
 import { isoTime } from '../../common/time.js';
+import { pullMark } from '../pull-trace.js';
 
 export interface NewImage {
   configBytes: Buffer;
@@ -58,6 +59,7 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
       if (existing) manifest = existing.indexDigest && existing.indexDigest === index?.digest ? existing.indexDigest : existing.manifestDigest;
       else {
         await staging.commit([...img.layers.map((l) => l.digest), id, img.manifestDigest, ...(index ? [index.digest] : [])]);
+        pullMark('register.blobs-committed');
         await content.putBlob(img.configBytes, { digest: id, size: img.configBytes.length, what: 'config' });
         await content.putBlob(img.manifestBytes, { digest: img.manifestDigest, size: img.manifestBytes.length, what: 'manifest' });
         if (index) {

@@ -466,12 +466,13 @@ export class ContentStore {
   }
 
   /**
-   * What a crash left in ingest/: staged blobs (stageBlobs' `<hex>.<random>.tmp`, never committed).
+   * What a crash left in ingest/: staged blobs (stageBlobs' `<hex>.<random>.tmp`, never committed)
+   * and the staging dirs of loads, imports and commits (BlobStaging's `stage-<random>`).
    * Not the `.partial` downloads: a later pull of the same blob resumes them.
    */
   leftovers(): string[] {
     try {
-      return readdirSync(this.ingestDir).filter((n) => n.endsWith('.tmp')).map((n) => join(this.ingestDir, n));
+      return readdirSync(this.ingestDir).filter((n) => n.endsWith('.tmp') || n.startsWith('stage-')).map((n) => join(this.ingestDir, n));
     } catch {
       return [];
     }
