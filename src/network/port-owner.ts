@@ -2,10 +2,9 @@
 // /proc/<pid>/fd links (`socket:[inode]`) give the process. Used only to word an error message.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
-export function portOwner(port: number, proto: 'tcp' | 'udp' | 'sctp'): string | undefined {
-  if (proto === 'sctp') return undefined;
-  const inodes = new Set<string>();
-  for (const file of [proto, `${proto}6`]) {
+/** The sockets of /proc/net/<file> for each file that can be read: local port, state, inode. */
+function* procNetSockets(files: string[]): Generator<{ port: number; state: string; inode: string }> {
+  for (const file of files) {
     let text: string;
     try {
       text = readFileSync(`/proc/net/${file}`, 'utf8');
@@ -15,10 +14,17 @@ export function portOwner(port: number, proto: 'tcp' | 'udp' | 'sctp'): string |
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10) continue;
-      const localPort = parseInt(f[1]!.split(':')[1] ?? '', 16);
-      // tcp: only LISTEN (0A) blocks a bind; udp: any bound socket (07 = unconnected).
-      if (localPort === port && (proto === 'udp' || f[3] === '0A')) inodes.add(f[9]!);
+      yield { port: parseInt(f[1]!.split(':')[1] ?? '', 16), state: f[3]!, inode: f[9]! };
     }
+  }
+}
+
+export function portOwner(port: number, proto: 'tcp' | 'udp' | 'sctp'): string | undefined {
+  if (proto === 'sctp') return undefined;
+  const inodes = new Set<string>();
+  for (const sock of procNetSockets([proto, `${proto}6`])) {
+    // tcp: only LISTEN (0A) blocks a bind; udp: any bound socket (07 = unconnected).
+    if (sock.port === port && (proto === 'udp' || sock.state === '0A')) inodes.add(sock.inode);
   }
   if (inodes.size === 0) return undefined;
   for (const pid of readdirSync('/proc')) {
@@ -59,19 +65,10 @@ export function portOwner(port: number, proto: 'tcp' | 'udp' | 'sctp'): string |
  */
 export function tcpPortHasOnlyConnections(port: number): boolean {
   let found = false;
-  for (const file of ['tcp', 'tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/net/${file}`, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 4 || parseInt(f[1]!.split(':')[1] ?? '', 16) !== port) continue;
-      if (f[3] === '0A' || f[3] === '07') return false;
-      found = true;
-    }
+  for (const sock of procNetSockets(['tcp', 'tcp6'])) {
+    if (sock.port !== port) continue;
+    if (sock.state === '0A' || sock.state === '07') return false;
+    found = true;
   }
   return found;
 }
