@@ -83,3 +83,8 @@ export function realtimeNs(): bigint {
   }
   return t;
 }
+
+/** Now as dockerd writes a time.Time (Created, StartedAt, SystemTime, …): Go's RFC3339Nano, in ns. */
+export function nowRfc3339Nano(): string {
+  return rfc3339NanoUtc(realtimeNs());
+}

@@ -21,7 +21,7 @@ import { hostPlatform } from '../image/platform.js';
 import { unpackLayer } from '../image/unpack/index.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import type { Json } from './api-types.js';
-import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
+import { nowRfc3339Nano } from '../common/time.js';
 import { mountTargetArtifacts } from './fs/ops.js';
 import { pullMark } from '../image/pull-trace.js';
 
@@ -173,7 +173,7 @@ async function recordImage(
   blobs: BlobStaging,
 ): Promise<Digest> {
   // dockerd: time.Now() in the config (Go's RFC3339Nano, ns).
-  const created = rfc3339NanoUtc(realtimeNs());
+  const created = nowRfc3339Nano();
   // dockerd: the committed container's command (Cmd joined by spaces) is the history's CREATED BY.
   const createdBy = Array.isArray(o.containerConfig.Cmd) ? (o.containerConfig.Cmd as string[]).join(' ') : '';
   const config = {

@@ -39,7 +39,7 @@ import { NameRegistry, normalizeName } from './names.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
 import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
 import { parseLink } from './containers/network-config.js';
-import { linkEnv, linkHostsEntry, linkLinesOf, updateHostsAddress, updateHostsEntry, type LinkedContainer } from './containers/legacy-links.js';
+import { linkEnv, linkHostname, linkHostsEntry, linkLinesOf, parseLinkName, updateHostsAddress, updateHostsEntry, type LinkedContainer } from './containers/legacy-links.js';
 import type { HostsEntry } from '../network/hosts-files.js';
 import { statInLayers } from './fs/layered.js';
 import { checkNetworkModeConflicts, collectMounts, mergeConfig, normalizeHostConfig, parseVolumesFrom, RUNTIMES } from './containers/config.js';
@@ -74,7 +74,7 @@ import { dockerErrorName, familiarString, parseReference } from '../image/refere
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
 import { dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
-import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
+import { nowRfc3339Nano, realtimeNs } from '../common/time.js';
 
 // promisify(execFile) at each call, not at load: node:child_process loads on first use in hakod's
 // bundle (scripts/bundle.mjs, lazyBuiltins).
@@ -218,10 +218,6 @@ function apiSignal(text: string): number {
   }
 }
 
-/** Now as dockerd writes a time.Time (Created, StartedAt, FinishedAt): Go's RFC3339Nano, in ns. */
-function isoNow(): string {
-  return rfc3339NanoUtc(realtimeNs());
-}
 
 function lstatSafe(p: string): Stats | undefined {
   try {
@@ -359,7 +355,7 @@ export class Engine implements ContainerEngine {
         const info = m.state === 'running' ? readMonitorInfo(mdir) : null;
         if (info) {
           Object.assign(st, { Status: 'running', Running: true, Paused: false, Restarting: false, Pid: info.containerPid, ExitCode: 0, Error: '' });
-          if (st.StartedAt.startsWith('0001')) st.StartedAt = isoNow();
+          if (st.StartedAt.startsWith('0001')) st.StartedAt = nowRfc3339Nano();
           rec.PidStartTime = processStartTime(info.containerPid) ?? undefined;
           rec.HasBeenStartedBefore = true;
         } else if (m.state === 'exited' && Date.parse(m.exit.finishedAt) > Date.parse(st.FinishedAt) && Date.parse(m.exit.finishedAt) > Date.parse(st.StartedAt)) {
@@ -397,7 +393,7 @@ export class Engine implements ContainerEngine {
         }
         // It died while we were away; its exit status is lost without the monitor.
         await this.cleanupAfterExit(live).catch(() => undefined);
-        Object.assign(st, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: st.Status === 'restarting' ? st.ExitCode : 255, FinishedAt: st.FinishedAt.startsWith('0001') || st.Running ? isoNow() : st.FinishedAt });
+        Object.assign(st, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: st.Status === 'restarting' ? st.ExitCode : 255, FinishedAt: st.FinishedAt.startsWith('0001') || st.Running ? nowRfc3339Nano() : st.FinishedAt });
         this.records.save(rec);
         const policy = (rec.HostConfig.RestartPolicy as { Name: string }).Name;
         if (policy === 'always' || (policy === 'unless-stopped' && !rec.HasBeenManuallyStopped) || (policy === 'on-failure' && rec.State.ExitCode !== 0)) toRestart.push(live);
@@ -567,10 +563,10 @@ export class Engine implements ContainerEngine {
    * named (inspect, rm, …). A linked container that was removed is not found by it.
    */
   private lookupLinkName(name: string): Live | undefined {
-    const m = /^\/?([^/]+)\/([^/]+)$/.exec(name);
-    if (!m) return undefined;
-    const parentId = this.names.get(m[1]!);
-    const link = parentId === undefined ? undefined : this.containers.get(parentId)?.rec.LegacyLinks?.find((l) => l.Alias === m[2]);
+    const ln = parseLinkName(name);
+    if (!ln) return undefined;
+    const parentId = this.names.get(ln.linker);
+    const link = parentId === undefined ? undefined : this.containers.get(parentId)?.rec.LegacyLinks?.find((l) => l.Alias === ln.alias);
     return link && this.containers.get(link.Id);
   }
 
@@ -608,7 +604,7 @@ export class Engine implements ContainerEngine {
    * their LegacyLinks.
    */
   private keepRemovedLinkNames(child: ContainerRecord): void {
-    const hostname = (child.Config.Hostname as string | undefined) || child.Id.slice(0, 12);
+    const hostname = linkHostname(child);
     for (const l of this.containers.values()) {
       let changed = false;
       for (const link of l.rec.LegacyLinks ?? []) {
@@ -648,7 +644,7 @@ export class Engine implements ContainerEngine {
   }
 
   private linkNames(child: ContainerRecord, alias: string): { alias: string; name: string; hostname: string } {
-    return { alias, name: child.Name.replace(/^\//, ''), hostname: (child.Config.Hostname as string | undefined) || child.Id.slice(0, 12) };
+    return { alias, name: child.Name.replace(/^\//, ''), hostname: linkHostname(child) };
   }
 
   /** The linked container's address on the default bridge while it runs there, else "" (dockerd clears it at the stop). */
@@ -841,7 +837,7 @@ export class Engine implements ContainerEngine {
       Debug: false,
       NFd: 0,
       NGoroutines: 0,
-      SystemTime: rfc3339NanoUtc(realtimeNs()),
+      SystemTime: nowRfc3339Nano(),
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgv,
@@ -991,7 +987,7 @@ export class Engine implements ContainerEngine {
         this.log.warn(`error registering link for the new container, to ${child.Id}, as alias ${alias}, ignoring: the name is reserved`);
         continue;
       }
-      legacyLinks.push({ Id: child.Id, Name: child.Name, Alias: alias, Hostname: (child.Config.Hostname as string | undefined) || child.Id.slice(0, 12) });
+      legacyLinks.push({ Id: child.Id, Name: child.Name, Alias: alias, Hostname: linkHostname(child) });
     }
     const mounts = collectMounts(merged.Config, merged.HostConfig, [...inherited]);
     const logCfg = merged.HostConfig.LogConfig as { Type: string; Config: Record<string, string> };
@@ -1068,7 +1064,7 @@ export class Engine implements ContainerEngine {
       const rec: ContainerRecord = {
         Id: id,
         Name: chosen,
-        Created: isoNow(),
+        Created: nowRfc3339Nano(),
         Path: merged.Path,
         Args: merged.Args,
         Config: merged.Config,
@@ -1422,7 +1418,7 @@ export class Engine implements ContainerEngine {
       } catch (err) {
         this.log.warn(`write the bundle config of ${id}: ${(err as Error).message}`);
       }
-      Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: isoNow() });
+      Object.assign(rec.State, { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: sup.pid, ExitCode: 0, Error: '', StartedAt: nowRfc3339Nano() });
       rec.PidStartTime = sup.startTime;
       rec.HasBeenStartedBefore = true;
       // Off the start's answer (a mount on the thread pool); inspect and the exit's release await it.
@@ -1455,7 +1451,7 @@ export class Engine implements ContainerEngine {
       const execCode = dockerMsg !== undefined ? dockerStartExitCode(dockerMsg) : err instanceof HakoError && /^exec\b/.test(err.step) ? (err.code === 'ENOENT' ? 127 : err.code === 'EACCES' ? 126 : undefined) : undefined;
       // dockerd: 128 unless an earlier run left a code of its own (its start never resets it).
       Object.assign(rec.State, { Status: rec.HasBeenStartedBefore ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: execCode ?? (rec.State.ExitCode !== 0 ? rec.State.ExitCode : 128) });
-      if (rec.HasBeenStartedBefore) rec.State.FinishedAt = isoNow();
+      if (rec.HasBeenStartedBefore) rec.State.FinishedAt = nowRfc3339Nano();
       const autoRemove = hc.AutoRemove === true;
       if (!autoRemove) this.save(live);
       await this.cleanupAfterExit(live).catch(() => undefined);
@@ -1628,7 +1624,7 @@ export class Engine implements ContainerEngine {
       const ex = this.execs.get(eid);
       if (ex && ex.Running && !ex.monitorDir) ex.Running = false; // a monitored exec's own exit record follows
     }
-    Object.assign(rec.State, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: info.oomKilled, Error: error, FinishedAt: finishedAt ?? isoNow() });
+    Object.assign(rec.State, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: info.oomKilled, Error: error, FinishedAt: finishedAt ?? nowRfc3339Nano() });
     rec.PidStartTime = undefined;
     if (info.oomKilled) this.emit(live, 'oom');
     this.emit(live, 'die', { exitCode: String(info.exitCode) });
@@ -1988,14 +1984,14 @@ export class Engine implements ContainerEngine {
   async removeLink(name: string): Promise<void> {
     const child = await this.get(name);
     if (child.rec.State.Status === 'removing') throw conflict(`removal of container ${name} is already in progress`);
-    const m = /^\/?([^/]+)\/([^/]+)$/.exec(name);
-    if (!m) throw new HakoError({ step: 'Conflict, cannot remove the default link name of the container', kind: 'internal' });
-    const parentId = this.names.get(m[1]!);
+    const ln = parseLinkName(name);
+    if (!ln) throw new HakoError({ step: 'Conflict, cannot remove the default link name of the container', kind: 'internal' });
+    const parentId = this.names.get(ln.linker);
     const parent = parentId === undefined ? undefined : this.containers.get(parentId);
-    if (!parent) throw new HakoError({ step: `Cannot get parent /${m[1]} for link name /${m[1]}/${m[2]}`, kind: 'internal' });
+    if (!parent) throw new HakoError({ step: `Cannot get parent /${ln.linker} for link name /${ln.linker}/${ln.alias}`, kind: 'internal' });
     await this.locked(parent, async () => {
       const rec = parent.rec;
-      rec.LegacyLinks = (rec.LegacyLinks ?? []).filter((l) => l.Alias !== m[2]);
+      rec.LegacyLinks = (rec.LegacyLinks ?? []).filter((l) => l.Alias !== ln.alias);
       const bridge = this.net.defaultNetwork();
       const onBridge = !!bridge && rec.State.Running && this.net.mgr.endpointsOfContainer(rec.Id).some((e) => e.networkId === bridge.id);
       if (onBridge) {
@@ -2011,7 +2007,7 @@ export class Engine implements ContainerEngine {
         try {
           this.net.writeFiles(rec);
         } catch (err) {
-          this.log.warn(`update /etc/hosts of ${rec.Id.slice(0, 12)} for the removed link ${m[2]}: ${(err as Error).message}`);
+          this.log.warn(`update /etc/hosts of ${rec.Id.slice(0, 12)} for the removed link ${ln.alias}: ${(err as Error).message}`);
         }
       }
       this.save(parent);

@@ -14,7 +14,7 @@
 // to 0 (the Log stays); an exit stops probing and leaves the last status as it was.
 import { invalid } from '../common/errors.js';
 import type { Json } from './api-types.js';
-import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
+import { nowRfc3339Nano, realtimeNs, rfc3339NanoUtc } from '../common/time.js';
 
 export const MAX_OUTPUT = 4096;
 export const MAX_LOG_ENTRIES = 5;
@@ -256,7 +256,7 @@ export class HealthChecker {
     if (gen !== this.generation || !this.running) return; // stopped while probing: drop the result
     const now = this.hooks.state();
     if (!now.Running || !now.Health) return void this.stop();
-    const status = applyProbeResult(now.Health, { Start: rfc3339NanoUtc(start), End: rfc3339NanoUtc(realtimeNs()), ExitCode: outcome.exitCode, Output: outcome.output }, this.settings, now.StartedAt);
+    const status = applyProbeResult(now.Health, { Start: rfc3339NanoUtc(start), End: nowRfc3339Nano(), ExitCode: outcome.exitCode, Output: outcome.output }, this.settings, now.StartedAt);
     this.hooks.recorded(status);
     this.schedule();
   }

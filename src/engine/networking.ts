@@ -22,7 +22,7 @@ import {
   networkMatches, networkSettingsView, networkView, ownsEndpoints, parseLink, planEndpoints, portSpecsOf, portSummary, pseudoNetworkView, endpointConfig,
   type EndpointConfig,
 } from './containers/network-config.js';
-import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
+import { nowRfc3339Nano } from '../common/time.js';
 import type { HostsEntry } from '../network/hosts-files.js';
 
 export interface NetworkingOptions {
@@ -94,7 +94,7 @@ export class EngineNetworking {
   private initError: Error | undefined;
   /** Why forwarded container traffic may be dropped by someone else's chain (info().Warnings). */
   private forwardWarning: string | undefined;
-  private readonly created = rfc3339NanoUtc(realtimeNs());
+  private readonly created = nowRfc3339Nano();
   /** The /etc/hosts lines of a container's legacy links (set by the engine, which knows the containers). */
   linkedHosts: (rec: ContainerRecord) => HostsEntry[] = () => [];
 

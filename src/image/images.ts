@@ -24,7 +24,7 @@ import type { UrlSource } from './archive/fetch-url.js';
 import type { RegisteredImage } from './archive/register.js';
 import type { SaveImage } from './archive/save.js';
 import { MetadataStore, type ImageRecord, type Lease } from './store/metadata.js';
-import { realtimeNs, rfc3339NanoUtc } from '../common/time.js';
+import { nowRfc3339Nano } from '../common/time.js';
 import { labelsMatch, type ImagePruneFilters } from './prune-filters.js';
 
 export const DEFAULT_ROOT = '/var/lib/hako';
@@ -607,7 +607,7 @@ export class ImageService {
   private async stampTagTime(id: Digest): Promise<void> {
     const rec = await this.meta.getImage(id);
     if (!rec) return; // removed meanwhile: the tag's own checks answer
-    rec.lastTagTime = rfc3339NanoUtc(realtimeNs());
+    rec.lastTagTime = nowRfc3339Nano();
     await this.meta.putImage(rec);
   }
 

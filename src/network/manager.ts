@@ -25,7 +25,7 @@ import { ipv6Enabled, startProxy, type UserlandProxy } from './userland-proxy.js
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, type HostsEntry } from './hosts-files.js';
 import { RtNetlink, addAddress, addDefaultRoute, deleteLink, newBridge, newVeth, setBridgePort, setLinkMtu, setLinkUp } from './rtnetlink.js';
 import { BRIDGE_NAME_OPTION, ICC_OPTION, parseBridgeOptions, storedBridgeOptions } from './bridge-options.js';
-import { monotonicMs, realtimeNs, rfc3339NanoUtc } from '../common/time.js';
+import { monotonicMs, nowRfc3339Nano } from '../common/time.js';
 
 export { BRIDGE_NAME_OPTION, MASQUERADE_OPTION } from './bridge-options.js';
 
@@ -437,7 +437,7 @@ export class NetworkManager {
       labels: { ...(o.labels ?? {}) },
       options,
       // dockerd's Created: a time.Time in ns (Go's RFC3339Nano).
-      created: rfc3339NanoUtc(realtimeNs()),
+      created: nowRfc3339Nano(),
       mtu,
       ipamOptions: o.ipamOptions ?? null,
       gatewayShown: !!o.isDefault || o.subnet === undefined || o.gateway !== undefined,

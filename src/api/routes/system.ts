@@ -9,7 +9,7 @@ import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qTime, readJsonObject, sendJson, type Ctx } from '../http.js';
 import { JsonStream } from '../streams.js';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
-import { realtimeNs, rfc3339NanoUtc } from '../../common/time.js';
+import { nowRfc3339Nano } from '../../common/time.js';
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
@@ -76,7 +76,7 @@ async function info(ctx: Ctx, deps: ApiDeps): Promise<void> {
     NFd: 0,
     OomKillDisable: false,
     NGoroutines: 0,
-    SystemTime: rfc3339NanoUtc(realtimeNs()),
+    SystemTime: nowRfc3339Nano(),
     LoggingDriver: 'json-file',
     CgroupDriver: 'cgroupfs',
     CgroupVersion: '2',

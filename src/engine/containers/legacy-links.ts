@@ -134,3 +134,14 @@ export function updateHostsEntry(e: HostsEntry, alias: string, ip: string): Host
   const line = updateHostsAddress(`${e.ip}\t${e.names.join(' ')}\n`, alias, ip);
   return { ip: line.slice(0, line.indexOf('\t')), names: e.names };
 }
+
+/** A legacy link's name `/<linker>/<alias>` (the leading slash optional) split, or undefined. */
+export function parseLinkName(name: string): { linker: string; alias: string } | undefined {
+  const m = /^\/?([^/]+)\/([^/]+)$/.exec(name);
+  return m ? { linker: m[1]!, alias: m[2]! } : undefined;
+}
+
+/** The hostname a linked container's /etc/hosts line names: its own, or its short ID (the default). */
+export function linkHostname(c: { Id: string; Config: Record<string, unknown> }): string {
+  return (c.Config.Hostname as string | undefined) || c.Id.slice(0, 12);
+}

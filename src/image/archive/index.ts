@@ -23,7 +23,7 @@ import type { Digest } from '../digest.js';
 import { decompress } from '../unpack/decompress.js';
 import { TarReader, TarFormatError, type TarEntry } from '../unpack/tar-reader.js';
 import { cleanName } from '../unpack/extract.js';
-import { realtimeNs, rfc3339NanoUtc } from '../../common/time.js';
+import { nowRfc3339Nano } from '../../common/time.js';
 
 export interface ArchiveBlob {
   /** Clean path inside the archive, e.g. `blobs/sha256/ab…` or `3f…/layer.tar`. */
@@ -250,7 +250,7 @@ export async function importRootfs(input: NodeJS.ReadableStream, opts: ImportOpt
   if (storeError) throw storeError;
   const diffId = 'sha256:' + hash.digest('hex');
   // docker import's created: time.Now() in the config (Go's RFC3339Nano, ns).
-  const created = opts.created ?? rfc3339NanoUtc(realtimeNs());
+  const created = opts.created ?? nowRfc3339Nano();
   // Like docker: the message (default `Imported from <source>`) is both the image comment and
   // the one history entry's comment; there is no created_by.
   const config: Record<string, unknown> = {
