@@ -137,9 +137,10 @@ export interface RequestOptions {
   cancel?: Cancel;
   /**
    * collected() only: a 2xx answer's body is handed to this piece by piece as it comes, not kept
-   * (its `body` then resolves with an empty Buffer at the end; a throw rejects it). See WireRequest.
+   * (its `body` then resolves with an empty Buffer at the end; a throw rejects it; a promise holds
+   * the reading until it resolves). See WireRequest.
    */
-  onBody?: ((chunk: Buffer) => void) | undefined;
+  onBody?: ((chunk: Buffer) => void | Promise<void>) | undefined;
 }
 
 /**
@@ -417,11 +418,18 @@ export function versionCompare(a: string, b: string): number {
 }
 
 /** Hands each piece of `res` to `sink` (RequestOptions.onBody); resolves with an empty Buffer at its end. */
-function fedAll(res: Readable, sink: (chunk: Buffer) => void): Promise<Buffer> {
+function fedAll(res: Readable, sink: (chunk: Buffer) => void | Promise<void>): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     res.on('data', (c: Buffer) => {
       try {
-        sink(c);
+        const wait = sink(c);
+        if (wait) {
+          res.pause();
+          wait.then(
+            () => res.resume(),
+            (e: Error) => res.destroy(e),
+          );
+        }
       } catch (e) {
         res.destroy(e as Error);
       }

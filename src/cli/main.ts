@@ -26,6 +26,12 @@ export interface Ctx {
   print(data: string | Uint8Array): void;
   /** The same for stderr (warnings, error messages, a container's stderr). */
   printErr(data: string | Uint8Array): void;
+  /**
+   * null while what print/printErr were given went out (write(2)) or waits in a stream below its
+   * high-water mark; else a promise that resolves once the streams drained (or failed): a command
+   * that prints a long answer as it comes stops reading it meanwhile (back-pressure).
+   */
+  backlog(): Promise<void> | null;
 }
 
 export type Handler = (ctx: Ctx) => Promise<number>;
@@ -143,11 +149,12 @@ export interface MainOptions {
 }
 
 /**
- * write(2)s `data` on `fd` (1 or 2) until all of it went out. Returns null then, else what the
- * first write that failed did not take (EAGAIN from a non-blocking pipe or terminal whose reader
- * is behind, after a partial write or none; EPIPE; …), for the fd's stream to write or report.
+ * write(2)s `data` on `fd` (1 or 2) until all of it went out. Returns null then; EPIPE when the
+ * pipe's reader is gone; else what the first write that failed did not take (EAGAIN from a
+ * non-blocking pipe or terminal whose reader is behind, after a partial write or none; EBADF…),
+ * for the fd's stream to write or report as it always did.
  */
-function writeDirect(fd: 1 | 2, data: string | Uint8Array): Uint8Array | null {
+function writeDirect(fd: 1 | 2, data: string | Uint8Array): Uint8Array | NodeJS.ErrnoException | null {
   const buf = typeof data === 'string' ? Buffer.from(data) : data;
   let done = 0;
   try {
@@ -157,7 +164,8 @@ function writeDirect(fd: 1 | 2, data: string | Uint8Array): Uint8Array | null {
       if (n <= 0) break;
       done += n;
     }
-  } catch {
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') return e as NodeJS.ErrnoException;
     /* the rest goes to the stream */
   }
   return done < buf.length ? buf.subarray(done) : null;
@@ -211,22 +219,34 @@ class Stdio {
    * as docker's CLI is held in its copy (a signal for --sig-proxy is passed on once it returns).
    */
   print(data: string | Uint8Array): void {
-    if (this.out || this.broken) {
+    if (this.broken) return; // the command is ending (docker's CLI dies of the SIGPIPE)
+    if (this.out) {
       this.stdout.write(data);
       return;
     }
     const rest = writeDirect(1, data);
-    if (rest) this.stdout.write(rest);
+    if (rest instanceof Error) this.fail('/dev/stdout', rest);
+    else if (rest) this.stdout.write(rest);
   }
 
   /** `data` on stderr, as print on stdout. */
   printErr(data: string | Uint8Array): void {
-    if (this.err || this.broken) {
+    if (this.broken) return;
+    if (this.err) {
       this.stderr.write(data);
       return;
     }
     const rest = writeDirect(2, data);
-    if (rest) this.stderr.write(rest);
+    if (rest instanceof Error) this.fail('/dev/stderr', rest);
+    else if (rest) this.stderr.write(rest);
+  }
+
+  /** See Ctx.backlog. */
+  backlog(): Promise<void> | null {
+    if (this.broken) return null;
+    const full = [this.out, this.err].filter((s): s is NodeJS.WriteStream => !!s && s.writableNeedDrain && !s.destroyed);
+    if (!full.length) return null;
+    return Promise.race([this.failure.then(() => undefined), Promise.all(full.map((s) => new Promise<void>((resolve) => s.once('drain', () => resolve()))))]).then(() => undefined);
   }
 
   private fail(file: string, e: NodeJS.ErrnoException): void {
@@ -249,6 +269,12 @@ class Stdio {
    * first 64 KiB). docker's CLI writes everything before it exits.
    */
   async flush(): Promise<void> {
+    // A stream's failed write is known at once (its `errored`), its 'error' event only on a
+    // later tick: a command that printed its last line into a pipe without reader returned
+    // before it, and exited 0 without a word.
+    const errored = (s: NodeJS.WriteStream | null) => (s as { errored?: NodeJS.ErrnoException | null } | null)?.errored;
+    if (errored(this.out)) this.fail('/dev/stdout', errored(this.out)!);
+    if (errored(this.err)) this.fail('/dev/stderr', errored(this.err)!);
     if (this.broken) return;
     const pending = [this.out, this.err].filter((s): s is NodeJS.WriteStream => !!s && s.writableLength > 0 && !s.destroyed);
     await Promise.all(pending.map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))));
@@ -350,6 +376,7 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
     env: process.env,
     print: (data) => out.print(data),
     printErr: (data) => out.printErr(data),
+    backlog: () => out.backlog(),
     client: async () => {
       if (client) return client;
       const { Client: C, resolveHost } = await import('./client.js');

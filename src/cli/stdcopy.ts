@@ -36,6 +36,11 @@ export class Demuxer extends EventEmitter {
     this.err = stderr;
   }
 
+  /** The bad frame's error once a write failed. */
+  get error(): Error | null {
+    return this.failed;
+  }
+
   private get stdout(): Sink {
     if (typeof this.out === 'function') this.out = this.out();
     return this.out;

@@ -88,9 +88,10 @@ export interface WireRequest {
   /**
    * With `collect`, for a 2xx answer: each piece of the body is handed to this as it comes
    * instead of kept (the body's promise then resolves with an empty Buffer at its end). A throw
-   * fails the exchange: the connection is closed and the body's promise rejects with it.
+   * fails the exchange: the connection is closed and the body's promise rejects with it. A
+   * promise returned holds the reading until it resolves (back-pressure: the output is behind).
    */
-  onBody?: ((chunk: Buffer) => void) | undefined;
+  onBody?: ((chunk: Buffer) => void | Promise<void>) | undefined;
 }
 
 export type WireResult = { res: WireResponse } | { collected: CollectedResponse } | { upgraded: { socket: WireSocket; head: Buffer } };
@@ -292,11 +293,19 @@ export class UnixPool {
         } else socket.destroy();
       };
       // r.onBody, once the head said 2xx (an error's body is collected for its message).
-      let sink: ((b: Buffer) => void) | undefined;
+      let sink: ((b: Buffer) => void | Promise<void>) | undefined;
       const body = (b: Buffer) => {
         if (!b.length) return;
-        if (sink) sink(b);
-        else if (!res) parts.push(b);
+        if (sink) {
+          const wait = sink(b);
+          if (wait) {
+            socket.pause();
+            wait.then(
+              () => socket.resume(),
+              (e: Error) => fail(e),
+            );
+          }
+        } else if (!res) parts.push(b);
         else if (!res.push(b)) socket.pause();
       };
       const onBody = (data: Buffer) => {

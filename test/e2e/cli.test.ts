@@ -288,3 +288,62 @@ test('hako rm --link /<linker>/<alias> takes the link off as the docker CLI does
     await hako(['rm', '-f', 'clilnk-web', 'clilnk-db'], { ok: false });
   }
 });
+
+test('hako list, inspect and prune commands print what the docker CLI prints; logs into a slow reader gets it all; into a pipe without reader each ends as docker (broken pipe, status 1)', { skip: skipContainers }, async () => {
+  await hako(['pull', '-q', ref]);
+  await hako(['volume', 'create', '--label', 'a=b', 'cliout-vol']);
+  const netId = (await hako(['network', 'create', '--label', 'x=y', 'cliout-net'])).stdout.trim();
+  assert.match(netId, /^[0-9a-f]{64}$/);
+  await hako(['run', '--name', 'cliout-big', ref, 'sh', '-c', 'seq 1 200000; echo done >&2']);
+  await hako(['run', '-d', '--name', 'cliout-run', '-p', '127.0.0.1::80', '-v', 'cliout-vol:/data', ref, 'sh', '-c', 'echo x > /tmp/made; sleep 1000']);
+  const dir = tempDir('hako-cli-out-');
+  try {
+    for (let i = 0; i < 50 && !(await hako(['diff', 'cliout-run'])).stdout.includes('/tmp/made'); i++) await new Promise((r) => setTimeout(r, 100));
+    const cases = [
+      ['images'], ['images', '-q'], ['history', '-q', ref],
+      ['volume', 'ls'], ['volume', 'ls', '-q'], ['volume', 'ls', '--format', '{{.Name}} {{.Labels}}'], ['volume', 'inspect', '--format', '{{.Name}} {{.Driver}}', 'cliout-vol'],
+      ['network', 'ls', '--filter', 'name=cliout'], ['network', 'ls', '-q', '--filter', 'name=cliout'], ['network', 'inspect', '--format', '{{.Name}} {{.Labels}}', 'cliout-net'],
+      ['port', 'cliout-run'], ['port', 'cliout-run', '80'], ['diff', 'cliout-run'], ['top', 'cliout-run', '-o', 'pid,args'],
+      ['logs', '--tail', '3', 'cliout-big'], ['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', 'cliout-run'], ['info', '--format', '{{.Driver}}'],
+    ];
+    for (const args of cases) {
+      const got = await hako(args);
+      assert.ok(got.stdout.length > 0, `hako ${args.join(' ')} printed nothing`);
+      if (!hasDocker) continue;
+      const want = await docker(args);
+      assert.equal(got.stdout, want.stdout, `stdout of ${args.join(' ')}`);
+      assert.equal(got.stderr, want.stderr, `stderr of ${args.join(' ')}`);
+    }
+    const sh = (script: string) =>
+      new Promise<Result>((resolve) => {
+        execFile('/bin/sh', ['-c', script], { env: { ...d.env, HAKO_HOST: d.host, HAKO: HAKO, NODE: process.execPath, D: dir.path }, timeout: 60_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+    // 200000 lines (1.3 MB) are far more than a pipe holds: all of them reach a reader that
+    // starts late, and the stderr line too.
+    const slow = await sh('"$NODE" "$HAKO" logs cliout-big 2>"$D/err" | (sleep 1; wc -l); echo "status $?"; cat "$D/err"');
+    assert.equal(slow.stdout.trim().split(/\s+/).join(' '), '200000 status 0 done', slow.stderr);
+    const head = await sh('{ "$NODE" "$HAKO" logs cliout-big; echo "hako $?" >&2; } | head -1');
+    assert.equal(head.stdout, '1\n');
+    assert.equal(head.stderr, 'write /dev/stdout: broken pipe\nhako 1\n');
+    // A pipe whose reader is gone before the command writes: a FIFO opened by a reader that
+    // closes it once the writer has it (no race: `wait` returns after the reader's exit).
+    const closed = async (args: string[]) =>
+      sh(`rm -f "$D/p"; mkfifo "$D/p" || exit 9; { exec 4<"$D/p"; } & exec 5>"$D/p"; wait; "$NODE" "$HAKO" ${args.map((a) => `'${a}'`).join(' ')} >&5; echo "hako $?" >&2`);
+    for (const args of [['images'], ['volume', 'ls'], ['network', 'ls'], ['port', 'cliout-run'], ['diff', 'cliout-run'], ['top', 'cliout-run'], ['logs', 'cliout-big'], ['history', ref], ['system', 'df'], ['info']]) {
+      const r = await closed(args);
+      assert.equal(r.stderr.replace(/\ndone\n/, '\n'), 'write /dev/stdout: broken pipe\nhako 1\n', `hako ${args.join(' ')} into a pipe without reader`);
+    }
+  } finally {
+    dir.cleanup();
+    await hako(['rm', '-f', 'cliout-run', 'cliout-big'], { ok: false });
+    await hako(['network', 'rm', 'cliout-net'], { ok: false });
+    await hako(['volume', 'rm', 'cliout-vol'], { ok: false });
+  }
+  // the prunes' texts (nothing left to prune of what this test made)
+  for (const args of [['container', 'prune', '-f'], ['volume', 'prune', '-f'], ['network', 'prune', '-f', '--filter', 'label=cliout-none']]) {
+    const got = await hako(args);
+    if (hasDocker) assert.equal(got.stdout, (await docker(args)).stdout, `stdout of ${args.join(' ')}`);
+  }
+});

@@ -675,3 +675,153 @@ test('the bundled CLI\'s `pull -q` writes its reference to a stdout pipe without
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the bundled CLI\'s images, volume ls, network ls and logs print into a stdout pipe without node:net or node:stream', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const s = await serve((req, sock) => {
+    const line = req.head.split('\r\n')[0]!.replace(/ HTTP\/1\.1$/, '');
+    if (line.startsWith('GET /v1.44/images/json')) sock.write(json('200 OK', [{ Id: `sha256:${'a'.repeat(64)}`, RepoTags: ['x:1'], Created: 0, Size: 1000 }]));
+    else if (line.startsWith('GET /v1.44/volumes')) sock.write(json('200 OK', { Volumes: [{ Name: 'v2', Driver: 'local' }, { Name: 'v1', Driver: 'local' }], Warnings: null }));
+    else if (line.startsWith('GET /v1.44/networks')) sock.write(json('200 OK', [{ Id: 'b'.repeat(64), Name: 'bridge', Driver: 'bridge', Scope: 'local' }]));
+    else if (line.startsWith('GET /v1.44/containers/c1/json')) sock.write(json('200 OK', { Id: 'c1', Config: { Tty: false } }));
+    else if (line.startsWith('GET /v1.44/containers/c1/logs')) {
+      const body = Buffer.concat([frame(1, 'out 1\n'), frame(2, 'err 1\n'), frame(1, 'out 2\n')]);
+      // chunked, in two pieces cut inside a frame's header
+      sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nTransfer-Encoding: chunked\r\n\r\n${(17).toString(16)}\r\n`);
+      sock.write(Buffer.concat([body.subarray(0, 17), Buffer.from(`\r\n${(body.length - 17).toString(16)}\r\n`), body.subarray(17), Buffer.from('\r\n0\r\n\r\n')]));
+    } else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-list-pipe-'));
+  try {
+    const cli = async (args: string[]) => {
+      const result = join(dir, 'result.json');
+      const script = `
+        require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, ...${JSON.stringify(args)}]).then((code) => {
+          const loaded = ['net', 'stream'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+          require('node:fs').writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code, loaded }));
+        });`;
+      const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return { ...r, result: JSON.parse(readFileSync(result, 'utf8')) as { code: number; loaded: string[] } };
+    };
+    const images = await cli(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+    assert.deepEqual([images.stdout, images.result], [`x:1 ${'a'.repeat(12)}\n`, { code: 0, loaded: [] }]);
+    const vols = await cli(['volume', 'ls']);
+    assert.deepEqual([vols.stdout, vols.result], ['DRIVER    VOLUME NAME\nlocal     v1\nlocal     v2\n', { code: 0, loaded: [] }]);
+    const quiet = await cli(['volume', 'ls', '-q']);
+    assert.equal(quiet.stdout, 'v1\nv2\n');
+    const nets = await cli(['network', 'ls', '-q', '--no-trunc']);
+    assert.deepEqual([nets.stdout, nets.result], [`${'b'.repeat(64)}\n`, { code: 0, loaded: [] }]);
+    const logs = await cli(['logs', 'c1']);
+    assert.deepEqual([logs.stdout, logs.stderr, logs.result], ['out 1\nout 2\n', 'err 1\n', { code: 0, loaded: [] }]);
+  } finally {
+    await s.done();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the bundled CLI\'s logs into a non-blocking pipe that is full: the rest through process.stdout, whose queue stays small (the answer is read as the pipe takes it); every byte arrives, in order', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  // ~24 MB of numbered lines in frames of up to 64 KiB.
+  const text = Array.from({ length: 3_000_000 }, (_, i) => `${i + 1}\n`).join('');
+  const frames: Buffer[] = [];
+  for (let at = 0; at < text.length; at += 65_536) frames.push(frame(1, text.slice(at, at + 65_536)));
+  const body = Buffer.concat(frames);
+  const s = await serve((req, sock) => {
+    const line = req.head.split('\r\n')[0]!;
+    if (line.startsWith('GET /v1.44/containers/c1/json')) sock.write(json('200 OK', { Id: 'c1', Config: { Tty: false } }));
+    else if (line.startsWith('GET /v1.44/containers/c1/logs')) {
+      sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nContent-Length: ${body.length}\r\n\r\n`);
+      sock.write(body);
+    } else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-logs-nonblock-'));
+  const fds = native().pipe();
+  const open = new Set<number>(fds);
+  const [r, w] = fds;
+  try {
+    // fd 1 reopened non-blocking as in the test above; the largest queue of process.stdout is noted.
+    const marker = join(dir, 'stdout-made');
+    const result = join(dir, 'result.json');
+    const script = `
+      const fs = require('node:fs');
+      const { O_WRONLY, O_NONBLOCK } = fs.constants;
+      const tmp = fs.openSync('/proc/self/fd/1', O_WRONLY | O_NONBLOCK);
+      fs.closeSync(1);
+      if (fs.openSync('/proc/self/fd/' + tmp, O_WRONLY | O_NONBLOCK) !== 1) throw new Error('fd 1 not reopened');
+      fs.closeSync(tmp);
+      let maxQueued = 0;
+      const made = Object.getOwnPropertyDescriptor(process, 'stdout');
+      Object.defineProperty(process, 'stdout', { configurable: true, get() {
+        const out = made.get.call(process);
+        if (!fs.existsSync(${JSON.stringify(marker)})) {
+          fs.writeFileSync(${JSON.stringify(marker)}, '');
+          const write = out.write;
+          out.write = function (...a) {
+            const ok = write.apply(this, a);
+            maxQueued = Math.max(maxQueued, this.writableLength);
+            return ok;
+          };
+        }
+        return out;
+      } });
+      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'logs', 'c1']).then((code) => {
+        fs.writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code, maxQueued }));
+      });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', w, 'pipe'] });
+    closeSync(w);
+    open.delete(w);
+    const rn = openSync(`/proc/self/fd/${r}`, constants.O_RDONLY | constants.O_NONBLOCK);
+    open.add(rn);
+    closeSync(r);
+    open.delete(r);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    while (!existsSync(marker) && child.exitCode === null) await sleep(5);
+    // A slow reader: 64 KiB a millisecond at most.
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(1 << 16);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(rn, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        await sleep(1);
+        continue;
+      }
+      if (n === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      await sleep(1);
+    }
+    assert.equal(await exited, 0, stderr);
+    const out = Buffer.concat(chunks).toString();
+    assert.equal(out.length, text.length);
+    assert.ok(out === text, 'stdout differs from what the container wrote');
+    const res = JSON.parse(readFileSync(result, 'utf8')) as { code: number; maxQueued: number };
+    assert.equal(res.code, 0);
+    // a read of the socket (64 KiB) and a frame (64 KiB) over the stream's high-water mark at most
+    assert.ok(res.maxQueued <= 512 * 1024, `process.stdout queued ${res.maxQueued} bytes of a ${body.length}-byte answer`);
+  } finally {
+    for (const fd of open) closeSync(fd);
+    await s.done();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -104,6 +104,12 @@ export async function forEach(ctx: Ctx, items: string[], fn: (item: string) => P
   return failed ? 1 : 0;
 }
 
+/** The "Deleted Images:" block of image and system prune ('' when none). */
+export function deletedImagesText(deleted: Json[]): string {
+  if (!deleted.length) return '';
+  return `Deleted Images:\n${deleted.map((d) => (d.Untagged ? `untagged: ${d.Untagged}\n` : `deleted: ${d.Deleted}\n`)).join('')}\n`;
+}
+
 /** docker's --filter values → the JSON `filters` query parameter. */
 export function filtersQuery(list: string[]): string | undefined {
   if (!list.length) return undefined;

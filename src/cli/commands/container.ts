@@ -158,7 +158,7 @@ export async function top(ctx: Ctx): Promise<number> {
   const r = await client.json<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${enc(id)}/top`, { query: { ps_args: psArgs.length ? psArgs.join(' ') : undefined } });
   let text = `${r.Titles.join('\t')}\n`;
   for (const p of r.Processes ?? []) text += `${p.join('\t')}\n`;
-  ctx.stdout.write(tabwrite(text, 20, 3));
+  ctx.print(tabwrite(text, 20, 3));
   return 0;
 }
 
@@ -172,18 +172,20 @@ export async function port(ctx: Ctx): Promise<number> {
     if (!key.includes('/')) key += '/tcp';
     const b = ports[key];
     if (!b?.length) throw new ExitError(1, `Error: No public port '${ctx.args[1]}' published for ${ctx.args[0]}`);
-    for (const x of b) ctx.stdout.write(`${fmt(x)}\n`);
+    ctx.print(b.map((x) => `${fmt(x)}\n`).join(''));
     return 0;
   }
   const keys = Object.keys(ports).sort((a, b) => parseInt(a) - parseInt(b));
-  for (const k of keys) for (const b of ports[k] ?? []) ctx.stdout.write(`${k} -> ${fmt(b)}\n`);
+  let text = '';
+  for (const k of keys) for (const b of ports[k] ?? []) text += `${k} -> ${fmt(b)}\n`;
+  if (text) ctx.print(text);
   return 0;
 }
 
 export async function diff(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const changes = (await client.json<Json[] | null>('GET', `/containers/${enc(ctx.args[0]!)}/changes`)) ?? [];
-  for (const c of changes) ctx.stdout.write(`${['C', 'A', 'D'][c.Kind as number] ?? '?'} ${c.Path}\n`);
+  if (changes.length) ctx.print(changes.map((c) => `${['C', 'A', 'D'][c.Kind as number] ?? '?'} ${c.Path}\n`).join(''));
   return 0;
 }
 
@@ -239,7 +241,7 @@ export async function update(ctx: Ctx): Promise<number> {
     warnings = warnings.concat(r?.Warnings ?? []);
     return id;
   });
-  for (const w of warnings) ctx.stderr.write(`${w}\n`);
+  for (const w of warnings) ctx.printErr(`${w}\n`);
   return code;
 }
 
@@ -400,7 +402,7 @@ export async function stats(ctx: Ctx): Promise<number> {
     return renderList(f.str('format'), def, rows, header);
   };
   if (f.bool('no-stream')) {
-    ctx.stdout.write(await once());
+    ctx.print(await once());
     return 0;
   }
   for (;;) {
@@ -415,7 +417,6 @@ export async function containerPrune(ctx: Ctx): Promise<number> {
   if (!ctx.flags.bool('force') && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.'))) return 0;
   const r = await client.json<Json>('POST', '/containers/prune', { query: { filters: filtersQuery(ctx.flags.list('filter')) } });
   const deleted = (r.ContainersDeleted as string[] | null) ?? [];
-  if (deleted.length) ctx.stdout.write(`Deleted Containers:\n${deleted.join('\n')}\n\n`);
-  ctx.stdout.write(`Total reclaimed space: ${humanSize(Number(r.SpaceReclaimed ?? 0))}\n`);
+  ctx.print(`${deleted.length ? `Deleted Containers:\n${deleted.join('\n')}\n\n` : ''}Total reclaimed space: ${humanSize(Number(r.SpaceReclaimed ?? 0))}\n`);
   return 0;
 }

@@ -4,7 +4,7 @@ import { ExitError } from '../main.js';
 import { pathEscape } from '../client.js';
 import { renderList, shortId, ellipsis, goQuote } from '../format.js';
 import { ago, goTimeString, humanDuration, humanSize } from '../units.js';
-import { forEach, filtersQuery, pullImage, registryAuthHeader, splitReference, confirm, readStdin, type Json } from './common.js';
+import { forEach, filtersQuery, pullImage, registryAuthHeader, splitReference, confirm, readStdin, deletedImagesText, type Json } from './common.js';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from '../builtin.js';
@@ -96,16 +96,18 @@ export async function images(ctx: Ctx): Promise<number> {
   const trunc = !f.bool('no-trunc');
   if (f.bool('quiet') && !f.has('format')) {
     const seen = new Set<string>();
+    let text = '';
     for (const im of list) {
       const id = trunc ? shortId(im.Id) : im.Id;
-      if (!seen.has(id)) ctx.stdout.write(`${id}\n`);
+      if (!seen.has(id)) text += `${id}\n`;
       seen.add(id);
     }
+    if (text) ctx.print(text);
     return 0;
   }
   const digests = f.bool('digests');
   const def = `{{.Repository}}\t{{.Tag}}\t${digests ? '{{.Digest}}\t' : ''}{{.ID}}\t{{.CreatedSince}}\t{{.Size}}`;
-  ctx.stdout.write(renderList(f.str('format'), def, imageRows(list, { trunc, digests }), imageHeader));
+  ctx.print(renderList(f.str('format'), def, imageRows(list, { trunc, digests }), imageHeader));
   return 0;
 }
 
@@ -209,7 +211,7 @@ export async function history(ctx: Ctx): Promise<number> {
   const trunc = !f.bool('no-trunc');
   const human = f.str('human') !== 'false';
   if (f.bool('quiet') && !f.has('format')) {
-    for (const h of list) ctx.stdout.write(`${trunc ? (h.Id === '<missing>' ? h.Id : shortId(h.Id)) : h.Id}\n`);
+    ctx.print(list.map((h) => `${trunc ? (h.Id === '<missing>' ? h.Id : shortId(h.Id)) : h.Id}\n`).join(''));
     return 0;
   }
   const now = Date.now();
@@ -226,7 +228,7 @@ export async function history(ctx: Ctx): Promise<number> {
   });
   const header = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
   void goQuote;
-  ctx.stdout.write(renderList(f.str('format'), '{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', rows, header));
+  ctx.print(renderList(f.str('format'), '{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', rows, header));
   return 0;
 }
 
@@ -241,21 +243,21 @@ export async function login(ctx: Ctx): Promise<number> {
     if (!username) throw new ExitError(1, 'Must provide --username with --password-stdin');
     password = (await readStdin(ctx)).replace(/\r?\n$/, '');
   } else if (f.has('password')) {
-    ctx.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+    ctx.printErr('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
   }
   if (!username || !password) throw new ExitError(1, 'Error: Cannot perform an interactive login from a non TTY device');
   const r = await client.json<Json>('POST', '/auth', { body: { username, password, serveraddress: server } });
   const { saveAuth, configPath } = await import('./auth.js');
   const identityToken = typeof r?.IdentityToken === 'string' && r.IdentityToken !== '' ? r.IdentityToken : undefined;
-  if (!(await saveAuth(ctx, server, username, password, identityToken))) ctx.stderr.write(`WARNING! Your credentials are stored unencrypted in '${configPath(ctx)}'.\n`);
-  ctx.stdout.write(`${r?.Status ?? 'Login Succeeded'}\n`);
+  if (!(await saveAuth(ctx, server, username, password, identityToken))) ctx.printErr(`WARNING! Your credentials are stored unencrypted in '${configPath(ctx)}'.\n`);
+  ctx.print(`${r?.Status ?? 'Login Succeeded'}\n`);
   return 0;
 }
 
 export async function logout(ctx: Ctx): Promise<number> {
   const server = ctx.args[0] ?? 'https://index.docker.io/v1/';
   const { forgetAuth } = await import('./auth.js');
-  ctx.stdout.write((await forgetAuth(ctx, server)) ? `Removing login credentials for ${server}\n` : `Not logged in to ${server}\n`);
+  ctx.print((await forgetAuth(ctx, server)) ? `Removing login credentials for ${server}\n` : `Not logged in to ${server}\n`);
   return 0;
 }
 
@@ -267,12 +269,6 @@ export async function imagePrune(ctx: Ctx): Promise<number> {
   const filters = ctx.flags.list('filter');
   filters.push(`dangling=${all ? 'false' : 'true'}`);
   const r = await client.json<Json>('POST', '/images/prune', { query: { filters: filtersQuery(filters) } });
-  const deleted = (r.ImagesDeleted as Json[] | null) ?? [];
-  if (deleted.length) {
-    ctx.stdout.write('Deleted Images:\n');
-    for (const d of deleted) ctx.stdout.write(d.Untagged ? `untagged: ${d.Untagged}\n` : `deleted: ${d.Deleted}\n`);
-    ctx.stdout.write('\n');
-  }
-  ctx.stdout.write(`Total reclaimed space: ${humanSize(Number(r.SpaceReclaimed ?? 0))}\n`);
+  ctx.print(`${deletedImagesText((r.ImagesDeleted as Json[] | null) ?? [])}Total reclaimed space: ${humanSize(Number(r.SpaceReclaimed ?? 0))}\n`);
   return 0;
 }

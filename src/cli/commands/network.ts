@@ -68,8 +68,8 @@ export async function networkCreate(ctx: Ctx): Promise<number> {
     Labels: keyValues(f.list('label')),
   };
   const r = await client.json<Json>('POST', '/networks/create', { body });
-  if (r.Warning) ctx.stderr.write(`WARNING: ${r.Warning as string}\n`);
-  ctx.stdout.write(`${r.Id as string}\n`);
+  if (r.Warning) ctx.printErr(`WARNING: ${r.Warning as string}\n`);
+  ctx.print(`${r.Id as string}\n`);
   return 0;
 }
 
@@ -80,7 +80,7 @@ export async function networkLs(ctx: Ctx): Promise<number> {
   nets.sort((a, b) => String(a.Name).localeCompare(String(b.Name)));
   const trunc = !f.bool('no-trunc');
   if (f.bool('quiet') && !f.has('format')) {
-    for (const n of nets) ctx.stdout.write(`${trunc ? String(n.Id).slice(0, 12) : n.Id}\n`);
+    ctx.print(nets.map((n) => `${trunc ? String(n.Id).slice(0, 12) : n.Id}\n`).join(''));
     return 0;
   }
   const rows = nets.map((n) => {
@@ -99,7 +99,7 @@ export async function networkLs(ctx: Ctx): Promise<number> {
     return o;
   });
   const header = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED' };
-  ctx.stdout.write(renderList(f.str('format'), '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', rows, header));
+  ctx.print(renderList(f.str('format'), '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', rows, header));
   return 0;
 }
 
@@ -152,6 +152,6 @@ export async function networkPrune(ctx: Ctx): Promise<number> {
   if (!ctx.flags.bool('force') && !(await confirm(ctx, 'WARNING! This will remove all custom networks not used by at least one container.'))) return 0;
   const r = await client.json<Json>('POST', '/networks/prune', { query: { filters: filtersQuery(ctx.flags.list('filter')) } });
   const deleted = (r.NetworksDeleted as string[] | null) ?? [];
-  if (deleted.length) ctx.stdout.write(`Deleted Networks:\n${deleted.join('\n')}\n\n`);
+  if (deleted.length) ctx.print(`Deleted Networks:\n${deleted.join('\n')}\n\n`);
   return 0;
 }

@@ -399,7 +399,18 @@ export async function logs(ctx: Ctx): Promise<number> {
   const f = ctx.flags;
   const info = await inspectContainer(client, ctx.args[0]!);
   const tail = f.str('tail') ?? 'all';
-  const res = await client.raw('GET', `/containers/${pathEscape(info.Id as string)}/logs`, {
+  // The answer goes out with write(2) as it comes (ctx.print; no node:net, no node:stream for
+  // it): a blocking pipe or terminal holds the reading in write(2); when print fell back to a
+  // stream (EAGAIN), the reading waits while the stream is over its high-water mark, so a long
+  // log into a slow reader is not queued whole in memory. A bad frame ends the command.
+  const out = info.Config?.Tty ? null : new Demuxer({ write: (b) => ctx.print(b) }, { write: (b) => ctx.printErr(b) });
+  out?.on('error', () => undefined); // thrown from onBody below
+  const res = await client.collected('GET', `/containers/${pathEscape(info.Id as string)}/logs`, {
+    onBody: (b) => {
+      if (out && !out.write(b)) throw out.error!;
+      if (!out) ctx.print(b);
+      return ctx.backlog() ?? undefined;
+    },
     query: {
       stdout: true,
       stderr: true,
@@ -411,12 +422,6 @@ export async function logs(ctx: Ctx): Promise<number> {
       details: f.bool('details') || undefined,
     },
   });
-  const out = info.Config?.Tty ? ctx.stdout : new Demuxer(ctx.stdout, ctx.stderr);
-  await new Promise<void>((resolve, reject) => {
-    out.on('error', reject);
-    res.on('data', (b: Buffer) => out.write(b));
-    res.on('end', resolve);
-    res.on('error', reject);
-  });
+  await res.body;
   return 0;
 }

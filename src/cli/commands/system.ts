@@ -6,7 +6,7 @@ import { parseTemplate, renderList, shortId } from '../format.js';
 import { containerContext } from './container.js';
 import { TemplateError } from '../template.js';
 import { ago, humanSize, timestampArg } from '../units.js';
-import { filtersQuery, confirm, type Json } from './common.js';
+import { filtersQuery, confirm, deletedImagesText, type Json } from './common.js';
 
 /** docker inspect's output: a 4-space indented JSON array, or a template per object. */
 export async function inspectObjects(ctx: Ctx, names: string[], get: (c: Client, name: string) => Promise<Json>, kind: string): Promise<number> {
@@ -156,7 +156,7 @@ export async function info(ctx: Ctx): Promise<number> {
   const i = await client.json<Json>('GET', '/info');
   const format = ctx.flags.str('format');
   if (format) {
-    ctx.stdout.write(`${parseTemplate(format === 'json' ? '{{json .}}' : format).execute(i)}\n`);
+    ctx.print(`${parseTemplate(format === 'json' ? '{{json .}}' : format).execute(i)}\n`);
     return 0;
   }
   const lines = [
@@ -210,8 +210,8 @@ export async function info(ctx: Ctx): Promise<number> {
     // docker ends the server block with an empty line
     '',
   ];
-  ctx.stdout.write(lines.join('\n'));
-  for (const w of (i.Warnings as string[] | null) ?? []) ctx.stderr.write(`${w}\n`);
+  ctx.print(lines.join('\n'));
+  for (const w of (i.Warnings as string[] | null) ?? []) ctx.printErr(`${w}\n`);
   return 0;
 }
 
@@ -283,11 +283,11 @@ export async function systemDf(ctx: Ctx): Promise<number> {
     { Type: 'Build Cache', TotalCount: String(((df.BuildCache as Json[] | null) ?? []).length), Active: '0', Size: '0B', Reclaimable: '0B' },
   ];
   if (ctx.flags.bool('verbose') && !ctx.flags.str('format')) {
-    ctx.stdout.write(verboseDf(images, containers, volumes));
+    ctx.print(verboseDf(images, containers, volumes));
     return 0;
   }
   const header = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
-  ctx.stdout.write(renderList(ctx.flags.str('format'), '{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}', rows, header));
+  ctx.print(renderList(ctx.flags.str('format'), '{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}', rows, header));
   return 0;
 }
 
@@ -345,20 +345,14 @@ export async function systemPrune(ctx: Ctx): Promise<number> {
   let total = 0;
   const c = await client.json<Json>('POST', '/containers/prune', { query: { filters: filtersQuery(filters) } });
   total += Number(c.SpaceReclaimed ?? 0);
-  if ((c.ContainersDeleted as string[] | null)?.length) ctx.stdout.write(`Deleted Containers:\n${(c.ContainersDeleted as string[]).join('\n')}\n\n`);
+  if ((c.ContainersDeleted as string[] | null)?.length) ctx.print(`Deleted Containers:\n${(c.ContainersDeleted as string[]).join('\n')}\n\n`);
   if (vols) {
     const v = await client.json<Json>('POST', '/volumes/prune', { query: { filters: filtersQuery(filters) } });
     total += Number(v.SpaceReclaimed ?? 0);
-    if ((v.VolumesDeleted as string[] | null)?.length) ctx.stdout.write(`Deleted Volumes:\n${(v.VolumesDeleted as string[]).join('\n')}\n\n`);
+    if ((v.VolumesDeleted as string[] | null)?.length) ctx.print(`Deleted Volumes:\n${(v.VolumesDeleted as string[]).join('\n')}\n\n`);
   }
   const i = await client.json<Json>('POST', '/images/prune', { query: { filters: filtersQuery([...filters, `dangling=${all ? 'false' : 'true'}`]) } });
   total += Number(i.SpaceReclaimed ?? 0);
-  const deleted = (i.ImagesDeleted as Json[] | null) ?? [];
-  if (deleted.length) {
-    ctx.stdout.write('Deleted Images:\n');
-    for (const d of deleted) ctx.stdout.write(d.Untagged ? `untagged: ${d.Untagged}\n` : `deleted: ${d.Deleted}\n`);
-    ctx.stdout.write('\n');
-  }
-  ctx.stdout.write(`Total reclaimed space: ${humanSize(total)}\n`);
+  ctx.print(`${deletedImagesText((i.ImagesDeleted as Json[] | null) ?? [])}Total reclaimed space: ${humanSize(total)}\n`);
   return 0;
 }

@@ -16,7 +16,7 @@ export async function volumeCreate(ctx: Ctx): Promise<number> {
   const v = await client.json<Json>('POST', '/volumes/create', {
     body: { Name: ctx.args[0] ?? f.str('name') ?? '', Driver: f.str('driver') ?? 'local', DriverOpts: kv(f.list('opt')), Labels: kv(f.list('label')) },
   });
-  ctx.stdout.write(`${v.Name}\n`);
+  ctx.print(`${v.Name}\n`);
   return 0;
 }
 
@@ -25,9 +25,9 @@ export async function volumeLs(ctx: Ctx): Promise<number> {
   const f = ctx.flags;
   const r = await client.json<Json>('GET', '/volumes', { query: { filters: filtersQuery(f.list('filter')) } });
   const vols = ((r.Volumes as Json[] | null) ?? []).sort((a, b) => String(a.Name).localeCompare(String(b.Name)));
-  for (const w of (r.Warnings as string[] | null) ?? []) ctx.stderr.write(`${w}\n`);
+  for (const w of (r.Warnings as string[] | null) ?? []) ctx.printErr(`${w}\n`);
   if (f.bool('quiet') && !f.has('format')) {
-    for (const v of vols) ctx.stdout.write(`${v.Name}\n`);
+    ctx.print(vols.map((v) => `${v.Name}\n`).join(''));
     return 0;
   }
   const rows = vols.map((v) => {
@@ -43,7 +43,7 @@ export async function volumeLs(ctx: Ctx): Promise<number> {
     return o;
   });
   const header = { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE', Availability: 'AVAILABILITY', Group: 'GROUP', Status: 'STATUS' };
-  ctx.stdout.write(renderList(f.str('format'), '{{.Driver}}\t{{.Name}}', rows, header));
+  ctx.print(renderList(f.str('format'), '{{.Driver}}\t{{.Name}}', rows, header));
   return 0;
 }
 
@@ -69,7 +69,6 @@ export async function volumePrune(ctx: Ctx): Promise<number> {
   if (all) filters.push('all=true');
   const r = await client.json<Json>('POST', '/volumes/prune', { query: { filters: filtersQuery(filters) } });
   const deleted = (r.VolumesDeleted as string[] | null) ?? [];
-  if (deleted.length) ctx.stdout.write(`Deleted Volumes:\n${deleted.join('\n')}\n\n`);
-  ctx.stdout.write(`Total reclaimed space: ${humanSize(Number(r.SpaceReclaimed ?? 0))}\n`);
+  ctx.print(`${deleted.length ? `Deleted Volumes:\n${deleted.join('\n')}\n\n` : ''}Total reclaimed space: ${humanSize(Number(r.SpaceReclaimed ?? 0))}\n`);
   return 0;
 }
