@@ -27,13 +27,19 @@ function flagsTag(v8Flags = []) {
 }
 const bundleDir = path.join(root, 'dist', 'bundle');
 
-function isCurrent(file, inputsFile) {
+/**
+ * Whether the bundle is newer than what it was made from. `mtimeMs`: the addon's (a first
+ * fs.statSync costs a process ~0.2 ms), undefined for a missing file.
+ */
+function isCurrent(file, inputsFile, mtimeMs) {
   try {
-    const made = fs.statSync(file).mtimeMs;
+    const mtime = mtimeMs ?? ((p) => fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs);
+    const made = mtime(file);
+    if (made === undefined) return false;
     // tsc (incremental) rewrites dist/.tsbuildinfo on every build that emits, and the bundles are
     // made after tsc: one stat instead of one per input when it is there.
-    const info = fs.statSync(root + path.sep + 'dist' + path.sep + '.tsbuildinfo', { throwIfNoEntry: false });
-    if (info) return info.mtimeMs <= made;
+    const info = mtime(root + path.sep + 'dist' + path.sep + '.tsbuildinfo');
+    if (info !== undefined) return info <= made;
     // Plain concatenation, not path.join: ~120 path.join calls get it optimized by TurboFan,
     // whose compile memory stays resident (~4 MB of the daemon's RSS, measured).
     const base = root + path.sep;
@@ -105,7 +111,7 @@ function readSource(file, map) {
  */
 function loadBundle(name, { cacheKey, v8Flags, cacheDir = bundleDir, addon } = {}) {
   const file = path.join(bundleDir, `${name}.cjs`);
-  if (!isCurrent(file, path.join(bundleDir, `${name}.inputs.txt`))) return null;
+  if (!isCurrent(file, path.join(bundleDir, `${name}.inputs.txt`), typeof addon?.mtimeMs === 'function' ? addon.mtimeMs : undefined)) return null;
   if (!cacheKey) return { exports: require(file), cacheState: 'none', saveCache() {} };
   // The function expression as one string (the file's slice: no copy): a template around the
   // file's string would leave that string (~0.8 MB for hakod, in V8's large-object space) as
@@ -168,9 +174,11 @@ function loadBundle(name, { cacheKey, v8Flags, cacheDir = bundleDir, addon } = {
 // its socket: require('net') takes ~2.2 ms with the cache and 10–30 ms without, more than the
 // flag saves. The flag has done its work once the isolate exists (it is read when the snapshot
 // is deserialised), so its default is restored first thing, before any other built-in is
-// loaded, and the hash matches again.
-function restoreRehashDefault() {
+// loaded, and the hash matches again. `addon`: the native addon's exports when the caller loaded
+// it already (the CLI): its setV8Flags sets the flag without process.binding('v8') (~0.13 ms).
+function restoreRehashDefault(addon) {
   if (!process.execArgv.includes('--no-rehash-snapshot')) return;
+  if (typeof addon?.setV8Flags === 'function' && addon.setV8Flags('--rehash-snapshot')) return;
   // require('v8') would load the streams first (for its heap-snapshot streams), all compiled
   // without the cache; the binding under it loads nothing. Reading it through process.binding
   // is runtime-deprecated (DEP0111), so the warning is held back for this one access.

@@ -10,6 +10,14 @@
 // ≥ 20.4, looked up at run time) or when the file is not ASCII (Latin-1 would misread UTF-8).
 // mapBuffer(path) → Buffer: the whole file over a read-only mapping, unmapped when the Buffer is
 // collected (the code cache: V8 reads it once, while compiling).
+// mtimeMs(path) → number | undefined: stat(2)'s mtime in ms as fs.statSync's mtimeMs, undefined
+// when there is no such file: the loader's staleness check of the bundle. A process's first
+// fs.statSync costs ~0.2 ms (Node's fs path and Stats code compiled on that first call), which
+// the CLI paid at every start for these two stats alone.
+// setV8Flags(flags) → true once given to V8 (v8::V8::SetFlagsFromString, what v8.setFlagsFromString
+// calls, looked up in the node binary), false when this Node does not export it: the launcher's
+// restoreRehashDefault without process.binding('v8'), whose deprecation path (a warning object
+// built and dropped) costs each start ~0.13 ms.
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -97,5 +105,45 @@ static napi_value js_map_buffer(napi_env env, napi_callback_info info) {
   return buf;
 }
 
+static napi_value js_mtime_ms(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (hk_args(env, info, 1, 1, argv, NULL)) return NULL;
+  char path[4096];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok) return hk_throw_errno(env, "stat", EINVAL);
+  if (len >= sizeof path - 1) return hk_throw_errno(env, "stat", ENAMETOOLONG);
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    if (errno != ENOENT) return hk_throw_errno(env, "stat", errno);
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    return undef;
+  }
+  napi_value ms;
+  napi_create_double(env, (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6, &ms);
+  return ms;
+}
+
+typedef void (*set_flags_fn)(const char *str, size_t length);
+
+static napi_value js_set_v8_flags(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (hk_args(env, info, 1, 1, argv, NULL)) return NULL;
+  char flags[1024];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], flags, sizeof flags, &len) != napi_ok || len >= sizeof flags - 1) {
+    napi_throw_type_error(env, NULL, "setV8Flags: flags must be a string shorter than 1 KiB");
+    return NULL;
+  }
+  // The Itanium C++ name of the static `void v8::V8::SetFlagsFromString(const char*, size_t)`.
+  set_flags_fn set = (set_flags_fn)dlsym(RTLD_DEFAULT, "_ZN2v82V818SetFlagsFromStringEPKcm");
+  napi_value done;
+  napi_get_boolean(env, set != NULL, &done);
+  if (set) set(flags, len);
+  return done;
+}
+
 HK_EXPORT("mapSource", js_map_source);
 HK_EXPORT("mapBuffer", js_map_buffer);
+HK_EXPORT("mtimeMs", js_mtime_ms);
+HK_EXPORT("setV8Flags", js_set_v8_flags);

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -86,9 +86,11 @@ test('after restoreRehashDefault, built-ins load with Node’s code cache again'
   // (the probe itself, internal/test/binding, loads streams: only http is looked at)
   // With a V8 flag set, V8's flag hash differs from the one Node's built-in code cache was made
   // with and every built-in compiles from source; restoring the default makes it match again.
-  const probe = (restore: boolean): { withCache: string[]; without: string[] } => {
+  const addonPath = join(repoRoot, 'build', 'hako_native.node');
+  const probe = (restore: boolean, viaAddon = false): { withCache: string[]; without: string[] } => {
     const script = [
-      restore ? `require(${JSON.stringify(bin('bundle-loader.cjs'))}).restoreRehashDefault();` : '',
+      viaAddon ? `const a = { exports: {} }; process.dlopen(a, ${JSON.stringify(addonPath)}); if (typeof a.exports.setV8Flags !== 'function') throw new Error('no setV8Flags');` : '',
+      restore ? `require(${JSON.stringify(bin('bundle-loader.cjs'))}).restoreRehashDefault(${viaAddon ? 'a.exports' : ''});` : '',
       "require('node:http');",
       "const u = require('internal/test/binding').internalBinding('builtins').getCacheUsage();",
       'console.log(JSON.stringify({ withCache: [...u.compiledWithCache], without: [...u.compiledWithoutCache] }));',
@@ -102,6 +104,11 @@ test('after restoreRehashDefault, built-ins load with Node’s code cache again'
   const restored = probe(true);
   assert.ok(restored.withCache.includes('http'), JSON.stringify(restored));
   assert.ok(!restored.without.includes('http'), JSON.stringify(restored));
+  // through the addon's setV8Flags (what bin/hako.cjs does): the fallback through process.binding
+  // is not taken when it returns true
+  const viaAddon = probe(true, true);
+  assert.ok(viaAddon.withCache.includes('http'), JSON.stringify(viaAddon));
+  assert.ok(!viaAddon.without.includes('http'), JSON.stringify(viaAddon));
 });
 
 test('hako daemon execs node again without the flag: hakod keeps the stdio (help on stdout) and gives the status', () => {
@@ -142,10 +149,14 @@ test('each bundle is its module function and a call of it: required as it is, or
   const head = /^const WRAP_HEAD = '(.*)';$/m.exec(loader)?.[1];
   const tail = /^const CALL_TAIL = '(.*)';$/m.exec(loader)?.[1]?.replace(/\\n/g, '\n');
   assert.ok(head && tail, 'bin/bundle-loader.cjs names WRAP_HEAD and CALL_TAIL');
-  const addon = { exports: {} as { mapSource?: (p: string) => string | undefined; mapBuffer?: (p: string) => Buffer } };
+  const addon = { exports: {} as { mapSource?: (p: string) => string | undefined; mapBuffer?: (p: string) => Buffer; mtimeMs?: (p: string) => number | undefined } };
   process.dlopen(addon, join(repoRoot, 'build', 'hako_native.node'));
-  const { mapSource, mapBuffer } = addon.exports;
+  const { mapSource, mapBuffer, mtimeMs } = addon.exports;
   assert.equal(typeof mapSource, 'function');
+  // the loader's staleness check reads mtimes through the addon: fs.statSync's mtimeMs exactly
+  for (const f of [join(dir, names[0]!), join(repoRoot, 'dist', '.tsbuildinfo')]) assert.equal(mtimeMs!(f), statSync(f).mtimeMs, f);
+  assert.equal(mtimeMs!(join(dir, 'no-such.cjs')), undefined);
+  assert.throws(() => mtimeMs!(join(dir, names[0]!, 'x')), { code: 'ENOTDIR' });
   for (const name of names) {
     const file = join(dir, name);
     const src = readFileSync(file, 'utf8');
