@@ -96,22 +96,19 @@ function isTableOfObjects(v) {
   return values.length > 0 && values.every((e) => e && typeof e === 'object' && !Array.isArray(e));
 }
 
-// The run-time side of a lazy table: an object with one enumerable getter per key that parses
-// that key's JSON on first read and then holds the value (a plain data property from then on).
+// The run-time side of a lazy table: a Proxy over the raw strings that parses a key's JSON on its
+// first read and keeps the value (keys, enumeration and `in` are the raw object's). One object
+// made at start instead of a getter defined per key (~70 for specs: ~0.1 ms of each start).
 const LAZY_JSON_TABLE = `function lazyJsonTable(raw) {
-  const table = {};
-  for (const key of Object.keys(raw)) {
-    Object.defineProperty(table, key, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        const value = JSON.parse(raw[key]);
-        Object.defineProperty(table, key, { value, enumerable: true, configurable: true, writable: true });
-        return value;
-      },
-    });
-  }
-  return table;
+  const parsed = new Map();
+  return new Proxy(raw, {
+    get(target, key) {
+      if (typeof key !== 'string' || !Object.prototype.hasOwnProperty.call(target, key)) return undefined;
+      let value = parsed.get(key);
+      if (value === undefined) parsed.set(key, (value = JSON.parse(target[key])));
+      return value;
+    },
+  });
 }`;
 
 /** An esbuild plugin replacing each jsonTables module by JSON.parse of its exports. */

@@ -193,3 +193,24 @@ test('the addon\'s exitNow: the status and what was written before it reach the 
     assert.deepEqual([r.status, r.signal, r.stdout, r.stderr], [3, null, 'out', 'err']);
   }
 });
+
+test('the bundled CLI reads its command table (a lazy JSON table in the bundle) as the modules do: help texts, aliases, sub-commands', (t) => {
+  const bundle = join(repoRoot, 'dist', 'bundle', 'hako.cjs');
+  try {
+    statSync(bundle);
+  } catch {
+    return t.skip('no bundle (esbuild not installed)');
+  }
+  const cases = [['--help'], ['container', '--help'], ['container', 'ls', '--help'], ['image', 'rm', '--help'], ['run', '--help'], ['volume'], ['nosuch'], ['ps', '--nosuch']];
+  const run = (how: string, args: string[]) => {
+    const script = `${how}.then((m) => m.main(${JSON.stringify(args)})).then((code) => process.stderr.write('code ' + code + '\\n'))`;
+    const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+    return { stdout: r.stdout, stderr: r.stderr };
+  };
+  for (const args of cases) {
+    const fromBundle = run(`Promise.resolve(require(${JSON.stringify(bundle)}))`, args);
+    const fromModules = run(`import(${JSON.stringify(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))})`, args);
+    assert.deepEqual(fromBundle, fromModules, args.join(' '));
+    assert.match(fromBundle.stderr, /code \d+\n$/, args.join(' '));
+  }
+});
