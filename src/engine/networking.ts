@@ -392,7 +392,8 @@ export class EngineNetworking {
    * endpoints (what its namespace holds). A crash between a connect's or a disconnect's kernel
    * work and its record's save leaves them apart (the client got no answer): an endpoint the
    * record lacks is a connect cut short, undone; a network without its endpoint is a disconnect
-   * cut short, finished. Returns whether the record changed (its /etc files are rewritten then).
+   * cut short, finished. Endpoints without the container's hostname get it. Returns whether
+   * the record changed (its /etc files are rewritten then).
    */
   async reconcileRecord(rec: ContainerRecord): Promise<boolean> {
     if (this.initError || !hasEndpoints(rec)) return false;
@@ -413,6 +414,9 @@ export class EngineNetworking {
       rec.Networks = networks;
       this.writeFiles(rec);
     }
+    // Endpoints an older daemon recorded lack the hostname the embedded DNS answers (the record's
+    // own Config.Hostname does not change while it runs: this only fills in what is missing).
+    if (await this.mgr.pinHostname(rec.Id, customHostname(rec))) this.log.info?.(`container ${rec.Id.slice(0, 12)}: its hostname ${customHostname(rec) ?? '(short ID)'} recorded on its endpoints`);
     return changed;
   }
 

@@ -4,6 +4,7 @@ import { stringifyExactIntegers } from '../../common/json-ints.js';
 import type { LogsOptions } from '../../engine/api-types.js';
 import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qBool, qInt, qStr, qTime, readJsonObject, sendJson, sendNoContent, type Ctx } from '../http.js';
+import { withLegacyAliases } from '../legacy-aliases.js';
 import { encodeFrame, STDERR, STDOUT } from '../stdcopy.js';
 import { hijack, JsonStream, MULTIPLEXED_STREAM, pumpAttachment, RAW_STREAM, sendStream } from '../streams.js';
 
@@ -38,7 +39,8 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 async function inspect(ctx: Ctx, deps: ApiDeps): Promise<void> {
-  sendJson(ctx, 200, await engineOf(deps).inspectContainer(ctx.params[0]!, { size: qBool(ctx, 'size') }));
+  const j = await engineOf(deps).inspectContainer(ctx.params[0]!, { size: qBool(ctx, 'size') });
+  sendJson(ctx, 200, withLegacyAliases(j, ctx.version));
 }
 
 async function start(ctx: Ctx, deps: ApiDeps): Promise<void> {
