@@ -2315,7 +2315,8 @@ export class Engine implements ContainerEngine {
       const f = l.trim().split(/\s+/);
       return [...f.slice(0, Titles.length - 1), f.slice(Titles.length - 1).join(' ')];
     });
-    return { Titles, Processes };
+    this.emit(live, 'top');
+    return { Processes, Titles }; // container.TopResponse's field order
   }
 
   async *containerStats(idOrName: string, opts: { stream: boolean; oneShot?: boolean; signal?: AbortSignal }): AsyncIterable<Json> {
@@ -2445,6 +2446,8 @@ export class Engine implements ContainerEngine {
       const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
       const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
       if (!running) tar.on('close', () => void this.locked(live, release));
+      // dockerd logs it once the archive is set up (a stat, HEAD, logs nothing).
+      this.emit(live, 'archive-path');
       return { stat, tar };
     } catch (err) {
       if (!running) await release();
@@ -2456,6 +2459,7 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
     await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, { ...opts, user: String(live.rec.Config.User ?? '') }, idOrName));
+    this.emit(live, 'extract-to-dir');
   }
 
   async commitContainer(idOrName: string, opts: CommitContainerOptions): Promise<{ Id: string }> {

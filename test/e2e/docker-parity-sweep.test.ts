@@ -2016,3 +2016,52 @@ test('legacy links across an upgrade: a running linker whose record has no LinkH
     assert.equal(code, 0, `hakod exit code (log: ${d2.log().slice(-2000)})`);
   }
 });
+
+test('top as dockerd: the container\'s pids go to ps as -q first (BSD-style `o comm,pid` and `m` list it; `m`\'s thread rows with PID "-" follow their process), every failure a 500 in dockerd\'s words; a "top" event (dockerd 20.10 lab)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
+  try {
+    const since = Math.floor(Date.now() / 1000);
+    const top = async (args: string) => {
+      const r = await d.request('GET', `/v1.41/containers/par-top/top?ps_args=${encodeURIComponent(args)}`);
+      return { status: r.status, json: JSON.parse(r.body.toString()) as { Titles?: string[]; Processes?: string[][]; message?: string } };
+    };
+    const pid = (await docker(['inspect', '-f', '{{.State.Pid}}', 'par-top'])).stdout.trim();
+    const bsd = await top('o comm,pid');
+    assert.deepEqual([bsd.status, bsd.json.Titles, bsd.json.Processes], [200, ['COMMAND', 'PID'], [['sleep', pid]]]);
+    const threads = await top('m');
+    assert.equal(threads.status, 200, JSON.stringify(threads.json));
+    assert.deepEqual(threads.json.Titles, ['PID', 'TTY', 'STAT', 'TIME', 'COMMAND']);
+    assert.deepEqual(threads.json.Processes!.map((p) => [p[0], p[4]]), [[pid, 'sleep 300'], ['-', '-']], 'the process, then its thread');
+    for (const [args, message] of [
+      ['bogus-arg', 'ps: error: unsupported option (BSD syntax)'],
+      ['f', 'ps: exit status 1'],
+      ['-o comm', "Couldn't find PID field in ps output"],
+      ['aux --no-headers', "Couldn't find PID field in ps output"],
+    ] as const) {
+      assert.deepEqual(Object.values(await top(args)), [500, { message }], args);
+    }
+    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
+    const evs = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'container=par-top', '--format', '{{.Action}}'])).stdout.trim().split('\n');
+    assert.deepEqual(evs.filter((e) => e !== 'create' && e !== 'start'), ['top', 'top'], 'one per answered top, none for a failed one');
+  } finally {
+    await docker(['rm', '-f', 'par-top'], { ok: false });
+  }
+});
+
+test('archive: GET logs "archive-path", PUT "extract-to-dir", HEAD (a stat) nothing and has no Content-Type (dockerd 20.10 lab)', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-arc', 'busybox', 'true']);
+  try {
+    const since = Math.floor(Date.now() / 1000);
+    const head = await d.request('HEAD', '/v1.41/containers/par-arc/archive?path=/etc');
+    assert.equal(head.status, 200);
+    assert.ok(head.headers['x-docker-container-path-stat']);
+    assert.equal(head.headers['content-type'], undefined);
+    assert.equal((await d.request('GET', '/v1.41/containers/par-arc/archive?path=/etc/passwd')).status, 200);
+    await docker(['cp', busyboxTar, 'par-arc:/tmp/']); // PUT (after a HEAD of /tmp: no event)
+    await new Promise((r) => setTimeout(r, 1100));
+    const evs = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'container=par-arc', '--format', '{{.Action}}'])).stdout.trim().split('\n');
+    assert.deepEqual(evs.filter((e) => e !== 'create'), ['archive-path', 'extract-to-dir']);
+  } finally {
+    await docker(['rm', '-f', 'par-arc'], { ok: false });
+  }
+});

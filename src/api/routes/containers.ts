@@ -196,7 +196,8 @@ async function getArchive(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const path = archivePath(ctx);
   if (ctx.method === 'HEAD') {
     const stat = await engine.statPath(ctx.params[0]!, path);
-    ctx.res!.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'), 'Content-Type': 'application/json' });
+    // No Content-Type (dockerd sends none with the stat).
+    ctx.res!.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64') });
     ctx.res!.end();
     return;
   }
