@@ -2065,3 +2065,54 @@ test('archive: GET logs "archive-path", PUT "extract-to-dir", HEAD (a stat) noth
     await docker(['rm', '-f', 'par-arc'], { ok: false });
   }
 });
+
+test('volumes and networks: filters checked before anything is listed or pruned (dangling=bogus, a filter prune does not take, an until that is no time); /v1.41 volume prune takes named volumes too (current moby adds all=true below 1.42), /v1.44 only anonymous ones; VolumesDeleted [] when none went; network prune until as a Go duration', { skip, timeout: 60_000 }, async () => {
+  const req = async (method: string, path: string) => {
+    const r = await d.request(method, path);
+    return { status: r.status, json: JSON.parse(r.body.toString() || 'null') as Record<string, unknown> };
+  };
+  const f = (o: unknown) => encodeURIComponent(JSON.stringify(o));
+  assert.deepEqual(await req('GET', `/v1.41/volumes?filters=${f({ dangling: ['bogus'] })}`), { status: 400, json: { message: "invalid filter 'dangling=[bogus]'" } });
+  assert.deepEqual(await req('POST', `/v1.41/volumes/prune?filters=${f({ bogus: ['1'] })}`), { status: 400, json: { message: "invalid filter 'bogus'" } });
+  assert.deepEqual(await req('POST', `/v1.44/volumes/prune?filters=${f({ name: ['x'] })}`), { status: 400, json: { message: "invalid filter 'name'" } });
+  assert.deepEqual(await req('POST', `/v1.41/networks/prune?filters=${f({ until: ['bogus'] })}`), { status: 400, json: { message: 'failed to parse value as time or duration: "bogus"' } });
+  assert.deepEqual(await req('POST', `/v1.41/networks/prune?filters=${f({ until: ['1h', '2h'] })}`), { status: 400, json: { message: 'more than one until filter specified' } });
+  await docker(['volume', 'create', '--label', 'par-vp=1', 'par-vp-named']);
+  await docker(['network', 'create', '--label', 'par-np=1', 'par-np']);
+  try {
+    const v144 = await req('POST', `/v1.44/volumes/prune?filters=${f({ label: ['par-vp=1'] })}`);
+    assert.deepEqual(v144, { status: 200, json: { VolumesDeleted: [], SpaceReclaimed: 0 } }, '1.44: named volumes stay (and [] when none went)');
+    const v141 = await req('POST', `/v1.41/volumes/prune?filters=${f({ label: ['par-vp=1'] })}`);
+    assert.deepEqual(v141.json.VolumesDeleted, ['par-vp-named'], '1.41: named ones too');
+    // A network made just now is not older than an hour; `label!` keeps what has the label.
+    assert.deepEqual((await req('POST', `/v1.41/networks/prune?filters=${f({ until: ['1h'], label: ['par-np=1'] })}`)).json, { NetworksDeleted: null });
+    assert.deepEqual((await req('POST', `/v1.41/networks/prune?filters=${f({ 'label!': ['par-np'], label: ['par-np=1'] })}`)).json, { NetworksDeleted: null });
+    const later = String(Math.floor(Date.now() / 1000) + 60); // a unix time (a duration counts back from now in whole seconds)
+    assert.deepEqual((await req('POST', `/v1.41/networks/prune?filters=${f({ until: [later], label: ['par-np=1'] })}`)).json, { NetworksDeleted: ['par-np'] });
+  } finally {
+    await docker(['volume', 'rm', 'par-vp-named'], { ok: false });
+    await docker(['network', 'rm', 'par-np'], { ok: false });
+  }
+});
+
+test('/system/df as current moby: from API 1.42 `type` picks the kinds (the others null, LayersSize 0; an unknown one a 400), below 1.42 it is ignored; BuildCache [] when asked; Images\' VirtualSize only below 1.44; /build/prune\'s refusal in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
+  const df = async (path: string) => {
+    const r = await d.request('GET', path);
+    return { status: r.status, json: JSON.parse(r.body.toString()) as Record<string, unknown> };
+  };
+  const shape = (j: Record<string, unknown>) => Object.fromEntries(Object.entries(j).map(([k, v]) => [k, Array.isArray(v) ? 'list' : v === null ? null : typeof v]));
+  const all = await df('/v1.44/system/df');
+  assert.deepEqual(shape(all.json), { LayersSize: 'number', Images: 'list', Containers: 'list', Volumes: 'list', BuildCache: 'list' });
+  assert.deepEqual(all.json.BuildCache, []);
+  const images = all.json.Images as Array<Record<string, unknown>>;
+  assert.ok(images.length > 0 && images.every((i) => !('VirtualSize' in i)), '1.44: no VirtualSize');
+  const old = await df('/v1.41/system/df?type=volume');
+  assert.deepEqual(shape(old.json), shape(all.json), '1.41: type ignored');
+  assert.ok((old.json.Images as Array<Record<string, unknown>>).every((i) => i.VirtualSize === i.Size), '1.41: VirtualSize = Size');
+  const some = await df('/v1.44/system/df?type=volume&type=build-cache');
+  assert.deepEqual(shape(some.json), { LayersSize: 'number', Images: null, Containers: null, Volumes: 'list', BuildCache: 'list' });
+  assert.equal(some.json.LayersSize, 0);
+  assert.deepEqual(await df('/v1.44/system/df?type=bogus'), { status: 400, json: { message: 'unknown object type: bogus' } });
+  const prune = await d.request('POST', `/v1.41/build/prune?filters=${encodeURIComponent(JSON.stringify({ bogus: ['1'] }))}`);
+  assert.deepEqual([prune.status, JSON.parse(prune.body.toString())], [400, { message: "failed to prune build cache: invalid filter 'bogus'" }], 'dockerd 20.10 lab (Invalid then)');
+});
