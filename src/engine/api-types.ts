@@ -116,8 +116,11 @@ export interface ContainerEngine {
   version(): Json;
   /** GET /info body. */
   info(): Promise<Json>;
-  /** GET /system/df body. */
-  df(): Promise<Json>;
+  /**
+   * GET /system/df body: the kinds asked for (default all); the others null (LayersSize 0), as
+   * dockerd answers `?type=`. Images carry no VirtualSize (the route adds it below API 1.44).
+   */
+  df(what?: DiskUsageKinds): Promise<Json>;
   /** Events from `since` (replayed from a bounded in-memory history) then live until `until`/abort. */
   events(opts: { since?: number; until?: number; filters?: Filters; signal?: AbortSignal }): AsyncIterable<EngineEvent>;
 
@@ -206,3 +209,11 @@ export interface ImageProgress {
 }
 
 export type Streams = { readable: Readable; writable: Writable; duplex?: Duplex };
+
+/** The object kinds of GET /system/df's `type` (moby's DiskUsageObject). */
+export interface DiskUsageKinds {
+  containers: boolean;
+  images: boolean;
+  volumes: boolean;
+  buildCache: boolean;
+}

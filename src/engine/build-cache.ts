@@ -14,7 +14,7 @@ import { ociManifestBytes } from '../image/manifest.js';
 import { MediaType } from '../image/media-types.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { BlobStaging } from '../image/store/staging.js';
-import { isoTime } from '../common/time.js';
+import { nowRfc3339Nano } from '../common/time.js';
 import type { Json } from './api-types.js';
 
 export class CacheSources {
@@ -108,7 +108,8 @@ export class CacheSources {
       if (existing) return configDigest;
       const configDesc = { mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length };
       const { digest: manifestDigest } = await blobs.write(Readable.from([ociManifestBytes(configDesc, layers)]), { what: 'image manifest' });
-      const now = isoTime();
+      // The record's time as commit.ts writes it (Go's RFC3339Nano, ns).
+      const now = nowRfc3339Nano();
       const rec: ImageRecord = {
         id: configDigest,
         manifestDigest,

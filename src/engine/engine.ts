@@ -32,7 +32,7 @@ import { applyCapChanges, capNames } from '../runtime/security/capabilities.js';
 import { isSameProcess, processStartTime } from '../runtime/state/process-info.js';
 import type { Spec } from '../runtime/spec/types.js';
 import type {
-  Attachment, AttachOptions, CommitContainerOptions, ContainerCreateBody, ContainerEngine, EngineEvent, ExecCreateBody, Filters, Json, LogEntry, LogsOptions,
+  Attachment, AttachOptions, CommitContainerOptions, ContainerCreateBody, ContainerEngine, DiskUsageKinds, EngineEvent, ExecCreateBody, Filters, Json, LogEntry, LogsOptions,
 } from './api-types.js';
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
@@ -53,7 +53,7 @@ import { checkListFilters, containerMatches, inspectView, summaryView } from './
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
 import { readMonitorInfo, monitorAlive, monitorBinary } from './monitor/index.js';
-import { VolumeStore, volumeMatches } from './volumes.js';
+import { VolumeStore, checkVolumeFilters, volumeMatches } from './volumes.js';
 import { VolumeMounts } from './volume-mounts.js';
 import { dockerStats, netDevStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
@@ -68,8 +68,8 @@ import { parseDetachKeys } from './detach-keys.js';
 import { NetnsMaker, type NetnsAhead } from './netns-ahead.js';
 import type { CgroupsAhead } from '../runtime/lifecycle/cgroups-ahead.js';
 import { PhaseTrace } from './phase-trace.js';
+import { parsePruneFilters, pruneMatches } from './prune-filters.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
-import { timestampMs } from '../image/prune-filters.js';
 import { dockerErrorName, familiarString, parseReference } from '../image/reference.js';
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
 import { dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
@@ -868,22 +868,26 @@ export class Engine implements ContainerEngine {
     };
   }
 
-  async df(): Promise<Json> {
+  async df(what: DiskUsageKinds = { containers: true, images: true, volumes: true, buildCache: true }): Promise<Json> {
     await this.ready;
-    const containers = await this.listContainers({ all: true, size: true });
-    const volumes = [];
-    for (const name of this.volumes.names()) {
-      const meta = this.volumes.get(name);
-      volumes.push(this.volumes.view(meta, { size: await fsops.diskUsage(this.volumes.dataPath(name)), refs: this.volumeUsers(name).length }));
+    const containers = what.containers ? await this.listContainers({ all: true, size: true }) : null;
+    let volumes: Json[] | null = null;
+    if (what.volumes) {
+      volumes = [];
+      for (const name of this.volumes.names()) {
+        const meta = this.volumes.get(name);
+        volumes.push(this.volumes.view(meta, { size: await fsops.diskUsage(this.volumes.dataPath(name)), refs: this.volumeUsers(name).length }));
+      }
     }
     // Like dockerd: a layer shared by several images counts once in LayersSize and in each one's SharedSize.
-    const du = await this.images.diskUsage().catch(() => ({ layersSize: 0, images: [] }));
+    const du = what.images ? await this.images.diskUsage().catch(() => ({ layersSize: 0, images: [] })) : undefined;
     return {
-      LayersSize: du.layersSize,
-      Images: du.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, VirtualSize: i.size, Labels: {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })),
+      LayersSize: du?.layersSize ?? 0,
+      Images: du ? du.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, Labels: {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })) : null,
       Containers: containers,
       Volumes: volumes,
-      BuildCache: [],
+      // No BuildKit cache: dockerd's builder answers an empty list ([], not null) when asked.
+      BuildCache: what.buildCache ? [] : null,
     };
   }
 
@@ -2315,7 +2319,8 @@ export class Engine implements ContainerEngine {
       const f = l.trim().split(/\s+/);
       return [...f.slice(0, Titles.length - 1), f.slice(Titles.length - 1).join(' ')];
     });
-    return { Titles, Processes };
+    this.emit(live, 'top');
+    return { Processes, Titles }; // container.TopResponse's field order
   }
 
   async *containerStats(idOrName: string, opts: { stream: boolean; oneShot?: boolean; signal?: AbortSignal }): AsyncIterable<Json> {
@@ -2445,6 +2450,8 @@ export class Engine implements ContainerEngine {
       const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
       const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
       if (!running) tar.on('close', () => void this.locked(live, release));
+      // dockerd logs it once the archive is set up (a stat, HEAD, logs nothing).
+      this.emit(live, 'archive-path');
       return { stat, tar };
     } catch (err) {
       if (!running) await release();
@@ -2456,6 +2463,7 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
     await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, { ...opts, user: String(live.rec.Config.User ?? '') }, idOrName));
+    this.emit(live, 'extract-to-dir');
   }
 
   async commitContainer(idOrName: string, opts: CommitContainerOptions): Promise<{ Id: string }> {
@@ -2541,13 +2549,13 @@ export class Engine implements ContainerEngine {
   async pruneContainers(filters: Filters = {}): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     await this.ready;
     // Read up front like dockerd (nothing to prune refuses a bad filter too).
-    const f = containerPruneFilters(filters);
+    const f = parsePruneFilters(filters);
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const live of [...this.containers.values()]) {
       const r = live.rec;
       if (r.State.Running || r.State.Restarting || r.State.Paused) continue;
-      if (!pruneMatches(r, f)) continue;
+      if (!pruneMatches(Date.parse(r.Created), r.Config.Labels as Record<string, string> | null, f)) continue;
       try {
         reclaimed += await fsops.diskUsage(join(this.snapshots.root, 'containers', r.Id, 'upper'));
         await this.removeContainer(r.Id, {});
@@ -2765,6 +2773,7 @@ export class Engine implements ContainerEngine {
 
   async listVolumes(filters: Filters = {}): Promise<{ Volumes: Json[]; Warnings: string[] | null }> {
     await this.ready;
+    checkVolumeFilters(filters);
     const out: Json[] = [];
     for (const name of this.volumes.names()) {
       const meta = this.volumes.get(name);
@@ -2797,6 +2806,7 @@ export class Engine implements ContainerEngine {
 
   async pruneVolumes(filters: Filters = {}): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
     await this.ready;
+    checkVolumeFilters(filters, true);
     const all = filters.all?.some((v) => v === 'true' || v === '1') ?? false;
     const f = { ...filters };
     delete f.all;
@@ -2944,27 +2954,6 @@ export class Engine implements ContainerEngine {
 /** The names of the volumes a container mounts. */
 function volumeNamesOf(rec: ContainerRecord): string[] {
   return rec.MountPoints.filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name as string);
-}
-
-/** `docker container prune` filters, read as dockerd does: `until` (a Go duration, unix time or date), `label`, `label!`. */
-function containerPruneFilters(filters: Filters): { until?: number; label: string[]; notLabel: string[] } {
-  for (const k of Object.keys(filters)) if (!['until', 'label', 'label!'].includes(k)) throw invalid(`invalid filter '${k}'`);
-  const untils = filters.until ?? [];
-  if (untils.length > 1) throw invalid('more than one until filter specified');
-  return { ...(untils.length === 1 ? { until: timestampMs(untils[0]!) } : {}), label: filters.label ?? [], notLabel: filters['label!'] ?? [] };
-}
-
-function pruneMatches(rec: ContainerRecord, f: ReturnType<typeof containerPruneFilters>): boolean {
-  if (f.until !== undefined && !(Date.parse(rec.Created) < f.until)) return false;
-  const labels = (rec.Config.Labels as Record<string, string> | null) ?? {};
-  const has = (v: string): boolean => {
-    const i = v.indexOf('=');
-    return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
-  };
-  if (!f.label.every(has)) return false;
-  // dockerd's matchLabels: kept when every `label!` entry matches (MatchKVList), as image prune.
-  if (f.notLabel.length > 0 && f.notLabel.every(has)) return false;
-  return true;
 }
 
 /** The IPC modes besides container:<id> (dockerd 20.10; "" from records of old daemons). */

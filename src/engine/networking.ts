@@ -24,6 +24,7 @@ import {
 } from './containers/network-config.js';
 import { nowRfc3339Nano } from '../common/time.js';
 import type { HostsEntry } from '../network/hosts-files.js';
+import { parsePruneFilters, pruneMatches } from './prune-filters.js';
 
 export interface NetworkingOptions {
   /** Device of the default `bridge` network (dockerd -b/--bridge); 'none' runs without one. Default hako0. */
@@ -392,7 +393,8 @@ export class EngineNetworking {
    * endpoints (what its namespace holds). A crash between a connect's or a disconnect's kernel
    * work and its record's save leaves them apart (the client got no answer): an endpoint the
    * record lacks is a connect cut short, undone; a network without its endpoint is a disconnect
-   * cut short, finished. Returns whether the record changed (its /etc files are rewritten then).
+   * cut short, finished. Endpoints without the container's hostname get it. Returns whether
+   * the record changed (its /etc files are rewritten then).
    */
   async reconcileRecord(rec: ContainerRecord): Promise<boolean> {
     if (this.initError || !hasEndpoints(rec)) return false;
@@ -413,6 +415,9 @@ export class EngineNetworking {
       rec.Networks = networks;
       this.writeFiles(rec);
     }
+    // Endpoints an older daemon recorded lack the hostname the embedded DNS answers (the record's
+    // own Config.Hostname does not change while it runs: this only fills in what is missing).
+    if (await this.mgr.pinHostname(rec.Id, customHostname(rec))) this.log.info?.(`container ${rec.Id.slice(0, 12)}: its hostname ${customHostname(rec) ?? '(short ID)'} recorded on its endpoints`);
     return changed;
   }
 
@@ -606,14 +611,15 @@ export class EngineNetworking {
     return { id: net.id, name: net.name };
   }
 
-  /** POST /networks/prune: user networks without endpoints, filtered by until/label. */
+  /** POST /networks/prune: user networks without endpoints, filtered by until/label (prune-filters.ts). */
   async prune(filters: Filters): Promise<Array<{ id: string; name: string }>> {
+    // Read up front like dockerd (nothing to prune refuses a bad filter too).
+    const f = parsePruneFilters(filters);
     if (this.initError) return [];
-    for (const k of Object.keys(filters)) if (!['until', 'label', 'label!'].includes(k)) throw invalid(`invalid filter '${k}'`);
     const removed: Array<{ id: string; name: string }> = [];
     for (const n of this.mgr.listNetworks()) {
       if (n.isDefault || this.mgr.endpointsOf(n.id).length) continue;
-      if (!pruneMatches(n, filters)) continue;
+      if (!pruneMatches(Date.parse(n.created), n.labels, f)) continue;
       await this.mgr.removeNetwork(n.id);
       removed.push({ id: n.id, name: n.name });
     }
@@ -626,20 +632,4 @@ export class EngineNetworking {
   }
 }
 
-function pruneMatches(n: NetworkRecord, filters: Filters): boolean {
-  for (const [key, values] of Object.entries(filters)) {
-    for (const v of values) {
-      if (key === 'until') {
-        const t = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
-        if (Number.isNaN(t)) throw invalid(`invalid filter 'until=${v}'`);
-        if (!(Date.parse(n.created) < t)) return false;
-      } else {
-        const i = v.indexOf('=');
-        const has = i < 0 ? v in n.labels : n.labels[v.slice(0, i)] === v.slice(i + 1);
-        if (has !== (key === 'label')) return false;
-      }
-    }
-  }
-  return true;
-}
 

@@ -125,6 +125,18 @@ export class VolumeStore {
   }
 }
 
+/**
+ * The filters of GET /volumes (`prune`: of POST /volumes/prune), checked before any volume is
+ * looked at as dockerd's filtersToBy does: a filter it does not take, a `dangling` value other
+ * than true/1/false/0 (`invalid filter 'dangling=[x]'`, the values as Go prints a list).
+ */
+export function checkVolumeFilters(filters: Filters, prune = false): void {
+  const accepted = prune ? ['label', 'label!', 'all'] : ['name', 'dangling', 'driver', 'label', 'label!', 'all'];
+  for (const k of Object.keys(filters)) if (!accepted.includes(k)) throw invalid(`invalid filter '${k}'`);
+  const dangling = filters.dangling;
+  if (dangling?.length && !dangling.some((v) => ['true', '1', 'false', '0'].includes(v))) throw invalid(`invalid filter 'dangling=[${dangling.join(' ')}]'`);
+}
+
 export function volumeMatches(meta: VolumeMeta, filters: Filters, inUse: boolean): boolean {
   for (const [key, values] of Object.entries(filters)) {
     if (values.length === 0) continue;

@@ -1080,6 +1080,24 @@ export class NetworkManager {
     return this.dns.synced();
   }
 
+  /**
+   * Pins the hostname (EndpointRecord.hostname; undefined: the short ID) on the container's
+   * endpoints. A record written before the field existed (session 12) has none for a custom
+   * --hostname, so the embedded DNS did not answer it until a restart or reconnect. Returns
+   * whether any endpoint changed (then resolves once the DNS answers with it).
+   */
+  async pinHostname(containerId: string, hostname: string | undefined): Promise<boolean> {
+    const eps = this.endpointsOfContainer(containerId).filter((e) => e.hostname !== hostname);
+    if (!eps.length) return false;
+    for (const e of eps) {
+      if (hostname) e.hostname = hostname;
+      else delete e.hostname;
+    }
+    this.save();
+    await this.dns.synced();
+    return true;
+  }
+
   /** Addresses of `name` (container name, alias, full id or 12-char id) on networks shared with the asker. */
   lookupName(askerKey: string, name: string): string[] | undefined {
     return lookupName(this.state, askerKey, name);

@@ -813,7 +813,7 @@ test('resolv.conf copied from the host keeps its order and comments, minus loopb
   }
 });
 
-test('network connect keeps the endpoint settings as the client sent them: IPAMConfig {}, Aliases [], DriverOpts {} (dockerd), running or not; a create\'s EndpointsConfig {} stays null', { skip, timeout: 60_000 }, async () => {
+test('network connect keeps the endpoint settings as the client sent them: IPAMConfig {}, Aliases [] (plus the short ID below API 1.45), DriverOpts {} (dockerd), running or not; a create\'s EndpointsConfig {} stays null', { skip, timeout: 60_000 }, async () => {
   await docker(['network', 'create', 'par-ep']);
   await docker(['network', 'create', '--subnet', '10.199.7.0/24', 'par-ep2']);
   await docker(['create', '--name', 'par-ep1', 'busybox', 'sleep', '300']);
@@ -828,11 +828,15 @@ test('network connect keeps the endpoint settings as the client sent them: IPAMC
     await docker(['network', 'connect', '--alias', 'x1', '--ip', '10.199.7.10', '--driver-opt', 'com.example.k=v', 'par-ep2', 'par-ep1']);
     await docker(['network', 'connect', 'par-ep', 'par-ep2']);
     await docker(['network', 'connect', '--alias', 'x2', 'par-ep2', 'par-ep2']);
-    const ep1 = { bridge: [null, null, null], 'par-ep': [{}, [], {}], 'par-ep2': [{ IPv4Address: '10.199.7.10' }, ['x1'], { 'com.example.k': 'v' }] };
-    const ep2 = { bridge: [null, null, null], 'par-ep': [{}, [], {}], 'par-ep2': [{}, ['x2'], {}] };
+    // The CLI speaks API 1.44: current moby's inspect adds the short ID (and the hostname, here
+    // the same) to a user network's Aliases below 1.45, whatever was sent (src/api/legacy-aliases.ts).
+    const short = async (c: string) => (await docker(['inspect', '-f', '{{.Id}}', c])).stdout.trim().slice(0, 12);
+    const [s1, s2, s3] = [await short('par-ep1'), await short('par-ep2'), await short('par-ep3')];
+    const ep1 = { bridge: [null, null, null], 'par-ep': [{}, [s1], {}], 'par-ep2': [{ IPv4Address: '10.199.7.10' }, ['x1', s1], { 'com.example.k': 'v' }] };
+    const ep2 = { bridge: [null, null, null], 'par-ep': [{}, [s2], {}], 'par-ep2': [{}, ['x2', s2], {}] };
     assert.deepEqual(await shape('par-ep1'), ep1, 'created');
     assert.deepEqual(await shape('par-ep2'), ep2, 'running');
-    assert.deepEqual(await shape('par-ep3'), { 'par-ep': [null, null, null] }, 'docker create --network: EndpointsConfig {}');
+    assert.deepEqual(await shape('par-ep3'), { 'par-ep': [null, [s3], null] }, 'docker create --network: EndpointsConfig {}');
     await docker(['start', 'par-ep1']);
     await docker(['stop', '-t', '0', 'par-ep2']);
     assert.deepEqual(await shape('par-ep1'), ep1, 'started');
@@ -924,6 +928,38 @@ test('--pid/--ipc/--network container:<name> are recorded by the donor\'s ID and
   }
 });
 
+test('container inspect\'s Aliases by API version (current moby, router/container/inspect.go): below 1.45 a user network\'s Aliases gain the short ID and the hostname, running or not; the default bridge, the list and network inspect stay as they were', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-alv']);
+  await docker(['run', '-d', '--name', 'par-alv1', '--network', 'par-alv', '--network-alias', 'al', '--hostname', 'par-alv-host', 'busybox', 'sleep', '300']);
+  await docker(['create', '--name', 'par-alv2', '--network', 'par-alv', 'busybox', 'true']);
+  try {
+    await docker(['network', 'connect', 'bridge', 'par-alv1']);
+    const get = async (path: string) => {
+      const r = await d.request('GET', path);
+      assert.equal(r.status, 200, `${path}: ${r.body.toString()}`);
+      return JSON.parse(r.body.toString()) as { Id: string; NetworkSettings: { Networks: Record<string, { Aliases: string[] | null; DNSNames: string[] | null }> } };
+    };
+    for (const prefix of ['/v1.24', '/v1.41', '/v1.44', '']) {
+      const one = await get(`${prefix}/containers/par-alv1/json`);
+      const s1 = one.Id.slice(0, 12);
+      assert.deepEqual(one.NetworkSettings.Networks['par-alv']!.Aliases, ['al', s1, 'par-alv-host'], prefix || 'unversioned (1.44)');
+      assert.deepEqual(one.NetworkSettings.Networks.bridge!.Aliases, [], 'the default bridge\'s as network connect sent them');
+      assert.deepEqual(one.NetworkSettings.Networks['par-alv']!.DNSNames, ['par-alv1', 'al', s1, 'par-alv-host'], 'DNSNames at every version');
+      const two = await get(`${prefix}/containers/par-alv2/json`);
+      assert.deepEqual(two.NetworkSettings.Networks['par-alv']!.Aliases, [two.Id.slice(0, 12)], 'a created container too (its hostname is its short ID)');
+    }
+    const filters = encodeURIComponent(JSON.stringify({ name: ['par-alv1'] }));
+    const list = JSON.parse((await d.request('GET', `/v1.41/containers/json?filters=${filters}`)).body.toString()) as Array<{ NetworkSettings: { Networks: Record<string, { Aliases: unknown }> } }>;
+    assert.equal(list[0]!.NetworkSettings.Networks['par-alv']!.Aliases, null, 'the list has none');
+    const net = JSON.parse((await d.request('GET', '/v1.41/networks/par-alv')).body.toString()) as { Containers: Record<string, Record<string, unknown>> };
+    for (const c of Object.values(net.Containers)) assert.deepEqual(Object.keys(c).sort(), ['EndpointID', 'IPv4Address', 'IPv6Address', 'MacAddress', 'Name'], 'network inspect: EndpointResource');
+    assert.equal((await d.request('GET', '/v1.45/containers/par-alv1/json')).status, 400, 'hako serves up to 1.44');
+  } finally {
+    await docker(['rm', '-f', 'par-alv1', 'par-alv2'], { ok: false });
+    await docker(['network', 'rm', 'par-alv'], { ok: false });
+  }
+});
+
 test('API shapes from session 9\'s sweep: the list\'s endpoints carry no Links/Aliases/DriverOpts/DNSNames (null), a 0 SizeRw is left out; exec inspect has no empty user (dockerd)', { skip, timeout: 60_000 }, async () => {
   await docker(['network', 'create', 'par-api']);
   await docker(['run', '-d', '--name', 'par-api1', '--network', 'par-api', '--network-alias', 'al', 'busybox', 'sleep', '300']);
@@ -935,7 +971,8 @@ test('API shapes from session 9\'s sweep: the list\'s endpoints carry no Links/A
     assert.deepEqual([ep.Links, ep.Aliases, ep.DriverOpts, ep.DNSNames], [null, null, null, null]);
     assert.match(String(ep.IPAddress), /^\d+\.\d+\.\d+\.\d+$/, 'the addresses are there');
     const insp = JSON.parse((await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'par-api1'])).stdout) as Record<string, Record<string, unknown>>;
-    assert.deepEqual(insp['par-api']!.Aliases, ['al'], 'inspect keeps them');
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-api1'])).stdout.trim();
+    assert.deepEqual(insp['par-api']!.Aliases, ['al', id.slice(0, 12)], 'inspect keeps them (and, below API 1.45, adds the short ID)');
     assert.equal('SizeRw' in list[0]!, false, 'nothing written: SizeRw 0 is omitted');
     assert.equal(typeof list[0]!.SizeRootFs, 'number');
     const created = JSON.parse((await d.request('POST', '/v1.41/containers/par-api1/exec', JSON.stringify({ Cmd: ['true'] }), { 'Content-Type': 'application/json' })).body.toString()) as { Id: string };
@@ -1899,6 +1936,42 @@ test('a custom --hostname resolves on the container\'s user networks, bare and a
   }
 });
 
+test('a custom --hostname across an upgrade: endpoints a session-12 daemon recorded (no hostname) get it at the restart, and the embedded DNS answers it (it did only after a restart or reconnect of the container)', { skip, timeout: 120_000 }, async () => {
+  const d2 = await startDaemon();
+  const env = d2.env as Record<string, string>;
+  const dk = (args: string[], o: { ok?: boolean } = {}) => docker(args, { ...o, env });
+  try {
+    await dk(['import', '--change', 'CMD ["sh"]', busyboxTar, 'busybox:latest']);
+    await dk(['network', 'create', 'parhup']);
+    await dk(['run', '-d', '--network', 'parhup', '--name', 'par-hup-srv', '--hostname', 'par-hup-host', 'busybox', 'sleep', '300']);
+    await dk(['run', '-d', '--network', 'parhup', '--name', 'par-hup-cli', 'busybox', 'sleep', '300']);
+    const srvId = (await dk(['inspect', '-f', '{{.Id}}', 'par-hup-srv'])).stdout.trim();
+    const ip = (await dk(['inspect', '-f', '{{.NetworkSettings.Networks.parhup.IPAddress}}', 'par-hup-srv'])).stdout.trim();
+    const lookup = async () => (await dk(['exec', 'par-hup-cli', 'nslookup', 'par-hup-host', '127.0.0.11'], { ok: false })).stdout;
+    const at = new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\n`);
+    assert.match(await lookup(), at);
+    // The network state as a session-12 daemon wrote it: endpoints without a hostname.
+    await d2.crash();
+    const statePath = join(d2.root, 'network', 'network-state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { endpoints: Record<string, { containerId: string; hostname?: string }> };
+    const srvEps = Object.values(state.endpoints).filter((e) => e.containerId === srvId);
+    assert.deepEqual(srvEps.map((e) => e.hostname), ['par-hup-host'], 'this daemon records the hostname');
+    for (const e of srvEps) delete e.hostname;
+    writeFileSync(statePath, JSON.stringify(state));
+    await d2.restart();
+    await dk(['ps']); // answered once the daemon's start-up reconcile is done
+    const after = JSON.parse(readFileSync(statePath, 'utf8')) as typeof state;
+    assert.deepEqual(Object.values(after.endpoints).filter((e) => e.containerId === srvId).map((e) => e.hostname), ['par-hup-host'], 'pinned at the restart');
+    assert.equal(Object.values(after.endpoints).find((e) => e.containerId !== srvId)?.hostname, undefined, 'a default hostname (the short ID) is not recorded');
+    assert.match(await lookup(), at);
+  } finally {
+    await dk(['rm', '-f', 'par-hup-srv', 'par-hup-cli'], { ok: false });
+    await dk(['network', 'rm', 'parhup'], { ok: false });
+    const code = await d2.stop();
+    assert.equal(code, 0, `hakod exit code (log: ${d2.log().slice(-2000)})`);
+  }
+});
+
 test('legacy links across an upgrade: a running linker whose record has no LinkHosts (a session-12 daemon\'s) keeps its link lines through a network connect after the restart (they were dropped); rm --link writes a removed linked container\'s line without an address, with its last name and hostname (dockerd\'s link index keeps the container; hako left the line out)', { skip, timeout: 120_000 }, async () => {
   const d2 = await startDaemon();
   const env = d2.env as Record<string, string>;
@@ -1942,4 +2015,104 @@ test('legacy links across an upgrade: a running linker whose record has no LinkH
     const code = await d2.stop();
     assert.equal(code, 0, `hakod exit code (log: ${d2.log().slice(-2000)})`);
   }
+});
+
+test('top as dockerd: the container\'s pids go to ps as -q first (BSD-style `o comm,pid` and `m` list it; `m`\'s thread rows with PID "-" follow their process), every failure a 500 in dockerd\'s words; a "top" event (dockerd 20.10 lab)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
+  try {
+    const since = Math.floor(Date.now() / 1000);
+    const top = async (args: string) => {
+      const r = await d.request('GET', `/v1.41/containers/par-top/top?ps_args=${encodeURIComponent(args)}`);
+      return { status: r.status, json: JSON.parse(r.body.toString()) as { Titles?: string[]; Processes?: string[][]; message?: string } };
+    };
+    const pid = (await docker(['inspect', '-f', '{{.State.Pid}}', 'par-top'])).stdout.trim();
+    const bsd = await top('o comm,pid');
+    assert.deepEqual([bsd.status, bsd.json.Titles, bsd.json.Processes], [200, ['COMMAND', 'PID'], [['sleep', pid]]]);
+    const threads = await top('m');
+    assert.equal(threads.status, 200, JSON.stringify(threads.json));
+    assert.deepEqual(threads.json.Titles, ['PID', 'TTY', 'STAT', 'TIME', 'COMMAND']);
+    assert.deepEqual(threads.json.Processes!.map((p) => [p[0], p[4]]), [[pid, 'sleep 300'], ['-', '-']], 'the process, then its thread');
+    for (const [args, message] of [
+      ['bogus-arg', 'ps: error: unsupported option (BSD syntax)'],
+      ['f', 'ps: exit status 1'],
+      ['-o comm', "Couldn't find PID field in ps output"],
+      ['aux --no-headers', "Couldn't find PID field in ps output"],
+    ] as const) {
+      assert.deepEqual(Object.values(await top(args)), [500, { message }], args);
+    }
+    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
+    const evs = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'container=par-top', '--format', '{{.Action}}'])).stdout.trim().split('\n');
+    assert.deepEqual(evs.filter((e) => e !== 'create' && e !== 'start'), ['top', 'top'], 'one per answered top, none for a failed one');
+  } finally {
+    await docker(['rm', '-f', 'par-top'], { ok: false });
+  }
+});
+
+test('archive: GET logs "archive-path", PUT "extract-to-dir", HEAD (a stat) nothing and has no Content-Type (dockerd 20.10 lab)', { skip, timeout: 60_000 }, async () => {
+  await docker(['create', '--network', 'none', '--name', 'par-arc', 'busybox', 'true']);
+  try {
+    const since = Math.floor(Date.now() / 1000);
+    const head = await d.request('HEAD', '/v1.41/containers/par-arc/archive?path=/etc');
+    assert.equal(head.status, 200);
+    assert.ok(head.headers['x-docker-container-path-stat']);
+    assert.equal(head.headers['content-type'], undefined);
+    assert.equal((await d.request('GET', '/v1.41/containers/par-arc/archive?path=/etc/passwd')).status, 200);
+    await docker(['cp', busyboxTar, 'par-arc:/tmp/']); // PUT (after a HEAD of /tmp: no event)
+    await new Promise((r) => setTimeout(r, 1100));
+    const evs = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'container=par-arc', '--format', '{{.Action}}'])).stdout.trim().split('\n');
+    assert.deepEqual(evs.filter((e) => e !== 'create'), ['archive-path', 'extract-to-dir']);
+  } finally {
+    await docker(['rm', '-f', 'par-arc'], { ok: false });
+  }
+});
+
+test('volumes and networks: filters checked before anything is listed or pruned (dangling=bogus, a filter prune does not take, an until that is no time); /v1.41 volume prune takes named volumes too (current moby adds all=true below 1.42), /v1.44 only anonymous ones; VolumesDeleted [] when none went; network prune until as a Go duration', { skip, timeout: 60_000 }, async () => {
+  const req = async (method: string, path: string) => {
+    const r = await d.request(method, path);
+    return { status: r.status, json: JSON.parse(r.body.toString() || 'null') as Record<string, unknown> };
+  };
+  const f = (o: unknown) => encodeURIComponent(JSON.stringify(o));
+  assert.deepEqual(await req('GET', `/v1.41/volumes?filters=${f({ dangling: ['bogus'] })}`), { status: 400, json: { message: "invalid filter 'dangling=[bogus]'" } });
+  assert.deepEqual(await req('POST', `/v1.41/volumes/prune?filters=${f({ bogus: ['1'] })}`), { status: 400, json: { message: "invalid filter 'bogus'" } });
+  assert.deepEqual(await req('POST', `/v1.44/volumes/prune?filters=${f({ name: ['x'] })}`), { status: 400, json: { message: "invalid filter 'name'" } });
+  assert.deepEqual(await req('POST', `/v1.41/networks/prune?filters=${f({ until: ['bogus'] })}`), { status: 400, json: { message: 'failed to parse value as time or duration: "bogus"' } });
+  assert.deepEqual(await req('POST', `/v1.41/networks/prune?filters=${f({ until: ['1h', '2h'] })}`), { status: 400, json: { message: 'more than one until filter specified' } });
+  await docker(['volume', 'create', '--label', 'par-vp=1', 'par-vp-named']);
+  await docker(['network', 'create', '--label', 'par-np=1', 'par-np']);
+  try {
+    const v144 = await req('POST', `/v1.44/volumes/prune?filters=${f({ label: ['par-vp=1'] })}`);
+    assert.deepEqual(v144, { status: 200, json: { VolumesDeleted: [], SpaceReclaimed: 0 } }, '1.44: named volumes stay (and [] when none went)');
+    const v141 = await req('POST', `/v1.41/volumes/prune?filters=${f({ label: ['par-vp=1'] })}`);
+    assert.deepEqual(v141.json.VolumesDeleted, ['par-vp-named'], '1.41: named ones too');
+    // A network made just now is not older than an hour; `label!` keeps what has the label.
+    assert.deepEqual((await req('POST', `/v1.41/networks/prune?filters=${f({ until: ['1h'], label: ['par-np=1'] })}`)).json, { NetworksDeleted: null });
+    assert.deepEqual((await req('POST', `/v1.41/networks/prune?filters=${f({ 'label!': ['par-np'], label: ['par-np=1'] })}`)).json, { NetworksDeleted: null });
+    const later = String(Math.floor(Date.now() / 1000) + 60); // a unix time (a duration counts back from now in whole seconds)
+    assert.deepEqual((await req('POST', `/v1.41/networks/prune?filters=${f({ until: [later], label: ['par-np=1'] })}`)).json, { NetworksDeleted: ['par-np'] });
+  } finally {
+    await docker(['volume', 'rm', 'par-vp-named'], { ok: false });
+    await docker(['network', 'rm', 'par-np'], { ok: false });
+  }
+});
+
+test('/system/df as current moby: from API 1.42 `type` picks the kinds (the others null, LayersSize 0; an unknown one a 400), below 1.42 it is ignored; BuildCache [] when asked; Images\' VirtualSize only below 1.44; /build/prune\'s refusal in dockerd\'s words', { skip, timeout: 60_000 }, async () => {
+  const df = async (path: string) => {
+    const r = await d.request('GET', path);
+    return { status: r.status, json: JSON.parse(r.body.toString()) as Record<string, unknown> };
+  };
+  const shape = (j: Record<string, unknown>) => Object.fromEntries(Object.entries(j).map(([k, v]) => [k, Array.isArray(v) ? 'list' : v === null ? null : typeof v]));
+  const all = await df('/v1.44/system/df');
+  assert.deepEqual(shape(all.json), { LayersSize: 'number', Images: 'list', Containers: 'list', Volumes: 'list', BuildCache: 'list' });
+  assert.deepEqual(all.json.BuildCache, []);
+  const images = all.json.Images as Array<Record<string, unknown>>;
+  assert.ok(images.length > 0 && images.every((i) => !('VirtualSize' in i)), '1.44: no VirtualSize');
+  const old = await df('/v1.41/system/df?type=volume');
+  assert.deepEqual(shape(old.json), shape(all.json), '1.41: type ignored');
+  assert.ok((old.json.Images as Array<Record<string, unknown>>).every((i) => i.VirtualSize === i.Size), '1.41: VirtualSize = Size');
+  const some = await df('/v1.44/system/df?type=volume&type=build-cache');
+  assert.deepEqual(shape(some.json), { LayersSize: 'number', Images: null, Containers: null, Volumes: 'list', BuildCache: 'list' });
+  assert.equal(some.json.LayersSize, 0);
+  assert.deepEqual(await df('/v1.44/system/df?type=bogus'), { status: 400, json: { message: 'unknown object type: bogus' } });
+  const prune = await d.request('POST', `/v1.41/build/prune?filters=${encodeURIComponent(JSON.stringify({ bogus: ['1'] }))}`);
+  assert.deepEqual([prune.status, JSON.parse(prune.body.toString())], [400, { message: "failed to prune build cache: invalid filter 'bogus'" }], 'dockerd 20.10 lab (Invalid then)');
 });

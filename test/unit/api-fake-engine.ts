@@ -46,8 +46,9 @@ export class FakeEngine implements ContainerEngine {
   async info(): Promise<Json> {
     return { Containers: this.containers.size };
   }
-  async df(): Promise<Json> {
-    return { LayersSize: 0, Images: [], Containers: [], Volumes: [], BuildCache: [] };
+  async df(what?: { containers: boolean; images: boolean; volumes: boolean; buildCache: boolean }): Promise<Json> {
+    const w = what ?? { containers: true, images: true, volumes: true, buildCache: true };
+    return { LayersSize: 0, Images: w.images ? [] : null, Containers: w.containers ? [] : null, Volumes: w.volumes ? [] : null, BuildCache: w.buildCache ? [] : null };
   }
   async *events(opts: { signal?: AbortSignal }): AsyncIterable<EngineEvent> {
     const queue: EngineEvent[] = [];

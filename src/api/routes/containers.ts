@@ -4,6 +4,7 @@ import { stringifyExactIntegers } from '../../common/json-ints.js';
 import type { LogsOptions } from '../../engine/api-types.js';
 import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qBool, qInt, qStr, qTime, readJsonObject, sendJson, sendNoContent, type Ctx } from '../http.js';
+import { withLegacyAliases } from '../legacy-aliases.js';
 import { encodeFrame, STDERR, STDOUT } from '../stdcopy.js';
 import { hijack, JsonStream, MULTIPLEXED_STREAM, pumpAttachment, RAW_STREAM, sendStream } from '../streams.js';
 
@@ -38,7 +39,8 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 async function inspect(ctx: Ctx, deps: ApiDeps): Promise<void> {
-  sendJson(ctx, 200, await engineOf(deps).inspectContainer(ctx.params[0]!, { size: qBool(ctx, 'size') }));
+  const j = await engineOf(deps).inspectContainer(ctx.params[0]!, { size: qBool(ctx, 'size') });
+  sendJson(ctx, 200, withLegacyAliases(j, ctx.version));
 }
 
 async function start(ctx: Ctx, deps: ApiDeps): Promise<void> {
@@ -194,7 +196,8 @@ async function getArchive(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const path = archivePath(ctx);
   if (ctx.method === 'HEAD') {
     const stat = await engine.statPath(ctx.params[0]!, path);
-    ctx.res!.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'), 'Content-Type': 'application/json' });
+    // No Content-Type (dockerd sends none with the stat).
+    ctx.res!.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64') });
     ctx.res!.end();
     return;
   }

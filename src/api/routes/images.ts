@@ -148,7 +148,8 @@ async function history(ctx: Ctx, deps: ApiDeps): Promise<void> {
   sendJson(
     ctx,
     200,
-    items.map((h) => ({ Id: h.id, Created: unix(h.created), CreatedBy: h.createdBy, Tags: h.repoTags.length ? h.repoTags : null, Size: h.size, Comment: h.comment })),
+    // image.HistoryResponseItem's field order (the swagger-made struct's: alphabetical), as dockerd writes it.
+    items.map((h) => ({ Comment: h.comment, Created: unix(h.created), CreatedBy: h.createdBy, Id: h.id, Size: h.size, Tags: h.repoTags.length ? h.repoTags : null })),
   );
 }
 

@@ -5,10 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { stringifyExactIntegers } from '../../common/json-ints.js';
 import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
+import type { DiskUsageKinds, Json } from '../../engine/api-types.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qTime, readJsonObject, sendJson, type Ctx } from '../http.js';
 import { JsonStream } from '../streams.js';
-import { API_VERSION, MIN_API_VERSION } from '../version.js';
+import { API_VERSION, MIN_API_VERSION, compareVersions } from '../version.js';
 import { nowRfc3339Nano } from '../../common/time.js';
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
@@ -161,7 +162,8 @@ function registryConfig(insecure: string[]): Record<string, unknown> {
 async function buildPrune(ctx: Ctx): Promise<void> {
   const filters = decodeFilters(ctx.query.get('filters'));
   const known = ['until', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'unused-for'];
-  for (const k of Object.keys(filters)) if (!known.includes(k)) throw invalid(`invalid filter '${k}'`);
+  // dockerd's build backend wraps the builder's refusal (a 400 all the same).
+  for (const k of Object.keys(filters)) if (!known.includes(k)) throw invalid(`failed to prune build cache: invalid filter '${k}'`);
   sendJson(ctx, 200, { CachesDeleted: null, SpaceReclaimed: 0 });
 }
 
@@ -199,19 +201,41 @@ async function events(ctx: Ctx, deps: ApiDeps): Promise<void> {
   }
 }
 
+/**
+ * GET /system/df, as current moby's router: from API 1.42 `type` (repeatable) picks the kinds
+ * computed (the others null, LayersSize 0; an unknown one is a 400); Images' VirtualSize (= Size)
+ * only below API 1.44.
+ */
 async function df(ctx: Ctx, deps: ApiDeps): Promise<void> {
-  if (deps.engine) {
-    sendJson(ctx, 200, await deps.engine.df());
-    return;
+  const types = ctx.query.getAll('type');
+  let what: DiskUsageKinds = { containers: true, images: true, volumes: true, buildCache: true };
+  if (types.length && compareVersions(ctx.version, '1.42') >= 0) {
+    what = { containers: false, images: false, volumes: false, buildCache: false };
+    for (const t of types) {
+      if (t === 'container') what.containers = true;
+      else if (t === 'image') what.images = true;
+      else if (t === 'volume') what.volumes = true;
+      else if (t === 'build-cache') what.buildCache = true;
+      else throw invalid(`unknown object type: ${t}`);
+    }
   }
-  const du = await deps.images.diskUsage();
-  sendJson(ctx, 200, {
-    LayersSize: du.layersSize,
-    Images: du.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, Labels: {}, Containers: 0 })),
-    Containers: [],
-    Volumes: [],
-    BuildCache: [],
-  });
+  let body: Json;
+  if (deps.engine) {
+    body = await deps.engine.df(what);
+  } else {
+    const du = what.images ? await deps.images.diskUsage() : undefined;
+    body = {
+      LayersSize: du?.layersSize ?? 0,
+      Images: du ? du.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, Labels: {}, Containers: 0 })) : null,
+      Containers: what.containers ? [] : null,
+      Volumes: what.volumes ? [] : null,
+      BuildCache: what.buildCache ? [] : null,
+    };
+  }
+  if (compareVersions(ctx.version, '1.44') < 0 && Array.isArray(body.Images)) {
+    body.Images = (body.Images as Json[]).map((i) => ({ ...i, VirtualSize: i.Size }));
+  }
+  sendJson(ctx, 200, body);
 }
 
 /** `https://index.docker.io/v1/` → docker.io; `http://127.0.0.1:5000/v2/` → 127.0.0.1:5000. */

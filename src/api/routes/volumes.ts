@@ -2,6 +2,7 @@
 import { invalid } from '../../common/errors.js';
 import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qBool, readJsonObject, sendJson, sendNoContent, type Ctx } from '../http.js';
+import { compareVersions } from '../version.js';
 
 async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const body = await readJsonObject(ctx);
@@ -24,8 +25,13 @@ async function remove(ctx: Ctx, deps: ApiDeps): Promise<void> {
 }
 
 async function prune(ctx: Ctx, deps: ApiDeps): Promise<void> {
-  const r = await engineOf(deps).pruneVolumes(decodeFilters(ctx.query.get('filters')));
-  sendJson(ctx, 200, { VolumesDeleted: r.VolumesDeleted.length ? r.VolumesDeleted : null, SpaceReclaimed: r.SpaceReclaimed });
+  const filters = decodeFilters(ctx.query.get('filters'));
+  // moby's volume router: API 1.42 made prune take only anonymous volumes unless `all` is set;
+  // an older client's prune takes every unused volume, as it did.
+  if (compareVersions(ctx.version, '1.42') < 0) filters.all = ['true'];
+  const r = await engineOf(deps).pruneVolumes(filters);
+  // dockerd: [] when none went (its report's list is made empty, not nil).
+  sendJson(ctx, 200, { VolumesDeleted: r.VolumesDeleted, SpaceReclaimed: r.SpaceReclaimed });
 }
 
 export const volumeRoutes: Route[] = [
