@@ -516,12 +516,14 @@ try {
   await pushLayout(img, reg.host, 'bench/busybox');
   progress('starting hakod');
   hakod = await startHakod(work.path);
-  // Idle: started, answered a few requests, nothing pulled or run yet.
+  // Idle: started, answered a few requests, nothing pulled or run yet. Sampled 1.5 s after the
+  // last answer, as bench/hakod-rss.mjs does: hakod's idle upkeep (malloc_trim; once, the start-up
+  // collection) runs after 1 s without requests, and a sample at 1 s fell on either side of it.
   {
     const c = apiClient(hakod.sock);
     for (const p of ['/_ping', '/version', '/info', '/images/json', '/containers/json']) await c.call('GET', p).catch(() => undefined);
     c.close();
-    await sleep(1000);
+    await sleep(1500);
   }
   const idleRss = rssKb(hakod.proc.pid);
   const henv = { ...env, DOCKER_HOST: `unix://${hakod.sock}`, HAKO_HOST: `unix://${hakod.sock}`, DOCKER_CONFIG: join(work.path, 'cli') };

@@ -11,6 +11,7 @@
 export class IdleTrimmer {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private collect: (() => void) | undefined;
 
   constructor(
     private readonly trim: () => void,
@@ -24,14 +25,28 @@ export class IdleTrimmer {
     else {
       this.timer = setTimeout(() => {
         this.timer = undefined;
+        const collect = this.collect;
+        this.collect = undefined;
+        collect?.();
         this.trim();
       }, this.delayMs);
       this.timer.unref();
     }
   }
 
+  /**
+   * Runs `collect` once, before the trim at the end of the next quiet period (what it frees is
+   * then trimmed too); counts as activity.
+   */
+  collectOnce(collect: () => void): void {
+    if (this.closed) return;
+    this.collect = collect;
+    this.activity();
+  }
+
   close(): void {
     this.closed = true;
+    this.collect = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }

@@ -626,10 +626,28 @@ export class ImageService {
     return this.meta.listLeases();
   }
 
-  /** Ends a lease; the layers a lease kept for an image deleted meanwhile go now unless used. */
+  /**
+   * Ends a lease; the layers a lease kept for an image deleted meanwhile go now unless used.
+   * A container's lease names no layers (the common case: no marker, one unlink). One left by a
+   * forced rmi names its image's layers; when another image or lease still holds every one of
+   * them (or a pull in flight: collect would skip them too), the release frees nothing and goes
+   * without the unsettled marker. That is decided and the lease removed under the store's lock,
+   * so nothing can drop the last other hold in between: an rmi or prune commits its deletion
+   * under that lock too and then collects the deleted image's layers itself, under its marker.
+   */
   async removeLease(owner: string): Promise<void> {
     const chains = this.meta.getLease(owner)?.chainIds;
     if (!chains) return this.meta.removeLease(owner);
+    const freesNothing = await this.meta.locked(async () => {
+      if (this.opts.unpacker?.remove) {
+        const { usedChains } = await this.holdings(owner);
+        const pulling = this.ctx.chainsInUse;
+        if (chains.some((c) => !usedChains.has(c) && !pulling?.has(c))) return false;
+      }
+      await this.meta.removeLease(owner);
+      return true;
+    });
+    if (freesNothing) return;
     await this.unsettled(async () => {
       await this.meta.removeLease(owner);
       await this.collect(chains);
@@ -739,19 +757,28 @@ export class ImageService {
     return labelsMatch(f, config.config.Labels as Record<string, string> | null | undefined);
   }
 
+  /**
+   * What the records hold (under the lock): the blobs image records need, and the chain IDs of
+   * snapshots images and leases (but `exceptOwner`'s) use.
+   */
+  private async holdings(exceptOwner?: string): Promise<{ needed: Set<string>; usedChains: Set<string> }> {
+    const needed = new Set<string>();
+    const usedChains = new Set<string>();
+    for (const l of await this.meta.listLeases()) if (l.owner !== exceptOwner) for (const c of l.chainIds ?? []) usedChains.add(c);
+    for (const rec of await this.meta.listImages()) {
+      needed.add(rec.id);
+      needed.add(rec.manifestDigest);
+      if (rec.indexDigest) needed.add(rec.indexDigest);
+      for (const l of rec.layers) needed.add(l.digest);
+      for (const c of rec.chainIds) usedChains.add(c);
+    }
+    return { needed, usedChains };
+  }
+
   /** Deletes blobs no image record needs, and snapshots (of `chains`) no image uses. */
   private async collect(chains: Digest[], removedChains?: Set<Digest>): Promise<number> {
     return this.meta.locked(async () => {
-      const needed = new Set<string>();
-      const usedChains = new Set<string>();
-      for (const l of await this.meta.listLeases()) for (const c of l.chainIds ?? []) usedChains.add(c);
-      for (const rec of await this.meta.listImages()) {
-        needed.add(rec.id);
-        needed.add(rec.manifestDigest);
-        if (rec.indexDigest) needed.add(rec.indexDigest);
-        for (const l of rec.layers) needed.add(l.digest);
-        for (const c of rec.chainIds) usedChains.add(c);
-      }
+      const { needed, usedChains } = await this.holdings();
       let blobBytes = 0;
       // A pull in flight has its blobs in the store before its record names them.
       const pulling = this.ctx.inUse;

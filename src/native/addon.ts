@@ -93,6 +93,11 @@ export interface NativeAddon {
   /** malloc_trim(0): returns malloc's free pages to the kernel; whether any were released. */
   mallocTrim(): boolean;
   /**
+   * V8's low-memory collection on this thread's isolate (memory-reducing full GCs, young
+   * generation shrunk, empty pages unmapped; see native/addon_mem.c); false when node lacks it.
+   */
+  lowMemoryNotification(): boolean;
+  /**
    * The raw bpf(2) syscall on `attr` (read and written in place); returns its result. Each
    * `[offset, buffer]` of `pointers` first stores that buffer's address (u64) at `offset` in attr.
    */

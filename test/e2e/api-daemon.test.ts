@@ -128,6 +128,30 @@ test('hakod warms its HTTP client (one GET /_ping to itself), zlib and streams o
   assert.doesNotMatch(off.log(), warmed);
 });
 
+test('hakod runs its start-up collection once, in its first quiet second after the warm-ups; HAKOD_STARTUP_GC=off does not', async () => {
+  const collected = /start-up garbage collected \(/;
+  const d = await startDaemon();
+  try {
+    await retryUntil(async () => assert.match(d.log(), collected), 'the collection is logged');
+    const warmedAt = d.log().search(/warmed up \(/);
+    assert.ok(warmedAt >= 0 && warmedAt < d.log().search(collected), 'after the warm-ups');
+    assert.equal((await d.request('GET', '/_ping')).status, 200);
+    await new Promise((r) => setTimeout(r, 1500)); // another quiet period: a trim, no collection
+    assert.equal(d.log().split('start-up garbage collected (').length - 1, 1, d.log());
+  } finally {
+    assert.equal(await d.stop(), 0, d.log());
+  }
+  const off = await startDaemon([], { env: { ...process.env, HAKOD_STARTUP_GC: 'off' } });
+  try {
+    await retryUntil(async () => assert.match(off.log(), /warmed up \(/), 'the warm-up is logged');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await off.request('GET', '/_ping')).status, 200);
+  } finally {
+    assert.equal(await off.stop(), 0, off.log());
+  }
+  assert.doesNotMatch(off.log(), collected);
+});
+
 test('a daemon whose log reader went away keeps serving (no EPIPE loop) and stops cleanly', async () => {
   const d = await startDaemon();
   try {

@@ -1,5 +1,6 @@
 // The daemon's V8 flags (bin/daemon-v8-flags.cjs): defaults, the HAKOD_V8_FLAGS override, and
-// flags node was started with are left alone. The idle trimmer (src/daemon/memory.ts).
+// flags node was started with are left alone. The idle trimmer (src/daemon/memory.ts) and its
+// start-up collection (the addon's lowMemoryNotification).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -46,6 +47,50 @@ test('idle trimmer: trims once, delayMs after the last activity; nothing after c
   t.close();
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(trims, 1);
+});
+
+test('idle trimmer: collectOnce runs its collection once, before the trim of the next quiet period', async () => {
+  const { IdleTrimmer } = await import('../../src/daemon/memory.js');
+  const calls: string[] = [];
+  const until = async (n: number): Promise<void> => {
+    for (const deadline = Date.now() + 10_000; calls.length < n && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+  };
+  const t = new IdleTrimmer(() => calls.push('trim'), 20);
+  t.collectOnce(() => calls.push('collect'));
+  t.activity(); // a request meanwhile: the collection still comes with the trim
+  await until(2);
+  assert.deepEqual(calls, ['collect', 'trim']);
+  t.activity(); // the next quiet period trims only
+  await until(3);
+  assert.deepEqual(calls, ['collect', 'trim', 'trim']);
+  t.collectOnce(() => calls.push('collect'));
+  t.close(); // nothing after close
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(calls, ['collect', 'trim', 'trim']);
+});
+
+test('addon lowMemoryNotification: V8 shrinks the young generation and collects old garbage', async (t) => {
+  const { native } = await import('../../src/native/addon.js');
+  let addon;
+  try {
+    addon = native();
+  } catch (err) {
+    t.skip(`no native addon: ${(err as Error).message}`);
+    return;
+  }
+  const v8 = await import('node:v8');
+  const space = (name: string) => v8.getHeapSpaceStatistics().find((s) => s.space_name === name)!;
+  // Old-space garbage: objects kept across scavenges (promoted), then dropped.
+  let keep: object[] | undefined = [];
+  for (let i = 0; i < 200_000; i++) keep.push({ i, s: `x${i}` });
+  for (let i = 0; i < 30; i++) new Array(100_000).fill(i); // scavenges promote `keep`
+  const oldBefore = space('old_space').space_used_size;
+  keep = undefined;
+  assert.equal(addon.lowMemoryNotification(), true);
+  const oldAfter = space('old_space').space_used_size;
+  assert.ok(oldAfter < oldBefore - 4 * 1024 * 1024, `old space ${oldBefore} -> ${oldAfter}`);
+  // memory-reducing mode: the young generation is left empty
+  assert.ok(space('new_space').space_used_size < 64 * 1024, `new space used ${space('new_space').space_used_size}`);
 });
 
 test('hakod loads the builtins its bundle needs at start before it sets its V8 flags, so with Node\'s code cache', (t) => {
