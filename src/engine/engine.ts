@@ -2685,7 +2685,7 @@ export class Engine implements ContainerEngine {
     const exited = ex.exited!;
     const onExit = (code: number): void => this.execExited(live, ex, code);
     if (!started.attached) throw new HakoError({ step: `attach to exec ${ex.ID}`, hint: 'its client was not handed to the monitor', kind: 'internal' });
-    const up = execAttachment(started.attached.client, started.attached.attachment, onExit, exited);
+    const up = execAttachment(started.attached.client, started.attached.attachment, onExit, exited, this.trace.enabled ? (phase) => this.trace.mark(live.rec.Id, phase) : undefined);
     session.connectMonitor(up);
     return session.attachment();
   }
@@ -2717,6 +2717,7 @@ export class Engine implements ContainerEngine {
       live.execs.add(ex.ID);
       if (r.state === 'running') this.trackExec(live, ex, r.pid, r.dir, r.exited);
       else if (r.state === 'exited') ex.ExitCode = r.exitCode;
+      this.trace.mark(live.rec.Id, 'exec.restored');
     }
   }
 

@@ -14,6 +14,7 @@ import { BlobStaging, type StagedBlob } from '../store/staging.js';
 import { importRootfs } from './index.js';
 import { checkLayer, removeSnapshots } from './load.js';
 import { registerImages, type RegisteredImage } from './register.js';
+import { pullMark } from '../pull-trace.js';
 
 export interface ImportImageOptions {
   /** `repository[:tag]` to tag the image with. */
@@ -56,6 +57,7 @@ export async function importImage(ctx: PullContext, input: NodeJS.ReadableStream
       signal: opts.signal,
     });
     if (!staged || staged.digest !== res.diffId) throw new HakoError({ step: 'import: the stored layer does not match the tar that was read', kind: 'internal' });
+    pullMark('import.staged');
     const configBytes = Buffer.from(JSON.stringify(res.config));
     const config = parseImageConfig(configBytes);
     const configDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: sha256(configBytes), size: configBytes.length };
@@ -64,8 +66,9 @@ export async function importImage(ctx: PullContext, input: NodeJS.ReadableStream
     const diffId = res.diffId as Digest;
     await checkLayer(ctx, staging, layer, diffId, diffId, made, { signal: opts.signal });
     const [r] = await registerImages(ctx.content, ctx.meta, staging, [
-      { configBytes, config, configDesc, manifestBytes, manifestDigest: sha256(manifestBytes), manifestMediaType: MediaType.OciManifest, layers: [layer], diffIds: [diffId], chainIds: [diffId], tags: tag ? [tag] : [] },
+      { configBytes, config, configDesc, manifestBytes, manifestDigest: sha256(manifestBytes), manifestMediaType: MediaType.OciManifest, layers: [layer], diffIds: [diffId], chainIds: [diffId], tags: tag ? [tag] : [], stampTagTime: true },
     ]);
+    pullMark('import.registered');
     await staging.discard();
     return r!;
   } catch (err) {
