@@ -8,7 +8,7 @@ import { applyChanges } from '../changes.js';
 import { ociManifestBytes, parseImageConfig, type Descriptor } from '../manifest.js';
 import { MediaType } from '../media-types.js';
 import { parsePlatform } from '../platform.js';
-import type { PullContext } from '../pull.js';
+import { holdSnapshots, type PullContext } from '../pull.js';
 import { parseReference, type Reference } from '../reference.js';
 import { BlobStaging, type StagedBlob } from '../store/staging.js';
 import { importRootfs } from './index.js';
@@ -43,6 +43,7 @@ export async function importImage(ctx: PullContext, input: NodeJS.ReadableStream
   const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
   const staging = new BlobStaging(ctx.content);
   const made: Digest[] = [];
+  let release: (() => void) | undefined;
   try {
     let staged: StagedBlob | undefined;
     const res = await importRootfs(input, {
@@ -64,6 +65,8 @@ export async function importImage(ctx: PullContext, input: NodeJS.ReadableStream
     const layer: Descriptor = { mediaType: MediaType.OciLayer, digest: staged.digest, size: staged.size };
     const manifestBytes = ociManifestBytes(configDesc, [layer]);
     const diffId = res.diffId as Digest;
+    // Held until the record names it (a collection meanwhile would remove one found present).
+    release = await holdSnapshots(ctx, [diffId]);
     await checkLayer(ctx, staging, layer, diffId, diffId, made, { signal: opts.signal });
     const [r] = await registerImages(ctx.content, ctx.meta, staging, [
       { configBytes, config, configDesc, manifestBytes, manifestDigest: sha256(manifestBytes), manifestMediaType: MediaType.OciManifest, layers: [layer], diffIds: [diffId], chainIds: [diffId], tags: tag ? [tag] : [], stampTagTime: true },
@@ -75,5 +78,7 @@ export async function importImage(ctx: PullContext, input: NodeJS.ReadableStream
     await staging.discard().catch(() => undefined);
     await removeSnapshots(ctx, made);
     throw err;
+  } finally {
+    release?.();
   }
 }
