@@ -180,6 +180,7 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
   if (gcTrace.enabled) dc.subscribe(PULL_TRACE_CHANNEL, gcMark);
   await images.recover().catch((err: Error) => log('warn', `image store recovery: ${err.message}`));
   if (gcTrace.enabled) dc.unsubscribe(PULL_TRACE_CHANNEL, gcMark);
+  gcTrace.close();
   // What builds cut short by a crash left (contexts, staged files): no build runs yet.
   rmSync(buildWorkDir(flags.dataRoot), { recursive: true, force: true });
   const base: Omit<ApiDeps, 'engine'> = {
