@@ -458,6 +458,13 @@ export async function holdSnapshots(ctx: PullContext, chainIds: Digest[]): Promi
   return () => release(ctx.chainsInUse, held.chains);
 }
 
+/** The same for blobs a load found in the store (PullContext.inUse); returns the release. */
+export function holdBlobs(ctx: PullContext, digests: Digest[]): () => void {
+  const held: Held = { blobs: [], chains: [] };
+  hold(ctx.inUse, held.blobs, digests);
+  return () => release(ctx.inUse, held.blobs);
+}
+
 async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held: Held): Promise<PullResult> {
   const signal = opts.signal;
   pullMark('pull.start');
