@@ -654,9 +654,14 @@ async function streamSays(s: { sock: Socket; out: () => string; closed: Promise<
   return re.test(s.out());
 }
 
+/** The attached exec's ID (made by the last act). */
+let attachedId: string | undefined;
+
 /** The attached exec's act: run, exec, start attached, a line in; its client is cut off by the crash. */
 const attachedExec = (tty: boolean): Case['act'] => runningThen(async (id) => {
+  attachedId = undefined;
   const { Id: e } = await ok('POST', `/containers/${id}/exec`, { Cmd: ATTACHED_CMD, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: tty });
+  attachedId = e;
   const s = await execAttach(e, tty);
   try {
     if (!(await streamSays(s, /ready/, 'the attached exec says ready'))) return;
@@ -723,6 +728,16 @@ const attachedChecked = (launched: boolean): Case['first'] => async () => {
     }
   }
   if (launched) assert.equal(seen, 1, 'the attached exec launched before the crash is listed');
+  // Asked by its ID: its end (an exit code once it ran; as dockerd, no longer in its container's
+  // ExecIDs once it exited) or, never started, a 404 as dockerd's.
+  if (attachedId) {
+    const r = await api('GET', `/exec/${attachedId}/json`);
+    assert.ok(r.status === 200 || (r.status === 404 && !launched), `exec inspect of the attached exec: ${r.status} ${r.text}`);
+    if (r.status === 200) {
+      assert.equal(r.body.Running, false, `the attached exec ended: ${r.text}`);
+      if (launched) assert.equal(typeof r.body.ExitCode, 'number', `the attached exec's exit code: ${r.text}`);
+    }
+  }
 };
 
 function attachedExecCases(): Case[] {
