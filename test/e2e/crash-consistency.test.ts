@@ -821,6 +821,16 @@ function recoveryCases(): Case[] {
     await collected();
     for (const { Id: id } of (await ok('GET', '/containers/json?all=1')) as Array<{ Id: string }>) await ok('DELETE', `/containers/${id}?force=1`);
   }, images: ['crashbuild:latest'] });
+  // A container whose image was removed (forced: its lease keeps the image's layers), then the
+  // collection after a cut-short load, crashing too: the container's layers stay (it starts).
+  const leasedThenLoad = async () => {
+    await commit();
+    const { Id: id } = await ok('POST', '/containers/create', { Image: 'crashcommit:v1', Cmd: ['sh', '-c', 'cat /changed; echo up; exec sleep 300'] });
+    await ok('DELETE', '/images/crashcommit:v1?force=1');
+    assert.equal((await ok('GET', `/containers/${id}/json`)).State.Status, 'created');
+    await load();
+  };
+  out.push({ at: 'register.blobs-committed', then: 'snapshot.retired', act: leasedThenLoad, first: collected, check: loaded, images: ['crashload:latest'] });
   // rmi of the last tag: records gone, blobs and layer not (the base image's are shared).
   const tagRmi = async () => {
     await commit();
