@@ -2712,11 +2712,20 @@ export class Engine implements ContainerEngine {
   private restoreExecs(live: Live, monitorDir: string): void {
     for (const r of restoreExecs(monitorDir, (m) => this.log.warn(`container ${live.rec.Id}: ${m}`))) {
       if (r.ContainerID !== live.rec.Id || this.execs.has(r.ID)) continue;
+      if (r.state === 'lost' && !existsSync(join(r.dir, 'control.sock')) && !existsSync(join(r.dir, 'monitor.json'))) {
+        // A crash between its exec.json and its monitor's launch: nothing ran. Listed, it stayed
+        // in the container's ExecIDs for good (no exit code ever came); forgotten, as dockerd
+        // forgets every exec at a restart (inspect: 404).
+        rmSync(r.dir, { recursive: true, force: true });
+        continue;
+      }
       const ex: ExecRecord = { ID: r.ID, ContainerID: r.ContainerID, body: r.body, Running: false, ExitCode: null, Pid: r.pid, started: true };
       this.execs.set(ex.ID, ex);
       live.execs.add(ex.ID);
       if (r.state === 'running') this.trackExec(live, ex, r.pid, r.dir, r.exited);
       else if (r.state === 'exited') ex.ExitCode = r.exitCode;
+      // Its monitor died without an exit record: 255, as for one that dies while we watch.
+      else ex.ExitCode = 255;
       this.trace.mark(live.rec.Id, 'exec.restored');
     }
   }
