@@ -2724,10 +2724,32 @@ export class Engine implements ContainerEngine {
       live.execs.add(ex.ID);
       if (r.state === 'running') this.trackExec(live, ex, r.pid, r.dir, r.exited);
       else if (r.state === 'exited') ex.ExitCode = r.exitCode;
+      else if (r.pid > 0 && sameCgroups(r.pid, readMonitorInfo(monitorDir)?.containerPid)) this.watchOrphanExec(live, ex, r.pid);
       // Its monitor died without an exit record: 255, as for one that dies while we watch.
       else ex.ExitCode = 255;
       this.trace.mark(live.rec.Id, 'exec.restored');
     }
+  }
+
+  /**
+   * An exec whose monitor died (killed) while its process runs on in the container (reparented
+   * there, nothing kills it before the container stops): running until that pid ends, then 255
+   * (its status went with the monitor), as watchOrphan does for a container.
+   */
+  private watchOrphanExec(live: Live, ex: ExecRecord, pid: number): void {
+    const start = processStartTime(pid) ?? undefined;
+    ex.Running = true;
+    ex.Pid = pid;
+    ex.exited = new Promise<number>((resolve) => {
+      const poll = setInterval(() => {
+        if (this.closed) return clearInterval(poll);
+        if (isSameProcess(pid, start)) return;
+        clearInterval(poll);
+        this.execExited(live, ex, 255);
+        resolve(255);
+      }, 500);
+      poll.unref();
+    });
   }
 
   async inspectExec(execId: string): Promise<Json> {
@@ -2981,3 +3003,13 @@ function pruneMatches(rec: ContainerRecord, f: ReturnType<typeof containerPruneF
 const IPC_MODES = new Set(['', 'none', 'private', 'shareable', 'host']);
 
 export { ZERO_TIME };
+
+/** Whether `pid` is in the same cgroups as `other` (an exec's process and its container's init). */
+function sameCgroups(pid: number, other: number | undefined): boolean {
+  if (!other || other <= 0) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8') === readFileSync(`/proc/${other}/cgroup`, 'utf8');
+  } catch {
+    return false;
+  }
+}

@@ -1026,3 +1026,30 @@ test('cgroup dirs a crash left made ahead (a cpuset one without cpus and mems): 
   assert.deepEqual([...aDirs, ...bDirs].filter((x) => existsSync(x)), []);
   await ok('DELETE', `/images/${encodeURIComponent(image)}`);
 }));
+
+test('an exec whose monitor died with the daemon: after the restart it runs on (its process in the container), then ends with 255 (its status went with the monitor), unlisted, no process of it left', { skip, timeout: 60_000 }, () => withLog(async () => {
+  where = '(exec monitor killed)';
+  await pull();
+  const id = await run();
+  const { Id: e } = await ok('POST', `/containers/${id}/exec`, { Cmd: EXEC_CMD });
+  await ok('POST', `/exec/${e}/start`, { Detach: true });
+  const running = await ok('GET', `/exec/${e}/json`);
+  assert.ok(running.Running && running.Pid > 0);
+  const monitorPid = (JSON.parse(readFileSync(join(d.execRoot, 'monitors', id, 'execs', e, 'monitor.json'), 'utf8')) as { pid: number }).pid;
+  await d.crash();
+  process.kill(monitorPid, 'SIGKILL');
+  await until(10_000, "the exec's monitor to die", async () => !alive(monitorPid));
+  await within(45_000, 'the start after the crash', d.restart());
+  // Its process outlived the monitor (reparented in the container): the exec runs.
+  let x = await ok('GET', `/exec/${e}/json`);
+  assert.ok(x.Running && x.Pid === running.Pid && cgroupProcs(id).includes(x.Pid), `the exec runs on: ${JSON.stringify(x)}`);
+  assert.deepEqual((await ok('GET', `/containers/${id}/json`)).ExecIDs, [e], 'its container lists it');
+  execFileSync('nsenter', ['-t', String((await ok('GET', `/containers/${id}/json`)).State.Pid), '-m', 'touch', '/tmp/go']);
+  await until(10_000, "the exec's end after the restart", async () => !(x = await ok('GET', `/exec/${e}/json`)).Running);
+  assert.equal(x.ExitCode, 255, JSON.stringify(x));
+  assert.equal((await ok('GET', `/containers/${id}/json`)).ExecIDs, null, 'its container lists no exec');
+  assert.ok(!cgroupProcs(id).includes(running.Pid), "the exec's process is gone");
+  await checkContainers('(exec monitor killed)');
+  await removeEverything();
+  await ok('DELETE', `/images/${encodeURIComponent(image)}`);
+}));
