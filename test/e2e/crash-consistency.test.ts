@@ -15,11 +15,13 @@
 // taken exactly when its container is listed); and after removing everything (rm -f -v, volume
 // and network prune) nothing is left beyond what the daemon had before the crash: no mounts,
 // cgroups, interfaces, nft rules, monitor processes or files under the roots. A pull, load,
-// import or commit cut short leaves a whole image or nothing of it, and after the image store's
-// start-up collection the blobs and layers are exactly those the image records name. At the end, with the image removed, the roots hold what
-// a fresh daemon's hold. One daemon root for all marks (each one's leftovers are checked before
-// the next). HAKO_CRASH_MARKS=<mark,…> runs only those. Every wait has a deadline whose failure
-// names the mark and the step (a hang once ran into the runner's 300 s timeout, saying nothing).
+// import or commit cut short leaves a whole image or nothing of it (a tagged one with its
+// LastTagTime), and after the image store's start-up collection the blobs and layers are exactly
+// those the image records and leases name. An exec its container lists after the restart runs.
+// At the end, with the image removed, the roots hold what a fresh daemon's hold. One daemon root
+// for all marks (each one's leftovers are checked before the next). HAKO_CRASH_MARKS=<mark,…>
+// runs only those. Every wait has a deadline whose failure names the mark and the step (a hang
+// once ran into the runner's 300 s timeout, saying nothing).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
