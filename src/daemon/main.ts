@@ -13,6 +13,9 @@ import type { ContainerEngine } from '../engine/api-types.js';
 import { IdleTrimmer } from './memory.js';
 import { native } from '../native/addon.js';
 import { isoTime } from '../common/time.js';
+import dc from 'node:diagnostics_channel';
+import { PhaseTrace } from '../engine/phase-trace.js';
+import { PULL_TRACE_CHANNEL } from '../image/pull-trace.js';
 
 export const HAKO_VERSION = '0.1.0';
 
@@ -170,7 +173,14 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
   await images.content.init();
   await images.meta.init();
   // Blobs and layers a crash in a pull, rmi or prune left unnamed (nothing when none did).
+  // Its marks (gc.*, snapshot.*) go to a trace of their own: the API's, which takes the image
+  // store's marks afterwards, is made after it (tests crash here: HAKOD_CRASH_AT).
+  const gcTrace = PhaseTrace.fromEnv();
+  const gcMark = (phase: unknown): void => gcTrace.mark('gc', String(phase));
+  if (gcTrace.enabled) dc.subscribe(PULL_TRACE_CHANNEL, gcMark);
   await images.recover().catch((err: Error) => log('warn', `image store recovery: ${err.message}`));
+  if (gcTrace.enabled) dc.unsubscribe(PULL_TRACE_CHANNEL, gcMark);
+  gcTrace.close();
   // What builds cut short by a crash left (contexts, staged files): no build runs yet.
   rmSync(buildWorkDir(flags.dataRoot), { recursive: true, force: true });
   const base: Omit<ApiDeps, 'engine'> = {

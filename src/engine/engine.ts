@@ -2693,7 +2693,7 @@ export class Engine implements ContainerEngine {
     const exited = ex.exited!;
     const onExit = (code: number): void => this.execExited(live, ex, code);
     if (!started.attached) throw new HakoError({ step: `attach to exec ${ex.ID}`, hint: 'its client was not handed to the monitor', kind: 'internal' });
-    const up = execAttachment(started.attached.client, started.attached.attachment, onExit, exited);
+    const up = execAttachment(started.attached.client, started.attached.attachment, onExit, exited, this.trace.enabled ? (phase) => this.trace.mark(live.rec.Id, phase) : undefined);
     session.connectMonitor(up);
     return session.attachment();
   }
@@ -2720,12 +2720,44 @@ export class Engine implements ContainerEngine {
   private restoreExecs(live: Live, monitorDir: string): void {
     for (const r of restoreExecs(monitorDir, (m) => this.log.warn(`container ${live.rec.Id}: ${m}`))) {
       if (r.ContainerID !== live.rec.Id || this.execs.has(r.ID)) continue;
+      if (r.state === 'lost' && !existsSync(join(r.dir, 'control.sock')) && !existsSync(join(r.dir, 'monitor.json'))) {
+        // A crash between its exec.json and its monitor's launch: nothing ran. Listed, it stayed
+        // in the container's ExecIDs for good (no exit code ever came); forgotten, as dockerd
+        // forgets every exec at a restart (inspect: 404).
+        rmSync(r.dir, { recursive: true, force: true });
+        continue;
+      }
       const ex: ExecRecord = { ID: r.ID, ContainerID: r.ContainerID, body: r.body, Running: false, ExitCode: null, Pid: r.pid, started: true };
       this.execs.set(ex.ID, ex);
       live.execs.add(ex.ID);
       if (r.state === 'running') this.trackExec(live, ex, r.pid, r.dir, r.exited);
       else if (r.state === 'exited') ex.ExitCode = r.exitCode;
+      else if (r.pid > 0 && sameCgroups(r.pid, readMonitorInfo(monitorDir)?.containerPid)) this.watchOrphanExec(live, ex, r.pid);
+      // Its monitor died without an exit record: 255, as for one that dies while we watch.
+      else ex.ExitCode = 255;
+      this.trace.mark(live.rec.Id, 'exec.restored');
     }
+  }
+
+  /**
+   * An exec whose monitor died (killed) while its process runs on in the container (reparented
+   * there, nothing kills it before the container stops): running until that pid ends, then 255
+   * (its status went with the monitor), as watchOrphan does for a container.
+   */
+  private watchOrphanExec(live: Live, ex: ExecRecord, pid: number): void {
+    const start = processStartTime(pid) ?? undefined;
+    ex.Running = true;
+    ex.Pid = pid;
+    ex.exited = new Promise<number>((resolve) => {
+      const poll = setInterval(() => {
+        if (this.closed) return clearInterval(poll);
+        if (isSameProcess(pid, start)) return;
+        clearInterval(poll);
+        this.execExited(live, ex, 255);
+        resolve(255);
+      }, 500);
+      poll.unref();
+    });
   }
 
   async inspectExec(execId: string): Promise<Json> {
@@ -2960,3 +2992,13 @@ function volumeNamesOf(rec: ContainerRecord): string[] {
 const IPC_MODES = new Set(['', 'none', 'private', 'shareable', 'host']);
 
 export { ZERO_TIME };
+
+/** Whether `pid` is in the same cgroups as `other` (an exec's process and its container's init). */
+function sameCgroups(pid: number, other: number | undefined): boolean {
+  if (!other || other <= 0) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8') === readFileSync(`/proc/${other}/cgroup`, 'utf8');
+  } catch {
+    return false;
+  }
+}

@@ -125,9 +125,10 @@ export function execAttachRequest(req: { stdin: boolean; stdout: boolean; stderr
 /**
  * The client's attachment to a monitored exec (startMonitoredExec's `attached`, handed to the
  * monitor at its launch). Its output ends only once `recorded` settles (the engine has the exit
- * code): the docker CLI inspects the exec as soon as the stream ends.
+ * code): the docker CLI inspects the exec as soon as the stream ends. `mark`: a phase mark at each
+ * chunk of output (tests crash the daemon mid-stream there).
  */
-export function execAttachment(client: MonitorClient, up: Attachment, onExit: (code: number) => void, recorded: Promise<unknown>): Attachment {
+export function execAttachment(client: MonitorClient, up: Attachment, onExit: (code: number) => void, recorded: Promise<unknown>, mark?: (phase: string) => void): Attachment {
   // The EXIT frame comes before the socket closes: record the code as early as the monitor says it.
   void client.exit.then((r) => {
     if (r) onExit(r.exitCode);
@@ -135,6 +136,7 @@ export function execAttachment(client: MonitorClient, up: Attachment, onExit: (c
   const src = up.output;
   const output = new Readable({ objectMode: true, read: () => src.resume() });
   src.on('data', (c) => {
+    mark?.('exec.stream-output');
     if (!output.push(c)) src.pause();
   });
   let ended = false;

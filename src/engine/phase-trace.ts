@@ -11,7 +11,7 @@
 // the first) of that phase, whatever container it names: a crash at a known point between two
 // steps, with everything the steps before it left. Read once, when the trace is made (daemon
 // start); absent, it costs nothing more than the trace being off.
-import { openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { native } from '../native/addon.js';
 
 /** HAKOD_CRASH_AT's phase and occurrence (1-based); undefined when unset or malformed. */
@@ -27,7 +27,7 @@ export class PhaseTrace {
   private crashSeen = 0;
 
   constructor(
-    private readonly fd: number | undefined,
+    private fd: number | undefined,
     private readonly crashAt?: { phase: string; nth: number },
   ) {}
 
@@ -60,6 +60,17 @@ export class PhaseTrace {
       /* profiling only */
     }
     if (this.crashAt !== undefined) this.crashIfDue(phase);
+  }
+
+  /** Closes the trace file (a trace made for one phase of the daemon's life). */
+  close(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* profiling only */
+    }
+    this.fd = undefined;
   }
 
   private crashIfDue(phase: string): void {

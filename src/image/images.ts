@@ -174,7 +174,11 @@ export class ImageService {
       return;
     }
     if (markers.length === 0) return;
+    pullMark('gc.begin');
     await this.collect((this.opts.unpacker?.list?.() ?? []) as Digest[]);
+    // The markers go only once everything is collected: a crash in the collection leaves them,
+    // and the next start collects again.
+    pullMark('gc.collected');
     for (const m of markers) {
       try {
         unlinkSync(join(this.meta.dir, m));
@@ -409,8 +413,8 @@ export class ImageService {
     const { importImage } = await import('./archive/import-image.js');
     await this.content.init();
     await this.meta.init();
+    // (A tag's Metadata.LastTagTime is written with the record: registerImages' stampTagTime.)
     const r = await this.unsettled(() => importImage(this.ctx, input, opts));
-    if (r.tags.length > 0) await this.meta.locked(() => this.stampTagTime(r.id));
     // dockerd: the tag first, then the import.
     for (const t of r.tags) await this.event('tag', r.id, t);
     await this.event('import', r.id, r.id);
@@ -786,6 +790,7 @@ export class ImageService {
         if (needed.has(d) || pulling?.has(d)) continue;
         blobBytes += this.content.size(d) ?? 0;
         await this.content.delete(d);
+        pullMark('gc.blob-deleted');
       }
       // dockerd reports the removed layers' content sizes; without snapshots, the blobs' bytes.
       let layerBytes: number | undefined;
@@ -809,6 +814,7 @@ export class ImageService {
           if (removing?.get(c) === settled) removing.delete(c);
           if (n !== undefined && ok) layerBytes = (layerBytes ?? 0) + n;
           if (ok) removedChains?.add(c);
+          if (ok) pullMark('gc.layer-removed');
         }
       }
       // No layer released: 0, as dockerd (the config and manifest bytes are not counted).

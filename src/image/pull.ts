@@ -447,6 +447,24 @@ async function holdChains(ctx: PullContext, held: Held, chainIds: Digest[]): Pro
   if (removals.length > 0) await Promise.all(removals);
 }
 
+/**
+ * holdChains for a load or an import: they too find a snapshot present (or commit one) before
+ * their record names it, and an rmi's or prune's collection meanwhile removed it (the image
+ * then recorded without its layer). Resolves with the release, once removals in flight ended.
+ */
+export async function holdSnapshots(ctx: PullContext, chainIds: Digest[]): Promise<() => void> {
+  const held: Held = { blobs: [], chains: [] };
+  await holdChains(ctx, held, chainIds);
+  return () => release(ctx.chainsInUse, held.chains);
+}
+
+/** The same for blobs a load found in the store (PullContext.inUse); returns the release. */
+export function holdBlobs(ctx: PullContext, digests: Digest[]): () => void {
+  const held: Held = { blobs: [], chains: [] };
+  hold(ctx.inUse, held.blobs, digests);
+  return () => release(ctx.inUse, held.blobs);
+}
+
 async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held: Held): Promise<PullResult> {
   const signal = opts.signal;
   pullMark('pull.start');

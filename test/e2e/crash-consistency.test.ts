@@ -2,31 +2,37 @@
 // mark on the paths of run (create → attach → wait → start, the runtime's launch), stop, restart,
 // rm -f, docker run --rm, rm -v with an anonymous volume, a volume's copy-up, volume create/rm,
 // network create/rm and connect/disconnect, exec create/start (an exec running at the crash, its
-// exit after the restart), docker load, commit, a FROM/RUN/COPY build (and one with the build
-// cache), tag and rmi of a twice-tagged image, a pull from a local registry and an rmi, hakod is
-// started with HAKOD_CRASH_AT=<mark>, SIGKILLs itself there, and is started again on the same
-// roots (for a few, crashing once more during that start's recovery). Then: it comes up; every
+// exit after the restart; one attached through the hijacked stream, with and without a TTY, cut
+// off mid-stream), docker load, docker import (tagged with a --change, and untagged), commit, a
+// FROM/RUN/COPY build (and one with the build cache), tag and rmi of a twice-tagged image, a pull
+// from a local registry and an rmi, hakod is started with HAKOD_CRASH_AT=<mark>, SIGKILLs itself
+// there, and is started again on the same roots (for a few, crashing once more during that
+// start's recovery: the exit's and cleanup's, an exec's restore, and the start-up collection of
+// the blobs and layers a cut-short load, commit, build or rmi left). Then: it comes up; every
 // container is absent or consistent (inspect works; a running one has a live pid in its cgroups,
 // its namespace's interfaces are its networks, it is attachable and stoppable; a paused one is
 // still frozen; a stopped one has no process left; each starts, logs and stops again; a name is
 // taken exactly when its container is listed); and after removing everything (rm -f -v, volume
 // and network prune) nothing is left beyond what the daemon had before the crash: no mounts,
-// cgroups, interfaces, nft rules, monitor processes or files under the roots. A pull cut short
-// leaves a whole image or nothing of it. At the end, with the image removed, the roots hold what
-// a fresh daemon's hold. One daemon root for all marks (each one's leftovers are checked before
-// the next). HAKO_CRASH_MARKS=<mark,…> runs only those. Every wait has a deadline whose failure
-// names the mark and the step (a hang once ran into the runner's 300 s timeout, saying nothing).
+// cgroups, interfaces, nft rules, monitor processes or files under the roots. A pull, load,
+// import or commit cut short leaves a whole image or nothing of it (a tagged one with its
+// LastTagTime), and after the image store's start-up collection the blobs and layers are exactly
+// those the image records and leases name. An exec its container lists after the restart runs.
+// At the end, with the image removed, the roots hold what a fresh daemon's hold. One daemon root
+// for all marks (each one's leftovers are checked before the next). HAKO_CRASH_MARKS=<mark,…>
+// runs only those. Every wait has a deadline whose failure names the mark and the step (a hang
+// once ran into the runner's 300 s timeout, saying nothing).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, dockerSaveArchive, pushLayout, type BuiltImage } from '../helpers/images.js';
-import { cgroupDirs, isRoot, mountsUnder } from '../helpers/fixtures.js';
+import { busyboxImage, dockerSaveArchive, pushLayout, tarDir, type BuiltImage } from '../helpers/images.js';
+import { cgroupDirs, isRoot, makeBusyboxRootfs, mountsUnder } from '../helpers/fixtures.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : !hasEngine ? 'the engine is not built' : !monitorAvailable() ? 'build/hako-monitor is not built' : false;
@@ -436,7 +442,7 @@ function cases(): Case[] {
   out.push({ at: 'launch.created', then: 'cleanup.runtime', act: runCase });
   out.push({ at: 'exit.notified', then: 'cleanup.net', act: stop });
   out.push({ at: 'remove.locked', then: 'cleanup.unmount', act: rmf });
-  out.push(...imageCases());
+  out.push(...imageCases(), ...importCases(), ...attachedExecCases(), ...recoveryCases());
   return out;
 }
 
@@ -466,6 +472,8 @@ const execsChecked = (running: boolean): Case['first'] => async () => {
     const c = await ok('GET', `/containers/${id}/json`);
     for (const e of (c.ExecIDs ?? []) as string[]) {
       const x = await ok('GET', `/exec/${e}/json`);
+      // Listed: no exit code yet, so running (one never launched is forgotten, as dockerd's).
+      assert.ok(x.Running || x.ExitCode !== null, `exec ${e.slice(0, 12)}, listed by its container, runs: ${JSON.stringify(x)}`);
       if (!x.Running) continue;
       seen++;
       assert.ok(x.Pid > 0 && cgroupProcs(id).includes(x.Pid), `exec ${e.slice(0, 12)}: pid ${x.Pid} in the container's cgroups`);
@@ -497,6 +505,12 @@ async function build(content: string): Promise<string> {
   return r.text;
 }
 
+/** A tagged image that a tag, commit, build -t or tagged import made has its LastTagTime (not Go's zero). */
+async function tagTimed(name: string): Promise<void> {
+  const r = await api('GET', `/images/${encodeURIComponent(name)}/json`);
+  if (r.status === 200) assert.doesNotMatch(r.body.Metadata.LastTagTime, /^0001/, `${name}: its LastTagTime`);
+}
+
 /** The image is absent, or whole: a container of it runs and holds `file` with `want`. */
 async function imageWhole(name: string, file: string, want: RegExp): Promise<void> {
   if ((await api('GET', `/images/${encodeURIComponent(name)}/json`)).status === 404) return;
@@ -522,15 +536,18 @@ function imageCases(): Case[] {
     if (r.status !== 200 || /"error"/.test(r.text)) throw new Error(`load: ${r.status} ${r.text}`);
   };
   const loaded = async () => imageWhole('crashload:latest', '/loaded', /from the archive/);
-  for (const m of ['req.POST:/images/load', 'snapshot.committed', 'load.verified', 'register.blobs-committed', 'load.registered']) out.push({ at: m, act: load, check: loaded, images: ['crashload:latest'] });
+  for (const m of ['req.POST:/images/load', 'snapshot.committed', 'load.verified', 'register.blobs-committed', 'load.registered']) out.push({ at: m, act: load, first: collected, check: loaded, images: ['crashload:latest'] });
   // docker commit of a changed container.
   const commit = async () => {
     const id = await run({ extra: { Cmd: ['sh', '-c', 'echo changed > /changed; echo up; exec sleep 300'] } });
     await until(10_000, 'the container to change', async () => /up/.test((await api('GET', `/containers/${id}/logs?stdout=1`)).text));
     await ok('POST', `/commit?container=${id}&repo=crashcommit&tag=v1`);
   };
-  const committed = async () => imageWhole('crashcommit:v1', '/changed', /changed/);
-  for (const m of ['snapshot.committed', 'commit.layer', 'commit.recorded', 'tag.committed']) out.push({ at: m, act: commit, check: committed, images: ['crashcommit:v1'] });
+  const committed = async () => {
+    await imageWhole('crashcommit:v1', '/changed', /changed/);
+    await tagTimed('crashcommit:v1');
+  };
+  for (const m of ['snapshot.committed', 'commit.layer', 'commit.recorded', 'tag.committed']) out.push({ at: m, act: commit, first: collected, check: committed, images: ['crashcommit:v1'] });
   // build (FROM, RUN, COPY): the first build's RUN step's container and commit; then, with the
   // first build whole, a second one whose RUN comes from the build cache and whose COPY commits.
   // A RUN step's container a crash cut short stays, stopped or running (dockerd's does too, in
@@ -546,6 +563,7 @@ function imageCases(): Case[] {
   };
   const built = (cached: boolean) => async () => {
     await imageWhole('crashbuild:latest', '/f', /one|two/);
+    await tagTimed('crashbuild:latest');
     // A build succeeds; after a whole first build its RUN still comes from the cache.
     const text = await build('two');
     assert.match(text, /Successfully tagged crashbuild:latest/);
@@ -568,9 +586,265 @@ function imageCases(): Case[] {
     await ok('DELETE', '/images/crashtag:b');
   };
   const tagsWhole = async () => {
-    for (const n of ['crashcommit:v1', 'crashtag:a', 'crashtag:b']) await imageWhole(n, '/changed', /changed/);
+    for (const n of ['crashcommit:v1', 'crashtag:a', 'crashtag:b']) {
+      await imageWhole(n, '/changed', /changed/);
+      await tagTimed(n);
+    }
   };
   for (const m of ['tag.committed:2', 'tag.committed:3', 'rmi.committed', 'rmi.committed:2', 'rmi.committed:3']) out.push({ at: m, act: tagRmi, check: tagsWhole, images: ['crashcommit:v1', 'crashtag:a', 'crashtag:b'] });
+  return out;
+}
+
+// ---------------------------------------------------------------- import, an attached exec, crashes in the recovery
+
+/** A rootfs tar (busybox and /imported) for docker import. */
+const importTar = () => readFileSync(join(work, 'import.tar'));
+
+async function importAs(query: string): Promise<void> {
+  const r = await api('POST', `/images/create?fromSrc=-${query}`, importTar());
+  if (r.status !== 200 || /"error"/.test(r.text)) throw new Error(`import: ${r.status} ${r.text}`);
+}
+
+/** Every untagged image (a cut-short import's or load's record without its tag) is whole. */
+async function danglingWhole(file: string, want: RegExp): Promise<void> {
+  for (const { Id: id, RepoTags: tags } of (await ok('GET', '/images/json?all=1')) as Array<{ Id: string; RepoTags: string[] | null }>) {
+    if ((tags ?? []).some((t) => t !== '<none>:<none>')) continue;
+    await imageWhole(id, file, want);
+  }
+}
+
+function importCases(): Case[] {
+  const out: Case[] = [];
+  // Tagged, with --change: whole with its tag, its change and its LastTagTime (dockerd's
+  // TagImageWithReference sets it), or absent (a dangling image whole).
+  const tagged = () => importAs(`&repo=crashimport&tag=v1&changes=${encodeURIComponent('ENV CRASH=1')}`);
+  const taggedWhole = async () => {
+    await imageWhole('crashimport:v1', '/imported', /imported rootfs/);
+    await tagTimed('crashimport:v1');
+    const r = await api('GET', '/images/crashimport:v1/json');
+    if (r.status === 200) {
+      assert.ok((r.body.Config?.Env ?? []).includes('CRASH=1'), `the import's --change: ${JSON.stringify(r.body.Config)}`);
+    }
+    await danglingWhole('/imported', /imported rootfs/);
+  };
+  for (const m of ['import.staged', 'register.blobs-committed', 'register.recorded', 'import.registered']) out.push({ at: m, act: tagged, first: collected, check: taggedWhole, images: ['crashimport:v1'] });
+  // Untagged: its record without a tag is the image, whole (dangling).
+  out.push({ at: 'register.recorded', act: () => importAs(''), check: () => danglingWhole('/imported', /imported rootfs/), images: [] });
+  return out;
+}
+
+/**
+ * An exec attached through the hijacked stream (`docker exec -i`, or `-it` with `tty`): says
+ * ready, reads a line (at most 1 s: a TTY's reader outlives its client), echoes it, then runs
+ * until /tmp/go exists and exits 7.
+ */
+const ATTACHED_CMD = ['sh', '-c', 'echo ready; read -t 1 x; echo got $x; while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 7'];
+
+/** POST /exec/<id>/start, upgraded; resolves once the daemon answered 101 (or the stream closed). */
+function execAttach(id: string, tty: boolean): Promise<{ sock: Socket; out: () => string; closed: Promise<void> }> {
+  return within(30_000, `exec start ${id.slice(0, 12)}`, new Promise((resolve, reject) => {
+    const sock = createConnection(d.socket);
+    let out = '';
+    let upgraded = false;
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    sock.on('error', (e) => (upgraded ? undefined : reject(e)));
+    // The daemon may die before it answers (a crash at exec.created … exec.started).
+    sock.on('close', () => (upgraded ? undefined : resolve({ sock, out: () => out, closed })));
+    sock.on('data', (x: Buffer) => {
+      out += x.toString('latin1');
+      if (!upgraded && out.includes('\r\n\r\n')) {
+        if (!/^HTTP\/1\.1 101/.test(out)) return reject(new Error(`exec start ${id}: ${out}`));
+        upgraded = true;
+        resolve({ sock, out: () => out, closed });
+      }
+    });
+    const body = JSON.stringify({ Detach: false, Tty: tty });
+    sock.write(`POST /v1.44/exec/${id}/start HTTP/1.1\r\nHost: hako\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  }));
+}
+
+/** Until the stream's output matches `re` (true) or it closed (false); `what` names the step. */
+async function streamSays(s: { sock: Socket; out: () => string; closed: Promise<void> }, re: RegExp, what: string): Promise<boolean> {
+  let closed = false;
+  void s.closed.then(() => (closed = true));
+  await until(20_000, what, async () => closed || re.test(s.out()));
+  return re.test(s.out());
+}
+
+/** The attached exec's ID (made by the last act). */
+let attachedId: string | undefined;
+
+/** The attached exec's act: run, exec, start attached, a line in; its client is cut off by the crash. */
+const attachedExec = (tty: boolean): Case['act'] => runningThen(async (id) => {
+  attachedId = undefined;
+  const { Id: e } = await ok('POST', `/containers/${id}/exec`, { Cmd: ATTACHED_CMD, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: tty });
+  attachedId = e;
+  const s = await execAttach(e, tty);
+  try {
+    if (!(await streamSays(s, /ready/, 'the attached exec says ready'))) return;
+    s.sock.write('hello\n');
+    if (!(await streamSays(s, /got hello/, 'the attached exec echoes its line'))) return;
+    // The crash comes in the stream (or the case fails: the daemon did not reach its mark).
+    await Promise.race([s.closed, sleep(5000)]);
+  } finally {
+    s.sock.destroy();
+  }
+});
+
+/** Fds of `pid` that point into `dir`. */
+function fdsInto(pid: number, dir: string): string[] {
+  const out: string[] = [];
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return out;
+  }
+  for (const fd of fds) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target.startsWith(dir)) out.push(`${fd} -> ${target}`);
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return out;
+}
+
+/**
+ * After the restart, for each running container's execs: inspect answers (200, as after a
+ * detached exec's crash: hako keeps a started exec across a restart, docker's would be a 404);
+ * a running one is in the container's cgroups and its exit (7) is recorded; one not running has
+ * no process, and its monitor is gone; the daemon holds nothing open in its dir. `launched`: the
+ * exec was launched before the crash (it is listed: running, or exited with a code).
+ */
+const attachedChecked = (launched: boolean): Case['first'] => async () => {
+  let seen = 0;
+  for (const { Id: id } of (await ok('GET', '/containers/json')) as Array<{ Id: string }>) {
+    const c = await ok('GET', `/containers/${id}/json`);
+    for (const e of (c.ExecIDs ?? []) as string[]) {
+      const dir = join(d.execRoot, 'monitors', id, 'execs', e);
+      let monitorPid = 0;
+      try {
+        monitorPid = (JSON.parse(readFileSync(join(dir, 'monitor.json'), 'utf8')) as { pid: number }).pid;
+      } catch {
+        /* never launched */
+      }
+      let x = await ok('GET', `/exec/${e}/json`);
+      assert.ok(x.Running || x.ExitCode !== null, `exec ${e.slice(0, 12)}, listed by its container, runs: ${JSON.stringify(x)}`);
+      if (x.Running) {
+        assert.ok(x.Pid > 0 && cgroupProcs(id).includes(x.Pid), `exec ${e.slice(0, 12)}: pid ${x.Pid} in the container's cgroups`);
+        execFileSync('nsenter', ['-t', String(c.State.Pid), '-m', 'touch', '/tmp/go']);
+        await until(10_000, `exec ${e.slice(0, 12)}'s exit after the restart`, async () => !(x = await ok('GET', `/exec/${e}/json`)).Running);
+        assert.equal(x.ExitCode, 7, "the exec's exit code");
+      } else if (monitorPid) assert.equal(typeof x.ExitCode, 'number', `exec ${e.slice(0, 12)}: launched, not running: its exit code (${JSON.stringify(x)})`);
+      if (monitorPid) {
+        seen++;
+        await until(10_000, `exec ${e.slice(0, 12)}'s monitor (${monitorPid}) to exit`, async () => !alive(monitorPid));
+      }
+      assert.deepEqual(fdsInto(d.proc.pid!, dir), [], `hakod holds nothing open in exec ${e.slice(0, 12)}'s dir`);
+    }
+  }
+  if (launched) assert.equal(seen, 1, 'the attached exec launched before the crash is listed');
+  // Asked by its ID: its end (an exit code; as dockerd, no longer in its container's ExecIDs once
+  // it exited) or, never launched, a 404 (dockerd forgets every exec at a restart).
+  if (attachedId) {
+    const r = await api('GET', `/exec/${attachedId}/json`);
+    assert.equal(r.status, launched ? 200 : 404, `exec inspect of the attached exec: ${r.text}`);
+    if (r.status === 200) {
+      assert.equal(r.body.Running, false, `the attached exec ended: ${r.text}`);
+      assert.equal(typeof r.body.ExitCode, 'number', `the attached exec's exit code: ${r.text}`);
+    }
+  }
+};
+
+function attachedExecCases(): Case[] {
+  const out: Case[] = [];
+  // Before the launch (the client's end made, not yet the monitor's), at it, and mid-stream:
+  // the first output relayed, then the output after a line of input (also with a TTY, below).
+  for (const m of ['exec.meta-written', 'exec.launched', 'exec.stream-output', 'exec.stream-output:2']) out.push({ at: m, act: attachedExec(false), first: attachedChecked(m !== 'exec.meta-written') });
+  out.push({ at: 'exec.stream-output', act: attachedExec(true), first: attachedChecked(true) });
+  return out;
+}
+
+/**
+ * After a crash in an image-writing operation (and maybe a second one in the start-up's
+ * collection): no unsettled marker left, every blob and layer a recorded image (or a lease)
+ * names is there, and no other one (the collection finished), nor a dangling l/ link.
+ */
+async function collected(): Promise<void> {
+  const root = d.root;
+  const ls = (dir: string): string[] => {
+    try {
+      return readdirSync(dir).sort();
+    } catch {
+      return [];
+    }
+  };
+  assert.deepEqual(ls(join(root, 'image')).filter((n) => n.startsWith('unsettled-')), [], 'no unsettled marker after the start');
+  const blobs = new Set<string>();
+  const chains = new Set<string>();
+  for (const n of ls(join(root, 'image', 'images')).filter((x) => x.endsWith('.json'))) {
+    const rec = JSON.parse(readFileSync(join(root, 'image', 'images', n), 'utf8')) as { id: string; manifestDigest: string; indexDigest?: string; layers: Array<{ digest: string }>; chainIds: string[] };
+    for (const b of [rec.id, rec.manifestDigest, rec.indexDigest, ...rec.layers.map((l) => l.digest)]) if (b) blobs.add(b.slice(7));
+    for (const c of rec.chainIds) chains.add(c.slice(7));
+  }
+  for (const n of ls(join(root, 'image', 'leases')).filter((x) => x.endsWith('.json'))) {
+    for (const c of (JSON.parse(readFileSync(join(root, 'image', 'leases', n), 'utf8')) as { chainIds?: string[] }).chainIds ?? []) chains.add(c.slice(7));
+  }
+  assert.deepEqual(ls(join(root, 'content', 'blobs', 'sha256')), [...blobs].sort(), 'the blobs are those the image records name');
+  assert.deepEqual(ls(join(root, 'snapshots', 'layers')), [...chains].sort(), 'the layers are those the image records name');
+  const dangling = ls(join(root, 'snapshots', 'l')).filter((n) => !existsSync(join(root, 'snapshots', 'l', n)));
+  assert.deepEqual(dangling, [], 'no dangling l/ link');
+}
+
+/** Second crashes, in the recovery of exec, load, commit, build and tag/rmi. */
+function recoveryCases(): Case[] {
+  const out: Case[] = [];
+  const exec = runningThen(async (id) => {
+    const { Id: e } = await ok('POST', `/containers/${id}/exec`, { Cmd: EXEC_CMD });
+    await ok('POST', `/exec/${e}/start`, { Detach: true });
+  });
+  out.push({ at: 'exec.started', then: 'exec.restored', act: exec, first: execsChecked(true) });
+  out.push({ at: 'exec.stream-output:2', then: 'exec.restored', act: attachedExec(true), first: attachedChecked(true) });
+  const load = async () => {
+    const r = await api('POST', '/images/load?quiet=1', readFileSync(join(work, 'load', 'busybox-save.tar')));
+    if (r.status !== 200 || /"error"/.test(r.text)) throw new Error(`load: ${r.status} ${r.text}`);
+  };
+  const loaded = async () => imageWhole('crashload:latest', '/loaded', /from the archive/);
+  // The load's blobs and layer committed, its record not: the start collects them.
+  // (snapshot.retired: a layer renamed away, its l/ links once left dangling.)
+  for (const then of ['gc.blob-deleted', 'snapshot.unlinked', 'snapshot.retired', 'gc.collected']) out.push({ at: 'register.blobs-committed', then, act: load, first: collected, check: loaded, images: ['crashload:latest'] });
+  // commit (its layer, no record; the container left frozen is thawed too) and a build's.
+  const commit = async () => {
+    const id = await run({ extra: { Cmd: ['sh', '-c', 'echo changed > /changed; echo up; exec sleep 300'] } });
+    await until(10_000, 'the container to change', async () => /up/.test((await api('GET', `/containers/${id}/logs?stdout=1`)).text));
+    await ok('POST', `/commit?container=${id}&repo=crashcommit&tag=v1`);
+  };
+  out.push({ at: 'commit.layer', then: 'snapshot.retired', act: commit, first: collected, check: () => imageWhole('crashcommit:v1', '/changed', /changed/), images: ['crashcommit:v1'] });
+  out.push({ at: 'commit.layer', then: 'gc.collected', act: async () => void (await build('one')), first: async () => {
+    await collected();
+    for (const { Id: id } of (await ok('GET', '/containers/json?all=1')) as Array<{ Id: string }>) await ok('DELETE', `/containers/${id}?force=1`);
+  }, images: ['crashbuild:latest'] });
+  // A container whose image was removed (forced: its lease keeps the image's layers), then the
+  // collection after a cut-short load, crashing too: the container's layers stay (it starts).
+  const leasedThenLoad = async () => {
+    await commit();
+    const { Id: id } = await ok('POST', '/containers/create', { Image: 'crashcommit:v1', Cmd: ['sh', '-c', 'cat /changed; echo up; exec sleep 300'] });
+    await ok('DELETE', '/images/crashcommit:v1?force=1');
+    assert.equal((await ok('GET', `/containers/${id}/json`)).State.Status, 'created');
+    await load();
+  };
+  out.push({ at: 'register.blobs-committed', then: 'snapshot.retired', act: leasedThenLoad, first: collected, check: loaded, images: ['crashload:latest'] });
+  // rmi of the last tag: records gone, blobs and layer not (the base image's are shared).
+  const tagRmi = async () => {
+    await commit();
+    await ok('POST', `/images/crashcommit:v1/tag?repo=crashtag&tag=a`);
+    await ok('DELETE', '/images/crashcommit:v1');
+    for (const { Id: id } of (await ok('GET', '/containers/json?all=1')) as Array<{ Id: string }>) await ok('DELETE', `/containers/${id}?force=1`);
+    await ok('DELETE', '/images/crashtag:a');
+  };
+  out.push({ at: 'rmi.committed:2', then: 'gc.layer-removed', act: tagRmi, first: collected, images: ['crashcommit:v1', 'crashtag:a'] });
   return out;
 }
 
@@ -632,6 +906,10 @@ before(async () => {
   d = await startDaemon();
   work = mkdtempSync(join(tmpdir(), 'hako-crash-'));
   dockerSaveArchive(join(work, 'load'), 'crash-consistency load', { tag: 'crashload:latest', fill: (r) => writeFileSync(join(r, 'loaded'), 'from the archive\n') });
+  const imp = join(work, 'import');
+  makeBusyboxRootfs(imp);
+  writeFileSync(join(imp, 'imported'), 'imported rootfs\n');
+  writeFileSync(join(work, 'import.tar'), tarDir(imp));
 });
 
 after(async () => {
@@ -748,5 +1026,32 @@ test('cgroup dirs a crash left made ahead (a cpuset one without cpus and mems): 
   await removeEverything();
   for (let i = 0; i < 50 && [...aDirs, ...bDirs].some((x) => existsSync(x)); i++) await sleep(20);
   assert.deepEqual([...aDirs, ...bDirs].filter((x) => existsSync(x)), []);
+  await ok('DELETE', `/images/${encodeURIComponent(image)}`);
+}));
+
+test('an exec whose monitor died with the daemon: after the restart it runs on (its process in the container), then ends with 255 (its status went with the monitor), unlisted, no process of it left', { skip, timeout: 60_000 }, () => withLog(async () => {
+  where = '(exec monitor killed)';
+  await pull();
+  const id = await run();
+  const { Id: e } = await ok('POST', `/containers/${id}/exec`, { Cmd: EXEC_CMD });
+  await ok('POST', `/exec/${e}/start`, { Detach: true });
+  const running = await ok('GET', `/exec/${e}/json`);
+  assert.ok(running.Running && running.Pid > 0);
+  const monitorPid = (JSON.parse(readFileSync(join(d.execRoot, 'monitors', id, 'execs', e, 'monitor.json'), 'utf8')) as { pid: number }).pid;
+  await d.crash();
+  process.kill(monitorPid, 'SIGKILL');
+  await until(10_000, "the exec's monitor to die", async () => !alive(monitorPid));
+  await within(45_000, 'the start after the crash', d.restart());
+  // Its process outlived the monitor (reparented in the container): the exec runs.
+  let x = await ok('GET', `/exec/${e}/json`);
+  assert.ok(x.Running && x.Pid === running.Pid && cgroupProcs(id).includes(x.Pid), `the exec runs on: ${JSON.stringify(x)}`);
+  assert.deepEqual((await ok('GET', `/containers/${id}/json`)).ExecIDs, [e], 'its container lists it');
+  execFileSync('nsenter', ['-t', String((await ok('GET', `/containers/${id}/json`)).State.Pid), '-m', 'touch', '/tmp/go']);
+  await until(10_000, "the exec's end after the restart", async () => !(x = await ok('GET', `/exec/${e}/json`)).Running);
+  assert.equal(x.ExitCode, 255, JSON.stringify(x));
+  assert.equal((await ok('GET', `/containers/${id}/json`)).ExecIDs, null, 'its container lists no exec');
+  assert.ok(!cgroupProcs(id).includes(running.Pid), "the exec's process is gone");
+  await checkContainers('(exec monitor killed)');
+  await removeEverything();
   await ok('DELETE', `/images/${encodeURIComponent(image)}`);
 }));

@@ -376,6 +376,113 @@ test('import: a rootfs tar becomes a one-layer image with --change and --message
 });
 
 const hostArch = hostPlatform().architecture;
+
+/** A docker-save archive of one image whose layers are these tars (uncompressed), tagged `tag`. */
+function saveArchiveOf(layers: Buffer[], tag: string, createdBy: string): Buffer {
+  const d = tempDir('hako-save-');
+  try {
+    const diffIds = layers.map((l) => sha(l));
+    const config = Buffer.from(JSON.stringify({ architecture: hostArch, os: 'linux', created: '2026-01-01T00:00:00Z', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: diffIds }, history: layers.map(() => ({ created_by: createdBy })) }));
+    for (const [i, l] of layers.entries()) {
+      mkdirSync(join(d.path, diffIds[i]!.slice(7)));
+      writeFileSync(join(d.path, diffIds[i]!.slice(7), 'layer.tar'), l);
+    }
+    writeFileSync(join(d.path, `${sha(config).slice(7)}.json`), config);
+    writeFileSync(join(d.path, 'manifest.json'), JSON.stringify([{ Config: `${sha(config).slice(7)}.json`, RepoTags: [tag], Layers: diffIds.map((x) => `${x.slice(7)}/layer.tar`) }]));
+    return execFileSync('tar', ['-C', d.path, '-cf', '-', '.'], { maxBuffer: 1 << 30 });
+  } finally {
+    d.cleanup();
+  }
+}
+
+/** An OCI layout archive (blobs named by digest) of one image of these layers, named `name`. */
+function ociArchiveOf(layers: Buffer[], name: string, createdBy: string): Buffer {
+  const d = tempDir('hako-oci-');
+  try {
+    const blob = (b: Buffer): { digest: string; size: number } => {
+      mkdirSync(join(d.path, 'blobs', 'sha256'), { recursive: true });
+      writeFileSync(join(d.path, 'blobs', 'sha256', sha(b).slice(7)), b);
+      return { digest: sha(b), size: b.length };
+    };
+    const config = Buffer.from(JSON.stringify({ architecture: hostArch, os: 'linux', created: '2026-01-01T00:00:00Z', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => sha(l)) }, history: layers.map(() => ({ created_by: createdBy })) }));
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...blob(config) }, layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...blob(l) })) }));
+    writeFileSync(join(d.path, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(d.path, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...blob(manifest), annotations: { 'io.containerd.image.name': name } }] }));
+    return execFileSync('tar', ['-C', d.path, '-cf', '-', '.'], { maxBuffer: 1 << 30 });
+  } finally {
+    d.cleanup();
+  }
+}
+
+test('a load that finds a layer (or an OCI layout\'s blob) already here holds it until its record names it: an rmi of the image that had it, meanwhile, leaves it', { skip }, async () => {
+  const root = join(work.path, 'root-hold');
+  mkdirSync(root);
+  const plain = directoryUnpacker(join(root, 'snapshots'));
+  // The load's second layer waits in its unpack until the rmi is done (gate(): a new wait).
+  let slowChain: string | undefined;
+  let entered!: () => void;
+  let go: () => void = () => undefined;
+  let resume: Promise<void> = Promise.resolve();
+  const gate = (): Promise<void> => {
+    resume = new Promise<void>((r) => (go = r));
+    return new Promise<void>((r) => (entered = r));
+  };
+  const svc = new ImageService({
+    root,
+    dockerConfigPath: join(root, 'config.json'),
+    unpacker: {
+      ...plain,
+      async unpack(chainId, input, layer, signal) {
+        if (chainId === slowChain) {
+          entered();
+          await resume;
+        }
+        return plain.unpack(chainId, input, layer, signal);
+      },
+    },
+  });
+  services.push(svc);
+  const t = tempDir('hako-rootfs-');
+  try {
+    makeBusyboxRootfs(t.path);
+    const shared = tarDir(t.path);
+    const more = makeTar([{ name: 'more', data: 'more\n' }]);
+    const chain0 = sha(shared);
+    slowChain = sha(`${chain0} ${sha(more)}`);
+    await svc.load(Readable.from([saveArchiveOf([shared], 'hold/a:1', 'a')]));
+    assert.ok(plain.has(chain0 as never));
+    const inSlow = gate();
+    const loading = svc.load(Readable.from([saveArchiveOf([shared, more], 'hold/b:1', 'b')]));
+    await inSlow; // its first layer found present, its second being unpacked
+    await svc.remove('hold/a:1');
+    go();
+    await loading;
+    const rec = await svc.resolve('hold/b:1');
+    assert.deepEqual(rec.chainIds.filter((c) => !plain.has(c)), [], 'every layer the loaded image names is there');
+    // Its layers go with it (nothing held any more).
+    await svc.remove('hold/b:1');
+    assert.deepEqual(readdirSync(join(root, 'snapshots')), []);
+    // An OCI layout names its blobs by digest: one already stored is not staged again, and is
+    // held as well (the register failed: "layer … is not in the content store").
+    await svc.load(Readable.from([ociArchiveOf([shared], 'docker.io/hold/a:2', 'a')]));
+    assert.ok(svc.content.has(chain0 as never));
+    const inSlow2 = gate();
+    const loading2 = svc.load(Readable.from([ociArchiveOf([shared, more], 'docker.io/hold/b:2', 'b')]));
+    await inSlow2;
+    await svc.remove('hold/a:2');
+    go();
+    await loading2;
+    const rec2 = await svc.resolve('hold/b:2');
+    assert.deepEqual(rec2.chainIds.filter((c) => !plain.has(c)), [], 'every layer the loaded image names is there');
+    assert.deepEqual(rec2.layers.map((l) => l.digest).filter((x) => !svc.content.has(x)), [], 'every blob the loaded image names is there');
+    assert.ok((await svc.verify()).ok);
+  } finally {
+    go();
+    t.cleanup();
+  }
+});
+
+
 test('an index.json whose entry is a multi-platform index (docker 28 with the containerd store, OCI tools): the host platform among those in the archive', { skip: skip || (!['amd64', 'arm64'].includes(hostArch) && `the test image has amd64 and arm64, not ${hostArch}`) }, async () => {
   const multi = multiPlatformImage();
   try {

@@ -3,6 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PhaseTrace, parseCrashAt } from '../../src/engine/phase-trace.js';
 
@@ -35,4 +38,20 @@ test('the n-th mark of the phase kills the process with SIGKILL; others do not',
   const never = run('b.c:3');
   assert.equal(never.status, 0);
   assert.equal(never.stdout, 'after first\nafter second\n');
+});
+
+test('close() ends the trace file: marks after it are not written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-trace-'));
+  try {
+    const file = join(dir, 'trace');
+    const t = PhaseTrace.fromEnv({ HAKO_PHASE_TRACE: file });
+    t.mark('gc', 'gc.begin');
+    t.close();
+    t.mark('gc', 'gc.collected');
+    t.close();
+    assert.equal(t.enabled, false);
+    assert.deepEqual(readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').slice(0, 3).join(' ')), ['hako-phase gc gc.begin']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -8,12 +8,13 @@ import { applyChanges } from '../changes.js';
 import { ociManifestBytes, parseImageConfig, type Descriptor } from '../manifest.js';
 import { MediaType } from '../media-types.js';
 import { parsePlatform } from '../platform.js';
-import type { PullContext } from '../pull.js';
+import { holdSnapshots, type PullContext } from '../pull.js';
 import { parseReference, type Reference } from '../reference.js';
 import { BlobStaging, type StagedBlob } from '../store/staging.js';
 import { importRootfs } from './index.js';
 import { checkLayer, removeSnapshots } from './load.js';
 import { registerImages, type RegisteredImage } from './register.js';
+import { pullMark } from '../pull-trace.js';
 
 export interface ImportImageOptions {
   /** `repository[:tag]` to tag the image with. */
@@ -42,6 +43,7 @@ export async function importImage(ctx: PullContext, input: NodeJS.ReadableStream
   const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
   const staging = new BlobStaging(ctx.content);
   const made: Digest[] = [];
+  let release: (() => void) | undefined;
   try {
     let staged: StagedBlob | undefined;
     const res = await importRootfs(input, {
@@ -56,21 +58,27 @@ export async function importImage(ctx: PullContext, input: NodeJS.ReadableStream
       signal: opts.signal,
     });
     if (!staged || staged.digest !== res.diffId) throw new HakoError({ step: 'import: the stored layer does not match the tar that was read', kind: 'internal' });
+    pullMark('import.staged');
     const configBytes = Buffer.from(JSON.stringify(res.config));
     const config = parseImageConfig(configBytes);
     const configDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: sha256(configBytes), size: configBytes.length };
     const layer: Descriptor = { mediaType: MediaType.OciLayer, digest: staged.digest, size: staged.size };
     const manifestBytes = ociManifestBytes(configDesc, [layer]);
     const diffId = res.diffId as Digest;
+    // Held until the record names it (a collection meanwhile would remove one found present).
+    release = await holdSnapshots(ctx, [diffId]);
     await checkLayer(ctx, staging, layer, diffId, diffId, made, { signal: opts.signal });
     const [r] = await registerImages(ctx.content, ctx.meta, staging, [
-      { configBytes, config, configDesc, manifestBytes, manifestDigest: sha256(manifestBytes), manifestMediaType: MediaType.OciManifest, layers: [layer], diffIds: [diffId], chainIds: [diffId], tags: tag ? [tag] : [] },
+      { configBytes, config, configDesc, manifestBytes, manifestDigest: sha256(manifestBytes), manifestMediaType: MediaType.OciManifest, layers: [layer], diffIds: [diffId], chainIds: [diffId], tags: tag ? [tag] : [], stampTagTime: true },
     ]);
+    pullMark('import.registered');
     await staging.discard();
     return r!;
   } catch (err) {
     await staging.discard().catch(() => undefined);
     await removeSnapshots(ctx, made);
     throw err;
+  } finally {
+    release?.();
   }
 }

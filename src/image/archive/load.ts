@@ -14,7 +14,7 @@ import { hasherDigest, isDigest, newHasher, sha256, type Digest } from '../diges
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from '../manifest.js';
 import { MediaType } from '../media-types.js';
 import { formatPlatform, hostPlatform, selectPlatform, type Platform } from '../platform.js';
-import { chainIdsOf, type PullContext } from '../pull.js';
+import { chainIdsOf, holdBlobs, holdSnapshots, type PullContext } from '../pull.js';
 import { formatReference, parseReference, type Reference } from '../reference.js';
 import { ByteProgress, shortDigest, type ProgressSink } from '../progress.js';
 import { BlobStaging } from '../store/staging.js';
@@ -46,6 +46,8 @@ function bad(msg: string, hint?: string): HakoError {
 export async function loadImageArchive(ctx: PullContext, input: NodeJS.ReadableStream, opts: LoadOptions = {}): Promise<LoadResult> {
   const staging = new BlobStaging(ctx.content);
   const madeSnapshots: Digest[] = [];
+  let release: (() => void) | undefined;
+  const releaseBlobs: Array<() => void> = [];
   try {
     // 1. Stage every blob.
     const pathDigest = new Map<string, Digest>();
@@ -54,7 +56,10 @@ export async function loadImageArchive(ctx: PullContext, input: NodeJS.ReadableS
       async blob(b, stream) {
         const what = `archive entry ${b.path}`;
         if (b.digest && ctx.content.has(b.digest)) {
-          // Already stored: still check the archive's bytes, so a corrupt archive is reported.
+          // Already stored, and held until the records name it (an rmi's or prune's collection
+          // would delete it meanwhile: the register then failed). Still check the archive's
+          // bytes, so a corrupt archive is reported.
+          releaseBlobs.push(holdBlobs(ctx, [b.digest]));
           const h = newHasher();
           let n = 0;
           for await (const c of stream as AsyncIterable<Buffer>) {
@@ -74,7 +79,8 @@ export async function loadImageArchive(ctx: PullContext, input: NodeJS.ReadableS
     const blobs = new ArchiveBlobs(contents, pathDigest, staging);
     const planned = contents.dockerManifest ? await fromDockerManifest(contents, blobs) : await fromOciIndex(contents, blobs);
     if (planned.length === 0) throw bad('the archive holds no images');
-    // 3. Verify (and unpack) layers.
+    // 3. Verify (and unpack) layers; held until the records name them (holdSnapshots).
+    release = await holdSnapshots(ctx, [...new Set(planned.flatMap((p) => p.chainIds))]);
     const verified = new Set<string>();
     for (const img of planned) {
       const existing = await ctx.meta.getImage(img.configDesc.digest);
@@ -102,6 +108,9 @@ export async function loadImageArchive(ctx: PullContext, input: NodeJS.ReadableS
     await staging.discard().catch(() => undefined);
     await removeSnapshots(ctx, madeSnapshots);
     throw err;
+  } finally {
+    release?.();
+    for (const r of releaseBlobs) r();
   }
 }
 

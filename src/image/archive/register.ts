@@ -10,7 +10,7 @@ import { familiarString, parseReference, repositoryName, type Reference } from '
 import type { ContentStore } from '../store/content.js';
 import type { ImageRecord, MetadataStore } from '../store/metadata.js';
 import type { BlobStaging } from '../store/staging.js';
-import { isoTime } from '../../common/time.js';
+import { isoTime, nowRfc3339Nano } from '../../common/time.js';
 import { pullMark } from '../pull-trace.js';
 
 export interface NewImage {
@@ -32,6 +32,12 @@ export interface NewImage {
    * a pull of the index.
    */
   index?: { digest: Digest; bytes: Buffer } | undefined;
+  /**
+   * Set the record's `lastTagTime` when it gets a tag (a tagged import, as dockerd's
+   * TagImageWithReference; load leaves it): written with the record, before the tags, so a crash
+   * between them never leaves a tagged image without it.
+   */
+  stampTagTime?: boolean;
 }
 
 export interface RegisteredImage {
@@ -56,8 +62,10 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
       // added, and none of the archive's blobs are kept.
       let manifest = img.manifestDigest;
       const index = img.index;
-      if (existing) manifest = existing.indexDigest && existing.indexDigest === index?.digest ? existing.indexDigest : existing.manifestDigest;
-      else {
+      if (existing) {
+        manifest = existing.indexDigest && existing.indexDigest === index?.digest ? existing.indexDigest : existing.manifestDigest;
+        if (img.stampTagTime && img.tags.length > 0) await meta.putImage({ ...existing, lastTagTime: nowRfc3339Nano() });
+      } else {
         await staging.commit([...img.layers.map((l) => l.digest), id, img.manifestDigest, ...(index ? [index.digest] : [])]);
         pullMark('register.blobs-committed');
         await content.putBlob(img.configBytes, { digest: id, size: img.configBytes.length, what: 'config' });
@@ -84,9 +92,10 @@ export async function registerImages(content: ContentStore, meta: MetadataStore,
           size: img.layers.reduce((n, l) => n + l.size, 0) + img.configDesc.size,
           sources: [...new Set([...(found?.sources ?? []), ...(index ? img.tags.map((t) => repositoryName(t)) : [])])],
           addedAt: found?.addedAt ?? isoTime(),
-          lastTagTime: found?.lastTagTime, // a load leaves it (dockerd)
+          lastTagTime: img.stampTagTime && img.tags.length > 0 ? nowRfc3339Nano() : found?.lastTagTime, // a load leaves it (dockerd)
         };
         await meta.putImage(rec);
+        pullMark('register.recorded');
       }
       const r: RegisteredImage = { id, tags: [], replaced: [] };
       for (const ref of img.tags) {

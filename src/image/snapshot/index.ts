@@ -328,10 +328,15 @@ export class SnapshotStore {
     if (!existsSync(dest)) throw notFound(`snapshot ${chainId} not found`);
     const trash = join(this.root, 'tmp', `rm-${hex.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
     try {
-      await mkdir(join(this.root, 'tmp'), { recursive: true });
-      await rename(dest, trash);
+      // Its l/ links first: a crash after the rename left them dangling, and nothing lists l/
+      // (one after the unlinks leaves the layer without links; unused, it is removed again by
+      // the collection of the next start, which its caller's unsettled marker asks for).
       await unlink(join(this.root, 'l', shortId(hex))).catch(() => undefined);
       await unlink(join(this.root, 'l', initLinkName(hex))).catch(() => undefined);
+      pullMark('snapshot.unlinked');
+      await mkdir(join(this.root, 'tmp'), { recursive: true });
+      await rename(dest, trash);
+      pullMark('snapshot.retired');
       await rm(trash, { recursive: true, force: true });
     } catch (e) {
       throw fromSystemError(`remove snapshot ${chainId}`, e, dest);
