@@ -2698,15 +2698,22 @@ export class Engine implements ContainerEngine {
     return session.attachment();
   }
 
-  /** A monitored exec is running (started now, or found again after a daemon restart). */
-  private trackExec(live: Live, ex: ExecRecord, pid: number, dir: string, exited: Promise<number>): void {
+  /**
+   * A monitored exec is running (started now, or found again after a daemon restart). When its
+   * monitor dies without an exit record (`exited` gives null), its process may live on in the
+   * container: the exec then ends when that process does, with 255 (orphanedExecEnd), as one
+   * found so after a restart.
+   */
+  private trackExec(live: Live, ex: ExecRecord, pid: number, dir: string, exited: Promise<number | null>, containerPid?: number): void {
     ex.Running = true;
     ex.Pid = pid;
     ex.monitorDir = dir;
-    ex.exited = exited.then((code) => {
-      this.execExited(live, ex, code);
-      return ex.ExitCode ?? code;
-    });
+    ex.exited = exited
+      .then((code) => code ?? this.orphanedExecEnd(pid, containerPid ?? live.rec.State.Pid))
+      .then((code) => {
+        this.execExited(live, ex, code);
+        return ex.ExitCode ?? code;
+      });
   }
 
   private execExited(live: Live, ex: ExecRecord, code: number): void {
@@ -2730,30 +2737,38 @@ export class Engine implements ContainerEngine {
       const ex: ExecRecord = { ID: r.ID, ContainerID: r.ContainerID, body: r.body, Running: false, ExitCode: null, Pid: r.pid, started: true };
       this.execs.set(ex.ID, ex);
       live.execs.add(ex.ID);
-      if (r.state === 'running') this.trackExec(live, ex, r.pid, r.dir, r.exited);
+      const containerPid = readMonitorInfo(monitorDir)?.containerPid;
+      if (r.state === 'running') this.trackExec(live, ex, r.pid, r.dir, r.exited, containerPid);
       else if (r.state === 'exited') ex.ExitCode = r.exitCode;
-      else if (r.pid > 0 && sameCgroups(r.pid, readMonitorInfo(monitorDir)?.containerPid)) this.watchOrphanExec(live, ex, r.pid);
-      // Its monitor died without an exit record: 255, as for one that dies while we watch.
+      // Its monitor died without an exit record, its process runs on: running until it ends.
+      else if (r.pid > 0 && sameCgroups(r.pid, containerPid)) {
+        ex.Running = true;
+        ex.exited = this.orphanedExecEnd(r.pid, containerPid).then((code) => {
+          this.execExited(live, ex, code);
+          return code;
+        });
+      }
+      // Its monitor and process are gone without an exit record: 255, as for one that dies while we watch.
       else ex.ExitCode = 255;
       this.trace.mark(live.rec.Id, 'exec.restored');
     }
   }
 
   /**
-   * An exec whose monitor died (killed) while its process runs on in the container (reparented
-   * there, nothing kills it before the container stops): running until that pid ends, then 255
-   * (its status went with the monitor), as watchOrphan does for a container.
+   * The end of an exec whose monitor died (killed) without an exit record: its process may run
+   * on in the container (reparented there; nothing kills it before the container stops). While
+   * `pid` is in the container's cgroups (`containerPid`'s), the exec runs until that process
+   * ends, as watchOrphan does for a container; then, or at once when it is gone, 255 (its status
+   * went with the monitor). Never settles once the engine is closed.
    */
-  private watchOrphanExec(live: Live, ex: ExecRecord, pid: number): void {
+  private orphanedExecEnd(pid: number, containerPid: number | undefined): Promise<number> {
+    if (!(pid > 0) || !sameCgroups(pid, containerPid)) return Promise.resolve(255);
     const start = processStartTime(pid) ?? undefined;
-    ex.Running = true;
-    ex.Pid = pid;
-    ex.exited = new Promise<number>((resolve) => {
+    return new Promise<number>((resolve) => {
       const poll = setInterval(() => {
         if (this.closed) return clearInterval(poll);
         if (isSameProcess(pid, start)) return;
         clearInterval(poll);
-        this.execExited(live, ex, 255);
         resolve(255);
       }, 500);
       poll.unref();

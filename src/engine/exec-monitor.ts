@@ -31,8 +31,11 @@ export function execMonitorDir(containerMonitorDir: string, execId: string): str
 export interface MonitoredExec {
   pid: number;
   dir: string;
-  /** The exit code once the monitor wrote its record (255 when the monitor died without one). */
-  exited: Promise<number>;
+  /**
+   * The exit code once the monitor wrote its record; null when the monitor died without one
+   * (killed: the exec's process may run on, reparented in the container).
+   */
+  exited: Promise<number | null>;
   /** The client of `attachAtLaunch` and its attachment, already connected to the monitor. */
   attached?: { client: MonitorClient; attachment: Attachment };
 }
@@ -104,7 +107,7 @@ export async function startMonitoredExec(opts: {
       },
       async () => {
         await reaped.catch(() => undefined);
-        return 255;
+        return null;
       },
     );
     return { pid: started.pid, dir: opts.dir, exited, ...(attached ? { attached } : {}) };
@@ -151,7 +154,8 @@ export function execAttachment(client: MonitorClient, up: Attachment, onExit: (c
   return { tty: up.tty, output, input: up.input, close: () => up.close() };
 }
 
-export type RestoredExec = ExecMeta & { dir: string; pid: number } & ({ state: 'running'; exited: Promise<number> } | { state: 'exited'; exitCode: number } | { state: 'lost' });
+/** A running one's `exited` is null when its monitor dies without a record (as MonitoredExec's). */
+export type RestoredExec = ExecMeta & { dir: string; pid: number } & ({ state: 'running'; exited: Promise<number | null> } | { state: 'exited'; exitCode: number } | { state: 'lost' });
 
 /** After a daemon restart: the execs whose dirs are in the container's monitor dir. */
 export function restoreExecs(containerMonitorDir: string, warn: (m: string) => void): RestoredExec[] {
@@ -180,7 +184,7 @@ export function restoreExecs(containerMonitorDir: string, warn: (m: string) => v
       /* not started, or gone */
     }
     const m = reattachMonitor(dir);
-    if (m.state === 'running') out.push({ ...meta, dir, pid, state: 'running', exited: m.exited.then((i) => i.exitCode) });
+    if (m.state === 'running') out.push({ ...meta, dir, pid, state: 'running', exited: m.exited.then((i) => (i.error !== undefined ? null : i.exitCode)) });
     else if (m.state === 'exited') out.push({ ...meta, dir, pid, state: 'exited', exitCode: m.exit.exitCode });
     else out.push({ ...meta, dir, pid, state: 'lost' });
   }
