@@ -201,7 +201,7 @@ export class ImageService {
       client: (d) => this.client(d),
       unpacker: opts.unpacker,
       unpacking: new Map(),
-      inUse: new Map(),
+      inUse: this.content.claims,
       chainsInUse: new Map(),
       removing: new Map(),
       early: new Map(),
@@ -784,12 +784,14 @@ export class ImageService {
     return this.meta.locked(async () => {
       const { needed, usedChains } = await this.holdings();
       let blobBytes = 0;
-      // A pull in flight has its blobs in the store before its record names them.
-      const pulling = this.ctx.inUse;
+      // A pull or load in flight has its blobs in the store before its record names them: they
+      // are claimed (content.claims), and removeUnclaimed looks at the claims and unlinks in one
+      // step (records change only under this lock).
       for (const d of await this.content.list()) {
-        if (needed.has(d) || pulling?.has(d)) continue;
-        blobBytes += this.content.size(d) ?? 0;
-        await this.content.delete(d);
+        if (needed.has(d)) continue;
+        const size = this.content.size(d) ?? 0;
+        if (!this.content.removeUnclaimed(d)) continue;
+        blobBytes += size;
         pullMark('gc.blob-deleted');
       }
       // dockerd reports the removed layers' content sizes; without snapshots, the blobs' bytes.

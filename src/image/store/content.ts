@@ -3,7 +3,7 @@
 // while its digest is computed, fsynced, then renamed into blobs/. A partial file left by an
 // interrupted download is resumed (its bytes are re-hashed, the rest fetched with Range).
 // Concurrent ingests of one digest in this process share a single download.
-import { close as closeCb, closeSync, createReadStream, existsSync, fstatSync, fsync as fsyncCb, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync, writev as writevCb, type ReadStream } from 'node:fs';
+import { close as closeCb, closeSync, createReadStream, existsSync, fstatSync, fsync as fsyncCb, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, writev as writevCb, type ReadStream } from 'node:fs';
 import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -132,6 +132,12 @@ export class ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
   private readonly inflight = new Map<Digest, Promise<IngestResult>>();
+  /**
+   * Blobs operations in flight use before a record names them (counts): a pull's, from its
+   * manifest's resolution to its end (PullContext.inUse), a load's found already stored. A
+   * collection or a failed operation's cleanup leaves them (removeUnclaimed).
+   */
+  readonly claims = new Map<Digest, number>();
   /** Blobs renamed into blobs/ whose names no started directory fsync covers yet. */
   private unsynced = 0;
   /** The directory fsync under way, if any. */
@@ -221,9 +227,35 @@ export class ContentStore {
     return names.map((n) => `sha256:${n}`).filter(isDigest);
   }
 
-  async delete(d: Digest): Promise<boolean> {
+  /** Claims blobs (see `claims`) until the returned release is called (once). */
+  claim(digests: Iterable<Digest>): () => void {
+    const held = [...digests];
+    for (const d of held) this.claims.set(d, (this.claims.get(d) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const d of held) {
+        const n = (this.claims.get(d) ?? 1) - 1;
+        if (n > 0) this.claims.set(d, n);
+        else this.claims.delete(d);
+      }
+    };
+  }
+
+  /**
+   * Removes blob `d` unless an operation in flight claims it (`claims`); false when it stays (or
+   * was gone). The look at the claims and the unlink are one synchronous step: a pull or load
+   * that claims the blob before it keeps it, one that claims it after finds it gone (and fetches
+   * or stages it again). With an await between the two (an unlink on the thread pool), a claimer
+   * could find the blob still present and lose it to the unlink a moment later. The mark
+   * 'gc.blob-unlinking' comes before the look (a test's ordering point).
+   */
+  removeUnclaimed(d: Digest): boolean {
+    pullMark('gc.blob-unlinking');
+    if (this.claims.has(d)) return false;
     try {
-      await unlink(this.blobPath(d));
+      unlinkSync(this.blobPath(d));
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
