@@ -24,6 +24,7 @@ import type { UrlSource } from './archive/fetch-url.js';
 import type { RegisteredImage } from './archive/register.js';
 import type { SaveImage } from './archive/save.js';
 import { MetadataStore, type ImageRecord, type Lease } from './store/metadata.js';
+import { blobsNeeded } from './store/drop-blobs.js';
 import { nowRfc3339Nano } from '../common/time.js';
 import { labelsMatch, type ImagePruneFilters } from './prune-filters.js';
 
@@ -766,17 +767,11 @@ export class ImageService {
    * snapshots images and leases (but `exceptOwner`'s) use.
    */
   private async holdings(exceptOwner?: string): Promise<{ needed: Set<string>; usedChains: Set<string> }> {
-    const needed = new Set<string>();
     const usedChains = new Set<string>();
     for (const l of await this.meta.listLeases()) if (l.owner !== exceptOwner) for (const c of l.chainIds ?? []) usedChains.add(c);
-    for (const rec of await this.meta.listImages()) {
-      needed.add(rec.id);
-      needed.add(rec.manifestDigest);
-      if (rec.indexDigest) needed.add(rec.indexDigest);
-      for (const l of rec.layers) needed.add(l.digest);
-      for (const c of rec.chainIds) usedChains.add(c);
-    }
-    return { needed, usedChains };
+    const records = await this.meta.listImages();
+    for (const rec of records) for (const c of rec.chainIds) usedChains.add(c);
+    return { needed: blobsNeeded(records), usedChains };
   }
 
   /** Deletes blobs no image record needs, and snapshots (of `chains`) no image uses. */

@@ -3,7 +3,9 @@
 // names, logs, volumes, users, capabilities, restart policies and exec.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
+import dc from 'node:diagnostics_channel';
+import { PULL_TRACE_CHANNEL } from '../../src/image/pull-trace.js';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
@@ -381,6 +383,45 @@ test('engine restart keeps a running container (attachable, logging) and sees an
   assert.equal(((await engine.inspectContainer('survivor')).State as Json).ExitCode, 137);
   await engine.removeContainer('survivor');
   await engine.removeContainer('dies');
+});
+
+test('a commit whose record cannot be written leaves no blob, layer or record of it', { skip }, async () => {
+  const root = join(dir.path, 'root');
+  const { Id } = await engine.createContainer('commitfail', { Image: IMAGE, Cmd: ['sh', '-c', 'echo c > /commitfail'] });
+  await engine.startContainer(Id);
+  assert.equal((await engine.waitContainer(Id)).StatusCode, 0);
+  const blobsDir = join(root, 'content', 'blobs', 'sha256');
+  const layersDir = join(root, 'snapshots', 'layers');
+  const imagesDir = join(root, 'image', 'images');
+  const state = (): string[] => [...readdirSync(blobsDir).map((n) => `blob ${n}`), ...readdirSync(layersDir).map((n) => `layer ${n}`), ...readdirSync(imagesDir).map((n) => `record ${n}`)].sort();
+  const before = state();
+  // Once its blobs are in the store, the record's directory is replaced by a file: the record's
+  // write fails (as on a full disk).
+  let blocked = false;
+  const onMark = (m: unknown): void => {
+    if (m !== 'commit.blobs-committed' || blocked) return;
+    blocked = true;
+    renameSync(imagesDir, `${imagesDir}.away`);
+    writeFileSync(imagesDir, '');
+  };
+  dc.subscribe(PULL_TRACE_CHANNEL, onMark);
+  try {
+    await assert.rejects(engine.commitContainer(Id, { repo: 'commitfail', tag: 'v1' }), /write \S+\/image\/images\/[0-9a-f]{64}\.json: /);
+  } finally {
+    dc.unsubscribe(PULL_TRACE_CHANNEL, onMark);
+    if (blocked) {
+      unlinkSync(imagesDir);
+      renameSync(`${imagesDir}.away`, imagesDir);
+    }
+  }
+  assert.ok(blocked);
+  assert.deepEqual(state(), before, 'the failed commit left nothing in the store');
+  // A commit then works, and its image goes with its rmi.
+  const { Id: imageId } = await engine.commitContainer(Id, { repo: 'commitfail', tag: 'v1' });
+  assert.notDeepEqual(state(), before);
+  await engine.removeContainer(Id);
+  await engine.images.remove(imageId);
+  assert.deepEqual(state(), before);
 });
 
 test('filesystem: changes, export, archive stat/get/put (no symlink escape), commit', { skip }, async () => {

@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync, readdirSync, renameSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import dc from 'node:diagnostics_channel';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
@@ -14,6 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { ImageService } from '../../src/image/images.js';
 import { directoryUnpacker } from '../../src/image/pull.js';
+import { PULL_TRACE_CHANNEL } from '../../src/image/pull-trace.js';
 import { readImageArchive } from '../../src/image/archive/index.js';
 import type { ProgressEvent } from '../../src/image/progress.js';
 import { formatPlatform, hostPlatform } from '../../src/image/platform.js';
@@ -482,6 +484,70 @@ test('a load that finds a layer (or an OCI layout\'s blob) already here holds it
   }
 });
 
+
+test('a load that fails at its registration (its record or its tag cannot be written) removes at once what it stored, but a blob an in-flight pull claims', { skip }, async () => {
+  const s = service();
+  const layer = makeTar([{ name: 'regfail', data: 'regfail\n' }]);
+  let claimed: (() => void) | undefined;
+  let claimLayer = false;
+  // Where the registration fails: the image record's write (its directory replaced by a file once
+  // the staged blobs are in the store), or the reference table's (replaced by a directory once
+  // the record is written); as a full disk or an I/O error would. With claimLayer, the layer is
+  // claimed there first, as a pull of an image with that layer would.
+  let at: { mark: string; path: string; dir: boolean } | undefined;
+  let blocked: typeof at;
+  const onMark = (m: unknown): void => {
+    if (!at || m !== at.mark || blocked) return;
+    blocked = at;
+    if (claimLayer) claimed = s.svc.content.claim([sha(layer) as never]);
+    if (existsSync(at.path)) renameSync(at.path, `${at.path}.away`);
+    if (at.dir) mkdirSync(at.path);
+    else writeFileSync(at.path, '');
+  };
+  const unblock = (): void => {
+    if (!blocked) return;
+    rmSync(blocked.path, { recursive: true, force: true });
+    if (existsSync(`${blocked.path}.away`)) renameSync(`${blocked.path}.away`, blocked.path);
+    blocked = undefined;
+  };
+  dc.subscribe(PULL_TRACE_CHANNEL, onMark);
+  try {
+    const archives = [['docker save', saveArchiveOf([layer], 'regfail/a:1', 'regfail')], ['OCI layout', ociArchiveOf([layer], 'docker.io/regfail/a:1', 'regfail')]] as const;
+    const points = [
+      { what: 'record', mark: 'register.blobs-committed', path: join(s.root, 'image', 'images'), dir: false },
+      { what: 'tag', mark: 'register.recorded', path: join(s.root, 'image', 'refs.json'), dir: true },
+    ];
+    for (const [kind, archive] of archives) {
+      for (const point of points) {
+        for (const claim of [false, true]) {
+          const round = `${kind}, ${point.what} fails${claim ? ', layer claimed' : ''}`;
+          claimLayer = claim;
+          at = point;
+          await assert.rejects(s.svc.load(Readable.from([archive])), /write \S+\/image\/(images\/[0-9a-f]{64}\.json|refs\.json): /, round);
+          at = undefined;
+          unblock();
+          // Nothing of it is left: no blob (but the claimed layer), staging dir, record, tag or snapshot.
+          assert.deepEqual(await s.svc.content.list(), claim ? [sha(layer)] : [], `${round}: the blobs it stored are gone`);
+          assert.deepEqual(readdirSync(s.svc.content.ingestDir), [], round);
+          assert.deepEqual(await s.svc.meta.listImages(), [], `${round}: no record`);
+          assert.deepEqual(s.svc.meta.readRefs(), { tags: {}, digests: {} }, round);
+          assert.deepEqual(existsSync(s.snaps) ? readdirSync(s.snaps) : [], [], `${round}: no snapshot`);
+          claimed?.();
+          claimed = undefined;
+          // The same archive loads afterwards (the claimed layer found present) and goes with its rmi.
+          await s.svc.load(Readable.from([archive]));
+          await s.svc.remove('regfail/a:1');
+          await assertEmpty(s);
+        }
+      }
+    }
+  } finally {
+    dc.unsubscribe(PULL_TRACE_CHANNEL, onMark);
+    at = undefined;
+    unblock();
+    claimed?.();
+  }
+});
 
 test('an index.json whose entry is a multi-platform index (docker 28 with the containerd store, OCI tools): the host platform among those in the archive', { skip: skip || (!['amd64', 'arm64'].includes(hostArch) && `the test image has amd64 and arm64, not ${hostArch}`) }, async () => {
   const multi = multiPlatformImage();

@@ -114,9 +114,12 @@ export class BlobStaging {
     }
   }
 
-  /** Moves staged blobs into the content store (ones it already has are left staged, for discard). */
-  async commit(digests: Iterable<Digest>): Promise<void> {
-    let moved = false;
+  /**
+   * Moves staged blobs into the content store (ones it already has are left staged, for discard).
+   * `moved` gets each one moved, as it is (a failure after some: their caller removes them).
+   */
+  async commit(digests: Iterable<Digest>, moved: Digest[] = []): Promise<void> {
+    const before = moved.length;
     for (const d of new Set(digests)) {
       if (!this.staged.has(d) || this.store.has(d)) continue;
       const from = join(this.dir, digestHex(d));
@@ -126,9 +129,9 @@ export class BlobStaging {
         throw fromSystemError(`store blob ${d}`, err, from);
       }
       this.staged.delete(d);
-      moved = true;
+      moved.push(d);
     }
-    if (moved) await fsyncDir(this.store.blobsDir);
+    if (moved.length > before) await fsyncDir(this.store.blobsDir);
   }
 
   /** Removes the staging directory with whatever is left in it. */
