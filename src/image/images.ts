@@ -7,7 +7,7 @@ import { HakoError, conflict, notFound } from '../common/errors.js';
 import { isDigest, type Digest } from './digest.js';
 import { parseImageConfig, type HistoryEntry, type ImageConfig } from './manifest.js';
 import type { Platform } from './platform.js';
-import { pull, type LayerUnpacker, type PullOptions, type PullResult, type PullContext } from './pull.js';
+import { pull, type LayerUnpacker, type PullHeld, type PullOptions, type PullResult, type PullContext } from './pull.js';
 import { pullMark } from './pull-trace.js';
 import { familiarString, formatReference, looksLikeId, parseReference, repositoryName, type Reference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
@@ -269,15 +269,25 @@ export class ImageService {
    */
   async pull(ref: string, opts: PullOptions & { credentials?: Credentials | undefined } = {}): Promise<PullResult> {
     const { credentials, ...rest } = opts;
+    const client = credentials ? this.clientWith(parseReference(ref).domain, credentials) : undefined;
+    const ctx = client ? { ...this.ctx, client: () => client } : this.ctx;
     let result: PullResult;
-    if (!credentials) result = await this.unsettled(() => pull(this.ctx, ref, { concurrency: this.opts.concurrency, ...rest }));
-    else {
-      const client = this.clientWith(parseReference(ref).domain, credentials);
-      try {
-        result = await this.unsettled(() => pull({ ...this.ctx, client: () => client }, ref, { concurrency: this.opts.concurrency, ...rest }));
-      } finally {
-        client.close();
-      }
+    try {
+      result = await this.unsettled(async () => {
+        const held: PullHeld = { blobs: [], chains: [] };
+        try {
+          return await pull(ctx, ref, { concurrency: this.opts.concurrency, ...rest, held });
+        } catch (err) {
+          // A failed pull leaves nothing behind: the blobs it stored (layers, and config and
+          // manifests when its record failed) and the layers it unpacked go now, unless an
+          // image, a lease or another operation in flight uses them (its claims are released
+          // by now; the collection's rules). Nothing to do when it failed before the manifest.
+          if (held.blobs.length > 0) await this.collect(held.chains).catch(() => undefined);
+          throw err;
+        }
+      });
+    } finally {
+      client?.close();
     }
     // dockerd: the reference pulled is the actor (its familiar name).
     const name = familiarString(parseReference(ref));

@@ -183,6 +183,18 @@ export interface PullOptions {
    * `Status:` lines. Without it, the status lines go to the service's log.
    */
   progress?: ProgressSink | undefined;
+  /**
+   * Filled with the blobs and snapshots (chain IDs) the pull claimed (PullContext.inUse,
+   * chainsInUse), kept after it ends: what a failed pull may have stored, for its caller to
+   * remove (ImageService.pull).
+   */
+  held?: PullHeld | undefined;
+}
+
+/** What a pull marked in use (PullContext.inUse, chainsInUse), released when it ends. */
+export interface PullHeld {
+  blobs: Digest[];
+  chains: Digest[];
 }
 
 /** Where pull's messages go: the caller's progress sink, else plain lines to the log. */
@@ -397,7 +409,7 @@ async function ensureLayer(ctx: PullContext, fetcher: BlobFetcher, layer: Descri
 export async function pull(ctx: PullContext, refString: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(refString);
   const shown = formatReference(ref);
-  const held: Held = { blobs: [], chains: [] };
+  const held: PullHeld = opts.held ?? { blobs: [], chains: [] };
   try {
     return await pullRef(ctx, ref, opts, held);
   } catch (err) {
@@ -411,11 +423,6 @@ export async function pull(ctx: PullContext, refString: string, opts: PullOption
   }
 }
 
-/** What a pull marked in use (PullContext.inUse, chainsInUse), released when it ends. */
-interface Held {
-  blobs: Digest[];
-  chains: Digest[];
-}
 
 function release(counts: Map<Digest, number> | undefined, digests: Digest[]): void {
   if (!counts) return;
@@ -441,7 +448,7 @@ function hold(counts: Map<Digest, number> | undefined, list: Digest[], digests: 
  * pull ends. The mark and the look at `removing` happen in one turn, as the collection's look
  * at the marks and its entry in `removing` do.
  */
-async function holdChains(ctx: PullContext, held: Held, chainIds: Digest[]): Promise<void> {
+async function holdChains(ctx: PullContext, held: PullHeld, chainIds: Digest[]): Promise<void> {
   hold(ctx.chainsInUse, held.chains, chainIds);
   const removals = chainIds.map((c) => ctx.removing?.get(c)).filter((p) => p !== undefined);
   if (removals.length > 0) await Promise.all(removals);
@@ -453,19 +460,19 @@ async function holdChains(ctx: PullContext, held: Held, chainIds: Digest[]): Pro
  * then recorded without its layer). Resolves with the release, once removals in flight ended.
  */
 export async function holdSnapshots(ctx: PullContext, chainIds: Digest[]): Promise<() => void> {
-  const held: Held = { blobs: [], chains: [] };
+  const held: PullHeld = { blobs: [], chains: [] };
   await holdChains(ctx, held, chainIds);
   return () => release(ctx.chainsInUse, held.chains);
 }
 
 /** The same for blobs a load found in the store (PullContext.inUse); returns the release. */
 export function holdBlobs(ctx: PullContext, digests: Digest[]): () => void {
-  const held: Held = { blobs: [], chains: [] };
+  const held: PullHeld = { blobs: [], chains: [] };
   hold(ctx.inUse, held.blobs, digests);
   return () => release(ctx.inUse, held.blobs);
 }
 
-async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held: Held): Promise<PullResult> {
+async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held: PullHeld): Promise<PullResult> {
   const signal = opts.signal;
   pullMark('pull.start');
   const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? (await import('./platform.js')).parsePlatform(opts.platform) : normalizePlatform(opts.platform);
@@ -582,7 +589,7 @@ interface Resolved {
   earlyLayers: Map<Digest, EarlyLayer>;
   /** Resolves once the early layers are started (earlyLayers is filled). */
   earlyStarted: Promise<void>;
-  held: Held;
+  held: PullHeld;
 }
 
 /** The rest of a pull once the platform manifest is known: config, layers, record, references. */

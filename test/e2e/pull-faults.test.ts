@@ -11,7 +11,7 @@ import { SnapshotStore, directorySize } from '../../src/image/snapshot/index.js'
 import { snapshotUnpacker } from '../../src/engine/snapshot-unpacker.js';
 import { isRoot, tempDir, mountsUnder } from '../helpers/fixtures.js';
 import { freePort, hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
+import { busyboxImage, layeredImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
 
 const skip = hasRegistry ? false : 'docker-registry is not installed';
 
@@ -326,5 +326,45 @@ test('with a snapshotter (layers downloaded and unpacked before the config is in
   } finally {
     proxy.mode = { kind: 'pass' };
     svc.close();
+  }
+});
+
+test('a pull that fails after some of its layers are stored removes them (blobs and snapshots) at once, but one another image uses', { skip }, async () => {
+  const layered = layeredImage();
+  const t = tempDir('hako-root-');
+  roots.push(t);
+  const snapRoot = join(t.path, 'snapshots');
+  // One layer at a time: the first is stored and unpacked before the second is asked for.
+  const svc = new ImageService({ root: t.path, dockerConfigPath: join(t.path, 'docker-config.json'), unpacker: snapshotUnpacker(new SnapshotStore(snapRoot)), concurrency: 1 });
+  const layers = (): string[] => (existsSync(join(snapRoot, 'layers')) ? readdirSync(join(snapRoot, 'layers')) : []);
+  try {
+    await pushLayout(layered, reg.host, 'test/layered');
+    const [first, second] = layered.manifests[0]!.layers;
+    const chain0 = layered.manifests[0]!.diffIds[0]!;
+    assert.equal(first!.digest, busybox.manifests[0]!.layers[0]!.digest, 'its first layer is busybox’s');
+    const failSecond = (): Mode => ({ kind: 'fail', status: 404, times: Infinity, path: new RegExp(`/blobs/${second!.digest}`), served: [] });
+    proxy.mode = failSecond();
+    await assert.rejects(svc.pull(`${proxy.host}/test/layered`), (e: Error) => e.message.includes(`blob ${second!.digest}: injected 404`));
+    assert.deepEqual(await svc.content.list(), [], 'its first layer’s blob went');
+    assert.deepEqual(layers(), [], 'its first layer’s snapshot went');
+    assert.deepEqual(readdirSync(join(svc.root, 'content', 'ingest')), []);
+    assert.deepEqual(readdirSync(svc.meta.dir).filter((n) => n.startsWith('unsettled-')), []);
+    // With busybox here, the failed pull leaves busybox's layer (blob and snapshot) alone.
+    proxy.mode = { kind: 'pass' };
+    await svc.pull(`${proxy.host}/test/busybox`);
+    const before = (await svc.content.list()).sort();
+    proxy.mode = failSecond();
+    await assert.rejects(svc.pull(`${proxy.host}/test/layered`), /injected 404/);
+    assert.deepEqual((await svc.content.list()).sort(), before);
+    assert.deepEqual(layers(), [chain0.slice(7)]);
+    assert.ok((await svc.verify()).ok);
+    // And it pulls whole afterwards.
+    proxy.mode = { kind: 'pass' };
+    await svc.pull(`${proxy.host}/test/layered`);
+    assert.ok((await svc.verify()).ok);
+  } finally {
+    proxy.mode = { kind: 'pass' };
+    svc.close();
+    layered.cleanup();
   }
 });
