@@ -14,6 +14,7 @@ import { ociManifestBytes } from '../image/manifest.js';
 import { MediaType } from '../image/media-types.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { BlobStaging } from '../image/store/staging.js';
+import { recordStagedImage } from '../image/store/drop-blobs.js';
 import { nowRfc3339Nano } from '../common/time.js';
 import type { Json } from './api-types.js';
 
@@ -125,10 +126,7 @@ export class CacheSources {
         addedAt: now,
         ...(parent ? { parent } : {}),
       };
-      await this.images.meta.locked(async () => {
-        await blobs.commit([configDigest, manifestDigest]);
-        await this.images.meta.putImage(rec);
-      });
+      await recordStagedImage(this.images.content, this.images.meta, blobs, [configDigest, manifestDigest], rec);
       return configDigest;
     } finally {
       await blobs.discard().catch(() => undefined);

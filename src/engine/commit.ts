@@ -24,7 +24,7 @@ import type { Json } from './api-types.js';
 import { nowRfc3339Nano } from '../common/time.js';
 import { mountTargetArtifacts } from './fs/ops.js';
 import { pullMark } from '../image/pull-trace.js';
-import { dropStoredBlobs } from '../image/store/drop-blobs.js';
+import { recordStagedImage } from '../image/store/drop-blobs.js';
 
 const run = promisify(execFile);
 
@@ -208,18 +208,7 @@ async function recordImage(
     addedAt: created,
     ...(base.id ? { parent: base.id } : {}),
   };
-  // The blobs reach the store with the record, under the metadata lock (a concurrent prune sees
-  // both or neither); if the record cannot be written, the blobs moved go again at once.
-  await o.images.meta.locked(async () => {
-    const moved: Digest[] = [];
-    try {
-      await blobs.commit([...(added ? [added.diffId] : []), configDigest, manifestDigest], moved);
-      pullMark('commit.blobs-committed');
-      await o.images.meta.putImage(rec);
-    } catch (err) {
-      await dropStoredBlobs(o.images.content, o.images.meta, moved);
-      throw err;
-    }
-  });
+  // The blobs reach the store with the record (both or neither; see recordStagedImage).
+  await recordStagedImage(o.images.content, o.images.meta, blobs, [...(added ? [added.diffId] : []), configDigest, manifestDigest], rec, 'commit.blobs-committed');
   return configDigest;
 }

@@ -2,9 +2,12 @@
 // start's collection: it runs under the metadata lock the operation holds for its registration,
 // and removes the blobs it stored that no image record needs and no operation in flight claims
 // (a pull or load of the same content that found them present meanwhile keeps them).
+// recordStagedImage is that registration for commit and the build cache's restored images.
 import type { Digest } from '../digest.js';
+import { pullMark } from '../pull-trace.js';
 import type { ContentStore } from './content.js';
 import type { ImageRecord, MetadataStore } from './metadata.js';
+import type { BlobStaging } from './staging.js';
 
 /** The blobs image records need: configs, manifests, indexes and layers. */
 export function blobsNeeded(records: readonly ImageRecord[]): Set<Digest> {
@@ -33,4 +36,24 @@ export async function dropStoredBlobs(content: ContentStore, meta: MetadataStore
       /* left for a collection */
     }
   }
+}
+
+/**
+ * A commit's (or a restored build-cache image's) last step: the staged blobs `digests` move into
+ * the store with the record, under the metadata lock (a concurrent prune sees both or neither);
+ * if the record cannot be written, the blobs moved go again at once. `mark` is published once the
+ * blobs are in (a phase mark).
+ */
+export async function recordStagedImage(content: ContentStore, meta: MetadataStore, staging: BlobStaging, digests: Digest[], rec: ImageRecord, mark?: string): Promise<void> {
+  await meta.locked(async () => {
+    const moved: Digest[] = [];
+    try {
+      await staging.commit(digests, moved);
+      if (mark) pullMark(mark);
+      await meta.putImage(rec);
+    } catch (err) {
+      await dropStoredBlobs(content, meta, moved);
+      throw err;
+    }
+  });
 }
