@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dc from 'node:diagnostics_channel';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageService } from '../../src/image/images.js';
 import { PULL_TRACE_CHANNEL } from '../../src/image/pull-trace.js';
@@ -67,5 +67,45 @@ test('a blob claimed (and found present) while the collection is about to unlink
   writeFileSync(join(svc.meta.dir, 'unsettled-test'), '');
   await svc.recover();
   assert.deepEqual(await svc.content.list(), []);
+  assert.deepEqual(readdirSync(svc.meta.dir).filter((n) => n.startsWith('unsettled-')), []);
+});
+
+test('a collection that cannot list the image records deletes nothing (and its marker stays for the next start)', async (t) => {
+  const dir = tempDir('hako-collect-');
+  const svc = new ImageService({ root: join(dir.path, 'root'), dockerConfigPath: join(dir.path, 'config.json') });
+  t.after(() => {
+    svc.close();
+    dir.cleanup();
+  });
+  await svc.content.init();
+  await svc.meta.init();
+  const config = await svc.content.putBlob(Buffer.from('{"rootfs":{"type":"layers","diff_ids":[]}}'));
+  const manifest = await svc.content.putBlob(Buffer.from('{"schemaVersion":2}'));
+  await svc.meta.putImage({
+    id: config,
+    manifestDigest: manifest,
+    manifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 2 },
+    layers: [],
+    diffIds: [],
+    chainIds: [],
+    platform: { os: 'linux', architecture: 'amd64' },
+    size: 2,
+    sources: [],
+    addedAt: new Date(0).toISOString(),
+  });
+  // The records' directory cannot be read (here: a file in its place, ENOTDIR; in life EMFILE,
+  // EIO): taken for "no records", every blob would go.
+  const images = join(svc.meta.dir, 'images');
+  renameSync(images, `${images}.away`);
+  writeFileSync(images, '');
+  writeFileSync(join(svc.meta.dir, 'unsettled-test'), '');
+  await assert.rejects(svc.recover(), /ENOTDIR/);
+  assert.deepEqual((await svc.content.list()).sort(), [config, manifest].sort());
+  assert.deepEqual(readdirSync(svc.meta.dir).filter((n) => n.startsWith('unsettled-')), ['unsettled-test']);
+  rmSync(images);
+  renameSync(`${images}.away`, images);
+  await svc.recover();
+  assert.deepEqual((await svc.content.list()).sort(), [config, manifest].sort(), 'the image keeps its blobs');
   assert.deepEqual(readdirSync(svc.meta.dir).filter((n) => n.startsWith('unsettled-')), []);
 });

@@ -24,7 +24,10 @@ export function blobsNeeded(records: readonly ImageRecord[]): Set<Digest> {
 /**
  * Under the metadata lock: removes `stored` (blobs a failing operation moved into the store)
  * unless a record needs one or it is claimed. Best effort: the operation's own error is what
- * its caller reports; a blob that cannot be removed is left to a later collection.
+ * its caller reports; a blob that cannot be removed is left to a later collection. When the
+ * records cannot be listed they are taken as none: each blob in `stored` was absent when the
+ * operation moved it in under this lock, so only that operation's own records (removed by then)
+ * could name it.
  */
 export async function dropStoredBlobs(content: ContentStore, meta: MetadataStore, stored: Iterable<Digest>): Promise<void> {
   const needed = blobsNeeded(await meta.listImages().catch(() => []));

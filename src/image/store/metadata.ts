@@ -170,9 +170,22 @@ export class MetadataStore {
     });
   }
 
+  /**
+   * A dir that is missing lists nothing; one that cannot be read (EMFILE, EIO) fails: read as
+   * "nothing", a collection would delete every blob and layer the records and leases name.
+   */
+  private async names(dir: string, what: string): Promise<string[]> {
+    try {
+      return await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw fromSystemError(`list ${what} in ${dir}`, err, dir);
+    }
+  }
+
   async listImages(): Promise<ImageRecord[]> {
     const out: ImageRecord[] = [];
-    for (const name of await readdir(this.imagesDir).catch(() => [] as string[])) {
+    for (const name of await this.names(this.imagesDir, 'image records')) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
       const id = `sha256:${name.slice(0, -5)}`;
       if (!isDigest(id)) continue;
@@ -235,12 +248,19 @@ export class MetadataStore {
 
   async listLeases(): Promise<Lease[]> {
     const out: Lease[] = [];
-    for (const name of await readdir(this.leasesDir).catch(() => [] as string[])) {
+    for (const name of await this.names(this.leasesDir, 'leases')) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      let text: string;
       try {
-        out.push(JSON.parse(await readFile(join(this.leasesDir, name), 'utf8')) as Lease);
+        text = await readFile(join(this.leasesDir, name), 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed meanwhile
+        throw fromSystemError(`read lease ${name}`, err, join(this.leasesDir, name));
+      }
+      try {
+        out.push(JSON.parse(text) as Lease);
       } catch {
-        /* removed meanwhile */
+        /* not a lease (as before: skipped) */
       }
     }
     return out;
