@@ -143,15 +143,23 @@ export function execAttachment(client: MonitorClient, up: Attachment, onExit: (c
     if (!output.push(c)) src.pause();
   });
   let ended = false;
+  let closing = false;
   const end = () => {
     if (ended) return;
     ended = true;
-    // At most 2 s: a client must not hang on a monitor that died without its record.
-    void Promise.race([client.exit.then((r) => (r ? undefined : recorded)), new Promise((r) => setTimeout(r, 2000).unref())]).then(() => output.push(null));
+    if (closing) return void output.push(null); // our side closed it (a detach, the client gone)
+    // A monitor that died without its record: the exec ends when its process does (the engine's
+    // orphanedExecEnd; at once when it is gone too), and the client's stream with it, so that the
+    // docker CLI's inspect after the stream finds it ended (255), not running (it would exit 0).
+    void client.exit.then((r) => (r ? undefined : recorded)).then(() => output.push(null), () => output.push(null));
   };
   src.on('end', end);
   src.on('error', end);
-  return { tty: up.tty, output, input: up.input, close: () => up.close() };
+  const close = (): void => {
+    closing = true;
+    up.close();
+  };
+  return { tty: up.tty, output, input: up.input, close };
 }
 
 /** A running one's `exited` is null when its monitor dies without a record (as MonitoredExec's). */
