@@ -20,7 +20,7 @@ import { isDigest, sha256, type Digest } from './digest.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from './manifest.js';
 import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from './platform.js';
 import { familiarString, formatReference, parseReference, repositoryName, type Reference } from './reference.js';
-import type { BlobFetcher, ContentStore, IngestResult } from './store/content.js';
+import { countDown, countUp, type BlobFetcher, type ContentStore, type IngestResult } from './store/content.js';
 import type { ImageRecord, MetadataStore, RefTable } from './store/metadata.js';
 import type { StagedFile } from '../common/atomic-file.js';
 import type { RegistryClient } from './registry/client.js';
@@ -425,21 +425,14 @@ export async function pull(ctx: PullContext, refString: string, opts: PullOption
 
 
 function release(counts: Map<Digest, number> | undefined, digests: Digest[]): void {
-  if (!counts) return;
-  for (const d of digests) {
-    const n = (counts.get(d) ?? 1) - 1;
-    if (n > 0) counts.set(d, n);
-    else counts.delete(d);
-  }
+  if (counts) countDown(counts, digests);
 }
 
 function hold(counts: Map<Digest, number> | undefined, list: Digest[], digests: Array<Digest | undefined>): void {
   if (!counts) return;
-  for (const d of digests) {
-    if (d === undefined) continue;
-    counts.set(d, (counts.get(d) ?? 0) + 1);
-    list.push(d);
-  }
+  const present = digests.filter((d): d is Digest => d !== undefined);
+  countUp(counts, present);
+  list.push(...present);
 }
 
 /**

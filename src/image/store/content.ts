@@ -230,16 +230,12 @@ export class ContentStore {
   /** Claims blobs (see `claims`) until the returned release is called (once). */
   claim(digests: Iterable<Digest>): () => void {
     const held = [...digests];
-    for (const d of held) this.claims.set(d, (this.claims.get(d) ?? 0) + 1);
+    countUp(this.claims, held);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      for (const d of held) {
-        const n = (this.claims.get(d) ?? 1) - 1;
-        if (n > 0) this.claims.set(d, n);
-        else this.claims.delete(d);
-      }
+      countDown(this.claims, held);
     };
   }
 
@@ -535,5 +531,19 @@ export class ContentStore {
     }
     report.ok = report.partial.length === 0 && report.corrupt.length === 0 && report.stray.length === 0;
     return report;
+  }
+}
+
+/** Counts each of `digests` once more in `counts` (claims held by operations in flight). */
+export function countUp(counts: Map<Digest, number>, digests: Iterable<Digest>): void {
+  for (const d of digests) counts.set(d, (counts.get(d) ?? 0) + 1);
+}
+
+/** Undoes countUp: a digest whose count reaches 0 leaves the map. */
+export function countDown(counts: Map<Digest, number>, digests: Iterable<Digest>): void {
+  for (const d of digests) {
+    const n = (counts.get(d) ?? 1) - 1;
+    if (n > 0) counts.set(d, n);
+    else counts.delete(d);
   }
 }
