@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync, statSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
@@ -345,5 +345,126 @@ test('hako list, inspect and prune commands print what the docker CLI prints; lo
   for (const args of [['container', 'prune', '-f'], ['volume', 'prune', '-f'], ['network', 'prune', '-f', '--filter', 'label=cliout-none']]) {
     const got = await hako(args);
     if (hasDocker) assert.equal(got.stdout, (await docker(args)).stdout, `stdout of ${args.join(' ')}`);
+  }
+});
+
+test('hako run, run -t, exec and start -a into a slow reader on a non-blocking pipe: the CLI reads the socket only as stdout/stderr drain (its RSS stays bounded while 200+ MB pass), every byte arrives in order, the exit code is the container\'s; a reader that goes away ends the CLI with broken pipe, status 1, and the container runs on', { skip: skipContainers }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  await hako(['pull', '-q', ref]);
+  const dir = tempDir('hako-cli-bp-');
+  // The CLI with its stdout and stderr streams made before it starts: a pipe's stream sets
+  // O_NONBLOCK on it (libuv), so the CLI's write(2) meets EAGAIN and what the reader has not
+  // taken yet is queued in process.stdout/stderr, as with `run -t` (which makes process.stdout
+  // for the terminal's size) or any stdout a non-blocking pipe. (A blocking pipe holds the CLI
+  // in write(2): the case of the test above.)
+  const wrapper = join(dir.path, 'nonblocking.cjs');
+  // It notes the largest queue of each stream, written to $HAKO_TEST_QUEUED when the CLI exits.
+  writeFileSync(
+    wrapper,
+    `const max = { stdout: 0, stderr: 0 };
+    for (const name of ['stdout', 'stderr']) {
+      const s = process[name];
+      const write = s.write;
+      s.write = function (...a) {
+        const ok = write.apply(this, a);
+        max[name] = Math.max(max[name], this.writableLength);
+        return ok;
+      };
+    }
+    process.on('exit', () => process.env.HAKO_TEST_QUEUED && require('node:fs').writeFileSync(process.env.HAKO_TEST_QUEUED, JSON.stringify(max)));
+    require(${JSON.stringify(HAKO.replace(/\.js$/, '.cjs'))});\n`,
+  );
+  const queuedFile = join(dir.path, 'queued.json');
+  // ~207 MB: 30 times `seq 1 1000000` (6.9 MB), cheap for the container and easy to check in order
+  // (no json-file log: it would be ~2 GB a case).
+  const unit = Buffer.from(Array.from({ length: 1_000_000 }, (_, i) => `${i + 1}\n`).join(''));
+  const times = 30;
+  const script = (fd: 1 | 2) => `seq 1 1000000 > /tmp/s; i=0; while [ $i -lt ${times} ]; do cat /tmp/s >&${fd}; i=$((i+1)); done; exit 3`;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const status = (pid: number, key: string): number | null => {
+    try {
+      const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : null;
+    } catch {
+      return null; // exited
+    }
+  };
+  /**
+   * Runs the CLI with `args`; the stream `which` is read slowly (nothing for a second, then at
+   * most 64 KiB a millisecond) and compared with `times` copies of `expect` as it comes.
+   */
+  const slowly = async (args: string[], which: 'stdout' | 'stderr', expect: Buffer) => {
+    rmSync(queuedFile, { force: true });
+    const child = spawn(process.execPath, [wrapper, ...args], { env: { ...d.env, HAKO_HOST: d.host, HAKO_TEST_QUEUED: queuedFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const slow = child[which];
+    const other = child[which === 'stdout' ? 'stderr' : 'stdout'];
+    let otherText = '';
+    other.on('data', (b: Buffer) => (otherText += b.toString()));
+    let at = 0; // bytes of the output checked
+    let mismatch = -1;
+    let hwm = 0;
+    const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    slow.pause();
+    slow.on('data', (b: Buffer) => {
+      for (let off = 0; off < b.length && mismatch < 0; ) {
+        const u = at % expect.length;
+        const n = Math.min(b.length - off, expect.length - u);
+        if (b.compare(expect, u, u + n, off, off + n) !== 0) mismatch = at;
+        off += n;
+        at += n;
+      }
+      slow.pause();
+      setTimeout(() => slow.resume(), 1);
+    });
+    const sampler = setInterval(() => (hwm = Math.max(hwm, status(child.pid!, 'VmHWM') ?? 0)), 50);
+    await sleep(1000);
+    slow.resume();
+    const code = await exited;
+    clearInterval(sampler);
+    const queued = (JSON.parse(readFileSync(queuedFile, 'utf8')) as Record<'stdout' | 'stderr', number>)[which];
+    return { code, at, mismatch, hwm, queued, other: otherText };
+  };
+  // (the CLI's own RSS is ~45 MB; with its garbage not yet collected it peaked at ~85 MB; ~300 MB
+  // when it queued what came in)
+  const limit = 128 << 20;
+  const total = unit.length * times;
+  try {
+    const cases: Array<{ name: string; args: string[]; which: 'stdout' | 'stderr'; expect: Buffer; code: number; before?: string[][] }> = [
+      { name: 'run', args: ['run', '--rm', '--log-driver', 'none', ref, 'sh', '-c', script(1)], which: 'stdout', expect: unit, code: 3 },
+      // a terminal turns each \n into \r\n
+      { name: 'run -t', args: ['run', '--rm', '--log-driver', 'none', '-t', ref, 'sh', '-c', script(1)], which: 'stdout', expect: Buffer.from(unit.toString().replace(/\n/g, '\r\n')), code: 3 },
+      { name: 'exec (stderr)', args: ['exec', 'clibp-exec', 'sh', '-c', script(2)], which: 'stderr', expect: unit, code: 3, before: [['run', '-d', '--name', 'clibp-exec', ref, 'sleep', '1000']] },
+      { name: 'start -a (stderr)', args: ['start', '-a', 'clibp-start'], which: 'stderr', expect: unit, code: 3, before: [['create', '--name', 'clibp-start', '--log-driver', 'none', ref, 'sh', '-c', script(2)]] },
+    ];
+    const tooBig: string[] = [];
+    for (const c of cases) {
+      for (const b of c.before ?? []) await hako(b);
+      const r = await slowly(c.args, c.which, c.expect);
+      const what = `hako ${c.name} (${c.which} ${r.at} of ${c.expect.length * times} bytes; the other stream: ${JSON.stringify(r.other.slice(0, 500))})`;
+      assert.equal(r.code, c.code, what);
+      assert.equal(r.mismatch, -1, `${what}: differs at byte ${r.mismatch}`);
+      assert.equal(r.at, c.expect.length * times, what);
+      t.diagnostic(`${c.name}: the CLI's VmHWM ${(r.hwm / 1048576).toFixed(1)} MB for ${(r.at / 1048576).toFixed(0)} MB, process.${c.which}'s queue ${r.queued} bytes at most`);
+      assert.ok(r.hwm > 0, `${what}: no VmHWM read`);
+      // a read of the socket (64 KiB) and a frame over the stream's high-water mark at most
+      if (r.queued > 512 * 1024) tooBig.push(`hako ${c.name}: process.${c.which} queued ${r.queued} bytes`);
+      if (r.hwm >= limit) tooBig.push(`hako ${c.name}: the CLI's VmHWM was ${(r.hwm / 1048576).toFixed(1)} MB for ${(total / 1048576).toFixed(0)} MB of output`);
+    }
+    assert.deepEqual(tooBig, []);
+    // A reader that goes away after the first read: the CLI ends at once (it was waiting for the
+    // pipe to drain), with docker's message and status 1. The container is not signalled: as with
+    // docker, its attach goes and it runs on to its end (exit 3: every write went somewhere, no
+    // SIGPIPE's 141).
+    const child = spawn(process.execPath, [wrapper, 'run', '--name', 'clibp-gone', '--log-driver', 'none', ref, 'sh', '-c', script(1)], { env: { ...d.env, HAKO_HOST: d.host }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    assert.equal(code, 1, err);
+    assert.match(err, /^(WARNING: IPv4 forwarding is disabled\. Networking will not work\.\n)?write \/dev\/stdout: broken pipe\n$/);
+    assert.equal((await hako(['wait', 'clibp-gone'])).stdout.trim(), '3');
+  } finally {
+    dir.cleanup();
+    await hako(['rm', '-f', 'clibp-exec', 'clibp-start', 'clibp-gone'], { ok: false });
   }
 });

@@ -58,7 +58,26 @@ function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty:
     ctx.printErr(`${e.message}\n`);
     socket.destroy();
   });
-  const write = (b: Buffer) => (out ? out.write(b) : ctx.print(b));
+  // Back-pressure: a blocking pipe or terminal holds the command in write(2) (ctx.print); once
+  // print fell back to process.stdout/stderr (EAGAIN: a non-blocking pipe whose reader is slow,
+  // or a stream made for a TTY's size), the socket is not read while either stream is over its
+  // high-water mark, so the daemon's answer stays in the kernel's buffers and the daemon's and
+  // the monitor's (bounded: the container then blocks on its pipe), not queued whole here. At
+  // most a read of the socket (64 KiB) goes out past the mark. A failed stdout (EPIPE) settles
+  // the backlog too: the command is ending.
+  let waiting = false;
+  const write = (b: Buffer) => {
+    if (out) out.write(b);
+    else ctx.print(b);
+    const backlog = waiting ? null : ctx.backlog();
+    if (!backlog) return;
+    waiting = true;
+    socket.pause();
+    void backlog.then(() => {
+      waiting = false;
+      socket.resume();
+    });
+  };
   if (head.length) write(head);
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => {
