@@ -451,6 +451,17 @@ test('hako run, run -t, exec and start -a into a slow reader on a non-blocking p
       if (r.hwm >= limit) tooBig.push(`hako ${c.name}: the CLI's VmHWM was ${(r.hwm / 1048576).toFixed(1)} MB for ${(total / 1048576).toFixed(0)} MB of output`);
     }
     assert.deepEqual(tooBig, []);
+    // A reader that takes nothing for 3 s on a blocking pipe (the CLI waits in write(2)): the
+    // container blocks on its pipe, as with docker, and the reader gets every line (the monitor
+    // once dropped an attach client that took nothing for 2 s: 104813 of 3000000 lines arrived).
+    const held = await new Promise<Result>((resolve) => {
+      const script = '{ "$NODE" "$HAKO" run --rm --log-driver none "$REF" sh -c "seq 1 3000000; exit 3"; echo "hako $?" >&2; } | (sleep 3; wc -l)';
+      execFile('/bin/sh', ['-c', script], { env: { ...d.env, HAKO_HOST: d.host, HAKO: HAKO, NODE: process.execPath, REF: ref }, timeout: 60_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+    assert.equal(held.stdout.trim(), '3000000', held.stderr);
+    assert.match(held.stderr, /(^|\n)hako 3\n$/);
     // A reader that goes away after the first read: the CLI ends at once (it was waiting for the
     // pipe to drain), with docker's message and status 1. The container is not signalled: as with
     // docker, its attach goes and it runs on to its end (exit 3: every write went somewhere, no
