@@ -479,3 +479,36 @@ test('hako run, run -t, exec and start -a into a slow reader on a non-blocking p
     await hako(['rm', '-f', 'clibp-exec', 'clibp-start', 'clibp-gone'], { ok: false });
   }
 });
+
+test('hako run -i with a container that reads its stdin late: the CLI reads its stdin only as the connection takes it (its RSS stays bounded while 200 MB go in), and the container gets every byte', { skip: skipContainers }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  await hako(['pull', '-q', ref]);
+  const child = spawn(process.execPath, [HAKO, 'run', '-i', '--rm', '--log-driver', 'none', ref, 'sh', '-c', 'sleep 2; wc -c'], { env: { ...d.env, HAKO_HOST: d.host }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdin.on('error', () => undefined);
+  const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+  let hwm = 0;
+  const sampler = setInterval(() => {
+    try {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) hwm = Math.max(hwm, Number(m[1]) * 1024);
+    } catch {
+      /* exited */
+    }
+  }, 50);
+  const chunk = Buffer.alloc(1 << 20, 'x');
+  const total = 200 * chunk.length;
+  for (let i = 0; i < 200 && child.exitCode === null; i++) {
+    if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+  }
+  child.stdin.end();
+  const code = await exited;
+  clearInterval(sampler);
+  t.diagnostic(`the CLI's VmHWM ${(hwm / 1048576).toFixed(1)} MB for ${total / 1048576} MB of stdin`);
+  assert.equal(code, 0, err);
+  assert.equal(out.trim(), String(total));
+  assert.ok(hwm > 0 && hwm < 128 << 20, `the CLI's VmHWM was ${(hwm / 1048576).toFixed(1)} MB for ${total / 1048576} MB of stdin`);
+});

@@ -93,11 +93,24 @@ function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty:
   // we stop at once whatever the daemon does with the bytes after them.
   const scanner = opts.scanner;
   if (opts.stdin) {
+    // The other way too: stdin is not read while the connection has more than its high-water
+    // mark unsent (a container that does not read its stdin, `hako run -i … cat < big`, held
+    // it all here).
+    let stdinWaits = false;
+    const send = (b: Buffer) => {
+      if (socket.write(b) || stdinWaits) return;
+      stdinWaits = true;
+      ctx.stdin.pause();
+      socket.once('drain', () => {
+        stdinWaits = false;
+        if (onData) ctx.stdin.resume();
+      });
+    };
     onData = (b: Buffer) => {
       if (detached) return;
-      if (!scanner) return void socket.write(b);
+      if (!scanner) return send(b);
       const r = scanner.push(b);
-      if (r.pass.length) socket.write(r.pass);
+      if (r.pass.length) send(r.pass);
       if (r.detach) {
         detached = true;
         socket.destroy();
@@ -121,6 +134,7 @@ function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty:
       if (onData) {
         ctx.stdin.off('data', onData);
         ctx.stdin.pause();
+        onData = null;
       }
       socket.destroy();
     },
