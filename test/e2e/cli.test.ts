@@ -512,3 +512,46 @@ test('hako run -i with a container that reads its stdin late: the CLI reads its 
   assert.equal(out.trim(), String(total));
   assert.ok(hwm > 0 && hwm < 128 << 20, `the CLI's VmHWM was ${(hwm / 1048576).toFixed(1)} MB for ${total / 1048576} MB of stdin`);
 });
+
+test('hako events prints what the docker CLI prints, into a slow reader all of it; into a pipe without reader it ends as docker (broken pipe, status 1)', { skip: skipContainers }, async () => {
+  await hako(['pull', '-q', ref]);
+  // ~600 events: 150 containers created and removed (create, destroy; + a start and die each for 10)
+  const names = Array.from({ length: 150 }, (_, i) => `clievents-${i}`);
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  for (let i = 0; i < names.length; i += 30) await Promise.all(names.slice(i, i + 30).map((n) => hako(['create', '--name', n, ref, 'true'])));
+  for (const n of names.slice(0, 10)) await hako(['start', '-a', n]);
+  await hako(['rm', ...names]);
+  const until = String(Math.ceil(Date.now() / 1000) + 1);
+  const dir = tempDir('hako-cli-events-');
+  try {
+    const args = ['events', '--since', since, '--until', until, '--filter', 'type=container'];
+    const all = await hako(args);
+    const lines = all.stdout.split('\n').filter(Boolean);
+    const ours = lines.filter((l) => / name=clievents-\d+\)$/.test(l));
+    assert.equal(ours.filter((l) => / container create /.test(l)).length, 150, all.stdout.slice(0, 2000));
+    assert.equal(ours.filter((l) => / container destroy /.test(l)).length, 150);
+    assert.match(ours[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z container create [0-9a-f]{64} \(image=.*, name=clievents-\d+\)$/);
+    const formatted = await hako([...args, '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+    assert.equal(formatted.stdout.split('\n').filter((l) => /^create clievents-\d+$/.test(l)).length, 150);
+    if (hasDocker) {
+      assert.equal(all.stdout, (await docker(args)).stdout);
+      assert.equal(formatted.stdout, (await docker([...args, '--format', '{{.Action}} {{.Actor.Attributes.name}}'])).stdout);
+    }
+    const sh = (script: string) =>
+      new Promise<Result>((resolve) => {
+        execFile('/bin/sh', ['-c', script], { env: { ...d.env, HAKO_HOST: d.host, HAKO: HAKO, NODE: process.execPath, D: dir.path, SINCE: since, UNTIL: until }, timeout: 60_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+    const slow = await sh('"$NODE" "$HAKO" events --since "$SINCE" --until "$UNTIL" --filter type=container | (sleep 1; cat)');
+    assert.equal(slow.stdout, all.stdout);
+    const head = await sh('{ "$NODE" "$HAKO" events --since "$SINCE" --until "$UNTIL" --filter type=container; echo "hako $?" >&2; } | head -1');
+    assert.equal(head.stdout, `${lines[0]}\n`);
+    assert.equal(head.stderr, 'write /dev/stdout: broken pipe\nhako 1\n');
+    const closed = await sh('rm -f "$D/p"; mkfifo "$D/p" || exit 9; { exec 4<"$D/p"; } & exec 5>"$D/p"; wait; "$NODE" "$HAKO" events --since "$SINCE" --until "$UNTIL" >&5; echo "hako $?" >&2');
+    assert.equal(closed.stderr, 'write /dev/stdout: broken pipe\nhako 1\n');
+  } finally {
+    dir.cleanup();
+    await hako(['rm', '-f', ...names], { ok: false });
+  }
+});
