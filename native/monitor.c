@@ -102,6 +102,7 @@ static struct {
   int log_max_files;
   int pidfd, pty_sock, pty, stdin_fd, listen_fd, log_fd;
   int tty, stdin_once, stdin_closed;
+  int stdin_eof; // stdin is to close once stdin_buf went to the container (CLOSE_STDIN, StdinOnce)
   long long log_size;
   pid_t pid;
   struct stream out[2];
@@ -118,6 +119,7 @@ static struct {
 
 static char json_buf[PARTIAL_MAX * 6 + 256];
 static void close_stdin(void);
+static void close_stdin_after_buffer(void);
 static char read_buf[READ_CHUNK];
 
 // ---------------------------------------------------------------------------------------------
@@ -373,7 +375,7 @@ static void drop_client(struct client *c) {
   if (had_stdin && m.stdin_once && !m.tty) {
     // docker's StdinOnce: stdin closes when the (first) attached client detaches; not with a
     // terminal (docker leaves a TTY's stdin open: detaching from `run -it` keeps the shell alive)
-    close_stdin();
+    close_stdin_after_buffer();
   }
 }
 
@@ -468,6 +470,17 @@ static void stdin_flush(void) {
   }
   memmove(m.stdin_buf, m.stdin_buf + off, m.stdin_len - off);
   m.stdin_len -= off;
+  if (m.stdin_len == 0 && m.stdin_eof) close_stdin();
+}
+
+/**
+ * The client's end of stdin (CLOSE_STDIN, or a StdinOnce client gone): the container gets EOF
+ * after what it was sent and did not read yet (closing at once dropped up to STDIN_MAX bytes: `run
+ * -i … sh -c 'sleep 2; wc -c'` fed 200 MiB counted 34 KB short).
+ */
+static void close_stdin_after_buffer(void) {
+  if (m.stdin_len == 0) close_stdin();
+  else m.stdin_eof = 1;
 }
 
 static void apply_resize(void) {
@@ -545,7 +558,7 @@ static void client_input(struct client *c) {
       m.pending_cols = (r[2] << 8) | r[3];
       apply_resize();
     } else if (type == F_CLOSE_STDIN) {
-      close_stdin();
+      close_stdin_after_buffer();
     }
     off += 8 + len;
   }
