@@ -348,7 +348,7 @@ test('hako list, inspect and prune commands print what the docker CLI prints; lo
   }
 });
 
-test('hako run, run -t, exec and start -a into a slow reader on a non-blocking pipe: the CLI reads the socket only as stdout/stderr drain (its RSS stays bounded while 200+ MB pass), every byte arrives in order, the exit code is the container\'s; a reader that goes away ends the CLI with broken pipe, status 1, and the container runs on', { skip: skipContainers }, async (t) => {
+test('hako run, run -t, exec, attach and start -a into a slow reader on a non-blocking pipe: the CLI reads the socket only as stdout/stderr drain (its RSS stays bounded while 200+ MB pass), every byte arrives in order, the exit code is the container\'s; a reader that goes away ends the CLI with broken pipe, status 1, and the container runs on', { skip: skipContainers }, async (t) => {
   const { spawn } = await import('node:child_process');
   await hako(['pull', '-q', ref]);
   const dir = tempDir('hako-cli-bp-');
@@ -393,7 +393,7 @@ test('hako run, run -t, exec and start -a into a slow reader on a non-blocking p
    * Runs the CLI with `args`; the stream `which` is read slowly (nothing for a second, then at
    * most 64 KiB a millisecond) and compared with `times` copies of `expect` as it comes.
    */
-  const slowly = async (args: string[], which: 'stdout' | 'stderr', expect: Buffer) => {
+  const slowly = async (args: string[], which: 'stdout' | 'stderr', expect: Buffer, during?: () => Promise<void>) => {
     rmSync(queuedFile, { force: true });
     const child = spawn(process.execPath, [wrapper, ...args], { env: { ...d.env, HAKO_HOST: d.host, HAKO_TEST_QUEUED: queuedFile }, stdio: ['ignore', 'pipe', 'pipe'] });
     const slow = child[which];
@@ -417,8 +417,10 @@ test('hako run, run -t, exec and start -a into a slow reader on a non-blocking p
       setTimeout(() => slow.resume(), 1);
     });
     const sampler = setInterval(() => (hwm = Math.max(hwm, status(child.pid!, 'VmHWM') ?? 0)), 50);
+    const meanwhile = during?.();
     await sleep(1000);
     slow.resume();
+    await meanwhile;
     const code = await exited;
     clearInterval(sampler);
     const queued = (JSON.parse(readFileSync(queuedFile, 'utf8')) as Record<'stdout' | 'stderr', number>)[which];
@@ -429,17 +431,28 @@ test('hako run, run -t, exec and start -a into a slow reader on a non-blocking p
   const limit = 128 << 20;
   const total = unit.length * times;
   try {
-    const cases: Array<{ name: string; args: string[]; which: 'stdout' | 'stderr'; expect: Buffer; code: number; before?: string[][] }> = [
+    // attach: the container waits for /go, made once the daemon reported the attach.
+    const attached = async () => {
+      for (let i = 0; i < 300; i++) {
+        const ev = await hako(['events', '--since', since, '--until', String(Math.ceil(Date.now() / 1000)), '--filter', 'container=clibp-attach', '--filter', 'event=attach', '--format', '{{.Action}}']);
+        if (ev.stdout.includes('attach')) return void (await hako(['exec', 'clibp-attach', 'touch', '/go']));
+        await sleep(100);
+      }
+      assert.fail('no attach event');
+    };
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    const cases: Array<{ name: string; args: string[]; which: 'stdout' | 'stderr'; expect: Buffer; code: number; before?: string[][]; during?: () => Promise<void> }> = [
       { name: 'run', args: ['run', '--rm', '--log-driver', 'none', ref, 'sh', '-c', script(1)], which: 'stdout', expect: unit, code: 3 },
       // a terminal turns each \n into \r\n
       { name: 'run -t', args: ['run', '--rm', '--log-driver', 'none', '-t', ref, 'sh', '-c', script(1)], which: 'stdout', expect: Buffer.from(unit.toString().replace(/\n/g, '\r\n')), code: 3 },
       { name: 'exec (stderr)', args: ['exec', 'clibp-exec', 'sh', '-c', script(2)], which: 'stderr', expect: unit, code: 3, before: [['run', '-d', '--name', 'clibp-exec', ref, 'sleep', '1000']] },
+      { name: 'attach', args: ['attach', 'clibp-attach'], which: 'stdout', expect: unit, code: 3, before: [['run', '-d', '--name', 'clibp-attach', '--log-driver', 'none', ref, 'sh', '-c', `until [ -e /go ]; do sleep 0.1; done; ${script(1)}`]], during: attached },
       { name: 'start -a (stderr)', args: ['start', '-a', 'clibp-start'], which: 'stderr', expect: unit, code: 3, before: [['create', '--name', 'clibp-start', '--log-driver', 'none', ref, 'sh', '-c', script(2)]] },
     ];
     const tooBig: string[] = [];
     for (const c of cases) {
       for (const b of c.before ?? []) await hako(b);
-      const r = await slowly(c.args, c.which, c.expect);
+      const r = await slowly(c.args, c.which, c.expect, c.during);
       const what = `hako ${c.name} (${c.which} ${r.at} of ${c.expect.length * times} bytes; the other stream: ${JSON.stringify(r.other.slice(0, 500))})`;
       assert.equal(r.code, c.code, what);
       assert.equal(r.mismatch, -1, `${what}: differs at byte ${r.mismatch}`);
@@ -476,7 +489,7 @@ test('hako run, run -t, exec and start -a into a slow reader on a non-blocking p
     assert.equal((await hako(['wait', 'clibp-gone'])).stdout.trim(), '3');
   } finally {
     dir.cleanup();
-    await hako(['rm', '-f', 'clibp-exec', 'clibp-start', 'clibp-gone'], { ok: false });
+    await hako(['rm', '-f', 'clibp-exec', 'clibp-attach', 'clibp-start', 'clibp-gone'], { ok: false });
   }
 });
 
@@ -552,6 +565,35 @@ test('hako events prints what the docker CLI prints, into a slow reader all of i
     assert.equal(closed.stderr, 'write /dev/stdout: broken pipe\nhako 1\n');
   } finally {
     dir.cleanup();
+    await hako(['rm', '-f', ...names], { ok: false });
+  }
+});
+
+test('hako attach ends with the container\'s exit code, its output complete (docker\'s CLI waits for the container to stop: an inspect after the output\'s end raced the daemon\'s record of the exit)', { skip: skipContainers }, async () => {
+  const { spawn } = await import('node:child_process');
+  await hako(['pull', '-q', ref]);
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  const names = ['cliatt-0', 'cliatt-1', 'cliatt-2'];
+  try {
+    for (const name of names) {
+      await hako(['run', '-d', '--name', name, ref, 'sh', '-c', 'until [ -e /go ]; do sleep 0.1; done; echo out; echo err >&2; exit 5']);
+      const child = spawn(process.execPath, [HAKO, 'attach', name], { env: { ...d.env, HAKO_HOST: d.host }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+      // the container goes on once the daemon reported the attach
+      for (let i = 0; ; i++) {
+        const ev = await hako(['events', '--since', since, '--until', String(Math.ceil(Date.now() / 1000)), '--filter', `container=${name}`, '--filter', 'event=attach', '--format', '{{.Action}}']);
+        if (ev.stdout.includes('attach')) break;
+        assert.ok(i < 300, 'no attach event');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await hako(['exec', name, 'touch', '/go']);
+      assert.deepEqual([await exited, out, err], [5, 'out\n', 'err\n'], name);
+    }
+  } finally {
     await hako(['rm', '-f', ...names], { ok: false });
   }
 });

@@ -357,22 +357,47 @@ export async function attach(ctx: Ctx): Promise<number> {
   const id = info.Id as string;
   const tty = !!info.Config?.Tty;
   const stdin = !ctx.flags.bool('no-stdin') && !!info.Config?.OpenStdin;
+  // As docker's CLI: a wait for the container to stop goes out before the attach, and its answer
+  // is the exit code once the output ended. (An inspect after the output's end raced the daemon's
+  // recording of the exit: the output's last frame is sent before it; a container still shown
+  // running made it 0.) The output can also end with the container running on (it closed its
+  // stdout and stderr): the wait then holds, as docker's does.
+  const waitAbort = new Cancel();
+  const waitP = client
+    .collected('POST', `/containers/${pathEscape(id)}/wait`, { query: { condition: 'not-running' }, cancel: waitAbort })
+    .then(async (res) => JSON.parse((await res.body).toString('utf8')) as { StatusCode: number; Error?: { Message?: string } | null })
+    .catch((e: unknown) => e as Error);
   const restore = rawMode(ctx, tty && stdin);
-  const session = await attachContainer(ctx, client, id, { stdin, stdout: true, stderr: true, tty, detachKeys: ctx.flags.str('detach-keys') });
+  let session: AttachSession;
+  try {
+    session = await attachContainer(ctx, client, id, { stdin, stdout: true, stderr: true, tty, detachKeys: ctx.flags.str('detach-keys') });
+  } catch (e) {
+    restore();
+    waitAbort.cancel();
+    throw e;
+  }
   const stopResize = tty ? followResize(ctx, client, `/containers/${pathEscape(id)}`) : () => {};
   const stopSignals = !tty && ctx.flags.str('sig-proxy') !== 'false' ? proxySignals(client, id) : () => {};
   try {
-    await session.done;
+    try {
+      await session.done;
+    } finally {
+      stopResize();
+      restore();
+      session.close();
+    }
+    if (session.detached) {
+      waitAbort.cancel();
+      return 0;
+    }
+    // (the signals go on being passed on meanwhile)
+    const result = await waitP;
+    if (result instanceof Error) throw result;
+    if (result.Error?.Message) throw new ExitError(1, result.Error.Message);
+    return result.StatusCode;
   } finally {
-    stopResize();
     stopSignals();
-    restore();
-    session.close();
   }
-  if (session.detached) return 0;
-  const after = await inspectContainer(client, id);
-  if (after.State?.Running) return 0; // detached
-  return Number(after.State?.ExitCode ?? 0);
 }
 
 export async function exec(ctx: Ctx): Promise<number> {
