@@ -32,8 +32,13 @@
 //                     and closes once the client has closed (LINGER_MS at most), so a late client
 //                     write never meets EPIPE with output still unread.
 // Slow clients: while a client has more than 4 MiB queued the monitor stops reading the
-// container's output (a short burst of backpressure), but a client that stays above that for 2 s
-// is disconnected, so a stalled or gone client holds the container up for at most 2 s, once.
+// container's output, for as long as that client stays connected: the container then blocks on
+// its full pipe, as with docker (its attach streams block stdout while unconsumed; a `docker run`
+// into a stalled reader holds the container, and the reader gets every byte once it reads). Each
+// client's queue stays below 8 MiB. A client that went away is dropped at once (its socket reads
+// EOF or fails: it is polled for input even while the output is held), which lets the output
+// flow again. (Until session 14 a client over 4 MiB for 2 s was dropped: `hako run … | (sleep 5;
+// wc -l)` got 104813 of 3000000 lines, the CLI then waited for the container's exit.)
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -58,8 +63,7 @@
 
 #define MAX_CLIENTS 32
 #define CLIENT_OUT_MAX (8u << 20)  // hard cap of one client's queue
-#define CLIENT_OUT_SOFT (4u << 20) // above this, output reading pauses for at most STALL_MS
-#define STALL_MS 2000
+#define CLIENT_OUT_SOFT (4u << 20) // above this, output reading pauses until the client took some
 #define CLIENT_IN_MAX (32u * 1024 + 8)
 #define MAX_FRAME (32u * 1024)
 #define PARTIAL_MAX (16u * 1024) // docker flushes a line without '\n' at 16 KiB
@@ -80,7 +84,6 @@ struct client {
   size_t outlen, outoff;
   char *in;          // partial incoming frames
   size_t inlen;
-  long long stalled; // mono ms since the queue went above CLIENT_OUT_SOFT, 0 when below
   int counted;       // counted against --hold-output
   int shut;          // after the exit: our side shut down, waiting for the client to close
 };
@@ -99,6 +102,7 @@ static struct {
   int log_max_files;
   int pidfd, pty_sock, pty, stdin_fd, listen_fd, log_fd;
   int tty, stdin_once, stdin_closed;
+  int stdin_eof; // stdin is to close once stdin_buf went to the container (CLOSE_STDIN, StdinOnce)
   long long log_size;
   pid_t pid;
   struct stream out[2];
@@ -115,6 +119,7 @@ static struct {
 
 static char json_buf[PARTIAL_MAX * 6 + 256];
 static void close_stdin(void);
+static void close_stdin_after_buffer(void);
 static char read_buf[READ_CHUNK];
 
 // ---------------------------------------------------------------------------------------------
@@ -366,12 +371,11 @@ static void drop_client(struct client *c) {
   c->want = 0;
   c->hello = 0;
   c->outlen = c->outoff = c->inlen = 0;
-  c->stalled = 0;
   c->shut = 0;
   if (had_stdin && m.stdin_once && !m.tty) {
     // docker's StdinOnce: stdin closes when the (first) attached client detaches; not with a
     // terminal (docker leaves a TTY's stdin open: detaching from `run -it` keeps the shell alive)
-    close_stdin();
+    close_stdin_after_buffer();
   }
 }
 
@@ -466,6 +470,17 @@ static void stdin_flush(void) {
   }
   memmove(m.stdin_buf, m.stdin_buf + off, m.stdin_len - off);
   m.stdin_len -= off;
+  if (m.stdin_len == 0 && m.stdin_eof) close_stdin();
+}
+
+/**
+ * The client's end of stdin (CLOSE_STDIN, or a StdinOnce client gone): the container gets EOF
+ * after what it was sent and did not read yet (closing at once dropped up to STDIN_MAX bytes: `run
+ * -i … sh -c 'sleep 2; wc -c'` fed 200 MiB counted 34 KB short).
+ */
+static void close_stdin_after_buffer(void) {
+  if (m.stdin_len == 0) close_stdin();
+  else m.stdin_eof = 1;
 }
 
 static void apply_resize(void) {
@@ -543,7 +558,7 @@ static void client_input(struct client *c) {
       m.pending_cols = (r[2] << 8) | r[3];
       apply_resize();
     } else if (type == F_CLOSE_STDIN) {
-      close_stdin();
+      close_stdin_after_buffer();
     }
     off += 8 + len;
   }
@@ -795,18 +810,12 @@ int main(int argc, char **argv) {
     if (m.pty_sock >= 0) { i_ptysock = n; pfd[n++] = (struct pollfd){ m.pty_sock, POLLIN, 0 }; }
     int sfd = stdin_target();
     if (m.stdin_len > 0 && sfd >= 0 && !(m.tty && sfd == m.out[0].fd)) { i_stdin = n; pfd[n++] = (struct pollfd){ sfd, POLLOUT, 0 }; }
-    // Backpressure: a client over the soft cap pauses output reading; over it for STALL_MS: dropped.
+    // Backpressure: a client over the soft cap pauses output reading until it took some.
     long long tnow = mono_ms();
     int backlogged = 0, timeout = -1;
     for (int k = 0; k < MAX_CLIENTS; k++) {
       struct client *c = &m.clients[k];
-      if (c->fd < 0) continue;
-      if (c->outlen - c->outoff <= CLIENT_OUT_SOFT) { c->stalled = 0; continue; }
-      if (!c->stalled) c->stalled = tnow;
-      if (tnow - c->stalled >= STALL_MS) { drop_client(c); continue; }
-      backlogged = 1;
-      int left = (int)(STALL_MS - (tnow - c->stalled));
-      if (timeout < 0 || left < timeout) timeout = left;
+      if (c->fd >= 0 && c->outlen - c->outoff > CLIENT_OUT_SOFT) backlogged = 1;
     }
     // --hold-output: nothing is read until the awaited clients said HELLO (or HOLD_MS passed).
     if (m.hold_clients > 0 && tnow >= m.hold_until) m.hold_clients = 0;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync, statSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
@@ -345,5 +345,255 @@ test('hako list, inspect and prune commands print what the docker CLI prints; lo
   for (const args of [['container', 'prune', '-f'], ['volume', 'prune', '-f'], ['network', 'prune', '-f', '--filter', 'label=cliout-none']]) {
     const got = await hako(args);
     if (hasDocker) assert.equal(got.stdout, (await docker(args)).stdout, `stdout of ${args.join(' ')}`);
+  }
+});
+
+test('hako run, run -t, exec, attach and start -a into a slow reader on a non-blocking pipe: the CLI reads the socket only as stdout/stderr drain (its RSS stays bounded while 200+ MB pass), every byte arrives in order, the exit code is the container\'s; a reader that goes away ends the CLI with broken pipe, status 1, and the container runs on', { skip: skipContainers }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  await hako(['pull', '-q', ref]);
+  const dir = tempDir('hako-cli-bp-');
+  // The CLI with its stdout and stderr streams made before it starts: a pipe's stream sets
+  // O_NONBLOCK on it (libuv), so the CLI's write(2) meets EAGAIN and what the reader has not
+  // taken yet is queued in process.stdout/stderr, as with `run -t` (which makes process.stdout
+  // for the terminal's size) or any stdout a non-blocking pipe. (A blocking pipe holds the CLI
+  // in write(2): the case of the test above.)
+  const wrapper = join(dir.path, 'nonblocking.cjs');
+  // It notes the largest queue of each stream, written to $HAKO_TEST_QUEUED when the CLI exits.
+  writeFileSync(
+    wrapper,
+    `const max = { stdout: 0, stderr: 0 };
+    for (const name of ['stdout', 'stderr']) {
+      const s = process[name];
+      const write = s.write;
+      s.write = function (...a) {
+        const ok = write.apply(this, a);
+        max[name] = Math.max(max[name], this.writableLength);
+        return ok;
+      };
+    }
+    process.on('exit', () => process.env.HAKO_TEST_QUEUED && require('node:fs').writeFileSync(process.env.HAKO_TEST_QUEUED, JSON.stringify(max)));
+    require(${JSON.stringify(HAKO.replace(/\.js$/, '.cjs'))});\n`,
+  );
+  const queuedFile = join(dir.path, 'queued.json');
+  // ~207 MB: 30 times `seq 1 1000000` (6.9 MB), cheap for the container and easy to check in order
+  // (no json-file log: it would be ~2 GB a case).
+  const unit = Buffer.from(Array.from({ length: 1_000_000 }, (_, i) => `${i + 1}\n`).join(''));
+  const times = 30;
+  const script = (fd: 1 | 2) => `seq 1 1000000 > /tmp/s; i=0; while [ $i -lt ${times} ]; do cat /tmp/s >&${fd}; i=$((i+1)); done; exit 3`;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const status = (pid: number, key: string): number | null => {
+    try {
+      const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : null;
+    } catch {
+      return null; // exited
+    }
+  };
+  /**
+   * Runs the CLI with `args`; the stream `which` is read slowly (nothing for a second, then at
+   * most 64 KiB a millisecond) and compared with `times` copies of `expect` as it comes.
+   */
+  const slowly = async (args: string[], which: 'stdout' | 'stderr', expect: Buffer, during?: () => Promise<void>) => {
+    rmSync(queuedFile, { force: true });
+    const child = spawn(process.execPath, [wrapper, ...args], { env: { ...d.env, HAKO_HOST: d.host, HAKO_TEST_QUEUED: queuedFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const slow = child[which];
+    const other = child[which === 'stdout' ? 'stderr' : 'stdout'];
+    let otherText = '';
+    other.on('data', (b: Buffer) => (otherText += b.toString()));
+    let at = 0; // bytes of the output checked
+    let mismatch = -1;
+    let hwm = 0;
+    const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    slow.pause();
+    slow.on('data', (b: Buffer) => {
+      for (let off = 0; off < b.length && mismatch < 0; ) {
+        const u = at % expect.length;
+        const n = Math.min(b.length - off, expect.length - u);
+        if (b.compare(expect, u, u + n, off, off + n) !== 0) mismatch = at;
+        off += n;
+        at += n;
+      }
+      slow.pause();
+      setTimeout(() => slow.resume(), 1);
+    });
+    const sampler = setInterval(() => (hwm = Math.max(hwm, status(child.pid!, 'VmHWM') ?? 0)), 50);
+    const meanwhile = during?.();
+    await sleep(1000);
+    slow.resume();
+    await meanwhile;
+    const code = await exited;
+    clearInterval(sampler);
+    const queued = (JSON.parse(readFileSync(queuedFile, 'utf8')) as Record<'stdout' | 'stderr', number>)[which];
+    return { code, at, mismatch, hwm, queued, other: otherText };
+  };
+  // (the CLI's own RSS is ~45 MB; with its garbage not yet collected it peaked at ~85 MB; ~300 MB
+  // when it queued what came in)
+  const limit = 128 << 20;
+  const total = unit.length * times;
+  try {
+    // attach: the container waits for /go, made once the daemon reported the attach.
+    const attached = async () => {
+      for (let i = 0; i < 300; i++) {
+        const ev = await hako(['events', '--since', since, '--until', String(Math.ceil(Date.now() / 1000)), '--filter', 'container=clibp-attach', '--filter', 'event=attach', '--format', '{{.Action}}']);
+        if (ev.stdout.includes('attach')) return void (await hako(['exec', 'clibp-attach', 'touch', '/go']));
+        await sleep(100);
+      }
+      assert.fail('no attach event');
+    };
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    const cases: Array<{ name: string; args: string[]; which: 'stdout' | 'stderr'; expect: Buffer; code: number; before?: string[][]; during?: () => Promise<void> }> = [
+      { name: 'run', args: ['run', '--rm', '--log-driver', 'none', ref, 'sh', '-c', script(1)], which: 'stdout', expect: unit, code: 3 },
+      // a terminal turns each \n into \r\n
+      { name: 'run -t', args: ['run', '--rm', '--log-driver', 'none', '-t', ref, 'sh', '-c', script(1)], which: 'stdout', expect: Buffer.from(unit.toString().replace(/\n/g, '\r\n')), code: 3 },
+      { name: 'exec (stderr)', args: ['exec', 'clibp-exec', 'sh', '-c', script(2)], which: 'stderr', expect: unit, code: 3, before: [['run', '-d', '--name', 'clibp-exec', ref, 'sleep', '1000']] },
+      { name: 'attach', args: ['attach', 'clibp-attach'], which: 'stdout', expect: unit, code: 3, before: [['run', '-d', '--name', 'clibp-attach', '--log-driver', 'none', ref, 'sh', '-c', `until [ -e /go ]; do sleep 0.1; done; ${script(1)}`]], during: attached },
+      { name: 'start -a (stderr)', args: ['start', '-a', 'clibp-start'], which: 'stderr', expect: unit, code: 3, before: [['create', '--name', 'clibp-start', '--log-driver', 'none', ref, 'sh', '-c', script(2)]] },
+    ];
+    const tooBig: string[] = [];
+    for (const c of cases) {
+      for (const b of c.before ?? []) await hako(b);
+      const r = await slowly(c.args, c.which, c.expect, c.during);
+      const what = `hako ${c.name} (${c.which} ${r.at} of ${c.expect.length * times} bytes; the other stream: ${JSON.stringify(r.other.slice(0, 500))})`;
+      assert.equal(r.code, c.code, what);
+      assert.equal(r.mismatch, -1, `${what}: differs at byte ${r.mismatch}`);
+      assert.equal(r.at, c.expect.length * times, what);
+      t.diagnostic(`${c.name}: the CLI's VmHWM ${(r.hwm / 1048576).toFixed(1)} MB for ${(r.at / 1048576).toFixed(0)} MB, process.${c.which}'s queue ${r.queued} bytes at most`);
+      assert.ok(r.hwm > 0, `${what}: no VmHWM read`);
+      // a read of the socket (64 KiB) and a frame over the stream's high-water mark at most
+      if (r.queued > 512 * 1024) tooBig.push(`hako ${c.name}: process.${c.which} queued ${r.queued} bytes`);
+      if (r.hwm >= limit) tooBig.push(`hako ${c.name}: the CLI's VmHWM was ${(r.hwm / 1048576).toFixed(1)} MB for ${(total / 1048576).toFixed(0)} MB of output`);
+    }
+    assert.deepEqual(tooBig, []);
+    // A reader that takes nothing for 3 s on a blocking pipe (the CLI waits in write(2)): the
+    // container blocks on its pipe, as with docker, and the reader gets every line (the monitor
+    // once dropped an attach client that took nothing for 2 s: 104813 of 3000000 lines arrived).
+    const held = await new Promise<Result>((resolve) => {
+      const script = '{ "$NODE" "$HAKO" run --rm --log-driver none "$REF" sh -c "seq 1 3000000; exit 3"; echo "hako $?" >&2; } | (sleep 3; wc -l)';
+      execFile('/bin/sh', ['-c', script], { env: { ...d.env, HAKO_HOST: d.host, HAKO: HAKO, NODE: process.execPath, REF: ref }, timeout: 60_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+    assert.equal(held.stdout.trim(), '3000000', held.stderr);
+    assert.match(held.stderr, /(^|\n)hako 3\n$/);
+    // A reader that goes away after the first read: the CLI ends at once (it was waiting for the
+    // pipe to drain), with docker's message and status 1. The container is not signalled: as with
+    // docker, its attach goes and it runs on to its end (exit 3: every write went somewhere, no
+    // SIGPIPE's 141).
+    const child = spawn(process.execPath, [wrapper, 'run', '--name', 'clibp-gone', '--log-driver', 'none', ref, 'sh', '-c', script(1)], { env: { ...d.env, HAKO_HOST: d.host }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    assert.equal(code, 1, err);
+    assert.match(err, /^(WARNING: IPv4 forwarding is disabled\. Networking will not work\.\n)?write \/dev\/stdout: broken pipe\n$/);
+    assert.equal((await hako(['wait', 'clibp-gone'])).stdout.trim(), '3');
+  } finally {
+    dir.cleanup();
+    await hako(['rm', '-f', 'clibp-exec', 'clibp-attach', 'clibp-start', 'clibp-gone'], { ok: false });
+  }
+});
+
+test('hako run -i with a container that reads its stdin late: the CLI reads its stdin only as the connection takes it (its RSS stays bounded while 200 MB go in), and the container gets every byte', { skip: skipContainers }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  await hako(['pull', '-q', ref]);
+  const child = spawn(process.execPath, [HAKO, 'run', '-i', '--rm', '--log-driver', 'none', ref, 'sh', '-c', 'sleep 2; wc -c'], { env: { ...d.env, HAKO_HOST: d.host }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdin.on('error', () => undefined);
+  const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+  let hwm = 0;
+  const sampler = setInterval(() => {
+    try {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) hwm = Math.max(hwm, Number(m[1]) * 1024);
+    } catch {
+      /* exited */
+    }
+  }, 50);
+  const chunk = Buffer.alloc(1 << 20, 'x');
+  const total = 200 * chunk.length;
+  for (let i = 0; i < 200 && child.exitCode === null; i++) {
+    if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+  }
+  child.stdin.end();
+  const code = await exited;
+  clearInterval(sampler);
+  t.diagnostic(`the CLI's VmHWM ${(hwm / 1048576).toFixed(1)} MB for ${total / 1048576} MB of stdin`);
+  assert.equal(code, 0, err);
+  assert.equal(out.trim(), String(total));
+  assert.ok(hwm > 0 && hwm < 128 << 20, `the CLI's VmHWM was ${(hwm / 1048576).toFixed(1)} MB for ${total / 1048576} MB of stdin`);
+});
+
+test('hako events prints what the docker CLI prints, into a slow reader all of it; into a pipe without reader it ends as docker (broken pipe, status 1)', { skip: skipContainers }, async () => {
+  await hako(['pull', '-q', ref]);
+  // ~600 events: 150 containers created and removed (create, destroy; + a start and die each for 10)
+  const names = Array.from({ length: 150 }, (_, i) => `clievents-${i}`);
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  for (let i = 0; i < names.length; i += 30) await Promise.all(names.slice(i, i + 30).map((n) => hako(['create', '--name', n, ref, 'true'])));
+  for (const n of names.slice(0, 10)) await hako(['start', '-a', n]);
+  await hako(['rm', ...names]);
+  const until = String(Math.ceil(Date.now() / 1000) + 1);
+  const dir = tempDir('hako-cli-events-');
+  try {
+    const args = ['events', '--since', since, '--until', until, '--filter', 'type=container'];
+    const all = await hako(args);
+    const lines = all.stdout.split('\n').filter(Boolean);
+    const ours = lines.filter((l) => / name=clievents-\d+\)$/.test(l));
+    assert.equal(ours.filter((l) => / container create /.test(l)).length, 150, all.stdout.slice(0, 2000));
+    assert.equal(ours.filter((l) => / container destroy /.test(l)).length, 150);
+    assert.match(ours[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z container create [0-9a-f]{64} \(image=.*, name=clievents-\d+\)$/);
+    const formatted = await hako([...args, '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+    assert.equal(formatted.stdout.split('\n').filter((l) => /^create clievents-\d+$/.test(l)).length, 150);
+    if (hasDocker) {
+      assert.equal(all.stdout, (await docker(args)).stdout);
+      assert.equal(formatted.stdout, (await docker([...args, '--format', '{{.Action}} {{.Actor.Attributes.name}}'])).stdout);
+    }
+    const sh = (script: string) =>
+      new Promise<Result>((resolve) => {
+        execFile('/bin/sh', ['-c', script], { env: { ...d.env, HAKO_HOST: d.host, HAKO: HAKO, NODE: process.execPath, D: dir.path, SINCE: since, UNTIL: until }, timeout: 60_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+    const slow = await sh('"$NODE" "$HAKO" events --since "$SINCE" --until "$UNTIL" --filter type=container | (sleep 1; cat)');
+    assert.equal(slow.stdout, all.stdout);
+    const head = await sh('{ "$NODE" "$HAKO" events --since "$SINCE" --until "$UNTIL" --filter type=container; echo "hako $?" >&2; } | head -1');
+    assert.equal(head.stdout, `${lines[0]}\n`);
+    assert.equal(head.stderr, 'write /dev/stdout: broken pipe\nhako 1\n');
+    const closed = await sh('rm -f "$D/p"; mkfifo "$D/p" || exit 9; { exec 4<"$D/p"; } & exec 5>"$D/p"; wait; "$NODE" "$HAKO" events --since "$SINCE" --until "$UNTIL" >&5; echo "hako $?" >&2');
+    assert.equal(closed.stderr, 'write /dev/stdout: broken pipe\nhako 1\n');
+  } finally {
+    dir.cleanup();
+    await hako(['rm', '-f', ...names], { ok: false });
+  }
+});
+
+test('hako attach ends with the container\'s exit code, its output complete (docker\'s CLI waits for the container to stop: an inspect after the output\'s end raced the daemon\'s record of the exit)', { skip: skipContainers }, async () => {
+  const { spawn } = await import('node:child_process');
+  await hako(['pull', '-q', ref]);
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  const names = ['cliatt-0', 'cliatt-1', 'cliatt-2'];
+  try {
+    for (const name of names) {
+      await hako(['run', '-d', '--name', name, ref, 'sh', '-c', 'until [ -e /go ]; do sleep 0.1; done; echo out; echo err >&2; exit 5']);
+      const child = spawn(process.execPath, [HAKO, 'attach', name], { env: { ...d.env, HAKO_HOST: d.host }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const exited = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+      // the container goes on once the daemon reported the attach
+      for (let i = 0; ; i++) {
+        const ev = await hako(['events', '--since', since, '--until', String(Math.ceil(Date.now() / 1000)), '--filter', `container=${name}`, '--filter', 'event=attach', '--format', '{{.Action}}']);
+        if (ev.stdout.includes('attach')) break;
+        assert.ok(i < 300, 'no attach event');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await hako(['exec', name, 'touch', '/go']);
+      assert.deepEqual([await exited, out, err], [5, 'out\n', 'err\n'], name);
+    }
+  } finally {
+    await hako(['rm', '-f', ...names], { ok: false });
   }
 });

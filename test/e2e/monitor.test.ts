@@ -187,6 +187,21 @@ describe('monitor: supervised containers', { skip }, () => {
     await h.runtime.delete('cat', { force: true });
   });
 
+  test('stdin closed while the container has not read what it was sent yet: it reads all of it, then EOF', async () => {
+    // 1 MiB while the container sleeps: the pipe and the monitor's stdin buffer fill, the rest
+    // waits in the client's socket; the CLOSE_STDIN comes behind it (the monitor once closed the
+    // pipe at once, dropping up to 64 KiB it still held).
+    const s = await launchSupervised(h, 'latereader', ['/bin/sh', '-c', 'sleep 1; wc -c'], undefined, { openStdin: true });
+    const c = await MonitorClient.connect(s.dir);
+    const a = c.attach({ stdin: true, stdout: true, stderr: true, closeStdinOnEnd: true });
+    const out = collect(a.output);
+    a.input!.end(Buffer.alloc(1 << 20, 'x'));
+    const rec = await finished(s);
+    assert.equal(rec.exitCode, 0);
+    assert.equal(out.text().trim(), String(1 << 20));
+    await h.runtime.delete('latereader', { force: true });
+  });
+
   test('clients handed to the monitor at its launch (--client-fd): held output from the first byte, the exit record; a closed one does not hold it up', async () => {
     const [ours, theirs] = native().socketPair();
     const [gone, goneTheirs] = native().socketPair();

@@ -676,7 +676,7 @@ test('the bundled CLI\'s `pull -q` writes its reference to a stdout pipe without
   }
 });
 
-test('the bundled CLI\'s images, volume ls, network ls and logs print into a stdout pipe without node:net or node:stream', opts, async (t) => {
+test('the bundled CLI\'s images, volume ls, network ls, logs and events print into a stdout pipe without node:net or node:stream', opts, async (t) => {
   const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
   if (!existsSync(bundle)) {
     t.skip('no bundle (esbuild not installed)');
@@ -693,6 +693,15 @@ test('the bundled CLI\'s images, volume ls, network ls and logs print into a std
       // chunked, in two pieces cut inside a frame's header
       sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nTransfer-Encoding: chunked\r\n\r\n${(17).toString(16)}\r\n`);
       sock.write(Buffer.concat([body.subarray(0, 17), Buffer.from(`\r\n${(body.length - 17).toString(16)}\r\n`), body.subarray(17), Buffer.from('\r\n0\r\n\r\n')]));
+    } else if (line.startsWith('GET /v1.44/events')) {
+      // chunked, cut inside an event and inside a multi-byte character (é: c3 a9)
+      const body = Buffer.from(
+        '{"Type":"container","Action":"create","Actor":{"ID":"c1","Attributes":{"name":"caf\u00e9","image":"x"}},"time":1700000000,"timeNano":1700000000123456789}\n' +
+          '{"Type":"volume","Action":"create","Actor":{"ID":"v1","Attributes":{"driver":"local"}},"time":1700000001,"timeNano":1700000001000000001}\n',
+      );
+      const cut = body.indexOf(0xa9);
+      sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${cut.toString(16)}\r\n`);
+      sock.write(Buffer.concat([body.subarray(0, cut), Buffer.from(`\r\n${(body.length - cut).toString(16)}\r\n`), body.subarray(cut), Buffer.from('\r\n0\r\n\r\n')]));
     } else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
   });
   const dir = mkdtempSync(join(tmpdir(), 'hako-list-pipe-'));
@@ -725,6 +734,13 @@ test('the bundled CLI\'s images, volume ls, network ls and logs print into a std
     assert.deepEqual([nets.stdout, nets.result], [`${'b'.repeat(64)}\n`, { code: 0, loaded: [] }]);
     const logs = await cli(['logs', 'c1']);
     assert.deepEqual([logs.stdout, logs.stderr, logs.result], ['out 1\nout 2\n', 'err 1\n', { code: 0, loaded: [] }]);
+    const events = await cli(['events', '--since', '0', '--until', '1']);
+    assert.deepEqual(
+      [events.stdout, events.result],
+      ['2023-11-14T22:13:20.123456789Z container create c1 (image=x, name=caf\u00e9)\n2023-11-14T22:13:21.000000001Z volume create v1 (driver=local)\n', { code: 0, loaded: [] }],
+    );
+    const formatted = await cli(['events', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+    assert.equal(formatted.stdout, 'create caf\u00e9\ncreate <no value>\n');
   } finally {
     await s.done();
     rmSync(dir, { recursive: true, force: true });

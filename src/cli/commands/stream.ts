@@ -58,7 +58,26 @@ function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty:
     ctx.printErr(`${e.message}\n`);
     socket.destroy();
   });
-  const write = (b: Buffer) => (out ? out.write(b) : ctx.print(b));
+  // Back-pressure: a blocking pipe or terminal holds the command in write(2) (ctx.print); once
+  // print fell back to process.stdout/stderr (EAGAIN: a non-blocking pipe whose reader is slow,
+  // or a stream made for a TTY's size), the socket is not read while either stream is over its
+  // high-water mark, so the daemon's answer stays in the kernel's buffers and the daemon's and
+  // the monitor's (bounded: the container then blocks on its pipe), not queued whole here. At
+  // most a read of the socket (64 KiB) goes out past the mark. A failed stdout (EPIPE) settles
+  // the backlog too: the command is ending.
+  let waiting = false;
+  const write = (b: Buffer) => {
+    if (out) out.write(b);
+    else ctx.print(b);
+    const backlog = waiting ? null : ctx.backlog();
+    if (!backlog) return;
+    waiting = true;
+    socket.pause();
+    void backlog.then(() => {
+      waiting = false;
+      socket.resume();
+    });
+  };
   if (head.length) write(head);
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => {
@@ -74,11 +93,24 @@ function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty:
   // we stop at once whatever the daemon does with the bytes after them.
   const scanner = opts.scanner;
   if (opts.stdin) {
+    // The other way too: stdin is not read while the connection has more than its high-water
+    // mark unsent (a container that does not read its stdin, `hako run -i … cat < big`, held
+    // it all here).
+    let stdinWaits = false;
+    const send = (b: Buffer) => {
+      if (socket.write(b) || stdinWaits) return;
+      stdinWaits = true;
+      ctx.stdin.pause();
+      socket.once('drain', () => {
+        stdinWaits = false;
+        if (onData) ctx.stdin.resume();
+      });
+    };
     onData = (b: Buffer) => {
       if (detached) return;
-      if (!scanner) return void socket.write(b);
+      if (!scanner) return send(b);
       const r = scanner.push(b);
-      if (r.pass.length) socket.write(r.pass);
+      if (r.pass.length) send(r.pass);
       if (r.detach) {
         detached = true;
         socket.destroy();
@@ -102,6 +134,7 @@ function pump(ctx: Ctx, conn: { socket: WireSocket; head: Buffer }, opts: { tty:
       if (onData) {
         ctx.stdin.off('data', onData);
         ctx.stdin.pause();
+        onData = null;
       }
       socket.destroy();
     },
@@ -324,22 +357,47 @@ export async function attach(ctx: Ctx): Promise<number> {
   const id = info.Id as string;
   const tty = !!info.Config?.Tty;
   const stdin = !ctx.flags.bool('no-stdin') && !!info.Config?.OpenStdin;
+  // As docker's CLI: a wait for the container to stop goes out before the attach, and its answer
+  // is the exit code once the output ended. (An inspect after the output's end raced the daemon's
+  // recording of the exit: the output's last frame is sent before it; a container still shown
+  // running made it 0.) The output can also end with the container running on (it closed its
+  // stdout and stderr): the wait then holds, as docker's does.
+  const waitAbort = new Cancel();
+  const waitP = client
+    .collected('POST', `/containers/${pathEscape(id)}/wait`, { query: { condition: 'not-running' }, cancel: waitAbort })
+    .then(async (res) => JSON.parse((await res.body).toString('utf8')) as { StatusCode: number; Error?: { Message?: string } | null })
+    .catch((e: unknown) => e as Error);
   const restore = rawMode(ctx, tty && stdin);
-  const session = await attachContainer(ctx, client, id, { stdin, stdout: true, stderr: true, tty, detachKeys: ctx.flags.str('detach-keys') });
+  let session: AttachSession;
+  try {
+    session = await attachContainer(ctx, client, id, { stdin, stdout: true, stderr: true, tty, detachKeys: ctx.flags.str('detach-keys') });
+  } catch (e) {
+    restore();
+    waitAbort.cancel();
+    throw e;
+  }
   const stopResize = tty ? followResize(ctx, client, `/containers/${pathEscape(id)}`) : () => {};
   const stopSignals = !tty && ctx.flags.str('sig-proxy') !== 'false' ? proxySignals(client, id) : () => {};
   try {
-    await session.done;
+    try {
+      await session.done;
+    } finally {
+      stopResize();
+      restore();
+      session.close();
+    }
+    if (session.detached) {
+      waitAbort.cancel();
+      return 0;
+    }
+    // (the signals go on being passed on meanwhile)
+    const result = await waitP;
+    if (result instanceof Error) throw result;
+    if (result.Error?.Message) throw new ExitError(1, result.Error.Message);
+    return result.StatusCode;
   } finally {
-    stopResize();
     stopSignals();
-    restore();
-    session.close();
   }
-  if (session.detached) return 0;
-  const after = await inspectContainer(client, id);
-  if (after.State?.Running) return 0; // detached
-  return Number(after.State?.ExitCode ?? 0);
 }
 
 export async function exec(ctx: Ctx): Promise<number> {

@@ -218,41 +218,54 @@ export async function info(ctx: Ctx): Promise<number> {
 export async function events(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const f = ctx.flags;
-  const res = await client.raw('GET', '/events', {
+  const format = f.str('format');
+  const tpl = format ? parseTemplate(format === 'json' ? '{{json .}}' : format) : null;
+  const line = (p: string): string => {
+    const e = JSON.parse(p) as Json;
+    if (tpl) return `${tpl.execute(e)}\n`;
+    // timeNano exceeds 2^53: taken from the text, not the parsed (rounded) number.
+    const nanoText = /"timeNano":\s*(\d+)/.exec(p)?.[1];
+    const ns = nanoText ? BigInt(nanoText) : BigInt(Number(e.time ?? 0)) * 1000000000n;
+    const d = new Date(Number(ns / 1000000n));
+    const frac = String(ns % 1000000000n).padStart(9, '0');
+    const ts = `${d.toISOString().slice(0, 19)}.${frac}Z`;
+    const attrs = (e.Actor?.Attributes ?? {}) as Record<string, string>;
+    const attrText = Object.keys(attrs)
+      .sort()
+      .map((k) => `${k}=${attrs[k]}`)
+      .join(', ');
+    return `${ts} ${e.Type} ${e.Action} ${e.Actor?.ID ?? ''}${attrText ? ` (${attrText})` : ''}\n`;
+  };
+  // The answer is read as it comes without node:stream and printed with ctx.print (as logs):
+  // whole lines only are decoded (a newline byte never sits inside a UTF-8 sequence), and the
+  // reading waits while process.stdout is over its high-water mark (a reader behind a long
+  // --since replay).
+  let rest: Buffer = Buffer.alloc(0);
+  const res = await client.collected('GET', '/events', {
     query: {
       since: f.has('since') ? timestampArg(f.str('since')!) : undefined,
       until: f.has('until') ? timestampArg(f.str('until')!) : undefined,
       filters: filtersQuery(f.list('filter')),
     },
-  });
-  const format = f.str('format');
-  const tpl = format ? parseTemplate(format === 'json' ? '{{json .}}' : format) : null;
-  let partial = '';
-  res.setEncoding('utf8');
-  for await (const chunk of res) {
-    const parts = (partial + String(chunk)).split('\n');
-    partial = parts.pop() ?? '';
-    for (const p of parts) {
-      if (!p.trim()) continue;
-      const e = JSON.parse(p) as Json;
-      if (tpl) {
-        ctx.stdout.write(`${tpl.execute(e)}\n`);
-        continue;
+    onBody: (b) => {
+      const buf = rest.length ? Buffer.concat([rest, b]) : b;
+      const nl = buf.lastIndexOf(0x0a);
+      if (nl < 0) {
+        rest = buf;
+        return;
       }
-      // timeNano exceeds 2^53: taken from the text, not the parsed (rounded) number.
-      const nanoText = /"timeNano":\s*(\d+)/.exec(p)?.[1];
-      const ns = nanoText ? BigInt(nanoText) : BigInt(Number(e.time ?? 0)) * 1000000000n;
-      const d = new Date(Number(ns / 1000000n));
-      const frac = String(ns % 1000000000n).padStart(9, '0');
-      const ts = `${d.toISOString().slice(0, 19)}.${frac}Z`;
-      const attrs = (e.Actor?.Attributes ?? {}) as Record<string, string>;
-      const attrText = Object.keys(attrs)
-        .sort()
-        .map((k) => `${k}=${attrs[k]}`)
-        .join(', ');
-      ctx.stdout.write(`${ts} ${e.Type} ${e.Action} ${e.Actor?.ID ?? ''}${attrText ? ` (${attrText})` : ''}\n`);
-    }
-  }
+      rest = Buffer.from(buf.subarray(nl + 1));
+      let text = '';
+      try {
+        for (const p of buf.toString('utf8', 0, nl).split('\n')) if (p.trim()) text += line(p);
+      } finally {
+        // (the lines before one that fails are printed, as when each was written alone)
+        if (text) ctx.print(text);
+      }
+      return ctx.backlog() ?? undefined;
+    },
+  });
+  await res.body;
   return 0;
 }
 

@@ -25,8 +25,8 @@
 //   const a = c.attach({ stdin, stdout, stderr });    // an Attachment (src/engine/api-types.ts)
 //   c.resize(rows, cols); c.closeStdin(); c.close();
 // Slow clients: while one has more than 4 MiB queued the monitor stops reading the container's
-// output; a client that stays above that for 2 s is disconnected (so a stalled or gone client
-// holds the container's output up for at most 2 s, once). 32 clients at most per monitor.
+// output, as long as that client stays connected (the container blocks on its pipe, as docker's
+// attach blocks it); a client that went away is dropped at once. 32 clients at most per monitor.
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { joinPath as join } from '../../common/join-path.js';
