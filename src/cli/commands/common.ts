@@ -3,6 +3,7 @@ import type { Client } from '../client.js';
 import { pathEscape } from '../client.js';
 import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
+import { WholeLines } from '../whole-lines.js';
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -55,21 +56,14 @@ export async function pullImage(ctx: Ctx, client: Client, ref: string, opts: { p
   if (opts.quiet) {
     const { ProgressRenderer } = await import('../progress.js');
     const r = new ProgressRenderer({ write: () => true } as unknown as NodeJS.WritableStream, false);
-    // Whole lines only are decoded (a newline byte never sits inside a UTF-8 sequence).
-    let rest: Buffer = Buffer.alloc(0);
+    const lines = new WholeLines();
     const onBody = (b: Buffer): void => {
-      const buf = rest.length ? Buffer.concat([rest, b]) : b;
-      const nl = buf.lastIndexOf(0x0a);
-      if (nl < 0) {
-        rest = buf;
-        return;
-      }
-      rest = Buffer.from(buf.subarray(nl + 1));
-      r.feed(buf.toString('utf8', 0, nl + 1));
+      const text = lines.take(b);
+      if (text) r.feed(text);
     };
     const res = await client.collected('POST', '/images/create', { query, headers, onBody });
     await res.body;
-    r.feed(rest.toString('utf8'));
+    r.feed(lines.rest());
     r.end();
     return;
   }

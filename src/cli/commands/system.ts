@@ -7,6 +7,7 @@ import { containerContext } from './container.js';
 import { TemplateError } from '../template.js';
 import { ago, humanSize, timestampArg } from '../units.js';
 import { filtersQuery, confirm, deletedImagesText, type Json } from './common.js';
+import { WholeLines } from '../whole-lines.js';
 
 /** docker inspect's output: a 4-space indented JSON array, or a template per object. */
 export async function inspectObjects(ctx: Ctx, names: string[], get: (c: Client, name: string) => Promise<Json>, kind: string): Promise<number> {
@@ -240,7 +241,7 @@ export async function events(ctx: Ctx): Promise<number> {
   // whole lines only are decoded (a newline byte never sits inside a UTF-8 sequence), and the
   // reading waits while process.stdout is over its high-water mark (a reader behind a long
   // --since replay).
-  let rest: Buffer = Buffer.alloc(0);
+  const lines = new WholeLines();
   const res = await client.collected('GET', '/events', {
     query: {
       since: f.has('since') ? timestampArg(f.str('since')!) : undefined,
@@ -248,16 +249,9 @@ export async function events(ctx: Ctx): Promise<number> {
       filters: filtersQuery(f.list('filter')),
     },
     onBody: (b) => {
-      const buf = rest.length ? Buffer.concat([rest, b]) : b;
-      const nl = buf.lastIndexOf(0x0a);
-      if (nl < 0) {
-        rest = buf;
-        return;
-      }
-      rest = Buffer.from(buf.subarray(nl + 1));
       let text = '';
       try {
-        for (const p of buf.toString('utf8', 0, nl).split('\n')) if (p.trim()) text += line(p);
+        for (const p of lines.take(b).split('\n')) if (p.trim()) text += line(p);
       } finally {
         // (the lines before one that fails are printed, as when each was written alone)
         if (text) ctx.print(text);
