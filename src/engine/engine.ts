@@ -512,13 +512,26 @@ export class Engine implements ContainerEngine {
   }
 
   private watchOrphan(live: Live): void {
-    const poll = setInterval(() => {
-      if (this.closed) return clearInterval(poll);
-      if (isSameProcess(live.rec.State.Pid, live.rec.PidStartTime)) return;
-      clearInterval(poll);
-      void this.onExit(live, { exitCode: 255, oomKilled: false }, 'exit status unknown: the engine restarted while the container ran');
-    }, 500);
-    poll.unref();
+    void this.processGone(live.rec.State.Pid, live.rec.PidStartTime).then(() =>
+      this.onExit(live, { exitCode: 255, oomKilled: false }, 'exit status unknown: the engine restarted while the container ran'),
+    );
+  }
+
+  /**
+   * Resolves once process `pid` (started at `start`) is gone, polled every 500 ms: a process
+   * that is not our child (its monitor died or the engine restarted) has no exit to wait for.
+   * Never settles once the engine is closed.
+   */
+  private processGone(pid: number, start: string | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (this.closed) return clearInterval(poll);
+        if (isSameProcess(pid, start)) return;
+        clearInterval(poll);
+        resolve();
+      }, 500);
+      poll.unref();
+    });
   }
 
   // ------------------------------------------------------------------ helpers
@@ -2763,16 +2776,7 @@ export class Engine implements ContainerEngine {
    */
   private orphanedExecEnd(pid: number, containerPid: number | undefined): Promise<number> {
     if (!(pid > 0) || !sameCgroups(pid, containerPid)) return Promise.resolve(255);
-    const start = processStartTime(pid) ?? undefined;
-    return new Promise<number>((resolve) => {
-      const poll = setInterval(() => {
-        if (this.closed) return clearInterval(poll);
-        if (isSameProcess(pid, start)) return;
-        clearInterval(poll);
-        resolve(255);
-      }, 500);
-      poll.unref();
-    });
+    return this.processGone(pid, processStartTime(pid) ?? undefined).then(() => 255);
   }
 
   async inspectExec(execId: string): Promise<Json> {

@@ -4,7 +4,7 @@
 // unlink a blob once such a claim was made on it. The ordering point is the mark
 // 'gc.blob-unlinking' (published where the collection is about to unlink a blob): a claim made
 // there, by a claimer that then finds the blob present, keeps it.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import dc from 'node:diagnostics_channel';
 import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,8 @@ import type { ImageRecord } from '../../src/image/store/metadata.js';
 import type { Digest } from '../../src/image/digest.js';
 import { tempDir } from '../helpers/fixtures.js';
 
-test('a blob claimed (and found present) while the collection is about to unlink it stays; unclaimed ones go', async (t) => {
+/** An image store in a temporary root, closed and removed after the test. */
+async function openStore(t: TestContext): Promise<ImageService> {
   const dir = tempDir('hako-collect-');
   const svc = new ImageService({ root: join(dir.path, 'root'), dockerConfigPath: join(dir.path, 'config.json') });
   t.after(() => {
@@ -24,6 +25,11 @@ test('a blob claimed (and found present) while the collection is about to unlink
   });
   await svc.content.init();
   await svc.meta.init();
+  return svc;
+}
+
+test('a blob claimed (and found present) while the collection is about to unlink it stays; unclaimed ones go', async (t) => {
+  const svc = await openStore(t);
   const config = await svc.content.putBlob(Buffer.from('{"rootfs":{"type":"layers","diff_ids":[]}}'));
   const manifest = await svc.content.putBlob(Buffer.from('{"schemaVersion":2}'));
   const layer = await svc.content.putBlob(Buffer.from('a layer'));
@@ -71,14 +77,7 @@ test('a blob claimed (and found present) while the collection is about to unlink
 });
 
 test('a collection that cannot list the image records deletes nothing (and its marker stays for the next start)', async (t) => {
-  const dir = tempDir('hako-collect-');
-  const svc = new ImageService({ root: join(dir.path, 'root'), dockerConfigPath: join(dir.path, 'config.json') });
-  t.after(() => {
-    svc.close();
-    dir.cleanup();
-  });
-  await svc.content.init();
-  await svc.meta.init();
+  const svc = await openStore(t);
   const config = await svc.content.putBlob(Buffer.from('{"rootfs":{"type":"layers","diff_ids":[]}}'));
   const manifest = await svc.content.putBlob(Buffer.from('{"schemaVersion":2}'));
   await svc.meta.putImage({
