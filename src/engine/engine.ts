@@ -2139,7 +2139,7 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     return this.locked(live, async () => {
       const hc = live.rec.HostConfig;
-      const keys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy'];
+      const keys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy'];
       // What this kernel cannot do is dropped with dockerd's warnings (as at create), and dockerd
       // checks the update as a HostConfig of network mode "": the forwarding warning too.
       const asked: Json = {};
@@ -2148,7 +2148,16 @@ export class Engine implements ContainerEngine {
       if (!this.net.ipForwarding()) warnings.push('IPv4 forwarding is disabled. Networking will not work.');
       const next: Record<string, unknown> = { ...hc };
       for (const k of keys) if (asked[k] !== undefined && asked[k] !== null && !(typeof asked[k] === 'number' && asked[k] === 0 && k !== 'PidsLimit')) next[k] = asked[k];
-      // dockerd's UpdateContainer checks, in its order and words (409, "Cannot update container <id>: …").
+      // The docker CLI sends a RestartPolicy with every update, {Name: ""} when --restart was not
+      // given: only a named policy replaces the recorded one (dockerd; it was reset to "no").
+      if (((asked.RestartPolicy as { Name?: unknown } | null | undefined)?.Name ?? '') === '') next.RestartPolicy = hc.RestartPolicy;
+      // 0 and -1 both mean unlimited in an update; dockerd records 0.
+      if (typeof asked.PidsLimit === 'number' && asked.PidsLimit <= 0) next.PidsLimit = 0;
+      // dockerd first checks the update's own resources as at create (verifyContainerSettings:
+      // 400s such as "Minimum memory limit allowed is 6MB" or the CPU range, before any conflict
+      // with what is recorded), then UpdateContainer's checks, in its order and words (409,
+      // "Cannot update container <id>: …").
+      normalizeHostConfig({ ...asked }, [], { update: true });
       const cannot = (why: string) => conflict(`Cannot update container ${live.rec.Id}: ${why}`);
       const num = (v: unknown) => Number(v ?? 0) || 0;
       if (num(asked.NanoCpus) > 0 && num(hc.CpuPeriod) > 0) throw cannot('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
@@ -2167,6 +2176,8 @@ export class Engine implements ContainerEngine {
         const probe = buildSpec({ rec: { ...live.rec, HostConfig: normalized }, rootfs: this.rootfsDir(live.rec.Id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, cgroupsPath: this.cgroupsPathOf(live.rec), cgroupV2: false, initBinary: this.initBinary });
         const resources = { ...(probe.linux?.resources ?? {}) };
         delete resources.devices;
+        // An update to unlimited (recorded 0, which a start leaves unset) lifts the current limit.
+        if (typeof asked.PidsLimit === 'number' && asked.PidsLimit <= 0) resources.pids = { limit: -1 };
         const rt = this.runtime.ctx.store.load(live.rec.Id);
         cgroupsOf(rt).update(resources);
       }
@@ -2184,7 +2195,9 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     const tty = rec.Config.Tty === true;
     const stdin = opts.stdin && rec.Config.OpenStdin === true;
-    const detachKeys = tty && stdin ? parseDetachKeys(opts.detachKeys) : null;
+    // Read (and refused when malformed) whether or not they can be used, as dockerd.
+    const keys = parseDetachKeys(opts.detachKeys);
+    const detachKeys = tty && stdin ? keys : null;
     const session = new AttachSession({
       tty,
       stdin,
@@ -2589,6 +2602,14 @@ export class Engine implements ContainerEngine {
     if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
     if (live.rec.State.Paused) throw conflict(`Container ${idOrName} is paused, unpause the container before exec`);
     if (live.rec.State.Restarting) throw conflict(`Container ${live.rec.Id} is restarting, wait until the container is running`);
+    // dockerd reads the detach keys at the exec's create, tty or not, in its exec words.
+    if (body.DetachKeys) {
+      try {
+        parseDetachKeys(body.DetachKeys);
+      } catch {
+        throw invalid(`Invalid escape keys (${body.DetachKeys}) provided`);
+      }
+    }
     // dockerd's ContainerExecCreate sets up the legacy links' variables (kept for the exec's start):
     // a linked container that stopped refuses the exec (500, the start's words).
     const linkedEnv = this.linkedEnv(live.rec);

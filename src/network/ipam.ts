@@ -55,7 +55,8 @@ export function allocate(pool: PoolState, owner: string, fixed?: string): string
   const subnet = parseCidr(pool.subnet);
   if (fixed) {
     const ip = parseIp(fixed, '--ip address');
-    if (!cidrContains(subnet, ip)) throw invalid(`address ${fixed} is not in subnet ${pool.subnet}`, 'pick an address inside the network\'s subnet');
+    // dockerd's words (the subnet is the network's, which the user can see in network inspect).
+    if (!cidrContains(subnet, ip)) throw invalid(`Invalid address ${fixed}: It does not belong to any of this network's subnets`);
     if (reserved(pool, subnet, ip)) throw invalid(`address ${fixed} is reserved in ${pool.subnet}`, 'the network, broadcast and gateway addresses cannot be assigned');
     const text = formatIp(ip);
     const holder = pool.allocated[text];

@@ -33,7 +33,7 @@ test('ipam: gateway, sequential allocation, fixed ip, exhaustion, release', () =
   const again = JSON.parse(JSON.stringify(pool));
   assert.throws(() => allocate(again, 'x', '10.9.0.4'), /already in use by c3/);
   assert.throws(() => allocate(again, 'x', '10.9.0.1'), /reserved/);
-  assert.throws(() => allocate(again, 'x', '10.9.1.4'), /not in subnet/);
+  assert.throws(() => allocate(again, 'x', '10.9.1.4'), /Invalid address 10\.9\.1\.4: It does not belong to any of this network's subnets/);
 });
 
 test('ipam: ip-range and gateway validation, no immediate reuse', () => {

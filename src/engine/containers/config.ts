@@ -147,7 +147,8 @@ const LOG_OPTS: Record<string, string[]> = {
 function validateLogOpts(driver: string, cfg: Record<string, unknown>): void {
   const known = LOG_OPTS[driver];
   if (!known) return; // none: the client refuses options
-  for (const k of Object.keys(cfg)) if (!known.includes(k)) throw invalid(`unknown log opt '${k}' for ${driver} log driver`);
+  // dockerd's two drivers word it differently (json-file: "for json-file log driver").
+  for (const k of Object.keys(cfg)) if (!known.includes(k)) throw invalid(driver === 'local' ? `unknown log opt '${k}' for log driver local` : `unknown log opt '${k}' for ${driver} log driver`);
   const size = cfg['max-size'];
   if (size !== undefined && size !== '') parseLogSize(String(size));
   const files = cfg['max-file'];
@@ -302,11 +303,16 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   const period = out.CpuPeriod as number;
   if (period !== 0 && (period < 1000 || period > 1000000)) throw invalid('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
   if ((out.CpuQuota as number) > 0 && (out.CpuQuota as number) < 1000) throw invalid('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  const rtPeriod = Number(hc.CpuRealtimePeriod ?? 0);
+  const rtRuntime = Number(hc.CpuRealtimeRuntime ?? 0);
+  if (rtPeriod !== 0 && rtRuntime !== 0 && rtRuntime > rtPeriod) throw invalid('cpu real-time runtime cannot be higher than cpu real-time period');
   out.CpusetCpus = hc.CpusetCpus ?? '';
   out.CpusetMems = hc.CpusetMems ?? '';
   checkCpuset(String(out.CpusetCpus), 'cpus', '/sys/devices/system/cpu/online', 'CPUs');
   checkCpuset(String(out.CpusetMems), 'mems', '/sys/devices/system/node/online', 'memory nodes');
-  out.PidsLimit = hc.PidsLimit === 0 ? null : (hc.PidsLimit ?? null); // 0 is "not set": null, as dockerd shows it
+  // 0 and any negative value are "not set" at create: null, as dockerd shows it (the docker CLI
+  // sends -1 for --pids-limit -1); an update records 0 for unlimited (engine.updateContainer).
+  out.PidsLimit = typeof hc.PidsLimit === 'number' && hc.PidsLimit <= 0 ? (opts.update && hc.PidsLimit === 0 ? 0 : null) : (hc.PidsLimit ?? null);
   // units.Ulimit's field order (docker-py sends Soft before Hard).
   out.Ulimits = Array.isArray(hc.Ulimits) ? hc.Ulimits.map((u: unknown) => (u && typeof u === 'object' && !Array.isArray(u) ? { Name: (u as Obj).Name, Hard: (u as Obj).Hard, Soft: (u as Obj).Soft, ...(u as Obj) } : u)) : (hc.Ulimits ?? null);
   out.Devices = hc.Devices ?? null;
@@ -324,6 +330,11 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   out.GroupAdd = hc.GroupAdd ?? null;
   out.IpcMode = (hc.IpcMode as string | undefined) || 'private';
   out.PidMode = hc.PidMode ?? '';
+  // dockerd's generateSecurityOpt: sharing the host's IPC or PID namespace, or --privileged, turns
+  // SELinux labelling off unless the client named a label option: "label=disable" is recorded.
+  if ((out.IpcMode === 'host' || out.PidMode === 'host' || out.Privileged === true) && !((out.SecurityOpt as string[] | null) ?? []).some((o) => /^label[=:]/.test(o))) {
+    out.SecurityOpt = [...((out.SecurityOpt as string[] | null) ?? []), 'label=disable'];
+  }
   out.UTSMode = hc.UTSMode ?? '';
   out.UsernsMode = hc.UsernsMode ?? '';
   out.CgroupnsMode = (hc.CgroupnsMode as string | undefined) || 'host';
@@ -462,6 +473,9 @@ export function collectMounts(cfg: Obj, hc: Obj, inherited: MountPoint[] = []): 
   for (const b of (hc.Binds as string[] | null) ?? []) add(parseBind(b, (hc.VolumeDriver as string | undefined) ?? ''));
   for (const m of (hc.Mounts as Obj[] | undefined) ?? []) add(parseMount(m));
   for (const [dest, opts] of Object.entries((hc.Tmpfs as Record<string, string> | undefined) ?? {})) {
+    // dockerd's ValidateTmpfsMountDestination (a tmpfs on / hid the whole rootfs).
+    if (dest.startsWith('/') && posix.normalize(dest) === '/') throw invalid("invalid specification: destination can't be '/'");
+    if (!dest.startsWith('/')) throw invalid(`invalid mount path: '${dest}' mount path must be absolute`);
     add({ Type: 'tmpfs', Source: '', Destination: posix.normalize(dest), Mode: opts, RW: !opts.split(',').includes('ro'), Propagation: '', TmpfsOptions: opts === '' ? [] : opts.split(',') });
   }
   return [...byDest.values()];

@@ -77,6 +77,14 @@ export function planEndpoints(
     const others = given.filter(([k]) => k !== mode);
     if (others.length) throw invalid(`conflicting options: container sharing network namespace with another container or host cannot be connected to any other network (${others.map(([k]) => k).join(', ')})`);
     if (opts.macAddress) throw invalid(`conflicting options: mac-address and the network mode ${mode}`);
+    // dockerd refuses an address or aliases for the host and none networks too (20.10 at the
+    // start, current moby at create; hako ignored them).
+    const own = given.find(([k]) => k === mode)?.[1] as Json | undefined;
+    if (own && (mode === 'none' || mode === 'host')) {
+      const ipam = (own.IPAMConfig ?? {}) as Json;
+      if ((typeof ipam.IPv4Address === 'string' && ipam.IPv4Address) || (typeof ipam.IPv6Address === 'string' && ipam.IPv6Address)) throw invalid('user specified IP address is supported on user defined networks only');
+      if (Array.isArray(own.Aliases) && own.Aliases.length > 0) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+    }
     return {};
   }
   const out: Record<string, EndpointConfig> = {};

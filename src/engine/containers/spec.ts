@@ -2,9 +2,11 @@
 // (/proc, /dev, /dev/shm of ShmSize, …), the 14 default capabilities changed by CapAdd/CapDrop,
 // the default seccomp profile for those capabilities, masked and read-only paths, resources
 // from HostConfig, namespaces from the modes, and the user's mounts.
-import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, existsSync, type Stats } from 'node:fs';
 import { joinPath as join } from '../../common/join-path.js';
 import { invalid } from '../../common/errors.js';
+import { startRefusal } from '../start-errors.js';
+import { logTag } from '../logs/attrs.js';
 import { OCI_VERSION, type Mount, type Spec, type Namespace } from '../../runtime/spec/types.js';
 import { DOCKER_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../../runtime/spec/defaults.js';
 import { applyCapChanges, capNames } from '../../runtime/security/capabilities.js';
@@ -116,8 +118,22 @@ export function rlimitsOf(hc: Obj): Array<{ type: string; soft: number; hard: nu
   });
 }
 
+// The mount flags dockerd's tmpfs options may name (moby/sys/mount's flag table) and the data
+// options it passes on to tmpfs; anything else is refused at the start in its words.
+const TMPFS_FLAGS = new Set(['defaults', 'ro', 'rw', 'suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec', 'sync', 'async', 'dirsync', 'remount', 'mand', 'nomand', 'atime', 'noatime', 'diratime', 'nodiratime', 'bind', 'rbind', 'unbindable', 'runbindable', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'relatime', 'norelatime', 'strictatime', 'nostrictatime']);
+const TMPFS_DATA = new Set(['', 'size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol']);
+
+/** dockerd's check of a --tmpfs option: `invalid tmpfs option ["bogus" "1"]` (Go's %q of the key=value split). */
+export function checkTmpfsOption(o: string): void {
+  if (TMPFS_FLAGS.has(o)) return;
+  const i = o.indexOf('=');
+  const kv = i < 0 ? [o] : [o.slice(0, i), o.slice(i + 1)];
+  if (kv.length !== 2 || !TMPFS_DATA.has(kv[0]!)) throw startRefusal(`invalid tmpfs option [${kv.map((x) => JSON.stringify(x)).join(' ')}]`);
+}
+
 function mountOf(m: MountPoint): Mount {
   if (m.Type === 'tmpfs') {
+    for (const o of m.TmpfsOptions ?? []) checkTmpfsOption(o);
     const opts = (m.TmpfsOptions ?? []).filter((o) => o !== 'ro' && o !== 'rw');
     return { destination: m.Destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...opts, m.RW ? 'rw' : 'ro'] };
   }
@@ -185,21 +201,65 @@ function blockIOOf(hc: Obj): NonNullable<NonNullable<Spec['linux']>['resources']
   return Object.keys(out).length ? (out as never) : undefined;
 }
 
-function userDevice(d: Obj): { dev: NonNullable<NonNullable<Spec['linux']>['devices']>[number]; access: string } {
+type SpecDevice = NonNullable<NonNullable<Spec['linux']>['devices']>[number];
+
+function specDevice(st: Stats, path: string): SpecDevice {
+  const rdev = st.rdev;
+  return { type: st.isCharacterDevice() ? 'c' : 'b', path, major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00), fileMode: st.mode & 0o777, uid: 0, gid: 0 };
+}
+
+/**
+ * The devices of one --device, as dockerd's DevicesFromPath: a device node (through a symlink
+ * too), or a directory whose device nodes are all added, each at its place below the container
+ * path (symlinks inside are not followed); the same permissions for each.
+ */
+function userDevices(d: Obj): Array<{ dev: SpecDevice; access: string }> {
   const host = d.PathOnHost as string;
   const inCt = (d.PathInContainer as string | undefined) || host;
+  const access = (d.CgroupPermissions as string | undefined) || 'rwm';
   let st;
   try {
     st = statSync(host);
   } catch {
     throw invalid(`error gathering device information while adding custom device "${host}": no such file or directory`);
   }
-  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalid(`error gathering device information while adding custom device "${host}": not a device node`);
-  const rdev = st.rdev;
-  return {
-    dev: { type: st.isCharacterDevice() ? 'c' : 'b', path: inCt, major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00), fileMode: st.mode & 0o777, uid: 0, gid: 0 },
-    access: (d.CgroupPermissions as string | undefined) || 'rwm',
-  };
+  if (st.isCharacterDevice() || st.isBlockDevice()) return [{ dev: specDevice(st, inCt), access }];
+  const out: Array<{ dev: SpecDevice; access: string }> = [];
+  if (st.isDirectory()) {
+    const root = realpathSync(host);
+    const walk = (dir: string) => {
+      let names: string[];
+      try {
+        names = readdirSync(dir).sort();
+      } catch {
+        return;
+      }
+      for (const n of names) {
+        const p = `${dir}/${n}`;
+        let ls;
+        try {
+          ls = lstatSync(p);
+        } catch {
+          continue;
+        }
+        if (ls.isDirectory()) walk(p);
+        else if (ls.isCharacterDevice() || ls.isBlockDevice()) out.push({ dev: specDevice(ls, inCt + p.slice(root.length)), access });
+      }
+    };
+    walk(root);
+  }
+  if (out.length === 0) throw invalid(`error gathering device information while adding custom device "${host}": not a device node`);
+  return out;
+}
+
+/**
+ * One --device-cgroup-rule, `<a|b|c> <major|*>:<minor|*> <rwm…>`, read as dockerd does (refused
+ * at the start, in its words, as dockerd only reads them when it builds the spec).
+ */
+export function deviceCgroupRule(rule: string): { allow: true; type: 'a' | 'b' | 'c'; major: number; minor: number; access: string } {
+  const m = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.exec(String(rule));
+  if (!m) throw startRefusal(`invalid device cgroup rule format: '${String(rule)}'`);
+  return { allow: true, type: m[1] as 'a' | 'b' | 'c', major: m[2] === '*' ? -1 : Number(m[2]), minor: m[3] === '*' ? -1 : Number(m[3]), access: m[4]! };
 }
 
 function seccompFor(hc: Obj, caps: bigint): unknown {
@@ -323,6 +383,9 @@ export function buildSpec(inp: SpecInputs): Spec {
   }
   if (Number(hc.CpuQuota) > 0) cpu.quota = Number(hc.CpuQuota);
   if (Number(hc.CpuPeriod) > 0) cpu.period = Number(hc.CpuPeriod);
+  // --cpu-rt-period/--cpu-rt-runtime (cgroup v1's cpu.rt_*; the runtime refuses them on v2).
+  if (Number(hc.CpuRealtimePeriod) > 0) cpu.realtimePeriod = Number(hc.CpuRealtimePeriod);
+  if (Number(hc.CpuRealtimeRuntime) > 0) cpu.realtimeRuntime = Number(hc.CpuRealtimeRuntime);
   if (hc.CpusetCpus) cpu.cpus = hc.CpusetCpus;
   if (hc.CpusetMems) cpu.mems = hc.CpusetMems;
   if (Object.keys(cpu).length > 0) resources.cpu = cpu as never;
@@ -336,10 +399,13 @@ export function buildSpec(inp: SpecInputs): Spec {
     resources.devices = [{ allow: true, access: 'rwm' }];
   }
   for (const d of (hc.Devices as Obj[] | null) ?? []) {
-    const { dev, access } = userDevice(d);
-    devices.push(dev);
-    resources.devices!.push({ allow: true, type: dev.type as 'c' | 'b', major: dev.major, minor: dev.minor, access });
+    for (const { dev, access } of userDevices(d)) {
+      devices.push(dev);
+      resources.devices!.push({ allow: true, type: dev.type as 'c' | 'b', major: dev.major, minor: dev.minor, access });
+    }
   }
+  // --device-cgroup-rule, after the devices' rules (dockerd's order; the last match wins).
+  for (const rule of (hc.DeviceCgroupRules as string[] | null) ?? []) resources.devices!.push(deviceCgroupRule(rule));
 
   // dockerd, for a network namespace of the container's own: unprivileged ICMP echo sockets
   // (ping without CAP_NET_RAW) and ports below 1024 without CAP_NET_BIND_SERVICE; --sysctl wins.
@@ -351,7 +417,21 @@ export function buildSpec(inp: SpecInputs): Spec {
     // on lo, no link-local address on eth0. Writing `all` sets `default` and every interface there.
     if (existsSync('/proc/sys/net/ipv6/conf/all/disable_ipv6')) sysctl['net.ipv6.conf.all.disable_ipv6'] = '1';
   }
+  // runc's checks, in its words (the runtime's own said to add a namespace to config.json).
+  for (const k of Object.keys((hc.Sysctls as Record<string, string> | null) ?? {})) {
+    if (netMode === 'host' && k.startsWith('net.')) throw startRefusal(`sysctl "${k}" not allowed in host network namespace`, 'leave out the --sysctl or give the container a network namespace of its own');
+    if (hc.IpcMode === 'host' && (k.startsWith('fs.mqueue.') || /^kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)$/.test(k))) throw startRefusal(`sysctl "${k}" is not allowed in the hosts ipc namespace`, 'leave out the --sysctl or drop --ipc host');
+  }
   Object.assign(sysctl, (hc.Sysctls as Record<string, string> | null) ?? {});
+  // json-file expands a --log-opt tag when the start opens the log (dockerd refuses a bad one then).
+  const logConfig = (hc.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined) ?? {};
+  if ((logConfig.Type ?? 'json-file') === 'json-file' && logConfig.Config?.tag) {
+    try {
+      logTag(rec, logConfig.Config.tag);
+    } catch (err) {
+      throw startRefusal(`failed to initialize logging driver: ${(err as Error).message}`);
+    }
+  }
   const rlimits = rlimitsOf(hc);
   const sec = securityOpts(hc);
   const spec: Spec = {
@@ -382,7 +462,12 @@ export function buildSpec(inp: SpecInputs): Spec {
   };
   const seccomp = seccompFor(hc, caps);
   if (seccomp) spec.linux!.seccomp = seccomp as never;
-  if (netMode === 'host' && spec.hostname !== undefined) delete spec.hostname;
+  // Without a UTS namespace of its own (host networking, --uts host) the container has the host's
+  // hostname: none to set (dockerd; Config.Hostname still names it in /etc/hostname and HOSTNAME).
+  if (!namespaces.some((n) => n.type === 'uts')) {
+    delete spec.hostname;
+    delete spec.domainname;
+  }
   return spec;
 }
 

@@ -72,7 +72,8 @@ export function resolveUser(rootfs: string, user: string, groupAdd: string[] = [
     if (isNum(ga)) additional.add(Number(ga));
     else {
       const ge = groups.find((x) => x.name === ga);
-      if (!ge) throw invalid(`unable to find group ${ga}: no matching entries in group file`);
+      // dockerd (libcontainer's GetAdditionalGroups) capitalises this one, unlike -u's lookups.
+      if (!ge) throw invalid(`Unable to find group ${ga}: no matching entries in group file`);
       additional.add(ge.gid);
     }
   }

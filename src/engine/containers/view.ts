@@ -5,7 +5,7 @@ import { HEALTH_FILTER_VALUES } from '../health.js';
 import { labelsMatchAll } from '../label-filter.js';
 import { invalid } from '../../common/errors.js';
 import type { Filters, Json } from '../api-types.js';
-import type { ContainerRecord, MountPoint } from './record.js';
+import { ZERO_TIME, type ContainerRecord, type MountPoint } from './record.js';
 
 /** go-units' HumanDuration: whole seconds first (1.5 s is "1 second", not "1 seconds"). */
 export function humanDuration(seconds: number): string {
@@ -78,7 +78,9 @@ export function inspectView(rec: ContainerRecord, extra: { graph: Json; execIds:
     ResolvConfPath: rec.ResolvConfPath,
     HostnamePath: rec.HostnamePath,
     HostsPath: rec.HostsPath,
-    LogPath: rec.LogPath,
+    // dockerd sets LogPath when a start opens the log (empty before), and never for the local
+    // driver, whose files are no API (moby's StartLogger).
+    LogPath: (rec.HostConfig.LogConfig as { Type?: string } | undefined)?.Type === 'local' || rec.State.StartedAt === ZERO_TIME ? '' : rec.LogPath,
     Name: rec.Name,
     RestartCount: rec.RestartCount,
     Driver: 'overlay2',

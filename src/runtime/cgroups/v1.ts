@@ -29,6 +29,7 @@ import { closeSync, existsSync, openSync, writeSync, constants as fsConstants } 
 import { joinPath as join } from '../../common/join-path.js';
 import { rmdirs } from '../../native/fs.js';
 import { constants as osConstants } from 'node:os';
+import { posix } from 'node:path';
 import { fromSystemError, HakoError, invalid } from '../../common/errors.js';
 import { hugepageSizeName } from './convert.js';
 import {
@@ -220,7 +221,19 @@ export class CgroupV1Manager implements CgroupManager {
       }
       // The rt period must be set before the runtime (runtime <= period).
       if (c.realtimePeriod !== undefined && c.realtimePeriod !== 0) writeCgroupFile('set cpu rt period', needCpu(), 'cpu.rt_period_us', c.realtimePeriod);
-      if (c.realtimeRuntime !== undefined && c.realtimeRuntime !== 0) writeCgroupFile('set cpu rt runtime', needCpu(), 'cpu.rt_runtime_us', c.realtimeRuntime);
+      if (c.realtimeRuntime !== undefined && c.realtimeRuntime !== 0) {
+        const d = needCpu();
+        try {
+          writeCgroupFile('set cpu rt runtime', d, 'cpu.rt_runtime_us', c.realtimeRuntime);
+        } catch (err) {
+          // EINVAL when the runtime does not fit in what the parent cgroup has left: a parent
+          // without a real-time budget (cpu.rt_runtime_us 0, the default below the root) has none.
+          if (!(err instanceof HakoError) || err.code !== 'EINVAL') throw err;
+          const parent = posix.dirname(d);
+          const budget = readOptional(parent, 'cpu.rt_runtime_us')?.trim() ?? '?';
+          throw new HakoError({ step: err.step, path: err.path, errno: err.errno, cause: err, hint: `the parent cgroup ${parent} has cpu.rt_runtime_us ${budget}: give it a real-time budget first, or leave out the real-time runtime` });
+        }
+      }
       // Period first: the quota is checked against it.
       if (c.period !== undefined && c.period !== 0) writeCgroupFile('set cpu period', needCpu(), 'cpu.cfs_period_us', c.period);
       if (c.quota !== undefined && c.quota !== 0) writeCgroupFile('set cpu quota', needCpu(), 'cpu.cfs_quota_us', c.quota < 0 ? -1 : c.quota);

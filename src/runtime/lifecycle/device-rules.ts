@@ -1,7 +1,10 @@
 // The device cgroup rules a container gets: the spec's own rules first, then the devices every
 // container needs (runc and docker allow these implicitly, whatever the spec says), then one
-// allow rule per device listed in linux.devices. The last matching rule wins, so a spec that
-// starts with "deny all" (as `runc spec` and ours do) still gets a working /dev.
+// allow rule per device listed in linux.devices that no rule of the spec names (type, major and
+// minor): a spec that does name it decides its access (docker's `--device /dev/x:/dev/x:r` is a
+// linux.devices entry plus an `r` rule; an rwm rule after it made it writable). The last matching
+// rule wins, so a spec that starts with "deny all" (as `runc spec` and ours do) still gets a
+// working /dev.
 import type { Spec } from '../spec/types.js';
 import type { LinuxDeviceCgroup } from '../cgroups/index.js';
 
@@ -25,6 +28,7 @@ export function deviceCgroupRules(spec: Spec): LinuxDeviceCgroup[] {
   const fromSpec = ((spec.linux?.resources as { devices?: LinuxDeviceCgroup[] } | undefined)?.devices ?? []).map((d) => ({ ...d }));
   const listed: LinuxDeviceCgroup[] = (spec.linux?.devices ?? [])
     .filter((d) => d.type !== 'p')
-    .map((d) => ({ allow: true, type: d.type === 'u' ? 'c' : d.type, major: d.major ?? -1, minor: d.minor ?? -1, access: 'rwm' }));
+    .map((d): LinuxDeviceCgroup => ({ allow: true, type: d.type === 'u' ? 'c' : d.type, major: d.major ?? -1, minor: d.minor ?? -1, access: 'rwm' }))
+    .filter((d) => !fromSpec.some((r) => r.type === d.type && r.major === d.major && r.minor === d.minor));
   return [...fromSpec, ...IMPLICIT, ...listed];
 }
