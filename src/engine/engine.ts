@@ -2170,7 +2170,7 @@ export class Engine implements ContainerEngine {
       if (newMem !== 0 && num(asked.MemorySwap) === 0 && newMem > num(hc.MemorySwap)) throw cannot('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
       const policy = (asked.RestartPolicy as { Name?: string } | null | undefined)?.Name ?? '';
       if (hc.AutoRemove === true && policy !== '' && policy !== 'no') throw cannot('Restart policy cannot be updated because AutoRemove is enabled for the container');
-      const normalized = normalizeHostConfig(next, [], { update: true });
+      const normalized = normalizeHostConfig(next, [], { update: true, merged: true });
       normalized.ShmSize = hc.ShmSize; // not updatable; a recorded 0 (--default-shm-size 0) stays
       if (live.rec.State.Running) {
         const probe = buildSpec({ rec: { ...live.rec, HostConfig: normalized }, rootfs: this.rootfsDir(live.rec.Id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, cgroupsPath: this.cgroupsPathOf(live.rec), cgroupV2: false, initBinary: this.initBinary });

@@ -213,6 +213,12 @@ test('update keeps the restart policy when --restart is not given (the CLI sends
     const ncpu = availableParallelism();
     const many = await docker(['update', '--cpus', String(ncpu + 3), 'pf-upd'], { ok: false });
     assert.equal(many.stderr.trim(), `Error response from daemon: Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
+    // A reservation above the recorded memory limit is taken (checked only within the update's values).
+    await docker(['update', '-m', '64m', '--memory-swap', '128m', 'pf-upd']);
+    await docker(['update', '--memory-reservation', '100m', 'pf-upd']);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.MemoryReservation}}', 'pf-upd'])).stdout.trim(), String(100 << 20));
+    const both = await docker(['update', '-m', '64m', '--memory-reservation', '100m', 'pf-upd'], { ok: false });
+    assert.equal(both.stderr.trim(), 'Error response from daemon: Minimum memory limit can not be less than memory reservation limit, see usage');
     const conflict = await docker(['update', '--cpus', '0.5', 'pf-upd'], { ok: false });
     assert.match(conflict.stderr, /Cannot update container [0-9a-f]{64}: Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set/);
   } finally {
@@ -311,5 +317,29 @@ test('json-file --log-opt tag: logs --details shows it expanded over logger.Info
     const r = await docker(['run', '--rm', '--network', 'none', '--log-opt', `tag=${t}`, 'busybox', 'true'], { ok: false });
     assert.equal(r.code, 125, t);
     assert.equal(daemonError(r.stderr), message, t);
+  }
+});
+
+test('log options dockerd refuses: mode and max-buffer-size at create in its words; compress that is no bool or cannot apply, a bad labels-regex: dockerd refuses them when the start opens the log, hako at create (hako took them all)', { skip, timeout: 60_000 }, async () => {
+  const cases: Array<[string[], string | RegExp]> = [
+    [['--log-opt', 'mode=bogus'], 'logger: logging mode not supported: bogus'],
+    [['--log-opt', 'max-buffer-size=1m'], "logger: max-buffer-size option is only supported with 'mode=non-blocking'"],
+    [['--log-opt', 'mode=non-blocking', '--log-opt', 'max-buffer-size=1x'], "error parsing option max-buffer-size: invalid size: '1x'"],
+    [['--log-opt', 'compress=maybe'], /^strconv\.ParseBool: parsing "maybe": invalid syntax/],
+    [['--log-opt', 'compress=true'], 'compress cannot be true when max-file is less than 2 or max-size is not set'],
+    [['--log-opt', 'compress=true', '--log-opt', 'max-file=2'], 'compress cannot be true when max-file is less than 2 or max-size is not set'],
+    [['--log-driver', 'local', '--log-opt', 'max-file=1'], 'compression cannot be enabled when max file count is 1'],
+    [['--log-driver', 'local', '--log-opt', 'compress=maybe'], /^error reading compress log option: strconv\.ParseBool: parsing "maybe": invalid syntax/],
+    [['--log-opt', 'labels-regex=('], /^invalid labels-regex "\(": /],
+  ];
+  for (const [args, message] of cases) {
+    const r = await docker(['create', '--network', 'none', '--name', 'pf-logopt', ...args, 'busybox', 'true'], { ok: false });
+    assert.equal(r.code, 1, args.join(' '));
+    if (typeof message === 'string') assert.equal(daemonError(r.stderr), message, args.join(' '));
+    else assert.match(daemonError(r.stderr), message, args.join(' '));
+  }
+  assert.deepEqual(await names('pf-logopt'), []);
+  for (const args of [['--log-opt', 'mode=non-blocking', '--log-opt', 'max-buffer-size=1m'], ['--log-opt', 'compress=T', '--log-opt', 'max-file=2', '--log-opt', 'max-size=1m'], ['--log-driver', 'local', '--log-opt', 'compress=false', '--log-opt', 'max-file=1']]) {
+    assert.equal((await docker(['run', '--rm', '--network', 'none', ...args, 'busybox', 'echo', 'ok'])).stdout, 'ok\n', args.join(' '));
   }
 });

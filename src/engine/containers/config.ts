@@ -156,6 +156,35 @@ function validateLogOpts(driver: string, cfg: Record<string, unknown>): void {
     if (!/^-?\d+$/.test(String(files))) throw invalid(`invalid value for log opt max-file: ${JSON.stringify(files)}`, 'use a whole number');
     if (Number(files) < 1) throw invalid('max-file cannot be less than 1');
   }
+  // What dockerd checks at create (ValidateLogOpts), in its words.
+  const mode = cfg.mode === undefined ? '' : String(cfg.mode);
+  if (mode !== '' && mode !== 'blocking' && mode !== 'non-blocking') throw invalid(`logger: logging mode not supported: ${mode}`);
+  const buffer = cfg['max-buffer-size'];
+  if (buffer !== undefined && buffer !== '') {
+    if (mode !== 'non-blocking') throw invalid("logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+    if (!/^\d+(\.\d+)?\s*([kmgtp]i?)?b?$/i.test(String(buffer))) throw invalid(`error parsing option max-buffer-size: invalid size: '${String(buffer)}'`);
+  }
+  // What dockerd's drivers refuse when a start opens the log; hako refuses them at create (the
+  // container would never start).
+  let compress: boolean | undefined;
+  if (cfg.compress !== undefined && cfg.compress !== '') {
+    const v = String(cfg.compress);
+    if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) compress = true;
+    else if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) compress = false;
+    else throw invalid(`${driver === 'local' ? 'error reading compress log option: ' : ''}strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax`, 'use true or false');
+  }
+  const fileCount = files !== undefined && files !== '' ? Number(files) : undefined;
+  if (driver === 'json-file' && compress === true && ((fileCount ?? 1) < 2 || size === undefined || size === '')) throw invalid('compress cannot be true when max-file is less than 2 or max-size is not set');
+  // The local driver compresses by default and keeps 5 files.
+  if (driver === 'local' && compress !== false && fileCount === 1) throw invalid('compression cannot be enabled when max file count is 1');
+  for (const k of ['labels-regex', 'env-regex']) {
+    if (cfg[k] === undefined || cfg[k] === '') continue;
+    try {
+      new RegExp(String(cfg[k]));
+    } catch (err) {
+      throw invalid(`invalid ${k} ${JSON.stringify(String(cfg[k]))}: ${(err as Error).message}`);
+    }
+  }
 }
 
 /** moby's ParseSignal: a number 1–64, or a name with or without SIG (RTMIN+n, RTMAX-n too). */
@@ -224,8 +253,12 @@ const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 /** The OCI runtimes a container can name (HostConfig.Runtime), as info's Runtimes lists them. */
 export const RUNTIMES: Readonly<Record<string, { path: string }>> = { hako: { path: 'hako-runtime' }, runc: { path: 'hako-runtime' } };
 
-/** HostConfig with docker's defaults for the fields clients read back. */
-export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?: boolean } = {}): Json {
+/**
+ * HostConfig with docker's defaults for the fields clients read back, checked as dockerd checks it.
+ * `update`: the checks of an update's values (dockerd's verifyContainerSettings for an update);
+ * `merged`: the recorded HostConfig with an update applied, whose values were checked already.
+ */
+export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?: boolean; merged?: boolean } = {}): Json {
   const out: Obj = { ...hc };
   const rp = (hc.RestartPolicy as Obj | undefined) ?? {};
   const rpName = (rp.Name as string | undefined) ?? '';
@@ -286,7 +319,9 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   if (!opts.update && out.Memory === 0 && (out.MemorySwap as number) > 0) throw invalid('You should always set the Memory limit when using Memoryswap limit, see usage');
   const reservation = out.MemoryReservation as number;
   if (reservation > 0 && reservation < 6 * 1024 * 1024) throw invalid('Minimum memory reservation allowed is 6MB');
-  if ((out.Memory as number) > 0 && reservation > 0 && (out.Memory as number) < reservation) throw invalid('Minimum memory limit can not be less than memory reservation limit, see usage');
+  // An update checks this within its own values only (dockerd: `update --memory-reservation`
+  // above a recorded memory limit is taken; the kernel allows a soft limit above the hard one).
+  if (!opts.merged && (out.Memory as number) > 0 && reservation > 0 && (out.Memory as number) < reservation) throw invalid('Minimum memory limit can not be less than memory reservation limit, see usage');
   // dockerd records the default it applies (memory + as much swap, see spec.ts): inspect shows MemorySwap = 2 × Memory.
   if ((out.Memory as number) > 0 && out.MemorySwap === 0) out.MemorySwap = (out.Memory as number) * 2;
   out.NanoCpus = Number(hc.NanoCpus ?? 0);
