@@ -238,6 +238,13 @@ test('--ip and aliases with --network none or host: refused at create in dockerd
   assert.equal(c.status, 400);
   assert.equal(JSON.parse(c.body.toString()).message, 'network-scoped alias is supported only for containers in user defined networks');
   assert.deepEqual(await names('pf-ip'), []);
+  // A container-wide MacAddress (API < 1.44): host refused in dockerd's words, none takes it (and ignores it).
+  const mac = async (mode: string) => d.request('POST', `/v1.41/containers/create?name=pf-mac-${mode}`, JSON.stringify({ Image: 'busybox', MacAddress: '02:42:ac:11:00:99', HostConfig: { NetworkMode: mode } }), json);
+  const host = await mac('host');
+  assert.equal(host.status, 400);
+  assert.equal(JSON.parse(host.body.toString()).message, 'conflicting options: mac-address and the network mode');
+  assert.equal((await mac('none')).status, 201);
+  await docker(['rm', '-f', 'pf-mac-none']);
   const subnet = (await docker(['network', 'create', 'pf-net'])) && (await docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', 'pf-net'])).stdout.trim();
   const outside = subnet.startsWith('10.') ? '192.168.255.77' : '10.255.255.77';
   const r = await docker(['run', '--rm', '--network', 'pf-net', '--ip', outside, 'busybox', 'true'], { ok: false });

@@ -76,7 +76,8 @@ export function planEndpoints(
   if (!ownsEndpoints(mode)) {
     const others = given.filter(([k]) => k !== mode);
     if (others.length) throw invalid(`conflicting options: container sharing network namespace with another container or host cannot be connected to any other network (${others.map(([k]) => k).join(', ')})`);
-    if (opts.macAddress) throw invalid(`conflicting options: mac-address and the network mode ${mode}`);
+    // dockerd's validateNetMode (its words): host and container:<x> only; none takes one and ignores it.
+    if (opts.macAddress && mode !== 'none') throw invalid('conflicting options: mac-address and the network mode');
     // dockerd refuses an address or aliases for the host and none networks too (20.10 at the
     // start, current moby at create; hako ignored them).
     const own = given.find(([k]) => k === mode)?.[1] as Json | undefined;
