@@ -209,13 +209,35 @@ function defaultInitBinary(): string {
   }
 }
 
-/** A signal named in an API request, refused with dockerd's message (`Invalid signal: BOGUS`; 0 too). */
+/**
+ * A signal named in an API request or a stop signal, as moby's ParseSignal reads it: any number
+ * but 0 (deliverable or not: see deliverable()), or a known name; else dockerd's
+ * `Invalid signal: BOGUS`.
+ */
 function apiSignal(text: string): number {
+  if (/^-?\d+$/.test(text) && Number(text) !== 0) return Number(text);
+  // moby's Linux signal map names the real-time signals RTMIN, RTMIN+1…+15, RTMAX-14…-1, RTMAX.
+  const rt = /^(?:SIG)?RTM(IN|AX)(?:([+-])(\d+))?$/.exec(text.toUpperCase());
+  if (rt) {
+    const n = rt[3] === undefined ? 0 : Number(rt[3]);
+    if (rt[1] === 'IN' && (rt[2] ?? '+') === '+' && n <= 15) return 34 + n;
+    if (rt[1] === 'AX' && (rt[2] ?? '-') === '-' && n <= 14) return 64 - n;
+  }
   try {
     return parseSignal(text);
   } catch {
     throw invalid(`Invalid signal: ${text}`);
   }
+}
+
+/** Whether Linux has this signal (moby's ValidSignalForPlatform: 1–31 and SIGRTMIN 34 to 64). */
+function deliverable(sig: number): boolean {
+  return (sig >= 1 && sig <= 31) || (sig >= 34 && sig <= 64);
+}
+
+/** A container's stop signal (SIGTERM when none is set). */
+function stopSignalOf(rec: ContainerRecord): number {
+  return apiSignal((rec.Config.StopSignal as string | undefined) || 'SIGTERM');
 }
 
 
@@ -1778,10 +1800,14 @@ export class Engine implements ContainerEngine {
     }
     live.stopping = true;
     try {
-      const sig = opts.signal ? apiSignal(opts.signal) : parseSignal((rec.Config.StopSignal as string | undefined) || 'SIGTERM');
+      const sig = opts.signal ? apiSignal(opts.signal) : stopSignalOf(rec);
       const timeout = opts.timeoutSeconds ?? (rec.Config.StopTimeout as number | undefined) ?? 10;
-      this.emit(live, 'kill', { signal: String(sig) });
-      this.signal(live, sig);
+      // A stop signal Linux does not have (create takes any number) cannot be sent: dockerd's
+      // kill fails and its stop goes on to wait out the timeout, then SIGKILL.
+      if (deliverable(sig)) {
+        this.emit(live, 'kill', { signal: String(sig) });
+        this.signal(live, sig);
+      }
       this.trace.mark(rec.Id, 'stop.signalled');
       if (rec.State.Paused) await this.thaw(live);
       let done = timeout < 0 ? await this.waitExit(live, 2 ** 31 - 1) : await this.waitExit(live, timeout * 1000);
@@ -1830,8 +1856,10 @@ export class Engine implements ContainerEngine {
     const sig = apiSignal(signal || 'SIGKILL');
     const live = await this.get(idOrName);
     const rec = live.rec;
+    // Numbers Linux has no signal for: dockerd's 500, the number as its uint64.
+    if (!deliverable(sig)) throw startRefusal(`Cannot kill container: ${idOrName}: The linux daemon does not support signal ${BigInt.asUintN(64, BigInt(sig))}`);
     if (!rec.State.Running) throw conflict(`Cannot kill container: ${idOrName}: Container ${rec.Id} is not running`);
-    const stopSig = parseSignal((rec.Config.StopSignal as string | undefined) || 'SIGTERM');
+    const stopSig = stopSignalOf(rec);
     if (sig === osc.signals.SIGKILL || sig === stopSig) {
       rec.HasBeenManuallyStopped = true;
       this.save(live);

@@ -350,3 +350,29 @@ test('log options dockerd refuses: mode and max-buffer-size at create in its wor
     assert.equal((await docker(['run', '--rm', '--network', 'none', ...args, 'busybox', 'echo', 'ok'])).stdout, 'ok\n', args.join(' '));
   }
 });
+
+test('--stop-signal takes any number but 0 (moby\'s ParseSignal; 99 was refused); kill with a number Linux has no signal for is dockerd\'s 500 "The linux daemon does not support signal N"; a stop with such a stop signal waits out the timeout and kills (137)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'pf-sig', '--stop-signal', '99', 'busybox', 'sleep', '300']);
+  try {
+    assert.equal((await docker(['inspect', '-f', '{{.Config.StopSignal}}', 'pf-sig'])).stdout.trim(), '99');
+    for (const sig of ['99', '32', '-3']) {
+      const r = await d.request('POST', `/v1.41/containers/pf-sig/kill?signal=${sig}`);
+      assert.equal(r.status, 500, sig);
+      assert.equal(JSON.parse(r.body.toString()).message, `Cannot kill container: pf-sig: The linux daemon does not support signal ${sig === '-3' ? '18446744073709551613' : sig}`);
+    }
+    // Real-time signals by moby's names (PID 1 ignores them: sleep has no handler).
+    const t0 = String(Math.floor(Date.now() / 1000) - 1);
+    for (const sig of ['SIGRTMIN+3', 'RTMAX-2', 'rtmin', '50']) await docker(['kill', '-s', sig, 'pf-sig']);
+    const rtBad = await docker(['kill', '-s', 'RTMIN+16', 'pf-sig'], { ok: false });
+    assert.equal(rtBad.stderr.trim(), 'Error response from daemon: Invalid signal: RTMIN+16');
+    const since = await docker(['events', '--since', t0, '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=pf-sig', '--filter', 'event=kill', '--format', '{{.Actor.Attributes.signal}}']);
+    assert.deepEqual(since.stdout.trim().split('\n'), ['37', '62', '34', '50']);
+    assert.equal((await docker(['inspect', '-f', '{{.State.Running}}', 'pf-sig'])).stdout.trim(), 'true');
+    await docker(['stop', '-t', '1', 'pf-sig']);
+    assert.equal((await docker(['inspect', '-f', '{{.State.ExitCode}}', 'pf-sig'])).stdout.trim(), '137');
+    const zero = await docker(['create', '--network', 'none', '--stop-signal', '0', 'busybox', 'true'], { ok: false });
+    assert.equal(zero.stderr.trim(), 'Error response from daemon: Invalid signal: 0');
+  } finally {
+    await docker(['rm', '-f', 'pf-sig']);
+  }
+});

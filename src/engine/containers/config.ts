@@ -187,9 +187,9 @@ function validateLogOpts(driver: string, cfg: Record<string, unknown>): void {
   }
 }
 
-/** moby's ParseSignal: a number 1–64, or a name with or without SIG (RTMIN+n, RTMAX-n too). */
+/** moby's ParseSignal: any number but 0 (a kill checks it is Linux's), or a name with or without SIG (RTMIN+n, RTMAX-n too). */
 function isSignal(sig: string): boolean {
-  if (/^\d+$/.test(sig)) return Number(sig) >= 1 && Number(sig) <= 64;
+  if (/^-?\d+$/.test(sig)) return Number(sig) !== 0;
   const name = sig.toUpperCase().replace(/^SIG/, '');
   if (/^RTM(IN|AX)([+-]\d+)?$/.test(name)) return true;
   return (osConstants.signals as Record<string, number | undefined>)[`SIG${name}`] !== undefined;
