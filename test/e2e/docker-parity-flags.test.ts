@@ -376,3 +376,18 @@ test('--stop-signal takes any number but 0 (moby\'s ParseSignal; 99 was refused)
     await docker(['rm', '-f', 'pf-sig']);
   }
 });
+
+test('--ulimit X=-1 is unlimited, in the container and its execs (the runtime refused it: "config.json: process.rlimits[0].soft must not be negative"); other negative limits refused at the start naming the ulimit', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['run', '--rm', '--network', 'none', '--ulimit', 'core=-1', '--ulimit', 'fsize=1048576:-1', 'busybox', 'sh', '-c', 'ulimit -c; ulimit -Hc; ulimit -f; ulimit -Hf']);
+  assert.equal(r.stdout, 'unlimited\nunlimited\n2048\nunlimited\n'); // busybox counts 512-byte blocks
+  await docker(['run', '-d', '--network', 'none', '--name', 'pf-ulim', '--ulimit', 'core=-1', 'busybox', 'sleep', '300']);
+  try {
+    assert.equal((await docker(['exec', 'pf-ulim', 'sh', '-c', 'ulimit -c'])).stdout, 'unlimited\n');
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Ulimits}}', 'pf-ulim'])).stdout.trim(), '[{"Name":"core","Hard":-1,"Soft":-1}]');
+  } finally {
+    await docker(['rm', '-f', 'pf-ulim']);
+  }
+  const bad = await docker(['run', '--rm', '--network', 'none', '--ulimit', 'core=-5:-5', 'busybox', 'true'], { ok: false });
+  assert.equal(bad.code, 125);
+  assert.equal(daemonError(bad.stderr), 'ulimit core=-5:-5: a limit is -1 (unlimited) or a number from 0');
+});

@@ -114,7 +114,14 @@ export function rlimitsOf(hc: Obj): Array<{ type: string; soft: number; hard: nu
   return ((hc.Ulimits as Obj[] | null) ?? []).map((u) => {
     const type = RLIMITS[String(u.Name)];
     if (!type) throw invalid(`invalid ulimit type: ${String(u.Name)}`);
-    return { type, soft: Number(u.Soft), hard: Number(u.Hard) };
+    // -1 is unlimited (docker's uint64 conversion makes it RLIM_INFINITY; the OCI field is
+    // unsigned: 2^64, which the runtime caps to RLIM_INFINITY; -1 was refused as negative).
+    // Other negative values dockerd passes on as huge unsigned ones (mostly EPERM).
+    const limit = (v: number): number => {
+      if (v < -1) throw startRefusal(`ulimit ${String(u.Name)}=${String(u.Soft)}:${String(u.Hard)}: a limit is -1 (unlimited) or a number from 0`);
+      return v === -1 ? 2 ** 64 : v;
+    };
+    return { type, soft: limit(Number(u.Soft)), hard: limit(Number(u.Hard)) };
   });
 }
 
