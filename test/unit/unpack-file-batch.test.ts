@@ -3,7 +3,7 @@
 // gives: duplicates, a file replacing a directory that holds waiting files, entries under a
 // waiting file (refused as "not a directory"), hard links to one, whiteouts of one, files whose
 // data spans input chunks (created on the calling thread), empty files, modes, mtimes, xattrs,
-// and any chunking.
+// and any chunking; batching from the first file or after some made one by one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -52,11 +52,11 @@ function extractOneByOne(tar: Buffer, dest: string): string {
   }
 }
 
-async function extractBatched(tar: Buffer, dest: string, chunk: number): Promise<string> {
+async function extractBatched(tar: Buffer, dest: string, chunk: number, first = 0): Promise<string> {
   const chunks: Buffer[] = [];
   for (let i = 0; i < tar.length; i += chunk) chunks.push(tar.subarray(i, i + chunk));
   try {
-    await unpackLayer(Readable.from(chunks), dest, { mediaType: TAR, digest: 'sha256:abc', chown: false, writerThreads: 0 });
+    await unpackLayer(Readable.from(chunks), dest, { mediaType: TAR, digest: 'sha256:abc', chown: false, writerThreads: 0, batchFilesAfter: first });
     return 'ok';
   } catch (e) {
     return `error: ${(e as Error).message}`;
@@ -112,11 +112,12 @@ test('unpack: regular files in pool jobs give the one-by-one result (random laye
       const want = extractOneByOne(tar, ref);
       const wantTree = want === 'ok' ? snapshot(ref) : [];
       if (want !== 'ok') errors++;
-      for (const chunk of [512, 1024, 4096, 1 << 20]) {
-        const dest = join(t.path, `got-${seed}-${chunk}`);
-        const got = await extractBatched(tar, dest, chunk);
-        assert.equal(got, want.replace('layer t', 'layer sha256:abc'), `seed ${seed}, chunk ${chunk}`);
-        if (got === 'ok') assert.deepEqual(snapshot(dest), wantTree, `seed ${seed}, chunk ${chunk}`);
+      // Batches from the first file, and after a few files made one by one.
+      for (const [chunk, first] of [[512, 0], [1024, 3], [4096, 0], [1 << 20, 0], [1 << 20, 3]] as const) {
+        const dest = join(t.path, `got-${seed}-${chunk}-${first}`);
+        const got = await extractBatched(tar, dest, chunk, first);
+        assert.equal(got, want.replace('layer t', 'layer sha256:abc'), `seed ${seed}, chunk ${chunk}, first ${first}`);
+        if (got === 'ok') assert.deepEqual(snapshot(dest), wantTree, `seed ${seed}, chunk ${chunk}, first ${first}`);
       }
     }
     assert.ok(errors >= 10 && errors <= 120, `a mix of refused and accepted layers (${errors} of 150 refused)`);
@@ -151,11 +152,11 @@ test('unpack: entries after waiting files, each kind, against one-by-one extract
       const tar = makeTar(entries);
       const ref = join(t.path, `ref-${i}`);
       const want = extractOneByOne(tar, ref);
-      for (const chunk of [512, 3072, 1 << 20]) {
-        const dest = join(t.path, `got-${i}-${chunk}`);
-        const got = await extractBatched(tar, dest, chunk);
-        assert.equal(got, want.replace('layer t', 'layer sha256:abc'), `${what}, chunk ${chunk}`);
-        if (got === 'ok') assert.deepEqual(snapshot(dest), snapshot(ref), `${what}, chunk ${chunk}`);
+      for (const [chunk, first] of [[512, 0], [3072, 0], [1 << 20, 0], [1 << 20, 10]] as const) {
+        const dest = join(t.path, `got-${i}-${chunk}-${first}`);
+        const got = await extractBatched(tar, dest, chunk, first);
+        assert.equal(got, want.replace('layer t', 'layer sha256:abc'), `${what}, chunk ${chunk}, first ${first}`);
+        if (got === 'ok') assert.deepEqual(snapshot(dest), snapshot(ref), `${what}, chunk ${chunk}, first ${first}`);
       }
       if (what.includes('refused')) assert.match(want, /^error: /, what);
       else assert.equal(want, 'ok', what);

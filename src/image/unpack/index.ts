@@ -49,6 +49,8 @@ export interface UnpackOptions {
   writerThreads?: number | undefined;
   /** Regular files written on the calling thread before the writer threads take over (default 64). */
   writersAfterFiles?: number | undefined;
+  /** Without writer threads: regular files written on the calling thread before pool jobs take over (default 64). */
+  batchFilesAfter?: number | undefined;
 }
 
 export interface UnpackResult {
@@ -81,7 +83,7 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
     throw fromSystemError(`${label}: create scratch directory beside ${dest}`, e, dirname(dest));
   }
   const root = join(work, 'root');
-  const extractor = new Extractor({ root, scratch: work, label, chown: opts.chown ?? process.getuid?.() === 0, writerThreads: opts.writerThreads ?? defaultWriterThreads(), poolAfter: opts.writersAfterFiles, batchSymlinks: true, batchFiles: true });
+  const extractor = new Extractor({ root, scratch: work, label, chown: opts.chown ?? process.getuid?.() === 0, writerThreads: opts.writerThreads ?? defaultWriterThreads(), poolAfter: opts.writersAfterFiles, batchSymlinks: true, batchFiles: true, batchFilesAfter: opts.batchFilesAfter });
   const reader = new TarReader(extractor);
   const hash = createHash('sha256');
   let size = 0;
