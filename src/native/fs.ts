@@ -13,6 +13,7 @@ interface FsAddon {
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
   symlinksAsync?(spec: string, attrs: Float64Array, results: Int32Array): Promise<void>;
+  regularFilesAsync?(paths: string, attrs: Float64Array, data: Buffer[], results: Int32Array): Promise<void>;
   writeFileAtomicAsync?(path: string, tmp: string, data: Buffer, mode: number, durable: boolean): Promise<void>;
   writeFilesIfChangedAsync?(paths: string[], texts: string[], mode: number): Promise<void>;
 }
@@ -113,4 +114,19 @@ export function symlinksPooled(): ((spec: string, attrs: Float64Array, results: 
   const a = fsNativeIfBuilt();
   const f = a?.symlinksAsync;
   return f ? (spec, attrs, results) => f.call(a, spec, attrs, results) : undefined;
+}
+
+/**
+ * Regular files of a layer created in one job on the libuv pool (native/addon_regfiles.c): per
+ * file open(O_CREAT|O_EXCL|O_NOFOLLOW), writev of its slices, fchown, fchmod, futimens, close.
+ * `paths` is "path\0" per file, `attrs` [createMode, mode, uid, gid, atime, mtime, slices] per
+ * file (mode/uid -1: none; seconds), `data` every file's slices in order (not written to until the
+ * job is done); `results` receives two ints per file: [0, 0] or [errno, step] (step 0: open,
+ * nothing created; 1 write, 2 attributes, 3 close: the file exists). undefined without the addon
+ * (or an older build of it): the caller writes the files itself.
+ */
+export function regularFilesPooled(): ((paths: string, attrs: Float64Array, data: Buffer[], results: Int32Array) => Promise<void>) | undefined {
+  const a = fsNativeIfBuilt();
+  const f = a?.regularFilesAsync;
+  return f ? (paths, attrs, data, results) => f.call(a, paths, attrs, data, results) : undefined;
 }

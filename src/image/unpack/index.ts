@@ -14,8 +14,10 @@
 // and mode. On an ext4 without a journal every inode freed in the last ~30 s is skipped one
 // inode-table lookup at a time by the next allocations in its group (recently_deleted()): right
 // after a large delete, file creation costs ~750 µs instead of ~50 µs, for any tool.
-// Writer threads (file-writers.ts) take the file creation off this thread; they pay off only
-// with idle CPUs, hence the default (none below 4 CPUs). HAKO_UNPACK_WRITERS=N overrides it.
+// Without writer threads, the regular files whose data is in one input chunk are created in
+// addon jobs on the libuv pool (extract.ts, batchFiles), beside zlib's inflating. Writer threads
+// (file-writers.ts) take all file creation off this thread; they pay off only with idle CPUs,
+// hence the default (none below 4 CPUs). HAKO_UNPACK_WRITERS=N overrides it.
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync } from 'node:fs';
@@ -47,6 +49,8 @@ export interface UnpackOptions {
   writerThreads?: number | undefined;
   /** Regular files written on the calling thread before the writer threads take over (default 64). */
   writersAfterFiles?: number | undefined;
+  /** Without writer threads: regular files written on the calling thread before pool jobs take over (default 64). */
+  batchFilesAfter?: number | undefined;
 }
 
 export interface UnpackResult {
@@ -79,7 +83,7 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
     throw fromSystemError(`${label}: create scratch directory beside ${dest}`, e, dirname(dest));
   }
   const root = join(work, 'root');
-  const extractor = new Extractor({ root, scratch: work, label, chown: opts.chown ?? process.getuid?.() === 0, writerThreads: opts.writerThreads ?? defaultWriterThreads(), poolAfter: opts.writersAfterFiles, batchSymlinks: true });
+  const extractor = new Extractor({ root, scratch: work, label, chown: opts.chown ?? process.getuid?.() === 0, writerThreads: opts.writerThreads ?? defaultWriterThreads(), poolAfter: opts.writersAfterFiles, batchSymlinks: true, batchFiles: true, batchFilesAfter: opts.batchFilesAfter });
   const reader = new TarReader(extractor);
   const hash = createHash('sha256');
   let size = 0;
