@@ -39,7 +39,7 @@ function parse(buf: Buffer, chunk = 7): Array<TarEntry & { body: Buffer }> {
 }
 
 /** Unpacks `entries` (as a tar, chunked to exercise the parser) into a fresh dir. */
-async function unpack(entries: TarTestEntry[] | Buffer, gz = false) {
+async function unpack(entries: TarTestEntry[] | Buffer, gz = false, batchFilesAfter?: number) {
   const tar = Buffer.isBuffer(entries) ? entries : makeTar(entries);
   const blob = gz ? gzipSync(tar) : tar;
   const t = tempDir('hako-unpack-');
@@ -47,7 +47,7 @@ async function unpack(entries: TarTestEntry[] | Buffer, gz = false) {
   const chunks: Buffer[] = [];
   for (let i = 0; i < blob.length; i += 1000) chunks.push(blob.subarray(i, i + 1000));
   try {
-    const res = await unpackLayer(Readable.from(chunks), dest, { mediaType: gz ? GZ : TAR, digest: 'sha256:abc', chown: false });
+    const res = await unpackLayer(Readable.from(chunks), dest, { mediaType: gz ? GZ : TAR, digest: 'sha256:abc', chown: false, batchFilesAfter });
     return { res, dest, tmp: t, tar };
   } catch (e) {
     // Nothing may be left beside dest.
@@ -257,92 +257,95 @@ test('unpack: files, dirs, symlinks, hardlinks, modes, mtimes, long names; diffI
   }
 });
 
-test('unpack: later entries replace earlier ones without following them', async () => {
-  const t = tempDir('hako-unpack-victim-');
-  try {
-    const victim = join(t.path, 'victim');
-    mkdirSync(victim);
-    const { dest, tmp } = await unpack([
-      { name: 'a', type: 'symlink', linkname: victim },
-      { name: 'a', data: 'file replaces the link' },
-      { name: 'b', type: 'symlink', linkname: join(victim, 'x') },
-      { name: 'b', type: 'dir' },
-      { name: 'b/inner', data: 'in dir' },
-      { name: 'c/', type: 'dir' },
-      { name: 'c/old', data: 'old' },
-      { name: 'c', data: 'file replaces dir' },
-      { name: 'd', data: 'v1' },
-      { name: 'd', data: 'v2' },
-    ]);
+// Both ways regular files are made: one by one (a small layer) and in pool jobs from the first file on.
+for (const [how, batchFilesAfter] of [['one by one', undefined], ['in pool jobs', 0]] as const) {
+  test(`unpack: later entries replace earlier ones without following them (files ${how})`, async () => {
+    const t = tempDir('hako-unpack-victim-');
     try {
-      assert.equal(readFileSync(join(dest, 'a'), 'utf8'), 'file replaces the link');
-      assert.ok(lstatSync(join(dest, 'b')).isDirectory());
-      assert.equal(readFileSync(join(dest, 'b/inner'), 'utf8'), 'in dir');
-      assert.equal(readFileSync(join(dest, 'c'), 'utf8'), 'file replaces dir');
-      assert.equal(readFileSync(join(dest, 'd'), 'utf8'), 'v2');
-      assert.deepEqual(readdirSync(victim), []);
+      const victim = join(t.path, 'victim');
+      mkdirSync(victim);
+      const { dest, tmp } = await unpack([
+        { name: 'a', type: 'symlink', linkname: victim },
+        { name: 'a', data: 'file replaces the link' },
+        { name: 'b', type: 'symlink', linkname: join(victim, 'x') },
+        { name: 'b', type: 'dir' },
+        { name: 'b/inner', data: 'in dir' },
+        { name: 'c/', type: 'dir' },
+        { name: 'c/old', data: 'old' },
+        { name: 'c', data: 'file replaces dir' },
+        { name: 'd', data: 'v1' },
+        { name: 'd', data: 'v2' },
+      ], false, batchFilesAfter);
+      try {
+        assert.equal(readFileSync(join(dest, 'a'), 'utf8'), 'file replaces the link');
+        assert.ok(lstatSync(join(dest, 'b')).isDirectory());
+        assert.equal(readFileSync(join(dest, 'b/inner'), 'utf8'), 'in dir');
+        assert.equal(readFileSync(join(dest, 'c'), 'utf8'), 'file replaces dir');
+        assert.equal(readFileSync(join(dest, 'd'), 'utf8'), 'v2');
+        assert.deepEqual(readdirSync(victim), []);
+      } finally {
+        tmp.cleanup();
+      }
     } finally {
-      tmp.cleanup();
+      t.cleanup();
     }
-  } finally {
-    t.cleanup();
-  }
-});
-
-const escapes: Array<[string, TarTestEntry[], RegExp]> = [
-  ['../ name', [{ name: '../../etc/passwd', data: 'x' }], /entry "\.\.\/\.\.\/etc\/passwd" escapes the layer directory/],
-  ['absolute name with ..', [{ name: '/../etc/passwd', data: 'x' }], /escapes the layer directory/],
-  ['.. in the middle', [{ name: 'a/b/../../../x', data: 'x' }], /escapes the layer directory/],
-  [
-    'symlink to / then a file under it',
-    [
-      { name: 'ok', data: 'fine' },
-      { name: 'link', type: 'symlink', linkname: '/' },
-      { name: 'link/etc/hako-escape-test', data: 'x' },
-    ],
-    /escapes the layer directory through the symlink "link"/,
-  ],
-  [
-    'symlink to .. then a file under it',
-    [
-      { name: 'up', type: 'symlink', linkname: '..' },
-      { name: 'up/hako-escape-test', data: 'x' },
-    ],
-    /through the symlink "up"/,
-  ],
-  ['hardlink to ../../etc/passwd', [{ name: 'h', type: 'hardlink', linkname: '../../etc/passwd' }], /escapes the layer directory/],
-  [
-    'hardlink through a symlink',
-    [
-      { name: 'l', type: 'symlink', linkname: '/etc' },
-      { name: 'h', type: 'hardlink', linkname: 'l/passwd' },
-    ],
-    /through the symlink "l"/,
-  ],
-  [
-    'dir replaced by a symlink, then a write through it',
-    [
-      { name: 'd/', type: 'dir' },
-      { name: 'd/ok', data: 'x' },
-      { name: 'd', type: 'symlink', linkname: '/tmp' },
-      { name: 'd/hako-escape-test', data: 'x' },
-    ],
-    /through the symlink "d"/,
-  ],
-  ['whiteout named ..', [{ name: 'a/.wh...', data: '' }], /escapes the layer directory/],
-];
-
-for (const [what, entries, re] of escapes) {
-  test(`unpack refuses a malicious layer: ${what}; nothing is left`, async () => {
-    await assert.rejects(unpack(entries), (e: unknown) => {
-      assert.ok(e instanceof HakoError, String(e));
-      assert.match(e.message, /^layer sha256:abc: /);
-      assert.match(e.message, re);
-      return true;
-    });
-    assert.equal(existsSync('/tmp/hako-escape-test'), false);
-    assert.equal(existsSync('/etc/hako-escape-test'), false);
   });
+
+  const escapes: Array<[string, TarTestEntry[], RegExp]> = [
+    ['../ name', [{ name: '../../etc/passwd', data: 'x' }], /entry "\.\.\/\.\.\/etc\/passwd" escapes the layer directory/],
+    ['absolute name with ..', [{ name: '/../etc/passwd', data: 'x' }], /escapes the layer directory/],
+    ['.. in the middle', [{ name: 'a/b/../../../x', data: 'x' }], /escapes the layer directory/],
+    [
+      'symlink to / then a file under it',
+      [
+        { name: 'ok', data: 'fine' },
+        { name: 'link', type: 'symlink', linkname: '/' },
+        { name: 'link/etc/hako-escape-test', data: 'x' },
+      ],
+      /escapes the layer directory through the symlink "link"/,
+    ],
+    [
+      'symlink to .. then a file under it',
+      [
+        { name: 'up', type: 'symlink', linkname: '..' },
+        { name: 'up/hako-escape-test', data: 'x' },
+      ],
+      /through the symlink "up"/,
+    ],
+    ['hardlink to ../../etc/passwd', [{ name: 'h', type: 'hardlink', linkname: '../../etc/passwd' }], /escapes the layer directory/],
+    [
+      'hardlink through a symlink',
+      [
+        { name: 'l', type: 'symlink', linkname: '/etc' },
+        { name: 'h', type: 'hardlink', linkname: 'l/passwd' },
+      ],
+      /through the symlink "l"/,
+    ],
+    [
+      'dir replaced by a symlink, then a write through it',
+      [
+        { name: 'd/', type: 'dir' },
+        { name: 'd/ok', data: 'x' },
+        { name: 'd', type: 'symlink', linkname: '/tmp' },
+        { name: 'd/hako-escape-test', data: 'x' },
+      ],
+      /through the symlink "d"/,
+    ],
+    ['whiteout named ..', [{ name: 'a/.wh...', data: '' }], /escapes the layer directory/],
+  ];
+
+  for (const [what, entries, re] of escapes) {
+    test(`unpack refuses a malicious layer: ${what}; nothing is left (files ${how})`, async () => {
+      await assert.rejects(unpack(entries, false, batchFilesAfter), (e: unknown) => {
+        assert.ok(e instanceof HakoError, String(e));
+        assert.match(e.message, /^layer sha256:abc: /);
+        assert.match(e.message, re);
+        return true;
+      });
+      assert.equal(existsSync('/tmp/hako-escape-test'), false);
+      assert.equal(existsSync('/etc/hako-escape-test'), false);
+    });
+  }
 }
 
 test('unpack: corrupt gzip and truncated tar fail cleanly', async () => {
