@@ -93,9 +93,15 @@ export class AttachSession {
   /** Connects to a process the engine supervises itself; `stdinOnce` closes its stdin when our input ends. */
   connectIO(io: ProcessIO, stdinOnce: boolean): void {
     if (this.closed) return;
+    // While our output is over its high-water mark the process's output is held (io.hold): it
+    // blocks on its pipe as under a monitor, until our reader takes some (read() → resume).
+    const key = {};
     const unsubscribe = io.subscribe((c) => {
       if (c === null) return this.close();
-      if ((c.stream === 'stdout' && this.opts.stdout) || (c.stream === 'stderr' && this.opts.stderr)) this.output.push({ stream: c.stream, data: c.data });
+      if (this.closed) return; // closed while its stdin still goes in: the output goes nowhere
+      if ((c.stream === 'stdout' && this.opts.stdout) || (c.stream === 'stderr' && this.opts.stderr)) {
+        if (!this.output.push({ stream: c.stream, data: c.data })) io.hold(key);
+      }
     });
     let input: Writable | null = null;
     const target = io.stdin;
@@ -112,7 +118,14 @@ export class AttachSession {
       });
       input.on('error', () => undefined);
     }
-    this.setUpstream({ input, close: unsubscribe, resume: () => undefined });
+    this.setUpstream({
+      input,
+      close: () => {
+        io.release(key);
+        unsubscribe();
+      },
+      resume: () => io.release(key),
+    });
   }
 
   /** Ends this attachment; the container is not affected. */

@@ -29,9 +29,16 @@ export interface ExitInfo {
   error?: string;
 }
 
-/** The live I/O of one running process: output fan-out, stdin, pty size. */
+/**
+ * The live I/O of one running process: output fan-out, stdin, pty size. A subscriber that cannot
+ * take more holds the output (hold/release): its readers stop, so the process blocks on its full
+ * pipe and the log waits too, as under hako-monitor and as with docker's attach.
+ */
 export class ProcessIO {
   private readonly subscribers = new Set<(c: OutputChunk | null) => void>();
+  private readonly holders = new Set<object>();
+  private readonly sources: Array<{ pause(): unknown; resume(): unknown }> = [];
+  private unheldWaiters: Array<() => void> = [];
   ended = false;
   stdin: Writable | null = null;
   ptyMaster: number | undefined;
@@ -54,6 +61,36 @@ export class ProcessIO {
     this.ended = true;
     for (const s of this.subscribers) s(null);
     this.subscribers.clear();
+    this.holders.clear();
+    for (const w of this.unheldWaiters.splice(0)) w();
+  }
+
+  /** An output reader (superviseProcess): paused while the output is held. */
+  addSource(s: { pause(): unknown; resume(): unknown }): void {
+    this.sources.push(s);
+    if (this.holders.size > 0) s.pause();
+  }
+
+  /** `key`'s subscriber cannot take more: no output is read until it releases (or the end). */
+  hold(key: object): void {
+    if (this.ended || this.holders.has(key)) return;
+    this.holders.add(key);
+    if (this.holders.size === 1) for (const s of this.sources) s.pause();
+  }
+
+  release(key: object): void {
+    if (!this.holders.delete(key) || this.holders.size > 0) return;
+    for (const s of this.sources) s.resume();
+    for (const w of this.unheldWaiters.splice(0)) w();
+  }
+
+  get held(): boolean {
+    return this.holders.size > 0;
+  }
+
+  /** Resolves once nothing holds the output. */
+  unheld(): Promise<void> {
+    return this.holders.size === 0 ? Promise.resolve() : new Promise((r) => this.unheldWaiters.push(r));
   }
 
   resize(height: number, width: number): void {
@@ -170,6 +207,7 @@ export async function superviseProcess(
   const readers: Array<{ destroy(): void }> = [];
   const follow = (stream: NodeJS.ReadableStream & { destroy(): void }, name: 'stdout' | 'stderr') => {
     readers.push(stream);
+    io.addSource(stream);
     drains.push(
       new Promise<void>((resolve) => {
         stream.on('data', (d: Buffer) => emit({ stream: name, data: d }));
@@ -208,8 +246,11 @@ export async function superviseProcess(
   }
   const exited = (async () => {
     const st = await started.exited;
-    // Grandchildren may keep the pipes open: wait a little for the output, then stop reading.
-    await Promise.race([Promise.all(drains), new Promise((r) => setTimeout(r, 300))]);
+    // Grandchildren may keep the pipes open: wait a little for the output, then stop reading. A
+    // subscriber holding the output (a client that stopped reading) holds this for as long as it
+    // does, as hako-monitor's drain (and dockerd, whose exit handler waits for such a client).
+    const drained = Promise.all(drains).then(() => true);
+    while (!(await Promise.race([drained, new Promise<boolean>((r) => setTimeout(() => r(false), 300))])) && io.held) await io.unheld();
     for (const r of readers) r.destroy();
     if (io.stdin) io.stdin.destroy();
     io.end();
