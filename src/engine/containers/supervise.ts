@@ -329,7 +329,7 @@ export interface MonitoredStart {
 }
 
 /** Clients handed to a monitor at its launch (hako-monitor --client-fd takes at most this many). */
-export const MAX_ATTACH_AT_LAUNCH = MAX_HANDED_CLIENTS;
+export const MAX_ATTACH_AT_LAUNCH = MAX_HANDED_CLIENTS - 1; // one slot is the exit watcher's
 
 type MonitoredLaunchOptions = SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; attachAtLaunch?: AttachRequest[]; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number; cgroupsAhead?: CgroupsAhead };
 
@@ -351,7 +351,9 @@ export async function superviseWithMonitor(opts: MonitoredLaunchOptions): Promis
     rmSync(opts.monitorDir, { recursive: true, force: true });
     mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
     opts.mark?.('start.monitor-dir');
-    for (const req of early) {
+    // The exit watcher (no streams) first: it takes no output, so its EXIT frame comes as soon as
+    // the monitor wrote exit.json, whatever the attached clients still have to read.
+    for (const req of [WATCHER, ...early]) {
       const [ours, monitorEnd] = native().socketPair();
       theirs.push(monitorEnd);
       try {
@@ -425,9 +427,14 @@ function afterMonitoredLaunch(opts: { monitorDir: string; mark?: (phase: string,
   });
   // A client handed to the monitor gets the exit record (sent once exit.json, and so the log, is
   // complete) before the monitor exits: whichever comes first. The monitor is reaped all the same.
+  // (It stays while an attached client that is slow to read still has output queued: the exit is
+  // the watcher's EXIT frame then, as dockerd reports an exit while such a client reads on.)
   const exited = adopted.length === 0 ? whenGone : Promise.race([whenGone, firstExitRecord(adopted.map((a) => a.client))]);
-  return { pid: monitor.containerPid, startTime: launched.record.pidStartTime, monitorDir: opts.monitorDir, exited, attachments: adopted.map((a) => a.attachment), runtimeRecord: launched.record, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
+  return { pid: monitor.containerPid, startTime: launched.record.pidStartTime, monitorDir: opts.monitorDir, exited, attachments: adopted.slice(1).map((a) => a.attachment), runtimeRecord: launched.record, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
 }
+
+/** The exit watcher's attach request: a client for the EXIT frame only. */
+const WATCHER: AttachRequest = { stdin: false, stdout: false, stderr: false };
 
 /** The first exit record one of `clients` receives; never settles if none gets one (disconnected). */
 function firstExitRecord(clients: MonitorClient[]): Promise<ExitInfo> {
@@ -445,11 +452,18 @@ export function reattachMonitor(dir: string): { state: 'exited'; exit: ExitInfo 
   if (done) return { state: 'exited', exit: { exitCode: done.exitCode, oomKilled: done.oomKilled, finishedAt: done.finishedAt } };
   const info = readMonitorInfo(dir);
   if (!info || !monitorAlive(info.pid, info.startTime)) return { state: 'lost' };
-  const exited = waitForExit(dir, info).then(
+  const gone = waitForExit(dir, info).then(
     (r) => ({ exitCode: r.exitCode, oomKilled: r.oomKilled }),
     (err: Error) => ({ exitCode: 255, oomKilled: false, error: err.message }) as ExitInfo,
   );
-  return { state: 'running', exited };
+  // An exit watcher as at the launch: the monitor stays while a slow client still has output
+  // queued, the watcher's EXIT frame comes at once (never, if it cannot connect: the monitor's end).
+  const never = new Promise<never>(() => undefined);
+  const watched = MonitorClient.connect(dir, { timeoutMs: 1000 }).then(
+    (c) => c.exit.then((r) => (r ? { exitCode: r.exitCode, oomKilled: r.oomKilled } : never)),
+    () => never,
+  );
+  return { state: 'running', exited: Promise.race([gone, watched]) };
 }
 
 export async function monitorAttach(dir: string, req: { stdin: boolean; stdout: boolean; stderr: boolean; closeStdinOnEnd: boolean }) {
