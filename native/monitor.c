@@ -35,10 +35,13 @@
 // container's output, for as long as that client stays connected: the container then blocks on
 // its full pipe, as with docker (its attach streams block stdout while unconsumed; a `docker run`
 // into a stalled reader holds the container, and the reader gets every byte once it reads). Each
-// client's queue stays below 8 MiB. A client that went away is dropped at once (its socket reads
-// EOF or fails: it is polled for input even while the output is held), which lets the output
-// flow again. (Until session 14 a client over 4 MiB for 2 s was dropped: `hako run … | (sleep 5;
-// wc -l)` got 104813 of 3000000 lines, the CLI then waited for the container's exit.)
+// client's queue stays below 8 MiB. A client that went away gets no more output at once (its
+// socket reads EOF or fails, or a send fails: it is polled for input even while the output is
+// held), which lets the output flow again; it is dropped once the STDIN frames it sent went in
+// (dockerd copies a gone attach client's stdin to its end). (Until session 14 a client over
+// 4 MiB for 2 s was dropped: `hako run … | (sleep 5; wc -l)` got 104813 of 3000000 lines, the
+// CLI then waited for the container's exit.) After the exit, such a client holds the exit for as
+// long as it stays connected, and a client still taking its queue keeps it (see the end of main).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
