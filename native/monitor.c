@@ -35,10 +35,13 @@
 // container's output, for as long as that client stays connected: the container then blocks on
 // its full pipe, as with docker (its attach streams block stdout while unconsumed; a `docker run`
 // into a stalled reader holds the container, and the reader gets every byte once it reads). Each
-// client's queue stays below 8 MiB. A client that went away is dropped at once (its socket reads
-// EOF or fails: it is polled for input even while the output is held), which lets the output
-// flow again. (Until session 14 a client over 4 MiB for 2 s was dropped: `hako run … | (sleep 5;
-// wc -l)` got 104813 of 3000000 lines, the CLI then waited for the container's exit.)
+// client's queue stays below 8 MiB. A client that went away gets no more output at once (its
+// socket reads EOF or fails, or a send fails: it is polled for input even while the output is
+// held), which lets the output flow again; it is dropped once the STDIN frames it sent went in
+// (dockerd copies a gone attach client's stdin to its end). (Until session 14 a client over
+// 4 MiB for 2 s was dropped: `hako run … | (sleep 5; wc -l)` got 104813 of 3000000 lines, the
+// CLI then waited for the container's exit.) After the exit, such a client holds the exit for as
+// long as it stays connected, and a client still taking its queue keeps it (see the end of main).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -70,7 +73,7 @@
 #define STDIN_MAX (64u * 1024)
 #define READ_CHUNK (32u * 1024)
 #define HOLD_MS 5000
-#define LINGER_MS 2000 // after the exit: at most this long for clients to read the rest and close
+#define LINGER_MS 2000 // after the exit and a client's last frame: at most this long for it to close
 #define MAX_HANDED 8
 
 enum { F_STDIN = 0x00, F_STDOUT = 0x01, F_STDERR = 0x02, F_EXIT = 0x03, F_HELLO = 0x10, F_INFO = 0x11, F_RESIZE = 0x12, F_CLOSE_STDIN = 0x13 };
@@ -86,6 +89,9 @@ struct client {
   size_t inlen;
   int counted;       // counted against --hold-output
   int shut;          // after the exit: our side shut down, waiting for the client to close
+  long long shut_at; // mono ms of the shutdown (it has LINGER_MS from then to close)
+  int hup;           // its peer is gone (POLLHUP): what it sent is still to be read
+  int in_eof;        // its input ended (EOF or error after the last byte): kept until its stdin went in
 };
 
 struct stream {
@@ -120,6 +126,7 @@ static struct {
 static char json_buf[PARTIAL_MAX * 6 + 256];
 static void close_stdin(void);
 static void close_stdin_after_buffer(void);
+static void stop_output(struct client *c);
 static char read_buf[READ_CHUNK];
 
 // ---------------------------------------------------------------------------------------------
@@ -371,7 +378,7 @@ static void drop_client(struct client *c) {
   c->want = 0;
   c->hello = 0;
   c->outlen = c->outoff = c->inlen = 0;
-  c->shut = 0;
+  c->shut = c->hup = c->in_eof = 0;
   if (had_stdin && m.stdin_once && !m.tty) {
     // docker's StdinOnce: stdin closes when the (first) attached client detaches; not with a
     // terminal (docker leaves a TTY's stdin open: detaching from `run -it` keeps the shell alive)
@@ -379,12 +386,21 @@ static void drop_client(struct client *c) {
   }
 }
 
+/**
+ * A send to the client failed (EPIPE, ECONNRESET: it is gone): no more output for it, but what
+ * it sent is still read and its stdin frames go in (client_read drops it at the end of its input).
+ */
+static void output_failed(struct client *c) {
+  c->hup = 1;
+  stop_output(c);
+}
+
 static void client_flush(struct client *c) {
   while (c->fd >= 0 && c->outoff < c->outlen) {
     ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (w <= 0) { drop_client(c); return; }
+    if (w <= 0) { output_failed(c); return; }
     c->outoff += (size_t)w;
   }
   if (c->fd >= 0) c->outlen = c->outoff = 0;
@@ -401,7 +417,7 @@ static void client_send(struct client *c, int type, const char *data, size_t n) 
     struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
     ssize_t w;
     do w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT); while (w < 0 && errno == EINTR);
-    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { drop_client(c); return; }
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { output_failed(c); return; }
     done = w > 0 ? (size_t)w : 0;
     if (done == n + 8) return;
   }
@@ -524,7 +540,23 @@ static void send_info(struct client *c) {
   client_send(c, F_INFO, info, at);
 }
 
-/** Parses complete frames in the client's input; returns 0 when it must wait (stdin full). */
+/** Whether the client's input holds a whole frame (one that waits for room in stdin_buf). */
+static int frame_waiting(const struct client *c) {
+  if (c->inlen < 8) return 0;
+  const unsigned char *h = (const unsigned char *)c->in;
+  size_t len = ((size_t)h[4] << 24) | ((size_t)h[5] << 16) | ((size_t)h[6] << 8) | h[7];
+  return c->inlen >= 8 + len;
+}
+
+/** The client gets no more output (it is gone, or its input ended): it no longer holds the output. */
+static void stop_output(struct client *c) {
+  c->want &= WANT_STDIN;
+  free(c->out);
+  c->out = NULL;
+  c->outlen = c->outoff = 0;
+}
+
+/** Parses complete frames in the client's input; a STDIN frame that finds stdin_buf full waits there. */
 static void client_input(struct client *c) {
   size_t off = 0;
   while (c->fd >= 0 && c->inlen - off >= 8) {
@@ -566,6 +598,7 @@ static void client_input(struct client *c) {
     memmove(c->in, c->in + off, c->inlen - off);
     c->inlen -= off;
   }
+  if (c->fd >= 0 && c->in_eof && !frame_waiting(c)) drop_client(c); // its last stdin went in
 }
 
 static void client_read(struct client *c) {
@@ -573,10 +606,22 @@ static void client_read(struct client *c) {
     c->in = malloc(CLIENT_IN_MAX);
     if (!c->in) { drop_client(c); return; }
   }
+  // A whole frame waits for room in stdin_buf: read nothing more yet (a recv of 0 bytes would
+  // read as EOF, and the client's stdin with it would be dropped).
+  if (c->inlen == CLIENT_IN_MAX) return;
   ssize_t n;
   do n = recv(c->fd, c->in + c->inlen, CLIENT_IN_MAX - c->inlen, MSG_DONTWAIT); while (n < 0 && errno == EINTR);
   if (n < 0 && errno == EAGAIN) return;
-  if (n <= 0) { drop_client(c); return; }
+  if (n <= 0) {
+    // EOF, or an error (a reset comes after the last byte it sent): its input ended. The stdin
+    // frames it sent still go to the container, as dockerd's attach copies a gone client's stdin
+    // to its end; it gets no more output (and so holds none) and is dropped once they went in.
+    c->in_eof = 1;
+    stop_output(c);
+    client_input(c);
+    if (c->fd >= 0 && !frame_waiting(c)) drop_client(c);
+    return;
+  }
   c->inlen += (size_t)n;
   client_input(c);
 }
@@ -821,11 +866,17 @@ int main(int argc, char **argv) {
     if (m.hold_clients > 0 && tnow >= m.hold_until) m.hold_clients = 0;
     if (m.hold_clients > 0) {
       backlogged = 1;
-      if (m.exited) exited_at = tnow; // nor the drain's overall cap
       int left = (int)(m.hold_until - tnow);
       if (timeout < 0 || left < timeout) timeout = left;
     }
-    if (backlogged) last_data = tnow; // the drain deadline does not run while we hold the output back
+    // The drain's deadlines do not run while the output is held back: a client that stopped reading
+    // holds the exit for as long as it stays connected, as with dockerd (its exit handler blocks
+    // on that client's full attach pipe: `wait`, `kill` and `--rm` wait, ps shows the container
+    // Up, until the client reads or goes away).
+    if (backlogged) {
+      last_data = tnow;
+      if (m.exited) exited_at = tnow;
+    }
     // Held back: the outputs are not polled at all (poll reports POLLHUP whatever the events, and
     // reading then would hand the output to nobody).
     for (int s = 0; s < 2 && !backlogged; s++) {
@@ -840,8 +891,12 @@ int main(int argc, char **argv) {
     for (int k = 0; k < MAX_CLIENTS; k++) {
       struct client *c = &m.clients[k];
       if (c->fd < 0) continue;
+      int readable = !(stdin_full && (c->want & WANT_STDIN)) && c->inlen < CLIENT_IN_MAX;
+      // An ended client waits only for stdin room (the held-back frames below); a gone one is not
+      // polled while it cannot be read (poll reports POLLHUP whatever the events: a busy loop).
+      if (c->in_eof || (c->hup && !readable)) continue;
       short ev = 0;
-      if (!(stdin_full && (c->want & WANT_STDIN))) ev |= POLLIN;
+      if (readable) ev |= POLLIN;
       if (c->outlen > c->outoff) ev |= POLLOUT;
       pclient[n] = c;
       pfd[n++] = (struct pollfd){ c->fd, ev, 0 };
@@ -849,7 +904,8 @@ int main(int argc, char **argv) {
     int outputs_open = m.out[0].fd >= 0 || m.out[1].fd >= 0 || m.pty_sock >= 0;
     if (m.exited) {
       // Drain: until every output hit EOF, or 1 s without output (a background process
-      // outside a pid ns may hold the pipes forever), at most 10 s after the exit.
+      // outside a pid ns may hold the pipes forever), at most 10 s after the exit (or after the
+      // last time a client held the output).
       long long t = mono_ms();
       if (!outputs_open || t - last_data > 1000 || t - exited_at > 10000) break;
     }
@@ -889,7 +945,10 @@ int main(int argc, char **argv) {
     for (int k = first_client; k < n; k++) {
       struct client *c = pclient[k];
       if (c->fd < 0 || c->fd != pfd[k].fd || !pfd[k].revents) continue;
-      if (pfd[k].revents & POLLOUT) client_flush(c);
+      if (pfd[k].revents & (POLLHUP | POLLERR)) {
+        c->hup = 1;
+        stop_output(c);
+      } else if (pfd[k].revents & POLLOUT) client_flush(c);
       if (c->fd >= 0 && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))) client_read(c);
     }
     // frames held back by a full stdin buffer
@@ -902,9 +961,13 @@ int main(int argc, char **argv) {
   // The end: no new clients, the exit file (logs are complete once it exists), an EXIT frame to
   // every client; then each client's queue is flushed, its socket shut down for writing (EOF after
   // the EXIT frame), and we wait for the client to close its end, reading and dropping what it
-  // still sends, LINGER_MS at most in all. Closing at once would fail a client's late write (stdin,
-  // its stdin's end, a resize) with EPIPE while our last frames still sit unread in its receive
-  // buffer: a Node socket destroys itself on that error, and the output is lost with it.
+  // still sends, LINGER_MS at most after its shutdown. Closing at once would fail a client's late
+  // write (stdin, its stdin's end, a resize) with EPIPE while our last frames still sit unread in
+  // its receive buffer: a Node socket destroys itself on that error, and the output is lost with it.
+  // A client that is slow to take its queue keeps it for as long as it stays connected, as dockerd
+  // keeps a stalled attach client's buffered output for it (`docker run … | (sleep 5; wc -l)` gets
+  // every line); the exit is known meanwhile (exit.json; the engine's watcher client gets its EXIT
+  // frame at once). Until session 15 the whole phase had LINGER_MS: such a client lost the rest.
   for (int s = 0; s < 2; s++) {
     log_flush(&m.out[s]);
     if (m.out[s].fd >= 0 && m.out[s].fd != m.pty) close(m.out[s].fd);
@@ -915,24 +978,29 @@ int main(int argc, char **argv) {
   size_t jn = exit_json(json);
   write_exit_file(json, jn);
   for (int k = 0; k < MAX_CLIENTS; k++) if (m.clients[k].fd >= 0 && m.clients[k].hello) client_send(&m.clients[k], F_EXIT, json, jn);
-  long long deadline = mono_ms() + LINGER_MS;
   for (;;) {
     struct pollfd cp[MAX_CLIENTS];
     struct client *cc[MAX_CLIENTS];
-    int n = 0;
+    int n = 0, timeout = -1;
+    long long t = mono_ms();
     for (int k = 0; k < MAX_CLIENTS; k++) {
       struct client *c = &m.clients[k];
       if (c->fd < 0) continue;
       if (!c->shut && c->outlen <= c->outoff) {
         if (shutdown(c->fd, SHUT_WR) < 0) { drop_client(c); continue; }
         c->shut = 1;
+        c->shut_at = t;
+      }
+      if (c->shut) {
+        long long left = c->shut_at + LINGER_MS - t;
+        if (left <= 0) { drop_client(c); continue; }
+        if (timeout < 0 || left < timeout) timeout = (int)left;
       }
       cc[n] = c;
       cp[n++] = (struct pollfd){ c->fd, c->shut ? POLLIN : POLLOUT, 0 };
     }
-    long long left = deadline - mono_ms();
-    if (n == 0 || left <= 0) break;
-    if (poll(cp, (nfds_t)n, (int)left) < 0 && errno != EINTR) break;
+    if (n == 0) break;
+    if (poll(cp, (nfds_t)n, timeout) < 0 && errno != EINTR) break;
     for (int k = 0; k < n; k++) {
       struct client *c = cc[k];
       if (!cp[k].revents) continue;

@@ -35,6 +35,8 @@ export class AttachSession {
   private held: Array<{ data: Buffer; cb: (err?: Error | null) => void }> = [];
   private inputEnded = false;
   private closed = false;
+  /** stdin from here on goes nowhere (detached, or nothing to send it to). */
+  private inputDropped = false;
   private readonly scanner: DetachScanner | null;
 
   constructor(private readonly opts: SessionOptions) {
@@ -93,9 +95,15 @@ export class AttachSession {
   /** Connects to a process the engine supervises itself; `stdinOnce` closes its stdin when our input ends. */
   connectIO(io: ProcessIO, stdinOnce: boolean): void {
     if (this.closed) return;
+    // While our output is over its high-water mark the process's output is held (io.hold): it
+    // blocks on its pipe as under a monitor, until our reader takes some (read() → resume).
+    const key = {};
     const unsubscribe = io.subscribe((c) => {
       if (c === null) return this.close();
-      if ((c.stream === 'stdout' && this.opts.stdout) || (c.stream === 'stderr' && this.opts.stderr)) this.output.push({ stream: c.stream, data: c.data });
+      if (this.closed) return; // closed while its stdin still goes in: the output goes nowhere
+      if ((c.stream === 'stdout' && this.opts.stdout) || (c.stream === 'stderr' && this.opts.stderr)) {
+        if (!this.output.push({ stream: c.stream, data: c.data })) io.hold(key);
+      }
     });
     let input: Writable | null = null;
     const target = io.stdin;
@@ -112,17 +120,43 @@ export class AttachSession {
       });
       input.on('error', () => undefined);
     }
-    this.setUpstream({ input, close: unsubscribe, resume: () => undefined });
+    this.setUpstream({
+      input,
+      close: () => {
+        io.release(key);
+        unsubscribe();
+      },
+      resume: () => io.release(key),
+    });
   }
 
-  /** Ends this attachment; the container is not affected. */
+  /**
+   * Ends this attachment; the container is not affected. The output ends at once; stdin the
+   * client sent before it went still goes in, as dockerd's attach copies a gone client's stdin to
+   * its end (then, with StdinOnce, closes the container's stdin): the input ends after what it
+   * queued, and only then the upstream closes (a monitor connection ends after its frames).
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const h of this.held.splice(0)) h.cb();
-    this.upstream?.close();
     this.output.push(null);
     this.opts.onClose?.();
+    this.upstream?.resume(); // its output is dropped from now on: it must not stay held for us
+    const input = this.input;
+    if (!input || this.inputDropped || !this.upstream?.input || input.writableFinished || input.destroyed) {
+      this.dropInput();
+      this.upstream?.close();
+      return;
+    }
+    input.once('finish', () => this.upstream?.close());
+    input.once('error', () => this.upstream?.close());
+    if (!input.writableEnded) input.end();
+  }
+
+  /** stdin written from now on (and held for a start) goes nowhere. */
+  private dropInput(): void {
+    this.inputDropped = true;
+    for (const h of this.held.splice(0)) h.cb();
   }
 
   private setUpstream(up: Upstream): void {
@@ -133,7 +167,7 @@ export class AttachSession {
   }
 
   private writeStdin(chunk: Buffer, cb: (err?: Error | null) => void): void {
-    if (this.closed) return cb();
+    if (this.inputDropped) return cb();
     let data = chunk;
     if (this.scanner) {
       const r = this.scanner.push(chunk);
@@ -141,6 +175,7 @@ export class AttachSession {
       if (r.detach) {
         const finish = () => {
           this.opts.onDetach?.();
+          this.dropInput(); // what follows the detach keys is not the container's
           this.close();
         };
         if (data.length) this.forwardOrHold(data, () => finish());

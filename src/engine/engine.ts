@@ -53,6 +53,7 @@ import { checkListFilters, containerMatches, inspectView, summaryView } from './
 import { parseLogSize, logMaxFiles } from './logs/json-file.js';
 import { readLogs } from './monitor/logs.js';
 import { readMonitorInfo, monitorAlive, monitorBinary } from './monitor/index.js';
+import { processGone } from './process-gone.js';
 import { VolumeStore, checkVolumeFilters, volumeMatches } from './volumes.js';
 import { VolumeMounts } from './volume-mounts.js';
 import { dockerStats, netDevStats } from './stats.js';
@@ -298,6 +299,8 @@ export class Engine implements ContainerEngine {
   private readonly monitorBin = monitorBinary();
   private readonly ready: Promise<void>;
   private closed = false;
+  /** Aborted by close(): waits on processes not our children end with it. */
+  private readonly closing = new AbortController();
   /** Phase timestamps for profiling (HAKO_PHASE_TRACE, see ./phase-trace.ts). */
   private readonly trace = PhaseTrace.fromEnv();
   /** Work that follows an answer (deleting a removed container's files); close() waits for it. */
@@ -539,21 +542,9 @@ export class Engine implements ContainerEngine {
     );
   }
 
-  /**
-   * Resolves once process `pid` (started at `start`) is gone, polled every 500 ms: a process
-   * that is not our child (its monitor died or the engine restarted) has no exit to wait for.
-   * Never settles once the engine is closed.
-   */
+  /** process-gone.ts: seen at once through a pidfd (a 500 ms poll without one); never settles once the engine is closed. */
   private processGone(pid: number, start: string | undefined): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (this.closed) return clearInterval(poll);
-        if (isSameProcess(pid, start)) return;
-        clearInterval(poll);
-        resolve();
-      }, 500);
-      poll.unref();
-    });
+    return processGone(pid, start, { signal: this.closing.signal });
   }
 
   // ------------------------------------------------------------------ helpers
@@ -3032,6 +3023,7 @@ export class Engine implements ContainerEngine {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     await this.ready.catch(() => undefined);
     for (const live of this.containers.values()) live.cleaning?.now();
     // Held mount namespaces of running containers: theirs to keep now.

@@ -65,17 +65,24 @@ export async function startMonitoredExec(opts: {
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   opts.mark?.('exec.dir-made');
   let attached: { client: MonitorClient; attachment: Attachment } | undefined;
-  let theirs: number | undefined;
+  let watcher: MonitorClient | undefined;
+  const theirs: number[] = [];
+  const adopt = (req: AttachRequest) => {
+    const [ours, monitorEnd] = native().socketPair();
+    theirs.push(monitorEnd);
+    try {
+      return MonitorClient.adopt(opts.dir, ours, req, opts.tty);
+    } catch (err) {
+      native().close(ours);
+      throw err;
+    }
+  };
   try {
     if (opts.attachAtLaunch) {
-      const [ours, monitorEnd] = native().socketPair();
-      theirs = monitorEnd;
-      try {
-        attached = MonitorClient.adopt(opts.dir, ours, opts.attachAtLaunch, opts.tty);
-      } catch (err) {
-        native().close(ours);
-        throw err;
-      }
+      attached = adopt(opts.attachAtLaunch);
+      // An exit watcher (no streams), as a container's: the monitor stays while the attached
+      // client is slow to take the output it still has queued, the watcher's EXIT comes at once.
+      watcher = adopt({ stdin: false, stdout: false, stderr: false }).client;
     }
     // Read by the next daemon only while the exec runs or after: no fsync (a crash ends it too).
     writeFileAtomicSync(join(opts.dir, 'exec.json'), JSON.stringify(opts.meta), { mode: 0o600, durable: false });
@@ -94,13 +101,13 @@ export async function startMonitoredExec(opts: {
         stdinOnce: true,
         ...(opts.tty && opts.consoleSize && opts.consoleSize[0] > 0 ? { consoleSize: opts.consoleSize } : {}),
         ...(opts.holdOutput > 0 ? { holdOutput: opts.holdOutput } : {}),
-        ...(theirs === undefined ? {} : { clientFds: [theirs] }),
+        ...(theirs.length ? { clientFds: theirs } : {}),
       }),
     });
     opts.mark?.('exec.launched');
     const monitor = started.monitor!;
     const reaped = started.process.exited; // the monitor is our child until we die
-    const exited = waitForExit(opts.dir, monitor).then(
+    const gone = waitForExit(opts.dir, monitor).then(
       async (r) => {
         await reaped.catch(() => undefined);
         return r.exitCode;
@@ -110,13 +117,16 @@ export async function startMonitoredExec(opts: {
         return null;
       },
     );
+    const watched = watcher ? watcher.exit.then((r) => (r ? r.exitCode : gone)) : gone;
+    const exited = Promise.race([gone, watched]);
     return { pid: started.pid, dir: opts.dir, exited, ...(attached ? { attached } : {}) };
   } catch (err) {
     attached?.client.close();
+    watcher?.close();
     rmSync(opts.dir, { recursive: true, force: true });
     throw err;
   } finally {
-    if (theirs !== undefined) native().close(theirs);
+    for (const fd of theirs) native().close(fd);
   }
 }
 

@@ -799,6 +799,8 @@ export class ImageService {
         blobBytes += size;
         pullMark('gc.blob-deleted');
       }
+      // Their unlinks run on the thread pool: done before the answer (rmi, prune), as when they ran here.
+      await this.content.unlinked();
       // dockerd reports the removed layers' content sizes; without snapshots, the blobs' bytes.
       let layerBytes: number | undefined;
       const remove = this.opts.unpacker?.remove;

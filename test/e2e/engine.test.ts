@@ -339,6 +339,40 @@ test('stop, kill, pause, exec, top, stats, rm refusal', { skip }, async () => {
   await engine.removeContainer(Id);
 });
 
+test('a client that reads nothing until the container exited and was removed (--rm) gets all of its output: the exit is known at once, as dockerd, the output waits for the client', { skip: skip || (!monitorAvailable() && 'build/hako-monitor is not built') }, async () => {
+  // ~2 MB: the container is not held (the monitor holds it only with 4 MiB queued for a client);
+  // it exits with most of its output queued for this client, which reads only after the removal.
+  const { Id } = await engine.createContainer('slowreader', { Image: IMAGE, Cmd: ['seq', '1', '300000'], HostConfig: { AutoRemove: true } } as never);
+  const att = await engine.attachContainer(Id, { stdin: false, stdout: true, stderr: true, stream: true, logs: false });
+  const removed = engine.waitContainer(Id, 'removed');
+  await engine.startContainer(Id);
+  assert.equal((await removed).StatusCode, 0);
+  await assert.rejects(engine.inspectContainer(Id), /No such container/);
+  let text = '';
+  for await (const c of att.output as AsyncIterable<{ data: Buffer }>) text += c.data.toString();
+  const lines = text.split('\n');
+  assert.equal(lines.length, 300_001, 'every line reached the client');
+  assert.equal(lines.at(-2), '300000');
+});
+
+test('an exec client that reads nothing until the exec ended gets all of its output; the exec is seen ended at once', { skip: skip || (!monitorAvailable() && 'build/hako-monitor is not built'), timeout: 60_000 }, async () => {
+  const { Id } = await engine.createContainer('slowexec', { Image: IMAGE, Cmd: ['sleep', '60'] } as never);
+  await engine.startContainer(Id);
+  const { Id: execId } = await engine.createExec(Id, { Cmd: ['seq', '1', '300000'], AttachStdout: true, AttachStderr: true });
+  const att = await engine.startExec(execId, { detach: false, tty: false });
+  // Nothing read yet: the exec's end is known all the same (its monitor stays for this client).
+  for (;;) {
+    const j = await engine.inspectExec(execId);
+    if (j.Running === false && j.ExitCode === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  let text = '';
+  for await (const c of att!.output as AsyncIterable<{ data: Buffer }>) text += c.data.toString();
+  const lines = text.split('\n');
+  assert.equal(lines.length, 300_001, 'every line reached the client');
+  await engine.removeContainer(Id, { force: true });
+});
+
 test('engine restart keeps a running container (attachable, logging) and sees an exited one’s code', { skip: skip || (!monitorAvailable() && 'build/hako-monitor is not built') }, async () => {
   const root = join(dir.path, 'root');
   const execRoot = join(dir.path, 'run');

@@ -3,7 +3,7 @@
 // ignores, OOM detection.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { isRoot, BUSYBOX } from '../helpers/fixtures.js';
@@ -14,13 +14,13 @@ import type { PlanOp } from '../../src/native/plan.js';
 import type { Spec } from '../../src/runtime/spec/types.js';
 import type { Launched } from '../../src/runtime/lifecycle/launch.js';
 import { FRAME, MonitorClient, STREAM, monitorBinary, monitorLaunch, waitForExit, type MonitorOptions } from '../../src/engine/monitor/index.js';
-import { frame } from '../../src/engine/monitor/protocol.js';
+import { FrameReader, frame } from '../../src/engine/monitor/protocol.js';
 import { isSameProcess } from '../../src/runtime/state/process-info.js';
 
 const skip = !isRoot ? 'needs root' : !existsSync(BUSYBOX) ? 'needs busybox-static' : !existsSync(monitorBinary()) ? 'needs build/hako-monitor (npm run build:native)' : false;
 const started: number[] = [];
 
-async function launchSupervised(h: Harness, name: string, args: string[], mutate?: (s: Spec) => void, extra: Partial<MonitorOptions> = {}): Promise<{ launched: Launched; dir: string; logPath: string }> {
+async function launchSupervised(h: Harness, name: string, args: string[], mutate?: (s: Spec) => void, extra: Partial<MonitorOptions> = {}): Promise<{ launched: Launched; dir: string; logPath: string; rootfs: string }> {
   const { path } = h.bundle(name, mutate, args);
   const dir = join(h.dir, `mon-${name}`);
   mkdirSync(dir, { recursive: true });
@@ -32,7 +32,7 @@ async function launchSupervised(h: Harness, name: string, args: string[], mutate
     monitor: monitorLaunch({ dir, logPath, logMaxSize: 0, logMaxFiles: 1, logDriver: 'json-file', tty: false, openStdin: false, stdinOnce: false, ...extra }),
   });
   started.push(launched.monitor!.pid, launched.record.pid);
-  return { launched, dir, logPath };
+  return { launched, dir, logPath, rootfs: join(path, 'rootfs') };
 }
 
 /** A raw connection to a monitor's socket, retried while it is not yet bound or listening. */
@@ -153,6 +153,90 @@ describe('monitor: robustness', { skip }, () => {
     assert.ok(bytes > 20_000_000, `the reading client got everything (${bytes} bytes)`);
     assert.match(last.toString(), /done\n$/);
     await h.runtime.delete('flood', { force: true });
+  });
+
+  test('a client that stopped reading holds the exit for as long as it stays connected (dockerd\'s wait, kill and --rm wait for it), past the drain\'s 10 s cap; once it reads, it gets the rest, then the exit', async () => {
+    const s = await launchSupervised(h, 'heldexit', ['/bin/sh', '-c', 'yes hakohakohako | head -c 50000000'], undefined, { logDriver: 'none' });
+    const silent = await connectRaw(join(s.dir, 'control.sock'));
+    silent.write(frame(FRAME.HELLO, Buffer.from([STREAM.STDOUT])));
+    silent.pause();
+    silent.on('error', () => undefined);
+    // A second client that reads: its bytes stop growing once the silent one holds the output.
+    const good = await MonitorClient.connect(s.dir);
+    const a = good.attach({ stdin: false, stdout: true, stderr: true });
+    let bytes = 0;
+    a.output.on('data', (c: { data: Buffer }) => (bytes += c.data.length));
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (let seen = -1, still = 0; still < 3; await sleep(200)) {
+      still = bytes === seen ? still + 1 : 0;
+      seen = bytes;
+    }
+    assert.ok(bytes < 40_000_000, `the output is held (the reading client got ${bytes} bytes)`);
+    // The container is killed while its output is held: it is gone, its exit is not reported.
+    const pid = s.launched.record.pid;
+    process.kill(pid, 'SIGKILL');
+    for (let k = 0; k < 500 && isSameProcess(pid, undefined); k++) await sleep(10);
+    assert.equal(isSameProcess(pid, undefined), false, 'the container is gone');
+    await sleep(11_000); // past the drain's cap (10 s), which once ended the hold
+    assert.equal(existsSync(join(s.dir, 'exit.json')), false, 'the exit was reported while a connected client held the output');
+    // The silent client reads: the rest of the output, then the EXIT frame and EOF.
+    let got = 0;
+    const frames: number[] = [];
+    const reader = new FrameReader();
+    silent.on('data', (d: Buffer) => {
+      got += d.length;
+      for (const f of reader.push(d)) frames.push(f.type);
+    });
+    const silentEnded = new Promise((r) => silent.once('end', r));
+    silent.resume();
+    await silentEnded;
+    silent.destroy();
+    const rec = await waitForExit(s.dir, s.launched.monitor!);
+    await s.launched.process.exited;
+    assert.equal(rec.exitCode, 137);
+    assert.equal(frames.at(-1), FRAME.EXIT, 'the silent client got the exit record after the output');
+    assert.ok(got > 4 << 20, `the silent client got what was held for it (${got} bytes)`);
+    await h.runtime.delete('heldexit', { force: true });
+  });
+
+  test('stdin a client sent before it went away still reaches the container (dockerd copies a gone client\'s stdin to its end); then StdinOnce closes it', async () => {
+    // The container reads only once /go exists: the pipe, the monitor's stdin buffer and the frame
+    // waiting in its client slot fill; the rest stays in the client's socket, which closes at once.
+    const sent = 180_000;
+    const payload = Buffer.alloc(sent, 'x');
+    const frames: Buffer[] = [frame(FRAME.HELLO, Buffer.from([STREAM.STDIN]))];
+    for (let off = 0; off < sent; off += 32 * 1024) frames.push(frame(FRAME.STDIN, payload.subarray(off, off + 32 * 1024)));
+    const cases: Array<[string, (s: Awaited<ReturnType<typeof launchSupervised>>) => Promise<void>]> = [
+      // A raw client that is destroyed (the monitor sees POLLHUP with data still queued).
+      ['gonein-raw', async (s) => {
+        const sock = await connectRaw(join(s.dir, 'control.sock'));
+        sock.on('error', () => undefined);
+        await new Promise<void>((r) => sock.write(Buffer.concat(frames), () => r()));
+        sock.destroy();
+      }],
+      // MonitorClient.close() with stdin attached (hakod's side when its client goes).
+      ['gonein-client', async (s) => {
+        const c = await MonitorClient.connect(s.dir);
+        const a = c.attach({ stdin: true, stdout: true, stderr: false });
+        a.input!.write(payload);
+        await new Promise((r) => setImmediate(r));
+        c.close();
+      }],
+    ];
+    for (const [name, send] of cases) {
+      const s = await launchSupervised(h, name, ['/bin/sh', '-c', 'while [ ! -e /go ]; do sleep 0.02; done; wc -c'], undefined, { openStdin: true, stdinOnce: true });
+      await send(s);
+      // Let the monitor see the close before the container reads (the result does not depend on
+      // it; the monitor once dropped what it still held at this point).
+      await new Promise((r) => setTimeout(r, 100));
+      writeFileSync(join(s.rootfs, 'go'), '');
+      const rec = await waitForExit(s.dir, s.launched.monitor!);
+      await s.launched.process.exited;
+      assert.equal(rec.exitCode, 0);
+      const lines = readFileSync(s.logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { log: string });
+      assert.equal(lines.map((l) => l.log).join('').trim(), String(sent), `${name}: the container read all the client sent`);
+      await h.runtime.delete(name, { force: true });
+    }
   });
 
   test('the monitor has its own session and ignores SIGTERM/SIGINT/SIGHUP/SIGPIPE', async () => {

@@ -21,12 +21,13 @@ export interface EngineFixture {
   close(current: Engine | undefined): Promise<void>;
 }
 
-export async function engineFixture(opts: { dirPrefix: string; cgroupParent: string; net: TestNet; warn?: (m: string) => void }): Promise<EngineFixture> {
+/** `monitor: false`: engines without hako-monitor (the engine itself is the containers' parent). */
+export async function engineFixture(opts: { dirPrefix: string; cgroupParent: string; net: TestNet; warn?: (m: string) => void; monitor?: boolean }): Promise<EngineFixture> {
   const { cgroupParent, net } = opts;
   let reg: TestRegistry | undefined;
   let img: BuiltImage | undefined;
   const dir = tempDir(opts.dirPrefix);
-  const newEngine = () => new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, network: engineNetOptions(net), log: { warn: opts.warn ?? (() => undefined) } });
+  const newEngine = () => new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, network: engineNetOptions(net), log: { warn: opts.warn ?? (() => undefined) }, ...(opts.monitor === undefined ? {} : { monitor: opts.monitor }) });
   const close = async (current: Engine | undefined) => {
     if (current) {
       for (const c of await current.listContainers({ all: true })) await current.removeContainer(c.Id as string, { force: true, volumes: true }).catch(() => undefined);

@@ -108,3 +108,29 @@ test('a collection that cannot list the image records deletes nothing (and its m
   assert.deepEqual((await svc.content.list()).sort(), [config, manifest].sort(), 'the image keeps its blobs');
   assert.deepEqual(readdirSync(svc.meta.dir).filter((n) => n.startsWith('unsettled-')), []);
 });
+
+test('a collected blob leaves blobs/ in the collection\'s step and is unlinked (on the thread pool) before the collection answers; a claimed one stays', async (t) => {
+  const svc = await openStore(t);
+  const big = await svc.content.putBlob(Buffer.alloc(1 << 20, 'b'));
+  const kept = await svc.content.putBlob(Buffer.from('claimed'));
+  const release = svc.content.claim([kept]);
+  let presentAtMark: boolean | undefined;
+  const onMark = (m: unknown): void => {
+    if (m === 'gc.blob-deleted' && presentAtMark === undefined) presentAtMark = svc.content.has(big);
+  };
+  dc.subscribe(PULL_TRACE_CHANNEL, onMark);
+  try {
+    writeFileSync(join(svc.meta.dir, 'unsettled-test'), '');
+    await svc.recover();
+  } finally {
+    dc.unsubscribe(PULL_TRACE_CHANNEL, onMark);
+    release();
+  }
+  assert.equal(presentAtMark, false, 'out of blobs/ in the step that looked at the claims');
+  assert.deepEqual(await svc.content.list(), [kept], 'the claimed blob stays');
+  assert.deepEqual(readdirSync(svc.content.ingestDir), [], 'unlinked when the collection answered');
+  assert.equal((await svc.content.verify()).ok, true);
+  // A removal cut short by a crash (renamed, not unlinked) is a leftover the start-up sweep takes.
+  writeFileSync(join(svc.content.ingestDir, `${'a'.repeat(64)}.0badc0de.removed.tmp`), 'x');
+  assert.equal(svc.content.leftovers().length, 1);
+});

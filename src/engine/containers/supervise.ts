@@ -29,9 +29,16 @@ export interface ExitInfo {
   error?: string;
 }
 
-/** The live I/O of one running process: output fan-out, stdin, pty size. */
+/**
+ * The live I/O of one running process: output fan-out, stdin, pty size. A subscriber that cannot
+ * take more holds the output (hold/release): its readers stop, so the process blocks on its full
+ * pipe and the log waits too, as under hako-monitor and as with docker's attach.
+ */
 export class ProcessIO {
   private readonly subscribers = new Set<(c: OutputChunk | null) => void>();
+  private readonly holders = new Set<object>();
+  private readonly sources: Array<{ pause(): unknown; resume(): unknown }> = [];
+  private unheldWaiters: Array<() => void> = [];
   ended = false;
   stdin: Writable | null = null;
   ptyMaster: number | undefined;
@@ -54,6 +61,36 @@ export class ProcessIO {
     this.ended = true;
     for (const s of this.subscribers) s(null);
     this.subscribers.clear();
+    this.holders.clear();
+    for (const w of this.unheldWaiters.splice(0)) w();
+  }
+
+  /** An output reader (superviseProcess): paused while the output is held. */
+  addSource(s: { pause(): unknown; resume(): unknown }): void {
+    this.sources.push(s);
+    if (this.holders.size > 0) s.pause();
+  }
+
+  /** `key`'s subscriber cannot take more: no output is read until it releases (or the end). */
+  hold(key: object): void {
+    if (this.ended || this.holders.has(key)) return;
+    this.holders.add(key);
+    if (this.holders.size === 1) for (const s of this.sources) s.pause();
+  }
+
+  release(key: object): void {
+    if (!this.holders.delete(key) || this.holders.size > 0) return;
+    for (const s of this.sources) s.resume();
+    for (const w of this.unheldWaiters.splice(0)) w();
+  }
+
+  get held(): boolean {
+    return this.holders.size > 0;
+  }
+
+  /** Resolves once nothing holds the output. */
+  unheld(): Promise<void> {
+    return this.holders.size === 0 ? Promise.resolve() : new Promise((r) => this.unheldWaiters.push(r));
   }
 
   resize(height: number, width: number): void {
@@ -170,6 +207,7 @@ export async function superviseProcess(
   const readers: Array<{ destroy(): void }> = [];
   const follow = (stream: NodeJS.ReadableStream & { destroy(): void }, name: 'stdout' | 'stderr') => {
     readers.push(stream);
+    io.addSource(stream);
     drains.push(
       new Promise<void>((resolve) => {
         stream.on('data', (d: Buffer) => emit({ stream: name, data: d }));
@@ -208,8 +246,11 @@ export async function superviseProcess(
   }
   const exited = (async () => {
     const st = await started.exited;
-    // Grandchildren may keep the pipes open: wait a little for the output, then stop reading.
-    await Promise.race([Promise.all(drains), new Promise((r) => setTimeout(r, 300))]);
+    // Grandchildren may keep the pipes open: wait a little for the output, then stop reading. A
+    // subscriber holding the output (a client that stopped reading) holds this for as long as it
+    // does, as hako-monitor's drain (and dockerd, whose exit handler waits for such a client).
+    const drained = Promise.all(drains).then(() => true);
+    while (!(await Promise.race([drained, new Promise<boolean>((r) => setTimeout(() => r(false), 300))])) && io.held) await io.unheld();
     for (const r of readers) r.destroy();
     if (io.stdin) io.stdin.destroy();
     io.end();
@@ -288,7 +329,7 @@ export interface MonitoredStart {
 }
 
 /** Clients handed to a monitor at its launch (hako-monitor --client-fd takes at most this many). */
-export const MAX_ATTACH_AT_LAUNCH = MAX_HANDED_CLIENTS;
+export const MAX_ATTACH_AT_LAUNCH = MAX_HANDED_CLIENTS - 1; // one slot is the exit watcher's
 
 type MonitoredLaunchOptions = SuperviseOptions & { monitorDir: string; cgroupsPath: string; holdOutput?: number; attachAtLaunch?: AttachRequest[]; mark?: (phase: string, atMs?: number) => void; monitorBinary?: string; premadeNetwork?: number; cgroupsAhead?: CgroupsAhead };
 
@@ -310,7 +351,9 @@ export async function superviseWithMonitor(opts: MonitoredLaunchOptions): Promis
     rmSync(opts.monitorDir, { recursive: true, force: true });
     mkdirSync(opts.monitorDir, { recursive: true, mode: 0o700 });
     opts.mark?.('start.monitor-dir');
-    for (const req of early) {
+    // The exit watcher (no streams) first: it takes no output, so its EXIT frame comes as soon as
+    // the monitor wrote exit.json, whatever the attached clients still have to read.
+    for (const req of [WATCHER, ...early]) {
       const [ours, monitorEnd] = native().socketPair();
       theirs.push(monitorEnd);
       try {
@@ -384,9 +427,14 @@ function afterMonitoredLaunch(opts: { monitorDir: string; mark?: (phase: string,
   });
   // A client handed to the monitor gets the exit record (sent once exit.json, and so the log, is
   // complete) before the monitor exits: whichever comes first. The monitor is reaped all the same.
+  // (It stays while an attached client that is slow to read still has output queued: the exit is
+  // the watcher's EXIT frame then, as dockerd reports an exit while such a client reads on.)
   const exited = adopted.length === 0 ? whenGone : Promise.race([whenGone, firstExitRecord(adopted.map((a) => a.client))]);
-  return { pid: monitor.containerPid, startTime: launched.record.pidStartTime, monitorDir: opts.monitorDir, exited, attachments: adopted.map((a) => a.attachment), runtimeRecord: launched.record, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
+  return { pid: monitor.containerPid, startTime: launched.record.pidStartTime, monitorDir: opts.monitorDir, exited, attachments: adopted.slice(1).map((a) => a.attachment), runtimeRecord: launched.record, ...(launched.mountNsFd === undefined ? {} : { mountNsFd: launched.mountNsFd }) };
 }
+
+/** The exit watcher's attach request: a client for the EXIT frame only. */
+const WATCHER: AttachRequest = { stdin: false, stdout: false, stderr: false };
 
 /** The first exit record one of `clients` receives; never settles if none gets one (disconnected). */
 function firstExitRecord(clients: MonitorClient[]): Promise<ExitInfo> {
@@ -404,11 +452,18 @@ export function reattachMonitor(dir: string): { state: 'exited'; exit: ExitInfo 
   if (done) return { state: 'exited', exit: { exitCode: done.exitCode, oomKilled: done.oomKilled, finishedAt: done.finishedAt } };
   const info = readMonitorInfo(dir);
   if (!info || !monitorAlive(info.pid, info.startTime)) return { state: 'lost' };
-  const exited = waitForExit(dir, info).then(
+  const gone = waitForExit(dir, info).then(
     (r) => ({ exitCode: r.exitCode, oomKilled: r.oomKilled }),
     (err: Error) => ({ exitCode: 255, oomKilled: false, error: err.message }) as ExitInfo,
   );
-  return { state: 'running', exited };
+  // An exit watcher as at the launch: the monitor stays while a slow client still has output
+  // queued, the watcher's EXIT frame comes at once (never, if it cannot connect: the monitor's end).
+  const never = new Promise<never>(() => undefined);
+  const watched = MonitorClient.connect(dir, { timeoutMs: 1000 }).then(
+    (c) => c.exit.then((r) => (r ? { exitCode: r.exitCode, oomKilled: r.oomKilled } : never)),
+    () => never,
+  );
+  return { state: 'running', exited: Promise.race([gone, watched]) };
 }
 
 export async function monitorAttach(dir: string, req: { stdin: boolean; stdout: boolean; stderr: boolean; closeStdinOnEnd: boolean }) {

@@ -62,6 +62,10 @@ export class MonitorClient {
   private output: Readable | null = null;
   private exitResolve!: (r: ExitRecord | null) => void;
   private ended = false;
+  /** close() was called: output frames are dropped from then on. */
+  private closing = false;
+  /** attach() asked for stdin. */
+  private sendsStdin = false;
   /** The INFO of the last HELLO (set by connect(); an adopted client gets it only later). */
   info?: MonitorInfo;
   /** The exit record if the container exits while connected (null: disconnected without one). */
@@ -130,6 +134,7 @@ export class MonitorClient {
     const streams = (req.stdin ? STREAM.STDIN : 0) | (req.stdout ? STREAM.STDOUT : 0) | (req.stderr ? STREAM.STDERR : 0);
     this.send(frame(FRAME.HELLO, Buffer.from([streams])));
     let input: Writable | null = null;
+    this.sendsStdin = req.stdin;
     if (req.stdin) {
       input = new Writable({
         write: (chunk: Buffer, _enc, cb) => {
@@ -160,9 +165,19 @@ export class MonitorClient {
     this.send(frame(FRAME.CLOSE_STDIN));
   }
 
-  /** Disconnects (the container is not affected; with StdinOnce the monitor closes its stdin). */
+  /**
+   * Disconnects (the container is not affected; with StdinOnce the monitor closes its stdin).
+   * With stdin attached, the connection ends after the frames written so far (not destroyed:
+   * they would be lost): the monitor feeds them to the container, as dockerd copies a gone
+   * client's stdin to its end, and closes once they went in; output meanwhile is dropped.
+   */
   close(): void {
-    this.sock.destroy();
+    if (this.closing) return;
+    this.closing = true;
+    this.endOutput();
+    if (!this.sendsStdin || this.sock.destroyed) return void this.sock.destroy();
+    this.sock.end();
+    this.sock.resume();
   }
 
   private send(buf: Buffer): void {
@@ -184,6 +199,7 @@ export class MonitorClient {
   private onData(d: Buffer): void {
     for (const f of this.reader.push(d)) {
       if (f.type === FRAME.STDOUT || f.type === FRAME.STDERR) {
+        if (this.closing) continue;
         if (this.output && !this.output.push({ stream: f.type === FRAME.STDOUT ? 'stdout' : 'stderr', data: Buffer.from(f.payload) })) this.sock.pause();
       } else if (f.type === FRAME.INFO) {
         this.info = JSON.parse(f.payload.toString('utf8')) as MonitorInfo;

@@ -39,6 +39,7 @@ export async function dropStoredBlobs(content: ContentStore, meta: MetadataStore
       /* left for a collection */
     }
   }
+  await content.unlinked();
 }
 
 /**
