@@ -7,9 +7,10 @@ import { execFile } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync, statSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
-import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
+import { hasDocker, hasEngine, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, type TestRegistry } from '../helpers/registry.js';
+import { pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
 
 const HAKO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hako.js');
@@ -17,6 +18,7 @@ const HELLO_TAR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'
 const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
 const skipContainers = skip || (!hasEngine ? 'the container engine (src/engine/engine.ts) is not built yet: container flows are skipped' : !isRoot ? 'container flows need root' : false);
 
+let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
 let reg: TestRegistry;
 let busybox: BuiltImage;
@@ -40,20 +42,13 @@ const docker = (args: string[], opts?: { input?: string; ok?: boolean }) => run(
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  busybox = busyboxImage();
-  await pushLayout(busybox, reg.host, 'test/busybox');
+  setup = await startBusyboxDaemon();
+  ({ d, reg, img: busybox } = setup);
   ref = `${reg.host}/test/busybox`;
-  d = await startDaemon();
 });
 
 after(async () => {
-  if (d) {
-    const code = await d.stop();
-    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
-  }
-  await reg?.stop();
-  busybox?.cleanup();
+  await setup?.stop();
 });
 
 test('hako version and info', { skip }, async () => {
