@@ -334,16 +334,18 @@ if (argv[0] === 'runtime') {
   // The addon (loaded above): its mapSource/mapBuffer map the bundle and its code cache (no read
   // and decoding of either), its unixConnect connects to the daemon in connect(2) itself, so the
   // first request goes out when written (libuv's connect holds writes for a loop turn or two),
-  // and its exitNow ends the command.
+  // its getWinsize tells a terminal's width without process.stdout (progress bars), and its
+  // exitNow ends the command.
   const addon = cliAddon;
   load('hako', '../dist/src/cli/main.js', commandOf(argv), addon)
     .then(({ main, saveCache }) => {
       mark?.('cli.loaded');
       const unixConnector = typeof addon.unixConnect === 'function' ? addon.unixConnect : undefined;
+      const winsize = typeof addon.getWinsize === 'function' ? addon.getWinsize : undefined;
       // A run that got no answer from the daemon (help, a usage error, no daemon) ran only part
       // of the command: its code cache is kept apart until a full run's replaces it.
       let answered = false;
-      return main(argv, { mark, answered: () => (answered = true), unixConnector }).then((code) => {
+      return main(argv, { mark, answered: () => (answered = true), unixConnector, winsize }).then((code) => {
         saveCache({ partial: !answered });
         exitNow(code, addon);
       });

@@ -248,13 +248,19 @@ function progressText(current: number, total: number | undefined): string {
   return current > total ? bar + humanSize(current).padStart(8) : `${bar}${humanSize(current).padStart(8)}/${humanSize(total)}`;
 }
 
-/** A structured progress event (src/image/progress.ts) as dockerd's JSON message. */
+/**
+ * A structured progress event (src/image/progress.ts) as dockerd's JSON message. A layer's
+ * status (an id) carries `progressDetail: {}` as dockerd's progress.Update; a message without
+ * one (`Digest: …`, `Status: …`) none, as dockerd's progress.Message: docker's CLI takes a
+ * message with a progressDetail for a bar, clears the line and ends it with \r, not \n (each then
+ * overwrote the one before on a terminal).
+ */
 export function progressEventMessage(ev: { id?: string | undefined; status: string; current?: number | undefined; total?: number | undefined; start?: number | undefined }): Record<string, unknown> {
   const msg: Record<string, unknown> = { status: ev.status };
   if (ev.current !== undefined) {
     msg.progressDetail = { current: ev.current, ...(ev.total !== undefined ? { total: ev.total } : {}), ...(ev.start !== undefined ? { start: ev.start } : {}) };
     msg.progress = progressText(ev.current, ev.total);
-  } else msg.progressDetail = {};
+  } else if (ev.id !== undefined) msg.progressDetail = {};
   if (ev.id !== undefined) msg.id = ev.id;
   return msg;
 }

@@ -32,6 +32,12 @@ export interface Ctx {
    * that prints a long answer as it comes stops reading it meanwhile (back-pressure).
    */
   backlog(): Promise<void> | null;
+  /**
+   * The width of the terminal that fd 1 (stdout) or 2 is, asked anew at each call (a resize is
+   * followed, as docker's CLI asks at each progress message); null when it is not a terminal.
+   * Through the launcher's ioctl (MainOptions.winsize): process.stdout is not made for it.
+   */
+  terminalColumns(fd: 1 | 2): number | null;
 }
 
 export type Handler = (ctx: Ctx) => Promise<number>;
@@ -146,6 +152,12 @@ export interface MainOptions {
    * unixConnect): the first request then reaches the daemon when it is written.
    */
   unixConnector?: UnixConnector | undefined;
+  /**
+   * TIOCGWINSZ on an fd (bin/hako.cjs passes the addon's getWinsize): throws ENOTTY when it is no
+   * terminal. Without it, fstat tells a pipe, socket or file; a character device is asked of
+   * process.stdout/stderr (made for it: node:tty or node:net).
+   */
+  winsize?: ((fd: number) => { rows: number; cols: number }) | undefined;
 }
 
 /**
@@ -188,6 +200,31 @@ class Stdio {
    * instead of an unhandled 'error' event.
    */
   readonly failure = new Promise<number>((resolve) => (this.failed = resolve));
+
+  constructor(private readonly winsize?: MainOptions['winsize']) {}
+
+  /** See Ctx.terminalColumns. A terminal of 0 columns (never sized) counts as 80. */
+  terminalColumns(fd: 1 | 2): number | null {
+    const made = fd === 1 ? this.out : this.err;
+    if (!made && this.winsize) {
+      try {
+        return this.winsize(fd).cols || 80;
+      } catch {
+        return null; // ENOTTY (a pipe, a file), EBADF (closed)
+      }
+    }
+    if (!made) {
+      // Without the addon: only a character device can be a terminal (one fstat: a pipe, a
+      // socket or a file is not); for one, the stream is made and asked.
+      try {
+        if (!(builtin('node:fs') as typeof import('node:fs')).fstatSync(fd).isCharacterDevice()) return null;
+      } catch {
+        return null;
+      }
+    }
+    const s = made ?? (fd === 1 ? this.stdout : this.stderr);
+    return s.isTTY ? s.columns || 80 : null;
+  }
 
   get stdout(): NodeJS.WriteStream {
     if (!this.out) {
@@ -282,7 +319,7 @@ class Stdio {
 }
 
 export async function main(argv: string[], opts: MainOptions = {}): Promise<number> {
-  const stdio = new Stdio();
+  const stdio = new Stdio(opts.winsize);
   let code: number;
   try {
     code = await Promise.race([command(argv, opts, stdio), stdio.failure]);
@@ -377,6 +414,7 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
     print: (data) => out.print(data),
     printErr: (data) => out.printErr(data),
     backlog: () => out.backlog(),
+    terminalColumns: (fd) => out.terminalColumns(fd),
     client: async () => {
       if (client) return client;
       const { Client: C, resolveHost } = await import('./client.js');

@@ -17,7 +17,15 @@ export interface JsonMessage {
   timeNano?: number;
 }
 
-export class ProgressError extends Error {}
+/** An error message in the stream; `code`: its errorDetail's (a build step's exit code). */
+export class ProgressError extends Error {
+  constructor(
+    message: string,
+    readonly code?: number,
+  ) {
+    super(message);
+  }
+}
 
 /** docker's JSONProgress.String(): `[=====>      ]  1.2MB/3.4MB`; the bar only when wider than 110 columns. */
 export function progressBar(d: NonNullable<JsonMessage['progressDetail']>, width: number): string {
@@ -39,8 +47,8 @@ export function progressBar(d: NonNullable<JsonMessage['progressDetail']>, width
 const RATE_WIDTH = 11; // `  999.9MB/s`
 
 /**
- * hako's progress text for one layer on a terminal: a bar fitted to `room` columns (at most 50,
- * left out below 10), the byte counts and, once `speed` (bytes/s) is known, the transfer rate:
+ * hako's progress text for one layer on a terminal: a bar fitted to `room` columns (at most 51
+ * as docker's, left out below 10), the byte counts and, once `speed` (bytes/s) is known, the transfer rate:
  * `[=====>      ]  12.3MB/49.1MB  3.1MB/s`.
  */
 export function progressLine(d: NonNullable<JsonMessage['progressDetail']>, room: number, speed?: number): string {
@@ -51,32 +59,44 @@ export function progressLine(d: NonNullable<JsonMessage['progressDetail']>, room
   const rate = speed !== undefined && speed > 0 && total > 0 && current < total ? `  ${humanSize(speed)}/s` : '';
   let bar = '';
   if (total > 0) {
-    // Room for the rate is kept even before it is known, so the bar does not jump.
-    const width = Math.min(50, room - counts.length - Math.max(rate.length, RATE_WIDTH) - 3);
+    // Room for the rate is kept even before it is known, so the bar does not jump. As docker's:
+    // a `=` per step done, `>`, a space per step left; 50 steps (docker's bar, the same
+    // characters) where the terminal has room, fewer where not.
+    const width = Math.min(51, room - counts.length - Math.max(rate.length, RATE_WIDTH) - 3);
     if (width >= 10) {
-      const fill = Math.min(width, Math.floor((current / total) * width));
-      bar = `[${'='.repeat(fill)}${fill < width ? '>' : ''}${' '.repeat(Math.max(0, width - fill - 1))}] `;
+      const steps = width - 1;
+      const done = steps === 50 ? Math.trunc(Math.trunc((current / total) * 100) / 2) : Math.floor((current / total) * steps);
+      const fill = Math.max(0, Math.min(steps, done));
+      bar = `[${'='.repeat(fill)}>${' '.repeat(steps - fill)}] `;
     }
   }
   return bar + counts + rate;
 }
 
-/** Renders messages to `out`; on a TTY redraws per-id lines. Throws ProgressError on an error message. */
+/**
+ * Renders messages as text handed to `out`; on a terminal redraws per-id lines. Throws
+ * ProgressError on an error message. `width`: the terminal's columns, asked at each redrawn line
+ * (as docker's CLI asks the terminal at each message, so a resize is followed).
+ */
 export class ProgressRenderer {
   private ids = new Map<string, number>();
   /** Per id: when and at what count its byte progress was first seen (for the speed). */
   private firstSeen = new Map<string, { at: number; bytes: number; status: string }>();
   private readonly now: () => number;
+  private readonly width: () => number;
   private lines = 0;
   /** Auxiliary payloads (e.g. the pushed digest, the loaded image id). */
   readonly aux: unknown[] = [];
+  /** The text of the last `stream` message (a quiet build's image ID). */
+  lastStream: string | undefined;
 
   constructor(
-    private readonly out: NodeJS.WritableStream,
+    private readonly out: (text: string) => void,
     private readonly tty: boolean,
-    private readonly width = 80,
+    width: number | (() => number) = 80,
     now?: () => number,
   ) {
+    this.width = typeof width === 'number' ? () => width : width;
     this.now = now ?? (() => Date.now());
   }
 
@@ -100,29 +120,43 @@ export class ProgressRenderer {
     if (m.from) s += `(from ${m.from}) `;
     if (m.progressDetail && this.tty && (m.progressDetail.current || m.progressDetail.total)) {
       const head = `${s}${m.status ?? ''} `;
-      s = head + progressLine(m.progressDetail, this.width - head.length - 1, this.speed(m));
+      s = head + progressLine(m.progressDetail, this.width() - head.length - 1, this.speed(m));
     } else if (m.stream !== undefined) s += m.stream;
     else s += m.status ?? '';
     return s;
   }
 
+  /**
+   * A redrawn line, cut to the terminal's width: a line that wrapped would take two rows while
+   * the cursor moves count one (docker's CLI does not cut: its redraws then land on the wrong rows).
+   */
+  private fitted(m: JsonMessage): string {
+    const text = this.line(m);
+    const room = this.width() - 1;
+    return room > 0 && text.length > room ? text.slice(0, room) : text;
+  }
+
   write(m: JsonMessage): void {
-    if (m.error || m.errorDetail) throw new ProgressError(m.errorDetail?.message ?? m.error ?? 'unknown error');
+    if (m.error || m.errorDetail) throw new ProgressError(m.errorDetail?.message ?? m.error ?? 'unknown error', m.errorDetail?.code);
     if (m.aux !== undefined) {
       this.aux.push(m.aux);
       return;
     }
+    if (m.stream !== undefined) this.lastStream = m.stream;
     const hasProgress = !!m.progressDetail && !!(m.progressDetail.current || m.progressDetail.total);
     if (!this.tty) {
       if (hasProgress) return; // no progress bars when not a terminal
-      if (m.stream !== undefined && !m.id) this.out.write(m.stream);
-      else if (m.stream !== undefined || m.status !== undefined) this.out.write(this.line(m) + (m.stream !== undefined ? '' : '\n'));
+      if (m.stream !== undefined && !m.id) this.out(m.stream);
+      else if (m.stream !== undefined || m.status !== undefined) this.out(this.line(m) + (m.stream !== undefined ? '' : '\n'));
       return;
     }
     if (!m.id && !hasProgress) {
-      if (m.stream !== undefined) this.out.write(m.stream);
+      // As docker's CLI: what is not a layer's line ends the redrawing of the lines above it
+      // (`pull -a`: the next tag's layers get lines of their own, below).
+      this.ids.clear();
+      if (m.stream !== undefined) this.out(m.stream);
       else if (m.status !== undefined) {
-        this.out.write(`${m.status}\n`);
+        this.out(`${m.status}\n`);
         this.lines++;
       }
       return;
@@ -133,13 +167,13 @@ export class ProgressRenderer {
     if (index === undefined) {
       index = this.lines;
       this.ids.set(key, index);
-      this.out.write(`${this.line(m)}\n`);
+      this.out(`${this.fitted(m)}\n`);
       this.lines++;
       return;
     }
     const up = this.lines - index;
     // Cursor up `up` lines, clear it, write, go back down.
-    this.out.write(`\x1b[${up}A\x1b[2K\r${this.line(m)}\r\x1b[${up}B`);
+    this.out(`\x1b[${up}A\x1b[2K\r${this.fitted(m)}\r\x1b[${up}B`);
   }
 
   /** Feeds raw JSON-lines text; keeps a partial trailing line between calls. */
@@ -154,14 +188,4 @@ export class ProgressRenderer {
     if (this.partial.trim()) this.write(JSON.parse(this.partial) as JsonMessage);
     this.partial = '';
   }
-}
-
-/** Reads a JSON-lines progress response to the end, rendering it (or nothing when quiet). */
-export async function renderStream(res: NodeJS.ReadableStream, out: NodeJS.WritableStream, opts: { tty: boolean; quiet?: boolean; width?: number }): Promise<ProgressRenderer> {
-  const sink = opts.quiet ? { write: () => true } : out;
-  const r = new ProgressRenderer(sink as NodeJS.WritableStream, opts.tty, opts.width);
-  res.setEncoding?.('utf8');
-  for await (const chunk of res) r.feed(String(chunk));
-  r.end();
-  return r;
 }

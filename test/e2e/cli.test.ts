@@ -7,9 +7,10 @@ import { execFile } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync, statSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
-import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { hasDocker, hasEngine, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, type TestRegistry } from '../helpers/registry.js';
+import { pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
 
 const HAKO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hako.js');
@@ -17,6 +18,7 @@ const HELLO_TAR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'
 const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
 const skipContainers = skip || (!hasEngine ? 'the container engine (src/engine/engine.ts) is not built yet: container flows are skipped' : !isRoot ? 'container flows need root' : false);
 
+let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
 let reg: TestRegistry;
 let busybox: BuiltImage;
@@ -40,20 +42,13 @@ const docker = (args: string[], opts?: { input?: string; ok?: boolean }) => run(
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  busybox = busyboxImage();
-  await pushLayout(busybox, reg.host, 'test/busybox');
+  setup = await startBusyboxDaemon();
+  ({ d, reg, img: busybox } = setup);
   ref = `${reg.host}/test/busybox`;
-  d = await startDaemon();
 });
 
 after(async () => {
-  if (d) {
-    const code = await d.stop();
-    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
-  }
-  await reg?.stop();
-  busybox?.cleanup();
+  await setup?.stop();
 });
 
 test('hako version and info', { skip }, async () => {
@@ -595,5 +590,125 @@ test('hako attach ends with the container\'s exit code, its output complete (doc
     }
   } finally {
     await hako(['rm', '-f', ...names], { ok: false });
+  }
+});
+
+/**
+ * The screen a terminal shows after `raw` (what script(1) recorded): the cursor moves, line
+ * clears and carriage returns the progress renderers use; no wrapping (the lines fit).
+ */
+function screen(raw: string): string[] {
+  const rows: string[] = [''];
+  let row = 0;
+  let col = 0;
+  const put = (ch: string) => {
+    const line = rows[row]!.padEnd(col);
+    rows[row] = line.slice(0, col) + ch + line.slice(col + 1);
+    col++;
+  };
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    const esc = c === '\x1b' ? /^\x1b\[(\d*)([A-Za-z])/.exec(raw.slice(i)) : null;
+    if (esc) {
+      const n = Number(esc[1] || 1);
+      if (esc[2] === 'A') row = Math.max(0, row - n);
+      else if (esc[2] === 'B') row += n;
+      else if (esc[2] === 'K') rows[row] = esc[1] === '2' ? '' : rows[row]!.slice(0, col);
+      while (rows.length <= row) rows.push('');
+      i += esc[0].length - 1;
+    } else if (c === '\r') col = 0;
+    else if (c === '\n') {
+      row++;
+      if (rows.length <= row) rows.push('');
+    } else put(c);
+  }
+  return rows.map((r) => r.trimEnd()).filter((r, i, all) => r !== '' || i < all.length - 1);
+}
+
+test('hako pull, push, load and import show progress as the docker CLI does: on a terminal bars redrawn in place (the same screen at the end), into a pipe the same lines, -q the reference only; a slow reader gets it all, a pipe without reader ends with broken pipe, status 1', { skip: skip || (!existsSync('/usr/bin/script') && 'script(1) is missing (bsdutils)') }, async () => {
+  // One layer of 3 MB: the daemon reports its bytes, and the order of its messages is fixed.
+  const img = randomImage(3_000_000);
+  const dir = tempDir('hako-cli-progress-');
+  try {
+    await pushLayout(img, reg.host, 'test/progress');
+    const pref = `${reg.host}/test/progress`;
+    const sh = (script: string, env: NodeJS.ProcessEnv = {}) =>
+      new Promise<Result>((resolve) => {
+        execFile('/bin/sh', ['-c', script], { env: { ...d.env, HAKO_HOST: d.host, HAKO: HAKO, NODE: process.execPath, DOCKER_BIN: DOCKER, D: dir.path, ...env }, timeout: 60_000, maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+    // A terminal of 120 columns (script(1) makes it; stty sizes it).
+    const tty = async (cli: string, args: string) => {
+      const r = await sh(`script -qfec 'stty cols 120 rows 50; ${cli} ${args}' /dev/null`);
+      assert.equal(r.code, 0, `${cli} ${args}: ${r.stdout}${r.stderr}`);
+      return r.stdout;
+    };
+    const HK = '"$NODE" "$HAKO"';
+    const DK = '"$DOCKER_BIN"';
+    const rmi = () => hako(['rmi', '-f', pref], { ok: false });
+    // pull on a terminal
+    await rmi();
+    const hPull = await tty(HK, `pull ${pref}`);
+    assert.match(hPull, /\x1b\[1A\x1b\[2K\r[0-9a-f]{12}: Downloading \[=*>? *\] +[\d.]+[kM]?B\/3\.\d+MB/, JSON.stringify(hPull));
+    assert.ok(screen(hPull).every((l) => l.length < 120), 'every line fits the terminal');
+    if (hasDocker) {
+      await rmi();
+      const dPull = await tty(DK, `pull ${pref}`);
+      assert.deepEqual(screen(hPull), screen(dPull), `hako: ${JSON.stringify(hPull)}\ndocker: ${JSON.stringify(dPull)}`);
+    }
+    assert.deepEqual(screen(hPull).slice(-3), [`Digest: ${img.top.digest}`, `Status: Downloaded newer image for ${pref}:latest`, `${pref}:latest`]);
+    // into a pipe, and -q
+    for (const args of [['pull', pref], ['pull', '-q', pref], ['pull', `${pref}:latest`]]) {
+      await rmi();
+      const h = await hako(args);
+      assert.ok(!h.stdout.includes('\x1b'), h.stdout);
+      if (!hasDocker) continue;
+      await rmi();
+      assert.equal(h.stdout, (await docker(args)).stdout, `hako ${args.join(' ')}`);
+    }
+    // push: the daemon says the same to both CLIs once the registry has the layer (a first push is done before)
+    await hako(['tag', pref, `${reg.host}/test/pushed:1`]);
+    await hako(['push', '-q', `${reg.host}/test/pushed:1`]);
+    const hPush = await hako(['push', `${reg.host}/test/pushed:1`]);
+    assert.match(hPush.stdout, /^The push refers to repository \[127\.0\.0\.1:\d+\/test\/pushed\]\n[0-9a-f]{12}: Preparing\n[0-9a-f]{12}: Layer already exists\n1: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
+    const hPushQ = await hako(['push', '-q', `${reg.host}/test/pushed:1`]);
+    assert.equal(hPushQ.stdout, `${reg.host}/test/pushed:1\n`);
+    const hPushT = await tty(HK, `push ${reg.host}/test/pushed:1`);
+    if (hasDocker) {
+      assert.equal(hPush.stdout, (await docker(['push', `${reg.host}/test/pushed:1`])).stdout);
+      assert.equal(hPushQ.stdout, (await docker(['push', '-q', `${reg.host}/test/pushed:1`])).stdout);
+      assert.deepEqual(screen(hPushT), screen(await tty(DK, `push ${reg.host}/test/pushed:1`)));
+    }
+    // load: bars on a terminal only (docker's CLI asks for quiet output otherwise)
+    const tar = join(dir.path, 'progress.tar');
+    await hako(['save', '-o', tar, pref]);
+    // (the layer goes too: a load of a layer the daemon has shows no bar)
+    const rmiAll = () => hako(['rmi', '-f', pref, `${reg.host}/test/pushed:1`], { ok: false });
+    await rmiAll();
+    const hLoad = await tty(HK, `load -i ${tar}`);
+    assert.match(hLoad, /Loading layer \[=*>? *\] +[\d.]+[kM]?B\/3\.\d+MB/, JSON.stringify(hLoad));
+    assert.equal(screen(hLoad).at(-1), `Loaded image: ${pref}:latest`);
+    if (hasDocker) {
+      await rmiAll();
+      assert.deepEqual(screen(hLoad), screen(await tty(DK, `load -i ${tar}`)));
+    }
+    assert.equal((await hako(['load', '-i', tar])).stdout, `Loaded image: ${pref}:latest\n`);
+    // a slow reader gets all of it
+    await rmi();
+    const slow = await sh(`${HK} pull ${pref} | (sleep 1; cat)`);
+    assert.match(slow.stdout, /\nStatus: Downloaded newer image for .*\n127\.0\.0\.1:\d+\/test\/progress:latest\n$/, slow.stderr);
+    // A pipe whose reader is gone before the command writes: a FIFO opened by a reader that
+    // closes it once the writer has it (as in the list commands' test).
+    await hako(['tag', pref, `${reg.host}/test/pushed:1`]);
+    const closed = async (args: string) => sh(`rm -f "$D/p"; mkfifo "$D/p" || exit 9; { exec 4<"$D/p"; } & exec 5>"$D/p"; wait; ${HK} ${args} >&5; echo "hako $?" >&2`);
+    for (const args of [`pull ${pref}`, `pull -q ${pref}`, `push ${reg.host}/test/pushed:1`, `push -q ${reg.host}/test/pushed:1`, `load -i ${tar}`, `import ${tar} cli/progress-import:1`]) {
+      const r = await closed(args);
+      assert.equal(r.stderr, 'write /dev/stdout: broken pipe\nhako 1\n', `hako ${args} into a pipe without reader`);
+    }
+  } finally {
+    await hako(['rmi', '-f', `${reg.host}/test/progress`, `${reg.host}/test/pushed:1`, 'cli/progress-import:1'], { ok: false });
+    dir.cleanup();
+    img.cleanup();
   }
 });

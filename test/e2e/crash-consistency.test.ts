@@ -29,16 +29,16 @@ import { createConnection, type Socket } from 'node:net';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, dockerSaveArchive, pushLayout, tarDir, type BuiltImage } from '../helpers/images.js';
+import { hasEngine, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry } from '../helpers/registry.js';
+import { dockerSaveArchive, tarDir } from '../helpers/images.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { cgroupDirs, isRoot, makeBusyboxRootfs, mountsUnder } from '../helpers/fixtures.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : !hasEngine ? 'the engine is not built' : !monitorAvailable() ? 'build/hako-monitor is not built' : false;
+let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
-let reg: TestRegistry;
-let img: BuiltImage;
 let image: string;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -899,11 +899,8 @@ async function crashAt(at: string, act: () => Promise<void>, then?: string): Pro
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  img = busyboxImage();
-  await pushLayout(img, reg.host, 'test/busybox');
-  image = `${reg.host}/test/busybox:latest`;
-  d = await startDaemon();
+  setup = await startBusyboxDaemon();
+  ({ d, image } = setup);
   work = mkdtempSync(join(tmpdir(), 'hako-crash-'));
   dockerSaveArchive(join(work, 'load'), 'crash-consistency load', { tag: 'crashload:latest', fill: (r) => writeFileSync(join(r, 'loaded'), 'from the archive\n') });
   const imp = join(work, 'import');
@@ -913,13 +910,11 @@ before(async () => {
 });
 
 after(async () => {
-  if (d) {
-    const code = await d.stop();
-    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
+  try {
+    await setup?.stop();
+  } finally {
+    if (work) rmSync(work, { recursive: true, force: true });
   }
-  await reg?.stop();
-  img?.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 test('crash at each mark of run, stop, restart, rm, volumes, networks, pull: consistent after the restart, nothing left after removal', { skip, timeout: 600_000 }, async (t) => {

@@ -10,16 +10,15 @@ import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { hasEngine, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry } from '../helpers/registry.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot } from '../helpers/fixtures.js';
 import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : !hasEngine ? 'the engine is not built' : !monitorAvailable() ? 'build/hako-monitor is not built' : false;
+let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
-let reg: TestRegistry;
-let img: BuiltImage;
 let image: string;
 
 const json = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
@@ -38,21 +37,12 @@ function procState(pid: number): string | null {
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  img = busyboxImage();
-  await pushLayout(img, reg.host, 'test/busybox');
-  image = `${reg.host}/test/busybox:latest`;
-  d = await startDaemon();
-  assert.equal((await d.request('POST', `/v1.44/images/create?fromImage=${encodeURIComponent(image)}`)).status, 200);
+  setup = await startBusyboxDaemon({ pull: true });
+  ({ d, image } = setup);
 });
 
 after(async () => {
-  if (d) {
-    const code = await d.stop();
-    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
-  }
-  await reg?.stop();
-  img?.cleanup();
+  await setup?.stop();
 });
 
 test('execs across a daemon crash: they keep running, are listed again, report their exit codes; nothing leaks', { skip, timeout: 120_000 }, async () => {

@@ -4,9 +4,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { hasDocker, hasEngine, DOCKER, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, type TestRegistry } from '../helpers/registry.js';
+import type { BuiltImage } from '../helpers/images.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +18,7 @@ const HELLO_TAR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'
 const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for this test)` : !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
 const skipContainers = skip || (!hasEngine ? 'the container engine (src/engine/engine.ts) is not built yet: container flows are skipped' : !isRoot ? 'container flows need root' : false);
 
+let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
 let reg: TestRegistry;
 let busybox: BuiltImage;
@@ -35,21 +37,13 @@ function docker(args: string[], opts: { input?: string; ok?: boolean } = {}): Pr
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  busybox = busyboxImage();
-  await pushLayout(busybox, reg.host, 'test/busybox');
+  setup = await startBusyboxDaemon();
+  ({ d, reg, img: busybox } = setup);
   ref = `${reg.host}/test/busybox`;
-  d = await startDaemon();
 });
 
 after(async () => {
-  if (d) {
-    const code = await d.stop();
-    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
-    assert.doesNotMatch(d.log(), /BUG: /);
-  }
-  await reg?.stop();
-  busybox?.cleanup();
+  await setup?.stop({ noBugs: true });
 });
 
 test('docker version and info talk to hakod', { skip }, async () => {

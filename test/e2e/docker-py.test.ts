@@ -3,30 +3,28 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { hasDockerPy, hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { hasDockerPy, hasEngine, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, type TestRegistry } from '../helpers/registry.js';
+import type { BuiltImage } from '../helpers/images.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot } from '../helpers/fixtures.js';
 
 const skip = !hasDockerPy ? 'docker-py is missing (apt-get install python3-docker)' : !hasRegistry ? 'docker-registry is not installed' : false;
 const containers = hasEngine && isRoot;
 
+let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
 let reg: TestRegistry;
 let busybox: BuiltImage;
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  busybox = busyboxImage();
-  await pushLayout(busybox, reg.host, 'test/busybox');
-  d = await startDaemon();
+  setup = await startBusyboxDaemon();
+  ({ d, reg, img: busybox } = setup);
 });
 
 after(async () => {
-  if (d) assert.equal(await d.stop(), 0);
-  await reg?.stop();
-  busybox?.cleanup();
+  await setup?.stop();
 });
 
 const SCRIPT = String.raw`

@@ -4,14 +4,16 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
-import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { hasEngine, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry, type TestRegistry } from '../helpers/registry.js';
+import type { BuiltImage } from '../helpers/images.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot } from '../helpers/fixtures.js';
 
 const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
 const skipContainers = skip || (!hasEngine ? 'the container engine is not built yet' : !isRoot ? 'container flows need root' : false);
 
+let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
 let reg: TestRegistry;
 let busybox: BuiltImage;
@@ -20,18 +22,13 @@ let ref: string;
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  busybox = busyboxImage();
-  await pushLayout(busybox, reg.host, 'test/busybox');
-  ref = `${reg.host}/test/busybox:latest`;
-  d = await startDaemon();
+  setup = await startBusyboxDaemon();
+  ({ d, reg, img: busybox, image: ref } = setup);
   docker = new Docker({ socketPath: d.socket });
 });
 
 after(async () => {
-  if (d) assert.equal(await d.stop(), 0);
-  await reg?.stop();
-  busybox?.cleanup();
+  await setup?.stop();
 });
 
 async function pull(name: string): Promise<unknown[]> {

@@ -8,15 +8,14 @@ import { Agent, request } from 'node:http';
 import { createConnection } from 'node:net';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { hasEngine, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry } from '../helpers/registry.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { cgroupDirs, isRoot, mountsUnder } from '../helpers/fixtures.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : !hasEngine ? 'the engine is not built' : false;
+let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
-let reg: TestRegistry;
-let img: BuiltImage;
 let image: string;
 
 interface Client {
@@ -92,23 +91,12 @@ function entries(dir: string): string[] {
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  img = busyboxImage();
-  await pushLayout(img, reg.host, 'test/busybox');
-  image = `${reg.host}/test/busybox:latest`;
-  d = await startDaemon();
-  const r = await d.request('POST', `/v1.44/images/create?fromImage=${encodeURIComponent(image)}`);
-  assert.equal(r.status, 200, r.body.toString());
+  setup = await startBusyboxDaemon({ pull: true });
+  ({ d, image } = setup);
 });
 
 after(async () => {
-  if (d) {
-    const code = await d.stop();
-    assert.equal(code, 0, `hakod exit code (log: ${d.log().slice(-2000)})`);
-    assert.doesNotMatch(d.log(), /BUG: /);
-  }
-  await reg?.stop();
-  img?.cleanup();
+  await setup?.stop({ noBugs: true });
 });
 
 test('30 containers by 6 concurrent clients, run-to-exit in parallel, then nothing left behind', { skip, timeout: 240_000 }, async () => {

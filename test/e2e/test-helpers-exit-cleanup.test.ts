@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasEngine } from '../helpers/daemon.js';
@@ -60,5 +61,55 @@ for (const how of ['exit', 'sigterm'] as const) {
     assert.equal(existsSync(made.registry), false, 'the registry dir is left');
     assert.deepEqual(cgroupDirs(made.cgroupParent), [], 'cgroups are left');
     assert.deepEqual(netLeftovers(made.net), [], 'network leftovers');
+  });
+}
+
+// startBusyboxDaemon (the shared registry + busybox + daemon set-up of several e2e files) when it
+// fails halfway: after the registry and the image (the daemon does not start), and after the
+// daemon too (it dies in the pull). Run in a child with a TMPDIR of its own, which looks before
+// it exits (its exit-time stoppers would hide a leak): no dir left, no child process running.
+const failingSetup = (kind: 'daemon' | 'pull'): string => `
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startBusyboxDaemon } from ${JSON.stringify(join(helpers, 'busybox-daemon.js'))};
+${kind === 'pull' ? "process.env.HAKOD_CRASH_AT = 'pull.manifest';" : ''}
+let error = null;
+try {
+  await startBusyboxDaemon(${kind === 'daemon' ? "{ daemonArgs: ['--no-such-flag'] }" : '{ pull: true }'});
+} catch (e) {
+  error = e.message;
+}
+const children = [];
+for (const p of readdirSync('/proc').filter((n) => /^\\d+$/.test(n))) {
+  try {
+    const stat = readFileSync('/proc/' + p + '/stat', 'utf8');
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(ppid) === process.pid && state !== 'Z') children.push(stat.slice(0, stat.lastIndexOf(')') + 1));
+  } catch {}
+}
+process.stdout.write(JSON.stringify({ error, left: readdirSync(tmpdir()), children }) + '\\n');
+process.exit(0); // (what a failed set-up left would otherwise keep this process alive)
+`;
+
+for (const kind of ['daemon', 'pull'] as const) {
+  test(`the shared busybox set-up (startBusyboxDaemon) that fails ${kind === 'daemon' ? 'at the daemon\'s start' : 'in the pull (hakod dies)'} removes what it made before it throws`, { skip, timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hako-setup-fail-'));
+    try {
+      const p = spawn(process.execPath, ['--input-type=module', '-e', failingSetup(kind)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir } });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+      assert.equal(code, 0, err);
+      const r = JSON.parse(out) as { error: string | null; left: string[]; children: string[] };
+      assert.ok(r.error, 'the set-up did not fail');
+      assert.match(r.error, kind === 'daemon' ? /hakod exited/ : /socket hang up|ECONNRESET|closed/i);
+      assert.deepEqual(r.left, [], 'dirs left in TMPDIR');
+      assert.deepEqual(r.children, [], 'processes left running');
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 }

@@ -596,7 +596,7 @@ test('the bundled CLI pulls with an empty X-Registry-Auth when there is no docke
       Object.defineProperty(process, 'stderr', { get: () => fake });
       require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'pull', 'busybox']).then((code) => {
         const loaded = ['fs/promises', 'os'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
-        require('node:fs').writeSync(1, JSON.stringify({ code, out: seen.join(''), loaded }));
+        require('node:fs').writeSync(1, JSON.stringify({ code, loaded }));
       });`;
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_CONFIG: config } });
@@ -607,7 +607,9 @@ test('the bundled CLI pulls with an empty X-Registry-Auth when there is no docke
       child.on('close', (status) => resolve({ status, stdout, stderr }));
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { code: 0, out: 'latest: Pulling from library/busybox\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n', loaded: [] });
+    // (the command writes to the pipe itself, write(2) on fd 1, before the script's record)
+    const at = r.stdout.lastIndexOf('{"code"');
+    assert.deepEqual({ ...JSON.parse(r.stdout.slice(at)), out: r.stdout.slice(0, at) }, { code: 0, out: 'Using default tag: latest\nlatest: Pulling from library/busybox\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n', loaded: [] });
     assert.equal(heads.length, 1);
     assert.match(heads[0]!, /^POST \/v1\.44\/images\/create\?fromImage=busybox&tag=latest HTTP\/1\.1\r\n/);
     assert.match(heads[0]!, /\r\nX-Registry-Auth: e30\r\n/i); // base64url of {}
@@ -617,7 +619,7 @@ test('the bundled CLI pulls with an empty X-Registry-Auth when there is no docke
   }
 });
 
-test('the bundled CLI\'s `pull -q` writes its reference to a stdout pipe without making process.stdout (node:net not loaded) and reads the answer without node:stream; an error message in it (split across reads, mid-character) fails it; without -q the progress goes through process.stdout, then the reference', opts, async (t) => {
+test('the bundled CLI\'s `pull` and `pull -q` write to a stdout pipe without making process.stdout (node:net not loaded) and read the answer without node:stream; an error message in it (split across reads, mid-character) fails it; without -q the progress lines, then the reference', opts, async (t) => {
   const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
   if (!existsSync(bundle)) {
     t.skip('no bundle (esbuild not installed)');
@@ -668,8 +670,12 @@ test('the bundled CLI\'s `pull -q` writes its reference to a stdout pipe without
     assert.equal(broken.stderr, 'manifest für broken\n');
     assert.equal(broken.result.code, 1);
     const full = await pull(['busybox']);
-    assert.equal(full.stdout, 'latest: Pulling from library/busybox\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n');
-    assert.deepEqual(full.result, { code: 0, net: true, stream: true });
+    assert.equal(full.stdout, 'Using default tag: latest\nlatest: Pulling from library/busybox\nStatus: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n');
+    assert.deepEqual(full.result, { code: 0, net: false, stream: false });
+    const fullBroken = await pull(['broken:1']);
+    assert.equal(fullBroken.stdout, 'latest: Pulling from library/broken\n');
+    assert.equal(fullBroken.stderr, 'manifest für broken\n');
+    assert.equal(fullBroken.result.code, 1);
   } finally {
     await s.done();
     rmSync(dir, { recursive: true, force: true });
@@ -835,6 +841,105 @@ test('the bundled CLI\'s logs into a non-blocking pipe that is full: the rest th
     assert.equal(res.code, 0);
     // a read of the socket (64 KiB) and a frame (64 KiB) over the stream's high-water mark at most
     assert.ok(res.maxQueued <= 512 * 1024, `process.stdout queued ${res.maxQueued} bytes of a ${body.length}-byte answer`);
+  } finally {
+    for (const fd of open) closeSync(fd);
+    await s.done();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the bundled CLI\'s push (the progress reader of pull, push, load, import and build) into a non-blocking pipe that is full: the answer is read as the pipe takes it (process.stdout\'s queue stays small); every line arrives, in order, the bars left out', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  // 100000 status lines of 200 bytes (20 MB), a progress update after every tenth: not shown off a terminal.
+  const count = 100_000;
+  const pad = 'x'.repeat(192);
+  let json = '';
+  let text = '';
+  for (let i = 1; i <= count; i++) {
+    const status = `${String(i).padStart(7, '0')}${pad}`;
+    json += `{"status":"${status}"}\n${i % 10 === 0 ? `{"status":"Pushing","progressDetail":{"current":${i},"total":${count}},"id":"abc"}\n` : ''}`;
+    text += `${status}\n`;
+  }
+  const body = Buffer.from(json);
+  const s = await serve((req, sock) => {
+    const line = req.head.split('\r\n')[0]!;
+    if (line.startsWith('POST /v1.44/images/x/push')) {
+      sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      sock.write(body);
+    } else sock.write(Buffer.from(`HTTP/1.1 404 Not Found\r\nApi-Version: 1.44\r\nContent-Length: 0\r\n\r\n`));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-push-nonblock-'));
+  const fds = native().pipe();
+  const open = new Set<number>(fds);
+  const [r, w] = fds;
+  try {
+    const marker = join(dir, 'stdout-made');
+    const result = join(dir, 'result.json');
+    const script = `
+      const fs = require('node:fs');
+      const { O_WRONLY, O_NONBLOCK } = fs.constants;
+      const tmp = fs.openSync('/proc/self/fd/1', O_WRONLY | O_NONBLOCK);
+      fs.closeSync(1);
+      if (fs.openSync('/proc/self/fd/' + tmp, O_WRONLY | O_NONBLOCK) !== 1) throw new Error('fd 1 not reopened');
+      fs.closeSync(tmp);
+      let maxQueued = 0;
+      const made = Object.getOwnPropertyDescriptor(process, 'stdout');
+      Object.defineProperty(process, 'stdout', { configurable: true, get() {
+        const out = made.get.call(process);
+        if (!fs.existsSync(${JSON.stringify(marker)})) {
+          fs.writeFileSync(${JSON.stringify(marker)}, '');
+          const write = out.write;
+          out.write = function (...a) {
+            const ok = write.apply(this, a);
+            maxQueued = Math.max(maxQueued, this.writableLength);
+            return ok;
+          };
+        }
+        return out;
+      } });
+      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'push', 'x']).then((code) => {
+        fs.writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code, maxQueued }));
+      });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', w, 'pipe'] });
+    closeSync(w);
+    open.delete(w);
+    const rn = openSync(`/proc/self/fd/${r}`, constants.O_RDONLY | constants.O_NONBLOCK);
+    open.add(rn);
+    closeSync(r);
+    open.delete(r);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    while (!existsSync(marker) && child.exitCode === null) await sleep(5);
+    // A slow reader: 64 KiB every 4 ms at most (~16 MB/s, slower than the CLI prints).
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(1 << 16);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(rn, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        await sleep(1);
+        continue;
+      }
+      if (n === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      await sleep(4);
+    }
+    assert.equal(await exited, 0, stderr);
+    const out = Buffer.concat(chunks).toString();
+    assert.equal(out.length, text.length);
+    assert.ok(out === text, 'stdout differs from the status lines');
+    const res = JSON.parse(readFileSync(result, 'utf8')) as { code: number; maxQueued: number };
+    assert.equal(res.code, 0);
+    // what a read of the socket (64 KiB of JSON) makes over the stream's high-water mark at most
+    assert.ok(res.maxQueued <= 512 * 1024, `process.stdout queued ${res.maxQueued} bytes of ${text.length} printed`);
   } finally {
     for (const fd of open) closeSync(fd);
     await s.done();

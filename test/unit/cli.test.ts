@@ -332,21 +332,23 @@ test('stdcopy demux across chunk boundaries; system error frames', async () => {
 
 test('progress: plain lines off a TTY, redrawn per-layer lines with bars on a TTY', () => {
   let plain = '';
-  const p = new ProgressRenderer({ write: (s: string) => ((plain += s), true) } as never, false);
+  const p = new ProgressRenderer((s) => (plain += s), false);
   p.feed('{"status":"Pulling from library/busybox","id":"latest"}\n{"status":"Pulling fs layer","id":"abc"}\n{"status":"Downloading","id":"abc","progressDetail":{"current":5,"total":10}}\n');
   p.feed('{"status":"Pull complete","id":"abc"}\n{"status":"Digest: sha256:x"}\n');
   assert.equal(plain, 'latest: Pulling from library/busybox\nabc: Pulling fs layer\nabc: Pull complete\nDigest: sha256:x\n');
   let tty = '';
-  const t = new ProgressRenderer({ write: (s: string) => ((tty += s), true) } as never, true, 120);
+  const t = new ProgressRenderer((s) => (tty += s), true, 120);
   t.write({ status: 'Pulling fs layer', id: 'abc' });
   t.write({ status: 'Pulling fs layer', id: 'def' });
   t.write({ status: 'Downloading', id: 'abc', progressDetail: { current: 500000, total: 1000000 } });
-  assert.ok(tty.includes('\x1b[2A\x1b[2K\rabc: Downloading [=========================>                        ]    500kB/1MB\r\x1b[2B'), JSON.stringify(tty));
+  // docker's bar where the terminal has room for it (its JSONProgress.String at > 110 columns)
+  assert.ok(tty.includes(`\x1b[2A\x1b[2K\rabc: Downloading ${progressBar({ current: 500000, total: 1000000 }, 120)}\r\x1b[2B`), JSON.stringify(tty));
+  assert.ok(tty.includes('abc: Downloading [=========================>                         ]    500kB/1MB'));
   assert.equal(progressBar({ current: 1, total: 2 }, 80), '      1B/2B');
   // The speed appears once the same transfer was seen for half a second or more.
   let clock = 0;
   let fast = '';
-  const f = new ProgressRenderer({ write: (s: string) => ((fast += s), true) } as never, true, 80, () => clock);
+  const f = new ProgressRenderer((s) => (fast += s), true, 80, () => clock);
   f.write({ status: 'Downloading', id: 'l1', progressDetail: { current: 1_000_000, total: 49_100_000 } });
   clock = 2000;
   f.write({ status: 'Downloading', id: 'l1', progressDetail: { current: 12_300_000, total: 49_100_000 } });
@@ -354,9 +356,39 @@ test('progress: plain lines off a TTY, redrawn per-layer lines with bars on a TT
   assert.ok(fast.split('\n').every((l) => l.replace(/\x1b\[[0-9]*[A-Z]|\r/g, '').length < 80), 'fits the terminal');
   // Narrow terminals drop the bar, never the counts; a finished transfer shows no speed.
   assert.equal(progressLine({ current: 5, total: 10 }, 20), '      5B/10B');
-  assert.equal(progressLine({ current: 10, total: 10 }, 40, 1000), '[==============]      10B/10B');
+  assert.equal(progressLine({ current: 10, total: 10 }, 40, 1000), '[=============>]      10B/10B'); // full: docker's `=…=>`
   assert.equal(progressLine({ current: 0, total: 0 }, 80), '');
   assert.throws(() => t.write({ error: 'x', errorDetail: { message: 'manifest unknown' } }), (e: ProgressError) => e.message === 'manifest unknown');
+  assert.throws(() => t.write({ error: 'x', errorDetail: { message: 'step failed', code: 7 } }), (e: ProgressError) => e.code === 7);
+});
+
+test('progress on a terminal: the width is asked at each line (a resize is followed), a line is cut to it, and a line that is no layer\'s ends the redrawing above it (pull -a)', () => {
+  let out = '';
+  let width = 120;
+  const r = new ProgressRenderer((s) => (out += s), true, () => width);
+  const visible = (s: string) => s.replace(/\x1b\[[0-9]*[A-Z]|\r/g, '');
+  r.write({ status: 'Downloading', id: 'abc', progressDetail: { current: 500000, total: 1000000 } });
+  assert.equal(out, `abc: Downloading [=========================>${' '.repeat(25)}]    500kB/1MB\n`);
+  out = '';
+  width = 60; // resized
+  r.write({ status: 'Downloading', id: 'abc', progressDetail: { current: 600000, total: 1000000 } });
+  assert.equal(out, `\x1b[1A\x1b[2K\rabc: Downloading [=========>${' '.repeat(6)}]    600kB/1MB\r\x1b[1B`);
+  assert.ok(visible(out).length < 60);
+  out = '';
+  width = 30; // narrower than the line: cut, so that it does not wrap (the cursor moves count one row per line)
+  r.write({ status: 'Downloading', id: 'abc', progressDetail: { current: 700000, total: 1000000 } });
+  assert.equal(visible(out), 'abc: Downloading    700kB/1MB');
+  assert.equal(visible(out).length, 29);
+  // A status line without id: the layers above are not redrawn any more; the same id after it
+  // gets a new line (docker's CLI: pull -a, the next tag's layers).
+  width = 120;
+  r.write({ status: 'Digest: sha256:x' });
+  out = '';
+  r.write({ status: 'Already exists', id: 'abc', progressDetail: {} });
+  assert.equal(out, 'abc: Already exists\n');
+  out = '';
+  r.write({ status: 'Pull complete', id: 'abc', progressDetail: {} });
+  assert.equal(out, '\x1b[1A\x1b[2K\rabc: Pull complete\r\x1b[1B');
 });
 
 test('client helpers: query encoding, version negotiation, host resolution', () => {

@@ -138,5 +138,7 @@ test('progress: byte counts are throttled, the last count always reported; docke
     id: 'abcdef012345',
   });
   assert.deepEqual(progressEventMessage({ id: 'abcdef012345', status: 'Pull complete' }), { status: 'Pull complete', progressDetail: {}, id: 'abcdef012345' });
-  assert.deepEqual(progressEventMessage({ status: 'Digest: sha256:x' }), { status: 'Digest: sha256:x', progressDetail: {} });
+  // Without an id, as dockerd's progress.Message: no progressDetail (docker's CLI would take it for a bar).
+  assert.deepEqual(progressEventMessage({ status: 'Digest: sha256:x' }), { status: 'Digest: sha256:x' });
+  assert.deepEqual(progressEventMessage({ status: 'Importing', current: 5, total: 10 }).progressDetail, { current: 5, total: 10 });
 });

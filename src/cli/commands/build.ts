@@ -11,6 +11,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { ignoreMatcher, parseDockerignore } from '../../build/dockerignore.js';
 import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
+import { readProgress } from './common.js';
 import { humanSize, parseBytes } from '../units.js';
 import { parseUlimit } from '../run-config.js';
 
@@ -101,7 +102,7 @@ export async function build(ctx: Ctx): Promise<number> {
       await tarInto(tarFile, dir, contextFiles(dir, keep), extra);
     }
     const quiet = ctx.flags.bool('quiet');
-    if (!quiet && remote === undefined) ctx.stdout.write(`Sending build context to Docker daemon  ${humanSize(fs.statSync(tarFile).size)}\r\r\n`);
+    if (!quiet && remote === undefined) ctx.print(`Sending build context to Docker daemon  ${humanSize(fs.statSync(tarFile).size)}\r\r\n`);
     const buildArgs: Record<string, string | null> = {};
     for (const a of ctx.flags.list('build-arg')) {
       const eq = a.indexOf('=');
@@ -131,39 +132,36 @@ export async function build(ctx: Ctx): Promise<number> {
     const iidfile = ctx.flags.str('iidfile') || undefined;
     if (iidfile) fs.rmSync(iidfile, { force: true });
     const client = await ctx.client();
-    const res = await client.raw('POST', '/build', {
-      query: {
-        t: ctx.flags.list('tag'),
-        remote,
-        cachefrom: ctx.flags.list('cache-from').length ? JSON.stringify(ctx.flags.list('cache-from')) : undefined,
-        dockerfile,
-        buildargs: JSON.stringify(buildArgs),
-        labels: JSON.stringify(labels),
-        nocache: ctx.flags.bool('no-cache') ? '1' : undefined,
-        rm: ctx.flags.bool('rm') ? '1' : '0',
-        forcerm: ctx.flags.bool('force-rm') ? '1' : undefined,
-        q: quiet ? '1' : undefined,
-        target: ctx.flags.str('target') || undefined,
-        pull: ctx.flags.bool('pull') ? '1' : undefined,
-        networkmode: ctx.flags.str('network') || undefined,
-        platform: ctx.flags.str('platform') || undefined,
-        memory: bytes('memory'),
-        memswap: bytes('memory-swap'),
-        shmsize: bytes('shm-size'),
-        cpushares: num('cpu-shares'),
-        cpuperiod: num('cpu-period'),
-        cpuquota: num('cpu-quota'),
-        cpusetcpus: ctx.flags.str('cpuset-cpus') || undefined,
-        cpusetmems: ctx.flags.str('cpuset-mems') || undefined,
-        cgroupparent: ctx.flags.str('cgroup-parent') || undefined,
-        extrahosts: ctx.flags.list('add-host'),
-        ulimits: ulimits.length ? JSON.stringify(ulimits) : undefined,
-        squash: ctx.flags.bool('squash') ? '1' : undefined,
-      },
-      stream: fs.createReadStream(tarFile),
-      headers: { 'Content-Type': 'application/x-tar', ...(await registryConfigHeader(ctx)) },
-    });
-    const id = await printBuild(ctx, res);
+    const query = {
+      t: ctx.flags.list('tag'),
+      remote,
+      cachefrom: ctx.flags.list('cache-from').length ? JSON.stringify(ctx.flags.list('cache-from')) : undefined,
+      dockerfile,
+      buildargs: JSON.stringify(buildArgs),
+      labels: JSON.stringify(labels),
+      nocache: ctx.flags.bool('no-cache') ? '1' : undefined,
+      rm: ctx.flags.bool('rm') ? '1' : '0',
+      forcerm: ctx.flags.bool('force-rm') ? '1' : undefined,
+      q: quiet ? '1' : undefined,
+      target: ctx.flags.str('target') || undefined,
+      pull: ctx.flags.bool('pull') ? '1' : undefined,
+      networkmode: ctx.flags.str('network') || undefined,
+      platform: ctx.flags.str('platform') || undefined,
+      memory: bytes('memory'),
+      memswap: bytes('memory-swap'),
+      shmsize: bytes('shm-size'),
+      cpushares: num('cpu-shares'),
+      cpuperiod: num('cpu-period'),
+      cpuquota: num('cpu-quota'),
+      cpusetcpus: ctx.flags.str('cpuset-cpus') || undefined,
+      cpusetmems: ctx.flags.str('cpuset-mems') || undefined,
+      cgroupparent: ctx.flags.str('cgroup-parent') || undefined,
+      extrahosts: ctx.flags.list('add-host'),
+      ulimits: ulimits.length ? JSON.stringify(ulimits) : undefined,
+      squash: ctx.flags.bool('squash') ? '1' : undefined,
+    };
+    const headers = { 'Content-Type': 'application/x-tar', ...(await registryConfigHeader(ctx)) };
+    const id = await printBuild(ctx, (onBody) => client.collected('POST', '/build', { query, stream: fs.createReadStream(tarFile), headers, onBody }));
     // --iidfile: the image ID the daemon sent (its last aux ID), as the docker CLI writes it.
     if (iidfile && id) fs.writeFileSync(iidfile, id);
     return 0;
@@ -184,27 +182,20 @@ async function registryConfigHeader(ctx: Ctx): Promise<Record<string, string>> {
 }
 
 /**
- * Prints the build's lines; an error line ends it with the step's exit code (docker's JSONError
- * code) or 1. Resolves with the last aux image ID.
+ * Shows the build's messages as docker's CLI does (readProgress: a FROM image's pull with bars
+ * on a terminal); an error message ends it with the step's exit code (docker's JSONError code) or
+ * 1. Resolves with the last aux image ID (or, with -q, the ID the output is).
  */
-async function printBuild(ctx: Ctx, res: NodeJS.ReadableStream): Promise<string | undefined> {
-  let partial = '';
-  let id: string | undefined;
-  const handle = (line: string): void => {
-    if (!line.trim()) return;
-    const m = JSON.parse(line) as { stream?: string; status?: string; id?: string; error?: string; errorDetail?: { code?: number; message?: string }; aux?: { ID?: string } };
-    if (m.error !== undefined || m.errorDetail) throw new ExitError(m.errorDetail?.code || 1, m.errorDetail?.message ?? m.error ?? 'unknown error');
-    if (m.aux?.ID) id = m.aux.ID;
-    else if (m.stream && /^sha256:[0-9a-f]{64}\n$/.test(m.stream)) id = m.stream.trim(); // -q: the ID is the output
-    if (m.stream !== undefined) ctx.stdout.write(m.stream);
-    else if (m.status !== undefined) ctx.stdout.write(`${m.id ? `${m.id}: ` : ''}${m.status}\n`);
-  };
-  res.setEncoding?.('utf8');
-  for await (const chunk of res) {
-    const parts = (partial + String(chunk)).split('\n');
-    partial = parts.pop() ?? '';
-    for (const p of parts) handle(p);
+async function printBuild(ctx: Ctx, send: Parameters<typeof readProgress>[1]): Promise<string | undefined> {
+  const { ProgressError } = await import('../progress.js');
+  let r;
+  try {
+    r = await readProgress(ctx, send);
+  } catch (e) {
+    if (e instanceof ProgressError) throw new ExitError(e.code || 1, e.message);
+    throw e;
   }
-  handle(partial);
-  return id;
+  let id: string | undefined;
+  for (const a of r.aux) if (typeof (a as { ID?: unknown })?.ID === 'string') id = (a as { ID: string }).ID;
+  return id ?? (r.lastStream && /^sha256:[0-9a-f]{64}\n$/.test(r.lastStream) ? r.lastStream.trim() : undefined);
 }

@@ -1,5 +1,7 @@
 // Helpers shared by the command modules.
 import type { Client } from '../client.js';
+import type { CollectedResponse } from '../wire.js';
+import type { ProgressRenderer } from '../progress.js';
 import { pathEscape } from '../client.js';
 import type { Ctx } from '../main.js';
 import { ExitError } from '../main.js';
@@ -42,35 +44,63 @@ export function registryOf(ref: string): string {
 }
 
 /**
- * POST /images/create with progress rendering on `out()`. The stream is asked for once the
- * request is on its way: making process.stdout/stderr costs 1–4 ms, which then overlaps with the
- * daemon's work instead of delaying the request.
- * Quiet, nothing is shown: the output stream is not made (~5 ms for a pipe: node:net, see
- * Stdio.print), and the answer is read as it comes without node:stream (~1.2 ms to load, and a
- * Readable's async iterator to set up), its messages only checked for an error.
+ * Reads a JSON-lines progress answer (pull, push, load, import, build) as it comes, without
+ * node:stream, and shows it on fd 1 (ctx.print) or 2 (ctx.printErr) as docker's CLI does: on a
+ * terminal one line per layer, redrawn in place with a bar fitted to the terminal's width (asked
+ * at each piece of the answer: a resize is followed), sizes and speed; plain status lines when
+ * not a terminal; nothing when quiet (the messages are still read, an error among them fails).
+ * The reading waits while stdout/stderr is over its high-water mark (a slow reader holds the
+ * answer in the connection, not in the CLI); a reader that went away ends the command (Stdio's
+ * `write /dev/stdout: broken pipe`, status 1). `send` makes the request with the onBody given
+ * (client.collected). Resolves with the renderer (its aux payloads) at the answer's end; an
+ * error message in it rejects with ProgressError.
  */
-export async function pullImage(ctx: Ctx, client: Client, ref: string, opts: { platform?: string | undefined; quiet?: boolean; out: () => NodeJS.WriteStream; all?: boolean }): Promise<void> {
+export async function readProgress(ctx: Ctx, send: (onBody: (b: Buffer) => Promise<void> | undefined) => Promise<CollectedResponse>, opts: { fd?: 1 | 2; quiet?: boolean } = {}): Promise<ProgressRenderer> {
+  const { ProgressRenderer } = await import('../progress.js');
+  const fd = opts.fd ?? 1;
+  const print = fd === 1 ? ctx.print : ctx.printErr;
+  let columns = opts.quiet ? null : ctx.terminalColumns(fd);
+  const tty = columns !== null;
+  let text = '';
+  const r = new ProgressRenderer(opts.quiet ? () => {} : (t) => (text += t), tty, () => columns ?? 80);
+  const lines = new WholeLines();
+  // What a piece of the answer made goes out in one write (the lines before an error too).
+  const show = (): void => {
+    if (!text) return;
+    const t = text;
+    text = '';
+    print(t);
+  };
+  const onBody = (b: Buffer): Promise<void> | undefined => {
+    if (tty) columns = ctx.terminalColumns(fd) ?? columns;
+    try {
+      const whole = lines.take(b);
+      if (whole) r.feed(whole);
+    } finally {
+      show();
+    }
+    return ctx.backlog() ?? undefined;
+  };
+  const res = await send(onBody);
+  await res.body;
+  try {
+    r.feed(lines.rest());
+    r.end();
+  } finally {
+    show();
+  }
+  return r;
+}
+
+/**
+ * POST /images/create, its progress shown on fd 1 or 2 (readProgress; nothing when quiet).
+ * Neither process.stdout nor node:stream is made for it (~5 ms of a short command for a pipe).
+ */
+export async function pullImage(ctx: Ctx, client: Client, ref: string, opts: { platform?: string | undefined; quiet?: boolean; fd: 1 | 2; all?: boolean }): Promise<void> {
   const { name, tag } = splitReference(ref);
   const query = { fromImage: name, tag: opts.all ? undefined : tag, platform: opts.platform };
   const headers = await registryAuthHeader(ctx, ref);
-  if (opts.quiet) {
-    const { ProgressRenderer } = await import('../progress.js');
-    const r = new ProgressRenderer({ write: () => true } as unknown as NodeJS.WritableStream, false);
-    const lines = new WholeLines();
-    const onBody = (b: Buffer): void => {
-      const text = lines.take(b);
-      if (text) r.feed(text);
-    };
-    const res = await client.collected('POST', '/images/create', { query, headers, onBody });
-    await res.body;
-    r.feed(lines.rest());
-    r.end();
-    return;
-  }
-  const res = await client.raw('POST', '/images/create', { query, headers });
-  const { renderStream } = await import('../progress.js');
-  const out = opts.out();
-  await renderStream(res, out, { tty: !!out.isTTY, quiet: opts.quiet, width: out.columns ?? 80 });
+  await readProgress(ctx, (onBody) => client.collected('POST', '/images/create', { query, headers, onBody }), { fd: opts.fd, quiet: opts.quiet });
 }
 
 export async function inspectContainer(client: Client, id: string): Promise<Json> {

@@ -4,7 +4,7 @@ import { ExitError } from '../main.js';
 import { pathEscape } from '../client.js';
 import { renderList, shortId, ellipsis, goQuote } from '../format.js';
 import { ago, goTimeString, humanDuration, humanSize } from '../units.js';
-import { forEach, filtersQuery, pullImage, registryAuthHeader, splitReference, confirm, readStdin, deletedImagesText, type Json } from './common.js';
+import { forEach, filtersQuery, pullImage, readProgress, registryAuthHeader, splitReference, confirm, readStdin, deletedImagesText, type Json } from './common.js';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from '../builtin.js';
@@ -14,19 +14,32 @@ export async function pull(ctx: Ctx): Promise<number> {
   const ref = ctx.args[0]!;
   const all = ctx.flags.bool('all-tags');
   const quiet = ctx.flags.bool('quiet');
+  const { withDefaultTag } = await import('./common.js');
+  const full = withDefaultTag(ref);
+  // docker's CLI says so before the request (on stdout, not with -q or -a).
+  if (!all && !quiet && full !== ref) ctx.print(`Using default tag: ${splitReference(full).tag}\n`);
   try {
-    await pullImage(ctx, client, ref, { platform: ctx.flags.str('platform') || undefined, quiet, out: () => ctx.stdout, all });
+    await pullImage(ctx, client, ref, { platform: ctx.flags.str('platform') || undefined, quiet, fd: 1, all });
   } catch (e) {
     const { ProgressError } = await import('../progress.js');
     if (e instanceof ProgressError) throw new ExitError(1, e.message);
     throw e;
   }
   if (!all) {
-    const { withDefaultTag } = await import('./common.js');
-    const full = withDefaultTag(ref);
     ctx.print(`${full.includes('/') && full.split('/')[0]!.match(/[.:]|localhost/) ? full : `docker.io/${full.includes('/') ? '' : 'library/'}${full}`}\n`);
   }
   return 0;
+}
+
+/** readProgress of a request, its error message (ProgressError) the command's, status 1. */
+async function progressOf(ctx: Ctx, send: Parameters<typeof readProgress>[1], opts: { quiet?: boolean } = {}): Promise<void> {
+  try {
+    await readProgress(ctx, send, opts);
+  } catch (e) {
+    const { ProgressError } = await import('../progress.js');
+    if (e instanceof ProgressError) throw new ExitError(1, e.message);
+    throw e;
+  }
 }
 
 export async function push(ctx: Ctx): Promise<number> {
@@ -34,18 +47,11 @@ export async function push(ctx: Ctx): Promise<number> {
   const ref = ctx.args[0]!;
   const { name, tag } = splitReference(ref);
   const hasTag = ref.slice(name.length).length > 0;
-  const res = await client.raw('POST', `/images/${pathEscape(name)}/push`, {
-    query: { tag: ctx.flags.bool('all-tags') ? undefined : hasTag ? tag : undefined, platform: ctx.flags.str('platform') || undefined },
-    headers: await registryAuthHeader(ctx, ref),
-  });
-  const { renderStream, ProgressError } = await import('../progress.js');
-  try {
-    await renderStream(res, ctx.stdout, { tty: !!ctx.stdout.isTTY, quiet: ctx.flags.bool('quiet'), width: ctx.stdout.columns ?? 80 });
-  } catch (e) {
-    if (e instanceof ProgressError) throw new ExitError(1, e.message);
-    throw e;
-  }
-  if (ctx.flags.bool('quiet')) ctx.stdout.write(`${ref}\n`);
+  const query = { tag: ctx.flags.bool('all-tags') ? undefined : hasTag ? tag : undefined, platform: ctx.flags.str('platform') || undefined };
+  const headers = await registryAuthHeader(ctx, ref);
+  const quiet = ctx.flags.bool('quiet');
+  await progressOf(ctx, (onBody) => client.collected('POST', `/images/${pathEscape(name)}/push`, { query, headers, onBody }), { quiet });
+  if (quiet) ctx.print(`${ref}\n`);
   return 0;
 }
 
@@ -161,14 +167,8 @@ export async function load(ctx: Ctx): Promise<number> {
   const stream = input ? fs.createReadStream(input) : ctx.stdin;
   const quiet = ctx.flags.bool('quiet');
   // Progress bars only on a terminal (docker asks the daemon for quiet output otherwise).
-  const res = await client.raw('POST', '/images/load', { query: { quiet: quiet || !ctx.stdout.isTTY ? '1' : '0' }, stream, headers: { 'Content-Type': 'application/x-tar' } });
-  const { renderStream, ProgressError } = await import('../progress.js');
-  try {
-    await renderStream(res, ctx.stdout, { tty: !!ctx.stdout.isTTY, quiet: false, width: ctx.stdout.columns ?? 80 });
-  } catch (e) {
-    if (e instanceof ProgressError) throw new ExitError(1, e.message);
-    throw e;
-  }
+  const tty = ctx.terminalColumns(1) !== null;
+  await progressOf(ctx, (onBody) => client.collected('POST', '/images/load', { query: { quiet: quiet || !tty ? '1' : '0' }, stream, headers: { 'Content-Type': 'application/x-tar' }, onBody }));
   return 0;
 }
 
@@ -190,16 +190,9 @@ export async function import_(ctx: Ctx): Promise<number> {
     query.fromSrc = '-';
     stream = fs.createReadStream(source);
   }
-  const res = await client.raw('POST', '/images/create', { query, stream: stream as never, headers: { 'Content-Type': 'application/x-tar' } });
   // Like docker: every message is shown (`Downloading from <url>`, the `Importing` bar on a
   // terminal), the last one being the new image's ID.
-  const { renderStream, ProgressError } = await import('../progress.js');
-  try {
-    await renderStream(res, ctx.stdout, { tty: !!ctx.stdout.isTTY, width: ctx.stdout.columns ?? 80 });
-  } catch (e) {
-    if (e instanceof ProgressError) throw new ExitError(1, e.message);
-    throw e;
-  }
+  await progressOf(ctx, (onBody) => client.collected('POST', '/images/create', { query, stream: stream as never, headers: { 'Content-Type': 'application/x-tar' }, onBody }));
   return 0;
 }
 export { import_ as import };

@@ -196,7 +196,7 @@ async function createContainer(ctx: Ctx, client: Client, detach: boolean): Promi
   }
   const image = ctx.args[0]!;
   const quietPull = ctx.flags.bool('quiet');
-  if (req.pull === 'always') await pullImage(ctx, client, image, { platform: req.platform, quiet: quietPull, out: () => ctx.stderr });
+  if (req.pull === 'always') await pullImage(ctx, client, image, { platform: req.platform, quiet: quietPull, fd: 2 });
   const create = () => client.json<{ Id: string; Warnings?: string[] | null }>('POST', '/containers/create', { query: { name: req.name, platform: req.platform }, body: req.body });
   let res;
   try {
@@ -204,7 +204,7 @@ async function createContainer(ctx: Ctx, client: Client, detach: boolean): Promi
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404 || !/image/i.test(e.message) || req.pull !== 'missing') throw e;
     ctx.printErr(`Unable to find image '${withDefaultTag(image)}' locally\n`);
-    await pullImage(ctx, client, image, { platform: req.platform, quiet: quietPull, out: () => ctx.stderr });
+    await pullImage(ctx, client, image, { platform: req.platform, quiet: quietPull, fd: 2 });
     res = await create();
   }
   for (const w of res.Warnings ?? []) ctx.printErr(`WARNING: ${w}\n`);
