@@ -296,6 +296,23 @@ export class ImageService {
     return result;
   }
 
+  /**
+   * The tags of repository `name` (no tag nor digest) in its registry, asked with the caller's
+   * credentials as `pull` would (a pull of all tags, `docker pull -a`).
+   */
+  async listTags(name: string, opts: { credentials?: Credentials | undefined; signal?: AbortSignal | undefined } = {}): Promise<string[]> {
+    const ref = parseReference(name, { defaultTag: false });
+    const own = opts.credentials ? this.clientWith(ref.domain, opts.credentials) : undefined;
+    try {
+      return await (own ?? this.client(ref.domain)).listTags(ref.path, opts.signal);
+    } catch (err) {
+      const e = err as Error;
+      throw new HakoError({ step: `list the tags of ${familiarString(ref)}: ${e.message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
+    } finally {
+      own?.close();
+    }
+  }
+
   /** Pushes a local image under `ref` (which must name it by tag, like docker push). */
   async push(refString: string, opts: PushOptions & { credentials?: Credentials | undefined } = {}): Promise<PushResult> {
     const { credentials, ...rest } = opts;

@@ -189,6 +189,11 @@ export interface PullOptions {
    * remove (ImageService.pull).
    */
   held?: PullHeld | undefined;
+  /**
+   * False: no closing `Status:` line (the `Digest:` line stays): a pull of all a repository's
+   * tags says it once, for the repository, at its end (dockerd's pullRepository).
+   */
+  statusLine?: boolean | undefined;
 }
 
 /** What a pull marked in use (PullContext.inUse, chainsInUse), released when it ends. */
@@ -836,7 +841,7 @@ async function commitPull(
   const name = familiarString({ ...ref, digest: ref.tag ? undefined : ref.digest });
   report({ status: `Digest: ${top.digest}` });
   const message = upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}`;
-  report({ status: message });
+  if (opts.statusLine !== false) report({ status: message });
   return { reference: formatReference(ref), digest: top.digest, manifestDigest, id: c.id, platform: m.platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message };
 }
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync, statSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { hasDocker, hasEngine, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry, type TestRegistry } from '../helpers/registry.js';
-import { pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
+import { multiPlatformImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
 
@@ -88,6 +88,81 @@ test('hako pull, images, inspect, tag, history, rmi match docker against the sam
   assert.equal(hist.stdout.trim().split('\n')[0], id);
   const rmi = await hako(['rmi', 'mybox:1']);
   assert.equal(rmi.stdout, 'Untagged: mybox:1\n');
+});
+
+test('pull -a (hako and the docker CLI) pulls every tag of a repository without latest: one tag\'s lines after another, one Status for the repository; -a with a tag is refused', { skip }, async () => {
+  const one = randomImage(2000);
+  const two = randomImage(3000);
+  const repo = `${reg.host}/test/alltags`;
+  const rmi = () => hako(['rmi', '-f', `${repo}:one`, `${repo}:two`], { ok: false });
+  try {
+    await pushLayout(one, reg.host, 'test/alltags', 'one');
+    await pushLayout(two, reg.host, 'test/alltags', 'two');
+    const listed = async () => (await hako(['images', repo, '--format', '{{.Tag}} {{.ID}}'])).stdout.trim().split('\n').sort();
+    const want = [`one ${one.manifests[0]!.config.digest.slice(7, 19)}`, `two ${two.manifests[0]!.config.digest.slice(7, 19)}`];
+    const layer = (img: BuiltImage) => img.manifests[0]!.layers[0]!.digest.slice(7, 19);
+    const tagLines = (tag: string, img: BuiltImage) => [`${tag}: Pulling from test/alltags`, `${layer(img)}: Pulling fs layer`];
+    for (const args of [['pull', '-a', repo], ['pull', '--all-tags', repo]]) {
+      await rmi();
+      const h = await hako(args);
+      const lines = h.stdout.trim().split('\n');
+      assert.deepEqual(lines.slice(0, 2), tagLines('one', one), h.stdout);
+      assert.ok(lines.includes(`Digest: ${one.top.digest}`) && lines.includes(`Digest: ${two.top.digest}`), h.stdout);
+      const second = lines.indexOf('two: Pulling from test/alltags');
+      assert.ok(second > lines.indexOf(`Digest: ${one.top.digest}`), h.stdout);
+      assert.equal(lines.filter((l) => l.startsWith('Status: ')).length, 1, h.stdout);
+      assert.deepEqual(lines.slice(-2), [`Status: Downloaded newer image for ${repo}`, repo], h.stdout);
+      assert.deepEqual(await listed(), want);
+      if (hasDocker) {
+        await rmi();
+        const dk = await docker(args);
+        assert.equal(h.stdout, dk.stdout, `hako ${args.join(' ')}`);
+        assert.deepEqual(await listed(), want);
+      }
+    }
+    // again: every tag up to date
+    const again = await hako(['pull', '-a', repo]);
+    assert.deepEqual(again.stdout.trim().split('\n').slice(-2), [`Status: Image is up to date for ${repo}`, repo], again.stdout);
+    if (hasDocker) assert.equal(again.stdout, (await docker(['pull', '-a', repo])).stdout);
+    // -q: the repository only
+    const q = await hako(['pull', '-a', '-q', repo]);
+    if (hasDocker) assert.equal(q.stdout, (await docker(['pull', '-a', '-q', repo])).stdout);
+    // a tag or a digest with -a: the CLI refuses before asking
+    for (const bad of [`${repo}:one`, `${repo}@${one.top.digest}`]) {
+      const r = await hako(['pull', '-a', bad], { ok: false });
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, "tag can't be used with --all-tags/-a\n");
+      if (hasDocker) {
+        const dk = await docker(['pull', '-a', bad], { ok: false });
+        assert.equal(r.stderr, dk.stderr);
+        assert.equal(r.code, dk.code);
+      }
+    }
+    // a plain pull still means latest, which this repository lacks
+    const plain = await hako(['pull', repo], { ok: false });
+    assert.equal(plain.code, 1);
+    assert.match(plain.stderr, /manifest unknown/);
+    // A tag that fails ends the request with its name; the tags before it stay, nothing of it.
+    await rmi();
+    const multi = multiPlatformImage();
+    try {
+      // `one` now an index (amd64, arm64), `two` still amd64 only: with --platform linux/arm64/v8
+      // the first pulls, the second fails.
+      await pushLayout(multi, reg.host, 'test/alltags', 'one');
+      const f = await hako(['pull', '-a', '--platform', 'linux/arm64/v8', repo], { ok: false });
+      assert.equal(f.code, 1);
+      assert.match(f.stdout, /^one: Pulling from test\/alltags\n/, f.stderr);
+      assert.ok(!f.stdout.includes('Status:'), f.stdout);
+      assert.equal(f.stderr, `pull ${repo}:two: image is for linux/amd64, not the requested linux/arm64\n`);
+      assert.deepEqual(await listed(), [`one ${multi.manifests[1]!.config.digest.slice(7, 19)}`]);
+    } finally {
+      multi.cleanup();
+    }
+  } finally {
+    await rmi();
+    one.cleanup();
+    two.cleanup();
+  }
 });
 
 test('hako save and load round trip; import with --change; a failed save leaves no file', { skip }, async () => {

@@ -2,7 +2,7 @@
 // remove, push, prune, and save/load/import via src/image/archive.
 import { HakoError, invalid } from '../../common/errors.js';
 import type { ImageInspect } from '../../image/images.js';
-import { dockerErrorName, parseReference, familiarString } from '../../image/reference.js';
+import { dockerErrorName, parseReference, familiarString, formatReference } from '../../image/reference.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, HttpError, qBool, qStr, sendJson, type Ctx } from '../http.js';
 import { JsonStream, progressEventMessage } from '../streams.js';
@@ -207,23 +207,43 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const tag = qStr(ctx, 'tag');
   let refString = fromImage;
   if (tag) refString = /^[a-z0-9]+:[a-f0-9]{32,}$/.test(tag) ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
-  const ref = parseReference(refString);
+  const ref = parseReference(refString, { defaultTag: false });
   const platform = qStr(ctx, 'platform');
   const out = new JsonStream(ctx);
   // Like dockerd, `Pulling from` (and so the 200) comes once the manifest is in: a failure before
   // it (no such image, authentication) is an error answer, which clients print as
   // `Error response from daemon: …`; later ones are the stream's last message.
-  let started = false;
-  const progress = (ev: ProgressEvent): void => {
-    if (!started) {
-      started = true;
-      // dockerd names the repository without its registry: `Pulling from library/busybox`.
-      out.push({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest ?? 'latest' });
-    }
-    out.push(progressEventMessage(ev));
+  const pullOne = (tagged: string, id: string, statusLine: boolean) => {
+    let started = false;
+    const progress = (ev: ProgressEvent): void => {
+      if (!started) {
+        started = true;
+        // dockerd names the repository without its registry: `Pulling from library/busybox`.
+        out.push({ status: `Pulling from ${ref.path}`, id });
+      }
+      out.push(progressEventMessage(ev));
+    };
+    return deps.images.pull(tagged, { platform, signal: ctx.signal, credentials, progress, statusLine });
   };
   try {
-    await deps.images.pull(refString, { platform, signal: ctx.signal, credentials, progress });
+    if (ref.tag === undefined && ref.digest === undefined) {
+      // No tag nor digest (fromImage without one, an empty tag): every tag of the repository,
+      // as dockerd's pullRepository — what `docker pull -a` sends (its plain pull sends
+      // tag=latest, as docker-py's pull does unless all_tags). One by one, in the registry's
+      // order, each with its lines and `Digest:`; one `Status:` for the repository at the end.
+      // A tag that fails ends the request (tags pulled before it stay, as with dockerd); what
+      // that tag's pull stored is removed (ImageService.pull).
+      const tags = await deps.images.listTags(refString, { credentials, signal: ctx.signal });
+      let newer = false;
+      for (const t of tags) {
+        const r = await pullOne(formatReference({ ...ref, tag: t }), t, false);
+        if (r.status === 'downloaded') newer = true;
+      }
+      const name = familiarString(ref);
+      out.push({ status: newer ? `Status: Downloaded newer image for ${name}` : `Status: Image is up to date for ${name}` });
+    } else {
+      await pullOne(refString, ref.tag ?? ref.digest!, true);
+    }
     out.end();
   } catch (err) {
     if (!ctx.signal.aborted) deps.log('info', `pull ${refString}: ${(err as Error).message}`);

@@ -16,6 +16,8 @@ export async function pull(ctx: Ctx): Promise<number> {
   const quiet = ctx.flags.bool('quiet');
   const { withDefaultTag } = await import('./common.js');
   const full = withDefaultTag(ref);
+  // docker's CLI: -a pulls every tag of a repository, so the reference names none.
+  if (all && full === ref) throw new ExitError(1, "tag can't be used with --all-tags/-a");
   // docker's CLI says so before the request (on stdout, not with -q or -a).
   if (!all && !quiet && full !== ref) ctx.print(`Using default tag: ${splitReference(full).tag}\n`);
   try {
@@ -25,9 +27,9 @@ export async function pull(ctx: Ctx): Promise<number> {
     if (e instanceof ProgressError) throw new ExitError(1, e.message);
     throw e;
   }
-  if (!all) {
-    ctx.print(`${full.includes('/') && full.split('/')[0]!.match(/[.:]|localhost/) ? full : `docker.io/${full.includes('/') ? '' : 'library/'}${full}`}\n`);
-  }
+  // The reference pulled, normalized (with -a the repository, no tag), as the docker CLI ends.
+  const shown = all ? ref : full;
+  ctx.print(`${shown.includes('/') && shown.split('/')[0]!.match(/[.:]|localhost/) ? shown : `docker.io/${shown.includes('/') ? '' : 'library/'}${shown}`}\n`);
   return 0;
 }
 

@@ -401,6 +401,33 @@ export class RegistryClient {
     return { bytes, mediaType: header(res.headers, 'content-type'), headerDigest: isDigest(hd) ? hd : undefined };
   }
 
+  /**
+   * GET /v2/<repo>/tags/list: every tag of the repository, in the registry's order (lexical for
+   * docker-registry), following the `Link: <…>; rel="next"` pages as distribution's client does.
+   */
+  async listTags(repo: string, signal?: AbortSignal): Promise<string[]> {
+    const tags: string[] = [];
+    let path = `/v2/${repo}/tags/list`;
+    for (let page = 0; page < 10_000; page++) {
+      const res = await this.requestRetry('GET', path, { scopes: [`repository:${repo}:pull`], signal });
+      if (res.status !== 200) throw await this.failure(res, '');
+      const link = header(res.headers, 'link');
+      let body: { tags?: unknown };
+      try {
+        body = JSON.parse((await readBody(res, 16 << 20)).toString('utf8')) as { tags?: unknown };
+      } catch (err) {
+        throw new HakoError({ step: `tags list of ${repo}: the registry's answer is not JSON`, kind: 'internal', cause: err });
+      }
+      if (Array.isArray(body.tags)) for (const t of body.tags) if (typeof t === 'string') tags.push(t);
+      const next = link?.match(/<([^>]+)>\s*;\s*rel="?next"?/)?.[1];
+      if (!next) return tags;
+      // The next page's address is relative to the registry (same origin: its credentials).
+      const u = new URL(next, 'http://registry.invalid');
+      path = `${u.pathname}${u.search}`;
+    }
+    throw new HakoError({ step: `tags list of ${repo}: too many pages`, kind: 'internal' });
+  }
+
   /** HEAD a manifest: its digest and media type, or undefined when the registry does not have it. */
   async headManifest(repo: string, ref: string, signal?: AbortSignal): Promise<{ digest: Digest | undefined; mediaType: string | undefined; size: number } | undefined> {
     const res = await this.requestRetry('HEAD', `/v2/${repo}/manifests/${ref}`, {
