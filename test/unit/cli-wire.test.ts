@@ -753,31 +753,19 @@ test('the bundled CLI\'s images, volume ls, network ls, logs and events print in
   }
 });
 
-test('the bundled CLI\'s logs into a non-blocking pipe that is full: the rest through process.stdout, whose queue stays small (the answer is read as the pipe takes it); every byte arrives, in order', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
-  // ~24 MB of numbered lines in frames of up to 64 KiB.
-  const text = Array.from({ length: 3_000_000 }, (_, i) => `${i + 1}\n`).join('');
-  const frames: Buffer[] = [];
-  for (let at = 0; at < text.length; at += 65_536) frames.push(frame(1, text.slice(at, at + 65_536)));
-  const body = Buffer.concat(frames);
-  const s = await serve((req, sock) => {
-    const line = req.head.split('\r\n')[0]!;
-    if (line.startsWith('GET /v1.44/containers/c1/json')) sock.write(json('200 OK', { Id: 'c1', Config: { Tty: false } }));
-    else if (line.startsWith('GET /v1.44/containers/c1/logs')) {
-      sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nContent-Length: ${body.length}\r\n\r\n`);
-      sock.write(body);
-    } else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'hako-logs-nonblock-'));
+/**
+ * The bundled CLI run with `args` against `socketPath`, its stdout a full non-blocking pipe read
+ * slowly (64 KiB every readEveryMs): what arrived, its exit, and the largest queue process.stdout
+ * held (from a hook in the child).
+ */
+async function bundledCliIntoSlowPipe(bundle: string, socketPath: string, args: string[], readEveryMs: number): Promise<{ exit: number | null; stderr: string; out: string; res: { code: number; maxQueued: number } }> {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-slow-pipe-'));
   const fds = native().pipe();
   const open = new Set<number>(fds);
   const [r, w] = fds;
   try {
-    // fd 1 reopened non-blocking as in the test above; the largest queue of process.stdout is noted.
+    // fd 1 reopened non-blocking (as a terminal or another program may leave it); the largest
+    // queue of process.stdout is noted.
     const marker = join(dir, 'stdout-made');
     const result = join(dir, 'result.json');
     const script = `
@@ -802,7 +790,7 @@ test('the bundled CLI\'s logs into a non-blocking pipe that is full: the rest th
         }
         return out;
       } });
-      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'logs', 'c1']).then((code) => {
+      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${socketPath}`)}, ...${JSON.stringify(args)}]).then((code) => {
         fs.writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code, maxQueued }));
       });`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', w, 'pipe'] });
@@ -817,7 +805,7 @@ test('the bundled CLI\'s logs into a non-blocking pipe that is full: the rest th
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
     while (!existsSync(marker) && child.exitCode === null) await sleep(5);
-    // A slow reader: 64 KiB a millisecond at most.
+    // A slow reader: 64 KiB every readEveryMs at most.
     const chunks: Buffer[] = [];
     const buf = Buffer.alloc(1 << 16);
     for (;;) {
@@ -831,20 +819,47 @@ test('the bundled CLI\'s logs into a non-blocking pipe that is full: the rest th
       }
       if (n === 0) break;
       chunks.push(Buffer.from(buf.subarray(0, n)));
-      await sleep(1);
+      await sleep(readEveryMs);
     }
-    assert.equal(await exited, 0, stderr);
+    const exit = await exited;
     const out = Buffer.concat(chunks).toString();
+    const res = exit === 0 ? (JSON.parse(readFileSync(result, 'utf8')) as { code: number; maxQueued: number }) : { code: -1, maxQueued: -1 };
+    return { exit, stderr, out, res };
+  } finally {
+    for (const fd of open) closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the bundled CLI\'s logs into a non-blocking pipe that is full: the rest through process.stdout, whose queue stays small (the answer is read as the pipe takes it); every byte arrives, in order', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  // ~24 MB of numbered lines in frames of up to 64 KiB.
+  const text = Array.from({ length: 3_000_000 }, (_, i) => `${i + 1}\n`).join('');
+  const frames: Buffer[] = [];
+  for (let at = 0; at < text.length; at += 65_536) frames.push(frame(1, text.slice(at, at + 65_536)));
+  const body = Buffer.concat(frames);
+  const s = await serve((req, sock) => {
+    const line = req.head.split('\r\n')[0]!;
+    if (line.startsWith('GET /v1.44/containers/c1/json')) sock.write(json('200 OK', { Id: 'c1', Config: { Tty: false } }));
+    else if (line.startsWith('GET /v1.44/containers/c1/logs')) {
+      sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nContent-Length: ${body.length}\r\n\r\n`);
+      sock.write(body);
+    } else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
+  });
+  try {
+    const { exit, stderr, out, res } = await bundledCliIntoSlowPipe(bundle, s.path, ['logs', 'c1'], 1);
+    assert.equal(exit, 0, stderr);
     assert.equal(out.length, text.length);
     assert.ok(out === text, 'stdout differs from what the container wrote');
-    const res = JSON.parse(readFileSync(result, 'utf8')) as { code: number; maxQueued: number };
     assert.equal(res.code, 0);
     // a read of the socket (64 KiB) and a frame (64 KiB) over the stream's high-water mark at most
     assert.ok(res.maxQueued <= 512 * 1024, `process.stdout queued ${res.maxQueued} bytes of a ${body.length}-byte answer`);
   } finally {
-    for (const fd of open) closeSync(fd);
     await s.done();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -872,77 +887,16 @@ test('the bundled CLI\'s push (the progress reader of pull, push, load, import a
       sock.write(body);
     } else sock.write(Buffer.from(`HTTP/1.1 404 Not Found\r\nApi-Version: 1.44\r\nContent-Length: 0\r\n\r\n`));
   });
-  const dir = mkdtempSync(join(tmpdir(), 'hako-push-nonblock-'));
-  const fds = native().pipe();
-  const open = new Set<number>(fds);
-  const [r, w] = fds;
   try {
-    const marker = join(dir, 'stdout-made');
-    const result = join(dir, 'result.json');
-    const script = `
-      const fs = require('node:fs');
-      const { O_WRONLY, O_NONBLOCK } = fs.constants;
-      const tmp = fs.openSync('/proc/self/fd/1', O_WRONLY | O_NONBLOCK);
-      fs.closeSync(1);
-      if (fs.openSync('/proc/self/fd/' + tmp, O_WRONLY | O_NONBLOCK) !== 1) throw new Error('fd 1 not reopened');
-      fs.closeSync(tmp);
-      let maxQueued = 0;
-      const made = Object.getOwnPropertyDescriptor(process, 'stdout');
-      Object.defineProperty(process, 'stdout', { configurable: true, get() {
-        const out = made.get.call(process);
-        if (!fs.existsSync(${JSON.stringify(marker)})) {
-          fs.writeFileSync(${JSON.stringify(marker)}, '');
-          const write = out.write;
-          out.write = function (...a) {
-            const ok = write.apply(this, a);
-            maxQueued = Math.max(maxQueued, this.writableLength);
-            return ok;
-          };
-        }
-        return out;
-      } });
-      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'push', 'x']).then((code) => {
-        fs.writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code, maxQueued }));
-      });`;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', w, 'pipe'] });
-    closeSync(w);
-    open.delete(w);
-    const rn = openSync(`/proc/self/fd/${r}`, constants.O_RDONLY | constants.O_NONBLOCK);
-    open.add(rn);
-    closeSync(r);
-    open.delete(r);
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-    while (!existsSync(marker) && child.exitCode === null) await sleep(5);
-    // A slow reader: 64 KiB every 4 ms at most (~16 MB/s, slower than the CLI prints).
-    const chunks: Buffer[] = [];
-    const buf = Buffer.alloc(1 << 16);
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(rn, buf, 0, buf.length, null);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-        await sleep(1);
-        continue;
-      }
-      if (n === 0) break;
-      chunks.push(Buffer.from(buf.subarray(0, n)));
-      await sleep(4);
-    }
-    assert.equal(await exited, 0, stderr);
-    const out = Buffer.concat(chunks).toString();
+    // The reader: ~16 MB/s, slower than the CLI prints.
+    const { exit, stderr, out, res } = await bundledCliIntoSlowPipe(bundle, s.path, ['push', 'x'], 4);
+    assert.equal(exit, 0, stderr);
     assert.equal(out.length, text.length);
     assert.ok(out === text, 'stdout differs from the status lines');
-    const res = JSON.parse(readFileSync(result, 'utf8')) as { code: number; maxQueued: number };
     assert.equal(res.code, 0);
     // what a read of the socket (64 KiB of JSON) makes over the stream's high-water mark at most
     assert.ok(res.maxQueued <= 512 * 1024, `process.stdout queued ${res.maxQueued} bytes of ${text.length} printed`);
   } finally {
-    for (const fd of open) closeSync(fd);
     await s.done();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
