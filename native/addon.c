@@ -109,6 +109,16 @@ int hk_args(napi_env env, napi_callback_info info, size_t want, size_t need, nap
   return 0;
 }
 
+int hk_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
+  bool is = false;
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t off;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return -1;
+  if (napi_get_typedarray_info(env, v, &t, len, data, &ab, &off) != napi_ok || t != want) return -1;
+  return 0;
+}
+
 int hk_int32(napi_env env, napi_value v, int32_t *out) {
   if (napi_get_value_int32(env, v, out) != napi_ok) {
     napi_throw_type_error(env, NULL, "hako_native: expected a number");

@@ -41,6 +41,9 @@ void hk_settle(napi_env env, napi_deferred deferred, const char *syscall_name, i
 int hk_args(napi_env env, napi_callback_info info, size_t want, size_t need, napi_value *argv, size_t *got);
 int hk_int32(napi_env env, napi_value v, int32_t *out);
 int hk_uint32(napi_env env, napi_value v, uint32_t *out);
+// hk_typed: v's data and element count when it is a typed array of type `want`; -1 otherwise
+// (throws nothing: the caller throws its usage line).
+int hk_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len);
 
 // Starts fn(arg) on a thread of its own with a 64 KiB stack and every signal blocked (no signal
 // handler of Node's ever runs on it); detached, or joinable into *out. Returns 0 or an errno.

@@ -139,16 +139,6 @@ static void complete(napi_env env, napi_status status, void *p) {
   work_free(env, w);
 }
 
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
-  bool is = false;
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return -1;
-  if (napi_get_typedarray_info(env, v, &t, len, data, &ab, &off) != napi_ok || t != want) return -1;
-  return 0;
-}
-
 // regularFilesAsync(paths: string, attrs: Float64Array(7n), data: Buffer[], results: Int32Array(2n)) → Promise<void>
 static napi_value js_regular_files_async(napi_env env, napi_callback_info info) {
   static const char *usage = "regularFilesAsync(paths: string, attrs: Float64Array(7n), data: Buffer[], results: Int32Array(2n))";
@@ -158,8 +148,8 @@ static napi_value js_regular_files_async(napi_env env, napi_callback_info info) 
   size_t nattrs = 0, nresults = 0, len = 0;
   bool is_array = false;
   uint32_t nslices = 0;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok || typed(env, argv[1], napi_float64_array, &attrs, &nattrs) != 0 ||
-      typed(env, argv[3], napi_int32_array, &results, &nresults) != 0 || nresults % 2 != 0 || nattrs != ATTRS * (nresults / 2) ||
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok || hk_typed(env, argv[1], napi_float64_array, &attrs, &nattrs) != 0 ||
+      hk_typed(env, argv[3], napi_int32_array, &results, &nresults) != 0 || nresults % 2 != 0 || nattrs != ATTRS * (nresults / 2) ||
       napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[2], &nslices) != napi_ok) {
     napi_throw_type_error(env, NULL, usage);
     return NULL;

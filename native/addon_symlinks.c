@@ -83,24 +83,14 @@ static void complete(napi_env env, napi_status status, void *p) {
   work_free(env, w);
 }
 
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
-  bool is = false;
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return -1;
-  if (napi_get_typedarray_info(env, v, &t, len, data, &ab, &off) != napi_ok || t != want) return -1;
-  return 0;
-}
-
 // symlinksAsync(spec: string, attrs: Float64Array, results: Int32Array) → Promise<void>
 static napi_value js_symlinks_async(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (hk_args(env, info, 3, 3, argv, NULL) != 0) return NULL;
   void *attrs = NULL, *results = NULL;
   size_t nattrs = 0, nresults = 0, len = 0;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok || typed(env, argv[1], napi_float64_array, &attrs, &nattrs) != 0 ||
-      typed(env, argv[2], napi_int32_array, &results, &nresults) != 0 || nattrs != 4 * nresults) {
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok || hk_typed(env, argv[1], napi_float64_array, &attrs, &nattrs) != 0 ||
+      hk_typed(env, argv[2], napi_int32_array, &results, &nresults) != 0 || nattrs != 4 * nresults) {
     napi_throw_type_error(env, NULL, "symlinksAsync(spec: string, attrs: Float64Array(4n), results: Int32Array(n))");
     return NULL;
   }
