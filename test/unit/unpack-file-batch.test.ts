@@ -6,62 +6,15 @@
 // and any chunking; batching from the first file or after some made one by one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { unpackLayer, TarReader } from '../../src/image/unpack/index.js';
-import { Extractor } from '../../src/image/unpack/extract.js';
-import { lgetxattr, regularFilesPooled } from '../../src/native/fs.js';
+import { regularFilesPooled } from '../../src/native/fs.js';
 import { makeTar, type TarTestEntry } from '../helpers/tar.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { extractBatched as extractChunked, extractOneByOne, treeSnapshot as snapshot } from '../helpers/unpack-compare.js';
 
-const TAR = 'application/vnd.oci.image.layer.v1.tar';
 const root = process.getuid?.() === 0;
 
-/** Per path: type, mode, mtime (implicit parents and whiteouts: '-'), link count, content or target, a user xattr. */
-function snapshot(dir: string, rel = ''): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const r = rel ? `${rel}/${name}` : name;
-    const p = join(dir, r);
-    const st = lstatSync(p);
-    const kind = st.isSymbolicLink() ? `link->${readlinkSync(p)}` : st.isDirectory() ? 'dir' : st.isFile() ? `file:${readFileSync(p, 'latin1')}` : st.isFIFO() ? 'fifo' : `other:${st.rdev}`;
-    const whiteout = st.isCharacterDevice();
-    const implicit = st.isDirectory() && st.mtimeMs > Date.now() - 600_000;
-    const x = st.isFile() ? lgetxattr(p, 'user.t')?.toString() ?? '' : '';
-    out.push(`${r} ${kind} ${(st.mode & 0o7777).toString(8)} ${whiteout || implicit ? '-' : st.mtimeMs} nlink=${st.isDirectory() || whiteout ? '-' : st.nlink} x=${x}`);
-    if (st.isDirectory()) out.push(...snapshot(dir, r));
-  }
-  return out;
-}
-
-/** One-by-one extraction (no pool jobs), the reference. */
-function extractOneByOne(tar: Buffer, dest: string): string {
-  mkdirSync(dest);
-  const scratch = `${dest}.scratch`;
-  mkdirSync(scratch);
-  const x = new Extractor({ root: dest, scratch, label: 'layer t', chown: false, batchSymlinks: false });
-  const r = new TarReader(x);
-  try {
-    r.write(tar);
-    r.finish();
-    x.finish();
-    return 'ok';
-  } catch (e) {
-    return `error: ${(e as Error).message}`;
-  }
-}
-
-async function extractBatched(tar: Buffer, dest: string, chunk: number, first = 0): Promise<string> {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < tar.length; i += chunk) chunks.push(tar.subarray(i, i + chunk));
-  try {
-    await unpackLayer(Readable.from(chunks), dest, { mediaType: TAR, digest: 'sha256:abc', chown: false, writerThreads: 0, batchFilesAfter: first });
-    return 'ok';
-  } catch (e) {
-    return `error: ${(e as Error).message}`;
-  }
-}
+const extractBatched = (tar: Buffer, dest: string, chunk: number, first = 0) => extractChunked(tar, dest, chunk, { writerThreads: 0, batchFilesAfter: first });
 
 /** A random layer over a few names, mostly regular files of every size class, so that entries collide often. */
 function randomEntries(seed: number): TarTestEntry[] {
