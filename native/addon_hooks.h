@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct hk_napi_fn {
   const char *name;
@@ -44,6 +45,9 @@ int hk_uint32(napi_env env, napi_value v, uint32_t *out);
 // hk_typed: v's data and element count when it is a typed array of type `want`; -1 otherwise
 // (throws nothing: the caller throws its usage line).
 int hk_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len);
+// hk_timespec: seconds (a JS time) to a timespec as libuv makes it for fs.futimes/lutimes
+// (microsecond resolution; negative fractions borrow a second).
+struct timespec hk_timespec(double t);
 
 // Starts fn(arg) on a thread of its own with a 64 KiB stack and every signal blocked (no signal
 // handler of Node's ever runs on it); detached, or joinable into *out. Returns 0 or an errno.

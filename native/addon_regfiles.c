@@ -52,19 +52,6 @@ static void work_free(napi_env env, struct regfiles_work *w) {
   free(w);
 }
 
-// Seconds to a timespec as libuv does for fs.futimesSync (microsecond resolution).
-static struct timespec to_timespec(double t) {
-  struct timespec ts;
-  ts.tv_sec = (time_t)t;
-  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-  ts.tv_nsec -= ts.tv_nsec % 1000;
-  if (ts.tv_nsec < 0) {
-    ts.tv_nsec += 1000000000L;
-    ts.tv_sec -= 1;
-  }
-  return ts;
-}
-
 // Writes every byte of iov[0..cnt) (consumed in place: a short write goes on where it stopped).
 static int write_all(int fd, struct iovec *iov, size_t cnt) {
   while (cnt > 0) {
@@ -120,7 +107,7 @@ static void execute(napi_env env, void *p) {
       if (a[2] >= 0 && fchown(fd, (uid_t)a[2], (gid_t)a[3]) != 0) err = errno;
       else if (a[1] >= 0 && fchmod(fd, (mode_t)a[1]) != 0) err = errno;
       else {
-        struct timespec ts[2] = {to_timespec(a[4]), to_timespec(a[5])};
+        struct timespec ts[2] = {hk_timespec(a[4]), hk_timespec(a[5])};
         if (futimens(fd, ts) != 0) err = errno;
       }
     }

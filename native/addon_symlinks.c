@@ -38,19 +38,6 @@ static void work_free(napi_env env, struct symlinks_work *w) {
   free(w);
 }
 
-// Seconds to a timespec as libuv does for fs.lutimesSync (microsecond resolution).
-static struct timespec to_timespec(double t) {
-  struct timespec ts;
-  ts.tv_sec = (time_t)t;
-  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-  ts.tv_nsec -= ts.tv_nsec % 1000;
-  if (ts.tv_nsec < 0) {
-    ts.tv_nsec += 1000000000L;
-    ts.tv_sec -= 1;
-  }
-  return ts;
-}
-
 static void execute(napi_env env, void *p) {
   (void)env;
   struct symlinks_work *w = p;
@@ -72,7 +59,7 @@ static void execute(napi_env env, void *p) {
       w->results[k] = -errno;
       continue;
     }
-    struct timespec ts[2] = {to_timespec(a[0]), to_timespec(a[1])};
+    struct timespec ts[2] = {hk_timespec(a[0]), hk_timespec(a[1])};
     w->results[k] = utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
   }
 }
