@@ -900,3 +900,145 @@ test('the bundled CLI\'s push (the progress reader of pull, push, load, import a
     await s.done();
   }
 });
+
+/** The bundled CLI in a child with `args` against `socketPath`; stdout a pipe read whole (or `stdoutFd`), stdin `stdinFile`. */
+async function bundledCli(bundle: string, socketPath: string, args: string[], opts: { stdinFile?: string; stdoutFd?: number } = {}): Promise<{ status: number | null; stdout: Buffer; stderr: string; result: { code: number; loaded: string[]; stdoutMade: boolean } | null }> {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-cli-child-'));
+  const result = join(dir, 'result.json');
+  const script = `
+    let stdoutMade = false;
+    const made = Object.getOwnPropertyDescriptor(process, 'stdout');
+    Object.defineProperty(process, 'stdout', { configurable: true, get() { stdoutMade = true; return made.get.call(process); } });
+    require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${socketPath}`)}, ...${JSON.stringify(args)}]).then((code) => {
+      const loaded = ['net', 'stream'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+      require('node:fs').writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code, loaded, stdoutMade }));
+    });`;
+  const stdin = opts.stdinFile ? openSync(opts.stdinFile, 'r') : 'ignore';
+  try {
+    return await new Promise((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], { stdio: [stdin, opts.stdoutFd ?? 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      let stderr = '';
+      child.stdout?.on('data', (d: Buffer) => out.push(d));
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stdout: Buffer.concat(out), stderr, result: existsSync(result) ? JSON.parse(readFileSync(result, 'utf8')) : null }));
+    });
+  } finally {
+    if (typeof stdin === 'number') closeSync(stdin);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A unix-socket daemon that answers GET `path` with `body` (application/x-tar), and 404 otherwise. */
+function tarAnswer(routes: Record<string, Buffer>): (req: Req, sock: Socket) => void {
+  return (req, sock) => {
+    const line = req.head.split('\r\n')[0]!.replace(/ HTTP\/1\.1$/, '');
+    const body = routes[line];
+    if (body) {
+      sock.write(`HTTP/1.1 200 OK\r\nApi-Version: 1.44\r\nContent-Type: application/x-tar\r\nContent-Length: ${body.length}\r\n\r\n`);
+      sock.write(body);
+    } else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
+  };
+}
+
+test('the bundled CLI\'s save, export and cp to `-` write the archive into a stdout pipe through write(2) (no process.stdout, node:net or node:stream), byte for byte', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const tar = Buffer.alloc(3 * 1024 * 1024 + 517);
+  for (let i = 0; i < tar.length; i++) tar[i] = (i * 7919) >>> 3;
+  const s = await serve(tarAnswer({
+    'GET /v1.44/images/get?names=x%3A1&names=y': tar,
+    'GET /v1.44/containers/c1/export': tar,
+    'GET /v1.44/containers/c1/archive?path=%2Fetc': tar,
+  }));
+  try {
+    for (const args of [['save', 'x:1', 'y'], ['export', 'c1'], ['cp', 'c1:/etc', '-']]) {
+      const r = await bundledCli(bundle, s.path, args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(r.stdout.equals(tar), `hako ${args.join(' ')}: stdout differs from the archive (${r.stdout.length} of ${tar.length} bytes)`);
+      assert.deepEqual(r.result, { code: 0, loaded: [], stdoutMade: false }, `hako ${args.join(' ')}`);
+    }
+  } finally {
+    await s.done();
+  }
+});
+
+test('the bundled CLI\'s save into a non-blocking pipe that is full: the archive is read as the pipe takes it (process.stdout\'s queue stays small); every byte arrives', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  // 24 MB of text (the helper compares strings)
+  const text = Array.from({ length: 3_000_000 }, (_, i) => `${i + 1}\n`).join('');
+  const s = await serve(tarAnswer({ 'GET /v1.44/images/get?names=x': Buffer.from(text) }));
+  try {
+    const { exit, stderr, out, res } = await bundledCliIntoSlowPipe(bundle, s.path, ['save', 'x'], 1);
+    assert.equal(exit, 0, stderr);
+    assert.equal(out.length, text.length);
+    assert.ok(out === text, 'stdout differs from the archive');
+    assert.equal(res.code, 0);
+    assert.ok(res.maxQueued <= 512 * 1024, `process.stdout queued ${res.maxQueued} bytes of a ${text.length}-byte archive`);
+  } finally {
+    await s.done();
+  }
+});
+
+test('the bundled CLI\'s save into a pipe whose reader is gone ends as docker: `write /dev/stdout: broken pipe`, status 1', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const s = await serve(tarAnswer({ 'GET /v1.44/images/get?names=x': Buffer.alloc(4 * 1024 * 1024, 1) }));
+  const [r, w] = native().pipe();
+  closeSync(r);
+  try {
+    const got = await bundledCli(bundle, s.path, ['save', 'x'], { stdoutFd: w });
+    assert.equal(got.stderr, 'write /dev/stdout: broken pipe\n');
+    assert.equal(got.status, 0, 'the child ran to its end');
+    assert.equal(got.result?.code, 1);
+  } finally {
+    closeSync(w);
+    await s.done();
+  }
+});
+
+test('the bundled CLI\'s prune prompts go to stdout through write(2) (no process.stdout made); y goes on, anything else stops', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const pruned: string[] = [];
+  const s = await serve((req, sock) => {
+    const line = req.head.split('\r\n')[0]!.replace(/ HTTP\/1\.1$/, '');
+    if (line.startsWith('POST /v1.44/containers/prune')) {
+      pruned.push('containers');
+      sock.write(json('200 OK', { ContainersDeleted: ['c1'], SpaceReclaimed: 0 }));
+    } else if (line.startsWith('POST /v1.44/images/prune')) {
+      pruned.push('images');
+      sock.write(json('200 OK', { ImagesDeleted: null, SpaceReclaimed: 0 }));
+    } else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-prompt-'));
+  try {
+    const yes = join(dir, 'yes');
+    writeFileSync(yes, 'y\n');
+    const no = join(dir, 'no');
+    writeFileSync(no, 'n\n');
+    const c = await bundledCli(bundle, s.path, ['container', 'prune'], { stdinFile: yes });
+    assert.equal(c.stdout.toString(), 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] Deleted Containers:\nc1\n\nTotal reclaimed space: 0B\n', c.stderr);
+    assert.deepEqual([c.result?.code, c.result?.stdoutMade], [0, false]);
+    const i = await bundledCli(bundle, s.path, ['image', 'prune'], { stdinFile: no });
+    assert.equal(i.stdout.toString(), 'WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] ', i.stderr);
+    assert.deepEqual([i.result?.code, i.result?.stdoutMade], [0, false]);
+    assert.deepEqual(pruned, ['containers']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await s.done();
+  }
+});

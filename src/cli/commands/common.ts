@@ -154,9 +154,32 @@ export async function readStdin(ctx: Ctx): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** docker's refusal to write an archive (save, export) into a terminal. */
+export function refuseTerminal(ctx: Ctx): void {
+  if (ctx.terminalColumns(1) !== null) throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+}
+
+/**
+ * GET `path` and its answer (a tar: save, export, cp to `-`) on stdout through ctx.print, read
+ * only as stdout takes it (ctx.backlog): an archive into a slow reader is not queued whole in
+ * memory. A reader that goes away ends the command as docker's (`write /dev/stdout: broken pipe`,
+ * status 1, through main's Stdio).
+ */
+export async function printAnswer(ctx: Ctx, client: Client, path: string, query?: Record<string, string | string[] | undefined>): Promise<void> {
+  const res = await client.collected('GET', path, {
+    query,
+    onBody: (b) => {
+      ctx.print(b);
+      return ctx.backlog() ?? undefined;
+    },
+  });
+  await res.body;
+}
+
 /** Prompts "Are you sure…? [y/N]" unless forced; true when confirmed. */
 export async function confirm(ctx: Ctx, warning: string): Promise<boolean> {
-  ctx.stdout.write(`${warning}\nAre you sure you want to continue? [y/N] `);
+  // On stdout, as docker's CLI asks (through ctx.print: no process.stdout made for one line).
+  ctx.print(`${warning}\nAre you sure you want to continue? [y/N] `);
   const line = await new Promise<string>((resolve) => {
     let buf = '';
     const onData = (d: Buffer) => {

@@ -5,7 +5,7 @@ import { ExitError } from '../main.js';
 import { ApiError, pathEscape, type Client } from '../client.js';
 import { renderList, ellipsis, goQuote, shortId, tabwrite } from '../format.js';
 import { ago, goTimeString, humanSize, bytesSize } from '../units.js';
-import { forEach, filtersQuery, inspectContainer, confirm, type Json } from './common.js';
+import { forEach, filtersQuery, inspectContainer, confirm, refuseTerminal, printAnswer, type Json } from './common.js';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { builtin, pipeline } from '../builtin.js';
@@ -245,25 +245,16 @@ export async function update(ctx: Ctx): Promise<number> {
   return code;
 }
 
-function refuseTerminal(ctx: Ctx): void {
-  if (ctx.stdout.isTTY) throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
-}
-
-async function toOutput(ctx: Ctx, res: NodeJS.ReadableStream, output: string | undefined): Promise<void> {
-  if (output) {
-    await pipeline(res, createWriteStream(output));
-  } else {
-    refuseTerminal(ctx);
-    await pipeline(res, ctx.stdout, { end: false });
-  }
-}
-
 export async function export_(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const output = ctx.flags.str('output');
-  if (!output) refuseTerminal(ctx);
+  if (!output) {
+    refuseTerminal(ctx);
+    await printAnswer(ctx, client, `/containers/${enc(ctx.args[0]!)}/export`);
+    return 0;
+  }
   const res = await client.raw('GET', `/containers/${enc(ctx.args[0]!)}/export`);
-  await toOutput(ctx, res, output);
+  await pipeline(res, createWriteStream(output));
   return 0;
 }
 export { export_ as export };
@@ -283,14 +274,15 @@ export async function cp(ctx: Ctx): Promise<number> {
   const d = splitCpArg(dst);
   if (s && d) throw new ExitError(1, 'copying between containers is not supported');
   if (!s && !d) throw new ExitError(1, 'must specify at least one container source');
+  if (s && dst === '-') {
+    refuseTerminal(ctx);
+    await printAnswer(ctx, client, `/containers/${enc(s[0])}/archive`, { path: s[1] });
+    return 0;
+  }
   const { spawn } = await import('../lazy/child-process.js');
   if (s) {
     const [container, cpath] = s;
     const res = await client.raw('GET', `/containers/${enc(container)}/archive`, { query: { path: cpath } });
-    if (dst === '-') {
-      await toOutput(ctx, res, undefined);
-      return 0;
-    }
     const stat = JSON.parse(Buffer.from(String(res.headers['x-docker-container-path-stat'] ?? 'e30='), 'base64').toString('utf8')) as Json;
     const srcBase = String(stat.name ?? path.basename(cpath));
     let dir: string;

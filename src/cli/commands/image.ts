@@ -4,7 +4,7 @@ import { ExitError } from '../main.js';
 import { pathEscape } from '../client.js';
 import { renderList, shortId, ellipsis, goQuote } from '../format.js';
 import { ago, goTimeString, humanDuration, humanSize } from '../units.js';
-import { forEach, filtersQuery, pullImage, readProgress, registryAuthHeader, splitReference, confirm, readStdin, deletedImagesText, type Json } from './common.js';
+import { forEach, filtersQuery, pullImage, readProgress, registryAuthHeader, splitReference, confirm, readStdin, refuseTerminal, printAnswer, deletedImagesText, type Json } from './common.js';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from '../builtin.js';
@@ -143,12 +143,13 @@ export async function tag(ctx: Ctx): Promise<number> {
 export async function save(ctx: Ctx): Promise<number> {
   const client = await ctx.client();
   const output = ctx.flags.str('output');
-  if (!output && ctx.stdout.isTTY) throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
-  const res = await client.raw('GET', '/images/get', { query: { names: ctx.args, platform: ctx.flags.str('platform') || undefined } });
+  const query = { names: ctx.args, platform: ctx.flags.str('platform') || undefined };
   if (!output) {
-    await pipeline(res, ctx.stdout, { end: false });
+    refuseTerminal(ctx);
+    await printAnswer(ctx, client, '/images/get', query);
     return 0;
   }
+  const res = await client.raw('GET', '/images/get', { query });
   // Like docker: into a temp file beside the target, renamed when complete, so a failed save
   // leaves no partial archive (and does not clobber an existing file).
   const tmp = join(dirname(output), `.${basename(output)}.hako-save-${process.pid}-${Date.now()}`);
