@@ -2191,6 +2191,10 @@ export class Engine implements ContainerEngine {
       if (hc.AutoRemove === true && policy !== '' && policy !== 'no') throw cannot('Restart policy cannot be updated because AutoRemove is enabled for the container');
       const normalized = normalizeHostConfig(next, [], { update: true, merged: true });
       normalized.ShmSize = hc.ShmSize; // not updatable; a recorded 0 (--default-shm-size 0) stays
+      // A negative value is recorded for a container that is not running (dockerd 20.10; its next
+      // start fails, spec.ts); a running one's cgroup refuses it, as runc refuses the uint64 it
+      // becomes in dockerd (500, "Cannot update container <id>: … the maximum allowed cpu-shares is 262144").
+      if (live.rec.State.Running && num(asked.CpuShares) < 0) throw new HakoError({ step: `Cannot update container ${live.rec.Id}: the maximum allowed cpu-shares is 262144`, kind: 'internal' });
       if (live.rec.State.Running) {
         const probe = buildSpec({ rec: { ...live.rec, HostConfig: normalized }, rootfs: this.rootfsDir(live.rec.Id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, cgroupsPath: this.cgroupsPathOf(live.rec), cgroupV2: false, initBinary: this.initBinary });
         const resources = { ...(probe.linux?.resources ?? {}) };

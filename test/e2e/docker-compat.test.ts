@@ -155,15 +155,38 @@ test('diff, size and commit leave out the empty mount targets of /etc/hostname, 
   }
 });
 
-test('--cpus beyond the CPUs, negative --cpu-shares and unknown capabilities are refused at create/update like dockerd', { skip, timeout: 60_000 }, async () => {
+test('a negative --cpu-shares as dockerd 20.10: recorded at create and in an update of a stopped container, the start fails (500 "shares: invalid argument", Error and exit code 128 recorded, still created), an update of a running one fails', { skip, timeout: 60_000 }, async () => {
+  try {
+    const id = (await docker(['create', '--name', 'neg-shares', '--cpu-shares', '-1', 'busybox', 'sleep', '100'])).stdout.trim();
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.CpuShares}} {{.State.Status}}', 'neg-shares'])).stdout.trim(), '-1 created');
+    const start = await docker(['start', 'neg-shares'], { ok: false });
+    assert.equal(start.code, 1);
+    assert.equal(start.stderr.replace(/^WARNING: .*\n/gm, ''), 'Error response from daemon: shares: invalid argument\nError: failed to start containers: neg-shares\n');
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.CpuShares}} {{.State.Status}} {{.State.ExitCode}} {{.State.Error}}', 'neg-shares'])).stdout.trim(), '-1 created 128 shares: invalid argument');
+    // a stopped container's update records it too
+    await docker(['update', '--cpu-shares', '-5', 'neg-shares']);
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.CpuShares}}', 'neg-shares'])).stdout.trim(), '-5');
+    await docker(['update', '--cpu-shares', '512', 'neg-shares']);
+    await docker(['start', 'neg-shares']);
+    const upd = await docker(['update', '--cpu-shares', '-1', 'neg-shares'], { ok: false });
+    assert.equal(upd.code, 1);
+    assert.match(upd.stderr, new RegExp(`^Error response from daemon: Cannot update container ${id}: .*the maximum allowed cpu-shares is 262144`, 'm'));
+    assert.equal((await docker(['inspect', '-f', '{{.HostConfig.CpuShares}} {{.State.Status}}', 'neg-shares'])).stdout.trim(), '512 running');
+  } finally {
+    await docker(['rm', '-f', 'neg-shares'], { ok: false });
+  }
+});
+
+test('--cpus beyond the CPUs and unknown capabilities are refused at create/update like dockerd; a negative --cpu-shares fails the start', { skip, timeout: 60_000 }, async () => {
   const n = availableParallelism();
   const before = await containerNames();
   const cpus = await docker(['run', '--rm', '--cpus', String(n + 1), 'busybox', 'true'], { ok: false });
   assert.equal(cpus.code, 125);
   assert.match(cpus.stderr, new RegExp(`Range of CPUs is from 0\\.01 to ${n}\\.00, as there are only ${n} CPUs available`));
+  // dockerd 20.10 records a negative --cpu-shares and fails the start (500; --rm removes it).
   const shares = await docker(['run', '--rm', '--cpu-shares', '-1', 'busybox', 'true'], { ok: false });
   assert.equal(shares.code, 125);
-  assert.match(shares.stderr, /cpu-shares/);
+  assert.match(shares.stderr, /docker: Error response from daemon: shares: invalid argument\n/);
   const cap = await docker(['run', '--rm', '--cap-add', 'bogus', 'busybox', 'true'], { ok: false });
   assert.equal(cap.code, 125);
   assert.match(cap.stderr, /invalid CapAdd: unknown capability: "CAP_BOGUS"/);

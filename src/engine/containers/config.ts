@@ -334,7 +334,7 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   if (!Number.isFinite(out.NanoCpus as number) || (out.NanoCpus as number) < 0 || (out.NanoCpus as number) > ncpu * 1e9) {
     throw invalid(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
   }
-  if ((out.CpuShares as number) < 0) throw invalid('invalid CPU shares (--cpu-shares): must not be negative');
+  // A negative CpuShares is recorded as given (dockerd 20.10): the start fails (spec.ts).
   const period = out.CpuPeriod as number;
   if (period !== 0 && (period < 1000 || period > 1000000)) throw invalid('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
   if ((out.CpuQuota as number) > 0 && (out.CpuQuota as number) < 1000) throw invalid('CPU cfs quota can not be less than 1ms (i.e. 1000)');

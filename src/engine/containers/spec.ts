@@ -384,6 +384,9 @@ export function buildSpec(inp: SpecInputs): Spec {
   if (Object.keys(memory).length > 0) resources.memory = memory as never;
   const cpu: Obj = {};
   if (Number(hc.CpuShares) > 0) cpu.shares = Number(hc.CpuShares);
+  // dockerd 20.10 records a negative CpuShares at create; its start fails with these words (500;
+  // State.Error, exit code 128), the value being a uint64 in the OCI spec.
+  if (Number(hc.CpuShares) < 0) throw startRefusal('shares: invalid argument');
   if (Number(hc.NanoCpus) > 0) {
     cpu.period = 100000;
     cpu.quota = Math.round((Number(hc.NanoCpus) * 100000) / 1e9);
