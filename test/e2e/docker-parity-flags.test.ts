@@ -306,7 +306,7 @@ test('inspect and logs as dockerd: SecurityOpt gains "label=disable" with --ipc 
   assert.equal(daemonError(local.stderr), "unknown log opt 'bogus' for log driver local");
 });
 
-test('json-file --log-opt tag: logs --details shows it expanded over logger.Info (ImageID is the first 12 characters of "sha256:…", as dockerd); an unknown field or an unclosed action refuses the start in Go\'s words (the tag was ignored)', { skip, timeout: 60_000 }, async () => {
+test('json-file --log-opt tag: logs --details shows it expanded over logger.Info (ImageID is the first 12 characters of "sha256:…", as dockerd), Go\'s template language and moby\'s functions too; a bad template refuses the start in Go\'s words', { skip, timeout: 60_000 }, async () => {
   const tag = 'tag={{.ID}}|{{.FullID}}|{{ .Name }}|{{.ImageID}}|{{.ImageFullID}}|{{.ImageName}}|{{.DaemonName}}|{{.Command}}';
   await docker(['run', '--name', 'pf-tag', '--network', 'none', '--label', 'a=b', '--log-opt', 'labels=a', '--log-opt', tag, 'busybox', 'echo', 'hi']);
   try {
@@ -317,9 +317,23 @@ test('json-file --log-opt tag: logs --details shows it expanded over logger.Info
   } finally {
     await docker(['rm', '-f', 'pf-tag']);
   }
+  // Go's template language and moby's functions (dockerd 20.10 in the lab gave these).
+  await docker(['run', '--name', 'pf-tag2', '--network', 'none', '--label', 'a=b', '--label', 'c=d', '--log-opt', 'tag={{if eq .Name "pf-tag2"}}{{upper .Name}}{{else}}no{{end}}|{{json .ContainerLabels}}|{{join .ContainerArgs ","}}|{{truncate .ID 4}}|[{{pad .Name 1 1}}]|{{printf "%s-%d" .ContainerName 5}}|{{index .ContainerLabels "c"}}|{{len .ContainerArgs}}|{{range .ContainerArgs}}<{{.}}>{{end}}|{{split "a:b" ":"}}|{{title "x y"}}', 'busybox', 'echo', 'hi', 'there']);
+  try {
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'pf-tag2'])).stdout.trim();
+    const want = `PF-TAG2|{"a":"b","c":"d"}|hi,there|${id.slice(0, 4)}|[ pf-tag2 ]|/pf-tag2-5|d|2|<hi><there>|[a b]|X Y`;
+    const q = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+    assert.equal((await docker(['logs', '--details', 'pf-tag2'])).stdout, `tag=${q(want)} hi there\n`);
+  } finally {
+    await docker(['rm', '-f', 'pf-tag2']);
+  }
   for (const [t, message] of [
     ['{{.Nosuch}}', 'failed to initialize logging driver: template: log-tag:1:2: executing "log-tag" at <.Nosuch>: can\'t evaluate field Nosuch in type *logger.Info'],
     ['{{.Name', 'failed to initialize logging driver: template: log-tag:1: unclosed action'],
+    ['{{nosuch .Name}}', 'failed to initialize logging driver: template: log-tag:1: function "nosuch" not defined'],
+    ['{{truncate .Name "x"}}', 'failed to initialize logging driver: template: log-tag:1:17: executing "log-tag" at <"x">: expected integer; found "x"'],
+    ['{{pad .Name}}', 'failed to initialize logging driver: template: log-tag:1:2: executing "log-tag" at <pad>: wrong number of args for pad: want 3 got 1'],
+    ['{{.Name.Foo}}', 'failed to initialize logging driver: template: log-tag:1:7: executing "log-tag" at <.Name.Foo>: can\'t evaluate field Foo in type string'],
   ]) {
     const r = await docker(['run', '--rm', '--network', 'none', '--log-opt', `tag=${t}`, 'busybox', 'true'], { ok: false });
     assert.equal(r.code, 125, t);

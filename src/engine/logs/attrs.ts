@@ -1,12 +1,27 @@
 // The attributes a json-file log line carries in dockerd (`--log-opt labels=…, labels-regex=…,
 // env=…, env-regex=…`): the container's labels and env entries those options name. They are
 // fixed for a container's life, so `docker logs --details` computes them from its record.
+import { hostname } from 'node:os';
 import { invalid } from '../../common/errors.js';
+import { Template, TemplateError, goType } from '../../common/go-template.js';
 import type { ContainerRecord } from '../containers/record.js';
 
-/** Key → value, as moby's logger.Info.ExtraAttributes picks them. */
+/** Key → value, as moby's logger.Info.ExtraAttributes picks them, and json-file's `tag`. */
 export function logAttributes(rec: ContainerRecord): Record<string, string> {
-  const opts = ((rec.HostConfig.LogConfig as { Config?: Record<string, string> } | undefined)?.Config ?? {}) as Record<string, string>;
+  const out = extraAttributes(rec);
+  // json-file adds the tag only when one was asked for (no default template).
+  const tag = logOpts(rec).tag;
+  if (tag) out.tag = logTag(rec, tag);
+  return out;
+}
+
+function logOpts(rec: Pick<ContainerRecord, 'HostConfig'>): Record<string, string> {
+  return ((rec.HostConfig.LogConfig as { Config?: Record<string, string> } | undefined)?.Config ?? {}) as Record<string, string>;
+}
+
+/** moby's logger.Info.ExtraAttributes(nil): the labels and env entries the log options name. */
+function extraAttributes(rec: Pick<ContainerRecord, 'HostConfig' | 'Config'>): Record<string, string> {
+  const opts = logOpts(rec);
   const labels = (rec.Config.Labels as Record<string, string> | null | undefined) ?? {};
   const env = new Map<string, string>();
   for (const e of (rec.Config.Env as string[] | null | undefined) ?? []) {
@@ -20,44 +35,70 @@ export function logAttributes(rec: ContainerRecord): Record<string, string> {
   for (const k of (opts.env ?? '').split(',')) if (k && env.has(k)) out[k] = env.get(k)!;
   const ere = regex(opts['env-regex']);
   if (ere) for (const [k, v] of env) if (ere.test(k)) out[k] = v;
-  // json-file adds the tag only when one was asked for (no default template).
-  if (opts.tag) out.tag = logTag(rec, opts.tag);
   return out;
 }
 
-/**
- * A --log-opt tag template as moby's loggerutils.ParseLogTag expands it over logger.Info: the
- * fields only (`{{.Name}}`, `{{ .ID }}`), with Info's own quirks (ImageID is the first 12
- * characters of "sha256:…"). An unknown field or an unclosed action is refused in Go's words
- * (dockerd: when the start initialises the log driver); other template syntax is refused too.
- */
-export function logTag(rec: Pick<ContainerRecord, 'Id' | 'Name' | 'Image' | 'Path' | 'Args' | 'Config'>, template: string): string {
-  const fields: Record<string, string> = {
-    ID: rec.Id.slice(0, 12),
-    FullID: rec.Id,
-    Name: rec.Name.replace(/^\//, ''),
-    ImageID: rec.Image.slice(0, 12),
-    ImageFullID: rec.Image,
-    ImageName: String(rec.Config.Image ?? ''),
-    DaemonName: 'docker',
-    Command: [rec.Path, ...rec.Args].join(' '),
+/** A map as Go holds it: its keys sorted (Go's json and fmt print a map so). */
+function sortedMap(m: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(m).sort()) out[k] = m[k]!;
+  return out;
+}
+
+/** A time as Go's time.Time: fmt prints `2006-01-02 15:04:05.999999999 +0000 UTC`, json RFC 3339. */
+function goTime(rfc3339: string): object {
+  return {
+    toString: () => rfc3339.replace('T', ' ').replace(/Z$/, ' +0000 UTC'),
+    toJSON: () => rfc3339,
   };
-  let out = '';
-  let i = 0;
-  for (;;) {
-    const open = template.indexOf('{{', i);
-    if (open < 0) return out + template.slice(i);
-    out += template.slice(i, open);
-    const close = template.indexOf('}}', open + 2);
-    if (close < 0) throw invalid('template: log-tag:1: unclosed action');
-    const action = template.slice(open + 2, close);
-    const m = /^(\s*)\.([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(action);
-    if (!m) throw invalid(`log tag template ${JSON.stringify(template)}: {{${action}}} is not supported`, `use fields only: ${Object.keys(fields).map((f) => `{{.${f}}}`).join(' ')}`);
-    const name = m[2]!;
-    const value = fields[name];
-    if (value === undefined) throw invalid(`template: log-tag:1:${open + 2 + m[1]!.length}: executing "log-tag" at <.${name}>: can't evaluate field ${name} in type *logger.Info`);
-    out += value;
-    i = close + 2;
+}
+
+type TagRecord = Pick<ContainerRecord, 'Id' | 'Name' | 'Image' | 'Path' | 'Args' | 'Config' | 'HostConfig' | 'Created' | 'LogPath'>;
+
+/**
+ * A --log-opt tag template as moby's loggerutils.ParseLogTag expands it: Go's text/template (the
+ * shared subset, src/common/go-template.ts, with moby's template functions and Go's checks of
+ * each call) over a logger.Info — its fields (Config, ContainerID, ContainerName, …, DaemonName)
+ * and methods (ID, FullID, Name, ImageID — the first 12 characters of "sha256:…", as dockerd —,
+ * ImageFullID, ImageName, Hostname, Command, ExtraAttributes). A bad template is refused in Go's
+ * words (dockerd: when the start initialises the log driver).
+ */
+export function logTag(rec: TagRecord, template: string): string {
+  const info = {
+    [goType]: '*logger.Info',
+    Config: sortedMap(logOpts(rec)),
+    ContainerID: rec.Id,
+    ContainerName: rec.Name,
+    ContainerEntrypoint: rec.Path,
+    ContainerArgs: rec.Args ?? [],
+    ContainerImageID: rec.Image,
+    ContainerImageName: String(rec.Config.Image ?? ''),
+    ContainerCreated: goTime(rec.Created),
+    ContainerEnv: (rec.Config.Env as string[] | null | undefined) ?? null,
+    ContainerLabels: sortedMap((rec.Config.Labels as Record<string, string> | null | undefined) ?? {}),
+    LogPath: rec.LogPath ?? '',
+    DaemonName: 'docker',
+    ID: () => rec.Id.slice(0, 12),
+    FullID: () => rec.Id,
+    Name: () => rec.Name.replace(/^\//, ''),
+    ImageID: () => rec.Image.slice(0, 12),
+    ImageFullID: () => rec.Image,
+    ImageName: () => String(rec.Config.Image ?? ''),
+    Hostname: () => hostname(),
+    Command: () => [rec.Path, ...(rec.Args ?? [])].join(' '),
+    ExtraAttributes: (keyMod?: unknown) => {
+      const attrs = extraAttributes(rec);
+      if (typeof keyMod !== 'function') return sortedMap(attrs);
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(attrs)) out[String((keyMod as (k: string) => unknown)(k))] = v;
+      return sortedMap(out);
+    },
+  };
+  try {
+    return Template.parse(template, { name: 'log-tag', strict: true }).execute(info);
+  } catch (e) {
+    if (e instanceof TemplateError) throw invalid(e.message);
+    throw e;
   }
 }
 
