@@ -9,7 +9,7 @@ import { parseImageConfig, type HistoryEntry, type ImageConfig } from './manifes
 import type { Platform } from './platform.js';
 import { pull, type LayerUnpacker, type PullHeld, type PullOptions, type PullResult, type PullContext } from './pull.js';
 import { pullMark } from './pull-trace.js';
-import { familiarString, formatReference, looksLikeId, parseReference, repositoryName, type Reference } from './reference.js';
+import { familiarName, familiarString, formatReference, looksLikeId, parseReference, repositoryName, type Reference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
 import { DockerConfig, type Credentials } from './registry/credentials.js';
 import type { ProxyEnv } from './proxy.js';
@@ -267,8 +267,8 @@ export class ImageService {
    * `opts.credentials`: the caller's (a client's X-Registry-Auth); without them, the docker
    * config's (`dockerConfigPath`) for the registry, if any.
    */
-  async pull(ref: string, opts: PullOptions & { credentials?: Credentials | undefined } = {}): Promise<PullResult> {
-    const { credentials, ...rest } = opts;
+  async pull(ref: string, opts: PullOptions & { credentials?: Credentials | undefined; event?: boolean } = {}): Promise<PullResult> {
+    const { credentials, event = true, ...rest } = opts;
     const client = credentials ? this.clientWith(parseReference(ref).domain, credentials) : undefined;
     const ctx = client ? { ...this.ctx, client: () => client } : this.ctx;
     let result: PullResult;
@@ -289,11 +289,31 @@ export class ImageService {
     } finally {
       client?.close();
     }
-    // dockerd: the reference pulled is the actor (its familiar name).
-    const name = familiarString(parseReference(ref));
-    this.onEvent?.('pull', name, { name });
+    if (event) await this.pullEvent(ref);
     this.opts.onPulled?.();
     return result;
+  }
+
+  /**
+   * dockerd 20.10's pull event (distribution.Pull's ImageEventLogger, LogImageEvent): the reference
+   * pulled (familiar) is the actor, `name` its repository (no tag nor digest), with the config
+   * labels of the image that reference names now. A pull of all tags (`ref` without tag nor
+   * digest) has one, for the repository (its labels: those of `latest`, if it has one).
+   */
+  async pullEvent(ref: string): Promise<void> {
+    const sink = this.onEvent;
+    if (!sink) return;
+    const r = parseReference(ref, { defaultTag: false });
+    const id = familiarString(r);
+    let labels: Record<string, string> = {};
+    try {
+      const rec = await this.resolve(id);
+      const cfg = parseImageConfig(await this.content.readBlob(rec.id)) as { config?: { Labels?: Record<string, string> | null } };
+      labels = { ...(cfg.config?.Labels ?? {}) };
+    } catch {
+      // no such image (a repository without latest), or its config unreadable: no labels
+    }
+    sink('pull', id, { ...labels, name: familiarName(r) });
   }
 
   /**

@@ -120,8 +120,13 @@ test('pull -a (hako and the docker CLI) pulls every tag of a repository without 
         assert.deepEqual(await listed(), want);
       }
     }
-    // again: every tag up to date
+    // again: every tag up to date; one pull event, for the repository (dockerd 20.10)
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000))); // a new second: earlier pulls left out
+    const since = Math.floor(Date.now() / 1000);
     const again = await hako(['pull', '-a', repo]);
+    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
+    const pulls = (await hako(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'event=pull', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}}'])).stdout;
+    assert.equal(pulls, `${repo} ${repo}\n`);
     assert.deepEqual(again.stdout.trim().split('\n').slice(-2), [`Status: Image is up to date for ${repo}`, repo], again.stdout);
     if (hasDocker) assert.equal(again.stdout, (await docker(['pull', '-a', repo])).stdout);
     // -q: the repository only

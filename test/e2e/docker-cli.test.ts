@@ -108,11 +108,12 @@ test('docker push to the test registry', { skip }, async () => {
   await docker(['tag', ref, target]);
   const r = await docker(['push', target]);
   assert.match(r.stdout, /v1: digest: sha256:[0-9a-f]{64}/);
-  // dockerd's events: pull and push name the reference (the actor too), tag the image.
+  // dockerd's events: pull and push name the reference (the actor too; a pull's `name` is the
+  // repository, dockerd 20.10's FamiliarName), tag the image.
   await new Promise((res) => setTimeout(res, 1100)); // --until counts whole seconds
   const events = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}'])).stdout.trim().split('\n');
   const pulled = events.filter((l) => l.startsWith('pull '));
-  assert.ok(pulled.includes(`pull ${ref}:latest ${ref}:latest`), events.join('\n'));
+  assert.ok(pulled.includes(`pull ${ref}:latest ${ref}`), events.join('\n'));
   assert.ok(events.some((l) => /^tag sha256:[0-9a-f]{64} /.test(l) && l.endsWith(` ${target}`)), events.join('\n'));
   assert.ok(events.includes(`push ${target} ${target}`), events.join('\n'));
   await docker(['rmi', target]);
@@ -120,6 +121,21 @@ test('docker push to the test registry', { skip }, async () => {
   const back = await docker(['pull', target]);
   assert.match(back.stdout, /Downloaded newer image/);
   await docker(['rmi', target]);
+  // A pull event carries the image's labels (dockerd's LogImageEvent), pulled by tag or by digest.
+  const labelled = `${reg.host}/test/labelled:1`;
+  await docker(['build', '-q', '-t', labelled, '-'], { input: `FROM ${ref}\nLABEL pulled.label=x\n` });
+  const pushed = (await docker(['push', labelled])).stdout;
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed)![1]!;
+  await docker(['rmi', labelled]);
+  await new Promise((res) => setTimeout(res, 1000 - (Date.now() % 1000))); // a new second: the pulls above left out
+  const since2 = Math.floor(Date.now() / 1000);
+  await docker(['pull', labelled]);
+  await docker(['rmi', labelled]);
+  await docker(['pull', `${reg.host}/test/labelled@${digest}`]);
+  await new Promise((res) => setTimeout(res, 1100));
+  const labelEvents = (await docker(['events', '--since', String(since2), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'event=pull', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}} {{index .Actor.Attributes "pulled.label"}}'])).stdout.trim().split('\n');
+  assert.deepEqual(labelEvents, [`${labelled} ${reg.host}/test/labelled x`, `${reg.host}/test/labelled@${digest} ${reg.host}/test/labelled x`]);
+  await docker(['rmi', `${reg.host}/test/labelled@${digest}`], { ok: false });
 });
 
 test('docker run --rm busybox echo hi', { skip: skipContainers }, async () => {

@@ -213,7 +213,7 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   // Like dockerd, `Pulling from` (and so the 200) comes once the manifest is in: a failure before
   // it (no such image, authentication) is an error answer, which clients print as
   // `Error response from daemon: …`; later ones are the stream's last message.
-  const pullOne = (tagged: string, id: string, statusLine: boolean) => {
+  const pullOne = (tagged: string, id: string, statusLine: boolean, event = true) => {
     let started = false;
     const progress = (ev: ProgressEvent): void => {
       if (!started) {
@@ -223,7 +223,7 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
       }
       out.push(progressEventMessage(ev));
     };
-    return deps.images.pull(tagged, { platform, signal: ctx.signal, credentials, progress, statusLine });
+    return deps.images.pull(tagged, { platform, signal: ctx.signal, credentials, progress, statusLine, event });
   };
   try {
     if (ref.tag === undefined && ref.digest === undefined) {
@@ -236,9 +236,11 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
       const tags = await deps.images.listTags(refString, { credentials, signal: ctx.signal });
       let newer = false;
       for (const t of tags) {
-        const r = await pullOne(formatReference({ ...ref, tag: t }), t, false);
+        const r = await pullOne(formatReference({ ...ref, tag: t }), t, false, false);
         if (r.status === 'downloaded') newer = true;
       }
+      // dockerd logs one pull event, for the repository, once every tag is in.
+      await deps.images.pullEvent(refString);
       const name = familiarString(ref);
       out.push({ status: newer ? `Status: Downloaded newer image for ${name}` : `Status: Image is up to date for ${name}` });
     } else {
