@@ -6,6 +6,8 @@
 // `BUG: ` in its log when asked, or the first error of a step).
 import assert from 'node:assert/strict';
 import { startDaemon, type TestDaemon } from './daemon.js';
+
+type StartOptions = NonNullable<Parameters<typeof startDaemon>[1]>;
 import { startRegistry, type TestRegistry } from './registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from './images.js';
 import { atExit } from './exit-cleanup.js';
@@ -16,7 +18,13 @@ export interface BusyboxDaemon {
   img: BuiltImage;
   /** `127.0.0.1:PORT/test/busybox:latest` */
   image: string;
+  /** The daemon (after restart(), the new one). */
   d: TestDaemon;
+  /**
+   * Starts a new daemon on the same dirs, cgroup parent and network (startDaemon's `after`: the
+   * current one must have stopped or crashed); stop() then stops that one.
+   */
+  restart(extra?: string[], opts?: Omit<StartOptions, 'after'>): Promise<TestDaemon>;
   /**
    * Stops the daemon (its exit code must be 0), the registry, and removes the image's dir.
    * `noBugs`: the daemon's log must hold no `BUG: ` line either.
@@ -26,9 +34,10 @@ export interface BusyboxDaemon {
 
 /**
  * A registry with busybox as test/busybox:latest and a daemon; `pull`: the daemon has pulled it
- * (through the API, as the files did); `daemonArgs`: more hakod flags.
+ * (through the API, as the files did); `daemonArgs`: more hakod flags; `daemonOptions`: startDaemon's
+ * options (env, net, wrap).
  */
-export async function startBusyboxDaemon(opts: { pull?: boolean; daemonArgs?: string[] } = {}): Promise<BusyboxDaemon> {
+export async function startBusyboxDaemon(opts: { pull?: boolean; daemonArgs?: string[]; daemonOptions?: Omit<StartOptions, 'after'> } = {}): Promise<BusyboxDaemon> {
   // What was made so far, undone in reverse order on a failure.
   const undo: Array<() => unknown> = [];
   const undoAll = async (): Promise<Error[]> => {
@@ -51,8 +60,9 @@ export async function startBusyboxDaemon(opts: { pull?: boolean; daemonArgs?: st
     undo.push(() => (dropImgAtExit(), img.cleanup()));
     await pushLayout(img, reg.host, 'test/busybox');
     const image = `${reg.host}/test/busybox:latest`;
-    const d = await startDaemon(opts.daemonArgs ?? []);
+    let d = await startDaemon(opts.daemonArgs ?? [], opts.daemonOptions ?? {});
     let code: number | null = null;
+    // the current daemon (restart() replaces it)
     undo.push(async () => (code = await d.stop()));
     if (opts.pull) {
       const r = await d.request('POST', `/v1.44/images/create?fromImage=${encodeURIComponent(image)}`);
@@ -63,7 +73,13 @@ export async function startBusyboxDaemon(opts: { pull?: boolean; daemonArgs?: st
       reg,
       img,
       image,
-      d,
+      get d() {
+        return d;
+      },
+      async restart(extra: string[] = [], more: Omit<StartOptions, 'after'> = {}) {
+        d = await startDaemon(extra, { ...more, after: d });
+        return d;
+      },
       async stop({ noBugs = false } = {}) {
         if (stopped) return;
         stopped = true;
