@@ -3,15 +3,15 @@
 // accepts it: same source, same V8, same flags) and writes nothing; a daemon under other V8 flags
 // keeps a cache of its own. HAKOD_CODE_CACHE puts the files in a temp dir, so that the test does
 // not depend on (or disturb) the cache beside the bundle that other tests' daemons use.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hasEngine, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { hasEngine } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/fixtures.js';
-import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxImage, pushLayout, type BuiltImage } from '../helpers/images.js';
+import { hasRegistry } from '../helpers/registry.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { retryUntil } from '../helpers/retry.js';
 import { makeTar } from '../helpers/tar.js';
 
@@ -20,21 +20,16 @@ const hasBundle = existsSync(join(repoRoot, 'dist', 'bundle', 'hakod.cjs'));
 const skip =
   process.getuid?.() !== 0 ? 'needs root (hakod)' : !hasRegistry ? 'docker-registry is not installed' : !hasEngine ? 'the engine is not built' : !hasBundle ? 'no hakod bundle (esbuild not installed): hakod runs from dist/ without a code cache' : false;
 
-let reg: TestRegistry;
-let img: BuiltImage;
-before(async () => {
-  if (skip) return;
-  reg = await startRegistry();
-  img = busyboxImage();
-  await pushLayout(img, reg.host, 'test/busybox');
-});
-after(async () => {
-  await reg?.stop();
-  img?.cleanup();
-});
+/**
+ * A registry with busybox and a daemon of its own (startBusyboxDaemon) using code cache dir
+ * `cache` (`env`: more of hakod's environment); stop() checks its exit code.
+ */
+function daemonWithCache(cache: string, env: NodeJS.ProcessEnv = {}): Promise<BusyboxDaemon> {
+  return startBusyboxDaemon({ daemonOptions: { env: { ...process.env, HAKOD_CODE_CACHE: cache, ...env } } });
+}
 
-async function pull(d: TestDaemon): Promise<void> {
-  const r = await d.request('POST', `/images/create?fromImage=${encodeURIComponent(`${reg.host}/test/busybox`)}&tag=latest`);
+async function pull(b: BusyboxDaemon): Promise<void> {
+  const r = await b.d.request('POST', `/images/create?fromImage=${encodeURIComponent(`${b.reg.host}/test/busybox`)}&tag=latest`);
   assert.equal(r.status, 200, r.body.toString());
   assert.doesNotMatch(r.body.toString(), /"error"/);
 }
@@ -43,40 +38,39 @@ const cacheFiles = (dir: string): string[] => readdirSync(dir).filter((f) => f.e
 
 test('hakod writes its code cache after its first pull, and the next daemon starts from it', { skip }, async () => {
   const dir = tempDir('hakod-cache-');
-  const env = { ...process.env, HAKOD_CODE_CACHE: dir.path };
   try {
-    const d1 = await startDaemon(['--insecure-registry', reg.host], { env });
+    const b1 = await daemonWithCache(dir.path);
     try {
-      assert.match(d1.log(), /code cache: none/);
+      assert.match(b1.d.log(), /code cache: none/);
       assert.deepEqual(cacheFiles(dir.path), [], 'nothing written before a pull');
-      await pull(d1);
-      await retryUntil(async () => assert.match(d1.log(), /code cache written/), 'the cache is written after the pull');
-      await pull(d1); // a second pull writes nothing more
+      await pull(b1);
+      await retryUntil(async () => assert.match(b1.d.log(), /code cache written/), 'the cache is written after the pull');
+      await pull(b1); // a second pull writes nothing more
     } finally {
-      await d1.stop();
+      await b1.stop();
     }
     const written = cacheFiles(dir.path);
     assert.equal(written.length, 1, `one cache file: ${written.join(', ')}`);
-    assert.equal(d1.log().match(/code cache written/g)?.length, 1);
+    assert.equal(b1.d.log().match(/code cache written/g)?.length, 1);
 
-    const d2 = await startDaemon(['--insecure-registry', reg.host], { env });
+    const b2 = await daemonWithCache(dir.path);
     try {
-      assert.match(d2.log(), /code cache: accepted/);
-      await pull(d2);
-      const inspect = await d2.request('GET', `/images/${encodeURIComponent(`${reg.host}/test/busybox:latest`)}/json`);
+      assert.match(b2.d.log(), /code cache: accepted/);
+      await pull(b2);
+      const inspect = await b2.d.request('GET', `/images/${encodeURIComponent(b2.image)}/json`);
       assert.equal(inspect.status, 200);
     } finally {
-      await d2.stop();
+      await b2.stop();
     }
-    assert.doesNotMatch(d2.log(), /code cache written/);
+    assert.doesNotMatch(b2.d.log(), /code cache written/);
     assert.deepEqual(cacheFiles(dir.path), written);
 
     // Other V8 flags: V8 would reject the first cache, so this daemon has a file of its own.
-    const d3 = await startDaemon(['--insecure-registry', reg.host], { env: { ...env, HAKOD_V8_FLAGS: '--no-opt' } });
+    const b3 = await daemonWithCache(dir.path, { HAKOD_V8_FLAGS: '--no-opt' });
     try {
-      assert.match(d3.log(), /code cache: none/);
+      assert.match(b3.d.log(), /code cache: none/);
     } finally {
-      await d3.stop();
+      await b3.stop();
     }
   } finally {
     dir.cleanup();
@@ -85,19 +79,19 @@ test('hakod writes its code cache after its first pull, and the next daemon star
 
 test('a daemon that has built writes no code cache (its bytecode would hold the builder: +1 MB idle RSS for every later daemon)', { skip }, async () => {
   const dir = tempDir('hakod-cache-');
-  const env = { ...process.env, HAKOD_CODE_CACHE: dir.path };
   try {
-    const d = await startDaemon(['--insecure-registry', reg.host], { env });
+    const setup = await daemonWithCache(dir.path);
+    const d = setup.d;
     try {
       const ctxTar = makeTar([{ name: 'Dockerfile', data: 'FROM scratch\nLABEL built=yes\n' }]);
       const b = await d.request('POST', '/build?t=cache-test%3Ab', ctxTar, { 'Content-Type': 'application/x-tar' });
       assert.equal(b.status, 200, b.body.toString());
       assert.match(b.body.toString(), /Successfully built/);
-      await pull(d);
-      const inspect = await d.request('GET', `/images/${encodeURIComponent(`${reg.host}/test/busybox:latest`)}/json`);
+      await pull(setup);
+      const inspect = await d.request('GET', `/images/${encodeURIComponent(setup.image)}/json`);
       assert.equal(inspect.status, 200);
     } finally {
-      await d.stop();
+      await setup.stop();
     }
     assert.doesNotMatch(d.log(), /code cache written/);
     assert.deepEqual(cacheFiles(dir.path), []);
