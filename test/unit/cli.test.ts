@@ -15,7 +15,9 @@ import { buildCreate, parsePortSpec, parseMount, parseUlimit, parseEnvFile, pars
 import { Demuxer, frame, demuxAll } from '../../src/cli/stdcopy.js';
 import { ProgressRenderer, progressBar, progressLine, ProgressError } from '../../src/cli/progress.js';
 import { encodeQuery, minVersion, resolveHost } from '../../src/cli/client.js';
-import { formatPorts, containerContext } from '../../src/cli/commands/container.js';
+import { formatPorts, containerContext, cp, export_ } from '../../src/cli/commands/container.js';
+import { save } from '../../src/cli/commands/image.js';
+import { ExitError, type Ctx } from '../../src/cli/main.js';
 import { imageRows } from '../../src/cli/commands/image.js';
 import { splitReference, filtersQuery } from '../../src/cli/commands/common.js';
 
@@ -408,4 +410,34 @@ test('client helpers: query encoding, version negotiation, host resolution', () 
   assert.deepEqual(splitReference('busybox:1.36'), { name: 'busybox', tag: '1.36' });
   assert.deepEqual(splitReference('busybox@sha256:abc'), { name: 'busybox', tag: 'sha256:abc' });
   assert.equal(filtersQuery(['status=running', 'label=a=b']), '{"status":{"running":true},"label":{"a=b":true}}');
+});
+
+test('cp CONTAINER:PATH - writes the tar to a terminal as docker\'s cp does; save and export to a terminal are refused in docker\'s words', async () => {
+  const tar = Buffer.from('a tar of /etc');
+  const asked: string[] = [];
+  const printed: Buffer[] = [];
+  const client = {
+    collected: async (method: string, path: string, opts: { query?: Record<string, unknown>; onBody?: (b: Buffer) => unknown }) => {
+      asked.push(`${method} ${path} ${JSON.stringify(opts.query ?? {})}`);
+      await opts.onBody?.(tar);
+      return { body: Promise.resolve(Buffer.alloc(0)) };
+    },
+  };
+  const ctx = (args: string[]) =>
+    ({
+      args,
+      flags: new Flags(parseFlags(specs.save!, []), specs.save!.flags),
+      client: async () => client,
+      print: (b: string | Uint8Array) => printed.push(Buffer.from(b)),
+      printErr: () => undefined,
+      backlog: () => null,
+      terminalColumns: () => 80, // stdout is a terminal
+    }) as unknown as Ctx;
+  assert.equal(await cp(ctx(['c1:/etc', '-'])), 0);
+  assert.deepEqual(asked, ['GET /containers/c1/archive {"path":"/etc"}']);
+  assert.deepEqual(Buffer.concat(printed), tar);
+  for (const [handler, args] of [[save, ['x']], [export_, ['c1']]] as const) {
+    await assert.rejects(handler(ctx([...args])), (e: ExitError) => e.code === 1 && e.message === 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+  }
+  assert.equal(asked.length, 1, 'nothing asked of the daemon for a refused save or export');
 });

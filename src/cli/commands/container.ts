@@ -275,7 +275,7 @@ export async function cp(ctx: Ctx): Promise<number> {
   if (s && d) throw new ExitError(1, 'copying between containers is not supported');
   if (!s && !d) throw new ExitError(1, 'must specify at least one container source');
   if (s && dst === '-') {
-    refuseTerminal(ctx);
+    // The tar as it comes, a terminal too (docker's cp refuses none; save and export do).
     await printAnswer(ctx, client, `/containers/${enc(s[0])}/archive`, { path: s[1] });
     return 0;
   }
