@@ -1042,3 +1042,44 @@ test('the bundled CLI\'s prune prompts go to stdout through write(2) (no process
     await s.done();
   }
 });
+
+test('the bundled CLI\'s streaming stats prints each round into a stdout pipe through write(2) (no process.stdout made)', opts, async (t) => {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (!existsSync(bundle)) {
+    t.skip('no bundle (esbuild not installed)');
+    return;
+  }
+  const s = await serve((req, sock) => {
+    const line = req.head.split('\r\n')[0]!.replace(/ HTTP\/1\.1$/, '');
+    if (line.startsWith('GET /v1.44/containers/c1/stats')) sock.write(json('200 OK', { id: 'c1'.padEnd(64, '0'), name: '/web', pids_stats: { current: 3 } }));
+    else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-stats-'));
+  const marker = join(dir, 'stdout-made');
+  try {
+    // The child notes (synchronously) if process.stdout is made; it is killed after two rounds.
+    const script = `
+      const made = Object.getOwnPropertyDescriptor(process, 'stdout');
+      Object.defineProperty(process, 'stdout', { configurable: true, get() { require('node:fs').writeFileSync(${JSON.stringify(marker)}, ''); return made.get.call(process); } });
+      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'stats', '--format', '{{.Name}} {{.PIDs}}', 'c1']);`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise((r) => child.on('close', r));
+    await new Promise<void>((resolve) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.split('\n').length > 2) resolve();
+      });
+      child.on('close', () => resolve());
+    });
+    child.kill('SIGKILL');
+    await closed;
+    assert.equal(out.split('\n').slice(0, 2).join('\n'), 'web 3\nweb 3', stderr);
+    assert.equal(existsSync(marker), false, 'process.stdout was made');
+  } finally {
+    await s.done();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -399,7 +399,9 @@ export async function stats(ctx: Ctx): Promise<number> {
   }
   for (;;) {
     const text = await once();
-    ctx.stdout.write(ctx.stdout.isTTY ? `\x1b[2J\x1b[H${text}` : text);
+    // Through ctx.print (no process.stdout made); a slow reader holds the next round.
+    ctx.print(ctx.terminalColumns(1) !== null ? `\x1b[2J\x1b[H${text}` : text);
+    await ctx.backlog();
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
