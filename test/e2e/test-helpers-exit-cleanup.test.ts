@@ -3,8 +3,8 @@
 // stops them and removes their dirs, cgroups and network, with a container running in the daemon.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,134 @@ for (const kind of ['daemon', 'pull'] as const) {
       assert.deepEqual(readdirSync(dir), []);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+// A whole run (scripts/run-tests.mjs) cut short: a child run in a process group of its own runs
+// test/e2e/fixtures/run-cut-short.ts (a registry; a hakod with a container on its bridge; an
+// in-process engine without a monitor with a container; a netns) and is killed once all exist:
+// SIGTERM to the group (a CI runner's kill, Ctrl-C's SIGINT alike), or SIGKILL to the group and then
+// the next run's start sweeps the ledger. Nothing of it may remain: mounts, cgroups, links, nft
+// tables, netns, processes, dirs (the host's state before and after, what the run made).
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const runner = join(repo, 'scripts', 'run-tests.mjs');
+const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'run-cut-short.js');
+
+interface Made {
+  testPid: number;
+  tmp: string;
+  pids: Record<string, number>;
+  registryDir: string;
+  cgroupPrefix: string;
+  nets: Array<{ prefix: string; table: string }>;
+  netns: string;
+}
+
+function hostState(): { mounts: string[]; cgroups: string[]; links: string[]; tables: string[]; netns: string[] } {
+  const cgroups: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      cgroups.push(join(dir, e.name));
+      if (depth < 5) walk(join(dir, e.name), depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  const out = (cmd: string, args: string[]): string => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' });
+    } catch {
+      return '';
+    }
+  };
+  return {
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m),
+    cgroups,
+    links: out('ip', ['-o', 'link', 'show']).split('\n').map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '').filter((n) => n),
+    tables: out('nft', ['list', 'tables']).split('\n').filter((l) => l.startsWith('table ')),
+    netns: existsSync('/run/netns') ? readdirSync('/run/netns') : [],
+  };
+}
+
+/** What of the run's in `now` and not in `before` (the run's: named by its dirs, cgroup prefix, network prefixes, netns). */
+function leftOf(made: Made, before: ReturnType<typeof hostState>, now: ReturnType<typeof hostState>): string[] {
+  const fresh = <T extends keyof ReturnType<typeof hostState>>(k: T) => now[k].filter((x) => !before[k].includes(x));
+  const ours = (name: string) => made.nets.some((n) => name.startsWith(n.prefix)) || name.includes(made.netns);
+  return [
+    ...fresh('mounts').filter((m) => m.startsWith(made.tmp + '/') || m.includes(made.netns)).map((m) => `mount ${m}`),
+    ...fresh('cgroups').filter((c) => c.includes(`/${made.cgroupPrefix}`)).map((c) => `cgroup ${c}`),
+    ...fresh('links').filter(ours).map((l) => `link ${l}`),
+    ...fresh('tables').filter((t) => made.nets.some((n) => t.endsWith(` ${n.table}`))).map((t) => `nft ${t}`),
+    ...fresh('netns').filter((n) => n === made.netns).map((n) => `netns ${n}`),
+  ];
+}
+
+function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+for (const how of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
+  test(`a test run (run-tests.mjs) whose process group gets ${how}${how === 'SIGKILL' ? ', swept as the next run starts,' : ''} leaves no daemon, container, mount, cgroup, link, nft table, netns or dir`, { skip, timeout: 90_000 }, async () => {
+    const work = mkdtempSync(join(tmpdir(), 'hako-cut-short-'));
+    const ready = join(work, 'ready.json');
+    const before = hostState();
+    // (NODE_TEST_CONTEXT, set by node --test for its files, would make the child's node --test skip its files.)
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    delete env.HAKO_TEST_LEDGER; // (its runner's own, not this run's)
+    const run = spawn(process.execPath, [runner, fixture], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, HAKO_SWEEP_READY: ready } });
+    let log = '';
+    run.stdout!.on('data', (b: Buffer) => (log += b.toString()));
+    run.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+    const exited = new Promise<number | null>((r) => run.once('exit', (code, sig) => r(code ?? (sig === 'SIGKILL' ? 137 : -1))));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(ready)) {
+        assert.equal(run.exitCode, null, `the child run ended before it was ready: ${log}`);
+        assert.ok(Date.now() < deadline, `the child run was not ready within 60 s: ${log}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const made = JSON.parse(readFileSync(ready, 'utf8')) as Made;
+      const starts = Object.fromEntries(Object.entries(made.pids).map(([k, pid]) => [k, startTicks(pid)]));
+      // All there: the daemon and both containers run, their cgroups, bridges, table and netns exist.
+      for (const [k, pid] of Object.entries(made.pids)) assert.equal(pidAlive(pid), true, `${k} does not run`);
+      const madeState = leftOf(made, before, hostState());
+      for (const kind of ['mount', 'cgroup', 'link', 'nft', 'netns']) assert.ok(madeState.some((l) => l.startsWith(kind + ' ')), `no ${kind} made: ${madeState.join(', ')}`);
+      assert.ok(madeState.some((l) => l === `link ${made.nets[0]!.prefix}b0`), 'no bridge');
+
+      process.kill(-run.pid!, how);
+      const code = await Promise.race([exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 45_000))]);
+      assert.notEqual(code, 'late', `the run did not end within 45 s of ${how}: ${log}`);
+      if (how === 'SIGKILL') {
+        // Killed: what it had stays until a run starts (this one only starts: nothing to make).
+        assert.ok(Object.values(made.pids).some((pid, i) => pidAlive(pid) && startTicks(pid) === Object.values(starts)[i]), 'nothing outlived SIGKILL: the test would prove nothing');
+        const next = spawnSync(process.execPath, [runner, fixture], { encoding: 'utf8', env: { ...env, HAKO_SWEEP_NOOP: '1' }, timeout: 60_000 });
+        assert.equal(next.status, 0, next.stderr + next.stdout);
+        assert.match(next.stderr, new RegExp(`swept the ledger of a run that is gone \\(runner ${run.pid}-\\d+\\)`), next.stderr);
+      } else {
+        assert.equal(code, how === 'SIGTERM' ? 143 : 130, log);
+      }
+      const after = hostState();
+      assert.deepEqual(leftOf(made, before, after), [], `left after ${how}; the run's output: ${log}`);
+      for (const [k, pid] of Object.entries(made.pids)) assert.ok(!pidAlive(pid) || startTicks(pid) !== starts[k], `${k} (pid ${pid}) still runs`);
+      assert.equal(existsSync(made.tmp), false, `the run's temp dir ${made.tmp} is left`);
+      assert.equal(existsSync(made.registryDir), false, 'the registry dir is left');
+      assert.deepEqual(existsSync('/run/hako-tests') ? readdirSync('/run/hako-tests').filter((n) => n.startsWith(`${run.pid}-`)) : [], [], 'the run\'s ledger is left');
+    } finally {
+      if (run.exitCode === null && run.signalCode === null) process.kill(-run.pid!, 'SIGKILL');
+      rmSync(work, { recursive: true, force: true });
     }
   });
 }

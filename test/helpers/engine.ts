@@ -32,9 +32,9 @@ export async function engineFixture(opts: { dirPrefix: string; cgroupParent: str
   // If this process ends (SIGTERM/SIGINT, a test timeout then force-exit) before close(): the
   // engine's containers (in its cgroups: without a monitor they are this process's children) and
   // monitors (they name the dir) are killed, then mounts, cgroups, network and dir removed
-  // (helpers/exit-cleanup.ts; the registry and image dir have stoppers of their own).
+  // (helpers/exit-cleanup.ts; the registry has a stopper of its own), and the image's dir.
   const dropExitCleanup = atExit(() => {
-    for (const step of [() => killCgroupProcs(cgroupParent), () => killProcsNaming(dir.path), () => unmountUnder(dir.path), () => removeCgroupEverywhere(cgroupParent), () => cleanupNet(net), () => dir.cleanup()]) {
+    for (const step of [() => killCgroupProcs(cgroupParent), () => killProcsNaming(dir.path), () => unmountUnder(dir.path), () => removeCgroupEverywhere(cgroupParent), () => cleanupNet(net), () => dir.cleanup(), () => img?.cleanup()]) {
       try {
         step();
       } catch (err) {
