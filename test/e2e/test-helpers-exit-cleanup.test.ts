@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hasEngine } from '../helpers/daemon.js';
 import { hasRegistry } from '../helpers/registry.js';
 import { cgroupDirs, isRoot } from '../helpers/fixtures.js';
@@ -129,6 +129,8 @@ interface Made {
   tmp: string;
   pids: Record<string, number>;
   registryDir: string;
+  /** The daemon's, the registry's, the image's and the engine's dirs. */
+  dirs: string[];
   cgroupPrefix: string;
   nets: Array<{ prefix: string; table: string }>;
   netns: string;
@@ -170,13 +172,19 @@ function hostState(): { mounts: string[]; cgroups: string[]; links: string[]; ta
 function leftOf(made: Made, before: ReturnType<typeof hostState>, now: ReturnType<typeof hostState>): string[] {
   const fresh = <T extends keyof ReturnType<typeof hostState>>(k: T) => now[k].filter((x) => !before[k].includes(x));
   const ours = (name: string) => made.nets.some((n) => name.startsWith(n.prefix)) || name.includes(made.netns);
+  const dirs = runDirs(made);
   return [
-    ...fresh('mounts').filter((m) => m.startsWith(made.tmp + '/') || m.includes(made.netns)).map((m) => `mount ${m}`),
+    ...fresh('mounts').filter((m) => dirs.some((d) => m.startsWith(d + '/')) || m === `/run/netns/${made.netns}`).map((m) => `mount ${m}`),
     ...fresh('cgroups').filter((c) => c.includes(`/${made.cgroupPrefix}`)).map((c) => `cgroup ${c}`),
     ...fresh('links').filter(ours).map((l) => `link ${l}`),
     ...fresh('tables').filter((t) => made.nets.some((n) => t.endsWith(` ${n.table}`))).map((t) => `nft ${t}`),
     ...fresh('netns').filter((n) => n === made.netns).map((n) => `netns ${n}`),
   ];
+}
+
+/** The child run's dirs: those it reported, and its TMPDIR when the runner made one (hako-run-…; else it is the host's /tmp). */
+function runDirs(made: Made): string[] {
+  return [...made.dirs, ...(basename(made.tmp).startsWith('hako-run-') ? [made.tmp] : [])];
 }
 
 function startTicks(pid: number): string | undefined {
@@ -202,6 +210,7 @@ for (const how of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
     run.stdout!.on('data', (b: Buffer) => (log += b.toString()));
     run.stderr!.on('data', (b: Buffer) => (log += b.toString()));
     const exited = new Promise<number | null>((r) => run.once('exit', (code, sig) => r(code ?? (sig === 'SIGKILL' ? 137 : -1))));
+    let starts: Record<string, string | undefined> = {};
     try {
       const deadline = Date.now() + 60_000;
       while (!existsSync(ready)) {
@@ -210,7 +219,7 @@ for (const how of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
         await new Promise((r) => setTimeout(r, 100));
       }
       const made = JSON.parse(readFileSync(ready, 'utf8')) as Made;
-      const starts = Object.fromEntries(Object.entries(made.pids).map(([k, pid]) => [k, startTicks(pid)]));
+      starts = Object.fromEntries(Object.entries(made.pids).map(([k, pid]) => [k, startTicks(pid)]));
       // All there: the daemon and both containers run, their cgroups, bridges, table and netns exist.
       for (const [k, pid] of Object.entries(made.pids)) assert.equal(pidAlive(pid), true, `${k} does not run`);
       const madeState = leftOf(made, before, hostState());
@@ -226,17 +235,29 @@ for (const how of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
         const next = spawnSync(process.execPath, [runner, fixture], { encoding: 'utf8', env: { ...env, HAKO_SWEEP_NOOP: '1' }, timeout: 60_000 });
         assert.equal(next.status, 0, next.stderr + next.stdout);
         assert.match(next.stderr, new RegExp(`swept the ledger of a run that is gone \\(runner ${run.pid}-\\d+\\)`), next.stderr);
-      } else {
-        assert.equal(code, how === 'SIGTERM' ? 143 : 130, log);
       }
       const after = hostState();
       assert.deepEqual(leftOf(made, before, after), [], `left after ${how}; the run's output: ${log}`);
       for (const [k, pid] of Object.entries(made.pids)) assert.ok(!pidAlive(pid) || startTicks(pid) !== starts[k], `${k} (pid ${pid}) still runs`);
+      assert.deepEqual(made.dirs.filter((d) => existsSync(d)), [], 'dirs left');
+      assert.match(basename(made.tmp), /^hako-run-/, 'the run had no TMPDIR of its own');
       assert.equal(existsSync(made.tmp), false, `the run's temp dir ${made.tmp} is left`);
-      assert.equal(existsSync(made.registryDir), false, 'the registry dir is left');
+      if (how !== 'SIGKILL') assert.equal(code, how === 'SIGTERM' ? 143 : 130, log);
       assert.deepEqual(existsSync('/run/hako-tests') ? readdirSync('/run/hako-tests').filter((n) => n.startsWith(`${run.pid}-`)) : [], [], 'the run\'s ledger is left');
     } finally {
       if (run.exitCode === null && run.signalCode === null) process.kill(-run.pid!, 'SIGKILL');
+      // A failure (the sweep's or the runner's) must not leave it all on the host: what the child
+      // reported is swept as a ledger naming it would be (its run dir only if it is one).
+      if (existsSync(ready)) {
+        const made = JSON.parse(readFileSync(ready, 'utf8')) as Made;
+        const sweeper = (await import(pathToFileURL(join(repo, 'scripts', 'sweep-ledgers.mjs')).href)) as { sweepRecords(r: unknown, runStart: string): string[] };
+        const dirs = runDirs(made);
+        const cgroups = hostState().cgroups.filter((c) => basename(c).startsWith(made.cgroupPrefix));
+        // (by the start times seen when it was ready: a pid in use again is someone else's)
+        const procs = Object.entries(made.pids).flatMap(([k, pid]) => (starts[k] ? [{ pid, start: starts[k], what: `the child run's ${k}` }] : []));
+        const did = sweeper.sweepRecords({ procs, dirs, cgroups, nets: made.nets, netns: [made.netns], netnsDir: false }, startTicks(run.pid!) ?? '0');
+        if (did.length) process.stderr.write(`cut-short test (${how}): swept what the child run left:\n  ${did.join('\n  ')}\n`);
+      }
       rmSync(work, { recursive: true, force: true });
     }
   });
