@@ -56,7 +56,8 @@ export function readLedger(dir) {
     for (const line of lines) {
       const [kind, a, b, ...rest] = line.split('\t');
       if (kind === 'proc' && /^\d+$/.test(a ?? '') && /^\d+$/.test(b ?? '')) r.procs.push({ pid: Number(a), start: b, what: rest.join(' ') });
-      else if (kind === 'dir' && a?.startsWith('/') && a.length > 1) r.dirs.push(a);
+      // (a dir at least two levels down: a mkdtemp dir such as /tmp/hako-run-X, never / or /tmp)
+      else if (kind === 'dir' && a?.startsWith('/') && !a.includes('/../') && a.split('/').filter(Boolean).length >= 2) r.dirs.push(a.replace(/\/+$/, ''));
       else if (kind === 'cgroup' && a?.startsWith('/sys/fs/cgroup/')) r.cgroups.push(a);
       else if (kind === 'net' && a && b) r.nets.push({ prefix: a, table: b });
       else if (kind === 'netns' && a && !a.includes('/')) r.netns.push(a);

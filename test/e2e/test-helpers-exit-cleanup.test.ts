@@ -187,6 +187,21 @@ function runDirs(made: Made): string[] {
   return [...made.dirs, ...(basename(made.tmp).startsWith('hako-run-') ? [made.tmp] : [])];
 }
 
+/** Live processes whose command line names one of `dirs` (or a path below): hako-monitor --dir, registry serve <config>, hakod --data-root. */
+function procsNaming(dirs: string[]): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || !pidAlive(Number(name))) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => dirs.some((d) => a === d || a.startsWith(d + '/')))) out.push(`${name} ${argv.join(' ').slice(0, 200)}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 function startTicks(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -239,6 +254,7 @@ for (const how of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
       const after = hostState();
       assert.deepEqual(leftOf(made, before, after), [], `left after ${how}; the run's output: ${log}`);
       for (const [k, pid] of Object.entries(made.pids)) assert.ok(!pidAlive(pid) || startTicks(pid) !== starts[k], `${k} (pid ${pid}) still runs`);
+      assert.deepEqual(procsNaming(runDirs(made)), [], 'processes of the run (monitors, registries, daemons) still run');
       assert.deepEqual(made.dirs.filter((d) => existsSync(d)), [], 'dirs left');
       assert.match(basename(made.tmp), /^hako-run-/, 'the run had no TMPDIR of its own');
       assert.equal(existsSync(made.tmp), false, `the run's temp dir ${made.tmp} is left`);
