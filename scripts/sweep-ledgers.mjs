@@ -256,12 +256,16 @@ export function sweepRecords(r, runStart) {
   return did;
 }
 
-/** Sweeps ledger dir `dir` (named <runner pid>-<start time>[.sweeping-…]) and removes it. */
+/**
+ * Sweeps ledger dir `dir` (named <runner pid>-<start time>[.sweeping-…]) and removes it, unless
+ * something could not be removed: then it stays, and the next run (this one gone) tries again.
+ */
 export function sweepLedger(dir) {
   const base = dir.split('/').pop();
   const runStart = /^\d+-(\d+)/.exec(base)?.[1];
   const did = sweepRecords(readLedger(dir), runStart);
-  rmSync(dir, { recursive: true, force: true });
+  if (did.some((l) => / NOT |still runs/.test(l))) did.push(`kept the ledger ${dir} (the next run tries again)`);
+  else rmSync(dir, { recursive: true, force: true });
   return did;
 }
 
