@@ -8,7 +8,7 @@
 // what its ledger still names; a run killed by SIGKILL is swept by the next run as it starts
 // (scripts/sweep-ledgers.mjs: only ledgers whose runner is gone, only what they name).
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, relative, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,11 +52,23 @@ const isRoot = process.getuid?.() === 0;
 let ledger;
 let runTmp;
 if (isRoot) {
-  sweepDeadLedgers();
-  ledger = join(LEDGER_ROOT, `${process.pid}-${startTime(process.pid)}`);
-  mkdirSync(ledger, { recursive: true, mode: 0o700 });
-  runTmp = mkdtempSync(join(tmpdir(), 'hako-run-'));
-  appendFileSync(join(ledger, 'runner'), `dir\t${runTmp}\n${netnsMountedBefore ? '' : 'netns-dir\n'}`);
+  try {
+    sweepDeadLedgers();
+  } catch (err) {
+    console.error(`run-tests: sweeping the ledgers of runs that are gone (${LEDGER_ROOT}) failed: ${err.stack}`);
+  }
+  try {
+    ledger = join(LEDGER_ROOT, `${process.pid}-${startTime(process.pid)}`);
+    mkdirSync(ledger, { recursive: true, mode: 0o700 });
+    runTmp = mkdtempSync(join(tmpdir(), 'hako-run-'));
+    appendFileSync(join(ledger, 'runner'), `dir\t${runTmp}\n${netnsMountedBefore ? '' : 'netns-dir\n'}`);
+  } catch (err) {
+    // (the tests run all the same, without a ledger: a run cut short by SIGKILL is not swept)
+    console.error(`run-tests: no ledger for this run (${err.message}): a run cut short by SIGKILL would leave what it made`);
+    if (runTmp) rmSync(runTmp, { recursive: true, force: true });
+    if (ledger) rmSync(ledger, { recursive: true, force: true });
+    ledger = runTmp = undefined;
+  }
 }
 
 // A test that hangs fails after 5 minutes; a file whose tests are done exits even if a failed
