@@ -78,7 +78,9 @@ function mountPoints() {
     .map((l) => decodeMountPath(l.split(' ')[4]));
 }
 
-const under = (p, dir) => p === dir || p.startsWith(dir.endsWith('/') ? dir : dir + '/');
+const under = (p, dir) => p === dir || p.startsWith(dir + '/');
+/** An argv element that names `dir` or a path below it (also as `--opt=<path>`, `lowerdir=<path>:…`). */
+const names = (arg, dir) => arg === dir || arg.includes(dir + '/') || arg.endsWith('=' + dir);
 
 function cgroupProcs(dir, out) {
   let entries;
@@ -179,9 +181,10 @@ export function sweepRecords(r, runStart) {
     } catch {
       continue;
     }
-    if (!argv.some((a) => r.dirs.some((d) => under(a, d)))) continue;
+    const named = argv.find((a) => r.dirs.some((d) => names(a, d)));
+    if (named === undefined) continue;
     const st = startTime(pid);
-    if (st !== undefined && (runStart === undefined || BigInt(st) >= BigInt(runStart))) victims.set(pid, `names ${argv.find((a) => r.dirs.some((d) => under(a, d)))}`);
+    if (st !== undefined && (runStart === undefined || BigInt(st) >= BigInt(runStart))) victims.set(pid, `names ${named}`);
   }
   for (const [pid, what] of victims) {
     try {

@@ -197,7 +197,7 @@ export function killProcsNaming(dir: string): number[] {
     } catch {
       continue; // gone
     }
-    if (!argv.some((a) => a === dir || a.startsWith(dir + '/'))) continue;
+    if (!argv.some((a) => a === dir || a.includes(dir + '/') || a.endsWith('=' + dir))) continue;
     try {
       process.kill(pid, 'SIGKILL');
       pids.push(pid);
