@@ -8,7 +8,7 @@
 // what its ledger still names; a run killed by SIGKILL is swept by the next run as it starts
 // (scripts/sweep-ledgers.mjs: only ledgers whose runner is gone, only what they name).
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, relative, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,9 @@ if (isRoot) {
     ledger = join(LEDGER_ROOT, `${process.pid}-${startTime(process.pid)}`);
     mkdirSync(ledger, { recursive: true, mode: 0o700 });
     runTmp = mkdtempSync(join(tmpdir(), 'hako-run-'));
+    // The tests' /tmp: mode 1777 as /tmp's (mkdtemp's 0700 kept a user-namespace container's
+    // unprivileged root from reaching its bundle below it: EACCES on the rootfs bind mount).
+    chmodSync(runTmp, 0o1777);
     appendFileSync(join(ledger, 'runner'), `dir\t${runTmp}\n${netnsMountedBefore ? '' : 'netns-dir\n'}`);
   } catch (err) {
     // (the tests run all the same, without a ledger: a run cut short by SIGKILL is not swept)
