@@ -17,6 +17,7 @@ import { monitorAvailable } from '../../src/engine/containers/supervise.js';
 
 const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : !hasEngine ? 'the engine is not built' : !monitorAvailable() ? 'build/hako-monitor is not built' : false;
 const helpers = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers');
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 // The child: a registry with busybox, a daemon that pulled it and runs `sleep`; then it reports
 // what it made and either exits on its own (how --test-force-exit ends a file) or waits for SIGTERM.
@@ -61,6 +62,59 @@ for (const how of ['exit', 'sigterm'] as const) {
     assert.equal(existsSync(made.registry), false, 'the registry dir is left');
     assert.deepEqual(cgroupDirs(made.cgroupParent), [], 'cgroups are left');
     assert.deepEqual(netLeftovers(made.net), [], 'network leftovers');
+  });
+}
+
+// The in-process engine of the engine-* files (helpers/engine.ts engineFixture), with and without
+// hako-monitor: a test process that gets SIGTERM with a container running kills it (without a
+// monitor it is this process's child; with one, the monitor too) and removes mounts, cgroups,
+// bridge, table and dirs. (It had no exit-time stopper: a CI run killed in engine-no-monitor left
+// all of it.)
+const engineChild = (monitor: boolean): string => `
+import { engineFixture } from ${JSON.stringify(join(helpers, 'engine.js'))};
+import { testCgroupName } from ${JSON.stringify(join(helpers, 'fixtures.js'))};
+import { testNet } from ${JSON.stringify(join(helpers, 'network.js'))};
+const net = testNet();
+const cgroupParent = testCgroupName('exitfx');
+const fx = await engineFixture({ dirPrefix: 'hako-exitfx-', cgroupParent, net, monitor: ${monitor} });
+const { Id } = await fx.engine.createContainer('exitfx', { Image: fx.image, Cmd: ['sleep', '300'] });
+await fx.engine.startContainer(Id);
+const container = (await fx.engine.inspectContainer(Id)).State.Pid;
+process.stdout.write(JSON.stringify({ dir: fx.dir.path, cgroupParent, net, container }) + '\\n');
+setInterval(() => {}, 1000);
+`;
+
+for (const monitor of [false, true]) {
+  test(`a test process with an in-process engine (${monitor ? 'with' : 'without'} hako-monitor) and a running container that gets SIGTERM leaves nothing running or behind`, { skip, timeout: 60_000 }, async () => {
+    const env = { ...process.env };
+    delete env.HAKO_TEST_LEDGER; // (what it leaves must show here, not be swept by this run's runner)
+    const p = spawn(process.execPath, ['--input-type=module', '-e', engineChild(monitor)], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('\n')) p.kill('SIGTERM');
+    });
+    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+    const line = out.split('\n')[0];
+    assert.ok(line, `the child reported nothing (exit ${code}): ${err}`);
+    const made = JSON.parse(line!) as { dir: string; cgroupParent: string; net: Parameters<typeof netLeftovers>[0]; container: number };
+    try {
+      assert.equal(code, 143, err);
+      assert.ok(made.container > 0);
+      assert.equal(pidAlive(made.container), false, 'the container still runs');
+      assert.deepEqual(procsNaming([made.dir]), [], 'processes naming the engine dir (monitors) still run');
+      assert.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(made.dir + '/')), [], 'mounts are left');
+      assert.equal(existsSync(made.dir), false, 'the engine dir is left');
+      assert.deepEqual(cgroupDirs(made.cgroupParent), [], 'cgroups are left');
+      assert.deepEqual(netLeftovers(made.net), [], 'network leftovers');
+    } finally {
+      // (a failure leaves nothing either: swept as a ledger naming them would be)
+      const sweeper = (await import(pathToFileURL(join(repo, 'scripts', 'sweep-ledgers.mjs')).href)) as { sweepRecords(r: unknown, runStart: string): string[] };
+      const did = sweeper.sweepRecords({ procs: [], dirs: [made.dir], cgroups: cgroupDirs(made.cgroupParent), nets: [made.net], netns: [], netnsDir: false }, '0');
+      if (did.length) process.stderr.write(`in-process engine exit test: swept what the child left:\n  ${did.join('\n  ')}\n`);
+    }
   });
 }
 
@@ -120,7 +174,6 @@ for (const kind of ['daemon', 'pull'] as const) {
 // SIGTERM to the group (a CI runner's kill, Ctrl-C's SIGINT alike), or SIGKILL to the group and then
 // the next run's start sweeps the ledger. Nothing of it may remain: mounts, cgroups, links, nft
 // tables, netns, processes, dirs (the host's state before and after, what the run made).
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const runner = join(repo, 'scripts', 'run-tests.mjs');
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'run-cut-short.js');
 
