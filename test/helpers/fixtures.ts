@@ -176,8 +176,18 @@ export function killCgroupProcs(rel: string): number {
   }
   const pause = new Int32Array(new SharedArrayBuffer(4));
   const deadline = Date.now() + 5000;
-  // A killed container stays in /proc (state Z) until its monitor reaps it.
-  while ([...pids].some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+  // A killed container stays in /proc (state Z) until its monitor reaps it. One whose parent is this
+  // process (an engine without a monitor) is reaped only by our event loop: not while we exit.
+  const waiting = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return !(state === 'Z' && Number(ppid) === process.pid);
+    } catch {
+      return false;
+    }
+  };
+  while ([...pids].some(waiting) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
   return pids.size;
 }
 
