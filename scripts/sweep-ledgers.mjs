@@ -59,7 +59,8 @@ export function readLedger(dir) {
       // (a dir at least two levels down: a mkdtemp dir such as /tmp/hako-run-X, never / or /tmp)
       else if (kind === 'dir' && a?.startsWith('/') && !a.includes('/../') && a.split('/').filter(Boolean).length >= 2) r.dirs.push(a.replace(/\/+$/, ''));
       else if (kind === 'cgroup' && a?.startsWith('/sys/fs/cgroup/')) r.cgroups.push(a);
-      else if (kind === 'net' && a && b) r.nets.push({ prefix: a, table: b });
+      // (a prefix of at least 4 characters: a short one such as `e` would name the host's eth0)
+      else if (kind === 'net' && /^[A-Za-z0-9_.-]{4,}$/.test(a ?? '') && /^[A-Za-z0-9_.-]+$/.test(b ?? '')) r.nets.push({ prefix: a, table: b });
       else if (kind === 'netns' && a && !a.includes('/')) r.netns.push(a);
       else if (kind === 'netns-dir') r.netnsDir = true;
     }

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface Sweeper {
   sweepDeadLedgers(root: string, log: (l: string) => void): void;
-  readLedger(dir: string): { procs: Array<{ pid: number; start: string; what: string }>; dirs: string[]; netns: string[] };
+  readLedger(dir: string): { procs: Array<{ pid: number; start: string; what: string }>; dirs: string[]; nets: unknown[]; netns: string[] };
   startTime(pid: number): string | undefined;
 }
 const sweeperUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'scripts', 'sweep-ledgers.mjs')).href;
@@ -51,12 +51,13 @@ test('sweepDeadLedgers sweeps the ledger of a runner that is gone, only what it 
     const live = join(root, `${process.pid}-${s.startTime(process.pid)}`);
     mkdirSync(dead, { recursive: true });
     mkdirSync(live);
-    writeFileSync(join(dead, '123-456'), `proc\t${recorded.pid}\t${s.startTime(recorded.pid!)}\thakod\nproc\t${reused.pid}\t1\thakod\ndir\t${deadDir}\ndir\t/tmp\nnetns\tto${'rn'}`);
+    writeFileSync(join(dead, '123-456'), `proc\t${recorded.pid}\t${s.startTime(recorded.pid!)}\thakod\nproc\t${reused.pid}\t1\thakod\ndir\t${deadDir}\ndir\t/tmp\nnet\teth\tx\nnetns\tto${'rn'}`);
     writeFileSync(join(live, '124-457'), `proc\t${liveNaming.pid}\t${s.startTime(liveNaming.pid!)}\ttest\ndir\t${liveDir}\n`);
     // (the naming process must have started after the dead run: it did, the run's start is older)
     const r = s.readLedger(dead);
     assert.deepEqual(r.dirs, [deadDir], 'only the dir two levels down; the torn netns record is ignored');
     assert.deepEqual(r.netns, []);
+    assert.deepEqual(r.nets, [], 'a link prefix of 3 characters (it could name host interfaces) is ignored');
     const log: string[] = [];
     s.sweepDeadLedgers(root, (l) => log.push(l));
     await new Promise((r) => setTimeout(r, 100));
