@@ -8,7 +8,8 @@
 // agents) have ledgers of their own and are left alone while their runner lives.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 
 export const LEDGER_ROOT = '/run/hako-tests';
 
@@ -41,9 +42,26 @@ export function ownerAlive(name) {
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms) => Atomics.wait(pause, 0, 0, ms);
 
-/** The records of every file in ledger dir `dir` (a torn last line, with no newline, is ignored). */
+/**
+ * Whether `d` looks like a dir a test run made: a mkdtemp dir (six random characters at the end)
+ * right in a temp root (/tmp, /var/tmp, $TMPDIR) or in a run's own TMPDIR (hako-run-XXXXXX). A
+ * torn or foreign record naming /var/lib or a home dir is refused (its mounts, processes and
+ * files would be someone else's).
+ */
+function sweepableDir(d) {
+  if (!d.startsWith('/') || d.split('/').includes('..')) return false;
+  const roots = new Set(['/tmp', '/var/tmp', tmpdir().replace(/\/+$/, '')]);
+  return /[A-Za-z0-9]{6}$/.test(basename(d)) && (roots.has(dirname(d)) || /^hako-run-[A-Za-z0-9]{6}$/.test(basename(dirname(d))));
+}
+
+/** A cgroup dir testCgroupName named (hako-test-<pid>-<name>, in some hierarchy below /sys/fs/cgroup). */
+function sweepableCgroup(c) {
+  return c.startsWith('/sys/fs/cgroup/') && !c.split('/').includes('..') && /^hako-test-\d+-./.test(basename(c));
+}
+
+/** The records of every file in ledger dir `dir` (a torn last line, with no newline, is ignored; so are records that fail the checks, listed in `refused`). */
 export function readLedger(dir) {
-  const r = { procs: [], dirs: [], cgroups: [], nets: [], netns: [], netnsDir: false };
+  const r = { procs: [], dirs: [], cgroups: [], nets: [], netns: [], netnsDir: false, refused: [] };
   for (const f of readdirSync(dir)) {
     let text;
     try {
@@ -56,13 +74,13 @@ export function readLedger(dir) {
     for (const line of lines) {
       const [kind, a, b, ...rest] = line.split('\t');
       if (kind === 'proc' && /^\d+$/.test(a ?? '') && /^\d+$/.test(b ?? '')) r.procs.push({ pid: Number(a), start: b, what: rest.join(' ') });
-      // (a dir at least two levels down: a mkdtemp dir such as /tmp/hako-run-X, never / or /tmp)
-      else if (kind === 'dir' && a?.startsWith('/') && !a.includes('/../') && a.split('/').filter(Boolean).length >= 2) r.dirs.push(a.replace(/\/+$/, ''));
-      else if (kind === 'cgroup' && a?.startsWith('/sys/fs/cgroup/')) r.cgroups.push(a);
+      else if (kind === 'dir' && sweepableDir(a ?? '')) r.dirs.push(a);
+      else if (kind === 'cgroup' && sweepableCgroup(a ?? '')) r.cgroups.push(a);
       // (a prefix of at least 4 characters: a short one such as `e` would name the host's eth0)
       else if (kind === 'net' && /^[A-Za-z0-9_.-]{4,}$/.test(a ?? '') && /^[A-Za-z0-9_.-]+$/.test(b ?? '')) r.nets.push({ prefix: a, table: b });
-      else if (kind === 'netns' && a && !a.includes('/')) r.netns.push(a);
+      else if (kind === 'netns' && /^[A-Za-z0-9_.-]+$/.test(a ?? '') && a !== '.' && a !== '..') r.netns.push(a);
       else if (kind === 'netns-dir') r.netnsDir = true;
+      else r.refused.push(line);
     }
   }
   return r;
@@ -267,7 +285,8 @@ export function sweepRecords(r, runStart) {
 export function sweepLedger(dir) {
   const base = dir.split('/').pop();
   const runStart = /^\d+-(\d+)/.exec(base)?.[1];
-  const did = sweepRecords(readLedger(dir), runStart);
+  const r = readLedger(dir);
+  const did = [...r.refused.map((l) => `refused the record ${JSON.stringify(l)} (not something a test run makes)`), ...sweepRecords(r, runStart)];
   if (did.some((l) => / NOT |still runs/.test(l))) did.push(`kept the ledger ${dir} (the next run tries again)`);
   else rmSync(dir, { recursive: true, force: true });
   return did;

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface Sweeper {
   sweepDeadLedgers(root: string, log: (l: string) => void): void;
-  readLedger(dir: string): { procs: Array<{ pid: number; start: string; what: string }>; dirs: string[]; nets: unknown[]; netns: string[] };
+  readLedger(dir: string): { procs: Array<{ pid: number; start: string; what: string }>; dirs: string[]; cgroups: string[]; nets: unknown[]; netns: string[] };
   startTime(pid: number): string | undefined;
 }
 const sweeperUrl = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'scripts', 'sweep-ledgers.mjs')).href;
@@ -38,10 +38,10 @@ test('sweepDeadLedgers sweeps the ledger of a runner that is gone, only what it 
     const gone = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
     const goneStart = s.startTime(gone.pid!)!;
     await new Promise((r) => gone.once('exit', r));
-    const deadDir = join(base, 'dead-run');
-    const liveDir = join(base, 'live-run');
-    mkdirSync(join(deadDir, 'sub'), { recursive: true });
-    mkdirSync(liveDir);
+    // (mkdtemp dirs in the temp root, as tempDir makes them: the sweep refuses other dirs)
+    const deadDir = mkdtempSync(join(tmpdir(), 'hako-sweep-dead-'));
+    const liveDir = mkdtempSync(join(tmpdir(), 'hako-sweep-live-'));
+    mkdirSync(join(deadDir, 'sub'));
     const recorded = idle('recorded');
     const reused = idle('reused'); // recorded with another start time: a pid someone else has now
     const naming = idle(join(deadDir, 'sub', 'x')); // names the dead run's dir (as a monitor does)
@@ -51,11 +51,12 @@ test('sweepDeadLedgers sweeps the ledger of a runner that is gone, only what it 
     const live = join(root, `${process.pid}-${s.startTime(process.pid)}`);
     mkdirSync(dead, { recursive: true });
     mkdirSync(live);
-    writeFileSync(join(dead, '123-456'), `proc\t${recorded.pid}\t${s.startTime(recorded.pid!)}\thakod\nproc\t${reused.pid}\t1\thakod\ndir\t${deadDir}\ndir\t/tmp\nnet\teth\tx\nnetns\tto${'rn'}`);
+    writeFileSync(join(dead, '123-456'), `proc\t${recorded.pid}\t${s.startTime(recorded.pid!)}\thakod\nproc\t${reused.pid}\t1\thakod\ndir\t${deadDir}\ndir\t/tmp\ndir\t/var/lib\ncgroup\t/sys/fs/cgroup/memory\nnet\teth\tx\nnetns\tto${'rn'}`);
     writeFileSync(join(live, '124-457'), `proc\t${liveNaming.pid}\t${s.startTime(liveNaming.pid!)}\ttest\ndir\t${liveDir}\n`);
     // (the naming process must have started after the dead run: it did, the run's start is older)
     const r = s.readLedger(dead);
-    assert.deepEqual(r.dirs, [deadDir], 'only the dir two levels down; the torn netns record is ignored');
+    assert.deepEqual(r.dirs, [deadDir], 'only the mkdtemp dir; the torn netns record is ignored');
+    assert.deepEqual(r.cgroups, [], 'a hierarchy root is refused');
     assert.deepEqual(r.netns, []);
     assert.deepEqual(r.nets, [], 'a link prefix of 3 characters (it could name host interfaces) is ignored');
     const log: string[] = [];
@@ -73,9 +74,11 @@ test('sweepDeadLedgers sweeps the ledger of a runner that is gone, only what it 
     assert.match(log[0]!, new RegExp(`runner ${gone.pid}-${goneStart}`));
     assert.match(log[0]!, new RegExp(`killed pid ${recorded.pid} \\(hakod\\)`));
     assert.match(log[0]!, new RegExp(`removed dir ${deadDir}`));
+    assert.match(log[0]!, /refused the record "dir\\t\/var\/lib"/);
     assert.doesNotMatch(log[0]!, new RegExp(`pid ${reused.pid}\\b|${liveDir}`));
   } finally {
     for (const p of procs) p.kill('SIGKILL');
     rmSync(base, { recursive: true, force: true });
+    for (const d of readdirSync(tmpdir()).filter((n) => /^hako-sweep-(dead|live)-/.test(n))) rmSync(join(tmpdir(), d), { recursive: true, force: true });
   }
 });
