@@ -44,14 +44,14 @@ const sleep = (ms) => Atomics.wait(pause, 0, 0, ms);
 
 /**
  * Whether `d` looks like a dir a test run made: a mkdtemp dir (six random characters at the end)
- * right in a temp root (/tmp, /var/tmp, $TMPDIR) or in a run's own TMPDIR (hako-run-XXXXXX). A
- * torn or foreign record naming /var/lib or a home dir is refused (its mounts, processes and
- * files would be someone else's).
+ * below a temp root (/tmp, /var/tmp, $TMPDIR) or below a run's own TMPDIR (hako-run-XXXXXX; a
+ * test may give its children a TMPDIR below that too). A torn or foreign record naming /var/lib or
+ * a home dir is refused (its mounts, processes and files would be someone else's).
  */
 function sweepableDir(d) {
-  if (!d.startsWith('/') || d.split('/').includes('..')) return false;
-  const roots = new Set(['/tmp', '/var/tmp', tmpdir().replace(/\/+$/, '')]);
-  return /[A-Za-z0-9]{6}$/.test(basename(d)) && (roots.has(dirname(d)) || /^hako-run-[A-Za-z0-9]{6}$/.test(basename(dirname(d))));
+  if (!d.startsWith('/') || d.split('/').includes('..') || !/[A-Za-z0-9]{6}$/.test(basename(d))) return false;
+  const roots = ['/tmp', '/var/tmp', tmpdir().replace(/\/+$/, '')].filter((x) => x.length > 1);
+  return roots.some((root) => d.startsWith(root + '/')) || d.split('/').slice(0, -1).some((c) => /^hako-run-[A-Za-z0-9]{6}$/.test(c));
 }
 
 /** A cgroup dir testCgroupName named (hako-test-<pid>-<name>, in some hierarchy below /sys/fs/cgroup). */
