@@ -233,9 +233,24 @@ export function sweepRecords(r, runStart) {
   }
 
   // 4. Cgroups, deepest first.
-  const cg = [];
-  for (const c of [...new Set(r.cgroups)].sort((a, b) => b.length - a.length)) rmCgroupTree(c, cg);
-  for (const c of cg) did.push(`removed cgroup ${c}`);
+  //    Said once per recorded name (hako-test-<pid>-<name>: one dir in each hierarchy, with the
+  //    containers' below it); what could not be removed, dir by dir.
+  const removed = new Map();
+  for (const c of [...new Set(r.cgroups)].sort((a, b) => b.length - a.length)) {
+    const cg = [];
+    rmCgroupTree(c, cg);
+    for (const line of cg) {
+      if (line.includes(' (NOT removed')) {
+        did.push(`cgroup ${line}`);
+        continue;
+      }
+      const e = removed.get(basename(c)) ?? { hierarchies: 0, below: 0 };
+      if (line === c) e.hierarchies++;
+      else e.below++;
+      removed.set(basename(c), e);
+    }
+  }
+  for (const [name, e] of removed) did.push(`removed cgroup ${name} in ${e.hierarchies} hierarchies${e.below ? ` (and ${e.below} dirs below it)` : ''}`);
 
   // 5. Links named with a recorded prefix (bridges, veths) and the recorded nft tables.
   if (r.nets.length) {
@@ -317,6 +332,6 @@ export function sweepDeadLedgers(root = LEDGER_ROOT, log = (l) => console.error(
       continue; // another run claimed it first
     }
     const did = sweepLedger(claimed);
-    log(`run-tests: swept the ledger of a run that is gone (runner ${m[1]}): ${did.length ? '\n  ' + did.join('\n  ') : 'nothing was left'}`);
+    log(`run-tests: swept the ledger of a run that is gone (runner ${m[1]}):${did.length ? '\n  ' + did.join('\n  ') : ' nothing was left'}`);
   }
 }
