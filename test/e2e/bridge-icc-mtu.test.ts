@@ -19,6 +19,7 @@ import { isRoot } from '../helpers/fixtures.js';
 import { netLeftovers, testNet, type TestNet } from '../helpers/network.js';
 import { atExit } from '../helpers/exit-cleanup.js';
 import { releaseNetnsDir } from '../helpers/netns-dir.js';
+import { recordNetns } from '../helpers/ledger.js';
 
 const pexec = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
@@ -92,6 +93,7 @@ before(async () => {
   net = testNet();
   ns = `${net.prefix}I`;
   dropExitCleanup = atExit(removeNamespaceSync);
+  recordNetns(ns);
   execFileSync('ip', ['netns', 'add', ns]);
   nsMade = true;
   execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);

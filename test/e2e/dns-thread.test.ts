@@ -17,6 +17,7 @@ import { dnsNative } from '../../src/network/dns-native.js';
 import { buildResponse, decodeMessage, CLASS_IN, RCODE, TYPE } from '../../src/network/dns-message.js';
 import { nsResolve, nsResolveBlocked, nsReverse } from '../helpers/netns-client.js';
 import { releaseNetnsDir } from '../helpers/netns-dir.js';
+import { recordNetns } from '../helpers/ledger.js';
 
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
 const skip = !isRoot ? 'needs root' : !tool('ip') ? 'iproute2 missing' : false;
@@ -56,6 +57,7 @@ async function until(what: string, check: () => boolean): Promise<void> {
 before(() => {
   if (skip) return;
   dir = tempDir('hako-dns-thread-');
+  recordNetns(netns);
   execFileSync('ip', ['netns', 'add', netns]);
   execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
   key = String(statSync(nsPath).ino);

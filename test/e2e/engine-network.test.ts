@@ -24,6 +24,7 @@ import { retryUntil, waitForExitOf } from '../helpers/retry.js';
 import { nsGet } from '../helpers/netns-client.js';
 import { readMonitorInfo } from '../../src/engine/monitor/index.js';
 import { releaseNetnsDir } from '../helpers/netns-dir.js';
+import { recordNetns } from '../helpers/ledger.js';
 
 const pexec = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
@@ -461,6 +462,7 @@ test('--internal: no way out; a normal user network reaches the "outside" namesp
   const outNs = `${d.net.prefix}o`;
   const outVeth = `${d.net.prefix}o`;
   const outNet = freeSubnet().replace(/\.0\/24$/, '');
+  recordNetns(outNs);
   execFileSync('ip', ['netns', 'add', outNs]);
   netnsMade.push(outNs);
   mkdirSync(join(work.path, 'www'), { recursive: true });

@@ -27,6 +27,7 @@ import { retryUntil } from '../helpers/retry.js';
 import { failedIn, nsGet } from '../helpers/netns-client.js';
 import { atExit } from '../helpers/exit-cleanup.js';
 import { releaseNetnsDir } from '../helpers/netns-dir.js';
+import { recordNetns } from '../helpers/ledger.js';
 
 const pexec = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((p) => existsSync(p + t));
@@ -163,6 +164,7 @@ before(() => {
   nsA = `${net.prefix}A`;
   nsB = `${net.prefix}B`;
   for (const ns of [nsA, nsB]) {
+    recordNetns(ns);
     execFileSync('ip', ['netns', 'add', ns]);
     netnsMade.push(ns);
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);

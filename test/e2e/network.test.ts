@@ -18,6 +18,7 @@ import { cidrOverlaps, parseCidr } from '../../src/network/ipv4.js';
 import { buildResponse, decodeMessage, TYPE, CLASS_IN, RCODE } from '../../src/network/dns-message.js';
 import { failedIn, nsGet, nsResolve, nsResolveBlocked, nsReverse, nxdomain } from '../helpers/netns-client.js';
 import { releaseNetnsDir } from '../helpers/netns-dir.js';
+import { recordNetns } from '../helpers/ledger.js';
 
 const run = promisify(execFile);
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
@@ -37,6 +38,7 @@ let outside = { host: '', peer: '' };
 let spaceBefore: string[] = [];
 
 async function addNetns(name: string, label: string): Promise<void> {
+  recordNetns(name);
   execFileSync('ip', ['netns', 'add', name]);
   netnsMade.push(name);
   // `ip netns exec` bind-mounts /etc/netns/<name>/* over /etc/*: our resolv.conf for busybox.

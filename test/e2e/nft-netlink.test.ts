@@ -13,6 +13,7 @@ import { newRule } from '../../src/network/nft/messages.js';
 import { NftSocket } from '../../src/network/nft/socket.js';
 import { goldenNetworks } from '../unit/nft-golden.js';
 import { releaseNetnsDir } from '../helpers/netns-dir.js';
+import { recordNetns } from '../helpers/ledger.js';
 
 const tool = (t: string) => ['/usr/sbin/', '/usr/bin/', '/sbin/', '/bin/'].some((d) => existsSync(d + t));
 const skip = !isRoot ? 'needs root' : !tool('nft') ? 'nft missing (used to read tables back)' : !tool('ip') ? 'iproute2 missing' : false;
@@ -145,6 +146,7 @@ test('large batches (past the default socket buffer) and floods of errors', { sk
 test('a firewall inside another network namespace leaves the host alone', { skip }, () => {
   const t = name('e');
   const ns = `hkn${s}ns`;
+  recordNetns(ns);
   execFileSync('ip', ['netns', 'add', ns]);
   netnsMade.push(ns);
   const fd = openSync(`/run/netns/${ns}`, 'r');

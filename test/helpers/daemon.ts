@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { tempDir, testCgroupName, removeCgroupEverywhere, killCgroupProcs, unmountUnder } from './fixtures.js';
 import { cleanupNet, daemonNetFlags, testNet, type TestNet } from './network.js';
 import { atExit, killSync } from './exit-cleanup.js';
+import { recordProc } from './ledger.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const HAKOD = join(repoRoot, 'bin', 'hakod.cjs');
@@ -83,6 +84,7 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
   let log = '';
   const launch = (env: NodeJS.ProcessEnv = opts.env ?? process.env): ChildProcess => {
     const p = wrap.length ? spawn(wrap[0]!, [...wrap.slice(1), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    recordProc(p.pid, `hakod ${dir.path}`);
     p.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     return p;

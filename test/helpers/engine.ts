@@ -5,7 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
-import { mountsUnder, removeCgroupEverywhere, tempDir } from './fixtures.js';
+import { killCgroupProcs, killProcsNaming, mountsUnder, removeCgroupEverywhere, tempDir, unmountUnder } from './fixtures.js';
+import { atExit } from './exit-cleanup.js';
 import { startRegistry, type TestRegistry } from './registry.js';
 import { busyboxImage, pushLayout, type BuiltImage } from './images.js';
 import { cleanupNet, engineNetOptions, type TestNet } from './network.js';
@@ -28,7 +29,21 @@ export async function engineFixture(opts: { dirPrefix: string; cgroupParent: str
   let img: BuiltImage | undefined;
   const dir = tempDir(opts.dirPrefix);
   const newEngine = () => new Engine({ root: join(dir.path, 'root'), execRoot: join(dir.path, 'run'), cgroupParent, network: engineNetOptions(net), log: { warn: opts.warn ?? (() => undefined) }, ...(opts.monitor === undefined ? {} : { monitor: opts.monitor }) });
+  // If this process ends (SIGTERM/SIGINT, a test timeout then force-exit) before close(): the
+  // engine's containers (in its cgroups: without a monitor they are this process's children) and
+  // monitors (they name the dir) are killed, then mounts, cgroups, network and dir removed
+  // (helpers/exit-cleanup.ts; the registry has a stopper of its own), and the image's dir.
+  const dropExitCleanup = atExit(() => {
+    for (const step of [() => killCgroupProcs(cgroupParent), () => killProcsNaming(dir.path), () => unmountUnder(dir.path), () => removeCgroupEverywhere(cgroupParent), () => cleanupNet(net), () => dir.cleanup(), () => img?.cleanup()]) {
+      try {
+        step();
+      } catch (err) {
+        process.stderr.write(`engine fixture ${dir.path}: exit cleanup: ${(err as Error).message}\n`);
+      }
+    }
+  });
   const close = async (current: Engine | undefined) => {
+    dropExitCleanup();
     if (current) {
       for (const c of await current.listContainers({ all: true })) await current.removeContainer(c.Id as string, { force: true, volumes: true }).catch(() => undefined);
       await current.close();

@@ -3,7 +3,7 @@
 // A test that hits --test-timeout is cancelled and the file's process then force-exits; any
 // hakod or registry it spawned used to keep running (with its containers, cgroups, bridge and
 // temp dirs). Helpers register a synchronous stopper for each process they start and unregister
-// it on a normal stop; at 'exit' (and on SIGTERM/SIGINT, turned into an exit) the remaining ones
+// it on a normal stop; at 'exit' (and on SIGTERM/SIGINT/SIGHUP, turned into an exit) the remaining ones
 // run. Only the event loop is gone by then, so stoppers signal by pid and poll /proc.
 import { readFileSync } from 'node:fs';
 
@@ -28,8 +28,17 @@ export function atExit(stop: () => void): () => void {
   if (!hooked) {
     hooked = true;
     process.on('exit', runAll);
-    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(sig, () => process.exit(128 + (sig === 'SIGTERM' ? 15 : 2)));
+    // `on`, not `once`: a run killed as a process group sends each test process the signal twice
+    // (the group's, then node --test passing it on to its files). With `once` the listener was gone
+    // after the first, node restored the default action, and the second killed the process in the
+    // middle of runAll (with its daemon half stopped: mounts, cgroups, bridge and dirs left).
+    let exiting = false;
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.on(sig, () => {
+        if (exiting) return;
+        exiting = true;
+        process.exit(128 + (sig === 'SIGTERM' ? 15 : sig === 'SIGINT' ? 2 : 1));
+      });
     }
   }
   const key = ++nextKey;

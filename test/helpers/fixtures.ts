@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { recordCgroups, recordDir } from './ledger.js';
 
 export const BUSYBOX = '/bin/busybox';
 export const isRoot = process.getuid?.() === 0;
@@ -11,6 +12,7 @@ export const isRoot = process.getuid?.() === 0;
 /** A temp dir removed (recursively, mounts must already be gone) by the returned cleanup. */
 export function tempDir(prefix = 'hako-test-'): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
+  recordDir(path);
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
@@ -81,14 +83,17 @@ export function ownCgroup(controller: string): string {
 /**
  * A unique *relative* cgroupsPath for a test. The runtime (like runc) places a relative
  * cgroupsPath beneath the caller's own cgroup in each hierarchy, so containers made with it stay
- * beneath the test process's own cgroup, as the house rules require.
+ * beneath the test process's own cgroup, as the house rules require. Recorded in the run's ledger
+ * (helpers/ledger.ts: a run cut short by SIGKILL is swept by the next).
  */
 export function testCgroupName(name: string): string {
-  return `hako-test-${process.pid}-${name}`;
+  const rel = `hako-test-${process.pid}-${name}`;
+  recordCgroups(cgroupPaths(rel));
+  return rel;
 }
 
-/** Every existing directory for relative cgroup path `rel` beneath this process's own cgroups. */
-export function cgroupDirs(rel: string): string[] {
+/** The dir for relative cgroup path `rel` beneath this process's own cgroup in every hierarchy (existing or not). */
+export function cgroupPaths(rel: string): string[] {
   const root = '/sys/fs/cgroup';
   const dirs: string[] = [];
   if (!existsSync(root)) return dirs;
@@ -102,14 +107,15 @@ export function cgroupDirs(rel: string): string[] {
   for (const h of readdirSync(root)) {
     const base = own.get(h) ?? own.get(h.split(',')[0] ?? h);
     if (base === undefined) continue;
-    const dir = join(root, h, base, rel);
-    if (existsSync(dir)) dirs.push(dir);
+    dirs.push(join(root, h, base, rel));
   }
-  if (existsSync(join(root, 'cgroup.controllers'))) {
-    const dir = join(root, own.get('unified') ?? '/', rel);
-    if (existsSync(dir)) dirs.push(dir);
-  }
+  if (existsSync(join(root, 'cgroup.controllers'))) dirs.push(join(root, own.get('unified') ?? '/', rel));
   return dirs;
+}
+
+/** Every existing directory for relative cgroup path `rel` beneath this process's own cgroups. */
+export function cgroupDirs(rel: string): string[] {
+  return cgroupPaths(rel).filter((d) => existsSync(d));
 }
 
 /** Removes leftover cgroup dirs for relative path `rel` (depth-first). Returns what it found. */
@@ -170,9 +176,57 @@ export function killCgroupProcs(rel: string): number {
   }
   const pause = new Int32Array(new SharedArrayBuffer(4));
   const deadline = Date.now() + 5000;
-  // A killed container stays in /proc (state Z) until its monitor reaps it.
-  while ([...pids].some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+  // A killed container stays in /proc (state Z) until its monitor reaps it. One whose parent is this
+  // process (an engine without a monitor) is reaped only by our event loop: not while we exit.
+  const waiting = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return !(state === 'Z' && Number(ppid) === process.pid);
+    } catch {
+      return false;
+    }
+  };
+  while ([...pids].some(waiting) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
   return pids.size;
+}
+
+/**
+ * SIGKILLs the processes whose command line names `dir` or a path below it (a dir of ours, made by
+ * mkdtemp: the hako-monitors an engine of ours started, `--dir <dir>/run/monitors/…`, which outlive
+ * the process that started them by design) and waits up to 5 s for them to be gone. Returns them.
+ */
+export function killProcsNaming(dir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone
+    }
+    if (!argv.some((a) => a === dir || a.includes(dir + '/') || a.endsWith('=' + dir))) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      pids.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 5000;
+  const alive = (pid: number): boolean => {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return !/^[ZX]/.test(st.slice(st.lastIndexOf(')') + 2));
+    } catch {
+      return false;
+    }
+  };
+  while (pids.some(alive) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+  return pids;
 }
 
 /** Lazily unmounts every mount point below `prefix`, deepest first (e.g. a killed daemon's rootfs overlays). */

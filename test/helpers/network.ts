@@ -6,6 +6,7 @@
 // cleanupNet() removes what a stopped daemon leaves by design (its bridges and nft table).
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
+import { recordNet } from './ledger.js';
 
 export interface TestNet {
   prefix: string;
@@ -31,6 +32,7 @@ export function testNet(): TestNet {
     const b = randomInt(0, 256);
     if (!used.includes(`10.${a}.${b}.`) && !used.includes(`10.${a}.0.0/16`)) bip = `10.${a}.${b}.1/24`;
   }
+  recordNet(prefix, `${prefix}t`);
   return { prefix, bridge: `${prefix}b0`, table: `${prefix}t`, bip: bip || '10.250.250.1/24' };
 }
 

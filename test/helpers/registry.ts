@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createServer as netServer } from 'node:net';
 import { tempDir } from './fixtures.js';
 import { atExit, killSync } from './exit-cleanup.js';
+import { recordProc } from './ledger.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 export const hasRegistry = existsSync(REGISTRY_BIN);
@@ -99,6 +100,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const logPath = join(tmp.path, 'registry.log');
   const fd = openSync(logPath, 'a');
   const proc = spawn(REGISTRY_BIN, ['serve', join(tmp.path, 'config.yml')], { stdio: ['ignore', fd, fd] });
+  recordProc(proc.pid, `registry ${tmp.path}`);
   closeSync(fd);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   // Stopped and its dir removed even if this process exits first (helpers/exit-cleanup.ts).
