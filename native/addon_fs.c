@@ -1,7 +1,8 @@
 // File-system calls Node's fs lacks, for the image unpacker (src/image/unpack): mknod(2) for
 // devices, fifos and overlay whiteouts, and the l*xattr(2) family for SCHILY.xattr.* and
-// trusted.overlay.opaque. None of them follows a final symlink. Failures throw an Error with
-// .errno (positive), .code and .syscall (hk_throw_errno).
+// trusted.overlay.opaque; and sync_file_range(2) for the content store's downloads. None of them
+// follows a final symlink. Failures throw an Error with .errno (positive), .code and .syscall
+// (hk_throw_errno).
 #define NAPI_VERSION 8
 #include <node_api.h>
 
@@ -175,7 +176,25 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// syncFileRangeWrite(fd, offset, nbytes): sync_file_range(SYNC_FILE_RANGE_WRITE) starts the
+// writeback of the range's dirty pages and returns without waiting for it (it may wait for a
+// congested device queue), so that a later fsync has little left to write.
+static napi_value js_sync_file_range_write(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (hk_args(env, info, 3, 3, argv, NULL)) return NULL;
+  int32_t fd;
+  double off, len;
+  if (hk_int32(env, argv[0], &fd)) return NULL;
+  if (napi_get_value_double(env, argv[1], &off) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || off < 0 || len < 0) {
+    napi_throw_type_error(env, NULL, "usage: syncFileRangeWrite(fd, offset >= 0, nbytes >= 0)");
+    return NULL;
+  }
+  if (sync_file_range(fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE) != 0) return hk_throw_errno(env, "sync_file_range", errno);
+  return NULL;
+}
+
 HK_EXPORT("fsMknod", js_mknod);
+HK_EXPORT("syncFileRangeWrite", js_sync_file_range_write);
 HK_EXPORT("fsLsetxattr", js_lsetxattr);
 HK_EXPORT("fsLgetxattr", js_lgetxattr);
 HK_EXPORT("fsLlistxattr", js_llistxattr);

@@ -10,6 +10,7 @@ interface FsAddon {
   fsLsetxattr(path: string, name: string, value: Buffer, flags?: number): void;
   fsLgetxattr(path: string, name: string): Buffer | null;
   fsLlistxattr(path: string): string[];
+  syncFileRangeWrite?(fd: number, offset: number, nbytes: number): void;
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
   symlinksAsync?(spec: string, attrs: Float64Array, results: Int32Array): Promise<void>;
@@ -53,6 +54,17 @@ function fsNativeIfBuilt(): (NativeAddon & FsAddon) | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE): starts writing the range's dirty
+ * pages back without waiting for them. Returns false (and does nothing) without the addon.
+ */
+export function startWriteback(fd: number, offset: number, nbytes: number): boolean {
+  const n = fsNativeIfBuilt();
+  if (!n?.syncFileRangeWrite) return false;
+  n.syncFileRangeWrite(fd, offset, nbytes);
+  return true;
 }
 
 /**

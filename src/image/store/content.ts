@@ -12,6 +12,7 @@ import { HakoError, fromSystemError } from '../../common/errors.js';
 import { digestHex, hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
 import { fsyncDirFast } from '../../common/atomic-file.js';
 import { pullMark } from '../pull-trace.js';
+import { startWriteback } from '../../native/fs.js';
 
 export interface ExpectedBlob {
   digest: Digest;
@@ -126,6 +127,8 @@ const fdClose = (fd: number): Promise<void> => new Promise((resolve, reject) => 
 
 /** Bytes of a download collected before they are written to the partial file with one writev. */
 const WRITE_BATCH = 1 << 20;
+/** Bytes of a download written before their writeback is started (sync_file_range). */
+const WRITEBACK_BATCH = 8 << 20;
 
 export class ContentStore {
   readonly root: string;
@@ -410,13 +413,28 @@ export class ContentStore {
       // file: written in batches with one writev, without holding up the tap meanwhile.
       let pending: Buffer[] = [];
       let pendingBytes = 0;
+      // The file's bytes so far, and how far their writeback was started: every WRITEBACK_BATCH
+      // written, the kernel starts writing them out, so that the fsync at the end waits for the
+      // last few MB rather than the whole blob.
+      let inFile = offset;
+      let writebackFrom = offset;
       const flush = async (): Promise<void> => {
         if (pendingBytes === 0) return;
         const bufs = pending;
+        const n = pendingBytes;
         pending = [];
         pendingBytes = 0;
         try {
           await writevAll(fd!, bufs);
+          inFile += n;
+          if (inFile - writebackFrom >= WRITEBACK_BATCH && fd !== undefined) {
+            try {
+              startWriteback(fd, writebackFrom, inFile - writebackFrom);
+            } catch {
+              /* a hint to the kernel only: the fsync below writes what this did not */
+            }
+            writebackFrom = inFile;
+          }
         } catch (err) {
           throw fromSystemError(`write ${what} ${expected.digest} to ${this.ingestDir}`, err, partial);
         }
