@@ -176,25 +176,60 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// syncFileRangeWrite(fd, offset, nbytes): sync_file_range(SYNC_FILE_RANGE_WRITE) starts the
-// writeback of the range's dirty pages and returns without waiting for it (it may wait for a
-// congested device queue), so that a later fsync has little left to write.
-static napi_value js_sync_file_range_write(napi_env env, napi_callback_info info) {
+// syncFileRangeWriteAsync(fd, offset, nbytes) → Promise<void>: sync_file_range(SYNC_FILE_RANGE_WRITE)
+// on the libuv pool. It starts the writeback of the range's dirty pages without waiting for it
+// to finish, so that a later fsync has little left to write; it can still wait for a congested
+// device queue, hence not on the event loop. The caller keeps fd open until the promise settles.
+struct sfr_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  int fd;
+  off64_t off, len;
+  int err;
+};
+
+static void sfr_execute(napi_env env, void *p) {
+  (void)env;
+  struct sfr_work *w = p;
+  w->err = sync_file_range(w->fd, w->off, w->len, SYNC_FILE_RANGE_WRITE) == 0 ? 0 : errno;
+}
+
+static void sfr_complete(napi_env env, napi_status status, void *p) {
+  struct sfr_work *w = p;
+  hk_settle(env, w->deferred, "sync_file_range", status == napi_ok ? w->err : ECANCELED);
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+static napi_value js_sync_file_range_write_async(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (hk_args(env, info, 3, 3, argv, NULL)) return NULL;
   int32_t fd;
   double off, len;
   if (hk_int32(env, argv[0], &fd)) return NULL;
   if (napi_get_value_double(env, argv[1], &off) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || off < 0 || len < 0) {
-    napi_throw_type_error(env, NULL, "usage: syncFileRangeWrite(fd, offset >= 0, nbytes >= 0)");
+    napi_throw_type_error(env, NULL, "usage: syncFileRangeWriteAsync(fd, offset >= 0, nbytes >= 0)");
     return NULL;
   }
-  if (sync_file_range(fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE) != 0) return hk_throw_errno(env, "sync_file_range", errno);
-  return NULL;
+  struct sfr_work *w = calloc(1, sizeof *w);
+  if (!w) {
+    napi_throw_error(env, "ENOMEM", "hako_native: out of memory");
+    return NULL;
+  }
+  w->fd = fd;
+  w->off = (off64_t)off;
+  w->len = (off64_t)len;
+  int queued;
+  napi_value promise = hk_queue_work(env, "hako:sync_file_range", "syncFileRangeWriteAsync", sfr_execute, sfr_complete, w, &w->work, &w->deferred, &queued);
+  if (!queued) {
+    if (w->work) napi_delete_async_work(env, w->work);
+    free(w);
+  }
+  return promise;
 }
 
 HK_EXPORT("fsMknod", js_mknod);
-HK_EXPORT("syncFileRangeWrite", js_sync_file_range_write);
+HK_EXPORT("syncFileRangeWriteAsync", js_sync_file_range_write_async);
 HK_EXPORT("fsLsetxattr", js_lsetxattr);
 HK_EXPORT("fsLgetxattr", js_lgetxattr);
 HK_EXPORT("fsLlistxattr", js_llistxattr);

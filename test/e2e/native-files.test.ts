@@ -69,21 +69,23 @@ test('writeEtcFilesPooled: the three files, and a failure as a HakoError naming 
   }
 });
 
-test('startWriteback: sync_file_range(SYNC_FILE_RANGE_WRITE) on a file; a pipe is refused with ESPIPE, bad ranges with a usage line', () => {
+test('startWriteback: sync_file_range(SYNC_FILE_RANGE_WRITE) on the pool for a file; a pipe is refused with ESPIPE, bad ranges with a usage line', async () => {
   const t = tempDir('hako-writeback-');
   const fd = openSync(join(t.path, 'blob'), 'w');
   try {
     writeSync(fd, Buffer.alloc(3 << 20, 7));
-    assert.equal(startWriteback(fd, 0, 3 << 20), true, 'the addon has the function');
-    assert.equal(startWriteback(fd, 1 << 20, 0), true); // 0 bytes: to the end of the file
+    const p = startWriteback(fd, 0, 3 << 20);
+    assert.ok(p, 'the addon has the function');
+    await p;
+    await startWriteback(fd, 1 << 20, 0); // 0 bytes: to the end of the file
     const [r, w] = native().pipe();
     try {
-      assert.throws(() => startWriteback(r, 0, 1), (e: NodeJS.ErrnoException) => e.code === 'ESPIPE' && e.syscall === 'sync_file_range');
+      await assert.rejects(startWriteback(r, 0, 1)!, (e: NodeJS.ErrnoException) => e.code === 'ESPIPE' && e.syscall === 'sync_file_range');
     } finally {
       closeSync(r);
       closeSync(w);
     }
-    assert.throws(() => startWriteback(fd, -1, 1), /usage: syncFileRangeWrite/);
+    assert.throws(() => startWriteback(fd, -1, 1), /usage: syncFileRangeWriteAsync/);
   } finally {
     closeSync(fd);
     t.cleanup();

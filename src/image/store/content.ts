@@ -387,6 +387,8 @@ export class ContentStore {
     const partial = join(this.ingestDir, `${digestHex(expected.digest)}.partial`);
     const hasher = newHasher();
     let fd: number | undefined;
+    // The writeback job under way on the pool (startWriteback): fd stays open until it is done.
+    let writeback: Promise<void> | undefined;
     let offset = 0;
     let resumedFrom = 0;
     const tap = opts.tap?.();
@@ -428,12 +430,12 @@ export class ContentStore {
           await writevAll(fd!, bufs);
           inFile += n;
           if (inFile - writebackFrom >= WRITEBACK_BATCH && fd !== undefined) {
-            try {
-              startWriteback(fd, writebackFrom, inFile - writebackFrom);
-            } catch {
-              /* a hint to the kernel only: the fsync below writes what this did not */
-            }
+            // The jobs run one after another (one behind a congested device queue holds one pool
+            // thread, not more); a failure is ignored: a hint to the kernel only, the fsync
+            // writes what it did not.
+            const [f, from, n] = [fd, writebackFrom, inFile - writebackFrom];
             writebackFrom = inFile;
+            writeback = (writeback ?? Promise.resolve()).then(() => startWriteback(f, from, n)).catch(() => undefined);
           }
         } catch (err) {
           throw fromSystemError(`write ${what} ${expected.digest} to ${this.ingestDir}`, err, partial);
@@ -495,6 +497,7 @@ export class ContentStore {
       // Verified: the tap may finish (e.g. unpack its last entries) while the blob is made durable.
       tap?.end();
       try {
+        await writeback;
         await fdSync(fd);
         pullMark('ingest.fsynced');
         const f = fd;
@@ -516,6 +519,7 @@ export class ContentStore {
       }
       return { downloaded: true, tapped: tap !== undefined, resumedFrom };
     } catch (err) {
+      await writeback;
       if (fd !== undefined) await fdClose(fd).catch(() => undefined);
       // Keep a partial download only when it can be resumed: a broken connection. A bad digest,
       // a full disk or anything else removes it, so nothing is left behind.
