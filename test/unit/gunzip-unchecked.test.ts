@@ -95,3 +95,33 @@ test('gzipHeaderLength: 0 until the header is complete, then its length', () => 
   assert.equal(gzipHeaderLength(gzipSync(text)), 10);
   assert.throws(() => gzipHeaderLength(Buffer.from([0x1f, 0x8c])), /incorrect header check/);
 });
+
+test('gunzip without CRC: a consumer that stops early or a source that fails ends cleanly (no stray error)', async () => {
+  const problems: unknown[] = [];
+  const onProblem = (e: unknown): void => void problems.push(e);
+  process.on('unhandledRejection', onProblem);
+  process.on('uncaughtException', onProblem);
+  try {
+    const big = gzipSync(randomBytes(3 << 20));
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < big.length; i += 65_536) pieces.push(big.subarray(i, i + 65_536));
+    const d = await decompress(Readable.from(pieces), undefined, { expect: 'gzip', skipGzipCrc: true });
+    for await (const c of d.chunks) {
+      assert.ok(c.length > 0);
+      break;
+    }
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield big.subarray(0, 100_000);
+      throw new Error('connection reset');
+    }
+    const f = await decompress(Readable.from(failing()), undefined, { expect: 'gzip', skipGzipCrc: true });
+    await assert.rejects((async () => {
+      for await (const c of f.chunks) void c;
+    })(), /connection reset/);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(problems, []);
+  } finally {
+    process.off('unhandledRejection', onProblem);
+    process.off('uncaughtException', onProblem);
+  }
+});
