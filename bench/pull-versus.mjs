@@ -1,10 +1,14 @@
-// Pull A/B (issue 3): `hako pull` of busybox through the CLI against a freshly started hakod, this
+// Pull A/B (issue 3): `hako pull` of busybox (or --image=debian) through the CLI against a freshly started hakod, this
 // checkout against another built one (--versus=<checkout>, e.g. a copy of main's bin/, dist/ and
 // build/), pull by pull in turns (the order swaps every round), on a fresh loop-mounted ext4 with
 // the registry of bench/pull.mjs. On this shared 2-CPU machine the load from other work moves a
 // fresh pull's wall time by ±30% from one minute to the next: bench/pull.mjs's separate runs of the
 // tools could not tell changes of a few ms apart, pairs of pulls a second apart can.
+// --image=debian pulls bench/pull.mjs's debian bookworm minbase (one 49 MB gzip layer, 121 MB of
+// tar; made once with debootstrap and cached in .tmp/bench-cache, shared with bench/pull.mjs).
 // Printed: each side's median wall time (CLI spawned → exited) and the median of the pairs' ratios;
+// hakod's whole-process CPU time for the pull (utime+stime of every thread: the event loop, zlib
+// and addon jobs on the libuv pool; 10 ms ticks) and the median of the pairs' ratios;
 // hakod's main-thread CPU time for the pull (/proc/PID/schedstat of the event loop's thread: less
 // sensitive to load than the wall time) and the median of the pairs' differences; with --phases,
 // per step of the pull (hakod's HAKO_PHASE_TRACE, the CLI's HAKO_CLI_TRACE as cli:…) each side's
@@ -29,7 +33,7 @@
 // set at run time, not with --node-args: any V8 flag on node's command line makes Node compile its
 // builtins from source). --idle=MS: each hakod idles MS after start-up (and its warm-up pull) before
 // the timed pull: V8's memory reducer runs its first mark-compacts ~8 s after start-up.
-// Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--phases[=hakod|cpu]] [--dir /var/tmp]
+// Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--image=busybox|debian] [--phases[=hakod|cpu]] [--dir /var/tmp]
 //          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR]
 //          [--logs=DIR] [--idle=MS]
 import { spawn, spawnSync } from 'node:child_process';
@@ -37,7 +41,7 @@ import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtemp
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, ociLayoutFromTar, settle } from './lib/common.mjs';
+import { cpuSeconds, debianRootfsTar, ociLayoutFromTar, settle } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -55,6 +59,8 @@ const cpuProfDir = opts('cpu-prof')[0];
 const perfDir = opts('perf')[0];
 const logsDir = opts('logs')[0];
 const idleMs = Number(opts('idle')[0] ?? 0);
+const image = opts('image')[0] ?? 'busybox';
+if (!['busybox', 'debian'].includes(image)) throw new Error(`--image=${image}: busybox or debian`);
 if (!versus || !existsSync(join(versus, 'bin/hakod.cjs'))) {
   console.error('usage: node bench/pull-versus.mjs [pairs] --versus=<built checkout> [--phases] [--dir DIR]');
   process.exit(2);
@@ -77,13 +83,14 @@ const sh = (cmd, a, opts = {}) => {
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sides = [
-  { name: `versus ${versus}`, dir: resolve(versus), env: envOf('versus-env'), nodeArgs: nodeArgsOf('versus-node-args'), warm: args.includes('--versus-warm'), times: [], cpu: [], phases: [] },
-  { name: 'this checkout', dir: repo, env: envOf('env'), nodeArgs: nodeArgsOf('node-args'), warm: args.includes('--warm'), times: [], cpu: [], phases: [] },
+  { name: `versus ${versus}`, dir: resolve(versus), env: envOf('versus-env'), nodeArgs: nodeArgsOf('versus-node-args'), warm: args.includes('--versus-warm'), times: [], cpu: [], procCpu: [], phases: [] },
+  { name: 'this checkout', dir: repo, env: envOf('env'), nodeArgs: nodeArgsOf('node-args'), warm: args.includes('--warm'), times: [], cpu: [], procCpu: [], phases: [] },
 ];
 
 const img = join(baseDir, `hako-pull-versus-${process.pid}.ext4`);
 const mnt = join(baseDir, `hpv${process.pid}`);
-sh('truncate', ['-s', '4G', img]);
+// Every daemon's data root stays until the end: debian's pulls keep ~170 MB each (blob and tree).
+sh('truncate', ['-s', image === 'debian' ? `${Math.max(8, Math.ceil(pairs * 2 * 0.2) + 2)}G` : '4G', img]);
 sh('mkfs.ext4', ['-q', '-F', img]);
 mkdirSync(mnt);
 sh('mount', ['-o', 'loop', img, mnt]);
@@ -97,6 +104,13 @@ function busyboxLayout() {
   sh('tar', ['--numeric-owner', '-C', root, '-cf', tarFile, '.']);
   const dir = join(work, 'layout');
   ociLayoutFromTar(dir, tarFile);
+  return dir;
+}
+
+/** debian bookworm minbase as an OCI layout (one gzip layer), as bench/pull.mjs makes it. */
+function debianLayout() {
+  const dir = join(work, 'layout');
+  ociLayoutFromTar(dir, debianRootfsTar(join(repo, '.tmp', 'bench-cache'), baseDir));
   return dir;
 }
 
@@ -152,11 +166,13 @@ async function pullOnce(side, tag, registry, ref) {
     }
     if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull starts\n');
     const c0 = mainThreadMs(proc.pid);
+    const p0 = cpuSeconds(proc.pid);
     const from = Number(process.hrtime.bigint()) / 1e6;
     sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', ref], { env: withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv });
     const ms = Number(process.hrtime.bigint()) / 1e6 - from;
     side.times.push(ms);
     side.cpu.push(mainThreadMs(proc.pid) - c0);
+    side.procCpu.push((cpuSeconds(proc.pid) - p0) * 1000);
     if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull ended\n');
     if (perf) {
       const done = new Promise((r) => perf.once('exit', r));
@@ -202,8 +218,8 @@ let registry;
 let warmRef;
 try {
   registry = await startRegistry();
-  sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${busyboxLayout()}:latest`, `docker://${registry.host}/bench/busybox:latest`]);
-  const ref = `${registry.host}/bench/busybox:latest`;
+  const ref = `${registry.host}/bench/${image}:latest`;
+  sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${image === 'debian' ? debianLayout() : busyboxLayout()}:latest`, `docker://${ref}`]);
   if (sides.some((s) => s.warm)) {
     warmRef = `${registry.host}/bench/warmup:latest`;
     sh('skopeo', ['copy', '--dest-tls-verify=false', `oci:${warmupLayout()}:latest`, `docker://${warmRef}`]);
@@ -220,10 +236,11 @@ try {
 const [a, b] = sides;
 const pairedRatio = median(b.times.map((t, i) => t / a.times[i]));
 const pairedCpu = median(b.cpu.map((c, i) => c - a.cpu[i]));
-console.log(`hako pull busybox (CLI → fresh hakod), ${pairs} pairs; load ${load0} → ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+const pairedProcCpu = median(b.procCpu.map((c, i) => c / a.procCpu[i]));
+console.log(`hako pull ${image} (CLI → fresh hakod), ${pairs} pairs; load ${load0} → ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const label = (s) => [s.name, ...(s.warm ? ['(warm)'] : []), ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`), ...s.nodeArgs].join(' ');
-for (const s of sides) console.log(`  ${label(s).padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
-console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed(3)}, main-thread CPU difference ${pairedCpu >= 0 ? '+' : ''}${pairedCpu.toFixed(1)} ms`);
+for (const s of sides) console.log(`  ${label(s).padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU, process ${median(s.procCpu).toFixed(0)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
+console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed(3)}, main-thread CPU difference ${pairedCpu >= 0 ? '+' : ''}${pairedCpu.toFixed(1)} ms, process CPU ratio ${pairedProcCpu.toFixed(3)}`);
 if (withPhases) {
   // Blob steps are named by digest prefix (blob-<12 hex>-sent…): every pull here names the same two.
   const keys = [...new Set(sides.flatMap((s) => s.phases.flatMap((p) => Object.keys(p))))];

@@ -40,7 +40,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, ociLayoutFromTar, settle } from './lib/common.mjs';
+import { cpuSeconds, debianRootfsTar, ociLayoutFromTar, settle } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -106,21 +106,7 @@ function layout(name, rootfsTar) {
   return { dir, ...ociLayoutFromTar(dir, rootfsTar) };
 }
 
-function debianTar() {
-  const out = join(cache, 'debian-bookworm-minbase.tar');
-  if (existsSync(out)) return out;
-  const root = join(work, 'debootstrap');
-  console.error('bench/pull: building debian bookworm minbase with debootstrap (once; cached)…');
-  sh('debootstrap', ['--variant=minbase', 'bookworm', root, 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 1_800_000 });
-  // debootstrap leaves the downloaded .debs and package lists behind; an image build would not.
-  rmSync(join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
-  mkdirSync(join(root, 'var/cache/apt/archives/partial'), { recursive: true });
-  rmSync(join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
-  mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
-  sh('tar', ['--numeric-owner', '-C', root, '-cf', out, '.']);
-  rmSync(root, { recursive: true, force: true });
-  return out;
-}
+const debianTar = () => debianRootfsTar(cache, work);
 
 function busyboxTar() {
   const root = join(work, 'busybox-root');

@@ -1,7 +1,8 @@
 // File-system calls Node's fs lacks, for the image unpacker (src/image/unpack): mknod(2) for
 // devices, fifos and overlay whiteouts, and the l*xattr(2) family for SCHILY.xattr.* and
-// trusted.overlay.opaque. None of them follows a final symlink. Failures throw an Error with
-// .errno (positive), .code and .syscall (hk_throw_errno).
+// trusted.overlay.opaque; and sync_file_range(2) for the content store's downloads. None of them
+// follows a final symlink. Failures throw an Error with .errno (positive), .code and .syscall
+// (hk_throw_errno).
 #define NAPI_VERSION 8
 #include <node_api.h>
 
@@ -175,7 +176,60 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// syncFileRangeWriteAsync(fd, offset, nbytes) → Promise<void>: sync_file_range(SYNC_FILE_RANGE_WRITE)
+// on the libuv pool. It starts the writeback of the range's dirty pages without waiting for it
+// to finish, so that a later fsync has little left to write; it can still wait for a congested
+// device queue, hence not on the event loop. The caller keeps fd open until the promise settles.
+struct sfr_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  int fd;
+  off64_t off, len;
+  int err;
+};
+
+static void sfr_execute(napi_env env, void *p) {
+  (void)env;
+  struct sfr_work *w = p;
+  w->err = sync_file_range(w->fd, w->off, w->len, SYNC_FILE_RANGE_WRITE) == 0 ? 0 : errno;
+}
+
+static void sfr_complete(napi_env env, napi_status status, void *p) {
+  struct sfr_work *w = p;
+  hk_settle(env, w->deferred, "sync_file_range", status == napi_ok ? w->err : ECANCELED);
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+static napi_value js_sync_file_range_write_async(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (hk_args(env, info, 3, 3, argv, NULL)) return NULL;
+  int32_t fd;
+  double off, len;
+  if (hk_int32(env, argv[0], &fd)) return NULL;
+  if (napi_get_value_double(env, argv[1], &off) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || off < 0 || len < 0) {
+    napi_throw_type_error(env, NULL, "usage: syncFileRangeWriteAsync(fd, offset >= 0, nbytes >= 0)");
+    return NULL;
+  }
+  struct sfr_work *w = calloc(1, sizeof *w);
+  if (!w) {
+    napi_throw_error(env, "ENOMEM", "hako_native: out of memory");
+    return NULL;
+  }
+  w->fd = fd;
+  w->off = (off64_t)off;
+  w->len = (off64_t)len;
+  int queued;
+  napi_value promise = hk_queue_work(env, "hako:sync_file_range", "syncFileRangeWriteAsync", sfr_execute, sfr_complete, w, &w->work, &w->deferred, &queued);
+  if (!queued) {
+    if (w->work) napi_delete_async_work(env, w->work);
+    free(w);
+  }
+  return promise;
+}
+
 HK_EXPORT("fsMknod", js_mknod);
+HK_EXPORT("syncFileRangeWriteAsync", js_sync_file_range_write_async);
 HK_EXPORT("fsLsetxattr", js_lsetxattr);
 HK_EXPORT("fsLgetxattr", js_lgetxattr);
 HK_EXPORT("fsLlistxattr", js_llistxattr);

@@ -1,8 +1,8 @@
 // Pieces the pull and archive benches share: the one-layer OCI layout they push to the registry,
 // and a process's CPU time and start-up settling (read from /proc).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const sha = (b) => 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -58,4 +58,36 @@ export async function stopChild(proc, ms = 10_000) {
   const t = setTimeout(() => proc.kill('SIGKILL'), ms);
   await exited;
   clearTimeout(t);
+}
+
+/**
+ * A debian bookworm minbase rootfs as a tar, made once with debootstrap from Debian's mirror
+ * (root; ~1 min) and cached at `cacheDir`/debian-bookworm-minbase.tar for later runs of the
+ * pull benches. `scratchDir` holds the debootstrap tree while it is made (on the same
+ * filesystem as the cache is best). Returns the tar's path.
+ */
+export function debianRootfsTar(cacheDir, scratchDir) {
+  const out = join(cacheDir, 'debian-bookworm-minbase.tar');
+  if (existsSync(out)) return out;
+  mkdirSync(cacheDir, { recursive: true });
+  const root = mkdtempSync(join(scratchDir, 'debootstrap-'));
+  const run = (cmd, a, timeout) => {
+    const r = spawnSync(cmd, a, { stdio: ['ignore', 'ignore', 'pipe'], timeout, killSignal: 'SIGKILL' });
+    if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.error?.code ?? ''} ${r.stderr}`);
+  };
+  try {
+    console.error('bench: building debian bookworm minbase with debootstrap (once; cached)…');
+    run('debootstrap', ['--variant=minbase', 'bookworm', root, 'http://deb.debian.org/debian'], 1_800_000);
+    // debootstrap leaves the downloaded .debs and package lists behind; an image build would not.
+    for (const d of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
+      rmSync(join(root, d), { recursive: true, force: true });
+      mkdirSync(join(root, d, 'partial'), { recursive: true });
+    }
+    run('tar', ['--numeric-owner', '-C', root, '-cf', `${out}.tmp`, '.'], 300_000);
+    renameSync(`${out}.tmp`, out); // a run cut short leaves no half tar under the final name
+  } finally {
+    rmSync(`${out}.tmp`, { force: true });
+    rmSync(root, { recursive: true, force: true });
+  }
+  return out;
 }

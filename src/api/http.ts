@@ -30,6 +30,11 @@ export interface Ctx {
   readonly signal: AbortSignal;
   /** Whether the client went away (without making the signal). */
   clientGone(): boolean;
+  /**
+   * The handler is at work (a JSON stream wrote a line: a pull's progress): counts as activity,
+   * as a request's start and end do, so hakod's idle memory upkeep waits (src/daemon/memory.ts).
+   */
+  working?(): void;
 }
 
 /** An error with an explicit HTTP status (for conditions HakoError has no kind for). */

@@ -156,6 +156,7 @@ class RequestCtx implements Ctx {
     readonly res: ServerResponse | null,
     readonly upgraded: Upgraded | null,
     private readonly gone: ClientGone,
+    readonly working: () => void,
   ) {
     this.method = req.method ?? 'GET';
   }
@@ -184,7 +185,10 @@ export interface ApiHandlers {
   readonly lean: LeanApp<Prepared>;
   /** The header fields every answer starts with (after Date), in order. */
   readonly commonHeaders: ReadonlyArray<[string, string]>;
-  /** Called as each request begins and as its handler ends (hakod: the idle memory trimmer). */
+  /**
+   * Called as each request begins, as its handler ends and as a JSON stream writes a line (Ctx's
+   * working: a pull's progress) (hakod: the idle memory trimmer).
+   */
   onActivity: (() => void) | undefined;
   /** Handlers in flight (for tests and shutdown). */
   readonly inFlight: number;
@@ -196,6 +200,7 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
   const match = routeMatcher(routes);
   let inFlight = 0;
   let onActivity: (() => void) | undefined;
+  const working = (): void => onActivity?.();
   // Profiling (HAKO_PHASE_TRACE): container requests' arrival and answer, on the engine's axis.
   const trace = PhaseTrace.fromEnv();
   if (trace.enabled) tracePulls(trace);
@@ -319,7 +324,7 @@ export function createApiHandlers(deps: ApiDeps, routes: readonly Route[] = allR
   }
 
   function newCtx(req: IncomingMessage, res: ServerResponse | null, upgraded: Upgraded | null, gone: ClientGone): Ctx {
-    return new RequestCtx(req, res, upgraded, gone);
+    return new RequestCtx(req, res, upgraded, gone, working);
   }
 
   function upgrade(req: IncomingMessage, duplex: Duplex, head: Buffer, prepared: Prepared | undefined): void {

@@ -166,6 +166,7 @@ export class JsonStream {
     this.start();
     const res = this.ctx.res!;
     if (this.closed) return;
+    this.ctx.working?.();
     if (!res.write(stringify(obj) + '\n')) {
       await new Promise<void>((r) => {
         const done = (): void => { res.off('drain', done); res.off('close', done); r(); };
@@ -178,7 +179,9 @@ export class JsonStream {
   /** Writes synchronously, ignoring back-pressure (progress messages are small). */
   push(obj: unknown): void {
     this.start();
-    if (!this.closed) this.ctx.res!.write(JSON.stringify(obj) + '\n');
+    if (this.closed) return;
+    this.ctx.working?.();
+    this.ctx.res!.write(JSON.stringify(obj) + '\n');
   }
 
   fail(err: unknown): void {

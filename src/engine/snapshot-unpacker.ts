@@ -1,5 +1,6 @@
 // The LayerUnpacker the engine gives its ImageService: pulled layers are unpacked once, straight
 // into the SnapshotStore (<root>/snapshots/layers/<chain id>), where container rootfs mounts find them.
+// Without gzip's CRC-32: pull checks the blob digest and the diff ID (LayerUnpacker.unpack).
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { unpackLayer } from '../image/unpack/index.js';
@@ -13,7 +14,7 @@ export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
     async unpack(chainId, input, layer, signal) {
       let diffId: string | undefined;
       await snaps.ensureLayer(chainId, async (dir) => {
-        const r = await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal });
+        const r = await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal, skipGzipCrc: true });
         diffId = r.diffId;
         return r; // ensureLayer records its contentSize beside the layer
       });
@@ -21,7 +22,7 @@ export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
         // Another caller made the snapshot meanwhile: unpack into scratch only to learn the diff ID.
         const dir = await snaps.prepareLayer(chainId);
         try {
-          diffId = (await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal })).diffId;
+          diffId = (await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal, skipGzipCrc: true })).diffId;
         } finally {
           await snaps.abortLayer(dir);
         }
@@ -43,7 +44,7 @@ export function snapshotUnpacker(snaps: SnapshotStore): LayerUnpacker {
     async unpackDetached(input, layer, signal) {
       const dir = await snaps.prepareLayer(layer.digest);
       try {
-        const r = await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal });
+        const r = await unpackLayer(input, dir, { mediaType: layer.mediaType, digest: layer.digest, signal, skipGzipCrc: true });
         // Its content size goes into place with the layer (snapshots/layers/<chain>/size).
         writeFileSync(join(dirname(dir), 'size'), String(r.contentSize));
         return {

@@ -38,6 +38,9 @@ export interface LayerUnpacker {
   /**
    * Unpacks one layer (compressed as fetched) as the snapshot `chainId`; resolves with the
    * sha256 of the uncompressed tar. On failure (or when `input` is destroyed) it leaves nothing.
+   * Pull, its only caller, verifies the blob's digest and this diff ID against the config and
+   * removes the snapshot when either differs (as the detached one's discard): an unpacker may
+   * therefore skip gzip's own CRC-32 of the same bytes (unpackLayer's skipGzipCrc).
    */
   unpack(chainId: Digest, input: Readable, layer: Descriptor, signal?: AbortSignal): Promise<{ diffId: Digest }>;
   /** Removes a committed snapshot (when its diff ID does not match the config, or on GC). */
@@ -856,14 +859,14 @@ export function directoryUnpacker(dir: string): LayerUnpacker {
     async unpack(chainId, input, layer, signal) {
       mkdirSync(dir, { recursive: true });
       const { unpackLayer } = await import('./unpack/index.js');
-      const r = await unpackLayer(input, path(chainId), { mediaType: layer.mediaType, digest: layer.digest, signal });
+      const r = await unpackLayer(input, path(chainId), { mediaType: layer.mediaType, digest: layer.digest, signal, skipGzipCrc: true });
       return { diffId: r.diffId as Digest };
     },
     async unpackDetached(input, layer, signal) {
       mkdirSync(dir, { recursive: true });
       const scratch = join(dir, `.detached-${randomBytes(6).toString('hex')}`);
       const { unpackLayer } = await import('./unpack/index.js');
-      const r = await unpackLayer(input, scratch, { mediaType: layer.mediaType, digest: layer.digest, signal });
+      const r = await unpackLayer(input, scratch, { mediaType: layer.mediaType, digest: layer.digest, signal, skipGzipCrc: true });
       const discard = async (): Promise<void> => rmSync(scratch, { recursive: true, force: true });
       return {
         diffId: r.diffId as Digest,

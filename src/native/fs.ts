@@ -10,6 +10,7 @@ interface FsAddon {
   fsLsetxattr(path: string, name: string, value: Buffer, flags?: number): void;
   fsLgetxattr(path: string, name: string): Buffer | null;
   fsLlistxattr(path: string): string[];
+  syncFileRangeWriteAsync?(fd: number, offset: number, nbytes: number): Promise<void>;
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
   symlinksAsync?(spec: string, attrs: Float64Array, results: Int32Array): Promise<void>;
@@ -53,6 +54,15 @@ function fsNativeIfBuilt(): (NativeAddon & FsAddon) | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE) on the libuv pool: starts writing
+ * the range's dirty pages back without waiting for them. Keep fd open until it settles.
+ * Undefined (nothing done) without the addon.
+ */
+export function startWriteback(fd: number, offset: number, nbytes: number): Promise<void> | undefined {
+  return fsNativeIfBuilt()?.syncFileRangeWriteAsync?.(fd, offset, nbytes);
 }
 
 /**

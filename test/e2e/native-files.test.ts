@@ -1,14 +1,15 @@
 // The addon's in-place writes of small files on the libuv pool (native/addon_files.c through
 // src/native/fs.ts), used by a start for a container's /etc/hosts, /etc/hostname and resolv.conf
-// (src/engine/containers/etc-files.ts writeEtcFilesPooled).
+// (src/engine/containers/etc-files.ts writeEtcFilesPooled); and sync_file_range(2) as the content
+// store starts a download's writeback (startWriteback).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeEtcFilesPooled } from '../../src/engine/containers/etc-files.js';
 import { HakoError } from '../../src/common/errors.js';
 import { native } from '../../src/native/addon.js';
-import { writeFilesIfChangedPooled } from '../../src/native/fs.js';
+import { startWriteback, writeFilesIfChangedPooled } from '../../src/native/fs.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 test('writeFilesIfChangedPooled: made with the mode, rewritten in place only when changed (longer, shorter), symlinks and directories refused', async () => {
@@ -64,6 +65,29 @@ test('writeEtcFilesPooled: the three files, and a failure as a HakoError naming 
     const missing = { ...paths, resolv: join(t.path, 'no', 'resolv.conf') };
     await assert.rejects(writeEtcFilesPooled(missing, texts), (e: unknown) => e instanceof HakoError && e.code === 'ENOENT' && e.path === missing.resolv);
   } finally {
+    t.cleanup();
+  }
+});
+
+test('startWriteback: sync_file_range(SYNC_FILE_RANGE_WRITE) on the pool for a file; a pipe is refused with ESPIPE, bad ranges with a usage line', async () => {
+  const t = tempDir('hako-writeback-');
+  const fd = openSync(join(t.path, 'blob'), 'w');
+  try {
+    writeSync(fd, Buffer.alloc(3 << 20, 7));
+    const p = startWriteback(fd, 0, 3 << 20);
+    assert.ok(p, 'the addon has the function');
+    await p;
+    await startWriteback(fd, 1 << 20, 0); // 0 bytes: to the end of the file
+    const [r, w] = native().pipe();
+    try {
+      await assert.rejects(startWriteback(r, 0, 1)!, (e: NodeJS.ErrnoException) => e.code === 'ESPIPE' && e.syscall === 'sync_file_range');
+    } finally {
+      closeSync(r);
+      closeSync(w);
+    }
+    assert.throws(() => startWriteback(fd, -1, 1), /usage: syncFileRangeWriteAsync/);
+  } finally {
+    closeSync(fd);
     t.cleanup();
   }
 });

@@ -7,7 +7,7 @@ import { createConnection, type Socket } from 'node:net';
 import { request, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createApiHandlers, createApiServer } from '../../src/api/server.js';
+import { createApiHandlers, createApiServer, type ApiHandlers } from '../../src/api/server.js';
 import type { ApiDeps } from '../../src/api/deps.js';
 import { ImageService } from '../../src/image/images.js';
 import { FrameDecoder } from '../../src/api/stdcopy.js';
@@ -17,6 +17,7 @@ import { FakeEngine } from './api-fake-engine.js';
 let dir: { path: string; cleanup(): void };
 let sock: string;
 let server: Server;
+let handlers: ApiHandlers;
 let engine: FakeEngine;
 let images: ImageService;
 const logged: string[] = [];
@@ -42,7 +43,8 @@ before(async () => {
     },
     daemon: { version: '0.0-test', root: dir.path, execRoot: dir.path, startedAt: new Date(), debug: false, insecureRegistries: [] },
   };
-  server = createApiServer(createApiHandlers(deps));
+  handlers = createApiHandlers(deps);
+  server = createApiServer(handlers);
   await new Promise<void>((r) => server.listen(sock, r));
 });
 
@@ -442,4 +444,22 @@ test('DELETE /containers/{name}?link=1 removes the link the name gives (slashes 
   const r = await req('DELETE', '/containers/web/db-alias?link=1');
   assert.equal(r.status, 204, r.body.toString());
   assert.deepEqual(engine.removedLinks, ['web/db-alias']);
+});
+
+test('activity (the idle trimmer of hakod): start and end of a request, and each line of a JSON stream (progress of a pull)', async () => {
+  const { makeTar } = await import('../helpers/tar.js');
+  let n = 0;
+  handlers.onActivity = () => n++;
+  try {
+    await req('GET', '/_ping');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(n, 2);
+    n = 0;
+    const r = await req('POST', '/v1.44/images/create?fromSrc=-&repo=imp/activity', makeTar([{ name: 'f', data: 'x' }]), { 'Content-Type': 'application/x-tar' });
+    assert.equal(r.status, 200);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(n, 2 + r.body.toString().trim().split('\n').length);
+  } finally {
+    handlers.onActivity = undefined;
+  }
 });

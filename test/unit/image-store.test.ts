@@ -313,3 +313,50 @@ test('metadata store: temp files of dead processes are removed once, at the firs
     t.cleanup();
   }
 });
+
+test('ingest starts the writeback of every 8 MB written (sync_file_range on the pool), also after a resume, before the fsync (strace)', { skip: spawnSync('strace', ['-V']).status !== 0 ? 'strace is not installed' : false }, () => {
+  const t = tempDir();
+  try {
+    const store = join(import.meta.dirname, '../../src/image/store/content.js');
+    const digestMod = join(import.meta.dirname, '../../src/image/digest.js');
+    // 20 MB in 1 MB chunks; the first body breaks after 10 MB, the second answers the Range.
+    const script = `
+      const { ContentStore } = await import(${JSON.stringify(store)});
+      const { sha256 } = await import(${JSON.stringify(digestMod)});
+      const { Readable } = await import('node:stream');
+      const data = Buffer.alloc(20 << 20);
+      for (let i = 0; i < data.length; i += 4096) data[i] = i % 251;
+      const chunks = (from, to) => { const out = []; for (let o = from; o < to; o += 1 << 20) out.push(data.subarray(o, Math.min(o + (1 << 20), to))); return out; };
+      let calls = 0;
+      const fetch = async (offset) => {
+        if (calls++ === 0) {
+          const body = new Readable({ read() {} });
+          for (const c of chunks(0, 10 << 20)) body.push(c);
+          setTimeout(() => body.destroy(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' })), 50);
+          return { body, start: 0 };
+        }
+        return { body: Readable.from(chunks(offset, data.length)), start: offset };
+      };
+      const s = new ContentStore(${JSON.stringify(t.path)});
+      await s.ingest({ digest: sha256(data), size: data.length }, fetch);
+      if (!s.has(sha256(data))) throw new Error('not stored');`;
+    const r = spawnSync('strace', ['-f', '-y', '-e', 'trace=sync_file_range,fsync', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stderr.split('\n');
+    const ranges = lines.map((l) => /sync_file_range\(\d+<[^>]*\.partial>, (\d+), (\d+), SYNC_FILE_RANGE_WRITE\) = 0/.exec(l)).filter((m) => m).map((m) => [Number(m![1]), Number(m![2])]);
+    const MB = 1 << 20;
+    // Contiguous from 0, each at least 8 MB (what was written since the last one), one starting
+    // where the resumed download went on (10 MB), none past the end; the rest is fsynced only.
+    assert.ok(ranges.length >= 2, r.stderr);
+    ranges.forEach(([from, n], i) => {
+      assert.equal(from, i === 0 ? 0 : ranges[i - 1]![0]! + ranges[i - 1]![1]!, r.stderr);
+      assert.ok(n! >= 8 * MB && from! + n! <= 20 * MB, r.stderr);
+    });
+    assert.ok(ranges.some(([from]) => from === 10 * MB), r.stderr);
+    const lastHint = lines.findLastIndex((l) => /sync_file_range\(.*= 0/.test(l) || /<\.\.\. sync_file_range resumed>/.test(l));
+    const fsync = lines.findIndex((l) => /fsync\(\d+<[^>]*\.partial>/.test(l));
+    assert.ok(fsync > lastHint, `the hints are done before the blob's fsync:\n${r.stderr}`);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -12,6 +12,7 @@ import { HakoError, fromSystemError } from '../../common/errors.js';
 import { digestHex, hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
 import { fsyncDirFast } from '../../common/atomic-file.js';
 import { pullMark } from '../pull-trace.js';
+import { startWriteback } from '../../native/fs.js';
 
 export interface ExpectedBlob {
   digest: Digest;
@@ -126,6 +127,8 @@ const fdClose = (fd: number): Promise<void> => new Promise((resolve, reject) => 
 
 /** Bytes of a download collected before they are written to the partial file with one writev. */
 const WRITE_BATCH = 1 << 20;
+/** Bytes of a download written before their writeback is started (sync_file_range). */
+const WRITEBACK_BATCH = 8 << 20;
 
 export class ContentStore {
   readonly root: string;
@@ -384,6 +387,8 @@ export class ContentStore {
     const partial = join(this.ingestDir, `${digestHex(expected.digest)}.partial`);
     const hasher = newHasher();
     let fd: number | undefined;
+    // The writeback job under way on the pool (startWriteback): fd stays open until it is done.
+    let writeback: Promise<void> | undefined;
     let offset = 0;
     let resumedFrom = 0;
     const tap = opts.tap?.();
@@ -410,13 +415,28 @@ export class ContentStore {
       // file: written in batches with one writev, without holding up the tap meanwhile.
       let pending: Buffer[] = [];
       let pendingBytes = 0;
+      // The file's bytes so far, and how far their writeback was started: every WRITEBACK_BATCH
+      // written, the kernel starts writing them out, so that the fsync at the end waits for the
+      // last few MB rather than the whole blob.
+      let inFile = offset;
+      let writebackFrom = offset;
       const flush = async (): Promise<void> => {
         if (pendingBytes === 0) return;
         const bufs = pending;
+        const n = pendingBytes;
         pending = [];
         pendingBytes = 0;
         try {
           await writevAll(fd!, bufs);
+          inFile += n;
+          if (inFile - writebackFrom >= WRITEBACK_BATCH && fd !== undefined) {
+            // The jobs run one after another (one behind a congested device queue holds one pool
+            // thread, not more); a failure is ignored: a hint to the kernel only, the fsync
+            // writes what it did not.
+            const [f, from, n] = [fd, writebackFrom, inFile - writebackFrom];
+            writebackFrom = inFile;
+            writeback = (writeback ?? Promise.resolve()).then(() => startWriteback(f, from, n)).catch(() => undefined);
+          }
         } catch (err) {
           throw fromSystemError(`write ${what} ${expected.digest} to ${this.ingestDir}`, err, partial);
         }
@@ -477,6 +497,7 @@ export class ContentStore {
       // Verified: the tap may finish (e.g. unpack its last entries) while the blob is made durable.
       tap?.end();
       try {
+        await writeback;
         await fdSync(fd);
         pullMark('ingest.fsynced');
         const f = fd;
@@ -498,6 +519,7 @@ export class ContentStore {
       }
       return { downloaded: true, tapped: tap !== undefined, resumedFrom };
     } catch (err) {
+      await writeback;
       if (fd !== undefined) await fdClose(fd).catch(() => undefined);
       // Keep a partial download only when it can be resumed: a broken connection. A bad digest,
       // a full disk or anything else removes it, so nothing is left behind.

@@ -51,6 +51,11 @@ export interface UnpackOptions {
   writersAfterFiles?: number | undefined;
   /** Without writer threads: regular files written on the calling thread before pool jobs take over (default 64). */
   batchFilesAfter?: number | undefined;
+  /**
+   * Skip gzip's CRC-32 (decompress.ts, skipGzipCrc): only for a caller that checks the blob's
+   * digest and the returned diffId and removes the layer when either differs (pull does).
+   */
+  skipGzipCrc?: boolean | undefined;
 }
 
 export interface UnpackResult {
@@ -91,7 +96,7 @@ export async function unpackLayer(input: NodeJS.ReadableStream, destDir: string,
   try {
     mkdirSync(root, 0o755);
     opts.signal?.throwIfAborted();
-    const d = await decompress(input, opts.signal, { expect: declared });
+    const d = await decompress(input, opts.signal, { expect: declared, skipGzipCrc: opts.skipGzipCrc });
     let first = true;
     for await (const chunk of d.chunks) {
       if (first) pullMark('unpack.first-chunk');
