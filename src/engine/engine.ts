@@ -1970,7 +1970,7 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     await this.locked(live, async () => {
       const st = live.rec.State;
-      if (!st.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+      if (!st.Running || this.exitPending(live)) throw conflict(`Container ${live.rec.Id} is not running`);
       if (st.Paused) throw conflict(`Container ${live.rec.Id} is already paused`);
       await this.runtime.pause(live.rec.Id);
       this.stopHealth(live);
@@ -2382,7 +2382,7 @@ export class Engine implements ContainerEngine {
 
   async topContainer(idOrName: string, psArgs?: string): Promise<Json> {
     const live = await this.get(idOrName);
-    if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+    if (!live.rec.State.Running || this.exitPending(live)) throw conflict(`Container ${live.rec.Id} is not running`);
     const args = psArgs ? psArgs.split(/\s+/).filter((a) => a) : ['-ef'];
     const text = await psContainer(this.runtime.ctx, live.rec.Id, 'table', args);
     const lines = text.split('\n').filter((l) => l.length > 0);
@@ -2645,7 +2645,7 @@ export class Engine implements ContainerEngine {
   async createExec(idOrName: string, body: ExecCreateBody): Promise<{ Id: string }> {
     const live = await this.get(idOrName);
     if (!Array.isArray(body.Cmd) || body.Cmd.length === 0) throw invalid('No exec command specified');
-    if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+    if (!live.rec.State.Running || this.exitPending(live)) throw conflict(`Container ${live.rec.Id} is not running`);
     if (live.rec.State.Paused) throw conflict(`Container ${idOrName} is paused, unpause the container before exec`);
     if (live.rec.State.Restarting) throw conflict(`Container ${live.rec.Id} is restarting, wait until the container is running`);
     // dockerd reads the detach keys at the exec's create, tty or not, in its exec words.
@@ -2679,7 +2679,7 @@ export class Engine implements ContainerEngine {
     if (ex.started) throw conflict(`Error: Exec command ${execId} has already run`);
     const live = this.lookup(ex.ContainerID);
     const rec = live.rec;
-    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (!rec.State.Running || this.exitPending(live)) throw conflict(`Container ${rec.Id} is not running`);
     if (rec.State.Paused) throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
     const b = ex.body;
     const tty = b.Tty === true || opts.tty;

@@ -1,8 +1,9 @@
 // A held exit: an attached client that does not read holds the container's exit (its process is
 // gone, the exit not recorded) until it reads or goes, as dockerd's. dockerd's kill, stop and
 // rm -f wait for the container's lock meanwhile, then find it stopped: kill 409 "is not
-// running", stop 304, rm -f removes it, none of them after a time limit. hako answers kill at
-// once with that 409 (inspect does not block either: a deliberate difference).
+// running", stop 304, rm -f removes it, none of them after a time limit; top, pause and exec
+// 409 "Container … is not running". hako answers those at once (inspect does not block either:
+// a deliberate difference).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -26,7 +27,7 @@ for (const monitor of [true, false]) describe(`a held exit (${monitor ? 'with' :
     await fx?.close(fx.engine);
   });
 
-  test('kill answers 409 "is not running" without a kill event; stop and rm -f wait past 30 s until the client reads, then stop answers "already stopped"', async () => {
+  test('kill, top, pause and exec answer 409 "is not running" (no kill event); stop and rm -f wait past 30 s until the client reads, then stop answers "already stopped"', async () => {
     const engine = fx!.engine;
     // sh (pid 1) exits while head is still writing: head goes with it, the output it wrote stays
     // unread by the client, which holds the exit.
@@ -50,6 +51,11 @@ for (const monitor of [true, false]) describe(`a held exit (${monitor ? 'with' :
         assert.match(err.message, new RegExp(`^Cannot kill container: ${Id}: Container ${Id} is not running$`));
         return true;
       });
+      // dockerd's answers once the hold ends (they wait for it there).
+      const notRunning = (err: Error) => err.message === `Container ${Id} is not running`;
+      await assert.rejects(engine.topContainer(Id), notRunning);
+      await assert.rejects(engine.pauseContainer(Id), notRunning);
+      await assert.rejects(engine.createExec(Id, { Cmd: ['true'], AttachStdout: true }), notRunning);
       let stopped: string | Error | undefined;
       let removed: true | Error | undefined;
       void engine.stopContainer(Id, { timeoutSeconds: 0 }).then((r) => (stopped = r), (e: Error) => (stopped = e));
