@@ -57,9 +57,8 @@ export function hijack(ctx: Ctx, contentType: string): Hijacked {
       })),
       end: () => {
         if (closed) return;
-        // The output is over and could not be written anyway: nothing more to read it for.
-        if (outputFailed()) return void sock.destroy();
-        sock.end();
+        // After a failed write there is no output to end; the input is still read to its end.
+        if (!outputFailed()) sock.end();
         // The client normally closes when it sees EOF; do not hold the fd forever if it does not.
         setTimeout(() => sock.destroy(), 30_000).unref();
       },
