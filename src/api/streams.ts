@@ -1,5 +1,6 @@
 // Streaming answers: hijacked connections (attach, exec start), JSON-lines streams (pull/push
 // progress, events, stats) and the attach pump that frames container output with stdcopy.
+import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Attachment } from '../engine/api-types.js';
 import { encodeFrame, STDERR, STDOUT } from './stdcopy.js';
@@ -12,8 +13,14 @@ export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
 export interface Hijacked {
   /** Client → daemon bytes (stdin). Ends when the client shuts down its write side. */
   input: Readable;
+  /**
+   * Writes output; false when the peer should be let to catch up (drain). Once a write failed
+   * (the client shut its read side or went: EPIPE, ECONNRESET) output goes nowhere: the input
+   * is still read to its end (the stdin the client sent goes in, as dockerd's), then the
+   * connection closes.
+   */
   write(data: Buffer): boolean;
-  /** Resolves when the peer can take more (or the connection is gone). */
+  /** Resolves when the peer can take more (or the connection is gone, or a write failed). */
   drain(): Promise<void>;
   /** Ends our side (output done). */
   end(): void;
@@ -31,24 +38,27 @@ export function hijack(ctx: Ctx, contentType: string): Hijacked {
   if (ctx.upgraded) {
     const sock = ctx.upgraded.socket;
     sock.setNoDelay(true);
-    sock.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
     let closed = false;
     const closers: Array<() => void> = [];
     sock.once('close', () => {
       closed = true;
       for (const c of closers.splice(0)) c();
     });
+    const outputFailed = outputErrorEndsOutputOnly(sock);
+    sock.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
     return {
       input: sock,
-      write: (d) => (closed ? false : sock.write(d)),
-      drain: () => (closed || !sock.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
+      write: (d) => (closed ? false : outputFailed() ? true : sock.write(d)),
+      drain: () => (closed || outputFailed() || !sock.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
+        // (a write that fails later still drains: its failure is reported to the stream as done)
         const done = (): void => { sock.off('drain', done); sock.off('close', done); r(); };
         sock.on('drain', done);
         sock.on('close', done);
       })),
       end: () => {
         if (closed) return;
-        sock.end();
+        // After a failed write there is no output to end; the input is still read to its end.
+        if (!outputFailed()) sock.end();
         // The client normally closes when it sees EOF; do not hold the fd forever if it does not.
         setTimeout(() => sock.destroy(), 30_000).unref();
       },
@@ -84,6 +94,41 @@ export function hijack(ctx: Ctx, contentType: string): Hijacked {
     },
     onClose: (cb) => (closed ? cb() : closers.push(cb)),
   };
+}
+
+/**
+ * Makes a failed write end only the output direction of a hijacked socket. A net.Socket destroys
+ * itself on a write error (autoDestroy, which node:net forces on): a client that shut its read
+ * side (EPIPE) or went with output unread (ECONNRESET) then lost the stdin it had sent that was
+ * still in the kernel's receive queue, unread while the process was not taking more. dockerd
+ * stops only its copy of the output and reads the connection to its end. So the socket's write
+ * (the stream implementer's `_write`/`_writev`) reports a failure here instead of to the stream:
+ * the stream neither errors (an errored readable reads no more) nor destroys itself, and the
+ * input goes on to its end, when the socket is destroyed. Returns whether a write failed.
+ */
+function outputErrorEndsOutputOnly(sock: Socket): () => boolean {
+  let failed = false;
+  const fail = (): void => {
+    if (failed) return;
+    failed = true;
+    if (sock.readableEnded) sock.destroy();
+    else sock.once('end', () => setImmediate(() => sock.destroy())); // after the input's own 'end' listeners (stdin EOF)
+  };
+  type Done = (error?: Error | null) => void;
+  const report = (cb: Done): Done => (err) => {
+    // A destroyed socket's writes fail too (ERR_SOCKET_CLOSED): nothing left to keep reading.
+    if (err && !sock.destroyed) {
+      fail();
+      return cb();
+    }
+    cb(err);
+  };
+  const write = sock._write;
+  sock._write = (chunk: unknown, encoding: BufferEncoding, cb: Done) => write.call(sock, chunk, encoding, report(cb));
+  const writev = sock._writev;
+  if (writev) sock._writev = (chunks: Array<{ chunk: unknown; encoding: BufferEncoding }>, cb: Done) => writev.call(sock, chunks, report(cb));
+  sock.on('error', () => undefined); // a read error destroys the socket (node does): nothing to keep
+  return () => failed;
 }
 
 /**

@@ -1757,6 +1757,17 @@ export class Engine implements ContainerEngine {
     });
   }
 
+  /**
+   * The container's process has exited and its exit is not recorded yet: an attached client that
+   * does not read holds it (as dockerd's exit waits for the attach's copy) until it reads or goes.
+   * dockerd's kill, stop and rm -f wait for the container's lock meanwhile and then find it
+   * stopped; signals would go nowhere.
+   */
+  private exitPending(live: Live): boolean {
+    const st = live.rec.State;
+    return st.Running && st.Pid > 0 && !isSameProcess(st.Pid, live.rec.PidStartTime);
+  }
+
   private signal(live: Live, sig: number): void {
     const rec = live.rec;
     try {
@@ -1789,6 +1800,13 @@ export class Engine implements ContainerEngine {
       this.save(live);
       return 'already-stopped';
     }
+    if (this.exitPending(live)) {
+      // dockerd answers 304 once the held exit is recorded (no kill or stop events).
+      await this.waitExit(live, 2 ** 31 - 1);
+      while (rec.State.Running) await sleep(10);
+      this.save(live);
+      return 'already-stopped';
+    }
     live.stopping = true;
     try {
       const sig = opts.signal ? apiSignal(opts.signal) : stopSignalOf(rec);
@@ -1802,12 +1820,14 @@ export class Engine implements ContainerEngine {
       this.trace.mark(rec.Id, 'stop.signalled');
       if (rec.State.Paused) await this.thaw(live);
       let done = timeout < 0 ? await this.waitExit(live, 2 ** 31 - 1) : await this.waitExit(live, timeout * 1000);
-      if (!done) {
+      if (!done && !this.exitPending(live)) {
         this.emit(live, 'kill', { signal: String(osc.signals.SIGKILL) });
         this.signal(live, osc.signals.SIGKILL);
         done = await this.waitExit(live, 30_000);
-        if (!done) throw new HakoError({ step: `stop container ${rec.Id}`, hint: 'the process did not exit after SIGKILL', kind: 'internal' });
       }
+      // Exited, with the exit held by an attached client: as long as it holds it (dockerd's stop too).
+      if (!done && this.exitPending(live)) done = await this.waitExit(live, 2 ** 31 - 1);
+      if (!done) throw new HakoError({ step: `stop container ${rec.Id}`, hint: 'the process did not exit after SIGKILL', kind: 'internal' });
       // Let the exit handler (queued on the lock or already run) finish its bookkeeping.
       while (rec.State.Running) await sleep(10);
       this.trace.mark(rec.Id, 'stop.done');
@@ -1849,7 +1869,9 @@ export class Engine implements ContainerEngine {
     const rec = live.rec;
     // Numbers Linux has no signal for: dockerd's 500, the number as its uint64.
     if (!deliverable(sig)) throw startRefusal(`Cannot kill container: ${idOrName}: The linux daemon does not support signal ${BigInt.asUintN(64, BigInt(sig))}`);
-    if (!rec.State.Running) throw conflict(`Cannot kill container: ${idOrName}: Container ${rec.Id} is not running`);
+    // dockerd's kill waits for the lock a held exit keeps, then answers this: no event, and the
+    // exit is not taken for a manual stop (its restart policy applies).
+    if (!rec.State.Running || this.exitPending(live)) throw conflict(`Cannot kill container: ${idOrName}: Container ${rec.Id} is not running`);
     const stopSig = stopSignalOf(rec);
     if (sig === osc.signals.SIGKILL || sig === stopSig) {
       rec.HasBeenManuallyStopped = true;
@@ -1948,7 +1970,7 @@ export class Engine implements ContainerEngine {
     const live = await this.get(idOrName);
     await this.locked(live, async () => {
       const st = live.rec.State;
-      if (!st.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+      if (!st.Running || this.exitPending(live)) throw conflict(`Container ${live.rec.Id} is not running`);
       if (st.Paused) throw conflict(`Container ${live.rec.Id} is already paused`);
       await this.runtime.pause(live.rec.Id);
       this.stopHealth(live);
@@ -1993,12 +2015,17 @@ export class Engine implements ContainerEngine {
       live.restartTimer = undefined;
       rec.State.Restarting = false;
       if (rec.State.Running) {
-        this.emit(live, 'kill', { signal: String(osc.signals.SIGKILL) });
-        this.signal(live, osc.signals.SIGKILL);
+        if (!this.exitPending(live)) {
+          this.emit(live, 'kill', { signal: String(osc.signals.SIGKILL) });
+          this.signal(live, osc.signals.SIGKILL);
+        }
         if (rec.State.Paused) await this.thaw(live);
         // An answer after 30 s rather than never: a process SIGKILL cannot end (frozen by a
         // cgroup freezer the record does not know of, in D state) kept this request open forever.
-        if (!(await this.waitExit(live, 30_000))) {
+        // An exit held by an attached client is waited for as long as it lasts (dockerd's rm -f too).
+        let done = await this.waitExit(live, 30_000);
+        if (!done && this.exitPending(live)) done = await this.waitExit(live, 2 ** 31 - 1);
+        if (!done) {
           live.stopping = false;
           live.keepOnExit = false;
           throw new HakoError({ step: `remove container ${rec.Id}`, hint: 'its process did not exit within 30 s of SIGKILL', kind: 'internal' });
@@ -2359,7 +2386,7 @@ export class Engine implements ContainerEngine {
 
   async topContainer(idOrName: string, psArgs?: string): Promise<Json> {
     const live = await this.get(idOrName);
-    if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+    if (!live.rec.State.Running || this.exitPending(live)) throw conflict(`Container ${live.rec.Id} is not running`);
     const args = psArgs ? psArgs.split(/\s+/).filter((a) => a) : ['-ef'];
     const text = await psContainer(this.runtime.ctx, live.rec.Id, 'table', args);
     const lines = text.split('\n').filter((l) => l.length > 0);
@@ -2622,7 +2649,7 @@ export class Engine implements ContainerEngine {
   async createExec(idOrName: string, body: ExecCreateBody): Promise<{ Id: string }> {
     const live = await this.get(idOrName);
     if (!Array.isArray(body.Cmd) || body.Cmd.length === 0) throw invalid('No exec command specified');
-    if (!live.rec.State.Running) throw conflict(`Container ${live.rec.Id} is not running`);
+    if (!live.rec.State.Running || this.exitPending(live)) throw conflict(`Container ${live.rec.Id} is not running`);
     if (live.rec.State.Paused) throw conflict(`Container ${idOrName} is paused, unpause the container before exec`);
     if (live.rec.State.Restarting) throw conflict(`Container ${live.rec.Id} is restarting, wait until the container is running`);
     // dockerd reads the detach keys at the exec's create, tty or not, in its exec words.
@@ -2656,7 +2683,7 @@ export class Engine implements ContainerEngine {
     if (ex.started) throw conflict(`Error: Exec command ${execId} has already run`);
     const live = this.lookup(ex.ContainerID);
     const rec = live.rec;
-    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (!rec.State.Running || this.exitPending(live)) throw conflict(`Container ${rec.Id} is not running`);
     if (rec.State.Paused) throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
     const b = ex.body;
     const tty = b.Tty === true || opts.tty;
