@@ -36,6 +36,7 @@ import type {
 } from './api-types.js';
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
+import { archiveMounts } from './containers/archive-mounts.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
 import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
 import { parseLink } from './containers/network-config.js';
@@ -2465,7 +2466,7 @@ export class Engine implements ContainerEngine {
 
   async statPath(idOrName: string, path: string): Promise<Json> {
     const live = await this.get(idOrName);
-    return this.withRootfs(live, async (rootfs) => fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName));
+    return this.withRootfs(live, async (rootfs) => fsops.statInRoot(rootfs, path, archiveMounts(live.rec), idOrName));
   }
 
   async getArchive(idOrName: string, path: string): Promise<{ stat: Json; tar: Readable }> {
@@ -2492,8 +2493,8 @@ export class Engine implements ContainerEngine {
       if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
     };
     try {
-      const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
-      const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
+      const stat = fsops.statInRoot(rootfs, path, archiveMounts(live.rec), idOrName);
+      const tar = fsops.archivePath(rootfs, path, archiveMounts(live.rec), idOrName);
       if (!running) tar.on('close', () => void this.locked(live, release));
       // dockerd logs it once the archive is set up (a stat, HEAD, logs nothing).
       this.emit(live, 'archive-path');
@@ -2507,7 +2508,7 @@ export class Engine implements ContainerEngine {
   async putArchive(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     const live = await this.get(idOrName);
     if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
-    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, { ...opts, user: String(live.rec.Config.User ?? '') }, idOrName));
+    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, archiveMounts(live.rec), { ...opts, user: String(live.rec.Config.User ?? '') }, idOrName));
     this.emit(live, 'extract-to-dir');
   }
 

@@ -73,3 +73,35 @@ test('docker-py: ping, version, pull, tag, list, remove (and containers with the
     assert.deepEqual(out.exec, [0, 'exec-py\n']);
   }
 });
+
+// A docker-py script against the daemon: argv[1] the image, argv[2] the daemon's URL; prints JSON.
+function py(script: string, image: string): Record<string, unknown> {
+  const r = spawnSync('python3', ['-c', `import json, sys, io, tarfile, docker\nimage = sys.argv[1]\nc = docker.DockerClient(base_url=sys.argv[2])\n${script}`, image, d.host], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `${r.stderr}\n${d.log().slice(-2000)}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+test('docker-py: get_archive of /etc/hostname, /etc/hosts, /etc/resolv.conf gives the files the container sees (not the empty mount targets)', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+def get(ct, path):
+    strm, stat = ct.get_archive(path)
+    t = tarfile.open(fileobj=io.BytesIO(b''.join(strm)))
+    m = t.getmembers()[0]
+    return {'stat': [stat['name'], stat['size'], stat['mode'] & 0o777], 'member': [m.name, m.size], 'text': t.extractfile(m).read().decode()}
+c.images.pull(image, tag='latest')
+ct = c.containers.run(image + ':latest', ['sleep', '30'], detach=True, name='pyarch', hostname='pyhost')
+out = {'running': {p: get(ct, p) for p in ('/etc/hostname', '/etc/hosts')}}
+out['resolv'] = get(ct, '/etc/resolv.conf')['stat'][1] > 0
+ct.stop(timeout=1)
+out['stopped'] = get(ct, '/etc/hostname')
+ct.remove()
+print(json.dumps(out))
+`, `${reg.host}/test/busybox`);
+  const running = out.running as Record<string, { stat: [string, number, number]; member: [string, number]; text: string }>;
+  assert.deepEqual(running['/etc/hostname'], { stat: ['hostname', 7, 0o644], member: ['hostname', 7], text: 'pyhost\n' });
+  const hosts = running['/etc/hosts']!;
+  assert.match(hosts.text, /\bpyhost\n/);
+  assert.deepEqual([hosts.stat[1], hosts.member[1]], [hosts.text.length, hosts.text.length]);
+  assert.equal(out.resolv, true);
+  assert.deepEqual(out.stopped, running['/etc/hostname']);
+});
