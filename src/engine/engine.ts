@@ -2659,6 +2659,9 @@ export class Engine implements ContainerEngine {
     const tty = b.Tty === true || opts.tty;
     const detachKeys = tty && b.AttachStdin === true ? parseDetachKeys(b.DetachKeys) : null;
     ex.started = true;
+    // dockerd logs exec_start before it sets the process up: an exec that then fails to start
+    // (unknown user, missing workdir or program; exit code 126) has its exec_start too, no exec_die.
+    this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
     let process_: ReturnType<typeof execProcessSpec>;
     try {
       process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty, ex.linkedEnv);
@@ -2686,7 +2689,6 @@ export class Engine implements ContainerEngine {
     ex.Running = true;
     ex.Pid = sup.pid;
     ex.io = sup.io;
-    this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
     ex.exited = sup.exited.then((code) => {
       ex.Running = false;
       ex.ExitCode = code;
@@ -2733,7 +2735,6 @@ export class Engine implements ContainerEngine {
       throw err;
     }
     this.trackExec(live, ex, started.pid, started.dir, started.exited);
-    this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
     this.trace.mark(live.rec.Id, 'exec.started');
     if (o.detach) return null;
     const session = new AttachSession({

@@ -105,3 +105,20 @@ print(json.dumps(out))
   assert.equal(out.resolv, true);
   assert.deepEqual(out.stopped, running['/etc/hostname']);
 });
+
+test('docker-py: an exec that fails to start (unknown user, missing workdir) has its exec_start event, no exec_die, as in dockerd', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+import time, datetime
+c.images.pull(image, tag='latest')
+ct = c.containers.run(image + ':latest', ['sleep', '30'], detach=True, name='pyexecev')
+since = datetime.datetime.utcnow() - datetime.timedelta(seconds=1)
+codes = [ct.exec_run(['id'], user='nosuchuser').exit_code, ct.exec_run(['pwd'], workdir='/nonexist').exit_code, ct.exec_run(['true']).exit_code]
+time.sleep(0.3)
+evs = c.events(decode=True, since=since, until=datetime.datetime.utcnow() + datetime.timedelta(seconds=1), filters={'container': 'pyexecev'})
+actions = [e['Action'] for e in evs if e['Action'].startswith('exec_')]
+ct.remove(force=True)
+print(json.dumps({'codes': codes, 'actions': actions}))
+`, `${reg.host}/test/busybox`);
+  assert.deepEqual(out.codes, [126, 126, 0]);
+  assert.deepEqual(out.actions, ['exec_create: id ', 'exec_start: id ', 'exec_create: pwd ', 'exec_start: pwd ', 'exec_create: true ', 'exec_start: true ', 'exec_die']);
+});
