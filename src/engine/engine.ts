@@ -1355,7 +1355,6 @@ export class Engine implements ContainerEngine {
       if (wd) ensureWorkingDir(rootfs, wd);
       this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
-      let connected: Array<{ id: string; name: string }> = [];
       if (nm.startsWith('container:')) {
         const other = this.lookup(nm.slice('container:'.length));
         if (!other.rec.State.Running) throw conflict(`cannot join network of a non running container: ${other.rec.Id}`);
@@ -1400,7 +1399,10 @@ export class Engine implements ContainerEngine {
         ...(hasEndpoints(rec) ? {
               prestart: async (pid: number) => {
                 this.trace.mark(id, 'start.prestart');
-                connected = await this.net.attach(rec, pid);
+                const connected = await this.net.attach(rec, pid);
+                // Logged as dockerd does, when connected: a start that fails after this point
+                // (the program is missing) has the connect before its cleanup's disconnect.
+                for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
                 this.trace.mark(id, 'start.net-attached');
               },
             } : {}),
@@ -1459,8 +1461,7 @@ export class Engine implements ContainerEngine {
       if (pseudo) rec.PseudoEndpointID = randomBytes(32).toString('hex');
       this.save(live);
       this.updateLinkingHosts(rec);
-      if (pseudo) connected = [{ id: this.net.pseudoId(pseudo), name: pseudo }];
-      for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
+      if (pseudo) this.bus.emit('network', 'connect', this.net.pseudoId(pseudo), { container: id, name: pseudo, type: networkEventType(pseudo) });
       this.emitVolumeMounts(live);
       live.pending = live.pending.filter((p) => !pending.includes(p));
       pending.forEach((p, k) => (earlyAttached[k] ? p.connectMonitor(earlyAttached[k]) : void this.connectSession(live, p)));

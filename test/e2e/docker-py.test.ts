@@ -122,3 +122,23 @@ print(json.dumps({'codes': codes, 'actions': actions}))
   assert.deepEqual(out.codes, [126, 126, 0]);
   assert.deepEqual(out.actions, ['exec_create: id ', 'exec_start: id ', 'exec_create: pwd ', 'exec_start: pwd ', 'exec_create: true ', 'exec_start: true ', 'exec_die']);
 });
+
+test('docker-py: a start that fails (missing program) logs the network connect before its disconnect, as dockerd', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+import datetime
+c.images.pull(image, tag='latest')
+since = datetime.datetime.utcnow() - datetime.timedelta(seconds=1)
+ct = c.containers.create(image + ':latest', ['nosuchprogram'], name='pystartfail')
+try:
+    ct.start()
+    err = None
+except docker.errors.APIError as e:
+    err = e.status_code
+evs = c.events(decode=True, since=since, until=datetime.datetime.utcnow() + datetime.timedelta(seconds=1), filters={'type': 'network'})
+actions = [(e['Action'], e['Actor']['Attributes']['name']) for e in evs if e['Actor']['Attributes'].get('container') == ct.id]
+ct.remove()
+print(json.dumps({'err': err, 'actions': actions}))
+`, `${reg.host}/test/busybox`);
+  assert.equal(out.err, 400);
+  assert.deepEqual(out.actions, [['connect', 'bridge'], ['disconnect', 'bridge']]);
+});
