@@ -142,3 +142,26 @@ print(json.dumps({'err': err, 'actions': actions}))
   assert.equal(out.err, 400);
   assert.deepEqual(out.actions, [['connect', 'bridge'], ['disconnect', 'bridge']]);
 });
+
+test('docker-py: commit(conf=…) merges the container\'s config into the given one as dockerd (Env, Labels, ports, volumes, Entrypoint kept)', { skip: skip || !containers }, async () => {
+  // Expected values: dockerd 20.10.24 given the same calls.
+  const out = py(String.raw`
+c.images.pull(image, tag='latest')
+ct = c.containers.create(image + ':latest', ['sleep', '9'], name='pycommit', environment={'X': '1', 'K': 'k'}, labels={'a': 'b', 'n': 'old'}, ports={'80/tcp': None}, working_dir='/tmp', user='nobody', entrypoint=['/bin/sh', '-c'], volumes=['/vv'])
+out = {}
+for name, conf, changes in [('body', {'Env': ['A=1', 'X=9'], 'Labels': {'n': '1'}, 'ExposedPorts': {'81/tcp': {}}, 'Cmd': ['echo']}, ['ENV Y=2']),
+                            ('body2', {'Cmd': ['x'], 'Volumes': {'/w': {}}, 'Entrypoint': None}, []),
+                            ('nobody', None, ['ENV Y=2'])]:
+    img = ct.commit(repository='pycommit', tag=name, conf=conf, changes=changes)
+    cfg = img.attrs['Config']
+    out[name] = {k: cfg.get(k) for k in ('Env', 'Labels', 'ExposedPorts', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'Volumes')}
+    c.images.remove(img.id, force=True)
+ct.remove()
+print(json.dumps(out))
+`, `${reg.host}/test/busybox`);
+  const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  const common = { Entrypoint: ['/bin/sh', '-c'], WorkingDir: '/tmp', User: 'nobody' };
+  assert.deepEqual(out.body, { ...common, Cmd: ['echo'], Env: ['A=1', 'X=9', 'Y=2', 'K=k', PATH], ExposedPorts: { '80/tcp': {}, '81/tcp': {} }, Labels: { a: 'b', n: '1' }, Volumes: { '/vv': {} } });
+  assert.deepEqual(out.body2, { ...common, Cmd: ['x'], Env: ['X=1', 'K=k', PATH], ExposedPorts: { '80/tcp': {} }, Labels: { a: 'b', n: 'old' }, Volumes: { '/vv': {}, '/w': {} } });
+  assert.deepEqual(out.nobody, { ...common, Cmd: ['sleep', '9'], Env: ['X=1', 'K=k', PATH, 'Y=2'], ExposedPorts: { '80/tcp': {} }, Labels: { a: 'b', n: 'old' }, Volumes: { '/vv': {} } });
+});
