@@ -165,3 +165,17 @@ print(json.dumps(out))
   assert.deepEqual(out.body2, { ...common, Cmd: ['x'], Env: ['X=1', 'K=k', PATH], ExposedPorts: { '80/tcp': {} }, Labels: { a: 'b', n: 'old' }, Volumes: { '/vv': {}, '/w': {} } });
   assert.deepEqual(out.nobody, { ...common, Cmd: ['sleep', '9'], Env: ['X=1', 'K=k', PATH, 'Y=2'], ExposedPorts: { '80/tcp': {} }, Labels: { a: 'b', n: 'old' }, Volumes: { '/vv': {} } });
 });
+
+test('docker-py: images.load of a broken archive raises ImageLoadError (dockerd answers 200 with the error in the stream)', { skip }, async () => {
+  const out = py(String.raw`
+try:
+    c.images.load(b'not an archive' * 400)
+    r = 'loaded'
+except docker.errors.ImageLoadError as e:
+    r = ['ImageLoadError', str(e)]
+except docker.errors.APIError as e:
+    r = ['APIError', e.status_code]
+print(json.dumps({'r': r}))
+`, '');
+  assert.deepEqual(out.r, ['ImageLoadError', 'read image archive: not a tar archive (bad header checksum)']);
+});
