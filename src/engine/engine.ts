@@ -2999,8 +2999,9 @@ export class Engine implements ContainerEngine {
     await this.locked(live, async () => {
       const pseudo = this.net.pseudoOf(ref);
       const mode = live.rec.HostConfig.NetworkMode as string;
-      // dockerd words it in two ways: "the network" for a container that is not running.
-      const notConnected = (n: string) => new HakoError({ step: `container ${live.rec.Id} is not connected to ${live.rec.State.Running ? '' : 'the '}network ${n}`, kind: 'forbidden' });
+      // dockerd words it in two ways: "the network" for a container that is not running; both
+      // are plain errors there (500; dockerd 20.10 lab and moby's DisconnectFromNetwork).
+      const notConnected = (n: string) => new HakoError({ step: `container ${live.rec.Id} is not connected to ${live.rec.State.Running ? '' : 'the '}network ${n}`, kind: 'internal' });
       if (pseudo !== undefined && pseudo !== mode) throw notConnected(pseudo);
       if (pseudo === 'none') {
         // dockerd lets a --network none container leave the none network (it keeps its

@@ -469,8 +469,8 @@ export class EngineNetworking {
       if (PSEUDO.includes(ref as 'host')) throw new HakoError({ step: `container cannot be disconnected from host network or connected to host network`, kind: 'forbidden' });
       throw notFound(`network ${ref} not found`);
     }
-    // dockerd: "the network" when the container is not running.
-    if (!entry) throw new HakoError({ step: `container ${rec.Id} is not connected to ${running ? '' : 'the '}network ${net?.name ?? ref}`, kind: 'forbidden' });
+    // dockerd: "the network" when the container is not running; a plain error there: 500.
+    if (!entry) throw new HakoError({ step: `container ${rec.Id} is not connected to ${running ? '' : 'the '}network ${net?.name ?? ref}`, kind: 'internal' });
     if (net && running && this.mgr.endpointsOfContainer(rec.Id).some((e) => e.networkId === net.id)) await this.mgr.disconnect(rec.Id, net.id);
     delete networks[entry[0]];
     rec.Networks = networks;

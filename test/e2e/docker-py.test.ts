@@ -179,3 +179,38 @@ print(json.dumps({'r': r}))
 `, '');
   assert.deepEqual(out.r, ['ImageLoadError', 'read image archive: not a tar archive (bad header checksum)']);
 });
+
+test('docker-py: a container created without ports shows HostConfig.PortBindings null, as dockerd', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+c.images.pull(image, tag='latest')
+a = c.containers.create(image + ':latest', ['true'], name='pyports0')
+b = c.containers.create(image + ':latest', ['true'], name='pyports1', ports={'80/tcp': None})
+out = {'none': a.attrs['HostConfig']['PortBindings'], 'some': b.attrs['HostConfig']['PortBindings']}
+a.remove(); b.remove()
+print(json.dumps(out))
+`, `${reg.host}/test/busybox`);
+  assert.equal(out.none, null);
+  assert.deepEqual(out.some, { '80/tcp': [{ HostIp: '', HostPort: '' }] });
+});
+
+test('docker-py: disconnecting a container from a network it is not on is a 500, as dockerd (running: "network", stopped: "the network")', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+c.images.pull(image, tag='latest')
+n = c.networks.create('pynotconn')
+ct = c.containers.run(image + ':latest', ['sleep', '30'], detach=True, name='pynotconn-c')
+def disc():
+    try:
+        n.disconnect(ct)
+        return 'ok'
+    except docker.errors.APIError as e:
+        return [e.status_code, e.explanation]
+out = {'running': disc()}
+ct.kill(); ct.wait()
+out['stopped'] = disc()
+ct.remove(); n.remove()
+out['id'] = ct.id
+print(json.dumps(out))
+`, `${reg.host}/test/busybox`);
+  assert.deepEqual(out.running, [500, `container ${out.id as string} is not connected to network pynotconn`]);
+  assert.deepEqual(out.stopped, [500, `container ${out.id as string} is not connected to the network pynotconn`]);
+});
