@@ -2845,6 +2845,14 @@ export class Engine implements ContainerEngine {
   async resizeExec(execId: string, height: number, width: number): Promise<void> {
     await this.ready;
     const ex = this.getExec(execId);
+    // dockerd waits (up to 10 s) for the exec's process to be started: a client resizes as soon
+    // as its start's upgrade answer arrives, which goes out before the process runs (the CLI's
+    // `exec -it`, dockerode's exec.start then exec.resize got a 409 "not running").
+    for (const deadline = Date.now() + 10_000; !ex.Running && ex.ExitCode === null; ) {
+      if (!this.lookup(ex.ContainerID).rec.State.Running) throw conflict(`Container ${ex.ContainerID} is not running`);
+      if (Date.now() > deadline) throw new HakoError({ step: 'timeout waiting for exec session ready', kind: 'internal' });
+      await new Promise((r) => setTimeout(r, 10));
+    }
     if (ex.monitorDir && ex.Running) return monitorResize(ex.monitorDir, height, width);
     if (!ex.io) throw conflict(`exec ${execId} is not running`);
     ex.io.resize(height, width);
