@@ -214,3 +214,20 @@ print(json.dumps(out))
   assert.deepEqual(out.running, [500, `container ${out.id as string} is not connected to network pynotconn`]);
   assert.deepEqual(out.stopped, [500, `container ${out.id as string} is not connected to the network pynotconn`]);
 });
+
+test('docker-py: put_archive of something that is not a tar is a 500 "Error processing tar file", as dockerd (was 400)', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+c.images.pull(image, tag='latest')
+ct = c.containers.create(image + ':latest', ['true'], name='pybadtar')
+try:
+    ct.put_archive('/tmp', b'notatar' * 100)
+    r = 'ok'
+except docker.errors.APIError as e:
+    r = [e.status_code, e.explanation]
+ct.remove()
+print(json.dumps({'r': r}))
+`, `${reg.host}/test/busybox`);
+  const [status, msg] = out.r as [number, string];
+  assert.equal(status, 500);
+  assert.match(msg, /^Error processing tar file\(exit status 2\): This does not look like a tar archive$/);
+});

@@ -299,7 +299,10 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
       let bytes = 0;
       tar.on('data', (b: Buffer) => (bytes += b.length));
       tar.pipe(child.stdin);
-      child.on('exit', (code) => (code === 0 || bytes === 0 ? resolvePromise() : reject(invalid(`extract archive into ${path}`, stderr.trim() || `tar exited with ${code}`))));
+      // dockerd's failed untar is a plain error (500) in its words, "Error processing tar
+      // file(exit status 1): <the reader's complaint>"; here the complaint is GNU tar's first line.
+      const complaint = (code: number | null) => stderr.split('\n').map((l) => l.replace(/^tar: /, '').trim()).find((l) => l !== '') ?? `tar exited with ${code}`;
+      child.on('exit', (code) => (code === 0 || bytes === 0 ? resolvePromise() : reject(new HakoError({ step: `Error processing tar file(exit status ${code ?? 1}): ${complaint(code)}`, kind: 'internal' }))));
     });
     // Symlinks themselves (lchown), as moby's ChownOpts; the staging dir is not an entry.
     const entries = readdirSync(staging);
