@@ -1859,7 +1859,13 @@ export class Engine implements ContainerEngine {
     }
     this.emit(live, 'kill', { signal: String(sig) });
     this.signal(live, sig);
-    if (rec.State.Paused && sig === osc.signals.SIGKILL) await this.thaw(live);
+    if (sig !== osc.signals.SIGKILL) return;
+    if (rec.State.Paused) await this.thaw(live);
+    // dockerd's kill with SIGKILL (the default) answers once the container has exited (moby's
+    // Kill: SIGKILL, then wait up to 10 s): `kill` then `rm` (docker-py, compose, the CLI) works.
+    // Other signals answer at once. Not under the lock: the exit handler needs it.
+    if (!(await this.waitExit(live, 10_000))) throw new HakoError({ step: `tried to kill container ${rec.Id}, but did not receive an exit event`, kind: 'internal' });
+    for (let i = 0; rec.State.Running && i < 500; i++) await sleep(10);
   }
 
   private async thaw(live: Live): Promise<void> {

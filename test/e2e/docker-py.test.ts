@@ -231,3 +231,20 @@ print(json.dumps({'r': r}))
   assert.equal(status, 500);
   assert.match(msg, /^Error processing tar file\(exit status 2\): This does not look like a tar archive$/);
 });
+
+test('docker-py: kill (SIGKILL) answers once the container has exited, so kill then remove works, as dockerd; other signals answer at once', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+c.images.pull(image, tag='latest')
+res = []
+for i in range(3):
+    ct = c.containers.run(image + ':latest', ['sleep', '30'], detach=True, name='pykill%d' % i)
+    ct.kill(); ct.reload(); res.append(ct.status)
+    ct.remove()
+ct = c.containers.run(image + ':latest', ['sh', '-c', 'trap "sleep 1; exit 0" TERM; sleep 30 & wait'], detach=True, name='pykillterm')
+import time; time.sleep(0.3)
+ct.kill(signal='SIGTERM'); ct.reload(); res.append(ct.status)
+ct.remove(force=True)
+print(json.dumps({'res': res}))
+`, `${reg.host}/test/busybox`);
+  assert.deepEqual(out.res, ['exited', 'exited', 'exited', 'running']);
+});
