@@ -606,7 +606,8 @@ export class EngineNetworking {
     if (!net) throw notFound(`network ${ref} not found`);
     if (net.isDefault) throw new HakoError({ step: `${net.name} is a pre-defined network and cannot be removed`, kind: 'forbidden' });
     const eps = this.mgr.endpointsOf(net.id);
-    if (eps.length) throw conflict(`error while removing network: network ${net.name} id ${net.id} has active endpoints`, `in use by ${eps.map((e) => e.containerName).join(', ')}`);
+    // 403 as dockerd (libnetwork's ActiveEndpointsError is a Forbidden error; dockerd 20.10 lab).
+    if (eps.length) throw new HakoError({ step: `error while removing network: network ${net.name} id ${net.id} has active endpoints`, hint: `in use by ${eps.map((e) => e.containerName).join(', ')}`, kind: 'forbidden' });
     await this.mgr.removeNetwork(net.id);
     return { id: net.id, name: net.name };
   }

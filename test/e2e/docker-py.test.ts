@@ -248,3 +248,21 @@ print(json.dumps({'res': res}))
 `, `${reg.host}/test/busybox`);
   assert.deepEqual(out.res, ['exited', 'exited', 'exited', 'running']);
 });
+
+test('docker-py: removing a network a container is on is a 403 "has active endpoints", as dockerd (was 409)', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+c.images.pull(image, tag='latest')
+n = c.networks.create('pybusynet')
+ct = c.containers.run(image + ':latest', ['sleep', '30'], detach=True, name='pybusynet-c', network='pybusynet')
+try:
+    n.remove()
+    r = 'removed'
+except docker.errors.APIError as e:
+    r = [e.status_code, e.explanation]
+ct.remove(force=True); n.remove()
+print(json.dumps({'r': r, 'id': n.id}))
+`, `${reg.host}/test/busybox`);
+  const [status, msg] = out.r as [number, string];
+  assert.equal(status, 403);
+  assert.match(msg, new RegExp(`^error while removing network: network pybusynet id ${out.id as string} has active endpoints`));
+});

@@ -377,7 +377,7 @@ test('network routes: create 201, list, inspect 404/200, connect/disconnect 200,
   assert.deepEqual((await req('GET', '/networks/apinet')).json().Containers[ct.json().Id].EndpointConfig, { Aliases: ['a'] });
   assert.equal((await req('POST', '/networks/apinet/connect', JSON.stringify({ Container: 'netc', EndpointConfig: 'x' }))).status, 400);
   const busy = await req('DELETE', '/networks/apinet');
-  assert.equal(busy.status, 409);
+  assert.equal(busy.status, 403);
   assert.match(busy.json().message, /has active endpoints/);
   assert.equal((await req('POST', '/networks/apinet/disconnect', JSON.stringify({ Container: 'netc' }))).status, 200);
   assert.equal((await req('DELETE', '/networks/apinet')).status, 204);
