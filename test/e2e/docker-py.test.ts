@@ -266,3 +266,19 @@ print(json.dumps({'r': r, 'id': n.id}))
   assert.equal(status, 403);
   assert.match(msg, new RegExp(`^error while removing network: network pybusynet id ${out.id as string} has active endpoints`));
 });
+
+test('docker-py: with host networking /etc/hostname holds the host\'s hostname (a bind mount, as dockerd), in the container and through get_archive', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+import socket
+c.images.pull(image, tag='latest')
+ran = c.containers.run(image + ':latest', ['cat', '/etc/hostname'], network_mode='host', remove=True).decode()
+ct = c.containers.run(image + ':latest', ['sleep', '30'], network_mode='host', detach=True, name='pyhostnet')
+strm, stat = ct.get_archive('/etc/hostname')
+t = tarfile.open(fileobj=io.BytesIO(b''.join(strm)))
+text = t.extractfile(t.getmembers()[0]).read().decode()
+ct.remove(force=True)
+print(json.dumps({'ran': ran, 'archived': text, 'host': socket.gethostname()}))
+`, `${reg.host}/test/busybox`);
+  assert.equal(out.ran, `${out.host as string}\n`);
+  assert.equal(out.archived, `${out.host as string}\n`);
+});

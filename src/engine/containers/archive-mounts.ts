@@ -6,11 +6,8 @@
 import { existsSync } from 'node:fs';
 import type { ContainerRecord, MountPoint } from './record.js';
 
-export function archiveMounts(rec: Pick<ContainerRecord, 'MountPoints' | 'HostConfig' | 'ResolvConfPath' | 'HostnamePath' | 'HostsPath'>): MountPoint[] {
-  const netMode = String((rec.HostConfig as { NetworkMode?: unknown }).NetworkMode ?? '');
-  const files: Array<[string, string]> = [['/etc/resolv.conf', rec.ResolvConfPath], ['/etc/hosts', rec.HostsPath]];
-  // host networking: the container keeps its image's /etc/hostname (buildSpec mounts none).
-  if (netMode !== 'host') files.push(['/etc/hostname', rec.HostnamePath]);
+export function archiveMounts(rec: Pick<ContainerRecord, 'MountPoints' | 'ResolvConfPath' | 'HostnamePath' | 'HostsPath'>): MountPoint[] {
+  const files: Array<[string, string]> = [['/etc/resolv.conf', rec.ResolvConfPath], ['/etc/hosts', rec.HostsPath], ['/etc/hostname', rec.HostnamePath]];
   const out = [...rec.MountPoints];
   for (const [dest, source] of files) {
     // A user's mount at the same place wins (as in the spec); a file not written yet (a container
