@@ -282,3 +282,17 @@ print(json.dumps({'ran': ran, 'archived': text, 'host': socket.gethostname()}))
   assert.equal(out.ran, `${out.host as string}\n`);
   assert.equal(out.archived, `${out.host as string}\n`);
 });
+
+test('docker-py: images.list takes dangling=true/false only, refusing others in dockerd\'s words (dangling=[1])', { skip }, async () => {
+  const out = py(String.raw`
+def L(v):
+    try:
+        return len(c.images.list(filters={'dangling': v}))
+    except docker.errors.APIError as e:
+        return [e.status_code, e.explanation]
+print(json.dumps({v: L(v) for v in ('true', 'false', '1', 'TRUE', 'maybe')}))
+`, '');
+  assert.equal(typeof out.true, 'number');
+  assert.equal(typeof out.false, 'number');
+  assert.deepEqual({ ...out, true: 0, false: 0 }, { true: 0, false: 0, '1': [400, "invalid filter 'dangling=[1]'"], TRUE: [400, "invalid filter 'dangling=[TRUE]'"], maybe: [400, "invalid filter 'dangling=[maybe]'"] });
+});
