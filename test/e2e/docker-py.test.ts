@@ -296,3 +296,24 @@ print(json.dumps({v: L(v) for v in ('true', 'false', '1', 'TRUE', 'maybe')}))
   assert.equal(typeof out.false, 'number');
   assert.deepEqual({ ...out, true: 0, false: 0 }, { true: 0, false: 0, '1': [400, "invalid filter 'dangling=[1]'"], TRUE: [400, "invalid filter 'dangling=[TRUE]'"], maybe: [400, "invalid filter 'dangling=[maybe]'"] });
 });
+
+test('docker-py: put_archive of a file onto /etc/hosts (a bind mount) fails with EBUSY as in dockerd (hako wrote through the mount)', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+c.images.pull(image, tag='latest')
+ct = c.containers.run(image + ':latest', ['sleep', '30'], detach=True, name='pyputhosts')
+b = io.BytesIO()
+with tarfile.open(fileobj=b, mode='w') as t:
+    data = b'1.2.3.4 custom\n'
+    ti = tarfile.TarInfo('hosts'); ti.size = len(data)
+    t.addfile(ti, io.BytesIO(data))
+try:
+    ct.put_archive('/etc', b.getvalue())
+    r = 'ok'
+except docker.errors.APIError as e:
+    r = [e.status_code, e.explanation]
+hosts = ct.exec_run(['cat', '/etc/hosts']).output.decode()
+ct.remove(force=True)
+print(json.dumps({'r': r, 'custom': 'custom' in hosts}))
+`, `${reg.host}/test/busybox`);
+  assert.deepEqual(out, { r: [500, 'Error processing tar file(exit status 1): unlinkat /etc/hosts: device or resource busy'], custom: false });
+});
