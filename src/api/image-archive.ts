@@ -42,6 +42,10 @@ export async function loadArchive(ctx: Ctx, deps: ApiDeps): Promise<void> {
   } catch (err) {
     ctx.req.resume();
     if (!ctx.signal.aborted) deps.log('info', `load: ${(err as Error).message}`);
+    // dockerd answers a load 200 whatever happens and writes its failure into the stream
+    // (docker-py raises ImageLoadError for it, dockerode resolves with the stream, the CLI prints
+    // the message without "Error response from daemon"); a 400 was an APIError / a rejection.
+    out.start();
     out.fail(err);
   }
 }

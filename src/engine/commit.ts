@@ -12,6 +12,7 @@ import { HakoError } from '../common/errors.js';
 import { lgetxattr } from '../native/fs.js';
 import { BlobStaging } from '../image/store/staging.js';
 import { applyChanges } from '../image/changes.js';
+import { mergeCommitConfig } from './commit-merge.js';
 import { sha256, type Digest } from '../image/digest.js';
 import type { ImageService } from '../image/images.js';
 import type { SnapshotStore } from '../image/snapshot/index.js';
@@ -119,9 +120,18 @@ async function commitUnsettled(o: CommitOptions): Promise<Digest> {
   // The config first: a bad --change fails before any blob or snapshot exists.
   const { base, baseCfg } = await baseOf(o);
   const cfg: Record<string, unknown> = { ...((o.imageConfig ?? (baseCfg.config as Record<string, unknown> | undefined)) ?? {}) };
-  if (!o.imageConfig) for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
-  if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
-  applyChanges(cfg, o.changes ?? []);
+  if (o.config && !o.imageConfig) {
+    // dockerd applies the changes to the body's config, then merges the container's into it.
+    const user: Record<string, unknown> = { ...o.config };
+    applyChanges(user, o.changes ?? []);
+    const merged = mergeCommitConfig(user, o.containerConfig);
+    for (const k of CONFIG_KEYS) if (merged[k] !== undefined) cfg[k] = merged[k];
+    for (const [k, v] of Object.entries(o.config)) if (v !== undefined && !CONFIG_KEYS.includes(k)) cfg[k] = v;
+  } else {
+    if (!o.imageConfig) for (const k of CONFIG_KEYS) if (o.containerConfig[k] !== undefined) cfg[k] = o.containerConfig[k];
+    if (o.config) for (const [k, v] of Object.entries(o.config)) if (v !== undefined) cfg[k] = v;
+    applyChanges(cfg, o.changes ?? []);
+  }
   const content = o.images.content;
   await content.init();
   await o.images.meta.init();

@@ -36,6 +36,7 @@ import type {
 } from './api-types.js';
 import { EventBus } from './events.js';
 import { NameRegistry, normalizeName } from './names.js';
+import { archiveMounts } from './containers/archive-mounts.js';
 import { RecordStore, initialState, ZERO_TIME, type ContainerRecord, type MountPoint } from './containers/record.js';
 import type { ContainerRecord as RuntimeRecord } from '../runtime/state/container-store.js';
 import { parseLink } from './containers/network-config.js';
@@ -1354,7 +1355,6 @@ export class Engine implements ContainerEngine {
       if (wd) ensureWorkingDir(rootfs, wd);
       this.trace.mark(id, 'start.user');
       let netnsPath: string | undefined;
-      let connected: Array<{ id: string; name: string }> = [];
       if (nm.startsWith('container:')) {
         const other = this.lookup(nm.slice('container:'.length));
         if (!other.rec.State.Running) throw conflict(`cannot join network of a non running container: ${other.rec.Id}`);
@@ -1399,7 +1399,10 @@ export class Engine implements ContainerEngine {
         ...(hasEndpoints(rec) ? {
               prestart: async (pid: number) => {
                 this.trace.mark(id, 'start.prestart');
-                connected = await this.net.attach(rec, pid);
+                const connected = await this.net.attach(rec, pid);
+                // Logged as dockerd does, when connected: a start that fails after this point
+                // (the program is missing) has the connect before its cleanup's disconnect.
+                for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
                 this.trace.mark(id, 'start.net-attached');
               },
             } : {}),
@@ -1458,8 +1461,7 @@ export class Engine implements ContainerEngine {
       if (pseudo) rec.PseudoEndpointID = randomBytes(32).toString('hex');
       this.save(live);
       this.updateLinkingHosts(rec);
-      if (pseudo) connected = [{ id: this.net.pseudoId(pseudo), name: pseudo }];
-      for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
+      if (pseudo) this.bus.emit('network', 'connect', this.net.pseudoId(pseudo), { container: id, name: pseudo, type: networkEventType(pseudo) });
       this.emitVolumeMounts(live);
       live.pending = live.pending.filter((p) => !pending.includes(p));
       pending.forEach((p, k) => (earlyAttached[k] ? p.connectMonitor(earlyAttached[k]) : void this.connectSession(live, p)));
@@ -1879,7 +1881,13 @@ export class Engine implements ContainerEngine {
     }
     this.emit(live, 'kill', { signal: String(sig) });
     this.signal(live, sig);
-    if (rec.State.Paused && sig === osc.signals.SIGKILL) await this.thaw(live);
+    if (sig !== osc.signals.SIGKILL) return;
+    if (rec.State.Paused) await this.thaw(live);
+    // dockerd's kill with SIGKILL (the default) answers once the container has exited (moby's
+    // Kill: SIGKILL, then wait up to 10 s): `kill` then `rm` (docker-py, compose, the CLI) works.
+    // Other signals answer at once. Not under the lock: the exit handler needs it.
+    if (!(await this.waitExit(live, 10_000))) throw new HakoError({ step: `tried to kill container ${rec.Id}, but did not receive an exit event`, kind: 'internal' });
+    for (let i = 0; rec.State.Running && i < 500; i++) await sleep(10);
   }
 
   private async thaw(live: Live): Promise<void> {
@@ -2496,7 +2504,7 @@ export class Engine implements ContainerEngine {
 
   async statPath(idOrName: string, path: string): Promise<Json> {
     const live = await this.get(idOrName);
-    return this.withRootfs(live, async (rootfs) => fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName));
+    return this.withRootfs(live, async (rootfs) => fsops.statInRoot(rootfs, path, archiveMounts(live.rec), idOrName));
   }
 
   async getArchive(idOrName: string, path: string): Promise<{ stat: Json; tar: Readable }> {
@@ -2523,8 +2531,8 @@ export class Engine implements ContainerEngine {
       if (!live.rec.State.Running) await this.unmountRootfs(id).catch(() => undefined);
     };
     try {
-      const stat = fsops.statInRoot(rootfs, path, live.rec.MountPoints, idOrName);
-      const tar = fsops.archivePath(rootfs, path, live.rec.MountPoints, idOrName);
+      const stat = fsops.statInRoot(rootfs, path, archiveMounts(live.rec), idOrName);
+      const tar = fsops.archivePath(rootfs, path, archiveMounts(live.rec), idOrName);
       if (!running) tar.on('close', () => void this.locked(live, release));
       // dockerd logs it once the archive is set up (a stat, HEAD, logs nothing).
       this.emit(live, 'archive-path');
@@ -2538,7 +2546,7 @@ export class Engine implements ContainerEngine {
   async putArchive(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     const live = await this.get(idOrName);
     if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
-    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, live.rec.MountPoints, { ...opts, user: String(live.rec.Config.User ?? '') }, idOrName));
+    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, archiveMounts(live.rec), { ...opts, user: String(live.rec.Config.User ?? '') }, idOrName));
     this.emit(live, 'extract-to-dir');
   }
 
@@ -2689,6 +2697,9 @@ export class Engine implements ContainerEngine {
     const tty = b.Tty === true || opts.tty;
     const detachKeys = tty && b.AttachStdin === true ? parseDetachKeys(b.DetachKeys) : null;
     ex.started = true;
+    // dockerd logs exec_start before it sets the process up: an exec that then fails to start
+    // (unknown user, missing workdir or program; exit code 126) has its exec_start too, no exec_die.
+    this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
     let process_: ReturnType<typeof execProcessSpec>;
     try {
       process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty, ex.linkedEnv);
@@ -2716,7 +2727,6 @@ export class Engine implements ContainerEngine {
     ex.Running = true;
     ex.Pid = sup.pid;
     ex.io = sup.io;
-    this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
     ex.exited = sup.exited.then((code) => {
       ex.Running = false;
       ex.ExitCode = code;
@@ -2763,7 +2773,6 @@ export class Engine implements ContainerEngine {
       throw err;
     }
     this.trackExec(live, ex, started.pid, started.dir, started.exited);
-    this.emit(live, `exec_start: ${execEventCmd(b.Cmd)}`, { execID: ex.ID });
     this.trace.mark(live.rec.Id, 'exec.started');
     if (o.detach) return null;
     const session = new AttachSession({
@@ -2873,6 +2882,14 @@ export class Engine implements ContainerEngine {
   async resizeExec(execId: string, height: number, width: number): Promise<void> {
     await this.ready;
     const ex = this.getExec(execId);
+    // dockerd waits (up to 10 s) for the exec's process to be started: a client resizes as soon
+    // as its start's upgrade answer arrives, which goes out before the process runs (the CLI's
+    // `exec -it`, dockerode's exec.start then exec.resize got a 409 "not running").
+    for (const deadline = Date.now() + 10_000; !ex.Running && ex.ExitCode === null; ) {
+      if (!this.lookup(ex.ContainerID).rec.State.Running) throw conflict(`Container ${ex.ContainerID} is not running`);
+      if (Date.now() > deadline) throw new HakoError({ step: 'timeout waiting for exec session ready', kind: 'internal' });
+      await new Promise((r) => setTimeout(r, 10));
+    }
     if (ex.monitorDir && ex.Running) return monitorResize(ex.monitorDir, height, width);
     if (!ex.io) throw conflict(`exec ${execId} is not running`);
     ex.io.resize(height, width);
@@ -3027,8 +3044,9 @@ export class Engine implements ContainerEngine {
     await this.locked(live, async () => {
       const pseudo = this.net.pseudoOf(ref);
       const mode = live.rec.HostConfig.NetworkMode as string;
-      // dockerd words it in two ways: "the network" for a container that is not running.
-      const notConnected = (n: string) => new HakoError({ step: `container ${live.rec.Id} is not connected to ${live.rec.State.Running ? '' : 'the '}network ${n}`, kind: 'forbidden' });
+      // dockerd words it in two ways: "the network" for a container that is not running; both
+      // are plain errors there (500; dockerd 20.10 lab and moby's DisconnectFromNetwork).
+      const notConnected = (n: string) => new HakoError({ step: `container ${live.rec.Id} is not connected to ${live.rec.State.Running ? '' : 'the '}network ${n}`, kind: 'internal' });
       if (pseudo !== undefined && pseudo !== mode) throw notConnected(pseudo);
       if (pseudo === 'none') {
         // dockerd lets a --network none container leave the none network (it keeps its

@@ -22,9 +22,10 @@ export class EventBus {
       timeNano: ns,
     };
     if (type === 'container' || type === 'image') {
-      // The legacy fields docker still sends (status/id/from); not for exec_* actions with a ':'.
+      // The legacy fields docker still sends (status/id/from), each omitted when empty (omitempty
+      // in moby's events.Message): a prune's event has no id (its Actor.ID is "").
       ev.status = action;
-      ev.id = id;
+      if (id) ev.id = id;
       if (type === 'container' && attributes.image !== undefined) ev.from = attributes.image;
     }
     this.history.push(ev);

@@ -469,8 +469,8 @@ export class EngineNetworking {
       if (PSEUDO.includes(ref as 'host')) throw new HakoError({ step: `container cannot be disconnected from host network or connected to host network`, kind: 'forbidden' });
       throw notFound(`network ${ref} not found`);
     }
-    // dockerd: "the network" when the container is not running.
-    if (!entry) throw new HakoError({ step: `container ${rec.Id} is not connected to ${running ? '' : 'the '}network ${net?.name ?? ref}`, kind: 'forbidden' });
+    // dockerd: "the network" when the container is not running; a plain error there: 500.
+    if (!entry) throw new HakoError({ step: `container ${rec.Id} is not connected to ${running ? '' : 'the '}network ${net?.name ?? ref}`, kind: 'internal' });
     if (net && running && this.mgr.endpointsOfContainer(rec.Id).some((e) => e.networkId === net.id)) await this.mgr.disconnect(rec.Id, net.id);
     delete networks[entry[0]];
     rec.Networks = networks;
@@ -606,7 +606,8 @@ export class EngineNetworking {
     if (!net) throw notFound(`network ${ref} not found`);
     if (net.isDefault) throw new HakoError({ step: `${net.name} is a pre-defined network and cannot be removed`, kind: 'forbidden' });
     const eps = this.mgr.endpointsOf(net.id);
-    if (eps.length) throw conflict(`error while removing network: network ${net.name} id ${net.id} has active endpoints`, `in use by ${eps.map((e) => e.containerName).join(', ')}`);
+    // 403 as dockerd (libnetwork's ActiveEndpointsError is a Forbidden error; dockerd 20.10 lab).
+    if (eps.length) throw new HakoError({ step: `error while removing network: network ${net.name} id ${net.id} has active endpoints`, hint: `in use by ${eps.map((e) => e.containerName).join(', ')}`, kind: 'forbidden' });
     await this.mgr.removeNetwork(net.id);
     return { id: net.id, name: net.name };
   }

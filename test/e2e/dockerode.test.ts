@@ -97,3 +97,23 @@ test('dockerode: create, attach, start, wait, logs, exec, remove', { skip: skipC
   }
   await assert.rejects(c.inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
 });
+
+test('dockerode: exec.resize right after exec.start waits for the process, as dockerd (it was a 409 "not running")', { skip: skipContainers }, async () => {
+  await pull(ref);
+  const c = await docker.createContainer({ Image: ref, Cmd: ['sleep', '30'], name: 'dockerode-resize' });
+  try {
+    await c.start();
+    for (let i = 0; i < 5; i++) {
+      const ex = await c.exec({ Cmd: ['sh', '-c', 'sleep 0.3; stty size'], AttachStdout: true, Tty: true });
+      const stream = await ex.start({ hijack: true, stdin: false, Tty: true });
+      let text = '';
+      stream.on('data', (d: Buffer) => (text += d.toString()));
+      const ended = new Promise((r) => stream.on('end', r));
+      await ex.resize({ h: 11 + i, w: 33 });
+      await ended;
+      assert.equal(text.trim(), `${11 + i} 33`);
+    }
+  } finally {
+    await c.remove({ force: true });
+  }
+});

@@ -3,7 +3,7 @@
 // stderr) until stdin ends; exit code = number of lines read.
 import { PassThrough, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { conflict, notFound, invalid } from '../../src/common/errors.js';
+import { HakoError, conflict, notFound, invalid } from '../../src/common/errors.js';
 import type { Attachment, ContainerEngine, EngineEvent, Json, LogEntry } from '../../src/engine/api-types.js';
 
 interface FakeContainer {
@@ -299,7 +299,7 @@ export class FakeEngine implements ContainerEngine {
   }
   async removeNetwork(ref: string): Promise<void> {
     const n = await this.inspectNetwork(ref);
-    if (Object.keys(n.Containers as Json).length) throw conflict(`error while removing network: network ${ref} id ${n.Id as string} has active endpoints`);
+    if (Object.keys(n.Containers as Json).length) throw new HakoError({ step: `error while removing network: network ${ref} id ${n.Id as string} has active endpoints`, kind: 'forbidden' });
     this.networks.delete(ref);
   }
   async pruneNetworks(): Promise<{ NetworksDeleted: string[] }> {

@@ -263,3 +263,14 @@ test('--volumes-from: container[:mode] as dockerd parses it; inherited mounts go
   const m = collectMounts({ Volumes: { '/data': {} } }, { Binds: ['/mine:/own'] }, inherited);
   assert.deepEqual(m.map((x) => [x.Destination, x.Source]), [['/data', '/s/v'], ['/own', '/mine']]);
 });
+
+test('events: the legacy id is left out when the Actor has none (prune events), as dockerd (omitempty)', () => {
+  const bus = new EventBus();
+  const prune = bus.emit('container', 'prune', '', { reclaimed: '0' });
+  assert.equal('id' in prune, false);
+  assert.equal(prune.status, 'prune');
+  const img = bus.emit('image', 'prune', '', { reclaimed: '0' });
+  assert.equal('id' in img, false);
+  const start = bus.emit('container', 'start', 'abc', { image: 'busybox', name: 'x' });
+  assert.deepEqual([start.id, start.status, start.from], ['abc', 'start', 'busybox']);
+});

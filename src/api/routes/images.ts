@@ -37,9 +37,12 @@ async function list(ctx: Ctx, deps: ApiDeps): Promise<void> {
   }
   let dangling: boolean | undefined;
   if (filters.dangling?.length) {
-    const v = filters.dangling[0]!.toLowerCase();
-    if (!['true', 'false', '1', '0'].includes(v)) throw invalid(`invalid filter 'dangling=${filters.dangling[0]}'`);
-    dangling = v === 'true' || v === '1';
+    // dockerd's image list takes exactly "true" or "false" (ExactMatch: no 1/0, no TRUE; image
+    // prune is laxer), its refusal showing the values as Go prints a list.
+    const vals = filters.dangling;
+    if (vals.includes('true')) dangling = true;
+    else if (vals.includes('false')) dangling = false;
+    else throw invalid(`invalid filter 'dangling=[${vals.join(' ')}]'`);
   }
   let images = await deps.images.list({ dangling });
   // dockerd hides intermediate images (untagged, with a child: a build's steps) unless all=1, and

@@ -360,7 +360,8 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   if (typeof hc.Init === 'boolean') out.Init = hc.Init;
   else if (hc.Init === undefined || hc.Init === null) delete out.Init;
   else throw invalid('bad parameter: Init must be a boolean');
-  out.PortBindings = hc.PortBindings ?? {};
+  // null when the client sent none (docker-py, dockerode), as dockerd shows it; the CLI sends {}.
+  out.PortBindings = hc.PortBindings ?? null;
   out.VolumesFrom = hc.VolumesFrom ?? null;
   out.GroupAdd = hc.GroupAdd ?? null;
   out.IpcMode = (hc.IpcMode as string | undefined) || 'private';

@@ -345,9 +345,11 @@ export function buildSpec(inp: SpecInputs): Spec {
     args = [INIT_PATH, '--', ...args];
   }
   const netMode = hc.NetworkMode as string;
-  // /etc files: host network mode shares the host's hosts/hostname view like docker.
+  // /etc files, whatever the network mode: with host networking they hold the host's texts (its
+  // hosts, resolv.conf and hostname), as dockerd writes and mounts them (the image's own
+  // /etc/hostname, or the empty mount target, is not what a container sees there).
   mounts.push({ destination: '/etc/resolv.conf', type: 'bind', source: rec.ResolvConfPath, options: ['rbind', 'rprivate'] });
-  if (netMode !== 'host') mounts.push({ destination: '/etc/hostname', type: 'bind', source: rec.HostnamePath, options: ['rbind', 'rprivate'] });
+  mounts.push({ destination: '/etc/hostname', type: 'bind', source: rec.HostnamePath, options: ['rbind', 'rprivate'] });
   mounts.push({ destination: '/etc/hosts', type: 'bind', source: rec.HostsPath, options: ['rbind', 'rprivate'] });
   const userMounts = [...rec.MountPoints].sort((a, b) => a.Destination.split('/').length - b.Destination.split('/').length);
   for (const m of userMounts) {

@@ -299,7 +299,10 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
       let bytes = 0;
       tar.on('data', (b: Buffer) => (bytes += b.length));
       tar.pipe(child.stdin);
-      child.on('exit', (code) => (code === 0 || bytes === 0 ? resolvePromise() : reject(invalid(`extract archive into ${path}`, stderr.trim() || `tar exited with ${code}`))));
+      // dockerd's failed untar is a plain error (500) in its words, "Error processing tar
+      // file(exit status 1): <the reader's complaint>"; here the complaint is GNU tar's first line.
+      const complaint = (code: number | null) => stderr.split('\n').map((l) => l.replace(/^tar: /, '').trim()).find((l) => l !== '') ?? `tar exited with ${code}`;
+      child.on('exit', (code) => (code === 0 || bytes === 0 ? resolvePromise() : reject(new HakoError({ step: `Error processing tar file(exit status ${code ?? 1}): ${complaint(code)}`, kind: 'internal' }))));
     });
     // Symlinks themselves (lchown), as moby's ChownOpts; the staging dir is not an entry.
     const entries = readdirSync(staging);
@@ -333,6 +336,11 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
           }
           await place(r);
         } else {
+          // A mount point (the /etc/hosts, hostname, resolv.conf binds, a file bind, a volume):
+          // dockerd's untar unlinks what is there first and the kernel refuses it (EBUSY), so
+          // the copy fails (`docker cp f c:/etc/hosts`); cp here wrote through the mount.
+          const full = posix.join(containerDest, r);
+          if (mounts.some((m) => m.Destination === full)) throw new HakoError({ step: `Error processing tar file(exit status 1): unlinkat ${full}: device or resource busy`, kind: 'internal' });
           if (tst?.isDirectory()) {
             if (opts.noOverwriteDirNonDir) throw invalid(`cannot overwrite directory "${posix.join(containerDest, r)}" with non-directory "${r}"`);
             rmSync(target, { recursive: true, force: true });
