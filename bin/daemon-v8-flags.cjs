@@ -7,13 +7,27 @@
 //   default V8                                        54.9 MB idle, 64.0 MB after 4 runs
 //   --no-opt --optimize-for-size                      51.3 / 56.8   (set at run time)
 //   + --semi-space-growth-factor=1                    50.8 / 55.0
+//   + --heap-growing-percent=300                      47.3 / 53.6   (bundle, trimmed; before 47.5 / 52.9-53.8)
 // --no-opt: no TurboFan. Its compiled code and compile-time zones are small, but compiling
 // touches ~3.5 MB of the node binary's compiler text (file-backed, counted in VmRSS), and a
 // few start-up loops (path handling, JSON) were hot enough to trigger it. Sparkplug (baseline
 // code) stays, so hot JS is still compiled, cheaply. --optimize-for-size: V8's smaller-heap
 // heuristics (the heap grows less eagerly). --semi-space-growth-factor=1: the young generation
 // stays at its initial 1 MB semi-spaces (the default doubles it up to 16 MB after a burst of
-// requests, and it stays committed while idle).
+// requests, and it stays committed while idle). --heap-growing-percent=300: after each full GC the
+// old generation's limit is 4× what survived it (V8's own factor on a big machine; under
+// --optimize-for-size it is 1.1× plus 8 MB, ~16 MB for hakod's ~7.5 MB live heap). The limit also
+// counts external memory allocated since the last full GC (Buffers: a pull's blob chunks, zlib's
+// output, tar entries), so a debian pull (49 MB gzip, 121 MB tar) ran 7-9 memory-reducing
+// mark-compacts, one per ~8 MB of Buffers; with the flag 5 (limits ~30 MB). Measured with
+// bench/pull-versus.mjs --image=debian, HAKOD_V8_FLAGS A/B on one build (pairs' medians): process
+// CPU 0.931 / 0.942 / 0.978 (12, 14, 6 pairs), main thread -11.6 / -30.3 / -1.8 ms; VmRSS 1.5 s
+// and 10 s after the pull -0.4 / -0.3 MB; bench/hakod-rss.mjs idle 47.3 MB (47.5 without), after
+// 4 runs 53.6-53.7 (52.9-53.8 without); bench/engine.mjs --api-only: daemon CPU per sequence
+// alike (16.4-18.1 ms both). Dropping --optimize-for-size instead (V8's own factors, 1.1-4×)
+// saves less (0.965 process CPU) and, with this flag set, costs (1.025, +14.5 ms main thread):
+// its memory-leaner heuristics still pay here. A larger factor (700: 0.908 / 0.919) lets idle
+// garbage grow further between full GCs for little more.
 // Set at run time, not on node's command line: any V8 flag changes V8's flag hash, and Node's own
 // code cache of its built-in modules is then rejected for every builtin loaded after (each
 // compiled from source), so bin/hakod.cjs loads the builtins the bundle needs at its start first.
@@ -21,7 +35,7 @@
 // overridden; HAKOD_V8_FLAGS replaces the defaults ("" = V8's defaults), for comparisons.
 'use strict';
 
-const DAEMON_V8_FLAGS = ['--no-opt', '--optimize-for-size', '--semi-space-growth-factor=1'];
+const DAEMON_V8_FLAGS = ['--no-opt', '--optimize-for-size', '--semi-space-growth-factor=1', '--heap-growing-percent=300'];
 
 /** The V8 flags to set: the defaults (or HAKOD_V8_FLAGS) minus those node was started with. */
 function daemonV8Flags(env, execArgv) {
