@@ -15,19 +15,19 @@
 // heuristics (the heap grows less eagerly). --semi-space-growth-factor=1: the young generation
 // stays at its initial 1 MB semi-spaces (the default doubles it up to 16 MB after a burst of
 // requests, and it stays committed while idle). --heap-growing-percent=300: after each full GC the
-// old generation's limit is 4× what survived it (V8's own factor on a big machine; under
-// --optimize-for-size it is 1.1× plus 8 MB, ~16 MB for hakod's ~7.5 MB live heap). The limit also
-// counts external memory allocated since the last full GC (Buffers: a pull's blob chunks, zlib's
-// output, tar entries), so a debian pull (49 MB gzip, 121 MB tar) ran 7-9 memory-reducing
-// mark-compacts, one per ~8 MB of Buffers; with the flag 5 (limits ~30 MB). Measured with
-// bench/pull-versus.mjs --image=debian, HAKOD_V8_FLAGS A/B on one build (pairs' medians): process
-// CPU 0.931 / 0.942 / 0.978 (12, 14, 6 pairs), main thread -11.6 / -30.3 / -1.8 ms; VmRSS 1.5 s
-// and 10 s after the pull -0.4 / -0.3 MB; bench/hakod-rss.mjs idle 47.3 MB (47.5 without), after
-// 4 runs 53.6-53.7 (52.9-53.8 without); bench/engine.mjs --api-only: daemon CPU per sequence
-// alike (16.4-18.1 ms both). Dropping --optimize-for-size instead (V8's own factors, 1.1-4×)
-// saves less (0.965 process CPU) and, with this flag set, costs (1.025, +14.5 ms main thread):
-// its memory-leaner heuristics still pay here. A larger factor (700: 0.908 / 0.919) lets idle
-// garbage grow further between full GCs for little more.
+// old generation's limit is 4× what survived it (V8's own top factor; under --optimize-for-size
+// alone it was ~16 MB for hakod's ~7.5 MB live heap). The limit also counts external memory
+// allocated since the last full GC (Buffers: a pull's blob chunks, zlib's output, tar entries):
+// --trace-incremental-marking shows marking start on "allocation limit" with 8 MB of a 16 MB limit
+// used. So a debian pull (49 MB gzip, 121 MB tar) ran 7-9 memory-reducing mark-compacts, one per
+// ~8 MB of Buffers; with the flag 5 (limits ~30 MB; with 150: still 7-8). Measured on one build, HAKOD_V8_FLAGS A/B against the three flags above (pairs'
+// medians), bench/pull-versus.mjs --image=debian: process CPU 0.963 / 0.931 / 0.942 / 0.978 (20,
+// 12, 14, 6 pairs), wall 0.952 / 1.030 / 0.906 / 1.003, main thread -3.0 / -11.6 / -30.3 / -1.8 ms;
+// VmRSS 1.5 s after the pull -0.3 MB. bench/hakod-rss.mjs: idle after start 47.3 MB (47.5
+// without), after 4 runs 53.6-53.7 (52.9-53.8), after 40 runs 56.7 (56.1: old-space garbage kept
+// until the next full GC). bench/engine.mjs --api-only: daemon CPU per sequence alike (16.4-18.1
+// ms both). Dropping --optimize-for-size instead saves less (0.965) and, with this flag set,
+// costs (1.025, +14.5 ms main thread). 700 (0.908 / 0.919) lets garbage grow further for little more.
 // Set at run time, not on node's command line: any V8 flag changes V8's flag hash, and Node's own
 // code cache of its built-in modules is then rejected for every builtin loaded after (each
 // compiled from source), so bin/hakod.cjs loads the builtins the bundle needs at its start first.
