@@ -20,10 +20,10 @@
 // allocated since the last full GC (Buffers: a pull's blob chunks, zlib's output, tar entries):
 // --trace-incremental-marking shows marking start on "allocation limit" with 8 MB of a 16 MB limit
 // used. So a debian pull (49 MB gzip, 121 MB tar) ran 7-9 memory-reducing mark-compacts, one per
-// ~8 MB of Buffers; with the flag 5 (limits ~30 MB; with 150: still 7-8). Measured on one build, HAKOD_V8_FLAGS A/B against the three flags above (pairs'
-// medians), bench/pull-versus.mjs --image=debian: process CPU 0.963 / 0.931 / 0.942 / 0.978 (20,
-// 12, 14, 6 pairs), wall 0.952 / 1.030 / 0.906 / 1.003, main thread -3.0 / -11.6 / -30.3 / -1.8 ms;
-// VmRSS 1.5 s after the pull -0.3 MB. bench/hakod-rss.mjs: idle after start 47.3 MB (47.5
+// ~8 MB of Buffers; with the flag 5 (limits ~30 MB; with 150: still 7-8). Measured on one build, HAKOD_V8_FLAGS A/B against the three flags above,
+// bench/pull-versus.mjs --image=debian, five runs of 6-20 pairs (pairs' medians): process CPU
+// 0.912-0.978 (median 0.942), main thread -1.8 to -30.3 ms (-11.6), wall 0.906-1.052 (1.003: the
+// pull waits on the pool and the disk); busybox alike (1.000); VmRSS 1.5 s after the pull -0.3 MB. bench/hakod-rss.mjs: idle after start 47.3 MB (47.5
 // without), after 4 runs 53.6-53.7 (52.9-53.8), after 40 runs 56.7 (56.1: old-space garbage kept
 // until the next full GC). bench/engine.mjs --api-only: daemon CPU per sequence alike (16.4-18.1
 // ms both). Dropping --optimize-for-size instead saves less (0.965) and, with this flag set,
