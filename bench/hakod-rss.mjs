@@ -12,7 +12,10 @@
 // process.memoryUsage() and V8's heap spaces (the probe's own cost is ~0.3 MB); without it the
 // daemon runs exactly as installed.
 // Node runs with NODE_EXTRA_CA_CERTS unset (set on this machine; it costs start-up time and memory).
-// Usage: node bench/hakod-rss.mjs [rounds=3] [--breakdown] [--esm]
+// --runs=N: N container runs instead of four in the second sample (half on the default bridge,
+// half with --network none): what a longer stretch of work leaves resident (V8's old generation
+// keeps its garbage until its next full GC).
+// Usage: node bench/hakod-rss.mjs [rounds=3] [--breakdown] [--esm] [--runs=N]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -26,6 +29,7 @@ const esm = args.includes('--esm'); // dist/ modules instead of the bundle (comp
 // --node=FLAG (repeatable): extra node/V8 flags for hakod, to compare. --entry=PATH: another
 // build's bin/hakod.cjs (e.g. a copy of main's bin/, dist/ and build/), to compare.
 const entryFlag = args.find((a) => a.startsWith('--entry='))?.slice(8);
+const runs = Number(args.find((a) => a.startsWith('--runs='))?.slice(7) ?? 4);
 const nodeFlags = args.filter((a) => a.startsWith('--node=')).map((a) => a.slice(7));
 const DOCKER = '/usr/local/bin/docker';
 if (process.getuid() !== 0) {
@@ -105,7 +109,7 @@ async function round() {
     await sleep(1500);
     const idle = { ...sample(proc.pid), probe: await probeNow() };
     docker('load', '-q', '-i', join(repo, 'build/hello-world.tar'));
-    for (const n of ['bridge', 'none', 'bridge', 'none']) docker('run', '--rm', '--network', n, 'hello-world');
+    for (let i = 0; i < runs; i++) docker('run', '--rm', '--network', i % 2 ? 'none' : 'bridge', 'hello-world');
     docker('ps', '-a');
     docker('images');
     await sleep(1500);
@@ -138,7 +142,7 @@ console.log(`hakod RSS, ${rounds} fresh daemons (${esm ? 'ESM dist/' : 'bundle'}
 for (const when of ['idle', 'served', 'dns']) {
   const xs = results.map((r) => r[when]);
   const m = (k) => median(xs.map((x) => x[k]));
-  console.log(`  ${{ idle: 'idle after start    ', served: 'idle after 4 runs   ', dns: '+ user-network run  ' }[when]} VmRSS ${mb(m('rss'))} (runs: ${xs.map((x) => (x.rss / 1024).toFixed(1)).join(', ')})  anon ${mb(m('anon'))}  file ${mb(m('file'))}  private dirty ${mb(m('privateDirty'))}${when === 'idle' ? '' : `  threads ${m('threads')}`}`);
+  console.log(`  ${{ idle: 'idle after start    ', served: `idle after ${runs} runs`.padEnd(20), dns: '+ user-network run  ' }[when]} VmRSS ${mb(m('rss'))} (runs: ${xs.map((x) => (x.rss / 1024).toFixed(1)).join(', ')})  anon ${mb(m('anon'))}  file ${mb(m('file'))}  private dirty ${mb(m('privateDirty'))}${when === 'idle' ? '' : `  threads ${m('threads')}`}`);
   if (breakdown) {
     const p = xs[Math.floor(xs.length / 2)].probe;
     const f = (b) => (b / 1048576).toFixed(1);

@@ -33,9 +33,12 @@
 // set at run time, not with --node-args: any V8 flag on node's command line makes Node compile its
 // builtins from source). --idle=MS: each hakod idles MS after start-up (and its warm-up pull) before
 // the timed pull: V8's memory reducer runs its first mark-compacts ~8 s after start-up.
+// --rss-after=MS[,MS…]: hakod's VmRSS sampled that many ms after the timed pull ended (each side's
+// median and the pairs' median difference, per delay): what a pull leaves resident, e.g. before
+// and after the daemon's quiet-second trim and V8's memory reducer (~8 s).
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--image=busybox|debian] [--phases[=hakod|cpu]] [--dir /var/tmp]
 //          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR]
-//          [--logs=DIR] [--idle=MS]
+//          [--logs=DIR] [--idle=MS] [--rss-after=MS,…]
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -59,6 +62,7 @@ const cpuProfDir = opts('cpu-prof')[0];
 const perfDir = opts('perf')[0];
 const logsDir = opts('logs')[0];
 const idleMs = Number(opts('idle')[0] ?? 0);
+const rssAfter = (opts('rss-after')[0] ?? '').split(',').filter((x) => x).map(Number);
 const image = opts('image')[0] ?? 'busybox';
 if (!['busybox', 'debian'].includes(image)) throw new Error(`--image=${image}: busybox or debian`);
 if (!versus || !existsSync(join(versus, 'bin/hakod.cjs'))) {
@@ -83,8 +87,8 @@ const sh = (cmd, a, opts = {}) => {
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sides = [
-  { name: `versus ${versus}`, dir: resolve(versus), env: envOf('versus-env'), nodeArgs: nodeArgsOf('versus-node-args'), warm: args.includes('--versus-warm'), times: [], cpu: [], procCpu: [], phases: [] },
-  { name: 'this checkout', dir: repo, env: envOf('env'), nodeArgs: nodeArgsOf('node-args'), warm: args.includes('--warm'), times: [], cpu: [], procCpu: [], phases: [] },
+  { name: `versus ${versus}`, dir: resolve(versus), env: envOf('versus-env'), nodeArgs: nodeArgsOf('versus-node-args'), warm: args.includes('--versus-warm'), times: [], cpu: [], procCpu: [], phases: [], rss: [] },
+  { name: 'this checkout', dir: repo, env: envOf('env'), nodeArgs: nodeArgsOf('node-args'), warm: args.includes('--warm'), times: [], cpu: [], procCpu: [], phases: [], rss: [] },
 ];
 
 const img = join(baseDir, `hako-pull-versus-${process.pid}.ext4`);
@@ -174,6 +178,12 @@ async function pullOnce(side, tag, registry, ref) {
     side.cpu.push(mainThreadMs(proc.pid) - c0);
     side.procCpu.push((cpuSeconds(proc.pid) - p0) * 1000);
     if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull ended\n');
+    const rss = [];
+    for (const at of rssAfter) {
+      await new Promise((r) => setTimeout(r, Math.max(0, at - (Number(process.hrtime.bigint()) / 1e6 - from - ms))));
+      rss.push(Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))[1]) / 1024);
+    }
+    side.rss.push(rss);
     if (perf) {
       const done = new Promise((r) => perf.once('exit', r));
       perf.kill('SIGINT');
@@ -241,6 +251,10 @@ console.log(`hako pull ${image} (CLI → fresh hakod), ${pairs} pairs; load ${lo
 const label = (s) => [s.name, ...(s.warm ? ['(warm)'] : []), ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`), ...s.nodeArgs].join(' ');
 for (const s of sides) console.log(`  ${label(s).padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU, process ${median(s.procCpu).toFixed(0)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
 console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed(3)}, main-thread CPU difference ${pairedCpu >= 0 ? '+' : ''}${pairedCpu.toFixed(1)} ms, process CPU ratio ${pairedProcCpu.toFixed(3)}`);
+rssAfter.forEach((at, j) => {
+  const d = median(b.rss.map((r, i) => r[j] - a.rss[i][j]));
+  console.log(`  VmRSS ${at} ms after the pull: versus ${median(a.rss.map((r) => r[j])).toFixed(1)} MB, this ${median(b.rss.map((r) => r[j])).toFixed(1)} MB, pairs' difference ${d >= 0 ? '+' : ''}${d.toFixed(1)} MB`);
+});
 if (withPhases) {
   // Blob steps are named by digest prefix (blob-<12 hex>-sent…): every pull here names the same two.
   const keys = [...new Set(sides.flatMap((s) => s.phases.flatMap((p) => Object.keys(p))))];

@@ -27,9 +27,9 @@ test('daemon V8 flags: HAKOD_V8_FLAGS replaces the defaults; empty means none', 
 });
 
 test('daemon V8 flags: a flag given on the command line or in NODE_OPTIONS wins, in any spelling', () => {
-  assert.deepEqual(daemonV8Flags({}, ['--opt']), ['--optimize-for-size', '--semi-space-growth-factor=1']);
-  assert.deepEqual(daemonV8Flags({ NODE_OPTIONS: '--semi_space_growth_factor=2 --no-warnings' }, ['--require', 'x.cjs']), ['--no-opt', '--optimize-for-size']);
-  assert.deepEqual(daemonV8Flags({}, ['--no-optimize-for-size']), ['--no-opt', '--semi-space-growth-factor=1']);
+  assert.deepEqual(daemonV8Flags({}, ['--opt']), ['--optimize-for-size', '--semi-space-growth-factor=1', '--heap-growing-percent=300']);
+  assert.deepEqual(daemonV8Flags({ NODE_OPTIONS: '--semi_space_growth_factor=2 --no-warnings' }, ['--require', 'x.cjs']), ['--no-opt', '--optimize-for-size', '--heap-growing-percent=300']);
+  assert.deepEqual(daemonV8Flags({}, ['--no-optimize-for-size', '--heap_growing_percent=50']), ['--no-opt', '--semi-space-growth-factor=1']);
 });
 
 test('idle trimmer: trims once, delayMs after the last activity; nothing after close', async () => {
