@@ -11,6 +11,7 @@ import type { Credentials } from './credentials.js';
 import { agentsWithTls, createAgents, destroyAgents, drain, header, isDialFailure, readBody, registryProxy, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 import { speaksTls } from './tls-probe.js';
+import { registryErrorWords, requestWords, withDockerWords } from './errcode.js';
 
 export interface RegistryClientOptions {
   /** Registry domain as in references: `docker.io`, `127.0.0.1:5000`. */
@@ -297,7 +298,9 @@ export class RegistryClient {
         await drain(res);
         const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
         if (!ch) throw this.authError((await this.creds()) !== undefined, 'unsupported authentication scheme');
-        if (ch.scheme === 'basic' && !(await this.creds())) throw this.authError(false);
+        // dockerd: `Head "http://…/v2/x/manifests/y": no basic auth credentials` (its push: the
+        // last part alone).
+        if (ch.scheme === 'basic' && !(await this.creds())) throw withDockerWords(this.authError(false), requestWords(method, url, 'no basic auth credentials'));
         this.challenge = ch;
         // A new challenge invalidates cached tokens for these scopes.
         this.tokens.delete([...opts.scopes].sort().join(' '));
@@ -307,7 +310,8 @@ export class RegistryClient {
       if (res.status === 401) {
         const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
         const hadCreds = (await this.creds()) !== undefined;
-        throw this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined);
+        // dockerd says what the registry said: `unauthorized: authentication required`.
+        throw withDockerWords(this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined), this.challenge?.scheme === 'basic' ? registryErrorWords(401, body) : undefined);
       }
       void triedAuth;
       let hops = 0;
@@ -345,8 +349,11 @@ export class RegistryClient {
     }
   }
 
-  /** A HakoError for an unexpected answer: `manifest unknown`, `blob unknown to registry`. */
-  private async failure(res: HttpResponse, what: string): Promise<HakoError> {
+  /**
+   * A HakoError for an unexpected answer: `manifest unknown`, `blob unknown to registry`.
+   * `docker`: it carries dockerd's words too (errcode.ts), for a pull's manifest and tags list.
+   */
+  private async failure(res: HttpResponse, what: string, docker = false): Promise<HakoError> {
     const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
     const said = errorText(body);
     const text = said ? (res.status >= 500 || res.status === 429 ? `${said} (HTTP ${res.status})` : said) : res.status === 404 ? 'not found' : `HTTP ${res.status}`;
@@ -354,7 +361,7 @@ export class RegistryClient {
     if (res.status === 404) kind = 'not-found';
     else if (res.status === 403) kind = 'forbidden';
     else if (res.status === 400 || res.status === 405) kind = 'invalid-argument';
-    const err = new HakoError({ step: what ? `${what}: ${text}` : text, kind });
+    const err = withDockerWords(new HakoError({ step: what ? `${what}: ${text}` : text, kind }), docker ? registryErrorWords(res.status, body) : undefined);
     return res.status >= 500 || res.status === 429 ? markRetryable(err) : err;
   }
 
@@ -395,7 +402,7 @@ export class RegistryClient {
       headers: { Accept: manifestAccept },
       signal,
     });
-    if (res.status !== 200) throw await this.failure(res, '');
+    if (res.status !== 200) throw await this.failure(res, '', true);
     const bytes = await readBody(res, 4 << 20);
     const hd = header(res.headers, 'docker-content-digest');
     return { bytes, mediaType: header(res.headers, 'content-type'), headerDigest: isDigest(hd) ? hd : undefined };
@@ -410,7 +417,7 @@ export class RegistryClient {
     let path = `/v2/${repo}/tags/list`;
     for (let page = 0; page < 10_000; page++) {
       const res = await this.requestRetry('GET', path, { scopes: [`repository:${repo}:pull`], signal });
-      if (res.status !== 200) throw await this.failure(res, '');
+      if (res.status !== 200) throw await this.failure(res, '', true);
       const link = header(res.headers, 'link');
       let body: { tags?: unknown };
       try {
