@@ -67,7 +67,7 @@ test('docker CLI → hakod with a Basic-auth registry: login checks, pull and pu
     // No credentials: an error answer before any progress, as dockerd gives it.
     let r = await docker(d, ['pull', ref]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`^Error response from daemon: pull ${esc(ref)}:latest: authentication required for ${esc(reg.host)}`, 'm'));
+    assert.match(r.stderr, new RegExp(`^Error response from daemon: Get "http://${esc(reg.host)}/v2/private/busybox/manifests/latest": no basic auth credentials$`, 'm'));
     assert.doesNotMatch(r.stdout, /Pulling from/);
 
     // login checks the password through hakod and stores nothing on a failure.
@@ -95,25 +95,25 @@ test('docker CLI → hakod with a Basic-auth registry: login checks, pull and pu
     writeClientConfig(d, { auths: {} });
     r = await docker(d, ['pull', ref]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /authentication required for /);
+    assert.match(r.stderr, /^Error response from daemon: Get "http:\/\/[^"]*\/manifests\/latest": no basic auth credentials$/m);
     r = await docker(d, ['push', `${reg.host}/private/copy:v1`]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /The push refers to repository/);
-    assert.match(r.stderr, /authentication required for /);
+    assert.match(r.stderr, /^no basic auth credentials$/m);
 
-    // Wrong credentials: docker's shape, and a message that says what to check.
+    // Wrong credentials: dockerd 20.10.24's words (the registry's), a 500.
     writeClientConfig(d, { auths: { [reg.host]: { auth: basicAuth(user, 'wrong') } } });
     r = await docker(d, ['pull', ref]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`^Error response from daemon: pull ${esc(ref)}:latest: authentication failed for ${esc(reg.host)}.*check the username and password`, 'm'));
+    assert.match(r.stderr, /^Error response from daemon: unauthorized: authentication required$/m);
     r = await docker(d, ['push', `${reg.host}/private/copy:v1`]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /authentication failed for /);
+    assert.match(r.stderr, /^unauthorized: authentication required$/m);
 
     // The hako CLI sends the header from the same config.json.
     r = await hako(d, ['pull', '-q', ref]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /authentication failed for /);
+    assert.match(r.stderr, /unauthorized: authentication required/);
     writeClientConfig(d, { auths: { [`http://${reg.host}/v2/`]: { auth: basicAuth(user, password) } } });
     r = await hako(d, ['pull', '-q', ref]);
     assert.equal(r.code, 0, r.stderr);

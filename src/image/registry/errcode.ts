@@ -53,9 +53,12 @@ const KNOWN_CODES: Record<string, string> = {
  * dockerd's text for a registry's error body: its first error as `<code words>: <message>`, or
  * the old `{"details":"…"}` form (`unauthorized: …` on a 401, `unknown: …` otherwise); a 401
  * with neither (a HEAD's empty body) is `unauthorized: authentication required`.
- * Undefined when the body is neither (hako's own text is used then).
+ * Undefined when the body is neither, or for a 5xx (hako's own text is used then).
  */
 export function registryErrorWords(status: number, body: Buffer): DockerWords | undefined {
+  // dockerd reads no body of a 5xx (distribution's client: `received unexpected HTTP status: …`);
+  // hako's text (the registry's words and the status) stands there.
+  if (status >= 500) return undefined;
   const other = status === 401 ? words('UNAUTHORIZED', KNOWN_CODES.UNAUTHORIZED!) : undefined;
   let o: unknown;
   try {
