@@ -11,7 +11,7 @@ import type { Credentials } from './credentials.js';
 import { agentsWithTls, createAgents, destroyAgents, drain, header, isDialFailure, readBody, registryProxy, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 import { speaksTls } from './tls-probe.js';
-import { registryErrorWords, requestWords, withDockerWords } from './errcode.js';
+import { bearerChallengeWords, dockerWordsOf, registryErrorWords, requestWords, withDockerWords } from './errcode.js';
 
 export interface RegistryClientOptions {
   /** Registry domain as in references: `docker.io`, `127.0.0.1:5000`. */
@@ -206,7 +206,7 @@ export class RegistryClient {
     const res = await send(this.agents, { method: 'GET', url, headers, signal, insecureTls: this.insecure });
     const body = await readBody(res, 1 << 20);
     if (res.status === 401 || res.status === 403) {
-      throw this.authError(basic !== undefined, `token server ${url.origin} refused: ${errorText(body) || res.status}`);
+      throw withDockerWords(this.authError(basic !== undefined, `token server ${url.origin} refused: ${errorText(body) || res.status}`), registryErrorWords(res.status, body));
     }
     if (res.status !== 200) {
       throw new HakoError({ step: `get a token for ${this.domain} from ${url.origin}: HTTP ${res.status} ${errorText(body)}`.trim(), kind: 'unauthorized' });
@@ -226,7 +226,7 @@ export class RegistryClient {
     const res = await send(this.agents, { method: 'POST', url, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body, signal, insecureTls: this.insecure });
     const answer = await readBody(res, 1 << 20);
     if (res.status === 401 || res.status === 403 || res.status === 400) {
-      throw this.authError(true, `token server ${url.origin} refused the identity token: ${errorText(answer) || res.status}`);
+      throw withDockerWords(this.authError(true, `token server ${url.origin} refused the identity token: ${errorText(answer) || res.status}`), registryErrorWords(res.status, answer));
     }
     if (res.status !== 200) throw new HakoError({ step: `get a token for ${this.domain} from ${url.origin}: HTTP ${res.status} ${errorText(answer)}`.trim(), kind: 'unauthorized' });
     return this.keepToken(answer, scopes, url);
@@ -283,7 +283,12 @@ export class RegistryClient {
     let url = typeof pathOrUrl === 'string' ? new URL(pathOrUrl, base) : pathOrUrl;
     let triedAuth: string | undefined;
     for (let round = 0; ; round++) {
-      const auth = await this.authorization(opts.scopes, opts.signal);
+      // A token server's refusal is, in dockerd's words, this request's:
+      // `Head "http://…/v2/x/manifests/y": unauthorized: incorrect username or password`.
+      const auth = await this.authorization(opts.scopes, opts.signal).catch((err: unknown) => {
+        const w = dockerWordsOf(err);
+        throw w && err instanceof HakoError ? withDockerWords(new HakoError({ step: err.step, hint: err.hint, kind: err.kind, cause: err.cause }), requestWords(method, url, w.bare ?? w.text)) : err;
+      });
       const headers: Record<string, string> = { ...opts.headers };
       if (auth) headers.Authorization = auth;
       let res: HttpResponse;
@@ -310,8 +315,10 @@ export class RegistryClient {
       if (res.status === 401) {
         const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
         const hadCreds = (await this.creds()) !== undefined;
-        // dockerd says what the registry said: `unauthorized: authentication required`.
-        throw withDockerWords(this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined), this.challenge?.scheme === 'basic' ? registryErrorWords(401, body) : undefined);
+        // dockerd says what the registry said: `unauthorized: authentication required`, or what
+        // its Bearer challenge says first (a token without access: `denied: …`).
+        const words = bearerChallengeWords(parseWwwAuthenticate(res.headers['www-authenticate'])) ?? registryErrorWords(401, body);
+        throw withDockerWords(this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined), words);
       }
       void triedAuth;
       let hops = 0;

@@ -11,6 +11,7 @@
 // carried beside them and used where a pull, a pull of all tags or a push answers the API.
 import { HakoError, type HakoErrorKind } from '../../common/errors.js';
 import { familiarName, familiarString, type Reference } from '../reference.js';
+import type { Challenge } from './www-authenticate.js';
 
 /** What dockerd would say for a failure. */
 export interface DockerWords {
@@ -84,6 +85,20 @@ export function registryErrorWords(status: number, body: Buffer): DockerWords | 
 function words(code: string, message: string): DockerWords {
   const text = `${code.toLowerCase().replace(/_/g, ' ')}: ${message}`;
   return { text, bare: text, code };
+}
+
+/**
+ * dockerd's words for a 401's Bearer challenge that names an error: `insufficient_scope` (a
+ * token without access: `denied: requested access to the resource is denied`) or `invalid_token`
+ * (`unauthorized: …`), its error_description as the message. Undefined for any other.
+ */
+export function bearerChallengeWords(challenges: Challenge[]): DockerWords | undefined {
+  for (const c of challenges) {
+    if (c.scheme !== 'bearer') continue;
+    const code = c.params.error === 'insufficient_scope' ? 'DENIED' : c.params.error === 'invalid_token' ? 'UNAUTHORIZED' : undefined;
+    if (code) return words(code, c.params.error_description || KNOWN_CODES[code]!);
+  }
+  return undefined;
 }
 
 /** Go's name of a request in its errors: `Get`, `Head`, `Post`. */
