@@ -11,7 +11,9 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DOCKER, hasDocker, hasDockerPy, type TestDaemon } from '../helpers/daemon.js';
-import { freePort, hasHtpasswd, hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { freePort, hasHtpasswd, hasRegistry, startRegistry, startTokenServer, type TestRegistry } from '../helpers/registry.js';
+import { RegistryClient } from '../../src/image/registry/client.js';
+import { pushLayout } from '../helpers/images.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 
 const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : !hasDocker ? `the docker CLI is not installed (${DOCKER})` : !hasHtpasswd ? 'htpasswd missing (apt-get install apache2-utils)' : false;
@@ -52,10 +54,10 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> 
 }
 
 /** The client's config.json: `auth` for the Basic-auth registry (`u:p`), or none. */
-function clientConfig(auth?: string): void {
+function clientConfig(auth?: string, host = authHost): void {
   const path = join(d.env.DOCKER_CONFIG!, 'config.json');
   mkdirSync(d.env.DOCKER_CONFIG!, { recursive: true });
-  writeFileSync(path, JSON.stringify(auth ? { auths: { [authHost]: { auth: Buffer.from(auth).toString('base64') } } } : {}));
+  writeFileSync(path, JSON.stringify(auth ? { auths: { [host]: { auth: Buffer.from(auth).toString('base64') } } } : {}));
 }
 
 const docker = (args: string[]): Promise<Run> => run(DOCKER, args, d.env);
@@ -179,4 +181,45 @@ test('docker-py images.pull of a missing tag: docker.errors.NotFound with docker
   const r = await run('python3', ['-c', script, d.host, `${reg}/test/busybox`], d.env);
   // dockerd 20.10.24 lab: docker.errors.NotFound, 404, "manifest for 127.0.0.1:45001/hw:nope not found: manifest unknown: manifest unknown"
   assert.equal(r.stdout, `docker.errors.NotFound 404 manifest for ${reg}/test/busybox:nope not found: manifest unknown: manifest unknown\n`, r.stderr);
+});
+
+test('a Bearer-token registry: no access is 404 "pull access denied …", a refused password the request\'s "unauthorized: …"', { skip }, async () => {
+  // The test token server gives anonymous callers pull on public/* only, and refuses a wrong
+  // password with {"errors":[{"code":"UNAUTHORIZED","message":"incorrect username or password"}]}.
+  const tokens = await startTokenServer({ user, password });
+  const treg = await startRegistry({ token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, certPath: tokens.certPath } });
+  try {
+    const authed = new RegistryClient({ domain: treg.host, credentials: () => ({ username: user, password }) });
+    await pushLayout(bb.img, treg.host, 'private/busybox', 'latest', authed);
+    authed.close();
+    clientConfig();
+    for (const name of [`${treg.host}/private/busybox`, `${treg.host}/private/nosuch`]) {
+      const r = await docker(['pull', `${name}:latest`]);
+      // dockerd 20.10.24 lab: `Error response from daemon: pull access denied for 127.0.0.1:45081/private/busybox, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`
+      assert.equal(r.stderr, `Error response from daemon: pull access denied for ${name}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied\n`);
+      assert.equal(r.code, 1);
+    }
+    const api = await createError(`fromImage=${treg.host}/private/busybox&tag=latest`);
+    // dockerd 20.10.24 lab: 404
+    assert.equal(api.status, 404);
+    await docker(['tag', bb.image, `${treg.host}/private/hw:1`]);
+    let r = await docker(['push', `${treg.host}/private/hw:1`]);
+    // dockerd 20.10.24 lab: stderr `denied: requested access to the resource is denied`, exit 1
+    assert.equal(r.stderr, 'denied: requested access to the resource is denied\n');
+    assert.equal(r.code, 1);
+
+    clientConfig(`${user}:wrong`, treg.host);
+    r = await docker(['pull', `${treg.host}/private/busybox:latest`]);
+    // dockerd 20.10.24 lab: `Error response from daemon: Head "http://127.0.0.1:45081/v2/private/busybox/manifests/latest": unauthorized: incorrect username or password` (hako GETs)
+    assert.equal(r.stderr, `Error response from daemon: Get "http://${treg.host}/v2/private/busybox/manifests/latest": unauthorized: incorrect username or password\n`);
+    assert.equal(r.code, 1);
+    r = await docker(['push', `${treg.host}/private/hw:1`]);
+    // dockerd 20.10.24 lab: stderr `unauthorized: incorrect username or password`, exit 1
+    assert.equal(r.stderr, 'unauthorized: incorrect username or password\n');
+    assert.equal(r.code, 1);
+    await docker(['rmi', `${treg.host}/private/hw:1`]);
+  } finally {
+    await treg.stop();
+    await tokens.stop();
+  }
 });
