@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HakoError } from '../../src/common/errors.js';
 import { parseReference } from '../../src/image/reference.js';
-import { pullError, pushError, registryErrorWords, requestWords, withDockerWords } from '../../src/image/registry/errcode.js';
+import { bearerChallengeWords, pullError, pushError, registryErrorWords, requestWords, withDockerWords } from '../../src/image/registry/errcode.js';
+import { parseWwwAuthenticate } from '../../src/image/registry/www-authenticate.js';
 
 const body = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
 
@@ -48,4 +49,12 @@ test('pullError: missing manifest / repository / access denied are 404s naming t
   // Without docker words (or only on a cause): hako's message stands.
   assert.equal(pullError(new HakoError({ step: 'x', kind: 'internal', cause: auth }), tagged), undefined);
   assert.equal(pushError(new Error('x')), undefined);
+});
+
+test('a 401\'s Bearer challenge with an error: insufficient_scope is denied, invalid_token unauthorized (error_description as the message)', () => {
+  const w = (h: string) => bearerChallengeWords(parseWwwAuthenticate(h));
+  assert.deepEqual(w('Bearer realm="http://t/token",service="r",scope="repository:p/b:pull",error="insufficient_scope"'), { text: 'denied: requested access to the resource is denied', bare: 'denied: requested access to the resource is denied', code: 'DENIED' });
+  assert.equal(w('Bearer realm="http://t/token",error="invalid_token",error_description="token expired"')?.text, 'unauthorized: token expired');
+  assert.equal(w('Bearer realm="http://t/token",service="r"'), undefined);
+  assert.equal(w('Basic realm="x"'), undefined);
 });
