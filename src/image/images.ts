@@ -4,6 +4,7 @@ import { readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { HakoError, conflict, notFound } from '../common/errors.js';
+import { pullError, pushError } from './registry/errcode.js';
 import { isDigest, type Digest } from './digest.js';
 import { parseImageConfig, type HistoryEntry, type ImageConfig } from './manifest.js';
 import type { Platform } from './platform.js';
@@ -326,6 +327,8 @@ export class ImageService {
     try {
       return await (own ?? this.client(ref.domain)).listTags(ref.path, opts.signal);
     } catch (err) {
+      const worded = pullError(err, ref);
+      if (worded) throw worded;
       const e = err as Error;
       throw new HakoError({ step: `list the tags of ${familiarString(ref)}: ${e.message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
     } finally {
@@ -354,6 +357,8 @@ export class ImageService {
       this.onEvent?.('push', name, { name });
       return res;
     } catch (err) {
+      const worded = pushError(err);
+      if (worded) throw worded;
       const e = err as Error;
       throw new HakoError({ step: `push ${shown}: ${e.message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
     } finally {

@@ -24,6 +24,7 @@ import { countDown, countUp, type BlobFetcher, type ContentStore, type IngestRes
 import type { ImageRecord, MetadataStore, RefTable } from './store/metadata.js';
 import type { StagedFile } from '../common/atomic-file.js';
 import type { RegistryClient } from './registry/client.js';
+import { pullError } from './registry/errcode.js';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
 import { isoTime } from '../common/time.js';
 import { pullMark } from './pull-trace.js';
@@ -421,6 +422,10 @@ export async function pull(ctx: PullContext, refString: string, opts: PullOption
   try {
     return await pullRef(ctx, ref, opts, held);
   } catch (err) {
+    // In dockerd's words when the registry or the connection said it (no `pull X:` then: the
+    // docker CLI and docker-py show dockerd's text as is).
+    const worded = pullError(err, ref);
+    if (worded) throw worded;
     if (err instanceof HakoError) {
       throw new HakoError({ step: `pull ${shown}: ${err.message}`, kind: err.kind, errno: undefined, cause: err });
     }

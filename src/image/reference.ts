@@ -18,6 +18,11 @@ const domain = `(?:${domainComponent}(?:\\.${domainComponent})*|${ipv6})(?::[0-9
 const PATH_RE = new RegExp(`^${pathComponent}(?:/${pathComponent})*$`);
 const DOMAIN_RE = new RegExp(`^${domain}$`);
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
+
+/** Whether `tag` is a valid tag (docker's `[\w][\w.-]{0,127}`). */
+export function isValidTag(tag: string): boolean {
+  return TAG_RE.test(tag);
+}
 const ANY_DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 const ID_RE = /^[a-f0-9]{64}$/;
 

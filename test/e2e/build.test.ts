@@ -627,7 +627,7 @@ test('FROM an image that is not here: pulled, with the credentials the docker CL
     const env = { ...d.env, DOCKER_BUILDKIT: '0' };
     const denied = await docker(['build', dir], env);
     assert.equal(denied.code, 1);
-    assert.match(denied.stderr, /authentication required/);
+    assert.match(denied.stderr, /no basic auth credentials/);
     const login = await new Promise<number>((resolve) => {
       const p = execFile(DOCKER, ['login', '-u', 'builder', '--password-stdin', reg.host], { env }, (err) => resolve(err ? 1 : 0));
       p.stdin!.end('pw-123\n');

@@ -203,7 +203,7 @@ test('a registry that refuses the connection: the pull fails at once with Go’s
     const port = await freePort();
     const t0 = Date.now();
     await assert.rejects(svc.pull(`127.0.0.1:${port}/test/busybox`), (e: Error) => {
-      assert.match(e.message, new RegExp(`^pull 127\\.0\\.0\\.1:${port}/test/busybox:latest: GET http://127\\.0\\.0\\.1:${port}/v2/test/busybox/manifests/latest: dial tcp 127\\.0\\.0\\.1:${port}: connect: connection refused$`));
+      assert.match(e.message, new RegExp(`^Get "http://127\\.0\\.0\\.1:${port}/v2/test/busybox/manifests/latest": dial tcp 127\\.0\\.0\\.1:${port}: connect: connection refused$`));
       return true;
     });
     // Four attempts with backoff took ~1.4 s.

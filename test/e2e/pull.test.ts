@@ -122,7 +122,8 @@ test('an unknown manifest gives a clear error and stores nothing', { skip }, asy
   const svc = service();
   try {
     await assert.rejects(svc.pull(`${reg.host}/nope`), (err: Error) => {
-      assert.equal(err.message, `pull ${reg.host}/nope:latest: manifest unknown`);
+      // dockerd 20.10.24's words (404): the reference, then the registry's code and message.
+      assert.equal(err.message, `manifest for ${reg.host}/nope:latest not found: manifest unknown: manifest unknown`);
       return true;
     });
     assert.equal((await svc.list()).length, 0);

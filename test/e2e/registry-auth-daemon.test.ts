@@ -67,7 +67,7 @@ test('docker CLI → hakod with a Basic-auth registry: login checks, pull and pu
     // No credentials: an error answer before any progress, as dockerd gives it.
     let r = await docker(d, ['pull', ref]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`^Error response from daemon: pull ${esc(ref)}:latest: authentication required for ${esc(reg.host)}`, 'm'));
+    assert.match(r.stderr, new RegExp(`^Error response from daemon: Get "http://${esc(reg.host)}/v2/private/busybox/manifests/latest": no basic auth credentials$`, 'm'));
     assert.doesNotMatch(r.stdout, /Pulling from/);
 
     // login checks the password through hakod and stores nothing on a failure.
@@ -95,25 +95,25 @@ test('docker CLI → hakod with a Basic-auth registry: login checks, pull and pu
     writeClientConfig(d, { auths: {} });
     r = await docker(d, ['pull', ref]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /authentication required for /);
+    assert.match(r.stderr, /^Error response from daemon: Get "http:\/\/[^"]*\/manifests\/latest": no basic auth credentials$/m);
     r = await docker(d, ['push', `${reg.host}/private/copy:v1`]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /The push refers to repository/);
-    assert.match(r.stderr, /authentication required for /);
+    assert.match(r.stderr, /^no basic auth credentials$/m);
 
-    // Wrong credentials: docker's shape, and a message that says what to check.
+    // Wrong credentials: dockerd 20.10.24's words (the registry's), a 500.
     writeClientConfig(d, { auths: { [reg.host]: { auth: basicAuth(user, 'wrong') } } });
     r = await docker(d, ['pull', ref]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`^Error response from daemon: pull ${esc(ref)}:latest: authentication failed for ${esc(reg.host)}.*check the username and password`, 'm'));
+    assert.match(r.stderr, /^Error response from daemon: unauthorized: authentication required$/m);
     r = await docker(d, ['push', `${reg.host}/private/copy:v1`]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /authentication failed for /);
+    assert.match(r.stderr, /^unauthorized: authentication required$/m);
 
     // The hako CLI sends the header from the same config.json.
     r = await hako(d, ['pull', '-q', ref]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /authentication failed for /);
+    assert.match(r.stderr, /unauthorized: authentication required/);
     writeClientConfig(d, { auths: { [`http://${reg.host}/v2/`]: { auth: basicAuth(user, password) } } });
     r = await hako(d, ['pull', '-q', ref]);
     assert.equal(r.code, 0, r.stderr);
@@ -162,7 +162,8 @@ test('docker CLI → hakod with a token registry: anonymous public pull, login, 
     assert.equal(r.code, 0, r.stderr);
     r = await docker(d, ['pull', priv]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`^Error response from daemon: pull ${esc(priv)}:latest: authentication required for ${esc(reg.host)}`, 'm'));
+    // dockerd 20.10.24 lab (a token without access: the registry's insufficient_scope), a 404:
+    assert.match(r.stderr, new RegExp(`^Error response from daemon: pull access denied for ${esc(priv)}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied$`, 'm'));
 
     r = await docker(d, ['login', '-u', user, '--password-stdin', reg.host], 'nope\n');
     assert.equal(r.code, 1);
@@ -192,7 +193,8 @@ test('docker CLI → hakod with a token registry: anonymous public pull, login, 
     writeClientConfig(d, { auths: { [reg.host]: { auth: basicAuth(user, ''), identitytoken: 'stale' } } });
     r = await docker(d, ['pull', priv]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /refused the identity token: invalid refresh token/);
+    // The token server's refusal as the request's (the form dockerd 20.10.24 gave for a refused password).
+    assert.match(r.stderr, /Get "http:\/\/[^"]*\/manifests\/latest": unauthorized: invalid refresh token/);
 
     // registrytoken: the bearer token itself, sent to the registry as is.
     const tokenAnswer = await fetch(`${tokens.realm}?service=${tokens.service}&scope=repository:private/busybox:pull`, { headers: { Authorization: `Basic ${basicAuth(user, password)}` } });
@@ -205,7 +207,8 @@ test('docker CLI → hakod with a token registry: anonymous public pull, login, 
     assert.match(lines[lines.length - 1]!.status ?? '', /^Status: /);
     const refused = await d.request('POST', `/images/create?fromImage=${encodeURIComponent(priv)}&tag=latest`, '', { 'X-Registry-Auth': header({ registrytoken: 'garbage' }) });
     assert.equal(refused.status, 500, 'not 401: the docker CLI would prompt for a login');
-    assert.match(JSON.parse(refused.body.toString()).message, /authentication failed for /);
+    // What the registry says of the token, as dockerd passes it on.
+    assert.equal(JSON.parse(refused.body.toString()).message, 'unauthorized: authentication required');
   } finally {
     await d.stop();
     await reg.stop();

@@ -39,7 +39,8 @@ test('Basic auth: clear errors without or with wrong credentials; login, pull, l
     await pushLayout(busybox, reg.host, 'private/busybox', 'latest', authed);
     authed.close();
     await assert.rejects(svc.pull(`${reg.host}/private/busybox`), (err: Error) => {
-      assert.equal(err.message, `pull ${reg.host}/private/busybox:latest: authentication required for ${reg.host} (run hako login)`);
+      // dockerd 20.10.24's words for a Basic challenge without credentials (it HEADs; hako GETs).
+      assert.equal(err.message, `Get "http://${reg.host}/v2/private/busybox/manifests/latest": no basic auth credentials`);
       return true;
     });
     await assert.rejects(svc.login(reg.host, { username: user, password: 'wrong' }), new RegExp(`login to ${reg.host.replace(/\./g, '\\.')}: authentication failed for ${reg.host.replace(/\./g, '\\.')}`));
@@ -74,7 +75,7 @@ test('Bearer tokens: anonymous pull of a public repo, login for private pull and
     const pub = await svc.pull(`${reg.host}/public/busybox`);
     assert.equal(pub.manifestDigest, busybox.top.digest);
     assert.ok(tokens.requests.some((r) => r.user === undefined && r.scopes.includes('repository:public/busybox:pull')));
-    await assert.rejects(svc.pull(`${reg.host}/private/busybox`), /authentication required for 127\.0\.0\.1:\d+ \(run hako login\)/);
+    await assert.rejects(svc.pull(`${reg.host}/private/busybox`), /pull access denied for 127\.0\.0\.1:\d+\/private\/busybox, repository does not exist or may require 'docker login': denied: requested access to the resource is denied/);
     await assert.rejects(svc.login(reg.host, { username: user, password: 'nope' }), /authentication failed for .*incorrect username or password/);
 
     await svc.login(reg.host, { username: user, password });
@@ -148,7 +149,7 @@ test('credential helpers: credHelpers and credsStore run docker-credential-<name
 
     // credHelpers for this registry: nothing stored yet → anonymous → the usual message.
     const svc = withConfig({ credHelpers: { [reg.host]: 'hakotest' }, credsStore: 'broken' });
-    await assert.rejects(svc.pull(ref), /authentication required for 127\.0\.0\.1:\d+ \(run hako login\)/);
+    await assert.rejects(svc.pull(ref), /Get "http:\/\/127\.0\.0\.1:\d+\/v2\/private\/busybox\/manifests\/latest": no basic auth credentials$/);
     assert.deepEqual(helpers.log(), [`get ${reg.host}`]);
     // login stores through the helper; config.json keeps an empty auths entry, no secret.
     await svc.login(reg.host, { username: user, password });
@@ -174,7 +175,7 @@ test('credential helpers: credHelpers and credsStore run docker-credential-<name
     // A wrong password from the helper.
     helpers.put(reg.host, user, 'wrong');
     const wrong = withConfig({ credsStore: 'hakotest' });
-    await assert.rejects(wrong.pull(ref), /authentication failed for 127\.0\.0\.1:\d+/);
+    await assert.rejects(wrong.pull(ref), /unauthorized: authentication required/);
     for (const s of [broken, missing, wrong]) assert.deepEqual(await s.list(), []);
   } finally {
     for (const s of services) s.close();
@@ -202,7 +203,7 @@ test('identity tokens: a helper answering user <token> makes an OAuth2 refresh_t
     assert.equal((await svc.pull(`${reg.host}/private/busybox`)).id, busybox.manifests[0]!.config.digest);
     assert.ok(tokens.requests.slice(before).some((r) => r.user === user && r.scopes.includes('repository:private/busybox:pull')));
     helpers.put(reg.host, '<token>', 'stale');
-    await assert.rejects(bad.pull(`${reg.host}/private/busybox`), /refused the identity token: invalid refresh token/);
+    await assert.rejects(bad.pull(`${reg.host}/private/busybox`), /Get "http:\/\/[^"]*\/manifests\/latest": unauthorized: invalid refresh token/);
   } finally {
     svc.close();
     bad.close();

@@ -2,7 +2,7 @@
 // remove, push, prune, and save/load/import via src/image/archive.
 import { HakoError, invalid } from '../../common/errors.js';
 import type { ImageInspect } from '../../image/images.js';
-import { dockerErrorName, parseReference, familiarString, formatReference } from '../../image/reference.js';
+import { dockerErrorName, parseReference, familiarString, formatReference, isValidTag } from '../../image/reference.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, HttpError, qBool, qStr, sendJson, type Ctx } from '../http.js';
 import { JsonStream, progressEventMessage } from '../streams.js';
@@ -209,7 +209,13 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const credentials = registryAuth(ctx);
   const tag = qStr(ctx, 'tag');
   let refString = fromImage;
-  if (tag) refString = /^[a-z0-9]+:[a-f0-9]{32,}$/.test(tag) ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
+  const digestTag = tag !== undefined && /^[a-z0-9]+:[a-f0-9]{32,}$/.test(tag);
+  if (tag && !digestTag && !isValidTag(tag)) {
+    // dockerd checks fromImage first, then says `invalid tag format` (400).
+    parseReference(fromImage, { defaultTag: false });
+    throw invalid('invalid tag format');
+  }
+  if (tag) refString = digestTag ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
   const ref = parseReference(refString, { defaultTag: false });
   const platform = qStr(ctx, 'platform');
   const out = new JsonStream(ctx);
@@ -266,10 +272,12 @@ async function push(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const ref = parseReference(refString);
   const out = new JsonStream(ctx);
   try {
+    // dockerd answers 200 with `The push refers to …` first, then the stream's error for an
+    // image it does not have (the docker CLI prints it without `Error response from daemon:`).
+    out.push({ status: `The push refers to repository [${ref.domain}/${ref.path}]` });
     await deps.images.resolve(refString).catch((e) => {
       throw new HakoError({ step: `An image does not exist locally with the tag: ${familiarString({ domain: ref.domain, path: ref.path })}`, kind: 'not-found', cause: e });
     });
-    out.push({ status: `The push refers to repository [${ref.domain}/${ref.path}]` });
     const r = await deps.images.push(refString, { signal: ctx.signal, credentials, progress: (ev) => out.push(progressEventMessage(ev)) });
     out.push({ status: r.message });
     out.push({ progressDetail: {}, aux: { Tag: ref.tag ?? 'latest', Digest: r.digest, Size: r.size } });

@@ -11,6 +11,7 @@ import type { Credentials } from './credentials.js';
 import { agentsWithTls, createAgents, destroyAgents, drain, header, isDialFailure, readBody, registryProxy, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 import { speaksTls } from './tls-probe.js';
+import { bearerChallengeWords, dockerWordsOf, registryErrorWords, requestWords, withDockerWords } from './errcode.js';
 
 export interface RegistryClientOptions {
   /** Registry domain as in references: `docker.io`, `127.0.0.1:5000`. */
@@ -205,7 +206,7 @@ export class RegistryClient {
     const res = await send(this.agents, { method: 'GET', url, headers, signal, insecureTls: this.insecure });
     const body = await readBody(res, 1 << 20);
     if (res.status === 401 || res.status === 403) {
-      throw this.authError(basic !== undefined, `token server ${url.origin} refused: ${errorText(body) || res.status}`);
+      throw withDockerWords(this.authError(basic !== undefined, `token server ${url.origin} refused: ${errorText(body) || res.status}`), registryErrorWords(res.status, body));
     }
     if (res.status !== 200) {
       throw new HakoError({ step: `get a token for ${this.domain} from ${url.origin}: HTTP ${res.status} ${errorText(body)}`.trim(), kind: 'unauthorized' });
@@ -225,7 +226,7 @@ export class RegistryClient {
     const res = await send(this.agents, { method: 'POST', url, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body, signal, insecureTls: this.insecure });
     const answer = await readBody(res, 1 << 20);
     if (res.status === 401 || res.status === 403 || res.status === 400) {
-      throw this.authError(true, `token server ${url.origin} refused the identity token: ${errorText(answer) || res.status}`);
+      throw withDockerWords(this.authError(true, `token server ${url.origin} refused the identity token: ${errorText(answer) || res.status}`), registryErrorWords(res.status, answer));
     }
     if (res.status !== 200) throw new HakoError({ step: `get a token for ${this.domain} from ${url.origin}: HTTP ${res.status} ${errorText(answer)}`.trim(), kind: 'unauthorized' });
     return this.keepToken(answer, scopes, url);
@@ -282,7 +283,12 @@ export class RegistryClient {
     let url = typeof pathOrUrl === 'string' ? new URL(pathOrUrl, base) : pathOrUrl;
     let triedAuth: string | undefined;
     for (let round = 0; ; round++) {
-      const auth = await this.authorization(opts.scopes, opts.signal);
+      // A token server's refusal is, in dockerd's words, this request's:
+      // `Head "http://…/v2/x/manifests/y": unauthorized: incorrect username or password`.
+      const auth = await this.authorization(opts.scopes, opts.signal).catch((err: unknown) => {
+        const w = dockerWordsOf(err);
+        throw w && err instanceof HakoError ? withDockerWords(new HakoError({ step: err.step, hint: err.hint, kind: err.kind, cause: err.cause }), requestWords(method, url, w.bare ?? w.text)) : err;
+      });
       const headers: Record<string, string> = { ...opts.headers };
       if (auth) headers.Authorization = auth;
       let res: HttpResponse;
@@ -297,7 +303,9 @@ export class RegistryClient {
         await drain(res);
         const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
         if (!ch) throw this.authError((await this.creds()) !== undefined, 'unsupported authentication scheme');
-        if (ch.scheme === 'basic' && !(await this.creds())) throw this.authError(false);
+        // dockerd: `Head "http://…/v2/x/manifests/y": no basic auth credentials` (its push: the
+        // last part alone).
+        if (ch.scheme === 'basic' && !(await this.creds())) throw withDockerWords(this.authError(false), requestWords(method, url, 'no basic auth credentials'));
         this.challenge = ch;
         // A new challenge invalidates cached tokens for these scopes.
         this.tokens.delete([...opts.scopes].sort().join(' '));
@@ -307,7 +315,10 @@ export class RegistryClient {
       if (res.status === 401) {
         const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
         const hadCreds = (await this.creds()) !== undefined;
-        throw this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined);
+        // dockerd says what the registry said: `unauthorized: authentication required`, or what
+        // its Bearer challenge says first (a token without access: `denied: …`).
+        const words = bearerChallengeWords(parseWwwAuthenticate(res.headers['www-authenticate'])) ?? registryErrorWords(401, body);
+        throw withDockerWords(this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined), words);
       }
       void triedAuth;
       let hops = 0;
@@ -345,8 +356,11 @@ export class RegistryClient {
     }
   }
 
-  /** A HakoError for an unexpected answer: `manifest unknown`, `blob unknown to registry`. */
-  private async failure(res: HttpResponse, what: string): Promise<HakoError> {
+  /**
+   * A HakoError for an unexpected answer: `manifest unknown`, `blob unknown to registry`.
+   * `docker`: it carries dockerd's words too (errcode.ts), for a pull's manifest and tags list.
+   */
+  private async failure(res: HttpResponse, what: string, docker = false): Promise<HakoError> {
     const body = await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
     const said = errorText(body);
     const text = said ? (res.status >= 500 || res.status === 429 ? `${said} (HTTP ${res.status})` : said) : res.status === 404 ? 'not found' : `HTTP ${res.status}`;
@@ -354,7 +368,7 @@ export class RegistryClient {
     if (res.status === 404) kind = 'not-found';
     else if (res.status === 403) kind = 'forbidden';
     else if (res.status === 400 || res.status === 405) kind = 'invalid-argument';
-    const err = new HakoError({ step: what ? `${what}: ${text}` : text, kind });
+    const err = withDockerWords(new HakoError({ step: what ? `${what}: ${text}` : text, kind }), docker ? registryErrorWords(res.status, body) : undefined);
     return res.status >= 500 || res.status === 429 ? markRetryable(err) : err;
   }
 
@@ -395,7 +409,7 @@ export class RegistryClient {
       headers: { Accept: manifestAccept },
       signal,
     });
-    if (res.status !== 200) throw await this.failure(res, '');
+    if (res.status !== 200) throw await this.failure(res, '', true);
     const bytes = await readBody(res, 4 << 20);
     const hd = header(res.headers, 'docker-content-digest');
     return { bytes, mediaType: header(res.headers, 'content-type'), headerDigest: isDigest(hd) ? hd : undefined };
@@ -410,7 +424,7 @@ export class RegistryClient {
     let path = `/v2/${repo}/tags/list`;
     for (let page = 0; page < 10_000; page++) {
       const res = await this.requestRetry('GET', path, { scopes: [`repository:${repo}:pull`], signal });
-      if (res.status !== 200) throw await this.failure(res, '');
+      if (res.status !== 200) throw await this.failure(res, '', true);
       const link = header(res.headers, 'link');
       let body: { tags?: unknown };
       try {

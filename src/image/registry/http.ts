@@ -8,6 +8,7 @@ import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { HakoError } from '../../common/errors.js';
 import { markRetryable } from '../store/content.js';
+import { requestWords, withDockerWords } from './errcode.js';
 import { proxyFor, type ProxyEnv } from '../proxy.js';
 import { absoluteUriRequest, proxyAddress, proxyConnectError, newTunnelingAgent } from '../proxy-tunnel.js';
 
@@ -252,7 +253,11 @@ export function send(agents: HttpAgents, req: HttpRequest): Promise<HttpResponse
       // A proxy's refusal (403, 407) is an answer: not retried. A connection never made (to the
       // registry or its proxy) stays retryable for a layer's download (dockerd's transfer manager
       // retries those) but is marked so that the registry client's own requests fail at once.
-      if (DIAL_FAILURES.has(e.code ?? '')) (wrapped as HakoError & { dialFailed?: boolean }).dialFailed = true;
+      if (DIAL_FAILURES.has(e.code ?? '')) {
+        (wrapped as HakoError & { dialFailed?: boolean }).dialFailed = true;
+        // dockerd (Go's url.Error): `Get "http://127.0.0.1:5000/v2/": dial tcp …: connection refused`.
+        if (!viaProxy) withDockerWords(wrapped, requestWords(req.method, req.url, why));
+      }
       reject(req.signal?.aborted ? err : e.refused ? wrapped : markRetryable(wrapped));
     });
     if (req.body === undefined) r.end();
