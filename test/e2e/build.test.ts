@@ -16,6 +16,7 @@ import { busyboxImage, tarDir, type BuiltImage } from '../helpers/images.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
 import { retryUntil } from '../helpers/retry.js';
 import { makeTar } from '../helpers/tar.js';
+import { nextWholeSecond } from '../helpers/clock.js';
 import { hasHtpasswd, hasRegistry, startRegistry } from '../helpers/registry.js';
 import { pushLayout } from '../helpers/images.js';
 import { RegistryClient } from '../../src/image/registry/client.js';
@@ -970,8 +971,7 @@ test('# escape=`: the build dockerd 20.10 made of the same Dockerfile (values, W
 test('container events during a build are dockerd 20.10\'s: none for COPY/ADD (no container), no commit events, create/destroy for config steps', { skip }, async () => {
   const dir = context({ Dockerfile: 'FROM busybox\nCOPY f /f\nENV X=1\nWORKDIR /w\nRUN true\nADD f /g\nCOPY --chown=7:8 f /h\n', f: 'f\n' });
   // /events counts in whole seconds: start on a fresh one, so the last test's events stay out.
-  await new Promise((resolve) => setTimeout(resolve, 1010 - (Date.now() % 1000)));
-  const since = Math.floor(Date.now() / 1000);
+  const since = await nextWholeSecond();
   const r = await build(dir, 'nocache=1&t=events:1');
   assert.equal(r.error, undefined, r.text);
   const until = Math.floor(Date.now() / 1000) + 1;

@@ -12,6 +12,7 @@ import { hasRegistry, type TestRegistry } from '../helpers/registry.js';
 import { multiPlatformImage, pushLayout, randomImage, type BuiltImage } from '../helpers/images.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
+import { nextWholeSecond } from '../helpers/clock.js';
 
 const HAKO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'hako.js');
 const HELLO_TAR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'hello-world.tar');
@@ -121,8 +122,7 @@ test('pull -a (hako and the docker CLI) pulls every tag of a repository without 
       }
     }
     // again: every tag up to date; one pull event, for the repository (dockerd 20.10)
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000))); // a new second: earlier pulls left out
-    const since = Math.floor(Date.now() / 1000);
+    const since = await nextWholeSecond(); // a new second: earlier pulls left out
     const again = await hako(['pull', '-a', repo]);
     await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
     const pulls = (await hako(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'event=pull', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}}'])).stdout;

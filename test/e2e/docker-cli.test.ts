@@ -9,6 +9,7 @@ import { hasRegistry, type TestRegistry } from '../helpers/registry.js';
 import type { BuiltImage } from '../helpers/images.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot, tempDir } from '../helpers/fixtures.js';
+import { nextWholeSecond } from '../helpers/clock.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,8 +128,7 @@ test('docker push to the test registry', { skip }, async () => {
   const pushed = (await docker(['push', labelled])).stdout;
   const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed)![1]!;
   await docker(['rmi', labelled]);
-  await new Promise((res) => setTimeout(res, 1000 - (Date.now() % 1000))); // a new second: the pulls above left out
-  const since2 = Math.floor(Date.now() / 1000);
+  const since2 = await nextWholeSecond(); // a new second: the pulls above left out
   await docker(['pull', labelled]);
   await docker(['rmi', labelled]);
   await docker(['pull', `${reg.host}/test/labelled@${digest}`]);
