@@ -420,11 +420,8 @@ test('TCP hosts keep node:http: JSON answers and the hijack', opts, async () => 
 });
 
 test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses; the container\'s output goes to stdout and stderr pipes without node:net or node:stream', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   const order: string[] = [];
   const s = await serve((req, sock) => {
     const line = req.head.split('\r\n')[0]!.replace(/ HTTP\/1\.1$/, '');
@@ -475,11 +472,8 @@ test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses; 
 });
 
 test('the bundled CLI\'s attached output into a non-blocking pipe that is full: write(2) until EAGAIN, then the rest through process.stdout; every byte arrives, in order', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   // ~1.3 MB of numbered lines on stdout (a pipe holds 64 KiB), cut into frames of assorted
   // sizes, with a stderr frame after every tenth.
   const text = Array.from({ length: 200_000 }, (_, i) => `${i + 1}\n`).join('');
@@ -573,11 +567,8 @@ test('the bundled CLI\'s attached output into a non-blocking pipe that is full: 
 });
 
 test('the bundled CLI pulls with an empty X-Registry-Auth when there is no docker config, without loading the docker config code (node:fs/promises) or node:os', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   const heads: string[] = [];
   const s = await serve((req, sock) => {
     heads.push(req.head);
@@ -620,11 +611,8 @@ test('the bundled CLI pulls with an empty X-Registry-Auth when there is no docke
 });
 
 test('the bundled CLI\'s `pull` and `pull -q` write to a stdout pipe without making process.stdout (node:net not loaded) and read the answer without node:stream; an error message in it (split across reads, mid-character) fails it; without -q the progress lines, then the reference', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   const chunk = (m: unknown) => {
     const l = Buffer.from(JSON.stringify(m) + '\r\n');
     return Buffer.concat([Buffer.from(`${l.length.toString(16)}\r\n`), l, Buffer.from('\r\n')]);
@@ -683,11 +671,8 @@ test('the bundled CLI\'s `pull` and `pull -q` write to a stdout pipe without mak
 });
 
 test('the bundled CLI\'s images, volume ls, network ls, logs and events print into a stdout pipe without node:net or node:stream', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   const s = await serve((req, sock) => {
     const line = req.head.split('\r\n')[0]!.replace(/ HTTP\/1\.1$/, '');
     if (line.startsWith('GET /v1.44/images/json')) sock.write(json('200 OK', [{ Id: `sha256:${'a'.repeat(64)}`, RepoTags: ['x:1'], Created: 0, Size: 1000 }]));
@@ -752,6 +737,28 @@ test('the bundled CLI\'s images, volume ls, network ls, logs and events print in
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The bundled CLI's path (dist/bundle/hako.cjs), or undefined with the test skipped when it was not built. */
+function bundledCliOrSkip(t: { skip(message: string): void }): string | undefined {
+  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
+  if (existsSync(bundle)) return bundle;
+  t.skip('no bundle (esbuild not installed)');
+  return undefined;
+}
+
+/**
+ * Runs the bundled CLI into a full, slowly read pipe (bundledCliIntoSlowPipe) and checks it exits 0
+ * with stdout exactly `text`, process.stdout never holding more than 512 KiB: a read of the socket
+ * (64 KiB) and what it makes over the stream's high-water mark at most.
+ */
+async function assertSlowPipeGetsAll(bundle: string, socketPath: string, args: string[], readEveryMs: number, text: string, differs: string): Promise<void> {
+  const { exit, stderr, out, res } = await bundledCliIntoSlowPipe(bundle, socketPath, args, readEveryMs);
+  assert.equal(exit, 0, stderr);
+  assert.equal(out.length, text.length);
+  assert.ok(out === text, differs);
+  assert.equal(res.code, 0);
+  assert.ok(res.maxQueued <= 512 * 1024, `hako ${args.join(' ')}: process.stdout queued ${res.maxQueued} bytes of ${text.length}`);
+}
 
 /**
  * The bundled CLI run with `args` against `socketPath`, its stdout a full non-blocking pipe read
@@ -832,11 +839,8 @@ async function bundledCliIntoSlowPipe(bundle: string, socketPath: string, args: 
 }
 
 test('the bundled CLI\'s logs into a non-blocking pipe that is full: the rest through process.stdout, whose queue stays small (the answer is read as the pipe takes it); every byte arrives, in order', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   // ~24 MB of numbered lines in frames of up to 64 KiB.
   const text = Array.from({ length: 3_000_000 }, (_, i) => `${i + 1}\n`).join('');
   const frames: Buffer[] = [];
@@ -851,24 +855,15 @@ test('the bundled CLI\'s logs into a non-blocking pipe that is full: the rest th
     } else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
   });
   try {
-    const { exit, stderr, out, res } = await bundledCliIntoSlowPipe(bundle, s.path, ['logs', 'c1'], 1);
-    assert.equal(exit, 0, stderr);
-    assert.equal(out.length, text.length);
-    assert.ok(out === text, 'stdout differs from what the container wrote');
-    assert.equal(res.code, 0);
-    // a read of the socket (64 KiB) and a frame (64 KiB) over the stream's high-water mark at most
-    assert.ok(res.maxQueued <= 512 * 1024, `process.stdout queued ${res.maxQueued} bytes of a ${body.length}-byte answer`);
+    await assertSlowPipeGetsAll(bundle, s.path, ['logs', 'c1'], 1, text, 'stdout differs from what the container wrote');
   } finally {
     await s.done();
   }
 });
 
 test('the bundled CLI\'s push (the progress reader of pull, push, load, import and build) into a non-blocking pipe that is full: the answer is read as the pipe takes it (process.stdout\'s queue stays small); every line arrives, in order, the bars left out', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   // 100000 status lines of 200 bytes (20 MB), a progress update after every tenth: not shown off a terminal.
   const count = 100_000;
   const pad = 'x'.repeat(192);
@@ -889,13 +884,7 @@ test('the bundled CLI\'s push (the progress reader of pull, push, load, import a
   });
   try {
     // The reader: ~16 MB/s, slower than the CLI prints.
-    const { exit, stderr, out, res } = await bundledCliIntoSlowPipe(bundle, s.path, ['push', 'x'], 4);
-    assert.equal(exit, 0, stderr);
-    assert.equal(out.length, text.length);
-    assert.ok(out === text, 'stdout differs from the status lines');
-    assert.equal(res.code, 0);
-    // what a read of the socket (64 KiB of JSON) makes over the stream's high-water mark at most
-    assert.ok(res.maxQueued <= 512 * 1024, `process.stdout queued ${res.maxQueued} bytes of ${text.length} printed`);
+    await assertSlowPipeGetsAll(bundle, s.path, ['push', 'x'], 4, text, 'stdout differs from the status lines');
   } finally {
     await s.done();
   }
@@ -942,11 +931,8 @@ function tarAnswer(routes: Record<string, Buffer>): (req: Req, sock: Socket) => 
 }
 
 test('the bundled CLI\'s save, export and cp to `-` write the archive into a stdout pipe through write(2) (no process.stdout, node:net or node:stream), byte for byte', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   const tar = Buffer.alloc(3 * 1024 * 1024 + 517);
   for (let i = 0; i < tar.length; i++) tar[i] = (i * 7919) >>> 3;
   const s = await serve(tarAnswer({
@@ -967,32 +953,21 @@ test('the bundled CLI\'s save, export and cp to `-` write the archive into a std
 });
 
 test('the bundled CLI\'s save into a non-blocking pipe that is full: the archive is read as the pipe takes it (process.stdout\'s queue stays small); every byte arrives', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   // 24 MB of text (the helper compares strings)
   const text = Array.from({ length: 3_000_000 }, (_, i) => `${i + 1}\n`).join('');
   const s = await serve(tarAnswer({ 'GET /v1.44/images/get?names=x': Buffer.from(text) }));
   try {
-    const { exit, stderr, out, res } = await bundledCliIntoSlowPipe(bundle, s.path, ['save', 'x'], 1);
-    assert.equal(exit, 0, stderr);
-    assert.equal(out.length, text.length);
-    assert.ok(out === text, 'stdout differs from the archive');
-    assert.equal(res.code, 0);
-    assert.ok(res.maxQueued <= 512 * 1024, `process.stdout queued ${res.maxQueued} bytes of a ${text.length}-byte archive`);
+    await assertSlowPipeGetsAll(bundle, s.path, ['save', 'x'], 1, text, 'stdout differs from the archive');
   } finally {
     await s.done();
   }
 });
 
 test('the bundled CLI\'s save into a pipe whose reader is gone ends as docker: `write /dev/stdout: broken pipe`, status 1', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   const s = await serve(tarAnswer({ 'GET /v1.44/images/get?names=x': Buffer.alloc(4 * 1024 * 1024, 1) }));
   const [r, w] = native().pipe();
   closeSync(r);
@@ -1008,11 +983,8 @@ test('the bundled CLI\'s save into a pipe whose reader is gone ends as docker: `
 });
 
 test('the bundled CLI\'s prune prompts go to stdout through write(2) (no process.stdout made); y goes on, anything else stops', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   const pruned: string[] = [];
   const s = await serve((req, sock) => {
     const line = req.head.split('\r\n')[0]!.replace(/ HTTP\/1\.1$/, '');
@@ -1044,11 +1016,8 @@ test('the bundled CLI\'s prune prompts go to stdout through write(2) (no process
 });
 
 test('the bundled CLI\'s streaming stats prints each round into a stdout pipe through write(2) (no process.stdout made)', opts, async (t) => {
-  const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'hako.cjs');
-  if (!existsSync(bundle)) {
-    t.skip('no bundle (esbuild not installed)');
-    return;
-  }
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
   const s = await serve((req, sock) => {
     const line = req.head.split('\r\n')[0]!.replace(/ HTTP\/1\.1$/, '');
     if (line.startsWith('GET /v1.44/containers/c1/stats')) sock.write(json('200 OK', { id: 'c1'.padEnd(64, '0'), name: '/web', pids_stats: { current: 3 } }));
