@@ -1886,8 +1886,8 @@ export class Engine implements ContainerEngine {
     // dockerd's kill with SIGKILL (the default) answers once the container has exited (moby's
     // Kill: SIGKILL, then wait up to 10 s): `kill` then `rm` (docker-py, compose, the CLI) works.
     // Other signals answer at once. Not under the lock: the exit handler needs it.
+    // (The exit waiters are told after the record says exited: no need to look again.)
     if (!(await this.waitExit(live, 10_000))) throw new HakoError({ step: `tried to kill container ${rec.Id}, but did not receive an exit event`, kind: 'internal' });
-    for (let i = 0; rec.State.Running && i < 500; i++) await sleep(10);
   }
 
   private async thaw(live: Live): Promise<void> {
