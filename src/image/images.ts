@@ -4,7 +4,7 @@ import { readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { HakoError, conflict, notFound } from '../common/errors.js';
-import { pullError, pushError } from './registry/errcode.js';
+import { loginWords, pullError, pushError, withDockerWords } from './registry/errcode.js';
 import { isDigest, type Digest } from './digest.js';
 import { parseImageConfig, type HistoryEntry, type ImageConfig } from './manifest.js';
 import type { Platform } from './platform.js';
@@ -375,7 +375,8 @@ export class ImageService {
     try {
       return await probe.checkLogin();
     } catch (err) {
-      throw new HakoError({ step: `login to ${domain}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
+      // hako's words for its own CLI and callers; dockerd's beside them for POST /auth.
+      throw withDockerWords(new HakoError({ step: `login to ${domain}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err }), loginWords(err));
     } finally {
       probe.close();
     }

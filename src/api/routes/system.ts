@@ -4,7 +4,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { stringifyExactIntegers } from '../../common/json-ints.js';
 import { join } from 'node:path';
-import { invalid } from '../../common/errors.js';
+import { HakoError, invalid } from '../../common/errors.js';
+import { dockerWordsOf } from '../../image/registry/errcode.js';
 import type { DiskUsageKinds, Json } from '../../engine/api-types.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qTime, readJsonObject, sendJson, type Ctx } from '../http.js';
@@ -261,7 +262,13 @@ async function auth(ctx: Ctx, deps: ApiDeps): Promise<void> {
   // with each pull and push in X-Registry-Auth).
   // A refresh token the registry's token server issued is returned as IdentityToken (the docker
   // CLI then stores it instead of the password).
-  const r = await deps.images.checkLogin(domain, { username: (username as string | undefined) ?? '', password: (password as string | undefined) ?? '', ...(token ? { identityToken: token as string } : {}) });
+  const creds = { username: (username as string | undefined) ?? '', password: (password as string | undefined) ?? '', ...(token ? { identityToken: token as string } : {}) };
+  // A refusal is a 500 in dockerd's words (20.10 and the docker CLI 28 print it as is; a 401
+  // would not be the registry's answer to this request).
+  const r = await deps.images.checkLogin(domain, creds).catch((err: unknown) => {
+    const w = dockerWordsOf(err);
+    throw w?.text ? new HakoError({ step: w.text, kind: 'internal', cause: err }) : err;
+  });
   sendJson(ctx, 200, { Status: 'Login Succeeded', IdentityToken: r.identityToken ?? '' });
 }
 

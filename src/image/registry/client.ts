@@ -318,7 +318,7 @@ export class RegistryClient {
         // dockerd says what the registry said: `unauthorized: authentication required`, or what
         // its Bearer challenge says first (a token without access: `denied: …`).
         const words = bearerChallengeWords(parseWwwAuthenticate(res.headers['www-authenticate'])) ?? registryErrorWords(401, body);
-        throw withDockerWords(this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined), words);
+        throw withDockerWords(this.authError(hadCreds, hadCreds ? errorText(body) || undefined : undefined), words && { ...words, answer: { status: 401, url: url.href } });
       }
       void triedAuth;
       let hops = 0;
@@ -392,7 +392,13 @@ export class RegistryClient {
     const login: { fetched: boolean; refreshToken?: string | undefined } = { fetched: false };
     this.login = login;
     try {
-      await this.ping(signal);
+      const res = await this.requestRetry('GET', '/v2/', { scopes: [], signal });
+      if (res.status !== 200) {
+        const url = res.url.href;
+        const err = await this.failure(res, `ping ${this.domain}`);
+        throw withDockerWords(err, { text: '', ...dockerWordsOf(err), answer: { status: res.status, url } });
+      }
+      await drain(res);
       const creds = await this.creds();
       if (this.challenge?.scheme === 'bearer' && !creds?.registryToken && !login.fetched) await this.fetchToken(this.challenge, [], signal);
       // No challenge: the registry let us in anonymously, nothing to check.

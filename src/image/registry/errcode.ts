@@ -7,8 +7,9 @@
 // `manifest for 127.0.0.1:5000/x:y not found: manifest unknown: manifest unknown` (404). A request
 // that never got an answer is Go's `Get "http://…/v2/…": dial tcp …: connect: connection refused`.
 //
-// hako's own messages stay on its errors (the hako CLI and login use them); the docker wording is
-// carried beside them and used where a pull, a pull of all tags or a push answers the API.
+// hako's own messages stay on its errors (in-process callers use them); the docker wording is
+// carried beside them and used where a pull, a pull of all tags, a push or POST /auth answers the API.
+import { STATUS_CODES } from 'node:http';
 import { HakoError, type HakoErrorKind } from '../../common/errors.js';
 import { familiarName, familiarString, type Reference } from '../reference.js';
 import type { Challenge } from './www-authenticate.js';
@@ -21,6 +22,8 @@ export interface DockerWords {
   bare?: string;
   /** The registry's error code, if it gave one it knows (`MANIFEST_UNKNOWN`), else `UNKNOWN`. */
   code?: string;
+  /** The registry's own answer to the request (not a token server's): its status and URL. */
+  answer?: { status: number; url: string };
 }
 
 /**
@@ -109,6 +112,19 @@ export function goMethod(method: string): string {
 /** Go's `url.Error` text: `Get "http://127.0.0.1:5000/v2/": <why>`. */
 export function requestWords(method: string, url: URL, why: string): DockerWords {
   return { text: `${goMethod(method)} "${url.href}": ${why}`, bare: why };
+}
+
+/**
+ * dockerd's words for a failed login check (POST /auth; its 20.10 lab answers, all 500): the
+ * registry's own refusal of GET /v2/ is `login attempt to http://H/v2/ failed with status: 401
+ * Unauthorized`; a token server's refusal and a connection failure are Go's request error
+ * (`Get "http://H/v2/": unauthorized: incorrect username or password`, `… connection refused`).
+ */
+export function loginWords(err: unknown): DockerWords | undefined {
+  const w = dockerWordsOf(err);
+  if (!w?.answer) return w;
+  const { status, url } = w.answer;
+  return { text: `login attempt to ${url} failed with status: ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() };
 }
 
 /** Puts dockerd's words on `err` (returned). */
