@@ -106,6 +106,26 @@ print(json.dumps(out))
   assert.deepEqual(out.stopped, running['/etc/hostname']);
 });
 
+test('docker-py: archive headers carry the file-type bits in their mode as Go writes them (get_archive, export, image save; TarInfo.mode)', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+def modes(chunks, names):
+    t = tarfile.open(fileobj=io.BytesIO(b''.join(chunks)))
+    return {m.name: oct(m.mode) for m in t.getmembers() if m.name in names}
+c.images.pull(image, tag='latest')
+ct = c.containers.create(image + ':latest', ['true'], name='pymodes')
+out = {'archive': modes(ct.get_archive('/etc')[0], ('etc', 'etc/group', 'etc/mtab')),
+       'export': modes(ct.export(), ('.dockerenv', 'bin', 'bin/sh', 'etc/passwd'))}
+ct.remove()
+t = tarfile.open(fileobj=io.BytesIO(b''.join(c.images.get(image + ':latest').save())))
+out['save'] = sorted({('dir' if m.isdir() else 'file', oct(m.mode)) for m in t.getmembers()})
+print(json.dumps(out))
+`, `${reg.host}/test/busybox`);
+  // dockerd 20.10.24 lab (docker cp/export/save read with Python's tarfile): GNU tar's 0o755 was 0o40755 there.
+  assert.deepEqual(out.archive, { etc: '0o40755', 'etc/group': '0o100644', 'etc/mtab': '0o120777' });
+  assert.deepEqual(out.export, { '.dockerenv': '0o100755', bin: '0o40755', 'bin/sh': '0o120777', 'etc/passwd': '0o100644' });
+  assert.deepEqual(out.save, [['dir', '0o40755'], ['file', '0o100644']]);
+});
+
 test('docker-py: an exec that fails to start (unknown user, missing workdir) has its exec_start event, no exec_die, as in dockerd', { skip: skip || !containers }, async () => {
   const out = py(String.raw`
 import time, datetime

@@ -6,11 +6,12 @@ import { promisify } from 'node:util';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
 import { join, posix, dirname, basename } from 'node:path';
 import { tmpdir } from 'node:os';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { HakoError, invalid, notFound } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
 import { resolveInRoot } from './paths.js';
+import { tarTypeBits } from './tar-type-bits.js';
 import { archiveOwner } from '../containers/user.js';
 import { rfc3339NanoUtc } from '../../common/time.js';
 
@@ -145,7 +146,8 @@ export function tarStream(dir: string, rel: string | readonly string[], opts: { 
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   // Piped at once: when a child exits, Node resumes (drops) a stdio stream nobody reads yet, and
   // callers await things (a pause, an HTTP head) before they read: a small archive came out empty.
-  const out = child.stdout.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
+  // With Go's file-type bits in each mode field, as dockerd's archives have them (tar-type-bits.ts).
+  const out = child.stdout.pipe(tarTypeBits(1 << 20));
   child.on('exit', (code) => {
     // 1 = "file changed as we read it": fine for a live container.
     if (code !== 0 && code !== 1) out.destroy(new HakoError({ step: `tar ${rel} in ${dir}`, hint: stderr.trim(), kind: 'internal' }));

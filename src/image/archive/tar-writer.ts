@@ -45,7 +45,8 @@ export function tarHeader(f: TarFile): Buffer {
   const { prefix, name } = splitName(full);
   const size = isDir ? 0 : (f.size ?? 0);
   h.write(name, 0, 100, 'utf8');
-  octal(h, 100, 8, f.mode ?? (isDir ? 0o755 : 0o644));
+  // With stat(2)'s type bits, as Go's archive/tar in dockerd's save writes them (040755, 0100644).
+  octal(h, 100, 8, ((f.mode ?? (isDir ? 0o755 : 0o644)) & 0o7777) | (isDir ? 0o040000 : 0o100000));
   octal(h, 108, 8, 0);
   octal(h, 116, 8, 0);
   if (size < 8 ** 11) octal(h, 124, 12, size);
