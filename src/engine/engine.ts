@@ -2371,12 +2371,12 @@ export class Engine implements ContainerEngine {
       }
       ancestorIds.set(a, ids);
     }
+    // before/since name a container by its full ID or its name (with or without the slash), not
+    // by an ID prefix: dockerd's idOrNameFilter (20.10 lab: a 12-digit prefix is "no such container").
     const createdOf = (n: string) => {
-      try {
-        return Date.parse(this.lookup(n).rec.Created);
-      } catch {
-        return undefined;
-      }
+      const name = `/${n.replace(/^\//, '')}`;
+      for (const { rec } of this.containers.values()) if (rec.Id === n || rec.Name === name) return Date.parse(rec.Created);
+      return undefined;
     };
     checkListFilters(filters, createdOf);
     let recs = [...this.containers.values()].map((l) => l.rec);

@@ -3,7 +3,8 @@
 import { posix } from 'node:path';
 import { HEALTH_FILTER_VALUES } from '../health.js';
 import { labelsMatchAll } from '../label-filter.js';
-import { invalid } from '../../common/errors.js';
+import { HakoError, invalid } from '../../common/errors.js';
+import { goAtoi } from '../../network/bridge-options.js';
 import type { Filters, Json } from '../api-types.js';
 import { ZERO_TIME, type ContainerRecord, type MountPoint } from './record.js';
 
@@ -143,12 +144,24 @@ export function checkListFilters(filters: Filters, createdOf: (nameOrId: string)
     if (!LIST_FILTERS.includes(key)) throw invalid(`invalid filter '${key}'`);
     for (const v of values) {
       if (key === 'status' && !STATUSES.includes(v)) throw invalid(`invalid filter 'status=${v}'`);
-      if (key === 'exited' && !/^[+-]?\d+$/.test(v)) throw invalid(`strconv.Atoi: parsing ${JSON.stringify(v)}: invalid syntax`);
+      if (key === 'exited') {
+        // dockerd (20.10 lab; moby 24's foldFilter alike) passes strconv.Atoi's error on as is: a 500.
+        const r = goAtoi(v);
+        if ('err' in r) throw new HakoError({ step: `strconv.Atoi: parsing ${JSON.stringify(v)}: ${r.err}`, kind: 'internal' });
+      }
       if (key === 'health' && !HEALTH_FILTER_VALUES.includes(v)) throw invalid(`Unrecognised filter value for health: ${v}`);
-      if ((key === 'before' || key === 'since') && createdOf(v) === undefined) throw invalid(`No such container: ${v}`);
+      if ((key === 'before' || key === 'since') && createdOf(v) === undefined) throw noListAnchor(v);
       if (key === 'publish' || key === 'expose') parsePortFilter(key, v);
     }
   }
+}
+
+/**
+ * A before/since filter naming no container: dockerd's view lookup error, which no errdefs class
+ * wraps (a 500, lower case; 20.10 lab and moby 24's idOrNameFilter).
+ */
+function noListAnchor(v: string): HakoError {
+  return new HakoError({ step: `no such container ${v}`, kind: 'internal' });
 }
 
 /** docker's container list filters. `resolveAncestor` maps an image reference to image IDs. */
@@ -186,12 +199,12 @@ export function containerMatches(
           return rec.State.Status === 'exited' && rec.State.ExitCode === Number(v) && !rec.State.FinishedAt.startsWith('0001');
         case 'before': {
           const t = ctx.createdOf(v);
-          if (t === undefined) throw invalid(`No such container: ${v}`);
+          if (t === undefined) throw noListAnchor(v);
           return Date.parse(rec.Created) < t;
         }
         case 'since': {
           const t = ctx.createdOf(v);
-          if (t === undefined) throw invalid(`No such container: ${v}`);
+          if (t === undefined) throw noListAnchor(v);
           return Date.parse(rec.Created) > t;
         }
         case 'volume':
