@@ -103,16 +103,19 @@ export function hijack(ctx: Ctx, contentType: string): Hijacked {
     closed = true;
     for (const c of closers.splice(0)) c();
   });
+  // As the upgraded path: a failed write ends the output only, the request body (stdin) is still
+  // read to its end (node:http destroyed the socket, and the stdin still in the kernel with it).
+  const outputFailed = res.socket ? outputErrorEndsOutputOnly(res.socket) : (): boolean => false;
   return {
     input: ctx.req,
-    write: (d) => (closed ? false : res.write(d)),
-    drain: () => (closed || !res.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
+    write: (d) => (closed ? false : outputFailed() ? true : res.write(d)),
+    drain: () => (closed || outputFailed() || !res.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
       const done = (): void => { res.off('drain', done); res.off('close', done); r(); };
       res.on('drain', done);
       res.on('close', done);
     })),
     end: () => {
-      if (!closed) res.end();
+      if (!closed && !outputFailed()) res.end();
     },
     get closed() {
       return closed;
