@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -540,6 +541,17 @@ static napi_value js_get_winsize(napi_env env, napi_callback_info info) {
   return obj2(env, "rows", num(env, ws.ws_row), "cols", num(env, ws.ws_col));
 }
 
+// outq(fd): SIOCOUTQ, the bytes of a socket's send queue. A unix stream socket counts what the peer
+// has not read yet (the skbs stay charged to the sender until consumed); TCP what is unacknowledged.
+static napi_value js_outq(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (get_args(env, info, 1, argv) || hk_int32(env, argv[0], &fd)) return NULL;
+  int n = 0;
+  if (ioctl(fd, SIOCOUTQ, &n) < 0) return hk_throw_errno(env, "ioctl(SIOCOUTQ)", errno);
+  return num(env, n);
+}
+
 // setCloexec(fd, on): the one fcntl Node cannot do (every fd Node opens is O_CLOEXEC).
 static napi_value js_set_cloexec(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -710,6 +722,7 @@ static napi_value init(napi_env env, napi_value exports) {
     FN("setWinsize", js_set_winsize),
     FN("getWinsize", js_get_winsize),
     FN("setCloexec", js_set_cloexec),
+    FN("outq", js_outq),
     FN("close", js_close),
     FN("execve", js_execve),
     FN("bpf", js_bpf),

@@ -5,6 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { Attachment } from '../engine/api-types.js';
 import { encodeFrame, STDERR, STDOUT } from './stdcopy.js';
 import { errorStatus, sendError, type Ctx } from './http.js';
+import { native } from '../native/addon.js';
 
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';
 export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
@@ -46,21 +47,45 @@ export function hijack(ctx: Ctx, contentType: string): Hijacked {
     });
     const outputFailed = outputErrorEndsOutputOnly(sock);
     sock.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    const gate = headGate(sock);
+    // Output held until the client has read the head (see headGate); null once it may flow.
+    let held: Buffer[] | null = null;
+    let opened: Promise<void> = Promise.resolve();
+    const drainSock = (): Promise<void> => (closed || outputFailed() || !sock.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
+      // (a write that fails later still drains: its failure is reported to the stream as done)
+      const done = (): void => { sock.off('drain', done); sock.off('close', done); r(); };
+      sock.on('drain', done);
+      sock.on('close', done);
+    }));
+    const endSock = (): void => {
+      if (closed) return;
+      // After a failed write there is no output to end; the input is still read to its end.
+      if (!outputFailed()) sock.end();
+      // The client normally closes when it sees EOF; do not hold the fd forever if it does not.
+      setTimeout(() => sock.destroy(), 30_000).unref();
+    };
     return {
       input: sock,
-      write: (d) => (closed ? false : outputFailed() ? true : sock.write(d)),
-      drain: () => (closed || outputFailed() || !sock.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
-        // (a write that fails later still drains: its failure is reported to the stream as done)
-        const done = (): void => { sock.off('drain', done); sock.off('close', done); r(); };
-        sock.on('drain', done);
-        sock.on('close', done);
-      })),
+      write: (d) => {
+        if (closed) return false;
+        if (outputFailed()) return true;
+        if (held) {
+          held.push(d);
+          return false;
+        }
+        if (gate.open()) return sock.write(d);
+        const first = [d];
+        held = first;
+        opened = gate.wait().then(() => {
+          held = null;
+          if (!closed && !outputFailed()) for (const b of first) sock.write(b);
+        });
+        return false;
+      },
+      drain: () => (held ? opened.then(drainSock) : drainSock()),
       end: () => {
-        if (closed) return;
-        // After a failed write there is no output to end; the input is still read to its end.
-        if (!outputFailed()) sock.end();
-        // The client normally closes when it sees EOF; do not hold the fd forever if it does not.
-        setTimeout(() => sock.destroy(), 30_000).unref();
+        if (held) void opened.then(endSock);
+        else endSock();
       },
       get closed() {
         return closed;
@@ -78,21 +103,70 @@ export function hijack(ctx: Ctx, contentType: string): Hijacked {
     closed = true;
     for (const c of closers.splice(0)) c();
   });
+  // As the upgraded path: a failed write ends the output only, the request body (stdin) is still
+  // read to its end (node:http destroyed the socket, and the stdin still in the kernel with it).
+  const outputFailed = res.socket ? outputErrorEndsOutputOnly(res.socket) : (): boolean => false;
   return {
     input: ctx.req,
-    write: (d) => (closed ? false : res.write(d)),
-    drain: () => (closed || !res.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
+    write: (d) => (closed ? false : outputFailed() ? true : res.write(d)),
+    drain: () => (closed || outputFailed() || !res.writableNeedDrain ? Promise.resolve() : new Promise((r) => {
       const done = (): void => { res.off('drain', done); res.off('close', done); r(); };
       res.on('drain', done);
       res.on('close', done);
     })),
     end: () => {
-      if (!closed) res.end();
+      if (!closed && !outputFailed()) res.end();
     },
     get closed() {
       return closed;
     },
     onClose: (cb) => (closed ? cb() : closers.push(cb)),
+  };
+}
+
+/** How long output waits for the client to read the 101 head before it goes anyway. */
+export const HEAD_READ_CAP_MS = 50;
+
+/**
+ * Whether the client has read the `101 UPGRADED` head yet. docker-py reads the head through
+ * Python's buffered http.client and then reads the raw socket: the bytes that came in the same
+ * read as the head stay in the buffer it drops. An exec that fails to start writes its error
+ * right behind the 101, and docker-py lost it (7 of 10 here; exit code 126 and no text). So the
+ * first output waits until the head has left the socket: ioctl SIOCOUTQ on a unix stream socket
+ * counts the bytes the peer has not read yet (the kernel charges an skb to its sender until the
+ * receiver consumes it). Over TCP it counts unacknowledged bytes only (acked on arrival, before
+ * the client reads): no guarantee there, and no cost. Output of a process that ran only after the
+ * client read the head (the normal case) finds the queue empty at its first write and never
+ * waits; otherwise it waits at most HEAD_READ_CAP_MS (a client that does not read), polled each
+ * millisecond (nothing wakes a sender when its peer reads a unix socket, short of filling it).
+ */
+function headGate(sock: Socket): { open(): boolean; wait(): Promise<void> } {
+  let isOpen = false;
+  const unread = (): number => {
+    const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) return 0;
+    try {
+      return native().outq(fd);
+    } catch {
+      return 0; // no addon (or not a socket): no wait
+    }
+  };
+  const open = (): boolean => {
+    if (!isOpen && sock.writableLength === 0 && unread() === 0) isOpen = true;
+    return isOpen;
+  };
+  return {
+    open,
+    wait: () => new Promise<void>((resolve) => {
+      const until = performance.now() + HEAD_READ_CAP_MS;
+      const tick = (): void => {
+        if (sock.destroyed || open() || performance.now() >= until) {
+          isOpen = true;
+          resolve();
+        } else setTimeout(tick, 1);
+      };
+      setTimeout(tick, 1);
+    }),
   };
 }
 

@@ -85,6 +85,8 @@ export interface NativeAddon {
   umountAsync(target: string, flags: number): Promise<void>;
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): { rows: number; cols: number };
+  /** ioctl SIOCOUTQ: bytes in a socket's send queue (unix stream: not yet read by the peer; TCP: unacknowledged). */
+  outq(fd: number): number;
   /** Sets or clears FD_CLOEXEC (Node opens everything CLOEXEC; tests need a leaky fd). */
   setCloexec(fd: number, on: boolean): void;
   close(fd: number): void;

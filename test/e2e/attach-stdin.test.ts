@@ -18,8 +18,12 @@ const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not ins
 const hasMonitor = existsSync(join(process.cwd(), 'build', 'hako-monitor'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Sends the request and reads the answer's head (101 UPGRADED); the socket stays open. */
-function upgrade(sockPath: string, method: string, path: string, body = ''): Promise<Socket> {
+/**
+ * Sends the request and reads the answer's head (101 UPGRADED); the socket stays open. `upgraded`
+ * false: the old style, no Upgrade headers and a request body of `Content-Length: 1e9` the caller
+ * streams as stdin; the answer is a 200 with a streamed body.
+ */
+function upgrade(sockPath: string, method: string, path: string, body = '', upgraded = true): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect(sockPath);
     let head = Buffer.alloc(0);
@@ -30,12 +34,13 @@ function upgrade(sockPath: string, method: string, path: string, body = ''): Pro
       s.off('data', onData);
       s.pause();
       const status = head.subarray(0, end).toString();
-      if (!status.startsWith('HTTP/1.1 101')) return reject(new Error(`not upgraded: ${status}`));
+      if (!status.startsWith(upgraded ? 'HTTP/1.1 101' : 'HTTP/1.1 200')) return reject(new Error(`not ${upgraded ? 'upgraded' : 'streamed'}: ${status}`));
       resolve(s);
     };
     s.on('data', onData);
     s.once('error', reject);
-    s.write(`${method} ${path} HTTP/1.1\r\nHost: hako\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    if (upgraded) s.write(`${method} ${path} HTTP/1.1\r\nHost: hako\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    else s.write(`${method} ${path} HTTP/1.1\r\nHost: hako\r\nContent-Length: 1000000000\r\n\r\n`);
   });
 }
 
@@ -76,18 +81,19 @@ for (const monitor of [true, false]) {
       sockDir?.cleanup();
     });
 
-    for (const kind of ['container', 'exec'] as const) {
+    for (const kind of ['container', 'container (200, no upgrade)', 'exec'] as const) {
       test(`${kind}: the client goes with its output unread while its stdin waits in the kernel; the process still reads every byte it sent`, async () => {
         const engine = fx!.engine;
         const gate = tempDir('hako-attin-gate-');
         try {
           // Output every 50 ms (writes to the gone client fail) and no stdin read until /g/go.
           const script = 'while [ ! -e /g/go ]; do echo tick; sleep 0.05; done; wc -c > /g/n.tmp; mv /g/n.tmp /g/n';
-          const cmd = kind === 'container' ? ['sh', '-c', script] : ['sleep', '60'];
-          const { Id } = await engine.createContainer(`attin-${kind}-${monitor ? 'm' : 'n'}`, { Image: fx!.image, Cmd: cmd, OpenStdin: kind === 'container', StdinOnce: kind === 'container', AttachStdin: kind === 'container', HostConfig: { Binds: [`${gate.path}:/g`] } });
+          const ct = kind !== 'exec';
+          const cmd = ct ? ['sh', '-c', script] : ['sleep', '60'];
+          const { Id } = await engine.createContainer(`attin-${kind === 'exec' ? 'exec' : kind === 'container' ? 'ct' : 'ct200'}-${monitor ? 'm' : 'n'}`, { Image: fx!.image, Cmd: cmd, OpenStdin: ct, StdinOnce: ct, AttachStdin: ct, HostConfig: { Binds: [`${gate.path}:/g`] } });
           let s: Socket;
-          if (kind === 'container') {
-            s = await upgrade(sockPath, 'POST', `/v1.41/containers/${Id}/attach?stream=1&stdin=1&stdout=1&stderr=1`);
+          if (ct) {
+            s = await upgrade(sockPath, 'POST', `/v1.41/containers/${Id}/attach?stream=1&stdin=1&stdout=1&stderr=1`, '', kind === 'container');
             await engine.startContainer(Id);
           } else {
             await engine.startContainer(Id);

@@ -143,6 +143,26 @@ print(json.dumps({'codes': codes, 'actions': actions}))
   assert.deepEqual(out.actions, ['exec_create: id ', 'exec_start: id ', 'exec_create: pwd ', 'exec_start: pwd ', 'exec_create: true ', 'exec_start: true ', 'exec_die']);
 });
 
+test('docker-py: the error text of an exec that fails to start reaches exec_run every time (it came right behind the 101 and docker-py dropped what it read with the head)', { skip: skip || !containers }, async () => {
+  const out = py(String.raw`
+c.images.pull(image, tag='latest')
+ct = c.containers.run(image + ':latest', ['sleep', '60'], detach=True, name='pyexectext')
+res = []
+for i in range(10):
+    for kw in ({'user': 'nosuchuser'}, {'workdir': '/nonexistent'}):
+        for stream in (False, True):
+            r = ct.exec_run(['id'], stream=stream, **kw)
+            text = b''.join(r.output).decode() if stream else r.output.decode()
+            res.append([list(kw)[0], stream, r.exit_code, text])
+ct.remove(force=True)
+print(json.dumps({'res': res}))
+`, `${reg.host}/test/busybox`);
+  const res = out.res as Array<[string, boolean, number | null, string]>;
+  assert.equal(res.length, 40);
+  const lost = res.filter(([kw, stream, code, text]) => !(kw === 'user' ? /unable to find user nosuchuser/ : /\/nonexistent/).test(text) || (!stream && code !== 126));
+  assert.deepEqual(lost, [], `${lost.length} of 40 lost their text`);
+});
+
 test('docker-py: a start that fails (missing program) logs the network connect before its disconnect, as dockerd', { skip: skip || !containers }, async () => {
   const out = py(String.raw`
 import datetime

@@ -34,7 +34,7 @@ async function start(ctx: Ctx, deps: ApiDeps): Promise<void> {
   // Like dockerd: the upgrade answer goes out before the process starts, and a failure to start
   // it is then written into the stream. A client that reads the answer with a buffered HTTP
   // parser and then reads the raw socket (docker-py) loses whatever arrives together with the
-  // answer: the output of an exec that had already run when the answer was sent.
+  // answer, so the hijack holds the first output until the client has read the head (headGate).
   const procTty = (info.ProcessConfig as { tty?: boolean } | undefined)?.tty === true;
   const raw = tty || procTty;
   const conn = hijack(ctx, raw ? RAW_STREAM : MULTIPLEXED_STREAM);
