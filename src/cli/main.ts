@@ -449,13 +449,34 @@ async function command(argv: string[], opts: MainOptions, out: Stdio): Promise<n
   }
 }
 
+/**
+ * A registry's refusal of the credentials (none sent, or wrong) comes from hakod in dockerd's
+ * words, which the docker CLI prints bare: `no basic auth credentials`, `unauthorized: …`,
+ * `pull access denied for …`. hako's CLI names the fix after it: `(run hako login <registry>)`,
+ * the registry taken from the request or the repository the message names (none: Docker Hub).
+ */
+export function withLoginHint(msg: string): string {
+  if (!/no basic auth credentials|unauthorized: |pull access denied for |denied: requested access to the resource is denied/.test(msg)) return msg;
+  const host = /"https?:\/\/([^/"]+)\//.exec(msg)?.[1] ?? registryOfRepository(/pull access denied for ([^,\s]+),/.exec(msg)?.[1]);
+  return `${msg} (run hako login${host ? ` ${host}` : ''})`;
+}
+
+/** The registry a repository name names (`127.0.0.1:5000/x`), undefined for Docker Hub's (`busybox`, `library/x`). */
+function registryOfRepository(name: string | undefined): string | undefined {
+  const first = name?.split('/')[0];
+  return first && name!.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') && first !== 'docker.io' ? first : undefined;
+}
+
 async function reportError(e: unknown, ctx: Ctx, runLike: boolean): Promise<number> {
   const { ApiError, ConnectError } = await import('./client.js');
   const { FormatError } = await import('./format.js');
   let msg: string;
   let code = runLike ? 125 : 1;
+  const hinted = (m: string): string => (ctx.name !== 'login' && ctx.name !== 'logout' ? withLoginHint(m) : m);
   if (e instanceof ExitError) {
-    if (e.message) ctx.printErr(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
+    // (a stream's error, as a push's or a build's: the message's own line, hinted)
+    const m = e.message.endsWith('\n') ? `${hinted(e.message.slice(0, -1))}\n` : e.message ? `${hinted(e.message)}\n` : '';
+    if (m) ctx.printErr(m);
     return e.code;
   } else if (e instanceof UsageError) {
     ctx.printErr(e.message + usageFooter(ctx.name, ctx.spec, e.hint));
@@ -466,6 +487,7 @@ async function reportError(e: unknown, ctx: Ctx, runLike: boolean): Promise<numb
     msg = e.message;
     if (ctx.env.HAKO_DEBUG) msg = e.stack ?? msg;
   } else msg = String(e);
+  msg = hinted(msg);
   if (runLike) {
     ctx.printErr(`hako: ${msg}\n\nRun 'hako ${ctx.name} --help' for more information\n`);
     code = 125;

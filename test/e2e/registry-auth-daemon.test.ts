@@ -118,10 +118,17 @@ test('docker CLI → hakod with a Basic-auth registry: login checks, pull and pu
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^unauthorized: authentication required$/m);
 
-    // The hako CLI sends the header from the same config.json.
+    // The hako CLI sends the header from the same config.json; it names the fix after dockerd's words.
     r = await hako(d, ['pull', '-q', ref]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /unauthorized: authentication required/);
+    assert.equal(r.stderr, 'Error response from daemon: unauthorized: authentication required (run hako login)\n');
+    r = await hako(d, ['push', `${reg.host}/private/copy:v1`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^unauthorized: authentication required \(run hako login\)$/m);
+    writeClientConfig(d, { auths: {} });
+    r = await hako(d, ['pull', '-q', ref]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^Error response from daemon: Get "http://[^"]*/manifests/latest": no basic auth credentials \\(run hako login ${reg.host.replace(/\./g, '\\.')}\\)$`, 'm'));
     writeClientConfig(d, { auths: { [`http://${reg.host}/v2/`]: { auth: basicAuth(user, password) } } });
     r = await hako(d, ['pull', '-q', ref]);
     assert.equal(r.code, 0, r.stderr);

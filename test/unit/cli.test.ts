@@ -17,7 +17,7 @@ import { ProgressRenderer, progressBar, progressLine, ProgressError } from '../.
 import { encodeQuery, minVersion, resolveHost } from '../../src/cli/client.js';
 import { formatPorts, containerContext, cp, export_ } from '../../src/cli/commands/container.js';
 import { save } from '../../src/cli/commands/image.js';
-import { ExitError, type Ctx } from '../../src/cli/main.js';
+import { ExitError, withLoginHint, type Ctx } from '../../src/cli/main.js';
 import { imageRows } from '../../src/cli/commands/image.js';
 import { splitReference, filtersQuery } from '../../src/cli/commands/common.js';
 
@@ -440,4 +440,16 @@ test('cp CONTAINER:PATH - writes the tar to a terminal as docker\'s cp does; sav
     await assert.rejects(handler(ctx([...args])), (e: ExitError) => e.code === 1 && e.message === 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
   }
   assert.equal(asked.length, 1, 'nothing asked of the daemon for a refused save or export');
+});
+
+test('a registry refusing credentials (dockerd\'s words from hakod) gets hako\'s hint naming the fix and the registry; other errors are left as they are', () => {
+  assert.equal(withLoginHint('Error response from daemon: Get "http://127.0.0.1:5001/v2/hw/manifests/1": no basic auth credentials'),
+    'Error response from daemon: Get "http://127.0.0.1:5001/v2/hw/manifests/1": no basic auth credentials (run hako login 127.0.0.1:5001)');
+  assert.equal(withLoginHint('Error response from daemon: unauthorized: authentication required'), 'Error response from daemon: unauthorized: authentication required (run hako login)');
+  assert.equal(withLoginHint('no basic auth credentials'), 'no basic auth credentials (run hako login)');
+  assert.equal(withLoginHint("Error response from daemon: pull access denied for reg.example:5000/private/bb, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"),
+    "Error response from daemon: pull access denied for reg.example:5000/private/bb, repository does not exist or may require 'docker login': denied: requested access to the resource is denied (run hako login reg.example:5000)");
+  assert.match(withLoginHint("Error response from daemon: pull access denied for busybox, repository does not exist or may require 'docker login': denied: x"), /\(run hako login\)$/);
+  const plain = 'Error response from daemon: manifest for 127.0.0.1:5000/nope:latest not found: manifest unknown: manifest unknown';
+  assert.equal(withLoginHint(plain), plain);
 });
