@@ -9,10 +9,10 @@
 // (scripts/sweep-ledgers.mjs: only ledgers whose runner is gone, only what they name).
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join, dirname, relative, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LEDGER_ROOT, readLedger, startTime, sweepDeadLedgers, sweepLedger } from './sweep-ledgers.mjs';
+import { LEDGER_ROOT, readLedger, running, startTime, sweepDeadLedgers, sweepLedger } from './sweep-ledgers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const testRoot = join(root, 'dist', 'test');
@@ -94,13 +94,13 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
     }
   });
 }
-const status = await new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 128 + osSignal(sig) : 1))));
+const status = await new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 128 + (constants.signals[sig] ?? 0) : 1))));
 
 if (ledger) {
   // The test processes (each recorded itself) run their own exit cleanups after a signal: stopping
   // their daemons takes a few seconds. What they have not removed after 20 s is swept (them too).
   const tests = readLedger(ledger).procs.filter((p) => p.what.startsWith('test '));
-  for (const deadline = Date.now() + 20_000; tests.some((p) => startTime(p.pid) === p.start && alive(p.pid)) && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 20_000; tests.some((p) => startTime(p.pid) === p.start && running(p.pid)) && Date.now() < deadline; ) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   }
   const did = sweepLedger(ledger).filter((l) => l !== `removed dir ${runTmp}`);
@@ -110,17 +110,5 @@ if (!netnsMountedBefore && isMountPoint(netnsDir) && readdirSync(netnsDir).lengt
   const u = spawnSync('umount', [netnsDir], { stdio: 'inherit' });
   if (u.status !== 0) console.error(`run-tests: could not unmount ${netnsDir} (made by this run's ip netns add)`);
 }
-process.exit(signalled ? 128 + osSignal(signalled) : status);
+process.exit(signalled ? 128 + (constants.signals[signalled] ?? 0) : status);
 
-function osSignal(name) {
-  return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[name] ?? 0;
-}
-
-function alive(pid) {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(st.slice(st.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-}

@@ -24,7 +24,7 @@ export function startTime(pid) {
 }
 
 /** True while `pid` runs and is not a zombie. */
-function running(pid) {
+export function running(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
