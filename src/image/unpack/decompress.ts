@@ -137,57 +137,75 @@ async function* gunzip(src: AsyncIterable<Buffer>, made: Gunzip | undefined, chu
   // Hand-driven rather than pipeline(): the consumer pulls, we push one compressed chunk at a
   // time and drain what zlib produced, so memory stays at a few chunks.
   const gz = made ?? createGunzip({ chunkSize });
-  const out: Buffer[] = [];
-  let error: Error | undefined;
-  let finished = false;
-  let wake: (() => void) | undefined;
-  const poke = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  gz.on('data', (b: Buffer) => {
-    out.push(b);
-    poke();
-  });
-  gz.on('error', (e: Error) => {
-    error = e;
-    poke();
-  });
-  gz.on('end', () => {
-    finished = true;
-    poke();
-  });
+  const q = new InflatedQueue();
+  gz.on('data', (b: Buffer) => q.push(b));
+  gz.on('error', (e: Error) => q.fail(e));
+  gz.on('end', () => q.end());
   const feeder = (async () => {
     try {
       for await (const c of src) {
-        if (error) return;
+        if (q.error) return;
         if (!gz.write(c)) await new Promise<void>((resolve) => gz.once('drain', resolve));
       }
       gz.end();
     } catch (e) {
-      error = e as Error;
-      poke();
+      q.fail(e as Error);
     }
   })();
   try {
+    yield* q.drain(() => gz, feeder);
+  } finally {
+    if (!q.finished) gz.destroy();
+  }
+}
+
+/**
+ * Inflated chunks handed from zlib's events to the generator its consumer pulls: the stream is
+ * paused while more than 4 chunks wait (the buffered output stays bounded) and resumed at 2.
+ */
+class InflatedQueue {
+  private readonly out: Buffer[] = [];
+  error: Error | undefined;
+  finished = false;
+  private wake: (() => void) | undefined;
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  push(b: Buffer): void {
+    this.out.push(b);
+    this.poke();
+  }
+
+  fail(e: Error): void {
+    this.error = e;
+    this.poke();
+  }
+
+  end(): void {
+    this.finished = true;
+    this.poke();
+  }
+
+  /** Yields the chunks as they are pulled until the end, then awaits `feeder`; throws the error. */
+  async *drain(stream: () => { pause(): void; resume(): void } | undefined, feeder: Promise<void>): AsyncGenerator<Buffer> {
     for (;;) {
-      if (out.length > 0) {
-        // Pausing zlib while the consumer works keeps the buffered output bounded.
-        if (out.length > 4) gz.pause();
-        yield out.shift()!;
-        if (out.length <= 2) gz.resume();
+      if (this.out.length > 0) {
+        if (this.out.length > 4) stream()?.pause();
+        yield this.out.shift()!;
+        if (this.out.length <= 2) stream()?.resume();
         continue;
       }
-      if (error) throw error;
-      if (finished) break;
-      gz.resume();
-      await new Promise<void>((resolve) => (wake = resolve));
+      if (this.error) throw this.error;
+      if (this.finished) break;
+      stream()?.resume();
+      await new Promise<void>((resolve) => (this.wake = resolve));
     }
     await feeder;
-    if (error) throw error;
-  } finally {
-    if (!finished) gz.destroy();
+    if (this.error) throw this.error;
   }
 }
 
@@ -237,16 +255,8 @@ export function gzipHeaderLength(b: Buffer): number {
  */
 async function* gunzipUnchecked(src: AsyncIterable<Buffer>, made: InflateRaw | undefined, chunkSize: number): AsyncGenerator<Buffer> {
   const it = src[Symbol.asyncIterator]();
-  const out: Buffer[] = [];
-  let error: Error | undefined;
-  let finished = false;
-  let wake: (() => void) | undefined;
+  const q = new InflatedQueue();
   let current: InflateRaw | undefined;
-  const poke = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
   let pending: Buffer = Buffer.alloc(0); // input not yet given to an inflater
   let srcDone = false;
   const more = async (): Promise<boolean> => {
@@ -266,8 +276,7 @@ async function* gunzipUnchecked(src: AsyncIterable<Buffer>, made: InflateRaw | u
     const endedP = new Promise<void>((resolve) => {
       inf.on('data', (b: Buffer) => {
         produced += b.length;
-        out.push(b);
-        poke();
+        q.push(b);
       });
       inf.on('end', resolve);
     });
@@ -329,30 +338,15 @@ async function* gunzipUnchecked(src: AsyncIterable<Buffer>, made: InflateRaw | u
           break;
         }
       }
-      finished = true;
+      q.end();
     } catch (e) {
-      error = e as Error;
+      q.fail(e as Error);
     }
-    poke();
   })();
   try {
-    for (;;) {
-      if (out.length > 0) {
-        // Pausing zlib while the consumer works keeps the buffered output bounded.
-        if (out.length > 4) current?.pause();
-        yield out.shift()!;
-        if (out.length <= 2) current?.resume();
-        continue;
-      }
-      if (error) throw error;
-      if (finished) break;
-      current?.resume();
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-    await feeder;
-    if (error) throw error;
+    yield* q.drain(() => current, feeder);
   } finally {
-    if (!finished) {
+    if (!q.finished) {
       current?.destroy();
       made?.destroy();
     }
