@@ -51,7 +51,7 @@
 // each new inode skips every inode freed in the last ~30 s (ext4's recently_deleted()), so each
 // file or directory a create makes costs 0.4–0.8 ms there instead of tens of µs (both engines
 // pay it; see docs/NOTES.md).
-// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--versus=<checkout>] [--gap=<ms>] [--exec-root-on-disk] [--fresh-ext4] [--cpu-prof=<dir>] [--v8-flags=<flags>] [--cmd-timeout=<s>]
+// Usage: node bench/engine.mjs [iterations=20] [--no-dockerd] [--phases] [--api-only] [--versus=<checkout>] [--gap=<ms>] [--api-network=<mode>] [--exec-root-on-disk] [--fresh-ext4] [--cpu-prof=<dir>] [--v8-flags=<flags>] [--cmd-timeout=<s>]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { request, Agent } from 'node:http';
@@ -69,6 +69,8 @@ const withDockerd = !args.includes('--no-dockerd') && !apiOnly;
 const versusDir = args.find((a) => a.startsWith('--versus='))?.slice('--versus='.length);
 const cpuProfDir = args.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
 const v8Flags = args.find((a) => a.startsWith('--v8-flags='))?.slice('--v8-flags='.length);
+// --api-network=<mode>: the API sequences' NetworkMode (default none; e.g. bridge, the docker CLI's default).
+const apiNetwork = args.find((a) => a.startsWith('--api-network='))?.slice('--api-network='.length) ?? 'none';
 const gapMs = Number(args.find((a) => a.startsWith('--gap='))?.slice('--gap='.length) ?? 0);
 const cmdTimeoutMs = 1000 * Number(args.find((a) => a.startsWith('--cmd-timeout='))?.slice('--cmd-timeout='.length) ?? 60);
 const DOCKER = '/usr/local/bin/docker';
@@ -466,6 +468,35 @@ function breakdown(title, runs, byId) {
   }
 }
 
+/**
+ * One run's critical path at a glance: each mark's median offset from the run's first mark (the
+ * CLI's spawn), in the order of those medians (a mark seen in fewer than half the runs is left out;
+ * a mark made more than once counts at its first time).
+ */
+function timeline(title, runs, byId) {
+  const at = new Map();
+  for (const { id, marks } of runs) {
+    const from = marks[0][1];
+    const to = marks.at(-1)[1];
+    const requests = (byId.get('-') ?? []).filter(([, t]) => t >= from && t <= to).map(([p, t]) => [p.replace(/[0-9a-f]{64}/g, 'ID'), t]);
+    const seen = new Set();
+    for (const [name, t] of [...marks, ...(byId.get(id) ?? []), ...requests].sort((a, b) => a[1] - b[1])) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      if (!at.has(name)) at.set(name, []);
+      at.get(name).push(t - from);
+    }
+  }
+  results.push({ what: title, heading: true });
+  const rows = [...at].filter(([, v]) => v.length >= runs.length / 2).map(([name, v]) => [name, median(v), pct(v, 0.9)]).sort((a, b) => a[1] - b[1]);
+  let last = 0;
+  for (const [name, m, p90] of rows) {
+    if (/^op\.\d+\./.test(name) && !/^op\.(1|121)\./.test(name)) continue;
+    results.push({ what: `    +${m.toFixed(1).padStart(5)} ms (Δ${(m - last).toFixed(1).padStart(4)}, p90 +${p90.toFixed(1)})  ${name}`, text: true });
+    last = m;
+  }
+}
+
 // ---------------------------------------------------------------- the run
 
 const loadAtStart = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -585,7 +616,7 @@ try {
       return undefined;
     }
   };
-  const cliRuns = { docker: [], hako: [] }; // --phases: each run's span in the trace file and its client marks
+  const cliRuns = { docker: [], hako: [], 'docker-bridge': [] }; // --phases: each run's span in the trace file and its client marks
   const traced = (kind, argv, e) => {
     const from = phases ? traceSize() : 0;
     const t0 = Number(process.hrtime.bigint()) / 1e6;
@@ -622,11 +653,11 @@ try {
     let d;
     let vd;
     if (i % 2 === 0) {
-      d = timeCommand([DOCKER, ...runArgsDefault], henv, 1, 0)[0];
+      d = traced('docker-bridge', [DOCKER, ...runArgsDefault], henv);
       vd = vs([DOCKER, ...runArgsDefault]);
     } else {
       vd = vs([DOCKER, ...runArgsDefault]);
-      d = timeCommand([DOCKER, ...runArgsDefault], henv, 1, 0)[0];
+      d = traced('docker-bridge', [DOCKER, ...runArgsDefault], henv);
     }
     const e = dockerdRun([DOCKER, ...runArgsDefault]);
     // The docker CLI's own fixed cost (start, config, _ping, one small request, exit).
@@ -635,6 +666,7 @@ try {
     if (!keep) {
       cliRuns.docker.pop();
       cliRuns.hako.pop();
+      cliRuns['docker-bridge'].pop();
       continue;
     }
     dockerHako.push(a);
@@ -701,7 +733,7 @@ try {
       };
       const t0 = process.hrtime.bigint();
       api.prewarm?.(3);
-      const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none' } });
+      const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: apiNetwork } });
       lap('create');
       const att = await api.attach(Id);
       lap('attach');
@@ -733,7 +765,7 @@ try {
         t = now;
       };
       api.prewarm?.(3);
-      const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none', AutoRemove: true } });
+      const { Id } = await api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: apiNetwork, AutoRemove: true } });
       lap('create');
       const att = await api.attach(Id);
       lap('attach');
@@ -775,6 +807,7 @@ try {
       for (const [kind, runs] of Object.entries(cliRuns)) {
         const withIds = runs.map((r) => ({ ...r, id: [...firstAt].find(([id, off]) => id !== '-' && off >= r.from && off < r.to)?.[0] })).filter((r) => r.id);
         breakdown(`${kind} run --rm, by phase`, withIds, byId);
+        timeline(`${kind} run --rm, timeline`, withIds, byId);
       }
     }
     for (const { label } of apiClients) if (!label.startsWith('versus ')) breakdown(`API sequence (${label}), by phase`, apiRuns[label].marks, byId); // (the phase trace is the first daemon's)
@@ -870,7 +903,7 @@ console.log(`load average ${loadAtStart} at the start, ${readFileSync('/proc/loa
 console.log(`engine benchmark, ${N} iterations each${gapMs ? ` (API sequences ${gapMs} ms apart)` : ''}; NODE_EXTRA_CA_CERTS unset for Node commands (hakod, hako); exec-roots ${onDisk ? 'on the disk' : 'on tmpfs (as /run normally is)'}, data-roots ${freshFs ? 'on a fresh loop-mounted ext4 with a journal' : 'on the disk'}`);
 for (const r of results) {
   const w = r.what.padEnd(58);
-  if (r.heading) console.log(`  ${r.what}`);
+  if (r.heading || r.text) console.log(`  ${r.what}`);
   else if (r.ratio !== undefined) console.log(`  ${w} ${r.ratio.toFixed(2)}×  ${r.target(r.ratio) ? 'met' : 'NOT met'}`);
   else if (r.check !== undefined) console.log(`  ${w} ${r.check ? 'met' : 'NOT met'}`);
   else if (r.kb !== undefined) console.log(`  ${w} ${(r.kb / 1024).toFixed(2)} MB${r.extra ? `  (${r.extra})` : ''}`);

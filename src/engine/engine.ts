@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { close as closeFd, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
+import { close as closeFd, closeSync, openSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { removeTree } from '../native/fs.js';
 import { rm } from 'node:fs/promises';
 import { discardUnsupported, infoWarnings, readHostCaps, type HostCaps } from './host-caps.js';
@@ -1286,6 +1286,9 @@ export class Engine implements ContainerEngine {
     let netnsAhead: NetnsAhead | undefined;
     let cgroupsAhead: CgroupsAhead | undefined;
     let cgroupsLaunched = false;
+    // Networks connected at the fork (supOpts.onForked), and whether the prestart took them.
+    let earlyNet: Promise<Array<{ id: string; name: string }>> | undefined;
+    let earlyNetTaken = false;
     try {
       const nm = hc.NetworkMode as string;
       // Legacy links: each linked container must run (dockerd refuses the start otherwise). Their
@@ -1397,12 +1400,28 @@ export class Engine implements ContainerEngine {
         // Networks are connected once the container's netns exists, before its program runs.
         ...(nm === 'none' && !hasEndpoints(rec) ? { loopbackUp: true } : {}),
         ...(hasEndpoints(rec) ? {
+              // The container's netns made ahead (netnsAhead) is connected as soon as its
+              // process is forked, while the child does its mounts, instead of after them, with
+              // the child stopped at its prestart checkpoint: the veth, addresses and routes
+              // (~2–4 ms of netlink, most of it kernel time) leave the start's critical path.
+              onForked: (pid: number, netFd: number | undefined) => {
+                if (netFd === undefined) return;
+                let own: number;
+                try {
+                  own = openSync(`/proc/self/fd/${netFd}`, 'r'); // (launch closes netFd itself)
+                } catch {
+                  return; // connected at the prestart checkpoint, as without a namespace made ahead
+                }
+                this.trace.mark(id, 'start.net-early');
+                earlyNet = this.net.attach(rec, pid, `/proc/self/fd/${own}`).finally(() => closeSync(own));
+                earlyNet.catch(() => undefined); // (awaited by the prestart, or by the failure path)
+              },
               prestart: async (pid: number) => {
                 this.trace.mark(id, 'start.prestart');
-                const connected = await this.net.attach(rec, pid);
-                // Logged as dockerd does, when connected: a start that fails after this point
-                // (the program is missing) has the connect before its cleanup's disconnect.
-                for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
+                const early = earlyNet;
+                earlyNetTaken = true;
+                const connected = await (early ?? this.net.attach(rec, pid));
+                this.emitConnects(id, connected);
                 this.trace.mark(id, 'start.net-attached');
               },
             } : {}),
@@ -1476,6 +1495,13 @@ export class Engine implements ContainerEngine {
       netnsAhead?.drop();
       cgroupsLaunched = true;
       cgroupsAhead?.drop();
+      // A launch that failed before its prestart checkpoint, with networks connecting at the
+      // fork: the connect is over before the cleanup below releases them, and logged (dockerd
+      // connects before its runtime runs: a start failing there has connect, then disconnect).
+      if (earlyNet && !earlyNetTaken) {
+        const connected = await earlyNet.catch(() => []);
+        this.emitConnects(id, connected);
+      }
       await specWritten?.catch(() => undefined); // before the cleanup removes the bundle dir
       const dockerMsg = dockerStartMessage(err);
       const msg = dockerMsg ?? (err instanceof Error ? err.message : String(err));
@@ -1536,6 +1562,14 @@ export class Engine implements ContainerEngine {
     await this.releaseRuntime(live);
   }
 
+  /**
+   * A start's network `connect` events, once connected: a start that fails after this point (the
+   * program is missing) has the connect before its cleanup's disconnect, as dockerd's.
+   */
+  private emitConnects(id: string, connected: Array<{ id: string; name: string }>): void {
+    for (const n of connected) this.bus.emit('network', 'connect', n.id, { container: id, name: n.name, type: networkEventType(n.name) });
+  }
+
   /** dockerd's `volume mount` events at a start, one per volume mount (binds and tmpfs have none). */
   private emitVolumeMounts(live: Live): void {
     const vols = live.rec.MountPoints.filter((m) => m.Type === 'volume' && m.Name);
@@ -1549,13 +1583,20 @@ export class Engine implements ContainerEngine {
     live.mountedVolumes = undefined;
   }
 
-  /** The network endpoints of a container whose process is gone (addresses, published ports). */
-  private async releaseNetworks(live: Live): Promise<void> {
+  /**
+   * The network endpoints of a container whose process is gone (addresses, published ports).
+   * `keyLater`: its SandboxKey is left for the caller to release (releaseSandboxKey) once the
+   * client has its answer: the unmount waits for an RCU grace period in the kernel
+   * (namespace_unlock → synchronize_rcu), 1–3 ms here, and the key troubles nobody meanwhile
+   * (its name is the start's random sandbox ID; a crash leaves it to the engine's start, which
+   * releases every key).
+   */
+  private async releaseNetworks(live: Live, opts: { keyLater?: boolean } = {}): Promise<void> {
     const id = live.rec.Id;
     for (const n of await this.net.release(id)) this.bus.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: 'bridge' });
     this.releasePseudoEndpoint(live);
     this.emitVolumeUnmounts(live);
-    await this.releaseSandboxKey(live);
+    if (!opts.keyLater) await this.releaseSandboxKey(live);
     this.trace.mark(id, 'cleanup.net');
   }
 
@@ -2108,7 +2149,7 @@ export class Engine implements ContainerEngine {
     // A cleanup deferred after the exit (deferCleanup) has released the networks already; the
     // rest of it is awaited after the answer, below.
     const cleaned = live.cleaned === true || live.cleaning !== undefined;
-    if (!cleaned) await this.releaseNetworks(live);
+    if (!cleaned) await this.releaseNetworks(live, { keyLater: true });
     // The record's directory goes first, in one rename: from here on the container does not
     // exist, after a crash too. The renamed directories are deleted after the answer (deleting
     // files on the data-root's fs costs ms each here).
@@ -2146,6 +2187,10 @@ export class Engine implements ContainerEngine {
       // shut down in libuv's next poll phase, which the synchronous part of the runtime's delete
       // below would otherwise hold up by milliseconds.
       await new Promise<void>((r) => setImmediate(r));
+      if (!cleaned) {
+        await this.releaseSandboxKey(live);
+        this.trace.mark(id, 'cleanup.key');
+      }
       // Released when it exited (the usual case): only a rootfs mounted since (cp, export) is left.
       await this.settled(live);
       await this.releaseMountNamespace(live); // an auto-removed one's (its exit deferred nothing)

@@ -301,13 +301,15 @@ export class EngineNetworking {
   /**
    * Connects a starting container (its namespaces exist, its program has not run) to its
    * networks, publishes its ports and writes its /etc files. All or nothing.
+   * `via`: another path to the container's netns (/proc/self/fd/<n>), for a process that has not
+   * entered it yet (see Engine's early connect); the endpoints record /proc/<pid>/ns/net.
    */
-  async attach(rec: ContainerRecord, pid: number): Promise<Array<{ id: string; name: string }>> {
+  async attach(rec: ContainerRecord, pid: number, via?: string): Promise<Array<{ id: string; name: string }>> {
     const mode = rec.HostConfig.NetworkMode as string;
     const networks = this.networksOf(rec);
     if (!hasEndpoints(rec) || Object.keys(networks).length === 0) {
       // `none` (or bridge mode without a default network): loopback only, but up.
-      if (mode !== 'host' && !mode.startsWith('container:')) this.mgr.loopbackUp(pid);
+      if (mode !== 'host' && !mode.startsWith('container:')) this.mgr.loopbackUp(via ?? pid);
       await this.writeFilesPooled(rec);
       return [];
     }
@@ -322,7 +324,8 @@ export class EngineNetworking {
         await this.mgr.connect({
           containerId: rec.Id,
           containerName: rec.Name.replace(/^\//, ''),
-          netns: pid,
+          netns: via ?? pid,
+          ...(via === undefined ? {} : { recordNetnsAs: `/proc/${pid}/ns/net` }),
           network: net.id,
           ip: c.IPv4Address || undefined,
           mac: c.MacAddress || undefined,

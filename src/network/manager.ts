@@ -6,7 +6,7 @@
 // sysctls (forwarding, route_localnet). Attaching a container without published ports touches no
 // firewall rule: masquerade and forwarding rules are per subnet/bridge.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError, conflict, invalid, notFound } from '../common/errors.js';
 import { addonErrno } from '../native/addon.js';
@@ -127,6 +127,12 @@ export interface ConnectOptions {
   containerName?: string | undefined;
   /** The container's netns: a path, or the pid of a process inside it. */
   netns: string | number;
+  /**
+   * The netns path the endpoint records (/proc/<pid>/ns/net) when `netns` is another way to the
+   * same namespace (an fd of it, /proc/self/fd/<n>, while the container's process is still on
+   * its way in): the work is done through `netns`, the record names this.
+   */
+  recordNetnsAs?: string;
   network: string;
   ip?: string | undefined;
   mac?: string | undefined;
@@ -605,7 +611,7 @@ export class NetworkManager {
       let ifIndex = 0;
       while (usedIf.has(`eth${ifIndex}`)) ifIndex++;
       const ep: EndpointRecord = {
-        id: epId, networkId: net.id, containerId: o.containerId, containerName, nsPath, nsIno: statSync(nsPath).ino,
+        id: epId, networkId: net.id, containerId: o.containerId, containerName, nsPath: o.recordNetnsAs ?? nsPath, nsIno: fstatSync(nsFd).ino,
         ifName: `eth${ifIndex}`, hostVeth, ip, prefixLen, gateway: net.gateway, mac, aliases: [...(o.aliases ?? [])], ports: [],
         ...(o.hostname ? { hostname: o.hostname } : {}),
         ...(o.dns && o.dns.length ? { dns: [...o.dns] } : {}),
@@ -635,6 +641,7 @@ export class NetworkManager {
       // filtered(); port isolation would block its legacy links too.)
       const isolated = !net.isDefault && !storedBridgeOptions(net.options).icc;
       nl.exec([newVeth({ hostName: hostVeth, peerName: ep.ifName, peerNsFd: nsFd, peerMac: parseMac(mac), mtu: net.mtu, bridgeIndex: br.index }), setBridgePort(hostVeth, { hairpin: true, isolated })]);
+      this.opts.mark?.('net.veth-made');
       if (isolated && !nl.link(hostVeth)?.isolated) {
         throw new HakoError({ step: `isolate bridge port ${hostVeth} (com.docker.network.bridge.enable_icc=false)`, hint: 'this kernel has no bridge port isolation (Linux 4.18 or later)', kind: 'internal' });
       }
@@ -648,6 +655,7 @@ export class NetworkManager {
         if (!net.internal && !hasDefault) reqs.push(addDefaultRoute(net.gateway, eth.index));
         inner.exec(reqs, [17 /* EEXIST */]);
       }
+      this.opts.mark?.('net.addressed');
       dnsKey = String(this.state.endpoints[epId]!.nsIno);
       // Resolves once the DNS thread answers there with the names of now (this endpoint's too).
       if (!net.isDefault) await this.dns.start(dnsKey, nsPath);

@@ -122,6 +122,8 @@ export interface SuperviseOptions {
   consoleSize?: [number, number];
   /** Runs with the container's pid once its namespaces exist, before its program starts (networking). */
   prestart?: (pid: number) => Promise<void>;
+  /** Monitored launches: the container is forked (see LaunchOptions.onForked). */
+  onForked?: (pid: number, premadeNetworkFd: number | undefined) => void;
   /** The container's own `lo` goes up in its child, before its program starts (`--network none`). */
   loopbackUp?: boolean;
   /** The bundle's config.json as built (the runtime then does not read it back). */
@@ -384,6 +386,7 @@ function launchMonitored(opts: MonitoredLaunchOptions, clientFds: number[]) {
     bundle: opts.bundle,
     stdio: [0, 1, 2],
     ...(opts.prestart ? { prestart: opts.prestart } : {}),
+    ...(opts.onForked ? { onForked: opts.onForked } : {}),
     ...(opts.loopbackUp ? { loopbackUp: true } : {}),
     ...(opts.premadeNetwork === undefined ? {} : { premadeNetwork: { fd: opts.premadeNetwork, loopbackUp: true } }),
     ...(opts.cgroupsAhead ? { cgroupsAhead: opts.cgroupsAhead } : {}),

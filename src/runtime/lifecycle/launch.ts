@@ -66,6 +66,15 @@ export interface LaunchOptions {
    * prestart hooks. A throw fails the launch (and undoes it like any other failure).
    */
   prestart?: (pid: number) => Promise<void>;
+  /**
+   * Supervised launches: called once the container's process is forked (its pid known, its
+   * program far from running), with the fd of `premadeNetwork` when the plan enters it and the
+   * forked process is the container's (no clone op): the container's network namespace already,
+   * before the child's setns op, so the caller may work in it meanwhile (e.g. connect networks
+   * that `prestart` then awaits). The fd is only sure to be open until this call returns (launch
+   * closes it later): open your own. Must not throw.
+   */
+  onForked?: (pid: number, premadeNetworkFd: number | undefined) => void;
   /** Set `lo` of the container's new network namespace up in the child (before its program runs). */
   loopbackUp?: boolean;
   /**
@@ -456,6 +465,8 @@ export async function launch(ctx: RuntimeContext, opts: LaunchOptions): Promise<
       containerPid = forked.pid;
       containerPidfds.push(forked.pidfd);
       mark('launch.forked');
+      // (Not with a clone op: the container's pid is then another one, known later.)
+      opts.onForked?.(forked.pid, planned.premadeNetworkUsed && !planned.pidFromClone ? opts.premadeNetwork?.fd : undefined);
       if (opts.holdMountNamespace && planned.cloneFlags & CLONE_NEWNS) {
         try {
           mountNsFd = openSync(`/proc/${forked.pid}/ns/mnt`, O_RDONLY_CLOEXEC);
