@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -300,6 +300,35 @@ test('connect/disconnect while running; several networks per container', { skip 
   await assert.rejects(nsResolve(ns.d, 'web'), nxdomain());
   // a's first network is untouched
   assert.equal(await wget(ns.b, 'http://web/'), 'hello from a\n');
+});
+
+test('an endpoint made through another path to the netns records the one given; an exited container\'s release is saved on the next loop turn', { skip }, async () => {
+  // A "container" in a netns of its own (unshare execs sleep: same pid).
+  const p = spawn('unshare', ['-n', 'sleep', '600'], { stdio: 'ignore' });
+  procs.push(p);
+  const own = `/proc/${p.pid}/ns/net`;
+  await waitFor(async () => assert.notEqual(statSync(own).ino, statSync('/proc/self/ns/net').ino), 'unshare -n');
+  const id = `e${s}`.padEnd(64, '5');
+  // The engine connects through an fd of the namespace made ahead, before the process entered it.
+  const fd = openSync(own, 'r');
+  try {
+    await mgr.connect({ containerId: id, containerName: 'exits', netns: `/proc/self/fd/${fd}`, recordNetnsAs: own, network: 'bridge' });
+  } finally {
+    closeSync(fd);
+  }
+  const statePath = `${root.path}/state/network-state.json`;
+  const saved = () => Object.values(JSON.parse(readFileSync(statePath, 'utf8')).endpoints as Record<string, { containerId: string; nsPath: string; nsIno: number }>).filter((e) => e.containerId === id);
+  assert.deepEqual(saved().map((e) => [e.nsPath, e.nsIno]), [[own, statSync(own).ino]]);
+  // It exits: its netns goes with it (and the kernel removes the veth pair).
+  p.kill('SIGKILL');
+  await new Promise((r) => p.once('exit', r));
+  const releasing = mgr.releaseContainer(id, { awaitLinks: false });
+  assert.deepEqual(mgr.endpointsOfContainer(id), [], 'released at once in memory');
+  assert.equal(saved().length, 1, 'the state file is rewritten after the caller goes on (the next loop turn)');
+  await releasing;
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(saved(), [], 'and then written');
+  await mgr.linksSettled();
 });
 
 test('reconcile after a crash: dead endpoints dropped, orphans removed, mappings and DNS back', { skip }, async () => {
