@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { DOCKER, hasDocker, hasDockerPy, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, hasHtpasswd, hasRegistry, startRegistry, startTokenServer, type TestRegistry } from '../helpers/registry.js';
 import { RegistryClient } from '../../src/image/registry/client.js';
-import { pushLayout } from '../helpers/images.js';
+import { pushLayout, randomImage } from '../helpers/images.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 
 const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : !hasDocker ? `the docker CLI is not installed (${DOCKER})` : !hasHtpasswd ? 'htpasswd missing (apt-get install apache2-utils)' : false;
@@ -230,9 +230,13 @@ test('a registry answering 500/502/503: dockerd\'s "received unexpected HTTP sta
   // reads no body of a 5xx (both a JSON one and a text one were tried in the lab).
   const { createServer, request } = await import('node:http');
   const target = Number(reg.split(':')[1]);
+  // An image this daemon has none of (busybox's config it has): its config blob answers 503.
+  const other = randomImage(1000);
+  const otherConfig = other.manifests[0]!.config.digest;
+  await pushLayout(other, reg, 'test/other', 'latest');
   const server = createServer((req, res) => {
     const url = req.url ?? '';
-    const m = /\/manifests\/s(5\d\d)$/.exec(url) || (req.method === 'POST' && /^\/v2\/u(5\d\d)\/[^/]+\/blobs\/uploads\//.exec(url)) || (req.method === 'PUT' && /^\/v2\/m(5\d\d)\/[^/]+\/manifests\//.exec(url));
+    const m = (url.endsWith(`/blobs/${otherConfig}`) && ['', '503']) || /\/manifests\/s(5\d\d)$/.exec(url) || (req.method === 'POST' && /^\/v2\/u(5\d\d)\/[^/]+\/blobs\/uploads\//.exec(url)) || (req.method === 'PUT' && /^\/v2\/m(5\d\d)\/[^/]+\/manifests\//.exec(url));
     if (m) {
       req.resume();
       req.on('end', () => {
@@ -259,6 +263,12 @@ test('a registry answering 500/502/503: dockerd\'s "received unexpected HTTP sta
       assert.equal(r.code, 1);
       assert.deepEqual(await createError(`fromImage=${encodeURIComponent(`${proxy}/test/busybox`)}&tag=s${status}`), { status: 500, message: `received unexpected HTTP status: ${status} ${words}` });
     }
+    // The config: dockerd 20.10.24 lab answers 200, its progress, then `error pulling image
+    // configuration: download failed after attempts=6: received unexpected HTTP status: 500
+    // Internal Server Error`; hako asks 4 times, and answers before any progress (the config
+    // comes before the layers' lines): an error answer of 500.
+    const cfg = await createError(`fromImage=${encodeURIComponent(`${proxy}/test/other`)}&tag=latest`);
+    assert.deepEqual(cfg, { status: 500, message: 'error pulling image configuration: download failed after attempts=4: received unexpected HTTP status: 503 Service Unavailable' });
     for (const [repo, status, words] of [['u503', 503, 'Service Unavailable'], ['m502', 502, 'Bad Gateway']] as const) {
       await docker(['tag', bb.image, `${proxy}/${repo}/x:1`]);
       const r = await docker(['push', `${proxy}/${repo}/x:1`]);
@@ -274,5 +284,6 @@ test('a registry answering 500/502/503: dockerd\'s "received unexpected HTTP sta
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
+    other.cleanup();
   }
 });

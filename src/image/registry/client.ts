@@ -483,7 +483,13 @@ export class RegistryClient {
   /** A small blob (config) in memory; the caller verifies its digest. */
   async getBlob(repo: string, desc: Descriptor, signal?: AbortSignal): Promise<Buffer> {
     const res = await this.requestRetry('GET', `/v2/${repo}/blobs/${desc.digest}`, { scopes: [`repository:${repo}:pull`], signal, followRedirects: true });
-    if (res.status !== 200) throw await this.failure(res, `blob ${desc.digest}`);
+    if (res.status !== 200) {
+      const err = await this.failure(res, `blob ${desc.digest}`);
+      // A 5xx was asked again (requestRetry) before it stood: dockerd's words say how often.
+      const w = dockerWordsOf(err);
+      if (w && res.status >= 500) withDockerWords(err, { ...w, text: `download failed after attempts=${this.attempts}: ${w.text}`, bare: `download failed after attempts=${this.attempts}: ${w.text}` });
+      throw err;
+    }
     return readBody(res, Math.max(desc.size, 1) + 1);
   }
 
