@@ -199,8 +199,12 @@ export function lookupFailureText(host: string, resolvConf: string): string {
   return `dial tcp: lookup ${host} on ${server}: no such host`;
 }
 
-/** Go's text for a failed dial, as dockerd words it: `dial tcp 127.0.0.1:5000: connect: connection refused`. */
-function dialErrorText(e: NodeJS.ErrnoException & { address?: string; port?: number }, url: URL): string {
+/**
+ * Go's text for a failed dial, as dockerd words it: `dial tcp 127.0.0.1:5000: connect: connection
+ * refused` (any other error: its own message). Shared by the daemon's other downloads (import
+ * and build from a URL).
+ */
+export function dialErrorText(e: NodeJS.ErrnoException & { address?: string; port?: number }, url: URL): string {
   const addr = e.address ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port ?? url.port}` : url.host;
   switch (e.code) {
     case 'ECONNREFUSED':
