@@ -16,7 +16,7 @@ import { parseReference, formatReference, withTag } from '../image/reference.js'
 import type { ProgressEvent } from '../image/progress.js';
 import type { ApiDeps } from './deps.js';
 import { HttpError, qBool, qStr, type Ctx } from './http.js';
-import { JsonStream, progressEventMessage, sendStream } from './streams.js';
+import { JsonStream, PROGRESS_LINE_END, progressEventMessage, sendStream } from './streams.js';
 
 export async function saveImages(ctx: Ctx, deps: ApiDeps, names: string[]): Promise<void> {
   if (names.length === 0) throw invalid('bad parameter: no image names given');
@@ -33,7 +33,7 @@ export async function saveImages(ctx: Ctx, deps: ApiDeps, names: string[]): Prom
 
 export async function loadArchive(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const quiet = qBool(ctx, 'quiet', true);
-  const out = new JsonStream(ctx);
+  const out = new JsonStream(ctx, PROGRESS_LINE_END);
   try {
     const progress = quiet ? undefined : (ev: ProgressEvent) => out.push(progressEventMessage(ev));
     const r = await deps.images.load(ctx.req, { signal: ctx.signal, progress });
@@ -70,7 +70,7 @@ export async function importImage(ctx: Ctx, deps: ApiDeps, fromSrc: string): Pro
     ctx.req.resume();
     download = await deps.images.openUrl(fromSrc, { signal: ctx.signal });
   }
-  const out = new JsonStream(ctx);
+  const out = new JsonStream(ctx, PROGRESS_LINE_END);
   try {
     if (download) {
       out.push({ status: `Downloading from ${download.url}` });

@@ -255,13 +255,25 @@ export async function pumpAttachment(conn: Hijacked, att: Attachment, opts: { st
 }
 
 /**
+ * How a JSON stream ends its lines, as dockerd: the progress streams (pull, push, import, load,
+ * build) go through moby's streamformatter, which ends each message with "\r\n"; events and stats
+ * are written by Go's json.Encoder, which ends each with "\n".
+ */
+export type JsonLineEnd = '\r\n' | '\n';
+/** dockerd's streamformatter line end (progress streams). */
+export const PROGRESS_LINE_END: JsonLineEnd = '\r\n';
+/** Go's json.Encoder line end (events, stats). */
+export const ENCODER_LINE_END: JsonLineEnd = '\n';
+
+/**
  * A JSON-lines answer (200, application/json, one object per line, flushed as written). The
  * headers go out on the first write; an error before that is a normal HTTP error, after it an
- * `{"errorDetail":{"message":…},"error":…}` line, as docker does.
+ * `{"errorDetail":{"message":…},"error":…}` line, as docker does. `lineEnd` ends every line (the
+ * error line too): PROGRESS_LINE_END or ENCODER_LINE_END, as dockerd's route writes it.
  */
 export class JsonStream {
   private started = false;
-  constructor(private readonly ctx: Ctx, private readonly contentType = 'application/json') {}
+  constructor(private readonly ctx: Ctx, private readonly lineEnd: JsonLineEnd, private readonly contentType = 'application/json') {}
 
   start(): void {
     if (this.started) return;
@@ -286,7 +298,7 @@ export class JsonStream {
     const res = this.ctx.res!;
     if (this.closed) return;
     this.ctx.working?.();
-    if (!res.write(stringify(obj) + '\n')) {
+    if (!res.write(stringify(obj) + this.lineEnd)) {
       await new Promise<void>((r) => {
         const done = (): void => { res.off('drain', done); res.off('close', done); r(); };
         res.on('drain', done);
@@ -300,7 +312,7 @@ export class JsonStream {
     this.start();
     if (this.closed) return;
     this.ctx.working?.();
-    this.ctx.res!.write(JSON.stringify(obj) + '\n');
+    this.ctx.res!.write(JSON.stringify(obj) + this.lineEnd);
   }
 
   fail(err: unknown): void {

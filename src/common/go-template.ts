@@ -3,7 +3,8 @@
 // pipelines, parentheses, if/else if/else, range (with `$i, $v :=`), with, comments, trim markers,
 // and the functions docker adds (moby's templates package: json, join, split, lower, upper, title,
 // pad, truncate) plus Go's builtins (index, len, slice, eq/ne/lt/le/gt/ge, and/or/not,
-// print/printf/println, html, js, urlquery). No define/block (`{{template "x"}}` is "not defined").
+// print/printf/println, html, js, urlquery), and define/block/template as Go's (a set of named
+// templates parsed with the main one; a call runs with its own `$`).
 // Errors read like Go's: `template: NAME:1: function "foo" not defined` when parsing,
 // `template: NAME:1:7: executing "NAME" at <.Name.Foo>: can't evaluate field Foo in type string`
 // when executing (line:column of the node, byte-wise, as Go's ErrorContext).
@@ -13,7 +14,7 @@ export class TemplateError extends Error {}
 type Node =
   | { k: 'text'; text: string }
   | { k: 'action'; pipe: Pipe; line: number }
-  | { k: 'template'; name: string; pos: number; text: string }
+  | { k: 'template'; name: string; pos: number; text: string; pipe: Pipe | null; line: number }
   | { k: 'if' | 'with'; pipe: Pipe; body: Node[]; else: Node[] | null; line: number }
   | { k: 'range'; pipe: Pipe; body: Node[]; else: Node[] | null; line: number };
 
@@ -322,9 +323,28 @@ export interface TemplateOptions {
   strict?: boolean;
 }
 
+/**
+ * How deep template calls may nest. Go's limit is 100000 (maxExecDepth); each call here takes a
+ * few JS frames, so the stack would overflow long before: this one stops infinite recursion
+ * with Go's error text and this number.
+ */
+const MAX_TEMPLATE_DEPTH = 1000;
+
+/** Go's parse.IsEmptyTree: only blank text (and comments). */
+function isEmptyTree(nodes: Node[]): boolean {
+  return nodes.every((n) => n.k === 'text' && n.text.trim() === '');
+}
+
+/** Go's %q of a lexer item (item.String()): longer than 10 characters, its first 10 and `...`. */
+function itemText(raw: string): string {
+  const chars = [...raw];
+  return chars.length > 10 ? `${JSON.stringify(chars.slice(0, 10).join(''))}...` : JSON.stringify(raw);
+}
+
 export class Template {
   private constructor(
-    private readonly nodes: Node[],
+    /** The named templates (Go's treeSet): the main one under `name`, and each define/block. */
+    private readonly trees: Map<string, Node[]>,
     private readonly funcs: Record<string, Fn>,
     private readonly src: string,
     private readonly name: string,
@@ -335,6 +355,16 @@ export class Template {
     const name = o.name ?? '';
     const funcs = { ...builtinFuncs, ...(o.funcs ?? {}) };
     const perr = (line: number, m: string) => new TemplateError(`template: ${name}:${line}: ${m}`);
+    const trees = new Map<string, Node[]>();
+    /**
+     * Go's Tree.add: a template replaces one of the same name only if that one is empty; two
+     * non-empty ones are an error (within one parse).
+     */
+    const addTree = (tname: string, nodes: Node[], line: number): void => {
+      const had = trees.get(tname);
+      if (had === undefined || isEmptyTree(had)) trees.set(tname, nodes);
+      else if (!isEmptyTree(nodes)) throw perr(line, `template: multiple definition of template ${JSON.stringify(tname)}`);
+    };
     // Split into text and actions, honouring {{- and -}} trim markers.
     type Piece = { text: string } | { action: string; line: number; at: number };
     const pieces: Piece[] = [];
@@ -387,6 +417,23 @@ export class Template {
     }
 
     let pos = 0;
+    /** {{define}} is only at the top (Go's parse()); elsewhere it is an unexpected keyword. */
+    let depth = 0;
+    /** `{{define "name"}}` / `{{block "name" pipeline}}`: the name (a string constant) and its tokens after it. */
+    const clauseName = (word: 'define' | 'block' | 'template', rest: string, line: number, restAt: number): { tname: string; after: Tok[]; at: number } => {
+      const toks = lexAction(rest, line, restAt, name);
+      const first = toks[0];
+      if (first?.t !== 'str') throw perr(line, `unexpected ${first ? itemText(first.raw) : '"}}"'} in ${word} clause`);
+      return { tname: first.v, after: toks.slice(1), at: first.p };
+    };
+    /** The body of a define or block up to its {{end}}, added to the set. */
+    const parseDefinition = (word: 'define' | 'block', tname: string): void => {
+      depth++;
+      const body = parseList(['end', 'else']);
+      depth--;
+      if (body.end === 'else') throw perr(body.line, `unexpected {{else}} in ${word} clause`);
+      addTree(tname, body.nodes, body.line);
+    };
     const parseList = (enders: string[]): { nodes: Node[]; end: string; line: number; rest: string; restAt: number } => {
       const nodes: Node[] = [];
       while (pos < pieces.length) {
@@ -406,16 +453,28 @@ export class Template {
           return { nodes, end: word, line: p.line, rest: kw![2]!, restAt };
         }
         if (word === 'if' || word === 'with' || word === 'range') {
+          depth++;
           nodes.push(parseControl(word, kw![2]!, p.line, restAt));
+          depth--;
           continue;
         }
-        if (word === 'template') {
-          const toks = lexAction(kw![2]!, p.line, restAt, name);
-          if (toks[0]?.t !== 'str') throw perr(p.line, 'unexpected in template clause');
-          nodes.push({ k: 'template', name: toks[0].v, pos: toks[0].p, text: `{{template ${toks[0].raw}${toks.length > 1 ? ` ${toks.slice(1).map((t) => t.raw).join(' ')}` : ''}}}` });
+        if (word === 'template' || word === 'block') {
+          const { tname, after, at } = clauseName(word, kw![2]!, p.line, restAt);
+          // {{block "x" pipeline}}…{{end}} is {{define "x"}}…{{end}}{{template "x" pipeline}}.
+          if (word === 'block' && !after.length) throw perr(p.line, 'missing value for block clause');
+          const pipe = after.length ? parsePipe(after, p.line, true) : null;
+          const raw = JSON.stringify(tname);
+          nodes.push({ k: 'template', name: tname, pos: at, text: `{{template ${raw}${pipe ? ` ${pipeText(pipe)}` : ''}}}`, pipe, line: p.line });
+          if (word === 'block') parseDefinition('block', tname);
           continue;
         }
-        if (word === 'define' || word === 'block') throw perr(p.line, `{{${word}}} is not supported by hako`);
+        if (word === 'define') {
+          if (depth > 0) throw perr(p.line, 'unexpected <define> in command');
+          const { tname, after } = clauseName('define', kw![2]!, p.line, restAt);
+          if (after.length) throw perr(p.line, `unexpected ${itemText(after[0]!.raw)} in define clause`);
+          parseDefinition('define', tname);
+          continue;
+        }
         if (body === '') throw perr(p.line, 'missing value for command');
         nodes.push({ k: 'action', pipe: parsePipe(lexAction(p.action, p.line, p.at, name), p.line, true), line: p.line });
       }
@@ -504,7 +563,9 @@ export class Template {
     };
 
     const { nodes } = parseList([]);
-    return new Template(nodes, funcs, src, name, o.strict === true);
+    // The main template joins the set last (Go's Parse: its own add() after the definitions).
+    addTree(name, nodes, pieces.length ? ((pieces[pieces.length - 1] as { line?: number }).line ?? 1) : 1);
+    return new Template(trees, funcs, src, name, o.strict === true);
   }
 
   /** Go's ErrorContext location of a node at `pos`: `name:line:column` (column in bytes). */
@@ -517,8 +578,11 @@ export class Template {
 
   execute(data: unknown): string {
     const out: string[] = [];
-    const vars: Map<string, unknown>[] = [new Map([['$', data]])];
-    const execErr = (pos: number, context: string, m: string) => new TemplateError(`template: ${this.location(pos)}: executing "${this.name}" at <${context}>: ${m}`);
+    // A template call runs with variables of its own ($ = its data) and its name in errors.
+    let vars: Map<string, unknown>[] = [new Map([['$', data]])];
+    let current = this.name;
+    let depth = 0;
+    const execErr = (pos: number, context: string, m: string) => new TemplateError(`template: ${this.location(pos)}: executing "${current}" at <${context}>: ${m}`);
     const lookupVar = (name: string, line: number): unknown => {
       for (let i = vars.length - 1; i >= 0; i--) if (vars[i]!.has(name)) return vars[i]!.get(name);
       throw new TemplateError(`template: ${this.name}:${line}: undefined variable "${name}"`);
@@ -613,7 +677,23 @@ export class Template {
     const run = (nodes: Node[], dot: unknown): void => {
       for (const n of nodes) {
         if (n.k === 'text') out.push(n.text);
-        else if (n.k === 'template') throw execErr(n.pos, n.text, `template ${JSON.stringify(n.name)} not defined`);
+        else if (n.k === 'template') {
+          const tree = this.trees.get(n.name);
+          if (!tree) throw execErr(n.pos, n.text, `template ${JSON.stringify(n.name)} not defined`);
+          if (depth >= MAX_TEMPLATE_DEPTH) throw execErr(n.pos, n.text, `exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`);
+          // No pipeline: no data (Go's invalid value, printed `<no value>`).
+          const v = n.pipe ? evalPipe(n.pipe, dot, n.line) : undefined;
+          const saved = { vars, current };
+          vars = [new Map([['$', v]])];
+          current = n.name;
+          depth++;
+          try {
+            run(tree, v);
+          } finally {
+            depth--;
+            ({ vars, current } = saved);
+          }
+        }
         else if (n.k === 'action') {
           const v = evalPipe(n.pipe, dot, n.line);
           if (!n.pipe.decl.length) out.push(goString(v));
@@ -655,7 +735,7 @@ export class Template {
         }
       }
     };
-    run(this.nodes, data);
+    run(this.trees.get(this.name)!, data);
     return out.join('');
   }
 }

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { HakoError, invalid, type HakoErrorKind } from '../common/errors.js';
 import { resolveInRoot } from './fs/paths.js';
+import { dialErrorText } from '../image/registry/http.js';
 import type { ProgressEvent } from '../image/progress.js';
 
 /** docker's urlutil.IsURL: http:// or https://. */
@@ -30,9 +31,7 @@ const STATUS_KIND: Record<number, HakoErrorKind> = { 400: 'invalid-argument', 40
 
 /** Node's network errors in Go's words where they are common (`dial tcp 127.0.0.1:1: connect: connection refused`). */
 function netMessage(url: string, e: NodeJS.ErrnoException & { address?: string; port?: number }): string {
-  const addr = e.address !== undefined ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}` : new URL(url).host;
-  const why = e.code === 'ECONNREFUSED' ? `dial tcp ${addr}: connect: connection refused` : e.code === 'ENOTFOUND' ? `dial tcp: lookup ${new URL(url).hostname}: no such host` : e.message;
-  return `Get ${JSON.stringify(url)}: ${why}`;
+  return `Get ${JSON.stringify(url)}: ${dialErrorText(e, new URL(url))}`;
 }
 
 /**

@@ -7,6 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
+import { backingFsName } from './backing-fs.js';
 import { close as closeFd, closeSync, openSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { removeTree } from '../native/fs.js';
 import { rm } from 'node:fs/promises';
@@ -848,7 +849,7 @@ export class Engine implements ContainerEngine {
       ContainersStopped: all.filter((s) => s !== 'running' && s !== 'paused').length,
       Images: images.length,
       Driver: 'overlay2',
-      DriverStatus: [['Backing Filesystem', 'extfs']],
+      DriverStatus: [['Backing Filesystem', backingFsName(this.snapshots.root)]],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'none'] },
       MemoryLimit: caps.memoryLimit,
       SwapLimit: caps.swapLimit,

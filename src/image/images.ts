@@ -375,8 +375,10 @@ export class ImageService {
     try {
       return await probe.checkLogin();
     } catch (err) {
-      // hako's words for its own CLI and callers; dockerd's beside them for POST /auth.
-      throw withDockerWords(new HakoError({ step: `login to ${domain}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err }), loginWords(err));
+      // dockerd's words when the registry or the connection said it (as pull and push), for
+      // in-process callers and POST /auth alike; hako's `login to X: …` otherwise.
+      const w = loginWords(err);
+      throw withDockerWords(new HakoError({ step: w?.text ?? `login to ${domain}: ${(err as Error).message}`, kind: err instanceof HakoError ? err.kind : 'internal', cause: err }), w);
     } finally {
       probe.close();
     }

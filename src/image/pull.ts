@@ -24,7 +24,7 @@ import { countDown, countUp, type BlobFetcher, type ContentStore, type IngestRes
 import type { ImageRecord, MetadataStore, RefTable } from './store/metadata.js';
 import type { StagedFile } from '../common/atomic-file.js';
 import type { RegistryClient } from './registry/client.js';
-import { pullError } from './registry/errcode.js';
+import { dockerWordsOf, pullError, withDockerWords } from './registry/errcode.js';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
 import { isoTime } from '../common/time.js';
 import { pullMark } from './pull-trace.js';
@@ -521,11 +521,18 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
   // Config: small, verified in memory. Asked for first, on the connection the manifest came by.
   const configP = ctx.content.has(manifest.config.digest)
     ? ctx.content.readBlob(manifest.config.digest)
-    : client.getBlob(repo, manifest.config, signal).then((bytes) => {
-        const got = sha256(bytes);
-        if (got !== manifest.config.digest) throw mismatch('config', manifest.config.digest, got);
-        return bytes;
-      });
+    : client.getBlob(repo, manifest.config, signal).then(
+        (bytes) => {
+          const got = sha256(bytes);
+          if (got !== manifest.config.digest) throw mismatch('config', manifest.config.digest, got);
+          return bytes;
+        },
+        (err: unknown) => {
+          // dockerd's words for a config the registry would not give (ImageConfigPullError).
+          const w = dockerWordsOf(err);
+          throw w ? withDockerWords(err as Error, { ...w, text: `error pulling image configuration: ${w.text}`, bare: `error pulling image configuration: ${w.bare ?? w.text}` }) : err;
+        },
+      );
   configP.catch(() => undefined); // awaited in pullManifest
   const concurrency = opts.concurrency ?? 3;
   // The first missing layers are requested together with the config, not after it: their answers

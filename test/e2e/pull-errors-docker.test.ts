@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { DOCKER, hasDocker, hasDockerPy, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, hasHtpasswd, hasRegistry, startRegistry, startTokenServer, type TestRegistry } from '../helpers/registry.js';
 import { RegistryClient } from '../../src/image/registry/client.js';
-import { pushLayout } from '../helpers/images.js';
+import { pushLayout, randomImage } from '../helpers/images.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 
 const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : !hasDocker ? `the docker CLI is not installed (${DOCKER})` : !hasHtpasswd ? 'htpasswd missing (apt-get install apache2-utils)' : false;
@@ -221,5 +221,69 @@ test('a Bearer-token registry: no access is 404 "pull access denied …", a refu
   } finally {
     await treg.stop();
     await tokens.stop();
+  }
+});
+
+test('a registry answering 500/502/503: dockerd\'s "received unexpected HTTP status: …" for pull (500) and push (the stream\'s error)', { skip }, async () => {
+  // A proxy in front of the test registry that answers 5xx where the path says: a tag s5NN (the
+  // manifest), a repository u5NN/… (a push's upload) or m5NN/… (a push's manifest PUT). dockerd
+  // reads no body of a 5xx (both a JSON one and a text one were tried in the lab).
+  const { createServer, request } = await import('node:http');
+  const target = Number(reg.split(':')[1]);
+  // An image this daemon has none of (busybox's config it has): its config blob answers 503.
+  const other = randomImage(1000);
+  const otherConfig = other.manifests[0]!.config.digest;
+  await pushLayout(other, reg, 'test/other', 'latest');
+  const server = createServer((req, res) => {
+    const url = req.url ?? '';
+    const m = (url.endsWith(`/blobs/${otherConfig}`) && ['', '503']) || /\/manifests\/s(5\d\d)$/.exec(url) || (req.method === 'POST' && /^\/v2\/u(5\d\d)\/[^/]+\/blobs\/uploads\//.exec(url)) || (req.method === 'PUT' && /^\/v2\/m(5\d\d)\/[^/]+\/manifests\//.exec(url));
+    if (m) {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(Number(m[1]), { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'the registry is down' }] }));
+      });
+      return;
+    }
+    const up = request({ host: '127.0.0.1', port: target, method: req.method, path: url, headers: { ...req.headers, host: `127.0.0.1:${target}` } }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const proxy = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    clientConfig();
+    for (const [status, words] of [[500, 'Internal Server Error'], [502, 'Bad Gateway'], [503, 'Service Unavailable']] as const) {
+      const r = await docker(['pull', `${proxy}/test/busybox:s${status}`]);
+      // dockerd 20.10.24 lab: `Error response from daemon: received unexpected HTTP status: 503 Service Unavailable`, exit 1; the API 500
+      assert.equal(r.stderr, `Error response from daemon: received unexpected HTTP status: ${status} ${words}\n`);
+      assert.equal(r.code, 1);
+      assert.deepEqual(await createError(`fromImage=${encodeURIComponent(`${proxy}/test/busybox`)}&tag=s${status}`), { status: 500, message: `received unexpected HTTP status: ${status} ${words}` });
+    }
+    // The config: dockerd 20.10.24 lab answers 200, its progress, then `error pulling image
+    // configuration: download failed after attempts=6: received unexpected HTTP status: 500
+    // Internal Server Error`; hako asks 4 times, and answers before any progress (the config
+    // comes before the layers' lines): an error answer of 500.
+    const cfg = await createError(`fromImage=${encodeURIComponent(`${proxy}/test/other`)}&tag=latest`);
+    assert.deepEqual(cfg, { status: 500, message: 'error pulling image configuration: download failed after attempts=4: received unexpected HTTP status: 503 Service Unavailable' });
+    for (const [repo, status, words] of [['u503', 503, 'Service Unavailable'], ['m502', 502, 'Bad Gateway']] as const) {
+      await docker(['tag', bb.image, `${proxy}/${repo}/x:1`]);
+      const r = await docker(['push', `${proxy}/${repo}/x:1`]);
+      // dockerd 20.10.24 lab: stderr `received unexpected HTTP status: 502 Bad Gateway`, exit 1 (after its retries of the upload)
+      assert.equal(r.stderr, `received unexpected HTTP status: ${status} ${words}\n`);
+      assert.equal(r.code, 1);
+      const api = await d.request('POST', `/v1.41/images/${proxy}/${repo}/x/push?tag=1`, undefined, { 'X-Registry-Auth': 'e30=' });
+      assert.equal(api.status, 200);
+      const last = JSON.parse(api.body.toString().trim().split('\n').at(-1)!) as unknown;
+      assert.deepEqual(last, { errorDetail: { message: `received unexpected HTTP status: ${status} ${words}` }, error: `received unexpected HTTP status: ${status} ${words}` });
+      await docker(['rmi', `${proxy}/${repo}/x:1`]);
+    }
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    other.cleanup();
   }
 });

@@ -144,6 +144,22 @@ test('docker CLI → hakod with a Basic-auth registry: login checks, pull and pu
     r = await hako(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(readFileSync(join(d.env.DOCKER_CONFIG!, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> }).auths[reg.host]?.auth, basicAuth(user, password));
+    // The docker CLI 28's words when it writes the credentials into the file; none when the
+    // file already held exactly these (a second login); again when the entry differs (an email).
+    const cfgFile = join(d.env.DOCKER_CONFIG!, 'config.json');
+    const warning = `\nWARNING! Your credentials are stored unencrypted in '${cfgFile}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n`;
+    assert.deepEqual([r.stdout, r.stderr], ['Login Succeeded\n', warning]);
+    r = await hako(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, 'Login Succeeded\n', '']);
+    writeClientConfig(d, { auths: { [reg.host]: { auth: basicAuth(user, password), email: 'x@y' } } });
+    r = await hako(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, 'Login Succeeded\n', warning]);
+    // (the docker CLI 28 against hakod, the same three steps)
+    writeClientConfig(d, {});
+    for (const want of [warning, '']) {
+      r = await docker(d, ['login', '-u', user, '--password-stdin', reg.host], `${password}\n`);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, 'Login Succeeded\n', want]);
+    }
     r = await docker(d, ['pull', `${reg.host}/private/copy:v1`]);
     assert.equal(r.code, 0, r.stderr);
     r = await hako(d, ['logout', reg.host]);

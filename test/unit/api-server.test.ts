@@ -264,6 +264,8 @@ test('events stream JSON lines as they happen; stats one-shot and stream', async
       let buf = '';
       res.on('data', (c: Buffer) => {
         buf += c.toString();
+        // Go's json.Encoder (dockerd's events and stats): "\n", no "\r".
+        assert.ok(!buf.includes('\r'));
         let i: number;
         while ((i = buf.indexOf('\n')) >= 0) {
           evs.push(JSON.parse(buf.slice(0, i)));
@@ -285,6 +287,8 @@ test('events stream JSON lines as they happen; stats one-shot and stream', async
   const one = await req('GET', `/containers/ev/stats?stream=false`);
   assert.equal(one.status, 200);
   assert.equal(one.body.toString().trim().split('\n').length, 1);
+  assert.match(one.body.toString(), /\}\n$/);
+  assert.ok(!one.body.toString().includes('\r'));
   assert.equal((await req('DELETE', '/containers/ev?force=true')).status, 204);
 });
 
@@ -394,6 +398,8 @@ test('image archives: import (fromSrc=-), save (GET /images/get, /images/{name}/
   const rootfs = makeTar([{ name: 'bin/', type: 'dir' }, { name: 'bin/hello', data: 'x'.repeat(300_000), mode: 0o755 }]);
   let r = await req('POST', '/v1.44/images/create?fromSrc=-&repo=imp/one&tag=v1&message=hi&changes=CMD%20%5B%22%2Fbin%2Fhello%22%5D&changes=ENV%20A%3D1', gzipSync(rootfs), { 'Content-Type': 'application/x-tar' });
   assert.equal(r.status, 200);
+  // dockerd's streamformatter ends each progress message with "\r\n" (events and stats: "\n").
+  assert.match(r.body.toString(), /^\{"status":"sha256:[0-9a-f]{64}"\}\r\n$/);
   const id = (JSON.parse(r.body.toString().trim()) as { status: string }).status;
   assert.match(id, /^sha256:[0-9a-f]{64}$/);
   const insp = (await req('GET', '/v1.44/images/imp/one:v1/json')).json();
@@ -421,9 +427,11 @@ test('image archives: import (fromSrc=-), save (GET /images/get, /images/{name}/
   // quiet (the default): just the result lines; quiet=0: `Loading layer` progress first.
   r = await req('POST', '/v1.44/images/load', tar.body, { 'Content-Type': 'application/x-tar' });
   assert.equal(r.status, 200);
-  assert.equal(r.body.toString(), '{"stream":"Loaded image: imp/one:v1\\n"}\n');
+  assert.equal(r.body.toString(), '{"stream":"Loaded image: imp/one:v1\\n"}\r\n');
   await req('DELETE', '/v1.44/images/imp/one:v1');
   r = await req('POST', '/v1.44/images/load?quiet=0', gzipSync(tar.body), { 'Content-Type': 'application/x-tar' });
+  assert.ok(r.body.toString().endsWith('}\r\n'));
+  assert.equal(r.body.toString().split('\r\n').length, r.body.toString().split('\n').length, 'every line ends with \\r\\n');
   const lines = r.body.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
   assert.deepEqual(lines.at(-1), { stream: 'Loaded image: imp/one:v1\n' });
   const progress = lines.filter((l) => l.status === 'Loading layer');
@@ -433,6 +441,7 @@ test('image archives: import (fromSrc=-), save (GET /images/get, /images/{name}/
   // dockerd answers 200 and writes a failed load's error into the stream.
   r = await req('POST', '/v1.44/images/load', Buffer.alloc(4096, 1), { 'Content-Type': 'application/x-tar' });
   assert.equal(r.status, 200);
+  assert.ok(r.body.toString().endsWith('"}\r\n'), 'the error line ends as the progress lines');
   assert.match(r.json().error, /read image archive: not a tar archive/);
   assert.equal(r.json().errorDetail.message, r.json().error);
   r = await req('POST', '/v1.44/images/load', tar.body.subarray(0, tar.body.length - 2000), { 'Content-Type': 'application/x-tar' });

@@ -99,3 +99,49 @@ test('go-template: the CLI\'s lenient mode (no name, no signature checks) is unc
   assert.equal(Template.parse('{{.Nosuch}}').execute({}), '<no value>');
   assert.throws(() => Template.parse('{{index .A 3}}').execute({ A: [1] }), (e: TemplateError) => e.message === 'template: :1:2: executing "" at <index .A 3>: error calling index: index out of range: 3');
 });
+
+test('go-template: define, block and template as Go\'s text/template (the docker CLI 28\'s --format in the lab)', () => {
+  const cli = (src: string, data: unknown = { Os: 'linux' }) => Template.parse(src).execute(data);
+  const cases: Array<[string, string]> = [
+    ['{{define "x"}}[{{.Os}}]{{end}}{{template "x" .}}', '[linux]'],
+    // no pipeline: no data
+    ['{{define "x"}}[{{.}}]{{end}}{{template "x"}}', '[<no value>]'],
+    ['{{block "x" .}}B{{.Os}}{{end}}', 'Blinux'],
+    // an empty definition gives way to a later one, whichever comes first
+    ['{{define "x"}}{{end}}{{define "x"}}b{{end}}{{template "x"}}', 'b'],
+    ['{{block "x" .}}{{end}}{{define "x"}}D{{end}}', 'D'],
+    // $ is the called template's data; a definition alone prints nothing
+    ['{{define "x"}}{{$}}{{end}}{{$a := 1}}{{template "x" 5}}', '5'],
+    ['{{define "x"}}A{{end}}', ''],
+    // a template called before its definition, recursion that ends, trim markers
+    ['{{template "r" .L}}{{define "r"}}{{len .}}{{if gt (len .) 1}},{{template "r" (slice . 1)}}{{end}}{{end}}', '2,1'],
+    ['a {{- define "t" -}} x {{- end -}} b{{template "t"}}', 'abx'],
+    ['{{define "x"}}{{range .}}<{{template "y" .}}>{{end}}{{end}}{{define "y"}}{{.}}!{{end}}{{template "x" .L}}', '<1!><2!>'],
+  ];
+  for (const [src, want] of cases) assert.equal(cli(src, { Os: 'linux', L: [1, 2] }), want, src);
+  const failures: Array<[string, string]> = [
+    ['{{block "x"}}B{{end}}', 'template: :1: missing value for block clause'],
+    ['{{define "x"}}a{{end}}{{define "x"}}b{{end}}{{template "x"}}', 'template: :1: template: multiple definition of template "x"'],
+    ['{{if true}}{{define "x"}}a{{end}}{{end}}', 'template: :1: unexpected <define> in command'],
+    ['{{define x}}a{{end}}', 'template: :1: unexpected "x" in define clause'],
+    ['{{define "x"}}a{{else}}b{{end}}', 'template: :1: unexpected {{else}} in define clause'],
+    ['{{define "x"}}a', 'template: :1: unexpected EOF'],
+    ['{{define "x" "y"}}a{{end}}', 'template: :1: unexpected "\\"y\\"" in define clause'],
+    ['{{template x}}', 'template: :1: unexpected "x" in template clause'],
+    ['{{template "y" .}}', 'template: :1:11: executing "" at <{{template "y" .}}>: template "y" not defined'],
+    // the executing template's name, the position in the whole text
+    ['{{define "x"}}{{index .L 7}}{{end}}{{template "x" .}}', 'template: :1:16: executing "x" at <index .L 7>: error calling index: index out of range: 7'],
+    ['{{define "x"}}{{$a}}{{end}}{{$a := 1}}{{template "x" 5}}', 'template: :1: undefined variable "$a"'],
+    // Go stops at 100000 calls deep; here at 1000 (each call takes JS frames)
+    ['{{define "x"}}{{template "x" .}}{{end}}{{template "x" .}}', 'template: :1:25: executing "x" at <{{template "x" .}}>: exceeded maximum template depth (1000)'],
+  ];
+  for (const [src, want] of failures) {
+    assert.throws(() => cli(src, { Os: 'linux', L: [1, 2] }), (e: Error) => {
+      assert.ok(e instanceof TemplateError, e.stack);
+      assert.equal(e.message, want, src);
+      return true;
+    });
+  }
+  // the log tag (strict, named): a definition called with the logger's info
+  assert.equal(run('{{define "n"}}{{.Name}}@{{.ImageName}}{{end}}{{template "n" .}}/{{block "i" .}}{{.ID}}{{end}}'), 'lt1@busybox/3071b7e3a282');
+});

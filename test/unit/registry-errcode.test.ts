@@ -58,3 +58,11 @@ test('a 401\'s Bearer challenge with an error: insufficient_scope is denied, inv
   assert.equal(w('Bearer realm="http://t/token",service="r"'), undefined);
   assert.equal(w('Basic realm="x"'), undefined);
 });
+
+test('a name no server knows: Go\'s resolver names the server that said so (dockerd 20.10.24 lab: `lookup nosuchhost.invalid on 10.255.255.53:53: no such host`)', async () => {
+  const { lookupFailureText } = await import('../../src/image/registry/http.js');
+  assert.equal(lookupFailureText('nosuchhost.invalid', '# x\nsearch lan\nnameserver 10.255.255.53\nnameserver 1.1.1.1\n'), 'dial tcp: lookup nosuchhost.invalid on 10.255.255.53:53: no such host');
+  assert.equal(lookupFailureText('r.invalid', 'nameserver fe80::1%eth0\n'), 'dial tcp: lookup r.invalid on [fe80::1]:53: no such host');
+  // no nameserver: Go asks 127.0.0.1:53
+  assert.equal(lookupFailureText('r.invalid', ''), 'dial tcp: lookup r.invalid on 127.0.0.1:53: no such host');
+});

@@ -7,7 +7,7 @@ import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { HttpError, errorStatus, qBool, qInt, qStr, type Ctx } from '../http.js';
 import { credentialsFromAuthConfig, decodeRegistryConfig } from '../../image/registry/auth-config.js';
 import { registryDomainOfKey } from '../../image/registry/credentials.js';
-import { JsonStream, progressEventMessage } from '../streams.js';
+import { JsonStream, PROGRESS_LINE_END, progressEventMessage } from '../streams.js';
 import type { BuildOutput } from '../../engine/build.js';
 import { buildWorkDir } from '../../engine/build-dir.js';
 import { API_VERSION, compareVersions } from '../version.js';
@@ -52,7 +52,7 @@ async function build(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const registryConfig = decodeRegistryConfig(Array.isArray(regHeader) ? regHeader[0] : regHeader);
   const labels = jsonParam<Record<string, string>>(ctx, 'labels') ?? {};
   const quiet = qBool(ctx, 'q');
-  const stream = new JsonStream(ctx);
+  const stream = new JsonStream(ctx, PROGRESS_LINE_END);
   const held: unknown[] = [];
   const emit = (obj: unknown): void => {
     if (quiet) held.push(obj);

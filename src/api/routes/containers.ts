@@ -6,7 +6,7 @@ import { engineOf, route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qBool, qInt, qStr, qTime, readJsonObject, sendJson, sendNoContent, type Ctx } from '../http.js';
 import { withLegacyAliases } from '../legacy-aliases.js';
 import { encodeFrame, STDERR, STDOUT } from '../stdcopy.js';
-import { hijack, JsonStream, MULTIPLEXED_STREAM, pumpAttachment, RAW_STREAM, sendStream } from '../streams.js';
+import { hijack, JsonStream, ENCODER_LINE_END, MULTIPLEXED_STREAM, pumpAttachment, RAW_STREAM, sendStream } from '../streams.js';
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const MAX_TIMEOUT = 24 * 3600 * 365;
@@ -161,7 +161,7 @@ async function stats(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const stream = qBool(ctx, 'stream', true);
   const oneShot = qBool(ctx, 'one-shot');
   await engine.containerId(ctx.params[0]!);
-  const out = new JsonStream(ctx);
+  const out = new JsonStream(ctx, ENCODER_LINE_END);
   try {
     for await (const s of engine.containerStats(ctx.params[0]!, { stream, oneShot, signal: ctx.signal })) {
       if (ctx.signal.aborted) break;

@@ -5,7 +5,7 @@ import type { ImageInspect } from '../../image/images.js';
 import { dockerErrorName, parseReference, familiarString, formatReference, isValidTag } from '../../image/reference.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, HttpError, qBool, qStr, sendJson, type Ctx } from '../http.js';
-import { JsonStream, progressEventMessage } from '../streams.js';
+import { JsonStream, PROGRESS_LINE_END, progressEventMessage } from '../streams.js';
 import { compareVersions } from '../version.js';
 import { parseImagePruneFilters } from '../../image/prune-filters.js';
 import { loadArchive, importImage, saveImages } from '../image-archive.js';
@@ -218,7 +218,7 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   if (tag) refString = digestTag ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
   const ref = parseReference(refString, { defaultTag: false });
   const platform = qStr(ctx, 'platform');
-  const out = new JsonStream(ctx);
+  const out = new JsonStream(ctx, PROGRESS_LINE_END);
   // Like dockerd, `Pulling from` (and so the 200) comes once the manifest is in: a failure before
   // it (no such image, authentication) is an error answer, which clients print as
   // `Error response from daemon: …`; later ones are the stream's last message.
@@ -270,7 +270,7 @@ async function push(ctx: Ctx, deps: ApiDeps): Promise<void> {
   const tag = qStr(ctx, 'tag');
   const refString = tag ? `${name}:${tag}` : name;
   const ref = parseReference(refString);
-  const out = new JsonStream(ctx);
+  const out = new JsonStream(ctx, PROGRESS_LINE_END);
   try {
     // dockerd answers 200 with `The push refers to …` first, then the stream's error for an
     // image it does not have (the docker CLI prints it without `Error response from daemon:`).

@@ -9,7 +9,7 @@ import { dockerWordsOf } from '../../image/registry/errcode.js';
 import type { DiskUsageKinds, Json } from '../../engine/api-types.js';
 import { route, type ApiDeps, type Route } from '../deps.js';
 import { decodeFilters, qTime, readJsonObject, sendJson, type Ctx } from '../http.js';
-import { JsonStream } from '../streams.js';
+import { JsonStream, ENCODER_LINE_END } from '../streams.js';
 import { API_VERSION, MIN_API_VERSION, compareVersions } from '../version.js';
 import { nowRfc3339Nano } from '../../common/time.js';
 
@@ -176,7 +176,7 @@ async function events(ctx: Ctx, deps: ApiDeps): Promise<void> {
   if (until !== undefined && since !== undefined && until < since) throw invalid(`\`since\` time (${ctx.query.get('since')}) cannot be after \`until\` time (${ctx.query.get('until')})`);
   if (!deps.engine) {
     // No engine: no container events; honour `until` and otherwise stream nothing until the client leaves.
-    const out = new JsonStream(ctx);
+    const out = new JsonStream(ctx, ENCODER_LINE_END);
     out.start();
     if (until !== undefined) {
       const wait = Math.max(0, until * 1000 - Date.now());
@@ -188,7 +188,7 @@ async function events(ctx: Ctx, deps: ApiDeps): Promise<void> {
     }
     return;
   }
-  const out = new JsonStream(ctx);
+  const out = new JsonStream(ctx, ENCODER_LINE_END);
   out.start();
   try {
     for await (const ev of deps.engine.events({ since, until, filters, signal: ctx.signal })) {

@@ -51,12 +51,18 @@ export async function allAuths(ctx: Ctx): Promise<Record<string, Credentials>> {
   return out;
 }
 
-/** Saves credentials after a login; true when a credential helper holds them (not the file). */
-export async function saveAuth(ctx: Ctx, registry: string, username: string, password: string, identityToken?: string): Promise<boolean> {
+/**
+ * Saves credentials after a login. `helper`: a credential helper holds them; `unchanged`: the
+ * file already held exactly these (the docker CLI 28 then warns of nothing); `file`: written
+ * into the file, unencrypted.
+ */
+export async function saveAuth(ctx: Ctx, registry: string, username: string, password: string, identityToken?: string): Promise<'helper' | 'unchanged' | 'file'> {
   const { DockerConfig } = await import('../../image/registry/credentials.js');
   const cfg = new DockerConfig(configPath(ctx));
-  await cfg.set(registry, identityToken ? { username, password: '', identityToken } : { username, password });
-  return cfg.helperFor(registry) !== undefined;
+  const creds = identityToken ? { username, password: '', identityToken } : { username, password };
+  if (cfg.holds(registry, creds)) return 'unchanged';
+  await cfg.set(registry, creds);
+  return cfg.helperFor(registry) !== undefined ? 'helper' : 'file';
 }
 
 /** Removes the credentials for `registry`; false when there were none. */

@@ -245,7 +245,10 @@ export async function login(ctx: Ctx): Promise<number> {
   const r = await client.json<Json>('POST', '/auth', { body: { username, password, serveraddress: server } });
   const { saveAuth, configPath } = await import('./auth.js');
   const identityToken = typeof r?.IdentityToken === 'string' && r.IdentityToken !== '' ? r.IdentityToken : undefined;
-  if (!(await saveAuth(ctx, server, username, password, identityToken))) ctx.printErr(`WARNING! Your credentials are stored unencrypted in '${configPath(ctx)}'.\n`);
+  // The docker CLI 28's warning, word for word, when it wrote them into the file.
+  if ((await saveAuth(ctx, server, username, password, identityToken)) === 'file') {
+    ctx.printErr(`\nWARNING! Your credentials are stored unencrypted in '${configPath(ctx)}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n`);
+  }
   ctx.print(`${r?.Status ?? 'Login Succeeded'}\n`);
   return 0;
 }

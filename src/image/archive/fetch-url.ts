@@ -4,18 +4,20 @@
 // <start of the body>` (mapped to the same API status for 4xx), a network error with
 // `Get "<url>": <cause>`. The body is handed on as a stream, never buffered whole.
 //
-// With HTTP_PROXY / HTTPS_PROXY in the daemon's environment (dockerd honours them through Go's
-// ProxyFromEnvironment; Node's fetch does not), requests go through node:http: http URLs as
-// absolute-URI requests to the proxy, https URLs through a CONNECT tunnel; NO_PROXY and
-// loopback hosts connect directly (see proxy.ts).
+// Requests go through node:http (not fetch: it refuses the Fetch standard's "bad ports", 1, 6000,
+// 6665–6669 and others, which Go dials). With HTTP_PROXY / HTTPS_PROXY in the daemon's
+// environment (dockerd honours them through Go's ProxyFromEnvironment): http URLs as absolute-URI
+// requests to the proxy, https URLs through a CONNECT tunnel; NO_PROXY and loopback hosts connect
+// directly (see proxy.ts). A connection never made reads as Go's (`dial tcp 127.0.0.1:1: connect:
+// connection refused`, `dial tcp: lookup h on 10.0.0.53:53: no such host`).
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import type { Socket } from 'node:net';
 import { HakoError, type HakoErrorKind } from '../../common/errors.js';
-import { proxyConfigured, proxyFor, type ProxyEnv } from '../proxy.js';
+import { proxyFor, type ProxyEnv } from '../proxy.js';
+import { dialErrorText } from '../registry/http.js';
 import { absoluteUriRequest, connectTunnel, proxyConnectError } from '../proxy-tunnel.js';
 
 export interface UrlSource {
@@ -49,43 +51,7 @@ export async function openUrl(src: string, opts: { signal?: AbortSignal | undefi
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new HakoError({ step: `Get ${JSON.stringify(url)}: unsupported protocol scheme ${JSON.stringify(parsed.protocol.slice(0, -1))}`, kind: 'invalid-argument', hint: 'only http:// and https:// URLs can be imported; for a local file, send it as the request body (fromSrc=-)' });
   }
-  const env = opts.env ?? process.env;
-  if (proxyConfigured(env)) return openWithNode(url, opts.signal, env);
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'follow', signal: opts.signal ?? null });
-  } catch (err) {
-    opts.signal?.throwIfAborted();
-    const e = err as Error & { cause?: Error & { code?: string } };
-    const cause = e.cause?.message ?? e.message;
-    throw new HakoError({ step: `Get ${JSON.stringify(url)}: ${cause}`, kind: 'internal', cause: err });
-  }
-  if (!res.ok) {
-    let text = '';
-    if (res.body) {
-      const reader = res.body.getReader();
-      const parts: Buffer[] = [];
-      let n = 0;
-      try {
-        while (n < ERROR_BODY_BYTES) {
-          const r = await reader.read();
-          if (r.done) break;
-          parts.push(Buffer.from(r.value));
-          n += r.value.length;
-        }
-      } catch {
-        /* the status says enough */
-      } finally {
-        await reader.cancel().catch(() => undefined);
-      }
-      text = Buffer.concat(parts).subarray(0, ERROR_BODY_BYTES).toString('utf8').trim();
-    }
-    throw statusError(url, res.status, res.statusText, text);
-  }
-  if (!res.body) throw new HakoError({ step: `Get ${JSON.stringify(url)}: the response has no body`, kind: 'invalid-argument' });
-  const len = res.headers.get('content-length');
-  const size = len !== null && /^\d+$/.test(len) ? Number(len) : undefined;
-  return { url, body: Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>, { highWaterMark: 1 << 20 }), size };
+  return openWithNode(url, opts.signal, opts.env ?? process.env);
 }
 
 function statusError(url: string, status: number, statusText: string, text: string): HakoError {
@@ -105,7 +71,7 @@ async function openWithNode(url: string, signal: AbortSignal | undefined, env: P
     } catch (err) {
       signal?.throwIfAborted();
       if (err instanceof HakoError) throw err;
-      throw new HakoError({ step: `Get ${JSON.stringify(current)}: ${(err as Error).message}`, kind: 'internal', cause: err });
+      throw new HakoError({ step: `Get ${JSON.stringify(current)}: ${dialErrorText(err as NodeJS.ErrnoException, new URL(current))}`, kind: 'internal', cause: err });
     }
     const status = res.statusCode ?? 0;
     const location = res.headers.location;

@@ -11,7 +11,7 @@ import type { Credentials } from './credentials.js';
 import { agentsWithTls, createAgents, destroyAgents, drain, header, isDialFailure, readBody, registryProxy, send, type HttpAgents, type HttpResponse, type RegistryTls } from './http.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 import { speaksTls } from './tls-probe.js';
-import { bearerChallengeWords, dockerWordsOf, registryErrorWords, requestWords, withDockerWords } from './errcode.js';
+import { bearerChallengeWords, dockerWordsOf, registryErrorWords, requestWords, unexpectedStatusWords, withDockerWords } from './errcode.js';
 
 export interface RegistryClientOptions {
   /** Registry domain as in references: `docker.io`, `127.0.0.1:5000`. */
@@ -368,7 +368,10 @@ export class RegistryClient {
     if (res.status === 404) kind = 'not-found';
     else if (res.status === 403) kind = 'forbidden';
     else if (res.status === 400 || res.status === 405) kind = 'invalid-argument';
-    const err = withDockerWords(new HakoError({ step: what ? `${what}: ${text}` : text, kind }), docker ? registryErrorWords(res.status, body) : undefined);
+    // A 5xx reads the same in dockerd whatever the request was (a pull's manifest, a push's
+    // upload or manifest): its status line.
+    const words = res.status >= 500 ? unexpectedStatusWords(res.status, res.body.statusMessage) : docker ? registryErrorWords(res.status, body) : undefined;
+    const err = withDockerWords(new HakoError({ step: what ? `${what}: ${text}` : text, kind }), words);
     return res.status >= 500 || res.status === 429 ? markRetryable(err) : err;
   }
 
@@ -480,7 +483,13 @@ export class RegistryClient {
   /** A small blob (config) in memory; the caller verifies its digest. */
   async getBlob(repo: string, desc: Descriptor, signal?: AbortSignal): Promise<Buffer> {
     const res = await this.requestRetry('GET', `/v2/${repo}/blobs/${desc.digest}`, { scopes: [`repository:${repo}:pull`], signal, followRedirects: true });
-    if (res.status !== 200) throw await this.failure(res, `blob ${desc.digest}`);
+    if (res.status !== 200) {
+      const err = await this.failure(res, `blob ${desc.digest}`);
+      // A 5xx was asked again (requestRetry) before it stood: dockerd's words say how often.
+      const w = dockerWordsOf(err);
+      if (w && res.status >= 500) withDockerWords(err, { ...w, text: `download failed after attempts=${this.attempts}: ${w.text}`, bare: `download failed after attempts=${this.attempts}: ${w.text}` });
+      throw err;
+    }
     return readBody(res, Math.max(desc.size, 1) + 1);
   }
 

@@ -54,6 +54,12 @@ async function runHelper(helper: string, action: 'get' | 'store' | 'erase', inpu
   return runCredentialHelper(helper, action, input);
 }
 
+/** The `auths` entry of `creds` in the file (an identity token replaces the password). */
+function entryFor(creds: Credentials): { auth: string; identitytoken?: string } {
+  const token = creds.identityToken;
+  return token ? { auth: Buffer.from(`${creds.username}:`).toString('base64'), identitytoken: token } : { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
+}
+
 export class DockerConfig {
   constructor(readonly path: string = defaultDockerConfigPath()) {}
 
@@ -126,6 +132,23 @@ export class DockerConfig {
   }
 
   /**
+   * Whether `auths` already holds exactly what set() would write for `domain` (its entry has
+   * nothing else: no email, no other token) and no helper is configured: a login that changes
+   * nothing, which the docker CLI 28 does not warn about.
+   */
+  holds(domain: string, creds: Credentials): boolean {
+    const cfg = this.read();
+    if (this.helperFor(domain, cfg)) return false;
+    const entries = Object.entries(cfg.auths ?? {}).filter(([key]) => registryDomainOfKey(key) === registryDomainOfKey(domain));
+    if (entries.length !== 1) return false;
+    const have = entries[0]![1] as Record<string, unknown> | null;
+    const want = entryFor(creds);
+    if (!have || typeof have !== 'object') return false;
+    const keys = Object.keys(have).filter((k) => have[k] !== '' && have[k] !== undefined && have[k] !== null);
+    return keys.length === Object.keys(want).length && keys.every((k) => have[k] === (want as Record<string, unknown>)[k]);
+  }
+
+  /**
    * Saves credentials for `domain`: in its credential helper when one is configured (the
    * config then keeps only an empty `auths` entry, as docker does), else in `auths` (file mode
    * 0600, other keys kept).
@@ -142,10 +165,8 @@ export class DockerConfig {
       const r = await runHelper(helper, 'store', JSON.stringify({ ServerURL: configKey(domain), Username: token ? '<token>' : creds.username, Secret: token ?? creds.password }));
       if (!r.ok) throw new HakoError({ step: `credential helper docker-credential-${helper} store ${configKey(domain)}: ${r.out || 'failed'}`, kind: 'unauthorized' });
       auths[configKey(domain)] = {};
-    } else if (token) {
-      auths[configKey(domain)] = { auth: Buffer.from(`${creds.username}:`).toString('base64'), identitytoken: token };
     } else {
-      auths[configKey(domain)] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
+      auths[configKey(domain)] = entryFor(creds);
     }
     await this.write(cfg);
   }

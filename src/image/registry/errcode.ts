@@ -54,14 +54,22 @@ const KNOWN_CODES: Record<string, string> = {
 };
 
 /**
+ * dockerd's text for an answer of 500 or above: distribution's client reads no body of it
+ * (HandleErrorResponse: UnexpectedHTTPStatusError) and says `received unexpected HTTP status: 503
+ * Service Unavailable`, Go's resp.Status: the code and the reason phrase the registry sent.
+ */
+export function unexpectedStatusWords(status: number, reason: string | undefined): DockerWords {
+  const text = `received unexpected HTTP status: ${status} ${reason || STATUS_CODES[status] || ''}`.trimEnd();
+  return { text, bare: text };
+}
+
+/**
  * dockerd's text for a registry's error body: its first error as `<code words>: <message>`, or
  * the old `{"details":"…"}` form (`unauthorized: …` on a 401, `unknown: …` otherwise); a 401
  * with neither (a HEAD's empty body) is `unauthorized: authentication required`.
- * Undefined when the body is neither, or for a 5xx (hako's own text is used then).
+ * Undefined when the body is neither, or for a 5xx (unexpectedStatusWords is dockerd's text then).
  */
 export function registryErrorWords(status: number, body: Buffer): DockerWords | undefined {
-  // dockerd reads no body of a 5xx (distribution's client: `received unexpected HTTP status: …`);
-  // hako's text (the registry's words and the status) stands there.
   if (status >= 500) return undefined;
   const other = status === 401 ? words('UNAUTHORIZED', KNOWN_CODES.UNAUTHORIZED!) : undefined;
   let o: unknown;

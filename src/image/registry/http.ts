@@ -179,8 +179,32 @@ export function isDialFailure(err: unknown): boolean {
   return (err as { dialFailed?: boolean } | undefined)?.dialFailed === true;
 }
 
-/** Go's text for a failed dial, as dockerd words it: `dial tcp 127.0.0.1:5000: connect: connection refused`. */
-function dialErrorText(e: NodeJS.ErrnoException & { address?: string; port?: number }, url: URL): string {
+function readResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Go's resolver's text for a name no server knows, as dockerd (pure Go resolver) says it:
+ * `dial tcp: lookup registry.invalid on 10.0.0.53:53: no such host`, naming the server that said
+ * so: the first `nameserver` of resolv.conf (Go asks them in order; an NXDOMAIN is final), or
+ * Go's default 127.0.0.1:53 when there is none.
+ */
+export function lookupFailureText(host: string, resolvConf: string): string {
+  const ns = /^\s*nameserver\s+(\S+)/m.exec(resolvConf)?.[1]?.replace(/%.*$/, '');
+  const server = ns ? (ns.includes(':') ? `[${ns}]:53` : `${ns}:53`) : '127.0.0.1:53';
+  return `dial tcp: lookup ${host} on ${server}: no such host`;
+}
+
+/**
+ * Go's text for a failed dial, as dockerd words it: `dial tcp 127.0.0.1:5000: connect: connection
+ * refused` (any other error: its own message). Shared by the daemon's other downloads (import
+ * and build from a URL).
+ */
+export function dialErrorText(e: NodeJS.ErrnoException & { address?: string; port?: number }, url: URL): string {
   const addr = e.address ? `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port ?? url.port}` : url.host;
   switch (e.code) {
     case 'ECONNREFUSED':
@@ -190,7 +214,7 @@ function dialErrorText(e: NodeJS.ErrnoException & { address?: string; port?: num
     case 'ENETUNREACH':
       return `dial tcp ${addr}: connect: network is unreachable`;
     case 'ENOTFOUND':
-      return `dial tcp: lookup ${url.hostname.replace(/^\[|\]$/g, '')}: no such host`;
+      return lookupFailureText(url.hostname.replace(/^\[|\]$/g, ''), readResolvConf());
     default:
       return e.message;
   }
