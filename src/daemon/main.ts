@@ -82,6 +82,8 @@ async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Pr
     defaultShmSize: flags.defaultShmSize,
     network: { bridge: flags.bridge, bip: flags.bip, nftTable: flags.nftTable, ifacePrefix: flags.ifacePrefix, ipForward: flags.ipForward, iptables: flags.iptables, dns: flags.dns, userlandProxy: flags.userlandProxy, mtu: flags.mtu, icc: flags.icc },
     log: { warn: (m: string) => deps.log('warn', m), info: (m: string) => deps.log('info', m) },
+    // How long an ended exec stays known (default 5 min, as dockerd's exec GC); tests shorten it.
+    ...(/^\d+$/.test(process.env.HAKOD_EXEC_RETENTION_MS ?? '') ? { execRetentionMs: Number(process.env.HAKOD_EXEC_RETENTION_MS) } : {}),
   });
 }
 
