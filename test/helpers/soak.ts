@@ -222,6 +222,8 @@ export interface SoakContext {
   work: string;
   /** Progress lines. */
   log?: (m: string) => void;
+  /** A container that runs throughout (startSurvivor): each batch execs into it. */
+  survivor?: string;
 }
 
 /** Runs the docker CLI against the daemon; throws (naming the command) on a non-zero exit. */
@@ -316,6 +318,8 @@ function attachAndDetach(ctx: SoakContext, name: string): Promise<string> {
 export async function runBatch(ctx: SoakContext, tag: string): Promise<void> {
   const step = (m: string): void => ctx.log?.(`${tag}: ${m}`);
   const n = (s: string): string => `soak-${tag}-${s}`;
+  // an exec into the long-running container (as a monitoring agent's)
+  if (ctx.survivor && docker(ctx, ['exec', ctx.survivor, 'echo', 'survivor-ok']).stdout.trim() !== 'survivor-ok') throw new Error('exec into the survivor: no output');
   // run --rm, bridge and none
   step('run --rm');
   docker(ctx, ['run', '--rm', IMAGE, 'true']);
@@ -411,6 +415,7 @@ export async function runBatch(ctx: SoakContext, tag: string): Promise<void> {
 export function startSurvivor(ctx: SoakContext): string {
   const name = 'soak-survivor';
   docker(ctx, ['run', '-d', '--name', name, IMAGE, 'sleep', '100000']);
+  ctx.survivor = name;
   return name;
 }
 
@@ -426,4 +431,19 @@ export async function loadBusybox(ctx: SoakContext): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const archive = dockerSaveArchive(dir, 'soak');
   docker(ctx, ['load', '-i', archive]);
+}
+
+/**
+ * Snapshots `d` until `keys` count what `base` counted, and `atMost` no more than it, (the work an answer leaves to after it —
+ * deleting a removed container's files, a CLI's connection closing — gets `ms` to end), and
+ * returns the last one with what it has more than `base` (empty when it settled).
+ */
+export async function settledSnapshot(d: TestDaemon, base: Snapshot, keys: string[], ms = 5000, atMost: string[] = []): Promise<{ s: Snapshot; extra: Record<string, string[]>; grown: string[] }> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const s = snapshot(d);
+    const grown = [...keys.filter((k) => s.counts[k] !== base.counts[k]), ...atMost.filter((k) => (s.counts[k] ?? 0) > (base.counts[k] ?? 0))];
+    if (grown.length === 0 || Date.now() > deadline) return { s, extra: added(base, s, grown), grown };
+    await sleep(100);
+  }
 }
