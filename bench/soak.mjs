@@ -57,8 +57,8 @@ try {
       progress(`batch ${i}: hakod ${old} killed with SIGKILL, ${d.proc.pid} started; the survivor runs`);
     }
     await soak.runBatch(ctx, `b${i}`);
-    // (the work a batch leaves to after its answers: give it a moment, as a user's pause would)
-    await new Promise((r) => setTimeout(r, 500));
+    // (the work a batch leaves to after its answers, and the daemon's first quiet second: a pause, as a user's)
+    await new Promise((r) => setTimeout(r, 1500));
     const s = soak.snapshot(d);
     snaps.push({ label: `${i}${i === crashAt ? '*' : ''}`, s });
     rows.push({ i, ms: Date.now() - t0 });
