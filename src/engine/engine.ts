@@ -1673,6 +1673,12 @@ export class Engine implements ContainerEngine {
     for (const eid of live.execs) {
       const ex = this.execs.get(eid);
       if (ex && ex.Running && !ex.monitorDir) ex.Running = false; // a monitored exec's own exit record follows
+      // One created and never started is forgotten with the run (dockerd's Cleanup unregisters the
+      // execs its container still lists: inspect 404); it stayed until the container's removal.
+      if (ex && !ex.started) {
+        this.execs.delete(eid);
+        live.execs.delete(eid);
+      }
     }
     Object.assign(rec.State, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: info.oomKilled, Error: error, FinishedAt: finishedAt ?? nowRfc3339Nano() });
     rec.PidStartTime = undefined;

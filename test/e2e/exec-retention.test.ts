@@ -4,7 +4,9 @@
 // monitor.json, exit.json) is gone. Before, every exec of a running container stayed in memory and
 // in the exec-root until the container was removed: a container exec'd into periodically grew the
 // daemon without bound (bench/soak.mjs found it). Also for an exec found again after a daemon
-// crash (its exit record read from its monitor's dir), and a running exec is never forgotten.
+// crash (its exit record read from its monitor's dir), and a running exec is never forgotten. One
+// created and never started is forgotten when its container stops (dockerd's Cleanup unregisters
+// the execs the container still lists).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
@@ -89,6 +91,12 @@ test('an ended exec is forgotten after the retention time (inspect 404, its dir 
     await sleep(RETENTION_MS + 1500);
     assert.equal((await json('GET', `/exec/${whileDown}/json`)).status, 404);
     assert.deepEqual(readdirSync(execsDir), [long], 'only the running exec keeps its dir');
+
+    // One created and never started is forgotten when the container stops (dockerd's Cleanup).
+    const { body: unstarted } = await json('POST', `/containers/${id}/exec`, { Cmd: ['true'] });
+    assert.equal((await json('GET', `/exec/${unstarted.Id}/json`)).status, 200);
+    assert.equal((await json('POST', `/containers/${id}/stop?t=0`)).status, 204);
+    assert.equal((await json('GET', `/exec/${unstarted.Id}/json`)).status, 404);
   } finally {
     await json('DELETE', `/containers/${id}?force=1`).catch(() => undefined);
   }
