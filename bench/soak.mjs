@@ -14,6 +14,8 @@
 // Everything is removed at the end (also on Ctrl-C: the helpers' exit-time stoppers).
 // Each batch also execs into the survivor; ended execs are forgotten --exec-retention-ms after
 // their exit (default here 3000; hakod's own default is 5 min).
+// HAKOD_IDLE_GC=off in the environment: hakod leaves a burst's garbage to V8's own schedule (the
+// idle collection off, as before 6568ac8), for an A/B of RSS.
 // Usage: node bench/soak.mjs [batches=30] [--crash-at=<batch>] [--exec-retention-ms=<ms>] [--verbose]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

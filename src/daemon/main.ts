@@ -239,7 +239,8 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
     },
     1000,
     {
-      grown: () => heapGrowth.grown(),
+      // HAKOD_IDLE_GC=off leaves it to V8 (for comparisons: bench/soak.mjs)
+      grown: () => process.env.HAKOD_IDLE_GC !== 'off' && heapGrowth.grown(),
       collect: () => {
         const before = process.memoryUsage().heapUsed;
         const t0 = process.hrtime.bigint();
