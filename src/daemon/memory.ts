@@ -8,14 +8,50 @@
  * (~1.5 MB after start-up: V8's parser and compiler zones, OpenSSL, libuv); malloc_trim(0)
  * releases every whole free page. It takes well under a millisecond on the daemon's heaps.
  */
+/** A collection for quiet periods, run only when `grown()` (checked at each one) says so. */
+export interface IdleCollect {
+  grown(): boolean;
+  collect(): void;
+}
+
+/**
+ * Whether the JS heap grew by `bytes` since `mark()` was last called (at a collection): the
+ * garbage a burst of work leaves is worth a collection once the daemon is quiet. `used` reads
+ * the heap's used size (default process.memoryUsage().heapUsed).
+ */
+export class HeapGrowth {
+  private base: number;
+
+  constructor(
+    private readonly bytes: number,
+    private readonly used: () => number = () => process.memoryUsage().heapUsed,
+  ) {
+    this.base = used();
+  }
+
+  grown(): boolean {
+    return this.used() - this.base >= this.bytes;
+  }
+
+  /** After a collection: growth counts from here. */
+  mark(): void {
+    this.base = this.used();
+  }
+}
+
 export class IdleTrimmer {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private collect: (() => void) | undefined;
 
+  /**
+   * `idle`: a collection each quiet period runs before its trim when `grown()` says the garbage
+   * since the last one is worth it (IdleCollect).
+   */
   constructor(
     private readonly trim: () => void,
     private readonly delayMs = 1000,
+    private readonly idle?: IdleCollect,
   ) {}
 
   /** Something happened: (re)starts the quiet period. */
@@ -27,7 +63,8 @@ export class IdleTrimmer {
         this.timer = undefined;
         const collect = this.collect;
         this.collect = undefined;
-        collect?.();
+        if (collect) collect();
+        else if (this.idle?.grown()) this.idle.collect();
         this.trim();
       }, this.delayMs);
       this.timer.unref();

@@ -119,6 +119,8 @@ export interface EngineOptions {
    * (default: docker's, i.e. bridge `hako0`, table `hako`). Tests pass unique names.
    */
   network?: NetworkingOptions;
+  /** How long an ended exec stays known (default EXEC_RETENTION_MS; tests shorten it). */
+  execRetentionMs?: number;
 }
 
 /** How long after an exit the runtime state and rootfs mount are released unless asked sooner (deferCleanup). */
@@ -179,7 +181,21 @@ interface ExecRecord {
   exited?: Promise<number>;
   /** The legacy links' variables, as its create found them (dockerd's ContainerExecCreate). */
   linkedEnv?: string[];
+  /** Its dir under the container's monitor dir (a monitored exec's, also one found after a restart). */
+  dir?: string;
+  /** Forgets it (record, monitor dir) once it has been over for the retention time (forgetExecLater). */
+  forgetTimer?: NodeJS.Timeout;
 }
+
+/**
+ * How long an exec that ended stays known (exec inspect, its monitor dir under the exec-root).
+ * dockerd's execCommandGC runs every 5 minutes: a pass marks the execs no container lists as
+ * running, the next deletes them, so an exited exec is forgotten 5–10 minutes after its exit.
+ * hako forgets it 5 minutes after. Before, every exec of a long-running container (a monitoring
+ * agent's, a periodic `docker exec`) stayed in memory and left 4 files in the exec-root until the
+ * container was removed (bench/soak.mjs found it).
+ */
+export const EXEC_RETENTION_MS = 5 * 60_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -292,6 +308,7 @@ export class Engine implements ContainerEngine {
   private readonly names = new NameRegistry();
   private readonly containers = new Map<string, Live>();
   private readonly execs = new Map<string, ExecRecord>();
+  private readonly execRetentionMs: number;
   private readonly log: EngineLogger;
   private readonly ownsImages: boolean;
   private readonly cgroupParent: string;
@@ -336,6 +353,7 @@ export class Engine implements ContainerEngine {
     this.defaultIpcMode = opts.defaultIpcMode;
     this.defaultShmSize = opts.defaultShmSize;
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
+    this.execRetentionMs = opts.execRetentionMs ?? EXEC_RETENTION_MS;
     this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log, this.trace.enabled ? (phase) => this.trace.mark('-', phase) : undefined);
     // (Written by its start, updated by its linked containers' starts: rec.LinkHosts.)
     this.net.linkedHosts = (rec) => rec.LinkHosts ?? [];
@@ -1697,6 +1715,12 @@ export class Engine implements ContainerEngine {
     for (const eid of live.execs) {
       const ex = this.execs.get(eid);
       if (ex && ex.Running && !ex.monitorDir) ex.Running = false; // a monitored exec's own exit record follows
+      // One created and never started is forgotten with the run (dockerd's Cleanup unregisters the
+      // execs its container still lists: inspect 404); it stayed until the container's removal.
+      if (ex && !ex.started) {
+        this.execs.delete(eid);
+        live.execs.delete(eid);
+      }
     }
     Object.assign(rec.State, { Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: info.oomKilled, Error: error, FinishedAt: finishedAt ?? nowRfc3339Nano() });
     rec.PidStartTime = undefined;
@@ -2162,7 +2186,10 @@ export class Engine implements ContainerEngine {
     const retiredRecord = this.records.retire(id);
     this.trace.mark(id, 'remove.record');
     await this.images.removeLease(id).catch((e) => this.log.warn(`remove container ${id}: ${(e as Error).message}`));
-    for (const eid of live.execs) this.execs.delete(eid);
+    for (const eid of live.execs) {
+      clearTimeout(this.execs.get(eid)?.forgetTimer);
+      this.execs.delete(eid);
+    }
     this.containers.delete(id);
     this.names.release(rec.Name, id);
     this.keepRemovedLinkNames(rec);
@@ -2751,6 +2778,7 @@ export class Engine implements ContainerEngine {
       process_ = execProcessSpec(rec, this.rootfsDir(rec.Id), b, tty, ex.linkedEnv);
     } catch (err) {
       ex.ExitCode = 126; // dockerd: an exec that cannot start (unknown user, …) exits 126
+      this.forgetExecLater(live, ex);
       throw err;
     }
     const size = opts.consoleSize ?? b.ConsoleSize ?? undefined;
@@ -2768,6 +2796,7 @@ export class Engine implements ContainerEngine {
     } catch (err) {
       // dockerd: an exec whose process could not be started has exit code 126 (`docker exec` exits with it).
       ex.ExitCode = 126;
+      this.forgetExecLater(live, ex);
       throw err;
     }
     ex.Running = true;
@@ -2777,6 +2806,7 @@ export class Engine implements ContainerEngine {
       ex.Running = false;
       ex.ExitCode = code;
       this.emit(live, 'exec_die', { execID: ex.ID, exitCode: String(code) });
+      this.forgetExecLater(live, ex);
       return code;
     });
     if (opts.detach) return null;
@@ -2816,6 +2846,7 @@ export class Engine implements ContainerEngine {
     } catch (err) {
       // dockerd: an exec whose process could not be started has exit code 126 (`docker exec` exits with it).
       ex.ExitCode = 126;
+      this.forgetExecLater(live, ex);
       throw err;
     }
     this.trackExec(live, ex, started.pid, started.dir, started.exited);
@@ -2847,6 +2878,7 @@ export class Engine implements ContainerEngine {
     ex.Running = true;
     ex.Pid = pid;
     ex.monitorDir = dir;
+    ex.dir = dir;
     ex.exited = exited
       .then((code) => code ?? this.orphanedExecEnd(pid, containerPid ?? live.rec.State.Pid))
       .then((code) => {
@@ -2860,6 +2892,22 @@ export class Engine implements ContainerEngine {
     ex.Running = false;
     ex.ExitCode = code;
     this.emit(live, 'exec_die', { execID: ex.ID, exitCode: String(code) });
+    this.forgetExecLater(live, ex);
+  }
+
+  /** `ex` has ended: it is forgotten (its record, its monitor dir) after the retention time (EXEC_RETENTION_MS). */
+  private forgetExecLater(live: Live, ex: ExecRecord): void {
+    if (ex.forgetTimer) return;
+    ex.forgetTimer = setTimeout(() => {
+      ex.forgetTimer = undefined;
+      if (this.execs.get(ex.ID) !== ex) return; // its container was removed
+      this.execs.delete(ex.ID);
+      live.execs.delete(ex.ID);
+      // (its monitor wrote its exit record and left long ago; the dir is gone already when the
+      // container started again: its monitor dir is emptied at each start)
+      if (ex.dir) rmSync(ex.dir, { recursive: true, force: true });
+    }, this.execRetentionMs);
+    ex.forgetTimer.unref();
   }
 
   /** After a daemon restart: the container's monitored execs, running or finished. */
@@ -2873,12 +2921,15 @@ export class Engine implements ContainerEngine {
         rmSync(r.dir, { recursive: true, force: true });
         continue;
       }
-      const ex: ExecRecord = { ID: r.ID, ContainerID: r.ContainerID, body: r.body, Running: false, ExitCode: null, Pid: r.pid, started: true };
+      const ex: ExecRecord = { ID: r.ID, ContainerID: r.ContainerID, body: r.body, Running: false, ExitCode: null, Pid: r.pid, started: true, dir: r.dir };
       this.execs.set(ex.ID, ex);
       live.execs.add(ex.ID);
       const containerPid = readMonitorInfo(monitorDir)?.containerPid;
       if (r.state === 'running') this.trackExec(live, ex, r.pid, r.dir, r.exited, containerPid);
-      else if (r.state === 'exited') ex.ExitCode = r.exitCode;
+      else if (r.state === 'exited') {
+        ex.ExitCode = r.exitCode;
+        this.forgetExecLater(live, ex);
+      }
       // Its monitor died without an exit record, its process runs on: running until it ends.
       else if (r.pid > 0 && sameCgroups(r.pid, containerPid)) {
         ex.Running = true;
@@ -2888,7 +2939,10 @@ export class Engine implements ContainerEngine {
         });
       }
       // Its monitor and process are gone without an exit record: 255, as for one that dies while we watch.
-      else ex.ExitCode = 255;
+      else {
+        ex.ExitCode = 255;
+        this.forgetExecLater(live, ex);
+      }
       this.trace.mark(live.rec.Id, 'exec.restored');
     }
   }

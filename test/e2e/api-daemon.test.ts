@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { daemonPid, HAKOD, startDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { retryUntil } from '../helpers/retry.js';
+import { dockerSaveArchive } from '../helpers/images.js';
 
 test('socket mode, pidfile, SIGTERM removes socket and pidfile and exits 0', async () => {
   const d = await startDaemon();
@@ -150,6 +151,48 @@ test('hakod runs its start-up collection once, in its first quiet second after t
     assert.equal(await off.stop(), 0, off.log());
   }
   assert.doesNotMatch(off.log(), collected);
+});
+
+test('hakod collects a burst\'s garbage in its first quiet second once the heap grew by 4 MB since the last collection (RSS back down); not without growth', async () => {
+  const idle = /idle: garbage collected \(heap ([\d.]+) → ([\d.]+) MB/g;
+  const d = await startDaemon();
+  const t = tempDir('hako-image-');
+  try {
+    const tar = readFileSync(dockerSaveArchive(t.path, 'test'));
+    assert.equal((await d.request('POST', '/v1.44/images/load?quiet=1', tar, { 'Content-Type': 'application/x-tar' })).status, 200);
+    await retryUntil(async () => assert.match(d.log(), /start-up garbage collected \(/), 'the start-up collection is logged');
+    // (the load's garbage may be collected in the quiet second after the start-up collection)
+    await new Promise((r) => setTimeout(r, 1500));
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, 'utf8'))![1]);
+    const collections = (): RegExpMatchArray[] => [...d.log().matchAll(idle)];
+    const seen = collections().length;
+    // A few small requests and a quiet second: little garbage, no collection.
+    for (let i = 0; i < 5; i++) assert.equal((await d.request('GET', '/_ping')).status, 200);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(collections().length, seen, d.log().slice(-1500));
+    // A burst that leaves old garbage: 12 containers with 512 KB of Env each (kept in their
+    // records, so it outlives the young generation), removed.
+    const before = rss();
+    const body = JSON.stringify({ Image: 'busybox:latest', Cmd: ['true'], Env: Array.from({ length: 512 }, (_, i) => `E${i}=${'x'.repeat(1024)}`) });
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await d.request('POST', '/v1.44/containers/create', body, { 'Content-Type': 'application/json' });
+      assert.equal(r.status, 201, r.body.toString());
+      ids.push((JSON.parse(r.body.toString()) as { Id: string }).Id);
+    }
+    for (const id of ids) assert.equal((await d.request('DELETE', `/v1.44/containers/${id}`)).status, 204);
+    const burst = rss();
+    await retryUntil(async () => assert.equal(collections().length, seen + 1, d.log().slice(-1500)), 'an idle collection is logged', 5000);
+    const [, from, to] = collections()[seen]!;
+    assert.ok(Number(from) - Number(to) >= 4, `the collection freed at least the 4 MB it waited for: ${from} → ${to} MB`);
+    await new Promise((r) => setTimeout(r, 300)); // (the trim right after it)
+    const after = rss();
+    console.log(`hakod RSS: ${(before / 1024).toFixed(1)} MB quiet, ${(burst / 1024).toFixed(1)} after the burst, ${(after / 1024).toFixed(1)} after the idle collection (heap ${from} → ${to} MB)`);
+    assert.ok(after < burst - 4096, `RSS went down by more than 4 MB: ${burst} → ${after} kB`);
+  } finally {
+    t.cleanup();
+    assert.equal(await d.stop(), 0, d.log());
+  }
 });
 
 test('a daemon whose log reader went away keeps serving (no EPIPE loop) and stops cleanly', async () => {

@@ -69,6 +69,43 @@ test('idle trimmer: collectOnce runs its collection once, before the trim of the
   assert.deepEqual(calls, ['collect', 'trim', 'trim']);
 });
 
+test('idle trimmer: an idle collection runs before the trim of a quiet period only when grown() says so; collectOnce takes its place', async () => {
+  const { IdleTrimmer } = await import('../../src/daemon/memory.js');
+  const calls: string[] = [];
+  let grown = false;
+  const until = async (n: number): Promise<void> => {
+    for (const deadline = Date.now() + 10_000; calls.length < n && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+  };
+  const t = new IdleTrimmer(() => calls.push('trim'), 20, { grown: () => grown, collect: () => calls.push('idle') });
+  t.activity();
+  await until(1);
+  assert.deepEqual(calls, ['trim']);
+  grown = true;
+  t.activity();
+  await until(3);
+  assert.deepEqual(calls, ['trim', 'idle', 'trim']);
+  t.collectOnce(() => calls.push('once')); // (it collects: no idle collection on top)
+  await until(5);
+  assert.deepEqual(calls, ['trim', 'idle', 'trim', 'once', 'trim']);
+  t.close();
+});
+
+test('heap growth: grown() once the used size is `bytes` above the last mark()', async () => {
+  const { HeapGrowth } = await import('../../src/daemon/memory.js');
+  let used = 10_000;
+  const g = new HeapGrowth(4096, () => used);
+  assert.equal(g.grown(), false);
+  used = 14_095;
+  assert.equal(g.grown(), false);
+  used = 14_096;
+  assert.equal(g.grown(), true);
+  used = 12_000; // a collection brought it down
+  g.mark();
+  assert.equal(g.grown(), false);
+  used = 16_096;
+  assert.equal(g.grown(), true);
+});
+
 test('addon lowMemoryNotification: V8 shrinks the young generation and collects old garbage', async (t) => {
   const { native } = await import('../../src/native/addon.js');
   let addon;
