@@ -25,6 +25,8 @@
 // writes a V8 CPU profile of each hakod (its start-up included) to DIR/<pair>-<side>.cpuprofile
 // (with --phases, its phase trace beside it: DIR/<pair>-<side>.trace, in the profile's clock);
 // --perf=DIR records hakod's main thread during the pull only with perf(1) (DIR/<pair>-<side>.data).
+// --strace=DIR: strace -f -tt -T of hakod (attached before the timed pull) and of the CLI, as
+// DIR/<pair>-<side>.hakod and .cli (the times then say where the syscalls go, not how long a pull takes).
 // --warm / --versus-warm: that side's hakod first pulls an unrelated tiny image (bench/warmup, as
 // bench/pull.mjs --warm) and idles 1.5 s before the timed pull (with --versus=. --versus-warm: what a
 // fresh daemon's first pull costs more than a later one's).
@@ -37,7 +39,7 @@
 // median and the pairs' median difference, per delay): what a pull leaves resident, e.g. before
 // and after the daemon's quiet-second trim and V8's memory reducer (~8 s).
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--image=busybox|debian] [--phases[=hakod|cpu]] [--dir /var/tmp]
-//          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR]
+//          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR] [--strace=DIR]
 //          [--logs=DIR] [--idle=MS] [--rss-after=MS,…]
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,6 +62,7 @@ const envOf = (name) => Object.fromEntries(opts(name).map((kv) => [kv.slice(0, k
 const nodeArgsOf = (name) => opts(name).flatMap((a) => a.split(/\s+/)).filter((a) => a);
 const cpuProfDir = opts('cpu-prof')[0];
 const perfDir = opts('perf')[0];
+const straceDir = opts('strace')[0];
 const logsDir = opts('logs')[0];
 const idleMs = Number(opts('idle')[0] ?? 0);
 const rssAfter = (opts('rss-after')[0] ?? '').split(',').filter((x) => x).map(Number);
@@ -168,11 +171,19 @@ async function pullOnce(side, tag, registry, ref) {
       perf = spawn('perf', ['record', '-q', '-F', '10000', '-g', '-t', String(proc.pid), '-o', join(resolve(perfDir), `${tag}.data`)], { stdio: 'ignore' });
       await new Promise((r) => setTimeout(r, 300)); // perf attaches
     }
+    let strace;
+    if (straceDir) {
+      strace = spawn('strace', ['-f', '-tt', '-T', '-p', String(proc.pid), '-o', join(resolve(straceDir), `${tag}.hakod`)], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 500)); // strace attaches to every thread
+    }
     if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull starts\n');
     const c0 = mainThreadMs(proc.pid);
     const p0 = cpuSeconds(proc.pid);
     const from = Number(process.hrtime.bigint()) / 1e6;
-    sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', ref], { env: withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv });
+    const cli = [join(side.dir, 'bin/hako.cjs'), 'pull', '-q', ref];
+    const cliEnv = withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv;
+    if (straceDir) sh('strace', ['-f', '-tt', '-T', '-o', join(resolve(straceDir), `${tag}.cli`), ...cli], { env: cliEnv });
+    else sh(cli[0], cli.slice(1), { env: cliEnv });
     const ms = Number(process.hrtime.bigint()) / 1e6 - from;
     side.times.push(ms);
     side.cpu.push(mainThreadMs(proc.pid) - c0);
@@ -184,6 +195,11 @@ async function pullOnce(side, tag, registry, ref) {
       rss.push(Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))[1]) / 1024);
     }
     side.rss.push(rss);
+    if (strace) {
+      const done = new Promise((r) => strace.once('exit', r));
+      strace.kill('SIGINT');
+      await done;
+    }
     if (perf) {
       const done = new Promise((r) => perf.once('exit', r));
       perf.kill('SIGINT');

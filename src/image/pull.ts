@@ -229,6 +229,8 @@ export interface PullResult {
   status: 'downloaded' | 'up-to-date';
   /** What docker prints: `Status: Downloaded newer image for busybox:latest`. */
   message: string;
+  /** The image config's labels (`config.Labels`; empty without): the pull event carries them. */
+  labels: Record<string, string>;
 }
 
 function mismatch(what: string, d: Digest, got: Digest): HakoError {
@@ -850,7 +852,8 @@ async function commitPull(
   report({ status: `Digest: ${top.digest}` });
   const message = upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}`;
   if (opts.statusLine !== false) report({ status: message });
-  return { reference: formatReference(ref), digest: top.digest, manifestDigest, id: c.id, platform: m.platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message };
+  const labels = (c.config.config as { Labels?: Record<string, string> | null } | undefined)?.Labels;
+  return { reference: formatReference(ref), digest: top.digest, manifestDigest, id: c.id, platform: m.platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message, labels: { ...(labels ?? {}) } };
 }
 
 /**
