@@ -39,7 +39,7 @@
 // median and the pairs' median difference, per delay): what a pull leaves resident, e.g. before
 // and after the daemon's quiet-second trim and V8's memory reducer (~8 s).
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--image=busybox|debian] [--phases[=hakod|cpu]] [--dir /var/tmp]
-//          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR] [--strace=DIR]
+//          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR] [--strace=DIR] [--perf-trace=DIR]
 //          [--logs=DIR] [--idle=MS] [--rss-after=MS,…]
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,6 +63,7 @@ const nodeArgsOf = (name) => opts(name).flatMap((a) => a.split(/\s+/)).filter((a
 const cpuProfDir = opts('cpu-prof')[0];
 const perfDir = opts('perf')[0];
 const straceDir = opts('strace')[0];
+const perfTraceDir = opts('perf-trace')[0];
 const logsDir = opts('logs')[0];
 const idleMs = Number(opts('idle')[0] ?? 0);
 const rssAfter = (opts('rss-after')[0] ?? '').split(',').filter((x) => x).map(Number);
@@ -176,6 +177,10 @@ async function pullOnce(side, tag, registry, ref) {
       strace = spawn('strace', ['-f', '-tt', '-T', '-p', String(proc.pid), '-o', join(resolve(straceDir), `${tag}.hakod`)], { stdio: 'ignore' });
       await new Promise((r) => setTimeout(r, 500)); // strace attaches to every thread
     }
+    if (perfTraceDir) {
+      strace = spawn('perf', ['trace', '-T', '-p', String(proc.pid), '-o', join(resolve(perfTraceDir), `${tag}.perf-trace`)], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 500));
+    }
     if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull starts\n');
     const c0 = mainThreadMs(proc.pid);
     const p0 = cpuSeconds(proc.pid);
@@ -195,7 +200,7 @@ async function pullOnce(side, tag, registry, ref) {
       rss.push(Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))[1]) / 1024);
     }
     side.rss.push(rss);
-    if (strace) {
+    if (strace && strace.exitCode === null && strace.signalCode === null) {
       const done = new Promise((r) => strace.once('exit', r));
       strace.kill('SIGINT');
       await done;

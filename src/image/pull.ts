@@ -22,7 +22,7 @@ import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type P
 import { familiarString, formatReference, parseReference, repositoryName, type Reference } from './reference.js';
 import { countDown, countUp, type BlobFetcher, type ContentStore, type IngestResult } from './store/content.js';
 import type { ImageRecord, MetadataStore, RefTable } from './store/metadata.js';
-import type { StagedFile } from '../common/atomic-file.js';
+import { fsyncChain, type StagedFile } from '../common/atomic-file.js';
 import type { RegistryClient } from './registry/client.js';
 import { pullError } from './registry/errcode.js';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
@@ -683,7 +683,9 @@ async function finishPull(
     return { rec, refs, previous };
   };
   const stage = async (p: MetaPlan): Promise<StagedMeta> => {
-    const staged = await Promise.allSettled([ctx.meta.stageImage(p.rec), ctx.meta.stageRefs(p.refs)]);
+    // Their fsyncs on one pool thread, the record's first (see fsyncChain).
+    const fsync = fsyncChain();
+    const staged = await Promise.allSettled([ctx.meta.stageImage(p.rec, fsync), ctx.meta.stageRefs(p.refs, fsync)]);
     const [recFile, refsFile] = staged.map((x) => (x.status === 'fulfilled' ? x.value : undefined));
     const abort = async (): Promise<void> => {
       await Promise.all([recFile?.abort(), refsFile?.abort()]);
