@@ -7,8 +7,8 @@
 // --image=debian pulls bench/pull.mjs's debian bookworm minbase (one 49 MB gzip layer, 121 MB of
 // tar; made once with debootstrap and cached in .tmp/bench-cache, shared with bench/pull.mjs).
 // Printed: each side's median wall time (CLI spawned → exited) and the median of the pairs' ratios;
-// hakod's whole-process CPU time for the pull (utime+stime of every thread: the event loop, zlib
-// and addon jobs on the libuv pool; 10 ms ticks) and the median of the pairs' ratios;
+// hakod's whole-process CPU time for the pull (every thread's schedstat: the event loop, zlib
+// and addon jobs on the libuv pool) and the median of the pairs' ratios;
 // hakod's main-thread CPU time for the pull (/proc/PID/schedstat of the event loop's thread: less
 // sensitive to load than the wall time) and the median of the pairs' differences; with --phases,
 // per step of the pull (hakod's HAKO_PHASE_TRACE, the CLI's HAKO_CLI_TRACE as cli:…) each side's
@@ -46,7 +46,7 @@ import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtemp
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, debianRootfsTar, ociLayoutFromTar, settle } from './lib/common.mjs';
+import { debianRootfsTar, ociLayoutFromTar, settle } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -135,6 +135,23 @@ function warmupLayout() {
   return dir;
 }
 
+/**
+ * CPU time of all the process's threads, ms (each thread's /proc schedstat, in ns: utime+stime
+ * count 10 ms ticks, too coarse for a busybox pull's ~40 ms). Threads that ended are not counted
+ * (libuv's pool and V8's platform threads live as long as the process).
+ */
+const threadsCpuMs = (pid) => {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+  return ns / 1e6;
+};
+
 /** CPU time of the process's main thread (the event loop), ms. */
 const mainThreadMs = (pid) => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 
@@ -183,7 +200,7 @@ async function pullOnce(side, tag, registry, ref) {
     }
     if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull starts\n');
     const c0 = mainThreadMs(proc.pid);
-    const p0 = cpuSeconds(proc.pid);
+    const p0 = threadsCpuMs(proc.pid);
     const from = Number(process.hrtime.bigint()) / 1e6;
     const cli = [join(side.dir, 'bin/hako.cjs'), 'pull', '-q', ref];
     const cliEnv = withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv;
@@ -192,7 +209,7 @@ async function pullOnce(side, tag, registry, ref) {
     const ms = Number(process.hrtime.bigint()) / 1e6 - from;
     side.times.push(ms);
     side.cpu.push(mainThreadMs(proc.pid) - c0);
-    side.procCpu.push((cpuSeconds(proc.pid) - p0) * 1000);
+    side.procCpu.push(threadsCpuMs(proc.pid) - p0);
     if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull ended\n');
     const rss = [];
     for (const at of rssAfter) {
@@ -270,7 +287,7 @@ const pairedCpu = median(b.cpu.map((c, i) => c - a.cpu[i]));
 const pairedProcCpu = median(b.procCpu.map((c, i) => c / a.procCpu[i]));
 console.log(`hako pull ${image} (CLI → fresh hakod), ${pairs} pairs; load ${load0} → ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const label = (s) => [s.name, ...(s.warm ? ['(warm)'] : []), ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`), ...s.nodeArgs].join(' ');
-for (const s of sides) console.log(`  ${label(s).padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU, process ${median(s.procCpu).toFixed(0)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
+for (const s of sides) console.log(`  ${label(s).padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU, process ${median(s.procCpu).toFixed(1)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
 console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed(3)}, main-thread CPU difference ${pairedCpu >= 0 ? '+' : ''}${pairedCpu.toFixed(1)} ms, process CPU ratio ${pairedProcCpu.toFixed(3)}`);
 rssAfter.forEach((at, j) => {
   const d = median(b.rss.map((r, i) => r[j] - a.rss[i][j]));
