@@ -7,8 +7,8 @@
 // --image=debian pulls bench/pull.mjs's debian bookworm minbase (one 49 MB gzip layer, 121 MB of
 // tar; made once with debootstrap and cached in .tmp/bench-cache, shared with bench/pull.mjs).
 // Printed: each side's median wall time (CLI spawned → exited) and the median of the pairs' ratios;
-// hakod's whole-process CPU time for the pull (utime+stime of every thread: the event loop, zlib
-// and addon jobs on the libuv pool; 10 ms ticks) and the median of the pairs' ratios;
+// hakod's whole-process CPU time for the pull (every thread's schedstat: the event loop, zlib
+// and addon jobs on the libuv pool) and the median of the pairs' ratios;
 // hakod's main-thread CPU time for the pull (/proc/PID/schedstat of the event loop's thread: less
 // sensitive to load than the wall time) and the median of the pairs' differences; with --phases,
 // per step of the pull (hakod's HAKO_PHASE_TRACE, the CLI's HAKO_CLI_TRACE as cli:…) each side's
@@ -25,6 +25,8 @@
 // writes a V8 CPU profile of each hakod (its start-up included) to DIR/<pair>-<side>.cpuprofile
 // (with --phases, its phase trace beside it: DIR/<pair>-<side>.trace, in the profile's clock);
 // --perf=DIR records hakod's main thread during the pull only with perf(1) (DIR/<pair>-<side>.data).
+// --strace=DIR: strace -f -tt -T of hakod (attached before the timed pull) and of the CLI, as
+// DIR/<pair>-<side>.hakod and .cli (the times then say where the syscalls go, not how long a pull takes).
 // --warm / --versus-warm: that side's hakod first pulls an unrelated tiny image (bench/warmup, as
 // bench/pull.mjs --warm) and idles 1.5 s before the timed pull (with --versus=. --versus-warm: what a
 // fresh daemon's first pull costs more than a later one's).
@@ -37,14 +39,14 @@
 // median and the pairs' median difference, per delay): what a pull leaves resident, e.g. before
 // and after the daemon's quiet-second trim and V8's memory reducer (~8 s).
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--image=busybox|debian] [--phases[=hakod|cpu]] [--dir /var/tmp]
-//          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR]
+//          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR] [--strace=DIR] [--perf-trace=DIR]
 //          [--logs=DIR] [--idle=MS] [--rss-after=MS,…]
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, debianRootfsTar, ociLayoutFromTar, settle } from './lib/common.mjs';
+import { debianRootfsTar, ociLayoutFromTar, settle } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -60,6 +62,8 @@ const envOf = (name) => Object.fromEntries(opts(name).map((kv) => [kv.slice(0, k
 const nodeArgsOf = (name) => opts(name).flatMap((a) => a.split(/\s+/)).filter((a) => a);
 const cpuProfDir = opts('cpu-prof')[0];
 const perfDir = opts('perf')[0];
+const straceDir = opts('strace')[0];
+const perfTraceDir = opts('perf-trace')[0];
 const logsDir = opts('logs')[0];
 const idleMs = Number(opts('idle')[0] ?? 0);
 const rssAfter = (opts('rss-after')[0] ?? '').split(',').filter((x) => x).map(Number);
@@ -131,6 +135,23 @@ function warmupLayout() {
   return dir;
 }
 
+/**
+ * CPU time of all the process's threads, ms (each thread's /proc schedstat, in ns: utime+stime
+ * count 10 ms ticks, too coarse for a busybox pull's ~40 ms). Threads that ended are not counted
+ * (libuv's pool and V8's platform threads live as long as the process).
+ */
+const threadsCpuMs = (pid) => {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+  return ns / 1e6;
+};
+
 /** CPU time of the process's main thread (the event loop), ms. */
 const mainThreadMs = (pid) => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 
@@ -168,15 +189,27 @@ async function pullOnce(side, tag, registry, ref) {
       perf = spawn('perf', ['record', '-q', '-F', '10000', '-g', '-t', String(proc.pid), '-o', join(resolve(perfDir), `${tag}.data`)], { stdio: 'ignore' });
       await new Promise((r) => setTimeout(r, 300)); // perf attaches
     }
+    let strace;
+    if (straceDir) {
+      strace = spawn('strace', ['-f', '-tt', '-T', '-p', String(proc.pid), '-o', join(resolve(straceDir), `${tag}.hakod`)], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 500)); // strace attaches to every thread
+    }
+    if (perfTraceDir) {
+      strace = spawn('perf', ['trace', '-T', '-p', String(proc.pid), '-o', join(resolve(perfTraceDir), `${tag}.perf-trace`)], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 500));
+    }
     if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull starts\n');
     const c0 = mainThreadMs(proc.pid);
-    const p0 = cpuSeconds(proc.pid);
+    const p0 = threadsCpuMs(proc.pid);
     const from = Number(process.hrtime.bigint()) / 1e6;
-    sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', ref], { env: withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv });
+    const cli = [join(side.dir, 'bin/hako.cjs'), 'pull', '-q', ref];
+    const cliEnv = withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv;
+    if (straceDir) sh('strace', ['-f', '-tt', '-T', '-o', join(resolve(straceDir), `${tag}.cli`), ...cli], { env: cliEnv });
+    else sh(cli[0], cli.slice(1), { env: cliEnv });
     const ms = Number(process.hrtime.bigint()) / 1e6 - from;
     side.times.push(ms);
     side.cpu.push(mainThreadMs(proc.pid) - c0);
-    side.procCpu.push((cpuSeconds(proc.pid) - p0) * 1000);
+    side.procCpu.push(threadsCpuMs(proc.pid) - p0);
     if (logsDir) appendFileSync(join(d, 'hakod.log'), '=== pull-versus: timed pull ended\n');
     const rss = [];
     for (const at of rssAfter) {
@@ -184,6 +217,11 @@ async function pullOnce(side, tag, registry, ref) {
       rss.push(Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))[1]) / 1024);
     }
     side.rss.push(rss);
+    if (strace && strace.exitCode === null && strace.signalCode === null) {
+      const done = new Promise((r) => strace.once('exit', r));
+      strace.kill('SIGINT');
+      await done;
+    }
     if (perf) {
       const done = new Promise((r) => perf.once('exit', r));
       perf.kill('SIGINT');
@@ -249,7 +287,7 @@ const pairedCpu = median(b.cpu.map((c, i) => c - a.cpu[i]));
 const pairedProcCpu = median(b.procCpu.map((c, i) => c / a.procCpu[i]));
 console.log(`hako pull ${image} (CLI → fresh hakod), ${pairs} pairs; load ${load0} → ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const label = (s) => [s.name, ...(s.warm ? ['(warm)'] : []), ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`), ...s.nodeArgs].join(' ');
-for (const s of sides) console.log(`  ${label(s).padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU, process ${median(s.procCpu).toFixed(0)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
+for (const s of sides) console.log(`  ${label(s).padEnd(40)} ${median(s.times).toFixed(1)} ms   hakod main thread ${median(s.cpu).toFixed(1)} ms CPU, process ${median(s.procCpu).toFixed(1)} ms CPU   [${s.times.map((x) => x.toFixed(0)).join(' ')}]`);
 console.log(`  this checkout / versus: pairs' median ratio ${pairedRatio.toFixed(3)}, main-thread CPU difference ${pairedCpu >= 0 ? '+' : ''}${pairedCpu.toFixed(1)} ms, process CPU ratio ${pairedProcCpu.toFixed(3)}`);
 rssAfter.forEach((at, j) => {
   const d = median(b.rss.map((r, i) => r[j] - a.rss[i][j]));

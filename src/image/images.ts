@@ -290,7 +290,10 @@ export class ImageService {
     } finally {
       client?.close();
     }
-    if (event) await this.pullEvent(ref);
+    // The labels of the image just pulled (what the reference names now, unless it was tagged
+    // again meanwhile): read back from the store, they cost four pool round trips and a parse
+    // before the answer could end (the event goes out before it, as with dockerd).
+    if (event) this.emitPullEvent(ref, result.labels);
     this.opts.onPulled?.();
     return result;
   }
@@ -302,10 +305,8 @@ export class ImageService {
    * digest) has one, for the repository (its labels: those of `latest`, if it has one).
    */
   async pullEvent(ref: string): Promise<void> {
-    const sink = this.onEvent;
-    if (!sink) return;
-    const r = parseReference(ref, { defaultTag: false });
-    const id = familiarString(r);
+    if (!this.onEvent) return;
+    const id = familiarString(parseReference(ref, { defaultTag: false }));
     let labels: Record<string, string> = {};
     try {
       const rec = await this.resolve(id);
@@ -314,7 +315,13 @@ export class ImageService {
     } catch {
       // no such image (a repository without latest), or its config unreadable: no labels
     }
-    sink('pull', id, { ...labels, name: familiarName(r) });
+    this.emitPullEvent(ref, labels);
+  }
+
+  /** pullEvent with the image's labels known (a pull's own). */
+  private emitPullEvent(ref: string, labels: Record<string, string>): void {
+    const r = parseReference(ref, { defaultTag: false });
+    this.onEvent?.('pull', familiarString(r), { ...labels, name: familiarName(r) });
   }
 
   /**

@@ -22,7 +22,7 @@ import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type P
 import { familiarString, formatReference, parseReference, repositoryName, type Reference } from './reference.js';
 import { countDown, countUp, type BlobFetcher, type ContentStore, type IngestResult } from './store/content.js';
 import type { ImageRecord, MetadataStore, RefTable } from './store/metadata.js';
-import type { StagedFile } from '../common/atomic-file.js';
+import { fsyncChain, type StagedFile } from '../common/atomic-file.js';
 import type { RegistryClient } from './registry/client.js';
 import { dockerWordsOf, pullError, withDockerWords } from './registry/errcode.js';
 import { ByteProgress, shortDigest, type ProgressEvent, type ProgressSink } from './progress.js';
@@ -229,6 +229,8 @@ export interface PullResult {
   status: 'downloaded' | 'up-to-date';
   /** What docker prints: `Status: Downloaded newer image for busybox:latest`. */
   message: string;
+  /** The image config's labels (`config.Labels`; empty without): the pull event carries them. */
+  labels: Record<string, string>;
 }
 
 function mismatch(what: string, d: Digest, got: Digest): HakoError {
@@ -688,7 +690,9 @@ async function finishPull(
     return { rec, refs, previous };
   };
   const stage = async (p: MetaPlan): Promise<StagedMeta> => {
-    const staged = await Promise.allSettled([ctx.meta.stageImage(p.rec), ctx.meta.stageRefs(p.refs)]);
+    // Their fsyncs on one pool thread, the record's first (see fsyncChain).
+    const fsync = fsyncChain();
+    const staged = await Promise.allSettled([ctx.meta.stageImage(p.rec, fsync), ctx.meta.stageRefs(p.refs, fsync)]);
     const [recFile, refsFile] = staged.map((x) => (x.status === 'fulfilled' ? x.value : undefined));
     const abort = async (): Promise<void> => {
       await Promise.all([recFile?.abort(), refsFile?.abort()]);
@@ -857,7 +861,8 @@ async function commitPull(
   report({ status: `Digest: ${top.digest}` });
   const message = upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}`;
   if (opts.statusLine !== false) report({ status: message });
-  return { reference: formatReference(ref), digest: top.digest, manifestDigest, id: c.id, platform: m.platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message };
+  const labels = (c.config.config as { Labels?: Record<string, string> | null } | undefined)?.Labels;
+  return { reference: formatReference(ref), digest: top.digest, manifestDigest, id: c.id, platform: m.platform, downloaded, status: upToDate ? 'up-to-date' : 'downloaded', message, labels: { ...(labels ?? {}) } };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { digestHex, hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
-import { fsyncDirFast } from '../../common/atomic-file.js';
+import { fsyncChain, fsyncDirFast } from '../../common/atomic-file.js';
 import { pullMark } from '../pull-trace.js';
 import { startWriteback } from '../../native/fs.js';
 
@@ -317,22 +317,29 @@ export class ContentStore {
     };
     let current = todo[0]!;
     try {
-      await Promise.all(
-        todo.map(async (it, i) => {
-          // Small files: created and written synchronously; only the fsync waits on the pool.
+      // Small files: created and written synchronously, all of them before the first fsync;
+      // the fsyncs wait on the pool one after the other (fsyncChain: one pool thread).
+      const fds: number[] = [];
+      let synced: Array<Promise<void>> = [];
+      try {
+        for (const [i, it] of todo.entries()) {
+          current = it;
           const fd = openSync(tmps[i]!, 'wx', 0o644);
-          try {
-            let off = 0;
-            while (off < it.data.length) off += writeSync(fd, it.data, off);
-            await fdSync(fd);
-          } finally {
-            closeSync(fd);
-          }
-        }),
-      ).catch((err: unknown) => {
-        current = todo[tmps.findIndex((t) => (err as NodeJS.ErrnoException)?.path === t)] ?? current;
-        throw err;
-      });
+          fds.push(fd);
+          let off = 0;
+          while (off < it.data.length) off += writeSync(fd, it.data, off);
+        }
+        const fsync = fsyncChain();
+        synced = fds.map((fd) => fsync(fd));
+        for (const [i, p] of synced.entries()) {
+          current = todo[i]!;
+          await p;
+        }
+      } finally {
+        // (an fd closed under a running fsync could be reused by another open meanwhile)
+        await Promise.allSettled(synced);
+        for (const fd of fds) closeSync(fd);
+      }
     } catch (err) {
       await removeTemps();
       throw fromSystemError(`store ${current.expected?.what ?? 'blob'} ${current.digest}`, err);

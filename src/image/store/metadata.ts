@@ -160,8 +160,8 @@ export class MetadataStore {
    * putImage in two steps (see stageFileAtomicSync: written now, its fsync under way in the
    * pool); after init(). The caller commits or aborts the file (its fd stays open until then).
    */
-  async stageImage(rec: ImageRecord): Promise<StagedFile> {
-    return stageFileAtomicSync(this.imagePath(rec.id), JSON.stringify(rec, null, 1), { mode: 0o644 });
+  async stageImage(rec: ImageRecord, fsyncVia?: (fd: number) => Promise<void>): Promise<StagedFile> {
+    return stageFileAtomicSync(this.imagePath(rec.id), JSON.stringify(rec, null, 1), { mode: 0o644, fsyncVia });
   }
 
   async deleteImage(id: Digest): Promise<void> {
@@ -210,8 +210,8 @@ export class MetadataStore {
   }
 
   /** writeRefs in two steps (as stageImage); after init(), holding the lock until the commit. */
-  async stageRefs(t: RefTable): Promise<StagedFile> {
-    return stageFileAtomicSync(this.refsPath, JSON.stringify(t, null, 1), { mode: 0o644 });
+  async stageRefs(t: RefTable, fsyncVia?: (fd: number) => Promise<void>): Promise<StagedFile> {
+    return stageFileAtomicSync(this.refsPath, JSON.stringify(t, null, 1), { mode: 0o644, fsyncVia });
   }
 
   // ---- leases (containers using images) ----------------------------------------------------
