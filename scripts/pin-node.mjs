@@ -31,7 +31,12 @@ function nodePath() {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir || !isAbsolute(dir)) continue;
     const p = join(dir, 'node');
-    const st = statSync(p, { throwIfNoEntry: false });
+    let st;
+    try {
+      st = statSync(p, { throwIfNoEntry: false });
+    } catch {
+      continue; // (EACCES on a directory of PATH: env(1) passes it over too)
+    }
     if (!st?.isFile()) continue;
     // the first node on PATH is the one env(1) would run; pin it only when it is this one
     return st.dev === self.dev && st.ino === self.ino ? p : process.execPath;
@@ -47,6 +52,7 @@ if (existsSync(join(root, '.git'))) {
   if (/\s/.test(node)) say(`kept ${ENV_SHEBANG.slice(2)}: the node path has whitespace (${JSON.stringify(node)})`);
   else if (Buffer.byteLength(line) > MAX_LINE) say(`kept ${ENV_SHEBANG.slice(2)}: '${line}' is longer than ${MAX_LINE} bytes`);
   else {
+    let pinned = 0;
     for (const name of LAUNCHERS) {
       const file = join(root, 'bin', name);
       let text;
@@ -58,8 +64,12 @@ if (existsSync(join(root, '.git'))) {
       }
       const nl = text.indexOf('\n');
       const first = text.slice(0, nl);
-      if (first === line) continue; // pinned already (npm rebuild)
-      if (first !== ENV_SHEBANG) {
+      if (first === line) {
+        pinned++; // pinned already (npm rebuild)
+        continue;
+      }
+      // (or pinned by an earlier install to a node that may be gone: `npm rebuild` under another node)
+      if (first !== ENV_SHEBANG && !new RegExp(`^#!/\\S+ ${FLAGS}$`).test(first)) {
         say(`${file}: its first line is not '${ENV_SHEBANG}'; left as it is`);
         continue;
       }
@@ -69,11 +79,12 @@ if (existsSync(join(root, '.git'))) {
         writeFileSync(tmp, line + text.slice(nl));
         chmodSync(tmp, statSync(file).mode & 0o7777);
         renameSync(tmp, file);
+        pinned++;
       } catch (e) {
         say(`${file}: not pinned (${e.code ?? e.message})`);
         rmSync(tmp, { force: true });
       }
     }
-    say(`commands run by ${node}`);
+    if (pinned) say(`${pinned} of ${LAUNCHERS.length} commands run by ${node}`);
   }
 }

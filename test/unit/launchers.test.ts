@@ -253,6 +253,10 @@ test('an installed copy runs its commands by the install\'s node without env(1) 
     const pinned = readFileSync(join(inst, 'bin', 'hako.cjs'), 'utf8');
     assert.equal(pin(inst).status, 0);
     assert.equal(readFileSync(join(inst, 'bin', 'hako.cjs'), 'utf8'), pinned);
+    // Pinned by an earlier install to a node that is gone (npm rebuild under another node): pinned again.
+    writeFileSync(join(inst, 'bin', 'hako.cjs'), pinned.replace(/^#!\S+/, '#!/gone/bin/node'));
+    assert.equal(pin(inst).status, 0);
+    assert.equal(readFileSync(join(inst, 'bin', 'hako.cjs'), 'utf8'), pinned);
 
     // A checkout (.git, a directory in a clone, a file in a worktree) keeps its tracked files.
     const checkout = join(dir, 'checkout');
