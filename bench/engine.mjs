@@ -11,7 +11,8 @@
 //      Target: against hakod ≥ 12× faster than against dockerd.
 //      `docker version` against each engine is timed alongside: the docker CLI's own fixed cost
 //      (start, config, _ping, one request, exit), which bounds the ratio any engine can reach.
-//   2. `hako run --rm --network none busybox true` (target: within 1.3× of the docker CLI against hakod).
+//   2. `hako run --rm --network none busybox true` (target: within 1.3× of the docker CLI against hakod),
+//      as npm installs it (bench/lib/common.mjs installedCopy: its shebang runs this node directly).
 //   3. create → attach → wait → start → (output, exit) → remove through the API from an in-process
 //      client (target ≤ 15 ms median), with two clients taking turns: hako's own client library
 //      (raw HTTP/1.1 over a unix-socket pool, connections opened ahead as `hako run` does; the
@@ -58,7 +59,7 @@ import { request, Agent } from 'node:http';
 import { createConnection } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stopChild } from './lib/common.mjs';
+import { installedCopy, stopChild } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -616,6 +617,9 @@ try {
       return undefined;
     }
   };
+  // The hako CLI as npm installs it: pinned to this node (scripts/pin-node.mjs), the checkout's
+  // tracked launcher goes through env(1) (~1.5 ms more per run).
+  const installed = installedCopy(repo, work.path);
   const cliRuns = { docker: [], hako: [], 'docker-bridge': [] }; // --phases: each run's span in the trace file and its client marks
   const traced = (kind, argv, e) => {
     const from = phases ? traceSize() : 0;
@@ -634,7 +638,7 @@ try {
     // after `docker version`, the docker CLI never paid it: hako/docker 1.42× that way round,
     // 1.29× the other, where bench/startup.mjs (every run follows another's run) gave 1.24×.
     const runDocker = () => traced('docker', [DOCKER, ...runArgs], henv);
-    const runHako = () => traced('hako', [join(repo, 'bin/hako.cjs'), ...runArgs], henv); // exec'd as installed: its shebang's flags apply
+    const runHako = () => traced('hako', [join(installed, 'bin/hako.cjs'), ...runArgs], henv); // exec'd as installed (installedCopy): its shebang's node and flags apply
     // --versus: each docker run right before or after (by turns) the same run against the versus hakod.
     const vs = (argv) => (venv ? timeCommand(argv, venv, 1, 0)[0] : undefined);
     let a;

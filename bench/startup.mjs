@@ -3,8 +3,9 @@
 //      (issue #4 target: hako within 1.3× of docker)
 //   2. `hako-runtime run` of a busybox bundle vs `runc run` (issue #2 target: ≤ 1.0× runc)
 //   3. the floors: `node -e 0`, `docker --version`, `hako --version`
-// The hako commands run the way they are installed: the bin file is exec'd, so its shebang
-// (`#!/usr/bin/env -S node --no-rehash-snapshot`) applies. The "node bin/…" rows run the same
+// The hako commands run the way they are installed: an installed copy's bin file (bench/lib/
+// common.mjs installedCopy: pinned to this node as `npm install` does, `#!<node> --no-rehash-snapshot`)
+// is exec'd, so its shebang applies. The "node bin/…" rows run the same
 // file through `node` without flags, as bench/engine.mjs, bench/runtime.mjs and the tests do.
 // All commands run interleaved (a, b, c, a, b, c, …) so that load from other work on the machine
 // falls on each alike; ratios are of medians. NODE_EXTRA_CA_CERTS is unset for every command
@@ -25,7 +26,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stopChild } from './lib/common.mjs';
+import { installedCopy, stopChild } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -110,6 +111,10 @@ function interleaved(rows, n, warm = 2) {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'hako-bench-startup-'));
+// The commands as npm installs them (pinned to this node, no env(1): scripts/pin-node.mjs); the
+// "node bin/…" rows run the checkout's files.
+const inst = installedCopy(repo, work);
+const instBase = baseline ? installedCopy(baseline, mkdtempSync(join(work, 'base-'))) : undefined;
 const stateBase = ['/run', '/dev/shm'].find((d) => existsSync(d));
 const stateRoot = mkdtempSync(join(stateBase ?? work, 'hako-bench-startup-state-'));
 const cgName = testCgroupName('bench-startup');
@@ -192,19 +197,20 @@ try {
     const runArgs = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
     const rows = [
       { what: 'docker run --rm busybox true → hakod', argv: [DOCKER, ...runArgs], env: hakod.env },
-      { what: 'hako run --rm busybox true (installed: bin/hako.cjs)', argv: [join(repo, 'bin/hako.cjs'), ...runArgs], env: hakod.env },
+      { what: 'hako run --rm busybox true (installed: bin/hako.cjs)', argv: [join(inst, 'bin/hako.cjs'), ...runArgs], env: hakod.env },
       { what: 'node bin/hako.cjs run --rm busybox true', argv: [process.execPath, join(repo, 'bin/hako.cjs'), ...runArgs], env: hakod.env },
+      { what: 'hako run --rm (checkout: bin/hako.cjs, env -S)', argv: [join(repo, 'bin/hako.cjs'), ...runArgs], env: hakod.env },
     ];
-    if (baseline) rows.push({ what: 'baseline: hako run --rm (installed)', argv: [join(baseline, 'bin/hako.cjs'), ...runArgs], env: hakod.env });
+    if (baseline) rows.push({ what: 'baseline: hako run --rm (installed)', argv: [join(instBase, 'bin/hako.cjs'), ...runArgs], env: hakod.env });
     progress(`CLI rows, ${N} rounds`);
     interleaved(rows, N);
-    const ratios = [['hako (installed) / docker', rows[1], rows[0]], ['node bin/hako.cjs / docker', rows[2], rows[0]]];
-    if (baseline) ratios.push(['baseline hako (installed) / docker', rows[3], rows[0]]);
+    const ratios = [['hako (installed) / docker', rows[1], rows[0]], ['node bin/hako.cjs / docker', rows[2], rows[0]], ['hako (checkout, env -S) / docker', rows[3], rows[0]]];
+    if (baseline) ratios.push(['baseline hako (installed) / docker', rows[4], rows[0]]);
     report(`CLI → one hakod (load ${loadavg()})`, rows, ratios);
     if (withPhases) {
       progress(`phases, ${N} rounds`);
       out.push(`phases: run --rm --network none busybox true (load ${loadavg()})`);
-      phaseRounds([rows[0], rows[1], ...(baseline ? [rows[3]] : [])], N);
+      phaseRounds([rows[0], rows[1], ...(baseline ? [rows[4]] : [])], N);
     }
   }
   if (withRuntime) {
@@ -218,10 +224,10 @@ try {
     const run = (root) => ['--root', join(stateRoot, root), 'run', '--bundle', b, 'bench'];
     const rows = [
       { what: 'runc run', argv: ['runc', ...run('runc')] },
-      { what: 'hako-runtime run (installed: bin/hako-runtime.cjs)', argv: [join(repo, 'bin/hako-runtime.cjs'), ...run('hako')] },
+      { what: 'hako-runtime run (installed: bin/hako-runtime.cjs)', argv: [join(inst, 'bin/hako-runtime.cjs'), ...run('hako')] },
       { what: 'node bin/hako-runtime.cjs run', argv: [process.execPath, join(repo, 'bin/hako-runtime.cjs'), ...run('hako-node')] },
     ];
-    if (baseline) rows.push({ what: 'baseline: hako-runtime run (installed)', argv: [join(baseline, 'bin/hako-runtime.cjs'), ...run('base')] });
+    if (baseline) rows.push({ what: 'baseline: hako-runtime run (installed)', argv: [join(instBase, 'bin/hako-runtime.cjs'), ...run('base')] });
     progress(`runtime rows, ${N} rounds`);
     interleaved(rows, N);
     const ratios = [['hako-runtime (installed) / runc', rows[1], rows[0]], ['node bin/hako-runtime.cjs / runc', rows[2], rows[0]]];
@@ -233,7 +239,7 @@ try {
     { what: 'node -e 0', argv: [process.execPath, '-e', '0'] },
     { what: 'node --no-rehash-snapshot -e 0', argv: [process.execPath, '--no-rehash-snapshot', '-e', '0'] },
     { what: 'docker --version', argv: [DOCKER, '--version'] },
-    { what: 'hako --version (installed)', argv: [join(repo, 'bin/hako.cjs'), '--version'] },
+    { what: 'hako --version (installed)', argv: [join(inst, 'bin/hako.cjs'), '--version'] },
   ].filter((r) => withCli || !r.argv.includes(DOCKER));
   interleaved(floors, N);
   report('floors', floors, []);

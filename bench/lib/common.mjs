@@ -1,9 +1,29 @@
-// Pieces the pull and archive benches share: the one-layer OCI layout they push to the registry,
-// and a process's CPU time and start-up settling (read from /proc).
+// Pieces the benches share: the one-layer OCI layout the pull and archive benches push to the
+// registry, a process's CPU time and start-up settling (read from /proc), and an installed copy of
+// a checkout's commands (the start-up benches).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The commands of the built checkout `repo` as `npm install` leaves them, at `<dir>/installed`:
+ * bin/hako.cjs and bin/hako-runtime.cjs copied and pinned to this node by scripts/pin-node.mjs
+ * (no env(1) in their shebang), the built tree (dist, build) linked. A checkout keeps the env
+ * shebang of its tracked files, so a bench that times the command "as installed" runs this copy.
+ * Returns the copy's root (its bin/ beside the links); `dir` is the bench's scratch directory.
+ */
+export function installedCopy(repo, dir) {
+  const root = join(dir, 'installed');
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  for (const f of ['hako.cjs', 'hako-runtime.cjs', 'bundle-loader.cjs']) copyFileSync(join(repo, 'bin', f), join(root, 'bin', f));
+  for (const d of ['dist', 'build', 'node_modules']) if (existsSync(join(repo, d))) symlinkSync(join(repo, d), join(root, d));
+  copyFileSync(join(repo, 'package.json'), join(root, 'package.json'));
+  // (this tree's script: a --baseline checkout may predate it)
+  execFileSync(process.execPath, [fileURLToPath(new URL('../../scripts/pin-node.mjs', import.meta.url)), root], { stdio: 'ignore' });
+  return root;
+}
 
 const sha = (b) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 

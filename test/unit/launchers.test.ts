@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -215,5 +215,68 @@ test('the bundled CLI reads its command table (a lazy JSON table in the bundle) 
     const fromModules = run(`import(${JSON.stringify(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))})`, args);
     assert.deepEqual(fromBundle, fromModules, args.join(' '));
     assert.match(fromBundle.stderr, /code \d+\n$/, args.join(' '));
+  }
+});
+
+test('an installed copy runs its commands by the install\'s node without env(1) (scripts/pin-node.mjs); a checkout and an unknown first line are left alone', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hako-pin-node-'));
+  try {
+    // An installed copy: the launchers as files, the built tree beside them (no .git).
+    const inst = join(dir, 'installed');
+    mkdirSync(join(inst, 'bin'), { recursive: true });
+    for (const name of ['hako.cjs', 'hako-runtime.cjs', 'bundle-loader.cjs']) copyFileSync(bin(name), join(inst, 'bin', name));
+    for (const name of ['hako.cjs', 'hako-runtime.cjs']) chmodSync(join(inst, 'bin', name), 0o755);
+    symlinkSync(join(repoRoot, 'dist'), join(inst, 'dist'));
+    symlinkSync(join(repoRoot, 'build'), join(inst, 'build'));
+    const pin = (root: string) => spawnSync(process.execPath, [join(repoRoot, 'scripts', 'pin-node.mjs'), root], { env, encoding: 'utf8' });
+    const r = pin(inst);
+    assert.equal(r.status, 0, r.stderr);
+    for (const [name, out] of [
+      ['hako-runtime.cjs', /^hako-runtime version \d/],
+      ['hako.cjs', /^hako version \d/],
+    ] as const) {
+      const file = join(inst, 'bin', name);
+      const [first, ...rest] = readFileSync(file, 'utf8').split('\n');
+      const node = /^#!(\/\S+) --no-rehash-snapshot$/.exec(first!)?.[1];
+      assert.ok(node, `${name}: ${first}`);
+      // the node this install ran with (by its own name or one on PATH that is the same file)
+      assert.equal(statSync(node).ino, statSync(process.execPath).ino);
+      assert.deepEqual(rest, readFileSync(bin(name), 'utf8').split('\n').slice(1));
+      assert.equal(statSync(file).mode & 0o777, 0o755);
+      const run = spawnSync(file, ['--version'], { env, encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, out);
+      assert.equal(run.stderr, '');
+    }
+    assert.equal(readdirSync(join(inst, 'bin')).length, 3); // nothing left beside them
+    // Once more (npm rebuild): nothing changes.
+    const pinned = readFileSync(join(inst, 'bin', 'hako.cjs'), 'utf8');
+    assert.equal(pin(inst).status, 0);
+    assert.equal(readFileSync(join(inst, 'bin', 'hako.cjs'), 'utf8'), pinned);
+    // Pinned by an earlier install to a node that is gone (npm rebuild under another node): pinned again.
+    writeFileSync(join(inst, 'bin', 'hako.cjs'), pinned.replace(/^#!\S+/, '#!/gone/bin/node'));
+    assert.equal(pin(inst).status, 0);
+    assert.equal(readFileSync(join(inst, 'bin', 'hako.cjs'), 'utf8'), pinned);
+
+    // A checkout (.git, a directory in a clone, a file in a worktree) keeps its tracked files.
+    const checkout = join(dir, 'checkout');
+    mkdirSync(join(checkout, 'bin'), { recursive: true });
+    writeFileSync(join(checkout, '.git'), 'gitdir: /elsewhere\n');
+    copyFileSync(bin('hako.cjs'), join(checkout, 'bin', 'hako.cjs'));
+    const c = pin(checkout);
+    assert.equal(c.status, 0, c.stderr);
+    assert.match(c.stdout, /is a checkout/);
+    assert.equal(readFileSync(join(checkout, 'bin', 'hako.cjs'), 'utf8'), readFileSync(bin('hako.cjs'), 'utf8'));
+
+    // A launcher whose first line is not the expected one is not rewritten.
+    const other = join(dir, 'other');
+    mkdirSync(join(other, 'bin'), { recursive: true });
+    writeFileSync(join(other, 'bin', 'hako.cjs'), '#!/usr/bin/env node\n0;\n');
+    const o = pin(other);
+    assert.equal(o.status, 0, o.stderr);
+    assert.match(o.stdout, /hako\.cjs: its first line is not/);
+    assert.equal(readFileSync(join(other, 'bin', 'hako.cjs'), 'utf8'), '#!/usr/bin/env node\n0;\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
