@@ -124,8 +124,8 @@ test('pull -a (hako and the docker CLI) pulls every tag of a repository without 
     // again: every tag up to date; one pull event, for the repository (dockerd 20.10)
     const since = await nextWholeSecond(); // a new second: earlier pulls left out
     const again = await hako(['pull', '-a', repo]);
-    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
-    const pulls = (await hako(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'event=pull', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}}'])).stdout;
+    const until = await nextWholeSecond(); // --until counts whole seconds: what came before is in
+    const pulls = (await hako(['events', '--since', String(since), '--until', String(until), '--filter', 'event=pull', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}}'])).stdout;
     assert.equal(pulls, `${repo} ${repo}\n`);
     assert.deepEqual(again.stdout.trim().split('\n').slice(-2), [`Status: Image is up to date for ${repo}`, repo], again.stdout);
     if (hasDocker) assert.equal(again.stdout, (await docker(['pull', '-a', repo])).stdout);
@@ -616,7 +616,7 @@ test('hako events prints what the docker CLI prints, into a slow reader all of i
   }
   for (const n of names.slice(0, 10)) await hako(['start', '-a', n]);
   await hako(['rm', ...names]);
-  const until = String(Math.ceil(Date.now() / 1000) + 1);
+  const until = String(await nextWholeSecond()); // (every event above is before it: the first `events` ends at once)
   const dir = tempDir('hako-cli-events-');
   try {
     const args = ['events', '--since', since, '--until', until, '--filter', 'type=container'];
