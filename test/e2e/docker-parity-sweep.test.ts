@@ -479,8 +479,15 @@ test('top: the container process leads its own session (STAT Ss, as under runc);
   await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
   try {
     await docker(['exec', '-d', 'par-top', 'sleep', '200']);
-    const rows = (await docker(['top', 'par-top', '-o', 'pid,stat,args'])).stdout.trim().split('\n').slice(1);
-    const stat = Object.fromEntries(rows.map((l) => l.trim().split(/\s+/)).map((f) => [f.slice(2).join(' '), f[1]]));
+    // exec -d answers once the exec is started, maybe before its process has exec'd `sleep` (a top
+    // right after it once listed no `sleep 200` under load): until it is listed, 10 s at most.
+    let rows: string[] = [];
+    let stat: Record<string, string | undefined> = {};
+    for (let i = 0; i < 100 && stat['sleep 200'] === undefined; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      rows = (await docker(['top', 'par-top', '-o', 'pid,stat,args'])).stdout.trim().split('\n').slice(1);
+      stat = Object.fromEntries(rows.map((l) => l.trim().split(/\s+/)).map((f) => [f.slice(2).join(' '), f[1]]));
+    }
     assert.equal(stat['sleep 300'], 'Ss', rows.join('\n'));
     assert.equal(stat['sleep 200'], 'Ss', rows.join('\n'));
     const bad = await docker(['top', 'par-top', '-bogus'], { ok: false });
