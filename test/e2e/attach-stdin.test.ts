@@ -60,62 +60,66 @@ async function sendUntilStalled(s: Socket): Promise<{ sent: number; underWay: nu
   }
 }
 
-for (const monitor of [true, false]) {
-  describe(`stdin of a client whose output fails (${monitor ? 'with' : 'without'} hako-monitor)`, { skip: skip || (monitor && !hasMonitor ? 'build/hako-monitor is missing' : false) }, () => {
-    let fx: EngineFixture | undefined;
-    let server: Server | undefined;
-    let sockDir: { path: string; cleanup: () => void } | undefined;
-    let sockPath = '';
+// The two engines (each its own registry, dirs, cgroups, network and API socket) run at once: their
+// cases mostly wait (a stalled write's 1.5 s, the daemon seeing the client go).
+describe('stdin of clients whose output fails', { concurrency: true }, () => {
+  for (const monitor of [true, false]) {
+    describe(`stdin of a client whose output fails (${monitor ? 'with' : 'without'} hako-monitor)`, { skip: skip || (monitor && !hasMonitor ? 'build/hako-monitor is missing' : false) }, () => {
+      let fx: EngineFixture | undefined;
+      let server: Server | undefined;
+      let sockDir: { path: string; cleanup: () => void } | undefined;
+      let sockPath = '';
 
-    before(async () => {
-      fx = await engineFixture({ dirPrefix: monitor ? 'hako-attin-' : 'hako-attin-nomon-', cgroupParent: testCgroupName(monitor ? 'attin' : 'attin-nomon'), net: testNet(), monitor });
-      sockDir = tempDir('hako-attin-sock-');
-      sockPath = join(sockDir.path, 'api.sock');
-      server = createApiServer(createApiHandlers({ engine: fx.engine, images: fx.engine.images, log: () => undefined, daemon: { version: '0', root: fx.dir.path, execRoot: fx.dir.path, startedAt: new Date(), debug: false, insecureRegistries: [] } }));
-      await new Promise<void>((r) => server!.listen(sockPath, r));
-    });
-
-    after(async () => {
-      if (server) await new Promise((r) => server!.close(r));
-      await fx?.close(fx.engine);
-      sockDir?.cleanup();
-    });
-
-    for (const kind of ['container', 'container (200, no upgrade)', 'exec'] as const) {
-      test(`${kind}: the client goes with its output unread while its stdin waits in the kernel; the process still reads every byte it sent`, async () => {
-        const engine = fx!.engine;
-        const gate = tempDir('hako-attin-gate-');
-        try {
-          // Output every 50 ms (writes to the gone client fail) and no stdin read until /g/go.
-          const script = 'while [ ! -e /g/go ]; do echo tick; sleep 0.05; done; wc -c > /g/n.tmp; mv /g/n.tmp /g/n';
-          const ct = kind !== 'exec';
-          const cmd = ct ? ['sh', '-c', script] : ['sleep', '60'];
-          const { Id } = await engine.createContainer(`attin-${kind === 'exec' ? 'exec' : kind === 'container' ? 'ct' : 'ct200'}-${monitor ? 'm' : 'n'}`, { Image: fx!.image, Cmd: cmd, OpenStdin: ct, StdinOnce: ct, AttachStdin: ct, HostConfig: { Binds: [`${gate.path}:/g`] } });
-          let s: Socket;
-          if (ct) {
-            s = await upgrade(sockPath, 'POST', `/v1.41/containers/${Id}/attach?stream=1&stdin=1&stdout=1&stderr=1`, '', kind === 'container');
-            await engine.startContainer(Id);
-          } else {
-            await engine.startContainer(Id);
-            const { Id: execId } = await engine.createExec(Id, { Cmd: ['sh', '-c', script], AttachStdin: true, AttachStdout: true, AttachStderr: true });
-            s = await upgrade(sockPath, 'POST', `/v1.41/exec/${execId}/start`, JSON.stringify({ Detach: false, Tty: false }));
-          }
-          s.on('error', () => undefined);
-          const { sent, underWay } = await sendUntilStalled(s);
-          // Gone: its unread output makes the daemon's next write fail (ECONNRESET/EPIPE).
-          s.destroy();
-          await sleep(500);
-          writeFileSync(join(gate.path, 'go'), '');
-          const n = join(gate.path, 'n');
-          for (let i = 0; i < 200 && !existsSync(n); i++) await sleep(100);
-          assert.ok(existsSync(n), 'the process never saw its stdin end');
-          const got = Number(readFileSync(n, 'utf8').trim());
-          assert.ok(got >= sent && got <= sent + underWay, `the process read ${got} bytes of stdin; the client had sent ${sent} (+ up to ${underWay} under way)`);
-          await engine.removeContainer(Id, { force: true });
-        } finally {
-          gate.cleanup();
-        }
+      before(async () => {
+        fx = await engineFixture({ dirPrefix: monitor ? 'hako-attin-' : 'hako-attin-nomon-', cgroupParent: testCgroupName(monitor ? 'attin' : 'attin-nomon'), net: testNet(), monitor });
+        sockDir = tempDir('hako-attin-sock-');
+        sockPath = join(sockDir.path, 'api.sock');
+        server = createApiServer(createApiHandlers({ engine: fx.engine, images: fx.engine.images, log: () => undefined, daemon: { version: '0', root: fx.dir.path, execRoot: fx.dir.path, startedAt: new Date(), debug: false, insecureRegistries: [] } }));
+        await new Promise<void>((r) => server!.listen(sockPath, r));
       });
-    }
-  });
-}
+
+      after(async () => {
+        if (server) await new Promise((r) => server!.close(r));
+        await fx?.close(fx.engine);
+        sockDir?.cleanup();
+      });
+
+      for (const kind of ['container', 'container (200, no upgrade)', 'exec'] as const) {
+        test(`${kind}: the client goes with its output unread while its stdin waits in the kernel; the process still reads every byte it sent`, async () => {
+          const engine = fx!.engine;
+          const gate = tempDir('hako-attin-gate-');
+          try {
+            // Output every 50 ms (writes to the gone client fail) and no stdin read until /g/go.
+            const script = 'while [ ! -e /g/go ]; do echo tick; sleep 0.05; done; wc -c > /g/n.tmp; mv /g/n.tmp /g/n';
+            const ct = kind !== 'exec';
+            const cmd = ct ? ['sh', '-c', script] : ['sleep', '60'];
+            const { Id } = await engine.createContainer(`attin-${kind === 'exec' ? 'exec' : kind === 'container' ? 'ct' : 'ct200'}-${monitor ? 'm' : 'n'}`, { Image: fx!.image, Cmd: cmd, OpenStdin: ct, StdinOnce: ct, AttachStdin: ct, HostConfig: { Binds: [`${gate.path}:/g`] } });
+            let s: Socket;
+            if (ct) {
+              s = await upgrade(sockPath, 'POST', `/v1.41/containers/${Id}/attach?stream=1&stdin=1&stdout=1&stderr=1`, '', kind === 'container');
+              await engine.startContainer(Id);
+            } else {
+              await engine.startContainer(Id);
+              const { Id: execId } = await engine.createExec(Id, { Cmd: ['sh', '-c', script], AttachStdin: true, AttachStdout: true, AttachStderr: true });
+              s = await upgrade(sockPath, 'POST', `/v1.41/exec/${execId}/start`, JSON.stringify({ Detach: false, Tty: false }));
+            }
+            s.on('error', () => undefined);
+            const { sent, underWay } = await sendUntilStalled(s);
+            // Gone: its unread output makes the daemon's next write fail (ECONNRESET/EPIPE).
+            s.destroy();
+            await sleep(500);
+            writeFileSync(join(gate.path, 'go'), '');
+            const n = join(gate.path, 'n');
+            for (let i = 0; i < 200 && !existsSync(n); i++) await sleep(100);
+            assert.ok(existsSync(n), 'the process never saw its stdin end');
+            const got = Number(readFileSync(n, 'utf8').trim());
+            assert.ok(got >= sent && got <= sent + underWay, `the process read ${got} bytes of stdin; the client had sent ${sent} (+ up to ${underWay} under way)`);
+            await engine.removeContainer(Id, { force: true });
+          } finally {
+            gate.cleanup();
+          }
+        });
+      }
+    });
+  }
+});

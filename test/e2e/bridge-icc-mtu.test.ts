@@ -180,10 +180,12 @@ test('--icc=false: the default bridge\'s containers reach each other only throug
   let up = false;
   for (let i = 0; i < 20 && !up; i++) up = await reaches('web', db, 80);
   assert.ok(up, 'the linker reaches the linked container\'s exposed port');
-  assert.equal(await reaches('web', db, 81), false, 'not a port the linked container does not expose');
-  assert.equal(await reaches('other', db, 80), false, 'a container without the link does not reach it');
-  assert.equal(await reaches('db', web, 80), false, 'the link opens nothing the other way');
-  assert.equal(await reaches('db', other, 80), false, 'nor between unlinked containers');
+  // (each refused path waits out nc's 2 s: they are tried at once, not one after the other)
+  const [closedPort, unlinked, backwards, between] = await Promise.all([reaches('web', db, 81), reaches('other', db, 80), reaches('db', web, 80), reaches('db', other, 80)]);
+  assert.equal(closedPort, false, 'not a port the linked container does not expose');
+  assert.equal(unlinked, false, 'a container without the link does not reach it');
+  assert.equal(backwards, false, 'the link opens nothing the other way');
+  assert.equal(between, false, 'nor between unlinked containers');
   const table = bridgeTable() ?? '';
   assert.match(table, new RegExp(`ip saddr ${web.replace(/\./g, '\\.')} ip daddr ${db.replace(/\./g, '\\.')} tcp dport 80 accept`));
   assert.match(table, new RegExp(`ip saddr ${db.replace(/\./g, '\\.')} ip daddr ${web.replace(/\./g, '\\.')} tcp sport 80 accept`));

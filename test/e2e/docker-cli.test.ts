@@ -111,8 +111,8 @@ test('docker push to the test registry', { skip }, async () => {
   assert.match(r.stdout, /v1: digest: sha256:[0-9a-f]{64}/);
   // dockerd's events: pull and push name the reference (the actor too; a pull's `name` is the
   // repository, dockerd 20.10's FamiliarName), tag the image.
-  await new Promise((res) => setTimeout(res, 1100)); // --until counts whole seconds
-  const events = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}'])).stdout.trim().split('\n');
+  const until = await nextWholeSecond(); // --until counts whole seconds: what came before is in
+  const events = (await docker(['events', '--since', String(since), '--until', String(until), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}'])).stdout.trim().split('\n');
   const pulled = events.filter((l) => l.startsWith('pull '));
   assert.ok(pulled.includes(`pull ${ref}:latest ${ref}`), events.join('\n'));
   assert.ok(events.some((l) => /^tag sha256:[0-9a-f]{64} /.test(l) && l.endsWith(` ${target}`)), events.join('\n'));
@@ -132,8 +132,8 @@ test('docker push to the test registry', { skip }, async () => {
   await docker(['pull', labelled]);
   await docker(['rmi', labelled]);
   await docker(['pull', `${reg.host}/test/labelled@${digest}`]);
-  await new Promise((res) => setTimeout(res, 1100));
-  const labelEvents = (await docker(['events', '--since', String(since2), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'event=pull', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}} {{index .Actor.Attributes "pulled.label"}}'])).stdout.trim().split('\n');
+  const until2 = await nextWholeSecond(); // --until counts whole seconds: what came before is in
+  const labelEvents = (await docker(['events', '--since', String(since2), '--until', String(until2), '--filter', 'event=pull', '--format', '{{.Actor.ID}} {{.Actor.Attributes.name}} {{index .Actor.Attributes "pulled.label"}}'])).stdout.trim().split('\n');
   assert.deepEqual(labelEvents, [`${labelled} ${reg.host}/test/labelled x`, `${reg.host}/test/labelled@${digest} ${reg.host}/test/labelled x`]);
   await docker(['rmi', `${reg.host}/test/labelled@${digest}`], { ok: false });
 });

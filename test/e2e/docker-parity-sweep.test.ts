@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { hasDocker, hasEngine, startDaemon, DOCKER, type TestDaemon } from '../helpers/daemon.js';
 import { isRoot, busyboxRootfsTar, tempDir } from '../helpers/fixtures.js';
 import { detectCgroupMode } from '../../src/runtime/cgroups/index.js';
+import { nextWholeSecond } from '../helpers/clock.js';
 
 const skip = !hasDocker ? `${DOCKER} is missing (the docker CLI is needed for this test)` : !hasEngine ? 'the container engine is not built' : !isRoot ? 'container flows need root' : false;
 
@@ -320,9 +321,9 @@ test('none and host containers have an endpoint while running; a none container 
     assert.equal(await err(['network', 'connect', 'none', 'par-host1']), 'container sharing network namespace with another container or host cannot be connected to any other network');
     await docker(['stop', '-t', '0', 'par-none1']);
     await docker(['stop', '-t', '0', 'par-host1']);
-    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
+    const until = await nextWholeSecond(); // --until counts whole seconds: what came before is in
     const names = new Map([[id, 'none1'], [(await docker(['inspect', '-f', '{{.Id}}', 'par-host1'])).stdout.trim(), 'host1'], [(await docker(['inspect', '-f', '{{.Id}}', 'par-none2'])).stdout.trim(), 'none2']]);
-    const events = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.container}} {{.Actor.Attributes.name}} {{.Actor.Attributes.type}}'])).stdout
+    const events = (await docker(['events', '--since', String(since), '--until', String(until), '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.container}} {{.Actor.Attributes.name}} {{.Actor.Attributes.type}}'])).stdout
       .trim().split('\n').map((l) => l.split(' ')).filter((f) => names.has(f[1]!)).map((f) => `${f[0]} ${names.get(f[1]!)} ${f[2]} ${f[3]}`);
     assert.deepEqual(events, [
       'connect none1 none null', 'connect host1 host host', 'connect none2 none null', 'disconnect none2 none null',
@@ -437,9 +438,9 @@ test('image events as dockerd\'s: tag, untag and delete (named by ID), import (t
     await docker(['rmi', 'par-evimp:1']);
     const committed = (await docker(['commit', 'par-evc', 'par-evcommit:1'])).stdout.trim();
     await docker(['rmi', 'par-evcommit:1']);
-    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
+    const until = await nextWholeSecond(); // --until counts whole seconds: what came before is in
     const names = new Map([[bb, 'BB'], [imported, 'IMP'], [committed, 'COMMIT']]);
-    const lines = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--format', '{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}'])).stdout
+    const lines = (await docker(['events', '--since', String(since), '--until', String(until), '--format', '{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}'])).stdout
       .trim().split('\n').map((l) => l.replace(/sha256:[0-9a-f]{64}/g, (m) => names.get(m) ?? m).replace(/\b[0-9a-f]{64}\b/g, 'CT'))
       .filter((l) => /^(image |container (pause|commit|unpause) )/.test(l)); // (the run's own events may share the second)
     assert.deepEqual(lines, [
@@ -478,8 +479,15 @@ test('top: the container process leads its own session (STAT Ss, as under runc);
   await docker(['run', '-d', '--network', 'none', '--name', 'par-top', 'busybox', 'sleep', '300']);
   try {
     await docker(['exec', '-d', 'par-top', 'sleep', '200']);
-    const rows = (await docker(['top', 'par-top', '-o', 'pid,stat,args'])).stdout.trim().split('\n').slice(1);
-    const stat = Object.fromEntries(rows.map((l) => l.trim().split(/\s+/)).map((f) => [f.slice(2).join(' '), f[1]]));
+    // exec -d answers once the exec is started, maybe before its process has exec'd `sleep` (a top
+    // right after it once listed no `sleep 200` under load): until it is listed, 10 s at most.
+    let rows: string[] = [];
+    let stat: Record<string, string | undefined> = {};
+    for (let i = 0; i < 100 && stat['sleep 200'] === undefined; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      rows = (await docker(['top', 'par-top', '-o', 'pid,stat,args'])).stdout.trim().split('\n').slice(1);
+      stat = Object.fromEntries(rows.map((l) => l.trim().split(/\s+/)).map((f) => [f.slice(2).join(' '), f[1]]));
+    }
     assert.equal(stat['sleep 300'], 'Ss', rows.join('\n'));
     assert.equal(stat['sleep 200'], 'Ss', rows.join('\n'));
     const bad = await docker(['top', 'par-top', '-bogus'], { ok: false });
@@ -1833,8 +1841,7 @@ test('events: timeNano is the event\'s time in ns with every digit of the int64 
   const since = Math.floor(Date.now() / 1000) - 1;
   await docker(['create', '--network', 'none', '--name', 'par-evns', 'busybox', 'true']);
   await docker(['rm', 'par-evns']);
-  const until = Math.ceil(Date.now() / 1000) + 1;
-  await new Promise((r) => setTimeout(r, 1100));
+  const until = await nextWholeSecond(); // what came before is in; the request ends at once
   const raw = (await d.request('GET', `/v1.41/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ container: ['par-evns'] }))}`)).body.toString();
   const lines = raw.split('\n').filter(Boolean);
   assert.ok(lines.length >= 2, raw);
@@ -2058,8 +2065,8 @@ test('top as dockerd: the container\'s pids go to ps as -q first (BSD-style `o c
     ] as const) {
       assert.deepEqual(Object.values(await top(args)), [500, { message }], args);
     }
-    await new Promise((r) => setTimeout(r, 1100)); // --until counts whole seconds
-    const evs = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'container=par-top', '--format', '{{.Action}}'])).stdout.trim().split('\n');
+    const until = await nextWholeSecond(); // --until counts whole seconds: what came before is in
+    const evs = (await docker(['events', '--since', String(since), '--until', String(until), '--filter', 'container=par-top', '--format', '{{.Action}}'])).stdout.trim().split('\n');
     assert.deepEqual(evs.filter((e) => e !== 'create' && e !== 'start'), ['top', 'top'], 'one per answered top, none for a failed one');
   } finally {
     await docker(['rm', '-f', 'par-top'], { ok: false });
@@ -2076,8 +2083,8 @@ test('archive: GET logs "archive-path", PUT "extract-to-dir", HEAD (a stat) noth
     assert.equal(head.headers['content-type'], undefined);
     assert.equal((await d.request('GET', '/v1.41/containers/par-arc/archive?path=/etc/passwd')).status, 200);
     await docker(['cp', busyboxTar, 'par-arc:/tmp/']); // PUT (after a HEAD of /tmp: no event)
-    await new Promise((r) => setTimeout(r, 1100));
-    const evs = (await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000)), '--filter', 'container=par-arc', '--format', '{{.Action}}'])).stdout.trim().split('\n');
+    const until = await nextWholeSecond(); // --until counts whole seconds: what came before is in
+    const evs = (await docker(['events', '--since', String(since), '--until', String(until), '--filter', 'container=par-arc', '--format', '{{.Action}}'])).stdout.trim().split('\n');
     assert.deepEqual(evs.filter((e) => e !== 'create'), ['archive-path', 'extract-to-dir']);
   } finally {
     await docker(['rm', '-f', 'par-arc'], { ok: false });

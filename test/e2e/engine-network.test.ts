@@ -605,9 +605,13 @@ test('networks are isolated from each other', { skip }, async () => {
     const webIp = (await inspect('isoweb')).NetworkSettings.Networks.isob.IPAddress;
     const brIp = (await inspect('isobr')).NetworkSettings.Networks.bridge.IPAddress;
     await retryUntil(() => getFrom('isoweb', webIp), 'isoweb up');
-    await assert.rejects(getFrom('isocli', webIp), 'isoa → isob must be blocked');
-    await assert.rejects(getFrom('isocli', brIp), 'isoa → the default bridge must be blocked');
-    await assert.rejects(getFrom('isobr', (await inspect('isocli')).NetworkSettings.Networks.isoa.IPAddress), 'bridge → isoa must be blocked');
+    const cliIp = (await inspect('isocli')).NetworkSettings.Networks.isoa.IPAddress;
+    // (each blocked path waits out nc's 3 s: they are tried at once, not one after the other)
+    await Promise.all([
+      assert.rejects(getFrom('isocli', webIp), 'isoa → isob must be blocked'),
+      assert.rejects(getFrom('isocli', brIp), 'isoa → the default bridge must be blocked'),
+      assert.rejects(getFrom('isobr', cliIp), 'bridge → isoa must be blocked'),
+    ]);
   } finally {
     await hako(['rm', '-f', 'isoweb', 'isobr', 'isocli'], { ok: false });
     await hako(['network', 'rm', 'isoa', 'isob'], { ok: false });
@@ -671,8 +675,10 @@ test('network -o driver.mtu / enable_icc=false / host_binding_ipv4: refused in d
     const fromHost = await hako(['exec', 'iccweb2', 'sh', '-c', `nc -w 3 ${gw} ${(hostServer.address() as { port: number }).port} </dev/null`]);
     assert.equal(fromHost.stdout, 'from the host\n');
     // container ↔ container on the bridge: cut, both ways
-    await assert.rejects(getFrom('iccweb2', webIp), 'iccweb2 → iccweb must be blocked (enable_icc=false)');
-    await assert.rejects(getFrom('iccweb', web2Ip), 'iccweb → iccweb2 must be blocked (enable_icc=false)');
+    await Promise.all([
+      assert.rejects(getFrom('iccweb2', webIp), 'iccweb2 → iccweb must be blocked (enable_icc=false)'),
+      assert.rejects(getFrom('iccweb', web2Ip), 'iccweb → iccweb2 must be blocked (enable_icc=false)'),
+    ]);
   } finally {
     hostServer.close();
     await hako(['rm', '-f', 'iccweb', 'iccweb2'], { ok: false });

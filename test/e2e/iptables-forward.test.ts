@@ -266,9 +266,12 @@ test('FORWARD DROP: no way out with --iptables=false (and a warning naming the c
   // the iptables accept for `-o bridge` notwithstanding.
   execFileSync('ip', ['-n', nsB, 'route', 'add', '10.199.7.0/24', 'via', aIp]);
   const cip = pub.NetworkSettings.Networks.opennet.IPAddress;
-  await assert.rejects(getFromB(`http://${cip}/`), failedIn('connect', /^timed out/), 'a container address is not reachable from outside without a published port');
   // Between networks: still isolated (opener on opennet → plain's httpd-less address is moot; pubweb from the default bridge).
-  await assert.rejects(getFrom('plain', cip), /exit/, 'the default bridge cannot reach opennet\'s containers directly');
+  // (each dropped path waits out its client's 3 s: both are tried at once)
+  await Promise.all([
+    assert.rejects(getFromB(`http://${cip}/`), failedIn('connect', /^timed out/), 'a container address is not reachable from outside without a published port'),
+    assert.rejects(getFrom('plain', cip), /exit/, 'the default bridge cannot reach opennet\'s containers directly'),
+  ]);
 
   // 3. network rm removes its rules.
   await hako(['rm', '-f', 'closed']);

@@ -15,7 +15,7 @@ import type { Spec } from '../../src/runtime/spec/types.js';
 import type { Launched } from '../../src/runtime/lifecycle/launch.js';
 import { FRAME, MonitorClient, STREAM, monitorBinary, monitorLaunch, waitForExit, type MonitorOptions } from '../../src/engine/monitor/index.js';
 import { FrameReader, frame } from '../../src/engine/monitor/protocol.js';
-import { isSameProcess } from '../../src/runtime/state/process-info.js';
+import { isSameProcess, processStateLetter } from '../../src/runtime/state/process-info.js';
 
 const skip = !isRoot ? 'needs root' : !existsSync(BUSYBOX) ? 'needs busybox-static' : !existsSync(monitorBinary()) ? 'needs build/hako-monitor (npm run build:native)' : false;
 const started: number[] = [];
@@ -240,16 +240,29 @@ describe('monitor: robustness', { skip }, () => {
   });
 
   test('the monitor has its own session and ignores SIGTERM/SIGINT/SIGHUP/SIGPIPE', async () => {
-    const s = await launchSupervised(h, 'sig', ['/bin/sleep', '1']);
+    // The container runs until the test creates /go: it cannot end (and its monitor with it, for the
+    // normal reason) before the check, however slow the machine (a `sleep 1` once did under load).
+    const s = await launchSupervised(h, 'sig', ['/bin/sh', '-c', 'while [ ! -e /go ]; do sleep 0.02; done']);
     const mon = s.launched.monitor!.pid;
     const stat = readFileSync(`/proc/${mon}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     assert.equal(Number(fields[3]), mon, 'session leader (setsid)');
     assert.equal(Number(fields[2]), mon, 'own process group');
+    // A round trip first: the monitor sets its dispositions before it listens, so signals sent now
+    // cannot land in the instant between its exec and its signal() calls.
+    (await MonitorClient.connect(s.dir)).close();
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGPIPE'] as const) process.kill(mon, sig);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.ok(isSameProcess(mon, undefined), 'still alive');
-    // pid 1 of a pid namespace ignores signals it has no handler for (except SIGKILL): let it end.
+    // Then a round trip after them (HELLO → INFO): an unblocked signal whose action is to terminate
+    // marks the process as exiting within kill(2) itself, so a monitor that did not ignore one could
+    // run no user code again and never answer; one that answers has taken and ignored them all.
+    // (No fixed wait: a sleep proves nothing about delivery under load.)
+    const answered = await MonitorClient.connect(s.dir, { timeoutMs: 2000 }).then(
+      (c) => (c.close(), true),
+      (err: unknown) => `${(err as Error).message}; the monitor's state: ${processStateLetter(mon) ?? 'gone'}`,
+    );
+    assert.equal(answered, true, 'the monitor answers after the signals');
+    assert.ok(isSameProcess(mon, undefined), `still alive (state ${processStateLetter(mon) ?? 'gone'})`);
+    writeFileSync(join(s.rootfs, 'go'), '');
     const rec = await waitForExit(s.dir, s.launched.monitor!);
     await s.launched.process.exited;
     assert.equal(rec.exitCode, 0);

@@ -138,7 +138,8 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
         proc.kill('SIGKILL');
         throw new Error(`hakod did not come up: ${log}`);
       }
-      await new Promise((r) => setTimeout(r, 30));
+      // (5 ms: a start takes 0.2–1 s and a test file restarts hakod up to ~400 times; a check is a stat)
+      await new Promise((r) => setTimeout(r, 5));
     }
   };
   try {

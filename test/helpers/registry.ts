@@ -73,7 +73,7 @@ async function waitUp(port: number, proc: ChildProcess, logPath: string, tls: bo
       fetch(`http://127.0.0.1:${port}/v2/`).then((r) => resolve(r.status === 200 || r.status === 401)).catch(() => resolve(false));
     });
     if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`docker-registry did not come up: ${readFileSync(logPath, 'utf8')}`);
 }
