@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { hasEngine, type TestDaemon } from '../helpers/daemon.js';
+import { hasEngine, requestJson, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry } from '../helpers/registry.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot } from '../helpers/fixtures.js';
@@ -21,11 +21,7 @@ let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
 let image: string;
 
-const json = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-  const r = await d.request(method, `/v1.44${path}`, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'Content-Type': 'application/json' });
-  const text = r.body.toString();
-  return { status: r.status, body: text && /json/.test(String(r.headers['content-type'])) ? JSON.parse(text) : text };
-};
+const json = (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => requestJson(d, method, path, body);
 
 function procState(pid: number): string | null {
   try {

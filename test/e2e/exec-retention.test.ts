@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { hasEngine, type TestDaemon } from '../helpers/daemon.js';
+import { hasEngine, requestJson, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry } from '../helpers/registry.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
 import { isRoot } from '../helpers/fixtures.js';
@@ -24,11 +24,7 @@ let setup: BusyboxDaemon | undefined;
 let d: TestDaemon;
 let image: string;
 
-const json = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-  const r = await d.request(method, `/v1.44${path}`, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'Content-Type': 'application/json' });
-  const text = r.body.toString();
-  return { status: r.status, body: text && /json/.test(String(r.headers['content-type'])) ? JSON.parse(text) : text };
-};
+const json = (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => requestJson(d, method, path, body);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {

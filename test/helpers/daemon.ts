@@ -214,3 +214,13 @@ export async function startDaemon(extra: string[] = [], opts: { after?: TestDaem
 export function daemonPid(d: TestDaemon): number {
   return Number(readFileSync(d.pidfile, 'utf8'));
 }
+
+/**
+ * One API request (v1.44) with an optional JSON body; the answer's body parsed when it is JSON,
+ * else its text.
+ */
+export async function requestJson(d: TestDaemon, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const r = await d.request(method, `/v1.44${path}`, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'Content-Type': 'application/json' });
+  const text = r.body.toString();
+  return { status: r.status, body: text && /json/.test(String(r.headers['content-type'])) ? JSON.parse(text) : text };
+}
