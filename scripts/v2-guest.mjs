@@ -1,6 +1,13 @@
-// Runs a command in a throw-away KVM guest booted with a Debian kernel on a pure cgroup v2 hierarchy:
-// `node scripts/v2-guest.mjs [--timeout SECONDS] -- COMMAND...` (COMMAND is a shell command line run
-// in the current directory). Exit code and output (the guest's serial console) come back to the host.
+// Runs commands in a throw-away qemu guest booted with a Debian kernel on a pure cgroup v2 hierarchy:
+// `node scripts/v2-guest.mjs [--timeout SECONDS] [--accel tcg|kvm] -- PROGRAM ARGS... [-- PROGRAM ARGS...]`
+// (each run in the current directory, one after another, alone in a cgroup of its own). Exit code and output (the guest's serial
+// console) come back to the host.
+//
+// Acceleration: TCG by default (a boot takes ~5-10 s of guest time). `--accel kvm` / HAKO_GUEST_ACCEL=kvm
+// for a host with VMX/SVM KVM. On a host whose /dev/kvm is kvm_pvm (a PVM hypervisor: KVM API 12, VMs
+// and vCPUs can be made, no vmx flag) a stock kernel does not boot under KVM: it reaches long mode in
+// the decompressor and then crawls (the vCPU spends its time in the host kernel, nothing is printed
+// in minutes): PVM runs only guest kernels built for it (CONFIG_PVM_GUEST), which Debian has not.
 //
 // Why: the host may be cgroup v1 / hybrid, whose cgroup2 mount has no controllers, so the v2 driver's
 // memory/cpu/pids/io limits and stats could never run on a real kernel here.
@@ -204,8 +211,8 @@ echo "hako-guest: switch_root failed" > /dev/console
 }
 
 // The second stage (PID 1 in the overlay root, the host's own /bin/sh): the system mounts, cgroup2 with
-// every controller enabled for children, then the command; its exit code goes to /hako-xfer/rc.
-function stage2Script({ command, cwd, modulesDir, abi, env }) {
+// every controller enabled for children, then the commands; their exit codes go to /hako-xfer/rc.
+function stage2Script({ commands, cwd, modulesDir, abi, env }) {
   const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
   return `set -u
 mount -t proc proc /proc
@@ -231,11 +238,16 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 ${Object.entries(env).map(([k, v]) => `export ${k}=${q(v)}`).join('\n')}
 cd ${q(cwd)} || { echo 126 > /hako-xfer/rc; echo o > /proc/sysrq-trigger; sleep 30; }
 echo "hako-guest: up in $(cut -d' ' -f1 /proc/uptime)s, $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
-# The command runs in a cgroup of its own (a process in the root would keep the root from being a
-# domain with controllers for its children... it is allowed there, but a leaf is what a host has).
-mkdir /sys/fs/cgroup/run
-sh -c 'echo $$ > /sys/fs/cgroup/run/cgroup.procs; exec sh -c "$0"' ${q(command)} < /dev/null
-echo $? > /hako-xfer/rc.part && mv /hako-xfer/rc.part /hako-xfer/rc
+# Each command runs alone in a cgroup of its own, /sys/fs/cgroup/run-<n> (this shell stays in the
+# root, which the "no internal processes" rule exempts): a test process alone in its cgroup can give
+# its own cgroups controllers (test/helpers/fixtures.ts v2LimitDomain).
+: > /hako-xfer/rc.part
+${commands.map((argv, i) => `mkdir /sys/fs/cgroup/run-${i}
+echo "hako-guest: run ${i}: ${argv.join(' ').replace(/["`$\\]/g, '')}"
+sh -c 'echo $$ > /sys/fs/cgroup/run-${i}/cgroup.procs && exec "$@"' sh ${argv.map(q).join(' ')} < /dev/null
+echo "${i} $?" >> /hako-xfer/rc.part
+rmdir /sys/fs/cgroup/run-${i} 2>/dev/null`).join('\n')}
+mv /hako-xfer/rc.part /hako-xfer/rc
 echo "hako-guest: done at $(cut -d' ' -f1 /proc/uptime)s"
 echo o > /proc/sysrq-trigger
 sleep 30 2>/dev/null
@@ -243,8 +255,8 @@ sleep 30 2>/dev/null
 }
 
 /**
- * Boots the guest, runs `command` (a shell command line) in `cwd` and resolves to
- * { code, output, bootSeconds }. `onOutput` gets the console as it comes. The qemu process is killed
+ * Boots the guest, runs `commands` (argv arrays, one after another, each alone in a cgroup of its
+ * own) in `cwd` and resolves to { codes, code (the first non-zero, or 0), output, bootSeconds }. `onOutput` gets the console as it comes. The qemu process is killed
  * (by pid) at `timeoutMs`; the exchange dir is removed in every case.
  */
 function accelArgs(accel) {
@@ -252,7 +264,7 @@ function accelArgs(accel) {
   return ['-machine', 'q35', '-accel', 'tcg,thread=multi,tb-size=256', '-cpu', process.env.HAKO_GUEST_CPU || 'max'];
 }
 
-export async function runInGuest({ command, accel = process.env.HAKO_GUEST_ACCEL || 'tcg', cwd = process.cwd(), timeoutMs = 300_000, memory = '2G', cpus = 2, env = {}, onOutput = () => {}, log = () => {} }) {
+export async function runInGuest({ commands, accel = process.env.HAKO_GUEST_ACCEL || 'tcg', cwd = process.cwd(), timeoutMs = 300_000, memory = '2G', cpus = 2, env = {}, onOutput = () => {}, log = () => {} }) {
   const why = guestUnavailable();
   if (why) throw new Error(why);
   const { vmlinuz, modulesDir, abi } = ensureKernel(log);
@@ -268,7 +280,7 @@ export async function runInGuest({ command, accel = process.env.HAKO_GUEST_ACCEL
     ];
     const initrd = join(xfer, 'initrd.gz');
     writeFileSync(initrd, cpioNewc(entries));
-    writeFileSync(join(xfer, 'stage2.sh'), stage2Script({ command, cwd, modulesDir, abi, env }));
+    writeFileSync(join(xfer, 'stage2.sh'), stage2Script({ commands, cwd, modulesDir, abi, env }));
     const append = [
       'console=ttyS0', ...(process.env.HAKO_GUEST_DEBUG ? ['earlyprintk=serial,ttyS0', 'loglevel=7'] : ['quiet', 'loglevel=3']), 'panic=-1', 'rdinit=/init',
       // Pure v2: no v1 hierarchy can be mounted at all.
@@ -306,34 +318,44 @@ export async function runInGuest({ command, accel = process.env.HAKO_GUEST_ACCEL
       qemu.on('exit', (code, signal) => resolve({ code, signal }));
     }).finally(() => clearTimeout(timer));
     const rcFile = join(xfer, 'rc');
-    const code = existsSync(rcFile) ? Number(readFileSync(rcFile, 'utf8').trim()) : null;
+    const codes = existsSync(rcFile) ? readFileSync(rcFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1])) : null;
     if (timedOut) throw new Error(`v2 guest: timed out after ${timeoutMs / 1000}s (qemu pid ${qemu.pid} killed); console:\n${output.slice(-4000)}`);
-    if (code === null) throw new Error(`v2 guest: ended (qemu exit ${exit.code ?? exit.signal}) without an exit code; console:\n${output.slice(-4000)}`);
-    return { code, output, bootSeconds, seconds: (Date.now() - started) / 1000 };
+    if (codes === null || codes.length !== commands.length) throw new Error(`v2 guest: ended (qemu exit ${exit.code ?? exit.signal}) without the exit codes; console:\n${output.slice(-4000)}`);
+    return { codes, code: codes.find((c) => c !== 0) ?? 0, output, bootSeconds, seconds: (Date.now() - started) / 1000 };
   } finally {
     rmSync(xfer, { recursive: true, force: true });
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const usage = 'usage: node scripts/v2-guest.mjs [--timeout SECONDS] [--accel tcg|kvm] -- PROGRAM ARGS... [-- PROGRAM ARGS...]...';
   const argv = process.argv.slice(2);
   let timeout = 300;
+  let accel;
   while (argv.length && argv[0] !== '--') {
     const a = argv.shift();
     if (a === '--timeout') timeout = Number(argv.shift());
+    else if (a === '--accel') accel = argv.shift();
     else {
-      console.error(`v2-guest: unknown option ${a}\nusage: node scripts/v2-guest.mjs [--timeout SECONDS] -- COMMAND...`);
+      console.error(`v2-guest: unknown option ${a}\n${usage}`);
       process.exit(2);
     }
   }
   argv.shift();
-  if (!argv.length) {
-    console.error('usage: node scripts/v2-guest.mjs [--timeout SECONDS] -- COMMAND...');
+  // `-- A a1 -- B b1`: two commands, each alone in its cgroup.
+  const commands = [[]];
+  for (const a of argv) {
+    if (a === '--') commands.push([]);
+    else commands[commands.length - 1].push(a);
+  }
+  if (commands.some((c) => c.length === 0) || !(timeout > 0) || (accel !== undefined && accel !== 'tcg' && accel !== 'kvm')) {
+    console.error(usage);
     process.exit(2);
   }
   try {
     const r = await runInGuest({
-      command: argv.join(' '),
+      commands,
+      ...(accel ? { accel } : {}),
       timeoutMs: timeout * 1000,
       onOutput: (s) => process.stdout.write(s),
       log: (s) => console.error(`v2-guest: ${s}`),

@@ -1,14 +1,13 @@
 // The cgroup v2 driver on the real cgroup2 mount: /sys/fs/cgroup on a pure v2 host, or the
 // controller-less /sys/fs/cgroup/unified of a hybrid host (freeze, kill, procs and BPF device
 // programs work there). Relative paths only, so everything lands beneath our own v2 cgroup.
-import { after, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { blkioWeightToIoWeight, cgroupManager, detectCgroupMode, isMissingPointerSupport, sharesToWeight, type CgroupManager } from '../../src/runtime/cgroups/index.js';
-import { recordCgroups } from '../helpers/ledger.js';
-import { cgroupDirs, isRoot, ownCgroup, removeCgroupEverywhere, testCgroupName } from '../helpers/fixtures.js';
+import { cgroupDirs, isRoot, ownCgroup, removeCgroupEverywhere, testCgroupName, v2LimitDomain } from '../helpers/fixtures.js';
 
 const mode = isRoot ? detectCgroupMode() : 'v1';
 const skip = !isRoot ? 'needs root' : mode === 'v1' ? 'no cgroup2 mount' : false;
@@ -44,7 +43,9 @@ function spawnSleep(t: TestContext): { pid: number; exited: Promise<NodeJS.Signa
 test('v2: placement, freeze/thaw via cgroup.freeze, killAll via cgroup.kill, destroy', { skip }, async (t) => {
   const { m, rel } = managed(t, 'basic');
   assert.equal(m.version, 2);
-  assert.equal(m.paths.unified, join(v2root, ownCgroup(''), rel));
+  // An absolute path where this process made itself a leaf (fixtures.v2LimitDomain), else beneath it.
+  const full = rel.startsWith('/') ? rel : join(ownCgroup(''), rel);
+  assert.equal(m.paths.unified, join(v2root, full));
   m.create();
   const fd = m.openForCloneInto();
   assert.ok(fd >= 0);
@@ -54,7 +55,7 @@ test('v2: placement, freeze/thaw via cgroup.freeze, killAll via cgroup.kill, des
   const b = spawnSleep(t);
   m.addProcess(a.pid);
   m.addProcess(b.pid);
-  assert.match(readFileSync(`/proc/${a.pid}/cgroup`, 'utf8'), new RegExp(`^0::${join(ownCgroup(''), rel).replace(/\//g, '\\/')}$`, 'm'));
+  assert.match(readFileSync(`/proc/${a.pid}/cgroup`, 'utf8'), new RegExp(`^0::${full.replace(/\//g, '\\/')}$`, 'm'));
   assert.deepEqual(m.pids().sort(), [a.pid, b.pid].sort());
   assert.equal(m.freezerState(), 'thawed');
   await m.freeze();
@@ -142,54 +143,17 @@ test('v2: the device eBPF program denies /dev/null and allows /dev/zero', { skip
 
 // ---- Limits and stats: only where the controllers are (a pure v2 host, or scripts/v2-guest.mjs). ----
 //
-// cgroup v2's "no internal processes" rule: a non-root cgroup with processes of its own cannot enable
-// controllers for its children (EBUSY). So the limit tests move this process into a leaf beneath its
-// own cgroup (O), make their cgroups as the leaf's siblings (still beneath O), and at the end undo
-// both. That needs this process to be alone in O (run the file by itself, e.g. in a scope of its
-// own or in the v2 guest); otherwise they skip, saying so.
+// cgroup v2's "no internal processes" rule: limits need this process alone in its own cgroup, so
+// that testCgroupName() can move it into a leaf and name sibling cgroups (fixtures.v2LimitDomain).
 const limitsSkip: string | false = skip || (mode !== 'v2' ? 'limits need a pure cgroup v2 host (try scripts/v2-guest.mjs)' : false);
-let domain: { own: string; leaf: string; subtreeBefore: string } | undefined;
 
-function v2Path(rel: string): string {
-  return join(v2root, rel);
-}
-
-function ensureDomain(t: TestContext): string | undefined {
-  if (domain) return domain.own;
-  const own = ownCgroup('');
-  const ownDir = v2Path(own);
-  const others = readFileSync(join(ownDir, 'cgroup.procs'), 'utf8').split('\n').filter((p) => p !== '' && Number(p) !== process.pid);
-  if (others.length > 0) {
-    t.skip(`the limit tests need this process alone in its cgroup ${own} (it holds ${others.length} more): v2 allows controllers only below cgroups without processes; run the file by itself (node dist/test/e2e/cgroups-v2.test.js) or in scripts/v2-guest.mjs`);
+/** A v2 manager for testCgroupName(name), an absolute path beside this process's leaf. */
+function limited(t: TestContext, name: string): { m: CgroupManager; dir: string } | undefined {
+  if (v2LimitDomain() === undefined) {
+    t.skip(`the limit tests need this process alone in its cgroup (${ownCgroup('')} has others): cgroup v2 allows controllers only below cgroups without processes; run the file by itself (node dist/test/e2e/cgroups-v2.test.js) or in scripts/v2-guest.mjs`);
     return undefined;
   }
-  const leaf = join(own, `hako-test-${process.pid}-self`);
-  recordCgroups([v2Path(leaf)]);
-  mkdirSync(v2Path(leaf));
-  writeFileSync(join(v2Path(leaf), 'cgroup.procs'), String(process.pid));
-  domain = { own, leaf, subtreeBefore: readFileSync(join(ownDir, 'cgroup.subtree_control'), 'utf8').trim() };
-  return own;
-}
-
-after(() => {
-  if (!domain) return;
-  const ownDir = v2Path(domain.own);
-  // Controllers enabled in O keep a process out of it (EBUSY): disable what we enabled, then go back.
-  const before = new Set(domain.subtreeBefore.split(/\s+/).filter(Boolean));
-  const added = readFileSync(join(ownDir, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/).filter((c) => c && !before.has(c));
-  // cpuset last-enabled, first-disabled order does not matter to the kernel, but each must be off in children first (they are gone).
-  for (const c of added) writeFileSync(join(ownDir, 'cgroup.subtree_control'), `-${c}`);
-  writeFileSync(join(ownDir, 'cgroup.procs'), String(process.pid));
-  rmdirSync(v2Path(domain.leaf));
-  domain = undefined;
-});
-
-/** A v2 manager for an absolute cgroup `<own>/hako-test-<pid>-<name>`, a sibling of our leaf. */
-function limited(t: TestContext, name: string): { m: CgroupManager; dir: string } | undefined {
-  const own = ensureDomain(t);
-  if (own === undefined) return undefined;
-  const abs = join(own, `hako-test-${process.pid}-${name}`);
-  recordCgroups([v2Path(abs)]);
+  const abs = testCgroupName(name);
   const m = cgroupManager({ cgroupsPath: abs, containerId: name, driver: 'v2' });
   t.after(async () => {
     try {
@@ -198,10 +162,10 @@ function limited(t: TestContext, name: string): { m: CgroupManager; dir: string 
       /* the leak check below reports it */
     }
     await m.destroy();
-    assert.equal(existsSync(v2Path(abs)), false, `${abs} left behind`);
+    assert.equal(existsSync(join(v2root, abs)), false, `${abs} left behind`);
   });
-  assert.equal(m.paths.unified, v2Path(abs));
-  return { m, dir: v2Path(abs) };
+  assert.equal(m.paths.unified, join(v2root, abs));
+  return { m, dir: join(v2root, abs) };
 }
 
 const cg = (dir: string, file: string): string => readFileSync(join(dir, file), 'utf8').trim();
