@@ -231,6 +231,9 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
 # modprobe in the guest: the unpacked kernel's modules (depmod'ed on the host).
 mkdir -p /lib/modules/${abi}
 mount --bind ${q(modulesDir)} /lib/modules/${abi}
+# The kernel's request_module runs /sbin/modprobe (nf_tables, veth, bridge on demand): busybox's
+# (it reads the modules.dep made on the host) where the host has no kmod. Written to the overlay only.
+[ -x /sbin/modprobe ] || ln -sf ${BUSYBOX} /sbin/modprobe
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control; done
 ip link set lo up 2>/dev/null || true
 hostname hako-v2-guest
@@ -299,8 +302,9 @@ export async function runInGuest({ commands, accel = process.env.HAKO_GUEST_ACCE
     const qemu = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let bootSeconds = null;
-    const take = (b) => {
-      const s = b.toString();
+    qemu.stdout.setEncoding('utf8');
+    qemu.stderr.setEncoding('utf8');
+    const take = (s) => {
       output += s;
       const m = output.match(/hako-guest: up in ([\d.]+)s/);
       if (m && bootSeconds === null) bootSeconds = (Date.now() - started) / 1000;
