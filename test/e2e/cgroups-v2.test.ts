@@ -291,3 +291,21 @@ test('v2 limits: io weight (io.weight, or io.bfq.weight unchanged) from the blki
   else assert.match(cg(dir, 'io.weight'), new RegExp(`^default ${blkioWeightToIoWeight(500)}$`, 'm'));
   assert.deepEqual(m.stats().io.serviceBytes.filter((e) => e.value < 0), []);
 });
+
+test('v2: a cgroup without limits still gets every controller its parent has (as runc): stats show its memory and pids', { skip: limitsSkip }, async (t) => {
+  const c = limited(t, 'nolimits');
+  if (!c) return;
+  const { m, dir } = c;
+  m.create();
+  // Every controller of the parent is there for it (docker stats reads memory.current, pids.current…).
+  const parentAvail = cg(join(dir, '..'), 'cgroup.controllers').split(' ');
+  assert.deepEqual(cg(dir, 'cgroup.controllers').split(' ').sort(), parentAvail.sort());
+  const r = await runIn(m, 'x=$(head -c 4000000 /dev/zero | tr "\\0" a); sleep 0.3 & p=$!; read n < ' + join(dir, 'pids.current') + '; echo pids=$n; wait $p; echo ${#x}');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^pids=[2-9]$/m);
+  assert.match(r.out, /^4000000$/m);
+  const s = m.stats();
+  assert.ok((s.memory.maxUsage ?? s.memory.usage) > 4_000_000, `memory ${s.memory.usage}, peak ${s.memory.maxUsage}`);
+  assert.ok(s.cpu.usageTotalNs > 0);
+  assert.match(cg(dir, 'pids.events'), /^max 0$/m);
+});

@@ -153,6 +153,37 @@ export class CgroupV2Manager implements CgroupManager {
       removeMadeDirs(this.made.splice(before));
       throw err;
     }
+    this.enableAvailableControllers();
+  }
+
+  /**
+   * Best effort, as runc's v2 manager: every controller an ancestor has available is enabled for
+   * its children, so that the leaf has memory.current, pids.current, io.stat… even without a limit
+   * (docker stats reads them: without this a container without limits showed 0 memory and 0 pids).
+   * A refusal is not an error here: EBUSY where an ancestor has processes of its own (the "no
+   * internal processes" rule), EACCES/EPERM where it is not ours; a limit that needs the controller
+   * says so in apply().
+   */
+  private enableAvailableControllers(): void {
+    for (const d of this.ancestors()) {
+      const avail = readOptional(d, 'cgroup.controllers');
+      if (avail === undefined) return; // a fake tree (unit tests)
+      const enabled = new Set((readOptional(d, 'cgroup.subtree_control') ?? '').trim().split(/\s+/).map((c) => c.replace(/^\+/, '')));
+      const missing = avail.trim().split(/\s+/).filter((c) => c !== '' && !enabled.has(c));
+      if (missing.length === 0) continue;
+      try {
+        writeCgroupFile('enable cgroup controllers', d, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
+      } catch {
+        // The kernel applies all or none of one write: try each, keeping what it takes.
+        for (const c of missing) {
+          try {
+            writeCgroupFile('enable cgroup controllers', d, 'cgroup.subtree_control', `+${c}`);
+          } catch {
+            /* see above */
+          }
+        }
+      }
+    }
   }
 
   apply(resources: CgroupResources): void {
