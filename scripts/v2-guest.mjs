@@ -239,7 +239,10 @@ ip link set lo up 2>/dev/null || true
 hostname hako-v2-guest
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb HAKO_V2_GUEST=1
 ${Object.entries(env).map(([k, v]) => `export ${k}=${q(v)}`).join('\n')}
-cd ${q(cwd)} || { echo 126 > /hako-xfer/rc; echo o > /proc/sysrq-trigger; sleep 30; }
+# PID 1 must not exit while the power-off runs (a panic otherwise); the shares are going away, so
+# no program can be run any more: a builtin loop, for the few ms it takes.
+halt() { echo o > /proc/sysrq-trigger; while :; do :; done; }
+cd ${q(cwd)} || { echo "0 126" > /hako-xfer/rc; halt; }
 echo "hako-guest: up in $(cut -d' ' -f1 /proc/uptime)s, $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 # Each command runs alone in a cgroup of its own, /sys/fs/cgroup/run-<n> (this shell stays in the
 # root, which the "no internal processes" rule exempts): a test process alone in its cgroup can give
@@ -252,8 +255,7 @@ echo "${i} $?" >> /hako-xfer/rc.part
 rmdir /sys/fs/cgroup/run-${i} 2>/dev/null`).join('\n')}
 mv /hako-xfer/rc.part /hako-xfer/rc
 echo "hako-guest: done at $(cut -d' ' -f1 /proc/uptime)s"
-echo o > /proc/sysrq-trigger
-sleep 30 2>/dev/null
+halt
 `;
 }
 
