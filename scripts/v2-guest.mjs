@@ -89,29 +89,42 @@ export function ensureKernel(log = () => {}) {
   const debName = `${pkg}_${version.replace(/^\d+:/, '')}_amd64.deb`;
   const deb = join(CACHE_DIR, debName);
   const tree = join(CACHE_DIR, `${pkg}_${version}`);
-  const done = join(tree, '.unpacked');
   mkdirSync(CACHE_DIR, { recursive: true });
+  // Several runs may share the cache (worktrees, parallel test files): each downloads and unpacks in
+  // a dir of its own and renames the result into place, so nobody sees a half-written file.
   if (!existsSync(deb) || sha256File(deb) !== sha256) {
     log(`fetching ${pkg} ${version} into ${CACHE_DIR}`);
-    rmSync(deb, { force: true });
-    // apt-get download verifies the file against the signed Release → Packages chain.
-    run('apt-get', ['download', `${pkg}=${version}`], { cwd: CACHE_DIR });
-    if (sha256File(deb) !== sha256) throw new Error(`${deb}: SHA256 does not match apt's index`);
-    rmSync(tree, { recursive: true, force: true });
+    const dl = mkdtempSync(join(CACHE_DIR, '.download-'));
+    try {
+      // apt-get download verifies the file against the signed Release → Packages chain.
+      run('apt-get', ['download', `${pkg}=${version}`], { cwd: dl });
+      if (sha256File(join(dl, debName)) !== sha256) throw new Error(`${debName}: SHA256 does not match apt's index`);
+      renameSync(join(dl, debName), deb);
+    } finally {
+      rmSync(dl, { recursive: true, force: true });
+    }
+    if (existsSync(tree) && readFileSync(join(tree, '.unpacked'), 'utf8').trim() !== sha256) rmSync(tree, { recursive: true, force: true });
   }
-  if (!existsSync(done)) {
-    rmSync(tree, { recursive: true, force: true });
-    const part = `${tree}.part`;
-    rmSync(part, { recursive: true, force: true });
-    run('dpkg-deb', ['-x', deb, part]);
-    // modules.dep for modprobe in the guest (Debian makes it in postinst, which we do not run).
-    run(BUSYBOX, ['depmod', '-b', part, abi]);
-    writeFileSync(join(part, '.unpacked'), `${sha256}\n`);
-    renameSync(part, tree);
+  if (!existsSync(join(tree, '.unpacked'))) {
+    const part = mkdtempSync(join(CACHE_DIR, '.unpack-'));
+    try {
+      run('dpkg-deb', ['-x', deb, part]);
+      // modules.dep for modprobe in the guest (Debian makes it in postinst, which we do not run).
+      run(BUSYBOX, ['depmod', '-b', part, abi]);
+      writeFileSync(join(part, '.unpacked'), `${sha256}\n`);
+      rmSync(tree, { recursive: true, force: true }); // a tree without .unpacked: an old crash's
+      try {
+        renameSync(part, tree);
+      } catch (err) {
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err; // another run was first
+      }
+    } finally {
+      rmSync(part, { recursive: true, force: true });
+    }
   }
   // Older kernels: remove them (one kernel kept).
   for (const e of readdirSync(CACHE_DIR)) {
-    if (e.startsWith('linux-image-') && e !== debName && e !== basename(tree)) rmSync(join(CACHE_DIR, e), { recursive: true, force: true });
+    if ((e.startsWith('linux-image-') && e !== debName && e !== basename(tree)) || ((e.startsWith('.download-') || e.startsWith('.unpack-')) && Date.now() - statSync(join(CACHE_DIR, e)).mtimeMs > 3600_000)) rmSync(join(CACHE_DIR, e), { recursive: true, force: true });
   }
   const vmlinuz = join(tree, 'boot', `vmlinuz-${abi}`);
   const modulesDir = join(tree, 'lib', 'modules', abi);
