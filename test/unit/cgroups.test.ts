@@ -248,6 +248,23 @@ test('v2 driver on a fake tree: create, apply, subtree_control, update', async (
   }
 });
 
+test('v2 driver on a fake tree: without swap accounting (memory.current, no memory.swap.max) "max" and 0 are skipped, a swap limit refused (runc)', () => {
+  const f = fakeV2();
+  try {
+    const m = cgroupManager({ cgroupsPath: '/noswap', containerId: 'x', root: f.root, procSelfCgroup: '0::/own\n', mountinfo: '' });
+    m.create();
+    const leaf = join(f.root, 'noswap');
+    writeFileSync(join(leaf, 'memory.current'), '0\n');
+    m.apply({ memory: { limit: 1 << 24, swap: -1 } });
+    m.update({ memory: { limit: 1 << 24, swap: 1 << 24 } }); // swap == limit: no swap, memory.swap.max 0
+    assert.equal(readFileSync(join(leaf, 'memory.max'), 'utf8'), String(1 << 24));
+    assert.equal(existsSync(join(leaf, 'memory.swap.max')), false, 'nothing written where the kernel has no file');
+    assert.throws(() => m.update({ memory: { limit: 1 << 24, swap: 1 << 25 } }), (e: unknown) => e instanceof HakoError && /set swap limit 16777216: .*memory\.swap\.max does not exist \(the kernel has no swap accounting\)/.test(e.step));
+  } finally {
+    f.cleanup();
+  }
+});
+
 test('v2 driver on a fake tree: a failing apply leaves no directory behind', () => {
   const f = fakeV2();
   try {

@@ -203,8 +203,22 @@ export class CgroupV2Manager implements CgroupManager {
     const writes = v2Writes(r, (f) => readOptional(this.dir, f));
     const needed = [...new Set(writes.map((w) => w.controller).filter((c) => c !== ''))];
     this.enableControllers(needed, writes[0]?.what ?? 'set limits');
-    for (const w of writes) writeCgroupFile(w.what, this.dir, w.file, w.value);
+    for (const w of writes) {
+      if (w.file === 'memory.swap.max' && !this.hasSwapAccounting()) {
+        // A kernel without swap accounting (CONFIG_SWAP=n, or swapaccount=0 before 6.1) has
+        // memory.current but no memory.swap.max: "no swap limit" and "no swap" (max, 0) need no
+        // write there (runc skips them too); a real swap limit cannot be kept.
+        if (w.value === 'max' || w.value === '0') continue;
+        throw new HakoError({ step: `${w.what} ${w.value}: ${join(this.dir, 'memory.swap.max')} does not exist (the kernel has no swap accounting)`, hint: 'do not set memory.swap beyond memory.limit, or use a kernel with swap accounting', kind: 'invalid-argument' });
+      }
+      writeCgroupFile(w.what, this.dir, w.file, w.value);
+    }
     if (r.devices !== undefined && r.devices.length > 0) this.setDevices(r.devices);
+  }
+
+  /** memory.swap.max is there, or the memory controller is not (a fake tree: nothing to tell). */
+  private hasSwapAccounting(): boolean {
+    return existsSync(join(this.dir, 'memory.swap.max')) || !existsSync(join(this.dir, 'memory.current'));
   }
 
   /** The directories from the mount root down to the leaf's parent, outermost first. */
