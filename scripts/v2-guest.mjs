@@ -247,6 +247,8 @@ mount --bind ${q(modulesDir)} /lib/modules/${abi}
 # The kernel's request_module runs /sbin/modprobe (nf_tables, veth, bridge on demand): busybox's
 # (it reads the modules.dep made on the host) where the host has no kmod. Written to the overlay only.
 [ -x /sbin/modprobe ] || ln -sf ${BUSYBOX} /sbin/modprobe
+# Loop devices for block io tests (io.max, io.stat need a block device; the guest has no disk).
+modprobe loop 2>/dev/null || true
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control; done
 ip link set lo up 2>/dev/null || true
 hostname hako-v2-guest
