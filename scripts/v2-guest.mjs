@@ -26,8 +26,9 @@
 // only while its SHA256 still matches the one in apt's (signed) package index; otherwise it is
 // fetched again. Older kernels in the cache are removed when a newer one is fetched.
 //
-// Needs: /dev/kvm, qemu-system-x86_64 (Debian package qemu-system-x86, --no-install-recommends),
-// busybox-static (the initramfs's only binary), apt-get and dpkg-deb.
+// Needs: qemu-system-x86_64 (Debian package qemu-system-x86, --no-install-recommends), busybox-static
+// (the initramfs's only binary, and the guest's modprobe where the host has no kmod), apt-get and
+// dpkg-deb; /dev/kvm only with --accel kvm.
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -43,11 +44,13 @@ const QEMU = 'qemu-system-x86_64';
 const INITRAMFS_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay'];
 
 /** Why the guest cannot run here (a message naming the missing piece and the fix), or null. */
-export function guestUnavailable() {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch (err) {
-    return `/dev/kvm is not usable (${err.code}): the v2 guest needs KVM`;
+export function guestUnavailable(accel = defaultAccel()) {
+  if (accel === 'kvm') {
+    try {
+      accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    } catch (err) {
+      return `/dev/kvm is not usable (${err.code}): --accel kvm needs it (the default, tcg, does not)`;
+    }
   }
   if (spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status !== 0) {
     return `${QEMU} is missing: apt-get install --no-install-recommends qemu-system-x86`;
@@ -284,8 +287,13 @@ function accelArgs(accel) {
   return ['-machine', 'q35', '-accel', 'tcg,thread=multi,tb-size=256', '-cpu', process.env.HAKO_GUEST_CPU || 'max'];
 }
 
-export async function runInGuest({ commands, accel = process.env.HAKO_GUEST_ACCEL || 'tcg', cwd = process.cwd(), timeoutMs = 300_000, memory = '2G', cpus = 2, env = {}, onOutput = () => {}, log = () => {} }) {
-  const why = guestUnavailable();
+function defaultAccel() {
+  return process.env.HAKO_GUEST_ACCEL || 'tcg';
+}
+
+export async function runInGuest({ commands, accel = defaultAccel(), cwd = process.cwd(), timeoutMs = 300_000, memory = '2G', cpus = 2, env = {}, onOutput = () => {}, log = () => {} }) {
+  if (accel !== 'tcg' && accel !== 'kvm') throw new Error(`v2 guest: accel ${accel}: tcg or kvm`);
+  const why = guestUnavailable(accel);
   if (why) throw new Error(why);
   const { vmlinuz, modulesDir, abi } = ensureKernel(log);
   const xfer = mkdtempSync(join(process.env.TMPDIR || tmpdir(), 'hako-v2-guest-'));

@@ -1,7 +1,8 @@
 // The cgroup v2 driver on a pure v2 kernel with every controller, whatever the host runs: a qemu
 // guest (scripts/v2-guest.mjs: bookworm's kernel, the host's / read-only under a tmpfs overlay, no
 // network device) runs the v2 tests there, each test file alone in a cgroup of its own so that its
-// cgroups may have controllers. Skips, saying what to install, where qemu or busybox-static is missing.
+// cgroups may have controllers. Skips, saying what to install, where qemu or busybox-static is missing
+// (TCG: no /dev/kvm needed; HAKO_GUEST_ACCEL=kvm uses KVM).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
