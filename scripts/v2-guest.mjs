@@ -324,7 +324,12 @@ export async function runInGuest({ commands, accel = defaultAccel(), cwd = proce
       '-virtfs', `local,path=${xfer},mount_tag=xfer,security_model=none,multidevs=remap`,
     ];
     const started = Date.now();
-    const qemu = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // If this process dies (a test runner's SIGKILL), qemu gets SIGKILL too (util-linux setpriv sets
+    // PR_SET_PDEATHSIG, kept across exec): no guest is left running. Without setpriv, qemu alone.
+    const pdeath = spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true']).status === 0;
+    const qemu = pdeath
+      ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', QEMU, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let bootSeconds = null;
     qemu.stdout.setEncoding('utf8');
