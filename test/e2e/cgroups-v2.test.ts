@@ -339,3 +339,26 @@ test('v2 limits: io.max from the OCI throttle lists, io.stat read back as the st
   m.update({ blockIO: { throttleReadBpsDevice: [{ major, minor, rate: 0 }], throttleWriteIOPSDevice: [{ major, minor, rate: 0 }] } });
   assert.doesNotMatch(cg(dir, 'io.max'), new RegExp(`^${major}:${minor} `, 'm'));
 });
+
+test('v2: a parent with processes of its own gets no controllers (a threaded one would make it a thread root and its children "domain invalid": clone3 EOPNOTSUPP); a limit there is a clear error', { skip: limitsSkip }, async (t) => {
+  const p = limited(t, 'busyparent');
+  if (!p) return;
+  p.m.create();
+  const sleeper = spawnSleep(t);
+  p.m.addProcess(sleeper.pid);
+  const childAbs = join(p.dir.slice(v2root.length), 'ctr');
+  const m = cgroupManager({ cgroupsPath: childAbs, containerId: 'ctr', driver: 'v2' });
+  t.after(async () => {
+    await m.killAll(9).catch(() => {});
+    await m.destroy();
+  });
+  m.create();
+  assert.equal(cg(p.dir, 'cgroup.subtree_control'), '', 'nothing enabled where processes are');
+  assert.equal(cg(p.dir, 'cgroup.type'), 'domain');
+  assert.equal(cg(m.paths.unified!, 'cgroup.type'), 'domain', 'not "domain invalid"');
+  // A process can go in (clone3 CLONE_INTO_CGROUP and cgroup.procs vet the same "valid domain").
+  const r = await runIn(m, 'echo in');
+  assert.match(r.out, /^in$/m);
+  assert.throws(() => m.apply({ pids: { limit: 10 } }), /set pids limit: enable pids in .*busyparent\/cgroup\.subtree_control/);
+  assert.equal(cg(p.dir, 'cgroup.type'), 'domain');
+});

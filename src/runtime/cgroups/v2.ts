@@ -168,6 +168,7 @@ export class CgroupV2Manager implements CgroupManager {
     for (const d of this.ancestors()) {
       const avail = readOptional(d, 'cgroup.controllers');
       if (avail === undefined) return; // a fake tree (unit tests)
+      if (this.hasOwnProcesses(d)) return;
       const enabled = new Set((readOptional(d, 'cgroup.subtree_control') ?? '').trim().split(/\s+/).map((c) => c.replace(/^\+/, '')));
       const missing = avail.trim().split(/\s+/).filter((c) => c !== '' && !enabled.has(c));
       if (missing.length === 0) continue;
@@ -221,6 +222,18 @@ export class CgroupV2Manager implements CgroupManager {
     return existsSync(join(this.dir, 'memory.swap.max')) || !existsSync(join(this.dir, 'memory.current'));
   }
 
+  /**
+   * Whether non-root cgroup `d` has processes of its own. Controllers must not be enabled there: the
+   * domain ones are refused (EBUSY), but the threaded ones (cpu, cpuset, pids) are taken and turn
+   * it into a thread root, whose child cgroups become "domain invalid": a clone3 into them then
+   * fails with EOPNOTSUPP (seen with a relative cgroupsPath beneath a daemon's own cgroup).
+   */
+  private hasOwnProcesses(d: string): boolean {
+    if (d === this.mountPoint) return false; // the root is exempt
+    const procs = readOptional(d, 'cgroup.procs');
+    return procs !== undefined && procs.trim() !== '';
+  }
+
   /** The directories from the mount root down to the leaf's parent, outermost first. */
   private ancestors(): string[] {
     const rel = relative(this.mountPoint, this.dir);
@@ -258,6 +271,9 @@ export class CgroupV2Manager implements CgroupManager {
       );
       const missing = controllers.filter((c) => !enabled.has(c));
       for (const c of missing) if (!available.has(c)) throw missingController(c, d, what);
+      if (missing.length > 0 && this.hasOwnProcesses(d)) {
+        throw new HakoError({ step: `${what}: enable ${missing.join(', ')} in ${join(d, 'cgroup.subtree_control')}`, path: d, hint: `${d} has processes of its own; cgroup v2 allows controllers only for cgroups without them (move them into a child cgroup)`, kind: 'invalid-argument' });
+      }
       if (missing.length > 0) {
         try {
           writeCgroupFile('enable cgroup controllers', d, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
