@@ -291,7 +291,7 @@ function defaultAccel() {
   return process.env.HAKO_GUEST_ACCEL || 'tcg';
 }
 
-export async function runInGuest({ commands, accel = defaultAccel(), cwd = process.cwd(), timeoutMs = 300_000, memory = '2G', cpus = 2, env = {}, onOutput = () => {}, log = () => {} }) {
+export async function runInGuest({ commands, accel = defaultAccel(), cwd = process.cwd(), timeoutMs = 300_000, memory = '2G', cpus = 2, env = {}, handleSignals = false, onOutput = () => {}, log = () => {} }) {
   if (accel !== 'tcg' && accel !== 'kvm') throw new Error(`v2 guest: accel ${accel}: tcg or kvm`);
   const why = guestUnavailable(accel);
   if (why) throw new Error(why);
@@ -343,14 +343,25 @@ export async function runInGuest({ commands, accel = defaultAccel(), cwd = proce
     qemu.stdout.on('data', take);
     qemu.stderr.on('data', take);
     let timedOut = false;
+    let interrupted = null;
     const timer = setTimeout(() => {
       timedOut = true;
       qemu.kill('SIGKILL');
     }, timeoutMs);
+    // The command line's Ctrl-C / SIGTERM: end the guest (by its pid) and clean up, then fail.
+    const onSignal = (sig) => {
+      interrupted = sig;
+      qemu.kill('SIGKILL');
+    };
+    if (handleSignals) for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, onSignal);
     const exit = await new Promise((resolve, reject) => {
       qemu.on('error', reject);
       qemu.on('exit', (code, signal) => resolve({ code, signal }));
-    }).finally(() => clearTimeout(timer));
+    }).finally(() => {
+      clearTimeout(timer);
+      for (const sig of ['SIGINT', 'SIGTERM']) process.off(sig, onSignal);
+    });
+    if (interrupted) throw new Error(`v2 guest: ${interrupted}: qemu pid ${qemu.pid} killed`);
     const rcFile = join(xfer, 'rc');
     const codes = existsSync(rcFile) ? readFileSync(rcFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1])) : null;
     if (timedOut) throw new Error(`v2 guest: timed out after ${timeoutMs / 1000}s (qemu pid ${qemu.pid} killed); console:\n${output.slice(-4000)}`);
@@ -389,6 +400,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     const r = await runInGuest({
       commands,
+      handleSignals: true,
       ...(accel ? { accel } : {}),
       timeoutMs: timeout * 1000,
       onOutput: (s) => process.stdout.write(s),
