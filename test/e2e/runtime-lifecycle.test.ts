@@ -375,7 +375,8 @@ describe('runtime: cgroup v2 driver', { skip: skip || (!v2Mount && 'no cgroup2 m
     const launched = await h.runtime.launch({ id: 'intocg', bundle: path, stdio: io.fds });
     try {
       const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
-      const expected = `${own === '/' ? '' : own}/${cgPath}`;
+      // An absolute cgroupsPath on a pure v2 host (fixtures.v2LimitDomain), else beneath our own cgroup.
+      const expected = cgPath.startsWith('/') ? cgPath : `${own === '/' ? '' : own}/${cgPath}`;
       const v2Line = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
       assert.equal(v2Line(launched.record.pid), `0::${expected}`);
       assert.deepEqual(h.runtime.state('intocg').pid, launched.record.pid);
@@ -406,7 +407,7 @@ describe('runtime: cgroup v2 driver', { skip: skip || (!v2Mount && 'no cgroup2 m
       assert.ok(line, r.out);
       assert.equal(line.split(' - ')[1]!.split(' ')[0], 'cgroup2');
       if (cgroupNs) assert.equal(line.split(' ')[3], '/', "the namespace's root is the container's cgroup");
-      else assert.ok(line.split(' ')[3]!.endsWith(`/${cgPath}`), line);
+      else assert.ok(line.split(' ')[3]!.endsWith(cgPath.startsWith('/') ? cgPath : `/${cgPath}`), line);
       assert.match(r.out, /^procs=1( \d+)*$/m, "only the container's processes");
       assert.match(r.out, /Read-only file system/);
     });

@@ -88,8 +88,59 @@ export function ownCgroup(controller: string): string {
  */
 export function testCgroupName(name: string): string {
   const rel = `hako-test-${process.pid}-${name}`;
+  const domain = v2LimitDomain();
+  if (domain !== undefined) {
+    const abs = join(domain, rel);
+    recordCgroups([join('/sys/fs/cgroup', abs)]);
+    return abs;
+  }
   recordCgroups(cgroupPaths(rel));
   return rel;
+}
+
+// cgroup v2's "no internal processes" rule: a non-root cgroup with processes of its own cannot
+// enable controllers for its children (EBUSY), so on a pure v2 host a relative cgroupsPath beneath
+// the test process's own cgroup can have no limits. When this process is alone in its cgroup O (run
+// by itself: a scope of its own, or scripts/v2-guest.mjs), it moves itself into a leaf
+// O/hako-test-<pid>-self and names its cgroups by absolute paths O/hako-test-<pid>-<name>: siblings
+// of the leaf, still beneath O. At exit it disables the controllers it enabled in O (a process
+// cannot join a cgroup that has some enabled: EBUSY), moves back into O and removes the leaf.
+let v2Domain: { own: string; leaf: string; subtreeBefore: Set<string> } | null | undefined;
+
+/** O (see above) when this process runs alone in its cgroup on a pure v2 host; otherwise undefined. */
+export function v2LimitDomain(): string | undefined {
+  if (v2Domain !== undefined) return v2Domain?.own;
+  v2Domain = null;
+  const root = '/sys/fs/cgroup';
+  if (!isRoot || !existsSync(join(root, 'cgroup.controllers'))) return undefined;
+  const own = ownCgroup('');
+  if (own === '/') return undefined; // the root has no such rule, and is not ours to fill
+  const ownDir = join(root, own);
+  const procs = readFileSync(join(ownDir, 'cgroup.procs'), 'utf8').split('\n').filter((p) => p !== '');
+  if (procs.some((p) => Number(p) !== process.pid)) return undefined;
+  const leaf = join(own, `hako-test-${process.pid}-self`);
+  recordCgroups([join(root, leaf)]);
+  mkdirSync(join(root, leaf));
+  writeFileSync(join(root, leaf, 'cgroup.procs'), String(process.pid));
+  const subtreeBefore = new Set(readFileSync(join(ownDir, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/).filter(Boolean));
+  v2Domain = { own, leaf, subtreeBefore };
+  process.on('exit', restoreV2Domain);
+  return own;
+}
+
+function restoreV2Domain(): void {
+  if (!v2Domain) return;
+  const root = '/sys/fs/cgroup';
+  const ownDir = join(root, v2Domain.own);
+  try {
+    const now = readFileSync(join(ownDir, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/).filter(Boolean);
+    for (const c of now.filter((c) => !v2Domain!.subtreeBefore.has(c)).reverse()) writeFileSync(join(ownDir, 'cgroup.subtree_control'), `-${c}`);
+    writeFileSync(join(ownDir, 'cgroup.procs'), String(process.pid));
+    rmdirSync(join(root, v2Domain.leaf));
+  } catch (err) {
+    console.error(`fixtures: restoring this process's cgroup ${v2Domain.own} failed: ${(err as Error).message}`);
+  }
+  v2Domain = null;
 }
 
 /** The dir for relative cgroup path `rel` beneath this process's own cgroup in every hierarchy (existing or not). */
@@ -97,6 +148,8 @@ export function cgroupPaths(rel: string): string[] {
   const root = '/sys/fs/cgroup';
   const dirs: string[] = [];
   if (!existsSync(root)) return dirs;
+  // An absolute path (testCgroupName on a pure v2 host, see v2LimitDomain).
+  if (rel.startsWith('/')) return [join(root, rel)];
   const own = new Map<string, string>();
   for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
     const [, ctrls, path] = line.split(':');

@@ -211,7 +211,13 @@ test('v2 driver on a fake tree: create, apply, subtree_control, update', async (
     assert.deepEqual(m.paths, { unified: leaf });
     assert.equal(m.exists(), false);
     m.create();
+    // create() enables, as runc, every controller the root has for its children (what was missing,
+    // in one write); the fake's own/ has no cgroup.controllers, so it stops there. The kernel would
+    // then list all five: so does the fake from here on.
+    assert.equal(readFileSync(join(f.root, 'cgroup.subtree_control'), 'utf8'), '+cpuset +io +pids');
+    writeFileSync(join(f.root, 'cgroup.subtree_control'), 'cpuset cpu io memory pids\n');
     m.create(); // idempotent
+    assert.equal(readFileSync(join(f.root, 'cgroup.subtree_control'), 'utf8'), 'cpuset cpu io memory pids\n', 'nothing written when all are on');
     assert.ok(m.exists());
     m.apply({ memory: { limit: 4096 * 1024, swap: -1 }, cpu: { shares: 512, quota: 50000 } });
     assert.equal(readFileSync(join(leaf, 'memory.max'), 'utf8'), String(4096 * 1024));
@@ -219,7 +225,7 @@ test('v2 driver on a fake tree: create, apply, subtree_control, update', async (
     assert.equal(readFileSync(join(leaf, 'cpu.weight'), 'utf8'), String(sharesToWeight(512)));
     assert.equal(readFileSync(join(leaf, 'cpu.max'), 'utf8'), '50000 100000');
     // The root had cpu and memory on already; own and own/ctr needed them.
-    assert.equal(readFileSync(join(f.root, 'cgroup.subtree_control'), 'utf8'), 'cpu memory\n');
+    assert.equal(readFileSync(join(f.root, 'cgroup.subtree_control'), 'utf8'), 'cpuset cpu io memory pids\n');
     assert.equal(readFileSync(join(f.root, 'own/cgroup.subtree_control'), 'utf8'), '+cpu +memory');
     assert.equal(readFileSync(join(f.root, 'own/ctr/cgroup.subtree_control'), 'utf8'), '+cpu +memory');
     // update changes only what is given; the quota is kept when only the period changes.
@@ -237,6 +243,23 @@ test('v2 driver on a fake tree: create, apply, subtree_control, update', async (
     again.update({ memory: { limit: 8192 } });
     assert.equal(readFileSync(join(leaf, 'memory.max'), 'utf8'), '8192');
     assert.equal(m.freezerState(), 'unknown');
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('v2 driver on a fake tree: without swap accounting (memory.current, no memory.swap.max) "max" and 0 are skipped, a swap limit refused (runc)', () => {
+  const f = fakeV2();
+  try {
+    const m = cgroupManager({ cgroupsPath: '/noswap', containerId: 'x', root: f.root, procSelfCgroup: '0::/own\n', mountinfo: '' });
+    m.create();
+    const leaf = join(f.root, 'noswap');
+    writeFileSync(join(leaf, 'memory.current'), '0\n');
+    m.apply({ memory: { limit: 1 << 24, swap: -1 } });
+    m.update({ memory: { limit: 1 << 24, swap: 1 << 24 } }); // swap == limit: no swap, memory.swap.max 0
+    assert.equal(readFileSync(join(leaf, 'memory.max'), 'utf8'), String(1 << 24));
+    assert.equal(existsSync(join(leaf, 'memory.swap.max')), false, 'nothing written where the kernel has no file');
+    assert.throws(() => m.update({ memory: { limit: 1 << 24, swap: 1 << 25 } }), (e: unknown) => e instanceof HakoError && /set swap limit 16777216: .*memory\.swap\.max does not exist \(the kernel has no swap accounting\)/.test(e.step));
   } finally {
     f.cleanup();
   }

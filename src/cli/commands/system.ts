@@ -5,7 +5,7 @@ import { ApiError, CLIENT_MAX_API, pathEscape, type Client } from '../client.js'
 import { parseTemplate, renderList, shortId } from '../format.js';
 import { containerContext } from './container.js';
 import { TemplateError } from '../template.js';
-import { ago, humanSize, timestampArg } from '../units.js';
+import { ago, bytesSize, humanSize, timestampArg } from '../units.js';
 import { filtersQuery, confirm, deletedImagesText, type Json } from './common.js';
 import { WholeLines } from '../whole-lines.js';
 
@@ -196,10 +196,8 @@ export async function info(ctx: Ctx): Promise<number> {
     ` OSType: ${i.OSType ?? ''}`,
     ` Architecture: ${i.Architecture ?? ''}`,
     ` CPUs: ${i.NCPU ?? ''}`,
-    ` Total Memory: ${(() => {
-      const { bytesSize } = { bytesSize: (n: number) => `${(n / 1024 ** 3).toFixed(2)}GiB` };
-      return bytesSize(Number(i.MemTotal ?? 0));
-    })()}`,
+    // go-units BytesSize as the docker CLI: 4 significant digits (1.919GiB; toFixed(2) gave 1.92GiB).
+    ` Total Memory: ${bytesSize(Number(i.MemTotal ?? 0))}`,
     ` Name: ${i.Name ?? ''}`,
     ` ID: ${i.ID ?? ''}`,
     ` Docker Root Dir: ${i.DockerRootDir ?? ''}`,

@@ -153,6 +153,38 @@ export class CgroupV2Manager implements CgroupManager {
       removeMadeDirs(this.made.splice(before));
       throw err;
     }
+    this.enableAvailableControllers();
+  }
+
+  /**
+   * Best effort, as runc's v2 manager: every controller an ancestor has available is enabled for
+   * its children, so that the leaf has memory.current, pids.current, io.stat… even without a limit
+   * (docker stats reads them: without this a container without limits showed 0 memory and 0 pids).
+   * A refusal is not an error here: EBUSY where an ancestor has processes of its own (the "no
+   * internal processes" rule), EACCES/EPERM where it is not ours; a limit that needs the controller
+   * says so in apply().
+   */
+  private enableAvailableControllers(): void {
+    for (const d of this.ancestors()) {
+      const avail = readOptional(d, 'cgroup.controllers');
+      if (avail === undefined) return; // a fake tree (unit tests)
+      if (this.hasOwnProcesses(d)) return;
+      const enabled = new Set((readOptional(d, 'cgroup.subtree_control') ?? '').trim().split(/\s+/).map((c) => c.replace(/^\+/, '')));
+      const missing = avail.trim().split(/\s+/).filter((c) => c !== '' && !enabled.has(c));
+      if (missing.length === 0) continue;
+      try {
+        writeCgroupFile('enable cgroup controllers', d, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
+      } catch {
+        // The kernel applies all or none of one write: try each, keeping what it takes.
+        for (const c of missing) {
+          try {
+            writeCgroupFile('enable cgroup controllers', d, 'cgroup.subtree_control', `+${c}`);
+          } catch {
+            /* see above */
+          }
+        }
+      }
+    }
   }
 
   apply(resources: CgroupResources): void {
@@ -172,8 +204,34 @@ export class CgroupV2Manager implements CgroupManager {
     const writes = v2Writes(r, (f) => readOptional(this.dir, f));
     const needed = [...new Set(writes.map((w) => w.controller).filter((c) => c !== ''))];
     this.enableControllers(needed, writes[0]?.what ?? 'set limits');
-    for (const w of writes) writeCgroupFile(w.what, this.dir, w.file, w.value);
+    for (const w of writes) {
+      if (w.file === 'memory.swap.max' && !this.hasSwapAccounting()) {
+        // A kernel without swap accounting (CONFIG_SWAP=n, or swapaccount=0 before 6.1) has
+        // memory.current but no memory.swap.max: "no swap limit" and "no swap" (max, 0) need no
+        // write there (runc skips them too); a real swap limit cannot be kept.
+        if (w.value === 'max' || w.value === '0') continue;
+        throw new HakoError({ step: `${w.what} ${w.value}: ${join(this.dir, 'memory.swap.max')} does not exist (the kernel has no swap accounting)`, hint: 'do not set memory.swap beyond memory.limit, or use a kernel with swap accounting', kind: 'invalid-argument' });
+      }
+      writeCgroupFile(w.what, this.dir, w.file, w.value);
+    }
     if (r.devices !== undefined && r.devices.length > 0) this.setDevices(r.devices);
+  }
+
+  /** memory.swap.max is there, or the memory controller is not (a fake tree: nothing to tell). */
+  private hasSwapAccounting(): boolean {
+    return existsSync(join(this.dir, 'memory.swap.max')) || !existsSync(join(this.dir, 'memory.current'));
+  }
+
+  /**
+   * Whether non-root cgroup `d` has processes of its own. Controllers must not be enabled there: the
+   * domain ones are refused (EBUSY), but the threaded ones (cpu, cpuset, pids) are taken and turn
+   * it into a thread root, whose child cgroups become "domain invalid": a clone3 into them then
+   * fails with EOPNOTSUPP (seen with a relative cgroupsPath beneath a daemon's own cgroup).
+   */
+  private hasOwnProcesses(d: string): boolean {
+    if (d === this.mountPoint) return false; // the root is exempt
+    const procs = readOptional(d, 'cgroup.procs');
+    return procs !== undefined && procs.trim() !== '';
   }
 
   /** The directories from the mount root down to the leaf's parent, outermost first. */
@@ -213,6 +271,9 @@ export class CgroupV2Manager implements CgroupManager {
       );
       const missing = controllers.filter((c) => !enabled.has(c));
       for (const c of missing) if (!available.has(c)) throw missingController(c, d, what);
+      if (missing.length > 0 && this.hasOwnProcesses(d)) {
+        throw new HakoError({ step: `${what}: enable ${missing.join(', ')} in ${join(d, 'cgroup.subtree_control')}`, path: d, hint: `${d} has processes of its own; cgroup v2 allows controllers only for cgroups without them (move them into a child cgroup)`, kind: 'invalid-argument' });
+      }
       if (missing.length > 0) {
         try {
           writeCgroupFile('enable cgroup controllers', d, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '));
