@@ -238,9 +238,13 @@ mkdir -p /dev/pts /dev/shm /dev/mqueue
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
 mount -t tmpfs -o mode=1777 shm /dev/shm
 mount -t mqueue mqueue /dev/mqueue
+# The working directory stays reachable when a fresh /tmp or /run below would hide it (a checkout
+# in /tmp, as CI's clean clone): the host's view of it is kept aside and bound back after them.
+mkdir -p /.hako-cwd && mount --bind ${q(cwd)} /.hako-cwd
 mount -t tmpfs -o mode=0755 run /run
 mount -t tmpfs -o mode=1777 tmp /tmp
 mount -t tmpfs -o mode=0755 varrun /var/run 2>/dev/null || true
+[ -d ${q(cwd)} ] || { mkdir -p ${q(cwd)} && mount --bind /.hako-cwd ${q(cwd)}; }
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
