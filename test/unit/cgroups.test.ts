@@ -260,6 +260,10 @@ test('v2 driver on a fake tree: without swap accounting (memory.current, no memo
     assert.equal(readFileSync(join(leaf, 'memory.max'), 'utf8'), String(1 << 24));
     assert.equal(existsSync(join(leaf, 'memory.swap.max')), false, 'nothing written where the kernel has no file');
     assert.throws(() => m.update({ memory: { limit: 1 << 24, swap: 1 << 25 } }), (e: unknown) => e instanceof HakoError && /set swap limit 16777216: .*memory\.swap\.max does not exist \(the kernel has no swap accounting\)/.test(e.step));
+    // refused before any write: the reservation of the same update (written before the swap) is not half applied
+    assert.throws(() => m.update({ memory: { limit: 1 << 25, swap: 1 << 26, reservation: 1 << 23 } }), /no swap accounting/);
+    assert.equal(existsSync(join(leaf, 'memory.low')), false, 'memory.low written by a refused update');
+    assert.equal(readFileSync(join(leaf, 'memory.max'), 'utf8'), String(1 << 24));
   } finally {
     f.cleanup();
   }

@@ -204,16 +204,17 @@ export class CgroupV2Manager implements CgroupManager {
     const writes = v2Writes(r, (f) => readOptional(this.dir, f));
     const needed = [...new Set(writes.map((w) => w.controller).filter((c) => c !== ''))];
     this.enableControllers(needed, writes[0]?.what ?? 'set limits');
-    for (const w of writes) {
-      if (w.file === 'memory.swap.max' && !this.hasSwapAccounting()) {
-        // A kernel without swap accounting (CONFIG_SWAP=n, or swapaccount=0 before 6.1) has
-        // memory.current but no memory.swap.max: "no swap limit" and "no swap" (max, 0) need no
-        // write there (runc skips them too); a real swap limit cannot be kept.
-        if (w.value === 'max' || w.value === '0') continue;
-        throw new HakoError({ step: `${w.what} ${w.value}: ${join(this.dir, 'memory.swap.max')} does not exist (the kernel has no swap accounting)`, hint: 'do not set memory.swap beyond memory.limit, or use a kernel with swap accounting', kind: 'invalid-argument' });
-      }
-      writeCgroupFile(w.what, this.dir, w.file, w.value);
+    // A kernel without swap accounting (CONFIG_SWAP=n, or swapaccount=0 before 6.1) has
+    // memory.current but no memory.swap.max: "no swap limit" and "no swap" (max, 0) need no write
+    // there (runc skips them too); a real swap limit cannot be kept. Decided before any write, so a
+    // refusal leaves the other limits as they were.
+    const swapless = writes.some((w) => w.file === 'memory.swap.max') && !this.hasSwapAccounting();
+    const kept = swapless ? writes.filter((w) => w.file !== 'memory.swap.max' || !(w.value === 'max' || w.value === '0')) : writes;
+    const refused = swapless ? kept.find((w) => w.file === 'memory.swap.max') : undefined;
+    if (refused) {
+      throw new HakoError({ step: `${refused.what} ${refused.value}: ${join(this.dir, 'memory.swap.max')} does not exist (the kernel has no swap accounting)`, hint: 'do not set memory.swap beyond memory.limit, or use a kernel with swap accounting', kind: 'invalid-argument' });
     }
+    for (const w of kept) writeCgroupFile(w.what, this.dir, w.file, w.value);
     if (r.devices !== undefined && r.devices.length > 0) this.setDevices(r.devices);
   }
 
