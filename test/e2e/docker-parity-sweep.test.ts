@@ -143,6 +143,9 @@ test('ps and container prune refuse bad filters even with nothing to list; prune
   assert.equal(prune.stderr.trim(), "Error response from daemon: invalid filter 'bogus'");
   await docker(['run', '--network', 'none', '--name', 'par-old', '--label', 'keep=no', 'busybox', 'true']);
   await new Promise((r) => setTimeout(r, 3100)); // until counts whole seconds
+  // A timestamp between the two creations: a duration (until=2s) would also take par-new when the
+  // calls below outlast it on a loaded machine.
+  const cut = Math.floor(Date.now() / 1000) - 1;
   await docker(['run', '--network', 'none', '--name', 'par-new', 'busybox', 'true']);
   try {
     // before/since take a full ID or a name (slash or not), not an ID prefix (lab: "no such container <prefix>").
@@ -151,7 +154,7 @@ test('ps and container prune refuse bad filters even with nothing to list; prune
     assert.equal((await docker(['ps', '-a', '--filter', `since=${oldId}`, '--format', '{{.Names}}'])).stdout, 'par-new\n');
     const prefix = await docker(['ps', '-a', '--filter', `since=${oldId.slice(0, 12)}`], { ok: false });
     assert.equal(prefix.stderr.trim(), `Error response from daemon: no such container ${oldId.slice(0, 12)}`);
-    const r = await docker(['container', 'prune', '-f', '--filter', 'until=2s']);
+    const r = await docker(['container', 'prune', '-f', '--filter', `until=${cut}`]);
     assert.match(r.stdout, /Deleted Containers:\n[0-9a-f]{64}\n/);
     const left = (await docker(['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean);
     assert.ok(left.includes('par-new') && !left.includes('par-old'), left.join(' '));

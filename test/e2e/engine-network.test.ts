@@ -656,6 +656,7 @@ test('network -o driver.mtu / enable_icc=false / host_binding_ipv4: refused in d
   // A host server on the network's gateway address: the container → host path.
   const hostServer = createServer((c) => c.end('from the host\n'));
   await new Promise<void>((r) => hostServer.listen(0, gw, () => r()));
+  let checked = false;
   try {
     await hako(['run', '-d', '--name', 'iccweb', '--network', 'iccnet', '-p', '80', ...httpd()]);
     await hako(['run', '-d', '--name', 'iccweb2', '--network', 'iccnet', ...httpd()]);
@@ -679,9 +680,11 @@ test('network -o driver.mtu / enable_icc=false / host_binding_ipv4: refused in d
       assert.rejects(getFrom('iccweb2', webIp), 'iccweb2 → iccweb must be blocked (enable_icc=false)'),
       assert.rejects(getFrom('iccweb', web2Ip), 'iccweb → iccweb2 must be blocked (enable_icc=false)'),
     ]);
+    checked = true;
   } finally {
     hostServer.close();
     await hako(['rm', '-f', 'iccweb', 'iccweb2'], { ok: false });
+    if (!checked) await hako(['network', 'rm', 'iccnet'], { ok: false }); // (checked below otherwise)
   }
   await vethsAre(0, 'rm removes the veths');
   await hako(['network', 'rm', 'iccnet']);

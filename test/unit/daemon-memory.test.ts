@@ -35,17 +35,21 @@ test('daemon V8 flags: a flag given on the command line or in NODE_OPTIONS wins,
 test('idle trimmer: trims once, delayMs after the last activity; nothing after close', async () => {
   const { IdleTrimmer } = await import('../../src/daemon/memory.js');
   let trims = 0;
-  const t = new IdleTrimmer(() => trims++, 40);
+  // Margins wide enough for a loaded machine: the 100 ms sleeps would have to overrun by 200 ms
+  // (each) to let a 300 ms quiet period end early; the trim itself is awaited by polling.
+  const t = new IdleTrimmer(() => trims++, 300);
   t.activity();
-  await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 100));
   t.activity(); // restarts the quiet period
-  await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 100));
+  t.activity(); // and again: 200 ms after the first activity, 300 ms would have ended it without the restarts
+  await new Promise((r) => setTimeout(r, 150));
   assert.equal(trims, 0);
-  await new Promise((r) => setTimeout(r, 40));
+  for (const deadline = Date.now() + 10_000; trims === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
   assert.equal(trims, 1);
   t.activity();
   t.close();
-  await new Promise((r) => setTimeout(r, 60));
+  await new Promise((r) => setTimeout(r, 400));
   assert.equal(trims, 1);
 });
 
