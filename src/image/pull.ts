@@ -520,31 +520,22 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
   }
   hold(ctx.inUse, held.blobs, [indexDigest, manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
 
-  // Config: small, verified in memory. With a snapshotter that unpacks a layer before its chain
-  // ID is known (unpackDetached), the first missing layers are asked for first: the first of them
-  // goes out at once on the connection the manifest came by, the config on a new connection (its
-  // connect completes in a later turn of the event loop; strace: the layer's request went out
-  // 1-6 ms after the config's when it came second, the config's answer handled before it). Its
-  // answer is not on the critical path: the layers' downloads and unpacks go on without it.
-  // Without unpackDetached the layers' answers wait for the config: it goes first.
-  const fetchConfig = (): Promise<Buffer> =>
-    ctx.content.has(manifest.config.digest)
-      ? ctx.content.readBlob(manifest.config.digest)
-      : client.getBlob(repo, manifest.config, signal).then(
-          (bytes) => {
-            const got = sha256(bytes);
-            if (got !== manifest.config.digest) throw mismatch('config', manifest.config.digest, got);
-            return bytes;
-          },
-          (err: unknown) => {
-            // dockerd's words for a config the registry would not give (ImageConfigPullError).
-            const w = dockerWordsOf(err);
-            throw w ? withDockerWords(err as Error, { ...w, text: `error pulling image configuration: ${w.text}`, bare: `error pulling image configuration: ${w.bare ?? w.text}` }) : err;
-          },
-        );
-  const layersFirst = ctx.unpacker?.unpackDetached !== undefined;
-  let configP: Promise<Buffer> | undefined = layersFirst ? undefined : fetchConfig();
-  configP?.catch(() => undefined); // awaited in pullManifest
+  // Config: small, verified in memory. Asked for first, on the connection the manifest came by.
+  const configP = ctx.content.has(manifest.config.digest)
+    ? ctx.content.readBlob(manifest.config.digest)
+    : client.getBlob(repo, manifest.config, signal).then(
+        (bytes) => {
+          const got = sha256(bytes);
+          if (got !== manifest.config.digest) throw mismatch('config', manifest.config.digest, got);
+          return bytes;
+        },
+        (err: unknown) => {
+          // dockerd's words for a config the registry would not give (ImageConfigPullError).
+          const w = dockerWordsOf(err);
+          throw w ? withDockerWords(err as Error, { ...w, text: `error pulling image configuration: ${w.text}`, bare: `error pulling image configuration: ${w.bare ?? w.text}` }) : err;
+        },
+      );
+  configP.catch(() => undefined); // awaited in pullManifest
   const concurrency = opts.concurrency ?? 3;
   // The first missing layers are requested together with the config, not after it: their answers
   // wait unread (the config names their snapshots) and the config's round trip is not added.
@@ -557,10 +548,6 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
     p.catch(() => undefined); // handed to the layer's ingest, which reports a failure
     early.set(layer.digest, p);
     mine.set(layer.digest, p);
-  }
-  if (configP === undefined) {
-    configP = fetchConfig();
-    configP.catch(() => undefined); // awaited in pullManifest
   }
   const fetcherOf = (d: Digest): BlobFetcher => {
     const fetch = client.blobFetcher(repo, d);

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, lstatSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import dc from 'node:diagnostics_channel';
 import { gzipSync } from 'node:zlib';
 import { MediaType } from '../../src/image/media-types.js';
 import { makeTar } from '../helpers/tar.js';
@@ -52,36 +51,6 @@ test('pull streams each layer into the store and the unpacker at once, diff IDs 
     assert.ok((await svc.verify()).ok);
   } finally {
     svc.close();
-    t.cleanup();
-  }
-});
-
-test('the first layers are asked for before the config when the unpacker unpacks detached, after it otherwise', { skip }, async () => {
-  // Requests in the order they were made (http.client.request.start: as the pull sent them).
-  const order = async (unpacker: ReturnType<typeof directoryUnpacker>): Promise<string[]> => {
-    const t = tempDir('hako-root-');
-    const svc = new ImageService({ root: t.path, unpacker, dockerConfigPath: join(t.path, 'cfg.json') });
-    const paths: string[] = [];
-    const onRequest = (m: unknown): void => void paths.push((m as { request: { path: string } }).request.path);
-    dc.subscribe('http.client.request.start', onRequest);
-    try {
-      await svc.pull(`${reg.host}/test/layered`);
-    } finally {
-      dc.unsubscribe('http.client.request.start', onRequest);
-      svc.close();
-      t.cleanup();
-    }
-    const m = img.manifests[0]!;
-    const name = (p: string): string => (p.includes('/manifests/') ? 'manifest' : p.endsWith(m.config.digest) ? 'config' : `layer ${m.layers.findIndex((l) => p.endsWith(l.digest))}`);
-    return paths.filter((p) => p.startsWith('/v2/test/layered/')).map(name);
-  };
-  const t = tempDir('hako-snaps-');
-  try {
-    // The first of them on the manifest's connection at once; the config's answer is not waited for.
-    assert.deepEqual(await order(directoryUnpacker(join(t.path, 'a'))), ['manifest', 'layer 0', 'layer 1', 'layer 2', 'config']);
-    // Without unpackDetached the layers' answers wait for the config (it names their snapshots).
-    assert.deepEqual(await order({ ...directoryUnpacker(join(t.path, 'b')), unpackDetached: undefined }), ['manifest', 'config', 'layer 0', 'layer 1', 'layer 2']);
-  } finally {
     t.cleanup();
   }
 });
