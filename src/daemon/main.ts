@@ -88,13 +88,13 @@ async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Pr
 }
 
 /** Images with pulls unpacking into <root>/snapshots (where the engine's containers find them). */
-async function makeImages(flags: DaemonFlags, onPulled: (() => void) | undefined): Promise<{ images: import('../image/images.js').ImageService; unpacker: import('../image/pull.js').LayerUnpacker }> {
+async function makeImages(flags: DaemonFlags, onPulled: (() => void) | undefined): Promise<import('../image/images.js').ImageService> {
   const { ImageService } = await import('../image/images.js');
   const { SnapshotStore } = await import('../image/snapshot/index.js');
   const { snapshotUnpacker } = await import('../engine/snapshot-unpacker.js');
   const unpacker = snapshotUnpacker(new SnapshotStore(join(flags.dataRoot, 'snapshots')));
   // No `log`: every pull/push route hands the service its client's progress sink.
-  return { images: new ImageService({ root: flags.dataRoot, insecureRegistries: flags.insecureRegistries, unpacker, onPulled }), unpacker };
+  return new ImageService({ root: flags.dataRoot, insecureRegistries: flags.insecureRegistries, unpacker, onPulled });
 }
 
 /**
@@ -171,7 +171,7 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
     };
   }
   if (cache) log('debug', `code cache: ${cache.state}`);
-  const { images, unpacker } = await makeImages(flags, () => saveAfterPull?.());
+  const images = await makeImages(flags, () => saveAfterPull?.());
   await images.content.init();
   await images.meta.init();
   // Blobs and layers a crash in a pull, rmi or prune left unnamed (nothing when none did).
@@ -329,22 +329,19 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
     throw err;
   }
   log('info', `hakod ${HAKO_VERSION} started (pid ${process.pid}, data-root ${flags.dataRoot}, engine ${engine ? 'on' : 'off'})`);
-  // Node's HTTP client, zlib and stream code compiled now, and the unpacker's code run once, not
-  // on the first pull's critical path (see warmUpHttpClient, warmUpGunzip, warmUpUnpack);
-  // HAKOD_WARMUP=off leaves it all to the first pull, HAKOD_WARMUP=http warms the HTTP client
-  // only, HAKOD_WARMUP=gunzip the HTTP client and zlib (for comparisons).
+  // Node's HTTP client, zlib and stream code compiled now, not on the first pull's critical path
+  // (see warmUpHttpClient and warmUpGunzip); HAKOD_WARMUP=off leaves it all to the first pull,
+  // HAKOD_WARMUP=http warms the HTTP client only (for comparisons).
   const warmUp = process.env.HAKOD_WARMUP;
   if (sockets.length > 0 && warmUp !== 'off') {
     const { warmUpHttpClient } = await import('../image/registry/http.js');
     const { warmUpGunzip } = await import('../image/unpack/decompress.js');
-    const { warmUpUnpack } = await import('../image/unpack/warm-up.js');
     setImmediate(() => {
       const t0 = process.hrtime.bigint();
       void warmUpHttpClient(sockets[0]!)
         .then(() => (warmUp === 'http' ? undefined : warmUpGunzip().catch(() => undefined)))
-        .then(() => (warmUp === 'http' || warmUp === 'gunzip' ? undefined : warmUpUnpack(unpacker).catch((err: Error) => log('debug', `unpack warm-up: ${err.message}`))))
         .then(() => {
-          log('debug', `HTTP client${warmUp === 'http' ? '' : warmUp === 'gunzip' ? ', zlib and streams' : ', zlib, streams and the unpacker'} warmed up (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
+          log('debug', `HTTP client${warmUp === 'http' ? '' : ', zlib and streams'} warmed up (${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
           collectStartupGarbage();
         });
     });

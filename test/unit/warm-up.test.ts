@@ -1,11 +1,10 @@
 // hakod's warm-ups at start (src/daemon/main.ts): the HTTP client's (src/image/registry/http.ts
 // warmUpHttpClient: one GET /_ping/ on the daemon's own socket, made the way registry requests
 // are, and nothing left open after) and zlib's and the streams' (src/image/unpack/decompress.ts
-// warmUpGunzip: a small gzip stream through the layer path) and the unpacker's
-// (src/image/unpack/warm-up.ts warmUpUnpack: a tiny layer unpacked into a scratch snapshot and removed).
+// warmUpGunzip: a small gzip stream through the layer path).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,9 +13,6 @@ import { warmUpHttpClient } from '../../src/image/registry/http.js';
 import { decompress, warmUpGunzip } from '../../src/image/unpack/decompress.js';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { warmUpUnpack } from '../../src/image/unpack/warm-up.js';
-import { SnapshotStore } from '../../src/image/snapshot/index.js';
-import { snapshotUnpacker } from '../../src/engine/snapshot-unpacker.js';
 
 test('warmUpHttpClient: one GET /_ping/ on the socket, read to its end, the connection closed after', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hako-warm-up-'));
@@ -86,37 +82,4 @@ test('decompress: gunzipChunk bounds each inflated chunk; the default is a layer
       assert.equal(Math.max(...chunks.map((c) => c.length)), max, `${JSON.stringify(opts)} ${expect}`);
     }
   }
-});
-
-test('warmUpUnpack: the warm-up layer is unpacked through the pull\'s unpacker (its entries written), then discarded', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hako-warm-up-'));
-  try {
-    const snaps = new SnapshotStore(join(dir, 'snapshots'));
-    const real = snapshotUnpacker(snaps);
-    const seen: Array<{ mediaType: string; entries: string[]; target: string; tool: number }> = [];
-    let discarded = 0;
-    await warmUpUnpack({
-      async unpackDetached(input, layer, signal) {
-        const job = await real.unpackDetached!(input, layer, signal);
-        // The scratch snapshot holds the layer's entries before the warm-up removes it.
-        const [scratch] = snaps.leftovers();
-        const diff = join(scratch!, 'diff');
-        seen.push({ mediaType: layer.mediaType, entries: [...readdirSync(join(diff, 'bin')).sort(), ...readdirSync(join(diff, 'etc'))], target: readlinkSync(join(diff, 'bin/sh')), tool: statSync(join(diff, 'bin/tool')).size });
-        return { ...job, discard: async () => {
-          discarded++;
-          await job.discard();
-        } };
-      },
-    });
-    assert.deepEqual(seen, [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', entries: ['cat', 'ls', 'sh', 'tool', 'true', 'passwd'], target: '/bin/tool', tool: 5000 }]);
-    assert.equal(discarded, 1);
-    assert.deepEqual(snaps.leftovers(), [], 'nothing left in snapshots/tmp');
-    assert.deepEqual(snaps.list(), [], 'no snapshot committed');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('warmUpUnpack does nothing with an unpacker that cannot unpack detached', async () => {
-  await warmUpUnpack({});
 });
