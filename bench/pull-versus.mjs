@@ -31,7 +31,7 @@
 // bench/pull.mjs --warm) and idles 1.5 s before the timed pull (with --versus=. --versus-warm: what a
 // fresh daemon's first pull costs more than a later one's).
 // --traces=DIR keeps each pull's phase trace (with --phases) as DIR/<pair>-<side>.trace: one pull's
-// timeline, CLI and hakod on one clock.
+// timeline, CLI and hakod on one clock (printed by bench/pull-timeline.mjs).
 // The CLI is each side's installed copy (bench/lib/common.mjs installedCopy: bin/hako.cjs pinned to
 // this node as `npm install` leaves it, no env(1) hop), as bench/pull.mjs and bench/engine.mjs run it.
 // --logs=DIR keeps each hakod's stdout and stderr as DIR/<pair>-<side>.log, the timed pull marked in
