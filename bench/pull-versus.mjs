@@ -30,6 +30,10 @@
 // --warm / --versus-warm: that side's hakod first pulls an unrelated tiny image (bench/warmup, as
 // bench/pull.mjs --warm) and idles 1.5 s before the timed pull (with --versus=. --versus-warm: what a
 // fresh daemon's first pull costs more than a later one's).
+// --traces=DIR keeps each pull's phase trace (with --phases) as DIR/<pair>-<side>.trace: one pull's
+// timeline, CLI and hakod on one clock (printed by bench/pull-timeline.mjs).
+// The CLI is each side's installed copy (bench/lib/common.mjs installedCopy: bin/hako.cjs pinned to
+// this node as `npm install` leaves it, no env(1) hop), as bench/pull.mjs and bench/engine.mjs run it.
 // --logs=DIR keeps each hakod's stdout and stderr as DIR/<pair>-<side>.log, the timed pull marked in
 // it (e.g. with --env=HAKOD_V8_FLAGS='… --trace-gc': which GCs a fresh daemon's start-up and pull run;
 // set at run time, not with --node-args: any V8 flag on node's command line makes Node compile its
@@ -40,13 +44,13 @@
 // and after the daemon's quiet-second trim and V8's memory reducer (~8 s).
 // Usage: node bench/pull-versus.mjs [pairs=20] --versus=<checkout> [--image=busybox|debian] [--phases[=hakod|cpu]] [--dir /var/tmp]
 //          [--env=K=V] [--versus-env=K=V] [--node-args=…] [--versus-node-args=…] [--cpu-prof=DIR] [--perf=DIR] [--strace=DIR] [--perf-trace=DIR]
-//          [--logs=DIR] [--idle=MS] [--rss-after=MS,…]
+//          [--logs=DIR] [--traces=DIR] [--idle=MS] [--rss-after=MS,…]
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { debianRootfsTar, ociLayoutFromTar, settle } from './lib/common.mjs';
+import { debianRootfsTar, installedCopy, ociLayoutFromTar, settle } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -65,6 +69,7 @@ const perfDir = opts('perf')[0];
 const straceDir = opts('strace')[0];
 const perfTraceDir = opts('perf-trace')[0];
 const logsDir = opts('logs')[0];
+const tracesDir = opts('traces')[0];
 const idleMs = Number(opts('idle')[0] ?? 0);
 const rssAfter = (opts('rss-after')[0] ?? '').split(',').filter((x) => x).map(Number);
 const image = opts('image')[0] ?? 'busybox';
@@ -103,6 +108,7 @@ sh('mkfs.ext4', ['-q', '-F', img]);
 mkdirSync(mnt);
 sh('mount', ['-o', 'loop', img, mnt]);
 const work = mkdtempSync(join(mnt, 'w-'));
+sides.forEach((s, i) => (s.installed = installedCopy(s.dir, mkdtempSync(join(work, `inst${i}-`)))));
 
 /** busybox as an OCI layout (one gzip layer), as bench/pull.mjs makes it. */
 function busyboxLayout() {
@@ -179,7 +185,7 @@ async function pullOnce(side, tag, registry, ref) {
     }
     if (!running()) throw new Error(`hakod exited (${proc.exitCode ?? proc.signalCode}): ${readFileSync(join(d, 'hakod.log'), 'utf8')}`);
     if (side.warm) {
-      sh(join(side.dir, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: cenv });
+      sh(join(side.installed, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: cenv });
       await new Promise((r) => setTimeout(r, 1500));
     }
     if (idleMs) await new Promise((r) => setTimeout(r, idleMs));
@@ -202,7 +208,7 @@ async function pullOnce(side, tag, registry, ref) {
     const c0 = mainThreadMs(proc.pid);
     const p0 = threadsCpuMs(proc.pid);
     const from = Number(process.hrtime.bigint()) / 1e6;
-    const cli = [join(side.dir, 'bin/hako.cjs'), 'pull', '-q', ref];
+    const cli = [join(side.installed, 'bin/hako.cjs'), 'pull', '-q', ref];
     const cliEnv = withPhases ? { ...cenv, HAKO_CLI_TRACE: trace } : cenv;
     if (straceDir) sh('strace', ['-f', '-tt', '-T', '-o', join(resolve(straceDir), `${tag}.cli`), ...cli], { env: cliEnv });
     else sh(cli[0], cli.slice(1), { env: cliEnv });
@@ -256,6 +262,7 @@ async function pullOnce(side, tag, registry, ref) {
       if (existsSync(trace)) copyFileSync(trace, join(cpuProfDir, `${tag}.trace`)); // to window the profile
     }
     if (logsDir) copyFileSync(join(d, 'hakod.log'), join(resolve(logsDir), `${tag}.log`));
+    if (tracesDir && existsSync(trace)) copyFileSync(trace, join(resolve(tracesDir), `${tag}.trace`));
     removeCgroupEverywhere(cgroup);
     cleanupNet(net);
   }

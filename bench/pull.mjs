@@ -4,8 +4,9 @@
 // layers, all on the same filesystem, in one run. Targets: hako ≤ 0.5× docker and ≤ 1.2× the
 // floor; peak RSS of the pulling process ≤ 150 MB for debian.
 // Rows: "hako pull (CLI → hakod)" is the like-for-like figure to `docker pull`: the installed
-// `hako` command (bin/hako.cjs, executed as a file so that its shebang's node flag applies, as when
-// installed) against a hakod started fresh for each run, as dockerd is, with
+// `hako` command as `npm install` leaves it (bench/lib/common.mjs installedCopy: bin/hako.cjs pinned
+// to this node, `#!<node> --no-rehash-snapshot`, no env(1) hop; executed as a file so that its
+// shebang applies) against a hakod started fresh for each run, as dockerd is, with
 // hakod's CPU and peak RSS (VmHWM since its start). "hako pull" is the pull inside a fresh process
 // (bench/pull-worker.mjs: the engine's unpacker, modules loaded before the clock starts, cold JIT
 // and connections), with that whole process (Node's start-up + module loading + pull) beside it.
@@ -40,7 +41,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, debianRootfsTar, ociLayoutFromTar, settle } from './lib/common.mjs';
+import { cpuSeconds, debianRootfsTar, installedCopy, ociLayoutFromTar, settle } from './lib/common.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -88,6 +89,8 @@ if (freshExt4) {
   base = mnt;
 }
 const work = mkdtempSync(join(base, 'hako-pull-bench-'));
+// The hako command a user runs: the installed copy (a checkout's bin/hako.cjs keeps the env shebang).
+const hakoCmd = join(installedCopy(hakoRepo, work), 'bin/hako.cjs');
 const cache = join(repo, '.tmp', 'bench-cache');
 mkdirSync(cache, { recursive: true });
 // Every command has a time limit (SIGKILL after it): a hung dockerd or registry must not hang the bench.
@@ -269,7 +272,7 @@ try {
       if (mode === 'warm') {
         // Each daemon serves one unrelated pull first, then idles as a user's would between pulls
         // (hakod trims its heap after 1 s idle).
-        sh(join(hakoRepo, 'bin/hako.cjs'), ['pull', '-q', warmRef], { env: hakod.env });
+        sh(hakoCmd, ['pull', '-q', warmRef], { env: hakod.env });
         if (dockerd) sh('docker', ['pull', '-q', warmRef], { env: dockerd.env });
         await new Promise((r) => setTimeout(r, 1500));
         await settle(hakod.proc.pid);
@@ -311,7 +314,7 @@ try {
         const hakoCli = () => {
           const c0 = cpuSeconds(hakod.proc.pid);
           const from = Number(process.hrtime.bigint()) / 1e6;
-          r0.hakoCli.push(timeIt(() => sh(join(hakoRepo, 'bin/hako.cjs'), ['pull', '-q', ref], { env: hakod.env })));
+          r0.hakoCli.push(timeIt(() => sh(hakoCmd, ['pull', '-q', ref], { env: hakod.env })));
           if (withPhases) r0.cliPhases.push({ ...hakodPhases(hakod.traceFile, from, Number(process.hrtime.bigint()) / 1e6), 'CLI exited': r0.hakoCli[r0.hakoCli.length - 1] });
           r0.hakodCpu.push(cpuSeconds(hakod.proc.pid) - c0);
           r0.hakodRss.push(hwmOf(hakod.proc.pid));
