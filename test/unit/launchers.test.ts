@@ -218,6 +218,38 @@ test('the bundled CLI reads its command table (a lazy JSON table in the bundle) 
   }
 });
 
+test('a command\'s code cache holds the spec texts it read, not the whole command table (scripts/bundle.mjs lazyJsonTable)', (t) => {
+  const bundle = join(repoRoot, 'dist', 'bundle', 'hako.cjs');
+  try {
+    statSync(bundle);
+  } catch {
+    return t.skip('no bundle (esbuild not installed)');
+  }
+  // Each spec's JSON text is the constant of a function of its own, compiled when its command
+  // reads it: as values of the table's literal, all of them (~45 KB) were constants of the
+  // bundle's top level, in every command's code cache (copied out and hashed at each start).
+  const dir = mkdtempSync(join(tmpdir(), 'hako-spec-cache-'));
+  try {
+    const script = [
+      `const { loadBundle } = require(${JSON.stringify(bin('bundle-loader.cjs'))});`,
+      `const b = loadBundle('hako', { cacheKey: 'spectest', cacheDir: ${JSON.stringify(dir)} });`,
+      "b.exports.main(['run', '--help']).then((code) => { b.saveCache({ partial: true }); process.exitCode = code; });",
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Usage: {2}hako run \[OPTIONS\] IMAGE/);
+    const caches = readdirSync(dir).filter((f) => f.endsWith('.partial.cache'));
+    assert.equal(caches.length, 1, caches.join(' '));
+    const cache = readFileSync(join(dir, caches[0]!)).toString('latin1');
+    assert.ok(cache.includes('"usage":"run [OPTIONS] IMAGE'), 'the spec run read is in its cache');
+    for (const other of ['build [OPTIONS]', 'network create [OPTIONS]', 'volume ls [OPTIONS]']) {
+      assert.ok(!cache.includes(`"usage":"${other}`), `${other}: a spec run did not read is not in its cache`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an installed copy runs its commands by the install\'s node without env(1) (scripts/pin-node.mjs); a checkout and an unknown first line are left alone', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hako-pin-node-'));
   try {
