@@ -170,6 +170,19 @@ test('each bundle is its module function and a call of it: required as it is, or
     const utf8 = join(scratch, 'utf8.js');
     writeFileSync(utf8, '"µ"');
     assert.equal(mapSource!(utf8), undefined, 'a non-ASCII file is left to the reader (Latin-1 would misread it)');
+    // The check reads words of 8 bytes, 32 at a time, then the tail bytewise: a non-ASCII byte in
+    // any lane or in the tail is seen; an ASCII file of any length maps.
+    for (const len of [31, 32, 33, 64, 100, 1000]) {
+      const ascii = join(scratch, `ascii-${len}.js`);
+      writeFileSync(ascii, 'x'.repeat(len));
+      assert.equal(mapSource!(ascii), 'x'.repeat(len), `${len} ASCII bytes`);
+      for (const at of [0, 7, 8, 31, len - 1].filter((i) => i < len)) {
+        const bytes = Buffer.alloc(len, 'x');
+        bytes[at] = 0x80;
+        writeFileSync(ascii, bytes);
+        assert.equal(mapSource!(ascii), undefined, `${len} bytes, 0x80 at ${at}`);
+      }
+    }
     assert.throws(() => mapSource!(join(scratch, 'none.js')), { code: 'ENOENT' });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
