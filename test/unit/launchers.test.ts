@@ -231,6 +231,20 @@ test('the bundled CLI reads its command table (a lazy JSON table in the bundle) 
   }
 });
 
+test('the addon makes only the CLI\'s functions when its exports say cliOnly (bin/hako.cjs loadAddon), all of them otherwise', () => {
+  const file = join(repoRoot, 'build', 'hako_native.node');
+  const cli = { exports: { cliOnly: true } as Record<string, unknown> };
+  process.dlopen(cli, file);
+  // what bin/hako.cjs calls: restoreRehashDefault, isCurrent, readSource, loadBundle, the socket,
+  // the terminal's width, the exit
+  assert.deepEqual(Object.keys(cli.exports).sort(), ['exitNow', 'getWinsize', 'mapBuffer', 'mapSource', 'mtimeMs', 'setV8Flags', 'unixConnect']);
+  for (const [name, f] of Object.entries(cli.exports)) assert.equal(typeof f, 'function', name);
+  const all = { exports: {} as Record<string, unknown> };
+  process.dlopen(all, file);
+  assert.ok(Object.keys(all.exports).length > 40, 'the whole addon without the flag');
+  for (const name of ['spawn', 'execve', 'unixConnect', 'exitNow', 'getWinsize']) assert.equal(typeof all.exports[name], 'function', name);
+});
+
 test('hako gets its built-ins through process.getBuiltinModule, not the CommonJS loader\'s require (Node ≥ 20.16)', (t) => {
   if (typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule !== 'function') return t.skip('this Node has no process.getBuiltinModule');
   // A module's first require() compiles the loader's resolution path (~70 µs of each start):
