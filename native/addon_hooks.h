@@ -7,8 +7,10 @@
 
 #include <node_api.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 struct hk_napi_fn {
@@ -63,8 +65,18 @@ napi_value hk_queue_work(napi_env env, const char *name, const char *what, napi_
                          napi_async_complete_callback complete, void *data, napi_async_work *work, napi_deferred *deferred,
                          int *queued);
 
-static inline int hk_register_hooked(napi_env env, napi_value exports) {
+// Every hooked function, or with `only` (a NULL-ended list of names) just those.
+static inline bool hk_listed(const char *const *only, const char *name) {
+  if (!only) return true;
+  for (; *only; only++) {
+    if (strcmp(*only, name) == 0) return true;
+  }
+  return false;
+}
+
+static inline int hk_register_hooked(napi_env env, napi_value exports, const char *const *only) {
   for (const struct hk_napi_fn *p = __start_hk_napi_fns; p && p < __stop_hk_napi_fns; p++) {
+    if (!hk_listed(only, p->name)) continue;
     napi_value f;
     if (napi_create_function(env, p->name, NAPI_AUTO_LENGTH, p->fn, NULL, &f) != napi_ok) return -1;
     if (napi_set_named_property(env, exports, p->name, f) != napi_ok) return -1;

@@ -23,6 +23,8 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,10 +61,23 @@ static int map_file(napi_env env, napi_value jspath, void **addr, size_t *size) 
   return err;
 }
 
+// Eight bytes at a time, four words per step (the byte loop, which -O2 does not vectorize, took
+// ~0.11 ms of each `hako` start for the 220 KB bundle; this 9 µs, 15–20 µs with the page faults
+// of a first read).
 static bool all_ascii(const unsigned char *s, size_t n) {
-  unsigned char acc = 0;
-  for (size_t i = 0; i < n; i++) acc |= s[i];
-  return acc < 0x80;
+  uint64_t acc[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + sizeof acc <= n; i += sizeof acc) {
+    uint64_t w[4];
+    memcpy(w, s + i, sizeof w);
+    acc[0] |= w[0];
+    acc[1] |= w[1];
+    acc[2] |= w[2];
+    acc[3] |= w[3];
+  }
+  unsigned char tail = 0;
+  for (; i < n; i++) tail |= s[i];
+  return ((acc[0] | acc[1] | acc[2] | acc[3]) & 0x8080808080808080ULL) == 0 && tail < 0x80;
 }
 
 static napi_value js_map_source(napi_env env, napi_callback_info info) {

@@ -162,7 +162,12 @@ export class PipeSocket extends EventEmitter implements WireSocket {
       if (err) process.nextTick(() => this.destroy(uvError(err, 'connect', path)));
     }
     this.on('newListener', (event: string) => {
-      if (event === 'data' && !this.paused) process.nextTick(() => this.flush());
+      if (event !== 'data' || this.paused) return;
+      // Nothing held: reading starts now (libuv reads in a later loop turn, with the listener on),
+      // not on a tick: a command's first process.nextTick compiles Node's tick queue (~0.15 ms,
+      // measured in fresh processes), and each request of `hako run` listens for its answer.
+      if (this.held.length === 0) this.startReading(true);
+      else process.nextTick(() => this.flush());
     });
   }
 
@@ -188,8 +193,9 @@ export class PipeSocket extends EventEmitter implements WireSocket {
       return false; // a Node that throws instead
     }
     this.connected = true;
-    // As net.Socket, 'connect' comes after the caller had a chance to listen.
-    process.nextTick(() => {
+    // As net.Socket, 'connect' comes after the caller had a chance to listen: on a microtask, for
+    // the same reason as the reading above (no process.nextTick on `hako run`'s path).
+    void Promise.resolve().then(() => {
       if (this.destroyed) return;
       this.emit('connect');
       this.startReading();
@@ -210,9 +216,10 @@ export class PipeSocket extends EventEmitter implements WireSocket {
     this.startReading();
   }
 
-  private startReading(): void {
+  /** `listening`: a 'data' listener is being added (newListener: not counted yet). */
+  private startReading(listening = false): void {
     if (!this.connected || this.destroyed || this.reading || this.readEnded) return;
-    if (this.paused || this.listenerCount('data') === 0) return;
+    if (this.paused || (!listening && this.listenerCount('data') === 0)) return;
     this.reading = true;
     const err = this.handle!.readStart();
     if (err) this.destroy(uvError(err, 'read'));

@@ -471,6 +471,49 @@ test('the bundled CLI runs `run --rm` over pipe handles: the order docker uses; 
   }
 });
 
+test('the bundled CLI\'s `run --rm` schedules no process.nextTick (its connections, adopted from the addon\'s connector, start reading when listened to)', opts, async (t) => {
+  // A command's first process.nextTick compiles Node's tick queue (~0.15 ms of `hako run`'s
+  // path): the connections' 'connect' goes out on a microtask, and a 'data' listener with nothing
+  // held starts reading at once.
+  const bundle = bundledCliOrSkip(t);
+  if (!bundle) return;
+  const s = await serve((req, sock) => {
+    const line = req.head.split('\r\n')[0]!;
+    if (line.startsWith('POST /v1.44/containers/create')) sock.write(json('201 Created', { Id: 'c1', Warnings: [] }));
+    else if (line.startsWith('POST /v1.44/containers/c1/wait')) sock.write(json('200 OK', { StatusCode: 0 }));
+    else if (line.startsWith('POST /v1.44/containers/c1/attach')) {
+      sock.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+      setTimeout(() => sock.end(), 50);
+    } else if (line.startsWith('POST /v1.44/containers/c1/start')) sock.write('HTTP/1.1 204 No Content\r\nApi-Version: 1.44\r\n\r\n');
+    else sock.write(json('404 Not Found', { message: `unexpected ${line}` }));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'hako-run-ticks-'));
+  try {
+    const result = join(dir, 'result.json');
+    const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'hako_native.node');
+    const script = `
+      const a = { exports: {} };
+      process.dlopen(a, ${JSON.stringify(addonPath)});
+      const tick = process.nextTick;
+      const ticks = [];
+      process.nextTick = function (...args) { ticks.push(new Error().stack.split('\\n')[2]); return tick.apply(this, args); };
+      require(${JSON.stringify(bundle)}).main(['-H', ${JSON.stringify(`unix://${s.path}`)}, 'run', '--rm', 'busybox', 'true'], { unixConnector: a.exports.unixConnect }).then((code) => {
+        require('node:fs').writeFileSync(${JSON.stringify(result)}, JSON.stringify({ code, ticks }));
+      });`;
+    const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(result, 'utf8')), { code: 0, ticks: [] });
+  } finally {
+    await s.done();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the bundled CLI\'s attached output into a non-blocking pipe that is full: write(2) until EAGAIN, then the rest through process.stdout; every byte arrives, in order', opts, async (t) => {
   const bundle = bundledCliOrSkip(t);
   if (!bundle) return;

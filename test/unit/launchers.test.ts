@@ -170,6 +170,19 @@ test('each bundle is its module function and a call of it: required as it is, or
     const utf8 = join(scratch, 'utf8.js');
     writeFileSync(utf8, '"µ"');
     assert.equal(mapSource!(utf8), undefined, 'a non-ASCII file is left to the reader (Latin-1 would misread it)');
+    // The check reads words of 8 bytes, 32 at a time, then the tail bytewise: a non-ASCII byte in
+    // any lane or in the tail is seen; an ASCII file of any length maps.
+    for (const len of [31, 32, 33, 64, 100, 1000]) {
+      const ascii = join(scratch, `ascii-${len}.js`);
+      writeFileSync(ascii, 'x'.repeat(len));
+      assert.equal(mapSource!(ascii), 'x'.repeat(len), `${len} ASCII bytes`);
+      for (const at of [0, 7, 8, 31, len - 1].filter((i) => i < len)) {
+        const bytes = Buffer.alloc(len, 'x');
+        bytes[at] = 0x80;
+        writeFileSync(ascii, bytes);
+        assert.equal(mapSource!(ascii), undefined, `${len} bytes, 0x80 at ${at}`);
+      }
+    }
     assert.throws(() => mapSource!(join(scratch, 'none.js')), { code: 'ENOENT' });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -215,6 +228,82 @@ test('the bundled CLI reads its command table (a lazy JSON table in the bundle) 
     const fromModules = run(`import(${JSON.stringify(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))})`, args);
     assert.deepEqual(fromBundle, fromModules, args.join(' '));
     assert.match(fromBundle.stderr, /code \d+\n$/, args.join(' '));
+  }
+});
+
+test('the addon makes only the CLI\'s functions when its exports say cliOnly (bin/hako.cjs loadAddon), all of them otherwise', () => {
+  const file = join(repoRoot, 'build', 'hako_native.node');
+  const cli = { exports: { cliOnly: true } as Record<string, unknown> };
+  process.dlopen(cli, file);
+  // what bin/hako.cjs calls: restoreRehashDefault, isCurrent, readSource, loadBundle, the socket,
+  // the terminal's width, the exit
+  assert.deepEqual(Object.keys(cli.exports).sort(), ['exitNow', 'getWinsize', 'mapBuffer', 'mapSource', 'mtimeMs', 'setV8Flags', 'unixConnect']);
+  for (const [name, f] of Object.entries(cli.exports)) assert.equal(typeof f, 'function', name);
+  const all = { exports: {} as Record<string, unknown> };
+  process.dlopen(all, file);
+  assert.ok(Object.keys(all.exports).length > 40, 'the whole addon without the flag');
+  for (const name of ['spawn', 'execve', 'unixConnect', 'exitNow', 'getWinsize']) assert.equal(typeof all.exports[name], 'function', name);
+});
+
+test('hako gets its built-ins through process.getBuiltinModule, not the CommonJS loader\'s require (Node ≥ 20.16)', (t) => {
+  if (typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule !== 'function') return t.skip('this Node has no process.getBuiltinModule');
+  // A module's first require() compiles the loader's resolution path (~70 µs of each start):
+  // the launcher and the bundle it runs ask process.getBuiltinModule for built-ins instead.
+  const dir = mkdtempSync(join(tmpdir(), 'hako-builtins-'));
+  try {
+    const preload = join(dir, 'count.cjs');
+    const out = join(dir, 'loads');
+    writeFileSync(
+      preload,
+      [
+        "const Module = require('module');",
+        "const fs = require('fs');",
+        'const load = Module._load;',
+        'const seen = [];',
+        'Module._load = function (request, ...rest) { seen.push(request); return load.call(this, request, ...rest); };',
+        `process.on('exit', () => fs.writeFileSync(${JSON.stringify(out)}, seen.join('\\n')));`,
+      ].join('\n'),
+    );
+    for (const args of [['--version'], ['run', '--help']]) {
+      const r = spawnSync(process.execPath, ['--require', preload, bin('hako.cjs'), ...args], { env, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const loads = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+      assert.deepEqual(loads, [bin('hako.cjs')], `${args.join(' ')}: only the main script goes through Module._load`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a command\'s code cache holds the spec texts it read, not the whole command table (scripts/bundle.mjs lazyJsonTable)', (t) => {
+  const bundle = join(repoRoot, 'dist', 'bundle', 'hako.cjs');
+  try {
+    statSync(bundle);
+  } catch {
+    return t.skip('no bundle (esbuild not installed)');
+  }
+  // Each spec's JSON text is the constant of a function of its own, compiled when its command
+  // reads it: as values of the table's literal, all of them (~45 KB) were constants of the
+  // bundle's top level, in every command's code cache (copied out and hashed at each start).
+  const dir = mkdtempSync(join(tmpdir(), 'hako-spec-cache-'));
+  try {
+    const script = [
+      `const { loadBundle } = require(${JSON.stringify(bin('bundle-loader.cjs'))});`,
+      `const b = loadBundle('hako', { cacheKey: 'spectest', cacheDir: ${JSON.stringify(dir)} });`,
+      "b.exports.main(['run', '--help']).then((code) => { b.saveCache({ partial: true }); process.exitCode = code; });",
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Usage: {2}hako run \[OPTIONS\] IMAGE/);
+    const caches = readdirSync(dir).filter((f) => f.endsWith('.partial.cache'));
+    assert.equal(caches.length, 1, caches.join(' '));
+    const cache = readFileSync(join(dir, caches[0]!)).toString('latin1');
+    assert.ok(cache.includes('"usage":"run [OPTIONS] IMAGE'), 'the spec run read is in its cache');
+    for (const other of ['build [OPTIONS]', 'network create [OPTIONS]', 'volume ls [OPTIONS]']) {
+      assert.ok(!cache.includes(`"usage":"${other}`), `${other}: a spec run did not read is not in its cache`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
