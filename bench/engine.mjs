@@ -723,8 +723,11 @@ try {
   const apiRuns = {}; // label → { times, laps, marks, autoTimes, autoLaps }
   for (const { label } of apiClients) apiRuns[label] = { times: [], laps: { create: [], attach: [], wait: [], start: [], exit: [], remove: [] }, marks: [], autoTimes: [], autoLaps: { create: [], attach: [], wait: [], start: [], 'exit+removed': [] } };
   // The clients take turns, iteration by iteration, so load from other work weighs on both alike.
+  // With --versus the two daemons swap places every other iteration (each follows the other's
+  // sequence, and its background work, as often as it leads).
+  const inTurn = (i) => (versus && i % 2 === 1 ? [...apiClients].reverse() : apiClients);
   for (let i = 0; i < N + 3; i++) {
-    for (const { label, api } of apiClients) {
+    for (const { label, api } of inTurn(i)) {
       if (gapMs) await sleep(gapMs);
       const r = apiRuns[label];
       let t = process.hrtime.bigint();
@@ -758,7 +761,7 @@ try {
   // HostConfig.AutoRemove, attach, wait?condition=removed, start; the engine removes the container
   // and the wait answers once it is gone).
   for (let i = 0; i < N + 3; i++) {
-    for (const { label, api } of apiClients) {
+    for (const { label, api } of inTurn(i)) {
       if (gapMs) await sleep(gapMs);
       const r = apiRuns[label];
       const t0 = process.hrtime.bigint();
@@ -800,6 +803,13 @@ try {
     const r = apiRuns[label];
     row(`API as docker run --rm (AutoRemove, wait=removed; ${label})`, r.autoTimes);
     for (const [k, v] of Object.entries(r.autoLaps)) row(`  ${k}`, v);
+  }
+  if (versus) {
+    // Iteration by iteration (the two sequences ran next to each other): hakod's minus the versus's.
+    const [a, b] = apiClients.map(({ label }) => apiRuns[label]);
+    row('  API sequence, hakod − versus (paired by iteration)', a.times.map((t, k) => t - b.times[k]));
+    for (const k of Object.keys(a.laps)) row(`    ${k}, hakod − versus`, a.laps[k].map((t, j) => t - b.laps[k][j]));
+    row('  API as docker run --rm, hakod − versus (paired by iteration)', a.autoTimes.map((t, k) => t - b.autoTimes[k]));
   }
   for (const [k, v] of Object.entries(cpuPerSequence)) results.push({ what: `daemon CPU per API sequence (${k})`, cpu: v });
   const apiTimes = apiRuns['hako client'].times;
