@@ -10,6 +10,7 @@ interface FsAddon {
   fsLsetxattr(path: string, name: string, value: Buffer, flags?: number): void;
   fsLgetxattr(path: string, name: string): Buffer | null;
   fsLlistxattr(path: string): string[];
+  fsOpenInRoot(root: string, path: string, flags: number): number;
   syncFileRangeWriteAsync?(fd: number, offset: number, nbytes: number): Promise<void>;
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
@@ -45,6 +46,18 @@ export function lgetxattr(path: string, name: string): Buffer | null {
 /** llistxattr(2): the names of the attributes set on `path` itself. */
 export function llistxattr(path: string): string[] {
   return fsNative().fsLlistxattr(path);
+}
+
+/** O_PATH (Linux's generic value; node's fs.constants lacks it): an fd that names a file without opening it. */
+export const O_PATH = 0o10000000;
+
+/**
+ * openat2(2) of `path` beneath `root` with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: symlinks,
+ * `..` and absolute names resolve as in a chroot at `root`, race-free (a container swapping a
+ * directory for a symlink meanwhile cannot lead it out). O_CLOEXEC is added; the caller closes the fd.
+ */
+export function openInRoot(root: string, path: string, flags: number): number {
+  return fsNative().fsOpenInRoot(root, path, flags);
 }
 
 /** The addon when it is built; undefined without it (the pooled calls below then fall back). */

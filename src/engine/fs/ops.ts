@@ -3,7 +3,7 @@
 // without letting any symlink in the container lead outside its root.
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
 import { join, posix, dirname, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -11,6 +11,7 @@ import { HakoError, invalid, notFound } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
 import { resolveInRoot } from './paths.js';
+import { readFileInRoot } from './read-in-root.js';
 import { tarTypeBits } from './tar-type-bits.js';
 import { archiveOwner } from '../containers/user.js';
 import { rfc3339NanoUtc } from '../../common/time.js';
@@ -184,14 +185,26 @@ export function containerPathBase(path: string): string {
 
 /** The host directory and relative path for a container path, honouring bind and volume mounts. */
 export function hostPathFor(rootfs: string, path: string, mounts: MountPoint[], followLast = true): string {
+  const { root, rel } = mountRootFor(rootfs, path, mounts);
+  return resolveInRoot(root, rel, { followLast });
+}
+
+/** The host directory that holds a container path (the rootfs, or a bind's or volume's source) and the path within it. */
+export function mountRootFor(rootfs: string, path: string, mounts: MountPoint[]): { root: string; rel: string } {
   const clean = posix.normalize('/' + path);
   const sorted = [...mounts].filter((m) => m.Type !== 'tmpfs' && m.Source).sort((a, b) => b.Destination.length - a.Destination.length);
   for (const m of sorted) {
-    if (clean === m.Destination || clean.startsWith(m.Destination + '/')) {
-      return resolveInRoot(m.Source, clean.slice(m.Destination.length) || '/', { followLast });
-    }
+    if (clean === m.Destination || clean.startsWith(m.Destination + '/')) return { root: m.Source, rel: clean.slice(m.Destination.length) || '/' };
   }
-  return resolveInRoot(rootfs, clean, { followLast });
+  return { root: rootfs, rel: clean };
+}
+
+/** A regular file's text in the container (read-in-root.ts); a missing one throws ENOENT. */
+function readInContainer(rootfs: string, path: string, mounts: MountPoint[]): string {
+  const { root, rel } = mountRootFor(rootfs, path, mounts);
+  const text = readFileInRoot(root, rel, { label: path });
+  if (text === undefined) throw Object.assign(new Error(`open ${path}: no such file or directory`), { code: 'ENOENT' });
+  return text;
 }
 
 /** Go's os.FileMode bits, as docker's container path stat carries them. */
@@ -281,7 +294,7 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
   if (!st.isDirectory()) throw invalid(`extraction point is not a directory: ${path}`);
   // copyUIDGID with a container user: every entry becomes that user's (looked up after the
   // destination checks, as moby); without a user the archive's owners stay.
-  const owner = opts.copyUIDGID && opts.user ? archiveOwner(opts.user, (p) => readFileSync(hostPathFor(rootfs, p, mounts, true), 'utf8')) : undefined;
+  const owner = opts.copyUIDGID && opts.user ? archiveOwner(opts.user, (p) => readInContainer(rootfs, p, mounts)) : undefined;
   const staging = mkdtempSync(join(tmpdir(), 'hako-cp-'));
   try {
     await new Promise<void>((resolvePromise, reject) => {

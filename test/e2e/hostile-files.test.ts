@@ -1,0 +1,127 @@
+// Files the image, a running container or a build context controls, read by the daemon itself: a
+// fifo where a regular file is expected (/etc/passwd for a user lookup, a build's Dockerfile or
+// .dockerignore) used to block hakod's event loop in open(2) for good (every client hung, even
+// `docker ps`); they are refused now in words naming the file, and the daemon keeps answering.
+// (When a check fails, the test opens the fifo for writing itself, which releases a daemon stuck
+// in it, so a failure is an assertion and not a hung file.)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { hasEngine, requestJson, type TestDaemon } from '../helpers/daemon.js';
+import { hasRegistry } from '../helpers/registry.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
+import { isRoot, tempDir } from '../helpers/fixtures.js';
+import { monitorAvailable } from '../../src/engine/containers/supervise.js';
+
+const skip = !isRoot ? 'needs root' : !hasRegistry ? 'docker-registry is not installed' : !hasEngine ? 'the engine is not built' : !monitorAvailable() ? 'build/hako-monitor is not built' : false;
+let setup: BusyboxDaemon | undefined;
+let d: TestDaemon;
+let image: string;
+
+const json = (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => requestJson(d, method, path, body);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+before(async () => {
+  if (skip) return;
+  setup = await startBusyboxDaemon({ pull: true });
+  ({ d, image } = setup);
+});
+
+after(async () => {
+  await setup?.stop();
+});
+
+/** Opens each fifo for writing and closes it: a daemon blocked in opening it for reading goes on (EOF). */
+function releaseFifos(paths: () => string[]): void {
+  for (const p of paths()) {
+    try {
+      closeSync(openSync(p, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // no reader (ENXIO) or gone: nothing is blocked in it
+    }
+  }
+}
+
+/** `req`, or a failure after `ms` (the fifos released then, so the daemon answers and stops). */
+async function answered<T>(what: string, req: Promise<T>, fifos: () => string[], ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      releaseFifos(fifos);
+      reject(new Error(`${what}: no answer in ${ms} ms (the daemon blocked on a fifo)`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([req, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('a fifo at /etc/passwd in a running container: exec -u is refused naming it, the daemon keeps answering', { skip, timeout: 60_000 }, async () => {
+  const { status, body: c } = await json('POST', '/containers/create', { Image: image, Cmd: ['sh', '-c', 'rm /etc/passwd && mkfifo /etc/passwd && sleep 300'], HostConfig: { NetworkMode: 'none' } });
+  assert.equal(status, 201, JSON.stringify(c));
+  const id = c.Id as string;
+  const fifo = () => [join(d.execRoot, 'containers', id, 'rootfs', 'etc', 'passwd')];
+  try {
+    assert.equal((await json('POST', `/containers/${id}/start`)).status, 204);
+    // Until the container made its fifo (a path stat only lstats: 2**25 is Go's ModeNamedPipe).
+    for (let i = 0; ; i++) {
+      const st = await d.request('HEAD', `/v1.44/containers/${id}/archive?path=/etc/passwd`);
+      const mode = st.status === 200 ? Number(JSON.parse(Buffer.from(String(st.headers['x-docker-container-path-stat']), 'base64').toString()).mode) : 0;
+      if (mode >= 2 ** 25 && Math.floor(mode / 2 ** 25) % 2 === 1) break;
+      assert.ok(i < 200, 'the container did not make its fifo');
+      await sleep(25);
+    }
+    const e = await answered('exec create', json('POST', `/containers/${id}/exec`, { Cmd: ['id'], User: 'nobody' }), fifo);
+    assert.equal(e.status, 201, JSON.stringify(e.body));
+    const start = await answered('exec start', json('POST', `/exec/${e.body.Id}/start`, { Detach: true }), fifo);
+    assert.notEqual(start.status, 200, 'the exec must be refused');
+    assert.match(JSON.stringify(start.body), /\/etc\/passwd is a fifo, not a regular file/);
+    // The daemon answers others meanwhile and after.
+    assert.equal((await answered('ping', d.request('GET', '/_ping'), fifo)).status, 200);
+  } finally {
+    releaseFifos(fifo);
+    await json('DELETE', `/containers/${id}?force=1`);
+  }
+});
+
+/** POST /build with a context made by `fill` in a temp dir; the answer's text. */
+async function build(fill: (dir: string) => void): Promise<{ status: number; text: string }> {
+  const ctx = tempDir('hako-test-ctx-');
+  try {
+    fill(ctx.path);
+    const tar = execFileSync('tar', ['-C', ctx.path, '-cf', '-', '.'], { maxBuffer: 1 << 26 });
+    const contexts = () => {
+      const dir = join(d.root, 'builder');
+      try {
+        return readdirSync(dir).filter((n) => n.startsWith('context-')).flatMap((n) => [join(dir, n, 'Dockerfile'), join(dir, n, '.dockerignore')]);
+      } catch {
+        return [];
+      }
+    };
+    const r = await answered('build', d.request('POST', '/v1.44/build?t=hostile-fifo', tar, { 'Content-Type': 'application/x-tar' }), contexts);
+    return { status: r.status, text: r.body.toString() };
+  } finally {
+    ctx.cleanup();
+  }
+}
+
+test('a build context whose Dockerfile or .dockerignore is a fifo is refused naming it; nothing of the build is left', { skip, timeout: 60_000 }, async () => {
+  const r1 = await build((dir) => execFileSync('mkfifo', [join(dir, 'Dockerfile')]));
+  assert.match(r1.text, /Dockerfile is a fifo, not a regular file/, `${r1.status} ${r1.text}`);
+  const r2 = await build((dir) => {
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${image}\nCOPY . /x\n`);
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'f'), 'f');
+    execFileSync('mkfifo', [join(dir, '.dockerignore')]);
+  });
+  assert.match(r2.text, /\.dockerignore is a fifo, not a regular file/, `${r2.status} ${r2.text}`);
+  assert.equal((await d.request('GET', '/_ping')).status, 200);
+  // No build context and no image left behind.
+  const left = readdirSync(join(d.root, 'builder')).filter((n) => n.startsWith('context-'));
+  assert.deepEqual(left, []);
+  assert.equal((await json('GET', '/images/hostile-fifo/json')).status, 404);
+});
