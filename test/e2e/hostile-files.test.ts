@@ -125,3 +125,47 @@ test('a build context whose Dockerfile or .dockerignore is a fifo is refused nam
   assert.deepEqual(left, []);
   assert.equal((await json('GET', '/images/hostile-fifo/json')).status, 404);
 });
+
+test('docker cp into and out of a running container that swaps a directory for a symlink to the host: nothing is written or read outside it', { skip, timeout: 120_000 }, async () => {
+  // The host directory the container's symlink names (`/…/escape` means the host's path only to a
+  // daemon that follows it outside the rootfs).
+  const host = tempDir('hako-test-escape-');
+  const src = tempDir('hako-test-cpsrc-');
+  const { status, body: c } = await json('POST', '/containers/create', {
+    Image: image,
+    // /d flips between a directory (holding `secret` of its own) and a symlink to the host dir,
+    // as fast as busybox's mv goes.
+    Cmd: ['sh', '-c', `mkdir /d && echo container > /d/secret && ln -s ${host.path} /lnk && while :; do mv /d /dtmp; mv /lnk /d; mv /d /lnk; mv /dtmp /d; done`],
+    HostConfig: { NetworkMode: 'none' },
+  });
+  assert.equal(status, 201, JSON.stringify(c));
+  const id = c.Id as string;
+  try {
+    writeFileSync(join(host.path, 'secret'), 'host secret\n');
+    writeFileSync(join(src.path, 'payload'), 'payload\n');
+    mkdirSync(join(src.path, 'pdir'));
+    writeFileSync(join(src.path, 'pdir', 'inner'), 'inner\n');
+    const tar = execFileSync('tar', ['-C', src.path, '-cf', '-', 'payload', 'pdir']);
+    assert.equal((await json('POST', `/containers/${id}/start`)).status, 204);
+    let puts = 0;
+    let gets = 0;
+    const deadline = Date.now() + 25_000;
+    // Before: the host dir got `payload` within ~25 copies.
+    for (let i = 0; i < 300 && Date.now() < deadline; i++) {
+      const put = await d.request('PUT', `/v1.44/containers/${id}/archive?path=/d`, tar, { 'Content-Type': 'application/x-tar' });
+      if (put.status === 200) puts++;
+      const get = await d.request('GET', `/v1.44/containers/${id}/archive?path=/d/secret`);
+      if (get.status === 200) {
+        gets++;
+        assert.ok(!get.body.includes('host secret'), `GET read the host's file (copy ${i})`);
+      }
+      assert.deepEqual(readdirSync(host.path).sort(), ['secret'], `PUT wrote on the host (copy ${i})`);
+    }
+    // (The race ran: some copies went through, into the container's own /d.)
+    assert.ok(puts > 0 && gets > 0, `puts ${puts}, gets ${gets}`);
+  } finally {
+    await json('DELETE', `/containers/${id}?force=1`);
+    host.cleanup();
+    src.cleanup();
+  }
+});

@@ -3,7 +3,7 @@
 // without letting any symlink in the container lead outside its root.
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
 import { join, posix, dirname, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -12,6 +12,7 @@ import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
 import { resolveInRoot } from './paths.js';
 import { readFileInRoot } from './read-in-root.js';
+import { O_PATH, openInRoot, removeTree } from '../../native/fs.js';
 import { tarTypeBits } from './tar-type-bits.js';
 import { archiveOwner } from '../containers/user.js';
 import { rfc3339NanoUtc } from '../../common/time.js';
@@ -137,18 +138,23 @@ export function changes(upper: string, lowerdirs: string[]): Json[] {
 }
 
 /** A tar (GNU format, owners by number and host name) of `rel` (a name, or several) inside `dir`. */
-export function tarStream(dir: string, rel: string | readonly string[], opts: { excludeMounts?: string[]; rebase?: string } = {}): Readable {
+export function tarStream(dir: string | PinnedDir, rel: string | readonly string[], opts: { excludeMounts?: string[]; rebase?: string } = {}): Readable {
   const names = typeof rel === 'string' ? [rel] : rel;
   // No names (an empty directory's contents): an empty archive, which tar makes only from an empty list file.
   const what = names.length === 0 ? ['-T', '/dev/null'] : ['--', ...names];
+  // A pinned directory is the child's fd 3 (its own dup: closing ours does not matter to it), and
+  // tar changes into it through that fd's link, never by a path a container can change meanwhile.
+  const cwd = typeof dir === 'string' ? dir : '/proc/self/fd/3';
+  const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe', ...(typeof dir === 'string' ? [] : [dir.fd])];
   // Owner names too (GNU tar looks them up on the host, as dockerd's archive package does): `root/root`, not `0/0`.
-  const child = spawn('tar', ['--xattrs', '--sort=name', ...rebaseArgs(opts.rebase), '-C', dir, '-cf', '-', ...what], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('tar', ['--xattrs', '--sort=name', ...rebaseArgs(opts.rebase), '-C', cwd, '-cf', '-', ...what], { stdio });
+  if (typeof dir !== 'string') dir.close();
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   // Piped at once: when a child exits, Node resumes (drops) a stdio stream nobody reads yet, and
   // callers await things (a pause, an HTTP head) before they read: a small archive came out empty.
   // With Go's file-type bits in each mode field, as dockerd's archives have them (tar-type-bits.ts).
-  const out = child.stdout.pipe(tarTypeBits(1 << 20));
+  const out = child.stdout!.pipe(tarTypeBits(1 << 20));
   child.on('exit', (code) => {
     // 1 = "file changed as we read it": fine for a live container.
     if (code !== 0 && code !== 1) out.destroy(new HakoError({ step: `tar ${rel} in ${dir}`, hint: stderr.trim(), kind: 'internal' }));
@@ -197,6 +203,53 @@ export function mountRootFor(rootfs: string, path: string, mounts: MountPoint[])
     if (clean === m.Destination || clean.startsWith(m.Destination + '/')) return { root: m.Source, rel: clean.slice(m.Destination.length) || '/' };
   }
   return { root: rootfs, rel: clean };
+}
+
+/**
+ * A directory of a container held by an O_PATH fd, opened beneath its root with openat2
+ * RESOLVE_IN_ROOT: `path` (/proc/self/fd/N) reaches that very directory whatever the container
+ * renames or swaps for a symlink afterwards. Resolving a path to a host path and using that path
+ * later let a running container swap a directory for a symlink to the host in between: `docker
+ * cp f c:/d/` wrote the host's /target/f (a loop of renames in the container won within ~25 copies).
+ */
+export interface PinnedDir {
+  fd: number;
+  /** The directory's path for this process (its /proc/self/fd link). */
+  path: string;
+  close(): void;
+}
+
+/** The container directory `path` (symlinks followed inside the container), pinned; notFound when it is missing or no directory. */
+export function pinDir(rootfs: string, path: string, mounts: MountPoint[], container = ''): PinnedDir {
+  const { root, rel } = mountRootFor(rootfs, path, mounts);
+  let fd: number;
+  try {
+    fd = openInRoot(root, posix.normalize('/' + rel).slice(1) || '.', O_PATH | constants.O_DIRECTORY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
+    throw new HakoError({ step: `open ${path} in the container`, hint: (err as Error).message, kind: 'internal' });
+  }
+  let open = true;
+  return {
+    fd,
+    path: `/proc/self/fd/${fd}`,
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/** Runs `file` with the pinned directory as its fd 3 (its path there: /proc/self/fd/3). */
+function runIn(dir: PinnedDir, file: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', dir.fd] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolvePromise() : reject(new HakoError({ step: `${file} ${args.join(' ')}`, hint: stderr.trim(), kind: 'internal' }))));
+  });
 }
 
 /** A regular file's text in the container (read-in-root.ts); a missing one throws ENOENT. */
@@ -252,13 +305,19 @@ export function archivePath(rootfs: string, path: string, mounts: MountPoint[], 
   const host = hostPathFor(rootfs, path, mounts, followLast);
   if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   notDirWithSlash(path, host);
-  if (path.endsWith('/.')) return tarStream(host, '.');
+  const name = containerPathBase(path);
+  // tar runs in a pinned directory (pinDir): the container may change its paths meanwhile.
+  const { root } = mountRootFor(rootfs, path, mounts);
+  // A file bind (/etc/hosts, hostname, resolv.conf, `-v /host/f:/f`): the file itself on the
+  // host, whose directory the container cannot change.
+  if (!lstatSafe(root)?.isDirectory()) return name === basename(host) ? tarStream(dirname(host), basename(host)) : tarStream(host, '.', { rebase: name });
+  const inContainer = (h: string) => '/' + posix.relative(root, h);
+  if (path.endsWith('/.')) return tarStream(pinDir(root, inContainer(host), [], container), '.');
   // The entries are named after the path asked for (dockerd rebases them): `dl/` of a symlink
   // dl → sub archives sub's contents as `dl/…`, the root as `/…` (the CLI's rebase needs that;
   // named after the host dir, `docker cp c:/ out` wrote `outrootfs/`).
-  const name = containerPathBase(path);
-  if (name === basename(host) || name.includes('\n')) return tarStream(dirname(host), basename(host));
-  return tarStream(host, '.', { rebase: name });
+  if (name === basename(host) || name.includes('\n')) return tarStream(pinDir(root, inContainer(dirname(host)), [], container), basename(host));
+  return tarStream(pinDir(root, inContainer(host), [], container), '.', { rebase: name });
 }
 
 /** dockerd lstats `path/` as given: a trailing slash (or `/.`) on what is not a directory is ENOTDIR. */
@@ -324,12 +383,21 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
     if (owner && entries.length > 0) await run('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, '--', ...entries.map((n) => join(staging, n))]);
     const containerDest = posix.normalize('/' + path);
     const place = async (rel: string) => {
+      // Each entry goes into its directory pinned by an fd (pinDir), never by a host path resolved
+      // before: a running container swapping a directory for a symlink cannot redirect it.
+      const dir = pinDir(rootfs, posix.join(containerDest, rel), mounts, container);
+      try {
+        await placeIn(rel, dir);
+      } finally {
+        dir.close();
+      }
+    };
+    const placeIn = async (rel: string, dir: PinnedDir) => {
       for (const n of readdirSync(join(staging, rel))) {
         const r = posix.join(rel, n);
         const src = join(staging, r);
         const sst = lstatSync(src);
-        const parent = hostPathFor(rootfs, posix.join(containerDest, rel), mounts, true);
-        const target = join(parent, n);
+        const target = join(dir.path, n);
         const tst = lstatSafe(target);
         if (sst.isDirectory()) {
           if (tst && !tst.isDirectory()) {
@@ -346,8 +414,18 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
           }
           if (!lstatSafe(target)) {
             mkdirSync(target);
-            await run('chown', ['--reference', src, target]).catch(() => undefined);
-            await run('chmod', ['--reference', src, target]).catch(() => undefined);
+            // Owner and mode through an fd of what was made (O_NOFOLLOW: a symlink swapped in
+            // meanwhile is refused, never followed to the host as chown(1) would).
+            let fd = -1;
+            try {
+              fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+              fchownSync(fd, sst.uid, sst.gid);
+              fchmodSync(fd, sst.mode & 0o7777);
+            } catch {
+              // (as before: owner and mode are best effort)
+            } finally {
+              if (fd >= 0) closeSync(fd);
+            }
           }
           await place(r);
         } else {
@@ -358,9 +436,12 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
           if (mounts.some((m) => m.Destination === full)) throw new HakoError({ step: `Error processing tar file(exit status 1): unlinkat ${full}: device or resource busy`, kind: 'internal' });
           if (tst?.isDirectory()) {
             if (opts.noOverwriteDirNonDir) throw invalid(`cannot overwrite directory "${posix.join(containerDest, r)}" with non-directory "${r}"`);
-            rmSync(target, { recursive: true, force: true });
+            // fd-relative, symlinks never followed (fs.rm walks by path: a swap inside could lead it out).
+            await removeTree(target);
           }
-          await run('cp', ['-a', '--no-dereference', '--remove-destination', '--', src, target]);
+          // cp makes the entry in the pinned directory (its fd 3); with --remove-destination it
+          // unlinks what is there and creates with O_EXCL, so a symlink put there meanwhile fails it.
+          await runIn(dir, 'cp', ['-a', '--no-dereference', '--remove-destination', '--', src, `/proc/self/fd/3/${n}`]);
         }
       }
     };
