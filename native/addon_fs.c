@@ -237,11 +237,16 @@ static napi_value js_sync_file_range_write_async(napi_env env, napi_callback_inf
 // magic links are refused (ELOOP), so a container's rootfs cannot lead the daemon outside it, even
 // when the container swaps a directory for a symlink between a check and the open. O_CLOEXEC is
 // always added. The fd is the caller's to close.
+// An optional 4th argument adds RESOLVE_* flags (RESOLVE_NO_SYMLINKS: no symlink anywhere on the
+// way, ELOOP; for walks that must never follow one).
 static napi_value js_open_in_root(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (hk_args(env, info, 3, 3, argv, NULL)) return NULL;
-  uint32_t flags;
+  napi_value argv[4];
+  if (hk_args(env, info, 4, 3, argv, NULL)) return NULL;
+  uint32_t flags, resolve = 0;
   if (hk_uint32(env, argv[2], &flags)) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[3], &t);
+  if (t != napi_undefined && hk_uint32(env, argv[3], &resolve)) return NULL;
   char *root, *path;
   if (fs_string(env, argv[0], &root)) return NULL;
   if (fs_string(env, argv[1], &path)) {
@@ -253,7 +258,7 @@ static napi_value js_open_in_root(napi_env env, napi_callback_info info) {
   int fd = -1;
   if (rfd >= 0) {
     struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .mode = 0,
-                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (uint64_t)resolve };
     fd = (int)syscall(SYS_openat2, rfd, path[0] ? path : ".", &how, sizeof how);
     err = errno;
     close(rfd);

@@ -12,7 +12,7 @@ import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
 import { resolveInRoot } from './paths.js';
 import { readFileInRoot } from './read-in-root.js';
-import { O_PATH, openInRoot, removeTree } from '../../native/fs.js';
+import { O_PATH, RESOLVE_NO_SYMLINKS, openInRoot, removeTree } from '../../native/fs.js';
 import { tarTypeBits } from './tar-type-bits.js';
 import { archiveOwner } from '../containers/user.js';
 import { rfc3339NanoUtc } from '../../common/time.js';
@@ -114,22 +114,42 @@ export function changes(upper: string, lowerdirs: string[]): Json[] {
       return false;
     }
   });
+  // Each directory is opened beneath the upper dir with no symlink on the way, and listed and
+  // lstat'ed through that fd: walked by path, a running container that swapped a directory for a
+  // symlink to the host between the lstat and the readdir got the host's directory listed (and
+  // walked) in `docker diff` (a loop of renames won within a few hundred diffs).
   const walk = (rel: string) => {
-    let names: string[];
+    let fd: number;
     try {
-      names = readdirSync(join(upper, rel));
+      fd = openInRoot(upper, rel === '/' ? '.' : rel.slice(1), O_PATH | constants.O_DIRECTORY, RESOLVE_NO_SYMLINKS);
     } catch {
-      return;
+      return; // gone, or a symlink by now
     }
-    for (const n of names.sort()) {
-      const r = posix.join(rel, n);
-      const st = lstatSync(join(upper, r));
-      if (isWhiteout(st)) {
-        out.push({ Path: r, Kind: 2 });
-        continue;
+    try {
+      const dir = `/proc/self/fd/${fd}`;
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        return;
       }
-      out.push({ Path: r, Kind: inLower(r) ? 0 : 1 });
-      if (st.isDirectory()) walk(r);
+      for (const n of names.sort()) {
+        const r = posix.join(rel, n);
+        let st: Stats;
+        try {
+          st = lstatSync(`${dir}/${n}`);
+        } catch {
+          continue; // removed meanwhile
+        }
+        if (isWhiteout(st)) {
+          out.push({ Path: r, Kind: 2 });
+          continue;
+        }
+        out.push({ Path: r, Kind: inLower(r) ? 0 : 1 });
+        if (st.isDirectory()) walk(r);
+      }
+    } finally {
+      closeSync(fd);
     }
   };
   walk('/');
