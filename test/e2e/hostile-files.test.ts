@@ -161,8 +161,9 @@ test('docker cp into and out of a running container that swaps a directory for a
       }
       assert.deepEqual(readdirSync(host.path).sort(), ['secret'], `PUT wrote on the host (copy ${i})`);
     }
-    // (The race ran: some copies went through, into the container's own /d.)
-    assert.ok(puts > 0 && gets > 0, `puts ${puts}, gets ${gets}`);
+    // (The race ran: some copies went through, into or out of the container's own /d; most are
+    // refused, /d being a directory only a quarter of the time and needed so at each step.)
+    assert.ok(puts + gets > 0, `puts ${puts}, gets ${gets}`);
   } finally {
     await json('DELETE', `/containers/${id}?force=1`);
     host.cleanup();
@@ -194,6 +195,35 @@ test('docker diff of a running container that swaps a directory for a symlink to
     }
     // (The container's own directory was listed while it was one.)
     assert.ok(seenSub > 0);
+  } finally {
+    await json('DELETE', `/containers/${id}?force=1`);
+    host.cleanup();
+  }
+});
+
+test('a path stat (HEAD archive) of a running container that swaps a directory for a symlink to the host never shows the host file', { skip, timeout: 120_000 }, async () => {
+  const host = tempDir('hako-test-statlnk-');
+  // The host's file has a size the container's never has.
+  writeFileSync(join(host.path, 'f'), Buffer.alloc(54321, 'h'));
+  const { status, body: c } = await json('POST', '/containers/create', {
+    Image: image,
+    Cmd: ['sh', '-c', `mkdir /x && echo small > /x/f && ln -s ${host.path} /lnk && while :; do mv /x /xtmp; mv /lnk /x; mv /x /lnk; mv /xtmp /x; done`],
+    HostConfig: { NetworkMode: 'none' },
+  });
+  assert.equal(status, 201, JSON.stringify(c));
+  const id = c.Id as string;
+  try {
+    assert.equal((await json('POST', `/containers/${id}/start`)).status, 204);
+    let found = 0;
+    const deadline = Date.now() + 45_000;
+    for (let i = 0; i < 4000 && Date.now() < deadline; i++) {
+      const r = await d.request('HEAD', `/v1.44/containers/${id}/archive?path=/x/f`);
+      if (r.status !== 200) continue;
+      found++;
+      const st = JSON.parse(Buffer.from(String(r.headers['x-docker-container-path-stat']), 'base64').toString());
+      assert.notEqual(st.size, 54321, `stat ${i} showed the host's file`);
+    }
+    assert.ok(found > 0);
   } finally {
     await json('DELETE', `/containers/${id}?force=1`);
     host.cleanup();

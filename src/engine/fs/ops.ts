@@ -302,21 +302,34 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], c
   // with a trailing `/` (or `/.`) the last element is part of the directory, so a symlink there
   // is followed (`dl/` of dl → sub is a directory, no linkTarget).
   const host = hostPathFor(rootfs, path, mounts, path.endsWith('/') || path.endsWith('/.'));
+  // The entry is lstat'ed in its directory pinned (pinDir), not by the host path resolved above:
+  // a running container swapping a directory on the way for a symlink would show a host file's
+  // stat. (A file bind's source and a mount's root are the daemon's or the admin's paths.)
+  const { root } = mountRootFor(rootfs, path, mounts);
+  let parent: PinnedDir | undefined;
   let st: Stats;
+  let mtimeNs: bigint;
+  let entry = host;
   try {
-    st = lstatSync(host);
+    if (host !== root && lstatSafe(root)?.isDirectory()) {
+      parent = pinDir(root, '/' + posix.relative(root, dirname(host)), [], container);
+      entry = `${parent.path}/${basename(host)}`;
+    }
+    st = lstatSync(entry);
+    // dockerd's mtime is a Go time.Time: RFC3339Nano with the file's nanoseconds.
+    mtimeNs = lstatSync(entry, { bigint: true }).mtimeNs;
   } catch {
+    parent?.close();
     throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   }
+  parent?.close();
   notDirWithSlash(path, host);
   let linkTarget = '';
   if (st.isSymbolicLink()) {
-    linkTarget = readlinkSync(host);
+    // (Resolved in the container: a path, whatever it names.)
     const resolved = hostPathFor(rootfs, path, mounts, true);
     linkTarget = '/' + posix.relative(rootfs, resolved);
   }
-  // dockerd's mtime is a Go time.Time: RFC3339Nano with the file's nanoseconds.
-  const mtimeNs = lstatSync(host, { bigint: true }).mtimeNs;
   return { name: containerPathBase(path), size: st.size, mode: goFileMode(st), mtime: rfc3339NanoUtc(mtimeNs), linkTarget };
 }
 
