@@ -480,7 +480,9 @@ export class Builder {
     while (this.containers.length) {
       const id = this.containers.shift()!;
       try {
-        await this.engine.removeContainer(id, { force: true });
+        // With its anonymous volumes (a VOLUME earlier in the Dockerfile gives every later step
+        // one), as dockerd's builder (RemoveVolume): each build left one volume per such step.
+        await this.engine.removeContainer(id, { force: true, volumes: true });
         this.out.stdout(`Removing intermediate container ${short(id)}\n`);
       } catch (e) {
         this.out.stderr(`Error removing intermediate container ${short(id)}: ${(e as Error).message}\n`);
