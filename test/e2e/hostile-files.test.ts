@@ -1,9 +1,14 @@
-// Files the image, a running container or a build context controls, read by the daemon itself: a
-// fifo where a regular file is expected (/etc/passwd for a user lookup, a build's Dockerfile or
-// .dockerignore) used to block hakod's event loop in open(2) for good (every client hung, even
-// `docker ps`); they are refused now in words naming the file, and the daemon keeps answering.
-// (When a check fails, the test opens the fifo for writing itself, which releases a daemon stuck
-// in it, so a failure is an assertion and not a hung file.)
+// Paths and files the image, a running container or a build context controls, as the daemon
+// itself reads, lists or writes them (session 19's adversarial review):
+// - a fifo where a regular file is expected (/etc/passwd for a user lookup, a build's Dockerfile or
+//   .dockerignore) used to block hakod's event loop in open(2) for good (every client hung, even
+//   `docker ps`); refused now in words naming the file, and the daemon keeps answering. (When a
+//   check fails, the test opens the fifo for writing itself, which releases a daemon stuck in it,
+//   so a failure is an assertion and not a hung file.)
+// - a running container swapping a directory for a symlink to the host while `docker cp` (both
+//   ways), a path stat or `docker diff` works on it: before, each won within tens to hundreds of
+//   tries (host file written, read, stat'ed; host directory listed);
+// - docker cp through a symlink that leads into a volume goes into the volume.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, constants, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
@@ -227,5 +232,42 @@ test('a path stat (HEAD archive) of a running container that swaps a directory f
   } finally {
     await json('DELETE', `/containers/${id}?force=1`);
     host.cleanup();
+  }
+});
+
+test('docker cp through a symlink to a volume\'s mount point goes into the volume (as dockerd\'s mounted view), and a symlink inside the volume back into the rootfs is followed there', { skip, timeout: 60_000 }, async () => {
+  const { status, body: c } = await json('POST', '/containers/create', {
+    Image: image,
+    Cmd: ['sh', '-c', 'ln -s /vol /lnk && mkdir /etcx && ln -s /etcx /vol/back && touch /ready && sleep 300'],
+    HostConfig: { NetworkMode: 'none', Binds: ['hako-test-cpvol:/vol'] },
+  });
+  assert.equal(status, 201, JSON.stringify(c));
+  const id = c.Id as string;
+  try {
+    assert.equal((await json('POST', `/containers/${id}/start`)).status, 204);
+    for (let i = 0; (await d.request('HEAD', `/v1.44/containers/${id}/archive?path=/ready`)).status !== 200; i++) {
+      assert.ok(i < 200, 'the container did not set up');
+      await sleep(25);
+    }
+    const src = tempDir('hako-test-cpvolsrc-');
+    try {
+      writeFileSync(join(src.path, 'payload'), 'payload\n');
+      const tar = execFileSync('tar', ['-C', src.path, '-cf', '-', 'payload']);
+      const put = await d.request('PUT', `/v1.44/containers/${id}/archive?path=/lnk`, tar, { 'Content-Type': 'application/x-tar' });
+      assert.equal(put.status, 200, put.body.toString());
+      // In the volume (before: beneath its mount point in the rootfs, which the container never sees).
+      assert.equal((await d.request('HEAD', `/v1.44/containers/${id}/archive?path=/vol/payload`)).status, 200);
+      const put2 = await d.request('PUT', `/v1.44/containers/${id}/archive?path=/vol/back`, tar, { 'Content-Type': 'application/x-tar' });
+      assert.equal(put2.status, 200, put2.body.toString());
+      assert.equal((await d.request('HEAD', `/v1.44/containers/${id}/archive?path=/etcx/payload`)).status, 200);
+      // A stat of the symlink names its target in the container.
+      const st = await d.request('HEAD', `/v1.44/containers/${id}/archive?path=/lnk`);
+      assert.equal(JSON.parse(Buffer.from(String(st.headers['x-docker-container-path-stat']), 'base64').toString()).linkTarget, '/vol');
+    } finally {
+      src.cleanup();
+    }
+  } finally {
+    await json('DELETE', `/containers/${id}?force=1`);
+    await json('DELETE', '/volumes/hako-test-cpvol');
   }
 });

@@ -10,7 +10,6 @@ import type { Readable } from 'node:stream';
 import { HakoError, invalid, notFound } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
-import { resolveInRoot } from './paths.js';
 import { readFileInRoot } from './read-in-root.js';
 import { O_PATH, RESOLVE_NO_SYMLINKS, openInRoot, removeTree } from '../../native/fs.js';
 import { tarTypeBits } from './tar-type-bits.js';
@@ -211,8 +210,54 @@ export function containerPathBase(path: string): string {
 
 /** The host directory and relative path for a container path, honouring bind and volume mounts. */
 export function hostPathFor(rootfs: string, path: string, mounts: MountPoint[], followLast = true): string {
+  return hostOf(rootfs, resolveContainerPath(rootfs, path, mounts, followLast), mounts);
+}
+
+/** The host path of a container path taken as it is (no symlink followed): in the rootfs or in the mount that holds it. */
+function hostOf(rootfs: string, path: string, mounts: MountPoint[]): string {
   const { root, rel } = mountRootFor(rootfs, path, mounts);
-  return resolveInRoot(root, rel, { followLast });
+  return rel === '/' ? root : join(root, rel.slice(1));
+}
+
+/**
+ * The absolute container path `path` names, symlinks followed (at most 255; the last one when
+ * `followLast`) as the container sees them: across its mounts (a symlink to a volume's mount point
+ * leads into the volume, as in dockerd's mounted view; resolved in the rootfs alone, `docker cp f
+ * c:/lnk/` with lnk → /vol wrote beneath the volume's mount point, where the container never sees
+ * it), `..` clamped at the root. Missing components are kept as they are.
+ */
+export function resolveContainerPath(rootfs: string, path: string, mounts: MountPoint[], followLast = true): string {
+  let pending = posix.normalize('/' + path).split('/').filter((p) => p !== '' && p !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    if (pending.length === 0 && !followLast) {
+      done.push(part);
+      break;
+    }
+    const host = hostOf(rootfs, '/' + [...done, part].join('/'), mounts);
+    let st: Stats;
+    try {
+      st = lstatSync(host);
+    } catch {
+      done.push(part);
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      if (++links > 255) throw invalid(`resolve ${path} in the container: too many levels of symbolic links`);
+      const target = readlinkSync(host);
+      if (target.startsWith('/')) done.length = 0;
+      pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
+      continue;
+    }
+    done.push(part);
+  }
+  return '/' + done.join('/');
 }
 
 /** The host directory that holds a container path (the rootfs, or a bind's or volume's source) and the path within it. */
@@ -241,7 +286,9 @@ export interface PinnedDir {
 
 /** The container directory `path` (symlinks followed inside the container), pinned; notFound when it is missing or no directory. */
 export function pinDir(rootfs: string, path: string, mounts: MountPoint[], container = ''): PinnedDir {
-  const { root, rel } = mountRootFor(rootfs, path, mounts);
+  // The mount that holds it found on the resolved path; openat2 then resolves again within that
+  // root alone (identical unless the container changed something meanwhile: then it stays inside).
+  const { root, rel } = mountRootFor(rootfs, resolveContainerPath(rootfs, path, mounts, true), mounts);
   let fd: number;
   try {
     fd = openInRoot(root, posix.normalize('/' + rel).slice(1) || '.', O_PATH | constants.O_DIRECTORY);
@@ -301,19 +348,20 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], c
   // dockerd resolves the path's directory part in the container and lstats the last element:
   // with a trailing `/` (or `/.`) the last element is part of the directory, so a symlink there
   // is followed (`dl/` of dl → sub is a directory, no linkTarget).
-  const host = hostPathFor(rootfs, path, mounts, path.endsWith('/') || path.endsWith('/.'));
+  const resolved = resolveContainerPath(rootfs, path, mounts, path.endsWith('/') || path.endsWith('/.'));
+  const host = hostOf(rootfs, resolved, mounts);
   // The entry is lstat'ed in its directory pinned (pinDir), not by the host path resolved above:
   // a running container swapping a directory on the way for a symlink would show a host file's
   // stat. (A file bind's source and a mount's root are the daemon's or the admin's paths.)
-  const { root } = mountRootFor(rootfs, path, mounts);
+  const { root, rel } = mountRootFor(rootfs, resolved, mounts);
   let parent: PinnedDir | undefined;
   let st: Stats;
   let mtimeNs: bigint;
   let entry = host;
   try {
-    if (host !== root && lstatSafe(root)?.isDirectory()) {
-      parent = pinDir(root, '/' + posix.relative(root, dirname(host)), [], container);
-      entry = `${parent.path}/${basename(host)}`;
+    if (rel !== '/' && lstatSafe(root)?.isDirectory()) {
+      parent = pinDir(rootfs, posix.dirname(resolved), mounts, container);
+      entry = `${parent.path}/${posix.basename(resolved)}`;
     }
     st = lstatSync(entry);
     // dockerd's mtime is a Go time.Time: RFC3339Nano with the file's nanoseconds.
@@ -327,30 +375,29 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], c
   let linkTarget = '';
   if (st.isSymbolicLink()) {
     // (Resolved in the container: a path, whatever it names.)
-    const resolved = hostPathFor(rootfs, path, mounts, true);
-    linkTarget = '/' + posix.relative(rootfs, resolved);
+    linkTarget = resolveContainerPath(rootfs, path, mounts, true);
   }
   return { name: containerPathBase(path), size: st.size, mode: goFileMode(st), mtime: rfc3339NanoUtc(mtimeNs), linkTarget };
 }
 
 export function archivePath(rootfs: string, path: string, mounts: MountPoint[], container = ''): Readable {
   const followLast = path.endsWith('/.') || path.endsWith('/');
-  const host = hostPathFor(rootfs, path, mounts, followLast);
+  const resolved = resolveContainerPath(rootfs, path, mounts, followLast);
+  const host = hostOf(rootfs, resolved, mounts);
   if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   notDirWithSlash(path, host);
   const name = containerPathBase(path);
-  // tar runs in a pinned directory (pinDir): the container may change its paths meanwhile.
-  const { root } = mountRootFor(rootfs, path, mounts);
+  const { root } = mountRootFor(rootfs, resolved, mounts);
   // A file bind (/etc/hosts, hostname, resolv.conf, `-v /host/f:/f`): the file itself on the
   // host, whose directory the container cannot change.
   if (!lstatSafe(root)?.isDirectory()) return name === basename(host) ? tarStream(dirname(host), basename(host)) : tarStream(host, '.', { rebase: name });
-  const inContainer = (h: string) => '/' + posix.relative(root, h);
-  if (path.endsWith('/.')) return tarStream(pinDir(root, inContainer(host), [], container), '.');
+  // Else tar runs in a pinned directory (pinDir): the container may change its paths meanwhile.
+  if (path.endsWith('/.')) return tarStream(pinDir(rootfs, resolved, mounts, container), '.');
   // The entries are named after the path asked for (dockerd rebases them): `dl/` of a symlink
   // dl → sub archives sub's contents as `dl/…`, the root as `/…` (the CLI's rebase needs that;
   // named after the host dir, `docker cp c:/ out` wrote `outrootfs/`).
-  if (name === basename(host) || name.includes('\n')) return tarStream(pinDir(root, inContainer(dirname(host)), [], container), basename(host));
-  return tarStream(pinDir(root, inContainer(host), [], container), '.', { rebase: name });
+  if (name === basename(host) || name.includes('\n')) return tarStream(pinDir(rootfs, posix.dirname(resolved), mounts, container), basename(host));
+  return tarStream(pinDir(rootfs, resolved, mounts, container), '.', { rebase: name });
 }
 
 /** dockerd lstats `path/` as given: a trailing slash (or `/.`) on what is not a directory is ENOTDIR. */
