@@ -238,7 +238,7 @@ test('a path stat (HEAD archive) of a running container that swaps a directory f
 test('docker cp through a symlink to a volume\'s mount point goes into the volume (as dockerd\'s mounted view), and a symlink inside the volume back into the rootfs is followed there', { skip, timeout: 60_000 }, async () => {
   const { status, body: c } = await json('POST', '/containers/create', {
     Image: image,
-    Cmd: ['sh', '-c', 'ln -s /vol /lnk && mkdir /etcx && ln -s /etcx /vol/back && touch /ready && sleep 300'],
+    Cmd: ['sh', '-c', 'ln -s /vol /lnk && mkdir /etcx && ln -s /etcx /vol/back && ln -s /etc /etcl && touch /ready && sleep 300'],
     HostConfig: { NetworkMode: 'none', Binds: ['hako-test-cpvol:/vol'] },
   });
   assert.equal(status, 201, JSON.stringify(c));
@@ -260,6 +260,12 @@ test('docker cp through a symlink to a volume\'s mount point goes into the volum
       const put2 = await d.request('PUT', `/v1.44/containers/${id}/archive?path=/vol/back`, tar, { 'Content-Type': 'application/x-tar' });
       assert.equal(put2.status, 200, put2.body.toString());
       assert.equal((await d.request('HEAD', `/v1.44/containers/${id}/archive?path=/etcx/payload`)).status, 200);
+      // The /etc/hostname bind reached through a symlinked directory: busy, as dockerd's untar
+      // (before: written beneath the mount, unseen, and answered 200).
+      writeFileSync(join(src.path, 'hostname'), 'other\n');
+      const busy = await d.request('PUT', `/v1.44/containers/${id}/archive?path=/etcl`, execFileSync('tar', ['-C', src.path, '-cf', '-', 'hostname']), { 'Content-Type': 'application/x-tar' });
+      assert.equal(busy.status, 500, busy.body.toString());
+      assert.match(busy.body.toString(), /unlinkat \/etc\/hostname: device or resource busy/);
       // A stat of the symlink names its target in the container.
       const st = await d.request('HEAD', `/v1.44/containers/${id}/archive?path=/lnk`);
       assert.equal(JSON.parse(Buffer.from(String(st.headers['x-docker-container-path-stat']), 'base64').toString()).linkTarget, '/vol');

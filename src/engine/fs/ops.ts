@@ -512,7 +512,9 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
           // A mount point (the /etc/hosts, hostname, resolv.conf binds, a file bind, a volume):
           // dockerd's untar unlinks what is there first and the kernel refuses it (EBUSY), so
           // the copy fails (`docker cp f c:/etc/hosts`); cp here wrote through the mount.
-          const full = posix.join(containerDest, r);
+          // (Where it lands in the container: through a symlinked directory too, `docker cp
+          // hostname c:/etcl` with etcl → /etc.)
+          const full = posix.join(resolveContainerPath(rootfs, posix.join(containerDest, rel), mounts, true), n);
           if (mounts.some((m) => m.Destination === full)) throw new HakoError({ step: `Error processing tar file(exit status 1): unlinkat ${full}: device or resource busy`, kind: 'internal' });
           if (tst?.isDirectory()) {
             if (opts.noOverwriteDirNonDir) throw invalid(`cannot overwrite directory "${posix.join(containerDest, r)}" with non-directory "${r}"`);
