@@ -14,6 +14,8 @@ import assert from 'node:assert/strict';
 import { closeSync, constants, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { hasEngine, requestJson, type TestDaemon } from '../helpers/daemon.js';
 import { hasRegistry } from '../helpers/registry.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
@@ -275,5 +277,46 @@ test('docker cp through a symlink to a volume\'s mount point goes into the volum
   } finally {
     await json('DELETE', `/containers/${id}?force=1`);
     await json('DELETE', '/volumes/hako-test-cpvol');
+  }
+});
+
+test('docker cp into a container stages under the daemon\'s root (not the host\'s /tmp); a copy cut short by a daemon crash leaves nothing once it restarts', { skip, timeout: 90_000 }, async () => {
+  const { status, body: c } = await json('POST', '/containers/create', { Image: image, Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'none' } });
+  assert.equal(status, 201, JSON.stringify(c));
+  const id = c.Id as string;
+  const stagingRoot = join(d.root, 'tmp');
+  const staged = (): string[] => {
+    try {
+      return readdirSync(stagingRoot).filter((n) => n.startsWith('cp-'));
+    } catch {
+      return [];
+    }
+  };
+  const hostTmp = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('hako-cp-'));
+  const src = tempDir('hako-test-cpcrash-');
+  try {
+    assert.equal((await json('POST', `/containers/${id}/start`)).status, 204);
+    writeFileSync(join(src.path, 'big'), Buffer.alloc(4 << 20, 'b'));
+    const tar = execFileSync('tar', ['-C', src.path, '-cf', '-', 'big'], { maxBuffer: 1 << 26 });
+    const tmpBefore = hostTmp();
+    // Half the archive, then nothing: the daemon is staging it when it dies.
+    const req = request({ socketPath: d.socket, method: 'PUT', path: `/v1.44/containers/${id}/archive?path=/tmp`, headers: { 'Content-Type': 'application/x-tar', 'Content-Length': String(tar.length) } });
+    req.on('error', () => undefined);
+    req.write(tar.subarray(0, tar.length >> 1));
+    for (let i = 0; staged().length === 0; i++) {
+      assert.ok(i < 200, `no staging dir under ${stagingRoot} (host tmp: ${hostTmp().join(', ')})`);
+      await sleep(25);
+    }
+    assert.deepEqual(hostTmp(), tmpBefore);
+    await d.restart('SIGKILL');
+    req.destroy();
+    // The start-up sweep removes it.
+    for (let i = 0; staged().length > 0; i++) {
+      assert.ok(i < 200, `left after the restart: ${staged().join(', ')}`);
+      await sleep(25);
+    }
+  } finally {
+    src.cleanup();
+    await json('DELETE', `/containers/${id}?force=1`);
   }
 });
