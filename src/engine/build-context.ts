@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { HakoError, invalid } from '../common/errors.js';
 import { ignoreMatcher, parseDockerignore } from '../build/dockerignore.js';
 import { resolveInRoot } from './fs/paths.js';
+import { readFileInRoot } from './fs/read-in-root.js';
 import { decompress, sniffArchiveCompression } from '../image/unpack/decompress.js';
 
 /** Runs tar(1) with `input` on its stdin; rejects with its stderr. */
@@ -58,12 +59,9 @@ export function archiveKind(file: string): 'gzip' | 'bzip2' | 'xz' | 'tar' | und
 
 /** Removes what .dockerignore leaves out (the Dockerfile is read before). */
 export function applyDockerignore(dir: string): void {
-  let text: string;
-  try {
-    text = readFileSync(resolveInRoot(dir, '.dockerignore'), 'utf8');
-  } catch {
-    return;
-  }
+  // (Only a regular file is read: a fifo named .dockerignore hung the daemon; read-in-root.ts.)
+  const text = readFileInRoot(dir, '.dockerignore');
+  if (text === undefined) return;
   const ignored = ignoreMatcher(parseDockerignore(text));
   const walk = (rel: string): boolean => {
     // Returns whether anything is kept beneath rel.

@@ -12,7 +12,7 @@
 //
 // Output is docker's text (`Step 1/4 : FROM busybox`, ` ---> Running in <id>`, ` ---> Using
 // cache`, `Removing intermediate container <id>`, ` ---> <id>`), through `out`.
-import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -30,6 +30,7 @@ import { extractInto, statInRoot as statPathInRoot, tarStream } from './fs/ops.j
 import { CacheSources } from './build-cache.js';
 import { downloadForAdd, fetchRemoteContext, gitClone, isGitURL, isURL } from './build-remote.js';
 import { resolveInRoot } from './fs/paths.js';
+import { readFileInRoot } from './fs/read-in-root.js';
 import type { ProgressEvent } from '../image/progress.js';
 import type { Credentials } from '../image/registry/credentials.js';
 
@@ -107,11 +108,8 @@ const isGoDir = (st: Json | undefined): boolean => st !== undefined && Number(st
 
 /** A text file's lines in the rootfs (none when it is missing), comments left out. */
 function rootfsLines(root: string, path: string): string[] {
-  try {
-    return readFileSync(resolveInRoot(root, path), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-  } catch {
-    return [];
-  }
+  // (Only a regular file is read: a fifo there hung the daemon; read-in-root.ts.)
+  return (readFileInRoot(root, path) ?? '').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -220,19 +218,14 @@ export class Builder {
   private readDockerfile(): string {
     const name = this.opts.dockerfile || 'Dockerfile';
     // Inside the context, symlinks too (a Dockerfile linked to /etc/shadow reads <context>/etc/shadow).
-    try {
-      return readFileSync(resolveInRoot(this.context, name), 'utf8');
-    } catch {
-      // dockerd also accepts a lower-case `dockerfile` when the default is missing.
-      if (!this.opts.dockerfile) {
-        try {
-          return readFileSync(resolveInRoot(this.context, 'dockerfile'), 'utf8');
-        } catch {
-          /* fall through */
-        }
-      }
-      throw new HakoError({ step: `Cannot locate specified Dockerfile: ${name}`, kind: 'internal' });
-    }
+    // Only a regular file is read (a fifo named Dockerfile in the context hung the daemon for
+    // good); anything else there is refused naming it (read-in-root.ts).
+    const text = readFileInRoot(this.context, name, { label: name });
+    if (text !== undefined) return text;
+    // dockerd also accepts a lower-case `dockerfile` when the default is missing.
+    const lower = this.opts.dockerfile ? undefined : readFileInRoot(this.context, 'dockerfile', { label: 'dockerfile' });
+    if (lower !== undefined) return lower;
+    throw new HakoError({ step: `Cannot locate specified Dockerfile: ${name}`, kind: 'internal' });
   }
 
   private async run(text: string): Promise<string> {
@@ -487,7 +480,9 @@ export class Builder {
     while (this.containers.length) {
       const id = this.containers.shift()!;
       try {
-        await this.engine.removeContainer(id, { force: true });
+        // With its anonymous volumes (a VOLUME earlier in the Dockerfile gives every later step
+        // one), as dockerd's builder (RemoveVolume): each build left one volume per such step.
+        await this.engine.removeContainer(id, { force: true, volumes: true });
         this.out.stdout(`Removing intermediate container ${short(id)}\n`);
       } catch (e) {
         this.out.stderr(`Error removing intermediate container ${short(id)}: ${(e as Error).message}\n`);

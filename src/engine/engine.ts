@@ -379,9 +379,19 @@ export class Engine implements ContainerEngine {
     // What a crash left half-made under random names (staging and retired dirs of volumes,
     // layers, blobs): listed now, before any request can make new ones, deleted by the start-up
     // sweep. The image store's only when it is this engine's own (a shared one may be mid-pull).
-    this.crashLeftovers = [...this.volumes.leftovers(), ...(this.images.root === this.root ? [...this.images.content.leftovers(), ...this.snapshots.leftovers()] : [])];
+    this.crashLeftovers = [...this.volumes.leftovers(), ...(this.images.root === this.root ? [...this.images.content.leftovers(), ...this.snapshots.leftovers()] : []), ...this.cpLeftovers()];
     this.ready = this.reconcile();
     this.ready.catch(() => undefined);
+  }
+
+  /** The staging dirs of `docker cp` into containers (<root>/tmp/cp-*) a crash cut short. */
+  private cpLeftovers(): string[] {
+    const dir = join(this.root, 'tmp');
+    try {
+      return readdirSync(dir).filter((n) => n.startsWith('cp-')).map((n) => join(dir, n));
+    } catch {
+      return [];
+    }
   }
 
   // ------------------------------------------------------------------ reconcile (daemon restart)
@@ -2705,7 +2715,9 @@ export class Engine implements ContainerEngine {
   async putArchive(idOrName: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     const live = await this.get(idOrName);
     if (live.rec.HostConfig.ReadonlyRootfs === true) throw new HakoError({ step: 'container rootfs is marked read-only', kind: 'forbidden' });
-    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, archiveMounts(live.rec), { ...opts, user: String(live.rec.Config.User ?? '') }, idOrName));
+    const stagingParent = join(this.root, 'tmp');
+    mkdirSync(stagingParent, { recursive: true });
+    await this.withRootfs(live, (rootfs) => fsops.extractInto(rootfs, path, tar, archiveMounts(live.rec), { ...opts, user: String(live.rec.Config.User ?? ''), stagingParent }, idOrName));
     this.emit(live, 'extract-to-dir');
   }
 

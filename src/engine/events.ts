@@ -6,6 +6,13 @@ import { realtimeNs } from '../common/time.js';
 import { familiarName, looksLikeId, parseReference } from '../image/reference.js';
 
 const HISTORY = 1024;
+/**
+ * Live events held for one subscriber that does not take them (a `docker events` client that
+ * stopped reading: its socket full, the writer waiting for a drain). dockerd's publisher gives
+ * each subscriber a 1024-event channel and drops what does not fit within 100 ms; the queue here
+ * grew without bound, so a stalled client grew hakod by every event the engine emitted.
+ */
+export const SUBSCRIBER_QUEUE_MAX = 1024;
 
 export class EventBus {
   private readonly history: EngineEvent[] = [];
@@ -39,7 +46,11 @@ export class EventBus {
     const match = eventMatcher(opts.filters ?? {});
     const queue: EngineEvent[] = [];
     let wake: (() => void) | undefined;
+    // (Set once the history replay is queued: the replay, bounded by HISTORY, comes on top.)
+    let queueMax = SUBSCRIBER_QUEUE_MAX;
     const sub = (e: EngineEvent) => {
+      // A subscriber that lags this far loses the newest events, as dockerd's.
+      if (queue.length >= queueMax) return;
       queue.push(e);
       wake?.();
     };
@@ -55,6 +66,7 @@ export class EventBus {
       for (const e of queue) if (match(e)) yield e;
       return;
     }
+    queueMax = queue.length + SUBSCRIBER_QUEUE_MAX;
     this.subscribers.add(sub);
     let timer: NodeJS.Timeout | undefined;
     let done = false;

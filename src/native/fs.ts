@@ -10,6 +10,7 @@ interface FsAddon {
   fsLsetxattr(path: string, name: string, value: Buffer, flags?: number): void;
   fsLgetxattr(path: string, name: string): Buffer | null;
   fsLlistxattr(path: string): string[];
+  fsOpenInRoot(root: string, path: string, flags: number, resolve?: number): number;
   syncFileRangeWriteAsync?(fd: number, offset: number, nbytes: number): Promise<void>;
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
@@ -46,6 +47,21 @@ export function lgetxattr(path: string, name: string): Buffer | null {
 export function llistxattr(path: string): string[] {
   return fsNative().fsLlistxattr(path);
 }
+
+/** O_PATH (Linux's generic value; node's fs.constants lacks it): an fd that names a file without opening it. */
+export const O_PATH = 0o10000000;
+
+/**
+ * openat2(2) of `path` beneath `root` with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: symlinks,
+ * `..` and absolute names resolve as in a chroot at `root`, race-free (a container swapping a
+ * directory for a symlink meanwhile cannot lead it out). O_CLOEXEC is added; the caller closes the fd.
+ */
+export function openInRoot(root: string, path: string, flags: number, resolve = 0): number {
+  return fsNative().fsOpenInRoot(root, path, flags, resolve);
+}
+
+/** openat2's RESOLVE_NO_SYMLINKS (linux/openat2.h): any symlink on the way fails the open (ELOOP). */
+export const RESOLVE_NO_SYMLINKS = 0x04;
 
 /** The addon when it is built; undefined without it (the pooled calls below then fall back). */
 function fsNativeIfBuilt(): (NativeAddon & FsAddon) | undefined {

@@ -1035,3 +1035,13 @@ test('cachefrom: a saved and loaded image (no parents, no local cache) answers t
   assert.equal(h.code, 0, h.stderr);
   assert.equal(h.stdout.trim(), first.id);
 });
+
+test('a VOLUME step: the later steps\' intermediate containers go with their anonymous volumes (dockerd\'s builder removes them; each such step left a volume)', { skip }, async () => {
+  const vols = async (): Promise<string[]> => (JSON.parse((await d.request('GET', '/volumes')).body.toString()).Volumes ?? []).map((v: { Name: string }) => v.Name).sort();
+  const before = await vols();
+  const r = await build(context({ Dockerfile: 'FROM busybox\nVOLUME /data\nRUN echo hi > /x\nENV A=1\nLABEL b=2\n' }), 't=vol-steps');
+  assert.equal(r.error, undefined, r.text);
+  assert.match(r.text, /Removing intermediate container/);
+  assert.deepEqual(await vols(), before);
+  assert.equal((await d.request('DELETE', '/images/vol-steps')).status, 200);
+});

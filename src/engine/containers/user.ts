@@ -1,8 +1,7 @@
 // `User` resolution against the container's own /etc/passwd and /etc/group (docker resolves
 // names in the container's filesystem, at start): `name`, `uid`, `name:group`, `uid:gid`.
-import { readFileSync } from 'node:fs';
 import { invalid } from '../../common/errors.js';
-import { resolveInRoot } from '../fs/paths.js';
+import { readFileInRoot } from '../fs/read-in-root.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -23,12 +22,14 @@ interface GroupEntry {
   members: string[];
 }
 
+/**
+ * The lines of /etc/passwd or /etc/group in the container; none when the file is missing. A file
+ * that is no regular file (a fifo would hang the daemon, a device be opened on the host) or huge is
+ * refused in words naming it (read-in-root.ts).
+ */
 function readLines(rootfs: string, path: string): string[] {
-  try {
-    return readFileSync(resolveInRoot(rootfs, path), 'utf8').split('\n').filter((l) => l.length > 0 && !l.startsWith('#'));
-  } catch {
-    return [];
-  }
+  const text = readFileInRoot(rootfs, path);
+  return text === undefined ? [] : text.split('\n').filter((l) => l.length > 0 && !l.startsWith('#'));
 }
 
 export function parsePasswd(lines: string[]): PasswdEntry[] {

@@ -3,14 +3,15 @@
 // without letting any symlink in the container lead outside its root.
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
 import { join, posix, dirname, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import { HakoError, invalid, notFound } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
-import { resolveInRoot } from './paths.js';
+import { readFileInRoot } from './read-in-root.js';
+import { O_PATH, RESOLVE_NO_SYMLINKS, openInRoot, removeTree } from '../../native/fs.js';
 import { tarTypeBits } from './tar-type-bits.js';
 import { archiveOwner } from '../containers/user.js';
 import { rfc3339NanoUtc } from '../../common/time.js';
@@ -112,22 +113,42 @@ export function changes(upper: string, lowerdirs: string[]): Json[] {
       return false;
     }
   });
+  // Each directory is opened beneath the upper dir with no symlink on the way, and listed and
+  // lstat'ed through that fd: walked by path, a running container that swapped a directory for a
+  // symlink to the host between the lstat and the readdir got the host's directory listed (and
+  // walked) in `docker diff` (a loop of renames won within a few hundred diffs).
   const walk = (rel: string) => {
-    let names: string[];
+    let fd: number;
     try {
-      names = readdirSync(join(upper, rel));
+      fd = openInRoot(upper, rel === '/' ? '.' : rel.slice(1), O_PATH | constants.O_DIRECTORY, RESOLVE_NO_SYMLINKS);
     } catch {
-      return;
+      return; // gone, or a symlink by now
     }
-    for (const n of names.sort()) {
-      const r = posix.join(rel, n);
-      const st = lstatSync(join(upper, r));
-      if (isWhiteout(st)) {
-        out.push({ Path: r, Kind: 2 });
-        continue;
+    try {
+      const dir = `/proc/self/fd/${fd}`;
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        return;
       }
-      out.push({ Path: r, Kind: inLower(r) ? 0 : 1 });
-      if (st.isDirectory()) walk(r);
+      for (const n of names.sort()) {
+        const r = posix.join(rel, n);
+        let st: Stats;
+        try {
+          st = lstatSync(`${dir}/${n}`);
+        } catch {
+          continue; // removed meanwhile
+        }
+        if (isWhiteout(st)) {
+          out.push({ Path: r, Kind: 2 });
+          continue;
+        }
+        out.push({ Path: r, Kind: inLower(r) ? 0 : 1 });
+        if (st.isDirectory()) walk(r);
+      }
+    } finally {
+      closeSync(fd);
     }
   };
   walk('/');
@@ -136,18 +157,23 @@ export function changes(upper: string, lowerdirs: string[]): Json[] {
 }
 
 /** A tar (GNU format, owners by number and host name) of `rel` (a name, or several) inside `dir`. */
-export function tarStream(dir: string, rel: string | readonly string[], opts: { excludeMounts?: string[]; rebase?: string } = {}): Readable {
+export function tarStream(dir: string | PinnedDir, rel: string | readonly string[], opts: { excludeMounts?: string[]; rebase?: string } = {}): Readable {
   const names = typeof rel === 'string' ? [rel] : rel;
   // No names (an empty directory's contents): an empty archive, which tar makes only from an empty list file.
   const what = names.length === 0 ? ['-T', '/dev/null'] : ['--', ...names];
+  // A pinned directory is the child's fd 3 (its own dup: closing ours does not matter to it), and
+  // tar changes into it through that fd's link, never by a path a container can change meanwhile.
+  const cwd = typeof dir === 'string' ? dir : '/proc/self/fd/3';
+  const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe', ...(typeof dir === 'string' ? [] : [dir.fd])];
   // Owner names too (GNU tar looks them up on the host, as dockerd's archive package does): `root/root`, not `0/0`.
-  const child = spawn('tar', ['--xattrs', '--sort=name', ...rebaseArgs(opts.rebase), '-C', dir, '-cf', '-', ...what], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('tar', ['--xattrs', '--sort=name', ...rebaseArgs(opts.rebase), '-C', cwd, '-cf', '-', ...what], { stdio });
+  if (typeof dir !== 'string') dir.close();
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   // Piped at once: when a child exits, Node resumes (drops) a stdio stream nobody reads yet, and
   // callers await things (a pause, an HTTP head) before they read: a small archive came out empty.
   // With Go's file-type bits in each mode field, as dockerd's archives have them (tar-type-bits.ts).
-  const out = child.stdout.pipe(tarTypeBits(1 << 20));
+  const out = child.stdout!.pipe(tarTypeBits(1 << 20));
   child.on('exit', (code) => {
     // 1 = "file changed as we read it": fine for a live container.
     if (code !== 0 && code !== 1) out.destroy(new HakoError({ step: `tar ${rel} in ${dir}`, hint: stderr.trim(), kind: 'internal' }));
@@ -184,14 +210,121 @@ export function containerPathBase(path: string): string {
 
 /** The host directory and relative path for a container path, honouring bind and volume mounts. */
 export function hostPathFor(rootfs: string, path: string, mounts: MountPoint[], followLast = true): string {
+  return hostOf(rootfs, resolveContainerPath(rootfs, path, mounts, followLast), mounts);
+}
+
+/** The host path of a container path taken as it is (no symlink followed): in the rootfs or in the mount that holds it. */
+function hostOf(rootfs: string, path: string, mounts: MountPoint[]): string {
+  const { root, rel } = mountRootFor(rootfs, path, mounts);
+  return rel === '/' ? root : join(root, rel.slice(1));
+}
+
+/**
+ * The absolute container path `path` names, symlinks followed (at most 255; the last one when
+ * `followLast`) as the container sees them: across its mounts (a symlink to a volume's mount point
+ * leads into the volume, as in dockerd's mounted view; resolved in the rootfs alone, `docker cp f
+ * c:/lnk/` with lnk → /vol wrote beneath the volume's mount point, where the container never sees
+ * it), `..` clamped at the root. Missing components are kept as they are.
+ */
+export function resolveContainerPath(rootfs: string, path: string, mounts: MountPoint[], followLast = true): string {
+  let pending = posix.normalize('/' + path).split('/').filter((p) => p !== '' && p !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    if (pending.length === 0 && !followLast) {
+      done.push(part);
+      break;
+    }
+    const host = hostOf(rootfs, '/' + [...done, part].join('/'), mounts);
+    let st: Stats;
+    try {
+      st = lstatSync(host);
+    } catch {
+      done.push(part);
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      if (++links > 255) throw invalid(`resolve ${path} in the container: too many levels of symbolic links`);
+      const target = readlinkSync(host);
+      if (target.startsWith('/')) done.length = 0;
+      pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
+      continue;
+    }
+    done.push(part);
+  }
+  return '/' + done.join('/');
+}
+
+/** The host directory that holds a container path (the rootfs, or a bind's or volume's source) and the path within it. */
+export function mountRootFor(rootfs: string, path: string, mounts: MountPoint[]): { root: string; rel: string } {
   const clean = posix.normalize('/' + path);
   const sorted = [...mounts].filter((m) => m.Type !== 'tmpfs' && m.Source).sort((a, b) => b.Destination.length - a.Destination.length);
   for (const m of sorted) {
-    if (clean === m.Destination || clean.startsWith(m.Destination + '/')) {
-      return resolveInRoot(m.Source, clean.slice(m.Destination.length) || '/', { followLast });
-    }
+    if (clean === m.Destination || clean.startsWith(m.Destination + '/')) return { root: m.Source, rel: clean.slice(m.Destination.length) || '/' };
   }
-  return resolveInRoot(rootfs, clean, { followLast });
+  return { root: rootfs, rel: clean };
+}
+
+/**
+ * A directory of a container held by an O_PATH fd, opened beneath its root with openat2
+ * RESOLVE_IN_ROOT: `path` (/proc/self/fd/N) reaches that very directory whatever the container
+ * renames or swaps for a symlink afterwards. Resolving a path to a host path and using that path
+ * later let a running container swap a directory for a symlink to the host in between: `docker
+ * cp f c:/d/` wrote the host's /target/f (a loop of renames in the container won within ~25 copies).
+ */
+export interface PinnedDir {
+  fd: number;
+  /** The directory's path for this process (its /proc/self/fd link). */
+  path: string;
+  close(): void;
+}
+
+/** The container directory `path` (symlinks followed inside the container), pinned; notFound when it is missing or no directory. */
+export function pinDir(rootfs: string, path: string, mounts: MountPoint[], container = ''): PinnedDir {
+  // The mount that holds it found on the resolved path; openat2 then resolves again within that
+  // root alone (identical unless the container changed something meanwhile: then it stays inside).
+  const { root, rel } = mountRootFor(rootfs, resolveContainerPath(rootfs, path, mounts, true), mounts);
+  let fd: number;
+  try {
+    fd = openInRoot(root, posix.normalize('/' + rel).slice(1) || '.', O_PATH | constants.O_DIRECTORY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
+    throw new HakoError({ step: `open ${path} in the container`, hint: (err as Error).message, kind: 'internal' });
+  }
+  let open = true;
+  return {
+    fd,
+    path: `/proc/self/fd/${fd}`,
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/** Runs `file` with the pinned directory as its fd 3 (its path there: /proc/self/fd/3). */
+function runIn(dir: PinnedDir, file: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', dir.fd] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolvePromise() : reject(new HakoError({ step: `${file} ${args.join(' ')}`, hint: stderr.trim(), kind: 'internal' }))));
+  });
+}
+
+/** A regular file's text in the container (read-in-root.ts); a missing one throws ENOENT. */
+function readInContainer(rootfs: string, path: string, mounts: MountPoint[]): string {
+  const { root, rel } = mountRootFor(rootfs, path, mounts);
+  const text = readFileInRoot(root, rel, { label: path });
+  if (text === undefined) throw Object.assign(new Error(`open ${path}: no such file or directory`), { code: 'ENOENT' });
+  return text;
 }
 
 /** Go's os.FileMode bits, as docker's container path stat carries them. */
@@ -215,37 +348,56 @@ export function statInRoot(rootfs: string, path: string, mounts: MountPoint[], c
   // dockerd resolves the path's directory part in the container and lstats the last element:
   // with a trailing `/` (or `/.`) the last element is part of the directory, so a symlink there
   // is followed (`dl/` of dl → sub is a directory, no linkTarget).
-  const host = hostPathFor(rootfs, path, mounts, path.endsWith('/') || path.endsWith('/.'));
+  const resolved = resolveContainerPath(rootfs, path, mounts, path.endsWith('/') || path.endsWith('/.'));
+  const host = hostOf(rootfs, resolved, mounts);
+  // The entry is lstat'ed in its directory pinned (pinDir), not by the host path resolved above:
+  // a running container swapping a directory on the way for a symlink would show a host file's
+  // stat. (A file bind's source and a mount's root are the daemon's or the admin's paths.)
+  const { root, rel } = mountRootFor(rootfs, resolved, mounts);
+  let parent: PinnedDir | undefined;
   let st: Stats;
+  let mtimeNs: bigint;
+  let entry = host;
   try {
-    st = lstatSync(host);
+    if (rel !== '/' && lstatSafe(root)?.isDirectory()) {
+      parent = pinDir(rootfs, posix.dirname(resolved), mounts, container);
+      entry = `${parent.path}/${posix.basename(resolved)}`;
+    }
+    st = lstatSync(entry);
+    // dockerd's mtime is a Go time.Time: RFC3339Nano with the file's nanoseconds.
+    mtimeNs = lstatSync(entry, { bigint: true }).mtimeNs;
   } catch {
+    parent?.close();
     throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   }
+  parent?.close();
   notDirWithSlash(path, host);
   let linkTarget = '';
   if (st.isSymbolicLink()) {
-    linkTarget = readlinkSync(host);
-    const resolved = hostPathFor(rootfs, path, mounts, true);
-    linkTarget = '/' + posix.relative(rootfs, resolved);
+    // (Resolved in the container: a path, whatever it names.)
+    linkTarget = resolveContainerPath(rootfs, path, mounts, true);
   }
-  // dockerd's mtime is a Go time.Time: RFC3339Nano with the file's nanoseconds.
-  const mtimeNs = lstatSync(host, { bigint: true }).mtimeNs;
   return { name: containerPathBase(path), size: st.size, mode: goFileMode(st), mtime: rfc3339NanoUtc(mtimeNs), linkTarget };
 }
 
 export function archivePath(rootfs: string, path: string, mounts: MountPoint[], container = ''): Readable {
   const followLast = path.endsWith('/.') || path.endsWith('/');
-  const host = hostPathFor(rootfs, path, mounts, followLast);
+  const resolved = resolveContainerPath(rootfs, path, mounts, followLast);
+  const host = hostOf(rootfs, resolved, mounts);
   if (!existsSync(host) && !lstatSafe(host)) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   notDirWithSlash(path, host);
-  if (path.endsWith('/.')) return tarStream(host, '.');
+  const name = containerPathBase(path);
+  const { root } = mountRootFor(rootfs, resolved, mounts);
+  // A file bind (/etc/hosts, hostname, resolv.conf, `-v /host/f:/f`): the file itself on the
+  // host, whose directory the container cannot change.
+  if (!lstatSafe(root)?.isDirectory()) return name === basename(host) ? tarStream(dirname(host), basename(host)) : tarStream(host, '.', { rebase: name });
+  // Else tar runs in a pinned directory (pinDir): the container may change its paths meanwhile.
+  if (path.endsWith('/.')) return tarStream(pinDir(rootfs, resolved, mounts, container), '.');
   // The entries are named after the path asked for (dockerd rebases them): `dl/` of a symlink
   // dl → sub archives sub's contents as `dl/…`, the root as `/…` (the CLI's rebase needs that;
   // named after the host dir, `docker cp c:/ out` wrote `outrootfs/`).
-  const name = containerPathBase(path);
-  if (name === basename(host) || name.includes('\n')) return tarStream(dirname(host), basename(host));
-  return tarStream(host, '.', { rebase: name });
+  if (name === basename(host) || name.includes('\n')) return tarStream(pinDir(rootfs, posix.dirname(resolved), mounts, container), basename(host));
+  return tarStream(pinDir(rootfs, resolved, mounts, container), '.', { rebase: name });
 }
 
 /** dockerd lstats `path/` as given: a trailing slash (or `/.`) on what is not a directory is ENOTDIR. */
@@ -274,15 +426,17 @@ function lstatSafe(p: string): Stats | undefined {
  * first; then each entry is placed with its parent resolved inside the container root, so a
  * symlink in the container (even `/etc -> /`) never redirects a write to the host.
  */
-export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean; user?: string }, container = ''): Promise<void> {
+export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean; user?: string; stagingParent?: string }, container = ''): Promise<void> {
   const destHost = hostPathFor(rootfs, path, mounts, true);
   const st = lstatSafe(destHost);
   if (!st) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
   if (!st.isDirectory()) throw invalid(`extraction point is not a directory: ${path}`);
   // copyUIDGID with a container user: every entry becomes that user's (looked up after the
   // destination checks, as moby); without a user the archive's owners stay.
-  const owner = opts.copyUIDGID && opts.user ? archiveOwner(opts.user, (p) => readFileSync(hostPathFor(rootfs, p, mounts, true), 'utf8')) : undefined;
-  const staging = mkdtempSync(join(tmpdir(), 'hako-cp-'));
+  const owner = opts.copyUIDGID && opts.user ? archiveOwner(opts.user, (p) => readInContainer(rootfs, p, mounts)) : undefined;
+  // (`stagingParent`: the daemon's own dir, swept at its start: staged in the host's /tmp, a copy
+  // cut short by a crash stayed there for good, and a large one filled a tmpfs /tmp, i.e. memory.)
+  const staging = mkdtempSync(join(opts.stagingParent ?? tmpdir(), opts.stagingParent ? 'cp-' : 'hako-cp-'));
   try {
     await new Promise<void>((resolvePromise, reject) => {
       // Owners as the archive gives them (dockerd, as root, untars with each header's uid/gid):
@@ -311,12 +465,21 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
     if (owner && entries.length > 0) await run('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, '--', ...entries.map((n) => join(staging, n))]);
     const containerDest = posix.normalize('/' + path);
     const place = async (rel: string) => {
+      // Each entry goes into its directory pinned by an fd (pinDir), never by a host path resolved
+      // before: a running container swapping a directory for a symlink cannot redirect it.
+      const dir = pinDir(rootfs, posix.join(containerDest, rel), mounts, container);
+      try {
+        await placeIn(rel, dir);
+      } finally {
+        dir.close();
+      }
+    };
+    const placeIn = async (rel: string, dir: PinnedDir) => {
       for (const n of readdirSync(join(staging, rel))) {
         const r = posix.join(rel, n);
         const src = join(staging, r);
         const sst = lstatSync(src);
-        const parent = hostPathFor(rootfs, posix.join(containerDest, rel), mounts, true);
-        const target = join(parent, n);
+        const target = join(dir.path, n);
         const tst = lstatSafe(target);
         if (sst.isDirectory()) {
           if (tst && !tst.isDirectory()) {
@@ -333,21 +496,36 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
           }
           if (!lstatSafe(target)) {
             mkdirSync(target);
-            await run('chown', ['--reference', src, target]).catch(() => undefined);
-            await run('chmod', ['--reference', src, target]).catch(() => undefined);
+            // Owner and mode through an fd of what was made (O_NOFOLLOW: a symlink swapped in
+            // meanwhile is refused, never followed to the host as chown(1) would).
+            let fd = -1;
+            try {
+              fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+              fchownSync(fd, sst.uid, sst.gid);
+              fchmodSync(fd, sst.mode & 0o7777);
+            } catch {
+              // (as before: owner and mode are best effort)
+            } finally {
+              if (fd >= 0) closeSync(fd);
+            }
           }
           await place(r);
         } else {
           // A mount point (the /etc/hosts, hostname, resolv.conf binds, a file bind, a volume):
           // dockerd's untar unlinks what is there first and the kernel refuses it (EBUSY), so
           // the copy fails (`docker cp f c:/etc/hosts`); cp here wrote through the mount.
-          const full = posix.join(containerDest, r);
+          // (Where it lands in the container: through a symlinked directory too, `docker cp
+          // hostname c:/etcl` with etcl → /etc.)
+          const full = posix.join(resolveContainerPath(rootfs, posix.join(containerDest, rel), mounts, true), n);
           if (mounts.some((m) => m.Destination === full)) throw new HakoError({ step: `Error processing tar file(exit status 1): unlinkat ${full}: device or resource busy`, kind: 'internal' });
           if (tst?.isDirectory()) {
             if (opts.noOverwriteDirNonDir) throw invalid(`cannot overwrite directory "${posix.join(containerDest, r)}" with non-directory "${r}"`);
-            rmSync(target, { recursive: true, force: true });
+            // fd-relative, symlinks never followed (fs.rm walks by path: a swap inside could lead it out).
+            await removeTree(target);
           }
-          await run('cp', ['-a', '--no-dereference', '--remove-destination', '--', src, target]);
+          // cp makes the entry in the pinned directory (its fd 3); with --remove-destination it
+          // unlinks what is there and creates with O_EXCL, so a symlink put there meanwhile fails it.
+          await runIn(dir, 'cp', ['-a', '--no-dereference', '--remove-destination', '--', src, `/proc/self/fd/3/${n}`]);
         }
       }
     };
