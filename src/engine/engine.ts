@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { backingFsName } from './backing-fs.js';
+import { overlayDriverStatus, probeOverlay, hostProbe, type OverlayStatus } from './overlay-status.js';
 import { close as closeFd, closeSync, openSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { removeTree } from '../native/fs.js';
 import { rm } from 'node:fs/promises';
@@ -846,8 +846,12 @@ export class Engine implements ContainerEngine {
     return (this.caps ??= readHostCaps({ mountinfo: this.runtime.ctx.cgroupHost?.get().mountinfo }));
   }
 
+  private overlay: Promise<OverlayStatus> | undefined;
+
   async info(): Promise<Json> {
     await this.ready;
+    // Probed once, at the first info (overlay mounts under snapshots/tmp: a few ms), as dockerd at its start.
+    const overlay = await (this.overlay ??= probeOverlay(this.snapshots.root, { ...hostProbe, debug: (m) => this.log.info?.(m) }));
     const all = [...this.containers.values()].map((l) => l.rec.State.Status);
     const images = await this.images.list().catch(() => []);
     const cgv = (() => {
@@ -867,7 +871,7 @@ export class Engine implements ContainerEngine {
       ContainersStopped: all.filter((s) => s !== 'running' && s !== 'paused').length,
       Images: images.length,
       Driver: 'overlay2',
-      DriverStatus: [['Backing Filesystem', backingFsName(this.snapshots.root)]],
+      DriverStatus: overlayDriverStatus(this.snapshots.root, overlay),
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'none'] },
       MemoryLimit: caps.memoryLimit,
       SwapLimit: caps.swapLimit,

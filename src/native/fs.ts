@@ -10,6 +10,7 @@ interface FsAddon {
   fsLsetxattr(path: string, name: string, value: Buffer, flags?: number): void;
   fsLgetxattr(path: string, name: string): Buffer | null;
   fsLlistxattr(path: string): string[];
+  fsDirentTypesKnown?(dir: string): boolean;
   syncFileRangeWriteAsync?(fd: number, offset: number, nbytes: number): Promise<void>;
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
@@ -45,6 +46,16 @@ export function lgetxattr(path: string, name: string): Buffer | null {
 /** llistxattr(2): the names of the attributes set on `path` itself. */
 export function llistxattr(path: string): string[] {
   return fsNative().fsLlistxattr(path);
+}
+
+/**
+ * Whether readdir(3) gives the type of each entry of `dir` (d_type not DT_UNKNOWN): overlay
+ * needs it of the file system under its layers. Throws without the addon's function (rebuild).
+ */
+export function direntTypesKnown(dir: string): boolean {
+  const f = fsNative().fsDirentTypesKnown;
+  if (!f) throw new Error('the native addon has no fsDirentTypesKnown: rebuild it (npm run build)');
+  return f(dir);
 }
 
 /** The addon when it is built; undefined without it (the pooled calls below then fall back). */
