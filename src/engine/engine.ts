@@ -1710,7 +1710,7 @@ export class Engine implements ContainerEngine {
 
   private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
     const rec = live.rec;
-    this.stopHealth(live);
+    this.stopHealth(live, { unhealthy: true });
     live.sup = undefined;
     live.monitorDir = undefined;
     // Unmount and runtime cleanup run after the waiters heard of the exit: under the lock before
@@ -1992,7 +1992,13 @@ export class Engine implements ContainerEngine {
     live.health.start();
   }
 
-  private stopHealth(live: Live): void {
+  /**
+   * Stops probing. `unhealthy` (a pause, an exit): a container that was being probed turns
+   * `unhealthy` with no event, as dockerd's CloseMonitorChannel ("for compatibility reasons"):
+   * after an unpause the first good probe emits `health_status: healthy` again. The caller saves.
+   */
+  private stopHealth(live: Live, opts: { unhealthy?: boolean } = {}): void {
+    if (live.health && opts.unhealthy && live.rec.State.Health) live.rec.State.Health.Status = 'unhealthy';
     live.health?.stop();
     live.health = undefined;
   }
@@ -2051,7 +2057,7 @@ export class Engine implements ContainerEngine {
       if (!st.Running || this.exitPending(live)) throw conflict(`Container ${live.rec.Id} is not running`);
       if (st.Paused) throw conflict(`Container ${live.rec.Id} is already paused`);
       await this.runtime.pause(live.rec.Id);
-      this.stopHealth(live);
+      this.stopHealth(live, { unhealthy: true });
       Object.assign(st, { Paused: true, Status: 'paused' });
       this.save(live);
       this.emit(live, 'pause');
