@@ -2141,3 +2141,35 @@ test('/system/df as current moby: from API 1.42 `type` picks the kinds (the othe
   const prune = await d.request('POST', `/v1.41/build/prune?filters=${encodeURIComponent(JSON.stringify({ bogus: ['1'] }))}`);
   assert.deepEqual([prune.status, JSON.parse(prune.body.toString())], [400, { message: "failed to prune build cache: invalid filter 'bogus'" }], 'dockerd 20.10 lab (Invalid then)');
 });
+
+test('HostConfig.Mounts is checked as dockerd checks it (400, its words): Target "/" and missing fields, option blocks of another type, bad propagation, a read-only anonymous volume', { skip, timeout: 60_000 }, async () => {
+  // Lab dockerd 20.10 (moby's validateMountConfig, unchanged in 25): hako created a container
+  // for each of the first six (a bind over the container's root among them).
+  const cases: Array<[unknown, string]> = [
+    [{ Type: 'bind', Source: '/tmp', Target: '/' }, `invalid mount config for type "bind": invalid specification: destination can't be '/'`],
+    [{ Type: 'bind', Source: '/tmp', Target: '//x/..' }, `invalid mount config for type "bind": invalid specification: destination can't be '/'`],
+    [{ Type: 'bind', Source: '/tmp', Target: '/x', VolumeOptions: {} }, 'invalid mount config for type "bind": field VolumeOptions must not be specified'],
+    [{ Type: 'bind', Source: '/tmp', Target: '/x', BindOptions: { Propagation: 'bogus' } }, 'invalid mount config for type "bind": invalid propagation mode: bogus'],
+    [{ Type: 'volume', Target: '/x', ReadOnly: true }, 'invalid mount config for type "volume": must not set ReadOnly mode when using anonymous volumes'],
+    [{ Type: 'tmpfs', Source: 'x', Target: '/x' }, 'invalid mount config for type "tmpfs": field Source must not be specified'],
+    [{ Type: 'tmpfs', Target: '/x', BindOptions: {} }, 'invalid mount config for type "tmpfs": field BindOptions must not be specified'],
+    [{ Type: 'volume', Source: 'vv', Target: '/x', BindOptions: {} }, 'invalid mount config for type "volume": field BindOptions must not be specified'],
+    [{ Type: 'bind', Source: '/tmp' }, 'invalid mount config for type "bind": field Target must not be empty'],
+    [{ Type: 'bind', Target: '/x' }, 'invalid mount config for type "bind": field Source must not be empty'],
+    [{ Type: 'bogus', Target: 'x' }, `invalid mount config for type "bogus": invalid mount path: 'x' mount path must be absolute`],
+    [{ Target: '/x' }, 'invalid mount config for type "": mount type unknown'],
+  ];
+  const before = (await docker(['ps', '-aq'])).stdout;
+  for (const [mount, message] of cases) {
+    const r = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { Mounts: [mount] } }), { 'Content-Type': 'application/json' });
+    assert.deepEqual([r.status, JSON.parse(r.body.toString())], [400, { message }], JSON.stringify(mount));
+  }
+  // null option blocks are absent; a good propagation passes
+  const ok = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { Mounts: [{ Type: 'bind', Source: '/tmp', Target: '/x', VolumeOptions: null, BindOptions: { Propagation: 'rslave' } }] } }), { 'Content-Type': 'application/json' });
+  assert.equal(ok.status, 201, ok.body.toString());
+  await docker(['rm', JSON.parse(ok.body.toString()).Id]);
+  const cli = await docker(['run', '--rm', '--mount', 'type=bind,src=/tmp,dst=relative', 'busybox', 'true'], { ok: false });
+  assert.equal(cli.code, 125);
+  assert.match(cli.stderr, /invalid mount config for type "bind": invalid mount path: 'relative' mount path must be absolute/);
+  assert.equal((await docker(['ps', '-aq'])).stdout, before, 'no container was created');
+});

@@ -461,15 +461,58 @@ export function parseBind(spec: string, volumeDriver = ''): MountPoint {
   return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: driver, Mode: mode === '' ? 'z' : mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
 }
 
+const PROPAGATION_MODES = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
+
+/**
+ * dockerd's checks of a HostConfig.Mounts entry, in its order and words (moby's
+ * validateMountConfig): `invalid mount config for type "T": …`. An option block of another
+ * type (VolumeOptions on a bind, …) is refused when present, even empty; null is absent.
+ */
+export function validateMount(m: Obj): void {
+  const type = typeof m.Type === 'string' ? m.Type : '';
+  const fail = (why: string): never => {
+    throw invalid(`invalid mount config for type "${type}": ${why}`);
+  };
+  const has = (k: string): boolean => m[k] !== undefined && m[k] !== null;
+  const str = (k: string): string => (typeof m[k] === 'string' ? (m[k] as string) : '');
+  const absolute = (p: string): void => {
+    if (!p.startsWith('/')) fail(`invalid mount path: '${p}' mount path must be absolute`);
+  };
+  const target = str('Target');
+  if (target === '') fail('field Target must not be empty');
+  if (posix.normalize(target.replace(/\\/g, '/')).replace(/(.)\/+$/, '$1') === '/') fail("invalid specification: destination can't be '/'");
+  absolute(target);
+  switch (type) {
+    case 'bind': {
+      if (str('Source') === '') fail('field Source must not be empty');
+      const prop = (m.BindOptions as Obj | null | undefined)?.Propagation;
+      if (typeof prop === 'string' && prop !== '' && !PROPAGATION_MODES.includes(prop)) fail(`invalid propagation mode: ${prop}`);
+      if (has('VolumeOptions')) fail('field VolumeOptions must not be specified');
+      if (has('TmpfsOptions')) fail('field TmpfsOptions must not be specified');
+      absolute(str('Source'));
+      break;
+    }
+    case 'volume':
+      if (has('BindOptions')) fail('field BindOptions must not be specified');
+      if (m.ReadOnly === true && str('Source') === '') fail('must not set ReadOnly mode when using anonymous volumes');
+      break;
+    case 'tmpfs':
+      if (has('BindOptions')) fail('field BindOptions must not be specified');
+      if (str('Source') !== '') fail('field Source must not be specified');
+      break;
+    default:
+      fail('mount type unknown');
+  }
+}
+
 /** HostConfig.Mounts entry (`--mount`) → MountPoint. */
 export function parseMount(m: Obj): MountPoint {
+  validateMount(m);
   const type = m.Type as string;
   const target = m.Target as string;
-  if (typeof target !== 'string' || !target.startsWith('/')) throw invalid('invalid mount config: Target must be an absolute path');
   const rw = m.ReadOnly !== true;
   if (type === 'bind') {
     const src = m.Source as string;
-    if (typeof src !== 'string' || !src.startsWith('/')) throw invalid(`invalid mount config for type "bind": invalid mount path: '${String(src)}' mount path must be absolute`);
     const prop = ((m.BindOptions as Obj | undefined)?.Propagation as string | undefined) ?? 'rprivate';
     return { Type: 'bind', Source: posix.normalize(src), Destination: posix.normalize(target), Mode: '', RW: rw, Propagation: prop };
   }
