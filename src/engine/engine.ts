@@ -75,7 +75,7 @@ import { parsePruneFilters, pruneMatches } from './prune-filters.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import { dockerErrorName, familiarString, parseReference } from '../image/reference.js';
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
-import { dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
+import { checkDeviceRequests, dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { nowRfc3339Nano, realtimeNs } from '../common/time.js';
 
@@ -1392,6 +1392,7 @@ export class Engine implements ContainerEngine {
       }
       // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
+      checkDeviceRequests(rec.HostConfig.DeviceRequests);
       const joins = this.namespaceJoins(rec);
       // A shareable container's /dev/shm: a tmpfs on the host side, bound in by the spec (a
       // failure from here on unmounts it: cleanupAfterExit below).

@@ -2173,3 +2173,21 @@ test('HostConfig.Mounts is checked as dockerd checks it (400, its words): Target
   assert.match(cli.stderr, /invalid mount config for type "bind": invalid mount path: 'relative' mount path must be absolute/);
   assert.equal((await docker(['ps', '-aq'])).stdout, before, 'no container was created');
 });
+
+test('--gpus (HostConfig.DeviceRequests) fails the start as on a dockerd without device drivers (500, its words), the container left created; it ran without the devices', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['run', '--name', 'par-gpus', '--gpus', 'all', 'busybox', 'true'], { ok: false });
+  try {
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, /Error response from daemon: could not select device driver "" with capabilities: \[\[gpu\]\]/);
+    assert.equal((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'par-gpus'])).stdout.trim(), 'created 128');
+    const c = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { DeviceRequests: [{ Driver: 'nvidia', Count: 1 }, { Capabilities: [['gpu', 'utility'], ['compute']] }] } }), { 'Content-Type': 'application/json' });
+    assert.equal(c.status, 201, c.body.toString());
+    const id = JSON.parse(c.body.toString()).Id as string;
+    const s = await d.request('POST', `/v1.44/containers/${id}/start`);
+    assert.equal(s.status, 500);
+    assert.match(JSON.parse(s.body.toString()).message, /^could not select device driver "nvidia" with capabilities: \[\]/);
+    await docker(['rm', id]);
+  } finally {
+    await docker(['rm', '-f', 'par-gpus'], { ok: false });
+  }
+});
