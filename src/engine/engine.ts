@@ -3175,7 +3175,9 @@ export class Engine implements ContainerEngine {
       const r = await this.net.disconnect(live.rec, ref, live.rec.State.Running, body.Force === true);
       this.trace.mark(live.rec.Id, 'disconnect.detached');
       this.save(live);
-      if (live.rec.State.Running) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });
+      // dockerd's event comes for a stopped container too (its config loses the network), but
+      // not for a forced disconnect from a network that no longer exists.
+      if (r.found) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });
     });
   }
 

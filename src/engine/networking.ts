@@ -464,7 +464,7 @@ export class EngineNetworking {
   }
 
   /** docker network disconnect (live when running). `force`: also when the network is gone. */
-  async disconnect(rec: ContainerRecord, ref: string, running: boolean, force: boolean): Promise<{ id: string; name: string }> {
+  async disconnect(rec: ContainerRecord, ref: string, running: boolean, force: boolean): Promise<{ id: string; name: string; found: boolean }> {
     const networks = this.networksOf(rec);
     const net = this.initError ? undefined : this.mgr.find(ref);
     const entry = Object.entries(networks).find(([name, c]) => (net ? c.NetworkID === net.id : name === ref || c.NetworkID === ref));
@@ -478,7 +478,7 @@ export class EngineNetworking {
     delete networks[entry[0]];
     rec.Networks = networks;
     if (running) this.writeFiles(rec);
-    return { id: net?.id ?? entry[1].NetworkID, name: net?.name ?? entry[0] };
+    return { id: net?.id ?? entry[1].NetworkID, name: net?.name ?? entry[0], found: net !== undefined };
   }
 
   // ---- views -------------------------------------------------------------------------------

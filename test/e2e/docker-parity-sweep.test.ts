@@ -2191,3 +2191,20 @@ test('--gpus (HostConfig.DeviceRequests) fails the start as on a dockerd without
     await docker(['rm', '-f', 'par-gpus'], { ok: false });
   }
 });
+
+test('network disconnect of a stopped container emits its disconnect event (dockerd does; connect of a stopped one emits none)', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-evn']);
+  try {
+    await docker(['create', '--name', 'par-evc', 'busybox', 'true']);
+    const since = String(await nextWholeSecond()); // after the network's create event
+    await docker(['network', 'connect', 'par-evn', 'par-evc']);
+    await docker(['network', 'disconnect', 'par-evn', 'par-evc']);
+    const until = String(await nextWholeSecond());
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-evc'])).stdout.trim();
+    const ev = await docker(['events', '--since', since, '--until', until, '--filter', 'type=network', '--filter', 'network=par-evn', '--format', '{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}} {{.Actor.Attributes.type}}']);
+    assert.equal(ev.stdout, `disconnect par-evn ${id} bridge\n`);
+  } finally {
+    await docker(['rm', '-f', 'par-evc'], { ok: false });
+    await docker(['network', 'rm', 'par-evn'], { ok: false });
+  }
+});
