@@ -926,14 +926,23 @@ export class Engine implements ContainerEngine {
       volumes = [];
       for (const name of this.volumes.names()) {
         const meta = this.volumes.get(name);
+        // dockerd's LocalVolumesSize leaves out volumes with mount options (type/device/o: often
+        // remote mounts, an NFS share, whose size is not local disk use).
+        if (Object.keys(meta.Options ?? {}).length > 0) continue;
         volumes.push(this.volumes.view(meta, { size: await fsops.diskUsage(this.volumes.dataPath(name)), refs: this.volumeUsers(name).length }));
       }
     }
     // Like dockerd: a layer shared by several images counts once in LayersSize and in each one's SharedSize.
     const du = what.images ? await this.images.diskUsage().catch(() => ({ layersSize: 0, images: [] })) : undefined;
+    // As dockerd's image list without `all`: no intermediate images (untagged, with a child: a
+    // build's steps); each with its parent and its config's labels (as /images/json: {} for none).
+    const parents = new Set(du?.images.map((i) => i.parent).filter((p) => p !== undefined));
+    const listed = du?.images.filter((i) => i.repoTags.length > 0 || !parents.has(i.id));
+    const labels = new Map<string, Json>();
+    for (const i of listed ?? []) labels.set(i.id, ((await this.images.inspect(i.id).catch(() => undefined))?.config.config?.Labels as Json | null | undefined) ?? {});
     return {
       LayersSize: du?.layersSize ?? 0,
-      Images: du ? du.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, Labels: {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })) : null,
+      Images: listed ? listed.map((i) => ({ Id: i.id, ParentId: i.parent ?? '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, Labels: labels.get(i.id) ?? {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })) : null,
       Containers: containers,
       Volumes: volumes,
       // No BuildKit cache: dockerd's builder answers an empty list ([], not null) when asked.

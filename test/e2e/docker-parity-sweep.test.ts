@@ -2208,3 +2208,32 @@ test('network disconnect of a stopped container emits its disconnect event (dock
     await docker(['network', 'rm', 'par-evn'], { ok: false });
   }
 });
+
+test('system df after a build lists images as dockerd: no intermediate images, each with its parent and labels; no volumes with mount options', { skip, timeout: 120_000 }, async () => {
+  const ctx = join(tmp.path, 'par-df-ctx');
+  mkdirSync(ctx, { recursive: true });
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo hi > /hi\nLABEL par-df=1\n');
+  await docker(['build', '-q', '-t', 'par-df:built', ctx], { env: { DOCKER_BUILDKIT: '0' } });
+  await docker(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'par-df-opts']);
+  await docker(['volume', 'create', 'par-df-plain']);
+  try {
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-df:built'])).stdout.trim();
+    const parent = (await docker(['inspect', '-f', '{{.Parent}}', 'par-df:built'])).stdout.trim();
+    assert.match(parent, /^sha256:/, 'the RUN step is the built image’s parent');
+    const df = JSON.parse((await d.request('GET', '/v1.44/system/df')).body.toString()) as { Images: Array<{ Id: string; ParentId: string; Labels: Record<string, string> }>; Volumes: Array<{ Name: string }> };
+    const listed = df.Images.map((i) => i.Id);
+    assert.ok(!listed.includes(parent), 'the intermediate image (the RUN step) is not listed');
+    const built = df.Images.find((i) => i.Id === id)!;
+    assert.deepEqual([built.ParentId, built.Labels], [parent, { 'par-df': '1' }]);
+    const vols = df.Volumes.map((v) => v.Name);
+    assert.ok(vols.includes('par-df-plain'));
+    assert.ok(!vols.includes('par-df-opts'), 'a volume with mount options is not local disk use');
+    // the CLI's count is the API's
+    const images = JSON.parse((await docker(['system', 'df', '--format', '{{json .}}'])).stdout.split('\n')[0]!) as { Type: string; TotalCount: string };
+    assert.deepEqual([images.Type, images.TotalCount], ['Images', String(df.Images.length)]);
+    assert.equal(Number(images.TotalCount), new Set((await docker(['images', '-q', '--no-trunc'])).stdout.trim().split('\n')).size);
+  } finally {
+    await docker(['rmi', 'par-df:built'], { ok: false });
+    await docker(['volume', 'rm', 'par-df-opts', 'par-df-plain'], { ok: false });
+  }
+});
