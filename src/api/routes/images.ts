@@ -302,6 +302,7 @@ export const imageRoutes: Route[] = [
     throw new HttpError(501, 'image search is not implemented yet');
   }),
   route('GET', '/images/{name*}/json', inspect),
+  route('GET', '/distribution/{name*}/json', async (ctx, deps) => sendJson(ctx, 200, await deps.images.distributionInspect(ctx.params[0]!, registryAuth(ctx)))),
   route('GET', '/images/{name*}/history', history),
   route('GET', '/images/{name*}/get', (ctx, deps) => save(ctx, deps, [ctx.params[0]!])),
   route('POST', '/images/{name*}/tag', tag),
