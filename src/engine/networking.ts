@@ -340,8 +340,18 @@ export class EngineNetworking {
       const specs = portSpecsOf(hc, rec.Config);
       if (specs.length) {
         const open = this.mgr.endpointsOfContainer(rec.Id).some((e) => !this.mgr.find(e.networkId)?.internal);
-        if (open) await this.mgr.publish(rec.Id, specs);
-        else this.log.warn(`container ${rec.Id.slice(0, 12)}: ports are not published: it is only on internal networks`);
+        if (open) {
+          try {
+            await this.mgr.publish(rec.Id, specs);
+          } catch (err) {
+            // dockerd: a port that cannot be had fails the start as a system error (500), in
+            // its bridge driver's words naming the endpoint (hako's own 409 inside the manager
+            // picks another random port).
+            if (!(err instanceof HakoError) || err.kind !== 'conflict') throw err;
+            const ep = this.mgr.endpointsOfContainer(rec.Id).find((e) => !this.mgr.find(e.networkId)?.internal);
+            throw new HakoError({ step: `driver failed programming external connectivity on endpoint ${rec.Name.replace(/^\//, '')} (${ep?.id ?? ''}): ${err.message}`, kind: 'internal', cause: err });
+          }
+        } else this.log.warn(`container ${rec.Id.slice(0, 12)}: ports are not published: it is only on internal networks`);
       }
       // (On the pool: the start wrote them moments ago; hosts gains the addresses.)
       await this.writeFilesPooled(rec);
