@@ -2140,6 +2140,13 @@ test('/system/df as current moby: from API 1.42 `type` picks the kinds (the othe
   assert.deepEqual(await df('/v1.44/system/df?type=bogus'), { status: 400, json: { message: 'unknown object type: bogus' } });
   const prune = await d.request('POST', `/v1.41/build/prune?filters=${encodeURIComponent(JSON.stringify({ bogus: ['1'] }))}`);
   assert.deepEqual([prune.status, JSON.parse(prune.body.toString())], [400, { message: "failed to prune build cache: invalid filter 'bogus'" }], 'dockerd 20.10 lab (Invalid then)');
+  // label and label! are taken (dockerd 20.10 lab): `docker system prune --filter label=…` passes them on
+  for (const f of [{ label: ['x'] }, { 'label!': ['x'] }]) {
+    const r = await d.request('POST', `/v1.41/build/prune?filters=${encodeURIComponent(JSON.stringify(f))}`);
+    assert.deepEqual([r.status, JSON.parse(r.body.toString())], [200, { CachesDeleted: null, SpaceReclaimed: 0 }], JSON.stringify(f));
+  }
+  const sys = await docker(['system', 'prune', '-f', '--filter', 'label=par-none'], { ok: false });
+  assert.deepEqual([sys.code, sys.stdout], [0, 'Total reclaimed space: 0B\n'], sys.stderr);
 });
 
 test('HostConfig.Mounts is checked as dockerd checks it (400, its words): Target "/" and missing fields, option blocks of another type, bad propagation, a read-only anonymous volume', { skip, timeout: 60_000 }, async () => {
