@@ -422,6 +422,26 @@ export function parseVolumesFrom(spec: string): { ref: string; readOnly: boolean
   return { ref: spec.slice(0, i), readOnly: rw[0] === 'ro' };
 }
 
+const MODE_GROUPS: ReadonlyArray<readonly string[]> = [
+  ['ro', 'rw'],
+  ['z', 'Z'],
+  ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'],
+  ['nocopy'],
+  ['consistent', 'cached', 'delegated'], // (Docker Desktop's; dockerd on Linux takes and ignores them)
+];
+
+/** A -v mode as dockerd's linux parser takes it: comma-separated, known, at most one of each group. */
+export function validMountMode(mode: string): boolean {
+  if (mode === '') return true;
+  const counts = MODE_GROUPS.map(() => 0);
+  for (const o of mode.split(',')) {
+    const g = MODE_GROUPS.findIndex((group) => group.includes(o));
+    if (g < 0) return false;
+    counts[g]!++;
+  }
+  return counts.every((n) => n <= 1);
+}
+
 /**
  * Splits `src:dst[:opts]` of a -v/Binds entry. A first part that is not absolute names a volume,
  * of `volumeDriver` (HostConfig.VolumeDriver; dockerd applies it to Binds' volumes and the
@@ -433,25 +453,24 @@ export function parseBind(spec: string, volumeDriver = ''): MountPoint {
   let src = '';
   let dst: string;
   let mode = '';
-  const MODES = ['ro', 'rw', 'z', 'Z', 'nocopy', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
   if (parts.length === 1) dst = parts[0]!;
-  else if (parts.length === 2 && parts[1]!.split(',').every((o) => MODES.includes(o))) {
-    // dockerd: `dst:mode` only when the second part is a valid mode, else it is `src:dst`.
-    dst = parts[0]!;
-    mode = parts[1]!;
+  else if (parts.length === 2 && validMountMode(parts[1]!)) {
+    // dockerd: `dst:mode` is no volume (an anonymous one takes no mode): refused as it stands.
+    throw invalid(`invalid volume specification: '${spec}'`);
   } else {
     src = parts[0]!;
     dst = parts[1]!;
     mode = parts[2] ?? '';
   }
+  if (!validMountMode(mode)) throw invalid(`invalid mode: ${mode}`);
   // dockerd's words, naming the mount type: `invalid mount config for type "bind": …`.
   const type = src.startsWith('/') ? 'bind' : 'volume';
   if (!dst.startsWith('/')) throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "${type}": invalid mount path: '${dst}' mount path must be absolute`);
   if (dst === '/') throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "${type}": invalid specification: destination can't be '/'`);
   const opts = mode === '' ? [] : mode.split(',');
-  for (const o of opts) {
-    if (!MODES.includes(o)) throw invalid(`invalid mode: ${o}`);
-  }
+  // dockerd makes nocopy a VolumeOptions and a propagation a BindOptions, which the other type refuses.
+  if (type === 'bind' && opts.includes('nocopy')) throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "bind": field VolumeOptions must not be specified`);
+  if (type === 'volume' && opts.some((o) => PROPAGATION_MODES.includes(o))) throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "volume": field BindOptions must not be specified`);
   const rw = !opts.includes('ro');
   const propagation = opts.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate';
   const driver = volumeDriver || 'local';
