@@ -2244,3 +2244,13 @@ test('system df after a build lists images as dockerd: no intermediate images, e
     await docker(['volume', 'rm', 'par-df-opts', 'par-df-plain'], { ok: false });
   }
 });
+
+test('create with AutoRemove and a restart policy: 400 in dockerd’s words (the docker CLI’s own `conflicting options` text was the answer)', { skip, timeout: 60_000 }, async () => {
+  for (const Name of ['always', 'on-failure', 'unless-stopped']) {
+    const r = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { AutoRemove: true, RestartPolicy: { Name } } }), { 'Content-Type': 'application/json' });
+    assert.deepEqual([r.status, JSON.parse(r.body.toString())], [400, { message: "can't create 'AutoRemove' container with restart policy" }], Name);
+  }
+  const ok = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'no' } } }), { 'Content-Type': 'application/json' });
+  assert.equal(ok.status, 201, ok.body.toString());
+  await docker(['rm', JSON.parse(ok.body.toString()).Id]);
+});

@@ -273,7 +273,8 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   const runtime = (hc.Runtime as string | undefined) || 'hako';
   if (!Object.hasOwn(RUNTIMES, runtime)) throw invalid(`Unknown runtime specified ${runtime}`);
   out.Runtime = runtime;
-  if (hc.AutoRemove === true && rpName !== '' && rpName !== 'no') throw invalid('conflicting options: cannot specify both --restart and --rm');
+  // dockerd's words (its validateHostConfig); `conflicting options: …` is the docker CLI's own, before any request
+  if (hc.AutoRemove === true && rpName !== '' && rpName !== 'no') throw invalid("can't create 'AutoRemove' container with restart policy");
   const nm = (hc.NetworkMode as string | undefined) ?? '';
   out.NetworkMode = nm === '' || nm === 'default' ? 'bridge' : nm;
   const lc = (hc.LogConfig as Obj | undefined) ?? {};
