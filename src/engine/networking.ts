@@ -572,10 +572,13 @@ export class EngineNetworking {
     // dockerd's words (403) for its predefined names, "default" included (a network mode alias).
     if (PSEUDO.includes(name as 'host') || name === 'bridge' || name === 'default') throw new HakoError({ step: `operation is not permitted on predefined ${name} network`, kind: 'forbidden' });
     if (body.EnableIPv6 === true) throw invalid('IPv6 networks are not supported by hako yet');
-    if (body.Ingress === true) throw invalid('ingress networks need swarm mode, which hako does not have');
-    if (body.ConfigOnly === true || ((body.ConfigFrom as Json | undefined)?.Network ?? '') !== '') throw invalid('config-only networks (--config-only/--config-from) are not supported by hako');
+    // Swarm's kinds, refused as by a dockerd that is no swarm node (lab dockerd 20.10: its words
+    // and statuses; a scope other than local or swarm goes to the cluster, which is not there).
+    if (body.Ingress === true) throw new HakoError({ step: 'Ingress network can only be global scope network', kind: 'forbidden' });
     const scope = (body.Scope as string | undefined) ?? '';
-    if (scope !== '' && scope !== 'local') throw invalid(`scope "${scope}" is not supported: hako networks are local`);
+    if (scope === 'swarm') throw new HakoError({ step: 'cannot create a swarm scoped network when swarm is not active', kind: 'forbidden' });
+    if (scope !== '' && scope !== 'local') throw new HakoError({ step: 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.', kind: 'internal' });
+    if (body.ConfigOnly === true || ((body.ConfigFrom as Json | undefined)?.Network ?? '') !== '') throw invalid('config-only networks (--config-only/--config-from) are not supported by hako');
     const ipam = (body.IPAM ?? {}) as Json;
     const ipamDriver = (ipam.Driver as string | undefined) || 'default';
     if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`, 'hako has the default IPAM driver only');

@@ -2254,3 +2254,18 @@ test('create with AutoRemove and a restart policy: 400 in dockerd’s words (the
   assert.equal(ok.status, 201, ok.body.toString());
   await docker(['rm', JSON.parse(ok.body.toString()).Id]);
 });
+
+test('network create of swarm kinds (ingress, scope swarm or global) is refused as by a dockerd that is no swarm node: its words and statuses', { skip, timeout: 60_000 }, async () => {
+  const cases: Array<[Record<string, unknown>, number, string]> = [
+    [{ Ingress: true }, 403, 'Ingress network can only be global scope network'],
+    [{ Ingress: true, Scope: 'swarm' }, 403, 'Ingress network can only be global scope network'],
+    [{ Scope: 'swarm' }, 403, 'cannot create a swarm scoped network when swarm is not active'],
+    [{ Scope: 'global' }, 500, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.'],
+  ];
+  for (const [extra, status, message] of cases) {
+    const r = await d.request('POST', '/v1.44/networks/create', JSON.stringify({ Name: 'par-swarmnet', ...extra }), { 'Content-Type': 'application/json' });
+    assert.deepEqual([r.status, JSON.parse(r.body.toString())], [status, { message }], JSON.stringify(extra));
+  }
+  const cli = await docker(['network', 'create', '--scope', 'swarm', 'par-swarmnet'], { ok: false });
+  assert.deepEqual([cli.code, cli.stderr], [1, 'Error response from daemon: cannot create a swarm scoped network when swarm is not active\n']);
+});
