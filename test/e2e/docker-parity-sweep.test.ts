@@ -2269,3 +2269,18 @@ test('network create of swarm kinds (ingress, scope swarm or global) is refused 
   const cli = await docker(['network', 'create', '--scope', 'swarm', 'par-swarmnet'], { ok: false });
   assert.deepEqual([cli.code, cli.stderr], [1, 'Error response from daemon: cannot create a swarm scoped network when swarm is not active\n']);
 });
+
+test('PUT archive onto a file: 500 `extraction point is not a directory`, dockerd’s plain error (was a 400 naming the path)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-xnd', 'busybox', 'sleep', '60']);
+  try {
+    const f = join(tmp.path, 'par-xnd.txt');
+    writeFileSync(f, 'x\n');
+    const r = await docker(['cp', f, 'par-xnd:/etc/passwd/x'], { ok: false });
+    assert.deepEqual([r.code, r.stderr], [1, 'Error response from daemon: extraction point is not a directory\n']);
+    const tar = execFileSync('tar', ['-cf', '-', '-C', tmp.path, 'par-xnd.txt']);
+    const put = await d.request('PUT', '/v1.44/containers/par-xnd/archive?path=/etc/passwd', tar, { 'Content-Type': 'application/x-tar' });
+    assert.deepEqual([put.status, JSON.parse(put.body.toString())], [500, { message: 'extraction point is not a directory' }]);
+  } finally {
+    await docker(['rm', '-f', 'par-xnd'], { ok: false });
+  }
+});
