@@ -2284,3 +2284,16 @@ test('PUT archive onto a file: 500 `extraction point is not a directory`, docker
     await docker(['rm', '-f', 'par-xnd'], { ok: false });
   }
 });
+
+test('--platform is parsed as dockerd parses it (containerd’s platforms.Parse), before any pull or look-up: a malformed one is a 400 in its words', { skip, timeout: 60_000 }, async () => {
+  const pull = await docker(['pull', '--platform', 'bogus', 'busybox'], { ok: false });
+  assert.deepEqual([pull.code, pull.stderr], [1, 'Error response from daemon: "bogus": unknown operating system or architecture: invalid argument\n']);
+  // (docker create parses --platform itself; the API is asked directly)
+  const bad = await d.request('POST', `/v1.44/containers/create?platform=${encodeURIComponent('linux/arm64/v8/x')}`, JSON.stringify({ Image: 'busybox' }), { 'Content-Type': 'application/json' });
+  assert.deepEqual([bad.status, JSON.parse(bad.body.toString())], [400, { message: '"linux/arm64/v8/x": cannot parse platform specifier: invalid argument' }]);
+  const r = await d.request('POST', `/v1.44/containers/create?platform=${encodeURIComponent('linux/am d64')}`, JSON.stringify({ Image: 'busybox' }), { 'Content-Type': 'application/json' });
+  assert.deepEqual([r.status, JSON.parse(r.body.toString())], [400, { message: '"am d64" is an invalid component of "linux/am d64": platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument' }]);
+  // one known part: the OS (on this host's architecture) or the architecture (on linux)
+  const host = (await docker(['create', '--platform', 'linux', 'busybox', 'true'])).stdout.trim();
+  await docker(['rm', host]);
+});
