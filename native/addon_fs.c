@@ -19,6 +19,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+#include <dirent.h>
+#include <stdbool.h>
 
 // A path or name argument as a NUL-terminated string; *out is malloc'd (free it). A string
 // holding a NUL byte would be cut short by the kernel, so it is refused.
@@ -271,7 +273,38 @@ static napi_value js_open_in_root(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// direntTypesKnown(dir) → whether readdir(3) names the type of every entry of dir (d_type is
+// not DT_UNKNOWN), as overlay needs of its backing file system: docker info's "Supports d_type".
+// Node's readdir cannot tell: it lstat()s an entry whose type came back unknown.
+static napi_value js_dirent_types_known(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (hk_args(env, info, 1, 1, argv, NULL)) return NULL;
+  char *path;
+  if (fs_string(env, argv[0], &path)) return NULL;
+  DIR *d = opendir(path);
+  int err = errno;
+  free(path);
+  if (!d) return hk_throw_errno(env, "opendir", err);
+  bool known = true;
+  struct dirent *e;
+  errno = 0;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (e->d_type == DT_UNKNOWN) {
+      known = false;
+      break;
+    }
+  }
+  err = errno;
+  closedir(d);
+  if (known && err != 0) return hk_throw_errno(env, "readdir", err);
+  napi_value out;
+  napi_get_boolean(env, known, &out);
+  return out;
+}
+
 HK_EXPORT("fsMknod", js_mknod);
+HK_EXPORT("fsDirentTypesKnown", js_dirent_types_known);
 HK_EXPORT("syncFileRangeWriteAsync", js_sync_file_range_write_async);
 HK_EXPORT("fsLsetxattr", js_lsetxattr);
 HK_EXPORT("fsLgetxattr", js_lgetxattr);

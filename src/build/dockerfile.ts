@@ -5,6 +5,7 @@
 // when the builder knows the variables (expandWord/rawWords in ../image/changes.ts).
 import { invalid, HakoError } from '../common/errors.js';
 import { extractFlags, jsonList, rawWords } from '../image/changes.js';
+import { checkPlatformSpecifier } from '../image/platform.js';
 
 export interface Instruction {
   /** Upper case: RUN, COPY, … */
@@ -211,26 +212,16 @@ export function stepCount(df: Dockerfile): number {
   return df.stages.reduce((n, s) => n + 1 + s.commands.length, 0);
 }
 
-const KNOWN_OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos']);
-const KNOWN_ARCH = new Set(['386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm']);
-const ARCH_ALIASES: Record<string, string> = { i386: '386', x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
-
 /**
  * `FROM --platform=<value>` (after ARG expansion) checked as dockerd 20.10 does it with
  * containerd's platforms.Parse: components of [A-Za-z0-9_-]; one component must be a known OS or
  * architecture; two or three are taken as they are. Returns the value to pull with.
  */
 export function checkFromPlatform(value: string): string {
-  const fail = (why: string): never => {
-    throw invalid(`failed to parse platform ${value}: ${why}: invalid argument`);
-  };
-  if (value.includes('*')) fail(`${JSON.stringify(value)}: wildcards not yet supported`);
-  const parts = value.split('/');
-  for (const p of parts) if (!/^[A-Za-z0-9_-]+$/.test(p)) fail(`${JSON.stringify(p)} is an invalid component of ${JSON.stringify(value)}: platform specifier component must match "^[A-Za-z0-9_-]+$"`);
-  if (parts.length > 3) fail(`${JSON.stringify(value)}: cannot parse platform specifier`);
-  if (parts.length === 1) {
-    const one = parts[0]!.toLowerCase();
-    if (!KNOWN_OS.has(one === 'macos' ? 'darwin' : one) && !KNOWN_ARCH.has(ARCH_ALIASES[one] ?? one)) fail(`${JSON.stringify(value)}: unknown operating system or architecture`);
+  try {
+    checkPlatformSpecifier(value);
+  } catch (err) {
+    throw invalid(`failed to parse platform ${value}: ${(err as Error).message}`);
   }
   return value;
 }

@@ -7,7 +7,7 @@
 //   <root>/content, <root>/image   the ImageService's stores
 //   <execRoot>/runtime/       the runtime's state
 //   <execRoot>/containers/<id>/    bundle: config.json and the mounted rootfs
-import { backingFsName } from './backing-fs.js';
+import { overlayDriverStatus, probeOverlay, hostProbe, type OverlayStatus } from './overlay-status.js';
 import { close as closeFd, closeSync, openSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync, readFileSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { removeTree } from '../native/fs.js';
 import { rm } from 'node:fs/promises';
@@ -75,7 +75,7 @@ import { parsePruneFilters, pruneMatches } from './prune-filters.js';
 import { parseImageConfig, type ImageConfig } from '../image/manifest.js';
 import { dockerErrorName, familiarString, parseReference } from '../image/reference.js';
 import { detailsPrefix, logAttributes } from './logs/attrs.js';
-import { dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
+import { checkDeviceRequests, dockerStartExitCode, dockerStartMessage, startRefusal } from './start-errors.js';
 import type { ImageRecord } from '../image/store/metadata.js';
 import { nowRfc3339Nano, realtimeNs } from '../common/time.js';
 
@@ -941,8 +941,12 @@ export class Engine implements ContainerEngine {
     return (this.caps ??= readHostCaps({ mountinfo: this.runtime.ctx.cgroupHost?.get().mountinfo }));
   }
 
+  private overlay: Promise<OverlayStatus> | undefined;
+
   async info(): Promise<Json> {
     await this.ready;
+    // Probed once, at the first info (overlay mounts under snapshots/tmp: a few ms), as dockerd at its start.
+    const overlay = await (this.overlay ??= probeOverlay(this.snapshots.root, { ...hostProbe, debug: (m) => this.log.info?.(m) }));
     const all = [...this.containers.values()].map((l) => l.rec.State.Status);
     const images = await this.images.list().catch(() => []);
     const cgv = (() => {
@@ -962,7 +966,7 @@ export class Engine implements ContainerEngine {
       ContainersStopped: all.filter((s) => s !== 'running' && s !== 'paused').length,
       Images: images.length,
       Driver: 'overlay2',
-      DriverStatus: [['Backing Filesystem', backingFsName(this.snapshots.root)]],
+      DriverStatus: overlayDriverStatus(this.snapshots.root, overlay),
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'none'] },
       MemoryLimit: caps.memoryLimit,
       SwapLimit: caps.swapLimit,
@@ -1017,14 +1021,23 @@ export class Engine implements ContainerEngine {
       volumes = [];
       for (const name of this.volumes.names()) {
         const meta = this.volumes.get(name);
+        // dockerd's LocalVolumesSize leaves out volumes with mount options (type/device/o: often
+        // remote mounts, an NFS share, whose size is not local disk use).
+        if (Object.keys(meta.Options ?? {}).length > 0) continue;
         volumes.push(this.volumes.view(meta, { size: await fsops.diskUsage(this.volumes.dataPath(name)), refs: this.volumeUsers(name).length }));
       }
     }
     // Like dockerd: a layer shared by several images counts once in LayersSize and in each one's SharedSize.
     const du = what.images ? await this.images.diskUsage().catch(() => ({ layersSize: 0, images: [] })) : undefined;
+    // As dockerd's image list without `all`: no intermediate images (untagged, with a child: a
+    // build's steps); each with its parent and its config's labels (as /images/json: {} for none).
+    const parents = new Set(du?.images.map((i) => i.parent).filter((p) => p !== undefined));
+    const listed = du?.images.filter((i) => i.repoTags.length > 0 || !parents.has(i.id));
+    const labels = new Map<string, Json>();
+    for (const i of listed ?? []) labels.set(i.id, ((await this.images.inspect(i.id).catch(() => undefined))?.config.config?.Labels as Json | null | undefined) ?? {});
     return {
       LayersSize: du?.layersSize ?? 0,
-      Images: du ? du.images.map((i) => ({ Id: i.id, ParentId: '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, Labels: {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })) : null,
+      Images: listed ? listed.map((i) => ({ Id: i.id, ParentId: i.parent ?? '', RepoTags: i.repoTags, RepoDigests: i.repoDigests, Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0, Size: i.size, SharedSize: i.sharedSize, Labels: labels.get(i.id) ?? {}, Containers: [...this.containers.values()].filter((l) => l.rec.Image === i.id).length })) : null,
       Containers: containers,
       Volumes: volumes,
       // No BuildKit cache: dockerd's builder answers an empty list ([], not null) when asked.
@@ -1484,6 +1497,7 @@ export class Engine implements ContainerEngine {
       }
       // Networks: the prestart hook (networking attach) writes them again, addresses included.
       // `none`: loopback only; the container's child sets its `lo` up itself (no prestart stop).
+      checkDeviceRequests(rec.HostConfig.DeviceRequests);
       const joins = this.namespaceJoins(rec);
       // A shareable container's /dev/shm: a tmpfs on the host side, bound in by the spec (a
       // failure from here on unmounts it: cleanupAfterExit below).
@@ -1802,7 +1816,7 @@ export class Engine implements ContainerEngine {
 
   private async onExit(live: Live, info: ExitInfo, error = info.error ?? '', finishedAt?: string): Promise<void> {
     const rec = live.rec;
-    this.stopHealth(live);
+    this.stopHealth(live, { unhealthy: true });
     live.sup = undefined;
     live.monitorDir = undefined;
     // Unmount and runtime cleanup run after the waiters heard of the exit: under the lock before
@@ -2084,7 +2098,13 @@ export class Engine implements ContainerEngine {
     live.health.start();
   }
 
-  private stopHealth(live: Live): void {
+  /**
+   * Stops probing. `unhealthy` (a pause, an exit): a container that was being probed turns
+   * `unhealthy` with no event, as dockerd's CloseMonitorChannel ("for compatibility reasons"):
+   * after an unpause the first good probe emits `health_status: healthy` again. The caller saves.
+   */
+  private stopHealth(live: Live, opts: { unhealthy?: boolean } = {}): void {
+    if (live.health && opts.unhealthy && live.rec.State.Health) live.rec.State.Health.Status = 'unhealthy';
     live.health?.stop();
     live.health = undefined;
   }
@@ -2143,7 +2163,7 @@ export class Engine implements ContainerEngine {
       if (!st.Running || this.exitPending(live)) throw conflict(`Container ${live.rec.Id} is not running`);
       if (st.Paused) throw conflict(`Container ${live.rec.Id} is already paused`);
       await this.runtime.pause(live.rec.Id);
-      this.stopHealth(live);
+      this.stopHealth(live, { unhealthy: true });
       Object.assign(st, { Paused: true, Status: 'paused' });
       this.save(live);
       this.emit(live, 'pause');
@@ -3262,7 +3282,9 @@ export class Engine implements ContainerEngine {
       const r = await this.net.disconnect(live.rec, ref, live.rec.State.Running, body.Force === true);
       this.trace.mark(live.rec.Id, 'disconnect.detached');
       this.save(live);
-      if (live.rec.State.Running) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });
+      // dockerd's event comes for a stopped container too (its config loses the network), but
+      // not for a forced disconnect from a network that no longer exists.
+      if (r.found) this.bus.emit('network', 'disconnect', r.id, { container: live.rec.Id, name: r.name, type: 'bridge' });
     });
   }
 

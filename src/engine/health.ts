@@ -11,7 +11,8 @@
 //   - the Log keeps the last 5 results; a status change emits `health_status: <status>`.
 // Paused containers are not probed; a (re)start, and a daemon restart that finds the container
 // running (moby's restore calls initHealthMonitor), resets Status to starting and FailingStreak
-// to 0 (the Log stays); an exit stops probing and leaves the last status as it was.
+// to 0 (the Log stays); a pause or an exit stops probing and marks the status `unhealthy` (no
+// event), as dockerd does when it closes a monitor.
 import { invalid } from '../common/errors.js';
 import type { Json } from './api-types.js';
 import { nowRfc3339Nano, realtimeNs, rfc3339NanoUtc } from '../common/time.js';

@@ -340,8 +340,18 @@ export class EngineNetworking {
       const specs = portSpecsOf(hc, rec.Config);
       if (specs.length) {
         const open = this.mgr.endpointsOfContainer(rec.Id).some((e) => !this.mgr.find(e.networkId)?.internal);
-        if (open) await this.mgr.publish(rec.Id, specs);
-        else this.log.warn(`container ${rec.Id.slice(0, 12)}: ports are not published: it is only on internal networks`);
+        if (open) {
+          try {
+            await this.mgr.publish(rec.Id, specs);
+          } catch (err) {
+            // dockerd: a port that cannot be had fails the start as a system error (500), in
+            // its bridge driver's words naming the endpoint (hako's own 409 inside the manager
+            // picks another random port).
+            if (!(err instanceof HakoError) || err.kind !== 'conflict') throw err;
+            const ep = this.mgr.endpointsOfContainer(rec.Id).find((e) => !this.mgr.find(e.networkId)?.internal);
+            throw new HakoError({ step: `driver failed programming external connectivity on endpoint ${rec.Name.replace(/^\//, '')} (${ep?.id ?? ''}): ${err.message}`, kind: 'internal', cause: err });
+          }
+        } else this.log.warn(`container ${rec.Id.slice(0, 12)}: ports are not published: it is only on internal networks`);
       }
       // (On the pool: the start wrote them moments ago; hosts gains the addresses.)
       await this.writeFilesPooled(rec);
@@ -464,7 +474,7 @@ export class EngineNetworking {
   }
 
   /** docker network disconnect (live when running). `force`: also when the network is gone. */
-  async disconnect(rec: ContainerRecord, ref: string, running: boolean, force: boolean): Promise<{ id: string; name: string }> {
+  async disconnect(rec: ContainerRecord, ref: string, running: boolean, force: boolean): Promise<{ id: string; name: string; found: boolean }> {
     const networks = this.networksOf(rec);
     const net = this.initError ? undefined : this.mgr.find(ref);
     const entry = Object.entries(networks).find(([name, c]) => (net ? c.NetworkID === net.id : name === ref || c.NetworkID === ref));
@@ -478,7 +488,7 @@ export class EngineNetworking {
     delete networks[entry[0]];
     rec.Networks = networks;
     if (running) this.writeFiles(rec);
-    return { id: net?.id ?? entry[1].NetworkID, name: net?.name ?? entry[0] };
+    return { id: net?.id ?? entry[1].NetworkID, name: net?.name ?? entry[0], found: net !== undefined };
   }
 
   // ---- views -------------------------------------------------------------------------------
@@ -562,10 +572,13 @@ export class EngineNetworking {
     // dockerd's words (403) for its predefined names, "default" included (a network mode alias).
     if (PSEUDO.includes(name as 'host') || name === 'bridge' || name === 'default') throw new HakoError({ step: `operation is not permitted on predefined ${name} network`, kind: 'forbidden' });
     if (body.EnableIPv6 === true) throw invalid('IPv6 networks are not supported by hako yet');
-    if (body.Ingress === true) throw invalid('ingress networks need swarm mode, which hako does not have');
-    if (body.ConfigOnly === true || ((body.ConfigFrom as Json | undefined)?.Network ?? '') !== '') throw invalid('config-only networks (--config-only/--config-from) are not supported by hako');
+    // Swarm's kinds, refused as by a dockerd that is no swarm node (lab dockerd 20.10: its words
+    // and statuses; a scope other than local or swarm goes to the cluster, which is not there).
+    if (body.Ingress === true) throw new HakoError({ step: 'Ingress network can only be global scope network', kind: 'forbidden' });
     const scope = (body.Scope as string | undefined) ?? '';
-    if (scope !== '' && scope !== 'local') throw invalid(`scope "${scope}" is not supported: hako networks are local`);
+    if (scope === 'swarm') throw new HakoError({ step: 'cannot create a swarm scoped network when swarm is not active', kind: 'forbidden' });
+    if (scope !== '' && scope !== 'local') throw new HakoError({ step: 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.', kind: 'internal' });
+    if (body.ConfigOnly === true || ((body.ConfigFrom as Json | undefined)?.Network ?? '') !== '') throw invalid('config-only networks (--config-only/--config-from) are not supported by hako');
     const ipam = (body.IPAM ?? {}) as Json;
     const ipamDriver = (ipam.Driver as string | undefined) || 'default';
     if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`, 'hako has the default IPAM driver only');

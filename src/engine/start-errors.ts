@@ -36,3 +36,19 @@ export function dockerStartExitCode(message: string): number | undefined {
 export function startRefusal(step: string, hint?: string): HakoError {
   return new HakoError({ step, hint, kind: 'internal' });
 }
+
+/**
+ * HostConfig.DeviceRequests (`--gpus`): hako has no device driver (dockerd's come from the
+ * nvidia-container-runtime-hook on PATH), so any request fails the start as dockerd's does
+ * without one: 500, `could not select device driver "<driver>" with capabilities: [[gpu]]`
+ * (Go's %v of the capability sets). It used to start without the devices asked for.
+ */
+export function checkDeviceRequests(requests: unknown): void {
+  if (!Array.isArray(requests)) return;
+  for (const r of requests as Array<{ Driver?: unknown; Capabilities?: unknown } | null>) {
+    const driver = typeof r?.Driver === 'string' ? r.Driver : '';
+    const caps = Array.isArray(r?.Capabilities) ? (r.Capabilities as unknown[]) : [];
+    const sets = caps.map((set) => `[${(Array.isArray(set) ? (set as unknown[]) : []).map(String).join(' ')}]`).join(' ');
+    throw startRefusal(`could not select device driver "${driver}" with capabilities: [${sets}]`, 'hako has no GPU or other device drivers: leave out --gpus (HostConfig.DeviceRequests)');
+  }
+}

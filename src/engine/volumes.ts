@@ -59,6 +59,8 @@ export class VolumeStore {
   create(opts: { name?: string; labels?: Record<string, string> | null; options?: Record<string, string>; driver?: string; anonymous?: boolean }): { meta: VolumeMeta; created: boolean } {
     const name = opts.name || randomBytes(32).toString('hex');
     if (opts.driver && opts.driver !== 'local') throw notFound(`create ${name}: error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`);
+    // dockerd's local driver: a one-character name first, in its own words
+    if (name.length === 1) throw invalid(`create ${name}: volume name is too short, names should be at least two alphanumeric characters`);
     if (!VOLUME_NAME.test(name)) throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
     if (this.exists(name)) return { meta: this.get(name), created: false };
     validateVolumeOptions(name, opts.options ?? {});

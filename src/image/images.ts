@@ -4,9 +4,9 @@ import { readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { HakoError, conflict, notFound } from '../common/errors.js';
-import { loginWords, pullError, pushError, withDockerWords } from './registry/errcode.js';
-import { isDigest, type Digest } from './digest.js';
-import { parseImageConfig, type HistoryEntry, type ImageConfig } from './manifest.js';
+import { dockerWordsOf, loginWords, pullError, pushError, withDockerWords } from './registry/errcode.js';
+import { isDigest, sha256, type Digest } from './digest.js';
+import { parseImageConfig, parseManifest, type HistoryEntry, type ImageConfig } from './manifest.js';
 import type { Platform } from './platform.js';
 import { pull, type LayerUnpacker, type PullHeld, type PullOptions, type PullResult, type PullContext } from './pull.js';
 import { pullMark } from './pull-trace.js';
@@ -262,6 +262,47 @@ export class ImageService {
    */
   private clientWith(domain: string, creds: Credentials): RegistryClient {
     return new RegistryClient({ domain, agents: this.agents, insecureRegistries: this.opts.insecureRegistries, tls: this.tlsFor(domain), endpoints: this.endpoints, credentials: () => creds });
+  }
+
+  /**
+   * GET /distribution/<name>/json (docker-py's get_registry_data, dockerode's distribution()):
+   * what the registry has under a reference, as dockerd's getDistributionInfo: the manifest's
+   * descriptor (its media type, the digest of its bytes, their size) and its platforms: an
+   * index's entries', or the one in a manifest's config (none when the config names none).
+   * Nothing is stored. `credentials`: the caller's X-Registry-Auth, else the docker config's.
+   */
+  async distributionInspect(name: string, credentials?: Credentials): Promise<{ Descriptor: { mediaType: string; digest: Digest; size: number }; Platforms: Platform[] | null }> {
+    const ref = parseReference(name);
+    const client = credentials ? this.clientWith(ref.domain, credentials) : this.client(ref.domain);
+    try {
+      const fetched = await client.getManifest(ref.path, ref.digest ?? ref.tag ?? 'latest');
+      const m = parseManifest(fetched.bytes, fetched.mediaType);
+      const digest = sha256(fetched.bytes);
+      if (ref.digest && ref.digest !== digest) throw new HakoError({ step: `manifest ${formatReference(ref)}: the registry sent a manifest of digest ${digest}`, kind: 'internal' });
+      const platformOf = (p: Partial<Platform>): Platform => ({
+        architecture: p.architecture ?? '',
+        os: p.os ?? '',
+        ...(p['os.version'] ? { 'os.version': p['os.version'] } : {}),
+        ...(p['os.features']?.length ? { 'os.features': p['os.features'] } : {}),
+        ...(p.variant ? { variant: p.variant } : {}),
+      });
+      let platforms: Platform[] = [];
+      if (m.kind === 'index') platforms = m.manifests.map((d) => platformOf(d.platform ?? {}));
+      else {
+        // dockerd reads the config's platform, and lists none when it cannot (or it is empty)
+        const cfg = await client.getBlob(ref.path, m.config).then((b) => JSON.parse(b.toString()) as Partial<Platform>, () => undefined);
+        if (cfg && (cfg.os || cfg.architecture)) platforms = [platformOf(cfg)];
+      }
+      // (Go's nil slice: no platforms is null)
+      return { Descriptor: { mediaType: m.mediaType, digest, size: fetched.bytes.length }, Platforms: platforms.length > 0 ? platforms : null };
+    } catch (err) {
+      // The registry's refusal in dockerd's words (`manifest unknown: manifest unknown`), its status kept.
+      const w = dockerWordsOf(err);
+      if (w && err instanceof HakoError) throw new HakoError({ step: w.text, kind: err.kind, cause: err });
+      throw err;
+    } finally {
+      if (credentials) client.close();
+    }
   }
 
   /**

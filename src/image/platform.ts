@@ -45,13 +45,44 @@ export function normalizePlatform(p: Platform): Platform {
   return out;
 }
 
-/** Parses `os/arch[/variant]` (or just `arch`, taken as linux). */
+// Go's GOOS and GOARCH values: what containerd's platforms.Parse (dockerd's) knows as one-part
+// specifiers.
+const KNOWN_OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos']);
+const KNOWN_ARCH = new Set(['386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm']);
+
+/**
+ * A platform specifier checked as containerd's platforms.Parse (dockerd's) checks it, with its
+ * words (`…: invalid argument`): no wildcard, each part of [A-Za-z0-9_-], at most three parts,
+ * one part a known OS or architecture. What a single part names: 'os', 'arch'; else undefined.
+ */
+export function checkPlatformSpecifier(value: string): 'os' | 'arch' | undefined {
+  const fail = (why: string): never => {
+    throw invalid(`${why}: invalid argument`);
+  };
+  if (value.includes('*')) fail(`${JSON.stringify(value)}: wildcards not yet supported`);
+  const parts = value.split('/');
+  for (const p of parts) if (!/^[A-Za-z0-9_-]+$/.test(p)) fail(`${JSON.stringify(p)} is an invalid component of ${JSON.stringify(value)}: platform specifier component must match "^[A-Za-z0-9_-]+$"`);
+  if (parts.length > 3) fail(`${JSON.stringify(value)}: cannot parse platform specifier`);
+  if (parts.length > 1) return undefined;
+  const one = parts[0]!.toLowerCase();
+  if (KNOWN_OS.has(one === 'macos' ? 'darwin' : one)) return 'os';
+  if (KNOWN_ARCH.has(normalizeArch(one, undefined)[0])) return 'arch';
+  return fail(`${JSON.stringify(value)}: unknown operating system or architecture`);
+}
+
+/**
+ * Parses `os/arch[/variant]` as containerd's platforms.Parse (checkPlatformSpecifier): one part
+ * is a known OS (on this host's architecture) or a known architecture (on linux); two and three
+ * parts are taken as they are.
+ */
 export function parsePlatform(s: string): Platform {
-  const parts = s.split('/');
-  if (parts.some((p) => p.length === 0) || parts.length > 3) {
-    throw invalid(`invalid platform ${JSON.stringify(s)}`, 'expected os/arch[/variant], e.g. linux/amd64 or linux/arm/v7');
+  const one = checkPlatformSpecifier(s);
+  if (one === 'os') {
+    const os = s.toLowerCase();
+    return { ...hostPlatform(), os: os === 'macos' ? 'darwin' : os };
   }
-  if (parts.length === 1) return normalizePlatform({ os: 'linux', architecture: parts[0]! });
+  if (one === 'arch') return normalizePlatform({ os: 'linux', architecture: s });
+  const parts = s.split('/');
   return normalizePlatform({ os: parts[0]!, architecture: parts[1]!, variant: parts[2] });
 }
 

@@ -11,6 +11,7 @@ interface FsAddon {
   fsLgetxattr(path: string, name: string): Buffer | null;
   fsLlistxattr(path: string): string[];
   fsOpenInRoot(root: string, path: string, flags: number, resolve?: number): number;
+  fsDirentTypesKnown?(dir: string): boolean;
   syncFileRangeWriteAsync?(fd: number, offset: number, nbytes: number): Promise<void>;
   removeTreeAsync?(path: string): Promise<void>;
   rmdirsAsync?(paths: string[]): Promise<number[]>;
@@ -62,6 +63,16 @@ export function openInRoot(root: string, path: string, flags: number, resolve = 
 
 /** openat2's RESOLVE_NO_SYMLINKS (linux/openat2.h): any symlink on the way fails the open (ELOOP). */
 export const RESOLVE_NO_SYMLINKS = 0x04;
+
+/**
+ * Whether readdir(3) gives the type of each entry of `dir` (d_type not DT_UNKNOWN): overlay
+ * needs it of the file system under its layers. Throws without the addon's function (rebuild).
+ */
+export function direntTypesKnown(dir: string): boolean {
+  const f = fsNative().fsDirentTypesKnown;
+  if (!f) throw new Error('the native addon has no fsDirentTypesKnown: rebuild it (npm run build)');
+  return f(dir);
+}
 
 /** The addon when it is built; undefined without it (the pooled calls below then fall back). */
 function fsNativeIfBuilt(): (NativeAddon & FsAddon) | undefined {

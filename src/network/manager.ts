@@ -930,7 +930,7 @@ export class NetworkManager {
       const m: PortMapping = { hostIp: s.hostIp, hostPort: port, containerPort: s.containerPort, proto: s.proto };
       const other = this.mappedBy(port, s.proto, s.hostIp);
       if (other) {
-        lastErr = conflict(`host port ${port}/${s.proto} is already allocated`, `published by container ${other.containerName}`);
+        lastErr = portTaken(s.hostIp, port, other.containerName);
         continue;
       }
       try {
@@ -981,7 +981,7 @@ export class NetworkManager {
       const m: PortMapping = { hostIp: s.hostIp, hostPort: port, containerPort: s.containerPort, proto: s.proto };
       const other = this.mappedBy(port, s.proto, s.hostIp);
       if (other || this.allMappings().some((x) => x.hostPort === port && x.proto === s.proto && x.hostIp === s.hostIp)) {
-        lastErr = conflict(`host port ${port}/${s.proto} is already allocated`, other ? `published by container ${other.containerName}` : undefined);
+        lastErr = portTaken(s.hostIp, port, other?.containerName);
         continue;
       }
       try {
@@ -1247,4 +1247,12 @@ export function parseNetworkMode(value: string): NetworkMode {
   }
   if (value === 'default') return { kind: 'network', name: 'bridge' };
   return { kind: 'network', name: value };
+}
+
+/**
+ * A host port another container of this daemon publishes, in dockerd's portallocator words
+ * (`Bind for 0.0.0.0:8080 failed: port is already allocated`), naming that container.
+ */
+function portTaken(hostIp: string, port: number, by: string | undefined): HakoError {
+  return conflict(`Bind for ${hostIp || '0.0.0.0'}:${port} failed: port is already allocated`, by ? `published by container ${by}` : undefined);
 }

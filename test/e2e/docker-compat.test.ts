@@ -363,6 +363,12 @@ test('info: a stable engine ID (UUID in <data-root>/engine-id), docker.io and lo
   assert.match(got.stdout, /\n Plugins:\n  Volume: local\n/);
   assert.match(got.stdout, /\n Security Options:\n  seccomp\n   Profile: builtin\n/);
   assert.match(got.stdout, /\n Insecure Registries:\n(  .*\n)*  127\.0\.0\.0\/8\n/);
+  // dockerd's overlay2 lines (API 1.44), probed: what the overlay module's defaults give a mount
+  // without options (hako listed only the backing file system).
+  const param = (n: string) => readFileSync(`/sys/module/overlay/parameters/${n}`, 'utf8').trim();
+  const storage = `\n Storage Driver: overlay2\n  Backing Filesystem: extfs\n  Supports d_type: true\n  Using metacopy: ${param('metacopy') === 'Y'}\n  Native Overlay Diff: ${param('redirect_dir') !== 'Y'}\n  userxattr: false\n Logging Driver: json-file\n`;
+  if (execFileSync('stat', ['-f', '-c', '%t', d.root], { encoding: 'utf8' }).trim() === 'ef53') assert.ok(want.stdout.includes(storage), want.stdout);
+  assert.match(want.stdout, /\n Storage Driver: overlay2\n  Backing Filesystem: .*\n  Supports d_type: true\n  Using metacopy: (true|false)\n  Native Overlay Diff: (true|false)\n  userxattr: (true|false)\n Logging Driver: json-file\n/);
 });
 
 test('hako events prints the exact nanosecond timestamps docker prints; hako start sums up the failures like docker', { skip, timeout: 60_000 }, async () => {

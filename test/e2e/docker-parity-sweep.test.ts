@@ -2143,4 +2143,160 @@ test('/system/df as current moby: from API 1.42 `type` picks the kinds (the othe
   assert.deepEqual(await df('/v1.44/system/df?type=bogus'), { status: 400, json: { message: 'unknown object type: bogus' } });
   const prune = await d.request('POST', `/v1.41/build/prune?filters=${encodeURIComponent(JSON.stringify({ bogus: ['1'] }))}`);
   assert.deepEqual([prune.status, JSON.parse(prune.body.toString())], [400, { message: "failed to prune build cache: invalid filter 'bogus'" }], 'dockerd 20.10 lab (Invalid then)');
+  // label and label! are taken (dockerd 20.10 lab): `docker system prune --filter label=…` passes them on
+  for (const f of [{ label: ['x'] }, { 'label!': ['x'] }]) {
+    const r = await d.request('POST', `/v1.41/build/prune?filters=${encodeURIComponent(JSON.stringify(f))}`);
+    assert.deepEqual([r.status, JSON.parse(r.body.toString())], [200, { CachesDeleted: null, SpaceReclaimed: 0 }], JSON.stringify(f));
+  }
+  const sys = await docker(['system', 'prune', '-f', '--filter', 'label=par-none'], { ok: false });
+  assert.deepEqual([sys.code, sys.stdout], [0, 'Total reclaimed space: 0B\n'], sys.stderr);
+});
+
+test('HostConfig.Mounts is checked as dockerd checks it (400, its words): Target "/" and missing fields, option blocks of another type, bad propagation, a read-only anonymous volume', { skip, timeout: 60_000 }, async () => {
+  // Lab dockerd 20.10 (moby's validateMountConfig, unchanged in 25): hako created a container
+  // for each of the first six (a bind over the container's root among them).
+  const cases: Array<[unknown, string]> = [
+    [{ Type: 'bind', Source: '/tmp', Target: '/' }, `invalid mount config for type "bind": invalid specification: destination can't be '/'`],
+    [{ Type: 'bind', Source: '/tmp', Target: '//x/..' }, `invalid mount config for type "bind": invalid specification: destination can't be '/'`],
+    [{ Type: 'bind', Source: '/tmp', Target: '/x', VolumeOptions: {} }, 'invalid mount config for type "bind": field VolumeOptions must not be specified'],
+    [{ Type: 'bind', Source: '/tmp', Target: '/x', BindOptions: { Propagation: 'bogus' } }, 'invalid mount config for type "bind": invalid propagation mode: bogus'],
+    [{ Type: 'volume', Target: '/x', ReadOnly: true }, 'invalid mount config for type "volume": must not set ReadOnly mode when using anonymous volumes'],
+    [{ Type: 'tmpfs', Source: 'x', Target: '/x' }, 'invalid mount config for type "tmpfs": field Source must not be specified'],
+    [{ Type: 'tmpfs', Target: '/x', BindOptions: {} }, 'invalid mount config for type "tmpfs": field BindOptions must not be specified'],
+    [{ Type: 'volume', Source: 'vv', Target: '/x', BindOptions: {} }, 'invalid mount config for type "volume": field BindOptions must not be specified'],
+    [{ Type: 'bind', Source: '/tmp' }, 'invalid mount config for type "bind": field Target must not be empty'],
+    [{ Type: 'bind', Target: '/x' }, 'invalid mount config for type "bind": field Source must not be empty'],
+    [{ Type: 'bogus', Target: 'x' }, `invalid mount config for type "bogus": invalid mount path: 'x' mount path must be absolute`],
+    [{ Target: '/x' }, 'invalid mount config for type "": mount type unknown'],
+  ];
+  const before = (await docker(['ps', '-aq'])).stdout;
+  for (const [mount, message] of cases) {
+    const r = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { Mounts: [mount] } }), { 'Content-Type': 'application/json' });
+    assert.deepEqual([r.status, JSON.parse(r.body.toString())], [400, { message }], JSON.stringify(mount));
+  }
+  // null option blocks are absent; a good propagation passes
+  const ok = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { Mounts: [{ Type: 'bind', Source: '/tmp', Target: '/x', VolumeOptions: null, BindOptions: { Propagation: 'rslave' } }] } }), { 'Content-Type': 'application/json' });
+  assert.equal(ok.status, 201, ok.body.toString());
+  await docker(['rm', JSON.parse(ok.body.toString()).Id]);
+  const cli = await docker(['run', '--rm', '--mount', 'type=bind,src=/tmp,dst=relative', 'busybox', 'true'], { ok: false });
+  assert.equal(cli.code, 125);
+  assert.match(cli.stderr, /invalid mount config for type "bind": invalid mount path: 'relative' mount path must be absolute/);
+  assert.equal((await docker(['ps', '-aq'])).stdout, before, 'no container was created');
+});
+
+test('--gpus (HostConfig.DeviceRequests) fails the start as on a dockerd without device drivers (500, its words), the container left created; it ran without the devices', { skip, timeout: 60_000 }, async () => {
+  const r = await docker(['run', '--name', 'par-gpus', '--gpus', 'all', 'busybox', 'true'], { ok: false });
+  try {
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, /Error response from daemon: could not select device driver "" with capabilities: \[\[gpu\]\]/);
+    assert.equal((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'par-gpus'])).stdout.trim(), 'created 128');
+    const c = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { DeviceRequests: [{ Driver: 'nvidia', Count: 1 }, { Capabilities: [['gpu', 'utility'], ['compute']] }] } }), { 'Content-Type': 'application/json' });
+    assert.equal(c.status, 201, c.body.toString());
+    const id = JSON.parse(c.body.toString()).Id as string;
+    const s = await d.request('POST', `/v1.44/containers/${id}/start`);
+    assert.equal(s.status, 500);
+    assert.match(JSON.parse(s.body.toString()).message, /^could not select device driver "nvidia" with capabilities: \[\]/);
+    await docker(['rm', id]);
+  } finally {
+    await docker(['rm', '-f', 'par-gpus'], { ok: false });
+  }
+});
+
+test('network disconnect of a stopped container emits its disconnect event (dockerd does; connect of a stopped one emits none)', { skip, timeout: 60_000 }, async () => {
+  await docker(['network', 'create', 'par-evn']);
+  try {
+    await docker(['create', '--name', 'par-evc', 'busybox', 'true']);
+    const since = String(await nextWholeSecond()); // after the network's create event
+    await docker(['network', 'connect', 'par-evn', 'par-evc']);
+    await docker(['network', 'disconnect', 'par-evn', 'par-evc']);
+    const until = String(await nextWholeSecond());
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-evc'])).stdout.trim();
+    const ev = await docker(['events', '--since', since, '--until', until, '--filter', 'type=network', '--filter', 'network=par-evn', '--format', '{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}} {{.Actor.Attributes.type}}']);
+    assert.equal(ev.stdout, `disconnect par-evn ${id} bridge\n`);
+  } finally {
+    await docker(['rm', '-f', 'par-evc'], { ok: false });
+    await docker(['network', 'rm', 'par-evn'], { ok: false });
+  }
+});
+
+test('system df after a build lists images as dockerd: no intermediate images, each with its parent and labels; no volumes with mount options', { skip, timeout: 120_000 }, async () => {
+  const ctx = join(tmp.path, 'par-df-ctx');
+  mkdirSync(ctx, { recursive: true });
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo hi > /hi\nLABEL par-df=1\n');
+  await docker(['build', '-q', '-t', 'par-df:built', ctx], { env: { DOCKER_BUILDKIT: '0' } });
+  await docker(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'par-df-opts']);
+  await docker(['volume', 'create', 'par-df-plain']);
+  try {
+    const id = (await docker(['inspect', '-f', '{{.Id}}', 'par-df:built'])).stdout.trim();
+    const parent = (await docker(['inspect', '-f', '{{.Parent}}', 'par-df:built'])).stdout.trim();
+    assert.match(parent, /^sha256:/, 'the RUN step is the built image’s parent');
+    const df = JSON.parse((await d.request('GET', '/v1.44/system/df')).body.toString()) as { Images: Array<{ Id: string; ParentId: string; Labels: Record<string, string> }>; Volumes: Array<{ Name: string }> };
+    const listed = df.Images.map((i) => i.Id);
+    assert.ok(!listed.includes(parent), 'the intermediate image (the RUN step) is not listed');
+    const built = df.Images.find((i) => i.Id === id)!;
+    assert.deepEqual([built.ParentId, built.Labels], [parent, { 'par-df': '1' }]);
+    const vols = df.Volumes.map((v) => v.Name);
+    assert.ok(vols.includes('par-df-plain'));
+    assert.ok(!vols.includes('par-df-opts'), 'a volume with mount options is not local disk use');
+    // the CLI's count is the API's
+    const images = JSON.parse((await docker(['system', 'df', '--format', '{{json .}}'])).stdout.split('\n')[0]!) as { Type: string; TotalCount: string };
+    assert.deepEqual([images.Type, images.TotalCount], ['Images', String(df.Images.length)]);
+    assert.equal(Number(images.TotalCount), new Set((await docker(['images', '-q', '--no-trunc'])).stdout.trim().split('\n')).size);
+  } finally {
+    await docker(['rmi', 'par-df:built'], { ok: false });
+    await docker(['volume', 'rm', 'par-df-opts', 'par-df-plain'], { ok: false });
+  }
+});
+
+test('create with AutoRemove and a restart policy: 400 in dockerd’s words (the docker CLI’s own `conflicting options` text was the answer)', { skip, timeout: 60_000 }, async () => {
+  for (const Name of ['always', 'on-failure', 'unless-stopped']) {
+    const r = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { AutoRemove: true, RestartPolicy: { Name } } }), { 'Content-Type': 'application/json' });
+    assert.deepEqual([r.status, JSON.parse(r.body.toString())], [400, { message: "can't create 'AutoRemove' container with restart policy" }], Name);
+  }
+  const ok = await d.request('POST', '/v1.44/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'no' } } }), { 'Content-Type': 'application/json' });
+  assert.equal(ok.status, 201, ok.body.toString());
+  await docker(['rm', JSON.parse(ok.body.toString()).Id]);
+});
+
+test('network create of swarm kinds (ingress, scope swarm or global) is refused as by a dockerd that is no swarm node: its words and statuses', { skip, timeout: 60_000 }, async () => {
+  const cases: Array<[Record<string, unknown>, number, string]> = [
+    [{ Ingress: true }, 403, 'Ingress network can only be global scope network'],
+    [{ Ingress: true, Scope: 'swarm' }, 403, 'Ingress network can only be global scope network'],
+    [{ Scope: 'swarm' }, 403, 'cannot create a swarm scoped network when swarm is not active'],
+    [{ Scope: 'global' }, 500, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.'],
+  ];
+  for (const [extra, status, message] of cases) {
+    const r = await d.request('POST', '/v1.44/networks/create', JSON.stringify({ Name: 'par-swarmnet', ...extra }), { 'Content-Type': 'application/json' });
+    assert.deepEqual([r.status, JSON.parse(r.body.toString())], [status, { message }], JSON.stringify(extra));
+  }
+  const cli = await docker(['network', 'create', '--scope', 'swarm', 'par-swarmnet'], { ok: false });
+  assert.deepEqual([cli.code, cli.stderr], [1, 'Error response from daemon: cannot create a swarm scoped network when swarm is not active\n']);
+});
+
+test('PUT archive onto a file: 500 `extraction point is not a directory`, dockerd’s plain error (was a 400 naming the path)', { skip, timeout: 60_000 }, async () => {
+  await docker(['run', '-d', '--network', 'none', '--name', 'par-xnd', 'busybox', 'sleep', '60']);
+  try {
+    const f = join(tmp.path, 'par-xnd.txt');
+    writeFileSync(f, 'x\n');
+    const r = await docker(['cp', f, 'par-xnd:/etc/passwd/x'], { ok: false });
+    assert.deepEqual([r.code, r.stderr], [1, 'Error response from daemon: extraction point is not a directory\n']);
+    const tar = execFileSync('tar', ['-cf', '-', '-C', tmp.path, 'par-xnd.txt']);
+    const put = await d.request('PUT', '/v1.44/containers/par-xnd/archive?path=/etc/passwd', tar, { 'Content-Type': 'application/x-tar' });
+    assert.deepEqual([put.status, JSON.parse(put.body.toString())], [500, { message: 'extraction point is not a directory' }]);
+  } finally {
+    await docker(['rm', '-f', 'par-xnd'], { ok: false });
+  }
+});
+
+test('--platform is parsed as dockerd parses it (containerd’s platforms.Parse), before any pull or look-up: a malformed one is a 400 in its words', { skip, timeout: 60_000 }, async () => {
+  const pull = await docker(['pull', '--platform', 'bogus', 'busybox'], { ok: false });
+  assert.deepEqual([pull.code, pull.stderr], [1, 'Error response from daemon: "bogus": unknown operating system or architecture: invalid argument\n']);
+  // (docker create parses --platform itself; the API is asked directly)
+  const bad = await d.request('POST', `/v1.44/containers/create?platform=${encodeURIComponent('linux/arm64/v8/x')}`, JSON.stringify({ Image: 'busybox' }), { 'Content-Type': 'application/json' });
+  assert.deepEqual([bad.status, JSON.parse(bad.body.toString())], [400, { message: '"linux/arm64/v8/x": cannot parse platform specifier: invalid argument' }]);
+  const r = await d.request('POST', `/v1.44/containers/create?platform=${encodeURIComponent('linux/am d64')}`, JSON.stringify({ Image: 'busybox' }), { 'Content-Type': 'application/json' });
+  assert.deepEqual([r.status, JSON.parse(r.body.toString())], [400, { message: '"am d64" is an invalid component of "linux/am d64": platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument' }]);
+  // one known part: the OS (on this host's architecture) or the architecture (on linux)
+  const host = (await docker(['create', '--platform', 'linux', 'busybox', 'true'])).stdout.trim();
+  await docker(['rm', host]);
 });

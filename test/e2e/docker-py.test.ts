@@ -357,3 +357,33 @@ print(json.dumps({'r': r, 'custom': 'custom' in hosts}))
 `, `${reg.host}/test/busybox`);
   assert.deepEqual(out, { r: [500, 'Error processing tar file(exit status 1): unlinkat /etc/hosts: device or resource busy'], custom: false });
 });
+
+test('docker-py: get_registry_data (GET /distribution/<name>/json) gives the manifest’s descriptor and platforms as dockerd; a missing tag is NotFound in dockerd’s words (was 501)', { skip }, async () => {
+  const { multiPlatformImage, pushLayout } = await import('../helpers/images.js');
+  const multi = multiPlatformImage({ docker: true });
+  try {
+    await pushLayout(multi, reg.host, 'test/pymulti');
+    const out = py(
+      `out = {}
+d = c.images.get_registry_data(image)
+out['one'] = [d.id, d.attrs['Descriptor'], d.attrs['Platforms'], d.has_platform('linux/${process.arch === 'x64' ? 'amd64' : process.arch}')]
+m = c.images.get_registry_data(image.replace('test/busybox', 'test/pymulti'))
+out['multi'] = [m.id, m.attrs['Descriptor']['mediaType'], m.attrs['Platforms'], m.has_platform('linux/arm64/v8')]
+try:
+    c.images.get_registry_data(image.replace(':latest', ':nosuch'))
+    out['missing'] = 'no error'
+except docker.errors.NotFound as e:
+    out['missing'] = [e.status_code, e.explanation]
+print(json.dumps(out))`,
+      `${reg.host}/test/busybox:latest`,
+    );
+    const top = busybox.top;
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+    assert.deepEqual(out.one, [top.digest, { mediaType: top.mediaType, digest: top.digest, size: top.size }, [{ architecture: arch, os: 'linux' }], true]);
+    const multiTop = multi.top;
+    assert.deepEqual(out.multi, [multiTop.digest, multiTop.mediaType, multi.manifests.map((m) => ({ architecture: m.platform.architecture, os: m.platform.os, ...(m.platform.variant ? { variant: m.platform.variant } : {}) })), true]);
+    assert.deepEqual(out.missing, [404, 'manifest unknown: manifest unknown']);
+  } finally {
+    multi.cleanup();
+  }
+});

@@ -88,16 +88,24 @@ test('a passing probe: starting → healthy, Log entries, health_status event, p
   const fifth = (await health(Id))!.Log[4]!.Start;
   await waitFor('a 6th probe', async () => (await health(Id))!.Log[3]!.Start === fifth);
   assert.equal((await health(Id))!.Log.length, 5);
+  // Paused: probing stops and the status is `unhealthy` (dockerd's CloseMonitorChannel, no
+  // event); after the unpause the first good probe makes it healthy again, with an event.
+  await engine.pauseContainer(Id);
+  assert.equal((await health(Id))!.Status, 'unhealthy');
+  assert.equal((await health(Id))!.FailingStreak, 0);
+  await engine.unpauseContainer(Id);
+  assert.equal((await health(Id))!.Status, 'unhealthy');
+  await waitFor('healthy after the unpause', async () => (await health(Id))?.Status === 'healthy');
   ev.stop();
   const actions = ev.events.filter((e) => e.Actor.ID === Id).map((e) => e.Action);
-  assert.equal(actions.filter((a) => a === 'health_status: healthy').length, 1, actions.join(', '));
+  assert.deepEqual(actions.filter((a) => a.startsWith('health_status') || a === 'pause' || a === 'unpause'), ['health_status: healthy', 'pause', 'unpause', 'health_status: healthy']);
   assert.ok(actions.some((a) => a.startsWith('exec_create: /bin/sh -c echo probe-ok')));
-  // Stopped: probing stops, the last status stays.
+  // Stopped: probing stops and the status is `unhealthy` too (dockerd), the Log stays.
   await engine.stopContainer(Id, { timeoutSeconds: 0 });
   const after = (await health(Id))!;
   await new Promise((r) => setTimeout(r, 400));
   assert.equal((await health(Id))!.Log.length, after.Log.length);
-  assert.equal(after.Status, 'healthy');
+  assert.equal(after.Status, 'unhealthy');
   // A new start resets the status to starting (the Log stays).
   await engine.startContainer(Id);
   assert.equal((await health(Id))?.Status, 'starting');

@@ -324,7 +324,10 @@ test('published ports: httpd via 127.0.0.1, [::1] and the host address, 127.0.0.
   // A host port another container publishes, and one a host process listens on.
   const taken = await hako(['run', '-d', '--name', 'web1b', '-p', `${all.HostPort}:80`, ...httpd()], { ok: false });
   assert.equal(taken.code, 125);
-  assert.match(taken.stderr, new RegExp(`host port ${all.HostPort}/tcp is already allocated.*published by container web1`));
+  // dockerd's words and status (500, a system error; it was hako's 409 `host port N/tcp is already allocated`)
+  assert.match(taken.stderr, new RegExp(`driver failed programming external connectivity on endpoint web1b \\([0-9a-f]+\\): Bind for 0\\.0\\.0\\.0:${all.HostPort} failed: port is already allocated \\(published by container web1\\)`));
+  const takenStart = await api('POST', '/containers/web1b/start');
+  assert.equal(takenStart.status, 500, JSON.stringify(takenStart.json));
   const busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '0.0.0.0', () => r()));
   const busyPort = (busy.address() as { port: number }).port;

@@ -16,6 +16,7 @@ import { parsePasswd, resolveUser } from '../../src/engine/containers/user.js';
 import { EventBus } from '../../src/engine/events.js';
 import { applyChanges } from '../../src/engine/commit.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { VolumeStore } from '../../src/engine/volumes.js';
 
 const ID = 'a'.repeat(64);
 
@@ -56,7 +57,7 @@ test('config: Env by key, Entrypoint/Cmd rules, defaults, errors', () => {
   assert.throws(() => mergeConfig({ Image: 'x' }, {}, ID), /No command specified/);
   assert.throws(() => mergeConfig({ Image: 'x', Cmd: ['a'], WorkingDir: 'rel' }, {}, ID), /absolute path/);
   assert.throws(() => mergeConfig({ Image: 'x', Cmd: ['a'], HostConfig: { RestartPolicy: { Name: 'sometimes' } } }, {}, ID), /invalid restart policy/);
-  assert.throws(() => mergeConfig({ Image: 'x', Cmd: ['a'], HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } }, {}, ID), /both --restart and --rm/);
+  assert.throws(() => mergeConfig({ Image: 'x', Cmd: ['a'], HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } }, {}, ID), { message: "can't create 'AutoRemove' container with restart policy" });
   const hc = mergeConfig({ Image: 'x', Cmd: ['a'] }, {}, ID).HostConfig;
   assert.equal(hc.NetworkMode, 'bridge');
   assert.equal(hc.ShmSize, 64 * 1024 * 1024);
@@ -71,6 +72,15 @@ test('mounts: -v forms, --mount, tmpfs, image volumes, duplicates', () => {
   // dockerd reads `/h:rel` as src:dst (rel is no mode), and refuses the relative destination.
   assert.throws(() => parseBind('/h:rel'), /invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute/);
   assert.throws(() => parseBind('/h:/c:bogus'), /invalid mode/);
+  // dockerd's linux parser (lab dockerd 20.10): Docker Desktop's consistency modes are taken (a
+  // compose file's `.:/app:cached`), one mode of each kind, the whole mode named when refused;
+  // `dst:mode` is no volume; nocopy is for volumes and a propagation for binds.
+  assert.equal(parseBind('vol:/c:cached').Name, 'vol');
+  assert.deepEqual([parseBind('/h:/c:ro,cached,z').RW, parseBind('/h:/c:ro,cached,z').Mode], [false, 'ro,cached,z']);
+  for (const mode of ['ro,rw', 'z,Z', 'nocopy,nocopy', 'shared,slave', 'cached,delegated']) assert.throws(() => parseBind(`vol:/c:${mode}`), { message: `invalid mode: ${mode}` });
+  for (const spec of ['/c:ro', '/c:cached', '/c:nocopy']) assert.throws(() => parseBind(spec), { message: `invalid volume specification: '${spec}'` });
+  assert.throws(() => parseBind('/h:/c:nocopy'), { message: `invalid volume specification: '/h:/c:nocopy': invalid mount config for type "bind": field VolumeOptions must not be specified` });
+  assert.throws(() => parseBind('vol:/c:shared'), { message: `invalid volume specification: 'vol:/c:shared': invalid mount config for type "volume": field BindOptions must not be specified` });
   const ms = collectMounts({ Volumes: { '/data': {}, '/x': {} } }, { Binds: ['/h:/data'], Tmpfs: { '/t': 'size=1m' }, Mounts: [{ Type: 'volume', Source: 'n', Target: '/n' }] });
   assert.deepEqual(ms.map((m) => `${m.Type}:${m.Destination}`).sort(), ['bind:/data', 'tmpfs:/t', 'volume:/n', 'volume:/x']);
   assert.throws(() => collectMounts({}, { Binds: ['/a:/d', '/b:/d'] }), /Duplicate mount point/);
@@ -273,4 +283,16 @@ test('events: the legacy id is left out when the Actor has none (prune events), 
   assert.equal('id' in img, false);
   const start = bus.emit('container', 'start', 'abc', { image: 'busybox', name: 'x' });
   assert.deepEqual([start.id, start.status, start.from], ['abc', 'start', 'busybox']);
+});
+
+test('volume names: a one-character name in dockerd’s own words, then the characters', () => {
+  const t = tempDir('hako-vol-names-');
+  try {
+    const v = new VolumeStore(t.path);
+    assert.throws(() => v.create({ name: 'x' }), { message: 'create x: volume name is too short, names should be at least two alphanumeric characters' });
+    assert.throws(() => v.create({ name: 'a b' }), /create a b: "a b" includes invalid characters for a local volume name/);
+    assert.equal(v.create({ name: 'ab' }).created, true);
+  } finally {
+    t.cleanup();
+  }
 });

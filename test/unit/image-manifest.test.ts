@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseImageConfig, parseManifest } from '../../src/image/manifest.js';
 import { parseWwwAuthenticate } from '../../src/image/registry/www-authenticate.js';
-import { formatPlatform, parsePlatform, platformMatches, selectPlatform } from '../../src/image/platform.js';
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches, selectPlatform } from '../../src/image/platform.js';
 import { chainIdsOf } from '../../src/image/pull.js';
 import { sha256, parseDigest } from '../../src/image/digest.js';
 import { MediaType, sniffCompression, layerCompressionOf } from '../../src/image/media-types.js';
@@ -87,8 +87,16 @@ test('platforms: parse, normalize, match, select', () => {
   assert.equal(formatPlatform(parsePlatform('linux/arm')), 'linux/arm/v7');
   assert.equal(formatPlatform(parsePlatform('linux/armhf')), 'linux/arm/v7');
   assert.equal(formatPlatform(parsePlatform('arm64')), 'linux/arm64');
-  assert.throws(() => parsePlatform('linux//amd64'), /invalid platform/);
-  assert.throws(() => parsePlatform('a/b/c/d'), /invalid platform/);
+  // containerd's platforms.Parse (dockerd's), its words (lab dockerd 20.10)
+  assert.throws(() => parsePlatform('linux//amd64'), { message: '"" is an invalid component of "linux//amd64": platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument' });
+  assert.throws(() => parsePlatform('linux/am d64'), { message: '"am d64" is an invalid component of "linux/am d64": platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument' });
+  assert.throws(() => parsePlatform('a/b/c/d'), { message: '"a/b/c/d": cannot parse platform specifier: invalid argument' });
+  assert.throws(() => parsePlatform('bogus'), { message: '"bogus": unknown operating system or architecture: invalid argument' });
+  // one part: a known OS on this host's architecture, or a known architecture on linux
+  assert.deepEqual(parsePlatform('windows'), { ...hostPlatform(), os: 'windows' });
+  assert.deepEqual(parsePlatform('LINUX'), hostPlatform());
+  assert.equal(formatPlatform(parsePlatform('x86_64')), 'linux/amd64');
+  assert.equal(formatPlatform(parsePlatform('linux/bogus')), 'linux/bogus');
   assert.ok(platformMatches(parsePlatform('linux/arm64'), { os: 'linux', architecture: 'arm64', variant: 'v8' }));
   assert.ok(!platformMatches(parsePlatform('linux/arm/v7'), { os: 'linux', architecture: 'arm', variant: 'v6' }));
   assert.ok(!platformMatches(parsePlatform('linux/amd64'), { os: 'windows', architecture: 'amd64' }));

@@ -7,6 +7,7 @@ import { decodeFilters, qBool, qInt, qStr, qTime, readJsonObject, sendJson, send
 import { withLegacyAliases } from '../legacy-aliases.js';
 import { encodeFrame, STDERR, STDOUT } from '../stdcopy.js';
 import { hijack, JsonStream, ENCODER_LINE_END, MULTIPLEXED_STREAM, pumpAttachment, RAW_STREAM, sendStream } from '../streams.js';
+import { parsePlatform } from '../../image/platform.js';
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const MAX_TIMEOUT = 24 * 3600 * 365;
@@ -26,6 +27,8 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   }
   if (body.Env !== undefined && body.Env !== null && !(Array.isArray(body.Env) && body.Env.every((x) => typeof x === 'string'))) throw invalid('bad parameter: Env must be a list of strings');
   const platform = qStr(ctx, 'platform');
+  // dockerd parses it first (containerd's platforms.Parse): a malformed one is a 400 in its words
+  if (platform) parsePlatform(platform);
   const r = await engine.createContainer(name?.replace(/^\//, ''), body as never, platform ? { platform } : undefined);
   sendJson(ctx, 201, { Id: r.Id, Warnings: r.Warnings ?? [] });
 }

@@ -12,6 +12,7 @@ import { loadArchive, importImage, saveImages } from '../image-archive.js';
 import { credentialsFromAuthConfig, decodeRegistryAuth } from '../../image/registry/auth-config.js';
 import type { Credentials } from '../../image/registry/credentials.js';
 import type { ProgressEvent } from '../../image/progress.js';
+import { parsePlatform } from '../../image/platform.js';
 
 const unix = (iso: string | undefined): number => (iso ? Math.floor(Date.parse(iso) / 1000) || 0 : 0);
 
@@ -218,6 +219,8 @@ async function create(ctx: Ctx, deps: ApiDeps): Promise<void> {
   if (tag) refString = digestTag ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
   const ref = parseReference(refString, { defaultTag: false });
   const platform = qStr(ctx, 'platform');
+  // dockerd parses it before any pull (containerd's platforms.Parse): a 400 in its words
+  if (platform) parsePlatform(platform);
   const out = new JsonStream(ctx, PROGRESS_LINE_END);
   // Like dockerd, `Pulling from` (and so the 200) comes once the manifest is in: a failure before
   // it (no such image, authentication) is an error answer, which clients print as
@@ -302,6 +305,7 @@ export const imageRoutes: Route[] = [
     throw new HttpError(501, 'image search is not implemented yet');
   }),
   route('GET', '/images/{name*}/json', inspect),
+  route('GET', '/distribution/{name*}/json', async (ctx, deps) => sendJson(ctx, 200, await deps.images.distributionInspect(ctx.params[0]!, registryAuth(ctx)))),
   route('GET', '/images/{name*}/history', history),
   route('GET', '/images/{name*}/get', (ctx, deps) => save(ctx, deps, [ctx.params[0]!])),
   route('POST', '/images/{name*}/tag', tag),

@@ -162,7 +162,8 @@ function registryConfig(insecure: string[]): Record<string, unknown> {
  */
 async function buildPrune(ctx: Ctx): Promise<void> {
   const filters = decodeFilters(ctx.query.get('filters'));
-  const known = ['until', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'unused-for'];
+  // (label and label! too: `docker system prune --filter label=…` passes its filters on here)
+  const known = ['until', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'unused-for', 'label', 'label!'];
   // dockerd's build backend wraps the builder's refusal (a 400 all the same).
   for (const k of Object.keys(filters)) if (!known.includes(k)) throw invalid(`failed to prune build cache: invalid filter '${k}'`);
   sendJson(ctx, 200, { CachesDeleted: null, SpaceReclaimed: 0 });

@@ -57,5 +57,4 @@ export const unimplementedRoutes: Route[] = [
   route('POST', '/swarm/join', noDrain('swarm')),
   ...swarmObjects,
   route('POST', '/session', no('sessions (BuildKit)')),
-  route('GET', '/distribution/{name*}/json', no('distribution inspect')),
 ];

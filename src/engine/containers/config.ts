@@ -273,7 +273,8 @@ export function normalizeHostConfig(hc: Obj, warnings: string[], opts: { update?
   const runtime = (hc.Runtime as string | undefined) || 'hako';
   if (!Object.hasOwn(RUNTIMES, runtime)) throw invalid(`Unknown runtime specified ${runtime}`);
   out.Runtime = runtime;
-  if (hc.AutoRemove === true && rpName !== '' && rpName !== 'no') throw invalid('conflicting options: cannot specify both --restart and --rm');
+  // dockerd's words (its validateHostConfig); `conflicting options: …` is the docker CLI's own, before any request
+  if (hc.AutoRemove === true && rpName !== '' && rpName !== 'no') throw invalid("can't create 'AutoRemove' container with restart policy");
   const nm = (hc.NetworkMode as string | undefined) ?? '';
   out.NetworkMode = nm === '' || nm === 'default' ? 'bridge' : nm;
   const lc = (hc.LogConfig as Obj | undefined) ?? {};
@@ -422,6 +423,26 @@ export function parseVolumesFrom(spec: string): { ref: string; readOnly: boolean
   return { ref: spec.slice(0, i), readOnly: rw[0] === 'ro' };
 }
 
+const MODE_GROUPS: ReadonlyArray<readonly string[]> = [
+  ['ro', 'rw'],
+  ['z', 'Z'],
+  ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'],
+  ['nocopy'],
+  ['consistent', 'cached', 'delegated'], // (Docker Desktop's; dockerd on Linux takes and ignores them)
+];
+
+/** A -v mode as dockerd's linux parser takes it: comma-separated, known, at most one of each group. */
+export function validMountMode(mode: string): boolean {
+  if (mode === '') return true;
+  const counts = MODE_GROUPS.map(() => 0);
+  for (const o of mode.split(',')) {
+    const g = MODE_GROUPS.findIndex((group) => group.includes(o));
+    if (g < 0) return false;
+    counts[g]!++;
+  }
+  return counts.every((n) => n <= 1);
+}
+
 /**
  * Splits `src:dst[:opts]` of a -v/Binds entry. A first part that is not absolute names a volume,
  * of `volumeDriver` (HostConfig.VolumeDriver; dockerd applies it to Binds' volumes and the
@@ -433,25 +454,24 @@ export function parseBind(spec: string, volumeDriver = ''): MountPoint {
   let src = '';
   let dst: string;
   let mode = '';
-  const MODES = ['ro', 'rw', 'z', 'Z', 'nocopy', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
   if (parts.length === 1) dst = parts[0]!;
-  else if (parts.length === 2 && parts[1]!.split(',').every((o) => MODES.includes(o))) {
-    // dockerd: `dst:mode` only when the second part is a valid mode, else it is `src:dst`.
-    dst = parts[0]!;
-    mode = parts[1]!;
+  else if (parts.length === 2 && validMountMode(parts[1]!)) {
+    // dockerd: `dst:mode` is no volume (an anonymous one takes no mode): refused as it stands.
+    throw invalid(`invalid volume specification: '${spec}'`);
   } else {
     src = parts[0]!;
     dst = parts[1]!;
     mode = parts[2] ?? '';
   }
+  if (!validMountMode(mode)) throw invalid(`invalid mode: ${mode}`);
   // dockerd's words, naming the mount type: `invalid mount config for type "bind": …`.
   const type = src.startsWith('/') ? 'bind' : 'volume';
   if (!dst.startsWith('/')) throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "${type}": invalid mount path: '${dst}' mount path must be absolute`);
   if (dst === '/') throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "${type}": invalid specification: destination can't be '/'`);
   const opts = mode === '' ? [] : mode.split(',');
-  for (const o of opts) {
-    if (!MODES.includes(o)) throw invalid(`invalid mode: ${o}`);
-  }
+  // dockerd makes nocopy a VolumeOptions and a propagation a BindOptions, which the other type refuses.
+  if (type === 'bind' && opts.includes('nocopy')) throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "bind": field VolumeOptions must not be specified`);
+  if (type === 'volume' && opts.some((o) => PROPAGATION_MODES.includes(o))) throw invalid(`invalid volume specification: '${spec}': invalid mount config for type "volume": field BindOptions must not be specified`);
   const rw = !opts.includes('ro');
   const propagation = opts.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate';
   const driver = volumeDriver || 'local';
@@ -461,15 +481,58 @@ export function parseBind(spec: string, volumeDriver = ''): MountPoint {
   return { Type: 'volume', Name: src, Source: '', Destination: posix.normalize(dst), Driver: driver, Mode: mode === '' ? 'z' : mode, RW: rw, Propagation: '', NoCopy: opts.includes('nocopy') };
 }
 
+const PROPAGATION_MODES = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
+
+/**
+ * dockerd's checks of a HostConfig.Mounts entry, in its order and words (moby's
+ * validateMountConfig): `invalid mount config for type "T": …`. An option block of another
+ * type (VolumeOptions on a bind, …) is refused when present, even empty; null is absent.
+ */
+export function validateMount(m: Obj): void {
+  const type = typeof m.Type === 'string' ? m.Type : '';
+  const fail = (why: string): never => {
+    throw invalid(`invalid mount config for type "${type}": ${why}`);
+  };
+  const has = (k: string): boolean => m[k] !== undefined && m[k] !== null;
+  const str = (k: string): string => (typeof m[k] === 'string' ? (m[k] as string) : '');
+  const absolute = (p: string): void => {
+    if (!p.startsWith('/')) fail(`invalid mount path: '${p}' mount path must be absolute`);
+  };
+  const target = str('Target');
+  if (target === '') fail('field Target must not be empty');
+  if (posix.normalize(target.replace(/\\/g, '/')).replace(/(.)\/+$/, '$1') === '/') fail("invalid specification: destination can't be '/'");
+  absolute(target);
+  switch (type) {
+    case 'bind': {
+      if (str('Source') === '') fail('field Source must not be empty');
+      const prop = (m.BindOptions as Obj | null | undefined)?.Propagation;
+      if (typeof prop === 'string' && prop !== '' && !PROPAGATION_MODES.includes(prop)) fail(`invalid propagation mode: ${prop}`);
+      if (has('VolumeOptions')) fail('field VolumeOptions must not be specified');
+      if (has('TmpfsOptions')) fail('field TmpfsOptions must not be specified');
+      absolute(str('Source'));
+      break;
+    }
+    case 'volume':
+      if (has('BindOptions')) fail('field BindOptions must not be specified');
+      if (m.ReadOnly === true && str('Source') === '') fail('must not set ReadOnly mode when using anonymous volumes');
+      break;
+    case 'tmpfs':
+      if (has('BindOptions')) fail('field BindOptions must not be specified');
+      if (str('Source') !== '') fail('field Source must not be specified');
+      break;
+    default:
+      fail('mount type unknown');
+  }
+}
+
 /** HostConfig.Mounts entry (`--mount`) → MountPoint. */
 export function parseMount(m: Obj): MountPoint {
+  validateMount(m);
   const type = m.Type as string;
   const target = m.Target as string;
-  if (typeof target !== 'string' || !target.startsWith('/')) throw invalid('invalid mount config: Target must be an absolute path');
   const rw = m.ReadOnly !== true;
   if (type === 'bind') {
     const src = m.Source as string;
-    if (typeof src !== 'string' || !src.startsWith('/')) throw invalid(`invalid mount config for type "bind": invalid mount path: '${String(src)}' mount path must be absolute`);
     const prop = ((m.BindOptions as Obj | undefined)?.Propagation as string | undefined) ?? 'rprivate';
     return { Type: 'bind', Source: posix.normalize(src), Destination: posix.normalize(target), Mode: '', RW: rw, Propagation: prop };
   }

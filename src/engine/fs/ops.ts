@@ -430,7 +430,8 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
   const destHost = hostPathFor(rootfs, path, mounts, true);
   const st = lstatSafe(destHost);
   if (!st) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
-  if (!st.isDirectory()) throw invalid(`extraction point is not a directory: ${path}`);
+  // dockerd's error (ErrExtractPointNotDirectory): a plain one, so a 500, without the path
+  if (!st.isDirectory()) throw new HakoError({ step: 'extraction point is not a directory', kind: 'internal' });
   // copyUIDGID with a container user: every entry becomes that user's (looked up after the
   // destination checks, as moby); without a user the archive's owners stay.
   const owner = opts.copyUIDGID && opts.user ? archiveOwner(opts.user, (p) => readInContainer(rootfs, p, mounts)) : undefined;
