@@ -233,6 +233,9 @@ export interface PullResult {
   labels: Record<string, string>;
 }
 
+/** The largest image config a pull takes (as a load: archive/load.ts); real ones are KiBs. */
+export const MAX_CONFIG_SIZE = 16 * 1024 * 1024;
+
 function mismatch(what: string, d: Digest, got: Digest): HakoError {
   return new HakoError({ step: `digest mismatch for ${what} ${d}: expected ${d}, got ${got}`, hint: 'nothing was stored', kind: 'internal' });
 }
@@ -521,6 +524,11 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
   hold(ctx.inUse, held.blobs, [indexDigest, manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
 
   // Config: small, verified in memory. Asked for first, on the connection the manifest came by.
+  // A descriptor claiming more than MAX_CONFIG_SIZE is refused before asking: the answer would
+  // be buffered whole (a hostile registry's endless body up to the size it claims).
+  if (manifest.config.size > MAX_CONFIG_SIZE) {
+    throw new HakoError({ step: `image config ${manifest.config.digest} is too large (${manifest.config.size} bytes; the limit is ${MAX_CONFIG_SIZE})`, hint: 'nothing was stored', kind: 'invalid-argument' });
+  }
   const configP = ctx.content.has(manifest.config.digest)
     ? ctx.content.readBlob(manifest.config.digest)
     : client.getBlob(repo, manifest.config, signal).then(
