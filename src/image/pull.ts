@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { HakoError } from '../common/errors.js';
 import { isDigest, sha256, type Digest } from './digest.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from './manifest.js';
-import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from './platform.js';
+import { formatPlatform, hostPlatform, normalizePlatform, platformList, selectPlatform, type Platform } from './platform.js';
 import { familiarString, formatReference, parseReference, repositoryName, type Reference } from './reference.js';
 import { countDown, countUp, type BlobFetcher, type ContentStore, type IngestResult } from './store/content.js';
 import type { ImageRecord, MetadataStore, RefTable } from './store/metadata.js';
@@ -509,7 +509,7 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
     const i = selectPlatform(want, topParsed.manifests.map((m) => m.platform));
     const chosen = i >= 0 ? topParsed.manifests[i] : undefined;
     if (!chosen) {
-      const have = topParsed.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ');
+      const have = platformList(topParsed.manifests.map((m) => m.platform));
       throw new HakoError({ step: `no matching manifest for ${formatPlatform(want)} in the manifest list`, hint: `the image has ${have || 'no platforms'}; choose one with --platform`, kind: 'not-found' });
     }
     const child = await fetchManifest(ctx, client, ref, chosen.digest, chosen, signal);

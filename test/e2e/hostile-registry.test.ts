@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageService } from '../../src/image/images.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -142,6 +142,178 @@ test('a config whose descriptor claims a huge size, served without end: refused 
     await assertEmpty(svc);
   } finally {
     stalled?.destroy();
+    svc.close();
+    await reg.stop();
+  }
+});
+
+/** Writes `chunk` while the client reads, up to `max` bytes, then cuts the connection. */
+function endless(res: ServerResponse, max: number, count: (n: number) => void): void {
+  const chunk = Buffer.alloc(1 << 20, 0x7b);
+  let sent = 0;
+  const more = (): void => {
+    while (sent < max) {
+      sent += chunk.length;
+      count(chunk.length);
+      if (!res.write(chunk)) return void res.once('drain', more);
+    }
+    res.destroy();
+  };
+  more();
+}
+
+test('a manifest without end: refused past 4 MiB (reading stops there), nothing stored', async () => {
+  const img = image();
+  let served = 0;
+  const reg = await hostile(img, (req, res) => {
+    if (!/\/manifests\//.test(req.url ?? '') || req.method !== 'GET') return false;
+    res.writeHead(200, { 'Content-Type': 'application/vnd.docker.distribution.manifest.v2+json' });
+    endless(res, 256 << 20, (n) => (served += n));
+    return true;
+  });
+  const svc = service();
+  try {
+    await assert.rejects(svc.pull(`${reg.host}/test/x`), /response larger than 4194304 bytes/);
+    assert.ok(served <= 32 << 20, `${served} bytes served`);
+    await assertEmpty(svc);
+  } finally {
+    svc.close();
+    await reg.stop();
+  }
+});
+
+test('a layer longer than its descriptor, and one without end: size mismatch at its size, nothing stored', async () => {
+  const img = image();
+  let served = 0;
+  for (const mode of ['longer', 'endless'] as const) {
+    const reg = await hostile(img, (req, res) => {
+      if (!req.url?.endsWith(img.layerDigest)) return false;
+      res.writeHead(200);
+      if (mode === 'longer') res.end(Buffer.concat([img.layer, Buffer.from('trailing bytes')]));
+      else endless(res, 256 << 20, (n) => (served += n));
+      return true;
+    });
+    const svc = service();
+    try {
+      await assert.rejects(svc.pull(`${reg.host}/test/x`), new RegExp(`size mismatch for layer ${img.layerDigest}: expected ${img.layer.length} bytes, got more \\(nothing was stored\\)`));
+      await assertEmpty(svc);
+    } finally {
+      svc.close();
+      await reg.stop();
+    }
+  }
+  assert.ok(served <= 32 << 20, `${served} bytes served`);
+});
+
+test('pull by digest: a manifest that does not hash to the digest asked for is refused, nothing stored', async () => {
+  const img = image();
+  const other = image({ env: ['PATH=/bin', 'EVIL=1'] });
+  const reg = await hostile(other);
+  const svc = service();
+  try {
+    // The registry answers other's manifest (and its own Docker-Content-Digest) for img's digest.
+    await assert.rejects(svc.pull(`${reg.host}/test/x@${img.manifestDigest}`), new RegExp(`digest mismatch for manifest ${img.manifestDigest}: expected ${img.manifestDigest}, got ${other.manifestDigest}`));
+    await assertEmpty(svc);
+  } finally {
+    svc.close();
+    await reg.stop();
+  }
+});
+
+test('a blob redirected to another host gets no credentials; a redirect loop fails naming the status, nothing stored', async () => {
+  const img = image();
+  const auth = 'Basic ' + Buffer.from('alice:secret').toString('base64');
+  // The other host: 127.0.0.2 (loopback, another address), serving the blobs.
+  const elsewhere = await hostile(img, (req, res) => {
+    if (req.url === '/loop') return void res.writeHead(302, { Location: '/loop' }).end(), true;
+    return false;
+  }, '127.0.0.2');
+  let loop = false;
+  const reg = await hostile(img, (req, res) => {
+    if (req.headers.authorization !== auth) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test"', 'Content-Type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+      return true;
+    }
+    if (/\/blobs\//.test(req.url ?? '')) {
+      res.writeHead(307, { Location: loop ? `http://${elsewhere.host}/loop` : `http://${elsewhere.host}${req.url}` }).end();
+      return true;
+    }
+    return false;
+  });
+  const svc = service();
+  try {
+    const res = await svc.pull(`${reg.host}/test/x`, { credentials: { username: 'alice', password: 'secret' } });
+    assert.equal(res.id, img.configDigest);
+    assert.ok(reg.seen.some((s) => s.endsWith(`auth=${auth}`)), reg.seen.join('\n'));
+    assert.ok(elsewhere.seen.length >= 2, elsewhere.seen.join('\n'));
+    for (const s of elsewhere.seen) assert.match(s, / auth=$/);
+
+    loop = true;
+    const svc2 = service();
+    try {
+      await assert.rejects(svc2.pull(`${reg.host}/test/x`, { credentials: { username: 'alice', password: 'secret' } }), /HTTP 302|redirect/);
+      await assertEmpty(svc2);
+    } finally {
+      svc2.close();
+    }
+  } finally {
+    svc.close();
+    await reg.stop();
+    await elsewhere.stop();
+  }
+});
+
+test('a manifest list with 12000 entries, none for this platform: refused quickly with a bounded message', async () => {
+  const img = image();
+  const entries = Array.from({ length: 12_000 }, (_, i) => ({ mediaType: 'application/vnd.docker.distribution.manifest.v2+json', size: 100, digest: sha(Buffer.from(String(i))), platform: { os: 'linux', architecture: `arch${i}` } }));
+  const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', manifests: entries }));
+  const reg = await hostile(img, (req, res) => {
+    if (!/\/manifests\//.test(req.url ?? '')) return false;
+    res.writeHead(200, { 'Content-Type': 'application/vnd.docker.distribution.manifest.list.v2+json', 'Docker-Content-Digest': sha(list), 'Content-Length': list.length }).end(req.method === 'HEAD' ? undefined : list);
+    return true;
+  });
+  const svc = service();
+  try {
+    const t0 = Date.now();
+    await assert.rejects(svc.pull(`${reg.host}/test/x`), (err: Error) => {
+      assert.match(err.message, /no matching manifest for linux\/amd64 in the manifest list/);
+      assert.ok(err.message.length < 4096, `message of ${err.message.length} characters`);
+      assert.match(err.message, /the image has linux\/arch0, linux\/arch1, .*, linux\/arch9 and 11990 more; choose one with --platform/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 5000);
+    await assertEmpty(svc);
+  } finally {
+    svc.close();
+    await reg.stop();
+  }
+});
+
+test('a layer whose body stalls after its first bytes: the pull is cancelled by its signal at once, only the bytes received are kept for a resume', async () => {
+  const img = image();
+  const reg = await hostile(img, (req, res) => {
+    if (!req.url?.endsWith(img.layerDigest)) return false;
+    res.writeHead(200, { 'Content-Length': img.layer.length });
+    res.write(img.layer.subarray(0, 10)); // and nothing more
+    return true;
+  });
+  const svc = service();
+  const ac = new AbortController();
+  try {
+    const p = svc.pull(`${reg.host}/test/x`, { signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    ac.abort();
+    await assert.rejects(p);
+    assert.ok(Date.now() - t0 < 2000, `cancelled after ${Date.now() - t0} ms`);
+    // No image and no blob; the bytes received stay in ingest/ for a resume (by design: a later
+    // pull of the blob asks for the rest with Range), never more than the descriptor's size.
+    assert.deepEqual(await svc.list(), []);
+    assert.deepEqual(await svc.content.list(), []);
+    const left = readdirSync(join(svc.root, 'content', 'ingest'));
+    assert.deepEqual(left, [`${img.layerDigest.slice(7)}.partial`]);
+    assert.equal(statSync(join(svc.root, 'content', 'ingest', left[0]!)).size, 10);
+  } finally {
     svc.close();
     await reg.stop();
   }

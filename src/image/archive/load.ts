@@ -13,7 +13,7 @@ import { HakoError } from '../../common/errors.js';
 import { hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from '../manifest.js';
 import { MediaType } from '../media-types.js';
-import { formatPlatform, hostPlatform, selectPlatform, type Platform } from '../platform.js';
+import { formatPlatform, hostPlatform, platformList, selectPlatform, type Platform } from '../platform.js';
 import { chainIdsOf, holdBlobs, holdSnapshots, type PullContext } from '../pull.js';
 import { formatReference, parseReference, type Reference } from '../reference.js';
 import { ByteProgress, shortDigest, type ProgressSink } from '../progress.js';
@@ -348,7 +348,7 @@ async function manifestsOfIndex(contents: ArchiveContents, blobs: ArchiveBlobs, 
       const i = selectPlatform(asked ?? want, present.map((m) => m.platform));
       const chosen = i >= 0 ? present[i] : present.length === 1 && (!asked || !present[0]!.platform) ? present[0] : undefined;
       if (!chosen) {
-        const have = present.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ') || 'none';
+        const have = platformList(present.map((m) => m.platform)) || 'none';
         throw bad(`index ${desc.digest} has no manifest for ${formatPlatform(asked ?? want)} in the archive (it has: ${have})`, asked ? 'the archive is incomplete: save the image again' : 'save the image for one platform, or for this one');
       }
       desc = chosen;
