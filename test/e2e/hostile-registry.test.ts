@@ -4,7 +4,7 @@
 // host, and leave nothing in the store.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { readdirSync, statSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ImageService } from '../../src/image/images.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { makeTar } from '../helpers/tar.js';
+import { startDaemon } from '../helpers/daemon.js';
 
 type Digest = `sha256:${string}`;
 const sha = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -315,6 +316,40 @@ test('a layer whose body stalls after its first bytes: the pull is cancelled by 
     assert.equal(statSync(join(svc.root, 'content', 'ingest', left[0]!)).size, 10);
   } finally {
     svc.close();
+    await reg.stop();
+  }
+});
+
+test('hakod: a pull whose layer stalls is cancelled when the API client goes away (the registry sees its connection closed), and the daemon has no image', async () => {
+  const img = image();
+  let stalled: ServerResponse | undefined;
+  let closed: () => void = () => undefined;
+  const gone = new Promise<void>((r) => (closed = r));
+  const reg = await hostile(img, (req, res) => {
+    if (!req.url?.endsWith(img.layerDigest)) return false;
+    res.writeHead(200, { 'Content-Length': img.layer.length });
+    res.write(img.layer.subarray(0, 10));
+    stalled = res;
+    res.on('close', closed);
+    return true;
+  });
+  const d = await startDaemon();
+  try {
+    const client = request({ socketPath: d.socket, method: 'POST', path: `/v1.41/images/create?fromImage=${reg.host}/test/x&tag=latest` }, (res) => res.resume());
+    client.on('error', () => undefined);
+    client.end();
+    const t0 = Date.now();
+    while (!stalled && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(stalled, 'the layer was never asked for');
+    client.destroy();
+    const t1 = Date.now();
+    await Promise.race([gone, new Promise((_, reject) => setTimeout(() => reject(new Error('the stalled download went on 5 s after the client left')), 5000))]);
+    assert.ok(Date.now() - t1 < 5000);
+    const list = await d.request('GET', '/images/json');
+    assert.deepEqual(JSON.parse(list.body.toString()), []);
+  } finally {
+    stalled?.destroy();
+    assert.equal(await d.stop(), 0);
     await reg.stop();
   }
 });
