@@ -11,7 +11,7 @@
 // - docker cp through a symlink that leads into a volume goes into the volume.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -318,5 +318,41 @@ test('docker cp into a container stages under the daemon\'s root (not the host\'
   } finally {
     src.cleanup();
     await json('DELETE', `/containers/${id}?force=1`);
+  }
+});
+
+test('volume copy-up into a volume a running volume-nocopy container shares, which swaps the directories being filled for symlinks to the host: nothing is written outside the volume', { skip, timeout: 180_000 }, async () => {
+  const host = tempDir('hako-copyup-target-');
+  const made: string[] = [];
+  const vols: string[] = [];
+  let swapped = 0;
+  try {
+    // The racer: renames each directory the copy-up makes at the top of the volume and puts a
+    // symlink to the host directory in its place (absolute: resolved on the host by a path walk).
+    const racer = `while :; do for d in /vol/bin /vol/sbin; do if [ -d $d ] && [ ! -L $d ]; then mv $d $d.old 2>/dev/null && ln -s ${host.path} $d; fi; done; done`;
+    for (let i = 0; i < 12 && readdirSync(host.path).length === 0; i++) {
+      const vol = `copyup-race-${i}`;
+      assert.equal((await json('POST', '/volumes/create', { Name: vol })).status, 201);
+      vols.push(vol);
+      const a = await json('POST', '/containers/create', { Image: image, Cmd: ['sh', '-c', racer], HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: vol, Target: '/vol', VolumeOptions: { NoCopy: true } }] } });
+      assert.equal(a.status, 201, JSON.stringify(a.body));
+      made.push(a.body.Id);
+      assert.equal((await json('POST', `/containers/${a.body.Id}/start`)).status, 204);
+      await sleep(100);
+      // /usr of the image: usr/bin and usr/sbin with an applet link each, copied into the empty volume.
+      const b = await json('POST', '/containers/create', { Image: image, Cmd: ['true'], HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: vol, Target: '/usr' }] } });
+      assert.equal(b.status, 201, JSON.stringify(b.body));
+      made.push(b.body.Id);
+      await json('POST', `/containers/${b.body.Id}/start`); // succeeds, or fails naming the swapped directory
+      await json('POST', `/containers/${a.body.Id}/kill`);
+      const data = join(d.root, 'volumes', vol, '_data');
+      if (existsSync(join(data, 'bin.old')) || existsSync(join(data, 'sbin.old'))) swapped++;
+    }
+    assert.deepEqual(readdirSync(host.path), [], 'the copy-up wrote into the host directory');
+    assert.ok(swapped > 0, 'the racer never swapped a directory of the copy');
+  } finally {
+    for (const id of made) await json('DELETE', `/containers/${id}?force=1`);
+    for (const v of vols) await json('DELETE', `/volumes/${v}`);
+    host.cleanup();
   }
 });
