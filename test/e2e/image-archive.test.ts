@@ -362,6 +362,59 @@ test('hostile archives: manifest.json naming ../ or absolute paths, links out of
   }
 });
 
+test('a gzip bomb layer (64 KiB unpacking to 64 MiB) loaded into a store on a 16 MiB filesystem: no space left on device, nothing of it left', { skip: skip || (process.getuid?.() !== 0 && 'needs root to mount a tmpfs') }, async () => {
+  const t = tempDir('hako-bomb-');
+  const mnt = join(t.path, 'root');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
+  const snaps = join(mnt, 'snapshots');
+  const svc = new ImageService({ root: mnt, unpacker: directoryUnpacker(snaps), dockerConfigPath: join(mnt, 'config.json') });
+  try {
+    // The tar streamed into gzip: 64 MiB of zeros in one file.
+    const big = 64 << 20;
+    const tarHead = makeTar([{ name: 'zeros', data: Buffer.alloc(0) }], { end: false }).subarray(0, 512);
+    const head = Buffer.from(tarHead);
+    head.write((big).toString(8).padStart(11, '0') + '\0', 124, 12, 'latin1');
+    head.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of head) sum += b;
+    head.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
+    const { createGzip } = await import('node:zlib');
+    const gz = createGzip();
+    const chunks: Buffer[] = [];
+    gz.on('data', (c: Buffer) => chunks.push(c));
+    const done = new Promise((r) => gz.on('end', r));
+    const hash = createHash('sha256');
+    const put = (b: Buffer): void => {
+      hash.update(b);
+      gz.write(b);
+    };
+    put(head);
+    const mb = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 64; i++) put(mb);
+    put(Buffer.alloc(1024));
+    gz.end();
+    await done;
+    const layer = Buffer.concat(chunks);
+    assert.ok(layer.length < 256 << 10, `${layer.length} bytes compressed`);
+    const diffId = 'sha256:' + hash.digest('hex');
+    const config = JSON.stringify({ architecture: hostArch, os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } });
+    const archive = makeTar([{ name: 'c.json', data: config }, { name: 'l.tar.gz', data: layer }, { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['bomb:1'], Layers: ['l.tar.gz'] }]) }]);
+    await assert.rejects(svc.load(Readable.from([archive])), /no space left on device|ENOSPC/);
+    assert.deepEqual(await svc.list(), []);
+    assert.deepEqual(await svc.content.list(), []);
+    assert.deepEqual(readdirSync(svc.content.ingestDir), []);
+    assert.deepEqual(existsSync(snaps) ? readdirSync(snaps) : [], []);
+    // The space is free again: df's used blocks are what the empty store takes.
+    const used = Number(execFileSync('df', ['--output=used', '-B1', mnt]).toString().split('\n')[1]);
+    assert.ok(used < 1 << 20, `${used} bytes still used`);
+  } finally {
+    svc.close();
+    execFileSync('umount', [mnt]);
+    t.cleanup();
+  }
+});
+
 test('import: a rootfs tar becomes a one-layer image with --change and --message; a broken tar leaves nothing', { skip }, async () => {
   const s = service();
   const t = tempDir('hako-rootfs-');
