@@ -233,6 +233,9 @@ export interface PullResult {
   labels: Record<string, string>;
 }
 
+/** The most layers an image may have (dockerd's layer store: maxLayerDepth). */
+export const MAX_LAYERS = 125;
+
 /** The largest image config a pull takes (as a load: archive/load.ts); real ones are KiBs. */
 export const MAX_CONFIG_SIZE = 16 * 1024 * 1024;
 
@@ -520,6 +523,12 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
     manifestDigest = child.digest;
   } else {
     manifest = topParsed;
+  }
+  // dockerd's layer store takes at most 125 layers (maxLayerDepth): its pull of more downloads
+  // them all, then fails registering the 126th, `max depth exceeded`. Refused before any download
+  // here (a hostile manifest of thousands of tiny layers made as many snapshots).
+  if (manifest.layers.length > MAX_LAYERS) {
+    throw new HakoError({ step: `max depth exceeded: the image has ${manifest.layers.length} layers, at most ${MAX_LAYERS} are supported`, hint: 'nothing was stored', kind: 'invalid-argument' });
   }
   hold(ctx.inUse, held.blobs, [indexDigest, manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
 

@@ -26,18 +26,19 @@ interface Img {
   manifestDigest: Digest;
 }
 
-function image(opts: { configSize?: number; env?: string[] } = {}): Img {
+function image(opts: { configSize?: number; env?: string[]; layers?: number } = {}): Img {
   const tar = makeTar([{ name: 'hello.txt', data: 'hello\n' }]);
   const layer = gzipSync(tar);
+  const n = opts.layers ?? 1;
   const config = Buffer.from(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: opts.env ?? ['PATH=/bin'], Cmd: ['/hello'] }, rootfs: { type: 'layers', diff_ids: [sha(tar)] }, history: [{ created_by: 'test' }] }),
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: opts.env ?? ['PATH=/bin'], Cmd: ['/hello'] }, rootfs: { type: 'layers', diff_ids: Array(n).fill(sha(tar)) }, history: [{ created_by: 'test' }] }),
   );
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
       config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: opts.configSize ?? config.length, digest: sha(config) },
-      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: sha(layer) }],
+      layers: Array(n).fill({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: sha(layer) }),
     }),
   );
   return { layer, config, manifest, layerDigest: sha(layer), configDigest: sha(config), manifestDigest: sha(manifest) };
@@ -351,5 +352,25 @@ test('hakod: a pull whose layer stalls is cancelled when the API client goes awa
     stalled?.destroy();
     assert.equal(await d.stop(), 0);
     await reg.stop();
+  }
+});
+
+test('an image of more than 125 layers is refused before any download, in dockerd\'s words (max depth exceeded); 125 are pulled', async () => {
+  for (const n of [126, 125]) {
+    const img = image({ layers: n });
+    const reg = await hostile(img);
+    const svc = service();
+    try {
+      if (n === 126) {
+        await assert.rejects(svc.pull(`${reg.host}/test/x`), /max depth exceeded: the image has 126 layers, at most 125 are supported/);
+        assert.deepEqual(reg.seen.filter((r) => /\/blobs\//.test(r)), []);
+        await assertEmpty(svc);
+      } else {
+        assert.equal((await svc.pull(`${reg.host}/test/x`)).id, img.configDigest);
+      }
+    } finally {
+      svc.close();
+      await reg.stop();
+    }
   }
 });

@@ -345,6 +345,8 @@ test('hostile archives: manifest.json naming ../ or absolute paths, links out of
     ['RepoTags not strings', makeTar([{ name: 'c.json', data: config }, { name: 'l.tar', data: layer }, manifest('c.json', 'l.tar', [{ x: 1 }])]), /invalid tag|RepoTags/],
     ['an index naming a missing blob', makeTar([{ name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' }, { name: 'index.json', data: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:' + 'a'.repeat(64), size: 10 }] }) }]), /sha256:a{64}|no image|not in the archive/],
   ];
+  const deep = JSON.stringify({ architecture: hostArch, os: 'linux', rootfs: { type: 'layers', diff_ids: Array(126).fill(sha(layer)) } });
+  cases.push(['126 layers (dockerd: max depth exceeded)', makeTar([{ name: 'c.json', data: deep }, { name: 'l.tar', data: layer }, { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['x:1'], Layers: Array(126).fill('l.tar') }]) }]), /max depth exceeded: the image has 126 layers, at most 125 are supported/]);
   for (const [what, bytes, re] of cases) {
     const s = service();
     await assert.rejects(s.svc.load(Readable.from([bytes])), re, what);

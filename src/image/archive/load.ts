@@ -14,7 +14,7 @@ import { hasherDigest, isDigest, newHasher, sha256, type Digest } from '../diges
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from '../manifest.js';
 import { MediaType } from '../media-types.js';
 import { formatPlatform, hostPlatform, platformList, selectPlatform, type Platform } from '../platform.js';
-import { chainIdsOf, holdBlobs, holdSnapshots, type PullContext } from '../pull.js';
+import { MAX_LAYERS, chainIdsOf, holdBlobs, holdSnapshots, type PullContext } from '../pull.js';
 import { formatReference, parseReference, type Reference } from '../reference.js';
 import { ByteProgress, shortDigest, type ProgressSink } from '../progress.js';
 import { BlobStaging } from '../store/staging.js';
@@ -196,6 +196,8 @@ function checkConfig(bytes: Buffer, layers: number, where: string): ImageConfig 
     throw bad(`${where}: ${(err as Error).message}`);
   }
   if (config.rootfs.diff_ids.length !== layers) throw bad(`${where}: the config lists ${config.rootfs.diff_ids.length} diff IDs for ${layers} layers`);
+  // dockerd's layer store: `max depth exceeded` past 125 layers (pull.ts).
+  if (layers > MAX_LAYERS) throw bad(`${where}: max depth exceeded: the image has ${layers} layers, at most ${MAX_LAYERS} are supported`);
   return config;
 }
 
