@@ -374,3 +374,24 @@ test('an image of more than 125 layers is refused before any download, in docker
     }
   }
 });
+
+test('a tags list whose pages never end (a new next link each time): refused past 64 MiB in all, as a clear error', async () => {
+  const img = image();
+  let pages = 0;
+  const page = Buffer.from(JSON.stringify({ name: 'test/x', tags: Array.from({ length: 40_000 }, (_, i) => `t${String(i).padStart(20, '0')}`) }));
+  const reg = await hostile(img, (req, res) => {
+    if (!/\/tags\/list/.test(req.url ?? '')) return false;
+    pages++;
+    // (stops after 100 pages, ~100 MiB: without a cap the list came back whole)
+    res.writeHead(200, { 'Content-Type': 'application/json', ...(pages < 100 ? { Link: `</v2/test/x/tags/list?n=40000&last=p${pages}>; rel="next"` } : {}) }).end(page);
+    return true;
+  });
+  const svc = service();
+  try {
+    await assert.rejects(svc.listTags(`${reg.host}/test/x`), /tags list of test\/x: the registry's answer is larger than 67108864 bytes in all \(\d+ pages\)/);
+    assert.ok(pages * page.length <= (64 << 20) + page.length * 2, `${pages} pages of ${page.length} bytes`);
+  } finally {
+    svc.close();
+    await reg.stop();
+  }
+});
