@@ -356,3 +356,38 @@ test('volume copy-up into a volume a running volume-nocopy container shares, whi
     host.cleanup();
   }
 });
+
+test('docker commit --pause=false of a container that swaps a directory for a symlink to the host never puts the host\'s files in the image', { skip, timeout: 150_000 }, async () => {
+  const host = tempDir('hako-test-escape-');
+  writeFileSync(join(host.path, 'secret'), 'HOST-SECRET-7f3a\n');
+  const { status, body: c } = await json('POST', '/containers/create', {
+    Image: image,
+    // /d (with files of its own, so that the copy spends time inside it) flips with a symlink to the host dir.
+    Cmd: ['sh', '-c', `mkdir /d && for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo c > /d/f$i; done && ln -s ${host.path} /lnk && while :; do mv /d /dtmp; mv /lnk /d; mv /d /lnk; mv /dtmp /d; done`],
+    HostConfig: { NetworkMode: 'none' },
+  });
+  assert.equal(status, 201, JSON.stringify(c));
+  const id = c.Id as string;
+  const images: string[] = [];
+  try {
+    assert.equal((await json('POST', `/containers/${id}/start`)).status, 204);
+    await sleep(200);
+    let commits = 0;
+    const deadline = Date.now() + 60_000;
+    for (let i = 0; i < 60 && Date.now() < deadline; i++) {
+      const r = await json('POST', `/commit?container=${id}&pause=0`);
+      if (r.status !== 201) continue; // a copy that met the swap may fail
+      commits++;
+      images.push(r.body.Id);
+      const saved = await d.request('GET', `/images/${r.body.Id}/get`);
+      assert.equal(saved.status, 200);
+      assert.ok(!saved.body.includes('HOST-SECRET-7f3a'), `commit ${i} put the host's file in the image`);
+      await json('DELETE', `/images/${r.body.Id}?force=1`);
+    }
+    assert.ok(commits > 0, 'no commit went through');
+  } finally {
+    await json('DELETE', `/containers/${id}?force=1`);
+    for (const i of images) await json('DELETE', `/images/${i}?force=1`);
+    host.cleanup();
+  }
+});
