@@ -26,12 +26,12 @@ interface Img {
   manifestDigest: Digest;
 }
 
-function image(opts: { configSize?: number; env?: string[]; layers?: number } = {}): Img {
+function image(opts: { configSize?: number; env?: string[]; layers?: number; extra?: Record<string, unknown> } = {}): Img {
   const tar = makeTar([{ name: 'hello.txt', data: 'hello\n' }]);
   const layer = gzipSync(tar);
   const n = opts.layers ?? 1;
   const config = Buffer.from(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: opts.env ?? ['PATH=/bin'], Cmd: ['/hello'] }, rootfs: { type: 'layers', diff_ids: Array(n).fill(sha(tar)) }, history: [{ created_by: 'test' }] }),
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: opts.env ?? ['PATH=/bin'], Cmd: ['/hello'] }, rootfs: { type: 'layers', diff_ids: Array(n).fill(sha(tar)) }, history: [{ created_by: 'test' }], ...opts.extra }),
   );
   const manifest = Buffer.from(
     JSON.stringify({
@@ -390,6 +390,41 @@ test('a tags list whose pages never end (a new next link each time): refused pas
   try {
     await assert.rejects(svc.listTags(`${reg.host}/test/x`), /tags list of test\/x: the registry's answer is larger than 67108864 bytes in all \(\d+ pages\)/);
     assert.ok(pages * page.length <= (64 << 20) + page.length * 2, `${pages} pages of ${page.length} bytes`);
+  } finally {
+    svc.close();
+    await reg.stop();
+  }
+});
+
+test('a config whose fields have the wrong types (history a string, Env a string, Labels a list) is refused as Go\'s decoder refuses it, nothing stored; a null history entry and a Cmd string pass', async () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ history: 'x' }, /invalid image config \(history is not a list\)/],
+    [{ history: [5] }, /invalid image config \(history\[0\] is not an object\)/],
+    [{ history: [{ created_by: 5 }] }, /history\[0\]\.created_by is not a string/],
+    [{ config: 'x' }, /invalid image config \(config is not an object\)/],
+    [{ config: { Env: 'PATH=/bin' } }, /config\.Env is not a list of strings/],
+    [{ config: { Cmd: 5 } }, /config\.Cmd is not a string or a list of strings/],
+    [{ config: { Labels: ['a'] } }, /config\.Labels is not an object of strings/],
+    [{ config: { ExposedPorts: '80' } }, /config\.ExposedPorts is not an object/],
+  ];
+  for (const [extra, re] of cases) {
+    const img = image({ extra });
+    const reg = await hostile(img);
+    const svc = service();
+    try {
+      await assert.rejects(svc.pull(`${reg.host}/test/x`), re, JSON.stringify(extra));
+      await assertEmpty(svc);
+    } finally {
+      svc.close();
+      await reg.stop();
+    }
+  }
+  const img = image({ extra: { history: [null], config: { Cmd: '/hello', Env: null, Labels: null } } });
+  const reg = await hostile(img);
+  const svc = service();
+  try {
+    assert.equal((await svc.pull(`${reg.host}/test/x`)).id, img.configDigest);
+    assert.equal((await svc.history(`${reg.host}/test/x`)).length, 1);
   } finally {
     svc.close();
     await reg.stop();
