@@ -125,6 +125,29 @@ export async function readBody(ctx: Ctx, limit = MAX_JSON_BODY): Promise<Buffer>
   return Buffer.concat(chunks);
 }
 
+/** The deepest nesting of arrays and objects a JSON body may have (Go's encoding/json's limit). */
+export const MAX_JSON_DEPTH = 10_000;
+
+/**
+ * Whether JSON text nests arrays/objects deeper than `max` (brackets inside strings do not count).
+ * A linear scan of char codes: bodies are at most MAX_JSON_BODY.
+ */
+export function jsonTooDeep(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 /** Parses a JSON object body; an empty body is `{}` (docker accepts that for most routes). */
 export async function readJsonObject(ctx: Ctx, opts: { required?: boolean } = {}): Promise<Record<string, unknown>> {
   const buf = await readBody(ctx);
@@ -133,6 +156,10 @@ export async function readJsonObject(ctx: Ctx, opts: { required?: boolean } = {}
     if (opts.required) throw invalid('bad parameter: request body is empty');
     return {};
   }
+  // Go's decoder (dockerd's) refuses nesting deeper than 10000: a 400. JSON.parse takes any depth,
+  // but the walks of the value after it (validation, copies, JSON.stringify of a record) recurse
+  // and a body of ~10^5 nested arrays ended in a 500 `Maximum call stack size exceeded`.
+  if (jsonTooDeep(text, MAX_JSON_DEPTH)) throw invalid(`invalid JSON: exceeded max depth (${MAX_JSON_DEPTH} nested arrays or objects)`);
   let v: unknown;
   try {
     v = JSON.parse(text);

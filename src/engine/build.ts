@@ -633,7 +633,7 @@ export class Builder {
       return stage;
     };
     await this.filesStep(state, containerConfig, async (rootfs) => {
-      await extractInto(rootfs, '/', tarStream(await stageFiles(rootfs), '.'), [], { copyUIDGID: true });
+      await extractInto(rootfs, '/', tarStream(await stageFiles(rootfs), '.'), [], { copyUIDGID: true, stagingParent: this.opts.workDir });
     }, () => stageFiles(undefined));
   }
 

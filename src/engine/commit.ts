@@ -3,8 +3,7 @@
 // any OCI layer; the layer is stored uncompressed in the content store and unpacked as a snapshot.
 // The layer's tar streams from tar(1) into a staged blob (hashed as it is written), so a commit
 // of any size holds no copy of it in memory; nothing is stored unless the whole commit succeeds.
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -27,7 +26,6 @@ import { mountTargetArtifacts } from './fs/ops.js';
 import { pullMark } from '../image/pull-trace.js';
 import { recordStagedImage } from '../image/store/drop-blobs.js';
 
-const run = promisify(execFile);
 
 export interface CommitOptions {
   images: ImageService;
@@ -49,9 +47,33 @@ export interface CommitOptions {
   imageConfig?: Json;
 }
 
-/** Whether overlayfs made `dir` opaque (a directory removed and made again): `cp -a` keeps the xattr. */
+/** Whether overlayfs made `dir` opaque (a directory removed and made again): the copy keeps the xattr. */
 function opaque(dir: string): boolean {
   return lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y';
+}
+
+/**
+ * Copies the upper dir of a container that may be running (`commit --pause=false`, or a pause
+ * that failed) into `dest`, all xattrs kept (overlay's opaque mark, capabilities). A tar pipe, not
+ * `cp -a`: cp opens each directory by its path, so a container that swapped a directory for a
+ * symlink to the host between cp's lstat and its opendir got the host's files copied into the
+ * image (within a few commits); GNU tar opens every entry beneath its parent's fd with O_NOFOLLOW
+ * (ELOOP on a swapped symlink: the commit fails instead). Exit status 1 ("file changed as we read
+ * it") is a live container's, not a failure.
+ */
+async function copyLiveTree(src: string, dest: string): Promise<void> {
+  const xattrs = ['--xattrs', '--xattrs-include=*', '--numeric-owner'];
+  const reader = spawn('tar', [...xattrs, '-C', src, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const writer = spawn('tar', [...xattrs, '--same-owner', '--same-permissions', '-C', dest, '-xf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  const keep = (d: Buffer): void => void (stderr = (stderr + d.toString()).slice(-2000));
+  reader.stderr.on('data', keep);
+  writer.stderr.on('data', keep);
+  writer.stdin.on('error', () => undefined); // the writer's own exit says why
+  reader.stdout.pipe(writer.stdin);
+  const exit = (c: ReturnType<typeof spawn>): Promise<number | null> => new Promise((resolve, reject) => c.once('error', reject).once('close', resolve));
+  const [r, w] = await Promise.all([exit(reader), exit(writer)]);
+  if ((r !== 0 && r !== 1) || w !== 0) throw new HakoError({ step: `commit: copy the container's changes (tar exited with ${r}/${w}): ${stderr.trim()}`, kind: 'internal', path: src });
 }
 
 /** tar(1) of `dir` (GNU format, sorted, numeric owners), streamed into `staging`. */
@@ -142,7 +164,7 @@ async function commitUnsettled(o: CommitOptions): Promise<Digest> {
     const copy = mkdtempSync(join(dirname(o.upperDir), '.commit-'));
     let layer: { digest: Digest; size: number } | undefined;
     try {
-      await run('cp', ['-a', '--', `${o.upperDir}/.`, copy]);
+      await copyLiveTree(o.upperDir, copy);
       // Like docker's init layer: the empty mount targets of /etc/hostname, hosts, resolv.conf stay out of the image.
       const artifacts = [...mountTargetArtifacts(o.upperDir, o.lowerDirs ?? [])].sort().reverse();
       for (const a of artifacts) rmSync(join(copy, a), { recursive: true, force: true });

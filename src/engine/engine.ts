@@ -62,6 +62,7 @@ import { dockerStats, netDevStats } from './stats.js';
 import { snapshotUnpacker } from './snapshot-unpacker.js';
 import { resolveInRoot } from './fs/paths.js';
 import * as fsops from './fs/ops.js';
+import { copyTreeInRoot } from './fs/copy-in-root.js';
 import { isMountPoint, mountOverlay, unmount } from './fs/mount.js';
 import { HealthChecker, LimitedOutput, goDuration, probeSettings, type HealthStatus, type ProbeOutcome } from './health.js';
 import { execProcessSpec } from './exec-process.js';
@@ -1394,8 +1395,15 @@ export class Engine implements ContainerEngine {
     } else if (readdirSync(m.Source).length > 0) return writeFileSync(marker, '');
     writeFileSync(pending, '');
     this.trace.mark('-', 'copyup.pending');
-    // docker copies the image's content at the mount point into an empty volume, owner and mode included.
-    await run('cp', ['-a', '--', `${src}/.`, m.Source]);
+    // docker copies the image's content at the mount point into an empty volume, owner and mode
+    // included. Through fds pinned beneath the volume's dir (copy-in-root.ts): a running container
+    // sharing the volume (volume-nocopy) swapped a directory of the copy for a symlink and `cp -a`
+    // wrote the rest of it on the host.
+    try {
+      await copyTreeInRoot(src, m.Source);
+    } catch (err) {
+      throw new HakoError({ step: `copy the image's ${m.Destination} into volume ${m.Name ?? m.Source}`, hint: err instanceof HakoError ? err.message : (err as Error).message, kind: err instanceof HakoError ? err.kind : 'internal', cause: err });
+    }
     const st = statSync(src);
     await run('chown', [`${st.uid}:${st.gid}`, m.Source]);
     await run('chmod', [(st.mode & 0o7777).toString(8), m.Source]);

@@ -130,7 +130,49 @@ export function parseImageConfig(bytes: Buffer | string): ImageConfig {
   if (!rootfs || typeof rootfs !== 'object' || !Array.isArray(rootfs.diff_ids)) bad('image config', 'rootfs.diff_ids is missing');
   for (const d of rootfs.diff_ids) if (!isDigest(d)) bad('image config', `diff_id ${JSON.stringify(d)} is not sha256:<64 hex>`);
   if (typeof o.os !== 'string' || typeof o.architecture !== 'string') bad('image config', 'os and architecture are required');
+  checkConfigTypes(o);
   return o as unknown as ImageConfig;
+}
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const strList = (v: unknown): boolean => Array.isArray(v) && v.every(isStr);
+
+/**
+ * The types of the fields hako reads, as Go's decoder into dockerd's image struct checks them at a
+ * pull or load (`json: cannot unmarshal string into Go struct field …`): a registry's config with
+ * `history: "x"` or `config.Env: "A=1"` was stored, and `docker history` or a run then met a
+ * TypeError (a 500). A null where a list or object goes is Go's zero value: kept (a null history
+ * entry becomes {}); Cmd, Entrypoint and Shell may be one string (Go's StrSlice), made a list.
+ */
+function checkConfigTypes(o: Record<string, unknown>): void {
+  const fail = (field: string, want: string): never => bad('image config', `${field} is not ${want}`);
+  if (o.history !== undefined && o.history !== null) {
+    if (!Array.isArray(o.history)) fail('history', 'a list');
+    const h = o.history as unknown[];
+    for (const [i, e] of h.entries()) {
+      if (e === null) {
+        h[i] = {};
+        continue;
+      }
+      if (!isObj(e)) fail(`history[${i}]`, 'an object');
+      const entry = e as Record<string, unknown>;
+      for (const k of ['created', 'author', 'created_by', 'comment']) if (entry[k] != null && !isStr(entry[k])) fail(`history[${i}].${k}`, 'a string');
+      if (entry.empty_layer != null && typeof entry.empty_layer !== 'boolean') fail(`history[${i}].empty_layer`, 'a boolean');
+    }
+  }
+  for (const k of ['created', 'author', 'variant']) if (o[k] != null && !isStr(o[k])) fail(k, 'a string');
+  if (o.config === undefined || o.config === null) return;
+  if (!isObj(o.config)) fail('config', 'an object');
+  const c = o.config as Record<string, unknown>;
+  for (const k of ['Env', 'OnBuild']) if (c[k] != null && !strList(c[k])) fail(`config.${k}`, 'a list of strings');
+  for (const k of ['Cmd', 'Entrypoint', 'Shell']) {
+    if (isStr(c[k])) c[k] = [c[k]];
+    else if (c[k] != null && !strList(c[k])) fail(`config.${k}`, 'a string or a list of strings');
+  }
+  if (c.Labels != null && !(isObj(c.Labels) && Object.values(c.Labels).every(isStr))) fail('config.Labels', 'an object of strings');
+  for (const k of ['ExposedPorts', 'Volumes', 'Healthcheck']) if (c[k] != null && !isObj(c[k])) fail(`config.${k}`, 'an object');
+  for (const k of ['User', 'WorkingDir', 'StopSignal', 'Hostname', 'Domainname']) if (c[k] != null && !isStr(c[k])) fail(`config.${k}`, 'a string');
 }
 
 /** Serializes a manifest or index the way we push it (no `kind`). */

@@ -90,6 +90,17 @@ export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter((x) => x).join('/');
 }
 
+/**
+ * The platforms of an index's entries for a message: distinct, in order, at most `max` named and
+ * the rest counted (an index of a hostile registry or archive may hold thousands of entries,
+ * each named `unknown` or an architecture of its own: the message held them all, ~190 KB).
+ */
+export function platformList(platforms: ReadonlyArray<Platform | undefined>, max = 10): string {
+  const names = [...new Set(platforms.map((p) => (p ? formatPlatform(p) : 'unknown')))];
+  if (names.length <= max) return names.join(', ');
+  return `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+}
+
 const nodeArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
 /** The platform of this host (linux/amd64 on the usual build machine). */

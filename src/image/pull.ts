@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { HakoError } from '../common/errors.js';
 import { isDigest, sha256, type Digest } from './digest.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from './manifest.js';
-import { formatPlatform, hostPlatform, normalizePlatform, selectPlatform, type Platform } from './platform.js';
+import { formatPlatform, hostPlatform, normalizePlatform, platformList, selectPlatform, type Platform } from './platform.js';
 import { familiarString, formatReference, parseReference, repositoryName, type Reference } from './reference.js';
 import { countDown, countUp, type BlobFetcher, type ContentStore, type IngestResult } from './store/content.js';
 import type { ImageRecord, MetadataStore, RefTable } from './store/metadata.js';
@@ -232,6 +232,12 @@ export interface PullResult {
   /** The image config's labels (`config.Labels`; empty without): the pull event carries them. */
   labels: Record<string, string>;
 }
+
+/** The most layers an image may have (dockerd's layer store: maxLayerDepth). */
+export const MAX_LAYERS = 125;
+
+/** The largest image config a pull takes (as a load: archive/load.ts); real ones are KiBs. */
+export const MAX_CONFIG_SIZE = 16 * 1024 * 1024;
 
 function mismatch(what: string, d: Digest, got: Digest): HakoError {
   return new HakoError({ step: `digest mismatch for ${what} ${d}: expected ${d}, got ${got}`, hint: 'nothing was stored', kind: 'internal' });
@@ -506,7 +512,7 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
     const i = selectPlatform(want, topParsed.manifests.map((m) => m.platform));
     const chosen = i >= 0 ? topParsed.manifests[i] : undefined;
     if (!chosen) {
-      const have = topParsed.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ');
+      const have = platformList(topParsed.manifests.map((m) => m.platform));
       throw new HakoError({ step: `no matching manifest for ${formatPlatform(want)} in the manifest list`, hint: `the image has ${have || 'no platforms'}; choose one with --platform`, kind: 'not-found' });
     }
     const child = await fetchManifest(ctx, client, ref, chosen.digest, chosen, signal);
@@ -518,9 +524,20 @@ async function pullRef(ctx: PullContext, ref: Reference, opts: PullOptions, held
   } else {
     manifest = topParsed;
   }
+  // dockerd's layer store takes at most 125 layers (maxLayerDepth): its pull of more downloads
+  // them all, then fails registering the 126th, `max depth exceeded`. Refused before any download
+  // here (a hostile manifest of thousands of tiny layers made as many snapshots).
+  if (manifest.layers.length > MAX_LAYERS) {
+    throw new HakoError({ step: `max depth exceeded: the image has ${manifest.layers.length} layers, at most ${MAX_LAYERS} are supported`, hint: 'nothing was stored', kind: 'invalid-argument' });
+  }
   hold(ctx.inUse, held.blobs, [indexDigest, manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
 
   // Config: small, verified in memory. Asked for first, on the connection the manifest came by.
+  // A descriptor claiming more than MAX_CONFIG_SIZE is refused before asking: the answer would
+  // be buffered whole (a hostile registry's endless body up to the size it claims).
+  if (manifest.config.size > MAX_CONFIG_SIZE) {
+    throw new HakoError({ step: `image config ${manifest.config.digest} is too large (${manifest.config.size} bytes; the limit is ${MAX_CONFIG_SIZE})`, hint: 'nothing was stored', kind: 'invalid-argument' });
+  }
   const configP = ctx.content.has(manifest.config.digest)
     ? ctx.content.readBlob(manifest.config.digest)
     : client.getBlob(repo, manifest.config, signal).then(

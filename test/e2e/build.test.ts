@@ -193,6 +193,31 @@ test('a multi-step build: docker\'s lines, config, history, layers; the rebuild 
   assert.deepEqual(await containers(), []);
 });
 
+test('COPY and ADD stage their files under <root>/builder, not the host\'s temp dir: a daemon whose TMPDIR does not exist builds them', { skip }, async () => {
+  // (staged in the host's /tmp, a COPY cut short by a crash stayed there for good; start-up wipes
+  // <root>/builder)
+  const tmp = tempDir('hako-build-tmp-');
+  temps.push(tmp);
+  const missing = join(tmp.path, 'missing');
+  const d2 = await startDaemon([], { env: { ...process.env, TMPDIR: missing } });
+  try {
+    const r = await d2.request('POST', '/images/load?quiet=1', tarDir(busybox.dir), { 'Content-Type': 'application/x-tar' });
+    assert.equal(r.status, 200, r.body.toString());
+    const dir = context({ 'Dockerfile': `FROM ${busybox.manifests[0]!.config.digest}\nCOPY a.txt /a.txt\nADD b.txt /b/\n`, 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    const b = await d2.request('POST', '/build?t=staged:1', tarDir(dir), { 'Content-Type': 'application/x-tar' });
+    const lines = b.body.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { error?: string; aux?: { ID: string } });
+    assert.equal(b.status, 200, b.body.toString());
+    assert.equal(lines.find((l) => l.error)?.error, undefined, b.body.toString());
+    assert.ok(lines.some((l) => l.aux?.ID), b.body.toString());
+    assert.ok(!existsSync(missing));
+    // Nothing staged stays beneath the builder's dir either.
+    const left = existsSync(join(d2.root, 'builder')) ? readdirSync(join(d2.root, 'builder')) : [];
+    assert.deepEqual(left, []);
+  } finally {
+    assert.equal(await d2.stop(), 0);
+  }
+});
+
 test('multi-stage: COPY --from a named stage and by index, --target, a gzip context', { skip }, async () => {
   const dir = context({
     Dockerfile: [

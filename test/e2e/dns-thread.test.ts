@@ -217,3 +217,44 @@ test('the thread ends when its last listener has been closed for lingerMs', { sk
   await assert.rejects(nsResolve(netns, 'nosuchname'), (err: Error) => /SERVFAIL|NXDOMAIN/.test(err.message) || assert.fail(err.message));
   dns.stopAll();
 });
+
+test('hostile queries from a container: compression loops, pointers past the end, truncated and oversized packets, garbage and a flood of 20000 queries the main loop must look at: nothing crashes or stalls, a good name is answered after', { skip, timeout: 120_000 }, async () => {
+  const { dns, warnings } = newDns({ table: () => tableFor() });
+  await dns.start(key, nsPath);
+  const sender = `
+    const dgram = require('node:dgram');
+    const s = dgram.createSocket('udp4');
+    const head = (id, qd) => Buffer.from([id >> 8, id & 255, 1, 0, 0, qd, 0, 0, 0, 0, 0, 0]);
+    const tail = Buffer.from([0, 1, 0, 1]);
+    const packets = [
+      Buffer.concat([head(1, 1), Buffer.from([0xc0, 12]), tail]),                 // a pointer to itself
+      Buffer.concat([head(2, 1), Buffer.from([3, 0x77, 0x77, 0x77, 0xc0, 12]), tail]), // a loop through a label
+      Buffer.concat([head(3, 1), Buffer.from([0xc0, 0xff]), tail]),               // a pointer past the end
+      Buffer.concat([head(4, 1), Buffer.from([0xc0])]),                           // a truncated pointer
+      Buffer.concat([head(5, 1), Buffer.from([63]), Buffer.alloc(10, 0x61)]),     // a label past the end
+      Buffer.concat([head(6, 1), Buffer.from([0x80, 1]), tail]),                  // a reserved label type
+      Buffer.from([0, 7, 1, 0, 0]),                                               // a truncated header
+      Buffer.concat([head(8, 255), Buffer.from([3, 0x77, 0x77, 0x77, 0]), tail]), // 255 questions, one there
+      Buffer.concat([head(9, 1), Buffer.from([3, 0x77, 0x77, 0x77, 0]), tail, Buffer.alloc(4500, 0xc0)]), // over 4096 bytes
+      Buffer.concat([head(10, 1), Buffer.alloc(60000, 0xc0)]),                     // near the UDP maximum
+    ];
+    for (let i = 0; i < 300; i++) packets.push(require('node:crypto').randomBytes(1 + (i * 37) % 600));
+    let sent = 0;
+    const flood = 20000;
+    function next() {
+      if (sent >= packets.length + flood) return s.close();
+      const p = sent < packets.length ? packets[sent] : Buffer.concat([head(sent & 0xffff, 1), Buffer.from([3, 0x77, 0x77, 0x77, 0xc0, 12 + 4]), tail]);
+      sent++;
+      s.send(p, 53, '127.0.0.11', () => (sent % 500 === 0 ? setImmediate(next) : next()));
+    }
+    next();
+  `;
+  const t0 = Date.now();
+  execFileSync('ip', ['netns', 'exec', netns, process.execPath, '-e', sender], { timeout: 60_000 });
+  // Still answering, from the thread and from the main loop, soon after.
+  assert.deepEqual(await nsResolve(netns, 'www'), ['10.77.0.5']);
+  assert.deepEqual(await nsReverse(netns, '10.77.0.6'), ['db.tnet']);
+  assert.ok(Date.now() - t0 < 60_000);
+  dns.stopAll();
+  assert.deepEqual(warnings.filter((w) => !/malformed|dropped|too many/i.test(w)), []);
+});

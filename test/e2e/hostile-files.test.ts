@@ -11,7 +11,7 @@
 // - docker cp through a symlink that leads into a volume goes into the volume.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -318,5 +318,76 @@ test('docker cp into a container stages under the daemon\'s root (not the host\'
   } finally {
     src.cleanup();
     await json('DELETE', `/containers/${id}?force=1`);
+  }
+});
+
+test('volume copy-up into a volume a running volume-nocopy container shares, which swaps the directories being filled for symlinks to the host: nothing is written outside the volume', { skip, timeout: 180_000 }, async () => {
+  const host = tempDir('hako-copyup-target-');
+  const made: string[] = [];
+  const vols: string[] = [];
+  let swapped = 0;
+  try {
+    // The racer: renames each directory the copy-up makes at the top of the volume and puts a
+    // symlink to the host directory in its place (absolute: resolved on the host by a path walk).
+    const racer = `while :; do for d in /vol/bin /vol/sbin; do if [ -d $d ] && [ ! -L $d ]; then mv $d $d.old 2>/dev/null && ln -s ${host.path} $d; fi; done; done`;
+    for (let i = 0; i < 12 && readdirSync(host.path).length === 0; i++) {
+      const vol = `copyup-race-${i}`;
+      assert.equal((await json('POST', '/volumes/create', { Name: vol })).status, 201);
+      vols.push(vol);
+      const a = await json('POST', '/containers/create', { Image: image, Cmd: ['sh', '-c', racer], HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: vol, Target: '/vol', VolumeOptions: { NoCopy: true } }] } });
+      assert.equal(a.status, 201, JSON.stringify(a.body));
+      made.push(a.body.Id);
+      assert.equal((await json('POST', `/containers/${a.body.Id}/start`)).status, 204);
+      await sleep(100);
+      // /usr of the image: usr/bin and usr/sbin with an applet link each, copied into the empty volume.
+      const b = await json('POST', '/containers/create', { Image: image, Cmd: ['true'], HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: vol, Target: '/usr' }] } });
+      assert.equal(b.status, 201, JSON.stringify(b.body));
+      made.push(b.body.Id);
+      await json('POST', `/containers/${b.body.Id}/start`); // succeeds, or fails naming the swapped directory
+      await json('POST', `/containers/${a.body.Id}/kill`);
+      const data = join(d.root, 'volumes', vol, '_data');
+      if (existsSync(join(data, 'bin.old')) || existsSync(join(data, 'sbin.old'))) swapped++;
+    }
+    assert.deepEqual(readdirSync(host.path), [], 'the copy-up wrote into the host directory');
+    assert.ok(swapped > 0, 'the racer never swapped a directory of the copy');
+  } finally {
+    for (const id of made) await json('DELETE', `/containers/${id}?force=1`);
+    for (const v of vols) await json('DELETE', `/volumes/${v}`);
+    host.cleanup();
+  }
+});
+
+test('docker commit --pause=false of a container that swaps a directory for a symlink to the host never puts the host\'s files in the image', { skip, timeout: 150_000 }, async () => {
+  const host = tempDir('hako-test-escape-');
+  writeFileSync(join(host.path, 'secret'), 'HOST-SECRET-7f3a\n');
+  const { status, body: c } = await json('POST', '/containers/create', {
+    Image: image,
+    // /d (with files of its own, so that the copy spends time inside it) flips with a symlink to the host dir.
+    Cmd: ['sh', '-c', `mkdir /d && for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo c > /d/f$i; done && ln -s ${host.path} /lnk && while :; do mv /d /dtmp; mv /lnk /d; mv /d /lnk; mv /dtmp /d; done`],
+    HostConfig: { NetworkMode: 'none' },
+  });
+  assert.equal(status, 201, JSON.stringify(c));
+  const id = c.Id as string;
+  const images: string[] = [];
+  try {
+    assert.equal((await json('POST', `/containers/${id}/start`)).status, 204);
+    await sleep(200);
+    let commits = 0;
+    const deadline = Date.now() + 60_000;
+    for (let i = 0; i < 60 && Date.now() < deadline; i++) {
+      const r = await json('POST', `/commit?container=${id}&pause=0`);
+      if (r.status !== 201) continue; // a copy that met the swap may fail
+      commits++;
+      images.push(r.body.Id);
+      const saved = await d.request('GET', `/images/${r.body.Id}/get`);
+      assert.equal(saved.status, 200);
+      assert.ok(!saved.body.includes('HOST-SECRET-7f3a'), `commit ${i} put the host's file in the image`);
+      await json('DELETE', `/images/${r.body.Id}?force=1`);
+    }
+    assert.ok(commits > 0, 'no commit went through');
+  } finally {
+    await json('DELETE', `/containers/${id}?force=1`);
+    for (const i of images) await json('DELETE', `/images/${i}?force=1`);
+    host.cleanup();
   }
 });

@@ -22,7 +22,7 @@ import { formatPlatform, hostPlatform } from '../../src/image/platform.js';
 import { tempDir, makeBusyboxRootfs } from '../helpers/fixtures.js';
 import { hasRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, layeredImage, multiPlatformImage, pushLayout, hasSkopeo, tarDir, type BuiltImage } from '../helpers/images.js';
-import { makeTar } from '../helpers/tar.js';
+import { makeTar, type TarTestEntry } from '../helpers/tar.js';
 
 const skip = !hasRegistry ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
 const skipSkopeo = skip || (!hasSkopeo ? 'skopeo is not installed (apt-get install skopeo)' : false);
@@ -328,6 +328,92 @@ test('corrupt, truncated and inconsistent archives: clear errors, nothing left b
     // Also gzipped: the same error, still nothing left.
     await assert.rejects(s.svc.load(Readable.from([gzipSync(bytes)])), re, `${what} (gzipped)`);
     await assertEmpty(s);
+  }
+});
+
+test('hostile archives: manifest.json naming ../ or absolute paths, links out of the archive or in a loop, odd repositories, an index naming missing blobs: refused, nothing read outside, nothing left', { skip }, async () => {
+  const layer = makeTar([{ name: 'f', data: 'x' }]);
+  const config = JSON.stringify({ architecture: hostArch, os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layer)] } });
+  const manifest = (c: string, l: string, tags: unknown = ['x:1']): TarTestEntry => ({ name: 'manifest.json', data: JSON.stringify([{ Config: c, RepoTags: tags, Layers: [l] }]) });
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['Config ../', makeTar([{ name: 'c.json', data: config }, { name: 'l.tar', data: layer }, manifest('../c.json', 'l.tar')]), /config \.\.\/c\.json is named in the archive's manifest but is not in the archive/],
+    ['Config absolute, a host file', makeTar([{ name: 'l.tar', data: layer }, manifest('/etc/passwd', 'l.tar')]), /config \/?etc\/passwd is named in the archive's manifest but is not in the archive/],
+    ['Layers ../../', makeTar([{ name: 'c.json', data: config }, manifest('c.json', '../../etc/passwd')]), /layer \.\.\/\.\.\/etc\/passwd is named in the archive's manifest but is not in the archive/],
+    ['a symlinked layer pointing out of the archive', makeTar([{ name: 'c.json', data: config }, { name: 'l.tar', type: 'symlink', linkname: '../../../etc/passwd' }, manifest('c.json', 'l.tar')]), /link "l\.tar" → "\.\.\/\.\.\/\.\.\/etc\/passwd" points outside the archive/],
+    ['a symlinked config, absolute', makeTar([{ name: 'c.json', type: 'symlink', linkname: '/etc/passwd' }, { name: 'l.tar', data: layer }, manifest('c.json', 'l.tar')]), /config c\.json is named in the archive's manifest but is not in the archive|points outside/],
+    ['links in a loop', makeTar([{ name: 'c.json', data: config }, { name: 'a', type: 'symlink', linkname: 'b' }, { name: 'b', type: 'symlink', linkname: 'a' }, manifest('c.json', 'a')]), /layer a: too many levels of links/],
+    ['RepoTags not strings', makeTar([{ name: 'c.json', data: config }, { name: 'l.tar', data: layer }, manifest('c.json', 'l.tar', [{ x: 1 }])]), /invalid tag|RepoTags/],
+    ['an index naming a missing blob', makeTar([{ name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' }, { name: 'index.json', data: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:' + 'a'.repeat(64), size: 10 }] }) }]), /sha256:a{64}|no image|not in the archive/],
+  ];
+  const deep = JSON.stringify({ architecture: hostArch, os: 'linux', rootfs: { type: 'layers', diff_ids: Array(126).fill(sha(layer)) } });
+  cases.push(['126 layers (dockerd: max depth exceeded)', makeTar([{ name: 'c.json', data: deep }, { name: 'l.tar', data: layer }, { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['x:1'], Layers: Array(126).fill('l.tar') }]) }]), /max depth exceeded: the image has 126 layers, at most 125 are supported/]);
+  for (const [what, bytes, re] of cases) {
+    const s = service();
+    await assert.rejects(s.svc.load(Readable.from([bytes])), re, what);
+    await assertEmpty(s);
+  }
+  // A repositories file with odd names beside a good manifest.json: the manifest's tags count.
+  const s = service();
+  const odd = makeTar([{ name: 'c.json', data: config }, { name: 'l.tar', data: layer }, { name: 'repositories', data: JSON.stringify({ '../../x': { '$(id)': 'e'.repeat(64) }, 'UPPER': { latest: 'nope' } }) }, manifest('c.json', 'l.tar')]);
+  const r = await s.svc.load(Readable.from([odd])).catch((e: Error) => e);
+  if (r instanceof Error) {
+    assert.match(r.message, /repositories|invalid/, r.message);
+    await assertEmpty(s);
+  } else {
+    assert.deepEqual(r.messages, ['Loaded image: x:1']);
+  }
+});
+
+test('a gzip bomb layer (64 KiB unpacking to 64 MiB) loaded into a store on a 16 MiB filesystem: no space left on device, nothing of it left', { skip: skip || (process.getuid?.() !== 0 && 'needs root to mount a tmpfs') }, async () => {
+  const t = tempDir('hako-bomb-');
+  const mnt = join(t.path, 'root');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
+  const snaps = join(mnt, 'snapshots');
+  const svc = new ImageService({ root: mnt, unpacker: directoryUnpacker(snaps), dockerConfigPath: join(mnt, 'config.json') });
+  try {
+    // The tar streamed into gzip: 64 MiB of zeros in one file.
+    const big = 64 << 20;
+    const tarHead = makeTar([{ name: 'zeros', data: Buffer.alloc(0) }], { end: false }).subarray(0, 512);
+    const head = Buffer.from(tarHead);
+    head.write((big).toString(8).padStart(11, '0') + '\0', 124, 12, 'latin1');
+    head.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of head) sum += b;
+    head.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
+    const { createGzip } = await import('node:zlib');
+    const gz = createGzip();
+    const chunks: Buffer[] = [];
+    gz.on('data', (c: Buffer) => chunks.push(c));
+    const done = new Promise((r) => gz.on('end', r));
+    const hash = createHash('sha256');
+    const put = (b: Buffer): void => {
+      hash.update(b);
+      gz.write(b);
+    };
+    put(head);
+    const mb = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 64; i++) put(mb);
+    put(Buffer.alloc(1024));
+    gz.end();
+    await done;
+    const layer = Buffer.concat(chunks);
+    assert.ok(layer.length < 256 << 10, `${layer.length} bytes compressed`);
+    const diffId = 'sha256:' + hash.digest('hex');
+    const config = JSON.stringify({ architecture: hostArch, os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } });
+    const archive = makeTar([{ name: 'c.json', data: config }, { name: 'l.tar.gz', data: layer }, { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['bomb:1'], Layers: ['l.tar.gz'] }]) }]);
+    await assert.rejects(svc.load(Readable.from([archive])), /no space left on device|ENOSPC/);
+    assert.deepEqual(await svc.list(), []);
+    assert.deepEqual(await svc.content.list(), []);
+    assert.deepEqual(readdirSync(svc.content.ingestDir), []);
+    assert.deepEqual(existsSync(snaps) ? readdirSync(snaps) : [], []);
+    // The space is free again: df's used blocks are what the empty store takes.
+    const used = Number(execFileSync('df', ['--output=used', '-B1', mnt]).toString().split('\n')[1]);
+    assert.ok(used < 1 << 20, `${used} bytes still used`);
+  } finally {
+    svc.close();
+    execFileSync('umount', [mnt]);
+    t.cleanup();
   }
 });
 

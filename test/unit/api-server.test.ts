@@ -151,6 +151,24 @@ test('errors: 404 page not found, version out of range, bad JSON, wrong types, 4
   assert.deepEqual(r.json(), []);
 });
 
+test('a body nested deeper than Go’s 10000 levels is a 400 naming the depth, as dockerd; 10000 levels and brackets in strings pass', async () => {
+  // (Cmd of nested arrays: a 400 for its type when the depth passes; nothing is created)
+  const deep = (n: number): string => '{"Image":"x","Labels":{"a":"[[[{{{"},"Cmd":' + '['.repeat(n) + ']'.repeat(n) + '}';
+  let r = await req('POST', '/containers/create', deep(100_000));
+  assert.equal(r.status, 400, r.body.toString());
+  assert.equal(r.json().message, 'invalid JSON: exceeded max depth (10000 nested arrays or objects)');
+  r = await req('POST', '/networks/create', '{"Name":"deepnet","Labels":' + '{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000) + '}');
+  assert.equal(r.status, 400, r.body.toString());
+  assert.match(r.json().message, /exceeded max depth/);
+  // The body's own object counts: 9999 arrays are 10000 levels in all.
+  r = await req('POST', '/containers/create', deep(9_999));
+  assert.equal(r.status, 400, r.body.toString());
+  assert.doesNotMatch(r.json().message, /max depth/);
+  r = await req('POST', '/containers/create', deep(10_000));
+  assert.equal(r.status, 400, r.body.toString());
+  assert.match(r.json().message, /max depth/);
+});
+
 async function createStarted(name: string): Promise<string> {
   const c = await req('POST', `/v1.44/containers/create?name=${name}`, JSON.stringify({ Image: 'busybox', OpenStdin: true }));
   assert.equal(c.status, 201, c.body.toString());

@@ -142,3 +142,18 @@ test('progress: byte counts are throttled, the last count always reported; docke
   assert.deepEqual(progressEventMessage({ status: 'Digest: sha256:x' }), { status: 'Digest: sha256:x' });
   assert.deepEqual(progressEventMessage({ status: 'Importing', current: 5, total: 10 }).progressDetail, { current: 5, total: 10 });
 });
+
+test('archive metadata: each file at most 16 MiB and all of them at most 64 MiB in all (many legacy <id>/json files held GBs in memory); a file named twice counts once', async () => {
+  const body = Buffer.alloc(15 << 20, 0x20);
+  body.write('{}');
+  const entry = (name: string): Buffer => Buffer.concat([tarHeader({ name, size: body.length, type: 'file', mode: 0o644 }), body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+  const hex = (i: number): string => i.toString(16).padStart(64, '0');
+  async function* archive(names: string[]): AsyncGenerator<Buffer> {
+    for (const n of names) yield entry(n);
+    yield Buffer.alloc(1024);
+  }
+  const noBlobs = { blob: async () => undefined };
+  await assert.rejects(readImageArchive(Readable.from(archive([0, 1, 2, 3, 4].map((i) => `${hex(i)}/json`))), noBlobs), /^.*read image archive: its metadata files .* are larger than 67108864 bytes in all/);
+  // The same file five times: 15 MiB held, not 75 (then: no manifest.json).
+  await assert.rejects(readImageArchive(Readable.from(archive([0, 0, 0, 0, 0].map((i) => `${hex(i)}/json`))), noBlobs), /neither manifest.json \(docker save\) nor index.json/);
+});

@@ -5,7 +5,6 @@ import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { closeSync, constants, existsSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, mkdtempSync, statSync, type Stats } from 'node:fs';
 import { join, posix, dirname, basename } from 'node:path';
-import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import { HakoError, invalid, notFound } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
@@ -426,7 +425,7 @@ function lstatSafe(p: string): Stats | undefined {
  * first; then each entry is placed with its parent resolved inside the container root, so a
  * symlink in the container (even `/etc -> /`) never redirects a write to the host.
  */
-export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean; user?: string; stagingParent?: string }, container = ''): Promise<void> {
+export async function extractInto(rootfs: string, path: string, tar: Readable, mounts: MountPoint[], opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean; user?: string; stagingParent: string }, container = ''): Promise<void> {
   const destHost = hostPathFor(rootfs, path, mounts, true);
   const st = lstatSafe(destHost);
   if (!st) throw notFound(`Could not find the file ${path} in container${container ? ` ${container}` : ''}`);
@@ -435,9 +434,10 @@ export async function extractInto(rootfs: string, path: string, tar: Readable, m
   // copyUIDGID with a container user: every entry becomes that user's (looked up after the
   // destination checks, as moby); without a user the archive's owners stay.
   const owner = opts.copyUIDGID && opts.user ? archiveOwner(opts.user, (p) => readInContainer(rootfs, p, mounts)) : undefined;
-  // (`stagingParent`: the daemon's own dir, swept at its start: staged in the host's /tmp, a copy
-  // cut short by a crash stayed there for good, and a large one filled a tmpfs /tmp, i.e. memory.)
-  const staging = mkdtempSync(join(opts.stagingParent ?? tmpdir(), opts.stagingParent ? 'cp-' : 'hako-cp-'));
+  // (`stagingParent`: a dir of the daemon's own, swept at its start — <root>/tmp for docker cp,
+  // <root>/builder for a build's COPY/ADD: staged in the host's /tmp, a copy cut short by a crash
+  // stayed there for good, and a large one filled a tmpfs /tmp, i.e. memory.)
+  const staging = mkdtempSync(join(opts.stagingParent, 'cp-'));
   try {
     await new Promise<void>((resolvePromise, reject) => {
       // Owners as the archive gives them (dockerd, as root, untars with each header's uid/gid):

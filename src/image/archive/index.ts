@@ -62,6 +62,12 @@ export interface ArchiveContents {
 
 const METADATA = new Set(['manifest.json', 'repositories', 'index.json', 'oci-layout']);
 const MAX_METADATA = 16 * 1024 * 1024;
+/**
+ * All metadata files together (held in memory twice: bytes and parsed). Each stayed below
+ * MAX_METADATA but their number was unbounded: an archive of many `<id>/json` or `<hex>.json`
+ * files held GBs of hakod's memory. A docker save of hundreds of images has a few MB.
+ */
+const MAX_METADATA_TOTAL = 64 * 1024 * 1024;
 
 export interface ReadArchiveOptions {
   blob(entry: ArchiveBlob, data: Readable): Promise<void>;
@@ -84,6 +90,7 @@ export async function readImageArchive(input: NodeJS.ReadableStream, opts: ReadA
   const blobs: ArchiveBlob[] = [];
   const pending: Array<Promise<void>> = [];
   let meta: { path: string; chunks: Buffer[]; size: number } | undefined;
+  let metaTotal = 0;
   let out: PassThrough | undefined;
   let waitDrain: Promise<void> | undefined;
   let handlerError: unknown;
@@ -104,6 +111,9 @@ export async function readImageArchive(input: NodeJS.ReadableStream, opts: ReadA
       const path = cleanName(e.name, () => fail(`entry "${e.name}" escapes the archive`)).join('/');
       if (isMetadata(path)) {
         if (e.size > MAX_METADATA) fail(`${path} is too large (${e.size} bytes)`);
+        // A file named again replaces the first (the reader keeps the last): only it counts.
+        metaTotal += e.size - (raw.get(path)?.length ?? 0);
+        if (metaTotal > MAX_METADATA_TOTAL) fail(`its metadata files (manifest.json, index.json, repositories, <id>/json, <config>.json) are larger than ${MAX_METADATA_TOTAL} bytes in all`);
         meta = { path, chunks: [], size: 0 };
         return;
       }

@@ -13,8 +13,8 @@ import { HakoError } from '../../common/errors.js';
 import { hasherDigest, isDigest, newHasher, sha256, type Digest } from '../digest.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from '../manifest.js';
 import { MediaType } from '../media-types.js';
-import { formatPlatform, hostPlatform, selectPlatform, type Platform } from '../platform.js';
-import { chainIdsOf, holdBlobs, holdSnapshots, type PullContext } from '../pull.js';
+import { formatPlatform, hostPlatform, platformList, selectPlatform, type Platform } from '../platform.js';
+import { MAX_LAYERS, chainIdsOf, holdBlobs, holdSnapshots, type PullContext } from '../pull.js';
 import { formatReference, parseReference, type Reference } from '../reference.js';
 import { ByteProgress, shortDigest, type ProgressSink } from '../progress.js';
 import { BlobStaging } from '../store/staging.js';
@@ -196,6 +196,8 @@ function checkConfig(bytes: Buffer, layers: number, where: string): ImageConfig 
     throw bad(`${where}: ${(err as Error).message}`);
   }
   if (config.rootfs.diff_ids.length !== layers) throw bad(`${where}: the config lists ${config.rootfs.diff_ids.length} diff IDs for ${layers} layers`);
+  // dockerd's layer store: `max depth exceeded` past 125 layers (pull.ts).
+  if (layers > MAX_LAYERS) throw bad(`${where}: max depth exceeded: the image has ${layers} layers, at most ${MAX_LAYERS} are supported`);
   return config;
 }
 
@@ -348,7 +350,7 @@ async function manifestsOfIndex(contents: ArchiveContents, blobs: ArchiveBlobs, 
       const i = selectPlatform(asked ?? want, present.map((m) => m.platform));
       const chosen = i >= 0 ? present[i] : present.length === 1 && (!asked || !present[0]!.platform) ? present[0] : undefined;
       if (!chosen) {
-        const have = present.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ') || 'none';
+        const have = platformList(present.map((m) => m.platform)) || 'none';
         throw bad(`index ${desc.digest} has no manifest for ${formatPlatform(asked ?? want)} in the archive (it has: ${have})`, asked ? 'the archive is incomplete: save the image again' : 'save the image for one platform, or for this one');
       }
       desc = chosen;

@@ -42,6 +42,9 @@ export interface FetchedManifest {
   headerDigest: Digest | undefined;
 }
 
+/** The most bytes of a repository's tags list, all pages together. */
+const MAX_TAGS_LIST = 64 << 20;
+
 function isLoopback(domain: string): boolean {
   const host = domain.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -431,13 +434,27 @@ export class RegistryClient {
   async listTags(repo: string, signal?: AbortSignal): Promise<string[]> {
     const tags: string[] = [];
     let path = `/v2/${repo}/tags/list`;
+    // All pages together (each at most 16 MiB): a registry whose pages never end (a new `next`
+    // each time) grew the list until hakod ran out of memory. A repository of 10^5 tags lists ~4 MB.
+    let total = 0;
     for (let page = 0; page < 10_000; page++) {
       const res = await this.requestRetry('GET', path, { scopes: [`repository:${repo}:pull`], signal });
       if (res.status !== 200) throw await this.failure(res, '', true);
       const link = header(res.headers, 'link');
       let body: { tags?: unknown };
+      let bytes: Buffer;
+      const left = MAX_TAGS_LIST - total;
       try {
-        body = JSON.parse((await readBody(res, 16 << 20)).toString('utf8')) as { tags?: unknown };
+        bytes = await readBody(res, Math.min(16 << 20, left));
+      } catch (err) {
+        if (left < 16 << 20 && err instanceof HakoError && /response larger than/.test(err.message)) {
+          throw new HakoError({ step: `tags list of ${repo}: the registry's answer is larger than ${MAX_TAGS_LIST} bytes in all (${page + 1} pages)`, kind: 'internal', cause: err });
+        }
+        throw err;
+      }
+      total += bytes.length;
+      try {
+        body = JSON.parse(bytes.toString('utf8')) as { tags?: unknown };
       } catch (err) {
         throw new HakoError({ step: `tags list of ${repo}: the registry's answer is not JSON`, kind: 'internal', cause: err });
       }
