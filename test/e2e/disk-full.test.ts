@@ -1,0 +1,105 @@
+// A full data root while hakod runs: the daemon's dirs live on a small tmpfs of this test's own,
+// filled up to its last byte by a file of ours (fallocate) around each step. A verb that fails on
+// the full disk must fail as a whole (clear error naming the file, nothing recorded or left on
+// disk or in the kernel) and work again once space is back; what ran before keeps its data.
+// (pull on a full disk: pull-faults; crashes at each phase: crash-consistency.)
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { hasEngine, requestJson } from '../helpers/daemon.js';
+import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
+import { isRoot, mountsUnder, tempDir } from '../helpers/fixtures.js';
+import { atExit } from '../helpers/exit-cleanup.js';
+
+const skip = !hasEngine ? 'the engine is not built' : !isRoot ? 'needs root (a tmpfs, containers)' : false;
+
+let t: { path: string; cleanup: () => void };
+let mnt = '';
+let bd: BusyboxDaemon | undefined;
+let dropUnmount: (() => void) | undefined;
+const filler = (): string => join(mnt, 'filler');
+
+/** Takes every free byte of the tmpfs. */
+function fill(): void {
+  rmSync(filler(), { force: true });
+  const s = statfsSync(mnt);
+  execFileSync('fallocate', ['-l', String(s.bavail * s.bsize), filler()]);
+  assert.equal(statfsSync(mnt).bavail, 0, 'the tmpfs is full');
+}
+
+function unfill(): void {
+  rmSync(filler(), { force: true });
+}
+
+function unmount(): void {
+  if (mountsUnder(mnt).includes(mnt)) execFileSync('umount', ['--lazy', mnt]);
+}
+
+before(async () => {
+  if (skip) return;
+  t = tempDir('hako-full-');
+  mnt = join(t.path, 'mnt');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=755', 'tmpfs', mnt]);
+  // (registered after the daemon's stopper: runs after it, once the daemon's dirs are gone)
+  const tmpdir = process.env.TMPDIR;
+  process.env.TMPDIR = mnt;
+  try {
+    bd = await startBusyboxDaemon({ pull: true });
+  } finally {
+    if (tmpdir === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpdir;
+    dropUnmount = atExit(() => {
+      unmount();
+      t.cleanup();
+    });
+  }
+});
+
+after(async () => {
+  if (skip) return;
+  try {
+    unfill();
+    await bd?.stop({ noBugs: true });
+  } finally {
+    dropUnmount?.();
+    unmount();
+    t.cleanup();
+  }
+  assert.deepEqual(mountsUnder(t.path), []);
+});
+
+test('network create on a full data root fails as a whole: not listed, no bridge, the name free once space is back', { skip }, async () => {
+  const d = bd!.d;
+  const linksBefore = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(d.net.prefix)).length;
+  fill();
+  let r: { status: number; body: any };
+  try {
+    r = await requestJson(d, 'POST', '/networks/create', { Name: 'fullnet' });
+  } finally {
+    unfill();
+  }
+  assert.equal(r.status, 500, JSON.stringify(r.body));
+  const list = await requestJson(d, 'GET', '/networks');
+  assert.deepEqual(list.body.map((n: { Name: string }) => n.Name).filter((n: string) => n === 'fullnet'), [], 'a network whose create failed is not listed');
+  assert.match(r.body.message, /^write \S+\/network-state\.json: no space left on device \(ENOSPC\)$/);
+  const linksAfter = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(d.net.prefix)).length;
+  assert.equal(linksAfter, linksBefore, 'no bridge made');
+  // Space back: the name is free, and the network is made and removed as any other.
+  const ok = await requestJson(d, 'POST', '/networks/create', { Name: 'fullnet' });
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  // A removal on a full disk fails and keeps the network (the file still names it).
+  fill();
+  let rm: { status: number; body: any };
+  try {
+    rm = await requestJson(d, 'DELETE', '/networks/fullnet');
+  } finally {
+    unfill();
+  }
+  assert.equal(rm.status, 500, JSON.stringify(rm.body));
+  assert.equal((await requestJson(d, 'GET', '/networks/fullnet')).status, 200, 'a network whose removal failed is still there');
+  assert.equal((await requestJson(d, 'DELETE', '/networks/fullnet')).status, 204);
+  assert.equal((await requestJson(d, 'GET', '/networks/fullnet')).status, 404);
+});
