@@ -1153,8 +1153,9 @@ export class NetworkManager {
   renameContainer(containerId: string, name: string): Promise<void> {
     const eps = this.endpointsOfContainer(containerId);
     if (!eps.length) return Promise.resolve();
+    const before = eps.map((e) => e.containerName);
     for (const e of eps) e.containerName = name;
-    this.save();
+    this.saveOrUndo(() => eps.forEach((e, i) => (e.containerName = before[i]!)));
     return this.dns.synced();
   }
 

@@ -209,3 +209,30 @@ test("the engine's own json-file writer (containers without a monitor) on a full
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('rename of a running container on a full data root fails as a whole: the old name stays, the new one stays free', { skip }, async () => {
+  const d = bd!.d;
+  const c = await requestJson(d, 'POST', '/containers/create?name=oldname', { Image: bd!.image, Cmd: ['sleep', '1000'] });
+  assert.equal(c.status, 201, JSON.stringify(c.body));
+  const id = c.body.Id as string;
+  try {
+    assert.equal((await requestJson(d, 'POST', `/containers/${id}/start`)).status, 204);
+    fill();
+    let r: { status: number; body: any };
+    try {
+      r = await requestJson(d, 'POST', `/containers/${id}/rename?name=newname`);
+    } finally {
+      unfill();
+    }
+    assert.equal(r.status, 500, JSON.stringify(r.body));
+    assert.match(r.body.message, /network-state\.json: no space left on device \(ENOSPC\)$/);
+    const byOld = await requestJson(d, 'GET', '/containers/oldname/json');
+    assert.equal(byOld.status, 200, 'the old name still names it');
+    assert.equal(byOld.body.Name, '/oldname');
+    assert.equal((await requestJson(d, 'GET', '/containers/newname/json')).status, 404);
+    assert.equal((await requestJson(d, 'POST', `/containers/${id}/rename?name=newname`)).status, 204, 'renamed once space is back');
+    assert.equal((await requestJson(d, 'GET', '/containers/newname/json')).body.Id, id);
+  } finally {
+    await requestJson(d, 'DELETE', `/containers/${id}?force=1`);
+  }
+});
