@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasEngine, requestJson } from '../helpers/daemon.js';
 import { startBusyboxDaemon, type BusyboxDaemon } from '../helpers/busybox-daemon.js';
@@ -14,6 +14,7 @@ import { isRoot, mountsUnder, tempDir } from '../helpers/fixtures.js';
 import { atExit } from '../helpers/exit-cleanup.js';
 import { stageFileAtomicSync, writeFileAtomicSync } from '../../src/common/atomic-file.js';
 import { JsonFileWriter } from '../../src/engine/logs/json-file.js';
+import { acquireLock } from '../../src/runtime/state/file-lock.js';
 
 const skip = !hasEngine ? 'the engine is not built' : !isRoot ? 'needs root (a tmpfs, containers)' : false;
 
@@ -234,5 +235,33 @@ test('rename of a running container on a full data root fails as a whole: the ol
     assert.equal((await requestJson(d, 'GET', '/containers/newname/json')).body.Id, id);
   } finally {
     await requestJson(d, 'DELETE', `/containers/${id}?force=1`);
+  }
+});
+
+test("a container's runtime lock on a full disk: the failed take leaves no empty lock file (every later pause, kill and delete of the container waited 30 s and failed on it); an empty one left by an older run is taken over", { skip }, async () => {
+  const dir = join(mnt, 'lockdir');
+  mkdirSync(dir);
+  try {
+    const path = join(dir, 'lock');
+    fill();
+    try {
+      await assert.rejects(acquireLock(path, 'container x'), (err: Error) => {
+        assert.equal(err.message, `lock container x: no space left on device (ENOSPC)`);
+        return true;
+      });
+    } finally {
+      unfill();
+    }
+    assert.ok(!existsSync(path), 'no lock file left');
+    const t0 = Date.now();
+    (await acquireLock(path, 'container x', 2000)).release();
+    assert.ok(Date.now() - t0 < 1000, 'taken at once');
+    // An empty lock file from a process that died between its create and its write.
+    writeFileSync(path, '');
+    utimesSync(path, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
+    (await acquireLock(path, 'container x', 3000)).release();
+    assert.ok(!existsSync(path));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
