@@ -110,6 +110,7 @@ static struct {
   int tty, stdin_once, stdin_closed;
   int stdin_eof; // stdin is to close once stdin_buf went to the container (CLOSE_STDIN, StdinOnce)
   long long log_size;
+  int log_failing; /* the last log write failed (said once in monitor.log) */
   pid_t pid;
   struct stream out[2];
   struct client clients[MAX_CLIENTS];
@@ -150,14 +151,17 @@ static size_t cat_num(char *dst, size_t at, long long v) {
   return at;
 }
 
-static void write_all(int fd, const char *p, size_t n) {
+/** 0 once all of p is written; -1 after a failed write (errno; a part may be written). */
+static int write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
+    if (w < 0) return -1;
+    if (w == 0) { errno = ENOSPC; return -1; }
     p += w;
     n -= (size_t)w;
   }
+  return 0;
 }
 
 /** Appends a line to dir/monitor.log: the monitor's own diagnostics (its stderr is /dev/null). */
@@ -338,7 +342,19 @@ static void log_entry(const struct stream *s, const char *data, size_t n) {
   at = cat(json_buf, at, "\",\"time\":\"");
   at = rfc3339nano(json_buf, at, now_ns());
   at = cat(json_buf, at, "\"}\n");
-  write_all(m.log_fd, json_buf, at);
+  if (write_all(m.log_fd, json_buf, at) != 0) {
+    // A full disk (ENOSPC, EDQUOT) takes the part of an entry that fits: write(2) returns a short
+    // count, the next one the errno. The part is cut off again so that the file stays whole JSON
+    // lines (the next entry would run on in the same line, which docker's reader and log
+    // shippers fail on). The entry is lost, as dockerd's when its write fails; said once per run
+    // of failures in monitor.log.
+    int err = errno;
+    if (ftruncate(m.log_fd, (off_t)m.log_size) != 0) diag("cut a partly written log entry", errno);
+    if (!m.log_failing) diag("write the log (entries dropped until a write succeeds)", err);
+    m.log_failing = 1;
+    return;
+  }
+  m.log_failing = 0;
   m.log_size += (long long)at;
 }
 

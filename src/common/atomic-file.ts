@@ -43,13 +43,30 @@ export function fsyncDirSync(dir: string): void {
   }
 }
 
+/**
+ * Writes all of `data` at the fd's position. write(2) may write less than asked without an error:
+ * on a filesystem with fewer free bytes than the data (ENOSPC/EDQUOT only for the write after), a
+ * file written by one writeSync was renamed in cut short (a container's state.json, read back
+ * as corrupt). The loop makes the next write report the errno.
+ */
+export function writeAllSync(fd: number, data: string | Uint8Array): void {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  let off = 0;
+  while (off < buf.length) {
+    const n = writeSync(fd, buf, off, buf.length - off);
+    // (0 for a regular file with bytes asked: nothing more would go; ENOSPC in the kernel's words)
+    if (n <= 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC', errno: -28 });
+    off += n;
+  }
+}
+
 /** Synchronous atomic write (used on the container start path, where it is cheaper). */
 export function writeFileAtomicSync(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
   const tmp = tempName(path);
   let fd = -1;
   try {
     fd = openSync(tmp, 'wx', opts.mode ?? 0o600);
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    writeAllSync(fd, data);
     if (opts.durable !== false) fsyncSync(fd);
     closeSync(fd);
     fd = -1;
@@ -147,7 +164,7 @@ export function stageFileAtomicSync(path: string, data: string | Uint8Array, opt
   };
   try {
     fd = openSync(tmp, 'wx', opts.mode ?? 0o600);
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    writeAllSync(fd, data);
   } catch (err) {
     closeFd();
     try {

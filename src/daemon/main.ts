@@ -10,7 +10,7 @@ import { checkTls, parseFlags, parseHost, USAGE, type DaemonFlags, type Listen }
 import type { ApiDeps, LogLevel } from '../api/deps.js';
 import { buildWorkDir } from '../engine/build-dir.js';
 import type { ContainerEngine } from '../engine/api-types.js';
-import { HeapGrowth, IdleTrimmer } from './memory.js';
+import { HeapGrowth, IdleTrimmer, heapUsed } from './memory.js';
 import { native } from '../native/addon.js';
 import { isoTime } from '../common/time.js';
 import dc from 'node:diagnostics_channel';
@@ -244,9 +244,9 @@ export async function runDaemon(argv: readonly string[], opts: DaemonOptions = {
       // HAKOD_IDLE_GC=off leaves it to V8 (for comparisons: bench/soak.mjs)
       grown: () => process.env.HAKOD_IDLE_GC !== 'off' && heapGrowth.grown(),
       collect: () => {
-        const before = process.memoryUsage().heapUsed;
+        const before = heapUsed();
         const t0 = process.hrtime.bigint();
-        if (lowMemoryCollect()) log('debug', `idle: garbage collected (heap ${(before / 1048576).toFixed(1)} → ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MB, ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
+        if (lowMemoryCollect()) log('debug', `idle: garbage collected (heap ${(before / 1048576).toFixed(1)} → ${(heapUsed() / 1048576).toFixed(1)} MB, ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms)`);
       },
     },
   );

@@ -1,5 +1,6 @@
 // The daemon's memory upkeep while it runs. (Its V8 flags, for a small footprint, are set before
 // the daemon's code is compiled: bin/daemon-v8-flags.cjs.)
+import { getHeapStatistics } from 'node:v8';
 
 /**
  * Gives malloc's free pages back to the kernel once the API has been quiet for `delayMs`: after
@@ -15,16 +16,25 @@ export interface IdleCollect {
 }
 
 /**
+ * The JS heap's used size without a file: process.memoryUsage() also reads the RSS, and libuv
+ * opens /proc/self/stat for it, so at the fd limit it throws EMFILE (a daemon flooded with clients
+ * met it in its quiet-period check: an uncaught exception, the trimmer's timer gone).
+ */
+export function heapUsed(): number {
+  return getHeapStatistics().used_heap_size;
+}
+
+/**
  * Whether the JS heap grew by `bytes` since `mark()` was last called (at a collection): the
  * garbage a burst of work leaves is worth a collection once the daemon is quiet. `used` reads
- * the heap's used size (default process.memoryUsage().heapUsed).
+ * the heap's used size (default heapUsed()).
  */
 export class HeapGrowth {
   private base: number;
 
   constructor(
     private readonly bytes: number,
-    private readonly used: () => number = () => process.memoryUsage().heapUsed,
+    private readonly used: () => number = heapUsed,
   ) {
     this.base = used();
   }

@@ -2380,7 +2380,17 @@ export class Engine implements ContainerEngine {
     }
     this.names.release(old, live.rec.Id);
     live.rec.Name = name;
-    const dnsSynced = this.net.rename(live.rec.Id, name);
+    let dnsSynced: Promise<void>;
+    try {
+      dnsSynced = this.net.rename(live.rec.Id, name);
+    } catch (err) {
+      // The network state could not be saved (a full data root): the rename is undone, as
+      // dockerd's (daemon/rename.go puts the old name back when a step fails).
+      this.names.release(name, live.rec.Id);
+      this.names.reserve(old, live.rec.Id);
+      live.rec.Name = old;
+      throw err;
+    }
     this.save(live);
     this.emit(live, 'rename', { oldName: old });
     await dnsSynced;

@@ -6,9 +6,9 @@
 // sysctls (forwarding, route_localnet). Attaching a container without published ports touches no
 // firewall rule: masquerade and forwarding rules are per subnet/bridge.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HakoError, conflict, invalid, notFound } from '../common/errors.js';
+import { HakoError, conflict, fromSystemError, invalid, notFound } from '../common/errors.js';
 import { addonErrno } from '../native/addon.js';
 import { EmbeddedDns } from './dns-server.js';
 import { lookupName, ownUpstreams, reverseName } from './dns-names.js';
@@ -352,10 +352,48 @@ export class NetworkManager {
   private save(): void {
     this.pendingSave = undefined;
     const tmp = `${this.statePath}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.state));
-    renameSync(tmp, this.statePath);
+    try {
+      writeFileSync(tmp, JSON.stringify(this.state));
+      renameSync(tmp, this.statePath);
+    } catch (err) {
+      // A full data root (ENOSPC, EDQUOT) fails the write after the temp file was created: it
+      // goes, and the file on disk keeps the last state saved. The caller undoes its change.
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // not created
+      }
+      throw fromSystemError(`write ${this.statePath}`, err, this.statePath);
+    }
     // The DNS thread answers from a copy of the names: it gets the new one (when they changed).
     this.dns.tableChanged();
+  }
+
+  /**
+   * save() of a change just made in memory; when it fails, `undo` takes the change back so the
+   * daemon's view stays what the file holds (a network that the answer says failed must not be
+   * listed, nor come back at the next start).
+   */
+  private saveOrUndo(undo: () => void): void {
+    try {
+      this.save();
+    } catch (err) {
+      undo();
+      throw err;
+    }
+  }
+
+  /**
+   * save() while undoing a failed change: the first error is the one to report, and the undo's
+   * other steps (links, DNS, rules) must still run. On a failure the file may still hold the
+   * change: any later save() writes the state of then, and a start drops what names nothing real.
+   */
+  private saveQuietly(): void {
+    try {
+      this.save();
+    } catch (err) {
+      this.opts.warn?.(`network state not saved while undoing a failed change: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -476,7 +514,7 @@ export class NetworkManager {
     };
     // Record first: a crash after this point leaves a network reconcile() re-creates or finishes.
     this.state.networks[id] = net;
-    this.save();
+    this.saveOrUndo(() => delete this.state.networks[id]);
     this.opts.mark?.('net.network-recorded');
     try {
       // iptables first, while no nft transaction of ours is settling: with the nft backend an
@@ -490,7 +528,7 @@ export class NetworkManager {
       this.applyFirewall();
     } catch (err) {
       delete this.state.networks[id];
-      this.save();
+      this.saveQuietly();
       this.deleteLinkQuietly(bridge);
       try {
         this.applyFirewall();
@@ -565,7 +603,7 @@ export class NetworkManager {
     const eps = this.endpointsOf(net.id);
     if (eps.length) throw conflict(`network ${net.name} has active endpoints (${eps.map((e) => e.containerName).join(', ')})`, 'disconnect or remove those containers first');
     delete this.state.networks[net.id];
-    this.save();
+    this.saveOrUndo(() => (this.state.networks[net.id] = net));
     this.opts.mark?.('net.network-unrecorded');
     // Started first: the iptables processes run while the bridge's deletion waits for the kernel.
     // The network is gone either way; a rule left behind (it names a bridge that no longer
@@ -690,7 +728,7 @@ export class NetworkManager {
     } catch (err) {
       delete this.state.endpoints[epId];
       release(net.pool, ip, epId);
-      this.save();
+      this.saveQuietly();
       this.deleteLinkQuietly(hostVeth);
       if (dnsKey) this.stopDnsIfUnused(dnsKey);
       if (firewalled) {
@@ -849,13 +887,16 @@ export class NetworkManager {
       throw err;
     }
     ep.ports.push(...chosen);
-    this.save();
+    const unpublish = (): void => {
+      ep.ports.splice(ep.ports.length - chosen.length, chosen.length);
+      for (const m of chosen) this.releaseHolder(m);
+    };
+    this.saveOrUndo(unpublish);
     try {
       this.applyFirewall();
     } catch (err) {
-      ep.ports.splice(ep.ports.length - chosen.length, chosen.length);
-      for (const m of chosen) this.releaseHolder(m);
-      this.save();
+      unpublish();
+      this.saveQuietly();
       throw err;
     }
     this.timings.publish = monotonicMs() - t0;
@@ -1112,8 +1153,9 @@ export class NetworkManager {
   renameContainer(containerId: string, name: string): Promise<void> {
     const eps = this.endpointsOfContainer(containerId);
     if (!eps.length) return Promise.resolve();
+    const before = eps.map((e) => e.containerName);
     for (const e of eps) e.containerName = name;
-    this.save();
+    this.saveOrUndo(() => eps.forEach((e, i) => (e.containerName = before[i]!)));
     return this.dns.synced();
   }
 

@@ -182,3 +182,22 @@ test('hakod loads the builtins its bundle needs at start before it sets its V8 f
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('heap growth at the fd limit: the quiet-period check reads the heap without a file (process.memoryUsage() threw EMFILE there)', () => {
+  const memory = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'daemon', 'memory.js');
+  // A child with 64 fds at most fills them, then constructs and asks a HeapGrowth.
+  const script = `
+    const fs = require('node:fs');
+    import(${JSON.stringify(memory)}).then(({ HeapGrowth }) => {
+      const fds = [];
+      try { for (;;) fds.push(fs.openSync('/dev/null', 'r')); } catch (e) { if (e.code !== 'EMFILE') throw e; }
+      const g = new HeapGrowth(1 << 20);
+      g.grown();
+      g.mark();
+      for (const fd of fds) fs.closeSync(fd);
+      process.stdout.write('ok');
+    });`;
+  const r = spawnSync('prlimit', ['--nofile=64:64', process.execPath, '-e', script], { encoding: 'utf8' });
+  assert.equal(r.stderr.includes('EMFILE') ? r.stderr.split('\n').find((l) => l.includes('EMFILE')) : '', '', r.stderr);
+  assert.equal(r.stdout, 'ok', r.stderr);
+});

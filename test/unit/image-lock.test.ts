@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileLock } from '../../src/image/store/lock.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -52,6 +52,32 @@ test("a live owner's lock is waited for; one whose pid now names another process
     assert.equal(got, true, 'taken once the owner died');
   } finally {
     child.kill('SIGKILL');
+    t.cleanup();
+  }
+});
+
+test('an empty lock file older than a second (its taker killed between the create and the pid write) is taken over; a fresh one is waited for', async () => {
+  const t = tempDir();
+  try {
+    const path = join(t.path, '.lock');
+    const lock = new FileLock(path);
+    writeFileSync(path, '');
+    utimesSync(path, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
+    const t0 = Date.now();
+    const seen = await lock.run(async () => readFileSync(path, 'utf8'));
+    assert.equal(seen, `${process.pid} ${startTime('self')}`);
+    assert.ok(Date.now() - t0 < 2000, `taken over at once (${Date.now() - t0} ms)`);
+    // A fresh empty file is a take under way: waited for until it is old.
+    writeFileSync(path, '');
+    let got = false;
+    const p = lock.run(async () => {
+      got = true;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(got, false, 'a fresh empty lock file is waited for');
+    await p;
+    assert.ok(got);
+  } finally {
     t.cleanup();
   }
 });

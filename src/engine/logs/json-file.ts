@@ -1,7 +1,8 @@
 // docker's json-file log driver: one JSON object per line ({"log","stream","time"}) in
 // <container dir>/<id>-json.log, rotated by size (max-size) into .1 … .(max-file-1). This writer
 // is for containers supervised in-process (no hako-monitor); reading is ../monitor/logs.ts.
-import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, rmSync } from 'node:fs';
+import { writeAllSync } from '../../common/atomic-file.js';
 import { invalid } from '../../common/errors.js';
 import { isoTime } from '../../common/time.js';
 
@@ -53,7 +54,19 @@ export class JsonFileWriter {
     // over max-size; dockerd 20.10 wrote 1034 and 1035 bytes for max-size=1k). The monitor's
     // writer (native/monitor.c log_entry) does the same.
     if (this.maxSize > 0 && this.size >= this.maxSize) this.rotate();
-    writeSync(this.fd, buf);
+    try {
+      writeAllSync(this.fd, buf);
+    } catch {
+      // A full disk (ENOSPC, EDQUOT) takes the part of an entry that fits: it is cut off again so
+      // the file stays whole JSON lines, and the entry is dropped, as dockerd drops an entry it
+      // cannot write (the container runs on; a throw here would reach the output relay).
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        // the next entry then starts a line after the cut one
+      }
+      return;
+    }
     this.size += buf.length;
   }
 

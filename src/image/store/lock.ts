@@ -1,6 +1,6 @@
 // A cross-process lock file (O_EXCL) holding the owner's pid and its start time; a lock whose
 // owner died is taken over. Within one process, callers queue on a promise chain first.
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { HakoError, fromSystemError } from '../../common/errors.js';
 import { sleep } from './content.js';
 
@@ -42,6 +42,14 @@ function held(owner: string): boolean {
   return since !== undefined && since === ownStartTime;
 }
 
+function olderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    return false; // released meanwhile
+  }
+}
+
 function removeQuietly(path: string): void {
   try {
     unlinkSync(path);
@@ -77,8 +85,10 @@ export class FileLock {
         } catch {
           /* released meanwhile */
         }
-        // (An empty file is being written: its owner's pid follows.)
-        if (owner && !held(owner)) {
+        // An empty file is being written: its owner's pid follows — unless its owner was killed
+        // between the create and the write, which leaves it empty for good (every image
+        // operation then waited 30 s and failed): one older than a second is taken over.
+        if ((owner && !held(owner)) || (owner === '' && olderThan(this.path, 1000))) {
           removeQuietly(this.path);
           continue;
         }
