@@ -821,7 +821,7 @@ export class Engine implements ContainerEngine {
   }
 
   /**
-   * A new container's rootfs (and its /etc files), mounted right after its create answered,
+   * A new container's rootfs, mounted right after its create answered,
    * under its lock (a start, cp or rm that comes meanwhile waits for it, as for any other
    * lifecycle step): the overlay mount (1–3 ms of kernel time here: overlayfs makes and removes
    * probe files in its work dir, and this host's unjournaled ext4 is slow to allocate inodes)
@@ -839,14 +839,7 @@ export class Engine implements ContainerEngine {
     const p: Promise<void> = this.locked(live, async () => {
       await new Promise((r) => setImmediate(r));
       if (this.closed || this.containers.get(id) !== live || live.rec.State.Status !== 'created' || live.rec.State.Running) return;
-      // Its /etc files too, on another pool thread meanwhile: the start writes them only where
-      // they changed since (writeFilesPooled: read and compared, three new inodes saved).
-      const etc = (live.rec.HostConfig.NetworkMode as string).startsWith('container:') ? undefined : (async () => this.net.writeFilesPooled(live.rec))().catch(() => undefined);
-      try {
-        await this.mountRootfs(id);
-      } finally {
-        await etc;
-      }
+      await this.mountRootfs(id);
       if (this.closed) return this.unmountRootfs(id); // close() began meanwhile: no start will come
       this.trace.mark(id, 'create.rootfs-ahead');
       const timer: NodeJS.Timeout = setTimeout(() => void this.dropRootfsAhead(live, timer), this.rootfsAheadMs);

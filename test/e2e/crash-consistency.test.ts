@@ -376,7 +376,7 @@ const runningThen = (fn: (id: string) => Promise<void>): Case['act'] => async ()
 function cases(): Case[] {
   const out: Case[] = [];
   // docker run's path: create, attach, wait, start (the runtime's launch marks too).
-  for (const m of ['create.begin', 'create.image', 'create.validated', 'create.snapshot', 'create.lease', 'create.files', 'create.staged', 'create.saved', 'create.rootfs-ahead']) out.push({ at: m, act: runCase, check: nameHeld });
+  for (const m of ['create.begin', 'create.image', 'create.validated', 'create.snapshot', 'create.lease', 'create.files', 'create.staged', 'create.saved']) out.push({ at: m, act: runCase, check: nameHeld });
   for (const m of ['start.begin', 'start.rootfs', 'start.built', 'start.prestart', 'net.endpoint-recorded', 'start.net-attached', 'launch.cgroups-made', 'launch.spawned', 'launch.created', 'launch.state-saved', 'start.durable', 'start.launched', 'start.done']) out.push({ at: m, act: runCase, check: nameHeld });
   // stop (the exit's bookkeeping after it).
   const stop = runningThen(async (id) => void (await ok('POST', `/containers/${id}/stop?t=0`)));
