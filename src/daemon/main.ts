@@ -84,8 +84,6 @@ async function loadEngine(flags: DaemonFlags, deps: Omit<ApiDeps, 'engine'>): Pr
     log: { warn: (m: string) => deps.log('warn', m), info: (m: string) => deps.log('info', m) },
     // How long an ended exec stays known (default 5 min, as dockerd's exec GC); tests shorten it.
     ...(/^\d+$/.test(process.env.HAKOD_EXEC_RETENTION_MS ?? '') ? { execRetentionMs: Number(process.env.HAKOD_EXEC_RETENTION_MS) } : {}),
-    // How long a created container's rootfs stays mounted ahead of its start (default 10 s; 0: off).
-    ...(/^\d+$/.test(process.env.HAKOD_ROOTFS_AHEAD_MS ?? '') ? { rootfsAheadMs: Number(process.env.HAKOD_ROOTFS_AHEAD_MS) } : {}),
   });
 }
 

@@ -122,22 +122,10 @@ export interface EngineOptions {
   network?: NetworkingOptions;
   /** How long an ended exec stays known (default EXEC_RETENTION_MS; tests shorten it). */
   execRetentionMs?: number;
-  /**
-   * How long a new container's rootfs, mounted right after its create (mountAhead), stays
-   * mounted waiting for its first start (default ROOTFS_AHEAD_MS; 0: not mounted ahead).
-   */
-  rootfsAheadMs?: number;
 }
 
 /** How long after an exit the runtime state and rootfs mount are released unless asked sooner (deferCleanup). */
 const CLEANUP_DELAY_MS = 50;
-
-/**
- * How long the rootfs of a container that was only created stays mounted ahead of its start
- * (mountAhead): `docker run` starts it milliseconds after its create, `compose up` after its
- * other creates; one never started is unmounted after this (dockerd mounts it at start only).
- */
-const ROOTFS_AHEAD_MS = 10_000;
 
 interface Live {
   rec: ContainerRecord;
@@ -178,11 +166,6 @@ interface Live {
   mountNsFd?: number;
   /** The runtime's record of its current run (from its launch), for the runtime's delete; taken by it. */
   runtimeRecord?: RuntimeRecord;
-  /**
-   * Its rootfs, mounted ahead of its first start (mountAhead), unmounted when this fires unless a
-   * start (or cp, export, rm: every mountRootfs/unmountRootfs) took the mount over first.
-   */
-  rootfsAhead?: NodeJS.Timeout;
 }
 
 interface ExecRecord {
@@ -327,7 +310,6 @@ export class Engine implements ContainerEngine {
   private readonly containers = new Map<string, Live>();
   private readonly execs = new Map<string, ExecRecord>();
   private readonly execRetentionMs: number;
-  private readonly rootfsAheadMs: number;
   private readonly log: EngineLogger;
   private readonly ownsImages: boolean;
   private readonly cgroupParent: string;
@@ -373,7 +355,6 @@ export class Engine implements ContainerEngine {
     this.defaultShmSize = opts.defaultShmSize;
     this.useMonitor = opts.monitor ?? monitorAvailable(this.monitorBin);
     this.execRetentionMs = opts.execRetentionMs ?? EXEC_RETENTION_MS;
-    this.rootfsAheadMs = opts.rootfsAheadMs ?? ROOTFS_AHEAD_MS;
     this.net = new EngineNetworking(join(this.root, 'network'), opts.network ?? {}, this.log, this.trace.enabled ? (phase) => this.trace.mark('-', phase) : undefined);
     // (Written by its start, updated by its linked containers' starts: rec.LinkHosts.)
     this.net.linkedHosts = (rec) => rec.LinkHosts ?? [];
@@ -483,9 +464,6 @@ export class Engine implements ContainerEngine {
         // a monitor that no one will ever adopt. The runtime's forced delete kills what is in the
         // cgroups (the monitor then exits with its child); the container stays created.
         await this.cleanupAfterExit(live).catch((e) => this.log.warn(`clean up the cut-short start of ${rec.Id}: ${(e as Error).message}`));
-      } else if (st.Status === 'created' && isMountPoint(this.rootfsDir(rec.Id))) {
-        // Its rootfs mounted ahead of a start (mountAhead) when the engine was killed.
-        await this.unmountRootfs(rec.Id).catch((e) => this.log.warn(`unmount the rootfs of created container ${rec.Id}: ${(e as Error).message}`));
       }
       // A start cut short before its launch may have left the cgroup dirs made ahead for it
       // (cgroups-ahead.ts), which the runtime's delete does not know without runtime state.
@@ -810,7 +788,6 @@ export class Engine implements ContainerEngine {
 
   /** `onSnapshot`: told the snapshot mounted (not when the rootfs was mounted already). */
   private async mountRootfs(id: string, onSnapshot?: (snap: ContainerSnapshot) => void): Promise<string> {
-    this.takeRootfsAhead(id);
     const target = this.rootfsDir(id);
     mkdirSync(target, { recursive: true, mode: 0o755 });
     if (isMountPoint(target)) return target;
@@ -818,60 +795,6 @@ export class Engine implements ContainerEngine {
     onSnapshot?.(snap);
     if (!(await mountOverlay(target, snap))) await this.snapshots.mountRootfs(id, target);
     return target;
-  }
-
-  /**
-   * A new container's rootfs, mounted right after its create answered,
-   * under its lock (a start, cp or rm that comes meanwhile waits for it, as for any other
-   * lifecycle step): the overlay mount (1–3 ms of kernel time here: overlayfs makes and removes
-   * probe files in its work dir, and this host's unjournaled ext4 is slow to allocate inodes)
-   * then runs while the client attaches and waits, not on the start's critical path. Nothing is
-   * mounted before the create's own steps are done; a failure here is only logged (the start
-   * mounts it again and reports it). A mount its start does not take within rootfsAheadMs is
-   * unmounted (dropRootfsAhead), as are those left at close() and, after a crash, at start-up
-   * (reconcile: a created container that never launched).
-   */
-  private mountAhead(live: Live): void {
-    if (this.rootfsAheadMs <= 0 || this.closed) return;
-    const id = live.rec.Id;
-    // Queued on its lock now (before any start can be), begun once the create's answer is out
-    // (its synchronous part, a mkdir and a few stats, would delay it).
-    const p: Promise<void> = this.locked(live, async () => {
-      await new Promise((r) => setImmediate(r));
-      if (this.closed || this.containers.get(id) !== live || live.rec.State.Status !== 'created' || live.rec.State.Running) return;
-      await this.mountRootfs(id);
-      if (this.closed) return this.unmountRootfs(id); // close() began meanwhile: no start will come
-      this.trace.mark(id, 'create.rootfs-ahead');
-      const timer: NodeJS.Timeout = setTimeout(() => void this.dropRootfsAhead(live, timer), this.rootfsAheadMs);
-      timer.unref();
-      live.rootfsAhead = timer;
-    })
-      .catch((e: unknown) => this.log.info?.(`mount the rootfs of ${id} ahead of its start: ${(e as Error).message}`))
-      .finally(() => this.background.delete(p));
-    this.background.add(p);
-  }
-
-  /** The ahead mount of a container's rootfs is the caller's from now on (mountRootfs, unmountRootfs). */
-  private takeRootfsAhead(id: string): void {
-    const live = this.containers.get(id);
-    if (live?.rootfsAhead === undefined) return;
-    clearTimeout(live.rootfsAhead);
-    live.rootfsAhead = undefined;
-  }
-
-  /** Unmounts a rootfs mounted ahead (mountAhead) that no start took: `timer` is the one it set, if still current. */
-  private dropRootfsAhead(live: Live, timer: NodeJS.Timeout | undefined): Promise<void> {
-    const id = live.rec.Id;
-    const p: Promise<void> = this.locked(live, async () => {
-      if (live.rootfsAhead === undefined || live.rootfsAhead !== timer) return; // taken over meanwhile
-      this.takeRootfsAhead(id);
-      if (live.rec.State.Running || this.containers.get(id) !== live) return;
-      await this.unmountRootfs(id);
-    })
-      .catch((e: unknown) => this.log.warn(`unmount the rootfs of ${id}, mounted ahead of a start that did not come: ${(e as Error).message}`))
-      .finally(() => this.background.delete(p));
-    this.background.add(p);
-    return p;
   }
 
   /** A created container's missing working directory, made in its rootfs (mounted for it), as the start's. */
@@ -887,7 +810,6 @@ export class Engine implements ContainerEngine {
   }
 
   private async unmountRootfs(id: string): Promise<void> {
-    this.takeRootfsAhead(id);
     const target = this.rootfsDir(id);
     for (let i = 0; i < 5 && isMountPoint(target); i++) {
       try {
@@ -1254,7 +1176,6 @@ export class Engine implements ContainerEngine {
       this.containers.set(id, live);
       for (const v of created) this.bus.emit('volume', 'create', v, { driver: 'local' });
       this.emit(live, 'create');
-      this.mountAhead(live);
       return { Id: id, Warnings: [...merged.Warnings, ...discarded, ...netPlan.warnings] };
     } catch (err) {
       for (const u of undo.reverse()) {
@@ -3306,10 +3227,6 @@ export class Engine implements ContainerEngine {
     this.closing.abort();
     await this.ready.catch(() => undefined);
     for (const live of this.containers.values()) live.cleaning?.now();
-    // Rootfs mounts ahead of starts that will not come now (each after the mount under way, if any).
-    for (const live of this.containers.values()) {
-      if (live.rootfsAhead !== undefined) void this.dropRootfsAhead(live, live.rootfsAhead);
-    }
     // Held mount namespaces of running containers: theirs to keep now.
     for (const live of this.containers.values()) await this.releaseMountNamespace(live);
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
