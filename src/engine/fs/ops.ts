@@ -10,6 +10,7 @@ import { HakoError, invalid, notFound } from '../../common/errors.js';
 import type { Json } from '../api-types.js';
 import type { MountPoint } from '../containers/record.js';
 import { readFileInRoot } from './read-in-root.js';
+import { followContainerSymlinks } from './paths.js';
 import { O_PATH, RESOLVE_NO_SYMLINKS, openInRoot, removeTree } from '../../native/fs.js';
 import { tarTypeBits } from './tar-type-bits.js';
 import { archiveOwner } from '../containers/user.js';
@@ -226,37 +227,7 @@ function hostOf(rootfs: string, path: string, mounts: MountPoint[]): string {
  * it), `..` clamped at the root. Missing components are kept as they are.
  */
 export function resolveContainerPath(rootfs: string, path: string, mounts: MountPoint[], followLast = true): string {
-  let pending = posix.normalize('/' + path).split('/').filter((p) => p !== '' && p !== '.');
-  const done: string[] = [];
-  let links = 0;
-  while (pending.length > 0) {
-    const part = pending.shift()!;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    if (pending.length === 0 && !followLast) {
-      done.push(part);
-      break;
-    }
-    const host = hostOf(rootfs, '/' + [...done, part].join('/'), mounts);
-    let st: Stats;
-    try {
-      st = lstatSync(host);
-    } catch {
-      done.push(part);
-      continue;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > 255) throw invalid(`resolve ${path} in the container: too many levels of symbolic links`);
-      const target = readlinkSync(host);
-      if (target.startsWith('/')) done.length = 0;
-      pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
-      continue;
-    }
-    done.push(part);
-  }
-  return '/' + done.join('/');
+  return followContainerSymlinks(path, (p) => hostOf(rootfs, p, mounts), followLast);
 }
 
 /** The host directory that holds a container path (the rootfs, or a bind's or volume's source) and the path within it. */

@@ -6,11 +6,12 @@ import { joinPath as join } from '../../common/join-path.js';
 import { invalid } from '../../common/errors.js';
 
 /**
- * The host path of `path` inside `root`, following symlinks (at most 255) but never leaving root.
- * Missing components are kept as they are (the result may not exist).
+ * The absolute container path `path` names, symlinks followed (at most 255; the last one when
+ * `followLast`) as the container sees them, each component looked up on the host at
+ * `hostOf(<its absolute container path>)`; `..` clamped at the root. Missing components are kept
+ * as they are (the result may not exist).
  */
-export function resolveInRoot(root: string, path: string, opts: { followLast?: boolean } = {}): string {
-  const followLast = opts.followLast ?? true;
+export function followContainerSymlinks(path: string, hostOf: (abs: string) => string, followLast = true): string {
   let pending = posix.normalize('/' + path).split('/').filter((p) => p !== '' && p !== '.');
   const done: string[] = [];
   let links = 0;
@@ -20,12 +21,11 @@ export function resolveInRoot(root: string, path: string, opts: { followLast?: b
       done.pop();
       continue;
     }
-    // (done's parts are single names: no '', '.', '..' or '/'; joinPath checks again.)
-    const hostPath = join(root, done.length > 0 ? `${done.join('/')}/${part}` : part);
     if (pending.length === 0 && !followLast) {
       done.push(part);
       break;
     }
+    const hostPath = hostOf('/' + [...done, part].join('/'));
     let st;
     try {
       st = lstatSync(hostPath);
@@ -36,12 +36,21 @@ export function resolveInRoot(root: string, path: string, opts: { followLast?: b
     if (st.isSymbolicLink()) {
       if (++links > 255) throw invalid(`resolve ${path} in the container: too many levels of symbolic links`);
       const target = readlinkSync(hostPath);
-      const parts = target.split('/').filter((p) => p !== '' && p !== '.');
       if (target.startsWith('/')) done.length = 0;
-      pending = [...parts, ...pending];
+      pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
       continue;
     }
     done.push(part);
   }
-  return done.length > 0 ? join(root, done.join('/')) : posix.normalize(root);
+  return '/' + done.join('/');
+}
+
+/**
+ * The host path of `path` inside `root`, following symlinks (at most 255) but never leaving root.
+ * Missing components are kept as they are (the result may not exist).
+ */
+export function resolveInRoot(root: string, path: string, opts: { followLast?: boolean } = {}): string {
+  // (The parts are single names: no '', '.', '..' or '/'; joinPath checks again.)
+  const abs = followContainerSymlinks(path, (p) => join(root, p.slice(1)), opts.followLast ?? true);
+  return abs === '/' ? posix.normalize(root) : join(root, abs.slice(1));
 }
