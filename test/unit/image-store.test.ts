@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync, mkdirSync, utimesSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ContentStore, markRetryable } from '../../src/image/store/content.js';
+import { ContentStore, PARTIAL_EXPIRY_MS, markRetryable } from '../../src/image/store/content.js';
 import { MetadataStore } from '../../src/image/store/metadata.js';
 import { spawnSync } from 'node:child_process';
 import { DockerConfig } from '../../src/image/registry/credentials.js';
@@ -115,7 +115,7 @@ test('a partial file that is already whole (a crash before its rename) is stored
   }
 });
 
-test('leftovers lists staged blobs a crash left, not resumable partial downloads', async () => {
+test('leftovers lists staged blobs a crash left and partial downloads untouched for a day, not younger ones (a resume may come)', async () => {
   const t = tempDir();
   try {
     const store = new ContentStore(t.path);
@@ -123,6 +123,14 @@ test('leftovers lists staged blobs a crash left, not resumable partial downloads
     writeFileSync(join(store.ingestDir, `${'a'.repeat(64)}.1234abcd.tmp`), 'x');
     writeFileSync(join(store.ingestDir, `${'b'.repeat(64)}.partial`), 'x');
     assert.deepEqual(store.leftovers(), [join(store.ingestDir, `${'a'.repeat(64)}.1234abcd.tmp`)]);
+    // Last written to just over PARTIAL_EXPIRY_MS ago: swept (a hostile registry's claimed sizes
+    // would otherwise hold the disk for good); one written to just under it stays.
+    const old = join(store.ingestDir, `${'c'.repeat(64)}.partial`);
+    writeFileSync(old, 'x');
+    const now = Date.now();
+    utimesSync(old, new Date(now - PARTIAL_EXPIRY_MS - 60_000), new Date(now - PARTIAL_EXPIRY_MS - 60_000));
+    utimesSync(join(store.ingestDir, `${'b'.repeat(64)}.partial`), new Date(now - PARTIAL_EXPIRY_MS + 60_000), new Date(now - PARTIAL_EXPIRY_MS + 60_000));
+    assert.deepEqual(store.leftovers(now).sort(), [join(store.ingestDir, `${'a'.repeat(64)}.1234abcd.tmp`), old].sort());
   } finally {
     t.cleanup();
   }

@@ -126,6 +126,12 @@ const fdSync = (fd: number): Promise<void> => new Promise((resolve, reject) => f
 const fdClose = (fd: number): Promise<void> => new Promise((resolve, reject) => closeCb(fd, (err) => (err ? reject(err) : resolve())));
 
 /** Bytes of a download collected before they are written to the partial file with one writev. */
+/**
+ * A `.partial` download not written to for this long is swept at start-up (leftovers()), not kept
+ * for a resume: 24 h, containerd's default expiry of an ingest left by a client.
+ */
+export const PARTIAL_EXPIRY_MS = 24 * 60 * 60 * 1000;
+
 const WRITE_BATCH = 1 << 20;
 /** Bytes of a download written before their writeback is started (sync_file_range). */
 const WRITEBACK_BATCH = 8 << 20;
@@ -540,15 +546,29 @@ export class ContentStore {
 
   /**
    * What a crash left in ingest/: staged blobs (stageBlobs' `<hex>.<random>.tmp`, never committed)
-   * and the staging dirs of loads, imports and commits (BlobStaging's `stage-<random>`).
-   * Not the `.partial` downloads: a later pull of the same blob resumes them.
+   * and the staging dirs of loads, imports and commits (BlobStaging's `stage-<random>`), and
+   * `.partial` downloads not written to for PARTIAL_EXPIRY_MS: a later pull of the same blob
+   * resumes a younger one, but one of a pull never retried (or of a registry that claimed sizes it
+   * never sent) would otherwise hold its disk space for good (containerd expires ingests alike).
    */
-  leftovers(): string[] {
+  leftovers(now = Date.now()): string[] {
+    let names: string[];
     try {
-      return readdirSync(this.ingestDir).filter((n) => n.endsWith('.tmp') || n.startsWith('stage-')).map((n) => join(this.ingestDir, n));
+      names = readdirSync(this.ingestDir);
     } catch {
       return [];
     }
+    const expired = (p: string): boolean => {
+      try {
+        return now - statSync(p).mtimeMs > PARTIAL_EXPIRY_MS;
+      } catch {
+        return false; // gone meanwhile
+      }
+    };
+    return names
+      .map((n) => ({ n, p: join(this.ingestDir, n) }))
+      .filter(({ n, p }) => n.endsWith('.tmp') || n.startsWith('stage-') || (n.endsWith('.partial') && expired(p)))
+      .map(({ p }) => p);
   }
 
   /**
